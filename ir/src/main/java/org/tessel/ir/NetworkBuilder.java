@@ -1,0 +1,208 @@
+package org.tessel.ir;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.tessel.api.AttrValue;
+import org.tessel.api.Attributes;
+import org.tessel.api.DType;
+import org.tessel.api.Layout;
+import org.tessel.api.OpRegistry;
+import org.tessel.api.OpSchema;
+import org.tessel.api.Shape;
+import org.tessel.api.Tensor;
+import org.tessel.api.TensorType;
+
+/**
+ * The network-definition API (Tessel's INetworkDefinition): builds a graph op by op, inferring and
+ * checking types as it goes, so a wrong shape fails at the line that made it, naming the node.
+ *
+ * <pre>{@code
+ * var b = new NetworkBuilder("tiny");
+ * Value x = b.input("x", DType.F32, 1, 3, 32, 32);
+ * Value y = b.relu(b.conv(x, b.randomWeights("w", 8, 3, 3, 3), null, 1, 1));
+ * Graph g = b.output(y).build();
+ * }</pre>
+ */
+public class NetworkBuilder {
+    protected final Graph graph;
+    protected final OpRegistry registry;
+    private final SplittableRandom random;
+    private String scope = "";
+
+    public NetworkBuilder(String name) { this(name, OpRegistry.global(), 42); }
+
+    public NetworkBuilder(String name, OpRegistry registry, long seed) {
+        this.graph = new Graph(name);
+        this.registry = registry;
+        this.random = new SplittableRandom(seed);
+    }
+
+    public Graph graph() { return graph; }
+
+    /** Prefix for node names made until the next call ("layer1.0."), so names read like the model. */
+    public NetworkBuilder scope(String s) { this.scope = s; return this; }
+
+    protected String named(String base) { return scope + base; }
+
+    public Value input(String name, DType dtype, int... dims) {
+        Shape s = Shape.of(dims);
+        return graph.addInput(name, new TensorType(dtype, s, Layout.ANY));
+    }
+
+    public Value input(String name, TensorType type) { return graph.addInput(name, type); }
+
+    public Value constant(String name, Tensor t) { return graph.addConstant(named(name), t); }
+
+    /** An f32 constant from values. */
+    public Value constant(String name, Shape s, float... v) { return constant(name, Tensor.ofFloats(s, v)); }
+
+    /** An i64 1-D constant (shapes, axes). */
+    public Value longs(String name, long... v) { return constant(name, Tensor.ofLongs(DType.I64, Shape.of(v.length), v.clone())); }
+
+    /**
+     * Seeded random f32 weights with He-style scale (std = sqrt(2 / fan_in)), fan_in being the product
+     * of all dimensions but the first.
+     */
+    public Value randomWeights(String name, int... dims) {
+        Shape s = Shape.of(dims);
+        long fanIn = dims.length <= 1 ? Math.max(1, dims.length == 0 ? 1 : dims[0]) : s.numElements() / dims[0];
+        return constant(name, randomNormal(s, (float) Math.sqrt(2.0 / fanIn)));
+    }
+
+    /** Seeded random f32 values, normal with the given standard deviation. */
+    public Tensor randomNormal(Shape s, float std) {
+        float[] d = new float[Math.toIntExact(s.numElements())];
+        for (int i = 0; i < d.length; i++) d[i] = (float) (gaussian() * std);
+        return Tensor.ofFloats(s, d);
+    }
+
+    /** Seeded random f32 values, uniform in [lo, hi). */
+    public Tensor randomUniform(Shape s, float lo, float hi) {
+        float[] d = new float[Math.toIntExact(s.numElements())];
+        for (int i = 0; i < d.length; i++) d[i] = (float) (lo + (hi - lo) * random.nextDouble());
+        return Tensor.ofFloats(s, d);
+    }
+
+    private double gaussian() {
+        double u1 = random.nextDouble(), u2 = random.nextDouble();
+        return Math.sqrt(-2 * Math.log(u1 + 1e-300)) * Math.cos(2 * Math.PI * u2);
+    }
+
+    /** Adds a node of any registered op with one output. */
+    public Value op(String opName, Attributes attrs, Value... inputs) { return node(opName, null, attrs, 1, inputs).output(); }
+
+    /** Adds a node of any registered op; the node name defaults to the scope plus the op's name. */
+    public Node node(String opName, String nodeName, Attributes attrs, int numOutputs, Value... inputs) {
+        OpSchema op = registry.get(opName);
+        String nn = nodeName != null ? named(nodeName) : named(op.name().toLowerCase(java.util.Locale.ROOT));
+        return graph.addNode(op, graph.uniqueNodeName(nn), Arrays.asList(inputs), attrs == null ? Attributes.empty() : attrs, numOutputs);
+    }
+
+    public NetworkBuilder output(Value... vs) {
+        for (Value v : vs) graph.addOutput(v);
+        return this;
+    }
+
+    /** Verifies and returns the graph. */
+    public Graph build() {
+        Verifier.verify(graph);
+        return graph;
+    }
+
+    // ---- typed helpers for the common ops -------------------------------------------------
+
+    private static Attributes a() { return Attributes.empty(); }
+
+    public Value conv(Value x, Value w, Value b, int stride, int pad) { return conv(x, w, b, stride, pad, 1, 1); }
+
+    public Value conv(Value x, Value w, Value b, int stride, int pad, int dilation, int group) {
+        int sp = x.type().rank() - 2;
+        int[] s = new int[sp], d = new int[sp], p = new int[2 * sp];
+        Arrays.fill(s, stride);
+        Arrays.fill(d, dilation);
+        Arrays.fill(p, pad);
+        Attributes at = Attributes.builder().putInts("strides", s).putInts("pads", p).putInts("dilations", d).put("group", (long) group).build();
+        return b == null ? op("Conv", at, x, w) : op("Conv", at, x, w, b);
+    }
+
+    public Value relu(Value x) { return op("Relu", a(), x); }
+    public Value sigmoid(Value x) { return op("Sigmoid", a(), x); }
+    public Value tanh(Value x) { return op("Tanh", a(), x); }
+    public Value add(Value x, Value y) { return op("Add", a(), x, y); }
+    public Value sub(Value x, Value y) { return op("Sub", a(), x, y); }
+    public Value mul(Value x, Value y) { return op("Mul", a(), x, y); }
+    public Value div(Value x, Value y) { return op("Div", a(), x, y); }
+    public Value matmul(Value x, Value y) { return op("MatMul", a(), x, y); }
+
+    public Value clip(Value x, float lo, float hi) {
+        return op("Clip", a(), x, constant("clip_min", Tensor.scalar(x.type().dtype(), lo)), constant("clip_max", Tensor.scalar(x.type().dtype(), hi)));
+    }
+
+    public Value gemm(Value x, Value w, Value b, boolean transB) {
+        Attributes at = Attributes.builder().put("transB", transB ? 1L : 0L).build();
+        return b == null ? op("Gemm", at, x, w) : op("Gemm", at, x, w, b);
+    }
+
+    public Value maxPool(Value x, int kernel, int stride, int pad) { return pool("MaxPool", x, kernel, stride, pad); }
+    public Value avgPool(Value x, int kernel, int stride, int pad) { return pool("AveragePool", x, kernel, stride, pad); }
+
+    private Value pool(String opName, Value x, int kernel, int stride, int pad) {
+        int sp = x.type().rank() - 2;
+        int[] k = new int[sp], s = new int[sp], p = new int[2 * sp];
+        Arrays.fill(k, kernel);
+        Arrays.fill(s, stride);
+        Arrays.fill(p, pad);
+        return op(opName, Attributes.builder().putInts("kernel_shape", k).putInts("strides", s).putInts("pads", p).build(), x);
+    }
+
+    public Value globalAvgPool(Value x) { return op("GlobalAveragePool", a(), x); }
+
+    public Value batchNorm(Value x, Value scale, Value bias, Value mean, Value var, float eps) {
+        return op("BatchNormalization", Attributes.builder().put("epsilon", eps).build(), x, scale, bias, mean, var);
+    }
+
+    public Value concat(int axis, Value... xs) { return op("Concat", Attributes.builder().put("axis", (long) axis).build(), xs); }
+
+    public Value flatten(Value x, int axis) { return op("Flatten", Attributes.builder().put("axis", (long) axis).build(), x); }
+
+    public Value reshape(Value x, long... shape) { return op("Reshape", a(), x, longs("shape", shape)); }
+
+    public Value transpose(Value x, int... perm) { return op("Transpose", Attributes.builder().putInts("perm", perm).build(), x); }
+
+    public Value softmax(Value x, int axis) { return op("Softmax", Attributes.builder().put("axis", (long) axis).build(), x); }
+
+    public Value layerNorm(Value x, Value scale, Value bias, int axis, float eps) {
+        return op("LayerNormalization", Attributes.builder().put("axis", (long) axis).put("epsilon", eps).build(), x, scale, bias);
+    }
+
+    public Value gelu(Value x) { return op("Gelu", a(), x); }
+
+    public List<Value> split(Value x, int axis, long... sizes) {
+        Node n = node("Split", null, Attributes.builder().put("axis", (long) axis).build(), sizes.length, x, longs("split", sizes));
+        return new ArrayList<>(n.outputs());
+    }
+
+    public static Attributes attrs(Object... kv) {
+        Attributes.Builder b = Attributes.builder();
+        for (int i = 0; i < kv.length; i += 2) {
+            String k = (String) kv[i];
+            Object v = kv[i + 1];
+            switch (v) {
+                case Integer n -> b.put(k, (long) n);
+                case Long n -> b.put(k, n);
+                case Float f -> b.put(k, f);
+                case Double f -> b.put(k, f.floatValue());
+                case String s -> b.put(k, s);
+                case int[] is -> b.putInts(k, is);
+                case long[] ls -> b.put(k, ls);
+                case float[] fs -> b.put(k, fs);
+                case Tensor t -> b.put(k, t);
+                case AttrValue av -> b.put(k, av);
+                default -> throw new IllegalArgumentException("attribute " + k + ": unsupported value " + v);
+            }
+        }
+        return b.build();
+    }
+}

@@ -1,0 +1,113 @@
+package org.tessel.ir;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Set;
+import org.tessel.api.AttrSpec;
+import org.tessel.api.AttrValue;
+import org.tessel.api.TensorType;
+
+/**
+ * Checks a graph's invariants and reports every problem with the node or value it concerns.
+ * Cheap checks (SSA, order, arity, attributes) always run; {@link Level#FULL} also re-runs type
+ * inference on every node and compares with the recorded types.
+ */
+public final class Verifier {
+    public enum Level { CHEAP, FULL }
+
+    private Verifier() {}
+
+    public static void verify(Graph g) { verify(g, Level.FULL); }
+
+    public static void verify(Graph g, Level level) {
+        List<String> problems = check(g, level);
+        if (!problems.isEmpty()) throw new VerificationException(g.name(), problems);
+    }
+
+    public static List<String> check(Graph g, Level level) {
+        List<String> p = new ArrayList<>();
+        Set<Value> defined = Collections.newSetFromMap(new IdentityHashMap<>());
+        Set<String> names = new HashSet<>();
+        for (Value v : g.inputs()) define(v, "graph input", defined, names, p);
+        for (Value v : g.constants()) {
+            define(v, "constant", defined, names, p);
+            if (v.constantValue() == null) p.add("constant %" + v.name() + " has no data");
+            else if (!v.constantValue().type().sameLogicalType(v.type()))
+                p.add("constant %" + v.name() + " is typed " + v.type() + " but holds " + v.constantValue().type());
+        }
+        Set<String> nodeNames = new HashSet<>();
+        for (Node n : g.nodes()) {
+            String where = n.describe();
+            if (!nodeNames.add(n.name())) p.add(where + ": node name used twice");
+            var op = n.op();
+            if (n.numInputs() < op.minInputs() || n.numInputs() > op.maxInputs())
+                p.add(where + ": takes " + Graph.arity(op.minInputs(), op.maxInputs()) + " inputs, has " + n.numInputs());
+            if (n.outputs().size() < op.minOutputs() || n.outputs().size() > op.maxOutputs())
+                p.add(where + ": has " + Graph.arity(op.minOutputs(), op.maxOutputs()) + " outputs, declares " + n.outputs().size());
+            for (int i = 0; i < n.numInputs(); i++) {
+                Value in = n.input(i);
+                if (in == null) {
+                    if (i < op.minInputs()) p.add(where + ": required input " + i + " is missing");
+                    continue;
+                }
+                if (!defined.contains(in)) {
+                    boolean later = in.producer() != null && g.nodes().contains(in.producer());
+                    p.add(where + ": input " + i + " %" + in.name() + (later ? " is used before it is defined (nodes out of topological order, or a cycle)" : " is not defined in this graph"));
+                }
+            }
+            checkAttributes(n, p);
+            for (int i = 0; i < n.outputs().size(); i++) {
+                Value o = n.output(i);
+                if (o.producer() != n || o.outputIndex() != i) p.add(where + ": output %" + o.name() + " is not linked to its producer");
+                define(o, "result of " + where, defined, names, p);
+            }
+            if (level == Level.FULL && p.isEmpty()) {
+                try {
+                    List<TensorType> inferred = Graph.inferTypes(op, n.name(), n.inputs(), n.attrs(), n.outputs().size());
+                    for (int i = 0; i < inferred.size(); i++) {
+                        TensorType rec = n.output(i).type();
+                        if (!inferred.get(i).sameLogicalType(rec))
+                            p.add(where + ": output %" + n.output(i).name() + " is typed " + rec + " but the op infers " + inferred.get(i));
+                    }
+                } catch (IrException e) {
+                    p.add(e.getMessage());
+                }
+            }
+            if (n.body() != null) {
+                for (String bp : check(n.body(), level)) p.add(where + " body: " + bp);
+                if (n.body().inputs().size() != n.numInputs())
+                    p.add(where + ": body has " + n.body().inputs().size() + " inputs, node has " + n.numInputs());
+                if (n.body().outputs().size() != n.outputs().size())
+                    p.add(where + ": body has " + n.body().outputs().size() + " outputs, node has " + n.outputs().size());
+            }
+        }
+        if (g.outputs().isEmpty()) p.add("graph has no outputs");
+        for (Value o : g.outputs())
+            if (!defined.contains(o)) p.add("graph output %" + o.name() + " is not defined in this graph");
+        return p;
+    }
+
+    private static void define(Value v, String what, Set<Value> defined, Set<String> names, List<String> p) {
+        if (!defined.add(v)) p.add(what + ": value %" + v.name() + " is defined twice");
+        if (!names.add(v.name())) p.add(what + ": value name %" + v.name() + " is used twice");
+    }
+
+    private static void checkAttributes(Node n, List<String> p) {
+        var specs = n.op().attributes();
+        for (var e : n.attrs().asMap().entrySet()) {
+            AttrSpec spec = specs.stream().filter(s -> s.name().equals(e.getKey())).findFirst().orElse(null);
+            if (spec == null) {
+                p.add(n.describe() + ": unknown attribute '" + e.getKey() + "' (known: "
+                        + specs.stream().map(AttrSpec::name).toList() + ")");
+            } else if (spec.kind() != e.getValue().kind()
+                    && !(spec.kind() == AttrValue.Kind.FLOAT && e.getValue().kind() == AttrValue.Kind.INT)) {
+                p.add(n.describe() + ": attribute '" + e.getKey() + "' must be " + spec.kind() + ", found " + e.getValue().kind());
+            }
+        }
+        for (AttrSpec s : specs)
+            if (s.required() && !n.attrs().has(s.name())) p.add(n.describe() + ": required attribute '" + s.name() + "' is missing");
+    }
+}

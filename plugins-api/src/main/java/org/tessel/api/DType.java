@@ -1,0 +1,66 @@
+package org.tessel.api;
+
+import java.util.Locale;
+import java.util.Optional;
+
+/**
+ * Element types a tensor can hold. The text form uses {@link #text()} ("f32", "i8"...), ONNX uses
+ * {@link #onnxCode()}. Floating types narrower than f32 are stored widened and rounded on every
+ * store, so the reference interpreter sees exactly the values the narrow type can represent.
+ */
+public enum DType {
+    F32("f32", 4, 1), F16("f16", 2, 10), BF16("bf16", 2, 16), F64("f64", 8, 11),
+    I8("i8", 1, 3), U8("u8", 1, 2), I32("i32", 4, 6), I64("i64", 8, 7), BOOL("bool", 1, 9);
+
+    private final String text;
+    private final int bytes;
+    private final int onnxCode;
+
+    DType(String text, int bytes, int onnxCode) {
+        this.text = text;
+        this.bytes = bytes;
+        this.onnxCode = onnxCode;
+    }
+
+    public String text() { return text; }
+    public int bytes() { return bytes; }
+    public int onnxCode() { return onnxCode; }
+
+    public boolean isFloating() { return this == F32 || this == F16 || this == BF16 || this == F64; }
+    public boolean isInteger() { return this == I8 || this == U8 || this == I32 || this == I64; }
+    public boolean isSigned() { return this != U8 && this != BOOL; }
+
+    /** Storage class inside {@link Tensor}: f32/f16/bf16 live in float[], f64 in double[], the rest in long[]. */
+    public Storage storage() {
+        return switch (this) {
+            case F32, F16, BF16 -> Storage.FLOAT;
+            case F64 -> Storage.DOUBLE;
+            default -> Storage.LONG;
+        };
+    }
+
+    public enum Storage { FLOAT, DOUBLE, LONG }
+
+    public static Optional<DType> fromText(String s) {
+        String t = s.toLowerCase(Locale.ROOT);
+        for (DType d : values()) if (d.text.equals(t)) return Optional.of(d);
+        return Optional.empty();
+    }
+
+    public static Optional<DType> fromOnnx(int code) {
+        for (DType d : values()) if (d.onnxCode == code) return Optional.of(d);
+        return Optional.empty();
+    }
+
+    /** ONNX's name of a data-type code, for error messages about unsupported types. */
+    public static String onnxName(int code) {
+        return switch (code) {
+            case 0 -> "UNDEFINED"; case 1 -> "FLOAT"; case 2 -> "UINT8"; case 3 -> "INT8"; case 4 -> "UINT16";
+            case 5 -> "INT16"; case 6 -> "INT32"; case 7 -> "INT64"; case 8 -> "STRING"; case 9 -> "BOOL";
+            case 10 -> "FLOAT16"; case 11 -> "DOUBLE"; case 12 -> "UINT32"; case 13 -> "UINT64";
+            case 14 -> "COMPLEX64"; case 15 -> "COMPLEX128"; case 16 -> "BFLOAT16";
+            case 17, 18, 19, 20 -> "FLOAT8 (code " + code + ")"; case 21 -> "UINT4"; case 22 -> "INT4";
+            default -> "code " + code;
+        };
+    }
+}
