@@ -1,0 +1,119 @@
+package org.tessel.ir;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.util.Arrays;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.tessel.api.Attributes;
+import org.tessel.api.DType;
+import org.tessel.api.Shape;
+import org.tessel.api.Tensor;
+import org.tessel.api.TensorType;
+
+class GraphCoreTest {
+    private final org.tessel.api.OpRegistry reg = TestOps.registry();
+
+    private Graph sample() {
+        NetworkBuilder b = new NetworkBuilder("g", reg, 1);
+        Value x = b.input("x", DType.F32, 2, 4);
+        Value w = b.constant("w", Shape.of(2, 4), 1, 2, 3, 4, 5, 6, 7, 8);
+        Value y = b.op("TMul", null, b.op("TInc", null, x), w);
+        Node h = b.node("THalves", "halves", null, 2, y);
+        return b.output(h.output(0), h.output(1)).build();
+    }
+
+    @Test void interpreterRunsMultiOutputGraph() {
+        Graph g = sample();
+        Tensor x = Tensor.ofFloats(Shape.of(2, 4), 0, 0, 0, 0, 1, 1, 1, 1);
+        List<Tensor> out = new ReferenceInterpreter().run(g, List.of(x));
+        assertArrayEquals(new float[] {1, 2, 10, 12}, out.get(0).floats());
+        assertArrayEquals(new float[] {3, 4, 14, 16}, out.get(1).floats());
+    }
+
+    @Test void builderRejectsBadShapeNamingTheNode() {
+        NetworkBuilder b = new NetworkBuilder("g", reg, 1);
+        Value x = b.input("x", DType.F32, 2, 3);
+        IrException e = assertThrows(IrException.class, () -> b.node("THalves", "split_me", null, 2, x));
+        assertEquals("node 'split_me' (THalves): last dimension 3 is odd", e.getMessage());
+    }
+
+    @Test void builderRejectsWrongArity() {
+        NetworkBuilder b = new NetworkBuilder("g", reg, 1);
+        Value x = b.input("x", DType.F32, 2, 4);
+        IrException e = assertThrows(IrException.class, () -> b.node("TMul", "m", null, 1, x));
+        assertEquals("node 'm' (TMul): takes 2 inputs, got 1", e.getMessage());
+    }
+
+    @Test void verifierReportsUseBeforeDefinition() {
+        Graph g = sample();
+        // move the last node to the front: its input is now used before it is defined
+        Node last = g.nodes().get(g.nodes().size() - 1);
+        Node first = g.nodes().get(0);
+        g.removeNode(last);
+        Node moved = g.insertNode(0, last.op(), last.name(), last.inputs(), last.attrs(),
+                last.outputs().stream().map(Value::type).toList(), null, null);
+        g.setOutputs(moved.outputs());
+        VerificationException e = assertThrows(VerificationException.class, () -> Verifier.verify(g));
+        assertTrue(e.getMessage().contains("node 'halves' (THalves): input 0 %"), e.getMessage());
+        assertTrue(e.getMessage().contains("used before it is defined"), e.getMessage());
+        assertNotNull(first);
+    }
+
+    @Test void verifierReportsTypeDisagreement() {
+        Graph g = sample();
+        Node inc = g.nodes().get(0);
+        inc.output().setType(TensorType.of(DType.F16, 2, 4));
+        VerificationException e = assertThrows(VerificationException.class, () -> Verifier.verify(g));
+        assertTrue(e.problems().stream().anyMatch(p -> p.contains("is typed f16[2,4] but the op infers f32[2,4]")), e.problems().toString());
+    }
+
+    @Test void verifierReportsUnknownAttribute() {
+        Graph g = sample();
+        g.nodes().get(0).setAttrs(Attributes.builder().put("alpha", 1L).build());
+        VerificationException e = assertThrows(VerificationException.class, () -> Verifier.verify(g, Verifier.Level.CHEAP));
+        assertTrue(e.getMessage().contains("unknown attribute 'alpha'"), e.getMessage());
+    }
+
+    @Test void interpreterRejectsWrongInputShape() {
+        Graph g = sample();
+        IrException e = assertThrows(IrException.class, () -> new ReferenceInterpreter().run(g, List.of(Tensor.zeros(DType.F32, Shape.of(4, 2)))));
+        assertEquals("graph 'g': input %x must be f32[2,4], got f32[4,2]", e.getMessage());
+    }
+
+    @Test void copyIsIndependentAndEqualInShape() {
+        Graph g = sample();
+        Graph c = g.copy();
+        assertEquals(g.nodes().size(), c.nodes().size());
+        c.removeNode(c.nodes().get(2));
+        assertEquals(3, g.nodes().size());
+        Verifier.verify(g);
+    }
+
+    @Test void topologicalSortRepairsOrderAndDetectsCycles() {
+        Graph g = sample();
+        Node last = g.nodes().get(2);
+        g.removeNode(last);
+        Node moved = g.insertNode(0, last.op(), last.name(), last.inputs(), last.attrs(),
+                last.outputs().stream().map(Value::type).toList(), null, null);
+        g.setOutputs(moved.outputs());
+        g.sortTopologically();
+        Verifier.verify(g);
+        assertEquals("halves", g.nodes().get(2).name());
+    }
+
+    @Test void tensorRoundsNarrowFloatsAndWrapsInts() {
+        Tensor h = Tensor.zeros(DType.F16, Shape.of(1));
+        h.setDouble(0, 0.1);
+        assertEquals(0.0999755859375, h.getDouble(0), 0);
+        Tensor bf = Tensor.zeros(DType.BF16, Shape.of(1));
+        bf.setDouble(0, 1.00390625); // halfway between 1.0 and 1.0078125: ties to even -> 1.0
+        assertEquals(1.0, bf.getDouble(0), 0);
+        Tensor i8 = Tensor.zeros(DType.I8, Shape.of(1));
+        i8.setLong(0, 200);
+        assertEquals(-56, i8.getLong(0));
+        Tensor u8 = Tensor.ofLongs(DType.U8, Shape.of(2), -1, 256);
+        assertEquals("[255, 0]", Arrays.toString(u8.longs()));
+        assertThrows(IllegalArgumentException.class, () -> Tensor.zeros(DType.F32, Shape.of(1 << 16, 1 << 16)));
+    }
+}
