@@ -1,0 +1,59 @@
+package org.tessel.cli;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.tessel.ir.Graph;
+import org.tessel.ir.onnx.OnnxImporter;
+import org.tessel.ir.text.IrParser;
+import org.tessel.ir.zoo.Zoo;
+import org.tessel.ir.zoo.ZooOptions;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * How every verb names a model: an ONNX file, a Tessel text-IR file (.tir), or {@code zoo:NAME}
+ * from the built-in zoo, with the batch size and other dimensions set on the command line.
+ */
+final class ModelOptions {
+    @Parameters(index = "0", paramLabel = "MODEL", description = "An .onnx file, a .tir text-IR file, or zoo:NAME (see `tessel zoo`).")
+    String model;
+
+    @Option(names = "--batch", description = "Batch size (zoo models; ONNX inputs whose first dimension is symbolic or set).")
+    Integer batch;
+
+    @Option(names = "--seq", description = "Sequence length for text models (zoo BERT; ONNX dim named like 'seq*').")
+    Integer seq;
+
+    @Option(names = "--layers", description = "Number of encoder layers (zoo BERT and ViT).")
+    Integer layers;
+
+    @Option(names = "--seed", defaultValue = "42", description = "Seed for zoo weights (default ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--dim", description = "Value of a symbolic ONNX dimension, NAME=VALUE (repeatable).")
+    Map<String, Long> dims = new LinkedHashMap<>();
+
+    Graph load() throws IOException {
+        if (model.startsWith("zoo:")) {
+            ZooOptions d = ZooOptions.defaults();
+            ZooOptions o = new ZooOptions(batch != null ? batch : d.batch(), seq != null ? seq : d.sequenceLength(),
+                    layers != null ? layers : d.layers(), seed);
+            return Zoo.build(model.substring(4), o);
+        }
+        Path p = Path.of(model);
+        if (!Files.exists(p)) throw new IllegalArgumentException("no such model file: " + model + " (give an .onnx or .tir file, or zoo:NAME)");
+        String name = p.getFileName().toString();
+        if (name.endsWith(".tir")) return IrParser.parse(Files.readString(p), p.toString());
+        if (name.endsWith(".onnx") || Files.isRegularFile(p)) {
+            OnnxImporter.Options opts = OnnxImporter.Options.defaults();
+            if (batch != null) opts = opts.withBatch(batch);
+            for (var e : dims.entrySet()) opts = opts.withDim(e.getKey(), e.getValue());
+            if (seq != null) opts = opts.withDim("sequence", seq);
+            return OnnxImporter.importModel(p, opts);
+        }
+        throw new IllegalArgumentException(model + ": not a model file (expected .onnx or .tir)");
+    }
+}

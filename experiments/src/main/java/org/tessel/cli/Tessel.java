@@ -1,0 +1,31 @@
+package org.tessel.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * Tessel's command line: {@code ./tessel VERB ...}. Each verb is a small class in this package;
+ * errors a user can cause (bad model file, unknown model name) print one clear line and exit 2,
+ * never a stack trace (set TESSEL_DEBUG=1 to see one).
+ */
+@Command(name = "tessel", mixinStandardHelpOptions = true, version = "tessel 0.1.0",
+        description = "Build fast inference engines from ONNX models: import, optimize, search, run.",
+        subcommands = {ZooCommand.class, OpsCommand.class, ShowCommand.class, ConvertCommand.class,
+                CheckCommand.class, ConformanceCommand.class, CommandLine.HelpCommand.class})
+public final class Tessel implements Runnable {
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    @Override public void run() { spec.commandLine().usage(System.out); }
+
+    public static void main(String[] args) { System.exit(execute(args)); }
+
+    public static int execute(String... args) {
+        CommandLine cl = new CommandLine(new Tessel());
+        cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+            if (System.getenv("TESSEL_DEBUG") != null) ex.printStackTrace();
+            cmd.getErr().println("tessel " + cmd.getCommandName() + ": " + UserErrors.describe(ex));
+            return 2;
+        });
+        return cl.execute(args);
+    }
+}

@@ -1,0 +1,15 @@
+package org.tessel.cli;
+
+/** Turns an exception into the one line a user sees. */
+final class UserErrors {
+    private UserErrors() {}
+
+    static String describe(Throwable ex) {
+        String msg = ex.getMessage();
+        if (ex instanceof java.nio.file.NoSuchFileException) return "no such file: " + msg;
+        if (ex instanceof java.io.UncheckedIOException u && u.getCause() != null) return describe(u.getCause());
+        if (ex instanceof OutOfMemoryError) return "out of memory (" + msg + "); give the JVM more with TESSEL_JAVA_OPTS=-Xmx16g";
+        if (msg == null || msg.isBlank()) return ex.getClass().getSimpleName();
+        return msg;
+    }
+}

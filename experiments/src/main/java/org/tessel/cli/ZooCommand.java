@@ -1,0 +1,27 @@
+package org.tessel.cli;
+
+import java.util.concurrent.Callable;
+import org.tessel.ir.Graph;
+import org.tessel.ir.zoo.ModelStats;
+import org.tessel.ir.zoo.Zoo;
+import org.tessel.ir.zoo.ZooOptions;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** Lists the built-in zoo with parameter counts and FLOPs. */
+@Command(name = "zoo", description = "List the built-in models with parameters, MACs and FLOPs per batch.")
+final class ZooCommand implements Callable<Integer> {
+    @Option(names = "--batch", defaultValue = "1", description = "Batch size for the counts (default ${DEFAULT-VALUE}).") int batch;
+
+    @Override public Integer call() {
+        System.out.printf("%-18s %12s %12s %12s %7s  %s%n", "model", "params", "MACs", "FLOPs", "nodes", "description");
+        for (String name : Zoo.names()) {
+            ZooOptions d = ZooOptions.defaults();
+            Graph g = Zoo.build(name, new ZooOptions(batch, d.sequenceLength(), d.layers(), d.seed()));
+            ModelStats s = ModelStats.of(g);
+            System.out.printf("%-18s %11.2fM %11.3fG %11.3fG %7d  %s%n", name, s.parameters() / 1e6, s.macs() / 1e9, s.flops() / 1e9,
+                    s.nodes(), Zoo.describe(name));
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,23 @@
+package org.tessel.passes;
+
+import java.util.List;
+import org.tessel.passes.cleanup.CommonSubexpressionElimination;
+import org.tessel.passes.cleanup.DeadCodeElimination;
+import org.tessel.passes.cleanup.FoldConstants;
+import org.tessel.passes.cleanup.FoldingRules;
+import org.tessel.passes.cleanup.RemoveIdentities;
+import org.tessel.passes.cleanup.RulePass;
+
+/** Tessel's own passes, registered through the same PassProvider SPI a plugin uses. */
+public final class BuiltinPasses implements PassProvider {
+    @Override public List<Pass> passes() {
+        return List.of(
+                new DeadCodeElimination(),
+                new CommonSubexpressionElimination(),
+                new FoldConstants(),
+                new RemoveIdentities(),
+                new RulePass(PassInfo.named("fold-batchnorm", "Fold inference BatchNormalization into the preceding Conv/Gemm weights")
+                        .establishes(GraphProperty.BATCHNORM_FOLDED), FoldingRules.BATCHNORM),
+                new RulePass(PassInfo.named("fold-bias-add", "Fold per-channel constant adds into Conv/Gemm biases"), FoldingRules.BIAS));
+    }
+}
