@@ -7,6 +7,8 @@ import org.tessel.passes.cleanup.FoldConstants;
 import org.tessel.passes.cleanup.FoldingRules;
 import org.tessel.passes.cleanup.RemoveIdentities;
 import org.tessel.passes.cleanup.RulePass;
+import org.tessel.passes.memory.PlanMemory;
+import org.tessel.passes.streams.AssignStreams;
 
 /** Tessel's own passes, registered through the same PassProvider SPI a plugin uses. */
 public final class BuiltinPasses implements PassProvider {
@@ -16,6 +18,8 @@ public final class BuiltinPasses implements PassProvider {
                 new CommonSubexpressionElimination(),
                 new FoldConstants(),
                 new RemoveIdentities(),
+                new PlanMemory(),
+                new AssignStreams(),
                 new RulePass(PassInfo.named("fold-batchnorm", "Fold inference BatchNormalization into the preceding Conv/Gemm weights")
                         .establishes(GraphProperty.BATCHNORM_FOLDED), FoldingRules.BATCHNORM),
                 new RulePass(PassInfo.named("fold-bias-add", "Fold per-channel constant adds into Conv/Gemm biases"), FoldingRules.BIAS));

@@ -1,0 +1,133 @@
+package org.tessel.passes.memory;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.tessel.api.Trait;
+import org.tessel.ir.Graph;
+import org.tessel.ir.Node;
+import org.tessel.ir.Value;
+
+/**
+ * Plans activation memory ("dynamic tensor memory"): computes each node result's live range over
+ * the node order, lets an op write over an input that dies at it (elementwise ops of equal size)
+ * and lets views (Reshape, Flatten, Squeeze, Unsqueeze, Identity) share their input's buffer, then
+ * places the buffers in one arena greedily by size: each buffer, largest first, goes to the
+ * lowest offset that no time-overlapping buffer occupies. Graph inputs and constants are bound
+ * outside the arena; graph outputs live to the end.
+ */
+public final class LivenessMemoryPlanner {
+    /** Ops whose output may be the same memory as input 0 (a view, no data movement). */
+    private static final Set<String> VIEWS = Set.of("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout");
+
+    private final long alignment;
+    private final boolean inPlace;
+
+    public LivenessMemoryPlanner() { this(256, true); }
+
+    public LivenessMemoryPlanner(long alignment, boolean inPlace) {
+        this.alignment = alignment;
+        this.inPlace = inPlace;
+    }
+
+    private static final class Buffer {
+        final int id;
+        long bytes;
+        int first, last;
+        long offset = -1;
+        final List<Value> values = new ArrayList<>();
+        Buffer(int id, long bytes, int first) { this.id = id; this.bytes = bytes; this.first = first; this.last = first; }
+    }
+
+    public MemoryPlan plan(Graph g) {
+        List<Node> nodes = g.nodes();
+        int end = nodes.size();
+        Map<Value, Integer> lastUse = new IdentityHashMap<>();
+        for (int i = 0; i < nodes.size(); i++) for (Value v : nodes.get(i).inputs()) if (v != null) lastUse.put(v, i);
+        for (Value o : g.outputs()) lastUse.put(o, end);
+        Map<Value, Buffer> bufOf = new IdentityHashMap<>();
+        List<Buffer> buffers = new ArrayList<>();
+        int reuses = 0;
+        for (int i = 0; i < nodes.size(); i++) {
+            Node n = nodes.get(i);
+            for (int k = 0; k < n.outputs().size(); k++) {
+                Value out = n.output(k);
+                long bytes = align(out.type().bytes());
+                Buffer shared = k == 0 && inPlace ? reusable(n, i, bytes, bufOf, lastUse) : null;
+                if (shared != null) {
+                    reuses++;
+                    shared.values.add(out);
+                    bufOf.put(out, shared);
+                } else {
+                    Buffer b = new Buffer(buffers.size(), bytes, i);
+                    b.values.add(out);
+                    buffers.add(b);
+                    bufOf.put(out, b);
+                }
+                Buffer b = bufOf.get(out);
+                b.last = Math.max(b.last, lastUse.getOrDefault(out, i));
+            }
+        }
+        long bound = lowerBound(buffers, end);
+        place(buffers);
+        long arena = 0;
+        for (Buffer b : buffers) arena = Math.max(arena, b.offset + b.bytes);
+        Map<Value, MemoryPlan.Allocation> alloc = new LinkedHashMap<>();
+        for (Node n : nodes)
+            for (Value v : n.outputs()) {
+                Buffer b = bufOf.get(v);
+                alloc.put(v, new MemoryPlan.Allocation(b.offset, align(v.type().bytes()), b.id, b.first, b.last));
+            }
+        return new MemoryPlan(alloc, arena, bound, buffers.size(), reuses);
+    }
+
+    /** The buffer of an input this node may overwrite or view, or null. */
+    private Buffer reusable(Node n, int step, long bytes, Map<Value, Buffer> bufOf, Map<Value, Integer> lastUse) {
+        boolean view = VIEWS.contains(n.opName());
+        boolean elementwise = n.op().has(Trait.ELEMENTWISE) && n.body() == null;
+        if (!view && !elementwise) return null;
+        for (int i = 0; i < (view ? 1 : n.numInputs()); i++) {
+            Value in = n.input(i);
+            Buffer b = in == null ? null : bufOf.get(in);
+            if (b == null || b.bytes != bytes) continue;
+            // the buffer must not be needed after this step by any value it holds
+            boolean dies = true;
+            for (Value held : b.values) if (lastUse.getOrDefault(held, -1) > step) { dies = false; break; }
+            if (dies && (view || in.type().sameLogicalType(n.output().type()) || in.type().bytes() == n.output().type().bytes())) return b;
+        }
+        return null;
+    }
+
+    private static long lowerBound(List<Buffer> buffers, int end) {
+        long[] delta = new long[end + 2];
+        for (Buffer b : buffers) { delta[b.first] += b.bytes; delta[b.last + 1] -= b.bytes; }
+        long cur = 0, best = 0;
+        for (long d : delta) { cur += d; best = Math.max(best, cur); }
+        return best;
+    }
+
+    /** Greedy by size: largest first, lowest offset free of every time-overlapping placed buffer. */
+    private static void place(List<Buffer> buffers) {
+        List<Buffer> order = new ArrayList<>(buffers);
+        order.sort(Comparator.comparingLong((Buffer b) -> -b.bytes).thenComparingInt(b -> b.first));
+        List<Buffer> placed = new ArrayList<>();
+        for (Buffer b : order) {
+            List<Buffer> overlapping = new ArrayList<>();
+            for (Buffer p : placed) if (p.first <= b.last && b.first <= p.last) overlapping.add(p);
+            overlapping.sort(Comparator.comparingLong(p -> p.offset));
+            long offset = 0;
+            for (Buffer p : overlapping) {
+                if (p.offset - offset >= b.bytes) break;
+                offset = Math.max(offset, p.offset + p.bytes);
+            }
+            b.offset = offset;
+            placed.add(b);
+        }
+    }
+
+    private long align(long bytes) { return (bytes + alignment - 1) / alignment * alignment; }
+}
