@@ -64,7 +64,15 @@ public final class Verifier {
                 if (o.producer() != n || o.outputIndex() != i) p.add(where + ": output %" + o.name() + " is not linked to its producer");
                 define(o, "result of " + where, defined, names, p);
             }
-            if (level == Level.FULL && p.isEmpty()) {
+            if (n.body() != null) {
+                // a fused node's types are its body's
+                for (int i = 0; i < Math.min(n.outputs().size(), n.body().outputs().size()); i++)
+                    if (!n.body().outputs().get(i).type().sameLogicalType(n.output(i).type()))
+                        p.add(where + ": output %" + n.output(i).name() + " is typed " + n.output(i).type() + " but the body returns " + n.body().outputs().get(i).type());
+                for (int i = 0; i < Math.min(n.numInputs(), n.body().inputs().size()); i++)
+                    if (n.input(i) != null && !n.body().inputs().get(i).type().sameLogicalType(n.input(i).type()))
+                        p.add(where + ": input " + i + " %" + n.input(i).name() + " is " + n.input(i).type() + " but the body expects " + n.body().inputs().get(i).type());
+            } else if (level == Level.FULL && p.isEmpty()) {
                 try {
                     List<TensorType> inferred = Graph.inferTypes(op, n.name(), n.inputs(), n.attrs(), n.outputs().size());
                     for (int i = 0; i < inferred.size(); i++) {

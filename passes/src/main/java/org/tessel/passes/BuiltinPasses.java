@@ -8,6 +8,8 @@ import org.tessel.passes.cleanup.FoldingRules;
 import org.tessel.passes.cleanup.RemoveIdentities;
 import org.tessel.passes.cleanup.RulePass;
 import org.tessel.passes.memory.PlanMemory;
+import org.tessel.passes.fusion.Fuse;
+import org.tessel.passes.fusion.ListFusionCandidates;
 import org.tessel.passes.streams.AssignStreams;
 
 /** Tessel's own passes, registered through the same PassProvider SPI a plugin uses. */
@@ -19,6 +21,8 @@ public final class BuiltinPasses implements PassProvider {
                 new FoldConstants(),
                 new RemoveIdentities(),
                 new PlanMemory(),
+                new Fuse(),
+                new ListFusionCandidates(),
                 new AssignStreams(),
                 new RulePass(PassInfo.named("fold-batchnorm", "Fold inference BatchNormalization into the preceding Conv/Gemm weights")
                         .establishes(GraphProperty.BATCHNORM_FOLDED), FoldingRules.BATCHNORM),

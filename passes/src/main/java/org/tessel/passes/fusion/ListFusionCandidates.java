@@ -1,0 +1,18 @@
+package org.tessel.passes.fusion;
+
+import org.tessel.ir.Graph;
+import org.tessel.passes.Pass;
+import org.tessel.passes.PassContext;
+import org.tessel.passes.PassInfo;
+
+/** Pass that only counts fusion candidates per kind (statistics); the search enumerates the same list. */
+public final class ListFusionCandidates implements Pass {
+    private static final PassInfo INFO = PassInfo.named("fusion-candidates", "Count fusion candidates per kind without applying them").build();
+
+    @Override public PassInfo info() { return INFO; }
+
+    @Override public boolean run(Graph g, PassContext ctx) {
+        for (FusionCandidate c : FusionPatterns.enumerate(g)) ctx.stats().inc(c.kind());
+        return false;
+    }
+}
