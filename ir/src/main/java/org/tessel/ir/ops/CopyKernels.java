@@ -10,8 +10,8 @@ import org.tessel.api.Tensor;
  * Because f16/bf16 and narrow integers are stored already rounded or wrapped, moving elements
  * between tensors of the same dtype never needs conversion.
  */
-final class Kernels {
-    private Kernels() {}
+final class CopyKernels {
+    private CopyKernels() {}
 
     /** The backing array of a tensor: float[], double[] or long[]. */
     static Object data(Tensor t) {
