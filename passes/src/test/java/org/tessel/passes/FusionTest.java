@@ -1,0 +1,45 @@
+package org.tessel.passes;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.tessel.api.DType;
+import org.tessel.api.Shape;
+import org.tessel.api.Tensor;
+import org.tessel.ir.Graph;
+import org.tessel.ir.NetworkBuilder;
+import org.tessel.ir.ReferenceInterpreter;
+import org.tessel.ir.Value;
+import org.tessel.passes.fusion.FusionCandidate;
+import org.tessel.passes.fusion.FusionPatterns;
+
+class FusionTest {
+    @Test void elementwiseChainBecomesOneFusedNodeWithTheSameResults() {
+        NetworkBuilder b = new NetworkBuilder("elt");
+        Value x = b.input("x", DType.F32, 2, 3);
+        Value c = b.constant("c", Shape.of(3), 0.5f, -1, 2);
+        Value y = b.tanh(b.mul(b.add(x, c), c));
+        Graph g = b.output(y).build();
+        Tensor in = Tensor.ofFloats(Shape.of(2, 3), 1, 2, 3, 4, 5, 6);
+        Tensor before = new ReferenceInterpreter().run(g, List.of(in)).get(0);
+        String outName = y.name();
+        new PassManager().fullVerify(true).run(g, "fuse");
+        assertEquals(1, g.nodes().size());
+        assertEquals("tessel.Fused", g.nodes().get(0).opName());
+        assertEquals("eltwise", g.nodes().get(0).attrs().getString("kind", ""));
+        assertEquals(3, g.nodes().get(0).body().nodes().size());
+        assertTrue(before.dataEquals(new ReferenceInterpreter().run(g, List.of(in)).get(0)));
+        assertEquals(outName, g.outputs().get(0).name());
+    }
+
+    @Test void chainMustNotFuseAcrossAValueUsedTwice() {
+        NetworkBuilder b = new NetworkBuilder("fanout");
+        Value x = b.input("x", DType.F32, 2, 3);
+        Value r = b.relu(x);
+        Value s = b.sigmoid(r);
+        Graph g = b.output(s, b.tanh(r)).build();
+        List<FusionCandidate> cs = FusionPatterns.enumerate(g);
+        assertTrue(cs.isEmpty(), cs.toString());
+    }
+}
