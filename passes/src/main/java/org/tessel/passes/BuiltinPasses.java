@@ -8,6 +8,8 @@ import org.tessel.passes.cleanup.FoldingRules;
 import org.tessel.passes.cleanup.RemoveIdentities;
 import org.tessel.passes.cleanup.RulePass;
 import org.tessel.passes.memory.PlanMemory;
+import org.tessel.passes.layout.AssignLayouts;
+import org.tessel.passes.layout.CancelReformats;
 import org.tessel.passes.fusion.Fuse;
 import org.tessel.passes.fusion.ListFusionCandidates;
 import org.tessel.passes.streams.AssignStreams;
@@ -21,6 +23,8 @@ public final class BuiltinPasses implements PassProvider {
                 new FoldConstants(),
                 new RemoveIdentities(),
                 new PlanMemory(),
+                new AssignLayouts(),
+                new CancelReformats(),
                 new Fuse(),
                 new ListFusionCandidates(),
                 new AssignStreams(),
