@@ -11,6 +11,10 @@ import org.tessel.passes.memory.PlanMemory;
 import org.tessel.passes.layout.AssignLayouts;
 import org.tessel.passes.layout.CancelReformats;
 import org.tessel.passes.fusion.Fuse;
+import org.tessel.passes.fusion.CompositeRules;
+import org.tessel.passes.fusion.MergeSiblings;
+import org.tessel.passes.canonical.CanonicalizeRules;
+import org.tessel.passes.canonical.SimplifyShapes;
 import org.tessel.passes.fusion.ListFusionCandidates;
 import org.tessel.passes.streams.AssignStreams;
 
@@ -26,6 +30,10 @@ public final class BuiltinPasses implements PassProvider {
                 new AssignLayouts(),
                 new CancelReformats(),
                 new Fuse(),
+                new MergeSiblings(),
+                new SimplifyShapes(),
+                new RulePass(PassInfo.named("canonicalize", "Merge consecutive transposes and reshapes; drop ones that change nothing"), CanonicalizeRules.ALL),
+                new RulePass(PassInfo.named("recognize-composites", "Replace decomposed LayerNorm and GELU by the single ops"), CompositeRules.ALL),
                 new ListFusionCandidates(),
                 new AssignStreams(),
                 new RulePass(PassInfo.named("fold-batchnorm", "Fold inference BatchNormalization into the preceding Conv/Gemm weights")

@@ -1,0 +1,162 @@
+package org.tessel.passes.fusion;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import org.tessel.api.Attributes;
+import org.tessel.api.Shape;
+import org.tessel.api.Tensor;
+import org.tessel.ir.Graph;
+import org.tessel.ir.Node;
+import org.tessel.ir.Value;
+import org.tessel.passes.rules.Patterns;
+import org.tessel.passes.rules.RewriteRule;
+import org.tessel.passes.rules.Rewriter;
+
+/**
+ * Rules that recognise decomposed composites, as exporters write them, and replace them by the
+ * single op: LayerNormalization and (erf-form) GELU.
+ */
+public final class CompositeRules {
+    private CompositeRules() {}
+
+    /** Config of {@link RecognizeLayerNorm}: the tolerance for the epsilon constant being a scalar. */
+    public record LayerNormConfig(boolean requireAffine) {}
+
+    /**
+     * Rule that recognises mean/variance normalisation over the last axis:
+     * d = x - ReduceMean(x); y = d / Sqrt(ReduceMean(d*d or d^2) + eps) [* gamma] [+ beta].
+     */
+    public static final class RecognizeLayerNorm implements RewriteRule {
+        private final LayerNormConfig config;
+
+        public RecognizeLayerNorm(LayerNormConfig config) { this.config = config; }
+
+        @Override public String name() { return "recognize-layernorm"; }
+        @Override public Set<String> rootOps() { return Set.of("Div"); }
+
+        @Override public boolean matchAndRewrite(Node div, Rewriter rw) {
+            Graph g = rw.graph();
+            Node sub = Patterns.producer(div, 0, "Sub");
+            Node sqrt = Patterns.producer(div, 1, "Sqrt");
+            if (sub == null || sqrt == null) return false;
+            Node mean = Patterns.producer(sub, 1, "ReduceMean");
+            if (mean == null || mean.input(0) != sub.input(0) || !lastAxis(mean)) return false;
+            Value x = sub.input(0);
+            Node addEps = Patterns.producer(sqrt, 0, "Add");
+            if (addEps == null || !Patterns.isConstant(addEps.input(1)) || addEps.input(1).type().numElements() != 1) return false;
+            Node var = Patterns.producer(addEps, 0, "ReduceMean");
+            if (var == null || !lastAxis(var)) return false;
+            Node sq = var.input(0).producer();
+            if (sq == null) return false;
+            boolean square = sq.opName().equals("Mul") && sq.input(0) == sub.output() && sq.input(1) == sub.output()
+                    || sq.opName().equals("Pow") && sq.input(0) == sub.output() && Patterns.isConstant(sq.input(1))
+                    && sq.input(1).type().numElements() == 1 && sq.input(1).constantValue().getDouble(0) == 2.0;
+            if (!square) return false;
+            List<Node> inner = List.of(mean, sub, sq, var, addEps, sqrt);
+            for (Node n : inner) if (n != sub && !Patterns.singleUse(g, n.output())) return false;
+            // sub's result feeds the square (once or twice) and the division only
+            for (Node u : g.users(sub.output())) if (u != sq && u != div) return false;
+            int c = x.type().shape().dim(-1);
+            Node end = div;
+            Value gamma = null, beta = null;
+            Node mulG = soleUser(g, div.output(), "Mul");
+            if (mulG != null && perLastAxis(other(mulG, div.output()), c)) { gamma = other(mulG, div.output()); end = mulG; }
+            Node addB = gamma == null ? null : soleUser(g, mulG.output(), "Add");
+            if (addB != null && perLastAxis(other(addB, mulG.output()), c)) { beta = other(addB, mulG.output()); end = addB; }
+            if (config.requireAffine() && (gamma == null || beta == null)) return false;
+            float eps = (float) addEps.input(1).constantValue().getDouble(0);
+            var dt = x.type().dtype();
+            Value gv = gamma != null ? flat(rw, gamma, c) : rw.constant(div.name() + "_gamma", Tensor.full(dt, Shape.of(c), 1));
+            Value bv = beta != null ? flat(rw, beta, c) : rw.constant(div.name() + "_beta", Tensor.zeros(dt, Shape.of(c)));
+            Node ln = rw.insertBefore(end, "LayerNormalization", div.name() + "_layernorm",
+                    Attributes.builder().put("axis", -1L).put("epsilon", eps).build(), 1, x, gv, bv);
+            List<Node> erase = new ArrayList<>(List.of(end));
+            if (end != div) { if (addB != null && end == addB) erase.add(mulG); erase.add(div); }
+            rw.replace(end, ln.output());
+            for (Node n : erase) if (n != end) rw.erase(n);
+            for (int i = inner.size() - 1; i >= 0; i--) if (g.nodes().contains(inner.get(i))) rw.erase(inner.get(i));
+            return true;
+        }
+
+        private static Value flat(Rewriter rw, Value v, int c) {
+            if (v.type().rank() == 1) return v;
+            return rw.constant(v.name() + "_flat", v.constantValue().reshape(Shape.of(c)));
+        }
+
+        private static boolean lastAxis(Node reduce) {
+            if (reduce.attrs().getInt("keepdims", 1) != 1 || reduce.input(1) == null || !reduce.input(1).isConstant()) return false;
+            Tensor axes = reduce.input(1).constantValue();
+            int rank = reduce.input(0).type().rank();
+            return axes.size() == 1 && (axes.getLong(0) == -1 || axes.getLong(0) == rank - 1);
+        }
+    }
+
+    static Node soleUser(Graph g, Value v, String op) {
+        List<Node> us = g.users(v);
+        if (us.size() != 1 || g.outputs().contains(v) || !us.get(0).opName().equals(op)) return null;
+        return us.get(0);
+    }
+
+    static Value other(Node binary, Value v) { return binary.input(0) == v ? binary.input(1) : binary.input(0); }
+
+    static boolean perLastAxis(Value v, int c) {
+        if (v == null || !v.isConstant() || v.type().numElements() != c) return false;
+        Shape s = v.type().shape();
+        return s.rank() >= 1 && s.dim(-1) == c;
+    }
+
+    static boolean scalarConst(Value v, double expect, double tol) {
+        return v != null && v.isConstant() && v.type().numElements() == 1 && Math.abs(v.constantValue().getDouble(0) - expect) <= tol;
+    }
+
+    /** Rule that recognises 0.5 * x * (1 + erf(x / sqrt(2))) in its usual association orders. */
+    public static final class RecognizeGelu implements RewriteRule {
+        @Override public String name() { return "recognize-gelu"; }
+        @Override public Set<String> rootOps() { return Set.of("Erf"); }
+
+        @Override public boolean matchAndRewrite(Node erf, Rewriter rw) {
+            Graph g = rw.graph();
+            Node scale = erf.input(0).producer();
+            if (scale == null || !Patterns.singleUse(g, scale.output())) return false;
+            Value x;
+            if (scale.opName().equals("Div") && scalarConst(scale.input(1), Math.sqrt(2), 1e-3)) x = scale.input(0);
+            else if (scale.opName().equals("Mul") && scalarConst(other(scale, scale.input(0)), Math.sqrt(0.5), 1e-3)
+                    && !scale.input(0).isConstant()) x = scale.input(0);
+            else if (scale.opName().equals("Mul") && scalarConst(scale.input(0), Math.sqrt(0.5), 1e-3)) x = scale.input(1);
+            else return false;
+            Node plus = soleUser(g, erf.output(), "Add");
+            if (plus == null || !scalarConst(other(plus, erf.output()), 1, 0)) return false;
+            Node m1 = soleUser(g, plus.output(), "Mul");
+            if (m1 == null) return false;
+            Value o1 = other(m1, plus.output());
+            List<Node> erase = new ArrayList<>(List.of(scale, erf, plus, m1));
+            Node end;
+            if (o1 == x || scalarConst(o1, 0.5, 0)) {
+                Node m2 = soleUser(g, m1.output(), "Mul");
+                if (m2 == null) return false;
+                Value o2 = other(m2, m1.output());
+                boolean ok = o1 == x ? scalarConst(o2, 0.5, 0) : o2 == x;
+                if (!ok) return false;
+                erase.add(m2);
+                end = m2;
+            } else {
+                Node half = o1.producer();
+                if (half == null || !half.opName().equals("Mul") || !Patterns.singleUse(g, o1)) return false;
+                boolean ok = half.input(0) == x && scalarConst(half.input(1), 0.5, 0) || half.input(1) == x && scalarConst(half.input(0), 0.5, 0);
+                if (!ok) return false;
+                erase.add(0, half);
+                end = m1;
+            }
+            if (!x.type().sameLogicalType(end.output().type())) return false;
+            Node gelu = rw.insertBefore(end, "Gelu", erf.name() + "_gelu", Attributes.empty(), 1, x);
+            rw.replace(end, gelu.output());
+            for (int i = erase.size() - 1; i >= 0; i--) if (erase.get(i) != end && g.nodes().contains(erase.get(i))) rw.erase(erase.get(i));
+            return true;
+        }
+    }
+
+    public static final RewriteRule LAYERNORM = new RecognizeLayerNorm(new LayerNormConfig(false));
+    public static final RewriteRule GELU = new RecognizeGelu();
+    public static final List<RewriteRule> ALL = List.of(LAYERNORM, GELU);
+}
