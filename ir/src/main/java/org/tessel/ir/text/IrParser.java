@@ -434,11 +434,13 @@ public final class IrParser {
         // ---- tensor literals --------------------------------------------------------------
 
         Tensor newTensor(TensorType type, Pos where) {
-            try {
-                return Tensor.zeros(type.dtype(), type.shape());
-            } catch (IllegalArgumentException e) {
-                throw err(where, e.getMessage());
+            long n = 1;
+            for (int d : type.shape().dims()) {
+                n *= d;
+                // checked per dimension so that a product past 2^63 cannot wrap around
+                if (n > Shape.MAX_ELEMENTS) throw err(where, type + " has more than the " + Shape.MAX_ELEMENTS + " elements a tensor may hold");
             }
+            return Tensor.zeros(type.dtype(), type.shape());
         }
 
         /** dense&lt;...&gt; of a constant, after the '<': elements go straight into the tensor. */
@@ -612,7 +614,12 @@ public final class IrParser {
             for (Ref r : ast.returns()) outs.add(use(r, values, laterDefs, definedAt));
             g.setOutputs(outs);
 
-            List<String> problems = Verifier.check(g, Verifier.Level.FULL);
+            List<String> problems;
+            try {
+                problems = Verifier.check(g, Verifier.Level.FULL);
+            } catch (RuntimeException e) {
+                throw err(ast.pos(), "graph " + TextSyntax.sigilName('@', g.name()) + " fails verification: " + e);
+            }
             if (!problems.isEmpty()) {
                 String first = problems.get(0);
                 Pos where = ast.pos();
@@ -664,6 +671,11 @@ public final class IrParser {
             OpSchema op = registry.find(n.op()).orElseThrow(() -> unknownOp(n));
             List<Value> ins = new ArrayList<>();
             for (Ref r : n.operands()) ins.add(r == null ? null : use(r, values, laterDefs, definedAt));
+            List<String> names = new ArrayList<>();
+            for (Ref r : n.results()) {
+                define(r, definedAt);
+                names.add(r.name());
+            }
 
             String nodeName;
             Pos namePos;
@@ -679,11 +691,6 @@ public final class IrParser {
             Attributes attrs = attributes(n, op, where);
             Graph body = n.body() == null ? null : build(n.body());
 
-            List<String> names = new ArrayList<>();
-            for (Ref r : n.results()) {
-                define(r, definedAt);
-                names.add(r.name());
-            }
             List<TensorType> inferred;
             try {
                 inferred = Graph.inferTypes(op, nodeName, ins, attrs, n.results().size());
@@ -716,6 +723,9 @@ public final class IrParser {
                     throw err(a.pos(), where + ": attribute '" + a.name() + "' must be " + spec.kind() + ", found " + k);
                 m.put(a.name(), a.value());
             }
+            for (AttrSpec spec : op.attributes())
+                if (spec.required() && !m.containsKey(spec.name()))
+                    throw err(n.opPos(), where + ": required attribute '" + spec.name() + "' is missing");
             return Attributes.of(m);
         }
 
