@@ -25,7 +25,7 @@ final class ShowCommand implements Callable<Integer> {
             for (Map.Entry<String, Integer> e : g.opHistogram().entrySet()) System.out.printf("  %-24s %5d%n", e.getKey(), e.getValue());
             return 0;
         }
-        System.out.print(IrPrinter.print(g, elide < 0 ? IrPrinter.Options.defaults() : IrPrinter.Options.defaults().elideOver(elide)));
+        System.out.print(IrPrinter.print(g, elide < 0 ? IrPrinter.Options.DEFAULT : IrPrinter.Options.elidingAbove(elide)));
         return 0;
     }
 }

@@ -692,10 +692,17 @@ public final class IrParser {
             Graph body = n.body() == null ? null : build(n.body());
 
             List<TensorType> inferred;
-            try {
-                inferred = Graph.inferTypes(op, nodeName, ins, attrs, n.results().size());
-            } catch (IrException e) {
-                throw err(n.opPos(), e.getMessage());
+            if (body != null) {
+                // a fused node's types are its body's results
+                if (body.outputs().size() != n.results().size())
+                    throw err(n.opPos(), where + ": body returns " + body.outputs().size() + " values, the node defines " + n.results().size());
+                inferred = body.outputs().stream().map(Value::type).toList();
+            } else {
+                try {
+                    inferred = Graph.inferTypes(op, nodeName, ins, attrs, n.results().size());
+                } catch (IrException e) {
+                    throw err(n.opPos(), e.getMessage());
+                }
             }
             List<TensorType> written = new ArrayList<>();
             for (int i = 0; i < n.types().size(); i++) {
