@@ -25,19 +25,24 @@ public final class Fuse implements Pass {
 
     @Override public boolean run(Graph g, PassContext ctx) {
         List<String> kinds = List.of(ctx.option(KINDS).split(";"));
-        List<FusionCandidate> all = FusionPatterns.enumerate(g);
-        List<FusionCandidate> chosen = new ArrayList<>();
-        for (String kind : kinds)
-            for (FusionCandidate c : all)
-                if (c.kind().equals(kind.trim()) && chosen.stream().noneMatch(c::overlaps)) chosen.add(c);
-        if (chosen.isEmpty()) return false;
-        Rewriter rw = new Rewriter(g, ctx.registry(), ctx.stats());
-        for (FusionCandidate c : chosen) {
-            FusionGroups.fuse(rw, c);
-            ctx.stats().inc("fused-" + c.kind());
+        boolean changed = false;
+        // a candidate skipped for overlapping a higher-priority one may be legal after that one is fused
+        for (int round = 0; round < 8; round++) {
+            List<FusionCandidate> all = FusionPatterns.enumerate(g);
+            List<FusionCandidate> chosen = new ArrayList<>();
+            for (String kind : kinds)
+                for (FusionCandidate c : all)
+                    if (c.kind().equals(kind.trim()) && chosen.stream().noneMatch(c::overlaps)) chosen.add(c);
+            if (chosen.isEmpty()) break;
+            Rewriter rw = new Rewriter(g, ctx.registry(), ctx.stats());
+            for (FusionCandidate c : chosen) {
+                FusionGroups.fuse(rw, c);
+                ctx.stats().inc("fused-" + c.kind());
+            }
+            g.sortTopologically();
+            changed = true;
         }
-        g.sortTopologically();
-        return true;
+        return changed;
     }
 
     /** The kinds this pass knows, for config validation. */

@@ -66,6 +66,8 @@ public final class FusionGroups {
                 for (Node u : users.getOrDefault(o, List.of())) outside |= !members.contains(u);
                 if (outside) escaping.add(o);
             }
+        // a dead group (nothing uses its results) still defines its last node's results; dce removes it
+        if (escaping.isEmpty()) escaping.addAll(group.get(group.size() - 1).outputs());
         Graph body = new Graph(c.kind());
         Map<Value, Value> map = new IdentityHashMap<>();
         int k = 0;

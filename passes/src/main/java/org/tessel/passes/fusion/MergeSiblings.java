@@ -34,6 +34,17 @@ public final class MergeSiblings implements Pass {
         int min = ctx.intOption(MIN);
         Rewriter rw = new Rewriter(g, ctx.registry(), ctx.stats());
         boolean changed = false;
+        // values made by one merge (a Split's outputs) may have siblings of their own: sweep until none
+        for (int round = 0; round < 16; round++) {
+            boolean merged = sweep(g, rw, min, ctx);
+            changed |= merged;
+            if (!merged) break;
+        }
+        return changed;
+    }
+
+    private boolean sweep(Graph g, Rewriter rw, int min, PassContext ctx) {
+        boolean changed = false;
         Map<Value, List<Node>> users = g.users();
         for (Map.Entry<Value, List<Node>> e : users.entrySet()) {
             Map<Object, List<Node>> groups = new LinkedHashMap<>();
