@@ -190,6 +190,10 @@ class ElementwiseOpsTest {
         Tensor bias = f32(dims(2, 1, 1), 10, 20);
         assertArrayEquals(new float[] {11, 12, 23, 24}, floats(run("Add", x, bias)));
         assertEquals(Shape.of(1, 2, 1, 2), infer("Add", Attributes.empty(), x, bias).shape());
+        // empty tensors broadcast to empty results
+        Tensor empty = run("Add", Tensor.zeros(DType.F32, Shape.of(0, 3)), f32(1, 2, 3));
+        assertEquals(Shape.of(0, 3), empty.shape());
+        assertEquals(Shape.of(2, 0), run("Mul", f32(dims(2, 1), 1, 2), Tensor.zeros(DType.F32, Shape.of(0))).shape());
     }
 
     @Test void incompatibleShapesAndTypesAreRefused() {
