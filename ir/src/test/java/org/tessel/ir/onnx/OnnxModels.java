@@ -95,8 +95,22 @@ final class OnnxModels {
         }
     }
 
-    /** Global ops plus test.Scale. */
-    static OpRegistry registry() { return OpRegistry.global().with("test", List.<OpSchema>of(new Scale())); }
+    /** test.Tagged: identity that carries one attribute of every kind, for round-trip tests. */
+    static final class Tagged extends BaseOp {
+        Tagged() {
+            super(def("Tagged", "identity with attributes of every kind").domain("test").inputs(1, 1, "X")
+                    .intAttr("i", 0, "int").floatAttr("f", 0f, "float").stringAttr("s", "", "string").intsAttr("is", "ints")
+                    .floatsAttr("fs", "floats").attr(AttrSpec.optional("ss", AttrValue.Kind.STRINGS, "strings"))
+                    .attr(AttrSpec.optional("t", AttrValue.Kind.TENSOR, "tensor")));
+        }
+
+        @Override public List<TensorType> inferTypes(InferenceContext ctx) { return List.of(TensorType.of(ctx.input(0).dtype(), ctx.input(0).shape())); }
+
+        @Override public List<Tensor> evaluate(EvalContext ctx) { return List.of(ctx.input(0)); }
+    }
+
+    /** Global ops plus the test domain's ops. */
+    static OpRegistry registry() { return OpRegistry.global().with("test", List.<OpSchema>of(new Scale(), new Tagged())); }
 
     static OnnxImporter.Options options() { return OnnxImporter.Options.defaults().withRegistry(registry()); }
 }
