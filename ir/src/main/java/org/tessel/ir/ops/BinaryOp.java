@@ -37,11 +37,10 @@ final class BinaryOp extends BaseOp {
     static BinaryOp compare(Def def, Set<DType> types, Kernels.Compare k) { return new BinaryOp(def, types, null, k, false); }
 
     private Shape outShape(Shape a, Shape b) {
-        Shape s = OpUtil.broadcast(a, b);
-        if (unidirectional && !s.equals(a))
+        if (unidirectional && !Kernels.broadcastsOnto(b, a))
             throw new OpException("input " + inputNames().get(1) + " of shape " + b + " cannot be broadcast to input "
                     + inputNames().get(0) + "'s shape " + a);
-        return s;
+        return OpUtil.broadcast(a, b);
     }
 
     @Override public List<TensorType> inferTypes(InferenceContext ctx) {

@@ -97,6 +97,14 @@ final class Kernels {
 
     // ---- binary -----------------------------------------------------------------------------
 
+    /** True when a tensor of shape from broadcasts onto shape to without changing it (ONNX's unidirectional broadcasting). */
+    static boolean broadcastsOnto(Shape from, Shape to) {
+        int off = to.rank() - from.rank();
+        if (off < 0) return false;
+        for (int d = 0; d < from.rank(); d++) if (from.dim(d) != 1 && from.dim(d) != to.dim(off + d)) return false;
+        return true;
+    }
+
     /** For each output element, the flat index of the operand element broadcast onto it. */
     static int[] index(Shape in, Shape out) { return OpUtil.broadcastIndex(in, out); }
 
