@@ -187,7 +187,7 @@ public final class ElementwiseOps implements OpProvider {
         ops.add(arith("Or", "logical or with broadcasting", DTypeSets.BOOL, new Kernels.Arith(null, null, (a, b) -> a | b), EW_COMM));
         ops.add(arith("Xor", "logical exclusive or with broadcasting", DTypeSets.BOOL, new Kernels.Arith(null, null, (a, b) -> a ^ b), EW_COMM));
 
-        ops.add(BinaryOp.arith(def("Mod", "remainder of a / b: sign of b (fmod 0, integers only in ONNX 21; numpy's mod for floats) or of a (fmod 1)")
+        ops.add(BinaryOp.arith(def("Mod", "remainder of a / b with the sign of b (fmod 0) or of a (fmod 1)")
                 .inputs(2, 2, "A", "B").traits(EW).intAttr("fmod", 0, "0: remainder takes the divisor's sign; 1: C fmod, the dividend's sign"),
                 DTypeSets.NUMERIC, ElementwiseOps::mod));
         ops.add(BinaryOp.arith(def("BitShift", "x shifted left or right by y bits").inputs(2, 2, "X", "Y").traits(EW)

@@ -147,6 +147,19 @@ class ReduceOpsTest {
         assertEquals("attribute 'axis' -3 is out of range for rank 2", failure("LayerNormalization", attrs("axis", -3), x, f32(1, 1, 1)));
     }
 
+    @Test void builderHelpersRunThroughTheInterpreter() {
+        NetworkBuilder b = new NetworkBuilder("t");
+        Value x = b.input("x", DType.F32, 1, 2, 3);
+        Value y = b.softmax(b.layerNorm(x, b.constant("g", Shape.of(3), 1, 1, 1), b.constant("beta", Shape.of(3), 0, 0, 0), -1, 1e-5f), -1);
+        org.tessel.ir.Graph g = b.output(y).build();
+        Tensor in = f32(dims(1, 2, 3), 1, 2, 3, 4, 4, 4);
+        Tensor out = new org.tessel.ir.ReferenceInterpreter().run(g, java.util.Map.of("x", in)).get(y.name());
+        Tensor norm = run("LayerNormalization", Attributes.empty(), in, f32(1, 1, 1), f32(0, 0, 0));
+        assertArrayEquals(floats(run("Softmax", norm)), floats(out));
+        // the second row is constant: normalized to zeros, so its softmax is uniform
+        assertClose(new float[] {1 / 3f, 1 / 3f, 1 / 3f}, Tensor.ofFloats(Shape.of(3), java.util.Arrays.copyOfRange(floats(out), 3, 6)), 1e-6f);
+    }
+
     // ---- reductions --------------------------------------------------------------------------
 
     @Test void reduceSumAxesKeepdimsAndNoop() {
