@@ -50,7 +50,7 @@ public final class IrPrinter {
     }
 
     /** The text form of a type: {@code f32[1,3,224,224]{nchw}}, layout omitted when ANY. */
-    public static String type(TensorType t) { return TextSyntax.typeText(t); }
+    public static String type(TensorType t) { return t.toString(); }
 
     /** The content hash written into {@code dense_elided<...>}, for tools that build resolvers. */
     public static long contentHash(Tensor t) { return TextSyntax.contentHash(t); }
