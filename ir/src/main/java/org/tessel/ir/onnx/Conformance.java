@@ -188,6 +188,8 @@ public final class Conformance {
         }
         OpRegistry registry = opt.registry() == null ? OpRegistry.global() : opt.registry();
         String op = primaryOp(name, model.getGraph(), registry);
+        String nonTensor = nonTensorValue(model.getGraph());
+        if (nonTensor != null) return new CaseResult(name, op, Status.SKIP, nonTensor, 0);
         try {
             List<DataSet> sets = readDataSets(caseDir);
             if (sets.isEmpty()) return new CaseResult(name, op, Status.FAIL, "no test_data_set_N folder", 0);
@@ -237,6 +239,18 @@ public final class Conformance {
     private static int number(String s) {
         Matcher m = NUMBERED.matcher(s);
         return m.matches() ? Integer.parseInt(m.group(1)) : -1;
+    }
+
+    /** Why the graph's interface is outside Tessel's (dense tensors only), or null. */
+    private static String nonTensorValue(GraphProto g) {
+        List<ValueInfoProto> io = new ArrayList<>(g.getInputList());
+        io.addAll(g.getOutputList());
+        for (ValueInfoProto v : io) {
+            var c = v.getType().getValueCase();
+            if (v.hasType() && c != org.tessel.ir.onnx.proto.Onnx.TypeProto.ValueCase.TENSOR_TYPE)
+                return c.name().toLowerCase(Locale.ROOT).replace("_type", "").replace('_', ' ') + " values not supported ('" + v.getName() + "')";
+        }
+        return null;
     }
 
     /** Graph inputs that the test data feeds: those without an initializer, in order. */

@@ -417,6 +417,12 @@ public final class OnnxImporter {
         }
 
         private void addNode(PendingNode p, String where, String originalOp) {
+            // shapes are static, so Shape and Size fold whatever their input, even without the ops registered
+            if (opt.foldConstants() && p.domain().isEmpty() && (p.opType().equals("Shape") || p.opType().equals("Size"))
+                    && p.inputs().size() == 1 && p.inputs().getFirst() != null) {
+                foldShape(p, g.value(p.inputs().getFirst()).type(), where);
+                return;
+            }
             OpSchema op = registry.find(p.domain(), p.opType()).orElse(null);
             if (op == null) {
                 String what = p.opType().equals(originalOp) ? where + ": unknown op"
@@ -431,10 +437,6 @@ public final class OnnxImporter {
             boolean allConstant = true;
             for (Value v : ins) if (v != null && !v.isConstant()) allConstant = false;
 
-            if (opt.foldConstants() && p.domain().isEmpty() && (p.opType().equals("Shape") || p.opType().equals("Size")) && ins.size() == 1 && ins.get(0) != null) {
-                foldShape(p, ins.get(0).type(), attrs);
-                return;
-            }
             List<TensorType> types = Graph.inferTypes(op, p.name(), ins, attrs, p.outputs().size());
             if (opt.foldConstants() && allConstant && op.has(Trait.PURE) && !op.has(Trait.FUSED)) {
                 fold(op, p, ins, attrs, types, where);
@@ -462,7 +464,11 @@ public final class OnnxImporter {
                     throw new OnnxImportException(Kind.OP_ERROR, null, where + ": required attribute '" + s.name() + "' is missing");
         }
 
-        private void foldShape(PendingNode p, TensorType in, Attributes attrs) {
+        private void foldShape(PendingNode p, TensorType in, String where) {
+            for (String k : p.attrs().keySet())
+                if (!(p.opType().equals("Shape") && (k.equals("start") || k.equals("end")) && p.attrs().get(k) instanceof AttrValue.Int))
+                    throw new OnnxImportException(Kind.OP_ERROR, null, where + ": unexpected attribute '" + k + "'" + (p.opType().equals("Shape") ? " (Shape has INT start and end)" : ""));
+            Attributes attrs = Attributes.of(p.attrs());
             Tensor t;
             if (p.opType().equals("Size")) {
                 t = Tensor.ofLongs(DType.I64, Shape.scalar(), in.numElements());
@@ -475,7 +481,7 @@ public final class OnnxImporter {
                 System.arraycopy(dims, (int) start, out, 0, len);
                 t = Tensor.ofLongs(DType.I64, Shape.of(len), out);
             }
-            if (p.outputs().size() != 1) throw new OnnxImportException(Kind.OP_ERROR, null, describe(p.name(), p.opType(), "") + ": has 1 output, declares " + p.outputs().size());
+            if (p.outputs().size() != 1) throw new OnnxImportException(Kind.OP_ERROR, null, where + ": has 1 output, declares " + p.outputs().size());
             g.addConstantExact(p.outputs().getFirst(), t, t.type());
         }
 

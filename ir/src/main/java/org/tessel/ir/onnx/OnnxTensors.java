@@ -56,9 +56,22 @@ public final class OnnxTensors {
 
     /** The element type of an ONNX type code, or an {@link Kind#UNSUPPORTED_DTYPE} error naming ONNX's type. */
     static DType dtype(int code, String what) {
-        return DType.fromOnnx(code).orElseThrow(() -> new OnnxImportException(Kind.UNSUPPORTED_DTYPE, DType.onnxName(code),
-                what + ": element type " + DType.onnxName(code) + " is not supported (Tessel has "
+        return DType.fromOnnx(code).orElseThrow(() -> new OnnxImportException(Kind.UNSUPPORTED_DTYPE, typeName(code),
+                what + ": element type " + typeName(code) + " is not supported (Tessel has "
                         + java.util.Arrays.stream(DType.values()).map(DType::text).toList() + ")"));
+    }
+
+    /** ONNX's name of an element-type code, including the narrow float types added after opset 21. */
+    static String typeName(int code) {
+        return switch (code) {
+            case 17 -> "FLOAT8E4M3FN";
+            case 18 -> "FLOAT8E4M3FNUZ";
+            case 19 -> "FLOAT8E5M2";
+            case 20 -> "FLOAT8E5M2FNUZ";
+            case 23 -> "FLOAT4E2M1";
+            case 24 -> "FLOAT8E8M0";
+            default -> DType.onnxName(code);
+        };
     }
 
     /** A static shape from ONNX dims, refusing negative or absurdly large ones. */

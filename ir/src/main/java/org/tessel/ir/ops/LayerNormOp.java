@@ -41,7 +41,7 @@ final class LayerNormOp extends BaseOp {
             TensorType p = ctx.input(i);
             String what = inputNames().get(i);
             OpUtil.requireSameDType("inputs X and " + what, x.dtype(), p.dtype());
-            if (!OpUtil.broadcast(x.shape(), p.shape()).equals(x.shape()))
+            if (!Kernels.broadcastsOnto(p.shape(), x.shape()))
                 throw new OpException("input " + what + " of shape " + p.shape() + " cannot be broadcast to X's shape " + x.shape());
         }
         List<TensorType> out = new ArrayList<>();

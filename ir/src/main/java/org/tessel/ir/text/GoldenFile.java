@@ -102,10 +102,12 @@ public final class GoldenFile {
         }
         if (inputAt < 0) throw error(source, lines.length - 1, "", "no // INPUT: marker");
         if (expectedAt < 0) throw error(source, lines.length - 1, "", "no // EXPECTED: marker");
+        // the empty piece after a final newline is not a line of the EXPECTED block
+        int end = lines.length > 0 && lines[lines.length - 1].isEmpty() ? lines.length - 1 : lines.length;
         StringBuilder in = new StringBuilder();
         for (int i = inputAt + 1; i < expectedAt; i++) in.append(stripCr(lines[i])).append('\n');
         StringBuilder exp = new StringBuilder();
-        for (int i = expectedAt + 1; i < lines.length; i++) exp.append(stripCr(lines[i])).append('\n');
+        for (int i = expectedAt + 1; i < end; i++) exp.append(stripCr(lines[i])).append('\n');
         StringBuilder head = new StringBuilder();
         for (int i = 0; i <= expectedAt; i++) head.append(stripCr(lines[i])).append('\n');
         return new GoldenFile(source, runs, in.toString(), inputAt + 1, exp.toString(), head.toString());

@@ -3,7 +3,6 @@ package org.tessel.ir.text;
 import java.util.IdentityHashMap;
 import java.util.Map;
 import java.util.Optional;
-import org.tessel.api.AttrValue;
 import org.tessel.api.Tensor;
 import org.tessel.ir.Graph;
 import org.tessel.ir.Node;
@@ -96,14 +95,7 @@ public final class GraphEquality {
         return null;
     }
 
-    private static String attrsText(Node n) {
-        StringBuilder sb = new StringBuilder("{");
-        for (Map.Entry<String, AttrValue> e : n.attrs().asMap().entrySet()) {
-            if (sb.length() > 1) sb.append(", ");
-            sb.append(e.getKey()).append('=').append(e.getValue());
-        }
-        return sb.append('}').toString();
-    }
+    private static String attrsText(Node n) { return IrPrinter.appendAttributes(new StringBuilder(), n.attrs()).toString(); }
 
     /** Null when both tensors have the same dtype, shape and element bits; otherwise the first difference. */
     static String tensorDiff(Tensor x, Tensor y) {

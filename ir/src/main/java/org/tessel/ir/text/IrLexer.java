@@ -51,11 +51,6 @@ final class IrLexer {
         return t;
     }
 
-    /** True when the character right after the last consumed token equals c (no blank in between). */
-    boolean followedImmediatelyBy(Token t, char c) {
-        return t.end < src.length() && src.charAt(t.end) == c;
-    }
-
     IrParseException error(int l, int c, String msg) { return new IrParseException(sourceName, l, c, msg); }
 
     private char cur() { return src.charAt(pos); }

@@ -3,6 +3,7 @@ package org.tessel.ir.text;
 import java.util.List;
 import java.util.Map;
 import org.tessel.api.AttrValue;
+import org.tessel.api.Attributes;
 import org.tessel.api.Tensor;
 import org.tessel.api.TensorType;
 import org.tessel.ir.Graph;
@@ -49,7 +50,7 @@ public final class IrPrinter {
     }
 
     /** The text form of a type: {@code f32[1,3,224,224]{nchw}}, layout omitted when ANY. */
-    public static String type(TensorType t) { return TextSyntax.typeText(t); }
+    public static String type(TensorType t) { return t.toString(); }
 
     /** The content hash written into {@code dense_elided<...>}, for tools that build resolvers. */
     public static long contentHash(Tensor t) { return TextSyntax.contentHash(t); }
@@ -134,17 +135,7 @@ public final class IrPrinter {
             else value(in);
         }
         sb.append(')');
-        if (!n.attrs().isEmpty()) {
-            sb.append(" {");
-            boolean first = true;
-            for (Map.Entry<String, AttrValue> e : n.attrs().asMap().entrySet()) {
-                if (!first) sb.append(", ");
-                first = false;
-                sb.append(TextSyntax.identOrQuoted(e.getKey())).append('=');
-                attr(e.getValue());
-            }
-            sb.append('}');
-        }
+        if (!n.attrs().isEmpty()) appendAttributes(sb.append(' '), n.attrs());
         for (int i = 0; i < outs.size(); i++) sb.append(i == 0 ? " : " : ", ").append(type(outs.get(i).type()));
         if (outs.isEmpty() || !n.name().equals(outs.get(0).name())) sb.append(" loc(").append(TextSyntax.quote(n.name())).append(')');
         if (n.body() != null) {
@@ -162,7 +153,20 @@ public final class IrPrinter {
         return keyword ? TextSyntax.quote(name) : TextSyntax.identOrQuoted(name);
     }
 
-    private void attr(AttrValue v) {
+    /** {@code {name=value, ...}} in insertion order. */
+    static StringBuilder appendAttributes(StringBuilder sb, Attributes attrs) {
+        sb.append('{');
+        boolean first = true;
+        for (Map.Entry<String, AttrValue> e : attrs.asMap().entrySet()) {
+            if (!first) sb.append(", ");
+            first = false;
+            sb.append(TextSyntax.identOrQuoted(e.getKey())).append('=');
+            appendAttr(sb, e.getValue());
+        }
+        return sb.append('}');
+    }
+
+    private static void appendAttr(StringBuilder sb, AttrValue v) {
         switch (v) {
             case AttrValue.Int i -> sb.append(i.value());
             case AttrValue.Float f -> TextSyntax.appendFloat(sb, f.value());

@@ -3,7 +3,6 @@ package org.tessel.ir.text;
 import java.util.Locale;
 import org.tessel.api.DType;
 import org.tessel.api.Tensor;
-import org.tessel.api.TensorType;
 
 /**
  * Lexical conventions shared by the printer and the parser: which names may appear bare, string
@@ -163,6 +162,4 @@ final class TextSyntax {
     }
 
     static String hashText(long h) { return String.format(Locale.ROOT, "0x%016x", h); }
-
-    static String typeText(TensorType t) { return t.toString(); }
 }

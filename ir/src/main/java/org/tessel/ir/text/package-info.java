@@ -59,8 +59,10 @@
  *       canonical NaN. Integers must lie in their type's range; bool is {@code true}/{@code false}.</li>
  *   <li>{@code dense_elided<N elements, hash=0x...>} (printer option) stands for a constant whose
  *       data is not in the text; the parser needs a resolver with the original tensor, by value
- *       name, and checks it against the 64-bit content hash. Tensor attributes are never elided
- *       and take no layout.</li>
+ *       name, and checks it against the 64-bit content hash (FNV-1a over dtype, shape and element
+ *       bits). The resolver is keyed by bare value name for the whole text, bodies included, so
+ *       elide only graphs whose constant names are unique across bodies. Tensor attributes are
+ *       never elided and take no layout.</li>
  *   <li>A body graph is self-contained: it sees only its own inputs, which bind to the node's
  *       inputs; its outputs are the node's results.</li>
  *   <li>Values must be defined before they are used (textual SSA order); the printer writes
