@@ -1,0 +1,85 @@
+package org.tessel.cli;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import org.tessel.api.DType;
+import org.tessel.api.Tensor;
+import org.tessel.ir.Graph;
+import org.tessel.ir.ReferenceInterpreter;
+import org.tessel.ir.Value;
+import org.tessel.ir.text.IrPrinter;
+import org.tessel.passes.PassInstrumentation;
+import org.tessel.passes.PassInfo;
+import org.tessel.passes.PassManager;
+import org.tessel.passes.StandardPipelines;
+import org.tessel.passes.memory.LivenessMemoryPlanner;
+import org.tessel.passes.memory.MemoryPlan;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** Runs an optimization pipeline on a model and reports what each pass did. */
+@Command(name = "optimize", description = "Run an optimization pipeline on a model; per pass: nodes, time, statistics. Ends with 'nodes: BEFORE -> AFTER, peak activation memory: X MiB (bound Y MiB)'.")
+final class OptimizeCommand implements Callable<Integer> {
+    @Mixin ModelOptions model;
+    @Option(names = "--pipeline", defaultValue = "standard", description = "A pipeline name (standard, cleanup) or pass list, e.g. 'fold-constants,fuse' (default ${DEFAULT-VALUE}).") String pipeline;
+    @Option(names = "--verify-full", description = "Re-infer every node's types after each pass (slower).") boolean full;
+    @Option(names = "--skip", split = ",", description = "Passes not to run (for bisecting).") List<String> skip = new ArrayList<>();
+    @Option(names = "--check", description = "Run the reference interpreter before and after on seeded random inputs and compare (rtol 1e-3, atol 1e-4).") boolean check;
+    @Option(names = "--print", description = "Print the optimized graph as text IR (constants elided).") boolean print;
+    @Option(names = "--dump-after", description = "Print the IR after each pass (constants elided).") boolean dumpAfter;
+
+    @Override public Integer call() throws Exception {
+        Graph g = model.load();
+        int before = g.nodes().size();
+        MemoryPlan planBefore = new LivenessMemoryPlanner().plan(g);
+        List<Tensor> inputs = check ? randomInputs(g) : null;
+        List<Tensor> expected = check ? new ReferenceInterpreter().run(g, inputs) : null;
+        PassManager pm = new PassManager().fullVerify(full).skip(skip.toArray(String[]::new));
+        if (dumpAfter) pm.instrument(new PassInstrumentation() {
+            @Override public void afterPass(PassInfo p, Graph graph, PassManager.PassRun run) {
+                System.out.println("// ---- after " + p.name());
+                System.out.print(IrPrinter.print(graph, IrPrinter.Options.elidingAbove(16)));
+            }
+        });
+        String text = StandardPipelines.resolve(pipeline);
+        System.out.printf("%s: %d nodes; pipeline: %s%n", g.name(), before, text);
+        System.out.printf("%-22s %7s %7s %9s  %s%n", "pass", "before", "after", "ms", "statistics");
+        PassManager.Report r = pm.run(g, text);
+        for (PassManager.PassRun run : r.runs())
+            System.out.printf("%-22s %7d %7d %9.2f  %s%n", run.pass() + (run.iteration() > 0 ? "#" + run.iteration() : ""), run.nodesBefore(), run.nodesAfter(), run.nanos() / 1e6, run.stats());
+        for (String w : r.warnings()) System.out.println("warning: " + w);
+        int bad = 0;
+        if (check) {
+            List<Tensor> actual = new ReferenceInterpreter().run(g, inputs);
+            for (int i = 0; i < actual.size(); i++) {
+                String d = Compare.allClose(expected.get(i), actual.get(i), 1e-3, 1e-4);
+                System.out.println("output %" + g.outputs().get(i).name() + ": " + (d == null ? "matches the unoptimized graph" : "MISMATCH " + d));
+                if (d != null) bad++;
+            }
+        }
+        if (print) System.out.print(IrPrinter.print(g, IrPrinter.Options.elidingAbove(16)));
+        MemoryPlan plan = new LivenessMemoryPlanner().plan(g);
+        System.out.printf("unoptimized activation memory: %.2f MiB (bound %.2f MiB)%n", planBefore.arenaBytes() / 1048576.0, planBefore.lowerBoundBytes() / 1048576.0);
+        System.out.printf("nodes: %d -> %d, peak activation memory: %.2f MiB (bound %.2f MiB)%n", before, g.nodes().size(),
+                plan.arenaBytes() / 1048576.0, plan.lowerBoundBytes() / 1048576.0);
+        return bad == 0 ? 0 : 1;
+    }
+
+    static List<Tensor> randomInputs(Graph g) {
+        SplittableRandom r = new SplittableRandom(42);
+        List<Tensor> in = new ArrayList<>();
+        for (Value v : g.inputs()) {
+            Tensor t = Tensor.zeros(v.type().dtype(), v.type().shape());
+            for (int i = 0; i < t.size(); i++) {
+                if (t.dtype().isFloating()) t.setDouble(i, r.nextDouble(-1, 1));
+                else if (t.dtype() == DType.BOOL) t.setLong(i, 1);
+                else t.setLong(i, r.nextInt(10));
+            }
+            in.add(t);
+        }
+        return in;
+    }
+}
