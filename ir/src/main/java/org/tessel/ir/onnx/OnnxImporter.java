@@ -197,6 +197,7 @@ public final class OnnxImporter {
         private final OpRegistry registry;
         private final Map<String, Long> opsets = new HashMap<>();
         private final Set<String> reserved = new HashSet<>();
+        private final Set<String> used = new HashSet<>();
         private Graph g;
         private int freshCounter;
 
@@ -263,6 +264,8 @@ public final class OnnxImporter {
             for (ValueInfoProto v : gp.getInputList()) reserved.add(v.getName());
             for (TensorProto t : gp.getInitializerList()) reserved.add(t.getName());
             for (NodeProto n : gp.getNodeList()) reserved.addAll(n.getOutputList());
+            for (NodeProto n : gp.getNodeList()) used.addAll(n.getInputList());
+            for (ValueInfoProto v : gp.getOutputList()) used.add(v.getName());
         }
 
         private void addInitializer(TensorProto t) {
@@ -428,6 +431,7 @@ public final class OnnxImporter {
                     return n;
                 }
                 @Override public String freshValue(String base) { return Session.this.freshValue(base); }
+                @Override public boolean isUsed(String value) { return used.contains(value); }
                 @Override public String where() { return where; }
             };
         }
