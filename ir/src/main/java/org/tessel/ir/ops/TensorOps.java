@@ -1,5 +1,6 @@
 package org.tessel.ir.ops;
 
+import java.util.ArrayList;
 import java.util.List;
 import org.tessel.api.OpProvider;
 import org.tessel.api.OpSchema;
@@ -9,6 +10,10 @@ public final class TensorOps implements OpProvider {
     @Override public String providerName() { return "tessel-builtin"; }
 
     @Override public List<OpSchema> ops() {
-        return List.of();
+        List<OpSchema> ops = new ArrayList<>();
+        ops.addAll(MoveOps.all());
+        ops.addAll(ViewOps.all());
+        ops.addAll(ConstantOps.all());
+        return List.copyOf(ops);
     }
 }
