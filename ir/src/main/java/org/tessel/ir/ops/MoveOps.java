@@ -19,7 +19,7 @@ import org.tessel.api.Trait;
  * Ops that copy elements into a new order: Concat, Split, Slice, Transpose, Expand, Gather,
  * GatherElements and Where. Each infers its output shape from attributes and constant inputs as
  * ONNX (opset 21) defines it, and evaluates through the block and strided copies of
- * {@link Kernels}, so the reference interpreter moves whole rows with System.arraycopy.
+ * {@link CopyKernels}, so the reference interpreter moves whole rows with System.arraycopy.
  */
 final class MoveOps {
     private MoveOps() {}
@@ -64,12 +64,12 @@ final class MoveOps {
             int outer = ShapeOps.product(ot.shape(), 0, axis);
             int inner = ShapeOps.product(ot.shape(), axis + 1, ot.rank());
             int outBlock = ot.shape().dim(axis) * inner;
-            Object dst = Kernels.data(out);
+            Object dst = CopyKernels.data(out);
             int offset = 0;
             for (int i = 0; i < ctx.numInputs(); i++) {
                 Tensor in = ctx.input(i);
                 int block = in.shape().dim(axis) * inner;
-                Object src = Kernels.data(in);
+                Object src = CopyKernels.data(in);
                 if (block > 0) for (int o = 0; o < outer; o++) System.arraycopy(src, o * block, dst, o * outBlock + offset, block);
                 offset += block;
             }
@@ -140,13 +140,13 @@ final class MoveOps {
             int outer = ShapeOps.product(s, 0, axis);
             int inner = ShapeOps.product(s, axis + 1, s.rank());
             int inBlock = s.dim(axis) * inner;
-            Object src = Kernels.data(x);
+            Object src = CopyKernels.data(x);
             List<Tensor> outs = new ArrayList<>();
             int offset = 0;
             for (int i = 0; i < ctx.numOutputs(); i++) {
                 Tensor out = Tensor.zeros(ctx.outputType(i));
                 int block = out.shape().dim(axis) * inner;
-                Object dst = Kernels.data(out);
+                Object dst = CopyKernels.data(out);
                 if (block > 0) for (int o = 0; o < outer; o++) System.arraycopy(src, o * inBlock + offset, dst, o * block, block);
                 offset += block;
                 outs.add(out);
@@ -233,7 +233,7 @@ final class MoveOps {
                 offset += p.start()[a] * inStrides[a];
                 strides[a] = p.step()[a] * inStrides[a];
             }
-            Kernels.copyStrided(Kernels.data(x), offset, p.count(), strides, Kernels.data(out), 0);
+            CopyKernels.copyStrided(CopyKernels.data(x), offset, p.count(), strides, CopyKernels.data(out), 0);
             return OpUtil.one(out);
         }
     }
@@ -281,7 +281,7 @@ final class MoveOps {
                 strides[i] = inStrides[p[i]];
             }
             Tensor out = Tensor.zeros(x.dtype(), Shape.of(dims));
-            Kernels.copyStrided(Kernels.data(x), 0, dims, strides, Kernels.data(out), 0);
+            CopyKernels.copyStrided(CopyKernels.data(x), 0, dims, strides, CopyKernels.data(out), 0);
             return OpUtil.one(out);
         }
     }
@@ -303,7 +303,7 @@ final class MoveOps {
             Tensor x = ctx.input(0);
             Shape os = ctx.outputType(0).shape();
             Tensor out = Tensor.zeros(x.dtype(), os);
-            Kernels.copyStrided(Kernels.data(x), 0, os.dims(), broadcastStrides(x.shape(), os), Kernels.data(out), 0);
+            CopyKernels.copyStrided(CopyKernels.data(x), 0, os.dims(), broadcastStrides(x.shape(), os), CopyKernels.data(out), 0);
             return OpUtil.one(out);
         }
     }
@@ -374,12 +374,12 @@ final class MoveOps {
             int outer = ShapeOps.product(s, 0, axis);
             int inner = ShapeOps.product(s, axis + 1, s.rank());
             int inBlock = s.dim(axis) * inner, outBlock = idx.length * inner;
-            Object src = Kernels.data(x), dst = Kernels.data(out);
+            Object src = CopyKernels.data(x), dst = CopyKernels.data(out);
             if (inner == 1) {
                 // one element per index: a take over precomputed positions beats per-element arraycopy
                 int[] pos = new int[outer * idx.length];
                 for (int o = 0, k = 0; o < outer; o++) for (int j : idx) pos[k++] = o * inBlock + j;
-                Kernels.take(src, pos, dst);
+                CopyKernels.take(src, pos, dst);
             } else if (inner > 0) {
                 for (int o = 0; o < outer; o++)
                     for (int j = 0; j < idx.length; j++)
@@ -439,7 +439,7 @@ final class MoveOps {
             Tensor x = ctx.input(0), indices = ctx.input(1);
             int axis = OpUtil.axis(ctx.attrs().getInt("axis", 0), x.rank(), "axis");
             Tensor out = Tensor.zeros(ctx.outputType(0));
-            Kernels.take(Kernels.data(x), sourceIndex(x.shape(), indices, axis), Kernels.data(out));
+            CopyKernels.take(CopyKernels.data(x), sourceIndex(x.shape(), indices, axis), CopyKernels.data(out));
             return OpUtil.one(out);
         }
     }
@@ -461,8 +461,8 @@ final class MoveOps {
             Tensor c = ctx.input(0), x = ctx.input(1), y = ctx.input(2);
             Tensor out = Tensor.zeros(ctx.outputType(0));
             Shape os = out.shape();
-            Kernels.select(c.longs(), indexFor(c, os), Kernels.data(x), indexFor(x, os), Kernels.data(y), indexFor(y, os),
-                    Kernels.data(out), out.size());
+            CopyKernels.select(c.longs(), indexFor(c, os), CopyKernels.data(x), indexFor(x, os), CopyKernels.data(y), indexFor(y, os),
+                    CopyKernels.data(out), out.size());
             return OpUtil.one(out);
         }
 

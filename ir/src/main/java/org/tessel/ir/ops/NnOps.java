@@ -9,6 +9,11 @@ public final class NnOps implements OpProvider {
     @Override public String providerName() { return "tessel-builtin"; }
 
     @Override public List<OpSchema> ops() {
-        return List.of();
+        return List.of(
+                new ConvOp(), new ConvTransposeOp(),
+                new GemmOp(), new MatMulOp(),
+                new NormOps.BatchNormalization(), new NormOps.Lrn(),
+                new PoolOps.MaxPool(), new PoolOps.AveragePool(), new PoolOps.GlobalAveragePool(),
+                new PadOp(), new ResizeOp());
     }
 }

@@ -1,0 +1,125 @@
+package org.tessel.ir.onnx;
+
+import com.google.protobuf.ByteString;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import org.tessel.api.AttrValue;
+import org.tessel.api.Layout;
+import org.tessel.api.TensorType;
+import org.tessel.ir.Graph;
+import org.tessel.ir.IrException;
+import org.tessel.ir.Node;
+import org.tessel.ir.Value;
+import org.tessel.ir.onnx.proto.Onnx.AttributeProto;
+import org.tessel.ir.onnx.proto.Onnx.GraphProto;
+import org.tessel.ir.onnx.proto.Onnx.ModelProto;
+import org.tessel.ir.onnx.proto.Onnx.NodeProto;
+import org.tessel.ir.onnx.proto.Onnx.OperatorSetIdProto;
+import org.tessel.ir.onnx.proto.Onnx.StringStringEntryProto;
+import org.tessel.ir.onnx.proto.Onnx.TensorShapeProto;
+import org.tessel.ir.onnx.proto.Onnx.TypeProto;
+import org.tessel.ir.onnx.proto.Onnx.ValueInfoProto;
+
+/**
+ * Writes a graph as an ONNX model (IR version 10, opset 21) that ordinary ONNX tools open:
+ * constants become initializers, every intermediate value gets a value_info entry with its static
+ * type, and ops of other domains bring an opset_import entry for their domain (version 1).
+ * Physical layouts, which ONNX has no field for, travel as {@code tessel.layout/<value>} metadata
+ * so that {@link OnnxImporter} restores them; other tools ignore it.
+ *
+ * <p>Importing the written file gives back a structurally equal graph: same nodes, attributes,
+ * wiring, value names, types and constant data. Fused nodes (with a body) are refused for now.
+ */
+public final class OnnxExporter {
+    private OnnxExporter() {}
+
+    public static final int OPSET = 21;
+    public static final int IR_VERSION = 10;
+
+    public static void export(Graph g, Path file) throws IOException {
+        Files.write(file, toModel(g).toByteArray());
+    }
+
+    public static byte[] toBytes(Graph g) { return toModel(g).toByteArray(); }
+
+    public static ModelProto toModel(Graph g) {
+        GraphProto.Builder gb = GraphProto.newBuilder().setName(g.name());
+        Set<String> outputs = new HashSet<>();
+        for (Value v : g.outputs()) outputs.add(v.name());
+        Map<String, Integer> domains = new TreeMap<>();
+        for (Value v : g.inputs()) gb.addInput(valueInfo(v));
+        for (Value c : g.constants()) gb.addInitializer(OnnxTensors.toProto(c.constantValue(), c.name()));
+        for (Node n : g.nodes()) {
+            if (n.body() != null)
+                throw new IrException(n.describe() + ": fused nodes cannot be exported to ONNX yet; export the graph before fusion");
+            NodeProto.Builder nb = NodeProto.newBuilder().setName(n.name()).setOpType(n.op().name());
+            if (!n.op().domain().isEmpty()) {
+                nb.setDomain(n.op().domain());
+                domains.put(n.op().domain(), 1);
+            }
+            int last = n.numInputs();
+            while (last > 0 && n.input(last - 1) == null) last--;
+            for (int i = 0; i < last; i++) nb.addInput(n.input(i) == null ? "" : n.input(i).name());
+            for (Value o : n.outputs()) {
+                nb.addOutput(o.name());
+                if (!outputs.contains(o.name())) gb.addValueInfo(valueInfo(o));
+            }
+            for (var e : n.attrs().asMap().entrySet()) nb.addAttribute(attribute(e.getKey(), e.getValue()));
+            gb.addNode(nb);
+        }
+        for (Value v : g.outputs()) gb.addOutput(valueInfo(v));
+        ModelProto.Builder mb = ModelProto.newBuilder().setIrVersion(IR_VERSION).setProducerName("tessel").setProducerVersion("0.1")
+                .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(OPSET));
+        domains.forEach((d, v) -> mb.addOpsetImport(OperatorSetIdProto.newBuilder().setDomain(d).setVersion(v)));
+        for (Value v : allValues(g))
+            if (v.type().layout() != Layout.ANY)
+                mb.addMetadataProps(StringStringEntryProto.newBuilder().setKey(OnnxImporter.LAYOUT_KEY + v.name()).setValue(v.type().layout().text()));
+        return mb.setGraph(gb).build();
+    }
+
+    private static Iterable<Value> allValues(Graph g) {
+        java.util.List<Value> vs = new java.util.ArrayList<>(g.inputs());
+        vs.addAll(g.constants());
+        for (Node n : g.nodes()) vs.addAll(n.outputs());
+        return vs;
+    }
+
+    static ValueInfoProto valueInfo(Value v) {
+        return ValueInfoProto.newBuilder().setName(v.name()).setType(type(v.type())).build();
+    }
+
+    static TypeProto type(TensorType t) {
+        TensorShapeProto.Builder s = TensorShapeProto.newBuilder();
+        for (int d : t.shape().dims()) s.addDim(TensorShapeProto.Dimension.newBuilder().setDimValue(d));
+        return TypeProto.newBuilder().setTensorType(TypeProto.Tensor.newBuilder().setElemType(t.dtype().onnxCode()).setShape(s)).build();
+    }
+
+    static AttributeProto attribute(String name, AttrValue v) {
+        AttributeProto.Builder b = AttributeProto.newBuilder().setName(name);
+        switch (v) {
+            case AttrValue.Int i -> b.setType(AttributeProto.AttributeType.INT).setI(i.value());
+            case AttrValue.Float f -> b.setType(AttributeProto.AttributeType.FLOAT).setF(f.value());
+            case AttrValue.Str s -> b.setType(AttributeProto.AttributeType.STRING).setS(ByteString.copyFrom(s.value(), StandardCharsets.UTF_8));
+            case AttrValue.Ints is -> {
+                b.setType(AttributeProto.AttributeType.INTS);
+                for (long x : is.values()) b.addInts(x);
+            }
+            case AttrValue.Floats fs -> {
+                b.setType(AttributeProto.AttributeType.FLOATS);
+                for (float x : fs.values()) b.addFloats(x);
+            }
+            case AttrValue.Strs ss -> {
+                b.setType(AttributeProto.AttributeType.STRINGS);
+                for (String x : ss.values()) b.addStrings(ByteString.copyFrom(x, StandardCharsets.UTF_8));
+            }
+            case AttrValue.TensorValue t -> b.setType(AttributeProto.AttributeType.TENSOR).setT(OnnxTensors.toProto(t.value(), ""));
+        }
+        return b.build();
+    }
+}

@@ -1,0 +1,30 @@
+package org.tessel.ir.onnx;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+
+/** Every ONNX operator conformance case in the shared data, through import and the reference interpreter. */
+class OnnxNodeConformanceTest {
+    @Test void allNodeCasesPassOrAreSkippedWithAReason() {
+        Path dir = SharedData.require("onnx-node");
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        long t0 = System.nanoTime();
+        Conformance.Result r = Conformance.run(dir, null, new PrintStream(buf, true, StandardCharsets.UTF_8),
+                Conformance.Options.defaults().withPrintSkips(false));
+        String report = buf.toString(StandardCharsets.UTF_8);
+        System.out.println(report);
+        System.out.printf("onnx-node: %s in %.1f s%n", r.summary(), (System.nanoTime() - t0) / 1e9);
+        assertTrue(r.total() > 1000, "expected the ~1,884 node cases under " + dir + ", found " + r.total());
+        for (Conformance.Failure s : r.skips())
+            assertTrue(!s.reason().isBlank(), s.caseName() + " is skipped without a reason");
+        if (r.failed() > 0)
+            fail(r.failed() + " node case(s) fail:\n" + r.failures().stream().map(f -> f.caseName() + ": " + f.reason()).collect(Collectors.joining("\n")));
+    }
+}
