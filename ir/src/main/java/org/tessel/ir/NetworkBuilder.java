@@ -111,10 +111,9 @@ public class NetworkBuilder {
         return Tensor.ofFloats(s, d);
     }
 
-    private double gaussian() {
-        double u1 = random.nextDouble(), u2 = random.nextDouble();
-        return Math.sqrt(-2 * Math.log(u1 + 1e-300)) * Math.cos(2 * Math.PI * u2);
-    }
+    // The JDK's ziggurat sampler: exact, seeded, and several times faster than Box-Muller, which
+    // matters when the zoo draws the 10^8 weights of BERT-base or ViT-B.
+    private double gaussian() { return random.nextGaussian(); }
 
     /** Adds a node of any registered op with one output. */
     public Value op(String opName, Attributes attrs, Value... inputs) { return node(opName, null, attrs, 1, inputs).output(); }

@@ -31,19 +31,21 @@ class FullModelStatsTest {
                 what, actual, expected, 100 * rel, 100 * tolerance));
     }
 
-    /** Checks batch 1 against the published figures and batch 4 against batch 1. */
-    private static void check(String model, double tolerance, Shape outPerExample) {
+    /** Checks batch 1 against the published figures and batch 4 against batch 1; returns batch 1's stats. */
+    private static ModelStats check(String model, double tolerance, Shape outPerExample) {
         ModelCard.Reference ref = Zoo.describe(model).reference();
         Counted one = buildAndCount(model, ZooOptions.defaults());
         assertNear(model + " parameters", ref.parameters(), one.stats().parameters(), tolerance);
         assertNear(model + " MACs", ref.macs().orElseThrow(), one.stats().macs(), tolerance);
         assertEquals(outPerExample, one.graph().outputs().get(0).type().shape().withDim(0, 1));
-        long params = one.stats().parameters(), macs = one.stats().macs();
+        ModelStats stats = one.stats();
         one = null;   // let the batch-1 weights go before building batch 4
         Counted four = buildAndCount(model, ZooOptions.defaults().withBatch(4));
-        assertEquals(params, four.stats().parameters(), model + ": weights do not depend on the batch");
-        assertEquals(4 * macs, four.stats().macs(), model + ": cost scales with the batch");
+        assertEquals(stats.parameters(), four.stats().parameters(), model + ": weights do not depend on the batch");
+        assertEquals(4 * stats.macs(), four.stats().macs(), model + ": cost scales with the batch");
+        assertEquals(stats.opHistogram(), four.stats().opHistogram(), model + ": same structure at any batch");
         assertEquals(4, four.graph().outputs().get(0).type().shape().dim(0));
+        return stats;
     }
 
     @Test
@@ -54,9 +56,8 @@ class FullModelStatsTest {
 
     @Test
     void googlenet() {
-        check("googlenet", 0.05, Shape.of(1, 1000));
+        ModelStats s = check("googlenet", 0.05, Shape.of(1, 1000));
         // the task's rough figures: 6.6-7 M parameters, about 1.5 G multiply-adds
-        ModelStats s = ModelStats.of(Zoo.build("googlenet", ZooOptions.defaults()));
         assertTrue(s.parameters() > 6.6e6 * 0.95 && s.parameters() < 7.0e6 * 1.05, s.toString());
         assertNear("googlenet MACs vs ~1.5 G", 1.5e9, s.macs(), 0.06);
     }
@@ -66,8 +67,8 @@ class FullModelStatsTest {
 
     @Test
     void bertBase() {
-        check("bert-base", 0.05, Shape.of(1, 128, 768));
-        assertNear("bert-base parameters vs ~110 M", 110e6, ModelStats.of(Zoo.build("bert-base", ZooOptions.defaults())).parameters(), 0.01);
+        ModelStats s = check("bert-base", 0.05, Shape.of(1, 128, 768));
+        assertNear("bert-base parameters vs ~110 M", 110e6, s.parameters(), 0.01);
     }
 
     /** BERT's multiply-adds follow from its shape; check the count at another length and depth. */
