@@ -120,9 +120,10 @@ public class NetworkBuilder {
 
     /** Adds a node of any registered op; the node name defaults to the scope plus the op's name. */
     public Node node(String opName, String nodeName, Attributes attrs, int numOutputs, Value... inputs) {
-        OpSchema op = registry.get(opName);
-        if (nodeName == null && pendingName != null) nodeName = pendingName;
+        // a pending name is used up even when this node fails, so it never lands on a later one
+        if (nodeName == null) nodeName = pendingName;
         pendingName = null;
+        OpSchema op = registry.get(opName);
         String nn = nodeName != null ? named(nodeName) : named(op.name().toLowerCase(java.util.Locale.ROOT));
         return graph.addNode(op, graph.uniqueNodeName(nn), Arrays.asList(inputs), attrs == null ? Attributes.empty() : attrs, numOutputs);
     }
