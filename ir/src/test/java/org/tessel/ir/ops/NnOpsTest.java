@@ -336,6 +336,7 @@ class NnOpsTest {
         assertMessage(error("Conv", Attributes.empty(), Tensor.zeros(DType.F32, Shape.of(3, 5)), Tensor.zeros(DType.F32, Shape.of(4, 3))),
                 "input X must have rank 3 to 5", "[3,5]");
         assertMessage(error("Conv", Attributes.empty(), x, Tensor.zeros(DType.F32, Shape.of(4, 3, 7, 7))), "kernel (7) is larger than the padded input (5)");
+        assertMessage(error("Conv", Attributes.empty(), x, Tensor.zeros(DType.F32, Shape.of(4, 3, 0, 3))), "the kernel) must be at least 1");
         assertMessage(error("Conv", attrs("strides", d(1)), x, Tensor.zeros(DType.F32, Shape.of(4, 3, 3, 3))), "'strides' must have 2 values");
         assertMessage(error("Conv", attrs("kernel_shape", d(2, 2)), x, Tensor.zeros(DType.F32, Shape.of(4, 3, 3, 3))), "does not match the spatial dims of W");
         assertMessage(error("Conv", Attributes.empty(), x, Tensor.zeros(DType.F32, Shape.of(4, 3, 3, 3)), Tensor.zeros(DType.F32, Shape.of(3))),
