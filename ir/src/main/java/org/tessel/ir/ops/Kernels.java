@@ -137,10 +137,46 @@ final class Kernels {
         } else if (b.length == n && a.length == 1) {
             float s = a[0];
             for (int i = 0; i < n; i++) o[i] = f.apply(s, b[i]);
+        } else if (a.length == n && block(bs, os) != null) {
+            int[] blk = block(bs, os);
+            int p = 0;
+            for (int out = 0; out < blk[0]; out++)
+                for (int m = 0; m < blk[1]; m++) {
+                    float s = b[m];
+                    for (int end = p + blk[2]; p < end; p++) o[p] = f.apply(a[p], s);
+                }
+        } else if (b.length == n && block(as, os) != null) {
+            int[] blk = block(as, os);
+            int p = 0;
+            for (int out = 0; out < blk[0]; out++)
+                for (int m = 0; m < blk[1]; m++) {
+                    float s = a[m];
+                    for (int end = p + blk[2]; p < end; p++) o[p] = f.apply(s, b[p]);
+                }
         } else {
             int[] ia = index(as, os), ib = index(bs, os);
             for (int i = 0; i < n; i++) o[i] = f.apply(a[ia[i]], b[ib[i]]);
         }
+    }
+
+    /**
+     * When the operand's non-1 dimensions form one contiguous run matching the output (a bias of
+     * shape [C] on [N, C], or [C, 1, 1] on [N, C, H, W]), its element for output index i is
+     * (i / inner) % mid: returns {outer, mid, inner}; null for any other broadcast.
+     */
+    static int[] block(Shape in, Shape out) {
+        int off = out.rank() - in.rank(), first = -1, last = -1;
+        for (int d = 0; d < in.rank(); d++) if (in.dim(d) != 1) { if (first < 0) first = d; last = d; }
+        if (first < 0) return null;
+        long mid = 1, inner = 1;
+        for (int d = first; d <= last; d++) {
+            if (in.dim(d) != out.dim(off + d)) return null;
+            mid *= in.dim(d);
+        }
+        for (int d = off + last + 1; d < out.rank(); d++) inner *= out.dim(d);
+        if (mid * inner == 0) return null;
+        long outer = out.numElements() / (mid * inner);
+        return new int[] {(int) outer, (int) mid, (int) inner};
     }
 
     private static void doubles(double[] a, Shape as, double[] b, Shape bs, double[] o, Shape os, DoubleBinaryOperator f) {
