@@ -61,6 +61,8 @@ final class LegacyForms {
         List<String> in = new ArrayList<>(n.inputs());
         // consumed_inputs (opset < 6) was an in-place memory hint; it never changed results
         a.remove("consumed_inputs");
+        // every rule reads input 0; without it the op's own arity check gives the clearer message
+        if (in.isEmpty() || in.getFirst() == null) return List.of(n.with(in, a));
         switch (n.opType()) {
             case "Clip" -> {
                 if (opset < 11) {

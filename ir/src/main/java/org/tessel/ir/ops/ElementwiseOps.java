@@ -36,6 +36,50 @@ public final class ElementwiseOps implements OpProvider {
         return a / b;   // Java's long division truncates toward zero, as C does
     }
 
+    /** Integer remainder with the sign of the divisor (fmod 0) or of the dividend (fmod 1). */
+    private static long intMod(long a, long b, boolean truncated) {
+        if (b == 0) throw new OpException("integer modulo by zero");
+        return truncated ? a % b : Math.floorMod(a, b);
+    }
+
+    /**
+     * Floating remainder with the sign of the divisor, as numpy's mod: fmod, moved into the
+     * divisor's sign; a zero result takes the divisor's sign; x mod 0 and inf mod y are NaN.
+     */
+    static double floorMod(double a, double b) {
+        double m = a % b;
+        if (b == 0 || Double.isNaN(m)) return Double.NaN;
+        if (m == 0) return Math.copySign(0.0, b);
+        return (b < 0) != (m < 0) ? m + b : m;
+    }
+
+    static Kernels.Arith mod(org.tessel.api.Attributes attrs, DType t) {
+        long fmod = attrs.getInt("fmod", 0);
+        if (fmod != 0 && fmod != 1) throw new OpException("attribute 'fmod' must be 0 or 1, got " + fmod);
+        if (fmod == 1) return new Kernels.Arith((a, b) -> a % b, (a, b) -> a % b, (a, b) -> intMod(a, b, true));
+        return new Kernels.Arith((a, b) -> (float) floorMod(a, b), ElementwiseOps::floorMod, (a, b) -> intMod(a, b, false));
+    }
+
+    private static int bitWidth(DType t) { return t.bytes() * 8; }
+
+    /**
+     * BitShift: shifts by a negative amount or by the type's width or more shift every bit out
+     * (left: 0; right: the sign fill, -1 for negative signed values); right shifts of signed
+     * values are arithmetic, left shifts wrap.
+     */
+    static Kernels.Arith bitShift(org.tessel.api.Attributes attrs, DType t) {
+        String dir = attrs.getString("direction", null);
+        if (dir == null) throw new OpException("attribute 'direction' is required");
+        int width = bitWidth(t);
+        return switch (dir) {
+            case "LEFT" -> new Kernels.Arith(null, null, (x, n) -> n < 0 || n >= width ? 0 : x << n);
+            case "RIGHT" -> new Kernels.Arith(null, null, (x, n) -> n < 0 || n >= width ? (x < 0 ? -1 : 0) : x >> n);
+            default -> throw new OpException("attribute 'direction' must be \"LEFT\" or \"RIGHT\", got \"" + dir + "\"");
+        };
+    }
+
+    private static final Set<DType> INTEGERS = java.util.EnumSet.of(DType.I8, DType.U8, DType.I32, DType.I64);
+
     private static final Trait[] EW = {Trait.ELEMENTWISE};
     private static final Trait[] EW_COMM = {Trait.ELEMENTWISE, Trait.COMMUTATIVE};
 
@@ -143,6 +187,21 @@ public final class ElementwiseOps implements OpProvider {
         ops.add(arith("Or", "logical or with broadcasting", DTypeSets.BOOL, new Kernels.Arith(null, null, (a, b) -> a | b), EW_COMM));
         ops.add(arith("Xor", "logical exclusive or with broadcasting", DTypeSets.BOOL, new Kernels.Arith(null, null, (a, b) -> a ^ b), EW_COMM));
 
+        ops.add(BinaryOp.arith(def("Mod", "remainder of a / b with the sign of b (fmod 0) or of a (fmod 1)")
+                .inputs(2, 2, "A", "B").traits(EW).intAttr("fmod", 0, "0: remainder takes the divisor's sign; 1: C fmod, the dividend's sign"),
+                DTypeSets.NUMERIC, ElementwiseOps::mod));
+        ops.add(BinaryOp.arith(def("BitShift", "x shifted left or right by y bits").inputs(2, 2, "X", "Y").traits(EW)
+                .requiredAttr("direction", org.tessel.api.AttrValue.Kind.STRING, "\"LEFT\" or \"RIGHT\""), INTEGERS, ElementwiseOps::bitShift));
+        ops.add(arith("BitwiseAnd", "bitwise and with broadcasting", INTEGERS, new Kernels.Arith(null, null, (a, b) -> a & b), EW_COMM));
+        ops.add(arith("BitwiseOr", "bitwise or with broadcasting", INTEGERS, new Kernels.Arith(null, null, (a, b) -> a | b), EW_COMM));
+        ops.add(arith("BitwiseXor", "bitwise exclusive or with broadcasting", INTEGERS, new Kernels.Arith(null, null, (a, b) -> a ^ b), EW_COMM));
+        ops.add(unary("BitwiseNot", "bitwise complement", INTEGERS, x -> ~(long) x, v -> ~v));
+        ops.add(new UnaryOp(def("IsInf", "true where x is infinite (of the detected signs)").inputs(1, 1, "X").traits(EW)
+                .intAttr("detect_negative", 1, "report -inf").intAttr("detect_positive", 1, "report +inf"), DTypeSets.FLOATS, DType.BOOL, a -> {
+                    boolean neg = a.getInt("detect_negative", 1) != 0, pos = a.getInt("detect_positive", 1) != 0;
+                    return x -> (x == Double.NEGATIVE_INFINITY && neg) || (x == Double.POSITIVE_INFINITY && pos) ? 1 : 0;
+                }, null));
+
         // ---- casts and quantization
         ops.add(CastOp.cast());
         ops.add(CastOp.castLike());
@@ -178,6 +237,17 @@ public final class ElementwiseOps implements OpProvider {
                 .floatAttr("alpha", 1f, "threshold"), DTypeSets.FLOATS, null, a -> {
                     double alpha = a.getFloat("alpha", 1f);
                     return x -> x > alpha ? x : 0;
+                }, null));
+        ops.add(new UnaryOp(def("Swish", "x * sigmoid(alpha * x)").inputs(1, 1, "X").traits(EW)
+                .floatAttr("alpha", 1f, "scale inside the sigmoid"), DTypeSets.FLOATS, null, a -> {
+                    double alpha = a.getFloat("alpha", 1f);
+                    return x -> x * sigmoid(alpha * x);
+                }, null));
+        ops.add(new UnaryOp(def("Shrink", "x + bias below -lambd, x - bias above lambd, 0 between").inputs(1, 1, "input").traits(EW)
+                .floatAttr("bias", 0f, "added below -lambd, subtracted above lambd").floatAttr("lambd", 0.5f, "half width of the zeroed band"),
+                DTypeSets.NUMERIC, null, a -> {
+                    double bias = a.getFloat("bias", 0f), lambd = a.getFloat("lambd", 0.5f);
+                    return x -> x < -lambd ? x + bias : x > lambd ? x - bias : 0;
                 }, null));
         ops.add(floatUnary("Sin", "sine", Math::sin));
         ops.add(floatUnary("Cos", "cosine", Math::cos));

@@ -5,7 +5,7 @@ import org.tessel.api.OpProvider;
 import org.tessel.api.OpSchema;
 
 /**
- * Built-in ops: reductions (the Reduce* family), the softmax family and layer normalization, with
+ * Built-in ops: reductions (the Reduce* family, ArgMax, ArgMin), the softmax family and layer normalization, with
  * ONNX's names, attributes and defaults. Registered through the same OpProvider SPI a plugin uses.
  */
 public final class ReduceOps implements OpProvider {
@@ -15,6 +15,9 @@ public final class ReduceOps implements OpProvider {
         return List.of(
                 SoftmaxOp.softmax(),
                 SoftmaxOp.logSoftmax(),
+                SoftmaxOp.hardmax(),
+                new ArgReduceOp(true),
+                new ArgReduceOp(false),
                 new LayerNormOp(),
                 new ReduceOp("ReduceSum", "sum over axes", ReduceOp.Kind.SUM, DTypeSets.WIDE_NUMERIC),
                 new ReduceOp("ReduceMean", "mean over axes", ReduceOp.Kind.MEAN, DTypeSets.WIDE_NUMERIC),

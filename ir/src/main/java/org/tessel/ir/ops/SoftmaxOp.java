@@ -8,26 +8,33 @@ import org.tessel.api.Tensor;
 import org.tessel.api.TensorType;
 
 /**
- * Softmax and LogSoftmax (opset 13): normalized exponentials along one axis (default -1), the
- * other dimensions independent. Each slice subtracts its maximum first, so large inputs do not
- * overflow, and accumulates in double.
+ * Softmax, LogSoftmax and Hardmax (opset 13): along one axis (default -1), the other dimensions
+ * independent. Each slice subtracts its maximum first, so large inputs do not overflow, and
+ * accumulates in double. Hardmax puts 1 at the first maximum of each slice and 0 elsewhere.
  */
 final class SoftmaxOp extends BaseOp {
-    private final boolean log;
+    enum Mode { SOFTMAX, LOG_SOFTMAX, HARDMAX }
 
-    private SoftmaxOp(Def def, boolean log) {
+    private final Mode mode;
+
+    private SoftmaxOp(Def def, Mode mode) {
         super(def);
-        this.log = log;
+        this.mode = mode;
     }
 
     static SoftmaxOp softmax() {
         return new SoftmaxOp(def("Softmax", "exp(x) / sum(exp(x)) along axis").inputs(1, 1, "input")
-                .intAttr("axis", -1, "the axis normalized over"), false);
+                .intAttr("axis", -1, "the axis normalized over"), Mode.SOFTMAX);
     }
 
     static SoftmaxOp logSoftmax() {
         return new SoftmaxOp(def("LogSoftmax", "x - log(sum(exp(x))) along axis").inputs(1, 1, "input")
-                .intAttr("axis", -1, "the axis normalized over"), true);
+                .intAttr("axis", -1, "the axis normalized over"), Mode.LOG_SOFTMAX);
+    }
+
+    static SoftmaxOp hardmax() {
+        return new SoftmaxOp(def("Hardmax", "1 at the first maximum along axis, 0 elsewhere").inputs(1, 1, "input")
+                .intAttr("axis", -1, "the axis searched"), Mode.HARDMAX);
     }
 
     @Override public List<TensorType> inferTypes(InferenceContext ctx) {
@@ -50,6 +57,16 @@ final class SoftmaxOp extends BaseOp {
         for (int o = 0; o < outer; o++) {
             for (int in = 0; in < inner; in++) {
                 int base = o * len * inner + in;
+                if (mode == Mode.HARDMAX) {
+                    // the first maximum; NaN counts as the largest value, as numpy's argmax does
+                    int best = 0;
+                    for (int k = 1; k < len; k++) {
+                        double v = x.getDouble(base + k * inner), b = x.getDouble(base + best * inner);
+                        if (v > b || (Double.isNaN(v) && !Double.isNaN(b))) best = k;
+                    }
+                    if (len > 0) out.setDouble(base + best * inner, 1);
+                    continue;
+                }
                 double max = Double.NEGATIVE_INFINITY;
                 for (int k = 0; k < len; k++) max = Math.max(max, f32 ? xf[base + k * inner] : x.getDouble(base + k * inner));
                 double sum = 0;
@@ -60,7 +77,7 @@ final class SoftmaxOp extends BaseOp {
                 }
                 double logSum = Math.log(sum);
                 for (int k = 0; k < len; k++) {
-                    double y = log ? e[k] - logSum : Math.exp(e[k]) / sum;
+                    double y = mode == Mode.LOG_SOFTMAX ? e[k] - logSum : Math.exp(e[k]) / sum;
                     int i = base + k * inner;
                     if (f32) of[i] = (float) y;
                     else Kernels.store(out, i, y);

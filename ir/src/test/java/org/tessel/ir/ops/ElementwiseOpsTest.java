@@ -95,8 +95,10 @@ class ElementwiseOpsTest {
             "Cast", "QuantizeLinear", "DequantizeLinear");
     static final List<String> EXTRA = List.of("Mean", "Xor", "CastLike", "Floor", "Ceil", "Round", "Sign", "Softplus",
             "Softsign", "Mish", "Elu", "Selu", "Celu", "ThresholdedRelu", "Sin", "Cos", "Tan", "Asin", "Acos", "Atan", "Sinh",
-            "Cosh", "Asinh", "Acosh", "Atanh");
-    static final Set<String> COMMUTATIVE = Set.of("Add", "Mul", "Sum", "Max", "Min", "Equal", "And", "Or", "Xor", "Mean");
+            "Cosh", "Asinh", "Acosh", "Atanh", "Mod", "BitShift", "BitwiseAnd", "BitwiseOr", "BitwiseXor", "BitwiseNot", "IsInf",
+            "Swish", "Shrink");
+    static final Set<String> COMMUTATIVE = Set.of("Add", "Mul", "Sum", "Max", "Min", "Equal", "And", "Or", "Xor", "Mean",
+            "BitwiseAnd", "BitwiseOr", "BitwiseXor");
 
     @Test void everyOpIsRegisteredElementwisePureAndCommutativeWhereItShouldBe() {
         OpRegistry reg = OpRegistry.global();
@@ -458,6 +460,48 @@ class ElementwiseOpsTest {
         assertClose(new float[] {0, 1.3169579f}, run("Acosh", f32(1, 2)), 1e-6f);
         assertClose(new float[] {0.54930614f, Float.POSITIVE_INFINITY}, run("Atanh", f32(0.5f, 1)), 1e-6f);
         assertEquals("attribute 'alpha' must not be 0", assertThrows(OpException.class, () -> infer("Celu", attrs("alpha", 0f), f32(1))).getMessage());
+    }
+
+    @Test void modFollowsTheDivisorOrTheDividend() {
+        Tensor a = ints(DType.I32, -4, 7, 5, 4, -7, 8), b = ints(DType.I32, 2, -3, 8, -2, 3, 5);
+        assertArrayEquals(new long[] {0, -2, 5, 0, 2, 3}, longs(run("Mod", a, b)));
+        assertArrayEquals(new long[] {0, 1, 5, 0, -1, 3}, longs(run("Mod", attrs("fmod", 1), a, b)));
+        assertArrayEquals(new float[] {-1, 1}, floats(run("Mod", attrs("fmod", 1), f32(-7, 7), f32(3, -3))));
+        // numpy's mod for floats: the divisor's sign, a zero takes the divisor's sign, inf divisors keep same-signed x
+        Tensor m = run("Mod", f64(-7, 7, 0, 3, -3, 1, Double.POSITIVE_INFINITY, 1), f64(3, -3, -2, Double.POSITIVE_INFINITY, Double.POSITIVE_INFINITY, 0, 2, Double.NaN));
+        double[] want = {2, -2, -0.0, 3, Double.POSITIVE_INFINITY, Double.NaN, Double.NaN, Double.NaN};
+        for (int i = 0; i < want.length; i++) assertEquals(Double.valueOf(want[i]), Double.valueOf(m.doubles()[i]), "mod element " + i);
+        assertEquals("integer modulo by zero", failure("Mod", Attributes.empty(), ints(DType.I64, 3), ints(DType.I64, 0)));
+        assertEquals("attribute 'fmod' must be 0 or 1, got 2", assertThrows(OpException.class, () -> infer("Mod", attrs("fmod", 2), f32(1), f32(1))).getMessage());
+    }
+
+    @Test void bitShiftAndBitwiseOps() {
+        Attributes left = attrs("direction", "LEFT"), right = attrs("direction", "RIGHT");
+        assertArrayEquals(new long[] {32, 16, 8, 0}, longs(run("BitShift", left, ints(DType.U8, 16, 4, 1, 1), ints(DType.U8, 1, 2, 3, 8))));
+        assertArrayEquals(new long[] {8, 1, 0}, longs(run("BitShift", right, ints(DType.U8, 16, 4, 255), ints(DType.U8, 1, 2, 9))));
+        // signed: left shifts wrap, right shifts are arithmetic, out-of-range amounts shift everything out
+        assertArrayEquals(new long[] {-128, -128, 0, 0}, longs(run("BitShift", left, ints(DType.I8, 64, 1, 4, 4), ints(DType.I8, 1, 7, -1, 8))));
+        assertArrayEquals(new long[] {-4, -1, 0, -1}, longs(run("BitShift", right, ints(DType.I8, -8, -8, 4, -1), ints(DType.I8, 1, 9, -8, 100))));
+        assertEquals("attribute 'direction' must be \"LEFT\" or \"RIGHT\", got \"UP\"",
+                assertThrows(OpException.class, () -> infer("BitShift", attrs("direction", "UP"), ints(DType.U8, 1), ints(DType.U8, 1))).getMessage());
+        assertEquals("input X must be i8, u8, i32 or i64, got f32", failure("BitShift", left, f32(1), f32(1)));
+        assertArrayEquals(new long[] {0b1000, 0b1110, 0b0110}, new long[] {
+                longs(run("BitwiseAnd", ints(DType.I32, 0b1100), ints(DType.I32, 0b1010)))[0],
+                longs(run("BitwiseOr", ints(DType.I32, 0b1100), ints(DType.I32, 0b1010)))[0],
+                longs(run("BitwiseXor", ints(DType.I32, 0b1100), ints(DType.I32, 0b1010)))[0]});
+        assertArrayEquals(new long[] {255, 0, 254}, longs(run("BitwiseNot", ints(DType.U8, 0, 255, 1))));
+        assertArrayEquals(new long[] {-1, 5}, longs(run("BitwiseNot", ints(DType.I64, 0, -6))));
+    }
+
+    @Test void isInfSwishShrink() {
+        Tensor x = f32(Float.NEGATIVE_INFINITY, 1, Float.POSITIVE_INFINITY, Float.NaN);
+        assertArrayEquals(new long[] {1, 0, 1, 0}, longs(run("IsInf", x)));
+        assertArrayEquals(new long[] {0, 0, 1, 0}, longs(run("IsInf", attrs("detect_negative", 0), x)));
+        assertArrayEquals(new long[] {1, 0, 0, 0}, longs(run("IsInf", attrs("detect_positive", 0), x)));
+        assertClose(new float[] {0, (float) (2 / (1 + Math.exp(-2))), (float) (1 / (1 + Math.exp(-1)))}, run("Swish", f32(0, 2, 1)), 1e-6f);
+        assertClose(new float[] {0, (float) (1 / (1 + Math.exp(-0.5)))}, run("Swish", attrs("alpha", 0.5f), f32(0, 1)), 1e-6f);
+        assertArrayEquals(new float[] {-1.5f, 0, 0, 1.5f}, floats(run("Shrink", attrs("bias", 0.5f, "lambd", 1f), f32(-2, -1, 1, 2))));
+        assertArrayEquals(new long[] {-1, 0, 1}, longs(run("Shrink", attrs("bias", 1f, "lambd", 1f), ints(DType.I32, -2, 1, 2))));
     }
 
     // ---- through the graph layer -----------------------------------------------------------

@@ -33,7 +33,7 @@ import org.tessel.ir.Value;
 
 /** Reductions, softmax family and layer normalization checked against hand-computed values and error messages. */
 class ReduceOpsTest {
-    static final List<String> OPS = List.of("Softmax", "LogSoftmax", "LayerNormalization", "ReduceMean", "ReduceSum", "ReduceMax",
+    static final List<String> OPS = List.of("Softmax", "LogSoftmax", "Hardmax", "ArgMax", "ArgMin", "LayerNormalization", "ReduceMean", "ReduceSum", "ReduceMax",
             "ReduceMin", "ReduceProd", "ReduceSumSquare", "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp");
 
     static Tensor axes(long... a) { return Tensor.ofLongs(DType.I64, Shape.of(a.length), a); }
@@ -75,6 +75,31 @@ class ReduceOpsTest {
     @Test void softmaxRefusesBadInput() {
         assertEquals("attribute 'axis' 2 is out of range for rank 2", failure("Softmax", attrs("axis", 2), f32(dims(1, 2), 1, 2)));
         assertEquals("input input must be f32, f16, bf16 or f64, got i32", failure("LogSoftmax", Attributes.empty(), ints(DType.I32, 1)));
+    }
+
+    @Test void hardmaxMarksTheFirstMaximum() {
+        Tensor y = run("Hardmax", f32(dims(2, 3), 1, 3, 3, -1, Float.NaN, 2));
+        assertArrayEquals(new float[] {0, 1, 0, 0, 1, 0}, floats(y));
+        assertArrayEquals(new float[] {0, 1, 1, 1, 0, 0}, floats(run("Hardmax", attrs("axis", 0), f32(dims(2, 3), 1, 3, 0, 2, 3, -1))));
+    }
+
+    @Test void argMaxAndArgMin() {
+        Tensor x = f32(dims(2, 3), 2, 7, 7, 5, 1, 1);
+        Tensor am = run("ArgMax", attrs("axis", 1), x);
+        assertEquals(DType.I64, am.dtype());
+        assertEquals(Shape.of(2, 1), am.shape());
+        assertArrayEquals(new long[] {1, 0}, longs(am));
+        assertArrayEquals(new long[] {2, 0}, longs(run("ArgMax", attrs("axis", -1, "select_last_index", 1), x)));
+        assertArrayEquals(new long[] {0, 1}, longs(run("ArgMin", attrs("axis", 1, "keepdims", 0), x)));
+        assertArrayEquals(new long[] {0, 2}, longs(run("ArgMin", attrs("axis", 1, "keepdims", 0, "select_last_index", 1), x)));
+        Tensor cols = run("ArgMax", attrs("keepdims", 0), x);
+        assertEquals(Shape.of(3), cols.shape());
+        assertArrayEquals(new long[] {1, 0, 0}, longs(cols));
+        // NaN is the extreme for both, as in numpy
+        assertArrayEquals(new long[] {1}, longs(run("ArgMin", f32(1, Float.NaN, 0))));
+        long big = 1L << 60;
+        assertArrayEquals(new long[] {1}, longs(run("ArgMax", ints(DType.I64, big, big + 1))));
+        assertEquals("attribute 'axis' 2 is out of range for rank 2", failure("ArgMax", attrs("axis", 2), x));
     }
 
     // ---- layer normalization -----------------------------------------------------------------
@@ -120,6 +145,19 @@ class ReduceOpsTest {
         String msg = assertThrows(org.tessel.api.OpException.class, () -> runAll("LayerNormalization", attrs("stash_type", 8), 2, x, f32(1, 1, 1))).getMessage();
         assertTrue(msg.contains("STRING"), msg);
         assertEquals("attribute 'axis' -3 is out of range for rank 2", failure("LayerNormalization", attrs("axis", -3), x, f32(1, 1, 1)));
+    }
+
+    @Test void builderHelpersRunThroughTheInterpreter() {
+        NetworkBuilder b = new NetworkBuilder("t");
+        Value x = b.input("x", DType.F32, 1, 2, 3);
+        Value y = b.softmax(b.layerNorm(x, b.constant("g", Shape.of(3), 1, 1, 1), b.constant("beta", Shape.of(3), 0, 0, 0), -1, 1e-5f), -1);
+        org.tessel.ir.Graph g = b.output(y).build();
+        Tensor in = f32(dims(1, 2, 3), 1, 2, 3, 4, 4, 4);
+        Tensor out = new org.tessel.ir.ReferenceInterpreter().run(g, java.util.Map.of("x", in)).get(y.name());
+        Tensor norm = run("LayerNormalization", Attributes.empty(), in, f32(1, 1, 1), f32(0, 0, 0));
+        assertArrayEquals(floats(run("Softmax", norm)), floats(out));
+        // the second row is constant: normalized to zeros, so its softmax is uniform
+        assertClose(new float[] {1 / 3f, 1 / 3f, 1 / 3f}, Tensor.ofFloats(Shape.of(3), java.util.Arrays.copyOfRange(floats(out), 3, 6)), 1e-6f);
     }
 
     // ---- reductions --------------------------------------------------------------------------
