@@ -187,7 +187,7 @@ public final class Conformance {
             return new CaseResult(name, "?", Status.FAIL, "cannot read model.onnx: " + e, 0);
         }
         OpRegistry registry = opt.registry() == null ? OpRegistry.global() : opt.registry();
-        String op = primaryOp(name, model.getGraph(), registry);
+        String op = primaryOp(name, opDefiningModel(caseDir, model).getGraph(), registry);
         String nonTensor = nonTensorValue(model.getGraph());
         if (nonTensor != null) return new CaseResult(name, op, Status.SKIP, nonTensor, 0);
         try {
@@ -323,24 +323,41 @@ public final class Conformance {
         return "element " + bad + ": expected " + want.getLong(bad) + ", got " + got.getLong(bad) + " (shape " + want.shape() + (count > 1 ? ", " + count + " elements differ" : "") + ")";
     }
 
+    private static final Pattern EXPANDED = Pattern.compile("(.*)_expanded(_ver\\d+)?");
+
     /**
-     * The op a case is about: the longest op name the case name starts with (ignoring
-     * underscores and case), preferring ops in the model; a model of one op kind is about it; an
-     * "_expanded" case is about the op it expands.
+     * The model that says which op a case is about: for an "_expanded" case (the op's function
+     * body written out in primitive ops) that is the unexpanded sibling case, when present.
+     */
+    private static ModelProto opDefiningModel(Path caseDir, ModelProto model) {
+        Matcher m = EXPANDED.matcher(caseDir.getFileName().toString());
+        if (!m.matches()) return model;
+        Path sibling = caseDir.resolveSibling(m.group(1)).resolve("model.onnx");
+        try {
+            return Files.isRegularFile(sibling) ? ModelProto.parseFrom(Files.readAllBytes(sibling)) : model;
+        } catch (IOException e) {
+            return model;
+        }
+    }
+
+    /**
+     * The op a case is about: the longest op name (of the model's ops and the registry's) that the
+     * case name starts with, ignoring underscores and case, so an "_expanded" case counts for the
+     * op it expands; a model of one op kind is about that op whatever its name says. Folders not
+     * named {@code test_*} hold whole models.
      */
     static String primaryOp(String caseName, GraphProto g, OpRegistry registry) {
+        if (!caseName.startsWith("test_")) return "(model)";
         String key = caseName.toLowerCase(Locale.ROOT).replaceFirst("^test_", "").replace("_", "");
         Set<String> modelOps = new java.util.LinkedHashSet<>();
         for (NodeProto n : g.getNodeList()) modelOps.add(n.getOpType());
-        String best = longestPrefix(key, modelOps);
-        if (best != null) return best;
         Set<String> kinds = new HashSet<>(modelOps);
         kinds.remove("Constant");
+        Set<String> candidates = new HashSet<>(modelOps);
+        for (var s : registry.all()) candidates.add(s.name());
+        String best = longestPrefix(key, candidates);
+        if (best != null && (modelOps.contains(best) || kinds.size() != 1)) return best;
         if (kinds.size() == 1) return kinds.iterator().next();
-        Set<String> known = new HashSet<>();
-        for (var s : registry.all()) known.add(s.name());
-        best = longestPrefix(key, known);
-        if (best != null) return best;
         return modelOps.isEmpty() ? "(none)" : "(mixed)";
     }
 

@@ -46,6 +46,9 @@ final class LegacyForms {
         /** A value name not used anywhere in the model. */
         String freshValue(String base);
 
+        /** Whether any node or graph output reads the value. */
+        boolean isUsed(String value);
+
         /** Where the node is, for error messages. */
         String where();
     }
@@ -128,6 +131,9 @@ final class LegacyForms {
                 if (spatial instanceof AttrValue.Int s && s.value() == 0 && in.size() > 1 && c.typeOf(in.get(1)).rank() != 1)
                     throw new OnnxImportException(Kind.UNSUPPORTED_FEATURE, "BatchNormalization spatial=0",
                             c.where() + ": BatchNormalization with spatial=0 (per-activation statistics, opset < 9) is not supported");
+                // before opset 14 inference-mode nodes could still list the training statistics as outputs
+                if (opset < 14 && n.outputs().size() > 1 && n.outputs().subList(1, n.outputs().size()).stream().noneMatch(c::isUsed))
+                    return List.of(new PendingNode(n.name(), n.opType(), n.domain(), trimmed(in), a, List.of(n.outputs().getFirst())));
             }
             case "Softmax", "LogSoftmax", "Hardmax" -> {
                 if (opset < 13) return coerceTo2d(n, a, in, c);
@@ -168,8 +174,14 @@ final class LegacyForms {
                 if (REDUCE_18.contains(n.opType()) && opset < 18) in = attrToInput(n, a, in, "axes", 1, c);
             }
         }
-        while (!in.isEmpty() && in.getLast() == null) in.removeLast();
-        return List.of(n.with(in, a));
+        return List.of(n.with(trimmed(in), a));
+    }
+
+    /** Trailing absent inputs dropped, so arity checks see only what is given. */
+    private static List<String> trimmed(List<String> in) {
+        List<String> out = new ArrayList<>(in);
+        while (!out.isEmpty() && out.getLast() == null) out.removeLast();
+        return out;
     }
 
     /** Upsample (deprecated in opset 10) is Resize with asymmetric coordinates and floor rounding. */

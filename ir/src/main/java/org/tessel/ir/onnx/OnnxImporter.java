@@ -68,6 +68,9 @@ import org.tessel.ir.onnx.proto.Onnx.ValueInfoProto;
 public final class OnnxImporter {
     private OnnxImporter() {}
 
+    /** Largest result (in bytes) constant folding materializes; larger ones are left to run time. */
+    static final long MAX_FOLDED_BYTES = 256L << 20;
+
     /** Metadata key prefix under which the exporter records non-default layouts of values. */
     static final String LAYOUT_KEY = "tessel.layout/";
 
@@ -101,6 +104,23 @@ public final class OnnxImporter {
             Map<String, Long> d = new HashMap<>(dims);
             d.put(name, size);
             return new Options(batchSize, forceBatchSize, d, foldConstants, constantInputs, registry);
+        }
+
+        /** Sizes of symbolic dimensions from text, as a command line gives them: {@code "sequence=128,past=0"}. */
+        public Options withDims(String spec) {
+            Options o = this;
+            for (String part : spec.split(",")) {
+                String t = part.strip();
+                if (t.isEmpty()) continue;
+                int eq = t.indexOf('=');
+                if (eq <= 0) throw new IllegalArgumentException("dimension '" + t + "' must be written name=size");
+                try {
+                    o = o.withDim(t.substring(0, eq).strip(), Long.parseLong(t.substring(eq + 1).strip()));
+                } catch (NumberFormatException e) {
+                    throw new IllegalArgumentException("dimension '" + t + "': size must be an integer", e);
+                }
+            }
+            return o;
         }
 
         public Options withFolding(boolean fold) { return new Options(batchSize, forceBatchSize, dims, fold, constantInputs, registry); }
@@ -153,6 +173,9 @@ public final class OnnxImporter {
             throw e.prefixed(sourceName + ": ");
         } catch (IrException e) {
             throw new OnnxImportException(Kind.OP_ERROR, null, sourceName + ": " + e.getMessage(), e);
+        } catch (OutOfMemoryError e) {
+            throw new OnnxImportException(Kind.INVALID_MODEL, null, sourceName + ": ran out of memory while importing (" + e.getMessage()
+                    + "); the model's constants do not fit in this JVM's heap", e);
         } catch (RuntimeException | StackOverflowError e) {
             // an op's inference or reference code broke: say where rather than leak a stack trace
             throw new OnnxImportException(Kind.OP_ERROR, null, sourceName + ": internal error while importing: " + e, e);
@@ -174,6 +197,7 @@ public final class OnnxImporter {
         private final OpRegistry registry;
         private final Map<String, Long> opsets = new HashMap<>();
         private final Set<String> reserved = new HashSet<>();
+        private final Set<String> used = new HashSet<>();
         private Graph g;
         private int freshCounter;
 
@@ -240,6 +264,8 @@ public final class OnnxImporter {
             for (ValueInfoProto v : gp.getInputList()) reserved.add(v.getName());
             for (TensorProto t : gp.getInitializerList()) reserved.add(t.getName());
             for (NodeProto n : gp.getNodeList()) reserved.addAll(n.getOutputList());
+            for (NodeProto n : gp.getNodeList()) used.addAll(n.getInputList());
+            for (ValueInfoProto v : gp.getOutputList()) used.add(v.getName());
         }
 
         private void addInitializer(TensorProto t) {
@@ -405,6 +431,7 @@ public final class OnnxImporter {
                     return n;
                 }
                 @Override public String freshValue(String base) { return Session.this.freshValue(base); }
+                @Override public boolean isUsed(String value) { return used.contains(value); }
                 @Override public String where() { return where; }
             };
         }
@@ -438,11 +465,17 @@ public final class OnnxImporter {
             for (Value v : ins) if (v != null && !v.isConstant()) allConstant = false;
 
             List<TensorType> types = Graph.inferTypes(op, p.name(), ins, attrs, p.outputs().size());
-            if (opt.foldConstants() && allConstant && op.has(Trait.PURE) && !op.has(Trait.FUSED)) {
+            if (opt.foldConstants() && allConstant && op.has(Trait.PURE) && !op.has(Trait.FUSED) && foldable(types)) {
                 fold(op, p, ins, attrs, types, where);
                 return;
             }
             g.insertNode(g.nodes().size(), op, p.name(), ins, attrs, types, p.outputs(), null);
+        }
+
+        /** Results too large to hold as constants (a ConstantOfShape of gigabytes) stay nodes, computed at run time. */
+        private static boolean foldable(List<TensorType> types) {
+            for (TensorType t : types) if (t.bytes() > MAX_FOLDED_BYTES) return false;
+            return true;
         }
 
         private void checkAttributes(OpSchema op, Map<String, AttrValue> attrs, String where) {

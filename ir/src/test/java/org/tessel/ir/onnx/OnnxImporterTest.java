@@ -151,6 +151,22 @@ class OnnxImporterTest {
         assertEquals(Shape.of(1, 128), load(m, OnnxImporter.Options.defaults().withDim("sequence", 128)).inputs().getFirst().type().shape());
     }
 
+    @Test void dimsCanBeGivenAsText() {
+        OnnxImporter.Options o = OnnxImporter.Options.defaults().withDims("sequence=128, past = 0");
+        assertEquals(Map.of("sequence", 128L, "past", 0L), o.dims());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> OnnxImporter.Options.defaults().withDims("sequence:128"));
+        assertEquals("dimension 'sequence:128' must be written name=size", e.getMessage());
+    }
+
+    @Test void hugeFoldedResultsStayNodes() {
+        // ConstantOfShape of 2^27 floats (512 MiB) is left to run time rather than materialized at import
+        ModelProto m = model(21, graph("g").addOutput(tensor("big", FLOAT, 1 << 27))
+                .addInitializer(OnnxTensors.toProto(Tensor.ofLongs(DType.I64, Shape.of(1), 1 << 27), "shape"))
+                .addNode(node("ConstantOfShape", "fill", List.of("shape"), List.of("big"))));
+        Graph g = load(m);
+        assertEquals(List.of("ConstantOfShape"), g.nodes().stream().map(Node::opName).toList());
+    }
+
     @Test void bindsInputsToValuesAsConstants() {
         Graph g = load(scaleModel(), OnnxImporter.Options.defaults().withConstantInput("x", Tensor.ofFloats(Shape.of(2, 3), 1, 1, 1, 1, 1, 1)));
         assertEquals(0, g.inputs().size());

@@ -1,0 +1,145 @@
+package org.tessel.ir.zoo;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.OptionalLong;
+import org.tessel.ir.Graph;
+
+/**
+ * The model zoo: well-known networks built with the network-definition API from their published
+ * architecture descriptions, with seeded random weights (He-normal convolutions and dense layers,
+ * near-identity normalization statistics). Each full model has a scaled-down "-tiny" twin of the
+ * same structure that the reference interpreter runs in milliseconds.
+ *
+ * <pre>{@code
+ * Graph g = Zoo.build("resnet50", ZooOptions.defaults().withBatch(8));
+ * ModelStats s = ModelStats.of(g);   // 25.557 M parameters, 4.09 G MACs per image
+ * }</pre>
+ */
+public final class Zoo {
+    private Zoo() {}
+
+    /** Which {@link ZooOptions} knobs a model takes besides batch and seed. */
+    private enum Knobs { NONE, LAYERS, SEQUENCE_AND_LAYERS }
+
+    @FunctionalInterface
+    private interface Builder { Graph build(String name, ZooOptions o); }
+
+    private record Entry(ModelCard card, Knobs knobs, Builder builder) {}
+
+    private static final Map<String, Entry> MODELS = new LinkedHashMap<>();
+
+    private static final String IMAGE_224 = "input: f32[batch,3,224,224]";
+    private static final String IMAGE_32 = "input: f32[batch,3,32,32]";
+
+    static {
+        String resnet = "ResNet-50 v1.5: 7x7/2 stem, bottleneck stages [3,4,6,3] with the stride on the 3x3 conv, "
+                + "BatchNormalization after every conv (unfolded), global average pool, fc, softmax";
+        add("resnet50", resnet, IMAGE_224, "probabilities: f32[batch,1000]",
+                new ModelCard.Reference(25_557_032, OptionalLong.of(4_089_184_256L), "torchvision resnet50: 25.557 M params, 4.09 GMACs"),
+                Knobs.NONE, (n, o) -> ResNet.build(n, ResNet.RESNET50, o));
+        add("resnet50-tiny", "ResNet-50 structure at width/16, one bottleneck per stage, 32x32 input, 10 classes",
+                IMAGE_32, "probabilities: f32[batch,10]", null,
+                Knobs.NONE, (n, o) -> ResNet.build(n, ResNet.RESNET50_TINY, o));
+
+        String mobilenet = "MobileNetV2 width 1.0: 17 inverted residual blocks (1x1 expand, 3x3 depthwise, linear 1x1 project), "
+                + "ReLU6 as Clip(0,6), BatchNormalization after every conv, 1280-channel head, fc, softmax";
+        add("mobilenetv2", mobilenet, IMAGE_224, "probabilities: f32[batch,1000]",
+                new ModelCard.Reference(3_504_872, OptionalLong.of(300_774_272L), "torchvision mobilenet_v2: 3.505 M params, 0.30 GMACs"),
+                Knobs.NONE, (n, o) -> MobileNetV2.build(n, MobileNetV2.MOBILENETV2, o));
+        add("mobilenetv2-tiny", "MobileNetV2 structure at width 0.25, one block per stage, 128-channel head, 32x32 input, 10 classes",
+                IMAGE_32, "probabilities: f32[batch,10]", null,
+                Knobs.NONE, (n, o) -> MobileNetV2.build(n, MobileNetV2.MOBILENETV2_TINY, o));
+
+        String googlenet = "GoogLeNet / Inception v1, batch-norm variant (no LRN, no auxiliary heads): "
+                + "9 inception modules concatenating 1x1, 1x1-3x3, 1x1-5x5 and maxpool-1x1 branches, global average pool, fc, softmax";
+        add("googlenet", googlenet, IMAGE_224, "probabilities: f32[batch,1000]",
+                new ModelCard.Reference(6_800_000, OptionalLong.of(1_586_000_000L),
+                        "Szegedy et al. 2014, Table 1: ~6.8 M params, ~1.5 G multiply-adds (the table's rows sum to 1.586 G)"),
+                Knobs.NONE, (n, o) -> GoogLeNet.build(n, GoogLeNet.GOOGLENET, o));
+        add("googlenet-tiny", "GoogLeNet structure (all 9 inception modules) at width/8, 32x32 input, 10 classes",
+                IMAGE_32, "probabilities: f32[batch,10]", null,
+                Knobs.NONE, (n, o) -> GoogLeNet.build(n, GoogLeNet.GOOGLENET_TINY, o));
+
+        String bert = "BERT-base encoder: vocab 30522, hidden 768, 12 post-LN layers, 12 heads, FFN 3072 with GELU, "
+                + "LayerNorm eps 1e-12, attention written out op by op, tanh pooler on [CLS]; sequence length (default 128, at most 512) and layers configurable";
+        add("bert-base", bert, "input_ids: i64[batch,128], attention_mask: i64[batch,128]",
+                "last_hidden_state: f32[batch,128,768], pooler_output: f32[batch,768]",
+                new ModelCard.Reference(109_482_240, OptionalLong.of(11_174_215_680L),
+                        "Devlin et al. 2018: ~110 M params (bert-base-uncased with pooler: 109.482 M); multiply-adds counted analytically at sequence length 128"),
+                Knobs.SEQUENCE_AND_LAYERS, (n, o) -> Bert.build(n, Bert.BERT_BASE, o));
+        add("bert-tiny", "BERT structure with 2 layers, hidden 128, 2 heads, FFN 512, vocab 1000, sequence length 16 (at most 64)",
+                "input_ids: i64[batch,16], attention_mask: i64[batch,16]",
+                "last_hidden_state: f32[batch,16,128], pooler_output: f32[batch,128]", null,
+                Knobs.SEQUENCE_AND_LAYERS, (n, o) -> Bert.build(n, Bert.BERT_TINY, o));
+
+        String vit = "ViT-B/16: 16x16/16 patch-embedding conv, class token by Concat, learned position embedding, "
+                + "12 pre-LN encoder blocks (hidden 768, 12 heads, GELU MLP 3072), head on the class token, softmax; layers configurable";
+        add("vit", vit, IMAGE_224, "probabilities: f32[batch,1000]",
+                new ModelCard.Reference(86_567_656, OptionalLong.of(17_560_000_000L), "torchvision vit_b_16: 86.568 M params, 17.56 GMACs"),
+                Knobs.LAYERS, (n, o) -> VisionTransformer.build(n, VisionTransformer.VIT_B16, o));
+        add("vit-tiny", "ViT structure with 4x4 patches on a 32x32 input, hidden 64, 2 layers, 2 heads, MLP 128, 10 classes",
+                IMAGE_32, "probabilities: f32[batch,10]", null,
+                Knobs.LAYERS, (n, o) -> VisionTransformer.build(n, VisionTransformer.VIT_TINY, o));
+    }
+
+    private static void add(String name, String summary, String inputs, String outputs, ModelCard.Reference ref, Knobs knobs, Builder builder) {
+        MODELS.put(name, new Entry(new ModelCard(name, summary, inputs, outputs, ref), knobs, builder));
+    }
+
+    /** The known model names, full models each followed by its tiny variant. */
+    public static List<String> names() { return List.copyOf(MODELS.keySet()); }
+
+    public static ModelCard describe(String name) { return entry(name).card(); }
+
+    /** Builds a model with default options (batch 1, seed 42). */
+    public static Graph build(String name) { return build(name, ZooOptions.defaults()); }
+
+    /**
+     * Builds and verifies a model. Options a model does not take (a sequence length for a CNN)
+     * are refused rather than ignored, so a benchmark never measures something else than asked.
+     */
+    public static Graph build(String name, ZooOptions opts) {
+        Entry e = entry(name);
+        if (e.knobs() != Knobs.SEQUENCE_AND_LAYERS && opts.sequenceLength() != 0)
+            throw new IllegalArgumentException("model '" + name + "' takes no sequence length (ZooOptions.sequenceLength applies to the BERT models)");
+        if (e.knobs() == Knobs.NONE && opts.layers() != 0)
+            throw new IllegalArgumentException("model '" + name + "' has a fixed depth (ZooOptions.layers applies to the BERT and ViT models)");
+        return e.builder().build(name, opts);
+    }
+
+    private static Entry entry(String name) {
+        Entry e = name == null ? null : MODELS.get(name.toLowerCase(Locale.ROOT));
+        if (e != null) return e;
+        String guess = closest(name == null ? "" : name.toLowerCase(Locale.ROOT));
+        throw new IllegalArgumentException("unknown model '" + name + "'" + (guess == null ? "" : "; did you mean '" + guess + "'?")
+                + " known models: " + String.join(", ", MODELS.keySet()));
+    }
+
+    /** The known name nearest by edit distance, if near enough to be a plausible typo. */
+    private static String closest(String name) {
+        String best = null;
+        int bestDistance = Integer.MAX_VALUE;
+        for (String k : MODELS.keySet()) {
+            int d = editDistance(name, k);
+            if (d < bestDistance) { best = k; bestDistance = d; }
+        }
+        return bestDistance <= Math.max(2, name.length() / 3) ? best : null;
+    }
+
+    private static int editDistance(String a, String b) {
+        int[] prev = new int[b.length() + 1], cur = new int[b.length() + 1];
+        for (int j = 0; j <= b.length(); j++) prev[j] = j;
+        for (int i = 1; i <= a.length(); i++) {
+            cur[0] = i;
+            for (int j = 1; j <= b.length(); j++) {
+                int sub = prev[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1);
+                cur[j] = Math.min(sub, Math.min(prev[j] + 1, cur[j - 1] + 1));
+            }
+            int[] t = prev; prev = cur; cur = t;
+        }
+        return prev[b.length()];
+    }
+}
