@@ -14,10 +14,23 @@ import picocli.CommandLine.Parameters;
 final class ConformanceCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "DIR", description = "A folder of case folders, e.g. ../shared/onnx-node or ../shared/models.") Path dir;
     @Option(names = "--filter", defaultValue = ".*", description = "Regex on case names (default: all).") String filter;
+    @Option(names = "--rtol", description = "Relative tolerance (default 1e-3).") Double rtol;
+    @Option(names = "--atol", description = "Absolute tolerance (default: 1e-7, ONNX's for node cases; 1e-4 when no case is named test_*, i.e. real models).") Double atol;
 
     @Override public Integer call() {
         if (!Files.isDirectory(dir)) throw new IllegalArgumentException("no such folder: " + dir);
-        Conformance.Result r = Conformance.run(dir, Pattern.compile(filter), System.out);
+        Conformance.Tolerance dflt = looksLikeNodeCases() ? Conformance.Tolerance.NODE : Conformance.Tolerance.MODELS;
+        Conformance.Tolerance tol = new Conformance.Tolerance(rtol != null ? rtol : dflt.rtol(), atol != null ? atol : dflt.atol());
+        System.out.printf("tolerance: rtol %.0e, atol %.0e%n", tol.rtol(), tol.atol());
+        Conformance.Result r = Conformance.run(dir, Pattern.compile(filter), System.out, Conformance.Options.defaults().withTolerance(tol));
         return r.failed() == 0 ? 0 : 1;
+    }
+
+    private boolean looksLikeNodeCases() {
+        try (var s = Files.list(dir)) {
+            return s.anyMatch(p -> p.getFileName().toString().startsWith("test_"));
+        } catch (java.io.IOException e) {
+            return true;
+        }
     }
 }

@@ -49,7 +49,7 @@ final class ModelOptions {
         if (name.endsWith(".tir")) return IrParser.parse(Files.readString(p), p.toString());
         if (name.endsWith(".onnx") || Files.isRegularFile(p)) {
             OnnxImporter.Options opts = OnnxImporter.Options.defaults();
-            if (batch != null) opts = opts.withBatch(batch);
+            if (batch != null) opts = opts.withBatchSize(batch);
             for (var e : dims.entrySet()) opts = opts.withDim(e.getKey(), e.getValue());
             if (seq != null) opts = opts.withDim("sequence", seq);
             return OnnxImporter.importModel(p, opts);

@@ -2,6 +2,7 @@ package org.tessel.cli;
 
 import java.util.concurrent.Callable;
 import org.tessel.ir.Graph;
+import org.tessel.ir.zoo.ModelCard;
 import org.tessel.ir.zoo.ModelStats;
 import org.tessel.ir.zoo.Zoo;
 import org.tessel.ir.zoo.ZooOptions;
@@ -13,14 +14,19 @@ import picocli.CommandLine.Option;
 final class ZooCommand implements Callable<Integer> {
     @Option(names = "--batch", defaultValue = "1", description = "Batch size for the counts (default ${DEFAULT-VALUE}).") int batch;
 
+    @Option(names = "--verbose", description = "Also print inputs, outputs and the published reference figures.") boolean verbose;
+
     @Override public Integer call() {
-        System.out.printf("%-18s %12s %12s %12s %7s  %s%n", "model", "params", "MACs", "FLOPs", "nodes", "description");
+        System.out.printf("%-18s %12s %12s %12s %7s  %s%n", "model", "params", "MACs", "FLOPs", "nodes", "reference (params / MACs)");
         for (String name : Zoo.names()) {
             ZooOptions d = ZooOptions.defaults();
             Graph g = Zoo.build(name, new ZooOptions(batch, d.sequenceLength(), d.layers(), d.seed()));
             ModelStats s = ModelStats.of(g);
-            System.out.printf("%-18s %11.2fM %11.3fG %11.3fG %7d  %s%n", name, s.parameters() / 1e6, s.macs() / 1e9, s.flops() / 1e9,
-                    s.nodes(), Zoo.describe(name));
+            ModelCard card = Zoo.describe(name);
+            String ref = card.reference() == null ? "-" : String.format("%.3f M / %s", card.reference().parameters() / 1e6,
+                    card.reference().macs().isPresent() ? String.format("%.3f G", card.reference().macs().getAsLong() / 1e9) : "-");
+            System.out.printf("%-18s %11.3fM %11.3fG %11.3fG %7d  %s%n", name, s.parameters() / 1e6, s.macs() / 1e9, s.flops() / 1e9, s.nodes(), ref);
+            if (verbose) System.out.println("    " + card.toString().replace("\n", "\n    "));
         }
         return 0;
     }

@@ -272,6 +272,17 @@ public final class Graph {
         valuesByName.put(newName, v);
     }
 
+    /** Renames a node; fails if the new name is taken. */
+    public void renameNode(Node n, String newName) {
+        if (n.name().equals(newName)) return;
+        if (nodeNames.contains(newName)) throw new IrException("node name '" + newName + "' is already used in graph '" + name + "'");
+        nodeNames.remove(n.name());
+        n.rename(newName);
+        nodeNames.add(newName);
+    }
+
+    public boolean hasNodeNamed(String nodeName) { return nodeNames.contains(nodeName); }
+
     /** Counts of nodes per op, in first-seen order. */
     public Map<String, Integer> opHistogram() {
         Map<String, Integer> m = new LinkedHashMap<>();

@@ -192,7 +192,9 @@ final class RandomGraphs {
             while (nodeNames.contains(nodeName)) nodeName = nodeName + "_" + counter++;
         }
         nodeNames.add(nodeName);
-        List<TensorType> types = Graph.inferTypes(schema, nodeName, ins, attrs, numOut);
+        // a node with a body has its body's result types (as the verifier and parser require)
+        List<TensorType> types = body != null ? body.outputs().stream().map(Value::type).toList()
+                : Graph.inferTypes(schema, nodeName, ins, attrs, numOut);
         return g.insertNode(g.nodes().size(), schema, nodeName, ins, attrs, types, outNames, body);
     }
 

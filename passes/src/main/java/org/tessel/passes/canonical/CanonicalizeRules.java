@@ -88,6 +88,19 @@ public final class CanonicalizeRules {
         }
     }
 
+    /** Rule that writes a two-input Sum (older exporters' residual add) as Add, so fusion patterns see it. */
+    public static final class SumToAdd implements RewriteRule {
+        @Override public String name() { return "sum-to-add"; }
+        @Override public Set<String> rootOps() { return Set.of("Sum"); }
+
+        @Override public boolean matchAndRewrite(Node sum, Rewriter rw) {
+            if (sum.numInputs() != 2) return false;
+            Node add = rw.insertBefore(sum, "Add", sum.name(), Attributes.empty(), 1, sum.input(0), sum.input(1));
+            rw.replace(sum, add.output());
+            return true;
+        }
+    }
+
     /** Replaces node n by value v, unless that would turn a graph output into a graph input. */
     static boolean replaceKeepingName(Rewriter rw, Node n, Value v, Node alsoErase) {
         Graph g = rw.graph();
@@ -99,7 +112,8 @@ public final class CanonicalizeRules {
 
     public static final RewriteRule MERGE_TRANSPOSES = new MergeTransposes(new TransposeConfig(true));
     public static final RewriteRule MERGE_RESHAPES = new MergeReshapes();
-    public static final List<RewriteRule> ALL = List.of(MERGE_TRANSPOSES, MERGE_RESHAPES);
+    public static final RewriteRule SUM_TO_ADD = new SumToAdd();
+    public static final List<RewriteRule> ALL = List.of(MERGE_TRANSPOSES, MERGE_RESHAPES, SUM_TO_ADD);
 
     static AttrValue ints(long... v) { return AttrValue.of(v); }
 }

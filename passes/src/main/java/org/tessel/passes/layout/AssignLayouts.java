@@ -1,9 +1,9 @@
 package org.tessel.passes.layout;
 
+import java.util.List;
 import org.tessel.api.Layout;
 import org.tessel.ir.Graph;
 import org.tessel.ir.Node;
-import org.tessel.ir.Value;
 import org.tessel.passes.GraphProperty;
 import org.tessel.passes.Pass;
 import org.tessel.passes.PassContext;
@@ -13,9 +13,11 @@ import org.tessel.passes.PassOption;
 import org.tessel.passes.rules.Rewriter;
 
 /**
- * Pass that assigns layouts from a policy: {@code nchw}, {@code nhwc}, or {@code auto} (channels
- * last where tensor cores want it: a Conv whose input and output channels are multiples of 8;
- * channels first elsewhere). The search gives per-node decisions through {@link LayoutAssigner}.
+ * Pass that assigns layouts from a policy: {@code nchw}, {@code nhwc}, or {@code auto}: one layout
+ * for the whole graph, channels-last when most convolution work (by MACs) is in convs tensor
+ * cores handle well (group 1, channels multiples of 8), since per-op flips would cost a reformat
+ * at every boundary. Per-node choices that weigh reformat costs are the search's job; it gives
+ * them through {@link LayoutAssigner}.
  */
 public final class AssignLayouts implements Pass {
     static final PassOption POLICY = new PassOption("policy", "auto", "nchw, nhwc, or auto (NHWC for tensor-core-friendly convs)");
@@ -30,7 +32,7 @@ public final class AssignLayouts implements Pass {
         LayoutAssigner a = switch (policy) {
             case "nchw" -> new LayoutAssigner(n -> Layout.NCHW);
             case "nhwc" -> new LayoutAssigner(n -> Layout.NHWC);
-            case "auto" -> new LayoutAssigner(AssignLayouts::auto);
+            case "auto" -> { Layout l = auto(g); yield new LayoutAssigner(n -> l); }
             default -> throw new PassException("assign-layouts: policy must be nchw, nhwc or auto, got '" + policy + "'");
         };
         int n = a.assign(g, new Rewriter(g, ctx.registry(), ctx.stats()));
@@ -38,13 +40,19 @@ public final class AssignLayouts implements Pass {
         return true;
     }
 
-    static Layout auto(Node n) {
-        Node conv = n;
-        if (n.body() != null) conv = n.body().nodes().stream().filter(x -> x.opName().equals("Conv")).findFirst().orElse(null);
-        if (conv == null || !conv.opName().equals("Conv")) return Layout.NCHW;
-        Value x = conv.input(0);
-        int cin = x.type().shape().dim(1), cout = conv.output().type().shape().dim(1);
-        long group = conv.attrs().getInt("group", 1);
-        return cin % 8 == 0 && cout % 8 == 0 && group == 1 ? Layout.NHWC : Layout.NCHW;
+    /** NHWC when tensor-core-friendly convolutions carry most of the graph's convolution MACs. */
+    static Layout auto(Graph g) {
+        long friendly = 0, total = 0;
+        for (Node n : g.nodes()) {
+            List<Node> convs = n.body() != null ? n.body().nodes() : List.of(n);
+            for (Node c : convs) {
+                if (!c.opName().equals("Conv")) continue;
+                int cin = c.input(0).type().shape().dim(1), cout = c.output().type().shape().dim(1);
+                long macs = c.output().type().numElements() * c.input(1).type().numElements() / Math.max(1, cout);
+                total += macs;
+                if (cin % 8 == 0 && cout % 8 == 0 && c.attrs().getInt("group", 1) == 1) friendly += macs;
+            }
+        }
+        return total > 0 && friendly * 2 >= total ? Layout.NHWC : Layout.NCHW;
     }
 }

@@ -62,8 +62,18 @@ public final class Rewriter {
     public void replace(Node old, List<Value> replacements) {
         if (replacements.size() != old.outputs().size())
             throw new IllegalArgumentException(old.describe() + " has " + old.outputs().size() + " outputs, " + replacements.size() + " replacements given");
+        List<String> oldNames = old.outputs().stream().map(Value::name).toList();
+        String oldNode = old.name();
         for (int i = 0; i < replacements.size(); i++) replaceValue(old.output(i), replacements.get(i));
         erase(old);
+        // a replacement made for this node (named after it, "s_1" for "s") takes the freed name back
+        for (int i = 0; i < replacements.size(); i++) {
+            Value r = replacements.get(i);
+            String was = oldNames.get(i);
+            if (r.producer() != null && r.name().matches(java.util.regex.Pattern.quote(was) + "_[0-9]+") && graph.value(was) == null) graph.renameValue(r, was);
+            Node p = r.producer();
+            if (p != null && p.name().matches(java.util.regex.Pattern.quote(oldNode) + "_[0-9]+") && !graph.hasNodeNamed(oldNode)) graph.renameNode(p, oldNode);
+        }
     }
 
     public void replace(Node old, Value replacement) { replace(old, List.of(replacement)); }
