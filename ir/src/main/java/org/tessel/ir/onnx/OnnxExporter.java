@@ -54,7 +54,21 @@ public final class OnnxExporter {
         for (Value v : g.outputs()) outputs.add(v.name());
         Map<String, Integer> domains = new TreeMap<>();
         for (Value v : g.inputs()) gb.addInput(valueInfo(v));
-        for (Value c : g.constants()) gb.addInitializer(OnnxTensors.toProto(c.constantValue(), c.name()));
+        // ONNX tools expect graph outputs to come from nodes: a constant output is written as an
+        // Identity (first, so the order stays topological) of an initializer under another name,
+        // which the importer folds back into the same constant
+        Set<String> taken = new HashSet<>();
+        for (Value v : allValues(g)) taken.add(v.name());
+        for (Value c : g.constants()) {
+            if (!outputs.contains(c.name())) {
+                gb.addInitializer(OnnxTensors.toProto(c.constantValue(), c.name()));
+                continue;
+            }
+            String init = c.name() + "__constant";
+            while (!taken.add(init)) init = init + "_";
+            gb.addInitializer(OnnxTensors.toProto(c.constantValue(), init));
+            gb.addNode(NodeProto.newBuilder().setName(init).setOpType("Identity").addInput(init).addOutput(c.name()));
+        }
         for (Node n : g.nodes()) {
             if (n.body() != null)
                 throw new IrException(n.describe() + ": fused nodes cannot be exported to ONNX yet; export the graph before fusion");

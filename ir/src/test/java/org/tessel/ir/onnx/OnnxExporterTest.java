@@ -90,6 +90,20 @@ class OnnxExporterTest {
         assertEquals("test", tagged.getDomain());
     }
 
+    @Test void constantOutputsAreWrittenAsIdentityOfAnInitializer() {
+        NetworkBuilder b = new NetworkBuilder("k", OnnxModels.registry(), 1);
+        Value x = b.input("x", DType.F32, 2);
+        Value k = b.constant("k", Tensor.ofFloats(Shape.of(2), 3, 4));
+        Graph g = b.output(b.add(x, k), k).build();
+        ModelProto m = OnnxExporter.toModel(g);
+        assertEquals(List.of("k__constant"), m.getGraph().getInitializerList().stream().map(t -> t.getName()).toList());
+        var first = m.getGraph().getNode(0);
+        assertEquals("Identity", first.getOpType());
+        assertEquals(List.of("k__constant"), first.getInputList());
+        assertEquals(List.of("k"), first.getOutputList());
+        assertSameGraph(g, roundTrip(g, OnnxImporter.Options.defaults()));
+    }
+
     @Test void layoutsTravelAsMetadata(@TempDir Path tmp) throws Exception {
         Graph g = sample();
         Value add = g.value("add");
