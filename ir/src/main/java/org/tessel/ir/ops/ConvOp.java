@@ -57,6 +57,7 @@ public final class ConvOp extends BaseOp {
         if (b != null && (b.rank() != 1 || b.dim(0) != m))
             throw new OpException("input B must have shape [" + m + "] (one bias per output channel), got " + b);
         int[] kernel = NnSupport.spatial(w);
+        for (int kd : kernel) if (kd < 1) throw new OpException("the spatial dims of W " + w + " (the kernel) must be at least 1");
         long[] ks = a.getInts("kernel_shape");
         if (ks != null && !Arrays.equals(ks, Arrays.stream(kernel).asLongStream().toArray()))
             throw new OpException("attribute 'kernel_shape' " + Arrays.toString(ks) + " does not match the spatial dims of W " + w);

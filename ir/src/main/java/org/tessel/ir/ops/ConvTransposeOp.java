@@ -63,6 +63,7 @@ public final class ConvTransposeOp extends BaseOp {
             throw new OpException("input B must have shape [" + m + "] (one bias per output channel), got " + b);
         int r = x.rank() - 2;
         int[] kernel = NnSupport.spatial(w), in = NnSupport.spatial(x);
+        for (int kd : kernel) if (kd < 1) throw new OpException("the spatial dims of W " + w + " (the kernel) must be at least 1");
         long[] ks = a.getInts("kernel_shape");
         if (ks != null && !Arrays.equals(ks, Arrays.stream(kernel).asLongStream().toArray()))
             throw new OpException("attribute 'kernel_shape' " + Arrays.toString(ks) + " does not match the spatial dims of W " + w);

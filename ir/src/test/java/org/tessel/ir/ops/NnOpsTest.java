@@ -279,6 +279,11 @@ class NnOpsTest {
         Tensor w1 = random(r, DType.F32, 6, 20, 1, 1);
         Tensor y1 = eval1("Conv", Attributes.empty(), x, w1);
         assertClose(naiveConv(x, w1, null, 1, d(1, 1), d(1, 1), d(0, 0), d(30, 30)), y1, 1e-4);
+        // 3-D with 800 output positions: the second panel starts inside a depth slice
+        Tensor x3 = random(r, DType.F32, 1, 2, 9, 10, 8), w3 = random(r, DType.F32, 3, 2, 2, 3, 3);
+        Tensor y3 = eval1("Conv", attrs("pads", d(1, 1, 1, 1, 1, 1)), x3, w3);
+        assertArrayEquals(d(1, 3, 10, 10, 8), y3.shape().dims());
+        assertClose(naiveConv(x3, w3, null, 1, d(1, 1, 1), d(1, 1, 1), d(1, 1, 1), d(10, 10, 8)), y3, 1e-4);
     }
 
     @Test
@@ -336,6 +341,7 @@ class NnOpsTest {
         assertMessage(error("Conv", Attributes.empty(), Tensor.zeros(DType.F32, Shape.of(3, 5)), Tensor.zeros(DType.F32, Shape.of(4, 3))),
                 "input X must have rank 3 to 5", "[3,5]");
         assertMessage(error("Conv", Attributes.empty(), x, Tensor.zeros(DType.F32, Shape.of(4, 3, 7, 7))), "kernel (7) is larger than the padded input (5)");
+        assertMessage(error("Conv", Attributes.empty(), x, Tensor.zeros(DType.F32, Shape.of(4, 3, 0, 3))), "the kernel) must be at least 1");
         assertMessage(error("Conv", attrs("strides", d(1)), x, Tensor.zeros(DType.F32, Shape.of(4, 3, 3, 3))), "'strides' must have 2 values");
         assertMessage(error("Conv", attrs("kernel_shape", d(2, 2)), x, Tensor.zeros(DType.F32, Shape.of(4, 3, 3, 3))), "does not match the spatial dims of W");
         assertMessage(error("Conv", Attributes.empty(), x, Tensor.zeros(DType.F32, Shape.of(4, 3, 3, 3)), Tensor.zeros(DType.F32, Shape.of(3))),
