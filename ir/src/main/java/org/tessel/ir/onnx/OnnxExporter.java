@@ -42,19 +42,43 @@ public final class OnnxExporter {
     public static final int OPSET = 21;
     public static final int IR_VERSION = 10;
 
-    public static void export(Graph g, Path file) throws IOException {
-        Files.write(file, toModel(g).toByteArray());
+    public static void export(Graph g, Path file) throws IOException { export(g, file, OPSET); }
+
+    /**
+     * Writes with another default-domain opset. Tessel's ops mean what opset 21 says; pass a later
+     * opset when the graph uses ops or element types that only later opsets have (Swish, 8-bit
+     * BitShift, f16 Celu...), so that ONNX tools accept the file.
+     */
+    public static void export(Graph g, Path file, int opset) throws IOException {
+        Files.write(file, toModel(g, opset).toByteArray());
     }
 
     public static byte[] toBytes(Graph g) { return toModel(g).toByteArray(); }
 
-    public static ModelProto toModel(Graph g) {
+    public static ModelProto toModel(Graph g) { return toModel(g, OPSET); }
+
+    public static ModelProto toModel(Graph g, int opset) {
+        if (opset < OPSET) throw new IllegalArgumentException("opset " + opset + " is older than the opset-" + OPSET + " forms Tessel's ops use");
         GraphProto.Builder gb = GraphProto.newBuilder().setName(g.name());
         Set<String> outputs = new HashSet<>();
         for (Value v : g.outputs()) outputs.add(v.name());
         Map<String, Integer> domains = new TreeMap<>();
         for (Value v : g.inputs()) gb.addInput(valueInfo(v));
-        for (Value c : g.constants()) gb.addInitializer(OnnxTensors.toProto(c.constantValue(), c.name()));
+        // ONNX tools expect graph outputs to come from nodes: a constant output is written as an
+        // Identity (first, so the order stays topological) of an initializer under another name,
+        // which the importer folds back into the same constant
+        Set<String> taken = new HashSet<>();
+        for (Value v : allValues(g)) taken.add(v.name());
+        for (Value c : g.constants()) {
+            if (!outputs.contains(c.name())) {
+                gb.addInitializer(OnnxTensors.toProto(c.constantValue(), c.name()));
+                continue;
+            }
+            String init = c.name() + "__constant";
+            while (!taken.add(init)) init = init + "_";
+            gb.addInitializer(OnnxTensors.toProto(c.constantValue(), init));
+            gb.addNode(NodeProto.newBuilder().setName(init).setOpType("Identity").addInput(init).addOutput(c.name()));
+        }
         for (Node n : g.nodes()) {
             if (n.body() != null)
                 throw new IrException(n.describe() + ": fused nodes cannot be exported to ONNX yet; export the graph before fusion");
@@ -75,7 +99,7 @@ public final class OnnxExporter {
         }
         for (Value v : g.outputs()) gb.addOutput(valueInfo(v));
         ModelProto.Builder mb = ModelProto.newBuilder().setIrVersion(IR_VERSION).setProducerName("tessel").setProducerVersion("0.1")
-                .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(OPSET));
+                .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(opset));
         domains.forEach((d, v) -> mb.addOpsetImport(OperatorSetIdProto.newBuilder().setDomain(d).setVersion(v)));
         for (Value v : allValues(g))
             if (v.type().layout() != Layout.ANY)

@@ -52,8 +52,11 @@ import org.tessel.ir.onnx.proto.Onnx.ValueInfoProto;
  *   <li>Initializers and Constant nodes become constants. A graph input that also has an
  *       initializer (ONNX IR version 4 and later allow a caller to override it) is imported as
  *       that constant: Tessel builds engines for fixed weights.</li>
- *   <li>Nodes written for an older opset (9 to 20) are rewritten into the opset-21 form the IR's
- *       ops implement ({@link LegacyForms}).</li>
+ *   <li>Nodes written for an older opset of the default domain are rewritten into the opset-21
+ *       form the IR's ops implement ({@link LegacyForms}). Opsets 9 to 21 are supported; older
+ *       ones import where their ops already had the opset-9 form (the rules cover the changes Tessel's
+ *       ops care about), and newer ones (22 and up, which mostly widened type constraints) are read
+ *       with opset-21 meaning.</li>
  *   <li>With folding on (the default), every pure node whose inputs are all constants is
  *       evaluated with its op's reference implementation and replaced by the resulting constant;
  *       {@code Shape} and {@code Size} fold whatever their input, since shapes are static. This

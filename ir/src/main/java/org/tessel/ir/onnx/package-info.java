@@ -4,7 +4,9 @@
  * <ul>
  *   <li>{@link org.tessel.ir.onnx.OnnxImporter} reads a model (opsets 9 to 21 of the default domain;
  *       newer opsets are read with opset-21 meaning) into a verified {@link org.tessel.ir.Graph},
- *       rewriting older op forms into the current ones and folding constant subgraphs.</li>
+ *       rewriting older op forms into the current ones ({@code LegacyForms}) and folding constant
+ *       subgraphs. Errors are {@link org.tessel.ir.onnx.OnnxImportException}s naming the file, the
+ *       node and the problem; their {@code kind()} tells "not supported" from "broken".</li>
  *   <li>{@link org.tessel.ir.onnx.OnnxExporter} writes a graph as an opset-21 model with
  *       initializers and value_info, so an optimized graph opens in ordinary ONNX tools.</li>
  *   <li>{@link org.tessel.ir.onnx.OnnxTensors} reads and writes single tensors (the
