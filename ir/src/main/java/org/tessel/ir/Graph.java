@@ -28,6 +28,8 @@ public final class Graph {
     private final List<Node> nodes = new ArrayList<>();
     private final List<Value> outputs = new ArrayList<>();
     private final Map<String, Value> valuesByName = new HashMap<>();
+    /** Every use of a value by a node input, one entry per use, kept up to date by every mutation. */
+    private final Map<Value, List<Node>> uses = new IdentityHashMap<>();
     private final Set<String> nodeNames = new HashSet<>();
     private int nameCounter;
 
@@ -144,6 +146,8 @@ public final class Graph {
         }
         nodeNames.add(nn);
         nodes.add(index, n);
+        n.setOwner(this);
+        for (Value v : n.inputs()) if (v != null) uses.computeIfAbsent(v, k -> new ArrayList<>()).add(n);
         return n;
     }
 
@@ -151,7 +155,9 @@ public final class Graph {
 
     /** Removes a node; its outputs must have no users left. */
     public void removeNode(Node n) {
-        if (!nodes.remove(n)) throw new IrException(n.describe() + " is not in graph '" + name + "'");
+        if (n.owner() != this || !nodes.remove(n)) throw new IrException(n.describe() + " is not in graph '" + name + "'");
+        n.setOwner(null);
+        for (Value v : n.inputs()) if (v != null) dropUse(v, n);
         for (Value o : n.outputs()) valuesByName.remove(o.name());
         nodeNames.remove(n.name());
     }
@@ -166,34 +172,62 @@ public final class Graph {
 
     /** Replaces every use of {@code from} (node inputs and graph outputs) by {@code to}. */
     public void replaceAllUses(Value from, Value to) {
-        for (Node n : nodes)
-            for (int i = 0; i < n.numInputs(); i++) if (n.input(i) == from) n.setInput(i, to);
+        if (from == to) return;
+        List<Node> users = uses.remove(from);
+        if (users != null) {
+            for (Node n : new java.util.LinkedHashSet<>(users))
+                for (int i = 0; i < n.numInputs(); i++)
+                    if (n.input(i) == from) {
+                        n.setInput(i, to);
+                        uses.computeIfAbsent(to, k -> new ArrayList<>()).add(n);
+                    }
+        }
         outputs.replaceAll(v -> v == from ? to : v);
     }
 
-    public void setNodeInput(Node n, int i, Value v) { n.setInput(i, v); }
+    public void setNodeInput(Node n, int i, Value v) {
+        Value old = n.input(i);
+        if (old == v) return;
+        if (old != null) dropUse(old, n);
+        n.setInput(i, v);
+        if (v != null) uses.computeIfAbsent(v, k -> new ArrayList<>()).add(n);
+    }
 
-    /** Users of each value, in node order. */
+    private void dropUse(Value v, Node n) {
+        List<Node> l = uses.get(v);
+        if (l == null) return;
+        for (int k = 0; k < l.size(); k++) if (l.get(k) == n) { l.remove(k); break; }
+        if (l.isEmpty()) uses.remove(v);
+    }
+
+    /** True when n is a node of this graph (O(1)). */
+    public boolean contains(Node n) { return n.owner() == this; }
+
+    /** Number of node inputs that read v (a node reading it twice counts twice); graph outputs not counted. */
+    public int useCount(Value v) {
+        List<Node> l = uses.get(v);
+        return l == null ? 0 : l.size();
+    }
+
+    /** Users of each value, each user once. */
     public Map<Value, List<Node>> users() {
         Map<Value, List<Node>> m = new IdentityHashMap<>();
-        for (Node n : nodes)
-            for (Value v : n.inputs()) if (v != null) m.computeIfAbsent(v, k -> new ArrayList<>()).add(n);
+        for (var e : uses.entrySet()) m.put(e.getKey(), new ArrayList<>(new java.util.LinkedHashSet<>(e.getValue())));
         return m;
     }
 
+    /** The nodes reading v, each once, in the order they started using it. */
     public List<Node> users(Value v) {
-        List<Node> out = new ArrayList<>();
-        for (Node n : nodes) if (n.inputs().contains(v)) out.add(n);
-        return out;
+        List<Node> l = uses.get(v);
+        return l == null ? List.of() : new ArrayList<>(new java.util.LinkedHashSet<>(l));
     }
 
     /** Drops constants no node or output uses. */
     public int removeUnusedConstants() {
-        Set<Value> used = Collections.newSetFromMap(new IdentityHashMap<>());
-        for (Node n : nodes) used.addAll(n.inputs());
-        used.addAll(outputs);
+        Set<Value> outs = Collections.newSetFromMap(new IdentityHashMap<>());
+        outs.addAll(outputs);
         int before = constants.size();
-        for (Value c : List.copyOf(constants)) if (!used.contains(c)) removeConstant(c);
+        for (Value c : List.copyOf(constants)) if (useCount(c) == 0 && !outs.contains(c)) removeConstant(c);
         return before - constants.size();
     }
 

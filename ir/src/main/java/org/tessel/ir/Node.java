@@ -18,6 +18,7 @@ public final class Node {
     private final List<Value> outputs = new ArrayList<>();
     private Attributes attrs;
     private Graph body;
+    private Graph owner;
 
     Node(OpSchema op, String name, List<Value> inputs, Attributes attrs, Graph body) {
         this.op = op;
@@ -42,6 +43,8 @@ public final class Node {
     public void setAttrs(Attributes a) { this.attrs = a; }
     public void setBody(Graph g) { this.body = g; }
     void rename(String n) { this.name = n; }
+    Graph owner() { return owner; }
+    void setOwner(Graph g) { this.owner = g; }
     void setInput(int i, Value v) { inputs.set(i, v); }
     void addOutput(Value v) { v.setProducer(this, outputs.size()); outputs.add(v); }
 

@@ -75,7 +75,7 @@ public final class CompositeRules {
             if (end != div) { if (addB != null && end == addB) erase.add(mulG); erase.add(div); }
             rw.replace(end, ln.output());
             for (Node n : erase) if (n != end) rw.erase(n);
-            for (int i = inner.size() - 1; i >= 0; i--) if (g.nodes().contains(inner.get(i))) rw.erase(inner.get(i));
+            for (int i = inner.size() - 1; i >= 0; i--) if (g.contains(inner.get(i))) rw.erase(inner.get(i));
             return true;
         }
 
@@ -151,7 +151,7 @@ public final class CompositeRules {
             if (!x.type().sameLogicalType(end.output().type())) return false;
             Node gelu = rw.insertBefore(end, "Gelu", erf.name() + "_gelu", Attributes.empty(), 1, x);
             rw.replace(end, gelu.output());
-            for (int i = erase.size() - 1; i >= 0; i--) if (erase.get(i) != end && g.nodes().contains(erase.get(i))) rw.erase(erase.get(i));
+            for (int i = erase.size() - 1; i >= 0; i--) if (erase.get(i) != end && g.contains(erase.get(i))) rw.erase(erase.get(i));
             return true;
         }
     }

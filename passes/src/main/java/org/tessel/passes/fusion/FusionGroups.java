@@ -28,20 +28,32 @@ public final class FusionGroups {
      * a cycle.
      */
     public static boolean isConvex(Graph g, List<Node> group) {
+        Map<Node, Integer> pos = new IdentityHashMap<>();
+        for (int i = 0; i < g.nodes().size(); i++) pos.put(g.nodes().get(i), i);
+        return isConvex(g, group, pos);
+    }
+
+    /**
+     * As {@link #isConvex(Graph, List)}, given each node's position: the walk stops past the group's
+     * last member, since nodes after it cannot feed back into the group. That keeps the check local
+     * (a chain's span) instead of walking everything downstream.
+     */
+    public static boolean isConvex(Graph g, List<Node> group, Map<Node, Integer> pos) {
         Set<Node> in = Collections.newSetFromMap(new IdentityHashMap<>());
         in.addAll(group);
-        Map<Value, List<Node>> users = g.users();
+        int last = 0;
+        for (Node n : group) last = Math.max(last, pos.get(n));
         ArrayDeque<Node> work = new ArrayDeque<>();
         Set<Node> seen = Collections.newSetFromMap(new IdentityHashMap<>());
         for (Node n : group)
             for (Value o : n.outputs())
-                for (Node u : users.getOrDefault(o, List.of())) if (!in.contains(u) && seen.add(u)) work.add(u);
+                for (Node u : g.users(o)) if (!in.contains(u) && pos.get(u) < last && seen.add(u)) work.add(u);
         while (!work.isEmpty()) {
             Node u = work.poll();
             for (Value o : u.outputs())
-                for (Node w : users.getOrDefault(o, List.of())) {
+                for (Node w : g.users(o)) {
                     if (in.contains(w)) return false;
-                    if (seen.add(w)) work.add(w);
+                    if (pos.get(w) < last && seen.add(w)) work.add(w);
                 }
         }
         return true;
@@ -51,19 +63,17 @@ public final class FusionGroups {
     public static Node fuse(Rewriter rw, FusionCandidate c) {
         Graph g = rw.graph();
         List<Node> group = new ArrayList<>(c.nodes());
-        group.sort((a, b) -> Integer.compare(g.indexOf(a), g.indexOf(b)));
         Set<Node> members = Collections.newSetFromMap(new IdentityHashMap<>());
         members.addAll(group);
         Set<Value> produced = Collections.newSetFromMap(new IdentityHashMap<>());
         for (Node n : group) produced.addAll(n.outputs());
         LinkedHashSet<Value> external = new LinkedHashSet<>();
         for (Node n : group) for (Value v : n.inputs()) if (v != null && !produced.contains(v)) external.add(v);
-        Map<Value, List<Node>> users = g.users();
         List<Value> escaping = new ArrayList<>();
         for (Node n : group)
             for (Value o : n.outputs()) {
                 boolean outside = g.outputs().contains(o);
-                for (Node u : users.getOrDefault(o, List.of())) outside |= !members.contains(u);
+                for (Node u : g.users(o)) outside |= !members.contains(u);
                 if (outside) escaping.add(o);
             }
         // a dead group (nothing uses its results) still defines its last node's results; dce removes it

@@ -31,19 +31,25 @@ public final class FusionPatterns {
 
     public static List<FusionCandidate> enumerate(Graph g) {
         Map<Value, List<Node>> users = g.users();
+        Map<Node, Integer> pos = new java.util.IdentityHashMap<>();
+        for (int i = 0; i < g.nodes().size(); i++) pos.put(g.nodes().get(i), i);
+        return enumerate(g, users, pos);
+    }
+
+    private static List<FusionCandidate> enumerate(Graph g, Map<Value, List<Node>> users, Map<Node, Integer> pos) {
         List<FusionCandidate> out = new ArrayList<>();
         for (Node n : g.nodes()) {
             switch (n.opName()) {
-                case "Conv" -> convChain(g, users, n, out);
+                case "Conv" -> convChain(g, users, pos, n, out);
                 case "Gemm", "MatMul" -> {
-                    FusionCandidate att = attention(g, users, n);
+                    FusionCandidate att = attention(g, users, pos, n);
                     if (att != null) out.add(att);
-                    gemmChain(g, users, n, out);
+                    gemmChain(g, users, pos, n, out);
                 }
                 default -> { }
             }
         }
-        eltwiseChains(g, users, out);
+        eltwiseChains(g, users, pos, out);
         return out;
     }
 
@@ -85,7 +91,7 @@ public final class FusionPatterns {
                 && add.output().type().shape().equals(x.type().shape());
     }
 
-    private static void convChain(Graph g, Map<Value, List<Node>> users, Node conv, List<FusionCandidate> out) {
+    private static void convChain(Graph g, Map<Value, List<Node>> users, Map<Node, Integer> pos, Node conv, List<FusionCandidate> out) {
         List<Node> chain = new ArrayList<>(List.of(conv));
         Value cur = conv.output();
         boolean bias = false, residual = false;
@@ -99,10 +105,10 @@ public final class FusionPatterns {
             chain.add(u);
             cur = u.output();
         }
-        if (chain.size() > 1 && FusionGroups.isConvex(g, chain)) out.add(new FusionCandidate("conv_bias_act", chain));
+        if (chain.size() > 1 && FusionGroups.isConvex(g, chain, pos)) out.add(new FusionCandidate("conv_bias_act", chain));
     }
 
-    private static void gemmChain(Graph g, Map<Value, List<Node>> users, Node mm, List<FusionCandidate> out) {
+    private static void gemmChain(Graph g, Map<Value, List<Node>> users, Map<Node, Integer> pos, Node mm, List<FusionCandidate> out) {
         List<Node> chain = new ArrayList<>(List.of(mm));
         Value cur = mm.output();
         boolean bias = false;
@@ -113,10 +119,10 @@ public final class FusionPatterns {
             if (ACTIVATIONS.contains(u.opName()) && u.input(0) == cur) chain.add(u);
             break;
         }
-        if (chain.size() > 1 && FusionGroups.isConvex(g, chain)) out.add(new FusionCandidate("gemm_bias_act", chain));
+        if (chain.size() > 1 && FusionGroups.isConvex(g, chain, pos)) out.add(new FusionCandidate("gemm_bias_act", chain));
     }
 
-    private static FusionCandidate attention(Graph g, Map<Value, List<Node>> users, Node qk) {
+    private static FusionCandidate attention(Graph g, Map<Value, List<Node>> users, Map<Node, Integer> pos, Node qk) {
         if (!qk.opName().equals("MatMul")) return null;
         List<Node> chain = new ArrayList<>(List.of(qk));
         Node u = soleUser(g, users, qk.output());
@@ -136,10 +142,10 @@ public final class FusionPatterns {
         Node pv = soleUser(g, users, u.output());
         if (pv == null || !pv.opName().equals("MatMul") || pv.input(0) != u.output()) return null;
         chain.add(pv);
-        return FusionGroups.isConvex(g, chain) ? new FusionCandidate("attention", chain) : null;
+        return FusionGroups.isConvex(g, chain, pos) ? new FusionCandidate("attention", chain) : null;
     }
 
-    private static void eltwiseChains(Graph g, Map<Value, List<Node>> users, List<FusionCandidate> out) {
+    private static void eltwiseChains(Graph g, Map<Value, List<Node>> users, Map<Node, Integer> pos, List<FusionCandidate> out) {
         Set<Node> taken = Collections.newSetFromMap(new IdentityHashMap<>());
         for (Node n : g.nodes()) {
             if (taken.contains(n) || !isEltwise(n)) continue;
@@ -154,7 +160,7 @@ public final class FusionPatterns {
                 chain.add(u);
                 cur = u.output();
             }
-            if (chain.size() >= 2 && FusionGroups.isConvex(g, chain)) {
+            if (chain.size() >= 2 && FusionGroups.isConvex(g, chain, pos)) {
                 taken.addAll(chain);
                 out.add(new FusionCandidate("eltwise", chain));
             }

@@ -49,7 +49,7 @@ public final class MergeSiblings implements Pass {
         for (Map.Entry<Value, List<Node>> e : users.entrySet()) {
             Map<Object, List<Node>> groups = new LinkedHashMap<>();
             for (Node n : e.getValue()) {
-                if (!g.nodes().contains(n)) continue; // merged away with an earlier group
+                if (!g.contains(n)) continue; // merged away with an earlier group
                 Object key = key(n, e.getKey());
                 if (key != null) groups.computeIfAbsent(key, k -> new ArrayList<>()).add(n);
             }

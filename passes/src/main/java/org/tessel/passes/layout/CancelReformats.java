@@ -23,7 +23,7 @@ public final class CancelReformats implements Pass {
     @Override public boolean run(Graph g, PassContext ctx) {
         boolean changed = false;
         for (Node n : new ArrayList<>(g.nodes())) {
-            if (!n.opName().equals(TesselOps.REFORMAT) || !g.nodes().contains(n)) continue;
+            if (!n.opName().equals(TesselOps.REFORMAT) || !g.contains(n)) continue;
             Value in = n.input(0), out = n.output();
             Value replacement = null;
             if (LayoutAssigner.layoutOf(in) == LayoutAssigner.layoutOf(out)) replacement = in;

@@ -24,7 +24,7 @@ public final class GreedyRewriteDriver {
         for (int sweep = 0; sweep < maxSweeps; sweep++) {
             int before = applied;
             for (Node n : new ArrayList<>(g.nodes())) {
-                if (!g.nodes().contains(n)) continue;
+                if (!g.contains(n)) continue;
                 for (RewriteRule r : rules) {
                     if (!r.rootOps().isEmpty() && !r.rootOps().contains(n.opName())) continue;
                     if (r.matchAndRewrite(n, rw)) {

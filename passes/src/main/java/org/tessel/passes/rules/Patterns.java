@@ -18,17 +18,12 @@ public final class Patterns {
 
     /** True when v is used by exactly one node input and is not a graph output. */
     public static boolean singleUse(Graph g, Value v) {
-        if (g.outputs().contains(v)) return false;
-        int uses = 0;
-        for (Node n : g.nodes()) for (Value in : n.inputs()) if (in == v && ++uses > 1) return false;
-        return uses == 1;
+        return g.useCount(v) == 1 && !g.outputs().contains(v);
     }
 
     /** True when v has no users and is not a graph output. */
     public static boolean unused(Graph g, Value v) {
-        if (g.outputs().contains(v)) return false;
-        for (Node n : g.nodes()) if (n.inputs().contains(v)) return false;
-        return true;
+        return g.useCount(v) == 0 && !g.outputs().contains(v);
     }
 
     public static boolean isConstant(Value v) { return v != null && v.isConstant(); }

@@ -88,7 +88,7 @@ public final class Rewriter {
         graph.replaceAllUses(from, to);
         if (wasOutput && !to.isInput() && !graph.outputs().contains(from) && graph.inputs().stream().noneMatch(v -> v == to)) {
             String keep = from.name();
-            if (from.producer() != null && graph.nodes().contains(from.producer())) graph.renameValue(from, graph.uniqueValueName(keep + "_old"));
+            if (from.producer() != null && graph.contains(from.producer())) graph.renameValue(from, graph.uniqueValueName(keep + "_old"));
             if (graph.value(keep) == null) graph.renameValue(to, keep);
         }
         record("replace %" + from.name() + " -> %" + to.name());
