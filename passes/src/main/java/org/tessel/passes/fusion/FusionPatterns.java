@@ -111,23 +111,32 @@ public final class FusionPatterns {
     private static void gemmChain(Graph g, Map<Value, List<Node>> users, Map<Node, Integer> pos, Node mm, List<FusionCandidate> out) {
         List<Node> chain = new ArrayList<>(List.of(mm));
         Value cur = mm.output();
-        boolean bias = false;
+        boolean bias = false, residual = false;
         while (true) {
             Node u = soleUser(g, users, cur);
             if (u == null) break;
-            if (!bias && lastDimConstAdd(u, cur)) { bias = true; chain.add(u); cur = u.output(); continue; }
-            if (ACTIVATIONS.contains(u.opName()) && u.input(0) == cur) chain.add(u);
-            break;
+            if (!bias && !residual && lastDimConstAdd(u, cur)) bias = true;
+            else if (!residual && residualAdd(u, cur)) residual = true;
+            else if (ACTIVATIONS.contains(u.opName()) && u.input(0) == cur) { chain.add(u); break; }
+            else break;
+            chain.add(u);
+            cur = u.output();
         }
         if (chain.size() > 1 && FusionGroups.isConvex(g, chain, pos)) out.add(new FusionCandidate("gemm_bias_act", chain));
     }
 
+    /**
+     * Scaled dot-product attention: MatMul(Q, K) -> scale -> optional mask Add -> Softmax (last axis)
+     * -> optional NaN guard Where(IsNaN(p), c, p) -> MatMul(., V). The scale may instead be split
+     * into scalar Muls on Q and K (PyTorch's SDPA export). Single-use Reshape/Transpose chains that
+     * split and merge the heads join the group too, so a fused kernel reads the projections as they
+     * are.
+     */
     private static FusionCandidate attention(Graph g, Map<Value, List<Node>> users, Map<Node, Integer> pos, Node qk) {
         if (!qk.opName().equals("MatMul")) return null;
         List<Node> chain = new ArrayList<>(List.of(qk));
         Node u = soleUser(g, users, qk.output());
-        if (u != null && (u.opName().equals("Div") || u.opName().equals("Mul")) && u.input(1) != null && u.input(1).isConstant()
-                && u.input(1).type().numElements() == 1) {
+        if (u != null && isScalarScale(u)) {
             chain.add(u);
             u = soleUser(g, users, u.output());
         }
@@ -139,10 +148,66 @@ public final class FusionPatterns {
         long axis = u.attrs().getInt("axis", -1);
         if (axis != -1 && axis != u.output().type().rank() - 1) return null;
         chain.add(u);
-        Node pv = soleUser(g, users, u.output());
-        if (pv == null || !pv.opName().equals("MatMul") || pv.input(0) != u.output()) return null;
+        Value probs = u.output();
+        Node guard = nanGuard(g, users, probs);
+        if (guard != null) {
+            chain.add(guard.input(0).producer());
+            chain.add(guard);
+            probs = guard.output();
+        }
+        Node pv = soleUser(g, users, probs);
+        if (pv == null || !pv.opName().equals("MatMul") || pv.input(0) != probs) return null;
         chain.add(pv);
+        // split scale: Q * s and K * s feeding the first MatMul
+        for (int i = 0; i < 2; i++) {
+            Value in = qk.input(i);
+            Node m = in == null ? null : in.producer();
+            if (m != null && isScalarScale(m) && soleUser(g, users, in) == qk) chain.add(m);
+        }
+        List<Node> heads = new ArrayList<>();
+        for (Node n : List.copyOf(chain)) {
+            if (n != qk && !(isScalarScale(n) && chain.contains(n) && soleUser(g, users, n.output()) == qk)) continue;
+            for (int i = 0; i < 2; i++) if (n.input(i) != null && !n.input(i).isConstant()) movementChain(g, users, n.input(i), heads);
+        }
+        movementChain(g, users, pv.input(1), heads);
+        Node t = soleUser(g, users, pv.output());
+        if (t != null && t.opName().equals("Transpose")) {
+            Node r = soleUser(g, users, t.output());
+            if (r != null && r.opName().equals("Reshape")) { chain.add(t); chain.add(r); }
+        }
+        chain.sort(java.util.Comparator.comparingInt(pos::get));
+        List<Node> group = new ArrayList<>(heads);
+        for (Node n : chain) if (!group.contains(n)) group.add(n);
+        group.sort(java.util.Comparator.comparingInt(pos::get));
+        if (!heads.isEmpty() && FusionGroups.isConvex(g, group, pos)) return new FusionCandidate("attention", group);
         return FusionGroups.isConvex(g, chain, pos) ? new FusionCandidate("attention", chain) : null;
+    }
+
+    private static boolean isScalarScale(Node n) {
+        return (n.opName().equals("Div") || n.opName().equals("Mul")) && n.input(1) != null && n.input(1).isConstant()
+                && n.input(1).type().numElements() == 1;
+    }
+
+    /** Where(IsNaN(p), c, p) with p's only other user the IsNaN: the guard exporters put after Softmax. */
+    private static Node nanGuard(Graph g, Map<Value, List<Node>> users, Value p) {
+        List<Node> us = users.getOrDefault(p, List.of());
+        if (us.size() != 2 || g.outputs().contains(p)) return null;
+        Node isNan = us.stream().filter(n -> n.opName().equals("IsNaN")).findFirst().orElse(null);
+        Node where = us.stream().filter(n -> n.opName().equals("Where")).findFirst().orElse(null);
+        if (isNan == null || where == null || where.input(0) != isNan.output() || where.input(2) != p
+                || where.input(1) == null || !where.input(1).isConstant() || soleUser(g, users, isNan.output()) != where) return null;
+        return where;
+    }
+
+    /** Adds the single-use Reshape/Transpose chain (at most four ops) producing v to heads. */
+    private static void movementChain(Graph g, Map<Value, List<Node>> users, Value v, List<Node> heads) {
+        Value cur = v;
+        for (int depth = 0; depth < 4 && cur != null; depth++) {
+            Node p = cur.producer();
+            if (p == null || !(p.opName().equals("Transpose") || p.opName().equals("Reshape")) || soleUser(g, users, cur) == null) return;
+            if (!heads.contains(p)) heads.add(p);
+            cur = p.input(0);
+        }
     }
 
     private static void eltwiseChains(Graph g, Map<Value, List<Node>> users, Map<Node, Integer> pos, List<FusionCandidate> out) {
