@@ -40,11 +40,11 @@ public final class FusionPatterns {
         List<FusionCandidate> out = new ArrayList<>();
         for (Node n : g.nodes()) {
             switch (n.opName()) {
-                case "Conv" -> convChain(g, users, pos, n, out);
+                case "Conv" -> biasActChain(g, users, pos, n, "conv_bias_act", FusionPatterns::perChannelConstAdd, out);
                 case "Gemm", "MatMul" -> {
                     FusionCandidate att = attention(g, users, pos, n);
                     if (att != null) out.add(att);
-                    gemmChain(g, users, pos, n, out);
+                    biasActChain(g, users, pos, n, "gemm_bias_act", FusionPatterns::lastDimConstAdd, out);
                 }
                 default -> { }
             }
@@ -91,38 +91,26 @@ public final class FusionPatterns {
                 && add.output().type().shape().equals(x.type().shape());
     }
 
-    private static void convChain(Graph g, Map<Value, List<Node>> users, Map<Node, Integer> pos, Node conv, List<FusionCandidate> out) {
-        List<Node> chain = new ArrayList<>(List.of(conv));
-        Value cur = conv.output();
+    /**
+     * Root (Conv, Gemm or MatMul), then at most one bias Add (per-channel for convs, per-last-axis
+     * for GEMMs), at most one residual Add, and one activation, each the single user of the last.
+     */
+    private static void biasActChain(Graph g, Map<Value, List<Node>> users, Map<Node, Integer> pos, Node root, String kind,
+                                     java.util.function.BiPredicate<Node, Value> isBias, List<FusionCandidate> out) {
+        List<Node> chain = new ArrayList<>(List.of(root));
+        Value cur = root.output();
         boolean bias = false, residual = false;
         while (true) {
             Node u = soleUser(g, users, cur);
             if (u == null) break;
-            if (!bias && !residual && perChannelConstAdd(u, cur)) bias = true;
+            if (!bias && !residual && isBias.test(u, cur)) bias = true;
             else if (!residual && residualAdd(u, cur)) residual = true;
             else if (ACTIVATIONS.contains(u.opName()) && u.input(0) == cur) { chain.add(u); break; }
             else break;
             chain.add(u);
             cur = u.output();
         }
-        if (chain.size() > 1 && FusionGroups.isConvex(g, chain, pos)) out.add(new FusionCandidate("conv_bias_act", chain));
-    }
-
-    private static void gemmChain(Graph g, Map<Value, List<Node>> users, Map<Node, Integer> pos, Node mm, List<FusionCandidate> out) {
-        List<Node> chain = new ArrayList<>(List.of(mm));
-        Value cur = mm.output();
-        boolean bias = false, residual = false;
-        while (true) {
-            Node u = soleUser(g, users, cur);
-            if (u == null) break;
-            if (!bias && !residual && lastDimConstAdd(u, cur)) bias = true;
-            else if (!residual && residualAdd(u, cur)) residual = true;
-            else if (ACTIVATIONS.contains(u.opName()) && u.input(0) == cur) { chain.add(u); break; }
-            else break;
-            chain.add(u);
-            cur = u.output();
-        }
-        if (chain.size() > 1 && FusionGroups.isConvex(g, chain, pos)) out.add(new FusionCandidate("gemm_bias_act", chain));
+        if (chain.size() > 1 && FusionGroups.isConvex(g, chain, pos)) out.add(new FusionCandidate(kind, chain));
     }
 
     /**
