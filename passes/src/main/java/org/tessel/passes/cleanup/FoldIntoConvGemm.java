@@ -79,7 +79,9 @@ public final class FoldIntoConvGemm {
             Value bv = rw.constant((p.input(2) == null ? p.name() + "_bias" : p.input(2).name()) + "_bnfolded", newB);
             Node folded = rw.insertBefore(p, p.opName(), p.name(), attrs, 1, p.input(0), wv, bv);
             rw.replace(bn, folded.output());
+            String name = p.name();
             rw.erase(p);
+            rw.takeName(folded, name);
             return true;
         }
     }
@@ -119,7 +121,9 @@ public final class FoldIntoConvGemm {
                 Value bv = rw.constant((p.input(2) == null ? p.name() + "_bias" : p.input(2).name()) + "_plus", nb);
                 Node folded = rw.insertBefore(p, op, p.name(), attrs, 1, p.input(0), p.input(1), bv);
                 rw.replace(add, folded.output());
+                String name = p.name();
                 rw.erase(p);
+                rw.takeName(folded, name);
                 return true;
             }
             return false;

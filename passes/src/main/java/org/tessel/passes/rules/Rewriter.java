@@ -94,6 +94,11 @@ public final class Rewriter {
         record("replace %" + from.name() + " -> %" + to.name());
     }
 
+    /** Gives n the name it was made to replace, once that name is free again ("conv_1" back to "conv"). */
+    public void takeName(Node n, String name) {
+        if (!graph.hasNodeNamed(name)) graph.renameNode(n, name);
+    }
+
     public void erase(Node n) {
         graph.removeNode(n);
         record("erase " + n.describe());

@@ -1,0 +1,63 @@
+package org.tessel.cli;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.Callable;
+import org.tessel.api.Tensor;
+import org.tessel.runtime.engine.Engine;
+import org.tessel.runtime.engine.EngineHeader;
+import org.tessel.runtime.engine.ExecutionContext;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** Runs a saved engine on seeded random inputs and reports latency percentiles and throughput. */
+@Command(name = "run", description = "Run an engine on random inputs; ends with 'p50_ms=... p99_ms=... throughput=.../s'.")
+final class RunCommand implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "FILE", description = "An engine file made by `tessel build`.") Path file;
+    @Option(names = "--batch", description = "Expected batch size (engines are built for one batch size; a different one is refused).") Integer batch;
+    @Option(names = "--iterations", defaultValue = "20", description = "Timed runs (default ${DEFAULT-VALUE}).") int iterations;
+    @Option(names = "--warmup", defaultValue = "3", description = "Untimed runs first (default ${DEFAULT-VALUE}).") int warmup;
+    @Option(names = "--layer-info", description = "Write per-layer tactic, precision, layout and time as JSON to this file.") Path layerInfo;
+
+    @Override public Integer call() throws Exception {
+        if (iterations < 1) throw new IllegalArgumentException("--iterations must be at least 1, got " + iterations);
+        Engine e = Engine.load(file, EngineHeader.Machine.cpu());
+        List<Tensor> inputs = OptimizeCommand.randomInputs(e.graph());
+        int engineBatch = e.graph().inputs().get(0).type().rank() > 0 ? e.graph().inputs().get(0).type().shape().dim(0) : 1;
+        if (batch != null && batch != engineBatch)
+            throw new IllegalArgumentException(file + " was built for batch " + engineBatch + "; rebuild it with `tessel build ... --batch " + batch + "`");
+        ExecutionContext ctx = e.createContext().profiling(layerInfo != null);
+        for (int i = 0; i < warmup; i++) ctx.run(inputs);
+        double[] ms = new double[iterations];
+        for (int i = 0; i < iterations; i++) {
+            long t0 = System.nanoTime();
+            ctx.run(inputs);
+            ms[i] = (System.nanoTime() - t0) / 1e6;
+        }
+        double[] sorted = ms.clone();
+        Arrays.sort(sorted);
+        double mean = Arrays.stream(ms).average().orElse(0);
+        if (layerInfo != null) {
+            Files.writeString(layerInfo, ctx.layerInfoJson());
+            List<ExecutionContext.LayerTime> top = new ArrayList<>(ctx.layerTimes());
+            top.sort((a, b) -> Double.compare(b.meanMs(), a.meanMs()));
+            System.out.println("slowest layers:");
+            for (ExecutionContext.LayerTime t : top.subList(0, Math.min(5, top.size())))
+                System.out.printf("  %-40s %-16s %-14s %8.3f ms%n", t.plan().node(), t.op(), t.plan().tactic(), t.meanMs());
+            System.out.println("layer info: " + layerInfo);
+        }
+        System.out.printf("%s: backend %s, batch %d, %d iterations after %d warm-up%n", file, e.header().backend(), engineBatch, iterations, warmup);
+        System.out.printf("p50_ms=%.3f p99_ms=%.3f throughput=%.1f/s%n", percentile(sorted, 50), percentile(sorted, 99), engineBatch * 1000.0 / mean);
+        return 0;
+    }
+
+    /** Nearest-rank percentile of sorted values. */
+    static double percentile(double[] sorted, double p) {
+        int rank = (int) Math.ceil(p / 100.0 * sorted.length);
+        return sorted[Math.max(0, Math.min(sorted.length - 1, rank - 1))];
+    }
+}
