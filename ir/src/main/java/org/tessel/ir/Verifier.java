@@ -93,8 +93,11 @@ public final class Verifier {
             }
         }
         if (g.outputs().isEmpty()) p.add("graph has no outputs");
-        for (Value o : g.outputs())
+        Set<Value> seenOut = Collections.newSetFromMap(new IdentityHashMap<>());
+        for (Value o : g.outputs()) {
             if (!defined.contains(o)) p.add("graph output %" + o.name() + " is not defined in this graph");
+            if (!seenOut.add(o)) p.add("graph output %" + o.name() + " is listed twice (each output needs its own value and name)");
+        }
         return p;
     }
 

@@ -49,6 +49,7 @@ class PassPropertiesTest {
             Graph h = g.copy();
             PassManager.Report r = pm.run(h, pipeline);
             Verifier.verify(h);
+            assertEquals(g.outputs().stream().map(Value::name).toList(), h.outputs().stream().map(Value::name).toList(), "pass " + pipeline + " changed the graph's output names");
             assertSame(expected, new ReferenceInterpreter().run(h, in), "pass " + pipeline);
             if (r.runs().get(r.runs().size() - 1).changed()) changedGraphs.merge(pipeline, 1, Integer::sum);
             if (p.info().idempotent()) {

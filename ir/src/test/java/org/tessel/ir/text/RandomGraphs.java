@@ -171,8 +171,12 @@ final class RandomGraphs {
                 avail.add(o);
             }
         }
+        // graph outputs are distinct values (the verifier requires it)
         List<Value> outs = new ArrayList<>();
-        for (int i = 1 + r.nextInt(3); i > 0; i--) outs.add(pick(avail));
+        for (int i = 1 + r.nextInt(3); i > 0; i--) {
+            Value v = pick(avail);
+            if (!outs.contains(v)) outs.add(v);
+        }
         g.setOutputs(outs);
         return g;
     }
@@ -262,7 +266,8 @@ final class RandomGraphs {
         // the body's results are the node's: trim or pad its outputs to the node's count
         List<Value> bodyOuts = new ArrayList<>(body.outputs());
         while (bodyOuts.size() > numOut) bodyOuts.remove(bodyOuts.size() - 1);
-        while (bodyOuts.size() < numOut) bodyOuts.add(body.inputs().get(0));
+        for (Value in : body.inputs()) if (bodyOuts.size() < numOut && !bodyOuts.contains(in)) bodyOuts.add(in);
+        numOut = bodyOuts.size();
         body.setOutputs(bodyOuts);
         Attributes attrs = r.nextBoolean() ? Attributes.builder().put("kind", "copy").build() : Attributes.empty();
         return insert(g, "Fused", ins, attrs, numOut, names, nodeNames, body);

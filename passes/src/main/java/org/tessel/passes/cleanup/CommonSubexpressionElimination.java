@@ -52,16 +52,19 @@ public final class CommonSubexpressionElimination implements Pass {
             Key k = new Key(n.opName(), n.attrs(), ins);
             Node prev = seen.get(k);
             if (prev == null || prev.outputs().size() != n.outputs().size()) { seen.putIfAbsent(k, n); continue; }
-            for (int i = 0; i < n.outputs().size(); i++) replaceKeepingOutputs(g, n.output(i), prev.output(i));
+            // two graph outputs stay two values: the graph's interface keeps every output and its name
+            boolean clash = false;
+            for (int i = 0; i < n.outputs().size(); i++) clash |= g.outputs().contains(n.output(i)) && g.outputs().contains(prev.output(i));
+            if (clash) continue;
+            List<String> names = n.outputs().stream().map(Value::name).toList();
+            List<Boolean> wasOutput = n.outputs().stream().map(v -> g.outputs().contains(v)).toList();
+            for (int i = 0; i < n.outputs().size(); i++) g.replaceAllUses(n.output(i), prev.output(i));
             g.removeNode(n);
+            for (int i = 0; i < names.size(); i++) if (wasOutput.get(i)) g.renameValue(prev.output(i), names.get(i));
             ctx.stats().inc("nodes-merged");
             changed = true;
         }
         return changed;
-    }
-
-    private static void replaceKeepingOutputs(Graph g, Value from, Value to) {
-        g.replaceAllUses(from, to);
     }
 
     private boolean mergeConstants(Graph g, PassContext ctx) {
