@@ -32,19 +32,20 @@ final class OptimizeCommand implements Callable<Integer> {
     @Option(names = "--dump-after", description = "Print the IR after each pass (constants elided).") boolean dumpAfter;
 
     @Override public Integer call() throws Exception {
+        PassManager pm = new PassManager().fullVerify(full).skip(skip.toArray(String[]::new));
+        String text = StandardPipelines.resolve(pipeline);
+        pm.check(org.tessel.passes.Pipeline.parse(text)); // refuse a bad pipeline before loading anything
         Graph g = model.load();
         int before = g.nodes().size();
         MemoryPlan planBefore = new LivenessMemoryPlanner().plan(g);
         List<Tensor> inputs = check ? randomInputs(g) : null;
         List<Tensor> expected = check ? new ReferenceInterpreter().run(g, inputs) : null;
-        PassManager pm = new PassManager().fullVerify(full).skip(skip.toArray(String[]::new));
         if (dumpAfter) pm.instrument(new PassInstrumentation() {
             @Override public void afterPass(PassInfo p, Graph graph, PassManager.PassRun run) {
                 System.out.println("// ---- after " + p.name());
                 System.out.print(IrPrinter.print(graph, IrPrinter.Options.elidingAbove(16)));
             }
         });
-        String text = StandardPipelines.resolve(pipeline);
         System.out.printf("%s: %d nodes; pipeline: %s%n", g.name(), before, text);
         System.out.printf("%-22s %7s %7s %9s  %s%n", "pass", "before", "after", "ms", "statistics");
         PassManager.Report r = pm.run(g, text);
