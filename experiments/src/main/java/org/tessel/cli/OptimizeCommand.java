@@ -30,6 +30,7 @@ final class OptimizeCommand implements Callable<Integer> {
     @Option(names = "--check", description = "Run the reference interpreter before and after on seeded random inputs and compare (rtol 1e-3, atol 1e-4).") boolean check;
     @Option(names = "--print", description = "Print the optimized graph as text IR (constants elided).") boolean print;
     @Option(names = "--dump-after", description = "Print the IR after each pass (constants elided).") boolean dumpAfter;
+    @Option(names = "--dump-before", description = "Print the IR before each pass (constants elided).") boolean dumpBefore;
 
     @Override public Integer call() throws Exception {
         PassManager pm = new PassManager().fullVerify(full).skip(skip.toArray(String[]::new));
@@ -40,6 +41,12 @@ final class OptimizeCommand implements Callable<Integer> {
         MemoryPlan planBefore = new LivenessMemoryPlanner().plan(g);
         List<Tensor> inputs = check ? randomInputs(g) : null;
         List<Tensor> expected = check ? new ReferenceInterpreter().run(g, inputs) : null;
+        if (dumpBefore) pm.instrument(new PassInstrumentation() {
+            @Override public void beforePass(PassInfo p, Graph graph) {
+                System.out.println("// ---- before " + p.name());
+                System.out.print(IrPrinter.print(graph, IrPrinter.Options.elidingAbove(16)));
+            }
+        });
         if (dumpAfter) pm.instrument(new PassInstrumentation() {
             @Override public void afterPass(PassInfo p, Graph graph, PassManager.PassRun run) {
                 System.out.println("// ---- after " + p.name());

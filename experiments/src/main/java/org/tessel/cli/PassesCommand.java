@@ -16,6 +16,7 @@ final class PassesCommand implements Callable<Integer> {
             PassInfo i = p.info();
             System.out.printf("%-22s %s%n", i.name(), i.summary());
             for (PassOption o : i.options()) System.out.printf("    %s=%s  %s%n", o.name(), o.defaultValue(), o.help());
+            for (var st : i.statistics()) System.out.printf("    statistic %s: %s%n", st.name(), st.help());
             if (!i.requires().isEmpty() || !i.establishes().isEmpty() || !i.invalidates().isEmpty())
                 System.out.printf("    requires %s, establishes %s, invalidates %s%n", i.requires(), i.establishes(), i.invalidates());
         }

@@ -94,6 +94,7 @@ class PassManagerTest {
         for (Pass p : PassRegistry.global().all()) {
             assertFalse(p.info().summary().isBlank(), p.info().name());
             for (PassOption o : p.info().options()) assertFalse(o.help().isBlank(), p.info().name() + "." + o.name());
+            for (PassStatistic st : p.info().statistics()) assertFalse(st.help().isBlank(), p.info().name() + " statistic " + st.name());
             assertEquals(0, java.util.Arrays.stream(p.getClass().getDeclaredFields())
                     .filter(f -> java.lang.reflect.Modifier.isStatic(f.getModifiers()) && !java.lang.reflect.Modifier.isFinal(f.getModifiers())).count(),
                     p.info().name() + " has mutable static state");

@@ -51,6 +51,9 @@ class PassPropertiesTest {
             Verifier.verify(h);
             assertEquals(g.outputs().stream().map(Value::name).toList(), h.outputs().stream().map(Value::name).toList(), "pass " + pipeline + " changed the graph's output names");
             assertSame(expected, new ReferenceInterpreter().run(h, in), "pass " + pipeline);
+            for (PassManager.PassRun run : r.runs())
+                for (String stat : run.stats().asMap().keySet())
+                    assertTrue(PassRegistry.global().get(run.pass()).info().declares(stat), "pass " + run.pass() + " reports undeclared statistic " + stat);
             if (r.runs().get(r.runs().size() - 1).changed()) changedGraphs.merge(pipeline, 1, Integer::sum);
             if (p.info().idempotent()) {
                 Graph once = h.copy();

@@ -18,7 +18,9 @@ import org.tessel.passes.cleanup.FoldConstants;
  * plain constants.
  */
 public final class SimplifyShapes implements Pass {
-    private static final PassInfo INFO = PassInfo.named("simplify-shapes", "Turn Shape ops into constants and fold the shape arithmetic behind them").build();
+    private static final PassInfo INFO = PassInfo.named("simplify-shapes", "Turn Shape ops into constants and fold the shape arithmetic behind them")
+            .statistic("shapes-made-constant", "Shape nodes replaced by constants")
+            .statistic("nodes-folded", "Shape-arithmetic nodes folded after that").build();
 
     @Override public PassInfo info() { return INFO; }
 

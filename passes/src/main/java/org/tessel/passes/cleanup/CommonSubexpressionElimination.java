@@ -22,7 +22,9 @@ import org.tessel.passes.PassOption;
  */
 public final class CommonSubexpressionElimination implements Pass {
     static final PassOption MAX_CONST = new PassOption("max-constant-elements", "1048576", "Largest constant compared by content");
-    private static final PassInfo INFO = PassInfo.named("cse", "Merge identical pure nodes and identical constants").options(MAX_CONST).build();
+    private static final PassInfo INFO = PassInfo.named("cse", "Merge identical pure nodes and identical constants")
+            .statistic("nodes-merged", "Nodes replaced by an identical earlier node")
+            .statistic("constants-merged", "Constants replaced by an identical one").options(MAX_CONST).build();
 
     @Override public PassInfo info() { return INFO; }
 

@@ -20,7 +20,8 @@ import org.tessel.passes.PassOption;
  */
 public final class FoldConstants implements Pass {
     static final PassOption MAX = new PassOption("max-elements", "16777216", "Do not fold results with more elements than this");
-    private static final PassInfo INFO = PassInfo.named("fold-constants", "Evaluate nodes whose inputs are all constants").options(MAX).build();
+    private static final PassInfo INFO = PassInfo.named("fold-constants", "Evaluate nodes whose inputs are all constants")
+            .statistic("nodes-folded", "Nodes replaced by their constant results").options(MAX).build();
 
     @Override public PassInfo info() { return INFO; }
 

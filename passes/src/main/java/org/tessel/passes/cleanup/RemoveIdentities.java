@@ -16,7 +16,8 @@ import org.tessel.passes.rules.Patterns;
  * value.
  */
 public final class RemoveIdentities implements Pass {
-    private static final PassInfo INFO = PassInfo.named("remove-identities", "Remove Identity and inference-time Dropout").build();
+    private static final PassInfo INFO = PassInfo.named("remove-identities", "Remove Identity and inference-time Dropout")
+            .statistic("identities-removed", "Identity/Dropout nodes removed").build();
 
     @Override public PassInfo info() { return INFO; }
 

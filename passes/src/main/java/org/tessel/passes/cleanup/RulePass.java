@@ -17,6 +17,7 @@ public final class RulePass implements Pass {
     private final List<RewriteRule> rules;
 
     public RulePass(PassInfo.Builder info, List<RewriteRule> rules) {
+        for (RewriteRule r : rules) info.statistic(r.name(), "Applications of rule " + r.name());
         this.info = info.options(MAX_SWEEPS).build();
         this.rules = List.copyOf(rules);
     }

@@ -19,7 +19,10 @@ import org.tessel.passes.rules.Rewriter;
 public final class Fuse implements Pass {
     static final PassOption KINDS = new PassOption("kinds", "attention;conv_bias_act;gemm_bias_act;eltwise", "Semicolon-separated fusion kinds to apply, in priority order");
     private static final PassInfo INFO = PassInfo.named("fuse", "Fuse conv/gemm + bias + activation, attention and elementwise chains into fused nodes")
-            .options(KINDS).establishes(GraphProperty.FUSED).invalidates(GraphProperty.MEMORY_PLANNED, GraphProperty.STREAMS_ASSIGNED, GraphProperty.SCHEDULE_FIXED).build();
+            .options(KINDS)
+            .statistic("fused-attention", "Attention patterns fused").statistic("fused-conv_bias_act", "Conv chains fused")
+            .statistic("fused-gemm_bias_act", "GEMM chains fused").statistic("fused-eltwise", "Elementwise chains fused")
+            .establishes(GraphProperty.FUSED).invalidates(GraphProperty.MEMORY_PLANNED, GraphProperty.STREAMS_ASSIGNED, GraphProperty.SCHEDULE_FIXED).build();
 
     @Override public PassInfo info() { return INFO; }
 

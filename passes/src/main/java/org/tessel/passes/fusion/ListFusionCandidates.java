@@ -7,7 +7,9 @@ import org.tessel.passes.PassInfo;
 
 /** Pass that only counts fusion candidates per kind (statistics); the search enumerates the same list. */
 public final class ListFusionCandidates implements Pass {
-    private static final PassInfo INFO = PassInfo.named("fusion-candidates", "Count fusion candidates per kind without applying them").build();
+    private static final PassInfo INFO = PassInfo.named("fusion-candidates", "Count fusion candidates per kind without applying them")
+            .statistic("attention", "Attention candidates").statistic("conv_bias_act", "Conv chain candidates")
+            .statistic("gemm_bias_act", "GEMM chain candidates").statistic("eltwise", "Elementwise chain candidates").build();
 
     @Override public PassInfo info() { return INFO; }
 

@@ -26,6 +26,7 @@ import org.tessel.passes.rules.Rewriter;
 public final class MergeSiblings implements Pass {
     static final PassOption MIN = new PassOption("min-siblings", "2", "Merge only groups of at least this many siblings");
     private static final PassInfo INFO = PassInfo.named("merge-siblings", "Merge sibling Convs/MatMuls on one input into one wider op plus a Split")
+            .statistic("siblings-merged", "Convs/MatMuls merged into a wider one")
             .options(MIN).build();
 
     @Override public PassInfo info() { return INFO; }

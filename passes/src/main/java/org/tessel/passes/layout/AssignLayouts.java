@@ -22,6 +22,7 @@ import org.tessel.passes.rules.Rewriter;
 public final class AssignLayouts implements Pass {
     static final PassOption POLICY = new PassOption("policy", "auto", "nchw, nhwc, or auto (NHWC for tensor-core-friendly convs)");
     private static final PassInfo INFO = PassInfo.named("assign-layouts", "Choose NCHW/NHWC per op and insert reformats at boundaries")
+            .statistic("reformats-inserted", "Reformat nodes inserted at layout boundaries")
             .options(POLICY).establishes(GraphProperty.LAYOUTS_ASSIGNED)
             .invalidates(GraphProperty.MEMORY_PLANNED, GraphProperty.STREAMS_ASSIGNED, GraphProperty.SCHEDULE_FIXED).notIdempotent().build();
 

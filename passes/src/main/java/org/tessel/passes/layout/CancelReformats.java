@@ -16,6 +16,7 @@ import org.tessel.passes.PassInfo;
  */
 public final class CancelReformats implements Pass {
     private static final PassInfo INFO = PassInfo.named("cancel-reformats", "Remove reformats that undo one another or change nothing")
+            .statistic("reformats-removed", "Reformats removed")
             .requires(GraphProperty.LAYOUTS_ASSIGNED).build();
 
     @Override public PassInfo info() { return INFO; }

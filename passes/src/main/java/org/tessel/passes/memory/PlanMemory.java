@@ -16,6 +16,10 @@ public final class PlanMemory implements Pass {
     static final PassOption ALIGN = new PassOption("alignment", "256", "Byte alignment of every buffer");
     static final PassOption IN_PLACE = new PassOption("in-place", "true", "Let elementwise ops and views reuse a dying input's buffer");
     private static final PassInfo INFO = PassInfo.named("plan-memory", "Plan activation memory in one arena (liveness, in-place reuse, greedy by size)")
+            .statistic("arena-bytes", "Size of the planned arena")
+            .statistic("lower-bound-bytes", "Largest total of buffers live at one step")
+            .statistic("buffers", "Distinct buffers after in-place reuse")
+            .statistic("in-place", "Results written over a dying input or viewing one")
             .options(ALIGN, IN_PLACE).establishes(GraphProperty.MEMORY_PLANNED, GraphProperty.SCHEDULE_FIXED).build();
 
     @Override public PassInfo info() { return INFO; }

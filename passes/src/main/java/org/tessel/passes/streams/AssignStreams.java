@@ -11,6 +11,8 @@ import org.tessel.passes.PassOption;
 public final class AssignStreams implements Pass {
     static final PassOption STREAMS = new PassOption("streams", "4", "Most streams to use");
     private static final PassInfo INFO = PassInfo.named("assign-streams", "Put independent branches on separate streams, with events between them")
+            .statistic("streams-used", "Streams that received work")
+            .statistic("events", "Cross-stream events needed")
             .options(STREAMS).establishes(GraphProperty.STREAMS_ASSIGNED, GraphProperty.SCHEDULE_FIXED).build();
 
     @Override public PassInfo info() { return INFO; }
