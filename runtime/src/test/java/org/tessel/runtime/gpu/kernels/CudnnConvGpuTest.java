@@ -117,7 +117,12 @@ class CudnnConvGpuTest {
                         try (DeviceBuffer ws = wsBytes == 0 ? null : DeviceBuffer.allocate(wsBytes)) {
                             double tol = t == DType.F32 ? (p.math() == CudnnConv.Math.TF32_ALLOWED ? 3e-3 : 1e-4) : GpuTestSupport.tolerance(t);
                             dy.fill((byte) 0xFF);
-                            conv.runBiasActivation(algo, dx, dw, db, dz, 1f, true, dy, ws, CudaStream.DEFAULT);
+                            try {
+                                conv.runBiasActivation(algo, dx, dw, db, dz, 1f, true, dy, ws, CudaStream.DEFAULT);
+                            } catch (CudnnException e) {
+                                if (e.status() / 1000 == 3) { System.out.println("RESULT|cudnn.conv.fused_bias_act " + name(p) + "|-|-|-|-|-|skip (" + e.getMessage() + ")"); return; }
+                                throw e;
+                            }
                             assertClose("cudnn.conv.fused_bias_act relu+residual " + name(p), download(dy, t, outShape, p.layout()), ref.get(2), tol);
                             dy.fill((byte) 0xFF);
                             conv.runBiasActivation(algo, dx, dw, db, null, 0f, false, dy, ws, CudaStream.DEFAULT);
