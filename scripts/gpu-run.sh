@@ -55,13 +55,13 @@ echo "-- failures (first 25)"
 grep -E 'FAIL' "$out/results.txt" | cut -c1-230 | head -25
 grep -E '✘|MethodSource|=> ' "$out/tests.log" | grep -v '✔' | cut -c1-230 | head -30
 echo "-- results per kernel (cases, worst max-abs and relative-L2 error)"
-awk -F'|' '$9 ~ /^ok/ { split($2, w, " "); key = w[1] " " $3; n[key]++; if ($5 + 0 > ma[key]) ma[key] = $5 + 0; if ($6 + 0 > mr[key]) mr[key] = $6 + 0 }
+awk -F'|' '$8 ~ /^ok/ && $3 != "-" { split($2, w, " "); key = w[1] " " $3 (w[2] ~ /^(FP32|TF32|FP16|BF16)$/ ? " " w[2] : "") ($2 ~ / tf32/ ? " tf32" : ""); n[key]++; if ($5 + 0 > ma[key]) ma[key] = $5 + 0; if ($6 + 0 > mr[key]) mr[key] = $6 + 0 }
     END { for (k in n) printf "%-45s %4d cases  max-abs %.2e  rel-L2 %.2e\n", k, n[k], ma[k], mr[k] }' "$out/results.txt" | sort
 grep -E '^RESULT\|(device|cuBLASLt version|cuBLAS version|cuDNN version)' "$out/results.txt" | cut -c1-200
 echo "== benchmarks"
 timeout 150 "$here/java" -cp "$here/lib/*" org.tessel.runtime.gpu.bench.GpuMicroBench > "$out/bench.txt" 2>&1
 echo "bench exit code $?"
-grep -vE '^\|' "$out/bench.txt" | tail -8
+grep -vE '^(\||==)' "$out/bench.txt" | tail -8
 grep -E '^(==|\|)' "$out/bench.txt"
 SUITE
 sed -i "s|@SELECTORS@|$selectors|" "$gpu/suite.sh"

@@ -98,6 +98,12 @@ public final class DeviceBuffer implements AutoCloseable {
         check("cuMemcpyDtoD", JCudaDriver.cuMemcpyDtoD(pointer(), src.pointer(), src.bytes));
     }
 
+    /** Copies all of {@code src} (device to device) to the start of this buffer, ordered on {@code stream}. */
+    public void copyFromAsync(DeviceBuffer src, CudaStream stream) {
+        fits(src.bytes, "copy");
+        check("cuMemcpyDtoDAsync", JCudaDriver.cuMemcpyDtoDAsync(pointer(), src.pointer(), src.bytes, stream.handle()));
+    }
+
     /** Sets every byte to {@code value}. */
     public void fill(byte value) { check("cuMemsetD8", JCudaDriver.cuMemsetD8(pointer(), value, bytes)); }
 

@@ -100,7 +100,7 @@ public final class GpuMicroBench {
         long bytes = 512L << 20;
         try (DeviceBuffer a = DeviceBuffer.allocate(bytes); DeviceBuffer c = DeviceBuffer.allocate(bytes)) {
             a.fill((byte) 0x3C);
-            double ms = medianMs(3, 20, () -> c.copyFrom(a));
+            double ms = medianMs(3, 20, () -> c.copyFromAsync(a, stream));
             rows.add(new Row("device-to-device copy (ceiling)", "512 MiB", ms, String.format("%.0f GB/s (read+write)", 2.0 * bytes / ms / 1e6)));
         }
     }
@@ -142,9 +142,12 @@ public final class GpuMicroBench {
         try (FusedEltwiseKernel k = FusedEltwiseKernel.compile(kc, g); DeviceBuffer dx = randomBuffer(t, elems, 2);
              DeviceBuffer dy = DeviceBuffer.allocate(elems * t.bytes())) {
             List<DeviceBuffer> in = List.of(dx), out = List.of(dy);
-            double ms = medianMs(10, 50, () -> k.run(in, out, stream));
             double bytes = 2.0 * elems * t.bytes();
-            rows.add(new Row("tessel.eltwise.fused relu(x*s+b[c]) " + t.text(), "[32,256,56,56]", ms, String.format("%.0f GB/s", bytes / ms / 1e6)));
+            double ms = medianMs(10, 50, () -> k.run(in, out, stream));
+            rows.add(new Row("tessel.eltwise.fused relu(x*s+b[c]) " + t.text() + " (vec4)", "[32,256,56,56]", ms, String.format("%.0f GB/s", bytes / ms / 1e6)));
+            double scalarMs = medianMs(10, 50, () -> k.runScalar(in, out, stream));
+            rows.add(new Row("tessel.eltwise.fused relu(x*s+b[c]) " + t.text() + " (1 elem/thread)", "[32,256,56,56]", scalarMs,
+                    String.format("%.0f GB/s", bytes / scalarMs / 1e6)));
         }
     }
 

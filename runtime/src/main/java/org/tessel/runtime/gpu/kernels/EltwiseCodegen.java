@@ -79,32 +79,104 @@ public final class EltwiseCodegen {
         int[] perm = perm(outLayout, rank);
         long n = s.numElements();
         String idx = n < Integer.MAX_VALUE / 2 ? "int" : "long long";
-
-        Map<Value, String> expr = new IdentityHashMap<>();
-        List<Value> constantInputs = new ArrayList<>();
-        StringBuilder params = new StringBuilder();
-        StringBuilder loads = new StringBuilder();
-        StringBuilder body2 = new StringBuilder();
         boolean[] needCoord = new boolean[rank];
 
-        int p = 0;
+        // parameters: body inputs, then non-scalar constants (uploaded), then outputs
+        Map<Value, String> scalarLiterals = new IdentityHashMap<>();
+        List<Value> constantInputs = new ArrayList<>();
         List<Value> paramValues = new ArrayList<>(body.inputs());
         for (Value c : body.constants()) {
-            if (c.type().numElements() == 1) expr.put(c, literal(c.constantValue()));
+            if (c.type().numElements() == 1) scalarLiterals.put(c, literal(c.constantValue()));
             else { constantInputs.add(c); paramValues.add(c); }
         }
-        for (Value v : paramValues) {
+        List<String> paramOffsets = new ArrayList<>();
+        StringBuilder params = new StringBuilder();
+        for (int p = 0; p < paramValues.size(); p++) {
+            Value v = paramValues.get(p);
             DType t = v.type().dtype();
             org.tessel.runtime.gpu.CudaTypes.require(t, "graph '" + body.name() + "' value %" + v.name());
-            String name = "in" + p++;
-            if (params.length() > 0) params.append(", ");
-            params.append("const ").append(org.tessel.runtime.gpu.CudaTypes.storage(t)).append("* __restrict__ ").append(name);
-            String off = offset(v.type(), s, outLayout, needCoord, idx);
-            String var = "x" + (p - 1);
-            loads.append("        const float ").append(var).append(" = ").append(org.tessel.runtime.gpu.CudaTypes.load(t, name, off))
-                    .append(";   // %").append(v.name()).append(' ').append(v.type()).append('\n');
-            expr.put(v, var);
+            if (p > 0) params.append(", ");
+            params.append("const ").append(org.tessel.runtime.gpu.CudaTypes.storage(t)).append("* __restrict__ in").append(p);
+            paramOffsets.add(offset(v.type(), s, outLayout, needCoord, idx));
         }
+        List<String> outOffsets = new ArrayList<>();
+        for (int o = 0; o < body.outputs().size(); o++) {
+            Value v = body.outputs().get(o);
+            org.tessel.runtime.gpu.CudaTypes.require(v.type().dtype(), "graph '" + body.name() + "' output %" + v.name());
+            if (params.length() > 0) params.append(", ");
+            params.append(org.tessel.runtime.gpu.CudaTypes.storage(v.type().dtype())).append("* __restrict__ out").append(o);
+            outOffsets.add(offset(v.type(), s, outLayout, needCoord, idx));
+        }
+        String ops = opsCode(body, paramValues, scalarLiterals, s);
+
+        StringBuilder src = new StringBuilder();
+        src.append(KernelCompiler.prelude());
+        src.append("// tessel.eltwise.fused generated from graph '").append(body.name()).append("': ")
+                .append(body.nodes().size()).append(" ops over ").append(iter).append('\n');
+        // scalar kernel: one element per thread, grid-stride
+        src.append("extern \"C\" __global__ void ").append(KERNEL_NAME).append('(').append(params).append(", long long n) {\n");
+        src.append("    const ").append(idx).append(" stride = (").append(idx).append(") gridDim.x * blockDim.x;\n");
+        src.append("    for (").append(idx).append(" i = (").append(idx).append(") blockIdx.x * blockDim.x + threadIdx.x; i < (").append(idx)
+                .append(") n; i += stride) {\n");
+        src.append(element(body, paramValues, paramOffsets, outOffsets, ops, coords(s, perm, needCoord, idx, "        "), false, "        "));
+        src.append("    }\n}\n");
+        // vector kernel: VEC consecutive elements per thread with 16- or 8-byte accesses to
+        // contiguous operands (memory-level parallelism); the tail runs element by element
+        src.append("extern \"C\" __global__ void ").append(KERNEL_NAME).append(VEC_SUFFIX).append('(').append(params).append(", long long n) {\n");
+        src.append("    const ").append(idx).append(" stride = (").append(idx).append(") gridDim.x * blockDim.x;\n");
+        src.append("    const ").append(idx).append(" nvec = (").append(idx).append(") (n / ").append(VEC).append(");\n");
+        src.append("    for (").append(idx).append(" v = (").append(idx).append(") blockIdx.x * blockDim.x + threadIdx.x; v < nvec; v += stride) {\n");
+        src.append("        const ").append(idx).append(" i0 = v * ").append(VEC).append(";\n");
+        for (int p = 0; p < paramValues.size(); p++)
+            if (paramOffsets.get(p).equals("i"))
+                src.append("        float vin").append(p).append('[').append(VEC).append("]; tessel_ld4_").append(paramValues.get(p).type().dtype().text())
+                        .append("(in").append(p).append(", i0, vin").append(p).append(");\n");
+        for (int o = 0; o < outOffsets.size(); o++)
+            if (outOffsets.get(o).equals("i")) src.append("        float vout").append(o).append('[').append(VEC).append("];\n");
+        src.append("#pragma unroll\n        for (int e = 0; e < ").append(VEC).append("; e++) {\n");
+        src.append("            const ").append(idx).append(" i = i0 + e;\n");
+        src.append(element(body, paramValues, paramOffsets, outOffsets, ops, coords(s, perm, needCoord, idx, "            "), true, "            "));
+        src.append("        }\n");
+        for (int o = 0; o < outOffsets.size(); o++)
+            if (outOffsets.get(o).equals("i"))
+                src.append("        tessel_st4_").append(body.outputs().get(o).type().dtype().text()).append("(out").append(o).append(", i0, vout").append(o).append(");\n");
+        src.append("    }\n");
+        src.append("    for (").append(idx).append(" i = nvec * ").append(VEC).append(" + (").append(idx).append(") blockIdx.x * blockDim.x + threadIdx.x; i < (")
+                .append(idx).append(") n; i += stride) {\n");
+        src.append(element(body, paramValues, paramOffsets, outOffsets, ops, coords(s, perm, needCoord, idx, "        "), false, "        "));
+        src.append("    }\n}\n");
+        return new Source(src.toString(), List.copyOf(body.inputs()), List.copyOf(constantInputs), List.copyOf(body.outputs()), iter);
+    }
+
+    /** Elements per thread in the vector kernel. */
+    public static final int VEC = 4;
+    public static final String VEC_SUFFIX = "_vec4";
+
+    /** Coordinates the offsets need: the physical linear index decomposed, innermost physical dimension first. */
+    private static String coords(Shape s, int[] perm, boolean[] needCoord, String idx, String indent) {
+        int rank = s.rank();
+        int last = -1;
+        for (int k = rank - 1; k >= 0; k--) if (needCoord[perm[k]]) last = k;
+        if (last < 0) return "";
+        StringBuilder c = new StringBuilder();
+        c.append(indent).append(idx).append(" r = i;\n");
+        for (int k = rank - 1; k >= last; k--) {
+            int dim = perm[k];
+            int size = s.dim(dim);
+            if (k == last) c.append(indent).append("const ").append(idx).append(" c").append(dim).append(" = r").append(k > 0 ? " % " + size : "").append(";\n");
+            else c.append(indent).append("const ").append(idx).append(" c").append(dim).append(" = r % ").append(size).append("; r /= ").append(size).append(";\n");
+        }
+        return c.toString();
+    }
+
+    /**
+     * The ops of the body as statements over values named x0.. (parameters) and t0.. (results);
+     * scalar constants are literals.
+     */
+    private static String opsCode(Graph body, List<Value> paramValues, Map<Value, String> literals, Shape s) {
+        Map<Value, String> expr = new IdentityHashMap<>(literals);
+        for (int p = 0; p < paramValues.size(); p++) expr.put(paramValues.get(p), "x" + p);
+        StringBuilder code = new StringBuilder();
         int tmp = 0;
         for (Node node : body.nodes()) {
             if (node.outputs().size() != 1 || node.body() != null)
@@ -122,51 +194,38 @@ public final class EltwiseCodegen {
                 if (e == null) throw new IllegalArgumentException(node.describe() + ": input %" + in.name() + " is not computed before it (graph not in order?)");
                 a.add(e);
             }
-            String e = org.tessel.runtime.gpu.CudaTypes.round(t, opExpr(node, a));
             String var = "t" + tmp++;
-            body2.append("        const float ").append(var).append(" = ").append(e).append(";   // ").append(node.describe()).append('\n');
+            code.append("@const float ").append(var).append(" = ").append(org.tessel.runtime.gpu.CudaTypes.round(t, opExpr(node, a)))
+                    .append(";   // ").append(node.describe()).append('\n');
             expr.put(out, var);
         }
-        StringBuilder outParams = new StringBuilder();
-        StringBuilder stores = new StringBuilder();
-        int o = 0;
-        for (Value v : body.outputs()) {
-            DType t = v.type().dtype();
-            String name = "out" + o++;
-            outParams.append(", ").append(org.tessel.runtime.gpu.CudaTypes.storage(t)).append("* __restrict__ ").append(name);
-            String off = offset(v.type(), s, outLayout, needCoord, idx);
-            stores.append("        ").append(name).append('[').append(off).append("] = ")
-                    .append(org.tessel.runtime.gpu.CudaTypes.store(t, expr.get(v))).append(";   // %").append(v.name()).append('\n');
-        }
+        for (int o = 0; o < body.outputs().size(); o++) code.append("@#out").append(o).append('=').append(expr.get(body.outputs().get(o))).append('\n');
+        return code.toString();
+    }
 
-        StringBuilder coords = new StringBuilder();
-        boolean any = false;
-        for (boolean b : needCoord) any |= b;
-        if (any) {
-            // decompose the physical linear index, innermost physical dimension first
-            coords.append("        ").append(idx).append(" r = i;\n");
-            int last = -1;
-            for (int k = rank - 1; k >= 0; k--) if (needCoord[perm[k]]) last = k;
-            for (int k = rank - 1; k >= last && k >= 0; k--) {
-                int dim = perm[k];
-                int size = s.dim(dim);
-                if (k == last) coords.append("        const ").append(idx).append(" c").append(dim).append(" = r").append(k > 0 ? " % " + size : "").append(";\n");
-                else coords.append("        const ").append(idx).append(" c").append(dim).append(" = r % ").append(size).append("; r /= ").append(size).append(";\n");
-            }
+    /** One element's loads, ops and stores at index i; in the vector kernel contiguous operands come from vin/vout arrays. */
+    private static String element(Graph body, List<Value> paramValues, List<String> paramOffsets, List<String> outOffsets, String ops,
+                                  String coords, boolean vec, String indent) {
+        StringBuilder e = new StringBuilder(coords);
+        for (int p = 0; p < paramValues.size(); p++) {
+            Value v = paramValues.get(p);
+            String load = vec && paramOffsets.get(p).equals("i") ? "vin" + p + "[e]"
+                    : org.tessel.runtime.gpu.CudaTypes.load(v.type().dtype(), "in" + p, paramOffsets.get(p));
+            e.append(indent).append("const float x").append(p).append(" = ").append(load).append(";   // %").append(v.name()).append(' ').append(v.type()).append('\n');
         }
-
-        StringBuilder src = new StringBuilder();
-        src.append(KernelCompiler.prelude());
-        src.append("// tessel.eltwise.fused generated from graph '").append(body.name()).append("': ")
-                .append(body.nodes().size()).append(" ops over ").append(iter).append('\n');
-        src.append("extern \"C\" __global__ void ").append(KERNEL_NAME).append('(').append(params).append(outParams.length() > 0 && params.length() == 0 ? outParams.substring(2) : outParams)
-                .append(", long long n) {\n");
-        src.append("    const ").append(idx).append(" stride = (").append(idx).append(") gridDim.x * blockDim.x;\n");
-        src.append("    for (").append(idx).append(" i = (").append(idx).append(") blockIdx.x * blockDim.x + threadIdx.x; i < (").append(idx)
-                .append(") n; i += stride) {\n");
-        src.append(coords).append(loads).append(body2).append(stores);
-        src.append("    }\n}\n");
-        return new Source(src.toString(), List.copyOf(body.inputs()), List.copyOf(constantInputs), List.copyOf(body.outputs()), iter);
+        for (String line : ops.split("\n")) {
+            if (line.isEmpty()) continue;
+            if (line.startsWith("@#out")) {
+                int eq = line.indexOf('=');
+                int o = Integer.parseInt(line.substring(5, eq));
+                String value = line.substring(eq + 1);
+                Value v = body.outputs().get(o);
+                if (vec && outOffsets.get(o).equals("i")) e.append(indent).append("vout").append(o).append("[e] = ").append(value).append(";   // %").append(v.name()).append('\n');
+                else e.append(indent).append("out").append(o).append('[').append(outOffsets.get(o)).append("] = ")
+                        .append(org.tessel.runtime.gpu.CudaTypes.store(v.type().dtype(), value)).append(";   // %").append(v.name()).append('\n');
+            } else e.append(indent).append(line.substring(1)).append('\n');
+        }
+        return e.toString();
     }
 
     static boolean broadcastsOnto(Shape v, Shape s) {

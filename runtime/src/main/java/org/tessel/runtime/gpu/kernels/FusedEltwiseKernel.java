@@ -20,12 +20,13 @@ public final class FusedEltwiseKernel implements AutoCloseable {
     static final int BLOCK = 256;
 
     private final EltwiseCodegen.Source source;
-    private final CudaKernel kernel;
+    private final CudaKernel kernel, vectorKernel;
     private final List<DeviceBuffer> constants = new ArrayList<>();
 
     private FusedEltwiseKernel(KernelCompiler kc, EltwiseCodegen.Source source, String name) {
         this.source = source;
         this.kernel = kc.kernel(name, source.code(), EltwiseCodegen.KERNEL_NAME);
+        this.vectorKernel = kc.kernel(name, source.code(), EltwiseCodegen.KERNEL_NAME + EltwiseCodegen.VEC_SUFFIX);
         for (Value c : source.constantInputs()) constants.add(HostTensors.upload(c.constantValue(), c.type().dtype()));
     }
 
@@ -43,6 +44,18 @@ public final class FusedEltwiseKernel implements AutoCloseable {
 
     public EltwiseCodegen.Source source() { return source; }
 
+    /** Runs the element-per-thread kernel regardless of alignment (tests compare it with the vector kernel). */
+    public void runScalar(List<DeviceBuffer> inputs, List<DeviceBuffer> outputs, CudaStream stream) {
+        CudaKernel.Args args = CudaKernel.args();
+        for (int i = 0; i < inputs.size(); i++) args.ptr(checked(inputs.get(i), source.inputs().get(i), "input"));
+        for (DeviceBuffer c : constants) args.ptr(c);
+        for (int i = 0; i < outputs.size(); i++) args.ptr(checked(outputs.get(i), source.outputs().get(i), "output"));
+        args.i64(source.elements());
+        if (inputs.size() != source.inputs().size() || outputs.size() != source.outputs().size())
+            throw new IllegalArgumentException("fused elementwise kernel takes " + source.inputs().size() + " inputs and " + source.outputs().size() + " outputs");
+        if (source.elements() > 0) kernel.launch(Launch.gridFor(source.elements(), BLOCK), BLOCK, 0, stream, args);
+    }
+
     /** Runs on {@code inputs} (one per body input, in order) writing {@code outputs} (one per body output). */
     public void run(List<DeviceBuffer> inputs, List<DeviceBuffer> outputs, CudaStream stream) {
         if (inputs.size() != source.inputs().size())
@@ -50,13 +63,16 @@ public final class FusedEltwiseKernel implements AutoCloseable {
         if (outputs.size() != source.outputs().size())
             throw new IllegalArgumentException("fused elementwise kernel writes " + source.outputs().size() + " outputs, got " + outputs.size());
         CudaKernel.Args args = CudaKernel.args();
-        for (int i = 0; i < inputs.size(); i++) args.ptr(checked(inputs.get(i), source.inputs().get(i), "input"));
+        boolean aligned = true;
+        for (int i = 0; i < inputs.size(); i++) { args.ptr(checked(inputs.get(i), source.inputs().get(i), "input")); aligned &= inputs.get(i).address() % 16 == 0; }
         for (DeviceBuffer c : constants) args.ptr(c);
-        for (int i = 0; i < outputs.size(); i++) args.ptr(checked(outputs.get(i), source.outputs().get(i), "output"));
+        for (int i = 0; i < outputs.size(); i++) { args.ptr(checked(outputs.get(i), source.outputs().get(i), "output")); aligned &= outputs.get(i).address() % 16 == 0; }
         long n = source.elements();
         args.i64(n);
         if (n == 0) return;
-        kernel.launch(Launch.gridFor(n, BLOCK), BLOCK, 0, stream, args);
+        // the vector kernel reads 4 elements at once, which needs 16-byte aligned buffers (views may not be)
+        if (aligned) vectorKernel.launch(Launch.gridFor(Math.max(1, n / EltwiseCodegen.VEC), BLOCK), BLOCK, 0, stream, args);
+        else kernel.launch(Launch.gridFor(n, BLOCK), BLOCK, 0, stream, args);
     }
 
     private static DeviceBuffer checked(DeviceBuffer b, Value v, String what) {

@@ -45,12 +45,15 @@ class TesselKernelsGpuTest {
                 ins.add(HostTensors.upload(v.type().layout() == Layout.NHWC ? HostTensors.toChannelsLast(t) : t));
             }
             for (Value v : g.outputs()) outs.add(GpuTestSupport.poisoned(v.type().dtype(), v.type().numElements()));
-            k.run(ins, outs, S);
-            for (int i = 0; i < g.outputs().size(); i++) {
-                Value v = g.outputs().get(i);
-                Tensor got = HostTensors.download(outs.get(i), v.type().dtype(), v.type().shape());
-                if (v.type().layout() == Layout.NHWC) got = HostTensors.fromChannelsLast(got);
-                assertClose("tessel.eltwise.fused " + what + " %" + v.name(), got, ref.get(v.name()), tol);
+            for (boolean vector : new boolean[] {true, false}) {
+                for (DeviceBuffer o : outs) o.fill((byte) 0xFF);
+                if (vector) k.run(ins, outs, S); else k.runScalar(ins, outs, S);
+                for (int i = 0; i < g.outputs().size(); i++) {
+                    Value v = g.outputs().get(i);
+                    Tensor got = HostTensors.download(outs.get(i), v.type().dtype(), v.type().shape());
+                    if (v.type().layout() == Layout.NHWC) got = HostTensors.fromChannelsLast(got);
+                    assertClose("tessel.eltwise.fused " + what + (vector ? " vec4" : " scalar") + " %" + v.name(), got, ref.get(v.name()), tol);
+                }
             }
         } finally {
             ins.forEach(DeviceBuffer::close);
@@ -62,7 +65,7 @@ class TesselKernelsGpuTest {
         GpuTestSupport.requireGpu();
         GpuTestSupport.Checks checks = new GpuTestSupport.Checks();
         SplittableRandom r = new SplittableRandom(21);
-        for (int[] dims : new int[][] {{2, 8, 5, 7}, {1, 64, 56, 56}, {3, 1000}}) {
+        for (int[] dims : new int[][] {{2, 8, 5, 7}, {1, 64, 56, 56}, {3, 1000}, {3, 999}}) {
             for (DType t : new DType[] {DType.F32, DType.F16}) {
                 checks.check("bias+relu " + t.text() + " " + java.util.Arrays.toString(dims), () -> {
                     NetworkBuilder b = new NetworkBuilder("bias_relu");
