@@ -58,6 +58,8 @@ public final class GpuMicroBench {
             bench.guard("conv", () -> bench.conv(32));
             bench.guard("eltwise", () -> bench.eltwise(kc, DType.F32));
             bench.guard("eltwise", () -> bench.eltwise(kc, DType.F16));
+            bench.guard("layernorm", () -> bench.rows(kc, DType.F16, true));
+            bench.guard("softmax", () -> bench.rows(kc, DType.F16, false));
             bench.guard("attention", () -> bench.attention(kc, DType.F16, 1));
             bench.guard("attention", () -> bench.attention(kc, DType.F16, 32));
             bench.print(ctx);
@@ -148,6 +150,20 @@ public final class GpuMicroBench {
             double scalarMs = medianMs(10, 50, () -> k.runScalar(in, out, stream));
             rows.add(new Row("tessel.eltwise.fused relu(x*s+b[c]) " + t.text() + " (1 elem/thread)", "[32,256,56,56]", scalarMs,
                     String.format("%.0f GB/s", bytes / scalarMs / 1e6)));
+        }
+    }
+
+    /** Layer norm over BERT-base hidden rows [32*128, 768], or softmax over attention rows [32*12*128, 128]. */
+    private void rows(KernelCompiler kc, DType t, boolean layerNorm) {
+        int rowsN = layerNorm ? 32 * 128 : 32 * 12 * 128, len = layerNorm ? 768 : 128;
+        long elems = (long) rowsN * len;
+        try (DeviceBuffer x = randomBuffer(t, elems, 3); DeviceBuffer y = DeviceBuffer.allocate(elems * t.bytes());
+             DeviceBuffer g = randomBuffer(t, len, 1); DeviceBuffer b = randomBuffer(t, len, 1)) {
+            double ms = layerNorm
+                    ? medianMs(10, 50, () -> org.tessel.runtime.gpu.kernels.LayerNorm.run(kc, t, x, g, b, y, rowsN, len, 1e-5f, stream))
+                    : medianMs(10, 50, () -> org.tessel.runtime.gpu.kernels.Softmax.run(kc, t, x, y, rowsN, len, stream));
+            rows.add(new Row((layerNorm ? "tessel.layernorm " : "tessel.softmax ") + t.text(), "[" + rowsN + "," + len + "]", ms,
+                    String.format("%.0f GB/s", 2.0 * elems * t.bytes() / ms / 1e6)));
         }
     }
 
