@@ -33,7 +33,28 @@ import org.tessel.runtime.gpu.kernels.KernelCompiler;
  * warm-up, on random (never zero) data.
  */
 public final class GpuMicroBench {
-    record Row(String what, String shape, double ms, String rate) {}
+    /** One measurement: median per-call time launching from Java, and per-iteration time replaying a captured CUDA graph. */
+    record Row(String what, String shape, double ms, double graphMs, String rate) {}
+
+    /** Work per unit of time: bytes or flops over the graph time (the GPU's), or the stream time when capture failed. */
+    interface Rate { String of(double ms); }
+
+    private void add(String what, String shape, int warm, int reps, Runnable work, Rate rate) {
+        double ms = medianMs(warm, reps, work);
+        double g = graphMs(work);
+        rows.add(new Row(what, shape, ms, g, rate.of(Double.isNaN(g) ? ms : g)));
+    }
+
+    /** Milliseconds per iteration of {@code work} captured 20 times into one CUDA graph (host overhead excluded); NaN if capture fails. */
+    private double graphMs(Runnable work) {
+        int per = 20;
+        try (org.tessel.runtime.cuda.CudaGraph g = org.tessel.runtime.cuda.CudaGraph.capture(stream, () -> { for (int i = 0; i < per; i++) work.run(); })) {
+            return medianMs(3, 20, () -> g.launch(stream)) / per;
+        } catch (RuntimeException e) {
+            System.out.println("graph capture failed: " + e.getMessage());
+            return Double.NaN;
+        }
+    }
 
     private final List<Row> rows = new ArrayList<>();
     private final CudaStream stream;
@@ -71,7 +92,7 @@ public final class GpuMicroBench {
             r.run();
         } catch (RuntimeException e) {
             System.out.println("benchmark " + what + " failed: " + e);
-            rows.add(new Row(what, "-", Double.NaN, "FAILED: " + e.getMessage().lines().findFirst().orElse("")));
+            rows.add(new Row(what, "-", Double.NaN, Double.NaN, "FAILED: " + String.valueOf(e.getMessage()).lines().findFirst().orElse("")));
         }
     }
 
@@ -102,8 +123,7 @@ public final class GpuMicroBench {
         long bytes = 512L << 20;
         try (DeviceBuffer a = DeviceBuffer.allocate(bytes); DeviceBuffer c = DeviceBuffer.allocate(bytes)) {
             a.fill((byte) 0x3C);
-            double ms = medianMs(3, 20, () -> c.copyFromAsync(a, stream));
-            rows.add(new Row("device-to-device copy (ceiling)", "512 MiB", ms, String.format("%.0f GB/s (read+write)", 2.0 * bytes / ms / 1e6)));
+            add("device-to-device copy (ceiling)", "512 MiB", 3, 20, () -> c.copyFromAsync(a, stream), ms -> String.format("%.0f GB/s (read+write)", 2.0 * bytes / ms / 1e6));
         }
     }
 
@@ -112,8 +132,7 @@ public final class GpuMicroBench {
         try (CublasLt lt = CublasLt.create(); DeviceBuffer x = randomBuffer(DType.F16, (long) n * n, 1); DeviceBuffer w = randomBuffer(DType.F16, (long) n * n, 1);
              DeviceBuffer y = DeviceBuffer.allocate(2L * n * n); DeviceBuffer ws = DeviceBuffer.allocate(CublasLtGemm.WORKSPACE_BYTES);
              CublasLtGemm g = CublasLtGemm.plan(lt, new CublasLtGemm.Spec(n, n, n, false, CublasLtGemm.Precision.FP16, CublasLt.Epilogue.DEFAULT), null, 4)) {
-            double ms = medianMs(10, 50, () -> g.run(x, w, y, ws, stream));
-            rows.add(new Row("cuBLASLt GEMM fp16 (f32 accumulate)", n + "^3", ms, String.format("%.0f TFLOP/s", 2.0 * n * n * n / ms / 1e9)));
+            add("cuBLASLt GEMM fp16 (f32 accumulate)", n + "^3", 10, 50, () -> g.run(x, w, y, ws, stream), ms -> String.format("%.0f TFLOP/s", 2.0 * n * n * n / ms / 1e9));
         }
     }
 
@@ -125,10 +144,9 @@ public final class GpuMicroBench {
              DeviceBuffer y = DeviceBuffer.allocate(2L * conv.outputElements()); DeviceBuffer ws = DeviceBuffer.allocate(256L << 20)) {
             List<Cudnn.AlgoPerf> found = conv.find(x, w, y, ws);
             Cudnn.AlgoPerf best = found.stream().filter(Cudnn.AlgoPerf::ok).findFirst().orElseThrow(() -> new IllegalStateException("no algorithm: " + found));
-            double ms = medianMs(10, 50, () -> conv.run(best.algo(), x, w, y, ws, stream));
             double flops = 2.0 * batch * 128 * 28 * 28 * 128 * 9;
-            rows.add(new Row("cuDNN conv fp16 NHWC, ResNet-50 3x3 (" + best.algo().tacticId() + ")", "N" + batch + " 128x28x28 k128", ms,
-                    String.format("%.1f TFLOP/s", flops / ms / 1e9)));
+            add("cuDNN conv fp16 NHWC, ResNet-50 3x3 (" + best.algo().tacticId() + ")", "N" + batch + " 128x28x28 k128", 10, 50,
+                    () -> conv.run(best.algo(), x, w, y, ws, stream), ms -> String.format("%.1f TFLOP/s", flops / ms / 1e9));
         }
     }
 
@@ -145,11 +163,10 @@ public final class GpuMicroBench {
              DeviceBuffer dy = DeviceBuffer.allocate(elems * t.bytes())) {
             List<DeviceBuffer> in = List.of(dx), out = List.of(dy);
             double bytes = 2.0 * elems * t.bytes();
-            double ms = medianMs(10, 50, () -> k.run(in, out, stream));
-            rows.add(new Row("tessel.eltwise.fused relu(x*s+b[c]) " + t.text() + " (vec4)", "[32,256,56,56]", ms, String.format("%.0f GB/s", bytes / ms / 1e6)));
-            double scalarMs = medianMs(10, 50, () -> k.runScalar(in, out, stream));
-            rows.add(new Row("tessel.eltwise.fused relu(x*s+b[c]) " + t.text() + " (1 elem/thread)", "[32,256,56,56]", scalarMs,
-                    String.format("%.0f GB/s", bytes / scalarMs / 1e6)));
+            add("tessel.eltwise.fused relu(x*s+b[c]) " + t.text() + " (vec4)", "[32,256,56,56]", 10, 50, () -> k.run(in, out, stream),
+                    ms -> String.format("%.0f GB/s", bytes / ms / 1e6));
+            add("tessel.eltwise.fused relu(x*s+b[c]) " + t.text() + " (1 elem/thread)", "[32,256,56,56]", 10, 50, () -> k.runScalar(in, out, stream),
+                    ms -> String.format("%.0f GB/s", bytes / ms / 1e6));
         }
     }
 
@@ -159,11 +176,11 @@ public final class GpuMicroBench {
         long elems = (long) rowsN * len;
         try (DeviceBuffer x = randomBuffer(t, elems, 3); DeviceBuffer y = DeviceBuffer.allocate(elems * t.bytes());
              DeviceBuffer g = randomBuffer(t, len, 1); DeviceBuffer b = randomBuffer(t, len, 1)) {
-            double ms = layerNorm
-                    ? medianMs(10, 50, () -> org.tessel.runtime.gpu.kernels.LayerNorm.run(kc, t, x, g, b, y, rowsN, len, 1e-5f, stream))
-                    : medianMs(10, 50, () -> org.tessel.runtime.gpu.kernels.Softmax.run(kc, t, x, y, rowsN, len, stream));
-            rows.add(new Row((layerNorm ? "tessel.layernorm " : "tessel.softmax ") + t.text(), "[" + rowsN + "," + len + "]", ms,
-                    String.format("%.0f GB/s", 2.0 * elems * t.bytes() / ms / 1e6)));
+            Runnable work = layerNorm
+                    ? () -> org.tessel.runtime.gpu.kernels.LayerNorm.run(kc, t, x, g, b, y, rowsN, len, 1e-5f, stream)
+                    : () -> org.tessel.runtime.gpu.kernels.Softmax.run(kc, t, x, y, rowsN, len, stream);
+            add((layerNorm ? "tessel.layernorm " : "tessel.softmax ") + t.text(), "[" + rowsN + "," + len + "]", 10, 50, work,
+                    ms -> String.format("%.0f GB/s", 2.0 * elems * t.bytes() / ms / 1e6));
         }
     }
 
@@ -173,17 +190,18 @@ public final class GpuMicroBench {
         try (DeviceBuffer q = randomBuffer(t, elems, 1); DeviceBuffer k = randomBuffer(t, elems, 1); DeviceBuffer v = randomBuffer(t, elems, 1);
              DeviceBuffer o = DeviceBuffer.allocate(elems * t.bytes())) {
             float scale = (float) (1 / Math.sqrt(d));
-            double ms = medianMs(10, 50, () -> FusedAttention.run(kc, t, batch * heads, heads, seq, seq, d, scale, q, k, v, null, o, stream));
             double flops = 4.0 * batch * heads * seq * seq * d;
-            rows.add(new Row("tessel.attention.fused " + t.text() + " (BERT-base)", "B" + batch + " H12 S128 D64", ms, String.format("%.1f TFLOP/s", flops / ms / 1e9)));
+            add("tessel.attention.fused " + t.text() + " (BERT-base)", "B" + batch + " H12 S128 D64", 10, 50,
+                    () -> FusedAttention.run(kc, t, batch * heads, heads, seq, seq, d, scale, q, k, v, null, o, stream), ms -> String.format("%.1f TFLOP/s", flops / ms / 1e9));
         }
     }
 
     private void print(CudaContext ctx) {
         System.out.println();
-        System.out.println("== Tessel GPU micro-benchmarks on " + ctx.device() + " (median of CUDA-event timings) ==");
-        System.out.printf("| %-62s | %-22s | %10s | %-26s |%n", "what", "shape", "median ms", "rate");
-        System.out.printf("|%s|%s|%s|%s|%n", "-".repeat(64), "-".repeat(24), "-".repeat(12), "-".repeat(28));
-        for (Row r : rows) System.out.printf("| %-62s | %-22s | %10.4f | %-26s |%n", r.what(), r.shape(), r.ms(), r.rate());
+        System.out.println("== Tessel GPU micro-benchmarks on " + ctx.device() + ": medians of CUDA-event timings; 'launch' = one call from Java,"
+                + " 'graph' = per iteration of 20 captured in a CUDA graph; rate from the graph time ==");
+        System.out.printf("| %-70s | %-20s | %9s | %9s | %-22s |%n", "what", "shape", "launch ms", "graph ms", "rate");
+        System.out.printf("|%s|%s|%s|%s|%s|%n", "-".repeat(72), "-".repeat(22), "-".repeat(11), "-".repeat(11), "-".repeat(24));
+        for (Row r : rows) System.out.printf("| %-70s | %-20s | %9.4f | %9.4f | %-22s |%n", r.what(), r.shape(), r.ms(), r.graphMs(), r.rate());
     }
 }

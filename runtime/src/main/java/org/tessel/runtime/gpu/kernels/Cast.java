@@ -20,7 +20,7 @@ public final class Cast {
         Softmax.check(x, from, elements, "input");
         Softmax.check(y, to, elements, "output");
         if (elements == 0) return;
-        CudaKernel k = kc.kernel("tessel_cast_" + from.text() + "_" + to.text() + ".cu", source(from, to), "tessel_cast");
+        CudaKernel k = kc.kernel("tessel_cast_" + from.text() + "_" + to.text() + ".cu", () -> source(from, to), "tessel_cast");
         k.launch(Launch.gridFor(elements, 256), 256, 0, stream, CudaKernel.args().ptr(x).ptr(y).i64(elements));
     }
 }

@@ -43,7 +43,7 @@ public final class DepthwiseConvNhwc {
         Softmax.check(y, t, s.outputElements(), "output");
         Softmax.check(packedW, t, (long) s.kh() * s.kw() * s.c(), "weights");
         if (bias != null) Softmax.check(bias, t, s.c(), "bias");
-        CudaKernel k = kc.kernel("tessel_depthwise_nhwc_" + t.text() + ".cu", source(t), "tessel_depthwise_nhwc");
+        CudaKernel k = kc.kernel("tessel_depthwise_nhwc_" + t.text() + ".cu", () -> source(t), "tessel_depthwise_nhwc");
         k.launch(Launch.gridFor(s.outputElements(), 256), 256, 0, stream, CudaKernel.args().ptr(x).ptr(packedW).ptr(bias == null ? 0 : bias.address()).ptr(y)
                 .i32(s.n()).i32(s.h()).i32(s.w()).i32(s.c()).i32(s.oh()).i32(s.ow()).i32(s.kh()).i32(s.kw())
                 .i32(s.sh()).i32(s.sw()).i32(s.ph()).i32(s.pw()).i32(s.dh()).i32(s.dw()).f32(lo).f32(hi));

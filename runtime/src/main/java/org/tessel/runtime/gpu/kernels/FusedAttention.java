@@ -33,7 +33,7 @@ public final class FusedAttention {
         Softmax.check(v, t, (long) batchHeads * sk * headDim, "V");
         Softmax.check(o, t, (long) batchHeads * sq * headDim, "output");
         if (mask != null) Softmax.check(mask, DType.F32, (long) (batchHeads / heads) * sk, "mask");
-        CudaKernel kern = kc.kernel("tessel_attention_" + t.text() + "_d" + headDim + ".cu", source(t, headDim), "tessel_attention");
+        CudaKernel kern = kc.kernel("tessel_attention_" + t.text() + "_d" + headDim + ".cu", () -> source(t, headDim), "tessel_attention");
         kern.launch((sq + WARPS - 1) / WARPS, batchHeads, 1, WARPS * 32, 1, 1, 0, stream, CudaKernel.args().ptr(q).ptr(k).ptr(v)
                 .ptr(mask == null ? 0 : mask.address()).ptr(o).i32(sq).i32(sk).i32(heads).f32(scale));
     }

@@ -23,6 +23,7 @@ public final class KernelCompiler implements AutoCloseable {
     private final Nvrtc nvrtc;
     private final String arch;
     private final Map<String, CudaModule> modules = new HashMap<>();
+    private final Map<String, CudaKernel> named = new HashMap<>();
     private final List<CudaModule> loaded = new ArrayList<>();
     private long compileNanos;
 
@@ -56,6 +57,21 @@ public final class KernelCompiler implements AutoCloseable {
     /** The prelude every kernel starts with (conversions, reductions). */
     public static String prelude() { return resource("prelude.cuh"); }
 
+    /**
+     * The kernel {@code kernelName} of the specialization called {@code programName}, which must
+     * name one source text (e.g. "tessel_softmax_f16.cu"); the source is built and compiled only
+     * on the first request, so repeated launches cost a map lookup.
+     */
+    public synchronized CudaKernel kernel(String programName, java.util.function.Supplier<String> source, String kernelName) {
+        String key = programName + "#" + kernelName;
+        CudaKernel k = named.get(key);
+        if (k == null) {
+            k = kernel(programName, source.get(), kernelName);
+            named.put(key, k);
+        }
+        return k;
+    }
+
     /** Compiles (or reuses) {@code source} and returns its kernel {@code kernelName}. */
     public synchronized CudaKernel kernel(String programName, String source, String kernelName) {
         CudaModule m = modules.get(source);
@@ -75,5 +91,6 @@ public final class KernelCompiler implements AutoCloseable {
         for (CudaModule m : loaded) m.close();
         loaded.clear();
         modules.clear();
+        named.clear();
     }
 }

@@ -26,7 +26,7 @@ public final class LayerNorm {
         Softmax.check(y, t, (long) rows * len, "output");
         Softmax.check(gamma, t, len, "scale");
         if (beta != null) Softmax.check(beta, t, len, "bias");
-        CudaKernel k = kc.kernel("tessel_layernorm_" + t.text() + ".cu", source(t), "tessel_layernorm");
+        CudaKernel k = kc.kernel("tessel_layernorm_" + t.text() + ".cu", () -> source(t), "tessel_layernorm");
         k.launch(rows, Launch.rowBlock(len), 0, stream, CudaKernel.args().ptr(x).ptr(gamma).ptr(beta == null ? 0 : beta.address())
                 .ptr(y).i32(rows).i32(len).f32(epsilon));
     }

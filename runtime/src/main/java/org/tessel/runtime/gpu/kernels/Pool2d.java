@@ -35,7 +35,7 @@ public final class Pool2d {
         Softmax.check(x, t, p.inputElements(), "input");
         Softmax.check(y, t, p.outputElements(), "output");
         CudaKernel k = kc.kernel("tessel_pool_" + mode.name().toLowerCase(java.util.Locale.ROOT) + "_" + layout.text() + "_" + t.text() + ".cu",
-                source(t, mode, layout), "tessel_pool2d");
+                () -> source(t, mode, layout), "tessel_pool2d");
         k.launch(Launch.gridFor(p.outputElements(), 256), 256, 0, stream, CudaKernel.args().ptr(x).ptr(y)
                 .i32(p.n()).i32(p.c()).i32(p.h()).i32(p.w()).i32(p.oh()).i32(p.ow()).i32(p.kh()).i32(p.kw()).i32(p.sh()).i32(p.sw())
                 .i32(p.padTop()).i32(p.padLeft()).i32(p.padBottom()).i32(p.padRight()).i32(p.dh()).i32(p.dw()).i32(p.countIncludePad() ? 1 : 0));

@@ -35,7 +35,7 @@ public final class Reformat {
         Softmax.check(x, t, elems, "input");
         Softmax.check(y, t, elems, "output");
         if (batch > 65535) throw new IllegalArgumentException("tessel.reformat: batch " + batch + " exceeds the grid's z limit 65535");
-        CudaKernel k = kc.kernel("tessel_transpose_" + t.bytes() + "B.cu", source(t), "tessel_transpose");
+        CudaKernel k = kc.kernel("tessel_transpose_" + t.bytes() + "B.cu", () -> source(t), "tessel_transpose");
         k.launch((cols + 31) / 32, (rows + 31) / 32, batch, 32, 8, 1, 0, stream, CudaKernel.args().ptr(x).ptr(y).i32(rows).i32(cols));
     }
 }

@@ -19,7 +19,7 @@ public final class Softmax {
         if (rows <= 0 || len <= 0) throw new IllegalArgumentException("tessel.softmax: rows and len must be positive, got " + rows + " x " + len);
         check(x, t, (long) rows * len, "input");
         check(y, t, (long) rows * len, "output");
-        CudaKernel k = kc.kernel("tessel_softmax_" + t.text() + ".cu", source(t), "tessel_softmax");
+        CudaKernel k = kc.kernel("tessel_softmax_" + t.text() + ".cu", () -> source(t), "tessel_softmax");
         k.launch(rows, Launch.rowBlock(len), 0, stream, CudaKernel.args().ptr(x).ptr(y).i32(rows).i32(len));
     }
 

@@ -20,11 +20,6 @@ tessel_attention(const T* __restrict__ q, const T* __restrict__ k, const T* __re
     bool active = row < Sq;
     const T* qrow = q + ((long long) bh * Sq + (active ? row : 0)) * HEAD_DIM;
     for (int d = lane; d < HEAD_DIM; d += 32) qs[warp][d] = active ? LD_T(qrow, d) * scale : 0.0f;
-    __syncwarp();
-    // every lane holds the whole (scaled) query row in registers: the score loop then reads only K from shared memory
-    float qr[HEAD_DIM];
-#pragma unroll
-    for (int d = 0; d < HEAD_DIM; d++) qr[d] = qs[warp][d];
     const T* kb = k + (long long) bh * Sk * HEAD_DIM;
     const T* vb = v + (long long) bh * Sk * HEAD_DIM;
     const float* mrow = mask != 0 ? mask + (long long) (bh / heads) * Sk : 0;
@@ -46,8 +41,8 @@ tessel_attention(const T* __restrict__ q, const T* __restrict__ k, const T* __re
         float s = TESSEL_NEG_INF;
         if (key < Sk) {
             float dot = 0.0f;
-#pragma unroll
-            for (int d = 0; d < HEAD_DIM; d++) dot = fmaf(qr[d], ks[lane][d], dot);
+#pragma unroll 8
+            for (int d = 0; d < HEAD_DIM; d++) dot = fmaf(qs[warp][d], ks[lane][d], dot);
             s = dot + (mrow != 0 ? mrow[key] : 0.0f);
         }
         float mt = tessel_warp_max(s);
