@@ -1,0 +1,275 @@
+package org.tessel.runtime.cuda.ffm;
+
+import static org.tessel.runtime.cuda.ffm.Native.C_INT;
+import static org.tessel.runtime.cuda.ffm.Native.C_INT64;
+import static org.tessel.runtime.cuda.ffm.Native.C_POINTER;
+import static org.tessel.runtime.cuda.ffm.Native.C_SIZE_T;
+import static org.tessel.runtime.cuda.ffm.Native.callInt;
+import static org.tessel.runtime.cuda.ffm.Native.callLong;
+import static org.tessel.runtime.cuda.ffm.Native.callPointer;
+import static org.tessel.runtime.cuda.ffm.Native.dev;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * cuBLASLt through java.lang.foreign: column-major matmul D = epilogue(alpha * op(A) op(B) + beta * C)
+ * with FP32, TF32, FP16 and BF16, the epilogues DEFAULT, RELU, BIAS, RELU_BIAS, GELU and GELU_BIAS,
+ * heuristic algorithm queries and a workspace. Enum values are those documented in cublasLt.h and
+ * cublas_api.h; each constant says which.
+ */
+public final class CublasLt implements AutoCloseable {
+    public static final List<String> SONAMES = List.of("libcublasLt.so.13", "libcublasLt.so.12", "libcublasLt.so");
+    public static final String DISABLES = "cuBLASLt GEMM tactics (cublaslt.gemm.*, including bias/ReLU/GELU epilogues)";
+
+    /** cublasComputeType_t (cublas_api.h). */
+    public enum ComputeType {
+        /** CUBLAS_COMPUTE_16F = 64 */
+        C16F(64),
+        /** CUBLAS_COMPUTE_32F = 68 */
+        C32F(68),
+        /** CUBLAS_COMPUTE_32F_FAST_16F = 74 */
+        C32F_FAST_16F(74),
+        /** CUBLAS_COMPUTE_32F_FAST_16BF = 75 */
+        C32F_FAST_16BF(75),
+        /** CUBLAS_COMPUTE_32F_FAST_TF32 = 77 */
+        C32F_FAST_TF32(77);
+
+        final int code;
+        ComputeType(int c) { code = c; }
+    }
+
+    /** cublasLtEpilogue_t (cublasLt.h). */
+    public enum Epilogue {
+        /** CUBLASLT_EPILOGUE_DEFAULT = 1 */
+        DEFAULT(1, false),
+        /** CUBLASLT_EPILOGUE_RELU = 2 */
+        RELU(2, false),
+        /** CUBLASLT_EPILOGUE_BIAS = 4 */
+        BIAS(4, true),
+        /** CUBLASLT_EPILOGUE_RELU_BIAS = RELU | BIAS = 6 */
+        RELU_BIAS(6, true),
+        /** CUBLASLT_EPILOGUE_GELU = 32 (tanh approximation of GELU) */
+        GELU(32, false),
+        /** CUBLASLT_EPILOGUE_GELU_BIAS = GELU | BIAS = 36 */
+        GELU_BIAS(36, true);
+
+        final int code;
+        final boolean bias;
+        Epilogue(int c, boolean b) { code = c; bias = b; }
+        public boolean hasBias() { return bias; }
+    }
+
+    /** cublasOperation_t: CUBLAS_OP_N = 0, CUBLAS_OP_T = 1 (cublas_api.h). */
+    static final int OP_N = 0, OP_T = 1;
+    // cublasLtMatmulDescAttributes_t (cublasLt.h)
+    static final int DESC_TRANSA = 3, DESC_TRANSB = 4, DESC_EPILOGUE = 7, DESC_BIAS_POINTER = 8;
+    // cublasLtMatmulPreferenceAttributes_t: CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES = 1 (uint64_t)
+    static final int PREF_MAX_WORKSPACE_BYTES = 1;
+    /** sizeof(cublasLtMatmulHeuristicResult_t): algo (uint64_t[8]), size_t workspaceSize, int state, float wavesCount, int reserved[4]. */
+    static final long HEURISTIC_RESULT_BYTES = 64 + 8 + 4 + 4 + 16;
+    static final long ALGO_BYTES = 64;
+
+    private static volatile NativeLibrary library;
+
+    private final NativeLibrary lib;
+    private final MethodHandle destroy, statusName, descCreate, descDestroy, descSet, layoutCreate, layoutDestroy,
+            prefCreate, prefDestroy, prefSet, heuristic, matmul, getVersion;
+    private final MemorySegment handle;
+    private final Arena arena = Arena.ofShared();
+    private boolean closed;
+
+    private CublasLt(NativeLibrary lib) {
+        this.lib = lib;
+        MethodHandle create = lib.function("cublasLtCreate", FunctionDescriptor.of(C_INT, C_POINTER));
+        destroy = lib.function("cublasLtDestroy", FunctionDescriptor.of(C_INT, C_POINTER));
+        statusName = lib.function("cublasLtGetStatusName", FunctionDescriptor.of(C_POINTER, C_INT));
+        getVersion = lib.function("cublasLtGetVersion", FunctionDescriptor.of(C_SIZE_T));
+        descCreate = lib.function("cublasLtMatmulDescCreate", FunctionDescriptor.of(C_INT, C_POINTER, C_INT, C_INT));
+        descDestroy = lib.function("cublasLtMatmulDescDestroy", FunctionDescriptor.of(C_INT, C_POINTER));
+        descSet = lib.function("cublasLtMatmulDescSetAttribute", FunctionDescriptor.of(C_INT, C_POINTER, C_INT, C_POINTER, C_SIZE_T));
+        layoutCreate = lib.function("cublasLtMatrixLayoutCreate", FunctionDescriptor.of(C_INT, C_POINTER, C_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, C_INT64));
+        layoutDestroy = lib.function("cublasLtMatrixLayoutDestroy", FunctionDescriptor.of(C_INT, C_POINTER));
+        prefCreate = lib.function("cublasLtMatmulPreferenceCreate", FunctionDescriptor.of(C_INT, C_POINTER));
+        prefDestroy = lib.function("cublasLtMatmulPreferenceDestroy", FunctionDescriptor.of(C_INT, C_POINTER));
+        prefSet = lib.function("cublasLtMatmulPreferenceSetAttribute", FunctionDescriptor.of(C_INT, C_POINTER, C_INT, C_POINTER, C_SIZE_T));
+        heuristic = lib.function("cublasLtMatmulAlgoGetHeuristic", FunctionDescriptor.of(C_INT,
+                C_POINTER, C_POINTER, C_POINTER, C_POINTER, C_POINTER, C_POINTER, C_POINTER, C_INT, C_POINTER, C_POINTER));
+        matmul = lib.function("cublasLtMatmul", FunctionDescriptor.of(C_INT,
+                C_POINTER, C_POINTER, C_POINTER, C_POINTER, C_POINTER, C_POINTER, C_POINTER,
+                C_POINTER, C_POINTER, C_POINTER, C_POINTER, C_POINTER, C_POINTER, C_POINTER, C_SIZE_T, C_POINTER));
+        MemorySegment slot = arena.allocate(C_POINTER);
+        check("cublasLtCreate", callInt(create, slot));
+        handle = slot.get(C_POINTER, 0);
+    }
+
+    static NativeLibrary library() {
+        NativeLibrary l = library;
+        if (l == null) {
+            synchronized (CublasLt.class) {
+                if (library == null) library = NativeLibrary.load("cuBLASLt", DISABLES, SONAMES);
+                l = library;
+            }
+        }
+        return l;
+    }
+
+    /** A new cuBLASLt handle (use it from one thread at a time). */
+    public static CublasLt create() { return new CublasLt(library()); }
+
+    public NativeLibrary nativeLibrary() { return lib; }
+
+    /** cublasLtGetVersion, e.g. 130100 for 13.1.0. */
+    public long version() { return callLong(getVersion); }
+
+    void check(String call, int status) {
+        if (status != 0) throw new CublasException(call, status, Native.cString(callPointer(statusName, status)));
+    }
+
+    /**
+     * One matmul problem in cuBLAS's column-major terms: D[m,n] = op(A) op(B) (+ bias[m]) with
+     * op(A) m x k and op(B) k x n; A, B, C and D have element type {@code dataType}; C is D.
+     */
+    public record Problem(boolean transA, boolean transB, int m, int n, int k, long lda, long ldb, long ldd,
+                          CudaDataType dataType, ComputeType computeType, Epilogue epilogue) {
+        public Problem {
+            if (m <= 0 || n <= 0 || k <= 0) throw new IllegalArgumentException("matmul sizes must be positive, got m=" + m + " n=" + n + " k=" + k);
+            if (computeType == ComputeType.C16F && dataType != CudaDataType.R_16F)
+                throw new IllegalArgumentException("CUBLAS_COMPUTE_16F needs f16 data, got " + dataType);
+        }
+
+        /** The scale type: f16 for CUBLAS_COMPUTE_16F, f32 otherwise. */
+        CudaDataType scaleType() { return computeType == ComputeType.C16F ? CudaDataType.R_16F : CudaDataType.R_32F; }
+    }
+
+    /** One algorithm the heuristic proposed, with the workspace it needs and its wave count. */
+    public record Algo(int index, MemorySegment descriptor, long workspaceBytes, float waves) {}
+
+    /** Descriptors of one problem plus the algorithms the heuristic offers for it; reusable across calls. */
+    public final class Plan implements AutoCloseable {
+        private final Problem problem;
+        private final MemorySegment desc, aLayout, bLayout, dLayout;
+        private final List<Algo> algos;
+        private final Arena planArena = Arena.ofShared();
+        private boolean planClosed;
+
+        private Plan(Problem p, long biasAddress, int maxAlgos, long maxWorkspace) {
+            this.problem = p;
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment slot = a.allocate(C_POINTER);
+                check("cublasLtMatmulDescCreate", callInt(descCreate, slot, p.computeType().code, p.scaleType().code()));
+                desc = slot.get(C_POINTER, 0);
+                setDescInt(a, DESC_TRANSA, p.transA() ? OP_T : OP_N);
+                setDescInt(a, DESC_TRANSB, p.transB() ? OP_T : OP_N);
+                setDescInt(a, DESC_EPILOGUE, p.epilogue().code);
+                if (p.epilogue().hasBias()) setBias(biasAddress);
+                // stored shapes: A is m x k (k x m when transposed), B is k x n (n x k when transposed)
+                aLayout = layout(a, p.dataType(), p.transA() ? p.k() : p.m(), p.transA() ? p.m() : p.k(), p.lda());
+                bLayout = layout(a, p.dataType(), p.transB() ? p.n() : p.k(), p.transB() ? p.k() : p.n(), p.ldb());
+                dLayout = layout(a, p.dataType(), p.m(), p.n(), p.ldd());
+                MemorySegment pslot = a.allocate(C_POINTER);
+                check("cublasLtMatmulPreferenceCreate", callInt(prefCreate, pslot));
+                MemorySegment pref = pslot.get(C_POINTER, 0);
+                try {
+                    MemorySegment ws = a.allocateFrom(ValueLayout.JAVA_LONG, maxWorkspace);
+                    check("cublasLtMatmulPreferenceSetAttribute(MAX_WORKSPACE_BYTES)", callInt(prefSet, pref, PREF_MAX_WORKSPACE_BYTES, ws, 8L));
+                    MemorySegment results = planArena.allocate(HEURISTIC_RESULT_BYTES * maxAlgos, 8);
+                    MemorySegment count = a.allocate(C_INT);
+                    check("cublasLtMatmulAlgoGetHeuristic", callInt(heuristic, handle, desc, aLayout, bLayout, dLayout, dLayout, pref, maxAlgos, results, count));
+                    List<Algo> found = new ArrayList<>();
+                    for (int i = 0; i < count.get(C_INT, 0); i++) {
+                        MemorySegment r = results.asSlice(i * HEURISTIC_RESULT_BYTES, HEURISTIC_RESULT_BYTES);
+                        int state = r.get(ValueLayout.JAVA_INT, 72);
+                        if (state != 0) continue;
+                        found.add(new Algo(i, r.asSlice(0, ALGO_BYTES), r.get(ValueLayout.JAVA_LONG, 64), r.get(ValueLayout.JAVA_FLOAT, 76)));
+                    }
+                    algos = List.copyOf(found);
+                } finally {
+                    callInt(prefDestroy, pref);
+                }
+            }
+            if (algos.isEmpty()) {
+                close();
+                throw new CublasException("cublasLtMatmulAlgoGetHeuristic found no algorithm for " + p + " within " + maxWorkspace + " bytes of workspace", 15, "CUBLAS_STATUS_NOT_SUPPORTED");
+            }
+        }
+
+        private void setDescInt(Arena a, int attr, int value) {
+            check("cublasLtMatmulDescSetAttribute(" + attr + ")", callInt(descSet, desc, attr, a.allocateFrom(C_INT, value), 4L));
+        }
+
+        /** Sets the bias vector's device address (length m, D's element type). */
+        public void setBias(long biasAddress) {
+            if (!problem.epilogue().hasBias()) throw new IllegalStateException("epilogue " + problem.epilogue() + " takes no bias");
+            if (biasAddress == 0) throw new IllegalArgumentException("epilogue " + problem.epilogue() + " needs a bias pointer");
+            try (Arena a = Arena.ofConfined()) {
+                check("cublasLtMatmulDescSetAttribute(BIAS_POINTER)", callInt(descSet, desc, DESC_BIAS_POINTER, a.allocateFrom(ValueLayout.JAVA_LONG, biasAddress), 8L));
+            }
+        }
+
+        private MemorySegment layout(Arena a, CudaDataType t, long rows, long cols, long ld) {
+            if (ld < rows) throw new IllegalArgumentException("leading dimension " + ld + " is smaller than the " + rows + " rows of a column-major matrix");
+            MemorySegment slot = a.allocate(C_POINTER);
+            check("cublasLtMatrixLayoutCreate(" + rows + "x" + cols + ", ld " + ld + ")", callInt(layoutCreate, slot, t.code(), rows, cols, ld));
+            return slot.get(C_POINTER, 0);
+        }
+
+        public Problem problem() { return problem; }
+
+        /** The algorithms in the heuristic's order (fastest estimate first). */
+        public List<Algo> algos() { return algos; }
+
+        /**
+         * Runs D = epilogue(alpha op(A) op(B) + beta D) with algorithm {@code algo} on stream
+         * {@code stream} (raw handle, 0 for the default stream).
+         */
+        public void run(Algo algo, float alpha, long a, long b, float beta, long d, long workspace, long workspaceBytes, long stream) {
+            if (algo.workspaceBytes() > workspaceBytes)
+                throw new IllegalArgumentException("algorithm " + algo.index() + " needs " + algo.workspaceBytes() + " bytes of workspace, given " + workspaceBytes);
+            try (Arena ar = Arena.ofConfined()) {
+                MemorySegment al, be;
+                if (problem.scaleType() == CudaDataType.R_16F) {
+                    al = ar.allocateFrom(ValueLayout.JAVA_SHORT, Float.floatToFloat16(alpha));
+                    be = ar.allocateFrom(ValueLayout.JAVA_SHORT, Float.floatToFloat16(beta));
+                } else {
+                    al = ar.allocateFrom(ValueLayout.JAVA_FLOAT, alpha);
+                    be = ar.allocateFrom(ValueLayout.JAVA_FLOAT, beta);
+                }
+                check("cublasLtMatmul", callInt(matmul, handle, desc, al, dev(a), aLayout, dev(b), bLayout, be, dev(d), dLayout, dev(d), dLayout,
+                        algo.descriptor(), dev(workspace), workspaceBytes, dev(stream)));
+            }
+        }
+
+        @Override public void close() {
+            if (planClosed) return;
+            planClosed = true;
+            if (aLayout != null) callInt(layoutDestroy, aLayout);
+            if (bLayout != null) callInt(layoutDestroy, bLayout);
+            if (dLayout != null) callInt(layoutDestroy, dLayout);
+            callInt(descDestroy, desc);
+            planArena.close();
+        }
+    }
+
+    /**
+     * Creates the descriptors for {@code p} and asks the heuristic for up to {@code maxAlgos}
+     * algorithms needing at most {@code maxWorkspace} bytes. {@code biasAddress} is needed for bias
+     * epilogues (the heuristic reads its alignment).
+     */
+    public Plan plan(Problem p, long biasAddress, int maxAlgos, long maxWorkspace) {
+        if (maxAlgos <= 0) throw new IllegalArgumentException("ask for at least one algorithm, got " + maxAlgos);
+        return new Plan(p, biasAddress, maxAlgos, maxWorkspace);
+    }
+
+    @Override public void close() {
+        if (closed) return;
+        closed = true;
+        check("cublasLtDestroy", callInt(destroy, handle));
+        arena.close();
+    }
+}

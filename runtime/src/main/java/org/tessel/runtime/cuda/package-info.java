@@ -1,0 +1,10 @@
+/**
+ * Tessel's device layer: a small typed layer over JCuda's CUDA driver API. {@link
+ * org.tessel.runtime.cuda.CudaContext} (the device's primary context, shared with cuBLAS and
+ * cuDNN), {@link org.tessel.runtime.cuda.DeviceBuffer}, {@link org.tessel.runtime.cuda.CudaStream},
+ * {@link org.tessel.runtime.cuda.CudaEvent}, {@link org.tessel.runtime.cuda.CudaModule} (PTX),
+ * {@link org.tessel.runtime.cuda.CudaKernel} (launch with a typed argument list) and {@link
+ * org.tessel.runtime.cuda.CudaGraph} (stream capture and replay). Every failed driver call throws
+ * {@link org.tessel.runtime.cuda.CudaException} naming the call and the CUresult.
+ */
+package org.tessel.runtime.cuda;

@@ -1,0 +1,65 @@
+package org.tessel.runtime.gpu.kernels;
+
+import java.util.List;
+import org.tessel.api.DType;
+import org.tessel.runtime.cuda.CudaStream;
+import org.tessel.runtime.cuda.DeviceBuffer;
+import org.tessel.runtime.cuda.ffm.CublasLt;
+import org.tessel.runtime.cuda.ffm.CudaDataType;
+
+/**
+ * Tactics {@code cublaslt.gemm.default}, {@code cublaslt.gemm.relu}, {@code cublaslt.gemm.bias},
+ * {@code cublaslt.gemm.bias_relu}, {@code cublaslt.gemm.gelu} and {@code cublaslt.gemm.bias_gelu}:
+ * a row-major GEMM Y[M,N] = act(X[M,K] W + bias[N]) through cuBLASLt with the epilogue fused, W
+ * given as [K,N] or (transposed, as in Gemm with transB=1) [N,K]. Row-major Y is column-major
+ * Y^T = W^T X^T, so cuBLASLt computes with A = W, B = X and a bias along D's rows.
+ */
+public final class CublasLtGemm implements AutoCloseable {
+    /** Element type and math of the product. */
+    public enum Precision {
+        FP32(DType.F32, CudaDataType.R_32F, CublasLt.ComputeType.C32F),
+        TF32(DType.F32, CudaDataType.R_32F, CublasLt.ComputeType.C32F_FAST_TF32),
+        FP16(DType.F16, CudaDataType.R_16F, CublasLt.ComputeType.C32F),
+        BF16(DType.BF16, CudaDataType.R_16BF, CublasLt.ComputeType.C32F);
+
+        final DType dtype;
+        final CudaDataType data;
+        final CublasLt.ComputeType compute;
+        Precision(DType d, CudaDataType t, CublasLt.ComputeType c) { dtype = d; data = t; compute = c; }
+        public DType dtype() { return dtype; }
+    }
+
+    public record Spec(int m, int n, int k, boolean weightTransposed, Precision precision, CublasLt.Epilogue epilogue) {}
+
+    /** Default workspace offered to the heuristic. */
+    public static final long WORKSPACE_BYTES = 32L << 20;
+
+    private final Spec spec;
+    private final CublasLt.Plan plan;
+
+    private CublasLtGemm(CublasLt lt, Spec s, DeviceBuffer bias, int maxAlgos) {
+        this.spec = s;
+        CublasLt.Problem p = new CublasLt.Problem(s.weightTransposed(), false, s.n(), s.m(), s.k(),
+                s.weightTransposed() ? s.k() : s.n(), s.k(), s.n(), s.precision().data, s.precision().compute, s.epilogue());
+        if (s.epilogue().hasBias() && bias == null) throw new IllegalArgumentException("epilogue " + s.epilogue() + " needs a bias buffer of " + s.n() + " elements");
+        this.plan = lt.plan(p, bias == null ? 0 : bias.address(), maxAlgos, WORKSPACE_BYTES);
+    }
+
+    /** Plans the GEMM and asks the heuristic for up to {@code maxAlgos} algorithms. */
+    public static CublasLtGemm plan(CublasLt lt, Spec spec, DeviceBuffer bias, int maxAlgos) { return new CublasLtGemm(lt, spec, bias, maxAlgos); }
+
+    public Spec spec() { return spec; }
+
+    public List<CublasLt.Algo> algos() { return plan.algos(); }
+
+    /** Y = act(X W + bias) with the heuristic's {@code algoIndex}-th algorithm. */
+    public void run(int algoIndex, DeviceBuffer x, DeviceBuffer w, DeviceBuffer y, DeviceBuffer workspace, CudaStream stream) {
+        CublasLt.Algo algo = plan.algos().get(algoIndex);
+        plan.run(algo, 1f, w.address(), x.address(), 0f, y.address(), workspace == null ? 0 : workspace.address(),
+                workspace == null ? 0 : workspace.bytes(), stream.handleAddress());
+    }
+
+    public void run(DeviceBuffer x, DeviceBuffer w, DeviceBuffer y, DeviceBuffer workspace, CudaStream stream) { run(0, x, w, y, workspace, stream); }
+
+    @Override public void close() { plan.close(); }
+}

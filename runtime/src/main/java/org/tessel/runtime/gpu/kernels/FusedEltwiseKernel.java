@@ -1,0 +1,89 @@
+package org.tessel.runtime.gpu.kernels;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.tessel.api.TensorType;
+import org.tessel.ir.Graph;
+import org.tessel.ir.Node;
+import org.tessel.ir.Value;
+import org.tessel.runtime.cuda.CudaKernel;
+import org.tessel.runtime.cuda.CudaStream;
+import org.tessel.runtime.cuda.DeviceBuffer;
+import org.tessel.runtime.gpu.HostTensors;
+
+/**
+ * Tactic {@code tessel.eltwise.fused}: a compiled {@link EltwiseCodegen} kernel with its non-scalar
+ * constants already on the device. {@link #run} binds device buffers to the body's inputs and
+ * outputs in order.
+ */
+public final class FusedEltwiseKernel implements AutoCloseable {
+    static final int BLOCK = 256;
+
+    private final EltwiseCodegen.Source source;
+    private final CudaKernel kernel, vectorKernel;
+    private final List<DeviceBuffer> constants = new ArrayList<>();
+
+    private FusedEltwiseKernel(KernelCompiler kc, EltwiseCodegen.Source source, String name) {
+        this.source = source;
+        this.kernel = kc.kernel(name, source.code(), EltwiseCodegen.KERNEL_NAME);
+        this.vectorKernel = kc.kernel(name, source.code(), EltwiseCodegen.KERNEL_NAME + EltwiseCodegen.VEC_SUFFIX);
+        for (Value c : source.constantInputs()) constants.add(HostTensors.upload(c.constantValue(), c.type().dtype()));
+    }
+
+    /** Generates, compiles and loads the kernel of a fused body (or any elementwise graph). */
+    public static FusedEltwiseKernel compile(KernelCompiler kc, Graph body) {
+        return new FusedEltwiseKernel(kc, EltwiseCodegen.generate(body), "tessel_eltwise_" + sanitize(body.name()) + ".cu");
+    }
+
+    /** The kernel of a {@code tessel.Fused} node. */
+    public static FusedEltwiseKernel compile(KernelCompiler kc, Node fused) {
+        return new FusedEltwiseKernel(kc, EltwiseCodegen.generate(fused), "tessel_eltwise_" + sanitize(fused.name()) + ".cu");
+    }
+
+    private static String sanitize(String s) { return s.replaceAll("[^A-Za-z0-9_]", "_"); }
+
+    public EltwiseCodegen.Source source() { return source; }
+
+    /** Runs the element-per-thread kernel regardless of alignment (tests compare it with the vector kernel). */
+    public void runScalar(List<DeviceBuffer> inputs, List<DeviceBuffer> outputs, CudaStream stream) {
+        CudaKernel.Args args = CudaKernel.args();
+        for (int i = 0; i < inputs.size(); i++) args.ptr(checked(inputs.get(i), source.inputs().get(i), "input"));
+        for (DeviceBuffer c : constants) args.ptr(c);
+        for (int i = 0; i < outputs.size(); i++) args.ptr(checked(outputs.get(i), source.outputs().get(i), "output"));
+        args.i64(source.elements());
+        if (inputs.size() != source.inputs().size() || outputs.size() != source.outputs().size())
+            throw new IllegalArgumentException("fused elementwise kernel takes " + source.inputs().size() + " inputs and " + source.outputs().size() + " outputs");
+        if (source.elements() > 0) kernel.launch(Launch.gridFor(source.elements(), BLOCK), BLOCK, 0, stream, args);
+    }
+
+    /** Runs on {@code inputs} (one per body input, in order) writing {@code outputs} (one per body output). */
+    public void run(List<DeviceBuffer> inputs, List<DeviceBuffer> outputs, CudaStream stream) {
+        if (inputs.size() != source.inputs().size())
+            throw new IllegalArgumentException("fused elementwise kernel takes " + source.inputs().size() + " inputs, got " + inputs.size());
+        if (outputs.size() != source.outputs().size())
+            throw new IllegalArgumentException("fused elementwise kernel writes " + source.outputs().size() + " outputs, got " + outputs.size());
+        CudaKernel.Args args = CudaKernel.args();
+        boolean aligned = true;
+        for (int i = 0; i < inputs.size(); i++) { args.ptr(checked(inputs.get(i), source.inputs().get(i), "input")); aligned &= inputs.get(i).address() % 16 == 0; }
+        for (DeviceBuffer c : constants) args.ptr(c);
+        for (int i = 0; i < outputs.size(); i++) { args.ptr(checked(outputs.get(i), source.outputs().get(i), "output")); aligned &= outputs.get(i).address() % 16 == 0; }
+        long n = source.elements();
+        args.i64(n);
+        if (n == 0) return;
+        // the vector kernel reads 4 elements at once, which needs 16-byte aligned buffers (views may not be)
+        if (aligned) vectorKernel.launch(Launch.gridFor(Math.max(1, n / EltwiseCodegen.VEC), BLOCK), BLOCK, 0, stream, args);
+        else kernel.launch(Launch.gridFor(n, BLOCK), BLOCK, 0, stream, args);
+    }
+
+    private static DeviceBuffer checked(DeviceBuffer b, Value v, String what) {
+        TensorType t = v.type();
+        if (b.bytes() < t.bytes())
+            throw new IllegalArgumentException(what + " %" + v.name() + " (" + t + ") needs " + t.bytes() + " bytes, buffer has " + b.bytes());
+        return b;
+    }
+
+    @Override public void close() {
+        for (DeviceBuffer c : constants) c.close();
+        constants.clear();
+    }
+}

@@ -1,0 +1,108 @@
+package org.tessel.runtime.gpu.kernels;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.tessel.api.DType;
+import org.tessel.api.Layout;
+import org.tessel.api.Shape;
+import org.tessel.api.Tensor;
+import org.tessel.api.TensorType;
+import org.tessel.ir.Graph;
+import org.tessel.ir.NetworkBuilder;
+import org.tessel.ir.Node;
+import org.tessel.ir.Value;
+import org.tessel.ir.ops.TesselOps;
+import org.tessel.passes.PassManager;
+
+/** The CUDA C generator of tessel.eltwise.fused, checked on the CPU (no GPU needed). */
+class EltwiseCodegenTest {
+    /** x f32[2,4,3,3] -> (x - shift[4,1,1]) * 0.5 -> relu -> f16 cast. */
+    static Graph smallBody() {
+        NetworkBuilder b = new NetworkBuilder("small");
+        Value x = b.input("x", DType.F32, 2, 4, 3, 3);
+        Value shift = b.constant("shift", Tensor.ofFloats(Shape.of(4, 1, 1), 0.5f, -1f, 2f, 0f));
+        Value y = b.relu(b.mul(b.sub(x, shift), b.scalar("half", DType.F32, 0.5)));
+        return b.output(b.cast(y, DType.F16)).build();
+    }
+
+    static String golden(String name) throws IOException {
+        try (InputStream in = EltwiseCodegenTest.class.getResourceAsStream(name)) {
+            if (in == null) throw new IOException("golden file " + name + " is missing");
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+    }
+
+    /** The generated text after the shared prelude, compared with a golden file (written to target/ on mismatch). */
+    @Test void generatesTheExpectedKernelForASmallBody() throws IOException {
+        EltwiseCodegen.Source s = EltwiseCodegen.generate(smallBody());
+        String prelude = KernelCompiler.prelude();
+        assertTrue(s.code().startsWith(prelude));
+        String body = s.code().substring(prelude.length());
+        String want = golden("eltwise_small.cu.golden");
+        if (!body.equals(want)) {
+            Path out = Path.of("target", "eltwise_small.cu.actual");
+            Files.createDirectories(out.getParent());
+            Files.writeString(out, body);
+        }
+        assertEquals(want, body, "generated kernel differs from the golden file; actual text written to target/eltwise_small.cu.actual");
+        assertEquals(1, s.inputs().size());
+        assertEquals(1, s.constantInputs().size(), "the [4,1,1] constant is uploaded; the scalar is a literal");
+        assertEquals(72, s.elements());
+    }
+
+    @Test void indexesEachValueInItsOwnLayout() {
+        NetworkBuilder b = new NetworkBuilder("layouts");
+        TensorType nhwc = new TensorType(DType.F32, Shape.of(1, 3, 4, 5), Layout.NHWC);
+        Value x = b.input("x", nhwc);
+        Value plain = b.input("p", DType.F32, 1, 3, 4, 5);
+        Value s = b.input("s", DType.F32, 3, 1, 1);
+        Value y = b.add(b.mul(x, s), plain);
+        y.setType(nhwc);
+        String code = EltwiseCodegen.generate(b.output(y).build()).code();
+        // iteration is channels-last: the NHWC input and output index with i, the channel comes innermost
+        assertTrue(code.contains("in0[i]"), code);
+        assertTrue(code.contains("const int c1 = r % 3; r /= 3;"), code);
+        // per-channel scale: stride 1 on the channel; plain NCHW input: c1 * 20 + c2 * 5 + c3
+        assertTrue(code.contains("in2[(c1)]"), code);
+        assertTrue(code.contains("in1[(c1 * 20 + c2 * 5 + c3)]"), code);
+        assertTrue(code.contains("out0[i]"), code);
+    }
+
+    @Test void generatesForTheBodyTheFusePassMakes() {
+        NetworkBuilder b = new NetworkBuilder("fuse_me");
+        Value x = b.input("x", DType.F32, 2, 8, 4, 4);
+        Graph g = b.output(b.sigmoid(b.add(b.op("HardSwish", null, x), b.constant("c", Tensor.ofFloats(Shape.of(8, 1, 1), new float[8]))))).build();
+        new PassManager().run(g, "fuse");
+        Node fused = g.nodes().stream().filter(n -> n.opName().equals(TesselOps.FUSED)).findFirst().orElseThrow();
+        EltwiseCodegen.Source s = EltwiseCodegen.generate(fused);
+        assertEquals(fused.inputs().size(), s.inputs().size());
+        assertTrue(s.code().contains("// node 'sigmoid' (Sigmoid)") || s.code().contains("(Sigmoid)"), s.code());
+        assertTrue(EltwiseCodegen.supports(fused.body()));
+    }
+
+    @Test void refusesOpsItCannotGenerateNamingTheNode() {
+        NetworkBuilder b = new NetworkBuilder("bad");
+        Value x = b.input("x", DType.F32, 4, 4);
+        Graph g = b.output(b.name("argmax_here").op("Softmax", NetworkBuilder.attrs("axis", -1), x)).build();
+        assertFalse(EltwiseCodegen.supports(g));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> EltwiseCodegen.generate(g));
+        assertTrue(e.getMessage().contains("node 'argmax_here' (Softmax)") && e.getMessage().contains("no CUDA code generator"), e.getMessage());
+    }
+
+    @Test void refusesOutputsOfDifferentShapes() {
+        NetworkBuilder b = new NetworkBuilder("two_shapes");
+        Value x = b.input("x", DType.F32, 4, 4), y = b.input("y", DType.F32, 4);
+        Graph g = b.output(b.relu(x), b.relu(y)).build();
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> EltwiseCodegen.generate(g));
+        assertTrue(e.getMessage().contains("one shape"), e.getMessage());
+    }
+}

@@ -1,0 +1,111 @@
+package org.tessel.runtime.gpu.kernels;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.Test;
+import org.tessel.api.DType;
+import org.tessel.api.Layout;
+import org.tessel.api.Shape;
+import org.tessel.api.Tensor;
+import org.tessel.ir.Graph;
+import org.tessel.ir.NetworkBuilder;
+import org.tessel.ir.Value;
+
+/**
+ * Every kernel source Tessel generates compiles as CUDA C: checked on the CPU with nvcc
+ * ({@code -ptx -arch=compute_90}, what the GPU machine's NVRTC does at run time), so syntax and
+ * type errors show up without a GPU. Skipped when nvcc is not on the PATH.
+ */
+class KernelSourcesCompileTest {
+    static boolean nvccAvailable() {
+        try {
+            Process p = new ProcessBuilder("nvcc", "--version").redirectErrorStream(true).start();
+            p.getInputStream().readAllBytes();
+            return p.waitFor() == 0;
+        } catch (IOException e) {
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    /** One source per kernel template and specialization the GPU tests use, plus every elementwise op. */
+    static Map<String, String> sources() {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("softmax_f16", Softmax.source(DType.F16));
+        m.put("layernorm_bf16", LayerNorm.source(DType.BF16));
+        m.put("transpose_f16", Reformat.source(DType.F16));
+        m.put("cast_f32_bf16", Cast.source(DType.F32, DType.BF16));
+        m.put("pool_avg_nhwc_f16", Pool2d.source(DType.F16, Pool2d.Mode.AVG, Layout.NHWC));
+        m.put("pool_max_nchw_f32", Pool2d.source(DType.F32, Pool2d.Mode.MAX, Layout.NCHW));
+        m.put("depthwise_f16", DepthwiseConvNhwc.source(DType.F16));
+        m.put("attention_f16_d80", FusedAttention.source(DType.F16, 80));
+        m.put("attention_f32_d128", FusedAttention.source(DType.F32, 128));
+        m.put("eltwise_all_ops", EltwiseCodegen.generate(everyOp()).code());
+        return m;
+    }
+
+    /** A graph using every op the generator supports, with f32, f16 and bf16 values. */
+    static Graph everyOp() {
+        NetworkBuilder b = new NetworkBuilder("every_op");
+        Value x = b.input("x", DType.F32, 2, 3, 4);
+        Value y = b.input("y", DType.F32, 3, 1);
+        Value h = b.input("h", DType.F16, 2, 3, 4);
+        Value c = b.constant("c", Tensor.ofFloats(Shape.of(4), 1f, 2f, 3f, 4f));
+        Value v = b.add(x, y);
+        v = b.sub(v, c);
+        v = b.mul(v, b.scalar("k", DType.F32, Double.POSITIVE_INFINITY));
+        v = b.div(v, y);
+        v = b.op("Pow", null, v, y);
+        v = b.op("Max", null, v, x, y);
+        v = b.op("Min", null, v, x);
+        v = b.op("Sum", null, v, x, y);
+        v = b.op("Mean", null, v, x);
+        v = b.op("PRelu", null, v, y);
+        for (String op : List.of("Relu", "Sigmoid", "Tanh", "HardSwish", "Erf", "Gelu", "Exp", "Log", "Sqrt", "Neg", "Abs", "Reciprocal",
+                "Floor", "Ceil", "Round", "Sign", "Softplus", "Softsign", "Mish", "Elu", "Selu", "Celu", "ThresholdedRelu", "Swish",
+                "Sin", "Cos", "Tan", "Identity", "HardSigmoid", "LeakyRelu")) v = b.op(op, null, v);
+        v = b.op("Gelu", NetworkBuilder.attrs("approximate", "tanh"), v);
+        v = b.clip(v, -1f, 1f);
+        Value hv = b.add(b.cast(v, DType.F16), h);
+        Value bv = b.relu(b.cast(hv, DType.BF16));
+        return b.output(bv, b.cast(bv, DType.F32)).build();
+    }
+
+    @Test void everyKernelSourceCompilesWithNvcc() throws Exception {
+        assumeTrue(nvccAvailable(), "nvcc is not on the PATH");
+        Path dir = Files.createTempDirectory("tessel-cu");
+        ExecutorService pool = Executors.newFixedThreadPool(2);
+        try {
+            List<Future<String>> results = new ArrayList<>();
+            for (Map.Entry<String, String> e : sources().entrySet()) {
+                Path cu = dir.resolve(e.getKey() + ".cu");
+                Files.writeString(cu, e.getValue());
+                results.add(pool.submit(() -> {
+                    Process p = new ProcessBuilder("nvcc", "-ptx", "-arch=compute_90", "-o", cu.toString().replace(".cu", ".ptx"), cu.toString())
+                            .redirectErrorStream(true).start();
+                    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                    return p.waitFor() == 0 ? "" : cu.getFileName() + ":\n" + out;
+                }));
+            }
+            StringBuilder errors = new StringBuilder();
+            for (Future<String> f : results) errors.append(f.get());
+            assertEquals("", errors.toString(), "kernel sources that nvcc rejects");
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+}

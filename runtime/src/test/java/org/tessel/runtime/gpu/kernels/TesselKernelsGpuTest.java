@@ -1,0 +1,335 @@
+package org.tessel.runtime.gpu.kernels;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.tessel.runtime.gpu.GpuTestSupport.assertClose;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.tessel.api.DType;
+import org.tessel.api.Layout;
+import org.tessel.api.Shape;
+import org.tessel.api.Tensor;
+import org.tessel.api.TensorType;
+import org.tessel.ir.Graph;
+import org.tessel.ir.NetworkBuilder;
+import org.tessel.ir.Node;
+import org.tessel.ir.Value;
+import org.tessel.ir.ops.TesselOps;
+import org.tessel.passes.PassManager;
+import org.tessel.runtime.cuda.CudaStream;
+import org.tessel.runtime.cuda.DeviceBuffer;
+import org.tessel.runtime.gpu.GpuTestSupport;
+import org.tessel.runtime.gpu.HostTensors;
+
+/** Every NVRTC-generated Tessel kernel against the reference interpreter on random inputs of several shapes. */
+@Tag("gpu")
+class TesselKernelsGpuTest {
+    static final CudaStream S = CudaStream.DEFAULT;
+
+    // ---- tessel.eltwise.fused -------------------------------------------------------------
+
+    /** Runs a graph of elementwise ops as one generated kernel and compares every output. */
+    static void checkEltwise(String what, Graph g, Map<String, Tensor> inputs, double tol) {
+        KernelCompiler kc = GpuTestSupport.compiler();
+        Map<String, Tensor> ref = GpuTestSupport.reference(g, inputs);
+        List<DeviceBuffer> ins = new ArrayList<>(), outs = new ArrayList<>();
+        try (FusedEltwiseKernel k = FusedEltwiseKernel.compile(kc, g)) {
+            for (Value v : g.inputs()) {
+                Tensor t = inputs.get(v.name());
+                ins.add(HostTensors.upload(v.type().layout() == Layout.NHWC ? HostTensors.toChannelsLast(t) : t));
+            }
+            for (Value v : g.outputs()) outs.add(GpuTestSupport.poisoned(v.type().dtype(), v.type().numElements()));
+            for (boolean vector : new boolean[] {true, false}) {
+                for (DeviceBuffer o : outs) o.fill((byte) 0xFF);
+                if (vector) k.run(ins, outs, S); else k.runScalar(ins, outs, S);
+                for (int i = 0; i < g.outputs().size(); i++) {
+                    Value v = g.outputs().get(i);
+                    Tensor got = HostTensors.download(outs.get(i), v.type().dtype(), v.type().shape());
+                    if (v.type().layout() == Layout.NHWC) got = HostTensors.fromChannelsLast(got);
+                    assertClose("tessel.eltwise.fused " + what + (vector ? " vec4" : " scalar") + " %" + v.name(), got, ref.get(v.name()), tol);
+                }
+            }
+        } finally {
+            ins.forEach(DeviceBuffer::close);
+            outs.forEach(DeviceBuffer::close);
+        }
+    }
+
+    @Test void eltwiseChainsMatchTheReference() {
+        GpuTestSupport.requireGpu();
+        GpuTestSupport.Checks checks = new GpuTestSupport.Checks();
+        SplittableRandom r = new SplittableRandom(21);
+        for (int[] dims : new int[][] {{2, 8, 5, 7}, {1, 64, 56, 56}, {3, 1000}, {3, 999}}) {
+            for (DType t : new DType[] {DType.F32, DType.F16}) {
+                checks.check("bias+relu " + t.text() + " " + java.util.Arrays.toString(dims), () -> {
+                    NetworkBuilder b = new NetworkBuilder("bias_relu");
+                    Value x = b.input("x", t, dims);
+                    int c = dims[1];
+                    int[] bshape = dims.length == 4 ? new int[] {c, 1, 1} : new int[] {c};
+                    Value bias = b.constant("bias", GpuTestSupport.random(r, t, Shape.of(bshape), -1, 1));
+                    Value two = b.scalar("two", t, 2.0);
+                    Graph g = b.output(b.relu(b.add(b.mul(x, two), bias))).build();
+                    checkEltwise("x*2+bias->relu", g, Map.of("x", GpuTestSupport.random(r, t, Shape.of(dims), -2, 2)), t == DType.F32 ? 1e-6 : 2e-3);
+                });
+            }
+        }
+        checks.check("activation zoo f32", () -> {
+            NetworkBuilder b = new NetworkBuilder("zoo");
+            Value x = b.input("x", DType.F32, 4, 33, 17);
+            Value y = b.input("y", DType.F32, 33, 1);
+            Value g1 = b.gelu(x);
+            Value g2 = b.op("Gelu", NetworkBuilder.attrs("approximate", "tanh"), x);
+            Value s = b.mul(b.sigmoid(g1), b.tanh(g2));
+            Value lr = b.op("LeakyRelu", NetworkBuilder.attrs("alpha", 0.1f), b.sub(s, y));
+            Value hs = b.op("HardSwish", null, b.clip(lr, -0.5f, 0.7f));
+            Value e = b.op("Erf", null, b.div(hs, b.add(b.op("Exp", null, y), y)));
+            Value more = b.op("Softplus", null, b.op("Elu", null, b.op("Neg", null, e)));
+            Graph g = b.output(e, more, b.op("Max", null, x, y, b.op("Abs", null, more))).build();
+            checkEltwise("activation zoo", g, Map.of("x", GpuTestSupport.random(r, DType.F32, Shape.of(4, 33, 17), -3, 3),
+                    "y", GpuTestSupport.random(r, DType.F32, Shape.of(33, 1), 0.5, 2)), 1e-5);
+        });
+        checks.check("nhwc broadcast f32", () -> {
+            NetworkBuilder b = new NetworkBuilder("nhwc");
+            TensorType xt = new TensorType(DType.F32, Shape.of(2, 12, 5, 6), Layout.NHWC);
+            Value x = b.input("x", xt);
+            Value sc = b.input("scale", DType.F32, 12, 1, 1);
+            Value y = b.op("Sigmoid", null, b.mul(x, sc));
+            y.setType(xt);
+            Graph g = b.output(y).build();
+            // the output's layout is NHWC too: the kernel iterates in channels-last order
+            checkEltwise("x{nhwc}*scale[c]->sigmoid", g, Map.of("x", GpuTestSupport.random(r, DType.F32, Shape.of(2, 12, 5, 6), -2, 2),
+                    "scale", GpuTestSupport.random(r, DType.F32, Shape.of(12, 1, 1), -2, 2)), 1e-6);
+        });
+        checks.check("fused node from the fuse pass", () -> {
+            NetworkBuilder b = new NetworkBuilder("fuse_me");
+            Value x = b.input("x", DType.F32, 2, 16, 9, 9);
+            Value c = b.constant("shift", GpuTestSupport.random(r, DType.F32, Shape.of(16, 1, 1), -1, 1));
+            Value y = b.clip(b.op("HardSwish", null, b.sub(x, c)), 0f, 6f);
+            Graph g = b.output(y).build();
+            Tensor in = GpuTestSupport.random(r, DType.F32, Shape.of(2, 16, 9, 9), -4, 4);
+            Tensor want = GpuTestSupport.reference(g, Map.of("x", in)).values().iterator().next();
+            new PassManager().run(g, "fuse");
+            Node fused = g.nodes().stream().filter(n -> n.opName().equals(TesselOps.FUSED)).findFirst()
+                    .orElseThrow(() -> new AssertionError("the fuse pass made no fused node: " + g.opHistogram()));
+            assertEquals("eltwise", fused.attrs().getString("kind", ""));
+            KernelCompiler kc = GpuTestSupport.compiler();
+            try (FusedEltwiseKernel k = FusedEltwiseKernel.compile(kc, fused)) {
+                List<DeviceBuffer> ins = new ArrayList<>();
+                for (Value v : fused.inputs()) ins.add(HostTensors.upload(v.isConstant() ? v.constantValue() : in));
+                try (DeviceBuffer out = GpuTestSupport.poisoned(DType.F32, want.size())) {
+                    k.run(ins, List.of(out), S);
+                    assertClose("tessel.eltwise.fused node '" + fused.name() + "'", HostTensors.download(out, DType.F32, want.shape()), want, 1e-6);
+                } finally {
+                    ins.forEach(DeviceBuffer::close);
+                }
+            }
+        });
+        checks.done();
+    }
+
+    // ---- tessel.softmax, tessel.layernorm -----------------------------------------------------
+
+    @Test void softmaxAndLayerNormMatchTheReference() {
+        KernelCompiler kc = GpuTestSupport.compiler();
+        GpuTestSupport.Checks checks = new GpuTestSupport.Checks();
+        SplittableRandom r = new SplittableRandom(22);
+        for (int[] d : new int[][] {{4, 10}, {96, 128}, {3, 1000}, {2, 4097}, {2, 3, 768}}) {
+            for (DType t : new DType[] {DType.F32, DType.F16, DType.BF16}) {
+                Shape shape = Shape.of(d);
+                int len = d[d.length - 1], rows = (int) (shape.numElements() / len);
+                Tensor x = GpuTestSupport.random(r, t, shape, -6, 6);
+                checks.check("tessel.softmax " + t.text() + shape, () -> {
+                    NetworkBuilder b = new NetworkBuilder("softmax");
+                    Graph g = b.output(b.softmax(b.input("x", DType.F32, d), -1)).build();
+                    Tensor want = GpuTestSupport.reference(g, Map.of("x", GpuTestSupport.asF32(x))).values().iterator().next();
+                    try (DeviceBuffer dx = HostTensors.upload(x); DeviceBuffer dy = GpuTestSupport.poisoned(t, shape.numElements())) {
+                        Softmax.run(kc, t, dx, dy, rows, len, S);
+                        assertClose("tessel.softmax", HostTensors.download(dy, t, shape), want, t == DType.F32 ? 1e-5 : GpuTestSupport.tolerance(t));
+                    }
+                });
+                Tensor gamma = GpuTestSupport.random(r, t, Shape.of(len), 0.5, 1.5), beta = GpuTestSupport.random(r, t, Shape.of(len), -1, 1);
+                checks.check("tessel.layernorm " + t.text() + shape, () -> {
+                    NetworkBuilder b = new NetworkBuilder("ln");
+                    Value xin = b.input("x", DType.F32, d);
+                    Graph g = b.output(b.layerNorm(xin, b.input("g", DType.F32, len), b.input("b", DType.F32, len), -1, 1e-5f)).build();
+                    Tensor want = GpuTestSupport.reference(g, Map.of("x", GpuTestSupport.asF32(x), "g", GpuTestSupport.asF32(gamma),
+                            "b", GpuTestSupport.asF32(beta))).values().iterator().next();
+                    try (DeviceBuffer dx = HostTensors.upload(x); DeviceBuffer dg = HostTensors.upload(gamma); DeviceBuffer db = HostTensors.upload(beta);
+                         DeviceBuffer dy = GpuTestSupport.poisoned(t, shape.numElements())) {
+                        LayerNorm.run(kc, t, dx, dg, db, dy, rows, len, 1e-5f, S);
+                        assertClose("tessel.layernorm", HostTensors.download(dy, t, shape), want, t == DType.F32 ? 1e-5 : GpuTestSupport.tolerance(t));
+                    }
+                });
+            }
+        }
+        checks.done();
+    }
+
+    // ---- tessel.reformat.nchw_nhwc, tessel.cast ---------------------------------------------------
+
+    @Test void reformatsAndCastsMatchTheReference() {
+        KernelCompiler kc = GpuTestSupport.compiler();
+        GpuTestSupport.Checks checks = new GpuTestSupport.Checks();
+        SplittableRandom r = new SplittableRandom(23);
+        for (int[] d : new int[][] {{1, 3, 224, 224}, {2, 64, 7, 7}, {4, 33, 5, 17}, {1, 1000, 1, 1}}) {
+            for (DType t : new DType[] {DType.F32, DType.F16}) {
+                Shape shape = Shape.of(d);
+                checks.check("tessel.reformat " + t.text() + shape, () -> {
+                    Tensor x = GpuTestSupport.random(r, t, shape, -5, 5);
+                    // the reference: a tessel.Reformat node changes no value, only the storage order
+                    NetworkBuilder b = new NetworkBuilder("reformat");
+                    Value in = b.input("x", t, d);
+                    Graph g = b.output(b.op(TesselOps.REFORMAT, NetworkBuilder.attrs("to", "nhwc"), in)).build();
+                    Tensor want = GpuTestSupport.reference(g, Map.of("x", x)).values().iterator().next();
+                    int sp = d[2] * d[3];
+                    try (DeviceBuffer dx = HostTensors.upload(x); DeviceBuffer nhwc = GpuTestSupport.poisoned(t, shape.numElements());
+                         DeviceBuffer back = GpuTestSupport.poisoned(t, shape.numElements())) {
+                        Reformat.nchwToNhwc(kc, t, dx, nhwc, d[0], d[1], sp, S);
+                        Tensor got = HostTensors.download(nhwc, t, shape);
+                        assertTrue(got.dataEquals(HostTensors.toChannelsLast(want)), "NCHW -> NHWC moved values wrongly");
+                        assertClose("tessel.reformat.nchw_nhwc", HostTensors.fromChannelsLast(got), want, 0);
+                        Reformat.nhwcToNchw(kc, t, nhwc, back, d[0], d[1], sp, S);
+                        assertClose("tessel.reformat.nhwc_nchw", HostTensors.download(back, t, shape), want, 0);
+                    }
+                });
+            }
+        }
+        for (DType from : new DType[] {DType.F32, DType.F16, DType.BF16})
+            for (DType to : new DType[] {DType.F32, DType.F16, DType.BF16}) {
+                if (from == to) continue;
+                checks.check("tessel.cast " + from.text() + "->" + to.text(), () -> {
+                    Shape shape = Shape.of(3, 1001);
+                    Tensor x = GpuTestSupport.random(r, from, shape, -300, 300);
+                    NetworkBuilder b = new NetworkBuilder("cast");
+                    Graph g = b.output(b.cast(b.input("x", from, 3, 1001), to)).build();
+                    Tensor want = GpuTestSupport.reference(g, Map.of("x", x)).values().iterator().next();
+                    try (DeviceBuffer dx = HostTensors.upload(x); DeviceBuffer dy = GpuTestSupport.poisoned(to, shape.numElements())) {
+                        Cast.run(kc, from, to, dx, dy, shape.numElements(), S);
+                        Tensor got = HostTensors.download(dy, to, shape);
+                        assertClose("tessel.cast " + from.text() + "->" + to.text(), got, want, 0);
+                        assertTrue(got.dataEquals(want), "cast must round exactly as the reference (nearest even)");
+                    }
+                });
+            }
+        checks.done();
+    }
+
+    // ---- tessel.pool.max / tessel.pool.avg ------------------------------------------------------
+
+    @Test void poolingMatchesTheReference() {
+        KernelCompiler kc = GpuTestSupport.compiler();
+        GpuTestSupport.Checks checks = new GpuTestSupport.Checks();
+        SplittableRandom r = new SplittableRandom(24);
+        record Case(int[] x, int k, int s, int p, int includePad) {}
+        List<Case> cases = List.of(new Case(new int[] {2, 16, 17, 17}, 3, 2, 1, 0), new Case(new int[] {1, 64, 56, 56}, 2, 2, 0, 0),
+                new Case(new int[] {2, 8, 9, 11}, 3, 1, 1, 1), new Case(new int[] {1, 32, 7, 7}, 7, 1, 0, 0));
+        for (Case c : cases)
+            for (Pool2d.Mode mode : Pool2d.Mode.values())
+                for (Layout layout : new Layout[] {Layout.NCHW, Layout.NHWC})
+                    for (DType t : new DType[] {DType.F32, DType.F16}) {
+                        String what = "tessel.pool." + mode.name().toLowerCase(java.util.Locale.ROOT) + " " + layout.text() + " " + t.text()
+                                + java.util.Arrays.toString(c.x()) + " k" + c.k() + " s" + c.s() + " p" + c.p() + (c.includePad() == 1 ? " count_include_pad" : "");
+                        checks.check(what, () -> {
+                            NetworkBuilder b = new NetworkBuilder("pool");
+                            Value in = b.input("x", DType.F32, c.x());
+                            var attrs = NetworkBuilder.attrs("kernel_shape", new int[] {c.k(), c.k()}, "strides", new int[] {c.s(), c.s()},
+                                    "pads", new int[] {c.p(), c.p(), c.p(), c.p()});
+                            if (mode == Pool2d.Mode.AVG) attrs = NetworkBuilder.attrs("kernel_shape", new int[] {c.k(), c.k()}, "strides", new int[] {c.s(), c.s()},
+                                    "pads", new int[] {c.p(), c.p(), c.p(), c.p()}, "count_include_pad", c.includePad());
+                            Value y = b.op(mode == Pool2d.Mode.MAX ? "MaxPool" : "AveragePool", attrs, in);
+                            Graph g = b.output(y).build();
+                            Tensor x = GpuTestSupport.random(r, t, Shape.of(c.x()), -3, 3);
+                            Tensor want = GpuTestSupport.reference(g, Map.of("x", GpuTestSupport.asF32(x))).values().iterator().next();
+                            Shape os = want.shape();
+                            Pool2d.Window w = new Pool2d.Window(c.x()[0], c.x()[1], c.x()[2], c.x()[3], os.dim(2), os.dim(3), c.k(), c.k(), c.s(), c.s(),
+                                    c.p(), c.p(), c.p(), c.p(), 1, 1, c.includePad() == 1);
+                            try (DeviceBuffer dx = HostTensors.upload(layout == Layout.NHWC ? HostTensors.toChannelsLast(x) : x);
+                                 DeviceBuffer dy = GpuTestSupport.poisoned(t, os.numElements())) {
+                                Pool2d.run(kc, t, mode, layout, w, dx, dy, S);
+                                Tensor got = HostTensors.download(dy, t, os);
+                                if (layout == Layout.NHWC) got = HostTensors.fromChannelsLast(got);
+                                assertClose(what, got, want, t == DType.F32 ? 1e-6 : 2e-3);
+                            }
+                        });
+                    }
+        checks.done();
+    }
+
+    // ---- tessel.conv.depthwise_nhwc ----------------------------------------------------------------
+
+    @Test void depthwiseConvolutionMatchesTheReference() {
+        KernelCompiler kc = GpuTestSupport.compiler();
+        GpuTestSupport.Checks checks = new GpuTestSupport.Checks();
+        SplittableRandom r = new SplittableRandom(25);
+        // n, c, h, w, k, stride, pad, dilation
+        int[][] cases = {{1, 32, 14, 14, 3, 1, 1, 1}, {2, 16, 15, 15, 3, 2, 1, 1}, {1, 8, 10, 10, 5, 1, 4, 2}, {1, 96, 56, 56, 3, 2, 1, 1}};
+        for (int[] c : cases)
+            for (DType t : new DType[] {DType.F32, DType.F16}) {
+                String what = "tessel.conv.depthwise_nhwc " + t.text() + " " + java.util.Arrays.toString(c);
+                checks.check(what, () -> {
+                    int n = c[0], ch = c[1], h = c[2], w = c[3], k = c[4], s = c[5], p = c[6], dil = c[7];
+                    NetworkBuilder b = new NetworkBuilder("dw");
+                    Value x = b.input("x", DType.F32, n, ch, h, w);
+                    Value wt = b.input("w", DType.F32, ch, 1, k, k);
+                    Value bias = b.input("b", DType.F32, ch);
+                    Graph g = b.output(b.clip(b.conv(x, wt, bias, s, p, dil, ch), 0f, 6f)).build();
+                    Tensor xv = GpuTestSupport.random(r, t, Shape.of(n, ch, h, w), -2, 2), wv = GpuTestSupport.random(r, t, Shape.of(ch, 1, k, k), -1, 1),
+                            bv = GpuTestSupport.random(r, t, Shape.of(ch), -1, 1);
+                    Tensor want = GpuTestSupport.reference(g, Map.of("x", GpuTestSupport.asF32(xv), "w", GpuTestSupport.asF32(wv), "b", GpuTestSupport.asF32(bv)))
+                            .values().iterator().next();
+                    Shape os = want.shape();
+                    var shape = new DepthwiseConvNhwc.Shape(n, h, w, ch, os.dim(2), os.dim(3), k, k, s, s, p, p, dil, dil);
+                    try (DeviceBuffer dx = HostTensors.upload(HostTensors.toChannelsLast(xv)); DeviceBuffer dw = HostTensors.upload(DepthwiseConvNhwc.packWeights(wv));
+                         DeviceBuffer db = HostTensors.upload(bv); DeviceBuffer dy = GpuTestSupport.poisoned(t, os.numElements())) {
+                        DepthwiseConvNhwc.run(kc, t, shape, dx, dw, db, dy, 0f, 6f, S);
+                        assertClose(what, HostTensors.fromChannelsLast(HostTensors.download(dy, t, os)), want, t == DType.F32 ? 1e-5 : GpuTestSupport.tolerance(t));
+                    }
+                });
+            }
+        checks.done();
+    }
+
+    // ---- tessel.attention.fused ------------------------------------------------------------------
+
+    @Test void fusedAttentionMatchesTheReference() {
+        KernelCompiler kc = GpuTestSupport.compiler();
+        GpuTestSupport.Checks checks = new GpuTestSupport.Checks();
+        SplittableRandom r = new SplittableRandom(26);
+        // batch, heads, seq, headDim, masked
+        int[][] cases = {{2, 4, 77, 64, 1}, {1, 12, 128, 64, 0}, {2, 2, 512, 32, 1}, {1, 3, 50, 80, 0}, {4, 12, 128, 64, 1}};
+        for (int[] c : cases)
+            for (DType t : new DType[] {DType.F32, DType.F16}) {
+                String what = "tessel.attention.fused " + t.text() + " B" + c[0] + " H" + c[1] + " S" + c[2] + " D" + c[3] + (c[4] == 1 ? " masked" : "");
+                checks.check(what, () -> {
+                    int bsz = c[0], heads = c[1], seq = c[2], d = c[3];
+                    boolean masked = c[4] == 1;
+                    float scale = (float) (1 / Math.sqrt(d));
+                    NetworkBuilder b = new NetworkBuilder("attention");
+                    Value q = b.input("q", DType.F32, bsz, heads, seq, d), k = b.input("k", DType.F32, bsz, heads, seq, d), v = b.input("v", DType.F32, bsz, heads, seq, d);
+                    Value m = b.input("mask", DType.F32, bsz, 1, 1, seq);
+                    Value scores = b.mul(b.matmul(q, b.transpose(k, 0, 1, 3, 2)), b.scalar("scale", DType.F32, scale));
+                    Graph g = b.output(b.matmul(b.softmax(b.add(scores, m), -1), v)).build();
+                    Tensor qv = GpuTestSupport.random(r, t, Shape.of(bsz, heads, seq, d), -2, 2), kv = GpuTestSupport.random(r, t, Shape.of(bsz, heads, seq, d), -2, 2),
+                            vv = GpuTestSupport.random(r, t, Shape.of(bsz, heads, seq, d), -1, 1);
+                    float[] mask = new float[bsz * seq];
+                    if (masked) for (int bi = 0; bi < bsz; bi++) for (int j = seq - 1 - bi * 7; j < seq; j++) mask[bi * seq + j] = -10000f;
+                    Tensor mt = Tensor.ofFloats(Shape.of(bsz, 1, 1, seq), mask);
+                    Map<String, Tensor> in = new LinkedHashMap<>();
+                    in.put("q", GpuTestSupport.asF32(qv)); in.put("k", GpuTestSupport.asF32(kv)); in.put("v", GpuTestSupport.asF32(vv)); in.put("mask", mt);
+                    Tensor want = GpuTestSupport.reference(g, in).values().iterator().next();
+                    try (DeviceBuffer dq = HostTensors.upload(qv); DeviceBuffer dk = HostTensors.upload(kv); DeviceBuffer dv = HostTensors.upload(vv);
+                         DeviceBuffer dm = DeviceBuffer.ofFloats(mask); DeviceBuffer dout = GpuTestSupport.poisoned(t, want.size())) {
+                        FusedAttention.run(kc, t, bsz * heads, heads, seq, seq, d, scale, dq, dk, dv, masked ? dm : null, dout, S);
+                        assertClose(what, HostTensors.download(dout, t, want.shape()), want, t == DType.F32 ? 1e-5 : GpuTestSupport.tolerance(t));
+                    }
+                });
+            }
+        checks.done();
+    }
+}
