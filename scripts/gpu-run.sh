@@ -2,13 +2,13 @@
 # Prepares the GPU run of the runtime module. Run HERE (not on the GPU machine):
 #   1. builds the runtime jars and its test classes (mvn package, tests not run),
 #   2. bundles a Java 25 runtime, the runtime classpath, JUnit's console launcher and the test
-#      classes into $GPU_DIR (default /work/main/.gpu, git-ignored; it travels with `carry`),
+#      classes into $GPU_DIR (default .gpu in the checkout, git-ignored; it travels with `carry`),
 #   3. writes $GPU_DIR/suite.sh, the command for the GPU machine: the gpu-tagged tests through the
 #      console launcher, then the micro-benchmarks, printing a short summary and the table last.
 # Then call the device tool: run(command="bash .gpu/suite.sh", carry=[".gpu"]).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-gpu=${GPU_DIR:-/work/main/.gpu}
+gpu=${GPU_DIR:-$root/.gpu}
 export JAVA_HOME=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
 junit_platform=${JUNIT_PLATFORM_VERSION:-1.13.4}
 cd "$root"
@@ -28,7 +28,7 @@ selectors=$(cd runtime/target/test-classes && find . -name '*GpuTest.class' | se
 [[ -n $selectors ]] || { echo "gpu-run.sh: no *GpuTest classes in runtime/target/test-classes" >&2; exit 1; }
 
 rm -rf "$gpu/lib"
-/work/shared/device/bundle.sh "$gpu" "$stage/deps"
+"${TESSEL_SHARED:-$root/../shared}/device/bundle.sh" "$gpu" "$stage/deps"
 
 cat > "$gpu/suite.sh" <<'SUITE'
 #!/usr/bin/env bash
