@@ -18,8 +18,11 @@ import org.tessel.api.TensorType;
  * the libraries' heuristics, the model picks the tile size and split-K that suit the shape
  * ({@link #kernelShape}); a tensor-core tactic whose K or N is not a multiple of its alignment
  * runs at {@link Params#misalignedPenalty}.</li>
- * <li><b>memory</b> = bytes / (bandwidth x the tactic's memory efficiency): fused kernels move only
- * their boundary tensors ({@link Work#of}).</li>
+ * <li>a small tiled kernel is latency bound: its compute time is at least its main loop's
+ * waves x K-steps x {@link Params#iterationLatencyNs}, which is why the libraries split K.</li>
+ * <li><b>memory</b> = bytes / (bandwidth x the tactic's memory efficiency) + a least latency per
+ * kernel ({@link Params#kernelLatencyUs}): fused kernels move only their boundary tensors
+ * ({@link Work#of}), and launch fewer kernels.</li>
  * <li><b>launch</b> = kernels x per-kernel overhead, smaller under CUDA graphs.</li>
  * </ul>
  * A kernel takes max(compute, memory) + launch. Reformat and cast costs on edges are memory
@@ -41,17 +44,22 @@ public final class CostModel {
     /**
      * The model's free parameters, which calibration fits.
      *
-     * @param tensorCoreScale   multiplies the efficiency of tensor-core kernels
-     * @param cudaCoreScale     multiplies the efficiency of CUDA-core kernels
-     * @param memoryScale       multiplies every memory efficiency
-     * @param launchScale       multiplies the launch overheads
-     * @param misalignedPenalty speed factor of a tensor-core kernel whose K or N is misaligned, in (0, 1]
-     * @param familyScale       time factor per tactic family, keyed by an id prefix ("cudnn.conv",
-     *                          "cublaslt.gemm.bias_gelu"); the longest matching prefix multiplies every
-     *                          term of that tactic's cost, so a fit on measured totals is exact
+     * @param tensorCoreScale    multiplies the efficiency of tensor-core kernels
+     * @param cudaCoreScale      multiplies the efficiency of CUDA-core kernels
+     * @param memoryScale        multiplies every memory efficiency
+     * @param launchScale        multiplies the launch overheads
+     * @param misalignedPenalty  speed factor of a tensor-core kernel whose K or N is misaligned, in (0, 1]
+     * @param iterationLatencyNs the least time one main-loop step (one tileK slice) of a tiled kernel
+     *                           takes, however little it computes: a small GEMM is a chain of K/tileK
+     *                           dependent loads, so its compute time is at least waves x steps x this
+     * @param kernelLatencyUs    the least time a kernel spends in memory, however few bytes it moves
+     *                           (a round trip to DRAM, CTA start and drain)
+     * @param familyScale        time factor per tactic family, keyed by an id prefix ("cudnn.conv",
+     *                           "cublaslt.gemm.bias_gelu"); the longest matching prefix multiplies the
+     *                           kernel time (compute and memory) of that tactic, not the launch overhead
      */
     public record Params(double tensorCoreScale, double cudaCoreScale, double memoryScale, double launchScale,
-                         double misalignedPenalty, Map<String, Double> familyScale) {
+                         double misalignedPenalty, double iterationLatencyNs, double kernelLatencyUs, Map<String, Double> familyScale) {
         public Params {
             positive("tensorCoreScale", tensorCoreScale);
             positive("cudaCoreScale", cudaCoreScale);
@@ -59,6 +67,8 @@ public final class CostModel {
             positive("launchScale", launchScale);
             positive("misalignedPenalty", misalignedPenalty);
             if (misalignedPenalty > 1) throw new IllegalArgumentException("misalignedPenalty must be in (0, 1], got " + misalignedPenalty);
+            nonNegative("iterationLatencyNs", iterationLatencyNs);
+            nonNegative("kernelLatencyUs", kernelLatencyUs);
             TreeMap<String, Double> fs = new TreeMap<>();
             for (var e : familyScale.entrySet()) {
                 positive("familyScale[" + e.getKey() + "]", e.getValue());
@@ -71,8 +81,18 @@ public final class CostModel {
             if (!(v > 0) || Double.isInfinite(v)) throw new IllegalArgumentException(what + " must be a positive number, got " + v);
         }
 
-        /** Scales 1, misaligned tensor-core kernels at half speed, no family corrections. */
-        public static Params defaults() { return new Params(1, 1, 1, 1, 0.5, Map.of()); }
+        private static void nonNegative(String what, double v) {
+            if (!(v >= 0) || Double.isInfinite(v)) throw new IllegalArgumentException(what + " must be a number >= 0, got " + v);
+        }
+
+        /**
+         * Scales 1, misaligned tensor-core kernels at half speed, 100 ns per main-loop step, 0.5 us
+         * least memory time per kernel, no family corrections.
+         */
+        public static Params defaults() { return new Params(1, 1, 1, 1, 0.5, 100, 0.5, Map.of()); }
+
+        /** The plain roofline: scales 1, no latency floors, no family corrections (misaligned kernels still at half speed). */
+        public static Params roofline() { return new Params(1, 1, 1, 1, 0.5, 0, 0, Map.of()); }
 
         /** The family scale of a tactic id: the longest key that equals the id or prefixes it at a dot; 1 when none does. */
         public double familyScale(String tacticId) {
@@ -87,21 +107,26 @@ public final class CostModel {
             }
         }
 
-        public Params withTensorCoreScale(double v) { return new Params(v, cudaCoreScale, memoryScale, launchScale, misalignedPenalty, familyScale); }
-        public Params withCudaCoreScale(double v) { return new Params(tensorCoreScale, v, memoryScale, launchScale, misalignedPenalty, familyScale); }
-        public Params withMemoryScale(double v) { return new Params(tensorCoreScale, cudaCoreScale, v, launchScale, misalignedPenalty, familyScale); }
-        public Params withLaunchScale(double v) { return new Params(tensorCoreScale, cudaCoreScale, memoryScale, v, misalignedPenalty, familyScale); }
-        public Params withMisalignedPenalty(double v) { return new Params(tensorCoreScale, cudaCoreScale, memoryScale, launchScale, v, familyScale); }
+        public Params withTensorCoreScale(double v) { return new Params(v, cudaCoreScale, memoryScale, launchScale, misalignedPenalty, iterationLatencyNs, kernelLatencyUs, familyScale); }
+        public Params withCudaCoreScale(double v) { return new Params(tensorCoreScale, v, memoryScale, launchScale, misalignedPenalty, iterationLatencyNs, kernelLatencyUs, familyScale); }
+        public Params withMemoryScale(double v) { return new Params(tensorCoreScale, cudaCoreScale, v, launchScale, misalignedPenalty, iterationLatencyNs, kernelLatencyUs, familyScale); }
+        public Params withLaunchScale(double v) { return new Params(tensorCoreScale, cudaCoreScale, memoryScale, v, misalignedPenalty, iterationLatencyNs, kernelLatencyUs, familyScale); }
+        public Params withMisalignedPenalty(double v) { return new Params(tensorCoreScale, cudaCoreScale, memoryScale, launchScale, v, iterationLatencyNs, kernelLatencyUs, familyScale); }
+        public Params withIterationLatencyNs(double v) { return new Params(tensorCoreScale, cudaCoreScale, memoryScale, launchScale, misalignedPenalty, v, kernelLatencyUs, familyScale); }
+        public Params withKernelLatencyUs(double v) { return new Params(tensorCoreScale, cudaCoreScale, memoryScale, launchScale, misalignedPenalty, iterationLatencyNs, v, familyScale); }
 
         public Params withFamilyScale(String family, double v) {
             TreeMap<String, Double> fs = new TreeMap<>(familyScale);
             fs.put(family, v);
-            return new Params(tensorCoreScale, cudaCoreScale, memoryScale, launchScale, misalignedPenalty, fs);
+            return new Params(tensorCoreScale, cudaCoreScale, memoryScale, launchScale, misalignedPenalty, iterationLatencyNs, kernelLatencyUs, fs);
         }
 
         @Override public String toString() {
-            return String.format(Locale.ROOT, "tensorCoreScale=%.4g cudaCoreScale=%.4g memoryScale=%.4g launchScale=%.4g misalignedPenalty=%.4g familyScale=%s",
-                    tensorCoreScale, cudaCoreScale, memoryScale, launchScale, misalignedPenalty, familyScale);
+            StringBuilder fs = new StringBuilder();
+            for (var e : familyScale.entrySet()) fs.append(fs.isEmpty() ? "" : ", ").append(e.getKey()).append('=').append(String.format(Locale.ROOT, "%.4g", e.getValue()));
+            return String.format(Locale.ROOT, "tensorCoreScale=%.4g cudaCoreScale=%.4g memoryScale=%.4g launchScale=%.4g misalignedPenalty=%.4g "
+                    + "iterationLatencyNs=%.4g kernelLatencyUs=%.4g familyScale={%s}",
+                    tensorCoreScale, cudaCoreScale, memoryScale, launchScale, misalignedPenalty, iterationLatencyNs, kernelLatencyUs, fs);
         }
     }
 
@@ -127,17 +152,22 @@ public final class CostModel {
         if (f.kernelLaunches() == 0) return Cost.ZERO;
         double family = params.familyScale(tacticId);
         KernelShape k = kernelShape(w, f, p);
-        return new Cost(computeUs(w, f, p, k) * family, memoryUs(w, f, k) * family, f.kernelLaunches() * launchUs(cudaGraphs) * family, 0);
+        return new Cost(computeUs(w, f, p, k) * family, memoryUs(w, f, k) * family, f.kernelLaunches() * launchUs(cudaGraphs),
+                k.splitKWorkspaceBytes(w));
     }
 
+    /** Throughput time of the FLOPs, and for a tiled kernel at least its main loop's latency chain. */
     private double computeUs(Work w, TacticFeatures f, Precision p, KernelShape k) {
         if (w.flops() == 0) return 0;
-        return w.flops() / (peakTflops(f, p) * 1e12 * efficiency(f) * k.efficiency() * alignmentFactor(w, f)) * 1e6;
+        double throughput = w.flops() / (peakTflops(f, p) * 1e12 * efficiency(f) * k.efficiency() * alignmentFactor(w, f)) * 1e6;
+        return Math.max(throughput, k.mainLoopSteps(w, f) * params.iterationLatencyNs() / 1000);
     }
 
+    /** Bytes over bandwidth, plus the kernels' least memory latency. */
     private double memoryUs(Work w, TacticFeatures f, KernelShape k) {
         double bytes = w.bytes() + k.splitKBytes(w);
-        return bytes == 0 ? 0 : bytes / (device.memoryBandwidthGBs() * 1e9 * f.memoryEfficiency() * params.memoryScale()) * 1e6;
+        return bytes / (device.memoryBandwidthGBs() * 1e9 * f.memoryEfficiency() * params.memoryScale()) * 1e6
+                + f.kernelLaunches() * params.kernelLatencyUs();
     }
 
     /**
@@ -150,29 +180,45 @@ public final class CostModel {
         public double efficiency() { return waveEfficiency * tileFill * reuse; }
 
         /** Split-K writes fp32 partial products and reads them back once. */
-        double splitKBytes(Work w) { return splitK > 1 ? 2.0 * splitK * w.gemmM() * w.gemmN() * 4 : 0; }
+        double splitKBytes(Work w) { return 2.0 * splitKWorkspaceBytes(w); }
+
+        /** Dependent main-loop steps of the slowest CTA slot: waves x ceil(K / (split-K x tileK)); 0 when untiled. */
+        public long mainLoopSteps(Work w, TacticFeatures f) {
+            if (tileM == 0) return 0;
+            long kStep = f.tileK() > 0 ? f.tileK() : 32;
+            return waves * ceilDiv(ceilDiv(w.gemmK(), splitK), kStep);
+        }
+
+        /** The fp32 partial products of a split-K cut live in workspace. */
+        public long splitKWorkspaceBytes(Work w) { return splitK > 1 ? (long) splitK * w.gemmM() * w.gemmN() * 4 : 0; }
 
         static final KernelShape UNTILED = new KernelShape(0, 0, 1, 1, 0, 1, 1, 1, 1);
     }
 
-    /** Smallest tile side the heuristics go down to, largest split-K factor, and the reuse lost per halving of a tile side. */
-    static final int MIN_TILE = 32, MAX_SPLIT_K = 16;
+    /**
+     * Smallest tile side the heuristics go down to (a tensor-core MMA fragment is 16 wide; CUDA-core
+     * kernels go down to GEMV-like 8-row tiles), largest split-K factor, and the reuse lost per
+     * halving of a tile side.
+     */
+    static final int MIN_TENSOR_CORE_TILE = 16, MIN_CUDA_CORE_TILE = 8, MAX_SPLIT_K = 16;
     static final double HALVED_TILE_REUSE = 0.85;
 
     /**
      * The cut a library heuristic would pick (cuBLAS's and cuDNN's pick among tile sizes and
      * split-K the way this does): starting from the tactic's tile, each side may halve down to
-     * {@value #MIN_TILE} (losing {@value #HALVED_TILE_REUSE} of reuse per halving) and K may
-     * split into up to {@value #MAX_SPLIT_K} slices of at least two K steps; the cut with the
-     * lowest modeled time wins, ties to the larger tile.
+     * {@value #MIN_TENSOR_CORE_TILE} on tensor cores or {@value #MIN_CUDA_CORE_TILE} on CUDA cores
+     * (keeping {@value #HALVED_TILE_REUSE} of the reuse per halving) and K may split into up to
+     * {@value #MAX_SPLIT_K} slices of at least two K steps; the cut with the lowest modeled time
+     * wins, ties to the larger tile and the smaller split.
      */
     public KernelShape kernelShape(Work w, TacticFeatures f, Precision p) {
         if (!f.tiled() || !w.isGemm()) return KernelShape.UNTILED;
         KernelShape best = null;
         double bestUs = Double.POSITIVE_INFINITY;
         long kStep = f.tileK() > 0 ? f.tileK() : 32;
-        for (int tm = f.tileM(); tm >= Math.min(MIN_TILE, f.tileM()); tm /= 2)
-            for (int tn = f.tileN(); tn >= Math.min(MIN_TILE, f.tileN()); tn /= 2)
+        int min = f.tensorCores() ? MIN_TENSOR_CORE_TILE : MIN_CUDA_CORE_TILE;
+        for (int tm = f.tileM(); tm >= Math.min(min, f.tileM()); tm /= 2)
+            for (int tn = f.tileN(); tn >= Math.min(min, f.tileN()); tn /= 2)
                 for (int s = 1; s <= MAX_SPLIT_K && (s == 1 || w.gemmK() / s >= 2 * kStep); s *= 2) {
                     KernelShape k = cut(w, f, p, tm, tn, s);
                     double us = Math.max(computeUs(w, f, p, k), memoryUs(w, f, k));
@@ -248,7 +294,7 @@ public final class CostModel {
 
     public double reformatUs(TensorType t, boolean cudaGraphs) {
         double bytes = 2.0 * t.bytes();
-        return bytes / (device.memoryBandwidthGBs() * 1e9 * REFORMAT_MEMORY_EFFICIENCY * params.memoryScale()) * 1e6 + launchUs(cudaGraphs);
+        return bytes / (device.memoryBandwidthGBs() * 1e9 * REFORMAT_MEMORY_EFFICIENCY * params.memoryScale()) * 1e6 + params.kernelLatencyUs() + launchUs(cudaGraphs);
     }
 
     /** Cost of converting a tensor to another element type on an edge: one streaming kernel; 0 when the type is already {@code to}. */
@@ -257,7 +303,7 @@ public final class CostModel {
     public double castUs(TensorType t, DType to, boolean cudaGraphs) {
         if (t.dtype() == to) return 0;
         double bytes = (double) t.numElements() * (t.dtype().bytes() + to.bytes());
-        return bytes / (device.memoryBandwidthGBs() * 1e9 * CAST_MEMORY_EFFICIENCY * params.memoryScale()) * 1e6 + launchUs(cudaGraphs);
+        return bytes / (device.memoryBandwidthGBs() * 1e9 * CAST_MEMORY_EFFICIENCY * params.memoryScale()) * 1e6 + params.kernelLatencyUs() + launchUs(cudaGraphs);
     }
 
     /**

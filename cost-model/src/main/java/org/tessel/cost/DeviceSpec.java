@@ -25,8 +25,10 @@ import java.util.function.Supplier;
  *
  * <p>Launch overheads are per kernel on a dependent chain: {@code launchOverheadUs} when the host
  * launches each kernel (stream launches are host-bound at a few microseconds each),
- * {@code graphLaunchOverheadUs} inside a CUDA graph. The datasheets do not give them; the
- * built-in values are typical figures and the measured spec ({@link #load}) replaces them.
+ * {@code graphLaunchOverheadUs} inside a CUDA graph. The datasheets do not give them; every
+ * built-in GPU uses the figures measured on the project's H200 (2.53 us and 0.75 us, see
+ * {@code devices/h200-measured.properties}), since they are set by the driver and host rather
+ * than the chip.
  *
  * <p>A spec named "cpu..." describes the host running CPU tactics; its "SMs" are cores.
  */
@@ -34,6 +36,8 @@ public record DeviceSpec(String name, int sms, double boostClockGHz, Map<Precisi
                          double memoryBandwidthGBs, long l2Bytes, long sharedMemoryPerSmBytes,
                          double launchOverheadUs, double graphLaunchOverheadUs) {
     private static final long MiB = 1024L * 1024, KiB = 1024;
+    /** Per-kernel launch overheads measured on the project's H200 (stream, CUDA graph), used for every built-in GPU. */
+    static final double LAUNCH_US = 2.53, GRAPH_LAUNCH_US = 0.75;
 
     public DeviceSpec {
         if (name == null || name.isBlank()) throw new IllegalArgumentException("a device spec needs a name");
@@ -88,12 +92,12 @@ public record DeviceSpec(String name, int sms, double boostClockGHz, Map<Precisi
      * FP16/BF16 989.4 TFLOPS, INT8 1978.9 TOPS, HBM3 3.35 TB/s, 50 MB L2, 228 KB shared memory per SM.
      */
     public static DeviceSpec h100Sxm() {
-        return new DeviceSpec("h100-sxm", 132, 1.98, peaks(66.9, 494.7, 989.4, 989.4, 1978.9), 3350, 50 * MiB, 228 * KiB, 4.0, 1.2);
+        return new DeviceSpec("h100-sxm", 132, 1.98, peaks(66.9, 494.7, 989.4, 989.4, 1978.9), 3350, 50 * MiB, 228 * KiB, LAUNCH_US, GRAPH_LAUNCH_US);
     }
 
     /** NVIDIA H200 SXM 141GB (datasheet): the H100 SXM's GH100 compute with HBM3e at 4.8 TB/s. */
     public static DeviceSpec h200() {
-        return new DeviceSpec("h200", 132, 1.98, peaks(66.9, 494.7, 989.4, 989.4, 1978.9), 4800, 50 * MiB, 228 * KiB, 4.0, 1.2);
+        return new DeviceSpec("h200", 132, 1.98, peaks(66.9, 494.7, 989.4, 989.4, 1978.9), 4800, 50 * MiB, 228 * KiB, LAUNCH_US, GRAPH_LAUNCH_US);
     }
 
     /**
@@ -101,7 +105,7 @@ public record DeviceSpec(String name, int sms, double boostClockGHz, Map<Precisi
      * 312 TFLOPS, INT8 624 TOPS, HBM2e 2039 GB/s, 40 MB L2, 164 KB shared memory per SM.
      */
     public static DeviceSpec a100_80gb() {
-        return new DeviceSpec("a100-80gb", 108, 1.41, peaks(19.5, 156, 312, 312, 624), 2039, 40 * MiB, 164 * KiB, 4.0, 1.3);
+        return new DeviceSpec("a100-80gb", 108, 1.41, peaks(19.5, 156, 312, 312, 624), 2039, 40 * MiB, 164 * KiB, LAUNCH_US, GRAPH_LAUNCH_US);
     }
 
     /**
@@ -109,7 +113,7 @@ public record DeviceSpec(String name, int sms, double boostClockGHz, Map<Precisi
      * FP16/BF16 121 TFLOPS, INT8 242 TOPS, GDDR6 300 GB/s, 48 MB L2, 100 KB shared memory per SM.
      */
     public static DeviceSpec l4() {
-        return new DeviceSpec("l4", 58, 2.04, peaks(30.3, 60, 121, 121, 242), 300, 48 * MiB, 100 * KiB, 4.0, 1.3);
+        return new DeviceSpec("l4", 58, 2.04, peaks(30.3, 60, 121, 121, 242), 300, 48 * MiB, 100 * KiB, LAUNCH_US, GRAPH_LAUNCH_US);
     }
 
     /**
@@ -119,7 +123,7 @@ public record DeviceSpec(String name, int sms, double boostClockGHz, Map<Precisi
      * 100 KB shared memory per SM.
      */
     public static DeviceSpec rtx4090() {
-        return new DeviceSpec("rtx4090", 128, 2.52, peaks(82.6, 82.6, 165.2, 165.2, 660.6), 1008, 72 * MiB, 100 * KiB, 3.5, 1.2);
+        return new DeviceSpec("rtx4090", 128, 2.52, peaks(82.6, 82.6, 165.2, 165.2, 660.6), 1008, 72 * MiB, 100 * KiB, LAUNCH_US, GRAPH_LAUNCH_US);
     }
 
     /** The H200 as measured on the project's GPU machine: see {@code devices/h200-measured.properties}. */

@@ -45,13 +45,14 @@ public interface Tactic {
 
     /**
      * The predicted cost of this tactic on this node: the model's estimate of the node's work with
-     * this tactic's features, plus its workspace. A CPU tactic inside a GPU engine pays the host
-     * round trip ({@link CostModel#hostFallback}). The caller checks {@link #supports} first.
+     * this tactic's features; workspace is the tactic's own plus the split-K partials of the cut
+     * the model picked. A CPU tactic inside a GPU engine pays the host round trip
+     * ({@link CostModel#hostFallback}). The caller checks {@link #supports} first.
      */
     default Cost cost(CostModel model, Node n, Precision p, Layout l, boolean cudaGraphs) {
         TacticFeatures f = features(n, p, l);
         Cost c = backend() == Backend.CPU ? model.hostFallback(id(), Work.of(n, Precision.FP32), f, cudaGraphs)
                 : model.estimate(id(), Work.of(n, p), f, p, cudaGraphs);
-        return c.withWorkspace(workspaceBytes(n, p));
+        return c.withWorkspace(c.workspaceBytes() + workspaceBytes(n, p));
     }
 }

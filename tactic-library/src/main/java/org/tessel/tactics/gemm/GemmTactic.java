@@ -32,7 +32,8 @@ public final class GemmTactic extends BaseTactic {
 
     /**
      * @param tileM        the largest tile; the cost model's heuristic may halve it and split K for small shapes
-     * @param workspaceCap most workspace it asks for (split-K partial sums), 0 for none
+     *                     (the split-K partials are workspace the model reports)
+     * @param workspaceCap workspace the library asks for besides split-K (cuBLASLt's heuristic scratch), 0 for none
      */
     public record Config(String id, String summary, Epilogue epilogue, Set<Precision> precisions,
                          int tileM, int tileN, int tileK, double tensorEfficiency, double cudaEfficiency, double memoryEfficiency, long workspaceCap) {}
@@ -84,9 +85,7 @@ public final class GemmTactic extends BaseTactic {
     }
 
     @Override public long workspaceBytes(Node n, Precision p) {
-        if (config.workspaceCap == 0) return 0;
-        long[] d = Work.gemmDims(NodeFacts.anchor(n, GEMMS));
-        return Math.min(config.workspaceCap, 2L * 4 * d[0] * d[1]); // two fp32 split-K partial products
+        return config.workspaceCap;
     }
 
     @Override public TacticFeatures features(Node n, Precision p, Layout l) {

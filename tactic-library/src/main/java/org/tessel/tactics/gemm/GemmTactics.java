@@ -17,6 +17,7 @@ public final class GemmTactics {
 
     private static final Set<Precision> ALL = EnumSet.allOf(Precision.class);
     private static final Set<Precision> FLOAT = EnumSet.of(Precision.FP32, Precision.TF32, Precision.FP16, Precision.BF16);
+    /** cuBLASLt's heuristic scratch (NVIDIA recommends 4 MiB before Hopper; split-K partials come on top, from the cost model). */
     private static final long LT_WORKSPACE = 4L << 20;
 
     public static final GemmTactic CUBLAS = new GemmTactic(new GemmTactic.Config("cublas.gemm",
