@@ -27,7 +27,8 @@ import org.tessel.api.Layout;
  * Given a {@link Predictor} that can re-predict
  * a row under other parameters, coordinate descent in log space (golden-section search per
  * coordinate) minimizes the mean squared log error over the global scales, the misalignment
- * penalty and the two latency floors; then each family gets the median correction above.
+ * penalty and the two latency floors, a Nelder-Mead simplex polishes them jointly, then each
+ * family gets the median correction above; three such rounds.
  *
  * <p>The CSV form has the header {@code op,tactic,shape,precision,layout,measured_us,predicted_us}
  * (predicted_us may be empty); fields containing commas are double-quoted.
@@ -88,28 +89,25 @@ public final class Calibration {
         double[] meas = measured(rows);
         double[] before = predictAll(rows, model, predictor);
         CostModel.Params p = model.params();
-        // the physical parameters first, then the family factors once: alternating the two lets
-        // the family factors absorb global effects and drift into degenerate combinations
-        for (int sweep = 0; sweep < 4; sweep++) {
+        // block coordinate descent: the global parameters (coordinate sweeps, then a simplex
+        // polish), then the family factors, a few rounds
+        for (int round = 0; round < ROUNDS; round++) {
             CostModel.Params start = p;
-            for (int c = 0; c < GLOBALS; c++) {
-                final int coord = c;
-                CostModel.Params base = p;
-                double x0 = Math.log(Math.max(get(base, coord), 1e-3)); // latencies may start at 0
-                double lo = coord == MISALIGNED ? Math.log(0.02) : x0 - 4, hi = coord == MISALIGNED ? 0 : x0 + 4;
-                double best = goldenMin(x -> logError(rows, meas, model.withParams(set(base, coord, Math.exp(x))), predictor), lo, hi);
-                CostModel.Params cand = set(base, coord, Math.exp(best));
-                if (logError(rows, meas, model.withParams(cand), predictor) < logError(rows, meas, model.withParams(p), predictor)) p = cand;
-            }
-            if (p.equals(start)) break;
+            p = globalSweeps(rows, meas, model, predictor, p);
+            p = nelderMead(rows, meas, model, predictor, p);
+            Map<String, Double> scales = familyMedians(rows, predictAll(rows, model.withParams(p), predictor));
+            for (var e : scales.entrySet()) p = p.withFamilyScale(e.getKey(), p.familyScale(e.getKey()) * e.getValue());
+            if (logError(rows, meas, model.withParams(p), predictor) > logError(rows, meas, model.withParams(start), predictor)) { p = start; break; }
         }
-        Map<String, Double> scales = familyMedians(rows, predictAll(rows, model.withParams(p), predictor));
-        for (var e : scales.entrySet()) p = p.withFamilyScale(e.getKey(), p.familyScale(e.getKey()) * e.getValue());
         return report(meas, before, predictAll(rows, model.withParams(p), predictor), p);
     }
 
     // ---- the global coordinates ----
     private static final int GLOBALS = 7, MISALIGNED = 4;
+    /** Most coordinate-descent sweeps; a sweep that changes nothing ends the descent. */
+    static final int SWEEPS = 6;
+    /** Rounds of global fit and family factors. */
+    static final int ROUNDS = 3;
 
     private static double get(CostModel.Params p, int c) {
         return switch (c) {
@@ -133,6 +131,85 @@ public final class Calibration {
             case 5 -> p.withIterationLatencyNs(v);
             default -> p.withKernelLatencyUs(v);
         };
+    }
+
+    /**
+     * Polishes the global coordinates jointly with Nelder-Mead in log space: coordinate descent
+     * crawls along ridges (launch overhead against the least kernel latency, for one), which a
+     * simplex walks down.
+     */
+    private static CostModel.Params nelderMead(List<Row> rows, double[] meas, CostModel model, Predictor pr, CostModel.Params start) {
+        int n = GLOBALS;
+        java.util.function.Function<double[], CostModel.Params> toParams = x -> {
+            CostModel.Params q = start;
+            for (int c = 0; c < n; c++) q = set(q, c, Math.exp(x[c]));
+            return q;
+        };
+        java.util.function.ToDoubleFunction<double[]> f = x -> logError(rows, meas, model.withParams(toParams.apply(x)), pr);
+        double[][] simplex = new double[n + 1][n];
+        double[] fx = new double[n + 1];
+        for (int c = 0; c < n; c++) simplex[0][c] = Math.log(Math.max(get(start, c), 1e-3));
+        for (int i = 1; i <= n; i++) {
+            simplex[i] = simplex[0].clone();
+            simplex[i][i - 1] += simplex[i][i - 1] == Math.log(1) && i - 1 == MISALIGNED ? -0.3 : 0.3;
+        }
+        for (int i = 0; i <= n; i++) fx[i] = f.applyAsDouble(simplex[i]);
+        for (int iter = 0; iter < 60 * n; iter++) {
+            Integer[] order = new Integer[n + 1];
+            for (int i = 0; i <= n; i++) order[i] = i;
+            final double[] fxs = fx;
+            Arrays.sort(order, (a, b) -> Double.compare(fxs[a], fxs[b]));
+            double[][] sx = new double[n + 1][];
+            double[] sf = new double[n + 1];
+            for (int i = 0; i <= n; i++) { sx[i] = simplex[order[i]]; sf[i] = fx[order[i]]; }
+            simplex = sx;
+            fx = sf;
+            if (fx[n] - fx[0] < 1e-10) break;
+            double[] centroid = new double[n];
+            for (int i = 0; i < n; i++) for (int c = 0; c < n; c++) centroid[c] += simplex[i][c] / n;
+            double[] refl = along(centroid, simplex[n], -1);
+            double fr = f.applyAsDouble(refl);
+            if (fr < fx[0]) {
+                double[] exp = along(centroid, simplex[n], -2);
+                double fe = f.applyAsDouble(exp);
+                if (fe < fr) { simplex[n] = exp; fx[n] = fe; } else { simplex[n] = refl; fx[n] = fr; }
+            } else if (fr < fx[n - 1]) {
+                simplex[n] = refl; fx[n] = fr;
+            } else {
+                double[] con = along(centroid, simplex[n], 0.5);
+                double fc = f.applyAsDouble(con);
+                if (fc < fx[n]) { simplex[n] = con; fx[n] = fc; }
+                else for (int i = 1; i <= n; i++) { simplex[i] = along(simplex[0], simplex[i], 0.5); fx[i] = f.applyAsDouble(simplex[i]); }
+            }
+        }
+        int best = 0;
+        for (int i = 1; i <= n; i++) if (fx[i] < fx[best]) best = i;
+        CostModel.Params polished = toParams.apply(simplex[best]);
+        return fx[best] < logError(rows, meas, model.withParams(start), pr) ? polished : start;
+    }
+
+    /** centroid + t (point - centroid). */
+    private static double[] along(double[] centroid, double[] point, double t) {
+        double[] out = new double[centroid.length];
+        for (int c = 0; c < out.length; c++) out[c] = centroid[c] + t * (point[c] - centroid[c]);
+        return out;
+    }
+
+    private static CostModel.Params globalSweeps(List<Row> rows, double[] meas, CostModel model, Predictor predictor, CostModel.Params p) {
+        for (int sweep = 0; sweep < SWEEPS; sweep++) {
+            CostModel.Params start = p;
+            for (int c = 0; c < GLOBALS; c++) {
+                final int coord = c;
+                CostModel.Params base = p;
+                double x0 = Math.log(Math.max(get(base, coord), 1e-3)); // latencies may start at 0
+                double lo = coord == MISALIGNED ? Math.log(0.02) : x0 - 4, hi = coord == MISALIGNED ? 0 : x0 + 4;
+                double best = goldenMin(x -> logError(rows, meas, model.withParams(set(base, coord, Math.exp(x))), predictor), lo, hi);
+                CostModel.Params cand = set(base, coord, Math.exp(best));
+                if (logError(rows, meas, model.withParams(cand), predictor) < logError(rows, meas, model.withParams(p), predictor)) p = cand;
+            }
+            if (p.equals(start)) break;
+        }
+        return p;
     }
 
     private static double goldenMin(java.util.function.DoubleUnaryOperator f, double lo, double hi) {

@@ -36,6 +36,11 @@ public final class CostModel {
     static final long REGISTER_FILE_BYTES = 256 * 1024;
     /** Register bytes a CTA needs per accumulator element: the fp32/int32 accumulator plus about as much for operand fragments. */
     static final int REGISTER_BYTES_PER_ACCUMULATOR = 8;
+    /**
+     * Most CTAs that share an SM's throughput: four keep its four sub-partitions busy; more resident
+     * CTAs hide latency but do not add throughput, so a lone small CTA gets at least a quarter of an SM.
+     */
+    static final int MAX_CTAS_PER_SM = 4;
     /** Memory efficiency of a layout transpose (strided on one side) and of a cast (streaming). */
     static final double REFORMAT_MEMORY_EFFICIENCY = 0.7, CAST_MEMORY_EFFICIENCY = 0.85;
     /** Host-device transfer rate and per-transfer latency for a CPU tactic inside a GPU engine (PCIe Gen4/5 x16, effective). */
@@ -156,18 +161,23 @@ public final class CostModel {
                 k.splitKWorkspaceBytes(w));
     }
 
-    /** Throughput time of the FLOPs, and for a tiled kernel at least its main loop's latency chain. */
+    /**
+     * Throughput time of the FLOPs (for a tiled kernel at least its main loop's latency chain),
+     * then the split-K reduction, which runs after the main loop and does not overlap it.
+     */
     private double computeUs(Work w, TacticFeatures f, Precision p, KernelShape k) {
         if (w.flops() == 0) return 0;
         double throughput = w.flops() / (peakTflops(f, p) * 1e12 * efficiency(f) * k.efficiency() * alignmentFactor(w, f)) * 1e6;
-        return Math.max(throughput, k.mainLoopSteps(w, f) * params.iterationLatencyNs() / 1000);
+        return Math.max(throughput, k.mainLoopSteps(w, f) * params.iterationLatencyNs() / 1000) + bytesUs(k.splitKBytes(w), f);
     }
 
     /** Bytes over bandwidth, plus the kernels' least memory latency. */
     private double memoryUs(Work w, TacticFeatures f, KernelShape k) {
-        double bytes = w.bytes() + k.splitKBytes(w);
-        return bytes / (device.memoryBandwidthGBs() * 1e9 * f.memoryEfficiency() * params.memoryScale()) * 1e6
-                + f.kernelLaunches() * params.kernelLatencyUs();
+        return bytesUs(w.bytes(), f) + f.kernelLaunches() * params.kernelLatencyUs();
+    }
+
+    private double bytesUs(double bytes, TacticFeatures f) {
+        return bytes == 0 ? 0 : bytes / (device.memoryBandwidthGBs() * 1e9 * f.memoryEfficiency() * params.memoryScale()) * 1e6;
     }
 
     /**
@@ -179,7 +189,7 @@ public final class CostModel {
         /** wave quantization x tile fill x reuse: the share of the tactic's peak this cut reaches. */
         public double efficiency() { return waveEfficiency * tileFill * reuse; }
 
-        /** Split-K writes fp32 partial products and reads them back once. */
+        /** Split-K writes fp32 partial products and reads them back once, in a reduction after the main loop. */
         double splitKBytes(Work w) { return 2.0 * splitKWorkspaceBytes(w); }
 
         /** Dependent main-loop steps of the slowest CTA slot: waves x ceil(K / (split-K x tileK)); 0 when untiled. */
@@ -258,9 +268,9 @@ public final class CostModel {
     public int ctasPerSm(TacticFeatures f, Precision p) { return ctasPerSm(f.tileM(), f.tileN(), f.tileK(), p); }
 
     /**
-     * CTAs of a tm x tn tile that fit on one SM at once, by shared memory (a
+     * CTAs of a tm x tn tile that share one SM: as many as fit by shared memory (a
      * {@value #PIPELINE_STAGES}-stage pipeline of A and B slices, tileK deep) and by registers
-     * (the accumulators and operand fragments); at least 1.
+     * (the accumulators and operand fragments), at least 1 and at most {@value #MAX_CTAS_PER_SM}.
      */
     public int ctasPerSm(int tm, int tn, int tileK, Precision p) {
         if (tm == 0) return 1;
@@ -268,7 +278,7 @@ public final class CostModel {
         long smem = (long) (tm + tn) * k * p.storage().bytes() * PIPELINE_STAGES;
         long bySmem = device.sharedMemoryPerSmBytes() / smem;
         long byRegs = REGISTER_FILE_BYTES / ((long) tm * tn * REGISTER_BYTES_PER_ACCUMULATOR);
-        return (int) Math.max(1, Math.min(bySmem, byRegs));
+        return (int) Math.max(1, Math.min(MAX_CTAS_PER_SM, Math.min(bySmem, byRegs)));
     }
 
     /** Wave quantization of the tactic's own tile without split-K: tiles / (waves x SMs x CTAs per SM); 1 when untiled. */

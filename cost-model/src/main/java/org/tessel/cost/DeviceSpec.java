@@ -203,10 +203,11 @@ public record DeviceSpec(String name, int sms, double boostClockGHz, Map<Precisi
         }
         double sms = number(p, "sms", where);
         if (sms != Math.rint(sms)) throw new IllegalArgumentException(where + ": key 'sms' must be a whole number, got '" + p.getProperty("sms").trim() + "'");
+        double clock = number(p, "boost_clock_ghz", where), bw = number(p, "memory_bandwidth_gbs", where);
+        double l2 = number(p, "l2_bytes", where), smem = number(p, "shared_memory_per_sm_bytes", where);
+        double launch = number(p, "launch_overhead_us", where), graph = number(p, "graph_launch_overhead_us", where);
         try {
-            return new DeviceSpec(p.getProperty("name").trim(), (int) sms, number(p, "boost_clock_ghz", where), peaks,
-                    number(p, "memory_bandwidth_gbs", where), (long) number(p, "l2_bytes", where), (long) number(p, "shared_memory_per_sm_bytes", where),
-                    number(p, "launch_overhead_us", where), number(p, "graph_launch_overhead_us", where));
+            return new DeviceSpec(p.getProperty("name").trim(), (int) sms, clock, peaks, bw, (long) l2, (long) smem, launch, graph);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(where + ": " + e.getMessage(), e);
         }
