@@ -34,6 +34,9 @@ public interface Tactic {
     /** What the cost model needs to know about this tactic on this node. */
     TacticFeatures features(Node n, Precision p, Layout l);
 
+    /** True when an engine for this device can use the tactic: CPU tactics run anywhere (on a GPU, as a host round trip), GPU tactics only on a GPU. */
+    default boolean runsOn(org.tessel.cost.DeviceSpec device) { return backend() == Backend.CPU || !device.isCpu(); }
+
     /** One line saying what the tactic is. */
     default String summary() { return id(); }
 

@@ -56,6 +56,13 @@ public final class TacticCatalog {
         return out;
     }
 
+    /** Tactics that implement this node's op kind and that an engine for this device can use. */
+    public List<Tactic> candidates(Node n, org.tessel.cost.DeviceSpec device) {
+        List<Tactic> out = new ArrayList<>();
+        for (Tactic t : byId.values()) if (t.runsOn(device) && t.appliesTo(n)) out.add(t);
+        return out;
+    }
+
     /** Tactics that run this node at this precision and layout. */
     public List<Tactic> supported(Node n, Precision p, Layout l) {
         List<Tactic> out = new ArrayList<>();

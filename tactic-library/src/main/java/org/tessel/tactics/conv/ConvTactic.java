@@ -48,6 +48,9 @@ public final class ConvTactic extends BaseTactic {
     /** cuDNN convolutions on tensor cores transpose NCHW tensors internally: a share of peak and of bandwidth lost. */
     static final double NCHW_TENSOR_CORE_FACTOR = 0.8, NCHW_TENSOR_CORE_MEMORY_FACTOR = 0.7;
 
+    /** DRAM sector size: the unit a load moves, used or not. */
+    static final int SECTOR_BYTES = 32;
+
     private static final Set<String> CONV = Set.of("Conv"), DECONV = Set.of("ConvTranspose");
 
     private final Config config;
@@ -99,10 +102,9 @@ public final class ConvTactic extends BaseTactic {
                     return "cuDNN's fused conv-bias-activation takes Relu or no activation (got " + act.opName() + ")";
             }
             case FUSED_EPILOGUE -> {
+                // channel counts off the 16-byte vector width fall back to narrow loads: the cost
+                // model's alignment penalty prices that, so only groups are refused
                 if (g.group() != 1) return "the generated kernel does not do grouped convolution (group " + g.group() + "); depthwise tactics do";
-                int vec = 16 / p.storage().bytes(); // elements per 16-byte load
-                if (g.cin() % vec != 0 || g.cout() % vec != 0)
-                    return "needs input and output channels that are multiples of " + vec + " for 16-byte loads (got " + g.cin() + " -> " + g.cout() + ")";
             }
             default -> { }
         }
@@ -135,6 +137,13 @@ public final class ConvTactic extends BaseTactic {
         if (tc && l == Layout.NCHW && p != Precision.INT8) {
             eff *= NCHW_TENSOR_CORE_FACTOR;
             mem *= NCHW_TENSOR_CORE_MEMORY_FACTOR;
+        }
+        Node c = conv(n);
+        if (l == Layout.NHWC && c != null) {
+            // a group's channels are a narrow slice of each NHWC pixel: loads use part of each 32-byte sector
+            ConvGeometry g = ConvGeometry.of(c);
+            double slice = (double) g.cin() / g.group() * p.storage().bytes();
+            if (g.group() > 1 && slice < SECTOR_BYTES) mem *= Math.max(slice, 2) / SECTOR_BYTES;
         }
         int align = switch (p) {
             case FP32 -> 1;
