@@ -112,8 +112,8 @@ public final class CalibrationNodes {
 
     private static int dim(Map<String, Long> k, String key, String op, String shape) {
         Long v = k.get(key);
-        if (v == null) throw new IllegalArgumentException("calibration row " + op + " '" + shape + "': missing key '" + key + "'");
-        if (v < 1 || v > Integer.MAX_VALUE) throw new IllegalArgumentException("calibration row " + op + " '" + shape + "': key '" + key + "' out of range: " + v);
+        if (v == null) throw new IllegalArgumentException("missing key '" + key + "'");
+        if (v < 1 || v > Integer.MAX_VALUE) throw new IllegalArgumentException("key '" + key + "' out of range: " + v);
         return (int) (long) v;
     }
 
