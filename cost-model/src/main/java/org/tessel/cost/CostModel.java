@@ -37,10 +37,11 @@ public final class CostModel {
     /** Register bytes a CTA needs per accumulator element: the fp32/int32 accumulator plus about as much for operand fragments. */
     static final int REGISTER_BYTES_PER_ACCUMULATOR = 8;
     /**
-     * Most CTAs that share an SM's throughput: four keep its four sub-partitions busy; more resident
-     * CTAs hide latency but do not add throughput, so a lone small CTA gets at least a quarter of an SM.
+     * CTAs that share an SM's throughput: a 128x128 tile's eight warps keep an SM's tensor cores
+     * (or FP32 units) busy alone, smaller tiles need more CTAs for the same throughput, up to four
+     * (one per sub-partition); more resident CTAs hide latency but add no throughput.
      */
-    static final int MAX_CTAS_PER_SM = 4;
+    static final int SATURATING_TILE_ELEMENTS = 128 * 128, MAX_CTAS_PER_SM = 4;
     /** Memory efficiency of a layout transpose (strided on one side) and of a cast (streaming). */
     static final double REFORMAT_MEMORY_EFFICIENCY = 0.7, CAST_MEMORY_EFFICIENCY = 0.85;
     /** Host-device transfer rate and per-transfer latency for a CPU tactic inside a GPU engine (PCIe Gen4/5 x16, effective). */
@@ -218,8 +219,9 @@ public final class CostModel {
      * split-K the way this does): starting from the tactic's tile, each side may halve down to
      * {@value #MIN_TENSOR_CORE_TILE} on tensor cores or {@value #MIN_CUDA_CORE_TILE} on CUDA cores
      * (keeping {@value #HALVED_TILE_REUSE} of the reuse per halving) and K may split into up to
-     * {@value #MAX_SPLIT_K} slices of at least two K steps; the cut with the lowest modeled time
-     * wins, ties to the larger tile and the smaller split.
+     * {@value #MAX_SPLIT_K} (and the tactic's {@link TacticFeatures#maxSplitK}) slices of at least
+     * two K steps; the cut with the lowest modeled time wins, ties to the larger tile and the
+     * smaller split.
      */
     public KernelShape kernelShape(Work w, TacticFeatures f, Precision p) {
         if (!f.tiled() || !w.isGemm()) return KernelShape.UNTILED;
@@ -229,7 +231,7 @@ public final class CostModel {
         int min = f.tensorCores() ? MIN_TENSOR_CORE_TILE : MIN_CUDA_CORE_TILE;
         for (int tm = f.tileM(); tm >= Math.min(min, f.tileM()); tm /= 2)
             for (int tn = f.tileN(); tn >= Math.min(min, f.tileN()); tn /= 2)
-                for (int s = 1; s <= MAX_SPLIT_K && (s == 1 || w.gemmK() / s >= 2 * kStep); s *= 2) {
+                for (int s = 1; s <= Math.min(MAX_SPLIT_K, f.maxSplitK()) && (s == 1 || w.gemmK() / s >= 2 * kStep); s *= 2) {
                     KernelShape k = cut(w, f, p, tm, tn, s);
                     double us = Math.max(computeUs(w, f, p, k), memoryUs(w, f, k));
                     if (us < bestUs * (1 - 1e-9)) { bestUs = us; best = k; }
@@ -268,9 +270,11 @@ public final class CostModel {
     public int ctasPerSm(TacticFeatures f, Precision p) { return ctasPerSm(f.tileM(), f.tileN(), f.tileK(), p); }
 
     /**
-     * CTAs of a tm x tn tile that share one SM: as many as fit by shared memory (a
+     * CTAs of a tm x tn tile that share one SM's throughput, so that a lone CTA gets 1/this of the
+     * SM: as many as it takes to saturate the SM ({@value #SATURATING_TILE_ELEMENTS} / (tm x tn),
+     * 1 to {@value #MAX_CTAS_PER_SM}), but no more than fit by shared memory (a
      * {@value #PIPELINE_STAGES}-stage pipeline of A and B slices, tileK deep) and by registers
-     * (the accumulators and operand fragments), at least 1 and at most {@value #MAX_CTAS_PER_SM}.
+     * (the accumulators and operand fragments); at least 1.
      */
     public int ctasPerSm(int tm, int tn, int tileK, Precision p) {
         if (tm == 0) return 1;
@@ -278,7 +282,8 @@ public final class CostModel {
         long smem = (long) (tm + tn) * k * p.storage().bytes() * PIPELINE_STAGES;
         long bySmem = device.sharedMemoryPerSmBytes() / smem;
         long byRegs = REGISTER_FILE_BYTES / ((long) tm * tn * REGISTER_BYTES_PER_ACCUMULATOR);
-        return (int) Math.max(1, Math.min(MAX_CTAS_PER_SM, Math.min(bySmem, byRegs)));
+        long toSaturate = Math.clamp(SATURATING_TILE_ELEMENTS / ((long) tm * tn), 1, MAX_CTAS_PER_SM);
+        return (int) Math.max(1, Math.min(toSaturate, Math.min(bySmem, byRegs)));
     }
 
     /** Wave quantization of the tactic's own tile without split-K: tiles / (waves x SMs x CTAs per SM); 1 when untiled. */
