@@ -127,6 +127,78 @@ public final class CostModel {
             return new Params(tensorCoreScale, cudaCoreScale, memoryScale, launchScale, misalignedPenalty, iterationLatencyNs, kernelLatencyUs, fs);
         }
 
+        private static final java.util.List<String> KEYS = java.util.List.of("tensor_core_scale", "cuda_core_scale", "memory_scale", "launch_scale",
+                "misaligned_penalty", "iteration_latency_ns", "kernel_latency_us");
+
+        /** The parameters as properties: the {@link #KEYS} and {@code family.PREFIX=scale} per family. */
+        public java.util.Properties toProperties() {
+            java.util.Properties p = new java.util.Properties();
+            double[] v = {tensorCoreScale, cudaCoreScale, memoryScale, launchScale, misalignedPenalty, iterationLatencyNs, kernelLatencyUs};
+            for (int i = 0; i < v.length; i++) p.setProperty(KEYS.get(i), Double.toString(v[i]));
+            familyScale.forEach((k, x) -> p.setProperty("family." + k, Double.toString(x)));
+            return p;
+        }
+
+        /** Writes the parameters in the form {@link #load} reads, with a comment line on top. */
+        public void store(java.nio.file.Path file, String comment) {
+            try (java.io.Writer w = java.nio.file.Files.newBufferedWriter(file, java.nio.charset.StandardCharsets.UTF_8)) {
+                // sorted, so a fitted file diffs well
+                w.write("# " + comment.replace("\n", " ") + "\n");
+                java.util.Properties p = toProperties();
+                for (String k : new java.util.TreeSet<>(p.stringPropertyNames())) w.write(k + "=" + p.getProperty(k) + "\n");
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(file + ": cannot write cost-model parameters: " + e.getMessage(), e);
+            }
+        }
+
+        /** Reads parameters written by {@link #store}; missing keys keep their {@link #defaults()}; bad ones fail naming file and key. */
+        public static Params load(java.nio.file.Path file) {
+            java.util.Properties p = new java.util.Properties();
+            try (java.io.Reader r = java.nio.file.Files.newBufferedReader(file, java.nio.charset.StandardCharsets.UTF_8)) {
+                p.load(r);
+            } catch (java.io.IOException e) {
+                throw new IllegalArgumentException(file + ": cannot read cost-model parameters: " + e.getMessage(), e);
+            }
+            return fromProperties(p, file.toString());
+        }
+
+        public static Params fromProperties(java.util.Properties p, String where) {
+            Params d = defaults();
+            double[] v = {d.tensorCoreScale, d.cudaCoreScale, d.memoryScale, d.launchScale, d.misalignedPenalty, d.iterationLatencyNs, d.kernelLatencyUs};
+            TreeMap<String, Double> fam = new TreeMap<>();
+            for (String k : p.stringPropertyNames()) {
+                String raw = p.getProperty(k).trim();
+                double x;
+                try {
+                    x = Double.parseDouble(raw);
+                } catch (NumberFormatException e) {
+                    throw new IllegalArgumentException(where + ": key '" + k + "' is not a number: '" + raw + "'");
+                }
+                int i = KEYS.indexOf(k);
+                if (i >= 0) v[i] = x;
+                else if (k.startsWith("family.") && k.length() > 7) fam.put(k.substring(7), x);
+                else throw new IllegalArgumentException(where + ": unknown key '" + k + "' (known: " + String.join(", ", KEYS) + ", family.PREFIX)");
+            }
+            try {
+                return new Params(v[0], v[1], v[2], v[3], v[4], v[5], v[6], fam);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(where + ": " + e.getMessage(), e);
+            }
+        }
+
+        /** The parameters fitted to the 278 kernels timed on the project's H200, for {@link DeviceSpec#h200Measured()}. */
+        public static Params h200Fitted() {
+            String res = "params/h200-fitted.properties";
+            try (java.io.InputStream in = CostModel.class.getResourceAsStream(res)) {
+                if (in == null) throw new IllegalStateException(res + " is missing from the class path");
+                java.util.Properties p = new java.util.Properties();
+                p.load(new java.io.InputStreamReader(in, java.nio.charset.StandardCharsets.UTF_8));
+                return fromProperties(p, res);
+            } catch (java.io.IOException e) {
+                throw new IllegalStateException(res + ": " + e.getMessage(), e);
+            }
+        }
+
         @Override public String toString() {
             StringBuilder fs = new StringBuilder();
             for (var e : familyScale.entrySet()) fs.append(fs.isEmpty() ? "" : ", ").append(e.getKey()).append('=').append(String.format(Locale.ROOT, "%.4g", e.getValue()));

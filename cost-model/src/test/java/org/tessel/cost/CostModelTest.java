@@ -183,6 +183,26 @@ class CostModelTest {
         assertEquals(cpu.estimate("cpu.reference", w, f, Precision.FP32, false), cpu.hostFallback("cpu.reference", w, f, false));
     }
 
+    @Test void paramsStoreAndLoad(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        var p = CostModel.Params.defaults().withLaunchScale(3.5).withFamilyScale("cudnn.conv", 0.9);
+        java.nio.file.Path f = dir.resolve("p.properties");
+        p.store(f, "test");
+        assertEquals(p, CostModel.Params.load(f));
+        java.nio.file.Files.writeString(f, "launch_scale=fast\n");
+        var e = assertThrows(IllegalArgumentException.class, () -> CostModel.Params.load(f));
+        assertEquals(f + ": key 'launch_scale' is not a number: 'fast'", e.getMessage());
+        java.nio.file.Files.writeString(f, "launch_scael=2\n");
+        e = assertThrows(IllegalArgumentException.class, () -> CostModel.Params.load(f));
+        assertTrue(e.getMessage().startsWith(f + ": unknown key 'launch_scael'"), e.getMessage());
+        java.nio.file.Files.writeString(f, "misaligned_penalty=2\n");
+        e = assertThrows(IllegalArgumentException.class, () -> CostModel.Params.load(f));
+        assertEquals(f + ": misalignedPenalty must be in (0, 1], got 2.0", e.getMessage());
+        // the shipped fit of the H200 table loads and differs from the defaults
+        var fitted = CostModel.Params.h200Fitted();
+        assertNotEquals(CostModel.Params.defaults(), fitted);
+        assertTrue(fitted.familyScale().containsKey("cudnn.conv"));
+    }
+
     @Test void paramsRefuseNonsense() {
         var p = CostModel.Params.defaults();
         assertThrows(IllegalArgumentException.class, () -> p.withTensorCoreScale(0));

@@ -47,13 +47,17 @@ final class TacticsCommand implements Callable<Integer> {
     @Option(names = "--cuda-graphs", description = "Price launches inside a CUDA graph.") boolean cudaGraphs;
     @Option(names = "--why-not", description = "Also list the tactics that cannot run a node, with the reason.") boolean whyNot;
     @Option(names = "--calibrate", description = "A CSV of measured kernels (op,tactic,shape,precision,layout,measured_us[,predicted_us]) to fit the model to.") Path calibrate;
+    @Option(names = "--write-params", description = "With --calibrate: write the fitted parameters to this file (for --params).") Path writeParams;
+    @Option(names = "--params", description = "Cost-model parameters: a file written by --write-params, or 'h200-fitted' (default: the uncalibrated model).") String params;
 
     static final class Targets extends ArrayList<String> { Targets() { super(DeviceSpec.names()); } }
 
     @Override public Integer call() throws Exception {
         TacticCatalog catalog = TacticCatalog.global();
         DeviceSpec device = deviceSpec != null ? DeviceSpec.load(deviceSpec) : DeviceSpec.byName(target);
-        CostModel costModel = new CostModel(device);
+        CostModel.Params ps = params == null ? CostModel.Params.defaults()
+                : params.equals("h200-fitted") ? CostModel.Params.h200Fitted() : CostModel.Params.load(Path.of(params));
+        CostModel costModel = new CostModel(device, ps);
         if (calibrate != null) return calibrate(catalog, costModel);
         if (model == null) return list(catalog);
         List<Precision> precs = new ArrayList<>();
@@ -123,6 +127,11 @@ final class TacticsCommand implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "Spearman rho  %.4f -> %.4f%nKendall tau-b %.4f -> %.4f%nMAPE          %.2f%% -> %.2f%%%n",
                 r.spearmanBefore(), r.spearmanAfter(), r.kendallBefore(), r.kendallAfter(), r.mapeBefore(), r.mapeAfter());
         System.out.println("fitted: " + r.fitted());
+        if (writeParams != null) {
+            r.fitted().store(writeParams, String.format(Locale.ROOT, "fitted by `tessel tactics --calibrate %s` on %s: %d rows, Spearman %.4f -> %.4f, MAPE %.2f%% -> %.2f%%",
+                    calibrate.getFileName(), costModel.device().name(), r.rows(), r.spearmanBefore(), r.spearmanAfter(), r.mapeBefore(), r.mapeAfter()));
+            System.out.println("wrote " + writeParams);
+        }
         return 0;
     }
 }
