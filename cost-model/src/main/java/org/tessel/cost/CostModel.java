@@ -400,11 +400,14 @@ public final class CostModel {
      */
     public Cost hostFallback(String tacticId, Work w, TacticFeatures f, boolean cudaGraphs) {
         if (device.isCpu()) return estimate(tacticId, w, f, Precision.FP32, cudaGraphs);
-        Cost onHost = new CostModel(DeviceSpec.cpuReference(), params).estimate(tacticId, w, f, Precision.FP32, false);
+        Cost onHost = new CostModel(Host.SPEC, params).estimate(tacticId, w, f, Precision.FP32, false);
         // inputs down and outputs up, each a synchronous copy; the host op also splits a CUDA graph
         double transfer = w.bytes() / (PCIE_GBS * 1e9) * 1e6 + 2 * PCIE_LATENCY_US;
         return new Cost(onHost.computeUs(), onHost.memoryUs() + transfer, onHost.launchUs() + 2 * device.launchOverheadUs() * params.launchScale(), 0);
     }
+
+    /** The host spec, read once. */
+    private static final class Host { static final DeviceSpec SPEC = DeviceSpec.cpuReference(); }
 
     static long ceilDiv(long a, long b) { return (a + b - 1) / b; }
 
