@@ -57,10 +57,16 @@ class OnnxRuntimeDifferentialTest {
             List<Tensor> expected = new ReferenceInterpreter().run(graph, in);
             List<Tensor> actual = runOrt(env, graph, in);
             if (actual == null) continue;
-            PassPropertiesTest.assertSame(expected, actual, "ONNX Runtime vs reference on " + program + (graph == g ? "" : " after " + PIPELINE));
+            // ORT accumulates in f32 where the reference uses double: ill-conditioned cases (a LayerNorm over two
+            // nearly equal values) differ by ~1e-4 relative, so this cross-implementation check uses 1e-3
+            PassPropertiesTest.assertSame(expected, actual, "ONNX Runtime vs reference on " + program + (graph == g ? "" : " after " + PIPELINE), 1e-3);
             compared++;
         }
     }
+
+    /** Once failed at 2e-4: a LayerNorm over two nearly equal values (ORT accumulates in f32). */
+    @net.jqwik.api.Example
+    void illConditionedLayerNorm() throws OrtException { onnxRuntimeAgreesWithTheReferenceInterpreter(List.of(89, 4961, 209, 17125)); }
 
     private static List<Tensor> runOrt(OrtEnvironment env, Graph g, List<Tensor> in) throws OrtException {
         byte[] model = OnnxExporter.toBytes(g);
