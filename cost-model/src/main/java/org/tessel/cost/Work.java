@@ -1,0 +1,187 @@
+package org.tessel.cost;
+
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Set;
+import org.tessel.api.DType;
+import org.tessel.api.InferenceContext;
+import org.tessel.api.Tensor;
+import org.tessel.api.TensorType;
+import org.tessel.api.Trait;
+import org.tessel.ir.Node;
+import org.tessel.ir.Value;
+
+/**
+ * The work of one node, or of a fused group, at a given precision: FLOPs, bytes read and written,
+ * and the GEMM dimensions when it is a GEMM or convolution (implicit GEMM: M = output pixels,
+ * N = output channels per group, K = input channels per group times kernel elements; groups and
+ * batch are folded into M so the tile count comes out right).
+ *
+ * <p>Bytes count floating tensors at the precision's storage type (weights included) and other
+ * tensors at their own type. A fused node counts the FLOPs of its whole body but bytes only at its
+ * boundary: the intermediates stay in registers or shared memory. That difference is what fusion
+ * saves, and what an unfused chain pays by reading and writing every intermediate.
+ */
+public record Work(double flops, double bytesRead, double bytesWritten, long gemmM, long gemmN, long gemmK) {
+    public Work {
+        if (!(flops >= 0 && bytesRead >= 0 && bytesWritten >= 0))
+            throw new IllegalArgumentException("work terms must be >= 0: flops " + flops + ", read " + bytesRead + ", written " + bytesWritten);
+        if (gemmM < 0 || gemmN < 0 || gemmK < 0) throw new IllegalArgumentException("GEMM dims must be >= 0");
+    }
+
+    public double bytes() { return bytesRead + bytesWritten; }
+
+    /** True when the work is a GEMM (or implicit-GEMM convolution) with known dimensions. */
+    public boolean isGemm() { return gemmM > 0 && gemmN > 0 && gemmK > 0; }
+
+    /** Arithmetic intensity, FLOPs per byte moved. */
+    public double intensity() { return bytes() == 0 ? Double.POSITIVE_INFINITY : flops / bytes(); }
+
+    /** A plain GEMM of M x K times K x N with inputs and output at the given element size. */
+    public static Work gemm(long m, long n, long k, int elementBytes) {
+        return new Work(2.0 * m * n * k, (double) elementBytes * (m * k + k * n), (double) elementBytes * m * n, m, n, k);
+    }
+
+    public static Work of(Node n, Precision p) {
+        if (n.body() != null) return fused(n, p);
+        double read = 0, written = 0;
+        for (Value v : n.inputs()) if (v != null) read += bytes(v.type(), p);
+        for (Value v : n.outputs()) written += bytes(v.type(), p);
+        long[] g = gemmDims(n);
+        return new Work(flops(n), read, written, g[0], g[1], g[2]);
+    }
+
+    /**
+     * The work of running these nodes (of one graph, in order) as one kernel, as if they were
+     * fused: body FLOPs, and bytes only for values crossing the group's boundary. A value that is
+     * also used outside the group (or is a graph output) is written; {@code escaping} says which.
+     * The GEMM dims are those of the group's first GEMM-like node.
+     */
+    public static Work ofGroup(List<Node> group, Set<Value> escaping, Precision p) {
+        Set<Value> produced = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+        for (Node n : group) produced.addAll(n.outputs());
+        Set<Value> readOnce = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+        double flops = 0, read = 0, written = 0;
+        long[] g = {0, 0, 0};
+        for (Node n : group) {
+            flops += n.body() != null ? fused(n, p).flops() : flops(n);
+            if (g[0] == 0) g = n.body() != null ? dims(fused(n, p)) : gemmDims(n);
+            for (Value v : n.inputs()) if (v != null && !produced.contains(v) && readOnce.add(v)) read += bytes(v.type(), p);
+        }
+        for (Value v : escaping) written += bytes(v.type(), p);
+        return new Work(flops, read, written, g[0], g[1], g[2]);
+    }
+
+    private static long[] dims(Work w) { return new long[] {w.gemmM, w.gemmN, w.gemmK}; }
+
+    private static Work fused(Node n, Precision p) {
+        double flops = 0;
+        long[] g = {0, 0, 0};
+        for (Node b : n.body().nodes()) {
+            Work w = of(b, p);
+            flops += w.flops;
+            if (g[0] == 0 && w.isGemm()) g = dims(w);
+        }
+        double read = 0, written = 0;
+        Set<Value> seen = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+        for (Value v : n.inputs()) if (v != null && seen.add(v)) read += bytes(v.type(), p);
+        for (Value v : n.outputs()) written += bytes(v.type(), p);
+        return new Work(flops, read, written, g[0], g[1], g[2]);
+    }
+
+    /** Bytes of a tensor at precision p: floating tensors at p's storage type, others at their own. */
+    public static double bytes(TensorType t, Precision p) {
+        DType d = t.dtype().isFloating() ? p.storage() : t.dtype();
+        return (double) t.numElements() * d.bytes();
+    }
+
+    /** The op's multiply-accumulates (its cost hint), 0 when it has none or cannot say. */
+    public static long macs(Node n) {
+        List<TensorType> ins = new ArrayList<>(n.numInputs());
+        List<Tensor> consts = new ArrayList<>(n.numInputs());
+        for (Value v : n.inputs()) {
+            ins.add(v == null ? null : v.type());
+            consts.add(v == null ? null : v.constantValue());
+        }
+        try {
+            return n.op().macs(new InferenceContext(n.name(), ins, consts, n.attrs(), n.outputs().size()),
+                    n.outputs().stream().map(Value::type).toList());
+        } catch (RuntimeException e) {
+            return 0; // a plugin op whose hint fails is treated as doing no multiply-accumulate work
+        }
+    }
+
+    /**
+     * FLOPs of one unfused node: twice its multiply-accumulates where the op reports them;
+     * otherwise a per-element estimate (views and copies do none; softmax ~5 per element, layer
+     * norm ~8, pools one per window element, reductions one per input element, everything else
+     * one per output element).
+     */
+    public static double flops(Node n) {
+        long macs = macs(n);
+        if (macs > 0) return 2.0 * macs;
+        if (n.op().has(Trait.DATA_MOVEMENT) || n.op().has(Trait.IDENTITY_AT_INFERENCE)) return 0;
+        double out = 0;
+        for (Value v : n.outputs()) out += v.type().numElements();
+        double in0 = n.numInputs() > 0 && n.input(0) != null ? n.input(0).type().numElements() : out;
+        return switch (n.opName()) {
+            case "Shape", "Constant", "ConstantOfShape" -> n.opName().equals("ConstantOfShape") ? out : 0;
+            case "Softmax", "LogSoftmax", "Hardmax" -> 5 * in0;
+            case "LayerNormalization" -> 8 * in0;
+            case "BatchNormalization" -> 2 * in0;
+            case "LRN" -> in0 * (3 + n.attrs().getInt("size", 5));
+            case "MaxPool", "AveragePool" -> out * windowElements(n);
+            case "GlobalAveragePool", "GlobalMaxPool", "ArgMax", "ArgMin" -> in0;
+            default -> n.opName().startsWith("Reduce") ? in0 : out;
+        };
+    }
+
+    private static long windowElements(Node n) {
+        long[] k = n.attrs().getInts("kernel_shape");
+        if (k == null) return 1;
+        long e = 1;
+        for (long d : k) e *= d;
+        return e;
+    }
+
+    /** GEMM dims {M, N, K} of a Conv, ConvTranspose, Gemm or MatMul; zeros for anything else. */
+    public static long[] gemmDims(Node n) {
+        try {
+            return switch (n.opName()) {
+                case "Conv" -> {
+                    TensorType w = n.input(1).type(), y = n.output().type();
+                    long group = n.attrs().getInt("group", 1);
+                    long outPixels = y.numElements() / y.shape().dim(1);      // N * spatial
+                    long cout = w.shape().dim(0);
+                    yield new long[] {outPixels * group, cout / group, w.numElements() / cout};
+                }
+                case "ConvTranspose" -> {
+                    // backward-data as an implicit GEMM: M = input pixels, N = Cout*kernel per group, K = Cin per group
+                    TensorType x = n.input(0).type(), w = n.input(1).type();
+                    long group = n.attrs().getInt("group", 1);
+                    long inPixels = x.numElements() / x.shape().dim(1);
+                    long cin = w.shape().dim(0);
+                    yield new long[] {inPixels * group, w.numElements() / cin, cin / group};
+                }
+                case "Gemm" -> {
+                    TensorType a = n.input(0).type(), b = n.input(1).type();
+                    boolean ta = n.attrs().getInt("transA", 0) != 0, tb = n.attrs().getInt("transB", 0) != 0;
+                    long m = ta ? a.shape().dim(1) : a.shape().dim(0), k = ta ? a.shape().dim(0) : a.shape().dim(1);
+                    long nn = tb ? b.shape().dim(0) : b.shape().dim(1);
+                    yield new long[] {m, nn, k};
+                }
+                case "MatMul" -> {
+                    TensorType a = n.input(0).type(), b = n.input(1).type(), y = n.output().type();
+                    long k = a.rank() == 1 ? a.shape().dim(0) : a.shape().dim(-1);
+                    long nn = b.rank() == 1 ? 1 : b.shape().dim(-1);
+                    long rows = y.numElements() / nn; // batch * M
+                    yield new long[] {rows, nn, k};
+                }
+                default -> new long[] {0, 0, 0};
+            };
+        } catch (RuntimeException e) {
+            return new long[] {0, 0, 0};
+        }
+    }
+}

@@ -1,0 +1,32 @@
+package org.tessel.tactics;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.tessel.tactics.attention.FusedAttentionTactic;
+import org.tessel.tactics.conv.ConvTactics;
+import org.tessel.tactics.cpu.CpuReferenceTactic;
+import org.tessel.tactics.data.DataMovementTactics;
+import org.tessel.tactics.eltwise.EltwiseTactics;
+import org.tessel.tactics.gemm.GemmTactics;
+import org.tessel.tactics.norm.NormTactics;
+import org.tessel.tactics.pool.PoolTactics;
+
+/** The built-in tactics, registered through the same {@link TacticProvider} SPI as plugins. */
+public final class BuiltinTactics implements TacticProvider {
+    public static final String PROVIDER_NAME = "tessel-builtin";
+
+    @Override public String providerName() { return PROVIDER_NAME; }
+
+    @Override public List<Tactic> tactics() {
+        List<Tactic> all = new ArrayList<>();
+        all.addAll(ConvTactics.all());
+        all.addAll(GemmTactics.all());
+        all.add(FusedAttentionTactic.FUSED);
+        all.addAll(EltwiseTactics.all());
+        all.addAll(NormTactics.all());
+        all.addAll(PoolTactics.all());
+        all.addAll(DataMovementTactics.all());
+        all.add(CpuReferenceTactic.REFERENCE);
+        return List.copyOf(all);
+    }
+}

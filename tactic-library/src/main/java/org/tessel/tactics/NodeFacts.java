@@ -1,0 +1,121 @@
+package org.tessel.tactics;
+
+import java.util.List;
+import java.util.Set;
+import org.tessel.api.Trait;
+import org.tessel.ir.Node;
+import org.tessel.ir.Value;
+
+/**
+ * Questions tactics ask about a node: is it fused and of which kind, which body node anchors it,
+ * which activation it ends in, whether its layout matters, and a convolution's geometry.
+ */
+public final class NodeFacts {
+    private NodeFacts() {}
+
+    /** Activations the fusion patterns take (mirrors {@code FusionPatterns.ACTIVATIONS} in passes, which this module cannot see). */
+    public static final Set<String> ACTIVATIONS = Set.of("Relu", "LeakyRelu", "Clip", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Gelu", "PRelu");
+
+    public static boolean isFused(Node n) { return n.body() != null; }
+
+    /** The fused node's pattern kind ("conv_bias_act", "gemm_bias_act", "attention", "eltwise"), or null for an unfused node. */
+    public static String fusedKind(Node n) { return n.body() == null ? null : n.attrs().getString("kind", "custom"); }
+
+    /** The node itself, or for a fused node the first body node of one of these ops; null when there is none. */
+    public static Node anchor(Node n, Set<String> ops) {
+        if (n.body() == null) return ops.contains(n.opName()) ? n : null;
+        for (Node b : n.body().nodes()) if (ops.contains(b.opName())) return b;
+        return null;
+    }
+
+    /** The activation a fused node ends in, or null. */
+    public static Node activation(Node n) {
+        if (n.body() == null) return null;
+        List<Node> ns = n.body().nodes();
+        for (int i = ns.size() - 1; i >= 0; i--) if (ACTIVATIONS.contains(ns.get(i).opName())) return ns.get(i);
+        return null;
+    }
+
+    /** Name of the activation as messages show it: "Relu", "Clip(0,6)", "Gelu". */
+    public static String activationName(Node act) {
+        if (act == null) return "none";
+        return act.opName();
+    }
+
+    /** For a value in a fused node's body: the outer value it binds to when it is a body input; null otherwise. */
+    public static Value outer(Node fused, Value inBody) {
+        if (fused.body() == null || inBody == null) return null;
+        int i = fused.body().inputs().indexOf(inBody);
+        return i >= 0 && i < fused.numInputs() ? fused.input(i) : null;
+    }
+
+    /** True when a body value is (bound to) a constant: weights or a bias. */
+    public static boolean isConstant(Node fused, Value v) {
+        if (v == null) return false;
+        if (v.isConstant()) return true;
+        Value o = outer(fused, v);
+        return o != null && o.isConstant();
+    }
+
+    /** True when a fused conv chain has an Add of two computed tensors (a residual). */
+    public static boolean hasResidualAdd(Node fused) {
+        if (fused.body() == null) return false;
+        for (Node b : fused.body().nodes())
+            if (b.opName().equals("Add") && !isConstant(fused, b.input(0)) && !isConstant(fused, b.input(1))) return true;
+        return false;
+    }
+
+    /** True when the node's op (or a fused body op) works on image tensors with a channel axis, so NCHW vs NHWC matters. */
+    public static boolean layoutMatters(Node n) {
+        if (n.op().has(Trait.LAYOUT_SENSITIVE) || n.opName().equals("tessel.Reformat")) return true;
+        if (n.body() != null) for (Node b : n.body().nodes()) if (layoutMatters(b)) return true;
+        return false;
+    }
+
+    /** True when some input or output is a floating tensor (so a compute precision means something). */
+    public static boolean floating(Node n) {
+        for (Value v : n.inputs()) if (v != null && v.type().dtype().isFloating()) return true;
+        for (Value v : n.outputs()) if (v.type().dtype().isFloating()) return true;
+        return false;
+    }
+
+    /** Every body node, depth first, or the node itself when unfused. */
+    public static List<Node> leaves(Node n) {
+        if (n.body() == null) return List.of(n);
+        List<Node> out = new java.util.ArrayList<>();
+        for (Node b : n.body().nodes()) out.addAll(leaves(b));
+        return out;
+    }
+
+    /** The geometry of a Conv node, with ONNX defaults (stride and dilation 1, group 1). */
+    public record ConvGeometry(int spatialRank, long cin, long cout, long group, long[] kernel, long[] strides, long[] dilations) {
+        public static ConvGeometry of(Node conv) {
+            var w = conv.input(1).type().shape();
+            int r = w.rank() - 2;
+            long[] k = new long[r];
+            for (int i = 0; i < r; i++) k[i] = w.dim(2 + i);
+            long[] ones = new long[r];
+            java.util.Arrays.fill(ones, 1);
+            long g = conv.attrs().getInt("group", 1);
+            return new ConvGeometry(r, conv.input(0).type().shape().dim(1), w.dim(0), g, k,
+                    conv.attrs().getInts("strides", ones), conv.attrs().getInts("dilations", ones));
+        }
+
+        /** One group per input channel, one output channel per group. */
+        public boolean depthwise() { return group > 1 && group == cin && cout == cin; }
+
+        public boolean kernelIs(long... dims) { return java.util.Arrays.equals(kernel, dims); }
+
+        public boolean unitStride() { for (long s : strides) if (s != 1) return false; return true; }
+
+        public boolean unitDilation() { for (long d : dilations) if (d != 1) return false; return true; }
+
+        public long kernelElements() { long e = 1; for (long d : kernel) e *= d; return e; }
+
+        public String kernelText() {
+            StringBuilder sb = new StringBuilder();
+            for (int i = 0; i < kernel.length; i++) sb.append(i == 0 ? "" : "x").append(kernel[i]);
+            return sb.toString();
+        }
+    }
+}

@@ -1,0 +1,63 @@
+package org.tessel.tactics;
+
+import java.util.Set;
+import java.util.function.Predicate;
+import org.tessel.api.Layout;
+import org.tessel.cost.Precision;
+import org.tessel.cost.TacticFeatures;
+import org.tessel.ir.Node;
+
+/**
+ * A tactic for a memory-bound kernel that is not tiled as a GEMM: elementwise ops, normalization,
+ * pooling, reductions, copies. Everything about it sits in its {@link Config}; named instances
+ * live in the holder class of their family ({@code EltwiseTactics}, {@code PoolTactics}...).
+ */
+public final class StreamingTactic extends BaseTactic {
+    /** A shape or attribute limit: null when the node is within it, else the reason. */
+    @FunctionalInterface
+    public interface Limit { String check(Node n, Precision p, Layout l); }
+
+    /**
+     * @param id              stable id
+     * @param summary         one line
+     * @param appliesToText   what it implements, for messages ("elementwise ops", "Softmax, LogSoftmax")
+     * @param matches         which nodes it implements (op kind or fused kind)
+     * @param precisions      precisions it computes in
+     * @param layouts         layouts it takes image tensors in
+     * @param limit           shape and attribute limits
+     * @param computeEfficiency fraction of the FP32 CUDA-core peak on its arithmetic
+     * @param memoryEfficiency  fraction of peak bandwidth it streams at
+     * @param kernelLaunches  kernels per run (0: metadata only)
+     * @param anyPrecisionWhenIntegral accept every precision on nodes with no floating tensor (their precision is moot)
+     */
+    public record Config(String id, String summary, String appliesToText, Predicate<Node> matches, Set<Precision> precisions, Set<Layout> layouts,
+                         Limit limit, double computeEfficiency, double memoryEfficiency, int kernelLaunches, boolean anyPrecisionWhenIntegral) {
+        public Config withId(String newId, String newSummary) {
+            return new Config(newId, newSummary, appliesToText, matches, precisions, layouts, limit, computeEfficiency, memoryEfficiency, kernelLaunches, anyPrecisionWhenIntegral);
+        }
+    }
+
+    private final Config config;
+
+    public StreamingTactic(Config c) {
+        super(c.id(), c.summary(), Backend.GPU, c.precisions(), c.layouts());
+        this.config = c;
+    }
+
+    public Config config() { return config; }
+
+    @Override public boolean appliesTo(Node n) { return config.matches().test(n); }
+    @Override protected String appliesToText() { return config.appliesToText(); }
+    @Override protected boolean precisionNeutral(Node n) { return config.anyPrecisionWhenIntegral() && !NodeFacts.floating(n); }
+
+    @Override protected String shapeWhyNot(Node n, Precision p, Layout l) {
+        return config.limit() == null ? null : config.limit().check(n, p, l);
+    }
+
+    @Override public long workspaceBytes(Node n, Precision p) { return 0; }
+
+    @Override public TacticFeatures features(Node n, Precision p, Layout l) {
+        if (config.kernelLaunches() == 0) return TacticFeatures.view();
+        return TacticFeatures.streaming(config.computeEfficiency(), config.memoryEfficiency(), config.kernelLaunches());
+    }
+}

@@ -1,0 +1,61 @@
+package org.tessel.tactics;
+
+import java.util.Set;
+import org.tessel.api.Layout;
+import org.tessel.cost.Cost;
+import org.tessel.cost.CostModel;
+import org.tessel.cost.Precision;
+import org.tessel.cost.TacticFeatures;
+import org.tessel.cost.Work;
+import org.tessel.ir.Node;
+
+/**
+ * One implementation of an op kind (or of a fused pattern): a cuDNN algorithm, a cuBLASLt
+ * epilogue variant, a Tessel kernel, or the CPU reference. Its id is stable: plans, reports and
+ * calibration tables refer to it, and the GPU backend implements the kernel behind the same id.
+ */
+public interface Tactic {
+    /** Stable id, e.g. "cudnn.conv.implicit_precomp_gemm", "cublaslt.gemm.bias_gelu", "cpu.reference". */
+    String id();
+
+    Backend backend();
+
+    /** True when the node's op kind (or fused kind) is one this tactic implements; shape, precision and layout aside. */
+    boolean appliesTo(Node n);
+
+    /** Null when the tactic runs this node at this precision and layout; otherwise the concrete reason it cannot. */
+    String whyNot(Node n, Precision p, Layout l);
+
+    default boolean supports(Node n, Precision p, Layout l) { return whyNot(n, p, l) == null; }
+
+    /** Scratch memory the kernel needs besides its inputs and outputs. */
+    long workspaceBytes(Node n, Precision p);
+
+    /** What the cost model needs to know about this tactic on this node. */
+    TacticFeatures features(Node n, Precision p, Layout l);
+
+    /** True when an engine for this device can use the tactic: CPU tactics run anywhere (on a GPU, as a host round trip), GPU tactics only on a GPU. */
+    default boolean runsOn(org.tessel.cost.DeviceSpec device) { return backend() == Backend.CPU || !device.isCpu(); }
+
+    /** One line saying what the tactic is. */
+    default String summary() { return id(); }
+
+    /** Precisions it supports on some node (for listings; {@link #whyNot} has the final word). */
+    default Set<Precision> precisions() { return Set.of(Precision.values()); }
+
+    /** Layouts it takes image tensors in (for listings). */
+    default Set<Layout> layouts() { return Set.of(Layout.NCHW, Layout.NHWC); }
+
+    /**
+     * The predicted cost of this tactic on this node: the model's estimate of the node's work with
+     * this tactic's features; workspace is the tactic's own plus the split-K partials of the cut
+     * the model picked. A CPU tactic inside a GPU engine pays the host round trip
+     * ({@link CostModel#hostFallback}). The caller checks {@link #supports} first.
+     */
+    default Cost cost(CostModel model, Node n, Precision p, Layout l, boolean cudaGraphs) {
+        TacticFeatures f = features(n, p, l);
+        Cost c = backend() == Backend.CPU ? model.hostFallback(id(), Work.of(n, Precision.FP32), f, cudaGraphs)
+                : model.estimate(id(), Work.of(n, p), f, p, cudaGraphs);
+        return c.withWorkspace(c.workspaceBytes() + workspaceBytes(n, p));
+    }
+}

@@ -1,0 +1,101 @@
+package org.tessel.tactics;
+
+import static org.junit.jupiter.api.Assertions.*;
+import static org.tessel.api.Layout.NCHW;
+import static org.tessel.api.Layout.NHWC;
+import static org.tessel.cost.Precision.*;
+
+import org.junit.jupiter.api.Test;
+import org.tessel.api.Attributes;
+import org.tessel.cost.CostModel;
+import org.tessel.cost.DeviceSpec;
+import org.tessel.ir.Node;
+import org.tessel.tactics.conv.ConvTactics;
+
+class ConvTacticsTest {
+    static final CostModel H100 = new CostModel(DeviceSpec.h100Sxm());
+
+    @Test void winogradOnlyFor3x3Stride1Ungrouped() {
+        assertNull(ConvTactics.WINOGRAD.whyNot(Nodes.conv(1, 64, 56, 64, 3, 1, 1), FP32, NCHW));
+        assertEquals("Winograd needs a 3x3 kernel (got 7x7)", ConvTactics.WINOGRAD.whyNot(Nodes.conv(1, 3, 224, 64, 7, 2, 1), FP32, NCHW));
+        assertEquals("Winograd needs stride 1 (got [2, 2])", ConvTactics.WINOGRAD.whyNot(Nodes.conv(1, 64, 56, 64, 3, 2, 1), FP32, NCHW));
+        assertEquals("Winograd does not support grouped convolution (group 32)", ConvTactics.WINOGRAD.whyNot(Nodes.conv(1, 64, 56, 64, 3, 1, 32), FP16, NHWC));
+        assertEquals("supports FP32, FP16 only (got bf16)", ConvTactics.WINOGRAD.whyNot(Nodes.conv(1, 64, 56, 64, 3, 1, 1), BF16, NHWC));
+    }
+
+    @Test void int8NeedsNhwcAndChannelsInFours() {
+        Node ok = Nodes.conv(1, 64, 56, 64, 3, 1, 1);
+        assertNull(ConvTactics.IMPLICIT_PRECOMP_GEMM.whyNot(ok, INT8, NHWC));
+        assertEquals("INT8 needs NHWC layout (cuDNN's int8 convolutions are channels-last)", ConvTactics.IMPLICIT_PRECOMP_GEMM.whyNot(ok, INT8, NCHW));
+        assertEquals("INT8 needs input and output channels per group that are multiples of 4 (got 3 -> 64)",
+                ConvTactics.IMPLICIT_PRECOMP_GEMM.whyNot(Nodes.conv(1, 3, 224, 64, 7, 2, 1), INT8, NHWC));
+    }
+
+    @Test void layoutIsCheckedWhereItMatters() {
+        Node c = Nodes.conv(1, 64, 56, 64, 1, 1, 1);
+        assertEquals("needs NHWC layout (got NCHW)", ConvTactics.DEPTHWISE_NHWC.whyNot(Nodes.conv(1, 32, 56, 32, 3, 1, 32), FP16, NCHW));
+        assertEquals("needs NCHW or NHWC layout (got ANY)", ConvTactics.IMPLICIT_GEMM.whyNot(c, FP16, org.tessel.api.Layout.ANY));
+        assertTrue(ConvTactics.IMPLICIT_GEMM.whyNot(Nodes.gemm(8, 8, 8), FP16, NCHW).startsWith("cudnn.conv.implicit_gemm implements Conv, not MatMul"));
+    }
+
+    @Test void cudnnFusedEntryPointTakesReluOnly() {
+        Node relu = Nodes.convBiasAct(1, 64, 56, 64, 3, 1, 1, "Relu", Attributes.empty());
+        Node clip = Nodes.convBiasAct(1, 64, 56, 64, 3, 1, 1, "Clip", Attributes.empty());
+        Node none = Nodes.convBiasAct(1, 64, 56, 64, 3, 1, 1, null, Attributes.empty());
+        assertNull(ConvTactics.FUSED_BIAS_ACT.whyNot(relu, FP16, NHWC));
+        assertNull(ConvTactics.FUSED_BIAS_ACT.whyNot(none, FP16, NHWC));
+        assertEquals("cuDNN's fused conv-bias-activation takes Relu or no activation (got Clip)", ConvTactics.FUSED_BIAS_ACT.whyNot(clip, FP16, NHWC));
+        // the generated kernel takes any epilogue, in NHWC
+        assertNull(ConvTactics.FUSED_EPILOGUE.whyNot(clip, FP16, NHWC));
+        assertEquals("needs NHWC layout (got NCHW)", ConvTactics.FUSED_EPILOGUE.whyNot(clip, FP16, NCHW));
+        // a 3-channel stem runs, but off the tensor cores' alignment: K = 3 x 7 x 7 = 147
+        Node stem = Nodes.convBiasAct(1, 3, 224, 64, 7, 2, 1, "Clip", Attributes.empty());
+        assertNull(ConvTactics.FUSED_EPILOGUE.whyNot(stem, FP16, NHWC));
+        var f = ConvTactics.FUSED_EPILOGUE.features(stem, FP16, NHWC);
+        assertEquals(0.5, H100.alignmentFactor(org.tessel.cost.Work.of(stem, FP16), f));
+        // plain-conv tactics do not take the fused node, and the fused ones do not take a plain conv
+        assertFalse(ConvTactics.IMPLICIT_GEMM.appliesTo(relu));
+        assertFalse(ConvTactics.FUSED_BIAS_ACT.appliesTo(Nodes.conv(1, 64, 56, 64, 3, 1, 1)));
+    }
+
+    @Test void depthwiseTacticsWantDepthwise() {
+        Node dw = Nodes.conv(1, 96, 112, 96, 3, 1, 96);
+        assertNull(ConvTactics.DEPTHWISE_NHWC.whyNot(dw, FP16, NHWC));
+        assertNull(ConvTactics.DEPTHWISE_NCHW.whyNot(dw, FP32, NCHW));
+        assertEquals("needs a depthwise convolution (group == input channels == output channels; got group 1, 64 -> 64 channels)",
+                ConvTactics.DEPTHWISE_NHWC.whyNot(Nodes.conv(1, 64, 56, 64, 3, 1, 1), FP16, NHWC));
+        assertEquals("half2 loads need an even channel count (got 33)", ConvTactics.DEPTHWISE_NHWC.whyNot(Nodes.conv(1, 33, 16, 33, 3, 1, 33), FP16, NHWC));
+        assertEquals("kernel 9x9 exceeds the 7x7 register window", ConvTactics.DEPTHWISE_NHWC.whyNot(Nodes.conv(1, 32, 16, 32, 9, 1, 32), FP16, NHWC));
+        assertEquals("supports FP32, TF32, FP16, BF16 only (got int8)", ConvTactics.DEPTHWISE_NHWC.whyNot(dw, INT8, NHWC));
+        // a fused depthwise chain with ReLU6 (MobileNetV2) has a GPU tactic
+        Node dwClip = Nodes.convBiasAct(1, 96, 112, 96, 3, 1, 96, "Clip", Attributes.empty());
+        assertNull(ConvTactics.DEPTHWISE_NHWC.whyNot(dwClip, FP16, NHWC));
+        assertEquals("the generated kernel does not do grouped convolution (group 96); depthwise tactics do", ConvTactics.FUSED_EPILOGUE.whyNot(dwClip, FP16, NHWC));
+    }
+
+    @Test void costsRankTheWayGpusDo() {
+        Node c3 = Nodes.conv(32, 128, 28, 128, 3, 1, 1);
+        // Winograd beats implicit GEMM on FP32 CUDA cores for 3x3 stride 1
+        assertTrue(ConvTactics.WINOGRAD.cost(H100, c3, FP32, NCHW, false).totalUs() < ConvTactics.IMPLICIT_GEMM.cost(H100, c3, FP32, NCHW, false).totalUs());
+        // tensor cores: FP16 beats TF32 beats FP32, INT8 beats FP16 on a big aligned conv
+        double fp32 = ConvTactics.IMPLICIT_PRECOMP_GEMM.cost(H100, c3, FP32, NHWC, false).totalUs();
+        double tf32 = ConvTactics.IMPLICIT_PRECOMP_GEMM.cost(H100, c3, TF32, NHWC, false).totalUs();
+        double fp16 = ConvTactics.IMPLICIT_PRECOMP_GEMM.cost(H100, c3, FP16, NHWC, false).totalUs();
+        double int8 = ConvTactics.IMPLICIT_PRECOMP_GEMM.cost(H100, c3, INT8, NHWC, false).totalUs();
+        assertTrue(fp32 > tf32 && tf32 > fp16 && fp16 > int8, fp32 + " " + tf32 + " " + fp16 + " " + int8);
+        // NCHW costs a tensor-core conv its internal transposes
+        assertTrue(ConvTactics.IMPLICIT_PRECOMP_GEMM.cost(H100, c3, FP16, NCHW, false).totalUs() > fp16);
+        // depthwise: the dedicated kernel beats cuDNN's GEMM formulation (one output channel per group wastes the tile)
+        Node dw = Nodes.conv(1, 96, 112, 96, 3, 1, 96);
+        assertTrue(ConvTactics.DEPTHWISE_NHWC.cost(H100, dw, FP16, NHWC, true).totalUs() < ConvTactics.IMPLICIT_PRECOMP_GEMM.cost(H100, dw, FP16, NHWC, true).totalUs());
+        assertTrue(ConvTactics.DEPTHWISE_NHWC.cost(H100, dw, FP16, NHWC, true).totalUs() < ConvTactics.DEPTHWISE_NCHW.cost(H100, dw, FP16, NCHW, true).totalUs());
+    }
+
+    @Test void workspaces() {
+        Node c3 = Nodes.conv(1, 64, 56, 64, 3, 1, 1);
+        assertEquals(0, ConvTactics.IMPLICIT_GEMM.workspaceBytes(c3, FP16));
+        assertEquals(2L * 4 * 64 * 9, ConvTactics.IMPLICIT_PRECOMP_GEMM.workspaceBytes(c3, FP16));
+        // F(4x4,3x3): 14x14 tiles of 6x6 for input (64 ch), filters (64x64) and output (64 ch), FP16
+        assertEquals(36L * 2 * (64 * 196 + 64 * 64 + 64 * 196), ConvTactics.WINOGRAD.workspaceBytes(c3, FP16));
+    }
+}

@@ -1,0 +1,60 @@
+package org.tessel.tactics;
+
+import static org.junit.jupiter.api.Assertions.*;
+import static org.tessel.api.Layout.ANY;
+import static org.tessel.cost.Precision.*;
+
+import org.junit.jupiter.api.Test;
+import org.tessel.api.Attributes;
+import org.tessel.cost.CostModel;
+import org.tessel.cost.DeviceSpec;
+import org.tessel.ir.Node;
+import org.tessel.tactics.gemm.GemmTactics;
+
+class GemmTacticsTest {
+    static final Attributes TANH_GELU = Attributes.builder().put("approximate", "tanh").build();
+
+    @Test void epiloguesMatchTheirActivation() {
+        Node relu = Nodes.gemmBiasAct(128, 768, 768, "Relu", Attributes.empty());
+        Node gelu = Nodes.gemmBiasAct(128, 3072, 768, "Gelu", TANH_GELU);
+        Node exactGelu = Nodes.gemmBiasAct(128, 3072, 768, "Gelu", Attributes.empty());
+        Node tanh = Nodes.gemmBiasAct(1, 768, 768, "Tanh", Attributes.empty());
+        Node bias = Nodes.gemmBiasAct(128, 768, 768, null, Attributes.empty());
+        assertNull(GemmTactics.CUBLASLT_BIAS_RELU.whyNot(relu, FP16, ANY));
+        assertNull(GemmTactics.CUBLASLT_BIAS_GELU.whyNot(gelu, FP16, ANY));
+        assertNull(GemmTactics.CUBLASLT_BIAS.whyNot(bias, FP16, ANY));
+        assertEquals("the epilogue is bias + Relu (got Gelu)", GemmTactics.CUBLASLT_BIAS_RELU.whyNot(gelu, FP16, ANY));
+        assertEquals("cuBLASLt's GELU epilogue is the tanh approximation; this Gelu is exact (approximate='none')",
+                GemmTactics.CUBLASLT_BIAS_GELU.whyNot(exactGelu, FP16, ANY));
+        assertEquals("the epilogue is bias + GELU (got Tanh)", GemmTactics.CUBLASLT_BIAS_GELU.whyNot(tanh, FP16, ANY));
+        assertEquals("the bias epilogue has no activation (got Relu); see cublaslt.gemm.bias_relu/bias_gelu", GemmTactics.CUBLASLT_BIAS.whyNot(relu, FP16, ANY));
+        // the generated kernel covers what cuBLASLt lacks
+        assertNull(GemmTactics.FUSED_EPILOGUE.whyNot(tanh, FP16, ANY));
+        assertNull(GemmTactics.FUSED_EPILOGUE.whyNot(exactGelu, BF16, ANY));
+        assertFalse(GemmTactics.CUBLASLT.appliesTo(relu));
+        assertFalse(GemmTactics.CUBLASLT_BIAS.appliesTo(Nodes.gemm(8, 8, 8)));
+    }
+
+    @Test void int8Limits() {
+        assertEquals("supports FP32, TF32, FP16, BF16 only (got int8)", GemmTactics.CUBLAS.whyNot(Nodes.gemm(128, 768, 768), INT8, ANY));
+        assertNull(GemmTactics.CUBLASLT.whyNot(Nodes.gemm(128, 768, 768), INT8, ANY));
+        assertEquals("INT8 needs K and N that are multiples of 4 (got K=766, N=768)", GemmTactics.CUBLASLT.whyNot(Nodes.gemm(128, 768, 766), INT8, ANY));
+        assertEquals("needs K and N that are multiples of 8 for 16-byte loads (got K=768, N=1001)",
+                GemmTactics.FUSED_EPILOGUE.whyNot(Nodes.gemmBiasAct(8, 1001, 768, "Tanh", Attributes.empty()), FP16, ANY));
+    }
+
+    @Test void fusingTheEpilogueBeatsSeparateKernels() {
+        CostModel m = new CostModel(DeviceSpec.h100Sxm());
+        Node fused = Nodes.gemmBiasAct(128, 3072, 768, "Gelu", TANH_GELU);
+        double one = GemmTactics.CUBLASLT_BIAS_GELU.cost(m, fused, FP16, ANY, true).totalUs();
+        Node plain = Nodes.gemm(128, 3072, 768);
+        double separate = GemmTactics.CUBLASLT.cost(m, plain, FP16, ANY, true).totalUs();
+        for (Node b : fused.body().nodes())
+            if (!b.opName().equals("MatMul")) separate += org.tessel.tactics.eltwise.EltwiseTactics.ELTWISE.cost(m, b, FP16, ANY, true).totalUs();
+        assertTrue(one < separate, one + " vs " + separate);
+        // cuBLASLt's heuristic scratch is workspace; split-K partials come on top when the model splits K
+        assertEquals(4L << 20, GemmTactics.CUBLASLT.workspaceBytes(plain, FP16));
+        assertEquals(0, GemmTactics.CUBLAS.workspaceBytes(plain, FP16));
+        assertTrue(GemmTactics.CUBLASLT.cost(m, plain, FP16, ANY, true).workspaceBytes() >= 4L << 20);
+    }
+}

@@ -1,0 +1,95 @@
+package org.tessel.tactics;
+
+import static org.junit.jupiter.api.Assertions.*;
+import static org.tessel.cost.Precision.*;
+
+import org.junit.jupiter.api.Test;
+import org.tessel.api.Attributes;
+import org.tessel.api.DType;
+import org.tessel.api.Layout;
+import org.tessel.cost.Cost;
+import org.tessel.cost.CostModel;
+import org.tessel.cost.DeviceSpec;
+import org.tessel.ir.NetworkBuilder;
+import org.tessel.ir.Node;
+import org.tessel.ir.Value;
+import org.tessel.tactics.data.DataMovementTactics;
+import org.tessel.tactics.eltwise.EltwiseTactics;
+import org.tessel.tactics.norm.NormTactics;
+import org.tessel.tactics.pool.PoolTactics;
+
+/** Elementwise, normalization, pooling and data-movement tactics: what they take and refuse. */
+class StreamingTacticsTest {
+    static final CostModel H100 = new CostModel(DeviceSpec.h100Sxm());
+
+    @Test void viewsAreFreeButNotForNhwcImages() {
+        NetworkBuilder b = new NetworkBuilder("v");
+        Value x = b.input("x", DType.F32, 8, 2048, 1, 1);
+        Node flat = b.node("Flatten", "flat", Attributes.empty(), 1, x);
+        assertNull(DataMovementTactics.VIEW.whyNot(flat, FP16, Layout.NCHW));
+        assertEquals(Cost.ZERO, DataMovementTactics.VIEW.cost(H100, flat, FP16, Layout.NCHW, false));
+        assertEquals("reshaping an NHWC image is not a view of its buffer (logical order is NCHW); tessel.copy materializes it",
+                DataMovementTactics.VIEW.whyNot(flat, FP16, Layout.NHWC));
+        assertNull(DataMovementTactics.COPY.whyNot(flat, FP16, Layout.NHWC));
+        assertTrue(DataMovementTactics.COPY.cost(H100, flat, FP16, Layout.NHWC, false).totalUs() > 0);
+        // INT8 tensors move through views and copies too
+        assertNull(DataMovementTactics.VIEW.whyNot(flat, INT8, Layout.NCHW));
+    }
+
+    @Test void eltwiseComputesInFloatingPointOnly() {
+        NetworkBuilder b = new NetworkBuilder("e");
+        Node relu = b.node("Relu", "r", Attributes.empty(), 1, b.input("x", DType.F32, 1024));
+        assertNull(EltwiseTactics.ELTWISE.whyNot(relu, BF16, Layout.ANY));
+        assertEquals("supports FP32, TF32, FP16, BF16 only (got int8)", EltwiseTactics.ELTWISE.whyNot(relu, INT8, Layout.ANY));
+        // an integer comparison has nothing to round: any precision is fine
+        Value ids = b.input("ids", DType.I64, 1024);
+        Node eq = b.node("Equal", "eq", Attributes.empty(), 1, ids, ids);
+        assertNull(EltwiseTactics.ELTWISE.whyNot(eq, INT8, Layout.ANY));
+        // casts have their own tactic
+        Node cast = b.node("Cast", "c", Attributes.builder().put("to", 10L).build(), 1, relu.output());
+        assertFalse(EltwiseTactics.ELTWISE.appliesTo(cast));
+        assertTrue(DataMovementTactics.CAST.appliesTo(cast));
+        // FP16 halves the bytes of a memory-bound op
+        double fp32 = EltwiseTactics.ELTWISE.cost(H100, b.node("Relu", "big", Attributes.empty(), 1, b.input("y", DType.F32, 1 << 24)), FP32, Layout.ANY, true).memoryUs();
+        double fp16 = EltwiseTactics.ELTWISE.cost(H100, b.node("Relu", "big2", Attributes.empty(), 1, b.input("z", DType.F32, 1 << 24)), FP16, Layout.ANY, true).memoryUs();
+        assertEquals(2.0, (fp32 - 0.5) / (fp16 - 0.5), 1e-9, "less the least kernel latency, FP32 moves twice the bytes");
+    }
+
+    @Test void softmaxAndLayerNormLimits() {
+        NetworkBuilder b = new NetworkBuilder("n");
+        Node rowSoftmax = b.node("Softmax", "s", Attributes.empty(), 1, b.input("x", DType.F32, 128, 1000));
+        Node wide = b.node("Softmax", "w", Attributes.empty(), 1, b.input("y", DType.F32, 4, 4096));
+        Node channel = b.node("Softmax", "c", Attributes.builder().put("axis", 1L).build(), 1, b.input("z", DType.F32, 2, 10, 7, 7));
+        assertNull(NormTactics.SOFTMAX_WARP.whyNot(rowSoftmax, FP16, Layout.ANY));
+        assertEquals("one warp holds at most 1024 elements per row (got 4096)", NormTactics.SOFTMAX_WARP.whyNot(wide, FP16, Layout.ANY));
+        assertEquals("normalizes the last axis only (got axis 1 of rank 4)", NormTactics.SOFTMAX_WARP.whyNot(channel, FP16, Layout.ANY));
+        assertNull(NormTactics.SOFTMAX_CUDNN.whyNot(channel, FP16, Layout.ANY));
+        assertTrue(NormTactics.SOFTMAX_WARP.cost(H100, rowSoftmax, FP16, Layout.ANY, true).totalUs()
+                < NormTactics.SOFTMAX_CUDNN.cost(H100, rowSoftmax, FP16, Layout.ANY, true).totalUs());
+        Value h = b.input("h", DType.F32, 4, 16384);
+        Node ln = b.node("LayerNormalization", "ln", Attributes.empty(), 1, h, b.randomWeights("g", 16384), b.randomWeights("bb", 16384));
+        assertEquals("a row of 16384 elements exceeds 8192 (one CTA per row holds it in registers)", NormTactics.LAYERNORM.whyNot(ln, FP16, Layout.ANY));
+    }
+
+    @Test void poolingLimits() {
+        NetworkBuilder b = new NetworkBuilder("p");
+        Value x = b.input("x", DType.F32, 1, 64, 112, 112);
+        Node mp = b.node("MaxPool", "mp", Attributes.builder().put("kernel_shape", 3, 3).put("strides", 2, 2).put("pads", 1, 1, 1, 1).build(), 1, x);
+        assertNull(PoolTactics.POOL.whyNot(mp, FP16, Layout.NHWC));
+        Node withIdx = b.node("MaxPool", "mpi", Attributes.builder().put("kernel_shape", 2, 2).build(), 2, x);
+        assertEquals("does not return MaxPool's indices output", PoolTactics.POOL.whyNot(withIdx, FP16, Layout.NHWC));
+        Node mp1 = b.node("MaxPool", "mp1", Attributes.builder().putInts("kernel_shape", 3).build(), 1, b.input("seq", DType.F32, 1, 8, 100));
+        assertEquals("2-D and 3-D pooling only (got 1-D)", PoolTactics.POOL.whyNot(mp1, FP16, Layout.NCHW));
+        assertEquals("needs NCHW or NHWC layout (got ANY)", PoolTactics.POOL.whyNot(mp, FP16, Layout.ANY));
+    }
+
+    @Test void reformatNodesHaveTheirTactic() {
+        NetworkBuilder b = new NetworkBuilder("r");
+        Value x = b.input("x", DType.F32, 1, 64, 56, 56);
+        Node r = b.node("tessel.Reformat", "to_nhwc", Attributes.builder().put("to", "nhwc").build(), 1, x);
+        assertNull(DataMovementTactics.REFORMAT.whyNot(r, FP16, Layout.NHWC));
+        // the tactic moves the bytes the model's edge cost moves
+        double edge = H100.reformatUs(x.type().withDType(DType.F16), true);
+        assertEquals(edge, DataMovementTactics.REFORMAT.cost(H100, r, FP16, Layout.NHWC, true).totalUs(), 1e-9);
+    }
+}
