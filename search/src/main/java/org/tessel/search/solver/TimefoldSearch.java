@@ -61,7 +61,7 @@ public final class TimefoldSearch implements SearchStrategy {
                 .withForagerConfig(new LocalSearchForagerConfig().withAcceptedCountLimit(ACCEPTED_PER_STEP))
                 .withTerminationConfig(new TerminationConfig()
                         .withUnimprovedStepCountLimit((int) Math.min(Integer.MAX_VALUE, o.unimprovedSteps()))
-                        .withStepCountLimit((int) Math.min(Integer.MAX_VALUE, o.maxSteps())));
+                        .withMoveCountLimit(o.maxMoves()));
         return new SolverConfig()
                 .withSolutionClass(EnginePlan.class)
                 .withEntityClasses(NodeDecision.class, FusionDecision.class)
