@@ -37,10 +37,11 @@ public final class CostModel {
     /** Register bytes a CTA needs per accumulator element: the fp32/int32 accumulator plus about as much for operand fragments. */
     static final int REGISTER_BYTES_PER_ACCUMULATOR = 8;
     /**
-     * Most CTAs that share an SM's throughput: four keep its four sub-partitions busy; more resident
-     * CTAs hide latency but do not add throughput, so a lone small CTA gets at least a quarter of an SM.
+     * CTAs that share an SM's throughput: a 128x128 tile's eight warps keep an SM's tensor cores
+     * (or FP32 units) busy alone, smaller tiles need more CTAs for the same throughput, up to four
+     * (one per sub-partition); more resident CTAs hide latency but add no throughput.
      */
-    static final int MAX_CTAS_PER_SM = 4;
+    static final int SATURATING_TILE_ELEMENTS = 128 * 128, MAX_CTAS_PER_SM = 4;
     /** Memory efficiency of a layout transpose (strided on one side) and of a cast (streaming). */
     static final double REFORMAT_MEMORY_EFFICIENCY = 0.7, CAST_MEMORY_EFFICIENCY = 0.85;
     /** Host-device transfer rate and per-transfer latency for a CPU tactic inside a GPU engine (PCIe Gen4/5 x16, effective). */
@@ -124,6 +125,78 @@ public final class CostModel {
             TreeMap<String, Double> fs = new TreeMap<>(familyScale);
             fs.put(family, v);
             return new Params(tensorCoreScale, cudaCoreScale, memoryScale, launchScale, misalignedPenalty, iterationLatencyNs, kernelLatencyUs, fs);
+        }
+
+        private static final java.util.List<String> KEYS = java.util.List.of("tensor_core_scale", "cuda_core_scale", "memory_scale", "launch_scale",
+                "misaligned_penalty", "iteration_latency_ns", "kernel_latency_us");
+
+        /** The parameters as properties: the {@link #KEYS} and {@code family.PREFIX=scale} per family. */
+        public java.util.Properties toProperties() {
+            java.util.Properties p = new java.util.Properties();
+            double[] v = {tensorCoreScale, cudaCoreScale, memoryScale, launchScale, misalignedPenalty, iterationLatencyNs, kernelLatencyUs};
+            for (int i = 0; i < v.length; i++) p.setProperty(KEYS.get(i), Double.toString(v[i]));
+            familyScale.forEach((k, x) -> p.setProperty("family." + k, Double.toString(x)));
+            return p;
+        }
+
+        /** Writes the parameters in the form {@link #load} reads, with a comment line on top. */
+        public void store(java.nio.file.Path file, String comment) {
+            try (java.io.Writer w = java.nio.file.Files.newBufferedWriter(file, java.nio.charset.StandardCharsets.UTF_8)) {
+                // sorted, so a fitted file diffs well
+                w.write("# " + comment.replace("\n", " ") + "\n");
+                java.util.Properties p = toProperties();
+                for (String k : new java.util.TreeSet<>(p.stringPropertyNames())) w.write(k + "=" + p.getProperty(k) + "\n");
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(file + ": cannot write cost-model parameters: " + e.getMessage(), e);
+            }
+        }
+
+        /** Reads parameters written by {@link #store}; missing keys keep their {@link #defaults()}; bad ones fail naming file and key. */
+        public static Params load(java.nio.file.Path file) {
+            java.util.Properties p = new java.util.Properties();
+            try (java.io.Reader r = java.nio.file.Files.newBufferedReader(file, java.nio.charset.StandardCharsets.UTF_8)) {
+                p.load(r);
+            } catch (java.io.IOException e) {
+                throw new IllegalArgumentException(file + ": cannot read cost-model parameters: " + e.getMessage(), e);
+            }
+            return fromProperties(p, file.toString());
+        }
+
+        public static Params fromProperties(java.util.Properties p, String where) {
+            Params d = defaults();
+            double[] v = {d.tensorCoreScale, d.cudaCoreScale, d.memoryScale, d.launchScale, d.misalignedPenalty, d.iterationLatencyNs, d.kernelLatencyUs};
+            TreeMap<String, Double> fam = new TreeMap<>();
+            for (String k : p.stringPropertyNames()) {
+                String raw = p.getProperty(k).trim();
+                double x;
+                try {
+                    x = Double.parseDouble(raw);
+                } catch (NumberFormatException e) {
+                    throw new IllegalArgumentException(where + ": key '" + k + "' is not a number: '" + raw + "'");
+                }
+                int i = KEYS.indexOf(k);
+                if (i >= 0) v[i] = x;
+                else if (k.startsWith("family.") && k.length() > 7) fam.put(k.substring(7), x);
+                else throw new IllegalArgumentException(where + ": unknown key '" + k + "' (known: " + String.join(", ", KEYS) + ", family.PREFIX)");
+            }
+            try {
+                return new Params(v[0], v[1], v[2], v[3], v[4], v[5], v[6], fam);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(where + ": " + e.getMessage(), e);
+            }
+        }
+
+        /** The parameters fitted to the 278 kernels timed on the project's H200, for {@link DeviceSpec#h200Measured()}. */
+        public static Params h200Fitted() {
+            String res = "params/h200-fitted.properties";
+            try (java.io.InputStream in = CostModel.class.getResourceAsStream(res)) {
+                if (in == null) throw new IllegalStateException(res + " is missing from the class path");
+                java.util.Properties p = new java.util.Properties();
+                p.load(new java.io.InputStreamReader(in, java.nio.charset.StandardCharsets.UTF_8));
+                return fromProperties(p, res);
+            } catch (java.io.IOException e) {
+                throw new IllegalStateException(res + ": " + e.getMessage(), e);
+            }
         }
 
         @Override public String toString() {
@@ -218,8 +291,9 @@ public final class CostModel {
      * split-K the way this does): starting from the tactic's tile, each side may halve down to
      * {@value #MIN_TENSOR_CORE_TILE} on tensor cores or {@value #MIN_CUDA_CORE_TILE} on CUDA cores
      * (keeping {@value #HALVED_TILE_REUSE} of the reuse per halving) and K may split into up to
-     * {@value #MAX_SPLIT_K} slices of at least two K steps; the cut with the lowest modeled time
-     * wins, ties to the larger tile and the smaller split.
+     * {@value #MAX_SPLIT_K} (and the tactic's {@link TacticFeatures#maxSplitK}) slices of at least
+     * two K steps; the cut with the lowest modeled time wins, ties to the larger tile and the
+     * smaller split.
      */
     public KernelShape kernelShape(Work w, TacticFeatures f, Precision p) {
         if (!f.tiled() || !w.isGemm()) return KernelShape.UNTILED;
@@ -229,7 +303,7 @@ public final class CostModel {
         int min = f.tensorCores() ? MIN_TENSOR_CORE_TILE : MIN_CUDA_CORE_TILE;
         for (int tm = f.tileM(); tm >= Math.min(min, f.tileM()); tm /= 2)
             for (int tn = f.tileN(); tn >= Math.min(min, f.tileN()); tn /= 2)
-                for (int s = 1; s <= MAX_SPLIT_K && (s == 1 || w.gemmK() / s >= 2 * kStep); s *= 2) {
+                for (int s = 1; s <= Math.min(MAX_SPLIT_K, f.maxSplitK()) && (s == 1 || w.gemmK() / s >= 2 * kStep); s *= 2) {
                     KernelShape k = cut(w, f, p, tm, tn, s);
                     double us = Math.max(computeUs(w, f, p, k), memoryUs(w, f, k));
                     if (us < bestUs * (1 - 1e-9)) { bestUs = us; best = k; }
@@ -268,9 +342,11 @@ public final class CostModel {
     public int ctasPerSm(TacticFeatures f, Precision p) { return ctasPerSm(f.tileM(), f.tileN(), f.tileK(), p); }
 
     /**
-     * CTAs of a tm x tn tile that share one SM: as many as fit by shared memory (a
+     * CTAs of a tm x tn tile that share one SM's throughput, so that a lone CTA gets 1/this of the
+     * SM: as many as it takes to saturate the SM ({@value #SATURATING_TILE_ELEMENTS} / (tm x tn),
+     * 1 to {@value #MAX_CTAS_PER_SM}), but no more than fit by shared memory (a
      * {@value #PIPELINE_STAGES}-stage pipeline of A and B slices, tileK deep) and by registers
-     * (the accumulators and operand fragments), at least 1 and at most {@value #MAX_CTAS_PER_SM}.
+     * (the accumulators and operand fragments); at least 1.
      */
     public int ctasPerSm(int tm, int tn, int tileK, Precision p) {
         if (tm == 0) return 1;
@@ -278,7 +354,8 @@ public final class CostModel {
         long smem = (long) (tm + tn) * k * p.storage().bytes() * PIPELINE_STAGES;
         long bySmem = device.sharedMemoryPerSmBytes() / smem;
         long byRegs = REGISTER_FILE_BYTES / ((long) tm * tn * REGISTER_BYTES_PER_ACCUMULATOR);
-        return (int) Math.max(1, Math.min(MAX_CTAS_PER_SM, Math.min(bySmem, byRegs)));
+        long toSaturate = Math.clamp(SATURATING_TILE_ELEMENTS / ((long) tm * tn), 1, MAX_CTAS_PER_SM);
+        return (int) Math.max(1, Math.min(toSaturate, Math.min(bySmem, byRegs)));
     }
 
     /** Wave quantization of the tactic's own tile without split-K: tiles / (waves x SMs x CTAs per SM); 1 when untiled. */
@@ -323,11 +400,14 @@ public final class CostModel {
      */
     public Cost hostFallback(String tacticId, Work w, TacticFeatures f, boolean cudaGraphs) {
         if (device.isCpu()) return estimate(tacticId, w, f, Precision.FP32, cudaGraphs);
-        Cost onHost = new CostModel(DeviceSpec.cpuReference(), params).estimate(tacticId, w, f, Precision.FP32, false);
+        Cost onHost = new CostModel(Host.SPEC, params).estimate(tacticId, w, f, Precision.FP32, false);
         // inputs down and outputs up, each a synchronous copy; the host op also splits a CUDA graph
         double transfer = w.bytes() / (PCIE_GBS * 1e9) * 1e6 + 2 * PCIE_LATENCY_US;
         return new Cost(onHost.computeUs(), onHost.memoryUs() + transfer, onHost.launchUs() + 2 * device.launchOverheadUs() * params.launchScale(), 0);
     }
+
+    /** The host spec, read once. */
+    private static final class Host { static final DeviceSpec SPEC = DeviceSpec.cpuReference(); }
 
     static long ceilDiv(long a, long b) { return (a + b - 1) / b; }
 

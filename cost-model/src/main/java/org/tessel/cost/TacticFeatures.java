@@ -14,9 +14,20 @@ package org.tessel.cost;
  * @param alignmentElements K and N must be multiples of this for full tensor-core speed; 1 when there is no such need
  * @param memoryEfficiency  fraction of peak memory bandwidth it reaches, in (0, 1]
  * @param kernelLaunches    kernels it launches; 0 for a tactic that only reinterprets metadata (a view): it costs nothing
+ * @param maxSplitK         the most slices it may split K into for small outputs (cuBLAS does, cuDNN's forward
+ *                          convolutions do not: 1)
  */
 public record TacticFeatures(double peakEfficiency, boolean tensorCores, int tileM, int tileN, int tileK,
-                             int alignmentElements, double memoryEfficiency, int kernelLaunches) {
+                             int alignmentElements, double memoryEfficiency, int kernelLaunches, int maxSplitK) {
+    /** Split-K up to the cost model's limit, as a GEMM library's heuristic would. */
+    public static final int ANY_SPLIT_K = 16;
+
+    /** A tactic that may split K as far as the model likes ({@value #ANY_SPLIT_K}). */
+    public TacticFeatures(double peakEfficiency, boolean tensorCores, int tileM, int tileN, int tileK,
+                          int alignmentElements, double memoryEfficiency, int kernelLaunches) {
+        this(peakEfficiency, tensorCores, tileM, tileN, tileK, alignmentElements, memoryEfficiency, kernelLaunches, ANY_SPLIT_K);
+    }
+
     public TacticFeatures {
         if (!(peakEfficiency > 0 && peakEfficiency <= 1))
             throw new IllegalArgumentException("peakEfficiency must be in (0, 1], got " + peakEfficiency);
@@ -26,31 +37,36 @@ public record TacticFeatures(double peakEfficiency, boolean tensorCores, int til
         if ((tileM == 0) != (tileN == 0)) throw new IllegalArgumentException("tileM and tileN are both 0 (untiled) or both positive");
         if (alignmentElements < 1) throw new IllegalArgumentException("alignmentElements must be >= 1, got " + alignmentElements);
         if (kernelLaunches < 0) throw new IllegalArgumentException("kernelLaunches must be >= 0, got " + kernelLaunches);
+        if (maxSplitK < 1) throw new IllegalArgumentException("maxSplitK must be >= 1, got " + maxSplitK);
     }
 
     /** A memory-bound kernel that is not tiled as a GEMM (elementwise, reductions, copies). */
     public static TacticFeatures streaming(double peakEfficiency, double memoryEfficiency, int kernelLaunches) {
-        return new TacticFeatures(peakEfficiency, false, 0, 0, 0, 1, memoryEfficiency, kernelLaunches);
+        return new TacticFeatures(peakEfficiency, false, 0, 0, 0, 1, memoryEfficiency, kernelLaunches, 1);
     }
 
     /** A metadata-only tactic (reshape, squeeze...): no kernel, no time. */
-    public static TacticFeatures view() { return new TacticFeatures(1, false, 0, 0, 0, 1, 1, 0); }
+    public static TacticFeatures view() { return new TacticFeatures(1, false, 0, 0, 0, 1, 1, 0, 1); }
 
     public boolean tiled() { return tileM > 0; }
 
     public TacticFeatures withPeakEfficiency(double e) {
-        return new TacticFeatures(e, tensorCores, tileM, tileN, tileK, alignmentElements, memoryEfficiency, kernelLaunches);
+        return new TacticFeatures(e, tensorCores, tileM, tileN, tileK, alignmentElements, memoryEfficiency, kernelLaunches, maxSplitK);
     }
 
     public TacticFeatures withMemoryEfficiency(double e) {
-        return new TacticFeatures(peakEfficiency, tensorCores, tileM, tileN, tileK, alignmentElements, e, kernelLaunches);
+        return new TacticFeatures(peakEfficiency, tensorCores, tileM, tileN, tileK, alignmentElements, e, kernelLaunches, maxSplitK);
     }
 
     public TacticFeatures withTensorCores(boolean tc) {
-        return new TacticFeatures(peakEfficiency, tc, tileM, tileN, tileK, alignmentElements, memoryEfficiency, kernelLaunches);
+        return new TacticFeatures(peakEfficiency, tc, tileM, tileN, tileK, alignmentElements, memoryEfficiency, kernelLaunches, maxSplitK);
     }
 
     public TacticFeatures withAlignment(int a) {
-        return new TacticFeatures(peakEfficiency, tensorCores, tileM, tileN, tileK, a, memoryEfficiency, kernelLaunches);
+        return new TacticFeatures(peakEfficiency, tensorCores, tileM, tileN, tileK, a, memoryEfficiency, kernelLaunches, maxSplitK);
+    }
+
+    public TacticFeatures withMaxSplitK(int s) {
+        return new TacticFeatures(peakEfficiency, tensorCores, tileM, tileN, tileK, alignmentElements, memoryEfficiency, kernelLaunches, s);
     }
 }

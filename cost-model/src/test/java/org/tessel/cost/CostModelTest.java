@@ -19,11 +19,11 @@ class CostModelTest {
         assertEquals(2.0 * 4096 * 4096 * 4096, w.flops());
         assertEquals(2.0 * 2 * 4096 * 4096, w.bytesRead());
         assertEquals(2.0 * 4096 * 4096, w.bytesWritten());
-        // 128x128x32 FP16, 3 stages: 49,152 B of shared memory per CTA -> 4 by shared memory (228 KiB),
-        // 128*128 accumulators x 8 B = 128 KiB of registers -> 2 by registers
-        assertEquals(2, ROOFLINE.ctasPerSm(GEMM, Precision.FP16));
-        // 32 x 32 = 1024 tiles over 132 x 2 = 264 slots: 4 waves, the last one 88% full
-        assertEquals(4, ROOFLINE.cut(w, GEMM, Precision.FP16, 128, 128, 1).waves());
+        // 128x128x32 FP16, 3 stages: 49,152 B of shared memory per CTA (4 would fit in 228 KiB),
+        // 128*128 accumulators x 8 B = 128 KiB of registers (2 would fit); but one saturates the SM
+        assertEquals(1, ROOFLINE.ctasPerSm(GEMM, Precision.FP16), "a 128x128 tile saturates an SM alone");
+        // 32 x 32 = 1024 tiles over 132 SMs: 8 waves, the last one 76% full
+        assertEquals(8, ROOFLINE.cut(w, GEMM, Precision.FP16, 128, 128, 1).waves());
         assertEquals(1024.0 / 1056, ROOFLINE.waveEfficiency(w, GEMM, Precision.FP16), 1e-15);
         assertEquals(1.0, ROOFLINE.tileFill(w, GEMM));
         CostModel.KernelShape k = ROOFLINE.kernelShape(w, GEMM, Precision.FP16);
@@ -48,7 +48,7 @@ class CostModelTest {
         Work w = Work.gemm(4096, 4096, 4096, 4);
         TacticFeatures simt = GEMM.withTensorCores(false).withAlignment(1);
         // FP32 on CUDA cores: 66.9 TFLOPS; 128x128x32 FP32 tiles: 98,304 B smem -> 2 CTAs, registers -> 2
-        assertEquals("KernelShape[tileM=128, tileN=128, splitK=1, ctasPerSm=2, tiles=1024, waves=4, waveEfficiency=0.9696969696969697, tileFill=1.0, reuse=1.0]",
+        assertEquals("KernelShape[tileM=128, tileN=128, splitK=1, ctasPerSm=1, tiles=1024, waves=8, waveEfficiency=0.9696969696969697, tileFill=1.0, reuse=1.0]",
                 ROOFLINE.kernelShape(w, simt, Precision.FP32).toString());
         double fp32 = ROOFLINE.estimate(w, simt, Precision.FP32, false).computeUs();
         assertEquals(2.0 * 4096 * 4096 * 4096 / (66.9e12 * 0.8 * (1024.0 / 1056)) * 1e6, fp32, 1e-6);
@@ -58,7 +58,7 @@ class CostModelTest {
     }
 
     @Test void waveQuantizationEdges() {
-        int slots = 132 * 2; // 128x128 FP16 tiles, 2 per SM
+        int slots = 132; // 128x128 FP16 tiles, one saturates an SM
         Work full = Work.gemm(128L * slots, 128, 64, 2);
         assertEquals(1.0, ROOFLINE.waveEfficiency(full, GEMM, Precision.FP16), 1e-15);
         assertEquals(1, ROOFLINE.cut(full, GEMM, Precision.FP16, 128, 128, 1).waves());
@@ -74,6 +74,16 @@ class CostModelTest {
         TacticFeatures stream = TacticFeatures.streaming(0.5, 0.8, 1);
         assertEquals(1.0, ROOFLINE.waveEfficiency(full, stream, Precision.FP16));
         assertEquals(1.0, ROOFLINE.tileFill(ragged, stream));
+    }
+
+    @Test void smallerTilesShareAnSm() {
+        // CTAs needed to saturate an SM: 128*128 / (tm*tn), 1 to 4, if resources let them in
+        assertEquals(1, ROOFLINE.ctasPerSm(256, 128, 32, Precision.FP16));
+        assertEquals(2, ROOFLINE.ctasPerSm(64, 128, 32, Precision.FP16));
+        assertEquals(4, ROOFLINE.ctasPerSm(64, 64, 32, Precision.FP16));
+        assertEquals(4, ROOFLINE.ctasPerSm(16, 16, 32, Precision.FP16));
+        // 64x64x256 FP32 slices: 3 x 128 x 256 x 4 = 393,216 B of shared memory: not even one fits, so 1
+        assertEquals(1, ROOFLINE.ctasPerSm(64, 64, 256, Precision.FP32));
     }
 
     @Test void smallGemmsGetSmallerTilesOrSplitK() {
@@ -171,6 +181,26 @@ class CostModelTest {
         assertTrue(fallback.totalUs() > onGpu.totalUs() + 20, fallback + " vs " + onGpu);
         CostModel cpu = new CostModel(DeviceSpec.cpuReference());
         assertEquals(cpu.estimate("cpu.reference", w, f, Precision.FP32, false), cpu.hostFallback("cpu.reference", w, f, false));
+    }
+
+    @Test void paramsStoreAndLoad(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        var p = CostModel.Params.defaults().withLaunchScale(3.5).withFamilyScale("cudnn.conv", 0.9);
+        java.nio.file.Path f = dir.resolve("p.properties");
+        p.store(f, "test");
+        assertEquals(p, CostModel.Params.load(f));
+        java.nio.file.Files.writeString(f, "launch_scale=fast\n");
+        var e = assertThrows(IllegalArgumentException.class, () -> CostModel.Params.load(f));
+        assertEquals(f + ": key 'launch_scale' is not a number: 'fast'", e.getMessage());
+        java.nio.file.Files.writeString(f, "launch_scael=2\n");
+        e = assertThrows(IllegalArgumentException.class, () -> CostModel.Params.load(f));
+        assertTrue(e.getMessage().startsWith(f + ": unknown key 'launch_scael'"), e.getMessage());
+        java.nio.file.Files.writeString(f, "misaligned_penalty=2\n");
+        e = assertThrows(IllegalArgumentException.class, () -> CostModel.Params.load(f));
+        assertEquals(f + ": misalignedPenalty must be in (0, 1], got 2.0", e.getMessage());
+        // the shipped fit of the H200 table loads and differs from the defaults
+        var fitted = CostModel.Params.h200Fitted();
+        assertNotEquals(CostModel.Params.defaults(), fitted);
+        assertTrue(fitted.familyScale().containsKey("cudnn.conv"));
     }
 
     @Test void paramsRefuseNonsense() {

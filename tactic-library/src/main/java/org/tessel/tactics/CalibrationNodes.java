@@ -31,23 +31,24 @@ import org.tessel.ir.Value;
 public final class CalibrationNodes {
     private CalibrationNodes() {}
 
-    private static final Map<String, Node> CACHE = new ConcurrentHashMap<>();
-
-    /** The one-node graph's node for a row (cached by op and shape). */
-    public static Node node(String op, String shape) {
-        return CACHE.computeIfAbsent(op + " " + shape, k -> build(op, shape));
-    }
+    /** The node of a one-node graph that a row measured. */
+    public static Node node(String op, String shape) { return build(op, shape); }
 
     /**
      * Predicts a row with its own tactic from {@code catalog}, in a CUDA graph when
-     * {@code cudaGraphs} (how the H200 table was measured).
+     * {@code cudaGraphs} (how the H200 table was measured). The predictor keeps the nodes it
+     * builds, since a fit predicts every row many times.
      */
     public static Calibration.Predictor predictor(TacticCatalog catalog, boolean cudaGraphs) {
-        return (row, model) -> predict(catalog, row, model, cudaGraphs);
+        Map<String, Node> nodes = new ConcurrentHashMap<>();
+        return (row, model) -> predict(catalog, row, nodes.computeIfAbsent(row.op() + " " + row.shape(), k -> build(row.op(), row.shape())), model, cudaGraphs);
     }
 
     public static double predict(TacticCatalog catalog, Calibration.Row row, CostModel model, boolean cudaGraphs) {
-        Node n = node(row.op(), row.shape());
+        return predict(catalog, row, build(row.op(), row.shape()), model, cudaGraphs);
+    }
+
+    private static double predict(TacticCatalog catalog, Calibration.Row row, Node n, CostModel model, boolean cudaGraphs) {
         Tactic t = catalog.byId(row.tacticId());
         Layout l = NodeFacts.layoutMatters(n) ? row.layout() : Layout.ANY;
         String why = t.whyNot(n, row.precision(), l);

@@ -36,12 +36,6 @@ public final class NodeFacts {
         return null;
     }
 
-    /** Name of the activation as messages show it: "Relu", "Clip(0,6)", "Gelu". */
-    public static String activationName(Node act) {
-        if (act == null) return "none";
-        return act.opName();
-    }
-
     /** For a value in a fused node's body: the outer value it binds to when it is a body input; null otherwise. */
     public static Value outer(Node fused, Value inBody) {
         if (fused.body() == null || inBody == null) return null;
@@ -77,14 +71,6 @@ public final class NodeFacts {
         for (Value v : n.inputs()) if (v != null && v.type().dtype().isFloating()) return true;
         for (Value v : n.outputs()) if (v.type().dtype().isFloating()) return true;
         return false;
-    }
-
-    /** Every body node, depth first, or the node itself when unfused. */
-    public static List<Node> leaves(Node n) {
-        if (n.body() == null) return List.of(n);
-        List<Node> out = new java.util.ArrayList<>();
-        for (Node b : n.body().nodes()) out.addAll(leaves(b));
-        return out;
     }
 
     /** The geometry of a Conv node, with ONNX defaults (stride and dilation 1, group 1). */

@@ -31,11 +31,7 @@ public final class StreamingTactic extends BaseTactic {
      * @param anyPrecisionWhenIntegral accept every precision on nodes with no floating tensor (their precision is moot)
      */
     public record Config(String id, String summary, String appliesToText, Predicate<Node> matches, Set<Precision> precisions, Set<Layout> layouts,
-                         Limit limit, double computeEfficiency, double memoryEfficiency, int kernelLaunches, boolean anyPrecisionWhenIntegral) {
-        public Config withId(String newId, String newSummary) {
-            return new Config(newId, newSummary, appliesToText, matches, precisions, layouts, limit, computeEfficiency, memoryEfficiency, kernelLaunches, anyPrecisionWhenIntegral);
-        }
-    }
+                         Limit limit, double computeEfficiency, double memoryEfficiency, int kernelLaunches, boolean anyPrecisionWhenIntegral) {}
 
     private final Config config;
 

@@ -152,6 +152,7 @@ public final class ConvTactic extends BaseTactic {
             case INT8 -> 16;
         };
         if (config.algo == Algo.WINOGRAD) return new TacticFeatures(eff, tc, 0, 0, 0, 1, mem, 3); // input transform, batched GEMMs, output transform
-        return new TacticFeatures(eff, tc, config.tileM, config.tileN, config.tileK, align, mem, 1);
+        // forward convolutions do not split K: a small-batch conv with a deep K runs its whole main loop
+        return new TacticFeatures(eff, tc, config.tileM, config.tileN, config.tileK, align, mem, 1, 1);
     }
 }

@@ -21,7 +21,7 @@ public final class GemmTactics {
     private static final long LT_WORKSPACE = 4L << 20;
 
     public static final GemmTactic CUBLAS = new GemmTactic(new GemmTactic.Config("cublas.gemm",
-            "cuBLAS gemmEx / strided-batched, no workspace", Epilogue.NONE, FLOAT, 128, 128, 32, 0.75, 0.75, 0.85, 0));
+            "cuBLAS gemmEx / strided-batched (split-K partials in the handle's workspace)", Epilogue.NONE, FLOAT, 128, 128, 32, 0.75, 0.75, 0.85, 0));
 
     public static final GemmTactic CUBLASLT = new GemmTactic(new GemmTactic.Config("cublaslt.gemm",
             "cuBLASLt matmul: tile heuristic, split-K workspace, INT8 IMMA", Epilogue.NONE, ALL, 128, 128, 32, 0.8, 0.75, 0.85, LT_WORKSPACE));
