@@ -25,7 +25,7 @@ public record Format(Precision precision, Layout layout) {
     }
 
     /** The storage types in {@link #storageIndex} order. */
-    public static final DType[] STORAGE = {DType.F32, DType.F16, DType.BF16, DType.I8};
+    public static final java.util.List<DType> STORAGE = java.util.List.of(DType.F32, DType.F16, DType.BF16, DType.I8);
 
     /** The physical layout an image tensor has at this end of an edge (undecided reads as channels-first). */
     public Layout imageLayout() { return layout == Layout.ANY ? Layout.NCHW : layout; }

@@ -10,7 +10,6 @@ import java.util.Map;
 import java.util.OptionalLong;
 import java.util.Set;
 import java.util.TreeSet;
-import org.tessel.api.DType;
 import org.tessel.api.Layout;
 import org.tessel.api.OpRegistry;
 import org.tessel.api.Trait;
@@ -140,8 +139,8 @@ public final class ProblemBuilder {
         long[] reformat = new long[4];
         long[][] cast = new long[4][4];
         for (int a = 0; a < 4; a++) {
-            reformat[a] = Costing.ps(costing.reformatUs(floating ? t.withDType(Format.STORAGE[a]) : t));
-            if (floating) for (int b = 0; b < 4; b++) cast[a][b] = a == b ? 0 : Costing.ps(costing.castUs(t.withDType(Format.STORAGE[a]), Format.STORAGE[b]));
+            reformat[a] = Costing.ps(costing.reformatUs(floating ? t.withDType(Format.STORAGE.get(a)) : t));
+            if (floating) for (int b = 0; b < 4; b++) cast[a][b] = a == b ? 0 : Costing.ps(costing.castUs(t.withDType(Format.STORAGE.get(a)), Format.STORAGE.get(b)));
         }
         Format declared = Format.ofBoundary(t.dtype());
         return new Use(id, v.name(), producer, consumer, t, t.rank() >= 3, floating,

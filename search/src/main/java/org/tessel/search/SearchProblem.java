@@ -1,7 +1,6 @@
 package org.tessel.search;
 
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -203,6 +202,4 @@ public final class SearchProblem {
     @Override public String toString() {
         return "SearchProblem(" + name + ", " + nodes.size() + " nodes, " + candidates.size() + " fusion candidates, " + uses.size() + " uses)";
     }
-
-    static String join(int[] a) { return Arrays.toString(a); }
 }
