@@ -76,8 +76,9 @@ class FusionAndAttentionTest {
         Graph g = cleaned("bert-base", ZooOptions.defaults().withLayers(1).withSequenceLength(512));
         FusionCandidate att = FusionPatterns.enumerate(g).stream().filter(c -> c.kind().equals("attention")).findFirst().orElseThrow();
         assertNull(FusedAttentionTactic.FUSED.whyNot(FusionPreview.of(g, att.kind(), att.nodes()), BF16, Layout.ANY));
-        // a plain MatMul is not attention
-        assertTrue(FusedAttentionTactic.FUSED.whyNot(att.root(), FP16, Layout.ANY).startsWith("tessel.attention.fused implements fused attention, not MatMul"));
+        // a plain MatMul is not attention (the group starts with its head-split Reshape; take its first MatMul)
+        Node matmul = att.nodes().stream().filter(n -> n.opName().equals("MatMul")).findFirst().orElseThrow();
+        assertTrue(FusedAttentionTactic.FUSED.whyNot(matmul, FP16, Layout.ANY).startsWith("tessel.attention.fused implements fused attention, not MatMul"));
     }
 
     @Test void fusedConvChainsBeatTheirMembers() {

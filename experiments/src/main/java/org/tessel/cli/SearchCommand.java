@@ -1,0 +1,79 @@
+package org.tessel.cli;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.TreeMap;
+import java.util.concurrent.Callable;
+import org.tessel.ir.Graph;
+import org.tessel.ir.zoo.Zoo;
+import org.tessel.search.Explainer;
+import org.tessel.search.Plan;
+import org.tessel.search.PrecisionRule;
+import org.tessel.search.SearchOptions;
+import org.tessel.search.SearchProblem;
+import org.tessel.search.Searcher;
+import org.tessel.search.Strategies;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** Searches a model's engine plan with one strategy and reports latency, bound, gap and effort. */
+@Command(name = "search", description = {"Search the engine plan of a model (tactic, precision, layout and fusion per node) with one strategy.",
+        "Prints the predicted latency, the lower bound and gap, solve time and evaluated moves; last a line 'predicted_ms=... bound_ms=... gap=...%'.",
+        "MODEL may also be a bare zoo name (resnet50)."})
+final class SearchCommand implements Callable<Integer> {
+    @Mixin ModelOptions model;
+    @Option(names = "--target", defaultValue = "h100", description = "Target device (h100, h200, a100, l4, rtx4090; default ${DEFAULT-VALUE}).") String target;
+    @Option(names = "--strategy", defaultValue = "timefold", description = "timefold, greedy, sequential, random or exact (default ${DEFAULT-VALUE}).") String strategy;
+    @Option(names = "--search-seed", defaultValue = "0", description = "Seed of the search (default ${DEFAULT-VALUE}); the same seed gives the same plan.") long searchSeed;
+    @Option(names = "--time-limit", defaultValue = "10", description = "Wall-clock safety limit in seconds (default ${DEFAULT-VALUE}).") double timeLimit;
+    @Option(names = "--moves", description = "Moves the Timefold search may evaluate (default 40000).") Long moves;
+    @Option(names = "--unimproved-steps", description = "Timefold stops after this many steps without improvement (default 200).") Long unimproved;
+    @Option(names = "--random-samples", description = "Plans the random strategy draws (default 2000).") Integer samples;
+    @Option(names = "--precision", description = "Precision rule PATTERN=P1|P2 on node names or ops, e.g. Softmax=fp32 (repeatable).") List<String> precision = new ArrayList<>();
+    @Option(names = "--memory-budget-mib", description = "Activations plus workspace may not exceed this many MiB at any step.") Double budgetMiB;
+    @Option(names = "--cuda-graphs", description = "Price kernel launches as under CUDA graphs.") boolean cudaGraphs;
+    @Option(names = "--explain", description = "Per node: the choice, the runner-up and the score terms that decided it, and Timefold's constraint matches.") boolean explain;
+
+    @Override public Integer call() throws Exception {
+        if (!model.model.startsWith("zoo:") && !Files.exists(Path.of(model.model)) && Zoo.names().contains(model.model)) model.model = "zoo:" + model.model;
+        Strategies.byName(strategy);
+        SearchOptions o = SearchOptions.defaults().withTarget(target).withSeed(searchSeed)
+                .withTimeLimit(Duration.ofMillis(Math.max(1, Math.round(timeLimit * 1000)))).withCudaGraphs(cudaGraphs)
+                .withPrecisionRules(precision.stream().map(PrecisionRule::parse).toList());
+        if (moves != null || unimproved != null) o = o.withSteps(unimproved != null ? unimproved : o.unimprovedSteps(), moves != null ? moves : o.maxMoves());
+        if (samples != null) o = o.withRandomSamples(samples);
+        if (budgetMiB != null) o = o.withMemoryBudget(OptionalLong.of(Math.round(budgetMiB * 1048576)));
+        Graph g = model.load();
+        long t0 = System.nanoTime();
+        SearchProblem p = Searcher.problem(Searcher.prepare(g), o);
+        System.out.printf(Locale.ROOT, "%s: %d nodes, %d fusion candidates, %d uses; target %s; priced in %.2f s%n", g.name(), p.size(),
+                p.candidates().size(), p.uses().size(), target, (System.nanoTime() - t0) / 1e9);
+        Plan plan = Searcher.run(p, strategy, o);
+        System.out.printf(Locale.ROOT, "strategy %s, seed %d%n", plan.strategy(), plan.seed());
+        System.out.printf(Locale.ROOT, "predicted latency: %.4f ms%s%n", plan.predictedMs(), plan.provenOptimal() ? " (proven optimal)" : "");
+        System.out.printf(Locale.ROOT, "lower bound:       %.4f ms (gap %.2f%%)%n", plan.boundMs(), plan.gapPct());
+        System.out.printf(Locale.ROOT, "solve time:        %.3f s, %d evaluated moves (%.0f/s)%n", plan.solveSeconds(), plan.evaluatedMoves(), plan.movesPerSecond());
+        System.out.printf(Locale.ROOT, "fused groups:      %d of %d candidates%n", plan.fusedGroups(), plan.candidates());
+        Map<String, Integer> mix = new TreeMap<>();
+        for (int i = 0; i < p.size(); i++) mix.merge(plan.assignment().format(i).toString(), 1, Integer::sum);
+        System.out.println("formats:           " + mix);
+        System.out.println("score by rule:     " + plan.evaluation().byRule());
+        if (!plan.note().isEmpty()) System.out.println("note: " + plan.note());
+        if (explain) {
+            Explainer ex = new Explainer(p);
+            System.out.println("-- per node: chosen, runner-up (everything else fixed) and the score delta by term, in us");
+            for (Explainer.NodeExplanation e : ex.explain(plan.assignment())) System.out.println(e.render());
+            System.out.println("-- Timefold constraint matches per node (soft terms in ps)");
+            ex.justifications(plan.assignment()).forEach((node, terms) -> System.out.println(node + ": " + String.join("; ", terms)));
+        }
+        System.out.println(plan.summaryLine());
+        return plan.feasible() ? 0 : 1;
+    }
+}

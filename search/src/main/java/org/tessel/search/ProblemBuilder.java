@@ -1,0 +1,191 @@
+package org.tessel.search;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.Set;
+import java.util.TreeSet;
+import org.tessel.api.Layout;
+import org.tessel.api.OpRegistry;
+import org.tessel.api.Trait;
+import org.tessel.api.TensorType;
+import org.tessel.ir.Graph;
+import org.tessel.ir.Node;
+import org.tessel.ir.Value;
+import org.tessel.ir.ops.TesselOps;
+import org.tessel.passes.PassStatistics;
+import org.tessel.passes.fusion.FusionCandidate;
+import org.tessel.passes.fusion.FusionGroups;
+import org.tessel.passes.fusion.FusionPatterns;
+import org.tessel.passes.layout.LayoutAssigner;
+import org.tessel.passes.rules.Rewriter;
+import org.tessel.search.domain.Choice;
+import org.tessel.search.domain.FusedChoice;
+import org.tessel.search.domain.LiveTensor;
+import org.tessel.search.domain.PrecisionPin;
+import org.tessel.search.domain.Use;
+
+/**
+ * Turns a graph (after clean-up, not yet fused) into a {@link SearchProblem}: prices every node's
+ * choices, every fusion candidate's fused tactics (on a fused copy of the group, so the fused
+ * tactic gets the group's work) and every use's conversions, resolves user precision rules, and
+ * records which tensors are alive at each step for the memory budget.
+ */
+public final class ProblemBuilder {
+    private final Costing costing;
+    private final List<PrecisionRule> rules;
+    private final OptionalLong memoryBudget;
+
+    public ProblemBuilder(Costing costing, List<PrecisionRule> rules, OptionalLong memoryBudget) {
+        this.costing = costing;
+        this.rules = List.copyOf(rules);
+        this.memoryBudget = memoryBudget;
+    }
+
+    public SearchProblem build(Graph g) {
+        List<Node> order = g.nodes();
+        Map<Node, Integer> index = new IdentityHashMap<>();
+        for (int i = 0; i < order.size(); i++) index.put(order.get(i), i);
+        boolean layoutChoice = order.stream().anyMatch(LayoutAssigner::layoutSensitive);
+
+        // user precision rules: each must match something
+        Map<Integer, List<PrecisionRule>> rulesOf = new HashMap<>();
+        for (PrecisionRule r : rules) {
+            boolean any = false;
+            for (Node n : order) if (r.matches(n)) { rulesOf.computeIfAbsent(index.get(n), k -> new ArrayList<>()).add(r); any = true; }
+            if (!any) {
+                Set<String> ops = new TreeSet<>();
+                for (Node n : order) ops.add(n.opName());
+                throw new IllegalArgumentException("precision rule '" + r.text() + "': no node or op in graph '" + g.name() + "' matches '" + r.pattern() + "' (ops: " + String.join(", ", ops) + ")");
+            }
+        }
+        List<PrecisionPin> pins = new ArrayList<>();
+        for (var e : rulesOf.entrySet())
+            for (PrecisionRule r : e.getValue()) pins.add(new PrecisionPin(e.getKey(), r.text(), r.allowed()));
+        pins.sort(java.util.Comparator.comparingInt(PrecisionPin::node).thenComparing(PrecisionPin::rule));
+
+        // live ranges under the graph's schedule
+        Map<Value, Integer> lastUse = new IdentityHashMap<>();
+        for (int i = 0; i < order.size(); i++)
+            for (Value v : order.get(i).inputs()) if (v != null && !v.isConstant()) lastUse.merge(v, i, Math::max);
+        for (Value v : g.outputs()) lastUse.put(v, order.size() - 1);
+        long[] base = new long[order.size()];
+        List<LiveTensor> live = new ArrayList<>();
+        for (Value v : g.inputs()) {
+            Integer last = lastUse.get(v);
+            if (last != null) for (int s = 0; s <= last; s++) base[s] += v.type().bytes();
+        }
+        for (int i = 0; i < order.size(); i++)
+            for (Value v : order.get(i).outputs()) {
+                int last = Math.max(i, lastUse.getOrDefault(v, i));
+                for (int s = i; s <= last; s++)
+                    live.add(new LiveTensor(s, i, v.type().numElements(), v.type().dtype().isFloating(), v.type().bytes()));
+            }
+
+        List<SearchProblem.Node> nodes = new ArrayList<>();
+        for (int i = 0; i < order.size(); i++) {
+            Node n = order.get(i);
+            List<Choice> all = costing.choices(n, i, layoutOptions(n, layoutChoice));
+            List<Choice> supported = all.stream().filter(Choice::supported).toList();
+            if (supported.isEmpty()) throw new IllegalArgumentException(n.describe() + " in graph '" + g.name() + "': no tactic supports it (" + reasons(all) + ")");
+            List<PrecisionRule> rs = rulesOf.getOrDefault(i, List.of());
+            List<Choice> allowed = supported.stream().filter(c -> rs.stream().allMatch(r -> r.allowed().contains(c.precision()))).toList();
+            if (allowed.isEmpty())
+                throw new IllegalArgumentException(n.describe() + ": precision rules " + PrecisionRule.texts(rs) + " leave no supported choice (supported precisions: "
+                        + String.join(", ", new LinkedHashSet<>(supported.stream().map(c -> c.precision().name().toLowerCase(java.util.Locale.ROOT)).toList())) + ")");
+            nodes.add(new SearchProblem.Node(i, n.name(), n.opName(), SearchProblem.undominated(supported, true),
+                    SearchProblem.undominated(allowed, memoryBudget.isPresent()), base[i]));
+        }
+
+        List<Use> uses = new ArrayList<>();
+        for (int i = 0; i < order.size(); i++) {
+            Set<Value> seen = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+            for (Value v : order.get(i).inputs()) {
+                if (v == null || v.isConstant() || !seen.add(v)) continue;
+                Node p = v.producer();
+                uses.add(use(uses.size(), v, p == null ? -1 : index.get(p), i));
+            }
+        }
+        for (Value v : new LinkedHashSet<>(g.outputs()))
+            if (v.producer() != null) uses.add(use(uses.size(), v, index.get(v.producer()), -1));
+
+        List<SearchProblem.Candidate> cands = new ArrayList<>();
+        for (FusionCandidate c : FusionPatterns.enumerate(g)) {
+            int[] members = c.nodes().stream().mapToInt(index::get).toArray();
+            Node fused = fusedCopy(g, c);
+            Map<Format, FusedChoice> best = new LinkedHashMap<>();
+            List<Layout> layouts = layoutOptions(fused, layoutChoice);
+            for (Choice ch : costing.choices(fused, members[0], layouts)) {
+                if (!ch.supported()) continue;
+                FusedChoice cur = best.get(ch.format());
+                if (cur == null || ch.latencyPs() < cur.latencyPs() || ch.latencyPs() == cur.latencyPs() && ch.tacticId().compareTo(cur.tacticId()) < 0)
+                    best.put(ch.format(), new FusedChoice(ch.tacticId(), ch.precision(), ch.layout(), ch.latencyPs(), ch.computeUs(), ch.memoryUs(), ch.launchUs(), ch.workspaceBytes()));
+            }
+            // a candidate no fused tactic can run would only ever be refused: leave it out
+            if (best.isEmpty()) continue;
+            cands.add(new SearchProblem.Candidate(cands.size(), c.kind(), members, best, touchesImage(fused)));
+        }
+        return new SearchProblem(g.name(), nodes, cands, uses, pins, live, memoryBudget);
+    }
+
+    private Use use(int id, Value v, int producer, int consumer) {
+        TensorType t = v.type();
+        boolean floating = t.dtype().isFloating();
+        long[] reformat = new long[4];
+        long[][] cast = new long[4][4];
+        for (int a = 0; a < 4; a++) {
+            reformat[a] = Costing.ps(costing.reformatUs(floating ? t.withDType(Format.STORAGE.get(a)) : t));
+            if (floating) for (int b = 0; b < 4; b++) cast[a][b] = a == b ? 0 : Costing.ps(costing.castUs(t.withDType(Format.STORAGE.get(a)), Format.STORAGE.get(b)));
+        }
+        Format declared = Format.ofBoundary(t.dtype());
+        return new Use(id, v.name(), producer, consumer, t, t.rank() >= 3, floating,
+                producer < 0 ? declared : null, consumer < 0 ? declared : null, reformat, cast);
+    }
+
+    /** The group fused on a copy of the graph, so tactics and the cost model see a real fused node. */
+    static Node fusedCopy(Graph g, FusionCandidate c) {
+        Graph copy = g.copy();
+        Map<String, Node> byName = new HashMap<>();
+        for (Node n : copy.nodes()) byName.put(n.name(), n);
+        FusionCandidate mapped = new FusionCandidate(c.kind(), c.nodes().stream().map(n -> byName.get(n.name())).toList());
+        return FusionGroups.fuse(new Rewriter(copy, OpRegistry.global(), new PassStatistics()), mapped);
+    }
+
+    /**
+     * Layouts a node may take: none for a node without image tensors; both for layout-sensitive
+     * nodes and those that follow their input (when the graph has any layout-sensitive node at
+     * all); channels-first for the rest (Reshape, Gemm... read logical order).
+     */
+    static List<Layout> layoutOptions(Node n, boolean graphHasLayoutChoice) {
+        if (!touchesImage(n)) return List.of(Layout.ANY);
+        if (graphHasLayoutChoice && (LayoutAssigner.layoutSensitive(n) || followsInput(n))) return List.of(Layout.NCHW, Layout.NHWC);
+        return List.of(Layout.NCHW);
+    }
+
+    static boolean touchesImage(Node n) {
+        for (Value v : n.inputs()) if (LayoutAssigner.isImage(v)) return true;
+        for (Value v : n.outputs()) if (v.type().rank() >= 3) return true;
+        return false;
+    }
+
+    static boolean followsInput(Node n) {
+        if (n.body() != null) return n.body().nodes().stream().allMatch(b -> followsInput(b) || LayoutAssigner.layoutSensitive(b));
+        String op = n.opName();
+        return n.op().has(Trait.ELEMENTWISE) || op.equals("Concat") || op.equals("Split") || op.equals(TesselOps.REFORMAT);
+    }
+
+    private static String reasons(List<Choice> all) {
+        if (all.isEmpty()) return "the catalogue has no tactic for this op";
+        Map<String, String> first = new LinkedHashMap<>();
+        for (Choice c : all) first.putIfAbsent(c.tacticId(), c.whyNot());
+        List<String> parts = new ArrayList<>();
+        first.forEach((t, w) -> parts.add(t + ": " + w));
+        return String.join("; ", parts);
+    }
+
+}

@@ -1,0 +1,39 @@
+package org.tessel.search;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.OptionalLong;
+
+/**
+ * How to search: the seed, limits, target device, user precision rules and memory budget.
+ * Step and sample limits keep every strategy deterministic under its seed; the time limit is a
+ * safety net (a run it cuts short says so in its plan).
+ *
+ * @param timeLimit      wall-clock limit for one search
+ * @param unimprovedSteps Timefold local search stops after this many steps without a better score
+ * @param maxMoves       Timefold local search moves evaluated in all (a deterministic limit, unlike time)
+ * @param randomSamples  plans the random strategy draws
+ */
+public record SearchOptions(long seed, Duration timeLimit, long unimprovedSteps, long maxMoves, int randomSamples,
+                            String target, boolean cudaGraphs, List<PrecisionRule> precisionRules, OptionalLong memoryBudget,
+                            boolean fullAssert) {
+    public SearchOptions {
+        precisionRules = List.copyOf(precisionRules);
+        if (timeLimit.isNegative() || timeLimit.isZero()) throw new IllegalArgumentException("time limit must be positive, got " + timeLimit);
+        if (memoryBudget.isPresent() && memoryBudget.getAsLong() <= 0) throw new IllegalArgumentException("memory budget must be positive, got " + memoryBudget.getAsLong());
+    }
+
+    public static SearchOptions defaults() {
+        return new SearchOptions(0, Duration.ofSeconds(10), 200, 40_000, 2000, "h100", false, List.of(), OptionalLong.empty(), false);
+    }
+
+    public SearchOptions withSeed(long s) { return new SearchOptions(s, timeLimit, unimprovedSteps, maxMoves, randomSamples, target, cudaGraphs, precisionRules, memoryBudget, fullAssert); }
+    public SearchOptions withTimeLimit(Duration d) { return new SearchOptions(seed, d, unimprovedSteps, maxMoves, randomSamples, target, cudaGraphs, precisionRules, memoryBudget, fullAssert); }
+    public SearchOptions withSteps(long unimproved, long max) { return new SearchOptions(seed, timeLimit, unimproved, max, randomSamples, target, cudaGraphs, precisionRules, memoryBudget, fullAssert); }
+    public SearchOptions withRandomSamples(int n) { return new SearchOptions(seed, timeLimit, unimprovedSteps, maxMoves, n, target, cudaGraphs, precisionRules, memoryBudget, fullAssert); }
+    public SearchOptions withTarget(String t) { return new SearchOptions(seed, timeLimit, unimprovedSteps, maxMoves, randomSamples, t, cudaGraphs, precisionRules, memoryBudget, fullAssert); }
+    public SearchOptions withCudaGraphs(boolean b) { return new SearchOptions(seed, timeLimit, unimprovedSteps, maxMoves, randomSamples, target, b, precisionRules, memoryBudget, fullAssert); }
+    public SearchOptions withPrecisionRules(List<PrecisionRule> r) { return new SearchOptions(seed, timeLimit, unimprovedSteps, maxMoves, randomSamples, target, cudaGraphs, r, memoryBudget, fullAssert); }
+    public SearchOptions withMemoryBudget(OptionalLong b) { return new SearchOptions(seed, timeLimit, unimprovedSteps, maxMoves, randomSamples, target, cudaGraphs, precisionRules, b, fullAssert); }
+    public SearchOptions withFullAssert(boolean b) { return new SearchOptions(seed, timeLimit, unimprovedSteps, maxMoves, randomSamples, target, cudaGraphs, precisionRules, memoryBudget, b); }
+}

@@ -1,0 +1,205 @@
+package org.tessel.search;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+import org.tessel.search.domain.Choice;
+import org.tessel.search.domain.EnginePlan;
+import org.tessel.search.domain.FusedChoice;
+import org.tessel.search.domain.FusionDecision;
+import org.tessel.search.domain.LiveTensor;
+import org.tessel.search.domain.MemoryBudget;
+import org.tessel.search.domain.Membership;
+import org.tessel.search.domain.NodeDecision;
+import org.tessel.search.domain.PrecisionPin;
+import org.tessel.search.domain.Use;
+
+/**
+ * The search problem, independent of how it was priced: nodes in schedule order with their
+ * supported choices, fusion candidates with their fused tactics, the uses between nodes, user
+ * pins and the memory budget. Every strategy (Timefold, the baselines, the exact solver) reads
+ * this one object and the {@link PlanEvaluator} scores their answers the same way.
+ */
+public final class SearchProblem {
+    /**
+     * A node: {@code choices} are every supported choice (fastest first); {@code searchChoices}
+     * drops those dominated at their format (slower and no smaller workspace) and those a pin
+     * forbids: the value range the strategies search.
+     */
+    public record Node(int index, String name, String op, List<Choice> choices, List<Choice> searchChoices, long stepBaseBytes) {
+        public Node {
+            choices = List.copyOf(choices);
+            searchChoices = List.copyOf(searchChoices);
+        }
+    }
+
+    /** A fusion candidate: members root first, fastest fused tactic per root format. */
+    public record Candidate(int index, String kind, int[] members, Map<Format, FusedChoice> fused, boolean imageGroup) {
+        public Candidate {
+            members = members.clone();
+            fused = Map.copyOf(fused);
+        }
+
+        public int root() { return members[0]; }
+
+        public boolean contains(int n) {
+            for (int m : members) if (m == n) return true;
+            return false;
+        }
+
+        public boolean overlaps(Candidate o) {
+            for (int m : members) if (o.contains(m)) return true;
+            return false;
+        }
+
+        public FusedChoice fusedChoice(Format rootFormat) {
+            return fused.get(new Format(rootFormat.precision(), imageGroup ? rootFormat.imageLayout() : org.tessel.api.Layout.ANY));
+        }
+    }
+
+    private final String name;
+    private final List<Node> nodes;
+    private final List<Candidate> candidates;
+    private final List<Use> uses;
+    private final List<PrecisionPin> pins;
+    private final List<LiveTensor> liveTensors;
+    private final OptionalLong memoryBudget;
+    private final List<List<Use>> usesIn = new ArrayList<>(), usesOut = new ArrayList<>();
+    private final List<List<Candidate>> candidatesOf = new ArrayList<>();
+
+    public SearchProblem(String name, List<Node> nodes, List<Candidate> candidates, List<Use> uses, List<PrecisionPin> pins,
+                         List<LiveTensor> liveTensors, OptionalLong memoryBudget) {
+        this.name = name;
+        this.nodes = List.copyOf(nodes);
+        this.candidates = List.copyOf(candidates);
+        this.uses = List.copyOf(uses);
+        this.pins = List.copyOf(pins);
+        this.liveTensors = List.copyOf(liveTensors);
+        this.memoryBudget = memoryBudget;
+        for (int i = 0; i < nodes.size(); i++) {
+            if (nodes.get(i).index() != i) throw new IllegalArgumentException("node " + nodes.get(i).name() + " has index " + nodes.get(i).index() + ", expected " + i);
+            if (nodes.get(i).searchChoices().isEmpty()) throw new IllegalArgumentException("node '" + nodes.get(i).name() + "' (" + nodes.get(i).op() + ") has no choice to search");
+            usesIn.add(new ArrayList<>());
+            usesOut.add(new ArrayList<>());
+            candidatesOf.add(new ArrayList<>());
+        }
+        for (Use u : uses) {
+            if (u.consumer() >= 0) usesIn.get(u.consumer()).add(u);
+            if (u.producer() >= 0) usesOut.get(u.producer()).add(u);
+        }
+        for (Candidate c : candidates) for (int m : c.members()) candidatesOf.get(m).add(c);
+    }
+
+    public String name() { return name; }
+    public List<Node> nodes() { return nodes; }
+    public Node node(int i) { return nodes.get(i); }
+    public int size() { return nodes.size(); }
+    public List<Candidate> candidates() { return candidates; }
+    public List<Use> uses() { return uses; }
+    public List<PrecisionPin> pins() { return pins; }
+    public List<LiveTensor> liveTensors() { return liveTensors; }
+    public OptionalLong memoryBudget() { return memoryBudget; }
+    public List<Use> usesIn(int node) { return usesIn.get(node); }
+    public List<Use> usesOut(int node) { return usesOut.get(node); }
+    public List<Candidate> candidatesOf(int node) { return candidatesOf.get(node); }
+
+    /** Number of decision entities: nodes plus fusion candidates. */
+    public int entities() { return nodes.size() + candidates.size(); }
+
+    /** Memberships of non-root members, the facts the consistency constraint joins on. */
+    public List<Membership> memberships() {
+        List<Membership> out = new ArrayList<>();
+        for (Candidate c : candidates)
+            for (int k = 1; k < c.members().length; k++) out.add(new Membership(c.index(), c.members()[k], c.root()));
+        return out;
+    }
+
+    /** A fresh, unassigned planning solution. */
+    public EnginePlan newSolution() {
+        List<NodeDecision> ds = new ArrayList<>();
+        for (Node n : nodes) ds.add(new NodeDecision(n.index(), n.name(), n.op(), n.searchChoices(), n.stepBaseBytes()));
+        List<FusionDecision> fs = new ArrayList<>();
+        for (Candidate c : candidates) fs.add(new FusionDecision(c.index(), c.kind(), c.members(), c.fused(), c.imageGroup()));
+        // live tensors matter only against a budget; without one they would only slow the score down
+        return memoryBudget.isPresent()
+                ? new EnginePlan(ds, fs, uses, memberships(), pins, liveTensors, List.of(new MemoryBudget(memoryBudget.getAsLong())))
+                : new EnginePlan(ds, fs, uses, memberships(), pins, List.of(), List.of());
+    }
+
+    /** A planning solution holding this assignment. */
+    public EnginePlan solution(Assignment a) {
+        EnginePlan s = newSolution();
+        for (NodeDecision d : s.nodes()) d.setChoice(a.choice(d.index()));
+        for (FusionDecision f : s.fusions()) f.setFused(a.isFused(f.index()));
+        return s;
+    }
+
+    /** Reads the assignment back out of a fully initialized solution. */
+    public Assignment assignment(EnginePlan s) {
+        Choice[] cs = new Choice[nodes.size()];
+        boolean[] fs = new boolean[candidates.size()];
+        for (NodeDecision d : s.nodes()) cs[d.index()] = d.choice();
+        for (FusionDecision f : s.fusions()) fs[f.index()] = f.isFused();
+        return new Assignment(cs, fs);
+    }
+
+    /** Each node's fastest search choice, nothing fused: a feasible start when no pin or budget binds. */
+    public Assignment fastestAlone() {
+        Choice[] cs = new Choice[nodes.size()];
+        for (Node n : nodes) cs[n.index()] = n.searchChoices().getFirst();
+        return new Assignment(cs, new boolean[candidates.size()]);
+    }
+
+    /** The search choices of a node grouped by format, fastest first within a format. */
+    public Map<Format, List<Choice>> choicesByFormat(int node) {
+        Map<Format, List<Choice>> m = new LinkedHashMap<>();
+        for (Choice c : nodes.get(node).searchChoices()) m.computeIfAbsent(c.format(), k -> new ArrayList<>()).add(c);
+        return m;
+    }
+
+    /** The fastest search choice of a node at a format, or null. */
+    public Choice fastestAt(int node, Format f) {
+        Choice best = null;
+        for (Choice c : nodes.get(node).searchChoices())
+            if (c.format().equals(f) && (best == null || c.latencyPs() < best.latencyPs())) best = c;
+        return best;
+    }
+
+    /**
+     * Keeps, per format, the choices not dominated in (latency, workspace): with no memory budget
+     * only the fastest survives. Input order is kept; the result is sorted fastest first.
+     */
+    public static List<Choice> undominated(List<Choice> choices, boolean keepWorkspaceTradeoffs) {
+        Map<Format, List<Choice>> byFormat = new HashMap<>();
+        for (Choice c : choices) byFormat.computeIfAbsent(c.format(), k -> new ArrayList<>()).add(c);
+        List<Choice> out = new ArrayList<>();
+        for (List<Choice> cs : byFormat.values()) {
+            cs.sort(Comparator.comparingLong(Choice::latencyPs).thenComparingLong(Choice::workspaceBytes).thenComparing(Choice::tacticId));
+            long minWs = Long.MAX_VALUE;
+            for (Choice c : cs) {
+                if (c.workspaceBytes() < minWs) {
+                    out.add(c);
+                    minWs = c.workspaceBytes();
+                    if (!keepWorkspaceTradeoffs) break;
+                }
+            }
+        }
+        out.sort(Comparator.comparingLong(Choice::latencyPs).thenComparing(Choice::tacticId).thenComparing(c -> c.precision().ordinal()).thenComparing(c -> c.layout().ordinal()));
+        return out;
+    }
+
+    /** Number of plans in the search space (product of value-range sizes times 2^candidates), as a double. */
+    public double searchSpaceSize() {
+        double s = Math.pow(2, candidates.size());
+        for (Node n : nodes) s *= n.searchChoices().size();
+        return s;
+    }
+
+    @Override public String toString() {
+        return "SearchProblem(" + name + ", " + nodes.size() + " nodes, " + candidates.size() + " fusion candidates, " + uses.size() + " uses)";
+    }
+}

@@ -1,0 +1,18 @@
+package org.tessel.search;
+
+/** One way to solve a {@link SearchProblem}: Timefold's joint search or a baseline. */
+public interface SearchStrategy {
+    String name();
+
+    /** One line for `--help` and reports. */
+    String summary();
+
+    Result solve(SearchProblem p, SearchOptions o);
+
+    /**
+     * @param evaluatedMoves plans or moves scored on the way (Timefold: moves evaluated; baselines: candidate choices priced)
+     * @param provenOptimal  the strategy proved no better plan exists
+     * @param stoppedByTime  the time limit, not a step or sample limit, ended the search (the result may then vary between runs)
+     */
+    record Result(Assignment assignment, long evaluatedMoves, boolean provenOptimal, boolean stoppedByTime, String note) {}
+}

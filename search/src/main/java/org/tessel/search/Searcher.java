@@ -1,0 +1,66 @@
+package org.tessel.search;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.tessel.cost.CostModel;
+import org.tessel.cost.DeviceSpec;
+import org.tessel.ir.Graph;
+import org.tessel.passes.PassManager;
+import org.tessel.passes.StandardPipelines;
+import org.tessel.tactics.TacticCatalog;
+
+/**
+ * The search's front door: prepare a graph (clean-up and folding, no fusion: fusion is a
+ * decision), price it for a target with the tactic catalogue and the cost model, run a strategy
+ * and report the plan with its bound and gap.
+ *
+ * <pre>{@code
+ * SearchOptions o = SearchOptions.defaults().withTarget("h100").withSeed(1);
+ * SearchProblem p = Searcher.problem(Searcher.prepare(Zoo.build("resnet50", ZooOptions.defaults())), o);
+ * Plan plan = Searcher.run(p, "timefold", o);
+ * }</pre>
+ */
+public final class Searcher {
+    private Searcher() {}
+
+    /** Clean-up plus the folds the standard pipeline does before it fuses. */
+    public static final String PIPELINE = StandardPipelines.CLEANUP
+            + ",recognize-composites,fold-batchnorm,fold-bias-add,fixpoint(cse,dce){max-iterations=4}";
+
+    /** A prepared copy of the graph (the argument is left as it is). */
+    public static Graph prepare(Graph g) {
+        Graph c = g.copy();
+        new PassManager().run(c, PIPELINE);
+        return c;
+    }
+
+    /** Prices a prepared graph for the options' target with the global tactic catalogue. */
+    public static SearchProblem problem(Graph prepared, SearchOptions o) {
+        return problem(prepared, new CatalogCosting(TacticCatalog.global(), new CostModel(DeviceSpec.byName(o.target())), o.cudaGraphs()), o);
+    }
+
+    public static SearchProblem problem(Graph prepared, Costing costing, SearchOptions o) {
+        return new ProblemBuilder(costing, o.precisionRules(), o.memoryBudget()).build(prepared);
+    }
+
+    public static Plan run(SearchProblem p, String strategy, SearchOptions o) {
+        return run(p, Strategies.byName(strategy), o);
+    }
+
+    public static Plan run(SearchProblem p, SearchStrategy s, SearchOptions o) {
+        long t0 = System.nanoTime();
+        SearchStrategy.Result r = s.solve(p, o);
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        PlanEvaluator.Evaluation e = new PlanEvaluator(p).evaluate(r.assignment());
+        double predicted = e.latencyUs();
+        double bound = LowerBound.us(p);
+        double gap = bound > 0 ? (predicted - bound) / bound * 100 : 0;
+        int fused = 0;
+        for (boolean f : r.assignment().fused()) if (f) fused++;
+        List<String> notes = new ArrayList<>();
+        if (r.note() != null) notes.add(r.note());
+        if (!e.feasible()) notes.add("INFEASIBLE: " + e.byRule());
+        return new Plan(p.name(), s.name(), o.target(), o.seed(), p.size(), p.candidates().size(), fused, r.assignment(), e,
+                predicted, bound, gap, seconds, r.evaluatedMoves(), r.provenOptimal(), r.stoppedByTime(), String.join("; ", notes));
+    }
+}

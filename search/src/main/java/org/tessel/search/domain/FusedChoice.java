@@ -1,0 +1,13 @@
+package org.tessel.search.domain;
+
+import org.tessel.api.Layout;
+import org.tessel.cost.Precision;
+import org.tessel.search.Format;
+
+/** The fastest fused tactic for a fusion candidate at one format, priced on the group's work. */
+public record FusedChoice(String tacticId, Precision precision, Layout layout, long latencyPs,
+                          double computeUs, double memoryUs, double launchUs, long workspaceBytes) {
+    public Format format() { return new Format(precision, layout); }
+
+    public double latencyUs() { return latencyPs / 1e6; }
+}
