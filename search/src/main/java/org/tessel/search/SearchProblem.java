@@ -174,7 +174,7 @@ public final class SearchProblem {
      * only the fastest survives. Input order is kept; the result is sorted fastest first.
      */
     public static List<Choice> undominated(List<Choice> choices, boolean keepWorkspaceTradeoffs) {
-        Map<Format, List<Choice>> byFormat = new HashMap<>();
+        Map<Format, List<Choice>> byFormat = new java.util.LinkedHashMap<>(); // insertion order: enum hash codes differ between runs
         for (Choice c : choices) byFormat.computeIfAbsent(c.format(), k -> new ArrayList<>()).add(c);
         List<Choice> out = new ArrayList<>();
         for (List<Choice> cs : byFormat.values()) {
