@@ -22,7 +22,9 @@ import org.tessel.runtime.cuda.ffm.CublasLt;
 import org.tessel.runtime.cuda.ffm.Cudnn;
 import org.tessel.runtime.engine.LayerPlan;
 import org.tessel.runtime.gpu.HostTensors;
+import org.tessel.runtime.gpu.kernels.Clamp;
 import org.tessel.runtime.gpu.kernels.CublasLtGemm;
+import org.tessel.runtime.gpu.kernels.DepthwiseConvNhwc;
 import org.tessel.runtime.gpu.kernels.CudnnConv;
 import org.tessel.runtime.gpu.kernels.KernelCompiler;
 import org.tessel.runtime.gpu.kernels.Pool2d;
@@ -175,6 +177,12 @@ public final class GpuEngine implements AutoCloseable {
         return b;
     }
 
+    private DeviceBuffer upload(Tensor t, Value of) {
+        DeviceBuffer b = keep(HostTensors.upload(t, precision.storage));
+        weightBytes += b.bytes();
+        return b;
+    }
+
     private DeviceBuffer weight(Value v, Layout filterLayout) {
         Tensor t = v.constantValue();
         if (t == null) throw new GpuEngineException("value %" + v.name() + " must be a constant (weights are uploaded once at build time)");
@@ -194,7 +202,7 @@ public final class GpuEngine implements AutoCloseable {
         if (VIEWS.contains(op)) return view(n);
         return switch (op) {
             case "tessel.Fused" -> fused(n);
-            case "Conv" -> conv(n, n, null, false);
+            case "Conv" -> conv(n, n, null, Act.NONE);
             case "tessel.Reformat" -> reformat(n);
             case "MaxPool", "AveragePool", "GlobalAveragePool" -> pool(n);
             case "Gemm" -> gemm(n);
@@ -235,10 +243,10 @@ public final class GpuEngine implements AutoCloseable {
         Graph body = n.body();
         if (body == null) throw unsupported(n, "tessel.Fused without a body");
         if (!kind.equals("conv_bias_act")) throw unsupported(n, "fused kind '" + kind + "' has no GPU kernel in this engine (supported: conv_bias_act)");
-        // Body: Conv(in0, in1, in2) [-> Add(conv, in3)] [-> Relu]
+        // Body: Conv(in0, in1, in2) [-> Add(conv, in3)] [-> Relu | Clip(lo, hi)]
         Node conv = null;
         Value residual = null;
-        boolean relu = false;
+        Act act = Act.NONE;
         Value cur = null;
         for (Node b : body.nodes()) {
             switch (b.opName()) {
@@ -248,25 +256,48 @@ public final class GpuEngine implements AutoCloseable {
                     cur = b.output();
                 }
                 case "Add" -> {
-                    if (cur == null || residual != null || relu) throw unsupported(n, "conv_bias_act body: Add must follow the Conv, once, before Relu");
+                    if (cur == null || residual != null || act != Act.NONE) throw unsupported(n, "conv_bias_act body: Add must follow the Conv, once, before the activation");
                     Value other = b.input(0) == cur ? b.input(1) : b.input(1) == cur ? b.input(0) : null;
                     if (other == null) throw unsupported(n, "conv_bias_act body: Add does not take the Conv result");
+                    if (!other.type().shape().equals(cur.type().shape())) throw unsupported(n, "conv_bias_act body: the residual " + other.type().shape() + " is broadcast to " + cur.type().shape());
                     residual = outer(n, body, other);
                     cur = b.output();
                 }
-                case "Relu" -> {
-                    if (cur == null || relu || b.input(0) != cur) throw unsupported(n, "conv_bias_act body: Relu must take the Conv (+ residual) result");
-                    relu = true;
+                case "Relu", "Clip" -> {
+                    if (cur == null || act != Act.NONE || b.input(0) != cur) throw unsupported(n, "conv_bias_act body: " + b.opName() + " must take the Conv (+ residual) result");
+                    act = b.opName().equals("Relu") ? Act.RELU : clip(n, body, b);
                     cur = b.output();
                 }
-                default -> throw unsupported(n, "conv_bias_act body op " + b.opName() + " (node '" + b.name() + "') is not conv/add/relu");
+                default -> throw unsupported(n, "conv_bias_act body op " + b.opName() + " (node '" + b.name() + "') is not Conv/Add/Relu/Clip");
             }
         }
         if (conv == null || body.outputs().size() != 1 || body.outputs().get(0) != cur)
             throw unsupported(n, "conv_bias_act body must be one Conv chain ending in the body's only output");
         Value x = outer(n, body, conv.input(0)), w = outer(n, body, conv.input(1));
         Value bias = conv.numInputs() > 2 && conv.input(2) != null ? outer(n, body, conv.input(2)) : null;
-        return conv(conv, n, new Value[] {x, w, bias, residual}, relu);
+        return conv(conv, n, new Value[] {x, w, bias, residual}, act);
+    }
+
+    /** The activation after a convolution: ReLU is clamp(0, inf), Clip is clamp(lo, hi). */
+    record Act(String name, float lo, float hi) {
+        static final Act NONE = new Act("none", Float.NEGATIVE_INFINITY, Float.POSITIVE_INFINITY);
+        static final Act RELU = new Act("relu", 0f, Float.POSITIVE_INFINITY);
+        boolean clips() { return !name.equals("none") && !name.equals("relu"); }
+    }
+
+    private static Act clip(Node fused, Graph body, Node clip) {
+        float lo = Float.NEGATIVE_INFINITY, hi = Float.POSITIVE_INFINITY;
+        if (clip.attrs().has("min")) lo = clip.attrs().getFloat("min", lo);
+        if (clip.attrs().has("max")) hi = clip.attrs().getFloat("max", hi);
+        if (clip.numInputs() > 1 && clip.input(1) != null) lo = scalar(fused, outer(fused, body, clip.input(1)), "min");
+        if (clip.numInputs() > 2 && clip.input(2) != null) hi = scalar(fused, outer(fused, body, clip.input(2)), "max");
+        return new Act("clip", lo, hi);
+    }
+
+    private static float scalar(Node n, Value v, String what) {
+        if (v.constantValue() == null || v.type().numElements() != 1)
+            throw unsupported(n, "Clip " + what + " %" + v.name() + " must be a scalar constant");
+        return v.constantValue().getFloat(0);
     }
 
     /** The outer value a body input stands for. */
@@ -280,7 +311,7 @@ public final class GpuEngine implements AutoCloseable {
      * A convolution node {@code conv} (attributes) computed for graph node {@code owner}:
      * operands either the conv's own inputs or, for a fused node, {x, w, bias, residual}.
      */
-    private Layer conv(Node conv, Node owner, Value[] operands, boolean relu) {
+    private Layer conv(Node conv, Node owner, Value[] operands, Act act) {
         Value x = operands == null ? conv.input(0) : operands[0];
         Value w = operands == null ? conv.input(1) : operands[1];
         Value bias = operands == null ? (conv.numInputs() > 2 ? conv.input(2) : null) : operands[2];
@@ -294,8 +325,23 @@ public final class GpuEngine implements AutoCloseable {
         if (!autoPad.equals("NOTSET")) throw unsupported(owner, "auto_pad=" + autoPad + " (the pipeline makes pads explicit; run the standard pipeline first)");
         if (pads.length == 4 && (pads[0] != pads[2] || pads[1] != pads[3])) throw unsupported(owner, "asymmetric pads " + java.util.Arrays.toString(pads) + " (cuDNN takes symmetric pads)");
         int groups = (int) a.getInt("group", 1);
+        if (w.constantValue() == null) throw unsupported(owner, "weights %" + w.name() + " are not a constant");
         Layout layout = layoutOf(x);
         if (layoutOf(out) != layout) throw unsupported(owner, "input layout " + layout.text() + " differs from output layout " + layoutOf(out).text());
+        DeviceBuffer xb = act(x), yb = act(out);
+        if (groups == xd[1] && groups == wd[0] && wd[1] == 1 && layout == Layout.NHWC && residual == null) {
+            // depthwise NHWC: Tessel's kernel (bias and clamp fused); cuDNN's grouped conv is slow here
+            int[] od = out.type().shape().dims();
+            DepthwiseConvNhwc.Shape ds = new DepthwiseConvNhwc.Shape(xd[0], xd[2], xd[3], xd[1], od[2], od[3], wd[2], wd[3],
+                    (int) strides[0], (int) strides[1], (int) pads[0], (int) pads[1], (int) dil[0], (int) dil[1]);
+            DeviceBuffer wb = upload(DepthwiseConvNhwc.packWeights(w.constantValue()), w);
+            DeviceBuffer bb = bias == null ? null : weight(bias, Layout.ANY);
+            DType t = precision.storage;
+            return new Layer() {
+                @Override public LayerPlan plan() { return GpuEngine.this.plan(owner, "tessel.conv.depthwise_nhwc", out); }
+                @Override public void enqueue(CudaStream s) { DepthwiseConvNhwc.run(compiler, t, ds, xb, wb, bb, yb, act.lo(), act.hi(), s); }
+            };
+        }
         CudnnConv.Math math = precision == Precision.TF32 ? CudnnConv.Math.TF32_ALLOWED : CudnnConv.Math.FP32_STRICT;
         CudnnConv.Spec spec = new CudnnConv.Spec(xd[0], xd[1], xd[2], xd[3], wd[0], wd[2], wd[3], (int) pads[0], (int) pads[1],
                 (int) strides[0], (int) strides[1], (int) dil[0], (int) dil[1], groups, layout, precision.storage, math);
@@ -306,13 +352,20 @@ public final class GpuEngine implements AutoCloseable {
         Cudnn.FwdAlgo algo = Cudnn.FwdAlgo.IMPLICIT_PRECOMP_GEMM;
         long need = k.workspaceSize(algo);
         if (need > workspace.bytes()) { k.close(); throw unsupported(owner, "cuDNN wants " + need + " workspace bytes, the engine has " + workspace.bytes()); }
-        DeviceBuffer xb = act(x), wb = weight(w, layout), yb = act(out);
+        DeviceBuffer wb = weight(w, layout);
         DeviceBuffer bb = bias != null ? weight(bias, Layout.ANY) : keep(HostTensors.upload(Tensor.zeros(DType.F32, org.tessel.api.Shape.of(wd[0])), precision.storage));
         DeviceBuffer zb = residual == null ? null : act(residual);
-        String tactic = "cudnn.conv.fused_bias_act";
+        boolean relu = act == Act.RELU;
+        boolean clamp = act.clips();
+        long elems = out.type().numElements();
+        DType t = precision.storage;
+        String tactic = "cudnn.conv.fused_bias_act/" + algo.tacticId() + (clamp ? "+tessel.eltwise.clip" : "");
         return new Layer() {
-            @Override public LayerPlan plan() { return GpuEngine.this.plan(owner, tactic + "/" + algo.tacticId(), out); }
-            @Override public void enqueue(CudaStream s) { k.runBiasActivation(algo, xb, wb, bb, zb, 1f, relu, yb, workspace, s); }
+            @Override public LayerPlan plan() { return GpuEngine.this.plan(owner, tactic, out); }
+            @Override public void enqueue(CudaStream s) {
+                k.runBiasActivation(algo, xb, wb, bb, zb, 1f, relu, yb, workspace, s);
+                if (clamp) Clamp.run(compiler, t, yb, yb, elems, act.lo(), act.hi(), s);
+            }
             @Override public void close() { k.close(); }
         };
     }
