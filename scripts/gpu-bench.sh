@@ -43,7 +43,7 @@ echo "bench exit code $? after $(( $(date +%s) - t0 )) s"
 grep '^BENCH' "$out/tessel.txt"
 grep -vE '^BENCH' "$out/tessel.txt" | tail -5
 echo "== PyTorch peer"
-budget=$(( $(left 560) - 90 )); (( budget < 0 )) && budget=0
+budget=${COMPILE_BUDGET:-$(( $(left 560) - 90 ))}; (( budget < 0 )) && budget=0
 timeout $(left 575) python3 "$here/peers/torch_peer.py" --compile-budget $budget $(echo @CONFIGS@ | tr 'A-Z' 'a-z') > "$out/torch.txt" 2> "$out/torch.err"
 echo "peer exit code $? after $(( $(date +%s) - t0 )) s"
 grep -E '^PEER' "$out/torch.txt" | cut -c1-200
@@ -56,7 +56,7 @@ tessel, peer = {}, {}
 for line in open(f"{out}/tessel.txt"):
     f = line.strip().split("|")
     if f[0] == "BENCH" and len(f) >= 6:
-        tessel[(f[1], f[2], f[3])] = f[4:6]
+        tessel[(f[1], f[2], f[3])] = ["error (tessel.txt)", "-"] if f[4] == "error" else f[4:6]
 for line in open(f"{out}/torch.txt"):
     f = line.strip().split("|")
     if f[0] == "PEER" and len(f) >= 6:

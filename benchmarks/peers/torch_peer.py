@@ -18,6 +18,7 @@ import sys
 import time
 
 import torch
+import torch._dynamo
 
 WARMUP, ITERS = 20, 100
 
@@ -61,7 +62,6 @@ def main():
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     torch.backends.cudnn.benchmark = True
-    import torch._dynamo
     torch._dynamo.config.cache_size_limit = 64
     print(f"PEER-INFO|torch {torch.__version__}|{torch.cuda.get_device_name()}|cudnn {torch.backends.cudnn.version()}", flush=True)
     configs = [c.split(":") for c in a.configs]

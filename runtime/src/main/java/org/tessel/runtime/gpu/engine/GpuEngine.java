@@ -75,8 +75,8 @@ public final class GpuEngine implements AutoCloseable {
         @Override default void close() {}
     }
 
-    /** Workspace shared by all layers: cuBLASLt's default offer, which also covers IMPLICIT_PRECOMP_GEMM. */
-    static final long WORKSPACE_BYTES = Math.max(CublasLtGemm.WORKSPACE_BYTES, 64L << 20);
+    /** The least workspace: what cuBLASLt plans are offered; cuDNN convolutions may raise it (IMPLICIT_PRECOMP_GEMM's index tables grow with the batch). */
+    static final long MIN_WORKSPACE_BYTES = CublasLtGemm.WORKSPACE_BYTES;
 
     private static final Set<String> VIEWS = Set.of("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout");
 
@@ -90,7 +90,8 @@ public final class GpuEngine implements AutoCloseable {
     private final List<Layer> layers = new ArrayList<>();
     private final Map<Value, DeviceBuffer> bound = new IdentityHashMap<>();
     private final DeviceBuffer arena;
-    private final DeviceBuffer workspace;
+    private DeviceBuffer workspace;
+    private long workspaceNeed = MIN_WORKSPACE_BYTES;
     private final MemoryPlan memoryPlan;
     private long weightBytes;
 
@@ -106,8 +107,6 @@ public final class GpuEngine implements AutoCloseable {
         long arenaBytes = Math.max(256, scaled(memoryPlan.arenaBytes()));
         this.arena = keep(DeviceBuffer.allocate(arenaBytes));
         for (Value v : g.inputs()) bound.put(v, keep(DeviceBuffer.allocate(Math.max(1, storageBytes(v)))));
-        // one workspace shared by every layer (they run one after another on one stream)
-        this.workspace = keep(DeviceBuffer.allocate(WORKSPACE_BYTES));
         List<Node> nodes = g.nodes();
         for (Node n : nodes) {
             try {
@@ -120,6 +119,8 @@ public final class GpuEngine implements AutoCloseable {
                 throw new GpuEngineException(n.describe() + ": " + e.getMessage(), e);
             }
         }
+        // one workspace shared by every layer (they run one after another on one stream), sized for the hungriest
+        this.workspace = keep(DeviceBuffer.allocate(workspaceNeed));
     }
 
     /**
@@ -136,6 +137,7 @@ public final class GpuEngine implements AutoCloseable {
     public CudaContext context() { return context; }
     public MemoryPlan memoryPlan() { return memoryPlan; }
     public long arenaBytes() { return arena.bytes(); }
+    public long workspaceBytes() { return workspace.bytes(); }
     public long weightBytes() { return weightBytes; }
     public List<LayerPlan> layerPlans() { return layers.stream().map(Layer::plan).toList(); }
 
@@ -351,7 +353,7 @@ public final class GpuEngine implements AutoCloseable {
         if (!java.util.Arrays.equals(od, kd)) { k.close(); throw unsupported(owner, "cuDNN output " + java.util.Arrays.toString(kd) + " differs from the IR's " + out.type().shape()); }
         Cudnn.FwdAlgo algo = Cudnn.FwdAlgo.IMPLICIT_PRECOMP_GEMM;
         long need = k.workspaceSize(algo);
-        if (need > workspace.bytes()) { k.close(); throw unsupported(owner, "cuDNN wants " + need + " workspace bytes, the engine has " + workspace.bytes()); }
+        workspaceNeed = Math.max(workspaceNeed, need);
         DeviceBuffer wb = weight(w, layout);
         DeviceBuffer bb = bias != null ? weight(bias, Layout.ANY) : keep(HostTensors.upload(Tensor.zeros(DType.F32, org.tessel.api.Shape.of(wd[0])), precision.storage));
         DeviceBuffer zb = residual == null ? null : act(residual);

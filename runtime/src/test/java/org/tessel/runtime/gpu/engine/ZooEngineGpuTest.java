@@ -23,8 +23,9 @@ import org.tessel.runtime.gpu.GpuTestSupport;
  * Whole zoo models as GPU engines against the reference interpreter on the UNOPTIMIZED graph: the
  * standard pipeline, the engine's kernel choices, its memory plan and the CUDA-graph replay all sit
  * between the two. The logits (the classifier Gemm, added as a second output) are compared as well
- * as the softmax, since softmax of random-weight logits can hide errors. FP32/TF32 within 1e-3
- * relative L2, FP16 within 1e-2; eager enqueue and graph replay both checked.
+ * as the softmax, since softmax of random-weight logits can hide errors (ResNet-50's saturates to
+ * 0/1). FP32 within 1e-3 relative L2, TF32 and FP16 within 1e-2 (see {@link #tolerance}); eager
+ * enqueue and graph replay both checked.
  */
 @Tag("gpu")
 class ZooEngineGpuTest {
@@ -53,24 +54,36 @@ class ZooEngineGpuTest {
         System.out.printf("%s: reference interpreter %.1f s%n", model, (System.nanoTime() - t0) / 1e9);
         GpuTestSupport.Checks checks = new GpuTestSupport.Checks();
         for (GpuEngine.Precision p : GpuEngine.Precision.values()) {
-            double tol = p == GpuEngine.Precision.FP16 ? 1e-2 : 1e-3;
-            checks.check(model + " " + p, () -> {
-                try (GpuEngine e = GpuEngine.build(optimized, p, ctx); GpuExecutionContext c = e.createExecutionContext()) {
-                    System.out.printf("%s %s: %d layers, arena %.2f MiB, weights %.1f MiB%n", model, p, e.layerPlans().size(),
-                            e.arenaBytes() / 1048576.0, e.weightBytes() / 1048576.0);
-                    List<Tensor> eager = c.run(List.of(x));
-                    compare(model + " " + p + " eager", eager, ref, optimized, tol);
-                    c.captureGraph();
-                    List<Tensor> replay = c.run(List.of(x));
-                    compare(model + " " + p + " graph", replay, ref, optimized, tol);
-                }
-            });
+            double tol = tolerance(p);
+            try (GpuEngine e = GpuEngine.build(optimized, p, ctx); GpuExecutionContext c = e.createExecutionContext()) {
+                System.out.printf("%s %s: %d layers, arena %.2f MiB, workspace %.1f MiB, weights %.1f MiB%n", model, p, e.layerPlans().size(),
+                        e.arenaBytes() / 1048576.0, e.workspaceBytes() / 1048576.0, e.weightBytes() / 1048576.0);
+                List<Tensor> eager = c.run(List.of(x));
+                compare(checks, model + " " + p + " eager", eager, ref, optimized, tol);
+                c.captureGraph();
+                List<Tensor> replay = c.run(List.of(x));
+                compare(checks, model + " " + p + " graph", replay, ref, optimized, tol);
+            }
         }
         checks.done();
     }
 
-    private static void compare(String what, List<Tensor> got, List<Tensor> ref, Graph g, double tol) {
-        for (int i = 0; i < got.size(); i++)
-            assertClose("engine " + what + " %" + g.outputs().get(i).name(), got.get(i), ref.get(i), tol);
+    /**
+     * FP32 1e-3 and FP16 1e-2 relative L2. TF32 keeps 10 mantissa bits, as f16 does, so it gets
+     * f16's 1e-2: MobileNetV2 in TF32 measured 6.8e-3 on the softmax output on an H200.
+     */
+    static double tolerance(GpuEngine.Precision p) {
+        return switch (p) {
+            case FP32 -> 1e-3;
+            case TF32, FP16 -> 1e-2;
+        };
+    }
+
+    private static void compare(GpuTestSupport.Checks checks, String what, List<Tensor> got, List<Tensor> ref, Graph g, double tol) {
+        for (int i = 0; i < got.size(); i++) {
+            String name = "engine " + what + " %" + g.outputs().get(i).name();
+            Tensor gi = got.get(i), ri = ref.get(i);
+            checks.check(name, () -> assertClose(name, gi, ri, tol));
+        }
     }
 }
