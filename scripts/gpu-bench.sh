@@ -33,12 +33,13 @@ timeout 210 "$here/java" -Xss8m -cp "$here/lib/*" org.junit.platform.console.Con
     --select-class=org.tessel.runtime.gpu.engine.ZooEngineGpuTest --include-tag=gpu --details=tree --disable-banner \
     --disable-ansi-colors --reports-dir="$out/junit" > "$out/tests.log" 2>&1
 echo "tests exit code $? after $(( $(date +%s) - t0 )) s"
-grep -E '^RESULT\|engine' "$out/tests.log" | cut -c1-200
-grep -E 'layers, arena|reference interpreter' "$out/tests.log" | head -12
+grep -E '^RESULT\|engine' "$out/tests.log" | grep -v 'graph %' | cut -c1-200
+echo "graph-replay comparisons: $(grep -cE '^RESULT\|engine.* graph %.*\|ok$' "$out/tests.log") ok, $(grep -E '^RESULT\|engine.* graph %' "$out/tests.log" | grep -vc '|ok$') not ok"
+grep -E 'layers, arena|reference interpreter' "$out/tests.log" | cut -c1-400 | head -14
 grep -E '^\[ *[0-9]+ tests (successful|failed)' "$out/tests.log"
 grep -E '✘|=> |Exception' "$out/tests.log" | grep -v '✔' | cut -c1-300 | head -12
 echo "== Tessel engines"
-timeout $(left 360) "$here/java" -cp "$here/lib/*" org.tessel.runtime.gpu.engine.GpuEngineBench @CONFIGS@ > "$out/tessel.txt" 2>&1
+timeout $(left 360) "$here/java" -Dtessel.timingCache="$out/timing-cache.txt" -cp "$here/lib/*" org.tessel.runtime.gpu.engine.GpuEngineBench @CONFIGS@ > "$out/tessel.txt" 2>&1
 echo "bench exit code $? after $(( $(date +%s) - t0 )) s"
 grep '^BENCH' "$out/tessel.txt"
 grep -vE '^BENCH' "$out/tessel.txt" | tail -5
@@ -48,7 +49,7 @@ timeout $(left 575) python3 "$here/peers/torch_peer.py" --compile-budget $budget
 echo "peer exit code $? after $(( $(date +%s) - t0 )) s"
 grep -E '^PEER' "$out/torch.txt" | cut -c1-200
 tail -3 "$out/torch.err"
-echo "== table (ms; ratio = best PyTorch p50 / Tessel p50, >1: Tessel faster)"
+echo "== table (ms; tessel = convolution algorithms tuned, tessel_fixed = the fixed rule; ratio = best PyTorch p50 / tuned Tessel p50, >1: Tessel faster)"
 python3 - "$out" <<'PY'
 import sys, csv
 out = sys.argv[1]
@@ -56,7 +57,7 @@ tessel, peer = {}, {}
 for line in open(f"{out}/tessel.txt"):
     f = line.strip().split("|")
     if f[0] == "BENCH" and len(f) >= 6:
-        tessel[(f[1], f[2], f[3])] = ["error (tessel.txt)", "-"] if f[4] == "error" else f[4:6]
+        tessel[(f[1], f[2], f[3])] = ["error (tessel.txt)", "-", "-"] if f[4] == "error" else f[4:6] + [f[10] if len(f) > 10 else "-"]
 for line in open(f"{out}/torch.txt"):
     f = line.strip().split("|")
     if f[0] == "PEER" and len(f) >= 6:
@@ -67,13 +68,13 @@ def num(s):
     except (TypeError, ValueError): return None
 rows = []
 for k in keys:
-    t = tessel.get(k, ["-", "-"])
+    t = tessel.get(k, ["-", "-", "-"])
     p = peer.get(k, {})
     tp50 = num(t[0])
     best = [v for v in (num(p.get(m)) for m in ("eager", "compile", "reduce-overhead")) if v is not None]
     ratio = f"{min(best) / tp50:.2f}" if tp50 and best else "-"
-    rows.append([k[0], k[1], k[2], t[0], t[1] if len(t) > 1 else "-", p.get("eager", "-"), p.get("compile", "-"), p.get("reduce-overhead", "-"), ratio])
-hdr = ["model", "batch", "precision", "tessel_p50", "tessel_p99", "torch_eager", "torch_compile", "torch_reduce_overhead", "ratio"]
+    rows.append([k[0], k[1], k[2], t[0], t[1], t[2], p.get("eager", "-"), p.get("compile", "-"), p.get("reduce-overhead", "-"), ratio])
+hdr = ["model", "batch", "precision", "tessel_p50", "tessel_p99", "tessel_fixed_p50", "torch_eager", "torch_compile", "torch_reduce_overhead", "ratio"]
 with open(f"{out}/bench.csv", "w", newline="") as fh:
     w = csv.writer(fh); w.writerow(hdr); w.writerows(rows)
 print("| " + " | ".join(hdr) + " |")

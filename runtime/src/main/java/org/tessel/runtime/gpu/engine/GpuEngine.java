@@ -20,7 +20,11 @@ import org.tessel.runtime.cuda.CudaStream;
 import org.tessel.runtime.cuda.DeviceBuffer;
 import org.tessel.runtime.cuda.ffm.CublasLt;
 import org.tessel.runtime.cuda.ffm.Cudnn;
+import org.tessel.runtime.cuda.CudaEvent;
 import org.tessel.runtime.engine.LayerPlan;
+import org.tessel.runtime.tuning.Measurement;
+import org.tessel.runtime.tuning.TacticTimer;
+import org.tessel.runtime.tuning.TimingCache;
 import org.tessel.runtime.gpu.HostTensors;
 import org.tessel.runtime.gpu.kernels.Clamp;
 import org.tessel.runtime.gpu.kernels.CublasLtGemm;
@@ -68,6 +72,20 @@ public final class GpuEngine implements AutoCloseable {
         public DType storage() { return storage; }
     }
 
+    /**
+     * Build options. {@code tuneConvolutions}: for cuDNN convolutions ending in ReLU (the identity
+     * allows one algorithm only; see {@code tuneConv}) time up to {@code candidates}
+     * algorithms of cuDNN's heuristic ranking (plus IMPLICIT_PRECOMP_GEMM) on the real fused call and
+     * keep the fastest; measurements go to {@code cache} (may be null), and cached ones are reused.
+     */
+    public record Options(boolean tuneConvolutions, int candidates, long maxWorkspaceBytes, TimingCache cache) {
+        /** The fixed rule: IMPLICIT_PRECOMP_GEMM everywhere, no timing. */
+        public static final Options FIXED = new Options(false, 0, 0, null);
+
+        /** Time cuDNN's top 3 algorithms per convolution (workspace up to 1 GiB each). */
+        public static Options tuned(TimingCache cache) { return new Options(true, 3, 1L << 30, cache); }
+    }
+
     /** One enqueued step; {@code plan} says what runs it. */
     interface Layer extends AutoCloseable {
         LayerPlan plan();
@@ -95,7 +113,12 @@ public final class GpuEngine implements AutoCloseable {
     private final MemoryPlan memoryPlan;
     private long weightBytes;
 
-    private GpuEngine(Graph g, Precision p, CudaContext context) {
+    private final Options options;
+    private final TacticTimer timer = new TacticTimer(3, 15, 1);
+    private DeviceBuffer tuningWorkspace;
+
+    private GpuEngine(Graph g, Precision p, CudaContext context, Options options) {
+        this.options = options;
         this.graph = g;
         this.precision = p;
         this.context = context;
@@ -106,6 +129,7 @@ public final class GpuEngine implements AutoCloseable {
         this.memoryPlan = new LivenessMemoryPlanner().plan(g);
         long arenaBytes = Math.max(256, scaled(memoryPlan.arenaBytes()));
         this.arena = keep(DeviceBuffer.allocate(arenaBytes));
+        arena.fill((byte) 0); // tuning runs on the arena: zeros, not leftover NaNs
         for (Value v : g.inputs()) bound.put(v, keep(DeviceBuffer.allocate(Math.max(1, storageBytes(v)))));
         List<Node> nodes = g.nodes();
         for (Node n : nodes) {
@@ -119,6 +143,7 @@ public final class GpuEngine implements AutoCloseable {
                 throw new GpuEngineException(n.describe() + ": " + e.getMessage(), e);
             }
         }
+        if (tuningWorkspace != null) { tuningWorkspace.close(); tuningWorkspace = null; }
         // one workspace shared by every layer (they run one after another on one stream), sized for the hungriest
         this.workspace = keep(DeviceBuffer.allocate(workspaceNeed));
     }
@@ -128,8 +153,13 @@ public final class GpuEngine implements AutoCloseable {
      * thread's context. Fails naming the first node no GPU kernel here runs.
      */
     public static GpuEngine build(Graph optimized, Precision precision, CudaContext context) {
+        return build(optimized, precision, context, Options.FIXED);
+    }
+
+    /** Builds with options (convolution algorithm tuning, timing cache). */
+    public static GpuEngine build(Graph optimized, Precision precision, CudaContext context, Options options) {
         context.bind();
-        return new GpuEngine(optimized, precision, context);
+        return new GpuEngine(optimized, precision, context, options);
     }
 
     public Graph graph() { return graph; }
@@ -351,25 +381,74 @@ public final class GpuEngine implements AutoCloseable {
         int[] od = out.type().shape().dims();
         int[] kd = k.outputDims();
         if (!java.util.Arrays.equals(od, kd)) { k.close(); throw unsupported(owner, "cuDNN output " + java.util.Arrays.toString(kd) + " differs from the IR's " + out.type().shape()); }
-        Cudnn.FwdAlgo algo = Cudnn.FwdAlgo.IMPLICIT_PRECOMP_GEMM;
-        long need = k.workspaceSize(algo);
-        workspaceNeed = Math.max(workspaceNeed, need);
         DeviceBuffer wb = weight(w, layout);
         DeviceBuffer bb = bias != null ? weight(bias, Layout.ANY) : keep(HostTensors.upload(Tensor.zeros(DType.F32, org.tessel.api.Shape.of(wd[0])), precision.storage));
         DeviceBuffer zb = residual == null ? null : act(residual);
+        Cudnn.FwdAlgo algo = Cudnn.FwdAlgo.IMPLICIT_PRECOMP_GEMM;
+        // cuDNN's fused call takes any algorithm with ReLU, only IMPLICIT_PRECOMP_GEMM with the identity
+        if (options.tuneConvolutions() && (act == Act.RELU)) algo = tuneConv(k, conv, owner, xb, wb, bb, zb);
+        long need = k.workspaceSize(algo);
+        workspaceNeed = Math.max(workspaceNeed, need);
         boolean relu = act == Act.RELU;
         boolean clamp = act.clips();
         long elems = out.type().numElements();
         DType t = precision.storage;
         String tactic = "cudnn.conv.fused_bias_act/" + algo.tacticId() + (clamp ? "+tessel.eltwise.clip" : "");
+        Cudnn.FwdAlgo chosen = algo;
         return new Layer() {
             @Override public LayerPlan plan() { return GpuEngine.this.plan(owner, tactic, out); }
             @Override public void enqueue(CudaStream s) {
-                k.runBiasActivation(algo, xb, wb, bb, zb, 1f, relu, yb, workspace, s);
+                k.runBiasActivation(chosen, xb, wb, bb, zb, 1f, relu, yb, workspace, s);
                 if (clamp) Clamp.run(compiler, t, yb, yb, elems, act.lo(), act.hi(), s);
             }
             @Override public void close() { k.close(); }
         };
+    }
+
+    /**
+     * The fastest of IMPLICIT_PRECOMP_GEMM and cuDNN's top {@code candidates} heuristic algorithms
+     * (status ok, workspace within the limit), each timed on the engine's own fused ReLU call with
+     * CUDA events ({@link TacticTimer}: median, ties to the smaller tactic id). Algorithms cuDNN then
+     * refuses at run time are skipped. Timings are read from and written to the options' cache.
+     */
+    private Cudnn.FwdAlgo tuneConv(CudnnConv k, Node conv, Node owner, DeviceBuffer xb, DeviceBuffer wb, DeviceBuffer bb, DeviceBuffer zb) {
+        java.util.LinkedHashSet<Cudnn.FwdAlgo> candidates = new java.util.LinkedHashSet<>();
+        candidates.add(Cudnn.FwdAlgo.IMPLICIT_PRECOMP_GEMM);
+        for (Cudnn.AlgoPerf a : k.heuristics()) {
+            if (candidates.size() > options.candidates()) break;
+            if (a.ok() && a.workspaceBytes() <= options.maxWorkspaceBytes()) candidates.add(a.algo());
+        }
+        String signature = TimingCache.signature(owner, precision.name()) + (owner == conv ? "" : "|" + TimingCache.signature(conv, precision.name()));
+        DeviceBuffer yb = act(owner.output());
+        Map<String, Measurement> timings = new java.util.TreeMap<>();
+        Map<String, Cudnn.FwdAlgo> byId = new java.util.HashMap<>();
+        CudaStream s = CudaStream.DEFAULT;
+        for (Cudnn.FwdAlgo a : candidates) {
+            String id = "cudnn.conv.fused_bias_act/" + a.tacticId();
+            byId.put(id, a);
+            java.util.Optional<Measurement> cached = options.cache() == null ? java.util.Optional.empty() : options.cache().get(signature, id);
+            if (cached.isPresent()) { timings.put(id, cached.get()); continue; }
+            try (CudaEvent start = new CudaEvent(); CudaEvent end = new CudaEvent()) {
+                long ws = k.workspaceSize(a);
+                if (tuningWorkspace == null || tuningWorkspace.bytes() < ws) {
+                    if (tuningWorkspace != null) tuningWorkspace.close();
+                    tuningWorkspace = DeviceBuffer.allocate(Math.max(ws, MIN_WORKSPACE_BYTES));
+                }
+                DeviceBuffer wsb = tuningWorkspace;
+                Measurement m = timer.time(buffer -> {
+                    start.record(s);
+                    k.runBiasActivation(a, xb, wb, bb, zb, 1f, true, yb, wsb, s);
+                    end.record(s);
+                    return end.elapsedSince(start) * 1e3;
+                });
+                timings.put(id, m);
+                if (options.cache() != null) options.cache().put(signature, id, m);
+            } catch (RuntimeException e) {
+                // cuDNN refused this algorithm for the fused call (e.g. status NOT_SUPPORTED): not a candidate
+            }
+        }
+        if (timings.isEmpty()) throw unsupported(owner, "no cuDNN algorithm ran the fused convolution (tried " + candidates + ")");
+        return byId.get(TacticTimer.fastest(timings));
     }
 
     private Layer reformat(Node n) {

@@ -54,18 +54,28 @@ class ZooEngineGpuTest {
         System.out.printf("%s: reference interpreter %.1f s%n", model, (System.nanoTime() - t0) / 1e9);
         GpuTestSupport.Checks checks = new GpuTestSupport.Checks();
         for (GpuEngine.Precision p : GpuEngine.Precision.values()) {
-            double tol = tolerance(p);
-            try (GpuEngine e = GpuEngine.build(optimized, p, ctx); GpuExecutionContext c = e.createExecutionContext()) {
-                System.out.printf("%s %s: %d layers, arena %.2f MiB, workspace %.1f MiB, weights %.1f MiB%n", model, p, e.layerPlans().size(),
-                        e.arenaBytes() / 1048576.0, e.workspaceBytes() / 1048576.0, e.weightBytes() / 1048576.0);
-                List<Tensor> eager = c.run(List.of(x));
-                compare(checks, model + " " + p + " eager", eager, ref, optimized, tol);
-                c.captureGraph();
-                List<Tensor> replay = c.run(List.of(x));
-                compare(checks, model + " " + p + " graph", replay, ref, optimized, tol);
+            for (boolean tuned : new boolean[] {false, true}) {
+                double tol = tolerance(p);
+                String what = model + " " + p + (tuned ? " tuned" : "");
+                GpuEngine.Options options = tuned ? GpuEngine.Options.tuned(null) : GpuEngine.Options.FIXED;
+                try (GpuEngine e = GpuEngine.build(optimized, p, ctx, options); GpuExecutionContext c = e.createExecutionContext()) {
+                    System.out.printf("%s: %d layers, arena %.2f MiB, workspace %.1f MiB, weights %.1f MiB, conv tactics %s%n", what, e.layerPlans().size(),
+                            e.arenaBytes() / 1048576.0, e.workspaceBytes() / 1048576.0, e.weightBytes() / 1048576.0, convTactics(e));
+                    List<Tensor> eager = c.run(List.of(x));
+                    compare(checks, what + " eager", eager, ref, optimized, tol);
+                    c.captureGraph();
+                    List<Tensor> replay = c.run(List.of(x));
+                    compare(checks, what + " graph", replay, ref, optimized, tol);
+                }
             }
         }
         checks.done();
+    }
+
+    /** How many layers run each convolution tactic. */
+    static Map<String, Long> convTactics(GpuEngine e) {
+        return e.layerPlans().stream().map(l -> l.tactic()).filter(t -> t.contains("conv"))
+                .collect(java.util.stream.Collectors.groupingBy(t -> t, java.util.TreeMap::new, java.util.stream.Collectors.counting()));
     }
 
     /**
