@@ -21,6 +21,7 @@ import org.tessel.runtime.cuda.DeviceBuffer;
 import org.tessel.runtime.cuda.ffm.CublasLt;
 import org.tessel.runtime.cuda.ffm.Cudnn;
 import org.tessel.runtime.cuda.CudaEvent;
+import org.tessel.runtime.cuda.CudaGraph;
 import org.tessel.runtime.engine.LayerPlan;
 import org.tessel.runtime.tuning.Measurement;
 import org.tessel.runtime.tuning.TacticTimer;
@@ -114,8 +115,10 @@ public final class GpuEngine implements AutoCloseable {
     private long weightBytes;
 
     private final Options options;
-    private final TacticTimer timer = new TacticTimer(3, 15, 1);
+    private final TacticTimer timer = new TacticTimer(2, 9, 1);
     private DeviceBuffer tuningWorkspace;
+    private CudaStream tuningStream;
+    private static final int TUNING_REPEAT = 5;
 
     private GpuEngine(Graph g, Precision p, CudaContext context, Options options) {
         this.options = options;
@@ -130,6 +133,7 @@ public final class GpuEngine implements AutoCloseable {
         long arenaBytes = Math.max(256, scaled(memoryPlan.arenaBytes()));
         this.arena = keep(DeviceBuffer.allocate(arenaBytes));
         arena.fill((byte) 0); // tuning runs on the arena: zeros, not leftover NaNs
+        context.synchronize();
         for (Value v : g.inputs()) bound.put(v, keep(DeviceBuffer.allocate(Math.max(1, storageBytes(v)))));
         List<Node> nodes = g.nodes();
         for (Node n : nodes) {
@@ -144,6 +148,7 @@ public final class GpuEngine implements AutoCloseable {
             }
         }
         if (tuningWorkspace != null) { tuningWorkspace.close(); tuningWorkspace = null; }
+        if (tuningStream != null) { tuningStream.close(); tuningStream = null; }
         // one workspace shared by every layer (they run one after another on one stream), sized for the hungriest
         this.workspace = keep(DeviceBuffer.allocate(workspaceNeed));
     }
@@ -407,8 +412,9 @@ public final class GpuEngine implements AutoCloseable {
 
     /**
      * The fastest of IMPLICIT_PRECOMP_GEMM and cuDNN's top {@code candidates} heuristic algorithms
-     * (status ok, workspace within the limit), each timed on the engine's own fused ReLU call with
-     * CUDA events ({@link TacticTimer}: median, ties to the smaller tactic id). Algorithms cuDNN then
+     * (status ok, workspace within the limit), each timed on the engine's own fused ReLU call: a CUDA
+     * graph of 5 calls between CUDA events ({@link TacticTimer}: median, ties to the smaller tactic
+     * id). Timing single calls measured Java's host overhead instead and picked slow algorithms. Algorithms cuDNN then
      * refuses at run time are skipped. Timings are read from and written to the options' cache.
      */
     private Cudnn.FwdAlgo tuneConv(CudnnConv k, Node conv, Node owner, DeviceBuffer xb, DeviceBuffer wb, DeviceBuffer bb, DeviceBuffer zb) {
@@ -422,7 +428,8 @@ public final class GpuEngine implements AutoCloseable {
         DeviceBuffer yb = act(owner.output());
         Map<String, Measurement> timings = new java.util.TreeMap<>();
         Map<String, Cudnn.FwdAlgo> byId = new java.util.HashMap<>();
-        CudaStream s = CudaStream.DEFAULT;
+        if (tuningStream == null) tuningStream = CudaStream.create();
+        CudaStream s = tuningStream;
         for (Cudnn.FwdAlgo a : candidates) {
             String id = "cudnn.conv.fused_bias_act/" + a.tacticId();
             byId.put(id, a);
@@ -435,16 +442,25 @@ public final class GpuEngine implements AutoCloseable {
                     tuningWorkspace = DeviceBuffer.allocate(Math.max(ws, MIN_WORKSPACE_BYTES));
                 }
                 DeviceBuffer wsb = tuningWorkspace;
-                Measurement m = timer.time(buffer -> {
-                    start.record(s);
-                    k.runBiasActivation(a, xb, wb, bb, zb, 1f, true, yb, wsb, s);
-                    end.record(s);
-                    return end.elapsedSince(start) * 1e3;
-                });
-                timings.put(id, m);
-                if (options.cache() != null) options.cache().put(signature, id, m);
+                k.runBiasActivation(a, xb, wb, bb, zb, 1f, true, yb, wsb, s);
+                s.synchronize();
+                // time GPU work, not the host: one CUDA graph of REPEAT calls per measurement (a single
+                // call from Java costs ~50 us of host time, more than most of these convolutions take)
+                try (CudaGraph g = CudaGraph.capture(s, () -> {
+                    for (int i = 0; i < TUNING_REPEAT; i++) k.runBiasActivation(a, xb, wb, bb, zb, 1f, true, yb, wsb, s);
+                })) {
+                    Measurement m = timer.time(buffer -> {
+                        start.record(s);
+                        g.launch(s);
+                        end.record(s);
+                        return end.elapsedSince(start) * 1e3 / TUNING_REPEAT;
+                    });
+                    timings.put(id, m);
+                    if (options.cache() != null) options.cache().put(signature, id, m);
+                }
             } catch (RuntimeException e) {
                 // cuDNN refused this algorithm for the fused call (e.g. status NOT_SUPPORTED): not a candidate
+                s.synchronize();
             }
         }
         if (timings.isEmpty()) throw unsupported(owner, "no cuDNN algorithm ran the fused convolution (tried " + candidates + ")");
