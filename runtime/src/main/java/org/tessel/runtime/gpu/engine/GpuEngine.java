@@ -391,10 +391,11 @@ public final class GpuEngine implements AutoCloseable {
         DeviceBuffer zb = residual == null ? null : act(residual);
         Cudnn.FwdAlgo algo = Cudnn.FwdAlgo.IMPLICIT_PRECOMP_GEMM;
         // cuDNN's fused call takes any algorithm with ReLU, only IMPLICIT_PRECOMP_GEMM with the identity
-        if (options.tuneConvolutions() && (act == Act.RELU)) algo = tuneConv(k, conv, owner, xb, wb, bb, zb);
+        // a Clip with lo >= 0 is ReLU then the clamp (clamp(relu(v), lo, hi) == clamp(v, lo, hi)), so it may use cuDNN's ReLU too
+        boolean relu = act == Act.RELU || (act.clips() && act.lo() >= 0f);
+        if (options.tuneConvolutions() && relu) algo = tuneConv(k, conv, owner, xb, wb, bb, zb);
         long need = k.workspaceSize(algo);
         workspaceNeed = Math.max(workspaceNeed, need);
-        boolean relu = act == Act.RELU;
         boolean clamp = act.clips();
         long elems = out.type().numElements();
         DType t = precision.storage;
