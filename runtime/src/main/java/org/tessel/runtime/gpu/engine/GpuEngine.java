@@ -163,8 +163,34 @@ public final class GpuEngine implements AutoCloseable {
 
     /** Builds with options (convolution algorithm tuning, timing cache). */
     public static GpuEngine build(Graph optimized, Precision precision, CudaContext context, Options options) {
+        requireSupported(optimized);
         context.bind();
         return new GpuEngine(optimized, precision, context, options);
+    }
+
+    /** Ops the engine runs (besides the views and tessel.Fused of the kinds in {@link #FUSED_KINDS}). */
+    static final Set<String> OPS = Set.of("tessel.Fused", "Conv", "tessel.Reformat", "MaxPool", "AveragePool", "GlobalAveragePool", "Gemm", "Softmax");
+    static final Set<String> FUSED_KINDS = Set.of("conv_bias_act");
+
+    /**
+     * Checks, without a GPU, that every node's op (and fused kind) has a kernel here; throws naming
+     * the first node that has none and listing every unsupported op of the graph. Shape- and
+     * attribute-level limits (asymmetric pads, transA, ...) are checked when the layer is built.
+     */
+    public static void requireSupported(Graph g) {
+        Node first = null;
+        java.util.TreeSet<String> missing = new java.util.TreeSet<>();
+        for (Node n : g.nodes()) {
+            String op = n.opName();
+            boolean ok = VIEWS.contains(op) || (OPS.contains(op) && (!op.equals("tessel.Fused") || FUSED_KINDS.contains(n.attrs().getString("kind", ""))));
+            if (ok) continue;
+            if (first == null) first = n;
+            missing.add(op.equals("tessel.Fused") ? op + " kind=" + n.attrs().getString("kind", "?") : op);
+        }
+        if (first != null)
+            throw new GpuEngineException("cannot build a GPU engine for graph '" + g.name() + "': " + first.describe()
+                    + (first.opName().equals("tessel.Fused") ? " kind=" + first.attrs().getString("kind", "?") : "")
+                    + " has no GPU kernel in this engine; unsupported in this graph: " + String.join(", ", missing));
     }
 
     public Graph graph() { return graph; }
