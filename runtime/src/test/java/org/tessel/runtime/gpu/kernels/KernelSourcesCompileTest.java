@@ -52,6 +52,8 @@ class KernelSourcesCompileTest {
         m.put("pool_avg_nhwc_f16", Pool2d.source(DType.F16, Pool2d.Mode.AVG, Layout.NHWC));
         m.put("pool_max_nchw_f32", Pool2d.source(DType.F32, Pool2d.Mode.MAX, Layout.NCHW));
         m.put("depthwise_f16", DepthwiseConvNhwc.source(DType.F16));
+        m.put("clamp_f16", Clamp.source(DType.F16));
+        m.put("clamp_f32", Clamp.source(DType.F32));
         m.put("attention_f16_d80", FusedAttention.source(DType.F16, 80));
         m.put("attention_f32_d128", FusedAttention.source(DType.F32, 128));
         m.put("eltwise_all_ops", EltwiseCodegen.generate(everyOp()).code());

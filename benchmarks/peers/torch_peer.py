@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""PyTorch peer of Tessel's GpuEngineBench: the same models and shapes, timed the same way.
+
+torchvision resnet50 (channels_last) and mobilenet_v2, random weights, eval mode; per
+configuration torch eager, torch.compile (default mode) and torch.compile(mode="reduce-overhead")
+(CUDA graphs). TF32 off, cudnn.benchmark on. Each time: 20 warm-up calls, then the median and p99
+of 100 calls, each between two CUDA events. fp16 means the model and input in half precision.
+
+Prints one line per configuration and mode:  PEER|model|batch|precision|mode|p50_ms|p99_ms
+(or PEER|...|mode|skipped|reason). Compilation is slow, so compiled modes run in a priority
+order until --compile-budget seconds are spent; the rest print 'skipped'.
+
+Usage: torch_peer.py [--compile-budget S] MODEL:BATCH:PRECISION ...
+"""
+import argparse
+import statistics
+import sys
+import time
+
+import torch
+import torch._dynamo
+
+WARMUP, ITERS = 20, 100
+
+
+def build(model, batch, precision):
+    import torchvision
+    if model == "resnet50":
+        net, shape = torchvision.models.resnet50(weights=None), (batch, 3, 224, 224)
+    elif model == "mobilenetv2":
+        net, shape = torchvision.models.mobilenet_v2(weights=None), (batch, 3, 224, 224)
+    else:
+        raise SystemExit(f"torch_peer.py: unknown model '{model}' (known: resnet50, mobilenetv2)")
+    dtype = torch.float16 if precision == "fp16" else torch.float32
+    net = net.eval().cuda().to(dtype=dtype, memory_format=torch.channels_last)
+    x = torch.randn(shape, device="cuda", dtype=dtype).to(memory_format=torch.channels_last)
+    return net, x
+
+
+def time_it(fn, x):
+    with torch.inference_mode():
+        for _ in range(WARMUP):
+            fn(x)
+        torch.cuda.synchronize()
+        ms = []
+        for _ in range(ITERS):
+            s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            s.record()
+            fn(x)
+            e.record()
+            e.synchronize()
+            ms.append(s.elapsed_time(e))
+    ms.sort()
+    return statistics.median(ms), ms[min(len(ms) - 1, int(0.99 * len(ms)))]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--compile-budget", type=float, default=240.0, help="seconds for all torch.compile modes together")
+    ap.add_argument("configs", nargs="+")
+    a = ap.parse_args()
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cudnn.benchmark = True
+    torch._dynamo.config.cache_size_limit = 64
+    print(f"PEER-INFO|torch {torch.__version__}|{torch.cuda.get_device_name()}|cudnn {torch.backends.cudnn.version()}", flush=True)
+    configs = [c.split(":") for c in a.configs]
+    results = {}
+    for model, batch, prec in configs:
+        torch.manual_seed(0)
+        net, x = build(model, int(batch), prec.lower())
+        p50, p99 = time_it(net, x)
+        print(f"PEER|{model}|{batch}|{prec.lower()}|eager|{p50:.4f}|{p99:.4f}", flush=True)
+        del net, x
+        torch.cuda.empty_cache()
+    start = time.time()
+    # compiled modes, configuration by configuration: the given order is the priority order
+    for model, batch, prec in configs:
+        for mode in ("default", "reduce-overhead"):
+            name = "compile" if mode == "default" else "reduce-overhead"
+            spent = time.time() - start
+            if spent > a.compile_budget:
+                print(f"PEER|{model}|{batch}|{prec.lower()}|{name}|skipped|compile budget {a.compile_budget:.0f}s spent", flush=True)
+                continue
+            try:
+                torch._dynamo.reset()
+                torch.manual_seed(0)
+                net, x = build(model, int(batch), prec.lower())
+                fn = torch.compile(net, mode=mode)
+                t0 = time.time()
+                with torch.inference_mode():
+                    fn(x)
+                torch.cuda.synchronize()
+                p50, p99 = time_it(fn, x)
+                print(f"PEER|{model}|{batch}|{prec.lower()}|{name}|{p50:.4f}|{p99:.4f}|compile {time.time() - t0:.0f}s", flush=True)
+                del fn, net, x
+                torch.cuda.empty_cache()
+            except Exception as e:  # one failing compile must not lose the other rows
+                print(f"PEER|{model}|{batch}|{prec.lower()}|{name}|skipped|{type(e).__name__}: {str(e).splitlines()[0][:160]}", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

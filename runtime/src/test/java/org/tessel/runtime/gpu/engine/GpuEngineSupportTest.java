@@ -1,0 +1,45 @@
+package org.tessel.runtime.gpu.engine;
+
+import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+import org.tessel.api.DType;
+import org.tessel.ir.Graph;
+import org.tessel.ir.NetworkBuilder;
+import org.tessel.ir.Value;
+import org.tessel.ir.zoo.Zoo;
+import org.tessel.passes.PassManager;
+import org.tessel.passes.StandardPipelines;
+
+/** The GPU engine's op coverage check, which runs without a GPU. */
+class GpuEngineSupportTest {
+    static Graph optimized(String model) {
+        Graph g = Zoo.build(model);
+        new PassManager().run(g, StandardPipelines.STANDARD);
+        return g;
+    }
+
+    /** The models ZooEngineGpuTest runs on the GPU, and their tiny variants. */
+    @Test void optimizedCnnsAreCovered() {
+        for (String m : java.util.List.of("resnet50", "resnet50-tiny", "mobilenetv2", "mobilenetv2-tiny"))
+            assertDoesNotThrow(() -> GpuEngine.requireSupported(optimized(m)), m);
+    }
+
+    @Test void bertIsRefusedNamingTheNodeAndEveryMissingOp() {
+        GpuEngineException e = assertThrows(GpuEngineException.class, () -> GpuEngine.requireSupported(optimized("bert-tiny")));
+        assertTrue(e.getMessage().contains("graph 'bert-tiny'"), e.getMessage());
+        assertTrue(e.getMessage().contains("node '"), e.getMessage());
+        assertTrue(e.getMessage().contains("Gather"), e.getMessage());
+        assertTrue(e.getMessage().contains("tessel.Fused kind=attention"), e.getMessage());
+    }
+
+    @Test void aLoneUnsupportedOpIsNamed() {
+        NetworkBuilder b = new NetworkBuilder("one_tanh");
+        Value x = b.input("x", DType.F32, 2, 3);
+        Graph g = b.output(b.op("Tanh", null, x)).build();
+        GpuEngineException e = assertThrows(GpuEngineException.class, () -> GpuEngine.requireSupported(g));
+        assertTrue(e.getMessage().contains("(Tanh) has no GPU kernel"), e.getMessage());
+    }
+}
