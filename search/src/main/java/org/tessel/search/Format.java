@@ -12,6 +12,9 @@ import org.tessel.cost.Precision;
 public record Format(Precision precision, Layout layout) {
     public static final Format FP32_NCHW = new Format(Precision.FP32, Layout.NCHW);
 
+    /** Stable across JVM runs (enum hash codes are not), so hash-ordered solver internals repeat under a seed. */
+    @Override public int hashCode() { return 31 * precision.ordinal() + layout.ordinal(); }
+
     /** Storage index of the precision: F32 0, F16 1, BF16 2, I8 3 (for conversion tables). */
     public int storageIndex() { return storageIndex(precision.storage()); }
 

@@ -18,6 +18,11 @@ public record Choice(int node, String tacticId, Precision precision, Layout layo
 
     public Format format() { return new Format(precision, layout); }
 
+    /** Stable across JVM runs (enum hash codes are not), so hash-ordered solver internals repeat under a seed. */
+    @Override public int hashCode() {
+        return java.util.Objects.hash(node, tacticId, precision.ordinal(), layout.ordinal(), latencyPs, workspaceBytes, whyNot);
+    }
+
     public boolean supported() { return whyNot == null; }
 
     public double latencyUs() { return latencyPs / 1e6; }

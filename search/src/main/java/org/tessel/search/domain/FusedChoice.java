@@ -9,5 +9,8 @@ public record FusedChoice(String tacticId, Precision precision, Layout layout, l
                           double computeUs, double memoryUs, double launchUs, long workspaceBytes) {
     public Format format() { return new Format(precision, layout); }
 
+    /** Stable across JVM runs (enum hash codes are not). */
+    @Override public int hashCode() { return java.util.Objects.hash(tacticId, precision.ordinal(), layout.ordinal(), latencyPs, workspaceBytes); }
+
     public double latencyUs() { return latencyPs / 1e6; }
 }

@@ -46,6 +46,11 @@ public class FusionDecision {
     }
 
     public int index() { return index; }
+
+    /** Identity equality, but a hash stable across JVM runs (the node index), so the solver repeats under a seed. */
+    @Override public int hashCode() { return index; }
+
+    @Override public boolean equals(Object o) { return this == o; }
     public String kind() { return kind; }
     public int root() { return members[0]; }
     public int[] members() { return members.clone(); }

@@ -39,6 +39,11 @@ public class NodeDecision {
     public List<Choice> getChoices() { return choices; }
 
     public int index() { return index; }
+
+    /** Identity equality, but a hash stable across JVM runs (the node index), so the solver repeats under a seed. */
+    @Override public int hashCode() { return index; }
+
+    @Override public boolean equals(Object o) { return this == o; }
     public String name() { return name; }
     public String op() { return op; }
     public long stepBaseBytes() { return stepBaseBytes; }
