@@ -105,7 +105,7 @@ class OnnxRuntimeDifferentialTest {
     }
 
     @AfterContainer static void report() {
-        System.out.println("ONNX Runtime differential: " + compared + " graphs compared, " + refused.size() + " refused by ORT (not implemented)");
+        System.out.println("ONNX Runtime differential: " + compared + " graphs compared, " + refused.size() + " refused by ORT with its NOT_IMPLEMENTED status");
         assertTrue(refused.size() <= compared / 10, "ONNX Runtime refused too many graphs: " + refused.stream().limit(3).toList());
     }
 }
