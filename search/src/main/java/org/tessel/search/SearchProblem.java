@@ -41,7 +41,7 @@ public final class SearchProblem {
     public record Candidate(int index, String kind, int[] members, Map<Format, FusedChoice> fused, boolean imageGroup) {
         public Candidate {
             members = members.clone();
-            fused = Map.copyOf(fused);
+            fused = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(fused)); // ordered: Map.copyOf iterates in a per-JVM order, and moves are built from these keys
         }
 
         public int root() { return members[0]; }

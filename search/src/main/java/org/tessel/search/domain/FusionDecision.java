@@ -41,7 +41,7 @@ public class FusionDecision {
         this.members = members.clone();
         this.memberSet = new BitSet();
         for (int m : members) memberSet.set(m);
-        this.fusedChoices = Map.copyOf(fusedChoices);
+        this.fusedChoices = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(fusedChoices)); // ordered: Map.copyOf iterates in a per-JVM order
         this.imageGroup = imageGroup;
     }
 
