@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepares the GPU run of the runtime module. Run HERE (not on the GPU machine):
-#   1. builds the runtime jars and its test classes (mvn package, tests not run),
+#   1. builds the jars of the command line's classpath and runtime's test classes (mvn package, tests not run),
 #   2. bundles a Java 25 runtime, the runtime classpath, JUnit's console launcher and the test
 #      classes into $GPU_DIR (default .gpu in the checkout, git-ignored; it travels with `carry`),
 #   3. writes $GPU_DIR/suite.sh, the command for the GPU machine: the gpu-tagged tests through the
@@ -15,11 +15,12 @@ cd "$root"
 
 stage=$root/runtime/target/gpu-bundle
 rm -rf "$stage" && mkdir -p "$stage/deps"
-mvn -q -DskipTests package dependency:copy-dependencies -pl runtime -am \
+# the command line's classpath (experiments: runtime, search, ...) so `tessel build/run` work there too
+mvn -q -DskipTests package dependency:copy-dependencies -pl experiments -am \
     -DincludeScope=runtime -DoutputDirectory="$stage/deps" -Dmdep.prependGroupId=false
 mvn -q dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:$junit_platform \
     -DoutputDirectory="$stage/deps"
-cp runtime/target/tessel-runtime-*.jar "$stage/deps/"
+for mod in plugins-api ir passes cost-model tactic-library search runtime experiments; do cp $mod/target/tessel-$mod-*.jar "$stage/deps/"; done
 rm -f "$stage"/deps/*-tests.jar "$stage"/deps/*-sources.jar
 "$JAVA_HOME/bin/jar" cf "$stage/deps/tessel-runtime-gpu-tests.jar" -C runtime/target/test-classes .
 

@@ -60,6 +60,14 @@ public final class Engine {
         return new Engine(h, optimized, layers, memory, plan.arenaBytes(), new LinkedHashMap<>());
     }
 
+    /**
+     * An engine made by another backend's builder (the GPU builder): its plan, memory plan and
+     * kernels (PTX and builder metadata by name) behind a header for that backend.
+     */
+    public static Engine of(EngineHeader header, Graph optimized, List<LayerPlan> layers, Map<String, long[]> memory, long arenaBytes, Map<String, byte[]> kernels) {
+        return new Engine(header, optimized, layers, new LinkedHashMap<>(memory), arenaBytes, new LinkedHashMap<>(kernels));
+    }
+
     public EngineHeader header() { return header; }
     public Graph graph() { return graph; }
     public List<LayerPlan> layers() { return layers; }

@@ -76,6 +76,29 @@ public final class EngineFile {
         Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     }
 
+    /**
+     * The backend an engine file was built for ("cpu", "cuda"), read from its header alone (so a
+     * launcher can pick the loader); the full check happens when the file is read.
+     */
+    public static String backendOf(Path file) {
+        String f = file.toString();
+        try (DataInputStream in = new DataInputStream(new java.io.BufferedInputStream(Files.newInputStream(file)))) {
+            byte[] magic = new byte[MAGIC.length];
+            in.readFully(magic);
+            if (!Arrays.equals(magic, MAGIC)) throw new EngineFormatException(f + ": not a Tessel engine file (its first bytes are not the engine magic)");
+            int version = in.readInt();
+            if (version != EngineHeader.FORMAT_VERSION)
+                throw new EngineFormatException(f + ": engine format version " + version + ", this Tessel reads version " + EngineHeader.FORMAT_VERSION + "; rebuild the engine");
+            return readString(in, 64, f);
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new EngineFormatException(f + ": no such engine file");
+        } catch (EOFException e) {
+            throw new EngineFormatException(f + ": truncated inside the header");
+        } catch (IOException e) {
+            throw new UncheckedIOException(f + ": cannot read: " + e.getMessage(), e);
+        }
+    }
+
     /** Reads and checks an engine file; every problem is an {@link EngineFormatException} naming the file. */
     public static Contents read(Path file) {
         byte[] all;

@@ -103,16 +103,20 @@ public final class GpuEngine implements AutoCloseable {
     private final Precision precision;
     private final CudaContext context;
     private final KernelCompiler compiler;
-    private final Cudnn cudnn;
     private final CublasLt cublasLt;
-    private final List<DeviceBuffer> owned = new ArrayList<>();
-    private final List<Layer> layers = new ArrayList<>();
-    private final Map<Value, DeviceBuffer> bound = new IdentityHashMap<>();
-    private final DeviceBuffer arena;
-    private DeviceBuffer workspace;
-    private long workspaceNeed = MIN_WORKSPACE_BYTES;
+    /** Weights, shared by every execution context: uploaded once, in the storage type and the kernel's layout. */
+    private final List<DeviceBuffer> weightBuffers = new ArrayList<>();
+    private final Map<Value, Map<String, DeviceBuffer>> weightCache = new IdentityHashMap<>();
     private final MemoryPlan memoryPlan;
     private long weightBytes;
+    /** What the build chose per node (e.g. a cuDNN algorithm), by node name: replayed for every later context and by loaded engines. */
+    private final Map<String, String> choices = new java.util.LinkedHashMap<>();
+    private final List<LayerPlan> layerPlans = new ArrayList<>();
+    private final long contextBytes, workspaceBytes;
+    /** The binding made while building: handed to the first execution context, so one context costs no second arena. */
+    private Binding unclaimed;
+    /** The binding whose layers are being built (layer builders allocate activations and per-context state through it). */
+    private Binding building;
 
     private final Options options;
     private final TacticTimer timer = new TacticTimer(2, 9, 1);
@@ -120,37 +124,116 @@ public final class GpuEngine implements AutoCloseable {
     private CudaStream tuningStream;
     private static final int TUNING_REPEAT = 5;
 
-    private GpuEngine(Graph g, Precision p, CudaContext context, Options options) {
+    /**
+     * Device memory and layers of one execution context: the activation arena (the memory plan's
+     * offsets scaled to the storage type), the graph inputs and the workspace; its
+     * own cuDNN handle (cuDNN handles carry a stream, so contexts on several threads must not share one);
+     * the layers bound to those addresses. Weights and compiled kernels are the engine's, shared.
+     */
+    final class Binding implements AutoCloseable {
+        final Map<Value, DeviceBuffer> bound = new IdentityHashMap<>();
+        final List<Layer> layers = new ArrayList<>();
+        final List<DeviceBuffer> owned = new ArrayList<>();
+        final Cudnn cudnn;
+        final DeviceBuffer arena;
+        DeviceBuffer workspace;
+        long workspaceNeed = MIN_WORKSPACE_BYTES;
+
+        Binding() {
+            Cudnn handle = Cudnn.create();
+            this.cudnn = handle;
+            try {
+                this.arena = keep(DeviceBuffer.allocate(Math.max(256, scaled(memoryPlan.arenaBytes()))));
+                arena.fill((byte) 0); // tuning runs on the arena: zeros, not leftover NaNs
+                for (Value v : graph.inputs()) {
+                    DeviceBuffer in = keep(DeviceBuffer.allocate(Math.max(1, storageBytes(v))));
+                    in.fill((byte) 0);
+                    bound.put(v, in);
+                }
+            } catch (RuntimeException e) {
+                close();
+                throw e;
+            }
+        }
+
+        DeviceBuffer keep(DeviceBuffer b) { owned.add(b); return b; }
+
+        /** Device bytes this context holds (arena, inputs, workspace). */
+        long bytes() { return owned.stream().mapToLong(DeviceBuffer::bytes).sum(); }
+
+        DeviceBuffer workspace() { return workspace; }
+
+        @Override public void close() {
+            context.bind();
+            for (Layer l : layers) l.close();
+            layers.clear();
+            for (DeviceBuffer b : owned) b.close();
+            owned.clear();
+            cudnn.close();
+        }
+    }
+
+    private GpuEngine(Graph g, Precision p, CudaContext context, Options options, Map<String, String> recorded, Map<String, String> ptx) {
         this.options = options;
         this.graph = g;
         this.precision = p;
         this.context = context;
-        this.compiler = new KernelCompiler(context);
-        this.cudnn = Cudnn.create();
-        this.cublasLt = CublasLt.create();
         for (Value v : g.inputs()) requireF32(v, "graph input");
         this.memoryPlan = new LivenessMemoryPlanner().plan(g);
-        long arenaBytes = Math.max(256, scaled(memoryPlan.arenaBytes()));
-        this.arena = keep(DeviceBuffer.allocate(arenaBytes));
-        arena.fill((byte) 0); // tuning runs on the arena: zeros, not leftover NaNs
-        context.synchronize();
-        for (Value v : g.inputs()) bound.put(v, keep(DeviceBuffer.allocate(Math.max(1, storageBytes(v)))));
-        List<Node> nodes = g.nodes();
-        for (Node n : nodes) {
-            try {
-                layers.add(layerFor(n));
-            } catch (GpuEngineException e) {
-                close();
-                throw e;
-            } catch (RuntimeException e) {
-                close();
-                throw new GpuEngineException(n.describe() + ": " + e.getMessage(), e);
-            }
+        this.compiler = new KernelCompiler(context);
+        if (ptx != null) compiler.preload(ptx);
+        this.cublasLt = CublasLt.create();
+        choices.putAll(recorded);
+        Binding b;
+        try {
+            b = bind(true);
+        } catch (RuntimeException e) {
+            if (tuningWorkspace != null) { tuningWorkspace.close(); tuningWorkspace = null; }
+            close();
+            throw OutOfDeviceMemory.wrap(e, "building the engine for graph '" + g.name() + "' (" + p + ")", context);
+        } finally {
+            if (tuningWorkspace != null) { tuningWorkspace.close(); tuningWorkspace = null; }
+            if (tuningStream != null) { tuningStream.close(); tuningStream = null; }
         }
-        if (tuningWorkspace != null) { tuningWorkspace.close(); tuningWorkspace = null; }
-        if (tuningStream != null) { tuningStream.close(); tuningStream = null; }
-        // one workspace shared by every layer (they run one after another on one stream), sized for the hungriest
-        this.workspace = keep(DeviceBuffer.allocate(workspaceNeed));
+        for (Layer l : b.layers) layerPlans.add(l.plan());
+        // run every layer once, on zeros: kernels are compiled (or loaded from the file's PTX) now, at
+        // build, not at the first inference, and a saved engine carries every kernel's PTX
+        try (CudaStream s = CudaStream.create()) {
+            for (Layer l : b.layers) l.enqueue(s);
+            s.synchronize();
+        } catch (RuntimeException e) {
+            b.close();
+            close();
+            throw new GpuEngineException("the first run of graph '" + g.name() + "' failed while compiling its kernels: " + e.getMessage(), e);
+        }
+        this.contextBytes = b.bytes();
+        this.workspaceBytes = b.workspace.bytes();
+        this.unclaimed = b;
+    }
+
+    /** Builds every layer against a new binding (device memory for one context). */
+    private Binding bind(boolean first) {
+        Binding b = new Binding();
+        building = b;
+        try {
+            for (Node n : graph.nodes()) {
+                try {
+                    b.layers.add(layerFor(n));
+                } catch (GpuEngineException e) {
+                    throw e;
+                } catch (RuntimeException e) {
+                    throw new GpuEngineException(n.describe() + ": " + e.getMessage(), e);
+                }
+            }
+            // one workspace shared by the context's layers (they run one after another on one stream), sized for the hungriest
+            b.workspace = b.keep(DeviceBuffer.allocate(b.workspaceNeed));
+            return b;
+        } catch (RuntimeException e) {
+            b.close();
+            throw first ? e : OutOfDeviceMemory.wrap(e, "creating an execution context for graph '" + graph.name() + "'", context);
+        } finally {
+            building = null;
+        }
     }
 
     /**
@@ -165,7 +248,7 @@ public final class GpuEngine implements AutoCloseable {
     public static GpuEngine build(Graph optimized, Precision precision, CudaContext context, Options options) {
         requireSupported(optimized);
         context.bind();
-        return new GpuEngine(optimized, precision, context, options);
+        return new GpuEngine(optimized, precision, context, options, Map.of(), null);
     }
 
     /** Ops the engine runs (besides the views and tessel.Fused of the kinds in {@link #FUSED_KINDS}). */
@@ -197,26 +280,148 @@ public final class GpuEngine implements AutoCloseable {
     public Precision precision() { return precision; }
     public CudaContext context() { return context; }
     public MemoryPlan memoryPlan() { return memoryPlan; }
-    public long arenaBytes() { return arena.bytes(); }
-    public long workspaceBytes() { return workspace.bytes(); }
+    /** Activation arena bytes of one execution context (the memory plan scaled to the storage type). */
+    public long arenaBytes() { return Math.max(256, scaled(memoryPlan.arenaBytes())); }
+    /** Device bytes each execution context allocates: arena, graph inputs, workspace. */
+    public long contextBytes() { return contextBytes; }
     public long weightBytes() { return weightBytes; }
-    public List<LayerPlan> layerPlans() { return layers.stream().map(Layer::plan).toList(); }
+    /** Workspace bytes of each execution context (the hungriest layer's need). */
+    public long workspaceBytes() { return workspaceBytes; }
+    public List<LayerPlan> layerPlans() { return List.copyOf(layerPlans); }
+    /** Per-node choices made while building (node name to tactic), replayed by later contexts and saved engines. */
+    public Map<String, String> choices() { return java.util.Collections.unmodifiableMap(choices); }
+    /** The NVRTC compiler of this engine (its PTX goes into saved engines). */
+    KernelCompiler compiler() { return compiler; }
 
-    List<Layer> layers() { return layers; }
-
-    /** The device buffer a graph input or output lives in. */
-    DeviceBuffer buffer(Value v) {
-        DeviceBuffer b = bound.get(v);
-        if (b == null) throw new GpuEngineException("value %" + v.name() + " has no device buffer (constants are weights, not outputs)");
-        return b;
+    /**
+     * A new execution context with its own device memory (arena, inputs, workspace), cuDNN handle
+     * and stream; contexts of one engine may run at the same time from different threads. The first
+     * context takes the memory the build used; later ones rebind every layer (no tuning: the build's
+     * choices are replayed).
+     */
+    public synchronized GpuExecutionContext createExecutionContext() {
+        context.bind();
+        Binding b = unclaimed;
+        unclaimed = null;
+        if (b == null) b = bind(false);
+        return new GpuExecutionContext(this, b);
     }
 
-    /** A new execution context: h2d, enqueue, d2h on its own stream. */
-    public GpuExecutionContext createExecutionContext() { return new GpuExecutionContext(this); }
+    // ---- engine files ----------------------------------------------------------------------
+
+    /** Backend name in GPU engine files. */
+    public static final String BACKEND = "cuda";
+
+    /** What this GPU offers a loader: architecture (e.g. sm_90) and the library versions an engine's tactics depend on. */
+    public static org.tessel.runtime.engine.EngineHeader.Machine machine(CudaContext context) {
+        context.bind();
+        Map<String, String> libs = new java.util.TreeMap<>();
+        libs.put("tessel", org.tessel.runtime.engine.EngineHeader.TESSEL_VERSION);
+        libs.put("cuda-driver", String.valueOf(org.tessel.runtime.cuda.CudaDevice.driverVersion()));
+        try (Cudnn d = Cudnn.create()) { libs.put("cudnn", String.valueOf(d.version())); }
+        try (CublasLt l = CublasLt.create()) { libs.put("cublasLt", String.valueOf(l.version())); }
+        var dev = context.device();
+        return new org.tessel.runtime.engine.EngineHeader.Machine(BACKEND, "sm_" + dev.computeMajor() + dev.computeMinor(), libs);
+    }
+
+    /** The environment a timing cache measured on this GPU records: device name, driver, cuDNN and cuBLASLt versions. */
+    public static TimingCache.Environment timingEnvironment(CudaContext context) {
+        var m = machine(context);
+        Map<String, String> libs = new java.util.TreeMap<>(m.libraries());
+        libs.remove("cuda-driver");
+        libs.remove("tessel");
+        return new TimingCache.Environment(context.device().name().replace('=', '-'), m.libraries().get("cuda-driver"), libs);
+    }
+
+    /** Seconds spent compiling (NVRTC) and loading kernel modules while building. */
+    public double kernelCompileSeconds() { return compiler.compileNanos() / 1e9; }
+
+    /** Kernel modules this engine loaded. */
+    public int kernelModules() { return compiler.moduleCount(); }
+
+    /**
+     * Writes the engine (atomically, through {@link org.tessel.runtime.engine.EngineFile}): header with
+     * this GPU's architecture and library versions, the optimized graph and its weights, every layer's
+     * plan, the memory plan, the PTX of every generated kernel (by source hash), the precision and the
+     * build's per-node choices. Loading rebuilds the layers from these without timing or NVRTC.
+     */
+    public void save(java.nio.file.Path file) throws java.io.IOException {
+        var m = machine(context);
+        var header = new org.tessel.runtime.engine.EngineHeader(org.tessel.runtime.engine.EngineHeader.FORMAT_VERSION, m.backend(), m.gpuArch(), m.libraries(), 0, new byte[32]);
+        Map<String, long[]> memory = new java.util.LinkedHashMap<>();
+        for (var e : memoryPlan.allocations().entrySet()) memory.put(e.getKey().name(), new long[] {e.getValue().offset(), e.getValue().bytes()});
+        Map<String, byte[]> kernels = new java.util.LinkedHashMap<>();
+        kernels.put(META_PRECISION, precision.name().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        StringBuilder ch = new StringBuilder();
+        for (var e : choices.entrySet()) ch.append(e.getKey()).append('\t').append(e.getValue()).append('\n');
+        kernels.put(META_CHOICES, ch.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        for (var e : compiler.ptx().entrySet()) kernels.put(PTX_PREFIX + e.getKey(), e.getValue().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        org.tessel.runtime.engine.Engine.of(header, graph, layerPlans, memory, memoryPlan.arenaBytes(), kernels).save(file);
+    }
+
+    static final String META_PRECISION = "meta/precision", META_CHOICES = "meta/choices", PTX_PREFIX = "ptx/";
+
+    /**
+     * Loads a GPU engine file for this GPU: the header must match (architecture, library versions,
+     * format, checksum; else a clear {@link org.tessel.runtime.engine.EngineFormatException}), then
+     * every layer is rebuilt with the recorded choices and the stored PTX; the rebuilt plan must equal
+     * the stored one.
+     */
+    public static GpuEngine load(java.nio.file.Path file, CudaContext context) {
+        var machine = machine(context);
+        var e = org.tessel.runtime.engine.Engine.load(file, machine);
+        if (!e.header().backend().equals(BACKEND))
+            throw new org.tessel.runtime.engine.EngineFormatException(file + ": not a GPU engine (backend " + e.header().backend() + ")");
+        byte[] pr = e.kernels().get(META_PRECISION), ch = e.kernels().get(META_CHOICES);
+        if (pr == null || ch == null) throw new org.tessel.runtime.engine.EngineFormatException(file + ": GPU engine without " + (pr == null ? META_PRECISION : META_CHOICES));
+        Precision precision;
+        try {
+            precision = Precision.valueOf(new String(pr, java.nio.charset.StandardCharsets.UTF_8));
+        } catch (IllegalArgumentException x) {
+            throw new org.tessel.runtime.engine.EngineFormatException(file + ": unknown precision '" + new String(pr, java.nio.charset.StandardCharsets.UTF_8) + "'");
+        }
+        Map<String, String> choices = new java.util.LinkedHashMap<>();
+        for (String line : new String(ch, java.nio.charset.StandardCharsets.UTF_8).split("\n")) {
+            if (line.isEmpty()) continue;
+            int tab = line.indexOf('\t');
+            if (tab < 0) throw new org.tessel.runtime.engine.EngineFormatException(file + ": malformed choice line '" + line + "'");
+            choices.put(line.substring(0, tab), line.substring(tab + 1));
+        }
+        Map<String, String> ptx = new java.util.HashMap<>();
+        for (var k : e.kernels().entrySet())
+            if (k.getKey().startsWith(PTX_PREFIX)) ptx.put(k.getKey().substring(PTX_PREFIX.length()), new String(k.getValue(), java.nio.charset.StandardCharsets.UTF_8));
+        requireSupported(e.graph());
+        context.bind();
+        GpuEngine engine = new GpuEngine(e.graph(), precision, context, Options.FIXED, choices, ptx);
+        if (!engine.layerPlans.equals(e.layers())) {
+            List<LayerPlan> a = e.layers(), b = engine.layerPlans;
+            String diff = "";
+            for (int i = 0; i < Math.min(a.size(), b.size()); i++)
+                if (!a.get(i).equals(b.get(i))) { diff = "; first difference at layer " + i + ": stored " + a.get(i) + ", rebuilt " + b.get(i); break; }
+            engine.close();
+            throw new org.tessel.runtime.engine.EngineFormatException(file + ": the rebuilt plan differs from the stored one" + diff);
+        }
+        return engine;
+    }
+
+    /** Kernels loaded from an engine file's PTX instead of compiled (after {@link #load}). */
+    public int kernelsFromFile() { return compiler.preloadedUsed(); }
 
     // ---- building ---------------------------------------------------------------------------
 
-    private DeviceBuffer keep(DeviceBuffer b) { owned.add(b); return b; }
+    private Binding cur() {
+        if (building == null) throw new IllegalStateException("layers are built only inside bind()");
+        return building;
+    }
+
+    /** Memory the current context owns (freed with it). */
+    DeviceBuffer keep(DeviceBuffer b) { return cur().keep(b); }
+
+    /** The current context's workspace, resolved when a layer runs (it is allocated after every layer is built). */
+    java.util.function.Supplier<DeviceBuffer> workspaceRef() { Binding b = cur(); return () -> b.workspace; }
+
+    /** Raises the current context's workspace to at least {@code bytes}. */
+    void needWorkspace(long bytes) { Binding b = cur(); b.workspaceNeed = Math.max(b.workspaceNeed, bytes); }
 
     private long scaled(long f32Bytes) { return f32Bytes / 4 * precision.storage.bytes(); }
 
@@ -228,30 +433,44 @@ public final class GpuEngine implements AutoCloseable {
     }
 
     /** The arena slice of a node result, or the input buffer. */
-    private DeviceBuffer act(Value v) {
+    DeviceBuffer act(Value v) {
+        Map<Value, DeviceBuffer> bound = cur().bound;
         DeviceBuffer b = bound.get(v);
         if (b != null) return b;
         if (v.isConstant()) throw new GpuEngineException("constant %" + v.name() + " used as an activation");
         MemoryPlan.Allocation a = memoryPlan.of(v);
         if (a == null) throw new GpuEngineException("value %" + v.name() + " has no place in the memory plan");
         requireF32(v, "value");
-        b = arena.slice(scaled(a.offset()), Math.max(1, storageBytes(v)));
+        b = cur().arena.slice(scaled(a.offset()), Math.max(1, storageBytes(v)));
         bound.put(v, b);
         return b;
     }
 
-    private DeviceBuffer upload(Tensor t, Value of) {
-        DeviceBuffer b = keep(HostTensors.upload(t, precision.storage));
-        weightBytes += b.bytes();
-        return b;
+    /**
+     * Uploads {@code t}, a repacked form of constant {@code of} (e.g. depthwise filters), once per
+     * engine: every context shares it. {@code form} names the packing, so two forms of one constant differ.
+     */
+    DeviceBuffer upload(Tensor t, Value of, String form) {
+        return sharedWeight(of, "upload:" + form, () -> t);
     }
 
-    private DeviceBuffer weight(Value v, Layout filterLayout) {
-        Tensor t = v.constantValue();
-        if (t == null) throw new GpuEngineException("value %" + v.name() + " must be a constant (weights are uploaded once at build time)");
-        if (filterLayout == Layout.NHWC) t = HostTensors.toChannelsLast(t);
-        DeviceBuffer b = keep(HostTensors.upload(t, precision.storage));
-        weightBytes += b.bytes();
+    DeviceBuffer upload(Tensor t, Value of) { return upload(t, of, String.valueOf(t.shape())); }
+
+    /** A constant uploaded once per engine in the storage type (filters as KRSC when {@code filterLayout} is NHWC). */
+    DeviceBuffer weight(Value v, Layout filterLayout) {
+        if (v.constantValue() == null) throw new GpuEngineException("value %" + v.name() + " must be a constant (weights are uploaded once at build time)");
+        return sharedWeight(v, "weight:" + filterLayout, () -> filterLayout == Layout.NHWC ? HostTensors.toChannelsLast(v.constantValue()) : v.constantValue());
+    }
+
+    private DeviceBuffer sharedWeight(Value v, String form, java.util.function.Supplier<Tensor> tensor) {
+        Map<String, DeviceBuffer> forms = weightCache.computeIfAbsent(v, k -> new java.util.HashMap<>());
+        DeviceBuffer b = forms.get(form);
+        if (b == null) {
+            b = HostTensors.upload(tensor.get(), precision.storage);
+            weightBuffers.add(b);
+            weightBytes += b.bytes();
+            forms.put(form, b);
+        }
         return b;
     }
 
@@ -286,6 +505,7 @@ public final class GpuEngine implements AutoCloseable {
         Value in = n.input(0), out = n.output();
         DeviceBuffer src = act(in);
         MemoryPlan.Allocation ai = memoryPlan.of(in), ao = memoryPlan.of(out);
+        Map<Value, DeviceBuffer> bound = cur().bound;
         boolean inPlace = ai != null && ao != null && ai.offset() == ao.offset() && !bound.containsKey(out);
         if (inPlace) {
             bound.put(out, src);
@@ -408,20 +628,23 @@ public final class GpuEngine implements AutoCloseable {
         CudnnConv.Math math = precision == Precision.TF32 ? CudnnConv.Math.TF32_ALLOWED : CudnnConv.Math.FP32_STRICT;
         CudnnConv.Spec spec = new CudnnConv.Spec(xd[0], xd[1], xd[2], xd[3], wd[0], wd[2], wd[3], (int) pads[0], (int) pads[1],
                 (int) strides[0], (int) strides[1], (int) dil[0], (int) dil[1], groups, layout, precision.storage, math);
-        CudnnConv k = CudnnConv.create(cudnn, spec);
+        CudnnConv k = CudnnConv.create(cur().cudnn, spec);
         int[] od = out.type().shape().dims();
         int[] kd = k.outputDims();
         if (!java.util.Arrays.equals(od, kd)) { k.close(); throw unsupported(owner, "cuDNN output " + java.util.Arrays.toString(kd) + " differs from the IR's " + out.type().shape()); }
         DeviceBuffer wb = weight(w, layout);
-        DeviceBuffer bb = bias != null ? weight(bias, Layout.ANY) : keep(HostTensors.upload(Tensor.zeros(DType.F32, org.tessel.api.Shape.of(wd[0])), precision.storage));
+        DeviceBuffer bb = bias != null ? weight(bias, Layout.ANY) : upload(Tensor.zeros(DType.F32, org.tessel.api.Shape.of(wd[0])), w, "zero-bias");
         DeviceBuffer zb = residual == null ? null : act(residual);
         Cudnn.FwdAlgo algo = Cudnn.FwdAlgo.IMPLICIT_PRECOMP_GEMM;
         // cuDNN's fused call takes any algorithm with ReLU, only IMPLICIT_PRECOMP_GEMM with the identity
         // a Clip with lo >= 0 is ReLU then the clamp (clamp(relu(v), lo, hi) == clamp(v, lo, hi)), so it may use cuDNN's ReLU too
         boolean relu = act == Act.RELU || (act.clips() && act.lo() >= 0f);
-        if (options.tuneConvolutions() && relu) algo = tuneConv(k, conv, owner, xb, wb, bb, zb);
-        long need = k.workspaceSize(algo);
-        workspaceNeed = Math.max(workspaceNeed, need);
+        String recorded = choices.get(owner.name());
+        if (recorded != null) algo = convAlgo(owner, recorded);
+        else if (options.tuneConvolutions() && relu) algo = tuneConv(k, conv, owner, xb, wb, bb, zb);
+        choices.put(owner.name(), "cudnn.conv.fused_bias_act/" + algo.tacticId());
+        needWorkspace(k.workspaceSize(algo));
+        java.util.function.Supplier<DeviceBuffer> workspace = workspaceRef();
         boolean clamp = act.clips();
         long elems = out.type().numElements();
         DType t = precision.storage;
@@ -430,11 +653,18 @@ public final class GpuEngine implements AutoCloseable {
         return new Layer() {
             @Override public LayerPlan plan() { return GpuEngine.this.plan(owner, tactic, out); }
             @Override public void enqueue(CudaStream s) {
-                k.runBiasActivation(chosen, xb, wb, bb, zb, 1f, relu, yb, workspace, s);
+                k.runBiasActivation(chosen, xb, wb, bb, zb, 1f, relu, yb, workspace.get(), s);
                 if (clamp) Clamp.run(compiler, t, yb, yb, elems, act.lo(), act.hi(), s);
             }
             @Override public void close() { k.close(); }
         };
+    }
+
+    /** The cuDNN algorithm of a recorded choice "cudnn.conv.fused_bias_act/ID". */
+    private static Cudnn.FwdAlgo convAlgo(Node owner, String recorded) {
+        String id = recorded.substring(recorded.indexOf('/') + 1);
+        for (Cudnn.FwdAlgo a : Cudnn.FwdAlgo.values()) if (a.tacticId().equals(id)) return a;
+        throw unsupported(owner, "recorded tactic '" + recorded + "' names no cuDNN algorithm of this build");
     }
 
     /**
@@ -559,12 +789,13 @@ public final class GpuEngine implements AutoCloseable {
         DeviceBuffer xb = act(x), wb = weight(w, Layout.ANY), yb = act(y);
         DeviceBuffer bb = bias == null ? null : weight(bias, Layout.ANY);
         CublasLt.Epilogue epi = bias == null ? CublasLt.Epilogue.DEFAULT : CublasLt.Epilogue.BIAS;
+        java.util.function.Supplier<DeviceBuffer> workspace = workspaceRef();
         CublasLtGemm g = CublasLtGemm.plan(cublasLt, new CublasLtGemm.Spec(m, nn, kk, transB, lp, epi), bb, 1);
         if (g.algos().isEmpty()) { g.close(); throw unsupported(n, "cuBLASLt has no algorithm for " + m + "x" + nn + "x" + kk + " " + lp); }
         String tactic = bias == null ? "cublaslt.gemm" : "cublaslt.gemm.bias";
         return new Layer() {
             @Override public LayerPlan plan() { return GpuEngine.this.plan(n, tactic, y); }
-            @Override public void enqueue(CudaStream s) { g.run(xb, wb, yb, workspace, s); }
+            @Override public void enqueue(CudaStream s) { g.run(xb, wb, yb, workspace.get(), s); }
             @Override public void close() { g.close(); }
         };
     }
@@ -585,14 +816,14 @@ public final class GpuEngine implements AutoCloseable {
         };
     }
 
-    @Override public void close() {
+    /** Frees the weights and kernels; execution contexts must be closed first (an unclaimed build binding is freed here). */
+    @Override public synchronized void close() {
         context.bind();
-        for (Layer l : layers) l.close();
-        layers.clear();
-        for (DeviceBuffer b : owned) b.close();
-        owned.clear();
+        if (unclaimed != null) { unclaimed.close(); unclaimed = null; }
+        for (DeviceBuffer b : weightBuffers) b.close();
+        weightBuffers.clear();
+        weightCache.clear();
         cublasLt.close();
-        cudnn.close();
         compiler.close();
     }
 }

@@ -24,21 +24,36 @@ import org.tessel.runtime.gpu.HostTensors;
  */
 public final class GpuExecutionContext implements AutoCloseable {
     private final GpuEngine engine;
+    private final GpuEngine.Binding binding;
     private final CudaStream stream;
     private CudaGraph captured;
+    private boolean closed;
 
-    GpuExecutionContext(GpuEngine engine) {
+    GpuExecutionContext(GpuEngine engine, GpuEngine.Binding binding) {
         this.engine = engine;
+        this.binding = binding;
         engine.context().bind();
         this.stream = CudaStream.create();
     }
+
+    /** Device bytes this context holds (arena, inputs, workspace). */
+    public long deviceBytes() { return binding.bytes(); }
+
+    private DeviceBuffer buffer(Value v) {
+        DeviceBuffer b = binding.bound.get(v);
+        if (b == null) throw new GpuEngineException("value %" + v.name() + " has no device buffer (constants are weights, not outputs)");
+        return b;
+    }
+
+    private void open() { if (closed) throw new GpuEngineException("execution context used after close"); }
 
     public CudaStream stream() { return stream; }
 
     public boolean isCaptured() { return captured != null; }
 
     /** Runs on inputs in graph-input order (f32 tensors of the graph's shapes); outputs in graph-output order, as f32. */
-    public List<Tensor> run(List<Tensor> inputs) {
+    public synchronized List<Tensor> run(List<Tensor> inputs) {
+        open();
         engine.context().bind();
         Graph g = engine.graph();
         if (inputs.size() != g.inputs().size())
@@ -49,9 +64,11 @@ public final class GpuExecutionContext implements AutoCloseable {
             Tensor t = inputs.get(i);
             TensorType want = v.type();
             if (t.dtype() != want.dtype() || !t.shape().equals(want.shape()))
-                throw new GpuEngineException("input %" + v.name() + " must be " + want.dtype().text() + want.shape() + ", got " + t.dtype().text() + t.shape());
+                throw new GpuEngineException("input %" + v.name() + " (input " + i + " of graph '" + g.name() + "') must be " + want.dtype().text() + want.shape()
+                        + ", got " + t.dtype().text() + t.shape() + (t.shape().rank() == want.shape().rank() && t.shape().rank() > 0 && t.shape().dim(0) != want.shape().dim(0)
+                        ? "; the engine was built for batch " + want.shape().dim(0) + " (rebuild it with --batch " + t.shape().dim(0) + ")" : ""));
             Tensor stored = want.layout() == Layout.NHWC ? HostTensors.toChannelsLast(t) : t;
-            DeviceBuffer b = engine.buffer(v);
+            DeviceBuffer b = buffer(v);
             if (storage == DType.F32) b.copyFrom(stored.floats());
             else b.copyFrom(HostTensors.toF16(stored.floats()));
         }
@@ -61,7 +78,7 @@ public final class GpuExecutionContext implements AutoCloseable {
         stream.synchronize();
         List<Tensor> out = new ArrayList<>();
         for (Value o : g.outputs()) {
-            Tensor raw = HostTensors.download(engine.buffer(o), storage, o.type().shape());
+            Tensor raw = HostTensors.download(buffer(o), storage, o.type().shape());
             Tensor f32 = Tensor.ofFloats(DType.F32, o.type().shape(), raw.floats().clone());
             out.add(o.type().layout() == Layout.NHWC ? HostTensors.fromChannelsLast(f32) : f32);
         }
@@ -85,11 +102,12 @@ public final class GpuExecutionContext implements AutoCloseable {
 
     /** Enqueues one inference on the stream (replaying the captured graph if there is one); does not wait. */
     public void enqueue() {
+        open();
         if (captured != null) {
             captured.launch(stream);
             return;
         }
-        for (GpuEngine.Layer l : engine.layers()) {
+        for (GpuEngine.Layer l : binding.layers) {
             try {
                 l.enqueue(stream);
             } catch (RuntimeException e) {
@@ -102,13 +120,14 @@ public final class GpuExecutionContext implements AutoCloseable {
      * Captures the layer sequence into a CUDA graph; later {@link #enqueue()} and {@link #run} replay it.
      * Runs the layers once first, so kernels are compiled and libraries initialized outside the capture.
      */
-    public GpuExecutionContext captureGraph() {
+    public synchronized GpuExecutionContext captureGraph() {
+        open();
         engine.context().bind();
         if (captured != null) return this;
         enqueue();
         stream.synchronize();
         captured = CudaGraph.capture(stream, () -> {
-            for (GpuEngine.Layer l : engine.layers()) l.enqueue(stream);
+            for (GpuEngine.Layer l : binding.layers) l.enqueue(stream);
         });
         return this;
     }
@@ -138,10 +157,80 @@ public final class GpuExecutionContext implements AutoCloseable {
         return s[Math.max(0, Math.min(s.length - 1, i))];
     }
 
-    @Override public void close() {
+    /**
+     * Per-layer device times: each layer enqueued between two CUDA events (no graph replay), after
+     * {@code warmup} untimed inferences; the median of {@code iterations} per layer, in layer order.
+     * Sums to more than a replayed inference (each layer pays its own launch), but ranks the layers.
+     */
+    public synchronized List<LayerTime> profileLayers(int warmup, int iterations) {
+        open();
         engine.context().bind();
+        List<GpuEngine.Layer> layers = binding.layers;
+        for (int i = 0; i < warmup; i++) for (GpuEngine.Layer l : layers) l.enqueue(stream);
+        stream.synchronize();
+        double[][] ms = new double[layers.size()][iterations];
+        List<CudaEvent> events = new ArrayList<>();
+        try {
+            for (int i = 0; i <= layers.size(); i++) events.add(new CudaEvent());
+            for (int it = 0; it < iterations; it++) {
+                events.get(0).record(stream);
+                for (int i = 0; i < layers.size(); i++) {
+                    layers.get(i).enqueue(stream);
+                    events.get(i + 1).record(stream);
+                }
+                stream.synchronize();
+                for (int i = 0; i < layers.size(); i++) ms[i][it] = events.get(i + 1).elapsedSince(events.get(i));
+            }
+        } finally {
+            for (CudaEvent e : events) e.close();
+        }
+        List<LayerTime> out = new ArrayList<>();
+        Map<String, String> ops = new java.util.HashMap<>();
+        for (org.tessel.ir.Node n : engine.graph().nodes()) ops.put(n.name(), n.opName().equals("tessel.Fused") ? "Fused:" + n.attrs().getString("kind", "?") : n.opName());
+        for (int i = 0; i < layers.size(); i++) {
+            var plan = layers.get(i).plan();
+            out.add(new LayerTime(plan, ops.getOrDefault(plan.node(), "?"), quantile(ms[i], 0.5)));
+        }
+        return out;
+    }
+
+    /** One layer's profile: what runs it and its median device time. */
+    public record LayerTime(org.tessel.runtime.engine.LayerPlan plan, String op, double medianMs) {}
+
+    /** The layer-info JSON of a profile: engine facts and, per layer, op, tactic, precision, layout and median time. */
+    public String layerInfoJson(List<LayerTime> times) {
+        StringBuilder sb = new StringBuilder("{\n  \"engine\": {\"backend\": \"cuda\", \"device\": ").append(q(engine.context().device().name()))
+                .append(", \"precision\": ").append(q(engine.precision().name())).append(", \"layers\": ").append(times.size())
+                .append(", \"arena_bytes\": ").append(engine.arenaBytes()).append(", \"weight_bytes\": ").append(engine.weightBytes())
+                .append(", \"context_bytes\": ").append(deviceBytes()).append("},\n  \"layers\": [\n");
+        for (int i = 0; i < times.size(); i++) {
+            LayerTime t = times.get(i);
+            sb.append("    {\"name\": ").append(q(t.plan().node())).append(", \"op\": ").append(q(t.op())).append(", \"tactic\": ").append(q(t.plan().tactic()))
+                    .append(", \"precision\": ").append(q(t.plan().precision())).append(", \"layout\": ").append(q(t.plan().layout()))
+                    .append(", \"time_ms\": ").append(String.format(java.util.Locale.ROOT, "%.6f", t.medianMs())).append('}').append(i + 1 < times.size() ? ",\n" : "\n");
+        }
+        return sb.append("  ]\n}\n").toString();
+    }
+
+    private static String q(String s) {
+        StringBuilder sb = new StringBuilder("\"");
+        for (char c : s.toCharArray()) {
+            if (c == '"' || c == '\\') sb.append('\\').append(c);
+            else if (c < 0x20) sb.append(String.format("\\u%04x", (int) c));
+            else sb.append(c);
+        }
+        return sb.append('"').toString();
+    }
+
+    /** Frees this context's device memory (arena, inputs, workspace), its graph and stream. */
+    @Override public synchronized void close() {
+        if (closed) return;
+        closed = true;
+        engine.context().bind();
+        stream.synchronize();
         if (captured != null) captured.close();
         captured = null;
         stream.close();
+        binding.close();
     }
 }

@@ -26,6 +26,11 @@ public final class KernelCompiler implements AutoCloseable {
     private final Map<String, CudaKernel> named = new HashMap<>();
     private final List<CudaModule> loaded = new ArrayList<>();
     private long compileNanos;
+    /** PTX of every module loaded, by the SHA-256 of its source (what a saved engine carries). */
+    private final Map<String, String> ptxBySource = new java.util.TreeMap<>();
+    /** PTX offered by a loaded engine file, by source hash: used instead of compiling. */
+    private final Map<String, String> preloaded = new HashMap<>();
+    private int preloadedUsed;
 
     public KernelCompiler(CudaContext context) {
         this.context = context;
@@ -77,7 +82,11 @@ public final class KernelCompiler implements AutoCloseable {
         CudaModule m = modules.get(source);
         if (m == null) {
             long t0 = System.nanoTime();
-            String ptx = nvrtc.compileToPtx(source, programName, arch, List.of());
+            String hash = sourceHash(source);
+            String ptx = preloaded.get(hash);
+            if (ptx != null) preloadedUsed++;
+            else ptx = nvrtc.compileToPtx(source, programName, arch, List.of());
+            ptxBySource.put(hash, ptx);
             context.bind();
             m = CudaModule.loadPtx(programName, ptx);
             compileNanos += System.nanoTime() - t0;
@@ -86,6 +95,24 @@ public final class KernelCompiler implements AutoCloseable {
         }
         return m.kernel(kernelName);
     }
+
+    /** Hex SHA-256 of a kernel's source text: the key of its PTX in engine files. */
+    public static String sourceHash(String source) {
+        try {
+            return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(source.getBytes(StandardCharsets.UTF_8)));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is missing from this Java runtime", e);
+        }
+    }
+
+    /** The PTX of every module loaded so far, by source hash. */
+    public synchronized Map<String, String> ptx() { return new java.util.TreeMap<>(ptxBySource); }
+
+    /** Offers PTX (by source hash, from an engine file): a kernel whose source hashes to a key is loaded from it, not compiled. */
+    public synchronized void preload(Map<String, String> ptxBySourceHash) { preloaded.putAll(ptxBySourceHash); }
+
+    /** Modules loaded from preloaded PTX instead of NVRTC. */
+    public synchronized int preloadedUsed() { return preloadedUsed; }
 
     @Override public synchronized void close() {
         for (CudaModule m : loaded) m.close();
