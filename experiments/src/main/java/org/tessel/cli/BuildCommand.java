@@ -26,6 +26,7 @@ final class BuildCommand implements Callable<Integer> {
     @Option(names = "--tf32", description = "TF32 tensor-core math in convolutions and GEMMs, f32 storage (GPU engines only).") boolean tf32;
     @Option(names = "--timing-cache", description = "Timing cache file: tactics are timed on the GPU, cached measurements reused, new ones saved (GPU engines only).") Path timingCache;
     @Option(names = "--target", description = "Target device for the cost model (GPU engines only), e.g. h100.") String target;
+    @Option(names = "--streams", defaultValue = "1", description = "Run independent branches on up to this many CUDA streams (GPU engines; default ${DEFAULT-VALUE}).") int streams;
     @Option(names = "--cpu", description = "Build a CPU engine even where there is a GPU.") boolean cpu;
 
     @Override public Integer call() throws Exception {
@@ -63,7 +64,7 @@ final class BuildCommand implements Callable<Integer> {
         }
         GpuEngine.Options options = cache != null ? GpuEngine.Options.tuned(cache) : GpuEngine.Options.FIXED;
         long tb = System.nanoTime();
-        try (GpuEngine e = GpuEngine.build(g, precision, gpu.context(), options)) {
+        try (GpuEngine e = GpuEngine.build(g, precision, gpu.context(), options, streams)) {
             double buildS = (System.nanoTime() - tb) / 1e9;
             if (out.getParent() != null) Files.createDirectories(out.getParent());
             e.save(out);
@@ -74,8 +75,8 @@ final class BuildCommand implements Callable<Integer> {
             Map<String, Long> tactics = new java.util.TreeMap<>();
             for (var l : e.layerPlans()) tactics.merge(l.tactic().replaceAll("/.*", ""), 1L, Long::sum);
             System.out.printf("backend: cuda (%s), precision %s, passes %.2f s, layers %.2f s (%d kernel modules compiled in %.2f s), "
-                    + "weights %.1f MiB, context memory %.1f MiB, file %.1f MiB%n", gpu.context().device().name(), precision, passS, buildS,
-                    e.kernelModules(), e.kernelCompileSeconds(), e.weightBytes() / 1048576.0, e.contextBytes() / 1048576.0, Files.size(out) / 1048576.0);
+                    + "streams %d, weights %.1f MiB, context memory %.1f MiB, file %.1f MiB%n", gpu.context().device().name(), precision, passS, buildS,
+                    e.kernelModules(), e.kernelCompileSeconds(), e.streamCount(), e.weightBytes() / 1048576.0, e.contextBytes() / 1048576.0, Files.size(out) / 1048576.0);
             System.out.println("tactics: " + tactics);
             double s = (System.nanoTime() - t0) / 1e9;
             System.out.printf("engine: %s, %d layers, build %.2f s%n", out, e.layerPlans().size(), s);

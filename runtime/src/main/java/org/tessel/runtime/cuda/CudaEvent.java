@@ -12,8 +12,17 @@ public final class CudaEvent implements AutoCloseable {
 
     public CudaEvent() {
         // CU_EVENT_DEFAULT (0): timing enabled
-        check("cuEventCreate", JCudaDriver.cuEventCreate(event, 0));
+        this(0);
     }
+
+    private CudaEvent(int flags) {
+        check("cuEventCreate", JCudaDriver.cuEventCreate(event, flags));
+    }
+
+    /** An event only for ordering streams (CU_EVENT_DISABLE_TIMING: cheaper to record and wait on). */
+    public static CudaEvent forOrdering() { return new CudaEvent(0x2); }
+
+    CUevent handle() { return event; }
 
     public CudaEvent record(CudaStream stream) {
         check("cuEventRecord", JCudaDriver.cuEventRecord(event, stream.handle()));

@@ -44,6 +44,9 @@ public final class CudaStream implements AutoCloseable {
     /** The raw stream handle (0 for the default stream). */
     public long handleAddress() { return handle.raw(); }
 
+    /** Work enqueued on this stream after this call waits until {@code event} (as last recorded) is reached. */
+    public void waitFor(CudaEvent event) { check("cuStreamWaitEvent", JCudaDriver.cuStreamWaitEvent(handle, event.handle(), 0)); }
+
     public void synchronize() { check("cuStreamSynchronize", JCudaDriver.cuStreamSynchronize(handle)); }
 
     @Override public void close() {

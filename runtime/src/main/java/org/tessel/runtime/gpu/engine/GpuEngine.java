@@ -15,6 +15,8 @@ import org.tessel.ir.Node;
 import org.tessel.ir.Value;
 import org.tessel.passes.memory.LivenessMemoryPlanner;
 import org.tessel.passes.memory.MemoryPlan;
+import org.tessel.passes.streams.StreamAssigner;
+import org.tessel.passes.streams.StreamAssignment;
 import org.tessel.runtime.cuda.CudaContext;
 import org.tessel.runtime.cuda.CudaStream;
 import org.tessel.runtime.cuda.DeviceBuffer;
@@ -137,6 +139,10 @@ public final class GpuEngine implements AutoCloseable {
         final Cudnn cudnn;
         final DeviceBuffer arena;
         DeviceBuffer workspace;
+        /** One workspace per stream (layers on different streams may run at once); [0] is {@link #workspace}. */
+        DeviceBuffer[] workspaces;
+        /** The stream of the layer being built. */
+        int buildingStream;
         long workspaceNeed = MIN_WORKSPACE_BYTES;
 
         Binding() {
@@ -173,13 +179,21 @@ public final class GpuEngine implements AutoCloseable {
         }
     }
 
-    private GpuEngine(Graph g, Precision p, CudaContext context, Options options, Map<String, String> recorded, Map<String, String> ptx) {
+    private GpuEngine(Graph g, Precision p, CudaContext context, Options options, Map<String, String> recorded, Map<String, String> ptx, int streams) {
         this.options = options;
         this.graph = g;
         this.precision = p;
         this.context = context;
         for (Value v : g.inputs()) requireF32(v, "graph input");
-        this.memoryPlan = new LivenessMemoryPlanner().plan(g);
+        if (streams < 1 || streams > MAX_STREAMS) throw new GpuEngineException("streams must be 1.." + MAX_STREAMS + ", got " + streams);
+        MemoryPlan sequential = new LivenessMemoryPlanner().plan(g);
+        if (streams > 1) {
+            StreamAssignment sa = new StreamAssigner(streams).assign(g);
+            this.streamAssignment = sa.streamsUsed() > 1 ? sa : null;
+        } else {
+            this.streamAssignment = null;
+        }
+        this.memoryPlan = streamAssignment == null ? sequential : ConcurrentMemoryPlanner.plan(g, streamAssignment, sequential.lowerBoundBytes());
         this.compiler = new KernelCompiler(context);
         if (ptx != null) compiler.preload(ptx);
         this.cublasLt = CublasLt.create();
@@ -218,6 +232,7 @@ public final class GpuEngine implements AutoCloseable {
         try {
             for (Node n : graph.nodes()) {
                 try {
+                    b.buildingStream = streamAssignment == null ? 0 : streamAssignment.stream(n);
                     b.layers.add(layerFor(n));
                 } catch (GpuEngineException e) {
                     throw e;
@@ -226,7 +241,9 @@ public final class GpuEngine implements AutoCloseable {
                 }
             }
             // one workspace shared by the context's layers (they run one after another on one stream), sized for the hungriest
-            b.workspace = b.keep(DeviceBuffer.allocate(b.workspaceNeed));
+            b.workspaces = new DeviceBuffer[streamCount()];
+            for (int i = 0; i < b.workspaces.length; i++) b.workspaces[i] = b.keep(DeviceBuffer.allocate(b.workspaceNeed));
+            b.workspace = b.workspaces[0];
             return b;
         } catch (RuntimeException e) {
             b.close();
@@ -248,7 +265,18 @@ public final class GpuEngine implements AutoCloseable {
     public static GpuEngine build(Graph optimized, Precision precision, CudaContext context, Options options) {
         requireSupported(optimized);
         context.bind();
-        return new GpuEngine(optimized, precision, context, options, Map.of(), null);
+        return new GpuEngine(optimized, precision, context, options, Map.of(), null, 1);
+    }
+
+    /**
+     * Builds an engine whose independent branches run on up to {@code streams} CUDA streams
+     * ({@link StreamAssigner}): the memory plan is then {@link ConcurrentMemoryPlanner}'s (no reuse
+     * between layers that may overlap) and each stream has its own workspace.
+     */
+    public static GpuEngine build(Graph optimized, Precision precision, CudaContext context, Options options, int streams) {
+        requireSupported(optimized);
+        context.bind();
+        return new GpuEngine(optimized, precision, context, options, Map.of(), null, streams);
     }
 
     /** Ops the engine runs (besides the views and tessel.Fused of the kinds in {@link #FUSED_KINDS}). */
@@ -354,12 +382,13 @@ public final class GpuEngine implements AutoCloseable {
         kernels.put(META_PRECISION, precision.name().getBytes(java.nio.charset.StandardCharsets.UTF_8));
         StringBuilder ch = new StringBuilder();
         for (var e : choices.entrySet()) ch.append(e.getKey()).append('\t').append(e.getValue()).append('\n');
+        kernels.put(META_STREAMS, String.valueOf(streamCount()).getBytes(java.nio.charset.StandardCharsets.UTF_8));
         kernels.put(META_CHOICES, ch.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
         for (var e : compiler.ptx().entrySet()) kernels.put(PTX_PREFIX + e.getKey(), e.getValue().getBytes(java.nio.charset.StandardCharsets.UTF_8));
         org.tessel.runtime.engine.Engine.of(header, graph, layerPlans, memory, memoryPlan.arenaBytes(), kernels).save(file);
     }
 
-    static final String META_PRECISION = "meta/precision", META_CHOICES = "meta/choices", PTX_PREFIX = "ptx/";
+    static final String META_PRECISION = "meta/precision", META_CHOICES = "meta/choices", META_STREAMS = "meta/streams", PTX_PREFIX = "ptx/";
 
     /**
      * Loads a GPU engine file for this GPU: the header must match (architecture, library versions,
@@ -392,7 +421,16 @@ public final class GpuEngine implements AutoCloseable {
             if (k.getKey().startsWith(PTX_PREFIX)) ptx.put(k.getKey().substring(PTX_PREFIX.length()), new String(k.getValue(), java.nio.charset.StandardCharsets.UTF_8));
         requireSupported(e.graph());
         context.bind();
-        GpuEngine engine = new GpuEngine(e.graph(), precision, context, Options.FIXED, choices, ptx);
+        int streams = 1;
+        byte[] st = e.kernels().get(META_STREAMS);
+        if (st != null) {
+            try {
+                streams = Integer.parseInt(new String(st, java.nio.charset.StandardCharsets.UTF_8));
+            } catch (NumberFormatException x) {
+                throw new org.tessel.runtime.engine.EngineFormatException(file + ": malformed " + META_STREAMS);
+            }
+        }
+        GpuEngine engine = new GpuEngine(e.graph(), precision, context, Options.FIXED, choices, ptx, streams);
         if (!engine.layerPlans.equals(e.layers())) {
             List<LayerPlan> a = e.layers(), b = engine.layerPlans;
             String diff = "";
@@ -418,7 +456,39 @@ public final class GpuEngine implements AutoCloseable {
     DeviceBuffer keep(DeviceBuffer b) { return cur().keep(b); }
 
     /** The current context's workspace, resolved when a layer runs (it is allocated after every layer is built). */
-    java.util.function.Supplier<DeviceBuffer> workspaceRef() { Binding b = cur(); return () -> b.workspace; }
+    java.util.function.Supplier<DeviceBuffer> workspaceRef() { Binding b = cur(); int s = b.buildingStream; return () -> b.workspaces[s]; }
+
+    // ---- streams ---------------------------------------------------------------------------
+
+    /** The most streams an engine uses. */
+    public static final int MAX_STREAMS = 8;
+
+    private final StreamAssignment streamAssignment;
+
+    /** Streams the layers run on (1 unless built with several and the graph has independent branches). */
+    public int streamCount() { return streamAssignment == null ? 1 : streamAssignment.streamsUsed(); }
+
+    /** The stream of each layer, in layer order. */
+    int[] layerStreams() {
+        List<Node> nodes = graph.nodes();
+        int[] s = new int[nodes.size()];
+        if (streamAssignment != null) for (int i = 0; i < s.length; i++) s[i] = streamAssignment.stream(nodes.get(i));
+        return s;
+    }
+
+    /** For each layer, the earlier layers (on other streams) it must wait for: the assignment's events, as layer indices. */
+    int[][] layerWaits() {
+        List<Node> nodes = graph.nodes();
+        Map<Node, Integer> index = new IdentityHashMap<>();
+        for (int i = 0; i < nodes.size(); i++) index.put(nodes.get(i), i);
+        List<List<Integer>> w = new ArrayList<>();
+        for (int i = 0; i < nodes.size(); i++) w.add(new ArrayList<>());
+        if (streamAssignment != null)
+            for (StreamAssignment.Event e : streamAssignment.events()) w.get(index.get(e.before())).add(index.get(e.after()));
+        int[][] out = new int[nodes.size()][];
+        for (int i = 0; i < out.length; i++) out[i] = w.get(i).stream().mapToInt(Integer::intValue).toArray();
+        return out;
+    }
 
     /** Raises the current context's workspace to at least {@code bytes}. */
     void needWorkspace(long bytes) { Binding b = cur(); b.workspaceNeed = Math.max(b.workspaceNeed, bytes); }

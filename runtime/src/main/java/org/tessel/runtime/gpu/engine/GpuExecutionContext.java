@@ -34,6 +34,61 @@ public final class GpuExecutionContext implements AutoCloseable {
         this.binding = binding;
         engine.context().bind();
         this.stream = CudaStream.create();
+        int k = engine.streamCount();
+        this.layerStreams = engine.layerStreams();
+        this.waits = engine.layerWaits();
+        if (k > 1) {
+            aux = new CudaStream[k];
+            aux[0] = stream;
+            for (int i = 1; i < k; i++) aux[i] = CudaStream.create();
+            done = new CudaEvent[layerStreams.length];
+            for (int[] w : waits) for (int p : w) if (done[p] == null) done[p] = CudaEvent.forOrdering();
+            fork = CudaEvent.forOrdering();
+            join = new CudaEvent[k];
+            for (int i = 1; i < k; i++) join[i] = CudaEvent.forOrdering();
+        }
+    }
+
+    /** Streams this context runs layers on (the engine's). */
+    public int streams() { return aux == null ? 1 : aux.length; }
+
+    private final int[] layerStreams;
+    private final int[][] waits;
+    private CudaStream[] aux;
+    private CudaEvent[] done, join;
+    private CudaEvent fork;
+
+    /**
+     * Enqueues every layer: on one stream, or, for a multi-stream engine, each on its own stream,
+     * forked from and joined back into the context's stream by events, waiting where the stream
+     * assignment put an event (so under capture the CUDA graph has the parallel branches).
+     */
+    private void enqueueLayers() {
+        List<GpuEngine.Layer> layers = binding.layers;
+        if (aux == null) {
+            for (GpuEngine.Layer l : layers) enqueueLayer(l, stream);
+            return;
+        }
+        fork.record(stream);
+        for (int i = 1; i < aux.length; i++) aux[i].waitFor(fork);
+        for (int i = 0; i < layers.size(); i++) {
+            CudaStream s = aux[layerStreams[i]];
+            for (int p : waits[i]) s.waitFor(done[p]);
+            enqueueLayer(layers.get(i), s);
+            if (done[i] != null) done[i].record(s);
+        }
+        for (int i = 1; i < aux.length; i++) {
+            join[i].record(aux[i]);
+            stream.waitFor(join[i]);
+        }
+    }
+
+    private static void enqueueLayer(GpuEngine.Layer l, CudaStream s) {
+        try {
+            l.enqueue(s);
+        } catch (RuntimeException e) {
+            throw new GpuEngineException("layer " + l.plan().node() + " (" + l.plan().tactic() + ") failed: " + e.getMessage(), e);
+        }
     }
 
     /** Device bytes this context holds (arena, inputs, workspace). */
@@ -107,13 +162,7 @@ public final class GpuExecutionContext implements AutoCloseable {
             captured.launch(stream);
             return;
         }
-        for (GpuEngine.Layer l : binding.layers) {
-            try {
-                l.enqueue(stream);
-            } catch (RuntimeException e) {
-                throw new GpuEngineException("layer " + l.plan().node() + " (" + l.plan().tactic() + ") failed: " + e.getMessage(), e);
-            }
-        }
+        enqueueLayers();
     }
 
     /**
@@ -126,9 +175,7 @@ public final class GpuExecutionContext implements AutoCloseable {
         if (captured != null) return this;
         enqueue();
         stream.synchronize();
-        captured = CudaGraph.capture(stream, () -> {
-            for (GpuEngine.Layer l : binding.layers) l.enqueue(stream);
-        });
+        captured = CudaGraph.capture(stream, this::enqueueLayers);
         return this;
     }
 
@@ -231,6 +278,12 @@ public final class GpuExecutionContext implements AutoCloseable {
         if (captured != null) captured.close();
         captured = null;
         stream.close();
+        if (aux != null) {
+            for (int i = 1; i < aux.length; i++) aux[i].close();
+            for (CudaEvent e : done) if (e != null) e.close();
+            for (int i = 1; i < join.length; i++) join[i].close();
+            fork.close();
+        }
         binding.close();
     }
 }

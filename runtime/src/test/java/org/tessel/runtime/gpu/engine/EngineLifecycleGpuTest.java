@@ -124,6 +124,38 @@ class EngineLifecycleGpuTest {
         }
     }
 
+    /** Independent branches on several streams (eager and CUDA-graph replay) give exactly the one-stream outputs. */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"resnet50", "googlenet"})
+    void severalStreamsGiveTheOneStreamOutputs(String model) {
+        CudaContext ctx = GpuTestSupport.requireGpu();
+        Graph g = optimized(model, 1);
+        try {
+            GpuEngine.requireSupported(g);
+        } catch (GpuEngineException e) {
+            org.junit.jupiter.api.Assumptions.abort(model + " has no GPU engine yet: " + e.getMessage());
+        }
+        Tensor x = input(g, 21);
+        List<Tensor> one;
+        double oneMs;
+        try (GpuEngine e = GpuEngine.build(g, GpuEngine.Precision.FP16, ctx); GpuExecutionContext c = e.createExecutionContext()) {
+            one = c.run(List.of(x));
+            oneMs = GpuExecutionContext.quantile(c.captureGraph().time(10, 50), 0.5);
+        }
+        try (GpuEngine e = GpuEngine.build(g, GpuEngine.Precision.FP16, ctx, GpuEngine.Options.FIXED, 4); GpuExecutionContext c = e.createExecutionContext()) {
+            assertTrue(e.streamCount() > 1, model + " should have independent branches");
+            List<Tensor> eager = c.run(List.of(x));
+            List<Tensor> replay = c.captureGraph().run(List.of(x));
+            for (int i = 0; i < one.size(); i++) {
+                assertArrayEquals(one.get(i).floats(), eager.get(i).floats(), "eager output " + i);
+                assertArrayEquals(one.get(i).floats(), replay.get(i).floats(), "replayed output " + i);
+            }
+            double multiMs = GpuExecutionContext.quantile(c.time(10, 50), 0.5);
+            System.out.printf("RESULT|streams %s b1 FP16|-|-|-|-|%d streams: %.3f ms, one stream %.3f ms, arena %.2f MiB; outputs identical|ok%n", model,
+                    e.streamCount(), multiMs, oneMs, e.arenaBytes() / 1048576.0);
+        }
+    }
+
     @Test
     void wrongInputsAreRefusedAndTheContextStillWorks() {
         CudaContext ctx = GpuTestSupport.requireGpu();
