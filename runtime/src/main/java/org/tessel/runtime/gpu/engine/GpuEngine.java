@@ -99,10 +99,10 @@ public final class GpuEngine implements AutoCloseable {
 
     private static final Set<String> VIEWS = Set.of("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout");
 
-    private final Graph graph;
-    private final Precision precision;
+    final Graph graph;
+    final Precision precision;
     private final CudaContext context;
-    private final KernelCompiler compiler;
+    final KernelCompiler compiler;
     private final Cudnn cudnn;
     private final CublasLt cublasLt;
     private final List<DeviceBuffer> owned = new ArrayList<>();
@@ -168,8 +168,16 @@ public final class GpuEngine implements AutoCloseable {
         return new GpuEngine(optimized, precision, context, options);
     }
 
+    /**
+     * The pass pipeline to run before {@link #build} for a precision: the standard pipeline, with
+     * FP32/TF32 engines kept in NCHW (cuDNN's strict-f32 and TF32 convolutions are faster channels-first;
+     * NHWC pays off with f16 tensor cores) unless the graph has grouped (depthwise) convolutions, which
+     * Tessel's NHWC depthwise kernel runs. See {@link EnginePipeline}.
+     */
+    public static String pipeline(Precision p, Graph g) { return EnginePipeline.forPrecision(p, g); }
+
     /** Ops the engine runs (besides the views and tessel.Fused of the kinds in {@link #FUSED_KINDS}). */
-    static final Set<String> OPS = Set.of("tessel.Fused", "Conv", "tessel.Reformat", "MaxPool", "AveragePool", "GlobalAveragePool", "Gemm", "Softmax");
+    static final Set<String> OPS = Set.of("tessel.Fused", "Conv", "tessel.Reformat", "MaxPool", "AveragePool", "GlobalAveragePool", "Gemm", "Softmax", "Concat", "LRN", "ReduceMean");
     static final Set<String> FUSED_KINDS = Set.of("conv_bias_act");
 
     /**
@@ -228,7 +236,7 @@ public final class GpuEngine implements AutoCloseable {
     }
 
     /** The arena slice of a node result, or the input buffer. */
-    private DeviceBuffer act(Value v) {
+    DeviceBuffer act(Value v) {
         DeviceBuffer b = bound.get(v);
         if (b != null) return b;
         if (v.isConstant()) throw new GpuEngineException("constant %" + v.name() + " used as an activation");
@@ -246,7 +254,7 @@ public final class GpuEngine implements AutoCloseable {
         return b;
     }
 
-    private DeviceBuffer weight(Value v, Layout filterLayout) {
+    DeviceBuffer weight(Value v, Layout filterLayout) {
         Tensor t = v.constantValue();
         if (t == null) throw new GpuEngineException("value %" + v.name() + " must be a constant (weights are uploaded once at build time)");
         if (filterLayout == Layout.NHWC) t = HostTensors.toChannelsLast(t);
@@ -255,7 +263,7 @@ public final class GpuEngine implements AutoCloseable {
         return b;
     }
 
-    private Layout layoutOf(Value v) {
+    Layout layoutOf(Value v) {
         Layout l = v.type().layout();
         return l == Layout.NHWC ? Layout.NHWC : Layout.NCHW;
     }
@@ -270,15 +278,16 @@ public final class GpuEngine implements AutoCloseable {
             case "MaxPool", "AveragePool", "GlobalAveragePool" -> pool(n);
             case "Gemm" -> gemm(n);
             case "Softmax" -> softmax(n);
+            case "Concat", "LRN", "ReduceMean" -> CnnLayers.build(this, n);
             default -> throw unsupported(n, "op " + op + " has no GPU kernel in this engine");
         };
     }
 
-    private static GpuEngineException unsupported(Node n, String why) {
+    static GpuEngineException unsupported(Node n, String why) {
         return new GpuEngineException("cannot build a GPU engine: " + n.describe() + ": " + why);
     }
 
-    private LayerPlan plan(Node n, String tactic, Value out) {
+    LayerPlan plan(Node n, String tactic, Value out) {
         return new LayerPlan(n.name(), tactic, precision.name(), layoutOf(out).text());
     }
 

@@ -1,0 +1,65 @@
+package org.tessel.runtime.gpu.kernels;
+
+import org.tessel.api.DType;
+import org.tessel.runtime.cuda.CudaKernel;
+import org.tessel.runtime.cuda.CudaStream;
+import org.tessel.runtime.cuda.DeviceBuffer;
+import org.tessel.runtime.gpu.CudaTypes;
+
+/**
+ * Tactics {@code tessel.concat.copy} (one Concat input copied into its slice of the output, a
+ * strided row copy in the widest word that fits) and {@code tessel.lrn} (ONNX LRN across channels,
+ * NCHW or NHWC), both from {@code cnn.cu}.
+ */
+public final class CnnKernels {
+    private CnnKernels() {}
+
+    public static String concatSource(int wordBytes) {
+        String w = switch (wordBytes) {
+            case 2 -> "typedef unsigned short W;\n";
+            case 4 -> "typedef unsigned int W;\n";
+            case 8 -> "struct __align__(8) W { unsigned int a, b; };\n";
+            case 16 -> "struct __align__(16) W { unsigned int a, b, c, d; };\n";
+            default -> throw new IllegalArgumentException("word of " + wordBytes + " bytes");
+        };
+        return KernelCompiler.prelude() + w + KernelCompiler.resource("cnn.cu").replaceAll("(?s)// tessel\\.lrn.*", "");
+    }
+
+    public static String lrnSource(DType t) {
+        return KernelCompiler.prelude() + CudaTypes.typedefs("T", t) + KernelCompiler.resource("cnn.cu").replaceAll("(?s)^.*?(// tessel\\.lrn)", "$1");
+    }
+
+    /** The widest word (16, 8, 4 or 2 bytes; 1 is not offered) dividing every byte count and address given. */
+    public static int wordBytes(long... bytesAndAddresses) {
+        for (int w = 16; w >= 2; w >>= 1) {
+            boolean ok = true;
+            for (long b : bytesAndAddresses) ok &= b % w == 0;
+            if (ok) return w;
+        }
+        throw new IllegalArgumentException("concat copy needs 2-byte aligned sizes and addresses");
+    }
+
+    /**
+     * Copies x, physically [outer, innerBytes], into y's columns [offsetBytes, offsetBytes + innerBytes) of
+     * rows rowOutBytes long. {@code word} from {@link #wordBytes}.
+     */
+    public static void concatCopy(KernelCompiler kc, int word, DeviceBuffer x, DeviceBuffer y, long outer, long innerBytes, long rowOutBytes, long offsetBytes, CudaStream stream) {
+        if (x.bytes() < outer * innerBytes) throw new IllegalArgumentException("concat input holds " + x.bytes() + " bytes, needs " + outer * innerBytes);
+        if (y.bytes() < outer * rowOutBytes) throw new IllegalArgumentException("concat output holds " + y.bytes() + " bytes, needs " + outer * rowOutBytes);
+        CudaKernel k = kc.kernel("tessel_concat_copy_w" + word + ".cu", () -> concatSource(word), "tessel_concat_copy");
+        long n = outer * innerBytes / word;
+        k.launch(Launch.gridFor(n, 256), 256, 0, stream,
+                CudaKernel.args().ptr(x).ptr(y).i64(outer).i64(innerBytes / word).i64(rowOutBytes / word).i64(offsetBytes / word));
+    }
+
+    public static void lrn(KernelCompiler kc, DType t, DeviceBuffer x, DeviceBuffer y, int n, int c, long inner, boolean nhwc,
+                           int size, float alpha, float beta, float bias, CudaStream stream) {
+        CudaTypes.require(t, "tessel.lrn");
+        long elems = (long) n * c * inner;
+        Softmax.check(x, t, elems, "input");
+        Softmax.check(y, t, elems, "output");
+        CudaKernel k = kc.kernel("tessel_lrn_" + t.text() + ".cu", () -> lrnSource(t), "tessel_lrn");
+        k.launch(Launch.gridFor(elems, 256), 256, 0, stream, CudaKernel.args().ptr(x).ptr(y).i64(elems).i32(c).i64(inner).i32(nhwc ? 1 : 0).i32(size)
+                .f32(alpha / size).f32(beta).f32(bias));
+    }
+}
