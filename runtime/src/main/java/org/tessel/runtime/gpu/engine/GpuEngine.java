@@ -224,7 +224,7 @@ public final class GpuEngine implements AutoCloseable {
 
     // ---- building ---------------------------------------------------------------------------
 
-    private DeviceBuffer keep(DeviceBuffer b) { owned.add(b); return b; }
+    DeviceBuffer keep(DeviceBuffer b) { owned.add(b); return b; }
 
     private long scaled(long f32Bytes) { return f32Bytes / 4 * precision.storage.bytes(); }
 
@@ -248,7 +248,7 @@ public final class GpuEngine implements AutoCloseable {
         return b;
     }
 
-    private DeviceBuffer upload(Tensor t, Value of) {
+    DeviceBuffer upload(Tensor t, Value of) {
         DeviceBuffer b = keep(HostTensors.upload(t, precision.storage));
         weightBytes += b.bytes();
         return b;
@@ -414,21 +414,24 @@ public final class GpuEngine implements AutoCloseable {
                 @Override public void enqueue(CudaStream s) { DepthwiseConvNhwc.run(compiler, t, ds, xb, wb, bb, yb, act.lo(), act.hi(), s); }
             };
         }
+        // f16 NHWC convolutions with few input channels (the RGB stem) run on channels zero-padded to 8 (tensor-core kernels)
+        ChannelPad pad = ChannelPad.of(this, owner, x, w, groups, layout);
+        DeviceBuffer cx = pad == null ? xb : pad.input();
         CudnnConv.Math math = precision == Precision.TF32 ? CudnnConv.Math.TF32_ALLOWED : CudnnConv.Math.FP32_STRICT;
-        CudnnConv.Spec spec = new CudnnConv.Spec(xd[0], xd[1], xd[2], xd[3], wd[0], wd[2], wd[3], (int) pads[0], (int) pads[1],
+        CudnnConv.Spec spec = new CudnnConv.Spec(xd[0], pad == null ? xd[1] : pad.channels(), xd[2], xd[3], wd[0], wd[2], wd[3], (int) pads[0], (int) pads[1],
                 (int) strides[0], (int) strides[1], (int) dil[0], (int) dil[1], groups, layout, precision.storage, math);
         CudnnConv k = CudnnConv.create(cudnn, spec);
         int[] od = out.type().shape().dims();
         int[] kd = k.outputDims();
         if (!java.util.Arrays.equals(od, kd)) { k.close(); throw unsupported(owner, "cuDNN output " + java.util.Arrays.toString(kd) + " differs from the IR's " + out.type().shape()); }
-        DeviceBuffer wb = weight(w, layout);
+        DeviceBuffer wb = pad == null ? weight(w, layout) : pad.weights();
         DeviceBuffer bb = bias != null ? weight(bias, Layout.ANY) : keep(HostTensors.upload(Tensor.zeros(DType.F32, org.tessel.api.Shape.of(wd[0])), precision.storage));
         DeviceBuffer zb = residual == null ? null : act(residual);
         Cudnn.FwdAlgo algo = Cudnn.FwdAlgo.IMPLICIT_PRECOMP_GEMM;
         // cuDNN's fused call takes any algorithm with ReLU, only IMPLICIT_PRECOMP_GEMM with the identity
         // a Clip with lo >= 0 is ReLU then the clamp (clamp(relu(v), lo, hi) == clamp(v, lo, hi)), so it may use cuDNN's ReLU too
         boolean relu = act == Act.RELU || (act.clips() && act.lo() >= 0f);
-        if (options.tuneConvolutions() && relu) algo = tuneConv(k, conv, owner, xb, wb, bb, zb);
+        if (options.tuneConvolutions() && relu) algo = tuneConv(k, conv, owner, cx, wb, bb, zb);
         long need = k.workspaceSize(algo);
         workspaceNeed = Math.max(workspaceNeed, need);
         boolean clamp = act.clips();
@@ -437,9 +440,10 @@ public final class GpuEngine implements AutoCloseable {
         String tactic = "cudnn.conv.fused_bias_act/" + algo.tacticId() + (clamp ? "+tessel.eltwise.clip" : "");
         Cudnn.FwdAlgo chosen = algo;
         return new Layer() {
-            @Override public LayerPlan plan() { return GpuEngine.this.plan(owner, tactic, out); }
+            @Override public LayerPlan plan() { return GpuEngine.this.plan(owner, (pad == null ? "" : "tessel.pad_channels+") + tactic, out); }
             @Override public void enqueue(CudaStream s) {
-                k.runBiasActivation(chosen, xb, wb, bb, zb, 1f, relu, yb, workspace, s);
+                if (pad != null) pad.enqueue(s);
+                k.runBiasActivation(chosen, cx, wb, bb, zb, 1f, relu, yb, workspace, s);
                 if (clamp) Clamp.run(compiler, t, yb, yb, elems, act.lo(), act.hi(), s);
             }
             @Override public void close() { k.close(); }

@@ -25,8 +25,12 @@ public final class CnnKernels {
         return KernelCompiler.prelude() + w + KernelCompiler.resource("cnn.cu").replaceAll("(?s)// tessel\\.lrn.*", "");
     }
 
+    public static String padSource() {
+        return KernelCompiler.prelude() + KernelCompiler.resource("cnn.cu").replaceAll("(?s)^.*?(// tessel\\.pad_channels)", "$1");
+    }
+
     public static String lrnSource(DType t) {
-        return KernelCompiler.prelude() + CudaTypes.typedefs("T", t) + KernelCompiler.resource("cnn.cu").replaceAll("(?s)^.*?(// tessel\\.lrn)", "$1");
+        return KernelCompiler.prelude() + CudaTypes.typedefs("T", t) + KernelCompiler.resource("cnn.cu").replaceAll("(?s)^.*?(// tessel\\.lrn)", "$1").replaceAll("(?s)// tessel\\.pad_channels.*", "");
     }
 
     /** The widest word (16, 8, 4 or 2 bytes; 1 is not offered) dividing every byte count and address given. */
@@ -61,5 +65,12 @@ public final class CnnKernels {
         CudaKernel k = kc.kernel("tessel_lrn_" + t.text() + ".cu", () -> lrnSource(t), "tessel_lrn");
         k.launch(Launch.gridFor(elems, 256), 256, 0, stream, CudaKernel.args().ptr(x).ptr(y).i64(elems).i32(c).i64(inner).i32(nhwc ? 1 : 0).i32(size)
                 .f32(alpha / size).f32(beta).f32(bias));
+    }
+
+    /** f16 [pixels, c] into [pixels, cp], channels c.. zero ({@code tessel.pad_channels}). */
+    public static void padChannels(KernelCompiler kc, DeviceBuffer x, DeviceBuffer y, long pixels, int c, int cp, CudaStream stream) {
+        if (x.bytes() < pixels * c * 2 || y.bytes() < pixels * cp * 2) throw new IllegalArgumentException("pad_channels buffers too small");
+        CudaKernel k = kc.kernel("tessel_pad_channels.cu", CnnKernels::padSource, "tessel_pad_channels");
+        k.launch(Launch.gridFor(pixels * cp, 256), 256, 0, stream, CudaKernel.args().ptr(x).ptr(y).i64(pixels).i32(c).i32(cp));
     }
 }

@@ -32,3 +32,14 @@ extern "C" __global__ void tessel_lrn(const T* x, T* y, long long n, int C, long
         ST_T(y, i, v * powf(bias + alphaOverSize * sq, -beta));
     }
 }
+
+// tessel.pad_channels: f16 NHWC [pixels, c] copied into [pixels, cp] with channels c..cp-1 zero.
+extern "C" __global__ void tessel_pad_channels(const unsigned short* x, unsigned short* y, long long pixels, int c, int cp) {
+    long long n = pixels * cp;
+    long long stride = (long long) gridDim.x * blockDim.x;
+    for (long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
+        long long p = i / cp;
+        int k = (int) (i - p * cp);
+        y[i] = k < c ? x[p * c + k] : (unsigned short) 0;
+    }
+}
