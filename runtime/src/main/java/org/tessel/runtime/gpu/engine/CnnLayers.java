@@ -132,4 +132,17 @@ final class CnnLayers {
             @Override public void enqueue(CudaStream s) { Pool2d.run(e.compiler, t, Pool2d.Mode.AVG, layout, w, xb, yb, s); }
         };
     }
+
+    /** f16 NHWC max pooling with C % 8 == 0 and 16-byte aligned buffers runs 8 channels per thread. Off with -Dtessel.gpu.vectorPool=false. */
+    static boolean vectorMaxPool(DType t, Layout layout, Pool2d.Window w, DeviceBuffer xb, DeviceBuffer yb) {
+        return !"false".equals(System.getProperty("tessel.gpu.vectorPool")) && t == DType.F16 && layout == Layout.NHWC && w.c() % 8 == 0
+                && xb.address() % 16 == 0 && yb.address() % 16 == 0;
+    }
+
+    static GpuEngine.Layer maxPoolNhwc8(GpuEngine e, Node n, Pool2d.Window w, DeviceBuffer xb, DeviceBuffer yb) {
+        return new GpuEngine.Layer() {
+            @Override public LayerPlan plan() { return e.plan(n, "tessel.pool.max.nhwc8", n.output()); }
+            @Override public void enqueue(CudaStream s) { CnnKernels.maxPoolNhwc8(e.compiler, w, xb, yb, s); }
+        };
+    }
 }

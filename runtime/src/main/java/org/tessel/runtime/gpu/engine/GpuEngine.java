@@ -508,6 +508,7 @@ public final class GpuEngine implements AutoCloseable {
     }
 
     private Layer reformat(Node n) {
+        if (ChannelPad.absorbs(this, n)) return ChannelPad.absorbedReformat(this, n);
         Value x = n.input(0), y = n.output();
         String to = n.attrs().getString("to", "");
         int[] d = x.type().shape().dims();
@@ -549,6 +550,7 @@ public final class GpuEngine implements AutoCloseable {
         DeviceBuffer xb = act(x), yb = act(y);
         DType t = precision.storage;
         String tactic = global ? "tessel.pool.global" : mode == Pool2d.Mode.MAX ? "tessel.pool.max" : "tessel.pool.avg";
+        if (mode == Pool2d.Mode.MAX && CnnLayers.vectorMaxPool(t, layout, w, xb, yb)) return CnnLayers.maxPoolNhwc8(this, n, w, xb, yb);
         return new Layer() {
             @Override public LayerPlan plan() { return GpuEngine.this.plan(n, tactic, y); }
             @Override public void enqueue(CudaStream s) { Pool2d.run(compiler, t, mode, layout, w, xb, yb, s); }

@@ -73,4 +73,22 @@ public final class CnnKernels {
         CudaKernel k = kc.kernel("tessel_pad_channels.cu", CnnKernels::padSource, "tessel_pad_channels");
         k.launch(Launch.gridFor(pixels * cp, 256), 256, 0, stream, CudaKernel.args().ptr(x).ptr(y).i64(pixels).i32(c).i32(cp));
     }
+
+    /** f16 NCHW [n, c, hw] into NHWC [n*hw, 8], channels c.. zero, in one pass (input reformat + stem padding). */
+    public static void padChannelsFromNchw8(KernelCompiler kc, DeviceBuffer x, DeviceBuffer y, long pixels, long hw, int c, CudaStream stream) {
+        if (c > 8 || x.bytes() < pixels * c * 2 || y.bytes() < pixels * 16 || y.address() % 16 != 0) throw new IllegalArgumentException("pad_channels_nchw8: bad buffers or c=" + c);
+        CudaKernel k = kc.kernel("tessel_pad_channels.cu", CnnKernels::padSource, "tessel_pad_channels_nchw8");
+        k.launch(Launch.gridFor(pixels, 256), 256, 0, stream, CudaKernel.args().ptr(x).ptr(y).i64(pixels).i64(hw).i32(c));
+    }
+
+    /** Max pooling of f16 NHWC with C % 8 == 0, 8 channels (16 bytes) per thread; geometry as {@link Pool2d.Window}. */
+    public static void maxPoolNhwc8(KernelCompiler kc, Pool2d.Window p, DeviceBuffer x, DeviceBuffer y, CudaStream stream) {
+        if (p.c() % 8 != 0 || x.address() % 16 != 0 || y.address() % 16 != 0) throw new IllegalArgumentException("maxpool_nhwc8 needs C % 8 == 0 and 16-byte aligned buffers");
+        Softmax.check(x, DType.F16, p.inputElements(), "input");
+        Softmax.check(y, DType.F16, p.outputElements(), "output");
+        CudaKernel k = kc.kernel("tessel_pad_channels.cu", CnnKernels::padSource, "tessel_maxpool_nhwc8");
+        long n = p.outputElements() / 8;
+        k.launch(Launch.gridFor(n, 256), 256, 0, stream, CudaKernel.args().ptr(x).ptr(y).i32(p.n()).i32(p.c() / 8).i32(p.h()).i32(p.w()).i32(p.oh()).i32(p.ow())
+                .i32(p.kh()).i32(p.kw()).i32(p.sh()).i32(p.sw()).i32(p.padTop()).i32(p.padLeft()).i32(p.dh()).i32(p.dw()));
+    }
 }

@@ -41,7 +41,22 @@ class SharedModelsGpuTest {
         Map<String, Tensor> feed = new LinkedHashMap<>();
         for (int i = 0; i < reference.inputs().size(); i++) feed.put(reference.inputs().get(i).name(), inputs.get(i));
         long t0 = System.nanoTime();
-        List<Tensor> ref = new ArrayList<>(GpuTestSupport.reference(reference, feed).values());
+        // the largest activation and the output magnitude decide whether f16 can represent this model at all
+        double[] maxAct = {0};
+        String[] maxAt = {"-"};
+        List<Tensor> ref = new ArrayList<>(new org.tessel.ir.ReferenceInterpreter().withListener((node, outs, nanos) -> {
+            for (Tensor t : outs) {
+                if (!t.dtype().isFloating()) continue;
+                for (int i = 0; i < t.size(); i++) {
+                    double v = Math.abs(t.getDouble(i));
+                    if (v > maxAct[0]) { maxAct[0] = v; maxAt[0] = node.name(); }
+                }
+            }
+        }).run(reference, feed).values());
+        double maxOut = 0;
+        for (int i = 0; i < given; i++) for (int j = 0; j < ref.get(i).size(); j++) maxOut = Math.max(maxOut, Math.abs(ref.get(i).getDouble(j)));
+        String f16Range = maxAct[0] > F16_MAX ? String.format("an activation reaches %.3g (node '%s'), beyond f16's largest value %.0f", maxAct[0], maxAt[0], F16_MAX)
+                : maxOut < F16_MIN_NORMAL ? String.format("the outputs are at most %.3g, below f16's smallest normal value %.3g", maxOut, F16_MIN_NORMAL) : null;
         System.out.printf("%s: reference interpreter %.1f s%n", model, (System.nanoTime() - t0) / 1e9);
         GpuTestSupport.Checks checks = new GpuTestSupport.Checks();
         for (int i = 0; i < Math.min(given, expected.size()); i++) {
@@ -50,6 +65,11 @@ class SharedModelsGpuTest {
             checks.check(name, () -> assertClose(name, a, b, 1e-3));
         }
         for (GpuEngine.Precision p : GpuEngine.Precision.values()) {
+            if (p == GpuEngine.Precision.FP16 && f16Range != null) {
+                // these models' synthetic weights (ConstantOfShape fills, random init) leave f16's range: no f16 engine can match
+                System.out.println("RESULT|engine " + model + " FP16|-|-|-|-|-|skip: " + f16Range);
+                continue;
+            }
             Graph optimized = reference.copy();
             new PassManager().run(optimized, GpuEngine.pipeline(p, optimized));
             double tol = ZooEngineGpuTest.tolerance(p);
@@ -73,6 +93,8 @@ class SharedModelsGpuTest {
         }
         checks.done();
     }
+
+    static final double F16_MAX = 65504, F16_MIN_NORMAL = 6.103515625e-5;
 
     static Map<String, Long> tactics(GpuEngine e) {
         return e.layerPlans().stream().map(l -> l.tactic().replaceAll("/.*", "") + "@" + l.layout())
