@@ -21,7 +21,7 @@ import picocli.CommandLine.Option;
 final class BuildCommand implements Callable<Integer> {
     @Mixin ModelOptions model;
     @Option(names = "--save-engine", required = true, description = "Engine file to write.") Path out;
-    @Option(names = "--pipeline", defaultValue = "standard", description = "Optimization pipeline (default ${DEFAULT-VALUE}).") String pipeline;
+    @Option(names = "--pipeline", description = "Optimization pipeline (default: standard; GPU engines in FP32/TF32 keep NCHW, FP16 takes NHWC).") String pipeline;
     @Option(names = "--fp16", description = "FP16 storage and tensor-core math (GPU engines only).") boolean fp16;
     @Option(names = "--tf32", description = "TF32 tensor-core math in convolutions and GEMMs, f32 storage (GPU engines only).") boolean tf32;
     @Option(names = "--timing-cache", description = "Timing cache file: tactics are timed on the GPU, cached measurements reused, new ones saved (GPU engines only).") Path timingCache;
@@ -40,7 +40,7 @@ final class BuildCommand implements Callable<Integer> {
             if (timingCache != null || target != null)
                 System.out.println("note: --timing-cache and --target apply to GPU engines; this is a CPU engine, so they are not used");
             Graph g = model.load();
-            new PassManager().run(g, StandardPipelines.resolve(pipeline));
+            new PassManager().run(g, StandardPipelines.resolve(pipeline == null ? "standard" : pipeline));
             Engine e = Engine.buildCpu(g);
             if (out.getParent() != null) Files.createDirectories(out.getParent());
             e.save(out);
@@ -54,7 +54,7 @@ final class BuildCommand implements Callable<Integer> {
         GpuEngine.Precision precision = fp16 ? GpuEngine.Precision.FP16 : tf32 ? GpuEngine.Precision.TF32 : GpuEngine.Precision.FP32;
         Graph g = model.load();
         long tp = System.nanoTime();
-        new PassManager().run(g, StandardPipelines.resolve(pipeline));
+        new PassManager().run(g, StandardPipelines.resolve(pipeline == null ? GpuEngine.pipeline(precision, g) : pipeline));
         double passS = (System.nanoTime() - tp) / 1e9;
         TimingCache cache = null;
         int cachedBefore = 0;

@@ -101,10 +101,10 @@ public final class GpuEngine implements AutoCloseable {
 
     private static final Set<String> VIEWS = Set.of("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout");
 
-    private final Graph graph;
-    private final Precision precision;
+    final Graph graph;
+    final Precision precision;
     private final CudaContext context;
-    private final KernelCompiler compiler;
+    final KernelCompiler compiler;
     private final CublasLt cublasLt;
     /** Weights, shared by every execution context: uploaded once, in the storage type and the kernel's layout. */
     private final List<DeviceBuffer> weightBuffers = new ArrayList<>();
@@ -279,8 +279,16 @@ public final class GpuEngine implements AutoCloseable {
         return new GpuEngine(optimized, precision, context, options, Map.of(), null, streams);
     }
 
+    /**
+     * The pass pipeline to run before {@link #build} for a precision: the standard pipeline, with
+     * FP32/TF32 engines kept in NCHW (cuDNN's strict-f32 and TF32 convolutions are faster channels-first;
+     * NHWC pays off with f16 tensor cores) unless the graph has grouped (depthwise) convolutions, which
+     * Tessel's NHWC depthwise kernel runs. See {@link EnginePipeline}.
+     */
+    public static String pipeline(Precision p, Graph g) { return EnginePipeline.forPrecision(p, g); }
+
     /** Ops the engine runs (besides the views and tessel.Fused of the kinds in {@link #FUSED_KINDS}). */
-    static final Set<String> OPS = Set.of("tessel.Fused", "Conv", "tessel.Reformat", "MaxPool", "AveragePool", "GlobalAveragePool", "Gemm", "Softmax");
+    static final Set<String> OPS = Set.of("tessel.Fused", "Conv", "tessel.Reformat", "MaxPool", "AveragePool", "GlobalAveragePool", "Gemm", "Softmax", "Concat", "LRN", "ReduceMean");
     static final Set<String> FUSED_KINDS = Set.of("conv_bias_act");
 
     /**
@@ -544,7 +552,7 @@ public final class GpuEngine implements AutoCloseable {
         return b;
     }
 
-    private Layout layoutOf(Value v) {
+    Layout layoutOf(Value v) {
         Layout l = v.type().layout();
         return l == Layout.NHWC ? Layout.NHWC : Layout.NCHW;
     }
@@ -559,15 +567,16 @@ public final class GpuEngine implements AutoCloseable {
             case "MaxPool", "AveragePool", "GlobalAveragePool" -> pool(n);
             case "Gemm" -> gemm(n);
             case "Softmax" -> softmax(n);
+            case "Concat", "LRN", "ReduceMean" -> CnnLayers.build(this, n);
             default -> throw unsupported(n, "op " + op + " has no GPU kernel in this engine");
         };
     }
 
-    private static GpuEngineException unsupported(Node n, String why) {
+    static GpuEngineException unsupported(Node n, String why) {
         return new GpuEngineException("cannot build a GPU engine: " + n.describe() + ": " + why);
     }
 
-    private LayerPlan plan(Node n, String tactic, Value out) {
+    LayerPlan plan(Node n, String tactic, Value out) {
         return new LayerPlan(n.name(), tactic, precision.name(), layoutOf(out).text());
     }
 
@@ -695,14 +704,17 @@ public final class GpuEngine implements AutoCloseable {
                 @Override public void enqueue(CudaStream s) { DepthwiseConvNhwc.run(compiler, t, ds, xb, wb, bb, yb, act.lo(), act.hi(), s); }
             };
         }
+        // f16 NHWC convolutions with few input channels (the RGB stem) run on channels zero-padded to 8 (tensor-core kernels)
+        ChannelPad pad = ChannelPad.of(this, owner, x, w, groups, layout);
+        DeviceBuffer cx = pad == null ? xb : pad.input();
         CudnnConv.Math math = precision == Precision.TF32 ? CudnnConv.Math.TF32_ALLOWED : CudnnConv.Math.FP32_STRICT;
-        CudnnConv.Spec spec = new CudnnConv.Spec(xd[0], xd[1], xd[2], xd[3], wd[0], wd[2], wd[3], (int) pads[0], (int) pads[1],
+        CudnnConv.Spec spec = new CudnnConv.Spec(xd[0], pad == null ? xd[1] : pad.channels(), xd[2], xd[3], wd[0], wd[2], wd[3], (int) pads[0], (int) pads[1],
                 (int) strides[0], (int) strides[1], (int) dil[0], (int) dil[1], groups, layout, precision.storage, math);
         CudnnConv k = CudnnConv.create(cur().cudnn, spec);
         int[] od = out.type().shape().dims();
         int[] kd = k.outputDims();
         if (!java.util.Arrays.equals(od, kd)) { k.close(); throw unsupported(owner, "cuDNN output " + java.util.Arrays.toString(kd) + " differs from the IR's " + out.type().shape()); }
-        DeviceBuffer wb = weight(w, layout);
+        DeviceBuffer wb = pad == null ? weight(w, layout) : pad.weights();
         DeviceBuffer bb = bias != null ? weight(bias, Layout.ANY) : upload(Tensor.zeros(DType.F32, org.tessel.api.Shape.of(wd[0])), w, "zero-bias");
         DeviceBuffer zb = residual == null ? null : act(residual);
         Cudnn.FwdAlgo algo = Cudnn.FwdAlgo.IMPLICIT_PRECOMP_GEMM;
@@ -711,7 +723,7 @@ public final class GpuEngine implements AutoCloseable {
         boolean relu = act == Act.RELU || (act.clips() && act.lo() >= 0f);
         String recorded = choices.get(owner.name());
         if (recorded != null) algo = convAlgo(owner, recorded);
-        else if (options.tuneConvolutions() && relu) algo = tuneConv(k, conv, owner, xb, wb, bb, zb);
+        else if (options.tuneConvolutions() && relu) algo = tuneConv(k, conv, owner, cx, wb, bb, zb);
         choices.put(owner.name(), "cudnn.conv.fused_bias_act/" + algo.tacticId());
         needWorkspace(k.workspaceSize(algo));
         java.util.function.Supplier<DeviceBuffer> workspace = workspaceRef();
@@ -721,9 +733,10 @@ public final class GpuEngine implements AutoCloseable {
         String tactic = "cudnn.conv.fused_bias_act/" + algo.tacticId() + (clamp ? "+tessel.eltwise.clip" : "");
         Cudnn.FwdAlgo chosen = algo;
         return new Layer() {
-            @Override public LayerPlan plan() { return GpuEngine.this.plan(owner, tactic, out); }
+            @Override public LayerPlan plan() { return GpuEngine.this.plan(owner, (pad == null ? "" : "tessel.pad_channels+") + tactic, out); }
             @Override public void enqueue(CudaStream s) {
-                k.runBiasActivation(chosen, xb, wb, bb, zb, 1f, relu, yb, workspace.get(), s);
+                if (pad != null) pad.enqueue(s);
+                k.runBiasActivation(chosen, cx, wb, bb, zb, 1f, relu, yb, workspace.get(), s);
                 if (clamp) Clamp.run(compiler, t, yb, yb, elems, act.lo(), act.hi(), s);
             }
             @Override public void close() { k.close(); }
@@ -795,6 +808,7 @@ public final class GpuEngine implements AutoCloseable {
     }
 
     private Layer reformat(Node n) {
+        if (ChannelPad.absorbs(this, n)) return ChannelPad.absorbedReformat(this, n);
         Value x = n.input(0), y = n.output();
         String to = n.attrs().getString("to", "");
         int[] d = x.type().shape().dims();
@@ -836,6 +850,7 @@ public final class GpuEngine implements AutoCloseable {
         DeviceBuffer xb = act(x), yb = act(y);
         DType t = precision.storage;
         String tactic = global ? "tessel.pool.global" : mode == Pool2d.Mode.MAX ? "tessel.pool.max" : "tessel.pool.avg";
+        if (mode == Pool2d.Mode.MAX && CnnLayers.vectorMaxPool(t, layout, w, xb, yb)) return CnnLayers.maxPoolNhwc8(this, n, w, xb, yb);
         return new Layer() {
             @Override public LayerPlan plan() { return GpuEngine.this.plan(n, tactic, y); }
             @Override public void enqueue(CudaStream s) { Pool2d.run(compiler, t, mode, layout, w, xb, yb, s); }

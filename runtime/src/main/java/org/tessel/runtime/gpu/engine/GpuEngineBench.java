@@ -55,8 +55,11 @@ public final class GpuEngineBench {
             int batch = Integer.parseInt(f[1]);
             GpuEngine.Precision p = GpuEngine.Precision.valueOf(f[2].toUpperCase(Locale.ROOT));
             try {
-                double fixed = run(ctx, model, batch, p, GpuEngine.Options.FIXED).p50;
-                System.out.println(run(ctx, model, batch, p, GpuEngine.Options.tuned(cache)).line + String.format(Locale.ROOT, "|%.4f", fixed));
+                // -Dtessel.bench.fixed=false skips the fixed-rule engine; -Dtessel.bench.candidates / .workspaceMiB widen the tuning
+                double fixed = Boolean.parseBoolean(System.getProperty("tessel.bench.fixed", "true")) ? run(ctx, model, batch, p, GpuEngine.Options.FIXED).p50 : Double.NaN;
+                GpuEngine.Options tuned = new GpuEngine.Options(true, Integer.getInteger("tessel.bench.candidates", 3),
+                        Long.getLong("tessel.bench.workspaceMiB", 1024L) << 20, cache);
+                System.out.println(run(ctx, model, batch, p, tuned).line + String.format(Locale.ROOT, "|%.4f", fixed));
             } catch (RuntimeException | OutOfMemoryError e) {
                 System.out.println("BENCH|" + model + "|" + batch + "|" + p.name().toLowerCase(Locale.ROOT) + "|error|" + e.toString().replace('\n', ' '));
             }
@@ -78,7 +81,8 @@ public final class GpuEngineBench {
     static Result run(CudaContext ctx, String model, int batch, GpuEngine.Precision p, GpuEngine.Options options) {
         long t0 = System.nanoTime();
         Graph g = Zoo.build(model, ZooOptions.defaults().withBatch(batch));
-        new PassManager().run(g, StandardPipelines.STANDARD);
+        // -Dtessel.bench.pipeline=standard: the standard pipeline for every precision (NHWC FP32 too, the earlier behaviour)
+        new PassManager().run(g, "standard".equals(System.getProperty("tessel.bench.pipeline")) ? StandardPipelines.STANDARD : GpuEngine.pipeline(p, g));
         List<Tensor> inputs = new ArrayList<>();
         SplittableRandom r = new SplittableRandom(1);
         for (Value v : g.inputs()) {
@@ -93,6 +97,9 @@ public final class GpuEngineBench {
             for (Tensor t : out)
                 for (int i = 0; i < t.size(); i++)
                     if (!Float.isFinite(t.getFloat(i))) throw new IllegalStateException(model + " output has a non-finite value at " + i);
+            int top = Integer.getInteger("tessel.bench.profile", 0);
+            if (top > 0) for (String line : LayerProfiler.report(model + "|" + batch + "|" + p.name().toLowerCase(Locale.ROOT) + (options.tuneConvolutions() ? "|tuned" : "|fixed"),
+                    LayerProfiler.profile(e, c, 5), top)) System.out.println(line);
             c.captureGraph();
             double[] ms = c.time(WARMUP, ITERATIONS);
             double mean = 0;

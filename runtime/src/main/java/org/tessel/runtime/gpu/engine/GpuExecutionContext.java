@@ -204,40 +204,29 @@ public final class GpuExecutionContext implements AutoCloseable {
         return s[Math.max(0, Math.min(s.length - 1, i))];
     }
 
+    /** This context's layers, in order (bound to its memory). */
+    List<GpuEngine.Layer> layers() { return binding.layers; }
+
+    /** Waits for work enqueued earlier (e.g. a run's copies) before profiling starts. */
+    void waitForPendingWork() { engine.context().synchronize(); }
+
     /**
-     * Per-layer device times: each layer enqueued between two CUDA events (no graph replay), after
-     * {@code warmup} untimed inferences; the median of {@code iterations} per layer, in layer order.
-     * Sums to more than a replayed inference (each layer pays its own launch), but ranks the layers.
+     * Per-layer device times ({@link LayerProfiler}: each layer enqueued eagerly on this context's
+     * stream between two CUDA events, one untimed run queued ahead so the GPU is not waiting for the
+     * host), the median of {@code iterations} per layer, in layer order. Profiling runs the layers one
+     * after another on one stream, even for a multi-stream engine.
      */
     public synchronized List<LayerTime> profileLayers(int warmup, int iterations) {
         open();
         engine.context().bind();
-        List<GpuEngine.Layer> layers = binding.layers;
-        for (int i = 0; i < warmup; i++) for (GpuEngine.Layer l : layers) l.enqueue(stream);
+        if (isCaptured()) throw new GpuEngineException("profile before captureGraph(): a replayed graph has no per-layer events");
+        for (int i = 0; i < warmup; i++) for (GpuEngine.Layer l : binding.layers) l.enqueue(stream);
         stream.synchronize();
-        double[][] ms = new double[layers.size()][iterations];
-        List<CudaEvent> events = new ArrayList<>();
-        try {
-            for (int i = 0; i <= layers.size(); i++) events.add(new CudaEvent());
-            for (int it = 0; it < iterations; it++) {
-                events.get(0).record(stream);
-                for (int i = 0; i < layers.size(); i++) {
-                    layers.get(i).enqueue(stream);
-                    events.get(i + 1).record(stream);
-                }
-                stream.synchronize();
-                for (int i = 0; i < layers.size(); i++) ms[i][it] = events.get(i + 1).elapsedSince(events.get(i));
-            }
-        } finally {
-            for (CudaEvent e : events) e.close();
-        }
-        List<LayerTime> out = new ArrayList<>();
         Map<String, String> ops = new java.util.HashMap<>();
         for (org.tessel.ir.Node n : engine.graph().nodes()) ops.put(n.name(), n.opName().equals("tessel.Fused") ? "Fused:" + n.attrs().getString("kind", "?") : n.opName());
-        for (int i = 0; i < layers.size(); i++) {
-            var plan = layers.get(i).plan();
-            out.add(new LayerTime(plan, ops.getOrDefault(plan.node(), "?"), quantile(ms[i], 0.5)));
-        }
+        List<LayerTime> out = new ArrayList<>();
+        for (LayerProfiler.Entry e : LayerProfiler.profile(engine, this, iterations))
+            out.add(new LayerTime(e.plan(), ops.getOrDefault(e.plan().node(), "?"), e.ms()));
         return out;
     }
 

@@ -1,0 +1,101 @@
+package org.tessel.runtime.gpu.engine;
+
+import org.tessel.api.DType;
+import org.tessel.api.Layout;
+import org.tessel.api.Shape;
+import org.tessel.api.Tensor;
+import org.tessel.ir.Node;
+import org.tessel.ir.Value;
+import org.tessel.runtime.cuda.CudaStream;
+import org.tessel.runtime.cuda.DeviceBuffer;
+import org.tessel.runtime.gpu.HostTensors;
+import org.tessel.runtime.gpu.kernels.CnnKernels;
+
+/**
+ * An f16 NHWC convolution whose input has a channel count that is not a multiple of 8 (ResNet's
+ * and GoogLeNet's RGB stem, C = 3) runs on the input copied into a zero-padded C' = 8k buffer with
+ * the filters zero-padded alike ({@code tessel.pad_channels}): cuDNN's f16 NHWC tensor-core kernels want
+ * C % 8 == 0. The padded copy is a buffer of its own (outside the arena), written by every run.
+ * Off with {@code -Dtessel.gpu.padChannels=false}.
+ */
+final class ChannelPad {
+    private final DeviceBuffer src, input, weights;
+    private final long pixels, hw;
+    private final int c, channels;
+    private final GpuEngine e;
+
+    /** {@code hw > 0}: src is the NCHW input of an absorbed nchw-to-nhwc reformat, transposed and padded in one pass. */
+    private ChannelPad(GpuEngine e, DeviceBuffer src, DeviceBuffer input, DeviceBuffer weights, long pixels, long hw, int c, int channels) {
+        this.e = e; this.src = src; this.input = input; this.weights = weights; this.pixels = pixels; this.hw = hw; this.c = c; this.channels = channels;
+    }
+
+    private static boolean pads(GpuEngine e, Node conv, int c) {
+        Node k = conv;
+        if (conv.opName().equals("tessel.Fused")) {
+            if (!conv.attrs().getString("kind", "").equals("conv_bias_act") || conv.body() == null) return false;
+            k = conv.body().nodes().stream().filter(b -> b.opName().equals("Conv")).findFirst().orElse(null);
+            if (k == null || conv.input(0) == null) return false;
+        } else if (!conv.opName().equals("Conv")) return false;
+        return k.attrs().getInt("group", 1) == 1 && c % 8 != 0 && c <= 8 && e.precision.storage() == DType.F16;
+    }
+
+    /**
+     * True when this nchw-to-nhwc reformat of an f16 engine feeds only convolutions (as their data input) that
+     * pad their channels to 8: then the padding kernel reads the reformat's NCHW input itself, and the reformat
+     * layer does nothing.
+     */
+    static boolean absorbs(GpuEngine e, Node reformat) {
+        if (!enabled() || !reformat.opName().equals("tessel.Reformat") || !reformat.attrs().getString("to", "").equals("nhwc")) return false;
+        Value y = reformat.output();
+        // the reformat's input must be a graph input: an arena value's memory may be reused once the reformat has run
+        if (y.type().rank() != 4 || !e.graph.inputs().contains(reformat.input(0)) || e.graph.outputs().contains(y) || e.layoutOf(reformat.input(0)) != Layout.NCHW) return false;
+        java.util.List<Node> users = e.graph.users(y);
+        if (users.isEmpty()) return false;
+        for (Node u : users) if (u.input(0) != y || !pads(e, u, y.type().shape().dim(1))) return false;
+        for (Node u : users) for (int i = 1; i < u.numInputs(); i++) if (u.input(i) == y) return false;
+        return true;
+    }
+
+    static boolean enabled() { return !"false".equals(System.getProperty("tessel.gpu.padChannels")); }
+
+    /** The padding for this convolution, or null where none is needed. */
+    static ChannelPad of(GpuEngine e, Node owner, Value x, Value w, int groups, Layout layout) {
+        int[] xd = x.type().shape().dims(), wd = w.type().shape().dims();
+        int c = xd[1];
+        if (!enabled() || e.precision.storage() != DType.F16 || layout != Layout.NHWC || groups != 1 || c % 8 == 0 || c > 64) return null;
+        if (x.producer() != null && x.producer().opName().equals("tessel.Reformat") && !pads(e, owner, c)) return null;
+        int cp = (c + 7) / 8 * 8;
+        Tensor wt = w.constantValue();
+        int k = wd[0], rs = wd[2] * wd[3];
+        float[] padded = new float[k * cp * rs];
+        for (int ko = 0; ko < k; ko++)
+            for (int ci = 0; ci < c; ci++)
+                for (int i = 0; i < rs; i++) padded[(ko * cp + ci) * rs + i] = wt.getFloat((ko * c + ci) * rs + i);
+        Tensor pw = HostTensors.toChannelsLast(Tensor.ofFloats(DType.F32, Shape.of(k, cp, wd[2], wd[3]), padded));
+        DeviceBuffer wb = e.upload(pw, w);
+        long pixels = x.type().numElements() / c;
+        DeviceBuffer in = e.keep(DeviceBuffer.allocate(pixels * cp * 2));
+        in.fill((byte) 0);
+        Node producer = x.producer();
+        if (producer != null && cp == 8 && absorbs(e, producer))
+            return new ChannelPad(e, e.act(producer.input(0)), in, wb, pixels, (long) xd[2] * xd[3], c, cp);
+        return new ChannelPad(e, e.act(x), in, wb, pixels, 0, c, cp);
+    }
+
+    int channels() { return channels; }
+    DeviceBuffer input() { return input; }
+    DeviceBuffer weights() { return weights; }
+
+    void enqueue(CudaStream s) {
+        if (hw > 0) CnnKernels.padChannelsFromNchw8(e.compiler, src, input, pixels, hw, c, s);
+        else CnnKernels.padChannels(e.compiler, src, input, pixels, c, channels, s);
+    }
+
+    /** The layer standing for an absorbed reformat: nothing to run. */
+    static GpuEngine.Layer absorbedReformat(GpuEngine e, Node n) {
+        return new GpuEngine.Layer() {
+            @Override public org.tessel.runtime.engine.LayerPlan plan() { return e.plan(n, "fused into tessel.pad_channels", n.output()); }
+            @Override public void enqueue(CudaStream s) {}
+        };
+    }
+}
