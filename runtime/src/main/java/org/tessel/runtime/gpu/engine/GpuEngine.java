@@ -102,9 +102,9 @@ public final class GpuEngine implements AutoCloseable {
     private final Graph graph;
     private final Precision precision;
     private final CudaContext context;
-    private final KernelCompiler compiler;
+    final KernelCompiler compiler;
     private final Cudnn cudnn;
-    private final CublasLt cublasLt;
+    final CublasLt cublasLt;
     private final List<DeviceBuffer> owned = new ArrayList<>();
     private final List<Layer> layers = new ArrayList<>();
     private final Map<Value, DeviceBuffer> bound = new IdentityHashMap<>();
@@ -128,7 +128,7 @@ public final class GpuEngine implements AutoCloseable {
         this.compiler = new KernelCompiler(context);
         this.cudnn = Cudnn.create();
         this.cublasLt = CublasLt.create();
-        for (Value v : g.inputs()) requireF32(v, "graph input");
+        for (Value v : g.inputs()) if (!v.type().dtype().isInteger()) requireF32(v, "graph input"); // integer inputs live as i32
         this.memoryPlan = new LivenessMemoryPlanner().plan(g);
         long arenaBytes = Math.max(256, scaled(memoryPlan.arenaBytes()));
         this.arena = keep(DeviceBuffer.allocate(arenaBytes));
@@ -169,8 +169,22 @@ public final class GpuEngine implements AutoCloseable {
     }
 
     /** Ops the engine runs (besides the views and tessel.Fused of the kinds in {@link #FUSED_KINDS}). */
-    static final Set<String> OPS = Set.of("tessel.Fused", "Conv", "tessel.Reformat", "MaxPool", "AveragePool", "GlobalAveragePool", "Gemm", "Softmax");
-    static final Set<String> FUSED_KINDS = Set.of("conv_bias_act");
+    static final Set<String> OPS = union(Set.of("tessel.Fused", "Conv", "tessel.Reformat", "MaxPool", "AveragePool", "GlobalAveragePool", "Gemm", "Softmax"),
+            TransformerLayers.OPS);
+    static final Set<String> FUSED_KINDS = union(Set.of("conv_bias_act"), TransformerLayers.FUSED_KINDS);
+
+    private static Set<String> union(Set<String> a, Set<String> b) {
+        java.util.TreeSet<String> u = new java.util.TreeSet<>(a);
+        u.addAll(b);
+        return java.util.Collections.unmodifiableSet(u);
+    }
+
+    private TransformerLayers transformer;
+
+    private TransformerLayers transformer() {
+        if (transformer == null) transformer = new TransformerLayers(this);
+        return transformer;
+    }
 
     /**
      * Checks, without a GPU, that every node's op (and fused kind) has a kernel here; throws naming
@@ -200,6 +214,8 @@ public final class GpuEngine implements AutoCloseable {
     public long arenaBytes() { return arena.bytes(); }
     public long workspaceBytes() { return workspace.bytes(); }
     public long weightBytes() { return weightBytes; }
+    DeviceBuffer workspace() { return workspace; }
+    void addWeightBytes(long b) { weightBytes += b; }
     public List<LayerPlan> layerPlans() { return layers.stream().map(Layer::plan).toList(); }
 
     List<Layer> layers() { return layers; }
@@ -216,11 +232,11 @@ public final class GpuEngine implements AutoCloseable {
 
     // ---- building ---------------------------------------------------------------------------
 
-    private DeviceBuffer keep(DeviceBuffer b) { owned.add(b); return b; }
+    DeviceBuffer keep(DeviceBuffer b) { owned.add(b); return b; }
 
     private long scaled(long f32Bytes) { return f32Bytes / 4 * precision.storage.bytes(); }
 
-    private long storageBytes(Value v) { return v.type().numElements() * precision.storage.bytes(); }
+    private long storageBytes(Value v) { return v.type().numElements() * (v.type().dtype().isInteger() ? 4 : precision.storage.bytes()); }
 
     private static void requireF32(Value v, String what) {
         if (v.type().dtype() != DType.F32)
@@ -228,7 +244,7 @@ public final class GpuEngine implements AutoCloseable {
     }
 
     /** The arena slice of a node result, or the input buffer. */
-    private DeviceBuffer act(Value v) {
+    DeviceBuffer act(Value v) {
         DeviceBuffer b = bound.get(v);
         if (b != null) return b;
         if (v.isConstant()) throw new GpuEngineException("constant %" + v.name() + " used as an activation");
@@ -246,7 +262,7 @@ public final class GpuEngine implements AutoCloseable {
         return b;
     }
 
-    private DeviceBuffer weight(Value v, Layout filterLayout) {
+    DeviceBuffer weight(Value v, Layout filterLayout) {
         Tensor t = v.constantValue();
         if (t == null) throw new GpuEngineException("value %" + v.name() + " must be a constant (weights are uploaded once at build time)");
         if (filterLayout == Layout.NHWC) t = HostTensors.toChannelsLast(t);
@@ -270,15 +286,19 @@ public final class GpuEngine implements AutoCloseable {
             case "MaxPool", "AveragePool", "GlobalAveragePool" -> pool(n);
             case "Gemm" -> gemm(n);
             case "Softmax" -> softmax(n);
-            default -> throw unsupported(n, "op " + op + " has no GPU kernel in this engine");
+            case "Gather", "LayerNormalization", "Transpose", "Concat" -> transformer().layer(n);
+            default -> {
+                if (TransformerLayers.ELTWISE_OPS.contains(op)) yield transformer().layer(n);
+                throw unsupported(n, "op " + op + " has no GPU kernel in this engine");
+            }
         };
     }
 
-    private static GpuEngineException unsupported(Node n, String why) {
+    static GpuEngineException unsupported(Node n, String why) {
         return new GpuEngineException("cannot build a GPU engine: " + n.describe() + ": " + why);
     }
 
-    private LayerPlan plan(Node n, String tactic, Value out) {
+    LayerPlan plan(Node n, String tactic, Value out) {
         return new LayerPlan(n.name(), tactic, precision.name(), layoutOf(out).text());
     }
 
@@ -287,6 +307,7 @@ public final class GpuEngine implements AutoCloseable {
         DeviceBuffer src = act(in);
         MemoryPlan.Allocation ai = memoryPlan.of(in), ao = memoryPlan.of(out);
         boolean inPlace = ai != null && ao != null && ai.offset() == ao.offset() && !bound.containsKey(out);
+        if (in.type().dtype().isInteger() && !bound.containsKey(out)) inPlace = true; // integer values (i32 on the device) live outside the arena
         if (inPlace) {
             bound.put(out, src);
             return new Layer() {
@@ -305,7 +326,8 @@ public final class GpuEngine implements AutoCloseable {
         String kind = n.attrs().getString("kind", "");
         Graph body = n.body();
         if (body == null) throw unsupported(n, "tessel.Fused without a body");
-        if (!kind.equals("conv_bias_act")) throw unsupported(n, "fused kind '" + kind + "' has no GPU kernel in this engine (supported: conv_bias_act)");
+        if (TransformerLayers.FUSED_KINDS.contains(kind)) return transformer().fused(n, kind);
+        if (!kind.equals("conv_bias_act")) throw unsupported(n, "fused kind '" + kind + "' has no GPU kernel in this engine (supported: " + FUSED_KINDS + ")");
         // Body: Conv(in0, in1, in2) [-> Add(conv, in3)] [-> Relu | Clip(lo, hi)]
         Node conv = null;
         Value residual = null;
@@ -364,7 +386,7 @@ public final class GpuEngine implements AutoCloseable {
     }
 
     /** The outer value a body input stands for. */
-    private static Value outer(Node fused, Graph body, Value inner) {
+    static Value outer(Node fused, Graph body, Value inner) {
         int i = body.inputs().indexOf(inner);
         if (i < 0) throw unsupported(fused, "body value %" + inner.name() + " is not a body input");
         return fused.input(i);

@@ -50,8 +50,18 @@ public final class GpuExecutionContext implements AutoCloseable {
             TensorType want = v.type();
             if (t.dtype() != want.dtype() || !t.shape().equals(want.shape()))
                 throw new GpuEngineException("input %" + v.name() + " must be " + want.dtype().text() + want.shape() + ", got " + t.dtype().text() + t.shape());
-            Tensor stored = want.layout() == Layout.NHWC ? HostTensors.toChannelsLast(t) : t;
             DeviceBuffer b = engine.buffer(v);
+            if (want.dtype().isInteger()) { // integer inputs (token ids, masks) live as i32 on the device
+                int[] ints = new int[t.size()];
+                for (int j = 0; j < ints.length; j++) {
+                    long x = t.getLong(j);
+                    if (x != (int) x) throw new GpuEngineException("input %" + v.name() + " element " + j + " = " + x + " is outside the i32 range the device keeps");
+                    ints[j] = (int) x;
+                }
+                b.copyFrom(ints);
+                continue;
+            }
+            Tensor stored = want.layout() == Layout.NHWC ? HostTensors.toChannelsLast(t) : t;
             if (storage == DType.F32) b.copyFrom(stored.floats());
             else b.copyFrom(HostTensors.toF16(stored.floats()));
         }

@@ -1,0 +1,37 @@
+// Data-movement and activation kernels of the transformer engines (BERT, ViT). Needs T, LD_T, ST_T.
+// Grid-stride loops over the output; long long indices.
+
+// tessel.gather: out[o][j][c] = data[o][idx[j]][c] for o < outer, j < nidx, c < inner; indices are
+// 32-bit, negative ones count from the end of the axis; an index outside [-axis, axis) gives NaN.
+extern "C" __global__ void tessel_gather(const T* __restrict__ data, const int* __restrict__ idx, T* __restrict__ out,
+                                         long long outer, int axis, long long nidx, long long inner) {
+    long long n = outer * nidx * inner;
+    for (long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) {
+        long long c = i % inner, r = i / inner;
+        long long j = r % nidx, o = r / nidx;
+        long long ix = idx[j];
+        if (ix < 0) ix += axis;
+        float v = (ix >= 0 && ix < axis) ? LD_T(data, (o * axis + ix) * inner + c) : __int_as_float(0x7fc00000);
+        ST_T(out, i, v);
+    }
+}
+
+// tessel.concat: one input's block [outer][len] copied into out[outer][total] at column offset `at`
+// (len = input's axis extent times the inner size, total = the output's).
+extern "C" __global__ void tessel_concat_copy(const T* __restrict__ src, T* __restrict__ out, long long outer, long long len,
+                                              long long total, long long at) {
+    long long n = outer * len;
+    for (long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) {
+        long long o = i / len, j = i - o * len;
+        out[o * total + at + j] = src[i];
+    }
+}
+
+// tessel.gelu.erf in place: y = 0.5 x erfc(-x / sqrt 2), the exact GELU the graph's Gelu means
+// (cuBLASLt's GELU epilogue is the tanh approximation). Runs after a bias epilogue.
+extern "C" __global__ void tessel_gelu_erf(T* __restrict__ y, long long n) {
+    for (long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) {
+        float x = LD_T(y, i);
+        ST_T(y, i, 0.5f * x * erfcf(-x * 0.70710678118654752f));
+    }
+}
