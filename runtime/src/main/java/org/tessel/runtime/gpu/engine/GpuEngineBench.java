@@ -75,18 +75,47 @@ public final class GpuEngineBench {
 
     record Result(String line, double p50) {}
 
+    /**
+     * Seeded inputs for a zoo graph: f32 inputs uniform in [lo, hi); integer inputs named like a
+     * mask get ones with the last eighth (more for later batch rows) of each row zero; other integer
+     * inputs (token ids) uniform over the rows of the Gather table they index.
+     */
+    static List<Tensor> inputs(Graph g, SplittableRandom r, double lo, double hi) {
+        List<Tensor> inputs = new ArrayList<>();
+        for (Value v : g.inputs()) {
+            org.tessel.api.Shape s = v.type().shape();
+            int n = Math.toIntExact(v.type().numElements());
+            if (v.type().dtype() == DType.F32) {
+                float[] x = new float[n];
+                for (int i = 0; i < n; i++) x[i] = (float) (lo + r.nextDouble() * (hi - lo));
+                inputs.add(Tensor.ofFloats(DType.F32, s, x));
+                continue;
+            }
+            if (!v.type().dtype().isInteger()) throw new IllegalArgumentException("input %" + v.name() + " is " + v.type().dtype().text());
+            long[] x = new long[n];
+            int cols = s.rank() == 0 ? 1 : s.dim(s.rank() - 1);
+            if (v.name().contains("mask")) {
+                for (int i = 0; i < n; i++) {
+                    int row = i / cols, col = i % cols;
+                    x[i] = col >= cols - Math.max(1, cols / 8) * (1 + row % 3) ? 0 : 1;
+                }
+            } else {
+                long vocab = 0;
+                for (org.tessel.ir.Node u : g.users(v))
+                    if (u.opName().equals("Gather") && u.input(1) == v) vocab = u.input(0).type().shape().dim((int) u.attrs().getInt("axis", 0));
+                if (vocab <= 0) throw new IllegalArgumentException("integer input %" + v.name() + " indexes no Gather; no range for random values");
+                for (int i = 0; i < n; i++) x[i] = r.nextLong(vocab);
+            }
+            inputs.add(Tensor.ofLongs(v.type().dtype(), s, x));
+        }
+        return inputs;
+    }
+
     static Result run(CudaContext ctx, String model, int batch, GpuEngine.Precision p, GpuEngine.Options options) {
         long t0 = System.nanoTime();
         Graph g = Zoo.build(model, ZooOptions.defaults().withBatch(batch));
         new PassManager().run(g, StandardPipelines.STANDARD);
-        List<Tensor> inputs = new ArrayList<>();
-        SplittableRandom r = new SplittableRandom(1);
-        for (Value v : g.inputs()) {
-            if (v.type().dtype() != DType.F32) throw new IllegalArgumentException(model + " input %" + v.name() + " is " + v.type().dtype().text());
-            float[] x = new float[Math.toIntExact(v.type().numElements())];
-            for (int i = 0; i < x.length; i++) x[i] = (float) (r.nextDouble() * 2 - 1);
-            inputs.add(Tensor.ofFloats(DType.F32, v.type().shape(), x));
-        }
+        List<Tensor> inputs = inputs(g, new SplittableRandom(1), -1, 1);
         try (GpuEngine e = GpuEngine.build(g, p, ctx, options); GpuExecutionContext c = e.createExecutionContext()) {
             double buildS = (System.nanoTime() - t0) / 1e9;
             List<Tensor> out = c.run(inputs);

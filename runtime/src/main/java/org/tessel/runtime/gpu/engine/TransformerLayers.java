@@ -243,7 +243,7 @@ final class TransformerLayers {
 
     // ---- GEMM --------------------------------------------------------------------------------
 
-    private enum Act { NONE, RELU, GELU_ERF, GELU_TANH }
+    private enum Act { NONE, RELU, GELU_ERF, GELU_TANH, TANH }
 
     private GpuEngine.Layer gemmBiasAct(Node n) {
         Graph body = n.body();
@@ -252,10 +252,20 @@ final class TransformerLayers {
         Act act = Act.NONE;
         for (Node b : body.nodes()) {
             switch (b.opName()) {
-                case "MatMul" -> {
-                    if (mm != null) throw unsupported(n, "gemm_bias_act body has two MatMul nodes");
+                case "MatMul", "Gemm" -> {
+                    if (mm != null) throw unsupported(n, "gemm_bias_act body has two MatMul/Gemm nodes");
                     mm = b;
                     cur = b.output();
+                    if (b.opName().equals("Gemm")) {
+                        if (b.attrs().getInt("transA", 0) != 0) throw unsupported(n, "Gemm '" + b.name() + "' with transA=1");
+                        if (b.attrs().getFloat("alpha", 1f) != 1f || b.attrs().getFloat("beta", 1f) != 1f) throw unsupported(n, "Gemm '" + b.name() + "' with alpha/beta other than 1");
+                        if (b.numInputs() > 2 && b.input(2) != null) {
+                            Value o = GpuEngine.outer(n, body, b.input(2));
+                            int nn = cur.type().shape().dim(cur.type().rank() - 1);
+                            if (!o.isConstant() || o.type().numElements() != nn) throw unsupported(n, "Gemm '" + b.name() + "' C operand " + o.type().shape() + " is not a bias [" + nn + "]");
+                            bias = o;
+                        }
+                    }
                 }
                 case "Add" -> {
                     if (cur == null || act != Act.NONE) throw unsupported(n, "gemm_bias_act body: Add '" + b.name() + "' must follow the MatMul, before the activation");
@@ -268,20 +278,26 @@ final class TransformerLayers {
                     else throw unsupported(n, "gemm_bias_act body: Add '" + b.name() + "' of " + other.type().shape() + " is neither a bias [" + nn + "] nor a residual " + cur.type().shape());
                     cur = b.output();
                 }
+                case "Tanh" -> {
+                    if (cur == null || act != Act.NONE || b.input(0) != cur) throw unsupported(n, "gemm_bias_act body: Tanh must take the GEMM (+ bias, + residual) result");
+                    act = Act.TANH;
+                    cur = b.output();
+                }
                 case "Relu", "Gelu" -> {
                     if (cur == null || act != Act.NONE || b.input(0) != cur) throw unsupported(n, "gemm_bias_act body: " + b.opName() + " must take the MatMul (+ bias, + residual) result");
                     act = b.opName().equals("Relu") ? Act.RELU : b.attrs().getString("approximate", "none").equals("tanh") ? Act.GELU_TANH : Act.GELU_ERF;
                     cur = b.output();
                 }
-                default -> throw unsupported(n, "gemm_bias_act body op " + b.opName() + " (node '" + b.name() + "') is not MatMul/Add/Relu/Gelu");
+                default -> throw unsupported(n, "gemm_bias_act body op " + b.opName() + " (node '" + b.name() + "') is not MatMul/Gemm/Add/Relu/Gelu/Tanh");
             }
         }
         if (mm == null || body.outputs().size() != 1 || body.outputs().get(0) != cur) throw unsupported(n, "gemm_bias_act body must be one MatMul chain ending in the body's only output");
         Value x = GpuEngine.outer(n, body, mm.input(0)), w = GpuEngine.outer(n, body, mm.input(1)), y = n.output();
-        if (w.constantValue() == null || w.type().rank() != 2) throw unsupported(n, "MatMul weights %" + w.name() + " must be a 2-D constant [K,N]");
+        boolean transB = mm.opName().equals("Gemm") && mm.attrs().getInt("transB", 0) != 0;
+        if (w.constantValue() == null || w.type().rank() != 2) throw unsupported(n, "weights %" + w.name() + " must be a 2-D constant ([K,N], or [N,K] with transB)");
         int[] xd = x.type().shape().dims(), wd = w.type().shape().dims();
-        int kk = xd[xd.length - 1], nn = wd[1];
-        if (wd[0] != kk) throw unsupported(n, "MatMul of " + x.type().shape() + " by " + w.type().shape());
+        int kk = xd[xd.length - 1], nn = transB ? wd[0] : wd[1];
+        if ((transB ? wd[1] : wd[0]) != kk) throw unsupported(n, mm.opName() + " of " + x.type().shape() + " by " + w.type().shape() + (transB ? " (transB)" : ""));
         long m = x.type().numElements() / kk;
         if (m > Integer.MAX_VALUE) throw unsupported(n, "M = " + m + " rows is too many");
         if (y.type().numElements() != m * nn) throw unsupported(n, "output " + y.type().shape() + " is not [" + m + "," + nn + "]");
@@ -294,22 +310,23 @@ final class TransformerLayers {
         DeviceBuffer bb = bias == null ? null : e.weight(bias, Layout.ANY);
         DeviceBuffer rb = residual == null ? null : e.act(residual);
         CublasLt.Epilogue epi = switch (act) {
-            case NONE, GELU_ERF -> bias == null ? CublasLt.Epilogue.DEFAULT : CublasLt.Epilogue.BIAS;
+            case NONE, GELU_ERF, TANH -> bias == null ? CublasLt.Epilogue.DEFAULT : CublasLt.Epilogue.BIAS;
             case RELU -> bias == null ? CublasLt.Epilogue.RELU : CublasLt.Epilogue.RELU_BIAS;
             case GELU_TANH -> bias == null ? CublasLt.Epilogue.GELU : CublasLt.Epilogue.GELU_BIAS;
         };
-        CublasLtGemm g = CublasLtGemm.plan(e.cublasLt, new CublasLtGemm.Spec((int) m, nn, kk, false, lp, epi), bb, 1);
+        CublasLtGemm g = CublasLtGemm.plan(e.cublasLt, new CublasLtGemm.Spec((int) m, nn, kk, transB, lp, epi), bb, 1);
         if (g.algos().isEmpty()) { g.close(); throw unsupported(n, "cuBLASLt has no algorithm for " + m + "x" + nn + "x" + kk + " " + lp); }
         String tactic = "cublaslt.gemm" + (bias == null ? "" : ".bias") + (act == Act.RELU ? "_relu" : act == Act.GELU_TANH ? "_gelu" : "")
-                + (residual != null ? "+residual" : "") + (act == Act.GELU_ERF ? "+tessel.gelu.erf" : "");
-        boolean gelu = act == Act.GELU_ERF;
+                + (residual != null ? "+residual" : "") + (act == Act.GELU_ERF ? "+tessel.gelu.erf" : act == Act.TANH ? "+tessel.tanh" : "");
+        Act post = act;
         long elems = y.type().numElements();
         return new GpuEngine.Layer() {
             @Override public LayerPlan plan() { return e.plan(n, tactic, y); }
             @Override public void enqueue(CudaStream s) {
                 if (rb != null) g.run(0, xb, wb, 1f, rb, yb, e.workspace(), s);
                 else g.run(xb, wb, yb, e.workspace(), s);
-                if (gelu) TransformerKernels.geluErf(e.compiler, t, yb, elems, s);
+                if (post == Act.GELU_ERF) TransformerKernels.geluErf(e.compiler, t, yb, elems, s);
+                else if (post == Act.TANH) TransformerKernels.tanh(e.compiler, t, yb, elems, s);
             }
             @Override public void close() { g.close(); }
         };

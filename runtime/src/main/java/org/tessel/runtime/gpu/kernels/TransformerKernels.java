@@ -57,6 +57,13 @@ public final class TransformerKernels {
         kernel(kc, t, "tessel_gelu_erf").launch(Launch.gridFor(n, BLOCK), BLOCK, 0, s, CudaKernel.args().ptr(y).i64(n));
     }
 
+    /** y = tanh(y) in place over n elements. */
+    public static void tanh(KernelCompiler kc, DType t, DeviceBuffer y, long n, CudaStream s) {
+        Softmax.check(y, t, n, "tanh");
+        if (n == 0) return;
+        kernel(kc, t, "tessel_tanh").launch(Launch.gridFor(n, BLOCK), BLOCK, 0, s, CudaKernel.args().ptr(y).i64(n));
+    }
+
     /** The source of a transpose of a tensor of {@code dims} by {@code perm} (output dim k is input dim perm[k]). */
     public static String transposeSource(DType t, int[] dims, int[] perm) {
         int r = dims.length;

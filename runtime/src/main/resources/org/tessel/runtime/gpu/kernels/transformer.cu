@@ -35,3 +35,9 @@ extern "C" __global__ void tessel_gelu_erf(T* __restrict__ y, long long n) {
         ST_T(y, i, 0.5f * x * erfcf(-x * 0.70710678118654752f));
     }
 }
+
+// tessel.tanh in place (BERT's pooler activation after a bias epilogue).
+extern "C" __global__ void tessel_tanh(T* __restrict__ y, long long n) {
+    for (long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x)
+        ST_T(y, i, tanhf(LD_T(y, i)));
+}
