@@ -23,7 +23,8 @@ import org.tessel.runtime.tuning.TimingCache;
  * Times whole-model GPU engines the way the PyTorch peer (benchmarks/peers/torch_peer.py) times
  * torch: per configuration, build (standard pipeline + engine), one checked run, CUDA-graph
  * capture, 20 warm-up replays, then 100 replays each between two CUDA events; median and p99.
- * Arguments: configurations MODEL:BATCH:PRECISION (e.g. resnet50:32:FP16). Each is built twice,
+ * Arguments: configurations MODEL:BATCH:PRECISION (e.g. resnet50:32:FP16, bert-base:32:FP16 at the zoo's
+ * sequence 128; integer inputs get token ids in range and a mask with zeros, see {@link #inputs}). Each is built twice,
  * with the fixed kernel rule and with convolution algorithms tuned ({@link GpuEngine.Options#tuned}),
  * printing {@code BENCH|model|batch|precision|p50_ms|p99_ms|mean_ms|layers|arena_mib|build_s|fixed_p50_ms}
  * (the tuned engine's figures, the fixed rule's median last), or {@code BENCH|model|batch|precision|error|...}
