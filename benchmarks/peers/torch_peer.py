@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """PyTorch peer of Tessel's GpuEngineBench: the same models and shapes, timed the same way.
 
-torchvision resnet50 (channels_last) and mobilenet_v2, random weights, eval mode; per
+torchvision resnet50 (channels_last) and mobilenet_v2, and transformers' BertModel built from a
+config with the zoo's sizes (bert-base: vocab 30522, hidden 768, 12 layers, 12 heads, FFN 3072, GELU
+erf, LayerNorm eps 1e-12, with the tanh pooler the zoo has; sequence 128; bert-tiny: vocab 1000,
+hidden 128, 2 layers, 2 heads, FFN 512, sequence 16), token ids uniform over the vocabulary and an
+attention mask with the last eighth of each row zero (as GpuEngineBench), random weights, eval mode; per
 configuration torch eager, torch.compile (default mode) and torch.compile(mode="reduce-overhead")
 (CUDA graphs). TF32 off, cudnn.benchmark on. Each time: 20 warm-up calls, then the median and p99
 of 100 calls, each between two CUDA events. fp16 means the model and input in half precision.
@@ -23,30 +27,53 @@ import torch._dynamo
 WARMUP, ITERS = 20, 100
 
 
+BERT = {
+    "bert-base": dict(vocab_size=30522, hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072, seq=128),
+    "bert-tiny": dict(vocab_size=1000, hidden_size=128, num_hidden_layers=2, num_attention_heads=2, intermediate_size=512, seq=16),
+}
+
+
+def build_bert(model, batch, dtype):
+    from transformers import BertConfig, BertModel
+    c = dict(BERT[model])
+    seq = c.pop("seq")
+    cfg = BertConfig(**c, max_position_embeddings=512, type_vocab_size=2, hidden_act="gelu", layer_norm_eps=1e-12,
+                     hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    net = BertModel(cfg, add_pooling_layer=True).eval().cuda().to(dtype=dtype)
+    ids = torch.randint(0, cfg.vocab_size, (batch, seq), device="cuda", dtype=torch.int64)
+    mask = torch.ones((batch, seq), device="cuda", dtype=torch.int64)
+    for b in range(batch):
+        mask[b, seq - max(1, seq // 8) * (1 + b % 3):] = 0
+    return net, (ids, mask)
+
+
 def build(model, batch, precision):
+    """The network and its positional arguments (a tuple)."""
+    dtype = torch.float16 if precision == "fp16" else torch.float32
+    if model in BERT:
+        return build_bert(model, batch, dtype)
     import torchvision
     if model == "resnet50":
         net, shape = torchvision.models.resnet50(weights=None), (batch, 3, 224, 224)
     elif model == "mobilenetv2":
         net, shape = torchvision.models.mobilenet_v2(weights=None), (batch, 3, 224, 224)
     else:
-        raise SystemExit(f"torch_peer.py: unknown model '{model}' (known: resnet50, mobilenetv2)")
-    dtype = torch.float16 if precision == "fp16" else torch.float32
+        raise SystemExit(f"torch_peer.py: unknown model '{model}' (known: resnet50, mobilenetv2, {', '.join(BERT)})")
     net = net.eval().cuda().to(dtype=dtype, memory_format=torch.channels_last)
     x = torch.randn(shape, device="cuda", dtype=dtype).to(memory_format=torch.channels_last)
-    return net, x
+    return net, (x,)
 
 
 def time_it(fn, x):
     with torch.inference_mode():
         for _ in range(WARMUP):
-            fn(x)
+            fn(*x)
         torch.cuda.synchronize()
         ms = []
         for _ in range(ITERS):
             s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             s.record()
-            fn(x)
+            fn(*x)
             e.record()
             e.synchronize()
             ms.append(s.elapsed_time(e))
@@ -89,7 +116,7 @@ def main():
                 fn = torch.compile(net, mode=mode)
                 t0 = time.time()
                 with torch.inference_mode():
-                    fn(x)
+                    fn(*x)
                 torch.cuda.synchronize()
                 p50, p99 = time_it(fn, x)
                 print(f"PEER|{model}|{batch}|{prec.lower()}|{name}|{p50:.4f}|{p99:.4f}|compile {time.time() - t0:.0f}s", flush=True)

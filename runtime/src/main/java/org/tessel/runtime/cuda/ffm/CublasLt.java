@@ -229,6 +229,14 @@ public final class CublasLt implements AutoCloseable {
          * {@code stream} (raw handle, 0 for the default stream).
          */
         public void run(Algo algo, float alpha, long a, long b, float beta, long d, long workspace, long workspaceBytes, long stream) {
+            run(algo, alpha, a, b, beta, d, d, workspace, workspaceBytes, stream);
+        }
+
+        /**
+         * D = epilogue(alpha op(A) op(B) + beta C) with C a separate matrix of D's layout (e.g. a
+         * residual added through beta = 1 before the bias epilogue; C may equal D).
+         */
+        public void run(Algo algo, float alpha, long a, long b, float beta, long c, long d, long workspace, long workspaceBytes, long stream) {
             if (algo.workspaceBytes() > workspaceBytes)
                 throw new IllegalArgumentException("algorithm " + algo.index() + " needs " + algo.workspaceBytes() + " bytes of workspace, given " + workspaceBytes);
             try (Arena ar = Arena.ofConfined()) {
@@ -240,7 +248,7 @@ public final class CublasLt implements AutoCloseable {
                     al = ar.allocateFrom(ValueLayout.JAVA_FLOAT, alpha);
                     be = ar.allocateFrom(ValueLayout.JAVA_FLOAT, beta);
                 }
-                check("cublasLtMatmul", callInt(matmul, handle, desc, al, dev(a), aLayout, dev(b), bLayout, be, dev(d), dLayout, dev(d), dLayout,
+                check("cublasLtMatmul", callInt(matmul, handle, desc, al, dev(a), aLayout, dev(b), bLayout, be, dev(c), dLayout, dev(d), dLayout,
                         algo.descriptor(), dev(workspace), workspaceBytes, dev(stream)));
             }
         }

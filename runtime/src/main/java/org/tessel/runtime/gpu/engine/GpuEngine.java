@@ -105,7 +105,7 @@ public final class GpuEngine implements AutoCloseable {
     final Precision precision;
     private final CudaContext context;
     final KernelCompiler compiler;
-    private final CublasLt cublasLt;
+    final CublasLt cublasLt;
     /** Weights, shared by every execution context: uploaded once, in the storage type and the kernel's layout. */
     private final List<DeviceBuffer> weightBuffers = new ArrayList<>();
     private final Map<Value, Map<String, DeviceBuffer>> weightCache = new IdentityHashMap<>();
@@ -184,7 +184,7 @@ public final class GpuEngine implements AutoCloseable {
         this.graph = g;
         this.precision = p;
         this.context = context;
-        for (Value v : g.inputs()) requireF32(v, "graph input");
+        for (Value v : g.inputs()) if (!v.type().dtype().isInteger()) requireF32(v, "graph input"); // integer inputs live as i32
         if (streams < 1 || streams > MAX_STREAMS) throw new GpuEngineException("streams must be 1.." + MAX_STREAMS + ", got " + streams);
         MemoryPlan sequential = new LivenessMemoryPlanner().plan(g);
         if (streams > 1) {
@@ -288,8 +288,22 @@ public final class GpuEngine implements AutoCloseable {
     public static String pipeline(Precision p, Graph g) { return EnginePipeline.forPrecision(p, g); }
 
     /** Ops the engine runs (besides the views and tessel.Fused of the kinds in {@link #FUSED_KINDS}). */
-    static final Set<String> OPS = Set.of("tessel.Fused", "Conv", "tessel.Reformat", "MaxPool", "AveragePool", "GlobalAveragePool", "Gemm", "Softmax", "Concat", "LRN", "ReduceMean");
-    static final Set<String> FUSED_KINDS = Set.of("conv_bias_act");
+    static final Set<String> OPS = union(Set.of("tessel.Fused", "Conv", "tessel.Reformat", "MaxPool", "AveragePool", "GlobalAveragePool", "Gemm", "Softmax", "Concat", "LRN", "ReduceMean"),
+            TransformerLayers.OPS);
+    static final Set<String> FUSED_KINDS = union(Set.of("conv_bias_act"), TransformerLayers.FUSED_KINDS);
+
+    private static Set<String> union(Set<String> a, Set<String> b) {
+        java.util.TreeSet<String> u = new java.util.TreeSet<>(a);
+        u.addAll(b);
+        return java.util.Collections.unmodifiableSet(u);
+    }
+
+    private TransformerLayers transformer;
+
+    private TransformerLayers transformer() {
+        if (transformer == null) transformer = new TransformerLayers(this);
+        return transformer;
+    }
 
     /**
      * Checks, without a GPU, that every node's op (and fused kind) has a kernel here; throws naming
@@ -503,7 +517,7 @@ public final class GpuEngine implements AutoCloseable {
 
     private long scaled(long f32Bytes) { return f32Bytes / 4 * precision.storage.bytes(); }
 
-    private long storageBytes(Value v) { return v.type().numElements() * precision.storage.bytes(); }
+    private long storageBytes(Value v) { return v.type().numElements() * (v.type().dtype().isInteger() ? 4 : precision.storage.bytes()); }
 
     private static void requireF32(Value v, String what) {
         if (v.type().dtype() != DType.F32)
@@ -540,6 +554,19 @@ public final class GpuEngine implements AutoCloseable {
         return sharedWeight(v, "weight:" + filterLayout, () -> filterLayout == Layout.NHWC ? HostTensors.toChannelsLast(v.constantValue()) : v.constantValue());
     }
 
+    /** A device buffer made once per engine for constant {@code v} in form {@code form} (e.g. integer indices as i32), shared by every context. */
+    DeviceBuffer shared(Value v, String form, java.util.function.Supplier<DeviceBuffer> make) {
+        Map<String, DeviceBuffer> forms = weightCache.computeIfAbsent(v, k -> new java.util.HashMap<>());
+        DeviceBuffer b = forms.get(form);
+        if (b == null) {
+            b = make.get();
+            weightBuffers.add(b);
+            weightBytes += b.bytes();
+            forms.put(form, b);
+        }
+        return b;
+    }
+
     private DeviceBuffer sharedWeight(Value v, String form, java.util.function.Supplier<Tensor> tensor) {
         Map<String, DeviceBuffer> forms = weightCache.computeIfAbsent(v, k -> new java.util.HashMap<>());
         DeviceBuffer b = forms.get(form);
@@ -568,7 +595,11 @@ public final class GpuEngine implements AutoCloseable {
             case "Gemm" -> gemm(n);
             case "Softmax" -> softmax(n);
             case "Concat", "LRN", "ReduceMean" -> CnnLayers.build(this, n);
-            default -> throw unsupported(n, "op " + op + " has no GPU kernel in this engine");
+            case "Gather", "LayerNormalization", "Transpose" -> transformer().layer(n);
+            default -> {
+                if (TransformerLayers.ELTWISE_OPS.contains(op)) yield transformer().layer(n);
+                throw unsupported(n, "op " + op + " has no GPU kernel in this engine");
+            }
         };
     }
 
@@ -586,6 +617,7 @@ public final class GpuEngine implements AutoCloseable {
         MemoryPlan.Allocation ai = memoryPlan.of(in), ao = memoryPlan.of(out);
         Map<Value, DeviceBuffer> bound = cur().bound;
         boolean inPlace = ai != null && ao != null && ai.offset() == ao.offset() && !bound.containsKey(out);
+        if (in.type().dtype().isInteger() && !bound.containsKey(out)) inPlace = true; // integer values (i32 on the device) live outside the arena
         if (inPlace) {
             bound.put(out, src);
             return new Layer() {
@@ -604,7 +636,8 @@ public final class GpuEngine implements AutoCloseable {
         String kind = n.attrs().getString("kind", "");
         Graph body = n.body();
         if (body == null) throw unsupported(n, "tessel.Fused without a body");
-        if (!kind.equals("conv_bias_act")) throw unsupported(n, "fused kind '" + kind + "' has no GPU kernel in this engine (supported: conv_bias_act)");
+        if (TransformerLayers.FUSED_KINDS.contains(kind)) return transformer().fused(n, kind);
+        if (!kind.equals("conv_bias_act")) throw unsupported(n, "fused kind '" + kind + "' has no GPU kernel in this engine (supported: " + FUSED_KINDS + ")");
         // Body: Conv(in0, in1, in2) [-> Add(conv, in3)] [-> Relu | Clip(lo, hi)]
         Node conv = null;
         Value residual = null;
@@ -663,7 +696,7 @@ public final class GpuEngine implements AutoCloseable {
     }
 
     /** The outer value a body input stands for. */
-    private static Value outer(Node fused, Graph body, Value inner) {
+    static Value outer(Node fused, Graph body, Value inner) {
         int i = body.inputs().indexOf(inner);
         if (i < 0) throw unsupported(fused, "body value %" + inner.name() + " is not a body input");
         return fused.input(i);

@@ -23,7 +23,8 @@ import org.tessel.runtime.tuning.TimingCache;
  * Times whole-model GPU engines the way the PyTorch peer (benchmarks/peers/torch_peer.py) times
  * torch: per configuration, build (standard pipeline + engine), one checked run, CUDA-graph
  * capture, 20 warm-up replays, then 100 replays each between two CUDA events; median and p99.
- * Arguments: configurations MODEL:BATCH:PRECISION (e.g. resnet50:32:FP16). Each is built twice,
+ * Arguments: configurations MODEL:BATCH:PRECISION (e.g. resnet50:32:FP16, bert-base:32:FP16 at the zoo's
+ * sequence 128; integer inputs get token ids in range and a mask with zeros, see {@link #inputs}). Each is built twice,
  * with the fixed kernel rule and with convolution algorithms tuned ({@link GpuEngine.Options#tuned}),
  * printing {@code BENCH|model|batch|precision|p50_ms|p99_ms|mean_ms|layers|arena_mib|build_s|fixed_p50_ms}
  * (the tuned engine's figures, the fixed rule's median last), or {@code BENCH|model|batch|precision|error|...}
@@ -78,19 +79,48 @@ public final class GpuEngineBench {
 
     record Result(String line, double p50) {}
 
+    /**
+     * Seeded inputs for a zoo graph: f32 inputs uniform in [lo, hi); integer inputs named like a
+     * mask get ones with the last eighth (more for later batch rows) of each row zero; other integer
+     * inputs (token ids) uniform over the rows of the Gather table they index.
+     */
+    static List<Tensor> inputs(Graph g, SplittableRandom r, double lo, double hi) {
+        List<Tensor> inputs = new ArrayList<>();
+        for (Value v : g.inputs()) {
+            org.tessel.api.Shape s = v.type().shape();
+            int n = Math.toIntExact(v.type().numElements());
+            if (v.type().dtype() == DType.F32) {
+                float[] x = new float[n];
+                for (int i = 0; i < n; i++) x[i] = (float) (lo + r.nextDouble() * (hi - lo));
+                inputs.add(Tensor.ofFloats(DType.F32, s, x));
+                continue;
+            }
+            if (!v.type().dtype().isInteger()) throw new IllegalArgumentException("input %" + v.name() + " is " + v.type().dtype().text());
+            long[] x = new long[n];
+            int cols = s.rank() == 0 ? 1 : s.dim(s.rank() - 1);
+            if (v.name().contains("mask")) {
+                for (int i = 0; i < n; i++) {
+                    int row = i / cols, col = i % cols;
+                    x[i] = col >= cols - Math.max(1, cols / 8) * (1 + row % 3) ? 0 : 1;
+                }
+            } else {
+                long vocab = 0;
+                for (org.tessel.ir.Node u : g.users(v))
+                    if (u.opName().equals("Gather") && u.input(1) == v) vocab = u.input(0).type().shape().dim((int) u.attrs().getInt("axis", 0));
+                if (vocab <= 0) throw new IllegalArgumentException("integer input %" + v.name() + " indexes no Gather; no range for random values");
+                for (int i = 0; i < n; i++) x[i] = r.nextLong(vocab);
+            }
+            inputs.add(Tensor.ofLongs(v.type().dtype(), s, x));
+        }
+        return inputs;
+    }
+
     static Result run(CudaContext ctx, String model, int batch, GpuEngine.Precision p, GpuEngine.Options options) {
         long t0 = System.nanoTime();
         Graph g = Zoo.build(model, ZooOptions.defaults().withBatch(batch));
         // -Dtessel.bench.pipeline=standard: the standard pipeline for every precision (NHWC FP32 too, the earlier behaviour)
         new PassManager().run(g, "standard".equals(System.getProperty("tessel.bench.pipeline")) ? StandardPipelines.STANDARD : GpuEngine.pipeline(p, g));
-        List<Tensor> inputs = new ArrayList<>();
-        SplittableRandom r = new SplittableRandom(1);
-        for (Value v : g.inputs()) {
-            if (v.type().dtype() != DType.F32) throw new IllegalArgumentException(model + " input %" + v.name() + " is " + v.type().dtype().text());
-            float[] x = new float[Math.toIntExact(v.type().numElements())];
-            for (int i = 0; i < x.length; i++) x[i] = (float) (r.nextDouble() * 2 - 1);
-            inputs.add(Tensor.ofFloats(DType.F32, v.type().shape(), x));
-        }
+        List<Tensor> inputs = inputs(g, new SplittableRandom(1), -1, 1);
         try (GpuEngine e = GpuEngine.build(g, p, ctx, options); GpuExecutionContext c = e.createExecutionContext()) {
             double buildS = (System.nanoTime() - t0) / 1e9;
             List<Tensor> out = c.run(inputs);

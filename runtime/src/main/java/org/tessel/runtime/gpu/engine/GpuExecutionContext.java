@@ -122,8 +122,18 @@ public final class GpuExecutionContext implements AutoCloseable {
                 throw new GpuEngineException("input %" + v.name() + " (input " + i + " of graph '" + g.name() + "') must be " + want.dtype().text() + want.shape()
                         + ", got " + t.dtype().text() + t.shape() + (t.shape().rank() == want.shape().rank() && t.shape().rank() > 0 && t.shape().dim(0) != want.shape().dim(0)
                         ? "; the engine was built for batch " + want.shape().dim(0) + " (rebuild it with --batch " + t.shape().dim(0) + ")" : ""));
-            Tensor stored = want.layout() == Layout.NHWC ? HostTensors.toChannelsLast(t) : t;
             DeviceBuffer b = buffer(v);
+            if (want.dtype().isInteger()) { // integer inputs (token ids, masks) live as i32 on the device
+                int[] ints = new int[t.size()];
+                for (int j = 0; j < ints.length; j++) {
+                    long x = t.getLong(j);
+                    if (x != (int) x) throw new GpuEngineException("input %" + v.name() + " element " + j + " = " + x + " is outside the i32 range the device keeps");
+                    ints[j] = (int) x;
+                }
+                b.copyFrom(ints);
+                continue;
+            }
+            Tensor stored = want.layout() == Layout.NHWC ? HostTensors.toChannelsLast(t) : t;
             if (storage == DType.F32) b.copyFrom(stored.floats());
             else b.copyFrom(HostTensors.toF16(stored.floats()));
         }

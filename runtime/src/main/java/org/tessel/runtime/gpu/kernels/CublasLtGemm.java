@@ -61,5 +61,12 @@ public final class CublasLtGemm implements AutoCloseable {
 
     public void run(DeviceBuffer x, DeviceBuffer w, DeviceBuffer y, DeviceBuffer workspace, CudaStream stream) { run(0, x, w, y, workspace, stream); }
 
+    /** Y = act(X W + bias + beta C) with C of Y's shape (a residual with beta = 1; may be Y itself). */
+    public void run(int algoIndex, DeviceBuffer x, DeviceBuffer w, float beta, DeviceBuffer c, DeviceBuffer y, DeviceBuffer workspace, CudaStream stream) {
+        CublasLt.Algo algo = plan.algos().get(algoIndex);
+        plan.run(algo, 1f, w.address(), x.address(), beta, c.address(), y.address(), workspace == null ? 0 : workspace.address(),
+                workspace == null ? 0 : workspace.bytes(), stream.handleAddress());
+    }
+
     @Override public void close() { plan.close(); }
 }

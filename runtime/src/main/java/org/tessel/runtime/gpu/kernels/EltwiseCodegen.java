@@ -67,6 +67,20 @@ public final class EltwiseCodegen {
     }
 
     public static Source generate(Graph body) {
+        return generate(body, Map.of(), null);
+    }
+
+    /**
+     * The kernel for an engine: body inputs in {@code literalInputs} become literals (scalar
+     * constants bound from outside the body) and are not parameters; when {@code floatStorage} is
+     * given, every floating value is loaded and stored in that type and the ops compute in f32
+     * without per-op rounding (the engine's precision picks storage, not arithmetic). Integer body
+     * inputs (only as operands of Cast) are read as 32-bit ints ({@code int} storage).
+     */
+    public static Source generate(Graph body, Map<Value, Float> literalInputs, DType floatStorage) {
+        java.util.function.Function<Value, DType> st = v -> v.type().dtype().isInteger() ? DType.I32
+                : floatStorage != null ? floatStorage : v.type().dtype();
+        boolean engine = floatStorage != null;
         if (body.outputs().isEmpty()) throw new IllegalArgumentException("graph '" + body.name() + "' has no outputs to compute");
         TensorType iter = body.outputs().get(0).type();
         Shape s = iter.shape();
@@ -84,7 +98,13 @@ public final class EltwiseCodegen {
         // parameters: body inputs, then non-scalar constants (uploaded), then outputs
         Map<Value, String> scalarLiterals = new IdentityHashMap<>();
         List<Value> constantInputs = new ArrayList<>();
-        List<Value> paramValues = new ArrayList<>(body.inputs());
+        List<Value> paramValues = new ArrayList<>();
+        for (Value v : body.inputs()) {
+            Float lit = literalInputs.get(v);
+            if (lit != null) scalarLiterals.put(v, literal(lit));
+            else paramValues.add(v);
+        }
+        List<Value> boundInputs = List.copyOf(paramValues);
         for (Value c : body.constants()) {
             if (c.type().numElements() == 1) scalarLiterals.put(c, literal(c.constantValue()));
             else { constantInputs.add(c); paramValues.add(c); }
@@ -93,21 +113,21 @@ public final class EltwiseCodegen {
         StringBuilder params = new StringBuilder();
         for (int p = 0; p < paramValues.size(); p++) {
             Value v = paramValues.get(p);
-            DType t = v.type().dtype();
-            org.tessel.runtime.gpu.CudaTypes.require(t, "graph '" + body.name() + "' value %" + v.name());
+            DType t = st.apply(v);
+            if (t != DType.I32) org.tessel.runtime.gpu.CudaTypes.require(t, "graph '" + body.name() + "' value %" + v.name());
             if (p > 0) params.append(", ");
-            params.append("const ").append(org.tessel.runtime.gpu.CudaTypes.storage(t)).append("* __restrict__ in").append(p);
+            params.append("const ").append(t == DType.I32 ? "int" : org.tessel.runtime.gpu.CudaTypes.storage(t)).append("* __restrict__ in").append(p);
             paramOffsets.add(offset(v.type(), s, outLayout, needCoord, idx));
         }
         List<String> outOffsets = new ArrayList<>();
         for (int o = 0; o < body.outputs().size(); o++) {
             Value v = body.outputs().get(o);
-            org.tessel.runtime.gpu.CudaTypes.require(v.type().dtype(), "graph '" + body.name() + "' output %" + v.name());
+            org.tessel.runtime.gpu.CudaTypes.require(st.apply(v), "graph '" + body.name() + "' output %" + v.name());
             if (params.length() > 0) params.append(", ");
-            params.append(org.tessel.runtime.gpu.CudaTypes.storage(v.type().dtype())).append("* __restrict__ out").append(o);
+            params.append(org.tessel.runtime.gpu.CudaTypes.storage(st.apply(v))).append("* __restrict__ out").append(o);
             outOffsets.add(offset(v.type(), s, outLayout, needCoord, idx));
         }
-        String ops = opsCode(body, paramValues, scalarLiterals, s);
+        String ops = opsCode(body, paramValues, scalarLiterals, s, engine);
 
         StringBuilder src = new StringBuilder();
         src.append(KernelCompiler.prelude());
@@ -118,7 +138,7 @@ public final class EltwiseCodegen {
         src.append("    const ").append(idx).append(" stride = (").append(idx).append(") gridDim.x * blockDim.x;\n");
         src.append("    for (").append(idx).append(" i = (").append(idx).append(") blockIdx.x * blockDim.x + threadIdx.x; i < (").append(idx)
                 .append(") n; i += stride) {\n");
-        src.append(element(body, paramValues, paramOffsets, outOffsets, ops, coords(s, perm, needCoord, idx, "        "), false, "        "));
+        src.append(element(body, st, paramValues, paramOffsets, outOffsets, ops, coords(s, perm, needCoord, idx, "        "), false, "        "));
         src.append("    }\n}\n");
         // vector kernel: VEC consecutive elements per thread with 16- or 8-byte accesses to
         // contiguous operands (memory-level parallelism); the tail runs element by element
@@ -128,25 +148,28 @@ public final class EltwiseCodegen {
         src.append("    for (").append(idx).append(" v = (").append(idx).append(") blockIdx.x * blockDim.x + threadIdx.x; v < nvec; v += stride) {\n");
         src.append("        const ").append(idx).append(" i0 = v * ").append(VEC).append(";\n");
         for (int p = 0; p < paramValues.size(); p++)
-            if (paramOffsets.get(p).equals("i"))
-                src.append("        float vin").append(p).append('[').append(VEC).append("]; tessel_ld4_").append(paramValues.get(p).type().dtype().text())
+            if (vectorLoad(paramOffsets.get(p), st.apply(paramValues.get(p))))
+                src.append("        float vin").append(p).append('[').append(VEC).append("]; tessel_ld4_").append(st.apply(paramValues.get(p)).text())
                         .append("(in").append(p).append(", i0, vin").append(p).append(");\n");
         for (int o = 0; o < outOffsets.size(); o++)
             if (outOffsets.get(o).equals("i")) src.append("        float vout").append(o).append('[').append(VEC).append("];\n");
         src.append("#pragma unroll\n        for (int e = 0; e < ").append(VEC).append("; e++) {\n");
         src.append("            const ").append(idx).append(" i = i0 + e;\n");
-        src.append(element(body, paramValues, paramOffsets, outOffsets, ops, coords(s, perm, needCoord, idx, "            "), true, "            "));
+        src.append(element(body, st, paramValues, paramOffsets, outOffsets, ops, coords(s, perm, needCoord, idx, "            "), true, "            "));
         src.append("        }\n");
         for (int o = 0; o < outOffsets.size(); o++)
             if (outOffsets.get(o).equals("i"))
-                src.append("        tessel_st4_").append(body.outputs().get(o).type().dtype().text()).append("(out").append(o).append(", i0, vout").append(o).append(");\n");
+                src.append("        tessel_st4_").append(st.apply(body.outputs().get(o)).text()).append("(out").append(o).append(", i0, vout").append(o).append(");\n");
         src.append("    }\n");
         src.append("    for (").append(idx).append(" i = nvec * ").append(VEC).append(" + (").append(idx).append(") blockIdx.x * blockDim.x + threadIdx.x; i < (")
                 .append(idx).append(") n; i += stride) {\n");
-        src.append(element(body, paramValues, paramOffsets, outOffsets, ops, coords(s, perm, needCoord, idx, "        "), false, "        "));
+        src.append(element(body, st, paramValues, paramOffsets, outOffsets, ops, coords(s, perm, needCoord, idx, "        "), false, "        "));
         src.append("    }\n}\n");
-        return new Source(src.toString(), List.copyOf(body.inputs()), List.copyOf(constantInputs), List.copyOf(body.outputs()), iter);
+        return new Source(src.toString(), boundInputs, List.copyOf(constantInputs), List.copyOf(body.outputs()), iter);
     }
+
+    /** Whether the vector kernel loads this parameter four at a time (contiguous floating operands). */
+    private static boolean vectorLoad(String offset, DType storage) { return offset.equals("i") && storage != DType.I32; }
 
     /** Elements per thread in the vector kernel. */
     public static final int VEC = 4;
@@ -173,7 +196,7 @@ public final class EltwiseCodegen {
      * The ops of the body as statements over values named x0.. (parameters) and t0.. (results);
      * scalar constants are literals.
      */
-    private static String opsCode(Graph body, List<Value> paramValues, Map<Value, String> literals, Shape s) {
+    private static String opsCode(Graph body, List<Value> paramValues, Map<Value, String> literals, Shape s, boolean engine) {
         Map<Value, String> expr = new IdentityHashMap<>(literals);
         for (int p = 0; p < paramValues.size(); p++) expr.put(paramValues.get(p), "x" + p);
         StringBuilder code = new StringBuilder();
@@ -195,7 +218,9 @@ public final class EltwiseCodegen {
                 a.add(e);
             }
             String var = "t" + tmp++;
-            code.append("@const float ").append(var).append(" = ").append(org.tessel.runtime.gpu.CudaTypes.round(t, opExpr(node, a)))
+            if (node.opName().equals("Cast") && !node.input(0).type().dtype().isInteger() && !org.tessel.runtime.gpu.CudaTypes.supported(node.input(0).type().dtype()))
+                throw new IllegalArgumentException(node.describe() + ": Cast from " + node.input(0).type().dtype().text() + " (supported: f32, f16, bf16 and integer inputs)");
+            code.append("@const float ").append(var).append(" = ").append(engine ? opExpr(node, a) : org.tessel.runtime.gpu.CudaTypes.round(t, opExpr(node, a)))
                     .append(";   // ").append(node.describe()).append('\n');
             expr.put(out, var);
         }
@@ -204,13 +229,15 @@ public final class EltwiseCodegen {
     }
 
     /** One element's loads, ops and stores at index i; in the vector kernel contiguous operands come from vin/vout arrays. */
-    private static String element(Graph body, List<Value> paramValues, List<String> paramOffsets, List<String> outOffsets, String ops,
+    private static String element(Graph body, java.util.function.Function<Value, DType> st, List<Value> paramValues, List<String> paramOffsets, List<String> outOffsets, String ops,
                                   String coords, boolean vec, String indent) {
         StringBuilder e = new StringBuilder(coords);
         for (int p = 0; p < paramValues.size(); p++) {
             Value v = paramValues.get(p);
-            String load = vec && paramOffsets.get(p).equals("i") ? "vin" + p + "[e]"
-                    : org.tessel.runtime.gpu.CudaTypes.load(v.type().dtype(), "in" + p, paramOffsets.get(p));
+            DType t = st.apply(v);
+            String load = vec && vectorLoad(paramOffsets.get(p), t) ? "vin" + p + "[e]"
+                    : t == DType.I32 ? "(float) in" + p + "[" + paramOffsets.get(p) + "]"
+                    : org.tessel.runtime.gpu.CudaTypes.load(t, "in" + p, paramOffsets.get(p));
             e.append(indent).append("const float x").append(p).append(" = ").append(load).append(";   // %").append(v.name()).append(' ').append(v.type()).append('\n');
         }
         for (String line : ops.split("\n")) {
@@ -222,7 +249,7 @@ public final class EltwiseCodegen {
                 Value v = body.outputs().get(o);
                 if (vec && outOffsets.get(o).equals("i")) e.append(indent).append("vout").append(o).append("[e] = ").append(value).append(";   // %").append(v.name()).append('\n');
                 else e.append(indent).append("out").append(o).append('[').append(outOffsets.get(o)).append("] = ")
-                        .append(org.tessel.runtime.gpu.CudaTypes.store(v.type().dtype(), value)).append(";   // %").append(v.name()).append('\n');
+                        .append(org.tessel.runtime.gpu.CudaTypes.store(st.apply(v), value)).append(";   // %").append(v.name()).append('\n');
             } else e.append(indent).append(line.substring(1)).append('\n');
         }
         return e.toString();

@@ -15,6 +15,7 @@ import org.tessel.ir.Node;
 import org.tessel.ir.Value;
 import org.tessel.ir.zoo.Zoo;
 import org.tessel.passes.PassManager;
+import org.tessel.passes.StandardPipelines;
 import org.tessel.runtime.cuda.CudaContext;
 import org.tessel.runtime.gpu.GpuTestSupport;
 
@@ -73,6 +74,56 @@ class ZooEngineGpuTest {
             }
         }
         checks.done();
+    }
+
+    /**
+     * Transformers: BERT (i64 token ids and a mask with zeros; outputs last_hidden_state and the
+     * pooler) and ViT (softmax and the head's logits) against the reference interpreter on the
+     * unoptimized graph, every precision, eager and CUDA-graph replay.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"bert-tiny:1:0:0", "bert-base:1:128:1", "vit-tiny:1:0:0"})
+    void transformerEngineMatchesTheReference(String config) {
+        CudaContext ctx = GpuTestSupport.requireGpu();
+        String[] f = config.split(":");
+        String model = f[0];
+        org.tessel.ir.zoo.ZooOptions o = org.tessel.ir.zoo.ZooOptions.defaults().withBatch(Integer.parseInt(f[1]));
+        if (!f[2].equals("0")) o = o.withSequenceLength(Integer.parseInt(f[2]));
+        if (!f[3].equals("0")) o = o.withLayers(Integer.parseInt(f[3]));
+        Graph reference = Zoo.build(model, o);
+        if (model.startsWith("vit")) {
+            Value logits = null;
+            for (Node n : reference.nodes()) if (n.opName().equals("Gemm")) logits = n.output();
+            if (logits != null && !reference.outputs().contains(logits)) reference.addOutput(logits);
+        }
+        Graph optimized = reference.copy();
+        new PassManager().run(optimized, StandardPipelines.STANDARD);
+        List<Tensor> inputs = GpuEngineBench.inputs(reference, new SplittableRandom(7), -2, 2);
+        Map<String, Tensor> named = new java.util.LinkedHashMap<>();
+        for (int i = 0; i < inputs.size(); i++) named.put(reference.inputs().get(i).name(), inputs.get(i));
+        long t0 = System.nanoTime();
+        List<Tensor> ref = List.copyOf(GpuTestSupport.reference(reference, named).values());
+        System.out.printf("%s: reference interpreter %.1f s%n", config, (System.nanoTime() - t0) / 1e9);
+        GpuTestSupport.Checks checks = new GpuTestSupport.Checks();
+        for (GpuEngine.Precision p : GpuEngine.Precision.values()) {
+            double tol = tolerance(p);
+            String what = config + " " + p;
+            checks.check(what + " build", () -> {
+                try (GpuEngine e = GpuEngine.build(optimized, p, ctx); GpuExecutionContext c = e.createExecutionContext()) {
+                    System.out.printf("%s: %d layers, arena %.2f MiB, weights %.1f MiB, tactics %s%n", what, e.layerPlans().size(),
+                            e.arenaBytes() / 1048576.0, e.weightBytes() / 1048576.0, tactics(e));
+                    compare(checks, what + " eager", c.run(inputs), ref, optimized, tol);
+                    c.captureGraph();
+                    compare(checks, what + " graph", c.run(inputs), ref, optimized, tol);
+                }
+            });
+        }
+        checks.done();
+    }
+
+    static Map<String, Long> tactics(GpuEngine e) {
+        return e.layerPlans().stream().map(l -> l.tactic())
+                .collect(java.util.stream.Collectors.groupingBy(t -> t, java.util.TreeMap::new, java.util.stream.Collectors.counting()));
     }
 
     /** How many layers run each convolution tactic. */

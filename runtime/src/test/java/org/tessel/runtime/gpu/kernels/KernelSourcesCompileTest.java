@@ -61,6 +61,22 @@ class KernelSourcesCompileTest {
         m.put("attention_f16_d80", FusedAttention.source(DType.F16, 80));
         m.put("attention_f32_d128", FusedAttention.source(DType.F32, 128));
         m.put("eltwise_all_ops", EltwiseCodegen.generate(everyOp()).code());
+        m.put("transformer_f16", TransformerKernels.source(DType.F16));
+        m.put("transformer_f32", TransformerKernels.source(DType.F32));
+        m.put("attention_bshd_f16_d64", TransformerKernels.attentionSource(DType.F16, 64));
+        m.put("attention_bshd_f32_d32", TransformerKernels.attentionSource(DType.F32, 32));
+        m.put("transpose_f16_021", TransformerKernels.transposeSource(DType.F16, new int[] {2, 64, 49}, new int[] {0, 2, 1}));
+        // the engine's elementwise kernels of BERT: the i64 mask cast (read as i32) with scalar literals, embeddings adds
+        org.tessel.ir.Graph bert = org.tessel.ir.zoo.Zoo.build("bert-tiny");
+        new org.tessel.passes.PassManager().run(bert, org.tessel.passes.StandardPipelines.STANDARD);
+        int i = 0;
+        for (org.tessel.ir.Node n : bert.nodes()) {
+            if (!n.attrs().getString("kind", "").equals("eltwise")) continue;
+            java.util.Map<Value, Float> lits = new java.util.IdentityHashMap<>();
+            for (int k = 0; k < n.numInputs(); k++)
+                if (n.input(k).isConstant() && n.input(k).type().numElements() == 1) lits.put(n.body().inputs().get(k), n.input(k).constantValue().getFloat(0));
+            m.put("engine_eltwise_bert_f16_" + i++, EltwiseCodegen.generate(n.body(), lits, DType.F16).code());
+        }
         return m;
     }
 

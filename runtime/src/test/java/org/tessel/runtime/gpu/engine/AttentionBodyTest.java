@@ -1,0 +1,104 @@
+package org.tessel.runtime.gpu.engine;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.tessel.api.Attributes;
+import org.tessel.ir.Graph;
+import org.tessel.ir.Node;
+import org.tessel.ir.zoo.Zoo;
+import org.tessel.ir.zoo.ZooOptions;
+import org.tessel.passes.PassManager;
+import org.tessel.passes.StandardPipelines;
+
+/** Recognition of fused attention bodies (CPU only): the zoo's BERT and ViT bodies, and refused variants. */
+class AttentionBodyTest {
+    static List<Node> attentionNodes(Graph g) {
+        return g.nodes().stream().filter(n -> n.opName().equals("tessel.Fused") && n.attrs().getString("kind", "").equals("attention")).toList();
+    }
+
+    static Graph optimized(String model, ZooOptions o) {
+        Graph g = Zoo.build(model, o);
+        new PassManager().run(g, StandardPipelines.STANDARD);
+        return g;
+    }
+
+    @Test void bertBaseBodiesGiveHeadsHeadSizeScaleAndMask() {
+        Graph g = optimized("bert-base", ZooOptions.defaults().withBatch(2).withSequenceLength(128).withLayers(2));
+        List<Node> att = attentionNodes(g);
+        assertEquals(2, att.size());
+        for (Node n : att) {
+            AttentionBody a = AttentionBody.parse(n);
+            assertEquals(2, a.batch());
+            assertEquals(12, a.heads());
+            assertEquals(64, a.headDim());
+            assertEquals(128, a.seqQ());
+            assertEquals(128, a.seqK());
+            assertEquals(0.125f, a.scale(), 1e-7f);
+            assertNotNull(a.mask());
+            assertEquals("[2,1,1,128]", a.mask().type().shape().toString().replace(" ", ""));
+            assertTrue(!a.q().isConstant() && a.q() != a.k() && a.k() != a.v());
+        }
+    }
+
+    @Test void vitTinyBodiesHaveNoMask() {
+        Graph g = optimized("vit-tiny", ZooOptions.defaults());
+        for (Node n : attentionNodes(g)) {
+            AttentionBody a = AttentionBody.parse(n);
+            assertEquals(2, a.heads());
+            assertEquals(32, a.headDim());
+            assertEquals(65, a.seqQ());
+            assertEquals((float) (1 / Math.sqrt(32)), a.scale(), 1e-6f);
+            assertNull(a.mask());
+        }
+    }
+
+    private static Node bodyNode(Node fused, String op, int which) {
+        return fused.body().nodes().stream().filter(b -> b.opName().equals(op)).skip(which).findFirst().orElseThrow();
+    }
+
+    private static GpuEngineException refused(Node fused) {
+        GpuEngineException e = assertThrows(GpuEngineException.class, () -> AttentionBody.parse(fused));
+        assertTrue(e.getMessage().contains(fused.describe()), e.getMessage());
+        return e;
+    }
+
+    @Test void aWrongHeadPermutationIsRefused() {
+        Node n = attentionNodes(optimized("bert-tiny", ZooOptions.defaults())).get(0);
+        Node t = bodyNode(n, "Transpose", 0); // Q's head split
+        t.setAttrs(Attributes.builder().put("perm", 0L, 1L, 2L, 3L).build());
+        assertTrue(refused(n).getMessage().contains("perm [0, 1, 2, 3]"));
+    }
+
+    @Test void softmaxOverAnotherAxisIsRefused() {
+        Node n = attentionNodes(optimized("bert-tiny", ZooOptions.defaults())).get(0);
+        Node sm = bodyNode(n, "Softmax", 0);
+        sm.setAttrs(Attributes.builder().put("axis", 2L).build());
+        assertTrue(refused(n).getMessage().contains("Softmax over axis 2"));
+    }
+
+    @Test void anOpOutsideThePatternIsRefused() {
+        Node n = attentionNodes(optimized("bert-tiny", ZooOptions.defaults())).get(0);
+        Node div = bodyNode(n, "Div", 0);
+        Graph body = n.body();
+        // a second scaling between the first and the mask: not the recognised pattern any more
+        Node extra = body.insertNode(body.indexOf(div) + 1, div.op(), "extra_div", List.of(div.output(), div.input(1)), div.attrs(),
+                List.of(div.output().type()), List.of("extra_div_out"), null);
+        Node add = body.users(div.output()).stream().filter(u -> u.opName().equals("Add")).findFirst().orElseThrow();
+        body.setNodeInput(add, add.input(0) == div.output() ? 0 : 1, extra.output());
+        GpuEngineException e = refused(n);
+        assertTrue(e.getMessage().contains("the scores is a Div, expected MatMul"), e.getMessage());
+    }
+
+    @Test void aNonAttentionBodyIsRefused() {
+        Graph g = optimized("bert-tiny", ZooOptions.defaults());
+        Node gemm = g.nodes().stream().filter(n -> n.attrs().getString("kind", "").equals("gemm_bias_act")).findFirst().orElseThrow();
+        GpuEngineException e = refused(gemm);
+        assertTrue(e.getMessage().contains("expected Reshape"), e.getMessage());
+    }
+}
