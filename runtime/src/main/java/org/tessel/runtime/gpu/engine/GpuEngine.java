@@ -74,17 +74,24 @@ public final class GpuEngine implements AutoCloseable {
     }
 
     /**
-     * Build options. {@code tuneConvolutions}: for cuDNN convolutions ending in ReLU (the identity
-     * allows one algorithm only; see {@code tuneConv}) time up to {@code candidates}
-     * algorithms of cuDNN's heuristic ranking (plus IMPLICIT_PRECOMP_GEMM) on the real fused call and
-     * keep the fastest; measurements go to {@code cache} (may be null), and cached ones are reused.
+     * Build options. {@code level}: null for the fixed rule (IMPLICIT_PRECOMP_GEMM, cuBLASLt's first
+     * heuristic algorithm, nothing timed); otherwise the {@link Autotuner} picks each convolution's and
+     * GEMM's algorithm at that {@link OptimizationLevel} ({@code topK} for TOP_K), ranking by the cost
+     * model of {@code target} (a DeviceSpec name); cuDNN algorithms needing more than
+     * {@code maxWorkspaceBytes} are left out. Measurements go to {@code cache} (may be null), and cached ones are reused.
      */
-    public record Options(boolean tuneConvolutions, int candidates, long maxWorkspaceBytes, TimingCache cache) {
+    public record Options(OptimizationLevel level, int topK, long maxWorkspaceBytes, TimingCache cache, String target) {
         /** The fixed rule: IMPLICIT_PRECOMP_GEMM everywhere, no timing. */
-        public static final Options FIXED = new Options(false, 0, 0, null);
+        public static final Options FIXED = new Options(null, 0, 0, null, "h200-measured");
 
-        /** Time cuDNN's top 3 algorithms per convolution (workspace up to 1 GiB each). */
-        public static Options tuned(TimingCache cache) { return new Options(true, 3, 1L << 30, cache); }
+        /** Time the cost model's top 3 algorithms per convolution and GEMM (workspace up to 1 GiB each). */
+        public static Options tuned(TimingCache cache) { return level(OptimizationLevel.TOP_K, 3, cache); }
+
+        /** Tune at this level (k: candidates TOP_K times) against the h200-measured cost model. */
+        public static Options level(OptimizationLevel level, int k, TimingCache cache) { return new Options(level, k, 1L << 30, cache, "h200-measured"); }
+
+        /** True when an auto-tuner picks algorithms. */
+        public boolean tuneConvolutions() { return level != null; }
     }
 
     /** One enqueued step; {@code plan} says what runs it. */
@@ -115,13 +122,11 @@ public final class GpuEngine implements AutoCloseable {
     private long weightBytes;
 
     private final Options options;
-    private final TacticTimer timer = new TacticTimer(2, 9, 1);
-    private DeviceBuffer tuningWorkspace;
-    private CudaStream tuningStream;
-    private static final int TUNING_REPEAT = 5;
+    private final Autotuner tuner;
 
     private GpuEngine(Graph g, Precision p, CudaContext context, Options options) {
         this.options = options;
+        this.tuner = options.level() == null ? null : new Autotuner(options, p);
         this.graph = g;
         this.precision = p;
         this.context = context;
@@ -147,8 +152,7 @@ public final class GpuEngine implements AutoCloseable {
                 throw new GpuEngineException(n.describe() + ": " + e.getMessage(), e);
             }
         }
-        if (tuningWorkspace != null) { tuningWorkspace.close(); tuningWorkspace = null; }
-        if (tuningStream != null) { tuningStream.close(); tuningStream = null; }
+        if (tuner != null) tuner.release();
         // one workspace shared by every layer (they run one after another on one stream), sized for the hungriest
         this.workspace = keep(DeviceBuffer.allocate(workspaceNeed));
     }
@@ -203,6 +207,9 @@ public final class GpuEngine implements AutoCloseable {
     public List<LayerPlan> layerPlans() { return layers.stream().map(Layer::plan).toList(); }
 
     List<Layer> layers() { return layers; }
+
+    /** The auto-tuner's per-candidate records; null with the fixed rule. */
+    Autotuner tuner() { return tuner; }
 
     /** The device buffer a graph input or output lives in. */
     DeviceBuffer buffer(Value v) {
@@ -419,7 +426,7 @@ public final class GpuEngine implements AutoCloseable {
         // cuDNN's fused call takes any algorithm with ReLU, only IMPLICIT_PRECOMP_GEMM with the identity
         // a Clip with lo >= 0 is ReLU then the clamp (clamp(relu(v), lo, hi) == clamp(v, lo, hi)), so it may use cuDNN's ReLU too
         boolean relu = act == Act.RELU || (act.clips() && act.lo() >= 0f);
-        if (options.tuneConvolutions() && relu) algo = tuneConv(k, conv, owner, xb, wb, bb, zb);
+        if (tuner != null) algo = tuner.conv(k, conv, owner, xb, wb, bb, zb, yb, relu);
         long need = k.workspaceSize(algo);
         workspaceNeed = Math.max(workspaceNeed, need);
         boolean clamp = act.clips();
@@ -435,63 +442,6 @@ public final class GpuEngine implements AutoCloseable {
             }
             @Override public void close() { k.close(); }
         };
-    }
-
-    /**
-     * The fastest of IMPLICIT_PRECOMP_GEMM and cuDNN's top {@code candidates} heuristic algorithms
-     * (status ok, workspace within the limit), each timed on the engine's own fused ReLU call: a CUDA
-     * graph of 5 calls between CUDA events ({@link TacticTimer}: median, ties to the smaller tactic
-     * id). Timing single calls measured Java's host overhead instead and picked slow algorithms. Algorithms cuDNN then
-     * refuses at run time are skipped. Timings are read from and written to the options' cache.
-     */
-    private Cudnn.FwdAlgo tuneConv(CudnnConv k, Node conv, Node owner, DeviceBuffer xb, DeviceBuffer wb, DeviceBuffer bb, DeviceBuffer zb) {
-        java.util.LinkedHashSet<Cudnn.FwdAlgo> candidates = new java.util.LinkedHashSet<>();
-        candidates.add(Cudnn.FwdAlgo.IMPLICIT_PRECOMP_GEMM);
-        for (Cudnn.AlgoPerf a : k.heuristics()) {
-            if (candidates.size() > options.candidates()) break;
-            if (a.ok() && a.workspaceBytes() <= options.maxWorkspaceBytes()) candidates.add(a.algo());
-        }
-        String signature = TimingCache.signature(owner, precision.name()) + (owner == conv ? "" : "|" + TimingCache.signature(conv, precision.name()));
-        DeviceBuffer yb = act(owner.output());
-        Map<String, Measurement> timings = new java.util.TreeMap<>();
-        Map<String, Cudnn.FwdAlgo> byId = new java.util.HashMap<>();
-        if (tuningStream == null) tuningStream = CudaStream.create();
-        CudaStream s = tuningStream;
-        for (Cudnn.FwdAlgo a : candidates) {
-            String id = "cudnn.conv.fused_bias_act/" + a.tacticId();
-            byId.put(id, a);
-            java.util.Optional<Measurement> cached = options.cache() == null ? java.util.Optional.empty() : options.cache().get(signature, id);
-            if (cached.isPresent()) { timings.put(id, cached.get()); continue; }
-            try (CudaEvent start = new CudaEvent(); CudaEvent end = new CudaEvent()) {
-                long ws = k.workspaceSize(a);
-                if (tuningWorkspace == null || tuningWorkspace.bytes() < ws) {
-                    if (tuningWorkspace != null) tuningWorkspace.close();
-                    tuningWorkspace = DeviceBuffer.allocate(Math.max(ws, MIN_WORKSPACE_BYTES));
-                }
-                DeviceBuffer wsb = tuningWorkspace;
-                k.runBiasActivation(a, xb, wb, bb, zb, 1f, true, yb, wsb, s);
-                s.synchronize();
-                // time GPU work, not the host: one CUDA graph of REPEAT calls per measurement (a single
-                // call from Java costs ~50 us of host time, more than most of these convolutions take)
-                try (CudaGraph g = CudaGraph.capture(s, () -> {
-                    for (int i = 0; i < TUNING_REPEAT; i++) k.runBiasActivation(a, xb, wb, bb, zb, 1f, true, yb, wsb, s);
-                })) {
-                    Measurement m = timer.time(buffer -> {
-                        start.record(s);
-                        g.launch(s);
-                        end.record(s);
-                        return end.elapsedSince(start) * 1e3 / TUNING_REPEAT;
-                    });
-                    timings.put(id, m);
-                    if (options.cache() != null) options.cache().put(signature, id, m);
-                }
-            } catch (RuntimeException e) {
-                // cuDNN refused this algorithm for the fused call (e.g. status NOT_SUPPORTED): not a candidate
-                s.synchronize();
-            }
-        }
-        if (timings.isEmpty()) throw unsupported(owner, "no cuDNN algorithm ran the fused convolution (tried " + candidates + ")");
-        return byId.get(TacticTimer.fastest(timings));
     }
 
     private Layer reformat(Node n) {
@@ -559,12 +509,13 @@ public final class GpuEngine implements AutoCloseable {
         DeviceBuffer xb = act(x), wb = weight(w, Layout.ANY), yb = act(y);
         DeviceBuffer bb = bias == null ? null : weight(bias, Layout.ANY);
         CublasLt.Epilogue epi = bias == null ? CublasLt.Epilogue.DEFAULT : CublasLt.Epilogue.BIAS;
-        CublasLtGemm g = CublasLtGemm.plan(cublasLt, new CublasLtGemm.Spec(m, nn, kk, transB, lp, epi), bb, 1);
+        CublasLtGemm g = CublasLtGemm.plan(cublasLt, new CublasLtGemm.Spec(m, nn, kk, transB, lp, epi), bb, tuner == null ? 1 : Autotuner.GEMM_ALGOS);
         if (g.algos().isEmpty()) { g.close(); throw unsupported(n, "cuBLASLt has no algorithm for " + m + "x" + nn + "x" + kk + " " + lp); }
-        String tactic = bias == null ? "cublaslt.gemm" : "cublaslt.gemm.bias";
+        int algo = tuner == null ? 0 : tuner.gemm(g, n, xb, wb, yb);
+        String tactic = (bias == null ? "cublaslt.gemm" : "cublaslt.gemm.bias") + (tuner == null ? "" : "/heuristic_" + algo);
         return new Layer() {
             @Override public LayerPlan plan() { return GpuEngine.this.plan(n, tactic, y); }
-            @Override public void enqueue(CudaStream s) { g.run(xb, wb, yb, workspace, s); }
+            @Override public void enqueue(CudaStream s) { g.run(algo, xb, wb, yb, workspace, s); }
             @Override public void close() { g.close(); }
         };
     }
