@@ -132,4 +132,20 @@ class CalibrationReportTest {
         assertTrue(lines.get(0).startsWith("op,tactic,signature,precision,layout,measured_us"));
         assertFalse(rep.text(3).isEmpty());
     }
+
+    /**
+     * The real thing: 140 tactics the auto-tuner timed on an H200 (AutotuneBench, level ALL: ResNet-50
+     * b1 and b32 FP16, MobileNetV2 b1 FP16), scored from the cache file alone.
+     */
+    @Test
+    void theH200CacheScoresAboveTheTarget() throws Exception {
+        Path file = Path.of(CalibrationReportTest.class.getResource("/tuning/h200-autotune-cache.txt").toURI());
+        TimingCache cache = TimingCache.read(file);
+        assertEquals(140, cache.size());
+        CalibrationReport rep = CalibrationReport.of(cache, "h200-measured", false);
+        System.out.println(rep.text(8));
+        assertEquals(140, rep.entries().size());
+        assertEquals(0, rep.unpriced());
+        assertTrue(rep.raw().spearman() >= 0.8, "Spearman over all timed tactics " + rep.raw().spearman());
+    }
 }
