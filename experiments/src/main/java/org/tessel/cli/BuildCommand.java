@@ -26,8 +26,24 @@ final class BuildCommand implements Callable<Integer> {
     @Option(names = "--tf32", description = "TF32 tensor-core math in convolutions and GEMMs, f32 storage (GPU engines only).") boolean tf32;
     @Option(names = "--timing-cache", description = "Timing cache file: tactics are timed on the GPU, cached measurements reused, new ones saved (GPU engines only).") Path timingCache;
     @Option(names = "--target", description = "Target device for the cost model (GPU engines only), e.g. h100.") String target;
+    @Option(names = "--tuning", description = "How GPU tactics are chosen: fixed (the built-in rule, nothing timed), cost-model (the cost model's pick), "
+            + "top-k (time the cost model's best k), all (time every candidate). Default: top-k with --timing-cache, else fixed.") String tuning;
+    @Option(names = "--top-k", defaultValue = "3", description = "Candidates timed per layer with --tuning top-k (default ${DEFAULT-VALUE}).") int topK;
     @Option(names = "--streams", defaultValue = "1", description = "Run independent branches on up to this many CUDA streams (GPU engines; default ${DEFAULT-VALUE}).") int streams;
     @Option(names = "--cpu", description = "Build a CPU engine even where there is a GPU.") boolean cpu;
+
+    /** The build options of --tuning / --top-k. */
+    private GpuEngine.Options options(TimingCache cache) {
+        String level = tuning != null ? tuning : cache != null ? "top-k" : "fixed";
+        if (topK < 1) throw new IllegalArgumentException("--top-k must be at least 1, got " + topK);
+        return switch (level) {
+            case "fixed" -> GpuEngine.Options.FIXED;
+            case "cost-model" -> GpuEngine.Options.level(org.tessel.runtime.gpu.engine.OptimizationLevel.COST_MODEL, topK, cache);
+            case "top-k" -> GpuEngine.Options.level(org.tessel.runtime.gpu.engine.OptimizationLevel.TOP_K, topK, cache);
+            case "all" -> GpuEngine.Options.level(org.tessel.runtime.gpu.engine.OptimizationLevel.ALL, topK, cache);
+            default -> throw new IllegalArgumentException("--tuning '" + level + "' is not a level; use fixed, cost-model, top-k or all");
+        };
+    }
 
     @Override public Integer call() throws Exception {
         if (fp16 && tf32) throw new IllegalArgumentException("--fp16 and --tf32 exclude each other: pick one precision");
@@ -62,7 +78,7 @@ final class BuildCommand implements Callable<Integer> {
             cache = TimingCache.loadFor(timingCache, GpuEngine.timingEnvironment(gpu.context()), System.out::println);
             cachedBefore = cache.size();
         }
-        GpuEngine.Options options = cache != null ? GpuEngine.Options.tuned(cache) : GpuEngine.Options.FIXED;
+        GpuEngine.Options options = options(cache);
         long tb = System.nanoTime();
         try (GpuEngine e = GpuEngine.build(g, precision, gpu.context(), options, streams)) {
             double buildS = (System.nanoTime() - tb) / 1e9;

@@ -39,6 +39,7 @@ final class SearchCommand implements Callable<Integer> {
     @Option(names = "--precision", description = "Precision rule PATTERN=P1|P2 on node names or ops, e.g. Softmax=fp32 (repeatable).") List<String> precision = new ArrayList<>();
     @Option(names = "--memory-budget-mib", description = "Activations plus workspace may not exceed this many MiB at any step.") Double budgetMiB;
     @Option(names = "--cuda-graphs", description = "Price kernel launches as under CUDA graphs.") boolean cudaGraphs;
+    @Option(names = "--timing-cache", description = "Timing cache file: its measured times replace the cost model's prediction where a (node, tactic, precision, layout) was timed.") Path timingCache;
     @Option(names = "--explain", description = "Per node: the choice, the runner-up and the score terms that decided it, and Timefold's constraint matches.") boolean explain;
 
     @Override public Integer call() throws Exception {
@@ -52,7 +53,16 @@ final class SearchCommand implements Callable<Integer> {
         if (budgetMiB != null) o = o.withMemoryBudget(OptionalLong.of(Math.round(budgetMiB * 1048576)));
         Graph g = model.load();
         long t0 = System.nanoTime();
-        SearchProblem p = Searcher.problem(Searcher.prepare(g), o);
+        SearchProblem p;
+        if (timingCache != null) {
+            org.tessel.runtime.tuning.TimingCache cache = org.tessel.runtime.tuning.TimingCache.read(timingCache);
+            TimingCaches.Loaded loaded = TimingCaches.measured(cache);
+            org.tessel.search.MeasuredCosting costing = new org.tessel.search.MeasuredCosting(new org.tessel.search.CatalogCosting(org.tessel.tactics.TacticCatalog.global(),
+                    new org.tessel.cost.CostModel(org.tessel.cost.DeviceSpec.byName(target)), cudaGraphs), loaded.costs());
+            p = Searcher.problem(Searcher.prepare(g), costing, o);
+            System.out.printf(Locale.ROOT, "timing cache %s (%s): %d rows, %d measured prices (%d rows without a catalogue tactic); %d used, pricing %d choices%n",
+                    timingCache, cache.environment().gpu(), loaded.rows(), loaded.costs().size(), loaded.skipped(), costing.measurementsUsed(), costing.choicesOverridden());
+        } else p = Searcher.problem(Searcher.prepare(g), o);
         System.out.printf(Locale.ROOT, "%s: %d nodes, %d fusion candidates, %d uses; target %s; priced in %.2f s%n", g.name(), p.size(),
                 p.candidates().size(), p.uses().size(), target, (System.nanoTime() - t0) / 1e9);
         Plan plan = Searcher.run(p, strategy, o);

@@ -131,7 +131,10 @@ public final class ConvTactic extends BaseTactic {
     }
 
     @Override public TacticFeatures features(Node n, Precision p, Layout l) {
-        boolean tc = p != Precision.FP32;
+        // cuDNN's IMPLICIT_GEMM has no tensor-core kernels (NVIDIA lists tensor ops for IMPLICIT_PRECOMP_GEMM
+        // and the Winograd/FFT paths only): on an H200 it ran FP16 NHWC convolutions 10-45x slower than
+        // IMPLICIT_PRECOMP_GEMM (48 timed layers, runtime/src/test/resources/tuning/h200-autotune-cache.txt)
+        boolean tc = p != Precision.FP32 && !(config.algo == Algo.IMPLICIT_GEMM && p != Precision.INT8);
         double eff = tc ? config.tensorEfficiency : config.cudaEfficiency;
         double mem = config.memoryEfficiency;
         if (tc && l == Layout.NCHW && p != Precision.INT8) {

@@ -76,17 +76,24 @@ public final class GpuEngine implements AutoCloseable {
     }
 
     /**
-     * Build options. {@code tuneConvolutions}: for cuDNN convolutions ending in ReLU (the identity
-     * allows one algorithm only; see {@code tuneConv}) time up to {@code candidates}
-     * algorithms of cuDNN's heuristic ranking (plus IMPLICIT_PRECOMP_GEMM) on the real fused call and
-     * keep the fastest; measurements go to {@code cache} (may be null), and cached ones are reused.
+     * Build options. {@code level}: null for the fixed rule (IMPLICIT_PRECOMP_GEMM, cuBLASLt's first
+     * heuristic algorithm, nothing timed); otherwise the {@link Autotuner} picks each convolution's and
+     * GEMM's algorithm at that {@link OptimizationLevel} ({@code topK} for TOP_K), ranking by the cost
+     * model of {@code target} (a DeviceSpec name); cuDNN algorithms needing more than
+     * {@code maxWorkspaceBytes} are left out. Measurements go to {@code cache} (may be null), and cached ones are reused.
      */
-    public record Options(boolean tuneConvolutions, int candidates, long maxWorkspaceBytes, TimingCache cache) {
+    public record Options(OptimizationLevel level, int topK, long maxWorkspaceBytes, TimingCache cache, String target) {
         /** The fixed rule: IMPLICIT_PRECOMP_GEMM everywhere, no timing. */
-        public static final Options FIXED = new Options(false, 0, 0, null);
+        public static final Options FIXED = new Options(null, 0, 0, null, "h200-measured");
 
-        /** Time cuDNN's top 3 algorithms per convolution (workspace up to 1 GiB each). */
-        public static Options tuned(TimingCache cache) { return new Options(true, 3, 1L << 30, cache); }
+        /** Time the cost model's top 3 algorithms per convolution and GEMM (workspace up to 1 GiB each). */
+        public static Options tuned(TimingCache cache) { return level(OptimizationLevel.TOP_K, 3, cache); }
+
+        /** Tune at this level (k: candidates TOP_K times) against the h200-measured cost model. */
+        public static Options level(OptimizationLevel level, int k, TimingCache cache) { return new Options(level, k, 1L << 30, cache, "h200-measured"); }
+
+        /** True when an auto-tuner picks algorithms. */
+        public boolean tuneConvolutions() { return level != null; }
     }
 
     /** One enqueued step; {@code plan} says what runs it. */
@@ -121,10 +128,7 @@ public final class GpuEngine implements AutoCloseable {
     private Binding building;
 
     private final Options options;
-    private final TacticTimer timer = new TacticTimer(2, 9, 1);
-    private DeviceBuffer tuningWorkspace;
-    private CudaStream tuningStream;
-    private static final int TUNING_REPEAT = 5;
+    private final Autotuner tuner;
 
     /**
      * Device memory and layers of one execution context: the activation arena (the memory plan's
@@ -181,6 +185,7 @@ public final class GpuEngine implements AutoCloseable {
 
     private GpuEngine(Graph g, Precision p, CudaContext context, Options options, Map<String, String> recorded, Map<String, String> ptx, int streams) {
         this.options = options;
+        this.tuner = options.level() == null ? null : new Autotuner(options, p);
         this.graph = g;
         this.precision = p;
         this.context = context;
@@ -202,12 +207,11 @@ public final class GpuEngine implements AutoCloseable {
         try {
             b = bind(true);
         } catch (RuntimeException e) {
-            if (tuningWorkspace != null) { tuningWorkspace.close(); tuningWorkspace = null; }
+            if (tuner != null) tuner.release();
             close();
             throw OutOfDeviceMemory.wrap(e, "building the engine for graph '" + g.name() + "' (" + p + ")", context);
         } finally {
-            if (tuningWorkspace != null) { tuningWorkspace.close(); tuningWorkspace = null; }
-            if (tuningStream != null) { tuningStream.close(); tuningStream = null; }
+            if (tuner != null) tuner.release();
         }
         for (Layer l : b.layers) layerPlans.add(l.plan());
         // run every layer once, on zeros: kernels are compiled (or loaded from the file's PTX) now, at
@@ -356,6 +360,9 @@ public final class GpuEngine implements AutoCloseable {
         if (b == null) b = bind(false);
         return new GpuExecutionContext(this, b);
     }
+
+    /** The auto-tuner's per-candidate records; null with the fixed rule. */
+    Autotuner tuner() { return tuner; }
 
     // ---- engine files ----------------------------------------------------------------------
 
@@ -756,7 +763,7 @@ public final class GpuEngine implements AutoCloseable {
         boolean relu = act == Act.RELU || (act.clips() && act.lo() >= 0f);
         String recorded = choices.get(owner.name());
         if (recorded != null) algo = convAlgo(owner, recorded);
-        else if (options.tuneConvolutions() && relu) algo = tuneConv(k, conv, owner, cx, wb, bb, zb);
+        else if (tuner != null) algo = tuner.conv(k, conv, owner, cx, wb, bb, zb, yb, relu);
         choices.put(owner.name(), "cudnn.conv.fused_bias_act/" + algo.tacticId());
         needWorkspace(k.workspaceSize(algo));
         java.util.function.Supplier<DeviceBuffer> workspace = workspaceRef();
@@ -776,68 +783,25 @@ public final class GpuEngine implements AutoCloseable {
         };
     }
 
+    /** The cuBLASLt heuristic index of a recorded choice "cublaslt.gemm[.bias]/heuristic_I" (the heuristic's order is fixed for a library version). */
+    private static int gemmAlgo(Node n, String recorded, int offered) {
+        int slash = recorded.lastIndexOf("/heuristic_");
+        if (slash < 0) return 0;
+        int i;
+        try {
+            i = Integer.parseInt(recorded.substring(slash + "/heuristic_".length()));
+        } catch (NumberFormatException e) {
+            throw unsupported(n, "recorded tactic '" + recorded + "' has no algorithm index");
+        }
+        if (i < 0 || i >= offered) throw unsupported(n, "recorded tactic '" + recorded + "' names cuBLASLt algorithm " + i + ", the heuristic now offers " + offered);
+        return i;
+    }
+
     /** The cuDNN algorithm of a recorded choice "cudnn.conv.fused_bias_act/ID". */
     private static Cudnn.FwdAlgo convAlgo(Node owner, String recorded) {
         String id = recorded.substring(recorded.indexOf('/') + 1);
         for (Cudnn.FwdAlgo a : Cudnn.FwdAlgo.values()) if (a.tacticId().equals(id)) return a;
         throw unsupported(owner, "recorded tactic '" + recorded + "' names no cuDNN algorithm of this build");
-    }
-
-    /**
-     * The fastest of IMPLICIT_PRECOMP_GEMM and cuDNN's top {@code candidates} heuristic algorithms
-     * (status ok, workspace within the limit), each timed on the engine's own fused ReLU call: a CUDA
-     * graph of 5 calls between CUDA events ({@link TacticTimer}: median, ties to the smaller tactic
-     * id). Timing single calls measured Java's host overhead instead and picked slow algorithms. Algorithms cuDNN then
-     * refuses at run time are skipped. Timings are read from and written to the options' cache.
-     */
-    private Cudnn.FwdAlgo tuneConv(CudnnConv k, Node conv, Node owner, DeviceBuffer xb, DeviceBuffer wb, DeviceBuffer bb, DeviceBuffer zb) {
-        java.util.LinkedHashSet<Cudnn.FwdAlgo> candidates = new java.util.LinkedHashSet<>();
-        candidates.add(Cudnn.FwdAlgo.IMPLICIT_PRECOMP_GEMM);
-        for (Cudnn.AlgoPerf a : k.heuristics()) {
-            if (candidates.size() > options.candidates()) break;
-            if (a.ok() && a.workspaceBytes() <= options.maxWorkspaceBytes()) candidates.add(a.algo());
-        }
-        String signature = TimingCache.signature(owner, precision.name()) + (owner == conv ? "" : "|" + TimingCache.signature(conv, precision.name()));
-        DeviceBuffer yb = act(owner.output());
-        Map<String, Measurement> timings = new java.util.TreeMap<>();
-        Map<String, Cudnn.FwdAlgo> byId = new java.util.HashMap<>();
-        if (tuningStream == null) tuningStream = CudaStream.create();
-        CudaStream s = tuningStream;
-        for (Cudnn.FwdAlgo a : candidates) {
-            String id = "cudnn.conv.fused_bias_act/" + a.tacticId();
-            byId.put(id, a);
-            java.util.Optional<Measurement> cached = options.cache() == null ? java.util.Optional.empty() : options.cache().get(signature, id);
-            if (cached.isPresent()) { timings.put(id, cached.get()); continue; }
-            try (CudaEvent start = new CudaEvent(); CudaEvent end = new CudaEvent()) {
-                long ws = k.workspaceSize(a);
-                if (tuningWorkspace == null || tuningWorkspace.bytes() < ws) {
-                    if (tuningWorkspace != null) tuningWorkspace.close();
-                    tuningWorkspace = DeviceBuffer.allocate(Math.max(ws, MIN_WORKSPACE_BYTES));
-                }
-                DeviceBuffer wsb = tuningWorkspace;
-                k.runBiasActivation(a, xb, wb, bb, zb, 1f, true, yb, wsb, s);
-                s.synchronize();
-                // time GPU work, not the host: one CUDA graph of REPEAT calls per measurement (a single
-                // call from Java costs ~50 us of host time, more than most of these convolutions take)
-                try (CudaGraph g = CudaGraph.capture(s, () -> {
-                    for (int i = 0; i < TUNING_REPEAT; i++) k.runBiasActivation(a, xb, wb, bb, zb, 1f, true, yb, wsb, s);
-                })) {
-                    Measurement m = timer.time(buffer -> {
-                        start.record(s);
-                        g.launch(s);
-                        end.record(s);
-                        return end.elapsedSince(start) * 1e3 / TUNING_REPEAT;
-                    });
-                    timings.put(id, m);
-                    if (options.cache() != null) options.cache().put(signature, id, m);
-                }
-            } catch (RuntimeException e) {
-                // cuDNN refused this algorithm for the fused call (e.g. status NOT_SUPPORTED): not a candidate
-                s.synchronize();
-            }
-        }
-        if (timings.isEmpty()) throw unsupported(owner, "no cuDNN algorithm ran the fused convolution (tried " + candidates + ")");
-        return byId.get(TacticTimer.fastest(timings));
     }
 
     private Layer reformat(Node n) {
@@ -908,12 +872,15 @@ public final class GpuEngine implements AutoCloseable {
         DeviceBuffer bb = bias == null ? null : weight(bias, Layout.ANY);
         CublasLt.Epilogue epi = bias == null ? CublasLt.Epilogue.DEFAULT : CublasLt.Epilogue.BIAS;
         java.util.function.Supplier<DeviceBuffer> workspace = workspaceRef();
-        CublasLtGemm g = CublasLtGemm.plan(cublasLt, new CublasLtGemm.Spec(m, nn, kk, transB, lp, epi), bb, 1);
+        String recorded = choices.get(n.name());
+        CublasLtGemm g = CublasLtGemm.plan(cublasLt, new CublasLtGemm.Spec(m, nn, kk, transB, lp, epi), bb, tuner == null && recorded == null ? 1 : Autotuner.GEMM_ALGOS);
         if (g.algos().isEmpty()) { g.close(); throw unsupported(n, "cuBLASLt has no algorithm for " + m + "x" + nn + "x" + kk + " " + lp); }
-        String tactic = bias == null ? "cublaslt.gemm" : "cublaslt.gemm.bias";
+        int algo = recorded != null ? gemmAlgo(n, recorded, g.algos().size()) : tuner == null ? 0 : tuner.gemm(g, n, xb, wb, yb);
+        String tactic = (bias == null ? "cublaslt.gemm" : "cublaslt.gemm.bias") + (tuner == null && recorded == null ? "" : "/heuristic_" + algo);
+        choices.put(n.name(), tactic);
         return new Layer() {
             @Override public LayerPlan plan() { return GpuEngine.this.plan(n, tactic, y); }
-            @Override public void enqueue(CudaStream s) { g.run(xb, wb, yb, workspace.get(), s); }
+            @Override public void enqueue(CudaStream s) { g.run(algo, xb, wb, yb, workspace.get(), s); }
             @Override public void close() { g.close(); }
         };
     }

@@ -58,8 +58,8 @@ public final class GpuEngineBench {
             try {
                 // -Dtessel.bench.fixed=false skips the fixed-rule engine; -Dtessel.bench.candidates / .workspaceMiB widen the tuning
                 double fixed = Boolean.parseBoolean(System.getProperty("tessel.bench.fixed", "true")) ? run(ctx, model, batch, p, GpuEngine.Options.FIXED).p50 : Double.NaN;
-                GpuEngine.Options tuned = new GpuEngine.Options(true, Integer.getInteger("tessel.bench.candidates", 3),
-                        Long.getLong("tessel.bench.workspaceMiB", 1024L) << 20, cache);
+                GpuEngine.Options tuned = new GpuEngine.Options(OptimizationLevel.TOP_K, Integer.getInteger("tessel.bench.candidates", 3),
+                        Long.getLong("tessel.bench.workspaceMiB", 1024L) << 20, cache, "h200-measured");
                 System.out.println(run(ctx, model, batch, p, tuned).line + String.format(Locale.ROOT, "|%.4f", fixed));
             } catch (RuntimeException | OutOfMemoryError e) {
                 System.out.println("BENCH|" + model + "|" + batch + "|" + p.name().toLowerCase(Locale.ROOT) + "|error|" + e.toString().replace('\n', ' '));

@@ -1,0 +1,72 @@
+package org.tessel.cli;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import org.tessel.ir.Graph;
+import org.tessel.ir.Node;
+import org.tessel.passes.PassManager;
+import org.tessel.passes.StandardPipelines;
+import org.tessel.runtime.tuning.CalibrationReport;
+import org.tessel.runtime.tuning.Measurement;
+import org.tessel.runtime.tuning.TimingCache;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** The cost model against the tactics a GPU build timed, from the timing cache file alone. */
+@Command(name = "calibrate", description = {"Score the cost model against every tactic in a timing cache (the GPU auto-tuner's measurements):",
+        "Spearman, Kendall and MAPE raw, with family scales cross-validated, and after a full fit (in-sample); the worst outliers.",
+        "With MODELs (zoo:NAME or files; --batch applies), only the rows of those models' nodes (after the standard pipeline)."})
+final class CalibrateCommand implements Callable<Integer> {
+    @Option(names = "--timing-cache", required = true, description = "Timing cache file (written by a tuned GPU build, e.g. AutotuneBench).") Path cache;
+    @Option(names = "--target", defaultValue = "h200-measured", description = "Cost-model device (default ${DEFAULT-VALUE}, with its fitted parameters).") String target;
+    @Option(names = "--csv", description = "Write every row (measured, predicted raw / cross-validated / fitted) to this CSV.") Path csv;
+    @Option(names = "--no-fit", description = "Skip the in-sample full fit (it takes seconds per 50 rows).") boolean noFit;
+    @Option(names = "--outliers", defaultValue = "10", description = "How many outliers to list (default ${DEFAULT-VALUE}).") int outliers;
+    @Option(names = "--batch", description = "Batch size of the zoo MODELs.") Integer batch;
+    @Parameters(paramLabel = "MODEL", arity = "0..*", description = "Restrict to these models' nodes.") List<String> models = new ArrayList<>();
+
+    @Override public Integer call() throws Exception {
+        TimingCache c = TimingCache.read(cache);
+        Map<String, Measurement> rows = new LinkedHashMap<>();
+        Set<String> keep = models.isEmpty() ? null : nodeKeys();
+        c.entries().forEach((k, m) -> {
+            String node = k.signature().substring(0, k.signature().lastIndexOf('@', k.signature().indexOf('|') < 0 ? k.signature().length() : k.signature().indexOf('|')));
+            if (keep == null || keep.contains(node)) rows.put(k.signature() + "\t" + k.tactic(), m);
+        });
+        System.out.printf("timing cache %s: %d entries measured on %s (driver %s, %s); %d rows selected%n", cache, c.size(), c.environment().gpu(),
+                c.environment().driver(), c.environment().libraries(), rows.size());
+        CalibrationReport r = CalibrationReport.of(rows, target, !noFit);
+        System.out.print(r.text(outliers));
+        if (csv != null) {
+            r.writeCsv(csv);
+            System.out.println("csv: " + csv + " (" + r.entries().size() + " rows)");
+        }
+        System.out.println(r.summary());
+        return 0;
+    }
+
+    /** Signatures (without the precision) of the models' nodes. */
+    private Set<String> nodeKeys() throws Exception {
+        Set<String> out = new HashSet<>();
+        for (String m : models) {
+            ModelOptions mo = new ModelOptions();
+            mo.model = m.startsWith("zoo:") || Path.of(m).toFile().exists() ? m : "zoo:" + m;
+            mo.batch = batch;
+            mo.seed = 42;
+            Graph g = mo.load();
+            new PassManager().run(g, StandardPipelines.STANDARD);
+            for (Node n : g.nodes()) {
+                String s = TimingCache.signature(n, "X");
+                out.add(s.substring(0, s.length() - 2));
+            }
+        }
+        return out;
+    }
+}

@@ -1,0 +1,73 @@
+package org.tessel.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.tessel.api.Layout;
+import org.tessel.cost.CostModel;
+import org.tessel.cost.DeviceSpec;
+import org.tessel.cost.Precision;
+import org.tessel.ir.Graph;
+import org.tessel.ir.zoo.Zoo;
+import org.tessel.ir.zoo.ZooOptions;
+import org.tessel.search.CatalogCosting;
+import org.tessel.search.MeasuredCosting;
+import org.tessel.search.SearchOptions;
+import org.tessel.search.SearchProblem;
+import org.tessel.search.Searcher;
+import org.tessel.search.domain.Choice;
+import org.tessel.tactics.TacticCatalog;
+import org.tessel.runtime.tuning.TimingCache;
+
+/** The H200 timing cache (runtime's test fixture) feeding the search, and `tessel calibrate` on it. */
+class TimingCacheSearchTest {
+    static final Path CACHE = Path.of("../runtime/src/test/resources/tuning/h200-autotune-cache.txt");
+
+    @Test void measuredTimesReplacePredictionsWhereTheCacheHasThem() throws Exception {
+        TimingCaches.Loaded loaded = TimingCaches.measured(TimingCache.read(CACHE));
+        assertEquals(140, loaded.rows());
+        assertEquals(0, loaded.skipped());
+        CatalogCosting model = new CatalogCosting(TacticCatalog.global(), new CostModel(DeviceSpec.byName("h200-measured")), true);
+        MeasuredCosting costing = new MeasuredCosting(model, loaded.costs());
+        Graph g = Searcher.prepare(Zoo.build("resnet50", ZooOptions.defaults()));
+        SearchProblem p = Searcher.problem(g, costing, SearchOptions.defaults().withTarget("h200-measured").withCudaGraphs(true));
+        assertTrue(costing.measurementsUsed() > 10, "used " + costing.measurementsUsed());
+        // every override is the fastest measured algorithm of that node and tactic
+        int checked = 0;
+        for (var n : g.nodes()) {
+            List<Choice> priced = costing.choices(n, 0, List.of(Layout.NHWC));
+            for (Choice c : priced) {
+                var m = loaded.costs().get(n, c.tacticId(), c.precision(), c.layout());
+                if (m.isEmpty()) continue;
+                assertEquals(Math.round(m.getAsDouble() * 1e6), c.latencyPs(), n.describe());
+                assertEquals(Precision.FP16, c.precision());
+                checked++;
+            }
+        }
+        assertTrue(checked > 0);
+        assertTrue(p.size() > 0);
+    }
+
+    @Test void calibrateScoresTheCache() {
+        PrintStream old = System.out;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+        int code;
+        try {
+            code = Tessel.execute("calibrate", "--timing-cache", CACHE.toString(), "--no-fit", "--outliers", "3", "zoo:resnet50", "--batch", "1");
+        } finally {
+            System.setOut(old);
+        }
+        String s = out.toString(StandardCharsets.UTF_8);
+        assertEquals(0, code, s);
+        assertTrue(s.contains("| raw model") && s.contains("cross-validated") && s.contains("worst 3 outliers"), s);
+        // ResNet-50 b1 only: the b32 and MobileNetV2 rows are left out
+        assertTrue(s.matches("(?s).*140 entries .*; (\\d+) rows selected.*") && !s.contains("; 140 rows selected"), s);
+    }
+}
