@@ -22,6 +22,9 @@ mvn -q dependency:copy -Dartifact=org.junit.platform:junit-platform-console-stan
     -DoutputDirectory="$stage/deps"
 for mod in plugins-api ir passes cost-model tactic-library search runtime experiments; do cp $mod/target/tessel-$mod-*.jar "$stage/deps/"; done
 rm -f "$stage"/deps/*-tests.jar "$stage"/deps/*-sources.jar
+# JCuda's natives jar carries a 24 MB nvPTXCompiler binding Tessel never loads (it compiles with NVRTC through FFM):
+# dropped, so the bundle and the shared models fit the device tool's 64 MiB transfer
+(cd "$stage/deps" && zip -q -d jcuda-natives-*-linux-x86_64.jar 'lib/libJNvPTXCompiler*' >/dev/null 2>&1 || true)
 "$JAVA_HOME/bin/jar" cf "$stage/deps/tessel-runtime-gpu-tests.jar" -C runtime/target/test-classes .
 
 # GPU test classes by name (the bundled JRE has no jar file system, so no package scanning)

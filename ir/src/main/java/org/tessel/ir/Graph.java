@@ -103,6 +103,16 @@ public final class Graph {
 
     /** Runs the op's type inference for a prospective node; wraps op errors with the node's name. */
     public static List<TensorType> inferTypes(OpSchema op, String nodeName, List<Value> ins, Attributes attrs, int numOutputs) {
+        return inferTypes(op, nodeName, ins, attrs, numOutputs, Value::constantValue);
+    }
+
+    /**
+     * Type inference where {@code constants} gives an input's value when it is known: a constant's
+     * own, or, inside a fused node's body, the outer constant a body input stands for (shape-deciding
+     * inputs such as Reshape's shape are body inputs bound to outer constants).
+     */
+    public static List<TensorType> inferTypes(OpSchema op, String nodeName, List<Value> ins, Attributes attrs, int numOutputs,
+                                              java.util.function.Function<Value, Tensor> constants) {
         if (ins.size() < op.minInputs() || ins.size() > op.maxInputs())
             throw new IrException("node '" + nodeName + "' (" + op.qualifiedName() + "): takes "
                     + arity(op.minInputs(), op.maxInputs()) + " inputs, got " + ins.size());
@@ -113,7 +123,7 @@ public final class Graph {
         List<Tensor> consts = new ArrayList<>(ins.size());
         for (Value v : ins) {
             inTypes.add(v == null ? null : v.type());
-            consts.add(v == null ? null : v.constantValue());
+            consts.add(v == null ? null : constants.apply(v));
         }
         try {
             List<TensorType> out = op.inferTypes(new org.tessel.api.InferenceContext(nodeName, inTypes, consts, attrs, numOutputs));

@@ -27,7 +27,13 @@ public final class Verifier {
         if (!problems.isEmpty()) throw new VerificationException(g.name(), problems);
     }
 
-    public static List<String> check(Graph g, Level level) {
+    public static List<String> check(Graph g, Level level) { return check(g, level, java.util.Map.of()); }
+
+    /**
+     * Checks {@code g}; {@code bound} gives the constant values of inputs known from outside (a fused
+     * body's inputs bound to the fused node's constant operands), used when types are re-inferred.
+     */
+    public static List<String> check(Graph g, Level level, java.util.Map<Value, org.tessel.api.Tensor> bound) {
         List<String> p = new ArrayList<>();
         Set<Value> defined = Collections.newSetFromMap(new IdentityHashMap<>());
         Set<String> names = new HashSet<>();
@@ -74,7 +80,8 @@ public final class Verifier {
                         p.add(where + ": input " + i + " %" + n.input(i).name() + " is " + n.input(i).type() + " but the body expects " + n.body().inputs().get(i).type());
             } else if (level == Level.FULL && p.isEmpty()) {
                 try {
-                    List<TensorType> inferred = Graph.inferTypes(op, n.name(), n.inputs(), n.attrs(), n.outputs().size());
+                    List<TensorType> inferred = Graph.inferTypes(op, n.name(), n.inputs(), n.attrs(), n.outputs().size(),
+                            v -> v.constantValue() != null ? v.constantValue() : bound.get(v));
                     for (int i = 0; i < inferred.size(); i++) {
                         TensorType rec = n.output(i).type();
                         if (!inferred.get(i).sameLogicalType(rec))
@@ -85,7 +92,7 @@ public final class Verifier {
                 }
             }
             if (n.body() != null) {
-                for (String bp : check(n.body(), level)) p.add(where + " body: " + bp);
+                for (String bp : check(n.body(), level, bodyBindings(n, bound))) p.add(where + " body: " + bp);
                 if (n.body().inputs().size() != n.numInputs())
                     p.add(where + ": body has " + n.body().inputs().size() + " inputs, node has " + n.numInputs());
                 if (n.body().outputs().size() != n.outputs().size())
@@ -120,5 +127,18 @@ public final class Verifier {
         }
         for (AttrSpec s : specs)
             if (s.required() && !n.attrs().has(s.name())) p.add(n.describe() + ": required attribute '" + s.name() + "' is missing");
+    }
+
+    /** A fused node's body inputs bound to the constant values of the node's operands (known from outside). */
+    public static java.util.Map<Value, org.tessel.api.Tensor> bodyBindings(Node n, java.util.Map<Value, org.tessel.api.Tensor> outer) {
+        java.util.Map<Value, org.tessel.api.Tensor> m = new IdentityHashMap<>();
+        List<Value> ins = n.body().inputs();
+        for (int i = 0; i < Math.min(ins.size(), n.numInputs()); i++) {
+            Value o = n.input(i);
+            if (o == null) continue;
+            org.tessel.api.Tensor t = o.constantValue() != null ? o.constantValue() : outer.get(o);
+            if (t != null) m.put(ins.get(i), t);
+        }
+        return m;
     }
 }

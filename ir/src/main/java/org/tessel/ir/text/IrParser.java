@@ -569,8 +569,15 @@ public final class IrParser {
 
         // ---- phase 2: building and checking ---------------------------------------------
 
-        Graph build(GraphAst ast) {
+        Graph build(GraphAst ast) { return build(ast, List.of()); }
+
+        /**
+         * Builds a graph; {@code inputConstants} (by input position, entries may be null) are the
+         * constant values a fused body's inputs are bound to outside, used by type inference.
+         */
+        Graph build(GraphAst ast, List<Tensor> inputConstants) {
             Graph g = new Graph(ast.name());
+            Map<Value, Tensor> bound = new IdentityHashMap<>();
             Map<String, Value> values = new HashMap<>();
             Map<String, Pos> definedAt = new HashMap<>();
             Map<String, Pos> laterDefs = new HashMap<>();
@@ -587,7 +594,10 @@ public final class IrParser {
 
             for (Param p : ast.params()) {
                 define(p.ref(), definedAt);
-                values.put(p.ref().name(), g.addInput(p.ref().name(), p.type().type()));
+                Value in = g.addInput(p.ref().name(), p.type().type());
+                values.put(p.ref().name(), in);
+                int k = g.inputs().size() - 1;
+                if (k < inputConstants.size() && inputConstants.get(k) != null) bound.put(in, inputConstants.get(k));
             }
             for (Stmt s : ast.stmts()) {
                 try {
@@ -599,7 +609,7 @@ public final class IrParser {
                             constPos.put(c.result().name(), c.pos());
                         }
                         case NodeStmt n -> {
-                            Node node = buildNode(g, n, values, definedAt, laterDefs, nodeNames);
+                            Node node = buildNode(g, n, values, definedAt, laterDefs, nodeNames, bound);
                             nodePos.put(node, n.pos());
                         }
                     }
@@ -616,7 +626,7 @@ public final class IrParser {
 
             List<String> problems;
             try {
-                problems = Verifier.check(g, Verifier.Level.FULL);
+                problems = Verifier.check(g, Verifier.Level.FULL, bound);
             } catch (RuntimeException e) {
                 throw err(ast.pos(), "graph " + TextSyntax.sigilName('@', g.name()) + " fails verification: " + e);
             }
@@ -667,7 +677,7 @@ public final class IrParser {
         }
 
         Node buildNode(Graph g, NodeStmt n, Map<String, Value> values, Map<String, Pos> definedAt, Map<String, Pos> laterDefs,
-                       Map<String, Pos> nodeNames) {
+                       Map<String, Pos> nodeNames, Map<Value, Tensor> bound) {
             OpSchema op = registry.find(n.op()).orElseThrow(() -> unknownOp(n));
             List<Value> ins = new ArrayList<>();
             for (Ref r : n.operands()) ins.add(r == null ? null : use(r, values, laterDefs, definedAt));
@@ -689,7 +699,9 @@ public final class IrParser {
             String where = "node '" + nodeName + "' (" + op.qualifiedName() + ")";
 
             Attributes attrs = attributes(n, op, where);
-            Graph body = n.body() == null ? null : build(n.body());
+            List<Tensor> operandConstants = new ArrayList<>();
+            for (Value v : ins) operandConstants.add(v == null ? null : v.constantValue() != null ? v.constantValue() : bound.get(v));
+            Graph body = n.body() == null ? null : build(n.body(), operandConstants);
 
             List<TensorType> inferred;
             if (body != null) {
@@ -699,7 +711,7 @@ public final class IrParser {
                 inferred = body.outputs().stream().map(Value::type).toList();
             } else {
                 try {
-                    inferred = Graph.inferTypes(op, nodeName, ins, attrs, n.results().size());
+                    inferred = Graph.inferTypes(op, nodeName, ins, attrs, n.results().size(), v -> v.constantValue() != null ? v.constantValue() : bound.get(v));
                 } catch (IrException e) {
                     throw err(n.opPos(), e.getMessage());
                 }
