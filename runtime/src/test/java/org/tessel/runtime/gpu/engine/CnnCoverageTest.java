@@ -14,7 +14,7 @@ import org.tessel.passes.PassManager;
 class CnnCoverageTest {
     @ParameterizedTest
     @ValueSource(strings = {"resnet50", "resnet50-tiny", "mobilenetv2", "mobilenetv2-tiny", "googlenet", "googlenet-tiny",
-            "light_resnet50", "light_inception_v1", "light_squeezenet", "squeezenet1_1_dynamo", "mobilenet_v2_ts"})
+            "light_resnet50", "light_inception_v1", "light_squeezenet", "squeezenet1_1_dynamo", "mobilenet_v2_ts", "bert_tiny_dynamo"})
     void everyNodeHasAKernel(String model) {
         for (GpuEngine.Precision p : new GpuEngine.Precision[] {GpuEngine.Precision.FP16, GpuEngine.Precision.FP32}) {
             Graph g = CnnModels.load(model);

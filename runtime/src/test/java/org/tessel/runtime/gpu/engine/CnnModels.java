@@ -16,7 +16,7 @@ final class CnnModels {
     private CnnModels() {}
 
     static final List<String> ZOO = List.of("resnet50", "resnet50-tiny", "mobilenetv2", "mobilenetv2-tiny", "googlenet", "googlenet-tiny");
-    static final List<String> SHARED = List.of("light_resnet50", "light_inception_v1", "light_squeezenet", "squeezenet1_1_dynamo", "mobilenet_v2_ts");
+    static final List<String> SHARED = List.of("light_resnet50", "light_inception_v1", "light_squeezenet", "squeezenet1_1_dynamo", "mobilenet_v2_ts", "bert_tiny_dynamo");
 
     static Path sharedModels() { return Path.of(System.getProperty("tessel.shared", "/work/shared")).resolve("models"); }
 
