@@ -116,6 +116,9 @@ public final class ExecutionContext implements AutoCloseable {
         return sb.append("  ]\n}\n").toString();
     }
 
+    /** {@code s} as a JSON string literal (layer-info files of every backend). */
+    public static String jsonString(String s) { return q(s); }
+
     private static String q(String s) {
         StringBuilder sb = new StringBuilder("\"");
         for (char c : s.toCharArray()) {

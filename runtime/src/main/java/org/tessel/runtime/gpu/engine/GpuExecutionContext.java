@@ -258,15 +258,7 @@ public final class GpuExecutionContext implements AutoCloseable {
         return sb.append("  ]\n}\n").toString();
     }
 
-    private static String q(String s) {
-        StringBuilder sb = new StringBuilder("\"");
-        for (char c : s.toCharArray()) {
-            if (c == '"' || c == '\\') sb.append('\\').append(c);
-            else if (c < 0x20) sb.append(String.format("\\u%04x", (int) c));
-            else sb.append(c);
-        }
-        return sb.append('"').toString();
-    }
+    private static String q(String s) { return org.tessel.runtime.engine.ExecutionContext.jsonString(s); }
 
     /** Frees this context's device memory (arena, inputs, workspace), its graph and stream. */
     @Override public synchronized void close() {

@@ -40,15 +40,7 @@ class ConcurrentMemoryPlannerTest {
         MemoryPlan plan = ConcurrentMemoryPlanner.plan(g, sa, sequential.lowerBoundBytes());
         List<Node> nodes = g.nodes();
         // the orderings the streams guarantee: stream order and events
-        Map<Node, List<Node>> preds = new IdentityHashMap<>();
-        Map<Integer, Node> lastOnStream = new HashMap<>();
-        for (Node n : nodes) {
-            List<Node> p = new ArrayList<>();
-            Node prev = lastOnStream.put(sa.stream(n), n);
-            if (prev != null) p.add(prev);
-            preds.put(n, p);
-        }
-        for (StreamAssignment.Event e : sa.events()) preds.get(e.before()).add(e.after());
+        Map<Node, List<Node>> preds = streamOrder(nodes, sa);
         SplittableRandom r = new SplittableRandom(11);
         int executions = 300;
         for (int run = 0; run < executions; run++) {
@@ -67,15 +59,7 @@ class ConcurrentMemoryPlannerTest {
         new PassManager().run(g, StandardPipelines.STANDARD);
         StreamAssignment sa = new StreamAssigner(4).assign(g);
         MemoryPlan sequential = new LivenessMemoryPlanner(256, false).plan(g);
-        Map<Node, List<Node>> preds = new IdentityHashMap<>();
-        Map<Integer, Node> lastOnStream = new HashMap<>();
-        for (Node n : g.nodes()) {
-            List<Node> p = new ArrayList<>();
-            Node prev = lastOnStream.put(sa.stream(n), n);
-            if (prev != null) p.add(prev);
-            preds.put(n, p);
-        }
-        for (StreamAssignment.Event e : sa.events()) preds.get(e.before()).add(e.after());
+        Map<Node, List<Node>> preds = streamOrder(g.nodes(), sa);
         SplittableRandom r = new SplittableRandom(5);
         int caught = 0;
         for (int run = 0; run < 100; run++) {
@@ -100,6 +84,20 @@ class ConcurrentMemoryPlannerTest {
         assertTrue(plan.arenaBytes() < total / 4, "one stream is sequential: memory must be reused (arena " + plan.arenaBytes() + " of " + total + ")");
         check(g, plan, g.nodes(), model + " sequential");
         assertEquals(1, one.streamsUsed());
+    }
+
+    /** What the streams guarantee runs before each node: the previous node on its stream and the assignment's events. */
+    private static Map<Node, List<Node>> streamOrder(List<Node> nodes, StreamAssignment sa) {
+        Map<Node, List<Node>> preds = new IdentityHashMap<>();
+        Map<Integer, Node> lastOnStream = new HashMap<>();
+        for (Node n : nodes) {
+            List<Node> p = new ArrayList<>();
+            Node prev = lastOnStream.put(sa.stream(n), n);
+            if (prev != null) p.add(prev);
+            preds.put(n, p);
+        }
+        for (StreamAssignment.Event e : sa.events()) preds.get(e.before()).add(e.after());
+        return preds;
     }
 
     private static List<Node> randomLinearExtension(List<Node> nodes, Map<Node, List<Node>> preds, SplittableRandom r) {
