@@ -1,0 +1,164 @@
+// tessel.attention.mma: O = softmax(scale * Q K^T + mask) V per (batch, head) on tensor cores (f16
+// operands, f32 accumulate and f32 softmax), reading the head split straight from the projections'
+// [B][S][H*D] rows like tessel.attention.bshd: element (b, s, h, d) of Q is
+// q[(b * Sq + s) * ldq + h * HEAD_DIM + d], likewise K, V and O. One block per (64 queries, b, h),
+// 4 warps of 16 query rows each. Per 64-key tile: K (row-major) and V (transposed) staged in shared
+// memory, S = Q K^T with mma.sync m16n8k16 (Q's fragments stay in registers), online softmax on the
+// accumulators in registers (running max and sum per row, the 4 lanes of a quad share a row), P
+// rounded to f16 is re-used as the A fragment of O += P V without leaving registers. The optional
+// additive mask holds one value per (batch, key): mask[b * mask_b + key] (mask_b = 0 broadcasts).
+// Needs HEAD_DIM a multiple of 16 (<= 128); every ld a multiple of 8 and buffers 16-byte aligned
+// (the caller checks before choosing this kernel).
+#define MMA_WARPS 4
+#define MMA_BM (MMA_WARPS * 16)
+#define MMA_BN 64
+#define K_LD (HEAD_DIM + 8)
+#define VT_LD (MMA_BN + 8)
+#define QK_STEPS (HEAD_DIM / 16)
+#define O_TILES (HEAD_DIM / 8)
+#define S_TILES (MMA_BN / 8)
+#define PV_STEPS (MMA_BN / 16)
+#define CHUNKS (HEAD_DIM / 8)
+
+__device__ __forceinline__ void tessel_mma_f16(float* c, const unsigned* a, unsigned b0, unsigned b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+__device__ __forceinline__ unsigned tessel_pack_f16x2(float lo, float hi) {
+    return (unsigned) tessel_f2h(lo) | ((unsigned) tessel_f2h(hi) << 16);
+}
+
+extern "C" __global__ void __launch_bounds__(MMA_WARPS * 32)
+tessel_attention_mma(const unsigned short* __restrict__ q, const unsigned short* __restrict__ k, const unsigned short* __restrict__ v,
+                     const unsigned short* __restrict__ mask, unsigned short* __restrict__ o, int Sq, int Sk, int heads,
+                     long long ldq, long long ldk, long long ldv, long long ldo, long long mask_b, float scale) {
+    __shared__ __align__(16) unsigned short ks[MMA_BN * K_LD];
+    __shared__ __align__(16) unsigned short vt[HEAD_DIM * VT_LD];
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, tg = lane & 3;
+    int bh = blockIdx.y, b = bh / heads, h = bh - b * heads;
+    int r0 = blockIdx.x * MMA_BM + warp * 16 + g, r1 = r0 + 8; // this thread's two query rows
+    bool in0 = r0 < Sq, in1 = r1 < Sq;
+    const unsigned short* qb = q + (long long) b * Sq * ldq + (long long) h * HEAD_DIM;
+    const unsigned short* kb = k + (long long) b * Sk * ldk + (long long) h * HEAD_DIM;
+    const unsigned short* vb = v + (long long) b * Sk * ldv + (long long) h * HEAD_DIM;
+    const unsigned short* mrow = mask != 0 ? mask + (long long) b * mask_b : 0;
+
+    // Q's A fragments (m16n8k16, row-major): reg 0 = (g, 2t..2t+1), 1 = (g+8, 2t..), 2 = (g, 2t+8..), 3 = (g+8, 2t+8..)
+    unsigned qa[QK_STEPS][4];
+#pragma unroll
+    for (int s = 0; s < QK_STEPS; s++) {
+        int c = s * 16 + 2 * tg;
+        qa[s][0] = in0 ? *reinterpret_cast<const unsigned*>(qb + (long long) r0 * ldq + c) : 0u;
+        qa[s][1] = in1 ? *reinterpret_cast<const unsigned*>(qb + (long long) r1 * ldq + c) : 0u;
+        qa[s][2] = in0 ? *reinterpret_cast<const unsigned*>(qb + (long long) r0 * ldq + c + 8) : 0u;
+        qa[s][3] = in1 ? *reinterpret_cast<const unsigned*>(qb + (long long) r1 * ldq + c + 8) : 0u;
+    }
+    float acc[O_TILES][4];
+#pragma unroll
+    for (int n = 0; n < O_TILES; n++) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.0f;
+    float m0 = TESSEL_NEG_INF, m1 = TESSEL_NEG_INF, l0 = 0.0f, l1 = 0.0f;
+
+    for (int j0 = 0; j0 < Sk; j0 += MMA_BN) {
+        __syncthreads();
+        for (int e = threadIdx.x; e < MMA_BN * CHUNKS; e += MMA_WARPS * 32) {
+            int r = e / CHUNKS, c = (e - r * CHUNKS) * 8, key = j0 + r;
+            uint4 kv = make_uint4(0u, 0u, 0u, 0u), vv = make_uint4(0u, 0u, 0u, 0u);
+            if (key < Sk) {
+                kv = *reinterpret_cast<const uint4*>(kb + (long long) key * ldk + c);
+                vv = *reinterpret_cast<const uint4*>(vb + (long long) key * ldv + c);
+            }
+            *reinterpret_cast<uint4*>(ks + r * K_LD + c) = kv;
+            unsigned w[4] = {vv.x, vv.y, vv.z, vv.w};
+#pragma unroll
+            for (int i = 0; i < 4; i++) {
+                vt[(c + 2 * i) * VT_LD + r] = (unsigned short) (w[i] & 0xffffu);
+                vt[(c + 2 * i + 1) * VT_LD + r] = (unsigned short) (w[i] >> 16);
+            }
+        }
+        __syncthreads();
+
+        // S = Q K^T: B fragment (k = d, n = key): reg 0 = K[n = g][d = 2t..2t+1], reg 1 = K[g][2t+8..]
+        float sc[S_TILES][4];
+#pragma unroll
+        for (int n = 0; n < S_TILES; n++) sc[n][0] = sc[n][1] = sc[n][2] = sc[n][3] = 0.0f;
+#pragma unroll
+        for (int s = 0; s < QK_STEPS; s++) {
+#pragma unroll
+            for (int n = 0; n < S_TILES; n++) {
+                const unsigned short* kp = ks + (n * 8 + g) * K_LD + s * 16 + 2 * tg;
+                tessel_mma_f16(sc[n], qa[s], *reinterpret_cast<const unsigned*>(kp), *reinterpret_cast<const unsigned*>(kp + 8));
+            }
+        }
+        // scale, mask, bounds; C fragment: [0], [1] = row g, keys 2t, 2t+1; [2], [3] = row g+8
+        float mx0 = TESSEL_NEG_INF, mx1 = TESSEL_NEG_INF;
+#pragma unroll
+        for (int n = 0; n < S_TILES; n++) {
+#pragma unroll
+            for (int c = 0; c < 2; c++) {
+                int key = j0 + n * 8 + 2 * tg + c;
+                float add = key < Sk && mrow != 0 ? tessel_h2f(mrow[key]) : 0.0f;
+                float x0 = key < Sk ? fmaf(sc[n][c], scale, add) : TESSEL_NEG_INF;
+                float x1 = key < Sk ? fmaf(sc[n][c + 2], scale, add) : TESSEL_NEG_INF;
+                sc[n][c] = x0;
+                sc[n][c + 2] = x1;
+                mx0 = fmaxf(mx0, x0);
+                mx1 = fmaxf(mx1, x1);
+            }
+        }
+        mx0 = fmaxf(mx0, __shfl_xor_sync(TESSEL_FULL_MASK, mx0, 1));
+        mx0 = fmaxf(mx0, __shfl_xor_sync(TESSEL_FULL_MASK, mx0, 2));
+        mx1 = fmaxf(mx1, __shfl_xor_sync(TESSEL_FULL_MASK, mx1, 1));
+        mx1 = fmaxf(mx1, __shfl_xor_sync(TESSEL_FULL_MASK, mx1, 2));
+        float n0 = fmaxf(m0, mx0), n1 = fmaxf(m1, mx1);
+        float u0 = n0 == TESSEL_NEG_INF ? 0.0f : n0, u1 = n1 == TESSEL_NEG_INF ? 0.0f : n1;
+        float c0 = __expf(m0 - u0), c1 = __expf(m1 - u1);
+        m0 = n0;
+        m1 = n1;
+        float p0 = 0.0f, p1 = 0.0f;
+#pragma unroll
+        for (int n = 0; n < S_TILES; n++) {
+#pragma unroll
+            for (int c = 0; c < 2; c++) {
+                sc[n][c] = __expf(sc[n][c] - u0);
+                sc[n][c + 2] = __expf(sc[n][c + 2] - u1);
+                p0 += sc[n][c];
+                p1 += sc[n][c + 2];
+            }
+        }
+        l0 = l0 * c0 + p0; // per-thread partial sums; the quad's are added at the end
+        l1 = l1 * c1 + p1;
+#pragma unroll
+        for (int n = 0; n < O_TILES; n++) {
+            acc[n][0] *= c0; acc[n][1] *= c0;
+            acc[n][2] *= c1; acc[n][3] *= c1;
+        }
+        // O += P V: P's A fragment for keys 16s..16s+15 is the C fragments of score tiles 2s and 2s+1;
+        // V's B fragment (k = key, n = d) from the transposed tile: reg 0 = V^T[d = g][key = 2t..2t+1]
+#pragma unroll
+        for (int s = 0; s < PV_STEPS; s++) {
+            unsigned pa[4];
+            pa[0] = tessel_pack_f16x2(sc[2 * s][0], sc[2 * s][1]);
+            pa[1] = tessel_pack_f16x2(sc[2 * s][2], sc[2 * s][3]);
+            pa[2] = tessel_pack_f16x2(sc[2 * s + 1][0], sc[2 * s + 1][1]);
+            pa[3] = tessel_pack_f16x2(sc[2 * s + 1][2], sc[2 * s + 1][3]);
+#pragma unroll
+            for (int n = 0; n < O_TILES; n++) {
+                const unsigned short* vp = vt + (n * 8 + g) * VT_LD + s * 16 + 2 * tg;
+                tessel_mma_f16(acc[n], pa, *reinterpret_cast<const unsigned*>(vp), *reinterpret_cast<const unsigned*>(vp + 8));
+            }
+        }
+    }
+    l0 += __shfl_xor_sync(TESSEL_FULL_MASK, l0, 1);
+    l0 += __shfl_xor_sync(TESSEL_FULL_MASK, l0, 2);
+    l1 += __shfl_xor_sync(TESSEL_FULL_MASK, l1, 1);
+    l1 += __shfl_xor_sync(TESSEL_FULL_MASK, l1, 2);
+    float i0 = l0 > 0.0f ? 1.0f / l0 : 0.0f, i1 = l1 > 0.0f ? 1.0f / l1 : 0.0f;
+    unsigned short* ob = o + (long long) b * Sq * ldo + (long long) h * HEAD_DIM;
+#pragma unroll
+    for (int n = 0; n < O_TILES; n++) {
+        int d = n * 8 + 2 * tg;
+        if (in0) *reinterpret_cast<unsigned*>(ob + (long long) r0 * ldo + d) = tessel_pack_f16x2(acc[n][0] * i0, acc[n][1] * i0);
+        if (in1) *reinterpret_cast<unsigned*>(ob + (long long) r1 * ldo + d) = tessel_pack_f16x2(acc[n][2] * i1, acc[n][3] * i1);
+    }
+}
