@@ -124,8 +124,8 @@ final class Autotuner {
      * input {@code xb}, e.g. the stem's reformat kernel plus its convolution): every one is timed unless the level is
      * COST_MODEL (then the first that runs, in the map's order). Null when none ran.
      */
-    String fastestOf(Node owner, Map<String, java.util.function.BiConsumer<DeviceBuffer, CudaStream>> calls, DeviceBuffer xb) {
-        String signature = TimingCache.signature(owner, precision);
+    String fastestOf(Node owner, Node conv, Map<String, java.util.function.BiConsumer<DeviceBuffer, CudaStream>> calls, DeviceBuffer xb) {
+        String signature = TimingCache.signature(owner, precision) + (owner == conv ? "" : "|" + TimingCache.signature(conv, precision));
         List<Candidate> cands = new ArrayList<>();
         int rank = 0;
         for (var e : calls.entrySet()) cands.add(new Candidate(e.getKey(), rank++, e.getValue()));
@@ -135,7 +135,8 @@ final class Autotuner {
     /** Ranks, times as the level says, records; the chosen tactic id or null when none ran. */
     private String choose(Node owner, String signature, String cacheKey, List<Candidate> cands, DeviceBuffer xb, boolean timeAll) {
         Map<String, Double> predicted = new LinkedHashMap<>();
-        for (Candidate c : cands) predicted.put(c.id(), predictor.predictUs(signature, c.id(), model));
+        // whole alternatives (timeAll) are not library algorithms the cost model prices
+        for (Candidate c : cands) predicted.put(c.id(), timeAll ? Double.NaN : predictor.predictUs(signature, c.id(), model));
         List<Candidate> ranked = new ArrayList<>(cands);
         ranked.sort(Comparator.comparingDouble((Candidate c) -> { double p = predicted.get(c.id()); return Double.isNaN(p) ? Double.POSITIVE_INFINITY : p; })
                 .thenComparingInt(Candidate::heuristicRank));

@@ -132,7 +132,7 @@ final class StemConv {
                 long ws = b.k().workspaceSize(b.algo());
                 calls.put(b.form().id, (xin, s) -> run(e, b, xin, pixels, hw, c, bb, zb, relu, yb, tuner.workspace(Math.max(ws, GpuEngine.MIN_WORKSPACE_BYTES)), s));
             }
-            String id = tuner.fastestOf(owner, calls, src);
+            String id = tuner.fastestOf(owner, conv, calls, src);
             if (id == null) {
                 for (Built b : built) close(b);
                 throw GpuEngine.unsupported(owner, "no stem form ran (tried " + calls.keySet() + ")");
