@@ -80,6 +80,14 @@ final class Autotuner {
     private record Candidate(String id, int heuristicRank, java.util.function.BiConsumer<DeviceBuffer, CudaStream> call) {}
 
     Cudnn.FwdAlgo conv(CudnnConv k, Node conv, Node owner, DeviceBuffer xb, DeviceBuffer wb, DeviceBuffer bb, DeviceBuffer zb, DeviceBuffer yb, boolean relu) {
+        return conv(k, conv, owner, xb, wb, bb, zb, yb, relu, null);
+    }
+
+    /**
+     * As above for one form of the convolution ({@code form}, e.g. a stem variant with padded channels: the node's
+     * signature is the same for every form, so the timing cache keys it apart); null: the node as it is.
+     */
+    Cudnn.FwdAlgo conv(CudnnConv k, Node conv, Node owner, DeviceBuffer xb, DeviceBuffer wb, DeviceBuffer bb, DeviceBuffer zb, DeviceBuffer yb, boolean relu, String form) {
         LinkedHashSet<Cudnn.FwdAlgo> algos = new LinkedHashSet<>();
         algos.add(Cudnn.FwdAlgo.IMPLICIT_PRECOMP_GEMM);
         if (relu) for (Cudnn.AlgoPerf a : k.heuristics()) if (a.ok() && a.workspaceBytes() <= options.maxWorkspaceBytes()) algos.add(a.algo());
@@ -93,7 +101,7 @@ final class Autotuner {
             long ws = k.workspaceSize(a);
             cands.add(new Candidate(id, rank++, (x, s) -> k.runBiasActivation(a, x, wb, bb, zb, 1f, relu, yb, workspace(ws), s)));
         }
-        String chosen = choose(owner, signature, cands, xb);
+        String chosen = choose(owner, signature, form == null ? signature : signature + "#" + form, cands, xb, false);
         if (chosen == null) throw new GpuEngineException("cannot build a GPU engine: " + owner.describe() + ": no cuDNN algorithm ran the fused convolution (tried " + algos + ")");
         return byId.get(chosen);
     }
@@ -106,22 +114,36 @@ final class Autotuner {
             long ws = g.algos().get(i).workspaceBytes();
             cands.add(new Candidate(TacticPredictor.GEMM + "/heuristic_" + i, i, (x, s) -> g.run(idx, x, wb, yb, workspace(Math.max(ws, CublasLtGemm.WORKSPACE_BYTES)), s)));
         }
-        String chosen = choose(n, signature, cands, xb);
+        String chosen = choose(n, signature, signature, cands, xb, false);
         if (chosen == null) throw new GpuEngineException("cannot build a GPU engine: " + n.describe() + ": no cuBLASLt algorithm ran");
         return Integer.parseInt(chosen.substring(chosen.lastIndexOf('_') + 1));
     }
 
+    /**
+     * The fastest of whole alternative implementations of one layer (tactic id to the call that enqueues it on
+     * input {@code xb}, e.g. the stem's reformat kernel plus its convolution): every one is timed unless the level is
+     * COST_MODEL (then the first that runs, in the map's order). Null when none ran.
+     */
+    String fastestOf(Node owner, Node conv, Map<String, java.util.function.BiConsumer<DeviceBuffer, CudaStream>> calls, DeviceBuffer xb) {
+        String signature = TimingCache.signature(owner, precision) + (owner == conv ? "" : "|" + TimingCache.signature(conv, precision));
+        List<Candidate> cands = new ArrayList<>();
+        int rank = 0;
+        for (var e : calls.entrySet()) cands.add(new Candidate(e.getKey(), rank++, e.getValue()));
+        return choose(owner, signature, signature, cands, xb, true);
+    }
+
     /** Ranks, times as the level says, records; the chosen tactic id or null when none ran. */
-    private String choose(Node owner, String signature, List<Candidate> cands, DeviceBuffer xb) {
+    private String choose(Node owner, String signature, String cacheKey, List<Candidate> cands, DeviceBuffer xb, boolean timeAll) {
         Map<String, Double> predicted = new LinkedHashMap<>();
-        for (Candidate c : cands) predicted.put(c.id(), predictor.predictUs(signature, c.id(), model));
+        // whole alternatives (timeAll) are not library algorithms the cost model prices
+        for (Candidate c : cands) predicted.put(c.id(), timeAll ? Double.NaN : predictor.predictUs(signature, c.id(), model));
         List<Candidate> ranked = new ArrayList<>(cands);
         ranked.sort(Comparator.comparingDouble((Candidate c) -> { double p = predicted.get(c.id()); return Double.isNaN(p) ? Double.POSITIVE_INFINITY : p; })
                 .thenComparingInt(Candidate::heuristicRank));
         if (stream == null) stream = CudaStream.create();
         int toTime = switch (options.level()) {
             case COST_MODEL -> 0;
-            case TOP_K -> options.topK();
+            case TOP_K -> timeAll ? ranked.size() : options.topK();
             case ALL -> ranked.size();
         };
         Map<String, Measurement> timings = new TreeMap<>();
@@ -135,7 +157,7 @@ final class Autotuner {
                 continue;
             }
             if (attempted >= toTime) break;
-            Optional<Measurement> hit = options.cache() == null ? Optional.empty() : options.cache().get(signature, c.id());
+            Optional<Measurement> hit = options.cache() == null ? Optional.empty() : options.cache().get(cacheKey, c.id());
             if (hit.isPresent()) { timings.put(c.id(), hit.get()); fromCache.put(c.id(), true); cacheHits++; attempted++; continue; }
             if (!trial(c, xb)) continue; // refused at run time: not a candidate, the next one takes its place
             attempted++;
@@ -143,7 +165,7 @@ final class Autotuner {
             timedNow++;
             timings.put(c.id(), m);
             fromCache.put(c.id(), false);
-            if (options.cache() != null) options.cache().put(signature, c.id(), m);
+            if (options.cache() != null) options.cache().put(cacheKey, c.id(), m);
         }
         if (toTime > 0 && !timings.isEmpty()) chosen = TacticTimer.fastest(timings);
         for (Candidate c : ranked) {
@@ -196,7 +218,8 @@ final class Autotuner {
         return rotation;
     }
 
-    private DeviceBuffer workspace(long bytes) {
+    /** The tuner's scratch workspace, at least {@code bytes}. */
+    DeviceBuffer workspace(long bytes) {
         if (workspace == null || workspace.bytes() < bytes) {
             if (workspace != null) workspace.close();
             workspace = DeviceBuffer.allocate(Math.max(bytes, GpuEngine.MIN_WORKSPACE_BYTES));

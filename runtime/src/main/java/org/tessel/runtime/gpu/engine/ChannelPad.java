@@ -20,13 +20,12 @@ import org.tessel.runtime.gpu.kernels.CnnKernels;
  */
 final class ChannelPad {
     private final DeviceBuffer src, input, weights;
-    private final long pixels, hw;
+    private final long pixels;
     private final int c, channels;
     private final GpuEngine e;
 
-    /** {@code hw > 0}: src is the NCHW input of an absorbed nchw-to-nhwc reformat, transposed and padded in one pass. */
-    private ChannelPad(GpuEngine e, DeviceBuffer src, DeviceBuffer input, DeviceBuffer weights, long pixels, long hw, int c, int channels) {
-        this.e = e; this.src = src; this.input = input; this.weights = weights; this.pixels = pixels; this.hw = hw; this.c = c; this.channels = channels;
+    private ChannelPad(GpuEngine e, DeviceBuffer src, DeviceBuffer input, DeviceBuffer weights, long pixels, int c, int channels) {
+        this.e = e; this.src = src; this.input = input; this.weights = weights; this.pixels = pixels; this.c = c; this.channels = channels;
     }
 
     private static boolean pads(GpuEngine e, Node conv, int c) {
@@ -40,9 +39,9 @@ final class ChannelPad {
     }
 
     /**
-     * True when this nchw-to-nhwc reformat of an f16 engine feeds only convolutions (as their data input) that
-     * pad their channels to 8: then the padding kernel reads the reformat's NCHW input itself, and the reformat
-     * layer does nothing.
+     * True when this nchw-to-nhwc reformat of an f16 engine feeds only convolutions (as their data input) with
+     * few channels (the stem): then {@link StemConv}'s kernel reads the reformat's NCHW input itself, and the
+     * reformat layer does nothing.
      */
     static boolean absorbs(GpuEngine e, Node reformat) {
         if (!enabled() || !reformat.opName().equals("tessel.Reformat") || !reformat.attrs().getString("to", "").equals("nhwc")) return false;
@@ -76,10 +75,8 @@ final class ChannelPad {
         long pixels = x.type().numElements() / c;
         DeviceBuffer in = e.keep(DeviceBuffer.allocate(pixels * cp * 2));
         in.fill((byte) 0);
-        Node producer = x.producer();
-        if (producer != null && cp == 8 && absorbs(e, producer))
-            return new ChannelPad(e, e.act(producer.input(0)), in, wb, pixels, (long) xd[2] * xd[3], c, cp);
-        return new ChannelPad(e, e.act(x), in, wb, pixels, 0, c, cp);
+        // a stem reading an absorbed reformat is StemConv's (GpuEngine.conv asks it first)
+        return new ChannelPad(e, e.act(x), in, wb, pixels, c, cp);
     }
 
     int channels() { return channels; }
@@ -87,14 +84,13 @@ final class ChannelPad {
     DeviceBuffer weights() { return weights; }
 
     void enqueue(CudaStream s) {
-        if (hw > 0) CnnKernels.padChannelsFromNchw8(e.compiler, src, input, pixels, hw, c, s);
-        else CnnKernels.padChannels(e.compiler, src, input, pixels, c, channels, s);
+        CnnKernels.padChannels(e.compiler, src, input, pixels, c, channels, s);
     }
 
     /** The layer standing for an absorbed reformat: nothing to run. */
     static GpuEngine.Layer absorbedReformat(GpuEngine e, Node n) {
         return new GpuEngine.Layer() {
-            @Override public org.tessel.runtime.engine.LayerPlan plan() { return e.plan(n, "fused into tessel.pad_channels", n.output()); }
+            @Override public org.tessel.runtime.engine.LayerPlan plan() { return e.plan(n, "fused into tessel.stem", n.output()); }
             @Override public void enqueue(CudaStream s) {}
         };
     }

@@ -119,7 +119,7 @@ public final class GpuEngine implements AutoCloseable {
     private final MemoryPlan memoryPlan;
     private long weightBytes;
     /** What the build chose per node (e.g. a cuDNN algorithm), by node name: replayed for every later context and by loaded engines. */
-    private final Map<String, String> choices = new java.util.LinkedHashMap<>();
+    final Map<String, String> choices = new java.util.LinkedHashMap<>();
     private final List<LayerPlan> layerPlans = new ArrayList<>();
     private final long contextBytes, workspaceBytes;
     /** The binding made while building: handed to the first execution context, so one context costs no second arena. */
@@ -476,7 +476,7 @@ public final class GpuEngine implements AutoCloseable {
 
     // ---- building ---------------------------------------------------------------------------
 
-    private Binding cur() {
+    Binding cur() {
         if (building == null) throw new IllegalStateException("layers are built only inside bind()");
         return building;
     }
@@ -744,6 +744,8 @@ public final class GpuEngine implements AutoCloseable {
                 @Override public void enqueue(CudaStream s) { DepthwiseConvNhwc.run(compiler, t, ds, xb, wb, bb, yb, act.lo(), act.hi(), s); }
             };
         }
+        // the RGB stem reading the network input (its nchw-to-nhwc reformat absorbed): the fastest of several forms, see StemConv
+        if (StemConv.applies(this, owner, x, groups, layout)) return StemConv.build(this, conv, owner, x, w, bias, residual, act, yb);
         // f16 NHWC convolutions with few input channels (the RGB stem) run on channels zero-padded to 8 (tensor-core kernels)
         ChannelPad pad = ChannelPad.of(this, owner, x, w, groups, layout);
         DeviceBuffer cx = pad == null ? xb : pad.input();
@@ -798,7 +800,7 @@ public final class GpuEngine implements AutoCloseable {
     }
 
     /** The cuDNN algorithm of a recorded choice "cudnn.conv.fused_bias_act/ID". */
-    private static Cudnn.FwdAlgo convAlgo(Node owner, String recorded) {
+    static Cudnn.FwdAlgo convAlgo(Node owner, String recorded) {
         String id = recorded.substring(recorded.indexOf('/') + 1);
         for (Cudnn.FwdAlgo a : Cudnn.FwdAlgo.values()) if (a.tacticId().equals(id)) return a;
         throw unsupported(owner, "recorded tactic '" + recorded + "' names no cuDNN algorithm of this build");

@@ -127,9 +127,21 @@ public final class GpuEngineBench {
             for (Tensor t : out)
                 for (int i = 0; i < t.size(); i++)
                     if (!Float.isFinite(t.getFloat(i))) throw new IllegalStateException(model + " output has a non-finite value at " + i);
+            if (e.tuner() != null)
+                for (Autotuner.Record r : e.tuner().records())
+                    if (r.tactic().startsWith("tessel.stem."))
+                        System.out.println(String.format(Locale.ROOT, "STEM|%s|%d|%s|%s|%s|%.1f us|%s%s", model, batch, p.name().toLowerCase(Locale.ROOT), r.node(), r.tactic(),
+                                r.measuredUs(), r.chosen() ? "chosen" : "-", r.cached() ? "|cached" : ""));
             int top = Integer.getInteger("tessel.bench.profile", 0);
-            if (top > 0) for (String line : LayerProfiler.report(model + "|" + batch + "|" + p.name().toLowerCase(Locale.ROOT) + (options.tuneConvolutions() ? "|tuned" : "|fixed"),
-                    LayerProfiler.profile(e, c, 5), top)) System.out.println(line);
+            if (top > 0) {
+                String what = model + "|" + batch + "|" + p.name().toLowerCase(Locale.ROOT) + (options.tuneConvolutions() ? "|tuned" : "|fixed");
+                List<LayerProfiler.Entry> prof = LayerProfiler.profile(e, c, 5);
+                for (String line : LayerProfiler.report(what, prof, top)) System.out.println(line);
+                // the stem (and the reformat it absorbed) whether or not among the slowest
+                for (LayerProfiler.Entry x : prof)
+                    if (x.plan().tactic().startsWith("tessel.stem.") || x.plan().tactic().contains("tessel.stem") || x.index() < 2)
+                        System.out.println(String.format(Locale.ROOT, "PROFILE|%s|stem #%d %s|%s|%.4f ms", what, x.index(), x.plan().node(), x.plan().tactic(), x.ms()));
+            }
             c.captureGraph();
             double[] ms = c.time(WARMUP, ITERATIONS);
             double mean = 0;

@@ -81,6 +81,24 @@ public final class CnnKernels {
         k.launch(Launch.gridFor(pixels, 256), 256, 0, stream, CudaKernel.args().ptr(x).ptr(y).i64(pixels).i64(hw).i32(c));
     }
 
+    /**
+     * f16 NCHW [n, c, hw] into NHWC [n*hw, cp] in one pass (the network input's reformat for the stem convolution):
+     * cp = 8 or 4 pads channels c.. with zeros (one 16- or 8-byte store per pixel), cp = c writes them unpadded.
+     */
+    public static void stemFromNchw(KernelCompiler kc, DeviceBuffer x, DeviceBuffer y, long pixels, long hw, int c, int cp, CudaStream stream) {
+        if (cp == 8) { padChannelsFromNchw8(kc, x, y, pixels, hw, c, stream); return; }
+        if (c < 1 || c > 8 || (cp != 4 && cp != c) || c > cp || x.bytes() < pixels * c * 2 || y.bytes() < pixels * cp * 2)
+            throw new IllegalArgumentException("stem reformat: bad buffers or c=" + c + ", cp=" + cp);
+        if (cp == 4) {
+            if (y.address() % 8 != 0) throw new IllegalArgumentException("stem reformat to 4 channels needs an 8-byte aligned output");
+            CudaKernel k = kc.kernel("tessel_pad_channels.cu", CnnKernels::padSource, "tessel_pad_channels_nchw4");
+            k.launch(Launch.gridFor(pixels, 256), 256, 0, stream, CudaKernel.args().ptr(x).ptr(y).i64(pixels).i64(hw).i32(c));
+            return;
+        }
+        CudaKernel k = kc.kernel("tessel_pad_channels.cu", CnnKernels::padSource, "tessel_nchw_to_nhwc_small");
+        k.launch(Launch.gridFor(pixels, 256), 256, 0, stream, CudaKernel.args().ptr(x).ptr(y).i64(pixels).i64(hw).i32(c));
+    }
+
     /** Max pooling of f16 NHWC with C % 8 == 0, 8 channels (16 bytes) per thread; geometry as {@link Pool2d.Window}. */
     public static void maxPoolNhwc8(KernelCompiler kc, Pool2d.Window p, DeviceBuffer x, DeviceBuffer y, CudaStream stream) {
         if (p.c() % 8 != 0 || x.address() % 16 != 0 || y.address() % 16 != 0) throw new IllegalArgumentException("maxpool_nhwc8 needs C % 8 == 0 and 16-byte aligned buffers");

@@ -40,14 +40,15 @@ public final class CudnnConv implements AutoCloseable {
     private final Cudnn.ConvDesc conv;
     private final int[] out;
 
-    private CudnnConv(Cudnn cudnn, Spec p) {
+    private CudnnConv(Cudnn cudnn, Spec p, Layout inputLayout) {
         this.cudnn = cudnn;
         this.spec = p;
         Cudnn.Format f = p.layout() == Layout.NHWC ? Cudnn.Format.NHWC : Cudnn.Format.NCHW;
+        Cudnn.Format fin = inputLayout == Layout.NHWC ? Cudnn.Format.NHWC : Cudnn.Format.NCHW;
         Cudnn.DataType t = dataType(p.dtype());
         Cudnn.MathType math = p.dtype() == DType.F32 ? (p.math() == Math.FP32_STRICT ? Cudnn.MathType.FMA : Cudnn.MathType.DEFAULT) : Cudnn.MathType.TENSOR_OP;
-        x = cudnn.tensor(f, t, p.n(), p.c(), p.h(), p.w());
-        w = cudnn.filter(t, f, p.k(), p.c() / p.groups(), p.r(), p.s());
+        x = cudnn.tensor(fin, t, p.n(), p.c(), p.h(), p.w());
+        w = cudnn.filter(t, fin, p.k(), p.c() / p.groups(), p.r(), p.s());
         conv = cudnn.convolution(p.padH(), p.padW(), p.strideH(), p.strideW(), p.dilationH(), p.dilationW(), Cudnn.DataType.FLOAT, p.groups(), math);
         out = cudnn.outputDim(conv, x, w);
         if (out[0] != p.n() || out[1] != p.k() || out[2] != p.outH() || out[3] != p.outW())
@@ -66,7 +67,16 @@ public final class CudnnConv implements AutoCloseable {
         };
     }
 
-    public static CudnnConv create(Cudnn cudnn, Spec spec) { return new CudnnConv(cudnn, spec); }
+    public static CudnnConv create(Cudnn cudnn, Spec spec) { return new CudnnConv(cudnn, spec, spec.layout()); }
+
+    /**
+     * Input (and filters) in {@code inputLayout}, output in the spec's layout: e.g. the network's NCHW input
+     * straight into an NHWC output. cuDNN may refuse the mix (at the call); filters are packed for the input layout.
+     */
+    public static CudnnConv createMixed(Cudnn cudnn, Spec spec, Layout inputLayout) {
+        if (inputLayout != Layout.NCHW && inputLayout != Layout.NHWC) throw new IllegalArgumentException("cuDNN convolution input layout must be nchw or nhwc, got " + inputLayout);
+        return new CudnnConv(cudnn, spec, inputLayout);
+    }
 
     public Spec spec() { return spec; }
 

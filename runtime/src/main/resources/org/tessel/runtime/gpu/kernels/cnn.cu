@@ -62,6 +62,34 @@ extern "C" __global__ void tessel_pad_channels_nchw8(const unsigned short* x, te
     }
 }
 
+// tessel.stem.pad4: as tessel_pad_channels_nchw8 into NHWC [N*hw, 4] (c <= 4), channels c..3 zero, one 8-byte store.
+struct __align__(8) tessel_v4 { unsigned int a, b; };
+extern "C" __global__ void tessel_pad_channels_nchw4(const unsigned short* x, tessel_v4* y, long long pixels, long long hw, int c) {
+    long long stride = (long long) gridDim.x * blockDim.x;
+    for (long long p = (long long) blockIdx.x * blockDim.x + threadIdx.x; p < pixels; p += stride) {
+        long long n = p / hw, s = p - n * hw;
+        const unsigned short* base = x + n * c * hw + s;
+        unsigned int v[4];
+        #pragma unroll
+        for (int k = 0; k < 4; k++) v[k] = k < c ? base[k * hw] : 0u;
+        tessel_v4 o;
+        o.a = v[0] | (v[1] << 16); o.b = v[2] | (v[3] << 16);
+        y[p] = o;
+    }
+}
+
+// tessel.stem.nhwc: the network input's reformat without padding: f16 NCHW [N, c, hw] to NHWC [N*hw, c]
+// (c <= 8); one thread per pixel, reads coalesced per channel, a warp's stores cover one contiguous span.
+extern "C" __global__ void tessel_nchw_to_nhwc_small(const unsigned short* x, unsigned short* y, long long pixels, long long hw, int c) {
+    long long stride = (long long) gridDim.x * blockDim.x;
+    for (long long p = (long long) blockIdx.x * blockDim.x + threadIdx.x; p < pixels; p += stride) {
+        long long n = p / hw, s = p - n * hw;
+        const unsigned short* base = x + n * c * hw + s;
+        unsigned short* out = y + p * c;
+        for (int k = 0; k < c; k++) out[k] = base[k * hw];
+    }
+}
+
 // tessel.pool.max (f16 NHWC, C % 8 == 0): one thread per output pixel and 8 channels, 16-byte loads and
 // store; taps outside the input are skipped (as tessel_pool2d). Output [N, OH, OW, C].
 __device__ __forceinline__ void tessel_max8(float* m, tessel_v8 v) {
