@@ -323,12 +323,13 @@ final class TransformerLayers {
         DeviceBuffer qb = e.act(a.q()), kb = e.act(a.k()), vb = e.act(a.v()), ob = e.act(out);
         DeviceBuffer mb = a.mask() == null ? null : operand(a.mask());
         long hd = (long) a.heads() * a.headDim();
-        long maskBatch = a.mask() == null || a.mask().type().shape().dim(0) == 1 ? 0 : a.seqK();
-        TransformerKernels.AttentionStrides ld = new TransformerKernels.AttentionStrides(hd, hd, hd, hd, maskBatch);
+        long maskRow = a.perQueryMask() ? (long) a.seqQ() * a.seqK() : a.seqK();
+        long maskBatch = a.mask() == null || a.mask().type().shape().dim(0) == 1 ? 0 : maskRow;
+        TransformerKernels.AttentionStrides ld = new TransformerKernels.AttentionStrides(hd, hd, hd, hd, maskBatch, a.perQueryMask() ? a.seqK() : 0);
         if (MmaAttention.unsupportedReason(t, a.batch(), a.heads(), a.headDim(), ld, qb, kb, vb, mb, ob) == null && MmaAttention.preferred(a.batch(), a.heads(), a.seqQ(), a.seqK()))
             return layer(n, "tessel.attention.mma", out, s -> MmaAttention.run(e.compiler, t, a.batch(), a.heads(), a.seqQ(), a.seqK(), a.headDim(), a.scale(),
-                    qb, kb, vb, mb, ob, ld, s));
+                    qb, kb, vb, mb, ob, ld, a.nanGuard(), s));
         return layer(n, "tessel.attention.bshd", out, s -> TransformerKernels.attention(e.compiler, t, a.batch(), a.heads(), a.seqQ(), a.seqK(), a.headDim(), a.scale(),
-                qb, kb, vb, mb, ob, ld, s));
+                qb, kb, vb, mb, ob, ld, a.nanGuard(), s));
     }
 }

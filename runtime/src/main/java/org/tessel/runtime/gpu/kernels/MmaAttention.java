@@ -19,8 +19,12 @@ public final class MmaAttention {
     /** Queries per block (4 warps of 16 rows) and the largest head size the registers hold. */
     public static final int BLOCK_QUERIES = 64, MAX_HEAD_DIM = 128;
 
-    public static String source(int headDim) {
-        return KernelCompiler.prelude() + CudaTypes.typedefs("T", DType.F16) + "#define HEAD_DIM " + headDim + "\n" + KernelCompiler.resource("attention_mma.cu");
+    public static String source(int headDim) { return source(headDim, false); }
+
+    /** The kernel for a key mask (or none), or with {@code perQueryMask} for a per-query mask [B|1,1,Sq,Sk]. */
+    public static String source(int headDim, boolean perQueryMask) {
+        return KernelCompiler.prelude() + CudaTypes.typedefs("T", DType.F16) + "#define HEAD_DIM " + headDim + "\n"
+                + (perQueryMask ? "#define PER_QUERY_MASK 1\n" : "") + KernelCompiler.resource("attention_mma.cu");
     }
 
     /**
@@ -56,21 +60,33 @@ public final class MmaAttention {
      */
     public static final long MIN_BLOCKS = Long.getLong("tessel.attention.mmaMinBlocks", 1);
 
-    /** O = softmax(scale Q K^T + mask) V; arguments as {@link TransformerKernels#attention}. */
+    /** O = softmax(scale Q K^T + mask) V; arguments as {@link TransformerKernels#attention}; a row whose every score is -inf gives 0. */
     public static void run(KernelCompiler kc, DType t, int batch, int heads, int sq, int sk, int headDim, float scale,
                            DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer mask, DeviceBuffer o,
                            TransformerKernels.AttentionStrides ld, CudaStream s) {
+        run(kc, t, batch, heads, sq, sk, headDim, scale, q, k, v, mask, o, ld, true, s);
+    }
+
+    /**
+     * As above; {@code nanGuard}: a row whose every score is -inf gives 0 (SDPA's Where(IsNaN(p), 0, p)), else
+     * NaN (Softmax's). A per-query mask ({@code ld.maskQuery() != 0}) runs its own compiled variant, so the
+     * key-mask kernel is unchanged.
+     */
+    public static void run(KernelCompiler kc, DType t, int batch, int heads, int sq, int sk, int headDim, float scale,
+                           DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer mask, DeviceBuffer o,
+                           TransformerKernels.AttentionStrides ld, boolean nanGuard, CudaStream s) {
         String why = unsupportedReason(t, batch, heads, headDim, ld, q, k, v, mask, o);
         if (why != null) throw new IllegalArgumentException("tessel.attention.mma: " + why);
         Softmax.check(q, t, ((long) batch * sq - 1) * ld.ldq() + (long) heads * headDim, "Q");
         Softmax.check(k, t, ((long) batch * sk - 1) * ld.ldk() + (long) heads * headDim, "K");
         Softmax.check(v, t, ((long) batch * sk - 1) * ld.ldv() + (long) heads * headDim, "V");
         Softmax.check(o, t, ((long) batch * sq - 1) * ld.ldo() + (long) heads * headDim, "output");
-        if (mask != null) Softmax.check(mask, t, (long) (batch - 1) * ld.maskBatch() + sk, "mask");
+        if (mask != null) Softmax.check(mask, t, ld.maskElements(batch, sq, sk), "mask");
         if (sq <= 0 || sk <= 0) return;
-        CudaKernel kern = kc.kernel("tessel_attention_mma_d" + headDim + ".cu", () -> source(headDim), "tessel_attention_mma");
+        boolean perQuery = mask != null && ld.maskQuery() != 0;
+        CudaKernel kern = kc.kernel("tessel_attention_mma_d" + headDim + (perQuery ? "_qmask" : "") + ".cu", () -> source(headDim, perQuery), "tessel_attention_mma");
         kern.launch((sq + BLOCK_QUERIES - 1) / BLOCK_QUERIES, batch * heads, 1, 128, 1, 1, 0, s,
                 CudaKernel.args().ptr(q).ptr(k).ptr(v).ptr(mask == null ? 0 : mask.address()).ptr(o).i32(sq).i32(sk).i32(heads)
-                        .i64(ld.ldq()).i64(ld.ldk()).i64(ld.ldv()).i64(ld.ldo()).i64(ld.maskBatch()).f32(scale));
+                        .i64(ld.ldq()).i64(ld.ldk()).i64(ld.ldv()).i64(ld.ldo()).i64(ld.maskBatch()).i64(ld.maskQuery()).f32(scale).i32(nanGuard ? 0 : 1));
     }
 }

@@ -87,16 +87,37 @@ public final class TransformerKernels {
         return KernelCompiler.prelude() + CudaTypes.typedefs("T", t) + "#define HEAD_DIM " + headDim + "\n" + KernelCompiler.resource("attention_bshd.cu");
     }
 
-    /** Row strides (elements) of Q, K, V, O and the mask's batch stride (0: one row for every batch). */
-    public record AttentionStrides(long ldq, long ldk, long ldv, long ldo, long maskBatch) {}
+    /**
+     * Row strides (elements) of Q, K, V, O, the mask's batch stride (0: one mask for every batch) and its
+     * query stride (0: a key mask [B|1,1,1,Sk], one row for every query; Sk: a per-query mask [B|1,1,Sq,Sk]).
+     * The mask is broadcast over heads either way.
+     */
+    public record AttentionStrides(long ldq, long ldk, long ldv, long ldo, long maskBatch, long maskQuery) {
+        /** A key mask (or none). */
+        public AttentionStrides(long ldq, long ldk, long ldv, long ldo, long maskBatch) { this(ldq, ldk, ldv, ldo, maskBatch, 0); }
+
+        /** Elements the mask must hold for {@code batch} batches of {@code sq} x {@code sk}. */
+        long maskElements(int batch, int sq, int sk) { return (long) (batch - 1) * maskBatch + (long) (sq - 1) * maskQuery + sk; }
+    }
 
     /**
      * O = softmax(scale Q K^T + mask) V for {@code batch} x {@code heads} heads of size {@code headDim},
-     * Q/O rows of {@code sq} tokens and K/V rows of {@code sk}, every operand in [B, S, H*D] rows.
+     * Q/O rows of {@code sq} tokens and K/V rows of {@code sk}, every operand in [B, S, H*D] rows. A row
+     * whose every score is -inf gives 0 (SDPA's NaN guard); see the overload to get Softmax's NaN.
      */
     public static void attention(KernelCompiler kc, DType t, int batch, int heads, int sq, int sk, int headDim, float scale,
                                  DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer mask, DeviceBuffer o,
                                  AttentionStrides ld, CudaStream s) {
+        attention(kc, t, batch, heads, sq, sk, headDim, scale, q, k, v, mask, o, ld, true, s);
+    }
+
+    /**
+     * As above; {@code nanGuard}: a row whose every score is -inf gives 0, as under SDPA's
+     * Where(IsNaN(softmax), 0, softmax), else NaN, as a plain Softmax gives.
+     */
+    public static void attention(KernelCompiler kc, DType t, int batch, int heads, int sq, int sk, int headDim, float scale,
+                                 DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer mask, DeviceBuffer o,
+                                 AttentionStrides ld, boolean nanGuard, CudaStream s) {
         CudaTypes.require(t, "tessel.attention.bshd");
         if (headDim <= 0 || headDim > FusedAttention.MAX_HEAD_DIM) throw new IllegalArgumentException("tessel.attention.bshd: head size must be 1.." + FusedAttention.MAX_HEAD_DIM + ", got " + headDim);
         if ((long) batch * heads > 65535) throw new IllegalArgumentException("tessel.attention.bshd: batch*heads " + batch * heads + " exceeds the grid's y limit 65535");
@@ -104,10 +125,10 @@ public final class TransformerKernels {
         Softmax.check(k, t, ((long) batch * sk - 1) * ld.ldk() + (long) heads * headDim, "K");
         Softmax.check(v, t, ((long) batch * sk - 1) * ld.ldv() + (long) heads * headDim, "V");
         Softmax.check(o, t, ((long) batch * sq - 1) * ld.ldo() + (long) heads * headDim, "output");
-        if (mask != null) Softmax.check(mask, t, (long) (batch - 1) * ld.maskBatch() + sk, "mask");
+        if (mask != null) Softmax.check(mask, t, ld.maskElements(batch, sq, sk), "mask");
         CudaKernel kern = kc.kernel("tessel_attention_bshd_" + t.text() + "_d" + headDim + ".cu", () -> attentionSource(t, headDim), "tessel_attention_bshd");
         kern.launch((sq + FusedAttention.WARPS - 1) / FusedAttention.WARPS, batch * heads, 1, FusedAttention.WARPS * 32, 1, 1, 0, s,
                 CudaKernel.args().ptr(q).ptr(k).ptr(v).ptr(mask == null ? 0 : mask.address()).ptr(o).i32(sq).i32(sk).i32(heads)
-                        .i64(ld.ldq()).i64(ld.ldk()).i64(ld.ldv()).i64(ld.ldo()).i64(ld.maskBatch()).f32(scale));
+                        .i64(ld.ldq()).i64(ld.ldk()).i64(ld.ldv()).i64(ld.ldo()).i64(ld.maskBatch()).i64(ld.maskQuery()).f32(scale).i32(nanGuard ? 0 : 1));
     }
 }

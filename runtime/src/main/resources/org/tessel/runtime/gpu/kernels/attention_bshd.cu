@@ -3,15 +3,17 @@
 // is q[(b * Sq + s) * ldq + h * HEAD_DIM + d] (ldq = H * D for a plain projection), likewise K, V
 // and O. Each warp owns one query row; a block of ATT_WARPS warps shares 32-key tiles of K and V
 // in shared memory; online softmax (running max and sum), so no score matrix is written. The
-// optional additive mask holds one value per (batch, key): mask[b * mask_b + key] (mask_b = 0
-// broadcasts one row over the batch). f32 arithmetic. Needs T, LD_T, ST_T and HEAD_DIM (<= 128).
+// optional additive mask, broadcast over heads, is mask[b * mask_b + query * mask_q + key]: mask_q = 0
+// for a key mask [B|1,1,1,Sk], Sk for a per-query mask [B|1,1,Sq,Sk]; mask_b = 0 broadcasts over the
+// batch. A row whose every score is -inf gives NaN like Softmax (nan_rows = 1) or 0 under SDPA's
+// Where(IsNaN(p), 0, p) guard (nan_rows = 0). f32 arithmetic. Needs T, LD_T, ST_T and HEAD_DIM (<= 128).
 #define ATT_WARPS 8
 #define KEY_TILE 32
 #define DIM_SLOTS ((HEAD_DIM + 31) / 32)
 extern "C" __global__ void __launch_bounds__(ATT_WARPS * 32)
 tessel_attention_bshd(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v, const T* __restrict__ mask,
                       T* __restrict__ o, int Sq, int Sk, int heads, long long ldq, long long ldk, long long ldv, long long ldo,
-                      long long mask_b, float scale) {
+                      long long mask_b, long long mask_q, float scale, int nan_rows) {
     __shared__ float ks[KEY_TILE][HEAD_DIM + 1];
     __shared__ float vs[KEY_TILE][HEAD_DIM];
     __shared__ float qs[ATT_WARPS][HEAD_DIM];
@@ -23,7 +25,7 @@ tessel_attention_bshd(const T* __restrict__ q, const T* __restrict__ k, const T*
     for (int d = lane; d < HEAD_DIM; d += 32) qs[warp][d] = active ? LD_T(qrow, d) * scale : 0.0f;
     const T* kb = k + (long long) b * Sk * ldk + (long long) h * HEAD_DIM;
     const T* vb = v + (long long) b * Sk * ldv + (long long) h * HEAD_DIM;
-    const T* mrow = mask != 0 ? mask + (long long) b * mask_b : 0;
+    const T* mrow = mask != 0 ? mask + (long long) b * mask_b + (long long) (active ? row : 0) * mask_q : 0;
     float m = TESSEL_NEG_INF, l = 0.0f;
     float acc[DIM_SLOTS];
 #pragma unroll
@@ -68,7 +70,7 @@ tessel_attention_bshd(const T* __restrict__ q, const T* __restrict__ k, const T*
     }
     if (active) {
         T* orow = o + ((long long) b * Sq + row) * ldo + (long long) h * HEAD_DIM;
-        float inv = l > 0.0f ? 1.0f / l : 0.0f;
+        float inv = l > 0.0f ? 1.0f / l : nan_rows ? __int_as_float(0x7fc00000) : 0.0f; // every score -inf
 #pragma unroll
         for (int t = 0; t < DIM_SLOTS; t++) {
             int d = lane + 32 * t;

@@ -6,9 +6,15 @@
 // memory, S = Q K^T with mma.sync m16n8k16 (Q's fragments stay in registers), online softmax on the
 // accumulators in registers (running max and sum per row, the 4 lanes of a quad share a row), P
 // rounded to f16 is re-used as the A fragment of O += P V without leaving registers. The optional
-// additive mask holds one value per (batch, key): mask[b * mask_b + key] (mask_b = 0 broadcasts).
+// additive mask, broadcast over heads, is mask[b * mask_b + query * mask_q + key]: PER_QUERY_MASK 0
+// compiles the key-mask kernel (one value per (batch, key), mask_q unused), 1 the per-query mask
+// [B|1,1,Sq,Sk] (two rows per thread); mask_b = 0 broadcasts over the batch. A row whose every
+// score is -inf gives NaN like Softmax (nan_rows = 1) or 0 under SDPA's NaN guard (nan_rows = 0).
 // Needs HEAD_DIM a multiple of 16 (<= 128); every ld a multiple of 8 and buffers 16-byte aligned
 // (the caller checks before choosing this kernel).
+#ifndef PER_QUERY_MASK
+#define PER_QUERY_MASK 0
+#endif
 #define MMA_WARPS 4
 #define MMA_BM (MMA_WARPS * 16)
 #define MMA_BN 64
@@ -32,7 +38,7 @@ __device__ __forceinline__ unsigned tessel_pack_f16x2(float lo, float hi) {
 extern "C" __global__ void __launch_bounds__(MMA_WARPS * 32)
 tessel_attention_mma(const unsigned short* __restrict__ q, const unsigned short* __restrict__ k, const unsigned short* __restrict__ v,
                      const unsigned short* __restrict__ mask, unsigned short* __restrict__ o, int Sq, int Sk, int heads,
-                     long long ldq, long long ldk, long long ldv, long long ldo, long long mask_b, float scale) {
+                     long long ldq, long long ldk, long long ldv, long long ldo, long long mask_b, long long mask_q, float scale, int nan_rows) {
     __shared__ __align__(16) unsigned short ks[MMA_BN * K_LD];
     __shared__ __align__(16) unsigned short vt[HEAD_DIM * VT_LD];
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, tg = lane & 3;
@@ -43,6 +49,11 @@ tessel_attention_mma(const unsigned short* __restrict__ q, const unsigned short*
     const unsigned short* kb = k + (long long) b * Sk * ldk + (long long) h * HEAD_DIM;
     const unsigned short* vb = v + (long long) b * Sk * ldv + (long long) h * HEAD_DIM;
     const unsigned short* mrow = mask != 0 ? mask + (long long) b * mask_b : 0;
+#if PER_QUERY_MASK
+    // rows past Sq read row 0's mask (their scores are never stored)
+    const unsigned short* mrow0 = mrow != 0 ? mrow + (long long) (in0 ? r0 : 0) * mask_q : 0;
+    const unsigned short* mrow1 = mrow != 0 ? mrow + (long long) (in1 ? r1 : 0) * mask_q : 0;
+#endif
 
     // Q's A fragments (m16n8k16, row-major): reg 0 = (g, 2t..2t+1), 1 = (g+8, 2t..), 2 = (g, 2t+8..), 3 = (g+8, 2t+8..)
     unsigned qa[QK_STEPS][4];
@@ -97,9 +108,14 @@ tessel_attention_mma(const unsigned short* __restrict__ q, const unsigned short*
 #pragma unroll
             for (int c = 0; c < 2; c++) {
                 int key = j0 + n * 8 + 2 * tg + c;
-                float add = key < Sk && mrow != 0 ? tessel_h2f(mrow[key]) : 0.0f;
-                float x0 = key < Sk ? fmaf(sc[n][c], scale, add) : TESSEL_NEG_INF;
-                float x1 = key < Sk ? fmaf(sc[n][c + 2], scale, add) : TESSEL_NEG_INF;
+#if PER_QUERY_MASK
+                float add0 = key < Sk && mrow != 0 ? tessel_h2f(mrow0[key]) : 0.0f;
+                float add1 = key < Sk && mrow != 0 ? tessel_h2f(mrow1[key]) : 0.0f;
+#else
+                float add0 = key < Sk && mrow != 0 ? tessel_h2f(mrow[key]) : 0.0f, add1 = add0;
+#endif
+                float x0 = key < Sk ? fmaf(sc[n][c], scale, add0) : TESSEL_NEG_INF;
+                float x1 = key < Sk ? fmaf(sc[n][c + 2], scale, add1) : TESSEL_NEG_INF;
                 sc[n][c] = x0;
                 sc[n][c + 2] = x1;
                 mx0 = fmaxf(mx0, x0);
@@ -153,7 +169,8 @@ tessel_attention_mma(const unsigned short* __restrict__ q, const unsigned short*
     l0 += __shfl_xor_sync(TESSEL_FULL_MASK, l0, 2);
     l1 += __shfl_xor_sync(TESSEL_FULL_MASK, l1, 1);
     l1 += __shfl_xor_sync(TESSEL_FULL_MASK, l1, 2);
-    float i0 = l0 > 0.0f ? 1.0f / l0 : 0.0f, i1 = l1 > 0.0f ? 1.0f / l1 : 0.0f;
+    float empty = nan_rows ? __int_as_float(0x7fc00000) : 0.0f; // a row whose every score is -inf
+    float i0 = l0 > 0.0f ? 1.0f / l0 : empty, i1 = l1 > 0.0f ? 1.0f / l1 : empty;
     unsigned short* ob = o + (long long) b * Sq * ldo + (long long) h * HEAD_DIM;
 #pragma unroll
     for (int n = 0; n < O_TILES; n++) {

@@ -47,22 +47,66 @@ class AttentionBodyTest {
     }
 
     /**
-     * The real BERT of ../shared/models (a torch.dynamo export) is NOT run by the GPU engine yet: its attention
-     * has a per-query mask [B,1,S,S], Q and K each scaled by sqrt(scale), K transposed through reshapes, and
-     * SDPA's NaN guard Where(IsNaN(softmax), 0, softmax). The engine refuses it at build time naming the node
-     * and the first unrecognised step; this test pins that message so the limit stays visible.
+     * The real BERT of ../shared/models (a torch.dynamo export) has SDPA's attention body: a per-query mask
+     * [B,1,S,S], Q and K each multiplied by sqrt(scale), K transposed through Reshape/Transpose[0,2,1]/Reshape
+     * from a body input already viewed as [B,S,H,D], and the NaN guard Where(IsNaN(softmax), 0, softmax).
      */
-    @Test void theDynamoExportedBertIsRefusedNamingTheUnrecognisedStep() {
+    @Test void theDynamoExportedBertIsRecognised() {
         Graph g = CnnModels.importShared("bert_tiny_dynamo");
-        new org.tessel.passes.PassManager().run(g, org.tessel.passes.StandardPipelines.STANDARD);
-        int n = 0;
-        for (org.tessel.ir.Node f : g.nodes())
-            if (f.opName().equals("tessel.Fused") && f.attrs().getString("kind", "").equals("attention")) {
-                GpuEngineException e = org.junit.jupiter.api.Assertions.assertThrows(GpuEngineException.class, () -> AttentionBody.parse(f));
-                org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains(f.name()) && e.getMessage().contains("Where"), e.getMessage());
-                n++;
-            }
-        org.junit.jupiter.api.Assertions.assertEquals(2, n, "bert_tiny_dynamo has two attention layers");
+        new PassManager().run(g, StandardPipelines.STANDARD);
+        List<Node> att = attentionNodes(g);
+        assertEquals(2, att.size(), "bert_tiny_dynamo has two attention layers");
+        for (Node n : att) {
+            AttentionBody a = AttentionBody.parse(n);
+            assertEquals(2, a.batch());
+            assertEquals(2, a.heads());
+            assertEquals(64, a.headDim());
+            assertEquals(16, a.seqQ());
+            assertEquals(16, a.seqK());
+            float c = 0.35355338f; // the export's Mul constant on Q and on K^T: sqrt(1/sqrt(64))
+            assertEquals(c * c, a.scale(), 1e-7f);
+            assertEquals(0.125f, a.scale(), 1e-6f);
+            assertNotNull(a.mask());
+            assertTrue(a.perQueryMask());
+            assertEquals("[2,1,16,16]", a.mask().type().shape().toString().replace(" ", ""));
+            assertTrue(a.nanGuard());
+            assertEquals("[2,16,2,64]", a.k().type().shape().toString().replace(" ", "")); // K's operand is the [B,S,H,D] view
+            assertTrue(a.q() != a.k() && a.k() != a.v());
+            assertTrue(AttentionBody.describe(a).containsAll(List.of("mask=per-query", "nanGuard=true")), AttentionBody.describe(a).toString());
+        }
+    }
+
+    @Test void theZooBodiesHaveAKeyMaskAndNoGuard() {
+        for (Node n : attentionNodes(optimized("bert-tiny", ZooOptions.defaults()))) {
+            AttentionBody a = AttentionBody.parse(n);
+            assertTrue(!a.perQueryMask() && !a.nanGuard());
+        }
+    }
+
+    /** A guard that replaces NaN by anything but 0 is not SDPA's and is refused. */
+    @Test void aGuardReplacingNaNByAnotherValueIsRefused() {
+        Graph g = CnnModels.importShared("bert_tiny_dynamo");
+        new PassManager().run(g, StandardPipelines.STANDARD);
+        Node n = attentionNodes(g).get(0);
+        Node where = bodyNode(n, "Where", 0);
+        Graph body = n.body();
+        org.tessel.ir.Value one = body.addConstant("one", org.tessel.api.Tensor.scalar(org.tessel.api.DType.F32, 1));
+        body.setNodeInput(where, 1, one);
+        GpuEngineException e = refused(n);
+        assertTrue(e.getMessage().contains("replaces NaN by 1.0"), e.getMessage());
+    }
+
+    /** A mask per head [B,H,S,S] is not broadcast over heads: refused. */
+    @Test void aPerHeadMaskIsRefused() {
+        Graph g = CnnModels.importShared("bert_tiny_dynamo");
+        new PassManager().run(g, StandardPipelines.STANDARD);
+        Node n = attentionNodes(g).get(0);
+        Node add = bodyNode(n, "Add", 0);
+        Graph body = n.body();
+        org.tessel.ir.Value m = body.addConstant("per_head_mask", org.tessel.api.Tensor.zeros(org.tessel.api.DType.F32, org.tessel.api.Shape.of(2, 2, 16, 16)));
+        body.setNodeInput(add, 1, m);
+        GpuEngineException e = refused(n);
+        assertTrue(e.getMessage().contains("neither a key mask"), e.getMessage());
     }
 
     @Test void vitTinyBodiesHaveNoMask() {

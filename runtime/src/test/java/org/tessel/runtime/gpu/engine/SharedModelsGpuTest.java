@@ -27,7 +27,7 @@ import org.tessel.runtime.gpu.GpuTestSupport;
 @Tag("gpu")
 class SharedModelsGpuTest {
     @ParameterizedTest
-    @ValueSource(strings = {"light_resnet50", "light_inception_v1", "light_squeezenet", "squeezenet1_1_dynamo", "mobilenet_v2_ts"})
+    @ValueSource(strings = {"light_resnet50", "light_inception_v1", "light_squeezenet", "squeezenet1_1_dynamo", "mobilenet_v2_ts", "bert_tiny_dynamo"})
     void engineMatchesTheReference(String model) {
         CudaContext ctx = GpuTestSupport.requireGpu();
         Graph reference = CnnModels.importShared(model);
