@@ -58,6 +58,8 @@ class KernelSourcesCompileTest {
         m.put("lrn_f32", CnnKernels.lrnSource(DType.F32));
         m.put("pad_channels", CnnKernels.padSource());
         m.put("clamp_f32", Clamp.source(DType.F32));
+        m.put("more_f16", MoreKernels.source(DType.F16));
+        m.put("more_f32", MoreKernels.source(DType.F32));
         m.put("attention_f16_d80", FusedAttention.source(DType.F16, 80));
         m.put("attention_f32_d128", FusedAttention.source(DType.F32, 128));
         m.put("eltwise_all_ops", EltwiseCodegen.generate(everyOp()).code());
