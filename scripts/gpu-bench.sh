@@ -18,7 +18,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 export GPU_DIR=${GPU_DIR:-/work/main/.gpu}
-configs=${CONFIGS:-"resnet50:1:FP16 bert-base:1:FP16 resnet50:256:FP16 resnet50:32:FP16 bert-base:32:FP16 mobilenetv2:1:FP16 resnet50:1:FP32 resnet50:32:FP32 resnet50:256:FP32 bert-base:1:FP32 mobilenetv2:1:FP32"}
+configs=${CONFIGS:-"resnet50:1:FP16 bert-base:1:FP16 resnet50:256:FP16 resnet50:32:FP16 bert-base:32:FP16 mobilenetv2:1:FP16 resnet50:1:FP32 resnet50:32:FP32 resnet50:256:FP32 bert-base:1:FP32 mobilenetv2:1:FP32 bert-base:32:FP32"}
 shared=${TESSEL_SHARED:-$root/../shared}
 bash "$root/scripts/gpu-run.sh"
 mkdir -p "$GPU_DIR/peers"
