@@ -1,0 +1,116 @@
+package org.tessel.tactics.plan;
+
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.TreeMap;
+import org.tessel.cost.Precision;
+
+/**
+ * The contract between the search and the engine builders: which nodes of the prepared graph are
+ * fused into which groups, and for every node of the planned graph (the prepared graph with those
+ * groups fused) its tactic, precision, layout and stream, and the conversions on edges that the
+ * formats imply. The search makes it, {@code tessel build} builds exactly it, an engine file stores
+ * it, and {@code tessel inspect} prints it back. Immutable.
+ *
+ * @param model       the model's (graph's) name
+ * @param strategy    the strategy that chose it (exact, timefold, greedy, sequential, rule, random, or "file" for a hand-written plan)
+ * @param target      the device the plan was priced for (a DeviceSpec name)
+ * @param seed        the search's seed
+ * @param groups      fused groups, in the order they are fused
+ * @param nodes       one entry per node of the planned graph, in schedule order
+ * @param conversions casts and reformats on edges
+ * @param predictedUs predicted whole-engine latency, microseconds (NaN when unpriced)
+ * @param boundUs     the problem's lower bound, microseconds (NaN when unknown)
+ */
+public record EnginePlan(String model, String strategy, String target, long seed, List<FusedGroup> groups, List<PlannedNode> nodes,
+                         List<Conversion> conversions, double predictedUs, double boundUs) {
+    public EnginePlan {
+        Objects.requireNonNull(model, "model");
+        Objects.requireNonNull(strategy, "strategy");
+        Objects.requireNonNull(target, "target");
+        groups = List.copyOf(groups);
+        nodes = List.copyOf(nodes);
+        conversions = List.copyOf(conversions);
+        Map<String, PlannedNode> seen = new LinkedHashMap<>();
+        for (PlannedNode n : nodes)
+            if (seen.put(n.node(), n) != null) throw new PlanException("plan for '" + model + "' lists node '" + n.node() + "' twice");
+        Map<String, String> memberOf = new LinkedHashMap<>();
+        for (FusedGroup g : groups)
+            for (String m : g.members()) {
+                String prev = memberOf.put(m, g.name());
+                if (prev != null) throw new PlanException("plan for '" + model + "': node '" + m + "' is in two fused groups, '" + prev + "' and '" + g.name() + "'");
+            }
+    }
+
+    /** The planned node of this name, or null. */
+    public PlannedNode node(String name) {
+        for (PlannedNode n : nodes) if (n.node().equals(name)) return n;
+        return null;
+    }
+
+    /** Planned nodes by name, in schedule order. */
+    public Map<String, PlannedNode> byName() {
+        Map<String, PlannedNode> m = new LinkedHashMap<>();
+        for (PlannedNode n : nodes) m.put(n.node(), n);
+        return Collections.unmodifiableMap(m);
+    }
+
+    /** The group whose fused node has this name, or null. */
+    public FusedGroup group(String name) {
+        for (FusedGroup g : groups) if (g.name().equals(name)) return g;
+        return null;
+    }
+
+    /** The precisions the plan uses, each with its node count. */
+    public Map<Precision, Integer> precisionMix() {
+        Map<Precision, Integer> m = new TreeMap<>();
+        for (PlannedNode n : nodes) m.merge(n.precision(), 1, Integer::sum);
+        return m;
+    }
+
+    /** The one precision every node uses, or null when the plan mixes precisions. */
+    public Precision uniformPrecision() {
+        Precision p = null;
+        for (PlannedNode n : nodes) {
+            if (p == null) p = n.precision();
+            else if (p != n.precision()) return null;
+        }
+        return p;
+    }
+
+    /** Streams used (the largest stream index plus one; 1 for an empty plan). */
+    public int streams() {
+        int s = 0;
+        for (PlannedNode n : nodes) s = Math.max(s, n.stream());
+        return s + 1;
+    }
+
+    public EnginePlan withNodes(List<PlannedNode> ns) { return new EnginePlan(model, strategy, target, seed, groups, ns, conversions, predictedUs, boundUs); }
+
+    public EnginePlan withStrategy(String s) { return new EnginePlan(model, s, target, seed, groups, nodes, conversions, predictedUs, boundUs); }
+
+    /** A table for people: one line per node (name, op, tactic, precision, layout, stream, predicted us), then the groups and conversions. */
+    public String render() {
+        StringBuilder sb = new StringBuilder();
+        sb.append(String.format(Locale.ROOT, "plan for %s: strategy %s, target %s, seed %d, %d nodes, %d fused groups, %d conversions, predicted %s ms%n",
+                model, strategy, target, seed, nodes.size(), groups.size(), conversions.size(), Double.isNaN(predictedUs) ? "?" : String.format(Locale.ROOT, "%.4f", predictedUs / 1000)));
+        int w = 4;
+        for (PlannedNode n : nodes) w = Math.max(w, n.node().length());
+        int tw = 6;
+        for (PlannedNode n : nodes) tw = Math.max(tw, n.tactic().length());
+        String fmt = "%-" + w + "s  %-18s  %-" + tw + "s  %-5s  %-4s  %6s  %10s%n";
+        sb.append(String.format(Locale.ROOT, fmt, "node", "op", "tactic", "prec", "lay", "stream", "pred_us"));
+        for (PlannedNode n : nodes)
+            sb.append(String.format(Locale.ROOT, fmt, n.node(), abbreviate(n.op(), 18), n.tactic(), n.precision().text(), n.layout() == org.tessel.api.Layout.ANY ? "-" : n.layout().text(),
+                    n.stream(), Double.isNaN(n.predictedUs()) ? "-" : String.format(Locale.ROOT, "%.3f", n.predictedUs())));
+        for (FusedGroup g : groups) sb.append("group ").append(g.name()).append(" (").append(g.kind()).append("): ").append(String.join(", ", g.members())).append('\n');
+        for (Conversion c : conversions) sb.append("conversion ").append(c).append('\n');
+        return sb.toString();
+    }
+
+    private static String abbreviate(String s, int n) { return s.length() <= n ? s : s.substring(0, n - 1) + "~"; }
+}

@@ -1,0 +1,183 @@
+package org.tessel.tactics.plan;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.ArrayList;
+import java.util.List;
+import org.tessel.api.DType;
+import org.tessel.api.Layout;
+import org.tessel.cost.Precision;
+
+/**
+ * The JSON form of an {@link EnginePlan}: what {@code tessel search --plan-out}, {@code tessel build --plan},
+ * engine files and {@code tessel inspect --json} share. Reading checks every key and value and names
+ * the source and the entry that is wrong. Unpriced times are written as null.
+ */
+public final class EnginePlanJson {
+    private EnginePlanJson() {}
+
+    /** Format version of the plan's JSON; readers refuse other versions. */
+    public static final int VERSION = 1;
+
+    private static final ObjectMapper MAPPER = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    public static String write(EnginePlan p) {
+        ObjectNode root = MAPPER.createObjectNode();
+        root.put("plan_version", VERSION);
+        root.put("model", p.model());
+        root.put("strategy", p.strategy());
+        root.put("target", p.target());
+        root.put("seed", p.seed());
+        num(root, "predicted_us", p.predictedUs());
+        num(root, "bound_us", p.boundUs());
+        ArrayNode groups = root.putArray("groups");
+        for (FusedGroup g : p.groups()) {
+            ObjectNode o = groups.addObject();
+            o.put("name", g.name());
+            o.put("kind", g.kind());
+            ArrayNode ms = o.putArray("members");
+            g.members().forEach(ms::add);
+        }
+        ArrayNode nodes = root.putArray("nodes");
+        for (PlannedNode n : p.nodes()) {
+            ObjectNode o = nodes.addObject();
+            o.put("node", n.node());
+            o.put("op", n.op());
+            o.put("tactic", n.tacticId());
+            if (!n.variant().isEmpty()) o.put("variant", n.variant());
+            o.put("precision", n.precision().text());
+            o.put("layout", n.layout().text());
+            o.put("stream", n.stream());
+            num(o, "predicted_us", n.predictedUs());
+        }
+        ArrayNode convs = root.putArray("conversions");
+        for (Conversion c : p.conversions()) {
+            ObjectNode o = convs.addObject();
+            o.put("value", c.value());
+            o.put("producer", c.producer());
+            o.put("consumer", c.consumer());
+            o.put("from", c.from().text());
+            o.put("from_layout", c.fromLayout().text());
+            o.put("to", c.to().text());
+            o.put("to_layout", c.toLayout().text());
+            num(o, "predicted_us", c.predictedUs());
+        }
+        try {
+            return MAPPER.writeValueAsString(root) + "\n";
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static void num(ObjectNode o, String key, double v) {
+        if (Double.isNaN(v) || Double.isInfinite(v)) o.putNull(key);
+        else o.put(key, v);
+    }
+
+    /** Parses a plan; {@code source} (a file name) prefixes every error. */
+    public static EnginePlan read(String json, String source) {
+        JsonNode root;
+        try {
+            root = MAPPER.readTree(json);
+        } catch (JsonProcessingException e) {
+            throw new PlanException(source + ": not a JSON plan: " + e.getOriginalMessage()
+                    + (e.getLocation() == null ? "" : " (line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ")"));
+        }
+        if (root == null || !root.isObject()) throw new PlanException(source + ": a plan is a JSON object");
+        String where = source;
+        int version = integer(root, "plan_version", where);
+        if (version != VERSION) throw new PlanException(source + ": plan_version " + version + " is not supported (this Tessel reads version " + VERSION + ")");
+        List<FusedGroup> groups = new ArrayList<>();
+        JsonNode gs = array(root, "groups", where);
+        for (int i = 0; i < gs.size(); i++) {
+            String w = where + ": groups[" + i + "]";
+            JsonNode g = object(gs.get(i), w);
+            JsonNode ms = array(g, "members", w);
+            List<String> members = new ArrayList<>();
+            for (int k = 0; k < ms.size(); k++) {
+                if (!ms.get(k).isTextual()) throw new PlanException(w + ".members[" + k + "] must be a node name (a string)");
+                members.add(ms.get(k).asText());
+            }
+            try {
+                groups.add(new FusedGroup(text(g, "name", w), text(g, "kind", w), members));
+            } catch (IllegalArgumentException e) {
+                throw new PlanException(w + ": " + e.getMessage());
+            }
+        }
+        List<PlannedNode> nodes = new ArrayList<>();
+        JsonNode ns = array(root, "nodes", where);
+        for (int i = 0; i < ns.size(); i++) {
+            JsonNode n = object(ns.get(i), where + ": nodes[" + i + "]");
+            String name = text(n, "node", where + ": nodes[" + i + "]");
+            String w = where + ": node '" + name + "'";
+            nodes.add(new PlannedNode(name, text(n, "op", w), text(n, "tactic", w), n.has("variant") ? text(n, "variant", w) : "",
+                    precision(text(n, "precision", w), w), layout(text(n, "layout", w), w), n.has("stream") ? integer(n, "stream", w) : 0, number(n, "predicted_us", w)));
+            if (nodes.getLast().stream() < 0) throw new PlanException(w + ": stream must be >= 0");
+        }
+        List<Conversion> convs = new ArrayList<>();
+        JsonNode cs = root.has("conversions") ? array(root, "conversions", where) : MAPPER.createArrayNode();
+        for (int i = 0; i < cs.size(); i++) {
+            String w = where + ": conversions[" + i + "]";
+            JsonNode c = object(cs.get(i), w);
+            convs.add(new Conversion(text(c, "value", w), c.has("producer") ? text(c, "producer", w) : "", c.has("consumer") ? text(c, "consumer", w) : "",
+                    dtype(text(c, "from", w), w + ".from"), layout(text(c, "from_layout", w), w), dtype(text(c, "to", w), w + ".to"), layout(text(c, "to_layout", w), w),
+                    number(c, "predicted_us", w)));
+        }
+        try {
+            return new EnginePlan(text(root, "model", where), text(root, "strategy", where), text(root, "target", where), root.has("seed") ? root.get("seed").asLong() : 0,
+                    groups, nodes, convs, number(root, "predicted_us", where), number(root, "bound_us", where));
+        } catch (PlanException e) {
+            throw new PlanException(source + ": " + e.getMessage());
+        }
+    }
+
+    private static JsonNode object(JsonNode n, String where) {
+        if (n == null || !n.isObject()) throw new PlanException(where + " must be a JSON object");
+        return n;
+    }
+
+    private static JsonNode array(JsonNode o, String key, String where) {
+        JsonNode n = o.get(key);
+        if (n == null) throw new PlanException(where + ": missing key '" + key + "'");
+        if (!n.isArray()) throw new PlanException(where + ": '" + key + "' must be an array");
+        return n;
+    }
+
+    private static String text(JsonNode o, String key, String where) {
+        JsonNode n = o.get(key);
+        if (n == null) throw new PlanException(where + ": missing key '" + key + "'");
+        if (!n.isTextual()) throw new PlanException(where + ": '" + key + "' must be a string, got " + n);
+        return n.asText();
+    }
+
+    private static int integer(JsonNode o, String key, String where) {
+        JsonNode n = o.get(key);
+        if (n == null) throw new PlanException(where + ": missing key '" + key + "'");
+        if (!n.canConvertToInt() || !n.isIntegralNumber()) throw new PlanException(where + ": '" + key + "' must be an integer, got " + n);
+        return n.asInt();
+    }
+
+    private static double number(JsonNode o, String key, String where) {
+        JsonNode n = o.get(key);
+        if (n == null || n.isNull()) return Double.NaN;
+        if (!n.isNumber()) throw new PlanException(where + ": '" + key + "' must be a number or null, got " + n);
+        return n.asDouble();
+    }
+
+    private static Precision precision(String s, String where) {
+        return Precision.fromText(s).orElseThrow(() -> new PlanException(where + ": unknown precision '" + s + "' (fp32, tf32, fp16, bf16, int8)"));
+    }
+
+    private static Layout layout(String s, String where) {
+        return Layout.fromText(s).orElseThrow(() -> new PlanException(where + ": unknown layout '" + s + "' (any, nchw, nhwc)"));
+    }
+
+    private static DType dtype(String s, String where) {
+        for (DType d : DType.values()) if (d.text().equals(s)) return d;
+        throw new PlanException(where + ": unknown element type '" + s + "'");
+    }
+}

@@ -1,0 +1,51 @@
+package org.tessel.tactics.plan;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.tessel.cost.DeviceSpec;
+import org.tessel.ir.Graph;
+import org.tessel.ir.Node;
+import org.tessel.tactics.Tactic;
+import org.tessel.tactics.TacticCatalog;
+
+/**
+ * Checks a plan against the graph it is to be built for, before any device work: every node of the
+ * planned graph has exactly one planned entry with the same op, every tactic is a catalogue id that
+ * implements the node at the planned precision and layout, and the device has every planned
+ * precision. Each failure is a {@link PlanException} naming the node and the reason.
+ */
+public final class PlanCheck {
+    private PlanCheck() {}
+
+    /**
+     * @param planned the graph after the plan was applied (groups fused, layouts set)
+     * @param device  the device the engine is built for, or null to skip the precision check
+     */
+    public static void check(EnginePlan plan, Graph planned, TacticCatalog catalog, DeviceSpec device) {
+        Map<String, PlannedNode> byName = new LinkedHashMap<>(plan.byName());
+        for (Node n : planned.nodes()) {
+            PlannedNode p = byName.remove(n.name());
+            if (p == null) throw new PlanException("plan for '" + plan.model() + "' has no entry for " + n.describe());
+            if (!p.op().equals(n.opName()))
+                throw new PlanException(n.describe() + ": the plan says op " + p.op() + " (the plan was made for another graph)");
+            Tactic t;
+            try {
+                t = catalog.byId(p.tacticId());
+            } catch (IllegalArgumentException e) {
+                throw new PlanException(n.describe() + ": " + e.getMessage());
+            }
+            if (!t.appliesTo(n)) throw new PlanException(n.describe() + ": tactic " + t.id() + " does not implement this op" + kindOf(n));
+            String why = t.whyNot(n, p.precision(), p.layout());
+            if (why != null) throw new PlanException(n.describe() + ": tactic " + t.id() + " cannot run it at " + p.precision().text() + "/" + p.layout().text() + ": " + why);
+            if (device != null && !device.isCpu() && !device.supports(p.precision()))
+                throw new PlanException(n.describe() + ": precision " + p.precision().text() + " is not supported by " + device.name());
+        }
+        if (!byName.isEmpty())
+            throw new PlanException("plan for '" + plan.model() + "' names node" + (byName.size() > 1 ? "s " : " ") + String.join(", ", byName.keySet().stream().map(s -> "'" + s + "'").toList())
+                    + " that the planned graph '" + planned.name() + "' does not have");
+    }
+
+    private static String kindOf(Node n) {
+        return n.opName().equals("tessel.Fused") ? " (fused kind " + n.attrs().getString("kind", "?") + ")" : "";
+    }
+}
