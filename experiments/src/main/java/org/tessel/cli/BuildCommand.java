@@ -15,12 +15,24 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-/** Builds an engine from a model and saves it: a GPU engine where there is a GPU, else a CPU engine. */
-@Command(name = "build", description = "Optimize a model and save an engine; ends with 'engine: FILE, N layers, build S s'. "
-        + "On a machine with a CUDA GPU this builds a GPU engine (FP32 unless --fp16/--tf32); without one, a CPU engine.")
+/**
+ * Builds an engine from a model and saves it. With {@code --strategy} or {@code --plan} the engine is
+ * built from an engine plan (the search's, or a plan file): on the CPU backend every planned tactic is
+ * emulated (reduced precision by rounding), so the plan that a GPU would run is checked end to end here.
+ */
+@Command(name = "build", description = {"Optimize a model and save an engine; ends with 'engine: FILE, N layers, build S s'.",
+        "With --strategy S or --plan F the engine is built from an engine plan (tactic, precision, layout per node): the joint search's "
+        + "(exact when it fits, else Timefold), a baseline's (greedy, sequential, rule) or a plan file from `tessel search --plan-out`.",
+        "On a machine with a CUDA GPU this builds a GPU engine (FP32 unless --fp16/--tf32); without one, a CPU engine, which executes "
+        + "a plan's GPU tactics by emulation (reduced precision by rounding)."})
 final class BuildCommand implements Callable<Integer> {
     @Mixin ModelOptions model;
     @Option(names = "--save-engine", required = true, description = "Engine file to write.") Path out;
+    @Option(names = "--strategy", description = "Build the plan this strategy finds: joint, exact, timefold, greedy, sequential, rule, random.") String strategy;
+    @Option(names = "--plan", description = "Build exactly this engine plan (JSON, from `tessel search --plan-out`).") Path planFile;
+    @Option(names = "--precision", description = "Precision rule PATTERN=P1|P2 on node names or ops, e.g. Softmax=fp32 (repeatable); obeyed or the build fails naming the node.") java.util.List<String> precisionRules = new java.util.ArrayList<>();
+    @Option(names = "--bf16", description = "Allow BF16 (with --strategy/--plan).") boolean bf16;
+    @Option(names = "--search-seed", defaultValue = "0", description = "Seed of the search (default ${DEFAULT-VALUE}); same seed, same plan.") long searchSeed;
     @Option(names = "--pipeline", description = "Optimization pipeline (default: standard; GPU engines in FP32/TF32 keep NCHW, FP16 takes NHWC).") String pipeline;
     @Option(names = "--fp16", description = "FP16 storage and tensor-core math (GPU engines only).") boolean fp16;
     @Option(names = "--tf32", description = "TF32 tensor-core math in convolutions and GEMMs, f32 storage (GPU engines only).") boolean tf32;
@@ -46,9 +58,11 @@ final class BuildCommand implements Callable<Integer> {
     }
 
     @Override public Integer call() throws Exception {
-        if (fp16 && tf32) throw new IllegalArgumentException("--fp16 and --tf32 exclude each other: pick one precision");
         long t0 = System.nanoTime();
         Backend backend = cpu ? new Backend.Cpu("--cpu") : Backend.detect();
+        if (strategy != null || planFile != null) return buildPlanned(backend, t0);
+        if (!precisionRules.isEmpty() || bf16) throw new IllegalArgumentException((bf16 ? "--bf16" : "--precision") + " applies to engines built from a plan: add --strategy (e.g. joint) or --plan");
+        if (fp16 && tf32) throw new IllegalArgumentException("--fp16 and --tf32 exclude each other: pick one precision");
         if (!(backend instanceof Backend.Gpu gpu)) {
             if (fp16 || tf32)
                 throw new IllegalArgumentException((fp16 ? "--fp16" : "--tf32") + " needs a GPU engine, and this build runs on the CPU backend ("
@@ -97,6 +111,73 @@ final class BuildCommand implements Callable<Integer> {
             double s = (System.nanoTime() - t0) / 1e9;
             System.out.printf("engine: %s, %d layers, build %.2f s%n", out, e.layerPlans().size(), s);
         }
+        return 0;
+    }
+
+    /** The precisions --fp16/--tf32/--bf16 allow besides FP32. */
+    private java.util.Set<org.tessel.cost.Precision> allowed() {
+        java.util.Set<org.tessel.cost.Precision> s = java.util.EnumSet.of(org.tessel.cost.Precision.FP32);
+        if (tf32) s.add(org.tessel.cost.Precision.TF32);
+        if (fp16) s.add(org.tessel.cost.Precision.FP16);
+        if (bf16) s.add(org.tessel.cost.Precision.BF16);
+        return s;
+    }
+
+    /** Search (or read) the plan, apply it, build the engine that runs exactly it, save. */
+    private int buildPlanned(Backend backend, long t0) throws Exception {
+        if (strategy != null && planFile != null) throw new IllegalArgumentException("--strategy and --plan exclude each other: search a plan, or build a given one");
+        String tgt = target != null ? target : "h200-measured";
+        Graph g = model.load();
+        Graph prepared = org.tessel.search.Searcher.prepare(g);
+        org.tessel.tactics.plan.PlanApplier.Applied applied;
+        String how;
+        if (planFile != null) {
+            if (!Files.isRegularFile(planFile)) throw new IllegalArgumentException("--plan " + planFile + ": no such file");
+            if (!precisionRules.isEmpty()) throw new IllegalArgumentException("--precision constrains a search; a --plan file is built as it is");
+            org.tessel.tactics.plan.EnginePlan given = org.tessel.tactics.plan.EnginePlanJson.read(Files.readString(planFile), planFile.toString());
+            applied = org.tessel.tactics.plan.PlanApplier.apply(prepared, given);
+            how = "plan " + planFile + " (strategy " + given.strategy() + ")";
+        } else {
+            org.tessel.search.Strategies.byName(strategy);
+            org.tessel.search.SearchOptions o = org.tessel.search.SearchOptions.defaults().withTarget(tgt).withSeed(searchSeed).withPrecisions(allowed())
+                    .withPrecisionRules(precisionRules.stream().map(org.tessel.search.PrecisionRule::parse).toList());
+            org.tessel.search.SearchProblem p = org.tessel.search.Searcher.problem(prepared, o);
+            org.tessel.search.Plan plan = org.tessel.search.Searcher.run(p, strategy, o);
+            if (!plan.feasible()) throw new IllegalArgumentException("the " + strategy + " plan for '" + g.name() + "' is infeasible: " + plan.note());
+            applied = org.tessel.search.EnginePlans.complete(p, plan);
+            how = String.format(java.util.Locale.ROOT, "strategy %s on %s, predicted %.4f ms (bound %.4f ms)%s", plan.strategy(), tgt, plan.predictedMs(), plan.boundMs(),
+                    plan.note().isEmpty() ? "" : "; " + plan.note());
+        }
+        org.tessel.tactics.plan.EnginePlan plan = applied.plan();
+        // the plan is checked against the catalogue and the device before anything is built
+        org.tessel.tactics.plan.PlanCheck.check(plan, applied.graph(), org.tessel.tactics.TacticCatalog.global(),
+                backend.isGpu() ? org.tessel.cost.DeviceSpec.byName(tgt) : null);
+        if (backend instanceof Backend.Gpu gpu) {
+            // the GPU builder takes the plan's graph; it honours the rule plan (one precision, its kernels) and refuses
+            // per-node choices it cannot build yet rather than building something else
+            org.tessel.cost.Precision up = plan.uniformPrecision();
+            if (!plan.strategy().equals("rule") || up == null || up == org.tessel.cost.Precision.BF16 || up == org.tessel.cost.Precision.INT8)
+                throw new IllegalArgumentException("the GPU builder builds rule plans (one precision: fp32, tf32 or fp16) so far; this " + plan.strategy() + " plan uses "
+                        + plan.precisionMix() + ": build it as a CPU engine with --cpu, or use --strategy rule");
+            GpuEngine.Precision gp = GpuEngine.Precision.valueOf(up.name());
+            TimingCache cache = timingCache == null ? null : TimingCache.loadFor(timingCache, GpuEngine.timingEnvironment(gpu.context()), System.out::println);
+            try (GpuEngine e = GpuEngine.build(applied.graph(), gp, gpu.context(), options(cache), streams)) {
+                if (out.getParent() != null) Files.createDirectories(out.getParent());
+                e.save(out);
+                if (cache != null) cache.save(timingCache);
+                System.out.println(how);
+                System.out.printf("engine: %s, %d layers, build %.2f s%n", out, e.layerPlans().size(), (System.nanoTime() - t0) / 1e9);
+            }
+            return 0;
+        }
+        Engine e = Engine.buildCpu(applied.graph(), plan);
+        if (out.getParent() != null) Files.createDirectories(out.getParent());
+        e.save(out);
+        double s = (System.nanoTime() - t0) / 1e9;
+        System.out.println(how);
+        System.out.printf("backend: cpu, emulating the plan's tactics (precisions %s), %d fused groups, %d casts, activation arena %.2f MiB, file %.2f MiB%n",
+                plan.precisionMix(), plan.groups().size(), plan.conversions().size(), e.arenaBytes() / 1048576.0, Files.size(out) / 1048576.0);
+        System.out.printf("engine: %s, %d layers, build %.2f s%n", out, e.layers().size(), s);
         return 0;
     }
 }

@@ -30,7 +30,7 @@ import picocli.CommandLine.Option;
 final class SearchCommand implements Callable<Integer> {
     @Mixin ModelOptions model;
     @Option(names = "--target", defaultValue = "h100", description = "Target device (h100, h200, a100, l4, rtx4090; default ${DEFAULT-VALUE}).") String target;
-    @Option(names = "--strategy", defaultValue = "timefold", description = "timefold, greedy, sequential, random or exact (default ${DEFAULT-VALUE}).") String strategy;
+    @Option(names = "--strategy", defaultValue = "joint", description = "joint (exact when it fits, else timefold), exact, timefold, greedy, sequential, rule or random (default ${DEFAULT-VALUE}).") String strategy;
     @Option(names = "--search-seed", defaultValue = "0", description = "Seed of the search (default ${DEFAULT-VALUE}); the same seed gives the same plan.") long searchSeed;
     @Option(names = "--time-limit", defaultValue = "10", description = "Wall-clock safety limit in seconds (default ${DEFAULT-VALUE}).") double timeLimit;
     @Option(names = "--moves", description = "Moves the Timefold search may evaluate (default 40000).") Long moves;
@@ -40,6 +40,9 @@ final class SearchCommand implements Callable<Integer> {
     @Option(names = "--memory-budget-mib", description = "Activations plus workspace may not exceed this many MiB at any step.") Double budgetMiB;
     @Option(names = "--cuda-graphs", description = "Price kernel launches as under CUDA graphs.") boolean cudaGraphs;
     @Option(names = "--timing-cache", description = "Timing cache file: its measured times replace the cost model's prediction where a (node, tactic, precision, layout) was timed.") Path timingCache;
+    @Option(names = "--precisions", split = ",", description = "Precisions nodes may compute in (default fp32,tf32,fp16,bf16; fp32 is always allowed).") List<String> precisions;
+    @Option(names = "--plan-out", description = "Write the engine plan (JSON) here: the plan `tessel build --plan` builds.") Path planOut;
+    @Option(names = "--show-plan", description = "Print the engine plan: per node the tactic, precision, layout, stream and predicted time.") boolean showPlan;
     @Option(names = "--explain", description = "Per node: the choice, the runner-up and the score terms that decided it, and Timefold's constraint matches.") boolean explain;
 
     @Override public Integer call() throws Exception {
@@ -48,6 +51,7 @@ final class SearchCommand implements Callable<Integer> {
         SearchOptions o = SearchOptions.defaults().withTarget(target).withSeed(searchSeed)
                 .withTimeLimit(Duration.ofMillis(Math.max(1, Math.round(timeLimit * 1000)))).withCudaGraphs(cudaGraphs)
                 .withPrecisionRules(precision.stream().map(PrecisionRule::parse).toList());
+        if (precisions != null) o = o.withPrecisions(Precisions.parse(precisions, "--precisions"));
         if (moves != null || unimproved != null) o = o.withSteps(unimproved != null ? unimproved : o.unimprovedSteps(), moves != null ? moves : o.maxMoves());
         if (samples != null) o = o.withRandomSamples(samples);
         if (budgetMiB != null) o = o.withMemoryBudget(OptionalLong.of(Math.round(budgetMiB * 1048576)));
@@ -82,6 +86,15 @@ final class SearchCommand implements Callable<Integer> {
             for (Explainer.NodeExplanation e : ex.explain(plan.assignment())) System.out.println(e.render());
             System.out.println("-- Timefold constraint matches per node (soft terms in ps)");
             ex.justifications(plan.assignment()).forEach((node, terms) -> System.out.println(node + ": " + String.join("; ", terms)));
+        }
+        if (showPlan || planOut != null) {
+            org.tessel.tactics.plan.EnginePlan ep = org.tessel.search.EnginePlans.complete(p, plan).plan();
+            if (showPlan) System.out.print(ep.render());
+            if (planOut != null) {
+                if (planOut.getParent() != null) Files.createDirectories(planOut.getParent());
+                Files.writeString(planOut, org.tessel.tactics.plan.EnginePlanJson.write(ep));
+                System.out.println("plan: " + planOut + " (" + ep.nodes().size() + " nodes, " + ep.groups().size() + " fused groups, " + ep.conversions().size() + " casts)");
+            }
         }
         System.out.println(plan.summaryLine());
         return plan.feasible() ? 0 : 1;

@@ -40,11 +40,19 @@ public final class ProblemBuilder {
     private final Costing costing;
     private final List<PrecisionRule> rules;
     private final OptionalLong memoryBudget;
+    private final Set<org.tessel.cost.Precision> precisions;
 
     public ProblemBuilder(Costing costing, List<PrecisionRule> rules, OptionalLong memoryBudget) {
+        this(costing, rules, memoryBudget, java.util.EnumSet.allOf(org.tessel.cost.Precision.class));
+    }
+
+    /** @param precisions the precisions a node may compute in (the engine's allowed set); FP32 is always among them */
+    public ProblemBuilder(Costing costing, List<PrecisionRule> rules, OptionalLong memoryBudget, Set<org.tessel.cost.Precision> precisions) {
         this.costing = costing;
         this.rules = List.copyOf(rules);
         this.memoryBudget = memoryBudget;
+        this.precisions = java.util.EnumSet.copyOf(precisions);
+        this.precisions.add(org.tessel.cost.Precision.FP32);
     }
 
     public SearchProblem build(Graph g) {
@@ -91,8 +99,14 @@ public final class ProblemBuilder {
         for (int i = 0; i < order.size(); i++) {
             Node n = order.get(i);
             List<Choice> all = costing.choices(n, i, layoutOptions(n, layoutChoice));
-            List<Choice> supported = all.stream().filter(Choice::supported).toList();
-            if (supported.isEmpty()) throw new IllegalArgumentException(n.describe() + " in graph '" + g.name() + "': no tactic supports it (" + reasons(all) + ")");
+            List<Choice> supported = all.stream().filter(c -> c.supported() && precisions.contains(c.precision())).toList();
+            if (supported.isEmpty()) {
+                boolean atOthers = all.stream().anyMatch(Choice::supported);
+                throw new IllegalArgumentException(n.describe() + " in graph '" + g.name() + "': no tactic supports it" + (atOthers
+                        ? " at the allowed precisions " + precisions.stream().map(org.tessel.cost.Precision::text).toList() + " (supported at: "
+                          + new java.util.TreeSet<>(all.stream().filter(Choice::supported).map(c -> c.precision().text()).toList()) + ")"
+                        : " (" + reasons(all) + ")"));
+            }
             List<PrecisionRule> rs = rulesOf.getOrDefault(i, List.of());
             List<Choice> allowed = supported.stream().filter(c -> rs.stream().allMatch(r -> r.allowed().contains(c.precision()))).toList();
             if (allowed.isEmpty())
@@ -121,7 +135,7 @@ public final class ProblemBuilder {
             Map<Format, FusedChoice> best = new LinkedHashMap<>();
             List<Layout> layouts = layoutOptions(fused, layoutChoice);
             for (Choice ch : costing.choices(fused, members[0], layouts)) {
-                if (!ch.supported()) continue;
+                if (!ch.supported() || !precisions.contains(ch.precision())) continue;
                 FusedChoice cur = best.get(ch.format());
                 if (cur == null || ch.latencyPs() < cur.latencyPs() || ch.latencyPs() == cur.latencyPs() && ch.tacticId().compareTo(cur.tacticId()) < 0)
                     best.put(ch.format(), new FusedChoice(ch.tacticId(), ch.precision(), ch.layout(), ch.latencyPs(), ch.computeUs(), ch.memoryUs(), ch.launchUs(), ch.workspaceBytes()));
@@ -130,7 +144,7 @@ public final class ProblemBuilder {
             if (best.isEmpty()) continue;
             cands.add(new SearchProblem.Candidate(cands.size(), c.kind(), members, best, touchesImage(fused)));
         }
-        return new SearchProblem(g.name(), nodes, cands, uses, pins, live, memoryBudget);
+        return new SearchProblem(g.name(), nodes, cands, uses, pins, live, memoryBudget, g);
     }
 
     private Use use(int id, Value v, int producer, int consumer) {

@@ -16,24 +16,33 @@ import java.util.OptionalLong;
  */
 public record SearchOptions(long seed, Duration timeLimit, long unimprovedSteps, long maxMoves, int randomSamples,
                             String target, boolean cudaGraphs, List<PrecisionRule> precisionRules, OptionalLong memoryBudget,
-                            boolean fullAssert) {
+                            boolean fullAssert, java.util.Set<org.tessel.cost.Precision> precisions) {
+    /** What an engine can be built in today: INT8 waits for calibration. */
+    public static final java.util.Set<org.tessel.cost.Precision> BUILDABLE = java.util.Collections.unmodifiableSet(java.util.EnumSet.of(
+            org.tessel.cost.Precision.FP32, org.tessel.cost.Precision.TF32, org.tessel.cost.Precision.FP16, org.tessel.cost.Precision.BF16));
+
     public SearchOptions {
         precisionRules = List.copyOf(precisionRules);
+        if (precisions == null || precisions.isEmpty()) throw new IllegalArgumentException("at least one precision must be allowed");
+        if (!precisions.contains(org.tessel.cost.Precision.FP32)) throw new IllegalArgumentException("FP32 must be allowed (nodes without floating tensors and graph boundaries use it)");
+        precisions = java.util.Collections.unmodifiableSet(java.util.EnumSet.copyOf(precisions));
         if (timeLimit.isNegative() || timeLimit.isZero()) throw new IllegalArgumentException("time limit must be positive, got " + timeLimit);
         if (memoryBudget.isPresent() && memoryBudget.getAsLong() <= 0) throw new IllegalArgumentException("memory budget must be positive, got " + memoryBudget.getAsLong());
     }
 
     public static SearchOptions defaults() {
-        return new SearchOptions(0, Duration.ofSeconds(10), 200, 40_000, 2000, "h100", false, List.of(), OptionalLong.empty(), false);
+        return new SearchOptions(0, Duration.ofSeconds(10), 200, 40_000, 2000, "h100", false, List.of(), OptionalLong.empty(), false, BUILDABLE);
     }
 
-    public SearchOptions withSeed(long s) { return new SearchOptions(s, timeLimit, unimprovedSteps, maxMoves, randomSamples, target, cudaGraphs, precisionRules, memoryBudget, fullAssert); }
-    public SearchOptions withTimeLimit(Duration d) { return new SearchOptions(seed, d, unimprovedSteps, maxMoves, randomSamples, target, cudaGraphs, precisionRules, memoryBudget, fullAssert); }
-    public SearchOptions withSteps(long unimproved, long max) { return new SearchOptions(seed, timeLimit, unimproved, max, randomSamples, target, cudaGraphs, precisionRules, memoryBudget, fullAssert); }
-    public SearchOptions withRandomSamples(int n) { return new SearchOptions(seed, timeLimit, unimprovedSteps, maxMoves, n, target, cudaGraphs, precisionRules, memoryBudget, fullAssert); }
-    public SearchOptions withTarget(String t) { return new SearchOptions(seed, timeLimit, unimprovedSteps, maxMoves, randomSamples, t, cudaGraphs, precisionRules, memoryBudget, fullAssert); }
-    public SearchOptions withCudaGraphs(boolean b) { return new SearchOptions(seed, timeLimit, unimprovedSteps, maxMoves, randomSamples, target, b, precisionRules, memoryBudget, fullAssert); }
-    public SearchOptions withPrecisionRules(List<PrecisionRule> r) { return new SearchOptions(seed, timeLimit, unimprovedSteps, maxMoves, randomSamples, target, cudaGraphs, r, memoryBudget, fullAssert); }
-    public SearchOptions withMemoryBudget(OptionalLong b) { return new SearchOptions(seed, timeLimit, unimprovedSteps, maxMoves, randomSamples, target, cudaGraphs, precisionRules, b, fullAssert); }
-    public SearchOptions withFullAssert(boolean b) { return new SearchOptions(seed, timeLimit, unimprovedSteps, maxMoves, randomSamples, target, cudaGraphs, precisionRules, memoryBudget, b); }
+    public SearchOptions withSeed(long s) { return new SearchOptions(s, timeLimit, unimprovedSteps, maxMoves, randomSamples, target, cudaGraphs, precisionRules, memoryBudget, fullAssert, precisions); }
+    public SearchOptions withTimeLimit(Duration d) { return new SearchOptions(seed, d, unimprovedSteps, maxMoves, randomSamples, target, cudaGraphs, precisionRules, memoryBudget, fullAssert, precisions); }
+    public SearchOptions withSteps(long unimproved, long max) { return new SearchOptions(seed, timeLimit, unimproved, max, randomSamples, target, cudaGraphs, precisionRules, memoryBudget, fullAssert, precisions); }
+    public SearchOptions withRandomSamples(int n) { return new SearchOptions(seed, timeLimit, unimprovedSteps, maxMoves, n, target, cudaGraphs, precisionRules, memoryBudget, fullAssert, precisions); }
+    public SearchOptions withTarget(String t) { return new SearchOptions(seed, timeLimit, unimprovedSteps, maxMoves, randomSamples, t, cudaGraphs, precisionRules, memoryBudget, fullAssert, precisions); }
+    public SearchOptions withCudaGraphs(boolean b) { return new SearchOptions(seed, timeLimit, unimprovedSteps, maxMoves, randomSamples, target, b, precisionRules, memoryBudget, fullAssert, precisions); }
+    public SearchOptions withPrecisionRules(List<PrecisionRule> r) { return new SearchOptions(seed, timeLimit, unimprovedSteps, maxMoves, randomSamples, target, cudaGraphs, r, memoryBudget, fullAssert, precisions); }
+    public SearchOptions withMemoryBudget(OptionalLong b) { return new SearchOptions(seed, timeLimit, unimprovedSteps, maxMoves, randomSamples, target, cudaGraphs, precisionRules, b, fullAssert, precisions); }
+    /** The precisions nodes may compute in (FP32 always among them). */
+    public SearchOptions withPrecisions(java.util.Set<org.tessel.cost.Precision> ps) { return new SearchOptions(seed, timeLimit, unimprovedSteps, maxMoves, randomSamples, target, cudaGraphs, precisionRules, memoryBudget, fullAssert, ps); }
+    public SearchOptions withFullAssert(boolean b) { return new SearchOptions(seed, timeLimit, unimprovedSteps, maxMoves, randomSamples, target, cudaGraphs, precisionRules, memoryBudget, b, precisions); }
 }

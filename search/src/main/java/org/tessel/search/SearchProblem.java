@@ -71,8 +71,17 @@ public final class SearchProblem {
     private final List<List<Use>> usesIn = new ArrayList<>(), usesOut = new ArrayList<>();
     private final List<List<Candidate>> candidatesOf = new ArrayList<>();
 
+    private final org.tessel.ir.Graph prepared;
+
     public SearchProblem(String name, List<Node> nodes, List<Candidate> candidates, List<Use> uses, List<PrecisionPin> pins,
                          List<LiveTensor> liveTensors, OptionalLong memoryBudget) {
+        this(name, nodes, candidates, uses, pins, liveTensors, memoryBudget, null);
+    }
+
+    /** @param prepared the graph the problem was built from (what a plan is applied to), or null for a hand-made problem */
+    public SearchProblem(String name, List<Node> nodes, List<Candidate> candidates, List<Use> uses, List<PrecisionPin> pins,
+                         List<LiveTensor> liveTensors, OptionalLong memoryBudget, org.tessel.ir.Graph prepared) {
+        this.prepared = prepared;
         this.name = name;
         this.nodes = List.copyOf(nodes);
         this.candidates = List.copyOf(candidates);
@@ -95,6 +104,8 @@ public final class SearchProblem {
     }
 
     public String name() { return name; }
+    /** The prepared graph the problem was built from, or null for a hand-made problem. */
+    public org.tessel.ir.Graph prepared() { return prepared; }
     public List<Node> nodes() { return nodes; }
     public Node node(int i) { return nodes.get(i); }
     public int size() { return nodes.size(); }

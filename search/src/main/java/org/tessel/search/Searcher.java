@@ -40,7 +40,7 @@ public final class Searcher {
     }
 
     public static SearchProblem problem(Graph prepared, Costing costing, SearchOptions o) {
-        return new ProblemBuilder(costing, o.precisionRules(), o.memoryBudget()).build(prepared);
+        return new ProblemBuilder(costing, o.precisionRules(), o.memoryBudget(), o.precisions()).build(prepared);
     }
 
     public static Plan run(SearchProblem p, String strategy, SearchOptions o) {

@@ -17,11 +17,13 @@ public final class Strategies {
     private static final Map<String, Supplier<SearchStrategy>> BY_NAME = new LinkedHashMap<>();
 
     static {
+        BY_NAME.put("joint", JointSearch::new);
         BY_NAME.put("timefold", TimefoldSearch::new);
         BY_NAME.put("greedy", GreedySearch::new);
         BY_NAME.put("sequential", SequentialSearch::new);
         BY_NAME.put("random", RandomSearch::new);
         BY_NAME.put("exact", ExactSearch::new);
+        BY_NAME.put("rule", org.tessel.search.baselines.RuleSearch::new);
     }
 
     public static List<String> names() { return List.copyOf(BY_NAME.keySet()); }

@@ -42,7 +42,7 @@ public final class AssignLayouts implements Pass {
     }
 
     /** NHWC when tensor-core-friendly convolutions carry most of the graph's convolution MACs. */
-    static Layout auto(Graph g) {
+    public static Layout auto(Graph g) {
         long friendly = 0, total = 0;
         for (Node n : g.nodes()) {
             List<Node> convs = n.body() != null ? n.body().nodes() : List.of(n);

@@ -24,9 +24,19 @@ import org.tessel.passes.rules.Rewriter;
  */
 public final class LayoutAssigner {
     private final Function<Node, Layout> decide;
+    private final boolean everyNode;
 
     /** @param decide the layout for a layout-sensitive node (e.g. a policy, or the search's choice) */
-    public LayoutAssigner(Function<Node, Layout> decide) { this.decide = decide; }
+    public LayoutAssigner(Function<Node, Layout> decide) { this(decide, false); }
+
+    /**
+     * @param everyNode when true, {@code decide} is asked for every node (a plan that chose the layout of
+     *                  elementwise nodes too); an answer of ANY or null falls back to the default rule
+     */
+    public LayoutAssigner(Function<Node, Layout> decide, boolean everyNode) {
+        this.decide = decide;
+        this.everyNode = everyNode;
+    }
 
     public static boolean isImage(Value v) { return v != null && v.type().rank() >= 3 && !v.isConstant(); }
 
@@ -50,7 +60,9 @@ public final class LayoutAssigner {
         for (Node n : new ArrayList<>(g.nodes())) {
             if (n.opName().equals(TesselOps.REFORMAT)) continue;
             Layout want;
-            if (layoutSensitive(n)) want = decide.apply(n);
+            Layout planned = everyNode ? decide.apply(n) : null;
+            if (planned != null && planned != Layout.ANY) want = planned;
+            else if (layoutSensitive(n)) want = decide.apply(n);
             else if (followsInput(n)) want = firstImageLayout(n);
             else want = Layout.NCHW;
             if (want == Layout.ANY) want = Layout.NCHW;

@@ -1,0 +1,96 @@
+package org.tessel.search.baselines;
+
+import java.util.List;
+import org.tessel.api.Layout;
+import org.tessel.cost.Precision;
+import org.tessel.ir.Graph;
+import org.tessel.ir.Node;
+import org.tessel.passes.layout.AssignLayouts;
+import org.tessel.search.SearchOptions;
+import org.tessel.search.SearchProblem;
+import org.tessel.search.SearchStrategy;
+import org.tessel.search.domain.Choice;
+
+/**
+ * The fixed rule Tessel's GPU builder used before the search drove it, as a strategy, so its
+ * engines can be built and measured beside the search's: one precision for every floating node
+ * (the fastest the options allow: FP16, else BF16, else TF32, else FP32), channels-first for
+ * FP32/TF32 graphs without grouped convolutions and the {@code assign-layouts} auto policy
+ * otherwise, every fusion candidate the fuse pass would take, and per node the tactic the rule
+ * preferred ({@link #PREFERRED}, else the cost model's fastest at that format).
+ */
+public final class RuleSearch implements SearchStrategy {
+    /** Tactics the fixed rule ran, most preferred first. */
+    static final List<String> PREFERRED = List.of(
+            "tessel.conv.depthwise_nhwc", "cudnn.conv.fused_bias_act", "cublaslt.gemm.bias", "cublaslt.gemm",
+            "tessel.attention.fused", "tessel.eltwise.fused", "tessel.eltwise", "tessel.layernorm", "tessel.softmax.warp",
+            "tessel.pool.global", "tessel.view", "tessel.copy", "tessel.reduce", "tessel.resize", "tessel.batchnorm", "tessel.reformat.nchw_nhwc");
+
+    @Override public String name() { return "rule"; }
+
+    @Override public String summary() { return "the fixed rule: one precision, one layout policy, pattern fusion, preferred tactics (for comparison)"; }
+
+    @Override public Result solve(SearchProblem p, SearchOptions o) {
+        Precision precision = rulePrecision(o);
+        Layout layout = ruleLayout(p.prepared(), precision);
+        boolean[] fused = Units.byPriority(p);
+        Choice[] cs = new Choice[p.size()];
+        long priced = 0;
+        for (SearchProblem.Node n : p.nodes()) {
+            Layout want = layoutFor(n, layout);
+            Choice best = null;
+            int rank = Integer.MAX_VALUE;
+            for (Choice c : n.choices()) {
+                priced++;
+                if (!c.supported() || c.precision() != precision || c.layout() != want) continue;
+                int r = PREFERRED.indexOf(c.tacticId());
+                if (r < 0) r = PREFERRED.size();
+                if (best == null || r < rank || r == rank && c.latencyPs() < best.latencyPs()) { best = c; rank = r; }
+            }
+            if (best == null) // a node that cannot compute at the rule's precision (integer data) stays at FP32
+                for (Choice c : n.choices()) if (c.supported() && c.precision() == Precision.FP32 && c.layout() == want && (best == null || c.latencyPs() < best.latencyPs())) best = c;
+            if (best == null)
+                throw new IllegalArgumentException("the rule strategy has no choice for node '" + n.name() + "' (" + n.op() + ") at " + precision.text() + "/" + layout.text()
+                        + " or fp32; its choices: " + n.choices());
+            cs[n.index()] = best;
+        }
+        // a group whose root format has no fused tactic stays unfused
+        for (SearchProblem.Candidate c : p.candidates())
+            if (fused[c.index()] && c.fusedChoice(cs[c.root()].format()) == null) fused[c.index()] = false;
+        return new Result(new org.tessel.search.Assignment(cs, fused), priced, false, false,
+                "rule: " + precision.text() + ", layout " + layout.text());
+    }
+
+    /** The rule's layout where the node offers it; nodes the layout pass keeps channels-first (Reshape, Gemm...) offer only NCHW, and nodes without image tensors only ANY. */
+    private static Layout layoutFor(SearchProblem.Node n, Layout rule) {
+        boolean nchw = false, any = false;
+        for (Choice c : n.choices()) {
+            if (c.layout() == rule) return rule;
+            nchw |= c.layout() == Layout.NCHW;
+            any |= c.layout() == Layout.ANY;
+        }
+        return nchw ? Layout.NCHW : any ? Layout.ANY : rule;
+    }
+
+    /** FP16, else BF16, else TF32, else FP32: the fastest precision the options allow, as `--fp16` / `--tf32` picked it. */
+    static Precision rulePrecision(SearchOptions o) {
+        for (Precision p : List.of(Precision.FP16, Precision.BF16, Precision.TF32)) if (o.precisions().contains(p)) return p;
+        return Precision.FP32;
+    }
+
+    /** NCHW for FP32/TF32 unless grouped convolutions (Tessel's NHWC depthwise kernel) are present; else the auto policy. */
+    static Layout ruleLayout(Graph g, Precision p) {
+        if (g == null) return Layout.NCHW;
+        boolean reduced = p == Precision.FP16 || p == Precision.BF16;
+        if (!reduced && !hasGroupedConv(g)) return Layout.NCHW;
+        return AssignLayouts.auto(g);
+    }
+
+    static boolean hasGroupedConv(Graph g) {
+        for (Node n : g.nodes()) {
+            if (n.opName().equals("Conv") && n.attrs().getInt("group", 1) > 1) return true;
+            if (n.body() != null && hasGroupedConv(n.body())) return true;
+        }
+        return false;
+    }
+}
