@@ -13,14 +13,15 @@ import org.tessel.ir.ReferenceInterpreter;
 import org.tessel.ir.Value;
 
 /**
- * One thread's way to run an engine: checks the inputs, runs each layer with its tactic, and (when
- * enabled) records per-layer times. Contexts of one engine share nothing mutable, so several
+ * One thread's way to run a CPU engine: checks the inputs, runs each layer as its plan says (any
+ * tactic, by emulation: {@link CpuLayer}), and (when enabled) records per-layer times. Contexts of one engine share nothing mutable, so several
  * threads can each run their own at once.
  */
 public final class ExecutionContext implements AutoCloseable {
     private final Engine engine;
     private final ReferenceInterpreter interpreter = new ReferenceInterpreter();
     private final Map<Value, Integer> lastUse = new IdentityHashMap<>();
+    private final Engine.CpuProgram program;
     private boolean profiling;
     private final long[] layerNanos;
     private int profiledRuns;
@@ -31,9 +32,7 @@ public final class ExecutionContext implements AutoCloseable {
         for (int i = 0; i < g.nodes().size(); i++) for (Value v : g.nodes().get(i).inputs()) if (v != null) lastUse.put(v, i);
         for (Value o : g.outputs()) lastUse.put(o, Integer.MAX_VALUE);
         layerNanos = new long[g.nodes().size()];
-        for (LayerPlan l : engine.layers())
-            if (!l.tactic().equals(Engine.CPU_REFERENCE))
-                throw new EngineRunException("layer '" + l.node() + "' uses tactic " + l.tactic() + ", which the CPU backend cannot run");
+        program = engine.cpuProgram();
     }
 
     public ExecutionContext profiling(boolean on) { this.profiling = on; return this; }
@@ -61,14 +60,14 @@ public final class ExecutionContext implements AutoCloseable {
             List<Tensor> ins = new ArrayList<>(n.numInputs());
             for (Value v : n.inputs()) ins.add(v == null ? null : env.get(v));
             long t0 = profiling ? System.nanoTime() : 0;
-            List<Tensor> outs = interpreter.evaluate(n, ins);
+            List<Tensor> outs = program.layers().get(i).run(interpreter, ins);
             if (profiling) layerNanos[i] += System.nanoTime() - t0;
             for (int k = 0; k < outs.size(); k++) env.put(n.output(k), outs.get(k));
             for (Value v : n.inputs()) if (v != null && !v.isConstant() && !v.isInput() && lastUse.getOrDefault(v, -1) == i) env.remove(v);
         }
         if (profiling) profiledRuns++;
         List<Tensor> out = new ArrayList<>();
-        for (Value o : g.outputs()) out.add(env.get(o));
+        for (int k = 0; k < g.outputs().size(); k++) out.add(program.outputCasts().get(k).apply(env.get(g.outputs().get(k))));
         return out;
     }
 
