@@ -29,6 +29,7 @@ import org.tessel.tactics.TacticCatalog;
 import org.tessel.tactics.plan.Conversion;
 import org.tessel.tactics.plan.EnginePlan;
 import org.tessel.tactics.plan.EnginePlanJson;
+import org.tessel.tactics.plan.FusedGroup;
 import org.tessel.tactics.plan.PlanCheck;
 import org.tessel.tactics.plan.PlanException;
 import org.tessel.tactics.plan.PlannedNode;
@@ -101,11 +102,22 @@ public final class Engine {
         return e;
     }
 
-    /** The plan that runs every node with {@value #CPU_REFERENCE} in FP32, in its own layout. */
+    /**
+     * The plan that runs every node with {@value #CPU_REFERENCE} in FP32, in its own layout. Fused
+     * nodes the fusion pass made (named after their members, as {@link FusedGroup#nameOf} does) are
+     * recorded as the plan's groups, so the plan says what was fused.
+     */
     public static EnginePlan referencePlan(Graph g) {
         List<PlannedNode> nodes = new ArrayList<>();
-        for (Node n : g.nodes()) nodes.add(new PlannedNode(n.name(), n.opName(), CPU_REFERENCE, "", Precision.FP32, planLayout(n), 0, Double.NaN));
-        return new EnginePlan(g.name(), "rule", "cpu", 0, List.of(), nodes, List.of(), Double.NaN, Double.NaN);
+        List<FusedGroup> groups = new ArrayList<>();
+        for (Node n : g.nodes()) {
+            nodes.add(new PlannedNode(n.name(), n.opName(), CPU_REFERENCE, "", Precision.FP32, planLayout(n), 0, Double.NaN));
+            if (n.body() != null && n.body().nodes().size() >= 2) {
+                List<String> members = n.body().nodes().stream().map(Node::name).toList();
+                if (FusedGroup.nameOf(members).equals(n.name())) groups.add(new FusedGroup(n.name(), NodeFacts.fusedKind(n), members));
+            }
+        }
+        return new EnginePlan(g.name(), "rule", "cpu", 0, groups, nodes, List.of(), Double.NaN, Double.NaN);
     }
 
     /**
