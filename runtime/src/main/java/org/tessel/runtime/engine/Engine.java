@@ -136,8 +136,9 @@ public final class Engine {
 
     /**
      * What {@link PlanCheck} does not check and this builder needs: the plan lists the nodes in the
-     * graph's order (the schedule the engine runs), every precision can be emulated, and every cast
-     * is on an edge the graph has, to a type emulation can round to.
+     * graph's order (the schedule the engine runs), layout-sensitive nodes are planned in the layout
+     * the graph gives them, every precision can be emulated, and every cast is on an edge the graph
+     * has, to a type emulation can round to.
      */
     static void checkExecutable(EnginePlan plan, Graph planned) {
         List<Node> ns = planned.nodes();
@@ -146,6 +147,11 @@ public final class Engine {
             if (!p.node().equals(ns.get(i).name()))
                 throw new PlanException(ns.get(i).describe() + ": the plan schedules node '" + p.node() + "' at position " + i
                         + ", the planned graph has this node there; the plan's order must be the graph's");
+            Node n = ns.get(i);
+            // layout changes are tessel.Reformat nodes of the planned graph, so a layout-sensitive node computes in its tensors' layout
+            if (NodeFacts.layoutMatters(n) && !n.opName().equals("tessel.Reformat") && p.layout() != planLayout(n))
+                throw new PlanException(n.describe() + ": the plan says layout " + p.layout().text() + ", the planned graph's tensors are " + planLayout(n).text()
+                        + " (a layout change is a tessel.Reformat node in the planned graph)");
             if (p.precision() == Precision.INT8)
                 throw new PlanException(ns.get(i).describe() + ": INT8 cannot be emulated on the CPU without quantization scales, which the plan does not carry");
         }

@@ -234,13 +234,20 @@ class PlanExecutionTest {
         assertEquals("plan for '" + g.name() + "' has no entry for " + g.nodes().get(5).describe(), ex.getMessage());
     }
 
-    @Test void aPlanInAnotherOrderOrAtInt8IsRefusedNamingTheNode() {
+    @Test void aPlanInAnotherOrderLayoutOrAtInt8IsRefusedNamingTheNode() {
         Graph g = optimized("resnet50-tiny");
         EnginePlan ref = Engine.referencePlan(g);
         List<PlannedNode> ns = new ArrayList<>(ref.nodes());
         ns.add(0, ns.remove(1));
         PlanException ex = assertThrows(PlanException.class, () -> Engine.buildCpu(g, ref.withNodes(ns)));
         assertTrue(ex.getMessage().startsWith(g.nodes().getFirst().describe() + ": the plan schedules node '" + g.nodes().get(1).name() + "' at position 0"), ex.getMessage());
+
+        int c = indexOf(g, "tessel.Fused");
+        PlannedNode conv = ref.nodes().get(c);
+        PlannedNode nhwc = new PlannedNode(conv.node(), conv.op(), conv.tacticId(), "", Precision.FP32, org.tessel.api.Layout.NHWC, 0, Double.NaN);
+        ex = assertThrows(PlanException.class, () -> Engine.buildCpu(g, ref.withNodes(replace(ref.nodes(), c, nhwc))));
+        assertEquals(g.nodes().get(c).describe() + ": the plan says layout nhwc, the planned graph's tensors are nchw (a layout change is a tessel.Reformat node in the planned graph)",
+                ex.getMessage());
 
         int i = 0;
         while (TacticCatalog.global().supported(g.nodes().get(i), Precision.INT8, Engine.planLayout(g.nodes().get(i))).isEmpty()) i++;
