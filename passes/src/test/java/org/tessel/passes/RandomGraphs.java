@@ -16,14 +16,14 @@ import org.tessel.ir.Value;
  * Builds random well-typed graphs from a "program": a list of integers, each choosing one step
  * (an op or a small pattern the passes look for) and seeding its parameters. jqwik shrinks the
  * list, so a failing graph shrinks to a few steps. Tensors stay small so thousands of graphs run
- * in seconds.
+ * in seconds. Public (and in the passes test jar) so other modules' property tests use the same graphs.
  */
-final class RandomGraphs {
+public final class RandomGraphs {
     private RandomGraphs() {}
 
     static final int TEMPLATES = 26;
 
-    static Graph build(List<Integer> program) {
+    public static Graph build(List<Integer> program) {
         SplittableRandom r0 = new SplittableRandom(program.isEmpty() ? 1 : program.get(0));
         NetworkBuilder b = new NetworkBuilder("random", OpRegistry.global(), r0.nextLong());
         List<Value> pool = new ArrayList<>();

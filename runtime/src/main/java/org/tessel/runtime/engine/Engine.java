@@ -29,6 +29,7 @@ import org.tessel.tactics.TacticCatalog;
 import org.tessel.tactics.plan.Conversion;
 import org.tessel.tactics.plan.EnginePlan;
 import org.tessel.tactics.plan.EnginePlanJson;
+import org.tessel.tactics.plan.FusedGroup;
 import org.tessel.tactics.plan.PlanCheck;
 import org.tessel.tactics.plan.PlanException;
 import org.tessel.tactics.plan.PlannedNode;
@@ -101,11 +102,22 @@ public final class Engine {
         return e;
     }
 
-    /** The plan that runs every node with {@value #CPU_REFERENCE} in FP32, in its own layout. */
+    /**
+     * The plan that runs every node with {@value #CPU_REFERENCE} in FP32, in its own layout. Fused
+     * nodes the fusion pass made (named after their members, as {@link FusedGroup#nameOf} does) are
+     * recorded as the plan's groups, so the plan says what was fused.
+     */
     public static EnginePlan referencePlan(Graph g) {
         List<PlannedNode> nodes = new ArrayList<>();
-        for (Node n : g.nodes()) nodes.add(new PlannedNode(n.name(), n.opName(), CPU_REFERENCE, "", Precision.FP32, planLayout(n), 0, Double.NaN));
-        return new EnginePlan(g.name(), "rule", "cpu", 0, List.of(), nodes, List.of(), Double.NaN, Double.NaN);
+        List<FusedGroup> groups = new ArrayList<>();
+        for (Node n : g.nodes()) {
+            nodes.add(new PlannedNode(n.name(), n.opName(), CPU_REFERENCE, "", Precision.FP32, planLayout(n), 0, Double.NaN));
+            if (n.body() != null && n.body().nodes().size() >= 2) {
+                List<String> members = n.body().nodes().stream().map(Node::name).toList();
+                if (FusedGroup.nameOf(members).equals(n.name())) groups.add(new FusedGroup(n.name(), NodeFacts.fusedKind(n), members));
+            }
+        }
+        return new EnginePlan(g.name(), "rule", "cpu", 0, groups, nodes, List.of(), Double.NaN, Double.NaN);
     }
 
     /**
@@ -124,8 +136,9 @@ public final class Engine {
 
     /**
      * What {@link PlanCheck} does not check and this builder needs: the plan lists the nodes in the
-     * graph's order (the schedule the engine runs), every precision can be emulated, and every cast
-     * is on an edge the graph has, to a type emulation can round to.
+     * graph's order (the schedule the engine runs), layout-sensitive nodes are planned in the layout
+     * the graph gives them, every precision can be emulated, and every cast is on an edge the graph
+     * has, to a type emulation can round to.
      */
     static void checkExecutable(EnginePlan plan, Graph planned) {
         List<Node> ns = planned.nodes();
@@ -134,6 +147,11 @@ public final class Engine {
             if (!p.node().equals(ns.get(i).name()))
                 throw new PlanException(ns.get(i).describe() + ": the plan schedules node '" + p.node() + "' at position " + i
                         + ", the planned graph has this node there; the plan's order must be the graph's");
+            Node n = ns.get(i);
+            // layout changes are tessel.Reformat nodes of the planned graph, so a layout-sensitive node computes in its tensors' layout
+            if (NodeFacts.layoutMatters(n) && !n.opName().equals("tessel.Reformat") && p.layout() != planLayout(n))
+                throw new PlanException(n.describe() + ": the plan says layout " + p.layout().text() + ", the planned graph's tensors are " + planLayout(n).text()
+                        + " (a layout change is a tessel.Reformat node in the planned graph)");
             if (p.precision() == Precision.INT8)
                 throw new PlanException(ns.get(i).describe() + ": INT8 cannot be emulated on the CPU without quantization scales, which the plan does not carry");
         }

@@ -28,7 +28,8 @@ import org.tessel.api.Tensor;
 /**
  * The engine file format. A header (magic, format version, backend, GPU architecture, library
  * versions, payload length, SHA-256 of the payload) and a payload: the graph as Tessel text IR
- * with its constants elided, the per-layer plan, the memory plan, compiled kernels (PTX), and the
+ * with its constants elided, the per-layer plan, the memory plan, named blobs (compiled kernels as
+ * PTX, builder metadata, and the engine's {@code EnginePlan} as JSON under {@code meta/plan}), and the
  * weights as raw little-endian data, each already in the dtype and layout its tactic reads.
  * Writes are atomic (temporary file, then rename). Reads check everything before trusting it.
  */
