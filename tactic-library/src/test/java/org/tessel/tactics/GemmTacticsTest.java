@@ -5,6 +5,8 @@ import static org.tessel.api.Layout.ANY;
 import static org.tessel.cost.Precision.*;
 
 import org.junit.jupiter.api.Test;
+import org.tessel.api.DType;
+import org.tessel.ir.NetworkBuilder;
 import org.tessel.api.Attributes;
 import org.tessel.cost.CostModel;
 import org.tessel.cost.DeviceSpec;

@@ -79,7 +79,21 @@ public final class TacticPredictor {
     public String catalogueId(String signature, String timedTactic) {
         String family = GpuTactics.catalogueId(timedTactic);
         node(signature); // a signature that does not parse fails here, naming it
+        if (family.equals(CONV_FUSED)) return convTactic(signature).id();
         return catalog.has(family) ? family : null;
+    }
+
+    /**
+     * The catalogue tactic whose layer ran a timed cuDNN algorithm: the fused call, or on a few-channel
+     * f16 NHWC convolution the stem tactic (the engine pads the input, then makes the same cuDNN call).
+     */
+    private Tactic convTactic(String signature) {
+        Keyed k = keyed(signature);
+        Layout lay = NodeFacts.layoutMatters(k.node()) ? k.layout() : Layout.ANY;
+        Tactic fused = catalog.byId(CONV_FUSED);
+        if (fused.whyNot(k.node(), k.precision(), lay) == null || !catalog.has(GpuTactics.CONV_STEM)) return fused;
+        Tactic stem = catalog.byId(GpuTactics.CONV_STEM);
+        return stem.whyNot(k.node(), k.precision(), lay) == null ? stem : fused;
     }
 
     /** Predicted microseconds, NaN when the model has no tactic for the timed algorithm. */
@@ -96,7 +110,7 @@ public final class TacticPredictor {
             if (n.body() == null) return cost(ALGORITHMS.get(algo), n, p, l, model);
             Node conv = n.body().nodes().get(0);
             double ratio = cost(ALGORITHMS.get(algo), conv, p, l, model) / cost(ALGORITHMS.get(PRECOMP), conv, p, l, model);
-            return cost(catalog.byId(CONV_FUSED), n, p, l, model) * ratio;
+            return cost(convTactic(signature), n, p, l, model) * ratio;
         }
         if (!catalog.has(family)) return Double.NaN;
         return cost(catalog.byId(family), n, p, l, model);

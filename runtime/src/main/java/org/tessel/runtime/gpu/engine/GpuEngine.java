@@ -789,7 +789,7 @@ public final class GpuEngine implements AutoCloseable {
         };
     }
 
-    /** The cuBLASLt heuristic index of a recorded choice "cublaslt.gemm/heuristic_I" (engines saved before the one vocabulary wrote "cublaslt.gemm.bias/heuristic_I") (the heuristic's order is fixed for a library version). */
+    /** The cuBLASLt heuristic index of a recorded choice GEMM/heuristic_I ({@link GpuTactics#GEMM}; engines saved before the one vocabulary wrote GEMM_BIAS/heuristic_I for a Gemm with C); the heuristic's order is fixed for a library version. */
     private static int gemmAlgo(Node n, String recorded, int offered) {
         int slash = recorded.lastIndexOf("/heuristic_");
         if (slash < 0) return 0;
@@ -803,7 +803,7 @@ public final class GpuEngine implements AutoCloseable {
         return i;
     }
 
-    /** The cuDNN algorithm of a recorded choice "cudnn.conv.fused_bias_act/ID". */
+    /** The cuDNN algorithm of a recorded choice {@link GpuTactics#CONV_FUSED}/ID. */
     static Cudnn.FwdAlgo convAlgo(Node owner, String recorded) {
         String id = recorded.substring(recorded.indexOf('/') + 1);
         for (Cudnn.FwdAlgo a : Cudnn.FwdAlgo.values()) if (a.tacticId().equals(id)) return a;

@@ -155,7 +155,7 @@ final class StemConv {
         Built s0 = chosen;
         if (s0.buf() != null) e.keep(s0.buf());
         e.choices.put(key, s0.form().id);
-        e.choices.put(owner.name(), "cudnn.conv.fused_bias_act/" + s0.algo().tacticId());
+        e.choices.put(owner.name(), GpuTactics.variant(GpuTactics.CONV_FUSED, s0.algo().tacticId()));
         e.needWorkspace(s0.k().workspaceSize(s0.algo()));
         java.util.function.Supplier<DeviceBuffer> workspace = e.workspaceRef();
         boolean clamp = act.clips();
