@@ -66,6 +66,10 @@ final class SearchCommand implements Callable<Integer> {
             p = Searcher.problem(Searcher.prepare(g), costing, o);
             System.out.printf(Locale.ROOT, "timing cache %s (%s): %d rows, %d measured prices (%d rows without a catalogue tactic); %d used, pricing %d choices%n",
                     timingCache, cache.environment().gpu(), loaded.rows(), loaded.costs().size(), loaded.skipped(), costing.measurementsUsed(), costing.choicesOverridden());
+            if (cache.legacyRows() > 0)
+                System.out.printf(Locale.ROOT, "timing cache %s: %d rows name the stem's forms by their old ids (tessel.stem.*); read as tessel.conv.stem/FORM%n", timingCache, cache.legacyRows());
+            if (!loaded.unknownTactics().isEmpty())
+                System.out.printf(Locale.ROOT, "timing cache %s: not priced, no catalogue tactic: %s%n", timingCache, loaded.unknownTactics());
         } else p = Searcher.problem(Searcher.prepare(g), o);
         System.out.printf(Locale.ROOT, "%s: %d nodes, %d fusion candidates, %d uses; target %s; priced in %.2f s%n", g.name(), p.size(),
                 p.candidates().size(), p.uses().size(), target, (System.nanoTime() - t0) / 1e9);

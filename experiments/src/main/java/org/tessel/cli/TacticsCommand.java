@@ -23,6 +23,8 @@ import org.tessel.tactics.CalibrationNodes;
 import org.tessel.tactics.NodeFacts;
 import org.tessel.tactics.Tactic;
 import org.tessel.tactics.TacticCatalog;
+import org.tessel.runtime.gpu.engine.GpuTactics;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -48,6 +50,7 @@ final class TacticsCommand implements Callable<Integer> {
     @Option(names = "--why-not", description = "Also list the tactics that cannot run a node, with the reason.") boolean whyNot;
     @Option(names = "--calibrate", description = "A CSV of measured kernels (op,tactic,shape,precision,layout,measured_us[,predicted_us]) to fit the model to.") Path calibrate;
     @Option(names = "--write-params", description = "With --calibrate: write the fitted parameters to this file (for --params).") Path writeParams;
+    @Option(names = "--json", description = "Without MODEL: print the catalogue as JSON (id, backend, precisions, layouts, summary, provider, and whether the GPU engine implements it).") boolean json;
     @Option(names = "--params", description = "Cost-model parameters: a file written by --write-params, or 'h200-fitted' (default: the uncalibrated model).") String params;
 
     static final class Targets extends ArrayList<String> { Targets() { super(DeviceSpec.names()); } }
@@ -59,7 +62,7 @@ final class TacticsCommand implements Callable<Integer> {
                 : params.equals("h200-fitted") ? CostModel.Params.h200Fitted() : CostModel.Params.load(Path.of(params));
         CostModel costModel = new CostModel(device, ps);
         if (calibrate != null) return calibrate(catalog, costModel);
-        if (model == null) return list(catalog);
+        if (model == null) return json ? listJson(catalog) : list(catalog);
         List<Precision> precs = new ArrayList<>();
         for (String p : precisions)
             precs.add(Precision.fromText(p).orElseThrow(() -> new IllegalArgumentException("--precision: unknown precision '" + p + "' (fp32, tf32, fp16, bf16, int8)")));
@@ -116,6 +119,23 @@ final class TacticsCommand implements Callable<Integer> {
                     t.layouts().isEmpty() ? "-" : t.layouts().stream().map(Layout::text).sorted().collect(Collectors.joining(",")), t.summary(),
                     catalog.providerOf(t.id()).equals(org.tessel.tactics.BuiltinTactics.PROVIDER_NAME) ? "" : "  [" + catalog.providerOf(t.id()) + "]");
         System.out.println(catalog.all().size() + " tactics");
+        return 0;
+    }
+
+    /** One tactic in {@code tessel tactics --json}. */
+    record TacticJson(String id, String backend, List<String> precisions, List<String> layouts, String summary, String provider, boolean gpuImplementation) {}
+
+    /** The catalogue as JSON records, in catalogue order; gpuImplementation says whether the GPU engine builds the tactic ({@link GpuTactics}). */
+    static List<TacticJson> catalogueJson(TacticCatalog catalog) {
+        List<TacticJson> out = new ArrayList<>();
+        for (Tactic t : catalog.all())
+            out.add(new TacticJson(t.id(), t.backend().name().toLowerCase(Locale.ROOT), t.precisions().stream().sorted().map(Precision::text).toList(),
+                    t.layouts().stream().map(Layout::text).sorted().toList(), t.summary(), catalog.providerOf(t.id()), GpuTactics.implemented(t.id())));
+        return out;
+    }
+
+    private int listJson(TacticCatalog catalog) throws Exception {
+        System.out.println(new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(java.util.Map.of("tactics", catalogueJson(catalog))));
         return 0;
     }
 

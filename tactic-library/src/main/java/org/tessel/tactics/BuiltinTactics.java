@@ -21,7 +21,8 @@ public final class BuiltinTactics implements TacticProvider {
         List<Tactic> all = new ArrayList<>();
         all.addAll(ConvTactics.all());
         all.addAll(GemmTactics.all());
-        all.add(FusedAttentionTactic.FUSED);
+        all.add(FusedAttentionTactic.MMA);
+        all.add(FusedAttentionTactic.BSHD);
         all.addAll(EltwiseTactics.all());
         all.addAll(NormTactics.all());
         all.addAll(PoolTactics.all());

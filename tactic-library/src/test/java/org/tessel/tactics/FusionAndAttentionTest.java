@@ -64,9 +64,12 @@ class FusionAndAttentionTest {
         Graph g = cleaned("bert-base", ZooOptions.defaults().withLayers(1));
         FusionCandidate att = FusionPatterns.enumerate(g).stream().filter(c -> c.kind().equals("attention")).findFirst().orElseThrow();
         Node fused = FusionPreview.of(g, att.kind(), att.nodes());
-        assertNull(FusedAttentionTactic.FUSED.whyNot(fused, FP16, Layout.ANY));
-        assertEquals("supports FP16, BF16 only (got fp32)", FusedAttentionTactic.FUSED.whyNot(fused, FP32, Layout.ANY));
-        Cost one = FusedAttentionTactic.FUSED.cost(H100, fused, FP16, Layout.ANY, true);
+        assertNull(FusedAttentionTactic.MMA.whyNot(fused, FP16, Layout.ANY));
+        assertEquals("FP16 only (got fp32)", FusedAttentionTactic.MMA.whyNot(fused, FP32, Layout.ANY));
+        // the CUDA-core kernel runs FP32; at FP16 the engine takes the tensor-core one wherever it can
+        assertNull(FusedAttentionTactic.BSHD.whyNot(fused, FP32, Layout.ANY));
+        assertEquals("at FP16 the engine runs tessel.attention.mma for this shape", FusedAttentionTactic.BSHD.whyNot(fused, FP16, Layout.ANY));
+        Cost one = FusedAttentionTactic.MMA.cost(H100, fused, FP16, Layout.ANY, true);
         double separate = 0;
         for (Node n : att.nodes()) separate += best(n, FP16, Layout.ANY);
         assertTrue(one.totalUs() < separate, one + " vs " + separate);
@@ -75,10 +78,11 @@ class FusionAndAttentionTest {
     @Test void attentionLimits() {
         Graph g = cleaned("bert-base", ZooOptions.defaults().withLayers(1).withSequenceLength(512));
         FusionCandidate att = FusionPatterns.enumerate(g).stream().filter(c -> c.kind().equals("attention")).findFirst().orElseThrow();
-        assertNull(FusedAttentionTactic.FUSED.whyNot(FusionPreview.of(g, att.kind(), att.nodes()), BF16, Layout.ANY));
+        assertNull(FusedAttentionTactic.MMA.whyNot(FusionPreview.of(g, att.kind(), att.nodes()), FP16, Layout.ANY));
+        assertEquals("FP16 only (got bf16)", FusedAttentionTactic.MMA.whyNot(FusionPreview.of(g, att.kind(), att.nodes()), BF16, Layout.ANY));
         // a plain MatMul is not attention (the group starts with its head-split Reshape; take its first MatMul)
         Node matmul = att.nodes().stream().filter(n -> n.opName().equals("MatMul")).findFirst().orElseThrow();
-        assertTrue(FusedAttentionTactic.FUSED.whyNot(matmul, FP16, Layout.ANY).startsWith("tessel.attention.fused implements fused attention, not MatMul"));
+        assertTrue(FusedAttentionTactic.MMA.whyNot(matmul, FP16, Layout.ANY).startsWith("tessel.attention.mma implements fused attention, not MatMul"));
     }
 
     @Test void fusedConvChainsBeatTheirMembers() {

@@ -5,6 +5,8 @@ import static org.tessel.api.Layout.ANY;
 import static org.tessel.cost.Precision.*;
 
 import org.junit.jupiter.api.Test;
+import org.tessel.api.DType;
+import org.tessel.ir.NetworkBuilder;
 import org.tessel.api.Attributes;
 import org.tessel.cost.CostModel;
 import org.tessel.cost.DeviceSpec;
@@ -24,23 +26,33 @@ class GemmTacticsTest {
         assertNull(GemmTactics.CUBLASLT_BIAS_GELU.whyNot(gelu, FP16, ANY));
         assertNull(GemmTactics.CUBLASLT_BIAS.whyNot(bias, FP16, ANY));
         assertEquals("the epilogue is bias + Relu (got Gelu)", GemmTactics.CUBLASLT_BIAS_RELU.whyNot(gelu, FP16, ANY));
-        assertEquals("cuBLASLt's GELU epilogue is the tanh approximation; this Gelu is exact (approximate='none')",
+        assertEquals("cuBLASLt's GELU epilogue is the tanh approximation; this Gelu is exact (approximate='none'): see cublaslt.gemm.bias_gelu_erf",
                 GemmTactics.CUBLASLT_BIAS_GELU.whyNot(exactGelu, FP16, ANY));
         assertEquals("the epilogue is bias + GELU (got Tanh)", GemmTactics.CUBLASLT_BIAS_GELU.whyNot(tanh, FP16, ANY));
         assertEquals("the bias epilogue has no activation (got Relu); see cublaslt.gemm.bias_relu/bias_gelu", GemmTactics.CUBLASLT_BIAS.whyNot(relu, FP16, ANY));
-        // the generated kernel covers what cuBLASLt lacks
-        assertNull(GemmTactics.FUSED_EPILOGUE.whyNot(tanh, FP16, ANY));
-        assertNull(GemmTactics.FUSED_EPILOGUE.whyNot(exactGelu, BF16, ANY));
+        // what cuBLASLt's epilogues lack runs as a Tessel kernel after the BIAS epilogue, at the engine's precisions
+        assertNull(GemmTactics.CUBLASLT_BIAS_TANH.whyNot(tanh, FP16, ANY));
+        assertNull(GemmTactics.CUBLASLT_BIAS_GELU_ERF.whyNot(exactGelu, FP16, ANY));
+        assertEquals("supports FP32, TF32, FP16 only (got bf16)", GemmTactics.CUBLASLT_BIAS_GELU_ERF.whyNot(exactGelu, BF16, ANY));
+        assertEquals("this Gelu is the tanh approximation: see cublaslt.gemm.bias_gelu",
+                GemmTactics.CUBLASLT_BIAS_GELU_ERF.whyNot(Nodes.gemmBiasAct(128, 3072, 768, "Gelu", TANH_GELU), FP16, ANY));
+        assertEquals(2, GemmTactics.CUBLASLT_BIAS_TANH.features(tanh, FP16, ANY).kernelLaunches());
         assertFalse(GemmTactics.CUBLASLT.appliesTo(relu));
         assertFalse(GemmTactics.CUBLASLT_BIAS.appliesTo(Nodes.gemm(8, 8, 8)));
     }
 
     @Test void int8Limits() {
-        assertEquals("supports FP32, TF32, FP16, BF16 only (got int8)", GemmTactics.CUBLAS.whyNot(Nodes.gemm(128, 768, 768), INT8, ANY));
-        assertNull(GemmTactics.CUBLASLT.whyNot(Nodes.gemm(128, 768, 768), INT8, ANY));
-        assertEquals("INT8 needs K and N that are multiples of 4 (got K=766, N=768)", GemmTactics.CUBLASLT.whyNot(Nodes.gemm(128, 768, 766), INT8, ANY));
-        assertEquals("needs K and N that are multiples of 8 for 16-byte loads (got K=768, N=1001)",
-                GemmTactics.FUSED_EPILOGUE.whyNot(Nodes.gemmBiasAct(8, 1001, 768, "Tanh", Attributes.empty()), FP16, ANY));
+        assertNull(GemmTactics.CUBLASLT.whyNot(Nodes.gemmOp(128, 768, 768), INT8, ANY));
+        assertEquals("INT8 needs K and N that are multiples of 4 (got K=766, N=768)", GemmTactics.CUBLASLT.whyNot(Nodes.gemmOp(128, 768, 766), INT8, ANY));
+        // the engine runs a MatMul only inside a fused chain, and a Gemm only as ONNX's plain form
+        assertEquals("an unfused MatMul has no GPU kernel (the engine runs MatMul inside fused gemm_bias_act only)",
+                GemmTactics.CUBLASLT.whyNot(Nodes.gemm(128, 768, 768), FP16, ANY));
+        NetworkBuilder b = new NetworkBuilder("t");
+        Node transA = b.node("Gemm", "g", Attributes.builder().put("transA", 1L).build(), 1, b.input("a", DType.F32, 768, 128), b.randomWeights("w", 768, 768));
+        assertEquals("the engine runs Gemm with transA=0 only", GemmTactics.CUBLASLT.whyNot(transA, FP16, ANY));
+        Node alpha = b.node("Gemm", "g2", Attributes.builder().put("alpha", 0.5f).build(), 1, b.input("a2", DType.F32, 128, 768), b.randomWeights("w2", 768, 768));
+        assertEquals("the engine runs Gemm with alpha = beta = 1 only", GemmTactics.CUBLASLT.whyNot(alpha, FP16, ANY));
+
     }
 
     @Test void fusingTheEpilogueBeatsSeparateKernels() {
@@ -54,7 +66,6 @@ class GemmTacticsTest {
         assertTrue(one < separate, one + " vs " + separate);
         // cuBLASLt's heuristic scratch is workspace; split-K partials come on top when the model splits K
         assertEquals(4L << 20, GemmTactics.CUBLASLT.workspaceBytes(plain, FP16));
-        assertEquals(0, GemmTactics.CUBLAS.workspaceBytes(plain, FP16));
         assertTrue(GemmTactics.CUBLASLT.cost(m, plain, FP16, ANY, true).workspaceBytes() >= 4L << 20);
     }
 }

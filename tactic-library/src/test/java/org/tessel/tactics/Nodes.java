@@ -41,6 +41,13 @@ final class Nodes {
         return b.node("MatMul", "mm", Attributes.empty(), 1, a, b.randomWeights("w", k, n));
     }
 
+    /** An ONNX Gemm node (what the engine runs unfused), A [m,k] times constant B [k,n]. */
+    static Node gemmOp(int m, int n, int k) {
+        NetworkBuilder b = new NetworkBuilder("gemm");
+        Value a = b.input("a", DType.F32, m, k);
+        return b.node("Gemm", "g", Attributes.empty(), 1, a, b.randomWeights("w", k, n));
+    }
+
     static Node gemmBiasAct(int m, int n, int k, String act, Attributes actAttrs) {
         NetworkBuilder b = new NetworkBuilder("gba");
         Value a = b.input("a", DType.F32, m, k);

@@ -28,7 +28,7 @@ class StreamingTacticsTest {
         Node flat = b.node("Flatten", "flat", Attributes.empty(), 1, x);
         assertNull(DataMovementTactics.VIEW.whyNot(flat, FP16, Layout.NCHW));
         assertEquals(Cost.ZERO, DataMovementTactics.VIEW.cost(H100, flat, FP16, Layout.NCHW, false));
-        assertEquals("reshaping an NHWC image is not a view of its buffer (logical order is NCHW); tessel.copy materializes it",
+        assertEquals("reshaping an NHWC image is not a view of its buffer (logical order is NCHW)",
                 DataMovementTactics.VIEW.whyNot(flat, FP16, Layout.NHWC));
         assertNull(DataMovementTactics.COPY.whyNot(flat, FP16, Layout.NHWC));
         assertTrue(DataMovementTactics.COPY.cost(H100, flat, FP16, Layout.NHWC, false).totalUs() > 0);
@@ -44,7 +44,10 @@ class StreamingTacticsTest {
         // an integer comparison has nothing to round: any precision is fine
         Value ids = b.input("ids", DType.I64, 1024);
         Node eq = b.node("Equal", "eq", Attributes.empty(), 1, ids, ids);
-        assertNull(EltwiseTactics.ELTWISE.whyNot(eq, INT8, Layout.ANY));
+        // ...but the engine builds single-op kernels for its own list only
+        assertEquals("the GPU engine builds no single-op kernel for Equal (it fuses it into tessel.eltwise.fused)", EltwiseTactics.ELTWISE.whyNot(eq, INT8, Layout.ANY));
+        Node sub = b.node("Sub", "sub", Attributes.empty(), 1, relu.output(), relu.output());
+        assertNull(EltwiseTactics.ELTWISE.whyNot(sub, FP16, Layout.ANY));
         // casts have their own tactic
         Node cast = b.node("Cast", "c", Attributes.builder().put("to", 10L).build(), 1, relu.output());
         assertFalse(EltwiseTactics.ELTWISE.appliesTo(cast));
@@ -60,27 +63,32 @@ class StreamingTacticsTest {
         Node rowSoftmax = b.node("Softmax", "s", Attributes.empty(), 1, b.input("x", DType.F32, 128, 1000));
         Node wide = b.node("Softmax", "w", Attributes.empty(), 1, b.input("y", DType.F32, 4, 4096));
         Node channel = b.node("Softmax", "c", Attributes.builder().put("axis", 1L).build(), 1, b.input("z", DType.F32, 2, 10, 7, 7));
-        assertNull(NormTactics.SOFTMAX_WARP.whyNot(rowSoftmax, FP16, Layout.ANY));
-        assertEquals("one warp holds at most 1024 elements per row (got 4096)", NormTactics.SOFTMAX_WARP.whyNot(wide, FP16, Layout.ANY));
-        assertEquals("normalizes the last axis only (got axis 1 of rank 4)", NormTactics.SOFTMAX_WARP.whyNot(channel, FP16, Layout.ANY));
-        assertNull(NormTactics.SOFTMAX_CUDNN.whyNot(channel, FP16, Layout.ANY));
-        assertTrue(NormTactics.SOFTMAX_WARP.cost(H100, rowSoftmax, FP16, Layout.ANY, true).totalUs()
-                < NormTactics.SOFTMAX_CUDNN.cost(H100, rowSoftmax, FP16, Layout.ANY, true).totalUs());
-        Value h = b.input("h", DType.F32, 4, 16384);
-        Node ln = b.node("LayerNormalization", "ln", Attributes.empty(), 1, h, b.randomWeights("g", 16384), b.randomWeights("bb", 16384));
-        assertEquals("a row of 16384 elements exceeds 8192 (one CTA per row holds it in registers)", NormTactics.LAYERNORM.whyNot(ln, FP16, Layout.ANY));
+        // the engine's softmax: one CTA per row of any length, the last axis only (no other softmax kernel)
+        assertNull(NormTactics.SOFTMAX.whyNot(rowSoftmax, FP16, Layout.ANY));
+        assertNull(NormTactics.SOFTMAX.whyNot(wide, FP16, Layout.ANY));
+        assertEquals("normalizes the last axis only (got axis 1 of rank 4)", NormTactics.SOFTMAX.whyNot(channel, FP16, Layout.ANY));
+        Node logSoftmax = b.node("LogSoftmax", "ls", Attributes.empty(), 1, b.input("q", DType.F32, 4, 10));
+        assertFalse(NormTactics.SOFTMAX.appliesTo(logSoftmax));
+        Value h = b.input("h", DType.F32, 4, 16384, 8);
+        Node ln = b.node("LayerNormalization", "ln", Attributes.builder().put("axis", 1L).build(), 1, h, b.randomWeights("g", 16384, 8), b.randomWeights("bb", 16384, 8));
+        assertEquals("normalizes the last axis only (got axis 1 of rank 3)", NormTactics.LAYERNORM.whyNot(ln, FP16, Layout.ANY));
     }
 
     @Test void poolingLimits() {
         NetworkBuilder b = new NetworkBuilder("p");
         Value x = b.input("x", DType.F32, 1, 64, 112, 112);
         Node mp = b.node("MaxPool", "mp", Attributes.builder().put("kernel_shape", 3, 3).put("strides", 2, 2).put("pads", 1, 1, 1, 1).build(), 1, x);
-        assertNull(PoolTactics.POOL.whyNot(mp, FP16, Layout.NHWC));
+        assertNull(PoolTactics.MAX.whyNot(mp, FP16, Layout.NHWC));
+        assertFalse(PoolTactics.AVG.appliesTo(mp));
         Node withIdx = b.node("MaxPool", "mpi", Attributes.builder().put("kernel_shape", 2, 2).build(), 2, x);
-        assertEquals("does not return MaxPool's indices output", PoolTactics.POOL.whyNot(withIdx, FP16, Layout.NHWC));
+        assertEquals("does not return MaxPool's indices output", PoolTactics.MAX.whyNot(withIdx, FP16, Layout.NHWC));
         Node mp1 = b.node("MaxPool", "mp1", Attributes.builder().putInts("kernel_shape", 3).build(), 1, b.input("seq", DType.F32, 1, 8, 100));
-        assertEquals("2-D and 3-D pooling only (got 1-D)", PoolTactics.POOL.whyNot(mp1, FP16, Layout.NCHW));
-        assertEquals("needs NCHW or NHWC layout (got ANY)", PoolTactics.POOL.whyNot(mp, FP16, Layout.ANY));
+        assertEquals("2-D pooling only (got 1-D)", PoolTactics.MAX.whyNot(mp1, FP16, Layout.NCHW));
+        assertEquals("needs NCHW or NHWC layout (got ANY)", PoolTactics.MAX.whyNot(mp, FP16, Layout.ANY));
+        // a ReduceMean over H and W is the engine's global pool, not its reduction
+        Node mean = b.node("ReduceMean", "rm", Attributes.builder().putInts("axes", 2, 3).build(), 1, x);
+        assertNull(PoolTactics.GLOBAL.whyNot(mean, FP16, Layout.NCHW));
+        assertEquals("a ReduceMean over the spatial axes runs as tessel.pool.global", DataMovementTactics.REDUCE.whyNot(mean, FP16, Layout.NCHW));
     }
 
     @Test void reformatNodesHaveTheirTactic() {

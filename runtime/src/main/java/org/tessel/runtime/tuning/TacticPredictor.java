@@ -11,6 +11,9 @@ import org.tessel.ir.Node;
 import org.tessel.tactics.NodeFacts;
 import org.tessel.tactics.Tactic;
 import org.tessel.tactics.TacticCatalog;
+import org.tessel.tactics.conv.ConvTactics;
+import org.tessel.runtime.gpu.engine.GpuTactics;
+import java.util.stream.Collectors;
 
 /**
  * The cost model's prediction for a timed (signature, tactic) pair: what the auto-tuner ranks
@@ -22,10 +25,12 @@ import org.tessel.tactics.TacticCatalog;
  * the library's algorithm. How each is predicted:
  * <ul>
  *   <li>{@code cudnn.conv.fused_bias_act/cudnn.conv.ALGO} on a fused conv_bias_act node: the fused
- *       tactic's cost, times the ratio of ALGO's catalogue tactic to {@code cudnn.conv.implicit_precomp_gemm}
+ *       tactic's cost, times the ratio of ALGO's model ({@link ConvTactics#algorithmModels()}: the
+ *       algorithms are variants of the fused tactic, not catalogue tactics) to {@code cudnn.conv.implicit_precomp_gemm}
  *       on the bare convolution (the algorithm's efficiency, tiles and transforms; the fused epilogue's
  *       savings are the fused tactic's). On a plain Conv (cuDNN's fused call with the identity), ALGO's
- *       own tactic. cuDNN algorithms without a catalogue tactic (GEMM, DIRECT, FFT, FFT_TILING) and
+ *       own model. Either way the catalogue tactic is {@code cudnn.conv.fused_bias_act}.
+ *       cuDNN algorithms without a model (GEMM, DIRECT, FFT, FFT_TILING) and
  *       algorithms the catalogue refuses for the shape (Winograd on a 1x1) have no prediction (NaN):
  *       they rank after predicted ones, and the report counts but does not score them.</li>
  *   <li>{@code cublaslt.gemm/heuristic_I}: cuBLASLt's I-th heuristic algorithm, priced as {@code cublaslt.gemm}.
@@ -36,8 +41,10 @@ import org.tessel.tactics.TacticCatalog;
  */
 public final class TacticPredictor {
     /** The engine's fused convolution call. */
-    public static final String CONV_FUSED = "cudnn.conv.fused_bias_act";
-    public static final String GEMM = "cublaslt.gemm";
+    public static final String CONV_FUSED = GpuTactics.CONV_FUSED;
+    public static final String GEMM = GpuTactics.GEMM;
+    /** The cuDNN algorithm models, by algorithm id. */
+    static final Map<String, Tactic> ALGORITHMS = ConvTactics.algorithmModels().stream().collect(Collectors.toUnmodifiableMap(Tactic::id, t -> t));
     static final String PRECOMP = "cudnn.conv.implicit_precomp_gemm";
     /** cuDNN algorithm tactic ids priced by another catalogue tactic (WINOGRAD_NONFUSED: the catalogue's Winograd is the non-fused one). */
     static final Map<String, String> ALIASES = Map.of("cudnn.conv.winograd_nonfused", "cudnn.conv.winograd");
@@ -65,17 +72,28 @@ public final class TacticPredictor {
     /** The node a signature describes (rebuilt once). */
     public Node node(String signature) { return keyed(signature).node(); }
 
-    /** The catalogue tactic a timed tactic is priced as on this node (what a search plan would name), or null when none. */
+    /**
+     * The catalogue tactic a timed tactic is priced as on this node (what a search plan would name):
+     * the part before '/', when the catalogue has it; null when it does not.
+     */
     public String catalogueId(String signature, String timedTactic) {
-        int slash = timedTactic.indexOf('/');
-        String family = slash < 0 ? timedTactic : timedTactic.substring(0, slash), variant = slash < 0 ? "" : timedTactic.substring(slash + 1);
-        Node n = node(signature);
-        if (family.equals(CONV_FUSED)) {
-            if (n.body() != null) return CONV_FUSED;
-            String algo = ALIASES.getOrDefault(variant, variant);
-            return catalog.has(algo) && !UNPRICED_ALGOS.contains(algo) ? algo : null;
-        }
+        String family = GpuTactics.catalogueId(timedTactic);
+        node(signature); // a signature that does not parse fails here, naming it
+        if (family.equals(CONV_FUSED)) return convTactic(signature).id();
         return catalog.has(family) ? family : null;
+    }
+
+    /**
+     * The catalogue tactic whose layer ran a timed cuDNN algorithm: the fused call, or on a few-channel
+     * f16 NHWC convolution the stem tactic (the engine pads the input, then makes the same cuDNN call).
+     */
+    private Tactic convTactic(String signature) {
+        Keyed k = keyed(signature);
+        Layout lay = NodeFacts.layoutMatters(k.node()) ? k.layout() : Layout.ANY;
+        Tactic fused = catalog.byId(CONV_FUSED);
+        if (fused.whyNot(k.node(), k.precision(), lay) == null || !catalog.has(GpuTactics.CONV_STEM)) return fused;
+        Tactic stem = catalog.byId(GpuTactics.CONV_STEM);
+        return stem.whyNot(k.node(), k.precision(), lay) == null ? stem : fused;
     }
 
     /** Predicted microseconds, NaN when the model has no tactic for the timed algorithm. */
@@ -88,11 +106,11 @@ public final class TacticPredictor {
         String family = slash < 0 ? timedTactic : timedTactic.substring(0, slash), variant = slash < 0 ? "" : timedTactic.substring(slash + 1);
         if (family.equals(CONV_FUSED)) {
             String algo = ALIASES.getOrDefault(variant, variant);
-            if (UNPRICED_ALGOS.contains(algo) || !catalog.has(algo)) return Double.NaN;
-            if (n.body() == null) return cost(catalog.byId(algo), n, p, l, model);
+            if (UNPRICED_ALGOS.contains(algo) || !ALGORITHMS.containsKey(algo)) return Double.NaN;
+            if (n.body() == null) return cost(ALGORITHMS.get(algo), n, p, l, model);
             Node conv = n.body().nodes().get(0);
-            double ratio = cost(catalog.byId(algo), conv, p, l, model) / cost(catalog.byId(PRECOMP), conv, p, l, model);
-            return cost(catalog.byId(CONV_FUSED), n, p, l, model) * ratio;
+            double ratio = cost(ALGORITHMS.get(algo), conv, p, l, model) / cost(ALGORITHMS.get(PRECOMP), conv, p, l, model);
+            return cost(convTactic(signature), n, p, l, model) * ratio;
         }
         if (!catalog.has(family)) return Double.NaN;
         return cost(catalog.byId(family), n, p, l, model);

@@ -29,6 +29,16 @@ import org.tessel.ir.Value;
 public final class TimingCache {
     static final String HEADER = "# tessel timing cache v1";
 
+    /**
+     * Tactic ids the auto-tuner wrote before the engine and the catalogue shared one vocabulary, and
+     * what they are called now: the stem's forms became variants of {@code tessel.conv.stem}. Rows
+     * (and the "#form" suffix of stem signatures) are read under the new id and counted
+     * ({@link #legacyRows}), so a cache is neither silently dropped nor priced under a dead id.
+     */
+    public static final Map<String, String> LEGACY_IDS = Map.of(
+            "tessel.stem.pad8", "tessel.conv.stem/nchw_pad8", "tessel.stem.pad4", "tessel.conv.stem/nchw_pad4",
+            "tessel.stem.nhwc", "tessel.conv.stem/nchw_to_nhwc", "tessel.stem.nchw_in", "tessel.conv.stem/nchw_in");
+
     /** Where timings were taken: they only transfer to the same GPU, driver and libraries. */
     public record Environment(String gpu, String driver, Map<String, String> libraries) {
         public Environment {
@@ -81,6 +91,19 @@ public final class TimingCache {
 
     private final Environment environment;
     private final TreeMap<Key, Measurement> entries = new TreeMap<>();
+    private int legacyRows;
+
+    /** Rows read under a renamed id ({@link #LEGACY_IDS}). */
+    public int legacyRows() { return legacyRows; }
+
+    /** A signature or tactic with its pre-vocabulary stem ids renamed; the same string when it has none. */
+    static String renamed(String s) {
+        for (var e : LEGACY_IDS.entrySet()) {
+            if (s.equals(e.getKey())) return e.getValue();
+            if (s.endsWith("#" + e.getKey())) return s.substring(0, s.length() - e.getKey().length()) + e.getValue();
+        }
+        return s;
+    }
 
     public TimingCache(Environment environment) { this.environment = environment; }
 
@@ -178,7 +201,9 @@ public final class TimingCache {
             String[] f = line.split("\t", -1);
             if (f.length != 5) throw new MismatchException(file + ":" + (i + 1) + ": expected 5 tab-separated fields, got " + f.length);
             try {
-                cache.put(f[0], f[1], new Measurement(Double.parseDouble(f[2]), Double.parseDouble(f[3]), Integer.parseInt(f[4])));
+                String sig = renamed(f[0]), tactic = renamed(f[1]);
+                if (!sig.equals(f[0]) || !tactic.equals(f[1])) cache.legacyRows++;
+                cache.put(sig, tactic, new Measurement(Double.parseDouble(f[2]), Double.parseDouble(f[3]), Integer.parseInt(f[4])));
             } catch (IllegalArgumentException e) {
                 throw new MismatchException(file + ":" + (i + 1) + ": bad measurement: " + e.getMessage());
             }
@@ -207,6 +232,8 @@ public final class TimingCache {
             report.accept("timing cache " + file + " was measured elsewhere (" + diff + "); not using its " + c.size() + " entries");
             return new TimingCache(here);
         }
+        if (c.legacyRows > 0)
+            report.accept("timing cache " + file + ": " + c.legacyRows + " rows name the stem's forms by their old ids (tessel.stem.*); read as tessel.conv.stem/FORM");
         return c;
     }
 }

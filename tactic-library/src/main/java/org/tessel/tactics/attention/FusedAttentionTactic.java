@@ -13,41 +13,65 @@ import org.tessel.tactics.NodeFacts;
 
 /**
  * Tactic that runs a fused attention group (Q K^T, scale, optional mask, softmax, times V) as one
- * flash-attention-style kernel: each CTA streams a block of queries against all keys with an
- * online softmax, so the sequence-by-sequence score matrix never reaches memory. Sized for
- * encoders: the whole key range of a block stays in shared memory, which bounds the key length.
+ * kernel, as the GPU engine's attention layer does: Q, K and V are read as the projections'
+ * [B, S, H*D] rows (no head transposes), one CTA streams a block of queries against the keys with
+ * an online softmax, so the score matrix never reaches memory. Two kernels, by what they compute on:
+ * {@link #MMA} on f16 tensor cores, and {@link #BSHD} on CUDA cores, which the engine runs only
+ * where the tensor-core kernel cannot (it prefers MMA at every shape measured, MmaAttention.preferred).
  */
 public final class FusedAttentionTactic extends BaseTactic {
-    public static final int MAX_HEAD_DIM = 128, MAX_KEYS = 1024;
+    /** Largest head size either kernel holds (MmaAttention.MAX_HEAD_DIM, FusedAttention.MAX_HEAD_DIM). */
+    public static final int MAX_HEAD_DIM = 128;
+    /** The tensor-core kernel's grid puts batch x heads on y (CUDA's limit). */
+    public static final long MAX_BATCH_HEADS = 65535;
 
-    public static final FusedAttentionTactic FUSED = new FusedAttentionTactic();
+    /** Tensor cores, f16: head size a multiple of 16, rows of a multiple of 8 elements. */
+    public static final FusedAttentionTactic MMA = new FusedAttentionTactic(true, "tessel.attention.mma",
+            "Tessel fused attention on f16 tensor cores (mma.sync), online softmax, Q/K/V as [B,S,H*D] rows", EnumSet.of(Precision.FP16));
+    /** CUDA cores, any engine precision: where MMA cannot run. */
+    public static final FusedAttentionTactic BSHD = new FusedAttentionTactic(false, "tessel.attention.bshd",
+            "Tessel fused attention on CUDA cores, online softmax, Q/K/V as [B,S,H*D] rows (where the tensor-core kernel cannot run)",
+            EnumSet.of(Precision.FP32, Precision.TF32, Precision.FP16));
 
     private static final Set<String> MATMUL = Set.of("MatMul");
+    private final boolean tensorCores;
 
-    private FusedAttentionTactic() {
-        super("tessel.attention.fused", "Tessel fused attention (online softmax, scores never leave the SM): encoder-sized sequences, FP16/BF16",
-                Backend.GPU, EnumSet.of(Precision.FP16, Precision.BF16), Set.of());
+    private FusedAttentionTactic(boolean tensorCores, String id, String summary, Set<Precision> precisions) {
+        super(id, summary, Backend.GPU, precisions, Set.of());
+        this.tensorCores = tensorCores;
     }
 
     @Override public boolean appliesTo(Node n) { return "attention".equals(NodeFacts.fusedKind(n)) && NodeFacts.anchor(n, MATMUL) != null; }
 
     @Override protected String appliesToText() { return "fused attention"; }
 
+    /** Why the tensor-core kernel cannot run this head size, batch and head count at f16; null when it can. */
+    static String mmaWhyNot(long headDim, long batchHeads) {
+        if (headDim % 16 != 0) return "head dimension " + headDim + " is not a multiple of 16 (mma fragments)";
+        if (batchHeads > MAX_BATCH_HEADS) return "batch x heads " + batchHeads + " exceeds the grid's " + MAX_BATCH_HEADS;
+        return null;
+    }
+
     @Override protected String shapeWhyNot(Node n, Precision p, Layout l) {
         Node qk = NodeFacts.anchor(n, MATMUL);
         TensorType q = qk.input(0).type(), kt = qk.input(1).type();
         if (q.rank() < 2 || kt.rank() < 2) return "needs batched matrices for Q and K^T (got " + q + " and " + kt + ")";
-        long d = q.shape().dim(-1), keys = kt.shape().dim(-1);
+        long d = q.shape().dim(-1);
+        long batchHeads = 1;
+        for (int i = 0; i < q.rank() - 2; i++) batchHeads *= q.shape().dim(i);
         if (d > MAX_HEAD_DIM) return "head dimension " + d + " exceeds " + MAX_HEAD_DIM;
-        if (d % 8 != 0) return "head dimension " + d + " is not a multiple of 8 (tensor-core fragments)";
-        if (keys > MAX_KEYS) return "key length " + keys + " exceeds " + MAX_KEYS + ": the encoder kernel keeps a block's keys in shared memory";
+        String mma = mmaWhyNot(d, batchHeads);
+        if (tensorCores) return mma;
+        // the builder takes the tensor-core kernel wherever it runs, so this one would never be what runs
+        if (p == Precision.FP16 && mma == null) return "at FP16 the engine runs tessel.attention.mma for this shape";
         return null;
     }
 
     @Override public long workspaceBytes(Node n, Precision p) { return 0; }
 
     @Override public TacticFeatures features(Node n, Precision p, Layout l) {
-        // 64 queries x 64 keys per step; the softmax rescaling between the two GEMMs costs efficiency
-        return new TacticFeatures(0.5, true, 64, 64, 64, 8, 0.8, 1);
+        // 64 queries x 64 keys per step; the softmax rescaling between the two GEMMs costs efficiency.
+        // On CUDA cores the products run at a share of the FP32 peak (no tensor-core tiles to fill).
+        return tensorCores ? new TacticFeatures(0.5, true, 64, 64, 64, 8, 0.8, 1) : new TacticFeatures(0.4, false, 64, 64, 64, 1, 0.8, 1);
     }
 }

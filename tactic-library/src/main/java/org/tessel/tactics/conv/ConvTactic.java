@@ -13,9 +13,11 @@ import org.tessel.tactics.NodeFacts;
 import org.tessel.tactics.NodeFacts.ConvGeometry;
 
 /**
- * Tactic that runs a convolution as cuDNN (or Tessel's own generated kernel) would: implicit GEMM
- * with or without precomputed indices, Winograd, the fused conv-bias-activation entry point, a
- * generated kernel with an arbitrary epilogue, or backward-data for ConvTranspose. The algorithm
+ * Tactic that runs a convolution the way the GPU engine does: cuDNN's fused conv-bias-activation
+ * call (on a plain Conv too, with a zero bias and the identity), or the few-channel stem form that
+ * pads the input first. The cuDNN algorithm the builder's tuner picks (implicit GEMM with or
+ * without precomputed indices, Winograd...) is a variant of the fused tactic, not a tactic of its
+ * own; {@link ConvTactics#algorithmModels()} price those algorithms for the tuner. The algorithm
  * and its knobs are in {@link Config}; the named instances are in {@link ConvTactics}.
  */
 public final class ConvTactic extends BaseTactic {
@@ -27,12 +29,13 @@ public final class ConvTactic extends BaseTactic {
         IMPLICIT_PRECOMP_GEMM,
         /** cuDNN WINOGRAD_NONFUSED, F(4x4, 3x3): 3x3, stride 1, no groups; transforms in a workspace. */
         WINOGRAD,
-        /** cudnnConvolutionBiasActivationForward: conv + bias (+ residual) + Relu or identity, one kernel. */
+        /** cudnnConvolutionBiasActivationForward: conv + bias (+ residual) + Relu or identity, one kernel; Clip adds Tessel's clamp kernel. */
         FUSED_BIAS_ACT,
-        /** A Tessel-generated NHWC implicit GEMM with any epilogue (bias, residual, every activation). */
-        FUSED_EPILOGUE,
-        /** cuDNN backward-data as ConvTranspose. */
-        DGRAD
+        /**
+         * The f16 NHWC stem (few input channels): a Tessel kernel copies the input into a channel-padded
+         * NHWC buffer (from NCHW when it is the network input), then cuDNN's fused call runs on it.
+         */
+        STEM
     }
 
     /**
@@ -43,15 +46,22 @@ public final class ConvTactic extends BaseTactic {
     public record Config(String id, String summary, Algo algo, Set<Precision> precisions, Set<Layout> layouts,
                          int tileM, int tileN, int tileK, double tensorEfficiency, double cudaEfficiency, double memoryEfficiency) {}
 
-    /** cuDNN's fused entry point takes these activations (CUDNN_ACTIVATION_RELU; none is IDENTITY). */
-    static final Set<String> CUDNN_FUSED_ACTIVATIONS = Set.of("Relu");
+    /**
+     * Activations the engine's fused convolution takes: Relu is CUDNN_ACTIVATION_RELU, Clip is cuDNN's
+     * ReLU or identity followed by Tessel's clamp kernel (GpuEngine.conv); none is IDENTITY.
+     */
+    static final Set<String> ENGINE_ACTIVATIONS = Set.of("Relu", "Clip");
+    /** Ops a fused conv_bias_act body may hold for the engine (GpuEngine.fused refuses any other). */
+    static final Set<String> ENGINE_BODY_OPS = Set.of("Conv", "Add", "Relu", "Clip");
+    /** The stem form pads inputs of at most this many channels (GpuEngine's ChannelPad). */
+    public static final int STEM_MAX_CHANNELS = 64;
     /** cuDNN convolutions on tensor cores transpose NCHW tensors internally: a share of peak and of bandwidth lost. */
     static final double NCHW_TENSOR_CORE_FACTOR = 0.8, NCHW_TENSOR_CORE_MEMORY_FACTOR = 0.7;
 
     /** DRAM sector size: the unit a load moves, used or not. */
     static final int SECTOR_BYTES = 32;
 
-    private static final Set<String> CONV = Set.of("Conv"), DECONV = Set.of("ConvTranspose");
+    private static final Set<String> CONV = Set.of("Conv");
 
     private final Config config;
 
@@ -62,23 +72,35 @@ public final class ConvTactic extends BaseTactic {
 
     public Config config() { return config; }
 
-    private boolean fusedAlgo() { return config.algo == Algo.FUSED_BIAS_ACT || config.algo == Algo.FUSED_EPILOGUE; }
+    /** The engine's tactics (the fused call and the stem) take plain convolutions and fused chains; the algorithm models plain ones. */
+    private boolean engineAlgo() { return config.algo == Algo.FUSED_BIAS_ACT || config.algo == Algo.STEM; }
 
     @Override public boolean appliesTo(Node n) {
-        if (config.algo == Algo.DGRAD) return n.body() == null && n.opName().equals("ConvTranspose");
-        if (fusedAlgo()) return "conv_bias_act".equals(NodeFacts.fusedKind(n)) && NodeFacts.anchor(n, CONV) != null;
+        if (engineAlgo() && n.body() != null) return "conv_bias_act".equals(NodeFacts.fusedKind(n)) && NodeFacts.anchor(n, CONV) != null;
         return n.body() == null && n.opName().equals("Conv");
     }
 
-    @Override protected String appliesToText() {
-        return switch (config.algo) {
-            case DGRAD -> "ConvTranspose";
-            case FUSED_BIAS_ACT, FUSED_EPILOGUE -> "fused conv_bias_act";
-            default -> "Conv";
-        };
+    @Override protected String appliesToText() { return engineAlgo() ? "Conv and fused conv_bias_act" : "Conv"; }
+
+    private Node conv(Node n) { return NodeFacts.anchor(n, CONV); }
+
+    /** True when the engine builds this convolution as the stem form (GpuEngine.conv asks StemConv and ChannelPad first). */
+    static boolean stemShape(ConvGeometry g, Precision p, Layout l) {
+        return p == Precision.FP16 && l == Layout.NHWC && g.group() == 1 && g.cin() % 8 != 0 && g.cin() <= STEM_MAX_CHANNELS;
     }
 
-    private Node conv(Node n) { return NodeFacts.anchor(n, config.algo == Algo.DGRAD ? DECONV : CONV); }
+    /** What the engine's fused-convolution builder refuses in a node (2-D only, symmetric pads, the body's ops); null when fine. */
+    private static String engineWhyNot(Node n, Node conv, ConvGeometry g) {
+        if (g.spatialRank() != 2) return "the GPU engine runs 2-D convolutions only (got " + g.spatialRank() + "-D)";
+        long[] pads = conv.attrs().getInts("pads", new long[] {0, 0, 0, 0});
+        if (pads.length == 4 && (pads[0] != pads[2] || pads[1] != pads[3])) return "cuDNN takes symmetric pads (got " + Arrays.toString(pads) + ")";
+        if (n.body() != null)
+            for (Node b : n.body().nodes())
+                if (!ENGINE_BODY_OPS.contains(b.opName())) return "the engine's conv_bias_act body holds Conv, Add, Relu and Clip only (got " + b.opName() + ")";
+        Node act = NodeFacts.activation(n);
+        if (act != null && !ENGINE_ACTIVATIONS.contains(act.opName())) return "takes Relu, Clip or no activation (got " + act.opName() + ")";
+        return null;
+    }
 
     @Override protected String shapeWhyNot(Node n, Precision p, Layout l) {
         ConvGeometry g = ConvGeometry.of(conv(n));
@@ -87,6 +109,10 @@ public final class ConvTactic extends BaseTactic {
             if (l != Layout.NHWC) return "INT8 needs NHWC layout (cuDNN's int8 convolutions are channels-last)";
             if (g.cin() / g.group() % 4 != 0 || g.cout() / g.group() % 4 != 0)
                 return "INT8 needs input and output channels per group that are multiples of 4 (got " + g.cin() / g.group() + " -> " + g.cout() / g.group() + ")";
+        }
+        if (engineAlgo()) {
+            String why = engineWhyNot(n, conv(n), g);
+            if (why != null) return why;
         }
         switch (config.algo) {
             case WINOGRAD -> {
@@ -97,14 +123,16 @@ public final class ConvTactic extends BaseTactic {
                 if (g.group() != 1) return "Winograd does not support grouped convolution (group " + g.group() + ")";
             }
             case FUSED_BIAS_ACT -> {
-                Node act = NodeFacts.activation(n);
-                if (act != null && !CUDNN_FUSED_ACTIVATIONS.contains(act.opName()))
-                    return "cuDNN's fused conv-bias-activation takes Relu or no activation (got " + act.opName() + ")";
+                // the builder hands these shapes to other kernels, so this tactic would never be what runs
+                if (DepthwiseConvTactic.engineDepthwise(g, l) && !NodeFacts.hasResidualAdd(n))
+                    return "a depthwise NHWC convolution without a residual runs Tessel's depthwise kernel (tessel.conv.depthwise_nhwc)";
+                if (stemShape(g, p, l))
+                    return "an f16 NHWC convolution over " + g.cin() + " input channels (not a multiple of 8) runs as tessel.conv.stem";
             }
-            case FUSED_EPILOGUE -> {
-                // channel counts off the 16-byte vector width fall back to narrow loads: the cost
-                // model's alignment penalty prices that, so only groups are refused
-                if (g.group() != 1) return "the generated kernel does not do grouped convolution (group " + g.group() + "); depthwise tactics do";
+            case STEM -> {
+                if (g.group() != 1) return "the stem form does not do grouped convolution (group " + g.group() + ")";
+                if (g.cin() % 8 == 0) return "needs an input channel count that is not a multiple of 8 (got " + g.cin() + "); cuDNN's fused call takes it as it is";
+                if (g.cin() > STEM_MAX_CHANNELS) return "pads at most " + STEM_MAX_CHANNELS + " input channels (got " + g.cin() + ")";
             }
             default -> { }
         }
@@ -116,9 +144,9 @@ public final class ConvTactic extends BaseTactic {
         if (c == null) return 0;
         int b = p.storage().bytes();
         return switch (config.algo) {
-            case IMPLICIT_GEMM, FUSED_EPILOGUE, DGRAD -> 0;
+            case IMPLICIT_GEMM -> 0;
             // im2col offsets for every K index (one int per filter tap per input channel), double-buffered
-            case IMPLICIT_PRECOMP_GEMM, FUSED_BIAS_ACT -> 2L * 4 * Work.gemmDims(c)[2];
+            case IMPLICIT_PRECOMP_GEMM, FUSED_BIAS_ACT, STEM -> 2L * 4 * Work.gemmDims(c)[2];
             case WINOGRAD -> {
                 // F(4x4,3x3): 6x6 transformed tiles of input, filter and output
                 var x = c.input(0).type().shape();
@@ -155,7 +183,10 @@ public final class ConvTactic extends BaseTactic {
             case INT8 -> 16;
         };
         if (config.algo == Algo.WINOGRAD) return new TacticFeatures(eff, tc, 0, 0, 0, 1, mem, 3); // input transform, batched GEMMs, output transform
+        // the stem's padding copy and a Clip's clamp are kernels of their own
+        Node act = NodeFacts.activation(n);
+        int launches = 1 + (config.algo == Algo.STEM ? 1 : 0) + (act != null && act.opName().equals("Clip") ? 1 : 0);
         // forward convolutions do not split K: a small-batch conv with a deep K runs its whole main loop
-        return new TacticFeatures(eff, tc, config.tileM, config.tileN, config.tileK, align, mem, 1, 1);
+        return new TacticFeatures(eff, tc, config.tileM, config.tileN, config.tileK, align, mem, launches, 1);
     }
 }

@@ -11,14 +11,11 @@ import org.tessel.tactics.NodeFacts;
 import org.tessel.tactics.NodeFacts.ConvGeometry;
 
 /**
- * Tactic for depthwise convolution (one filter per channel), Tessel's own memory-bound kernel:
- * each thread keeps a kernel-sized window in registers, so bias and any activation of a fused
- * conv_bias_act chain cost nothing extra. One variant per layout (see {@link ConvTactics}).
+ * Tactic for depthwise convolution (one filter per channel), Tessel's own memory-bound NHWC kernel
+ * (the GPU engine's DepthwiseConvNhwc): one thread per output element, bias and a clamp (Relu,
+ * Clip) fused, so a conv_bias_act chain without a residual costs nothing extra.
  */
 public final class DepthwiseConvTactic extends BaseTactic {
-    /** Largest kernel side the register window holds. */
-    static final int MAX_KERNEL = 7;
-
     public record Config(String id, String summary, Layout layout, Set<Precision> precisions, double computeEfficiency, double memoryEfficiency) {}
 
     private static final Set<String> CONV = Set.of("Conv");
@@ -38,14 +35,19 @@ public final class DepthwiseConvTactic extends BaseTactic {
 
     @Override protected String appliesToText() { return "depthwise Conv and fused conv_bias_act"; }
 
+    /** True when the GPU engine hands a convolution of this geometry to the depthwise kernel (if it has no residual). */
+    static boolean engineDepthwise(ConvGeometry g, Layout l) { return l == Layout.NHWC && g.spatialRank() == 2 && g.depthwise(); }
+
     @Override protected String shapeWhyNot(Node n, Precision p, Layout l) {
         ConvGeometry g = ConvGeometry.of(NodeFacts.anchor(n, CONV));
         if (!g.depthwise())
             return "needs a depthwise convolution (group == input channels == output channels; got group " + g.group() + ", " + g.cin() + " -> " + g.cout() + " channels)";
         if (g.spatialRank() != 2) return "2-D only (got " + g.spatialRank() + "-D)";
-        for (long k : g.kernel()) if (k > MAX_KERNEL) return "kernel " + g.kernelText() + " exceeds the " + MAX_KERNEL + "x" + MAX_KERNEL + " register window";
-        if (config.layout == Layout.NHWC && (p == Precision.FP16 || p == Precision.BF16) && g.cin() % 2 != 0)
-            return "half2 loads need an even channel count (got " + g.cin() + ")";
+        // the kernel's epilogue is bias then a clamp: no residual input, Relu or Clip only
+        if (NodeFacts.hasResidualAdd(n)) return "the depthwise kernel takes no residual Add (cuDNN's fused call does)";
+        if (n.body() != null)
+            for (Node b : n.body().nodes())
+                if (!Set.of("Conv", "Add", "Relu", "Clip").contains(b.opName())) return "the depthwise kernel fuses bias, Relu and Clip only (got " + b.opName() + ")";
         return null;
     }
 

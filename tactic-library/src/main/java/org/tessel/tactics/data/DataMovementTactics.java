@@ -8,11 +8,13 @@ import org.tessel.cost.Precision;
 import org.tessel.ir.Node;
 import org.tessel.tactics.StreamingTactic;
 import org.tessel.tactics.Tactic;
+import org.tessel.tactics.pool.PoolTactics;
 
 /**
- * Tactics that move or reinterpret data: views (no kernel at all), copies, reductions, resizes,
- * layout reformats and casts. They move whatever element type they are given, so every precision
- * is accepted; reductions and resizes compute, so they take floating precisions.
+ * Tactics that move or reinterpret data, as the GPU engine runs them: views (no kernel at all),
+ * copies, transposes, concats, gathers, reductions, resizes, layout reformats and casts. They move
+ * whatever element type they are given, so every precision is accepted; reductions and resizes
+ * compute, so they take floating precisions.
  */
 public final class DataMovementTactics {
     private DataMovementTactics() {}
@@ -23,44 +25,66 @@ public final class DataMovementTactics {
 
     private static boolean op(Node n, Set<String> names) { return n.body() == null && names.contains(n.opName()); }
 
-    static final Set<String> VIEWS = Set.of("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout", "Shape", "Constant");
-    static final Set<String> COPIES = Set.of("Transpose", "Concat", "Slice", "Split", "Pad", "Expand", "Gather", "GatherElements", "Tile",
-            "ConstantOfShape", "Reshape", "Flatten", "Squeeze", "Unsqueeze");
-    static final Set<String> REDUCTIONS = Set.of("ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceMax", "ReduceMean",
-            "ReduceMin", "ReduceProd", "ReduceSum", "ReduceSumSquare", "ArgMax", "ArgMin");
+    /** The ops the GPU engine builds as a view (or, when the memory planner did not put them in place, a copy). */
+    public static final Set<String> VIEWS = Set.of("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout");
+    static final Set<String> REDUCTIONS = Set.of("ReduceMean", "ReduceSum", "ReduceMax");
+
+    private static boolean channelsLast(Node n) { return n.input(0).type().layout() == Layout.NHWC; }
 
     public static final StreamingTactic VIEW = new StreamingTactic(new StreamingTactic.Config("tessel.view",
-            "No kernel: the output aliases the input's buffer with new metadata", "Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout, Shape, Constant",
+            "No kernel: the output aliases the input's buffer with new metadata", "Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout",
             n -> op(n, VIEWS), ALL, BOTH, (n, p, l) -> {
                 if (n.opName().equals("Dropout") && n.outputs().size() > 1) return "Dropout's mask output needs a kernel";
                 if (l == Layout.NHWC && n.numInputs() > 0 && n.input(0) != null && n.input(0).type().rank() >= 3
-                        && !n.opName().equals("Identity") && !n.opName().equals("Dropout") && !n.opName().equals("Shape"))
-                    return "reshaping an NHWC image is not a view of its buffer (logical order is NCHW); tessel.copy materializes it";
+                        && !n.opName().equals("Identity") && !n.opName().equals("Dropout"))
+                    return "reshaping an NHWC image is not a view of its buffer (logical order is NCHW)";
                 return null;
             }, 1, 1, 0, true));
 
     public static final StreamingTactic COPY = new StreamingTactic(new StreamingTactic.Config("tessel.copy",
-            "Tessel gather/scatter copy kernel: transpose, concat, slice, split, pad, expand, gather, materialized reshapes",
-            "Transpose, Concat, Slice, Split, Pad, Expand, Gather, GatherElements, Tile, ConstantOfShape and reshapes",
-            n -> op(n, COPIES), ALL, BOTH, null, 1, 0.7, 1, true));
+            "Device-to-device copy of a view op's buffer, where the memory planner did not place the output over its input",
+            "Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout",
+            n -> op(n, VIEWS), ALL, BOTH, (n, p, l) -> n.opName().equals("Dropout") && n.outputs().size() > 1 ? "Dropout's mask output needs a kernel" : null,
+            1, 0.7, 1, true));
+
+    public static final StreamingTactic TRANSPOSE = new StreamingTactic(new StreamingTactic.Config("tessel.transpose",
+            "Tessel permutation copy of a channels-first or plain tensor", "Transpose",
+            n -> op(n, Set.of("Transpose")), ALL, BOTH, (n, p, l) -> channelsLast(n) || n.output().type().layout() == Layout.NHWC
+                    ? "does not transpose a channels-last value" : null, 1, 0.7, 1, true));
+
+    public static final StreamingTactic CONCAT = new StreamingTactic(new StreamingTactic.Config("tessel.concat",
+            "Tessel concat: one strided copy per input into its slice of the output, either layout", "Concat",
+            n -> op(n, Set.of("Concat")), ALL, BOTH, null, 1, 0.7, 1, true));
+
+    public static final StreamingTactic GATHER = new StreamingTactic(new StreamingTactic.Config("tessel.gather",
+            "Tessel gather along one axis, indices as i32 (embedding lookups)", "Gather",
+            n -> op(n, Set.of("Gather")), ALL, BOTH, (n, p, l) -> {
+                if (!n.input(1).type().dtype().isInteger()) return "indices must be integers (got " + n.input(1).type().dtype().text() + ")";
+                return n.input(0).type().dtype().isInteger() ? "gathers floating data only (got " + n.input(0).type().dtype().text() + ")" : null;
+            }, 1, 0.7, 1, true));
 
     public static final StreamingTactic REDUCE = new StreamingTactic(new StreamingTactic.Config("tessel.reduce",
-            "Tessel tree reduction over the given axes (sum, mean, max, arg-max...)", "Reduce*, ArgMax, ArgMin",
-            n -> op(n, REDUCTIONS), FLOAT, BOTH, null, 0.5, 0.75, 1, true));
+            "Tessel tree reduction (sum, mean, max) over one contiguous run of axes", "ReduceMean, ReduceSum, ReduceMax",
+            n -> op(n, REDUCTIONS), FLOAT, BOTH, (n, p, l) -> {
+                if (PoolTactics.spatialMean(n)) return "a ReduceMean over the spatial axes runs as tessel.pool.global";
+                return n.input(0).type().rank() >= 3 && channelsLast(n) ? "reduces channels-first tensors only (got nhwc)" : null;
+            }, 0.5, 0.75, 1, true));
 
     public static final StreamingTactic RESIZE = new StreamingTactic(new StreamingTactic.Config("tessel.resize",
-            "Tessel resize: nearest or linear interpolation", "Resize", n -> op(n, Set.of("Resize")), FLOAT, BOTH, null, 0.5, 0.6, 1, false));
+            "Tessel resize of H and W: nearest or linear interpolation", "Resize", n -> op(n, Set.of("Resize")), FLOAT, BOTH, (n, p, l) -> {
+                if (n.input(0).type().rank() != 4) return "rank-4 tensors only (got rank " + n.input(0).type().rank() + ")";
+                String mode = n.attrs().getString("mode", "nearest");
+                if (!mode.equals("nearest") && !mode.equals("linear")) return "modes nearest and linear only (got " + mode + ")";
+                if (n.attrs().getInt("antialias", 0) != 0) return "no antialias";
+                return n.attrs().getInt("exclude_outside", 0) != 0 ? "no exclude_outside" : null;
+            }, 0.5, 0.6, 1, false));
 
     public static final StreamingTactic REFORMAT = new StreamingTactic(new StreamingTactic.Config("tessel.reformat.nchw_nhwc",
-            "Tessel tiled transpose between NCHW and NHWC through shared memory", "tessel.Reformat",
+            "Tessel tiled transpose between NCHW and NHWC through shared memory (variants /to_nhwc, /to_nchw)", "tessel.Reformat",
             n -> op(n, Set.of("tessel.Reformat")), ALL, BOTH, null, 1, 0.7, 1, true));
 
     public static final StreamingTactic CAST = new StreamingTactic(new StreamingTactic.Config("tessel.cast",
-            "Tessel element-type conversion, vectorized", "Cast, CastLike", n -> op(n, Set.of("Cast", "CastLike")), ALL, BOTH, null, 1, 0.85, 1, true));
+            "Tessel element-type conversion, generated like an elementwise op", "Cast", n -> op(n, Set.of("Cast")), ALL, BOTH, null, 1, 0.85, 1, true));
 
-    public static final StreamingTactic QUANTIZE = new StreamingTactic(new StreamingTactic.Config("tessel.quantize",
-            "Tessel affine (de)quantization to and from int8/uint8", "QuantizeLinear, DequantizeLinear",
-            n -> op(n, Set.of("QuantizeLinear", "DequantizeLinear")), ALL, BOTH, null, 0.5, 0.85, 1, true));
-
-    public static List<Tactic> all() { return List.of(VIEW, COPY, REDUCE, RESIZE, REFORMAT, CAST, QUANTIZE); }
+    public static List<Tactic> all() { return List.of(VIEW, COPY, TRANSPOSE, CONCAT, GATHER, REDUCE, RESIZE, REFORMAT, CAST); }
 }

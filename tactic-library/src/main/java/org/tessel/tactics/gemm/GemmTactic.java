@@ -11,9 +11,11 @@ import org.tessel.tactics.BaseTactic;
 import org.tessel.tactics.NodeFacts;
 
 /**
- * Tactic that runs a Gemm or MatMul (batched: strided-batched GEMM) with cuBLAS, cuBLASLt and its
- * epilogues, or a Tessel-generated GEMM with any epilogue. The epilogue variants take fused
- * gemm_bias_act nodes whose tail matches them. Named instances are in {@link GemmTactics}.
+ * Tactic that runs a GEMM the way the GPU engine does: a plain Gemm node as one cuBLASLt matmul,
+ * a fused gemm_bias_act chain (MatMul or Gemm, bias, residual, activation) as a cuBLASLt matmul
+ * with the epilogue that matches its tail, the residual as C with beta = 1, and an activation
+ * cuBLASLt lacks (exact GELU, Tanh) as a Tessel kernel in place after it. The cuBLASLt heuristic
+ * algorithm is a variant ({@code /heuristic_I}). Named instances are in {@link GemmTactics}.
  */
 public final class GemmTactic extends BaseTactic {
     /** What the kernel does after the product. */
@@ -26,9 +28,14 @@ public final class GemmTactic extends BaseTactic {
         BIAS_RELU,
         /** CUBLASLT_EPILOGUE_GELU_BIAS (or GELU without bias): the tanh approximation. */
         BIAS_GELU,
-        /** A generated epilogue: any bias and activation. */
-        ANY
+        /** CUBLASLT_EPILOGUE_BIAS (or none), then Tessel's exact (erf) GELU in place: two kernels. */
+        BIAS_GELU_ERF,
+        /** CUBLASLT_EPILOGUE_BIAS (or none), then Tessel's Tanh in place: two kernels. */
+        BIAS_TANH
     }
+
+    /** Ops a fused gemm_bias_act body may hold for the engine (TransformerLayers.gemmBiasAct refuses any other). */
+    static final Set<String> ENGINE_BODY_OPS = Set.of("MatMul", "Gemm", "Add", "Relu", "Gelu", "Tanh");
 
     /**
      * @param tileM        the largest tile; the cost model's heuristic may halve it and split K for small shapes
@@ -60,8 +67,38 @@ public final class GemmTactic extends BaseTactic {
         return false;
     }
 
+    /** The engine's Gemm attribute limits (GpuEngine.gemm, TransformerLayers.gemmBiasAct); null when fine. */
+    private static String gemmAttrsWhyNot(Node g) {
+        if (!g.opName().equals("Gemm")) return null;
+        if (g.attrs().getInt("transA", 0) != 0) return "the engine runs Gemm with transA=0 only";
+        if (g.attrs().getFloat("alpha", 1f) != 1f || g.attrs().getFloat("beta", 1f) != 1f) return "the engine runs Gemm with alpha = beta = 1 only";
+        return null;
+    }
+
+    /** What the engine's GEMM builders refuse; null when fine. */
+    private static String engineWhyNot(Node n, Node mm) {
+        String why = gemmAttrsWhyNot(mm);
+        if (why != null) return why;
+        if (n.body() == null) {
+            if (!mm.opName().equals("Gemm")) return "an unfused MatMul has no GPU kernel (the engine runs MatMul inside fused gemm_bias_act only)";
+            if (mm.input(0).type().rank() != 2 || mm.input(1).type().rank() != 2) return "Gemm of rank-2 operands only";
+            long nn = mm.output().type().shape().dim(-1);
+            if (mm.numInputs() > 2 && mm.input(2) != null && mm.input(2).type().numElements() != nn)
+                return "Gemm's C must be a bias vector of N=" + nn + " (got " + mm.input(2).type().shape() + ")";
+            return null;
+        }
+        for (Node b : n.body().nodes())
+            if (!ENGINE_BODY_OPS.contains(b.opName())) return "the engine's gemm_bias_act body holds MatMul, Gemm, Add, Relu, Gelu and Tanh only (got " + b.opName() + ")";
+        var w = mm.input(1);
+        if (!NodeFacts.isConstant(n, w) || w.type().rank() != 2) return "the right operand must be 2-D constant weights (got " + w.type() + ")";
+        return null;
+    }
+
     @Override protected String shapeWhyNot(Node n, Precision p, Layout l) {
-        long[] d = Work.gemmDims(NodeFacts.anchor(n, GEMMS));
+        Node mm = NodeFacts.anchor(n, GEMMS);
+        String engine = engineWhyNot(n, mm);
+        if (engine != null) return engine;
+        long[] d = Work.gemmDims(mm);
         if (p == Precision.INT8 && (d[2] % 4 != 0 || d[1] % 4 != 0))
             return "INT8 needs K and N that are multiples of 4 (got K=" + d[2] + ", N=" + d[1] + ")";
         if (config.epilogue == Epilogue.NONE) return null;
@@ -74,12 +111,13 @@ public final class GemmTactic extends BaseTactic {
             case BIAS_GELU -> {
                 if (!"Gelu".equals(a)) yield "the epilogue is bias + GELU (got " + (a == null ? "no activation" : a) + ")";
                 yield act.attrs().getString("approximate", "none").equals("tanh") ? null
-                        : "cuBLASLt's GELU epilogue is the tanh approximation; this Gelu is exact (approximate='none')";
+                        : "cuBLASLt's GELU epilogue is the tanh approximation; this Gelu is exact (approximate='none'): see cublaslt.gemm.bias_gelu_erf";
             }
-            case ANY -> {
-                int vec = 16 / p.storage().bytes();
-                yield d[1] % vec != 0 || d[2] % vec != 0 ? "needs K and N that are multiples of " + vec + " for 16-byte loads (got K=" + d[2] + ", N=" + d[1] + ")" : null;
+            case BIAS_GELU_ERF -> {
+                if (!"Gelu".equals(a)) yield "the epilogue is bias + exact GELU (got " + (a == null ? "no activation" : a) + ")";
+                yield act.attrs().getString("approximate", "none").equals("tanh") ? "this Gelu is the tanh approximation: see cublaslt.gemm.bias_gelu" : null;
             }
+            case BIAS_TANH -> "Tanh".equals(a) ? null : "the epilogue is bias + Tanh (got " + (a == null ? "no activation" : a) + ")";
             case NONE -> null;
         };
     }
@@ -97,6 +135,8 @@ public final class GemmTactic extends BaseTactic {
             case FP16, BF16 -> 8;
             case INT8 -> 16;
         };
-        return new TacticFeatures(eff, tc, config.tileM, config.tileN, config.tileK, align, config.memoryEfficiency, 1);
+        // exact GELU and Tanh run as a second, in-place kernel after the matmul
+        int launches = config.epilogue == Epilogue.BIAS_GELU_ERF || config.epilogue == Epilogue.BIAS_TANH ? 2 : 1;
+        return new TacticFeatures(eff, tc, config.tileM, config.tileN, config.tileK, align, config.memoryEfficiency, launches);
     }
 }

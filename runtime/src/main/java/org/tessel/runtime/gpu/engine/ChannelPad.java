@@ -14,7 +14,7 @@ import org.tessel.runtime.gpu.kernels.CnnKernels;
 /**
  * An f16 NHWC convolution whose input has a channel count that is not a multiple of 8 (ResNet's
  * and GoogLeNet's RGB stem, C = 3) runs on the input copied into a zero-padded C' = 8k buffer with
- * the filters zero-padded alike ({@code tessel.pad_channels}): cuDNN's f16 NHWC tensor-core kernels want
+ * the filters zero-padded alike ({@code tessel.conv.stem/nhwc_pad8/ALGO}): cuDNN's f16 NHWC tensor-core kernels want
  * C % 8 == 0. The padded copy is a buffer of its own (outside the arena), written by every run.
  * Off with {@code -Dtessel.gpu.padChannels=false}.
  */
@@ -55,6 +55,9 @@ final class ChannelPad {
         return true;
     }
 
+    /** The variant of {@code tessel.conv.stem} this form reports: the NHWC input padded to a multiple of 8 channels. */
+    static final String VARIANT = "nhwc_pad8";
+
     static boolean enabled() { return !"false".equals(System.getProperty("tessel.gpu.padChannels")); }
 
     /** The padding for this convolution, or null where none is needed. */
@@ -90,7 +93,7 @@ final class ChannelPad {
     /** The layer standing for an absorbed reformat: nothing to run. */
     static GpuEngine.Layer absorbedReformat(GpuEngine e, Node n) {
         return new GpuEngine.Layer() {
-            @Override public org.tessel.runtime.engine.LayerPlan plan() { return e.plan(n, "fused into tessel.stem", n.output()); }
+            @Override public org.tessel.runtime.engine.LayerPlan plan() { return e.plan(n, GpuTactics.variant(GpuTactics.REFORMAT, "absorbed_by_stem"), n.output()); }
             @Override public void enqueue(CudaStream s) {}
         };
     }

@@ -14,7 +14,7 @@ import org.tessel.runtime.gpu.kernels.CnnKernels;
 import org.tessel.runtime.gpu.kernels.Pool2d;
 
 /**
- * GPU engine layers of the CNN family beyond convolutions: Concat ({@code tessel.concat.copy}, one
+ * GPU engine layers of the CNN family beyond convolutions: Concat ({@code tessel.concat}, one
  * strided copy per input into its slice, in either layout), LRN ({@code tessel.lrn}) and ReduceMean
  * over the spatial axes of a rank-4 tensor (as {@code tessel.pool.global}).
  */
@@ -81,7 +81,7 @@ final class CnnLayers {
         if (offset != rowOut) throw GpuEngine.unsupported(n, "Concat inputs cover " + offset + " of the output's " + rowOut + " bytes per row");
         long rows = outer, row = rowOut;
         return new GpuEngine.Layer() {
-            @Override public LayerPlan plan() { return e.plan(n, "tessel.concat.copy", y); }
+            @Override public LayerPlan plan() { return e.plan(n, GpuTactics.CONCAT, y); }
             @Override public void enqueue(CudaStream s) {
                 for (Part p : parts) CnnKernels.concatCopy(e.compiler, p.word, p.src, yb, rows, p.innerBytes, row, p.offsetBytes, s);
             }
@@ -103,7 +103,7 @@ final class CnnLayers {
         DType t = e.precision.storage();
         boolean nhwc = layout == Layout.NHWC;
         return new GpuEngine.Layer() {
-            @Override public LayerPlan plan() { return e.plan(n, "tessel.lrn", y); }
+            @Override public LayerPlan plan() { return e.plan(n, GpuTactics.LRN, y); }
             @Override public void enqueue(CudaStream s) { CnnKernels.lrn(e.compiler, t, xb, yb, d[0], d[1], inner, nhwc, size, alpha, beta, bias, s); }
         };
     }
@@ -128,7 +128,7 @@ final class CnnLayers {
         DeviceBuffer xb = e.act(x), yb = e.act(y);
         DType t = e.precision.storage();
         return new GpuEngine.Layer() {
-            @Override public LayerPlan plan() { return e.plan(n, "tessel.pool.global", y); }
+            @Override public LayerPlan plan() { return e.plan(n, GpuTactics.POOL_GLOBAL, y); }
             @Override public void enqueue(CudaStream s) { Pool2d.run(e.compiler, t, Pool2d.Mode.AVG, layout, w, xb, yb, s); }
         };
     }
@@ -141,7 +141,7 @@ final class CnnLayers {
 
     static GpuEngine.Layer maxPoolNhwc8(GpuEngine e, Node n, Pool2d.Window w, DeviceBuffer xb, DeviceBuffer yb) {
         return new GpuEngine.Layer() {
-            @Override public LayerPlan plan() { return e.plan(n, "tessel.pool.max.nhwc8", n.output()); }
+            @Override public LayerPlan plan() { return e.plan(n, GpuTactics.variant(GpuTactics.POOL_MAX, "nhwc8"), n.output()); }
             @Override public void enqueue(CudaStream s) { CnnKernels.maxPoolNhwc8(e.compiler, w, xb, yb, s); }
         };
     }

@@ -54,7 +54,7 @@ import org.tessel.runtime.gpu.kernels.Softmax;
  *   <li>{@code tessel.Fused} kind=conv_bias_act (Conv [+ Add residual] [+ Relu]) and plain Conv:
  *       {@code cudnn.conv.fused_bias_act} with IMPLICIT_PRECOMP_GEMM, the one algorithm cuDNN
  *       accepts for the identity activation; the layout is the value's (NHWC after assign-layouts);</li>
- *   <li>Gemm (alpha = beta = 1, transA = 0): {@code cublaslt.gemm.bias} / {@code cublaslt.gemm};</li>
+ *   <li>Gemm (alpha = beta = 1, transA = 0): {@code cublaslt.gemm} (a C vector as the bias epilogue);</li>
  *   <li>MaxPool / AveragePool / GlobalAveragePool: {@code tessel.pool.max} / {@code tessel.pool.avg};</li>
  *   <li>Softmax over the last axis: {@code tessel.softmax}; tessel.Reformat: {@code tessel.reformat.nchw_nhwc}.</li>
  * </ul>
@@ -106,7 +106,8 @@ public final class GpuEngine implements AutoCloseable {
     /** The least workspace: what cuBLASLt plans are offered; cuDNN convolutions may raise it (IMPLICIT_PRECOMP_GEMM's index tables grow with the batch). */
     static final long MIN_WORKSPACE_BYTES = CublasLtGemm.WORKSPACE_BYTES;
 
-    private static final Set<String> VIEWS = Set.of("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout");
+    /** Ops built as a view or copy ({@link #view}); the catalogue's tessel.view and tessel.copy take the same (TacticVocabularyLintTest). */
+    static final Set<String> VIEWS = Set.of("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout");
 
     final Graph graph;
     final Precision precision;
@@ -629,13 +630,13 @@ public final class GpuEngine implements AutoCloseable {
         if (inPlace) {
             bound.put(out, src);
             return new Layer() {
-                @Override public LayerPlan plan() { return GpuEngine.this.plan(n, "view", out); }
+                @Override public LayerPlan plan() { return GpuEngine.this.plan(n, GpuTactics.VIEW, out); }
                 @Override public void enqueue(CudaStream s) {}
             };
         }
         DeviceBuffer dst = act(out);
         return new Layer() {
-            @Override public LayerPlan plan() { return GpuEngine.this.plan(n, "copy", out); }
+            @Override public LayerPlan plan() { return GpuEngine.this.plan(n, GpuTactics.COPY, out); }
             @Override public void enqueue(CudaStream s) { dst.copyFromAsync(src.slice(0, dst.bytes()), s); }
         };
     }
@@ -741,7 +742,7 @@ public final class GpuEngine implements AutoCloseable {
             DeviceBuffer bb = bias == null ? null : weight(bias, Layout.ANY);
             DType t = precision.storage;
             return new Layer() {
-                @Override public LayerPlan plan() { return GpuEngine.this.plan(owner, "tessel.conv.depthwise_nhwc", out); }
+                @Override public LayerPlan plan() { return GpuEngine.this.plan(owner, GpuTactics.CONV_DEPTHWISE, out); }
                 @Override public void enqueue(CudaStream s) { DepthwiseConvNhwc.run(compiler, t, ds, xb, wb, bb, yb, act.lo(), act.hi(), s); }
             };
         }
@@ -767,16 +768,18 @@ public final class GpuEngine implements AutoCloseable {
         String recorded = choices.get(owner.name());
         if (recorded != null) algo = convAlgo(owner, recorded);
         else if (tuner != null) algo = tuner.conv(k, conv, owner, cx, wb, bb, zb, yb, relu);
-        choices.put(owner.name(), "cudnn.conv.fused_bias_act/" + algo.tacticId());
+        choices.put(owner.name(), GpuTactics.variant(GpuTactics.CONV_FUSED, algo.tacticId()));
         needWorkspace(k.workspaceSize(algo));
         java.util.function.Supplier<DeviceBuffer> workspace = workspaceRef();
         boolean clamp = act.clips();
         long elems = out.type().numElements();
         DType t = precision.storage;
-        String tactic = "cudnn.conv.fused_bias_act/" + algo.tacticId() + (clamp ? "+tessel.eltwise.clip" : "");
+        // one catalogue id per layer: the padded form is the stem tactic, a Clip's clamp a variant of the fused call
+        String tactic = pad == null ? GpuTactics.variant(GpuTactics.CONV_FUSED, algo.tacticId()) + (clamp ? "/clamp" : "")
+                : GpuTactics.variant(GpuTactics.CONV_STEM, ChannelPad.VARIANT, algo.tacticId()) + (clamp ? "/clamp" : "");
         Cudnn.FwdAlgo chosen = algo;
         return new Layer() {
-            @Override public LayerPlan plan() { return GpuEngine.this.plan(owner, (pad == null ? "" : "tessel.pad_channels+") + tactic, out); }
+            @Override public LayerPlan plan() { return GpuEngine.this.plan(owner, tactic, out); }
             @Override public void enqueue(CudaStream s) {
                 if (pad != null) pad.enqueue(s);
                 k.runBiasActivation(chosen, cx, wb, bb, zb, 1f, relu, yb, workspace.get(), s);
@@ -786,7 +789,7 @@ public final class GpuEngine implements AutoCloseable {
         };
     }
 
-    /** The cuBLASLt heuristic index of a recorded choice "cublaslt.gemm[.bias]/heuristic_I" (the heuristic's order is fixed for a library version). */
+    /** The cuBLASLt heuristic index of a recorded choice GEMM/heuristic_I ({@link GpuTactics#GEMM}; engines saved before the one vocabulary wrote GEMM_BIAS/heuristic_I for a Gemm with C); the heuristic's order is fixed for a library version. */
     private static int gemmAlgo(Node n, String recorded, int offered) {
         int slash = recorded.lastIndexOf("/heuristic_");
         if (slash < 0) return 0;
@@ -800,7 +803,7 @@ public final class GpuEngine implements AutoCloseable {
         return i;
     }
 
-    /** The cuDNN algorithm of a recorded choice "cudnn.conv.fused_bias_act/ID". */
+    /** The cuDNN algorithm of a recorded choice {@link GpuTactics#CONV_FUSED}/ID. */
     static Cudnn.FwdAlgo convAlgo(Node owner, String recorded) {
         String id = recorded.substring(recorded.indexOf('/') + 1);
         for (Cudnn.FwdAlgo a : Cudnn.FwdAlgo.values()) if (a.tacticId().equals(id)) return a;
@@ -819,11 +822,11 @@ public final class GpuEngine implements AutoCloseable {
         DType t = precision.storage;
         return switch (to) {
             case "nhwc" -> new Layer() {
-                @Override public LayerPlan plan() { return GpuEngine.this.plan(n, "tessel.reformat.nchw_nhwc", y); }
+                @Override public LayerPlan plan() { return GpuEngine.this.plan(n, GpuTactics.variant(GpuTactics.REFORMAT, "to_nhwc"), y); }
                 @Override public void enqueue(CudaStream s) { Reformat.nchwToNhwc(compiler, t, xb, yb, batch, c, spatial, s); }
             };
             case "nchw" -> new Layer() {
-                @Override public LayerPlan plan() { return GpuEngine.this.plan(n, "tessel.reformat.nhwc_nchw", y); }
+                @Override public LayerPlan plan() { return GpuEngine.this.plan(n, GpuTactics.variant(GpuTactics.REFORMAT, "to_nchw"), y); }
                 @Override public void enqueue(CudaStream s) { Reformat.nhwcToNchw(compiler, t, xb, yb, batch, c, spatial, s); }
             };
             default -> throw unsupported(n, "reformat to '" + to + "' (supported: nhwc, nchw)");
@@ -849,7 +852,7 @@ public final class GpuEngine implements AutoCloseable {
         Layout layout = layoutOf(x);
         DeviceBuffer xb = act(x), yb = act(y);
         DType t = precision.storage;
-        String tactic = global ? "tessel.pool.global" : mode == Pool2d.Mode.MAX ? "tessel.pool.max" : "tessel.pool.avg";
+        String tactic = global ? GpuTactics.POOL_GLOBAL : mode == Pool2d.Mode.MAX ? GpuTactics.POOL_MAX : GpuTactics.POOL_AVG;
         if (mode == Pool2d.Mode.MAX && CnnLayers.vectorMaxPool(t, layout, w, xb, yb)) return CnnLayers.maxPoolNhwc8(this, n, w, xb, yb);
         return new Layer() {
             @Override public LayerPlan plan() { return GpuEngine.this.plan(n, tactic, y); }
@@ -879,7 +882,8 @@ public final class GpuEngine implements AutoCloseable {
         CublasLtGemm g = CublasLtGemm.plan(cublasLt, new CublasLtGemm.Spec(m, nn, kk, transB, lp, epi), bb, tuner == null && recorded == null ? 1 : Autotuner.GEMM_ALGOS);
         if (g.algos().isEmpty()) { g.close(); throw unsupported(n, "cuBLASLt has no algorithm for " + m + "x" + nn + "x" + kk + " " + lp); }
         int algo = recorded != null ? gemmAlgo(n, recorded, g.algos().size()) : tuner == null ? 0 : tuner.gemm(g, n, xb, wb, yb);
-        String tactic = (bias == null ? "cublaslt.gemm" : "cublaslt.gemm.bias") + (tuner == null && recorded == null ? "" : "/heuristic_" + algo);
+        // a plain Gemm is cublaslt.gemm whether or not its C vector rides on the bias epilogue (the catalogue prices them alike)
+        String tactic = tuner == null && recorded == null ? GpuTactics.GEMM : GpuTactics.variant(GpuTactics.GEMM, "heuristic_" + algo);
         choices.put(n.name(), tactic);
         return new Layer() {
             @Override public LayerPlan plan() { return GpuEngine.this.plan(n, tactic, y); }
@@ -899,7 +903,7 @@ public final class GpuEngine implements AutoCloseable {
         DeviceBuffer xb = act(x), yb = act(y);
         DType t = precision.storage;
         return new Layer() {
-            @Override public LayerPlan plan() { return GpuEngine.this.plan(n, "tessel.softmax", y); }
+            @Override public LayerPlan plan() { return GpuEngine.this.plan(n, GpuTactics.SOFTMAX, y); }
             @Override public void enqueue(CudaStream s) { Softmax.run(compiler, t, xb, yb, rows, len, s); }
         };
     }

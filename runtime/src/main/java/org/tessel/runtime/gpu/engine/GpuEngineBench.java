@@ -129,7 +129,7 @@ public final class GpuEngineBench {
                     if (!Float.isFinite(t.getFloat(i))) throw new IllegalStateException(model + " output has a non-finite value at " + i);
             if (e.tuner() != null)
                 for (Autotuner.Record r : e.tuner().records())
-                    if (r.tactic().startsWith("tessel.stem."))
+                    if (r.tactic().startsWith(GpuTactics.CONV_STEM + "/"))
                         System.out.println(String.format(Locale.ROOT, "STEM|%s|%d|%s|%s|%s|%.1f us|%s%s", model, batch, p.name().toLowerCase(Locale.ROOT), r.node(), r.tactic(),
                                 r.measuredUs(), r.chosen() ? "chosen" : "-", r.cached() ? "|cached" : ""));
             int top = Integer.getInteger("tessel.bench.profile", 0);
@@ -139,7 +139,7 @@ public final class GpuEngineBench {
                 for (String line : LayerProfiler.report(what, prof, top)) System.out.println(line);
                 // the stem (and the reformat it absorbed) whether or not among the slowest
                 for (LayerProfiler.Entry x : prof)
-                    if (x.plan().tactic().startsWith("tessel.stem.") || x.plan().tactic().contains("tessel.stem") || x.index() < 2)
+                    if (x.plan().tactic().startsWith(GpuTactics.CONV_STEM + "/") || x.index() < 2)
                         System.out.println(String.format(Locale.ROOT, "PROFILE|%s|stem #%d %s|%s|%.4f ms", what, x.index(), x.plan().node(), x.plan().tactic(), x.ms()));
             }
             c.captureGraph();

@@ -119,7 +119,7 @@ final class MoreLayers {
         DType t = e.precision.storage();
         int[] d = rp.in();
         return new GpuEngine.Layer() {
-            @Override public LayerPlan plan() { return e.plan(n, "tessel.resize", y); }
+            @Override public LayerPlan plan() { return e.plan(n, GpuTactics.RESIZE, y); }
             @Override public void enqueue(CudaStream s) { MoreKernels.resize(e.compiler, t, xb, yb, tb, d[0], d[1], d[2], d[3], rp.oh(), rp.ow(), rp.nhwc(), rp.nearest(), s); }
         };
     }
@@ -227,7 +227,7 @@ final class MoreLayers {
         DeviceBuffer xb = e.act(x), yb = e.act(y);
         DType t = e.precision.storage();
         return new GpuEngine.Layer() {
-            @Override public LayerPlan plan() { return e.plan(n, "tessel.reduce", y); }
+            @Override public LayerPlan plan() { return e.plan(n, GpuTactics.REDUCE, y); }
             @Override public void enqueue(CudaStream s) { MoreKernels.reduce(e.compiler, t, rp.op(), xb, yb, rp.outer(), rp.red(), rp.inner(), s); }
         };
     }
@@ -276,7 +276,7 @@ final class MoreLayers {
         DeviceBuffer xb = e.act(x), yb = e.act(y);
         DType t = e.precision.storage();
         return new GpuEngine.Layer() {
-            @Override public LayerPlan plan() { return e.plan(n, "tessel.batchnorm", y); }
+            @Override public LayerPlan plan() { return e.plan(n, GpuTactics.BATCHNORM, y); }
             @Override public void enqueue(CudaStream s) { MoreKernels.batchnorm(e.compiler, t, xb, yb, ta, tb, bp.batch(), c, bp.inner(), bp.nhwc(), s); }
         };
     }

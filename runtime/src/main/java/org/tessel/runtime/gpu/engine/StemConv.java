@@ -23,12 +23,13 @@ import org.tessel.runtime.gpu.kernels.CudnnConv;
 /**
  * The RGB stem of an f16 NHWC engine: a convolution with few input channels (C % 8 != 0, C <= 8) whose input is
  * the network input's nchw-to-nhwc reformat, absorbed ({@link ChannelPad#absorbs}). It runs in one of these forms
- * ({@link Form}), each one kernel reading the NCHW input plus one cuDNN call:
+ * ({@link Form}), each one kernel reading the NCHW input plus one cuDNN call; the layer reports catalogue tactic
+ * {@code tessel.conv.stem} with the form and the cuDNN algorithm as its variant ({@code tessel.conv.stem/nchw_pad4/ALGO}):
  * <ul>
- *   <li>{@code tessel.stem.pad8}: NHWC with channels zero-padded to 8 (16-byte stores), cuDNN on C = 8;</li>
- *   <li>{@code tessel.stem.pad4}: padded to 4 (8-byte stores, C <= 4), cuDNN on C = 4;</li>
- *   <li>{@code tessel.stem.nhwc}: NHWC unpadded, cuDNN on C = 3;</li>
- *   <li>{@code tessel.stem.nchw_in}: no kernel, cuDNN reads the NCHW input (KCRS filters) and writes NHWC, where cuDNN
+ *   <li>{@code nchw_pad8}: NHWC with channels zero-padded to 8 (16-byte stores), cuDNN on C = 8;</li>
+ *   <li>{@code nchw_pad4}: padded to 4 (8-byte stores, C <= 4), cuDNN on C = 4;</li>
+ *   <li>{@code nchw_to_nhwc}: NHWC unpadded, cuDNN on C = 3;</li>
+ *   <li>{@code nchw_in}: no kernel, cuDNN reads the NCHW input (KCRS filters) and writes NHWC, where cuDNN
  *       accepts the mixed layouts.</li>
  * </ul>
  * With an auto-tuner every form cuDNN takes is built, its convolution algorithm tuned, and the whole form (kernel
@@ -39,10 +40,18 @@ import org.tessel.runtime.gpu.kernels.CudnnConv;
 final class StemConv {
     /** A form of the stem. */
     enum Form {
-        PAD8("tessel.stem.pad8"), PAD4("tessel.stem.pad4"), NHWC("tessel.stem.nhwc"), NCHW_IN("tessel.stem.nchw_in");
+        PAD8("nchw_pad8", "tessel.stem.pad8"), PAD4("nchw_pad4", "tessel.stem.pad4"), NHWC("nchw_to_nhwc", "tessel.stem.nhwc"), NCHW_IN("nchw_in", "tessel.stem.nchw_in");
 
+        /** The form as a tactic id: {@code tessel.conv.stem/VARIANT} (timed alternatives and recorded choices use it). */
         final String id;
-        Form(String id) { this.id = id; }
+        final String variant;
+        /** What this form was called before the one tactic vocabulary (engine files and -Dtessel.gpu.stem may still say it). */
+        final String legacyId;
+        Form(String variant, String legacyId) {
+            this.variant = variant;
+            this.id = GpuTactics.variant(GpuTactics.CONV_STEM, variant);
+            this.legacyId = legacyId;
+        }
 
         /** Channels cuDNN sees for an input of c channels. */
         int channels(int c) { return switch (this) { case PAD8 -> 8; case PAD4 -> 4; case NHWC, NCHW_IN -> c; }; }
@@ -50,8 +59,8 @@ final class StemConv {
         boolean fits(int c) { return this != PAD4 || c <= 4; }
 
         static Form of(Node owner, String id) {
-            for (Form f : values()) if (f.id.equals(id) || f.name().equalsIgnoreCase(id)) return f;
-            throw GpuEngine.unsupported(owner, "unknown stem form '" + id + "' (known: tessel.stem.pad8, tessel.stem.pad4, tessel.stem.nhwc, tessel.stem.nchw_in)");
+            for (Form f : values()) if (f.id.equals(id) || f.variant.equals(id) || f.legacyId.equals(id) || f.name().equalsIgnoreCase(id)) return f;
+            throw GpuEngine.unsupported(owner, "unknown stem form '" + id + "' (known: " + java.util.Arrays.stream(values()).map(f -> f.id).toList() + ")");
         }
     }
 
@@ -146,12 +155,12 @@ final class StemConv {
         Built s0 = chosen;
         if (s0.buf() != null) e.keep(s0.buf());
         e.choices.put(key, s0.form().id);
-        e.choices.put(owner.name(), "cudnn.conv.fused_bias_act/" + s0.algo().tacticId());
+        e.choices.put(owner.name(), GpuTactics.variant(GpuTactics.CONV_FUSED, s0.algo().tacticId()));
         e.needWorkspace(s0.k().workspaceSize(s0.algo()));
         java.util.function.Supplier<DeviceBuffer> workspace = e.workspaceRef();
         boolean clamp = act.clips();
         long elems = out.type().numElements();
-        String tactic = s0.form().id + "+cudnn.conv.fused_bias_act/" + s0.algo().tacticId() + (clamp ? "+tessel.eltwise.clip" : "");
+        String tactic = GpuTactics.variant(s0.form().id, s0.algo().tacticId()) + (clamp ? "/clamp" : "");
         return new GpuEngine.Layer() {
             @Override public LayerPlan plan() { return e.plan(owner, tactic, out); }
             @Override public void enqueue(CudaStream s) {

@@ -72,9 +72,9 @@ class StemGpuTest {
             try (GpuEngine e = GpuEngine.build(g, GpuEngine.Precision.FP16, ctx, GpuEngine.Options.tuned(null))) {
                 String tactic = stemTactic(e);
                 for (Autotuner.Record r : e.tuner().records())
-                    if (r.tactic().startsWith("tessel.stem.")) System.out.printf("RESULT|%s|candidate %s %.1f us%s%n", what, r.tactic(), r.measuredUs(), r.chosen() ? " chosen" : "");
+                    if (r.tactic().startsWith(GpuTactics.CONV_STEM + "/")) System.out.printf("RESULT|%s|candidate %s %.1f us%s%n", what, r.tactic(), r.measuredUs(), r.chosen() ? " chosen" : "");
                 System.out.println("RESULT|" + what + "|tactic " + tactic + " choices " + e.choices());
-                checks.check(what + " tactic", () -> assertTrue(tactic.startsWith("tessel.stem."), tactic));
+                checks.check(what + " tactic", () -> assertTrue(tactic.startsWith(GpuTactics.CONV_STEM + "/"), tactic));
                 try (GpuExecutionContext c1 = e.createExecutionContext(); GpuExecutionContext c2 = e.createExecutionContext()) {
                     checks.check(what + " context 1", () -> assertClose(what + " context 1", c1.run(List.of(x)).get(0), ref, 1e-2));
                     checks.check(what + " context 2 (replayed choice)", () -> assertClose(what + " context 2", c2.run(List.of(x)).get(0), ref, 1e-2));
@@ -92,6 +92,6 @@ class StemGpuTest {
     }
 
     static String stemTactic(GpuEngine e) {
-        return e.layerPlans().stream().map(LayerPlan::tactic).filter(t -> t.startsWith("tessel.stem.")).findFirst().orElse("(no stem layer)");
+        return e.layerPlans().stream().map(LayerPlan::tactic).filter(t -> t.startsWith(GpuTactics.CONV_STEM + "/")).findFirst().orElse("(no stem layer)");
     }
 }

@@ -1,0 +1,121 @@
+package org.tessel.runtime.gpu.engine;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The tactic ids the GPU engine implements, one constant per catalogue tactic, and which builder
+ * and kernel stand behind each. Every layer the engine builds reports one of these ids in its
+ * {@link org.tessel.runtime.engine.LayerPlan}, optionally followed by a variant after '/' (the cuDNN
+ * algorithm, the cuBLASLt heuristic index, the stem's form...): the builders take the ids from here,
+ * so the search's catalogue (tactic-library) and the engine speak one vocabulary, and
+ * TacticVocabularyLintTest checks this table against the catalogue both ways.
+ */
+public final class GpuTactics {
+    private GpuTactics() {}
+
+    // convolution
+    public static final String CONV_FUSED = "cudnn.conv.fused_bias_act";
+    public static final String CONV_STEM = "tessel.conv.stem";
+    public static final String CONV_DEPTHWISE = "tessel.conv.depthwise_nhwc";
+    // GEMM
+    public static final String GEMM = "cublaslt.gemm";
+    public static final String GEMM_BIAS = "cublaslt.gemm.bias";
+    public static final String GEMM_BIAS_RELU = "cublaslt.gemm.bias_relu";
+    public static final String GEMM_BIAS_GELU = "cublaslt.gemm.bias_gelu";
+    public static final String GEMM_BIAS_GELU_ERF = "cublaslt.gemm.bias_gelu_erf";
+    public static final String GEMM_BIAS_TANH = "cublaslt.gemm.bias_tanh";
+    // attention
+    public static final String ATTENTION_MMA = "tessel.attention.mma";
+    public static final String ATTENTION_BSHD = "tessel.attention.bshd";
+    // elementwise
+    public static final String ELTWISE = "tessel.eltwise";
+    public static final String ELTWISE_FUSED = "tessel.eltwise.fused";
+    public static final String CAST = "tessel.cast";
+    // normalization
+    public static final String LAYERNORM = "tessel.layernorm";
+    public static final String BATCHNORM = "tessel.batchnorm";
+    public static final String SOFTMAX = "tessel.softmax";
+    public static final String LRN = "tessel.lrn";
+    // pooling
+    public static final String POOL_MAX = "tessel.pool.max";
+    public static final String POOL_AVG = "tessel.pool.avg";
+    public static final String POOL_GLOBAL = "tessel.pool.global";
+    // data movement
+    public static final String VIEW = "tessel.view";
+    public static final String COPY = "tessel.copy";
+    public static final String TRANSPOSE = "tessel.transpose";
+    public static final String CONCAT = "tessel.concat";
+    public static final String GATHER = "tessel.gather";
+    public static final String REDUCE = "tessel.reduce";
+    public static final String RESIZE = "tessel.resize";
+    public static final String REFORMAT = "tessel.reformat.nchw_nhwc";
+
+    /** One implemented tactic: its id, the builder that makes its layer, and the kernel (or library call) that runs. */
+    public record Implementation(String id, String builder, String kernel) {}
+
+    /** Every tactic the engine implements, in catalogue family order. */
+    public static final List<Implementation> ALL = List.of(
+            new Implementation(CONV_FUSED, "GpuEngine.conv", "CudnnConv.runBiasActivation (+ Clamp for Clip)"),
+            new Implementation(CONV_STEM, "StemConv.build, ChannelPad", "CnnKernels.stemFromNchw / padChannels + CudnnConv.runBiasActivation"),
+            new Implementation(CONV_DEPTHWISE, "GpuEngine.conv", "DepthwiseConvNhwc"),
+            new Implementation(GEMM, "GpuEngine.gemm", "CublasLtGemm"),
+            new Implementation(GEMM_BIAS, "TransformerLayers.gemmBiasAct", "CublasLtGemm (BIAS epilogue)"),
+            new Implementation(GEMM_BIAS_RELU, "TransformerLayers.gemmBiasAct", "CublasLtGemm (RELU_BIAS epilogue)"),
+            new Implementation(GEMM_BIAS_GELU, "TransformerLayers.gemmBiasAct", "CublasLtGemm (GELU_BIAS epilogue)"),
+            new Implementation(GEMM_BIAS_GELU_ERF, "TransformerLayers.gemmBiasAct", "CublasLtGemm (BIAS) + TransformerKernels.geluErf"),
+            new Implementation(GEMM_BIAS_TANH, "TransformerLayers.gemmBiasAct", "CublasLtGemm (BIAS) + TransformerKernels.tanh"),
+            new Implementation(ATTENTION_MMA, "TransformerLayers.attention", "MmaAttention"),
+            new Implementation(ATTENTION_BSHD, "TransformerLayers.attention", "TransformerKernels.attention"),
+            new Implementation(ELTWISE, "TransformerLayers.eltwiseOp", "EltwiseCodegen (one op)"),
+            new Implementation(ELTWISE_FUSED, "TransformerLayers.eltwise", "EltwiseCodegen"),
+            new Implementation(CAST, "TransformerLayers.eltwiseOp", "EltwiseCodegen (Cast)"),
+            new Implementation(LAYERNORM, "TransformerLayers.layerNorm", "LayerNorm"),
+            new Implementation(BATCHNORM, "MoreLayers.batchnorm", "MoreKernels"),
+            new Implementation(SOFTMAX, "GpuEngine.softmax", "Softmax"),
+            new Implementation(LRN, "CnnLayers.lrn", "CnnKernels.lrn"),
+            new Implementation(POOL_MAX, "GpuEngine.pool", "Pool2d (MAX) / CnnKernels.maxPoolNhwc8"),
+            new Implementation(POOL_AVG, "GpuEngine.pool", "Pool2d (AVG)"),
+            new Implementation(POOL_GLOBAL, "GpuEngine.pool, CnnLayers.reduceMean", "Pool2d (AVG, whole plane)"),
+            new Implementation(VIEW, "GpuEngine.view", "none (aliased buffer)"),
+            new Implementation(COPY, "GpuEngine.view", "DeviceBuffer.copyFromAsync"),
+            new Implementation(TRANSPOSE, "TransformerLayers.transpose", "TransformerKernels.transpose"),
+            new Implementation(CONCAT, "CnnLayers.concat", "CnnKernels.concatCopy"),
+            new Implementation(GATHER, "TransformerLayers.gather", "TransformerKernels.gather"),
+            new Implementation(REDUCE, "MoreLayers.reduce", "MoreKernels"),
+            new Implementation(RESIZE, "MoreLayers.resize", "MoreKernels"),
+            new Implementation(REFORMAT, "GpuEngine.reformat, ChannelPad.absorbedReformat", "Reformat (none when the stem absorbs it)"));
+
+    private static final Map<String, Implementation> BY_ID = index();
+
+    private static Map<String, Implementation> index() {
+        Map<String, Implementation> m = new LinkedHashMap<>();
+        for (Implementation i : ALL)
+            if (m.put(i.id(), i) != null) throw new IllegalStateException("GPU tactic '" + i.id() + "' is listed twice");
+        return m;
+    }
+
+    /** True when the engine implements this catalogue id (without a variant). */
+    public static boolean implemented(String id) { return BY_ID.containsKey(id); }
+
+    /** The implementation of a catalogue id; fails naming the id when the engine has none. */
+    public static Implementation of(String id) {
+        Implementation i = BY_ID.get(id);
+        if (i == null) throw new IllegalArgumentException("the GPU engine implements no tactic '" + id + "' (implemented: " + BY_ID.keySet() + ")");
+        return i;
+    }
+
+    /** {@code id/part1/part2...}: a tactic with its variant (an algorithm, a form). */
+    public static String variant(String id, String... parts) {
+        StringBuilder sb = new StringBuilder(id);
+        for (String p : parts) sb.append('/').append(p);
+        return sb.toString();
+    }
+
+    /** The catalogue id of a reported tactic: the part before the first '/'. */
+    public static String catalogueId(String reported) {
+        int slash = reported.indexOf('/');
+        return slash < 0 ? reported : reported.substring(0, slash);
+    }
+}
