@@ -22,9 +22,10 @@ import org.tessel.search.domain.Choice;
 public final class RuleSearch implements SearchStrategy {
     /** Tactics the fixed rule ran, most preferred first. */
     static final List<String> PREFERRED = List.of(
-            "tessel.conv.depthwise_nhwc", "cudnn.conv.fused_bias_act", "cublaslt.gemm.bias", "cublaslt.gemm",
-            "tessel.attention.fused", "tessel.eltwise.fused", "tessel.eltwise", "tessel.layernorm", "tessel.softmax.warp",
-            "tessel.pool.global", "tessel.view", "tessel.copy", "tessel.reduce", "tessel.resize", "tessel.batchnorm", "tessel.reformat.nchw_nhwc");
+            "tessel.conv.stem", "tessel.conv.depthwise_nhwc", "cudnn.conv.fused_bias_act", "cublaslt.gemm.bias", "cublaslt.gemm",
+            "tessel.attention.mma", "tessel.attention.bshd", "tessel.eltwise.fused", "tessel.eltwise", "tessel.layernorm", "tessel.softmax",
+            "tessel.pool.max", "tessel.pool.avg", "tessel.pool.global", "tessel.view", "tessel.copy", "tessel.reduce", "tessel.resize",
+            "tessel.batchnorm", "tessel.lrn", "tessel.transpose", "tessel.concat", "tessel.gather", "tessel.cast", "tessel.reformat.nchw_nhwc");
 
     @Override public String name() { return "rule"; }
 
@@ -54,11 +55,34 @@ public final class RuleSearch implements SearchStrategy {
                         + " or fp32; its choices: " + n.choices());
             cs[n.index()] = best;
         }
-        // a group whose root format has no fused tactic stays unfused
-        for (SearchProblem.Candidate c : p.candidates())
-            if (fused[c.index()] && c.fusedChoice(cs[c.root()].format()) == null) fused[c.index()] = false;
+        // a group runs at its root's format: members take a choice at that format where they have one (the fused
+        // tactic runs them, so a member with none, e.g. a Clip no standalone GPU kernel runs, stays in the group as
+        // the fixed pipeline fused it); a group whose root format has no fused tactic stays unfused
+        for (SearchProblem.Candidate c : p.candidates()) {
+            if (!fused[c.index()]) continue;
+            org.tessel.search.Format rf = cs[c.root()].format();
+            if (c.fusedChoice(rf) == null) { fused[c.index()] = false; continue; }
+            for (int m : c.members()) {
+                if (cs[m].format().agrees(rf)) continue;
+                Choice at = atFormat(p.node(m), rf);
+                if (at != null) cs[m] = at;
+            }
+        }
         return new Result(new org.tessel.search.Assignment(cs, fused), priced, false, false,
                 "rule: " + precision.text() + ", layout " + layout.text());
+    }
+
+    /** The node's preferred (else fastest) supported choice whose format agrees with {@code f}, or null. */
+    private static Choice atFormat(SearchProblem.Node n, org.tessel.search.Format f) {
+        Choice best = null;
+        int rank = Integer.MAX_VALUE;
+        for (Choice c : n.choices()) {
+            if (!c.supported() || !c.format().agrees(f)) continue;
+            int r = PREFERRED.indexOf(c.tacticId());
+            if (r < 0) r = PREFERRED.size();
+            if (best == null || r < rank || r == rank && c.latencyPs() < best.latencyPs()) { best = c; rank = r; }
+        }
+        return best;
     }
 
     /** The rule's layout where the node offers it; nodes the layout pass keeps channels-first (Reshape, Gemm...) offer only NCHW, and nodes without image tensors only ANY. */
