@@ -137,12 +137,12 @@ class PlanExecutionTest {
 
     // ---- precision emulation really rounds, where it should and only there ----
 
-    /** y = relu(x), m = x @ [[1]]: an elementwise node and a tensor-core node on the same value. */
+    /** y = relu(x), m = x @ [[1]] + 0 (a Gemm: a standalone MatMul has no GPU tactic): an elementwise node and a tensor-core node on the same value. */
     private static Graph reluAndMatmul() {
         NetworkBuilder b = new NetworkBuilder("probe", OpRegistry.global(), 1);
         var x = b.input("x", DType.F32, 1, 1);
         var y = b.relu(x);
-        var m = b.matmul(x, b.constant("w", Shape.of(1, 1), 1f));
+        var m = b.gemm(x, b.constant("w", Shape.of(1, 1), 1f), b.constant("b", Shape.of(1), 0f), false);
         b.output(y, m);
         return b.build();
     }
