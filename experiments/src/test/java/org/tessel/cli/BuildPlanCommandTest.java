@@ -4,9 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -22,26 +19,13 @@ import org.tessel.tactics.plan.EnginePlanJson;
  * obeyed or refused naming the node; a bad plan file is one line naming the file and entry.
  */
 class BuildPlanCommandTest {
-    private record Run(int code, String out, String err) {}
-
-    private static Run run(String... args) {
-        PrintStream oldOut = System.out, oldErr = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-        try {
-            return new Run(Tessel.execute(args), out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
-    }
+    private static CliRun run(String... args) { return CliRun.of(args); }
 
     @Test void searchedPlanIsTheBuiltPlanAndTheSameSeedGivesTheSameBytes(@TempDir Path dir) throws Exception {
         Path plan = dir.resolve("plan.json"), a = dir.resolve("a.engine"), b = dir.resolve("b.engine"), c = dir.resolve("c.engine");
-        Run s = run("search", "zoo:bert-tiny", "--target", "h200-measured", "--strategy", "greedy", "--precisions", "fp16", "--plan-out", plan.toString());
+        CliRun s = run("search", "zoo:bert-tiny", "--target", "h200-measured", "--strategy", "greedy", "--precisions", "fp16", "--plan-out", plan.toString());
         assertEquals(0, s.code(), s.err());
-        Run r = run("build", "zoo:bert-tiny", "--cpu", "--plan", plan.toString(), "--save-engine", a.toString());
+        CliRun r = run("build", "zoo:bert-tiny", "--cpu", "--plan", plan.toString(), "--save-engine", a.toString());
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("plan " + plan) && r.out().strip().endsWith("s") && r.out().contains("engine: " + a), r.out());
         EnginePlan searched = EnginePlanJson.read(Files.readString(plan), plan.toString());
@@ -55,11 +39,11 @@ class BuildPlanCommandTest {
 
     @Test void forcedPrecisionIsObeyedOrTheBuildFailsNamingTheNode(@TempDir Path dir) throws Exception {
         Path e = dir.resolve("e.engine");
-        Run ok = run("build", "zoo:bert-tiny", "--cpu", "--strategy", "joint", "--fp16", "--precision", "Softmax=fp16", "--save-engine", e.toString());
+        CliRun ok = run("build", "zoo:bert-tiny", "--cpu", "--strategy", "joint", "--fp16", "--precision", "Softmax=fp16", "--save-engine", e.toString());
         assertEquals(0, ok.code(), ok.err());
         EnginePlan p = Engine.load(e, EngineHeader.Machine.cpu()).plan();
         assertTrue(p.nodes().stream().filter(n -> n.op().equals("Softmax")).allMatch(n -> n.precision() == org.tessel.cost.Precision.FP16), p.render());
-        Run bad = run("build", "zoo:bert-tiny", "--cpu", "--strategy", "joint", "--precision", "Softmax=fp16", "--save-engine", e.toString());
+        CliRun bad = run("build", "zoo:bert-tiny", "--cpu", "--strategy", "joint", "--precision", "Softmax=fp16", "--save-engine", e.toString());
         assertEquals(2, bad.code());
         assertTrue(bad.err().contains("Softmax") && bad.err().contains("fp16") && !bad.err().contains("\tat "), bad.err());
     }
@@ -70,7 +54,7 @@ class BuildPlanCommandTest {
         String text = Files.readString(plan);
         String first = EnginePlanJson.read(text, "x").nodes().get(1).node();
         Files.writeString(plan, text.replaceFirst("\"tactic\" : \"[^\"]*\"", "\"tactic\" : \"cudnn.conv.not_a_tactic\""));
-        Run r = run("build", "zoo:resnet50-tiny", "--cpu", "--plan", plan.toString(), "--save-engine", dir.resolve("e.engine").toString());
+        CliRun r = run("build", "zoo:resnet50-tiny", "--cpu", "--plan", plan.toString(), "--save-engine", dir.resolve("e.engine").toString());
         assertEquals(2, r.code(), r.out());
         assertTrue(r.err().contains("unknown tactic 'cudnn.conv.not_a_tactic'") && r.err().strip().lines().count() == 1, r.err());
         Files.writeString(plan, "{ \"plan_version\": 7 }");

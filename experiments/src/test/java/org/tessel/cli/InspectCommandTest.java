@@ -4,8 +4,6 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -35,21 +33,7 @@ import org.tessel.tactics.plan.PlannedNode;
 class InspectCommandTest {
     @TempDir Path dir;
 
-    private record Run(int code, String out, String err) {}
-
-    private static Run run(String... args) {
-        PrintStream oldOut = System.out, oldErr = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-        try {
-            int code = Tessel.execute(args);
-            return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
-    }
+    private static CliRun run(String... args) { return CliRun.of(args); }
 
     /** The optimized tiny ResNet with the reference plan, except that every node some GPU tactic runs at FP16 gets that tactic there. */
     private static Engine plannedEngine(Graph g) {
@@ -75,7 +59,7 @@ class InspectCommandTest {
         Engine e = plannedEngine(g);
         Path f = dir.resolve("r.engine");
         e.save(f);
-        Run r = run("inspect", f.toString(), "--json", "--profile", "2");
+        CliRun r = run("inspect", f.toString(), "--json", "--profile", "2");
         assertEquals(0, r.code(), r.err());
         JsonNode root = new ObjectMapper().readTree(r.out());
         assertEquals("cpu", root.path("header").path("backend").asText());
@@ -100,7 +84,7 @@ class InspectCommandTest {
         Engine e = plannedEngine(g);
         Path f = dir.resolve("t.engine");
         e.save(f);
-        Run r = run("inspect", f.toString(), "--profile", "1");
+        CliRun r = run("inspect", f.toString(), "--profile", "1");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().startsWith("engine " + f + ": backend cpu, GPU architecture none, format 1, libraries {tessel="), r.out());
         assertTrue(r.out().contains("plan: model " + g.name() + ", strategy greedy, target h100, seed 7, predicted 1.2345 ms, bound 1.0000 ms"), r.out());
@@ -119,12 +103,12 @@ class InspectCommandTest {
         EngineHeader h = new EngineHeader(EngineHeader.FORMAT_VERSION, "cuda", "sm_90", Map.of("tessel", EngineHeader.TESSEL_VERSION, "cudnn", "91400"), 0, new byte[32]);
         Path f = dir.resolve("gpu.engine");
         Engine.of(h, g, cpu.layers(), cpu.memoryPlan(), cpu.arenaBytes(), Map.of("meta/precision", "FP16".getBytes(StandardCharsets.UTF_8)), cpu.plan()).save(f);
-        Run r = run("inspect", f.toString(), "--profile", "3");
+        CliRun r = run("inspect", f.toString(), "--profile", "3");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("backend cuda, GPU architecture sm_90"), r.out());
         assertTrue(r.out().contains("note: measuring a cuda engine needs its GPU (sm_90), and this machine has none"), r.out());
         for (PlannedNode p : cpu.plan().nodes()) assertTrue(r.out().contains(p.node() + " "), p.node());
-        Run j = run("inspect", f.toString(), "--json", "--profile", "3");
+        CliRun j = run("inspect", f.toString(), "--json", "--profile", "3");
         JsonNode root = new ObjectMapper().readTree(j.out());
         assertTrue(root.get("measure_note").asText().contains("needs its GPU"), j.out());
         assertTrue(root.get("layers").get(0).get("measured_us").isNull());
@@ -132,7 +116,7 @@ class InspectCommandTest {
 
     @Test void missingAndCorruptFilesAreOneLineNamingTheFile() throws Exception {
         Path missing = dir.resolve("nope.engine");
-        Run r = run("inspect", missing.toString());
+        CliRun r = run("inspect", missing.toString());
         assertEquals(2, r.code());
         assertEquals("tessel inspect: " + missing + ": no such engine file", r.err().strip());
 
