@@ -16,7 +16,6 @@ import org.tessel.runtime.gpu.kernels.CnnKernels;
  * and GoogLeNet's RGB stem, C = 3) runs on the input copied into a zero-padded C' = 8k buffer with
  * the filters zero-padded alike ({@code tessel.conv.stem/nhwc_pad8/ALGO}): cuDNN's f16 NHWC tensor-core kernels want
  * C % 8 == 0. The padded copy is a buffer of its own (outside the arena), written by every run.
- * Off with {@code -Dtessel.gpu.padChannels=false}.
  */
 final class ChannelPad {
     private final DeviceBuffer src, input, weights;
@@ -44,7 +43,7 @@ final class ChannelPad {
      * reformat layer does nothing.
      */
     static boolean absorbs(GpuEngine e, Node reformat) {
-        if (!enabled() || !reformat.opName().equals("tessel.Reformat") || !reformat.attrs().getString("to", "").equals("nhwc")) return false;
+        if (!reformat.opName().equals("tessel.Reformat") || !reformat.attrs().getString("to", "").equals("nhwc")) return false;
         Value y = reformat.output();
         // the reformat's input must be a graph input: an arena value's memory may be reused once the reformat has run
         if (y.type().rank() != 4 || !e.graph.inputs().contains(reformat.input(0)) || e.graph.outputs().contains(y) || e.layoutOf(reformat.input(0)) != Layout.NCHW) return false;
@@ -58,13 +57,12 @@ final class ChannelPad {
     /** The variant of {@code tessel.conv.stem} this form reports: the NHWC input padded to a multiple of 8 channels. */
     static final String VARIANT = "nhwc_pad8";
 
-    static boolean enabled() { return !"false".equals(System.getProperty("tessel.gpu.padChannels")); }
 
     /** The padding for this convolution, or null where none is needed. */
     static ChannelPad of(GpuEngine e, Node owner, Value x, Value w, int groups, Layout layout) {
         int[] xd = x.type().shape().dims(), wd = w.type().shape().dims();
         int c = xd[1];
-        if (!enabled() || e.precision.storage() != DType.F16 || layout != Layout.NHWC || groups != 1 || c % 8 == 0 || c > 64) return null;
+        if (e.precision.storage() != DType.F16 || layout != Layout.NHWC || groups != 1 || c % 8 == 0 || c > 64) return null;
         if (x.producer() != null && x.producer().opName().equals("tessel.Reformat") && !pads(e, owner, c)) return null;
         int cp = (c + 7) / 8 * 8;
         Tensor wt = w.constantValue();

@@ -133,9 +133,9 @@ final class CnnLayers {
         };
     }
 
-    /** f16 NHWC max pooling with C % 8 == 0 and 16-byte aligned buffers runs 8 channels per thread. Off with -Dtessel.gpu.vectorPool=false. */
+    /** f16 NHWC max pooling with C % 8 == 0 and 16-byte aligned buffers runs 8 channels per thread (the tessel.pool.max/nhwc8 variant). */
     static boolean vectorMaxPool(DType t, Layout layout, Pool2d.Window w, DeviceBuffer xb, DeviceBuffer yb) {
-        return !"false".equals(System.getProperty("tessel.gpu.vectorPool")) && t == DType.F16 && layout == Layout.NHWC && w.c() % 8 == 0
+        return t == DType.F16 && layout == Layout.NHWC && w.c() % 8 == 0
                 && xb.address() % 16 == 0 && yb.address() % 16 == 0;
     }
 
