@@ -4,12 +4,9 @@ import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
-import org.tessel.api.Attributes;
 import org.tessel.api.DType;
 import org.tessel.api.Layout;
 import org.tessel.api.Tensor;
-import org.tessel.api.TensorType;
 import org.tessel.ir.Graph;
 import org.tessel.ir.Node;
 import org.tessel.ir.Value;
@@ -22,21 +19,11 @@ import org.tessel.runtime.cuda.CudaStream;
 import org.tessel.runtime.cuda.DeviceBuffer;
 import org.tessel.runtime.cuda.ffm.CublasLt;
 import org.tessel.runtime.cuda.ffm.Cudnn;
-import org.tessel.runtime.cuda.CudaEvent;
-import org.tessel.runtime.cuda.CudaGraph;
 import org.tessel.runtime.engine.LayerPlan;
-import org.tessel.runtime.tuning.Measurement;
-import org.tessel.runtime.tuning.TacticTimer;
 import org.tessel.runtime.tuning.TimingCache;
 import org.tessel.runtime.gpu.HostTensors;
-import org.tessel.runtime.gpu.kernels.Clamp;
 import org.tessel.runtime.gpu.kernels.CublasLtGemm;
-import org.tessel.runtime.gpu.kernels.DepthwiseConvNhwc;
-import org.tessel.runtime.gpu.kernels.CudnnConv;
 import org.tessel.runtime.gpu.kernels.KernelCompiler;
-import org.tessel.runtime.gpu.kernels.Pool2d;
-import org.tessel.runtime.gpu.kernels.Reformat;
-import org.tessel.runtime.gpu.kernels.Softmax;
 
 /**
  * A whole optimized graph compiled to a fixed sequence of GPU kernel launches: one layer per node,
@@ -49,18 +36,15 @@ import org.tessel.runtime.gpu.kernels.Softmax;
  * (all values scale alike, so the planner's non-overlap still holds). Views (Flatten, Reshape,
  * Squeeze, Unsqueeze, Identity) alias their input when the planner put them in place, else copy.
  *
- * <p>Kernel per node, a fixed rule (no search yet):
- * <ul>
- *   <li>{@code tessel.Fused} kind=conv_bias_act (Conv [+ Add residual] [+ Relu]) and plain Conv:
- *       {@code cudnn.conv.fused_bias_act} with IMPLICIT_PRECOMP_GEMM, the one algorithm cuDNN
- *       accepts for the identity activation; the layout is the value's (NHWC after assign-layouts);</li>
- *   <li>Gemm (alpha = beta = 1, transA = 0): {@code cublaslt.gemm} (a C vector as the bias epilogue);</li>
- *   <li>MaxPool / AveragePool / GlobalAveragePool: {@code tessel.pool.max} / {@code tessel.pool.avg};</li>
- *   <li>Softmax over the last axis: {@code tessel.softmax}; tessel.Reformat: {@code tessel.reformat.nchw_nhwc}.</li>
- * </ul>
- * Any other node is refused at build time with its name and op.
+ * <p>Kernel per node: the tactic the engine plan names for it ({@link #build(Graph, org.tessel.tactics.plan.EnginePlan,
+ * Precision, CudaContext, Options, int)}), built by the {@link TacticImplementation} of that id, found through
+ * {@link java.util.ServiceLoader} ({@link ConvLayers}, {@link GemmLayers}, {@link AttentionLayers}, {@link EltwiseLayers},
+ * {@link NormLayers}, {@link PoolLayers}, {@link ReduceResizeLayers}, {@link DataMovementLayers}); the engine never
+ * switches on op names. A graph built without a plan gets the fixed rule's tactics (each implementation's
+ * {@link TacticImplementation#ruleTactic}, the same the search's {@code rule} strategy plans). A node no
+ * implementation computes is refused at build time with its name and op.
  */
-public final class GpuEngine implements AutoCloseable {
+public final class GpuEngine implements AutoCloseable, LayerContext {
     /** Storage type and math of the whole engine. */
     public enum Precision {
         /** f32 storage, strict f32 math (no tensor cores). */
@@ -96,18 +80,8 @@ public final class GpuEngine implements AutoCloseable {
         public boolean tuneConvolutions() { return level != null; }
     }
 
-    /** One enqueued step; {@code plan} says what runs it. */
-    interface Layer extends AutoCloseable {
-        LayerPlan plan();
-        void enqueue(CudaStream stream);
-        @Override default void close() {}
-    }
-
     /** The least workspace: what cuBLASLt plans are offered; cuDNN convolutions may raise it (IMPLICIT_PRECOMP_GEMM's index tables grow with the batch). */
     static final long MIN_WORKSPACE_BYTES = CublasLtGemm.WORKSPACE_BYTES;
-
-    /** Ops built as a view or copy ({@link #view}); the catalogue's tessel.view and tessel.copy take the same (TacticVocabularyLintTest). */
-    static final Set<String> VIEWS = Set.of("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout");
 
     final Graph graph;
     final Precision precision;
@@ -119,8 +93,13 @@ public final class GpuEngine implements AutoCloseable {
     private final Map<Value, Map<String, DeviceBuffer>> weightCache = new IdentityHashMap<>();
     private final MemoryPlan memoryPlan;
     private long weightBytes;
-    /** What the build chose per node (e.g. a cuDNN algorithm), by node name: replayed for every later context and by loaded engines. */
-    final Map<String, String> choices = new java.util.LinkedHashMap<>();
+    /**
+     * The tactic per node name (catalogue id and variant) that layers are built with: the plan's, or, once the first
+     * context is bound, what its layers reported (variants the tuner picked included), so later contexts and loaded
+     * engines replay exactly the built engine. Empty for an engine built without a plan, whose first binding takes the rule's.
+     */
+    private final Map<String, String> planned = new java.util.HashMap<>();
+    private final TacticImplementations implementations = TacticImplementations.loaded();
     private final List<LayerPlan> layerPlans = new ArrayList<>();
     private final long contextBytes, workspaceBytes;
     /** The binding made while building: handed to the first execution context, so one context costs no second arena. */
@@ -184,7 +163,7 @@ public final class GpuEngine implements AutoCloseable {
         }
     }
 
-    private GpuEngine(Graph g, Precision p, CudaContext context, Options options, Map<String, String> recorded, Map<String, String> ptx, int streams) {
+    private GpuEngine(Graph g, Precision p, CudaContext context, Options options, Map<String, String> tactics, Map<String, String> ptx, int streams) {
         this.options = options;
         this.tuner = options.level() == null ? null : new Autotuner(options, p);
         this.graph = g;
@@ -203,7 +182,7 @@ public final class GpuEngine implements AutoCloseable {
         this.compiler = new KernelCompiler(context);
         if (ptx != null) compiler.preload(ptx);
         this.cublasLt = CublasLt.create();
-        choices.putAll(recorded);
+        planned.putAll(tactics);
         Binding b;
         try {
             b = bind(true);
@@ -214,7 +193,10 @@ public final class GpuEngine implements AutoCloseable {
         } finally {
             if (tuner != null) tuner.release();
         }
-        for (Layer l : b.layers) layerPlans.add(l.plan());
+        for (Layer l : b.layers) {
+            layerPlans.add(l.plan());
+            planned.put(l.plan().node(), l.plan().tactic());
+        }
         // run every layer once, on zeros: kernels are compiled (or loaded from the file's PTX) now, at
         // build, not at the first inference, and a saved engine carries every kernel's PTX
         try (CudaStream s = CudaStream.create()) {
@@ -238,7 +220,7 @@ public final class GpuEngine implements AutoCloseable {
             for (Node n : graph.nodes()) {
                 try {
                     b.buildingStream = streamAssignment == null ? 0 : streamAssignment.stream(n);
-                    b.layers.add(layerFor(n));
+                    b.layers.add(layerFor(n, b));
                 } catch (GpuEngineException e) {
                     throw e;
                 } catch (RuntimeException e) {
@@ -285,6 +267,61 @@ public final class GpuEngine implements AutoCloseable {
     }
 
     /**
+     * Builds exactly {@code plan} on its planned graph (PlanApplier's): every layer with the tactic the plan names for
+     * its node (variants the plan leaves open are tuned with {@code options}, or take the tactic's default). The plan
+     * must give every floating node one precision, {@code precision}; a node the plan does not name, a tactic without a
+     * GPU implementation, or a tactic that cannot run its node fails the build naming the node.
+     */
+    public static GpuEngine build(Graph planned, org.tessel.tactics.plan.EnginePlan plan, Precision precision, CudaContext context, Options options, int streams) {
+        requireSupported(planned);
+        Map<String, String> tactics = new java.util.HashMap<>();
+        for (var p : plan.nodes()) tactics.put(p.node(), p.tactic());
+        TacticImplementations impls = TacticImplementations.loaded();
+        for (Node n : planned.nodes()) {
+            String t = tactics.get(n.name());
+            if (t == null) throw new GpuEngineException("cannot build a GPU engine: the plan names no tactic for " + n.describe());
+            if (impls.of(GpuTactics.catalogueId(t)) == null)
+                throw new GpuEngineException("cannot build a GPU engine: the plan runs " + n.describe() + " with '" + t + "', which has no GPU implementation (implemented: " + impls.ids() + ")");
+        }
+        context.bind();
+        return new GpuEngine(planned, precision, context, options, tactics, null, streams);
+    }
+
+    /**
+     * Builds with some nodes' tactics forced (node name to catalogue id, optionally with a variant, e.g. a stem form),
+     * the others' the rule's: a forced tactic that cannot run its node fails the build naming it.
+     */
+    static GpuEngine buildForced(Graph optimized, Map<String, String> forced, Precision precision, CudaContext context, Options options) {
+        requireSupported(optimized);
+        for (String node : forced.keySet())
+            if (optimized.nodes().stream().noneMatch(n -> n.name().equals(node))) throw new GpuEngineException("cannot force a tactic for node '" + node + "': graph '" + optimized.name() + "' has no such node");
+        context.bind();
+        return new GpuEngine(optimized, precision, context, options, forced, null, 1);
+    }
+
+    /** The layer of {@code n}: the planned tactic's implementation builds it (the rule's when there is no plan). */
+    private Layer layerFor(Node n, Binding b) {
+        String tactic = planned.get(n.name());
+        TacticImplementation impl;
+        if (tactic == null) {
+            var rule = implementations.rule(this, n);
+            if (rule == null) throw GpuEngineException.unsupported(n, "op " + n.opName() + " has no GPU kernel in this engine");
+            impl = rule.implementation();
+            tactic = rule.tactic();
+        } else {
+            impl = implementations.of(GpuTactics.catalogueId(tactic));
+            if (impl == null) throw GpuEngineException.unsupported(n, "tactic '" + tactic + "' has no GPU implementation");
+        }
+        Layer l = impl.build(this, n, tactic);
+        String built = GpuTactics.catalogueId(l.plan().tactic()), want = GpuTactics.catalogueId(tactic);
+        if (!impl.realizes(want, built)) {
+            l.close();
+            throw GpuEngineException.unsupported(n, "the plan names " + want + ", and its implementation built " + built);
+        }
+        return l;
+    }
+
+    /**
      * The pass pipeline to run before {@link #build} for a precision: the standard pipeline, with
      * FP32/TF32 engines kept in NCHW (cuDNN's strict-f32 and TF32 convolutions are faster channels-first;
      * NHWC pays off with f16 tensor cores) unless the graph has grouped (depthwise) convolutions, which
@@ -292,38 +329,19 @@ public final class GpuEngine implements AutoCloseable {
      */
     public static String pipeline(Precision p, Graph g) { return EnginePipeline.forPrecision(p, g); }
 
-    /** Ops the engine runs (besides the views and tessel.Fused of the kinds in {@link #FUSED_KINDS}). */
-    static final Set<String> OPS = union(Set.of("tessel.Fused", "Conv", "tessel.Reformat", "MaxPool", "AveragePool", "GlobalAveragePool", "Gemm", "Softmax", "Concat", "LRN", "ReduceMean"),
-            union(TransformerLayers.OPS, MoreLayers.OPS));
-    static final Set<String> FUSED_KINDS = union(Set.of("conv_bias_act"), TransformerLayers.FUSED_KINDS);
-
-    private static Set<String> union(Set<String> a, Set<String> b) {
-        java.util.TreeSet<String> u = new java.util.TreeSet<>(a);
-        u.addAll(b);
-        return java.util.Collections.unmodifiableSet(u);
-    }
-
-    private TransformerLayers transformer;
-
-    private TransformerLayers transformer() {
-        if (transformer == null) transformer = new TransformerLayers(this);
-        return transformer;
-    }
-
     /**
      * Checks, without a GPU, that every node's op (and fused kind) has a kernel here; throws naming
      * the first node that has none and listing every unsupported op of the graph. Shape- and
      * attribute-level limits (asymmetric pads, transA, ...) are checked when the layer is built.
      */
     public static void requireSupported(Graph g) {
+        TacticImplementations impls = TacticImplementations.loaded();
         Node first = null;
         java.util.TreeSet<String> missing = new java.util.TreeSet<>();
         for (Node n : g.nodes()) {
-            String op = n.opName();
-            boolean ok = VIEWS.contains(op) || (OPS.contains(op) && (!op.equals("tessel.Fused") || FUSED_KINDS.contains(n.attrs().getString("kind", ""))));
-            if (ok) continue;
+            if (impls.computes(n)) continue;
             if (first == null) first = n;
-            missing.add(op.equals("tessel.Fused") ? op + " kind=" + n.attrs().getString("kind", "?") : op);
+            missing.add(n.opName().equals("tessel.Fused") ? n.opName() + " kind=" + n.attrs().getString("kind", "?") : n.opName());
         }
         if (first != null)
             throw new GpuEngineException("cannot build a GPU engine for graph '" + g.name() + "': " + first.describe()
@@ -331,8 +349,8 @@ public final class GpuEngine implements AutoCloseable {
                     + " has no GPU kernel in this engine; unsupported in this graph: " + String.join(", ", missing));
     }
 
-    public Graph graph() { return graph; }
-    public Precision precision() { return precision; }
+    @Override public Graph graph() { return graph; }
+    @Override public Precision precision() { return precision; }
     public CudaContext context() { return context; }
     public MemoryPlan memoryPlan() { return memoryPlan; }
     /** Activation arena bytes of one execution context (the memory plan scaled to the storage type). */
@@ -343,8 +361,6 @@ public final class GpuEngine implements AutoCloseable {
     /** Workspace bytes of each execution context (the hungriest layer's need). */
     public long workspaceBytes() { return workspaceBytes; }
     public List<LayerPlan> layerPlans() { return List.copyOf(layerPlans); }
-    /** Per-node choices made while building (node name to tactic), replayed by later contexts and saved engines. */
-    public Map<String, String> choices() { return java.util.Collections.unmodifiableMap(choices); }
     /** The NVRTC compiler of this engine (its PTX goes into saved engines). */
     KernelCompiler compiler() { return compiler; }
 
@@ -363,7 +379,7 @@ public final class GpuEngine implements AutoCloseable {
     }
 
     /** The auto-tuner's per-candidate records; null with the fixed rule. */
-    Autotuner tuner() { return tuner; }
+    @Override public Autotuner tuner() { return tuner; }
 
     // ---- engine files ----------------------------------------------------------------------
 
@@ -410,15 +426,12 @@ public final class GpuEngine implements AutoCloseable {
         for (var e : memoryPlan.allocations().entrySet()) memory.put(e.getKey().name(), new long[] {e.getValue().offset(), e.getValue().bytes()});
         Map<String, byte[]> kernels = new java.util.LinkedHashMap<>();
         kernels.put(META_PRECISION, precision.name().getBytes(java.nio.charset.StandardCharsets.UTF_8));
-        StringBuilder ch = new StringBuilder();
-        for (var e : choices.entrySet()) ch.append(e.getKey()).append('\t').append(e.getValue()).append('\n');
         kernels.put(META_STREAMS, String.valueOf(streamCount()).getBytes(java.nio.charset.StandardCharsets.UTF_8));
-        kernels.put(META_CHOICES, ch.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
         for (var e : compiler.ptx().entrySet()) kernels.put(PTX_PREFIX + e.getKey(), e.getValue().getBytes(java.nio.charset.StandardCharsets.UTF_8));
         org.tessel.runtime.engine.Engine.of(header, graph, layerPlans, memory, memoryPlan.arenaBytes(), kernels).save(file);
     }
 
-    static final String META_PRECISION = "meta/precision", META_CHOICES = "meta/choices", META_STREAMS = "meta/streams", PTX_PREFIX = "ptx/";
+    static final String META_PRECISION = "meta/precision", META_STREAMS = "meta/streams", PTX_PREFIX = "ptx/";
 
     /**
      * Loads a GPU engine file for this GPU: the header must match (architecture, library versions,
@@ -431,21 +444,17 @@ public final class GpuEngine implements AutoCloseable {
         var e = org.tessel.runtime.engine.Engine.load(file, machine);
         if (!e.header().backend().equals(BACKEND))
             throw new org.tessel.runtime.engine.EngineFormatException(file + ": not a GPU engine (backend " + e.header().backend() + ")");
-        byte[] pr = e.kernels().get(META_PRECISION), ch = e.kernels().get(META_CHOICES);
-        if (pr == null || ch == null) throw new org.tessel.runtime.engine.EngineFormatException(file + ": GPU engine without " + (pr == null ? META_PRECISION : META_CHOICES));
+        byte[] pr = e.kernels().get(META_PRECISION);
+        if (pr == null) throw new org.tessel.runtime.engine.EngineFormatException(file + ": GPU engine without " + META_PRECISION);
         Precision precision;
         try {
             precision = Precision.valueOf(new String(pr, java.nio.charset.StandardCharsets.UTF_8));
         } catch (IllegalArgumentException x) {
             throw new org.tessel.runtime.engine.EngineFormatException(file + ": unknown precision '" + new String(pr, java.nio.charset.StandardCharsets.UTF_8) + "'");
         }
-        Map<String, String> choices = new java.util.LinkedHashMap<>();
-        for (String line : new String(ch, java.nio.charset.StandardCharsets.UTF_8).split("\n")) {
-            if (line.isEmpty()) continue;
-            int tab = line.indexOf('\t');
-            if (tab < 0) throw new org.tessel.runtime.engine.EngineFormatException(file + ": malformed choice line '" + line + "'");
-            choices.put(line.substring(0, tab), line.substring(tab + 1));
-        }
+        // the stored layer table is the built plan, variants included: every layer is rebuilt with its tactic
+        Map<String, String> tactics = new java.util.HashMap<>();
+        for (LayerPlan l : e.layers()) tactics.put(l.node(), l.tactic());
         Map<String, String> ptx = new java.util.HashMap<>();
         for (var k : e.kernels().entrySet())
             if (k.getKey().startsWith(PTX_PREFIX)) ptx.put(k.getKey().substring(PTX_PREFIX.length()), new String(k.getValue(), java.nio.charset.StandardCharsets.UTF_8));
@@ -460,7 +469,9 @@ public final class GpuEngine implements AutoCloseable {
                 throw new org.tessel.runtime.engine.EngineFormatException(file + ": malformed " + META_STREAMS);
             }
         }
-        GpuEngine engine = new GpuEngine(e.graph(), precision, context, Options.FIXED, choices, ptx, streams);
+        for (Node n : e.graph().nodes())
+            if (!tactics.containsKey(n.name())) throw new org.tessel.runtime.engine.EngineFormatException(file + ": the layer table has no layer for " + n.describe());
+        GpuEngine engine = new GpuEngine(e.graph(), precision, context, Options.FIXED, tactics, ptx, streams);
         if (!engine.layerPlans.equals(e.layers())) {
             List<LayerPlan> a = e.layers(), b = engine.layerPlans;
             String diff = "";
@@ -482,11 +493,31 @@ public final class GpuEngine implements AutoCloseable {
         return building;
     }
 
-    /** Memory the current context owns (freed with it). */
-    DeviceBuffer keep(DeviceBuffer b) { return cur().keep(b); }
+    // ---- the layer context: what a tactic implementation builds its layer through -------------
 
-    /** The current context's workspace, resolved when a layer runs (it is allocated after every layer is built). */
-    java.util.function.Supplier<DeviceBuffer> workspaceRef() { Binding b = cur(); int s = b.buildingStream; return () -> b.workspaces[s]; }
+    @Override public DeviceBuffer keep(DeviceBuffer b) { return cur().keep(b); }
+
+    @Override public java.util.function.Supplier<DeviceBuffer> workspace() { Binding b = cur(); int s = b.buildingStream; return () -> b.workspaces[s]; }
+
+    @Override public void needWorkspace(long bytes) { Binding b = cur(); b.workspaceNeed = Math.max(b.workspaceNeed, bytes); }
+
+    @Override public KernelCompiler kernels() { return compiler; }
+
+    @Override public CublasLt cublasLt() { return cublasLt; }
+
+    @Override public Cudnn cudnn() { return cur().cudnn; }
+
+    @Override public String planned(Node n) { return planned.get(n.name()); }
+
+    @Override public MemoryPlan.Allocation placement(Value v) { return memoryPlan.of(v); }
+
+    @Override public boolean isBound(Value v) { return cur().bound.containsKey(v); }
+
+    @Override public void alias(Value v, DeviceBuffer b) { cur().bound.put(v, b); }
+
+    @Override public LayerPlan plan(Node n, String tactic, Value out) {
+        return new LayerPlan(n.name(), tactic, precision.name(), layoutOf(out).text());
+    }
 
     // ---- streams ---------------------------------------------------------------------------
 
@@ -520,8 +551,6 @@ public final class GpuEngine implements AutoCloseable {
         return out;
     }
 
-    /** Raises the current context's workspace to at least {@code bytes}. */
-    void needWorkspace(long bytes) { Binding b = cur(); b.workspaceNeed = Math.max(b.workspaceNeed, bytes); }
 
     private long scaled(long f32Bytes) { return f32Bytes / 4 * precision.storage.bytes(); }
 
@@ -533,7 +562,7 @@ public final class GpuEngine implements AutoCloseable {
     }
 
     /** The arena slice of a node result, or the input buffer. */
-    DeviceBuffer act(Value v) {
+    @Override public DeviceBuffer activation(Value v) {
         Map<Value, DeviceBuffer> bound = cur().bound;
         DeviceBuffer b = bound.get(v);
         if (b != null) return b;
@@ -550,20 +579,18 @@ public final class GpuEngine implements AutoCloseable {
      * Uploads {@code t}, a repacked form of constant {@code of} (e.g. depthwise filters), once per
      * engine: every context shares it. {@code form} names the packing, so two forms of one constant differ.
      */
-    DeviceBuffer upload(Tensor t, Value of, String form) {
+    @Override public DeviceBuffer upload(Tensor t, Value of, String form) {
         return sharedWeight(of, "upload:" + form, () -> t);
     }
 
-    DeviceBuffer upload(Tensor t, Value of) { return upload(t, of, String.valueOf(t.shape())); }
-
     /** A constant uploaded once per engine in the storage type (filters as KRSC when {@code filterLayout} is NHWC). */
-    DeviceBuffer weight(Value v, Layout filterLayout) {
+    @Override public DeviceBuffer weight(Value v, Layout filterLayout) {
         if (v.constantValue() == null) throw new GpuEngineException("value %" + v.name() + " must be a constant (weights are uploaded once at build time)");
         return sharedWeight(v, "weight:" + filterLayout, () -> filterLayout == Layout.NHWC ? HostTensors.toChannelsLast(v.constantValue()) : v.constantValue());
     }
 
     /** A device buffer made once per engine for constant {@code v} in form {@code form} (e.g. integer indices as i32), shared by every context. */
-    DeviceBuffer shared(Value v, String form, java.util.function.Supplier<DeviceBuffer> make) {
+    @Override public DeviceBuffer shared(Value v, String form, java.util.function.Supplier<DeviceBuffer> make) {
         Map<String, DeviceBuffer> forms = weightCache.computeIfAbsent(v, k -> new java.util.HashMap<>());
         DeviceBuffer b = forms.get(form);
         if (b == null) {
@@ -585,327 +612,6 @@ public final class GpuEngine implements AutoCloseable {
             forms.put(form, b);
         }
         return b;
-    }
-
-    Layout layoutOf(Value v) {
-        Layout l = v.type().layout();
-        return l == Layout.NHWC ? Layout.NHWC : Layout.NCHW;
-    }
-
-    private Layer layerFor(Node n) {
-        String op = n.opName();
-        if (VIEWS.contains(op)) return view(n);
-        return switch (op) {
-            case "tessel.Fused" -> fused(n);
-            case "Conv" -> conv(n, n, null, Act.NONE);
-            case "tessel.Reformat" -> reformat(n);
-            case "MaxPool", "AveragePool", "GlobalAveragePool" -> pool(n);
-            case "Gemm" -> gemm(n);
-            case "Softmax" -> softmax(n);
-            case "Concat", "LRN" -> CnnLayers.build(this, n);
-            case "Resize", "ReduceMean", "ReduceSum", "ReduceMax", "BatchNormalization" -> MoreLayers.build(this, n); // ReduceMean over {2, 3} still goes to the global pool
-            case "Gather", "LayerNormalization", "Transpose" -> transformer().layer(n);
-            default -> {
-                if (TransformerLayers.ELTWISE_OPS.contains(op)) yield transformer().layer(n);
-                throw unsupported(n, "op " + op + " has no GPU kernel in this engine");
-            }
-        };
-    }
-
-    static GpuEngineException unsupported(Node n, String why) {
-        return new GpuEngineException("cannot build a GPU engine: " + n.describe() + ": " + why);
-    }
-
-    LayerPlan plan(Node n, String tactic, Value out) {
-        return new LayerPlan(n.name(), tactic, precision.name(), layoutOf(out).text());
-    }
-
-    private Layer view(Node n) {
-        Value in = n.input(0), out = n.output();
-        DeviceBuffer src = act(in);
-        MemoryPlan.Allocation ai = memoryPlan.of(in), ao = memoryPlan.of(out);
-        Map<Value, DeviceBuffer> bound = cur().bound;
-        boolean inPlace = ai != null && ao != null && ai.offset() == ao.offset() && !bound.containsKey(out);
-        if (in.type().dtype().isInteger() && !bound.containsKey(out)) inPlace = true; // integer values (i32 on the device) live outside the arena
-        if (inPlace) {
-            bound.put(out, src);
-            return new Layer() {
-                @Override public LayerPlan plan() { return GpuEngine.this.plan(n, GpuTactics.VIEW, out); }
-                @Override public void enqueue(CudaStream s) {}
-            };
-        }
-        DeviceBuffer dst = act(out);
-        return new Layer() {
-            @Override public LayerPlan plan() { return GpuEngine.this.plan(n, GpuTactics.COPY, out); }
-            @Override public void enqueue(CudaStream s) { dst.copyFromAsync(src.slice(0, dst.bytes()), s); }
-        };
-    }
-
-    private Layer fused(Node n) {
-        String kind = n.attrs().getString("kind", "");
-        Graph body = n.body();
-        if (body == null) throw unsupported(n, "tessel.Fused without a body");
-        if (TransformerLayers.FUSED_KINDS.contains(kind)) return transformer().fused(n, kind);
-        if (!kind.equals("conv_bias_act")) throw unsupported(n, "fused kind '" + kind + "' has no GPU kernel in this engine (supported: " + FUSED_KINDS + ")");
-        // Body: Conv(in0, in1, in2) [-> Add(conv, in3)] [-> Relu | Clip(lo, hi)]
-        Node conv = null;
-        Value residual = null;
-        Act act = Act.NONE;
-        Value cur = null;
-        for (Node b : body.nodes()) {
-            switch (b.opName()) {
-                case "Conv" -> {
-                    if (conv != null) throw unsupported(n, "conv_bias_act body has two Conv nodes");
-                    conv = b;
-                    cur = b.output();
-                }
-                case "Add" -> {
-                    if (cur == null || residual != null || act != Act.NONE) throw unsupported(n, "conv_bias_act body: Add must follow the Conv, once, before the activation");
-                    Value other = b.input(0) == cur ? b.input(1) : b.input(1) == cur ? b.input(0) : null;
-                    if (other == null) throw unsupported(n, "conv_bias_act body: Add does not take the Conv result");
-                    if (!other.type().shape().equals(cur.type().shape())) throw unsupported(n, "conv_bias_act body: the residual " + other.type().shape() + " is broadcast to " + cur.type().shape());
-                    residual = outer(n, body, other);
-                    cur = b.output();
-                }
-                case "Relu", "Clip" -> {
-                    if (cur == null || act != Act.NONE || b.input(0) != cur) throw unsupported(n, "conv_bias_act body: " + b.opName() + " must take the Conv (+ residual) result");
-                    act = b.opName().equals("Relu") ? Act.RELU : clip(n, body, b);
-                    cur = b.output();
-                }
-                default -> throw unsupported(n, "conv_bias_act body op " + b.opName() + " (node '" + b.name() + "') is not Conv/Add/Relu/Clip");
-            }
-        }
-        if (conv == null || body.outputs().size() != 1 || body.outputs().get(0) != cur)
-            throw unsupported(n, "conv_bias_act body must be one Conv chain ending in the body's only output");
-        Value x = outer(n, body, conv.input(0)), w = outer(n, body, conv.input(1));
-        Value bias = conv.numInputs() > 2 && conv.input(2) != null ? outer(n, body, conv.input(2)) : null;
-        return conv(conv, n, new Value[] {x, w, bias, residual}, act);
-    }
-
-    /** The activation after a convolution: ReLU is clamp(0, inf), Clip is clamp(lo, hi). */
-    record Act(String name, float lo, float hi) {
-        static final Act NONE = new Act("none", Float.NEGATIVE_INFINITY, Float.POSITIVE_INFINITY);
-        static final Act RELU = new Act("relu", 0f, Float.POSITIVE_INFINITY);
-        boolean clips() { return !name.equals("none") && !name.equals("relu"); }
-    }
-
-    private static Act clip(Node fused, Graph body, Node clip) {
-        float lo = Float.NEGATIVE_INFINITY, hi = Float.POSITIVE_INFINITY;
-        if (clip.attrs().has("min")) lo = clip.attrs().getFloat("min", lo);
-        if (clip.attrs().has("max")) hi = clip.attrs().getFloat("max", hi);
-        if (clip.numInputs() > 1 && clip.input(1) != null) lo = scalar(fused, outer(fused, body, clip.input(1)), "min");
-        if (clip.numInputs() > 2 && clip.input(2) != null) hi = scalar(fused, outer(fused, body, clip.input(2)), "max");
-        return new Act("clip", lo, hi);
-    }
-
-    private static float scalar(Node n, Value v, String what) {
-        if (v.constantValue() == null || v.type().numElements() != 1)
-            throw unsupported(n, "Clip " + what + " %" + v.name() + " must be a scalar constant");
-        return v.constantValue().getFloat(0);
-    }
-
-    /** The outer value a body input stands for. */
-    static Value outer(Node fused, Graph body, Value inner) {
-        int i = body.inputs().indexOf(inner);
-        if (i < 0) throw unsupported(fused, "body value %" + inner.name() + " is not a body input");
-        return fused.input(i);
-    }
-
-    /**
-     * A convolution node {@code conv} (attributes) computed for graph node {@code owner}:
-     * operands either the conv's own inputs or, for a fused node, {x, w, bias, residual}.
-     */
-    private Layer conv(Node conv, Node owner, Value[] operands, Act act) {
-        Value x = operands == null ? conv.input(0) : operands[0];
-        Value w = operands == null ? conv.input(1) : operands[1];
-        Value bias = operands == null ? (conv.numInputs() > 2 ? conv.input(2) : null) : operands[2];
-        Value residual = operands == null ? null : operands[3];
-        Value out = owner.output();
-        int[] xd = x.type().shape().dims(), wd = w.type().shape().dims();
-        if (xd.length != 4 || wd.length != 4) throw unsupported(owner, "only 2-D convolutions (rank-4 input and weights), got input " + x.type().shape() + ", weights " + w.type().shape());
-        Attributes a = conv.attrs();
-        long[] strides = a.getInts("strides", new long[] {1, 1}), dil = a.getInts("dilations", new long[] {1, 1}), pads = a.getInts("pads", new long[] {0, 0, 0, 0});
-        String autoPad = a.getString("auto_pad", "NOTSET");
-        if (!autoPad.equals("NOTSET")) throw unsupported(owner, "auto_pad=" + autoPad + " (the pipeline makes pads explicit; run the standard pipeline first)");
-        if (pads.length == 4 && (pads[0] != pads[2] || pads[1] != pads[3])) throw unsupported(owner, "asymmetric pads " + java.util.Arrays.toString(pads) + " (cuDNN takes symmetric pads)");
-        int groups = (int) a.getInt("group", 1);
-        if (w.constantValue() == null) throw unsupported(owner, "weights %" + w.name() + " are not a constant");
-        Layout layout = layoutOf(x);
-        if (layoutOf(out) != layout) throw unsupported(owner, "input layout " + layout.text() + " differs from output layout " + layoutOf(out).text());
-        DeviceBuffer xb = act(x), yb = act(out);
-        if (groups == xd[1] && groups == wd[0] && wd[1] == 1 && layout == Layout.NHWC && residual == null) {
-            // depthwise NHWC: Tessel's kernel (bias and clamp fused); cuDNN's grouped conv is slow here
-            int[] od = out.type().shape().dims();
-            DepthwiseConvNhwc.Shape ds = new DepthwiseConvNhwc.Shape(xd[0], xd[2], xd[3], xd[1], od[2], od[3], wd[2], wd[3],
-                    (int) strides[0], (int) strides[1], (int) pads[0], (int) pads[1], (int) dil[0], (int) dil[1]);
-            DeviceBuffer wb = upload(DepthwiseConvNhwc.packWeights(w.constantValue()), w);
-            DeviceBuffer bb = bias == null ? null : weight(bias, Layout.ANY);
-            DType t = precision.storage;
-            return new Layer() {
-                @Override public LayerPlan plan() { return GpuEngine.this.plan(owner, GpuTactics.CONV_DEPTHWISE, out); }
-                @Override public void enqueue(CudaStream s) { DepthwiseConvNhwc.run(compiler, t, ds, xb, wb, bb, yb, act.lo(), act.hi(), s); }
-            };
-        }
-        // the RGB stem reading the network input (its nchw-to-nhwc reformat absorbed): the fastest of several forms, see StemConv
-        if (StemConv.applies(this, owner, x, groups, layout)) return StemConv.build(this, conv, owner, x, w, bias, residual, act, yb);
-        // f16 NHWC convolutions with few input channels (the RGB stem) run on channels zero-padded to 8 (tensor-core kernels)
-        ChannelPad pad = ChannelPad.of(this, owner, x, w, groups, layout);
-        DeviceBuffer cx = pad == null ? xb : pad.input();
-        CudnnConv.Math math = precision == Precision.TF32 ? CudnnConv.Math.TF32_ALLOWED : CudnnConv.Math.FP32_STRICT;
-        CudnnConv.Spec spec = new CudnnConv.Spec(xd[0], pad == null ? xd[1] : pad.channels(), xd[2], xd[3], wd[0], wd[2], wd[3], (int) pads[0], (int) pads[1],
-                (int) strides[0], (int) strides[1], (int) dil[0], (int) dil[1], groups, layout, precision.storage, math);
-        CudnnConv k = CudnnConv.create(cur().cudnn, spec);
-        int[] od = out.type().shape().dims();
-        int[] kd = k.outputDims();
-        if (!java.util.Arrays.equals(od, kd)) { k.close(); throw unsupported(owner, "cuDNN output " + java.util.Arrays.toString(kd) + " differs from the IR's " + out.type().shape()); }
-        DeviceBuffer wb = pad == null ? weight(w, layout) : pad.weights();
-        DeviceBuffer bb = bias != null ? weight(bias, Layout.ANY) : upload(Tensor.zeros(DType.F32, org.tessel.api.Shape.of(wd[0])), w, "zero-bias");
-        DeviceBuffer zb = residual == null ? null : act(residual);
-        Cudnn.FwdAlgo algo = Cudnn.FwdAlgo.IMPLICIT_PRECOMP_GEMM;
-        // cuDNN's fused call takes any algorithm with ReLU, only IMPLICIT_PRECOMP_GEMM with the identity
-        // a Clip with lo >= 0 is ReLU then the clamp (clamp(relu(v), lo, hi) == clamp(v, lo, hi)), so it may use cuDNN's ReLU too
-        boolean relu = act == Act.RELU || (act.clips() && act.lo() >= 0f);
-        String recorded = choices.get(owner.name());
-        if (recorded != null) algo = convAlgo(owner, recorded);
-        else if (tuner != null) algo = tuner.conv(k, conv, owner, cx, wb, bb, zb, yb, relu);
-        choices.put(owner.name(), GpuTactics.variant(GpuTactics.CONV_FUSED, algo.tacticId()));
-        needWorkspace(k.workspaceSize(algo));
-        java.util.function.Supplier<DeviceBuffer> workspace = workspaceRef();
-        boolean clamp = act.clips();
-        long elems = out.type().numElements();
-        DType t = precision.storage;
-        // one catalogue id per layer: the padded form is the stem tactic, a Clip's clamp a variant of the fused call
-        String tactic = pad == null ? GpuTactics.variant(GpuTactics.CONV_FUSED, algo.tacticId()) + (clamp ? "/clamp" : "")
-                : GpuTactics.variant(GpuTactics.CONV_STEM, ChannelPad.VARIANT, algo.tacticId()) + (clamp ? "/clamp" : "");
-        Cudnn.FwdAlgo chosen = algo;
-        return new Layer() {
-            @Override public LayerPlan plan() { return GpuEngine.this.plan(owner, tactic, out); }
-            @Override public void enqueue(CudaStream s) {
-                if (pad != null) pad.enqueue(s);
-                k.runBiasActivation(chosen, cx, wb, bb, zb, 1f, relu, yb, workspace.get(), s);
-                if (clamp) Clamp.run(compiler, t, yb, yb, elems, act.lo(), act.hi(), s);
-            }
-            @Override public void close() { k.close(); }
-        };
-    }
-
-    /** The cuBLASLt heuristic index of a recorded choice GEMM/heuristic_I ({@link GpuTactics#GEMM}; engines saved before the one vocabulary wrote GEMM_BIAS/heuristic_I for a Gemm with C); the heuristic's order is fixed for a library version. */
-    private static int gemmAlgo(Node n, String recorded, int offered) {
-        int slash = recorded.lastIndexOf("/heuristic_");
-        if (slash < 0) return 0;
-        int i;
-        try {
-            i = Integer.parseInt(recorded.substring(slash + "/heuristic_".length()));
-        } catch (NumberFormatException e) {
-            throw unsupported(n, "recorded tactic '" + recorded + "' has no algorithm index");
-        }
-        if (i < 0 || i >= offered) throw unsupported(n, "recorded tactic '" + recorded + "' names cuBLASLt algorithm " + i + ", the heuristic now offers " + offered);
-        return i;
-    }
-
-    /** The cuDNN algorithm of a recorded choice {@link GpuTactics#CONV_FUSED}/ID. */
-    static Cudnn.FwdAlgo convAlgo(Node owner, String recorded) {
-        String id = recorded.substring(recorded.indexOf('/') + 1);
-        for (Cudnn.FwdAlgo a : Cudnn.FwdAlgo.values()) if (a.tacticId().equals(id)) return a;
-        throw unsupported(owner, "recorded tactic '" + recorded + "' names no cuDNN algorithm of this build");
-    }
-
-    private Layer reformat(Node n) {
-        if (ChannelPad.absorbs(this, n)) return ChannelPad.absorbedReformat(this, n);
-        Value x = n.input(0), y = n.output();
-        String to = n.attrs().getString("to", "");
-        int[] d = x.type().shape().dims();
-        if (d.length < 3) throw unsupported(n, "reformat of rank " + d.length + " (needs [N, C, spatial...])");
-        int batch = d[0], c = d[1];
-        int spatial = (int) (x.type().numElements() / ((long) batch * c));
-        DeviceBuffer xb = act(x), yb = act(y);
-        DType t = precision.storage;
-        return switch (to) {
-            case "nhwc" -> new Layer() {
-                @Override public LayerPlan plan() { return GpuEngine.this.plan(n, GpuTactics.variant(GpuTactics.REFORMAT, "to_nhwc"), y); }
-                @Override public void enqueue(CudaStream s) { Reformat.nchwToNhwc(compiler, t, xb, yb, batch, c, spatial, s); }
-            };
-            case "nchw" -> new Layer() {
-                @Override public LayerPlan plan() { return GpuEngine.this.plan(n, GpuTactics.variant(GpuTactics.REFORMAT, "to_nchw"), y); }
-                @Override public void enqueue(CudaStream s) { Reformat.nhwcToNchw(compiler, t, xb, yb, batch, c, spatial, s); }
-            };
-            default -> throw unsupported(n, "reformat to '" + to + "' (supported: nhwc, nchw)");
-        };
-    }
-
-    private Layer pool(Node n) {
-        Value x = n.input(0), y = n.output();
-        int[] d = x.type().shape().dims(), o = y.type().shape().dims();
-        if (d.length != 4) throw unsupported(n, "only 2-D pooling, got input " + x.type().shape());
-        Attributes a = n.attrs();
-        boolean global = n.opName().equals("GlobalAveragePool");
-        Pool2d.Mode mode = n.opName().equals("MaxPool") ? Pool2d.Mode.MAX : Pool2d.Mode.AVG;
-        if (n.outputs().size() > 1 && !graph.users(n.output(1)).isEmpty()) throw unsupported(n, "MaxPool indices output is used");
-        long[] k = global ? new long[] {d[2], d[3]} : a.getInts("kernel_shape");
-        long[] st = global ? new long[] {1, 1} : a.getInts("strides", new long[] {1, 1});
-        long[] p = global ? new long[] {0, 0, 0, 0} : a.getInts("pads", new long[] {0, 0, 0, 0});
-        long[] dl = global ? new long[] {1, 1} : a.getInts("dilations", new long[] {1, 1});
-        if (!a.getString("auto_pad", "NOTSET").equals("NOTSET")) throw unsupported(n, "auto_pad (run the standard pipeline, which makes pads explicit)");
-        boolean includePad = a.getInt("count_include_pad", 0) != 0;
-        Pool2d.Window w = new Pool2d.Window(d[0], d[1], d[2], d[3], o[2], o[3], (int) k[0], (int) k[1], (int) st[0], (int) st[1],
-                (int) p[0], (int) p[1], (int) p[2], (int) p[3], (int) dl[0], (int) dl[1], includePad);
-        Layout layout = layoutOf(x);
-        DeviceBuffer xb = act(x), yb = act(y);
-        DType t = precision.storage;
-        String tactic = global ? GpuTactics.POOL_GLOBAL : mode == Pool2d.Mode.MAX ? GpuTactics.POOL_MAX : GpuTactics.POOL_AVG;
-        if (mode == Pool2d.Mode.MAX && CnnLayers.vectorMaxPool(t, layout, w, xb, yb)) return CnnLayers.maxPoolNhwc8(this, n, w, xb, yb);
-        return new Layer() {
-            @Override public LayerPlan plan() { return GpuEngine.this.plan(n, tactic, y); }
-            @Override public void enqueue(CudaStream s) { Pool2d.run(compiler, t, mode, layout, w, xb, yb, s); }
-        };
-    }
-
-    private Layer gemm(Node n) {
-        Attributes a = n.attrs();
-        if (a.getInt("transA", 0) != 0) throw unsupported(n, "Gemm with transA=1");
-        if (a.getFloat("alpha", 1f) != 1f || a.getFloat("beta", 1f) != 1f) throw unsupported(n, "Gemm with alpha/beta other than 1");
-        Value x = n.input(0), w = n.input(1), bias = n.numInputs() > 2 ? n.input(2) : null, y = n.output();
-        boolean transB = a.getInt("transB", 0) != 0;
-        int[] xd = x.type().shape().dims(), wd = w.type().shape().dims();
-        int m = xd[0], kk = xd[1], nn = transB ? wd[0] : wd[1];
-        if (bias != null && bias.type().numElements() != nn) throw unsupported(n, "Gemm bias of shape " + bias.type().shape() + " (supported: a vector of N=" + nn + ")");
-        CublasLtGemm.Precision lp = switch (precision) {
-            case FP32 -> CublasLtGemm.Precision.FP32;
-            case TF32 -> CublasLtGemm.Precision.TF32;
-            case FP16 -> CublasLtGemm.Precision.FP16;
-        };
-        DeviceBuffer xb = act(x), wb = weight(w, Layout.ANY), yb = act(y);
-        DeviceBuffer bb = bias == null ? null : weight(bias, Layout.ANY);
-        CublasLt.Epilogue epi = bias == null ? CublasLt.Epilogue.DEFAULT : CublasLt.Epilogue.BIAS;
-        java.util.function.Supplier<DeviceBuffer> workspace = workspaceRef();
-        String recorded = choices.get(n.name());
-        CublasLtGemm g = CublasLtGemm.plan(cublasLt, new CublasLtGemm.Spec(m, nn, kk, transB, lp, epi), bb, tuner == null && recorded == null ? 1 : Autotuner.GEMM_ALGOS);
-        if (g.algos().isEmpty()) { g.close(); throw unsupported(n, "cuBLASLt has no algorithm for " + m + "x" + nn + "x" + kk + " " + lp); }
-        int algo = recorded != null ? gemmAlgo(n, recorded, g.algos().size()) : tuner == null ? 0 : tuner.gemm(g, n, xb, wb, yb);
-        // a plain Gemm is cublaslt.gemm whether or not its C vector rides on the bias epilogue (the catalogue prices them alike)
-        String tactic = tuner == null && recorded == null ? GpuTactics.GEMM : GpuTactics.variant(GpuTactics.GEMM, "heuristic_" + algo);
-        choices.put(n.name(), tactic);
-        return new Layer() {
-            @Override public LayerPlan plan() { return GpuEngine.this.plan(n, tactic, y); }
-            @Override public void enqueue(CudaStream s) { g.run(algo, xb, wb, yb, workspace.get(), s); }
-            @Override public void close() { g.close(); }
-        };
-    }
-
-    private Layer softmax(Node n) {
-        Value x = n.input(0), y = n.output();
-        int rank = x.type().rank();
-        long axis = n.attrs().getInt("axis", -1);
-        if (axis < 0) axis += rank;
-        if (axis != rank - 1) throw unsupported(n, "Softmax over axis " + axis + " of a rank-" + rank + " tensor (supported: the last axis)");
-        int len = x.type().shape().dim(rank - 1);
-        int rows = (int) (x.type().numElements() / len);
-        DeviceBuffer xb = act(x), yb = act(y);
-        DType t = precision.storage;
-        return new Layer() {
-            @Override public LayerPlan plan() { return GpuEngine.this.plan(n, GpuTactics.SOFTMAX, y); }
-            @Override public void enqueue(CudaStream s) { Softmax.run(compiler, t, xb, yb, rows, len, s); }
-        };
     }
 
     /** Frees the weights and kernels; execution contexts must be closed first (an unclaimed build binding is freed here). */

@@ -64,9 +64,9 @@ public final class GpuExecutionContext implements AutoCloseable {
      * assignment put an event (so under capture the CUDA graph has the parallel branches).
      */
     private void enqueueLayers() {
-        List<GpuEngine.Layer> layers = binding.layers;
+        List<Layer> layers = binding.layers;
         if (aux == null) {
-            for (GpuEngine.Layer l : layers) enqueueLayer(l, stream);
+            for (Layer l : layers) enqueueLayer(l, stream);
             return;
         }
         fork.record(stream);
@@ -83,7 +83,7 @@ public final class GpuExecutionContext implements AutoCloseable {
         }
     }
 
-    private static void enqueueLayer(GpuEngine.Layer l, CudaStream s) {
+    private static void enqueueLayer(Layer l, CudaStream s) {
         try {
             l.enqueue(s);
         } catch (RuntimeException e) {
@@ -215,7 +215,7 @@ public final class GpuExecutionContext implements AutoCloseable {
     }
 
     /** This context's layers, in order (bound to its memory). */
-    List<GpuEngine.Layer> layers() { return binding.layers; }
+    List<Layer> layers() { return binding.layers; }
 
     /** Waits for work enqueued earlier (e.g. a run's copies) before profiling starts. */
     void waitForPendingWork() { engine.context().synchronize(); }
@@ -230,7 +230,7 @@ public final class GpuExecutionContext implements AutoCloseable {
         open();
         engine.context().bind();
         if (isCaptured()) throw new GpuEngineException("profile before captureGraph(): a replayed graph has no per-layer events");
-        for (int i = 0; i < warmup; i++) for (GpuEngine.Layer l : binding.layers) l.enqueue(stream);
+        for (int i = 0; i < warmup; i++) for (Layer l : binding.layers) l.enqueue(stream);
         stream.synchronize();
         Map<String, String> ops = new java.util.HashMap<>();
         for (org.tessel.ir.Node n : engine.graph().nodes()) ops.put(n.name(), n.opName().equals("tessel.Fused") ? "Fused:" + n.attrs().getString("kind", "?") : n.opName());

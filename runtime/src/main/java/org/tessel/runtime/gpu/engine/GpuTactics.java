@@ -52,40 +52,40 @@ public final class GpuTactics {
     public static final String RESIZE = "tessel.resize";
     public static final String REFORMAT = "tessel.reformat.nchw_nhwc";
 
-    /** One implemented tactic: its id, the builder that makes its layer, and the kernel (or library call) that runs. */
+    /** One implemented tactic: its id, the {@link TacticImplementation} that builds its layer, and the kernel (or library call) that runs. */
     public record Implementation(String id, String builder, String kernel) {}
 
     /** Every tactic the engine implements, in catalogue family order. */
     public static final List<Implementation> ALL = List.of(
-            new Implementation(CONV_FUSED, "GpuEngine.conv", "CudnnConv.runBiasActivation (+ Clamp for Clip)"),
-            new Implementation(CONV_STEM, "StemConv.build, ChannelPad", "CnnKernels.stemFromNchw / padChannels + CudnnConv.runBiasActivation"),
-            new Implementation(CONV_DEPTHWISE, "GpuEngine.conv", "DepthwiseConvNhwc"),
-            new Implementation(GEMM, "GpuEngine.gemm", "CublasLtGemm"),
-            new Implementation(GEMM_BIAS, "TransformerLayers.gemmBiasAct", "CublasLtGemm (BIAS epilogue)"),
-            new Implementation(GEMM_BIAS_RELU, "TransformerLayers.gemmBiasAct", "CublasLtGemm (RELU_BIAS epilogue)"),
-            new Implementation(GEMM_BIAS_GELU, "TransformerLayers.gemmBiasAct", "CublasLtGemm (GELU_BIAS epilogue)"),
-            new Implementation(GEMM_BIAS_GELU_ERF, "TransformerLayers.gemmBiasAct", "CublasLtGemm (BIAS) + TransformerKernels.geluErf"),
-            new Implementation(GEMM_BIAS_TANH, "TransformerLayers.gemmBiasAct", "CublasLtGemm (BIAS) + TransformerKernels.tanh"),
-            new Implementation(ATTENTION_MMA, "TransformerLayers.attention", "MmaAttention"),
-            new Implementation(ATTENTION_BSHD, "TransformerLayers.attention", "TransformerKernels.attention"),
-            new Implementation(ELTWISE, "TransformerLayers.eltwiseOp", "EltwiseCodegen (one op)"),
-            new Implementation(ELTWISE_FUSED, "TransformerLayers.eltwise", "EltwiseCodegen"),
-            new Implementation(CAST, "TransformerLayers.eltwiseOp", "EltwiseCodegen (Cast)"),
-            new Implementation(LAYERNORM, "TransformerLayers.layerNorm", "LayerNorm"),
-            new Implementation(BATCHNORM, "MoreLayers.batchnorm", "MoreKernels"),
-            new Implementation(SOFTMAX, "GpuEngine.softmax", "Softmax"),
-            new Implementation(LRN, "CnnLayers.lrn", "CnnKernels.lrn"),
-            new Implementation(POOL_MAX, "GpuEngine.pool", "Pool2d (MAX) / CnnKernels.maxPoolNhwc8"),
-            new Implementation(POOL_AVG, "GpuEngine.pool", "Pool2d (AVG)"),
-            new Implementation(POOL_GLOBAL, "GpuEngine.pool, CnnLayers.reduceMean", "Pool2d (AVG, whole plane)"),
-            new Implementation(VIEW, "GpuEngine.view", "none (aliased buffer)"),
-            new Implementation(COPY, "GpuEngine.view", "DeviceBuffer.copyFromAsync"),
-            new Implementation(TRANSPOSE, "TransformerLayers.transpose", "TransformerKernels.transpose"),
-            new Implementation(CONCAT, "CnnLayers.concat", "CnnKernels.concatCopy"),
-            new Implementation(GATHER, "TransformerLayers.gather", "TransformerKernels.gather"),
-            new Implementation(REDUCE, "MoreLayers.reduce", "MoreKernels"),
-            new Implementation(RESIZE, "MoreLayers.resize", "MoreKernels"),
-            new Implementation(REFORMAT, "GpuEngine.reformat, ChannelPad.absorbedReformat", "Reformat (none when the stem absorbs it)"));
+            new Implementation(CONV_FUSED, "ConvLayers", "CudnnConv.runBiasActivation (+ Clamp for Clip)"),
+            new Implementation(CONV_STEM, "ConvLayers (StemConv, ChannelPad)", "CnnKernels.stemFromNchw / padChannels + CudnnConv.runBiasActivation"),
+            new Implementation(CONV_DEPTHWISE, "ConvLayers", "DepthwiseConvNhwc"),
+            new Implementation(GEMM, "GemmLayers", "CublasLtGemm"),
+            new Implementation(GEMM_BIAS, "GemmLayers", "CublasLtGemm (BIAS epilogue)"),
+            new Implementation(GEMM_BIAS_RELU, "GemmLayers", "CublasLtGemm (RELU_BIAS epilogue)"),
+            new Implementation(GEMM_BIAS_GELU, "GemmLayers", "CublasLtGemm (GELU_BIAS epilogue)"),
+            new Implementation(GEMM_BIAS_GELU_ERF, "GemmLayers", "CublasLtGemm (BIAS) + TransformerKernels.geluErf"),
+            new Implementation(GEMM_BIAS_TANH, "GemmLayers", "CublasLtGemm (BIAS) + TransformerKernels.tanh"),
+            new Implementation(ATTENTION_MMA, "AttentionLayers", "MmaAttention"),
+            new Implementation(ATTENTION_BSHD, "AttentionLayers", "TransformerKernels.attention"),
+            new Implementation(ELTWISE, "EltwiseLayers", "EltwiseCodegen (one op)"),
+            new Implementation(ELTWISE_FUSED, "EltwiseLayers", "EltwiseCodegen"),
+            new Implementation(CAST, "EltwiseLayers", "EltwiseCodegen (Cast)"),
+            new Implementation(LAYERNORM, "NormLayers", "LayerNorm"),
+            new Implementation(BATCHNORM, "NormLayers", "MoreKernels"),
+            new Implementation(SOFTMAX, "NormLayers", "Softmax"),
+            new Implementation(LRN, "NormLayers", "CnnKernels.lrn"),
+            new Implementation(POOL_MAX, "PoolLayers", "Pool2d (MAX) / CnnKernels.maxPoolNhwc8"),
+            new Implementation(POOL_AVG, "PoolLayers", "Pool2d (AVG)"),
+            new Implementation(POOL_GLOBAL, "PoolLayers", "Pool2d (AVG, whole plane)"),
+            new Implementation(VIEW, "DataMovementLayers", "none (aliased buffer)"),
+            new Implementation(COPY, "DataMovementLayers", "DeviceBuffer.copyFromAsync"),
+            new Implementation(TRANSPOSE, "DataMovementLayers", "TransformerKernels.transpose"),
+            new Implementation(CONCAT, "DataMovementLayers", "CnnKernels.concatCopy"),
+            new Implementation(GATHER, "DataMovementLayers", "TransformerKernels.gather"),
+            new Implementation(REDUCE, "ReduceResizeLayers", "MoreKernels"),
+            new Implementation(RESIZE, "ReduceResizeLayers", "MoreKernels"),
+            new Implementation(REFORMAT, "DataMovementLayers", "Reformat (none when the stem absorbs it)"));
 
     private static final Map<String, Implementation> BY_ID = index();
 
@@ -112,6 +112,9 @@ public final class GpuTactics {
         for (String p : parts) sb.append('/').append(p);
         return sb.toString();
     }
+
+    /** A tactic's parts: the catalogue id, then the variant's parts ("id/a/b" is [id, a, b]). */
+    public static List<String> parts(String tactic) { return List.of(tactic.split("/", -1)); }
 
     /** The catalogue id of a reported tactic: the part before the first '/'. */
     public static String catalogueId(String reported) {

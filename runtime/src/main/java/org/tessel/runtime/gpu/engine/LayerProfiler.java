@@ -24,7 +24,7 @@ public final class LayerProfiler {
     public static List<Entry> profile(GpuEngine e, GpuExecutionContext c, int runs) {
         if (c.isCaptured()) throw new GpuEngineException("profile before captureGraph(): a replayed graph has no per-layer events");
         e.context().bind();
-        List<GpuEngine.Layer> layers = c.layers();
+        List<Layer> layers = c.layers();
         CudaStream s = c.stream();
         int n = layers.size();
         CudaEvent[] ev = new CudaEvent[n + 1];
@@ -33,7 +33,7 @@ public final class LayerProfiler {
             for (int i = 0; i <= n; i++) ev[i] = new CudaEvent();
             c.waitForPendingWork();
             for (int r = 0; r < runs; r++) {
-                for (GpuEngine.Layer l : layers) l.enqueue(s); // keeps the GPU busy while the timed run is queued
+                for (Layer l : layers) l.enqueue(s); // keeps the GPU busy while the timed run is queued
                 for (int i = 0; i < n; i++) {
                     ev[i].record(s);
                     layers.get(i).enqueue(s);

@@ -29,18 +29,9 @@ import org.tessel.runtime.gpu.kernels.MoreKernels;
  * </ul>
  */
 final class MoreLayers {
+    /** The ops of {@link ReduceResizeLayers}. */
+    static final Set<String> REDUCE_OPS = Set.of("ReduceMean", "ReduceSum", "ReduceMax");
     private MoreLayers() {}
-
-    static final Set<String> OPS = Set.of("Resize", "ReduceMean", "ReduceSum", "ReduceMax", "BatchNormalization");
-
-    static GpuEngine.Layer build(GpuEngine e, Node n) {
-        return switch (n.opName()) {
-            case "Resize" -> resize(e, n);
-            case "ReduceMean", "ReduceSum", "ReduceMax" -> reduce(e, n);
-            case "BatchNormalization" -> batchnorm(e, n);
-            default -> throw GpuEngine.unsupported(n, "op " + n.opName() + " is not handled by MoreLayers");
-        };
-    }
 
     // ---- Resize ---------------------------------------------------------------------------
 
@@ -48,7 +39,7 @@ final class MoreLayers {
         if (n.numInputs() <= i || n.input(i) == null) return null;
         Value v = n.input(i);
         if (v.type().numElements() == 0) return null; // an empty tensor stands for "not given"
-        if (v.constantValue() == null) throw GpuEngine.unsupported(n, "Resize " + what + " %" + v.name() + " is not a constant");
+        if (v.constantValue() == null) throw GpuEngineException.unsupported(n, "Resize " + what + " %" + v.name() + " is not a constant");
         return v.constantValue();
     }
 
@@ -61,18 +52,18 @@ final class MoreLayers {
     static ResizePlan resizePlan(Node n) {
         Value x = n.input(0), y = n.output();
         int[] d = x.type().shape().dims(), o = y.type().shape().dims();
-        if (d.length != 4) throw GpuEngine.unsupported(n, "Resize of a rank-" + d.length + " tensor " + x.type().shape() + " (supported: rank 4)");
+        if (d.length != 4) throw GpuEngineException.unsupported(n, "Resize of a rank-" + d.length + " tensor " + x.type().shape() + " (supported: rank 4)");
         Attributes a = n.attrs();
         String mode = a.getString("mode", "nearest");
-        if (!mode.equals("nearest") && !mode.equals("linear")) throw GpuEngine.unsupported(n, "Resize mode '" + mode + "' (supported: nearest, linear)");
+        if (!mode.equals("nearest") && !mode.equals("linear")) throw GpuEngineException.unsupported(n, "Resize mode '" + mode + "' (supported: nearest, linear)");
         boolean nearest = mode.equals("nearest");
         String coord = a.getString("coordinate_transformation_mode", "half_pixel");
         if (!Set.of("half_pixel", "pytorch_half_pixel", "half_pixel_symmetric", "align_corners", "asymmetric").contains(coord))
-            throw GpuEngine.unsupported(n, "Resize coordinate_transformation_mode '" + coord + "' (supported: half_pixel, pytorch_half_pixel, half_pixel_symmetric, align_corners, asymmetric)");
+            throw GpuEngineException.unsupported(n, "Resize coordinate_transformation_mode '" + coord + "' (supported: half_pixel, pytorch_half_pixel, half_pixel_symmetric, align_corners, asymmetric)");
         String nm = a.getString("nearest_mode", "round_prefer_floor");
-        if (!Set.of("round_prefer_floor", "round_prefer_ceil", "floor", "ceil").contains(nm)) throw GpuEngine.unsupported(n, "Resize nearest_mode '" + nm + "'");
-        if (a.getInt("antialias", 0) != 0) throw GpuEngine.unsupported(n, "Resize with antialias=1");
-        if (a.getInt("exclude_outside", 0) != 0) throw GpuEngine.unsupported(n, "Resize with exclude_outside=1");
+        if (!Set.of("round_prefer_floor", "round_prefer_ceil", "floor", "ceil").contains(nm)) throw GpuEngineException.unsupported(n, "Resize nearest_mode '" + nm + "'");
+        if (a.getInt("antialias", 0) != 0) throw GpuEngineException.unsupported(n, "Resize with antialias=1");
+        if (a.getInt("exclude_outside", 0) != 0) throw GpuEngineException.unsupported(n, "Resize with exclude_outside=1");
         String policy = a.getString("keep_aspect_ratio_policy", "stretch");
         // per-axis scale, as ResizeOp.plan computes it
         int[] axes;
@@ -83,7 +74,7 @@ final class MoreLayers {
             for (int i = 0; i < ax.length; i++) axes[i] = (int) (ax[i] < 0 ? ax[i] + 4 : ax[i]);
         }
         Tensor scales = constantInput(n, 2, "scales"), sizes = constantInput(n, 3, "sizes");
-        if ((scales == null) == (sizes == null)) throw GpuEngine.unsupported(n, "Resize needs exactly one of scales and sizes as a non-empty constant");
+        if ((scales == null) == (sizes == null)) throw GpuEngineException.unsupported(n, "Resize needs exactly one of scales and sizes as a non-empty constant");
         double[] sc = new double[4];
         Arrays.fill(sc, 1.0);
         for (int i = 0; i < axes.length; i++) {
@@ -97,9 +88,9 @@ final class MoreLayers {
         }
         for (int i = 0; i < 2; i++)
             if (o[i] != d[i] || sc[i] != 1.0)
-                throw GpuEngine.unsupported(n, "Resize of axis " + i + " (scale " + sc[i] + ", " + d[i] + " -> " + o[i] + "; supported: H and W only)");
+                throw GpuEngineException.unsupported(n, "Resize of axis " + i + " (scale " + sc[i] + ", " + d[i] + " -> " + o[i] + "; supported: H and W only)");
         Layout layout = layoutOf(x);
-        if (layoutOf(y) != layout) throw GpuEngine.unsupported(n, "Resize input " + layout.text() + ", output " + layoutOf(y).text());
+        if (layoutOf(y) != layout) throw GpuEngineException.unsupported(n, "Resize input " + layout.text() + ", output " + layoutOf(y).text());
         int[] th = taps(d[2], o[2], sc[2], coord, nm, nearest), tw = taps(d[3], o[3], sc[3], coord, nm, nearest);
         int[] table = new int[th.length + tw.length];
         System.arraycopy(th, 0, table, 0, th.length);
@@ -107,7 +98,7 @@ final class MoreLayers {
         return new ResizePlan(d, o[2], o[3], table, nearest, layout == Layout.NHWC);
     }
 
-    static GpuEngine.Layer resize(GpuEngine e, Node n) {
+    static Layer resize(LayerContext e, Node n) {
         ResizePlan rp = resizePlan(n);
         Value x = n.input(0), y = n.output();
         DeviceBuffer tb = e.shared(y, "resize:taps", () -> {
@@ -115,12 +106,12 @@ final class MoreLayers {
             b.copyFrom(rp.table());
             return b;
         });
-        DeviceBuffer xb = e.act(x), yb = e.act(y);
-        DType t = e.precision.storage();
+        DeviceBuffer xb = e.activation(x), yb = e.activation(y);
+        DType t = e.storage();
         int[] d = rp.in();
-        return new GpuEngine.Layer() {
+        return new Layer() {
             @Override public LayerPlan plan() { return e.plan(n, GpuTactics.RESIZE, y); }
-            @Override public void enqueue(CudaStream s) { MoreKernels.resize(e.compiler, t, xb, yb, tb, d[0], d[1], d[2], d[3], rp.oh(), rp.ow(), rp.nhwc(), rp.nearest(), s); }
+            @Override public void enqueue(CudaStream s) { MoreKernels.resize(e.kernels(), t, xb, yb, tb, d[0], d[1], d[2], d[3], rp.oh(), rp.ow(), rp.nhwc(), rp.nearest(), s); }
         };
     }
 
@@ -174,7 +165,10 @@ final class MoreLayers {
     record ReducePlan(MoreKernels.ReduceOp op, long outer, long red, long inner, boolean globalPool) {}
 
     /** Checks a ReduceMean/Sum/Max node (no GPU needed); throws naming the node when the kernel does not cover it. */
-    static ReducePlan reducePlan(Node n) {
+    static ReducePlan reducePlan(Node n) { return reducePlan(n, true); }
+
+    /** As above; {@code poolForm}: a ReduceMean over {2, 3} of a rank-4 tensor is reported as the global average pool ({@code tessel.pool.global}) rather than planned as a reduction. */
+    static ReducePlan reducePlan(Node n, boolean poolForm) {
         Value x = n.input(0), y = n.output();
         int[] d = x.type().shape().dims();
         int r = d.length;
@@ -182,12 +176,12 @@ final class MoreLayers {
             case "ReduceSum" -> MoreKernels.ReduceOp.SUM;
             case "ReduceMean" -> MoreKernels.ReduceOp.MEAN;
             case "ReduceMax" -> MoreKernels.ReduceOp.MAX;
-            default -> throw GpuEngine.unsupported(n, "op " + n.opName() + " is not a supported reduction (ReduceMean, ReduceSum, ReduceMax)");
+            default -> throw GpuEngineException.unsupported(n, "op " + n.opName() + " is not a supported reduction (ReduceMean, ReduceSum, ReduceMax)");
         };
         long[] axes = n.attrs().has("axes") ? n.attrs().getInts("axes") : null;
         if (axes == null && n.numInputs() > 1 && n.input(1) != null) {
             Value av = n.input(1);
-            if (av.constantValue() == null) throw GpuEngine.unsupported(n, n.opName() + " axes %" + av.name() + " are not a constant");
+            if (av.constantValue() == null) throw GpuEngineException.unsupported(n, n.opName() + " axes %" + av.name() + " are not a constant");
             axes = new long[(int) av.type().numElements()];
             for (int i = 0; i < axes.length; i++) axes[i] = av.constantValue().getLong(i);
         }
@@ -198,14 +192,14 @@ final class MoreLayers {
             for (long a : axes) set.add((int) (a < 0 ? a + r : a));
         }
         // ReduceMean over the spatial axes of a rank-4 tensor: the global average pool, as before
-        if (op == MoreKernels.ReduceOp.MEAN && r == 4 && set.equals(new TreeSet<>(Set.of(2, 3)))) return new ReducePlan(op, 0, 0, 0, true);
-        if (r >= 3 && layoutOf(x) == Layout.NHWC) throw GpuEngine.unsupported(n, n.opName() + " of an nhwc tensor (supported: channels-first, as assign-layouts leaves reductions)");
+        if (poolForm && op == MoreKernels.ReduceOp.MEAN && r == 4 && set.equals(new TreeSet<>(Set.of(2, 3)))) return new ReducePlan(op, 0, 0, 0, true);
+        if (r >= 3 && layoutOf(x) == Layout.NHWC) throw GpuEngineException.unsupported(n, n.opName() + " of an nhwc tensor (supported: channels-first, as assign-layouts leaves reductions)");
         long outer = 1, red = 1, inner = 1;
         if (!set.isEmpty()) {
             int lo = set.first(), hi = set.last();
             for (int i = lo; i <= hi; i++)
                 if (!set.contains(i) && d[i] != 1)
-                    throw GpuEngine.unsupported(n, n.opName() + " over non-contiguous axes " + set + " of " + x.type().shape()
+                    throw GpuEngineException.unsupported(n, n.opName() + " over non-contiguous axes " + set + " of " + x.type().shape()
                             + " (supported: one contiguous run of axes, size-1 axes between them allowed)");
             for (int i = 0; i < r; i++) {
                 if (i < lo) outer *= d[i];
@@ -215,20 +209,19 @@ final class MoreLayers {
         } else {
             for (int dd : d) outer *= dd; // noop_with_empty_axes: the identity, a reduction over nothing
         }
-        if (red == 0) throw GpuEngine.unsupported(n, n.opName() + " over an empty axis of " + x.type().shape());
-        if (y.type().numElements() != outer * inner) throw GpuEngine.unsupported(n, "output " + y.type().shape() + " does not hold " + outer * inner + " elements");
+        if (red == 0) throw GpuEngineException.unsupported(n, n.opName() + " over an empty axis of " + x.type().shape());
+        if (y.type().numElements() != outer * inner) throw GpuEngineException.unsupported(n, "output " + y.type().shape() + " does not hold " + outer * inner + " elements");
         return new ReducePlan(op, outer, red, inner, false);
     }
 
-    static GpuEngine.Layer reduce(GpuEngine e, Node n) {
-        ReducePlan rp = reducePlan(n);
-        if (rp.globalPool()) return CnnLayers.reduceMean(e, n);
+    static Layer reduce(LayerContext e, Node n) {
+        ReducePlan rp = reducePlan(n, false);
         Value x = n.input(0), y = n.output();
-        DeviceBuffer xb = e.act(x), yb = e.act(y);
-        DType t = e.precision.storage();
-        return new GpuEngine.Layer() {
+        DeviceBuffer xb = e.activation(x), yb = e.activation(y);
+        DType t = e.storage();
+        return new Layer() {
             @Override public LayerPlan plan() { return e.plan(n, GpuTactics.REDUCE, y); }
-            @Override public void enqueue(CudaStream s) { MoreKernels.reduce(e.compiler, t, rp.op(), xb, yb, rp.outer(), rp.red(), rp.inner(), s); }
+            @Override public void enqueue(CudaStream s) { MoreKernels.reduce(e.kernels(), t, rp.op(), xb, yb, rp.outer(), rp.red(), rp.inner(), s); }
         };
     }
 
@@ -241,16 +234,16 @@ final class MoreLayers {
     static BatchNormPlan batchnormPlan(org.tessel.ir.Graph g, Node n) {
         Value x = n.input(0), y = n.output();
         int[] d = x.type().shape().dims();
-        if (d.length < 2 || d[1] < 1) throw GpuEngine.unsupported(n, "BatchNormalization of " + x.type().shape() + " (needs [N, C, ...] with C > 0)");
-        if (n.attrs().getInt("training_mode", 0) != 0) throw GpuEngine.unsupported(n, "BatchNormalization with training_mode=1");
+        if (d.length < 2 || d[1] < 1) throw GpuEngineException.unsupported(n, "BatchNormalization of " + x.type().shape() + " (needs [N, C, ...] with C > 0)");
+        if (n.attrs().getInt("training_mode", 0) != 0) throw GpuEngineException.unsupported(n, "BatchNormalization with training_mode=1");
         for (int i = 1; i < n.outputs().size(); i++)
-            if (!g.users(n.output(i)).isEmpty()) throw GpuEngine.unsupported(n, "BatchNormalization running-statistics output is used");
+            if (!g.users(n.output(i)).isEmpty()) throw GpuEngineException.unsupported(n, "BatchNormalization running-statistics output is used");
         String[] names = {"scale", "B", "input_mean", "input_var"};
         Tensor[] p = new Tensor[4];
         for (int i = 0; i < 4; i++) {
             Value v = n.numInputs() > i + 1 ? n.input(i + 1) : null;
-            if (v == null || v.constantValue() == null) throw GpuEngine.unsupported(n, "BatchNormalization " + names[i] + (v == null ? " is missing" : " %" + v.name() + " is not a constant"));
-            if (v.type().numElements() != d[1]) throw GpuEngine.unsupported(n, "BatchNormalization " + names[i] + " has " + v.type().numElements() + " values, X has " + d[1] + " channels");
+            if (v == null || v.constantValue() == null) throw GpuEngineException.unsupported(n, "BatchNormalization " + names[i] + (v == null ? " is missing" : " %" + v.name() + " is not a constant"));
+            if (v.type().numElements() != d[1]) throw GpuEngineException.unsupported(n, "BatchNormalization " + names[i] + " has " + v.type().numElements() + " values, X has " + d[1] + " channels");
             p[i] = v.constantValue();
         }
         double eps = n.attrs().getFloat("epsilon", 1e-5f);
@@ -262,22 +255,22 @@ final class MoreLayers {
             ab[c + ch] = (float) (p[1].getDouble(ch) - p[2].getDouble(ch) * s);
         }
         Layout layout = layoutOf(x);
-        if (d.length >= 3 && layoutOf(y) != layout) throw GpuEngine.unsupported(n, "BatchNormalization input " + layout.text() + ", output " + layoutOf(y).text());
+        if (d.length >= 3 && layoutOf(y) != layout) throw GpuEngineException.unsupported(n, "BatchNormalization input " + layout.text() + ", output " + layoutOf(y).text());
         long inner = x.type().numElements() / ((long) d[0] * c);
         return new BatchNormPlan(ab, d[0], c, inner, d.length >= 3 && layout == Layout.NHWC);
     }
 
-    static GpuEngine.Layer batchnorm(GpuEngine e, Node n) {
-        BatchNormPlan bp = batchnormPlan(e.graph, n);
+    static Layer batchnorm(LayerContext e, Node n) {
+        BatchNormPlan bp = batchnormPlan(e.graph(), n);
         Value x = n.input(0), y = n.output();
         int c = bp.c();
         DeviceBuffer tab = e.shared(y, "batchnorm:affine", () -> DeviceBuffer.ofFloats(bp.affine()));
         DeviceBuffer ta = tab.slice(0, 4L * c), tb = tab.slice(4L * c, 4L * c);
-        DeviceBuffer xb = e.act(x), yb = e.act(y);
-        DType t = e.precision.storage();
-        return new GpuEngine.Layer() {
+        DeviceBuffer xb = e.activation(x), yb = e.activation(y);
+        DType t = e.storage();
+        return new Layer() {
             @Override public LayerPlan plan() { return e.plan(n, GpuTactics.BATCHNORM, y); }
-            @Override public void enqueue(CudaStream s) { MoreKernels.batchnorm(e.compiler, t, xb, yb, ta, tb, bp.batch(), c, bp.inner(), bp.nhwc(), s); }
+            @Override public void enqueue(CudaStream s) { MoreKernels.batchnorm(e.kernels(), t, xb, yb, ta, tb, bp.batch(), c, bp.inner(), bp.nhwc(), s); }
         };
     }
 }

@@ -34,23 +34,20 @@ import org.tessel.runtime.gpu.kernels.CudnnConv;
  * </ul>
  * With an auto-tuner every form cuDNN takes is built, its convolution algorithm tuned, and the whole form (kernel
  * plus convolution) timed; the fastest is kept, per shape (so per batch). Without one (the fixed rule) {@link #defaultForm}.
- * {@code -Dtessel.gpu.stem=ID} forces a form. The choice is recorded (node name + {@value #KEY}) with the convolution's
- * algorithm, so later execution contexts and loaded engines replay it.
+ * A plan picks a form by naming it as the variant ({@code tessel.conv.stem/nchw_pad4}); the built layer's tactic names
+ * form and algorithm, so later execution contexts and loaded engines replay them.
  */
 final class StemConv {
     /** A form of the stem. */
     enum Form {
-        PAD8("nchw_pad8", "tessel.stem.pad8"), PAD4("nchw_pad4", "tessel.stem.pad4"), NHWC("nchw_to_nhwc", "tessel.stem.nhwc"), NCHW_IN("nchw_in", "tessel.stem.nchw_in");
+        PAD8("nchw_pad8"), PAD4("nchw_pad4"), NHWC("nchw_to_nhwc"), NCHW_IN("nchw_in");
 
         /** The form as a tactic id: {@code tessel.conv.stem/VARIANT} (timed alternatives and recorded choices use it). */
         final String id;
         final String variant;
-        /** What this form was called before the one tactic vocabulary (engine files and -Dtessel.gpu.stem may still say it). */
-        final String legacyId;
-        Form(String variant, String legacyId) {
+        Form(String variant) {
             this.variant = variant;
             this.id = GpuTactics.variant(GpuTactics.CONV_STEM, variant);
-            this.legacyId = legacyId;
         }
 
         /** Channels cuDNN sees for an input of c channels. */
@@ -59,8 +56,8 @@ final class StemConv {
         boolean fits(int c) { return this != PAD4 || c <= 4; }
 
         static Form of(Node owner, String id) {
-            for (Form f : values()) if (f.id.equals(id) || f.variant.equals(id) || f.legacyId.equals(id) || f.name().equalsIgnoreCase(id)) return f;
-            throw GpuEngine.unsupported(owner, "unknown stem form '" + id + "' (known: " + java.util.Arrays.stream(values()).map(f -> f.id).toList() + ")");
+            for (Form f : values()) if (f.id.equals(id) || f.variant.equals(id)) return f;
+            throw GpuEngineException.unsupported(owner, "unknown stem form '" + id + "' (known: " + java.util.Arrays.stream(values()).map(f -> f.id).toList() + ")");
         }
     }
 
@@ -70,42 +67,42 @@ final class StemConv {
      */
     static Form defaultForm(int c) { return Form.PAD4.fits(c) ? Form.PAD4 : Form.PAD8; }
 
-    /** Suffix of the node name under which the chosen form is recorded in the engine's choices. */
-    static final String KEY = "#stem";
-
     private StemConv() {}
 
     /** True when this convolution is a stem this class builds. */
-    static boolean applies(GpuEngine e, Node owner, Value x, int groups, Layout layout) {
+    static boolean applies(LayerContext e, Node owner, Value x, int groups, Layout layout) {
         Node p = x.producer();
-        return e.precision.storage() == DType.F16 && layout == Layout.NHWC && groups == 1 && p != null && ChannelPad.absorbs(e, p);
+        return e.storage() == DType.F16 && layout == Layout.NHWC && groups == 1 && p != null && ChannelPad.absorbs(e, p);
     }
 
     /** One built form: its convolution, the buffer its kernel writes (null for NCHW_IN), filters and algorithm. */
     private record Built(Form form, int cp, CudnnConv k, DeviceBuffer buf, DeviceBuffer wb, Cudnn.FwdAlgo algo) {}
 
-    static GpuEngine.Layer build(GpuEngine e, Node conv, Node owner, Value x, Value w, Value bias, Value residual, GpuEngine.Act act, DeviceBuffer yb) {
+    /**
+     * Builds the stem; {@code variant} is the planned tactic's variant: {@code FORM[/ALGO]} picks the form (and the
+     * cuDNN algorithm), empty leaves them to the auto-tuner (every form that fits, timed) or, without one, to
+     * {@link #defaultForm} with IMPLICIT_PRECOMP_GEMM.
+     */
+    static Layer build(LayerContext e, Node conv, Node owner, Value x, Value w, Value bias, Value residual, ConvLayers.Act act, DeviceBuffer yb, List<String> variant) {
         int[] xd = x.type().shape().dims(), wd = w.type().shape().dims();
         int n = xd[0], c = xd[1], h = xd[2], wi = xd[3];
         Attributes a = conv.attrs();
         long[] strides = a.getInts("strides", new long[] {1, 1}), dil = a.getInts("dilations", new long[] {1, 1}), pads = a.getInts("pads", new long[] {0, 0, 0, 0});
         Value out = owner.output();
         int[] od = out.type().shape().dims();
-        DeviceBuffer src = e.act(x.producer().input(0)); // the network input, NCHW
+        DeviceBuffer src = e.activation(x.producer().input(0)); // the network input, NCHW
         long hw = (long) h * wi, pixels = n * hw;
         DeviceBuffer bb = bias != null ? e.weight(bias, Layout.ANY) : e.upload(Tensor.zeros(DType.F32, Shape.of(wd[0])), w, "zero-bias");
-        DeviceBuffer zb = residual == null ? null : e.act(residual);
-        boolean relu = act == GpuEngine.Act.RELU || (act.clips() && act.lo() >= 0f);
-        String key = owner.name() + KEY;
-        String recordedForm = e.choices.get(key), recordedAlgo = recordedForm == null ? null : e.choices.get(owner.name());
-        String forced = System.getProperty("tessel.gpu.stem");
-        Autotuner tuner = recordedForm != null ? null : e.tuner();
+        DeviceBuffer zb = residual == null ? null : e.activation(residual);
+        boolean relu = act == ConvLayers.Act.RELU || (act.clips() && act.lo() >= 0f);
+        String plannedForm = variant.isEmpty() ? null : variant.get(0);
+        Cudnn.FwdAlgo plannedAlgo = variant.size() > 1 ? ConvLayers.algoOrNull(variant.get(1)) : null;
+        Autotuner tuner = plannedForm != null && plannedAlgo != null ? null : e.tuner();
         List<Form> forms = new ArrayList<>();
-        if (recordedForm != null) forms.add(Form.of(owner, recordedForm));
-        else if (forced != null && !forced.isEmpty()) forms.add(Form.of(owner, forced));
+        if (plannedForm != null) forms.add(Form.of(owner, plannedForm));
         else if (tuner == null) forms.add(defaultForm(c));
         else for (Form f : Form.values()) if (f.fits(c)) forms.add(f);
-        if (forms.size() == 1 && !forms.get(0).fits(c)) throw GpuEngine.unsupported(owner, forms.get(0).id + " takes at most 4 input channels, the stem has " + c);
+        if (forms.size() == 1 && !forms.get(0).fits(c)) throw GpuEngineException.unsupported(owner, forms.get(0).id + " takes at most 4 input channels, the stem has " + c);
 
         List<Built> built = new ArrayList<>();
         List<String> refused = new ArrayList<>();
@@ -116,16 +113,16 @@ final class StemConv {
                 int cp = f.channels(c);
                 CudnnConv.Spec spec = new CudnnConv.Spec(n, cp, h, wi, wd[0], wd[2], wd[3], (int) pads[0], (int) pads[1], (int) strides[0], (int) strides[1],
                         (int) dil[0], (int) dil[1], 1, Layout.NHWC, DType.F16, CudnnConv.Math.FP32_STRICT);
-                k = f == Form.NCHW_IN ? CudnnConv.createMixed(e.cur().cudnn, spec, Layout.NCHW) : CudnnConv.create(e.cur().cudnn, spec);
+                k = f == Form.NCHW_IN ? CudnnConv.createMixed(e.cudnn(), spec, Layout.NCHW) : CudnnConv.create(e.cudnn(), spec);
                 int[] kd = k.outputDims();
-                if (!java.util.Arrays.equals(od, kd)) throw GpuEngine.unsupported(owner, "cuDNN output " + java.util.Arrays.toString(kd) + " differs from the IR's " + out.type().shape());
+                if (!java.util.Arrays.equals(od, kd)) throw GpuEngineException.unsupported(owner, "cuDNN output " + java.util.Arrays.toString(kd) + " differs from the IR's " + out.type().shape());
                 DeviceBuffer wb = filters(e, f, w, c, cp);
                 if (f != Form.NCHW_IN) {
                     buf = DeviceBuffer.allocate(pixels * cp * 2);
                     buf.fill((byte) 0);
                 }
                 DeviceBuffer cx = buf == null ? src : buf;
-                Cudnn.FwdAlgo algo = recordedAlgo != null ? GpuEngine.convAlgo(owner, recordedAlgo)
+                Cudnn.FwdAlgo algo = plannedAlgo != null ? plannedAlgo
                         : tuner != null ? tuner.conv(k, conv, owner, cx, wb, bb, zb, yb, relu, f.id) : Cudnn.FwdAlgo.IMPLICIT_PRECOMP_GEMM;
                 built.add(new Built(f, cp, k, buf, wb, algo));
             } catch (RuntimeException ex) {
@@ -135,7 +132,7 @@ final class StemConv {
                 refused.add(f.id + " (" + ex.getMessage() + ")");
             }
         }
-        if (built.isEmpty()) throw GpuEngine.unsupported(owner, "no stem form ran: " + refused);
+        if (built.isEmpty()) throw GpuEngineException.unsupported(owner, "no stem form ran: " + refused);
 
         Built chosen = built.get(0);
         if (built.size() > 1) {
@@ -147,33 +144,31 @@ final class StemConv {
             String id = tuner.fastestOf(owner, conv, calls, src);
             if (id == null) {
                 for (Built b : built) close(b);
-                throw GpuEngine.unsupported(owner, "no stem form ran (tried " + calls.keySet() + ")");
+                throw GpuEngineException.unsupported(owner, "no stem form ran (tried " + calls.keySet() + ")");
             }
             for (Built b : built) if (b.form().id.equals(id)) chosen = b;
         }
         for (Built b : built) if (b != chosen) close(b);
         Built s0 = chosen;
         if (s0.buf() != null) e.keep(s0.buf());
-        e.choices.put(key, s0.form().id);
-        e.choices.put(owner.name(), GpuTactics.variant(GpuTactics.CONV_FUSED, s0.algo().tacticId()));
         e.needWorkspace(s0.k().workspaceSize(s0.algo()));
-        java.util.function.Supplier<DeviceBuffer> workspace = e.workspaceRef();
+        java.util.function.Supplier<DeviceBuffer> workspace = e.workspace();
         boolean clamp = act.clips();
         long elems = out.type().numElements();
         String tactic = GpuTactics.variant(s0.form().id, s0.algo().tacticId()) + (clamp ? "/clamp" : "");
-        return new GpuEngine.Layer() {
+        return new Layer() {
             @Override public LayerPlan plan() { return e.plan(owner, tactic, out); }
             @Override public void enqueue(CudaStream s) {
                 run(e, s0, src, pixels, hw, c, bb, zb, relu, yb, workspace.get(), s);
-                if (clamp) Clamp.run(e.compiler, DType.F16, yb, yb, elems, act.lo(), act.hi(), s);
+                if (clamp) Clamp.run(e.kernels(), DType.F16, yb, yb, elems, act.lo(), act.hi(), s);
             }
             @Override public void close() { s0.k().close(); }
         };
     }
 
-    private static void run(GpuEngine e, Built b, DeviceBuffer src, long pixels, long hw, int c, DeviceBuffer bb, DeviceBuffer zb, boolean relu,
+    private static void run(LayerContext e, Built b, DeviceBuffer src, long pixels, long hw, int c, DeviceBuffer bb, DeviceBuffer zb, boolean relu,
                             DeviceBuffer yb, DeviceBuffer workspace, CudaStream s) {
-        if (b.buf() != null) CnnKernels.stemFromNchw(e.compiler, src, b.buf(), pixels, hw, c, b.cp(), s);
+        if (b.buf() != null) CnnKernels.stemFromNchw(e.kernels(), src, b.buf(), pixels, hw, c, b.cp(), s);
         b.k().runBiasActivation(b.algo(), b.buf() != null ? b.buf() : src, b.wb(), bb, zb, 1f, relu, yb, workspace, s);
     }
 
@@ -183,7 +178,7 @@ final class StemConv {
     }
 
     /** Filters for a form: KRSC zero-padded to cp channels, KRSC, or KCRS for the NCHW input. */
-    private static DeviceBuffer filters(GpuEngine e, Form f, Value w, int c, int cp) {
+    private static DeviceBuffer filters(LayerContext e, Form f, Value w, int c, int cp) {
         if (f == Form.NCHW_IN) return e.weight(w, Layout.NCHW);
         if (cp == c) return e.weight(w, Layout.NHWC);
         int[] wd = w.type().shape().dims();

@@ -43,23 +43,6 @@ public final class MmaAttention {
         return null;
     }
 
-    /**
-     * The shape rule between this kernel and the CUDA-core {@code tessel.attention.bshd} when both can
-     * run: the tensor-core kernel from {@link #MIN_BLOCKS} blocks of 64 queries on. Measured on an H200
-     * (runtime/GPU-ENGINE.md) it was faster at every shape tried, 1.8x at B1 H3 S197 (ViT-tiny) up to
-     * 12.8x at B32 H12 S384, so the default threshold is 1 block: always, when the operands allow.
-     */
-    public static boolean preferred(int batch, int heads, int sq, int sk) {
-        long blocks = (long) batch * heads * ((sq + BLOCK_QUERIES - 1) / BLOCK_QUERIES);
-        return blocks >= MIN_BLOCKS;
-    }
-
-    /**
-     * Fewest (64-query, batch, head) blocks for which the tensor-core kernel is chosen; the system property
-     * {@code tessel.attention.mmaMinBlocks} overrides it (a huge value forces the CUDA-core kernel, for comparisons).
-     */
-    public static final long MIN_BLOCKS = Long.getLong("tessel.attention.mmaMinBlocks", 1);
-
     /** O = softmax(scale Q K^T + mask) V; arguments as {@link TransformerKernels#attention}; a row whose every score is -inf gives 0. */
     public static void run(KernelCompiler kc, DType t, int batch, int heads, int sq, int sk, int headDim, float scale,
                            DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer mask, DeviceBuffer o,

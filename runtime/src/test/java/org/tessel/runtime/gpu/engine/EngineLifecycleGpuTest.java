@@ -63,8 +63,8 @@ class EngineLifecycleGpuTest {
             before = c.run(List.of(x));
             long t0 = System.nanoTime();
             e.save(file);
-            System.out.printf("RESULT|engine-file save mobilenetv2 FP16|-|-|-|-|%.1f MiB in %.2f s, %d choices|ok%n", Files.size(file) / 1048576.0,
-                    (System.nanoTime() - t0) / 1e9, e.choices().size());
+            System.out.printf("RESULT|engine-file save mobilenetv2 FP16|-|-|-|-|%.1f MiB in %.2f s, %d layers|ok%n", Files.size(file) / 1048576.0,
+                    (System.nanoTime() - t0) / 1e9, e.layerPlans().size());
         }
         long t0 = System.nanoTime();
         try (GpuEngine loaded = GpuEngine.load(file, ctx); GpuExecutionContext c = loaded.createExecutionContext()) {

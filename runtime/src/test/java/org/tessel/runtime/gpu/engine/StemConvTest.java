@@ -17,7 +17,7 @@ class StemConvTest {
     void formsParseAndFit() {
         Graph g = StemGpuTest.stem(1, 3, 16, 7, false);
         Node any = g.nodes().get(0);
-        assertEquals(StemConv.Form.PAD4, StemConv.Form.of(any, "tessel.stem.pad4"));
+        assertEquals(StemConv.Form.PAD4, StemConv.Form.of(any, "tessel.conv.stem/nchw_pad4"));
         assertEquals(StemConv.Form.NCHW_IN, StemConv.Form.of(any, "nchw_in"));
         GpuEngineException e = assertThrows(GpuEngineException.class, () -> StemConv.Form.of(any, "pad16"));
         assertTrue(e.getMessage().contains(any.name()), e.getMessage());

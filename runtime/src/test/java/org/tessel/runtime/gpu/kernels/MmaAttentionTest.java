@@ -25,13 +25,4 @@ class MmaAttentionTest {
         assertTrue(MmaAttention.unsupportedReason(DType.F16, 1, 1, 64, new TransformerKernels.AttentionStrides(68, 64, 64, 64, 0)).contains("row stride 68"));
         assertTrue(MmaAttention.unsupportedReason(DType.F16, 70000, 1, 64, ld(64)).contains("65535"));
     }
-
-    @Test void shapeRuleCountsBlocksOfSixtyFourQueries() {
-        long bertB32 = 32L * 12 * 2;
-        assertEquals(bertB32 >= MmaAttention.MIN_BLOCKS, MmaAttention.preferred(32, 12, 128, 128));
-        assertTrue(MmaAttention.preferred(32, 12, 128, 128), "BERT-base batch 32 runs on tensor cores");
-        assertEquals(12L * 2 >= MmaAttention.MIN_BLOCKS, MmaAttention.preferred(1, 12, 128, 128));
-        assertEquals(12L * 1 >= MmaAttention.MIN_BLOCKS, MmaAttention.preferred(1, 12, 64, 64));
-        assertEquals(12L * 2 >= MmaAttention.MIN_BLOCKS, MmaAttention.preferred(1, 12, 65, 65));
-    }
 }

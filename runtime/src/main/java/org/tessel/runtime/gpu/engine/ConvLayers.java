@@ -1,0 +1,244 @@
+package org.tessel.runtime.gpu.engine;
+
+import java.util.List;
+import org.tessel.api.Attributes;
+import org.tessel.api.DType;
+import org.tessel.api.Layout;
+import org.tessel.api.Tensor;
+import org.tessel.ir.Graph;
+import org.tessel.ir.Node;
+import org.tessel.ir.Value;
+import org.tessel.runtime.cuda.CudaStream;
+import org.tessel.runtime.cuda.DeviceBuffer;
+import org.tessel.runtime.cuda.ffm.Cudnn;
+import org.tessel.runtime.engine.LayerPlan;
+import org.tessel.runtime.gpu.kernels.Clamp;
+import org.tessel.runtime.gpu.kernels.CudnnConv;
+import org.tessel.runtime.gpu.kernels.DepthwiseConvNhwc;
+
+/**
+ * Convolutions: a plain Conv, or {@code tessel.Fused} kind=conv_bias_act (Conv [+ Add residual] [+ Relu | Clip]).
+ * <ul>
+ *   <li>{@code cudnn.conv.fused_bias_act}: cuDNN's fused convolution + bias + activation (+ residual) in the
+ *       value's layout; variant: the cuDNN algorithm (IMPLICIT_PRECOMP_GEMM, the one cuDNN takes with the
+ *       identity activation, unless tuned or planned), {@code /clamp} when a Clip's clamp runs after it;</li>
+ *   <li>{@code tessel.conv.depthwise_nhwc}: Tessel's NHWC depthwise kernel (bias and clamp fused);</li>
+ *   <li>{@code tessel.conv.stem}: an f16 NHWC convolution with few input channels, either reading the network's
+ *       NCHW input itself ({@link StemConv}, its reformat absorbed) or on channels zero-padded to 8
+ *       ({@link ChannelPad}, variant {@code nhwc_pad8}).</li>
+ * </ul>
+ */
+public final class ConvLayers implements TacticImplementation {
+    @Override public List<String> tacticIds() { return List.of(GpuTactics.CONV_FUSED, GpuTactics.CONV_STEM, GpuTactics.CONV_DEPTHWISE); }
+
+    @Override public boolean computes(Node n) {
+        return n.opName().equals("Conv") || n.opName().equals("tessel.Fused") && n.attrs().getString("kind", "").equals("conv_bias_act");
+    }
+
+    /** The fixed rule: the depthwise kernel where it runs, the stem where it applies, else cuDNN's fused call. */
+    @Override public String ruleTactic(LayerContext c, Node n) {
+        if (!computes(n)) return null;
+        Operands o = operands(n);
+        int[] xd = o.x.type().shape().dims(), wd = o.w.type().shape().dims();
+        if (xd.length != 4 || wd.length != 4) return GpuTactics.CONV_FUSED; // refused when built, naming the shapes
+        int groups = (int) o.conv.attrs().getInt("group", 1);
+        Layout layout = c.layoutOf(o.x);
+        if (depthwise(xd, wd, groups, layout, o.residual)) return GpuTactics.CONV_DEPTHWISE;
+        if (StemConv.applies(c, n, o.x, groups, layout) || ChannelPad.pads(c, o.x, groups, layout, n)) return GpuTactics.CONV_STEM;
+        return GpuTactics.CONV_FUSED;
+    }
+
+    @Override public Layer build(LayerContext c, Node n, String tactic) {
+        List<String> parts = GpuTactics.parts(tactic);
+        Operands o = operands(n);
+        return conv(c, o, n, parts.get(0), parts.subList(1, parts.size()));
+    }
+
+    /** The activation after a convolution: ReLU is clamp(0, inf), Clip is clamp(lo, hi). */
+    record Act(String name, float lo, float hi) {
+        static final Act NONE = new Act("none", Float.NEGATIVE_INFINITY, Float.POSITIVE_INFINITY);
+        static final Act RELU = new Act("relu", 0f, Float.POSITIVE_INFINITY);
+        boolean clips() { return !name.equals("none") && !name.equals("relu"); }
+    }
+
+    /** A convolution node {@code conv} (its attributes) and its operands in the outer graph: x, w, bias, residual, and the activation after it. */
+    record Operands(Node conv, Value x, Value w, Value bias, Value residual, Act act) {}
+
+    /** The operands of a Conv or a conv_bias_act fused node; throws naming the node when the body is not one Conv chain. */
+    static Operands operands(Node n) {
+        if (n.opName().equals("Conv"))
+            return new Operands(n, n.input(0), n.input(1), n.numInputs() > 2 ? n.input(2) : null, null, Act.NONE);
+        Graph body = n.body();
+        if (body == null) throw GpuEngineException.unsupported(n, "tessel.Fused without a body");
+        // Body: Conv(in0, in1, in2) [-> Add(conv, in3)] [-> Relu | Clip(lo, hi)]
+        Node conv = null;
+        Value residual = null;
+        Act act = Act.NONE;
+        Value cur = null;
+        for (Node b : body.nodes()) {
+            switch (b.opName()) {
+                case "Conv" -> {
+                    if (conv != null) throw GpuEngineException.unsupported(n, "conv_bias_act body has two Conv nodes");
+                    conv = b;
+                    cur = b.output();
+                }
+                case "Add" -> {
+                    if (cur == null || residual != null || act != Act.NONE) throw GpuEngineException.unsupported(n, "conv_bias_act body: Add must follow the Conv, once, before the activation");
+                    Value other = b.input(0) == cur ? b.input(1) : b.input(1) == cur ? b.input(0) : null;
+                    if (other == null) throw GpuEngineException.unsupported(n, "conv_bias_act body: Add does not take the Conv result");
+                    if (!other.type().shape().equals(cur.type().shape())) throw GpuEngineException.unsupported(n, "conv_bias_act body: the residual " + other.type().shape() + " is broadcast to " + cur.type().shape());
+                    residual = outer(n, body, other);
+                    cur = b.output();
+                }
+                case "Relu", "Clip" -> {
+                    if (cur == null || act != Act.NONE || b.input(0) != cur) throw GpuEngineException.unsupported(n, "conv_bias_act body: " + b.opName() + " must take the Conv (+ residual) result");
+                    act = b.opName().equals("Relu") ? Act.RELU : clip(n, body, b);
+                    cur = b.output();
+                }
+                default -> throw GpuEngineException.unsupported(n, "conv_bias_act body op " + b.opName() + " (node '" + b.name() + "') is not Conv/Add/Relu/Clip");
+            }
+        }
+        if (conv == null || body.outputs().size() != 1 || body.outputs().get(0) != cur)
+            throw GpuEngineException.unsupported(n, "conv_bias_act body must be one Conv chain ending in the body's only output");
+        Value bias = conv.numInputs() > 2 && conv.input(2) != null ? outer(n, body, conv.input(2)) : null;
+        return new Operands(conv, outer(n, body, conv.input(0)), outer(n, body, conv.input(1)), bias, residual, act);
+    }
+
+    private static Act clip(Node fused, Graph body, Node clip) {
+        float lo = Float.NEGATIVE_INFINITY, hi = Float.POSITIVE_INFINITY;
+        if (clip.attrs().has("min")) lo = clip.attrs().getFloat("min", lo);
+        if (clip.attrs().has("max")) hi = clip.attrs().getFloat("max", hi);
+        if (clip.numInputs() > 1 && clip.input(1) != null) lo = scalar(fused, outer(fused, body, clip.input(1)), "min");
+        if (clip.numInputs() > 2 && clip.input(2) != null) hi = scalar(fused, outer(fused, body, clip.input(2)), "max");
+        return new Act("clip", lo, hi);
+    }
+
+    private static float scalar(Node n, Value v, String what) {
+        if (v.constantValue() == null || v.type().numElements() != 1)
+            throw GpuEngineException.unsupported(n, "Clip " + what + " %" + v.name() + " must be a scalar constant");
+        return v.constantValue().getFloat(0);
+    }
+
+    /** The outer value a body input stands for. */
+    static Value outer(Node fused, Graph body, Value inner) {
+        int i = body.inputs().indexOf(inner);
+        if (i < 0) throw GpuEngineException.unsupported(fused, "body value %" + inner.name() + " is not a body input");
+        return fused.input(i);
+    }
+
+    private static boolean depthwise(int[] xd, int[] wd, int groups, Layout layout, Value residual) {
+        return groups == xd[1] && groups == wd[0] && wd[1] == 1 && layout == Layout.NHWC && residual == null;
+    }
+
+    /** The cuDNN algorithm a variant part names, or null when it names none (e.g. "clamp"). */
+    static Cudnn.FwdAlgo algoOrNull(String part) {
+        for (Cudnn.FwdAlgo a : Cudnn.FwdAlgo.values()) if (a.tacticId().equals(part)) return a;
+        return null;
+    }
+
+    /** The convolution of {@code owner} with tactic {@code id} and its variant parts. */
+    private static Layer conv(LayerContext c, Operands o, Node owner, String id, List<String> variant) {
+        Node conv = o.conv;
+        Value x = o.x, w = o.w, bias = o.bias, residual = o.residual, out = owner.output();
+        Act act = o.act;
+        int[] xd = x.type().shape().dims(), wd = w.type().shape().dims();
+        if (xd.length != 4 || wd.length != 4) throw GpuEngineException.unsupported(owner, "only 2-D convolutions (rank-4 input and weights), got input " + x.type().shape() + ", weights " + w.type().shape());
+        Attributes a = conv.attrs();
+        long[] strides = a.getInts("strides", new long[] {1, 1}), dil = a.getInts("dilations", new long[] {1, 1}), pads = a.getInts("pads", new long[] {0, 0, 0, 0});
+        String autoPad = a.getString("auto_pad", "NOTSET");
+        if (!autoPad.equals("NOTSET")) throw GpuEngineException.unsupported(owner, "auto_pad=" + autoPad + " (the pipeline makes pads explicit; run the standard pipeline first)");
+        if (pads.length == 4 && (pads[0] != pads[2] || pads[1] != pads[3])) throw GpuEngineException.unsupported(owner, "asymmetric pads " + java.util.Arrays.toString(pads) + " (cuDNN takes symmetric pads)");
+        int groups = (int) a.getInt("group", 1);
+        if (w.constantValue() == null) throw GpuEngineException.unsupported(owner, "weights %" + w.name() + " are not a constant");
+        Layout layout = c.layoutOf(x);
+        if (c.layoutOf(out) != layout) throw GpuEngineException.unsupported(owner, "input layout " + layout.text() + " differs from output layout " + c.layoutOf(out).text());
+        DeviceBuffer yb = c.activation(out);
+        switch (id) {
+            case GpuTactics.CONV_DEPTHWISE -> {
+                if (!depthwise(xd, wd, groups, layout, residual))
+                    throw GpuEngineException.unsupported(owner, id + " runs depthwise NHWC convolutions without a residual (groups = input channels = output channels, one filter channel); "
+                            + "this one has groups " + groups + ", input " + x.type().shape() + " " + layout.text() + ", weights " + w.type().shape() + (residual != null ? ", a residual" : ""));
+                int[] od = out.type().shape().dims();
+                DepthwiseConvNhwc.Shape ds = new DepthwiseConvNhwc.Shape(xd[0], xd[2], xd[3], xd[1], od[2], od[3], wd[2], wd[3],
+                        (int) strides[0], (int) strides[1], (int) pads[0], (int) pads[1], (int) dil[0], (int) dil[1]);
+                DeviceBuffer xb = c.activation(x);
+                DeviceBuffer wb = c.upload(DepthwiseConvNhwc.packWeights(w.constantValue()), w);
+                DeviceBuffer bb = bias == null ? null : c.weight(bias, Layout.ANY);
+                DType t = c.storage();
+                return new Layer() {
+                    @Override public LayerPlan plan() { return c.plan(owner, GpuTactics.CONV_DEPTHWISE, out); }
+                    @Override public void enqueue(CudaStream s) { DepthwiseConvNhwc.run(c.kernels(), t, ds, xb, wb, bb, yb, act.lo(), act.hi(), s); }
+                };
+            }
+            case GpuTactics.CONV_STEM -> {
+                // the RGB stem reading the network input (its nchw-to-nhwc reformat absorbed): one of several forms, see StemConv
+                if (StemConv.applies(c, owner, x, groups, layout)) {
+                    if (!variant.isEmpty() && variant.get(0).equals(ChannelPad.VARIANT))
+                        throw GpuEngineException.unsupported(owner, id + "/" + ChannelPad.VARIANT + " pads an NHWC input, and this stem reads the network's NCHW input (its reformat is absorbed); use a form of "
+                                + java.util.Arrays.stream(StemConv.Form.values()).map(f -> f.variant).toList());
+                    return StemConv.build(c, conv, owner, x, w, bias, residual, act, yb, variant);
+                }
+                if (!ChannelPad.pads(c, x, groups, layout, owner))
+                    throw GpuEngineException.unsupported(owner, id + " runs f16 NHWC convolutions of one group with up to 64 input channels, not a multiple of 8; this one has " + xd[1]
+                            + " channels, groups " + groups + ", " + layout.text() + ", " + c.storage().text());
+                if (!variant.isEmpty() && !variant.get(0).equals(ChannelPad.VARIANT))
+                    throw GpuEngineException.unsupported(owner, id + "/" + variant.get(0) + " is a form of a stem that reads the network's NCHW input; this convolution's input is not an absorbed reformat of it, so only "
+                            + id + "/" + ChannelPad.VARIANT + " runs it");
+                return cudnn(c, o, owner, groups, layout, ChannelPad.of(c, owner, x, w), variant.size() > 1 ? variant.subList(1, variant.size()) : List.of());
+            }
+            case GpuTactics.CONV_FUSED -> { return cudnn(c, o, owner, groups, layout, null, variant); }
+            default -> throw GpuEngineException.unsupported(owner, "tactic '" + id + "' is not a convolution tactic");
+        }
+    }
+
+    /** cuDNN's fused convolution, on the padded input when {@code pad} is given; {@code variant}: [ALGO][/clamp]. */
+    private static Layer cudnn(LayerContext c, Operands o, Node owner, int groups, Layout layout, ChannelPad pad, List<String> variant) {
+        Node conv = o.conv;
+        Value x = o.x, w = o.w, bias = o.bias, residual = o.residual, out = owner.output();
+        Act act = o.act;
+        int[] xd = x.type().shape().dims(), wd = w.type().shape().dims();
+        Attributes a = conv.attrs();
+        long[] strides = a.getInts("strides", new long[] {1, 1}), dil = a.getInts("dilations", new long[] {1, 1}), pads = a.getInts("pads", new long[] {0, 0, 0, 0});
+        DeviceBuffer yb = c.activation(out);
+        DeviceBuffer cx = pad == null ? c.activation(x) : pad.input();
+        GpuEngine.Precision precision = c.precision();
+        CudnnConv.Math math = precision == GpuEngine.Precision.TF32 ? CudnnConv.Math.TF32_ALLOWED : CudnnConv.Math.FP32_STRICT;
+        CudnnConv.Spec spec = new CudnnConv.Spec(xd[0], pad == null ? xd[1] : pad.channels(), xd[2], xd[3], wd[0], wd[2], wd[3], (int) pads[0], (int) pads[1],
+                (int) strides[0], (int) strides[1], (int) dil[0], (int) dil[1], groups, layout, c.storage(), math);
+        CudnnConv k = CudnnConv.create(c.cudnn(), spec);
+        int[] od = out.type().shape().dims();
+        int[] kd = k.outputDims();
+        if (!java.util.Arrays.equals(od, kd)) { k.close(); throw GpuEngineException.unsupported(owner, "cuDNN output " + java.util.Arrays.toString(kd) + " differs from the IR's " + out.type().shape()); }
+        DeviceBuffer wb = pad == null ? c.weight(w, layout) : pad.weights();
+        DeviceBuffer bb = bias != null ? c.weight(bias, Layout.ANY) : c.upload(Tensor.zeros(DType.F32, org.tessel.api.Shape.of(wd[0])), w, "zero-bias");
+        DeviceBuffer zb = residual == null ? null : c.activation(residual);
+        // cuDNN's fused call takes any algorithm with ReLU, only IMPLICIT_PRECOMP_GEMM with the identity;
+        // a Clip with lo >= 0 is ReLU then the clamp (clamp(relu(v), lo, hi) == clamp(v, lo, hi)), so it may use cuDNN's ReLU too
+        boolean relu = act == Act.RELU || (act.clips() && act.lo() >= 0f);
+        Cudnn.FwdAlgo planned = variant.isEmpty() ? null : algoOrNull(variant.get(0));
+        if (!variant.isEmpty() && planned == null && !variant.get(0).equals("clamp")) {
+            k.close();
+            throw GpuEngineException.unsupported(owner, "variant '" + variant.get(0) + "' names no cuDNN algorithm of this build (known: "
+                    + java.util.Arrays.stream(Cudnn.FwdAlgo.values()).map(Cudnn.FwdAlgo::tacticId).toList() + ")");
+        }
+        Cudnn.FwdAlgo algo = planned != null ? planned
+                : c.tuner() != null ? c.tuner().conv(k, conv, owner, cx, wb, bb, zb, yb, relu) : Cudnn.FwdAlgo.IMPLICIT_PRECOMP_GEMM;
+        c.needWorkspace(k.workspaceSize(algo));
+        java.util.function.Supplier<DeviceBuffer> workspace = c.workspace();
+        boolean clamp = act.clips();
+        long elems = out.type().numElements();
+        DType t = c.storage();
+        // one catalogue id per layer: the padded form is the stem tactic, a Clip's clamp a variant of the fused call
+        String tactic = pad == null ? GpuTactics.variant(GpuTactics.CONV_FUSED, algo.tacticId()) + (clamp ? "/clamp" : "")
+                : GpuTactics.variant(GpuTactics.CONV_STEM, ChannelPad.VARIANT, algo.tacticId()) + (clamp ? "/clamp" : "");
+        return new Layer() {
+            @Override public LayerPlan plan() { return c.plan(owner, tactic, out); }
+            @Override public void enqueue(CudaStream s) {
+                if (pad != null) pad.enqueue(s);
+                k.runBiasActivation(algo, cx, wb, bb, zb, 1f, relu, yb, workspace.get(), s);
+                if (clamp) Clamp.run(c.kernels(), t, yb, yb, elems, act.lo(), act.hi(), s);
+            }
+            @Override public void close() { k.close(); }
+        };
+    }
+}

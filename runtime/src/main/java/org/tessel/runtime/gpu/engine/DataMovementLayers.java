@@ -1,0 +1,185 @@
+package org.tessel.runtime.gpu.engine;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import org.tessel.api.DType;
+import org.tessel.api.Layout;
+import org.tessel.ir.Node;
+import org.tessel.ir.Value;
+import org.tessel.passes.memory.MemoryPlan;
+import org.tessel.runtime.cuda.CudaStream;
+import org.tessel.runtime.cuda.DeviceBuffer;
+import org.tessel.runtime.engine.LayerPlan;
+import org.tessel.runtime.gpu.kernels.CnnKernels;
+import org.tessel.runtime.gpu.kernels.Reformat;
+import org.tessel.runtime.gpu.kernels.TransformerKernels;
+
+/**
+ * Data movement:
+ * <ul>
+ *   <li>{@code tessel.view} / {@code tessel.copy}: Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout alias their
+ *       input where the memory plan put them in place, else copy it; which of the two runs is the memory plan's
+ *       consequence, so either realizes a plan naming the other;</li>
+ *   <li>{@code tessel.transpose}: Transpose of a channels-first tensor; {@code tessel.gather}: Gather (indices as
+ *       i32); {@code tessel.concat}: one strided copy per input into its slice, in either layout;</li>
+ *   <li>{@code tessel.reformat.nchw_nhwc}: tessel.Reformat between NCHW and NHWC (variant {@code to_nhwc} /
+ *       {@code to_nchw}), or nothing where the stem reads the network input itself ({@code absorbed_by_stem}).</li>
+ * </ul>
+ */
+public final class DataMovementLayers implements TacticImplementation {
+    /** Ops built as a view or copy; the catalogue's tessel.view and tessel.copy take the same (TacticVocabularyLintTest). */
+    static final Set<String> VIEWS = Set.of("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout");
+
+    @Override public List<String> tacticIds() {
+        return List.of(GpuTactics.VIEW, GpuTactics.COPY, GpuTactics.TRANSPOSE, GpuTactics.CONCAT, GpuTactics.GATHER, GpuTactics.REFORMAT);
+    }
+
+    private static String idOf(Node n) {
+        if (VIEWS.contains(n.opName())) return GpuTactics.VIEW;
+        return switch (n.opName()) {
+            case "Transpose" -> GpuTactics.TRANSPOSE;
+            case "Concat" -> GpuTactics.CONCAT;
+            case "Gather" -> GpuTactics.GATHER;
+            case "tessel.Reformat" -> GpuTactics.REFORMAT;
+            default -> null;
+        };
+    }
+
+    @Override public boolean computes(Node n) { return idOf(n) != null; }
+
+    @Override public String ruleTactic(LayerContext c, Node n) { return idOf(n); }
+
+    @Override public boolean realizes(String planned, String built) {
+        Set<String> viewOrCopy = Set.of(GpuTactics.VIEW, GpuTactics.COPY);
+        return planned.equals(built) || viewOrCopy.contains(planned) && viewOrCopy.contains(built);
+    }
+
+    @Override public Layer build(LayerContext e, Node n, String tactic) {
+        String id = idOf(n);
+        if (GpuTactics.VIEW.equals(id)) Operands.requireOneOf(n, tactic, GpuTactics.VIEW, GpuTactics.COPY);
+        else Operands.requireOneOf(n, tactic, id == null ? "(none)" : id);
+        return switch (id) {
+            case GpuTactics.VIEW -> view(e, n);
+            case GpuTactics.TRANSPOSE -> transpose(e, n);
+            case GpuTactics.CONCAT -> concat(e, n);
+            case GpuTactics.GATHER -> gather(e, n);
+            default -> reformat(e, n);
+        };
+    }
+
+    private static Layer view(LayerContext e, Node n) {
+        Value in = n.input(0), out = n.output();
+        DeviceBuffer src = e.activation(in);
+        MemoryPlan.Allocation ai = e.placement(in), ao = e.placement(out);
+        boolean inPlace = ai != null && ao != null && ai.offset() == ao.offset() && !e.isBound(out);
+        if (in.type().dtype().isInteger() && !e.isBound(out)) inPlace = true; // integer values (i32 on the device) live outside the arena
+        if (inPlace) {
+            e.alias(out, src);
+            return Operands.layer(e, n, GpuTactics.VIEW, out, s -> {});
+        }
+        DeviceBuffer dst = e.activation(out);
+        return Operands.layer(e, n, GpuTactics.COPY, out, s -> dst.copyFromAsync(src.slice(0, dst.bytes()), s));
+    }
+
+    private static Layer reformat(LayerContext e, Node n) {
+        if (ChannelPad.absorbs(e, n))
+            return Operands.layer(e, n, GpuTactics.variant(GpuTactics.REFORMAT, "absorbed_by_stem"), n.output(), s -> {});
+        Value x = n.input(0), y = n.output();
+        String to = n.attrs().getString("to", "");
+        int[] d = x.type().shape().dims();
+        if (d.length < 3) throw GpuEngineException.unsupported(n, "reformat of rank " + d.length + " (needs [N, C, spatial...])");
+        int batch = d[0], c = d[1];
+        int spatial = (int) (x.type().numElements() / ((long) batch * c));
+        DeviceBuffer xb = e.activation(x), yb = e.activation(y);
+        DType t = e.storage();
+        return switch (to) {
+            case "nhwc" -> Operands.layer(e, n, GpuTactics.variant(GpuTactics.REFORMAT, "to_nhwc"), y, s -> Reformat.nchwToNhwc(e.kernels(), t, xb, yb, batch, c, spatial, s));
+            case "nchw" -> Operands.layer(e, n, GpuTactics.variant(GpuTactics.REFORMAT, "to_nchw"), y, s -> Reformat.nhwcToNchw(e.kernels(), t, xb, yb, batch, c, spatial, s));
+            default -> throw GpuEngineException.unsupported(n, "reformat to '" + to + "' (supported: nhwc, nchw)");
+        };
+    }
+
+    private static Layer gather(LayerContext e, Node n) {
+        Value data = n.input(0), idx = n.input(1), out = n.output();
+        if (!idx.type().dtype().isInteger()) throw GpuEngineException.unsupported(n, "indices %" + idx.name() + " are " + idx.type().dtype().text() + " (expected an integer type)");
+        if (data.type().dtype().isInteger()) throw GpuEngineException.unsupported(n, "gathering from integer data %" + data.name());
+        int[] d = data.type().shape().dims();
+        int ax = Operands.axis(n, n.attrs().getInt("axis", 0), d.length);
+        long outer = Operands.prod(d, 0, ax), inner = Operands.prod(d, ax + 1, d.length), nidx = idx.type().numElements();
+        DeviceBuffer db = Operands.operand(e, data), ib = idx.isConstant() ? Operands.ints(e, idx) : e.activation(idx), ob = e.activation(out);
+        int axisLen = d[ax];
+        DType t = e.storage();
+        return Operands.layer(e, n, GpuTactics.GATHER, out, s -> TransformerKernels.gather(e.kernels(), t, db, ib, ob, outer, axisLen, nidx, inner, s));
+    }
+
+    private static Layer transpose(LayerContext e, Node n) {
+        Value x = n.input(0), out = n.output();
+        if (x.type().layout() == Layout.NHWC || out.type().layout() == Layout.NHWC) throw GpuEngineException.unsupported(n, "Transpose of a channels-last value");
+        int[] d = x.type().shape().dims();
+        long[] p = n.attrs().getInts("perm", null);
+        int[] perm = new int[d.length];
+        for (int i = 0; i < d.length; i++) perm[i] = p == null ? d.length - 1 - i : (int) p[i];
+        DeviceBuffer xb = Operands.operand(e, x), yb = e.activation(out);
+        DType t = e.storage();
+        return Operands.layer(e, n, GpuTactics.TRANSPOSE, out, s -> TransformerKernels.transpose(e.kernels(), t, d, perm, xb, yb, s));
+    }
+
+    /** The physical position of logical axis {@code a} of a rank-{@code r} tensor in {@code layout} (NHWC: channels last). */
+    static int physicalAxis(int a, int r, Layout layout) {
+        if (layout != Layout.NHWC || r < 3) return a;
+        return a == 0 ? 0 : a == 1 ? r - 1 : a - 1;
+    }
+
+    /** The logical dims in physical order. */
+    static int[] physicalDims(int[] d, Layout layout) {
+        if (layout != Layout.NHWC || d.length < 3) return d.clone();
+        int[] p = new int[d.length];
+        p[0] = d[0];
+        for (int i = 2; i < d.length; i++) p[i - 1] = d[i];
+        p[d.length - 1] = d[1];
+        return p;
+    }
+
+    private record Part(DeviceBuffer src, long innerBytes, long offsetBytes, int word) {}
+
+    private static Layer concat(LayerContext e, Node n) {
+        Value y = n.output();
+        int r = y.type().rank();
+        long axis = n.attrs().getInt("axis", 0);
+        if (axis < 0) axis += r;
+        if (axis < 0 || axis >= r) throw GpuEngineException.unsupported(n, "Concat axis " + n.attrs().getInt("axis", 0) + " of a rank-" + r + " tensor");
+        Layout layout = e.layoutOf(y);
+        int pa = physicalAxis((int) axis, r, layout);
+        int[] od = physicalDims(y.type().shape().dims(), layout);
+        long outer = 1;
+        for (int i = 0; i < pa; i++) outer *= od[i];
+        long elem = e.storage().bytes();
+        long rowOut = elem;
+        for (int i = pa; i < r; i++) rowOut *= od[i];
+        DeviceBuffer yb = e.activation(y);
+        List<Part> parts = new ArrayList<>();
+        long offset = 0;
+        for (Value x : n.inputs()) {
+            if (x.type().rank() != r) throw GpuEngineException.unsupported(n, "Concat input %" + x.name() + " has rank " + x.type().rank() + ", the output " + r);
+            if (!x.isConstant() && e.layoutOf(x) != layout)
+                throw GpuEngineException.unsupported(n, "Concat input %" + x.name() + " is " + e.layoutOf(x).text() + ", the output " + layout.text());
+            int[] xd = physicalDims(x.type().shape().dims(), layout);
+            long inner = elem;
+            for (int i = pa; i < r; i++) inner *= xd[i];
+            if (inner == 0) continue;
+            DeviceBuffer xb = x.isConstant() ? e.weight(x, layout) : e.activation(x);
+            int word = CnnKernels.wordBytes(inner, rowOut, offset, xb.address(), yb.address());
+            parts.add(new Part(xb, inner, offset, word));
+            offset += inner;
+        }
+        if (offset != rowOut) throw GpuEngineException.unsupported(n, "Concat inputs cover " + offset + " of the output's " + rowOut + " bytes per row");
+        long rows = outer, row = rowOut;
+        return new Layer() {
+            @Override public LayerPlan plan() { return e.plan(n, GpuTactics.CONCAT, y); }
+            @Override public void enqueue(CudaStream s) {
+                for (Part p : parts) CnnKernels.concatCopy(e.kernels(), p.word, p.src, yb, rows, p.innerBytes, row, p.offsetBytes, s);
+            }
+        };
+    }
+}

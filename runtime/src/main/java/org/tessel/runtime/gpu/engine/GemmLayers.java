@@ -1,0 +1,224 @@
+package org.tessel.runtime.gpu.engine;
+
+import java.util.List;
+import org.tessel.api.Attributes;
+import org.tessel.api.DType;
+import org.tessel.api.Layout;
+import org.tessel.ir.Graph;
+import org.tessel.ir.Node;
+import org.tessel.ir.Value;
+import org.tessel.runtime.cuda.CudaStream;
+import org.tessel.runtime.cuda.DeviceBuffer;
+import org.tessel.runtime.cuda.ffm.CublasLt;
+import org.tessel.runtime.engine.LayerPlan;
+import org.tessel.runtime.gpu.kernels.CublasLtGemm;
+import org.tessel.runtime.gpu.kernels.TransformerKernels;
+
+/**
+ * GEMMs through cuBLASLt:
+ * <ul>
+ *   <li>{@code cublaslt.gemm}: a Gemm node (alpha = beta = 1, transA = 0), its C vector on the bias epilogue;
+ *       variant {@code heuristic_I}: the heuristic's I-th algorithm (0 unless tuned or planned);</li>
+ *   <li>{@code cublaslt.gemm.bias[_relu|_gelu|_gelu_erf|_tanh]}: {@code tessel.Fused} kind=gemm_bias_act,
+ *       MatMul(x[..,K], W[K,N]) [+ bias[N]] [+ residual] [+ Gelu | Relu | Tanh] as one cuBLASLt matmul
+ *       (M = product of x's leading dims) with the epilogue the id names, the residual as C with beta = 1
+ *       (variant {@code residual}); the graph's Gelu is exact (erf) while cuBLASLt's GELU epilogue is the tanh
+ *       form, so an erf GELU (and Tanh) runs as Tessel's kernel in place after the bias epilogue.</li>
+ * </ul>
+ * The id of a fused GEMM is fixed by its body: a plan naming another epilogue is refused, naming the node.
+ */
+public final class GemmLayers implements TacticImplementation {
+    @Override public List<String> tacticIds() {
+        return List.of(GpuTactics.GEMM, GpuTactics.GEMM_BIAS, GpuTactics.GEMM_BIAS_RELU, GpuTactics.GEMM_BIAS_GELU, GpuTactics.GEMM_BIAS_GELU_ERF, GpuTactics.GEMM_BIAS_TANH);
+    }
+
+    @Override public boolean computes(Node n) {
+        return n.opName().equals("Gemm") || n.opName().equals("tessel.Fused") && n.attrs().getString("kind", "").equals("gemm_bias_act");
+    }
+
+    @Override public String ruleTactic(LayerContext c, Node n) {
+        if (!computes(n)) return null;
+        return n.opName().equals("Gemm") ? GpuTactics.GEMM : epilogueId(n);
+    }
+
+    @Override public Layer build(LayerContext c, Node n, String tactic) {
+        List<String> parts = GpuTactics.parts(tactic);
+        String id = parts.get(0);
+        if (n.opName().equals("Gemm")) {
+            if (!id.equals(GpuTactics.GEMM)) throw GpuEngineException.unsupported(n, "a Gemm node runs as " + GpuTactics.GEMM + " (its C vector on the bias epilogue), not " + id);
+            return gemm(c, n, parts.size() > 1 ? parts.get(1) : null);
+        }
+        if (n.body() == null) throw GpuEngineException.unsupported(n, "tessel.Fused without a body");
+        return gemmBiasAct(c, n, id);
+    }
+
+    /** The epilogue id a gemm_bias_act body asks for (its activation); the body is checked when built. */
+    static String epilogueId(Node n) {
+        if (n.body() == null) return GpuTactics.GEMM_BIAS;
+        for (Node b : n.body().nodes())
+            switch (b.opName()) {
+                case "Relu" -> { return GpuTactics.GEMM_BIAS_RELU; }
+                case "Tanh" -> { return GpuTactics.GEMM_BIAS_TANH; }
+                case "Gelu" -> { return b.attrs().getString("approximate", "none").equals("tanh") ? GpuTactics.GEMM_BIAS_GELU : GpuTactics.GEMM_BIAS_GELU_ERF; }
+                default -> {}
+            }
+        return GpuTactics.GEMM_BIAS;
+    }
+
+    /** A Gemm node; {@code variant} {@code heuristic_I} picks cuBLASLt's I-th algorithm (else the tuner's pick, else 0). */
+    private static Layer gemm(LayerContext c, Node n, String variant) {
+        Attributes a = n.attrs();
+        if (a.getInt("transA", 0) != 0) throw GpuEngineException.unsupported(n, "Gemm with transA=1");
+        if (a.getFloat("alpha", 1f) != 1f || a.getFloat("beta", 1f) != 1f) throw GpuEngineException.unsupported(n, "Gemm with alpha/beta other than 1");
+        Value x = n.input(0), w = n.input(1), bias = n.numInputs() > 2 ? n.input(2) : null, y = n.output();
+        boolean transB = a.getInt("transB", 0) != 0;
+        int[] xd = x.type().shape().dims(), wd = w.type().shape().dims();
+        int m = xd[0], kk = xd[1], nn = transB ? wd[0] : wd[1];
+        if (bias != null && bias.type().numElements() != nn) throw GpuEngineException.unsupported(n, "Gemm bias of shape " + bias.type().shape() + " (supported: a vector of N=" + nn + ")");
+        if (variant != null && !variant.startsWith(HEURISTIC)) throw GpuEngineException.unsupported(n, "variant '" + variant + "' of " + GpuTactics.GEMM + " is not " + HEURISTIC + "I");
+        CublasLtGemm.Precision lp = lp(c.precision());
+        DeviceBuffer xb = c.activation(x), wb = c.weight(w, Layout.ANY), yb = c.activation(y);
+        DeviceBuffer bb = bias == null ? null : c.weight(bias, Layout.ANY);
+        CublasLt.Epilogue epi = bias == null ? CublasLt.Epilogue.DEFAULT : CublasLt.Epilogue.BIAS;
+        java.util.function.Supplier<DeviceBuffer> workspace = c.workspace();
+        Autotuner tuner = c.tuner();
+        CublasLtGemm g = CublasLtGemm.plan(c.cublasLt(), new CublasLtGemm.Spec(m, nn, kk, transB, lp, epi), bb, tuner == null && variant == null ? 1 : Autotuner.GEMM_ALGOS);
+        if (g.algos().isEmpty()) { g.close(); throw GpuEngineException.unsupported(n, "cuBLASLt has no algorithm for " + m + "x" + nn + "x" + kk + " " + lp); }
+        int algo;
+        try {
+            algo = variant != null ? heuristic(n, variant, g.algos().size()) : tuner == null ? 0 : tuner.gemm(g, n, xb, wb, yb);
+        } catch (RuntimeException ex) {
+            g.close();
+            throw ex;
+        }
+        // the fixed rule's algorithm 0 is the bare id; a planned or tuned one names its index
+        String tactic = tuner == null && variant == null ? GpuTactics.GEMM : GpuTactics.variant(GpuTactics.GEMM, HEURISTIC + algo);
+        return new Layer() {
+            @Override public LayerPlan plan() { return c.plan(n, tactic, y); }
+            @Override public void enqueue(CudaStream s) { g.run(algo, xb, wb, yb, workspace.get(), s); }
+            @Override public void close() { g.close(); }
+        };
+    }
+
+    private static final String HEURISTIC = "heuristic_";
+
+    /** The heuristic index of variant heuristic_I; the heuristic's order is fixed for a library version. */
+    private static int heuristic(Node n, String variant, int offered) {
+        int i;
+        try {
+            i = Integer.parseInt(variant.substring(HEURISTIC.length()));
+        } catch (NumberFormatException e) {
+            throw GpuEngineException.unsupported(n, "variant '" + variant + "' has no algorithm index");
+        }
+        if (i < 0 || i >= offered) throw GpuEngineException.unsupported(n, "variant '" + variant + "' names cuBLASLt algorithm " + i + ", the heuristic now offers " + offered);
+        return i;
+    }
+
+    static CublasLtGemm.Precision lp(GpuEngine.Precision p) {
+        return switch (p) {
+            case FP32 -> CublasLtGemm.Precision.FP32;
+            case TF32 -> CublasLtGemm.Precision.TF32;
+            case FP16 -> CublasLtGemm.Precision.FP16;
+        };
+    }
+
+    private enum Act { NONE, RELU, GELU_ERF, GELU_TANH, TANH }
+
+    private static Layer gemmBiasAct(LayerContext e, Node n, String planned) {
+        DType t = e.storage();
+        Graph body = n.body();
+        Node mm = null;
+        Value cur = null, bias = null, residual = null;
+        Act act = Act.NONE;
+        for (Node b : body.nodes()) {
+            switch (b.opName()) {
+                case "MatMul", "Gemm" -> {
+                    if (mm != null) throw GpuEngineException.unsupported(n, "gemm_bias_act body has two MatMul/Gemm nodes");
+                    mm = b;
+                    cur = b.output();
+                    if (b.opName().equals("Gemm")) {
+                        if (b.attrs().getInt("transA", 0) != 0) throw GpuEngineException.unsupported(n, "Gemm '" + b.name() + "' with transA=1");
+                        if (b.attrs().getFloat("alpha", 1f) != 1f || b.attrs().getFloat("beta", 1f) != 1f) throw GpuEngineException.unsupported(n, "Gemm '" + b.name() + "' with alpha/beta other than 1");
+                        if (b.numInputs() > 2 && b.input(2) != null) {
+                            Value o = ConvLayers.outer(n, body, b.input(2));
+                            int nn = cur.type().shape().dim(cur.type().rank() - 1);
+                            if (!o.isConstant() || o.type().numElements() != nn) throw GpuEngineException.unsupported(n, "Gemm '" + b.name() + "' C operand " + o.type().shape() + " is not a bias [" + nn + "]");
+                            bias = o;
+                        }
+                    }
+                }
+                case "Add" -> {
+                    if (cur == null || act != Act.NONE) throw GpuEngineException.unsupported(n, "gemm_bias_act body: Add '" + b.name() + "' must follow the MatMul, before the activation");
+                    Value other = b.input(0) == cur ? b.input(1) : b.input(1) == cur ? b.input(0) : null;
+                    if (other == null) throw GpuEngineException.unsupported(n, "gemm_bias_act body: Add '" + b.name() + "' does not take the MatMul result");
+                    Value o = ConvLayers.outer(n, body, other);
+                    int nn = cur.type().shape().dim(cur.type().rank() - 1);
+                    if (o.isConstant() && o.type().numElements() == nn && bias == null && residual == null) bias = o;
+                    else if (!o.isConstant() && other.type().shape().equals(cur.type().shape()) && residual == null) residual = o;
+                    else throw GpuEngineException.unsupported(n, "gemm_bias_act body: Add '" + b.name() + "' of " + other.type().shape() + " is neither a bias [" + nn + "] nor a residual " + cur.type().shape());
+                    cur = b.output();
+                }
+                case "Tanh" -> {
+                    if (cur == null || act != Act.NONE || b.input(0) != cur) throw GpuEngineException.unsupported(n, "gemm_bias_act body: Tanh must take the GEMM (+ bias, + residual) result");
+                    act = Act.TANH;
+                    cur = b.output();
+                }
+                case "Relu", "Gelu" -> {
+                    if (cur == null || act != Act.NONE || b.input(0) != cur) throw GpuEngineException.unsupported(n, "gemm_bias_act body: " + b.opName() + " must take the MatMul (+ bias, + residual) result");
+                    act = b.opName().equals("Relu") ? Act.RELU : b.attrs().getString("approximate", "none").equals("tanh") ? Act.GELU_TANH : Act.GELU_ERF;
+                    cur = b.output();
+                }
+                default -> throw GpuEngineException.unsupported(n, "gemm_bias_act body op " + b.opName() + " (node '" + b.name() + "') is not MatMul/Gemm/Add/Relu/Gelu/Tanh");
+            }
+        }
+        if (mm == null || body.outputs().size() != 1 || body.outputs().get(0) != cur) throw GpuEngineException.unsupported(n, "gemm_bias_act body must be one MatMul chain ending in the body's only output");
+        Value x = ConvLayers.outer(n, body, mm.input(0)), w = ConvLayers.outer(n, body, mm.input(1)), y = n.output();
+        boolean transB = mm.opName().equals("Gemm") && mm.attrs().getInt("transB", 0) != 0;
+        if (w.constantValue() == null || w.type().rank() != 2) throw GpuEngineException.unsupported(n, "weights %" + w.name() + " must be a 2-D constant ([K,N], or [N,K] with transB)");
+        int[] xd = x.type().shape().dims(), wd = w.type().shape().dims();
+        int kk = xd[xd.length - 1], nn = transB ? wd[0] : wd[1];
+        if ((transB ? wd[1] : wd[0]) != kk) throw GpuEngineException.unsupported(n, mm.opName() + " of " + x.type().shape() + " by " + w.type().shape() + (transB ? " (transB)" : ""));
+        long m = x.type().numElements() / kk;
+        if (m > Integer.MAX_VALUE) throw GpuEngineException.unsupported(n, "M = " + m + " rows is too many");
+        if (y.type().numElements() != m * nn) throw GpuEngineException.unsupported(n, "output " + y.type().shape() + " is not [" + m + "," + nn + "]");
+        CublasLtGemm.Precision lp = lp(e.precision());
+        DeviceBuffer xb = e.activation(x), wb = e.weight(w, Layout.ANY), yb = e.activation(y);
+        DeviceBuffer bb = bias == null ? null : e.weight(bias, Layout.ANY);
+        DeviceBuffer rb = residual == null ? null : e.activation(residual);
+        CublasLt.Epilogue epi = switch (act) {
+            case NONE, GELU_ERF, TANH -> bias == null ? CublasLt.Epilogue.DEFAULT : CublasLt.Epilogue.BIAS;
+            case RELU -> bias == null ? CublasLt.Epilogue.RELU : CublasLt.Epilogue.RELU_BIAS;
+            case GELU_TANH -> bias == null ? CublasLt.Epilogue.GELU : CublasLt.Epilogue.GELU_BIAS;
+        };
+        CublasLtGemm g = CublasLtGemm.plan(e.cublasLt(), new CublasLtGemm.Spec((int) m, nn, kk, transB, lp, epi), bb, 1);
+        if (g.algos().isEmpty()) { g.close(); throw GpuEngineException.unsupported(n, "cuBLASLt has no algorithm for " + m + "x" + nn + "x" + kk + " " + lp); }
+        // the catalogue id names the epilogue (with or without its bias); a residual rides on C and is a variant
+        String id = switch (act) {
+            case NONE -> GpuTactics.GEMM_BIAS;
+            case RELU -> GpuTactics.GEMM_BIAS_RELU;
+            case GELU_TANH -> GpuTactics.GEMM_BIAS_GELU;
+            case GELU_ERF -> GpuTactics.GEMM_BIAS_GELU_ERF;
+            case TANH -> GpuTactics.GEMM_BIAS_TANH;
+        };
+        if (!planned.equals(id)) {
+            g.close();
+            throw GpuEngineException.unsupported(n, "the plan names " + planned + ", and this GEMM's epilogue (" + act.name().toLowerCase(java.util.Locale.ROOT)
+                    + (bias == null ? "" : ", bias") + ") is " + id + "'s");
+        }
+        String tactic = residual != null ? GpuTactics.variant(id, "residual") : id;
+        Act post = act;
+        long elems = y.type().numElements();
+        java.util.function.Supplier<DeviceBuffer> ws = e.workspace();
+        return new Layer() {
+            @Override public LayerPlan plan() { return e.plan(n, tactic, y); }
+            @Override public void enqueue(CudaStream s) {
+                if (rb != null) g.run(0, xb, wb, 1f, rb, yb, ws.get(), s);
+                else g.run(xb, wb, yb, ws.get(), s);
+                if (post == Act.GELU_ERF) TransformerKernels.geluErf(e.kernels(), t, yb, elems, s);
+                else if (post == Act.TANH) TransformerKernels.tanh(e.kernels(), t, yb, elems, s);
+            }
+            @Override public void close() { g.close(); }
+        };
+    }
+
+}

@@ -1,0 +1,36 @@
+package org.tessel.runtime.gpu.engine;
+
+import java.util.List;
+import org.tessel.ir.Node;
+
+/**
+ * The GPU implementation of one family of catalogue tactics: it builds the layer of a node for a
+ * tactic id the plan names. Implementations are found with {@link java.util.ServiceLoader} (the
+ * built-in ones are listed in {@code META-INF/services}, as a plugin's would be), each id has
+ * exactly one, and {@code TacticVocabularyLintTest} checks that their ids are the catalogue's GPU
+ * tactics. The engine never switches on op names: it asks the implementation of the planned id.
+ */
+public interface TacticImplementation {
+    /** The catalogue ids this implementation builds (without variants). */
+    List<String> tacticIds();
+
+    /** True when some tactic of this family computes {@code n}'s op (and fused kind); decided without a GPU. */
+    boolean computes(Node n);
+
+    /**
+     * The id among {@link #tacticIds()} that the fixed rule runs for {@code n} when the engine is built
+     * without a plan (the {@code rule} strategy names the same), or null when this family does not
+     * compute {@code n}.
+     */
+    String ruleTactic(LayerContext c, Node n);
+
+    /**
+     * Builds exactly {@code tactic} (a catalogue id of this family, optionally followed by a variant
+     * after '/': an algorithm, a form) for {@code n}; throws {@link GpuEngineException} naming the node
+     * and the reason when this tactic cannot run it.
+     */
+    Layer build(LayerContext c, Node n, String tactic);
+
+    /** True when a layer reporting id {@code built} carries out a plan that named {@code planned} (by default: the same id). */
+    default boolean realizes(String planned, String built) { return planned.equals(built); }
+}
