@@ -123,6 +123,23 @@ final class BuildCommand implements Callable<Integer> {
         return s;
     }
 
+    /**
+     * The one precision a GPU engine for this plan computes in: every floating node's (integer values are i32 on the
+     * device). A plan mixing precisions, or using one the GPU builder lacks, is refused naming what it uses.
+     */
+    static GpuEngine.Precision gpuPrecision(org.tessel.tactics.plan.EnginePlan plan, Graph planned) {
+        java.util.Set<String> floating = new java.util.HashSet<>();
+        for (org.tessel.ir.Node n : planned.nodes()) if (!n.output().type().dtype().isInteger()) floating.add(n.name());
+        java.util.Map<org.tessel.cost.Precision, Integer> mix = new java.util.TreeMap<>();
+        for (var n : plan.nodes()) if (floating.contains(n.node())) mix.merge(n.precision(), 1, Integer::sum);
+        if (mix.size() == 1) {
+            org.tessel.cost.Precision p = mix.keySet().iterator().next();
+            for (GpuEngine.Precision g : GpuEngine.Precision.values()) if (g.name().equals(p.name())) return g;
+        }
+        throw new IllegalArgumentException("the GPU builder builds one precision per engine (fp32, tf32 or fp16) so far; this " + plan.strategy()
+                + " plan runs its floating nodes at " + mix + ": build it as a CPU engine with --cpu, or pin the floating nodes to one precision with --precision rules (e.g. --precision '*=fp16' for a CNN)");
+    }
+
     /** Search (or read) the plan, apply it, build the engine that runs exactly it, save. */
     private int buildPlanned(Backend backend, long t0) throws Exception {
         if (strategy != null && planFile != null) throw new IllegalArgumentException("--strategy and --plan exclude each other: search a plan, or build a given one");
@@ -155,15 +172,10 @@ final class BuildCommand implements Callable<Integer> {
         org.tessel.tactics.plan.PlanCheck.check(plan, applied.graph(), org.tessel.tactics.TacticCatalog.global(),
                 backend.isGpu() ? org.tessel.cost.DeviceSpec.byName(tgt) : null);
         if (backend instanceof Backend.Gpu gpu) {
-            // the GPU builder takes the plan's graph; it honours the rule plan (one precision, its kernels) and refuses
-            // per-node choices it cannot build yet rather than building something else
-            org.tessel.cost.Precision up = plan.uniformPrecision();
-            if (!plan.strategy().equals("rule") || up == null || up == org.tessel.cost.Precision.BF16 || up == org.tessel.cost.Precision.INT8)
-                throw new IllegalArgumentException("the GPU builder builds rule plans (one precision: fp32, tf32 or fp16) so far; this " + plan.strategy() + " plan uses "
-                        + plan.precisionMix() + ": build it as a CPU engine with --cpu, or use --strategy rule");
-            GpuEngine.Precision gp = GpuEngine.Precision.valueOf(up.name());
+            // the GPU builder builds the plan's tactics on the plan's graph, one precision per engine: the floating nodes' one
+            GpuEngine.Precision gp = gpuPrecision(plan, applied.graph());
             TimingCache cache = timingCache == null ? null : TimingCache.loadFor(timingCache, GpuEngine.timingEnvironment(gpu.context()), System.out::println);
-            try (GpuEngine e = GpuEngine.build(applied.graph(), gp, gpu.context(), options(cache), streams)) {
+            try (GpuEngine e = GpuEngine.build(applied.graph(), plan, gp, gpu.context(), options(cache), streams)) {
                 if (out.getParent() != null) Files.createDirectories(out.getParent());
                 e.save(out);
                 if (cache != null) cache.save(timingCache);

@@ -99,6 +99,10 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
      * engines replay exactly the built engine. Empty for an engine built without a plan, whose first binding takes the rule's.
      */
     private final Map<String, String> planned = new java.util.HashMap<>();
+    /** The plan's node entries by name (empty without a plan): layers report the plan's precision and layout. */
+    private final Map<String, org.tessel.tactics.plan.PlannedNode> plannedNodes = new java.util.HashMap<>();
+    /** The plan with the variants the build chose; null for an engine built without a plan. */
+    private final org.tessel.tactics.plan.EnginePlan builtPlan;
     private final TacticImplementations implementations = TacticImplementations.loaded();
     private final List<LayerPlan> layerPlans = new ArrayList<>();
     private final long contextBytes, workspaceBytes;
@@ -163,7 +167,9 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
         }
     }
 
-    private GpuEngine(Graph g, Precision p, CudaContext context, Options options, Map<String, String> tactics, Map<String, String> ptx, int streams) {
+    private GpuEngine(Graph g, Precision p, CudaContext context, Options options, Map<String, String> tactics, Map<String, String> ptx, int streams,
+                      org.tessel.tactics.plan.EnginePlan plan) {
+        if (plan != null) for (var n : plan.nodes()) plannedNodes.put(n.node(), n);
         this.options = options;
         this.tuner = options.level() == null ? null : new Autotuner(options, p);
         this.graph = g;
@@ -197,6 +203,14 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
             layerPlans.add(l.plan());
             planned.put(l.plan().node(), l.plan().tactic());
         }
+        // the plan as built: each node's variant is what its layer chose (an algorithm, a form); a view the memory
+        // plan could not alias is the copy it became
+        this.builtPlan = plan == null ? null : plan.withNodes(plan.nodes().stream().map(n -> {
+            String t = planned.get(n.node());
+            if (t == null) return n;
+            int slash = t.indexOf('/');
+            return n.withTactic(GpuTactics.catalogueId(t), slash < 0 ? "" : t.substring(slash + 1));
+        }).toList());
         // run every layer once, on zeros: kernels are compiled (or loaded from the file's PTX) now, at
         // build, not at the first inference, and a saved engine carries every kernel's PTX
         try (CudaStream s = CudaStream.create()) {
@@ -252,7 +266,7 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
     public static GpuEngine build(Graph optimized, Precision precision, CudaContext context, Options options) {
         requireSupported(optimized);
         context.bind();
-        return new GpuEngine(optimized, precision, context, options, Map.of(), null, 1);
+        return new GpuEngine(optimized, precision, context, options, Map.of(), null, 1, null);
     }
 
     /**
@@ -263,7 +277,7 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
     public static GpuEngine build(Graph optimized, Precision precision, CudaContext context, Options options, int streams) {
         requireSupported(optimized);
         context.bind();
-        return new GpuEngine(optimized, precision, context, options, Map.of(), null, streams);
+        return new GpuEngine(optimized, precision, context, options, Map.of(), null, streams, null);
     }
 
     /**
@@ -277,14 +291,21 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
         Map<String, String> tactics = new java.util.HashMap<>();
         for (var p : plan.nodes()) tactics.put(p.node(), p.tactic());
         TacticImplementations impls = TacticImplementations.loaded();
+        Map<String, org.tessel.tactics.plan.PlannedNode> byName = new java.util.HashMap<>();
+        for (var p : plan.nodes()) byName.put(p.node(), p);
         for (Node n : planned.nodes()) {
+            var p = byName.get(n.name());
+            // integer values live as i32 whatever the plan says; every floating node runs at the engine's one precision
+            if (p != null && !n.output().type().dtype().isInteger() && !p.precision().name().equals(precision.name()))
+                throw new GpuEngineException("cannot build a GPU engine: the plan runs " + n.describe() + " at " + p.precision().text() + " and the engine is "
+                        + precision.name() + "; the GPU builder builds one precision per engine so far (per-node precision runs on the CPU backend)");
             String t = tactics.get(n.name());
             if (t == null) throw new GpuEngineException("cannot build a GPU engine: the plan names no tactic for " + n.describe());
             if (impls.of(GpuTactics.catalogueId(t)) == null)
                 throw new GpuEngineException("cannot build a GPU engine: the plan runs " + n.describe() + " with '" + t + "', which has no GPU implementation (implemented: " + impls.ids() + ")");
         }
         context.bind();
-        return new GpuEngine(planned, precision, context, options, tactics, null, streams);
+        return new GpuEngine(planned, precision, context, options, tactics, null, streams, plan);
     }
 
     /**
@@ -296,7 +317,7 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
         for (String node : forced.keySet())
             if (optimized.nodes().stream().noneMatch(n -> n.name().equals(node))) throw new GpuEngineException("cannot force a tactic for node '" + node + "': graph '" + optimized.name() + "' has no such node");
         context.bind();
-        return new GpuEngine(optimized, precision, context, options, forced, null, 1);
+        return new GpuEngine(optimized, precision, context, options, forced, null, 1, null);
     }
 
     /** The layer of {@code n}: the planned tactic's implementation builds it (the rule's when there is no plan). */
@@ -428,7 +449,7 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
         kernels.put(META_PRECISION, precision.name().getBytes(java.nio.charset.StandardCharsets.UTF_8));
         kernels.put(META_STREAMS, String.valueOf(streamCount()).getBytes(java.nio.charset.StandardCharsets.UTF_8));
         for (var e : compiler.ptx().entrySet()) kernels.put(PTX_PREFIX + e.getKey(), e.getValue().getBytes(java.nio.charset.StandardCharsets.UTF_8));
-        org.tessel.runtime.engine.Engine.of(header, graph, layerPlans, memory, memoryPlan.arenaBytes(), kernels).save(file);
+        org.tessel.runtime.engine.Engine.of(header, graph, layerPlans, memory, memoryPlan.arenaBytes(), kernels, builtPlan).save(file);
     }
 
     static final String META_PRECISION = "meta/precision", META_STREAMS = "meta/streams", PTX_PREFIX = "ptx/";
@@ -471,7 +492,7 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
         }
         for (Node n : e.graph().nodes())
             if (!tactics.containsKey(n.name())) throw new org.tessel.runtime.engine.EngineFormatException(file + ": the layer table has no layer for " + n.describe());
-        GpuEngine engine = new GpuEngine(e.graph(), precision, context, Options.FIXED, tactics, ptx, streams);
+        GpuEngine engine = new GpuEngine(e.graph(), precision, context, Options.FIXED, tactics, ptx, streams, e.plan());
         if (!engine.layerPlans.equals(e.layers())) {
             List<LayerPlan> a = e.layers(), b = engine.layerPlans;
             String diff = "";
@@ -516,8 +537,13 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
     @Override public void alias(Value v, DeviceBuffer b) { cur().bound.put(v, b); }
 
     @Override public LayerPlan plan(Node n, String tactic, Value out) {
+        var p = plannedNodes.get(n.name());
+        if (p != null) return new LayerPlan(n.name(), tactic, p.precision().text(), p.layout().text());
         return new LayerPlan(n.name(), tactic, precision.name(), layoutOf(out).text());
     }
+
+    /** The plan this engine was built from, with the variants its layers chose; null when built without a plan. */
+    public org.tessel.tactics.plan.EnginePlan plan() { return builtPlan; }
 
     // ---- streams ---------------------------------------------------------------------------
 
