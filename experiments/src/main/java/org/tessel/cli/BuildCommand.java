@@ -10,6 +10,7 @@ import org.tessel.passes.StandardPipelines;
 import org.tessel.runtime.Backend;
 import org.tessel.runtime.engine.Engine;
 import org.tessel.runtime.gpu.engine.GpuEngine;
+import org.tessel.runtime.gpu.engine.GpuEngineFile;
 import org.tessel.runtime.tuning.TimingCache;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -89,7 +90,7 @@ final class BuildCommand implements Callable<Integer> {
         TimingCache cache = null;
         int cachedBefore = 0;
         if (timingCache != null) {
-            cache = TimingCache.loadFor(timingCache, GpuEngine.timingEnvironment(gpu.context()), System.out::println);
+            cache = TimingCache.loadFor(timingCache, GpuEngineFile.timingEnvironment(gpu.context()), System.out::println);
             cachedBefore = cache.size();
         }
         GpuEngine.Options options = options(cache);
@@ -174,7 +175,7 @@ final class BuildCommand implements Callable<Integer> {
         if (backend instanceof Backend.Gpu gpu) {
             // the GPU builder builds the plan's tactics on the plan's graph, one precision per engine: the floating nodes' one
             GpuEngine.Precision gp = gpuPrecision(plan, applied.graph());
-            TimingCache cache = timingCache == null ? null : TimingCache.loadFor(timingCache, GpuEngine.timingEnvironment(gpu.context()), System.out::println);
+            TimingCache cache = timingCache == null ? null : TimingCache.loadFor(timingCache, GpuEngineFile.timingEnvironment(gpu.context()), System.out::println);
             try (GpuEngine e = GpuEngine.build(applied.graph(), plan, gp, gpu.context(), options(cache), streams)) {
                 if (out.getParent() != null) Files.createDirectories(out.getParent());
                 e.save(out);

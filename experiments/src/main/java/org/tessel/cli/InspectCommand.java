@@ -16,6 +16,7 @@ import org.tessel.runtime.engine.Engine;
 import org.tessel.runtime.engine.ExecutionContext;
 import org.tessel.runtime.engine.LayerPlan;
 import org.tessel.runtime.gpu.engine.GpuEngine;
+import org.tessel.runtime.gpu.engine.GpuEngineFile;
 import org.tessel.runtime.gpu.engine.GpuExecutionContext;
 import org.tessel.tactics.plan.Conversion;
 import org.tessel.tactics.plan.EnginePlan;
@@ -71,7 +72,7 @@ final class InspectCommand implements Callable<Integer> {
             for (int i = 0; i < ts.size(); i++) us[i] = ts.get(i).meanMs() * 1000;
             return null;
         }
-        if (!backend.equals(GpuEngine.BACKEND)) return "measuring needs the " + backend + " backend, which this Tessel does not have";
+        if (!backend.equals(GpuEngineFile.BACKEND)) return "measuring needs the " + backend + " backend, which this Tessel does not have";
         Backend b = Backend.detect();
         if (!(b instanceof Backend.Gpu gpu))
             return "measuring a " + backend + " engine needs its GPU (" + e.header().gpuArch() + "), and this machine has none (" + b.describe() + "); the plan is shown without measured times";

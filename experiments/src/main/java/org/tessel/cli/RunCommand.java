@@ -14,6 +14,7 @@ import org.tessel.runtime.engine.EngineFile;
 import org.tessel.runtime.engine.EngineHeader;
 import org.tessel.runtime.engine.ExecutionContext;
 import org.tessel.runtime.gpu.engine.GpuEngine;
+import org.tessel.runtime.gpu.engine.GpuEngineFile;
 import org.tessel.runtime.gpu.engine.GpuExecutionContext;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -32,7 +33,7 @@ final class RunCommand implements Callable<Integer> {
     @Override public Integer call() throws Exception {
         if (iterations < 1) throw new IllegalArgumentException("--iterations must be at least 1, got " + iterations);
         String backend = EngineFile.backendOf(file);
-        if (backend.equals(GpuEngine.BACKEND)) return runGpu();
+        if (backend.equals(GpuEngineFile.BACKEND)) return runGpu();
         Engine e = Engine.load(file, EngineHeader.Machine.cpu());
         List<Tensor> inputs = OptimizeCommand.randomInputs(e.graph());
         int engineBatch = checkBatch(e.graph());

@@ -402,107 +402,28 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
     /** The auto-tuner's per-candidate records; null with the fixed rule. */
     @Override public Autotuner tuner() { return tuner; }
 
-    // ---- engine files ----------------------------------------------------------------------
-
-    /** Backend name in GPU engine files. */
-    public static final String BACKEND = "cuda";
-
-    /** What this GPU offers a loader: architecture (e.g. sm_90) and the library versions an engine's tactics depend on. */
-    public static org.tessel.runtime.engine.EngineHeader.Machine machine(CudaContext context) {
-        context.bind();
-        Map<String, String> libs = new java.util.TreeMap<>();
-        libs.put("tessel", org.tessel.runtime.engine.EngineHeader.TESSEL_VERSION);
-        libs.put("cuda-driver", String.valueOf(org.tessel.runtime.cuda.CudaDevice.driverVersion()));
-        try (Cudnn d = Cudnn.create()) { libs.put("cudnn", String.valueOf(d.version())); }
-        try (CublasLt l = CublasLt.create()) { libs.put("cublasLt", String.valueOf(l.version())); }
-        var dev = context.device();
-        return new org.tessel.runtime.engine.EngineHeader.Machine(BACKEND, "sm_" + dev.computeMajor() + dev.computeMinor(), libs);
-    }
-
-    /** The environment a timing cache measured on this GPU records: device name, driver, cuDNN and cuBLASLt versions. */
-    public static TimingCache.Environment timingEnvironment(CudaContext context) {
-        var m = machine(context);
-        Map<String, String> libs = new java.util.TreeMap<>(m.libraries());
-        libs.remove("cuda-driver");
-        libs.remove("tessel");
-        return new TimingCache.Environment(context.device().name().replace('=', '-'), m.libraries().get("cuda-driver"), libs);
-    }
-
     /** Seconds spent compiling (NVRTC) and loading kernel modules while building. */
     public double kernelCompileSeconds() { return compiler.compileNanos() / 1e9; }
 
     /** Kernel modules this engine loaded. */
     public int kernelModules() { return compiler.moduleCount(); }
 
-    /**
-     * Writes the engine (atomically, through {@link org.tessel.runtime.engine.EngineFile}): header with
-     * this GPU's architecture and library versions, the optimized graph and its weights, every layer's
-     * plan, the memory plan, the PTX of every generated kernel (by source hash), the precision and the
-     * build's per-node choices. Loading rebuilds the layers from these without timing or NVRTC.
-     */
-    public void save(java.nio.file.Path file) throws java.io.IOException {
-        var m = machine(context);
-        var header = new org.tessel.runtime.engine.EngineHeader(org.tessel.runtime.engine.EngineHeader.FORMAT_VERSION, m.backend(), m.gpuArch(), m.libraries(), 0, new byte[32]);
-        Map<String, long[]> memory = new java.util.LinkedHashMap<>();
-        for (var e : memoryPlan.allocations().entrySet()) memory.put(e.getKey().name(), new long[] {e.getValue().offset(), e.getValue().bytes()});
-        Map<String, byte[]> kernels = new java.util.LinkedHashMap<>();
-        kernels.put(META_PRECISION, precision.name().getBytes(java.nio.charset.StandardCharsets.UTF_8));
-        kernels.put(META_STREAMS, String.valueOf(streamCount()).getBytes(java.nio.charset.StandardCharsets.UTF_8));
-        for (var e : compiler.ptx().entrySet()) kernels.put(PTX_PREFIX + e.getKey(), e.getValue().getBytes(java.nio.charset.StandardCharsets.UTF_8));
-        org.tessel.runtime.engine.Engine.of(header, graph, layerPlans, memory, memoryPlan.arenaBytes(), kernels, builtPlan).save(file);
-    }
+    /** Writes the engine file ({@link GpuEngineFile#save}). */
+    public void save(java.nio.file.Path file) throws java.io.IOException { GpuEngineFile.save(this, file); }
 
-    static final String META_PRECISION = "meta/precision", META_STREAMS = "meta/streams", PTX_PREFIX = "ptx/";
+    /** Loads a GPU engine file for this GPU ({@link GpuEngineFile#load}). */
+    public static GpuEngine load(java.nio.file.Path file, CudaContext context) { return GpuEngineFile.load(file, context); }
 
-    /**
-     * Loads a GPU engine file for this GPU: the header must match (architecture, library versions,
-     * format, checksum; else a clear {@link org.tessel.runtime.engine.EngineFormatException}), then
-     * every layer is rebuilt with the recorded choices and the stored PTX; the rebuilt plan must equal
-     * the stored one.
-     */
-    public static GpuEngine load(java.nio.file.Path file, CudaContext context) {
-        var machine = machine(context);
-        var e = org.tessel.runtime.engine.Engine.load(file, machine);
-        if (!e.header().backend().equals(BACKEND))
-            throw new org.tessel.runtime.engine.EngineFormatException(file + ": not a GPU engine (backend " + e.header().backend() + ")");
-        byte[] pr = e.kernels().get(META_PRECISION);
-        if (pr == null) throw new org.tessel.runtime.engine.EngineFormatException(file + ": GPU engine without " + META_PRECISION);
-        Precision precision;
-        try {
-            precision = Precision.valueOf(new String(pr, java.nio.charset.StandardCharsets.UTF_8));
-        } catch (IllegalArgumentException x) {
-            throw new org.tessel.runtime.engine.EngineFormatException(file + ": unknown precision '" + new String(pr, java.nio.charset.StandardCharsets.UTF_8) + "'");
-        }
-        // the stored layer table is the built plan, variants included: every layer is rebuilt with its tactic
-        Map<String, String> tactics = new java.util.HashMap<>();
-        for (LayerPlan l : e.layers()) tactics.put(l.node(), l.tactic());
-        Map<String, String> ptx = new java.util.HashMap<>();
-        for (var k : e.kernels().entrySet())
-            if (k.getKey().startsWith(PTX_PREFIX)) ptx.put(k.getKey().substring(PTX_PREFIX.length()), new String(k.getValue(), java.nio.charset.StandardCharsets.UTF_8));
-        requireSupported(e.graph());
+    /** Rebuilds an engine from a file's parts: every layer with its stored tactic, the stored PTX, the stored plan. */
+    static GpuEngine rebuild(Graph g, Precision p, CudaContext context, Map<String, String> tactics, Map<String, String> ptx, int streams,
+                             org.tessel.tactics.plan.EnginePlan plan) {
+        requireSupported(g);
         context.bind();
-        int streams = 1;
-        byte[] st = e.kernels().get(META_STREAMS);
-        if (st != null) {
-            try {
-                streams = Integer.parseInt(new String(st, java.nio.charset.StandardCharsets.UTF_8));
-            } catch (NumberFormatException x) {
-                throw new org.tessel.runtime.engine.EngineFormatException(file + ": malformed " + META_STREAMS);
-            }
-        }
-        for (Node n : e.graph().nodes())
-            if (!tactics.containsKey(n.name())) throw new org.tessel.runtime.engine.EngineFormatException(file + ": the layer table has no layer for " + n.describe());
-        GpuEngine engine = new GpuEngine(e.graph(), precision, context, Options.FIXED, tactics, ptx, streams, e.plan());
-        if (!engine.layerPlans.equals(e.layers())) {
-            List<LayerPlan> a = e.layers(), b = engine.layerPlans;
-            String diff = "";
-            for (int i = 0; i < Math.min(a.size(), b.size()); i++)
-                if (!a.get(i).equals(b.get(i))) { diff = "; first difference at layer " + i + ": stored " + a.get(i) + ", rebuilt " + b.get(i); break; }
-            engine.close();
-            throw new org.tessel.runtime.engine.EngineFormatException(file + ": the rebuilt plan differs from the stored one" + diff);
-        }
-        return engine;
+        return new GpuEngine(g, p, context, Options.FIXED, tactics, ptx, streams, plan);
     }
+
+    StreamAssignment streamAssignment() { return streamAssignment; }
+    long planArenaBytes() { return memoryPlan.arenaBytes(); }
 
     /** Kernels loaded from an engine file's PTX instead of compiled (after {@link #load}). */
     public int kernelsFromFile() { return compiler.preloadedUsed(); }
