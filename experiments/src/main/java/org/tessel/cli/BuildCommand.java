@@ -124,21 +124,13 @@ final class BuildCommand implements Callable<Integer> {
         return s;
     }
 
-    /**
-     * The one precision a GPU engine for this plan computes in: every floating node's (integer values are i32 on the
-     * device). A plan mixing precisions, or using one the GPU builder lacks, is refused naming what it uses.
-     */
+    /** The GPU engine's one precision for this plan, or a refusal that says what the user can do. */
     static GpuEngine.Precision gpuPrecision(org.tessel.tactics.plan.EnginePlan plan, Graph planned) {
-        java.util.Set<String> floating = new java.util.HashSet<>();
-        for (org.tessel.ir.Node n : planned.nodes()) if (!n.output().type().dtype().isInteger()) floating.add(n.name());
-        java.util.Map<org.tessel.cost.Precision, Integer> mix = new java.util.TreeMap<>();
-        for (var n : plan.nodes()) if (floating.contains(n.node())) mix.merge(n.precision(), 1, Integer::sum);
-        if (mix.size() == 1) {
-            org.tessel.cost.Precision p = mix.keySet().iterator().next();
-            for (GpuEngine.Precision g : GpuEngine.Precision.values()) if (g.name().equals(p.name())) return g;
+        try {
+            return GpuEngine.precisionFor(plan, planned);
+        } catch (org.tessel.runtime.gpu.engine.GpuEngineException e) {
+            throw new IllegalArgumentException(e.getMessage() + ": build it as a CPU engine with --cpu, or pin the floating nodes to one precision with --precision rules (e.g. --precision '*=fp16' for a CNN)");
         }
-        throw new IllegalArgumentException("the GPU builder builds one precision per engine (fp32, tf32 or fp16) so far; this " + plan.strategy()
-                + " plan runs its floating nodes at " + mix + ": build it as a CPU engine with --cpu, or pin the floating nodes to one precision with --precision rules (e.g. --precision '*=fp16' for a CNN)");
     }
 
     /** Search (or read) the plan, apply it, build the engine that runs exactly it, save. */

@@ -287,6 +287,17 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
      * GPU implementation, or a tactic that cannot run its node fails the build naming the node.
      */
     public static GpuEngine build(Graph planned, org.tessel.tactics.plan.EnginePlan plan, Precision precision, CudaContext context, Options options, int streams) {
+        Map<String, String> tactics = checkPlan(planned, plan, precision);
+        context.bind();
+        return new GpuEngine(planned, precision, context, options, tactics, null, streams, plan);
+    }
+
+    /**
+     * Checks, without a GPU, that this builder can take the plan: every node of the planned graph is planned, at the
+     * engine's precision where it is floating, with a tactic that has a GPU implementation computing its op; returns
+     * the tactic per node. Throws naming the first node that fails.
+     */
+    public static Map<String, String> checkPlan(Graph planned, org.tessel.tactics.plan.EnginePlan plan, Precision precision) {
         requireSupported(planned);
         Map<String, String> tactics = new java.util.HashMap<>();
         for (var p : plan.nodes()) tactics.put(p.node(), p.tactic());
@@ -296,16 +307,18 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
         for (Node n : planned.nodes()) {
             var p = byName.get(n.name());
             // integer values live as i32 whatever the plan says; every floating node runs at the engine's one precision
-            if (p != null && !n.output().type().dtype().isInteger() && !p.precision().name().equals(precision.name()))
+            if (p != null && computesAtEnginePrecision(planned, n) && !p.precision().name().equals(precision.name()))
                 throw new GpuEngineException("cannot build a GPU engine: the plan runs " + n.describe() + " at " + p.precision().text() + " and the engine is "
                         + precision.name() + "; the GPU builder builds one precision per engine so far (per-node precision runs on the CPU backend)");
             String t = tactics.get(n.name());
             if (t == null) throw new GpuEngineException("cannot build a GPU engine: the plan names no tactic for " + n.describe());
-            if (impls.of(GpuTactics.catalogueId(t)) == null)
+            TacticImplementation impl = impls.of(GpuTactics.catalogueId(t));
+            if (impl == null)
                 throw new GpuEngineException("cannot build a GPU engine: the plan runs " + n.describe() + " with '" + t + "', which has no GPU implementation (implemented: " + impls.ids() + ")");
+            if (!impl.computes(n))
+                throw new GpuEngineException("cannot build a GPU engine: the plan runs " + n.describe() + " with '" + t + "', whose implementation (" + impl.getClass().getSimpleName() + ") does not compute " + n.opName());
         }
-        context.bind();
-        return new GpuEngine(planned, precision, context, options, tactics, null, streams, plan);
+        return tactics;
     }
 
     /**
@@ -318,6 +331,34 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
             if (optimized.nodes().stream().noneMatch(n -> n.name().equals(node))) throw new GpuEngineException("cannot force a tactic for node '" + node + "': graph '" + optimized.name() + "' has no such node");
         context.bind();
         return new GpuEngine(optimized, precision, context, options, forced, null, 1, null);
+    }
+
+    /**
+     * True when the plan's precision for {@code n} must be the engine's: a node with a floating output, except a reformat
+     * of a graph input, which a plan keeps at the input's f32 (a cast follows) and the engine does in its storage type
+     * (graph inputs are converted when uploaded).
+     */
+    private static boolean computesAtEnginePrecision(Graph g, Node n) {
+        if (n.output().type().dtype().isInteger()) return false;
+        return !(n.opName().equals("tessel.Reformat") && g.inputs().contains(n.input(0)));
+    }
+
+    /**
+     * The one precision a GPU engine for this plan computes in: every floating node's (integer values are i32 on the
+     * device). A plan mixing precisions over its floating nodes, or using one the GPU builder lacks (BF16, INT8), is
+     * refused saying what it uses.
+     */
+    public static Precision precisionFor(org.tessel.tactics.plan.EnginePlan plan, Graph planned) {
+        java.util.Set<String> floating = new java.util.HashSet<>();
+        for (Node n : planned.nodes()) if (computesAtEnginePrecision(planned, n)) floating.add(n.name());
+        Map<org.tessel.cost.Precision, Integer> mix = new java.util.TreeMap<>();
+        for (var n : plan.nodes()) if (floating.contains(n.node())) mix.merge(n.precision(), 1, Integer::sum);
+        if (mix.size() == 1) {
+            org.tessel.cost.Precision p = mix.keySet().iterator().next();
+            for (Precision g : Precision.values()) if (g.name().equals(p.name())) return g;
+        }
+        throw new GpuEngineException("the GPU builder builds one precision per engine (fp32, tf32 or fp16) so far; this " + plan.strategy()
+                + " plan runs its floating nodes at " + mix);
     }
 
     /** The layer of {@code n}: the planned tactic's implementation builds it (the rule's when there is no plan). */
