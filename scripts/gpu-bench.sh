@@ -14,10 +14,14 @@
 #      f. prints the targets and one table last, and writes $OUT/bench.csv.
 # Then: run(command="bash .gpu/bench.sh", carry=[".gpu"]).
 # CONFIGS (MODEL:BATCH:PRECISION, first = highest priority for the time-capped torch.compile runs) may be overridden;
-# STAGES="tests cli autotune tessel torch" picks stages on the GPU machine (all by default).
+# STAGES="tests cli autotune tessel torch" picks stages on the GPU machine (those by default); STAGES=strategies runs
+# the strategy comparison (issue 9): per STRATEGY_CONFIGS entry, `tessel build --strategy S` for rule, joint, sequential
+# and greedy (every node pinned to the precision where the search can, else as it mixes), then `tessel run`; it prints
+# predicted vs measured CUDA-graph p50 per engine and joint vs rule / sequential (a second device call: it takes minutes).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 export GPU_DIR=${GPU_DIR:-/work/main/.gpu}
+strategy_configs=${STRATEGY_CONFIGS:-"resnet50:1:FP16 bert-base:32:FP16 resnet50:32:FP16 mobilenetv2:1:FP16 googlenet:1:FP16 bert-base:1:FP16 vit:1:FP16 resnet50:256:FP16 vit:32:FP16"}
 configs=${CONFIGS:-"resnet50:1:FP16 bert-base:1:FP16 resnet50:256:FP16 resnet50:32:FP16 bert-base:32:FP16 mobilenetv2:1:FP16 resnet50:1:FP32 resnet50:32:FP32 resnet50:256:FP32 bert-base:1:FP32 mobilenetv2:1:FP32 bert-base:32:FP32"}
 shared=${TESSEL_SHARED:-$root/../shared}
 bash "$root/scripts/gpu-run.sh"
@@ -76,6 +80,47 @@ if has cli; then
     cli build zoo:bert-base --fp16 --save-engine "$out/bert.tessel"; grep -E '^engine:' "$out/cli.txt"
     cli run "$out/bert.tessel" --iterations 100 --warmup 20; tail -1 "$out/cli.txt"
     rm -f "$out"/*.tessel
+fi
+if has strategies; then
+    echo "== strategies: engines built from each strategy's plan (predicted vs measured, CUDA-graph p50)"
+    for cfg in @STRATEGY_CONFIGS@; do
+        IFS=: read -r model batch prec <<< "$cfg"
+        p=$(echo "$prec" | tr 'A-Z' 'a-z')
+        for strategy in rule joint sequential greedy; do
+            (( $(left 570) < 40 )) && { echo "STRATEGY|$model|$batch|$p|$strategy|-|-|-|out of time"; continue; }
+            eng="$out/s.tessel"; rm -f "$eng"
+            pin=(--precision "*=$p"); [[ $p == fp32 ]] && pin=()
+            flags=(); [[ $p != fp32 ]] && flags=(--$p)
+            timeout 120 "${java[@]}" org.tessel.cli.Tessel build zoo:$model --batch $batch --strategy $strategy "${flags[@]}" "${pin[@]}" --save-engine "$eng" > "$out/s-build.txt" 2>&1 \
+                || timeout 120 "${java[@]}" org.tessel.cli.Tessel build zoo:$model --batch $batch --strategy $strategy "${flags[@]}" --save-engine "$eng" > "$out/s-build.txt" 2>&1
+            predicted=$(grep -oE 'predicted [0-9.]+ ms' "$out/s-build.txt" | head -1 | grep -oE '[0-9.]+')
+            if [[ ! -f $eng ]]; then echo "STRATEGY|$model|$batch|$p|$strategy|${predicted:--}|-|-|$(grep -E '^tessel' "$out/s-build.txt" | head -1 | cut -c1-200)"; continue; fi
+            timeout 90 "${java[@]}" org.tessel.cli.Tessel run "$eng" --iterations 200 --warmup 30 > "$out/s-run.txt" 2>&1
+            p50=$(grep -oE 'p50_ms=[0-9.]+' "$out/s-run.txt" | cut -d= -f2); p99=$(grep -oE 'p99_ms=[0-9.]+' "$out/s-run.txt" | cut -d= -f2)
+            echo "STRATEGY|$model|$batch|$p|$strategy|${predicted:--}|${p50:--}|${p99:--}|$(grep -E '^engine:' "$out/s-build.txt" | cut -c1-120)"
+        done
+    done | tee "$out/strategies.txt"
+    python3 - "$out/strategies.txt" <<'PY'
+import sys, statistics
+rows = [l.strip().split("|") for l in open(sys.argv[1]) if l.startswith("STRATEGY|")]
+def num(s):
+    try: return float(s)
+    except ValueError: return None
+by = {}
+for r in rows: by.setdefault(tuple(r[1:4]), {})[r[4]] = (num(r[5]), num(r[6]))
+print("| model | batch | precision | rule ms | joint ms | sequential ms | greedy ms | joint vs rule | joint vs sequential | joint predicted / measured |")
+print("|---|---|---|---|---|---|---|---|---|---|")
+errs = []
+for k, v in by.items():
+    m = {s: (v.get(s) or (None, None))[1] for s in ("rule", "joint", "sequential", "greedy")}
+    pj = (v.get("joint") or (None, None))[0]
+    f = lambda x: f"{x:.4f}" if x else "-"
+    r = lambda a, b: f"{a / b:.2f}x" if a and b else "-"
+    for s, (pr, me) in v.items():
+        if pr and me: errs.append(abs(pr - me) / me)
+    print(f"| {k[0]} | {k[1]} | {k[2]} | {f(m['rule'])} | {f(m['joint'])} | {f(m['sequential'])} | {f(m['greedy'])} | {r(m['rule'], m['joint'])} | {r(m['sequential'], m['joint'])} | {f(pj)} / {f(m['joint'])} |")
+if errs: print(f"TARGET | predicted within 10% of measured (median over engines) | {'met' if statistics.median(errs) <= 0.10 else 'MISSED'} | median |error| {statistics.median(errs) * 100:.1f}% over {len(errs)} engines")
+PY
 fi
 if has autotune; then
     echo "== optimization levels and cost-model calibration (AutotuneBench)"
@@ -161,7 +206,7 @@ PY
 echo "total $(( $(date +%s) - t0 )) s"
 BENCH
 selectors=$(cd "$root/runtime/target/test-classes" && find . -name '*GpuTest.class' | sed 's|^\./||; s|\.class$||; s|/|.|g' | sort | sed 's/^/--select-class=/' | tr '\n' ' ')
-sed -i "s|@CONFIGS@|$configs|g; s|@SELECTORS@|$selectors|" "$GPU_DIR/bench.sh"
+sed -i "s|@CONFIGS@|$configs|g; s|@STRATEGY_CONFIGS@|$strategy_configs|g; s|@SELECTORS@|$selectors|" "$GPU_DIR/bench.sh"
 chmod +x "$GPU_DIR/bench.sh"
 du -sh "$GPU_DIR"
 echo "gpu-bench.sh: wrote $GPU_DIR/bench.sh; now run(command=\"bash .gpu/bench.sh\", carry=[\".gpu\"])"

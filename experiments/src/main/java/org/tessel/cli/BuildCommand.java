@@ -40,7 +40,8 @@ final class BuildCommand implements Callable<Integer> {
     @Option(names = "--timing-cache", description = "Timing cache file: tactics are timed on the GPU, cached measurements reused, new ones saved (GPU engines only).") Path timingCache;
     @Option(names = "--target", description = "Target device for the cost model (GPU engines only), e.g. h100.") String target;
     @Option(names = "--tuning", description = "How GPU tactics are chosen: fixed (the built-in rule, nothing timed), cost-model (the cost model's pick), "
-            + "top-k (time the cost model's best k), all (time every candidate). Default: top-k with --timing-cache, else fixed.") String tuning;
+            + "top-k (time the cost model's best k), all (time every candidate). With --strategy, top-k and all also price the search by measurement: "
+            + "each node's best k tactics per precision and layout are timed as one-layer engines (kept in the timing cache). Default: top-k with --timing-cache, else fixed.") String tuning;
     @Option(names = "--top-k", defaultValue = "3", description = "Candidates timed per layer with --tuning top-k (default ${DEFAULT-VALUE}).") int topK;
     @Option(names = "--streams", defaultValue = "1", description = "Run independent branches on up to this many CUDA streams (GPU engines; default ${DEFAULT-VALUE}).") int streams;
     @Option(names = "--cpu", description = "Build a CPU engine even where there is a GPU.") boolean cpu;
@@ -139,6 +140,8 @@ final class BuildCommand implements Callable<Integer> {
         String tgt = target != null ? target : "h200-measured";
         Graph g = model.load();
         Graph prepared = org.tessel.search.Searcher.prepare(g);
+        TimingCache cache = backend instanceof Backend.Gpu gpu && timingCache != null
+                ? TimingCache.loadFor(timingCache, GpuEngineFile.timingEnvironment(gpu.context()), System.out::println) : null;
         org.tessel.tactics.plan.PlanApplier.Applied applied;
         String how;
         if (planFile != null) {
@@ -151,7 +154,20 @@ final class BuildCommand implements Callable<Integer> {
             org.tessel.search.Strategies.byName(strategy);
             org.tessel.search.SearchOptions o = org.tessel.search.SearchOptions.defaults().withTarget(tgt).withSeed(searchSeed).withPrecisions(allowed())
                     .withPrecisionRules(precisionRules.stream().map(org.tessel.search.PrecisionRule::parse).toList());
-            org.tessel.search.SearchProblem p = org.tessel.search.Searcher.problem(prepared, o);
+            org.tessel.search.SearchProblem p;
+            String level = tuning != null ? tuning : timingCache != null ? "top-k" : "fixed";
+            if (backend instanceof Backend.Gpu gpu && (level.equals("top-k") || level.equals("all"))) {
+                // measure, then solve: the cost model's best candidates per node and format are timed on this GPU
+                org.tessel.runtime.gpu.engine.GpuTuner tuner = new org.tessel.runtime.gpu.engine.GpuTuner(gpu.context(), cache);
+                org.tessel.search.TunedCosting costing = new org.tessel.search.TunedCosting(new org.tessel.search.CatalogCosting(org.tessel.tactics.TacticCatalog.global(),
+                        new org.tessel.cost.CostModel(org.tessel.cost.DeviceSpec.byName(tgt)), o.cudaGraphs()), tuner, level.equals("all") ? Integer.MAX_VALUE : topK);
+                p = org.tessel.search.Searcher.problem(prepared, costing, o);
+                System.out.printf(java.util.Locale.ROOT, "measured prices: %d timed on the GPU, %d from the timing cache, %d refused by their tactic, %.2f s; %d choices priced by measurement%n",
+                        tuner.measuredHere(), tuner.fromCache(), tuner.refused(), tuner.seconds(), costing.choicesOverridden());
+                for (String r : tuner.refusals()) System.out.println("  not measured: " + r);
+            } else {
+                p = org.tessel.search.Searcher.problem(prepared, o);
+            }
             org.tessel.search.Plan plan = org.tessel.search.Searcher.run(p, strategy, o);
             // the engine is gated by PlanCheck on the planned graph; the search's own feasibility terms (e.g. a fused member
             // whose standalone choice differs from its group's format) say how it priced the plan, so they are reported
@@ -167,7 +183,6 @@ final class BuildCommand implements Callable<Integer> {
         if (backend instanceof Backend.Gpu gpu) {
             // the GPU builder builds the plan's tactics on the plan's graph, one precision per engine: the floating nodes' one
             GpuEngine.Precision gp = gpuPrecision(plan, applied.graph());
-            TimingCache cache = timingCache == null ? null : TimingCache.loadFor(timingCache, GpuEngineFile.timingEnvironment(gpu.context()), System.out::println);
             try (GpuEngine e = GpuEngine.build(applied.graph(), plan, gp, gpu.context(), options(cache), streams)) {
                 if (out.getParent() != null) Files.createDirectories(out.getParent());
                 e.save(out);

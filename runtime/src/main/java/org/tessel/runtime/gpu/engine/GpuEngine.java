@@ -326,11 +326,16 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
      * the others' the rule's: a forced tactic that cannot run its node fails the build naming it.
      */
     static GpuEngine buildForced(Graph optimized, Map<String, String> forced, Precision precision, CudaContext context, Options options) {
+        return buildForced(optimized, forced, precision, context, options, null);
+    }
+
+    /** As above, with kernels' PTX compiled before (by source hash) loaded instead of compiled again. */
+    static GpuEngine buildForced(Graph optimized, Map<String, String> forced, Precision precision, CudaContext context, Options options, Map<String, String> ptx) {
         requireSupported(optimized);
         for (String node : forced.keySet())
             if (optimized.nodes().stream().noneMatch(n -> n.name().equals(node))) throw new GpuEngineException("cannot force a tactic for node '" + node + "': graph '" + optimized.name() + "' has no such node");
         context.bind();
-        return new GpuEngine(optimized, precision, context, options, forced, null, 1, null);
+        return new GpuEngine(optimized, precision, context, options, forced, ptx, 1, null);
     }
 
     /**

@@ -1,0 +1,152 @@
+package org.tessel.runtime.gpu.engine;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalDouble;
+import org.tessel.api.Layout;
+import org.tessel.api.TensorType;
+import org.tessel.cost.Precision;
+import org.tessel.ir.Graph;
+import org.tessel.ir.Node;
+import org.tessel.ir.Value;
+import org.tessel.runtime.cuda.CudaContext;
+import org.tessel.runtime.tuning.Measurement;
+import org.tessel.runtime.tuning.TimingCache;
+import org.tessel.tactics.NodeFacts;
+import org.tessel.tactics.Tuner;
+
+/**
+ * The search's measurements on this GPU: a node is copied into a graph of its own (its activations as graph inputs in
+ * the layout asked, its constants as they are), built as a one-layer engine with the asked tactic forced at the asked
+ * precision, and timed as a CUDA graph (median of {@value #RUNS} runs after {@value #WARMUP} warm-ups, on zeroed
+ * inputs). Measurements go to the timing cache (under the node's signature and the tactic with the variant the build
+ * chose), and a warm cache answers without building. Kernels compiled for one measurement are reused by the next.
+ */
+public final class GpuTuner implements Tuner {
+    static final int WARMUP = 5, RUNS = 25;
+
+    private final CudaContext context;
+    private final TimingCache cache;
+    private final Map<String, String> ptx = new HashMap<>();
+    private final List<String> refusals = new ArrayList<>();
+    private int measuredHere, fromCache, refused;
+    private long nanos;
+
+    /** {@code cache} may be null (nothing remembered between builds). */
+    public GpuTuner(CudaContext context, TimingCache cache) {
+        this.context = context;
+        this.cache = cache;
+    }
+
+    @Override public OptionalDouble timeUs(Node n, String tacticId, Precision p, Layout l) {
+        if (!measures(n, tacticId)) return OptionalDouble.empty(); // another backend's tactic (cpu.reference): not this tuner's to time
+        GpuEngine.Precision gp = switch (p) {
+            case FP32 -> GpuEngine.Precision.FP32;
+            case TF32 -> GpuEngine.Precision.TF32;
+            case FP16 -> GpuEngine.Precision.FP16;
+            default -> null;
+        };
+        if (gp == null) return OptionalDouble.empty();
+        long t0 = System.nanoTime();
+        try {
+            Graph mini;
+            try {
+                mini = alone(n, l);
+            } catch (RuntimeException e) {
+                return refuse(n, tacticId, p, l, "cannot be copied into a graph of its own: " + e.getMessage());
+            }
+            Node m = mini.nodes().get(0);
+            String signature = TimingCache.signature(m, gp.name());
+            if (cache != null) {
+                OptionalDouble known = fastestCached(signature, tacticId);
+                if (known.isPresent()) { fromCache++; return known; }
+            }
+            try (GpuEngine e = GpuEngine.buildForced(mini, Map.of(m.name(), tacticId), gp, context, GpuEngine.Options.FIXED, ptx);
+                 GpuExecutionContext c = e.createExecutionContext()) {
+                ptx.putAll(e.compiler().ptx());
+                c.captureGraph();
+                double[] ms = c.time(WARMUP, RUNS);
+                double median = GpuExecutionContext.quantile(ms, 0.5) * 1000;
+                double[] dev = new double[ms.length];
+                for (int i = 0; i < ms.length; i++) dev[i] = Math.abs(ms[i] * 1000 - median);
+                double mad = GpuExecutionContext.quantile(dev, 0.5);
+                String built = e.layerPlans().get(0).tactic();
+                if (cache != null) cache.put(signature, built, new Measurement(median, mad, RUNS));
+                measuredHere++;
+                return OptionalDouble.of(Math.max(median, 1e-3));
+            } catch (GpuEngineException e) {
+                return refuse(n, tacticId, p, l, e.getMessage());
+            }
+        } finally {
+            nanos += System.nanoTime() - t0;
+        }
+    }
+
+    /** True when a GPU implementation of {@code tacticId} computes {@code n}'s op: a question this tuner answers. */
+    static boolean measures(Node n, String tacticId) {
+        TacticImplementation impl = TacticImplementations.loaded().of(tacticId);
+        return impl != null && impl.computes(n);
+    }
+
+    private OptionalDouble refuse(Node n, String tacticId, Precision p, Layout l, String why) {
+        refused++;
+        if (refusals.size() < 20) refusals.add(n.describe() + " " + tacticId + " " + p.text() + "/" + l.text() + ": " + why);
+        return OptionalDouble.empty();
+    }
+
+    /** The fastest cached measurement of this signature under any variant of the catalogue id. */
+    private OptionalDouble fastestCached(String signature, String tacticId) {
+        double best = Double.NaN;
+        for (var e : cache.entries().entrySet())
+            if (e.getKey().signature().equals(signature) && GpuTactics.catalogueId(e.getKey().tactic()).equals(tacticId)
+                    && (Double.isNaN(best) || e.getValue().medianUs() < best)) best = e.getValue().medianUs();
+        return Double.isNaN(best) ? OptionalDouble.empty() : OptionalDouble.of(Math.max(best, 1e-3));
+    }
+
+    /**
+     * {@code n} alone: its activations are graph inputs (rank-4 ones in layout {@code l} where the node cares about
+     * layouts), its constants copied, its outputs in that layout too; the first output is the graph's output.
+     */
+    static Graph alone(Node n, Layout l) {
+        Graph g = new Graph("tune_" + n.name().replaceAll("[^A-Za-z0-9_]", "_"));
+        boolean layouts = NodeFacts.layoutMatters(n) && (l == Layout.NHWC || l == Layout.NCHW);
+        Map<Value, Value> copied = new IdentityHashMap<>();
+        List<Value> ins = new ArrayList<>();
+        for (Value v : n.inputs()) {
+            if (v == null) { ins.add(null); continue; }
+            Value c = copied.get(v);
+            if (c == null) {
+                c = v.isConstant() ? g.addConstantExact(g.uniqueValueName(v.name()), v.constantValue(), v.type())
+                        : g.addInput(g.uniqueValueName(v.name()), layouts ? laidOut(v.type(), l) : v.type());
+                copied.put(v, c);
+            }
+            ins.add(c);
+        }
+        List<TensorType> outs = new ArrayList<>();
+        for (Value o : n.outputs()) outs.add(layouts ? laidOut(o.type(), l) : o.type());
+        Node m = g.insertNode(0, n.op(), n.name(), ins, n.attrs(), outs, null, n.body());
+        g.setOutputs(List.of(m.output()));
+        return g;
+    }
+
+    private static TensorType laidOut(TensorType t, Layout l) { return t.rank() == 4 ? t.withLayout(l) : t; }
+
+    /** Measurements taken on the device in this build. */
+    public int measuredHere() { return measuredHere; }
+
+    /** Answers from the timing cache (no build). */
+    public int fromCache() { return fromCache; }
+
+    /** Questions no engine could answer (the tactic refused the node); {@link #refusals()} names the first ones. */
+    public int refused() { return refused; }
+
+    public List<String> refusals() { return List.copyOf(refusals); }
+
+    /** Seconds spent measuring (building, timing, cache lookups). */
+    public double seconds() { return nanos / 1e9; }
+
+    @Override public String describe() { return context.device().name() + (cache == null ? "" : " (timing cache " + cache.size() + " entries)"); }
+}

@@ -1,0 +1,85 @@
+package org.tessel.runtime.gpu.engine;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalDouble;
+import java.util.SplittableRandom;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.tessel.api.Layout;
+import org.tessel.api.Tensor;
+import org.tessel.cost.CostModel;
+import org.tessel.cost.DeviceSpec;
+import org.tessel.cost.Precision;
+import org.tessel.ir.Graph;
+import org.tessel.ir.Node;
+import org.tessel.ir.ReferenceInterpreter;
+import org.tessel.ir.zoo.Zoo;
+import org.tessel.ir.zoo.ZooOptions;
+import org.tessel.search.CatalogCosting;
+import org.tessel.search.SearchOptions;
+import org.tessel.search.Searcher;
+import org.tessel.search.TunedCosting;
+import org.tessel.tactics.TacticCatalog;
+import org.tessel.tactics.Tuner;
+
+/**
+ * The CPU half of {@link GpuTuner}: every node the search asks it to measure (graph nodes and fusion candidates,
+ * in every layout asked) becomes a one-node graph that the GPU builder accepts and the reference interpreter runs,
+ * with the node's output type (in the asked layout).
+ */
+class GpuTunerGraphsTest {
+    /** Records what the search would have measured. */
+    private static final class Recorder implements Tuner {
+        final List<Node> nodes = new ArrayList<>();
+        final List<Layout> layouts = new ArrayList<>();
+        final List<String> tactics = new ArrayList<>();
+        @Override public OptionalDouble timeUs(Node n, String tacticId, Precision p, Layout l) {
+            if (!GpuTuner.measures(n, tacticId)) return OptionalDouble.empty(); // as GpuTuner: other backends' tactics are not asked of the device
+            nodes.add(n);
+            tactics.add(tacticId + " " + p.text());
+            layouts.add(l);
+            return OptionalDouble.empty();
+        }
+        @Override public String describe() { return "a recorder"; }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"resnet50-tiny", "mobilenetv2-tiny", "bert-tiny", "vit-tiny"})
+    void everyQuestionBecomesARunnableOneNodeGraph(String model) {
+        Graph g = Searcher.prepare(Zoo.build(model, ZooOptions.defaults()));
+        Recorder r = new Recorder();
+        SearchOptions o = SearchOptions.defaults().withTarget("h200-measured").withPrecisions(EnumSet.of(Precision.FP32, Precision.FP16));
+        Searcher.problem(g, new TunedCosting(new CatalogCosting(TacticCatalog.global(), new CostModel(DeviceSpec.byName("h200-measured")), true), r, 2), o);
+        assertTrue(r.nodes.size() > 10, r.nodes.size() + " questions");
+        Map<String, Integer> byOp = new HashMap<>();
+        for (int i = 0; i < r.nodes.size(); i++) {
+            Node n = r.nodes.get(i);
+            Layout l = r.layouts.get(i);
+            Graph alone = GpuTuner.alone(n, l);
+            assertEquals(1, alone.nodes().size(), n.describe());
+            Node m = alone.nodes().get(0);
+            assertEquals(n.output().type().shape(), m.output().type().shape(), n.describe());
+            if (org.tessel.tactics.NodeFacts.layoutMatters(n) && m.output().type().rank() == 4 && l != Layout.ANY)
+                assertEquals(l, m.output().type().layout(), n.describe() + " in " + l);
+            try {
+                GpuEngine.requireSupported(alone);
+            } catch (GpuEngineException e) {
+                throw new AssertionError("asked to measure " + r.tactics.get(i) + ": " + e.getMessage(), e);
+            }
+            List<Tensor> in = GpuEngineBench.inputs(alone, new SplittableRandom(3), -1, 1);
+            Map<String, Tensor> named = new HashMap<>();
+            for (int k = 0; k < in.size(); k++) named.put(alone.inputs().get(k).name(), in.get(k));
+            Tensor out = new ReferenceInterpreter().run(alone, named).values().iterator().next();
+            assertEquals(n.output().type().numElements(), out.size(), n.describe());
+            byOp.merge(n.opName().equals("tessel.Fused") ? "Fused " + n.attrs().getString("kind", "") : n.opName(), 1, Integer::sum);
+        }
+        System.out.println(model + ": " + r.nodes.size() + " measurement questions, by op " + byOp);
+    }
+}

@@ -1,0 +1,94 @@
+package org.tessel.search;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.OptionalDouble;
+import org.junit.jupiter.api.Test;
+import org.tessel.api.Layout;
+import org.tessel.cost.CostModel;
+import org.tessel.cost.DeviceSpec;
+import org.tessel.cost.Precision;
+import org.tessel.ir.Graph;
+import org.tessel.ir.Node;
+import org.tessel.ir.zoo.Zoo;
+import org.tessel.ir.zoo.ZooOptions;
+import org.tessel.tactics.TacticCatalog;
+import org.tessel.tactics.Tuner;
+
+/**
+ * Measure, then solve: the tuner is asked for the k best predictions per node and format only, identical nodes
+ * once, and its measurements decide the plan. The tuner here is a table (the device's stand-in for this CPU test;
+ * the GPU tuner is tested on the GPU).
+ */
+class TunedCostingTest {
+    /** Answers from a rule, counting the questions. */
+    static final class TableTuner implements Tuner {
+        final List<String> asked = new ArrayList<>();
+        /** Per question: the node's key with the precision and layout asked (the tactic left out). */
+        final List<String> formats = new ArrayList<>();
+        final java.util.function.Function<String, Double> us;
+        TableTuner(java.util.function.Function<String, Double> us) { this.us = us; }
+        @Override public OptionalDouble timeUs(Node n, String tacticId, Precision p, Layout l) {
+            String q = n.opName() + " " + tacticId + " " + p.text() + " " + l.text();
+            asked.add(MeasuredCosts.key(n) + " " + tacticId + " " + p + " " + l);
+            formats.add(MeasuredCosts.key(n) + " " + p + " " + l);
+            Double v = us.apply(q);
+            return v == null ? OptionalDouble.empty() : OptionalDouble.of(v);
+        }
+        @Override public String describe() { return "a table"; }
+    }
+
+    private static CatalogCosting model() { return new CatalogCosting(TacticCatalog.global(), new CostModel(DeviceSpec.byName("h200-measured")), true); }
+
+    private static SearchOptions options() { return SearchOptions.defaults().withTarget("h200-measured").withPrecisions(EnumSet.of(Precision.FP32, Precision.FP16)); }
+
+    @Test void onlyTheBestKPerFormatAreMeasuredAndIdenticalNodesOnce() {
+        Graph g = Searcher.prepare(Zoo.build("resnet50-tiny", ZooOptions.defaults()));
+        TableTuner t = new TableTuner(q -> 5.0);
+        TunedCosting costing = new TunedCosting(model(), t, 1);
+        SearchProblem p = Searcher.problem(g, costing, options());
+        assertEquals(t.asked.size(), new java.util.HashSet<>(t.asked).size(), "nothing measured twice");
+        assertEquals(t.asked.size(), costing.timed());
+        // top-1: one question per (node or fused candidate, precision, layout)
+        java.util.Map<String, Long> perFormat = t.formats.stream().collect(java.util.stream.Collectors.groupingBy(q -> q, java.util.stream.Collectors.counting()));
+        assertTrue(perFormat.values().stream().allMatch(c -> c == 1), perFormat.toString());
+        assertTrue(costing.choicesOverridden() > 0);
+        assertTrue(p.size() > 0);
+    }
+
+    @Test void measurementsDecideThePlan() {
+        Graph g = Searcher.prepare(Zoo.build("resnet50-tiny", ZooOptions.defaults()));
+        // the device says FP32 convolutions are very slow and FP16 ones fast: the plan follows the measurements
+        TableTuner t = new TableTuner(q -> q.startsWith("Conv ") || q.startsWith("tessel.Fused ") ? (q.contains(" fp16 ") ? 0.5 : 5000.0) : null);
+        SearchProblem tuned = Searcher.problem(g, new TunedCosting(model(), t, 3), options());
+        Plan plan = Searcher.run(tuned, "joint", options());
+        int fp16Convs = 0, convs = 0;
+        for (int i = 0; i < tuned.size(); i++) {
+            String op = tuned.node(i).op();
+            if (!op.equals("Conv")) continue;
+            convs++;
+            if (plan.assignment().format(i).precision() == Precision.FP16) fp16Convs++;
+        }
+        assertTrue(convs > 0);
+        assertEquals(convs, fp16Convs, "every convolution runs FP16 once the device says FP32 convolutions are slow");
+        // without the tuner, the model's own prices keep this tiny network's convolutions at FP32 (launch-bound)
+        SearchProblem predicted = Searcher.problem(g, model(), options());
+        Plan p2 = Searcher.run(predicted, "joint", options());
+        int fp32Predicted = 0;
+        for (int i = 0; i < predicted.size(); i++) if (predicted.node(i).op().equals("Conv") && p2.assignment().format(i).precision() == Precision.FP32) fp32Predicted++;
+        assertTrue(fp32Predicted > 0, "the cost model alone keeps some convolutions at FP32");
+    }
+
+    @Test void aTunerReturningNonsenseIsNamed() {
+        Graph g = Searcher.prepare(Zoo.build("resnet50-tiny", ZooOptions.defaults()));
+        TableTuner t = new TableTuner(q -> -1.0);
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> Searcher.problem(g, new TunedCosting(model(), t, 1), options()));
+        assertTrue(e.getMessage().contains("a table measured -1.0 us"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> new TunedCosting(model(), t, 0));
+    }
+}
