@@ -36,6 +36,18 @@ final class ModelOptions {
     @Option(names = "--dim", description = "Value of a symbolic ONNX dimension, NAME=VALUE (repeatable).")
     Map<String, Long> dims = new LinkedHashMap<>();
 
+    /** The same dimensions and seed for another model (an engine's source model). */
+    ModelOptions withModel(String other) {
+        ModelOptions m = new ModelOptions();
+        m.model = other;
+        m.batch = batch;
+        m.seq = seq;
+        m.layers = layers;
+        m.seed = seed;
+        m.dims = new LinkedHashMap<>(dims);
+        return m;
+    }
+
     Graph load() throws IOException {
         if (model.startsWith("zoo:")) {
             ZooOptions d = ZooOptions.defaults();
