@@ -136,7 +136,7 @@ final class CompareCommand implements Callable<Integer> {
             List<Tensor> inputs = inputFiles == null ? OptimizeCommand.randomInputs(inputsOf) : TensorFiles.inputs(inputFiles, inputsOf.inputs(), "--inputs");
             Map<String, Tensor> named = new LinkedHashMap<>();
             for (int i = 0; i < inputs.size(); i++) named.put(inputsOf.inputs().get(i).name(), inputs.get(i));
-            if (source != null) checkSameInputs(inputsOf, source);
+            if (source != null) checkSameInputsAndOutputs(inputsOf, source);
             Graph outputsOf = source != null ? source : inputsOf;
             List<String> outputNames = outputsOf.outputs().stream().map(Value::name).toList();
 
@@ -302,9 +302,11 @@ final class CompareCommand implements Callable<Integer> {
         else o.put(key, Double.isNaN(v) ? "nan" : v > 0 ? "inf" : "-inf");
     }
 
-    /** The engine input and the source model's input must be the same (name, type), else the comparison means nothing. */
-    private static void checkSameInputs(Graph engine, Graph source) {
+    /** The engine's inputs and outputs and the source model's must be the same (name, type), else the comparison means nothing. */
+    private static void checkSameInputsAndOutputs(Graph engine, Graph source) {
         if (engine == source) return;
+        List<String> eo = engine.outputs().stream().map(v -> "%" + v.name() + ": " + v.type().dtype().text() + v.type().shape()).toList();
+        List<String> so = source.outputs().stream().map(v -> "%" + v.name() + ": " + v.type().dtype().text() + v.type().shape()).toList();
         for (int i = 0; i < Math.max(engine.inputs().size(), source.inputs().size()); i++) {
             Value e = i < engine.inputs().size() ? engine.inputs().get(i) : null, s = i < source.inputs().size() ? source.inputs().get(i) : null;
             if (e == null || s == null || !e.name().equals(s.name()) || e.type().dtype() != s.type().dtype() || !e.type().shape().equals(s.type().shape()))
@@ -312,6 +314,7 @@ final class CompareCommand implements Callable<Integer> {
                         + " and the model's input " + (s == null ? "(none)" : "%" + s.name() + ": " + s.type().dtype().text() + s.type().shape())
                         + " differ; give the model the engine was built from" + (e != null && s != null && e.type().rank() == s.type().rank() ? " (with its --batch/--dim)" : ""));
         }
+        if (!eo.equals(so)) throw new IllegalArgumentException("the engine's outputs " + eo + " and the model's outputs " + so + " differ; give the model the engine was built from");
     }
 
     /** The ONNX model ONNX Runtime runs: the file itself for an .onnx model, else Tessel's portable export of the graph. */
