@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -38,12 +39,16 @@ final class InspectCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "ENGINE", description = "An engine file made by `tessel build`.") Path file;
     @Option(names = "--json", description = "Print JSON: the header, the whole plan (as `tessel build --plan` reads it) and the layers with measured times.") boolean json;
     @Option(names = "--profile", paramLabel = "N", description = "Measure every layer over N runs on random inputs (after one warm-up run).") Integer profile;
+    @Option(names = "--plot", paramLabel = "FILE.png", description = "With --profile: draw the slowest layers' measured times as a bar chart (PNG).") Path plot;
+    @Option(names = "--exportLayerInfo", paramLabel = "FILE", description = "Also write the JSON (as --json prints it) to this file (trtexec's name).") Path exportLayerInfo;
 
     /** One layer as shown: the stored layer plan, its planned node (null in a file from before plans) and its measured mean time (NaN when not measured). */
     record Row(LayerPlan layer, String op, PlannedNode planned, double measuredUs) {}
 
     @Override public Integer call() throws Exception {
         if (profile != null && profile < 1) throw new IllegalArgumentException("--profile must be at least 1 run, got " + profile);
+        Plots.checkPath(plot, "--plot");
+        if (plot != null && profile == null) throw new IllegalArgumentException("--plot draws measured layer times: add --profile N");
         Engine e = Engine.read(file);
         double[] measured = new double[e.layers().size()];
         java.util.Arrays.fill(measured, Double.NaN);
@@ -55,6 +60,16 @@ final class InspectCommand implements Callable<Integer> {
             rows.add(new Row(e.layers().get(i), e.graph().nodes().get(i).opName(), plan == null ? null : plan.nodes().get(i), measured[i]));
         if (json) System.out.print(json(e, rows, note));
         else System.out.print(text(e, rows, note));
+        if (exportLayerInfo != null) {
+            Files.writeString(exportLayerInfo, json(e, rows, note));
+            if (!json) System.out.println("layer info: " + exportLayerInfo);
+        }
+        if (plot != null) {
+            if (note != null) throw new IllegalArgumentException("--plot: no measured times to draw (" + note + ")");
+            Plots.layerTimes("layer times of " + file.getFileName() + " (" + e.header().backend() + ", mean of " + profile + " runs)",
+                    rows.stream().map(r -> r.layer().node() + " " + r.op()).toList(), measured, 40, plot);
+            if (!json) System.out.println("plot: " + plot);
+        }
         return 0;
     }
 
