@@ -78,7 +78,7 @@ final class CompareCommand implements Callable<Integer> {
 
     @Override public Integer call() throws Exception {
         if (!(rtol >= 0) || !(atol >= 0)) throw new IllegalArgumentException("--rtol and --atol must be >= 0, got " + rtol + " and " + atol);
-        Path arg = Path.of(model.model);
+        Path arg = Path.of(model.name());
         boolean isEngine = !model.model.startsWith("zoo:") && Files.isRegularFile(arg) && EngineFile.isEngineFile(arg);
         if (!isEngine && sourceModel != null) throw new IllegalArgumentException("--model names an engine's source model; " + model.model + " is a model itself");
         if (planOut != null && bisect == null) throw new IllegalArgumentException("--plan-out writes the plan --bisect-precision finds; add --bisect-precision");

@@ -22,7 +22,10 @@ final class ExperimentCommand implements Callable<Integer> {
         Plots.checkPath(plot, "--plot");
         ExperimentConfig c = ExperimentConfig.read(config);
         System.out.printf("experiment %s: %d runs%n", c.name(), c.runs());
-        List<ExperimentRunner.Row> rows = new ExperimentRunner(c, System.out).run();
+        List<ExperimentRunner.Row> rows;
+        try (Progress p = Progress.start("experiment " + c.name(), c.runs())) {
+            rows = new ExperimentRunner(c, System.out).withProgress(p::stepTo).run();
+        }
         Path dir = out != null ? out : Path.of(System.getProperty("tessel.home", "."), "results", c.name());
         ExperimentRunner.write(c, rows, dir);
         System.out.println("wrote " + dir.resolve("results.csv") + ", results.json, summary.md");

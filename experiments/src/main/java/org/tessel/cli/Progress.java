@@ -44,13 +44,17 @@ final class Progress implements AutoCloseable {
         return c != null && c.isTerminal() ? Mode.BAR : Mode.LINES;
     }
 
-    private Progress(String task, long total) {
+    private Progress(String task, long total) { this(task, total, null); }
+
+    private Progress(String task, long total, String seconds) {
         this.task = task;
         this.total = total;
         Mode m = mode();
         if (m == Mode.BAR) {
-            bar = new ProgressBarBuilder().setTaskName(task).setInitialMax(total > 0 ? total : -1).setStyle(ProgressBarStyle.UNICODE_BLOCK)
-                    .setConsumer(new ConsoleProgressBarConsumer(err)).setUpdateIntervalMillis(200).continuousUpdate().build();
+            ProgressBarBuilder b = new ProgressBarBuilder().setTaskName(task).setInitialMax(total > 0 ? total : -1).setStyle(ProgressBarStyle.UNICODE_BLOCK)
+                    .setConsumer(new ConsoleProgressBarConsumer(err)).setUpdateIntervalMillis(200).continuousUpdate();
+            if (seconds != null) b.setUnit(seconds, 1000);
+            bar = b.build();
             ticker = null;
         } else {
             bar = null;
@@ -73,6 +77,26 @@ final class Progress implements AutoCloseable {
         }
     }
 
+    /**
+     * Runs {@code w}, whose length is bounded by a time limit, under a display that fills as that
+     * time passes (a search that stops earlier ends the display early).
+     */
+    static <T> T timed(String task, long limitMs, Work<T> w) throws Exception {
+        try (Progress p = new Progress(task, limitMs, " s")) {
+            ScheduledExecutorService clock = p.bar == null ? null : Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "tessel-progress-clock");
+                t.setDaemon(true);
+                return t;
+            });
+            if (clock != null) clock.scheduleAtFixedRate(() -> p.stepTo(Math.min(limitMs, (System.nanoTime() - p.t0) / 1_000_000)), 100, 100, TimeUnit.MILLISECONDS);
+            try {
+                return w.get();
+            } finally {
+                if (clock != null) clock.shutdownNow();
+            }
+        }
+    }
+
     void step() { stepTo(done.get() + 1); }
 
     void stepTo(long n) {
@@ -89,7 +113,7 @@ final class Progress implements AutoCloseable {
     private void line() {
         reported = true;
         double s = (System.nanoTime() - t0) / 1e9;
-        String count = total > 0 ? String.format(Locale.ROOT, "%d/%d, ", done.get(), total) : "";
+        String count = total > 0 && done.get() > 0 ? String.format(Locale.ROOT, "%d/%d, ", done.get(), total) : "";
         err.printf(Locale.ROOT, "tessel: %s: %s%.0f s%s%n", task, count, s, extra.isEmpty() ? "" : " (" + extra + ")");
     }
 
