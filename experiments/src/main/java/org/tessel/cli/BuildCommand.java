@@ -28,7 +28,7 @@ import picocli.CommandLine.Option;
         + "a plan's GPU tactics by emulation (reduced precision by rounding)."})
 final class BuildCommand implements Callable<Integer> {
     @Mixin ModelOptions model;
-    @Option(names = "--save-engine", required = true, description = "Engine file to write.") Path out;
+    @Option(names = {"--save-engine", "--saveEngine"}, required = true, description = "Engine file to write (trtexec: --saveEngine).") Path out;
     @Option(names = "--strategy", description = "Build the plan this strategy finds: joint, exact, timefold, greedy, sequential, rule, random.") String strategy;
     @Option(names = "--plan", description = "Build exactly this engine plan (JSON, from `tessel search --plan-out`).") Path planFile;
     @Option(names = "--precision", description = "Precision rule PATTERN=P1|P2 on node names or ops, e.g. Softmax=fp32 (repeatable); obeyed or the build fails naming the node.") java.util.List<String> precisionRules = new java.util.ArrayList<>();
@@ -37,7 +37,7 @@ final class BuildCommand implements Callable<Integer> {
     @Option(names = "--pipeline", description = "Optimization pipeline (default: standard; GPU engines in FP32/TF32 keep NCHW, FP16 takes NHWC).") String pipeline;
     @Option(names = "--fp16", description = "FP16 storage and tensor-core math (GPU engines only).") boolean fp16;
     @Option(names = "--tf32", description = "TF32 tensor-core math in convolutions and GEMMs, f32 storage (GPU engines only).") boolean tf32;
-    @Option(names = "--timing-cache", description = "Timing cache file: tactics are timed on the GPU, cached measurements reused, new ones saved (GPU engines only).") Path timingCache;
+    @Option(names = {"--timing-cache", "--timingCacheFile"}, description = "Timing cache file: tactics are timed on the GPU, cached measurements reused, new ones saved (GPU engines only).") Path timingCache;
     @Option(names = "--target", description = "Target device for the cost model (GPU engines only), e.g. h100.") String target;
     @Option(names = "--tuning", description = "How GPU tactics are chosen: fixed (the built-in rule, nothing timed), cost-model (the cost model's pick), "
             + "top-k (time the cost model's best k), all (time every candidate). With --strategy, top-k and all also price the search by measurement: "
@@ -45,6 +45,10 @@ final class BuildCommand implements Callable<Integer> {
     @Option(names = "--top-k", defaultValue = "3", description = "Candidates timed per layer with --tuning top-k (default ${DEFAULT-VALUE}).") int topK;
     @Option(names = "--streams", defaultValue = "1", description = "Run independent branches on up to this many CUDA streams (GPU engines; default ${DEFAULT-VALUE}).") int streams;
     @Option(names = "--cpu", description = "Build a CPU engine even where there is a GPU.") boolean cpu;
+    @Option(names = "--int8", description = "INT8 (trtexec's flag): refused until calibration exists.") boolean int8;
+    @Option(names = "--best", description = "Allow every precision Tessel can build (trtexec's flag): FP16 for a GPU engine; fp32, tf32, fp16 and bf16 with --strategy.") boolean best;
+    @Option(names = "--noTF32", description = "No TF32 (trtexec's flag): TF32 is off unless --tf32 (or --best with --strategy) turns it on.") boolean noTf32;
+    @Option(names = "--exportLayerInfo", paramLabel = "FILE", description = "Write the built engine's layers and plan as JSON (as `tessel inspect --json` prints them).") Path exportLayerInfo;
 
     /** The build options of --tuning / --top-k. */
     private GpuEngine.Options options(TimingCache cache) {
@@ -60,6 +64,23 @@ final class BuildCommand implements Callable<Integer> {
     }
 
     @Override public Integer call() throws Exception {
+        if (int8) throw new IllegalArgumentException("--int8: not yet: INT8 needs calibration (quantization scales), which Tessel cannot produce yet; use --fp16 or --best");
+        if (noTf32 && tf32) throw new IllegalArgumentException("--noTF32 and --tf32 exclude each other");
+        if (best && strategy == null && planFile == null) {
+            if (tf32) throw new IllegalArgumentException("--best and --tf32 exclude each other for a GPU engine of one precision (--best builds FP16)");
+            fp16 = true;
+        }
+        try (Progress p = Progress.start("build", 0)) {
+            int rc = build();
+            if (exportLayerInfo != null) {
+                Files.writeString(exportLayerInfo, InspectCommand.layerInfoJson(out));
+                System.out.println("layer info: " + exportLayerInfo);
+            }
+            return rc;
+        }
+    }
+
+    private int build() throws Exception {
         long t0 = System.nanoTime();
         Backend backend = cpu ? new Backend.Cpu("--cpu") : Backend.detect();
         if (strategy != null || planFile != null) return buildPlanned(backend, t0);
@@ -119,9 +140,11 @@ final class BuildCommand implements Callable<Integer> {
     /** The precisions --fp16/--tf32/--bf16 allow besides FP32. */
     private java.util.Set<org.tessel.cost.Precision> allowed() {
         java.util.Set<org.tessel.cost.Precision> s = java.util.EnumSet.of(org.tessel.cost.Precision.FP32);
+        if (best) s.addAll(org.tessel.search.SearchOptions.BUILDABLE);
         if (tf32) s.add(org.tessel.cost.Precision.TF32);
         if (fp16) s.add(org.tessel.cost.Precision.FP16);
         if (bf16) s.add(org.tessel.cost.Precision.BF16);
+        if (noTf32) s.remove(org.tessel.cost.Precision.TF32);
         return s;
     }
 

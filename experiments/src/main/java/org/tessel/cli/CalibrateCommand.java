@@ -28,11 +28,13 @@ final class CalibrateCommand implements Callable<Integer> {
     @Option(names = "--target", defaultValue = "h200-measured", description = "Cost-model device (default ${DEFAULT-VALUE}, with its fitted parameters).") String target;
     @Option(names = "--csv", description = "Write every row (measured, predicted raw / cross-validated / fitted) to this CSV.") Path csv;
     @Option(names = "--no-fit", description = "Skip the in-sample full fit (it takes seconds per 50 rows).") boolean noFit;
+    @Option(names = "--plot", paramLabel = "FILE.png", description = "Draw predicted against measured time per timed tactic (log-log PNG).") Path plot;
     @Option(names = "--outliers", defaultValue = "10", description = "How many outliers to list (default ${DEFAULT-VALUE}).") int outliers;
     @Option(names = "--batch", description = "Batch size of the zoo MODELs.") Integer batch;
     @Parameters(paramLabel = "MODEL", arity = "0..*", description = "Restrict to these models' nodes.") List<String> models = new ArrayList<>();
 
     @Override public Integer call() throws Exception {
+        Plots.checkPath(plot, "--plot");
         TimingCache c = TimingCache.read(cache);
         Map<String, Measurement> rows = new LinkedHashMap<>();
         Set<String> keep = models.isEmpty() ? null : nodeKeys();
@@ -47,6 +49,12 @@ final class CalibrateCommand implements Callable<Integer> {
         if (csv != null) {
             r.writeCsv(csv);
             System.out.println("csv: " + csv + " (" + r.entries().size() + " rows)");
+        }
+        if (plot != null) {
+            var es = r.entries();
+            Plots.predictedVsMeasured("cost model (" + target + ") vs " + c.environment().gpu() + " measurements", es.stream().mapToDouble(e -> e.measuredUs()).toArray(),
+                    es.stream().mapToDouble(e -> e.predictedUs()).toArray(), plot);
+            System.out.println("plot: " + plot);
         }
         System.out.println(r.summary());
         return 0;

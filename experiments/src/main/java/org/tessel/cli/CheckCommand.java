@@ -35,7 +35,7 @@ final class CheckCommand implements Callable<Integer> {
         long t1 = System.nanoTime();
         System.out.printf("%s: %d nodes, verified, loaded in %.2f s%n", g.name(), g.nodes().size(), (t1 - t0) / 1e9);
         Path dir = data;
-        if (dir == null && !model.model.startsWith("zoo:")) {
+        if (dir == null && !model.name().startsWith("zoo:")) {
             Path beside = Path.of(model.model).toAbsolutePath().getParent().resolve("test_data_set_0");
             if (Files.isDirectory(beside)) dir = beside;
         }

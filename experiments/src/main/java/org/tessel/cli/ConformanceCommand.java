@@ -22,7 +22,13 @@ final class ConformanceCommand implements Callable<Integer> {
         Conformance.Tolerance dflt = looksLikeNodeCases() ? Conformance.Tolerance.NODE : Conformance.Tolerance.MODELS;
         Conformance.Tolerance tol = new Conformance.Tolerance(rtol != null ? rtol : dflt.rtol(), atol != null ? atol : dflt.atol());
         System.out.printf("tolerance: rtol %.0e, atol %.0e%n", tol.rtol(), tol.atol());
-        Conformance.Result r = Conformance.run(dir, Pattern.compile(filter), System.out, Conformance.Options.defaults().withTolerance(tol));
+        Conformance.Result r;
+        try (Progress p = Progress.start("conformance", 0)) {
+            r = Conformance.run(dir, Pattern.compile(filter), System.out, Conformance.Options.defaults().withTolerance(tol), (done, total, name) -> {
+                p.extra(name + ", " + done + "/" + total);
+                p.stepTo(done);
+            });
+        }
         return r.failed() == 0 ? 0 : 1;
     }
 

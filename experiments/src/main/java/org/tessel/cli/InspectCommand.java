@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -36,15 +37,21 @@ import picocli.CommandLine.Parameters;
 @Command(name = "inspect", description = {"Print an engine file's header and its plan per layer: node, op, tactic, precision, layout, stream, predicted time.",
         "With --profile N: also each layer's mean measured time over N runs on random inputs (CPU engines here; GPU engines on a GPU)."})
 final class InspectCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "ENGINE", description = "An engine file made by `tessel build`.") Path file;
+    @Parameters(index = "0", arity = "0..1", paramLabel = "ENGINE", description = "An engine file made by `tessel build`.") Path file;
+    @Option(names = "--loadEngine", paramLabel = "FILE", description = "The engine file (trtexec's name for ENGINE).") Path loadEngine;
     @Option(names = "--json", description = "Print JSON: the header, the whole plan (as `tessel build --plan` reads it) and the layers with measured times.") boolean json;
     @Option(names = "--profile", paramLabel = "N", description = "Measure every layer over N runs on random inputs (after one warm-up run).") Integer profile;
+    @Option(names = "--plot", paramLabel = "FILE.png", description = "With --profile: draw the slowest layers' measured times as a bar chart (PNG).") Path plot;
+    @Option(names = "--exportLayerInfo", paramLabel = "FILE", description = "Also write the JSON (as --json prints it) to this file (trtexec's name).") Path exportLayerInfo;
 
     /** One layer as shown: the stored layer plan, its planned node (null in a file from before plans) and its measured mean time (NaN when not measured). */
     record Row(LayerPlan layer, String op, PlannedNode planned, double measuredUs) {}
 
     @Override public Integer call() throws Exception {
+        file = RunCommand.engineFile(file, loadEngine);
         if (profile != null && profile < 1) throw new IllegalArgumentException("--profile must be at least 1 run, got " + profile);
+        Plots.checkPath(plot, "--plot");
+        if (plot != null && profile == null) throw new IllegalArgumentException("--plot draws measured layer times: add --profile N");
         Engine e = Engine.read(file);
         double[] measured = new double[e.layers().size()];
         java.util.Arrays.fill(measured, Double.NaN);
@@ -56,6 +63,16 @@ final class InspectCommand implements Callable<Integer> {
             rows.add(new Row(e.layers().get(i), e.graph().nodes().get(i).opName(), plan == null ? null : plan.nodes().get(i), measured[i]));
         if (json) System.out.print(json(e, rows, note));
         else System.out.print(text(e, rows, note));
+        if (exportLayerInfo != null) {
+            Files.writeString(exportLayerInfo, json(e, rows, note));
+            if (!json) System.out.println("layer info: " + exportLayerInfo);
+        }
+        if (plot != null) {
+            if (note != null) throw new IllegalArgumentException("--plot: no measured times to draw (" + note + ")");
+            Plots.layerTimes("layer times of " + file.getFileName() + " (" + e.header().backend() + ", mean of " + profile + " runs)",
+                    rows.stream().map(r -> r.layer().node() + " " + r.op()).toList(), measured, 40, plot);
+            if (!json) System.out.println("plot: " + plot);
+        }
         return 0;
     }
 
@@ -113,6 +130,17 @@ final class InspectCommand implements Callable<Integer> {
         }
         if (note != null) sb.append("note: ").append(note).append('\n');
         return sb.toString();
+    }
+
+    /** The JSON `inspect --json` prints for an engine file, without measured times. */
+    static String layerInfoJson(Path engineFile) throws Exception {
+        InspectCommand c = new InspectCommand();
+        c.file = engineFile;
+        Engine e = Engine.read(engineFile);
+        List<Row> rows = new ArrayList<>();
+        for (int i = 0; i < e.layers().size(); i++)
+            rows.add(new Row(e.layers().get(i), e.graph().nodes().get(i).opName(), e.plan() == null ? null : e.plan().nodes().get(i), Double.NaN));
+        return c.json(e, rows, null);
     }
 
     private String json(Engine e, List<Row> rows, String note) throws Exception {

@@ -1,5 +1,7 @@
 package org.tessel.cli;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -9,6 +11,7 @@ import org.tessel.api.Tensor;
 import org.tessel.ir.Graph;
 import org.tessel.ir.ReferenceInterpreter;
 import org.tessel.ir.Value;
+import org.tessel.ir.onnx.OnnxExporter;
 import org.tessel.ir.text.IrPrinter;
 import org.tessel.passes.PassInstrumentation;
 import org.tessel.passes.PassInfo;
@@ -21,7 +24,9 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** Runs an optimization pipeline on a model and reports what each pass did. */
-@Command(name = "optimize", description = "Run an optimization pipeline on a model; per pass: nodes, time, statistics. Ends with 'nodes: BEFORE -> AFTER, peak activation memory: X MiB (bound Y MiB)'.")
+@Command(name = "optimize", description = {"Run an optimization pipeline on a model; per pass: nodes, time, statistics. Ends with 'nodes: BEFORE -> AFTER, peak activation memory: X MiB (bound Y MiB)'.",
+        "-o out.tir writes the optimized graph as text IR (fused nodes and layouts kept; Tessel reads it back); -o out.onnx as standard ONNX "
+        + "(fused nodes written as their bodies, layout changes as Identity), which ONNX Runtime and Netron open."})
 final class OptimizeCommand implements Callable<Integer> {
     @Mixin ModelOptions model;
     @Option(names = "--pipeline", defaultValue = "standard", description = "A pipeline name (standard, cleanup) or pass list, e.g. 'fold-constants,fuse' (default ${DEFAULT-VALUE}).") String pipeline;
@@ -31,8 +36,12 @@ final class OptimizeCommand implements Callable<Integer> {
     @Option(names = "--print", description = "Print the optimized graph as text IR (constants elided).") boolean print;
     @Option(names = "--dump-after", description = "Print the IR after each pass (constants elided).") boolean dumpAfter;
     @Option(names = "--dump-before", description = "Print the IR before each pass (constants elided).") boolean dumpBefore;
+    @Option(names = {"-o", "--output"}, paramLabel = "FILE", description = "Write the optimized graph: .onnx (standard ONNX, fused bodies inlined) or .tir (text IR).") Path out;
 
     @Override public Integer call() throws Exception {
+        if (out != null && !out.toString().endsWith(".onnx") && !out.toString().endsWith(".tir"))
+            throw new IllegalArgumentException("-o " + out + ": give a file ending in .onnx or .tir");
+        if (out != null && Files.isDirectory(out)) throw new IllegalArgumentException("-o " + out + ": is a folder");
         PassManager pm = new PassManager().fullVerify(full).skip(skip.toArray(String[]::new));
         String text = StandardPipelines.resolve(pipeline);
         pm.check(org.tessel.passes.Pipeline.parse(text)); // refuse a bad pipeline before loading anything
@@ -69,6 +78,12 @@ final class OptimizeCommand implements Callable<Integer> {
             }
         }
         if (print) System.out.print(IrPrinter.print(g, IrPrinter.Options.elidingAbove(16)));
+        if (out != null) {
+            if (out.getParent() != null) Files.createDirectories(out.getParent());
+            if (out.toString().endsWith(".onnx")) Files.write(out, OnnxExporter.toPortableModel(g).toByteArray());
+            else Files.writeString(out, IrPrinter.print(g));
+            System.out.printf("wrote %s (%d nodes, %d bytes)%n", out, g.nodes().size(), Files.size(out));
+        }
         MemoryPlan plan = new LivenessMemoryPlanner().plan(g);
         System.out.printf("unoptimized activation memory: %.2f MiB (bound %.2f MiB)%n", planBefore.arenaBytes() / 1048576.0, planBefore.lowerBoundBytes() / 1048576.0);
         System.out.printf("nodes: %d -> %d, peak activation memory: %.2f MiB (bound %.2f MiB)%n", before, g.nodes().size(),

@@ -20,24 +20,71 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** Runs a saved engine on seeded random inputs and reports latency percentiles and throughput. */
-@Command(name = "run", description = "Run an engine on random inputs; ends with 'p50_ms=... p99_ms=... throughput=.../s'. "
-        + "GPU engines run as one CUDA-graph replay per inference, timed with CUDA events.")
+/**
+ * Runs a saved engine on seeded random inputs (or inputs from .npy/.pb files), optionally saves its
+ * outputs, and reports latency percentiles and throughput.
+ */
+@Command(name = "run", description = {"Run an engine on random inputs, or on --inputs files; ends with 'p50_ms=... p99_ms=... throughput=.../s'. "
+        + "GPU engines run as one CUDA-graph replay per inference, timed with CUDA events.",
+        "--inputs takes .npy and .pb (ONNX TensorProto) files or folders of them (an ONNX test_data_set folder: its input_N.pb), matched to the engine's "
+        + "inputs by name (file stem) or, when no file is named after an input, by order; --save-outputs writes each output as DIR/NAME.npy (or .pb)."})
 final class RunCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "FILE", description = "An engine file made by `tessel build`.") Path file;
+    @Parameters(index = "0", arity = "0..1", paramLabel = "FILE", description = "An engine file made by `tessel build`.") Path file;
+    @Option(names = "--loadEngine", paramLabel = "FILE", description = "The engine file (trtexec's name for FILE).") Path loadEngine;
+    @Option(names = "--inputs", split = ",", paramLabel = "FILE_OR_DIR", description = "Input tensors: .npy or .pb files, or folders of them (repeatable or comma-separated).") List<Path> inputFiles;
+    @Option(names = "--save-outputs", paramLabel = "DIR", description = "Write the outputs of the first run here, one file per output.") Path saveOutputs;
+    @Option(names = "--output-format", defaultValue = "npy", paramLabel = "npy|pb", description = "File format of --save-outputs (default ${DEFAULT-VALUE}).") String outputFormat;
     @Option(names = "--batch", description = "Expected batch size (engines are built for one batch size; a different one is refused).") Integer batch;
-    @Option(names = "--iterations", defaultValue = "20", description = "Timed runs (default ${DEFAULT-VALUE}).") int iterations;
+    @Option(names = "--iterations", defaultValue = "20", description = "Timed runs (default ${DEFAULT-VALUE}; trtexec's name too).") int iterations;
     @Option(names = "--warmup", defaultValue = "3", description = "Untimed runs first (default ${DEFAULT-VALUE}).") int warmup;
-    @Option(names = "--layer-info", description = "Write per-layer tactic, precision, layout and time as JSON to this file.") Path layerInfo;
+    @Option(names = {"--layer-info", "--exportProfile"}, description = "Write per-layer tactic, precision, layout and time as JSON to this file (trtexec: --exportProfile).") Path layerInfo;
+    @Option(names = "--warmUp", paramLabel = "MS", description = "Warm up for at least MS milliseconds before timing (trtexec's --warmUp), besides --warmup runs.") Double warmUpMs;
+    @Option(names = "--useCudaGraph", description = "Accepted for trtexec's sake: GPU engines always run as one CUDA-graph replay per inference.") boolean useCudaGraph;
+
+    /** The engine file, given as FILE or --loadEngine. */
+    static Path engineFile(Path positional, Path loadEngine) {
+        if (positional != null && loadEngine != null) throw new IllegalArgumentException("give the engine once: FILE or --loadEngine, not both");
+        if (positional == null && loadEngine == null) throw new IllegalArgumentException("no engine file: give FILE (or --loadEngine FILE)");
+        return positional != null ? positional : loadEngine;
+    }
+
+    /** The inputs: from --inputs files, else seeded random ones. */
+    private List<Tensor> inputs(Graph g) throws java.io.IOException {
+        return inputFiles == null ? OptimizeCommand.randomInputs(g) : TensorFiles.inputs(inputFiles, g.inputs(), "--inputs");
+    }
+
+    /** Writes the outputs of one run under --save-outputs, if given. */
+    private void save(Graph g, List<Tensor> outs) throws java.io.IOException {
+        if (saveOutputs == null) return;
+        java.util.Map<String, Tensor> named = new java.util.LinkedHashMap<>();
+        for (int i = 0; i < outs.size(); i++) named.put(g.outputs().get(i).name(), outs.get(i));
+        List<Path> files = TensorFiles.save(saveOutputs, named, outputFormat);
+        System.out.println("outputs: " + files.size() + " file(s) in " + saveOutputs + " " + files.stream().map(f -> f.getFileName().toString()).toList());
+    }
+
+    /** Runs {@code once} for --warmUp milliseconds (none without it). */
+    private void warmUpFor(Runnable once) {
+        if (warmUpMs == null) return;
+        long end = System.nanoTime() + Math.round(warmUpMs * 1e6);
+        do once.run(); while (System.nanoTime() < end);
+    }
 
     @Override public Integer call() throws Exception {
+        file = engineFile(file, loadEngine);
+        if (warmUpMs != null && !(warmUpMs >= 0 && warmUpMs <= 3_600_000)) throw new IllegalArgumentException("--warmUp is milliseconds, 0 to 3600000; got " + warmUpMs);
         if (iterations < 1) throw new IllegalArgumentException("--iterations must be at least 1, got " + iterations);
+        if (!outputFormat.equals("npy") && !outputFormat.equals("pb")) throw new IllegalArgumentException("--output-format '" + outputFormat + "': use npy or pb");
+        if (saveOutputs != null && Files.exists(saveOutputs) && !Files.isDirectory(saveOutputs))
+            throw new IllegalArgumentException("--save-outputs " + saveOutputs + ": exists and is not a folder");
         String backend = EngineFile.backendOf(file);
         if (backend.equals(GpuEngineFile.BACKEND)) return runGpu();
         Engine e = Engine.load(file, EngineHeader.Machine.cpu());
-        List<Tensor> inputs = OptimizeCommand.randomInputs(e.graph());
+        List<Tensor> inputs = inputs(e.graph());
         int engineBatch = checkBatch(e.graph());
-        ExecutionContext ctx = e.createContext().profiling(layerInfo != null);
+        ExecutionContext ctx = e.createContext();
+        save(e.graph(), ctx.run(inputs));
+        warmUpFor(() -> ctx.run(inputs));
+        ctx.profiling(layerInfo != null);
         for (int i = 0; i < warmup; i++) ctx.run(inputs);
         double[] ms = new double[iterations];
         for (int i = 0; i < iterations; i++) {
@@ -54,7 +101,8 @@ final class RunCommand implements Callable<Integer> {
                 System.out.printf("  %-40s %-16s %-14s %8.3f ms%n", t.plan().node(), t.op(), t.plan().tactic(), t.meanMs());
             System.out.println("layer info: " + layerInfo);
         }
-        System.out.printf("%s: backend %s, batch %d, %d iterations after %d warm-up%n", file, e.header().backend(), engineBatch, iterations, warmup);
+        System.out.printf("%s: backend %s, batch %d, %s inputs, %d iterations after %d warm-up%n", file, e.header().backend(), engineBatch,
+                inputFiles == null ? "random" : "given", iterations, warmup);
         report(ms, engineBatch);
         return 0;
     }
@@ -67,9 +115,10 @@ final class RunCommand implements Callable<Integer> {
         try (GpuEngine e = GpuEngine.load(file, gpu.context())) {
             double loadS = (System.nanoTime() - t0) / 1e9;
             int engineBatch = checkBatch(e.graph());
-            List<Tensor> inputs = OptimizeCommand.randomInputs(e.graph());
+            List<Tensor> inputs = inputs(e.graph());
             try (GpuExecutionContext ctx = e.createExecutionContext()) {
-                ctx.run(inputs);
+                save(e.graph(), ctx.run(inputs));
+                warmUpFor(() -> ctx.run(inputs));
                 if (layerInfo != null) {
                     List<GpuExecutionContext.LayerTime> times = ctx.profileLayers(Math.max(1, warmup), Math.max(5, Math.min(iterations, 50)));
                     Files.writeString(layerInfo, ctx.layerInfoJson(times));

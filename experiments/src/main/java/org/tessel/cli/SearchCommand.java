@@ -25,7 +25,7 @@ import picocli.CommandLine.Option;
 
 /** Searches a model's engine plan with one strategy and reports latency, bound, gap and effort. */
 @Command(name = "search", description = {"Search the engine plan of a model (tactic, precision, layout and fusion per node) with one strategy.",
-        "Prints the predicted latency, the lower bound and gap, solve time and evaluated moves; last a line 'predicted_ms=... bound_ms=... gap=...%'.",
+        "Prints the predicted latency, the lower bound and gap, solve time and evaluated moves; last a line 'predicted_ms=... bound_ms=... gap=...%%'.",
         "MODEL may also be a bare zoo name (resnet50)."})
 final class SearchCommand implements Callable<Integer> {
     @Mixin ModelOptions model;
@@ -39,14 +39,14 @@ final class SearchCommand implements Callable<Integer> {
     @Option(names = "--precision", description = "Precision rule PATTERN=P1|P2 on node names or ops, e.g. Softmax=fp32 (repeatable).") List<String> precision = new ArrayList<>();
     @Option(names = "--memory-budget-mib", description = "Activations plus workspace may not exceed this many MiB at any step.") Double budgetMiB;
     @Option(names = "--cuda-graphs", description = "Price kernel launches as under CUDA graphs.") boolean cudaGraphs;
-    @Option(names = "--timing-cache", description = "Timing cache file: its measured times replace the cost model's prediction where a (node, tactic, precision, layout) was timed.") Path timingCache;
+    @Option(names = {"--timing-cache", "--timingCacheFile"}, description = "Timing cache file: its measured times replace the cost model's prediction where a (node, tactic, precision, layout) was timed.") Path timingCache;
     @Option(names = "--precisions", split = ",", description = "Precisions nodes may compute in (default fp32,tf32,fp16,bf16; fp32 is always allowed).") List<String> precisions;
     @Option(names = "--plan-out", description = "Write the engine plan (JSON) here: the plan `tessel build --plan` builds.") Path planOut;
     @Option(names = "--show-plan", description = "Print the engine plan: per node the tactic, precision, layout, stream and predicted time.") boolean showPlan;
     @Option(names = "--explain", description = "Per node: the choice, the runner-up and the score terms that decided it, and Timefold's constraint matches.") boolean explain;
 
     @Override public Integer call() throws Exception {
-        if (!model.model.startsWith("zoo:") && !Files.exists(Path.of(model.model)) && Zoo.names().contains(model.model)) model.model = "zoo:" + model.model;
+        if (!model.name().startsWith("zoo:") && !Files.exists(Path.of(model.model)) && Zoo.names().contains(model.model)) model.model = "zoo:" + model.model;
         Strategies.byName(strategy);
         SearchOptions o = SearchOptions.defaults().withTarget(target).withSeed(searchSeed)
                 .withTimeLimit(Duration.ofMillis(Math.max(1, Math.round(timeLimit * 1000)))).withCudaGraphs(cudaGraphs)
@@ -73,7 +73,9 @@ final class SearchCommand implements Callable<Integer> {
         } else p = Searcher.problem(Searcher.prepare(g), o);
         System.out.printf(Locale.ROOT, "%s: %d nodes, %d fusion candidates, %d uses; target %s; priced in %.2f s%n", g.name(), p.size(),
                 p.candidates().size(), p.uses().size(), target, (System.nanoTime() - t0) / 1e9);
-        Plan plan = Searcher.run(p, strategy, o);
+        SearchProblem problem = p;
+        SearchOptions options = o;
+        Plan plan = Progress.timed("search (" + strategy + ")", o.timeLimit().toMillis(), () -> Searcher.run(problem, strategy, options));
         System.out.printf(Locale.ROOT, "strategy %s, seed %d%n", plan.strategy(), plan.seed());
         System.out.printf(Locale.ROOT, "predicted latency: %.4f ms%s%n", plan.predictedMs(), plan.provenOptimal() ? " (proven optimal)" : "");
         System.out.printf(Locale.ROOT, "lower bound:       %.4f ms (gap %.2f%%)%n", plan.boundMs(), plan.gapPct());

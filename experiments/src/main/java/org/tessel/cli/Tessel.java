@@ -8,11 +8,11 @@ import picocli.CommandLine.Command;
  * errors a user can cause (bad model file, unknown model name) print one clear line and exit 2,
  * never a stack trace (set TESSEL_DEBUG=1 to see one).
  */
-@Command(name = "tessel", mixinStandardHelpOptions = true, version = "tessel 0.1.0",
+@Command(name = "tessel", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT, version = "tessel 0.1.0",
         description = "Build fast inference engines from ONNX models: import, optimize, search, run.",
         subcommands = {ZooCommand.class, OpsCommand.class, ShowCommand.class, ConvertCommand.class, OptimizeCommand.class, PassesCommand.class,
                 TacticsCommand.class, SearchCommand.class, CalibrateCommand.class, ExperimentCommand.class, BuildCommand.class, RunCommand.class, InspectCommand.class,
-                CheckCommand.class, ConformanceCommand.class, CommandLine.HelpCommand.class})
+                CheckCommand.class, ConformanceCommand.class, CompareCommand.class, CommandLine.HelpCommand.class})
 public final class Tessel implements Runnable {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 

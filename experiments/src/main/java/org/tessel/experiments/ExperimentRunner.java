@@ -43,6 +43,14 @@ public final class ExperimentRunner {
         this.log = log;
     }
 
+    private java.util.function.IntConsumer afterRun = i -> {};
+
+    /** Told the number of runs done after each run (e.g. for a progress bar). */
+    public ExperimentRunner withProgress(java.util.function.IntConsumer afterRun) {
+        this.afterRun = afterRun;
+        return this;
+    }
+
     public List<Row> run() {
         List<Row> rows = new ArrayList<>();
         Map<String, SearchProblem> problems = new HashMap<>();
@@ -68,6 +76,7 @@ public final class ExperimentRunner {
                                         0, 0, 0, 0, false, false, false, e.getMessage());
                             }
                             rows.add(r);
+                            afterRun.accept(i);
                             log.printf(Locale.ROOT, "[%d/%d] %s %s %s t=%.0fs seed=%d: %s%n", i, config.runs(), model, target, strategy, tl, seed,
                                     r.error() != null && Double.isNaN(r.predictedMs()) ? "failed: " + r.error()
                                             : String.format(Locale.ROOT, "%.4f ms (bound %.4f, gap %.2f%%) in %.2f s, %d moves", r.predictedMs(), r.boundMs(), r.gapPct(), r.solveS(), r.moves()));

@@ -104,13 +104,19 @@ public final class Conformance {
     public static Result run(Path dir, Pattern filter, PrintStream out) { return run(dir, filter, out, Options.defaults()); }
 
     /** Runs every case folder under dir (or dir itself when it is a case) whose name matches filter. */
-    public static Result run(Path dir, Pattern filter, PrintStream out, Options options) {
+    public static Result run(Path dir, Pattern filter, PrintStream out, Options options) { return run(dir, filter, out, options, (done, total, name) -> {}); }
+
+    /** Told after each case: how many are done, of how many, and the case's name (e.g. for a progress bar). */
+    public interface CaseProgress { void done(int done, int total, String name); }
+
+    public static Result run(Path dir, Pattern filter, PrintStream out, Options options, CaseProgress progress) {
         Options opt = withDirTolerance(dir, options);
         List<Path> cases = findCases(dir).stream().filter(p -> filter == null || filter.matcher(p.getFileName().toString()).find()).toList();
         List<CaseResult> results = new ArrayList<>();
         for (Path c : cases) {
             CaseResult r = runCase(c, opt);
             results.add(r);
+            progress.done(results.size(), cases.size(), r.name());
             if (r.status() == Status.FAIL) out.println("FAIL " + r.name() + ": " + r.reason());
             else if (r.status() == Status.SKIP && opt.printSkips()) out.println("skip " + r.name() + ": " + r.reason());
             else if (r.status() == Status.PASS && r.reason() != null) out.println("note " + r.name() + ": " + r.reason());

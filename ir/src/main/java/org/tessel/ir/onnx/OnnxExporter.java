@@ -34,7 +34,8 @@ import org.tessel.ir.onnx.proto.Onnx.ValueInfoProto;
  * so that {@link OnnxImporter} restores them; other tools ignore it.
  *
  * <p>Importing the written file gives back a structurally equal graph: same nodes, attributes,
- * wiring, value names, types and constant data. Fused nodes (with a body) are refused for now.
+ * wiring, value names, types and constant data. Fused nodes (with a body) are refused; the portable
+ * form ({@link #toPortableModel}) inlines them, for optimized graphs that other runtimes should load.
  */
 public final class OnnxExporter {
     private OnnxExporter() {}
@@ -57,7 +58,18 @@ public final class OnnxExporter {
 
     public static ModelProto toModel(Graph g) { return toModel(g, OPSET); }
 
-    public static ModelProto toModel(Graph g, int opset) {
+    public static ModelProto toModel(Graph g, int opset) { return build(g, opset, false); }
+
+    /**
+     * The graph as ONNX that any ONNX runtime loads, for an optimized graph: each fused node is
+     * written as its body's nodes (inlined, with the body's own value and node names where they are
+     * free), a {@code tessel.Reformat} as an {@code Identity} (values are unchanged by a layout
+     * change) and no layout metadata, since standard ONNX has no physical layouts. Importing it
+     * gives the optimized graph unfused, computing the same values.
+     */
+    public static ModelProto toPortableModel(Graph g) { return build(g, OPSET, true); }
+
+    private static ModelProto build(Graph g, int opset, boolean portable) {
         if (opset < OPSET) throw new IllegalArgumentException("opset " + opset + " is older than the opset-" + OPSET + " forms Tessel's ops use");
         GraphProto.Builder gb = GraphProto.newBuilder().setName(g.name());
         Set<String> outputs = new HashSet<>();
@@ -69,6 +81,8 @@ public final class OnnxExporter {
         // which the importer folds back into the same constant
         Set<String> taken = new HashSet<>();
         for (Value v : allValues(g)) taken.add(v.name());
+        Set<String> nodeNames = new HashSet<>();
+        for (Node n : g.nodes()) nodeNames.add(n.name());
         for (Value c : g.constants()) {
             if (!outputs.contains(c.name())) {
                 gb.addInitializer(OnnxTensors.toProto(c.constantValue(), c.name()));
@@ -79,32 +93,87 @@ public final class OnnxExporter {
             gb.addInitializer(OnnxTensors.toProto(c.constantValue(), init));
             gb.addNode(NodeProto.newBuilder().setName(init).setOpType("Identity").addInput(init).addOutput(c.name()));
         }
+        Map<Value, String> names = new java.util.IdentityHashMap<>();
+        for (Value v : allValues(g)) names.put(v, v.name());
         for (Node n : g.nodes()) {
-            if (n.body() != null)
-                throw new IrException(n.describe() + ": fused nodes cannot be exported to ONNX yet; export the graph before fusion");
-            NodeProto.Builder nb = NodeProto.newBuilder().setName(n.name()).setOpType(n.op().name());
-            if (!n.op().domain().isEmpty()) {
-                nb.setDomain(n.op().domain());
-                domains.put(n.op().domain(), 1);
+            if (n.body() != null && !portable)
+                throw new IrException(n.describe() + ": fused nodes cannot be exported to ONNX as they are; export the graph before fusion, or portably (fused bodies inlined)");
+            if (portable && n.body() != null) {
+                inline(n, names, gb, domains, taken, nodeNames);
+                continue;
             }
-            int last = n.numInputs();
-            while (last > 0 && n.input(last - 1) == null) last--;
-            for (int i = 0; i < last; i++) nb.addInput(n.input(i) == null ? "" : n.input(i).name());
-            for (Value o : n.outputs()) {
-                nb.addOutput(o.name());
-                if (!outputs.contains(o.name())) gb.addValueInfo(valueInfo(o));
-            }
-            for (var e : n.attrs().asMap().entrySet()) nb.addAttribute(attribute(e.getKey(), e.getValue()));
-            gb.addNode(nb);
+            emit(n, n.name(), names, gb, domains, portable);
+            for (Value o : n.outputs()) if (!outputs.contains(o.name())) gb.addValueInfo(valueInfo(o, o.name()));
         }
         for (Value v : g.outputs()) gb.addOutput(valueInfo(v));
         ModelProto.Builder mb = ModelProto.newBuilder().setIrVersion(IR_VERSION).setProducerName("tessel").setProducerVersion("0.1")
                 .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(opset));
         domains.forEach((d, v) -> mb.addOpsetImport(OperatorSetIdProto.newBuilder().setDomain(d).setVersion(v)));
-        for (Value v : allValues(g))
-            if (v.type().layout() != Layout.ANY)
-                mb.addMetadataProps(StringStringEntryProto.newBuilder().setKey(OnnxImporter.LAYOUT_KEY + v.name()).setValue(v.type().layout().text()));
+        if (!portable)
+            for (Value v : allValues(g))
+                if (v.type().layout() != Layout.ANY)
+                    mb.addMetadataProps(StringStringEntryProto.newBuilder().setKey(OnnxImporter.LAYOUT_KEY + v.name()).setValue(v.type().layout().text()));
         return mb.setGraph(gb).build();
+    }
+
+    /** Writes one (unfused) node, its values named by {@code names}; in portable form a reformat is an Identity. */
+    private static void emit(Node n, String nodeName, Map<Value, String> names, GraphProto.Builder gb, Map<String, Integer> domains, boolean portable) {
+        boolean reformat = portable && n.opName().equals(org.tessel.ir.ops.TesselOps.REFORMAT);
+        NodeProto.Builder nb = NodeProto.newBuilder().setName(nodeName).setOpType(reformat ? "Identity" : n.op().name());
+        if (!reformat && !n.op().domain().isEmpty()) {
+            nb.setDomain(n.op().domain());
+            domains.put(n.op().domain(), 1);
+        }
+        int last = n.numInputs();
+        while (last > 0 && n.input(last - 1) == null) last--;
+        for (int i = 0; i < last; i++) nb.addInput(n.input(i) == null ? "" : names.get(n.input(i)));
+        for (Value o : n.outputs()) nb.addOutput(names.get(o));
+        if (!reformat) for (var e : n.attrs().asMap().entrySet()) nb.addAttribute(attribute(e.getKey(), e.getValue()));
+        gb.addNode(nb);
+    }
+
+    /**
+     * Writes a fused node's body in its place: body inputs are the node's input values, body outputs
+     * the node's outputs, body constants initializers, and the values and nodes inside keep their
+     * names where the outer graph does not use them already.
+     */
+    private static void inline(Node fused, Map<Value, String> names, GraphProto.Builder gb, Map<String, Integer> domains, Set<String> taken, Set<String> nodeNames) {
+        Graph body = fused.body();
+        for (int i = 0; i < body.inputs().size(); i++) names.put(body.inputs().get(i), names.get(fused.input(i)));
+        for (Value c : body.constants()) {
+            String name = fresh(c.name(), taken);
+            names.put(c, name);
+            gb.addInitializer(OnnxTensors.toProto(c.constantValue(), name));
+        }
+        Map<Value, String> outerOut = new java.util.IdentityHashMap<>();
+        for (int k = 0; k < body.outputs().size(); k++) {
+            Value bo = body.outputs().get(k);
+            if (bo.producer() != null && !outerOut.containsKey(bo)) {
+                outerOut.put(bo, names.get(fused.output(k)));
+                names.put(bo, names.get(fused.output(k)));
+            }
+        }
+        for (Node b : body.nodes()) {
+            for (Value o : b.outputs()) if (!names.containsKey(o)) names.put(o, fresh(o.name(), taken));
+            String nodeName = fresh(b.name(), nodeNames);
+            if (b.body() != null) inline(b, names, gb, domains, taken, nodeNames);
+            else emit(b, nodeName, names, gb, domains, true);
+            for (Value o : b.outputs()) if (!outerOut.containsKey(o)) gb.addValueInfo(valueInfo(o, names.get(o)));
+        }
+        // an output that is a body input, a constant, or a second output of the same value: an Identity
+        for (int k = 0; k < body.outputs().size(); k++) {
+            Value bo = body.outputs().get(k);
+            String want = names.get(fused.output(k));
+            if (names.get(bo).equals(want)) continue;
+            gb.addNode(NodeProto.newBuilder().setName(fresh(want + "_identity", nodeNames)).setOpType("Identity").addInput(names.get(bo)).addOutput(want));
+        }
+    }
+
+    /** {@code base}, or base_1, base_2... : the first not in {@code taken}, which it joins. */
+    private static String fresh(String base, Set<String> taken) {
+        String s = base;
+        for (int i = 1; !taken.add(s); i++) s = base + "_" + i;
+        return s;
     }
 
     private static Iterable<Value> allValues(Graph g) {
@@ -114,8 +183,10 @@ public final class OnnxExporter {
         return vs;
     }
 
-    static ValueInfoProto valueInfo(Value v) {
-        return ValueInfoProto.newBuilder().setName(v.name()).setType(type(v.type())).build();
+    static ValueInfoProto valueInfo(Value v) { return valueInfo(v, v.name()); }
+
+    static ValueInfoProto valueInfo(Value v, String name) {
+        return ValueInfoProto.newBuilder().setName(name).setType(type(v.type())).build();
     }
 
     static TypeProto type(TensorType t) {

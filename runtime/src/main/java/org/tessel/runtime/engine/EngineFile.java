@@ -77,6 +77,15 @@ public final class EngineFile {
         Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     }
 
+    /** True when the file starts with the engine magic (whatever else it holds). */
+    public static boolean isEngineFile(Path file) {
+        try (var in = Files.newInputStream(file)) {
+            return Arrays.equals(in.readNBytes(MAGIC.length), MAGIC);
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
     /**
      * The backend an engine file was built for ("cpu", "cuda"), read from its header alone (so a
      * launcher can pick the loader); the full check happens when the file is read.

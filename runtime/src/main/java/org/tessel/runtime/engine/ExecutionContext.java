@@ -23,6 +23,7 @@ public final class ExecutionContext implements AutoCloseable {
     private final Map<Value, Integer> lastUse = new IdentityHashMap<>();
     private final Engine.CpuProgram program;
     private boolean profiling;
+    private LayerObserver observer;
     private final long[] layerNanos;
     private int profiledRuns;
 
@@ -36,6 +37,12 @@ public final class ExecutionContext implements AutoCloseable {
     }
 
     public ExecutionContext profiling(boolean on) { this.profiling = on; return this; }
+
+    /** Sees every layer's outputs as the engine keeps them (after the layer's precision rounding), e.g. to compare intermediate tensors. */
+    public interface LayerObserver { void afterLayer(Node layer, List<Tensor> outputs); }
+
+    /** Calls {@code o} after each layer of every later run (null: none). */
+    public ExecutionContext observing(LayerObserver o) { this.observer = o; return this; }
 
     /** Runs the engine on inputs given in graph-input order; checks names, dtypes and shapes. */
     public List<Tensor> run(List<Tensor> inputs) {
@@ -62,6 +69,7 @@ public final class ExecutionContext implements AutoCloseable {
             long t0 = profiling ? System.nanoTime() : 0;
             List<Tensor> outs = program.layers().get(i).run(interpreter, ins);
             if (profiling) layerNanos[i] += System.nanoTime() - t0;
+            if (observer != null) observer.afterLayer(n, outs);
             for (int k = 0; k < outs.size(); k++) env.put(n.output(k), outs.get(k));
             for (Value v : n.inputs()) if (v != null && !v.isConstant() && !v.isInput() && lastUse.getOrDefault(v, -1) == i) env.remove(v);
         }

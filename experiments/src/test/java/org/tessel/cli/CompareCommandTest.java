@@ -1,0 +1,118 @@
+package org.tessel.cli;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** `tessel compare`: the engine, the reference interpreter and ONNX Runtime on the same inputs; intermediate tensors; precision bisection. */
+class CompareCommandTest {
+    @TempDir Path dir;
+
+    private static JsonNode json(CliRun r) throws Exception { return new ObjectMapper().readTree(r.out()); }
+
+    private static JsonNode pair(JsonNode row, String a, String b) {
+        for (JsonNode c : row.get("comparisons")) if (c.get("a").asText().equals(a) && c.get("b").asText().equals(b)) return c;
+        throw new AssertionError("no " + a + " vs " + b + " in " + row);
+    }
+
+    @Test void anFp32EngineAgreesWithTheReferenceAndOnnxRuntime() throws Exception {
+        CliRun r = CliRun.of("compare", "zoo:resnet50-tiny", "--json");
+        assertEquals(0, r.code(), r.err());
+        JsonNode root = json(r);
+        assertTrue(root.get("onnxruntime").asText().startsWith("onnxruntime 1.20.0 (CPU) on zoo:resnet50-tiny as exported to ONNX by Tessel"), root.toString());
+        JsonNode out = root.get("outputs").get(0);
+        for (String[] p : new String[][] {{"engine", "reference"}, {"onnxruntime", "reference"}, {"engine", "onnxruntime"}}) {
+            JsonNode c = pair(out, p[0], p[1]);
+            assertTrue(c.get("pass").asBoolean(), c.toString());
+            assertTrue(c.get("rel_l2").asDouble() < 1e-5 && c.get("cosine").asDouble() > 0.99999, c.toString());
+        }
+        assertTrue(root.get("pass").asBoolean());
+        CliRun text = CliRun.of("compare", "zoo:resnet50-tiny");
+        assertTrue(text.out().strip().endsWith("PASS"), text.out());
+        assertTrue(text.out().contains("  onnxruntime vs reference   max_abs "), text.out());
+    }
+
+    @Test void anFp16EngineFailsATightToleranceAndPassesALooseOne() throws Exception {
+        CliRun tight = CliRun.of("compare", "zoo:resnet50-tiny", "--fp16", "--rtol", "0", "--atol", "1e-6", "--json");
+        assertEquals(1, tight.code(), tight.err());
+        JsonNode e = pair(json(tight).get("outputs").get(0), "engine", "reference");
+        double maxAbs = e.get("max_abs").asDouble();
+        assertTrue(maxAbs > 1e-6 && e.get("outside").asLong() > 0, e.toString());
+        assertTrue(pair(json(tight).get("outputs").get(0), "onnxruntime", "reference").get("pass").asBoolean(), "ONNX Runtime runs FP32");
+        CliRun loose = CliRun.of("compare", "zoo:resnet50-tiny", "--fp16", "--rtol", "0", "--atol", String.valueOf(maxAbs * 1.01));
+        assertEquals(0, loose.code(), loose.out());
+        assertTrue(loose.out().contains("precisions {FP16="), loose.out());
+    }
+
+    @Test void allTensorsComparesTheEnginesIntermediatesByNameWithReferenceAndOnnxRuntime() throws Exception {
+        CliRun r = CliRun.of("compare", "zoo:resnet50-tiny", "--all-tensors", "--json");
+        assertEquals(0, r.code(), r.err());
+        JsonNode tensors = json(r).get("tensors");
+        assertTrue(tensors.size() >= 10, tensors.toString());
+        int withOrt = 0;
+        for (JsonNode t : tensors) {
+            assertTrue(t.get("pass").asBoolean(), t.toString());
+            for (JsonNode c : t.get("comparisons")) if (c.get("a").asText().equals("onnxruntime")) withOrt++;
+        }
+        assertEquals(tensors.size(), withOrt, "ONNX Runtime returns every intermediate the engine keeps, as an added output");
+        // at FP16 the intermediates drift: the first one outside tolerance is named
+        CliRun h = CliRun.of("compare", "zoo:resnet50-tiny", "--all-tensors", "--fp16", "--rtol", "0", "--atol", "1e-7");
+        assertEquals(1, h.code());
+        assertTrue(h.out().contains("first tensor outside tolerance (in engine order): %"), h.out());
+    }
+
+    @Test void anEngineFileComparesWithItsModelOrSaysOnnxRuntimeIsSkipped() throws Exception {
+        Path e = dir.resolve("r.engine");
+        assertEquals(0, CliRun.of("build", "zoo:resnet50-tiny", "--cpu", "--save-engine", e.toString()).code());
+        CliRun alone = CliRun.of("compare", e.toString());
+        assertEquals(0, alone.code(), alone.err());
+        assertTrue(alone.out().contains("onnxruntime: skipped: an engine file does not hold its ONNX model; give it with --model MODEL.onnx"), alone.out());
+        assertTrue(alone.out().contains("reference interpreter on the engine's graph (no --model)"), alone.out());
+        CliRun with = CliRun.of("compare", e.toString(), "--model", "zoo:resnet50-tiny");
+        assertEquals(0, with.code(), with.err());
+        assertTrue(with.out().contains("  engine vs onnxruntime "), with.out());
+        CliRun wrong = CliRun.of("compare", e.toString(), "--model", "zoo:bert-tiny");
+        assertEquals(2, wrong.code());
+        assertTrue(wrong.err().startsWith("tessel compare: the engine's input %input: f32[1,3,32,32] and the model's input %"), wrong.err());
+        assertEquals(1, wrong.err().strip().lines().count(), wrong.err());
+    }
+
+    @Test void bisectionFindsTheLayersThatMustStayFp32AndItsPlanPasses() throws Exception {
+        CliRun all16 = CliRun.of("compare", "zoo:resnet50-tiny", "--fp16", "--json", "--no-onnxruntime");
+        double err16 = pair(json(all16).get("outputs").get(0), "engine", "reference").get("max_abs").asDouble();
+        String atol = String.valueOf(err16 / 3);
+        Path plan = dir.resolve("plan.json");
+        CliRun b = CliRun.of("compare", "zoo:resnet50-tiny", "--bisect-precision", "fp16", "--rtol", "0", "--atol", atol, "--plan-out", plan.toString());
+        assertEquals(0, b.code(), b.out() + b.err());
+        assertTrue(b.out().contains("all fp16:") && b.out().contains("FAIL ("), b.out());
+        String line = b.out().lines().filter(s -> s.startsWith("layers that must stay fp32 (")).findFirst().orElseThrow(() -> new AssertionError(b.out()));
+        String[] counts = line.substring("layers that must stay fp32 (".length(), line.indexOf(',')).split(" of ");
+        int need = Integer.parseInt(counts[0]), of = Integer.parseInt(counts[1]);
+        assertTrue(need >= 1 && need < of, line);
+        assertTrue(b.out().contains("with them in fp32:") && b.out().strip().endsWith("PASS"), b.out());
+        // the written plan builds an engine that is within the tolerance, with fp32 layers and fp16 layers
+        Path e = dir.resolve("b.engine");
+        assertEquals(0, CliRun.of("build", "zoo:resnet50-tiny", "--save-engine", e.toString(), "--plan", plan.toString(), "--cpu").code());
+        CliRun c = CliRun.of("compare", e.toString(), "--model", "zoo:resnet50-tiny", "--rtol", "0", "--atol", atol, "--no-onnxruntime");
+        assertEquals(0, c.code(), c.out());
+        assertTrue(c.out().contains("FP16=") && c.out().contains("FP32="), c.out());
+    }
+
+    @Test void badUseIsOneLine() throws Exception {
+        CliRun r = CliRun.of("compare", "zoo:resnet50-tiny", "--bisect-precision", "int4");
+        assertEquals(2, r.code());
+        assertEquals("tessel compare: --bisect-precision 'int4': give the reduced precision to bisect, fp16, bf16 or tf32", r.err().strip());
+        r = CliRun.of("compare", "zoo:resnet50-tiny", "--model", "x.onnx");
+        assertEquals("tessel compare: --model names an engine's source model; zoo:resnet50-tiny is a model itself", r.err().strip());
+        r = CliRun.of("compare", "zoo:resnet50-tiny", "--rtol", "-1");
+        assertEquals("tessel compare: --rtol and --atol must be >= 0, got -1.0 and 1.0E-4", r.err().strip());
+        r = CliRun.of("compare", "zoo:resnet50-tiny", "--plan-out", dir.resolve("p.json").toString());
+        assertEquals("tessel compare: --plan-out writes the plan --bisect-precision finds; add --bisect-precision", r.err().strip());
+        assertFalse(Files.exists(dir.resolve("p.json")));
+    }
+}
