@@ -97,7 +97,7 @@ final class CompareCommand implements Callable<Integer> {
         byte[] ortModel = null;
         if (isEngine) {
             String backend = EngineFile.backendOf(arg);
-            if (backend.equals(GpuEngine.BACKEND)) {
+            if (backend.equals(org.tessel.runtime.gpu.engine.GpuEngineFile.BACKEND)) {
                 if (allTensors) throw new IllegalArgumentException("--all-tensors reads the tensors a CPU engine keeps; " + arg + " is a GPU engine (its tensors stay on the GPU)");
                 gpuEngine = arg;
                 source = null;
