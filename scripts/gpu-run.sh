@@ -25,6 +25,10 @@ rm -f "$stage"/deps/*-tests.jar "$stage"/deps/*-sources.jar
 # JCuda's natives jar carries a 24 MB nvPTXCompiler binding Tessel never loads (it compiles with NVRTC through FFM):
 # dropped, so the bundle and the shared models fit the device tool's 64 MiB transfer
 (cd "$stage/deps" && zip -q -d jcuda-natives-*-linux-x86_64.jar 'lib/libJNvPTXCompiler*' >/dev/null 2>&1 || true)
+# ONNX Runtime's jar carries every platform's library (93 MB): the GPU machine is linux-x64, and the transfer holds 64 MiB
+(cd "$stage/deps" && zip -q -d onnxruntime-*.jar 'ai/onnxruntime/native/win-*' 'ai/onnxruntime/native/osx-*' 'ai/onnxruntime/native/linux-aarch64/*' >/dev/null 2>&1 || true)
+# XChart's PDF export (pdfbox, fontbox) is not used on the GPU machine (plots are PNG): room for a shared model more
+rm -f "$stage"/deps/pdfbox-*.jar "$stage"/deps/fontbox-*.jar
 "$JAVA_HOME/bin/jar" cf "$stage/deps/tessel-runtime-gpu-tests.jar" -C runtime/target/test-classes .
 
 # GPU test classes by name (the bundled JRE has no jar file system, so no package scanning)
