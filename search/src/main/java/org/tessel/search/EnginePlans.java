@@ -48,6 +48,9 @@ public final class EnginePlans {
             int g = groupOf[i];
             if (g < 0) {
                 Choice c = a.choice(i);
+                if (c.inGroup())
+                    throw new PlanException("the " + plan.strategy() + " plan runs node '" + p.node(i).name() + "' (" + p.node(i).op() + ") at " + c.format()
+                            + ", where only a fused group's tactic runs it, but fuses no group holding it");
                 nodes.add(new PlannedNode(p.node(i).name(), p.node(i).op(), c.tacticId(), "", c.precision(), c.layout(), 0, c.latencyUs()));
             } else if (last[g] == i) {
                 SearchProblem.Candidate c = fused.get(g);

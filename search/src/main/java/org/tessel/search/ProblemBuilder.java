@@ -34,7 +34,10 @@ import org.tessel.search.domain.Use;
  * Turns a graph (after clean-up, not yet fused) into a {@link SearchProblem}: prices every node's
  * choices, every fusion candidate's fused tactics (on a fused copy of the group, so the fused
  * tactic gets the group's work) and every use's conversions, resolves user precision rules, and
- * records which tensors are alive at each step for the memory budget.
+ * records which tensors are alive at each step for the memory budget. A candidate's members also
+ * get its formats as in-group choices where no standalone tactic runs them there
+ * ({@link Choice#inGroup}), so a member no GPU kernel runs alone at FP16 does not keep its group
+ * from running at FP16.
  */
 public final class ProblemBuilder {
     private final Costing costing;
@@ -95,7 +98,7 @@ public final class ProblemBuilder {
                     live.add(new LiveTensor(s, i, v.type().numElements(), v.type().dtype().isFloating(), v.type().bytes()));
             }
 
-        List<SearchProblem.Node> nodes = new ArrayList<>();
+        List<List<Choice>> supportedOf = new ArrayList<>();
         for (int i = 0; i < order.size(); i++) {
             Node n = order.get(i);
             List<Choice> all = costing.choices(n, i, layoutOptions(n, layoutChoice));
@@ -107,13 +110,7 @@ public final class ProblemBuilder {
                           + new java.util.TreeSet<>(all.stream().filter(Choice::supported).map(c -> c.precision().text()).toList()) + ")"
                         : " (" + reasons(all) + ")"));
             }
-            List<PrecisionRule> rs = rulesOf.getOrDefault(i, List.of());
-            List<Choice> allowed = supported.stream().filter(c -> rs.stream().allMatch(r -> r.allowed().contains(c.precision()))).toList();
-            if (allowed.isEmpty())
-                throw new IllegalArgumentException(n.describe() + ": precision rules " + PrecisionRule.texts(rs) + " leave no supported choice (supported precisions: "
-                        + String.join(", ", new LinkedHashSet<>(supported.stream().map(c -> c.precision().name().toLowerCase(java.util.Locale.ROOT)).toList())) + ")");
-            nodes.add(new SearchProblem.Node(i, n.name(), n.opName(), SearchProblem.undominated(supported, true),
-                    SearchProblem.undominated(allowed, memoryBudget.isPresent()), base[i]));
+            supportedOf.add(supported);
         }
 
         List<Use> uses = new ArrayList<>();
@@ -144,7 +141,49 @@ public final class ProblemBuilder {
             if (best.isEmpty()) continue;
             cands.add(new SearchProblem.Candidate(cands.size(), c.kind(), members, best, touchesImage(fused)));
         }
+
+        // a member of a candidate may take the candidate's formats even where no standalone tactic runs it: the
+        // fused tactic does (the hard rule in-group-choice-is-fused keeps such a choice inside a fused group)
+        List<SearchProblem.Node> nodes = new ArrayList<>();
+        for (int i = 0; i < order.size(); i++) {
+            Node n = order.get(i);
+            List<PrecisionRule> rs = rulesOf.getOrDefault(i, List.of());
+            List<Choice> supported = supportedOf.get(i);
+            List<Choice> inGroup = inGroupChoices(i, layoutOptions(n, layoutChoice), supported, cands);
+            List<Choice> allowed = supported.stream().filter(c -> rs.stream().allMatch(r -> r.allowed().contains(c.precision()))).toList();
+            List<Choice> allowedInGroup = inGroup.stream().filter(c -> rs.stream().allMatch(r -> r.allowed().contains(c.precision()))).toList();
+            if (allowed.isEmpty() && allowedInGroup.isEmpty())
+                throw new IllegalArgumentException(n.describe() + ": precision rules " + PrecisionRule.texts(rs) + " leave no supported choice (supported precisions: "
+                        + String.join(", ", new LinkedHashSet<>(supported.stream().map(c -> c.precision().text()).toList()))
+                        + (inGroup.isEmpty() ? "" : "; in a fused group also: " + String.join(", ", new LinkedHashSet<>(inGroup.stream().map(c -> c.precision().text()).toList()))) + ")");
+            List<Choice> choices = new ArrayList<>(SearchProblem.undominated(supported, true));
+            choices.addAll(inGroup);
+            List<Choice> search = new ArrayList<>(SearchProblem.undominated(allowed, memoryBudget.isPresent()));
+            search.addAll(allowedInGroup);
+            nodes.add(new SearchProblem.Node(i, n.name(), n.opName(), choices, search, base[i]));
+        }
         return new SearchProblem(g.name(), nodes, cands, uses, pins, live, memoryBudget, g);
+    }
+
+    /**
+     * The in-group choices of node {@code i}: each format of its own layouts that agrees with a fused tactic's
+     * format of a candidate holding it, where no standalone choice runs it.
+     */
+    static List<Choice> inGroupChoices(int i, List<Layout> layouts, List<Choice> standalone, List<SearchProblem.Candidate> cands) {
+        Set<Format> have = new java.util.HashSet<>();
+        for (Choice c : standalone) have.add(c.format());
+        Set<Format> add = new LinkedHashSet<>();
+        for (SearchProblem.Candidate c : cands) {
+            if (!c.contains(i)) continue;
+            for (Format k : c.fused().keySet())
+                for (Layout l : layouts) {
+                    Format f = new Format(k.precision(), l);
+                    if (f.agrees(k) && !have.contains(f)) add.add(f);
+                }
+        }
+        List<Choice> out = new ArrayList<>();
+        for (Format f : add) out.add(Choice.inGroup(i, f));
+        return out;
     }
 
     private Use use(int id, Value v, int producer, int consumer) {

@@ -2,8 +2,6 @@ package org.tessel.search;
 
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
@@ -28,7 +26,9 @@ public final class SearchProblem {
     /**
      * A node: {@code choices} are every supported choice (fastest first); {@code searchChoices}
      * drops those dominated at their format (slower and no smaller workspace) and those a pin
-     * forbids: the value range the strategies search.
+     * forbids: the value range the strategies search. Both hold, besides the standalone choices,
+     * the node's in-group choices: the formats of the fusion candidates holding it at which no
+     * standalone tactic runs it ({@link Choice#inGroup}).
      */
     public record Node(int index, String name, String op, List<Choice> choices, List<Choice> searchChoices, long stepBaseBytes) {
         public Node {
@@ -156,28 +156,6 @@ public final class SearchProblem {
         for (NodeDecision d : s.nodes()) cs[d.index()] = d.choice();
         for (FusionDecision f : s.fusions()) fs[f.index()] = f.isFused();
         return new Assignment(cs, fs);
-    }
-
-    /** Each node's fastest search choice, nothing fused: a feasible start when no pin or budget binds. */
-    public Assignment fastestAlone() {
-        Choice[] cs = new Choice[nodes.size()];
-        for (Node n : nodes) cs[n.index()] = n.searchChoices().getFirst();
-        return new Assignment(cs, new boolean[candidates.size()]);
-    }
-
-    /** The search choices of a node grouped by format, fastest first within a format. */
-    public Map<Format, List<Choice>> choicesByFormat(int node) {
-        Map<Format, List<Choice>> m = new LinkedHashMap<>();
-        for (Choice c : nodes.get(node).searchChoices()) m.computeIfAbsent(c.format(), k -> new ArrayList<>()).add(c);
-        return m;
-    }
-
-    /** The fastest search choice of a node at a format, or null. */
-    public Choice fastestAt(int node, Format f) {
-        Choice best = null;
-        for (Choice c : nodes.get(node).searchChoices())
-            if (c.format().equals(f) && (best == null || c.latencyPs() < best.latencyPs())) best = c;
-        return best;
     }
 
     /**
