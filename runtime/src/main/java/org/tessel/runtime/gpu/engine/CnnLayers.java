@@ -15,7 +15,8 @@ import org.tessel.runtime.gpu.kernels.Pool2d;
 
 /**
  * GPU engine layers of the CNN family beyond convolutions: Concat ({@code tessel.concat}, one
- * strided copy per input into its slice, in either layout), LRN ({@code tessel.lrn}) and ReduceMean
+ * strided copy per input into its slice, in either layout), Split ({@code tessel.split}, the inverse:
+ * each output copied from its slice, up to four per launch), LRN ({@code tessel.lrn}) and ReduceMean
  * over the spatial axes of a rank-4 tensor (as {@code tessel.pool.global}).
  */
 final class CnnLayers {
@@ -24,6 +25,7 @@ final class CnnLayers {
     static GpuEngine.Layer build(GpuEngine e, Node n) {
         return switch (n.opName()) {
             case "Concat" -> concat(e, n);
+            case "Split" -> split(e, n);
             case "LRN" -> lrn(e, n);
             case "ReduceMean" -> reduceMean(e, n);
             default -> throw GpuEngine.unsupported(n, "op " + n.opName() + " is not a CNN layer here");
@@ -84,6 +86,69 @@ final class CnnLayers {
             @Override public LayerPlan plan() { return e.plan(n, GpuTactics.CONCAT, y); }
             @Override public void enqueue(CudaStream s) {
                 for (Part p : parts) CnnKernels.concatCopy(e.compiler, p.word, p.src, yb, rows, p.innerBytes, row, p.offsetBytes, s);
+            }
+        };
+    }
+
+    /**
+     * Where a Split's outputs lie in its input, in bytes: the input seen physically as [outer, rowBytes]
+     * (the axis and everything after it in the layout's order make a row), output j as [outer, widthBytes[j]]
+     * from column offsetBytes[j] of each row.
+     */
+    record SplitPlan(long outer, long rowBytes, long[] offsetBytes, long[] widthBytes) {}
+
+    /** The plan of a Split whose tensors are all in {@code layout}, with elements of {@code elem} bytes. */
+    static SplitPlan splitPlan(Node n, Layout layout, long elem) {
+        Value x = n.input(0);
+        int r = x.type().rank();
+        long axis = n.attrs().getInt("axis", 0);
+        if (axis < 0) axis += r;
+        if (axis < 0 || axis >= r) throw GpuEngine.unsupported(n, "Split axis " + n.attrs().getInt("axis", 0) + " of a rank-" + r + " tensor");
+        int pa = physicalAxis((int) axis, r, layout);
+        int[] xd = physicalDims(x.type().shape().dims(), layout);
+        long outer = 1;
+        for (int i = 0; i < pa; i++) outer *= xd[i];
+        long row = elem;
+        for (int i = pa; i < r; i++) row *= xd[i];
+        long[] offsets = new long[n.outputs().size()], widths = new long[n.outputs().size()];
+        long at = 0;
+        for (int j = 0; j < n.outputs().size(); j++) {
+            Value y = n.output(j);
+            if (y.type().rank() != r) throw GpuEngine.unsupported(n, "Split output %" + y.name() + " has rank " + y.type().rank() + ", the input " + r);
+            int[] yd = physicalDims(y.type().shape().dims(), layout);
+            long w = elem;
+            for (int i = pa; i < r; i++) w *= yd[i];
+            offsets[j] = at;
+            widths[j] = w;
+            at += w;
+        }
+        if (at != row) throw GpuEngine.unsupported(n, "Split outputs cover " + at + " of the input's " + row + " bytes per row");
+        return new SplitPlan(outer, row, offsets, widths);
+    }
+
+    static GpuEngine.Layer split(GpuEngine e, Node n) {
+        Value x = n.input(0);
+        Layout layout = e.layoutOf(x);
+        for (Value y : n.outputs())
+            if (e.layoutOf(y) != layout) throw GpuEngine.unsupported(n, "Split output %" + y.name() + " is " + e.layoutOf(y).text() + ", the input " + layout.text());
+        SplitPlan p = splitPlan(n, layout, e.precision.storage().bytes());
+        DeviceBuffer xb = e.act(x);
+        List<DeviceBuffer> ys = new ArrayList<>();
+        for (Value y : n.outputs()) ys.add(e.act(y));
+        // the widest word dividing the row, every width (so every offset, a sum of widths) and every address
+        long[] sizes = new long[2 + 2 * ys.size()];
+        sizes[0] = p.rowBytes();
+        sizes[1] = xb.address();
+        for (int j = 0; j < ys.size(); j++) { sizes[2 + 2 * j] = p.widthBytes()[j]; sizes[3 + 2 * j] = ys.get(j).address(); }
+        int word = CnnKernels.wordBytes(sizes);
+        return new GpuEngine.Layer() {
+            @Override public LayerPlan plan() { return e.plan(n, GpuTactics.SPLIT, n.output()); }
+            @Override public void enqueue(CudaStream s) {
+                for (int j = 0; j < ys.size(); j += CnnKernels.SPLIT_PARTS) {
+                    int end = Math.min(ys.size(), j + CnnKernels.SPLIT_PARTS);
+                    CnnKernels.splitCopy(e.compiler, word, xb, p.outer(), p.rowBytes(), p.offsetBytes()[j], ys.subList(j, end),
+                            java.util.Arrays.copyOfRange(p.widthBytes(), j, end), s);
+                }
             }
         };
     }

@@ -293,7 +293,7 @@ public final class GpuEngine implements AutoCloseable {
     public static String pipeline(Precision p, Graph g) { return EnginePipeline.forPrecision(p, g); }
 
     /** Ops the engine runs (besides the views and tessel.Fused of the kinds in {@link #FUSED_KINDS}). */
-    static final Set<String> OPS = union(Set.of("tessel.Fused", "Conv", "tessel.Reformat", "MaxPool", "AveragePool", "GlobalAveragePool", "Gemm", "Softmax", "Concat", "LRN", "ReduceMean"),
+    static final Set<String> OPS = union(Set.of("tessel.Fused", "Conv", "tessel.Reformat", "MaxPool", "AveragePool", "GlobalAveragePool", "Gemm", "Softmax", "Concat", "Split", "LRN", "ReduceMean"),
             union(TransformerLayers.OPS, MoreLayers.OPS));
     static final Set<String> FUSED_KINDS = union(Set.of("conv_bias_act"), TransformerLayers.FUSED_KINDS);
 
@@ -602,7 +602,7 @@ public final class GpuEngine implements AutoCloseable {
             case "MaxPool", "AveragePool", "GlobalAveragePool" -> pool(n);
             case "Gemm" -> gemm(n);
             case "Softmax" -> softmax(n);
-            case "Concat", "LRN" -> CnnLayers.build(this, n);
+            case "Concat", "Split", "LRN" -> CnnLayers.build(this, n);
             case "Resize", "ReduceMean", "ReduceSum", "ReduceMax", "BatchNormalization" -> MoreLayers.build(this, n); // ReduceMean over {2, 3} still goes to the global pool
             case "Gather", "LayerNormalization", "Transpose" -> transformer().layer(n);
             default -> {
