@@ -34,7 +34,7 @@ final class Units {
             if (fused[c.index()]) for (int m : c.members()) groupOf[m] = c.index();
     }
 
-    /** Fuse every candidate the fuse pass would: by kind priority, then graph order, no overlaps. */
+    /** Fuse every candidate the fuse pass would: by kind priority, then graph order, no overlaps; no horizontal merge (the fuse pass makes none). */
     static boolean[] byPriority(SearchProblem p) {
         boolean[] f = new boolean[p.candidates().size()];
         List<SearchProblem.Candidate> taken = new ArrayList<>();
@@ -45,7 +45,7 @@ final class Units {
                     f[c.index()] = true;
                 }
         for (SearchProblem.Candidate c : p.candidates())
-            if (!KIND_PRIORITY.contains(c.kind()) && taken.stream().noneMatch(c::overlaps)) {
+            if (!c.isMerge() && !KIND_PRIORITY.contains(c.kind()) && taken.stream().noneMatch(c::overlaps)) {
                 taken.add(c);
                 f[c.index()] = true;
             }
