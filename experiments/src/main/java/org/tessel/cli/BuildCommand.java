@@ -220,8 +220,8 @@ final class BuildCommand implements Callable<Integer> {
         e.save(out);
         double s = (System.nanoTime() - t0) / 1e9;
         System.out.println(how);
-        System.out.printf("backend: cpu, emulating the plan's tactics (precisions %s), %d fused groups, %d casts, activation arena %.2f MiB, file %.2f MiB%n",
-                plan.precisionMix(), plan.groups().size(), plan.conversions().size(), e.arenaBytes() / 1048576.0, Files.size(out) / 1048576.0);
+        System.out.printf("backend: cpu, emulating the plan's tactics (precisions %s), %d merges, %d fused groups, %d casts, activation arena %.2f MiB, file %.2f MiB%n",
+                plan.precisionMix(), plan.merges().size(), plan.groups().size(), plan.conversions().size(), e.arenaBytes() / 1048576.0, Files.size(out) / 1048576.0);
         System.out.printf("engine: %s, %d layers, build %.2f s%n", out, e.layers().size(), s);
         return 0;
     }

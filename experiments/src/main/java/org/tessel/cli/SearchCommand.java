@@ -80,7 +80,9 @@ final class SearchCommand implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "predicted latency: %.4f ms%s%n", plan.predictedMs(), plan.provenOptimal() ? " (proven optimal)" : "");
         System.out.printf(Locale.ROOT, "lower bound:       %.4f ms (gap %.2f%%)%n", plan.boundMs(), plan.gapPct());
         System.out.printf(Locale.ROOT, "solve time:        %.3f s, %d evaluated moves (%.0f/s)%n", plan.solveSeconds(), plan.evaluatedMoves(), plan.movesPerSecond());
-        System.out.printf(Locale.ROOT, "fused groups:      %d of %d candidates%n", plan.fusedGroups(), plan.candidates());
+        long merges = p.candidates().stream().filter(SearchProblem.Candidate::isMerge).count();
+        long merged = p.candidates().stream().filter(c -> c.isMerge() && plan.assignment().isFused(c.index())).count();
+        System.out.printf(Locale.ROOT, "fused groups:      %d of %d candidates (horizontal merges: %d of %d)%n", plan.fusedGroups(), plan.candidates(), merged, merges);
         Map<String, Integer> mix = new TreeMap<>();
         for (int i = 0; i < p.size(); i++) mix.merge(plan.assignment().format(i).toString(), 1, Integer::sum);
         System.out.println("formats:           " + mix);
@@ -99,7 +101,7 @@ final class SearchCommand implements Callable<Integer> {
             if (planOut != null) {
                 if (planOut.getParent() != null) Files.createDirectories(planOut.getParent());
                 Files.writeString(planOut, org.tessel.tactics.plan.EnginePlanJson.write(ep));
-                System.out.println("plan: " + planOut + " (" + ep.nodes().size() + " nodes, " + ep.groups().size() + " fused groups, " + ep.conversions().size() + " casts)");
+                System.out.println("plan: " + planOut + " (" + ep.nodes().size() + " nodes, " + ep.merges().size() + " merges, " + ep.groups().size() + " fused groups, " + ep.conversions().size() + " casts)");
             }
         }
         System.out.println(plan.summaryLine());

@@ -37,6 +37,26 @@ class BuildPlanCommandTest {
         assertArrayEquals(Files.readAllBytes(b), Files.readAllBytes(c), "same model, strategy and seed: identical engine bytes");
     }
 
+    /** A plan with horizontal merges: printed, written, built on the CPU backend, stored in the engine, and the engine computes the model. */
+    @Test void aPlanWithHorizontalMergesBuildsAndRunsLikeTheModel(@TempDir Path dir) throws Exception {
+        Path plan = dir.resolve("plan.json"), e = dir.resolve("g.engine");
+        CliRun s = run("search", "zoo:googlenet-tiny", "--strategy", "joint", "--precisions", "fp16", "--show-plan", "--plan-out", plan.toString());
+        assertEquals(0, s.code(), s.err());
+        assertTrue(s.out().contains("horizontal merges: 9 of 9") && s.out().contains("\nmerge inception3a.branch1.conv_merged (conv): "), s.out());
+        EnginePlan searched = EnginePlanJson.read(Files.readString(plan), plan.toString());
+        assertEquals(9, searched.merges().size());
+        CliRun b = run("build", "zoo:googlenet-tiny", "--cpu", "--plan", plan.toString(), "--save-engine", e.toString());
+        assertEquals(0, b.code(), b.err());
+        assertTrue(b.out().contains(", 9 merges, "), b.out());
+        Engine engine = Engine.load(e, EngineHeader.Machine.cpu());
+        assertEquals(searched, engine.plan());
+        org.tessel.ir.Graph g = org.tessel.ir.zoo.Zoo.build("googlenet-tiny", org.tessel.ir.zoo.ZooOptions.defaults());
+        java.util.List<org.tessel.api.Tensor> in = SearchPlanExecutionTest.inputs(g, 5);
+        java.util.List<org.tessel.api.Tensor> want = new org.tessel.ir.ReferenceInterpreter().run(g, in), got = engine.createContext().run(in);
+        for (int k = 0; k < want.size(); k++)
+            assertTrue(SearchPlanExecutionTest.relativeL2(want.get(k), got.get(k)) <= SearchPlanExecutionTest.tolerance(org.tessel.cost.Precision.FP16), "output " + k);
+    }
+
     @Test void forcedPrecisionIsObeyedOrTheBuildFailsNamingTheNode(@TempDir Path dir) throws Exception {
         Path e = dir.resolve("e.engine");
         CliRun ok = run("build", "zoo:bert-tiny", "--cpu", "--strategy", "joint", "--fp16", "--precision", "Softmax=fp16", "--save-engine", e.toString());

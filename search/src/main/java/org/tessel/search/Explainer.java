@@ -75,7 +75,7 @@ public final class Explainer {
             Map<String, Long> runnerTerms = null;
             long runnerTotal = Long.MAX_VALUE;
             for (Choice c : n.searchChoices()) {
-                if (c.equals(chosen)) continue;
+                if (c.equals(chosen) || c.inGroup()) continue; // an in-group choice is no alternative for a node outside a group
                 Map<String, Long> t = terms(a, i, c);
                 long tt = total(t);
                 if (tt < runnerTotal) { runnerTotal = tt; runner = c; runnerTerms = t; }

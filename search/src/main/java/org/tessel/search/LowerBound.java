@@ -6,9 +6,10 @@ import org.tessel.search.domain.Use;
 
 /**
  * A lower bound on the predicted latency of any feasible plan: every node at its cheapest
- * choice, credited optimistically for fusion (the smaller of its cheapest choice alone and its
+ * standalone choice, credited optimistically for fusion (the smaller of its cheapest choice alone and its
  * equal share of the cheapest fused tactic of any candidate holding it), internal edges free,
- * and each graph-boundary conversion at its cheapest over the endpoint's choices. Each term is a
+ * and each graph-boundary conversion at its cheapest over the endpoint's choices (in-group ones
+ * included: a fused member may take them). Each term is a
  * minimum of a part of every plan's score, so the sum cannot exceed any plan's latency.
  */
 public final class LowerBound {
@@ -19,7 +20,7 @@ public final class LowerBound {
         double sum = 0;
         for (SearchProblem.Node n : p.nodes()) {
             double best = Double.MAX_VALUE;
-            for (Choice c : n.searchChoices()) best = Math.min(best, c.latencyPs());
+            for (Choice c : n.searchChoices()) if (c.standalone()) best = Math.min(best, c.latencyPs());
             for (SearchProblem.Candidate c : p.candidatesOf(n.index())) {
                 long fusedMin = Long.MAX_VALUE;
                 for (FusedChoice fc : c.fused().values()) fusedMin = Math.min(fusedMin, fc.latencyPs());

@@ -50,6 +50,7 @@ public final class PlanEvaluator {
         for (int i = 0; i < n; i++) {
             Choice c = a.choice(i);
             if (!c.supported() || c.node() != i) by.merge(Rules.TACTIC_SUPPORTS_CHOICE, 1L, Long::sum);
+            if (c.inGroup() && !covered[i]) by.merge(Rules.IN_GROUP_CHOICE_FUSED, 1L, Long::sum);
             if (!covered[i]) by.merge(Rules.NODE_LATENCY, c.latencyPs(), Long::sum);
         }
         for (PrecisionPin pin : p.pins())

@@ -22,6 +22,8 @@ import org.tessel.passes.PassStatistics;
 import org.tessel.passes.fusion.FusionCandidate;
 import org.tessel.passes.fusion.FusionGroups;
 import org.tessel.passes.fusion.FusionPatterns;
+import org.tessel.passes.fusion.SiblingMerge;
+import org.tessel.passes.fusion.SiblingMerges;
 import org.tessel.passes.layout.LayoutAssigner;
 import org.tessel.passes.rules.Rewriter;
 import org.tessel.search.domain.Choice;
@@ -34,7 +36,11 @@ import org.tessel.search.domain.Use;
  * Turns a graph (after clean-up, not yet fused) into a {@link SearchProblem}: prices every node's
  * choices, every fusion candidate's fused tactics (on a fused copy of the group, so the fused
  * tactic gets the group's work) and every use's conversions, resolves user precision rules, and
- * records which tensors are alive at each step for the memory budget.
+ * records which tensors are alive at each step for the memory budget. A candidate's members also
+ * get its formats as in-group choices where no standalone tactic runs them there
+ * ({@link Choice#inGroup}), so a member no GPU kernel runs alone at FP16 does not keep its group
+ * from running at FP16. Horizontal merges (sibling chains on one value, {@code SiblingMerges}) are
+ * candidates too: merged or not is a decision, priced as the wide chain's kernel plus the Split's.
  */
 public final class ProblemBuilder {
     private final Costing costing;
@@ -95,7 +101,7 @@ public final class ProblemBuilder {
                     live.add(new LiveTensor(s, i, v.type().numElements(), v.type().dtype().isFloating(), v.type().bytes()));
             }
 
-        List<SearchProblem.Node> nodes = new ArrayList<>();
+        List<List<Choice>> supportedOf = new ArrayList<>();
         for (int i = 0; i < order.size(); i++) {
             Node n = order.get(i);
             List<Choice> all = costing.choices(n, i, layoutOptions(n, layoutChoice));
@@ -107,13 +113,7 @@ public final class ProblemBuilder {
                           + new java.util.TreeSet<>(all.stream().filter(Choice::supported).map(c -> c.precision().text()).toList()) + ")"
                         : " (" + reasons(all) + ")"));
             }
-            List<PrecisionRule> rs = rulesOf.getOrDefault(i, List.of());
-            List<Choice> allowed = supported.stream().filter(c -> rs.stream().allMatch(r -> r.allowed().contains(c.precision()))).toList();
-            if (allowed.isEmpty())
-                throw new IllegalArgumentException(n.describe() + ": precision rules " + PrecisionRule.texts(rs) + " leave no supported choice (supported precisions: "
-                        + String.join(", ", new LinkedHashSet<>(supported.stream().map(c -> c.precision().name().toLowerCase(java.util.Locale.ROOT)).toList())) + ")");
-            nodes.add(new SearchProblem.Node(i, n.name(), n.opName(), SearchProblem.undominated(supported, true),
-                    SearchProblem.undominated(allowed, memoryBudget.isPresent()), base[i]));
+            supportedOf.add(supported);
         }
 
         List<Use> uses = new ArrayList<>();
@@ -144,7 +144,116 @@ public final class ProblemBuilder {
             if (best.isEmpty()) continue;
             cands.add(new SearchProblem.Candidate(cands.size(), c.kind(), members, best, touchesImage(fused)));
         }
+        for (SiblingMerge m : SiblingMerges.enumerate(g)) {
+            SearchProblem.Candidate c = mergeCandidate(g, m, index, layoutChoice, cands.size());
+            if (c != null) cands.add(c);
+        }
+
+        // a member of a candidate may take the candidate's formats even where no standalone tactic runs it: the
+        // fused tactic does (the hard rule in-group-choice-is-fused keeps such a choice inside a fused group)
+        List<SearchProblem.Node> nodes = new ArrayList<>();
+        for (int i = 0; i < order.size(); i++) {
+            Node n = order.get(i);
+            List<PrecisionRule> rs = rulesOf.getOrDefault(i, List.of());
+            List<Choice> supported = supportedOf.get(i);
+            List<Choice> inGroup = inGroupChoices(i, layoutOptions(n, layoutChoice), supported, cands);
+            List<Choice> allowed = supported.stream().filter(c -> rs.stream().allMatch(r -> r.allowed().contains(c.precision()))).toList();
+            List<Choice> allowedInGroup = inGroup.stream().filter(c -> rs.stream().allMatch(r -> r.allowed().contains(c.precision()))).toList();
+            if (allowed.isEmpty() && allowedInGroup.isEmpty())
+                throw new IllegalArgumentException(n.describe() + ": precision rules " + PrecisionRule.texts(rs) + " leave no supported choice (supported precisions: "
+                        + String.join(", ", new LinkedHashSet<>(supported.stream().map(c -> c.precision().text()).toList()))
+                        + (inGroup.isEmpty() ? "" : "; in a fused group also: " + String.join(", ", new LinkedHashSet<>(inGroup.stream().map(c -> c.precision().text()).toList()))) + ")");
+            List<Choice> choices = new ArrayList<>(SearchProblem.undominated(supported, true));
+            choices.addAll(inGroup);
+            List<Choice> search = new ArrayList<>(SearchProblem.undominated(allowed, memoryBudget.isPresent()));
+            search.addAll(allowedInGroup);
+            nodes.add(new SearchProblem.Node(i, n.name(), n.opName(), choices, search, base[i]));
+        }
         return new SearchProblem(g.name(), nodes, cands, uses, pins, live, memoryBudget, g);
+    }
+
+    /**
+     * A horizontal merge as a candidate, priced on a merged copy of the graph: per format the wide chain's
+     * fastest kernel (its fused group's, when it has a tail) plus the Split's at that format. Null when no
+     * format runs both, or when the wide chain's tail forms no fusion candidate (the merge would then cost a
+     * kernel per tail node, which no merge is offered for).
+     */
+    private SearchProblem.Candidate mergeCandidate(Graph g, SiblingMerge m, Map<Node, Integer> index, boolean layoutChoice, int at) {
+        Graph copy = g.copy();
+        Map<String, Node> byName = new HashMap<>();
+        for (Node n : copy.nodes()) byName.put(n.name(), n);
+        List<List<Node>> chains = new ArrayList<>();
+        for (List<Node> c : m.chains()) chains.add(c.stream().map(n -> byName.get(n.name())).toList());
+        SiblingMerges.Merged made = SiblingMerges.apply(new Rewriter(copy, OpRegistry.global(), new PassStatistics()), SiblingMerges.of(copy, chains));
+        Node wide = made.wide().getFirst();
+        String wideKind = null;
+        if (made.wide().size() > 1) {
+            FusionCandidate fc = FusionPatterns.enumerate(copy).stream().filter(c -> c.nodes().equals(made.wide())).findFirst().orElse(null);
+            if (fc == null) return null;
+            wideKind = fc.kind();
+            wide = fusedCopy(copy, fc);
+        }
+        int root = index.get(m.chains().getFirst().getFirst());
+        Map<Format, Choice> wideBest = fastestPerFormat(costing.choices(wide, root, layoutOptions(wide, layoutChoice)));
+        Map<Format, Choice> splitBest = fastestPerFormat(costing.choices(made.split(), root, layoutOptions(made.split(), layoutChoice)));
+        boolean image = touchesImage(wide);
+        Map<Format, FusedChoice> best = new LinkedHashMap<>();
+        Map<Format, SearchProblem.MergeParts> parts = new LinkedHashMap<>();
+        for (Choice w : wideBest.values()) {
+            Choice sp = null;
+            for (Choice c : splitBest.values())
+                if (c.precision() == w.precision() && c.format().agrees(w.format()) && (sp == null || c.latencyPs() < sp.latencyPs())) sp = c;
+            if (sp == null) continue;
+            Format key = new Format(w.precision(), image ? w.format().imageLayout() : Layout.ANY);
+            FusedChoice total = new FusedChoice(w.tacticId(), w.precision(), w.layout(), w.latencyPs() + sp.latencyPs(), w.computeUs() + sp.computeUs(),
+                    w.memoryUs() + sp.memoryUs(), w.launchUs() + sp.launchUs(), Math.max(w.workspaceBytes(), sp.workspaceBytes()));
+            FusedChoice cur = best.get(key);
+            if (cur == null || total.latencyPs() < cur.latencyPs()) {
+                best.put(key, total);
+                parts.put(key, new SearchProblem.MergeParts(fused(w), fused(sp)));
+            }
+        }
+        if (best.isEmpty()) return null;
+        int[] members = m.nodes().stream().mapToInt(index::get).toArray();
+        SearchProblem.Merge merge = new SearchProblem.Merge(m.kind(), m.names(), made.wide().stream().map(Node::name).toList(), made.split().name(),
+                made.wide().getFirst().opName(), wideKind, parts);
+        return new SearchProblem.Candidate(at, SearchProblem.Candidate.MERGE, members, best, image, merge);
+    }
+
+    /** The fastest supported choice at each format among the allowed precisions. */
+    private Map<Format, Choice> fastestPerFormat(List<Choice> choices) {
+        Map<Format, Choice> out = new LinkedHashMap<>();
+        for (Choice c : choices) {
+            if (!c.supported() || !precisions.contains(c.precision())) continue;
+            Choice cur = out.get(c.format());
+            if (cur == null || c.latencyPs() < cur.latencyPs() || c.latencyPs() == cur.latencyPs() && c.tacticId().compareTo(cur.tacticId()) < 0) out.put(c.format(), c);
+        }
+        return out;
+    }
+
+    private static FusedChoice fused(Choice c) {
+        return new FusedChoice(c.tacticId(), c.precision(), c.layout(), c.latencyPs(), c.computeUs(), c.memoryUs(), c.launchUs(), c.workspaceBytes());
+    }
+
+    /**
+     * The in-group choices of node {@code i}: each format of its own layouts that agrees with a fused tactic's
+     * format of a candidate holding it, where no standalone choice runs it.
+     */
+    static List<Choice> inGroupChoices(int i, List<Layout> layouts, List<Choice> standalone, List<SearchProblem.Candidate> cands) {
+        Set<Format> have = new java.util.HashSet<>();
+        for (Choice c : standalone) have.add(c.format());
+        Set<Format> add = new LinkedHashSet<>();
+        for (SearchProblem.Candidate c : cands) {
+            if (!c.contains(i)) continue;
+            for (Format k : c.fused().keySet())
+                for (Layout l : layouts) {
+                    Format f = new Format(k.precision(), l);
+                    if (f.agrees(k) && !have.contains(f)) add.add(f);
+                }
+        }
+        List<Choice> out = new ArrayList<>();
+        for (Format f : add) out.add(Choice.inGroup(i, f));
+        return out;
     }
 
     private Use use(int id, Value v, int producer, int consumer) {

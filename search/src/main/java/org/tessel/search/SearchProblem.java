@@ -2,8 +2,6 @@ package org.tessel.search;
 
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
@@ -28,7 +26,9 @@ public final class SearchProblem {
     /**
      * A node: {@code choices} are every supported choice (fastest first); {@code searchChoices}
      * drops those dominated at their format (slower and no smaller workspace) and those a pin
-     * forbids: the value range the strategies search.
+     * forbids: the value range the strategies search. Both hold, besides the standalone choices,
+     * the node's in-group choices: the formats of the fusion candidates holding it at which no
+     * standalone tactic runs it ({@link Choice#inGroup}).
      */
     public record Node(int index, String name, String op, List<Choice> choices, List<Choice> searchChoices, long stepBaseBytes) {
         public Node {
@@ -37,11 +37,32 @@ public final class SearchProblem {
         }
     }
 
-    /** A fusion candidate: members root first, fastest fused tactic per root format. */
-    public record Candidate(int index, String kind, int[] members, Map<Format, FusedChoice> fused, boolean imageGroup) {
+    /**
+     * A fusion candidate: members root first, fastest fused tactic per root format. A horizontal merge is a
+     * candidate too (kind {@value #MERGE}, {@code merge} non-null): its members are the sibling chains' nodes,
+     * the first chain's root first, and "fused" means merged: the wide chain and the Split run instead of the
+     * chains, each {@code fused} entry pricing both ({@link Merge#parts} has them apart).
+     */
+    public record Candidate(int index, String kind, int[] members, Map<Format, FusedChoice> fused, boolean imageGroup, Merge merge) {
+        /** The kind of a horizontal merge's candidate. */
+        public static final String MERGE = "merge";
+
         public Candidate {
             members = members.clone();
             fused = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(fused)); // ordered: Map.copyOf iterates in a per-JVM order, and moves are built from these keys
+            if ((merge != null) != kind.equals(MERGE)) throw new IllegalArgumentException("candidate " + index + " of kind " + kind + (merge == null ? " has no merge" : " has a merge"));
+        }
+
+        /** A fusion candidate (no merge). */
+        public Candidate(int index, String kind, int[] members, Map<Format, FusedChoice> fused, boolean imageGroup) {
+            this(index, kind, members, fused, imageGroup, null);
+        }
+
+        public boolean isMerge() { return merge != null; }
+
+        /** The key of {@link #fused} a root format maps to: its precision, and its image layout in an image group. */
+        public Format key(Format rootFormat) {
+            return new Format(rootFormat.precision(), imageGroup ? rootFormat.imageLayout() : org.tessel.api.Layout.ANY);
         }
 
         public int root() { return members[0]; }
@@ -56,10 +77,25 @@ public final class SearchProblem {
             return false;
         }
 
-        public FusedChoice fusedChoice(Format rootFormat) {
-            return fused.get(new Format(rootFormat.precision(), imageGroup ? rootFormat.imageLayout() : org.tessel.api.Layout.ANY));
+        public FusedChoice fusedChoice(Format rootFormat) { return fused.get(key(rootFormat)); }
+    }
+
+    /**
+     * What a horizontal merge makes, named as {@code SiblingMerges} names it on the prepared graph: the chains
+     * (node names, each root first), the wide chain's nodes and the Split; the wide chain runs as one node, a
+     * fused group of kind {@code wideKind} when it has a tail (else the wide root alone, op {@code wideOp});
+     * per format key the two kernels' choices.
+     */
+    public record Merge(String kind, List<List<String>> chains, List<String> merged, String split, String wideOp, String wideKind, Map<Format, MergeParts> parts) {
+        public Merge {
+            chains = chains.stream().map(List::copyOf).toList();
+            merged = List.copyOf(merged);
+            parts = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(parts));
         }
     }
+
+    /** A merge's two kernels at one format: the wide chain's and the Split's. */
+    public record MergeParts(FusedChoice wide, FusedChoice split) {}
 
     private final String name;
     private final List<Node> nodes;
@@ -156,28 +192,6 @@ public final class SearchProblem {
         for (NodeDecision d : s.nodes()) cs[d.index()] = d.choice();
         for (FusionDecision f : s.fusions()) fs[f.index()] = f.isFused();
         return new Assignment(cs, fs);
-    }
-
-    /** Each node's fastest search choice, nothing fused: a feasible start when no pin or budget binds. */
-    public Assignment fastestAlone() {
-        Choice[] cs = new Choice[nodes.size()];
-        for (Node n : nodes) cs[n.index()] = n.searchChoices().getFirst();
-        return new Assignment(cs, new boolean[candidates.size()]);
-    }
-
-    /** The search choices of a node grouped by format, fastest first within a format. */
-    public Map<Format, List<Choice>> choicesByFormat(int node) {
-        Map<Format, List<Choice>> m = new LinkedHashMap<>();
-        for (Choice c : nodes.get(node).searchChoices()) m.computeIfAbsent(c.format(), k -> new ArrayList<>()).add(c);
-        return m;
-    }
-
-    /** The fastest search choice of a node at a format, or null. */
-    public Choice fastestAt(int node, Format f) {
-        Choice best = null;
-        for (Choice c : nodes.get(node).searchChoices())
-            if (c.format().equals(f) && (best == null || c.latencyPs() < best.latencyPs())) best = c;
-        return best;
     }
 
     /**

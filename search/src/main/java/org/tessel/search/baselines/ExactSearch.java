@@ -94,7 +94,10 @@ public final class ExactSearch implements SearchStrategy {
         return new Result(a, work[0], true, false, null);
     }
 
-    /** States of a node: per format, alone (fastest choice) and in each candidate holding it that can run at a format agreeing with it. */
+    /**
+     * States of a node: per format, alone (fastest choice; not at an in-group choice's format, which only a
+     * fused group runs) and in each candidate holding it that can run at a format agreeing with it.
+     */
     static List<State> states(SearchProblem p, int i) {
         Map<Format, Choice> fastest = new HashMap<>();
         for (Choice c : p.node(i).searchChoices()) fastest.merge(c.format(), c, (a, b) -> a.latencyPs() <= b.latencyPs() ? a : b);
@@ -103,7 +106,7 @@ public final class ExactSearch implements SearchStrategy {
         for (Choice c : p.node(i).searchChoices()) formats.add(c.format());
         for (Format f : formats) {
             Choice c = fastest.get(f);
-            out.add(new State(f, -1, c, c.latencyPs()));
+            if (!c.inGroup()) out.add(new State(f, -1, c, c.latencyPs()));
             for (SearchProblem.Candidate cand : p.candidatesOf(i)) {
                 if (cand.root() == i) {
                     FusedChoice fc = cand.fusedChoice(f);

@@ -56,7 +56,7 @@ public final class RandomSearch implements SearchStrategy {
             Format f = fs.get(r.nextInt(fs.size()));
             if (u.group(i) >= 0) u.assign(i, f, cs);
             else {
-                List<Choice> at = p.node(i).searchChoices().stream().filter(c -> c.format().equals(f)).toList();
+                List<Choice> at = u.aloneChoices(i).stream().filter(c -> c.format().equals(f)).toList();
                 cs[i] = at.get(r.nextInt(at.size()));
             }
         }

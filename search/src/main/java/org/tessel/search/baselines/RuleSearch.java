@@ -43,25 +43,34 @@ public final class RuleSearch implements SearchStrategy {
             int rank = Integer.MAX_VALUE;
             for (Choice c : n.choices()) {
                 priced++;
-                if (!c.supported() || c.precision() != precision || c.layout() != want) continue;
+                if (!c.standalone() || c.precision() != precision || c.layout() != want) continue;
                 int r = PREFERRED.indexOf(c.tacticId());
                 if (r < 0) r = PREFERRED.size();
                 if (best == null || r < rank || r == rank && c.latencyPs() < best.latencyPs()) { best = c; rank = r; }
             }
             if (best == null) // a node that cannot compute at the rule's precision (integer data) stays at FP32
-                for (Choice c : n.choices()) if (c.supported() && c.precision() == Precision.FP32 && c.layout() == want && (best == null || c.latencyPs() < best.latencyPs())) best = c;
+                for (Choice c : n.choices()) if (c.standalone() && c.precision() == Precision.FP32 && c.layout() == want && (best == null || c.latencyPs() < best.latencyPs())) best = c;
             if (best == null)
                 throw new IllegalArgumentException("the rule strategy has no choice for node '" + n.name() + "' (" + n.op() + ") at " + precision.text() + "/" + layout.text()
                         + " or fp32; its choices: " + n.choices());
             cs[n.index()] = best;
         }
-        // a group runs at its root's format: members take a choice at that format where they have one (the fused
-        // tactic runs them, so a member with none, e.g. a Clip no standalone GPU kernel runs, stays in the group as
-        // the fixed pipeline fused it); a group whose root format has no fused tactic stays unfused
+        // a group runs at the rule's precision where its fused tactic can: a root no standalone kernel runs at that
+        // precision (a Reshape heading attention, a GEMM chain's MatMul) takes its in-group choice there, as the fixed
+        // pipeline ran its fused node at the engine's precision; members then take a choice agreeing with the root's
+        // format (in-group ones too: the fused tactic runs them); a group whose root format has no fused tactic stays unfused
         for (SearchProblem.Candidate c : p.candidates()) {
             if (!fused[c.index()]) continue;
-            org.tessel.search.Format rf = cs[c.root()].format();
+            Choice root = cs[c.root()];
+            if (root.precision() != precision) {
+                SearchProblem.Node rn = p.node(c.root());
+                Layout want = layoutFor(rn, layout);
+                for (Choice ch : rn.choices())
+                    if (ch.inGroup() && ch.precision() == precision && ch.layout() == want && c.fusedChoice(ch.format()) != null) root = ch;
+            }
+            org.tessel.search.Format rf = root.format();
             if (c.fusedChoice(rf) == null) { fused[c.index()] = false; continue; }
+            cs[c.root()] = root;
             for (int m : c.members()) {
                 if (cs[m].format().agrees(rf)) continue;
                 Choice at = atFormat(p.node(m), rf);
@@ -72,7 +81,7 @@ public final class RuleSearch implements SearchStrategy {
                 "rule: " + precision.text() + ", layout " + layout.text());
     }
 
-    /** The node's preferred (else fastest) supported choice whose format agrees with {@code f}, or null. */
+    /** The group member's preferred (else fastest) choice whose format agrees with {@code f} (an in-group one too), or null. */
     private static Choice atFormat(SearchProblem.Node n, org.tessel.search.Format f) {
         Choice best = null;
         int rank = Integer.MAX_VALUE;

@@ -34,7 +34,7 @@ final class Units {
             if (fused[c.index()]) for (int m : c.members()) groupOf[m] = c.index();
     }
 
-    /** Fuse every candidate the fuse pass would: by kind priority, then graph order, no overlaps. */
+    /** Fuse every candidate the fuse pass would: by kind priority, then graph order, no overlaps; no horizontal merge (the fuse pass makes none). */
     static boolean[] byPriority(SearchProblem p) {
         boolean[] f = new boolean[p.candidates().size()];
         List<SearchProblem.Candidate> taken = new ArrayList<>();
@@ -45,7 +45,7 @@ final class Units {
                     f[c.index()] = true;
                 }
         for (SearchProblem.Candidate c : p.candidates())
-            if (!KIND_PRIORITY.contains(c.kind()) && taken.stream().noneMatch(c::overlaps)) {
+            if (!c.isMerge() && !KIND_PRIORITY.contains(c.kind()) && taken.stream().noneMatch(c::overlaps)) {
                 taken.add(c);
                 f[c.index()] = true;
             }
@@ -60,11 +60,14 @@ final class Units {
         return g < 0 || p.candidates().get(g).root() == node;
     }
 
-    /** The formats a unit can take: a lone node's search formats, or the root formats every member can agree with and a fused tactic runs at. */
+    /**
+     * The formats a unit can take: a lone node's standalone search formats, or the root formats (in-group ones
+     * included) every member can agree with and a fused tactic runs at.
+     */
     List<Format> formats(int node) {
-        Set<Format> fs = new LinkedHashSet<>();
-        for (Choice c : p.node(node).searchChoices()) fs.add(c.format());
         int g = groupOf[node];
+        Set<Format> fs = new LinkedHashSet<>();
+        for (Choice c : g >= 0 ? p.node(node).searchChoices() : aloneChoices(node)) fs.add(c.format());
         if (g < 0) return new ArrayList<>(fs);
         SearchProblem.Candidate c = p.candidates().get(g);
         List<Format> out = new ArrayList<>();
@@ -77,7 +80,23 @@ final class Units {
         return out;
     }
 
-    /** The fastest search choice of a node whose format agrees with f, or null. */
+    /**
+     * The search choices a node outside any group can take: its standalone ones; for a node a precision pin
+     * leaves only in-group choices, those (a plan then honours the pin only by fusing it, and says so when it cannot).
+     */
+    List<Choice> aloneChoices(int node) {
+        List<Choice> cs = p.node(node).searchChoices().stream().filter(Choice::standalone).toList();
+        return cs.isEmpty() ? p.node(node).searchChoices() : cs;
+    }
+
+    /** The fastest of {@link #aloneChoices} at format f, or null. */
+    Choice aloneAt(int node, Format f) {
+        Choice best = null;
+        for (Choice c : aloneChoices(node)) if (c.format().equals(f) && (best == null || c.latencyPs() < best.latencyPs())) best = c;
+        return best;
+    }
+
+    /** The fastest search choice of a group member whose format agrees with f (an in-group choice, too), or null. */
     Choice agreeing(int node, Format f) {
         Choice best = null;
         for (Choice c : p.node(node).searchChoices())
@@ -95,7 +114,7 @@ final class Units {
         long cost;
         int[] members;
         if (g < 0) {
-            Choice c = p.fastestAt(node, f);
+            Choice c = aloneAt(node, f);
             if (c == null) return Long.MAX_VALUE;
             cost = c.latencyPs();
             members = new int[] {node};
@@ -124,7 +143,7 @@ final class Units {
     /** Sets the unit's choices at format f: the node's fastest, or every member's fastest agreeing one. */
     void assign(int node, Format f, Choice[] decided) {
         int g = groupOf[node];
-        if (g < 0) decided[node] = p.fastestAt(node, f);
+        if (g < 0) decided[node] = aloneAt(node, f);
         else for (int m : p.candidates().get(g).members()) decided[m] = agreeing(m, f);
     }
 

@@ -10,24 +10,53 @@ import org.tessel.search.Format;
  * only supported ones, but an imported or user-pinned plan may name an unsupported one, and the
  * hard constraint {@code tacticSupportsChoice} then says why.
  *
+ * <p>An <em>in-group</em> choice ({@link #inGroup(int, Format)}) is a format a node can take only as a
+ * member of a fused group running at that format: no standalone tactic runs the node there, the
+ * group's fused tactic does (a Reshape heading an attention group, the MatMul of a GEMM chain, a
+ * Clip after a convolution). It costs nothing itself (the group's latency replaces its members')
+ * and the hard rule {@link org.tessel.search.Rules#IN_GROUP_CHOICE_FUSED} makes it infeasible for a
+ * node no fused group covers.
+ *
  * @param node index of the node this choice is for
  * @param latencyPs predicted latency in picoseconds (integer, so incremental scores add exactly)
+ * @param inGroup whether this is an in-group choice (its tactic id is {@link #IN_GROUP_TACTIC})
  */
 public record Choice(int node, String tacticId, Precision precision, Layout layout, long latencyPs,
-                     double computeUs, double memoryUs, double launchUs, long workspaceBytes, String whyNot) {
+                     double computeUs, double memoryUs, double launchUs, long workspaceBytes, String whyNot, boolean inGroup) {
+
+    /** What an in-group choice names as its tactic: the fused group's tactic runs the node. */
+    public static final String IN_GROUP_TACTIC = "(fused group)";
+
+    public Choice {
+        if (inGroup && !IN_GROUP_TACTIC.equals(tacticId)) throw new IllegalArgumentException("an in-group choice names no tactic of its own, got " + tacticId);
+    }
+
+    /** A standalone choice: the tactic runs the node by itself. */
+    public Choice(int node, String tacticId, Precision precision, Layout layout, long latencyPs,
+                  double computeUs, double memoryUs, double launchUs, long workspaceBytes, String whyNot) {
+        this(node, tacticId, precision, layout, latencyPs, computeUs, memoryUs, launchUs, workspaceBytes, whyNot, false);
+    }
+
+    /** The in-group choice of node {@code node} at format {@code f}. */
+    public static Choice inGroup(int node, Format f) {
+        return new Choice(node, IN_GROUP_TACTIC, f.precision(), f.layout(), 0, 0, 0, 0, 0, null, true);
+    }
 
     public Format format() { return new Format(precision, layout); }
 
     /** Stable across JVM runs (enum hash codes are not), so hash-ordered solver internals repeat under a seed. */
     @Override public int hashCode() {
-        return java.util.Objects.hash(node, tacticId, precision.ordinal(), layout.ordinal(), latencyPs, workspaceBytes, whyNot);
+        return java.util.Objects.hash(node, tacticId, precision.ordinal(), layout.ordinal(), latencyPs, workspaceBytes, whyNot, inGroup);
     }
 
     public boolean supported() { return whyNot == null; }
 
+    /** A supported choice a node can run by itself, outside any fused group. */
+    public boolean standalone() { return whyNot == null && !inGroup; }
+
     public double latencyUs() { return latencyPs / 1e6; }
 
     @Override public String toString() {
-        return tacticId + " " + format() + String.format(java.util.Locale.ROOT, " %.3fus", latencyUs());
+        return inGroup ? "in fused group " + format() : tacticId + " " + format() + String.format(java.util.Locale.ROOT, " %.3fus", latencyUs());
     }
 }

@@ -30,7 +30,7 @@ public final class EnginePlanConstraintProvider implements ConstraintProvider {
     @Override public Constraint[] defineConstraints(ConstraintFactory f) {
         return new Constraint[] {
                 tacticSupportsChoice(f), userPrecisionRespected(f), fusedCandidatesDoNotOverlap(f),
-                fusedMembersShareRootFormat(f), fusedGroupHasTactic(f), memoryWithinBudget(f),
+                fusedMembersShareRootFormat(f), fusedGroupHasTactic(f), inGroupChoiceIsFused(f), memoryWithinBudget(f),
                 nodeLatency(f), fusedGroupLatency(f), reformatOnEdge(f), castOnEdge(f),
                 conversionFromGraphInput(f), conversionToGraphOutput(f)
         };
@@ -88,6 +88,16 @@ public final class EnginePlanConstraintProvider implements ConstraintProvider {
                 .asConstraint(Rules.FUSED_GROUP_HAS_TACTIC);
     }
 
+    /** A node at an in-group choice has no tactic of its own there: a fused group must run it. */
+    Constraint inGroupChoiceIsFused(ConstraintFactory f) {
+        return f.forEach(NodeDecision.class)
+                .filter(d -> d.choice().inGroup())
+                .ifNotExists(fusedMembers(f), equal(NodeDecision::index, i -> i))
+                .penalizeLong(HardSoftLongScore.ONE_HARD)
+                .justifyWith((d, s) -> new ScoreTerm(d.name(), "no standalone tactic at " + d.format() + " and no fused group runs it", 1))
+                .asConstraint(Rules.IN_GROUP_CHOICE_FUSED);
+    }
+
     /** Activations alive at each step, at their producers' storage types, plus the step's workspace, fit the budget (excess in KiB). */
     Constraint memoryWithinBudget(ConstraintFactory f) {
         return f.forEach(LiveTensor.class)
@@ -107,10 +117,8 @@ public final class EnginePlanConstraintProvider implements ConstraintProvider {
 
     /** A node outside every fused group costs its own choice's latency. */
     Constraint nodeLatency(ConstraintFactory f) {
-        UniConstraintStream<Integer> fusedMembers = f.forEach(FusionDecision.class).filter(FusionDecision::isFused)
-                .flattenLast(FusionDecision::memberList);
         return f.forEach(NodeDecision.class)
-                .ifNotExists(fusedMembers, equal(NodeDecision::index, i -> i))
+                .ifNotExists(fusedMembers(f), equal(NodeDecision::index, i -> i))
                 .penalizeLong(HardSoftLongScore.ONE_SOFT, d -> d.choice().latencyPs())
                 .justifyWith((d, s) -> new ScoreTerm(d.name(), d.choice().tacticId() + " " + d.format(), d.choice().latencyPs()))
                 .asConstraint(Rules.NODE_LATENCY);
@@ -164,6 +172,11 @@ public final class EnginePlanConstraintProvider implements ConstraintProvider {
                 .penalizeLong(HardSoftLongScore.ONE_SOFT, (u, p) -> u.conversionPs(p.format(), u.fixedTarget()))
                 .justifyWith((u, p, s) -> new ScoreTerm(p.name(), "convert output %" + u.value() + " " + p.format() + "->" + u.fixedTarget(), u.conversionPs(p.format(), u.fixedTarget())))
                 .asConstraint(Rules.OUTPUT_CONVERSION);
+    }
+
+    /** The node indices of every fused group's members. */
+    private static UniConstraintStream<Integer> fusedMembers(ConstraintFactory f) {
+        return f.forEach(FusionDecision.class).filter(FusionDecision::isFused).flattenLast(FusionDecision::memberList);
     }
 
     private static ai.timefold.solver.core.api.score.stream.bi.BiConstraintStream<FusionDecision, NodeDecision> fusedWithRoot(ConstraintFactory f) {

@@ -101,7 +101,8 @@ public final class GroupMoveFactory implements MoveIteratorFactory<EnginePlan, C
         List<Choice> cs = new ArrayList<>();
         for (int m : f.members()) {
             NodeDecision d = ix.nodes()[m];
-            Choice c = fastestAgreeing(d, fmt, m == f.root());
+            // fused, a member may take an in-group choice (the group's tactic runs it); unfused, it needs its own tactic
+            Choice c = fastestAgreeing(d, fmt, m == f.root(), fuse);
             if (c == null) return null;
             ns.add(d);
             cs.add(c);
@@ -132,9 +133,10 @@ public final class GroupMoveFactory implements MoveIteratorFactory<EnginePlan, C
             // a node in a fused group moves with its whole group, or not at all
             List<Integer> unit = new ArrayList<>(List.of(i));
             for (FusionDecision f : ix.fusionsOf().get(i)) if (f.isFused()) for (int m : f.members()) if (!unit.contains(m)) unit.add(m);
+            boolean grouped = unit.size() > 1;
             Map<Integer, Choice> picks = new LinkedHashMap<>();
             for (int m : unit) {
-                Choice c = fastestAgreeing(ix.nodes()[m], fmt, false);
+                Choice c = fastestAgreeing(ix.nodes()[m], fmt, false, grouped);
                 if (c == null) { picks = null; break; }
                 picks.put(m, c);
             }
@@ -151,11 +153,11 @@ public final class GroupMoveFactory implements MoveIteratorFactory<EnginePlan, C
         return new CompoundChangeMove("region", ns, cs, List.of(), List.of());
     }
 
-    /** The fastest choice of a node whose format agrees with fmt (equals it, when exact). */
-    static Choice fastestAgreeing(NodeDecision d, Format fmt, boolean exact) {
+    /** The fastest choice of a node whose format agrees with fmt (equals it, when exact); in-group choices only when {@code inGroup}. */
+    static Choice fastestAgreeing(NodeDecision d, Format fmt, boolean exact, boolean inGroup) {
         Choice best = null;
         for (Choice c : d.getChoices())
-            if ((exact ? c.format().equals(fmt) : c.format().agrees(fmt)) && (best == null || c.latencyPs() < best.latencyPs())) best = c;
+            if ((inGroup || !c.inGroup()) && (exact ? c.format().equals(fmt) : c.format().agrees(fmt)) && (best == null || c.latencyPs() < best.latencyPs())) best = c;
         return best;
     }
 }

@@ -66,6 +66,19 @@ class EnginePlanConstraintProviderTest {
                 .penalizesBy(2);
     }
 
+    @Test void inGroupChoiceIsPenalizedOnlyOutsideAFusedGroup() {
+        var fmt = Map.of(FP16_NCHW, fused(FP16_NCHW, 10));
+        NodeDecision matmul = node(0, "matmul", org.tessel.search.domain.Choice.inGroup(0, FP16_NCHW));
+        NodeDecision add = node(1, "add", choice(1, "a", FP16_NCHW, 5));
+        NodeDecision lone = node(2, "clip", org.tessel.search.domain.Choice.inGroup(2, FP16_NCHW));
+        verifier.verifyThat(EnginePlanConstraintProvider::inGroupChoiceIsFused)
+                .given(matmul, add, lone, fusion(0, new int[] {0, 1}, true, fmt))
+                .penalizesBy(1);
+        verifier.verifyThat(EnginePlanConstraintProvider::inGroupChoiceIsFused)
+                .given(matmul, add, lone, fusion(0, new int[] {0, 1}, false, fmt))
+                .penalizesBy(2);
+    }
+
     @Test void membersDisagreeingWithTheRootArePenalizedOnlyWhenFused() {
         var fmt = Map.of(FP32_NCHW, fused(FP32_NCHW, 10));
         NodeDecision conv = node(0, "conv", choice(0, "c", FP32_NCHW, 5));

@@ -12,7 +12,7 @@ import org.tessel.tactics.pool.PoolTactics;
 
 /**
  * Tactics that move or reinterpret data, as the GPU engine runs them: views (no kernel at all),
- * copies, transposes, concats, gathers, reductions, resizes, layout reformats and casts. They move
+ * copies, transposes, concats, splits, gathers, reductions, resizes, layout reformats and casts. They move
  * whatever element type they are given, so every precision is accepted; reductions and resizes
  * compute, so they take floating precisions.
  */
@@ -56,6 +56,41 @@ public final class DataMovementTactics {
             "Tessel concat: one strided copy per input into its slice of the output, either layout", "Concat",
             n -> op(n, Set.of("Concat")), ALL, BOTH, null, 1, 0.7, 1, true));
 
+    /**
+     * Split: one kernel copies up to {@link #SPLIT_PARTS_PER_LAUNCH} consecutive outputs from their slices of the
+     * input (the inverse of the concat's copies), either layout; the sizes are the outputs' shapes. It follows a
+     * horizontal merge (sibling convolutions or GEMMs run as one), handing each chain its slice.
+     */
+    public static final Tactic SPLIT = new SplitTactic();
+
+    /** Outputs one launch of Tessel's split kernel writes. */
+    public static final int SPLIT_PARTS_PER_LAUNCH = 4;
+
+    private static final class SplitTactic extends org.tessel.tactics.BaseTactic {
+        SplitTactic() {
+            super("tessel.split", "Tessel split: one kernel copies each output's slice of the input (up to " + SPLIT_PARTS_PER_LAUNCH
+                    + " outputs per launch), either layout", org.tessel.tactics.Backend.GPU, ALL, BOTH);
+        }
+
+        @Override public boolean appliesTo(Node n) { return op(n, Set.of("Split")); }
+
+        @Override protected String appliesToText() { return "Split"; }
+
+        @Override protected boolean precisionNeutral(Node n) { return !org.tessel.tactics.NodeFacts.floating(n); }
+
+        @Override protected String shapeWhyNot(Node n, Precision p, Layout l) {
+            for (org.tessel.ir.Value o : n.outputs()) if (o.type().rank() != n.input(0).type().rank()) return "outputs must keep the input's rank";
+            return null;
+        }
+
+        @Override public long workspaceBytes(Node n, Precision p) { return 0; }
+
+        @Override public org.tessel.cost.TacticFeatures features(Node n, Precision p, Layout l) {
+            int launches = (n.outputs().size() + SPLIT_PARTS_PER_LAUNCH - 1) / SPLIT_PARTS_PER_LAUNCH;
+            return org.tessel.cost.TacticFeatures.streaming(1, 0.7, launches);
+        }
+    }
+
     public static final StreamingTactic GATHER = new StreamingTactic(new StreamingTactic.Config("tessel.gather",
             "Tessel gather along one axis, indices as i32 (embedding lookups)", "Gather",
             n -> op(n, Set.of("Gather")), ALL, BOTH, (n, p, l) -> {
@@ -86,5 +121,5 @@ public final class DataMovementTactics {
     public static final StreamingTactic CAST = new StreamingTactic(new StreamingTactic.Config("tessel.cast",
             "Tessel element-type conversion, generated like an elementwise op", "Cast", n -> op(n, Set.of("Cast")), ALL, BOTH, null, 1, 0.85, 1, true));
 
-    public static List<Tactic> all() { return List.of(VIEW, COPY, TRANSPOSE, CONCAT, GATHER, REDUCE, RESIZE, REFORMAT, CAST); }
+    public static List<Tactic> all() { return List.of(VIEW, COPY, TRANSPOSE, CONCAT, SPLIT, GATHER, REDUCE, RESIZE, REFORMAT, CAST); }
 }

@@ -10,40 +10,57 @@ import java.util.TreeMap;
 import org.tessel.cost.Precision;
 
 /**
- * The contract between the search and the engine builders: which nodes of the prepared graph are
- * fused into which groups, and for every node of the planned graph (the prepared graph with those
- * groups fused) its tactic, precision, layout and stream, and the conversions on edges that the
- * formats imply. The search makes it, {@code tessel build} builds exactly it, an engine file stores
+ * The contract between the search and the engine builders: which sibling chains of the prepared graph
+ * are merged horizontally (one wider op and a Split), which nodes are fused into which groups, and for
+ * every node of the planned graph (the prepared graph with those merges made and groups fused) its
+ * tactic, precision, layout and stream, and the conversions on edges that the formats imply. The search makes it, {@code tessel build} builds exactly it, an engine file stores
  * it, and {@code tessel inspect} prints it back. Immutable.
  *
  * @param model       the model's (graph's) name
  * @param strategy    the strategy that chose it (exact, timefold, greedy, sequential, rule, random, or "file" for a hand-written plan)
  * @param target      the device the plan was priced for (a DeviceSpec name)
  * @param seed        the search's seed
- * @param groups      fused groups, in the order they are fused
+ * @param merges      horizontal merges, made (in this order) before any group is fused
+ * @param groups      fused groups, in the order they are fused (members may be nodes a merge made)
  * @param nodes       one entry per node of the planned graph, in schedule order
  * @param conversions casts and reformats on edges
  * @param predictedUs predicted whole-engine latency, microseconds (NaN when unpriced)
  * @param boundUs     the problem's lower bound, microseconds (NaN when unknown)
  */
-public record EnginePlan(String model, String strategy, String target, long seed, List<FusedGroup> groups, List<PlannedNode> nodes,
+public record EnginePlan(String model, String strategy, String target, long seed, List<PlannedMerge> merges, List<FusedGroup> groups, List<PlannedNode> nodes,
                          List<Conversion> conversions, double predictedUs, double boundUs) {
     public EnginePlan {
         Objects.requireNonNull(model, "model");
         Objects.requireNonNull(strategy, "strategy");
         Objects.requireNonNull(target, "target");
+        merges = List.copyOf(merges);
         groups = List.copyOf(groups);
         nodes = List.copyOf(nodes);
         conversions = List.copyOf(conversions);
         Map<String, PlannedNode> seen = new LinkedHashMap<>();
         for (PlannedNode n : nodes)
             if (seen.put(n.node(), n) != null) throw new PlanException("plan for '" + model + "' lists node '" + n.node() + "' twice");
+        Map<String, String> mergedIn = new LinkedHashMap<>();
+        for (PlannedMerge m : merges) {
+            for (String n : m.members()) {
+                String prev = mergedIn.put(n, m.name());
+                if (prev != null) throw new PlanException("plan for '" + model + "': node '" + n + "' is in two merges, '" + prev + "' and '" + m.name() + "'");
+            }
+            for (String n : m.made())
+                if (mergedIn.containsKey(n)) throw new PlanException("plan for '" + model + "': merge '" + m.name() + "' makes node '" + n + "', a name merge '" + mergedIn.get(n) + "' uses");
+        }
         Map<String, String> memberOf = new LinkedHashMap<>();
         for (FusedGroup g : groups)
             for (String m : g.members()) {
                 String prev = memberOf.put(m, g.name());
                 if (prev != null) throw new PlanException("plan for '" + model + "': node '" + m + "' is in two fused groups, '" + prev + "' and '" + g.name() + "'");
             }
+    }
+
+    /** A plan without horizontal merges. */
+    public EnginePlan(String model, String strategy, String target, long seed, List<FusedGroup> groups, List<PlannedNode> nodes,
+                      List<Conversion> conversions, double predictedUs, double boundUs) {
+        this(model, strategy, target, seed, List.of(), groups, nodes, conversions, predictedUs, boundUs);
     }
 
     /** The planned node of this name, or null. */
@@ -89,15 +106,15 @@ public record EnginePlan(String model, String strategy, String target, long seed
         return s + 1;
     }
 
-    public EnginePlan withNodes(List<PlannedNode> ns) { return new EnginePlan(model, strategy, target, seed, groups, ns, conversions, predictedUs, boundUs); }
+    public EnginePlan withNodes(List<PlannedNode> ns) { return new EnginePlan(model, strategy, target, seed, merges, groups, ns, conversions, predictedUs, boundUs); }
 
-    public EnginePlan withStrategy(String s) { return new EnginePlan(model, s, target, seed, groups, nodes, conversions, predictedUs, boundUs); }
+    public EnginePlan withStrategy(String s) { return new EnginePlan(model, s, target, seed, merges, groups, nodes, conversions, predictedUs, boundUs); }
 
-    /** A table for people: one line per node (name, op, tactic, precision, layout, stream, predicted us), then the groups and conversions. */
+    /** A table for people: one line per node (name, op, tactic, precision, layout, stream, predicted us), then the merges, groups and conversions. */
     public String render() {
         StringBuilder sb = new StringBuilder();
-        sb.append(String.format(Locale.ROOT, "plan for %s: strategy %s, target %s, seed %d, %d nodes, %d fused groups, %d conversions, predicted %s ms%n",
-                model, strategy, target, seed, nodes.size(), groups.size(), conversions.size(), Double.isNaN(predictedUs) ? "?" : String.format(Locale.ROOT, "%.4f", predictedUs / 1000)));
+        sb.append(String.format(Locale.ROOT, "plan for %s: strategy %s, target %s, seed %d, %d nodes, %d merges, %d fused groups, %d conversions, predicted %s ms%n",
+                model, strategy, target, seed, nodes.size(), merges.size(), groups.size(), conversions.size(), Double.isNaN(predictedUs) ? "?" : String.format(Locale.ROOT, "%.4f", predictedUs / 1000)));
         int w = 4;
         for (PlannedNode n : nodes) w = Math.max(w, n.node().length());
         int tw = 6;
@@ -107,6 +124,9 @@ public record EnginePlan(String model, String strategy, String target, long seed
         for (PlannedNode n : nodes)
             sb.append(String.format(Locale.ROOT, fmt, n.node(), abbreviate(n.op(), 18), n.tactic(), n.precision().text(), n.layout() == org.tessel.api.Layout.ANY ? "-" : n.layout().text(),
                     n.stream(), Double.isNaN(n.predictedUs()) ? "-" : String.format(Locale.ROOT, "%.3f", n.predictedUs())));
+        for (PlannedMerge m : merges)
+            sb.append("merge ").append(m.name()).append(" (").append(m.kind()).append("): ").append(String.join(" | ", m.chains().stream().map(c -> String.join(", ", c)).toList()))
+                    .append(" -> ").append(String.join(", ", m.merged())).append(", split ").append(m.split()).append('\n');
         for (FusedGroup g : groups) sb.append("group ").append(g.name()).append(" (").append(g.kind()).append("): ").append(String.join(", ", g.members())).append('\n');
         for (Conversion c : conversions) sb.append("conversion ").append(c).append('\n');
         return sb.toString();

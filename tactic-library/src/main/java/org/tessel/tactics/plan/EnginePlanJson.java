@@ -20,8 +20,11 @@ import org.tessel.cost.Precision;
 public final class EnginePlanJson {
     private EnginePlanJson() {}
 
-    /** Format version of the plan's JSON; readers refuse other versions. */
-    public static final int VERSION = 1;
+    /** Format version of the plan's JSON this Tessel writes: 2 added horizontal merges ({@code merges}). */
+    public static final int VERSION = 2;
+
+    /** The oldest version read: version 1 plans (no merges) read as plans without merges. */
+    public static final int OLDEST = 1;
 
     private static final ObjectMapper MAPPER = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
@@ -34,6 +37,19 @@ public final class EnginePlanJson {
         root.put("seed", p.seed());
         num(root, "predicted_us", p.predictedUs());
         num(root, "bound_us", p.boundUs());
+        ArrayNode merges = root.putArray("merges");
+        for (PlannedMerge m : p.merges()) {
+            ObjectNode o = merges.addObject();
+            o.put("kind", m.kind());
+            ArrayNode cs = o.putArray("chains");
+            for (List<String> c : m.chains()) {
+                ArrayNode a = cs.addArray();
+                c.forEach(a::add);
+            }
+            ArrayNode mg = o.putArray("merged");
+            m.merged().forEach(mg::add);
+            o.put("split", m.split());
+        }
         ArrayNode groups = root.putArray("groups");
         for (FusedGroup g : p.groups()) {
             ObjectNode o = groups.addObject();
@@ -90,7 +106,25 @@ public final class EnginePlanJson {
         if (root == null || !root.isObject()) throw new PlanException(source + ": a plan is a JSON object");
         String where = source;
         int version = integer(root, "plan_version", where);
-        if (version != VERSION) throw new PlanException(source + ": plan_version " + version + " is not supported (this Tessel reads version " + VERSION + ")");
+        if (version < OLDEST || version > VERSION)
+            throw new PlanException(source + ": plan_version " + version + " is not supported (this Tessel reads versions " + OLDEST + " to " + VERSION + ")");
+        List<PlannedMerge> merges = new ArrayList<>();
+        if (root.has("merges")) {
+            if (version < 2) throw new PlanException(source + ": 'merges' needs plan_version 2 or later (the file says " + version + ")");
+            JsonNode ms = array(root, "merges", where);
+            for (int i = 0; i < ms.size(); i++) {
+                String w = where + ": merges[" + i + "]";
+                JsonNode m = object(ms.get(i), w);
+                JsonNode cs = array(m, "chains", w);
+                List<List<String>> chains = new ArrayList<>();
+                for (int c = 0; c < cs.size(); c++) chains.add(names(cs.get(c), w + ".chains[" + c + "]"));
+                try {
+                    merges.add(new PlannedMerge(text(m, "kind", w), chains, names(array(m, "merged", w), w + ".merged"), text(m, "split", w)));
+                } catch (IllegalArgumentException e) {
+                    throw new PlanException(w + ": " + e.getMessage());
+                }
+            }
+        }
         List<FusedGroup> groups = new ArrayList<>();
         JsonNode gs = array(root, "groups", where);
         for (int i = 0; i < gs.size(); i++) {
@@ -129,10 +163,21 @@ public final class EnginePlanJson {
         }
         try {
             return new EnginePlan(text(root, "model", where), text(root, "strategy", where), text(root, "target", where), root.has("seed") ? root.get("seed").asLong() : 0,
-                    groups, nodes, convs, number(root, "predicted_us", where), number(root, "bound_us", where));
+                    merges, groups, nodes, convs, number(root, "predicted_us", where), number(root, "bound_us", where));
         } catch (PlanException e) {
             throw new PlanException(source + ": " + e.getMessage());
         }
+    }
+
+    /** An array of node names. */
+    private static List<String> names(JsonNode a, String where) {
+        if (a == null || !a.isArray()) throw new PlanException(where + " must be an array of node names");
+        List<String> out = new ArrayList<>();
+        for (int k = 0; k < a.size(); k++) {
+            if (!a.get(k).isTextual()) throw new PlanException(where + "[" + k + "] must be a node name (a string)");
+            out.add(a.get(k).asText());
+        }
+        return out;
     }
 
     private static JsonNode object(JsonNode n, String where) {

@@ -18,12 +18,15 @@ import org.tessel.passes.PassManager;
 import org.tessel.passes.PassStatistics;
 import org.tessel.passes.fusion.FusionCandidate;
 import org.tessel.passes.fusion.FusionGroups;
+import org.tessel.passes.fusion.SiblingMerge;
+import org.tessel.passes.fusion.SiblingMerges;
 import org.tessel.passes.layout.LayoutAssigner;
 import org.tessel.passes.rules.Rewriter;
 
 /**
- * Applies a plan's decisions to a prepared graph (clean-up and folds done, nothing fused): fuses
- * exactly the plan's groups, gives every layout-sensitive node the plan's layout (reformat nodes
+ * Applies a plan's decisions to a prepared graph (clean-up and folds done, nothing fused): makes the
+ * plan's horizontal merges (each chain list checked to be a merge {@link SiblingMerges} can make, the
+ * nodes it makes named as the plan says), fuses exactly the plan's groups, gives every layout-sensitive node the plan's layout (reformat nodes
  * appear where neighbours disagree), cancels reformat pairs and plans memory, as the standard
  * pipeline does after its own fusion and layout passes. The result is the planned graph and the
  * complete plan for it: one entry per node in schedule order (reformats included, with their
@@ -48,6 +51,7 @@ public final class PlanApplier {
         Rewriter rw = new Rewriter(g, OpRegistry.global(), new PassStatistics());
         Map<String, Node> byName = new HashMap<>();
         for (Node n : g.nodes()) byName.put(n.name(), n);
+        for (PlannedMerge merge : plan.merges()) merge(rw, merge, byName);
         for (FusedGroup group : plan.groups()) {
             List<Node> members = new ArrayList<>();
             for (String m : group.members()) {
@@ -74,6 +78,37 @@ public final class PlanApplier {
         return new Applied(g, complete(g, plan));
     }
 
+    /** Makes one planned merge on the graph, checking it is a merge and names what it makes as the plan does. */
+    static void merge(Rewriter rw, PlannedMerge merge, Map<String, Node> byName) {
+        Graph g = rw.graph();
+        List<List<Node>> chains = new ArrayList<>();
+        for (List<String> c : merge.chains()) {
+            List<Node> chain = new ArrayList<>();
+            for (String m : c) {
+                Node n = byName.get(m);
+                if (n == null) throw new PlanException("merge '" + merge.name() + "': graph '" + g.name() + "' has no node '" + m + "'");
+                chain.add(n);
+            }
+            chains.add(chain);
+        }
+        SiblingMerge m;
+        try {
+            m = SiblingMerges.of(g, chains);
+        } catch (IllegalArgumentException e) {
+            throw new PlanException("merge '" + merge.name() + "' cannot be made: " + e.getMessage());
+        }
+        if (!m.kind().equals(merge.kind()))
+            throw new PlanException("merge '" + merge.name() + "' says kind " + merge.kind() + ", its chains make a " + m.kind() + " merge");
+        SiblingMerges.Merged made = SiblingMerges.apply(rw, m);
+        List<String> names = new ArrayList<>(made.wide().stream().map(Node::name).toList());
+        names.add(made.split().name());
+        if (!names.equals(merge.made()))
+            throw new PlanException("merge '" + merge.name() + "' made nodes " + names + ", the plan names them " + merge.made() + " (a node of such a name already exists?)");
+        for (String n : merge.members()) byName.remove(n);
+        for (Node n : made.wide()) byName.put(n.name(), n);
+        byName.put(made.split().name(), made.split());
+    }
+
     /** The plan for the planned graph: every node in schedule order, layouts as laid out, casts on edges. */
     static EnginePlan complete(Graph g, EnginePlan plan) {
         Map<String, PlannedNode> decided = plan.byName();
@@ -95,7 +130,7 @@ public final class PlanApplier {
             nodes.add(p);
             of.put(n, p);
         }
-        return new EnginePlan(plan.model(), plan.strategy(), plan.target(), plan.seed(), plan.groups(), nodes, conversions(g, of, plan), plan.predictedUs(), plan.boundUs());
+        return new EnginePlan(plan.model(), plan.strategy(), plan.target(), plan.seed(), plan.merges(), plan.groups(), nodes, conversions(g, of, plan), plan.predictedUs(), plan.boundUs());
     }
 
     /** Casts on edges whose two ends store floating values in different types (graph inputs and outputs are their declared type). */

@@ -22,7 +22,9 @@ import org.tessel.runtime.gpu.kernels.TransformerKernels;
  *       input where the memory plan put them in place, else copy it; which of the two runs is the memory plan's
  *       consequence, so either realizes a plan naming the other;</li>
  *   <li>{@code tessel.transpose}: Transpose of a channels-first tensor; {@code tessel.gather}: Gather (indices as
- *       i32); {@code tessel.concat}: one strided copy per input into its slice, in either layout;</li>
+ *       i32); {@code tessel.concat}: one strided copy per input into its slice, in either layout; {@code tessel.split}
+ *       (after a horizontal merge): the inverse, one kernel copying up to {@link CnnKernels#SPLIT_PARTS} outputs
+ *       from their slices of the input;</li>
  *   <li>{@code tessel.reformat.nchw_nhwc}: tessel.Reformat between NCHW and NHWC (variant {@code to_nhwc} /
  *       {@code to_nchw}), or nothing where the stem reads the network input itself ({@code absorbed_by_stem}).</li>
  * </ul>
@@ -32,7 +34,7 @@ public final class DataMovementLayers implements TacticImplementation {
     static final Set<String> VIEWS = Set.of("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout");
 
     @Override public List<String> tacticIds() {
-        return List.of(GpuTactics.VIEW, GpuTactics.COPY, GpuTactics.TRANSPOSE, GpuTactics.CONCAT, GpuTactics.GATHER, GpuTactics.REFORMAT);
+        return List.of(GpuTactics.VIEW, GpuTactics.COPY, GpuTactics.TRANSPOSE, GpuTactics.CONCAT, GpuTactics.SPLIT, GpuTactics.GATHER, GpuTactics.REFORMAT);
     }
 
     private static String idOf(Node n) {
@@ -40,6 +42,7 @@ public final class DataMovementLayers implements TacticImplementation {
         return switch (n.opName()) {
             case "Transpose" -> GpuTactics.TRANSPOSE;
             case "Concat" -> GpuTactics.CONCAT;
+            case "Split" -> GpuTactics.SPLIT;
             case "Gather" -> GpuTactics.GATHER;
             case "tessel.Reformat" -> GpuTactics.REFORMAT;
             default -> null;
@@ -63,6 +66,7 @@ public final class DataMovementLayers implements TacticImplementation {
             case GpuTactics.VIEW -> view(e, n);
             case GpuTactics.TRANSPOSE -> transpose(e, n);
             case GpuTactics.CONCAT -> concat(e, n);
+            case GpuTactics.SPLIT -> split(e, n);
             case GpuTactics.GATHER -> gather(e, n);
             default -> reformat(e, n);
         };
@@ -179,6 +183,69 @@ public final class DataMovementLayers implements TacticImplementation {
             @Override public LayerPlan plan() { return e.plan(n, GpuTactics.CONCAT, y); }
             @Override public void enqueue(CudaStream s) {
                 for (Part p : parts) CnnKernels.concatCopy(e.kernels(), p.word, p.src, yb, rows, p.innerBytes, row, p.offsetBytes, s);
+            }
+        };
+    }
+
+    /**
+     * Where a Split's outputs lie in its input, in bytes: the input seen physically as [outer, rowBytes]
+     * (the axis and everything after it in the layout's order make a row), output j as [outer, widthBytes[j]]
+     * from column offsetBytes[j] of each row.
+     */
+    record SplitPlan(long outer, long rowBytes, long[] offsetBytes, long[] widthBytes) {}
+
+    /** The plan of a Split whose tensors are all in {@code layout}, with elements of {@code elem} bytes. */
+    static SplitPlan splitPlan(Node n, Layout layout, long elem) {
+        Value x = n.input(0);
+        int r = x.type().rank();
+        long axis = n.attrs().getInt("axis", 0);
+        if (axis < 0) axis += r;
+        if (axis < 0 || axis >= r) throw GpuEngineException.unsupported(n, "Split axis " + n.attrs().getInt("axis", 0) + " of a rank-" + r + " tensor");
+        int pa = physicalAxis((int) axis, r, layout);
+        int[] xd = physicalDims(x.type().shape().dims(), layout);
+        long outer = 1;
+        for (int i = 0; i < pa; i++) outer *= xd[i];
+        long row = elem;
+        for (int i = pa; i < r; i++) row *= xd[i];
+        long[] offsets = new long[n.outputs().size()], widths = new long[n.outputs().size()];
+        long at = 0;
+        for (int j = 0; j < n.outputs().size(); j++) {
+            Value y = n.output(j);
+            if (y.type().rank() != r) throw GpuEngineException.unsupported(n, "Split output %" + y.name() + " has rank " + y.type().rank() + ", the input " + r);
+            int[] yd = physicalDims(y.type().shape().dims(), layout);
+            long w = elem;
+            for (int i = pa; i < r; i++) w *= yd[i];
+            offsets[j] = at;
+            widths[j] = w;
+            at += w;
+        }
+        if (at != row) throw GpuEngineException.unsupported(n, "Split outputs cover " + at + " of the input's " + row + " bytes per row");
+        return new SplitPlan(outer, row, offsets, widths);
+    }
+
+    private static Layer split(LayerContext e, Node n) {
+        Value x = n.input(0);
+        Layout layout = e.layoutOf(x);
+        for (Value y : n.outputs())
+            if (e.layoutOf(y) != layout) throw GpuEngineException.unsupported(n, "Split output %" + y.name() + " is " + e.layoutOf(y).text() + ", the input " + layout.text());
+        SplitPlan p = splitPlan(n, layout, e.storage().bytes());
+        DeviceBuffer xb = e.activation(x);
+        List<DeviceBuffer> ys = new ArrayList<>();
+        for (Value y : n.outputs()) ys.add(e.activation(y));
+        // the widest word dividing the row, every width (so every offset, a sum of widths) and every address
+        long[] sizes = new long[2 + 2 * ys.size()];
+        sizes[0] = p.rowBytes();
+        sizes[1] = xb.address();
+        for (int j = 0; j < ys.size(); j++) { sizes[2 + 2 * j] = p.widthBytes()[j]; sizes[3 + 2 * j] = ys.get(j).address(); }
+        int word = CnnKernels.wordBytes(sizes);
+        return new Layer() {
+            @Override public LayerPlan plan() { return e.plan(n, GpuTactics.SPLIT, n.output()); }
+            @Override public void enqueue(CudaStream s) {
+                for (int j = 0; j < ys.size(); j += CnnKernels.SPLIT_PARTS) {
+                    int end = Math.min(ys.size(), j + CnnKernels.SPLIT_PARTS);
+                    CnnKernels.splitCopy(e.kernels(), word, xb, p.outer(), p.rowBytes(), p.offsetBytes()[j], ys.subList(j, end),
+                            java.util.Arrays.copyOfRange(p.widthBytes(), j, end), s);
+                }
             }
         };
     }

@@ -47,6 +47,7 @@ public final class GpuTactics {
     public static final String COPY = "tessel.copy";
     public static final String TRANSPOSE = "tessel.transpose";
     public static final String CONCAT = "tessel.concat";
+    public static final String SPLIT = "tessel.split";
     public static final String GATHER = "tessel.gather";
     public static final String REDUCE = "tessel.reduce";
     public static final String RESIZE = "tessel.resize";
@@ -82,6 +83,7 @@ public final class GpuTactics {
             new Implementation(COPY, "DataMovementLayers", "DeviceBuffer.copyFromAsync"),
             new Implementation(TRANSPOSE, "DataMovementLayers", "TransformerKernels.transpose"),
             new Implementation(CONCAT, "DataMovementLayers", "CnnKernels.concatCopy"),
+            new Implementation(SPLIT, "DataMovementLayers", "CnnKernels.splitCopy"),
             new Implementation(GATHER, "DataMovementLayers", "TransformerKernels.gather"),
             new Implementation(REDUCE, "ReduceResizeLayers", "MoreKernels"),
             new Implementation(RESIZE, "ReduceResizeLayers", "MoreKernels"),

@@ -23,7 +23,7 @@ import org.tessel.runtime.gpu.kernels.MoreKernels;
  *       constant. The taps are computed on the host exactly as the reference (ResizeOp) does.</li>
  *   <li>ReduceMean / ReduceSum / ReduceMax ({@code tessel.reduce}) over one contiguous run of
  *       axes (size-1 axes in between allowed), any keepdims; ReduceMean over {2, 3} of a rank-4
- *       tensor stays a global average pool ({@link CnnLayers#reduceMean}).</li>
+ *       tensor stays a global average pool ({@link PoolLayers}).</li>
  *   <li>BatchNormalization ({@code tessel.batchnorm}), inference form, NCHW or NHWC: the per-channel
  *       affine a = scale / sqrt(var + eps), b = bias - mean * a folded on the host in double.</li>
  * </ul>

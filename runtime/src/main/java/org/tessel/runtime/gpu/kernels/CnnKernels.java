@@ -7,14 +7,16 @@ import org.tessel.runtime.cuda.DeviceBuffer;
 import org.tessel.runtime.gpu.CudaTypes;
 
 /**
- * Tactics {@code tessel.concat.copy} (one Concat input copied into its slice of the output, a
- * strided row copy in the widest word that fits) and {@code tessel.lrn} (ONNX LRN across channels,
- * NCHW or NHWC), both from {@code cnn.cu}.
+ * Tactics {@code tessel.concat} (one Concat input copied into its slice of the output, a strided row
+ * copy in the widest word that fits), {@code tessel.split} (the inverse: up to four outputs copied from
+ * their slices of the input per launch) and {@code tessel.lrn} (ONNX LRN across channels, NCHW or
+ * NHWC), all from {@code cnn.cu}.
  */
 public final class CnnKernels {
     private CnnKernels() {}
 
-    public static String concatSource(int wordBytes) {
+    /** The concat and split copies for words of this many bytes. */
+    public static String copySource(int wordBytes) {
         String w = switch (wordBytes) {
             case 2 -> "typedef unsigned short W;\n";
             case 4 -> "typedef unsigned int W;\n";
@@ -40,7 +42,7 @@ public final class CnnKernels {
             for (long b : bytesAndAddresses) ok &= b % w == 0;
             if (ok) return w;
         }
-        throw new IllegalArgumentException("concat copy needs 2-byte aligned sizes and addresses");
+        throw new IllegalArgumentException("concat and split copies need 2-byte aligned sizes and addresses");
     }
 
     /**
@@ -50,10 +52,38 @@ public final class CnnKernels {
     public static void concatCopy(KernelCompiler kc, int word, DeviceBuffer x, DeviceBuffer y, long outer, long innerBytes, long rowOutBytes, long offsetBytes, CudaStream stream) {
         if (x.bytes() < outer * innerBytes) throw new IllegalArgumentException("concat input holds " + x.bytes() + " bytes, needs " + outer * innerBytes);
         if (y.bytes() < outer * rowOutBytes) throw new IllegalArgumentException("concat output holds " + y.bytes() + " bytes, needs " + outer * rowOutBytes);
-        CudaKernel k = kc.kernel("tessel_concat_copy_w" + word + ".cu", () -> concatSource(word), "tessel_concat_copy");
+        CudaKernel k = kc.kernel("tessel_copy_w" + word + ".cu", () -> copySource(word), "tessel_concat_copy");
         long n = outer * innerBytes / word;
         k.launch(Launch.gridFor(n, 256), 256, 0, stream,
                 CudaKernel.args().ptr(x).ptr(y).i64(outer).i64(innerBytes / word).i64(rowOutBytes / word).i64(offsetBytes / word));
+    }
+
+    /** Outputs one launch of {@link #splitCopy} writes. */
+    public static final int SPLIT_PARTS = 4;
+
+    /**
+     * Copies up to {@link #SPLIT_PARTS} consecutive parts of x, physically [outer, rowInBytes]: part j goes to
+     * {@code ys[j]} as [outer, widthBytes[j]] from the columns starting at firstBytes plus the widths before it.
+     * {@code word} from {@link #wordBytes} over every size, the offset and every address.
+     */
+    public static void splitCopy(KernelCompiler kc, int word, DeviceBuffer x, long outer, long rowInBytes, long firstBytes,
+                                 java.util.List<DeviceBuffer> ys, long[] widthBytes, CudaStream stream) {
+        if (ys.isEmpty() || ys.size() > SPLIT_PARTS || widthBytes.length != ys.size())
+            throw new IllegalArgumentException("split copy takes 1 to " + SPLIT_PARTS + " outputs with one width each, got " + ys.size() + " and " + widthBytes.length);
+        if (x.bytes() < outer * rowInBytes) throw new IllegalArgumentException("split input holds " + x.bytes() + " bytes, needs " + outer * rowInBytes);
+        long total = 0;
+        for (int j = 0; j < ys.size(); j++) {
+            if (ys.get(j).bytes() < outer * widthBytes[j]) throw new IllegalArgumentException("split output " + j + " holds " + ys.get(j).bytes() + " bytes, needs " + outer * widthBytes[j]);
+            total += widthBytes[j];
+        }
+        if (firstBytes + total > rowInBytes) throw new IllegalArgumentException("split parts end at byte " + (firstBytes + total) + " of rows " + rowInBytes + " long");
+        CudaKernel k = kc.kernel("tessel_copy_w" + word + ".cu", () -> copySource(word), "tessel_split_copy");
+        CudaKernel.Args a = CudaKernel.args().ptr(x).i64(outer).i64(rowInBytes / word).i64(firstBytes / word);
+        for (int j = 0; j < SPLIT_PARTS; j++) {
+            if (j < ys.size()) a.ptr(ys.get(j)).i64(widthBytes[j] / word);
+            else a.ptr(0L).i64(0);
+        }
+        k.launch(Launch.gridFor(outer * total / word, 256), 256, 0, stream, a);
     }
 
     public static void lrn(KernelCompiler kc, DType t, DeviceBuffer x, DeviceBuffer y, int n, int c, long inner, boolean nhwc,

@@ -1,6 +1,6 @@
 // CNN layers of the GPU engine beyond convolutions and pools.
 //
-// tessel.concat.copy: one input of a Concat, seen physically as [outer, inner] words, copied into
+// tessel.concat: one input of a Concat, seen physically as [outer, inner] words, copied into
 // the output [outer, rowOut] at column `offset` (all counts in words of type W, which the host picks
 // as the widest of 16/8/4/2 bytes that divides the row sizes, the offset and both addresses).
 // Needs W.
@@ -10,6 +10,27 @@ extern "C" __global__ void tessel_concat_copy(const W* x, W* y, long long outer,
     for (long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
         long long o = i / inner, k = i - o * inner;
         y[o * rowOut + offset + k] = x[i];
+    }
+}
+
+// tessel.split: up to four consecutive outputs of a Split, the input seen physically as [outer, rowIn] words
+// and output j as [outer, w_j], its columns starting at `first` + w_0 + ... + w_(j-1) of each input row (word
+// counts as for the concat). Unused outputs pass a null pointer and width 0. Needs W.
+extern "C" __global__ void tessel_split_copy(const W* x, long long outer, long long rowIn, long long first,
+                                             W* y0, long long w0, W* y1, long long w1, W* y2, long long w2, W* y3, long long w3) {
+    long long total = w0 + w1 + w2 + w3;
+    long long n = outer * total;
+    long long stride = (long long) gridDim.x * blockDim.x;
+    for (long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
+        long long o = i / total, c = i - o * total;
+        W v = x[o * rowIn + first + c];
+        if (c < w0) { y0[o * w0 + c] = v; continue; }
+        c -= w0;
+        if (c < w1) { y1[o * w1 + c] = v; continue; }
+        c -= w1;
+        if (c < w2) { y2[o * w2 + c] = v; continue; }
+        c -= w2;
+        y3[o * w3 + c] = v;
     }
 }
 

@@ -53,7 +53,7 @@ class KernelSourcesCompileTest {
         m.put("pool_max_nchw_f32", Pool2d.source(DType.F32, Pool2d.Mode.MAX, Layout.NCHW));
         m.put("depthwise_f16", DepthwiseConvNhwc.source(DType.F16));
         m.put("clamp_f16", Clamp.source(DType.F16));
-        for (int w : new int[] {2, 4, 8, 16}) m.put("concat_copy_w" + w, CnnKernels.concatSource(w));
+        for (int w : new int[] {2, 4, 8, 16}) m.put("copy_w" + w, CnnKernels.copySource(w));
         m.put("lrn_f16", CnnKernels.lrnSource(DType.F16));
         m.put("lrn_f32", CnnKernels.lrnSource(DType.F32));
         m.put("pad_channels", CnnKernels.padSource());

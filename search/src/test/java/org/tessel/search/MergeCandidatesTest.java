@@ -1,0 +1,118 @@
+package org.tessel.search;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.tessel.api.Tensor;
+import org.tessel.cost.DeviceSpec;
+import org.tessel.ir.ReferenceInterpreter;
+import org.tessel.ir.Verifier;
+import org.tessel.passes.fusion.SiblingMerge;
+import org.tessel.passes.fusion.SiblingMerges;
+import org.tessel.search.domain.FusedChoice;
+import org.tessel.tactics.TacticCatalog;
+import org.tessel.tactics.plan.PlanApplier;
+import org.tessel.tactics.plan.PlanCheck;
+import org.tessel.tactics.plan.PlannedNode;
+
+/**
+ * Horizontal merges as search decisions: every merge of the prepared graph is a candidate priced as the
+ * wide chain's kernel plus the Split's; the exact search takes one only where that beats the chains run
+ * apart (so it never does worse than without merges); the strategies that mirror the fuse pass make none;
+ * and every strategy's plan, merges made, applies, checks and computes what the prepared graph does.
+ */
+class MergeCandidatesTest {
+    static final List<String> MODELS = List.of("googlenet-tiny", "bert-tiny");
+
+    @Test void everyMergeIsACandidatePricedAsTheWideKernelPlusTheSplit() {
+        for (String model : MODELS) {
+            SearchProblem p = Problems.zoo(model);
+            List<SiblingMerge> merges = SiblingMerges.enumerate(p.prepared());
+            List<SearchProblem.Candidate> cands = p.candidates().stream().filter(SearchProblem.Candidate::isMerge).toList();
+            assertFalse(merges.isEmpty(), model);
+            assertEquals(merges.size(), cands.size(), model + ": every merge is offered");
+            for (int k = 0; k < merges.size(); k++) {
+                SearchProblem.Candidate c = cands.get(k);
+                SearchProblem.Merge m = c.merge();
+                assertEquals(merges.get(k).names(), m.chains());
+                List<String> members = new ArrayList<>();
+                for (int i : c.members()) members.add(p.node(i).name());
+                assertEquals(merges.get(k).nodes().stream().map(org.tessel.ir.Node::name).toList(), members, "members: the chains' nodes, first root first");
+                assertEquals(c.fused().keySet(), m.parts().keySet());
+                for (var e : c.fused().entrySet()) {
+                    SearchProblem.MergeParts parts = m.parts().get(e.getKey());
+                    FusedChoice total = e.getValue();
+                    assertEquals(parts.wide().latencyPs() + parts.split().latencyPs(), total.latencyPs(), model + " " + e.getKey());
+                    assertEquals("tessel.split", parts.split().tacticId());
+                    assertEquals(e.getKey().precision(), parts.split().precision());
+                    assertTrue(parts.wide().tacticId().matches("(cudnn|tessel)\\.conv\\..*|cublaslt\\.gemm.*"), parts.wide().tacticId());
+                }
+            }
+        }
+    }
+
+    @Test void theExactSearchMergesWhereItPaysAndNeverDoesWorseThanWithoutMerges() {
+        for (String model : MODELS) {
+            SearchProblem p = Problems.zoo(model);
+            Plan with = Searcher.run(p, "exact", SearchOptions.defaults());
+            Plan without = Searcher.run(withoutMerges(p), "exact", SearchOptions.defaults());
+            long merged = p.candidates().stream().filter(c -> c.isMerge() && with.assignment().isFused(c.index())).count();
+            assertTrue(merged > 0, model + ": the optimum merges");
+            assertTrue(with.predictedUs() < without.predictedUs(), model + ": " + with.predictedUs() + " us with merges, " + without.predictedUs() + " without");
+        }
+    }
+
+    @Test void theStrategiesThatMirrorTheFusePassMakeNoMerge() {
+        for (String model : MODELS) {
+            SearchProblem p = Problems.zoo(model);
+            for (String s : List.of("greedy", "sequential", "rule")) {
+                Plan plan = Searcher.run(p, s, SearchOptions.defaults());
+                assertTrue(p.candidates().stream().noneMatch(c -> c.isMerge() && plan.assignment().isFused(c.index())), model + " " + s);
+            }
+        }
+    }
+
+    @Test void everyStrategysPlanWithMergesAppliesChecksAndKeepsMeaning() {
+        for (String model : MODELS) {
+            SearchProblem p = Problems.zoo(model);
+            Map<String, Tensor> inputs = EnginePlansTest.inputs(p.prepared(), 3);
+            Map<String, Tensor> want = new ReferenceInterpreter().run(p.prepared(), inputs);
+            int mergedPlans = 0;
+            for (String s : List.of("joint", "exact", "timefold", "greedy", "sequential", "rule", "random")) {
+                Plan plan = Searcher.run(p, s, SearchOptions.defaults().withRandomSamples(100).withSteps(50, 3000));
+                assertTrue(plan.feasible(), model + " " + s + ": " + plan.note());
+                PlanApplier.Applied a = EnginePlans.complete(p, plan);
+                Verifier.verify(a.graph());
+                PlanCheck.check(a.plan(), a.graph(), TacticCatalog.global(), DeviceSpec.byName("h100"));
+                long splits = a.plan().nodes().stream().filter(n -> n.tacticId().equals("tessel.split")).count();
+                assertEquals(a.plan().merges().size(), splits, model + " " + s + ": one Split per merge");
+                if (!a.plan().merges().isEmpty()) mergedPlans++;
+                for (PlannedNode n : a.plan().nodes()) assertTrue(a.graph().hasNodeNamed(n.node()), n.node());
+                Map<String, Tensor> got = new ReferenceInterpreter().run(a.graph(), inputs);
+                for (var e : want.entrySet()) EnginePlansTest.assertClose(e.getValue(), got.get(e.getKey()), model + " " + s + " output " + e.getKey());
+            }
+            assertTrue(mergedPlans >= 3, model + ": joint, exact and timefold merge");
+        }
+    }
+
+    /** The same problem without its merge candidates (indices renumbered). */
+    static SearchProblem withoutMerges(SearchProblem p) {
+        List<SearchProblem.Candidate> cs = new ArrayList<>();
+        for (SearchProblem.Candidate c : p.candidates())
+            if (!c.isMerge()) cs.add(new SearchProblem.Candidate(cs.size(), c.kind(), c.members(), c.fused(), c.imageGroup()));
+        List<SearchProblem.Node> nodes = new ArrayList<>();
+        for (SearchProblem.Node n : p.nodes()) {
+            // in-group choices only a merge offered go too
+            java.util.Set<Format> keep = new java.util.HashSet<>();
+            for (SearchProblem.Candidate c : cs) if (c.contains(n.index())) for (Format k : c.fused().keySet()) keep.add(k);
+            java.util.function.Predicate<org.tessel.search.domain.Choice> ok = ch -> !ch.inGroup() || keep.stream().anyMatch(k -> k.agrees(ch.format()));
+            nodes.add(new SearchProblem.Node(n.index(), n.name(), n.op(), n.choices().stream().filter(ok).toList(), n.searchChoices().stream().filter(ok).toList(), n.stepBaseBytes()));
+        }
+        return new SearchProblem(p.name(), nodes, cs, p.uses(), p.pins(), p.liveTensors(), p.memoryBudget(), p.prepared());
+    }
+}
