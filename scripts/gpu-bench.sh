@@ -14,7 +14,8 @@
 #      f. prints the targets and one table last, and writes $OUT/bench.csv.
 # Then: run(command="bash .gpu/bench.sh", carry=[".gpu"]).
 # CONFIGS (MODEL:BATCH:PRECISION, first = highest priority for the time-capped torch.compile runs) may be overridden;
-# STAGES="tests cli autotune tessel torch" picks stages on the GPU machine (those by default); STAGES=strategies runs
+# STAGES="tests cli autotune tessel torch" picks stages on the GPU machine (those by default); STAGES="plans strategies"
+# (a second device call) runs the plan-engine and tuner tests, and
 # the strategy comparison (issue 9): per STRATEGY_CONFIGS entry, `tessel build --strategy S` for rule, joint, sequential
 # and greedy (every node pinned to the precision where the search can, else as it mixes), then `tessel run`; it prints
 # predicted vs measured CUDA-graph p50 per engine and joint vs rule / sequential (a second device call: it takes minutes).
@@ -80,6 +81,16 @@ if has cli; then
     cli build zoo:bert-base --fp16 --save-engine "$out/bert.tessel"; grep -E '^engine:' "$out/cli.txt"
     cli run "$out/bert.tessel" --iterations 100 --warmup 20; tail -1 "$out/cli.txt"
     rm -f "$out"/*.tessel
+fi
+if has plans; then
+    echo "== plan engines (every strategy's plan built on the GPU against the reference; the measuring tuner, cold and warm)"
+    timeout $(left 300) "${java[@]}" org.junit.platform.console.ConsoleLauncher execute @PLAN_SELECTORS@ --include-tag=gpu \
+        --details=tree --disable-banner --disable-ansi-colors --reports-dir="$out/junit-plans" > "$out/plans.log" 2>&1
+    echo "plan tests exit code $? after $(( $(date +%s) - t0 )) s"
+    grep -E '^\[ *[0-9]+ tests (successful|failed|aborted|skipped)' "$out/plans.log"
+    grep '^RESULT|' "$out/plans.log" | grep -vE '\|ok$' | cut -c1-240 | head -30
+    grep -E '^RESULT\|(tuner|tuned plan)' "$out/plans.log" | cut -d'|' -f2,7 | cut -c1-230
+    grep -E 'predicted .* ms, tactics' "$out/plans.log" | cut -c1-200 | head -40
 fi
 if has strategies; then
     echo "== strategies: engines built from each strategy's plan (predicted vs measured, CUDA-graph p50)"
@@ -205,8 +216,14 @@ for r in rows:
 PY
 echo "total $(( $(date +%s) - t0 )) s"
 BENCH
-selectors=$(cd "$root/runtime/target/test-classes" && find . -name '*GpuTest.class' | sed 's|^\./||; s|\.class$||; s|/|.|g' | sort | sed 's/^/--select-class=/' | tr '\n' ' ')
-sed -i "s|@CONFIGS@|$configs|g; s|@STRATEGY_CONFIGS@|$strategy_configs|g; s|@SELECTORS@|$selectors|" "$GPU_DIR/bench.sh"
+# the plan tests (engines built from every strategy's plan, the measuring tuner) run in their own stage, `plans`
+plan_tests="PlanEngineGpuTest GpuTunerGpuTest"
+all_tests=$(cd "$root/runtime/target/test-classes" && find . -name '*GpuTest.class' | sed 's|^\./||; s|\.class$||; s|/|.|g' | sort)
+selectors=""; plan_selectors=""
+for t in $all_tests; do
+    if [[ " $plan_tests " == *" ${t##*.} "* ]]; then plan_selectors+="--select-class=$t "; else selectors+="--select-class=$t "; fi
+done
+sed -i "s|@CONFIGS@|$configs|g; s|@STRATEGY_CONFIGS@|$strategy_configs|g; s|@SELECTORS@|$selectors|; s|@PLAN_SELECTORS@|$plan_selectors|" "$GPU_DIR/bench.sh"
 chmod +x "$GPU_DIR/bench.sh"
 du -sh "$GPU_DIR"
 echo "gpu-bench.sh: wrote $GPU_DIR/bench.sh; now run(command=\"bash .gpu/bench.sh\", carry=[\".gpu\"])"
