@@ -37,13 +37,12 @@ import picocli.CommandLine.Parameters;
 final class InspectCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "ENGINE", description = "An engine file made by `tessel build`.") Path file;
     @Option(names = "--json", description = "Print JSON: the header, the whole plan (as `tessel build --plan` reads it) and the layers with measured times.") boolean json;
-    @Option(names = "--profile", paramLabel = "N", description = "Measure every layer over N runs on random inputs (after one warm-up run).") Integer profile;
+    @Option(names = "--profile", converter = Ranges.Runs.class, paramLabel = "N", description = "Measure every layer over N runs on random inputs (after one warm-up run).") Integer profile;
 
     /** One layer as shown: the stored layer plan, its planned node (null in a file from before plans) and its measured mean time (NaN when not measured). */
     record Row(LayerPlan layer, String op, PlannedNode planned, double measuredUs) {}
 
     @Override public Integer call() throws Exception {
-        if (profile != null && profile < 1) throw new IllegalArgumentException("--profile must be at least 1 run, got " + profile);
         Engine e = Engine.read(file);
         double[] measured = new double[e.layers().size()];
         java.util.Arrays.fill(measured, Double.NaN);

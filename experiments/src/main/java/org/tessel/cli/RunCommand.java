@@ -1,6 +1,5 @@
 package org.tessel.cli;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -8,6 +7,7 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import org.tessel.api.Tensor;
 import org.tessel.ir.Graph;
+import org.tessel.ir.io.AtomicFiles;
 import org.tessel.runtime.Backend;
 import org.tessel.runtime.engine.Engine;
 import org.tessel.runtime.engine.EngineFile;
@@ -24,13 +24,13 @@ import picocli.CommandLine.Parameters;
         + "GPU engines run as one CUDA-graph replay per inference, timed with CUDA events.")
 final class RunCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "FILE", description = "An engine file made by `tessel build`.") Path file;
-    @Option(names = "--batch", description = "Expected batch size (engines are built for one batch size; a different one is refused).") Integer batch;
-    @Option(names = "--iterations", defaultValue = "20", description = "Timed runs (default ${DEFAULT-VALUE}).") int iterations;
-    @Option(names = "--warmup", defaultValue = "3", description = "Untimed runs first (default ${DEFAULT-VALUE}).") int warmup;
+    @Option(names = "--batch", converter = Ranges.AtLeastOne.class, description = "Expected batch size (engines are built for one batch size; a different one is refused).") Integer batch;
+    @Option(names = "--iterations", converter = Ranges.Runs.class, defaultValue = "20", description = "Timed runs (default ${DEFAULT-VALUE}).") int iterations;
+    @Option(names = "--warmup", converter = Ranges.WarmupRuns.class, defaultValue = "3", description = "Untimed runs first (default ${DEFAULT-VALUE}).") int warmup;
     @Option(names = "--layer-info", description = "Write per-layer tactic, precision, layout and time as JSON to this file.") Path layerInfo;
 
     @Override public Integer call() throws Exception {
-        if (iterations < 1) throw new IllegalArgumentException("--iterations must be at least 1, got " + iterations);
+        if (layerInfo != null) AtomicFiles.checkWritable(layerInfo);
         String backend = EngineFile.backendOf(file);
         if (backend.equals(GpuEngine.BACKEND)) return runGpu();
         Engine e = Engine.load(file, EngineHeader.Machine.cpu());
@@ -45,7 +45,7 @@ final class RunCommand implements Callable<Integer> {
             ms[i] = (System.nanoTime() - t0) / 1e6;
         }
         if (layerInfo != null) {
-            Files.writeString(layerInfo, ctx.layerInfoJson());
+            AtomicFiles.writeString(layerInfo, ctx.layerInfoJson());
             List<ExecutionContext.LayerTime> top = new ArrayList<>(ctx.layerTimes());
             top.sort((a, b) -> Double.compare(b.meanMs(), a.meanMs()));
             System.out.println("slowest layers:");
@@ -71,7 +71,7 @@ final class RunCommand implements Callable<Integer> {
                 ctx.run(inputs);
                 if (layerInfo != null) {
                     List<GpuExecutionContext.LayerTime> times = ctx.profileLayers(Math.max(1, warmup), Math.max(5, Math.min(iterations, 50)));
-                    Files.writeString(layerInfo, ctx.layerInfoJson(times));
+                    AtomicFiles.writeString(layerInfo, ctx.layerInfoJson(times));
                     List<GpuExecutionContext.LayerTime> top = new ArrayList<>(times);
                     top.sort((x, y) -> Double.compare(y.medianMs(), x.medianMs()));
                     System.out.println("slowest layers (each enqueued alone between CUDA events):");
