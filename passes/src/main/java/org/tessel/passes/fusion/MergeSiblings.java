@@ -47,6 +47,10 @@ public final class MergeSiblings implements Pass {
     private boolean sweep(Graph g, Rewriter rw, int min, PassContext ctx) {
         boolean changed = false;
         Map<Value, List<Node>> users = g.users();
+        // positions before any merge: inserting and removing nodes keeps the original nodes' relative order,
+        // and asking the graph after each merge would renumber it every time
+        Map<Node, Integer> pos = new java.util.IdentityHashMap<>();
+        for (Node n : g.nodes()) pos.put(n, pos.size());
         for (Map.Entry<Value, List<Node>> e : users.entrySet()) {
             Map<Object, List<Node>> groups = new LinkedHashMap<>();
             for (Node n : e.getValue()) {
@@ -56,8 +60,8 @@ public final class MergeSiblings implements Pass {
             }
             for (List<Node> group : groups.values()) {
                 if (group.size() < min) continue;
-                if (group.get(0).opName().equals("Conv")) mergeConvs(g, rw, group);
-                else mergeMatMuls(g, rw, group);
+                if (group.get(0).opName().equals("Conv")) mergeConvs(rw, group, pos);
+                else mergeMatMuls(rw, group, pos);
                 ctx.stats().add("siblings-merged", group.size());
                 changed = true;
             }
@@ -85,7 +89,7 @@ public final class MergeSiblings implements Pass {
         return null;
     }
 
-    private static void mergeConvs(Graph g, Rewriter rw, List<Node> group) {
+    private static void mergeConvs(Rewriter rw, List<Node> group, Map<Node, Integer> pos) {
         Node first = group.get(0);
         DType dt = first.input(1).type().dtype();
         Shape w0 = first.input(1).type().shape();
@@ -106,12 +110,12 @@ public final class MergeSiblings implements Pass {
             at += m;
         }
         Value wv = rw.constant(first.name() + "_merged_w", w), bv = rw.constant(first.name() + "_merged_b", b);
-        Node anchor = earliest(g, group);
+        Node anchor = earliest(group, pos);
         Node conv = rw.insertBefore(anchor, "Conv", first.name() + "_merged", first.attrs(), 1, first.input(0), wv, bv);
         split(rw, anchor, conv.output(), 1, sizes, group);
     }
 
-    private static void mergeMatMuls(Graph g, Rewriter rw, List<Node> group) {
+    private static void mergeMatMuls(Rewriter rw, List<Node> group, Map<Node, Integer> pos) {
         Node first = group.get(0);
         DType dt = first.input(1).type().dtype();
         int k = first.input(1).type().shape().dim(0);
@@ -127,7 +131,7 @@ public final class MergeSiblings implements Pass {
             for (int r = 0; r < k; r++) for (int c = 0; c < nj; c++) w.setDouble(r * total + at + c, wj.getDouble(r * nj + c));
             at += nj;
         }
-        Node anchor = earliest(g, group);
+        Node anchor = earliest(group, pos);
         Node mm = rw.insertBefore(anchor, "MatMul", first.name() + "_merged", Attributes.empty(), 1, first.input(0), rw.constant(first.name() + "_merged_w", w));
         split(rw, anchor, mm.output(), mm.output().type().rank() - 1, sizes, group);
     }
@@ -138,9 +142,9 @@ public final class MergeSiblings implements Pass {
         for (int j = 0; j < group.size(); j++) rw.replace(group.get(j), split.output(j));
     }
 
-    private static Node earliest(Graph g, List<Node> group) {
+    private static Node earliest(List<Node> group, Map<Node, Integer> pos) {
         Node best = group.get(0);
-        for (Node n : group) if (g.indexOf(n) < g.indexOf(best)) best = n;
+        for (Node n : group) if (pos.get(n) < pos.get(best)) best = n;
         return Objects.requireNonNull(best);
     }
 }
