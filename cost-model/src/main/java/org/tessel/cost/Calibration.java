@@ -340,9 +340,9 @@ public final class Calibration {
         try {
             lines = org.tessel.ir.io.TextFiles.readLines(p);
         } catch (java.nio.file.NoSuchFileException e) {
-            throw new IllegalArgumentException(p + ": no such calibration table", e);
+            throw new IllegalArgumentException(p + ": cannot read calibration table: no such file", e);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read the calibration table: " + e.getMessage(), e);
+            throw new UncheckedIOException(e.getMessage(), e); // names the file: a folder, or not UTF-8 at line N
         }
         int first = 0;
         while (first < lines.size() && (lines.get(first).isBlank() || lines.get(first).startsWith("#"))) first++;

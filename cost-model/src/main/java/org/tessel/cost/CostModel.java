@@ -158,9 +158,9 @@ public final class CostModel {
             try {
                 p.load(new java.io.StringReader(org.tessel.ir.io.TextFiles.read(file)));
             } catch (java.nio.file.NoSuchFileException e) {
-                throw new IllegalArgumentException(file + ": no such cost-model parameters file", e);
+                throw new IllegalArgumentException(file + ": cannot read cost-model parameters: no such file", e);
             } catch (java.io.IOException e) {
-                throw new IllegalArgumentException("cannot read cost-model parameters: " + e.getMessage(), e);
+                throw new IllegalArgumentException(e.getMessage(), e); // names the file: a folder, or not UTF-8 at line N
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException(file + ": cannot read cost-model parameters: " + e.getMessage(), e);
             }

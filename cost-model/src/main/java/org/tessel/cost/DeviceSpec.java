@@ -167,9 +167,9 @@ public record DeviceSpec(String name, int sms, double boostClockGHz, Map<Precisi
         try {
             p.load(new java.io.StringReader(org.tessel.ir.io.TextFiles.read(file)));
         } catch (java.nio.file.NoSuchFileException e) {
-            throw new IllegalArgumentException(file + ": no such device spec file", e);
+            throw new IllegalArgumentException(file + ": cannot read device spec: no such file", e);
         } catch (IOException e) {
-            throw new IllegalArgumentException("cannot read device spec: " + e.getMessage(), e);
+            throw new IllegalArgumentException(e.getMessage(), e); // names the file: a folder, or not UTF-8 at line N
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(file + ": cannot read device spec: " + e.getMessage(), e);
         }
