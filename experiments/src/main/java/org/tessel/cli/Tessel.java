@@ -36,6 +36,13 @@ public final class Tessel implements Runnable {
             cmd.getErr().println(name + ": " + ex.getMessage() + hint + "; see '" + name + " --help'");
             return cmd.getCommandSpec().exitCodeOnInvalidInput();
         });
-        return cl.execute(args);
+        try {
+            return cl.execute(args);
+        } catch (OutOfMemoryError | StackOverflowError e) {
+            // picocli hands only exceptions to the handler above; these errors would end in a stack trace
+            if (System.getenv("TESSEL_DEBUG") != null) e.printStackTrace();
+            System.err.println("tessel: " + UserErrors.describe(e));
+            return 2;
+        }
     }
 }
