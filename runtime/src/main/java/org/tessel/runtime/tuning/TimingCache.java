@@ -175,8 +175,8 @@ public final class TimingCache {
         Files.createDirectories(target.getParent());
         Path lockFile = target.resolveSibling("." + target.getFileName() + ".lock");
         synchronized (SAVING.computeIfAbsent(target, k -> new Object())) {
-            try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(lockFile, java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE);
-                 java.nio.channels.FileLock ignored = ch.lock()) {
+            try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(lockFile, java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE)) {
+                ch.lock(); // released when the channel closes
                 TimingCache merged = new TimingCache(environment);
                 merged.entries.putAll(entries);
                 try {
