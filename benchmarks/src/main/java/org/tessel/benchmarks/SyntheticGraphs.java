@@ -17,6 +17,26 @@ import org.tessel.ir.Value;
 public final class SyntheticGraphs {
     private SyntheticGraphs() {}
 
+    /**
+     * A linear chain of {@code nodes} nodes on a tiny tensor, repeating Relu, Identity, Softmax,
+     * Add(bias): identities to remove, Add+Relu pairs to fuse, a Softmax between them that does not
+     * fuse, and one buffer per unfused node for the memory planner.
+     */
+    public static Graph chain(int nodes) {
+        NetworkBuilder b = new NetworkBuilder("chain" + nodes, OpRegistry.global(), 1);
+        Value x = b.input("x", DType.F32, 1, 8);
+        Value bias = b.constant("bias", Tensor.full(DType.F32, Shape.of(8), 0.5f));
+        for (int i = 0; i < nodes; i++) {
+            x = switch (i % 4) {
+                case 0 -> b.relu(x);
+                case 1 -> b.op("Identity", null, x);
+                case 2 -> b.softmax(x, 1);
+                default -> b.add(x, bias);
+            };
+        }
+        return b.output(x).build();
+    }
+
     /** About {@code nodes} nodes: blocks of 10 nodes each. */
     public static Graph residualChain(int nodes, long seed) {
         NetworkBuilder b = new NetworkBuilder("synthetic" + nodes, OpRegistry.global(), seed);

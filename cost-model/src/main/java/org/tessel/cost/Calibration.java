@@ -2,8 +2,6 @@ package org.tessel.cost;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -340,9 +338,11 @@ public final class Calibration {
     public static List<Row> readCsv(Path p) {
         List<String> lines;
         try {
-            lines = Files.readAllLines(p, StandardCharsets.UTF_8);
+            lines = org.tessel.ir.io.TextFiles.readLines(p);
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new IllegalArgumentException(p + ": cannot read calibration table: no such file", e);
         } catch (IOException e) {
-            throw new UncheckedIOException(p + ": cannot read calibration table: " + e.getMessage(), e);
+            throw new UncheckedIOException(e.getMessage(), e); // names the file: a folder, or not UTF-8 at line N
         }
         int first = 0;
         while (first < lines.size() && (lines.get(first).isBlank() || lines.get(first).startsWith("#"))) first++;
@@ -423,9 +423,9 @@ public final class Calibration {
             sb.append(String.join(",", quote(r.op()), quote(r.tacticId()), quote(r.shape()), r.precision().text(), r.layout().text(),
                     Double.toString(r.measuredUs()), Double.isNaN(r.predictedUs()) ? "" : Double.toString(r.predictedUs()))).append('\n');
         try {
-            Files.writeString(p, sb.toString(), StandardCharsets.UTF_8);
+            org.tessel.ir.io.AtomicFiles.writeString(p, sb);
         } catch (IOException e) {
-            throw new UncheckedIOException(p + ": cannot write calibration table: " + e.getMessage(), e);
+            throw new UncheckedIOException("cannot write the calibration table: " + e.getMessage(), e);
         }
     }
 

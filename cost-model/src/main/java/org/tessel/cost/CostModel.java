@@ -141,22 +141,27 @@ public final class CostModel {
 
         /** Writes the parameters in the form {@link #load} reads, with a comment line on top. */
         public void store(java.nio.file.Path file, String comment) {
-            try (java.io.Writer w = java.nio.file.Files.newBufferedWriter(file, java.nio.charset.StandardCharsets.UTF_8)) {
-                // sorted, so a fitted file diffs well
-                w.write("# " + comment.replace("\n", " ") + "\n");
-                java.util.Properties p = toProperties();
-                for (String k : new java.util.TreeSet<>(p.stringPropertyNames())) w.write(k + "=" + p.getProperty(k) + "\n");
+            // sorted, so a fitted file diffs well
+            StringBuilder sb = new StringBuilder("# " + comment.replace("\n", " ") + "\n");
+            java.util.Properties p = toProperties();
+            for (String k : new java.util.TreeSet<>(p.stringPropertyNames())) sb.append(k).append('=').append(p.getProperty(k)).append('\n');
+            try {
+                org.tessel.ir.io.AtomicFiles.writeString(file, sb);
             } catch (java.io.IOException e) {
-                throw new java.io.UncheckedIOException(file + ": cannot write cost-model parameters: " + e.getMessage(), e);
+                throw new java.io.UncheckedIOException("cannot write cost-model parameters: " + e.getMessage(), e);
             }
         }
 
         /** Reads parameters written by {@link #store}; missing keys keep their {@link #defaults()}; bad ones fail naming file and key. */
         public static Params load(java.nio.file.Path file) {
             java.util.Properties p = new java.util.Properties();
-            try (java.io.Reader r = java.nio.file.Files.newBufferedReader(file, java.nio.charset.StandardCharsets.UTF_8)) {
-                p.load(r);
+            try {
+                p.load(new java.io.StringReader(org.tessel.ir.io.TextFiles.read(file)));
+            } catch (java.nio.file.NoSuchFileException e) {
+                throw new IllegalArgumentException(file + ": cannot read cost-model parameters: no such file", e);
             } catch (java.io.IOException e) {
+                throw new IllegalArgumentException(e.getMessage(), e); // names the file: a folder, or not UTF-8 at line N
+            } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException(file + ": cannot read cost-model parameters: " + e.getMessage(), e);
             }
             return fromProperties(p, file.toString());

@@ -2,9 +2,7 @@ package org.tessel.cost;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.Reader;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -165,13 +163,17 @@ public record DeviceSpec(String name, int sms, double boostClockGHz, Map<Precisi
      * {@code peak_tflops.tf32/fp16/bf16/int8}. Errors name the file and the missing or bad key.
      */
     public static DeviceSpec load(Path file) {
-        try (Reader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-            Properties p = new Properties();
-            p.load(r);
-            return fromProperties(p, file.toString());
+        Properties p = new Properties();
+        try {
+            p.load(new java.io.StringReader(org.tessel.ir.io.TextFiles.read(file)));
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new IllegalArgumentException(file + ": cannot read device spec: no such file", e);
         } catch (IOException e) {
+            throw new IllegalArgumentException(e.getMessage(), e); // names the file: a folder, or not UTF-8 at line N
+        } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(file + ": cannot read device spec: " + e.getMessage(), e);
         }
+        return fromProperties(p, file.toString());
     }
 
     private static DeviceSpec loadResource(String file) {

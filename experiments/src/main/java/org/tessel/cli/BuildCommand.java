@@ -5,6 +5,7 @@ import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.tessel.ir.Graph;
+import org.tessel.ir.io.AtomicFiles;
 import org.tessel.passes.PassManager;
 import org.tessel.passes.StandardPipelines;
 import org.tessel.runtime.Backend;
@@ -28,7 +29,7 @@ import picocli.CommandLine.Option;
         + "a plan's GPU tactics by emulation (reduced precision by rounding)."})
 final class BuildCommand implements Callable<Integer> {
     @Mixin ModelOptions model;
-    @Option(names = {"--save-engine", "--saveEngine"}, required = true, description = "Engine file to write (trtexec: --saveEngine).") Path out;
+    @Option(names = {"--save-engine", "--saveEngine"}, required = true, description = "Engine file to write (missing folders are created; trtexec: --saveEngine).") Path out;
     @Option(names = "--strategy", description = "Build the plan this strategy finds: joint, exact, timefold, greedy, sequential, rule, random.") String strategy;
     @Option(names = "--plan", description = "Build exactly this engine plan (JSON, from `tessel search --plan-out`).") Path planFile;
     @Option(names = "--precision", description = "Precision rule PATTERN=P1|P2 on node names or ops, e.g. Softmax=fp32 (repeatable); obeyed or the build fails naming the node.") java.util.List<String> precisionRules = new java.util.ArrayList<>();
@@ -42,8 +43,8 @@ final class BuildCommand implements Callable<Integer> {
     @Option(names = "--tuning", description = "How GPU tactics are chosen: fixed (the built-in rule, nothing timed), cost-model (the cost model's pick), "
             + "top-k (time the cost model's best k), all (time every candidate). With --strategy, top-k and all also price the search by measurement: "
             + "each node's best k tactics per precision and layout are timed as one-layer engines (kept in the timing cache). Default: top-k with --timing-cache, else fixed.") String tuning;
-    @Option(names = "--top-k", defaultValue = "3", description = "Candidates timed per layer with --tuning top-k (default ${DEFAULT-VALUE}).") int topK;
-    @Option(names = "--streams", defaultValue = "1", description = "Run independent branches on up to this many CUDA streams (GPU engines; default ${DEFAULT-VALUE}).") int streams;
+    @Option(names = "--top-k", converter = Ranges.AtLeastOne.class, defaultValue = "3", description = "Candidates timed per layer with --tuning top-k (default ${DEFAULT-VALUE}).") int topK;
+    @Option(names = "--streams", converter = Ranges.Streams.class, defaultValue = "1", description = "Run independent branches on up to this many CUDA streams (GPU engines; default ${DEFAULT-VALUE}).") int streams;
     @Option(names = "--cpu", description = "Build a CPU engine even where there is a GPU.") boolean cpu;
     @Option(names = "--int8", description = "INT8 (trtexec's flag): refused until calibration exists.") boolean int8;
     @Option(names = "--best", description = "Allow every precision Tessel can build (trtexec's flag): FP16 for a GPU engine; fp32, tf32, fp16 and bf16 with --strategy.") boolean best;
@@ -53,15 +54,18 @@ final class BuildCommand implements Callable<Integer> {
     /** The build options of --tuning / --top-k. */
     private GpuEngine.Options options(TimingCache cache) {
         String level = tuning != null ? tuning : cache != null ? "top-k" : "fixed";
-        if (topK < 1) throw new IllegalArgumentException("--top-k must be at least 1, got " + topK);
         return switch (level) {
             case "fixed" -> GpuEngine.Options.FIXED;
             case "cost-model" -> GpuEngine.Options.level(org.tessel.runtime.gpu.engine.OptimizationLevel.COST_MODEL, topK, cache);
             case "top-k" -> GpuEngine.Options.level(org.tessel.runtime.gpu.engine.OptimizationLevel.TOP_K, topK, cache);
             case "all" -> GpuEngine.Options.level(org.tessel.runtime.gpu.engine.OptimizationLevel.ALL, topK, cache);
-            default -> throw new IllegalArgumentException("--tuning '" + level + "' is not a level; use fixed, cost-model, top-k or all");
+            default -> throw new IllegalArgumentException(unknownTuning(level));
         };
     }
+
+    private static final java.util.List<String> TUNING_LEVELS = java.util.List.of("fixed", "cost-model", "top-k", "all");
+
+    private static String unknownTuning(String level) { return "--tuning '" + level + "' is not a level; use " + String.join(", ", TUNING_LEVELS); }
 
     @Override public Integer call() throws Exception {
         if (int8) throw new IllegalArgumentException("--int8: not yet: INT8 needs calibration (quantization scales), which Tessel cannot produce yet; use --fp16 or --best");
@@ -70,6 +74,9 @@ final class BuildCommand implements Callable<Integer> {
             if (tf32) throw new IllegalArgumentException("--best and --tf32 exclude each other for a GPU engine of one precision (--best builds FP16)");
             fp16 = true;
         }
+        if (tuning != null && !TUNING_LEVELS.contains(tuning)) throw new IllegalArgumentException(unknownTuning(tuning));
+        AtomicFiles.checkWritable(out);
+        if (timingCache != null) AtomicFiles.checkWritable(timingCache);
         try (Progress p = Progress.start("build", 0)) {
             int rc = build();
             if (exportLayerInfo != null) {
@@ -90,12 +97,11 @@ final class BuildCommand implements Callable<Integer> {
             if (fp16 || tf32)
                 throw new IllegalArgumentException((fp16 ? "--fp16" : "--tf32") + " needs a GPU engine, and this build runs on the CPU backend ("
                         + backend.describe() + "); build without it for a CPU (FP32) engine");
-            if (timingCache != null || target != null)
-                System.out.println("note: --timing-cache and --target apply to GPU engines; this is a CPU engine, so they are not used");
+            if (timingCache != null || target != null || tuning != null)
+                System.out.println("note: --timing-cache, --target and --tuning apply to GPU engines; this is a CPU engine, so they are not used");
             Graph g = model.load();
             new PassManager().run(g, StandardPipelines.resolve(pipeline == null ? "standard" : pipeline));
             Engine e = Engine.buildCpu(g);
-            if (out.getParent() != null) Files.createDirectories(out.getParent());
             e.save(out);
             double s = (System.nanoTime() - t0) / 1e9;
             System.out.printf("backend: cpu (tactic %s for every layer), activation arena %.2f MiB, file %.2f MiB%n", Engine.CPU_REFERENCE,
@@ -119,7 +125,6 @@ final class BuildCommand implements Callable<Integer> {
         long tb = System.nanoTime();
         try (GpuEngine e = GpuEngine.build(g, precision, gpu.context(), options, streams)) {
             double buildS = (System.nanoTime() - tb) / 1e9;
-            if (out.getParent() != null) Files.createDirectories(out.getParent());
             e.save(out);
             if (cache != null) {
                 cache.save(timingCache);
@@ -168,9 +173,10 @@ final class BuildCommand implements Callable<Integer> {
         org.tessel.tactics.plan.PlanApplier.Applied applied;
         String how;
         if (planFile != null) {
-            if (!Files.isRegularFile(planFile)) throw new IllegalArgumentException("--plan " + planFile + ": no such file");
+            if (!Files.exists(planFile)) throw new IllegalArgumentException("--plan " + planFile + ": no such file");
+            if (Files.isDirectory(planFile)) throw new IllegalArgumentException("--plan " + planFile + " is a folder, not a plan file");
             if (!precisionRules.isEmpty()) throw new IllegalArgumentException("--precision constrains a search; a --plan file is built as it is");
-            org.tessel.tactics.plan.EnginePlan given = org.tessel.tactics.plan.EnginePlanJson.read(Files.readString(planFile), planFile.toString());
+            org.tessel.tactics.plan.EnginePlan given = org.tessel.tactics.plan.EnginePlanJson.read(org.tessel.ir.io.TextFiles.read(planFile), planFile.toString());
             applied = org.tessel.tactics.plan.PlanApplier.apply(prepared, given);
             how = "plan " + planFile + " (strategy " + given.strategy() + ")";
         } else {
@@ -216,7 +222,6 @@ final class BuildCommand implements Callable<Integer> {
             return 0;
         }
         Engine e = Engine.buildCpu(applied.graph(), plan);
-        if (out.getParent() != null) Files.createDirectories(out.getParent());
         e.save(out);
         double s = (System.nanoTime() - t0) / 1e9;
         System.out.println(how);

@@ -29,8 +29,8 @@ final class CalibrateCommand implements Callable<Integer> {
     @Option(names = "--csv", description = "Write every row (measured, predicted raw / cross-validated / fitted) to this CSV.") Path csv;
     @Option(names = "--no-fit", description = "Skip the in-sample full fit (it takes seconds per 50 rows).") boolean noFit;
     @Option(names = "--plot", paramLabel = "FILE.png", description = "Draw predicted against measured time per timed tactic (log-log PNG).") Path plot;
-    @Option(names = "--outliers", defaultValue = "10", description = "How many outliers to list (default ${DEFAULT-VALUE}).") int outliers;
-    @Option(names = "--batch", description = "Batch size of the zoo MODELs.") Integer batch;
+    @Option(names = "--outliers", converter = Ranges.AtLeastZero.class, defaultValue = "10", description = "How many outliers to list (default ${DEFAULT-VALUE}).") int outliers;
+    @Option(names = "--batch", converter = Ranges.AtLeastOne.class, description = "Batch size of the zoo MODELs.") Integer batch;
     @Parameters(paramLabel = "MODEL", arity = "0..*", description = "Restrict to these models' nodes.") List<String> models = new ArrayList<>();
 
     @Override public Integer call() throws Exception {

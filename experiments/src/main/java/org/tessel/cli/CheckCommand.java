@@ -25,8 +25,8 @@ import picocli.CommandLine.Option;
 final class CheckCommand implements Callable<Integer> {
     @Mixin ModelOptions model;
     @Option(names = "--data", description = "An ONNX test_data_set folder (input_i.pb, output_i.pb); default: the one beside an .onnx file, else random inputs.") Path data;
-    @Option(names = "--rtol", defaultValue = "1e-3") double rtol;
-    @Option(names = "--atol", defaultValue = "1e-4") double atol;
+    @Option(names = "--rtol", converter = Ranges.Tolerance.class, defaultValue = "1e-3", description = "Relative tolerance (default ${DEFAULT-VALUE}).") double rtol;
+    @Option(names = "--atol", converter = Ranges.Tolerance.class, defaultValue = "1e-4", description = "Absolute tolerance (default ${DEFAULT-VALUE}).") double atol;
 
     @Override public Integer call() throws Exception {
         long t0 = System.nanoTime();

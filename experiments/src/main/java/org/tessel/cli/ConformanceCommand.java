@@ -14,8 +14,8 @@ import picocli.CommandLine.Parameters;
 final class ConformanceCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "DIR", description = "A folder of case folders, e.g. ../shared/onnx-node or ../shared/models.") Path dir;
     @Option(names = "--filter", defaultValue = ".*", description = "Regex on case names (default: all).") String filter;
-    @Option(names = "--rtol", description = "Relative tolerance (default 1e-3).") Double rtol;
-    @Option(names = "--atol", description = "Absolute tolerance (default: 1e-7, ONNX's for node cases; 1e-4 when no case is named test_*, i.e. real models).") Double atol;
+    @Option(names = "--rtol", converter = Ranges.Tolerance.class, description = "Relative tolerance (default 1e-3).") Double rtol;
+    @Option(names = "--atol", converter = Ranges.Tolerance.class, description = "Absolute tolerance (default: 1e-7, ONNX's for node cases; 1e-4 when no case is named test_*, i.e. real models).") Double atol;
 
     @Override public Integer call() {
         if (!Files.isDirectory(dir)) throw new IllegalArgumentException("no such folder: " + dir);

@@ -21,12 +21,13 @@ final class ExperimentCommand implements Callable<Integer> {
     @Override public Integer call() throws Exception {
         Plots.checkPath(plot, "--plot");
         ExperimentConfig c = ExperimentConfig.read(config);
+        Path dir = out != null ? out : Path.of(System.getProperty("tessel.home", "."), "results", c.name());
+        org.tessel.ir.io.AtomicFiles.checkWritable(dir.resolve("results.csv"));
         System.out.printf("experiment %s: %d runs%n", c.name(), c.runs());
         List<ExperimentRunner.Row> rows;
         try (Progress p = Progress.start("experiment " + c.name(), c.runs())) {
             rows = new ExperimentRunner(c, System.out).withProgress(p::stepTo).run();
         }
-        Path dir = out != null ? out : Path.of(System.getProperty("tessel.home", "."), "results", c.name());
         ExperimentRunner.write(c, rows, dir);
         System.out.println("wrote " + dir.resolve("results.csv") + ", results.json, summary.md");
         if (plot != null) {

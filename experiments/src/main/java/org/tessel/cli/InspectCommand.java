@@ -40,7 +40,7 @@ final class InspectCommand implements Callable<Integer> {
     @Parameters(index = "0", arity = "0..1", paramLabel = "ENGINE", description = "An engine file made by `tessel build`.") Path file;
     @Option(names = "--loadEngine", paramLabel = "FILE", description = "The engine file (trtexec's name for ENGINE).") Path loadEngine;
     @Option(names = "--json", description = "Print JSON: the header, the whole plan (as `tessel build --plan` reads it) and the layers with measured times.") boolean json;
-    @Option(names = "--profile", paramLabel = "N", description = "Measure every layer over N runs on random inputs (after one warm-up run).") Integer profile;
+    @Option(names = "--profile", converter = Ranges.Runs.class, paramLabel = "N", description = "Measure every layer over N runs on random inputs (after one warm-up run).") Integer profile;
     @Option(names = "--plot", paramLabel = "FILE.png", description = "With --profile: draw the slowest layers' measured times as a bar chart (PNG).") Path plot;
     @Option(names = "--exportLayerInfo", paramLabel = "FILE", description = "Also write the JSON (as --json prints it) to this file (trtexec's name).") Path exportLayerInfo;
 
@@ -49,7 +49,6 @@ final class InspectCommand implements Callable<Integer> {
 
     @Override public Integer call() throws Exception {
         file = RunCommand.engineFile(file, loadEngine);
-        if (profile != null && profile < 1) throw new IllegalArgumentException("--profile must be at least 1 run, got " + profile);
         Plots.checkPath(plot, "--plot");
         if (plot != null && profile == null) throw new IllegalArgumentException("--plot draws measured layer times: add --profile N");
         Engine e = Engine.read(file);

@@ -8,7 +8,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.tessel.ir.Graph;
+import org.tessel.ir.io.TextFiles;
 import org.tessel.ir.onnx.OnnxImporter;
+import org.tessel.ir.text.ElidedConstantException;
 import org.tessel.ir.text.IrParser;
 import org.tessel.ir.zoo.Zoo;
 import org.tessel.ir.zoo.ZooOptions;
@@ -49,19 +51,19 @@ final class ModelOptions {
         return model;
     }
 
-    @Option(names = "--batch", description = "Batch size (zoo models; ONNX inputs whose first dimension is symbolic or set).")
+    @Option(names = "--batch", converter = Ranges.AtLeastOne.class, description = "Batch size (zoo models; ONNX models with a symbolic batch dimension, or a fixed 1 the graph can be rebatched from).")
     Integer batch;
 
-    @Option(names = "--seq", description = "Sequence length for text models (zoo BERT; ONNX dim named like 'seq*').")
+    @Option(names = "--seq", converter = Ranges.AtLeastOne.class, description = "Sequence length for text models (zoo BERT and ViT; ONNX dims named like 'seq*').")
     Integer seq;
 
-    @Option(names = "--layers", description = "Number of encoder layers (zoo BERT and ViT).")
+    @Option(names = "--layers", converter = Ranges.AtLeastOne.class, description = "Number of encoder layers (zoo BERT and ViT).")
     Integer layers;
 
     @Option(names = "--seed", defaultValue = "42", description = "Seed for zoo weights (default ${DEFAULT-VALUE}).")
     long seed;
 
-    @Option(names = "--dim", description = "Value of a symbolic ONNX dimension, NAME=VALUE (repeatable).")
+    @Option(names = "--dim", paramLabel = "NAME=VALUE", converter = {picocli.CommandLine.UseDefaultConverter.class, Ranges.DimensionSize.class}, description = "Value of a symbolic ONNX dimension, NAME=VALUE (repeatable).")
     Map<String, Long> dims = new LinkedHashMap<>();
 
     /** The same dimensions and seed for another model (an engine's source model). */
@@ -81,6 +83,7 @@ final class ModelOptions {
         if (!shapes.isEmpty() && (model.startsWith("zoo:") || model.endsWith(".tir")))
             throw new IllegalArgumentException("--shapes sets an ONNX model's input dimensions; " + model + " has fixed shapes (zoo models take --batch/--seq)");
         if (model.startsWith("zoo:")) {
+            if (!dims.isEmpty()) throw new IllegalArgumentException("--dim sets symbolic dimensions of ONNX models; " + model + " takes --batch, --seq and --layers");
             ZooOptions d = ZooOptions.defaults();
             ZooOptions o = new ZooOptions(batch != null ? batch : d.batch(), seq != null ? seq : d.sequenceLength(),
                     layers != null ? layers : d.layers(), seed);
@@ -88,16 +91,24 @@ final class ModelOptions {
         }
         Path p = Path.of(model);
         if (!Files.exists(p)) throw new IllegalArgumentException("no such model file: " + model + " (give an .onnx or .tir file, or zoo:NAME)");
+        if (Files.isDirectory(p)) throw new IllegalArgumentException(model + " is a folder; give an .onnx or .tir file, or zoo:NAME");
         String name = p.getFileName().toString();
-        if (name.endsWith(".tir")) return IrParser.parse(Files.readString(p), p.toString());
-        if (name.endsWith(".onnx") || Files.isRegularFile(p)) {
-            OnnxImporter.Options opts = OnnxImporter.Options.defaults();
-            if (batch != null) opts = opts.withBatchSize(batch);
-            for (var e : dims.entrySet()) opts = opts.withDim(e.getKey(), e.getValue());
-            if (seq != null) opts = opts.withDim("sequence", seq);
-            for (var e : Shapes.dims(p, shapes).entrySet()) opts = opts.withDim(e.getKey(), e.getValue());
-            return OnnxImporter.importModel(p, opts);
+        if (name.endsWith(".tir")) {
+            String flag = batch != null ? "--batch" : seq != null ? "--seq" : layers != null ? "--layers" : !dims.isEmpty() ? "--dim" : null;
+            if (flag != null) throw new IllegalArgumentException(flag + " does not apply to " + model + ": a text-IR file's sizes are the ones written in it");
+            try {
+                return IrParser.parse(TextFiles.read(p), p.toString());
+            } catch (ElidedConstantException e) {
+                throw new IllegalArgumentException(e.sourceName() + ":" + e.line() + ":" + e.column() + ": constant " + e.constant() + " is elided: this text, like `tessel show`'s, "
+                        + "leaves out large constants; write text IR with every constant by `tessel show MODEL --elide -1` or `tessel convert MODEL -o FILE.tir`", e);
+            }
         }
-        throw new IllegalArgumentException(model + ": not a model file (expected .onnx or .tir)");
+        if (layers != null) throw new IllegalArgumentException("--layers applies to zoo models; " + model + " has the layers it was exported with");
+        OnnxImporter.Options opts = OnnxImporter.Options.defaults();
+        if (batch != null) opts = opts.withBatchSize(batch);
+        for (var e : dims.entrySet()) opts = opts.withDim(e.getKey(), e.getValue());
+        if (seq != null) opts = opts.withSequenceLength(seq);
+        for (var e : Shapes.dims(p, shapes).entrySet()) opts = opts.withDim(e.getKey(), e.getValue());
+        return OnnxImporter.importModel(p, opts);
     }
 }

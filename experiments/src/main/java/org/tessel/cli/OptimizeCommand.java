@@ -47,9 +47,17 @@ final class OptimizeCommand implements Callable<Integer> {
         pm.check(org.tessel.passes.Pipeline.parse(text)); // refuse a bad pipeline before loading anything
         Graph g = model.load();
         int before = g.nodes().size();
+        System.out.printf("%s: %d nodes; pipeline: %s%n", g.name(), before, text);
         MemoryPlan planBefore = new LivenessMemoryPlanner().plan(g);
         List<Tensor> inputs = check ? randomInputs(g) : null;
         List<Tensor> expected = check ? new ReferenceInterpreter().run(g, inputs) : null;
+        // one line per pass as it finishes, so a long pipeline shows where it is
+        pm.instrument(new PassInstrumentation() {
+            @Override public void afterPass(PassInfo p, Graph graph, PassManager.PassRun run) {
+                System.out.printf("%-22s %7d %7d %9.2f  %s%n", run.pass() + (run.iteration() > 0 ? "#" + run.iteration() : ""), run.nodesBefore(), run.nodesAfter(),
+                        run.nanos() / 1e6, run.stats());
+            }
+        });
         if (dumpBefore) pm.instrument(new PassInstrumentation() {
             @Override public void beforePass(PassInfo p, Graph graph) {
                 System.out.println("// ---- before " + p.name());
@@ -62,11 +70,8 @@ final class OptimizeCommand implements Callable<Integer> {
                 System.out.print(IrPrinter.print(graph, IrPrinter.Options.elidingAbove(16)));
             }
         });
-        System.out.printf("%s: %d nodes; pipeline: %s%n", g.name(), before, text);
         System.out.printf("%-22s %7s %7s %9s  %s%n", "pass", "before", "after", "ms", "statistics");
         PassManager.Report r = pm.run(g, text);
-        for (PassManager.PassRun run : r.runs())
-            System.out.printf("%-22s %7d %7d %9.2f  %s%n", run.pass() + (run.iteration() > 0 ? "#" + run.iteration() : ""), run.nodesBefore(), run.nodesAfter(), run.nanos() / 1e6, run.stats());
         for (String w : r.warnings()) System.out.println("warning: " + w);
         int bad = 0;
         if (check) {

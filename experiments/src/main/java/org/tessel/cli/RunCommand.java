@@ -1,6 +1,5 @@
 package org.tessel.cli;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -8,6 +7,7 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import org.tessel.api.Tensor;
 import org.tessel.ir.Graph;
+import org.tessel.ir.io.AtomicFiles;
 import org.tessel.runtime.Backend;
 import org.tessel.runtime.engine.Engine;
 import org.tessel.runtime.engine.EngineFile;
@@ -34,9 +34,9 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--inputs", split = ",", paramLabel = "FILE_OR_DIR", description = "Input tensors: .npy or .pb files, or folders of them (repeatable or comma-separated).") List<Path> inputFiles;
     @Option(names = "--save-outputs", paramLabel = "DIR", description = "Write the outputs of the first run here, one file per output.") Path saveOutputs;
     @Option(names = "--output-format", defaultValue = "npy", paramLabel = "npy|pb", description = "File format of --save-outputs (default ${DEFAULT-VALUE}).") String outputFormat;
-    @Option(names = "--batch", description = "Expected batch size (engines are built for one batch size; a different one is refused).") Integer batch;
-    @Option(names = "--iterations", defaultValue = "20", description = "Timed runs (default ${DEFAULT-VALUE}; trtexec's name too).") int iterations;
-    @Option(names = "--warmup", defaultValue = "3", description = "Untimed runs first (default ${DEFAULT-VALUE}).") int warmup;
+    @Option(names = "--batch", converter = Ranges.AtLeastOne.class, description = "Expected batch size (engines are built for one batch size; a different one is refused).") Integer batch;
+    @Option(names = "--iterations", converter = Ranges.Runs.class, defaultValue = "20", description = "Timed runs (default ${DEFAULT-VALUE}; trtexec's name too).") int iterations;
+    @Option(names = "--warmup", converter = Ranges.WarmupRuns.class, defaultValue = "3", description = "Untimed runs first (default ${DEFAULT-VALUE}).") int warmup;
     @Option(names = {"--layer-info", "--exportProfile"}, description = "Write per-layer tactic, precision, layout and time as JSON to this file (trtexec: --exportProfile).") Path layerInfo;
     @Option(names = "--warmUp", paramLabel = "MS", description = "Warm up for at least MS milliseconds before timing (trtexec's --warmUp), besides --warmup runs.") Double warmUpMs;
     @Option(names = "--useCudaGraph", description = "Accepted for trtexec's sake: GPU engines always run as one CUDA-graph replay per inference.") boolean useCudaGraph;
@@ -71,8 +71,8 @@ final class RunCommand implements Callable<Integer> {
 
     @Override public Integer call() throws Exception {
         file = engineFile(file, loadEngine);
+        if (layerInfo != null) AtomicFiles.checkWritable(layerInfo);
         if (warmUpMs != null && !(warmUpMs >= 0 && warmUpMs <= 3_600_000)) throw new IllegalArgumentException("--warmUp is milliseconds, 0 to 3600000; got " + warmUpMs);
-        if (iterations < 1) throw new IllegalArgumentException("--iterations must be at least 1, got " + iterations);
         if (!outputFormat.equals("npy") && !outputFormat.equals("pb")) throw new IllegalArgumentException("--output-format '" + outputFormat + "': use npy or pb");
         if (saveOutputs != null && Files.exists(saveOutputs) && !Files.isDirectory(saveOutputs))
             throw new IllegalArgumentException("--save-outputs " + saveOutputs + ": exists and is not a folder");
@@ -93,7 +93,7 @@ final class RunCommand implements Callable<Integer> {
             ms[i] = (System.nanoTime() - t0) / 1e6;
         }
         if (layerInfo != null) {
-            Files.writeString(layerInfo, ctx.layerInfoJson());
+            AtomicFiles.writeString(layerInfo, ctx.layerInfoJson());
             List<ExecutionContext.LayerTime> top = new ArrayList<>(ctx.layerTimes());
             top.sort((a, b) -> Double.compare(b.meanMs(), a.meanMs()));
             System.out.println("slowest layers:");
@@ -121,7 +121,7 @@ final class RunCommand implements Callable<Integer> {
                 warmUpFor(() -> ctx.run(inputs));
                 if (layerInfo != null) {
                     List<GpuExecutionContext.LayerTime> times = ctx.profileLayers(Math.max(1, warmup), Math.max(5, Math.min(iterations, 50)));
-                    Files.writeString(layerInfo, ctx.layerInfoJson(times));
+                    AtomicFiles.writeString(layerInfo, ctx.layerInfoJson(times));
                     List<GpuExecutionContext.LayerTime> top = new ArrayList<>(times);
                     top.sort((x, y) -> Double.compare(y.medianMs(), x.medianMs()));
                     System.out.println("slowest layers (each enqueued alone between CUDA events):");

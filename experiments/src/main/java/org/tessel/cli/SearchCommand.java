@@ -32,12 +32,12 @@ final class SearchCommand implements Callable<Integer> {
     @Option(names = "--target", defaultValue = "h100", description = "Target device (h100, h200, a100, l4, rtx4090; default ${DEFAULT-VALUE}).") String target;
     @Option(names = "--strategy", defaultValue = "joint", description = "joint (exact when it fits, else timefold), exact, timefold, greedy, sequential, rule or random (default ${DEFAULT-VALUE}).") String strategy;
     @Option(names = "--search-seed", defaultValue = "0", description = "Seed of the search (default ${DEFAULT-VALUE}); the same seed gives the same plan.") long searchSeed;
-    @Option(names = "--time-limit", defaultValue = "10", description = "Wall-clock safety limit in seconds (default ${DEFAULT-VALUE}).") double timeLimit;
-    @Option(names = "--moves", description = "Moves the Timefold search may evaluate (default 40000).") Long moves;
-    @Option(names = "--unimproved-steps", description = "Timefold stops after this many steps without improvement (default 200).") Long unimproved;
-    @Option(names = "--random-samples", description = "Plans the random strategy draws (default 2000).") Integer samples;
+    @Option(names = "--time-limit", converter = Ranges.Seconds.class, defaultValue = "10", description = "Wall-clock safety limit in seconds (default ${DEFAULT-VALUE}).") double timeLimit;
+    @Option(names = "--moves", converter = Ranges.AtLeastOneLong.class, description = "Moves the Timefold search may evaluate (default 40000).") Long moves;
+    @Option(names = "--unimproved-steps", converter = Ranges.AtLeastOneLong.class, description = "Timefold stops after this many steps without improvement (default 200).") Long unimproved;
+    @Option(names = "--random-samples", converter = Ranges.AtLeastOne.class, description = "Plans the random strategy draws (default 2000).") Integer samples;
     @Option(names = "--precision", description = "Precision rule PATTERN=P1|P2 on node names or ops, e.g. Softmax=fp32 (repeatable).") List<String> precision = new ArrayList<>();
-    @Option(names = "--memory-budget-mib", description = "Activations plus workspace may not exceed this many MiB at any step.") Double budgetMiB;
+    @Option(names = "--memory-budget-mib", converter = Ranges.MiB.class, description = "Activations plus workspace may not exceed this many MiB at any step.") Double budgetMiB;
     @Option(names = "--cuda-graphs", description = "Price kernel launches as under CUDA graphs.") boolean cudaGraphs;
     @Option(names = {"--timing-cache", "--timingCacheFile"}, description = "Timing cache file: its measured times replace the cost model's prediction where a (node, tactic, precision, layout) was timed.") Path timingCache;
     @Option(names = "--precisions", split = ",", description = "Precisions nodes may compute in (default fp32,tf32,fp16,bf16; fp32 is always allowed).") List<String> precisions;
@@ -48,6 +48,7 @@ final class SearchCommand implements Callable<Integer> {
     @Override public Integer call() throws Exception {
         if (!model.name().startsWith("zoo:") && !Files.exists(Path.of(model.model)) && Zoo.names().contains(model.model)) model.model = "zoo:" + model.model;
         Strategies.byName(strategy);
+        if (planOut != null) org.tessel.ir.io.AtomicFiles.checkWritable(planOut);
         SearchOptions o = SearchOptions.defaults().withTarget(target).withSeed(searchSeed)
                 .withTimeLimit(Duration.ofMillis(Math.max(1, Math.round(timeLimit * 1000)))).withCudaGraphs(cudaGraphs)
                 .withPrecisionRules(precision.stream().map(PrecisionRule::parse).toList());
@@ -99,8 +100,7 @@ final class SearchCommand implements Callable<Integer> {
             org.tessel.tactics.plan.EnginePlan ep = org.tessel.search.EnginePlans.complete(p, plan).plan();
             if (showPlan) System.out.print(ep.render());
             if (planOut != null) {
-                if (planOut.getParent() != null) Files.createDirectories(planOut.getParent());
-                Files.writeString(planOut, org.tessel.tactics.plan.EnginePlanJson.write(ep));
+                org.tessel.ir.io.AtomicFiles.writeString(planOut, org.tessel.tactics.plan.EnginePlanJson.write(ep));
                 System.out.println("plan: " + planOut + " (" + ep.nodes().size() + " nodes, " + ep.merges().size() + " merges, " + ep.groups().size() + " fused groups, " + ep.conversions().size() + " casts)");
             }
         }

@@ -27,6 +27,22 @@ public final class Tessel implements Runnable {
             cmd.getErr().println("tessel " + cmd.getCommandName() + ": " + UserErrors.describe(ex));
             return 2;
         });
-        return cl.execute(args);
+        // a bad flag or flag value is one line naming it (picocli's own message), not the whole usage text
+        cl.setParameterExceptionHandler((ex, argv) -> {
+            CommandLine cmd = ex.getCommandLine();
+            String name = cmd.getCommandSpec().qualifiedName();
+            String hint = ex instanceof CommandLine.UnmatchedArgumentException u && !u.getSuggestions().isEmpty()
+                    ? " (did you mean " + String.join(" or ", u.getSuggestions()) + "?)" : "";
+            cmd.getErr().println(name + ": " + ex.getMessage() + hint + "; see '" + name + " --help'");
+            return cmd.getCommandSpec().exitCodeOnInvalidInput();
+        });
+        try {
+            return cl.execute(args);
+        } catch (OutOfMemoryError | StackOverflowError e) {
+            // picocli hands only exceptions to the handler above; these errors would end in a stack trace
+            if (System.getenv("TESSEL_DEBUG") != null) e.printStackTrace();
+            System.err.println("tessel: " + UserErrors.describe(e));
+            return 2;
+        }
     }
 }

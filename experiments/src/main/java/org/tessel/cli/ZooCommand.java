@@ -1,7 +1,6 @@
 package org.tessel.cli;
 
 import java.util.concurrent.Callable;
-import org.tessel.ir.Graph;
 import org.tessel.ir.zoo.ModelCard;
 import org.tessel.ir.zoo.ModelStats;
 import org.tessel.ir.zoo.Zoo;
@@ -12,7 +11,7 @@ import picocli.CommandLine.Option;
 /** Lists the built-in zoo with parameter counts and FLOPs. */
 @Command(name = "zoo", description = "List the built-in models with parameters, MACs and FLOPs per batch.")
 final class ZooCommand implements Callable<Integer> {
-    @Option(names = "--batch", defaultValue = "1", description = "Batch size for the counts (default ${DEFAULT-VALUE}).") int batch;
+    @Option(names = "--batch", converter = Ranges.AtLeastOne.class, defaultValue = "1", description = "Batch size for the counts (default ${DEFAULT-VALUE}).") int batch;
 
     @Option(names = "--verbose", description = "Also print inputs, outputs and the published reference figures.") boolean verbose;
 
@@ -20,8 +19,12 @@ final class ZooCommand implements Callable<Integer> {
         System.out.printf("%-18s %12s %12s %12s %7s  %s%n", "model", "params", "MACs", "FLOPs", "nodes", "reference (params / MACs)");
         for (String name : Zoo.names()) {
             ZooOptions d = ZooOptions.defaults();
-            Graph g = Zoo.build(name, new ZooOptions(batch, d.sequenceLength(), d.layers(), d.seed()));
-            ModelStats s = ModelStats.of(g);
+            ModelStats s;
+            try {
+                s = ModelStats.of(Zoo.build(name, new ZooOptions(batch, d.sequenceLength(), d.layers(), d.seed())));
+            } catch (RuntimeException e) {
+                throw new IllegalArgumentException("zoo:" + name + " at --batch " + batch + ": " + UserErrors.describe(e), e);
+            }
             ModelCard card = Zoo.describe(name);
             String ref = card.reference() == null ? "-" : String.format("%.3f M / %s", card.reference().parameters() / 1e6,
                     card.reference().macs().isPresent() ? String.format("%.3f G", card.reference().macs().getAsLong() / 1e9) : "-");

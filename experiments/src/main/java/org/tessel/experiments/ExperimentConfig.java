@@ -8,7 +8,6 @@ import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -54,12 +53,24 @@ public record ExperimentConfig(
 
     public static ExperimentConfig read(Path file) throws IOException {
         ObjectMapper m = new ObjectMapper(new YAMLFactory()).enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
-                .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES).enable(DeserializationFeature.ACCEPT_SINGLE_VALUE_AS_ARRAY);
+                .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES).enable(DeserializationFeature.ACCEPT_SINGLE_VALUE_AS_ARRAY)
+                .enable(com.fasterxml.jackson.core.JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
         String where = file.toString();
-        String text = Files.readString(file);
+        String text = org.tessel.ir.io.TextFiles.read(file);
+        // syntax first, then types: a YAML error is said as one, not as a wrong value
+        com.fasterxml.jackson.databind.JsonNode tree;
+        try {
+            tree = m.readTree(text);
+        } catch (com.fasterxml.jackson.core.JacksonException e) {
+            throw new IllegalArgumentException(where + ": not valid YAML: " + yamlProblem(e));
+        }
+        if (tree == null || tree.isMissingNode() || tree.isNull() || (tree.isObject() && tree.isEmpty()))
+            throw new IllegalArgumentException(where + ": empty config; give at least 'models' and 'strategies' (see experiments/configs/)");
+        if (!tree.isObject())
+            throw new IllegalArgumentException(where + ": expected keys (name: ..., models: [...], strategies: [...]), found a " + kind(tree));
         ExperimentConfig c;
         try {
-            c = m.readValue(text, ExperimentConfig.class);
+            c = m.treeToValue(tree, ExperimentConfig.class);
         } catch (UnrecognizedPropertyException e) {
             throw new IllegalArgumentException(where + ": unknown key '" + e.getPropertyName() + "' at line " + lineOf(text, e.getPropertyName(), e.getLocation().getLineNr())
                     + Suggest.hint(e.getPropertyName(), KEYS) + "; keys: " + String.join(", ", KEYS));
@@ -68,11 +79,11 @@ public record ExperimentConfig(
                     + expected(path(e)) + " (" + firstLine(e.getOriginalMessage()) + ")");
         } catch (JsonMappingException e) {
             throw new IllegalArgumentException(where + ": " + firstLine(e.getOriginalMessage()) + (e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr()));
-        } catch (com.fasterxml.jackson.core.JacksonException e) {
-            throw new IllegalArgumentException(where + ": not valid YAML: " + firstLine(e.getOriginalMessage()) + (e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr()));
         }
-        if (c == null) throw new IllegalArgumentException(where + ": empty config; give at least 'models' and 'strategies'");
         String name = c.name() != null ? c.name() : file.getFileName().toString().replaceFirst("\\.ya?ml$", "");
+        if (!NAME.matcher(name).matches())
+            throw new IllegalArgumentException(where + ": " + (c.name() != null ? "key 'name': '" + name + "'" : "the file name gives the experiment name '" + name + "', which")
+                    + " is not a plain name (letters, digits, '.', '_', '-'; no '/' and no leading '.'): results go to results/NAME" + (c.name() != null ? "" : "; set key 'name'"));
         c = new ExperimentConfig(name, c.models, c.strategies, c.timeLimits, c.seeds, c.targets, c.batch, c.moves, c.unimprovedSteps,
                 c.randomSamples, c.precision, c.memoryBudgetMiB, c.cudaGraphs);
         c.validate(where);
@@ -105,7 +116,30 @@ public record ExperimentConfig(
         };
     }
 
+    /**
+     * SnakeYAML's message without its source excerpts, on one line, with the last position it names:
+     * "while parsing a flow sequence; expected ',' or ']', but got : (line 3, column 11)".
+     */
+    static String yamlProblem(com.fasterxml.jackson.core.JacksonException e) {
+        String msg = e.getOriginalMessage() == null ? e.getClass().getSimpleName() : e.getOriginalMessage();
+        List<String> parts = new ArrayList<>();
+        String at = e.getLocation() == null ? "" : " (line " + e.getLocation().getLineNr() + ")";
+        for (String line : msg.split("\n")) {
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("^ in '[^']*', line (\\d+), column (\\d+):").matcher(line);
+            if (m.find()) at = " (line " + m.group(1) + ", column " + m.group(2) + ")";
+            else if (!line.isBlank() && !Character.isWhitespace(line.charAt(0))) parts.add(line.strip());
+        }
+        return String.join("; ", parts) + at;
+    }
+
+    private static String kind(com.fasterxml.jackson.databind.JsonNode n) {
+        return n.isArray() ? "list" : n.isTextual() ? "text '" + n.asText() + "'" : n.isNumber() ? "number" : n.isBoolean() ? "true/false" : n.getNodeType().name().toLowerCase(java.util.Locale.ROOT);
+    }
+
     private static String firstLine(String s) { return s == null ? "" : s.lines().findFirst().orElse(""); }
+
+    /** A results folder name: letters, digits, '.', '_' and '-', not starting with '.', so results/NAME stays inside results/. */
+    private static final java.util.regex.Pattern NAME = java.util.regex.Pattern.compile("[A-Za-z0-9_-][A-Za-z0-9._-]*");
 
     void validate(String where) {
         require(where, "models", models);
@@ -120,11 +154,14 @@ public record ExperimentConfig(
             try { DeviceSpec.byName(t); } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException(where + ": key 'targets': unknown target '" + t + "'" + Suggest.hint(t, DeviceSpec.names()) + "; known: " + String.join(", ", DeviceSpec.names()));
             }
-        for (double tl : timeLimits()) if (!(tl > 0)) throw new IllegalArgumentException(where + ": key 'time_limits': " + tl + " is not a positive number of seconds");
+        for (double tl : timeLimits()) if (!(tl > 0) || Double.isInfinite(tl)) throw new IllegalArgumentException(where + ": key 'time_limits': " + tl + " is not a positive number of seconds");
         for (String p : precisionRules())
             try { PrecisionRule.parse(p); } catch (IllegalArgumentException e) { throw new IllegalArgumentException(where + ": key 'precision': " + e.getMessage()); }
         if (batch != null && batch < 1) throw new IllegalArgumentException(where + ": key 'batch': must be at least 1, got " + batch);
-        if (memoryBudgetMiB != null && !(memoryBudgetMiB > 0)) throw new IllegalArgumentException(where + ": key 'memory_budget_mib': must be positive, got " + memoryBudgetMiB);
+        if (moves != null && moves < 1) throw new IllegalArgumentException(where + ": key 'moves': must be at least 1, got " + moves);
+        if (unimprovedSteps != null && unimprovedSteps < 1) throw new IllegalArgumentException(where + ": key 'unimproved_steps': must be at least 1, got " + unimprovedSteps);
+        if (randomSamples != null && randomSamples < 1) throw new IllegalArgumentException(where + ": key 'random_samples': must be at least 1, got " + randomSamples);
+        if (memoryBudgetMiB != null && (!(memoryBudgetMiB > 0) || Double.isInfinite(memoryBudgetMiB))) throw new IllegalArgumentException(where + ": key 'memory_budget_mib': must be positive, got " + memoryBudgetMiB);
     }
 
     private static void require(String where, String key, List<?> v) {

@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -14,6 +13,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.OptionalLong;
+import org.tessel.ir.io.AtomicFiles;
 import org.tessel.ir.zoo.Zoo;
 import org.tessel.ir.zoo.ZooOptions;
 import org.tessel.search.Plan;
@@ -108,16 +108,15 @@ public final class ExperimentRunner {
         return out;
     }
 
-    /** Writes results.csv, results.json and summary.md into dir (created). */
+    /** Writes results.csv, results.json and summary.md into dir (created), each file whole or not at all. */
     public static void write(ExperimentConfig c, List<Row> rows, Path dir) throws IOException {
-        Files.createDirectories(dir);
         StringBuilder csv = new StringBuilder("model,strategy,target,time_limit_s,seed,nodes,candidates,predicted_ms,bound_ms,gap_pct,gap_to_best_pct,solve_s,moves,moves_per_s,fused_groups,feasible,proven_optimal,stopped_by_time,error\n");
         for (Row r : rows)
             csv.append(String.join(",", r.model(), r.strategy(), r.target(), num(r.timeLimitS()), String.valueOf(r.seed()), String.valueOf(r.nodes()),
                     String.valueOf(r.candidates()), num(r.predictedMs()), num(r.boundMs()), num(r.gapPct()), num(r.gapToBestPct()), num(r.solveS()),
                     String.valueOf(r.moves()), num(r.movesPerS()), String.valueOf(r.fusedGroups()), String.valueOf(r.feasible()),
                     String.valueOf(r.provenOptimal()), String.valueOf(r.stoppedByTime()), r.error() == null ? "" : '"' + r.error().replace("\"", "'") + '"')).append('\n');
-        Files.writeString(dir.resolve("results.csv"), csv);
+        AtomicFiles.writeString(dir.resolve("results.csv"), csv);
         List<Map<String, Object>> json = new ArrayList<>();
         for (Row r : rows) {
             Map<String, Object> m = new LinkedHashMap<>();
@@ -131,8 +130,8 @@ public final class ExperimentRunner {
         Map<String, Object> doc = new LinkedHashMap<>();
         doc.put("experiment", c.name());
         doc.put("runs", json);
-        new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(dir.resolve("results.json").toFile(), doc);
-        Files.writeString(dir.resolve("summary.md"), summary(c, rows));
+        AtomicFiles.writeString(dir.resolve("results.json"), new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(doc));
+        AtomicFiles.writeString(dir.resolve("summary.md"), summary(c, rows));
     }
 
     private static Object nan(double d) { return Double.isNaN(d) ? null : d; }

@@ -20,16 +20,51 @@ import org.tessel.api.TensorType;
  * An SSA graph: inputs, constants, nodes in a valid topological order, and outputs. Every value
  * has a unique name. Mutation goes through this class so names stay unique and producers stay
  * linked; passes change a graph through a rewriter built on these methods.
+ *
+ * <p>The node order is a linked list, so inserting before a node, appending and removing are O(1)
+ * however large the graph; {@link #nodes()} is a live view numbered lazily: after a change, the
+ * first positional access renumbers the nodes once (O(n)). A pass that alternates positional
+ * access with changes should walk a copy of the list instead.
  */
 public final class Graph {
     private String name;
     private final List<Value> inputs = new ArrayList<>();
     private final List<Value> constants = new ArrayList<>();
-    private final List<Node> nodes = new ArrayList<>();
+    private Node head, tail;
+    private int nodeCount;
+    /** The nodes in order, with each node's index, as of the last numbering; stale while {@code numbered} is false. */
+    private final ArrayList<Node> numberedNodes = new ArrayList<>();
+    private boolean numbered = true;
+    private final NodeList nodesView = new NodeList();
     private final List<Value> outputs = new ArrayList<>();
     private final Map<String, Value> valuesByName = new HashMap<>();
     /** Every use of a value by a node input, one entry per use, kept up to date by every mutation. */
-    private final Map<Value, List<Node>> uses = new IdentityHashMap<>();
+    private final Map<Value, Uses> uses = new IdentityHashMap<>();
+
+    /**
+     * The uses of one value: each reading node once, in the order it started reading, with how many
+     * of its inputs read the value. Adding or dropping a use is O(1), however many nodes read the
+     * value (a shared weight or bias may be read by thousands).
+     */
+    private static final class Uses {
+        final java.util.LinkedHashMap<Node, Integer> byNode = new java.util.LinkedHashMap<>();
+        int count;
+
+        void add(Node n) {
+            byNode.merge(n, 1, Integer::sum);
+            count++;
+        }
+
+        void drop(Node n) {
+            Integer c = byNode.get(n);
+            if (c == null) return;
+            if (c == 1) byNode.remove(n);
+            else byNode.put(n, c - 1);
+            count--;
+        }
+    }
+
+    private void addUse(Value v, Node n) { uses.computeIfAbsent(v, k -> new Uses()).add(n); }
     private final Set<String> nodeNames = new HashSet<>();
     private int nameCounter;
 
@@ -39,7 +74,56 @@ public final class Graph {
     public void setName(String n) { this.name = n; }
     public List<Value> inputs() { return Collections.unmodifiableList(inputs); }
     public List<Value> constants() { return Collections.unmodifiableList(constants); }
-    public List<Node> nodes() { return Collections.unmodifiableList(nodes); }
+    /** The nodes in order: a live, unmodifiable view (iterating it while changing the graph fails fast, as with any list). */
+    public List<Node> nodes() { return nodesView; }
+
+    private final class NodeList extends java.util.AbstractList<Node> implements java.util.RandomAccess {
+        @Override public Node get(int i) { return numbered().get(i); }
+        @Override public int size() { return nodeCount; }
+        @Override public int indexOf(Object o) { return o instanceof Node n ? Graph.this.indexOf(n) : -1; }
+        @Override public boolean contains(Object o) { return o instanceof Node n && n.owner() == Graph.this; }
+        void changed() { modCount++; }
+    }
+
+    private ArrayList<Node> numbered() {
+        if (!numbered) {
+            numberedNodes.clear();
+            int i = 0;
+            for (Node n = head; n != null; n = n.next) {
+                n.index = i++;
+                numberedNodes.add(n);
+            }
+            numbered = true;
+        }
+        return numberedNodes;
+    }
+
+    /** Links n in before {@code at} (null: at the end). */
+    private void link(Node n, Node at) {
+        n.next = at;
+        n.prev = at == null ? tail : at.prev;
+        if (n.prev == null) head = n;
+        else n.prev.next = n;
+        if (at == null) tail = n;
+        else at.prev = n;
+        nodeCount++;
+        if (at == null && numbered) {
+            n.index = numberedNodes.size();
+            numberedNodes.add(n); // appending keeps the numbering valid
+        } else numbered = false;
+        nodesView.changed();
+    }
+
+    private void unlink(Node n) {
+        if (n.prev == null) head = n.next;
+        else n.prev.next = n.next;
+        if (n.next == null) tail = n.prev;
+        else n.next.prev = n.prev;
+        n.prev = n.next = null;
+        nodeCount--;
+        numbered = false;
+        nodesView.changed();
+    }
     public List<Value> outputs() { return Collections.unmodifiableList(outputs); }
 
     public Value value(String valueName) { return valuesByName.get(valueName); }
@@ -98,7 +182,7 @@ public final class Graph {
      */
     public Node addNode(OpSchema op, String nodeName, List<Value> ins, Attributes attrs, int numOutputs) {
         List<TensorType> types = inferTypes(op, nodeName, ins, attrs, numOutputs);
-        return insertNode(nodes.size(), op, nodeName, ins, attrs, types, null, null);
+        return insertNode(nodeCount, op, nodeName, ins, attrs, types, null, null);
     }
 
     /** Runs the op's type inference for a prospective node; wraps op errors with the node's name. */
@@ -147,6 +231,17 @@ public final class Graph {
      */
     public Node insertNode(int index, OpSchema op, String nodeName, List<Value> ins, Attributes attrs,
                            List<TensorType> outTypes, List<String> outNames, Graph body) {
+        if (index < 0 || index > nodeCount) throw new IndexOutOfBoundsException("node index " + index + " in a graph of " + nodeCount + " nodes");
+        return insertNodeBefore(index == nodeCount ? null : numbered().get(index), op, nodeName, ins, attrs, outTypes, outNames, body);
+    }
+
+    /**
+     * Inserts a node with given output types right before {@code anchor} (null: at the end), in
+     * O(1). Output names default to the node name (plus "_i" for later outputs), made unique.
+     */
+    public Node insertNodeBefore(Node anchor, OpSchema op, String nodeName, List<Value> ins, Attributes attrs,
+                                 List<TensorType> outTypes, List<String> outNames, Graph body) {
+        if (anchor != null && anchor.owner() != this) throw new IrException(anchor.describe() + " is not in graph '" + name + "'");
         String nn = nodeName == null ? uniqueNodeName(op.name().toLowerCase(java.util.Locale.ROOT)) : nodeName;
         if (nodeNames.contains(nn)) nn = uniqueNodeName(nn);
         Node n = new Node(op, nn, ins, attrs, body);
@@ -155,17 +250,23 @@ public final class Graph {
             n.addOutput(register(new Value(vn, outTypes.get(i), Value.Kind.RESULT, null)));
         }
         nodeNames.add(nn);
-        nodes.add(index, n);
+        link(n, anchor);
         n.setOwner(this);
-        for (Value v : n.inputs()) if (v != null) uses.computeIfAbsent(v, k -> new ArrayList<>()).add(n);
+        for (Value v : n.inputs()) if (v != null) addUse(v, n);
         return n;
     }
 
-    public int indexOf(Node n) { return nodes.indexOf(n); }
+    /** The node's position, or -1 when it is not in this graph; O(1) unless the graph changed since the last numbering. */
+    public int indexOf(Node n) {
+        if (n.owner() != this) return -1;
+        numbered();
+        return n.index;
+    }
 
     /** Removes a node; its outputs must have no users left. */
     public void removeNode(Node n) {
-        if (n.owner() != this || !nodes.remove(n)) throw new IrException(n.describe() + " is not in graph '" + name + "'");
+        if (n.owner() != this) throw new IrException(n.describe() + " is not in graph '" + name + "'");
+        unlink(n);
         n.setOwner(null);
         for (Value v : n.inputs()) if (v != null) dropUse(v, n);
         for (Value o : n.outputs()) valuesByName.remove(o.name());
@@ -183,13 +284,13 @@ public final class Graph {
     /** Replaces every use of {@code from} (node inputs and graph outputs) by {@code to}. */
     public void replaceAllUses(Value from, Value to) {
         if (from == to) return;
-        List<Node> users = uses.remove(from);
+        Uses users = uses.remove(from);
         if (users != null) {
-            for (Node n : new java.util.LinkedHashSet<>(users))
+            for (Node n : users.byNode.keySet())
                 for (int i = 0; i < n.numInputs(); i++)
                     if (n.input(i) == from) {
                         n.setInput(i, to);
-                        uses.computeIfAbsent(to, k -> new ArrayList<>()).add(n);
+                        addUse(to, n);
                     }
         }
         outputs.replaceAll(v -> v == from ? to : v);
@@ -200,14 +301,14 @@ public final class Graph {
         if (old == v) return;
         if (old != null) dropUse(old, n);
         n.setInput(i, v);
-        if (v != null) uses.computeIfAbsent(v, k -> new ArrayList<>()).add(n);
+        if (v != null) addUse(v, n);
     }
 
     private void dropUse(Value v, Node n) {
-        List<Node> l = uses.get(v);
-        if (l == null) return;
-        for (int k = 0; k < l.size(); k++) if (l.get(k) == n) { l.remove(k); break; }
-        if (l.isEmpty()) uses.remove(v);
+        Uses u = uses.get(v);
+        if (u == null) return;
+        u.drop(n);
+        if (u.count == 0) uses.remove(v);
     }
 
     /** True when n is a node of this graph (O(1)). */
@@ -215,21 +316,21 @@ public final class Graph {
 
     /** Number of node inputs that read v (a node reading it twice counts twice); graph outputs not counted. */
     public int useCount(Value v) {
-        List<Node> l = uses.get(v);
-        return l == null ? 0 : l.size();
+        Uses u = uses.get(v);
+        return u == null ? 0 : u.count;
     }
 
     /** Users of each value, each user once. */
     public Map<Value, List<Node>> users() {
-        Map<Value, List<Node>> m = new IdentityHashMap<>();
-        for (var e : uses.entrySet()) m.put(e.getKey(), new ArrayList<>(new java.util.LinkedHashSet<>(e.getValue())));
+        Map<Value, List<Node>> m = new IdentityHashMap<>(uses.size());
+        for (var e : uses.entrySet()) m.put(e.getKey(), new ArrayList<>(e.getValue().byNode.keySet()));
         return m;
     }
 
     /** The nodes reading v, each once, in the order they started using it. */
     public List<Node> users(Value v) {
-        List<Node> l = uses.get(v);
-        return l == null ? List.of() : new ArrayList<>(new java.util.LinkedHashSet<>(l));
+        Uses u = uses.get(v);
+        return u == null ? List.of() : new ArrayList<>(u.byNode.keySet());
     }
 
     /** Drops constants no node or output uses. */
@@ -237,20 +338,27 @@ public final class Graph {
         Set<Value> outs = Collections.newSetFromMap(new IdentityHashMap<>());
         outs.addAll(outputs);
         int before = constants.size();
-        for (Value c : List.copyOf(constants)) if (useCount(c) == 0 && !outs.contains(c)) removeConstant(c);
+        constants.removeIf(c -> {
+            boolean unused = useCount(c) == 0 && !outs.contains(c);
+            if (unused) valuesByName.remove(c.name());
+            return unused;
+        });
         return before - constants.size();
     }
 
     /** Reorders nodes into a topological order (stable where already ordered). */
     public void sortTopologically() {
         Map<Value, Node> prod = new IdentityHashMap<>();
+        List<Node> nodes = List.copyOf(nodesView);
         for (Node n : nodes) for (Value o : n.outputs()) prod.put(o, n);
         List<Node> order = new ArrayList<>(nodes.size());
         Set<Node> done = Collections.newSetFromMap(new IdentityHashMap<>());
         Set<Node> onStack = Collections.newSetFromMap(new IdentityHashMap<>());
         for (Node n : nodes) visit(n, prod, done, onStack, order);
-        nodes.clear();
-        nodes.addAll(order);
+        head = tail = null;
+        nodeCount = 0;
+        numbered = false;
+        for (Node n : order) link(n, null);
     }
 
     private void visit(Node start, Map<Value, Node> prod, Set<Node> done, Set<Node> onStack, List<Node> order) {
@@ -291,13 +399,13 @@ public final class Graph {
         Map<Value, Value> map = new IdentityHashMap<>();
         for (Value v : inputs) map.put(v, g.addInput(v.name(), v.type()));
         for (Value v : constants) map.put(v, g.addConstantExact(v.name(), v.constantValue(), v.type()));
-        for (Node n : nodes) {
+        for (Node n : nodesView) {
             List<Value> ins = new ArrayList<>();
             for (Value v : n.inputs()) ins.add(v == null ? null : map.get(v));
             List<TensorType> types = new ArrayList<>();
             List<String> names = new ArrayList<>();
             for (Value o : n.outputs()) { types.add(o.type()); names.add(o.name()); }
-            Node c = g.insertNode(g.nodes.size(), n.op(), n.name(), ins, n.attrs(), types, names, n.body() == null ? null : n.body().copy());
+            Node c = g.insertNodeBefore(null, n.op(), n.name(), ins, n.attrs(), types, names, n.body() == null ? null : n.body().copy());
             for (int i = 0; i < n.outputs().size(); i++) map.put(n.output(i), c.output(i));
         }
         for (Value v : outputs) g.outputs.add(map.get(v));
@@ -305,7 +413,7 @@ public final class Graph {
     }
 
     /** Number of nodes, counting a fused node once. */
-    public int size() { return nodes.size(); }
+    public int size() { return nodeCount; }
 
     /** Renames a value; fails if the new name is taken. */
     public void renameValue(Value v, String newName) {
@@ -330,9 +438,9 @@ public final class Graph {
     /** Counts of nodes per op, in first-seen order. */
     public Map<String, Integer> opHistogram() {
         Map<String, Integer> m = new LinkedHashMap<>();
-        for (Node n : nodes) m.merge(n.opName(), 1, Integer::sum);
+        for (Node n : nodesView) m.merge(n.opName(), 1, Integer::sum);
         return m;
     }
 
-    @Override public String toString() { return "Graph(" + name + ", " + nodes.size() + " nodes)"; }
+    @Override public String toString() { return "Graph(" + name + ", " + nodeCount + " nodes)"; }
 }

@@ -19,6 +19,9 @@ public final class Node {
     private Attributes attrs;
     private Graph body;
     private Graph owner;
+    /** The owner's node order is a linked list (inserting and removing anywhere is O(1)); {@code index} is this node's position as of the owner's last numbering. */
+    Node prev, next;
+    int index;
 
     Node(OpSchema op, String name, List<Value> inputs, Attributes attrs, Graph body) {
         this.op = op;

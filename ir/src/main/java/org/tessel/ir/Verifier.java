@@ -35,8 +35,10 @@ public final class Verifier {
      */
     public static List<String> check(Graph g, Level level, java.util.Map<Value, org.tessel.api.Tensor> bound) {
         List<String> p = new ArrayList<>();
-        Set<Value> defined = Collections.newSetFromMap(new IdentityHashMap<>());
-        Set<String> names = new HashSet<>();
+        // sized for the graph: verification runs after every pass, on graphs of up to millions of values
+        int values = g.inputs().size() + g.constants().size() + 2 * g.nodes().size();
+        Set<Value> defined = Collections.newSetFromMap(new IdentityHashMap<>(values));
+        Set<String> names = HashSet.newHashSet(values);
         for (Value v : g.inputs()) define(v, "graph input", defined, names, p);
         for (Value v : g.constants()) {
             define(v, "constant", defined, names, p);
@@ -44,7 +46,7 @@ public final class Verifier {
             else if (!v.constantValue().type().sameLogicalType(v.type()))
                 p.add("constant %" + v.name() + " is typed " + v.type() + " but holds " + v.constantValue().type());
         }
-        Set<String> nodeNames = new HashSet<>();
+        Set<String> nodeNames = HashSet.newHashSet(g.nodes().size());
         for (Node n : g.nodes()) {
             String where = n.describe();
             if (!nodeNames.add(n.name())) p.add(where + ": node name used twice");

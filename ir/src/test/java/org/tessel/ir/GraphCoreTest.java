@@ -90,6 +90,62 @@ class GraphCoreTest {
         Verifier.verify(g);
     }
 
+    /** The node list is a linked list numbered lazily: inserting before any node, removing any node and positions stay right. */
+    @Test void nodeOrderStaysRightThroughInsertsAndRemovalsAnywhere() {
+        Graph g = new Graph("g");
+        Value x = g.addInput("x", TensorType.of(DType.F32, 4));
+        var relu = org.tessel.api.OpRegistry.global().get("Relu");
+        List<Node> made = new java.util.ArrayList<>();
+        Value v = x;
+        for (int i = 0; i < 6; i++) {
+            Node n = g.addNode(relu, "n" + i, List.of(v), Attributes.empty(), 1);
+            made.add(n);
+            v = n.output();
+        }
+        g.setOutputs(List.of(v));
+        Node first = made.get(0);
+        Node before3 = g.insertNodeBefore(made.get(3), relu, "m", List.of(made.get(2).output()), Attributes.empty(), List.of(TensorType.of(DType.F32, 4)), null, null);
+        assertEquals(List.of("n0", "n1", "n2", "m", "n3", "n4", "n5"), g.nodes().stream().map(Node::name).toList());
+        assertEquals(3, g.indexOf(before3));
+        assertEquals(4, g.indexOf(made.get(3)));
+        g.setNodeInput(made.get(4), 0, before3.output());
+        g.replaceAllUses(made.get(3).output(), before3.output());
+        g.removeNode(made.get(3));
+        assertEquals(List.of("n0", "n1", "n2", "m", "n4", "n5"), g.nodes().stream().map(Node::name).toList());
+        assertEquals(-1, g.indexOf(made.get(3)));
+        assertEquals(5, g.indexOf(made.get(5)));
+        g.insertNode(0, relu, "front", List.of(x), Attributes.empty(), List.of(TensorType.of(DType.F32, 4)), null, null);
+        assertEquals("front", g.nodes().get(0).name());
+        assertEquals(1, g.indexOf(first));
+        assertEquals(7, g.size());
+        assertTrue(g.nodes().contains(first));
+        Verifier.verify(g);
+        // a live view: changing the graph while iterating fails fast, as it did over an ArrayList
+        assertThrows(java.util.ConcurrentModificationException.class, () -> {
+            for (Node n : g.nodes()) if (n.name().equals("n1")) g.insertNodeBefore(n, relu, "late", List.of(x), Attributes.empty(), List.of(TensorType.of(DType.F32, 4)), null, null);
+        });
+    }
+
+    /** Uses are counted per input and listed per node once, in the order nodes started reading. */
+    @Test void usesCountEveryInputAndDropOneAtATime() {
+        Graph g = new Graph("g");
+        Value x = g.addInput("x", TensorType.of(DType.F32, 4));
+        var add = org.tessel.api.OpRegistry.global().get("Add");
+        Node twice = g.addNode(add, "twice", List.of(x, x), Attributes.empty(), 1);
+        Node once = g.addNode(add, "once", List.of(twice.output(), x), Attributes.empty(), 1);
+        g.setOutputs(List.of(once.output()));
+        assertEquals(3, g.useCount(x));
+        assertEquals(List.of(twice, once), g.users(x));
+        Value c = g.addConstant("c", Tensor.zeros(DType.F32, Shape.of(4)));
+        g.setNodeInput(twice, 0, c);
+        assertEquals(2, g.useCount(x));
+        assertEquals(List.of(twice, once), g.users(x), "twice still reads x once");
+        g.setNodeInput(twice, 1, c);
+        assertEquals(List.of(once), g.users(x));
+        assertEquals(1, g.useCount(x));
+        assertEquals(java.util.Map.of(x, List.of(once)), java.util.Map.of(x, g.users().get(x)));
+    }
+
     @Test void topologicalSortRepairsOrderAndDetectsCycles() {
         Graph g = sample();
         Node last = g.nodes().get(2);

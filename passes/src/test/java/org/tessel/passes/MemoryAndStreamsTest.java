@@ -66,6 +66,58 @@ class MemoryAndStreamsTest {
         assertTrue(p.arenaBytes() >= p.lowerBoundBytes());
     }
 
+    /**
+     * The planner finds overlapping buffers through an index; this is the placement it must equal:
+     * every buffer, largest first (then by first step, then id), at the lowest offset clear of every
+     * placed buffer whose live steps overlap its own, found by scanning them all.
+     */
+    @Test void indexedPlacementEqualsTheScanOfEveryPlacedBuffer() {
+        java.util.SplittableRandom r = new java.util.SplittableRandom(13);
+        for (int trial = 0; trial < 300; trial++) {
+            List<Integer> program = new java.util.ArrayList<>();
+            int len = 1 + r.nextInt(trial < 250 ? 40 : 400);
+            for (int i = 0; i < len; i++) program.add(r.nextInt(1 << 20));
+            Graph g = RandomGraphs.build(program);
+            MemoryPlan p = new LivenessMemoryPlanner().plan(g);
+            // per buffer: bytes, first, last step and the offset the planner chose
+            java.util.TreeMap<Integer, long[]> buffers = new java.util.TreeMap<>();
+            for (MemoryPlan.Allocation a : p.allocations().values())
+                buffers.putIfAbsent(a.buffer(), new long[] {a.bytes(), a.firstStep(), a.lastStep(), a.offset()});
+            List<Integer> order = new java.util.ArrayList<>(buffers.keySet());
+            order.sort(java.util.Comparator.comparingLong((Integer id) -> -buffers.get(id)[0]).thenComparingLong(id -> buffers.get(id)[1]).thenComparingInt(id -> id));
+            List<long[]> placed = new java.util.ArrayList<>();
+            long arena = 0;
+            for (int id : order) {
+                long[] b = buffers.get(id);
+                List<long[]> overlapping = new java.util.ArrayList<>();
+                for (long[] q : placed) if (q[1] <= b[2] && b[1] <= q[2]) overlapping.add(q);
+                overlapping.sort(java.util.Comparator.comparingLong(q -> q[4]));
+                long offset = 0;
+                for (long[] q : overlapping) {
+                    if (q[4] - offset >= b[0]) break;
+                    offset = Math.max(offset, q[4] + q[0]);
+                }
+                assertEquals(offset, b[3], "buffer " + id + " of " + program);
+                placed.add(new long[] {b[0], b[1], b[2], id, offset});
+                arena = Math.max(arena, offset + b[0]);
+            }
+            assertEquals(arena, p.arenaBytes());
+        }
+    }
+
+    /** An in-place chain reuses one buffer through every step, and a value still read later keeps its own. */
+    @Test void inPlaceReuseFollowsTheBuffersLastUseThroughALongChain() {
+        NetworkBuilder b = new NetworkBuilder("long");
+        Value x = b.input("x", DType.F32, 256);
+        Value head = b.softmax(x, 0);
+        Value v = head;
+        for (int i = 0; i < 1000; i++) v = b.relu(v);
+        Graph g = b.output(b.add(v, head)).build();
+        MemoryPlan p = new LivenessMemoryPlanner().plan(g);
+        assertEquals(1000, p.inPlaceReuses(), "the relus run in the first relu's buffer, the add in theirs");
+        assertEquals(2 * 1024, p.arenaBytes(), "head stays live to the end, beside the one buffer of the chain");
+    }
+
     @Test void branchesGoToSeparateStreamsWithEventsAtTheJoin() {
         NetworkBuilder b = new NetworkBuilder("branches");
         Value x = b.input("x", DType.F32, 1, 8);

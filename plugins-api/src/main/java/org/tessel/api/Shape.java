@@ -41,9 +41,10 @@ public final class Shape {
         return out;
     }
 
+    /** The product of the dimensions; an ArithmeticException when it does not fit a long. */
     public long numElements() {
         long n = 1;
-        for (int d : dims) n *= d;
+        for (int d : dims) n = Math.multiplyExact(n, d);
         return n;
     }
 

@@ -43,7 +43,7 @@ class ScoreAgreementTest {
         Map<String, Long> byRule = e.byRule();
         for (var total : explanation.getConstraintMatchTotalMap().values()) {
             String rule = total.getConstraintRef().constraintName();
-            HardSoftLongScore sc = (HardSoftLongScore) total.getScore();
+            HardSoftLongScore sc = total.getScore();
             long amount = Rules.HARD.contains(rule) ? -sc.hardScore() : -sc.softScore();
             assertEquals(byRule.get(rule), amount, p.name() + " rule " + rule);
         }

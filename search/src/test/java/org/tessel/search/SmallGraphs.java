@@ -28,7 +28,7 @@ public final class SmallGraphs {
         int steps = 2 + r.nextInt(6);
         for (int s = 0; s < steps; s++) {
             Value x = pool.get(pool.size() - 1 - r.nextInt(Math.min(2, pool.size())));
-            int cin = (int) x.type().shape().dim(1);
+            int cin = x.type().shape().dim(1);
             Value y = switch (r.nextInt(6)) {
                 case 0, 1 -> {
                     int cout = 8 << r.nextInt(3);
@@ -56,7 +56,7 @@ public final class SmallGraphs {
         int steps = 2 + r.nextInt(5);
         for (int s = 0; s < steps; s++) {
             int n = 16 << r.nextInt(3);
-            int kin = (int) x.type().shape().dim(1);
+            int kin = x.type().shape().dim(1);
             x = switch (r.nextInt(4)) {
                 case 0 -> b.gemm(x, b.heNormal("w", kin, kin, n), b.randomWeights("b", n), false);
                 case 1 -> b.gelu(b.add(b.matmul(x, b.heNormal("w", kin, kin, n)), b.randomWeights("b", n)));

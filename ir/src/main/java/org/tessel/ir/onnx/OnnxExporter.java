@@ -3,7 +3,6 @@ package org.tessel.ir.onnx;
 import com.google.protobuf.ByteString;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.Map;
@@ -51,7 +50,7 @@ public final class OnnxExporter {
      * BitShift, f16 Celu...), so that ONNX tools accept the file.
      */
     public static void export(Graph g, Path file, int opset) throws IOException {
-        Files.write(file, toModel(g, opset).toByteArray());
+        org.tessel.ir.io.AtomicFiles.writeBytes(file, toModel(g, opset).toByteArray());
     }
 
     public static byte[] toBytes(Graph g) { return toModel(g).toByteArray(); }

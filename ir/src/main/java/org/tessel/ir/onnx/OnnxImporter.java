@@ -48,7 +48,16 @@ import org.tessel.ir.onnx.proto.Onnx.ValueInfoProto;
  * <ul>
  *   <li>Graph inputs get static types: a symbolic first dimension takes the batch size (1 unless
  *       {@link Options#withBatchSize} says otherwise), other symbolic dimensions take the values
- *       given by name ({@link Options#withDim}).</li>
+ *       given by name ({@link Options#withDim}) or, for names starting with "seq", the sequence
+ *       length ({@link Options#withSequenceLength}). A size given for a dimension no input has is
+ *       refused, listing the inputs' symbolic dimensions.</li>
+ *   <li>A batch size asked of a model whose inputs have a fixed first dimension of 1 rebatches it
+ *       when every value computed from the inputs scales with the batch (the model imported at
+ *       batch 1 and at batch N, value by value); a node that pins the batch (a Reshape to a
+ *       constant shape, a reduction over the batch) is named and the import refused, as is a
+ *       fixed first dimension other than 1 and N.</li>
+ *   <li>Declared graph-output types must agree with the inferred ones (element type, rank, fixed
+ *       dimensions); a disagreement is refused naming the output.</li>
  *   <li>Initializers and Constant nodes become constants. A graph input that also has an
  *       initializer (ONNX IR version 4 and later allow a caller to override it) is imported as
  *       that constant: Tessel builds engines for fixed weights.</li>
@@ -80,34 +89,47 @@ public final class OnnxImporter {
     /**
      * Import settings.
      *
-     * @param batchSize      the first dimension for inputs whose first dimension is symbolic (null: 1)
-     * @param forceBatchSize also replace concrete first dimensions of every input of rank >= 1 by batchSize
+     * @param batchSize      the batch size (null: the model's own, 1 where symbolic): symbolic first dimensions take it,
+     *                       inputs with a fixed first dimension of 1 are rebatched when the graph allows it
+     * @param forceBatchSize replace the first dimension of every input of rank >= 1 by batchSize, unchecked
      * @param dims           sizes of other symbolic dimensions, by their ONNX name ("sequence" -> 128)
+     * @param sequenceLength the size of symbolic dimensions named "seq..." that {@code dims} does not give (null: none)
      * @param foldConstants  evaluate nodes whose inputs are all constants at import (default true)
      * @param constantInputs graph inputs to bind to fixed values: they become constants, and fold
      * @param registry       where ops come from (null: {@link OpRegistry#global()})
      */
-    public record Options(Integer batchSize, boolean forceBatchSize, Map<String, Long> dims, boolean foldConstants,
+    public record Options(Integer batchSize, boolean forceBatchSize, Map<String, Long> dims, Integer sequenceLength, boolean foldConstants,
                           Map<String, Tensor> constantInputs, OpRegistry registry) {
         public Options {
             dims = Map.copyOf(dims);
             constantInputs = Map.copyOf(constantInputs);
-            if (batchSize != null && batchSize < 0) throw new IllegalArgumentException("batch size must be >= 0, got " + batchSize);
+            if (batchSize != null && batchSize < 1) throw new IllegalArgumentException("batch size must be at least 1, got " + batchSize);
+            if (sequenceLength != null && sequenceLength < 1) throw new IllegalArgumentException("sequence length must be at least 1, got " + sequenceLength);
+            dims.forEach((k, v) -> {
+                if (v < 0 || v > Integer.MAX_VALUE) throw new IllegalArgumentException("dimension '" + k + "' must be from 0 to " + Integer.MAX_VALUE + ", got " + v);
+            });
         }
 
-        public static Options defaults() { return new Options(null, false, Map.of(), true, Map.of(), null); }
+        public static Options defaults() { return new Options(null, false, Map.of(), null, true, Map.of(), null); }
 
-        /** Batch size for inputs whose first dimension is symbolic. */
-        public Options withBatchSize(int n) { return new Options(n, false, dims, foldConstants, constantInputs, registry); }
+        /**
+         * The batch size: symbolic first dimensions take it, and inputs whose first dimension is fixed at 1
+         * are rebatched when the graph allows it (else the import is refused, naming the node that pins the batch).
+         */
+        public Options withBatchSize(int n) { return new Options(n, false, dims, sequenceLength, foldConstants, constantInputs, registry); }
 
-        /** Batch size for the first dimension of every input, symbolic or not. */
-        public Options withForcedBatchSize(int n) { return new Options(n, true, dims, foldConstants, constantInputs, registry); }
+        /** Batch size for the first dimension of every input, symbolic or not, without checking that the graph scales. */
+        public Options withForcedBatchSize(int n) { return new Options(n, true, dims, sequenceLength, foldConstants, constantInputs, registry); }
 
+        /** The size of the symbolic input dimension of this name (some input must have it). */
         public Options withDim(String name, long size) {
             Map<String, Long> d = new HashMap<>(dims);
             d.put(name, size);
-            return new Options(batchSize, forceBatchSize, d, foldConstants, constantInputs, registry);
+            return new Options(batchSize, forceBatchSize, d, sequenceLength, foldConstants, constantInputs, registry);
         }
+
+        /** The size of every symbolic input dimension whose name starts with "seq" (case aside) and that {@link #withDim} does not set; some input must have one. */
+        public Options withSequenceLength(int n) { return new Options(batchSize, forceBatchSize, dims, n, foldConstants, constantInputs, registry); }
 
         /** Sizes of symbolic dimensions from text, as a command line gives them: {@code "sequence=128,past=0"}. */
         public Options withDims(String spec) {
@@ -126,21 +148,21 @@ public final class OnnxImporter {
             return o;
         }
 
-        public Options withFolding(boolean fold) { return new Options(batchSize, forceBatchSize, dims, fold, constantInputs, registry); }
+        public Options withFolding(boolean fold) { return new Options(batchSize, forceBatchSize, dims, sequenceLength, fold, constantInputs, registry); }
 
         public Options withConstantInput(String input, Tensor value) {
             Map<String, Tensor> c = new HashMap<>(constantInputs);
             c.put(input, value);
-            return new Options(batchSize, forceBatchSize, dims, foldConstants, c, registry);
+            return new Options(batchSize, forceBatchSize, dims, sequenceLength, foldConstants, c, registry);
         }
 
         public Options withConstantInputs(Map<String, Tensor> values) {
             Map<String, Tensor> c = new HashMap<>(constantInputs);
             c.putAll(values);
-            return new Options(batchSize, forceBatchSize, dims, foldConstants, c, registry);
+            return new Options(batchSize, forceBatchSize, dims, sequenceLength, foldConstants, c, registry);
         }
 
-        public Options withRegistry(OpRegistry r) { return new Options(batchSize, forceBatchSize, dims, foldConstants, constantInputs, r); }
+        public Options withRegistry(OpRegistry r) { return new Options(batchSize, forceBatchSize, dims, sequenceLength, foldConstants, constantInputs, r); }
 
         OpRegistry registryOrGlobal() { return registry == null ? OpRegistry.global() : registry; }
     }
@@ -148,11 +170,13 @@ public final class OnnxImporter {
     public static Graph importModel(Path file) { return importModel(file, Options.defaults()); }
 
     public static Graph importModel(Path file, Options options) {
+        if (Files.isDirectory(file)) throw new OnnxImportException(Kind.INVALID_MODEL, null, file + " is a folder, not an ONNX file");
         byte[] bytes;
         try {
             bytes = Files.readAllBytes(file);
         } catch (IOException e) {
-            throw new OnnxImportException(Kind.INVALID_MODEL, null, file + ": cannot read: " + e, e);
+            throw new OnnxImportException(Kind.INVALID_MODEL, null, file + ": cannot read: " + (e instanceof java.nio.file.NoSuchFileException ? "no such file"
+                    : e instanceof java.nio.file.FileSystemException fs && fs.getReason() != null ? fs.getReason() : e.getMessage()), e);
         }
         return importModel(bytes, file.getFileName().toString(), options);
     }
@@ -171,6 +195,9 @@ public final class OnnxImporter {
 
     public static Graph importModel(ModelProto model, String sourceName, Options options) {
         try {
+            Integer n = options.batchSize();
+            if (n != null && !options.forceBatchSize() && Rebatching.needed(model, options))
+                return Rebatching.rebatch(model, n, batch -> new Session(sourceName, options.withForcedBatchSize(batch)).run(model));
             return new Session(sourceName, options).run(model);
         } catch (OnnxImportException e) {
             throw e.prefixed(sourceName + ": ");
@@ -225,6 +252,7 @@ public final class OnnxImporter {
                 if (t.getName().isEmpty()) throw invalid("an initializer has no name");
                 if (inits.put(t.getName(), t) != null) throw invalid("initializer '" + t.getName() + "' is defined twice");
             }
+            checkNamedDims(gp, inits.keySet());
             Set<String> bound = new HashSet<>();
             for (ValueInfoProto vi : gp.getInputList()) {
                 String name = vi.getName();
@@ -250,6 +278,7 @@ public final class OnnxImporter {
             for (ValueInfoProto vi : gp.getOutputList()) {
                 Value v = g.value(vi.getName());
                 if (v == null) throw invalid("graph output '" + vi.getName() + "' is not produced by any node, input or initializer");
+                checkDeclaredType(vi, v);
                 g.addOutput(v);
             }
             if (gp.getOutputCount() == 0) throw invalid("the graph has no outputs");
@@ -289,6 +318,50 @@ public final class OnnxImporter {
             }
         }
 
+        /** The symbolic dimension names of the inputs that are not initializers or bound to values, in order. */
+        private java.util.SequencedSet<String> symbolicDims(GraphProto gp, Set<String> initializers) {
+            java.util.SequencedSet<String> names = new java.util.LinkedHashSet<>();
+            for (ValueInfoProto vi : gp.getInputList()) {
+                if (initializers.contains(vi.getName()) || opt.constantInputs().containsKey(vi.getName()) || !vi.getType().hasTensorType()) continue;
+                for (TensorShapeProto.Dimension d : vi.getType().getTensorType().getShape().getDimList())
+                    if (!d.hasDimValue() && d.hasDimParam() && !d.getDimParam().isEmpty()) names.add(d.getDimParam());
+            }
+            return names;
+        }
+
+        /** A size given for a dimension no input has, or a sequence length where no input has a "seq..." dimension, is refused listing the ones there are. */
+        private void checkNamedDims(GraphProto gp, Set<String> initializers) {
+            java.util.SequencedSet<String> names = symbolicDims(gp, initializers);
+            String known = names.isEmpty() ? "the inputs have no symbolic dimensions" : "the inputs' symbolic dimensions are " + String.join(", ", names);
+            for (String k : new java.util.TreeSet<>(opt.dims().keySet()))
+                if (!names.contains(k)) throw invalid("a size was given for dimension '" + k + "', but no graph input has a symbolic dimension of that name; " + known);
+            if (opt.sequenceLength() != null && names.stream().noneMatch(this::isSequence))
+                throw invalid("a sequence length was given, but no graph input has a symbolic dimension named 'seq...'; " + known);
+        }
+
+        private boolean isSequence(String dimParam) {
+            return !opt.dims().containsKey(dimParam) && dimParam.toLowerCase(java.util.Locale.ROOT).startsWith("seq");
+        }
+
+        /**
+         * A graph output's declared type must be the inferred one: its element type, rank and fixed dimensions
+         * (symbolic ones are free, and so is the first when the batch size was forced).
+         */
+        private void checkDeclaredType(ValueInfoProto vi, Value v) {
+            if (!vi.hasType() || !vi.getType().hasTensorType()) return;
+            TypeProto.Tensor tt = vi.getType().getTensorType();
+            TensorType inferred = v.type();
+            String what = "graph output '" + vi.getName() + "'";
+            if (tt.getElemType() != 0 && tt.getElemType() != inferred.dtype().onnxCode())
+                throw invalid(what + " is declared " + DType.onnxName(tt.getElemType()) + ", but the graph computes " + inferred.dtype().text() + " (" + inferred + ")");
+            if (!tt.hasShape()) return;
+            List<TensorShapeProto.Dimension> ds = tt.getShape().getDimList();
+            boolean ok = ds.size() == inferred.rank();
+            for (int i = 0; ok && i < ds.size(); i++)
+                if (ds.get(i).hasDimValue() && ds.get(i).getDimValue() != inferred.shape().dim(i) && !(i == 0 && opt.forceBatchSize())) ok = false;
+            if (!ok) throw invalid(what + " is declared with shape " + shapeText(ds) + ", but the graph computes " + inferred);
+        }
+
         private TensorType inputType(ValueInfoProto vi) {
             String what = "graph input '" + vi.getName() + "'";
             if (!vi.hasType()) throw invalid(what + " has no type");
@@ -313,8 +386,9 @@ public final class OnnxImporter {
                 Long named = param.isEmpty() ? null : opt.dims().get(param);
                 if (named != null) dims.add(named);
                 else if (i == 0) dims.add(opt.batchSize() == null ? 1L : opt.batchSize());
+                else if (opt.sequenceLength() != null && isSequence(param)) dims.add((long) opt.sequenceLength());
                 else throw new OnnxImportException(Kind.INVALID_MODEL, null, what + " has shape " + shapeText(ds) + ": dimension " + i + " is symbolic"
-                            + (param.isEmpty() ? " and unnamed" : " ('" + param + "'); give its size with Options.withDim(\"" + param + "\", n)"));
+                            + (param.isEmpty() ? " and unnamed" : " ('" + param + "'); give its size with --dim " + param + "=N"));
             }
             return TensorType.of(dt, OnnxTensors.shape(dims, what));
         }

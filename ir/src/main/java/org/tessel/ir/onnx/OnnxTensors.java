@@ -27,9 +27,12 @@ public final class OnnxTensors {
 
     /** Reads a file holding one serialized TensorProto. */
     public static Tensor readTensor(Path file) {
+        if (Files.isDirectory(file)) throw new OnnxImportException(Kind.INVALID_MODEL, null, file + " is a folder, not a tensor file");
         byte[] bytes;
         try {
             bytes = Files.readAllBytes(file);
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new OnnxImportException(Kind.INVALID_MODEL, null, file + ": no such file", e);
         } catch (IOException e) {
             throw new OnnxImportException(Kind.INVALID_MODEL, null, file + ": cannot read: " + e.getMessage(), e);
         }
@@ -49,7 +52,7 @@ public final class OnnxTensors {
 
     /** Writes a tensor as one serialized TensorProto (the backend-test .pb format). */
     public static void writeTensor(Path file, Tensor t, String name) throws IOException {
-        Files.write(file, toProto(t, name).toByteArray());
+        org.tessel.ir.io.AtomicFiles.writeBytes(file, toProto(t, name).toByteArray());
     }
 
     public static void writeTensor(Path file, Tensor t) throws IOException { writeTensor(file, t, ""); }

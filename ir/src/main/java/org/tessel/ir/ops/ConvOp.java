@@ -78,7 +78,7 @@ public final class ConvOp extends BaseOp {
     @Override public long macs(InferenceContext ctx, List<TensorType> outputs) {
         TensorType w = ctx.input(1);
         long perOutput = w.shape().numElements() / w.shape().dim(0); // Cg * kernel elements
-        return outputs.get(0).numElements() * perOutput;
+        return Math.multiplyExact(outputs.get(0).numElements(), perOutput);
     }
 
     @Override public List<Tensor> evaluate(EvalContext ctx) {

@@ -112,7 +112,7 @@ public final class ConvTransposeOp extends BaseOp {
     @Override public long macs(InferenceContext ctx, List<TensorType> outputs) {
         TensorType w = ctx.input(1);
         long perInput = w.shape().numElements() / w.shape().dim(0); // Mg * kernel elements
-        return ctx.input(0).numElements() * perInput;
+        return Math.multiplyExact(ctx.input(0).numElements(), perInput);
     }
 
     @Override public List<Tensor> evaluate(EvalContext ctx) {

@@ -66,7 +66,7 @@ public final class GemmOp extends BaseOp {
     @Override public long macs(InferenceContext ctx, List<TensorType> outputs) {
         TensorType c = ctx.hasInput(2) ? ctx.input(2) : null;
         Dims d = dims(ctx.input(0).shape(), ctx.input(1).shape(), c == null ? null : c.shape(), ctx.attrs());
-        return (long) d.m() * d.n() * d.k();
+        return Math.multiplyExact((long) d.m() * d.n(), (long) d.k());
     }
 
     @Override public List<Tensor> evaluate(EvalContext ctx) {

@@ -55,7 +55,7 @@ public final class MatMulOp extends BaseOp {
 
     @Override public long macs(InferenceContext ctx, List<TensorType> outputs) {
         Dims d = dims(ctx.input(0).shape(), ctx.input(1).shape());
-        return d.batch().numElements() * d.m() * d.n() * d.k();
+        return Math.multiplyExact(d.batch().numElements(), Math.multiplyExact((long) d.m() * d.n(), (long) d.k()));
     }
 
     @Override public List<Tensor> evaluate(EvalContext ctx) {

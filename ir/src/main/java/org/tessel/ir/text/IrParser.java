@@ -661,9 +661,7 @@ public final class IrParser {
         Tensor resolve(ConstStmt c) {
             String shown = TextSyntax.sigilName('%', c.result().name());
             String lit = "dense_elided<" + c.elided().count() + " elements, hash=" + TextSyntax.hashText(c.elided().hash()) + ">";
-            if (resolver == null)
-                throw err(c.literalPos(), "constant " + shown + " is elided (" + lit + ") and no resolver was given: "
-                        + "parse with new IrParser(registry, resolver) supplying the original tensors by value name");
+            if (resolver == null) throw new ElidedConstantException(source, c.literalPos().line(), c.literalPos().col(), shown, lit);
             Tensor t = resolver.get(c.result().name());
             if (t == null) throw err(c.literalPos(), "constant " + shown + " is elided (" + lit + ") and the resolver has no tensor named '" + c.result().name() + "'");
             TensorType want = c.type().type();

@@ -41,8 +41,14 @@ public record ModelStats(long parameters, long macs, long flops, int nodes, Map<
                 if (v.type().rank() > 0 && !isRunningStatistic(n, i)) params += v.type().numElements();
             }
         }
-        long macs = macs(g);
-        return new ModelStats(params, macs, 2 * macs, g.nodes().size(), g.opHistogram(), bytes);
+        long macs, flops;
+        try {
+            macs = macs(g);
+            flops = Math.multiplyExact(2, macs);
+        } catch (ArithmeticException e) {
+            throw new IllegalArgumentException(g.name() + ": its FLOPs do not fit a 64-bit count (more than 9.2e18); the sizes are too large to count");
+        }
+        return new ModelStats(params, macs, flops, g.nodes().size(), g.opHistogram(), bytes);
     }
 
     private static boolean isRunningStatistic(Node n, int input) {
@@ -53,13 +59,13 @@ public record ModelStats(long parameters, long macs, long flops, int nodes, Map<
         long total = 0;
         for (Node n : g.nodes()) {
             if (n.body() != null) {
-                total += macs(n.body());
+                total = Math.addExact(total, macs(n.body()));
                 continue;
             }
             List<TensorType> ins = n.inputs().stream().map(v -> v == null ? null : v.type()).toList();
             List<Tensor> consts = n.inputs().stream().map(v -> v == null ? null : v.constantValue()).toList();
             List<TensorType> outs = n.outputs().stream().map(Value::type).toList();
-            total += n.op().macs(new InferenceContext(n.name(), ins, consts, n.attrs(), outs.size()), outs);
+            total = Math.addExact(total, n.op().macs(new InferenceContext(n.name(), ins, consts, n.attrs(), outs.size()), outs));
         }
         return total;
     }

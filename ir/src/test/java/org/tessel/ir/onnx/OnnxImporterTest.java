@@ -147,8 +147,65 @@ class OnnxImporterTest {
         ModelProto m = model(21, graph("g").addInput(tensor("ids", FLOAT, "batch", "sequence")).addOutput(tensor("y", FLOAT, "batch", "sequence"))
                 .addNode(node("Scale", "s", List.of("ids"), List.of("y")).setDomain("test")));
         OnnxImportException e = fails(m);
-        assertTrue(e.getMessage().contains("graph input 'ids' has shape [batch,sequence]: dimension 1 is symbolic ('sequence'); give its size with Options.withDim(\"sequence\", n)"), e.getMessage());
+        assertTrue(e.getMessage().contains("graph input 'ids' has shape [batch,sequence]: dimension 1 is symbolic ('sequence'); give its size with --dim sequence=N"), e.getMessage());
         assertEquals(Shape.of(1, 128), load(m, OnnxImporter.Options.defaults().withDim("sequence", 128)).inputs().getFirst().type().shape());
+    }
+
+    /** x[1,4] -> Relu -> Reshape(shape) -> y: shape [-1,4] follows the batch, [1,-1] pins it. */
+    private static ModelProto reshapeModel(long... shape) {
+        return model(21, graph("g").addInput(tensor("x", FLOAT, 1, 4)).addOutput(tensor("y", FLOAT, "a", "b"))
+                .addInitializer(OnnxTensors.toProto(Tensor.ofLongs(DType.I64, Shape.of(shape.length), shape), "shape"))
+                .addNode(node("Relu", "relu", List.of("x"), List.of("r")))
+                .addNode(node("Reshape", "flatten", List.of("r", "shape"), List.of("y"))));
+    }
+
+    @Test void aFixedBatchOfOneIsRebatchedWhenTheGraphScales() {
+        Graph g = load(reshapeModel(-1, 4), OnnxImporter.Options.defaults().withBatchSize(3));
+        assertEquals(Shape.of(3, 4), g.inputs().getFirst().type().shape());
+        assertEquals(Shape.of(3, 4), g.outputs().getFirst().type().shape());
+        assertEquals(Shape.of(1, 4), load(reshapeModel(-1, 4), OnnxImporter.Options.defaults().withBatchSize(1)).outputs().getFirst().type().shape());
+    }
+
+    @Test void aNodeThatPinsTheBatchIsNamedAndTheImportRefused() {
+        // [1,-1] imports at batch 3 (as [1,12]) but mixes the samples: found by comparing with batch 1
+        OnnxImportException e = assertThrows(OnnxImportException.class, () -> load(reshapeModel(1, -1), OnnxImporter.Options.defaults().withBatchSize(3)));
+        assertEquals("m.onnx: batch size 3 was asked of a model whose inputs have a fixed batch dimension of 1, and it cannot be rebatched: node 'flatten' (Reshape) "
+                + "does not scale with the batch: its result %y is f32[1,4] at batch 1 and f32[1,12] at batch 3; export the model with a symbolic batch dimension "
+                + "to build other batch sizes", e.getMessage());
+        // [1,4] cannot even be imported at batch 3: that failure is the reason given
+        e = assertThrows(OnnxImportException.class, () -> load(reshapeModel(1, 4), OnnxImporter.Options.defaults().withBatchSize(3)));
+        assertTrue(e.getMessage().startsWith("m.onnx: batch size 3 was asked of a model whose inputs have a fixed batch dimension of 1, and it cannot be rebatched: "
+                + "at batch 3, node 'flatten' (Reshape): "), e.getMessage());
+    }
+
+    @Test void aFixedBatchOtherThanOneOrTheAskedSizeIsRefused() {
+        OnnxImportException e = assertThrows(OnnxImportException.class, () -> load(scaleModel(), OnnxImporter.Options.defaults().withBatchSize(4)));
+        assertTrue(e.getMessage().contains("batch size 4 was asked, but graph input 'x' has a fixed batch dimension of 2"), e.getMessage());
+        assertEquals(Shape.of(2, 3), load(scaleModel(), OnnxImporter.Options.defaults().withBatchSize(2)).inputs().getFirst().type().shape(), "the model's own size");
+        assertThrows(IllegalArgumentException.class, () -> OnnxImporter.Options.defaults().withBatchSize(0));
+    }
+
+    @Test void aSizeForADimensionNoInputHasListsTheOnesThereAre() {
+        ModelProto m = model(21, graph("g").addInput(tensor("ids", FLOAT, "batch", "sequence")).addOutput(tensor("y", FLOAT, "batch", "sequence"))
+                .addNode(node("Scale", "s", List.of("ids"), List.of("y")).setDomain("test")));
+        OnnxImportException e = assertThrows(OnnxImportException.class, () -> load(m, OnnxImporter.Options.defaults().withDim("sequence", 8).withDim("seqlen", 8)));
+        assertEquals("m.onnx: a size was given for dimension 'seqlen', but no graph input has a symbolic dimension of that name; "
+                + "the inputs' symbolic dimensions are batch, sequence", e.getMessage());
+        assertEquals(Shape.of(1, 16), load(m, OnnxImporter.Options.defaults().withSequenceLength(16)).inputs().getFirst().type().shape(), "--seq fills 'seq...' dimensions");
+        e = assertThrows(OnnxImportException.class, () -> load(scaleModel(), OnnxImporter.Options.defaults().withSequenceLength(16)));
+        assertEquals("m.onnx: a sequence length was given, but no graph input has a symbolic dimension named 'seq...'; the inputs have no symbolic dimensions", e.getMessage());
+    }
+
+    @Test void aDeclaredOutputTypeThatDisagreesIsNamed() {
+        ModelProto wrongType = model(21, graph("g").addInput(tensor("x", FLOAT, 2, 3)).addOutput(tensor("y", INT64, 2, 3))
+                .addNode(node("Relu", "r", List.of("x"), List.of("y"))));
+        assertEquals("m.onnx: graph output 'y' is declared INT64, but the graph computes f32 (f32[2,3])", fails(wrongType).getMessage());
+        ModelProto wrongShape = model(21, graph("g").addInput(tensor("x", FLOAT, 2, 3)).addOutput(tensor("y", FLOAT, 2, 4))
+                .addNode(node("Relu", "r", List.of("x"), List.of("y"))));
+        assertEquals("m.onnx: graph output 'y' is declared with shape [2,4], but the graph computes f32[2,3]", fails(wrongShape).getMessage());
+        ModelProto symbolic = model(21, graph("g").addInput(tensor("x", FLOAT, "N", 3)).addOutput(tensor("y", FLOAT, "N", 3))
+                .addNode(node("Relu", "r", List.of("x"), List.of("y"))));
+        assertEquals(Shape.of(5, 3), load(symbolic, OnnxImporter.Options.defaults().withBatchSize(5)).outputs().getFirst().type().shape(), "symbolic dimensions are free");
     }
 
     @Test void dimsCanBeGivenAsText() {

@@ -294,9 +294,10 @@ class RoundTripTest {
         assertTrue(text.contains("%big = constant f32[4] " + lit + "\n"), text);
         assertTrue(text.contains("%small = constant f32[2] dense<5.0, 6.0>\n"), text);
 
-        IrParseException noResolver = assertThrows(IrParseException.class, () -> parse(text));
-        assertEquals("test.tir:2:26: constant %big is elided (" + lit + ") and no resolver was given: parse with new IrParser(registry, "
-                + "resolver) supplying the original tensors by value name", noResolver.getMessage());
+        ElidedConstantException noResolver = assertThrows(ElidedConstantException.class, () -> parse(text));
+        assertEquals("test.tir:2:26: constant %big is elided (" + lit + "): the text does not hold its data; parse it with a resolver of the original "
+                + "tensors by value name, or print the graph with every constant", noResolver.getMessage());
+        assertEquals("%big", noResolver.constant());
 
         IrParser missing = new IrParser(TestOps.REGISTRY, Map.of());
         assertEquals("e.tir:2:26: constant %big is elided (" + lit + ") and the resolver has no tensor named 'big'",

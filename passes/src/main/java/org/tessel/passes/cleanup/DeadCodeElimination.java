@@ -23,7 +23,7 @@ public final class DeadCodeElimination implements Pass {
     @Override public boolean run(Graph g, PassContext ctx) {
         Set<Value> live = Collections.newSetFromMap(new IdentityHashMap<>());
         live.addAll(g.outputs());
-        List<Node> nodes = g.nodes();
+        List<Node> nodes = List.copyOf(g.nodes()); // a copy: positional access on the live list after each removal would renumber it
         boolean changed = false;
         for (int i = nodes.size() - 1; i >= 0; i--) {
             Node n = nodes.get(i);

@@ -1,9 +1,12 @@
 package org.tessel.passes.fusion;
 
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Set;
 import org.tessel.ir.Graph;
+import org.tessel.ir.Node;
 import org.tessel.passes.GraphProperty;
 import org.tessel.passes.Pass;
 import org.tessel.passes.PassContext;
@@ -33,9 +36,14 @@ public final class Fuse implements Pass {
         for (int round = 0; round < 8; round++) {
             List<FusionCandidate> all = FusionPatterns.enumerate(g);
             List<FusionCandidate> chosen = new ArrayList<>();
+            // the nodes already taken, so each candidate is checked in its own size, not against every chosen one
+            Set<Node> taken = Collections.newSetFromMap(new IdentityHashMap<>());
             for (String kind : kinds)
                 for (FusionCandidate c : all)
-                    if (c.kind().equals(kind.trim()) && chosen.stream().noneMatch(c::overlaps)) chosen.add(c);
+                    if (c.kind().equals(kind.trim()) && c.nodes().stream().noneMatch(taken::contains)) {
+                        chosen.add(c);
+                        taken.addAll(c.nodes());
+                    }
             if (chosen.isEmpty()) break;
             Rewriter rw = new Rewriter(g, ctx.registry(), ctx.stats());
             for (FusionCandidate c : chosen) {

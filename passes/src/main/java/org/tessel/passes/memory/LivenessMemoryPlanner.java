@@ -19,6 +19,10 @@ import org.tessel.ir.Value;
  * places the buffers in one arena greedily by size: each buffer, largest first, goes to the
  * lowest offset that no time-overlapping buffer occupies. Graph inputs and constants are bound
  * outside the arena; graph outputs live to the end.
+ *
+ * <p>It scales to graphs of millions of nodes: a buffer's reuse check is O(1) (its last use is
+ * kept up to date), and placement finds the placed buffers that overlap a new one in time through
+ * an index ({@link PlacedIndex}) in O(log n + overlaps), not by scanning every placed buffer.
  */
 public final class LivenessMemoryPlanner {
     /** Ops whose output may be the same memory as input 0 (a view, no data movement). */
@@ -39,7 +43,6 @@ public final class LivenessMemoryPlanner {
         long bytes;
         int first, last;
         long offset = -1;
-        final List<Value> values = new ArrayList<>();
         Buffer(int id, long bytes, int first) { this.id = id; this.bytes = bytes; this.first = first; this.last = first; }
     }
 
@@ -60,11 +63,9 @@ public final class LivenessMemoryPlanner {
                 Buffer shared = k == 0 && inPlace ? reusable(n, i, bytes, bufOf, lastUse) : null;
                 if (shared != null) {
                     reuses++;
-                    shared.values.add(out);
                     bufOf.put(out, shared);
                 } else {
                     Buffer b = new Buffer(buffers.size(), bytes, i);
-                    b.values.add(out);
                     buffers.add(b);
                     bufOf.put(out, b);
                 }
@@ -73,7 +74,7 @@ public final class LivenessMemoryPlanner {
             }
         }
         long bound = lowerBound(buffers, end);
-        place(buffers);
+        place(buffers, end);
         long arena = 0;
         for (Buffer b : buffers) arena = Math.max(arena, b.offset + b.bytes);
         Map<Value, MemoryPlan.Allocation> alloc = new LinkedHashMap<>();
@@ -94,9 +95,8 @@ public final class LivenessMemoryPlanner {
             Value in = n.input(i);
             Buffer b = in == null ? null : bufOf.get(in);
             if (b == null || b.bytes != bytes) continue;
-            // the buffer must not be needed after this step by any value it holds
-            boolean dies = true;
-            for (Value held : b.values) if (lastUse.getOrDefault(held, -1) > step) { dies = false; break; }
+            // the buffer must not be needed after this step by any value it holds: b.last is the latest of their last uses
+            boolean dies = b.last <= step;
             if (dies && (view || in.type().sameLogicalType(n.output().type()) || in.type().bytes() == n.output().type().bytes())) return b;
         }
         return null;
@@ -111,13 +111,12 @@ public final class LivenessMemoryPlanner {
     }
 
     /** Greedy by size: largest first, lowest offset free of every time-overlapping placed buffer. */
-    private static void place(List<Buffer> buffers) {
+    private static void place(List<Buffer> buffers, int end) {
         List<Buffer> order = new ArrayList<>(buffers);
         order.sort(Comparator.comparingLong((Buffer b) -> -b.bytes).thenComparingInt(b -> b.first));
-        List<Buffer> placed = new ArrayList<>();
+        PlacedIndex placed = new PlacedIndex(end + 1);
         for (Buffer b : order) {
-            List<Buffer> overlapping = new ArrayList<>();
-            for (Buffer p : placed) if (p.first <= b.last && b.first <= p.last) overlapping.add(p);
+            List<Buffer> overlapping = placed.overlapping(b.first, b.last);
             overlapping.sort(Comparator.comparingLong(p -> p.offset));
             long offset = 0;
             for (Buffer p : overlapping) {
@@ -126,6 +125,46 @@ public final class LivenessMemoryPlanner {
             }
             b.offset = offset;
             placed.add(b);
+        }
+    }
+
+    /**
+     * Placed buffers by live range [first, last] over steps 0..steps-1, answering "which overlap
+     * [a, b]?" in O(log n + answer): those that contain step a (a segment tree over the steps, each
+     * range stored at the O(log n) tree nodes that cover it, found by walking from the root to leaf
+     * a), and those that start in (a, b] (by start step).
+     */
+    private static final class PlacedIndex {
+        private final int size;
+        private final List<List<Buffer>> covering;
+        private final java.util.TreeMap<Integer, List<Buffer>> byStart = new java.util.TreeMap<>();
+
+        PlacedIndex(int steps) {
+            int s = 1;
+            while (s < steps) s <<= 1;
+            size = s;
+            covering = new ArrayList<>(java.util.Collections.nCopies(2 * s, null));
+        }
+
+        void add(Buffer b) {
+            byStart.computeIfAbsent(b.first, k -> new ArrayList<>()).add(b);
+            // the canonical cover of [first, last] in the implicit tree over [0, size)
+            for (int lo = b.first + size, hi = b.last + size + 1; lo < hi; lo >>= 1, hi >>= 1) {
+                if ((lo & 1) == 1) store(lo++, b);
+                if ((hi & 1) == 1) store(--hi, b);
+            }
+        }
+
+        private void store(int node, Buffer b) {
+            if (covering.get(node) == null) covering.set(node, new ArrayList<>(2));
+            covering.get(node).add(b);
+        }
+
+        List<Buffer> overlapping(int a, int b) {
+            List<Buffer> out = new ArrayList<>();
+            for (int node = a + size; node >= 1; node >>= 1) if (covering.get(node) != null) out.addAll(covering.get(node));
+            for (List<Buffer> l : byStart.subMap(a, false, b, true).values()) out.addAll(l);
+            return out;
         }
     }
 

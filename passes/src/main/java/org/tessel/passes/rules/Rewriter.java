@@ -39,7 +39,7 @@ public final class Rewriter {
         var schema = ops.get(op);
         String nn = graph.uniqueNodeName(name);
         var types = Graph.inferTypes(schema, nn, Arrays.asList(inputs), attrs, numOutputs);
-        Node n = graph.insertNode(graph.indexOf(anchor), schema, nn, Arrays.asList(inputs), attrs, types, null, null);
+        Node n = graph.insertNodeBefore(anchor, schema, nn, Arrays.asList(inputs), attrs, types, null, null);
         record("insert " + n.describe());
         return n;
     }
@@ -48,7 +48,7 @@ public final class Rewriter {
     public Node insertFusedBefore(Node anchor, String op, String name, Attributes attrs, List<Value> inputs, Graph body) {
         var schema = ops.get(op);
         var types = body.outputs().stream().map(Value::type).toList();
-        Node n = graph.insertNode(graph.indexOf(anchor), schema, graph.uniqueNodeName(name), inputs, attrs, types, null, body);
+        Node n = graph.insertNodeBefore(anchor, schema, graph.uniqueNodeName(name), inputs, attrs, types, null, body);
         record("insert " + n.describe());
         return n;
     }

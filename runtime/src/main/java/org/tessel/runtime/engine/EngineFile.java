@@ -12,7 +12,6 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
@@ -62,8 +61,8 @@ public final class EngineFile {
         p.flush();
         byte[] payload = payloadBytes.toByteArray();
 
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        try (DataOutputStream out = new DataOutputStream(new java.io.BufferedOutputStream(Files.newOutputStream(tmp)))) {
+        org.tessel.ir.io.AtomicFiles.write(file, stream -> {
+            DataOutputStream out = new DataOutputStream(stream);
             out.write(MAGIC);
             out.writeInt(EngineHeader.FORMAT_VERSION);
             writeString(out, backend);
@@ -73,8 +72,8 @@ public final class EngineFile {
             out.writeLong(payload.length);
             out.write(sha256(payload));
             out.write(payload);
-        }
-        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            out.flush();
+        });
     }
 
     /** True when the file starts with the engine magic (whatever else it holds). */
@@ -92,6 +91,7 @@ public final class EngineFile {
      */
     public static String backendOf(Path file) {
         String f = file.toString();
+        if (Files.isDirectory(file)) throw new EngineFormatException(f + " is a folder, not an engine file");
         try (DataInputStream in = new DataInputStream(new java.io.BufferedInputStream(Files.newInputStream(file)))) {
             byte[] magic = new byte[MAGIC.length];
             in.readFully(magic);
@@ -111,6 +111,7 @@ public final class EngineFile {
 
     /** Reads and checks an engine file; every problem is an {@link EngineFormatException} naming the file. */
     public static Contents read(Path file) {
+        if (Files.isDirectory(file)) throw new EngineFormatException(file + " is a folder, not an engine file");
         byte[] all;
         try {
             all = Files.readAllBytes(file);

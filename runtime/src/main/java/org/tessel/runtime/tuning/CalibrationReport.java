@@ -1,8 +1,6 @@
 package org.tessel.runtime.tuning;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -174,7 +172,7 @@ public final class CalibrationReport {
         for (Entry e : entries)
             sb.append(String.join(",", SignatureNodes.opOf(e.signature()), q(e.tactic()), q(e.signature()), SignatureNodes.precision(e.signature()).toLowerCase(Locale.ROOT),
                     SignatureNodes.layout(e.signature()).text(), num(e.measuredUs()), num(e.madUs()), num(e.predictedUs()), num(e.familyCvUs()), num(e.fittedUs()))).append('\n');
-        Files.writeString(file, sb.toString(), StandardCharsets.UTF_8);
+        org.tessel.ir.io.AtomicFiles.writeString(file, sb);
     }
 
     private static String num(double d) { return Double.isNaN(d) ? "" : String.format(Locale.ROOT, "%.4f", d); }

@@ -1,11 +1,9 @@
 package org.tessel.runtime.tuning;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -160,7 +158,40 @@ public final class TimingCache {
         return a.medianUs() <= b.medianUs() ? a : b;
     }
 
+    /** Writers of one cache file in this JVM; between processes the lock file does the same. */
+    private static final java.util.concurrent.ConcurrentHashMap<Path, Object> SAVING = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /**
+     * Writes the cache, atomically, merged with what the file holds when it is written: entries
+     * another build saved to the same file since this cache was read are kept (where both measured
+     * a key, {@link #merge}'s rule picks). Writers of one file take turns through a lock file beside
+     * it ({@code .NAME.lock}), so two builds sharing a cache neither fail nor lose each other's
+     * measurements. A file of another environment or one that no longer parses is replaced. This
+     * cache itself is not changed.
+     */
     public void save(Path file) throws IOException {
+        org.tessel.ir.io.AtomicFiles.checkWritable(file);
+        Path target = file.toAbsolutePath().normalize();
+        Files.createDirectories(target.getParent());
+        Path lockFile = target.resolveSibling("." + target.getFileName() + ".lock");
+        synchronized (SAVING.computeIfAbsent(target, k -> new Object())) {
+            try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(lockFile, java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE)) {
+                ch.lock(); // released when the channel closes
+                TimingCache merged = new TimingCache(environment);
+                merged.entries.putAll(entries);
+                try {
+                    TimingCache onDisk = read(file);
+                    if (environment.difference(onDisk.environment) == null) merged.merge(onDisk);
+                } catch (NoSuchFileException | MismatchException e) {
+                    // nothing of this environment to keep
+                }
+                org.tessel.ir.io.AtomicFiles.writeString(file, merged.text());
+            }
+        }
+    }
+
+    /** The file's text: header, environment, entries in key order. */
+    private String text() {
         StringBuilder sb = new StringBuilder(HEADER).append('\n');
         sb.append("gpu=").append(environment.gpu()).append('\n').append("driver=").append(environment.driver()).append('\n');
         environment.libraries().forEach((k, v) -> sb.append("lib.").append(k).append('=').append(v).append('\n'));
@@ -168,14 +199,12 @@ public final class TimingCache {
         for (var e : entries.entrySet())
             sb.append(e.getKey().signature()).append('\t').append(e.getKey().tactic()).append('\t')
                     .append(String.format(Locale.ROOT, "%.4f\t%.4f\t%d", e.getValue().medianUs(), e.getValue().madUs(), e.getValue().runs())).append('\n');
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        Files.writeString(tmp, sb, StandardCharsets.UTF_8);
-        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        return sb.toString();
     }
 
     /** Reads a cache file; fails naming the file and line when it is malformed. */
     public static TimingCache read(Path file) throws IOException {
-        List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+        List<String> lines = org.tessel.ir.io.TextFiles.readLines(file);
         if (lines.isEmpty() || !lines.get(0).equals(HEADER))
             throw new MismatchException(file + ":1: not a Tessel timing cache (expected '" + HEADER + "')");
         String gpu = null, driver = null;

@@ -31,7 +31,38 @@ class TimingCacheTest {
         assertEquals(H200, back.environment());
         List<String> lines = Files.readAllLines(f);
         assertTrue(lines.get(lines.size() - 3).startsWith("Add{}@fp32\t"), "entries sorted by key: " + lines);
-        assertFalse(Files.exists(dir.resolve("tc.txt.tmp")));
+        try (var files = Files.list(dir)) {
+            assertEquals(List.of("tc.txt"), files.map(p -> p.getFileName().toString()).filter(n -> !n.equals(".tc.txt.lock")).toList(), "no temporary file is left");
+        }
+    }
+
+    @Test void buildsSharingOneCacheFileKeepEachOthersMeasurements() throws Exception {
+        // each writer read the file before the others saved; saving merges, so nothing is lost and nothing fails
+        Path f = dir.resolve("shared.cache");
+        int writers = 6;
+        java.util.concurrent.CountDownLatch start = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(writers);
+        List<java.util.concurrent.Future<?>> done = new ArrayList<>();
+        for (int w = 0; w < writers; w++) {
+            int id = w;
+            done.add(pool.submit(() -> {
+                start.await();
+                for (int round = 0; round < 5; round++) {
+                    TimingCache c = new TimingCache(H200);
+                    c.put("Conv{w" + id + "}@fp16", "t" + round, new Measurement(id + round, 0.1, 21));
+                    c.save(f);
+                }
+                return null;
+            }));
+        }
+        start.countDown();
+        for (var d : done) d.get();
+        pool.shutdown();
+        TimingCache back = TimingCache.read(f);
+        assertEquals(writers * 5, back.size(), "every writer's every entry: " + back.entries().keySet());
+        try (var files = Files.list(dir)) {
+            assertEquals(List.of(".shared.cache.lock", "shared.cache"), files.map(p -> p.getFileName().toString()).sorted().toList(), "no temporary files left");
+        }
     }
 
     @Test void aCacheFromAnotherEnvironmentIsReportedNotUsed() throws Exception {

@@ -66,7 +66,7 @@ public final class TimefoldSearch implements SearchStrategy {
                 .withSolutionClass(EnginePlan.class)
                 .withEntityClasses(NodeDecision.class, FusionDecision.class)
                 .withConstraintProviderClass(EnginePlanConstraintProvider.class)
-                .withEnvironmentMode(o.fullAssert() ? EnvironmentMode.FULL_ASSERT : EnvironmentMode.REPRODUCIBLE)
+                .withEnvironmentMode(o.fullAssert() ? EnvironmentMode.FULL_ASSERT : EnvironmentMode.NO_ASSERT)
                 .withRandomSeed(o.seed())
                 .withTerminationConfig(new TerminationConfig().withSpentLimit(o.timeLimit()))
                 .withPhases(construct(NodeDecision.class, "choice"), construct(FusionDecision.class, "fused"), ls);

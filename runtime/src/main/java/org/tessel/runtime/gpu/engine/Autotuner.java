@@ -207,7 +207,7 @@ final class Autotuner {
         for (int i = 1; i < rotation.size(); i++) rotation.get(i).close();
         rotation.clear();
         rotation.add(xb);
-        if ((long) xb.bytes() * (ROTATE - 1) <= (long) ROTATE_LIMIT_MIB << 20) {
+        if (xb.bytes() * (ROTATE - 1) <= (long) ROTATE_LIMIT_MIB << 20) {
             for (int i = 1; i < ROTATE; i++) {
                 DeviceBuffer copy = DeviceBuffer.allocate(xb.bytes());
                 copy.copyFromAsync(xb, stream);

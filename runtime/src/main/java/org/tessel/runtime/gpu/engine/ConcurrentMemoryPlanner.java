@@ -100,9 +100,9 @@ final class ConcurrentMemoryPlanner {
                 if (grp != null) grp.readers.add(n);
             }
         for (Group grp : groups) if (grp.readers.isEmpty()) grp.readers.add(grp.producer);
-        // greedy by size (ties by first appearance), lowest offset clear of every placed conflicting group
+        // greedy by size (ties by first appearance: the sort is stable), lowest offset clear of every placed conflicting group
         List<Group> bySize = new ArrayList<>(groups);
-        bySize.sort(Comparator.comparingLong((Group x) -> -x.bytes).thenComparingInt(x -> groups.indexOf(x)));
+        bySize.sort(Comparator.comparingLong((Group x) -> -x.bytes));
         List<Group> placed = new ArrayList<>();
         long arena = 0;
         for (Group grp : bySize) {

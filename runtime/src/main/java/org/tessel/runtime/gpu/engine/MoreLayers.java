@@ -140,7 +140,7 @@ final class MoreLayers {
             boolean integral = fl == xo;
             long base = integral ? (long) fl - 1 : (long) fl;
             double ratio = integral ? 1.0 : xo - fl;
-            int i0 = (int) Math.clamp(base, 0, in - 1), i1 = (int) Math.clamp(base + 1, 0, in - 1);
+            int i0 = Math.clamp(base, 0, in - 1), i1 = Math.clamp(base + 1, 0, in - 1);
             if (nearest) {
                 boolean right = integral || switch (nearestMode) {
                     case "round_prefer_floor" -> ratio > 0.5;

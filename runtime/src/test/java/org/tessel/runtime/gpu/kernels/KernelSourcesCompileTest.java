@@ -15,6 +15,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.tessel.api.DType;
 import org.tessel.api.Layout;
 import org.tessel.api.Shape;
@@ -111,9 +112,8 @@ class KernelSourcesCompileTest {
         return b.output(bv, b.cast(bv, DType.F32)).build();
     }
 
-    @Test void everyKernelSourceCompilesWithNvcc() throws Exception {
+    @Test void everyKernelSourceCompilesWithNvcc(@TempDir Path dir) throws Exception {
         assumeTrue(nvccAvailable(), "nvcc is not on the PATH");
-        Path dir = Files.createTempDirectory("tessel-cu");
         ExecutorService pool = Executors.newFixedThreadPool(2);
         try {
             List<Future<String>> results = new ArrayList<>();

@@ -1,0 +1,8 @@
+/**
+ * Files as every tool in Tessel reads and writes them: {@link org.tessel.ir.io.TextFiles} reads
+ * UTF-8 text and says which file, line and byte are wrong when it is not (or when the path is a
+ * folder); {@link org.tessel.ir.io.AtomicFiles} writes a file whole or not at all, through a
+ * temporary file of its own beside the target, so concurrent writers of one path never break each
+ * other and a failed write leaves neither a half-written target nor a stray temporary file.
+ */
+package org.tessel.ir.io;
