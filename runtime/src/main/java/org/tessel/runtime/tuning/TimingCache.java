@@ -210,9 +210,23 @@ public final class TimingCache {
         String gpu = null, driver = null;
         Map<String, String> libs = new TreeMap<>();
         TimingCache cache = null;
+        // a key written twice is refused: the file would mean one of them, silently
+        Map<String, Integer> seen = new java.util.HashMap<>();
         for (int i = 1; i < lines.size(); i++) {
             String line = lines.get(i);
             if (line.isBlank() || line.startsWith("#")) continue;
+            String key;
+            if (line.contains("\t")) {
+                String[] sigTactic = line.split("\t", 3);
+                key = sigTactic[0] + "\t" + (sigTactic.length > 1 ? sigTactic[1] : "");
+            } else {
+                int eq = line.indexOf('=');
+                key = eq < 0 ? line : line.substring(0, eq);
+            }
+            Integer first = seen.putIfAbsent(key, i + 1);
+            if (first != null)
+                throw new MismatchException(file + ":" + (i + 1) + ": " + (line.contains("\t") ? "the entry for " + key.replace('\t', ' ') : "header key '" + key + "'")
+                        + " is given twice (first at line " + first + ")");
             if (cache == null && !line.contains("\t")) {
                 int eq = line.indexOf('=');
                 if (eq < 0) throw new MismatchException(file + ":" + (i + 1) + ": expected key=value in the header, got '" + line + "'");

@@ -36,6 +36,24 @@ class TimingCacheTest {
         }
     }
 
+    @Test void aKeyWrittenTwiceIsRefusedNamingBothLines() throws Exception {
+        TimingCache c = new TimingCache(H200);
+        c.put("Conv{}(f32[1,3,8,8])->f32[1,4,8,8]@FP16", "cudnn.conv.fused_bias_act/IMPLICIT_PRECOMP_GEMM", new Measurement(10, 1, 5));
+        Path f = dir.resolve("c.txt");
+        c.save(f);
+        java.util.List<String> lines = new java.util.ArrayList<>(java.nio.file.Files.readAllLines(f));
+        String entry = lines.getLast();
+        lines.add(entry.replace("10.0000", "2.0000"));
+        java.nio.file.Files.write(f, lines);
+        var ex = assertThrows(TimingCache.MismatchException.class, () -> TimingCache.read(f));
+        assertTrue(ex.getMessage().contains(":" + lines.size() + ": the entry for ") && ex.getMessage().contains("given twice (first at line " + (lines.size() - 1) + ")"), ex.getMessage());
+        lines.removeLast();
+        lines.add(1, lines.stream().filter(l -> l.startsWith("gpu=")).findFirst().orElseThrow());
+        java.nio.file.Files.write(f, lines);
+        var hx = assertThrows(TimingCache.MismatchException.class, () -> TimingCache.read(f));
+        assertTrue(hx.getMessage().contains("header key 'gpu' is given twice"), hx.getMessage());
+    }
+
     @Test void buildsSharingOneCacheFileKeepEachOthersMeasurements() throws Exception {
         // each writer read the file before the others saved; saving merges, so nothing is lost and nothing fails
         Path f = dir.resolve("shared.cache");

@@ -27,6 +27,23 @@ public final class EnginePlanJson {
     public static final int OLDEST = 1;
 
     private static final ObjectMapper MAPPER = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    /** Reading refuses a key given twice in one object (JSON would keep the last silently). */
+    private static final ObjectMapper READER = new ObjectMapper().enable(com.fasterxml.jackson.core.JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+
+    private static final java.util.Set<String> ROOT_KEYS = java.util.Set.of("plan_version", "model", "strategy", "target", "seed", "merges", "groups", "nodes",
+            "conversions", "predicted_us", "bound_us");
+    private static final java.util.Set<String> MERGE_KEYS = java.util.Set.of("kind", "chains", "merged", "split");
+    private static final java.util.Set<String> GROUP_KEYS = java.util.Set.of("name", "kind", "members");
+    private static final java.util.Set<String> NODE_KEYS = java.util.Set.of("node", "op", "tactic", "variant", "precision", "layout", "stream", "predicted_us");
+    private static final java.util.Set<String> CONVERSION_KEYS = java.util.Set.of("value", "producer", "consumer", "from", "from_layout", "to", "to_layout", "predicted_us");
+
+    /** Refuses a key a plan does not have (a typo would otherwise be ignored), naming it and the keys there are. */
+    private static void onlyKeys(JsonNode o, java.util.Set<String> known, String where) {
+        for (java.util.Iterator<String> it = o.fieldNames(); it.hasNext(); ) {
+            String k = it.next();
+            if (!known.contains(k)) throw new PlanException(where + ": unknown key '" + k + "' (keys: " + String.join(", ", new java.util.TreeSet<>(known)) + ")");
+        }
+    }
 
     public static String write(EnginePlan p) {
         ObjectNode root = MAPPER.createObjectNode();
@@ -98,13 +115,14 @@ public final class EnginePlanJson {
     public static EnginePlan read(String json, String source) {
         JsonNode root;
         try {
-            root = MAPPER.readTree(json);
+            root = READER.readTree(json);
         } catch (JsonProcessingException e) {
             throw new PlanException(source + ": not a JSON plan: " + e.getOriginalMessage()
                     + (e.getLocation() == null ? "" : " (line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ")"));
         }
         if (root == null || !root.isObject()) throw new PlanException(source + ": a plan is a JSON object");
         String where = source;
+        onlyKeys(root, ROOT_KEYS, where);
         int version = integer(root, "plan_version", where);
         if (version < OLDEST || version > VERSION)
             throw new PlanException(source + ": plan_version " + version + " is not supported (this Tessel reads versions " + OLDEST + " to " + VERSION + ")");
@@ -115,6 +133,7 @@ public final class EnginePlanJson {
             for (int i = 0; i < ms.size(); i++) {
                 String w = where + ": merges[" + i + "]";
                 JsonNode m = object(ms.get(i), w);
+                onlyKeys(m, MERGE_KEYS, w);
                 JsonNode cs = array(m, "chains", w);
                 List<List<String>> chains = new ArrayList<>();
                 for (int c = 0; c < cs.size(); c++) chains.add(names(cs.get(c), w + ".chains[" + c + "]"));
@@ -130,6 +149,7 @@ public final class EnginePlanJson {
         for (int i = 0; i < gs.size(); i++) {
             String w = where + ": groups[" + i + "]";
             JsonNode g = object(gs.get(i), w);
+            onlyKeys(g, GROUP_KEYS, w);
             JsonNode ms = array(g, "members", w);
             List<String> members = new ArrayList<>();
             for (int k = 0; k < ms.size(); k++) {
@@ -148,6 +168,7 @@ public final class EnginePlanJson {
             JsonNode n = object(ns.get(i), where + ": nodes[" + i + "]");
             String name = text(n, "node", where + ": nodes[" + i + "]");
             String w = where + ": node '" + name + "'";
+            onlyKeys(n, NODE_KEYS, w);
             nodes.add(new PlannedNode(name, text(n, "op", w), text(n, "tactic", w), n.has("variant") ? text(n, "variant", w) : "",
                     precision(text(n, "precision", w), w), layout(text(n, "layout", w), w), n.has("stream") ? integer(n, "stream", w) : 0, number(n, "predicted_us", w)));
             if (nodes.getLast().stream() < 0) throw new PlanException(w + ": stream must be >= 0");
@@ -157,6 +178,7 @@ public final class EnginePlanJson {
         for (int i = 0; i < cs.size(); i++) {
             String w = where + ": conversions[" + i + "]";
             JsonNode c = object(cs.get(i), w);
+            onlyKeys(c, CONVERSION_KEYS, w);
             convs.add(new Conversion(text(c, "value", w), c.has("producer") ? text(c, "producer", w) : "", c.has("consumer") ? text(c, "consumer", w) : "",
                     dtype(text(c, "from", w), w + ".from"), layout(text(c, "from_layout", w), w), dtype(text(c, "to", w), w + ".to"), layout(text(c, "to_layout", w), w),
                     number(c, "predicted_us", w)));
