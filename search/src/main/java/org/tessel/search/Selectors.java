@@ -55,6 +55,7 @@ public final class Selectors {
         List<Choice> current = new ArrayList<>(choices);
         Map<Choice, Integer> rank = new HashMap<>();
         if (selectors.isEmpty() || current.isEmpty()) return new Selection(current, rank);
+        current.sort(java.util.Comparator.comparingLong(Choice::latencyPs)); // stable: equal prices keep the costing's order
         NodeView view = view(n, members);
         for (AlgorithmSelector s : selectors) {
             Map<Algorithm, Choice> offered = new java.util.LinkedHashMap<>();
