@@ -27,7 +27,7 @@ import picocli.CommandLine.Option;
         + "a plan's GPU tactics by emulation (reduced precision by rounding)."})
 final class BuildCommand implements Callable<Integer> {
     @Mixin ModelOptions model;
-    @Mixin ForceOptions force;
+    @Mixin ChoiceOptions choices;
     @Option(names = {"--save-engine", "--saveEngine"}, required = true, description = "Engine file to write (trtexec: --saveEngine).") Path out;
     @Option(names = "--strategy", description = "Build the plan this strategy finds: joint, exact, timefold, greedy, sequential, rule, random.") String strategy;
     @Option(names = "--plan", description = "Build exactly this engine plan (JSON, from `tessel search --plan-out`).") Path planFile;
@@ -84,7 +84,7 @@ final class BuildCommand implements Callable<Integer> {
         Backend backend = cpu ? new Backend.Cpu("--cpu") : Backend.detect();
         if (strategy != null || planFile != null) return buildPlanned(backend, t0);
         if (!precisionRules.isEmpty() || bf16) throw new IllegalArgumentException((bf16 ? "--bf16" : "--precision") + " applies to engines built from a plan: add --strategy (e.g. joint) or --plan");
-        if (force.given()) throw new IllegalArgumentException("--force constrains a search: add --strategy (e.g. joint)");
+        if (choices.given()) throw new IllegalArgumentException(choices.flag() + " steers a search: add --strategy (e.g. joint)");
         if (fp16 && tf32) throw new IllegalArgumentException("--fp16 and --tf32 exclude each other: pick one precision");
         if (!(backend instanceof Backend.Gpu gpu)) {
             if (fp16 || tf32)
@@ -159,7 +159,7 @@ final class BuildCommand implements Callable<Integer> {
         if (planFile != null) {
             if (!Files.isRegularFile(planFile)) throw new IllegalArgumentException("--plan " + planFile + ": no such file");
             if (!precisionRules.isEmpty()) throw new IllegalArgumentException("--precision constrains a search; a --plan file is built as it is");
-            if (force.given()) throw new IllegalArgumentException("--force constrains a search; a --plan file is built as it is");
+            if (choices.given()) throw new IllegalArgumentException(choices.flag() + " steers a search; a --plan file is built as it is");
             org.tessel.tactics.plan.EnginePlan given = org.tessel.tactics.plan.EnginePlanJson.read(Files.readString(planFile), planFile.toString());
             applied = org.tessel.tactics.plan.PlanApplier.apply(prepared, given);
             how = "plan " + planFile + " (strategy " + given.strategy() + ")";
@@ -167,7 +167,7 @@ final class BuildCommand implements Callable<Integer> {
             org.tessel.search.Strategies.byName(strategy);
             org.tessel.search.SearchOptions o = org.tessel.search.SearchOptions.defaults().withTarget(tgt).withSeed(searchSeed).withPrecisions(allowed())
                     .withPrecisionRules(precisionRules.stream().map(org.tessel.search.PrecisionRule::parse).toList());
-            o = force.apply(o);
+            o = choices.apply(o);
             org.tessel.search.SearchProblem p = org.tessel.search.Searcher.problem(prepared, o);
             org.tessel.search.Plan plan = org.tessel.search.Searcher.run(p, strategy, o);
             // the engine is gated by PlanCheck on the planned graph; the search's own feasibility terms (e.g. a fused member

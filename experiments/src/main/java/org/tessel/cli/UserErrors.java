@@ -8,6 +8,7 @@ final class UserErrors {
         String msg = ex.getMessage();
         if (ex instanceof java.nio.file.NoSuchFileException) return "no such file: " + msg;
         if (ex instanceof java.io.UncheckedIOException u && u.getCause() != null) return describe(u.getCause());
+        if (ex instanceof picocli.CommandLine.ExecutionException e && e.getCause() != null && e.getCause() != e) return describe(e.getCause());
         if (ex instanceof OutOfMemoryError) return "out of memory (" + msg + "); give the JVM more with TESSEL_JAVA_OPTS=-Xmx16g";
         if (msg == null || msg.isBlank()) return ex.getClass().getSimpleName();
         return msg;

@@ -159,7 +159,7 @@ class ForcedChoicesTest {
         }
         CliRun noSearch = CliRun.of("build", "zoo:resnet50-tiny", "--cpu", "--save-engine", e, "--force", "conv1=cpu.reference");
         assertEquals(2, noSearch.code());
-        assertTrue(noSearch.err().contains("--force constrains a search: add --strategy"), noSearch.err());
+        assertTrue(noSearch.err().contains("--force steers a search: add --strategy"), noSearch.err());
     }
 
     @Test void experimentConfigsTakeForcedChoices(@TempDir Path dir) throws Exception {

@@ -64,8 +64,7 @@ public final class Selectors {
             try {
                 picked = s.selectAlgorithms(view, List.copyOf(offered.keySet()));
             } catch (RuntimeException e) {
-                throw new IllegalArgumentException("selector '" + s.name() + "' failed on " + n.describe() + " in graph '" + graph + "': "
-                        + e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage()), e);
+                throw new IllegalArgumentException("selector '" + s.name() + "' failed on " + n.describe() + " in graph '" + graph + "': " + describe(e), e);
             }
             if (picked == null)
                 throw new IllegalArgumentException("selector '" + s.name() + "' returned null for " + n.describe() + " in graph '" + graph + "' (return the candidates to keep)");
@@ -89,6 +88,12 @@ public final class Selectors {
             current = next;
         }
         return new Selection(current, rank);
+    }
+
+    /** What a selector threw: a plugin failure's own message (it names the plugin), else the exception's class and message. */
+    private static String describe(RuntimeException e) {
+        if (e instanceof org.tessel.api.PluginException) return e.getMessage();
+        return e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage());
     }
 
     static Algorithm algorithm(Node n, Choice c, Costing costing) {
@@ -116,8 +121,7 @@ public final class Selectors {
             try {
                 s.reportAlgorithms(report);
             } catch (RuntimeException e) {
-                throw new IllegalArgumentException("selector '" + s.name() + "' failed in reportAlgorithms: " + e.getClass().getSimpleName()
-                        + (e.getMessage() == null ? "" : ": " + e.getMessage()), e);
+                throw new IllegalArgumentException("selector '" + s.name() + "' failed in reportAlgorithms: " + describe(e), e);
             }
         }
     }
