@@ -12,7 +12,7 @@ import picocli.CommandLine.Option;
 
 /** Lists the plugins this run loaded (--plugins, TESSEL_PLUGINS): per jar its version, the API version it declares, its ops, tactics and selectors. */
 @Command(name = "plugins", description = {"List the plugins loaded with --plugins PATH or TESSEL_PLUGINS: per jar its version (manifest), the plugin API it was "
-        + "built against, and the ops, tactics and algorithm selectors it adds.",
+        + "built against, and the ops, tactics (with their CUDA C kernels) and algorithm selectors it adds.",
         "Ends with 'N plugin jars: O ops, T tactics, S selectors (plugin API V)'."})
 final class PluginsCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print the list as JSON.") boolean json;
@@ -32,6 +32,7 @@ final class PluginsCommand implements Callable<Integer> {
                 m.put("ops", j.ops());
                 m.put("tactics", j.tactics());
                 m.put("selectors", j.selectors());
+                m.put("gpu_kernels", j.kernels());
                 out.add(m);
             }
             Map<String, Object> doc = new LinkedHashMap<>();
@@ -47,6 +48,7 @@ final class PluginsCommand implements Callable<Integer> {
             if (!j.ops().isEmpty()) System.out.println("  ops:       " + String.join(", ", j.ops()));
             if (!j.tactics().isEmpty()) System.out.println("  tactics:   " + String.join(", ", j.tactics()));
             if (!j.selectors().isEmpty()) System.out.println("  selectors: " + String.join(", ", j.selectors()));
+            for (String k : j.kernels()) System.out.println("  gpu kernel: " + k + " (CUDA C, " + org.tessel.api.kernel.CudaKernel.ABI + ")");
         }
         System.out.printf("%d plugin jar%s: %d ops, %d tactics, %d selectors (plugin API %s)%n", jars.size(), jars.size() == 1 ? "" : "s", ops, tactics, selectors, PluginApi.VERSION);
         return 0;

@@ -18,7 +18,7 @@ import org.tessel.tactics.Tactic;
  * tactic that throws while the search asks whether it runs a node or what it costs fails in one
  * line naming the plugin, the tactic and the node.
  */
-final class GuardedTactic implements Tactic {
+class GuardedTactic implements Tactic {
     private final Tactic t;
     private final String plugin;
     private final String id, summary;
@@ -39,6 +39,13 @@ final class GuardedTactic implements Tactic {
         this.summary = String.valueOf(Guard.call(() -> wi + " threw in summary()", t::summary));
         this.precisions = Set.copyOf(Guard.call(() -> wi + " threw in precisions()", t::precisions));
         this.layouts = Set.copyOf(Guard.call(() -> wi + " threw in layouts()", t::layouts));
+    }
+
+    String plugin() { return plugin; }
+
+    /** The guard for a plugin's tactic: a {@link GuardedCudaTactic} for one with a CUDA kernel. */
+    static GuardedTactic of(Tactic t, String plugin) {
+        return t instanceof org.tessel.tactics.CudaSourceTactic c ? new GuardedCudaTactic(c, plugin) : new GuardedTactic(t, plugin);
     }
 
     private String doing(String what, Node n) { return "plugin " + plugin + ": tactic '" + id + "' threw while " + what + " " + n.describe(); }

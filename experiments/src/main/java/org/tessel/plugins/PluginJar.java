@@ -13,12 +13,14 @@ import java.util.List;
  * @param ops        qualified names of the ops it adds
  * @param tactics    ids of the tactics it adds
  * @param selectors  names of the algorithm selectors it adds
+ * @param kernels    its tactics' CUDA C kernels, "tactic -> source: dtype/layout, ..."
  */
-public record PluginJar(Path jar, String version, String apiVersion, List<String> ops, List<String> tactics, List<String> selectors) {
+public record PluginJar(Path jar, String version, String apiVersion, List<String> ops, List<String> tactics, List<String> selectors, List<String> kernels) {
     public PluginJar {
         ops = List.copyOf(ops);
         tactics = List.copyOf(tactics);
         selectors = List.copyOf(selectors);
+        kernels = List.copyOf(kernels);
     }
 
     /** The jar's file name, as messages name plugins. */

@@ -49,7 +49,8 @@ final class PluginLoader {
     }
 
     private final Map<Path, JarInfo> jars = new LinkedHashMap<>();
-    private final Map<Path, List<String>> ops = new LinkedHashMap<>(), tactics = new LinkedHashMap<>(), selectorNames = new LinkedHashMap<>();
+    private final Map<Path, List<String>> ops = new LinkedHashMap<>(), tactics = new LinkedHashMap<>(), selectorNames = new LinkedHashMap<>(),
+            kernels = new LinkedHashMap<>();
     /** Who claimed each op, tactic id and selector name: "jar (provider class)". */
     private final Map<String, String> opOwner = new LinkedHashMap<>(), tacticOwner = new LinkedHashMap<>(), selectorOwner = new LinkedHashMap<>();
 
@@ -90,10 +91,12 @@ final class PluginLoader {
                     List<Tactic> guarded = new ArrayList<>();
                     for (Tactic t : ts) {
                         if (t == null) throw new PluginException(where + ": tactics() holds a null tactic");
-                        GuardedTactic g = new GuardedTactic(t, jar);
+                        GuardedTactic g = GuardedTactic.of(t, jar);
                         claim("tactic", g.id(), jar + " (provider " + provider + ")", tacticOwner);
                         guarded.add(g);
                         tactics.computeIfAbsent(codeJar(p.getClass()), k -> new ArrayList<>()).add(g.id());
+                        if (g instanceof GuardedCudaTactic c)
+                            kernels.computeIfAbsent(codeJar(p.getClass()), k -> new ArrayList<>()).add(g.id() + " -> " + c.kernel().describe());
                     }
                     String name = Guard.call(() -> where + " threw in providerName()", p::providerName);
                     catalog = catalog.with("plugin " + jar + " (" + name + ")", guarded);
@@ -109,7 +112,7 @@ final class PluginLoader {
             List<PluginJar> listed = new ArrayList<>();
             for (JarInfo j : jars.values())
                 listed.add(new PluginJar(j.path(), j.version(), j.provides() ? j.apiVersion() : null, ops.getOrDefault(j.path(), List.of()),
-                        tactics.getOrDefault(j.path(), List.of()), selectorNames.getOrDefault(j.path(), List.of())));
+                        tactics.getOrDefault(j.path(), List.of()), selectorNames.getOrDefault(j.path(), List.of()), kernels.getOrDefault(j.path(), List.of())));
             return new Plugins(listed, registry, catalog, selectors, loaders);
         } catch (RuntimeException | Error e) {
             for (URLClassLoader l : loaders) {
