@@ -196,6 +196,9 @@ class PluginLoadingTest {
         try (var loaded = org.tessel.plugins.Plugins.load(List.of(jar)); var installed = loaded.install()) {
             EnginePlan plan = Engine.load(engine, EngineHeader.Machine.cpu()).plan();
             assertEquals("acme.square.fast", plan.node("sq").tacticId(), plan.render());
+            // a GPU build of this plan is refused before any GPU work (GPU engines do not build plugin kernels yet)
+            var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> BuildCommand.refusePluginTactics(plan, TacticCatalog.global()));
+            assertTrue(e.getMessage().contains("node 'sq' (acme.Square): tactic acme.square.fast comes from plugin acme.jar") && e.getMessage().contains("--cpu"), e.getMessage());
         }
         CliRun runWithout = CliRun.of("run", engine.toString(), "--iterations", "2");
         assertEquals(2, runWithout.code());
