@@ -29,6 +29,7 @@ import picocli.CommandLine.Option;
         + "a plan's GPU tactics by emulation (reduced precision by rounding)."})
 final class BuildCommand implements Callable<Integer> {
     @Mixin ModelOptions model;
+    @Mixin ChoiceOptions choices;
     @Option(names = {"--save-engine", "--saveEngine"}, required = true, description = "Engine file to write (missing folders are created; trtexec: --saveEngine).") Path out;
     @Option(names = "--strategy", description = "Build the plan this strategy finds: joint, exact, timefold, greedy, sequential, rule, random.") String strategy;
     @Option(names = "--plan", description = "Build exactly this engine plan (JSON, from `tessel search --plan-out`).") Path planFile;
@@ -92,6 +93,7 @@ final class BuildCommand implements Callable<Integer> {
         Backend backend = cpu ? new Backend.Cpu("--cpu") : Backend.detect();
         if (strategy != null || planFile != null) return buildPlanned(backend, t0);
         if (!precisionRules.isEmpty() || bf16) throw new IllegalArgumentException((bf16 ? "--bf16" : "--precision") + " applies to engines built from a plan: add --strategy (e.g. joint) or --plan");
+        if (choices.given()) throw new IllegalArgumentException(choices.flag() + " steers a search: add --strategy (e.g. joint)");
         if (fp16 && tf32) throw new IllegalArgumentException("--fp16 and --tf32 exclude each other: pick one precision");
         if (!(backend instanceof Backend.Gpu gpu)) {
             if (fp16 || tf32)
@@ -162,6 +164,19 @@ final class BuildCommand implements Callable<Integer> {
         }
     }
 
+    /**
+     * GPU engines do not build plugin kernels yet (a plugin's CUDA source is declared and checked, not compiled into an
+     * engine): a plan naming a plugin's tactic is refused, naming the node, rather than built with another kernel.
+     */
+    static void refusePluginTactics(org.tessel.tactics.plan.EnginePlan plan, org.tessel.tactics.TacticCatalog catalog) {
+        for (org.tessel.tactics.plan.PlannedNode n : plan.nodes()) {
+            String provider = catalog.providerOf(n.tacticId());
+            if (provider != null && provider.startsWith("plugin "))
+                throw new IllegalArgumentException("node '" + n.node() + "' (" + n.op() + "): tactic " + n.tacticId() + " comes from " + provider
+                        + ", and GPU engines do not build plugin kernels yet; build this plan as a CPU engine with --cpu");
+        }
+    }
+
     /** Search (or read) the plan, apply it, build the engine that runs exactly it, save. */
     private int buildPlanned(Backend backend, long t0) throws Exception {
         if (strategy != null && planFile != null) throw new IllegalArgumentException("--strategy and --plan exclude each other: search a plan, or build a given one");
@@ -176,6 +191,7 @@ final class BuildCommand implements Callable<Integer> {
             if (!Files.exists(planFile)) throw new IllegalArgumentException("--plan " + planFile + ": no such file");
             if (Files.isDirectory(planFile)) throw new IllegalArgumentException("--plan " + planFile + " is a folder, not a plan file");
             if (!precisionRules.isEmpty()) throw new IllegalArgumentException("--precision constrains a search; a --plan file is built as it is");
+            if (choices.given()) throw new IllegalArgumentException(choices.flag() + " steers a search; a --plan file is built as it is");
             org.tessel.tactics.plan.EnginePlan given = org.tessel.tactics.plan.EnginePlanJson.read(org.tessel.ir.io.TextFiles.read(planFile), planFile.toString());
             applied = org.tessel.tactics.plan.PlanApplier.apply(prepared, given);
             how = "plan " + planFile + " (strategy " + given.strategy() + ")";
@@ -183,6 +199,7 @@ final class BuildCommand implements Callable<Integer> {
             org.tessel.search.Strategies.byName(strategy);
             org.tessel.search.SearchOptions o = org.tessel.search.SearchOptions.defaults().withTarget(tgt).withSeed(searchSeed).withPrecisions(allowed())
                     .withPrecisionRules(precisionRules.stream().map(org.tessel.search.PrecisionRule::parse).toList());
+            o = choices.apply(o);
             org.tessel.search.SearchProblem p;
             String level = tuning != null ? tuning : timingCache != null ? "top-k" : "fixed";
             if (backend instanceof Backend.Gpu gpu && (level.equals("top-k") || level.equals("all"))) {
@@ -210,6 +227,7 @@ final class BuildCommand implements Callable<Integer> {
         org.tessel.tactics.plan.PlanCheck.check(plan, applied.graph(), org.tessel.tactics.TacticCatalog.global(),
                 backend.isGpu() ? org.tessel.cost.DeviceSpec.byName(tgt) : null);
         if (backend instanceof Backend.Gpu gpu) {
+            refusePluginTactics(plan, org.tessel.tactics.TacticCatalog.global());
             // the GPU builder builds the plan's tactics on the plan's graph, one precision per engine: the floating nodes' one
             GpuEngine.Precision gp = gpuPrecision(plan, applied.graph());
             try (GpuEngine e = GpuEngine.build(applied.graph(), plan, gp, gpu.context(), options(cache), streams)) {

@@ -29,6 +29,7 @@ import picocli.CommandLine.Option;
         "MODEL may also be a bare zoo name (resnet50)."})
 final class SearchCommand implements Callable<Integer> {
     @Mixin ModelOptions model;
+    @Mixin ChoiceOptions choices;
     @Option(names = "--target", defaultValue = "h100", description = "Target device (h100, h200, a100, l4, rtx4090; default ${DEFAULT-VALUE}).") String target;
     @Option(names = "--strategy", defaultValue = "joint", description = "joint (exact when it fits, else timefold), exact, timefold, greedy, sequential, rule or random (default ${DEFAULT-VALUE}).") String strategy;
     @Option(names = "--search-seed", defaultValue = "0", description = "Seed of the search (default ${DEFAULT-VALUE}); the same seed gives the same plan.") long searchSeed;
@@ -52,6 +53,7 @@ final class SearchCommand implements Callable<Integer> {
         SearchOptions o = SearchOptions.defaults().withTarget(target).withSeed(searchSeed)
                 .withTimeLimit(Duration.ofMillis(Math.max(1, Math.round(timeLimit * 1000)))).withCudaGraphs(cudaGraphs)
                 .withPrecisionRules(precision.stream().map(PrecisionRule::parse).toList());
+        o = choices.apply(o);
         if (precisions != null) o = o.withPrecisions(Precisions.parse(precisions, "--precisions"));
         if (moves != null || unimproved != null) o = o.withSteps(unimproved != null ? unimproved : o.unimprovedSteps(), moves != null ? moves : o.maxMoves());
         if (samples != null) o = o.withRandomSamples(samples);

@@ -13,7 +13,9 @@ import java.util.ArrayList;
 import java.util.List;
 import org.tessel.cost.DeviceSpec;
 import org.tessel.ir.zoo.Zoo;
+import org.tessel.search.ForcedChoice;
 import org.tessel.search.PrecisionRule;
+import org.tessel.tactics.TacticCatalog;
 import org.tessel.search.Strategies;
 import org.tessel.search.Suggest;
 
@@ -30,6 +32,7 @@ import org.tessel.search.Suggest;
  * time_limits: [5]        # seconds, the safety net; moves end a run deterministically
  * seeds: [0, 1]
  * targets: [h100]
+ * force: ["layer1.0.conv1=cudnn.conv.fused_bias_act:fp16:nhwc"]   # optional, as tessel search --force
  * </pre>
  */
 public record ExperimentConfig(
@@ -45,11 +48,12 @@ public record ExperimentConfig(
         @JsonProperty("random_samples") Integer randomSamples,
         @JsonProperty("precision") List<String> precision,
         @JsonProperty("memory_budget_mib") Double memoryBudgetMiB,
-        @JsonProperty("cuda_graphs") Boolean cudaGraphs) {
+        @JsonProperty("cuda_graphs") Boolean cudaGraphs,
+        @JsonProperty("force") List<String> force) {
 
     /** The keys a config may use, for suggestions. */
     public static final List<String> KEYS = List.of("name", "models", "strategies", "time_limits", "seeds", "targets", "batch",
-            "moves", "unimproved_steps", "random_samples", "precision", "memory_budget_mib", "cuda_graphs");
+            "moves", "unimproved_steps", "random_samples", "precision", "memory_budget_mib", "cuda_graphs", "force");
 
     public static ExperimentConfig read(Path file) throws IOException {
         ObjectMapper m = new ObjectMapper(new YAMLFactory()).enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
@@ -85,7 +89,7 @@ public record ExperimentConfig(
             throw new IllegalArgumentException(where + ": " + (c.name() != null ? "key 'name': '" + name + "'" : "the file name gives the experiment name '" + name + "', which")
                     + " is not a plain name (letters, digits, '.', '_', '-'; no '/' and no leading '.'): results go to results/NAME" + (c.name() != null ? "" : "; set key 'name'"));
         c = new ExperimentConfig(name, c.models, c.strategies, c.timeLimits, c.seeds, c.targets, c.batch, c.moves, c.unimprovedSteps,
-                c.randomSamples, c.precision, c.memoryBudgetMiB, c.cudaGraphs);
+                c.randomSamples, c.precision, c.memoryBudgetMiB, c.cudaGraphs, c.force);
         c.validate(where);
         return c;
     }
@@ -107,6 +111,7 @@ public record ExperimentConfig(
         String k = key.replaceAll("\\[\\d+]", "");
         return switch (k) {
             case "models", "strategies", "targets", "precision" -> "a list of names";
+            case "force" -> "a list of PATTERN=TACTIC[:PRECISION[:LAYOUT]]";
             case "time_limits" -> "a list of seconds";
             case "seeds" -> "a list of integers";
             case "batch", "random_samples", "moves", "unimproved_steps" -> "an integer";
@@ -157,6 +162,15 @@ public record ExperimentConfig(
         for (double tl : timeLimits()) if (!(tl > 0) || Double.isInfinite(tl)) throw new IllegalArgumentException(where + ": key 'time_limits': " + tl + " is not a positive number of seconds");
         for (String p : precisionRules())
             try { PrecisionRule.parse(p); } catch (IllegalArgumentException e) { throw new IllegalArgumentException(where + ": key 'precision': " + e.getMessage()); }
+        for (String f : forcedChoices()) {
+            ForcedChoice fc;
+            try { fc = ForcedChoice.parse(f); } catch (IllegalArgumentException e) { throw new IllegalArgumentException(where + ": key 'force': " + e.getMessage()); }
+            if (!TacticCatalog.global().has(fc.tacticId())) {
+                try { TacticCatalog.global().byId(fc.tacticId()); } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException(where + ": key 'force': forced choice '" + f + "': " + e.getMessage());
+                }
+            }
+        }
         if (batch != null && batch < 1) throw new IllegalArgumentException(where + ": key 'batch': must be at least 1, got " + batch);
         if (moves != null && moves < 1) throw new IllegalArgumentException(where + ": key 'moves': must be at least 1, got " + moves);
         if (unimprovedSteps != null && unimprovedSteps < 1) throw new IllegalArgumentException(where + ": key 'unimproved_steps': must be at least 1, got " + unimprovedSteps);
@@ -172,6 +186,7 @@ public record ExperimentConfig(
     public List<Long> seeds() { return seeds == null || seeds.isEmpty() ? List.of(0L) : seeds; }
     public List<String> targets() { return targets == null || targets.isEmpty() ? List.of("h100") : targets; }
     public List<String> precisionRules() { return precision == null ? List.of() : precision; }
+    public List<String> forcedChoices() { return force == null ? List.of() : force; }
 
     /** Number of runs in the matrix. */
     public int runs() { return models.size() * strategies.size() * timeLimits().size() * seeds().size() * targets().size(); }

@@ -92,7 +92,8 @@ public final class ExperimentRunner {
         if (config.randomSamples() != null) o = o.withRandomSamples(config.randomSamples());
         if (config.cudaGraphs() != null) o = o.withCudaGraphs(config.cudaGraphs());
         if (config.memoryBudgetMiB() != null) o = o.withMemoryBudget(OptionalLong.of(Math.round(config.memoryBudgetMiB() * 1048576)));
-        return o.withPrecisionRules(config.precisionRules().stream().map(PrecisionRule::parse).toList());
+        return o.withPrecisionRules(config.precisionRules().stream().map(PrecisionRule::parse).toList())
+                .withForced(config.forcedChoices().stream().map(org.tessel.search.ForcedChoice::parse).toList());
     }
 
     static List<Row> withGapToBest(List<Row> rows) {

@@ -27,8 +27,36 @@ public final class OpRegistry {
         static final OpRegistry GLOBAL = load(ServiceLoader.load(OpProvider.class, OpRegistry.class.getClassLoader()));
     }
 
-    /** The registry of every provider found by ServiceLoader. */
-    public static OpRegistry global() { return Holder.GLOBAL; }
+    private static volatile OpRegistry installed;
+
+    /**
+     * The registry every part of Tessel looks ops up in: the class path's providers (found by
+     * ServiceLoader), plus the plugins the host installed ({@link #install}).
+     */
+    public static OpRegistry global() {
+        OpRegistry r = installed;
+        return r != null ? r : Holder.GLOBAL;
+    }
+
+    /** The class path's providers only (built-ins and jars on the class path), whatever is installed. */
+    public static OpRegistry classPath() { return Holder.GLOBAL; }
+
+    /** What {@link #install} returns: closing it restores the registry that was global before. */
+    public interface Installation extends AutoCloseable {
+        @Override void close();
+    }
+
+    /**
+     * Makes {@code r} (the class path's ops plus plugins' ones) what {@link #global()} returns, until
+     * the returned installation is closed. For the host that loads plugins (the command line), not
+     * for plugins; installations nest.
+     */
+    public static Installation install(OpRegistry r) {
+        java.util.Objects.requireNonNull(r, "registry");
+        OpRegistry before = installed;
+        installed = r;
+        return () -> installed = before;
+    }
 
     public static OpRegistry load(Iterable<OpProvider> providers) {
         Map<String, OpSchema> ops = new LinkedHashMap<>();

@@ -49,6 +49,29 @@ public final class CatalogCosting implements Costing {
         return out;
     }
 
+    @Override public String whyNoChoice(Node n, String tacticId) {
+        if (!catalog.has(tacticId)) {
+            try {
+                catalog.byId(tacticId);
+            } catch (IllegalArgumentException e) {
+                return e.getMessage();
+            }
+        }
+        if (n == null) return null;
+        Tactic t = catalog.byId(tacticId);
+        if (!t.appliesTo(n)) {
+            String why = t.whyNot(n, Precision.FP32, Layout.ANY);
+            return why != null ? why : tacticId + " does not implement " + n.opName();
+        }
+        if (!t.runsOn(model.device()))
+            return tacticId + " is a " + t.backend().name() + " tactic and engines for " + model.device().name() + " run only CPU tactics";
+        return null;
+    }
+
+    @Override public double predictedUs(Node n, Choice c) {
+        return c.supported() ? catalog.byId(c.tacticId()).cost(model, n, c.precision(), c.layout(), cudaGraphs).totalUs() : c.latencyUs();
+    }
+
     /** Nodes that read or write no floating tensor have nothing to compute in another precision. */
     static boolean touchesFloating(Node n) {
         for (Value v : n.inputs()) if (v != null && !v.isConstant() && v.type().dtype().isFloating()) return true;

@@ -25,6 +25,21 @@ public interface Costing {
     /** Microseconds to convert a tensor of this type to another element type. */
     double castUs(TensorType t, DType to);
 
+    /**
+     * Why {@code tacticId} offers no choice at all for node {@code n} (null: it does offer some):
+     * the id is unknown, the tactic does not implement the node's op, or it cannot run on the
+     * target. With {@code n} null only the id is checked. Forced choices report it.
+     */
+    default String whyNoChoice(Node n, String tacticId) {
+        return n == null ? null : "no tactic '" + tacticId + "' is priced for " + n.describe();
+    }
+
+    /** The measured time of a choice this costing priced by measurement, microseconds; empty when it was predicted. */
+    default java.util.OptionalDouble measuredUs(Node n, Choice c) { return java.util.OptionalDouble.empty(); }
+
+    /** The predicted time of a supported choice, microseconds (the cost model's, even where a measurement prices it). */
+    default double predictedUs(Node n, Choice c) { return c.latencyUs(); }
+
     /** One line saying what prices this is ("h100-sxm, analytical model, no CUDA graphs"). */
     String describe();
 

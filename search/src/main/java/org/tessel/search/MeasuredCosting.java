@@ -40,6 +40,14 @@ public final class MeasuredCosting implements Costing {
         return out;
     }
 
+    @Override public String whyNoChoice(Node n, String tacticId) { return base.whyNoChoice(n, tacticId); }
+
+    @Override public OptionalDouble measuredUs(Node n, Choice c) {
+        return c.supported() ? measured.get(n, c.tacticId(), c.precision(), c.layout()) : OptionalDouble.empty();
+    }
+
+    @Override public double predictedUs(Node n, Choice c) { return base.predictedUs(n, c); }
+
     /** Distinct measurements that priced at least one choice. */
     public int measurementsUsed() { return used.size(); }
 

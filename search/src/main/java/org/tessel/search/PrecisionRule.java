@@ -5,7 +5,6 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
-import java.util.regex.Pattern;
 import org.tessel.cost.Precision;
 import org.tessel.ir.Node;
 
@@ -44,20 +43,7 @@ public record PrecisionRule(String pattern, Set<Precision> allowed) {
         return String.join(", ", s);
     }
 
-    public boolean matches(Node n) {
-        Pattern p = glob(pattern);
-        return p.matcher(n.name()).matches() || p.matcher(n.opName()).matches() || p.matcher(n.op().name()).matches();
-    }
-
-    static Pattern glob(String g) {
-        StringBuilder sb = new StringBuilder();
-        for (char c : g.toCharArray()) {
-            if (c == '*') sb.append(".*");
-            else if (c == '?') sb.append('.');
-            else sb.append(Pattern.quote(String.valueOf(c)));
-        }
-        return Pattern.compile(sb.toString());
-    }
+    public boolean matches(Node n) { return NodePatterns.matches(pattern, n); }
 
     public String text() {
         return pattern + "=" + String.join("|", allowed.stream().sorted().map(p -> p.name().toLowerCase(Locale.ROOT)).toList());

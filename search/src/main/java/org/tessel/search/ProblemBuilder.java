@@ -31,22 +31,27 @@ import org.tessel.search.domain.FusedChoice;
 import org.tessel.search.domain.LiveTensor;
 import org.tessel.search.domain.PrecisionPin;
 import org.tessel.search.domain.Use;
+import org.tessel.api.select.AlgorithmSelector;
 
 /**
  * Turns a graph (after clean-up, not yet fused) into a {@link SearchProblem}: prices every node's
  * choices, every fusion candidate's fused tactics (on a fused copy of the group, so the fused
- * tactic gets the group's work) and every use's conversions, resolves user precision rules, and
- * records which tensors are alive at each step for the memory budget. A candidate's members also
- * get its formats as in-group choices where no standalone tactic runs them there
- * ({@link Choice#inGroup}), so a member no GPU kernel runs alone at FP16 does not keep its group
- * from running at FP16. Horizontal merges (sibling chains on one value, {@code SiblingMerges}) are
- * candidates too: merged or not is a decision, priced as the wide chain's kernel plus the Split's.
+ * tactic gets the group's work) and every use's conversions, resolves user precision rules, obeys
+ * forced choices (restricting the nodes they match and the fusion candidates containing them),
+ * offers the choices to algorithm selectors, and records which tensors are alive at each step for
+ * the memory budget. A candidate's members also get its formats as in-group choices where no
+ * standalone tactic runs them there ({@link Choice#inGroup}), so a member no GPU kernel runs alone at
+ * FP16 does not keep its group from running at FP16. Horizontal merges (sibling chains on one value,
+ * {@code SiblingMerges}) are candidates too: merged or not is a decision, priced as the wide chain's
+ * kernel plus the Split's.
  */
 public final class ProblemBuilder {
     private final Costing costing;
     private final List<PrecisionRule> rules;
     private final OptionalLong memoryBudget;
     private final Set<org.tessel.cost.Precision> precisions;
+    private final List<ForcedChoice> forced;
+    private final List<AlgorithmSelector> selectors;
 
     public ProblemBuilder(Costing costing, List<PrecisionRule> rules, OptionalLong memoryBudget) {
         this(costing, rules, memoryBudget, java.util.EnumSet.allOf(org.tessel.cost.Precision.class));
@@ -54,11 +59,22 @@ public final class ProblemBuilder {
 
     /** @param precisions the precisions a node may compute in (the engine's allowed set); FP32 is always among them */
     public ProblemBuilder(Costing costing, List<PrecisionRule> rules, OptionalLong memoryBudget, Set<org.tessel.cost.Precision> precisions) {
+        this(costing, rules, memoryBudget, precisions, List.of(), List.of());
+    }
+
+    /**
+     * @param forced    forced choices: each must match a node, and every node it matches keeps only the choices it admits
+     * @param selectors algorithm selectors, offered each node's and each fusion candidate's choices in turn
+     */
+    public ProblemBuilder(Costing costing, List<PrecisionRule> rules, OptionalLong memoryBudget, Set<org.tessel.cost.Precision> precisions,
+                          List<ForcedChoice> forced, List<AlgorithmSelector> selectors) {
         this.costing = costing;
         this.rules = List.copyOf(rules);
         this.memoryBudget = memoryBudget;
         this.precisions = java.util.EnumSet.copyOf(precisions);
         this.precisions.add(org.tessel.cost.Precision.FP32);
+        this.forced = List.copyOf(forced);
+        this.selectors = List.copyOf(selectors);
     }
 
     public SearchProblem build(Graph g) {
@@ -78,6 +94,7 @@ public final class ProblemBuilder {
                 throw new IllegalArgumentException("precision rule '" + r.text() + "': no node or op in graph '" + g.name() + "' matches '" + r.pattern() + "' (ops: " + String.join(", ", ops) + ")");
             }
         }
+        Map<Integer, List<ForcedChoice>> forcedOf = forcedOf(g, order, index);
         List<PrecisionPin> pins = new ArrayList<>();
         for (var e : rulesOf.entrySet())
             for (PrecisionRule r : e.getValue()) pins.add(new PrecisionPin(e.getKey(), r.text(), r.allowed()));
@@ -102,10 +119,12 @@ public final class ProblemBuilder {
             }
 
         List<List<Choice>> supportedOf = new ArrayList<>();
+        List<java.util.Comparator<Choice>> preferenceOf = new ArrayList<>();
         for (int i = 0; i < order.size(); i++) {
             Node n = order.get(i);
             List<Choice> all = costing.choices(n, i, layoutOptions(n, layoutChoice));
             List<Choice> supported = all.stream().filter(c -> c.supported() && precisions.contains(c.precision())).toList();
+            if (supported.isEmpty() && forcedOf.containsKey(i)) obey(n, g, forcedOf.get(i), all, supported);
             if (supported.isEmpty()) {
                 boolean atOthers = all.stream().anyMatch(Choice::supported);
                 throw new IllegalArgumentException(n.describe() + " in graph '" + g.name() + "': no tactic supports it" + (atOthers
@@ -113,7 +132,11 @@ public final class ProblemBuilder {
                           + new java.util.TreeSet<>(all.stream().filter(Choice::supported).map(c -> c.precision().text()).toList()) + ")"
                         : " (" + reasons(all) + ")"));
             }
-            supportedOf.add(supported);
+            List<ForcedChoice> fs = forcedOf.getOrDefault(i, List.of());
+            if (!fs.isEmpty()) supported = obey(n, g, fs, all, supported);
+            Selectors.Selection sel = Selectors.select(selectors, n, null, supported, costing, false, g.name());
+            supportedOf.add(sel.kept());
+            preferenceOf.add(sel.preference());
         }
 
         List<Use> uses = new ArrayList<>();
@@ -133,12 +156,21 @@ public final class ProblemBuilder {
             int[] members = c.nodes().stream().mapToInt(index::get).toArray();
             Node fused = fusedCopy(g, c);
             Map<Format, FusedChoice> best = new LinkedHashMap<>();
+            Map<Format, Choice> bestChoice = new LinkedHashMap<>();
             List<Layout> layouts = layoutOptions(fused, layoutChoice);
-            for (Choice ch : costing.choices(fused, members[0], layouts)) {
-                if (!ch.supported() || !precisions.contains(ch.precision())) continue;
-                FusedChoice cur = best.get(ch.format());
-                if (cur == null || ch.latencyPs() < cur.latencyPs() || ch.latencyPs() == cur.latencyPs() && ch.tacticId().compareTo(cur.tacticId()) < 0)
+            // a group that computes a forced node runs the forced tactic, or is not a candidate
+            List<ForcedChoice> fs = new ArrayList<>();
+            for (int m : members) fs.addAll(forcedOf.getOrDefault(m, List.of()));
+            List<Choice> offered = costing.choices(fused, members[0], layouts).stream()
+                    .filter(ch -> ch.supported() && precisions.contains(ch.precision()) && fs.stream().allMatch(f -> f.admits(ch))).toList();
+            Selectors.Selection sel = Selectors.select(selectors, fused, c.nodes().stream().map(Node::name).toList(), offered, costing, true, g.name());
+            java.util.Comparator<Choice> preference = sel.preference();
+            for (Choice ch : sel.kept()) {
+                Choice cur = bestChoice.get(ch.format());
+                if (cur == null || ch.latencyPs() < cur.latencyPs() || ch.latencyPs() == cur.latencyPs() && preference.compare(ch, cur) < 0) {
+                    bestChoice.put(ch.format(), ch);
                     best.put(ch.format(), new FusedChoice(ch.tacticId(), ch.precision(), ch.layout(), ch.latencyPs(), ch.computeUs(), ch.memoryUs(), ch.launchUs(), ch.workspaceBytes()));
+                }
             }
             // a candidate no fused tactic can run would only ever be refused: leave it out
             if (best.isEmpty()) continue;
@@ -156,16 +188,20 @@ public final class ProblemBuilder {
             Node n = order.get(i);
             List<PrecisionRule> rs = rulesOf.getOrDefault(i, List.of());
             List<Choice> supported = supportedOf.get(i);
-            List<Choice> inGroup = inGroupChoices(i, layoutOptions(n, layoutChoice), supported, cands);
+            List<ForcedChoice> fs = forcedOf.getOrDefault(i, List.of());
+            // a forced node runs its forced tactic: no in-group choice (which names none) stands in for it
+            List<Choice> inGroup = fs.isEmpty() ? inGroupChoices(i, layoutOptions(n, layoutChoice), supported, cands) : List.of();
             List<Choice> allowed = supported.stream().filter(c -> rs.stream().allMatch(r -> r.allowed().contains(c.precision()))).toList();
             List<Choice> allowedInGroup = inGroup.stream().filter(c -> rs.stream().allMatch(r -> r.allowed().contains(c.precision()))).toList();
             if (allowed.isEmpty() && allowedInGroup.isEmpty())
-                throw new IllegalArgumentException(n.describe() + ": precision rules " + PrecisionRule.texts(rs) + " leave no supported choice (supported precisions: "
+                throw new IllegalArgumentException(n.describe() + ": precision rules " + PrecisionRule.texts(rs) + " leave no supported choice"
+                        + (fs.isEmpty() ? "" : " with forced choice" + (fs.size() > 1 ? "s " : " ") + ForcedChoice.texts(fs))
+                        + (selectors.isEmpty() ? "" : " among those the selectors kept") + " (supported precisions: "
                         + String.join(", ", new LinkedHashSet<>(supported.stream().map(c -> c.precision().text()).toList()))
                         + (inGroup.isEmpty() ? "" : "; in a fused group also: " + String.join(", ", new LinkedHashSet<>(inGroup.stream().map(c -> c.precision().text()).toList()))) + ")");
-            List<Choice> choices = new ArrayList<>(SearchProblem.undominated(supported, true));
+            List<Choice> choices = new ArrayList<>(SearchProblem.undominated(supported, true, preferenceOf.get(i)));
             choices.addAll(inGroup);
-            List<Choice> search = new ArrayList<>(SearchProblem.undominated(allowed, memoryBudget.isPresent()));
+            List<Choice> search = new ArrayList<>(SearchProblem.undominated(allowed, memoryBudget.isPresent(), preferenceOf.get(i)));
             search.addAll(allowedInGroup);
             nodes.add(new SearchProblem.Node(i, n.name(), n.opName(), choices, search, base[i]));
         }
@@ -254,6 +290,58 @@ public final class ProblemBuilder {
         List<Choice> out = new ArrayList<>();
         for (Format f : add) out.add(Choice.inGroup(i, f));
         return out;
+    }
+
+    /** Each node's forced choices; a forced choice that matches no node fails, listing the graph's ops. */
+    private Map<Integer, List<ForcedChoice>> forcedOf(Graph g, List<Node> order, Map<Node, Integer> index) {
+        Map<Integer, List<ForcedChoice>> out = new HashMap<>();
+        for (ForcedChoice f : forced) {
+            String unknown = costing.whyNoChoice(null, f.tacticId());
+            if (unknown != null) throw new IllegalArgumentException("forced choice '" + f.text() + "': " + unknown);
+            boolean any = false;
+            for (Node n : order) if (f.matches(n)) { out.computeIfAbsent(index.get(n), k -> new ArrayList<>()).add(f); any = true; }
+            if (!any) {
+                Set<String> ops = new TreeSet<>();
+                for (Node n : order) ops.add(n.opName());
+                throw new IllegalArgumentException("forced choice '" + f.text() + "': no node or op in graph '" + g.name() + "' matches '" + f.pattern()
+                        + "' (ops: " + String.join(", ", ops) + "; node names are those of the prepared graph, see `tessel search --show-plan`)");
+            }
+        }
+        return out;
+    }
+
+    /**
+     * The supported choices of {@code n} that every forced choice admits; none fails naming the node,
+     * the forced choice and why (the catalogue's reason where the tactic cannot run the node).
+     */
+    private List<Choice> obey(Node n, Graph g, List<ForcedChoice> fs, List<Choice> all, List<Choice> supported) {
+        List<Choice> kept = supported.stream().filter(c -> fs.stream().allMatch(f -> f.admits(c))).toList();
+        if (!kept.isEmpty()) return kept;
+        String where = n.describe() + " in graph '" + g.name() + "'";
+        for (ForcedChoice f : fs) {
+            List<Choice> ofTactic = all.stream().filter(c -> c.tacticId().equals(f.tacticId())).toList();
+            if (ofTactic.isEmpty()) {
+                String why = costing.whyNoChoice(n, f.tacticId());
+                throw new IllegalArgumentException(where + ": forced choice '" + f.text() + "' cannot be obeyed: " + (why != null ? why : f.tacticId() + " offers no choice for it"));
+            }
+            List<Choice> at = ofTactic.stream().filter(f::admits).toList();
+            if (at.isEmpty()) {
+                Set<String> offered = new TreeSet<>();
+                for (Choice c : ofTactic) offered.add(new Format(c.precision(), c.layout()).toString());
+                throw new IllegalArgumentException(where + ": forced choice '" + f.text() + "' cannot be obeyed: the node is searched only at "
+                        + String.join(", ", offered) + (f.layout() != null && ofTactic.stream().allMatch(c -> c.layout() == Layout.ANY)
+                        ? " (it has no image tensor, so a layout does not apply: leave it out)" : ""));
+            }
+            List<Choice> ok = at.stream().filter(Choice::supported).toList();
+            if (ok.isEmpty())
+                throw new IllegalArgumentException(where + ": forced choice '" + f.text() + "' cannot be obeyed: " + f.tacticId() + " cannot run it at "
+                        + new Format(at.getFirst().precision(), at.getFirst().layout()) + ": " + at.getFirst().whyNot());
+            if (ok.stream().noneMatch(c -> precisions.contains(c.precision())))
+                throw new IllegalArgumentException(where + ": forced choice '" + f.text() + "' cannot be obeyed: " + f.tacticId() + " runs it at "
+                        + String.join(", ", new TreeSet<>(ok.stream().map(c -> c.precision().text()).toList())) + ", and the allowed precisions are "
+                        + precisions.stream().map(org.tessel.cost.Precision::text).toList() + " (allow more, e.g. --fp16 or --precisions)");
+        }
+        throw new IllegalArgumentException(where + ": forced choices " + ForcedChoice.texts(fs) + " contradict each other: no choice satisfies all of them");
     }
 
     private Use use(int id, Value v, int producer, int consumer) {

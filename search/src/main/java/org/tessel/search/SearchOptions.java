@@ -3,9 +3,11 @@ package org.tessel.search;
 import java.time.Duration;
 import java.util.List;
 import java.util.OptionalLong;
+import org.tessel.api.select.AlgorithmSelector;
 
 /**
- * How to search: the seed, limits, target device, user precision rules and memory budget.
+ * How to search: the seed, limits, target device, user precision rules, forced choices, algorithm
+ * selectors and memory budget.
  * Step and sample limits keep every strategy deterministic under its seed; the time limit is a
  * safety net (a run it cuts short says so in its plan).
  *
@@ -16,13 +18,16 @@ import java.util.OptionalLong;
  */
 public record SearchOptions(long seed, Duration timeLimit, long unimprovedSteps, long maxMoves, int randomSamples,
                             String target, boolean cudaGraphs, List<PrecisionRule> precisionRules, OptionalLong memoryBudget,
-                            boolean fullAssert, java.util.Set<org.tessel.cost.Precision> precisions) {
+                            boolean fullAssert, java.util.Set<org.tessel.cost.Precision> precisions, List<ForcedChoice> forced,
+                            List<AlgorithmSelector> selectors) {
     /** What an engine can be built in today: INT8 waits for calibration. */
     public static final java.util.Set<org.tessel.cost.Precision> BUILDABLE = java.util.Collections.unmodifiableSet(java.util.EnumSet.of(
             org.tessel.cost.Precision.FP32, org.tessel.cost.Precision.TF32, org.tessel.cost.Precision.FP16, org.tessel.cost.Precision.BF16));
 
     public SearchOptions {
         precisionRules = List.copyOf(precisionRules);
+        forced = List.copyOf(forced);
+        selectors = List.copyOf(selectors);
         if (precisions == null || precisions.isEmpty()) throw new IllegalArgumentException("at least one precision must be allowed");
         if (!precisions.contains(org.tessel.cost.Precision.FP32)) throw new IllegalArgumentException("FP32 must be allowed (nodes without floating tensors and graph boundaries use it)");
         precisions = java.util.Collections.unmodifiableSet(java.util.EnumSet.copyOf(precisions));
@@ -31,18 +36,22 @@ public record SearchOptions(long seed, Duration timeLimit, long unimprovedSteps,
     }
 
     public static SearchOptions defaults() {
-        return new SearchOptions(0, Duration.ofSeconds(10), 200, 40_000, 2000, "h100", false, List.of(), OptionalLong.empty(), false, BUILDABLE);
+        return new SearchOptions(0, Duration.ofSeconds(10), 200, 40_000, 2000, "h100", false, List.of(), OptionalLong.empty(), false, BUILDABLE, List.of(), List.of());
     }
 
-    public SearchOptions withSeed(long s) { return new SearchOptions(s, timeLimit, unimprovedSteps, maxMoves, randomSamples, target, cudaGraphs, precisionRules, memoryBudget, fullAssert, precisions); }
-    public SearchOptions withTimeLimit(Duration d) { return new SearchOptions(seed, d, unimprovedSteps, maxMoves, randomSamples, target, cudaGraphs, precisionRules, memoryBudget, fullAssert, precisions); }
-    public SearchOptions withSteps(long unimproved, long max) { return new SearchOptions(seed, timeLimit, unimproved, max, randomSamples, target, cudaGraphs, precisionRules, memoryBudget, fullAssert, precisions); }
-    public SearchOptions withRandomSamples(int n) { return new SearchOptions(seed, timeLimit, unimprovedSteps, maxMoves, n, target, cudaGraphs, precisionRules, memoryBudget, fullAssert, precisions); }
-    public SearchOptions withTarget(String t) { return new SearchOptions(seed, timeLimit, unimprovedSteps, maxMoves, randomSamples, t, cudaGraphs, precisionRules, memoryBudget, fullAssert, precisions); }
-    public SearchOptions withCudaGraphs(boolean b) { return new SearchOptions(seed, timeLimit, unimprovedSteps, maxMoves, randomSamples, target, b, precisionRules, memoryBudget, fullAssert, precisions); }
-    public SearchOptions withPrecisionRules(List<PrecisionRule> r) { return new SearchOptions(seed, timeLimit, unimprovedSteps, maxMoves, randomSamples, target, cudaGraphs, r, memoryBudget, fullAssert, precisions); }
-    public SearchOptions withMemoryBudget(OptionalLong b) { return new SearchOptions(seed, timeLimit, unimprovedSteps, maxMoves, randomSamples, target, cudaGraphs, precisionRules, b, fullAssert, precisions); }
+    public SearchOptions withSeed(long s) { return new SearchOptions(s, timeLimit, unimprovedSteps, maxMoves, randomSamples, target, cudaGraphs, precisionRules, memoryBudget, fullAssert, precisions, forced, selectors); }
+    public SearchOptions withTimeLimit(Duration d) { return new SearchOptions(seed, d, unimprovedSteps, maxMoves, randomSamples, target, cudaGraphs, precisionRules, memoryBudget, fullAssert, precisions, forced, selectors); }
+    public SearchOptions withSteps(long unimproved, long max) { return new SearchOptions(seed, timeLimit, unimproved, max, randomSamples, target, cudaGraphs, precisionRules, memoryBudget, fullAssert, precisions, forced, selectors); }
+    public SearchOptions withRandomSamples(int n) { return new SearchOptions(seed, timeLimit, unimprovedSteps, maxMoves, n, target, cudaGraphs, precisionRules, memoryBudget, fullAssert, precisions, forced, selectors); }
+    public SearchOptions withTarget(String t) { return new SearchOptions(seed, timeLimit, unimprovedSteps, maxMoves, randomSamples, t, cudaGraphs, precisionRules, memoryBudget, fullAssert, precisions, forced, selectors); }
+    public SearchOptions withCudaGraphs(boolean b) { return new SearchOptions(seed, timeLimit, unimprovedSteps, maxMoves, randomSamples, target, b, precisionRules, memoryBudget, fullAssert, precisions, forced, selectors); }
+    public SearchOptions withPrecisionRules(List<PrecisionRule> r) { return new SearchOptions(seed, timeLimit, unimprovedSteps, maxMoves, randomSamples, target, cudaGraphs, r, memoryBudget, fullAssert, precisions, forced, selectors); }
+    public SearchOptions withMemoryBudget(OptionalLong b) { return new SearchOptions(seed, timeLimit, unimprovedSteps, maxMoves, randomSamples, target, cudaGraphs, precisionRules, b, fullAssert, precisions, forced, selectors); }
     /** The precisions nodes may compute in (FP32 always among them). */
-    public SearchOptions withPrecisions(java.util.Set<org.tessel.cost.Precision> ps) { return new SearchOptions(seed, timeLimit, unimprovedSteps, maxMoves, randomSamples, target, cudaGraphs, precisionRules, memoryBudget, fullAssert, ps); }
-    public SearchOptions withFullAssert(boolean b) { return new SearchOptions(seed, timeLimit, unimprovedSteps, maxMoves, randomSamples, target, cudaGraphs, precisionRules, memoryBudget, b, precisions); }
+    public SearchOptions withPrecisions(java.util.Set<org.tessel.cost.Precision> ps) { return new SearchOptions(seed, timeLimit, unimprovedSteps, maxMoves, randomSamples, target, cudaGraphs, precisionRules, memoryBudget, fullAssert, ps, forced, selectors); }
+    /** Forced choices: every node a choice matches runs its tactic (at its precision and layout), or the search fails naming the node. */
+    public SearchOptions withForced(List<ForcedChoice> f) { return new SearchOptions(seed, timeLimit, unimprovedSteps, maxMoves, randomSamples, target, cudaGraphs, precisionRules, memoryBudget, fullAssert, precisions, f, selectors); }
+    /** Algorithm selectors, applied in order while the problem is built and told the plan a strategy finds. */
+    public SearchOptions withSelectors(List<AlgorithmSelector> s) { return new SearchOptions(seed, timeLimit, unimprovedSteps, maxMoves, randomSamples, target, cudaGraphs, precisionRules, memoryBudget, fullAssert, precisions, forced, s); }
+    public SearchOptions withFullAssert(boolean b) { return new SearchOptions(seed, timeLimit, unimprovedSteps, maxMoves, randomSamples, target, cudaGraphs, precisionRules, memoryBudget, b, precisions, forced, selectors); }
 }

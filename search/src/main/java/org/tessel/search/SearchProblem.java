@@ -199,11 +199,16 @@ public final class SearchProblem {
      * only the fastest survives. Input order is kept; the result is sorted fastest first.
      */
     public static List<Choice> undominated(List<Choice> choices, boolean keepWorkspaceTradeoffs) {
+        return undominated(choices, keepWorkspaceTradeoffs, Comparator.comparing(Choice::tacticId));
+    }
+
+    /** As {@link #undominated(List, boolean)}, equally priced choices of one format ordered by {@code preference} (an algorithm selector's order). */
+    public static List<Choice> undominated(List<Choice> choices, boolean keepWorkspaceTradeoffs, Comparator<Choice> preference) {
         Map<Format, List<Choice>> byFormat = new java.util.LinkedHashMap<>(); // insertion order: enum hash codes differ between runs
         for (Choice c : choices) byFormat.computeIfAbsent(c.format(), k -> new ArrayList<>()).add(c);
         List<Choice> out = new ArrayList<>();
         for (List<Choice> cs : byFormat.values()) {
-            cs.sort(Comparator.comparingLong(Choice::latencyPs).thenComparingLong(Choice::workspaceBytes).thenComparing(Choice::tacticId));
+            cs.sort(Comparator.comparingLong(Choice::latencyPs).thenComparingLong(Choice::workspaceBytes).thenComparing(preference));
             long minWs = Long.MAX_VALUE;
             for (Choice c : cs) {
                 if (c.workspaceBytes() < minWs) {

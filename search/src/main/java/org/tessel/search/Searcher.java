@@ -40,7 +40,7 @@ public final class Searcher {
     }
 
     public static SearchProblem problem(Graph prepared, Costing costing, SearchOptions o) {
-        return new ProblemBuilder(costing, o.precisionRules(), o.memoryBudget(), o.precisions()).build(prepared);
+        return new ProblemBuilder(costing, o.precisionRules(), o.memoryBudget(), o.precisions(), o.forced(), o.selectors()).build(prepared);
     }
 
     public static Plan run(SearchProblem p, String strategy, SearchOptions o) {
@@ -60,7 +60,9 @@ public final class Searcher {
         List<String> notes = new ArrayList<>();
         if (r.note() != null) notes.add(r.note());
         if (!e.feasible()) notes.add("INFEASIBLE: " + e.byRule());
-        return new Plan(p.name(), s.name(), o.target(), o.seed(), p.size(), p.candidates().size(), fused, r.assignment(), e,
+        Plan plan = new Plan(p.name(), s.name(), o.target(), o.seed(), p.size(), p.candidates().size(), fused, r.assignment(), e,
                 predicted, bound, gap, seconds, r.evaluatedMoves(), r.provenOptimal(), r.stoppedByTime(), String.join("; ", notes));
+        if (!o.selectors().isEmpty() && p.prepared() != null && e.feasible()) Selectors.report(o.selectors(), EnginePlans.complete(p, plan));
+        return plan;
     }
 }

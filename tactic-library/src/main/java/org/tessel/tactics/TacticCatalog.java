@@ -27,8 +27,42 @@ public final class TacticCatalog {
         static final TacticCatalog GLOBAL = load(ServiceLoader.load(TacticProvider.class, TacticCatalog.class.getClassLoader()));
     }
 
-    /** The catalogue of every provider on the class path (the built-ins among them). */
-    public static TacticCatalog global() { return Holder.GLOBAL; }
+    private static volatile TacticCatalog installed;
+
+    /** The catalogue every part of Tessel prices and checks with: the class path's providers (the built-ins among them), plus installed plugins' ({@link #install}). */
+    public static TacticCatalog global() {
+        TacticCatalog c = installed;
+        return c != null ? c : Holder.GLOBAL;
+    }
+
+    /** The class path's providers only, whatever is installed. */
+    public static TacticCatalog classPath() { return Holder.GLOBAL; }
+
+    /** What {@link #install} returns: closing it restores the catalogue that was global before. */
+    public interface Installation extends AutoCloseable {
+        @Override void close();
+    }
+
+    /** Makes {@code c} what {@link #global()} returns until the installation is closed (the command line's --plugins); installations nest. */
+    public static Installation install(TacticCatalog c) {
+        java.util.Objects.requireNonNull(c, "catalogue");
+        TacticCatalog before = installed;
+        installed = c;
+        return () -> installed = before;
+    }
+
+    /** This catalogue with another provider's tactics; an id defined twice is an error naming both providers. */
+    public TacticCatalog with(String provider, List<Tactic> extra) {
+        Map<String, Tactic> m = new LinkedHashMap<>(byId);
+        Map<String, String> o = new LinkedHashMap<>(origin);
+        for (Tactic t : extra) {
+            String prev = o.get(t.id());
+            if (prev != null) throw new IllegalStateException("tactic '" + t.id() + "' is defined twice: by provider '" + prev + "' and by '" + provider + "'");
+            m.put(t.id(), t);
+            o.put(t.id(), provider);
+        }
+        return new TacticCatalog(m, o);
+    }
 
     /** A catalogue of exactly these providers. */
     public static TacticCatalog load(Iterable<? extends TacticProvider> providers) {

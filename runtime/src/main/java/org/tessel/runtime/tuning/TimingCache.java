@@ -169,7 +169,15 @@ public final class TimingCache {
      * measurements. A file of another environment or one that no longer parses is replaced. This
      * cache itself is not changed.
      */
-    public void save(Path file) throws IOException {
+    public void save(Path file) throws IOException { write(file, true); }
+
+    /**
+     * Writes exactly this cache over {@code file}, atomically and under the same lock as {@link #save}, without merging
+     * what the file holds: for tools that edit a cache (an entry deleted stays deleted).
+     */
+    public void replace(Path file) throws IOException { write(file, false); }
+
+    private void write(Path file, boolean merge) throws IOException {
         org.tessel.ir.io.AtomicFiles.checkWritable(file);
         Path target = file.toAbsolutePath().normalize();
         Files.createDirectories(target.getParent());
@@ -179,11 +187,13 @@ public final class TimingCache {
                 ch.lock(); // released when the channel closes
                 TimingCache merged = new TimingCache(environment);
                 merged.entries.putAll(entries);
-                try {
-                    TimingCache onDisk = read(file);
-                    if (environment.difference(onDisk.environment) == null) merged.merge(onDisk);
-                } catch (NoSuchFileException | MismatchException e) {
-                    // nothing of this environment to keep
+                if (merge) {
+                    try {
+                        TimingCache onDisk = read(file);
+                        if (environment.difference(onDisk.environment) == null) merged.merge(onDisk);
+                    } catch (NoSuchFileException | MismatchException e) {
+                        // nothing of this environment to keep
+                    }
                 }
                 org.tessel.ir.io.AtomicFiles.writeString(file, merged.text());
             }

@@ -50,6 +50,8 @@ public final class RuleSearch implements SearchStrategy {
             }
             if (best == null) // a node that cannot compute at the rule's precision (integer data) stays at FP32
                 for (Choice c : n.choices()) if (c.standalone() && c.precision() == Precision.FP32 && c.layout() == want && (best == null || c.latencyPs() < best.latencyPs())) best = c;
+            if (best == null) // a node whose choices a forced choice or a selector narrowed takes what it was left, preferred tactic first
+                best = atFormat(n, null);
             if (best == null)
                 throw new IllegalArgumentException("the rule strategy has no choice for node '" + n.name() + "' (" + n.op() + ") at " + precision.text() + "/" + layout.text()
                         + " or fp32; its choices: " + n.choices());
@@ -81,12 +83,12 @@ public final class RuleSearch implements SearchStrategy {
                 "rule: " + precision.text() + ", layout " + layout.text());
     }
 
-    /** The group member's preferred (else fastest) choice whose format agrees with {@code f} (an in-group one too), or null. */
+    /** The node's preferred (else fastest) choice whose format agrees with {@code f} (an in-group one too; null: any format), or null. */
     private static Choice atFormat(SearchProblem.Node n, org.tessel.search.Format f) {
         Choice best = null;
         int rank = Integer.MAX_VALUE;
         for (Choice c : n.choices()) {
-            if (!c.supported() || !c.format().agrees(f)) continue;
+            if (!c.supported() || (f == null ? !c.standalone() : !c.format().agrees(f))) continue; // any format: alone, so no in-group choice
             int r = PREFERRED.indexOf(c.tacticId());
             if (r < 0) r = PREFERRED.size();
             if (best == null || r < rank || r == rank && c.latencyPs() < best.latencyPs()) { best = c; rank = r; }
