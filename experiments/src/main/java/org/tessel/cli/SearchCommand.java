@@ -44,12 +44,15 @@ final class SearchCommand implements Callable<Integer> {
     @Option(names = "--precisions", split = ",", description = "Precisions nodes may compute in (default fp32,tf32,fp16,bf16; fp32 is always allowed).") List<String> precisions;
     @Option(names = "--plan-out", description = "Write the engine plan (JSON) here: the plan `tessel build --plan` builds.") Path planOut;
     @Option(names = "--show-plan", description = "Print the engine plan: per node the tactic, precision, layout, stream and predicted time.") boolean showPlan;
+    @Option(names = "--plot", paramLabel = "FILE.png", description = "Draw the search's convergence: the best plan's predicted latency over the solve (Timefold; "
+            + "joint when it runs Timefold), with the lower bound.") Path plot;
     @Option(names = "--explain", description = "Per node: the choice, the runner-up and the score terms that decided it, and Timefold's constraint matches.") boolean explain;
 
     @Override public Integer call() throws Exception {
         if (!model.name().startsWith("zoo:") && !Files.exists(Path.of(model.model)) && Zoo.names().contains(model.model)) model.model = "zoo:" + model.model;
         Strategies.byName(strategy);
         if (planOut != null) org.tessel.ir.io.AtomicFiles.checkWritable(planOut);
+        Plots.checkPath(plot, "--plot");
         SearchOptions o = SearchOptions.defaults().withTarget(target).withSeed(searchSeed)
                 .withTimeLimit(Duration.ofMillis(Math.max(1, Math.round(timeLimit * 1000)))).withCudaGraphs(cudaGraphs)
                 .withPrecisionRules(precision.stream().map(PrecisionRule::parse).toList());
@@ -104,6 +107,20 @@ final class SearchCommand implements Callable<Integer> {
             if (planOut != null) {
                 org.tessel.ir.io.AtomicFiles.writeString(planOut, org.tessel.tactics.plan.EnginePlanJson.write(ep));
                 System.out.println("plan: " + planOut + " (" + ep.nodes().size() + " nodes, " + ep.merges().size() + " merges, " + ep.groups().size() + " fused groups, " + ep.conversions().size() + " casts)");
+            }
+        }
+        if (plot != null) {
+            if (plan.convergence().isEmpty())
+                System.out.println("note: --plot: the " + plan.strategy() + " strategy found its plan at once (" + (plan.note().isEmpty() ? "no improvements over time" : plan.note())
+                        + "); convergence is drawn for timefold, or joint when the graph is too wide for the exact solver");
+            else {
+                double[][] line = {plan.convergence().stream().mapToDouble(v -> v[0]).toArray(), plan.convergence().stream().mapToDouble(v -> v[1]).toArray()};
+                double end = Math.max(plan.solveSeconds(), line[0][line[0].length - 1]);
+                Map<String, double[][]> series = new java.util.LinkedHashMap<>();
+                series.put("best plan (" + plan.strategy() + ")", line);
+                series.put("lower bound", new double[][] {{line[0][0], end}, {plan.boundMs(), plan.boundMs()}});
+                Plots.lines("search convergence: " + plan.model() + " on " + plan.target(), "solve time (s)", "predicted latency (ms)", false, series, plot);
+                System.out.println("plot: " + plot + " (" + plan.convergence().size() + " improvements)");
             }
         }
         System.out.println(plan.summaryLine());

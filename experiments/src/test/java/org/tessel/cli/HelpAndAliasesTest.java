@@ -101,5 +101,14 @@ class HelpAndAliasesTest {
         CliRun c = CliRun.of("calibrate", "--timing-cache", TimingCacheSearchTest.CACHE.toString(), "--no-fit", "--plot", cal.toString());
         assertEquals(0, c.code(), c.err());
         assertTrue(png(cal).getWidth() >= 700);
+
+        Path conv = dir.resolve("conv.png");
+        CliRun sr = CliRun.of("search", "zoo:bert-tiny", "--strategy", "timefold", "--moves", "20000", "--plot", conv.toString());
+        assertEquals(0, sr.code(), sr.err());
+        assertTrue(sr.out().contains("plot: " + conv + " ("), sr.out());
+        assertTrue(png(conv).getWidth() >= 800);
+        CliRun atOnce = CliRun.of("search", "zoo:bert-tiny", "--strategy", "greedy", "--plot", dir.resolve("g.png").toString());
+        assertEquals(0, atOnce.code(), atOnce.err());
+        assertTrue(atOnce.out().contains("note: --plot: the greedy strategy found its plan at once") && !java.nio.file.Files.exists(dir.resolve("g.png")), atOnce.out());
     }
 }

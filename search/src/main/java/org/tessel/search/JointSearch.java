@@ -20,7 +20,7 @@ public final class JointSearch implements SearchStrategy {
         } catch (IllegalArgumentException tooWide) {
             Result r = new TimefoldSearch().solve(p, o);
             return new Result(r.assignment(), r.evaluatedMoves(), r.provenOptimal(), r.stoppedByTime(),
-                    join("joint: timefold (" + tooWide.getMessage().replaceFirst("; use --strategy timefold$", "") + ")", r.note()));
+                    join("joint: timefold (" + tooWide.getMessage().replaceFirst("; use --strategy timefold$", "") + ")", r.note()), r.convergence());
         }
     }
 

@@ -61,7 +61,7 @@ public final class Searcher {
         if (r.note() != null) notes.add(r.note());
         if (!e.feasible()) notes.add("INFEASIBLE: " + e.byRule());
         Plan plan = new Plan(p.name(), s.name(), o.target(), o.seed(), p.size(), p.candidates().size(), fused, r.assignment(), e,
-                predicted, bound, gap, seconds, r.evaluatedMoves(), r.provenOptimal(), r.stoppedByTime(), String.join("; ", notes));
+                predicted, bound, gap, seconds, r.evaluatedMoves(), r.provenOptimal(), r.stoppedByTime(), String.join("; ", notes), r.convergence());
         if (!o.selectors().isEmpty() && p.prepared() != null && e.feasible()) Selectors.report(o.selectors(), EnginePlans.complete(p, plan));
         return plan;
     }

@@ -88,12 +88,18 @@ public final class TimefoldSearch implements SearchStrategy {
         Assignment start = new GreedySearch().solve(p, o).assignment();
         EnginePlan problem = p.solution(start);
         Solver<EnginePlan> solver = SolverFactory.<EnginePlan>create(config(o)).buildSolver();
+        // each new best feasible solution: when, and its predicted latency (the soft score is minus picoseconds)
+        List<double[]> convergence = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+        solver.addEventListener(ev -> {
+            var score = (ai.timefold.solver.core.api.score.buildin.hardsoftlong.HardSoftLongScore) ev.getNewBestScore();
+            if (score.isFeasible()) convergence.add(new double[] {ev.getTimeMillisSpent() / 1000.0, -score.softScore() / 1e9});
+        });
         long t0 = System.nanoTime();
         EnginePlan best = solver.solve(problem);
         long elapsed = System.nanoTime() - t0;
         long moves = ((DefaultSolver<EnginePlan>) solver).getMoveEvaluationCount();
         boolean byTime = elapsed >= o.timeLimit().toNanos();
-        return new Result(p.assignment(best), moves, false, byTime, byTime ? "stopped by the time limit: the result may differ between runs" : null);
+        return new Result(p.assignment(best), moves, false, byTime, byTime ? "stopped by the time limit: the result may differ between runs" : null, List.copyOf(convergence));
     }
 
     /** Solves from an empty solution with the given options; for tests of the solver itself. */
