@@ -164,19 +164,6 @@ final class BuildCommand implements Callable<Integer> {
         }
     }
 
-    /**
-     * GPU engines do not build plugin kernels yet (a plugin's CUDA source is declared and checked, not compiled into an
-     * engine): a plan naming a plugin's tactic is refused, naming the node, rather than built with another kernel.
-     */
-    static void refusePluginTactics(org.tessel.tactics.plan.EnginePlan plan, org.tessel.tactics.TacticCatalog catalog) {
-        for (org.tessel.tactics.plan.PlannedNode n : plan.nodes()) {
-            String provider = catalog.providerOf(n.tacticId());
-            if (provider != null && provider.startsWith("plugin "))
-                throw new IllegalArgumentException("node '" + n.node() + "' (" + n.op() + "): tactic " + n.tacticId() + " comes from " + provider
-                        + ", and GPU engines do not build plugin kernels yet; build this plan as a CPU engine with --cpu");
-        }
-    }
-
     /** Search (or read) the plan, apply it, build the engine that runs exactly it, save. */
     private int buildPlanned(Backend backend, long t0) throws Exception {
         if (strategy != null && planFile != null) throw new IllegalArgumentException("--strategy and --plan exclude each other: search a plan, or build a given one");
@@ -227,7 +214,6 @@ final class BuildCommand implements Callable<Integer> {
         org.tessel.tactics.plan.PlanCheck.check(plan, applied.graph(), org.tessel.tactics.TacticCatalog.global(),
                 backend.isGpu() ? org.tessel.cost.DeviceSpec.byName(tgt) : null);
         if (backend instanceof Backend.Gpu gpu) {
-            refusePluginTactics(plan, org.tessel.tactics.TacticCatalog.global());
             // the GPU builder builds the plan's tactics on the plan's graph, one precision per engine: the floating nodes' one
             GpuEngine.Precision gp = gpuPrecision(plan, applied.graph());
             try (GpuEngine e = GpuEngine.build(applied.graph(), plan, gp, gpu.context(), options(cache), streams)) {

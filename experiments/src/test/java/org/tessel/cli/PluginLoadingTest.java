@@ -194,11 +194,14 @@ class PluginLoadingTest {
         assertEquals(0, run.code(), run.err());
         assertTrue(run.out().contains("p50_ms="), run.out());
         try (var loaded = org.tessel.plugins.Plugins.load(List.of(jar)); var installed = loaded.install()) {
-            EnginePlan plan = Engine.load(engine, EngineHeader.Machine.cpu()).plan();
+            Engine built = Engine.load(engine, EngineHeader.Machine.cpu());
+            EnginePlan plan = built.plan();
             assertEquals("acme.square.fast", plan.node("sq").tacticId(), plan.render());
-            // a GPU build of this plan is refused before any GPU work (GPU engines do not build plugin kernels yet)
-            var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> BuildCommand.refusePluginTactics(plan, TacticCatalog.global()));
-            assertTrue(e.getMessage().contains("node 'sq' (acme.Square): tactic acme.square.fast comes from plugin acme.jar") && e.getMessage().contains("--cpu"), e.getMessage());
+            // a GPU build of this plan is refused before any GPU work: this plugin tactic is priced but brings no kernel
+            // (a CudaSourceTactic's kernel would be compiled and launched by the GPU builder)
+            var e = org.junit.jupiter.api.Assertions.assertThrows(org.tessel.runtime.gpu.engine.GpuEngineException.class,
+                    () -> org.tessel.runtime.gpu.engine.GpuEngine.checkPlan(built.graph(), plan, org.tessel.runtime.gpu.engine.GpuEngine.precisionFor(plan, built.graph())));
+            assertTrue(e.getMessage().contains("node 'sq' (acme.Square)") && e.getMessage().contains("no GPU kernel"), e.getMessage());
         }
         CliRun runWithout = CliRun.of("run", engine.toString(), "--iterations", "2");
         assertEquals(2, runWithout.code());

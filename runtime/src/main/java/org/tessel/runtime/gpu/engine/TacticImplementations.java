@@ -47,16 +47,27 @@ final class TacticImplementations {
         return l;
     }
 
-    /** The implementation of a catalogue id (no variant), or null. */
-    TacticImplementation of(String id) { return byId.get(id); }
+    /**
+     * The implementation of a catalogue id (no variant), or null: a built-in one, else, for a plugin's tactic that brings
+     * its kernel as CUDA C ({@link org.tessel.tactics.CudaSourceTactic}, in the catalogue now global), the plugin-kernel layer.
+     */
+    TacticImplementation of(String id) {
+        TacticImplementation i = byId.get(id);
+        if (i != null) return i;
+        org.tessel.tactics.TacticCatalog catalog = org.tessel.tactics.TacticCatalog.global();
+        if (!catalog.has(id)) return null;
+        return catalog.byId(id) instanceof org.tessel.tactics.CudaSourceTactic t ? new PluginKernelLayers(t) : null;
+    }
 
     Set<String> ids() { return byId.keySet(); }
 
     List<TacticImplementation> all() { return all; }
 
-    /** True when some implementation computes this node's op. */
+    /** True when some implementation computes this node's op: a built-in one, or a plugin's CUDA C tactic in the global catalogue. */
     boolean computes(Node n) {
         for (TacticImplementation i : all) if (i.computes(n)) return true;
+        for (org.tessel.tactics.Tactic t : org.tessel.tactics.TacticCatalog.global().all())
+            if (t instanceof org.tessel.tactics.CudaSourceTactic c && !byId.containsKey(c.id()) && c.appliesTo(n)) return true;
         return false;
     }
 
