@@ -78,7 +78,7 @@ final class BuildCommand implements Callable<Integer> {
         if (tuning != null && !TUNING_LEVELS.contains(tuning)) throw new IllegalArgumentException(unknownTuning(tuning));
         AtomicFiles.checkWritable(out);
         if (timingCache != null) AtomicFiles.checkWritable(timingCache);
-        try (Progress p = Progress.start("build", 0)) {
+        try (Progress _ = Progress.start("build", 0)) {
             int rc = build();
             if (exportLayerInfo != null) {
                 Files.writeString(exportLayerInfo, InspectCommand.layerInfoJson(out));

@@ -72,7 +72,7 @@ final class Progress implements AutoCloseable {
 
     /** Runs {@code w} as one step of unknown length under a display named {@code task}. */
     static <T> T around(String task, Work<T> w) throws Exception {
-        try (Progress p = start(task, 0)) {
+        try (Progress _ = start(task, 0)) {
             return w.get();
         }
     }

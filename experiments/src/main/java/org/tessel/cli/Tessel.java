@@ -69,7 +69,7 @@ public final class Tessel implements Runnable {
                 throw new CommandLine.ExecutionException(last, e.getMessage(), e);
             }
             Plugins before = current;
-            try (loaded; Plugins.Installation installed = loaded.install()) {
+            try (loaded; Plugins.Installation _ = loaded.install()) {
                 current = loaded;
                 return new CommandLine.RunLast().execute(parsed);
             } finally {

@@ -193,7 +193,7 @@ class PluginLoadingTest {
         CliRun run = CliRun.of("run", engine.toString(), "--plugins", jar.toString(), "--iterations", "2");
         assertEquals(0, run.code(), run.err());
         assertTrue(run.out().contains("p50_ms="), run.out());
-        try (var loaded = org.tessel.plugins.Plugins.load(List.of(jar)); var installed = loaded.install()) {
+        try (var loaded = org.tessel.plugins.Plugins.load(List.of(jar)); var _ = loaded.install()) {
             Engine built = Engine.load(engine, EngineHeader.Machine.cpu());
             EnginePlan plan = built.plan();
             assertEquals("acme.square.fast", plan.node("sq").tacticId(), plan.render());

@@ -10,13 +10,13 @@ public interface SearchStrategy {
     Result solve(SearchProblem p, SearchOptions o);
 
     /**
+     * A strategy's answer.
+     *
      * @param evaluatedMoves plans or moves scored on the way (Timefold: moves evaluated; baselines: candidate choices priced)
      * @param provenOptimal  the strategy proved no better plan exists
      * @param stoppedByTime  the time limit, not a step or sample limit, ended the search (the result may then vary between runs)
-     */
-    /**
-     * A strategy's answer. {@code convergence}: the best feasible plan's predicted latency over the solve, as
-     * [seconds, milliseconds] pairs, for strategies that improve a plan over time (Timefold); empty for the others.
+     * @param convergence    the best feasible plan's predicted latency over the solve, as [seconds, milliseconds] pairs, for
+     *                       strategies that improve a plan over time (Timefold); empty for the others
      */
     record Result(Assignment assignment, long evaluatedMoves, boolean provenOptimal, boolean stoppedByTime, String note, java.util.List<double[]> convergence) {
         public Result {

@@ -40,7 +40,7 @@ class PluginKernelLayersTest {
     @Test void aPluginKernelIsFoundByIdWhileItsCatalogueIsInstalled() {
         ReluKernel t = new ReluKernel("acme.relu.cuda");
         assertNull(TacticImplementations.loaded().of(t.id()), "not without the plugin");
-        try (var installed = TacticCatalog.install(TacticCatalog.global().with("plugin acme.jar", List.of(t)))) {
+        try (var _ = TacticCatalog.install(TacticCatalog.global().with("plugin acme.jar", List.of(t)))) {
             TacticImplementation impl = TacticImplementations.loaded().of(t.id());
             assertInstanceOf(PluginKernelLayers.class, impl);
             assertEquals(List.of(t.id()), impl.tacticIds());
