@@ -223,6 +223,10 @@ selectors=""; plan_selectors=""
 for t in $all_tests; do
     if [[ " $plan_tests " == *" ${t##*.} "* ]]; then plan_selectors+="--select-class=$t "; else selectors+="--select-class=$t "; fi
 done
+# plugin examples' GPU tests (their kernels compiled with NVRTC and launched under the plugin ABI) run with the plan tests
+for t in $(cd "$root/examples/gridsample/target/test-classes" 2>/dev/null && find . -name '*GpuTest.class' | sed 's|^\./||; s|\.class$||; s|/|.|g' | sort); do
+    plan_selectors+="--select-class=$t "
+done
 sed -i "s|@CONFIGS@|$configs|g; s|@STRATEGY_CONFIGS@|$strategy_configs|g; s|@SELECTORS@|$selectors|; s|@PLAN_SELECTORS@|$plan_selectors|" "$GPU_DIR/bench.sh"
 chmod +x "$GPU_DIR/bench.sh"
 du -sh "$GPU_DIR"

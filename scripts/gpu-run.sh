@@ -16,7 +16,7 @@ cd "$root"
 stage=$root/runtime/target/gpu-bundle
 rm -rf "$stage" && mkdir -p "$stage/deps"
 # the command line's classpath (experiments: runtime, search, ...) so `tessel build/run` work there too
-mvn -q -DskipTests package dependency:copy-dependencies -pl experiments -am \
+mvn -q -DskipTests package dependency:copy-dependencies -pl experiments,examples/gridsample -am \
     -DincludeScope=runtime -DoutputDirectory="$stage/deps" -Dmdep.prependGroupId=false
 mvn -q dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:$junit_platform \
     -DoutputDirectory="$stage/deps"
@@ -30,6 +30,10 @@ rm -f "$stage"/deps/*-tests.jar "$stage"/deps/*-sources.jar
 # XChart's PDF export (pdfbox, fontbox) is not used on the GPU machine (plots are PNG): room for a shared model more
 rm -f "$stage"/deps/pdfbox-*.jar "$stage"/deps/fontbox-*.jar
 "$JAVA_HOME/bin/jar" cf "$stage/deps/tessel-runtime-gpu-tests.jar" -C runtime/target/test-classes .
+# the GridSample plugin example: its kernel's GPU test (NVRTC + launch under the plugin ABI) runs in the 'plans' stage
+cp examples/gridsample/target/tessel-example-gridsample-*.jar "$stage/deps/"
+rm -f "$stage"/deps/tessel-example-gridsample-*-tests.jar "$stage"/deps/tessel-example-gridsample-*-sources.jar
+"$JAVA_HOME/bin/jar" cf "$stage/deps/tessel-examples-gpu-tests.jar" -C examples/gridsample/target/test-classes .
 
 # GPU test classes by name (the bundled JRE has no jar file system, so no package scanning)
 selectors=$(cd runtime/target/test-classes && find . -name '*GpuTest.class' | sed 's|^\./||; s|\.class$||; s|/|.|g' | sort | sed 's/^/--select-class=/' | tr '\n' ' ')
