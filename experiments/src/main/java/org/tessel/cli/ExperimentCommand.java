@@ -16,6 +16,10 @@ import picocli.CommandLine.Parameters;
 final class ExperimentCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "CONFIG", description = "The experiment config, e.g. experiments/configs/strategies-zoo.yaml") Path config;
     @Option(names = "--out", description = "Results directory (default results/<config name>).") Path out;
+    @Option(names = "--measure", description = "Also build every run's plan on this machine's backend (a GPU engine where there is a GPU, else a CPU engine "
+            + "executing the plan) and time it: measured_ms and measured_on in the results, predicted vs measured in summary.md.") boolean measure;
+    @Option(names = "--iterations", converter = Ranges.Runs.class, defaultValue = "50", description = "Timed runs per engine with --measure (default ${DEFAULT-VALUE}).") int iterations;
+    @Option(names = "--cpu", description = "With --measure: build CPU engines even where there is a GPU.") boolean cpu;
     @Option(names = "--plot", paramLabel = "FILE.png", description = "Draw predicted latency against the time limit, one line per model and strategy (mean over seeds).") Path plot;
 
     @Override public Integer call() throws Exception {
@@ -26,7 +30,13 @@ final class ExperimentCommand implements Callable<Integer> {
         System.out.printf("experiment %s: %d runs%n", c.name(), c.runs());
         List<ExperimentRunner.Row> rows;
         try (Progress p = Progress.start("experiment " + c.name(), c.runs())) {
-            rows = new ExperimentRunner(c, System.out).withProgress(p::stepTo).run();
+            ExperimentRunner runner = new ExperimentRunner(c, System.out).withProgress(p::stepTo);
+            if (measure) {
+                EngineMeasurer m = new EngineMeasurer(cpu ? new org.tessel.runtime.Backend.Cpu("--cpu") : org.tessel.runtime.Backend.detect(), iterations);
+                System.out.println("measuring every plan's engine on " + m.backend() + " (" + iterations + " timed runs each)");
+                runner = runner.withMeasurer(m);
+            } else if (cpu) throw new IllegalArgumentException("--cpu picks the backend --measure builds engines for: add --measure");
+            rows = runner.run();
         }
         ExperimentRunner.write(c, rows, dir);
         System.out.println("wrote " + dir.resolve("results.csv") + ", results.json, summary.md");

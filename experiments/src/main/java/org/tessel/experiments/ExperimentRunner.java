@@ -33,7 +33,42 @@ public final class ExperimentRunner {
     /** One run's outcome. {@code gapToBestPct} is against the best plan any strategy found for that model and target. */
     public record Row(String model, String strategy, String target, double timeLimitS, long seed, int nodes, int candidates,
                       double predictedMs, double boundMs, double gapPct, double gapToBestPct, double solveS, long moves,
-                      double movesPerS, int fusedGroups, boolean feasible, boolean provenOptimal, boolean stoppedByTime, String error) {}
+                      double movesPerS, int fusedGroups, boolean feasible, boolean provenOptimal, boolean stoppedByTime, String error,
+                      double measuredMs, String measuredOn) {
+        /** A run whose plan was not built and timed. */
+        public Row(String model, String strategy, String target, double timeLimitS, long seed, int nodes, int candidates,
+                   double predictedMs, double boundMs, double gapPct, double gapToBestPct, double solveS, long moves,
+                   double movesPerS, int fusedGroups, boolean feasible, boolean provenOptimal, boolean stoppedByTime, String error) {
+            this(model, strategy, target, timeLimitS, seed, nodes, candidates, predictedMs, boundMs, gapPct, gapToBestPct, solveS, moves, movesPerS,
+                    fusedGroups, feasible, provenOptimal, stoppedByTime, error, Double.NaN, null);
+        }
+
+        Row measured(double ms, String on, String why) {
+            return new Row(model, strategy, target, timeLimitS, seed, nodes, candidates, predictedMs, boundMs, gapPct, gapToBestPct, solveS, moves, movesPerS,
+                    fusedGroups, feasible, provenOptimal, stoppedByTime, why == null ? error : error == null ? why : error + "; " + why, ms, on);
+        }
+    }
+
+    /**
+     * Builds a run's plan into an engine and times it (experiments that measure, not only predict): the median latency in
+     * ms on {@code backend()}, or NaN with {@code error} saying why this plan was not measured.
+     */
+    public interface Measurer {
+        record Measured(double p50Ms, String error) {}
+
+        /** The backend the engines are built for ("cuda (NVIDIA H200)", "cpu"). */
+        String backend();
+
+        Measured measure(SearchProblem p, Plan plan);
+    }
+
+    private Measurer measurer;
+
+    /** Builds and times every feasible run's plan with {@code m}. */
+    public ExperimentRunner withMeasurer(Measurer m) {
+        this.measurer = m;
+        return this;
+    }
 
     private final ExperimentConfig config;
     private final PrintStream log;
@@ -50,6 +85,8 @@ public final class ExperimentRunner {
         this.afterRun = afterRun;
         return this;
     }
+
+    private Plan lastPlan;
 
     public List<Row> run() {
         List<Row> rows = new ArrayList<>();
@@ -68,6 +105,7 @@ public final class ExperimentRunner {
                             Row r;
                             try {
                                 Plan plan = Searcher.run(p, strategy, o);
+                                lastPlan = plan;
                                 r = new Row(model, strategy, target, tl, seed, p.size(), p.candidates().size(), plan.predictedMs(), plan.boundMs(),
                                         plan.gapPct(), Double.NaN, plan.solveSeconds(), plan.evaluatedMoves(), plan.movesPerSecond(), plan.fusedGroups(),
                                         plan.feasible(), plan.provenOptimal(), plan.stoppedByTime(), plan.note().isEmpty() ? null : plan.note());
@@ -75,11 +113,22 @@ public final class ExperimentRunner {
                                 r = new Row(model, strategy, target, tl, seed, p.size(), p.candidates().size(), Double.NaN, Double.NaN, Double.NaN, Double.NaN,
                                         0, 0, 0, 0, false, false, false, e.getMessage());
                             }
+                            if (measurer != null && !Double.isNaN(r.predictedMs()) && r.feasible()) {
+                                Plan planned = lastPlan;
+                                Measurer.Measured m;
+                                try {
+                                    m = measurer.measure(p, planned);
+                                } catch (RuntimeException e) {
+                                    m = new Measurer.Measured(Double.NaN, "not measured: " + e.getMessage());
+                                }
+                                r = r.measured(m.p50Ms(), measurer.backend(), m.error());
+                            }
                             rows.add(r);
                             afterRun.accept(i);
                             log.printf(Locale.ROOT, "[%d/%d] %s %s %s t=%.0fs seed=%d: %s%n", i, config.runs(), model, target, strategy, tl, seed,
                                     r.error() != null && Double.isNaN(r.predictedMs()) ? "failed: " + r.error()
-                                            : String.format(Locale.ROOT, "%.4f ms (bound %.4f, gap %.2f%%) in %.2f s, %d moves", r.predictedMs(), r.boundMs(), r.gapPct(), r.solveS(), r.moves()));
+                                            : String.format(Locale.ROOT, "%.4f ms (bound %.4f, gap %.2f%%) in %.2f s, %d moves", r.predictedMs(), r.boundMs(), r.gapPct(), r.solveS(), r.moves())
+                                            + (r.measuredOn() == null ? "" : Double.isNaN(r.measuredMs()) ? "; " + r.error() : String.format(Locale.ROOT, "; measured %.4f ms on %s", r.measuredMs(), r.measuredOn())));
                         }
             }
         return withGapToBest(rows);
@@ -104,19 +153,21 @@ public final class ExperimentRunner {
             Double b = best.get(r.model() + "@" + r.target());
             double gap = b == null || !r.feasible() ? Double.NaN : (r.predictedMs() - b) / b * 100;
             out.add(new Row(r.model(), r.strategy(), r.target(), r.timeLimitS(), r.seed(), r.nodes(), r.candidates(), r.predictedMs(), r.boundMs(),
-                    r.gapPct(), gap, r.solveS(), r.moves(), r.movesPerS(), r.fusedGroups(), r.feasible(), r.provenOptimal(), r.stoppedByTime(), r.error()));
+                    r.gapPct(), gap, r.solveS(), r.moves(), r.movesPerS(), r.fusedGroups(), r.feasible(), r.provenOptimal(), r.stoppedByTime(), r.error(),
+                    r.measuredMs(), r.measuredOn()));
         }
         return out;
     }
 
     /** Writes results.csv, results.json and summary.md into dir (created), each file whole or not at all. */
     public static void write(ExperimentConfig c, List<Row> rows, Path dir) throws IOException {
-        StringBuilder csv = new StringBuilder("model,strategy,target,time_limit_s,seed,nodes,candidates,predicted_ms,bound_ms,gap_pct,gap_to_best_pct,solve_s,moves,moves_per_s,fused_groups,feasible,proven_optimal,stopped_by_time,error\n");
+        StringBuilder csv = new StringBuilder("model,strategy,target,time_limit_s,seed,nodes,candidates,predicted_ms,bound_ms,gap_pct,gap_to_best_pct,solve_s,moves,moves_per_s,fused_groups,feasible,proven_optimal,stopped_by_time,error,measured_ms,measured_on\n");
         for (Row r : rows)
             csv.append(String.join(",", r.model(), r.strategy(), r.target(), num(r.timeLimitS()), String.valueOf(r.seed()), String.valueOf(r.nodes()),
                     String.valueOf(r.candidates()), num(r.predictedMs()), num(r.boundMs()), num(r.gapPct()), num(r.gapToBestPct()), num(r.solveS()),
                     String.valueOf(r.moves()), num(r.movesPerS()), String.valueOf(r.fusedGroups()), String.valueOf(r.feasible()),
-                    String.valueOf(r.provenOptimal()), String.valueOf(r.stoppedByTime()), r.error() == null ? "" : '"' + r.error().replace("\"", "'") + '"')).append('\n');
+                    String.valueOf(r.provenOptimal()), String.valueOf(r.stoppedByTime()), r.error() == null ? "" : '"' + r.error().replace("\"", "'") + '"',
+                    num(r.measuredMs()), r.measuredOn() == null ? "" : '"' + r.measuredOn().replace("\"", "'") + '"')).append('\n');
         AtomicFiles.writeString(dir.resolve("results.csv"), csv);
         List<Map<String, Object>> json = new ArrayList<>();
         for (Row r : rows) {
@@ -126,6 +177,7 @@ public final class ExperimentRunner {
             m.put("bound_ms", nan(r.boundMs())); m.put("gap_pct", nan(r.gapPct())); m.put("gap_to_best_pct", nan(r.gapToBestPct()));
             m.put("solve_s", r.solveS()); m.put("moves", r.moves()); m.put("moves_per_s", r.movesPerS()); m.put("fused_groups", r.fusedGroups());
             m.put("feasible", r.feasible()); m.put("proven_optimal", r.provenOptimal()); m.put("stopped_by_time", r.stoppedByTime()); m.put("error", r.error());
+            m.put("measured_ms", nan(r.measuredMs())); m.put("measured_on", r.measuredOn());
             json.add(m);
         }
         Map<String, Object> doc = new LinkedHashMap<>();
@@ -164,8 +216,35 @@ public final class ExperimentRunner {
                         (best - any.boundMs()) / any.boundMs() * 100, gapBest, ratio(greedy, best), ratio(seq, best), solve, mps));
             }
         }
+        if (rows.stream().anyMatch(r -> r.measuredOn() != null)) {
+            sb.append("\n## Measured\n\n");
+            if (rows.stream().anyMatch(r -> "cpu".equals(r.measuredOn())))
+                sb.append("Measured on the CPU backend, which executes each plan by emulation: these times compare plans as CPU engines, not the GPU engines the plans are priced for.\n\n");
+            sb.append("| model | target | strategy | measured on | best measured ms | its predicted ms | predicted / measured | vs sequential (measured) |\n");
+            sb.append("|---|---|---|---|---:|---:|---:|---:|\n");
+            for (var g : groups.entrySet()) {
+                Row seqBest = fastestMeasured(g.getValue().get("sequential"));
+                for (var st : g.getValue().entrySet()) {
+                    Row m = fastestMeasured(st.getValue());
+                    if (m == null) {
+                        Row any = st.getValue().get(0);
+                        sb.append("| ").append(g.getKey()).append(" | ").append(st.getKey()).append(" | ").append(any.measuredOn() == null ? "-" : any.measuredOn())
+                                .append(" | not measured: ").append(any.error() == null ? "no feasible plan" : any.error()).append(" | | | |\n");
+                        continue;
+                    }
+                    sb.append(String.format(Locale.ROOT, "| %s | %s | %s | %.4f | %.4f | %.2f | %s |%n", g.getKey(), st.getKey(), m.measuredOn(), m.measuredMs(), m.predictedMs(),
+                            m.predictedMs() / m.measuredMs(), seqBest == null ? "" : String.format(Locale.ROOT, "%.3fx", seqBest.measuredMs() / m.measuredMs())));
+                }
+            }
+        }
         sb.append("\n\"vs greedy\" is greedy's latency divided by this strategy's (above 1: faster than greedy). Gaps are to the problem's lower bound and to the best plan any strategy found (the exact optimum where the exact solver ran).\n");
         return sb.toString();
+    }
+
+    /** The run with the lowest measured latency, or null when none was measured. */
+    private static Row fastestMeasured(List<Row> rs) {
+        if (rs == null) return null;
+        return rs.stream().filter(r -> !Double.isNaN(r.measuredMs())).min(java.util.Comparator.comparingDouble(Row::measuredMs)).orElse(null);
     }
 
     private static Double bestOf(List<Row> rs) {
