@@ -82,7 +82,25 @@ public final class TunedCosting implements Costing {
     /** Choices priced by a measurement. */
     public int choicesOverridden() { return overridden; }
 
-    @Override public double reformatUs(TensorType t) { return base.reformatUs(t); }
+    /** Measured reformat times by tensor type (NaN: the tuner does not measure this one). */
+    private final Map<TensorType, Double> reformats = new HashMap<>();
+    private int reformatsTimed;
+
+    /** A layout change is measured where the tuner can (once per tensor type), else priced by the base costing. */
+    @Override public double reformatUs(TensorType t) {
+        Double us = reformats.computeIfAbsent(t, k -> {
+            OptionalDouble m = tuner.reformatUs(k);
+            if (m.isEmpty()) return Double.NaN;
+            double v = m.getAsDouble();
+            if (!(v > 0 && v < Double.POSITIVE_INFINITY)) throw new IllegalStateException(tuner.describe() + " measured " + v + " us for a reformat of " + k);
+            reformatsTimed++;
+            return v;
+        });
+        return Double.isNaN(us) ? base.reformatUs(t) : us;
+    }
+
+    /** Distinct tensor types whose layout change the tuner measured. */
+    public int reformatsTimed() { return reformatsTimed; }
 
     @Override public double castUs(TensorType t, DType to) { return base.castUs(t, to); }
 

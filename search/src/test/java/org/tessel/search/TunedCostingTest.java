@@ -84,6 +84,26 @@ class TunedCostingTest {
         assertTrue(fp32Predicted > 0, "the cost model alone keeps some convolutions at FP32");
     }
 
+    @Test void reformatsAreMeasuredOncePerTypeWhereTheTunerCan() {
+        java.util.List<org.tessel.api.TensorType> asked = new java.util.ArrayList<>();
+        Tuner t = new Tuner() {
+            @Override public OptionalDouble timeUs(Node n, String tacticId, Precision p, Layout l) { return OptionalDouble.empty(); }
+            @Override public OptionalDouble reformatUs(org.tessel.api.TensorType type) {
+                asked.add(type);
+                return type.dtype() == org.tessel.api.DType.F16 ? OptionalDouble.of(123.0) : OptionalDouble.empty();
+            }
+            @Override public String describe() { return "a reformat table"; }
+        };
+        TunedCosting c = new TunedCosting(model(), t, 1);
+        var f16 = org.tessel.api.TensorType.of(org.tessel.api.DType.F16, 1, 8, 4, 4);
+        var f32 = org.tessel.api.TensorType.of(org.tessel.api.DType.F32, 1, 8, 4, 4);
+        assertEquals(123.0, c.reformatUs(f16));
+        assertEquals(123.0, c.reformatUs(f16));
+        assertEquals(model().reformatUs(f32), c.reformatUs(f32), "not measured: the model's estimate");
+        assertEquals(java.util.List.of(f16, f32), asked, "each type asked once");
+        assertEquals(1, c.reformatsTimed());
+    }
+
     @Test void aTunerReturningNonsenseIsNamed() {
         Graph g = Searcher.prepare(Zoo.build("resnet50-tiny", ZooOptions.defaults()));
         TableTuner t = new TableTuner(q -> -1.0);

@@ -18,6 +18,12 @@ public interface Tuner {
      */
     OptionalDouble timeUs(Node n, String tacticId, Precision p, Layout l);
 
+    /**
+     * Microseconds to change a tensor of type {@code t} (its element type the storage type) between NCHW and NHWC on this
+     * backend; empty when this tuner does not measure it (the cost model's estimate is then used).
+     */
+    default OptionalDouble reformatUs(org.tessel.api.TensorType t) { return OptionalDouble.empty(); }
+
     /** One line saying where the measurements come from (device, cache). */
     String describe();
 }

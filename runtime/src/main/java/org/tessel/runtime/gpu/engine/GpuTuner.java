@@ -85,6 +85,52 @@ public final class GpuTuner implements Tuner {
         }
     }
 
+    /**
+     * A layout change of a tensor of type {@code t} (f32 or f16: the engine's storage type) on this GPU: a one-layer engine
+     * of a {@code tessel.Reformat} to NHWC, timed like a node, kept in the timing cache under the reformat's signature.
+     */
+    @Override public OptionalDouble reformatUs(TensorType t) {
+        GpuEngine.Precision gp = t.dtype() == org.tessel.api.DType.F32 ? GpuEngine.Precision.FP32 : t.dtype() == org.tessel.api.DType.F16 ? GpuEngine.Precision.FP16 : null;
+        if (gp == null || t.rank() < 3) return OptionalDouble.empty();
+        long t0 = System.nanoTime();
+        try {
+            Graph g = reformatAlone(t);
+            Node r = g.nodes().get(0);
+            String signature = TimingCache.signature(r, gp.name());
+            if (cache != null) {
+                OptionalDouble known = fastestCached(signature, GpuTactics.REFORMAT);
+                if (known.isPresent()) { fromCache++; return known; }
+            }
+            try (GpuEngine e = GpuEngine.buildForced(g, Map.of(), gp, context, GpuEngine.Options.FIXED, ptx); GpuExecutionContext c = e.createExecutionContext()) {
+                ptx.putAll(e.compiler().ptx());
+                c.captureGraph();
+                double[] ms = c.time(WARMUP, RUNS);
+                double median = GpuExecutionContext.quantile(ms, 0.5) * 1000;
+                double[] dev = new double[ms.length];
+                for (int i = 0; i < ms.length; i++) dev[i] = Math.abs(ms[i] * 1000 - median);
+                if (cache != null) cache.put(signature, e.layerPlans().get(0).tactic(), new Measurement(median, GpuExecutionContext.quantile(dev, 0.5), RUNS));
+                measuredHere++;
+                return OptionalDouble.of(Math.max(median, 1e-3));
+            } catch (GpuEngineException ex) {
+                refused++;
+                if (refusals.size() < 20) refusals.add("reformat of " + t + ": " + ex.getMessage());
+                return OptionalDouble.empty();
+            }
+        } finally {
+            nanos += System.nanoTime() - t0;
+        }
+    }
+
+    /** A graph of one tessel.Reformat of an f32 tensor shaped as {@code t} from NCHW to NHWC. */
+    static Graph reformatAlone(TensorType t) {
+        Graph g = new Graph("tune_reformat");
+        Value x = g.addInput("x", t.withDType(org.tessel.api.DType.F32).withLayout(Layout.NCHW));
+        Node r = g.insertNode(0, org.tessel.api.OpRegistry.global().get(org.tessel.ir.ops.TesselOps.REFORMAT), "reformat", List.of(x),
+                org.tessel.api.Attributes.builder().put("to", "nhwc").build(), List.of(x.type().withLayout(Layout.NHWC)), null, null);
+        g.setOutputs(List.of(r.output()));
+        return g;
+    }
+
     /** True when a GPU implementation of {@code tacticId} computes {@code n}'s op: a question this tuner answers. */
     static boolean measures(Node n, String tacticId) {
         TacticImplementation impl = TacticImplementations.loaded().of(tacticId);

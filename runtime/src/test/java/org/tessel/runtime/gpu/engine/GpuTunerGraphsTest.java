@@ -82,4 +82,14 @@ class GpuTunerGraphsTest {
         }
         System.out.println(model + ": " + r.nodes.size() + " measurement questions, by op " + byOp);
     }
+
+    @org.junit.jupiter.api.Test void aReformatAloneIsAGraphTheBuilderTakesAndTheReferenceRuns() {
+        Graph g = GpuTuner.reformatAlone(org.tessel.api.TensorType.of(org.tessel.api.DType.F16, 2, 3, 4, 5));
+        GpuEngine.requireSupported(g);
+        assertEquals(org.tessel.api.Layout.NHWC, g.outputs().get(0).type().layout());
+        assertEquals(org.tessel.api.DType.F32, g.inputs().get(0).type().dtype(), "graph inputs are f32; the engine stores them in its precision");
+        assertEquals(org.tessel.runtime.gpu.engine.GpuTactics.REFORMAT, TacticImplementations.loaded().rule(null, g.nodes().get(0)).tactic());
+        Tensor out = new ReferenceInterpreter().run(g, Map.of("x", GpuEngineBench.inputs(g, new SplittableRandom(1), -1, 1).get(0))).values().iterator().next();
+        assertEquals(120, out.size());
+    }
 }
