@@ -97,13 +97,20 @@ if has strategies; then
     for cfg in @STRATEGY_CONFIGS@; do
         IFS=: read -r model batch prec <<< "$cfg"
         p=$(echo "$prec" | tr 'A-Z' 'a-z')
-        for strategy in rule joint sequential greedy; do
+        for strategy in rule joint joint-tuned joint-warm sequential greedy; do
             (( $(left 570) < 40 )) && { echo "STRATEGY|$model|$batch|$p|$strategy|-|-|-|out of time"; continue; }
             eng="$out/s.tessel"; rm -f "$eng"
+            # joint-tuned: the search priced by measuring each node's best 2 tactics (cold timing cache); joint-warm: again, cache warm
+            s=$strategy; tune=(); tc="$out/tc-$model-$batch-$p.txt"
+            case $strategy in
+                joint-tuned) s=joint; rm -f "$tc"; tune=(--tuning top-k --top-k 2 --timing-cache "$tc") ;;
+                joint-warm) s=joint; tune=(--tuning top-k --top-k 2 --timing-cache "$tc") ;;
+            esac
             pin=(--precision "*=$p"); [[ $p == fp32 ]] && pin=()
             flags=(); [[ $p != fp32 ]] && flags=(--$p)
-            timeout 120 "${java[@]}" org.tessel.cli.Tessel build zoo:$model --batch $batch --strategy $strategy "${flags[@]}" "${pin[@]}" --save-engine "$eng" > "$out/s-build.txt" 2>&1 \
-                || timeout 120 "${java[@]}" org.tessel.cli.Tessel build zoo:$model --batch $batch --strategy $strategy "${flags[@]}" --save-engine "$eng" > "$out/s-build.txt" 2>&1
+            timeout 150 "${java[@]}" org.tessel.cli.Tessel build zoo:$model --batch $batch --strategy $s "${tune[@]}" "${flags[@]}" "${pin[@]}" --save-engine "$eng" > "$out/s-build.txt" 2>&1 \
+                || timeout 150 "${java[@]}" org.tessel.cli.Tessel build zoo:$model --batch $batch --strategy $s "${tune[@]}" "${flags[@]}" --save-engine "$eng" > "$out/s-build.txt" 2>&1
+            grep -E '^measured prices' "$out/s-build.txt" | sed "s/^/  $model b$batch $strategy: /"
             predicted=$(grep -oE 'predicted [0-9.]+ ms' "$out/s-build.txt" | head -1 | grep -oE '[0-9.]+')
             if [[ ! -f $eng ]]; then echo "STRATEGY|$model|$batch|$p|$strategy|${predicted:--}|-|-|$(grep -E '^tessel' "$out/s-build.txt" | head -1 | cut -c1-200)"; continue; fi
             timeout 90 "${java[@]}" org.tessel.cli.Tessel run "$eng" --iterations 200 --warmup 30 > "$out/s-run.txt" 2>&1
@@ -119,17 +126,18 @@ def num(s):
     except ValueError: return None
 by = {}
 for r in rows: by.setdefault(tuple(r[1:4]), {})[r[4]] = (num(r[5]), num(r[6]))
-print("| model | batch | precision | rule ms | joint ms | sequential ms | greedy ms | joint vs rule | joint vs sequential | joint predicted / measured |")
-print("|---|---|---|---|---|---|---|---|---|---|")
+print("| model | batch | precision | rule ms | joint ms | joint tuned ms | sequential ms | greedy ms | joint vs rule | joint vs sequential | joint predicted / measured | tuned predicted / measured |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 errs = []
 for k, v in by.items():
-    m = {s: (v.get(s) or (None, None))[1] for s in ("rule", "joint", "sequential", "greedy")}
+    m = {s: (v.get(s) or (None, None))[1] for s in ("rule", "joint", "joint-tuned", "sequential", "greedy")}
     pj = (v.get("joint") or (None, None))[0]
+    pt = (v.get("joint-tuned") or (None, None))[0]
     f = lambda x: f"{x:.4f}" if x else "-"
     r = lambda a, b: f"{a / b:.2f}x" if a and b else "-"
     for s, (pr, me) in v.items():
         if pr and me: errs.append(abs(pr - me) / me)
-    print(f"| {k[0]} | {k[1]} | {k[2]} | {f(m['rule'])} | {f(m['joint'])} | {f(m['sequential'])} | {f(m['greedy'])} | {r(m['rule'], m['joint'])} | {r(m['sequential'], m['joint'])} | {f(pj)} / {f(m['joint'])} |")
+    print(f"| {k[0]} | {k[1]} | {k[2]} | {f(m['rule'])} | {f(m['joint'])} | {f(m['joint-tuned'])} | {f(m['sequential'])} | {f(m['greedy'])} | {r(m['rule'], m['joint'])} | {r(m['sequential'], m['joint'])} | {f(pj)} / {f(m['joint'])} | {f(pt)} / {f(m['joint-tuned'])} |")
 if errs: print(f"TARGET | predicted within 10% of measured (median over engines) | {'met' if statistics.median(errs) <= 0.10 else 'MISSED'} | median |error| {statistics.median(errs) * 100:.1f}% over {len(errs)} engines")
 PY
 fi
