@@ -59,27 +59,7 @@ public final class GpuTuner implements Tuner {
                 return refuse(n, tacticId, p, l, "cannot be copied into a graph of its own: " + e.getMessage());
             }
             Node m = mini.nodes().get(0);
-            String signature = TimingCache.signature(m, gp.name());
-            if (cache != null) {
-                OptionalDouble known = fastestCached(signature, tacticId);
-                if (known.isPresent()) { fromCache++; return known; }
-            }
-            try (GpuEngine e = GpuEngine.buildForced(mini, Map.of(m.name(), tacticId), gp, context, GpuEngine.Options.FIXED, ptx);
-                 GpuExecutionContext c = e.createExecutionContext()) {
-                ptx.putAll(e.compiler().ptx());
-                c.captureGraph();
-                double[] ms = c.time(WARMUP, RUNS);
-                double median = GpuExecutionContext.quantile(ms, 0.5) * 1000;
-                double[] dev = new double[ms.length];
-                for (int i = 0; i < ms.length; i++) dev[i] = Math.abs(ms[i] * 1000 - median);
-                double mad = GpuExecutionContext.quantile(dev, 0.5);
-                String built = e.layerPlans().get(0).tactic();
-                if (cache != null) cache.put(signature, built, new Measurement(median, mad, RUNS));
-                measuredHere++;
-                return OptionalDouble.of(Math.max(median, 1e-3));
-            } catch (GpuEngineException e) {
-                return refuse(n, tacticId, p, l, e.getMessage());
-            }
+            return measure(mini, Map.of(m.name(), tacticId), gp, tacticId, why -> refuse(n, tacticId, p, l, why));
         } finally {
             nanos += System.nanoTime() - t0;
         }
@@ -94,28 +74,11 @@ public final class GpuTuner implements Tuner {
         if (gp == null || t.rank() < 3) return OptionalDouble.empty();
         long t0 = System.nanoTime();
         try {
-            Graph g = reformatAlone(t);
-            Node r = g.nodes().get(0);
-            String signature = TimingCache.signature(r, gp.name());
-            if (cache != null) {
-                OptionalDouble known = fastestCached(signature, GpuTactics.REFORMAT);
-                if (known.isPresent()) { fromCache++; return known; }
-            }
-            try (GpuEngine e = GpuEngine.buildForced(g, Map.of(), gp, context, GpuEngine.Options.FIXED, ptx); GpuExecutionContext c = e.createExecutionContext()) {
-                ptx.putAll(e.compiler().ptx());
-                c.captureGraph();
-                double[] ms = c.time(WARMUP, RUNS);
-                double median = GpuExecutionContext.quantile(ms, 0.5) * 1000;
-                double[] dev = new double[ms.length];
-                for (int i = 0; i < ms.length; i++) dev[i] = Math.abs(ms[i] * 1000 - median);
-                if (cache != null) cache.put(signature, e.layerPlans().get(0).tactic(), new Measurement(median, GpuExecutionContext.quantile(dev, 0.5), RUNS));
-                measuredHere++;
-                return OptionalDouble.of(Math.max(median, 1e-3));
-            } catch (GpuEngineException ex) {
+            return measure(reformatAlone(t), Map.of(), gp, GpuTactics.REFORMAT, why -> {
                 refused++;
-                if (refusals.size() < 20) refusals.add("reformat of " + t + ": " + ex.getMessage());
+                if (refusals.size() < 20) refusals.add("reformat of " + t + ": " + why);
                 return OptionalDouble.empty();
-            }
+            });
         } finally {
             nanos += System.nanoTime() - t0;
         }
@@ -129,6 +92,34 @@ public final class GpuTuner implements Tuner {
                 org.tessel.api.Attributes.builder().put("to", "nhwc").build(), List.of(x.type().withLayout(Layout.NHWC)), null, null);
         g.setOutputs(List.of(r.output()));
         return g;
+    }
+
+    /**
+     * The one-node graph {@code g} (its node's tactic forced by {@code forced}, or the rule's) timed at {@code gp}: from the
+     * timing cache when it holds {@code tacticId} for the node's signature, else built and timed as a CUDA graph and recorded.
+     * A build the tactic refuses goes to {@code refused} with the reason.
+     */
+    private OptionalDouble measure(Graph g, Map<String, String> forced, GpuEngine.Precision gp, String tacticId,
+                                   java.util.function.Function<String, OptionalDouble> refused) {
+        String signature = TimingCache.signature(g.nodes().get(0), gp.name());
+        if (cache != null) {
+            OptionalDouble known = fastestCached(signature, tacticId);
+            if (known.isPresent()) { fromCache++; return known; }
+        }
+        try (GpuEngine e = GpuEngine.buildForced(g, forced, gp, context, GpuEngine.Options.FIXED, ptx);
+             GpuExecutionContext c = e.createExecutionContext()) {
+            ptx.putAll(e.compiler().ptx());
+            c.captureGraph();
+            double[] ms = c.time(WARMUP, RUNS);
+            double median = GpuExecutionContext.quantile(ms, 0.5) * 1000;
+            double[] dev = new double[ms.length];
+            for (int i = 0; i < ms.length; i++) dev[i] = Math.abs(ms[i] * 1000 - median);
+            if (cache != null) cache.put(signature, e.layerPlans().get(0).tactic(), new Measurement(median, GpuExecutionContext.quantile(dev, 0.5), RUNS));
+            measuredHere++;
+            return OptionalDouble.of(Math.max(median, 1e-3));
+        } catch (GpuEngineException e) {
+            return refused.apply(e.getMessage());
+        }
     }
 
     /** True when a GPU implementation of {@code tacticId} computes {@code n}'s op: a question this tuner answers. */

@@ -62,12 +62,13 @@ class TacticVocabularyLintTest {
             assertEquals(i.builder().split(" ")[0], TacticImplementations.loaded().of(i.id()).getClass().getSimpleName(), i.id());
     }
 
-    /** A second implementation of an id that has one. */
+    /** A second implementation of an id that has one: softmax again, built by NormLayers' own layer. */
     public static final class Duplicate implements TacticImplementation {
+        private final NormLayers norm = new NormLayers();
         @Override public List<String> tacticIds() { return List.of(GpuTactics.SOFTMAX); }
-        @Override public boolean computes(Node n) { return false; }
-        @Override public String ruleTactic(LayerContext c, Node n) { return null; }
-        @Override public Layer build(LayerContext c, Node n, String tactic) { throw new UnsupportedOperationException(); }
+        @Override public boolean computes(Node n) { return n.opName().equals("Softmax"); }
+        @Override public String ruleTactic(LayerContext c, Node n) { return computes(n) ? GpuTactics.SOFTMAX : null; }
+        @Override public Layer build(LayerContext c, Node n, String tactic) { return norm.build(c, n, tactic); }
     }
 
     @Test void twoImplementationsOfOneIdAreNamed() {
