@@ -51,7 +51,8 @@ public record QuantizationTable(String calibrator, Map<String, Float> scales, Ma
     /**
      * The table for a planned graph from scales calibrated on the graph before the plan was applied
      * (keyed by its value names, which applying keeps): every floating activation tensor an INT8 node
-     * reads or writes gets its calibrated scale. Values the plan made have none of their own: a
+     * reads or writes gets its calibrated scale. Values the plan made have none of their own: a fused
+     * node's output has the scale of its body's output (the member that made it), a
      * reformat's output has its input's scale (a layout change moves values, it does not change them),
      * and the wide output of a horizontal merge the largest scale of the Split outputs it is cut into.
      * Tensors whose scale cannot be found are left out, so {@link PlanCheck} names them.
@@ -84,6 +85,13 @@ public record QuantizationTable(String calibrator, Map<String, Float> scales, Ma
         if (depth > 16) return Float.NaN;
         Node p = v.producer();
         if (p != null && p.opName().equals(TesselOps.REFORMAT)) return resolve(g, p.input(0), calibrated, depth + 1);
+        if (p != null && p.body() != null) {
+            // a fused node's output is its body's output, named as the member that made it
+            Value inner = p.body().outputs().get(p.outputs().indexOf(v));
+            Float b = calibrated.get(inner.name());
+            if (b != null) return b;
+            if (inner.producer() != null && inner.producer().body() != null) return resolve(p.body(), inner, calibrated, depth + 1);
+        }
         float best = Float.NaN;
         for (Node u : g.users(v)) {
             if (!u.opName().equals("Split") && !u.opName().equals(TesselOps.REFORMAT)) continue;
