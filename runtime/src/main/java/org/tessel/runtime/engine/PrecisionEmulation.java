@@ -85,9 +85,12 @@ public final class PrecisionEmulation {
         };
     }
 
-    /** The int8 code of {@code v} at {@code scale}: v/scale rounded to nearest even, clamped to [-127, 127] (symmetric int8). */
+    /**
+     * The int8 code of {@code v} at {@code scale}: v/scale (an f32 division, as ONNX's QuantizeLinear
+     * divides in x's type) rounded to nearest even, clamped to [-127, 127] (symmetric int8).
+     */
     public static int quantize(float v, float scale) {
-        double q = Math.rint(v / (double) scale);
+        double q = Math.rint(v / scale);
         if (Double.isNaN(q)) return 0;
         return (int) Math.max(-127, Math.min(127, q));
     }
