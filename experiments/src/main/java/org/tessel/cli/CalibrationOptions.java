@@ -114,7 +114,20 @@ final class CalibrationOptions {
      * the rule (by its name), one that no tactic runs at INT8 is left free and recorded with why.
      */
     List<PrecisionRule> rules(List<PrecisionRule> given, Graph prepared, Map<String, String> fallbacks) {
-        if (!fallback) return given;
+        if (!fallback) {
+            // a node pinned to INT8 that nothing runs at INT8 fails here, saying why, rather than as a search without choices
+            for (PrecisionRule r : given) {
+                if (!r.allowed().equals(Set.of(Precision.INT8))) continue;
+                for (Node n : prepared.nodes()) {
+                    // other ops may still run at INT8 inside a fused group; the search says when they cannot
+                    if (!r.matches(n) || !CONTRACTIONS.contains(n.opName())) continue;
+                    String why = whyNoInt8(n);
+                    if (why != null)
+                        throw new IllegalArgumentException(n.describe() + ": --precision " + r.text() + ": " + why + "; let such nodes run at another precision with --int8-fallback");
+                }
+            }
+            return given;
+        }
         List<PrecisionRule> out = new ArrayList<>();
         for (PrecisionRule r : given) {
             if (!r.allowed().equals(Set.of(Precision.INT8))) { out.add(r); continue; }
@@ -131,25 +144,38 @@ final class CalibrationOptions {
         return out;
     }
 
+    private static final Set<String> CONTRACTIONS = org.tessel.runtime.engine.PrecisionEmulation.TENSOR_CORE_OPS;
+
     /** Why no catalogue tactic runs {@code n} at INT8 (in any layout), or null when one does. */
     static String whyNoInt8(Node n) {
         List<String> reasons = new ArrayList<>();
         for (Tactic t : TacticCatalog.global().all()) {
             if (!t.appliesTo(n)) continue;
-            String last = null;
+            String first = null;
             for (Layout l : List.of(Layout.NHWC, Layout.NCHW, Layout.ANY)) {
                 String why = t.whyNot(n, Precision.INT8, l);
                 if (why == null) return null;
-                last = why;
+                if (first == null) first = why;
             }
-            reasons.add(t.id() + ": " + last);
+            reasons.add(t.id() + ": " + first);
         }
         return reasons.isEmpty() ? "no tactic implements " + n.opName() : "no INT8 tactic runs it (" + String.join("; ", reasons) + ")";
     }
 
-    /** The plan with the quantization table its INT8 nodes need (and the fallbacks), for the planned graph. */
+    /**
+     * The plan with the quantization table its INT8 nodes need, for the planned graph, and the
+     * fallbacks: of the nodes freed from an int8 rule, those that did not end up at INT8 (alone or in
+     * the fused group that holds them).
+     */
     static EnginePlan quantized(EnginePlan plan, Graph planned, Scales s, Map<String, String> fallbacks) {
-        return plan.withQuantization(QuantizationTable.forPlanned(planned, plan, s.calibrator(), s.scales()).withFallbacks(fallbacks));
+        Map<String, String> fell = new TreeMap<>();
+        for (var f : fallbacks.entrySet()) {
+            String at = f.getKey();
+            for (var g : plan.groups()) if (g.members().contains(at)) at = g.name();
+            var p = plan.node(at);
+            if (p == null || p.precision() != Precision.INT8) fell.put(f.getKey(), f.getValue());
+        }
+        return plan.withQuantization(QuantizationTable.forPlanned(planned, plan, s.calibrator(), s.scales()).withFallbacks(fell));
     }
 
     private static final Pattern GENERATED = Pattern.compile("generated(?::(\\d+))?");

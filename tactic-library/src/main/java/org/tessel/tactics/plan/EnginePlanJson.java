@@ -216,8 +216,9 @@ public final class EnginePlanJson {
                     fallbacks.put(e.getKey(), e.getValue().asText());
                 }
             }
+            String calibrator = text(q, "calibrator", w);
             try {
-                quant = new QuantizationTable(text(q, "calibrator", w), scales, fallbacks);
+                quant = new QuantizationTable(calibrator, scales, fallbacks);
             } catch (PlanException e) {
                 throw new PlanException(w + ": " + e.getMessage());
             }
