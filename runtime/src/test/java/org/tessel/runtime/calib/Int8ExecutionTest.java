@@ -145,4 +145,18 @@ class Int8ExecutionTest {
                 () -> Engine.buildCpu(b.applied().graph(), plan.withQuantization(new QuantizationTable("minmax", one, Map.of()))));
         assertTrue(ex2.getMessage().contains("no quantization scale for its tensor %" + dropped + " "), ex2.getMessage());
     }
+
+    /** No INT8 kernels exist for the GPU: its builder refuses an INT8 plan before any GPU work, naming the node. */
+    @Test void theGpuBuilderRefusesInt8Plans() {
+        Graph g = logits("resnet50-tiny");
+        Int8Build b = plan(g, new Calibrator.MinMax(), 1, List.of("layer1*conv*=int8"));
+        String first = b.applied().plan().nodes().stream().filter(n -> n.precision() == Precision.INT8).findFirst().orElseThrow().node();
+        var ex = assertThrows(org.tessel.runtime.gpu.engine.GpuEngineException.class,
+                () -> org.tessel.runtime.gpu.engine.GpuEngine.checkPlan(b.applied().graph(), b.applied().plan(), org.tessel.runtime.gpu.engine.GpuEngine.Precision.FP32));
+        assertTrue(ex.getMessage().startsWith("cannot build a GPU engine: the plan runs node '" + first + "'") && ex.getMessage().contains("at int8, and the GPU builder has no INT8 kernels yet"),
+                ex.getMessage());
+        var ex2 = assertThrows(org.tessel.runtime.gpu.engine.GpuEngineException.class,
+                () -> org.tessel.runtime.gpu.engine.GpuEngine.precisionFor(b.applied().plan(), b.applied().graph()));
+        assertTrue(ex2.getMessage().contains("has no INT8 kernels yet"), ex2.getMessage());
+    }
 }
