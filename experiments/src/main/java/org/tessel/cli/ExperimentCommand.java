@@ -30,7 +30,14 @@ final class ExperimentCommand implements Callable<Integer> {
         System.out.printf("experiment %s: %d runs%n", c.name(), c.runs());
         List<ExperimentRunner.Row> rows;
         try (Progress p = Progress.start("experiment " + c.name(), c.runs())) {
-            ExperimentRunner runner = new ExperimentRunner(c, System.out).withProgress(p::stepTo);
+            List<org.tessel.api.select.AlgorithmSelector> selectors = new java.util.ArrayList<>();
+            for (String spec : c.selectorSpecs())
+                try {
+                    selectors.add(Tessel.plugins().selector(spec));
+                } catch (RuntimeException e) {
+                    throw new IllegalArgumentException(config + ": key 'selectors': " + String.valueOf(e.getMessage()).replaceFirst("^--selector:? ?", ""), e);
+                }
+            ExperimentRunner runner = new ExperimentRunner(c, System.out).withProgress(p::stepTo).withSelectors(selectors);
             if (measure) {
                 EngineMeasurer m = new EngineMeasurer(cpu ? new org.tessel.runtime.Backend.Cpu("--cpu") : org.tessel.runtime.Backend.detect(), iterations);
                 System.out.println("measuring every plan's engine on " + m.backend() + " (" + iterations + " timed runs each)");

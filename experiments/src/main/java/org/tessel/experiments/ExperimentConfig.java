@@ -33,6 +33,7 @@ import org.tessel.search.Suggest;
  * seeds: [0, 1]
  * targets: [h100]
  * force: ["layer1.0.conv1=cudnn.conv.fused_bias_act:fp16:nhwc"]   # optional, as tessel search --force
+ * selectors: ["tactic-pins:exclude=cudnn.*"]                       # optional, as tessel search --selector (plugins: --plugins)
  * </pre>
  */
 public record ExperimentConfig(
@@ -49,11 +50,12 @@ public record ExperimentConfig(
         @JsonProperty("precision") List<String> precision,
         @JsonProperty("memory_budget_mib") Double memoryBudgetMiB,
         @JsonProperty("cuda_graphs") Boolean cudaGraphs,
-        @JsonProperty("force") List<String> force) {
+        @JsonProperty("force") List<String> force,
+        @JsonProperty("selectors") List<String> selectors) {
 
     /** The keys a config may use, for suggestions. */
     public static final List<String> KEYS = List.of("name", "models", "strategies", "time_limits", "seeds", "targets", "batch",
-            "moves", "unimproved_steps", "random_samples", "precision", "memory_budget_mib", "cuda_graphs", "force");
+            "moves", "unimproved_steps", "random_samples", "precision", "memory_budget_mib", "cuda_graphs", "force", "selectors");
 
     public static ExperimentConfig read(Path file) throws IOException {
         ObjectMapper m = new ObjectMapper(new YAMLFactory()).enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
@@ -89,7 +91,7 @@ public record ExperimentConfig(
             throw new IllegalArgumentException(where + ": " + (c.name() != null ? "key 'name': '" + name + "'" : "the file name gives the experiment name '" + name + "', which")
                     + " is not a plain name (letters, digits, '.', '_', '-'; no '/' and no leading '.'): results go to results/NAME" + (c.name() != null ? "" : "; set key 'name'"));
         c = new ExperimentConfig(name, c.models, c.strategies, c.timeLimits, c.seeds, c.targets, c.batch, c.moves, c.unimprovedSteps,
-                c.randomSamples, c.precision, c.memoryBudgetMiB, c.cudaGraphs, c.force);
+                c.randomSamples, c.precision, c.memoryBudgetMiB, c.cudaGraphs, c.force, c.selectors);
         c.validate(where);
         return c;
     }
@@ -112,6 +114,7 @@ public record ExperimentConfig(
         return switch (k) {
             case "models", "strategies", "targets", "precision" -> "a list of names";
             case "force" -> "a list of PATTERN=TACTIC[:PRECISION[:LAYOUT]]";
+            case "selectors" -> "a list of NAME_OR_CLASS[:key=value,...]";
             case "time_limits" -> "a list of seconds";
             case "seeds" -> "a list of integers";
             case "batch", "random_samples", "moves", "unimproved_steps" -> "an integer";
@@ -171,6 +174,8 @@ public record ExperimentConfig(
                 }
             }
         }
+        for (String sel : selectorSpecs())
+            if (sel.isBlank() || sel.startsWith(":")) throw new IllegalArgumentException(where + ": key 'selectors': '" + sel + "' names no selector; expected NAME_OR_CLASS[:key=value,...]");
         if (batch != null && batch < 1) throw new IllegalArgumentException(where + ": key 'batch': must be at least 1, got " + batch);
         if (moves != null && moves < 1) throw new IllegalArgumentException(where + ": key 'moves': must be at least 1, got " + moves);
         if (unimprovedSteps != null && unimprovedSteps < 1) throw new IllegalArgumentException(where + ": key 'unimproved_steps': must be at least 1, got " + unimprovedSteps);
@@ -187,6 +192,8 @@ public record ExperimentConfig(
     public List<String> targets() { return targets == null || targets.isEmpty() ? List.of("h100") : targets; }
     public List<String> precisionRules() { return precision == null ? List.of() : precision; }
     public List<String> forcedChoices() { return force == null ? List.of() : force; }
+    /** Algorithm selectors, as {@code --selector} names them; resolved (class path and plugins) by the command that runs the experiment. */
+    public List<String> selectorSpecs() { return selectors == null ? List.of() : selectors; }
 
     /** Number of runs in the matrix. */
     public int runs() { return models.size() * strategies.size() * timeLimits().size() * seeds().size() * targets().size(); }
