@@ -99,12 +99,17 @@ public final class ActivationCalibration {
 
     /**
      * A fingerprint of the graph calibration measures: SHA-256 over its name and every calibrated
-     * tensor's name, element type and shape, in order (hex, first 16 bytes). Another model, or the
-     * same one at another batch size, has another fingerprint.
+     * tensor's name, element type and shape without its leading (batch) dimension, in order (hex,
+     * first 16 bytes). Another model, or the same one at another input size, has another
+     * fingerprint; the same one at another batch size has the same (scales are per tensor, as
+     * TensorRT's calibration caches are independent of the engine's batch size).
      */
     public static String fingerprint(Graph g) {
         StringBuilder sb = new StringBuilder(g.name()).append('\n');
-        for (Value v : calibrated(g)) sb.append(v.name()).append(' ').append(v.type().dtype().text()).append(v.type().shape()).append('\n');
+        for (Value v : calibrated(g)) {
+            int[] d = v.type().shape().dims();
+            sb.append(v.name()).append(' ').append(v.type().dtype().text()).append(java.util.Arrays.toString(d.length == 0 ? d : java.util.Arrays.copyOfRange(d, 1, d.length))).append('\n');
+        }
         try {
             byte[] d = MessageDigest.getInstance("SHA-256").digest(sb.toString().getBytes(StandardCharsets.UTF_8));
             return HexFormat.of().formatHex(d, 0, 16);

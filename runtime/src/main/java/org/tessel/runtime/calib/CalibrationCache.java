@@ -133,7 +133,7 @@ public record CalibrationCache(String calibrator, String model, String fingerpri
         String fp = ActivationCalibration.fingerprint(g);
         if (extra.isEmpty() && !fp.equals(fingerprint))
             throw new IllegalArgumentException(file + ": the calibration cache was made for another form of the model (fingerprint " + fingerprint + ", this graph's is " + fp
-                    + ": same tensor names, other shapes or element types, e.g. another batch size); recalibrate");
+                    + ": same tensor names, other shapes or element types, e.g. another input size); recalibrate");
         Map<String, Float> out = new LinkedHashMap<>();
         for (String n : want) out.put(n, scales.get(n));
         return out;

@@ -12,6 +12,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.tessel.api.Tensor;
 import org.tessel.ir.Graph;
+import org.tessel.ir.text.IrParser;
 import org.tessel.ir.zoo.Zoo;
 import org.tessel.ir.zoo.ZooOptions;
 
@@ -108,10 +109,15 @@ class CalibrationCacheTest {
         assertEquals(scales, CalibrationCache.of(g, "minmax", more).scalesFor(g, f, warnings::add));
         assertEquals(List.of(f + ": the calibration cache has scales for 1 tensor(s) 'resnet50-tiny' lacks, not used: %not.in.model"), warnings);
 
-        Graph b2 = tiny(2);
-        e = assertThrows(IllegalArgumentException.class, () -> CalibrationCache.of(g, "minmax", scales).scalesFor(b2, f, warnings::add));
+        // same names, another input size: refused; another batch size: the same scales apply
+        Graph small = IrParser.parse("graph @m(%x: f32[1,4,8,8]) {\n  %y = Relu(%x) : f32[1,4,8,8]\n  return %y\n}\n", "small.tir");
+        Graph large = IrParser.parse("graph @m(%x: f32[1,4,16,16]) {\n  %y = Relu(%x) : f32[1,4,16,16]\n  return %y\n}\n", "large.tir");
+        Graph batch8 = IrParser.parse("graph @m(%x: f32[8,4,8,8]) {\n  %y = Relu(%x) : f32[8,4,8,8]\n  return %y\n}\n", "b8.tir");
+        CalibrationCache c = CalibrationCache.of(small, "minmax", Map.of("x", 0.1f, "y", 0.1f));
+        e = assertThrows(IllegalArgumentException.class, () -> c.scalesFor(large, f, warnings::add));
         assertTrue(e.getMessage().startsWith(f + ": the calibration cache was made for another form of the model (fingerprint "), e.getMessage());
-        assertNotEquals(ActivationCalibration.fingerprint(g), ActivationCalibration.fingerprint(b2));
+        assertEquals(Map.of("x", 0.1f, "y", 0.1f), c.scalesFor(batch8, f, warnings::add));
+        assertEquals(ActivationCalibration.fingerprint(g), ActivationCalibration.fingerprint(tiny(2)), "the batch size is not part of it");
         assertEquals(ActivationCalibration.fingerprint(g), ActivationCalibration.fingerprint(tiny(1)), "the fingerprint is stable");
     }
 
