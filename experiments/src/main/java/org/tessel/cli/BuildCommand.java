@@ -31,7 +31,7 @@ final class BuildCommand implements Callable<Integer> {
     @Mixin ModelOptions model;
     @Mixin ChoiceOptions choices;
     @Mixin CalibrationOptions calibration;
-    @Option(names = {"--save-engine", "--saveEngine"}, required = true, description = "Engine file to write (missing folders are created; trtexec: --saveEngine).") Path out;
+    @Option(names = {"--save-engine", "--saveEngine", "-o"}, required = true, description = "Engine file to write (missing folders are created; trtexec: --saveEngine).") Path out;
     @Option(names = "--strategy", description = "Build the plan this strategy finds: joint, exact, timefold, greedy, sequential, rule, random.") String strategy;
     @Option(names = "--plan", description = "Build exactly this engine plan (JSON, from `tessel search --plan-out`).") Path planFile;
     @Option(names = "--precision", description = "Precision rule PATTERN=P1|P2 on node names or ops, e.g. Softmax=fp32 (repeatable); obeyed or the build fails naming the node.") java.util.List<String> precisionRules = new java.util.ArrayList<>();
