@@ -30,7 +30,8 @@ import picocli.CommandLine.Option;
 final class BuildCommand implements Callable<Integer> {
     @Mixin ModelOptions model;
     @Mixin ChoiceOptions choices;
-    @Option(names = {"--save-engine", "--saveEngine"}, required = true, description = "Engine file to write (missing folders are created; trtexec: --saveEngine).") Path out;
+    @Mixin CalibrationOptions calibration;
+    @Option(names = {"--save-engine", "--saveEngine", "-o"}, required = true, description = "Engine file to write (missing folders are created; trtexec: --saveEngine).") Path out;
     @Option(names = "--strategy", description = "Build the plan this strategy finds: joint, exact, timefold, greedy, sequential, rule, random.") String strategy;
     @Option(names = "--plan", description = "Build exactly this engine plan (JSON, from `tessel search --plan-out`).") Path planFile;
     @Option(names = "--precision", description = "Precision rule PATTERN=P1|P2 on node names or ops, e.g. Softmax=fp32 (repeatable); obeyed or the build fails naming the node.") java.util.List<String> precisionRules = new java.util.ArrayList<>();
@@ -47,7 +48,6 @@ final class BuildCommand implements Callable<Integer> {
     @Option(names = "--top-k", converter = Ranges.AtLeastOne.class, defaultValue = "3", description = "Candidates timed per layer with --tuning top-k (default ${DEFAULT-VALUE}).") int topK;
     @Option(names = "--streams", converter = Ranges.Streams.class, defaultValue = "1", description = "Run independent branches on up to this many CUDA streams (GPU engines; default ${DEFAULT-VALUE}).") int streams;
     @Option(names = "--cpu", description = "Build a CPU engine even where there is a GPU.") boolean cpu;
-    @Option(names = "--int8", description = "INT8 (trtexec's flag): refused until calibration exists.") boolean int8;
     @Option(names = "--best", description = "Allow every precision Tessel can build (trtexec's flag): FP16 for a GPU engine; fp32, tf32, fp16 and bf16 with --strategy.") boolean best;
     @Option(names = "--noTF32", description = "No TF32 (trtexec's flag): TF32 is off unless --tf32 (or --best with --strategy) turns it on.") boolean noTf32;
     @Option(names = "--exportLayerInfo", paramLabel = "FILE", description = "Write the built engine's layers and plan as JSON (as `tessel inspect --json` prints them).") Path exportLayerInfo;
@@ -69,7 +69,12 @@ final class BuildCommand implements Callable<Integer> {
     private static String unknownTuning(String level) { return "--tuning '" + level + "' is not a level; use " + String.join(", ", TUNING_LEVELS); }
 
     @Override public Integer call() throws Exception {
-        if (int8) throw new IllegalArgumentException("--int8: not yet: INT8 needs calibration (quantization scales), which Tessel cannot produce yet; use --fp16 or --best");
+        boolean int8 = calibration.wanted(java.util.List.of(), precisionRules);
+        calibration.check(int8);
+        if (int8 && strategy == null && planFile == null)
+            throw new IllegalArgumentException("--int8 builds an engine from a plan, where each node's INT8 is the search's choice: add --strategy (e.g. joint)");
+        if (int8 && planFile != null && calibration.int8)
+            throw new IllegalArgumentException("--int8 allows INT8 in a search; a --plan file is built as it is (its INT8 nodes carry their scales)");
         if (noTf32 && tf32) throw new IllegalArgumentException("--noTF32 and --tf32 exclude each other");
         if (best && strategy == null && planFile == null) {
             if (tf32) throw new IllegalArgumentException("--best and --tf32 exclude each other for a GPU engine of one precision (--best builds FP16)");
@@ -170,6 +175,13 @@ final class BuildCommand implements Callable<Integer> {
         String tgt = target != null ? target : "h200-measured";
         Graph g = model.load();
         Graph prepared = org.tessel.search.Searcher.prepare(g);
+        boolean int8 = planFile == null && calibration.wanted(java.util.List.of(), precisionRules);
+        CalibrationOptions.Scales scales = null;
+        java.util.Map<String, String> fallbacks = new java.util.TreeMap<>();
+        if (int8) {
+            scales = calibration.scales(prepared);
+            System.out.println("int8: " + scales.how());
+        }
         TimingCache cache = backend instanceof Backend.Gpu gpu && timingCache != null
                 ? TimingCache.loadFor(timingCache, GpuEngineFile.timingEnvironment(gpu.context()), System.out::println) : null;
         org.tessel.tactics.plan.PlanApplier.Applied applied;
@@ -184,8 +196,14 @@ final class BuildCommand implements Callable<Integer> {
             how = "plan " + planFile + " (strategy " + given.strategy() + ")";
         } else {
             org.tessel.search.Strategies.byName(strategy);
-            org.tessel.search.SearchOptions o = org.tessel.search.SearchOptions.defaults().withTarget(tgt).withSeed(searchSeed).withPrecisions(allowed())
-                    .withPrecisionRules(precisionRules.stream().map(org.tessel.search.PrecisionRule::parse).toList());
+            java.util.Set<org.tessel.cost.Precision> precs = int8 ? CalibrationOptions.withInt8(allowed()) : allowed();
+            java.util.List<org.tessel.search.PrecisionRule> rules = precisionRules.stream().map(org.tessel.search.PrecisionRule::parse).toList();
+            if (int8) {
+                rules = calibration.rules(rules, prepared, fallbacks);
+                for (var f : fallbacks.entrySet()) System.out.println("int8 fallback: " + f.getKey() + ": " + f.getValue());
+            }
+            org.tessel.search.SearchOptions o = org.tessel.search.SearchOptions.defaults().withTarget(tgt).withSeed(searchSeed).withPrecisions(precs)
+                    .withPrecisionRules(rules);
             o = choices.apply(o);
             org.tessel.search.SearchProblem p;
             String level = tuning != null ? tuning : timingCache != null ? "top-k" : "fixed";
@@ -207,6 +225,8 @@ final class BuildCommand implements Callable<Integer> {
             // whose standalone choice differs from its group's format) say how it priced the plan, so they are reported
             if (!plan.feasible()) System.out.println("note: by the search's constraints the " + strategy + " plan is " + plan.note());
             applied = org.tessel.search.EnginePlans.complete(p, plan);
+            if (scales != null)
+                applied = new org.tessel.tactics.plan.PlanApplier.Applied(applied.graph(), CalibrationOptions.quantized(applied.plan(), applied.graph(), scales, fallbacks));
             how = String.format(java.util.Locale.ROOT, "strategy %s on %s, predicted %.4f ms (bound %.4f ms)%s", plan.strategy(), tgt, plan.predictedMs(), plan.boundMs(),
                     plan.note().isEmpty() ? "" : "; " + plan.note());
         }

@@ -30,6 +30,7 @@ import picocli.CommandLine.Option;
 final class SearchCommand implements Callable<Integer> {
     @Mixin ModelOptions model;
     @Mixin ChoiceOptions choices;
+    @Mixin CalibrationOptions calibration;
     @Option(names = "--target", defaultValue = "h100", description = "Target device (h100, h200, a100, l4, rtx4090; default ${DEFAULT-VALUE}).") String target;
     @Option(names = "--strategy", defaultValue = "joint", description = "joint (exact when it fits, else timefold), exact, timefold, greedy, sequential, rule or random (default ${DEFAULT-VALUE}).") String strategy;
     @Option(names = "--search-seed", defaultValue = "0", description = "Seed of the search (default ${DEFAULT-VALUE}); the same seed gives the same plan.") long searchSeed;
@@ -53,15 +54,27 @@ final class SearchCommand implements Callable<Integer> {
         Strategies.byName(strategy);
         if (planOut != null) org.tessel.ir.io.AtomicFiles.checkWritable(planOut);
         Plots.checkPath(plot, "--plot");
+        boolean int8 = calibration.wanted(precisions == null ? List.of() : precisions, precision);
+        calibration.check(int8);
         SearchOptions o = SearchOptions.defaults().withTarget(target).withSeed(searchSeed)
                 .withTimeLimit(Duration.ofMillis(Math.max(1, Math.round(timeLimit * 1000)))).withCudaGraphs(cudaGraphs)
                 .withPrecisionRules(precision.stream().map(PrecisionRule::parse).toList());
         o = choices.apply(o);
-        if (precisions != null) o = o.withPrecisions(Precisions.parse(precisions, "--precisions"));
+        if (precisions != null) o = o.withPrecisions(Precisions.parse(precisions, "--precisions", int8));
+        if (int8) o = o.withPrecisions(CalibrationOptions.withInt8(o.precisions()));
         if (moves != null || unimproved != null) o = o.withSteps(unimproved != null ? unimproved : o.unimprovedSteps(), moves != null ? moves : o.maxMoves());
         if (samples != null) o = o.withRandomSamples(samples);
         if (budgetMiB != null) o = o.withMemoryBudget(OptionalLong.of(Math.round(budgetMiB * 1048576)));
         Graph g = model.load();
+        Graph prepared = Searcher.prepare(g);
+        CalibrationOptions.Scales scales = null;
+        Map<String, String> fallbacks = new java.util.TreeMap<>();
+        if (int8) {
+            scales = calibration.scales(prepared);
+            System.out.println("int8: " + scales.how());
+            o = o.withPrecisionRules(calibration.rules(o.precisionRules(), prepared, fallbacks));
+            for (var f : fallbacks.entrySet()) System.out.println("int8 fallback: " + f.getKey() + ": " + f.getValue());
+        }
         long t0 = System.nanoTime();
         SearchProblem p;
         if (timingCache != null) {
@@ -69,14 +82,14 @@ final class SearchCommand implements Callable<Integer> {
             TimingCaches.Loaded loaded = TimingCaches.measured(cache);
             org.tessel.search.MeasuredCosting costing = new org.tessel.search.MeasuredCosting(new org.tessel.search.CatalogCosting(org.tessel.tactics.TacticCatalog.global(),
                     new org.tessel.cost.CostModel(org.tessel.cost.DeviceSpec.byName(target)), cudaGraphs), loaded.costs());
-            p = Searcher.problem(Searcher.prepare(g), costing, o);
+            p = Searcher.problem(prepared, costing, o);
             System.out.printf(Locale.ROOT, "timing cache %s (%s): %d rows, %d measured prices (%d rows without a catalogue tactic); %d used, pricing %d choices%n",
                     timingCache, cache.environment().gpu(), loaded.rows(), loaded.costs().size(), loaded.skipped(), costing.measurementsUsed(), costing.choicesOverridden());
             if (cache.legacyRows() > 0)
                 System.out.printf(Locale.ROOT, "timing cache %s: %d rows name the stem's forms by their old ids (tessel.stem.*); read as tessel.conv.stem/FORM%n", timingCache, cache.legacyRows());
             if (!loaded.unknownTactics().isEmpty())
                 System.out.printf(Locale.ROOT, "timing cache %s: not priced, no catalogue tactic: %s%n", timingCache, loaded.unknownTactics());
-        } else p = Searcher.problem(Searcher.prepare(g), o);
+        } else p = Searcher.problem(prepared, o);
         System.out.printf(Locale.ROOT, "%s: %d nodes, %d fusion candidates, %d uses; target %s; priced in %.2f s%n", g.name(), p.size(),
                 p.candidates().size(), p.uses().size(), target, (System.nanoTime() - t0) / 1e9);
         SearchProblem problem = p;
@@ -102,7 +115,8 @@ final class SearchCommand implements Callable<Integer> {
             ex.justifications(plan.assignment()).forEach((node, terms) -> System.out.println(node + ": " + String.join("; ", terms)));
         }
         if (showPlan || planOut != null) {
-            org.tessel.tactics.plan.EnginePlan ep = org.tessel.search.EnginePlans.complete(p, plan).plan();
+            org.tessel.tactics.plan.PlanApplier.Applied applied = org.tessel.search.EnginePlans.complete(p, plan);
+            org.tessel.tactics.plan.EnginePlan ep = scales == null ? applied.plan() : CalibrationOptions.quantized(applied.plan(), applied.graph(), scales, fallbacks);
             if (showPlan) System.out.print(ep.render());
             if (planOut != null) {
                 org.tessel.ir.io.AtomicFiles.writeString(planOut, org.tessel.tactics.plan.EnginePlanJson.write(ep));

@@ -46,7 +46,7 @@ class HelpAndAliasesTest {
 
         CliRun int8 = CliRun.of("build", "--onnx", onnx.toString(), "--saveEngine", dir.resolve("i8.engine").toString(), "--int8");
         assertEquals(2, int8.code());
-        assertTrue(int8.err().startsWith("tessel build: --int8: not yet: INT8 needs calibration"), int8.err());
+        assertTrue(int8.err().startsWith("tessel build: --int8 needs quantization scales: give calibration data with --calib"), int8.err());
         assertFalse(Files.exists(dir.resolve("i8.engine")));
 
         CliRun best = CliRun.of("build", "--onnx", onnx.toString(), "--saveEngine", dir.resolve("b.engine").toString(), "--best", "--noTF32", "--strategy", "rule", "--cpu");

@@ -20,7 +20,10 @@ public record SearchOptions(long seed, Duration timeLimit, long unimprovedSteps,
                             String target, boolean cudaGraphs, List<PrecisionRule> precisionRules, OptionalLong memoryBudget,
                             boolean fullAssert, java.util.Set<org.tessel.cost.Precision> precisions, List<ForcedChoice> forced,
                             List<AlgorithmSelector> selectors) {
-    /** What an engine can be built in today: INT8 waits for calibration. */
+    /**
+     * What an engine can be built in without more input: INT8 needs quantization scales from
+     * calibration, so callers add it only when they have them ({@code --int8 --calib}).
+     */
     public static final java.util.Set<org.tessel.cost.Precision> BUILDABLE = java.util.Collections.unmodifiableSet(java.util.EnumSet.of(
             org.tessel.cost.Precision.FP32, org.tessel.cost.Precision.TF32, org.tessel.cost.Precision.FP16, org.tessel.cost.Precision.BF16));
 

@@ -152,8 +152,6 @@ public final class Engine {
             if (NodeFacts.layoutMatters(n) && !n.opName().equals("tessel.Reformat") && p.layout() != planLayout(n))
                 throw new PlanException(n.describe() + ": the plan says layout " + p.layout().text() + ", the planned graph's tensors are " + planLayout(n).text()
                         + " (a layout change is a tessel.Reformat node in the planned graph)");
-            if (p.precision() == Precision.INT8)
-                throw new PlanException(ns.get(i).describe() + ": INT8 cannot be emulated on the CPU without quantization scales, which the plan does not carry");
         }
         for (Conversion c : plan.conversions()) {
             Value v = planned.value(c.value());
@@ -163,9 +161,15 @@ public final class Engine {
                 throw new PlanException("conversion " + c + ": %" + c.value() + " is produced by " + (producer.isEmpty() ? "no node (it is an input or a constant)" : "node '" + producer + "'"));
             if (c.consumer().isEmpty() ? !planned.outputs().contains(v) : planned.users(v).stream().noneMatch(u -> u.name().equals(c.consumer())))
                 throw new PlanException("conversion " + c + ": " + (c.consumer().isEmpty() ? "%" + c.value() + " is not a graph output" : "node '" + c.consumer() + "' does not read %" + c.value()));
-            if (c.casts() && c.to() != DType.F32 && c.to() != DType.F16 && c.to() != DType.BF16)
-                throw new PlanException("conversion " + c + ": the CPU backend emulates casts to f32, f16 and bf16, not " + c.to().text());
+            // a cast to i8 is the INT8 consumer's input quantization, which its layer does with the tensor's scale
+            if (c.casts() && c.to() != DType.F32 && c.to() != DType.F16 && c.to() != DType.BF16 && !(c.to() == DType.I8 && consumesAtInt8(plan, c)))
+                throw new PlanException("conversion " + c + ": the CPU backend emulates casts to f32, f16 and bf16 (and to i8 into an INT8 node), not " + c.to().text());
         }
+    }
+
+    private static boolean consumesAtInt8(EnginePlan plan, Conversion c) {
+        PlannedNode p = c.consumer().isEmpty() ? null : plan.node(c.consumer());
+        return p != null && p.precision() == Precision.INT8;
     }
 
     /**
@@ -236,7 +240,7 @@ public final class Engine {
             Map<String, Rounding> edge = castsByConsumer.getOrDefault(n.name(), Map.of());
             List<Rounding> casts = new ArrayList<>();
             for (Value v : n.inputs()) casts.add(v == null ? Rounding.NONE : edge.getOrDefault(v.name(), Rounding.NONE));
-            out.add(CpuLayer.of(n, layers.get(i), p.precision(), casts));
+            out.add(CpuLayer.of(n, layers.get(i), p.precision(), casts, plan.quantization()));
         }
         return new CpuProgram(List.copyOf(out), List.copyOf(outputCasts));
     }

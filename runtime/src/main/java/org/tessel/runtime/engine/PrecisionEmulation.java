@@ -6,6 +6,7 @@ import org.tessel.api.Tensor;
 import org.tessel.cost.Precision;
 import org.tessel.ir.Node;
 
+
 /**
  * How the CPU backend makes the reference implementation of a node behave like a kernel that
  * computes at a reduced precision. The reference computes in f32 (or wider); a GPU kernel at FP16
@@ -15,6 +16,14 @@ import org.tessel.ir.Node;
  * round only the operands of the contractions that run on tensor cores. Accumulation stays f32 in
  * every case, as it does in the tensor-core kernels the plan's tactics name. Values keep their
  * logical f32 type; only their contents are rounded.
+ *
+ * <p>INT8 is emulated by fake quantization, as ONNX's QuantizeLinear/DequantizeLinear pairs define
+ * it: an INT8 node's floating activation inputs and outputs are quantized with their per-tensor
+ * scale from the plan's quantization table (x/scale rounded to nearest even, clamped to [-127, 127],
+ * times scale), and the weights of its convolutions and matrix multiplies per output channel with
+ * scale = amax/127 over the channel. The contraction then runs on the dequantized values in f32
+ * (each product of two int8 codes is exact; the sums are f32 sums, not int32 ones), and the
+ * epilogue (bias, activation, residual) in f32 on the dequantized result.
  */
 public final class PrecisionEmulation {
     private PrecisionEmulation() {}
@@ -71,7 +80,76 @@ public final class PrecisionEmulation {
             case FP32 -> Rounding.NONE;
             case TF32 -> TENSOR_CORE_OPS.contains(n.opName()) ? Rounding.TF32 : Rounding.NONE;
             case FP16, BF16 -> Rounding.toStorage(p.storage());
-            case INT8 -> throw new IllegalArgumentException("INT8 is not emulated");
+            // an INT8 node quantizes its inputs with per-tensor scales, not by a rounding of its own: see CpuLayer
+            case INT8 -> Rounding.NONE;
+        };
+    }
+
+    /**
+     * The int8 code of {@code v} at {@code scale}: v/scale (an f32 division, as ONNX's QuantizeLinear
+     * divides in x's type) rounded to nearest even, clamped to [-127, 127] (symmetric int8).
+     */
+    public static int quantize(float v, float scale) {
+        double q = Math.rint(v / scale);
+        if (Double.isNaN(q)) return 0;
+        return (int) Math.max(-127, Math.min(127, q));
+    }
+
+    /** {@code t} quantized to int8 at one scale and dequantized, as a new f32 tensor (QuantizeLinear then DequantizeLinear). */
+    public static Tensor fakeQuantize(Tensor t, float scale) {
+        if (t == null || t.dtype() != DType.F32) return t;
+        float[] src = t.floats(), out = new float[src.length];
+        for (int i = 0; i < src.length; i++) out[i] = quantize(src[i], scale) * scale;
+        return Tensor.ofFloats(DType.F32, t.shape(), out);
+    }
+
+    /**
+     * The per-channel scales of a weight along {@code axis}: the channel's largest magnitude / 127
+     * (1 for an all-zero channel, whose codes are all 0 at any scale).
+     */
+    public static float[] channelScales(Tensor w, int axis) {
+        int[] d = w.shape().dims();
+        int ch = d[axis], inner = 1;
+        for (int i = axis + 1; i < d.length; i++) inner *= d[i];
+        float[] src = w.floats(), amax = new float[ch];
+        for (int i = 0; i < src.length; i++) {
+            int c = (i / inner) % ch;
+            amax[c] = Math.max(amax[c], Math.abs(src[i]));
+        }
+        float[] s = new float[ch];
+        for (int c = 0; c < ch; c++) s[c] = amax[c] > 0 && Float.isFinite(amax[c]) ? amax[c] / 127f : 1f;
+        return s;
+    }
+
+    /** A weight quantized per channel along {@code axis} (symmetric, scale = amax/127) and dequantized, as a new f32 tensor. */
+    public static Tensor fakeQuantizePerChannel(Tensor w, int axis) {
+        if (w.dtype() != DType.F32) return w;
+        int[] d = w.shape().dims();
+        int ch = d[axis], inner = 1;
+        for (int i = axis + 1; i < d.length; i++) inner *= d[i];
+        float[] s = channelScales(w, axis), src = w.floats(), out = new float[src.length];
+        for (int i = 0; i < src.length; i++) {
+            float sc = s[(i / inner) % ch];
+            out[i] = quantize(src[i], sc) * sc;
+        }
+        return Tensor.ofFloats(DType.F32, w.shape(), out);
+    }
+
+    /**
+     * The axis of a contraction's weight input (input 1) that holds its output channels, or -1 when
+     * the node is not a contraction with a weight: Conv's W is [Cout, Cin/g, ...] (axis 0),
+     * ConvTranspose's [Cin, Cout/g, ...] (axis 1), Gemm's B is [K, N] or with transB [N, K], MatMul's
+     * B [..., K, N] (its last axis).
+     */
+    public static int weightChannelAxis(Node n) {
+        if (n.numInputs() < 2 || n.input(1) == null) return -1;
+        int rank = n.input(1).type().rank();
+        return switch (n.opName()) {
+            case "Conv" -> 0;
+            case "ConvTranspose" -> 1;
+            case "Gemm" -> rank == 2 ? (n.attrs().getInt("transB", 0) != 0 ? 0 : 1) : -1;
+            case "MatMul" -> rank >= 2 ? rank - 1 : -1;
+            default -> -1;
         };
     }
 

@@ -26,11 +26,13 @@ import org.tessel.cost.Precision;
  * @param conversions casts and reformats on edges
  * @param predictedUs predicted whole-engine latency, microseconds (NaN when unpriced)
  * @param boundUs     the problem's lower bound, microseconds (NaN when unknown)
+ * @param quantization the INT8 nodes' activation scales ({@link QuantizationTable#EMPTY} for a plan without INT8)
  */
 public record EnginePlan(String model, String strategy, String target, long seed, List<PlannedMerge> merges, List<FusedGroup> groups, List<PlannedNode> nodes,
-                         List<Conversion> conversions, double predictedUs, double boundUs) {
+                         List<Conversion> conversions, double predictedUs, double boundUs, QuantizationTable quantization) {
     public EnginePlan {
         Objects.requireNonNull(model, "model");
+        Objects.requireNonNull(quantization, "quantization");
         Objects.requireNonNull(strategy, "strategy");
         Objects.requireNonNull(target, "target");
         merges = List.copyOf(merges);
@@ -57,10 +59,16 @@ public record EnginePlan(String model, String strategy, String target, long seed
             }
     }
 
-    /** A plan without horizontal merges. */
+    /** A plan without quantization scales. */
+    public EnginePlan(String model, String strategy, String target, long seed, List<PlannedMerge> merges, List<FusedGroup> groups, List<PlannedNode> nodes,
+                      List<Conversion> conversions, double predictedUs, double boundUs) {
+        this(model, strategy, target, seed, merges, groups, nodes, conversions, predictedUs, boundUs, QuantizationTable.EMPTY);
+    }
+
+    /** A plan without horizontal merges or quantization scales. */
     public EnginePlan(String model, String strategy, String target, long seed, List<FusedGroup> groups, List<PlannedNode> nodes,
                       List<Conversion> conversions, double predictedUs, double boundUs) {
-        this(model, strategy, target, seed, List.of(), groups, nodes, conversions, predictedUs, boundUs);
+        this(model, strategy, target, seed, List.of(), groups, nodes, conversions, predictedUs, boundUs, QuantizationTable.EMPTY);
     }
 
     /** The planned node of this name, or null. */
@@ -106,9 +114,12 @@ public record EnginePlan(String model, String strategy, String target, long seed
         return s + 1;
     }
 
-    public EnginePlan withNodes(List<PlannedNode> ns) { return new EnginePlan(model, strategy, target, seed, merges, groups, ns, conversions, predictedUs, boundUs); }
+    public EnginePlan withNodes(List<PlannedNode> ns) { return new EnginePlan(model, strategy, target, seed, merges, groups, ns, conversions, predictedUs, boundUs, quantization); }
 
-    public EnginePlan withStrategy(String s) { return new EnginePlan(model, s, target, seed, merges, groups, nodes, conversions, predictedUs, boundUs); }
+    public EnginePlan withStrategy(String s) { return new EnginePlan(model, s, target, seed, merges, groups, nodes, conversions, predictedUs, boundUs, quantization); }
+
+    /** The plan with these INT8 activation scales. */
+    public EnginePlan withQuantization(QuantizationTable q) { return new EnginePlan(model, strategy, target, seed, merges, groups, nodes, conversions, predictedUs, boundUs, q); }
 
     /** A table for people: one line per node (name, op, tactic, precision, layout, stream, predicted us), then the merges, groups and conversions. */
     public String render() {
@@ -129,6 +140,9 @@ public record EnginePlan(String model, String strategy, String target, long seed
                     .append(" -> ").append(String.join(", ", m.merged())).append(", split ").append(m.split()).append('\n');
         for (FusedGroup g : groups) sb.append("group ").append(g.name()).append(" (").append(g.kind()).append("): ").append(String.join(", ", g.members())).append('\n');
         for (Conversion c : conversions) sb.append("conversion ").append(c).append('\n');
+        if (!quantization.scales().isEmpty())
+            sb.append(String.format(Locale.ROOT, "int8: %d tensor scales (calibrator %s)%n", quantization.scales().size(), quantization.calibrator()));
+        for (var f : quantization.fallbacks().entrySet()) sb.append("int8 fallback ").append(f.getKey()).append(": ").append(f.getValue()).append('\n');
         return sb.toString();
     }
 

@@ -20,8 +20,8 @@ import org.tessel.cost.Precision;
 public final class EnginePlanJson {
     private EnginePlanJson() {}
 
-    /** Format version of the plan's JSON this Tessel writes: 2 added horizontal merges ({@code merges}). */
-    public static final int VERSION = 2;
+    /** Format version of the plan's JSON this Tessel writes: 2 added horizontal merges ({@code merges}), 3 INT8 scales ({@code quantization}). */
+    public static final int VERSION = 3;
 
     /** The oldest version read: version 1 plans (no merges) read as plans without merges. */
     public static final int OLDEST = 1;
@@ -31,7 +31,8 @@ public final class EnginePlanJson {
     private static final ObjectMapper READER = new ObjectMapper().enable(com.fasterxml.jackson.core.JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
 
     private static final java.util.Set<String> ROOT_KEYS = java.util.Set.of("plan_version", "model", "strategy", "target", "seed", "merges", "groups", "nodes",
-            "conversions", "predicted_us", "bound_us");
+            "conversions", "predicted_us", "bound_us", "quantization");
+    private static final java.util.Set<String> QUANT_KEYS = java.util.Set.of("calibrator", "scales", "fallbacks");
     private static final java.util.Set<String> MERGE_KEYS = java.util.Set.of("kind", "chains", "merged", "split");
     private static final java.util.Set<String> GROUP_KEYS = java.util.Set.of("name", "kind", "members");
     private static final java.util.Set<String> NODE_KEYS = java.util.Set.of("node", "op", "tactic", "variant", "precision", "layout", "stream", "predicted_us");
@@ -98,6 +99,16 @@ public final class EnginePlanJson {
             o.put("to", c.to().text());
             o.put("to_layout", c.toLayout().text());
             num(o, "predicted_us", c.predictedUs());
+        }
+        QuantizationTable q = p.quantization();
+        if (!q.isEmpty()) {
+            ObjectNode o = root.putObject("quantization");
+            o.put("calibrator", q.calibrator());
+            ObjectNode sc = o.putObject("scales");
+            // written as a float (its shortest decimal), so the scale read back is the same float
+            for (var e : q.scales().entrySet()) sc.put(e.getKey(), e.getValue());
+            ObjectNode fb = o.putObject("fallbacks");
+            for (var e : q.fallbacks().entrySet()) fb.put(e.getKey(), e.getValue());
         }
         try {
             return MAPPER.writeValueAsString(root) + "\n";
@@ -183,9 +194,38 @@ public final class EnginePlanJson {
                     dtype(text(c, "from", w), w + ".from"), layout(text(c, "from_layout", w), w), dtype(text(c, "to", w), w + ".to"), layout(text(c, "to_layout", w), w),
                     number(c, "predicted_us", w)));
         }
+        QuantizationTable quant = QuantizationTable.EMPTY;
+        if (root.has("quantization")) {
+            if (version < 3) throw new PlanException(source + ": 'quantization' needs plan_version 3 or later (the file says " + version + ")");
+            String w = where + ": quantization";
+            JsonNode q = object(root.get("quantization"), w);
+            onlyKeys(q, QUANT_KEYS, w);
+            java.util.Map<String, Float> scales = new java.util.LinkedHashMap<>();
+            JsonNode sc = object(q.get("scales"), w + ".scales");
+            for (var it = sc.fields(); it.hasNext(); ) {
+                var e = it.next();
+                if (!e.getValue().isNumber()) throw new PlanException(w + ".scales: tensor '" + e.getKey() + "': a scale is a number, got " + e.getValue());
+                scales.put(e.getKey(), (float) e.getValue().asDouble());
+            }
+            java.util.Map<String, String> fallbacks = new java.util.LinkedHashMap<>();
+            if (q.has("fallbacks")) {
+                JsonNode fb = object(q.get("fallbacks"), w + ".fallbacks");
+                for (var it = fb.fields(); it.hasNext(); ) {
+                    var e = it.next();
+                    if (!e.getValue().isTextual()) throw new PlanException(w + ".fallbacks: node '" + e.getKey() + "': the reason must be a string, got " + e.getValue());
+                    fallbacks.put(e.getKey(), e.getValue().asText());
+                }
+            }
+            String calibrator = text(q, "calibrator", w);
+            try {
+                quant = new QuantizationTable(calibrator, scales, fallbacks);
+            } catch (PlanException e) {
+                throw new PlanException(w + ": " + e.getMessage());
+            }
+        }
         try {
             return new EnginePlan(text(root, "model", where), text(root, "strategy", where), text(root, "target", where), root.has("seed") ? root.get("seed").asLong() : 0,
-                    merges, groups, nodes, convs, number(root, "predicted_us", where), number(root, "bound_us", where));
+                    merges, groups, nodes, convs, number(root, "predicted_us", where), number(root, "bound_us", where), quant);
         } catch (PlanException e) {
             throw new PlanException(source + ": " + e.getMessage());
         }

@@ -130,7 +130,8 @@ public final class PlanApplier {
             nodes.add(p);
             of.put(n, p);
         }
-        return new EnginePlan(plan.model(), plan.strategy(), plan.target(), plan.seed(), plan.merges(), plan.groups(), nodes, conversions(g, of, plan), plan.predictedUs(), plan.boundUs());
+        return new EnginePlan(plan.model(), plan.strategy(), plan.target(), plan.seed(), plan.merges(), plan.groups(), nodes, conversions(g, of, plan), plan.predictedUs(), plan.boundUs(),
+                plan.quantization());
     }
 
     /** Casts on edges whose two ends store floating values in different types (graph inputs and outputs are their declared type). */

@@ -12,7 +12,8 @@ import org.tessel.tactics.TacticCatalog;
  * Checks a plan against the graph it is to be built for, before any device work: every node of the
  * planned graph has exactly one planned entry with the same op, every tactic is a catalogue id that
  * implements the node at the planned precision and layout, and the device has every planned
- * precision. Each failure is a {@link PlanException} naming the node and the reason.
+ * precision, and the plan carries a quantization scale for every activation tensor an INT8 node
+ * reads or writes. Each failure is a {@link PlanException} naming the node and the reason.
  */
 public final class PlanCheck {
     private PlanCheck() {}
@@ -37,6 +38,11 @@ public final class PlanCheck {
             if (!t.appliesTo(n)) throw new PlanException(n.describe() + ": tactic " + t.id() + " does not implement this op" + kindOf(n));
             String why = t.whyNot(n, p.precision(), p.layout());
             if (why != null) throw new PlanException(n.describe() + ": tactic " + t.id() + " cannot run it at " + p.precision().text() + "/" + p.layout().text() + ": " + why);
+            if (p.precision() == org.tessel.cost.Precision.INT8)
+                for (org.tessel.ir.Value v : QuantizationTable.activations(n))
+                    if (Float.isNaN(plan.quantization().scale(v.name())))
+                        throw new PlanException(n.describe() + ": runs at int8, but the plan has no quantization scale for its tensor %" + v.name()
+                                + " (calibrate with --calib, or give a calibration cache that covers it)");
             if (device != null && !device.isCpu() && !device.supports(p.precision()))
                 throw new PlanException(n.describe() + ": precision " + p.precision().text() + " is not supported by " + device.name());
         }

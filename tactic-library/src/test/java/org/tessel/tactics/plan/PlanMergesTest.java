@@ -77,7 +77,7 @@ class PlanMergesTest {
     @Test void mergesRoundTripThroughJsonAndVersionOnePlansStillRead() {
         EnginePlan p = PlanApplier.apply(qkv(), plan()).plan();
         String json = EnginePlanJson.write(p);
-        assertTrue(json.contains("\"plan_version\" : 2") && json.contains("\"merges\""), json);
+        assertTrue(json.contains("\"plan_version\" : 3") && json.contains("\"merges\""), json);
         assertEquals(p, EnginePlanJson.read(json, "plan.json"));
         String v1 = "{\"plan_version\": 1, \"model\": \"m\", \"strategy\": \"s\", \"target\": \"t\", \"groups\": [], "
                 + "\"nodes\": [{\"node\": \"a\", \"op\": \"Relu\", \"tactic\": \"tessel.eltwise\", \"precision\": \"fp32\", \"layout\": \"any\"}]}";

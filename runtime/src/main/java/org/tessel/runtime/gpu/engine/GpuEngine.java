@@ -306,6 +306,7 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
         for (var p : plan.nodes()) byName.put(p.node(), p);
         for (Node n : planned.nodes()) {
             var p = byName.get(n.name());
+            if (p != null && p.precision() == org.tessel.cost.Precision.INT8) throw int8(n);
             // integer values live as i32 whatever the plan says; every floating node runs at the engine's one precision
             if (p != null && computesAtEnginePrecision(planned, n) && !p.precision().name().equals(precision.name()))
                 throw new GpuEngineException("cannot build a GPU engine: the plan runs " + n.describe() + " at " + p.precision().text() + " and the engine is "
@@ -358,12 +359,22 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
         for (Node n : planned.nodes()) if (computesAtEnginePrecision(planned, n)) floating.add(n.name());
         Map<org.tessel.cost.Precision, Integer> mix = new java.util.TreeMap<>();
         for (var n : plan.nodes()) if (floating.contains(n.node())) mix.merge(n.precision(), 1, Integer::sum);
+        for (Node n : planned.nodes()) {
+            var p = plan.node(n.name());
+            if (p != null && p.precision() == org.tessel.cost.Precision.INT8) throw int8(n);
+        }
         if (mix.size() == 1) {
             org.tessel.cost.Precision p = mix.keySet().iterator().next();
             for (Precision g : Precision.values()) if (g.name().equals(p.name())) return g;
         }
         throw new GpuEngineException("the GPU builder builds one precision per engine (fp32, tf32 or fp16) so far; this " + plan.strategy()
                 + " plan runs its floating nodes at " + mix);
+    }
+
+    /** The refusal of an INT8 node: the GPU builder has no INT8 kernels (the CPU backend runs INT8 plans by emulation). */
+    private static GpuEngineException int8(Node n) {
+        return new GpuEngineException("cannot build a GPU engine: the plan runs " + n.describe() + " at int8, and the GPU builder has no INT8 kernels yet; "
+                + "an INT8 plan runs on the CPU backend (build with --cpu)");
     }
 
     /** The layer of {@code n}: the planned tactic's implementation builds it (the rule's when there is no plan). */

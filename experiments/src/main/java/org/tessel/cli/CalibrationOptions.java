@@ -1,0 +1,261 @@
+package org.tessel.cli;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.TreeMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.tessel.api.DType;
+import org.tessel.api.Layout;
+import org.tessel.api.Tensor;
+import org.tessel.cost.Precision;
+import org.tessel.ir.Graph;
+import org.tessel.ir.Node;
+import org.tessel.ir.Value;
+import org.tessel.runtime.calib.ActivationCalibration;
+import org.tessel.runtime.calib.CalibrationCache;
+import org.tessel.runtime.calib.Calibrator;
+import org.tessel.search.PrecisionRule;
+import org.tessel.tactics.Tactic;
+import org.tessel.tactics.TacticCatalog;
+import org.tessel.tactics.plan.EnginePlan;
+import org.tessel.tactics.plan.QuantizationTable;
+import picocli.CommandLine.Option;
+
+/**
+ * What `search` and `build` take for INT8 (TensorRT's post-training calibration): {@code --int8},
+ * the calibration data ({@code --calib}), the calibrator, the calibration cache and whether a node a
+ * precision rule pins to INT8 may fall back when no INT8 tactic runs it.
+ *
+ * <p>Calibration data ({@code --calib PATH}):
+ * <ul>
+ * <li>{@code generated[:N]}: N batches (default 32) of seeded inputs, uniform in [-1, 1) (integer inputs in [0, 10));
+ * <li>a folder of subfolders (an ONNX test data set's {@code test_data_set_*}, or any): each subfolder is
+ *     one batch, its files one per input, named after the input or {@code input_K.pb}, else taken in order;
+ * <li>a folder of {@code .npy}/{@code .pb} files: with one model input every file is one batch (any names,
+ *     sorted); with several, files are named {@code INPUT.K.npy} (or {@code .pb}), K the batch.
+ * </ul>
+ * Every tensor must have its input's element type and shape (an error names the file and the input).
+ */
+final class CalibrationOptions {
+    @Option(names = "--int8", description = "Allow INT8 (trtexec's flag): nodes whose tactic runs INT8 may take it, with scales from --calib or --calib-cache.") boolean int8;
+    @Option(names = "--calib", paramLabel = "DIR|generated[:N]", description = "Calibration data: a folder of .npy/.pb tensors (one file per batch; INPUT.K.npy with several inputs), "
+            + "a folder of batch folders (ONNX test_data_set_*), or generated[:N] seeded inputs (default N 32).") String calib;
+    @Option(names = "--calibrator", defaultValue = "entropy", paramLabel = "entropy|minmax|percentile[:P]|mse",
+            description = "How scales are chosen from the activation histograms (TensorRT's calibrators; default ${DEFAULT-VALUE}; percentile default 99.99).") String calibrator;
+    @Option(names = "--calib-cache", paramLabel = "FILE", description = "Calibration cache: used when it exists (no calibration run), written after calibrating otherwise.") Path cache;
+    @Option(names = "--int8-fallback", description = "A node a --precision rule pins to int8 that no INT8 tactic runs computes in another precision (listed by `tessel inspect`) instead of failing.") boolean fallback;
+
+    /** The calibrated scales of a prepared graph and where they came from. */
+    record Scales(String calibrator, Map<String, Float> scales, String how) {}
+
+    /** True when INT8 is asked for, by --int8 or an int8 in the given precisions/rules. */
+    boolean wanted(List<String> precisionTexts, List<String> rules) {
+        if (int8) return true;
+        for (String p : precisionTexts) if (p.trim().equalsIgnoreCase("int8")) return true;
+        for (String r : rules) if (r.toLowerCase(Locale.ROOT).matches(".*=.*\\bint8\\b.*")) return true;
+        return false;
+    }
+
+    /** Refuses calibration options that have no INT8 to serve, and INT8 without scales. */
+    void check(boolean wanted) {
+        if (!wanted) {
+            String stray = calib != null ? "--calib" : cache != null ? "--calib-cache" : fallback ? "--int8-fallback" : null;
+            if (stray != null) throw new IllegalArgumentException(stray + " applies to INT8: add --int8");
+            return;
+        }
+        Calibrator.parse(calibrator); // a bad --calibrator fails before any work
+        if (calib == null && (cache == null || !Files.exists(cache)))
+            throw new IllegalArgumentException("--int8 needs quantization scales: give calibration data with --calib DIR|generated[:N]"
+                    + (cache == null ? " or an existing --calib-cache FILE" : " (--calib-cache " + cache + " does not exist yet)"));
+    }
+
+    /**
+     * The scales for the prepared graph: from the cache when it exists, else by calibrating on
+     * --calib (and writing the cache when one is named).
+     */
+    Scales scales(Graph prepared) throws IOException {
+        if (cache != null && Files.exists(cache)) {
+            CalibrationCache c = CalibrationCache.read(cache);
+            Map<String, Float> s = c.scalesFor(prepared, cache, w -> System.out.println("warning: " + w));
+            if (calib != null) System.out.println("note: --calib-cache " + cache + " exists, so its scales are used and --calib is not read (delete the cache to recalibrate)");
+            return new Scales(c.calibrator(), s, String.format(Locale.ROOT, "calibration cache %s (%s, %d tensors)", cache, c.calibrator(), s.size()));
+        }
+        Calibrator c = Calibrator.parse(calibrator);
+        List<List<Tensor>> batches = batches(prepared, calib);
+        ActivationCalibration.Result r = ActivationCalibration.calibrate(prepared, batches, c, w -> System.out.println("warning: " + w));
+        String how = String.format(Locale.ROOT, "calibrated %d tensors over %d batches with %s in %.2f s", r.scales().size(), r.batches(), r.calibrator(), r.seconds());
+        if (cache != null) {
+            CalibrationCache.of(prepared, r.calibrator(), r.scales()).write(cache);
+            how += ", cache written to " + cache;
+        }
+        return new Scales(r.calibrator(), r.scales(), how);
+    }
+
+    /** The precisions with INT8 added. */
+    static Set<Precision> withInt8(Set<Precision> ps) {
+        Set<Precision> s = EnumSet.copyOf(ps);
+        s.add(Precision.INT8);
+        return s;
+    }
+
+    /**
+     * The precision rules to search with. Without --int8-fallback they are the user's. With it, a
+     * rule that allows only int8 is split per node it matches: a node some tactic runs at INT8 keeps
+     * the rule (by its name), one that no tactic runs at INT8 is left free and recorded with why.
+     */
+    List<PrecisionRule> rules(List<PrecisionRule> given, Graph prepared, Map<String, String> fallbacks) {
+        if (!fallback) {
+            // a node pinned to INT8 that nothing runs at INT8 fails here, saying why, rather than as a search without choices
+            for (PrecisionRule r : given) {
+                if (!r.allowed().equals(Set.of(Precision.INT8))) continue;
+                for (Node n : prepared.nodes()) {
+                    // other ops may still run at INT8 inside a fused group; the search says when they cannot
+                    if (!r.matches(n) || !CONTRACTIONS.contains(n.opName())) continue;
+                    String why = whyNoInt8(n);
+                    if (why != null)
+                        throw new IllegalArgumentException(n.describe() + ": --precision " + r.text() + ": " + why + "; let such nodes run at another precision with --int8-fallback");
+                }
+            }
+            return given;
+        }
+        List<PrecisionRule> out = new ArrayList<>();
+        for (PrecisionRule r : given) {
+            if (!r.allowed().equals(Set.of(Precision.INT8))) { out.add(r); continue; }
+            boolean any = false;
+            for (Node n : prepared.nodes()) {
+                if (!r.matches(n)) continue;
+                any = true;
+                String why = whyNoInt8(n);
+                if (why == null) out.add(new PrecisionRule(n.name(), r.allowed()));
+                else fallbacks.put(n.name(), "rule '" + r.text() + "': " + why);
+            }
+            if (!any) out.add(r); // the search says the rule matches nothing
+        }
+        return out;
+    }
+
+    private static final Set<String> CONTRACTIONS = org.tessel.runtime.engine.PrecisionEmulation.TENSOR_CORE_OPS;
+
+    /** Why no catalogue tactic runs {@code n} at INT8 (in any layout), or null when one does. */
+    static String whyNoInt8(Node n) {
+        List<String> reasons = new ArrayList<>();
+        for (Tactic t : TacticCatalog.global().all()) {
+            if (!t.appliesTo(n)) continue;
+            String first = null;
+            for (Layout l : List.of(Layout.NHWC, Layout.NCHW, Layout.ANY)) {
+                String why = t.whyNot(n, Precision.INT8, l);
+                if (why == null) return null;
+                if (first == null) first = why;
+            }
+            reasons.add(t.id() + ": " + first);
+        }
+        return reasons.isEmpty() ? "no tactic implements " + n.opName() : "no INT8 tactic runs it (" + String.join("; ", reasons) + ")";
+    }
+
+    /**
+     * The plan with the quantization table its INT8 nodes need, for the planned graph, and the
+     * fallbacks: of the nodes freed from an int8 rule, those that did not end up at INT8 (alone or in
+     * the fused group that holds them).
+     */
+    static EnginePlan quantized(EnginePlan plan, Graph planned, Scales s, Map<String, String> fallbacks) {
+        Map<String, String> fell = new TreeMap<>();
+        for (var f : fallbacks.entrySet()) {
+            String at = f.getKey();
+            for (var g : plan.groups()) if (g.members().contains(at)) at = g.name();
+            var p = plan.node(at);
+            if (p == null || p.precision() != Precision.INT8) fell.put(f.getKey(), f.getValue());
+        }
+        return plan.withQuantization(QuantizationTable.forPlanned(planned, plan, s.calibrator(), s.scales()).withFallbacks(fell));
+    }
+
+    private static final Pattern GENERATED = Pattern.compile("generated(?::(\\d+))?");
+
+    /** The calibration batches for a graph's inputs, each one tensor per input in input order. */
+    static List<List<Tensor>> batches(Graph g, String spec) throws IOException {
+        Matcher m = GENERATED.matcher(spec);
+        if (m.matches()) {
+            int n = m.group(1) == null ? 32 : Integer.parseInt(m.group(1));
+            if (n < 1) throw new IllegalArgumentException("--calib " + spec + ": the calibration set is empty (N must be at least 1)");
+            return generated(g, n);
+        }
+        if (spec.startsWith("generated")) throw new IllegalArgumentException("--calib " + spec + ": expected generated or generated:N (N batches)");
+        Path dir = Path.of(spec);
+        if (!Files.exists(dir)) throw new IllegalArgumentException("--calib " + dir + ": no such folder");
+        if (!Files.isDirectory(dir)) throw new IllegalArgumentException("--calib " + dir + ": is a file; give a folder of tensor files (or of batch folders) or generated[:N]");
+        List<Path> subdirs, files;
+        try (var s = Files.list(dir)) {
+            List<Path> all = s.sorted().toList();
+            subdirs = all.stream().filter(Files::isDirectory).toList();
+            files = all.stream().filter(f -> Files.isRegularFile(f) && (f.toString().endsWith(".npy") || f.toString().endsWith(".pb"))).toList();
+        }
+        List<List<Tensor>> out = new ArrayList<>();
+        if (!subdirs.isEmpty()) {
+            if (!files.isEmpty()) throw new IllegalArgumentException("--calib " + dir + ": holds both batch folders and tensor files (" + files.getFirst().getFileName() + "); use one form");
+            for (Path d : subdirs) out.add(TensorFiles.inputs(List.of(d), g.inputs(), "--calib"));
+        } else if (g.inputs().size() == 1) {
+            Value in = g.inputs().getFirst();
+            for (Path f : files) out.add(List.of(checked(f, in)));
+        } else {
+            Map<Integer, Map<Value, Path>> byBatch = new TreeMap<>();
+            Map<String, Value> byStem = new LinkedHashMap<>();
+            for (Value v : g.inputs()) byStem.put(TensorFiles.fileStem(v.name()), v);
+            Pattern named = Pattern.compile("(.+)\\.(\\d+)\\.(npy|pb)");
+            for (Path f : files) {
+                Matcher fm = named.matcher(f.getFileName().toString());
+                Value v = fm.matches() ? byStem.get(fm.group(1)) : null;
+                if (v == null)
+                    throw new IllegalArgumentException("--calib " + f + ": with " + g.inputs().size() + " inputs each file is named INPUT.K.npy (or .pb), INPUT one of "
+                            + byStem.keySet() + " and K the batch; or give one folder per batch");
+                byBatch.computeIfAbsent(Integer.parseInt(fm.group(2)), k -> new LinkedHashMap<>()).put(v, f);
+            }
+            for (var e : byBatch.entrySet()) {
+                List<Tensor> batch = new ArrayList<>();
+                for (Value v : g.inputs()) {
+                    Path f = e.getValue().get(v);
+                    if (f == null) throw new IllegalArgumentException("--calib " + dir + ": batch " + e.getKey() + " has no file for input %" + v.name() + " (" + TensorFiles.fileStem(v.name()) + "." + e.getKey() + ".npy)");
+                    batch.add(checked(f, v));
+                }
+                out.add(batch);
+            }
+        }
+        if (out.isEmpty()) throw new IllegalArgumentException("--calib " + dir + ": the calibration set is empty (no .npy or .pb files, no batch folders)");
+        return out;
+    }
+
+    private static Tensor checked(Path f, Value in) throws IOException {
+        Tensor t = TensorFiles.read(f);
+        if (t.dtype() != in.type().dtype() || !t.shape().equals(in.type().shape()))
+            throw new IllegalArgumentException(f + ": " + t.dtype().text() + t.shape() + " for input %" + in.name() + ", which is " + in.type().dtype().text() + in.type().shape());
+        return t;
+    }
+
+    /** {@code n} batches of seeded inputs (batch k from seed 1000 + k): floating uniform in [-1, 1), integers in [0, 10), booleans true. */
+    static List<List<Tensor>> generated(Graph g, int n) {
+        List<List<Tensor>> out = new ArrayList<>();
+        for (int b = 0; b < n; b++) {
+            SplittableRandom r = new SplittableRandom(1000 + b);
+            List<Tensor> in = new ArrayList<>();
+            for (Value v : g.inputs()) {
+                Tensor t = Tensor.zeros(v.type().dtype(), v.type().shape());
+                for (int i = 0; i < t.size(); i++) {
+                    if (t.dtype().isFloating()) t.setDouble(i, r.nextDouble(-1, 1));
+                    else if (t.dtype() == DType.BOOL) t.setLong(i, 1);
+                    else t.setLong(i, r.nextInt(10));
+                }
+                in.add(t);
+            }
+            out.add(in);
+        }
+        return out;
+    }
+}

@@ -1,0 +1,158 @@
+package org.tessel.runtime.calib;
+
+import java.util.Locale;
+
+/**
+ * How a tensor's histogram of |x| becomes its clipping threshold amax (its scale is amax / 127),
+ * with TensorRT's choices: {@link Entropy} (IInt8EntropyCalibrator2: the threshold whose 128-level
+ * quantized distribution is closest to the observed one in KL divergence), {@link MinMax}
+ * (IInt8MinMaxCalibrator: the largest |x|), {@link Percentile} (the |x| below which P% of the values
+ * lie) and {@link Mse} (the threshold with the least quantization mean squared error).
+ */
+public sealed interface Calibrator {
+    /** The name a cache and a plan record ("entropy", "minmax", "percentile:99.99", "mse"). */
+    String name();
+
+    /** The threshold for this histogram; 0 when every value was 0. */
+    double amax(Histogram h);
+
+    /** Parses {@code entropy}, {@code minmax}, {@code percentile[:P]} (P in (0, 100], default 99.99) or {@code mse}. */
+    static Calibrator parse(String s) {
+        String t = s.trim().toLowerCase(Locale.ROOT);
+        if (t.equals("entropy")) return new Entropy();
+        if (t.equals("minmax")) return new MinMax();
+        if (t.equals("mse")) return new Mse();
+        if (t.equals("percentile")) return new Percentile(99.99);
+        if (t.startsWith("percentile:")) {
+            String p = t.substring("percentile:".length());
+            double v;
+            try {
+                v = Double.parseDouble(p);
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("calibrator '" + s + "': '" + p + "' is not a percentile (a number in (0, 100], e.g. percentile:99.9)");
+            }
+            return new Percentile(v);
+        }
+        throw new IllegalArgumentException("unknown calibrator '" + s + "' (entropy, minmax, percentile[:P], mse)");
+    }
+
+    /** The largest |x| seen. */
+    record MinMax() implements Calibrator {
+        public String name() { return "minmax"; }
+        public double amax(Histogram h) { return h.max(); }
+    }
+
+    /** The upper edge of the bin where the cumulative count reaches P% of all values (at most the largest |x|). */
+    record Percentile(double percent) implements Calibrator {
+        public Percentile {
+            if (!(percent > 0 && percent <= 100)) throw new IllegalArgumentException("percentile must be in (0, 100], got " + percent);
+        }
+        public String name() { return "percentile:" + (percent == Math.rint(percent) ? String.valueOf((long) percent) : String.valueOf(percent)); }
+        public double amax(Histogram h) {
+            long[] c = h.counts();
+            long total = 0;
+            for (long x : c) total += x;
+            if (total == 0 || h.width() == 0) return h.max();
+            double want = total * percent / 100;
+            long run = 0;
+            for (int i = 0; i < c.length; i++) {
+                run += c[i];
+                if (run >= want) return Math.min(h.max(), (i + 1) * h.width());
+            }
+            return h.max();
+        }
+    }
+
+    /**
+     * TensorRT's entropy calibration (EntropyCalibrator2, as NVIDIA's pytorch-quantization writes it
+     * out): for each candidate threshold bin i from 128 to 2048, the reference distribution P is the
+     * first i bins with everything beyond folded into the last; Q merges those i bins into 128 levels
+     * and spreads each level back evenly over its nonzero bins. The threshold is the upper edge of
+     * bin i with the least KL(P || Q) (the last of equal minima). Bin 0 is given bin 1's count first,
+     * so the zeros a ReLU makes do not dominate.
+     */
+    record Entropy() implements Calibrator {
+        static final int LEVELS = 128, START = 128;
+        public String name() { return "entropy"; }
+        public double amax(Histogram h) {
+            if (h.width() == 0) return h.max();
+            long[] raw = h.counts();
+            double[] bins = new double[raw.length];
+            for (int i = 0; i < raw.length; i++) bins[i] = raw[i];
+            bins[0] = bins[1];
+            double[] suffix = new double[bins.length + 1];
+            for (int i = bins.length - 1; i >= 0; i--) suffix[i] = suffix[i + 1] + bins[i];
+            double best = Double.POSITIVE_INFINITY;
+            int bestI = bins.length;
+            double[] p = new double[bins.length], q = new double[bins.length];
+            double[] levelSum = new double[LEVELS];
+            int[] levelNonzero = new int[LEVELS];
+            for (int i = START; i <= bins.length; i++) {
+                java.util.Arrays.fill(levelSum, 0);
+                java.util.Arrays.fill(levelNonzero, 0);
+                for (int j = 0; j < i; j++) {
+                    int lv = level(j, i);
+                    levelSum[lv] += bins[j];
+                    if (bins[j] != 0) levelNonzero[lv]++;
+                }
+                double qTotal = 0, pTotal = 0;
+                for (int j = 0; j < i; j++) {
+                    int lv = level(j, i);
+                    q[j] = bins[j] == 0 ? 0 : levelSum[lv] / levelNonzero[lv];
+                    qTotal += q[j];
+                    p[j] = bins[j];
+                }
+                p[i - 1] += suffix[i];
+                for (int j = 0; j < i; j++) pTotal += p[j];
+                if (pTotal == 0 || qTotal == 0) continue;
+                double kl = 0;
+                for (int j = 0; j < i; j++) {
+                    if (p[j] == 0) continue;
+                    double pj = p[j] / pTotal, qj = q[j] / qTotal;
+                    if (qj == 0) { kl = Double.POSITIVE_INFINITY; break; }
+                    kl += pj * Math.log(pj / qj);
+                }
+                if (kl <= best) { best = kl; bestI = i; }
+            }
+            return Math.min(h.max(), bestI * h.width());
+        }
+
+        /** The level (of {@value #LEVELS}) bin j of the first i bins falls in: numpy's digitize over linspace(0, i, 129). */
+        private static int level(int j, int i) {
+            return (int) Math.min(LEVELS - 1, Math.floor(j * (double) LEVELS / i));
+        }
+    }
+
+    /**
+     * The threshold (a bin edge from bin 1 up) that minimises the quantization mean squared error
+     * over the histogram: each bin's values taken at its centre, quantized at scale threshold/127
+     * (rounded to nearest even, clamped to +-127) and compared.
+     */
+    record Mse() implements Calibrator {
+        public String name() { return "mse"; }
+        public double amax(Histogram h) {
+            if (h.width() == 0) return h.max();
+            long[] c = h.counts();
+            double bestErr = Double.POSITIVE_INFINITY, best = h.max();
+            for (int i = 1; i <= c.length; i++) {
+                double clip = i * h.width();
+                double err = error(c, h.width(), clip, bestErr);
+                if (err < bestErr) { bestErr = err; best = clip; }
+            }
+            return Math.min(h.max(), best);
+        }
+
+        /** Quantization squared error of the histogram at this clip (stops early past {@code bound}). */
+        static double error(long[] c, double width, double clip, double bound) {
+            double s = clip / 127, err = 0;
+            for (int j = 0; j < c.length; j++) {
+                if (c[j] == 0) continue;
+                double x = (j + 0.5) * width;
+                double q = Math.max(-127, Math.min(127, Math.rint(x / s))) * s;
+                err += c[j] * (x - q) * (x - q);
+                if (err > bound) return err;
+            }
+            return err;
+        }
+    }
+}

@@ -1,0 +1,162 @@
+package org.tessel.runtime.calib;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.tessel.api.Tensor;
+import org.tessel.cost.Precision;
+import org.tessel.ir.Graph;
+import org.tessel.ir.Node;
+import org.tessel.ir.ReferenceInterpreter;
+import org.tessel.ir.zoo.Zoo;
+import org.tessel.ir.zoo.ZooOptions;
+import org.tessel.runtime.engine.Engine;
+import org.tessel.runtime.engine.EngineHeader;
+import org.tessel.search.EnginePlans;
+import org.tessel.search.Plan;
+import org.tessel.search.PrecisionRule;
+import org.tessel.search.SearchOptions;
+import org.tessel.search.SearchProblem;
+import org.tessel.search.Searcher;
+import org.tessel.tactics.plan.EnginePlan;
+import org.tessel.tactics.plan.EnginePlanJson;
+import org.tessel.tactics.plan.PlanApplier;
+import org.tessel.tactics.plan.QuantizationTable;
+
+/**
+ * INT8 on the CPU engine end to end: calibrate a zoo CNN, search a plan with INT8 allowed, carry the
+ * scales in the plan, build and run: the logits stay close to FP32; the engine equals the same plan
+ * written as explicit Q/DQ and run on the reference interpreter (whose QuantizeLinear and
+ * DequantizeLinear are ONNX's, written independently); the engine file keeps the scales.
+ */
+class Int8ExecutionTest {
+    @TempDir Path dir;
+
+    /** A zoo CNN whose output is its logits (the Softmax removed: random weights saturate it). */
+    static Graph logits(String model) {
+        Graph g = Zoo.build(model, ZooOptions.defaults());
+        Node softmax = g.outputs().getFirst().producer();
+        assertEquals("Softmax", softmax.opName());
+        g.setOutputs(List.of(softmax.input(0)));
+        g.removeNode(softmax);
+        return g;
+    }
+
+    static List<Tensor> input(Graph g, long seed) {
+        java.util.SplittableRandom r = new java.util.SplittableRandom(seed);
+        List<Tensor> in = new ArrayList<>();
+        for (var v : g.inputs()) {
+            Tensor t = Tensor.zeros(v.type().dtype(), v.type().shape());
+            for (int i = 0; i < t.size(); i++) t.setDouble(i, r.nextDouble(-1, 1));
+            in.add(t);
+        }
+        return in;
+    }
+
+    static double relL2(Tensor want, Tensor got) {
+        double num = 0, den = 0;
+        for (int i = 0; i < want.size(); i++) {
+            double d = want.getDouble(i) - got.getDouble(i);
+            num += d * d;
+            den += want.getDouble(i) * want.getDouble(i);
+        }
+        return Math.sqrt(num / Math.max(den, 1e-30));
+    }
+
+    /** The prepared graph, the INT8 plan the joint search finds for it with these rules, applied and carrying its scales. */
+    record Int8Build(Graph prepared, PlanApplier.Applied applied) {}
+
+    static Int8Build plan(Graph g, Calibrator c, int batches, List<String> rules) {
+        Graph prepared = Searcher.prepare(g);
+        List<List<Tensor>> data = new ArrayList<>();
+        for (int b = 0; b < batches; b++) data.add(input(prepared, 100 + b));
+        ActivationCalibration.Result r = ActivationCalibration.calibrate(prepared, data, c, w -> {});
+        SearchOptions o = SearchOptions.defaults().withTarget("h200-measured").withPrecisions(EnumSet.of(Precision.FP32, Precision.INT8))
+                .withPrecisionRules(rules.stream().map(PrecisionRule::parse).toList());
+        SearchProblem p = Searcher.problem(prepared, o);
+        Plan plan = Searcher.run(p, "joint", o);
+        PlanApplier.Applied a = EnginePlans.complete(p, plan);
+        EnginePlan q = a.plan().withQuantization(QuantizationTable.forPlanned(a.graph(), a.plan(), r.calibrator(), r.scales()));
+        return new Int8Build(prepared, new PlanApplier.Applied(a.graph(), q));
+    }
+
+    @Test void resnet50Int8LogitsStayCloseToFp32() {
+        Graph g = logits("resnet50");
+        Int8Build b = plan(g, new Calibrator.Entropy(), 4, List.of());
+        int int8 = b.applied().plan().precisionMix().getOrDefault(Precision.INT8, 0);
+        assertTrue(int8 >= 40, "the search runs ResNet-50's convolutions at INT8 when it may: " + b.applied().plan().precisionMix());
+        Engine e = Engine.buildCpu(b.applied().graph(), b.applied().plan());
+        List<Tensor> in = input(g, 7); // not a calibration batch
+        Tensor want = new ReferenceInterpreter().run(g, in).getFirst(), got = e.createContext().run(in).getFirst();
+        double err = relL2(want, got);
+        System.out.printf("resnet50 b1 INT8 (entropy, %d INT8 nodes) vs FP32 logits: relative L2 %.4f%n", int8, err);
+        assertTrue(err < 0.05, "relative L2 " + err);
+        assertTrue(err > 1e-5, "INT8 really quantizes: " + err);
+    }
+
+    @Test void theEngineEqualsThePlanWrittenAsQdqOnTheReferenceInterpreter() throws Exception {
+        Graph g = logits("resnet50-tiny");
+        for (Calibrator c : List.of(new Calibrator.MinMax(), new Calibrator.Percentile(99.9), new Calibrator.Mse(), new Calibrator.Entropy())) {
+            Int8Build b = plan(g, c, 3, List.of("layer*conv*=int8"));
+            assertTrue(b.applied().plan().precisionMix().getOrDefault(Precision.INT8, 0) >= 12, b.applied().plan().precisionMix().toString());
+            Engine e = Engine.buildCpu(b.applied().graph(), b.applied().plan());
+            QdqGraphs.Result qdq = QdqGraphs.insert(b.prepared(), b.applied().graph(), b.applied().plan());
+            assertTrue(qdq.activationPairs() > 10 && qdq.weights() >= 12, qdq.activationPairs() + " pairs, " + qdq.weights() + " weights");
+            assertTrue(qdq.graph().nodes().stream().anyMatch(n -> n.opName().equals("QuantizeLinear")));
+            for (long seed : new long[] {1, 2}) {
+                List<Tensor> in = input(g, seed);
+                Tensor engine = e.createContext().run(in).getFirst(), reference = new ReferenceInterpreter().run(qdq.graph(), in).getFirst();
+                Tensor fp32 = new ReferenceInterpreter().run(g, in).getFirst();
+                assertTrue(relL2(reference, engine) < 1e-5, c.name() + ": engine vs Q/DQ graph " + relL2(reference, engine));
+                assertTrue(relL2(fp32, engine) > 1e-4, c.name() + ": quantization changes the result");
+                assertTrue(relL2(fp32, engine) < 0.2, c.name() + ": and stays near FP32: " + relL2(fp32, engine));
+            }
+        }
+    }
+
+    @Test void theEngineFileKeepsTheScales() throws Exception {
+        Graph g = logits("resnet50-tiny");
+        Int8Build b = plan(g, new Calibrator.MinMax(), 2, List.of("layer1*=int8"));
+        EnginePlan plan = b.applied().plan();
+        assertEquals("minmax", plan.quantization().calibrator());
+        assertFalse(plan.quantization().scales().isEmpty());
+        assertEquals(plan, EnginePlanJson.read(EnginePlanJson.write(plan), "plan.json"), "JSON keeps the table");
+        Path f = dir.resolve("int8.engine");
+        Engine built = Engine.buildCpu(b.applied().graph(), plan);
+        built.save(f);
+        Engine loaded = Engine.load(f, EngineHeader.Machine.cpu());
+        assertEquals(plan, loaded.plan());
+        List<Tensor> in = input(g, 3);
+        assertTrue(loaded.createContext().run(in).getFirst().dataEquals(built.createContext().run(in).getFirst()), "the loaded engine computes what the built one did");
+        // the same plan without its scales is refused before any work, naming the node and the tensor
+        EnginePlan bare = plan.withQuantization(QuantizationTable.EMPTY);
+        var ex = assertThrows(org.tessel.tactics.plan.PlanException.class, () -> Engine.buildCpu(b.applied().graph(), bare));
+        assertTrue(ex.getMessage().matches("node '[^']+' \\(.*\\): runs at int8, but the plan has no quantization scale for its tensor %.+"), ex.getMessage());
+        Map<String, Float> one = new java.util.TreeMap<>(plan.quantization().scales());
+        String dropped = one.keySet().iterator().next();
+        one.remove(dropped);
+        var ex2 = assertThrows(org.tessel.tactics.plan.PlanException.class,
+                () -> Engine.buildCpu(b.applied().graph(), plan.withQuantization(new QuantizationTable("minmax", one, Map.of()))));
+        assertTrue(ex2.getMessage().contains("no quantization scale for its tensor %" + dropped + " "), ex2.getMessage());
+    }
+
+    /** No INT8 kernels exist for the GPU: its builder refuses an INT8 plan before any GPU work, naming the node. */
+    @Test void theGpuBuilderRefusesInt8Plans() {
+        Graph g = logits("resnet50-tiny");
+        Int8Build b = plan(g, new Calibrator.MinMax(), 1, List.of("layer1*conv*=int8"));
+        String first = b.applied().plan().nodes().stream().filter(n -> n.precision() == Precision.INT8).findFirst().orElseThrow().node();
+        var ex = assertThrows(org.tessel.runtime.gpu.engine.GpuEngineException.class,
+                () -> org.tessel.runtime.gpu.engine.GpuEngine.checkPlan(b.applied().graph(), b.applied().plan(), org.tessel.runtime.gpu.engine.GpuEngine.Precision.FP32));
+        assertTrue(ex.getMessage().startsWith("cannot build a GPU engine: the plan runs node '" + first + "'") && ex.getMessage().contains("at int8, and the GPU builder has no INT8 kernels yet"),
+                ex.getMessage());
+        var ex2 = assertThrows(org.tessel.runtime.gpu.engine.GpuEngineException.class,
+                () -> org.tessel.runtime.gpu.engine.GpuEngine.precisionFor(b.applied().plan(), b.applied().graph()));
+        assertTrue(ex2.getMessage().contains("has no INT8 kernels yet"), ex2.getMessage());
+    }
+}
