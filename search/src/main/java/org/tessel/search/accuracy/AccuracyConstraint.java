@@ -14,7 +14,8 @@ import org.tessel.search.domain.Choice;
  * budget in the same units. A plan's predicted error is the sum over nodes at their chosen
  * precisions ({@link ErrorModel} says why a sum and where that is wrong); the hard rule
  * {@link org.tessel.search.Rules#ACCURACY_WITHIN_BUDGET} penalizes its excess over the budget.
- * A precision the model has no measurement for costs {@link #UNMEASURED}, more than any budget.
+ * A precision the model has no measurement for, or one measured as unbounded (an overflow to infinity),
+ * costs {@link #UNMEASURED}, more than any budget.
  */
 public final class AccuracyConstraint {
     /** One unit of error: 1e-6 (of relative L2, or of the fraction of disagreeing rows). */
@@ -39,7 +40,7 @@ public final class AccuracyConstraint {
             if (reduced && !model.has(n.name())) missing.add(n.name());
             for (Precision q : Precision.values()) {
                 double e = model.error(n.name(), q, budget.metric());
-                units[i][q.ordinal()] = Double.isNaN(e) ? UNMEASURED : e <= 0 ? 0 : (long) Math.ceil(e / UNIT - 1e-6);
+                units[i][q.ordinal()] = Double.isNaN(e) ? UNMEASURED : e <= 0 ? 0 : (long) Math.min(UNMEASURED, Math.ceil(e / UNIT - 1e-6));
             }
         }
         if (!missing.isEmpty())
