@@ -93,7 +93,11 @@ public final class AccuracyConstraint {
     public String describe(Assignment a) {
         double e = predictedError(a);
         return budget.metric() == AccuracyBudget.Metric.REL_L2
-                ? String.format(Locale.ROOT, "predicted rel_l2 %.3g (budget %s)", e, AccuracyBudget.num(budget.value()))
-                : String.format(Locale.ROOT, "predicted top1 %.4f (budget %s; %.3g of rows may disagree)", 1 - e, AccuracyBudget.num(budget.value()), e);
+                ? String.format(Locale.ROOT, "predicted rel_l2 %s (budget %s)", g3(e), AccuracyBudget.num(budget.value()))
+                : String.format(Locale.ROOT, "predicted top1 %.4f (budget %s; %s of rows may disagree)", 1 - e, AccuracyBudget.num(budget.value()), g3(e));
+    }
+
+    private static String g3(double v) {
+        return v == 0 ? "0" : String.format(Locale.ROOT, "%.3g", v);
     }
 }
