@@ -73,7 +73,7 @@ public final class BudgetedSearch {
     static final double MAX_FACTOR = 1000;
 
     /** An error in the budget's terms: relative L2, or top-1 agreement. */
-    static String show(AccuracyBudget b, double error) {
-        return b.metric() == AccuracyBudget.Metric.REL_L2 ? String.format(Locale.ROOT, "rel_l2 %.3g", error) : String.format(Locale.ROOT, "top1 %.4f", 1 - error);
+    public static String show(AccuracyBudget b, double error) {
+        return b.metric() == AccuracyBudget.Metric.REL_L2 ? "rel_l2 " + (error == 0 ? "0" : String.format(Locale.ROOT, "%.3g", error)) : String.format(Locale.ROOT, "top1 %.4f", 1 - error);
     }
 }

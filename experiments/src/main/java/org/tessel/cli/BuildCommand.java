@@ -214,9 +214,7 @@ final class BuildCommand implements Callable<Integer> {
                 org.tessel.accuracy.BudgetedSearch.Result r = org.tessel.accuracy.BudgetedSearch.solve(p, strategy, o, model, budget, accuracy.heldOutInputs(p), accuracy.rounds, System.out::println);
                 plan = r.plan();
                 applied = r.applied();
-                accuracyLine = String.format(java.util.Locale.ROOT, "; %s, measured %s on held-out inputs", r.problem().accuracy().describe(plan.assignment()),
-                        budget.metric() == org.tessel.search.accuracy.AccuracyBudget.Metric.REL_L2 ? String.format(java.util.Locale.ROOT, "rel_l2 %.3g", r.measuredError())
-                                : String.format(java.util.Locale.ROOT, "top1 %.4f", 1 - r.measuredError()));
+                accuracyLine = "; " + r.problem().accuracy().describe(plan.assignment()) + ", measured " + org.tessel.accuracy.BudgetedSearch.show(budget, r.measuredError()) + " on held-out inputs";
             } else {
                 plan = org.tessel.search.Searcher.run(p, strategy, o);
                 applied = org.tessel.search.EnginePlans.complete(p, plan);

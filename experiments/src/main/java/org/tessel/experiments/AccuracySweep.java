@@ -78,7 +78,8 @@ public final class AccuracySweep {
                         }
                         out.add(pt);
                         log.printf(Locale.ROOT, "[accuracy] %s %s %s %s: %s%n", model, target, strategy, b.text(), pt.error() != null ? "failed: " + pt.error()
-                                : String.format(Locale.ROOT, "%.4f ms, predicted error %.3g, measured %.3g (%d round%s)", pt.predictedMs(), pt.predictedError(), pt.measuredError(), pt.rounds(), pt.rounds() > 1 ? "s" : ""));
+                                : String.format(Locale.ROOT, "%.4f ms, predicted %s, measured %s (%d round%s)", pt.predictedMs(), BudgetedSearch.show(b, pt.predictedError()),
+                                        BudgetedSearch.show(b, pt.measuredError()), pt.rounds(), pt.rounds() > 1 ? "s" : ""));
                     }
             }
         return front(out);

@@ -18,7 +18,8 @@ import org.tessel.search.domain.Choice;
  * error it removes, raised in that order until the budget holds, and then every raise that the
  * budget no longer needs (a later, larger one covered it) is undone, last first. A group that cannot
  * run fused at FP32 is unfused, its members raised alone. A raise that would break another hard rule
- * is skipped. How greedy, sequential, random and rule plans respect a budget, and the safety net
+ * is skipped. When raising every erring unit is faster than the partial repair (precision boundaries
+ * cost casts and reformats), that plan is taken instead. How greedy, sequential, random and rule plans respect a budget, and the safety net
  * for a Timefold run that ends over it.
  */
 public final class AccuracyRepair {
@@ -72,6 +73,23 @@ public final class AccuracyRepair {
             }
         }
         int raised = applied.size() - undone;
+        // raising some units can cost more than raising them all (casts and reformats at every precision boundary, groups
+        // unfused): the plan with every erring unit at FP32 is the fallback whenever it is faster
+        Assignment all = a;
+        int allRaised = 0;
+        for (Unit u : units(p, a)) {
+            long units = 0;
+            for (int m : u.nodes()) units += acc.units(m, a.choice(m).precision());
+            if (units == 0) continue;
+            Assignment next = raise(p, all, u);
+            if (next == null || otherHard(ev, next) > hardBefore) continue;
+            all = next;
+            allRaised++;
+        }
+        if (acc.excess(all) == 0 && latencyPs(ev, all) < latencyPs(ev, cur)) {
+            cur = all;
+            raised = allRaised;
+        }
         String note = String.format(Locale.ROOT, "accuracy budget %s: raised %d unit%s to fp32 (+%.4f us), %s", acc.budget().text(), raised, raised == 1 ? "" : "s",
                 (latencyPs(ev, cur) - psBefore) / 1e6, acc.describe(cur));
         return new Repaired(cur, raised, note);

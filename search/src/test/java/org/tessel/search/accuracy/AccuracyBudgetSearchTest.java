@@ -87,6 +87,11 @@ class AccuracyBudgetSearchTest {
             assertTrue(plan.feasible(), s + " on " + model + ": " + plan.evaluation().byRule() + " " + plan.note());
             assertTrue(p.accuracy().predictedError(plan.assignment()) <= allowed + 1e-12, s + ": " + p.accuracy().describe(plan.assignment()));
             assertTrue(plan.predictedUs() >= free.predictedUs() - 1e-9, s + " cannot beat the unconstrained optimum");
+            if (List.of("exact", "greedy", "sequential").contains(s)) {
+                // a looser budget never costs latency: the budget-0 plan is a candidate too
+                Plan zero = Searcher.run(base.withAccuracy(em, new AccuracyBudget(AccuracyBudget.Metric.REL_L2, 0)), s, options());
+                assertTrue(plan.predictedUs() <= zero.predictedUs() + 1e-9, s + " on " + model + ": " + plan.predictedUs() + " us under the budget, " + zero.predictedUs() + " us at budget 0");
+            }
         }
         Plan exact = Searcher.run(p, "exact", options());
         assertTrue(exact.note().contains("Lagrangian"), exact.note());
