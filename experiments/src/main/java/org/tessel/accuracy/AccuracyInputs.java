@@ -55,9 +55,6 @@ public record AccuracyInputs(String description, List<List<Tensor>> sets, String
 
     private static boolean isMask(Value v) { return v.name().toLowerCase(java.util.Locale.ROOT).contains("mask"); }
 
-    /** Rows of all sets together (the first dimension of each set's first input, or 1). */
-    public int size() { return sets.size(); }
-
     static MessageDigest sha256() {
         try {
             return MessageDigest.getInstance("SHA-256");

@@ -27,7 +27,7 @@ import picocli.CommandLine.Option;
 final class AccuracyOptions {
     @Option(names = "--accuracy-budget", paramLabel = "rel_l2=V|top1=V",
             description = "Hard accuracy budget against the FP32 engine: rel_l2=0.01 (relative L2 error of every output at most 0.01) or top1=0.995 "
-                    + "(a classifier's top-1 agrees with FP32 on at least 99.5% of rows). The search sums measured per-node errors; `build` checks the engine on held-out inputs.")
+                    + "(a classifier's top-1 agrees with FP32 on at least 99.5%% of rows). The search sums measured per-node errors; `build` checks the engine on held-out inputs.")
     String budget;
 
     @Option(names = "--accuracy-inputs", paramLabel = "DIR", description = "A folder of .npy/.pb files, one per graph input (by name or order): one input set for measuring "
@@ -99,7 +99,7 @@ final class AccuracyOptions {
             m = Sensitivity.measure(p, precisions, in, bar::extra);
         }
         Path f = cache.write(p.name(), m, in.description());
-        long nodes = m.model().nodes().values().stream().filter(byP -> byP.keySet().stream().anyMatch(q -> q != Precision.FP32)).count();
+        long nodes = Sensitivity.measuredNodes(m.model());
         System.out.printf(Locale.ROOT, "sensitivity: measured %d nodes at %s on %s, %d CPU engines (%d node-precisions exact by the emulation, no engine needed) in %.1f s%s; cached in %s%n", nodes,
                 precisions.stream().filter(q -> q != Precision.FP32).map(Precision::text).sorted().toList(), in.description(), m.engines(), m.exactWithoutEngine(), m.seconds(),
                 m.classifier() ? " (classifier output: top-1 measured too)" : "", f);
