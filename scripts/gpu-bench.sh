@@ -14,7 +14,9 @@
 #      f. prints the targets and one table last, and writes $OUT/bench.csv.
 # Then: run(command="bash .gpu/bench.sh", carry=[".gpu"]).
 # CONFIGS (MODEL:BATCH:PRECISION, first = highest priority for the time-capped torch.compile runs) may be overridden;
-# STAGES="tests cli autotune tessel torch" picks stages on the GPU machine (those by default); STAGES="plans strategies"
+# STAGES="tests cli autotune tessel torch" picks stages on the GPU machine (those by default); STAGES="accuracy" evaluates
+# the trained Fashion-MNIST CNN's GPU engines (FP32, FP16, the joint plan) on the 10,000 test images against the CPU FP32 engine;
+# STAGES="plans strategies"
 # (a second device call) runs the plan-engine and tuner tests, and
 # the strategy comparison (issue 9): per STRATEGY_CONFIGS entry, `tessel build --strategy S` for rule, joint, sequential
 # and greedy (every node pinned to the precision where the search can, else as it mixes), then `tessel run`; it prints
@@ -40,6 +42,15 @@ if [[ -d $shared/models ]]; then
         kb=$(du -sk "$shared/models/$m" | cut -f1)
         if (( kb <= left_kb )); then cp -r "$shared/models/$m" "$GPU_DIR/models/"; left_kb=$(( left_kb - kb )); else echo "gpu-bench.sh: shared model $m ($kb KiB) does not fit the 64 MiB transfer; its GPU check is skipped"; fi
     done
+fi
+
+# Fashion-MNIST's test set (4.4 MiB) for the accuracy stage, where Debian's dataset-fashion-mnist is installed
+rm -rf "$GPU_DIR/data"
+if [[ -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ]]; then
+    mkdir -p "$GPU_DIR/data/fashion-mnist"
+    cp /usr/share/datasets/fashion-mnist/t10k-*-idx?-ubyte.gz "$GPU_DIR/data/fashion-mnist/"
+else
+    echo "gpu-bench.sh: /usr/share/datasets/fashion-mnist is absent (apt-get install dataset-fashion-mnist); the accuracy stage will skip"
 fi
 
 cat > "$GPU_DIR/bench.sh" <<'BENCH'
@@ -91,6 +102,24 @@ if has plans; then
     grep '^RESULT|' "$out/plans.log" | grep -vE '\|ok$' | cut -c1-240 | head -30
     grep -E '^RESULT\|(tuner|tuned plan)' "$out/plans.log" | cut -d'|' -f2,7 | cut -c1-230
     grep -E 'predicted .* ms, tactics' "$out/plans.log" | cut -c1-200 | head -40
+fi
+if has accuracy; then
+    echo "== accuracy: the trained Fashion-MNIST CNN on its 10,000 test images (GPU engines against the CPU FP32 engine)"
+    data="$here/data/fashion-mnist"; model=experiments/src/test/resources/fashion-mnist/fashion-cnn.onnx
+    if [[ -f $data/t10k-images-idx3-ubyte.gz && -f $model ]]; then
+        acc() { timeout 120 "${java[@]}" org.tessel.cli.Tessel "$@" > "$out/acc.txt" 2>&1 || { echo "  failed: $*"; tail -3 "$out/acc.txt"; }; }
+        acc build "$model" --batch 100 --cpu --save-engine "$out/fm-cpu.tessel"
+        for variant in "fp32:" "fp16:--fp16" "joint:--strategy joint --best"; do
+            name=${variant%%:*}; flags=${variant#*:}
+            acc build "$model" --batch 100 $flags --save-engine "$out/fm-$name.tessel"; grep -E '^engine:' "$out/acc.txt" | cut -c1-160
+            acc evaluate "$out/fm-$name.tessel" --images "$data/t10k-images-idx3-ubyte.gz" --labels "$data/t10k-labels-idx1-ubyte.gz" --reference "$out/fm-cpu.tessel"
+            echo "ACCURACY|$name|$(grep -oE 'top1=[0-9.]+' "$out/acc.txt" | head -1)|$(grep -oE 'agreement=[0-9.]+' "$out/acc.txt")|$(grep -oE 'logits_rel_l2=[0-9.e+-]+' "$out/acc.txt")"
+            acc run "$out/fm-$name.tessel" --iterations 200 --warmup 20; echo "  $name b100: $(tail -1 "$out/acc.txt")"
+        done
+        rm -f "$out"/fm-*.tessel
+    else
+        echo "  skipped: no Fashion-MNIST test set in the bundle, or no trained model"
+    fi
 fi
 if has strategies; then
     echo "== strategies: engines built from each strategy's plan (predicted vs measured, CUDA-graph p50)"

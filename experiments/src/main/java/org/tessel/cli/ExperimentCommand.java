@@ -30,8 +30,16 @@ final class ExperimentCommand implements Callable<Integer> {
         org.tessel.ir.io.AtomicFiles.checkWritable(dir.resolve("results.csv"));
         System.out.printf("experiment %s: %d runs%n", c.name(), c.runs());
         List<ExperimentRunner.Row> rows;
+        ExperimentRunner runner;
         try (Progress p = Progress.start("experiment " + c.name(), c.runs())) {
-            ExperimentRunner runner = new ExperimentRunner(c, System.out).withProgress(p::stepTo);
+            List<org.tessel.api.select.AlgorithmSelector> selectors = new java.util.ArrayList<>();
+            for (String spec : c.selectorSpecs())
+                try {
+                    selectors.add(Tessel.plugins().selector(spec));
+                } catch (RuntimeException e) {
+                    throw new IllegalArgumentException(config + ": key 'selectors': " + String.valueOf(e.getMessage()).replaceFirst("^--selector:? ?", ""), e);
+                }
+            runner = new ExperimentRunner(c, System.out).withProgress(p::stepTo).withSelectors(selectors);
             if (measure) {
                 EngineMeasurer m = new EngineMeasurer(cpu ? new org.tessel.runtime.Backend.Cpu("--cpu") : org.tessel.runtime.Backend.detect(), iterations);
                 System.out.println("measuring every plan's engine on " + m.backend() + " (" + iterations + " timed runs each)");
@@ -44,7 +52,7 @@ final class ExperimentCommand implements Callable<Integer> {
         if (!c.accuracyBudgets().isEmpty()) {
             List<org.tessel.experiments.AccuracySweep.Point> pts;
             try (Progress _ = Progress.start("accuracy budgets " + c.accuracyBudgets(), 0)) {
-                pts = org.tessel.experiments.AccuracySweep.run(c, sensitivityCache != null ? new org.tessel.accuracy.SensitivityCache(sensitivityCache)
+                pts = org.tessel.experiments.AccuracySweep.run(c, runner::baseOptions, sensitivityCache != null ? new org.tessel.accuracy.SensitivityCache(sensitivityCache)
                         : org.tessel.accuracy.SensitivityCache.inHome(), System.out);
             }
             org.tessel.experiments.AccuracySweep.write(pts, dir);

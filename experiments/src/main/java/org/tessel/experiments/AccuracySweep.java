@@ -24,7 +24,7 @@ import org.tessel.search.accuracy.ErrorModel;
  * The latency/accuracy trade-off of a config's {@code accuracy_budgets}: per model, target and
  * strategy, each budget solved as `tessel build --accuracy-budget` solves it (measured sensitivity,
  * summed error as a hard constraint, the plan's engine checked on held-out inputs and the model
- * tightened when it under-predicts), giving predicted latency, predicted and measured error. A point
+ * tightened when it under-predicts) with the experiment's search options (first seed and time limit), giving predicted latency, predicted and measured error. A point
  * is on the Pareto front when no other point of its model, target and strategy is at least as fast
  * and at least as accurate (measured) and better in one. Written as {@code pareto.csv}.
  */
@@ -43,13 +43,13 @@ public final class AccuracySweep {
     /** Rounds a sweep point may take to keep its budget (as `tessel build`'s default). */
     static final int ROUNDS = 3;
 
-    public static List<Point> run(ExperimentConfig c, SensitivityCache cache, PrintStream log) throws IOException {
+    /** @param options the search options of a target (the experiment's: knobs, precision rules, forced choices, selectors) */
+    public static List<Point> run(ExperimentConfig c, java.util.function.Function<String, SearchOptions> options, SensitivityCache cache, PrintStream log) throws IOException {
         List<Point> out = new ArrayList<>();
         long seed = c.seeds().getFirst();
         for (String target : c.targets())
             for (String model : c.models()) {
-                SearchOptions o = SearchOptions.defaults().withTarget(target).withSeed(seed).withSteps(
-                        c.unimprovedSteps() != null ? c.unimprovedSteps() : SearchOptions.defaults().unimprovedSteps(), c.moves() != null ? c.moves() : SearchOptions.defaults().maxMoves());
+                SearchOptions o = options.apply(target).withSeed(seed).withTimeLimit(java.time.Duration.ofMillis(Math.round(c.timeLimits().getFirst() * 1000)));
                 SearchProblem p = Searcher.problem(Searcher.prepare(Zoo.build(model, c.batch() == null ? ZooOptions.defaults() : ZooOptions.defaults().withBatch(c.batch()))), o);
                 AccuracyInputs in = AccuracyInputs.generated(p.prepared(), 0, c.accuracySamplesOrDefault());
                 AccuracyInputs heldOut = AccuracyInputs.generated(p.prepared(), 1000, c.accuracySamplesOrDefault());

@@ -79,6 +79,13 @@ public final class ExperimentRunner {
     }
 
     private java.util.function.IntConsumer afterRun = i -> {};
+    private List<org.tessel.api.select.AlgorithmSelector> selectors = List.of();
+
+    /** Every run's search consults these selectors (the config's {@code selectors}, resolved by the caller), in order. */
+    public ExperimentRunner withSelectors(List<org.tessel.api.select.AlgorithmSelector> s) {
+        this.selectors = List.copyOf(s);
+        return this;
+    }
 
     /** Told the number of runs done after each run (e.g. for a progress bar). */
     public ExperimentRunner withProgress(java.util.function.IntConsumer afterRun) {
@@ -134,15 +141,17 @@ public final class ExperimentRunner {
         return withGapToBest(rows);
     }
 
-    private SearchOptions baseOptions(String target) {
+    /** The search options every run on {@code target} shares: the config's knobs, precision rules, forced choices and selectors. */
+    public SearchOptions baseOptions(String target) {
         SearchOptions o = SearchOptions.defaults().withTarget(target);
         if (config.moves() != null || config.unimprovedSteps() != null)
             o = o.withSteps(config.unimprovedSteps() != null ? config.unimprovedSteps() : o.unimprovedSteps(), config.moves() != null ? config.moves() : o.maxMoves());
         if (config.randomSamples() != null) o = o.withRandomSamples(config.randomSamples());
         if (config.cudaGraphs() != null) o = o.withCudaGraphs(config.cudaGraphs());
         if (config.memoryBudgetMiB() != null) o = o.withMemoryBudget(OptionalLong.of(Math.round(config.memoryBudgetMiB() * 1048576)));
-        return o.withPrecisionRules(config.precisionRules().stream().map(PrecisionRule::parse).toList())
+        o = o.withPrecisionRules(config.precisionRules().stream().map(PrecisionRule::parse).toList())
                 .withForced(config.forcedChoices().stream().map(org.tessel.search.ForcedChoice::parse).toList());
+        return selectors.isEmpty() ? o : o.withSelectors(selectors);
     }
 
     static List<Row> withGapToBest(List<Row> rows) {

@@ -218,6 +218,21 @@ class PluginLoadingTest {
         assertOneLine(CliRun.of("search", m.toString(), "--selector", "only"), "--selector: no selector named 'only'", "--plugins");
     }
 
+    @Test void experimentConfigsNameSelectors() throws Exception {
+        Path jar = acme();
+        Path cfg = dir.resolve("sel.yaml");
+        Files.writeString(cfg, "name: sel\nmodels: [resnet50-tiny]\nstrategies: [greedy]\nselectors: [\"only:tactic=cpu.reference\"]\n");
+        System.clearProperty("acme.report");
+        CliRun r = CliRun.of("experiment", cfg.toString(), "--plugins", jar.toString(), "--out", dir.resolve("sel-results").toString());
+        assertEquals(0, r.code(), r.err());
+        String report = System.getProperty("acme.report", "");
+        assertTrue(report.contains("=cpu.reference;") && !report.contains("=cudnn."), "the config's selector kept cpu.reference everywhere: " + report);
+        Files.writeString(cfg, "name: sel\nmodels: [resnet50-tiny]\nstrategies: [greedy]\nselectors: [\"nope\"]\n");
+        assertOneLine(CliRun.of("experiment", cfg.toString(), "--out", dir.resolve("sel-results").toString()), "sel.yaml: key 'selectors'", "no selector named 'nope'");
+        Files.writeString(cfg, "name: sel\nmodels: [resnet50-tiny]\nstrategies: [greedy]\nselectors: [\":x=1\"]\n");
+        assertOneLine(CliRun.of("experiment", cfg.toString()), "sel.yaml: key 'selectors': ':x=1' names no selector");
+    }
+
     @Test void twoPluginsClaimingOneIdNameBothJars() throws Exception {
         Path a = acme();
         Path b = PluginJars.in(dir).source("org.acme.AcmeOps", SQUARE).service(OpProvider.class, "org.acme.AcmeOps").jar("acme-copy");

@@ -25,9 +25,12 @@ public final class TunedCosting implements Costing {
     private final Tuner tuner;
     private final int topK;
     private final MeasuredCosts measured = new MeasuredCosts();
-    /** Every (node key, tactic, precision, layout) asked, with its answer (NaN: the tuner could not measure it). */
+    /** Every (node key, tactic, precision, layout) asked, with its answer (NaN: the tuner could not measure it; negative infinity: the tactic failed). */
     private final Map<MeasuredCosts.Key, Double> asked = new HashMap<>();
     private int timed, unmeasurable, overridden;
+    /** Why each failed (node key, tactic, precision, layout) failed ("failed on DEVICE: reason"), and one line per failure naming the node too. */
+    private final Map<MeasuredCosts.Key, String> failedWhy = new HashMap<>();
+    private final List<String> failures = new ArrayList<>();
 
     public TunedCosting(Costing base, Tuner tuner, int topK) {
         if (topK < 1) throw new IllegalArgumentException("top-k must be at least 1, got " + topK);
@@ -38,32 +41,57 @@ public final class TunedCosting implements Costing {
 
     @Override public List<Choice> choices(Node n, int index, List<Layout> layouts) {
         List<Choice> priced = base.choices(n, index, layouts);
-        // the k best predictions under each (precision, layout) are measured
+        // the k best predictions under each (precision, layout) are measured (past any that fail)
         Map<String, List<Choice>> byFormat = new LinkedHashMap<>();
         for (Choice c : priced) if (c.supported()) byFormat.computeIfAbsent(c.precision() + "/" + c.layout(), k -> new ArrayList<>()).add(c);
         Map<Choice, Double> times = new HashMap<>();
         String key = MeasuredCosts.key(n);
         for (List<Choice> cs : byFormat.values()) {
             cs.sort(Comparator.comparingLong(Choice::latencyPs));
-            for (Choice c : cs.subList(0, Math.min(topK, cs.size()))) {
+            int answered = 0; // a failed tactic does not count: the next one in line is measured in its place
+            for (Choice c : cs) {
+                if (answered >= topK) break;
                 MeasuredCosts.Key k = new MeasuredCosts.Key(key, c.tacticId(), c.precision(), c.layout());
                 Double us = asked.get(k);
                 if (us == null) {
-                    OptionalDouble m = tuner.timeUs(n, c.tacticId(), c.precision(), c.layout());
-                    us = m.isPresent() ? m.getAsDouble() : Double.NaN;
-                    if (m.isPresent() && !(us > 0 && us < Double.POSITIVE_INFINITY))
-                        throw new IllegalStateException(tuner.describe() + " measured " + us + " us for " + c.tacticId() + " on " + n.describe());
+                    Tuner.Timing t;
+                    try {
+                        t = tuner.time(n, c.tacticId(), c.precision(), c.layout());
+                    } catch (IllegalArgumentException e) {
+                        throw new IllegalStateException(tuner.describe() + " on " + c.tacticId() + " for " + n.describe() + ": " + e.getMessage(), e);
+                    }
+                    switch (t) {
+                        case Tuner.Timing.Measured m -> {
+                            us = m.us();
+                            timed++;
+                            measured.put(n, c.tacticId(), c.precision(), c.layout(), us);
+                        }
+                        case Tuner.Timing.NotMeasured _ -> {
+                            us = Double.NaN;
+                            unmeasurable++;
+                        }
+                        case Tuner.Timing.Failed f -> {
+                            us = Double.NEGATIVE_INFINITY;
+                            String why = "failed on " + tuner.describe() + ": " + f.reason();
+                            failedWhy.put(k, why);
+                            failures.add(n.describe() + ": " + c.tacticId() + " " + c.precision().text() + "/" + c.layout().text() + " " + why);
+                        }
+                    }
                     asked.put(k, us);
-                    if (m.isPresent()) { timed++; measured.put(n, c.tacticId(), c.precision(), c.layout(), us); }
-                    else unmeasurable++;
                 }
                 if (!Double.isNaN(us)) times.put(c, us);
+                if (us != Double.NEGATIVE_INFINITY) answered++;
             }
         }
         List<Choice> out = new ArrayList<>(priced.size());
         for (Choice c : priced) {
             Double us = times.get(c);
             if (us == null) { out.add(c); continue; }
+            if (us == Double.NEGATIVE_INFINITY) {
+                out.add(new Choice(c.node(), c.tacticId(), c.precision(), c.layout(), c.latencyPs(), c.computeUs(), c.memoryUs(), c.launchUs(), c.workspaceBytes(),
+                        failedWhy.get(new MeasuredCosts.Key(key, c.tacticId(), c.precision(), c.layout()))));
+                continue;
+            }
             overridden++;
             out.add(new Choice(c.node(), c.tacticId(), c.precision(), c.layout(), Costing.ps(us), us, 0, 0, c.workspaceBytes(), null));
         }
@@ -78,6 +106,12 @@ public final class TunedCosting implements Costing {
 
     /** Distinct ones the tuner could not measure (they keep the prediction). */
     public int unmeasurable() { return unmeasurable; }
+
+    /**
+     * The choices dropped because their tactic failed when measured (it did not build or launch, or wrote NaN or infinity
+     * where the reference does not), one line each naming node, tactic, format and reason: the nodes fell back to other tactics.
+     */
+    public List<String> failures() { return List.copyOf(failures); }
 
     /** Choices priced by a measurement. */
     public int choicesOverridden() { return overridden; }

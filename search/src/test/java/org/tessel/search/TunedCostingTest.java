@@ -3,6 +3,8 @@ package org.tessel.search;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.fail;
 
 import java.util.ArrayList;
 import java.util.EnumSet;
@@ -19,6 +21,7 @@ import org.tessel.ir.zoo.Zoo;
 import org.tessel.ir.zoo.ZooOptions;
 import org.tessel.tactics.TacticCatalog;
 import org.tessel.tactics.Tuner;
+import org.tessel.search.domain.Choice;
 
 /**
  * Measure, then solve: the tuner is asked for the k best predictions per node and format only, identical nodes
@@ -28,17 +31,20 @@ import org.tessel.tactics.Tuner;
 class TunedCostingTest {
     /** Answers from a rule, counting the questions. */
     static final class TableTuner implements Tuner {
+        /** A table entry saying the tactic fails when run. */
+        static final double FAILS = -42;
         final List<String> asked = new ArrayList<>();
         /** Per question: the node's key with the precision and layout asked (the tactic left out). */
         final List<String> formats = new ArrayList<>();
         final java.util.function.Function<String, Double> us;
         TableTuner(java.util.function.Function<String, Double> us) { this.us = us; }
-        @Override public OptionalDouble timeUs(Node n, String tacticId, Precision p, Layout l) {
+        @Override public Timing time(Node n, String tacticId, Precision p, Layout l) {
             String q = n.opName() + " " + tacticId + " " + p.text() + " " + l.text();
             asked.add(MeasuredCosts.key(n) + " " + tacticId + " " + p + " " + l);
             formats.add(MeasuredCosts.key(n) + " " + p + " " + l);
             Double v = us.apply(q);
-            return v == null ? OptionalDouble.empty() : OptionalDouble.of(v);
+            if (v != null && v == FAILS) return new Timing.Failed("wrote NaN where the reference interpreter does not (output 0, element 3)");
+            return Timing.of(v == null ? OptionalDouble.empty() : OptionalDouble.of(v));
         }
         @Override public String describe() { return "a table"; }
     }
@@ -84,10 +90,32 @@ class TunedCostingTest {
         assertTrue(fp32Predicted > 0, "the cost model alone keeps some convolutions at FP32");
     }
 
+    @Test void aTacticThatFailsWhenMeasuredIsDroppedAndTheNodeFallsBack() {
+        Graph g = Searcher.prepare(Zoo.build("resnet50-tiny", ZooOptions.defaults()));
+        // cuDNN's FP16 convolution "fails" on this device (as a broken plugin kernel would); FP32 measures fine
+        TableTuner t = new TableTuner(q -> q.contains("cudnn.conv.fused_bias_act") ? (q.contains(" fp16 ") ? TableTuner.FAILS : 5.0) : null);
+        TunedCosting costing = new TunedCosting(model(), t, 1);
+        SearchProblem tuned = Searcher.problem(g, costing, options());
+        Plan plan = Searcher.run(tuned, "joint", options());
+        assertFalse(costing.failures().isEmpty());
+        for (String f : costing.failures())
+            assertTrue(f.contains("cudnn.conv.fused_bias_act fp16/") && f.contains("failed on a table: wrote NaN"), f);
+        int convs = 0;
+        for (int i = 0; i < tuned.size(); i++) {
+            Choice c = plan.assignment().choices()[i];
+            if (c.tacticId().equals("cudnn.conv.fused_bias_act")) {
+                convs++;
+                assertEquals(Precision.FP32, c.precision(), tuned.node(i).name() + ": the failed FP16 tactic is not chosen");
+            }
+            if (c.tacticId().equals("cudnn.conv.fused_bias_act") && c.precision() == Precision.FP16) fail("chose a failed tactic: " + c);
+        }
+        assertTrue(convs > 0, "the convolutions fall back to the tactic's FP32 form");
+    }
+
     @Test void reformatsAreMeasuredOncePerTypeWhereTheTunerCan() {
         java.util.List<org.tessel.api.TensorType> asked = new java.util.ArrayList<>();
         Tuner t = new Tuner() {
-            @Override public OptionalDouble timeUs(Node n, String tacticId, Precision p, Layout l) { return OptionalDouble.empty(); }
+            @Override public Timing time(Node n, String tacticId, Precision p, Layout l) { return Timing.NOT_MEASURED; }
             @Override public OptionalDouble reformatUs(org.tessel.api.TensorType type) {
                 asked.add(type);
                 return type.dtype() == org.tessel.api.DType.F16 ? OptionalDouble.of(123.0) : OptionalDouble.empty();
@@ -108,7 +136,7 @@ class TunedCostingTest {
         Graph g = Searcher.prepare(Zoo.build("resnet50-tiny", ZooOptions.defaults()));
         TableTuner t = new TableTuner(q -> -1.0);
         IllegalStateException e = assertThrows(IllegalStateException.class, () -> Searcher.problem(g, new TunedCosting(model(), t, 1), options()));
-        assertTrue(e.getMessage().contains("a table measured -1.0 us"), e.getMessage());
+        assertTrue(e.getMessage().contains("a table on ") && e.getMessage().contains("a measured time must be positive and finite, got -1.0 us"), e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> new TunedCosting(model(), t, 0));
     }
 }

@@ -41,25 +41,32 @@ public final class GpuTuner implements Tuner {
         this.cache = cache;
     }
 
-    @Override public OptionalDouble timeUs(Node n, String tacticId, Precision p, Layout l) {
-        if (!measures(n, tacticId)) return OptionalDouble.empty(); // another backend's tactic (cpu.reference): not this tuner's to time
+    @Override public Timing time(Node n, String tacticId, Precision p, Layout l) {
+        if (!measures(n, tacticId)) return Timing.NOT_MEASURED; // another backend's tactic (cpu.reference): not this tuner's to time
         GpuEngine.Precision gp = switch (p) {
             case FP32 -> GpuEngine.Precision.FP32;
             case TF32 -> GpuEngine.Precision.TF32;
             case FP16 -> GpuEngine.Precision.FP16;
             default -> null;
         };
-        if (gp == null) return OptionalDouble.empty();
+        if (gp == null) return Timing.NOT_MEASURED;
         long t0 = System.nanoTime();
         try {
             Graph mini;
             try {
                 mini = alone(n, l);
             } catch (RuntimeException e) {
-                return refuse(n, tacticId, p, l, "cannot be copied into a graph of its own: " + e.getMessage());
+                refuse(n, tacticId, p, l, "cannot be copied into a graph of its own: " + e.getMessage());
+                return Timing.NOT_MEASURED; // the tuner's limit, not the tactic's: the prediction stands
             }
             Node m = mini.nodes().get(0);
-            return measure(mini, Map.of(m.name(), tacticId), gp, tacticId, why -> refuse(n, tacticId, p, l, why));
+            String[] why = new String[1];
+            OptionalDouble us = measure(mini, Map.of(m.name(), tacticId), gp, tacticId, true, reason -> {
+                refused++;
+                why[0] = reason;
+                return OptionalDouble.empty();
+            });
+            return us.isPresent() ? new Timing.Measured(us.getAsDouble()) : new Timing.Failed(why[0]); // the search reports the failure with the node
         } finally {
             nanos += System.nanoTime() - t0;
         }
@@ -74,7 +81,7 @@ public final class GpuTuner implements Tuner {
         if (gp == null || t.rank() < 3) return OptionalDouble.empty();
         long t0 = System.nanoTime();
         try {
-            return measure(reformatAlone(t), Map.of(), gp, GpuTactics.REFORMAT, why -> {
+            return measure(reformatAlone(t), Map.of(), gp, GpuTactics.REFORMAT, false, why -> {
                 refused++;
                 if (refusals.size() < 20) refusals.add("reformat of " + t + ": " + why);
                 return OptionalDouble.empty();
@@ -97,9 +104,11 @@ public final class GpuTuner implements Tuner {
     /**
      * The one-node graph {@code g} (its node's tactic forced by {@code forced}, or the rule's) timed at {@code gp}: from the
      * timing cache when it holds {@code tacticId} for the node's signature, else built and timed as a CUDA graph and recorded.
-     * A build the tactic refuses goes to {@code refused} with the reason.
+     * A build the tactic refuses goes to {@code refused} with the reason; with {@code checked}, so does a layer that throws
+     * when run, or writes NaN or infinity where the reference interpreter, on the same seeded inputs, does not (a broken kernel,
+     * a plugin's say: TensorRT skips a tactic that fails while timed, and so does the search here).
      */
-    private OptionalDouble measure(Graph g, Map<String, String> forced, GpuEngine.Precision gp, String tacticId,
+    private OptionalDouble measure(Graph g, Map<String, String> forced, GpuEngine.Precision gp, String tacticId, boolean checked,
                                    java.util.function.Function<String, OptionalDouble> refused) {
         String signature = TimingCache.signature(g.nodes().get(0), gp.name());
         if (cache != null) {
@@ -109,6 +118,10 @@ public final class GpuTuner implements Tuner {
         try (GpuEngine e = GpuEngine.buildForced(g, forced, gp, context, GpuEngine.Options.FIXED, ptx);
              GpuExecutionContext c = e.createExecutionContext()) {
             ptx.putAll(e.compiler().ptx());
+            if (checked) {
+                String wrong = nonFinite(g, c);
+                if (wrong != null) return refused.apply(wrong);
+            }
             c.captureGraph();
             double[] ms = c.time(WARMUP, RUNS);
             double median = GpuExecutionContext.quantile(ms, 0.5) * 1000;
@@ -117,9 +130,41 @@ public final class GpuTuner implements Tuner {
             if (cache != null) cache.put(signature, e.layerPlans().get(0).tactic(), new Measurement(median, GpuExecutionContext.quantile(dev, 0.5), RUNS));
             measuredHere++;
             return OptionalDouble.of(Math.max(median, 1e-3));
-        } catch (GpuEngineException e) {
+        } catch (GpuEngineException | org.tessel.api.PluginException e) {
             return refused.apply(e.getMessage());
         }
+    }
+
+    /**
+     * One run of the one-layer engine on seeded inputs: null when every output element the reference interpreter computes
+     * finite is finite here too, else which output and element are not (or what the run threw).
+     */
+    static String nonFinite(Graph g, GpuExecutionContext c) {
+        List<org.tessel.api.Tensor> in;
+        try {
+            in = GpuEngineBench.inputs(g, new java.util.SplittableRandom(7), -1, 1);
+        } catch (IllegalArgumentException e) {
+            return null; // inputs with no random range (integers indexing nothing): timed on zeros, not checked
+        }
+        List<org.tessel.api.Tensor> got;
+        try {
+            got = c.run(in);
+        } catch (RuntimeException e) {
+            return "the layer failed when run: " + e.getMessage();
+        }
+        Map<String, org.tessel.api.Tensor> named = new HashMap<>();
+        for (int i = 0; i < in.size(); i++) named.put(g.inputs().get(i).name(), in.get(i));
+        Map<String, org.tessel.api.Tensor> want = new org.tessel.ir.ReferenceInterpreter().run(g, named);
+        for (int o = 0; o < got.size(); o++) {
+            org.tessel.api.Tensor w = want.get(g.outputs().get(o).name()), x = got.get(o);
+            if (w == null || !w.dtype().isFloating() || !x.dtype().isFloating()) continue;
+            for (int i = 0; i < Math.min(w.size(), x.size()); i++) {
+                double wi = w.getDouble(i), xi = x.getDouble(i);
+                if (Double.isFinite(wi) && !Double.isFinite(xi))
+                    return "wrote " + xi + " at element " + i + " of output '" + g.outputs().get(o).name() + "' where the reference interpreter computes " + wi;
+            }
+        }
+        return null;
     }
 
     /** True when a GPU implementation of {@code tacticId} computes {@code n}'s op: a question this tuner answers. */
@@ -177,7 +222,11 @@ public final class GpuTuner implements Tuner {
     /** Answers from the timing cache (no build). */
     public int fromCache() { return fromCache; }
 
-    /** Questions no engine could answer (the tactic refused the node); {@link #refusals()} names the first ones. */
+    /**
+     * Questions no engine answered: the tactic failed (did not build or launch, or wrote NaN or infinity where the reference does
+     * not: the search drops those choices and names them), or the node or reformat could not be set up alone ({@link #refusals()}
+     * names the first of these).
+     */
     public int refused() { return refused; }
 
     public List<String> refusals() { return List.copyOf(refusals); }

@@ -8,7 +8,6 @@ import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.OptionalDouble;
 import java.util.SplittableRandom;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -40,12 +39,12 @@ class GpuTunerGraphsTest {
         final List<Node> nodes = new ArrayList<>();
         final List<Layout> layouts = new ArrayList<>();
         final List<String> tactics = new ArrayList<>();
-        @Override public OptionalDouble timeUs(Node n, String tacticId, Precision p, Layout l) {
-            if (!GpuTuner.measures(n, tacticId)) return OptionalDouble.empty(); // as GpuTuner: other backends' tactics are not asked of the device
+        @Override public Timing time(Node n, String tacticId, Precision p, Layout l) {
+            if (!GpuTuner.measures(n, tacticId)) return Timing.NOT_MEASURED; // as GpuTuner: other backends' tactics are not asked of the device
             nodes.add(n);
             tactics.add(tacticId + " " + p.text());
             layouts.add(l);
-            return OptionalDouble.empty();
+            return Timing.NOT_MEASURED;
         }
         @Override public String describe() { return "a recorder"; }
     }
