@@ -31,6 +31,7 @@ final class BuildCommand implements Callable<Integer> {
     @Mixin ModelOptions model;
     @Mixin ChoiceOptions choices;
     @Mixin CalibrationOptions calibration;
+    @Mixin AccuracyOptions accuracy;
     @Option(names = {"--save-engine", "--saveEngine", "-o"}, required = true, description = "Engine file to write (missing folders are created; trtexec: --saveEngine).") Path out;
     @Option(names = "--strategy", description = "Build the plan this strategy finds: joint, exact, timefold, greedy, sequential, rule, random.") String strategy;
     @Option(names = "--plan", description = "Build exactly this engine plan (JSON, from `tessel search --plan-out`).") Path planFile;
@@ -96,6 +97,8 @@ final class BuildCommand implements Callable<Integer> {
     private int build() throws Exception {
         long t0 = System.nanoTime();
         Backend backend = cpu ? new Backend.Cpu("--cpu") : Backend.detect();
+        if (accuracy.budget() != null && strategy == null)
+            throw new IllegalArgumentException("--accuracy-budget constrains a search: add --strategy (e.g. joint)" + (planFile != null ? "; a --plan file is built as it is" : ""));
         if (strategy != null || planFile != null) return buildPlanned(backend, t0);
         if (!precisionRules.isEmpty() || bf16) throw new IllegalArgumentException((bf16 ? "--bf16" : "--precision") + " applies to engines built from a plan: add --strategy (e.g. joint) or --plan");
         if (choices.given()) throw new IllegalArgumentException(choices.flag() + " steers a search: add --strategy (e.g. joint)");
@@ -220,15 +223,28 @@ final class BuildCommand implements Callable<Integer> {
             } else {
                 p = org.tessel.search.Searcher.problem(prepared, o);
             }
-            org.tessel.search.Plan plan = org.tessel.search.Searcher.run(p, strategy, o);
+            org.tessel.search.accuracy.AccuracyBudget budget = accuracy.budget();
+            org.tessel.search.Plan plan;
+            String accuracyLine = "";
+            if (budget != null) {
+                // solve under the budget, build the plan's engine (CPU, emulated) and check it on held-out inputs; tighten and solve again if over
+                org.tessel.search.accuracy.ErrorModel model = accuracy.errorModel(p, o.precisions());
+                if (backend.isGpu()) System.out.println("note: the accuracy check runs the plan on the CPU backend (reduced precision emulated by rounding), not on the GPU");
+                org.tessel.accuracy.BudgetedSearch.Result r = org.tessel.accuracy.BudgetedSearch.solve(p, strategy, o, model, budget, accuracy.heldOutInputs(p), accuracy.rounds, System.out::println);
+                plan = r.plan();
+                applied = r.applied();
+                accuracyLine = "; " + r.problem().accuracy().describe(plan.assignment()) + ", measured " + org.tessel.accuracy.BudgetedSearch.show(budget, r.measuredError()) + " on held-out inputs";
+            } else {
+                plan = org.tessel.search.Searcher.run(p, strategy, o);
+                applied = org.tessel.search.EnginePlans.complete(p, plan);
+            }
             // the engine is gated by PlanCheck on the planned graph; the search's own feasibility terms (e.g. a fused member
             // whose standalone choice differs from its group's format) say how it priced the plan, so they are reported
             if (!plan.feasible()) System.out.println("note: by the search's constraints the " + strategy + " plan is " + plan.note());
-            applied = org.tessel.search.EnginePlans.complete(p, plan);
             if (scales != null)
                 applied = new org.tessel.tactics.plan.PlanApplier.Applied(applied.graph(), CalibrationOptions.quantized(applied.plan(), applied.graph(), scales, fallbacks));
-            how = String.format(java.util.Locale.ROOT, "strategy %s on %s, predicted %.4f ms (bound %.4f ms)%s", plan.strategy(), tgt, plan.predictedMs(), plan.boundMs(),
-                    plan.note().isEmpty() ? "" : "; " + plan.note());
+            how = String.format(java.util.Locale.ROOT, "strategy %s on %s, predicted %.4f ms (bound %.4f ms)%s%s", plan.strategy(), tgt, plan.predictedMs(), plan.boundMs(),
+                    accuracyLine, plan.note().isEmpty() ? "" : "; " + plan.note());
         }
         org.tessel.tactics.plan.EnginePlan plan = applied.plan();
         // the plan is checked against the catalogue and the device before anything is built

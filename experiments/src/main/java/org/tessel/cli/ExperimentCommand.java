@@ -20,6 +20,7 @@ final class ExperimentCommand implements Callable<Integer> {
             + "executing the plan) and time it: measured_ms and measured_on in the results, predicted vs measured in summary.md.") boolean measure;
     @Option(names = "--iterations", converter = Ranges.Runs.class, defaultValue = "50", description = "Timed runs per engine with --measure (default ${DEFAULT-VALUE}).") int iterations;
     @Option(names = "--cpu", description = "With --measure: build CPU engines even where there is a GPU.") boolean cpu;
+    @Option(names = "--sensitivity-cache", paramLabel = "DIR", description = "With accuracy_budgets: folder of measured sensitivities (default ~/.cache/tessel/sensitivity).") Path sensitivityCache;
     @Option(names = "--plot", paramLabel = "FILE.png", description = "Draw predicted latency against the time limit, one line per model and strategy (mean over seeds).") Path plot;
 
     @Override public Integer call() throws Exception {
@@ -29,6 +30,7 @@ final class ExperimentCommand implements Callable<Integer> {
         org.tessel.ir.io.AtomicFiles.checkWritable(dir.resolve("results.csv"));
         System.out.printf("experiment %s: %d runs%n", c.name(), c.runs());
         List<ExperimentRunner.Row> rows;
+        ExperimentRunner runner;
         try (Progress p = Progress.start("experiment " + c.name(), c.runs())) {
             List<org.tessel.api.select.AlgorithmSelector> selectors = new java.util.ArrayList<>();
             for (String spec : c.selectorSpecs())
@@ -37,7 +39,7 @@ final class ExperimentCommand implements Callable<Integer> {
                 } catch (RuntimeException e) {
                     throw new IllegalArgumentException(config + ": key 'selectors': " + String.valueOf(e.getMessage()).replaceFirst("^--selector:? ?", ""), e);
                 }
-            ExperimentRunner runner = new ExperimentRunner(c, System.out).withProgress(p::stepTo).withSelectors(selectors);
+            runner = new ExperimentRunner(c, System.out).withProgress(p::stepTo).withSelectors(selectors);
             if (measure) {
                 EngineMeasurer m = new EngineMeasurer(cpu ? new org.tessel.runtime.Backend.Cpu("--cpu") : org.tessel.runtime.Backend.detect(), iterations);
                 System.out.println("measuring every plan's engine on " + m.backend() + " (" + iterations + " timed runs each)");
@@ -47,6 +49,27 @@ final class ExperimentCommand implements Callable<Integer> {
         }
         ExperimentRunner.write(c, rows, dir);
         System.out.println("wrote " + dir.resolve("results.csv") + ", results.json, summary.md");
+        if (!c.accuracyBudgets().isEmpty()) {
+            List<org.tessel.experiments.AccuracySweep.Point> pts;
+            try (Progress _ = Progress.start("accuracy budgets " + c.accuracyBudgets(), 0)) {
+                pts = org.tessel.experiments.AccuracySweep.run(c, runner::baseOptions, sensitivityCache != null ? new org.tessel.accuracy.SensitivityCache(sensitivityCache)
+                        : org.tessel.accuracy.SensitivityCache.inHome(), System.out);
+            }
+            org.tessel.experiments.AccuracySweep.write(pts, dir);
+            Map<String, double[][]> front = new java.util.LinkedHashMap<>();
+            for (String series : pts.stream().map(org.tessel.experiments.AccuracySweep.Point::series).distinct().toList()) {
+                List<org.tessel.experiments.AccuracySweep.Point> on = pts.stream().filter(q -> q.series().equals(series) && q.onFront())
+                        .sorted(java.util.Comparator.comparingDouble(org.tessel.experiments.AccuracySweep.Point::measuredError)).toList();
+                if (!on.isEmpty()) front.put(series, new double[][] {on.stream().mapToDouble(org.tessel.experiments.AccuracySweep.Point::measuredError).toArray(),
+                        on.stream().mapToDouble(org.tessel.experiments.AccuracySweep.Point::predictedMs).toArray()});
+            }
+            if (front.isEmpty()) System.out.println("accuracy sweep: no budget was kept, no front to draw");
+            else {
+                Plots.lines("experiment " + c.name() + ": latency/accuracy Pareto front", "measured error on held-out inputs (" + (c.accuracyBudgets().getFirst().startsWith("top1") ? "top-1 disagreement" : "rel_l2") + ")",
+                        "predicted latency (ms)", false, front, dir.resolve("pareto.png"));
+            }
+            System.out.println("wrote " + dir.resolve("pareto.csv") + (front.isEmpty() ? "" : ", pareto.png"));
+        }
         if (plot != null) {
             Map<String, java.util.TreeMap<Double, double[]>> by = new java.util.TreeMap<>();
             for (ExperimentRunner.Row r : rows) {

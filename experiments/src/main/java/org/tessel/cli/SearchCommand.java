@@ -31,6 +31,7 @@ final class SearchCommand implements Callable<Integer> {
     @Mixin ModelOptions model;
     @Mixin ChoiceOptions choices;
     @Mixin CalibrationOptions calibration;
+    @Mixin AccuracyOptions accuracy;
     @Option(names = "--target", defaultValue = "h100", description = "Target device (h100, h200, a100, l4, rtx4090; default ${DEFAULT-VALUE}).") String target;
     @Option(names = "--strategy", defaultValue = "joint", description = "joint (exact when it fits, else timefold), exact, timefold, greedy, sequential, rule or random (default ${DEFAULT-VALUE}).") String strategy;
     @Option(names = "--search-seed", defaultValue = "0", description = "Seed of the search (default ${DEFAULT-VALUE}); the same seed gives the same plan.") long searchSeed;
@@ -56,6 +57,7 @@ final class SearchCommand implements Callable<Integer> {
         Plots.checkPath(plot, "--plot");
         boolean int8 = calibration.wanted(precisions == null ? List.of() : precisions, precision);
         calibration.check(int8);
+        org.tessel.search.accuracy.AccuracyBudget budget = accuracy.budget();
         SearchOptions o = SearchOptions.defaults().withTarget(target).withSeed(searchSeed)
                 .withTimeLimit(Duration.ofMillis(Math.max(1, Math.round(timeLimit * 1000)))).withCudaGraphs(cudaGraphs)
                 .withPrecisionRules(precision.stream().map(PrecisionRule::parse).toList());
@@ -92,12 +94,14 @@ final class SearchCommand implements Callable<Integer> {
         } else p = Searcher.problem(prepared, o);
         System.out.printf(Locale.ROOT, "%s: %d nodes, %d fusion candidates, %d uses; target %s; priced in %.2f s%n", g.name(), p.size(),
                 p.candidates().size(), p.uses().size(), target, (System.nanoTime() - t0) / 1e9);
+        if (budget != null) p = p.withAccuracy(accuracy.errorModel(p, o.precisions()), budget);
         SearchProblem problem = p;
         SearchOptions options = o;
         Plan plan = Progress.timed("search (" + strategy + ")", o.timeLimit().toMillis(), () -> Searcher.run(problem, strategy, options));
         System.out.printf(Locale.ROOT, "strategy %s, seed %d%n", plan.strategy(), plan.seed());
         System.out.printf(Locale.ROOT, "predicted latency: %.4f ms%s%n", plan.predictedMs(), plan.provenOptimal() ? " (proven optimal)" : "");
         System.out.printf(Locale.ROOT, "lower bound:       %.4f ms (gap %.2f%%)%n", plan.boundMs(), plan.gapPct());
+        if (p.accuracy() != null) System.out.println("accuracy:          " + p.accuracy().describe(plan.assignment()) + ", additive model of measured per-node errors");
         System.out.printf(Locale.ROOT, "solve time:        %.3f s, %d evaluated moves (%.0f/s)%n", plan.solveSeconds(), plan.evaluatedMoves(), plan.movesPerSecond());
         long merges = p.candidates().stream().filter(SearchProblem.Candidate::isMerge).count();
         long merged = p.candidates().stream().filter(c -> c.isMerge() && plan.assignment().isFused(c.index())).count();

@@ -17,6 +17,7 @@ import org.tessel.search.ForcedChoice;
 import org.tessel.search.PrecisionRule;
 import org.tessel.tactics.TacticCatalog;
 import org.tessel.search.Strategies;
+import org.tessel.search.accuracy.AccuracyBudget;
 import org.tessel.search.Suggest;
 
 /**
@@ -34,6 +35,8 @@ import org.tessel.search.Suggest;
  * targets: [h100]
  * force: ["layer1.0.conv1=cudnn.conv.fused_bias_act:fp16:nhwc"]   # optional, as tessel search --force
  * selectors: ["tactic-pins:exclude=cudnn.*"]                       # optional, as tessel search --selector (plugins: --plugins)
+ * accuracy_budgets: [rel_l2=0, rel_l2=0.001, rel_l2=0.01]   # optional: a latency/accuracy sweep (pareto.csv, pareto.png)
+ * accuracy_samples: 2     # generated input sets for sensitivity and for the held-out check
  * </pre>
  */
 public record ExperimentConfig(
@@ -51,11 +54,13 @@ public record ExperimentConfig(
         @JsonProperty("memory_budget_mib") Double memoryBudgetMiB,
         @JsonProperty("cuda_graphs") Boolean cudaGraphs,
         @JsonProperty("force") List<String> force,
-        @JsonProperty("selectors") List<String> selectors) {
+        @JsonProperty("selectors") List<String> selectors,
+        @JsonProperty("accuracy_budgets") List<String> accuracyBudgets,
+        @JsonProperty("accuracy_samples") Integer accuracySamples) {
 
     /** The keys a config may use, for suggestions. */
     public static final List<String> KEYS = List.of("name", "models", "strategies", "time_limits", "seeds", "targets", "batch",
-            "moves", "unimproved_steps", "random_samples", "precision", "memory_budget_mib", "cuda_graphs", "force", "selectors");
+            "moves", "unimproved_steps", "random_samples", "precision", "memory_budget_mib", "cuda_graphs", "force", "selectors", "accuracy_budgets", "accuracy_samples");
 
     public static ExperimentConfig read(Path file) throws IOException {
         ObjectMapper m = new ObjectMapper(new YAMLFactory()).enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
@@ -91,7 +96,7 @@ public record ExperimentConfig(
             throw new IllegalArgumentException(where + ": " + (c.name() != null ? "key 'name': '" + name + "'" : "the file name gives the experiment name '" + name + "', which")
                     + " is not a plain name (letters, digits, '.', '_', '-'; no '/' and no leading '.'): results go to results/NAME" + (c.name() != null ? "" : "; set key 'name'"));
         c = new ExperimentConfig(name, c.models, c.strategies, c.timeLimits, c.seeds, c.targets, c.batch, c.moves, c.unimprovedSteps,
-                c.randomSamples, c.precision, c.memoryBudgetMiB, c.cudaGraphs, c.force, c.selectors);
+                c.randomSamples, c.precision, c.memoryBudgetMiB, c.cudaGraphs, c.force, c.selectors, c.accuracyBudgets, c.accuracySamples);
         c.validate(where);
         return c;
     }
@@ -115,6 +120,8 @@ public record ExperimentConfig(
             case "models", "strategies", "targets", "precision" -> "a list of names";
             case "force" -> "a list of PATTERN=TACTIC[:PRECISION[:LAYOUT]]";
             case "selectors" -> "a list of NAME_OR_CLASS[:key=value,...]";
+            case "accuracy_budgets" -> "a list of rel_l2=V or top1=V";
+            case "accuracy_samples" -> "an integer";
             case "time_limits" -> "a list of seconds";
             case "seeds" -> "a list of integers";
             case "batch", "random_samples", "moves", "unimproved_steps" -> "an integer";
@@ -176,6 +183,11 @@ public record ExperimentConfig(
         }
         for (String sel : selectorSpecs())
             if (sel.isBlank() || sel.startsWith(":")) throw new IllegalArgumentException(where + ": key 'selectors': '" + sel + "' names no selector; expected NAME_OR_CLASS[:key=value,...]");
+        for (String b : accuracyBudgets())
+            try { AccuracyBudget.parse(b, "key 'accuracy_budgets':"); } catch (IllegalArgumentException e) { throw new IllegalArgumentException(where + ": " + e.getMessage()); }
+        if (accuracyBudgets().stream().map(b -> AccuracyBudget.parse(b, "accuracy_budgets").metric()).distinct().count() > 1)
+            throw new IllegalArgumentException(where + ": key 'accuracy_budgets': mixes rel_l2 and top1 budgets; one sweep draws one metric");
+        if (accuracySamples != null && accuracySamples < 1) throw new IllegalArgumentException(where + ": key 'accuracy_samples': must be at least 1, got " + accuracySamples);
         if (batch != null && batch < 1) throw new IllegalArgumentException(where + ": key 'batch': must be at least 1, got " + batch);
         if (moves != null && moves < 1) throw new IllegalArgumentException(where + ": key 'moves': must be at least 1, got " + moves);
         if (unimprovedSteps != null && unimprovedSteps < 1) throw new IllegalArgumentException(where + ": key 'unimproved_steps': must be at least 1, got " + unimprovedSteps);
@@ -194,6 +206,9 @@ public record ExperimentConfig(
     public List<String> forcedChoices() { return force == null ? List.of() : force; }
     /** Algorithm selectors, as {@code --selector} names them; resolved (class path and plugins) by the command that runs the experiment. */
     public List<String> selectorSpecs() { return selectors == null ? List.of() : selectors; }
+    /** The accuracy budgets of a latency/accuracy sweep (empty: no sweep). */
+    public List<String> accuracyBudgets() { return accuracyBudgets == null ? List.of() : accuracyBudgets; }
+    public int accuracySamplesOrDefault() { return accuracySamples == null ? 2 : accuracySamples; }
 
     /** Number of runs in the matrix. */
     public int runs() { return models.size() * strategies.size() * timeLimits().size() * seeds().size() * targets().size(); }

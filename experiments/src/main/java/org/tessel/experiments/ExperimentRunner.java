@@ -141,7 +141,8 @@ public final class ExperimentRunner {
         return withGapToBest(rows);
     }
 
-    private SearchOptions baseOptions(String target) {
+    /** The search options every run on {@code target} shares: the config's knobs, precision rules, forced choices and selectors. */
+    public SearchOptions baseOptions(String target) {
         SearchOptions o = SearchOptions.defaults().withTarget(target);
         if (config.moves() != null || config.unimprovedSteps() != null)
             o = o.withSteps(config.unimprovedSteps() != null ? config.unimprovedSteps() : o.unimprovedSteps(), config.moves() != null ? config.moves() : o.maxMoves());

@@ -71,6 +71,7 @@ public final class PlanEvaluator {
             for (int s = 0; s < n; s++)
                 by.merge(Rules.MEMORY_WITHIN_BUDGET, Rules.excessKiB(perStep[s] - budget), Long::sum);
         }
+        if (p.accuracy() != null) by.put(Rules.ACCURACY_WITHIN_BUDGET, p.accuracy().excess(a));
         long hard = 0, soft = 0;
         for (String r : Rules.HARD) hard += by.get(r);
         for (String r : Rules.SOFT) soft += by.get(r);

@@ -108,6 +108,7 @@ public final class SearchProblem {
     private final List<List<Candidate>> candidatesOf = new ArrayList<>();
 
     private final org.tessel.ir.Graph prepared;
+    private final org.tessel.search.accuracy.AccuracyConstraint accuracy;
 
     public SearchProblem(String name, List<Node> nodes, List<Candidate> candidates, List<Use> uses, List<PrecisionPin> pins,
                          List<LiveTensor> liveTensors, OptionalLong memoryBudget) {
@@ -117,7 +118,14 @@ public final class SearchProblem {
     /** @param prepared the graph the problem was built from (what a plan is applied to), or null for a hand-made problem */
     public SearchProblem(String name, List<Node> nodes, List<Candidate> candidates, List<Use> uses, List<PrecisionPin> pins,
                          List<LiveTensor> liveTensors, OptionalLong memoryBudget, org.tessel.ir.Graph prepared) {
+        this(name, nodes, candidates, uses, pins, liveTensors, memoryBudget, prepared, null);
+    }
+
+    private SearchProblem(String name, List<Node> nodes, List<Candidate> candidates, List<Use> uses, List<PrecisionPin> pins,
+                          List<LiveTensor> liveTensors, OptionalLong memoryBudget, org.tessel.ir.Graph prepared,
+                          org.tessel.search.accuracy.AccuracyConstraint accuracy) {
         this.prepared = prepared;
+        this.accuracy = accuracy;
         this.name = name;
         this.nodes = List.copyOf(nodes);
         this.candidates = List.copyOf(candidates);
@@ -140,6 +148,18 @@ public final class SearchProblem {
     }
 
     public String name() { return name; }
+
+    /**
+     * This problem under an accuracy budget: the plan's predicted error (the error model's per-node errors,
+     * summed) may not exceed it. Built by {@link org.tessel.search.accuracy.AccuracyConstraint}.
+     */
+    public SearchProblem withAccuracy(org.tessel.search.accuracy.ErrorModel model, org.tessel.search.accuracy.AccuracyBudget budget) {
+        return new SearchProblem(name, nodes, candidates, uses, pins, liveTensors, memoryBudget, prepared,
+                new org.tessel.search.accuracy.AccuracyConstraint(this, model, budget));
+    }
+
+    /** The accuracy budget with its per-node errors, or null when there is none. */
+    public org.tessel.search.accuracy.AccuracyConstraint accuracy() { return accuracy; }
     /** The prepared graph the problem was built from, or null for a hand-made problem. */
     public org.tessel.ir.Graph prepared() { return prepared; }
     public List<Node> nodes() { return nodes; }
@@ -168,13 +188,15 @@ public final class SearchProblem {
     /** A fresh, unassigned planning solution. */
     public EnginePlan newSolution() {
         List<NodeDecision> ds = new ArrayList<>();
-        for (Node n : nodes) ds.add(new NodeDecision(n.index(), n.name(), n.op(), n.searchChoices(), n.stepBaseBytes()));
+        for (Node n : nodes) ds.add(new NodeDecision(n.index(), n.name(), n.op(), n.searchChoices(), n.stepBaseBytes(),
+                accuracy == null ? null : accuracy.unitsOf(n.index())));
         List<FusionDecision> fs = new ArrayList<>();
         for (Candidate c : candidates) fs.add(new FusionDecision(c.index(), c.kind(), c.members(), c.fused(), c.imageGroup()));
         // live tensors matter only against a budget; without one they would only slow the score down
+        List<org.tessel.search.domain.AccuracyLimit> limits = accuracy == null ? List.of() : List.of(new org.tessel.search.domain.AccuracyLimit(accuracy.budgetUnits()));
         return memoryBudget.isPresent()
-                ? new EnginePlan(ds, fs, uses, memberships(), pins, liveTensors, List.of(new MemoryBudget(memoryBudget.getAsLong())))
-                : new EnginePlan(ds, fs, uses, memberships(), pins, List.of(), List.of());
+                ? new EnginePlan(ds, fs, uses, memberships(), pins, liveTensors, List.of(new MemoryBudget(memoryBudget.getAsLong())), limits)
+                : new EnginePlan(ds, fs, uses, memberships(), pins, List.of(), List.of(), limits);
     }
 
     /** A planning solution holding this assignment. */

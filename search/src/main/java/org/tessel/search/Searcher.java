@@ -50,6 +50,10 @@ public final class Searcher {
     public static Plan run(SearchProblem p, SearchStrategy s, SearchOptions o) {
         long t0 = System.nanoTime();
         SearchStrategy.Result r = s.solve(p, o);
+        // every strategy's plan keeps the accuracy budget: one that ends over it is repaired (or the budget is unreachable)
+        org.tessel.search.accuracy.AccuracyRepair.Repaired fixed = org.tessel.search.accuracy.AccuracyRepair.repair(p, r.assignment(), s.name());
+        if (fixed.note() != null)
+            r = new SearchStrategy.Result(fixed.assignment(), r.evaluatedMoves(), false, r.stoppedByTime(), r.note() == null ? fixed.note() : r.note() + "; " + fixed.note(), r.convergence());
         double seconds = (System.nanoTime() - t0) / 1e9;
         PlanEvaluator.Evaluation e = new PlanEvaluator(p).evaluate(r.assignment());
         double predicted = e.latencyUs();

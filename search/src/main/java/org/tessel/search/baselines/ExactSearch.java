@@ -14,6 +14,8 @@ import org.tessel.search.PlanEvaluator;
 import org.tessel.search.SearchOptions;
 import org.tessel.search.SearchProblem;
 import org.tessel.search.SearchStrategy;
+import org.tessel.search.accuracy.AccuracyConstraint;
+import org.tessel.search.accuracy.UnreachableBudgetException;
 import org.tessel.search.domain.Choice;
 import org.tessel.search.domain.FusedChoice;
 import org.tessel.search.domain.Use;
@@ -26,7 +28,8 @@ import org.tessel.search.domain.Use;
  * exponential only in the induced width, so chains, residual networks and the tiny zoo models
  * solve exactly; a graph whose elimination needs a table over {@link #MAX_TABLE} entries is
  * refused with its width. A memory budget is not a sum of local terms: the unconstrained optimum
- * is returned when it fits the budget (then it is optimal), otherwise the solver refuses.
+ * is returned when it fits the budget (then it is optimal), otherwise the solver refuses. An accuracy
+ * budget is met by Lagrangian relaxation ({@link #lagrangian}).
  */
 public final class ExactSearch implements SearchStrategy {
     /** The largest intermediate table the elimination may build (entries of 8 bytes). */
@@ -43,13 +46,99 @@ public final class ExactSearch implements SearchStrategy {
     private record Factor(int[] vars, long[] table) {}
 
     @Override public Result solve(SearchProblem p, SearchOptions o) {
+        AccuracyConstraint acc = p.accuracy();
+        Solved free = solveWeighted(p, 0);
+        if (acc == null || acc.errorUnits(free.assignment()) <= acc.budgetUnits()) return new Result(checked(p, free.assignment()), free.work(), true, false, null);
+        return lagrangian(p, acc, free);
+    }
+
+    private record Solved(Assignment assignment, long work) {}
+
+    /**
+     * Under an accuracy budget the error sum couples every node, which the elimination cannot carry as a
+     * factor; so the budget is relaxed into the objective (Lagrangian relaxation): minimize latency +
+     * lambda * error, with lambda bisected (in log space) to the smallest that keeps the budget. Each
+     * solve's plan is optimal for its lambda; a feasible one is kept when it is the fastest feasible so
+     * far, and every solve gives the dual bound latency + lambda * (error - budget) on the constrained
+     * optimum. The plan is proven optimal only when the bound meets it; otherwise the gap is the
+     * relaxation's (optima inside the convex hull of the latency/error trade-off are out of its reach).
+     */
+    private Result lagrangian(SearchProblem p, AccuracyConstraint acc, Solved free) {
+        PlanEvaluator ev = new PlanEvaluator(p);
+        long work = free.work();
+        int solves = 1;
+        double lo = 0, hi = 1;
+        Assignment best = null;
+        long bestPs = Long.MAX_VALUE;
+        double bound = latencyPs(ev, free.assignment()); // lambda = 0: the unconstrained optimum
+        Solved s;
+        while (true) {
+            s = solveWeighted(p, hi);
+            work += s.work();
+            solves++;
+            long units = acc.errorUnits(s.assignment());
+            bound = Math.max(bound, latencyPs(ev, s.assignment()) + hi * (units - acc.budgetUnits()));
+            if (units <= acc.budgetUnits()) break;
+            lo = hi;
+            if (hi >= MAX_LAMBDA)
+                throw new UnreachableBudgetException(String.format(java.util.Locale.ROOT, "exact: accuracy budget %s cannot be met on '%s': the plan of least predicted error still has %.3g (allowed %s)",
+                        acc.budget().text(), p.name(), units * AccuracyConstraint.UNIT, acc.budget().allowedError()));
+            hi *= 8;
+        }
+        best = s.assignment();
+        bestPs = latencyPs(ev, best);
+        for (int k = 0; k < BISECTIONS && hi / Math.max(lo, 1e-9) > 1.01; k++) {
+            double mid = lo == 0 ? hi / 8 : Math.sqrt(lo * hi);
+            s = solveWeighted(p, mid);
+            work += s.work();
+            solves++;
+            long units = acc.errorUnits(s.assignment());
+            long ps = latencyPs(ev, s.assignment());
+            bound = Math.max(bound, ps + mid * (units - acc.budgetUnits()));
+            if (units <= acc.budgetUnits()) {
+                hi = mid;
+                if (ps < bestPs) { best = s.assignment(); bestPs = ps; }
+            } else lo = mid;
+        }
+        checked(p, best);
+        double gapPct = bound > 0 ? (bestPs - bound) / bound * 100 : 0;
+        boolean optimal = bestPs <= Math.ceil(bound);
+        String note = String.format(java.util.Locale.ROOT, "accuracy budget %s by Lagrangian relaxation: lambda %.4g ps per 1e-6 of error, %d solves; %s; dual bound %.4f us (relaxation gap %.2f%%)",
+                acc.budget().text(), hi, solves, acc.describe(best), Math.max(0, bound) / 1e6, Math.max(0, gapPct));
+        return new Result(best, work, optimal, false, note);
+    }
+
+    /** Largest lambda (ps of latency per unit of error) tried: past it, error outweighs any latency of a real graph. */
+    private static final double MAX_LAMBDA = 1e13;
+    /** Bisection steps on lambda once a feasible one is known. */
+    private static final int BISECTIONS = 14;
+    /** The most one node's weighted error may add to the objective, so sums stay below INF. */
+    private static final long PENALTY_CAP = 1_000_000_000_000_000L;
+
+    private static long latencyPs(PlanEvaluator ev, Assignment a) { return -ev.evaluate(a).score().softScore(); }
+
+    /** The optimum of latency + lambda * error units (lambda 0: latency alone). */
+    private Solved solveWeighted(SearchProblem p, double lambda) {
         int n = p.size();
+        AccuracyConstraint acc = p.accuracy();
         List<List<State>> states = new ArrayList<>();
-        for (int i = 0; i < n; i++) states.add(states(p, i));
+        for (int i = 0; i < n; i++) {
+            List<State> ss = states(p, i);
+            if (acc != null) {
+                int node = i;
+                List<State> measured = ss.stream().filter(st -> acc.units(node, st.format().precision()) < AccuracyConstraint.UNMEASURED).toList();
+                if (!measured.isEmpty()) ss = measured;
+            }
+            states.add(ss);
+        }
         List<Factor> factors = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             long[] t = new long[states.get(i).size()];
-            for (int s = 0; s < t.length; s++) t[s] = states.get(i).get(s).unary();
+            for (int s = 0; s < t.length; s++) {
+                State st = states.get(i).get(s);
+                long penalty = acc == null || lambda == 0 ? 0 : (long) Math.min(PENALTY_CAP, Math.ceil(lambda * acc.units(i, st.format().precision())));
+                t[s] = st.unary() + penalty;
+            }
             factors.add(new Factor(new int[] {i}, t));
         }
         for (Use u : p.uses()) {
@@ -82,7 +171,11 @@ public final class ExactSearch implements SearchStrategy {
             cs[i] = s.choice();
             if (s.group() >= 0 && p.candidates().get(s.group()).root() == i) fused[s.group()] = true;
         }
-        Assignment a = new Assignment(cs, fused);
+        return new Solved(new Assignment(cs, fused), work[0]);
+    }
+
+    /** The plan, or a refusal when it breaks a hard rule the elimination cannot see (the memory budget). */
+    private static Assignment checked(SearchProblem p, Assignment a) {
         PlanEvaluator ev = new PlanEvaluator(p);
         var e = ev.evaluate(a);
         if (!e.feasible()) {
@@ -91,7 +184,7 @@ public final class ExactSearch implements SearchStrategy {
                         + p.memoryBudget().getAsLong() + "; the exact solver cannot search under a binding budget (use --strategy timefold)");
             throw new IllegalStateException("exact: no feasible plan for '" + p.name() + "' (" + e.byRule() + ")");
         }
-        return new Result(a, work[0], true, false, null);
+        return a;
     }
 
     /**

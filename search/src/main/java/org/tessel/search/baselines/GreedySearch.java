@@ -5,6 +5,7 @@ import org.tessel.search.Format;
 import org.tessel.search.SearchOptions;
 import org.tessel.search.SearchProblem;
 import org.tessel.search.SearchStrategy;
+import org.tessel.search.accuracy.AccuracyRepair;
 import org.tessel.search.domain.Choice;
 
 /**
@@ -21,7 +22,9 @@ public final class GreedySearch implements SearchStrategy {
         Units u = new Units(p, Units.byPriority(p));
         long[] evaluated = {0};
         Choice[] decided = decide(p, u, null, evaluated);
-        return new Result(u.assignment(decided), evaluated[0], false, false, null);
+        // under an accuracy budget, the units whose reduced precision costs least latency per error stay reduced
+        AccuracyRepair.Repaired r = AccuracyRepair.repair(p, u.assignment(decided), name());
+        return new Result(r.assignment(), evaluated[0], false, false, r.note());
     }
 
     /**

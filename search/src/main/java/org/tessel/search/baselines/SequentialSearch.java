@@ -8,6 +8,7 @@ import org.tessel.search.Format;
 import org.tessel.search.SearchOptions;
 import org.tessel.search.SearchProblem;
 import org.tessel.search.SearchStrategy;
+import org.tessel.search.accuracy.AccuracyRepair;
 import org.tessel.search.domain.Choice;
 
 /**
@@ -29,7 +30,9 @@ public final class SequentialSearch implements SearchStrategy {
         for (int i = 0; i < p.size(); i++) layout.put(i, layoutPhase[i].layout());
         // phase 2: precisions at the fixed layouts; phase 3 (tactic) is the fastest at the pair
         Choice[] decided = GreedySearch.decide(p, u, (i, f) -> f.layout() == layout.get(i) || f.layout() == Layout.ANY, evaluated);
-        return new Result(u.assignment(decided), evaluated[0], false, false, null);
+        // under an accuracy budget, the units whose reduced precision costs least latency per error stay reduced
+        AccuracyRepair.Repaired r = AccuracyRepair.repair(p, u.assignment(decided), name());
+        return new Result(r.assignment(), evaluated[0], false, false, r.note());
     }
 
     private static boolean hasFp32(Units u, int node) {

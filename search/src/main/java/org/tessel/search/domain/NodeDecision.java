@@ -21,6 +21,8 @@ public class NodeDecision {
     /** Bytes of graph inputs alive at this node's step (fixed: they never change format). */
     private long stepBaseBytes;
     @PlanningPin private boolean pinned;
+    /** Accuracy units this node adds per precision (by ordinal), or null without an accuracy budget. */
+    private long[] errorUnits;
 
     @PlanningVariable(valueRangeProviderRefs = "choices")
     private Choice choice;
@@ -28,6 +30,12 @@ public class NodeDecision {
     public NodeDecision() {}
 
     public NodeDecision(int index, String name, String op, List<Choice> choices, long stepBaseBytes) {
+        this(index, name, op, choices, stepBaseBytes, null);
+    }
+
+    /** @param errorUnits accuracy units per precision ordinal (an accuracy budget's), or null */
+    public NodeDecision(int index, String name, String op, List<Choice> choices, long stepBaseBytes, long[] errorUnits) {
+        this.errorUnits = errorUnits == null ? null : errorUnits.clone();
         this.index = index;
         this.name = name;
         this.op = op;
@@ -47,6 +55,8 @@ public class NodeDecision {
     public String name() { return name; }
     public String op() { return op; }
     public long stepBaseBytes() { return stepBaseBytes; }
+    /** Accuracy units the chosen precision adds (0 without an accuracy budget). */
+    public long errorUnits() { return errorUnits == null ? 0 : errorUnits[choice.precision().ordinal()]; }
     public Choice getChoice() { return choice; }
     public void setChoice(Choice c) { this.choice = c; }
     public Choice choice() { return choice; }

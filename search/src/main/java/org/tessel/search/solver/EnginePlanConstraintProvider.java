@@ -11,6 +11,7 @@ import ai.timefold.solver.core.api.score.stream.ConstraintFactory;
 import ai.timefold.solver.core.api.score.stream.ConstraintProvider;
 import ai.timefold.solver.core.api.score.stream.uni.UniConstraintStream;
 import org.tessel.search.Rules;
+import org.tessel.search.domain.AccuracyLimit;
 import org.tessel.search.domain.FusedChoice;
 import org.tessel.search.domain.FusionDecision;
 import org.tessel.search.domain.LiveTensor;
@@ -30,7 +31,7 @@ public final class EnginePlanConstraintProvider implements ConstraintProvider {
     @Override public Constraint[] defineConstraints(ConstraintFactory f) {
         return new Constraint[] {
                 tacticSupportsChoice(f), userPrecisionRespected(f), fusedCandidatesDoNotOverlap(f),
-                fusedMembersShareRootFormat(f), fusedGroupHasTactic(f), inGroupChoiceIsFused(f), memoryWithinBudget(f),
+                fusedMembersShareRootFormat(f), fusedGroupHasTactic(f), inGroupChoiceIsFused(f), memoryWithinBudget(f), accuracyWithinBudget(f),
                 nodeLatency(f), fusedGroupLatency(f), reformatOnEdge(f), castOnEdge(f),
                 conversionFromGraphInput(f), conversionToGraphOutput(f)
         };
@@ -109,6 +110,17 @@ public final class EnginePlanConstraintProvider implements ConstraintProvider {
                 .penalizeLong(HardSoftLongScore.ONE_HARD, (step, bytes, d, b) -> Rules.excessKiB(stepBytes(bytes, d) - b.bytes()))
                 .justifyWith((step, bytes, d, b, s) -> new ScoreTerm(d.name(), stepBytes(bytes, d) + " bytes at this step, budget " + b.bytes(), Rules.excessKiB(stepBytes(bytes, d) - b.bytes())))
                 .asConstraint(Rules.MEMORY_WITHIN_BUDGET);
+    }
+
+    /** The plan's predicted error, its nodes' errors at their chosen precisions summed, keeps the accuracy budget (excess in units of 1e-6). */
+    Constraint accuracyWithinBudget(ConstraintFactory f) {
+        return f.forEach(NodeDecision.class)
+                .groupBy(sumLong(NodeDecision::errorUnits))
+                .join(AccuracyLimit.class)
+                .filter((units, limit) -> units > limit.units())
+                .penalizeLong(HardSoftLongScore.ONE_HARD, (units, limit) -> units - limit.units())
+                .justifyWith((units, limit, s) -> new ScoreTerm("plan", "predicted error " + units + " units over the budget of " + limit.units(), units - limit.units()))
+                .asConstraint(Rules.ACCURACY_WITHIN_BUDGET);
     }
 
     private static long stepBytes(long live, NodeDecision d) { return live + d.stepBaseBytes() + d.choice().workspaceBytes(); }
