@@ -178,19 +178,45 @@ public final class OnnxImporter {
             throw new OnnxImportException(Kind.INVALID_MODEL, null, file + ": cannot read: " + (e instanceof java.nio.file.NoSuchFileException ? "no such file"
                     : e instanceof java.nio.file.FileSystemException fs && fs.getReason() != null ? fs.getReason() : e.getMessage()), e);
         }
-        return importModel(bytes, file.getFileName().toString(), options);
+        String name = file.getFileName().toString();
+        ModelProto m = parse(bytes, name);
+        try {
+            m = ExternalData.inline(m, file.toAbsolutePath().getParent(), name);
+        } catch (OnnxImportException e) {
+            throw e.prefixed(name + ": ");
+        }
+        return importModel(m, name, options);
+    }
+
+    /**
+     * The model in {@code file} with its external data (if any) read in: what {@link #importModel(Path, Options)}
+     * imports, as one self-contained ModelProto (for keeping a model inside an engine file).
+     */
+    public static ModelProto readModel(Path file) {
+        if (Files.isDirectory(file)) throw new OnnxImportException(Kind.INVALID_MODEL, null, file + " is a folder, not an ONNX file");
+        String name = file.getFileName().toString();
+        try {
+            return ExternalData.inline(parse(Files.readAllBytes(file), name), file.toAbsolutePath().getParent(), name);
+        } catch (IOException e) {
+            throw new OnnxImportException(Kind.INVALID_MODEL, null, file + ": cannot read: " + (e instanceof java.nio.file.NoSuchFileException ? "no such file" : e.getMessage()), e);
+        } catch (OnnxImportException e) {
+            throw e.prefixed(name + ": ");
+        }
+    }
+
+    private static ModelProto parse(byte[] bytes, String sourceName) {
+        try {
+            return ModelProto.parseFrom(bytes);
+        } catch (InvalidProtocolBufferException e) {
+            throw new OnnxImportException(Kind.INVALID_MODEL, null, sourceName + ": not a valid ONNX model: " + e.getMessage(), e);
+        }
     }
 
     public static Graph importModel(byte[] bytes, String sourceName) { return importModel(bytes, sourceName, Options.defaults()); }
 
+    /** Imports a model held in memory; a model with external data must be imported from its file ({@link #importModel(Path, Options)}). */
     public static Graph importModel(byte[] bytes, String sourceName, Options options) {
-        ModelProto m;
-        try {
-            m = ModelProto.parseFrom(bytes);
-        } catch (InvalidProtocolBufferException e) {
-            throw new OnnxImportException(Kind.INVALID_MODEL, null, sourceName + ": not a valid ONNX model: " + e.getMessage(), e);
-        }
-        return importModel(m, sourceName, options);
+        return importModel(parse(bytes, sourceName), sourceName, options);
     }
 
     public static Graph importModel(ModelProto model, String sourceName, Options options) {
