@@ -30,6 +30,7 @@ import picocli.CommandLine.Option;
 final class BuildCommand implements Callable<Integer> {
     @Mixin ModelOptions model;
     @Mixin ChoiceOptions choices;
+    @Mixin ProfileOptions profiles;
     @Option(names = {"--save-engine", "--saveEngine"}, required = true, description = "Engine file to write (missing folders are created; trtexec: --saveEngine).") Path out;
     @Option(names = "--strategy", description = "Build the plan this strategy finds: joint, exact, timefold, greedy, sequential, rule, random.") String strategy;
     @Option(names = "--plan", description = "Build exactly this engine plan (JSON, from `tessel search --plan-out`).") Path planFile;
@@ -71,7 +72,7 @@ final class BuildCommand implements Callable<Integer> {
     @Override public Integer call() throws Exception {
         if (int8) throw new IllegalArgumentException("--int8: not yet: INT8 needs calibration (quantization scales), which Tessel cannot produce yet; use --fp16 or --best");
         if (noTf32 && tf32) throw new IllegalArgumentException("--noTF32 and --tf32 exclude each other");
-        if (best && strategy == null && planFile == null) {
+        if (best && strategy == null && planFile == null && !profiles.given()) {
             if (tf32) throw new IllegalArgumentException("--best and --tf32 exclude each other for a GPU engine of one precision (--best builds FP16)");
             fp16 = true;
         }
@@ -91,6 +92,7 @@ final class BuildCommand implements Callable<Integer> {
     private int build() throws Exception {
         long t0 = System.nanoTime();
         Backend backend = cpu ? new Backend.Cpu("--cpu") : Backend.detect();
+        if (profiles.given()) return buildProfiles(backend, t0);
         if (strategy != null || planFile != null) return buildPlanned(backend, t0);
         if (!precisionRules.isEmpty() || bf16) throw new IllegalArgumentException((bf16 ? "--bf16" : "--precision") + " applies to engines built from a plan: add --strategy (e.g. joint) or --plan");
         if (choices.given()) throw new IllegalArgumentException(choices.flag() + " steers a search: add --strategy (e.g. joint)");
@@ -162,6 +164,54 @@ final class BuildCommand implements Callable<Integer> {
         } catch (org.tessel.runtime.gpu.engine.GpuEngineException e) {
             throw new IllegalArgumentException(e.getMessage() + ": build it as a CPU engine with --cpu, or pin the floating nodes to one precision with --precision rules (e.g. --precision '*=fp16' for a CNN)");
         }
+    }
+
+    /**
+     * An engine for optimization profiles (CPU only): one plan per profile, solved at its opt shapes
+     * and checked at min and max, the source model and the profiles stored beside the first
+     * profile's engine at its opt shapes; memory is planned at each profile's max shapes.
+     */
+    private int buildProfiles(Backend backend, long t0) throws Exception {
+        if (backend.isGpu())
+            throw new IllegalArgumentException("optimization profiles are CPU-only until the GPU engine builds for a range of shapes (GpuEngine builds one fixed shape); "
+                    + "add --cpu for a CPU engine with profiles, or give one shape (--shapes) for a GPU engine");
+        if (planFile != null) throw new IllegalArgumentException("--plan is one plan for one shape; with optimization profiles each profile's plan is solved at its opt shapes (--strategy)");
+        if (fp16 || tf32 || timingCache != null || tuning != null)
+            throw new IllegalArgumentException((fp16 ? "--fp16" : tf32 ? "--tf32" : timingCache != null ? "--timing-cache" : "--tuning")
+                    + " applies to GPU engines; an engine with profiles is a CPU engine (use --strategy with --precision rules or --best for reduced precisions)");
+        java.util.List<org.tessel.runtime.engine.profile.OptimizationProfile> ps = profiles.profiles();
+        org.tessel.runtime.engine.profile.ShapeSpecializer src = ProfileOptions.source(model, ps);
+        String strat = strategy != null ? strategy : "joint";
+        org.tessel.search.Strategies.byName(strat);
+        String tgt = target != null ? target : "h200-measured";
+        org.tessel.search.SearchOptions o = org.tessel.search.SearchOptions.defaults().withTarget(tgt).withSeed(searchSeed).withPrecisions(allowed())
+                .withPrecisionRules(precisionRules.stream().map(org.tessel.search.PrecisionRule::parse).toList());
+        o = choices.apply(o);
+        java.util.List<ProfileSolver.Solved> solved = ProfileSolver.solve(src, ps, strat, o);
+        java.util.List<org.tessel.tactics.plan.EnginePlan> plans = new java.util.ArrayList<>();
+        java.util.List<Long> arena = new java.util.ArrayList<>();
+        Engine base = null;
+        String pipeline = org.tessel.search.Searcher.PIPELINE;
+        for (int k = 0; k < solved.size(); k++) {
+            ProfileSolver.Solved s = solved.get(k);
+            var p = s.profile();
+            String where = "profile " + k;
+            // the engines a run would make at the extremes: every planned tactic checked there, memory planned at max
+            var atMax = src.specialise(p.at(org.tessel.runtime.engine.profile.OptimizationProfile.Point.MAX), pipeline, s.plan(), where + " max shapes");
+            if (!p.at(org.tessel.runtime.engine.profile.OptimizationProfile.Point.MIN).equals(p.at(org.tessel.runtime.engine.profile.OptimizationProfile.Point.MAX)))
+                src.specialise(p.at(org.tessel.runtime.engine.profile.OptimizationProfile.Point.MIN), pipeline, s.plan(), where + " min shapes");
+            if (k == 0) base = src.specialise(p.at(org.tessel.runtime.engine.profile.OptimizationProfile.Point.OPT), pipeline, s.plan(), where + " opt shapes").engine();
+            plans.add(s.plan());
+            arena.add(atMax.engine().arenaBytes());
+            System.out.printf(java.util.Locale.ROOT, "profile %d: %s; strategy %s, predicted %.4f ms at opt on %s (precisions %s); activation arena at max %.2f MiB%s%n", k, p,
+                    s.search().strategy(), s.search().predictedMs(), tgt, s.plan().precisionMix(), atMax.engine().arenaBytes() / 1048576.0,
+                    s.replaced().isEmpty() ? "" : "; replaced " + s.replaced().size() + " choice(s) that fail at min or max");
+        }
+        Engine e = org.tessel.runtime.engine.profile.ProfileEngine.attach(base, src, pipeline, ps, plans, arena);
+        e.save(out);
+        System.out.printf("backend: cpu, %d optimization profile(s), source %s kept for specialising shapes, file %.2f MiB%n", ps.size(), src.name(), Files.size(out) / 1048576.0);
+        System.out.printf("engine: %s, %d layers, build %.2f s%n", out, e.layers().size(), (System.nanoTime() - t0) / 1e9);
+        return 0;
     }
 
     /** Search (or read) the plan, apply it, build the engine that runs exactly it, save. */
