@@ -174,6 +174,12 @@ public final class ProfileEngine {
      * applying the holding profile's plan (no search). Shapes outside every profile are refused.
      */
     public synchronized Specialisation specialise(Map<String, Shape> shapes) {
+        String what = "shape " + OptimizationProfile.text(shapes);
+        try {
+            source.sizes(shapes, what); // names, ranks, fixed sizes, one size per symbolic dimension, every symbolic input given
+        } catch (IllegalArgumentException e) {
+            throw new EngineRunException(e.getMessage());
+        }
         int k = profileOf(shapes);
         // the cache key holds every input's shape, the static ones too, so equal runs find one engine
         Map<String, Shape> key = new LinkedHashMap<>(shapes);
@@ -181,9 +187,9 @@ public final class ProfileEngine {
         if (hit != null) return new Specialisation(hit, k, true, null);
         ShapeSpecializer.Specialised s;
         try {
-            s = source.specialise(shapes, pipeline, plans.get(k), "shape " + OptimizationProfile.text(shapes));
+            s = source.specialise(shapes, pipeline, plans.get(k), what + " (profile " + k + ")");
         } catch (IllegalArgumentException | org.tessel.ir.IrException e) {
-            throw new EngineRunException("shape " + OptimizationProfile.text(shapes) + " (profile " + k + "): " + e.getMessage());
+            throw new EngineRunException(e.getMessage().startsWith(what) ? e.getMessage() : what + " (profile " + k + "): " + e.getMessage());
         }
         cache.put(key, s.engine());
         return new Specialisation(s.engine(), k, false, s);
