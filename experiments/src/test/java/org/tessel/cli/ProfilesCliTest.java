@@ -140,6 +140,11 @@ class ProfilesCliTest {
         assertTrue(r.out().contains("shapes x:10x16x8,m:10x16x1, profile 1, first run of this shape"), r.out());
         assertTrue(r.out().contains("shapes x:3x12x8,m:3x12x1, profile 0, engine from the cache"), r.out());
         assertTrue(r.out().contains("batch 10"), r.out());
+
+        CliRun i = CliRun.of("inspect", engine.toString());
+        assertEquals(0, i.code(), i.err());
+        assertTrue(i.out().contains("optimization profiles: 2 over symbolic.onnx"), i.out());
+        assertTrue(i.out().contains("  profile 1: x:8x16x8..8x16x8..16x16x8, m:8x16x1..8x16x1..16x16x1; plan joint"), i.out());
     }
 
     @Test void aShapeOutsideEveryProfileIsRefusedListingThem() {
