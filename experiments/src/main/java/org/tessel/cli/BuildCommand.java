@@ -190,6 +190,7 @@ final class BuildCommand implements Callable<Integer> {
         java.util.List<ProfileSolver.Solved> solved = ProfileSolver.solve(src, ps, strat, o);
         java.util.List<org.tessel.tactics.plan.EnginePlan> plans = new java.util.ArrayList<>();
         java.util.List<Long> arena = new java.util.ArrayList<>();
+        java.util.List<String> dependence = new java.util.ArrayList<>();
         Engine base = null;
         String pipeline = org.tessel.search.Searcher.PIPELINE;
         for (int k = 0; k < solved.size(); k++) {
@@ -200,14 +201,18 @@ final class BuildCommand implements Callable<Integer> {
             var atMax = src.specialise(p.at(org.tessel.runtime.engine.profile.OptimizationProfile.Point.MAX), pipeline, s.plan(), where + " max shapes");
             if (!p.at(org.tessel.runtime.engine.profile.OptimizationProfile.Point.MIN).equals(p.at(org.tessel.runtime.engine.profile.OptimizationProfile.Point.MAX)))
                 src.specialise(p.at(org.tessel.runtime.engine.profile.OptimizationProfile.Point.MIN), pipeline, s.plan(), where + " min shapes");
+            String dep = s.shapeDependence();
+            if (dep == null) dep = src.inferenceMatchesImport(p, pipeline, where);
+            dependence.add(dep);
             if (k == 0) base = src.specialise(p.at(org.tessel.runtime.engine.profile.OptimizationProfile.Point.OPT), pipeline, s.plan(), where + " opt shapes").engine();
             plans.add(s.plan());
             arena.add(atMax.engine().arenaBytes());
             System.out.printf(java.util.Locale.ROOT, "profile %d: %s; strategy %s, predicted %.4f ms at opt on %s (precisions %s); activation arena at max %.2f MiB%s%n", k, p,
                     s.search().strategy(), s.search().predictedMs(), tgt, s.plan().precisionMix(), atMax.engine().arenaBytes() / 1048576.0,
                     s.replaced().isEmpty() ? "" : "; replaced " + s.replaced().size() + " choice(s) that fail at min or max");
+            System.out.println("  new shapes: " + (dep == null ? "shape inference on the prepared graph (it is the same at min, opt and max but for types)" : "imported again (" + dep + ")"));
         }
-        Engine e = org.tessel.runtime.engine.profile.ProfileEngine.attach(base, src, pipeline, ps, plans, arena);
+        Engine e = org.tessel.runtime.engine.profile.ProfileEngine.attach(base, src, pipeline, ps, plans, arena, dependence);
         e.save(out);
         System.out.printf("backend: cpu, %d optimization profile(s), source %s kept for specialising shapes, file %.2f MiB%n", ps.size(), src.name(), Files.size(out) / 1048576.0);
         System.out.printf("engine: %s, %d layers, build %.2f s%n", out, e.layers().size(), (System.nanoTime() - t0) / 1e9);

@@ -40,7 +40,7 @@ final class ProfileSolver {
     static final int MAX_ROUNDS = 4;
 
     /** A plan for one profile, with the search's plan and the choices it had to give up. */
-    record Solved(OptimizationProfile profile, EnginePlan plan, Plan search, List<String> replaced) {}
+    record Solved(OptimizationProfile profile, EnginePlan plan, Plan search, List<String> replaced, String shapeDependence) {}
 
     /** A planned choice that cannot run its node at some shape of the profile. */
     record Failure(List<String> members, String tactic, String precision, String layout, String node, String shapes, String why) {
@@ -85,7 +85,14 @@ final class ProfileSolver {
                 }
                 failures.addAll(unsupported(ep, planned, extremeNames.get(i)));
             }
-            if (failures.isEmpty()) return new Solved(profile, ep, plan, excluded.stream().map(Failure::describe).toList());
+            if (failures.isEmpty()) {
+                String dependence = null;
+                for (int i = 0; i < extremes.size() && dependence == null; i++) {
+                    String d = ShapeSpecializer.shapeDependence(prepared, extremes.get(i));
+                    if (d != null) dependence = "at opt and at " + extremeNames.get(i) + ": " + d;
+                }
+                return new Solved(profile, ep, plan, excluded.stream().map(Failure::describe).toList(), dependence);
+            }
             for (Failure f : failures) System.out.println(where + ": " + f.describe() + "; solving again without it");
             excluded.addAll(failures);
         }

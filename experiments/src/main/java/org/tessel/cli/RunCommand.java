@@ -106,6 +106,7 @@ final class RunCommand implements Callable<Integer> {
         for (var set : sets) {
             ProfileEngine.Specialisation s = pe.specialise(set);
             String label = "shapes " + OptimizationProfile.text(set) + ", profile " + s.profile() + ", ";
+            if (s.preparedMs() > 0) System.out.printf(java.util.Locale.ROOT, "profile %d: its prepared graph made once, in %.1f ms (import and passes at its opt shapes)%n", s.profile(), s.preparedMs());
             System.out.println(label + (s.cached() ? "engine from the cache (no specialisation)" : "first run of this shape: specialised in " + s.cost().describe() + ", no search"));
             rc = Math.max(rc, runCpu(s.engine(), label));
         }

@@ -183,8 +183,7 @@ public final class ExternalData {
             for (Path part : rel) if (part.toString().equals("..")) throw refuse(what, location, "the location climbs out of the model's folder with '..'");
             Path file = folder.resolve(rel).normalize();
             if (!file.startsWith(folder)) throw refuse(what, location, "the location leads outside the model's folder");
-            if (!Files.exists(file, LinkOption.NOFOLLOW_LINKS) && !Files.exists(file))
-                throw refuse(what, location, "no such file in " + folder);
+            if (!Files.exists(file, LinkOption.NOFOLLOW_LINKS)) throw refuse(what, location, "no such file in " + folder);
             Path real;
             try {
                 real = file.toRealPath();

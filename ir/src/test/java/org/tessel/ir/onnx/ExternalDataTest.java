@@ -112,8 +112,14 @@ class ExternalDataTest {
             Files.createSymbolicLink(dir.resolve("link.bin"), outside);
             refused(addModel("location", "link.bin"), "'link.bin'", "symbolic link leading outside the model's folder");
         } finally {
+            Files.deleteIfExists(dir.resolve("link.bin"));
             Files.deleteIfExists(outside);
         }
+    }
+
+    @Test void aDanglingSymbolicLinkIsRefused() throws IOException {
+        Files.createSymbolicLink(dir.resolve("gone.bin"), dir.resolve("never-written.bin"));
+        refused(addModel("location", "gone.bin"), "'gone.bin'", "a symbolic link to a missing file");
     }
 
     @Test void aSymbolicLinkInsideTheFolderIsFollowed() throws IOException {

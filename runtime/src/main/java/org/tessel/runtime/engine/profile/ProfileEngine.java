@@ -11,6 +11,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.tessel.api.Shape;
+import org.tessel.ir.Graph;
 import org.tessel.ir.onnx.proto.Onnx.ModelProto;
 import org.tessel.runtime.engine.Engine;
 import org.tessel.runtime.engine.EngineFormatException;
@@ -29,8 +30,11 @@ import org.tessel.tactics.plan.PlanException;
  * shapes and checked at min and max.
  *
  * <p>The source model is kept because the IR's shapes are static: a symbolic dimension gets its
- * size at import, so the graph of another shape is a new import ({@link ShapeSpecializer}: import,
- * the stored pipeline, the profile's plan, a CPU engine). Specialized engines are kept in a cache
+ * size at import, and the importer folds shape arithmetic into constants of that size. Where the
+ * build found a profile's prepared graph the same at min, opt and max but for types (no constant
+ * computed from a shape), a new shape is that graph re-typed by shape inference, then the plan and
+ * a CPU engine; otherwise it is a new import ({@link ShapeSpecializer}: import, the stored
+ * pipeline, the profile's plan, a CPU engine). Specialized engines are kept in a cache
  * of the {@value #CACHE_SIZE} shapes used last (least recently used goes first); a shape in the
  * cache runs at once, a new one pays the specialization, which {@link #specialise} reports.
  */
@@ -50,17 +54,24 @@ public final class ProfileEngine {
     private final List<OptimizationProfile> profiles;
     private final List<EnginePlan> plans;
     private final List<Long> maxArenaBytes;
+    /** Per profile: null when its preparation does not depend on shapes (new shapes are inferred), else why it does (new shapes are imported). */
+    private final List<String> shapeDependence;
+    /** Per profile: its prepared graph at opt, made on first need when the profile is shape-generic. */
+    private final Graph[] prepared;
     private final Map<Map<String, Shape>, Engine> cache = new LinkedHashMap<>(16, 0.75f, true) {
         @Override protected boolean removeEldestEntry(Map.Entry<Map<String, Shape>, Engine> eldest) { return size() > CACHE_SIZE; }
     };
 
-    private ProfileEngine(Engine base, ShapeSpecializer source, String pipeline, List<OptimizationProfile> profiles, List<EnginePlan> plans, List<Long> maxArenaBytes) {
+    private ProfileEngine(Engine base, ShapeSpecializer source, String pipeline, List<OptimizationProfile> profiles, List<EnginePlan> plans, List<Long> maxArenaBytes,
+                          List<String> shapeDependence) {
         this.base = base;
         this.source = source;
         this.pipeline = pipeline;
         this.profiles = List.copyOf(profiles);
         this.plans = List.copyOf(plans);
         this.maxArenaBytes = List.copyOf(maxArenaBytes);
+        this.shapeDependence = new ArrayList<>(shapeDependence);
+        this.prepared = new Graph[profiles.size()];
         cache.put(profiles.getFirst().at(OptimizationProfile.Point.OPT), base);
     }
 
@@ -69,16 +80,20 @@ public final class ProfileEngine {
 
     /**
      * The engine to save: {@code base} (the first profile's engine at its opt shapes) with the source
-     * model, the profiles, their plans and the activation memory at their max shapes.
+     * model, the profiles, their plans, the activation memory at their max shapes and, per profile,
+     * null when its prepared graph does not depend on the shapes ({@link ShapeSpecializer#shapeDependence}), else why.
      */
-    public static Engine attach(Engine base, ShapeSpecializer source, String pipeline, List<OptimizationProfile> profiles, List<EnginePlan> plans, List<Long> maxArenaBytes) {
-        if (profiles.size() != plans.size() || profiles.size() != maxArenaBytes.size())
+    public static Engine attach(Engine base, ShapeSpecializer source, String pipeline, List<OptimizationProfile> profiles, List<EnginePlan> plans, List<Long> maxArenaBytes,
+                                List<String> shapeDependence) {
+        if (profiles.size() != plans.size() || profiles.size() != maxArenaBytes.size() || profiles.size() != shapeDependence.size())
             throw new IllegalArgumentException(profiles.size() + " profiles, " + plans.size() + " plans, " + maxArenaBytes.size() + " memory sizes");
         ObjectNode root = JSON.createObjectNode().put("format", FORMAT).put("source", source.name()).put("pipeline", pipeline);
         ArrayNode ps = root.putArray("profiles");
         Map<String, byte[]> blobs = new LinkedHashMap<>();
         for (int k = 0; k < profiles.size(); k++) {
             ObjectNode p = ps.addObject().put("max_arena_bytes", maxArenaBytes.get(k));
+            if (shapeDependence.get(k) == null) p.put("shape_generic", true);
+            else p.put("shape_generic", false).put("shape_dependence", shapeDependence.get(k));
             ObjectNode ins = p.putObject("inputs");
             for (var e : profiles.get(k).inputs().entrySet()) {
                 ObjectNode r = ins.putObject(e.getKey());
@@ -110,6 +125,7 @@ public final class ProfileEngine {
             List<OptimizationProfile> profiles = new ArrayList<>();
             List<EnginePlan> plans = new ArrayList<>();
             List<Long> arena = new ArrayList<>();
+            List<String> dependence = new ArrayList<>();
             JsonNode ps = root.path("profiles");
             if (!ps.isArray() || ps.isEmpty()) throw new EngineFormatException(file + ": " + META_PROFILES + " lists no profiles");
             for (int i = 0; i < ps.size(); i++) {
@@ -127,12 +143,14 @@ public final class ProfileEngine {
                     throw new EngineFormatException(file + ": " + x.getMessage());
                 }
                 arena.add(p.path("max_arena_bytes").asLong());
+                if (!p.path("shape_generic").isBoolean()) throw new EngineFormatException(file + ": profile " + i + " does not say whether it is shape-generic");
+                dependence.add(p.path("shape_generic").asBoolean() ? null : p.path("shape_dependence").asText("(not recorded)"));
                 byte[] plan = k.get(planKey(i));
                 if (plan == null) throw new EngineFormatException(file + ": profile " + i + " has no plan (" + planKey(i) + ")");
                 plans.add(EnginePlanJson.read(new String(plan, StandardCharsets.UTF_8), file + " (" + planKey(i) + ")"));
             }
             ShapeSpecializer source = new ShapeSpecializer(ModelProto.parseFrom(k.get(META_SOURCE)), text(root, "source", file));
-            return new ProfileEngine(e, source, pipeline, profiles, plans, arena);
+            return new ProfileEngine(e, source, pipeline, profiles, plans, arena, dependence);
         } catch (IOException | PlanException x) {
             throw new EngineFormatException(file + ": the profiles do not read: " + x.getMessage(), x);
         }
@@ -157,6 +175,8 @@ public final class ProfileEngine {
     public long maxArenaBytes(int profile) { return maxArenaBytes.get(profile); }
     public Engine base() { return base; }
     public String sourceName() { return source.name(); }
+    /** Null when profile k's new shapes are made by shape inference on its prepared graph; else why they are imported again. */
+    public String shapeDependence(int profile) { return shapeDependence.get(profile); }
 
     /** The first profile whose ranges hold these shapes, or a refusal listing the profiles. */
     public int profileOf(Map<String, Shape> shapes) {
@@ -166,8 +186,11 @@ public final class ProfileEngine {
         throw new EngineRunException(sb.append("; rebuild with a profile that holds it").toString());
     }
 
-    /** An engine for these shapes, and what making it cost (zero when it came from the cache). */
-    public record Specialisation(Engine engine, int profile, boolean cached, ShapeSpecializer.Specialised cost) {}
+    /**
+     * An engine for these shapes, and what making it cost (null when it came from the cache);
+     * {@code preparedMs} is the one-off making of the profile's prepared graph, when this call made it.
+     */
+    public record Specialisation(Engine engine, int profile, boolean cached, ShapeSpecializer.Specialised cost, double preparedMs) {}
 
     /**
      * The engine for these input shapes: from the cache, or made by specialising the source model and
@@ -184,15 +207,25 @@ public final class ProfileEngine {
         // the cache key holds every input's shape, the static ones too, so equal runs find one engine
         Map<String, Shape> key = new LinkedHashMap<>(shapes);
         Engine hit = cache.get(key);
-        if (hit != null) return new Specialisation(hit, k, true, null);
+        if (hit != null) return new Specialisation(hit, k, true, null, 0);
         ShapeSpecializer.Specialised s;
+        double preparedMs = 0;
         try {
-            s = source.specialise(shapes, pipeline, plans.get(k), what + " (profile " + k + ")");
+            if (shapeDependence.get(k) == null) {
+                if (prepared[k] == null) {
+                    long t0 = System.nanoTime();
+                    prepared[k] = source.prepareAt(profiles.get(k).at(OptimizationProfile.Point.OPT), pipeline, "profile " + k + " opt shapes");
+                    preparedMs = (System.nanoTime() - t0) / 1e6;
+                }
+                s = source.specialiseByInference(prepared[k], shapes, plans.get(k), what + " (profile " + k + ")");
+            } else {
+                s = source.specialise(shapes, pipeline, plans.get(k), what + " (profile " + k + ")");
+            }
         } catch (IllegalArgumentException | org.tessel.ir.IrException e) {
             throw new EngineRunException(e.getMessage().startsWith(what) ? e.getMessage() : what + " (profile " + k + "): " + e.getMessage());
         }
         cache.put(key, s.engine());
-        return new Specialisation(s.engine(), k, false, s);
+        return new Specialisation(s.engine(), k, false, s, preparedMs);
     }
 
     /** How many specialized engines the cache holds now. */

@@ -136,12 +136,16 @@ public record ShapeSpecializer(ModelProto model, String name) {
         return g;
     }
 
-    /** A CPU engine for these shapes running {@code plan}, with what each step cost. */
-    public record Specialised(Engine engine, double importMs, double passesMs, double planMs, double buildMs) {
-        public double totalMs() { return importMs + passesMs + planMs + buildMs; }
+    /**
+     * A CPU engine for these shapes running {@code plan}, with what each step cost: import and passes
+     * (a new import), or re-typing the profile's prepared graph (shape inference only).
+     */
+    public record Specialised(Engine engine, boolean retyped, double importMs, double passesMs, double retypeMs, double planMs, double buildMs) {
+        public double totalMs() { return importMs + passesMs + retypeMs + planMs + buildMs; }
 
         public String describe() {
-            return String.format(java.util.Locale.ROOT, "%.1f ms (import %.1f, passes %.1f, plan %.1f, engine %.1f)", totalMs(), importMs, passesMs, planMs, buildMs);
+            return retyped ? String.format(java.util.Locale.ROOT, "%.1f ms (shape inference %.1f, plan %.1f, engine %.1f)", totalMs(), retypeMs, planMs, buildMs)
+                    : String.format(java.util.Locale.ROOT, "%.1f ms (import %.1f, passes %.1f, plan %.1f, engine %.1f)", totalMs(), importMs, passesMs, planMs, buildMs);
         }
     }
 
@@ -156,6 +160,98 @@ public record ShapeSpecializer(ModelProto model, String name) {
         long t3 = System.nanoTime();
         Engine e = Engine.buildCpu(a.graph(), a.plan());
         long t4 = System.nanoTime();
-        return new Specialised(e, (t1 - t0) / 1e6, (t2 - t1) / 1e6, (t3 - t2) / 1e6, (t4 - t3) / 1e6);
+        return new Specialised(e, false, (t1 - t0) / 1e6, (t2 - t1) / 1e6, 0, (t3 - t2) / 1e6, (t4 - t3) / 1e6);
+    }
+
+    /**
+     * Re-types {@code prepared} (this model prepared at some shapes of a shape-generic profile, see
+     * {@link #shapeDependence}) for {@code shapes}, applies {@code plan} and builds the CPU engine:
+     * shape inference only, no import and no passes.
+     */
+    public Specialised specialiseByInference(Graph prepared, Map<String, Shape> shapes, EnginePlan plan, String where) {
+        long t0 = System.nanoTime();
+        Graph g = retype(prepared, shapes, where);
+        long t1 = System.nanoTime();
+        PlanApplier.Applied a = PlanApplier.apply(g, plan);
+        long t2 = System.nanoTime();
+        Engine e = Engine.buildCpu(a.graph(), a.plan());
+        long t3 = System.nanoTime();
+        return new Specialised(e, true, 0, 0, (t1 - t0) / 1e6, (t2 - t1) / 1e6, (t3 - t2) / 1e6);
+    }
+
+    /**
+     * A copy of {@code prepared} (constants shared) whose inputs have these shapes and whose every
+     * value's type is inferred again, node by node, by the ops' own shape inference; an op that
+     * cannot take the new shapes refuses, naming the node.
+     */
+    public static Graph retype(Graph prepared, Map<String, Shape> shapes, String where) {
+        Graph g = prepared.copy();
+        for (org.tessel.ir.Value v : g.inputs()) {
+            Shape s = shapes.get(v.name());
+            if (s != null) v.setType(org.tessel.api.TensorType.of(v.type().dtype(), s).withLayout(v.type().layout()));
+        }
+        for (org.tessel.ir.Node n : g.nodes()) {
+            List<org.tessel.api.TensorType> types;
+            try {
+                types = Graph.inferTypes(n.op(), n.name(), n.inputs(), n.attrs(), n.outputs().size());
+            } catch (RuntimeException e) {
+                throw new IllegalArgumentException(where + ": " + n.describe() + " does not take these shapes: " + e.getMessage(), e);
+            }
+            for (int k = 0; k < types.size(); k++) n.output(k).setType(types.get(k).withLayout(n.output(k).type().layout()));
+        }
+        org.tessel.ir.Verifier.verify(g);
+        return g;
+    }
+
+    /**
+     * Null when the prepared graph at the profile's opt shapes, re-typed for its min and max shapes,
+     * has the types a new import and preparation there gives, value by value; else the first
+     * difference. The build asks this before it lets runs specialise by shape inference.
+     */
+    public String inferenceMatchesImport(OptimizationProfile p, String pipeline, String where) {
+        Graph opt = prepareAt(p.at(OptimizationProfile.Point.OPT), pipeline, where + " opt shapes");
+        for (OptimizationProfile.Point pt : List.of(OptimizationProfile.Point.MIN, OptimizationProfile.Point.MAX)) {
+            String at = where + " " + pt.name().toLowerCase(java.util.Locale.ROOT) + " shapes";
+            Graph imported = prepareAt(p.at(pt), pipeline, at);
+            Graph inferred;
+            try {
+                inferred = retype(opt, p.at(pt), at);
+            } catch (RuntimeException e) {
+                return at + ": shape inference refused: " + e.getMessage();
+            }
+            for (org.tessel.ir.Node n : imported.nodes())
+                for (org.tessel.ir.Value o : n.outputs()) {
+                    org.tessel.ir.Value v = inferred.value(o.name());
+                    if (v == null || !v.type().equals(o.type())) return at + ": %" + o.name() + " is " + o.type() + " when imported, " + (v == null ? "missing" : v.type()) + " when inferred";
+                }
+        }
+        return null;
+    }
+
+    /**
+     * Null when two prepared graphs of this model, made at different shapes, differ in nothing but
+     * their values' types: the same nodes, ops, wiring, attributes and constants. Then no constant
+     * was computed from an input's shape (an exporter's Shape-Gather-Concat feeding a Reshape folds
+     * to one at import), and a shape between them is the prepared graph re-typed. Otherwise, what differs.
+     */
+    public static String shapeDependence(Graph a, Graph b) {
+        if (a.nodes().size() != b.nodes().size()) return a.nodes().size() + " nodes at one shape, " + b.nodes().size() + " at the other";
+        for (int i = 0; i < a.nodes().size(); i++) {
+            org.tessel.ir.Node x = a.nodes().get(i), y = b.nodes().get(i);
+            if (!x.name().equals(y.name()) || !x.opName().equals(y.opName()) || !x.attrs().equals(y.attrs()) || x.body() != null || y.body() != null)
+                return "node " + i + " is " + x.describe() + " at one shape and " + y.describe() + " at the other (or differs in attributes)";
+            if (x.inputs().size() != y.inputs().size()) return x.describe() + " has different inputs";
+            for (int k = 0; k < x.inputs().size(); k++) {
+                org.tessel.ir.Value u = x.inputs().get(k), w = y.inputs().get(k);
+                if ((u == null) != (w == null) || (u != null && !u.name().equals(w.name()))) return x.describe() + " reads different values";
+            }
+        }
+        if (a.constants().size() != b.constants().size()) return "the graphs have " + a.constants().size() + " and " + b.constants().size() + " constants";
+        for (org.tessel.ir.Value c : a.constants()) {
+            org.tessel.ir.Value d = b.value(c.name());
+            if (d == null || !d.isConstant() || !c.constantValue().dataEquals(d.constantValue()) || !c.type().shape().equals(d.type().shape()))
+                return "constant %" + c.name() + " depends on the input shapes";
+        }
+        return null;
     }
 }
