@@ -32,6 +32,7 @@ final class BuildCommand implements Callable<Integer> {
     @Mixin ChoiceOptions choices;
     @Mixin CalibrationOptions calibration;
     @Mixin AccuracyOptions accuracy;
+    @Mixin ProfileOptions profiles;
     @Option(names = {"--save-engine", "--saveEngine", "-o"}, required = true, description = "Engine file to write (missing folders are created; trtexec: --saveEngine).") Path out;
     @Option(names = "--strategy", description = "Build the plan this strategy finds: joint, exact, timefold, greedy, sequential, rule, random.") String strategy;
     @Option(names = "--plan", description = "Build exactly this engine plan (JSON, from `tessel search --plan-out`).") Path planFile;
@@ -71,13 +72,16 @@ final class BuildCommand implements Callable<Integer> {
 
     @Override public Integer call() throws Exception {
         boolean int8 = calibration.wanted(java.util.List.of(), precisionRules);
+        if (profiles.given() && (int8 || accuracy.budget() != null))
+            throw new IllegalArgumentException((int8 ? "--int8" : "--accuracy-budget") + " is not built for optimization profiles yet (one plan per profile is solved without "
+                    + (int8 ? "calibration" : "an accuracy check") + "); build without --min-shapes/--opt-shapes/--max-shapes, or without " + (int8 ? "--int8" : "--accuracy-budget"));
         calibration.check(int8);
         if (int8 && strategy == null && planFile == null)
             throw new IllegalArgumentException("--int8 builds an engine from a plan, where each node's INT8 is the search's choice: add --strategy (e.g. joint)");
         if (int8 && planFile != null && calibration.int8)
             throw new IllegalArgumentException("--int8 allows INT8 in a search; a --plan file is built as it is (its INT8 nodes carry their scales)");
         if (noTf32 && tf32) throw new IllegalArgumentException("--noTF32 and --tf32 exclude each other");
-        if (best && strategy == null && planFile == null) {
+        if (best && strategy == null && planFile == null && !profiles.given()) {
             if (tf32) throw new IllegalArgumentException("--best and --tf32 exclude each other for a GPU engine of one precision (--best builds FP16)");
             fp16 = true;
         }
@@ -97,6 +101,7 @@ final class BuildCommand implements Callable<Integer> {
     private int build() throws Exception {
         long t0 = System.nanoTime();
         Backend backend = cpu ? new Backend.Cpu("--cpu") : Backend.detect();
+        if (profiles.given()) return buildProfiles(backend, t0);
         if (accuracy.budget() != null && strategy == null)
             throw new IllegalArgumentException("--accuracy-budget constrains a search: add --strategy (e.g. joint)" + (planFile != null ? "; a --plan file is built as it is" : ""));
         if (strategy != null || planFile != null) return buildPlanned(backend, t0);
@@ -170,6 +175,59 @@ final class BuildCommand implements Callable<Integer> {
         } catch (org.tessel.runtime.gpu.engine.GpuEngineException e) {
             throw new IllegalArgumentException(e.getMessage() + ": build it as a CPU engine with --cpu, or pin the floating nodes to one precision with --precision rules (e.g. --precision '*=fp16' for a CNN)");
         }
+    }
+
+    /**
+     * An engine for optimization profiles (CPU only): one plan per profile, solved at its opt shapes
+     * and checked at min and max, the source model and the profiles stored beside the first
+     * profile's engine at its opt shapes; memory is planned at each profile's max shapes.
+     */
+    private int buildProfiles(Backend backend, long t0) throws Exception {
+        if (backend.isGpu())
+            throw new IllegalArgumentException("optimization profiles are CPU-only until the GPU engine builds for a range of shapes (GpuEngine builds one fixed shape); "
+                    + "add --cpu for a CPU engine with profiles, or give one shape (--shapes) for a GPU engine");
+        if (planFile != null) throw new IllegalArgumentException("--plan is one plan for one shape; with optimization profiles each profile's plan is solved at its opt shapes (--strategy)");
+        if (fp16 || tf32 || timingCache != null || tuning != null)
+            throw new IllegalArgumentException((fp16 ? "--fp16" : tf32 ? "--tf32" : timingCache != null ? "--timing-cache" : "--tuning")
+                    + " applies to GPU engines; an engine with profiles is a CPU engine (use --strategy with --precision rules or --best for reduced precisions)");
+        java.util.List<org.tessel.runtime.engine.profile.OptimizationProfile> ps = profiles.profiles();
+        org.tessel.runtime.engine.profile.ShapeSpecializer src = ProfileOptions.source(model, ps);
+        String strat = strategy != null ? strategy : "joint";
+        org.tessel.search.Strategies.byName(strat);
+        String tgt = target != null ? target : "h200-measured";
+        org.tessel.search.SearchOptions o = org.tessel.search.SearchOptions.defaults().withTarget(tgt).withSeed(searchSeed).withPrecisions(allowed())
+                .withPrecisionRules(precisionRules.stream().map(org.tessel.search.PrecisionRule::parse).toList());
+        o = choices.apply(o);
+        java.util.List<ProfileSolver.Solved> solved = ProfileSolver.solve(src, ps, strat, o);
+        java.util.List<org.tessel.tactics.plan.EnginePlan> plans = new java.util.ArrayList<>();
+        java.util.List<Long> arena = new java.util.ArrayList<>();
+        java.util.List<String> dependence = new java.util.ArrayList<>();
+        Engine base = null;
+        String pipeline = org.tessel.search.Searcher.PIPELINE;
+        for (int k = 0; k < solved.size(); k++) {
+            ProfileSolver.Solved s = solved.get(k);
+            var p = s.profile();
+            String where = "profile " + k;
+            // the engines a run would make at the extremes: every planned tactic checked there, memory planned at max
+            var atMax = src.specialise(p.at(org.tessel.runtime.engine.profile.OptimizationProfile.Point.MAX), pipeline, s.plan(), where + " max shapes");
+            if (!p.at(org.tessel.runtime.engine.profile.OptimizationProfile.Point.MIN).equals(p.at(org.tessel.runtime.engine.profile.OptimizationProfile.Point.MAX)))
+                src.specialise(p.at(org.tessel.runtime.engine.profile.OptimizationProfile.Point.MIN), pipeline, s.plan(), where + " min shapes");
+            String dep = s.shapeDependence();
+            if (dep == null) dep = src.inferenceMatchesImport(p, pipeline, where);
+            dependence.add(dep);
+            if (k == 0) base = src.specialise(p.at(org.tessel.runtime.engine.profile.OptimizationProfile.Point.OPT), pipeline, s.plan(), where + " opt shapes").engine();
+            plans.add(s.plan());
+            arena.add(atMax.engine().arenaBytes());
+            System.out.printf(java.util.Locale.ROOT, "profile %d: %s; strategy %s, predicted %.4f ms at opt on %s (precisions %s); activation arena at max %.2f MiB%s%n", k, p,
+                    s.search().strategy(), s.search().predictedMs(), tgt, s.plan().precisionMix(), atMax.engine().arenaBytes() / 1048576.0,
+                    s.replaced().isEmpty() ? "" : "; replaced " + s.replaced().size() + " choice(s) that fail at min or max");
+            System.out.println("  new shapes: " + (dep == null ? "shape inference on the prepared graph (it is the same at min, opt and max but for types)" : "imported again (" + dep + ")"));
+        }
+        Engine e = org.tessel.runtime.engine.profile.ProfileEngine.attach(base, src, pipeline, ps, plans, arena, dependence);
+        e.save(out);
+        System.out.printf("backend: cpu, %d optimization profile(s), source %s kept for specialising shapes, file %.2f MiB%n", ps.size(), src.name(), Files.size(out) / 1048576.0);
+        System.out.printf("engine: %s, %d layers, build %.2f s%n", out, e.layers().size(), (System.nanoTime() - t0) / 1e9);
+        return 0;
     }
 
     /** Search (or read) the plan, apply it, build the engine that runs exactly it, save. */

@@ -319,7 +319,8 @@ final class CompareCommand implements Callable<Integer> {
 
     /** The ONNX model ONNX Runtime runs: the file itself for an .onnx model, else Tessel's portable export of the graph. */
     private static byte[] onnxBytes(ModelOptions m, Graph g) throws java.io.IOException {
-        if (!m.model.startsWith("zoo:") && !m.model.endsWith(".tir")) return Files.readAllBytes(Path.of(m.model));
+        // external data read in: ONNX Runtime gets the model as bytes, with no folder to resolve it from
+        if (!m.model.startsWith("zoo:") && !m.model.endsWith(".tir")) return org.tessel.ir.onnx.OnnxImporter.readModel(Path.of(m.model)).toByteArray();
         return OnnxExporter.toPortableModel(g).toByteArray();
     }
 

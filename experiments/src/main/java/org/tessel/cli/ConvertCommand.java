@@ -16,14 +16,16 @@ import picocli.CommandLine.Option;
 final class ConvertCommand implements Callable<Integer> {
     @Mixin ModelOptions model;
     @Option(names = {"-o", "--output"}, required = true, description = "Output file: .onnx or .tir.") Path out;
+    @Mixin OnnxOutput onnx;
 
     @Override public Integer call() throws Exception {
         String n = out.getFileName().toString();
         if (!n.endsWith(".onnx") && !n.endsWith(".tir"))
             throw new IllegalArgumentException("output " + out + ": give a file ending in .onnx or .tir");
+        onnx.check(out);
         AtomicFiles.checkWritable(out);
         Graph g = model.load();
-        if (n.endsWith(".onnx")) OnnxExporter.export(g, out);
+        if (n.endsWith(".onnx")) onnx.write(OnnxExporter.toModel(g), out);
         else AtomicFiles.writeString(out, IrPrinter.print(g));
         System.out.printf("wrote %s (%d nodes, %d bytes)%n", out, g.nodes().size(), Files.size(out));
         return 0;

@@ -37,11 +37,13 @@ final class OptimizeCommand implements Callable<Integer> {
     @Option(names = "--dump-after", description = "Print the IR after each pass (constants elided).") boolean dumpAfter;
     @Option(names = "--dump-before", description = "Print the IR before each pass (constants elided).") boolean dumpBefore;
     @Option(names = {"-o", "--output"}, paramLabel = "FILE", description = "Write the optimized graph: .onnx (standard ONNX, fused bodies inlined) or .tir (text IR).") Path out;
+    @Mixin OnnxOutput onnx;
 
     @Override public Integer call() throws Exception {
         if (out != null && !out.toString().endsWith(".onnx") && !out.toString().endsWith(".tir"))
             throw new IllegalArgumentException("-o " + out + ": give a file ending in .onnx or .tir");
         if (out != null && Files.isDirectory(out)) throw new IllegalArgumentException("-o " + out + ": is a folder");
+        onnx.check(out);
         PassManager pm = new PassManager().fullVerify(full).skip(skip.toArray(String[]::new));
         String text = StandardPipelines.resolve(pipeline);
         pm.check(org.tessel.passes.Pipeline.parse(text)); // refuse a bad pipeline before loading anything
@@ -85,7 +87,7 @@ final class OptimizeCommand implements Callable<Integer> {
         if (print) System.out.print(IrPrinter.print(g, IrPrinter.Options.elidingAbove(16)));
         if (out != null) {
             if (out.getParent() != null) Files.createDirectories(out.getParent());
-            if (out.toString().endsWith(".onnx")) Files.write(out, OnnxExporter.toPortableModel(g).toByteArray());
+            if (out.toString().endsWith(".onnx")) onnx.write(OnnxExporter.toPortableModel(g), out);
             else Files.writeString(out, IrPrinter.print(g));
             System.out.printf("wrote %s (%d nodes, %d bytes)%n", out, g.nodes().size(), Files.size(out));
         }

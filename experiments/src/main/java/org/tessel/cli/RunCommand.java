@@ -14,6 +14,8 @@ import org.tessel.runtime.engine.Engine;
 import org.tessel.runtime.engine.EngineFile;
 import org.tessel.runtime.engine.EngineHeader;
 import org.tessel.runtime.engine.ExecutionContext;
+import org.tessel.runtime.engine.profile.OptimizationProfile;
+import org.tessel.runtime.engine.profile.ProfileEngine;
 import org.tessel.runtime.gpu.engine.GpuEngine;
 import org.tessel.runtime.gpu.engine.GpuEngineFile;
 import org.tessel.runtime.gpu.engine.GpuExecutionContext;
@@ -40,6 +42,8 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--warmup", converter = Ranges.WarmupRuns.class, defaultValue = "3", description = "Untimed runs first (default ${DEFAULT-VALUE}).") int warmup;
     @Option(names = {"--layer-info", "--exportProfile"}, description = "Write per-layer tactic, precision, layout and time as JSON to this file (trtexec: --exportProfile).") Path layerInfo;
     @Option(names = "--warmUp", paramLabel = "MS", description = "Warm up for at least MS milliseconds before timing (trtexec's --warmUp), besides --warmup runs.") Double warmUpMs;
+    @Option(names = "--shapes", paramLabel = "NAME:DxD,...", description = "Input shapes for an engine built with optimization profiles (default: the first profile's opt shapes); "
+            + "repeat to run several shapes in turn. A new shape is specialised once (no search) and kept in a cache of " + ProfileEngine.CACHE_SIZE + ".") List<String> shapes = new ArrayList<>();
     @Option(names = "--useCudaGraph", description = "Accepted for trtexec's sake: GPU engines always run as one CUDA-graph replay per inference.") boolean useCudaGraph;
 
     /** The engine file, given as FILE or --loadEngine. */
@@ -79,7 +83,38 @@ final class RunCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--save-outputs " + saveOutputs + ": exists and is not a folder");
         String backend = EngineFile.backendOf(file);
         if (backend.equals(GpuEngineFile.BACKEND)) return runGpu();
-        Engine e = Engine.load(file, EngineHeader.Machine.cpu());
+        Engine loaded = Engine.load(file, EngineHeader.Machine.cpu());
+        if (ProfileEngine.hasProfiles(loaded)) return runProfiles(ProfileEngine.of(loaded, file.toString()));
+        if (!shapes.isEmpty())
+            throw new IllegalArgumentException(file + " was built for one shape (no optimization profiles); --shapes applies to engines built with --min-shapes/--opt-shapes/--max-shapes");
+        return runCpu(loaded, "");
+    }
+
+    /**
+     * Runs each --shapes set (default: the first profile's opt shapes) on the engine specialised for it,
+     * printing which profile holds it and what the first run of a new shape cost.
+     */
+    private int runProfiles(ProfileEngine pe) throws Exception {
+        List<java.util.Map<String, org.tessel.api.Shape>> sets = new ArrayList<>();
+        for (String s : shapes) sets.add(OptimizationProfile.parseShapes(s, "--shapes"));
+        if (sets.isEmpty()) sets.add(pe.profiles().getFirst().at(OptimizationProfile.Point.OPT));
+        if (sets.size() > 1 && (inputFiles != null || saveOutputs != null))
+            throw new IllegalArgumentException((inputFiles != null ? "--inputs" : "--save-outputs") + " goes with one shape; give --shapes once");
+        System.out.printf("%s: %d optimization profile(s) over %s; cache of %d specialised engines%n", file, pe.profiles().size(), pe.sourceName(), ProfileEngine.CACHE_SIZE);
+        for (int i = 0; i < pe.profiles().size(); i++) System.out.println("  profile " + i + ": " + pe.profiles().get(i));
+        int rc = 0;
+        for (var set : sets) {
+            ProfileEngine.Specialisation s = pe.specialise(set);
+            String label = "shapes " + OptimizationProfile.text(set) + ", profile " + s.profile() + ", ";
+            if (s.preparedMs() > 0) System.out.printf(java.util.Locale.ROOT, "profile %d: its prepared graph made once, in %.1f ms (import and passes at its opt shapes)%n", s.profile(), s.preparedMs());
+            System.out.println(label + (s.cached() ? "engine from the cache (no specialisation)" : "first run of this shape: specialised in " + s.cost().describe() + ", no search"));
+            rc = Math.max(rc, runCpu(s.engine(), label));
+        }
+        return rc;
+    }
+
+    /** Runs a CPU engine: saves outputs, warms up, times; {@code label} starts the summary line. */
+    private int runCpu(Engine e, String label) throws Exception {
         List<Tensor> inputs = inputs(e.graph());
         int engineBatch = checkBatch(e.graph());
         ExecutionContext ctx = e.createContext();
@@ -102,7 +137,7 @@ final class RunCommand implements Callable<Integer> {
                 System.out.printf("  %-40s %-16s %-14s %8.3f ms%n", t.plan().node(), t.op(), t.plan().tactic(), t.meanMs());
             System.out.println("layer info: " + layerInfo);
         }
-        System.out.printf("%s: backend %s, batch %d, %s inputs, %d iterations after %d warm-up%n", file, e.header().backend(), engineBatch,
+        System.out.printf("%s: %sbackend %s, batch %d, %s inputs, %d iterations after %d warm-up%n", file, label, e.header().backend(), engineBatch,
                 inputFiles == null ? "random" : "given", iterations, warmup);
         report(ms, engineBatch);
         return 0;

@@ -32,6 +32,7 @@ final class SearchCommand implements Callable<Integer> {
     @Mixin ChoiceOptions choices;
     @Mixin CalibrationOptions calibration;
     @Mixin AccuracyOptions accuracy;
+    @Mixin ProfileOptions profiles;
     @Option(names = "--target", defaultValue = "h100", description = "Target device (h100, h200, a100, l4, rtx4090; default ${DEFAULT-VALUE}).") String target;
     @Option(names = "--strategy", defaultValue = "joint", description = "joint (exact when it fits, else timefold), exact, timefold, greedy, sequential, rule or random (default ${DEFAULT-VALUE}).") String strategy;
     @Option(names = "--search-seed", defaultValue = "0", description = "Seed of the search (default ${DEFAULT-VALUE}); the same seed gives the same plan.") long searchSeed;
@@ -67,6 +68,10 @@ final class SearchCommand implements Callable<Integer> {
         if (moves != null || unimproved != null) o = o.withSteps(unimproved != null ? unimproved : o.unimprovedSteps(), moves != null ? moves : o.maxMoves());
         if (samples != null) o = o.withRandomSamples(samples);
         if (budgetMiB != null) o = o.withMemoryBudget(OptionalLong.of(Math.round(budgetMiB * 1048576)));
+        if (profiles.given() && (int8 || budget != null))
+            throw new IllegalArgumentException((int8 ? "--int8" : "--accuracy-budget") + " is not built for optimization profiles yet; search without --min-shapes/--opt-shapes/--max-shapes, or without "
+                    + (int8 ? "--int8" : "--accuracy-budget"));
+        if (profiles.given()) return searchProfiles(o);
         Graph g = model.load();
         Graph prepared = Searcher.prepare(g);
         CalibrationOptions.Scales scales = null;
@@ -143,5 +148,30 @@ final class SearchCommand implements Callable<Integer> {
         }
         System.out.println(plan.summaryLine());
         return plan.feasible() ? 0 : 1;
+    }
+
+    /** One plan per optimization profile, solved at its opt shapes and checked at min and max (what `tessel build` with profiles builds). */
+    private int searchProfiles(SearchOptions o) throws Exception {
+        String flag = timingCache != null ? "--timing-cache" : plot != null ? "--plot" : explain ? "--explain" : null;
+        if (flag != null) throw new IllegalArgumentException(flag + " works on one shape; with optimization profiles give --shapes (or --batch/--dim) instead of profiles");
+        List<org.tessel.runtime.engine.profile.OptimizationProfile> ps = profiles.profiles();
+        if (planOut != null && ps.size() > 1)
+            throw new IllegalArgumentException("--plan-out writes one plan; " + ps.size() + " profiles have " + ps.size() + " (build the engine with them: `tessel build ... --cpu`)");
+        var src = ProfileOptions.source(model, ps);
+        boolean feasible = true;
+        for (int k = 0; k < ps.size(); k++) {
+            ProfileSolver.Solved s = ProfileSolver.solve(src, List.of(ps.get(k)), strategy, o).getFirst();
+            Plan plan = s.search();
+            feasible &= plan.feasible();
+            System.out.printf(Locale.ROOT, "profile %d: %s%n  strategy %s at opt on %s: predicted %.4f ms, bound %.4f ms (gap %.2f%%); valid at min and max%s%n", k, ps.get(k),
+                    plan.strategy(), target, plan.predictedMs(), plan.boundMs(), plan.gapPct(), s.replaced().isEmpty() ? "" : " after replacing " + s.replaced().size() + " choice(s):");
+            for (String r : s.replaced()) System.out.println("    " + r);
+            if (showPlan) System.out.print(s.plan().render());
+            if (planOut != null) {
+                org.tessel.ir.io.AtomicFiles.writeString(planOut, org.tessel.tactics.plan.EnginePlanJson.write(s.plan()));
+                System.out.println("plan: " + planOut + " (solved at the opt shapes)");
+            }
+        }
+        return feasible ? 0 : 1;
     }
 }

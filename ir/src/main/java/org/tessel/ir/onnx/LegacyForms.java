@@ -18,8 +18,8 @@ import org.tessel.ir.onnx.OnnxImportException.Kind;
  * before opset 13) become an exact equivalent built from current ops.
  *
  * <p>Each rule fires on the model's opset for the domain, so a node already in the current form
- * passes through untouched. Opsets newer than 21 are taken as opset 21: the IR's ops follow that
- * version, and later versions mostly widened type constraints.
+ * passes through untouched. Opsets 22 to 28 are taken as opset 21: their new op versions changed
+ * types, text or added attributes (see {@link Opsets}), and newer ones are refused.
  */
 final class LegacyForms {
     private LegacyForms() {}
@@ -91,6 +91,9 @@ final class LegacyForms {
                     if (starts == null || ends == null) throw bad(c, "opset-" + opset + " Slice needs attributes 'starts' and 'ends'");
                     in = axes == null ? list(x, starts, ends) : list(x, starts, ends, axes);
                 }
+            }
+            case "Reshape" -> {
+                if (opset < 5) in = attrToInput(n, a, in, "shape", 1, c);
             }
             case "ReduceSum" -> {
                 if (opset < 13) in = attrToInput(n, a, in, "axes", 1, c);

@@ -53,6 +53,21 @@ public final class OnnxExporter {
         org.tessel.ir.io.AtomicFiles.writeBytes(file, toModel(g, opset).toByteArray());
     }
 
+    /**
+     * Writes a model with every initializer of at least {@code threshold} bytes in an external data
+     * file beside it, named after the model ({@code model.onnx} -> {@code model.onnx.data}), as
+     * {@code onnx.save(..., save_as_external_data=True)} does; returns the data file. The data file
+     * is written first, so a model file never points at data that is not there yet.
+     */
+    public static Path writeWithExternalData(ModelProto model, Path file, long threshold) throws IOException {
+        String location = file.getFileName() + ".data";
+        ExternalData.Split split = ExternalData.externalize(model, location, threshold);
+        Path data = file.resolveSibling(location);
+        org.tessel.ir.io.AtomicFiles.writeBytes(data, split.data());
+        org.tessel.ir.io.AtomicFiles.writeBytes(file, split.model().toByteArray());
+        return data;
+    }
+
     public static byte[] toBytes(Graph g) { return toModel(g).toByteArray(); }
 
     public static ModelProto toModel(Graph g) { return toModel(g, OPSET); }

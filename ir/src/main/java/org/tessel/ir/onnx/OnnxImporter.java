@@ -62,10 +62,8 @@ import org.tessel.ir.onnx.proto.Onnx.ValueInfoProto;
  *       initializer (ONNX IR version 4 and later allow a caller to override it) is imported as
  *       that constant: Tessel builds engines for fixed weights.</li>
  *   <li>Nodes written for an older opset of the default domain are rewritten into the opset-21
- *       form the IR's ops implement ({@link LegacyForms}). Opsets 9 to 21 are supported; older
- *       ones import where their ops already had the opset-9 form (the rules cover the changes Tessel's
- *       ops care about), and newer ones (22 and up, which mostly widened type constraints) are read
- *       with opset-21 meaning.</li>
+ *       form the IR's ops implement ({@link LegacyForms}). Opsets 1 to 28 are read ({@link Opsets}
+ *       says why each is safe); a newer or invalid opset is refused naming it and the range.</li>
  *   <li>With folding on (the default), every pure node whose inputs are all constants is
  *       evaluated with its op's reference implementation and replaced by the resulting constant;
  *       {@code Shape} and {@code Size} fold whatever their input, since shapes are static. This
@@ -178,19 +176,45 @@ public final class OnnxImporter {
             throw new OnnxImportException(Kind.INVALID_MODEL, null, file + ": cannot read: " + (e instanceof java.nio.file.NoSuchFileException ? "no such file"
                     : e instanceof java.nio.file.FileSystemException fs && fs.getReason() != null ? fs.getReason() : e.getMessage()), e);
         }
-        return importModel(bytes, file.getFileName().toString(), options);
+        String name = file.getFileName().toString();
+        ModelProto m = parse(bytes, name);
+        try {
+            m = ExternalData.inline(m, file.toAbsolutePath().getParent(), name);
+        } catch (OnnxImportException e) {
+            throw e.prefixed(name + ": ");
+        }
+        return importModel(m, name, options);
+    }
+
+    /**
+     * The model in {@code file} with its external data (if any) read in: what {@link #importModel(Path, Options)}
+     * imports, as one self-contained ModelProto (for keeping a model inside an engine file).
+     */
+    public static ModelProto readModel(Path file) {
+        if (Files.isDirectory(file)) throw new OnnxImportException(Kind.INVALID_MODEL, null, file + " is a folder, not an ONNX file");
+        String name = file.getFileName().toString();
+        try {
+            return ExternalData.inline(parse(Files.readAllBytes(file), name), file.toAbsolutePath().getParent(), name);
+        } catch (IOException e) {
+            throw new OnnxImportException(Kind.INVALID_MODEL, null, file + ": cannot read: " + (e instanceof java.nio.file.NoSuchFileException ? "no such file" : e.getMessage()), e);
+        } catch (OnnxImportException e) {
+            throw e.prefixed(name + ": ");
+        }
+    }
+
+    private static ModelProto parse(byte[] bytes, String sourceName) {
+        try {
+            return ModelProto.parseFrom(bytes);
+        } catch (InvalidProtocolBufferException e) {
+            throw new OnnxImportException(Kind.INVALID_MODEL, null, sourceName + ": not a valid ONNX model: " + e.getMessage(), e);
+        }
     }
 
     public static Graph importModel(byte[] bytes, String sourceName) { return importModel(bytes, sourceName, Options.defaults()); }
 
+    /** Imports a model held in memory; a model with external data must be imported from its file ({@link #importModel(Path, Options)}). */
     public static Graph importModel(byte[] bytes, String sourceName, Options options) {
-        ModelProto m;
-        try {
-            m = ModelProto.parseFrom(bytes);
-        } catch (InvalidProtocolBufferException e) {
-            throw new OnnxImportException(Kind.INVALID_MODEL, null, sourceName + ": not a valid ONNX model: " + e.getMessage(), e);
-        }
-        return importModel(m, sourceName, options);
+        return importModel(parse(bytes, sourceName), sourceName, options);
     }
 
     public static Graph importModel(ModelProto model, String sourceName, Options options) {
@@ -239,7 +263,11 @@ public final class OnnxImporter {
 
         Graph run(ModelProto m) {
             if (!m.hasGraph()) throw invalid("the model has no graph");
-            for (OperatorSetIdProto o : m.getOpsetImportList()) opsets.put(domain(o.getDomain()), o.getVersion());
+            for (OperatorSetIdProto o : m.getOpsetImportList()) {
+                if (opsets.put(domain(o.getDomain()), o.getVersion()) != null)
+                    throw invalid("opset_import lists domain '" + o.getDomain() + "' twice");
+                if (domain(o.getDomain()).isEmpty()) Opsets.checkDefaultDomain(o.getVersion());
+            }
             GraphProto gp = m.getGraph();
             if (gp.getSparseInitializerCount() > 0)
                 throw new OnnxImportException(Kind.UNSUPPORTED_FEATURE, "sparse initializer", "graph has " + gp.getSparseInitializerCount()
@@ -494,6 +522,7 @@ public final class OnnxImporter {
             if (outs.isEmpty()) throw invalid(where + ": has no outputs");
             for (int i = 0; i < outs.size(); i++) if (outs.get(i).isEmpty()) outs.set(i, freshValue(name + "_unused" + i));
 
+            if (dom.isEmpty()) Opsets.checkNode(opType, opset, where);
             PendingNode pn = new PendingNode(name, opType, dom, ins, attrs, outs);
             List<PendingNode> parts = dom.isEmpty() ? LegacyForms.rewrite(pn, opset, rewriteContext(where)) : List.of(pn);
             for (PendingNode p : parts) addNode(p, where, opType);
@@ -528,6 +557,9 @@ public final class OnnxImporter {
                 return;
             }
             OpSchema op = registry.find(p.domain(), p.opType()).orElse(null);
+            if (op == null && Opsets.onnxDomainWithoutOps(p.domain()) != null)
+                throw new OnnxImportException(Kind.UNKNOWN_OP, p.domain() + "." + p.opType(), where + ": Tessel has no ops of domain " + p.domain() + ", "
+                        + Opsets.onnxDomainWithoutOps(p.domain()) + "; a plugin can supply them through the OpProvider SPI");
             if (op == null) {
                 String what = p.opType().equals(originalOp) ? where + ": unknown op"
                         : where + ": needs op " + p.opType() + " to express this opset's form, and no provider supplies it";

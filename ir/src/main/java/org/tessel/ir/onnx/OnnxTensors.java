@@ -98,7 +98,7 @@ public final class OnnxTensors {
         if (p.getDataLocation() == TensorProto.DataLocation.EXTERNAL || p.getExternalDataCount() > 0) {
             String loc = p.getExternalDataList().stream().filter(e -> e.getKey().equals("location")).map(e -> e.getValue()).findFirst().orElse("?");
             throw new OnnxImportException(Kind.UNSUPPORTED_FEATURE, "external data", what + ": data is stored outside the model (external data file '" + loc
-                    + "'); Tessel reads self-contained models only (re-save with onnx.save(model, path, save_as_external_data=False))");
+                    + "'), and there is no model folder to read it from here; import the model from its file, which resolves external data beside it");
         }
         if (!p.hasDataType() || p.getDataType() == 0) throw new OnnxImportException(Kind.INVALID_MODEL, null, what + ": has no data type");
         DType dt = dtype(p.getDataType(), what);

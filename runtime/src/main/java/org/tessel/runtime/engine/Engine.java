@@ -198,6 +198,16 @@ public final class Engine {
 
     public ExecutionContext createContext() { return new ExecutionContext(this); }
 
+    /**
+     * This engine with more named blobs stored beside its kernels: metadata that a wrapper (a
+     * profile engine's profiles and source model) keeps in the same file.
+     */
+    public Engine withBlobs(Map<String, byte[]> more) {
+        Map<String, byte[]> k = new LinkedHashMap<>(kernels);
+        for (var e : more.entrySet()) if (k.put(e.getKey(), e.getValue()) != null) throw new IllegalArgumentException("the engine already holds a blob named '" + e.getKey() + "'");
+        return new Engine(header, graph, layers, new LinkedHashMap<>(memory), arenaBytes, k, plan);
+    }
+
     /** The CPU layers and output casts, as every context of this engine runs them. */
     record CpuProgram(List<CpuLayer> layers, List<Rounding> outputCasts) {}
 

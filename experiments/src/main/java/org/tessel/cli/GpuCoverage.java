@@ -1,0 +1,173 @@
+package org.tessel.cli;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.stream.Stream;
+import org.tessel.api.Layout;
+import org.tessel.api.OpRegistry;
+import org.tessel.api.OpSchema;
+import org.tessel.cost.Precision;
+import org.tessel.ir.Graph;
+import org.tessel.ir.Node;
+import org.tessel.ir.onnx.OnnxImporter;
+import org.tessel.ir.zoo.Zoo;
+import org.tessel.ir.zoo.ZooOptions;
+import org.tessel.passes.PassManager;
+import org.tessel.passes.StandardPipelines;
+import org.tessel.tactics.Backend;
+import org.tessel.tactics.Tactic;
+import org.tessel.tactics.TacticCatalog;
+
+/**
+ * Which ops the GPU can run: for every op of the registry (each has a reference implementation,
+ * so the reference interpreter runs it), whether some GPU tactic of the catalogue supports a node
+ * of that op. A tactic's support is decided on nodes ({@link Tactic#appliesTo}, {@link
+ * Tactic#whyNot} at some precision and layout), not declared per op, so real nodes are asked:
+ * every node of the tiny zoo models, before and after the standard pipeline (which makes the fused
+ * and reformat nodes), and of ONNX's node test cases when a folder of them is given. An op with no
+ * such node is reported as unprobed rather than guessed. Every catalogue GPU id has a GPU
+ * implementation (the runtime's tactic-vocabulary lint test checks it), so a supporting catalogue
+ * tactic is a kernel the GPU builder builds.
+ */
+final class GpuCoverage {
+    private GpuCoverage() {}
+
+    /** ONNX's control-flow ops: they hold subgraphs, which the importer refuses, so they are listed apart. */
+    static final List<String> CONTROL_FLOW = List.of("If", "Loop", "Scan", "SequenceMap");
+
+    enum Status { GPU, CPU_ONLY, UNPROBED }
+
+    /** One op's row: how many probe nodes it had, and the GPU tactics that support at least one of them. */
+    record Row(String op, Status status, int probes, Set<String> tactics) {}
+
+    record Report(List<Row> rows, List<Row> controlFlow, List<String> sources, int casesImported, int casesRefused) {
+        long count(Status s) { return rows.stream().filter(r -> r.status() == s).count(); }
+        /** Ops with a GPU tactic over the ops the reference runs (control flow apart). */
+        String ratio() { return count(Status.GPU) + "/" + rows.size(); }
+    }
+
+    static Report measure(Path nodeCases) throws IOException {
+        Map<String, List<Node>> byOp = new TreeMap<>();
+        List<String> sources = new ArrayList<>();
+        List<String> zoo = Zoo.names().stream().filter(n -> n.endsWith("-tiny")).toList();
+        for (String name : zoo) {
+            Graph g = Zoo.build(name, ZooOptions.defaults());
+            add(g, byOp);
+            Graph opt = g.copy();
+            new PassManager().run(opt, StandardPipelines.resolve("standard"));
+            add(opt, byOp);
+        }
+        sources.add("zoo " + String.join(", ", zoo) + " (as built and after the standard pipeline)");
+        int imported = 0, refused = 0;
+        if (nodeCases != null) {
+            if (!Files.isDirectory(nodeCases)) throw new IllegalArgumentException("--node-cases " + nodeCases + ": not a folder");
+            List<Path> cases;
+            try (Stream<Path> s = Files.list(nodeCases)) {
+                cases = s.filter(p -> Files.isRegularFile(p.resolve("model.onnx"))).sorted().toList();
+            }
+            if (cases.isEmpty()) throw new IllegalArgumentException("--node-cases " + nodeCases + ": no case folders with a model.onnx");
+            for (Path c : cases) {
+                Graph g = probeCase(c);
+                if (g == null) refused++; // an op or element type Tessel lacks, as `tessel conformance` lists them
+                else {
+                    add(g, byOp);
+                    imported++;
+                }
+            }
+            sources.add("ONNX node cases in " + nodeCases + " (" + imported + " imported, " + refused + " refused by the importer)");
+        }
+        List<Tactic> gpu = TacticCatalog.global().all().stream().filter(t -> t.backend() == Backend.GPU).toList();
+        List<Row> rows = new ArrayList<>(), control = new ArrayList<>();
+        List<OpSchema> ops = OpRegistry.global().all().stream().sorted(java.util.Comparator.comparing(OpSchema::qualifiedName)).toList();
+        Set<String> registered = new TreeSet<>();
+        for (OpSchema op : ops) {
+            registered.add(op.qualifiedName());
+            List<Node> probes = byOp.getOrDefault(op.qualifiedName(), List.of());
+            Set<String> tactics = new TreeSet<>();
+            for (Node n : probes) for (Tactic t : gpu) if (t.appliesTo(n) && supportsSomehow(t, n)) tactics.add(t.id());
+            Status s = !tactics.isEmpty() ? Status.GPU : probes.isEmpty() ? Status.UNPROBED : Status.CPU_ONLY;
+            Row r = new Row(op.qualifiedName(), s, probes.size(), tactics);
+            (CONTROL_FLOW.contains(op.qualifiedName()) ? control : rows).add(r);
+        }
+        for (String cf : CONTROL_FLOW) if (!registered.contains(cf)) control.add(new Row(cf, Status.UNPROBED, 0, Set.of()));
+        return new Report(rows, control, sources, imported, refused);
+    }
+
+    /**
+     * A node case's graph: as it is, else with its inputs after the first bound to their test data
+     * (shapes, axes, pads, sizes that Tessel needs constant), so the node keeps a runtime input;
+     * null when neither imports.
+     */
+    private static Graph probeCase(Path c) {
+        try {
+            return OnnxImporter.importModel(c.resolve("model.onnx"));
+        } catch (RuntimeException first) {
+            Path data = c.resolve("test_data_set_0");
+            try {
+                var m = org.tessel.ir.onnx.proto.Onnx.ModelProto.parseFrom(Files.readAllBytes(c.resolve("model.onnx")));
+                OnnxImporter.Options o = OnnxImporter.Options.defaults();
+                List<String> inputs = new ArrayList<>();
+                for (var vi : m.getGraph().getInputList()) inputs.add(vi.getName());
+                boolean bound = false;
+                for (int i = 1; i < inputs.size(); i++) {
+                    Path f = data.resolve("input_" + i + ".pb");
+                    if (!Files.isRegularFile(f)) continue;
+                    o = o.withConstantInput(inputs.get(i), org.tessel.ir.onnx.OnnxTensors.readTensor(f));
+                    bound = true;
+                }
+                return bound ? OnnxImporter.importModel(c.resolve("model.onnx"), o) : null;
+            } catch (IOException | RuntimeException second) {
+                return null;
+            }
+        }
+    }
+
+    private static void add(Graph g, Map<String, List<Node>> byOp) {
+        for (Node n : g.nodes()) {
+            List<Node> l = byOp.computeIfAbsent(n.opName(), k -> new ArrayList<>());
+            if (l.size() < 256) l.add(n); // enough variety per op (fused kinds included); bounds the work for common ops
+        }
+    }
+
+    /** True when the tactic runs the node at some precision and layout. */
+    private static boolean supportsSomehow(Tactic t, Node n) {
+        for (Precision p : Precision.values())
+            for (Layout l : List.of(Layout.NCHW, Layout.NHWC, Layout.ANY))
+                if (t.whyNot(n, p, l) == null) return true;
+        return false;
+    }
+
+    static Map<String, Object> json(Report r) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("ops_with_gpu_tactic", r.count(Status.GPU));
+        m.put("ops_reference_runs", r.rows().size());
+        m.put("ratio", r.ratio());
+        m.put("cpu_only", r.count(Status.CPU_ONLY));
+        m.put("unprobed", r.count(Status.UNPROBED));
+        m.put("probe_sources", r.sources());
+        m.put("ops", r.rows().stream().map(GpuCoverage::row).toList());
+        m.put("control_flow", r.controlFlow().stream().map(c -> {
+            Map<String, Object> x = row(c);
+            x.put("note", c.probes() == 0 && c.tactics().isEmpty() ? "not registered: the importer refuses subgraphs, so neither the reference nor the GPU runs it" : "");
+            return x;
+        }).toList());
+        return m;
+    }
+
+    private static Map<String, Object> row(Row r) {
+        Map<String, Object> x = new LinkedHashMap<>();
+        x.put("op", r.op());
+        x.put("status", r.status().name().toLowerCase(java.util.Locale.ROOT));
+        x.put("probe_nodes", r.probes());
+        x.put("gpu_tactics", List.copyOf(r.tactics()));
+        return x;
+    }
+}

@@ -1,0 +1,70 @@
+package org.tessel.cli;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.tessel.api.OpRegistry;
+
+/** `tessel ops --gpu [--json] [--node-cases DIR]`: per registered op, whether a catalogue GPU tactic supports a real node of it, and the ratio. */
+class OpsGpuCoverageTest {
+    @TempDir Path dir;
+
+    private static Map<String, JsonNode> byOp(JsonNode root) {
+        Map<String, JsonNode> m = new HashMap<>();
+        for (JsonNode o : root.get("ops")) m.put(o.get("op").asText(), o);
+        return m;
+    }
+
+    @Test void theJsonCoversEveryRegisteredOpWithTheRatioAndControlFlowApart() throws Exception {
+        CliRun r = CliRun.of("ops", "--gpu", "--json");
+        assertEquals(0, r.code(), r.err());
+        JsonNode root = new ObjectMapper().readTree(r.out());
+        int ops = OpRegistry.global().all().size();
+        assertEquals(ops, root.get("ops_reference_runs").asInt());
+        assertEquals(ops, root.get("ops").size());
+        int gpu = root.get("ops_with_gpu_tactic").asInt();
+        assertEquals(gpu + "/" + ops, root.get("ratio").asText());
+        assertEquals(gpu + root.get("cpu_only").asInt() + root.get("unprobed").asInt(), ops);
+        Map<String, JsonNode> m = byOp(root);
+        assertEquals("gpu", m.get("Conv").get("status").asText());
+        assertTrue(m.get("Conv").get("gpu_tactics").toString().contains("cudnn.conv.fused_bias_act"), m.get("Conv").toString());
+        assertTrue(m.get("tessel.Fused").get("gpu_tactics").toString().contains("tessel.attention"), m.get("tessel.Fused").toString());
+        // a standalone MatMul has no GPU kernel (it runs inside GEMM chains and attention): probed on BERT's and ViT's nodes, and said so
+        assertEquals("cpu_only", m.get("MatMul").get("status").asText());
+        assertTrue(m.get("MatMul").get("probe_nodes").asInt() > 0);
+        assertEquals(4, root.get("control_flow").size());
+        assertEquals("If", root.get("control_flow").get(0).get("op").asText());
+    }
+
+    @Test void theTableEndsWithTheRatioAndNodeCasesProbeOpsTheZooLacks() throws Exception {
+        Path cases = Path.of(System.getProperty("tessel.shared", "/work/shared"), "onnx-node");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isDirectory(cases), "ONNX node cases not found at " + cases + "; skipping");
+        Path some = Files.createDirectories(dir.resolve("cases"));
+        // three small cases, copied into the test's own folder (a few KB each)
+        for (String c : new String[] {"test_abs", "test_matmul_2d", "test_reshape_reordered_all_dims"})
+            try (var files = Files.walk(cases.resolve(c))) {
+                for (Path f : files.toList()) {
+                    Path to = some.resolve(c).resolve(cases.resolve(c).relativize(f).toString());
+                    if (Files.isDirectory(f)) Files.createDirectories(to);
+                    else Files.copy(f, to);
+                }
+            }
+        CliRun r = CliRun.of("ops", "--gpu", "--node-cases", some.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("ONNX node cases in " + some + " (3 imported, 0 refused by the importer)"), r.out());
+        assertTrue(r.out().matches("(?s).*\\nAbs +no +1 +\\n.*"), r.out());
+        assertTrue(r.out().matches("(?s).*\\nConv +yes +\\d+ +cudnn\\.conv\\.fused_bias_act.*"), r.out());
+        assertTrue(r.out().contains("control flow (apart: they hold subgraphs, which the importer refuses):"), r.out());
+        assertTrue(r.out().matches("(?s).*ops with a GPU tactic / ops the reference runs: \\d+/" + OpRegistry.global().all().size() + " \\(\\d+\\.\\d%\\).*"), r.out());
+        CliRun bad = CliRun.of("ops", "--json");
+        assertEquals(2, bad.code());
+        assertTrue(bad.err().contains("--json goes with --gpu"), bad.err());
+    }
+}
