@@ -15,7 +15,9 @@ import java.util.Map;
  * <ul>
  *   <li>{@link Policy#IN_FLIGHT} (continuous batching, Orca / vLLM): a request is admitted as soon
  *       as it has arrived, a row is free and the cache holds its prompt; every step mixes prefill
- *       chunks (at most {@code chunk} tokens of a prompt) with the decode tokens of the others; the
+ *       chunks (at most {@code chunk} tokens of a prompt) with the decode tokens of the others (as
+ *       two engine calls, decode rows and prefill chunks: static shapes would pad each decode row
+ *       to the chunk length); the
  *       cache grows block by block, and when it runs out the most recently admitted request is
  *       preempted (its blocks freed, its tokens recomputed later, vLLM's recompute mode).</li>
  *   <li>{@link Policy#STATIC}: a batch is admitted only when the previous one has finished, and only
@@ -128,9 +130,7 @@ public final class BatchScheduler {
                 feeds.add(feed);
             }
             if (rows.isEmpty()) continue;
-            List<DecoderRunner.Row> stepRows = new ArrayList<>();
-            for (int i = 0; i < rows.size(); i++) stepRows.add(new DecoderRunner.Row(rows.get(i).id(), feeds.get(i)));
-            List<float[]> logits = runner.step(stepRows, cache);
+            List<float[]> logits = runStep(rows, feeds);
             steps++;
             utilisationSum += cache.utilisation();
             double t = clock(start, buildAtStart);
@@ -152,6 +152,21 @@ public final class BatchScheduler {
         double makespan = clock(start, buildAtStart);
         return new Report(policy, List.copyOf(outcomes.values()), makespan, steps, preemptions, steps == 0 ? 0 : utilisationSum / steps,
                 (runner.buildNanos() - buildAtStart) / 1e9, runner.enginesBuilt());
+    }
+
+    /**
+     * Runs one step's rows: the single-token rows (decode) as one engine call and the longer
+     * prefill chunks as another, since static shapes would otherwise pad every decode row to the
+     * chunk's length. Returns the logits in row order.
+     */
+    private List<float[]> runStep(List<Live> rows, List<long[]> feeds) {
+        List<DecoderRunner.Row> single = new ArrayList<>(), chunks = new ArrayList<>();
+        for (int i = 0; i < rows.size(); i++) (feeds.get(i).length == 1 ? single : chunks).add(new DecoderRunner.Row(rows.get(i).id(), feeds.get(i)));
+        List<float[]> a = single.isEmpty() ? List.of() : runner.step(single, cache), b = chunks.isEmpty() ? List.of() : runner.step(chunks, cache);
+        List<float[]> out = new ArrayList<>();
+        int ia = 0, ib = 0;
+        for (long[] f : feeds) out.add(f.length == 1 ? a.get(ia++) : b.get(ib++));
+        return out;
     }
 
     /** Why a request can never be served, or null. */
