@@ -37,6 +37,17 @@ class GenerateCommandTest {
     }
 
     @Test
+    void speculativeDecodingPrintsTheTargetsGreedyTokensAndTheAcceptanceRate() {
+        String plain = outputLine(CliRun.of("generate", "zoo:llama-tiny", "--prompt-tokens", "9,8,7", "--max-new-tokens", "10"));
+        CliRun r = CliRun.of("generate", "zoo:llama-tiny", "--prompt-tokens", "9,8,7", "--max-new-tokens", "10", "--draft", "zoo:llama-tiny", "--draft-layers", "1", "--speculate", "3");
+        assertEquals(0, r.code(), r.err());
+        assertEquals(plain, outputLine(r));
+        assertTrue(r.out().matches("(?s).*acceptance: \\d+ of \\d+ proposed tokens \\([0-9.]+%; random weights.*"), r.out());
+        assertEquals("tessel generate: --speculate applies to speculative decoding: add --draft MODEL",
+                CliRun.of("generate", "zoo:llama-tiny", "--prompt-tokens", "1", "--max-new-tokens", "1", "--speculate", "2").err().strip());
+    }
+
+    @Test
     void samplingIsSeeded() {
         String[] base = {"generate", "zoo:llama-tiny", "--prompt-tokens", "5,6", "--max-new-tokens", "12", "--temperature", "1.5", "--top-k", "50"};
         String a = outputLine(CliRun.of(concat(base, "--seed", "1"))), b = outputLine(CliRun.of(concat(base, "--seed", "1")));

@@ -69,6 +69,13 @@ public final class DecoderRunner {
      * batch, appends the new keys and values, and returns each row's logits for its last token.
      */
     public List<float[]> step(List<Row> rows, PagedKvCache cache) {
+        List<float[]> last = new ArrayList<>();
+        for (float[][] all : stepAllLogits(rows, cache)) last.add(all[all.length - 1]);
+        return last;
+    }
+
+    /** As {@link #step}, returning each row's logits for every token it fed ([tokens][vocab]), as speculative verification needs. */
+    public List<float[][]> stepAllLogits(List<Row> rows, PagedKvCache cache) {
         if (rows.isEmpty()) throw new IllegalArgumentException("a step needs at least one row");
         int maxNew = 0, maxPast = 0;
         for (Row r : rows) {
@@ -122,7 +129,7 @@ public final class DecoderRunner {
             presentValues.add(out.get("present." + l + ".value").floats());
         }
         float[] logits = out.get("logits").floats();
-        List<float[]> last = new ArrayList<>();
+        List<float[][]> perRow = new ArrayList<>();
         for (int r = 0; r < b; r++) {
             Row row = rows.get(r);
             for (int i = 0; i < row.tokens().length; i++) {
@@ -137,10 +144,11 @@ public final class DecoderRunner {
                 }
                 cache.append(row.seq(), keys, values);
             }
-            int at = (r * n + row.tokens().length - 1) * vocab;
-            last.add(java.util.Arrays.copyOfRange(logits, at, at + vocab));
+            float[][] rowLogits = new float[row.tokens().length][];
+            for (int i = 0; i < rowLogits.length; i++) rowLogits[i] = java.util.Arrays.copyOfRange(logits, (r * n + i) * vocab, (r * n + i + 1) * vocab);
+            perRow.add(rowLogits);
         }
-        return last;
+        return perRow;
     }
 
     private void checkTokens(Row r) {

@@ -179,6 +179,22 @@ public final class PagedKvCache {
         return Tensor.ofFloats(Shape.of(rows, kvHeads, past, headDim), out);
     }
 
+    /**
+     * Forgets the sequence's tokens from {@code length} on (rejected speculative tokens), returning
+     * blocks no longer needed to the free list.
+     */
+    public void truncate(String seq, int length) {
+        Sequence s = sequence(seq);
+        if (length < 0 || length > s.length) throw new IllegalArgumentException("sequence " + seq + ": cannot truncate " + s.length + " tokens to " + length);
+        liveTokens -= s.length - length;
+        s.length = length;
+        while (s.blocks.size() > blocksFor(length)) {
+            int b = s.blocks.removeLast();
+            owner[b] = null;
+            free.add(b);
+        }
+    }
+
     /** Returns the sequence's blocks to the free list (a no-op for an unknown sequence). */
     public void free(String seq) {
         Sequence s = sequences.remove(seq);

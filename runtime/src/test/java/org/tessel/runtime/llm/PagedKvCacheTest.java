@@ -27,12 +27,12 @@ import org.tessel.api.Tensor;
  * decode attention equal to contiguous attention, and utilisation on a realistic length mix.
  */
 class PagedKvCacheTest {
-    /** One random operation: 0 = a new sequence with n tokens, 1 = n more tokens for sequence #which, 2 = free sequence #which. */
+    /** One random operation: 0 = a new sequence with n tokens, 1 = n more tokens for sequence #which, 2 = free sequence #which, 3 = cut n tokens off sequence #which. */
     record Op(int kind, int which, int n) {}
 
     @Provide
     Arbitrary<List<Op>> ops() {
-        Arbitrary<Op> op = net.jqwik.api.Combinators.combine(Arbitraries.integers().between(0, 2), Arbitraries.integers().between(0, 20),
+        Arbitrary<Op> op = net.jqwik.api.Combinators.combine(Arbitraries.integers().between(0, 3), Arbitraries.integers().between(0, 20),
                 Arbitraries.integers().between(1, 40)).as(Op::new);
         return op.list().ofMinSize(1).ofMaxSize(120);
     }
@@ -63,6 +63,13 @@ class PagedKvCacheTest {
                     if (!live.contains(seq)) live.add(seq);
                     for (int i = 0; i < op.n(); i++) c.append(seq, token(seq, lengths.getOrDefault(seq, 0) + i, 0), token(seq, lengths.getOrDefault(seq, 0) + i, 1));
                     lengths.merge(seq, op.n(), Integer::sum);
+                }
+                case 3 -> {
+                    if (live.isEmpty()) continue;
+                    String seq = live.get(op.which() % live.size());
+                    int to = Math.max(0, lengths.get(seq) - op.n());
+                    c.truncate(seq, to);
+                    lengths.put(seq, to);
                 }
                 default -> {
                     if (live.isEmpty()) continue;
