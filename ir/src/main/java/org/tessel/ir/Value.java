@@ -15,7 +15,7 @@ public final class Value {
     private String name;
     private TensorType type;
     private final Kind kind;
-    private Tensor constant;
+    private volatile Tensor constant;
     /** For a deferred constant: makes its data on first use (then dropped); null otherwise. */
     private Supplier<Tensor> maker;
     private final boolean deferred;

@@ -30,6 +30,8 @@ import org.tessel.runtime.engine.ExecutionContext;
  * apart ({@link #buildNanos}) so latency figures can leave it out. The cache is handed to the engine
  * gathered into the contiguous {@code past_key_values.N.*} tensors the graph takes; a paged
  * attention tactic ({@link PagedAttention} is its reference) would read the blocks in place.
+ *
+ * <p>Not thread-safe: one scheduler drives it.
  */
 public final class DecoderRunner {
     private final String model;
