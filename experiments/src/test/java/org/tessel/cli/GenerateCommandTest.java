@@ -81,7 +81,7 @@ class GenerateCommandTest {
     @Test
     void serveBenchComparesInFlightWithStaticBatchingOnTheSameWorkload() {
         CliRun r = CliRun.of("serve-bench", "zoo:llama-tiny", "--requests", "10", "--seed", "4", "--prompt-len", "2-20", "--output-len", "2-12",
-                "--kv-blocks", "6", "--block-size", "8", "--max-batch", "4", "--chunk", "8", "--warmup", "0", "--arrival-rate", "500");
+                "--kv-blocks", "6", "--block-size", "8", "--max-batch", "4", "--chunk", "8", "--warmup", "0", "--repeat", "1", "--arrival-rate", "500");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("Poisson arrivals at 500.0/s; KV cache 6 blocks of 8 tokens (48 tokens)"), r.out());
         assertTrue(Pattern.compile("(?m)^in-flight\\s+10\\s+\\d+").matcher(r.out()).find(), r.out());
