@@ -108,6 +108,11 @@ final class Ranges {
     static final class DimensionSize extends LongRange { DimensionSize() { super(1, Integer.MAX_VALUE); } }
 
     /** A time limit in seconds (at most a year). */
+    static final class Temperature extends NonNegativeReal { Temperature() { super(false, 1000.0, ""); } }
+
+    /** Requests per second of a synthetic workload. */
+    static final class Rate extends NonNegativeReal { Rate() { super(false, 1e6, " requests/s"); } }
+
     static final class Seconds extends NonNegativeReal { Seconds() { super(false, 365 * 86400.0, " seconds"); } }
 
     /** A memory size in MiB (at most 1 PiB). */

@@ -19,7 +19,8 @@ import picocli.CommandLine.Option;
         description = "Build fast inference engines from ONNX models: import, optimize, search, run.",
         subcommands = {ZooCommand.class, OpsCommand.class, ShowCommand.class, ConvertCommand.class, OptimizeCommand.class, PassesCommand.class,
                 TacticsCommand.class, SearchCommand.class, CalibrateCommand.class, ExperimentCommand.class, BuildCommand.class, RunCommand.class, EvaluateCommand.class, InspectCommand.class,
-                CheckCommand.class, ConformanceCommand.class, ExportQdqCommand.class, CompareCommand.class, PluginsCommand.class, CacheCommand.class, CommandLine.HelpCommand.class})
+                CheckCommand.class, ConformanceCommand.class, ExportQdqCommand.class, CompareCommand.class, PluginsCommand.class, CacheCommand.class, GenerateCommand.class,
+                ServeBenchCommand.class, CommandLine.HelpCommand.class})
 public final class Tessel implements Runnable {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 

@@ -163,6 +163,16 @@ public final class Graph {
         return v;
     }
 
+    /**
+     * Adds a constant whose data {@code maker} makes on first use ({@link Value#constantValue}):
+     * a large model's graph can be built, verified and counted without holding its weights.
+     */
+    public Value addDeferredConstant(String valueName, TensorType type, java.util.function.Supplier<Tensor> maker) {
+        Value v = register(new Value(uniqueValueName(valueName), type, maker));
+        constants.add(v);
+        return v;
+    }
+
     /** Adds a constant with an exact name (the parser and importers use this); fails if taken. */
     public Value addConstantExact(String valueName, Tensor data, TensorType type) {
         Value v = register(new Value(valueName, type, Value.Kind.CONSTANT, data));
@@ -187,7 +197,7 @@ public final class Graph {
 
     /** Runs the op's type inference for a prospective node; wraps op errors with the node's name. */
     public static List<TensorType> inferTypes(OpSchema op, String nodeName, List<Value> ins, Attributes attrs, int numOutputs) {
-        return inferTypes(op, nodeName, ins, attrs, numOutputs, Value::constantValue);
+        return inferTypes(op, nodeName, ins, attrs, numOutputs, Value::inferenceValue);
     }
 
     /**
@@ -398,7 +408,12 @@ public final class Graph {
         Graph g = new Graph(name);
         Map<Value, Value> map = new IdentityHashMap<>();
         for (Value v : inputs) map.put(v, g.addInput(v.name(), v.type()));
-        for (Value v : constants) map.put(v, g.addConstantExact(v.name(), v.constantValue(), v.type()));
+        for (Value v : constants) {
+            var maker = v.isDeferred() ? v.pendingMaker() : null;
+            Value c = maker != null ? g.register(new Value(v.name(), v.type(), maker)) : g.addConstantExact(v.name(), v.constantValue(), v.type());
+            if (maker != null) g.constants.add(c);
+            map.put(v, c);
+        }
         for (Node n : nodesView) {
             List<Value> ins = new ArrayList<>();
             for (Value v : n.inputs()) ins.add(v == null ? null : map.get(v));

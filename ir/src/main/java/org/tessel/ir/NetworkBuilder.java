@@ -29,6 +29,7 @@ public class NetworkBuilder {
     protected final Graph graph;
     protected final OpRegistry registry;
     private final SplittableRandom random;
+    private final long seed;
     private String scope = "";
     private String pendingName;
 
@@ -38,6 +39,7 @@ public class NetworkBuilder {
         this.graph = new Graph(name);
         this.registry = registry;
         this.random = new SplittableRandom(seed);
+        this.seed = seed;
     }
 
     public Graph graph() { return graph; }
@@ -93,6 +95,33 @@ public class NetworkBuilder {
 
     /** A constant of seeded uniform f32 values in [lo, hi) (normalization scales and variances). */
     public Value uniformWeights(String name, float lo, float hi, int... dims) { return constant(name, randomUniform(Shape.of(dims), lo, hi)); }
+
+    /**
+     * Seeded normal f32 weights made on first use ({@link Graph#addDeferredConstant}): their values
+     * depend only on the builder's seed and the constant's scoped name, not on what was built
+     * before, so graphs of one model in several shapes share their weights, and a billion-parameter
+     * graph builds without holding them.
+     */
+    public Value deferredNormal(String name, float std, int... dims) {
+        return deferred(name, Shape.of(dims), r -> (float) (r.nextGaussian() * std));
+    }
+
+    /** Seeded uniform f32 weights in [lo, hi), made on first use like {@link #deferredNormal}. */
+    public Value deferredUniform(String name, float lo, float hi, int... dims) {
+        return deferred(name, Shape.of(dims), r -> (float) (lo + (hi - lo) * r.nextDouble()));
+    }
+
+    private Value deferred(String name, Shape shape, java.util.function.ToDoubleFunction<SplittableRandom> draw) {
+        String full = named(name);
+        long stream = seed * 0x9E3779B97F4A7C15L ^ full.hashCode() * 0xC2B2AE3D27D4EB4FL;
+        int n = Math.toIntExact(shape.numElements());
+        return graph.addDeferredConstant(full, TensorType.of(DType.F32, shape), () -> {
+            SplittableRandom r = new SplittableRandom(stream);
+            float[] d = new float[n];
+            for (int i = 0; i < n; i++) d[i] = (float) draw.applyAsDouble(r);
+            return Tensor.ofFloats(shape, d);
+        });
+    }
 
     /** A rank-0 constant of the given type. */
     public Value scalar(String name, DType dtype, double v) { return constant(name, Tensor.scalar(dtype, v)); }

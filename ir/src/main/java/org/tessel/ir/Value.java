@@ -1,5 +1,6 @@
 package org.tessel.ir;
 
+import java.util.function.Supplier;
 import org.tessel.api.Tensor;
 import org.tessel.api.TensorType;
 
@@ -14,7 +15,10 @@ public final class Value {
     private String name;
     private TensorType type;
     private final Kind kind;
-    private final Tensor constant;
+    private volatile Tensor constant;
+    /** For a deferred constant: makes its data on first use (then dropped); null otherwise. */
+    private Supplier<Tensor> maker;
+    private final boolean deferred;
     private Node producer;
     private int outputIndex;
 
@@ -23,6 +27,16 @@ public final class Value {
         this.type = type;
         this.kind = kind;
         this.constant = constant;
+        this.deferred = false;
+    }
+
+    /** A deferred constant: its data is made by {@code maker} on first use. */
+    Value(String name, TensorType type, Supplier<Tensor> maker) {
+        this.name = name;
+        this.type = type;
+        this.kind = Kind.CONSTANT;
+        this.maker = maker;
+        this.deferred = true;
     }
 
     public String name() { return name; }
@@ -31,8 +45,39 @@ public final class Value {
     public boolean isConstant() { return kind == Kind.CONSTANT; }
     public boolean isInput() { return kind == Kind.INPUT; }
 
-    /** The constant's data, or null for non-constants. */
-    public Tensor constantValue() { return constant; }
+    /**
+     * The constant's data, or null for non-constants. A deferred constant's data is made here on
+     * first use and kept; a maker that returns data of another type fails, naming the constant.
+     */
+    public Tensor constantValue() {
+        if (deferred && constant == null) materialize();
+        return constant;
+    }
+
+    private synchronized void materialize() {
+        if (constant != null) return;
+        Tensor t = maker.get();
+        if (t == null || !t.type().sameLogicalType(type))
+            throw new IrException("deferred constant %" + name + " is typed " + type + " but its maker produced " + (t == null ? "nothing" : t.type().toString()));
+        constant = t;
+        maker = null;
+    }
+
+    /**
+     * Whether this constant's data is made on first use (a large model's weights), so building,
+     * verifying and counting its graph never holds them.
+     */
+    public boolean isDeferred() { return deferred; }
+
+    /**
+     * The data type inference and cost hints may read: a constant's data when it was given with
+     * it, else null (a deferred constant's weights never decide a shape, and reading them would
+     * make them).
+     */
+    public Tensor inferenceValue() { return deferred ? null : constant; }
+
+    /** The maker of a deferred constant whose data was not made yet (a copy of the graph shares it), else null. */
+    synchronized Supplier<Tensor> pendingMaker() { return constant == null ? maker : null; }
 
     /** The node defining this value, or null for inputs and constants. */
     public Node producer() { return producer; }

@@ -42,6 +42,7 @@ public final class Verifier {
         for (Value v : g.inputs()) define(v, "graph input", defined, names, p);
         for (Value v : g.constants()) {
             define(v, "constant", defined, names, p);
+            if (v.isDeferred()) continue; // its maker's data is checked against the type when made
             if (v.constantValue() == null) p.add("constant %" + v.name() + " has no data");
             else if (!v.constantValue().type().sameLogicalType(v.type()))
                 p.add("constant %" + v.name() + " is typed " + v.type() + " but holds " + v.constantValue().type());
@@ -83,7 +84,7 @@ public final class Verifier {
             } else if (level == Level.FULL && p.isEmpty()) {
                 try {
                     List<TensorType> inferred = Graph.inferTypes(op, n.name(), n.inputs(), n.attrs(), n.outputs().size(),
-                            v -> v.constantValue() != null ? v.constantValue() : bound.get(v));
+                            v -> v.isConstant() ? v.inferenceValue() : bound.get(v));
                     for (int i = 0; i < inferred.size(); i++) {
                         TensorType rec = n.output(i).type();
                         if (!inferred.get(i).sameLogicalType(rec))
@@ -138,7 +139,7 @@ public final class Verifier {
         for (int i = 0; i < Math.min(ins.size(), n.numInputs()); i++) {
             Value o = n.input(i);
             if (o == null) continue;
-            org.tessel.api.Tensor t = o.constantValue() != null ? o.constantValue() : outer.get(o);
+            org.tessel.api.Tensor t = o.isConstant() ? o.inferenceValue() : outer.get(o);
             if (t != null) m.put(ins.get(i), t);
         }
         return m;

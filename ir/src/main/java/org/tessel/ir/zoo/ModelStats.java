@@ -63,7 +63,7 @@ public record ModelStats(long parameters, long macs, long flops, int nodes, Map<
                 continue;
             }
             List<TensorType> ins = n.inputs().stream().map(v -> v == null ? null : v.type()).toList();
-            List<Tensor> consts = n.inputs().stream().map(v -> v == null ? null : v.constantValue()).toList();
+            List<Tensor> consts = n.inputs().stream().map(v -> v == null ? null : v.inferenceValue()).toList();
             List<TensorType> outs = n.outputs().stream().map(Value::type).toList();
             total = Math.addExact(total, n.op().macs(new InferenceContext(n.name(), ins, consts, n.attrs(), outs.size()), outs));
         }

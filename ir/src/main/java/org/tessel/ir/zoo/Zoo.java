@@ -24,6 +24,11 @@ public final class Zoo {
     /** Which {@link ZooOptions} knobs a model takes besides batch and seed. */
     private enum Knobs { NONE, LAYERS, SEQUENCE_AND_LAYERS }
 
+    /** The decoders, by name: their architecture and the prompt length of their default (prefill) graph. */
+    private record DecoderEntry(DecoderConfig config, int defaultPromptLength) {}
+
+    private static final Map<String, DecoderEntry> DECODERS = new LinkedHashMap<>();
+
     @FunctionalInterface
     private interface Builder { Graph build(String name, ZooOptions o); }
 
@@ -83,6 +88,29 @@ public final class Zoo {
         add("vit-tiny", "ViT structure with 4x4 patches on a 32x32 input, hidden 64, 2 layers, 2 heads, MLP 128, 10 classes",
                 IMAGE_32, "probabilities: f32[batch,10]", null,
                 Knobs.LAYERS, (n, o) -> VisionTransformer.build(n, VisionTransformer.VIT_TINY, o));
+
+        addDecoder("gpt2", "GPT-2 small decoder: vocab 50257, 1024 positions, width 768, 12 pre-LN layers, 12 heads, tanh-GELU MLP 3072, "
+                + "LM head tied to the token embedding; weights deferred (drawn on first use)", DecoderConfig.GPT2, 128,
+                new ModelCard.Reference(124_439_808, OptionalLong.empty(), "Hugging Face gpt2: 124.440 M params"));
+        addDecoder("gpt2-tiny", "GPT-2 structure with width 64, 2 layers, 4 heads, MLP 256, vocab 512, 128 positions, tied head",
+                DecoderConfig.GPT2_TINY, 16, null);
+        addDecoder("llama-1b", "Llama decoder in TinyLlama-1.1B's shape: vocab 32000, 2048 positions, width 2048, 22 layers, RMSNorm, RoPE, "
+                + "32 heads sharing 4 key/value heads (grouped-query attention), SwiGLU MLP 5632, untied head; weights deferred (drawn on first use)",
+                DecoderConfig.LLAMA_1B, 128,
+                new ModelCard.Reference(1_100_048_384, OptionalLong.empty(), "TinyLlama-1.1B: 1100.048 M params (the graph adds RoPE's 32-float inv_freq buffer)"));
+        addDecoder("llama-tiny", "Llama structure with width 64, 2 layers, 4 heads sharing 2 key/value heads, SwiGLU MLP 172, vocab 512, 128 positions",
+                DecoderConfig.LLAMA_TINY, 16, null);
+    }
+
+    private static void addDecoder(String name, String summary, DecoderConfig c, int promptLength, ModelCard.Reference ref) {
+        DECODERS.put(name, new DecoderEntry(c, promptLength));
+        String kv = "past_key_values.N.key/.value: f32[batch," + c.kvHeads() + ",past," + c.headDim() + "] (decode form)";
+        add(name, summary + "; default graph: prefill of " + promptLength + " tokens (tessel generate and serve-bench run its decode form too; "
+                        + "token ids in and out, no tokenizer)",
+                "input_ids: i64[batch," + promptLength + "], attention_mask: i64[batch," + promptLength + "], position_ids: i64[batch," + promptLength + "]; " + kv,
+                "logits: f32[batch," + promptLength + "," + c.vocab() + "], present.N.key/.value: f32[batch," + c.kvHeads() + ",past+new," + c.headDim() + "]",
+                ref, Knobs.SEQUENCE_AND_LAYERS, (n, o) -> Decoder.build(n, c.withLayers(o.layersOr(c.layers())),
+                        DecoderShape.prefill(o.batch(), o.sequenceLengthOr(promptLength)), o.seed()));
     }
 
     private static void add(String name, String summary, String inputs, String outputs, ModelCard.Reference ref, Knobs knobs, Builder builder) {
@@ -108,6 +136,30 @@ public final class Zoo {
         if (e.knobs() == Knobs.NONE && opts.layers() != 0)
             throw new IllegalArgumentException("model '" + name + "' has a fixed depth (ZooOptions.layers applies to the BERT and ViT models)");
         return e.builder().build(name, opts);
+    }
+
+    /** The zoo's decoder names (models that generate; see {@link #decoder}). */
+    public static List<String> decoderNames() { return List.copyOf(DECODERS.keySet()); }
+
+    /**
+     * A decoder's architecture, with {@code layers} layers (0: its own depth); a model that is no
+     * decoder is refused, naming the decoders.
+     */
+    public static DecoderConfig decoder(String name, int layers) {
+        entry(name);
+        DecoderEntry d = DECODERS.get(name.toLowerCase(Locale.ROOT));
+        if (d == null) throw new IllegalArgumentException("model '" + name + "' is not a decoder; the zoo's decoders are " + String.join(", ", DECODERS.keySet()));
+        if (layers < 0) throw new IllegalArgumentException("layers must be 0 (model default) or positive, got " + layers);
+        return layers == 0 ? d.config() : d.config().withLayers(layers);
+    }
+
+    /**
+     * A decoder graph in any form ({@link DecoderShape}: prefill, decode or a chunk on top of a
+     * cache) for an architecture from {@link #decoder}; weights depend on the seed and names only,
+     * so every form of one model computes with the same weights.
+     */
+    public static Graph buildDecoder(String name, DecoderConfig config, DecoderShape shape, long seed) {
+        return Decoder.build(name, config, shape, seed);
     }
 
     private static Entry entry(String name) {

@@ -22,7 +22,7 @@ class ZooTest {
     @Test
     void namesListEveryModelWithItsTinyVariant() {
         assertEquals(List.of("resnet50", "resnet50-tiny", "mobilenetv2", "mobilenetv2-tiny", "googlenet", "googlenet-tiny",
-                "bert-base", "bert-tiny", "vit", "vit-tiny"), Zoo.names());
+                "bert-base", "bert-tiny", "vit", "vit-tiny", "gpt2", "gpt2-tiny", "llama-1b", "llama-tiny"), Zoo.names());
         for (String n : Zoo.names()) {
             ModelCard c = Zoo.describe(n);
             assertEquals(n, c.name());

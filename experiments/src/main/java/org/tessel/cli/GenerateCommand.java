@@ -1,0 +1,82 @@
+package org.tessel.cli;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
+import org.tessel.runtime.llm.BatchScheduler;
+import org.tessel.runtime.llm.DecoderRunner;
+import org.tessel.runtime.llm.PagedKvCache;
+import org.tessel.runtime.llm.Request;
+import org.tessel.runtime.llm.Sampler;
+import org.tessel.runtime.llm.SpeculativeDecoder;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** Generates tokens from a prompt of token ids with a zoo decoder on CPU engines and a paged KV cache. */
+@Command(name = "generate", description = {"Generate token ids from a prompt of token ids with a zoo decoder (zoo:gpt2-tiny, zoo:llama-tiny, ...) on CPU engines: "
+        + "prefill, then one decode step per token with a paged KV cache; reports time to first token and per output token.",
+        "The zoo decoders have random weights and no tokenizer: ids in, ids out. Engines (one per step shape) are built on first use; their build time is reported apart."})
+final class GenerateCommand implements Callable<Integer> {
+    @Parameters(index = "0", arity = "0..1", paramLabel = "MODEL", description = "A zoo decoder: zoo:NAME (see `tessel zoo`).") String model;
+    @Option(names = "--prompt-tokens", required = true, split = ",", paramLabel = "ID,ID,...", description = "The prompt as token ids, comma-separated.") List<Long> prompt;
+    @Option(names = "--max-new-tokens", required = true, converter = Ranges.AtLeastOne.class, paramLabel = "N", description = "How many tokens to generate.") int maxNew;
+    @Option(names = "--greedy", description = "Pick the most likely token each step (the default).") boolean greedy;
+    @Option(names = "--temperature", converter = Ranges.Temperature.class, paramLabel = "T", description = "Sample at this temperature instead of greedy.") Double temperature;
+    @Option(names = "--top-k", converter = Ranges.AtLeastZero.class, paramLabel = "K", description = "Sample among the K most likely tokens (0, the default: all); needs --temperature.") Integer topK;
+    @Option(names = "--seed", paramLabel = "S", description = "Seed of the sampling (default 0); needs --temperature.") Long seed;
+    @Option(names = "--block-size", converter = Ranges.AtLeastOne.class, defaultValue = "16", description = "KV cache block size in tokens (default ${DEFAULT-VALUE}).") int blockSize;
+    @Option(names = "--layers", converter = Ranges.AtLeastOne.class, description = "Decoder layers (default: the model's own).") Integer layers;
+    @Option(names = "--draft", paramLabel = "MODEL", description = "Speculative decoding with this zoo decoder as the draft (greedy only; same vocabulary): the output is the target's own greedy output.") String draft;
+    @Option(names = "--draft-layers", converter = Ranges.AtLeastOne.class, paramLabel = "L", description = "The draft's layers (default: its own; with the target's name, its first L layers).") Integer draftLayers;
+    @Option(names = "--speculate", converter = Ranges.AtLeastOne.class, paramLabel = "K", description = "Tokens the draft proposes per round (default 4); needs --draft.") Integer speculate;
+
+    @Override public Integer call() {
+        if (greedy && temperature != null) throw new IllegalArgumentException("--greedy and --temperature exclude each other: pick one");
+        if (temperature == null && (topK != null || seed != null))
+            throw new IllegalArgumentException((topK != null ? "--top-k" : "--seed") + " applies to sampling: add --temperature T (or drop it for greedy decoding)");
+        if (draft == null && (draftLayers != null || speculate != null))
+            throw new IllegalArgumentException((draftLayers != null ? "--draft-layers" : "--speculate") + " applies to speculative decoding: add --draft MODEL");
+        if (draft != null) return speculative();
+        Sampler sampler = temperature == null ? Sampler.greedy() : Sampler.sampling(temperature, topK == null ? 0 : topK, seed == null ? 0 : seed);
+        DecoderRunner runner = DecoderModels.runner(model, layers);
+        long[] ids = prompt.stream().mapToLong(Long::longValue).toArray();
+        int tokens = ids.length + maxNew;
+        PagedKvCache cache = runner.newCache(blockSize, Math.max(1, (tokens + blockSize - 1) / blockSize));
+        // one request, a chunk as long as the prompt: prefill in one step, then one decode step per token
+        BatchScheduler.Report report = new BatchScheduler(runner, cache, BatchScheduler.Policy.IN_FLIGHT, 1, Math.max(1, ids.length))
+                .run(List.of(new Request("generate", ids, maxNew, 0, sampler)));
+        BatchScheduler.Outcome o = report.outcomes().getFirst();
+        if (o.refused()) throw new IllegalArgumentException(o.refusal());
+        System.out.println(DecoderModels.describe(runner));
+        System.out.println("sampling: " + (sampler.isGreedy() ? "greedy" : "temperature " + temperature + ", top-k " + (topK == null ? 0 : topK) + ", seed " + (seed == null ? 0 : seed)));
+        System.out.println("prompt: " + join(ids) + " (" + ids.length + " tokens)");
+        System.out.println("output: " + join(o.output()) + " (" + o.output().length + " tokens)");
+        double decodeRate = o.tpot() > 0 ? 1 / o.tpot() : 0;
+        System.out.printf("time to first token: %.2f ms; per output token: %.2f ms (%.1f tokens/s decoding); total %.2f ms for %d tokens (%.1f tokens/s)%n",
+                o.ttft() * 1e3, o.tpot() * 1e3, decodeRate, o.finishSeconds() * 1e3, o.output().length, o.output().length / o.finishSeconds());
+        System.out.printf("kv cache: %d blocks of %d tokens, mean utilisation %.1f%% over %d steps; engines: %d built in %.2f s (not counted above), CPU backend%n",
+                cache.numBlocks(), blockSize, 100 * report.meanKvUtilisation(), report.steps(), report.engines(), report.buildSeconds());
+        return 0;
+    }
+
+    private int speculative() {
+        if (temperature != null) throw new IllegalArgumentException("--draft decodes greedily (its output is the target's greedy output); drop --temperature");
+        DecoderRunner target = DecoderModels.runner(model, layers), draftRunner = DecoderModels.runner(draft, draftLayers);
+        long[] ids = prompt.stream().mapToLong(Long::longValue).toArray();
+        int k = speculate == null ? 4 : speculate;
+        SpeculativeDecoder.Result r = new SpeculativeDecoder(target, draftRunner, k).generate(ids, maxNew, blockSize);
+        System.out.println(DecoderModels.describe(target));
+        System.out.println("draft: zoo:" + draftRunner.model() + " with " + draftRunner.config().layers() + " layer(s), " + k + " tokens proposed per round; greedy");
+        System.out.println("prompt: " + join(ids) + " (" + ids.length + " tokens)");
+        System.out.println("output: " + join(r.output()) + " (" + r.output().length + " tokens)");
+        System.out.printf("acceptance: %d of %d proposed tokens (%.1f%%; random weights, so the rate says nothing about a trained draft); target steps %d, draft steps %d%n",
+                r.accepted(), r.proposed(), 100 * r.acceptanceRate(), r.targetSteps(), r.draftSteps());
+        System.out.printf("time: %.2f ms for %d tokens (%.1f tokens/s); engines: built in %.2f s (not counted), CPU backend%n",
+                r.seconds() * 1e3, r.output().length, r.output().length / r.seconds(), (target.buildNanos() + draftRunner.buildNanos()) / 1e9);
+        return 0;
+    }
+
+    static String join(long[] ids) { return Arrays.stream(ids).mapToObj(Long::toString).collect(Collectors.joining(",")); }
+}

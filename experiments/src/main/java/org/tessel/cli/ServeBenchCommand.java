@@ -1,0 +1,124 @@
+package org.tessel.cli;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import org.tessel.runtime.llm.BatchScheduler;
+import org.tessel.runtime.llm.DecoderRunner;
+import org.tessel.runtime.llm.Request;
+import org.tessel.runtime.llm.Sampler;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * A seeded synthetic serving workload on a zoo decoder, served twice on CPU engines with the same
+ * KV memory: in-flight (continuous) batching, then static batching; throughput, TTFT and TPOT
+ * percentiles for both.
+ */
+@Command(name = "serve-bench", description = {"Serve a seeded synthetic workload of generation requests (greedy) with a zoo decoder on CPU engines, "
+        + "with in-flight batching (chunked prefill mixed with decode, admission bounded by the KV blocks) and then with static batching at the same KV memory; "
+        + "reports throughput and TTFT/TPOT percentiles of both, and checks that both gave every request the same tokens.",
+        "Arrivals are Poisson at --arrival-rate (absent: all requests at time 0). Engines are built on first use; build time is left out of the serving clock."})
+final class ServeBenchCommand implements Callable<Integer> {
+    @Parameters(index = "0", arity = "0..1", paramLabel = "MODEL", description = "A zoo decoder: zoo:NAME (see `tessel zoo`).") String model;
+    @Option(names = "--requests", converter = Ranges.AtLeastOne.class, defaultValue = "64", description = "Number of requests (default ${DEFAULT-VALUE}).") int requests;
+    @Option(names = "--seed", defaultValue = "1", description = "Seed of the workload: prompts, lengths, arrivals (default ${DEFAULT-VALUE}).") long seed;
+    @Option(names = "--arrival-rate", converter = Ranges.Rate.class, paramLabel = "R", description = "Mean arrivals per second, Poisson (default: all at once).") Double rate;
+    @Option(names = "--prompt-len", defaultValue = "4-32", paramLabel = "A-B", description = "Prompt lengths, uniform in A-B tokens (default ${DEFAULT-VALUE}).") String promptLen;
+    @Option(names = "--output-len", defaultValue = "4-32", paramLabel = "A-B", description = "Output lengths, uniform in A-B tokens (default ${DEFAULT-VALUE}).") String outputLen;
+    @Option(names = "--kv-blocks", converter = Ranges.AtLeastOne.class, defaultValue = "48", paramLabel = "N", description = "KV cache size in blocks, the same for both policies (default ${DEFAULT-VALUE}).") int kvBlocks;
+    @Option(names = "--block-size", converter = Ranges.AtLeastOne.class, defaultValue = "16", description = "KV block size in tokens (default ${DEFAULT-VALUE}).") int blockSize;
+    @Option(names = "--max-batch", converter = Ranges.AtLeastOne.class, defaultValue = "8", description = "Most sequences in one step (default ${DEFAULT-VALUE}).") int maxBatch;
+    @Option(names = "--chunk", converter = Ranges.AtLeastOne.class, defaultValue = "16", description = "Most prompt tokens of one sequence per step, in-flight batching's chunked prefill (default ${DEFAULT-VALUE}).") int chunk;
+    @Option(names = "--warmup", converter = Ranges.WarmupRuns.class, defaultValue = "1", description = "Untimed passes of the whole workload under both policies first, "
+            + "so neither policy's figures carry JIT warm-up or engine building (default ${DEFAULT-VALUE}).") int warmup;
+    @Option(names = "--repeat", converter = Ranges.Runs.class, defaultValue = "3", description = "Measured passes under each policy, alternating which goes first; "
+            + "the pass of median makespan is reported (default ${DEFAULT-VALUE}).") int repeat;
+    @Option(names = "--layers", converter = Ranges.AtLeastOne.class, description = "Decoder layers (default: the model's own).") Integer layers;
+
+    @Override public Integer call() {
+        int[] p = range(promptLen, "--prompt-len"), o = range(outputLen, "--output-len");
+        DecoderRunner runner = DecoderModels.runner(model, layers);
+        List<Request> workload = workload(requests, seed, p, o, rate, runner.config().vocab());
+        System.out.println(DecoderModels.describe(runner));
+        System.out.printf("workload: %d requests, seed %d, prompts %s tokens, outputs %s tokens, %s; KV cache %d blocks of %d tokens (%d tokens), batch <= %d, prefill chunk %d%n",
+                requests, seed, promptLen, outputLen, rate == null ? "all arriving at once" : "Poisson arrivals at " + rate + "/s",
+                kvBlocks, blockSize, kvBlocks * blockSize, maxBatch, chunk);
+        // warm-up passes, then measured passes alternating which policy goes first (the JIT and the
+        // shared CPU favour whichever runs second); each policy's pass of median makespan is reported
+        java.util.Map<BatchScheduler.Policy, List<BatchScheduler.Report>> runs = new java.util.EnumMap<>(BatchScheduler.Policy.class);
+        for (BatchScheduler.Policy policy : BatchScheduler.Policy.values()) runs.put(policy, new ArrayList<>());
+        for (int pass = 0; pass < warmup + repeat; pass++) {
+            List<BatchScheduler.Policy> order = new ArrayList<>(List.of(BatchScheduler.Policy.values()));
+            if (pass % 2 == 1) java.util.Collections.reverse(order);
+            for (BatchScheduler.Policy policy : order) {
+                BatchScheduler.Report r = new BatchScheduler(runner, runner.newCache(blockSize, kvBlocks), policy, maxBatch,
+                        policy == BatchScheduler.Policy.IN_FLIGHT ? chunk : p[1]).run(workload);
+                if (pass >= warmup) runs.get(policy).add(r);
+            }
+        }
+        List<BatchScheduler.Report> reports = new ArrayList<>();
+        for (BatchScheduler.Policy policy : BatchScheduler.Policy.values()) {
+            List<BatchScheduler.Report> sorted = new ArrayList<>(runs.get(policy));
+            sorted.sort(java.util.Comparator.comparingDouble(BatchScheduler.Report::makespanSeconds));
+            reports.add(sorted.get(sorted.size() / 2));
+        }
+        System.out.printf("%-9s %6s %7s %8s %8s %9s %9s %9s %9s %9s %9s %6s %7s %7s%n", "policy", "served", "tokens", "time_s", "tok/s",
+                "ttft_p50", "ttft_p90", "ttft_p99", "tpot_p50", "tpot_p90", "tpot_p99", "steps", "preempt", "kv_util");
+        for (BatchScheduler.Report r : reports) {
+            List<BatchScheduler.Outcome> served = r.outcomes().stream().filter(x -> !x.refused()).toList();
+            double[] ttft = served.stream().mapToDouble(x -> x.ttft() * 1e3).sorted().toArray();
+            double[] tpot = served.stream().filter(x -> x.output().length > 1).mapToDouble(x -> x.tpot() * 1e3).sorted().toArray();
+            System.out.printf("%-9s %6d %7d %8.2f %8.1f %9.1f %9.1f %9.1f %9.2f %9.2f %9.2f %6d %7d %6.1f%%%n", r.policy() == BatchScheduler.Policy.IN_FLIGHT ? "in-flight" : "static",
+                    served.size(), r.generatedTokens(), r.makespanSeconds(), r.tokensPerSecond(), pct(ttft, 50), pct(ttft, 90), pct(ttft, 99),
+                    pct(tpot, 50), pct(tpot, 90), pct(tpot, 99), r.steps(), r.preemptions(), 100 * r.meanKvUtilisation());
+        }
+        for (BatchScheduler.Outcome x : reports.getFirst().outcomes()) if (x.refused()) System.out.println("refused: " + x.refusal());
+        int differ = 0;
+        for (int i = 0; i < workload.size(); i++)
+            if (!Arrays.equals(reports.get(0).outcomes().get(i).output(), reports.get(1).outcomes().get(i).output())) differ++;
+        System.out.printf("times in ms, each policy's median of %d measured pass(es) after %d warm-up pass(es); engines: %d built in %.2f s (left out of the serving clock), CPU backend%n",
+                repeat, warmup, runner.enginesBuilt(), runner.buildNanos() / 1e9);
+        System.out.printf("in-flight vs static: %.2fx throughput at equal KV memory; outputs identical for %d of %d requests%n",
+                reports.get(0).tokensPerSecond() / reports.get(1).tokensPerSecond(), workload.size() - differ, workload.size());
+        if (differ > 0) throw new IllegalStateException(differ + " request(s) got different tokens under in-flight and static batching: a scheduling bug");
+        return 0;
+    }
+
+    /** Seeded requests: uniform prompt and output lengths, uniform token ids, Poisson arrivals (or all at 0). */
+    static List<Request> workload(int count, long seed, int[] prompt, int[] output, Double rate, int vocab) {
+        SplittableRandom r = new SplittableRandom(seed);
+        List<Request> out = new ArrayList<>();
+        double t = 0;
+        for (int i = 0; i < count; i++) {
+            long[] ids = new long[prompt[0] + r.nextInt(prompt[1] - prompt[0] + 1)];
+            for (int k = 0; k < ids.length; k++) ids[k] = r.nextInt(vocab);
+            int n = output[0] + r.nextInt(output[1] - output[0] + 1);
+            if (rate != null && i > 0) t += -Math.log(1 - r.nextDouble()) / rate;
+            out.add(new Request("request-" + i, ids, n, t, Sampler.greedy()));
+        }
+        return out;
+    }
+
+    /** "A-B" (or "A") with 1 <= A <= B. */
+    static int[] range(String text, String flag) {
+        String[] parts = text.strip().split("-", -1);
+        try {
+            int a = Integer.parseInt(parts[0].strip()), b = parts.length == 1 ? a : Integer.parseInt(parts[1].strip());
+            if (parts.length > 2 || a < 1 || b < a) throw new NumberFormatException();
+            return new int[] {a, b};
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(flag + " must be A-B with 1 <= A <= B tokens (or one number), got '" + text + "'");
+        }
+    }
+
+    /** The p-th percentile by nearest rank (NaN for none). */
+    static double pct(double[] sorted, double p) {
+        if (sorted.length == 0) return Double.NaN;
+        int rank = (int) Math.ceil(p / 100 * sorted.length);
+        return sorted[Math.max(0, Math.min(sorted.length - 1, rank - 1))];
+    }
+}

@@ -1,0 +1,98 @@
+package org.tessel.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.tessel.ir.zoo.Zoo;
+import org.tessel.ir.zoo.ZooOptions;
+import org.tessel.runtime.llm.BatchScheduler;
+import org.tessel.runtime.llm.DecoderRunner;
+import org.tessel.runtime.llm.Request;
+import org.tessel.runtime.llm.Sampler;
+
+/** `tessel generate` and `tessel serve-bench`: their output, figures and refusals. */
+class GenerateCommandTest {
+    private static String outputLine(CliRun r) {
+        Matcher m = Pattern.compile("(?m)^output: ([0-9,]+) \\((\\d+) tokens\\)$").matcher(r.out());
+        assertTrue(m.find(), r.out() + r.err());
+        return m.group(1);
+    }
+
+    @Test
+    void greedyGenerationPrintsTheTokensTheRuntimeGivesAndItsTimes() {
+        CliRun r = CliRun.of("generate", "zoo:gpt2-tiny", "--prompt-tokens", "1,2,3", "--max-new-tokens", "7", "--greedy");
+        assertEquals(0, r.code(), r.err());
+        DecoderRunner runner = new DecoderRunner("gpt2-tiny", Zoo.decoder("gpt2-tiny", 0), ZooOptions.DEFAULT_SEED);
+        long[] want = new BatchScheduler(runner, runner.newCache(16, 1), BatchScheduler.Policy.IN_FLIGHT, 1, 3)
+                .run(List.of(new Request("x", new long[] {1, 2, 3}, 7, 0, Sampler.greedy()))).outcomes().getFirst().output();
+        assertEquals(GenerateCommand.join(want), outputLine(r));
+        assertTrue(r.out().contains("no tokenizer"), r.out());
+        assertTrue(r.out().matches("(?s).*time to first token: [0-9.]+ ms; per output token: [0-9.]+ ms.*"), r.out());
+        assertTrue(r.out().contains("kv cache: 1 blocks of 16 tokens"), r.out());
+    }
+
+    @Test
+    void speculativeDecodingPrintsTheTargetsGreedyTokensAndTheAcceptanceRate() {
+        String plain = outputLine(CliRun.of("generate", "zoo:llama-tiny", "--prompt-tokens", "9,8,7", "--max-new-tokens", "10"));
+        CliRun r = CliRun.of("generate", "zoo:llama-tiny", "--prompt-tokens", "9,8,7", "--max-new-tokens", "10", "--draft", "zoo:llama-tiny", "--draft-layers", "1", "--speculate", "3");
+        assertEquals(0, r.code(), r.err());
+        assertEquals(plain, outputLine(r));
+        assertTrue(r.out().matches("(?s).*acceptance: \\d+ of \\d+ proposed tokens \\([0-9.]+%; random weights.*"), r.out());
+        assertEquals("tessel generate: --speculate applies to speculative decoding: add --draft MODEL",
+                CliRun.of("generate", "zoo:llama-tiny", "--prompt-tokens", "1", "--max-new-tokens", "1", "--speculate", "2").err().strip());
+    }
+
+    @Test
+    void samplingIsSeeded() {
+        String[] base = {"generate", "zoo:llama-tiny", "--prompt-tokens", "5,6", "--max-new-tokens", "12", "--temperature", "1.5", "--top-k", "50"};
+        String a = outputLine(CliRun.of(concat(base, "--seed", "1"))), b = outputLine(CliRun.of(concat(base, "--seed", "1")));
+        String c = outputLine(CliRun.of(concat(base, "--seed", "2")));
+        assertEquals(a, b, "same seed, same tokens");
+        assertNotEquals(a, c, "another seed samples other tokens (12 draws among 50 at temperature 1.5)");
+    }
+
+    @Test
+    void badRequestsAreOneLineNamingWhatIsWrong() {
+        StringBuilder longPrompt = new StringBuilder("1");
+        for (int i = 1; i < 129; i++) longPrompt.append(",1");
+        CliRun tooLong = CliRun.of("generate", "zoo:gpt2-tiny", "--prompt-tokens", longPrompt.toString(), "--max-new-tokens", "1");
+        assertEquals(2, tooLong.code());
+        assertEquals("tessel generate: request generate: its prompt of 129 tokens is longer than gpt2-tiny's 128 positions", tooLong.err().strip());
+        CliRun pastContext = CliRun.of("generate", "zoo:gpt2-tiny", "--prompt-tokens", "1,2", "--max-new-tokens", "127");
+        assertEquals("tessel generate: request generate: prompt 2 + max new tokens 127 = 129 exceeds gpt2-tiny's 128 positions", pastContext.err().strip());
+        assertEquals("tessel generate: request generate: prompt token 512 is outside gpt2-tiny's vocabulary [0, 512)",
+                CliRun.of("generate", "zoo:gpt2-tiny", "--prompt-tokens", "1,512", "--max-new-tokens", "1").err().strip());
+        assertEquals("tessel generate: --top-k applies to sampling: add --temperature T (or drop it for greedy decoding)",
+                CliRun.of("generate", "zoo:gpt2-tiny", "--prompt-tokens", "1", "--max-new-tokens", "1", "--top-k", "5").err().strip());
+        assertEquals("tessel generate: --greedy and --temperature exclude each other: pick one",
+                CliRun.of("generate", "zoo:gpt2-tiny", "--prompt-tokens", "1", "--max-new-tokens", "1", "--greedy", "--temperature", "1").err().strip());
+        String notDecoder = CliRun.of("generate", "zoo:bert-tiny", "--prompt-tokens", "1", "--max-new-tokens", "1").err().strip();
+        assertTrue(notDecoder.startsWith("tessel generate: model 'bert-tiny' is not a decoder; the zoo's decoders are gpt2, gpt2-tiny"), notDecoder);
+        String file = CliRun.of("generate", "model.onnx", "--prompt-tokens", "1", "--max-new-tokens", "1").err().strip();
+        assertTrue(file.contains("decoders from ONNX files are not supported yet"), file);
+        assertTrue(CliRun.of("serve-bench", "zoo:gpt2-tiny", "--prompt-len", "9-3").err().contains("--prompt-len must be A-B with 1 <= A <= B tokens (or one number), got '9-3'"));
+    }
+
+    @Test
+    void serveBenchComparesInFlightWithStaticBatchingOnTheSameWorkload() {
+        CliRun r = CliRun.of("serve-bench", "zoo:llama-tiny", "--requests", "10", "--seed", "4", "--prompt-len", "2-20", "--output-len", "2-12",
+                "--kv-blocks", "6", "--block-size", "8", "--max-batch", "4", "--chunk", "8", "--warmup", "0", "--repeat", "1", "--arrival-rate", "500");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("Poisson arrivals at 500.0/s; KV cache 6 blocks of 8 tokens (48 tokens)"), r.out());
+        assertTrue(Pattern.compile("(?m)^in-flight\\s+10\\s+\\d+").matcher(r.out()).find(), r.out());
+        assertTrue(Pattern.compile("(?m)^static\\s+10\\s+\\d+").matcher(r.out()).find(), r.out());
+        assertTrue(r.out().contains("outputs identical for 10 of 10 requests"), r.out());
+        assertTrue(r.out().matches("(?s).*in-flight vs static: [0-9.]+x throughput at equal KV memory.*"), r.out());
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+}

@@ -1,0 +1,176 @@
+package org.tessel.runtime.llm;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.tessel.api.DType;
+import org.tessel.api.Shape;
+import org.tessel.api.Tensor;
+import org.tessel.ir.Graph;
+import org.tessel.ir.zoo.DecoderConfig;
+import org.tessel.ir.zoo.DecoderShape;
+import org.tessel.ir.zoo.Zoo;
+import org.tessel.passes.PassManager;
+import org.tessel.passes.StandardPipelines;
+import org.tessel.runtime.engine.Engine;
+import org.tessel.runtime.engine.ExecutionContext;
+
+/**
+ * Runs a zoo decoder step by step on CPU engines, with its KV cache in a {@link PagedKvCache}.
+ * One step takes rows, each a sequence and the tokens to feed it next (a whole prompt, a prefill
+ * chunk or one decode token), runs them as one batch, stores each row's new keys and values in the
+ * cache and returns each row's logits for its last token.
+ *
+ * <p>Graphs have static shapes, so a step runs the decoder graph of shape (rows, new tokens,
+ * cached tokens) with short rows padded and masked: new tokens are bucketed to 1 or a power of two,
+ * cached tokens up to a multiple of the cache's block size. Each shape's graph goes through the
+ * standard pipeline and becomes a CPU engine once, on first use; the time spent building is kept
+ * apart ({@link #buildNanos}) so latency figures can leave it out. The cache is handed to the engine
+ * gathered into the contiguous {@code past_key_values.N.*} tensors the graph takes; a paged
+ * attention tactic ({@link PagedAttention} is its reference) would read the blocks in place.
+ *
+ * <p>Not thread-safe: one scheduler drives it.
+ */
+public final class DecoderRunner {
+    private final String model;
+    private final DecoderConfig config;
+    private final long seed;
+    private final Map<DecoderShape, ExecutionContext> engines = new HashMap<>();
+    private long buildNanos;
+
+    /** One row of a step: feed {@code tokens} to {@code seq} after the tokens already in its cache. */
+    public record Row(String seq, long[] tokens) {
+        public Row {
+            if (tokens.length == 0) throw new IllegalArgumentException("sequence " + seq + ": a step feeds at least one token");
+        }
+    }
+
+    public DecoderRunner(String model, DecoderConfig config, long seed) {
+        this.model = model;
+        this.config = config;
+        this.seed = seed;
+    }
+
+    public DecoderConfig config() { return config; }
+    public String model() { return model; }
+    /** Nanoseconds spent building engines so far. */
+    public long buildNanos() { return buildNanos; }
+    /** Engines built so far (one per step shape). */
+    public int enginesBuilt() { return engines.size(); }
+
+    /** A KV cache for this model with {@code blocks} blocks of {@code blockSize} tokens. */
+    public PagedKvCache newCache(int blockSize, int blocks) {
+        return new PagedKvCache(config.layers(), config.kvHeads(), config.headDim(), blockSize, blocks);
+    }
+
+    /**
+     * Runs one step: reserves each row's new tokens in the cache (the caller checks
+     * {@link PagedKvCache#canReserve} first: an exhausted cache throws before any work), runs the
+     * batch, appends the new keys and values, and returns each row's logits for its last token.
+     */
+    public List<float[]> step(List<Row> rows, PagedKvCache cache) {
+        List<float[]> last = new ArrayList<>();
+        for (float[][] all : stepAllLogits(rows, cache)) last.add(all[all.length - 1]);
+        return last;
+    }
+
+    /** As {@link #step}, returning each row's logits for every token it fed ([tokens][vocab]), as speculative verification needs. */
+    public List<float[][]> stepAllLogits(List<Row> rows, PagedKvCache cache) {
+        if (rows.isEmpty()) throw new IllegalArgumentException("a step needs at least one row");
+        int maxNew = 0, maxPast = 0;
+        for (Row r : rows) {
+            checkTokens(r);
+            int past = cache.length(r.seq());
+            if (past + r.tokens().length > config.maxPositions())
+                throw new IllegalArgumentException("sequence " + r.seq() + ": " + past + " cached + " + r.tokens().length + " new tokens exceed " + model
+                        + "'s " + config.maxPositions() + " positions");
+            maxNew = Math.max(maxNew, r.tokens().length);
+            maxPast = Math.max(maxPast, past);
+        }
+        for (Row r : rows) cache.reserve(r.seq(), r.tokens().length);
+        // buckets, shrunk where they would pass the context: maxPast + maxNew fits (checked above)
+        int n = maxNew == 1 ? 1 : Math.min(Integer.highestOneBit(maxNew - 1) << 1, config.maxPositions());
+        int past = maxPast == 0 ? 0 : Math.max(maxPast, Math.min(roundUp(maxPast, cache.blockSize()), config.maxPositions() - n));
+        if (past + n > config.maxPositions()) n = config.maxPositions() - past;
+        DecoderShape shape = new DecoderShape(rows.size(), n, past);
+        ExecutionContext ctx = engine(shape);
+
+        int b = rows.size(), total = past + n;
+        long[] ids = new long[b * n], mask = new long[b * total], positions = new long[b * n];
+        List<String> seqs = new ArrayList<>();
+        for (int r = 0; r < b; r++) {
+            Row row = rows.get(r);
+            int cached = cache.length(row.seq());
+            seqs.add(row.seq());
+            for (int j = 0; j < cached; j++) mask[r * total + j] = 1;
+            for (int i = 0; i < n; i++) {
+                boolean real = i < row.tokens().length;
+                ids[r * n + i] = real ? row.tokens()[i] : 0;
+                positions[r * n + i] = Math.min(cached + i, config.maxPositions() - 1);
+                mask[r * total + past + i] = real ? 1 : 0;
+            }
+        }
+        Map<String, Tensor> in = new LinkedHashMap<>();
+        in.put("input_ids", Tensor.ofLongs(DType.I64, Shape.of(b, n), ids));
+        in.put("attention_mask", Tensor.ofLongs(DType.I64, Shape.of(b, total), mask));
+        in.put("position_ids", Tensor.ofLongs(DType.I64, Shape.of(b, n), positions));
+        if (past > 0)
+            for (int l = 0; l < config.layers(); l++) {
+                in.put("past_key_values." + l + ".key", cache.gather(seqs, l, past, false));
+                in.put("past_key_values." + l + ".value", cache.gather(seqs, l, past, true));
+            }
+        Map<String, Tensor> out = ctx.run(in);
+
+        int kvh = config.kvHeads(), hd = config.headDim(), vocab = config.vocab();
+        float[][] keys = new float[config.layers()][], values = new float[config.layers()][];
+        List<float[]> presentKeys = new ArrayList<>(), presentValues = new ArrayList<>();
+        for (int l = 0; l < config.layers(); l++) {
+            presentKeys.add(out.get("present." + l + ".key").floats());
+            presentValues.add(out.get("present." + l + ".value").floats());
+        }
+        float[] logits = out.get("logits").floats();
+        List<float[][]> perRow = new ArrayList<>();
+        for (int r = 0; r < b; r++) {
+            Row row = rows.get(r);
+            for (int i = 0; i < row.tokens().length; i++) {
+                for (int l = 0; l < config.layers(); l++) {
+                    keys[l] = new float[kvh * hd];
+                    values[l] = new float[kvh * hd];
+                    for (int h = 0; h < kvh; h++) {
+                        int src = ((r * kvh + h) * total + past + i) * hd;
+                        System.arraycopy(presentKeys.get(l), src, keys[l], h * hd, hd);
+                        System.arraycopy(presentValues.get(l), src, values[l], h * hd, hd);
+                    }
+                }
+                cache.append(row.seq(), keys, values);
+            }
+            float[][] rowLogits = new float[row.tokens().length][];
+            for (int i = 0; i < rowLogits.length; i++) rowLogits[i] = java.util.Arrays.copyOfRange(logits, (r * n + i) * vocab, (r * n + i + 1) * vocab);
+            perRow.add(rowLogits);
+        }
+        return perRow;
+    }
+
+    private void checkTokens(Row r) {
+        long[] t = r.tokens();
+        for (int i = 0; i < t.length; i++)
+            if (t[i] < 0 || t[i] >= config.vocab())
+                throw new IllegalArgumentException("sequence " + r.seq() + ": token " + i + " is " + t[i] + ", outside " + model + "'s vocabulary [0, " + config.vocab() + ")");
+    }
+
+    private ExecutionContext engine(DecoderShape shape) {
+        ExecutionContext ctx = engines.get(shape);
+        if (ctx != null) return ctx;
+        long t0 = System.nanoTime();
+        Graph g = Zoo.buildDecoder(model, config, shape, seed);
+        new PassManager().run(g, StandardPipelines.resolve("standard"));
+        ctx = Engine.buildCpu(g).createContext();
+        engines.put(shape, ctx);
+        buildNanos += System.nanoTime() - t0;
+        return ctx;
+    }
+
+    private static int roundUp(int x, int m) { return (x + m - 1) / m * m; }
+}

@@ -1,0 +1,93 @@
+package org.tessel.runtime.llm;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Greedy speculative decoding (Leviathan et al. 2023, Chen et al. 2023): a cheap draft model
+ * proposes {@code k} tokens one by one, the target checks all of them in one step (its logits at
+ * each proposed position), the longest prefix the target agrees with is kept, and the target's own
+ * token at the first disagreement (or after the last proposal) is added. Rejected tokens are cut
+ * from both paged caches ({@link PagedKvCache#truncate}). Under greedy decoding the output is
+ * exactly the target's own greedy output; only the number of target steps changes.
+ *
+ * <p>Both models must share a vocabulary. Invariant between rounds: each cache holds every known
+ * token but the last (the draft's may lag one behind after a fully accepted round and catches up in
+ * its next step).
+ */
+public final class SpeculativeDecoder {
+    private final DecoderRunner target, draft;
+    private final int k;
+
+    /** Generated tokens, target steps taken, and draft tokens proposed and accepted. */
+    public record Result(long[] output, int targetSteps, int draftSteps, long proposed, long accepted, double seconds) {
+        /** Accepted draft tokens over proposed ones. */
+        public double acceptanceRate() { return proposed == 0 ? 0 : (double) accepted / proposed; }
+    }
+
+    public SpeculativeDecoder(DecoderRunner target, DecoderRunner draft, int k) {
+        if (k < 1) throw new IllegalArgumentException("the draft must propose at least 1 token per round, got " + k);
+        if (target.config().vocab() != draft.config().vocab())
+            throw new IllegalArgumentException("draft " + draft.model() + " has a vocabulary of " + draft.config().vocab() + " tokens and target " + target.model()
+                    + " one of " + target.config().vocab() + ": speculative decoding needs the same tokens");
+        this.target = target;
+        this.draft = draft;
+        this.k = k;
+    }
+
+    /** Generates {@code maxNew} tokens greedily after {@code prompt}; caches sized for prompt + maxNew + k. */
+    public Result generate(long[] prompt, int maxNew, int blockSize) {
+        int max = Math.min(target.config().maxPositions(), draft.config().maxPositions());
+        if (prompt.length == 0) throw new IllegalArgumentException("request speculative: the prompt has no tokens");
+        if (prompt.length + maxNew > max)
+            throw new IllegalArgumentException("request speculative: prompt " + prompt.length + " + max new tokens " + maxNew + " = " + (prompt.length + maxNew)
+                    + " exceeds the " + max + " positions of " + target.model() + " and draft " + draft.model());
+        int blocks = (prompt.length + maxNew + k + blockSize) / blockSize + 1;
+        PagedKvCache tc = target.newCache(blockSize, blocks), dc = draft.newCache(blockSize, blocks);
+        String seq = "speculative";
+        long t0 = System.nanoTime(), build0 = target.buildNanos() + draft.buildNanos();
+        List<Long> known = new ArrayList<>();
+        for (long t : prompt) known.add(t);
+        // prefill: the target's first token; the draft's cache filled with the prompt but its last token
+        float[] first = target.step(List.of(new DecoderRunner.Row(seq, prompt)), tc).getFirst();
+        int targetSteps = 1, draftSteps = 0;
+        if (prompt.length > 1) { draft.step(List.of(new DecoderRunner.Row(seq, java.util.Arrays.copyOf(prompt, prompt.length - 1))), dc); draftSteps++; }
+        // the target's cache holds the whole prompt; from here on it holds all known tokens but the last
+        known.add((long) Sampler.greedy().next(first));
+        tc.truncate(seq, prompt.length);
+        long proposed = 0, accepted = 0;
+        while (known.size() - prompt.length < maxNew) {
+            int n = known.size();
+            int room = Math.min(k, max - n); // proposals must leave the target a position to check them at
+            if (room < 1) break;
+            // draft proposes room tokens, catching up on any known token its cache lacks first
+            List<Long> proposals = new ArrayList<>();
+            for (int i = 0; i < room; i++) {
+                List<Long> all = new ArrayList<>(known);
+                all.addAll(proposals);
+                int have = dc.contains(seq) ? dc.length(seq) : 0;
+                long[] feed = all.subList(have, all.size()).stream().mapToLong(Long::longValue).toArray();
+                proposals.add((long) Sampler.greedy().next(draft.step(List.of(new DecoderRunner.Row(seq, feed)), dc).getFirst()));
+                draftSteps++;
+            }
+            // target checks [last known, proposals...] in one step
+            long[] check = new long[room + 1];
+            check[0] = known.get(n - 1);
+            for (int i = 0; i < room; i++) check[i + 1] = proposals.get(i);
+            float[][] logits = target.stepAllLogits(List.of(new DecoderRunner.Row(seq, check)), tc).getFirst();
+            targetSteps++;
+            int j = 0;
+            while (j < room && Sampler.greedy().next(logits[j]) == proposals.get(j)) j++;
+            proposed += room;
+            accepted += j;
+            for (int i = 0; i < j; i++) known.add(proposals.get(i));
+            known.add((long) Sampler.greedy().next(logits[j]));
+            // caches keep every known token but the last: cut the rejected proposals
+            tc.truncate(seq, known.size() - 1);
+            if (dc.length(seq) > known.size() - 1) dc.truncate(seq, known.size() - 1);
+        }
+        long[] out = known.subList(prompt.length, Math.min(known.size(), prompt.length + maxNew)).stream().mapToLong(Long::longValue).toArray();
+        double seconds = (System.nanoTime() - t0 - (target.buildNanos() + draft.buildNanos() - build0)) / 1e9;
+        return new Result(out, targetSteps, draftSteps, proposed, accepted, seconds);
+    }
+}

@@ -1,0 +1,47 @@
+package org.tessel.runtime.llm;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.api.Test;
+import org.tessel.ir.zoo.Zoo;
+
+/** Greedy speculative decoding gives exactly the target's greedy tokens, whatever the draft. */
+class SpeculativeDecoderTest {
+    private static final long SEED = 9;
+
+    static long[] targetAlone(DecoderRunner target, long[] prompt, int n) {
+        return new BatchScheduler(target, target.newCache(8, 32), BatchScheduler.Policy.IN_FLIGHT, 1, 64)
+                .run(List.of(new Request("alone", prompt, n, 0, Sampler.greedy()))).outcomes().getFirst().output();
+    }
+
+    /** Drafts: the target itself (every proposal accepted), its first layer only (the same weights, cut short), and another family. */
+    @ParameterizedTest
+    @CsvSource({"llama-tiny,llama-tiny,0,4", "llama-tiny,llama-tiny,1,3", "llama-tiny,gpt2-tiny,0,4", "gpt2-tiny,gpt2-tiny,1,1"})
+    void outputIsTheTargetsGreedyOutput(String targetModel, String draftModel, int draftLayers, int k) {
+        DecoderRunner target = new DecoderRunner(targetModel, Zoo.decoder(targetModel, 0), SEED);
+        DecoderRunner draft = new DecoderRunner(draftModel, Zoo.decoder(draftModel, draftLayers), SEED);
+        long[] prompt = {7, 300, 12, 45, 99};
+        int n = 17;
+        var r = new SpeculativeDecoder(target, draft, k).generate(prompt, n, 4);
+        assertArrayEquals(targetAlone(target, prompt, n), r.output(), targetModel + " with draft " + draftModel + "/" + draftLayers);
+        assertTrue(r.accepted() <= r.proposed());
+        if (draftModel.equals(targetModel) && draftLayers == 0) {
+            assertEquals(1.0, r.acceptanceRate(), "a draft equal to the target is always right");
+            assertTrue(r.targetSteps() < n, "fewer target steps than tokens: " + r.targetSteps());
+        }
+    }
+
+    @Test
+    void draftsWithAnotherVocabularyAreRefused() {
+        DecoderRunner target = new DecoderRunner("llama-tiny", Zoo.decoder("llama-tiny", 0), SEED);
+        DecoderRunner other = new DecoderRunner("gpt2", Zoo.decoder("gpt2", 1), SEED);
+        var e = assertThrows(IllegalArgumentException.class, () -> new SpeculativeDecoder(target, other, 2));
+        assertTrue(e.getMessage().contains("draft gpt2 has a vocabulary of 50257 tokens and target llama-tiny one of 512"), e.getMessage());
+    }
+}
