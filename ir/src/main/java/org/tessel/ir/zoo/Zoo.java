@@ -22,10 +22,10 @@ public final class Zoo {
     private Zoo() {}
 
     /** Which {@link ZooOptions} knobs a model takes besides batch and seed. */
-    private enum Knobs { NONE, LAYERS, SEQUENCE_AND_LAYERS }
+    enum Knobs { NONE, LAYERS, SEQUENCE_AND_LAYERS }
 
     @FunctionalInterface
-    private interface Builder { Graph build(String name, ZooOptions o); }
+    interface Builder { Graph build(String name, ZooOptions o); }
 
     private record Entry(ModelCard card, Knobs knobs, Builder builder) {}
 
@@ -83,9 +83,12 @@ public final class Zoo {
         add("vit-tiny", "ViT structure with 4x4 patches on a 32x32 input, hidden 64, 2 layers, 2 heads, MLP 128, 10 classes",
                 IMAGE_32, "probabilities: f32[batch,10]", null,
                 Knobs.LAYERS, (n, o) -> VisionTransformer.build(n, VisionTransformer.VIT_TINY, o));
+
+        Families.register();
     }
 
-    private static void add(String name, String summary, String inputs, String outputs, ModelCard.Reference ref, Knobs knobs, Builder builder) {
+    /** Registers a model; {@link Families} adds the deployment families through it. */
+    static void add(String name, String summary, String inputs, String outputs, ModelCard.Reference ref, Knobs knobs, Builder builder) {
         MODELS.put(name, new Entry(new ModelCard(name, summary, inputs, outputs, ref), knobs, builder));
     }
 
@@ -104,9 +107,9 @@ public final class Zoo {
     public static Graph build(String name, ZooOptions opts) {
         Entry e = entry(name);
         if (e.knobs() != Knobs.SEQUENCE_AND_LAYERS && opts.sequenceLength() != 0)
-            throw new IllegalArgumentException("model '" + name + "' takes no sequence length (ZooOptions.sequenceLength applies to the BERT models)");
+            throw new IllegalArgumentException("model '" + name + "' takes no sequence length (ZooOptions.sequenceLength applies to the BERT models and CRNN)");
         if (e.knobs() == Knobs.NONE && opts.layers() != 0)
-            throw new IllegalArgumentException("model '" + name + "' has a fixed depth (ZooOptions.layers applies to the BERT and ViT models)");
+            throw new IllegalArgumentException("model '" + name + "' has a fixed depth (ZooOptions.layers applies to the BERT, ViT and CRNN models)");
         return e.builder().build(name, opts);
     }
 
