@@ -168,12 +168,13 @@ def build(name, batch):
             {"image": {0: "batch", 3: "width"}, "log_probs": {0: "batch", 1: "columns"}}, ["--batch", "1", "--dim", "width=100"]
     if name == "gpt2":
         from transformers import GPT2Config, GPT2LMHeadModel
+        # eager attention (MatMul/Softmax, not a fused SDPA call): transformers since 4.36 take it as a config key; an
+        # older one keeps the key as a plain attribute and has only the eager form anyway (the note prints what ran)
         cfg = GPT2Config(n_layer=12, n_embd=768, n_head=12, n_positions=1024, vocab_size=50257, use_cache=False,
-                         resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
-        # eager attention (MatMul/Softmax, not a fused SDPA call): recent transformers read it from the config; an
-        # older one keeps the unknown key as an attribute and has only the eager form anyway
-        cfg.attn_implementation = "eager"
+                         resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, attn_implementation="eager")
         net = GPT2LMHeadModel(cfg)
+        print(f"FAMILY-INFO|gpt2 attention: {getattr(net.config, '_attn_implementation', 'eager (transformers without the switch)')}",
+              file=sys.stderr, flush=True)
         ids = torch.randint(0, cfg.vocab_size, (batch, 64), dtype=torch.int64)
         return Gpt2Logits(net), (ids,), ["input_ids"], ["logits"], \
             {"input_ids": {0: "batch", 1: "seq"}, "logits": {0: "batch", 1: "seq"}}, ["--batch", "1", "--seq", "64"]
