@@ -156,7 +156,8 @@ if has families; then
         > "$out/families-torch.txt" 2> "$out/families-torch.err"
     echo "export exit code $? after $(( $(date +%s) - t0 )) s"
     grep -E '^FAMILY' "$out/families-torch.txt"
-    tail -3 "$out/families-torch.err"
+    grep -E '^FAMILY-INFO' "$out/families-torch.err"
+    grep -vE '^FAMILY-INFO' "$out/families-torch.err" | tail -3
     for d in "$fam"/*/; do
         m=$(basename "$d"); [[ -f $d/model.onnx ]] || continue
         read -r -a flags < "$d/tessel-flags.txt"
