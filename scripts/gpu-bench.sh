@@ -24,7 +24,8 @@
 # its NMS, the zoo's CRNN, GPT-2 small; random weights) with ONNX Runtime reference outputs and PyTorch eager/compile
 # timings at batch 1 and 32, then per model `tessel build --cpu` and a GPU `tessel build` (batch 1, FP32), `tessel run`
 # on the exported input against ONNX Runtime's outputs, `tessel compare` (engine vs reference vs ONNX Runtime), and a
-# table; FAMILY_MODELS=a,b picks models.
+# table; FAMILY_MODELS=a,b picks models. Then the zoo's own families (FAMILY_ZOO) as GPU engines of the joint plan:
+# predicted vs measured p50 and the comparison with the reference interpreter.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 export GPU_DIR=${GPU_DIR:-/work/main/.gpu}
@@ -195,6 +196,20 @@ PY
         fi
         rm -f "$d"/*.tessel
     done | tee "$out/families-tessel.txt"
+    echo "-- the zoo's families as GPU engines of the joint plan (FP16 where the search can pin it), predicted vs measured"
+    for m in ${FAMILY_ZOO:-efficientnet-b0 convnext-tiny unet-bilinear crnn ssdlite}; do
+        (( $(left 570) < 60 )) && { echo "FAMILY-ZOO|$m|out of time"; continue; }
+        eng="$out/zoo-family.tessel"; rm -f "$eng"
+        timeout 150 "${java[@]}" org.tessel.cli.Tessel build zoo:$m --strategy joint --fp16 --precision '*=fp16' --save-engine "$eng" > "$out/zoo-family-build.txt" 2>&1 \
+            || timeout 150 "${java[@]}" org.tessel.cli.Tessel build zoo:$m --strategy joint --fp16 --save-engine "$eng" > "$out/zoo-family-build.txt" 2>&1
+        predicted=$(grep -oE 'predicted [0-9.]+ ms' "$out/zoo-family-build.txt" | head -1 | grep -oE '[0-9.]+')
+        if [[ ! -f $eng ]]; then echo "FAMILY-ZOO|$m|${predicted:--}|build failed|$(grep -E '^tessel' "$out/zoo-family-build.txt" | head -1 | cut -c1-200)"; continue; fi
+        timeout 90 "${java[@]}" org.tessel.cli.Tessel run "$eng" --iterations 100 --warmup 20 > "$out/zoo-family-run.txt" 2>&1
+        p50=$(grep -oE 'p50_ms=[0-9.]+' "$out/zoo-family-run.txt" | cut -d= -f2)
+        timeout 120 "${java[@]}" org.tessel.cli.Tessel compare "$eng" --model zoo:$m --rtol 1e-2 --atol 1e-2 > "$out/zoo-family-compare.txt" 2>&1
+        echo "FAMILY-ZOO|$m|${predicted:--}|${p50:--}|$(grep -E 'engine vs reference' "$out/zoo-family-compare.txt" | head -1 | tr -s ' ' | cut -c1-120)|$(tail -1 "$out/zoo-family-compare.txt" | cut -c1-60)"
+    done | tee -a "$out/families-tessel.txt"
+    rm -f "$out/zoo-family.tessel"
     python3 - "$out/families-torch.txt" "$out/families-tessel.txt" <<'PY'
 import sys
 torch_rows = {l.split("|")[1]: l.rstrip("\n").split("|") for l in open(sys.argv[1]) if l.startswith("FAMILY|")}
