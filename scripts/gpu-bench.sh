@@ -21,6 +21,13 @@
 # the strategy comparison (issue 9): per STRATEGY_CONFIGS entry, `tessel build --strategy S` for rule, joint, sequential
 # and greedy (every node pinned to the precision where the search can, else as it mixes), then `tessel run`; it prints
 # predicted vs measured CUDA-graph p50 per engine and joint vs rule / sequential (a second device call: it takes minutes).
+# STAGES="families" (its own device call) exports the deployment families from PyTorch (scripts/export-families.py:
+# torchvision's efficientnet_b0, convnext_tiny, lraspp_mobilenet_v3_large, ssdlite320_mobilenet_v3_large with and without
+# its NMS, the zoo's CRNN, GPT-2 small; random weights) with ONNX Runtime reference outputs and PyTorch eager/compile
+# timings at batch 1 and 32, then per model `tessel build --cpu` and a GPU `tessel build` (batch 1, FP32), `tessel run`
+# on the exported input against ONNX Runtime's outputs, `tessel compare` (engine vs reference vs ONNX Runtime), and a
+# table; FAMILY_MODELS=a,b picks models. Then the zoo's own families (FAMILY_ZOO) as GPU engines of the joint plan:
+# predicted vs measured p50 and the comparison with the reference interpreter.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 export GPU_DIR=${GPU_DIR:-/work/main/.gpu}
@@ -30,6 +37,7 @@ shared=${TESSEL_SHARED:-$root/../shared}
 bash "$root/scripts/gpu-run.sh"
 mkdir -p "$GPU_DIR/peers"
 cp "$root/benchmarks/peers/torch_peer.py" "$GPU_DIR/peers/"
+cp "$root/scripts/export-families.py" "$GPU_DIR/peers/"
 
 # shared models: as many as fit 64 MiB with the working tree and the bundle (smallest first)
 rm -rf "$GPU_DIR/models"; mkdir -p "$GPU_DIR/models"
@@ -168,6 +176,85 @@ for k, v in by.items():
         if pr and me: errs.append(abs(pr - me) / me)
     print(f"| {k[0]} | {k[1]} | {k[2]} | {f(m['rule'])} | {f(m['joint'])} | {f(m['joint-tuned'])} | {f(m['sequential'])} | {f(m['greedy'])} | {r(m['rule'], m['joint'])} | {r(m['sequential'], m['joint'])} | {f(pj)} / {f(m['joint'])} | {f(pt)} / {f(m['joint-tuned'])} |")
 if errs: print(f"TARGET | predicted within 10% of measured (median over engines) | {'met' if statistics.median(errs) <= 0.10 else 'MISSED'} | median |error| {statistics.median(errs) * 100:.1f}% over {len(errs)} engines")
+PY
+fi
+if has families; then
+    echo "== families: PyTorch exports (random weights) with ONNX Runtime references, then Tessel CPU and GPU engines of them"
+    fam="$out/families"; rm -rf "$fam"; mkdir -p "$fam"
+    models_arg=(); [[ -n ${FAMILY_MODELS:-} ]] && models_arg=(--models "$FAMILY_MODELS")
+    timeout $(left 280) python3 "$here/peers/export-families.py" --out "$fam" "${models_arg[@]}" --compile-budget ${FAMILY_COMPILE_BUDGET:-120} \
+        > "$out/families-torch.txt" 2> "$out/families-torch.err"
+    echo "export exit code $? after $(( $(date +%s) - t0 )) s"
+    grep -E '^FAMILY' "$out/families-torch.txt"
+    grep -E '^FAMILY-INFO' "$out/families-torch.err"
+    grep -vE '^FAMILY-INFO' "$out/families-torch.err" | tail -3
+    for d in "$fam"/*/; do
+        m=$(basename "$d"); [[ -f $d/model.onnx ]] || continue
+        read -r -a flags < "$d/tessel-flags.txt"
+        for backend in cpu gpu; do
+            (( $(left 570) < 40 )) && { echo "FAMILY-TESSEL|$m|$backend|out of time|-|-|-"; continue; }
+            eng="$d/$backend.tessel"; rm -f "$eng"; rm -rf "$d/$backend-out"
+            bflags=(); runs=(--iterations 100 --warmup 20); [[ $backend == cpu ]] && { bflags=(--cpu); runs=(--iterations 1 --warmup 0); }
+            timeout 150 "${java[@]}" org.tessel.cli.Tessel build "$d/model.onnx" "${flags[@]}" "${bflags[@]}" --save-engine "$eng" > "$d/$backend-build.txt" 2>&1
+            if [[ ! -f $eng ]]; then
+                echo "FAMILY-TESSEL|$m|$backend|build failed|-|-|$(grep -E '^tessel' "$d/$backend-build.txt" | head -1 | cut -c1-200)"; continue
+            fi
+            timeout 120 "${java[@]}" org.tessel.cli.Tessel run "$eng" --inputs "$d/test_data_set_0" --save-outputs "$d/$backend-out" "${runs[@]}" > "$d/$backend-run.txt" 2>&1
+            p50=$(grep -oE 'p50_ms=[0-9.]+' "$d/$backend-run.txt" | cut -d= -f2)
+            # relative L2 of each output against ONNX Runtime's (by name; by order where the names differ), the worst
+            rel=$(python3 - "$d/ort" "$d/$backend-out" <<'PY'
+import sys, os, numpy as np
+ort, got = sys.argv[1], sys.argv[2]
+if not os.path.isdir(got): print("no outputs"); sys.exit()
+a, b = sorted(os.listdir(ort)), sorted(os.listdir(got))
+pairs = [(n, n) for n in a if n in b] if set(a) == set(b) else list(zip(a, b))
+if len(a) != len(b): print(f"{len(b)} outputs, ONNX Runtime {len(a)}"); sys.exit()
+worst = 0.0
+for x, y in pairs:
+    w, g = np.load(os.path.join(ort, x)).astype(np.float64), np.load(os.path.join(got, y)).astype(np.float64)
+    if w.shape != g.shape: print(f"{y}: shape {g.shape}, ONNX Runtime {w.shape}"); sys.exit()
+    worst = max(worst, np.linalg.norm(g - w) / max(np.linalg.norm(w), np.sqrt(w.size), 1e-30))
+print(f"{worst:.2e}")
+PY
+)
+            echo "FAMILY-TESSEL|$m|$backend|ok|${p50:--}|$rel|$(grep -E '^engine:' "$d/$backend-build.txt" | cut -c1-120)"
+        done
+        if [[ -f $d/gpu.tessel ]] && (( $(left 570) > 60 )); then
+            timeout 150 "${java[@]}" org.tessel.cli.Tessel compare "$d/gpu.tessel" --model "$d/model.onnx" "${flags[@]}" --inputs "$d/test_data_set_0" > "$d/compare.txt" 2>&1
+            echo "FAMILY-COMPARE|$m|$(tail -1 "$d/compare.txt" | cut -c1-160)"
+        fi
+        rm -f "$d"/*.tessel
+    done | tee "$out/families-tessel.txt"
+    echo "-- the zoo's families as GPU engines of the joint plan (FP16 where the search can pin it), predicted vs measured"
+    for m in ${FAMILY_ZOO:-efficientnet-b0 convnext-tiny unet-bilinear crnn ssdlite}; do
+        (( $(left 570) < 60 )) && { echo "FAMILY-ZOO|$m|out of time"; continue; }
+        eng="$out/zoo-family.tessel"; rm -f "$eng"
+        timeout 150 "${java[@]}" org.tessel.cli.Tessel build zoo:$m --strategy joint --fp16 --precision '*=fp16' --save-engine "$eng" > "$out/zoo-family-build.txt" 2>&1 \
+            || timeout 150 "${java[@]}" org.tessel.cli.Tessel build zoo:$m --strategy joint --fp16 --save-engine "$eng" > "$out/zoo-family-build.txt" 2>&1
+        predicted=$(grep -oE 'predicted [0-9.]+ ms' "$out/zoo-family-build.txt" | head -1 | grep -oE '[0-9.]+')
+        if [[ ! -f $eng ]]; then echo "FAMILY-ZOO|$m|${predicted:--}|build failed|$(grep -E '^tessel' "$out/zoo-family-build.txt" | head -1 | cut -c1-200)"; continue; fi
+        timeout 90 "${java[@]}" org.tessel.cli.Tessel run "$eng" --iterations 100 --warmup 20 > "$out/zoo-family-run.txt" 2>&1
+        p50=$(grep -oE 'p50_ms=[0-9.]+' "$out/zoo-family-run.txt" | cut -d= -f2)
+        timeout 120 "${java[@]}" org.tessel.cli.Tessel compare "$eng" --model zoo:$m --rtol 1e-2 --atol 1e-2 > "$out/zoo-family-compare.txt" 2>&1
+        echo "FAMILY-ZOO|$m|${predicted:--}|${p50:--}|$(grep -E 'engine vs reference' "$out/zoo-family-compare.txt" | head -1 | tr -s ' ' | cut -c1-120)|$(tail -1 "$out/zoo-family-compare.txt" | cut -c1-60)"
+    done | tee -a "$out/families-tessel.txt"
+    rm -f "$out/zoo-family.tessel"
+    python3 - "$out/families-torch.txt" "$out/families-tessel.txt" <<'PY'
+import sys
+torch_rows = {l.split("|")[1]: l.rstrip("\n").split("|") for l in open(sys.argv[1]) if l.startswith("FAMILY|")}
+tessel, compare = {}, {}
+for l in open(sys.argv[2]):
+    f = l.rstrip("\n").split("|")
+    if f[0] == "FAMILY-TESSEL": tessel[(f[1], f[2])] = f
+    if f[0] == "FAMILY-COMPARE": compare[f[1]] = f[2]
+print("| model | ONNX nodes | params | exporter | ORT vs torch | Tessel CPU vs ORT (rel L2) | Tessel GPU p50 ms | GPU vs ORT (rel L2) | compare | torch eager b1 | compile b1 | eager b32 | compile b32 | note |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+for m, t in torch_rows.items():
+    c, g = tessel.get((m, "cpu")), tessel.get((m, "gpu"))
+    cpu = (c[5] if c[3] == "ok" else c[3] + ": " + c[6]) if c else "-"
+    gp50 = (g[4] if g[3] == "ok" else g[3] + ": " + g[6]) if g else "-"
+    grel = g[5] if g and g[3] == "ok" else "-"
+    print(f"| {m} | {t[2]} | {t[3]} | {t[4]} | {t[5]} | {cpu} | {gp50} | {grel} | {compare.get(m, '-')} | {' | '.join(t[6:10])} | {t[10] if len(t) > 10 else ''} |")
 PY
 fi
 if has autotune; then

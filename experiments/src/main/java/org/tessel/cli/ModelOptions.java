@@ -54,10 +54,10 @@ final class ModelOptions {
     @Option(names = "--batch", converter = Ranges.AtLeastOne.class, description = "Batch size (zoo models; ONNX models with a symbolic batch dimension, or a fixed 1 the graph can be rebatched from).")
     Integer batch;
 
-    @Option(names = "--seq", converter = Ranges.AtLeastOne.class, description = "Sequence length for text models (zoo BERT and ViT; ONNX dims named like 'seq*').")
+    @Option(names = "--seq", converter = Ranges.AtLeastOne.class, description = "Sequence length for text models (zoo BERT; zoo CRNN: its width columns; ONNX dims named like 'seq*').")
     Integer seq;
 
-    @Option(names = "--layers", converter = Ranges.AtLeastOne.class, description = "Number of encoder layers (zoo BERT and ViT).")
+    @Option(names = "--layers", converter = Ranges.AtLeastOne.class, description = "Number of encoder layers (zoo BERT, ViT and CRNN).")
     Integer layers;
 
     @Option(names = "--seed", defaultValue = "42", description = "Seed for zoo weights (default ${DEFAULT-VALUE}).")

@@ -41,7 +41,7 @@ final class TacticsCommand implements Callable<Integer> {
     @Parameters(index = "0", arity = "0..1", paramLabel = "MODEL", description = "An .onnx file, a .tir text-IR file, or zoo:NAME (see `tessel zoo`).") String model;
     @Option(names = "--batch", converter = Ranges.AtLeastOne.class, description = "Batch size (zoo models; ONNX inputs whose first dimension is symbolic or set).") Integer batch;
     @Option(names = "--seq", converter = Ranges.AtLeastOne.class, description = "Sequence length for text models.") Integer seq;
-    @Option(names = "--layers", converter = Ranges.AtLeastOne.class, description = "Number of encoder layers (zoo BERT and ViT).") Integer layers;
+    @Option(names = "--layers", converter = Ranges.AtLeastOne.class, description = "Number of encoder layers (zoo BERT, ViT and CRNN).") Integer layers;
     @Option(names = "--target", defaultValue = "h100", description = "Device: ${COMPLETION-CANDIDATES} (default ${DEFAULT-VALUE}).", completionCandidates = Targets.class) String target;
     @Option(names = "--device-spec", description = "A device spec properties file (overrides --target); see cost-model's devices/h200-measured.properties.") Path deviceSpec;
     @Option(names = "--precision", split = ",", defaultValue = "fp16", description = "Precisions to price, e.g. fp32,fp16 (default ${DEFAULT-VALUE}).") List<String> precisions;

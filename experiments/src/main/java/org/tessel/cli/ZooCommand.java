@@ -16,7 +16,7 @@ final class ZooCommand implements Callable<Integer> {
     @Option(names = "--verbose", description = "Also print inputs, outputs and the published reference figures.") boolean verbose;
 
     @Override public Integer call() {
-        System.out.printf("%-18s %12s %12s %12s %7s  %s%n", "model", "params", "MACs", "FLOPs", "nodes", "reference (params / MACs)");
+        System.out.printf("%-22s %12s %12s %12s %7s  %s%n", "model", "params", "MACs", "FLOPs", "nodes", "reference (params / MACs)");
         for (String name : Zoo.names()) {
             ZooOptions d = ZooOptions.defaults();
             ModelStats s;
@@ -28,7 +28,7 @@ final class ZooCommand implements Callable<Integer> {
             ModelCard card = Zoo.describe(name);
             String ref = card.reference() == null ? "-" : String.format("%.3f M / %s", card.reference().parameters() / 1e6,
                     card.reference().macs().isPresent() ? String.format("%.3f G", card.reference().macs().getAsLong() / 1e9) : "-");
-            System.out.printf("%-18s %11.3fM %11.3fG %11.3fG %7d  %s%n", name, s.parameters() / 1e6, s.macs() / 1e9, s.flops() / 1e9, s.nodes(), ref);
+            System.out.printf("%-22s %11.3fM %11.3fG %11.3fG %7d  %s%n", name, s.parameters() / 1e6, s.macs() / 1e9, s.flops() / 1e9, s.nodes(), ref);
             if (verbose) System.out.println("    " + card.toString().replace("\n", "\n    "));
         }
         return 0;

@@ -47,6 +47,9 @@ class ExperimentConfigTest {
         ExperimentConfig zoo = ExperimentConfig.read(configs.resolve("strategies-zoo.yaml"));
         assertTrue(zoo.models().containsAll(List.of("resnet50", "mobilenetv2", "bert-base")));
         assertEquals(5, zoo.strategies().size());
+        ExperimentConfig families = ExperimentConfig.read(configs.resolve("strategies-families.yaml"));
+        assertTrue(families.models().containsAll(List.of("efficientnet-b0", "convnext-tiny", "unet", "unet-bilinear", "crnn", "ssdlite")));
+        assertTrue(families.strategies().containsAll(List.of("joint", "rule")));
     }
 
     @Test void smokeMatrixRunsAndWritesResults() throws Exception {

@@ -24,7 +24,8 @@ import org.tessel.ir.zoo.Zoo;
  */
 class OptimizedZooRoundTripTest {
     @ParameterizedTest
-    @ValueSource(strings = {"bert-tiny", "vit-tiny", "resnet50-tiny", "mobilenetv2-tiny", "googlenet-tiny"})
+    @ValueSource(strings = {"bert-tiny", "vit-tiny", "resnet50-tiny", "mobilenetv2-tiny", "googlenet-tiny",
+            "efficientnet-b0-tiny", "convnext-tiny-tiny", "unet-tiny", "unet-bilinear-tiny", "crnn-tiny", "ssdlite-tiny"})
     void optimizedModelsVerifyFullyAndRoundTripThroughText(String model) {
         Graph g = Zoo.build(model);
         new PassManager().run(g, StandardPipelines.STANDARD);

@@ -17,9 +17,9 @@ final class MobileNetV2 {
     private MobileNetV2() {}
 
     /** One stage of the published table: expansion t, output channels c, blocks n, first stride s. */
-    private record Stage(int t, int c, int n, int s) {}
+    record Stage(int t, int c, int n, int s) {}
 
-    private static final Stage[] STAGES = {
+    static final Stage[] STAGES = {
         new Stage(1, 16, 1, 1), new Stage(6, 24, 2, 2), new Stage(6, 32, 3, 2), new Stage(6, 64, 4, 2),
         new Stage(6, 96, 3, 1), new Stage(6, 160, 3, 2), new Stage(6, 320, 1, 1),
     };
@@ -34,7 +34,7 @@ final class MobileNetV2 {
     static final Config MOBILENETV2 = new Config(1.0, Integer.MAX_VALUE, 1280, 224, 1000);
     static final Config MOBILENETV2_TINY = new Config(0.25, 1, 128, 32, 10);
 
-    private static final float BN_EPS = 1e-5f;
+    static final float BN_EPS = 1e-5f;
 
     static Graph build(String name, Config c, ZooOptions o) {
         NetworkBuilder b = new NetworkBuilder(name, OpRegistry.global(), o.seed());
@@ -58,9 +58,18 @@ final class MobileNetV2 {
     }
 
     private static Value invertedResidual(NetworkBuilder b, Value x, int in, int out, int stride, int expand) {
+        return depthwiseProject(b, x, expansion(b, x, in, expand), in, out, stride);
+    }
+
+    /** A block's 1x1 expansion to in * expand channels with BN and ReLU6 (x itself when expand is 1). */
+    static Value expansion(NetworkBuilder b, Value x, int in, int expand) {
         int hidden = (int) Math.round(in * (double) expand);
-        Value y = x;
-        if (expand != 1) y = convBnRelu6(b, y, "expand.", hidden, 1, 1, 0);
+        return expand == 1 ? x : convBnRelu6(b, x, "expand.", hidden, 1, 1, 0);
+    }
+
+    /** The rest of a block after its expansion y: 3x3 depthwise, linear projection, skip from the block's input x. */
+    static Value depthwiseProject(NetworkBuilder b, Value x, Value y, int in, int out, int stride) {
+        int hidden = y.type().shape().dim(1);
         y = Layers.conv(b, y, "depthwise.conv", hidden, 3, stride, 1, hidden);
         y = Layers.batchNorm(b, y, "depthwise.bn", hidden, BN_EPS);
         y = b.name("depthwise.relu6").clip(y, 0, 6);
@@ -68,7 +77,7 @@ final class MobileNetV2 {
         return stride == 1 && in == out ? b.name("add").add(x, y) : y;
     }
 
-    private static Value convBnRelu6(NetworkBuilder b, Value x, String prefix, int out, int kernel, int stride, int pad) {
+    static Value convBnRelu6(NetworkBuilder b, Value x, String prefix, int out, int kernel, int stride, int pad) {
         Value y = Layers.convBn(b, x, prefix + "conv", prefix + "bn", out, kernel, stride, pad, 1, BN_EPS);
         return b.name(prefix + "relu6").clip(y, 0, 6);
     }

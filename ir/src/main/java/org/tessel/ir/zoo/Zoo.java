@@ -22,7 +22,7 @@ public final class Zoo {
     private Zoo() {}
 
     /** Which {@link ZooOptions} knobs a model takes besides batch and seed. */
-    private enum Knobs { NONE, LAYERS, SEQUENCE_AND_LAYERS }
+    enum Knobs { NONE, LAYERS, SEQUENCE_AND_LAYERS }
 
     /** The decoders, by name: their architecture and the prompt length of their default (prefill) graph. */
     private record DecoderEntry(DecoderConfig config, int defaultPromptLength) {}
@@ -30,7 +30,7 @@ public final class Zoo {
     private static final Map<String, DecoderEntry> DECODERS = new LinkedHashMap<>();
 
     @FunctionalInterface
-    private interface Builder { Graph build(String name, ZooOptions o); }
+    interface Builder { Graph build(String name, ZooOptions o); }
 
     private record Entry(ModelCard card, Knobs knobs, Builder builder) {}
 
@@ -100,6 +100,7 @@ public final class Zoo {
                 new ModelCard.Reference(1_100_048_384, OptionalLong.empty(), "TinyLlama-1.1B: 1100.048 M params (the graph adds RoPE's 32-float inv_freq buffer)"));
         addDecoder("llama-tiny", "Llama structure with width 64, 2 layers, 4 heads sharing 2 key/value heads, SwiGLU MLP 172, vocab 512, 128 positions",
                 DecoderConfig.LLAMA_TINY, 16, null);
+        Families.register();
     }
 
     private static void addDecoder(String name, String summary, DecoderConfig c, int promptLength, ModelCard.Reference ref) {
@@ -113,7 +114,8 @@ public final class Zoo {
                         DecoderShape.prefill(o.batch(), o.sequenceLengthOr(promptLength)), o.seed()));
     }
 
-    private static void add(String name, String summary, String inputs, String outputs, ModelCard.Reference ref, Knobs knobs, Builder builder) {
+    /** Registers a model; {@link Families} adds the deployment families through it. */
+    static void add(String name, String summary, String inputs, String outputs, ModelCard.Reference ref, Knobs knobs, Builder builder) {
         MODELS.put(name, new Entry(new ModelCard(name, summary, inputs, outputs, ref), knobs, builder));
     }
 
@@ -132,9 +134,9 @@ public final class Zoo {
     public static Graph build(String name, ZooOptions opts) {
         Entry e = entry(name);
         if (e.knobs() != Knobs.SEQUENCE_AND_LAYERS && opts.sequenceLength() != 0)
-            throw new IllegalArgumentException("model '" + name + "' takes no sequence length (ZooOptions.sequenceLength applies to the BERT models)");
+            throw new IllegalArgumentException("model '" + name + "' takes no sequence length (ZooOptions.sequenceLength applies to the BERT models and CRNN)");
         if (e.knobs() == Knobs.NONE && opts.layers() != 0)
-            throw new IllegalArgumentException("model '" + name + "' has a fixed depth (ZooOptions.layers applies to the BERT and ViT models)");
+            throw new IllegalArgumentException("model '" + name + "' has a fixed depth (ZooOptions.layers applies to the BERT, ViT and CRNN models)");
         return e.builder().build(name, opts);
     }
 
