@@ -39,6 +39,15 @@ mkdir -p "$GPU_DIR/peers"
 cp "$root/benchmarks/peers/torch_peer.py" "$GPU_DIR/peers/"
 cp "$root/scripts/export-families.py" "$GPU_DIR/peers/"
 
+# Fashion-MNIST's test set (4.4 MiB) for the accuracy stage, where Debian's dataset-fashion-mnist is installed
+rm -rf "$GPU_DIR/data"
+if [[ -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ]]; then
+    mkdir -p "$GPU_DIR/data/fashion-mnist"
+    cp /usr/share/datasets/fashion-mnist/t10k-*-idx?-ubyte.gz "$GPU_DIR/data/fashion-mnist/"
+else
+    echo "gpu-bench.sh: /usr/share/datasets/fashion-mnist is absent (apt-get install dataset-fashion-mnist); the accuracy stage will skip"
+fi
+
 # shared models: as many as fit 64 MiB with the working tree and the bundle (smallest first)
 rm -rf "$GPU_DIR/models"; mkdir -p "$GPU_DIR/models"
 if [[ -d $shared/models ]]; then
@@ -50,15 +59,6 @@ if [[ -d $shared/models ]]; then
         kb=$(du -sk "$shared/models/$m" | cut -f1)
         if (( kb <= left_kb )); then cp -r "$shared/models/$m" "$GPU_DIR/models/"; left_kb=$(( left_kb - kb )); else echo "gpu-bench.sh: shared model $m ($kb KiB) does not fit the 64 MiB transfer; its GPU check is skipped"; fi
     done
-fi
-
-# Fashion-MNIST's test set (4.4 MiB) for the accuracy stage, where Debian's dataset-fashion-mnist is installed
-rm -rf "$GPU_DIR/data"
-if [[ -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ]]; then
-    mkdir -p "$GPU_DIR/data/fashion-mnist"
-    cp /usr/share/datasets/fashion-mnist/t10k-*-idx?-ubyte.gz "$GPU_DIR/data/fashion-mnist/"
-else
-    echo "gpu-bench.sh: /usr/share/datasets/fashion-mnist is absent (apt-get install dataset-fashion-mnist); the accuracy stage will skip"
 fi
 
 cat > "$GPU_DIR/bench.sh" <<'BENCH'
