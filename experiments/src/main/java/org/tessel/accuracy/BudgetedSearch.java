@@ -37,6 +37,15 @@ public final class BudgetedSearch {
         ErrorMeter meter = new ErrorMeter(Sensitivity.applied(base, Sensitivity.fp32(base), "fp32"), heldOut);
         if (budget.metric() == AccuracyBudget.Metric.TOP1 && !meter.hasClassifier())
             throw new IllegalArgumentException("accuracy budget " + budget.text() + ": '" + base.name() + "' has no classifier output (shape [N, classes]) to take top-1 of; use rel_l2=...");
+        if (budget.metric() == AccuracyBudget.Metric.TOP1) {
+            // the rule of three: with no disagreement among n rows, the disagreement rate is below 3/n at 95% confidence
+            long n = meter.classifierRows();
+            double allowed = budget.allowedError();
+            if (n > 0 && 3.0 / n > allowed)
+                log.accept(String.format(Locale.ROOT, "note: the held-out check compares %d top-1 decisions; even with none differing that bounds disagreement only to %.2g "
+                        + "(95%% confidence), above this budget's %.2g: the check cannot certify %s; give at least %d rows (--accuracy-check-inputs)",
+                        n, 3.0 / n, allowed, budget.text(), (long) Math.ceil(3.0 / allowed)));
+        }
         ErrorModel m = model;
         AccuracyBudget searched = budget;
         for (int round = 1; ; round++) {

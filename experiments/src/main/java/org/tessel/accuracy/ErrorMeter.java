@@ -32,6 +32,17 @@ final class ErrorMeter {
 
     AccuracyInputs inputs() { return inputs; }
 
+    /** Rows of the first classifier output over all input sets: how many top-1 decisions a check compares (0 without one). */
+    long classifierRows() {
+        for (int o = 0; o < reference.getFirst().size(); o++)
+            if (isClassifier(reference.getFirst().get(o))) {
+                long n = 0;
+                for (List<Tensor> set : reference) n += set.get(o).shape().dim(0);
+                return n;
+            }
+        return 0;
+    }
+
     /** Whether the model has a classifier output (top-1 is defined). */
     boolean hasClassifier() {
         for (Tensor t : reference.getFirst()) if (isClassifier(t)) return true;

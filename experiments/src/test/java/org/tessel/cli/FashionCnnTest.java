@@ -88,6 +88,37 @@ class FashionCnnTest {
         assertTrue(Math.abs(j.get("top1").asDouble() - j.get("reference_top1").asDouble()) <= 0.01, j.toString());
     }
 
+    /** Real images for sensitivity and for the build's held-out check, disjoint from the images the engine is then judged on. */
+    private static Path imagesAsNpy(String name, int from, int count) throws Exception {
+        long[] pixels = IdxFiles.read(TEST_IMAGES).longs();
+        float[] x = new float[count * 784];
+        for (int i = 0; i < x.length; i++) x[i] = pixels[from * 784 + i] / 255f;
+        Path d = Files.createDirectories(dir.resolve(name));
+        Npy.write(d.resolve("image.npy"), Tensor.ofFloats(DType.F32, Shape.of(count, 1, 28, 28), x));
+        return d;
+    }
+
+    @Test void anAccuracyBudgetHoldsOnImagesTheBuildNeverSaw() throws Exception {
+        Path sens = imagesAsNpy("sens", 9000, 100), check = imagesAsNpy("check", 9100, 100), cache = dir.resolve("sensitivity");
+        Path e = dir.resolve("budget.engine");
+        CliRun b = CliRun.of("build", MODEL.toString(), "--batch", "100", "--cpu", "--strategy", "joint", "--best", "--accuracy-budget", "rel_l2=0.0005",
+                "--accuracy-inputs", sens.toString(), "--accuracy-check-inputs", check.toString(), "--sensitivity-cache", cache.toString(), "--save-engine", e.toString());
+        assertEquals(0, b.code(), b.err());
+        assertTrue(b.out().contains("budget rel_l2=0.0005: kept"), b.out());
+        CliRun r = CliRun.of("evaluate", e.toString(), "--images", TEST_IMAGES.toString(), "--labels", TEST_LABELS.toString(), "--limit", "1000",
+                "--reference", fp32Engine().toString(), "--json");
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        double relL2 = j.get("logits_rel_l2").asDouble();
+        assertTrue(relL2 > 0 && relL2 <= 0.0005, "reduced precision where the budget allows it, and within the budget on 1,000 other images: " + j);
+        assertTrue(j.get("agreement").asDouble() >= 0.99, j.toString());
+        // a top-1 budget finer than 100 check rows can resolve is said, not silently "certified"
+        CliRun t = CliRun.of("build", MODEL.toString(), "--batch", "100", "--cpu", "--strategy", "joint", "--best", "--accuracy-budget", "top1=0.999",
+                "--accuracy-inputs", sens.toString(), "--accuracy-check-inputs", check.toString(), "--sensitivity-cache", cache.toString(), "--save-engine", dir.resolve("top1.engine").toString());
+        assertEquals(0, t.code(), t.err());
+        assertTrue(t.out().contains("the held-out check compares 100 top-1 decisions") && t.out().contains("give at least 3000 rows"), t.out());
+    }
+
     @Test void badDataIsNamed() throws Exception {
         Path e = fp32Engine();
         Path labels3 = idx(dir.resolve("three-labels"), new int[] {3}, new byte[] {1, 2, 3});
