@@ -117,7 +117,7 @@ if has accuracy; then
     if [[ -f $data/t10k-images-idx3-ubyte.gz && -f $model ]]; then
         acc() { timeout 120 "${java[@]}" org.tessel.cli.Tessel "$@" > "$out/acc.txt" 2>&1 || { echo "  failed: $*"; tail -3 "$out/acc.txt"; }; }
         acc build "$model" --batch 100 --cpu --save-engine "$out/fm-cpu.tessel"
-        for variant in "fp32:" "fp16:--fp16" "joint:--strategy joint --best"; do
+        for variant in "fp32:" "fp16:--fp16" "joint:--strategy joint --fp16 --precision *=fp16"; do
             name=${variant%%:*}; flags=${variant#*:}
             acc build "$model" --batch 100 $flags --save-engine "$out/fm-$name.tessel"; grep -E '^engine:' "$out/acc.txt" | cut -c1-160
             acc evaluate "$out/fm-$name.tessel" --images "$data/t10k-images-idx3-ubyte.gz" --labels "$data/t10k-labels-idx1-ubyte.gz" --reference "$out/fm-cpu.tessel"
