@@ -299,8 +299,12 @@ final class BuildCommand implements Callable<Integer> {
             // the engine is gated by PlanCheck on the planned graph; the search's own feasibility terms (e.g. a fused member
             // whose standalone choice differs from its group's format) say how it priced the plan, so they are reported
             if (!plan.feasible()) System.out.println("note: by the search's constraints the " + strategy + " plan is " + plan.note());
-            if (scales != null)
+            if (scales != null) {
                 applied = new org.tessel.tactics.plan.PlanApplier.Applied(applied.graph(), CalibrationOptions.quantized(applied.plan(), applied.graph(), scales, fallbacks));
+                int atInt8 = applied.plan().precisionMix().getOrDefault(org.tessel.cost.Precision.INT8, 0);
+                System.out.println("int8: " + atInt8 + " of " + applied.plan().nodes().size() + " nodes run INT8" + (atInt8 > 0 ? "" : "; the search found no node faster at INT8 on "
+                        + tgt + " (its choice), so the engine has none: pin INT8 with --precision 'Conv=int8' (and --int8-fallback) to measure INT8 anyway"));
+            }
             how = String.format(java.util.Locale.ROOT, "strategy %s on %s, predicted %.4f ms (bound %.4f ms)%s%s", plan.strategy(), tgt, plan.predictedMs(), plan.boundMs(),
                     accuracyLine, plan.note().isEmpty() ? "" : "; " + plan.note());
         }

@@ -42,13 +42,19 @@ class Int8CommandTest {
         return t;
     }
 
+    @Test void anInt8BuildWhoseSearchChoseNoInt8SaysSo() {
+        CliRun r = CliRun.of("build", MODEL, "--int8", "--calib", "generated:2", "--strategy", "joint", "--cpu", "--save-engine", dir.resolve("none.engine").toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("int8: 0 of 22 nodes run INT8; the search found no node faster at INT8 on h200-measured") && r.out().contains("--precision 'Conv=int8'"), r.out());
+    }
+
     @Test void buildCalibratesWritesTheCacheAndReusesIt() throws Exception {
         Path cache = dir.resolve("r.cache"), e1 = dir.resolve("a.engine"), e2 = dir.resolve("b.engine");
         CliRun a = CliRun.of("build", MODEL, "--int8", "--calib", "generated:3", "--calibrator", "minmax", "--calib-cache", cache.toString(),
                 "--precision", CONVS, "--strategy", "joint", "--cpu", "--save-engine", e1.toString());
         assertEquals(0, a.code(), a.err());
         assertTrue(a.out().contains("int8: calibrated 40 tensors over 3 batches with minmax in ") && a.out().contains("cache written to " + cache), a.out());
-        assertTrue(a.out().contains("INT8=17"), a.out());
+        assertTrue(a.out().contains("INT8=17") && a.out().contains("int8: 17 of 24 nodes run INT8\n"), a.out());
         assertTrue(Files.readString(cache).contains("tessel-calibration-cache version=1 calibrator=minmax model=resnet50-tiny fingerprint="));
         EnginePlan stored = Engine.load(e1, EngineHeader.Machine.cpu()).plan();
         assertEquals("minmax", stored.quantization().calibrator());
