@@ -28,20 +28,7 @@ public record AccuracyInputs(String description, List<List<Tensor>> sets, String
     public static AccuracyInputs generated(Graph g, long seed, int count) {
         if (count < 1) throw new IllegalArgumentException("at least one generated input set is needed, got " + count);
         List<List<Tensor>> sets = new ArrayList<>();
-        for (int k = 0; k < count; k++) {
-            SplittableRandom r = new SplittableRandom(seed + k);
-            List<Tensor> in = new ArrayList<>();
-            for (Value v : g.inputs()) {
-                Tensor t = Tensor.zeros(v.type().dtype(), v.type().shape());
-                for (int i = 0; i < t.size(); i++) {
-                    if (t.dtype().isFloating()) t.setDouble(i, r.nextDouble(-1, 1));
-                    else if (t.dtype() == DType.BOOL) t.setLong(i, 1);
-                    else t.setLong(i, r.nextInt(isMask(v) ? 2 : 10));
-                }
-                in.add(t);
-            }
-            sets.add(in);
-        }
+        for (int k = 0; k < count; k++) sets.add(seeded(g, seed + k, true));
         return new AccuracyInputs(count + " generated input set" + (count > 1 ? "s" : "") + " (seed " + seed + ")", sets, "generated:" + seed + ":" + count);
     }
 
@@ -51,6 +38,26 @@ public record AccuracyInputs(String description, List<List<Tensor>> sets, String
         for (List<Tensor> set : sets)
             for (Tensor t : set) md.update((t.type() + ":" + t.contentHash() + ";").getBytes(StandardCharsets.UTF_8));
         return new AccuracyInputs(description, sets, "files:" + HexFormat.of().formatHex(md.digest()).substring(0, 16));
+    }
+
+    /**
+     * One seeded input set for {@code g}: floating values uniform in [-1, 1), booleans true, integers in [0, 10), or in {0, 1}
+     * for inputs named like a mask when {@code binaryMasks} (values up to 9 in BERT's mask overflow FP16).
+     */
+    public static List<Tensor> seeded(Graph g, long seed, boolean binaryMasks) {
+        SplittableRandom r = new SplittableRandom(seed);
+        List<Tensor> in = new ArrayList<>();
+        for (Value v : g.inputs()) {
+            int ints = binaryMasks && isMask(v) ? 2 : 10;
+            Tensor t = Tensor.zeros(v.type().dtype(), v.type().shape());
+            for (int i = 0; i < t.size(); i++) {
+                if (t.dtype().isFloating()) t.setDouble(i, r.nextDouble(-1, 1));
+                else if (t.dtype() == DType.BOOL) t.setLong(i, 1);
+                else t.setLong(i, r.nextInt(ints));
+            }
+            in.add(t);
+        }
+        return in;
     }
 
     private static boolean isMask(Value v) { return v.name().toLowerCase(java.util.Locale.ROOT).contains("mask"); }

@@ -10,11 +10,9 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import java.util.SplittableRandom;
 import java.util.TreeMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.tessel.api.DType;
 import org.tessel.api.Layout;
 import org.tessel.api.Tensor;
 import org.tessel.cost.Precision;
@@ -242,20 +240,7 @@ final class CalibrationOptions {
     /** {@code n} batches of seeded inputs (batch k from seed 1000 + k): floating uniform in [-1, 1), integers in [0, 10), booleans true. */
     static List<List<Tensor>> generated(Graph g, int n) {
         List<List<Tensor>> out = new ArrayList<>();
-        for (int b = 0; b < n; b++) {
-            SplittableRandom r = new SplittableRandom(1000 + b);
-            List<Tensor> in = new ArrayList<>();
-            for (Value v : g.inputs()) {
-                Tensor t = Tensor.zeros(v.type().dtype(), v.type().shape());
-                for (int i = 0; i < t.size(); i++) {
-                    if (t.dtype().isFloating()) t.setDouble(i, r.nextDouble(-1, 1));
-                    else if (t.dtype() == DType.BOOL) t.setLong(i, 1);
-                    else t.setLong(i, r.nextInt(10));
-                }
-                in.add(t);
-            }
-            out.add(in);
-        }
+        for (int b = 0; b < n; b++) out.add(org.tessel.accuracy.AccuracyInputs.seeded(g, 1000 + b, false));
         return out;
     }
 }

@@ -4,13 +4,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
-import org.tessel.api.DType;
 import org.tessel.api.Tensor;
 import org.tessel.ir.Graph;
 import org.tessel.ir.ReferenceInterpreter;
-import org.tessel.ir.Value;
 import org.tessel.ir.onnx.OnnxExporter;
 import org.tessel.ir.text.IrPrinter;
 import org.tessel.passes.PassInstrumentation;
@@ -98,18 +95,5 @@ final class OptimizeCommand implements Callable<Integer> {
         return bad == 0 ? 0 : 1;
     }
 
-    static List<Tensor> randomInputs(Graph g) {
-        SplittableRandom r = new SplittableRandom(42);
-        List<Tensor> in = new ArrayList<>();
-        for (Value v : g.inputs()) {
-            Tensor t = Tensor.zeros(v.type().dtype(), v.type().shape());
-            for (int i = 0; i < t.size(); i++) {
-                if (t.dtype().isFloating()) t.setDouble(i, r.nextDouble(-1, 1));
-                else if (t.dtype() == DType.BOOL) t.setLong(i, 1);
-                else t.setLong(i, r.nextInt(10));
-            }
-            in.add(t);
-        }
-        return in;
-    }
+    static List<Tensor> randomInputs(Graph g) { return org.tessel.accuracy.AccuracyInputs.seeded(g, 42, false); }
 }
