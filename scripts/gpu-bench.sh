@@ -15,11 +15,11 @@
 # Then: run(command="bash .gpu/bench.sh", carry=[".gpu"]).
 # CONFIGS (MODEL:BATCH:PRECISION, first = highest priority for the time-capped torch.compile runs) may be overridden;
 # STAGES="tests cli autotune tessel torch" picks stages on the GPU machine (those by default); STAGES="accuracy" evaluates
-# the trained Fashion-MNIST CNN's GPU engines (FP32, FP16, the joint plan) on the 10,000 test images against the CPU FP32 engine;
+# the trained Fashion-MNIST CNN's GPU engines (FP32, FP16, BF16, the joint plan with every precision allowed) on the 10,000 test images against the CPU FP32 engine;
 # STAGES="plans strategies"
 # (a second device call) runs the plan-engine and tuner tests, and
 # the strategy comparison (issue 9): per STRATEGY_CONFIGS entry, `tessel build --strategy S` for rule, joint, sequential
-# and greedy (every node pinned to the precision where the search can, else as it mixes), then `tessel run`; it prints
+# and greedy (the rule at the config's precision; the searches with every precision allowed, --best), then `tessel run`; it prints
 # predicted vs measured CUDA-graph p50 per engine and joint vs rule / sequential (a second device call: it takes minutes).
 # STAGES="families" (its own device call) exports the deployment families from PyTorch (scripts/export-families.py:
 # torchvision's efficientnet_b0, convnext_tiny, lraspp_mobilenet_v3_large, ssdlite320_mobilenet_v3_large with and without
@@ -117,9 +117,9 @@ if has accuracy; then
     if [[ -f $data/t10k-images-idx3-ubyte.gz && -f $model ]]; then
         acc() { timeout 120 "${java[@]}" org.tessel.cli.Tessel "$@" > "$out/acc.txt" 2>&1 || { echo "  failed: $*"; tail -3 "$out/acc.txt"; }; }
         acc build "$model" --batch 100 --cpu --save-engine "$out/fm-cpu.tessel"
-        for variant in "fp32:" "fp16:--fp16" "joint:--strategy joint --fp16 --precision *=fp16"; do
+        for variant in "fp32:" "fp16:--fp16" "bf16:--strategy joint --bf16 --precision *=bf16" "joint:--strategy joint --best"; do
             name=${variant%%:*}; flags=${variant#*:}
-            acc build "$model" --batch 100 $flags --save-engine "$out/fm-$name.tessel"; grep -E '^engine:' "$out/acc.txt" | cut -c1-160
+            acc build "$model" --batch 100 $flags --save-engine "$out/fm-$name.tessel"; grep -E '^(backend|engine):' "$out/acc.txt" | cut -c1-200
             acc evaluate "$out/fm-$name.tessel" --images "$data/t10k-images-idx3-ubyte.gz" --labels "$data/t10k-labels-idx1-ubyte.gz" --reference "$out/fm-cpu.tessel"
             echo "ACCURACY|$name|$(grep -oE 'top1=[0-9.]+' "$out/acc.txt" | head -1)|$(grep -oE 'agreement=[0-9.]+' "$out/acc.txt")|$(grep -oE 'logits_rel_l2=[0-9.e+-]+' "$out/acc.txt")"
             acc run "$out/fm-$name.tessel" --iterations 200 --warmup 20; echo "  $name b100: $(tail -1 "$out/acc.txt")"
@@ -143,8 +143,10 @@ if has strategies; then
                 joint-tuned) s=joint; rm -f "$tc"; tune=(--tuning top-k --top-k 2 --timing-cache "$tc") ;;
                 joint-warm) s=joint; tune=(--tuning top-k --top-k 2 --timing-cache "$tc") ;;
             esac
-            pin=(--precision "*=$p"); [[ $p == fp32 ]] && pin=()
-            flags=(); [[ $p != fp32 ]] && flags=(--$p)
+            # the rule: every node at the config's precision; the searches: every precision allowed (--best: FP32, TF32,
+            # FP16, BF16), each node at the one its plan picks, casts between
+            pin=(); flags=()
+            if [[ $p != fp32 && $strategy == rule ]]; then pin=(--precision "*=$p"); flags=(--$p); elif [[ $p != fp32 ]]; then flags=(--best); fi
             timeout 150 "${java[@]}" org.tessel.cli.Tessel build zoo:$model --batch $batch --strategy $s "${tune[@]}" "${flags[@]}" "${pin[@]}" --save-engine "$eng" > "$out/s-build.txt" 2>&1 \
                 || timeout 150 "${java[@]}" org.tessel.cli.Tessel build zoo:$model --batch $batch --strategy $s "${tune[@]}" "${flags[@]}" --save-engine "$eng" > "$out/s-build.txt" 2>&1
             grep -E '^measured prices' "$out/s-build.txt" | sed "s/^/  $model b$batch $strategy: /"
@@ -152,7 +154,7 @@ if has strategies; then
             if [[ ! -f $eng ]]; then echo "STRATEGY|$model|$batch|$p|$strategy|${predicted:--}|-|-|$(grep -E '^tessel' "$out/s-build.txt" | head -1 | cut -c1-200)"; continue; fi
             timeout 90 "${java[@]}" org.tessel.cli.Tessel run "$eng" --iterations 200 --warmup 30 > "$out/s-run.txt" 2>&1
             p50=$(grep -oE 'p50_ms=[0-9.]+' "$out/s-run.txt" | cut -d= -f2); p99=$(grep -oE 'p99_ms=[0-9.]+' "$out/s-run.txt" | cut -d= -f2)
-            echo "STRATEGY|$model|$batch|$p|$strategy|${predicted:--}|${p50:--}|${p99:--}|$(grep -E '^engine:' "$out/s-build.txt" | cut -c1-120)"
+            echo "STRATEGY|$model|$batch|$p|$strategy|${predicted:--}|${p50:--}|${p99:--}|$(grep -oE 'precision (mixed \{[^}]*\} \([^)]*\)|[A-Z0-9]+)' "$out/s-build.txt" | head -1 | cut -c1-160)"
         done
     done | tee "$out/strategies.txt"
     python3 - "$out/strategies.txt" <<'PY'

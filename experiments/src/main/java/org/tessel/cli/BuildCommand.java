@@ -168,12 +168,12 @@ final class BuildCommand implements Callable<Integer> {
         return s;
     }
 
-    /** The GPU engine's one precision for this plan, or a refusal that says what the user can do. */
+    /** The GPU engine's I/O precision for this plan (its floating nodes' most common), or a refusal that says what the user can do. */
     static GpuEngine.Precision gpuPrecision(org.tessel.tactics.plan.EnginePlan plan, Graph planned) {
         try {
             return GpuEngine.precisionFor(plan, planned);
         } catch (org.tessel.runtime.gpu.engine.GpuEngineException e) {
-            throw new IllegalArgumentException(e.getMessage() + ": build it as a CPU engine with --cpu, or pin the floating nodes to one precision with --precision rules (e.g. --precision '*=fp16' for a CNN)");
+            throw new IllegalArgumentException(e.getMessage());
         }
     }
 
@@ -313,13 +313,15 @@ final class BuildCommand implements Callable<Integer> {
         org.tessel.tactics.plan.PlanCheck.check(plan, applied.graph(), org.tessel.tactics.TacticCatalog.global(),
                 backend.isGpu() ? org.tessel.cost.DeviceSpec.byName(tgt) : null);
         if (backend instanceof Backend.Gpu gpu) {
-            // the GPU builder builds the plan's tactics on the plan's graph, one precision per engine: the floating nodes' one
+            // the GPU builder builds the plan's tactics on the plan's graph, each node at the plan's precision
             GpuEngine.Precision gp = gpuPrecision(plan, applied.graph());
             try (GpuEngine e = GpuEngine.build(applied.graph(), plan, gp, gpu.context(), options(cache), streams)) {
                 if (out.getParent() != null) Files.createDirectories(out.getParent());
                 e.save(out);
                 if (cache != null) cache.save(timingCache);
                 System.out.println(how);
+                System.out.printf("backend: cuda (%s), precision %s, weights %.1f MiB, context memory %.1f MiB, file %.1f MiB%n", gpu.context().device().name(),
+                        e.describePrecision(), e.weightBytes() / 1048576.0, e.contextBytes() / 1048576.0, Files.size(out) / 1048576.0);
                 System.out.printf("engine: %s, %d layers, build %.2f s%n", out, e.layerPlans().size(), (System.nanoTime() - t0) / 1e9);
             }
             return 0;

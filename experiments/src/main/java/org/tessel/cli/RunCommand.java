@@ -168,7 +168,7 @@ final class RunCommand implements Callable<Integer> {
                 ctx.captureGraph();
                 double[] ms = ctx.time(warmup, iterations);
                 System.out.printf("%s: backend cuda (%s), precision %s, batch %d, loaded in %.2f s (%d kernels from the file's PTX), %d iterations after %d warm-up, CUDA-graph replay%n",
-                        file, gpu.context().device().name(), e.precision(), engineBatch, loadS, e.kernelsFromFile(), iterations, warmup);
+                        file, gpu.context().device().name(), e.describePrecision(), engineBatch, loadS, e.kernelsFromFile(), iterations, warmup);
                 report(ms, engineBatch);
             }
         }

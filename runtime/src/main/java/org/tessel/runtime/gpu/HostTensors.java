@@ -33,6 +33,17 @@ public final class HostTensors {
 
     public static DeviceBuffer upload(Tensor t) { return upload(t, t.dtype()); }
 
+    /** Copies the tensor's values, as {@code storage} (f32, f16 or bf16), into an existing device buffer of that size. */
+    public static void copyInto(DeviceBuffer b, Tensor t, DType storage) {
+        float[] v = t.dtype().storage() == DType.Storage.FLOAT ? t.floats() : toFloats(t);
+        switch (storage) {
+            case F32 -> b.copyFrom(v);
+            case F16 -> b.copyFrom(toF16(v));
+            case BF16 -> b.copyFrom(toBf16(v));
+            default -> throw new IllegalArgumentException("cannot copy into a device buffer as " + storage.text());
+        }
+    }
+
     /** Reads a device buffer holding {@code shape} elements of {@code dtype} into a tensor of that type. */
     public static Tensor download(DeviceBuffer b, DType dtype, Shape shape) {
         int n = Math.toIntExact(shape.numElements());

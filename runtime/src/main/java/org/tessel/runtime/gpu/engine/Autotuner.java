@@ -55,7 +55,8 @@ final class Autotuner {
                   boolean cached, boolean chosen) {}
 
     private final GpuEngine.Options options;
-    private final String precision;
+    /** The precision of the layer being tuned (the engine's per-node precision). */
+    private final java.util.function.Supplier<GpuEngine.Precision> precision;
     private final CostModel model;
     private final TacticPredictor predictor = TacticPredictor.builtin();
     private final TacticTimer timer = new TacticTimer(2, 9, 1);
@@ -65,9 +66,9 @@ final class Autotuner {
     private CudaStream stream;
     private int timedNow, cacheHits;
 
-    Autotuner(GpuEngine.Options options, GpuEngine.Precision precision) {
+    Autotuner(GpuEngine.Options options, java.util.function.Supplier<GpuEngine.Precision> precision) {
         this.options = options;
-        this.precision = precision.name();
+        this.precision = precision;
         this.model = TacticPredictor.model(options.target());
     }
 
@@ -91,7 +92,7 @@ final class Autotuner {
         LinkedHashSet<Cudnn.FwdAlgo> algos = new LinkedHashSet<>();
         algos.add(Cudnn.FwdAlgo.IMPLICIT_PRECOMP_GEMM);
         if (relu) for (Cudnn.AlgoPerf a : k.heuristics()) if (a.ok() && a.workspaceBytes() <= options.maxWorkspaceBytes()) algos.add(a.algo());
-        String signature = TimingCache.signature(owner, precision) + (owner == conv ? "" : "|" + TimingCache.signature(conv, precision));
+        String signature = TimingCache.signature(owner, precision.get().name()) + (owner == conv ? "" : "|" + TimingCache.signature(conv, precision.get().name()));
         Map<String, Cudnn.FwdAlgo> byId = new LinkedHashMap<>();
         List<Candidate> cands = new ArrayList<>();
         int rank = 0;
@@ -107,7 +108,7 @@ final class Autotuner {
     }
 
     int gemm(CublasLtGemm g, Node n, DeviceBuffer xb, DeviceBuffer wb, DeviceBuffer yb) {
-        String signature = TimingCache.signature(n, precision);
+        String signature = TimingCache.signature(n, precision.get().name());
         List<Candidate> cands = new ArrayList<>();
         for (int i = 0; i < g.algos().size(); i++) {
             int idx = i;
@@ -125,7 +126,7 @@ final class Autotuner {
      * COST_MODEL (then the first that runs, in the map's order). Null when none ran.
      */
     String fastestOf(Node owner, Node conv, Map<String, java.util.function.BiConsumer<DeviceBuffer, CudaStream>> calls, DeviceBuffer xb) {
-        String signature = TimingCache.signature(owner, precision) + (owner == conv ? "" : "|" + TimingCache.signature(conv, precision));
+        String signature = TimingCache.signature(owner, precision.get().name()) + (owner == conv ? "" : "|" + TimingCache.signature(conv, precision.get().name()));
         List<Candidate> cands = new ArrayList<>();
         int rank = 0;
         for (var e : calls.entrySet()) cands.add(new Candidate(e.getKey(), rank++, e.getValue()));

@@ -119,6 +119,7 @@ public final class GemmLayers implements TacticImplementation {
             case FP32 -> CublasLtGemm.Precision.FP32;
             case TF32 -> CublasLtGemm.Precision.TF32;
             case FP16 -> CublasLtGemm.Precision.FP16;
+            case BF16 -> CublasLtGemm.Precision.BF16;
         };
     }
 

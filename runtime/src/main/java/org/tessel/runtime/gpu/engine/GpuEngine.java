@@ -45,14 +45,19 @@ import org.tessel.runtime.gpu.kernels.KernelCompiler;
  * implementation computes is refused at build time with its name and op.
  */
 public final class GpuEngine implements AutoCloseable, LayerContext {
-    /** Storage type and math of the whole engine. */
+    /**
+     * Storage type and math of a layer: the plan gives each node one; an engine built without a plan runs every node at
+     * one. Graph inputs are uploaded and outputs read in the engine's {@link #precision()} (its I/O precision).
+     */
     public enum Precision {
         /** f32 storage, strict f32 math (no tensor cores). */
         FP32(DType.F32),
         /** f32 storage, TF32 tensor-core math in convolutions and GEMMs. */
         TF32(DType.F32),
         /** f16 storage, f16 tensor cores with f32 accumulation. */
-        FP16(DType.F16);
+        FP16(DType.F16),
+        /** bf16 storage, bf16 tensor cores with f32 accumulation. */
+        BF16(DType.BF16);
 
         final DType storage;
         Precision(DType d) { storage = d; }
@@ -84,7 +89,10 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
     static final long MIN_WORKSPACE_BYTES = CublasLtGemm.WORKSPACE_BYTES;
 
     final Graph graph;
+    /** The I/O precision: graph inputs are uploaded and outputs stored in it; the precision of every node without a plan. */
     final Precision precision;
+    /** Bytes per element of the arena's slots: the widest floating storage any node of the engine writes. */
+    private final int arenaElementBytes;
     private final CudaContext context;
     final KernelCompiler compiler;
     final CublasLt cublasLt;
@@ -106,6 +114,7 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
     private final TacticImplementations implementations = TacticImplementations.loaded();
     private final List<LayerPlan> layerPlans = new ArrayList<>();
     private final long contextBytes, workspaceBytes;
+    private final int casts;
     /** The binding made while building: handed to the first execution context, so one context costs no second arena. */
     private Binding unclaimed;
     /** The binding whose layers are being built (layer builders allocate activations and per-context state through it). */
@@ -131,6 +140,14 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
         DeviceBuffer[] workspaces;
         /** The stream of the layer being built. */
         int buildingStream;
+        /** The node whose layer is being built, and its precision (null between layers). */
+        Node buildingNode;
+        Precision buildingPrecision;
+        /**
+         * Copies of activations converted to another storage type for the layers that read them in it (by value, then
+         * key: the storage type, and on a multi-stream engine the consumer too, so branches never share a copy).
+         */
+        final Map<Value, Map<String, DeviceBuffer>> converted = new IdentityHashMap<>();
         long workspaceNeed = MIN_WORKSPACE_BYTES;
 
         Binding() {
@@ -171,9 +188,12 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
                       org.tessel.tactics.plan.EnginePlan plan) {
         if (plan != null) for (var n : plan.nodes()) plannedNodes.put(n.node(), n);
         this.options = options;
-        this.tuner = options.level() == null ? null : new Autotuner(options, p);
+        this.tuner = options.level() == null ? null : new Autotuner(options, () -> precision());
         this.graph = g;
         this.precision = p;
+        int widest = p.storage.bytes();
+        for (Node n : g.nodes()) widest = Math.max(widest, precisionOf(n).storage.bytes());
+        this.arenaElementBytes = widest;
         this.context = context;
         for (Value v : g.inputs()) if (!v.type().dtype().isInteger()) requireF32(v, "graph input"); // integer inputs live as i32
         if (streams < 1 || streams > MAX_STREAMS) throw new GpuEngineException("streams must be 1.." + MAX_STREAMS + ", got " + streams);
@@ -223,6 +243,7 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
         }
         this.contextBytes = b.bytes();
         this.workspaceBytes = b.workspace.bytes();
+        this.casts = b.layers.stream().mapToInt(l -> l instanceof CastingLayer c ? c.steps().size() : 0).sum();
         this.unclaimed = b;
     }
 
@@ -234,11 +255,18 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
             for (Node n : graph.nodes()) {
                 try {
                     b.buildingStream = streamAssignment == null ? 0 : streamAssignment.stream(n);
-                    b.layers.add(layerFor(n, b));
+                    b.buildingPrecision = precisionOf(n);
+                    List<CastingLayer.Step> casts = casts(n, b);
+                    b.buildingNode = n;
+                    Layer l = layerFor(n, b);
+                    b.layers.add(casts.isEmpty() ? l : new CastingLayer(casts, l, compiler));
                 } catch (GpuEngineException e) {
                     throw e;
                 } catch (RuntimeException e) {
                     throw new GpuEngineException(n.describe() + ": " + e.getMessage(), e);
+                } finally {
+                    b.buildingNode = null;
+                    b.buildingPrecision = null;
                 }
             }
             // one workspace shared by the context's layers (they run one after another on one stream), sized for the hungriest
@@ -282,9 +310,11 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
 
     /**
      * Builds exactly {@code plan} on its planned graph (PlanApplier's): every layer with the tactic the plan names for
-     * its node (variants the plan leaves open are tuned with {@code options}, or take the tactic's default). The plan
-     * must give every floating node one precision, {@code precision}; a node the plan does not name, a tactic without a
-     * GPU implementation, or a tactic that cannot run its node fails the build naming the node.
+     * its node (variants the plan leaves open are tuned with {@code options}, or take the tactic's default), at the
+     * precision the plan gives the node (FP32, TF32, FP16 or BF16), with a cast before a layer wherever it reads an
+     * activation stored in another type; {@code precision} is the I/O precision (graph inputs are uploaded in it, see
+     * {@link #precisionFor}). A node the plan does not name, an INT8 node, a tactic without a GPU implementation, or a
+     * tactic that cannot run its node fails the build naming the node.
      */
     public static GpuEngine build(Graph planned, org.tessel.tactics.plan.EnginePlan plan, Precision precision, CudaContext context, Options options, int streams) {
         Map<String, String> tactics = checkPlan(planned, plan, precision);
@@ -293,9 +323,9 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
     }
 
     /**
-     * Checks, without a GPU, that this builder can take the plan: every node of the planned graph is planned, at the
-     * engine's precision where it is floating, with a tactic that has a GPU implementation computing its op; returns
-     * the tactic per node. Throws naming the first node that fails.
+     * Checks, without a GPU, that this builder can take the plan: every node of the planned graph is planned, at a
+     * precision the GPU builds where it is floating (not INT8), with a tactic that has a GPU implementation computing its
+     * op; returns the tactic per node. Throws naming the first node that fails.
      */
     public static Map<String, String> checkPlan(Graph planned, org.tessel.tactics.plan.EnginePlan plan, Precision precision) {
         requireSupported(planned);
@@ -306,11 +336,7 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
         for (var p : plan.nodes()) byName.put(p.node(), p);
         for (Node n : planned.nodes()) {
             var p = byName.get(n.name());
-            if (p != null && p.precision() == org.tessel.cost.Precision.INT8) throw int8(n);
-            // integer values live as i32 whatever the plan says; every floating node runs at the engine's one precision
-            if (p != null && computesAtEnginePrecision(planned, n) && !p.precision().name().equals(precision.name()))
-                throw new GpuEngineException("cannot build a GPU engine: the plan runs " + n.describe() + " at " + p.precision().text() + " and the engine is "
-                        + precision.name() + "; the GPU builder builds one precision per engine so far (per-node precision runs on the CPU backend)");
+            if (p != null && p.precision() == org.tessel.cost.Precision.INT8 && !n.output().type().dtype().isInteger()) throw int8(n);
             String t = tactics.get(n.name());
             if (t == null) throw new GpuEngineException("cannot build a GPU engine: the plan names no tactic for " + n.describe());
             TacticImplementation impl = impls.of(GpuTactics.catalogueId(t));
@@ -350,25 +376,23 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
     }
 
     /**
-     * The one precision a GPU engine for this plan computes in: every floating node's (integer values are i32 on the
-     * device). A plan mixing precisions over its floating nodes, or using one the GPU builder lacks (BF16, INT8), is
-     * refused saying what it uses.
+     * The I/O precision of a GPU engine for this plan: the one most of its floating nodes run at (ties: the first of
+     * FP32, TF32, FP16, BF16), so the fewest layers need a cast of the uploaded inputs. An INT8 node, which the GPU
+     * builder has no kernels for, is refused naming it.
      */
     public static Precision precisionFor(org.tessel.tactics.plan.EnginePlan plan, Graph planned) {
-        java.util.Set<String> floating = new java.util.HashSet<>();
-        for (Node n : planned.nodes()) if (computesAtEnginePrecision(planned, n)) floating.add(n.name());
-        Map<org.tessel.cost.Precision, Integer> mix = new java.util.TreeMap<>();
-        for (var n : plan.nodes()) if (floating.contains(n.node())) mix.merge(n.precision(), 1, Integer::sum);
+        Map<Precision, Integer> mix = new java.util.EnumMap<>(Precision.class);
         for (Node n : planned.nodes()) {
             var p = plan.node(n.name());
-            if (p != null && p.precision() == org.tessel.cost.Precision.INT8) throw int8(n);
+            if (p == null || !computesAtEnginePrecision(planned, n)) continue;
+            Precision g = gpuPrecision(p.precision());
+            if (g == null) throw int8(n);
+            mix.merge(g, 1, Integer::sum);
         }
-        if (mix.size() == 1) {
-            org.tessel.cost.Precision p = mix.keySet().iterator().next();
-            for (Precision g : Precision.values()) if (g.name().equals(p.name())) return g;
-        }
-        throw new GpuEngineException("the GPU builder builds one precision per engine (fp32, tf32 or fp16) so far; this " + plan.strategy()
-                + " plan runs its floating nodes at " + mix);
+        Precision best = Precision.FP32;
+        int most = 0;
+        for (var e : mix.entrySet()) if (e.getValue() > most) { best = e.getKey(); most = e.getValue(); }
+        return best;
     }
 
     /** The refusal of an INT8 node: the GPU builder has no INT8 kernels (the CPU backend runs INT8 plans by emulation). */
@@ -428,7 +452,93 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
     }
 
     @Override public Graph graph() { return graph; }
-    @Override public Precision precision() { return precision; }
+
+    /**
+     * While a layer is being built, its node's precision (what its kernels compute and store in); otherwise the engine's
+     * I/O precision, in which graph inputs are uploaded ({@link GpuExecutionContext}).
+     */
+    @Override public Precision precision() {
+        Binding b = building;
+        return b != null && b.buildingPrecision != null ? b.buildingPrecision : precision;
+    }
+
+    /** The engine's I/O precision: graph inputs are uploaded in its storage type; every node's without a plan. */
+    public Precision ioPrecision() { return precision; }
+
+    /** Layers per precision, in enum order (one entry for an engine of one precision). */
+    public Map<Precision, Integer> precisionMix() {
+        Map<Precision, Integer> mix = new java.util.EnumMap<>(Precision.class);
+        for (Node n : graph.nodes()) if (!n.output().type().dtype().isInteger()) mix.merge(precisionOf(n), 1, Integer::sum);
+        return mix;
+    }
+
+    /** The precision in words: the one precision, or the mix of layers per precision and the casts between them. */
+    public String describePrecision() {
+        Map<Precision, Integer> mix = precisionMix();
+        if (mix.size() <= 1) return (mix.isEmpty() ? precision : mix.keySet().iterator().next()).name();
+        return "mixed " + mix + " (I/O " + precision.name() + ", " + casts + " casts)";
+    }
+
+    /** Casts per execution context: activations converted for layers that read them in another storage type. */
+    public int castCount() { return casts; }
+
+    /**
+     * The precision node {@code n} runs at: the plan's, except for a reformat of a graph input (which the engine does in
+     * the input's upload type, the I/O precision); the I/O precision without a plan.
+     */
+    Precision precisionOf(Node n) {
+        var p = plannedNodes.get(n.name());
+        if (p == null || n.opName().equals("tessel.Reformat") && graph.inputs().contains(n.input(0))) return precision;
+        Precision g = gpuPrecision(p.precision());
+        if (g != null) return g;
+        if (n.output().type().dtype().isInteger()) return precision; // an integer node's floating inputs are read in the I/O type
+        throw int8(n);
+    }
+
+    /** The GPU precision of a plan precision; null for INT8 (the GPU builder has no INT8 kernels). */
+    static Precision gpuPrecision(org.tessel.cost.Precision p) {
+        return switch (p) {
+            case FP32 -> Precision.FP32;
+            case TF32 -> Precision.TF32;
+            case FP16 -> Precision.FP16;
+            case BF16 -> Precision.BF16;
+            case INT8 -> null;
+        };
+    }
+
+    /**
+     * The element type {@code v} lives in on the device: i32 for integers, the I/O storage for a graph input, else
+     * the storage of the precision its producer runs at.
+     */
+    public DType storageOf(Value v) {
+        if (v.type().dtype().isInteger()) return DType.I32;
+        Node p = v.producer();
+        return p == null ? precision.storage : precisionOf(p).storage;
+    }
+
+    /**
+     * The casts node {@code n} needs before it runs: every floating activation it reads that is stored in another type
+     * than {@code n}'s precision stores is converted into a copy (one per value and type, shared by the layers of one
+     * stream, made before the first of them), which {@link #activation} then hands to {@code n}'s layer.
+     */
+    private List<CastingLayer.Step> casts(Node n, Binding b) {
+        List<CastingLayer.Step> steps = new ArrayList<>();
+        DType to = b.buildingPrecision.storage;
+        for (Value v : n.inputs()) {
+            if (v == null || v.isConstant() || !v.type().dtype().isFloating()) continue;
+            DType from = storageOf(v);
+            if (from == to) continue;
+            String key = to.text() + (streamAssignment == null ? "" : "@" + n.name());
+            Map<String, DeviceBuffer> forms = b.converted.computeIfAbsent(v, k -> new java.util.HashMap<>());
+            if (forms.containsKey(key)) continue;
+            DeviceBuffer src = stored(v, b);
+            long elems = v.type().numElements();
+            DeviceBuffer dst = b.keep(DeviceBuffer.allocate(Math.max(1, elems * to.bytes())));
+            forms.put(key, dst);
+            steps.add(new CastingLayer.Step(v.name(), from, to, src, dst, elems));
+        }
+        return steps;
+    }
     public CudaContext context() { return context; }
     public MemoryPlan memoryPlan() { return memoryPlan; }
     /** Activation arena bytes of one execution context (the memory plan scaled to the storage type). */
@@ -556,25 +666,45 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
     }
 
 
-    private long scaled(long f32Bytes) { return f32Bytes / 4 * precision.storage.bytes(); }
+    private long scaled(long f32Bytes) { return f32Bytes / 4 * arenaElementBytes; }
 
-    private long storageBytes(Value v) { return v.type().numElements() * (v.type().dtype().isInteger() ? 4 : precision.storage.bytes()); }
+    private long storageBytes(Value v) { return v.type().numElements() * storageOf(v).bytes(); }
 
     private static void requireF32(Value v, String what) {
         if (v.type().dtype() != DType.F32)
             throw new GpuEngineException(what + " %" + v.name() + " is " + v.type().dtype().text() + "; the GPU engine takes f32 graphs (the precision picks the storage)");
     }
 
-    /** The arena slice of a node result, or the input buffer. */
+    /**
+     * The buffer of an activation as the layer being built reads it: its arena slice (or graph input buffer), or, when
+     * the layer's node runs at a precision storing another type, the converted copy its casts write.
+     */
     @Override public DeviceBuffer activation(Value v) {
-        Map<Value, DeviceBuffer> bound = cur().bound;
+        Binding cb = cur();
+        Node reader = cb.buildingNode;
+        if (reader != null && v.producer() != reader && !v.isConstant() && v.type().dtype().isFloating()) {
+            DType to = cb.buildingPrecision.storage;
+            if (storageOf(v) != to) {
+                Map<String, DeviceBuffer> forms = cb.converted.get(v);
+                DeviceBuffer c = forms == null ? null : forms.get(to.text() + (streamAssignment == null ? "" : "@" + reader.name()));
+                if (c == null) throw new GpuEngineException(reader.describe() + " reads %" + v.name() + " (stored " + storageOf(v).text() + ") as " + to.text()
+                        + ", but it is not among the node's inputs, so no cast was made for it");
+                return c;
+            }
+        }
+        return stored(v, cb);
+    }
+
+    /** The buffer {@code v} is stored in: its arena slice at the memory plan's offset, or its bound (input, alias) buffer. */
+    private DeviceBuffer stored(Value v, Binding cb) {
+        Map<Value, DeviceBuffer> bound = cb.bound;
         DeviceBuffer b = bound.get(v);
         if (b != null) return b;
         if (v.isConstant()) throw new GpuEngineException("constant %" + v.name() + " used as an activation");
         MemoryPlan.Allocation a = memoryPlan.of(v);
         if (a == null) throw new GpuEngineException("value %" + v.name() + " has no place in the memory plan");
         requireF32(v, "value");
-        b = cur().arena.slice(scaled(a.offset()), Math.max(1, storageBytes(v)));
+        b = cb.arena.slice(scaled(a.offset()), Math.max(1, storageBytes(v)));
         bound.put(v, b);
         return b;
     }
@@ -606,11 +736,14 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
         return b;
     }
 
-    private DeviceBuffer sharedWeight(Value v, String form, java.util.function.Supplier<Tensor> tensor) {
+    /** A constant in the storage type of the layer being built (a weight two layers read at different precisions is uploaded twice). */
+    private DeviceBuffer sharedWeight(Value v, String kind, java.util.function.Supplier<Tensor> tensor) {
         Map<String, DeviceBuffer> forms = weightCache.computeIfAbsent(v, k -> new java.util.HashMap<>());
+        DType storage = precision().storage;
+        String form = kind + ":" + storage.text();
         DeviceBuffer b = forms.get(form);
         if (b == null) {
-            b = HostTensors.upload(tensor.get(), precision.storage);
+            b = HostTensors.upload(tensor.get(), storage);
             weightBuffers.add(b);
             weightBytes += b.bytes();
             forms.put(form, b);

@@ -113,7 +113,7 @@ public final class GpuExecutionContext implements AutoCloseable {
         Graph g = engine.graph();
         if (inputs.size() != g.inputs().size())
             throw new GpuEngineException("the engine takes " + g.inputs().size() + " inputs " + g.inputs().stream().map(v -> "%" + v.name()).toList() + ", got " + inputs.size());
-        DType storage = engine.precision().storage();
+        DType storage = engine.ioPrecision().storage();
         for (int i = 0; i < inputs.size(); i++) {
             Value v = g.inputs().get(i);
             Tensor t = inputs.get(i);
@@ -134,8 +134,7 @@ public final class GpuExecutionContext implements AutoCloseable {
                 continue;
             }
             Tensor stored = want.layout() == Layout.NHWC ? HostTensors.toChannelsLast(t) : t;
-            if (storage == DType.F32) b.copyFrom(stored.floats());
-            else b.copyFrom(HostTensors.toF16(stored.floats()));
+            HostTensors.copyInto(b, stored, storage);
         }
         // the synchronous copies above run on the legacy stream; ours does not wait for it by itself
         engine.context().synchronize();
@@ -143,7 +142,7 @@ public final class GpuExecutionContext implements AutoCloseable {
         stream.synchronize();
         List<Tensor> out = new ArrayList<>();
         for (Value o : g.outputs()) {
-            Tensor raw = HostTensors.download(buffer(o), storage, o.type().shape());
+            Tensor raw = HostTensors.download(buffer(o), engine.storageOf(o), o.type().shape());
             Tensor f32 = Tensor.ofFloats(DType.F32, o.type().shape(), raw.floats().clone());
             out.add(o.type().layout() == Layout.NHWC ? HostTensors.fromChannelsLast(f32) : f32);
         }

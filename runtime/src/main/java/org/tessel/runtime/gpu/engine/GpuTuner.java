@@ -43,12 +43,7 @@ public final class GpuTuner implements Tuner {
 
     @Override public Timing time(Node n, String tacticId, Precision p, Layout l) {
         if (!measures(n, tacticId)) return Timing.NOT_MEASURED; // another backend's tactic (cpu.reference): not this tuner's to time
-        GpuEngine.Precision gp = switch (p) {
-            case FP32 -> GpuEngine.Precision.FP32;
-            case TF32 -> GpuEngine.Precision.TF32;
-            case FP16 -> GpuEngine.Precision.FP16;
-            default -> null;
-        };
+        GpuEngine.Precision gp = GpuEngine.gpuPrecision(p);
         if (gp == null) return Timing.NOT_MEASURED;
         long t0 = System.nanoTime();
         try {
@@ -73,11 +68,16 @@ public final class GpuTuner implements Tuner {
     }
 
     /**
-     * A layout change of a tensor of type {@code t} (f32 or f16: the engine's storage type) on this GPU: a one-layer engine
+     * A layout change of a tensor of type {@code t} (f32, f16 or bf16: a storage type) on this GPU: a one-layer engine
      * of a {@code tessel.Reformat} to NHWC, timed like a node, kept in the timing cache under the reformat's signature.
      */
     @Override public OptionalDouble reformatUs(TensorType t) {
-        GpuEngine.Precision gp = t.dtype() == org.tessel.api.DType.F32 ? GpuEngine.Precision.FP32 : t.dtype() == org.tessel.api.DType.F16 ? GpuEngine.Precision.FP16 : null;
+        GpuEngine.Precision gp = switch (t.dtype()) {
+            case F32 -> GpuEngine.Precision.FP32;
+            case F16 -> GpuEngine.Precision.FP16;
+            case BF16 -> GpuEngine.Precision.BF16;
+            default -> null;
+        };
         if (gp == null || t.rank() < 3) return OptionalDouble.empty();
         long t0 = System.nanoTime();
         try {

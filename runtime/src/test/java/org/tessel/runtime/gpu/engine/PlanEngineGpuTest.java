@@ -28,13 +28,28 @@ import org.tessel.tactics.plan.PlanApplier;
 
 /**
  * Engines built from the search's plans (issue 9): for each zoo model, strategy (rule, joint, sequential, greedy) and
- * precision (FP32; FP16 with every node pinned to it where the search can, else as the search mixes it), the plan is
- * applied and built on the GPU exactly (each node's planned tactic), then run eagerly and as a CUDA graph against the
- * reference interpreter on the unoptimized graph; the first engine of each model also goes through its engine file
- * (saved with its plan, loaded, run). A plan the GPU builder cannot build yet (per-node precision) is reported, not hidden.
+ * precision variant ({@link Variant}: FP32; FP16 or BF16 with every node pinned to it where the search can, else as the
+ * search mixes it; all four precisions allowed, as the search mixes them; and a forced mix, the first half of the nodes
+ * at FP16 and the rest at FP32, so casts sit between layers), the plan is applied and built on the GPU exactly (each
+ * node's planned tactic at its planned precision), then run eagerly and as a CUDA graph against the reference
+ * interpreter on the unoptimized graph; the first engine of each model and each mixed engine also go through the engine
+ * file (saved with the plan, loaded, run).
  */
 @Tag("gpu")
 class PlanEngineGpuTest {
+    /** The precisions a plan may use. */
+    enum Variant {
+        FP32, FP16, BF16, MIXED, HALVES;
+
+        String text() { return name().toLowerCase(java.util.Locale.ROOT); }
+    }
+
+    /** The strategies the test builds. */
+    static final List<String> STRATEGIES = List.of("rule", "joint", "sequential", "greedy");
+
+    /** The rule is the GPU builder's fixed rule: one precision of FP32, TF32 and FP16, so it has no BF16 and no mixed variants. */
+    static boolean applies(String strategy, Variant v) { return !strategy.equals("rule") || v == Variant.FP32 || v == Variant.FP16; }
+
     @ParameterizedTest
     @ValueSource(strings = {"resnet50-tiny", "mobilenetv2-tiny", "googlenet-tiny", "bert-tiny", "vit-tiny"})
     void planEnginesMatchTheReference(String model) throws Exception {
@@ -46,27 +61,29 @@ class PlanEngineGpuTest {
         List<Tensor> ref = List.copyOf(GpuTestSupport.reference(reference, named).values());
         GpuTestSupport.Checks checks = new GpuTestSupport.Checks();
         boolean saved = false;
-        for (Precision p : List.of(Precision.FP32, Precision.FP16)) {
-            for (String strategy : List.of("rule", "joint", "sequential", "greedy")) {
-                String what = model + " " + p.text() + " " + strategy;
-                PlanApplier.Applied a = plan(reference, strategy, p);
-                GpuEngine.Precision gp;
+        for (Variant v : Variant.values()) {
+            for (String strategy : STRATEGIES) {
+                if (!applies(strategy, v)) continue;
+                String what = model + " " + v.text() + " " + strategy;
+                PlanApplier.Applied a;
                 try {
-                    gp = GpuEngine.precisionFor(a.plan(), a.graph());
-                } catch (GpuEngineException e) {
-                    System.out.println("RESULT|plan " + what + "|-|-|-|-|not built: " + e.getMessage() + "|skip");
+                    a = plan(reference, strategy, v);
+                } catch (IllegalArgumentException e) {
+                    System.out.println("RESULT|plan " + what + "|-|-|-|-|no plan: " + e.getMessage() + "|skip");
                     continue;
                 }
-                double tol = ZooEngineGpuTest.tolerance(gp);
+                GpuEngine.Precision gp = GpuEngine.precisionFor(a.plan(), a.graph());
                 boolean first = !saved;
                 saved = true;
                 checks.check(what + " build", () -> {
                     try (GpuEngine e = GpuEngine.build(a.graph(), a.plan(), gp, ctx, GpuEngine.Options.FIXED, 1); GpuExecutionContext c = e.createExecutionContext()) {
-                        System.out.printf("%s: %d layers, predicted %.4f ms, tactics %s%n", what, e.layerPlans().size(), a.plan().predictedUs() / 1000, ZooEngineGpuTest.tactics(e));
+                        double tol = tolerance(e);
+                        System.out.printf("%s: %d layers, precision %s, predicted %.4f ms, tactics %s%n", what, e.layerPlans().size(), e.describePrecision(),
+                                a.plan().predictedUs() / 1000, ZooEngineGpuTest.tactics(e));
                         compare(checks, what + " eager", c.run(inputs), ref, tol);
                         c.captureGraph();
                         compare(checks, what + " graph", c.run(inputs), ref, tol);
-                        if (first) roundTrip(checks, what, e, ctx, inputs, ref, tol);
+                        if (first || e.precisionMix().size() > 1) roundTrip(checks, what, e, ctx, inputs, ref, tol);
                     }
                 });
             }
@@ -74,17 +91,51 @@ class PlanEngineGpuTest {
         checks.done();
     }
 
-    /** The strategy's plan at precision p: every node pinned to p where the search allows it, else p allowed beside FP32. */
-    static PlanApplier.Applied plan(Graph reference, String strategy, Precision p) {
+    /** The loosest tolerance of the precisions the engine's layers run at. */
+    static double tolerance(GpuEngine e) {
+        double t = 0;
+        for (GpuEngine.Precision p : e.precisionMix().keySet()) t = Math.max(t, ZooEngineGpuTest.tolerance(p));
+        return t == 0 ? ZooEngineGpuTest.tolerance(e.ioPrecision()) : t;
+    }
+
+    /** The strategy's plan for a precision variant (a pinned precision the search cannot give every node is mixed with FP32). */
+    static PlanApplier.Applied plan(Graph reference, String strategy, Variant v) {
         Graph prepared = Searcher.prepare(reference.copy());
-        SearchOptions o = SearchOptions.defaults().withTarget("h200-measured").withPrecisions(EnumSet.of(Precision.FP32, p));
-        if (p != Precision.FP32) {
-            try {
-                SearchOptions pinned = o.withPrecisionRules(List.of(PrecisionRule.parse("*=" + p.text())));
-                SearchProblem problem = Searcher.problem(prepared, pinned);
-                return EnginePlans.complete(problem, Searcher.run(problem, strategy, pinned));
-            } catch (IllegalArgumentException e) {
-                System.out.println("note: " + strategy + " at " + p.text() + " cannot pin every node (" + e.getMessage() + "); the search mixes precisions");
+        SearchOptions o = SearchOptions.defaults().withTarget("h200-measured");
+        switch (v) {
+            case FP32 -> o = o.withPrecisions(EnumSet.of(Precision.FP32));
+            case MIXED -> o = o.withPrecisions(EnumSet.of(Precision.FP32, Precision.TF32, Precision.FP16, Precision.BF16));
+            case HALVES -> {
+                // the first half of the nodes (schedule order) at FP16, the rest at FP32: a plan that must cast; the split
+                // moves on past nodes that must be fused with their neighbours at one precision (attention's MatMuls)
+                SearchOptions both = o.withPrecisions(EnumSet.of(Precision.FP32, Precision.FP16));
+                List<org.tessel.ir.Node> nodes = prepared.nodes();
+                RuntimeException last = null;
+                for (int split = nodes.size() / 2; split < nodes.size(); split++) {
+                    List<PrecisionRule> rules = new java.util.ArrayList<>();
+                    for (int i = 0; i < nodes.size(); i++)
+                        if (!nodes.get(i).output().type().dtype().isInteger())
+                            rules.add(PrecisionRule.parse(nodes.get(i).name() + "=" + (i < split ? "fp16" : "fp32")));
+                    try {
+                        SearchOptions halves = both.withPrecisionRules(rules);
+                        SearchProblem problem = Searcher.problem(prepared, halves);
+                        return EnginePlans.complete(problem, Searcher.run(problem, strategy, halves));
+                    } catch (IllegalArgumentException | IllegalStateException | org.tessel.tactics.plan.PlanException e) {
+                        last = e; // a split the strategy cannot plan (e.g. sequential leaving a GEMM unfused at a precision only its fused form runs)
+                    }
+                }
+                throw new IllegalArgumentException("no split of " + reference.name() + " into an FP16 and an FP32 half has a plan: " + last.getMessage(), last);
+            }
+            case FP16, BF16 -> {
+                Precision p = v == Variant.FP16 ? Precision.FP16 : Precision.BF16;
+                o = o.withPrecisions(EnumSet.of(Precision.FP32, p));
+                try {
+                    SearchOptions pinned = o.withPrecisionRules(List.of(PrecisionRule.parse("*=" + p.text())));
+                    SearchProblem problem = Searcher.problem(prepared, pinned);
+                    return EnginePlans.complete(problem, Searcher.run(problem, strategy, pinned));
+                } catch (IllegalArgumentException e) {
+                    System.out.println("note: " + strategy + " at " + p.text() + " cannot pin every node (" + e.getMessage() + "); the search mixes precisions");
+                }
             }
         }
         SearchProblem problem = Searcher.problem(prepared, o);

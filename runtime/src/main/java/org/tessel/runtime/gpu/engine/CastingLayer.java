@@ -1,0 +1,42 @@
+package org.tessel.runtime.gpu.engine;
+
+import java.util.List;
+import org.tessel.api.DType;
+import org.tessel.runtime.cuda.CudaStream;
+import org.tessel.runtime.cuda.DeviceBuffer;
+import org.tessel.runtime.engine.LayerPlan;
+import org.tessel.runtime.gpu.kernels.Cast;
+import org.tessel.runtime.gpu.kernels.KernelCompiler;
+
+/**
+ * A layer whose node runs at another precision than some of the activations it reads are stored in: the casts the
+ * plan's conversions imply on those edges ({@code tessel.cast}, rounding to nearest even), each into a copy in the
+ * node's storage type, then the layer itself. The casts belong to the consumer's layer, so a layer profile counts
+ * them in its time, and the layer still reports the tactic of its node.
+ */
+final class CastingLayer implements Layer {
+    /** One cast: value {@code value} from {@code src} (stored {@code from}) into {@code dst} as {@code to}. */
+    record Step(String value, DType from, DType to, DeviceBuffer src, DeviceBuffer dst, long elements) {}
+
+    private final List<Step> steps;
+    private final Layer layer;
+    private final KernelCompiler compiler;
+
+    CastingLayer(List<Step> steps, Layer layer, KernelCompiler compiler) {
+        this.steps = List.copyOf(steps);
+        this.layer = layer;
+        this.compiler = compiler;
+    }
+
+    /** The casts run before the layer. */
+    List<Step> steps() { return steps; }
+
+    @Override public LayerPlan plan() { return layer.plan(); }
+
+    @Override public void enqueue(CudaStream stream) {
+        for (Step s : steps) Cast.run(compiler, s.from(), s.to(), s.src(), s.dst(), s.elements(), stream);
+        layer.enqueue(stream);
+    }
+
+    @Override public void close() { layer.close(); }
+}
