@@ -274,8 +274,8 @@ final class BuildCommand implements Callable<Integer> {
                 org.tessel.search.TunedCosting costing = new org.tessel.search.TunedCosting(new org.tessel.search.CatalogCosting(org.tessel.tactics.TacticCatalog.global(),
                         new org.tessel.cost.CostModel(org.tessel.cost.DeviceSpec.byName(tgt)), o.cudaGraphs()), tuner, level.equals("all") ? Integer.MAX_VALUE : topK);
                 p = org.tessel.search.Searcher.problem(prepared, costing, o);
-                System.out.printf(java.util.Locale.ROOT, "measured prices: %d timed on the GPU, %d from the timing cache, %d failed (dropped: those nodes fall back to their other tactics), %.2f s; %d choices and %d reformat types priced by measurement%n",
-                        tuner.measuredHere(), tuner.fromCache(), tuner.refused(), tuner.seconds(), costing.choicesOverridden(), costing.reformatsTimed());
+                System.out.printf(java.util.Locale.ROOT, "measured prices: %d timed on the GPU, %d from the timing cache, %d failed (dropped: those nodes fall back to their other tactics), %.2f s; %d choices, %d reformat types and %d casts priced by measurement%n",
+                        tuner.measuredHere(), tuner.fromCache(), tuner.refused(), tuner.seconds(), costing.choicesOverridden(), costing.reformatsTimed(), costing.castsTimed());
                 for (String r : tuner.refusals()) System.out.println("  not measured: " + r);
                 for (String f : costing.failures()) System.out.println("  dropped: " + f);
             } else {

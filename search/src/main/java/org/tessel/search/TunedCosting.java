@@ -136,7 +136,25 @@ public final class TunedCosting implements Costing {
     /** Distinct tensor types whose layout change the tuner measured. */
     public int reformatsTimed() { return reformatsTimed; }
 
-    @Override public double castUs(TensorType t, DType to) { return base.castUs(t, to); }
+    /** Measured cast times by tensor type and target type (NaN: the tuner does not measure this one). */
+    private final Map<String, Double> casts = new HashMap<>();
+    private int castsTimed;
+
+    /** A cast between element types is measured where the tuner can (once per tensor type and target), else priced by the base costing. */
+    @Override public double castUs(TensorType t, DType to) {
+        Double us = casts.computeIfAbsent(t + "->" + to.text(), k -> {
+            OptionalDouble m = tuner.castUs(t, to);
+            if (m.isEmpty()) return Double.NaN;
+            double v = m.getAsDouble();
+            if (!(v > 0 && v < Double.POSITIVE_INFINITY)) throw new IllegalStateException(tuner.describe() + " measured " + v + " us for a cast of " + t + " to " + to.text());
+            castsTimed++;
+            return v;
+        });
+        return Double.isNaN(us) ? base.castUs(t, to) : us;
+    }
+
+    /** Distinct casts (tensor type, target type) the tuner measured. */
+    public int castsTimed() { return castsTimed; }
 
     @Override public String describe() { return base.describe() + ", the best " + topK + " per node and format measured by " + tuner.describe(); }
 }

@@ -132,6 +132,25 @@ class TunedCostingTest {
         assertEquals(1, c.reformatsTimed());
     }
 
+    @Test void castsAreMeasuredOncePerTypeAndTargetWhereTheTunerCan() {
+        java.util.List<String> asked = new java.util.ArrayList<>();
+        Tuner t = new Tuner() {
+            @Override public Timing time(Node n, String tacticId, Precision p, Layout l) { return Timing.NOT_MEASURED; }
+            @Override public OptionalDouble castUs(org.tessel.api.TensorType type, org.tessel.api.DType to) {
+                asked.add(type.dtype().text() + "->" + to.text());
+                return to == org.tessel.api.DType.BF16 ? OptionalDouble.of(7.5) : OptionalDouble.empty();
+            }
+            @Override public String describe() { return "a cast table"; }
+        };
+        TunedCosting c = new TunedCosting(model(), t, 1);
+        var f16 = org.tessel.api.TensorType.of(org.tessel.api.DType.F16, 1, 8, 4, 4);
+        assertEquals(7.5, c.castUs(f16, org.tessel.api.DType.BF16));
+        assertEquals(7.5, c.castUs(f16, org.tessel.api.DType.BF16));
+        assertEquals(model().castUs(f16, org.tessel.api.DType.F32), c.castUs(f16, org.tessel.api.DType.F32), "not measured: the model's estimate");
+        assertEquals(java.util.List.of("f16->bf16", "f16->f32"), asked, "each type and target asked once");
+        assertEquals(1, c.castsTimed());
+    }
+
     @Test void aTunerReturningNonsenseIsNamed() {
         Graph g = Searcher.prepare(Zoo.build("resnet50-tiny", ZooOptions.defaults()));
         TableTuner t = new TableTuner(q -> -1.0);

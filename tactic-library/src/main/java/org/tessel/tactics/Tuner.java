@@ -48,6 +48,12 @@ public interface Tuner {
      */
     default OptionalDouble reformatUs(org.tessel.api.TensorType t) { return OptionalDouble.empty(); }
 
+    /**
+     * Microseconds this tuner measured to convert a tensor of type {@code t} (its element type the stored one) to
+     * {@code to} (the cast a plan puts on an edge between precisions); empty when it does not measure casts.
+     */
+    default OptionalDouble castUs(org.tessel.api.TensorType t, org.tessel.api.DType to) { return OptionalDouble.empty(); }
+
     /** One line saying where the measurements come from (device, cache). */
     String describe();
 }

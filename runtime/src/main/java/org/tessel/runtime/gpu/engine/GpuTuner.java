@@ -91,6 +91,55 @@ public final class GpuTuner implements Tuner {
         }
     }
 
+    /**
+     * A cast of a tensor of type {@code t} (stored as its element type: f32, f16 or bf16) to {@code to} on this GPU: the
+     * {@code tessel.cast} kernel a mixed-precision engine runs on that edge, timed alone between CUDA events (median of
+     * {@value #RUNS} after {@value #WARMUP} warm-ups), kept in the timing cache under the cast's signature.
+     */
+    @Override public OptionalDouble castUs(TensorType t, org.tessel.api.DType to) {
+        org.tessel.api.DType from = t.dtype();
+        if (!org.tessel.runtime.gpu.CudaTypes.supported(from) || !org.tessel.runtime.gpu.CudaTypes.supported(to) || from == to) return OptionalDouble.empty();
+        String signature = "cast|" + from.text() + "->" + to.text() + "|" + t.numElements();
+        if (cache != null) {
+            OptionalDouble known = fastestCached(signature, GpuTactics.CAST);
+            if (known.isPresent()) { fromCache++; return known; }
+        }
+        long t0 = System.nanoTime();
+        context.bind();
+        long n = t.numElements();
+        try (org.tessel.runtime.gpu.kernels.KernelCompiler kc = new org.tessel.runtime.gpu.kernels.KernelCompiler(context);
+             org.tessel.runtime.cuda.DeviceBuffer x = org.tessel.runtime.cuda.DeviceBuffer.allocate(Math.max(1, n * from.bytes()));
+             org.tessel.runtime.cuda.DeviceBuffer y = org.tessel.runtime.cuda.DeviceBuffer.allocate(Math.max(1, n * to.bytes()));
+             org.tessel.runtime.cuda.CudaStream s = org.tessel.runtime.cuda.CudaStream.create();
+             org.tessel.runtime.cuda.CudaEvent start = new org.tessel.runtime.cuda.CudaEvent();
+             org.tessel.runtime.cuda.CudaEvent end = new org.tessel.runtime.cuda.CudaEvent()) {
+            x.fill((byte) 0);
+            kc.preload(ptx);
+            for (int i = 0; i < WARMUP; i++) org.tessel.runtime.gpu.kernels.Cast.run(kc, from, to, x, y, n, s);
+            double[] us = new double[RUNS];
+            for (int i = 0; i < RUNS; i++) {
+                start.record(s);
+                org.tessel.runtime.gpu.kernels.Cast.run(kc, from, to, x, y, n, s);
+                end.record(s);
+                end.synchronize();
+                us[i] = end.elapsedSince(start) * 1000.0;
+            }
+            ptx.putAll(kc.ptx());
+            double median = GpuExecutionContext.quantile(us, 0.5);
+            double[] dev = new double[us.length];
+            for (int i = 0; i < us.length; i++) dev[i] = Math.abs(us[i] - median);
+            if (cache != null) cache.put(signature, GpuTactics.CAST, new Measurement(median, GpuExecutionContext.quantile(dev, 0.5), RUNS));
+            measuredHere++;
+            return OptionalDouble.of(Math.max(median, 1e-3));
+        } catch (RuntimeException e) {
+            refused++;
+            if (refusals.size() < 20) refusals.add("cast of " + t + " to " + to.text() + ": " + e.getMessage());
+            return OptionalDouble.empty();
+        } finally {
+            nanos += System.nanoTime() - t0;
+        }
+    }
+
     /** A graph of one tessel.Reformat of an f32 tensor shaped as {@code t} from NCHW to NHWC. */
     static Graph reformatAlone(TensorType t) {
         Graph g = new Graph("tune_reformat");
