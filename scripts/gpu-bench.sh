@@ -150,6 +150,13 @@ if has strategies; then
             timeout 150 "${java[@]}" org.tessel.cli.Tessel build zoo:$model --batch $batch --strategy $s "${tune[@]}" "${flags[@]}" "${pin[@]}" --save-engine "$eng" > "$out/s-build.txt" 2>&1 \
                 || timeout 150 "${java[@]}" org.tessel.cli.Tessel build zoo:$model --batch $batch --strategy $s "${tune[@]}" "${flags[@]}" --save-engine "$eng" > "$out/s-build.txt" 2>&1
             grep -E '^measured prices' "$out/s-build.txt" | sed "s/^/  $model b$batch $strategy: /"
+            echo "  $model b$batch $strategy: $(grep -oE 'build [0-9.]+ s' "$out/s-build.txt" | tail -1)"
+            if [[ $strategy == joint-warm && -f $eng ]]; then
+                # same timing cache, same seed: the same engine, byte for byte
+                timeout 150 "${java[@]}" org.tessel.cli.Tessel build zoo:$model --batch $batch --strategy $s "${tune[@]}" "${flags[@]}" "${pin[@]}" --save-engine "$out/s2.tessel" > /dev/null 2>&1
+                if cmp -s "$eng" "$out/s2.tessel"; then echo "DETERMINISM|$model|$batch|identical engine bytes"; else echo "DETERMINISM|$model|$batch|engine bytes DIFFER"; fi
+                rm -f "$out/s2.tessel"
+            fi
             predicted=$(grep -oE 'predicted [0-9.]+ ms' "$out/s-build.txt" | head -1 | grep -oE '[0-9.]+')
             if [[ ! -f $eng ]]; then echo "STRATEGY|$model|$batch|$p|$strategy|${predicted:--}|-|-|$(grep -E '^tessel' "$out/s-build.txt" | head -1 | cut -c1-200)"; continue; fi
             timeout 90 "${java[@]}" org.tessel.cli.Tessel run "$eng" --iterations 200 --warmup 30 > "$out/s-run.txt" 2>&1
