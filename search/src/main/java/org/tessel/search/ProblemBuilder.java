@@ -184,6 +184,7 @@ public final class ProblemBuilder {
         // a member of a candidate may take the candidate's formats even where no standalone tactic runs it: the
         // fused tactic does (the hard rule in-group-choice-is-fused keeps such a choice inside a fused group)
         List<SearchProblem.Node> nodes = new ArrayList<>();
+        List<Integer> groupOnly = new ArrayList<>(); // nodes the rules leave no standalone choice: only a fused group runs them
         for (int i = 0; i < order.size(); i++) {
             Node n = order.get(i);
             List<PrecisionRule> rs = rulesOf.getOrDefault(i, List.of());
@@ -204,8 +205,39 @@ public final class ProblemBuilder {
             List<Choice> search = new ArrayList<>(SearchProblem.undominated(allowed, memoryBudget.isPresent(), preferenceOf.get(i)));
             search.addAll(allowedInGroup);
             nodes.add(new SearchProblem.Node(i, n.name(), n.opName(), choices, search, base[i]));
+            if (allowed.isEmpty() && fs.isEmpty()) groupOnly.add(i);
         }
+        requireAGroupFor(groupOnly, order, cands, rulesOf);
         return new SearchProblem(g.name(), nodes, cands, uses, pins, live, memoryBudget, g);
+    }
+
+    /**
+     * Each node the precision rules leave no standalone choice must be in some fused group whose members can all run at
+     * one of the group's formats under their rules (a group computes at one precision); otherwise no plan exists, and the
+     * user's rules are why: refused naming the node, its groups and the rules of their members that exclude each format.
+     */
+    private void requireAGroupFor(List<Integer> groupOnly, List<Node> order, List<SearchProblem.Candidate> cands, Map<Integer, List<PrecisionRule>> rulesOf) {
+        for (int i : groupOnly) {
+            List<String> why = new ArrayList<>();
+            boolean ok = false;
+            for (SearchProblem.Candidate c : cands) {
+                if (java.util.Arrays.stream(c.members()).noneMatch(m -> m == i)) continue;
+                Set<org.tessel.cost.Precision> groupPrecisions = new java.util.TreeSet<>();
+                for (Format f : c.fused().keySet()) if (precisions.contains(f.precision())) groupPrecisions.add(f.precision());
+                Set<org.tessel.cost.Precision> common = new java.util.TreeSet<>(groupPrecisions);
+                List<String> pinned = new ArrayList<>();
+                for (int m : c.members())
+                    for (PrecisionRule r : rulesOf.getOrDefault(m, List.of())) {
+                        common.retainAll(r.allowed());
+                        pinned.add(order.get(m).name() + " by '" + r.text() + "'");
+                    }
+                if (!common.isEmpty()) { ok = true; break; }
+                if (why.size() < 3) why.add(c.kind() + " group of " + java.util.Arrays.stream(c.members()).mapToObj(m -> order.get(m).name()).toList()
+                        + " (runs at " + groupPrecisions.stream().map(org.tessel.cost.Precision::text).toList() + "; members pinned: " + String.join(", ", pinned) + ")");
+            }
+            if (!ok) throw new IllegalArgumentException(order.get(i).describe() + ": the precision rules leave it no plan: at the precisions they allow it runs only inside a fused group, "
+                    + "and a group computes at one precision, which the rules of its members exclude" + (why.isEmpty() ? " (no fused group holds it)" : ": " + String.join("; ", why)));
+        }
     }
 
     /**

@@ -64,6 +64,21 @@ class InGroupChoicesTest {
         assertTrue(x.getMessage().contains("'" + p.node(node).name() + "'") && x.getMessage().contains("fuses no group holding it"), x.getMessage());
     }
 
+    @Test void pinsThatSplitTheOnlyGroupANodeCanRunInAreRefusedNamingTheRules() {
+        // the scores MatMul runs at fp16 only inside the attention group; pinning its softmax to fp32 leaves that group no precision
+        SearchOptions o = SearchOptions.defaults().withPrecisionRules(List.of(PrecisionRule.parse("encoder.layer.0.attention.self.scores=fp16"),
+                PrecisionRule.parse("encoder.layer.0.attention.self.softmax=fp32")));
+        var e = assertThrows(IllegalArgumentException.class,
+                () -> Searcher.problem(Searcher.prepare(org.tessel.ir.zoo.Zoo.build("bert-tiny", org.tessel.ir.zoo.ZooOptions.defaults())), o));
+        assertTrue(e.getMessage().startsWith("node 'encoder.layer.0.attention.self.scores' (MatMul): the precision rules leave it no plan")
+                && e.getMessage().contains("attention group of [") && e.getMessage().contains("softmax by 'encoder.layer.0.attention.self.softmax=fp32'"), e.getMessage());
+        // the same pins on one precision are a plan
+        SearchOptions same = SearchOptions.defaults().withPrecisionRules(List.of(PrecisionRule.parse("encoder.layer.0.attention.self.scores=fp16"),
+                PrecisionRule.parse("encoder.layer.0.attention.self.softmax=fp16")));
+        SearchProblem p = Searcher.problem(Searcher.prepare(org.tessel.ir.zoo.Zoo.build("bert-tiny", org.tessel.ir.zoo.ZooOptions.defaults())), same);
+        assertTrue(Searcher.run(p, "exact", same).feasible());
+    }
+
     @Test void aPinOnlyAGroupCanHonourIsAcceptedAndAPinNothingCanIsRefused() {
         SearchOptions o = SearchOptions.defaults().withPrecisionRules(List.of(PrecisionRule.parse("MatMul=fp16")));
         SearchProblem p = Searcher.problem(Searcher.prepare(org.tessel.ir.zoo.Zoo.build("bert-tiny", org.tessel.ir.zoo.ZooOptions.defaults())), o);
