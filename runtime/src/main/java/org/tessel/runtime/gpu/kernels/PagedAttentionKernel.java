@@ -191,13 +191,17 @@ public final class PagedAttentionKernel {
      * One decode step: {@code out = softmax(q K^T / sqrt(headDim)) V} per sequence and head over the
      * first {@code contextLens[b]} tokens of sequence b's blocks. {@code blockTables} and
      * {@code contextLens} are the device copies of what {@link #validate} checked; {@code workspace}
-     * holds {@link Plan#workspaceBytes} (null when the plan is not split). Allocates nothing, so it
-     * can be captured in a CUDA graph.
+     * holds {@link Plan#workspaceBytes} (null when the plan is not split). The plan must cover the
+     * longest context ({@link #plan} for it, or partitions x partitionSize at least that long): tokens
+     * past the last partition are not read. Allocates nothing, so it can be captured in a CUDA graph.
      */
     public static void decode(KernelCompiler kc, Config c, Plan p, DeviceBuffer q, DeviceBuffer kPool, DeviceBuffer vPool,
                               DeviceBuffer blockTables, DeviceBuffer contextLens, int maxBlocks, DeviceBuffer out, DeviceBuffer workspace, CudaStream s) {
         if (p.heads() != c.heads() || p.headDim() != c.headDim() || p.headsPerBlock() != c.headsPerBlock())
             throw new IllegalArgumentException("tessel.paged_attention: the plan is for " + p.heads() + " heads of " + p.headDim() + ", the cache has " + c.heads() + " of " + c.headDim());
+        if (p.partitionSize() < 1 || p.partitionSize() > MAX_PARTITION || p.partitions() < 1 || p.partitions() > MAX_PARTITIONS)
+            throw new IllegalArgumentException("tessel.paged_attention: " + p.partitions() + " partitions of " + p.partitionSize() + " tokens (at most "
+                    + MAX_PARTITIONS + " of at most " + MAX_PARTITION + ")");
         int batch = p.batch();
         long rows = (long) batch * c.heads() * c.headDim();
         Softmax.check(q, c.dtype(), rows, "query");

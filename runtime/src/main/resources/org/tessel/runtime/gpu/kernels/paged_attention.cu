@@ -20,13 +20,15 @@
 // and tessel_paged_attention_reduce combines them. Partitions starting at or past a sequence's
 // length do nothing; a sequence of length 0 gets zeros.
 //
-// Needs HEAD_DIM / 8 to divide 32, HPB <= 8, 16-byte aligned q and pools (the host checks).
+// Needs HEAD_DIM / 8 to divide 32, HPB <= 8, partition_size <= PA_MAX_PARTITION, 16-byte aligned q and
+// pools (the host checks).
 #ifndef PA_BF16
 #define PA_BF16 0
 #endif
 #define PA_WARPS 4
 #define PA_THREADS (PA_WARPS * 32)
 #define PA_UNROLL 4
+#define PA_MAX_PARTITION 512
 #define TPT (HEAD_DIM / 8)
 #define TPW (32 / TPT)
 #define PA_STEP (PA_WARPS * TPW * PA_UNROLL)
@@ -60,6 +62,7 @@ tessel_paged_attention(unsigned short* __restrict__ out, float* __restrict__ par
     // logits [HPB][partition_size], then (after pass 2) the warps' partial outputs [PA_WARPS][HPB][HEAD_DIM]
     extern __shared__ __align__(16) float pa_smem[];
     __shared__ float pa_max[HPB], pa_sum[HPB];
+    __shared__ int pa_blocks[PA_MAX_PARTITION + 1]; // a partition of P tokens spans at most P / block_size + 1 blocks
     const int part = blockIdx.x, nparts = gridDim.x, seq = blockIdx.z;
     const int h0 = blockIdx.y * HPB, kvh = h0 / (heads / kv_heads);
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, tg = lane / TPT, c = lane - tg * TPT;
@@ -71,7 +74,10 @@ tessel_paged_attention(unsigned short* __restrict__ out, float* __restrict__ par
         return;
     }
     const int end = min(start + partition_size, len), n = end - start;
-    const int* table = block_tables + (long long) seq * max_blocks;
+    // the partition's block ids, staged once so no K or V load waits on a table load
+    const int b_first = start / block_size, nb = (end - 1) / block_size - b_first + 1;
+    for (int i = tid; i < nb; i += PA_THREADS) pa_blocks[i] = block_tables[(long long) seq * max_blocks + b_first + i];
+    __syncthreads();
     const long long head_stride = (long long) block_size * HEAD_DIM, block_stride = (long long) kv_heads * head_stride;
     const long long chunk = (long long) kvh * head_stride + c * 8;
     float* logits = pa_smem;
@@ -93,7 +99,7 @@ tessel_paged_attention(unsigned short* __restrict__ out, float* __restrict__ par
                 kr[u] = make_uint4(0u, 0u, 0u, 0u);
                 if (t < end) {
                     int b = t / block_size;
-                    kr[u] = *reinterpret_cast<const uint4*>(k_pool + table[b] * block_stride + chunk + (long long) (t - b * block_size) * HEAD_DIM);
+                    kr[u] = *reinterpret_cast<const uint4*>(k_pool + pa_blocks[b - b_first] * block_stride + chunk + (long long) (t - b * block_size) * HEAD_DIM);
                 }
             }
 #pragma unroll
@@ -148,7 +154,7 @@ tessel_paged_attention(unsigned short* __restrict__ out, float* __restrict__ par
             vr[u] = make_uint4(0u, 0u, 0u, 0u);
             if (t < end) {
                 int b = t / block_size;
-                vr[u] = *reinterpret_cast<const uint4*>(v_pool + table[b] * block_stride + chunk + (long long) (t - b * block_size) * HEAD_DIM);
+                vr[u] = *reinterpret_cast<const uint4*>(v_pool + pa_blocks[b - b_first] * block_stride + chunk + (long long) (t - b * block_size) * HEAD_DIM);
             }
         }
 #pragma unroll
