@@ -76,8 +76,8 @@ public final class GpuPagedKvCache implements AutoCloseable {
      * Starts a decode step of one new token per sequence: reserves its slot (all or nothing: when
      * the free blocks cannot hold every sequence's next token, {@link KvCacheExhaustedException}
      * names the first that does not fit and nothing is taken), then synchronizes {@code stream}
-     * (an earlier step's kernels may still read the step buffers) and uploads block tables,
-     * context lengths (stored tokens + 1) and the new tokens' slots.
+     * (an earlier step's kernels may still read the step buffers), uploads block tables, context
+     * lengths (stored tokens + 1) and the new tokens' slots, and waits for the uploads.
      */
     public Step beginDecodeStep(List<String> seqs, CudaStream stream) {
         if (current != null) throw new IllegalStateException("a decode step of " + current.sequences() + " is still open; end it first");
@@ -114,6 +114,8 @@ public final class GpuPagedKvCache implements AutoCloseable {
         tables.copyFrom(packed);
         lens.copyFrom(ctx);
         slots.copyFrom(slot);
+        // the copies from pageable memory are ordered on the legacy stream, which a non-blocking stream does not wait for
+        if (stream != CudaStream.DEFAULT) CudaStream.DEFAULT.synchronize();
         return current = new Step(List.copyOf(seqs), ctx, slot, packed, maxBlocks, plan);
     }
 

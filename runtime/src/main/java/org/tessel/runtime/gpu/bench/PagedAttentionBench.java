@@ -62,6 +62,7 @@ public final class PagedAttentionBench {
              DeviceBuffer kPool = DeviceBuffer.allocate(c.poolBytes()); DeviceBuffer vPool = DeviceBuffer.allocate(c.poolBytes())) {
             fillRandom(kPool, r);
             fillRandom(vPool, r);
+            CudaStream.DEFAULT.synchronize(); // the fills run on the legacy stream, which s does not wait for
             for (int batch : BATCHES)
                 for (int context : CONTEXTS) {
                     try {
@@ -125,6 +126,7 @@ public final class PagedAttentionBench {
                 tables[k] = DeviceBuffer.allocate(4L * packed.length);
                 tables[k].copyFrom(packed);
             }
+            CudaStream.DEFAULT.synchronize(); // the uploads, likewise
             int[] next = {0};
             Runnable step = () -> PagedAttentionKernel.decode(kc, c, plan, dq, kPool, vPool, tables[next[0]++ % sets], dl, perSeq, out, ws, s);
             // compile and warm up outside the timings
