@@ -1,6 +1,7 @@
 // Host emulation driver of tessel.paged_attention / tessel.paged_kv_append (see run.sh): contexts 0, 1, 17, 300, 1000
 // (or short ones only), scattered blocks, tokens written by the append kernel, attention vs a double reference.
 #include "shim.h"
+#define PA_BLOCK_SIZE BS
 #include <cstdio>
 #include <random>
 #include "kernel_host.cu" // paged_attention.cu with its extern shared arrays pointed at g_dyn (run.sh)
@@ -72,7 +73,7 @@ int main(int argc, char** argv) {
     std::vector<float> po((size_t) batch * heads * nparts * hd, NAN), pm(batch * heads * nparts, NAN), ps(batch * heads * nparts, NAN);
     float scale = 1.0f / std::sqrt((float) hd);
     launch({nparts, heads / HPB, batch}, 128, [&] {
-        tessel_paged_attention(out.data(), po.data(), pm.data(), ps.data(), q.data(), kp.data(), vp.data(), packed.data(), lens.data(), heads, kvh, bs, maxBlocks, part, scale); });
+        tessel_paged_attention(out.data(), po.data(), pm.data(), ps.data(), q.data(), kp.data(), vp.data(), packed.data(), lens.data(), heads, kvh, maxBlocks, part, scale); });
     if (nparts > 1)
         launch({heads, batch, 1}, 128, [&] { tessel_paged_attention_reduce(out.data(), po.data(), pm.data(), ps.data(), lens.data(), heads, nparts, part); });
     double maxerr = 0, maxref = 0; int nonfinite = 0;

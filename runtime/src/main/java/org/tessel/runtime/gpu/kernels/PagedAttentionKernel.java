@@ -174,9 +174,10 @@ public final class PagedAttentionKernel {
                 throw new IllegalArgumentException("tessel.paged_kv_append: token " + i + "'s slot " + slots[i] + " is outside the pool's " + limit + " slots (-1 skips a token)");
     }
 
-    public static String source(DType t, int headDim, int headsPerBlock) {
-        return KernelCompiler.prelude() + "#define HEAD_DIM " + headDim + "\n#define HPB " + headsPerBlock + "\n#define PA_BF16 " + (t == DType.BF16 ? 1 : 0) + "\n"
-                + KernelCompiler.resource("paged_attention.cu");
+    /** The attention and reduction kernels for one storage type, head size, heads per block and block size. */
+    public static String source(DType t, int headDim, int headsPerBlock, int blockSize) {
+        return KernelCompiler.prelude() + "#define HEAD_DIM " + headDim + "\n#define HPB " + headsPerBlock + "\n#define PA_BLOCK_SIZE " + blockSize
+                + "\n#define PA_BF16 " + (t == DType.BF16 ? 1 : 0) + "\n" + KernelCompiler.resource("paged_attention.cu");
     }
 
     public static String appendSource(int headDim) {
@@ -184,7 +185,7 @@ public final class PagedAttentionKernel {
     }
 
     private static String program(Config c, Plan p) {
-        return "tessel_paged_attention_" + c.dtype().text() + "_d" + c.headDim() + "_g" + p.headsPerBlock() + ".cu";
+        return "tessel_paged_attention_" + c.dtype().text() + "_d" + c.headDim() + "_g" + p.headsPerBlock() + "_b" + c.blockSize() + ".cu";
     }
 
     /**
@@ -216,16 +217,16 @@ public final class PagedAttentionKernel {
             throw new IllegalArgumentException("tessel.paged_attention: the split step needs a workspace of " + p.workspaceBytes() + " bytes, got "
                     + (workspace == null ? "none" : workspace.bytes()));
         if (batch == 0) return;
-        CudaKernel k = kc.kernel(program(c, p), () -> source(c.dtype(), c.headDim(), p.headsPerBlock()), "tessel_paged_attention");
+        CudaKernel k = kc.kernel(program(c, p), () -> source(c.dtype(), c.headDim(), p.headsPerBlock(), c.blockSize()), "tessel_paged_attention");
         long parts = (long) batch * c.heads() * p.partitions();
         long ws = p.split() ? workspace.address() : 0;
         long partOut = ws, partMax = ws + 4 * parts * c.headDim(), partSum = partMax + 4 * parts;
         k.launch(p.partitions(), c.heads() / p.headsPerBlock(), batch, THREADS, 1, 1, p.sharedBytes(), s,
                 CudaKernel.args().ptr(out).ptr(p.split() ? partOut : 0).ptr(p.split() ? partMax : 0).ptr(p.split() ? partSum : 0)
                         .ptr(q).ptr(kPool).ptr(vPool).ptr(blockTables).ptr(contextLens)
-                        .i32(c.heads()).i32(c.kvHeads()).i32(c.blockSize()).i32(maxBlocks).i32(p.partitionSize()).f32(c.scale()));
+                        .i32(c.heads()).i32(c.kvHeads()).i32(maxBlocks).i32(p.partitionSize()).f32(c.scale()));
         if (!p.split()) return;
-        CudaKernel r = kc.kernel(program(c, p), () -> source(c.dtype(), c.headDim(), p.headsPerBlock()), "tessel_paged_attention_reduce");
+        CudaKernel r = kc.kernel(program(c, p), () -> source(c.dtype(), c.headDim(), p.headsPerBlock(), c.blockSize()), "tessel_paged_attention_reduce");
         r.launch(c.heads(), batch, 1, THREADS, 1, 1, 4 * p.partitions(), s,
                 CudaKernel.args().ptr(out).ptr(partOut).ptr(partMax).ptr(partSum).ptr(contextLens).i32(c.heads()).i32(p.partitions()).i32(p.partitionSize()));
     }

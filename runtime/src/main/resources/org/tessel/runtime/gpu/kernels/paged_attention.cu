@@ -20,6 +20,7 @@
 // and tessel_paged_attention_reduce combines them. Partitions starting at or past a sequence's
 // length do nothing; a sequence of length 0 gets zeros.
 //
+// Compiled per HEAD_DIM, HPB, PA_BLOCK_SIZE (tokens per block) and PA_BF16.
 // Needs HEAD_DIM / 8 to divide 32, HPB <= 8, partition_size <= PA_MAX_PARTITION, 16-byte aligned q and
 // pools (the host checks).
 #ifndef PA_BF16
@@ -58,7 +59,8 @@ extern "C" __global__ void __launch_bounds__(PA_THREADS)
 tessel_paged_attention(unsigned short* __restrict__ out, float* __restrict__ part_out, float* __restrict__ part_max, float* __restrict__ part_sum,
                        const unsigned short* __restrict__ q, const unsigned short* __restrict__ k_pool, const unsigned short* __restrict__ v_pool,
                        const int* __restrict__ block_tables, const int* __restrict__ context_lens,
-                       int heads, int kv_heads, int block_size, int max_blocks, int partition_size, float scale) {
+                       int heads, int kv_heads, int max_blocks, int partition_size, float scale) {
+    const int block_size = PA_BLOCK_SIZE; // compiled in: t / block_size is a multiply and shift (a shift for powers of two)
     // logits [HPB][partition_size], then (after pass 2) the warps' partial outputs [PA_WARPS][HPB][HEAD_DIM]
     extern __shared__ __align__(16) float pa_smem[];
     __shared__ float pa_max[HPB], pa_sum[HPB];
@@ -75,7 +77,7 @@ tessel_paged_attention(unsigned short* __restrict__ out, float* __restrict__ par
     }
     const int end = min(start + partition_size, len), n = end - start;
     // the partition's block ids, staged once so no K or V load waits on a table load
-    const int b_first = start / block_size, nb = (end - 1) / block_size - b_first + 1;
+    const int b_first = (int) ((unsigned) start / (unsigned) block_size), nb = (int) ((unsigned) (end - 1) / (unsigned) block_size) - b_first + 1;
     for (int i = tid; i < nb; i += PA_THREADS) pa_blocks[i] = block_tables[(long long) seq * max_blocks + b_first + i];
     __syncthreads();
     const long long head_stride = (long long) block_size * HEAD_DIM, block_stride = (long long) kv_heads * head_stride;
@@ -98,7 +100,7 @@ tessel_paged_attention(unsigned short* __restrict__ out, float* __restrict__ par
                 int t = t0 + u * TPW + tg;
                 kr[u] = make_uint4(0u, 0u, 0u, 0u);
                 if (t < end) {
-                    int b = t / block_size;
+                    int b = (int) ((unsigned) t / (unsigned) block_size); // t >= 0: no sign fix-up
                     kr[u] = *reinterpret_cast<const uint4*>(k_pool + pa_blocks[b - b_first] * block_stride + chunk + (long long) (t - b * block_size) * HEAD_DIM);
                 }
             }
@@ -153,7 +155,7 @@ tessel_paged_attention(unsigned short* __restrict__ out, float* __restrict__ par
             int t = t0 + u * TPW + tg;
             vr[u] = make_uint4(0u, 0u, 0u, 0u);
             if (t < end) {
-                int b = t / block_size;
+                int b = (int) ((unsigned) t / (unsigned) block_size);
                 vr[u] = *reinterpret_cast<const uint4*>(v_pool + pa_blocks[b - b_first] * block_stride + chunk + (long long) (t - b * block_size) * HEAD_DIM);
             }
         }
