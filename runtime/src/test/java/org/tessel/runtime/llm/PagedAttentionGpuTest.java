@@ -27,7 +27,7 @@ import org.tessel.runtime.gpu.kernels.PagedAttentionKernel;
  * {@code tessel.paged_attention} and {@code tessel.paged_kv_append} against the CPU reference
  * {@link PagedAttention#decode} on a {@link PagedKvCache} holding the same (rounded) keys and values
  * with scattered block tables: contexts 0, 1, 17, 300 and 4097 in one batch, block sizes 16 and 32,
- * 32 heads / 8 KV heads and 12 / 12, head sizes 64 and 128, f16 and bf16, under the planner's
+ * 32 heads / 8 KV heads, 12 / 12 and 32 / 4 (TinyLlama's group of 8: eight heads per block), head sizes 64 and 128, f16 and bf16, under the planner's
  * partitioning, forced 64- and 512-token partitions (split, with the reduction kernel) and one
  * partition (short contexts). Bound: max abs error 2e-3 (f16) and 8e-3 (bf16, whose output rounding
  * alone is up to 3.9e-3 at |out| < 2) on outputs of magnitude up to ~1.5 (V has a per-dimension bias in
@@ -53,7 +53,7 @@ class PagedAttentionGpuTest {
         GpuTestSupport.Checks checks = new GpuTestSupport.Checks();
         int sms = kc.context().device().smCount();
         for (DType t : new DType[] {DType.F16, DType.BF16})
-            for (int[] hk : new int[][] {{32, 8}, {12, 12}})
+            for (int[] hk : new int[][] {{32, 8}, {12, 12}, {32, 4}})
                 for (int hd : new int[] {64, 128})
                     for (int bs : new int[] {16, 32}) {
                         int heads = hk[0], kvh = hk[1];
