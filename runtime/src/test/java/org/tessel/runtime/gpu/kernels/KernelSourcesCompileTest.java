@@ -70,6 +70,11 @@ class KernelSourcesCompileTest {
         m.put("attention_bshd_f32_d32", TransformerKernels.attentionSource(DType.F32, 32));
         for (int d : new int[] {16, 32, 64, 128}) m.put("attention_mma_d" + d, MmaAttention.source(d));
         for (int d : new int[] {16, 64, 128}) m.put("attention_mma_qmask_d" + d, MmaAttention.source(d, true));
+        m.put("paged_attention_f16_d64_g4_b16", PagedAttentionKernel.source(DType.F16, 64, 4, 16));
+        m.put("paged_attention_bf16_d128_g1_b32", PagedAttentionKernel.source(DType.BF16, 128, 1, 32));
+        m.put("paged_attention_f16_d256_g8_b1", PagedAttentionKernel.source(DType.F16, 256, 8, 1));
+        m.put("paged_attention_bf16_d16_g3_b7", PagedAttentionKernel.source(DType.BF16, 16, 3, 7));
+        m.put("paged_kv_append_d64", PagedAttentionKernel.appendSource(64));
         m.put("transpose_f16_021", TransformerKernels.transposeSource(DType.F16, new int[] {2, 64, 49}, new int[] {0, 2, 1}));
         // the engine's elementwise kernels of BERT: the i64 mask cast (read as i32) with scalar literals, embeddings adds
         org.tessel.ir.Graph bert = org.tessel.ir.zoo.Zoo.build("bert-tiny");

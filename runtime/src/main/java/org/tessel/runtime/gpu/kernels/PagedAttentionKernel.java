@@ -1,0 +1,257 @@
+package org.tessel.runtime.gpu.kernels;
+
+import java.util.List;
+import org.tessel.api.DType;
+import org.tessel.runtime.cuda.CudaKernel;
+import org.tessel.runtime.cuda.CudaStream;
+import org.tessel.runtime.cuda.DeviceBuffer;
+
+/**
+ * {@code tessel.paged_attention}: decode attention (one query token per sequence) over a paged KV
+ * cache, for a batch of sequences of different lengths, plus {@code tessel.paged_kv_append}, which
+ * writes new tokens' keys and values into their cache slots. Templates: {@code paged_attention.cu},
+ * {@code paged_kv_append.cu}; the CPU reference is {@code org.tessel.runtime.llm.PagedAttention}.
+ *
+ * <p>Layouts (element type f16 or bf16, f32 math):
+ * <ul>
+ *   <li>K and V pools: [numBlocks, kvHeads, blockSize, headDim], the CPU {@code PagedKvCache}'s
+ *       layout (a block's slots for one KV head are contiguous);
+ *   <li>block tables: int32 [batch, maxBlocks], sequence b's token t in block
+ *       {@code tables[b * maxBlocks + t / blockSize]}, slot {@code t % blockSize}; entries past a
+ *       sequence's blocks are never read ({@link #packBlockTables} pads with 0);
+ *   <li>context lengths: int32 [batch] (tokens attended, the new one included);
+ *   <li>q and out: [batch, heads, headDim]; query head h reads KV head {@code h / (heads / kvHeads)}
+ *       (grouped-query attention); scale 1/sqrt(headDim).
+ * </ul>
+ *
+ * <p>Flash-decoding split ({@link #plan}): a sequence's context is cut into partitions of
+ * {@link Plan#partitionSize} tokens handled by separate thread blocks (one per partition, group of
+ * query heads sharing a KV head, and sequence), so one long sequence still fills the GPU; each writes
+ * its max score, sum of exponentials and normalised partial output to a workspace, and a second
+ * kernel combines them. With one partition the first kernel writes the output itself.
+ * Everything a launch needs is checked before it: {@link #unsupportedReason} for the configuration,
+ * {@link #validate} for a step's block tables and lengths (host copies), buffer sizes and alignment.
+ */
+public final class PagedAttentionKernel {
+    private PagedAttentionKernel() {}
+
+    /** Threads per block of both kernels, and the largest number of query heads one block takes. */
+    public static final int THREADS = 128, MAX_HEADS_PER_BLOCK = 8;
+    /** Partition sizes tried, largest first (tokens); {@link #MAX_PARTITIONS} bounds the reduction's shared memory. */
+    public static final int MAX_PARTITION = 512, MIN_PARTITION = 64, MAX_PARTITIONS = 4096;
+    /** Head sizes the kernel takes: a row is headDim / 8 16-byte chunks, one per lane, which must divide a warp. */
+    static final int[] HEAD_DIMS = {16, 32, 64, 128, 256};
+    /** Blocks per streaming multiprocessor the planner aims for before it stops halving the partition. */
+    static final int BLOCKS_PER_SM = 4;
+
+    /** The cache's geometry and head split; the constructor refuses what the kernels cannot run. */
+    public record Config(DType dtype, int heads, int kvHeads, int headDim, int blockSize, int numBlocks) {
+        public Config {
+            String why = unsupportedReason(dtype, heads, kvHeads, headDim, blockSize, numBlocks);
+            if (why != null) throw new IllegalArgumentException("tessel.paged_attention: " + why);
+        }
+
+        /** Query heads per KV head. */
+        public int group() { return heads / kvHeads; }
+
+        /** Query heads one thread block takes: the largest divisor of the group up to {@link #MAX_HEADS_PER_BLOCK}. */
+        public int headsPerBlock() { return PagedAttentionKernel.headsPerBlock(group()); }
+
+        public float scale() { return (float) (1 / Math.sqrt(headDim)); }
+
+        /** Elements of one K (or V) pool: numBlocks * kvHeads * blockSize * headDim. */
+        public long poolElements() { return (long) numBlocks * kvHeads * blockSize * headDim; }
+
+        public long poolBytes() { return poolElements() * dtype.bytes(); }
+
+        /** Bytes of K and V one token occupies over all KV heads. */
+        public long kvBytesPerToken() { return 2L * kvHeads * headDim * dtype.bytes(); }
+    }
+
+    /** Why the kernels cannot take this configuration ({@code null}: they can). */
+    public static String unsupportedReason(DType t, int heads, int kvHeads, int headDim, int blockSize, int numBlocks) {
+        if (t != DType.F16 && t != DType.BF16) return "storage " + (t == null ? "null" : t.text()) + " (the paged KV cache holds f16 or bf16)";
+        if (heads < 1 || kvHeads < 1) return "heads " + heads + " and kv_heads " + kvHeads + " must be positive";
+        if (heads % kvHeads != 0) return heads + " query heads cannot share " + kvHeads + " KV heads (heads must be a multiple of kv_heads)";
+        boolean dimOk = false;
+        for (int d : HEAD_DIMS) dimOk |= d == headDim;
+        if (!dimOk) return "head_dim " + headDim + " is not supported (16, 32, 64, 128 or 256: a row's 16-byte chunks must split a warp evenly)";
+        if (blockSize < 1) return "block size " + blockSize + " (needs at least 1 token)";
+        if (numBlocks < 1) return "the cache needs at least 1 block, got " + numBlocks;
+        if ((long) numBlocks * blockSize > Integer.MAX_VALUE) return numBlocks + " blocks of " + blockSize + " tokens exceed the int32 slot numbers";
+        return null;
+    }
+
+    /** The largest divisor of {@code group} that is at most {@link #MAX_HEADS_PER_BLOCK}. */
+    public static int headsPerBlock(int group) {
+        for (int g = Math.min(group, MAX_HEADS_PER_BLOCK); g > 1; g--)
+            if (group % g == 0) return g;
+        return 1;
+    }
+
+    /** The launch shape of one decode step. */
+    public record Plan(int batch, int heads, int headDim, int headsPerBlock, int partitionSize, int partitions) {
+        /** Whether the step runs split (partitions > 1) and needs the reduction kernel and a workspace. */
+        public boolean split() { return partitions > 1; }
+
+        /** Dynamic shared memory of the attention kernel: the logits [hpb, partition] or the warps' outputs [4, hpb, headDim], floats. */
+        public int sharedBytes() { return 4 * Math.max(headsPerBlock * partitionSize, 4 * headsPerBlock * headDim); }
+
+        /** Bytes of the workspace: partial outputs [batch, heads, partitions, headDim] then max and sum [batch, heads, partitions], f32; 0 unsplit. */
+        public long workspaceBytes() { return split() ? 4L * batch * heads * partitions * (headDim + 2) : 0; }
+
+        /** Thread blocks of the attention kernel. */
+        public long blocks() { return (long) partitions * (heads / headsPerBlock) * batch; }
+    }
+
+    /**
+     * The partition size for a step: the largest of 512, 256, 128, 64 tokens that still gives at
+     * least {@link #BLOCKS_PER_SM} blocks per SM over the batch's longest context (a batch of 64 long
+     * sequences runs 512-token partitions; one sequence is cut finer), and one partition when the
+     * longest context fits in it.
+     */
+    public static Plan plan(Config c, int batch, int maxContext, int smCount) {
+        if (batch < 0 || batch > 65535) throw new IllegalArgumentException("tessel.paged_attention: batch " + batch + " (the grid takes 0 to 65535 sequences)");
+        if (maxContext < 0) throw new IllegalArgumentException("tessel.paged_attention: negative context " + maxContext);
+        if (maxContext > (long) MAX_PARTITION * MAX_PARTITIONS)
+            throw new IllegalArgumentException("tessel.paged_attention: context of " + maxContext + " tokens exceeds " + MAX_PARTITIONS + " partitions of " + MAX_PARTITION);
+        int hpb = c.headsPerBlock(), groups = c.heads() / hpb, ctx = Math.max(1, maxContext);
+        int p = MAX_PARTITION;
+        while (p > MIN_PARTITION && (long) batch * groups * ceilDiv(ctx, p) < (long) BLOCKS_PER_SM * smCount) p /= 2;
+        return new Plan(batch, c.heads(), c.headDim(), hpb, p, ceilDiv(ctx, p));
+    }
+
+    private static int ceilDiv(int a, int b) { return (a + b - 1) / b; }
+
+    /** Block tables [batch, maxBlocks] int32, row-major, each row padded with 0 (never read). */
+    public static int[] packBlockTables(List<? extends List<Integer>> tables, int maxBlocks) {
+        int[] packed = new int[Math.multiplyExact(tables.size(), maxBlocks)];
+        for (int b = 0; b < tables.size(); b++) {
+            List<Integer> t = tables.get(b);
+            if (t.size() > maxBlocks) throw new IllegalArgumentException("sequence " + b + " has " + t.size() + " blocks, more than the table's " + maxBlocks);
+            for (int i = 0; i < t.size(); i++) packed[b * maxBlocks + i] = t.get(i);
+        }
+        return packed;
+    }
+
+    /** The longest block table of a batch (at least 1, so a packed table is never empty). */
+    public static int maxBlocks(List<? extends List<Integer>> tables) {
+        int m = 1;
+        for (List<Integer> t : tables) m = Math.max(m, t.size());
+        return m;
+    }
+
+    /**
+     * Checks a step's host-side block tables and context lengths against the cache before any launch:
+     * each length in [0, maxBlocks * blockSize] (a context longer than its table is refused), and every
+     * block a sequence's context touches a valid block id.
+     */
+    public static void validate(Config c, int[] contextLens, int[] blockTables, int maxBlocks) {
+        int batch = contextLens.length;
+        if (maxBlocks < 1) throw new IllegalArgumentException("tessel.paged_attention: block tables of " + maxBlocks + " entries");
+        if (blockTables.length != (long) batch * maxBlocks)
+            throw new IllegalArgumentException("tessel.paged_attention: block tables hold " + blockTables.length + " entries, expected batch " + batch + " x " + maxBlocks);
+        long slots = (long) maxBlocks * c.blockSize();
+        for (int b = 0; b < batch; b++) {
+            int len = contextLens[b];
+            if (len < 0) throw new IllegalArgumentException("tessel.paged_attention: sequence " + b + " has a negative context length " + len);
+            if (len > slots)
+                throw new IllegalArgumentException("tessel.paged_attention: sequence " + b + "'s context of " + len + " tokens is longer than its block table ("
+                        + maxBlocks + " blocks of " + c.blockSize() + " tokens = " + slots + " slots)");
+            for (int i = 0; i < ceilDiv(len, c.blockSize()); i++) {
+                int id = blockTables[b * maxBlocks + i];
+                if (id < 0 || id >= c.numBlocks())
+                    throw new IllegalArgumentException("tessel.paged_attention: sequence " + b + "'s block table entry " + i + " is block " + id + ", outside the pool of " + c.numBlocks());
+            }
+        }
+    }
+
+    /** Slots for {@link #append}: each in [-1, numBlocks * blockSize), -1 skipping its token. */
+    public static void validateSlots(Config c, int[] slots) {
+        long limit = (long) c.numBlocks() * c.blockSize();
+        for (int i = 0; i < slots.length; i++)
+            if (slots[i] < -1 || slots[i] >= limit)
+                throw new IllegalArgumentException("tessel.paged_kv_append: token " + i + "'s slot " + slots[i] + " is outside the pool's " + limit + " slots (-1 skips a token)");
+    }
+
+    /** The attention and reduction kernels for one storage type, head size, heads per block and block size. */
+    public static String source(DType t, int headDim, int headsPerBlock, int blockSize) {
+        return KernelCompiler.prelude() + "#define HEAD_DIM " + headDim + "\n#define HPB " + headsPerBlock + "\n#define PA_BLOCK_SIZE " + blockSize
+                + "\n#define PA_BF16 " + (t == DType.BF16 ? 1 : 0) + "\n" + KernelCompiler.resource("paged_attention.cu");
+    }
+
+    public static String appendSource(int headDim) {
+        return KernelCompiler.prelude() + "#define HEAD_DIM " + headDim + "\n" + KernelCompiler.resource("paged_kv_append.cu");
+    }
+
+    private static String program(Config c, Plan p) {
+        return "tessel_paged_attention_" + c.dtype().text() + "_d" + c.headDim() + "_g" + p.headsPerBlock() + "_b" + c.blockSize() + ".cu";
+    }
+
+    /**
+     * One decode step: {@code out = softmax(q K^T / sqrt(headDim)) V} per sequence and head over the
+     * first {@code contextLens[b]} tokens of sequence b's blocks. {@code blockTables} and
+     * {@code contextLens} are the device copies of what {@link #validate} checked; {@code workspace}
+     * holds {@link Plan#workspaceBytes} (null when the plan is not split). The plan must cover the
+     * longest context ({@link #plan} for it, or partitions x partitionSize at least that long): tokens
+     * past the last partition are not read. Allocates nothing, so it can be captured in a CUDA graph.
+     */
+    public static void decode(KernelCompiler kc, Config c, Plan p, DeviceBuffer q, DeviceBuffer kPool, DeviceBuffer vPool,
+                              DeviceBuffer blockTables, DeviceBuffer contextLens, int maxBlocks, DeviceBuffer out, DeviceBuffer workspace, CudaStream s) {
+        if (p.heads() != c.heads() || p.headDim() != c.headDim() || p.headsPerBlock() != c.headsPerBlock())
+            throw new IllegalArgumentException("tessel.paged_attention: the plan is for " + p.heads() + " heads of " + p.headDim() + ", the cache has " + c.heads() + " of " + c.headDim());
+        if (p.partitionSize() < 1 || p.partitionSize() > MAX_PARTITION || p.partitions() < 1 || p.partitions() > MAX_PARTITIONS)
+            throw new IllegalArgumentException("tessel.paged_attention: " + p.partitions() + " partitions of " + p.partitionSize() + " tokens (at most "
+                    + MAX_PARTITIONS + " of at most " + MAX_PARTITION + ")");
+        int batch = p.batch();
+        long rows = (long) batch * c.heads() * c.headDim();
+        Softmax.check(q, c.dtype(), rows, "query");
+        Softmax.check(out, c.dtype(), rows, "output");
+        Softmax.check(kPool, c.dtype(), c.poolElements(), "K pool");
+        Softmax.check(vPool, c.dtype(), c.poolElements(), "V pool");
+        Softmax.check(blockTables, DType.I32, (long) batch * maxBlocks, "block table");
+        Softmax.check(contextLens, DType.I32, batch, "context length");
+        for (DeviceBuffer b : new DeviceBuffer[] {q, kPool, vPool})
+            if (b.address() % 16 != 0) throw new IllegalArgumentException("tessel.paged_attention: q and the pools must be 16-byte aligned (16-byte loads)");
+        if (p.split() && (workspace == null || workspace.bytes() < p.workspaceBytes()))
+            throw new IllegalArgumentException("tessel.paged_attention: the split step needs a workspace of " + p.workspaceBytes() + " bytes, got "
+                    + (workspace == null ? "none" : workspace.bytes()));
+        if (batch == 0) return;
+        CudaKernel k = kc.kernel(program(c, p), () -> source(c.dtype(), c.headDim(), p.headsPerBlock(), c.blockSize()), "tessel_paged_attention");
+        long parts = (long) batch * c.heads() * p.partitions();
+        long ws = p.split() ? workspace.address() : 0;
+        long partOut = ws, partMax = ws + 4 * parts * c.headDim(), partSum = partMax + 4 * parts;
+        k.launch(p.partitions(), c.heads() / p.headsPerBlock(), batch, THREADS, 1, 1, p.sharedBytes(), s,
+                CudaKernel.args().ptr(out).ptr(p.split() ? partOut : 0).ptr(p.split() ? partMax : 0).ptr(p.split() ? partSum : 0)
+                        .ptr(q).ptr(kPool).ptr(vPool).ptr(blockTables).ptr(contextLens)
+                        .i32(c.heads()).i32(c.kvHeads()).i32(maxBlocks).i32(p.partitionSize()).f32(c.scale()));
+        if (!p.split()) return;
+        CudaKernel r = kc.kernel(program(c, p), () -> source(c.dtype(), c.headDim(), p.headsPerBlock(), c.blockSize()), "tessel_paged_attention_reduce");
+        r.launch(c.heads(), batch, 1, THREADS, 1, 1, 4 * p.partitions(), s,
+                CudaKernel.args().ptr(out).ptr(partOut).ptr(partMax).ptr(partSum).ptr(contextLens).i32(c.heads()).i32(p.partitions()).i32(p.partitionSize()));
+    }
+
+    /**
+     * Writes {@code tokens} tokens' keys and values ({@code kNew}, {@code vNew}: token i's
+     * kvHeads * headDim values at element i * ldk, i * ldv) into the pools at {@code slots[i]} =
+     * block * blockSize + slot (int32 on the device, -1 skips a token; {@link #validateSlots} checks
+     * the host copy).
+     */
+    public static void append(KernelCompiler kc, Config c, int tokens, DeviceBuffer kNew, long ldk, DeviceBuffer vNew, long ldv,
+                              DeviceBuffer slots, DeviceBuffer kPool, DeviceBuffer vPool, CudaStream s) {
+        long row = (long) c.kvHeads() * c.headDim();
+        if (ldk < row || ldv < row || ldk % 8 != 0 || ldv % 8 != 0)
+            throw new IllegalArgumentException("tessel.paged_kv_append: row strides " + ldk + " and " + ldv + " must be multiples of 8 of at least " + row);
+        if (tokens < 0) throw new IllegalArgumentException("tessel.paged_kv_append: " + tokens + " tokens");
+        if (tokens == 0) return;
+        Softmax.check(kNew, c.dtype(), (tokens - 1) * ldk + row, "new keys");
+        Softmax.check(vNew, c.dtype(), (tokens - 1) * ldv + row, "new values");
+        Softmax.check(slots, DType.I32, tokens, "slot");
+        Softmax.check(kPool, c.dtype(), c.poolElements(), "K pool");
+        Softmax.check(vPool, c.dtype(), c.poolElements(), "V pool");
+        for (DeviceBuffer b : new DeviceBuffer[] {kNew, vNew, kPool, vPool})
+            if (b.address() % 16 != 0) throw new IllegalArgumentException("tessel.paged_kv_append: the buffers must be 16-byte aligned (16-byte copies)");
+        CudaKernel k = kc.kernel("tessel_paged_kv_append_d" + c.headDim() + ".cu", () -> appendSource(c.headDim()), "tessel_paged_kv_append");
+        k.launch(tokens, THREADS, 0, s, CudaKernel.args().ptr(kPool).ptr(vPool).ptr(kNew).ptr(vNew).ptr(slots).i32(c.kvHeads()).i32(c.blockSize()).i64(ldk).i64(ldv));
+    }
+}

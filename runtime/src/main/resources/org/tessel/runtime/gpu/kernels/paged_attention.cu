@@ -1,0 +1,246 @@
+// tessel.paged_attention: decode attention (one query token per sequence) over a paged KV cache,
+// vLLM's PagedAttention with the flash-decoding split. The cache is two pools of fixed-size blocks
+// laid out like the CPU PagedKvCache, [num_blocks][kv_heads][block_size][HEAD_DIM] (a block's
+// slots for one KV head are contiguous), read through each sequence's block table
+// block_tables[seq * max_blocks + t / block_size]; token t of a sequence sits in slot
+// t % block_size. q and out are [batch][heads][HEAD_DIM]; query head h reads KV head
+// h / (heads / kv_heads) (grouped-query attention). Storage f16 (PA_BF16 0) or bf16 (PA_BF16 1),
+// f32 math; scores are scale * q.k; softmax in f32 with the partition's max subtracted.
+//
+// tessel_paged_attention: grid (partitions, heads / HPB, batch), PA_THREADS threads. Block (p, g, s)
+// takes tokens [p * partition_size, min((p + 1) * partition_size, len)) of sequence s for query heads
+// g * HPB ... g * HPB + HPB - 1, which share one KV head, so each K and V row is read once for all
+// HPB heads. A token's row is HEAD_DIM / 8 16-byte chunks, one per thread (TPT threads per token, TPW
+// tokens per warp step, PA_UNROLL steps of loads in flight per warp). Pass 1: q.k per token and head,
+// reduced over the token's TPT lanes, into shared memory; the partition's softmax per head (one warp
+// per head); pass 2: sum of p * v, reduced over the warp's tokens by shuffles and over the warps in
+// shared memory (fixed order, so results do not depend on timing). With one partition (gridDim.x == 1)
+// the block writes out; else the partition's normalised output, max score and sum of exponentials
+// go to part_out [batch][heads][partitions][HEAD_DIM], part_max and part_sum [batch][heads][partitions]
+// and tessel_paged_attention_reduce combines them. Partitions starting at or past a sequence's
+// length do nothing; a sequence of length 0 gets zeros.
+//
+// Compiled per HEAD_DIM, HPB, PA_BLOCK_SIZE (tokens per block) and PA_BF16.
+// Needs HEAD_DIM / 8 to divide 32, HPB <= 8, partition_size <= PA_MAX_PARTITION, 16-byte aligned q and
+// pools (the host checks).
+#ifndef PA_BF16
+#define PA_BF16 0
+#endif
+#define PA_WARPS 4
+#define PA_THREADS (PA_WARPS * 32)
+#define PA_UNROLL 4
+#define PA_MAX_PARTITION 512
+#define TPT (HEAD_DIM / 8)
+#define TPW (32 / TPT)
+#define PA_STEP (PA_WARPS * TPW * PA_UNROLL)
+
+__device__ __forceinline__ void pa_unpack8(uint4 u, float* f) {
+    unsigned w[4] = {u.x, u.y, u.z, u.w};
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+#if PA_BF16
+        f[2 * i] = __uint_as_float(w[i] << 16);
+        f[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
+#else
+        f[2 * i] = tessel_h2f((unsigned short) (w[i] & 0xffffu));
+        f[2 * i + 1] = tessel_h2f((unsigned short) (w[i] >> 16));
+#endif
+    }
+}
+__device__ __forceinline__ unsigned short pa_store(float f) {
+#if PA_BF16
+    return tessel_f2bf(f);
+#else
+    return tessel_f2h(f);
+#endif
+}
+
+extern "C" __global__ void __launch_bounds__(PA_THREADS)
+tessel_paged_attention(unsigned short* __restrict__ out, float* __restrict__ part_out, float* __restrict__ part_max, float* __restrict__ part_sum,
+                       const unsigned short* __restrict__ q, const unsigned short* __restrict__ k_pool, const unsigned short* __restrict__ v_pool,
+                       const int* __restrict__ block_tables, const int* __restrict__ context_lens,
+                       int heads, int kv_heads, int max_blocks, int partition_size, float scale) {
+    const int block_size = PA_BLOCK_SIZE; // compiled in: t / block_size is a multiply and shift (a shift for powers of two)
+    // logits [HPB][partition_size], then (after pass 2) the warps' partial outputs [PA_WARPS][HPB][HEAD_DIM]
+    extern __shared__ __align__(16) float pa_smem[];
+    __shared__ float pa_max[HPB], pa_sum[HPB];
+    __shared__ int pa_blocks[PA_MAX_PARTITION + 1]; // a partition of P tokens spans at most P / block_size + 1 blocks
+    const int part = blockIdx.x, nparts = gridDim.x, seq = blockIdx.z;
+    const int h0 = blockIdx.y * HPB, kvh = h0 / (heads / kv_heads);
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, tg = lane / TPT, c = lane - tg * TPT;
+    const int len = context_lens[seq], start = part * partition_size;
+    const long long row0 = (long long) seq * heads + h0; // (seq, h0)'s row of q, out and the partition arrays
+    if (start >= len) {
+        if (nparts == 1)
+            for (int e = tid; e < HPB * HEAD_DIM; e += PA_THREADS) out[row0 * HEAD_DIM + e] = 0;
+        return;
+    }
+    const int end = min(start + partition_size, len), n = end - start;
+    // the partition's block ids, staged once so no K or V load waits on a table load
+    const int b_first = (int) ((unsigned) start / (unsigned) block_size), nb = (int) ((unsigned) (end - 1) / (unsigned) block_size) - b_first + 1;
+    for (int i = tid; i < nb; i += PA_THREADS) pa_blocks[i] = block_tables[(long long) seq * max_blocks + b_first + i];
+    __syncthreads();
+    const long long head_stride = (long long) block_size * HEAD_DIM, block_stride = (long long) kv_heads * head_stride;
+    const long long chunk = (long long) kvh * head_stride + c * 8;
+    float* logits = pa_smem;
+
+    // pass 1: scores
+    {
+        float qf[HPB][8];
+#pragma unroll
+        for (int h = 0; h < HPB; h++) {
+            pa_unpack8(*reinterpret_cast<const uint4*>(q + (row0 + h) * HEAD_DIM + c * 8), qf[h]);
+#pragma unroll
+            for (int j = 0; j < 8; j++) qf[h][j] *= scale;
+        }
+        for (int t0 = start + warp * TPW * PA_UNROLL; t0 < end; t0 += PA_STEP) { // warp-uniform
+            uint4 kr[PA_UNROLL];
+#pragma unroll
+            for (int u = 0; u < PA_UNROLL; u++) {
+                int t = t0 + u * TPW + tg;
+                kr[u] = make_uint4(0u, 0u, 0u, 0u);
+                if (t < end) {
+                    int b = (int) ((unsigned) t / (unsigned) block_size); // t >= 0: no sign fix-up
+                    kr[u] = *reinterpret_cast<const uint4*>(k_pool + pa_blocks[b - b_first] * block_stride + chunk + (long long) (t - b * block_size) * HEAD_DIM);
+                }
+            }
+#pragma unroll
+            for (int u = 0; u < PA_UNROLL; u++) {
+                int t = t0 + u * TPW + tg;
+                float kf[8];
+                pa_unpack8(kr[u], kf);
+#pragma unroll
+                for (int h = 0; h < HPB; h++) {
+                    float s = 0.0f;
+#pragma unroll
+                    for (int j = 0; j < 8; j++) s = fmaf(qf[h][j], kf[j], s);
+#pragma unroll
+                    for (int o = TPT / 2; o > 0; o >>= 1) s += __shfl_xor_sync(TESSEL_FULL_MASK, s, o);
+                    if (c == 0 && t < end) logits[h * partition_size + (t - start)] = s;
+                }
+            }
+        }
+    }
+    __syncthreads();
+    // the partition's softmax, one warp per head
+    for (int h = warp; h < HPB; h += PA_WARPS) {
+        float* lh = logits + h * partition_size;
+        float m = TESSEL_NEG_INF;
+        for (int i = lane; i < n; i += 32) m = fmaxf(m, lh[i]);
+        m = tessel_warp_max(m);
+        float sum = 0.0f;
+        for (int i = lane; i < n; i += 32) {
+            float e = expf(lh[i] - m);
+            lh[i] = e;
+            sum += e;
+        }
+        sum = tessel_warp_sum(sum);
+        if (lane == 0) {
+            pa_max[h] = m;
+            pa_sum[h] = sum;
+        }
+    }
+    __syncthreads();
+
+    // pass 2: sum of p * v over the partition's tokens
+    float acc[HPB][8];
+#pragma unroll
+    for (int h = 0; h < HPB; h++)
+#pragma unroll
+        for (int j = 0; j < 8; j++) acc[h][j] = 0.0f;
+    for (int t0 = start + warp * TPW * PA_UNROLL; t0 < end; t0 += PA_STEP) {
+        uint4 vr[PA_UNROLL];
+#pragma unroll
+        for (int u = 0; u < PA_UNROLL; u++) {
+            int t = t0 + u * TPW + tg;
+            vr[u] = make_uint4(0u, 0u, 0u, 0u);
+            if (t < end) {
+                int b = (int) ((unsigned) t / (unsigned) block_size);
+                vr[u] = *reinterpret_cast<const uint4*>(v_pool + pa_blocks[b - b_first] * block_stride + chunk + (long long) (t - b * block_size) * HEAD_DIM);
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < PA_UNROLL; u++) {
+            int t = t0 + u * TPW + tg;
+            if (t < end) {
+                float vf[8];
+                pa_unpack8(vr[u], vf);
+#pragma unroll
+                for (int h = 0; h < HPB; h++) {
+                    float p = logits[h * partition_size + (t - start)];
+#pragma unroll
+                    for (int j = 0; j < 8; j++) acc[h][j] = fmaf(p, vf[j], acc[h][j]);
+                }
+            }
+        }
+    }
+    // over the warp's tokens: lanes with the same chunk c are TPT apart
+#pragma unroll
+    for (int o = TPT; o < 32; o <<= 1)
+#pragma unroll
+        for (int h = 0; h < HPB; h++)
+#pragma unroll
+            for (int j = 0; j < 8; j++) acc[h][j] += __shfl_xor_sync(TESSEL_FULL_MASK, acc[h][j], o);
+    __syncthreads(); // every warp is done with the logits: the buffer takes the warps' partial outputs
+    float* red = pa_smem;
+    if (tg == 0)
+#pragma unroll
+        for (int h = 0; h < HPB; h++) {
+            float4* dst = reinterpret_cast<float4*>(red + (warp * HPB + h) * HEAD_DIM + c * 8);
+            dst[0] = make_float4(acc[h][0], acc[h][1], acc[h][2], acc[h][3]);
+            dst[1] = make_float4(acc[h][4], acc[h][5], acc[h][6], acc[h][7]);
+        }
+    __syncthreads();
+    for (int e = tid; e < HPB * HEAD_DIM; e += PA_THREADS) {
+        float o = 0.0f;
+#pragma unroll
+        for (int w = 0; w < PA_WARPS; w++) o += red[w * HPB * HEAD_DIM + e];
+        int h = e / HEAD_DIM, d = e - h * HEAD_DIM;
+        o /= pa_sum[h];
+        if (nparts == 1) out[(row0 + h) * HEAD_DIM + d] = pa_store(o);
+        else part_out[((row0 + h) * nparts + part) * HEAD_DIM + d] = o;
+    }
+    if (nparts > 1 && tid < HPB) {
+        long long i = (row0 + tid) * nparts + part;
+        part_max[i] = pa_max[tid];
+        part_sum[i] = pa_sum[tid];
+    }
+}
+
+// Combines the partitions of tessel_paged_attention: grid (heads, batch), PA_THREADS threads,
+// dynamic shared memory of max_parts floats. With M the largest partition max, partition i weighs
+// w_i = part_sum_i * exp(part_max_i - M), and out = sum_i w_i * part_out_i / sum_i w_i over the
+// sequence's ceil(len / partition_size) partitions (none: zeros).
+extern "C" __global__ void __launch_bounds__(PA_THREADS)
+tessel_paged_attention_reduce(unsigned short* __restrict__ out, const float* __restrict__ part_out, const float* __restrict__ part_max,
+                              const float* __restrict__ part_sum, const int* __restrict__ context_lens, int heads, int max_parts, int partition_size) {
+    extern __shared__ float pa_weights[];
+    __shared__ float red[32];
+    const int h = blockIdx.x, seq = blockIdx.y, tid = threadIdx.x;
+    const long long row = (long long) seq * heads + h;
+    const int len = context_lens[seq];
+    const int np = min((len + partition_size - 1) / partition_size, max_parts);
+    if (np <= 0) {
+        for (int d = tid; d < HEAD_DIM; d += PA_THREADS) out[row * HEAD_DIM + d] = 0;
+        return;
+    }
+    const float* pm = part_max + row * max_parts;
+    const float* ps = part_sum + row * max_parts;
+    float m = TESSEL_NEG_INF;
+    for (int i = tid; i < np; i += PA_THREADS) m = fmaxf(m, pm[i]);
+    m = tessel_block_max(m, red);
+    float s = 0.0f;
+    for (int i = tid; i < np; i += PA_THREADS) {
+        float w = ps[i] * expf(pm[i] - m);
+        pa_weights[i] = w;
+        s += w;
+    }
+    s = tessel_block_sum(s, red); // its barriers publish pa_weights
+    const float inv = 1.0f / s;
+    const float* po = part_out + row * max_parts * HEAD_DIM;
+    for (int d = tid; d < HEAD_DIM; d += PA_THREADS) {
+        float o = 0.0f;
+        for (int i = 0; i < np; i++) o = fmaf(pa_weights[i], po[(long long) i * HEAD_DIM + d], o);
+        out[row * HEAD_DIM + d] = pa_store(o * inv);
+    }
+}
