@@ -1,0 +1,236 @@
+package org.tessel.runtime.gpu.kernels;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.tessel.api.DType;
+import org.tessel.api.Shape;
+import org.tessel.api.Tensor;
+import org.tessel.runtime.cuda.ffm.CublasLt;
+import org.tessel.runtime.cuda.ffm.CudaDataType;
+import org.tessel.runtime.engine.PrecisionEmulation;
+
+/**
+ * The host side of the INT8 kernel layer, without a GPU: weight packing against
+ * PrecisionEmulation, the epilogue's reference arithmetic, every refusal's message, the cuBLASLt
+ * problem checks for CUBLAS_COMPUTE_32I, and (with nvcc on the PATH) that every INT8 kernel source
+ * compiles for compute_90.
+ */
+class Int8KernelsTest {
+    static Tensor random(SplittableRandom r, int... dims) {
+        Shape s = Shape.of(dims);
+        float[] v = new float[Math.toIntExact(s.numElements())];
+        for (int i = 0; i < v.length; i++) v[i] = (float) (r.nextDouble() * 2 - 1);
+        return Tensor.ofFloats(DType.F32, s, v);
+    }
+
+    @Test void perChannelWeightsDequantizeToPrecisionEmulationsFakeQuantization() {
+        SplittableRandom r = new SplittableRandom(1);
+        Tensor w = random(r, 6, 5, 3);
+        for (int axis = 0; axis < 3; axis++) {
+            Int8Weights q = Int8Weights.perChannel(w, axis);
+            Tensor fake = PrecisionEmulation.fakeQuantizePerChannel(w, axis);
+            assertArrayEquals(PrecisionEmulation.channelScales(w, axis), q.scales());
+            int[] d = w.shape().dims();
+            int ch = d[axis], inner = 1, outer = 1;
+            for (int i = axis + 1; i < 3; i++) inner *= d[i];
+            for (int i = 0; i < axis; i++) outer *= d[i];
+            for (int o = 0; o < outer; o++)
+                for (int c = 0; c < ch; c++)
+                    for (int i = 0; i < inner; i++) {
+                        int src = (o * ch + c) * inner + i, dst = c * q.channelSize() + o * inner + i;
+                        assertEquals(fake.getFloat(src), q.dequantized(dst), "axis " + axis + " element " + src);
+                        assertEquals(PrecisionEmulation.quantize(w.getFloat(src), q.scales()[c]), q.codes()[dst]);
+                    }
+        }
+    }
+
+    @Test void gemmWeightsComeOutAsNByKWhicheverWayTheyAreStored() {
+        SplittableRandom r = new SplittableRandom(2);
+        Tensor kn = random(r, 12, 8);
+        float[] t = new float[kn.size()];
+        for (int k = 0; k < 12; k++) for (int n = 0; n < 8; n++) t[n * 12 + k] = kn.getFloat(k * 8 + n);
+        Tensor nk = Tensor.ofFloats(DType.F32, Shape.of(8, 12), t);
+        Int8Weights a = Int8Weights.forGemm(kn, false), b = Int8Weights.forGemm(nk, true);
+        assertEquals(a, b);
+        assertEquals(8, a.channels());
+        assertEquals(12, a.channelSize());
+        // code [n, k] is w[k, n] quantized at channel n's scale
+        for (int n = 0; n < 8; n++)
+            for (int k = 0; k < 12; k++) assertEquals(PrecisionEmulation.quantize(kn.getFloat(k * 8 + n), a.scales()[n]), a.codes()[n * 12 + k]);
+    }
+
+    @Test void convWeightsArePackedKrsc() {
+        SplittableRandom r = new SplittableRandom(3);
+        Tensor w = random(r, 4, 8, 3, 2); // K C R S
+        Int8Weights q = Int8Weights.forConv(w);
+        Int8Weights plain = Int8Weights.perChannel(w, 0);
+        assertArrayEquals(plain.scales(), q.scales());
+        for (int k = 0; k < 4; k++)
+            for (int c = 0; c < 8; c++)
+                for (int rr = 0; rr < 3; rr++)
+                    for (int s = 0; s < 2; s++)
+                        assertEquals(plain.codes()[((k * 8 + c) * 3 + rr) * 2 + s], q.codes()[((k * 3 + rr) * 2 + s) * 8 + c]);
+    }
+
+    @Test void anAllZeroChannelHasScaleOneAndZeroCodes() {
+        Tensor w = Tensor.ofFloats(Shape.of(2, 4), 0, 0, 0, 0, 0.5f, -1f, 0.25f, 1f);
+        Int8Weights q = Int8Weights.perChannel(w, 0);
+        assertEquals(1f, q.scales()[0]);
+        assertArrayEquals(new byte[] {0, 0, 0, 0, 64, -127, 32, 127}, q.codes());
+        assertEquals(1f / 127f, q.scales()[1]);
+        float[] out = q.outputScales(0.5f);
+        assertEquals(0.5f, out[0]);
+        assertEquals(0.5f * (1f / 127f), out[1]);
+    }
+
+    @Test void weightQuantizationRefusesWhatItCannotQuantize() {
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> Int8Weights.perChannel(Tensor.zeros(DType.F16, Shape.of(2, 2)), 0))
+                .getMessage().contains("f32"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> Int8Weights.perChannel(Tensor.zeros(DType.F32, Shape.of(2, 2)), 2))
+                .getMessage().contains("axis 2"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> Int8Weights.forGemm(Tensor.zeros(DType.F32, Shape.of(2, 2, 2)), false))
+                .getMessage().contains("2-D"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> Int8Weights.forConv(Tensor.zeros(DType.F32, Shape.of(2, 2))))
+                .getMessage().contains("[K, C, R, S]"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> Int8Weights.perChannel(Tensor.zeros(DType.F32, Shape.of(2, 2)), 0).outputScales(0f))
+                .getMessage().contains("positive finite"));
+    }
+
+    @Test void epilogueReferenceRoundsHalvesToEvenClampsAndZeroesNaN() {
+        assertEquals(2, Int8Epilogue.referenceCode(2.5f, 1f));
+        assertEquals(4, Int8Epilogue.referenceCode(3.5f, 1f));
+        assertEquals(-2, Int8Epilogue.referenceCode(-2.5f, 1f));
+        assertEquals(127, Int8Epilogue.referenceCode(1e9f, 1f));
+        assertEquals(-127, Int8Epilogue.referenceCode(-1e9f, 1f));
+        assertEquals(0, Int8Epilogue.referenceCode(Float.NaN, 1f));
+        assertEquals(0f, Int8Epilogue.reference(-10, 0.5f, 1f, true, true));
+        assertEquals(-4f, Int8Epilogue.reference(-10, 0.5f, 1f, true, false));
+        assertEquals(-5f, Int8Epilogue.reference(-10, 0.5f, 1f, false, false));
+        // one f32 multiply then one f32 add, no fused multiply-add
+        float acc = 16_777_217f, s = 1.0000001f;
+        assertEquals((float) 16_777_217 * s + 0.3f, Int8Epilogue.reference(16_777_217, s, 0.3f, true, false));
+        assertEquals(acc, (float) 16_777_217); // the int32 -> f32 conversion rounds as the kernel's cvt.rn does
+    }
+
+    @Test void gemmSpecRefusalsNameTheDimension() {
+        IllegalArgumentException k = assertThrows(IllegalArgumentException.class, () -> new Int8Gemm.Spec(5, 8, 30));
+        assertTrue(k.getMessage().contains("K = 30") && k.getMessage().contains("multiple of 4") && k.getMessage().contains("[5x30] x [30x8]"), k.getMessage());
+        IllegalArgumentException n = assertThrows(IllegalArgumentException.class, () -> new Int8Gemm.Spec(5, 10, 32));
+        assertTrue(n.getMessage().contains("N = 10") && n.getMessage().contains("multiple of 4"), n.getMessage());
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> new Int8Gemm.Spec(0, 8, 32)).getMessage().contains("M=0"));
+        Int8Gemm.Spec ok = new Int8Gemm.Spec(33, 72, 40); // M is free
+        assertEquals(33L * 72 * 4, ok.accumulatorBytes());
+    }
+
+    @Test void convSpecRefusalsNameTheProblem() {
+        IllegalArgumentException c = assertThrows(IllegalArgumentException.class, () -> new Int8Conv.Spec(1, 3, 8, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1));
+        assertTrue(c.getMessage().contains("C = 3") && c.getMessage().contains("multiple of 4") && c.getMessage().contains("NHWC"), c.getMessage());
+        IllegalArgumentException k = assertThrows(IllegalArgumentException.class, () -> new Int8Conv.Spec(1, 4, 8, 8, 6, 3, 3, 1, 1, 1, 1, 1, 1));
+        assertTrue(k.getMessage().contains("K = 6"), k.getMessage());
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> new Int8Conv.Spec(1, 4, 2, 2, 4, 5, 5, 0, 0, 1, 1, 1, 1))
+                .getMessage().contains("larger than the padded input"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> new Int8Conv.Spec(1, 4, 8, 8, 4, 3, 3, 1, 1, 0, 1, 1, 1))
+                .getMessage().contains("strides"));
+        Int8Conv.Spec resnet = new Int8Conv.Spec(1, 64, 56, 56, 64, 3, 3, 1, 1, 1, 1, 1, 1);
+        assertEquals(56, resnet.outH());
+        assertEquals(56L * 56 * 64, resnet.outputElements());
+        Int8Conv.Spec strided = new Int8Conv.Spec(2, 8, 9, 7, 12, 3, 3, 1, 1, 2, 2, 1, 1);
+        assertEquals(5, strided.outH());
+        assertEquals(4, strided.outW());
+        assertEquals(Int8Epilogue.Accumulator.INT32, Int8Conv.tessel(resnet).accumulator());
+        assertEquals(0, Int8Conv.tessel(resnet).workspaceSize());
+    }
+
+    @Test void epilogueAndQuantizeRefuseBadTypesAndScales() {
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> Int8Epilogue.source(Int8Epilogue.Accumulator.INT32, DType.I32, false, false))
+                .getMessage().contains("i8, f32, f16 or bf16"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> new Int8Epilogue.Params(null, null, false, DType.F32, 1f))
+                .getMessage().contains("per-channel scales"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> Quantize.checkScale(Float.NaN, "x")).getMessage().contains("positive finite"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> Quantize.checkScale(0f, "x")).getMessage().contains("got 0.0"));
+    }
+
+    @Test void cublasLtProblemChecksTheInt32Configuration() {
+        CublasLt.Problem p = new CublasLt.Problem(true, false, 8, 5, 32, 32, 32, 8, CudaDataType.R_8I, CublasLt.ComputeType.C32I,
+                CublasLt.Epilogue.DEFAULT, CudaDataType.R_32I);
+        assertEquals(CudaDataType.R_32I, p.outType());
+        // the floating constructor keeps D in A's type
+        assertEquals(CudaDataType.R_16F, new CublasLt.Problem(false, false, 8, 8, 8, 8, 8, 8, CudaDataType.R_16F, CublasLt.ComputeType.C32F,
+                CublasLt.Epilogue.DEFAULT).outType());
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> new CublasLt.Problem(true, false, 8, 5, 32, 32, 32, 8, CudaDataType.R_8I,
+                CublasLt.ComputeType.C32I, CublasLt.Epilogue.RELU, CudaDataType.R_32I)).getMessage().contains("default epilogue"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> new CublasLt.Problem(true, false, 8, 5, 32, 32, 32, 8, CudaDataType.R_32F,
+                CublasLt.ComputeType.C32I, CublasLt.Epilogue.DEFAULT, CudaDataType.R_32I)).getMessage().contains("CUDA_R_8I"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> new CublasLt.Problem(true, false, 8, 5, 32, 32, 32, 8, CudaDataType.R_8I,
+                CublasLt.ComputeType.C32F, CublasLt.Epilogue.DEFAULT, CudaDataType.R_32I)).getMessage().contains("needs CUBLAS_COMPUTE_32I"));
+        assertEquals(3, CudaDataType.R_8I.code());
+        assertEquals(10, CudaDataType.R_32I.code());
+    }
+
+    @Test void epilogueSourcesSpecializeByDefines() {
+        String s = Int8Epilogue.source(Int8Epilogue.Accumulator.FLOAT, DType.I8, true, false);
+        assertTrue(s.contains("typedef float ACC;") && s.contains("tessel_q8((v), out_scale)") && s.contains("#define TESSEL_BIAS 1")
+                && s.contains("#define TESSEL_RELU 0"), s);
+        String f = Int8Epilogue.source(Int8Epilogue.Accumulator.INT32, DType.BF16, false, true);
+        assertTrue(f.contains("typedef int ACC;") && f.contains("tessel_f2bf") && f.contains("#define TESSEL_RELU 1"), f);
+    }
+
+    /** Every INT8 kernel specialization the GPU tests launch. */
+    static Map<String, String> sources() {
+        Map<String, String> m = new LinkedHashMap<>();
+        for (DType t : new DType[] {DType.F32, DType.F16, DType.BF16}) {
+            m.put("quantize_" + t.text(), Quantize.source(t));
+            m.put("dequantize_" + t.text(), Dequantize.source(t));
+        }
+        for (Int8Epilogue.Accumulator a : Int8Epilogue.Accumulator.values())
+            for (DType out : new DType[] {DType.I8, DType.F32, DType.F16, DType.BF16})
+                m.put("int8_epilogue_" + a + "_" + out.text(), Int8Epilogue.source(a, out, out != DType.F16, out != DType.F32));
+        m.put("int8_epilogue_plain_i8", Int8Epilogue.source(Int8Epilogue.Accumulator.INT32, DType.I8, false, false));
+        m.put("conv_int8_dp4a", Int8Conv.dp4aSource());
+        return m;
+    }
+
+    @Test void everyInt8KernelSourceCompilesWithNvcc(@TempDir Path dir) throws Exception {
+        assumeTrue(KernelSourcesCompileTest.nvccAvailable(), "nvcc is not on the PATH");
+        ExecutorService pool = Executors.newFixedThreadPool(2);
+        try {
+            List<Future<String>> results = new ArrayList<>();
+            for (Map.Entry<String, String> e : sources().entrySet()) {
+                Path cu = dir.resolve(e.getKey() + ".cu");
+                Files.writeString(cu, e.getValue());
+                results.add(pool.submit(() -> {
+                    Process p = new ProcessBuilder("nvcc", "-ptx", "-arch=compute_90", "-o", cu.toString().replace(".cu", ".ptx"), cu.toString())
+                            .redirectErrorStream(true).start();
+                    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                    if (p.waitFor() != 0) return cu.getFileName() + ":\n" + out;
+                    // the rounding the reference relies on: IEEE division, round-to-nearest-even, no FMA contraction
+                    String ptx = Files.readString(Path.of(cu.toString().replace(".cu", ".ptx")));
+                    if (ptx.contains("fma.rn.f32")) return cu.getFileName() + ": contains fma.rn.f32, the epilogue must not contract\n";
+                    return "";
+                }));
+            }
+            StringBuilder errors = new StringBuilder();
+            for (Future<String> f : results) errors.append(f.get());
+            assertEquals("", errors.toString(), "INT8 kernel sources that nvcc rejects");
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+}
