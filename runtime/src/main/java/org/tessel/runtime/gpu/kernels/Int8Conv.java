@@ -7,7 +7,7 @@ import org.tessel.runtime.cuda.DeviceBuffer;
 import org.tessel.runtime.cuda.ffm.Cudnn;
 
 /**
- * Tactics {@code cudnn.conv.int8} and {@code tessel.conv_int8_dp4a}: a 2-D INT8 convolution (groups
+ * Tactics {@code cudnn.conv.int8}, {@code tessel.conv_int8_dp4a} and {@code tessel.conv_int8_dp4a_direct}: a 2-D INT8 convolution (groups
  * = 1) of int8 NHWC activations [n, h, w, c] with int8 KRSC filters [k, r, s, c]
  * ({@link Int8Weights#forConv}), input and output channels multiples of 4, then
  * {@link Int8Epilogue} (per-channel scale, bias, ReLU, int8 or float NHWC output).
@@ -18,14 +18,17 @@ import org.tessel.runtime.cuda.ffm.Cudnn;
  *       IMPLICIT_PRECOMP_GEMM). cuDNN's legacy API has no int32 output, so its int32 sums arrive as
  *       f32: exact while |sum| stays within 2^24 (always when c*r*s*127*127 does, i.e. c*r*s &lt;= 1040,
  *       e.g. a 3x3 conv of 64 channels), otherwise rounded to 24 bits.
- *   <li>{@link Backend#TESSEL_DP4A}: Tessel's own kernel, one thread per output with dp4a (four int8
- *       products summed into an int32), exact int32 sums whatever the size. Slower than cuDNN's
- *       tensor-core kernels; it is the fallback where cuDNN refuses the INT8 configuration.
+ *   <li>{@link Backend#TESSEL_DP4A}: Tessel's own implicit-GEMM kernel with dp4a (four int8 products
+ *       summed into an int32): 64-pixel x 64-channel tiles staged through shared memory, 4 x 4 outputs
+ *       a thread, exact int32 sums whatever the size. No tensor cores, so slower than cuDNN's IMMA
+ *       kernels; it is the fallback where cuDNN refuses the INT8 configuration.
+ *   <li>{@link Backend#TESSEL_DP4A_DIRECT}: the plain form of the same, one thread per output (simple
+ *       enough to trust; a cross-check of the tiled kernel, and slow).
  * </ul>
  */
 public final class Int8Conv implements AutoCloseable {
     /** Who computes the sums. */
-    public enum Backend { CUDNN, TESSEL_DP4A }
+    public enum Backend { CUDNN, TESSEL_DP4A, TESSEL_DP4A_DIRECT }
 
     /** One convolution: x [n, c, h, w] (stored NHWC), filters [k, c, r, s] (stored KRSC), logical order. */
     public record Spec(int n, int c, int h, int w, int k, int r, int s, int padH, int padW, int strideH, int strideW,
@@ -99,8 +102,11 @@ public final class Int8Conv implements AutoCloseable {
         return new Int8Conv(Backend.CUDNN, spec, cudnn);
     }
 
-    /** Through Tessel's dp4a kernel (int32 sums; no library needed). */
+    /** Through Tessel's tiled dp4a kernel (int32 sums; no library needed). */
     public static Int8Conv tessel(Spec spec) { return new Int8Conv(Backend.TESSEL_DP4A, spec, null); }
+
+    /** Through Tessel's kernel of one thread per output (int32 sums; no library needed). */
+    public static Int8Conv tesselDirect(Spec spec) { return new Int8Conv(Backend.TESSEL_DP4A_DIRECT, spec, null); }
 
     public Backend backend() { return backend; }
 
@@ -118,6 +124,9 @@ public final class Int8Conv implements AutoCloseable {
     /** cuDNN's heuristic ranking for this INT8 configuration (empty for the dp4a kernel). */
     public List<Cudnn.AlgoPerf> heuristics() { return backend == Backend.CUDNN ? cudnn.heuristicAlgorithms(xd, wd, cd, yd) : List.of(); }
 
+    /** Pixels and channels of one tile of the tiled kernel (TESSEL_C8_BM, TESSEL_C8_BN in conv_int8.cu). */
+    static final int TILE = 64;
+
     public static String dp4aSource() { return KernelCompiler.prelude() + KernelCompiler.resource("conv_int8.cu"); }
 
     /** The sums acc [n, outH, outW, k] (NHWC; {@link #accumulator()}'s type) of int8 x (NHWC) and w (KRSC). */
@@ -132,12 +141,19 @@ public final class Int8Conv implements AutoCloseable {
             cudnn.forward(1f, xd, x.address(), wd, w.address(), cd, Cudnn.FwdAlgo.IMPLICIT_PRECOMP_GEMM, workspace == null ? 0 : workspace.address(),
                     have, 0f, yd, acc.address());
         } else {
-            CudaKernel k = kc.kernel("tessel_conv_int8_dp4a.cu", Int8Conv::dp4aSource, "tessel_conv_int8_dp4a");
-            long total = spec.outputElements();
-            k.launch(Launch.gridFor(total, 256), 256, 0, stream, CudaKernel.args().ptr(x).ptr(w).ptr(acc)
+            CudaKernel.Args args = CudaKernel.args().ptr(x).ptr(w).ptr(acc)
                     .i32(spec.n()).i32(spec.h()).i32(spec.w()).i32(spec.c() / 4).i32(spec.k()).i32(spec.r()).i32(spec.s())
                     .i32(spec.outH()).i32(spec.outW()).i32(spec.padH()).i32(spec.padW()).i32(spec.strideH()).i32(spec.strideW())
-                    .i32(spec.dilationH()).i32(spec.dilationW()));
+                    .i32(spec.dilationH()).i32(spec.dilationW());
+            if (backend == Backend.TESSEL_DP4A) {
+                CudaKernel k = kc.kernel("tessel_conv_int8_dp4a.cu", Int8Conv::dp4aSource, "tessel_conv_int8_dp4a_tiled");
+                long tilesM = (spec.outputRows() + TILE - 1) / TILE;
+                if (tilesM > Integer.MAX_VALUE) throw new IllegalArgumentException("tessel.conv_int8_dp4a: " + spec.outputRows() + " output pixels are too many for one grid");
+                k.launch((int) tilesM, (spec.k() + TILE - 1) / TILE, 1, 256, 1, 1, 0, stream, args);
+            } else {
+                CudaKernel k = kc.kernel("tessel_conv_int8_dp4a.cu", Int8Conv::dp4aSource, "tessel_conv_int8_dp4a");
+                k.launch(Launch.gridFor(spec.outputElements(), 256), 256, 0, stream, args);
+            }
         }
     }
 

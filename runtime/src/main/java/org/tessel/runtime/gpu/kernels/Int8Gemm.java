@@ -19,7 +19,9 @@ import org.tessel.runtime.cuda.ffm.CudaDataType;
  * column-major (X [M, K] row-major, ldb = K); D [N, M] column-major, ldd = N. cuBLASLt's m = N and
  * k = K and the leading dimensions K and N must be multiples of 4, and every pointer 4-byte aligned;
  * M is free. Hopper (sm_90) has no COL32 / COL4_4R2_8C orderings for IMMA, so this regular form is
- * the one that runs there.
+ * the one that runs there. The heuristic is asked with cuBLASLt's default preferences, which assume
+ * 256-byte aligned operands (every fresh {@link DeviceBuffer} is); a slice aligned to only 4 bytes
+ * passes {@link #runInt32}'s check but may be refused by the algorithm cuBLASLt chose.
  */
 public final class Int8Gemm implements AutoCloseable {
     /** M rows of activations, N output channels, K the contraction. */

@@ -229,6 +229,7 @@ class Int8KernelsGpuTest {
         {2, 8, 9, 7, 12, 3, 3, 1, 2, 1},      // odd sizes, stride 2
         {1, 32, 14, 14, 16, 1, 1, 0, 1, 1},   // 1x1
         {1, 4, 11, 13, 8, 3, 3, 2, 1, 2},     // dilation 2
+        {3, 20, 17, 10, 68, 5, 3, 1, 1, 1},   // tiles cut in both directions; c/4 = 5 words, odd against the 8-word steps
     };
 
     /** Java reference over NHWC x and KRSC w: sums [n, p, q, k]. */
@@ -282,11 +283,11 @@ class Int8KernelsGpuTest {
                 long[] sums = convReference(x, w.codes(), spec);
                 for (Int8Conv.Backend backend : Int8Conv.Backend.values()) {
                     if (backend == Int8Conv.Backend.CUDNN && cudnn == null) continue;
-                    String what = (backend == Int8Conv.Backend.CUDNN ? "cudnn.conv.int8 " : "tessel.conv_int8_dp4a ")
+                    String what = (switch (backend) { case CUDNN -> "cudnn.conv.int8 "; case TESSEL_DP4A -> "tessel.conv_int8_dp4a "; case TESSEL_DP4A_DIRECT -> "tessel.conv_int8_dp4a_direct "; })
                             + "n" + c[0] + "c" + c[1] + "h" + c[2] + "w" + c[3] + "k" + c[4] + "r" + c[5] + "s" + c[6] + " pad" + c[7] + " stride" + c[8] + " dil" + c[9];
                     Cudnn cd = cudnn;
                     checks.check(what, () -> {
-                        try (Int8Conv conv = backend == Int8Conv.Backend.CUDNN ? Int8Conv.cudnn(cd, spec) : Int8Conv.tessel(spec);
+                        try (Int8Conv conv = switch (backend) { case CUDNN -> Int8Conv.cudnn(cd, spec); case TESSEL_DP4A -> Int8Conv.tessel(spec); case TESSEL_DP4A_DIRECT -> Int8Conv.tesselDirect(spec); };
                              DeviceBuffer dx = DeviceBuffer.ofBytes(x); DeviceBuffer dw = DeviceBuffer.ofBytes(w.codes());
                              DeviceBuffer acc = DeviceBuffer.allocate(conv.accumulatorBytes());
                              DeviceBuffer ws = DeviceBuffer.allocate(Math.max(conv.workspaceSize(), 256))) {

@@ -123,10 +123,9 @@ class Int8KernelsTest {
         assertEquals(0f, Int8Epilogue.reference(-10, 0.5f, 1f, true, true));
         assertEquals(-4f, Int8Epilogue.reference(-10, 0.5f, 1f, true, false));
         assertEquals(-5f, Int8Epilogue.reference(-10, 0.5f, 1f, false, false));
-        // one f32 multiply then one f32 add, no fused multiply-add
-        float acc = 16_777_217f, s = 1.0000001f;
-        assertEquals((float) 16_777_217 * s + 0.3f, Int8Epilogue.reference(16_777_217, s, 0.3f, true, false));
-        assertEquals(acc, (float) 16_777_217); // the int32 -> f32 conversion rounds as the kernel's cvt.rn does
+        // the int32 sum is rounded to f32 first (as the kernel's cvt.rn.f32.s32), then one f32 multiply and one f32 add
+        float s = 1.0000001f;
+        assertEquals(16_777_216f * s + 0.3f, Int8Epilogue.reference(16_777_217, s, 0.3f, true, false));
     }
 
     @Test void gemmSpecRefusalsNameTheDimension() {
@@ -232,5 +231,44 @@ class Int8KernelsTest {
         } finally {
             pool.shutdownNow();
         }
+    }
+
+    static boolean gxxAvailable() {
+        try {
+            Process p = new ProcessBuilder("g++", "--version").redirectErrorStream(true).start();
+            p.getInputStream().readAllBytes();
+            return p.waitFor() == 0;
+        } catch (java.io.IOException e) {
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    /**
+     * The indexing of both dp4a convolution kernels (tiles cut in both directions, padding, strides,
+     * dilations, channel words not a multiple of the 8-word step), checked on the CPU: the kernel
+     * source itself is compiled with g++ under a small emulation of CUDA's threads, barriers and
+     * shared memory (dp4a done in C++), and its int32 sums compared with a direct loop.
+     */
+    @Test void dp4aConvKernelsComputeExactSumsUnderHostEmulation(@TempDir Path dir) throws Exception {
+        assumeTrue(gxxAvailable(), "g++ is not on the PATH");
+        String kernels = KernelCompiler.resource("conv_int8.cu");
+        String host = kernels.lines().filter(l -> !l.contains("asm(\"dp4a")).collect(java.util.stream.Collectors.joining("\n"));
+        assertTrue(host.length() < kernels.length(), "conv_int8.cu's PTX dp4a line moved: update the emulation");
+        Files.writeString(dir.resolve("kern.inc"), host);
+        try (java.io.InputStream in = Int8KernelsTest.class.getResourceAsStream("conv_int8_host_emulation.cpp")) {
+            Files.write(dir.resolve("emu.cpp"), in.readAllBytes());
+        }
+        Process cc = new ProcessBuilder("g++", "-std=c++20", "-O1", "-pthread", "-w", "-o", "emu", "emu.cpp").directory(dir.toFile()).redirectErrorStream(true).start();
+        String ccOut = new String(cc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, cc.waitFor(), "g++ failed on the emulated kernels:\n" + ccOut);
+        Process run = new ProcessBuilder(dir.resolve("emu").toString()).directory(dir.toFile()).redirectErrorStream(true).start();
+        String out = new String(run.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, run.waitFor(), out);
+        List<String> lines = out.lines().toList();
+        assertEquals(6, lines.size(), out);
+        for (String l : lines) assertTrue(l.endsWith("direct 0 tiled 0 off"), out);
     }
 }
