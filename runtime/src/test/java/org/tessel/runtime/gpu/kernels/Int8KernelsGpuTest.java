@@ -11,6 +11,7 @@ import org.junit.jupiter.api.Test;
 import org.tessel.api.DType;
 import org.tessel.api.Shape;
 import org.tessel.api.Tensor;
+import org.tessel.runtime.cuda.CudaEvent;
 import org.tessel.runtime.cuda.CudaStream;
 import org.tessel.runtime.cuda.DeviceBuffer;
 import org.tessel.runtime.cuda.ffm.CublasLt;
@@ -32,11 +33,49 @@ import org.tessel.runtime.gpu.HostTensors;
 class Int8KernelsGpuTest {
     static final CudaStream S = CudaStream.DEFAULT;
 
-    /** Prints a RESULT line and fails when {@code bad} elements of {@code total} are off. */
-    static void exact(String what, String detail, long bad, long total, String firstBad) {
-        boolean ok = bad == 0;
-        System.out.println("RESULT|" + what + "|" + detail + "|" + bad + " of " + total + " off|" + (ok ? "ok" : "FAIL"));
-        assertTrue(ok, () -> what + ": " + bad + " of " + total + " elements differ from the reference; first " + firstBad);
+    /**
+     * Element-by-element comparison: an element is off when |got - want| exceeds {@code absTol} +
+     * {@code relTol} |want| (0 and 0: exact). {@link #report} prints a RESULT line in the suite's
+     * columns (what | type | detail | max abs difference | fraction off | tolerance | ok) and fails
+     * when any element is off.
+     */
+    static final class Tally {
+        final double absTol, relTol;
+        long total, bad;
+        double maxDiff;
+        String first = "";
+
+        Tally(double absTol, double relTol) { this.absTol = absTol; this.relTol = relTol; }
+
+        void add(long i, double got, double want, String context) {
+            total++;
+            double d = Math.abs(got - want);
+            if (!(d <= absTol + relTol * Math.abs(want))) {
+                if (bad++ == 0) first = "at " + i + ": got " + got + " want " + want + (context.isEmpty() ? "" : " (" + context + ")");
+                if (Double.isNaN(d)) d = Double.POSITIVE_INFINITY;
+            }
+            maxDiff = Math.max(maxDiff, d);
+        }
+
+        void report(String what, String type, String detail) {
+            boolean ok = bad == 0 && total > 0;
+            System.out.printf("RESULT|%s|%s|%s|%.3e|%.3e|%s|%s%n", what, type, detail, maxDiff, total == 0 ? 1.0 : (double) bad / total,
+                    relTol > 0 ? relTol + " rel" : absTol > 0 ? absTol + " abs" : "exact", ok ? "ok" : "FAIL");
+            assertTrue(ok, () -> what + ": " + bad + " of " + total + " elements differ from the reference (max difference " + maxDiff + "); first " + first);
+        }
+    }
+
+    /** Average milliseconds of {@code r} on the default stream (one warm-up, then 10 runs between events); prints an info RESULT line. */
+    static void time(String what, double ops, Runnable r) {
+        r.run();
+        try (CudaEvent start = new CudaEvent(); CudaEvent end = new CudaEvent()) {
+            start.record(S);
+            for (int i = 0; i < 10; i++) r.run();
+            end.record(S);
+            end.synchronize();
+            double ms = end.elapsedSince(start) / 10.0;
+            System.out.printf("RESULT|%s timing|-|%.4f ms, %.1f TOPS|-|-|-|info%n", what, ms, ops / (ms * 1e-3) / 1e12);
+        }
     }
 
     static byte[] randomCodes(SplittableRandom r, long n) {
@@ -72,13 +111,9 @@ class Int8KernelsGpuTest {
                     Quantize.run(kc, t, dx, dq, scale, n, S);
                     byte[] got = new byte[n];
                     dq.copyTo(got);
-                    long bad = 0;
-                    String first = "";
-                    for (int i = 0; i < n; i++) {
-                        int want = PrecisionEmulation.quantize(x.getFloat(i), scale);
-                        if (got[i] != want && bad++ == 0) first = "at " + i + ": x " + x.getFloat(i) + " got " + got[i] + " want " + want;
-                    }
-                    exact("tessel.quantize_i8 " + t.text(), "n=" + n + " scale=" + scale, bad, n, first);
+                    Tally tally = new Tally(0, 0);
+                    for (int i = 0; i < n; i++) tally.add(i, got[i], PrecisionEmulation.quantize(x.getFloat(i), scale), "x " + x.getFloat(i));
+                    tally.report("tessel.quantize_i8 " + t.text(), "i8", "n=" + n + " scale=" + scale);
                 }
             });
             checks.check("tessel.dequantize_i8 " + t.text(), () -> {
@@ -86,13 +121,9 @@ class Int8KernelsGpuTest {
                 try (DeviceBuffer dq = DeviceBuffer.ofBytes(codes); DeviceBuffer dy = GpuTestSupport.poisoned(t, n)) {
                     Dequantize.run(kc, t, dq, dy, scale, n, S);
                     Tensor got = HostTensors.download(dy, t, Shape.of(n));
-                    long bad = 0;
-                    String first = "";
-                    for (int i = 0; i < n; i++) {
-                        float want = Tensor.round(t, codes[i] * scale);
-                        if (Float.compare(got.getFloat(i), want) != 0 && bad++ == 0) first = "at " + i + ": code " + codes[i] + " got " + got.getFloat(i) + " want " + want;
-                    }
-                    exact("tessel.dequantize_i8 " + t.text(), "n=" + n + " scale=" + scale, bad, n, first);
+                    Tally tally = new Tally(0, 0);
+                    for (int i = 0; i < n; i++) tally.add(i, got.getFloat(i), Tensor.round(t, codes[i] * scale), "code " + codes[i]);
+                    tally.report("tessel.dequantize_i8 " + t.text(), t.text(), "n=" + n + " scale=" + scale);
                 }
             });
         }
@@ -125,29 +156,24 @@ class Int8KernelsGpuTest {
             ref[i] = Int8Epilogue.reference(sums[i], chScales[c], bias[c], v.bias(), v.relu());
             amax = Math.max(amax, Math.abs(ref[i]));
         }
-        float outScale = amax > 0 ? amax / 100f : 1f; // a few outputs saturate at +-127
+        float outScale = amax > 0 ? amax / 120f : 1f; // the largest outputs saturate at +-127
         try (DeviceBuffer ds = DeviceBuffer.ofFloats(chScales); DeviceBuffer db = DeviceBuffer.ofFloats(bias);
              DeviceBuffer dy = GpuTestSupport.poisoned(v.out(), n)) {
             Int8Epilogue.Params p = new Int8Epilogue.Params(ds, v.bias() ? db : null, v.relu(), v.out(), outScale);
             run.accept(p, dy);
-            long bad = 0;
-            String first = "";
+            Tally tally;
             if (v.out() == DType.I8) {
+                tally = new Tally(1, 0);
                 byte[] got = new byte[n];
                 dy.copyTo(got);
-                for (int i = 0; i < n; i++) {
-                    int want = Int8Epilogue.referenceCode(ref[i], outScale);
-                    if (Math.abs(got[i] - want) > 1 && bad++ == 0) first = "at " + i + ": got " + got[i] + " want " + want + " (v " + ref[i] + ")";
-                }
+                for (int i = 0; i < n; i++) tally.add(i, got[i], Int8Epilogue.referenceCode(ref[i], outScale), "v " + ref[i]);
             } else {
+                tally = new Tally(0, 1e-3);
                 Tensor got = HostTensors.download(dy, v.out(), Shape.of(n));
-                for (int i = 0; i < n; i++) {
-                    float want = Tensor.round(v.out(), ref[i]), g = got.getFloat(i);
-                    if (!(Math.abs(g - want) <= 1e-3 * Math.abs(want) + 1e-30) && bad++ == 0) first = "at " + i + ": got " + g + " want " + want;
-                }
+                for (int i = 0; i < n; i++) tally.add(i, got.getFloat(i), Tensor.round(v.out(), ref[i]), "");
             }
-            exact(what + " epilogue " + v.name(), accType + " acc, rows=" + rows + " channels=" + channels + (v.out() == DType.I8 ? " outScale=" + outScale : ""),
-                    bad, n, first);
+            tally.report(what + " epilogue " + v.name(), v.out().text(),
+                    accType + " acc, [" + rows + ", " + channels + "]" + (v.out() == DType.I8 ? " outScale=" + outScale : ""));
         }
     }
 
@@ -175,7 +201,7 @@ class Int8KernelsGpuTest {
         GpuTestSupport.Checks checks = new GpuTestSupport.Checks();
         SplittableRandom r = new SplittableRandom(82);
         try (CublasLt lt = CublasLt.create(); DeviceBuffer ws = DeviceBuffer.allocate(Int8Gemm.WORKSPACE_BYTES)) {
-            System.out.println("RESULT|cuBLASLt version " + lt.version() + " from " + lt.nativeLibrary().path() + "|-|info");
+            System.out.println("RESULT|cuBLASLt version " + lt.version() + " from " + lt.nativeLibrary().path() + "|-|-|-|-|-|info");
             for (int[] sh : GEMM_SHAPES) {
                 int m = sh[0], n = sh[1], k = sh[2];
                 String what = "cublaslt.gemm.int8 " + m + "x" + n + "x" + k;
@@ -188,33 +214,35 @@ class Int8KernelsGpuTest {
                 Int8Weights w = Int8Weights.forGemm(wf, false);
                 float[] chScales = w.outputScales(sa), bias = randomFloats(r, n, -1, 1);
                 long[] sums = gemmReference(x, w.codes(), m, n, k);
-                try (DeviceBuffer dx = DeviceBuffer.ofBytes(x); DeviceBuffer dw = DeviceBuffer.ofBytes(w.codes());
-                     DeviceBuffer acc = DeviceBuffer.allocate((long) m * n * 4);
-                     Int8Gemm gemm = Int8Gemm.plan(lt, new Int8Gemm.Spec(m, n, k), 8)) {
-                    for (int a = 0; a < Math.min(3, gemm.algos().size()); a++) {
-                        int algo = a;
-                        checks.check(what + " int32 algo " + algo, () -> {
-                            acc.fill((byte) 0x7F);
-                            gemm.runInt32(algo, dx, dw, acc, ws, S);
-                            int[] got = new int[m * n];
-                            acc.copyTo(got);
-                            long bad = 0;
-                            String first = "";
-                            for (int i = 0; i < got.length; i++)
-                                if (got[i] != sums[i] && bad++ == 0) first = "at [" + i / n + ", " + i % n + "]: got " + got[i] + " want " + sums[i];
-                            exact(what + " int32 algo " + algo, gemm.algos().size() + " algos, workspace " + gemm.algos().get(algo).workspaceBytes(), bad, got.length, first);
-                        });
+                checks.check(what + " plan", () -> {
+                    try (DeviceBuffer dx = DeviceBuffer.ofBytes(x); DeviceBuffer dw = DeviceBuffer.ofBytes(w.codes());
+                         DeviceBuffer acc = DeviceBuffer.allocate((long) m * n * 4);
+                         Int8Gemm gemm = Int8Gemm.plan(lt, new Int8Gemm.Spec(m, n, k), 8)) {
+                        for (int a = 0; a < Math.min(3, gemm.algos().size()); a++) {
+                            int algo = a;
+                            checks.check(what + " int32 algo " + algo, () -> {
+                                acc.fill((byte) 0x7F);
+                                gemm.runInt32(algo, dx, dw, acc, ws, S);
+                                int[] got = new int[m * n];
+                                acc.copyTo(got);
+                                Tally tally = new Tally(0, 0);
+                                for (int i = 0; i < got.length; i++) tally.add(i, got[i], sums[i], "");
+                                tally.report(what + " int32 algo " + algo, "i32", "[" + m + ", " + n + "], " + gemm.algos().size() + " algos, workspace "
+                                        + gemm.algos().get(algo).workspaceBytes());
+                            });
+                        }
+                        time(what + " int32", 2.0 * m * n * k, () -> gemm.runInt32(0, dx, dw, acc, ws, S));
+                        for (Variant v : VARIANTS) {
+                            checks.check(what + " epilogue " + v.name(), () -> checkEpilogue(what, Int8Epilogue.Accumulator.INT32, sums, m, n, chScales, bias, v,
+                                    (p, y) -> gemm.run(kc, dx, dw, acc, p, y, ws, S)));
+                        }
                     }
-                    for (Variant v : VARIANTS) {
-                        checks.check(what + " epilogue " + v.name(), () -> checkEpilogue(what, Int8Epilogue.Accumulator.INT32, sums, m, n, chScales, bias, v,
-                                (p, y) -> gemm.run(kc, dx, dw, acc, p, y, ws, S)));
-                    }
-                }
+                });
             }
             checks.check("cublaslt.gemm.int8 refuses K=30", () -> {
                 IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new Int8Gemm.Spec(5, 8, 30));
                 boolean ok = e.getMessage().contains("K = 30") && e.getMessage().contains("multiple of 4");
-                System.out.println("RESULT|cublaslt.gemm.int8 refuses 5x8x30|" + e.getMessage() + "|" + (ok ? "ok" : "FAIL"));
+                System.out.println("RESULT|cublaslt.gemm.int8 refuses 5x8x30|-|" + e.getMessage() + "|-|-|-|" + (ok ? "ok" : "FAIL"));
                 assertTrue(ok, e.getMessage());
             });
         }
@@ -265,9 +293,9 @@ class Int8KernelsGpuTest {
         Cudnn cudnn = null;
         try {
             cudnn = Cudnn.create();
-            System.out.println("RESULT|cuDNN version " + cudnn.version() + " from " + cudnn.nativeLibrary().path() + "|-|info");
+            System.out.println("RESULT|cuDNN version " + cudnn.version() + " from " + cudnn.nativeLibrary().path() + "|-|-|-|-|-|info");
         } catch (MissingLibraryException e) {
-            System.out.println("RESULT|cudnn.conv.int8|" + e.getMessage() + "|skipped");
+            System.out.println("RESULT|cudnn.conv.int8|-|" + e.getMessage() + "|-|-|-|skipped");
         }
         try {
             for (int[] c : CONV_SHAPES) {
@@ -294,18 +322,18 @@ class Int8KernelsGpuTest {
                             acc.fill((byte) 0x7F);
                             conv.runAccumulate(kc, dx, dw, acc, ws, S);
                             int total = sums.length;
-                            long bad = 0;
-                            String first = "";
+                            Tally tally = new Tally(0, 0);
                             if (conv.accumulator() == Int8Epilogue.Accumulator.INT32) {
                                 int[] got = new int[total];
                                 acc.copyTo(got);
-                                for (int i = 0; i < total; i++) if (got[i] != sums[i] && bad++ == 0) first = "at " + i + ": got " + got[i] + " want " + sums[i];
+                                for (int i = 0; i < total; i++) tally.add(i, got[i], sums[i], "");
                             } else {
                                 float[] got = new float[total];
                                 acc.copyTo(got);
-                                for (int i = 0; i < total; i++) if (got[i] != (float) sums[i] && bad++ == 0) first = "at " + i + ": got " + got[i] + " want " + sums[i];
+                                for (int i = 0; i < total; i++) tally.add(i, got[i], sums[i], "");
                             }
-                            exact(what + " sums", conv.accumulator() + " acc, workspace " + conv.workspaceSize(), bad, total, first);
+                            tally.report(what + " sums", conv.accumulator().dtype().text(), "[" + spec.outputRows() + ", " + spec.k() + "], workspace " + conv.workspaceSize());
+                            time(what + " sums", 2.0 * spec.outputElements() * spec.c() * spec.r() * spec.s(), () -> conv.runAccumulate(kc, dx, dw, acc, ws, S));
                             for (Variant v : VARIANTS)
                                 checkEpilogue(what, conv.accumulator(), sums, spec.outputRows(), spec.k(), chScales, bias, v,
                                         (p, y) -> conv.run(kc, dx, dw, acc, p, y, ws, S));
@@ -316,7 +344,7 @@ class Int8KernelsGpuTest {
             checks.check("int8 conv refuses C=3", () -> {
                 IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new Int8Conv.Spec(1, 3, 8, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1));
                 boolean ok = e.getMessage().contains("C = 3") && e.getMessage().contains("multiple of 4");
-                System.out.println("RESULT|int8 conv refuses C=3|" + e.getMessage() + "|" + (ok ? "ok" : "FAIL"));
+                System.out.println("RESULT|int8 conv refuses C=3|-|" + e.getMessage() + "|-|-|-|" + (ok ? "ok" : "FAIL"));
                 assertTrue(ok, e.getMessage());
             });
         } finally {
