@@ -47,6 +47,8 @@ class Int8KernelsGpuTest {
 
         Tally(double absTol, double relTol) { this.absTol = absTol; this.relTol = relTol; }
 
+        void add(long i, double got, double want) { add(i, got, want); }
+
         void add(long i, double got, double want, String context) {
             total++;
             double d = Math.abs(got - want);
@@ -166,11 +168,11 @@ class Int8KernelsGpuTest {
                 tally = new Tally(1, 0);
                 byte[] got = new byte[n];
                 dy.copyTo(got);
-                for (int i = 0; i < n; i++) tally.add(i, got[i], Int8Epilogue.referenceCode(ref[i], outScale), "v " + ref[i]);
+                for (int i = 0; i < n; i++) tally.add(i, got[i], Int8Epilogue.referenceCode(ref[i], outScale));
             } else {
                 tally = new Tally(0, 1e-3);
                 Tensor got = HostTensors.download(dy, v.out(), Shape.of(n));
-                for (int i = 0; i < n; i++) tally.add(i, got.getFloat(i), Tensor.round(v.out(), ref[i]), "");
+                for (int i = 0; i < n; i++) tally.add(i, got.getFloat(i), Tensor.round(v.out(), ref[i]));
             }
             tally.report(what + " epilogue " + v.name(), v.out().text(),
                     accType + " acc, [" + rows + ", " + channels + "]" + (v.out() == DType.I8 ? " outScale=" + outScale : ""));
@@ -226,7 +228,7 @@ class Int8KernelsGpuTest {
                                 int[] got = new int[m * n];
                                 acc.copyTo(got);
                                 Tally tally = new Tally(0, 0);
-                                for (int i = 0; i < got.length; i++) tally.add(i, got[i], sums[i], "");
+                                for (int i = 0; i < got.length; i++) tally.add(i, got[i], sums[i]);
                                 tally.report(what + " int32 algo " + algo, "i32", "[" + m + ", " + n + "], " + gemm.algos().size() + " algos, workspace "
                                         + gemm.algos().get(algo).workspaceBytes());
                             });
@@ -326,11 +328,11 @@ class Int8KernelsGpuTest {
                             if (conv.accumulator() == Int8Epilogue.Accumulator.INT32) {
                                 int[] got = new int[total];
                                 acc.copyTo(got);
-                                for (int i = 0; i < total; i++) tally.add(i, got[i], sums[i], "");
+                                for (int i = 0; i < total; i++) tally.add(i, got[i], sums[i]);
                             } else {
                                 float[] got = new float[total];
                                 acc.copyTo(got);
-                                for (int i = 0; i < total; i++) tally.add(i, got[i], sums[i], "");
+                                for (int i = 0; i < total; i++) tally.add(i, got[i], sums[i]);
                             }
                             tally.report(what + " sums", conv.accumulator().dtype().text(), "[" + spec.outputRows() + ", " + spec.k() + "], workspace " + conv.workspaceSize());
                             time(what + " sums", 2.0 * spec.outputElements() * spec.c() * spec.r() * spec.s(), () -> conv.runAccumulate(kc, dx, dw, acc, ws, S));
