@@ -271,4 +271,132 @@ class Int8KernelsTest {
         assertEquals(6, lines.size(), out);
         for (String l : lines) assertTrue(l.endsWith("direct 0 tiled 0 off"), out);
     }
+
+    /**
+     * Compiles {@code kernelSource} (a kernel's NVRTC source without the prelude) after the host
+     * shim and before {@code main}, runs it in {@code dir} with {@code args}, and fails on any error.
+     */
+    static void runOnHost(Path dir, String kernelSource, String main, String... args) throws Exception {
+        String shim;
+        try (java.io.InputStream in = Int8KernelsTest.class.getResourceAsStream("int8_host_shim.h")) {
+            shim = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+        Files.writeString(dir.resolve("k.cpp"), shim + kernelSource + "\n" + main);
+        Process cc = new ProcessBuilder("g++", "-std=c++17", "-O1", "-ffp-contract=off", "-w", "-o", "k", "k.cpp").directory(dir.toFile()).redirectErrorStream(true).start();
+        String ccOut = new String(cc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, cc.waitFor(), "g++ failed on the emulated kernel:\n" + ccOut);
+        List<String> cmd = new ArrayList<>(List.of(dir.resolve("k").toString()));
+        cmd.addAll(List.of(args));
+        Process run = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true).start();
+        String out = new String(run.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, run.waitFor(), out);
+    }
+
+    static java.nio.ByteBuffer le(int bytes) { return java.nio.ByteBuffer.allocate(bytes).order(java.nio.ByteOrder.LITTLE_ENDIAN); }
+
+    static String withoutPrelude(String source) {
+        String prelude = KernelCompiler.prelude();
+        assertTrue(source.startsWith(prelude), "the kernel source no longer starts with the prelude");
+        return source.substring(prelude.length());
+    }
+
+    /**
+     * quantize.cu's tessel_quantize_i8 (f32 input), run on the CPU under the host shim, gives
+     * PrecisionEmulation.quantize's code for every value: ties, both clamps, zeros, infinities, NaN.
+     */
+    @Test void quantizeKernelMatchesPrecisionEmulationUnderHostEmulation(@TempDir Path dir) throws Exception {
+        assumeTrue(gxxAvailable(), "g++ is not on the PATH");
+        SplittableRandom r = new SplittableRandom(4);
+        float scale = 0.0173f;
+        int n = 20_000;
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) v[i] = (float) (r.nextDouble() * 6 - 3);
+        for (int i = 0; i < 300; i++) v[i] = (i - 150 + 0.5f) * scale;
+        for (int i = 300; i < 600; i++) v[i] = (float) (i - 450) + 0.5f; // exact halves at scale 1 below
+        v[600] = 1e6f; v[601] = -1e6f; v[602] = 0f; v[603] = -0f; v[604] = Float.POSITIVE_INFINITY; v[605] = Float.NEGATIVE_INFINITY; v[606] = Float.NaN;
+        java.nio.ByteBuffer in = le(4 * n);
+        for (float f : v) in.putFloat(f);
+        Files.write(dir.resolve("in.bin"), in.array());
+        String main = """
+                int main(int argc, char** argv) {
+                    long long n = std::atoll(argv[1]);
+                    float scale = std::strtof(argv[2], nullptr);
+                    std::vector<float> in(n);
+                    std::vector<signed char> out(n);
+                    readFile("in.bin", in);
+                    tessel_quantize_i8(in.data(), out.data(), scale, n);
+                    writeFile(argv[3], out);
+                    return 0;
+                }
+                """;
+        for (float sc : new float[] {scale, 1f}) {
+            runOnHost(dir, withoutPrelude(Quantize.source(DType.F32)), main, Integer.toString(n), Float.toString(sc), "out.bin");
+            byte[] got = Files.readAllBytes(dir.resolve("out.bin"));
+            for (int i = 0; i < n; i++)
+                assertEquals(PrecisionEmulation.quantize(v[i], sc), got[i], "value " + v[i] + " at scale " + sc);
+        }
+    }
+
+    /**
+     * int8_epilogue.cu, run on the CPU under the host shim for int32 and f32 accumulators and int8,
+     * f32, bf16 and f16 outputs with and without bias and ReLU, gives exactly Int8Epilogue.reference
+     * (and referenceCode for int8), ties at the output scale included.
+     */
+    @Test void epilogueKernelMatchesItsJavaReferenceUnderHostEmulation(@TempDir Path dir) throws Exception {
+        assumeTrue(gxxAvailable(), "g++ is not on the PATH");
+        SplittableRandom r = new SplittableRandom(5);
+        int rows = 97, ch = 12, n = rows * ch;
+        int[] acc = new int[n];
+        for (int i = 0; i < n; i++) acc[i] = r.nextInt(-2_000_000, 2_000_000);
+        for (int i = 0; i < 100; i++) acc[i] = 2 * i - 99;              // odd: v = acc * 0.5 is a half-integer at channels of scale 0.5
+        acc[100] = Integer.MAX_VALUE; acc[101] = Integer.MIN_VALUE; acc[102] = 16_777_217;
+        float[] scales = new float[ch], bias = new float[ch];
+        for (int c = 0; c < ch; c++) { scales[c] = c % 3 == 0 ? 0.5f : (float) (r.nextDouble() * 1e-4); bias[c] = c % 3 == 0 ? 0f : (float) (r.nextDouble() * 4 - 2); }
+        java.nio.ByteBuffer sb = le(4 * ch), bb = le(4 * ch), ai = le(4 * n), af = le(4 * n);
+        for (int c = 0; c < ch; c++) { sb.putFloat(scales[c]); bb.putFloat(bias[c]); }
+        for (int a : acc) { ai.putInt(a); af.putFloat((float) a); }
+        Files.write(dir.resolve("scale.bin"), sb.array());
+        Files.write(dir.resolve("bias.bin"), bb.array());
+        Files.write(dir.resolve("acc_int.bin"), ai.array());
+        Files.write(dir.resolve("acc_float.bin"), af.array());
+        String main = """
+                int main(int argc, char** argv) {
+                    long long rows = std::atoll(argv[1]);
+                    int ch = std::atoi(argv[2]);
+                    float outScale = std::strtof(argv[3], nullptr);
+                    std::vector<ACC> acc(rows * ch);
+                    std::vector<float> scale(ch), bias(ch);
+                    std::vector<OUT> out(rows * ch);
+                    readFile(argv[4], acc);
+                    readFile("scale.bin", scale);
+                    readFile("bias.bin", bias);
+                    tessel_int8_epilogue(acc.data(), scale.data(), bias.data(), out.data(), outScale, rows, ch);
+                    writeFile("out.bin", out);
+                    return 0;
+                }
+                """;
+        float outScale = 1f;
+        for (Int8Epilogue.Accumulator a : Int8Epilogue.Accumulator.values())
+            for (DType out : new DType[] {DType.I8, DType.F32, DType.BF16, DType.F16})
+                for (int flags = 0; flags < 4; flags++) {
+                    // every bias / ReLU combination for int8 output; one each for the float outputs (compiles are slow)
+                    if (out != DType.I8 && flags != switch (out) { case F32 -> 1; case BF16 -> 3; default -> 2; }) continue;
+                    boolean hasBias = (flags & 1) != 0, relu = (flags & 2) != 0;
+                    String what = a + " -> " + out.text() + (hasBias ? " bias" : "") + (relu ? " relu" : "");
+                    runOnHost(dir, withoutPrelude(Int8Epilogue.source(a, out, hasBias, relu)), main, Integer.toString(rows), Integer.toString(ch),
+                            Float.toString(outScale), a == Int8Epilogue.Accumulator.INT32 ? "acc_int.bin" : "acc_float.bin");
+                    java.nio.ByteBuffer got = java.nio.ByteBuffer.wrap(Files.readAllBytes(dir.resolve("out.bin"))).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+                    for (int i = 0; i < n; i++) {
+                        int c = i % ch;
+                        double accValue = a == Int8Epilogue.Accumulator.INT32 ? acc[i] : (float) acc[i];
+                        float v = Int8Epilogue.reference(accValue, scales[c], bias[c], hasBias, relu);
+                        switch (out) {
+                            case I8 -> assertEquals(Int8Epilogue.referenceCode(v, outScale), got.get(i), what + " at " + i + " (v " + v + ")");
+                            case F32 -> assertEquals(v, got.getFloat(4 * i), what + " at " + i);
+                            case BF16 -> assertEquals(Tensor.roundBf16(v), Float.intBitsToFloat((got.getShort(2 * i) & 0xFFFF) << 16), what + " at " + i);
+                            default -> assertEquals(Tensor.round(DType.F16, v), Float.float16ToFloat(got.getShort(2 * i)), what + " at " + i);
+                        }
+                    }
+                }
+    }
 }
