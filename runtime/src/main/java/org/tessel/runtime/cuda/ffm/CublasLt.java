@@ -19,7 +19,8 @@ import java.util.List;
 
 /**
  * cuBLASLt through java.lang.foreign: column-major matmul D = epilogue(alpha * op(A) op(B) + beta * C)
- * with FP32, TF32, FP16 and BF16, the epilogues DEFAULT, RELU, BIAS, RELU_BIAS, GELU and GELU_BIAS,
+ * with FP32, TF32, FP16 and BF16 (and INT8 operands with exact int32 accumulation and output,
+ * CUBLAS_COMPUTE_32I), the epilogues DEFAULT, RELU, BIAS, RELU_BIAS, GELU and GELU_BIAS,
  * heuristic algorithm queries and a workspace. Enum values are those documented in cublasLt.h and
  * cublas_api.h; each constant says which.
  */
@@ -38,7 +39,9 @@ public final class CublasLt implements AutoCloseable {
         /** CUBLAS_COMPUTE_32F_FAST_16BF = 75 */
         C32F_FAST_16BF(75),
         /** CUBLAS_COMPUTE_32F_FAST_TF32 = 77 */
-        C32F_FAST_TF32(77);
+        C32F_FAST_TF32(77),
+        /** CUBLAS_COMPUTE_32I = 72: int8 A and B, int32 accumulation, scale type CUDA_R_32I (IMMA tensor cores) */
+        C32I(72);
 
         final int code;
         ComputeType(int c) { code = c; }
@@ -133,18 +136,45 @@ public final class CublasLt implements AutoCloseable {
 
     /**
      * One matmul problem in cuBLAS's column-major terms: D[m,n] = op(A) op(B) (+ bias[m]) with
-     * op(A) m x k and op(B) k x n; A, B, C and D have element type {@code dataType}; C is D.
+     * op(A) m x k and op(B) k x n; A and B have element type {@code dataType}, C and D
+     * {@code outType}; C is D. CUBLAS_COMPUTE_32I takes int8 A and B and an int32 D with the
+     * default epilogue only (cuBLASLt's int32-output configuration; its IMMA kernels also want
+     * A transposed, B not, and m, k and the leading dimensions multiples of 4: {@code Int8Gemm}
+     * checks those with Tessel's names for them).
      */
     public record Problem(boolean transA, boolean transB, int m, int n, int k, long lda, long ldb, long ldd,
-                          CudaDataType dataType, ComputeType computeType, Epilogue epilogue) {
+                          CudaDataType dataType, ComputeType computeType, Epilogue epilogue, CudaDataType outType) {
         public Problem {
             if (m <= 0 || n <= 0 || k <= 0) throw new IllegalArgumentException("matmul sizes must be positive, got m=" + m + " n=" + n + " k=" + k);
             if (computeType == ComputeType.C16F && dataType != CudaDataType.R_16F)
                 throw new IllegalArgumentException("CUBLAS_COMPUTE_16F needs f16 data, got " + dataType);
+            boolean intData = dataType == CudaDataType.R_8I || dataType == CudaDataType.R_32I || outType == CudaDataType.R_8I || outType == CudaDataType.R_32I;
+            if (computeType == ComputeType.C32I) {
+                if (dataType != CudaDataType.R_8I || outType != CudaDataType.R_32I)
+                    throw new IllegalArgumentException("CUBLAS_COMPUTE_32I takes int8 (CUDA_R_8I) A and B and an int32 (CUDA_R_32I) D, got " + dataType + " and " + outType);
+                if (epilogue != Epilogue.DEFAULT)
+                    throw new IllegalArgumentException("CUBLAS_COMPUTE_32I with an int32 D takes only the default epilogue, got " + epilogue);
+            } else if (intData) {
+                throw new IllegalArgumentException("integer data (" + dataType + " -> " + outType + ") needs CUBLAS_COMPUTE_32I, got " + computeType);
+            } else if (outType != dataType) {
+                throw new IllegalArgumentException("floating matmuls here write D in A's and B's type " + dataType + ", got " + outType);
+            }
         }
 
-        /** The scale type: f16 for CUBLAS_COMPUTE_16F, f32 otherwise. */
-        CudaDataType scaleType() { return computeType == ComputeType.C16F ? CudaDataType.R_16F : CudaDataType.R_32F; }
+        /** A problem whose C and D have A's and B's element type (every floating precision). */
+        public Problem(boolean transA, boolean transB, int m, int n, int k, long lda, long ldb, long ldd,
+                       CudaDataType dataType, ComputeType computeType, Epilogue epilogue) {
+            this(transA, transB, m, n, k, lda, ldb, ldd, dataType, computeType, epilogue, dataType);
+        }
+
+        /** The scale type (of alpha and beta): f16 for CUBLAS_COMPUTE_16F, int32 for CUBLAS_COMPUTE_32I, f32 otherwise. */
+        CudaDataType scaleType() {
+            return switch (computeType) {
+                case C16F -> CudaDataType.R_16F;
+                case C32I -> CudaDataType.R_32I;
+                default -> CudaDataType.R_32F;
+            };
+        }
     }
 
     /** One algorithm the heuristic proposed, with the workspace it needs and its wave count. */
@@ -171,7 +201,7 @@ public final class CublasLt implements AutoCloseable {
                 // stored shapes: A is m x k (k x m when transposed), B is k x n (n x k when transposed)
                 aLayout = layout(a, p.dataType(), p.transA() ? p.k() : p.m(), p.transA() ? p.m() : p.k(), p.lda());
                 bLayout = layout(a, p.dataType(), p.transB() ? p.n() : p.k(), p.transB() ? p.k() : p.n(), p.ldb());
-                dLayout = layout(a, p.dataType(), p.m(), p.n(), p.ldd());
+                dLayout = layout(a, p.outType(), p.m(), p.n(), p.ldd());
                 MemorySegment pslot = a.allocate(C_POINTER);
                 check("cublasLtMatmulPreferenceCreate", callInt(prefCreate, pslot));
                 MemorySegment pref = pslot.get(C_POINTER, 0);
@@ -244,6 +274,11 @@ public final class CublasLt implements AutoCloseable {
                 if (problem.scaleType() == CudaDataType.R_16F) {
                     al = ar.allocateFrom(ValueLayout.JAVA_SHORT, Float.floatToFloat16(alpha));
                     be = ar.allocateFrom(ValueLayout.JAVA_SHORT, Float.floatToFloat16(beta));
+                } else if (problem.scaleType() == CudaDataType.R_32I) {
+                    if (alpha != Math.rint(alpha) || beta != Math.rint(beta))
+                        throw new IllegalArgumentException("CUBLAS_COMPUTE_32I scales by int32 alpha and beta, got alpha " + alpha + " beta " + beta);
+                    al = ar.allocateFrom(ValueLayout.JAVA_INT, (int) alpha);
+                    be = ar.allocateFrom(ValueLayout.JAVA_INT, (int) beta);
                 } else {
                     al = ar.allocateFrom(ValueLayout.JAVA_FLOAT, alpha);
                     be = ar.allocateFrom(ValueLayout.JAVA_FLOAT, beta);

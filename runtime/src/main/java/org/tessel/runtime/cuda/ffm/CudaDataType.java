@@ -7,7 +7,11 @@ public enum CudaDataType {
     /** CUDA_R_16F */
     R_16F(2, 2),
     /** CUDA_R_16BF */
-    R_16BF(14, 2);
+    R_16BF(14, 2),
+    /** CUDA_R_8I = 3 (signed 8-bit integer: INT8 GEMM operands) */
+    R_8I(3, 1),
+    /** CUDA_R_32I = 10 (signed 32-bit integer: INT8 GEMM accumulators and scale type) */
+    R_32I(10, 4);
 
     private final int code;
     private final int bytes;

@@ -33,8 +33,12 @@ public final class Cudnn implements AutoCloseable {
     /** cudnnTensorFormat_t: CUDNN_TENSOR_NCHW = 0, CUDNN_TENSOR_NHWC = 1. */
     public enum Format { NCHW(0), NHWC(1); final int code; Format(int c) { code = c; } }
 
-    /** cudnnDataType_t: CUDNN_DATA_FLOAT = 0, CUDNN_DATA_HALF = 2, CUDNN_DATA_BFLOAT16 = 9. */
-    public enum DataType { FLOAT(0, 4), HALF(2, 2), BFLOAT16(9, 2); final int code, bytes; DataType(int c, int b) { code = c; bytes = b; } public int bytes() { return bytes; } }
+    /**
+     * cudnnDataType_t: CUDNN_DATA_FLOAT = 0, CUDNN_DATA_HALF = 2, CUDNN_DATA_INT8 = 3, CUDNN_DATA_INT32 = 4,
+     * CUDNN_DATA_BFLOAT16 = 9. INT8 tensors and filters go with NHWC / KRSC and an INT32 convolution
+     * compute type (cudnnConvolutionForward's INT8_CONFIG and INT8_EXT_CONFIG).
+     */
+    public enum DataType { FLOAT(0, 4), HALF(2, 2), BFLOAT16(9, 2), INT8(3, 1), INT32(4, 4); final int code, bytes; DataType(int c, int b) { code = c; bytes = b; } public int bytes() { return bytes; } }
 
     /** cudnnMathType_t: DEFAULT_MATH = 0, TENSOR_OP_MATH = 1, TENSOR_OP_MATH_ALLOW_CONVERSION = 2, FMA_MATH = 3. */
     public enum MathType { DEFAULT(0), TENSOR_OP(1), TENSOR_OP_ALLOW_CONVERSION(2), FMA(3); final int code; MathType(int c) { code = c; } }
