@@ -58,6 +58,11 @@ class TypedGraphPropertiesTest {
         Assume.that(retype(g, type));
         List<Tensor> in = PlanExecutionPropertiesTest.inputs(g, seed);
         List<Tensor> want = new ReferenceInterpreter().run(g, in);
+        double u0 = type == DType.BF16 ? Precision.BF16.relativeError() : Precision.FP16.relativeError();
+        // a graph whose outputs move by more than a few roundoffs when its inputs move by one (a division by a value
+        // near zero, a difference of near-equal values) is ill-conditioned there: no implementation in the type can meet a
+        // roundoff-sized bound on it, so it is not a test of the engine
+        Assume.that(conditioned(g, in, want, u0, seed));
         Graph opt = g.copy();
         new PassManager().run(opt, StandardPipelines.STANDARD);
         EnginePlan plan = PlanExecutionTest.randomPlan(opt, new SplittableRandom(seed));
@@ -76,7 +81,30 @@ class TypedGraphPropertiesTest {
     }
 
     @AfterContainer static void report() {
-        System.out.println("typed graph properties: graphs by type " + graphs + ", largest relative L2 error " + worst);
+        System.out.println("typed graph properties: graphs by type " + graphs + ", largest relative L2 error " + worst + ", ill-conditioned samples skipped " + illConditioned);
+    }
+
+    private static int illConditioned;
+
+    /**
+     * True when the reference's outputs on inputs perturbed by one roundoff of the type (each element times 1 + u·r,
+     * r uniform in [-1, 1]) stay within 4 roundoffs of its outputs on the inputs: the graph is well-conditioned at them.
+     */
+    static boolean conditioned(Graph g, List<Tensor> in, List<Tensor> want, double u, long seed) {
+        SplittableRandom r = new SplittableRandom(seed ^ 0x5DEECE66DL);
+        List<Tensor> moved = new java.util.ArrayList<>();
+        for (Tensor t : in) {
+            Tensor m = Tensor.zeros(t.dtype(), t.shape());
+            for (int i = 0; i < t.size(); i++) m.setDouble(i, t.getDouble(i) * (1 + u * r.nextDouble(-1, 1)));
+            moved.add(m);
+        }
+        List<Tensor> shifted = new ReferenceInterpreter().run(g, moved);
+        for (int k = 0; k < want.size(); k++)
+            if (want.get(k).dtype().isFloating() && PlanExecutionPropertiesTest.relativeL2(want.get(k), shifted.get(k)) > 4 * u) {
+                illConditioned++;
+                return false;
+            }
+        return true;
     }
 
     /**
