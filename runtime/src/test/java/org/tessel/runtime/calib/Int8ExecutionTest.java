@@ -48,6 +48,12 @@ class Int8ExecutionTest {
         return g;
     }
 
+    /** The model's logits where it ends in a Softmax, else its outputs as they are. */
+    static Graph graph(String model) {
+        Graph g = Zoo.build(model, ZooOptions.defaults());
+        return g.outputs().getFirst().producer().opName().equals("Softmax") ? logits(model) : g;
+    }
+
     static List<Tensor> input(Graph g, long seed) {
         java.util.SplittableRandom r = new java.util.SplittableRandom(seed);
         List<Tensor> in = new ArrayList<>();
@@ -146,17 +152,45 @@ class Int8ExecutionTest {
         assertTrue(ex2.getMessage().contains("no quantization scale for its tensor %" + dropped + " "), ex2.getMessage());
     }
 
-    /** No INT8 kernels exist for the GPU: its builder refuses an INT8 plan before any GPU work, naming the node. */
-    @Test void theGpuBuilderRefusesInt8Plans() {
+    /**
+     * The GPU builder takes an INT8 plan's convolutions (cuDNN's INT8 convolution with Tessel's epilogue): the plan passes
+     * its checks before any GPU work, its I/O precision is a floating one, and without the scales it is refused naming the
+     * node and the tensor.
+     */
+    @Test void theGpuBuilderTakesInt8ConvolutionsAndNamesWhatItCannot() {
         Graph g = logits("resnet50-tiny");
         Int8Build b = plan(g, new Calibrator.MinMax(), 1, List.of("layer1*conv*=int8"));
-        String first = b.applied().plan().nodes().stream().filter(n -> n.precision() == Precision.INT8).findFirst().orElseThrow().node();
-        var ex = assertThrows(org.tessel.runtime.gpu.engine.GpuEngineException.class,
-                () -> org.tessel.runtime.gpu.engine.GpuEngine.checkPlan(b.applied().graph(), b.applied().plan(), org.tessel.runtime.gpu.engine.GpuEngine.Precision.FP32));
-        assertTrue(ex.getMessage().startsWith("cannot build a GPU engine: the plan runs node '" + first + "'") && ex.getMessage().contains("at int8, and the GPU builder has no INT8 kernels yet"),
+        var planned = b.applied();
+        var io = org.tessel.runtime.gpu.engine.GpuEngine.precisionFor(planned.plan(), planned.graph());
+        assertTrue(io != org.tessel.runtime.gpu.engine.GpuEngine.Precision.INT8, "inputs are uploaded as floats: " + io);
+        int int8 = 0;
+        for (var n : planned.plan().nodes()) if (n.precision() == Precision.INT8) int8++;
+        assertTrue(int8 > 0, "the plan runs some node at INT8");
+        org.tessel.runtime.gpu.engine.GpuEngine.checkPlan(planned.graph(), planned.plan(), io);
+        String first = planned.plan().nodes().stream().filter(n -> n.precision() == Precision.INT8).findFirst().orElseThrow().node();
+        Map<String, Float> some = new java.util.TreeMap<>(planned.plan().quantization().scales());
+        some.remove(first);
+        var ex = assertThrows(org.tessel.runtime.gpu.engine.GpuEngineException.class, () -> org.tessel.runtime.gpu.engine.GpuEngine.checkPlan(planned.graph(),
+                planned.plan().withQuantization(new QuantizationTable("minmax", some, Map.of())), io));
+        assertTrue(ex.getMessage().startsWith("cannot build a GPU engine: the plan runs node '") && ex.getMessage().contains("at int8 and has no scale for its tensor %"),
                 ex.getMessage());
-        var ex2 = assertThrows(org.tessel.runtime.gpu.engine.GpuEngineException.class,
-                () -> org.tessel.runtime.gpu.engine.GpuEngine.precisionFor(b.applied().plan(), b.applied().graph()));
-        assertTrue(ex2.getMessage().contains("has no INT8 kernels yet"), ex2.getMessage());
+    }
+
+    /** What the INT8 GPU kernels cannot take is named before any GPU work: a GELU epilogue, K or N not a multiple of 4. */
+    @Test void int8GemmLimitsAreNamed() {
+        assertEquals(null, org.tessel.runtime.gpu.engine.Int8LayersAccess.gemmWhyNot(768, 3072, "Relu"));
+        assertTrue(org.tessel.runtime.gpu.engine.Int8LayersAccess.gemmWhyNot(768, 3072, "Gelu").contains("the INT8 GEMM epilogue takes bias, residual and ReLU (got Gelu)"));
+        assertTrue(org.tessel.runtime.gpu.engine.Int8LayersAccess.gemmWhyNot(30, 64, null).contains("multiples of 4 (got K=30, N=64)"));
+    }
+    /** The CPU half of Int8EngineGpuTest: the INT8 plans it builds on the GPU pass the GPU builder's checks. */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.CsvSource(delimiter = ';', value = {"resnet50-tiny;layer1*conv*=int8", "resnet50-tiny;layer*conv*=int8", "bert-tiny;*output.dense=int8"})
+    void theInt8PlansTheGpuTestBuildsPassTheBuildersChecks(String model, String rule) {
+        Int8Build b = plan(graph(model), new Calibrator.MinMax(), 2, List.of(rule, "*=fp32|int8"));
+        var a = b.applied();
+        long int8 = a.plan().nodes().stream().filter(n -> n.precision() == Precision.INT8).count();
+        assertTrue(int8 > 0, model + " " + rule + ": " + a.plan().precisionMix());
+        org.tessel.runtime.gpu.engine.GpuEngine.checkPlan(a.graph(), a.plan(), org.tessel.runtime.gpu.engine.GpuEngine.precisionFor(a.plan(), a.graph()));
+        System.out.println(model + " " + rule + ": " + a.plan().precisionMix());
     }
 }

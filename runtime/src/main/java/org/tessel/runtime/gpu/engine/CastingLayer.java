@@ -10,13 +10,17 @@ import org.tessel.runtime.gpu.kernels.KernelCompiler;
 
 /**
  * A layer whose node runs at another precision than some of the activations it reads are stored in: the casts the
- * plan's conversions imply on those edges ({@code tessel.cast}, rounding to nearest even), each into a copy in the
+ * plan's conversions imply on those edges ({@code tessel.cast}, rounding to nearest even; to int8 {@code tessel.quantize}
+ * and from it {@code tessel.dequantize}, at the tensor's scale), each into a copy in the
  * node's storage type, then the layer itself. The casts belong to the consumer's layer, so a layer profile counts
  * them in its time, and the layer still reports the tactic of its node.
  */
 final class CastingLayer implements Layer {
-    /** One cast: value {@code value} from {@code src} (stored {@code from}) into {@code dst} as {@code to}. */
-    record Step(String value, DType from, DType to, DeviceBuffer src, DeviceBuffer dst, long elements) {}
+    /**
+     * One cast: value {@code value} from {@code src} (stored {@code from}) into {@code dst} as {@code to}; to or from int8
+     * it quantizes or dequantizes at the tensor's {@code scale} (unused between floating types).
+     */
+    record Step(String value, DType from, DType to, DeviceBuffer src, DeviceBuffer dst, long elements, float scale) {}
 
     private final List<Step> steps;
     private final Layer layer;
@@ -34,7 +38,11 @@ final class CastingLayer implements Layer {
     @Override public LayerPlan plan() { return layer.plan(); }
 
     @Override public void enqueue(CudaStream stream) {
-        for (Step s : steps) Cast.run(compiler, s.from(), s.to(), s.src(), s.dst(), s.elements(), stream);
+        for (Step s : steps) {
+            if (s.to() == DType.I8) org.tessel.runtime.gpu.kernels.Quantize.run(compiler, s.from(), s.src(), s.dst(), s.scale(), s.elements(), stream);
+            else if (s.from() == DType.I8) org.tessel.runtime.gpu.kernels.Dequantize.run(compiler, s.to(), s.src(), s.dst(), s.scale(), s.elements(), stream);
+            else Cast.run(compiler, s.from(), s.to(), s.src(), s.dst(), s.elements(), stream);
+        }
         layer.enqueue(stream);
     }
 

@@ -51,7 +51,24 @@ public final class ConvLayers implements TacticImplementation {
     @Override public Layer build(LayerContext c, Node n, String tactic) {
         List<String> parts = GpuTactics.parts(tactic);
         Operands o = operands(n);
+        if (c.precision() == GpuEngine.Precision.INT8) {
+            String why = int8WhyNot(n, parts.get(0));
+            if (why != null) throw GpuEngineException.unsupported(n, why);
+            return Int8Layers.conv(c, n, o, parts.get(0));
+        }
         return conv(c, o, n, parts.get(0), parts.subList(1, parts.size()));
+    }
+
+    /** cuDNN's fused convolution runs INT8 (NHWC, one group, channels multiples of 4); the stem and depthwise kernels do not. */
+    @Override public String int8WhyNot(Node n, String id) {
+        if (!id.equals(GpuTactics.CONV_FUSED)) return id + " has no INT8 kernel on the GPU (" + GpuTactics.CONV_FUSED + " has)";
+        Operands o;
+        try {
+            o = operands(n);
+        } catch (GpuEngineException e) {
+            return e.getMessage();
+        }
+        return Int8Layers.convWhyNot(o, o.x().type().layout() == Layout.NHWC ? Layout.NHWC : Layout.NCHW);
     }
 
     /** The activation after a convolution: ReLU is clamp(0, inf), Clip is clamp(lo, hi). */

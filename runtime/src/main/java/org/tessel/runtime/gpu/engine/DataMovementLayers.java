@@ -86,6 +86,12 @@ public final class DataMovementLayers implements TacticImplementation {
         return Operands.layer(e, n, GpuTactics.COPY, out, s -> dst.copyFromAsync(src.slice(0, dst.bytes()), s));
     }
 
+    /** Data movement copies bits, so INT8 tensors (int8 codes) move as bytes: views, copies, reformats, Concat and Split. */
+    @Override public String int8WhyNot(Node n, String id) {
+        return java.util.Set.of(GpuTactics.VIEW, GpuTactics.COPY, GpuTactics.REFORMAT, GpuTactics.CONCAT, GpuTactics.SPLIT).contains(id) ? null
+                : id + " has no INT8 kernel on the GPU (views, copies, reformats, Concat and Split move int8 codes)";
+    }
+
     private static Layer reformat(LayerContext e, Node n) {
         if (ChannelPad.absorbs(e, n))
             return Operands.layer(e, n, GpuTactics.variant(GpuTactics.REFORMAT, "absorbed_by_stem"), n.output(), s -> {});

@@ -46,10 +46,41 @@ public final class GemmLayers implements TacticImplementation {
         String id = parts.get(0);
         if (n.opName().equals("Gemm")) {
             if (!id.equals(GpuTactics.GEMM)) throw GpuEngineException.unsupported(n, "a Gemm node runs as " + GpuTactics.GEMM + " (its C vector on the bias epilogue), not " + id);
+            if (c.precision() == GpuEngine.Precision.INT8) {
+                String why = int8WhyNot(n, id);
+                if (why != null) throw GpuEngineException.unsupported(n, why);
+                Attributes a = n.attrs();
+                return Int8Layers.gemm(c, n, id, n.input(0), n.input(1), a.getInt("transB", 0) != 0, n.numInputs() > 2 ? n.input(2) : null, null, false);
+            }
             return gemm(c, n, parts.size() > 1 ? parts.get(1) : null);
         }
         if (n.body() == null) throw GpuEngineException.unsupported(n, "tessel.Fused without a body");
         return gemmBiasAct(c, n, id);
+    }
+
+    /**
+     * cuBLASLt's INT8 GEMM (K and N multiples of 4) with Tessel's epilogue: a Gemm node (transA 0, alpha = beta = 1, a
+     * bias vector), or a gemm_bias_act body of 2-D constant weights with bias, residual and ReLU (no GELU or Tanh).
+     */
+    @Override public String int8WhyNot(Node n, String id) {
+        Node mm = n;
+        String act = null;
+        if (n.opName().equals("tessel.Fused")) {
+            if (n.body() == null) return "tessel.Fused without a body";
+            mm = null;
+            for (Node b : n.body().nodes()) {
+                if (b.opName().equals("MatMul") || b.opName().equals("Gemm")) mm = b;
+                else if (!b.opName().equals("Add")) act = b.opName().equals("Gelu") ? "Gelu" : b.opName();
+            }
+            if (mm == null) return "gemm_bias_act body without a MatMul";
+        }
+        if (mm.opName().equals("Gemm") && (mm.attrs().getInt("transA", 0) != 0 || mm.attrs().getFloat("alpha", 1f) != 1f || mm.attrs().getFloat("beta", 1f) != 1f))
+            return "an INT8 Gemm has transA 0 and alpha = beta = 1";
+        boolean transB = mm.opName().equals("Gemm") && mm.attrs().getInt("transB", 0) != 0;
+        Value w = mm.input(1);
+        if (w.type().rank() != 2) return "the INT8 GEMM's weights are 2-D (got " + w.type().shape() + ")";
+        int kk = mm.input(0).type().shape().dim(mm.input(0).type().rank() - 1), nn = transB ? w.type().shape().dim(0) : w.type().shape().dim(1);
+        return Int8Layers.gemmWhyNot(kk, nn, act);
     }
 
     /** The epilogue id a gemm_bias_act body asks for (its activation); the body is checked when built. */
@@ -120,6 +151,7 @@ public final class GemmLayers implements TacticImplementation {
             case TF32 -> CublasLtGemm.Precision.TF32;
             case FP16 -> CublasLtGemm.Precision.FP16;
             case BF16 -> CublasLtGemm.Precision.BF16;
+            case INT8 -> throw new IllegalArgumentException("an INT8 GEMM runs through Int8Layers, not a floating cuBLASLt plan");
         };
     }
 
@@ -182,6 +214,13 @@ public final class GemmLayers implements TacticImplementation {
         long m = x.type().numElements() / kk;
         if (m > Integer.MAX_VALUE) throw GpuEngineException.unsupported(n, "M = " + m + " rows is too many");
         if (y.type().numElements() != m * nn) throw GpuEngineException.unsupported(n, "output " + y.type().shape() + " is not [" + m + "," + nn + "]");
+        if (e.precision() == GpuEngine.Precision.INT8) {
+            if (act != Act.NONE && act != Act.RELU) throw GpuEngineException.unsupported(n, "the INT8 GEMM epilogue takes bias, residual and ReLU (got " + act.name().toLowerCase(java.util.Locale.ROOT) + ")");
+            String id = act == Act.RELU ? GpuTactics.GEMM_BIAS_RELU : GpuTactics.GEMM_BIAS;
+            if (!planned.equals(id)) throw GpuEngineException.unsupported(n, "the plan names " + planned + ", and this GEMM's epilogue is " + id + "'s");
+            if (w.constantValue() == null) throw GpuEngineException.unsupported(n, "INT8 weights %" + w.name() + " must be a constant");
+            return Int8Layers.gemm(e, n, id, x, w, transB, bias, residual, act == Act.RELU);
+        }
         CublasLtGemm.Precision lp = lp(e.precision());
         DeviceBuffer xb = e.activation(x), wb = e.weight(w, Layout.ANY), yb = e.activation(y);
         DeviceBuffer bb = bias == null ? null : e.weight(bias, Layout.ANY);

@@ -57,7 +57,9 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
         /** f16 storage, f16 tensor cores with f32 accumulation. */
         FP16(DType.F16),
         /** bf16 storage, bf16 tensor cores with f32 accumulation. */
-        BF16(DType.BF16);
+        BF16(DType.BF16),
+        /** int8 storage at the plan's per-tensor scales, int8 tensor cores with int32 accumulation (convolutions and GEMMs). */
+        INT8(DType.I8);
 
         final DType storage;
         Precision(DType d) { storage = d; }
@@ -114,6 +116,8 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
     private final TacticImplementations implementations = TacticImplementations.loaded();
     private final List<LayerPlan> layerPlans = new ArrayList<>();
     private final long contextBytes, workspaceBytes;
+    /** The INT8 scales of the plan (empty without INT8 nodes). */
+    private final org.tessel.tactics.plan.QuantizationTable quantization;
     private final int casts;
     /** The binding made while building: handed to the first execution context, so one context costs no second arena. */
     private Binding unclaimed;
@@ -187,6 +191,7 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
     private GpuEngine(Graph g, Precision p, CudaContext context, Options options, Map<String, String> tactics, Map<String, String> ptx, int streams,
                       org.tessel.tactics.plan.EnginePlan plan) {
         if (plan != null) for (var n : plan.nodes()) plannedNodes.put(n.node(), n);
+        this.quantization = plan == null ? org.tessel.tactics.plan.QuantizationTable.EMPTY : plan.quantization();
         this.options = options;
         this.tuner = options.level() == null ? null : new Autotuner(options, () -> precision());
         this.graph = g;
@@ -324,8 +329,9 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
 
     /**
      * Checks, without a GPU, that this builder can take the plan: every node of the planned graph is planned, at a
-     * precision the GPU builds where it is floating (not INT8), with a tactic that has a GPU implementation computing its
-     * op; returns the tactic per node. Throws naming the first node that fails.
+     * precision the GPU builds where it is floating, with a tactic that has a GPU implementation computing its op; an INT8
+     * node with a tactic whose INT8 kernel takes it ({@link TacticImplementation#int8WhyNot}) and a scale for every
+     * activation it reads and writes. Returns the tactic per node. Throws naming the first node that fails.
      */
     public static Map<String, String> checkPlan(Graph planned, org.tessel.tactics.plan.EnginePlan plan, Precision precision) {
         requireSupported(planned);
@@ -336,7 +342,6 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
         for (var p : plan.nodes()) byName.put(p.node(), p);
         for (Node n : planned.nodes()) {
             var p = byName.get(n.name());
-            if (p != null && p.precision() == org.tessel.cost.Precision.INT8 && !n.output().type().dtype().isInteger()) throw int8(n);
             String t = tactics.get(n.name());
             if (t == null) throw new GpuEngineException("cannot build a GPU engine: the plan names no tactic for " + n.describe());
             TacticImplementation impl = impls.of(GpuTactics.catalogueId(t));
@@ -344,6 +349,15 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
                 throw new GpuEngineException("cannot build a GPU engine: the plan runs " + n.describe() + " with '" + t + "', which has no GPU implementation (implemented: " + impls.ids() + ")");
             if (!impl.computes(n))
                 throw new GpuEngineException("cannot build a GPU engine: the plan runs " + n.describe() + " with '" + t + "', whose implementation (" + impl.getClass().getSimpleName() + ") does not compute " + n.opName());
+            if (p != null && p.precision() == org.tessel.cost.Precision.INT8 && !n.output().type().dtype().isInteger()) {
+                String why = impl.int8WhyNot(n, GpuTactics.catalogueId(t));
+                if (why != null) throw new GpuEngineException("cannot build a GPU engine: the plan runs " + n.describe() + " at int8 with '" + t + "': " + why);
+                java.util.List<Value> tensors = new java.util.ArrayList<>(n.inputs());
+                tensors.addAll(n.outputs());
+                for (Value v : tensors)
+                    if (v != null && !v.isConstant() && v.type().dtype().isFloating() && !plan.quantization().scales().containsKey(v.name()))
+                        throw new GpuEngineException("cannot build a GPU engine: the plan runs " + n.describe() + " at int8 and has no scale for its tensor %" + v.name());
+            }
         }
         return tactics;
     }
@@ -377,8 +391,8 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
 
     /**
      * The I/O precision of a GPU engine for this plan: the one most of its floating nodes run at (ties: the first of
-     * FP32, TF32, FP16, BF16), so the fewest layers need a cast of the uploaded inputs. An INT8 node, which the GPU
-     * builder has no kernels for, is refused naming it.
+     * FP32, TF32, FP16, BF16; INT8 nodes do not count: inputs are uploaded as floats), so the fewest layers need a cast
+     * of the uploaded inputs.
      */
     public static Precision precisionFor(org.tessel.tactics.plan.EnginePlan plan, Graph planned) {
         Map<Precision, Integer> mix = new java.util.EnumMap<>(Precision.class);
@@ -386,19 +400,12 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
             var p = plan.node(n.name());
             if (p == null || !computesAtEnginePrecision(planned, n)) continue;
             Precision g = gpuPrecision(p.precision());
-            if (g == null) throw int8(n);
-            mix.merge(g, 1, Integer::sum);
+            if (g != Precision.INT8) mix.merge(g, 1, Integer::sum);
         }
         Precision best = Precision.FP32;
         int most = 0;
         for (var e : mix.entrySet()) if (e.getValue() > most) { best = e.getKey(); most = e.getValue(); }
         return best;
-    }
-
-    /** The refusal of an INT8 node: the GPU builder has no INT8 kernels (the CPU backend runs INT8 plans by emulation). */
-    private static GpuEngineException int8(Node n) {
-        return new GpuEngineException("cannot build a GPU engine: the plan runs " + n.describe() + " at int8, and the GPU builder has no INT8 kernels yet; "
-                + "an INT8 plan runs on the CPU backend (build with --cpu)");
     }
 
     /** The layer of {@code n}: the planned tactic's implementation builds it (the rule's when there is no plan). */
@@ -489,20 +496,18 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
     Precision precisionOf(Node n) {
         var p = plannedNodes.get(n.name());
         if (p == null || n.opName().equals("tessel.Reformat") && graph.inputs().contains(n.input(0))) return precision;
-        Precision g = gpuPrecision(p.precision());
-        if (g != null) return g;
         if (n.output().type().dtype().isInteger()) return precision; // an integer node's floating inputs are read in the I/O type
-        throw int8(n);
+        return gpuPrecision(p.precision());
     }
 
-    /** The GPU precision of a plan precision; null for INT8 (the GPU builder has no INT8 kernels). */
+    /** The GPU precision of a plan precision. */
     static Precision gpuPrecision(org.tessel.cost.Precision p) {
         return switch (p) {
             case FP32 -> Precision.FP32;
             case TF32 -> Precision.TF32;
             case FP16 -> Precision.FP16;
             case BF16 -> Precision.BF16;
-            case INT8 -> null;
+            case INT8 -> Precision.INT8;
         };
     }
 
@@ -535,7 +540,8 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
             long elems = v.type().numElements();
             DeviceBuffer dst = b.keep(DeviceBuffer.allocate(Math.max(1, elems * to.bytes())));
             forms.put(key, dst);
-            steps.add(new CastingLayer.Step(v.name(), from, to, src, dst, elems));
+            float scale = from == DType.I8 || to == DType.I8 ? scale(v) : 1f;
+            steps.add(new CastingLayer.Step(v.name(), from, to, src, dst, elems, scale));
         }
         return steps;
     }
@@ -617,6 +623,12 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
     @Override public Cudnn cudnn() { return cur().cudnn; }
 
     @Override public String planned(Node n) { return planned.get(n.name()); }
+
+    @Override public float scale(Value v) {
+        Float s = quantization.scales().get(v.name());
+        if (s == null) throw new GpuEngineException("the plan has no INT8 scale for tensor %" + v.name() + " (an INT8 node reads or writes it; calibrate with --int8 --calib)");
+        return s;
+    }
 
     @Override public MemoryPlan.Allocation placement(Value v) { return memoryPlan.of(v); }
 

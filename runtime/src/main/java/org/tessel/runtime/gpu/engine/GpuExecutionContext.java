@@ -142,11 +142,21 @@ public final class GpuExecutionContext implements AutoCloseable {
         stream.synchronize();
         List<Tensor> out = new ArrayList<>();
         for (Value o : g.outputs()) {
-            Tensor raw = HostTensors.download(buffer(o), engine.storageOf(o), o.type().shape());
+            DType stored = engine.storageOf(o);
+            Tensor raw = stored == DType.I8 ? dequantized(buffer(o), engine.scale(o), o.type().shape()) : HostTensors.download(buffer(o), stored, o.type().shape());
             Tensor f32 = Tensor.ofFloats(DType.F32, o.type().shape(), raw.floats().clone());
             out.add(o.type().layout() == Layout.NHWC ? HostTensors.fromChannelsLast(f32) : f32);
         }
         return out;
+    }
+
+    /** An int8 output's codes times its scale, as f32. */
+    private static Tensor dequantized(DeviceBuffer b, float scale, org.tessel.api.Shape shape) {
+        byte[] codes = new byte[Math.toIntExact(shape.numElements())];
+        b.copyTo(codes);
+        float[] v = new float[codes.length];
+        for (int i = 0; i < v.length; i++) v[i] = codes[i] * scale;
+        return Tensor.ofFloats(DType.F32, shape, v);
     }
 
     /** Runs with inputs by name. */

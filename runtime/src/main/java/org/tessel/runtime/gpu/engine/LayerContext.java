@@ -25,8 +25,11 @@ public interface LayerContext {
     /** The graph being built (its nodes are the layers). */
     Graph graph();
 
-    /** The engine's precision: the storage type of activations and weights, and the math of convolutions and GEMMs. */
+    /** The precision of the layer being built: the storage type of its activations and weights, and the math of convolutions and GEMMs. */
     GpuEngine.Precision precision();
+
+    /** The INT8 quantization scale of activation {@code v} (the plan's, per tensor); throws naming the tensor when the plan has none. */
+    float scale(Value v);
 
     default DType storage() { return precision().storage(); }
 

@@ -31,6 +31,12 @@ public interface TacticImplementation {
      */
     Layer build(LayerContext c, Node n, String tactic);
 
+    /**
+     * Why tactic {@code id} of this family has no INT8 kernel for {@code n} (null: it has one), decided without a GPU:
+     * by default none of the family's tactics runs INT8.
+     */
+    default String int8WhyNot(Node n, String id) { return id + " has no INT8 kernel on the GPU"; }
+
     /** True when a layer reporting id {@code built} carries out a plan that named {@code planned} (by default: the same id). */
     default boolean realizes(String planned, String built) { return planned.equals(built); }
 }

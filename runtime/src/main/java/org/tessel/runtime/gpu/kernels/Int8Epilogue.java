@@ -34,12 +34,24 @@ public final class Int8Epilogue {
      * (device f32 arrays of {@code channels} elements; bias may be null), ReLU or not, and the
      * output type (I8 with {@code outScale}, or F32 / F16 / BF16, where outScale is ignored).
      */
-    public record Params(DeviceBuffer channelScales, DeviceBuffer bias, boolean relu, DType out, float outScale) {
+    public record Params(DeviceBuffer channelScales, DeviceBuffer bias, DeviceBuffer residual, float residualScale, float lo, float hi, DType out, float outScale) {
         public Params {
             if (channelScales == null) throw new IllegalArgumentException("tessel.int8_epilogue needs a device buffer of per-channel scales");
             checkOut(out);
             if (out == DType.I8) Quantize.checkScale(outScale, "tessel.int8_epilogue int8 output");
+            if (residual != null) Quantize.checkScale(residualScale, "tessel.int8_epilogue residual");
+            if (!(lo <= hi)) throw new IllegalArgumentException("tessel.int8_epilogue clamp [" + lo + ", " + hi + "] is empty");
         }
+
+        /** Bias and ReLU or nothing, no residual. */
+        public Params(DeviceBuffer channelScales, DeviceBuffer bias, boolean relu, DType out, float outScale) {
+            this(channelScales, bias, null, 1f, relu ? 0f : Float.NEGATIVE_INFINITY, Float.POSITIVE_INFINITY, out, outScale);
+        }
+
+        /** True when the clamp is ReLU's [0, inf). */
+        public boolean relu() { return lo == 0f && hi == Float.POSITIVE_INFINITY; }
+
+        boolean clamps() { return lo != Float.NEGATIVE_INFINITY || hi != Float.POSITIVE_INFINITY; }
 
         /** Int8 output requantized at {@code outScale}. */
         public static Params int8(DeviceBuffer channelScales, DeviceBuffer bias, boolean relu, float outScale) {
@@ -57,7 +69,10 @@ public final class Int8Epilogue {
             throw new IllegalArgumentException("tessel.int8_epilogue writes i8, f32, f16 or bf16, got " + (out == null ? "null" : out.text()));
     }
 
-    public static String source(Accumulator acc, DType out, boolean bias, boolean relu) {
+    public static String source(Accumulator acc, DType out, boolean bias, boolean relu) { return source(acc, out, bias, false, relu); }
+
+    /** The kernel source for one accumulator and output type, with or without bias, residual and clamp. */
+    public static String source(Accumulator acc, DType out, boolean bias, boolean residual, boolean clamp) {
         checkOut(out);
         StringBuilder sb = new StringBuilder(KernelCompiler.prelude()).append(KernelCompiler.resource("int8.cuh"));
         sb.append("typedef ").append(acc.c).append(" ACC;\n");
@@ -67,7 +82,8 @@ public final class Int8Epilogue {
             sb.append(CudaTypes.typedefs("D", out)).append("typedef D OUT;\n#define ST_OUT(p, i, v) ST_D(p, i, v)\n");
         }
         sb.append("#define TESSEL_BIAS ").append(bias ? 1 : 0).append('\n');
-        sb.append("#define TESSEL_RELU ").append(relu ? 1 : 0).append('\n');
+        sb.append("#define TESSEL_RESIDUAL ").append(residual ? 1 : 0).append('\n');
+        sb.append("#define TESSEL_CLAMP ").append(clamp ? 1 : 0).append('\n');
         return sb.append(KernelCompiler.resource("int8_epilogue.cu")).toString();
     }
 
@@ -78,12 +94,15 @@ public final class Int8Epilogue {
         Softmax.check(accumulators, acc.dtype, n, "tessel.int8_epilogue accumulator");
         Softmax.check(p.channelScales(), DType.F32, channels, "tessel.int8_epilogue channel scales");
         if (p.bias() != null) Softmax.check(p.bias(), DType.F32, channels, "tessel.int8_epilogue bias (f32)");
+        if (p.residual() != null) Softmax.check(p.residual(), DType.I8, n, "tessel.int8_epilogue residual (int8)");
         Softmax.check(y, p.out(), n, "tessel.int8_epilogue output");
         boolean bias = p.bias() != null;
-        String name = "tessel_int8_epilogue_" + acc.c + "_" + p.out().text() + (bias ? "_bias" : "") + (p.relu() ? "_relu" : "") + ".cu";
-        CudaKernel k = kc.kernel(name, () -> source(acc, p.out(), bias, p.relu()), "tessel_int8_epilogue");
+        boolean residual = p.residual() != null, clamp = p.clamps();
+        String name = "tessel_int8_epilogue_" + acc.c + "_" + p.out().text() + (bias ? "_bias" : "") + (residual ? "_residual" : "") + (clamp ? "_clamp" : "") + ".cu";
+        CudaKernel k = kc.kernel(name, () -> source(acc, p.out(), bias, residual, clamp), "tessel_int8_epilogue");
         k.launch(Launch.gridFor(n, 256), 256, 0, stream, CudaKernel.args().ptr(accumulators).ptr(p.channelScales())
-                .ptr(bias ? p.bias().address() : 0L).ptr(y).f32(p.outScale()).i64(rows).i32(channels));
+                .ptr(bias ? p.bias().address() : 0L).ptr(residual ? p.residual().address() : 0L).f32(p.residualScale()).f32(p.lo()).f32(p.hi())
+                .ptr(y).f32(p.outScale()).i64(rows).i32(channels));
     }
 
     /** The host value of one output before storage: acc * scale (+ bias) (ReLU), in f32 as the kernel computes it. */

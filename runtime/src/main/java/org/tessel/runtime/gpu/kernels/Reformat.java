@@ -15,7 +15,7 @@ public final class Reformat {
 
     public static String source(DType t) {
         // the transpose copies bits, so the storage type alone matters
-        return KernelCompiler.prelude() + "typedef " + CudaTypes.storage(t) + " T;\n" + KernelCompiler.resource("transpose.cu");
+        return KernelCompiler.prelude() + "typedef " + (t == DType.I8 ? "signed char" : CudaTypes.storage(t)) + " T;\n" + KernelCompiler.resource("transpose.cu");
     }
 
     /** x is [n][c][spatial] channels-first; y receives [n][spatial][c]. */
@@ -30,7 +30,7 @@ public final class Reformat {
 
     /** Transposes each of {@code batch} row-major [rows][cols] matrices. */
     public static void transpose(KernelCompiler kc, DType t, DeviceBuffer x, DeviceBuffer y, int batch, int rows, int cols, CudaStream stream) {
-        CudaTypes.require(t, "tessel.reformat");
+        if (t != DType.I8) CudaTypes.require(t, "tessel.reformat"); // int8 codes (an INT8 plan's tensors) move as bytes
         long elems = (long) batch * rows * cols;
         Softmax.check(x, t, elems, "input");
         Softmax.check(y, t, elems, "output");

@@ -56,6 +56,7 @@ class RulePlanTacticsTest {
         @Override public Cudnn cudnn() { throw noGpu(); }
         @Override public Autotuner tuner() { return null; }
         @Override public String planned(Node n) { return null; }
+        @Override public float scale(Value v) { throw new UnsupportedOperationException("no INT8 scales without a plan"); }
         @Override public LayerPlan plan(Node n, String tactic, Value out) { throw noGpu(); }
     }
 

@@ -186,9 +186,11 @@ class Int8KernelsTest {
     @Test void epilogueSourcesSpecializeByDefines() {
         String s = Int8Epilogue.source(Int8Epilogue.Accumulator.FLOAT, DType.I8, true, false);
         assertTrue(s.contains("typedef float ACC;") && s.contains("tessel_q8((v), out_scale)") && s.contains("#define TESSEL_BIAS 1")
-                && s.contains("#define TESSEL_RELU 0"), s);
+                && s.contains("#define TESSEL_CLAMP 0") && s.contains("#define TESSEL_RESIDUAL 0"), s);
         String f = Int8Epilogue.source(Int8Epilogue.Accumulator.INT32, DType.BF16, false, true);
-        assertTrue(f.contains("typedef int ACC;") && f.contains("tessel_f2bf") && f.contains("#define TESSEL_RELU 1"), f);
+        assertTrue(f.contains("typedef int ACC;") && f.contains("tessel_f2bf") && f.contains("#define TESSEL_CLAMP 1"), f);
+        String r = Int8Epilogue.source(Int8Epilogue.Accumulator.FLOAT, DType.I8, true, true, false);
+        assertTrue(r.contains("#define TESSEL_RESIDUAL 1") && r.contains("#define TESSEL_CLAMP 0"), r);
     }
 
     /** Every INT8 kernel specialization the GPU tests launch. */
@@ -370,7 +372,7 @@ class Int8KernelsTest {
                     readFile(argv[4], acc);
                     readFile("scale.bin", scale);
                     readFile("bias.bin", bias);
-                    tessel_int8_epilogue(acc.data(), scale.data(), bias.data(), out.data(), outScale, rows, ch);
+                    tessel_int8_epilogue(acc.data(), scale.data(), bias.data(), nullptr, 1.0f, 0.0f, INFINITY, out.data(), outScale, rows, ch);
                     writeFile("out.bin", out);
                     return 0;
                 }
