@@ -15,9 +15,10 @@ import org.tessel.ir.Value;
  * columns, a sequence model over that sequence, and per-column class logits with LogSoftmax (the
  * input of CTC decoding: 36 letters and digits and a blank).
  *
- * <p>The paper's sequence model is a two-layer bidirectional LSTM; Tessel's op set has no LSTM, so
- * a pre-LN transformer encoder over the columns takes its place (dense projection to the model
- * width, self-attention in both directions, GELU MLP), as in transformer-based recognizers. The
+ * <p>The paper's sequence model is a two-layer bidirectional LSTM, which {@link #buildLstm} builds
+ * ({@code zoo:crnn-lstm}); {@link #build} ({@code zoo:crnn}) puts a pre-LN transformer encoder over
+ * the columns in its place (dense projection to the model width, self-attention in both directions,
+ * GELU MLP), as in transformer-based recognizers, which runs on the GPU. The
  * last convolution is the paper's 2x2 without padding, so an image of width W gives W/4 - 1
  * columns; {@link ZooOptions#sequenceLength} picks the number of columns (the image width follows)
  * and {@link ZooOptions#layers} the encoder depth.

@@ -56,8 +56,8 @@ final class Families {
                 Zoo.Knobs.NONE, (n, o) -> UNet.build(n, UNet.UNET_BILINEAR_TINY, o));
 
         String crnn = "CRNN-style text recognizer: Shi et al.'s 7-conv feature extractor on 32-pixel-high grey images, "
-                + "width columns as a sequence, 2-layer pre-LN transformer encoder (hidden 256, 4 heads, FFN 1024; the paper's BiLSTM: "
-                + "Tessel has no LSTM op), per-column LogSoftmax over 37 classes (CTC); --seq picks the columns (width 4*(seq+1), default 24: 100 px), --layers the depth";
+                + "width columns as a sequence, 2-layer pre-LN transformer encoder (hidden 256, 4 heads, FFN 1024, where the paper has "
+                + "a BiLSTM: crnn-lstm is the paper's), per-column LogSoftmax over 37 classes (CTC); --seq picks the columns (width 4*(seq+1), default 24: 100 px), --layers the depth";
         Zoo.add("crnn", crnn, "image: f32[batch,1,32,100]", "log_probs: f32[batch,24,37]",
                 new ModelCard.Reference(7_270_949, OptionalLong.of(658_544_640L), "counted analytically from the layer table (no published figures for this hybrid)"),
                 Zoo.Knobs.SEQUENCE_AND_LAYERS, (n, o) -> Crnn.build(n, Crnn.CRNN, o));
