@@ -368,7 +368,7 @@ public final class RecurrentOps implements OpProvider {
                 case SIGMOID -> 1 / (1 + Math.exp(-v));
                 case AFFINE -> a * v + b;
                 case LEAKY_RELU -> v >= 0 ? v : a * v;
-                case THRESHOLDED_RELU -> v > a ? v : 0;
+                case THRESHOLDED_RELU -> v >= a ? v : 0;   // the recurrent ops' text: "x if x >= alpha"
                 case SCALED_TANH -> a * Math.tanh(b * v);
                 case HARD_SIGMOID -> Math.max(0, Math.min(1, a * v + b));
                 case ELU -> v >= 0 ? v : a * (Math.exp(v) - 1);
