@@ -117,7 +117,7 @@ final class Crnn {
             Value bias = b.uniformWeights("rnn.bias", -bound, bound, 2, 8 * h);
             Value y = b.node("LSTM", "rnn", Attributes.builder().put("direction", "bidirectional").put("hidden_size", (long) h).build(), 1, x, w, r, bias).output();
             y = b.name("directions_last").transpose(y, 0, 2, 1, 3);            // [T, N, 2, H]
-            y = b.name("concat_directions").reshape(y, columns, n, 2L * h);    // [T, N, 2H]
+            y = b.name("concat_directions").reshape(y, 0, 0, -1);   // [T, N, 2H], batch- and width-generic as PyTorch exports it
             x = Transformer.linear(b, y, "embedding", i == layers - 1 ? c.classes() : h);
         }
         b.scope("");
