@@ -39,7 +39,7 @@ class ZooFamiliesCliTest {
     @TempDir Path dir;
 
     @ParameterizedTest
-    @ValueSource(strings = {"efficientnet-b0-tiny", "convnext-tiny-tiny", "unet-tiny", "unet-bilinear-tiny", "crnn-tiny", "ssdlite-tiny"})
+    @ValueSource(strings = {"efficientnet-b0-tiny", "convnext-tiny-tiny", "unet-tiny", "unet-bilinear-tiny", "crnn-tiny", "crnn-lstm-tiny", "ssdlite-tiny"})
     void optimizeSearchBuildAndCompareOnTheCpu(String model) throws Exception {
         String zoo = "zoo:" + model;
         CliRun opt = CliRun.of("optimize", zoo, "--check");
@@ -91,7 +91,7 @@ class ZooFamiliesCliTest {
 
     /** Tessel's ONNX of each family runs in ONNX Runtime to the reference interpreter's outputs: the graphs are real ONNX. */
     @ParameterizedTest
-    @ValueSource(strings = {"efficientnet-b0-tiny", "convnext-tiny-tiny", "unet-tiny", "unet-bilinear-tiny", "crnn-tiny", "ssdlite-tiny"})
+    @ValueSource(strings = {"efficientnet-b0-tiny", "convnext-tiny-tiny", "unet-tiny", "unet-bilinear-tiny", "crnn-tiny", "crnn-lstm-tiny", "ssdlite-tiny"})
     void onnxRuntimeRunsTheExportToTheReferenceOutputs(String model) {
         Graph g = Zoo.build(model, ZooOptions.defaults());
         List<Tensor> in = OptimizeCommand.randomInputs(g);

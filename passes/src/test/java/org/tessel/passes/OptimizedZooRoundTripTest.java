@@ -25,7 +25,7 @@ import org.tessel.ir.zoo.Zoo;
 class OptimizedZooRoundTripTest {
     @ParameterizedTest
     @ValueSource(strings = {"bert-tiny", "vit-tiny", "resnet50-tiny", "mobilenetv2-tiny", "googlenet-tiny",
-            "efficientnet-b0-tiny", "convnext-tiny-tiny", "unet-tiny", "unet-bilinear-tiny", "crnn-tiny", "ssdlite-tiny"})
+            "efficientnet-b0-tiny", "convnext-tiny-tiny", "unet-tiny", "unet-bilinear-tiny", "crnn-tiny", "crnn-lstm-tiny", "ssdlite-tiny"})
     void optimizedModelsVerifyFullyAndRoundTripThroughText(String model) {
         Graph g = Zoo.build(model);
         new PassManager().run(g, StandardPipelines.STANDARD);

@@ -22,7 +22,8 @@ import org.tessel.passes.StandardPipelines;
  * The deployment families of the zoo against the tactic catalogue, after the standard pipeline: every
  * node has the CPU reference, and the nodes without any GPU tactic are exactly the known gaps, so a
  * new kernel (or a new gap) shows here: ConvTranspose (U-Net's up-convolutions; its GPU kernel was
- * dropped from the catalogue until it exists), LogSoftmax (the CRNN's per-column output), and a
+ * dropped from the catalogue until it exists), LogSoftmax (the CRNN's per-column output), LSTM (the
+ * paper-faithful CRNN's bidirectional LSTMs: the CPU reference only), and a
  * convolution fused with a Sigmoid (EfficientNet's squeeze-excitation gate: the fused
  * conv_bias_act tactics take no Sigmoid epilogue). The joint search prices those on the CPU or leaves
  * the Sigmoid unfused.
@@ -34,6 +35,7 @@ class FamiliesCoverageTest {
             "unet-tiny", Set.of("ConvTranspose"),
             "unet-bilinear-tiny", Set.of(),
             "crnn-tiny", Set.of("LogSoftmax"),
+            "crnn-lstm-tiny", Set.of("LSTM", "LogSoftmax"),
             "ssdlite-tiny", Set.of());
 
     @Test void everyNodeHasTheCpuReferenceAndOnlyTheKnownGapsLackAGpuTactic() {

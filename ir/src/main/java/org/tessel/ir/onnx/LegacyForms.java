@@ -164,6 +164,10 @@ final class LegacyForms {
             case "Concat" -> {
                 if (opset < 4) a.putIfAbsent("axis", AttrValue.of(1L));
             }
+            case "RNN", "GRU", "LSTM" -> {
+                // opset 1's output_sequence only said whether Y is wanted; an unused output says that now
+                if (opset < 7) a.remove("output_sequence");
+            }
             case "Cast" -> {
                 if (a.get("to") instanceof AttrValue.Str s) a.put("to", AttrValue.of(onnxTypeCode(s.value(), c)));
             }

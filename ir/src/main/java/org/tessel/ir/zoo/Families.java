@@ -56,14 +56,25 @@ final class Families {
                 Zoo.Knobs.NONE, (n, o) -> UNet.build(n, UNet.UNET_BILINEAR_TINY, o));
 
         String crnn = "CRNN-style text recognizer: Shi et al.'s 7-conv feature extractor on 32-pixel-high grey images, "
-                + "width columns as a sequence, 2-layer pre-LN transformer encoder (hidden 256, 4 heads, FFN 1024; the paper's BiLSTM: "
-                + "Tessel has no LSTM op), per-column LogSoftmax over 37 classes (CTC); --seq picks the columns (width 4*(seq+1), default 24: 100 px), --layers the depth";
+                + "width columns as a sequence, 2-layer pre-LN transformer encoder (hidden 256, 4 heads, FFN 1024, where the paper has "
+                + "a BiLSTM: crnn-lstm is the paper's), per-column LogSoftmax over 37 classes (CTC); --seq picks the columns (width 4*(seq+1), default 24: 100 px), --layers the depth";
         Zoo.add("crnn", crnn, "image: f32[batch,1,32,100]", "log_probs: f32[batch,24,37]",
                 new ModelCard.Reference(7_270_949, OptionalLong.of(658_544_640L), "counted analytically from the layer table (no published figures for this hybrid)"),
                 Zoo.Knobs.SEQUENCE_AND_LAYERS, (n, o) -> Crnn.build(n, Crnn.CRNN, o));
         Zoo.add("crnn-tiny", "CRNN structure at width/8, 1 encoder layer (hidden 32, 2 heads), 7 columns (width 32)",
                 "image: f32[batch,1,32,32]", "log_probs: f32[batch,7,37]", null,
                 Zoo.Knobs.SEQUENCE_AND_LAYERS, (n, o) -> Crnn.build(n, Crnn.CRNN_TINY, o));
+
+        String crnnLstm = "CRNN as Shi et al. wrote it: the same 7-conv feature extractor, then the paper's two bidirectional LSTMs "
+                + "(256 units, ONNX LSTM ops, sequence-first as PyTorch exports them), each followed by a linear layer (to 256, then to the 37 classes), "
+                + "per-column LogSoftmax (CTC); --seq picks the columns (width 4*(seq+1), default 24: 100 px), --layers the number of BiLSTMs";
+        Zoo.add("crnn-lstm", crnnLstm, "image: f32[batch,1,32,100]", "log_probs: f32[batch,24,37]",
+                new ModelCard.Reference(8_330_021, OptionalLong.of(683_347_968L), "Shi et al. 2015: 8.3 M parameters; exact count from crnn.pytorch's layer table "
+                        + "with the batch-normalized convolutions bias-free (8,331,301 there); multiply-adds counted analytically"),
+                Zoo.Knobs.SEQUENCE_AND_LAYERS, (n, o) -> Crnn.buildLstm(n, Crnn.CRNN_LSTM, o));
+        Zoo.add("crnn-lstm-tiny", "CRNN-LSTM structure at width/8, two bidirectional LSTMs of 32 units, 7 columns (width 32)",
+                "image: f32[batch,1,32,32]", "log_probs: f32[batch,7,37]", null,
+                Zoo.Knobs.SEQUENCE_AND_LAYERS, (n, o) -> Crnn.buildLstm(n, Crnn.CRNN_LSTM_TINY, o));
 
         String ssd = "SSDLite-MobileNetV2 (TF ssdlite_mobilenet_v2_coco): MobileNetV2 backbone, 6 feature maps (19x19 expansion tap, "
                 + "10x10 and 4 extra layers), depthwise-separable box and class predictors, 1917 anchors, Sigmoid scores, "

@@ -27,7 +27,7 @@ import org.tessel.ir.onnx.OnnxImporter;
  * probabilities, decoded boxes), their defining structure, and an ONNX round trip.
  */
 class FamiliesTest {
-    static final List<String> TINY = List.of("efficientnet-b0-tiny", "convnext-tiny-tiny", "unet-tiny", "unet-bilinear-tiny", "crnn-tiny", "ssdlite-tiny");
+    static final List<String> TINY = List.of("efficientnet-b0-tiny", "convnext-tiny-tiny", "unet-tiny", "unet-bilinear-tiny", "crnn-tiny", "crnn-lstm-tiny", "ssdlite-tiny");
 
     private static void assertNear(String what, double expected, double actual, double tolerance) {
         double rel = Math.abs(actual - expected) / expected;
@@ -193,6 +193,45 @@ class FamiliesTest {
         assertEquals(2, Zoo.build("crnn-tiny", ZooOptions.defaults().withLayers(2)).opHistogram().get("Softmax"));
     }
 
+    /** The paper-faithful CRNN: the conv stack's counts plus two bidirectional LSTMs and their linear layers, by hand. */
+    static long[] crnnLstmCounts(int d, int hidden, int layers, int columns, int classes) {
+        // the conv stack alone: crnnCounts with no encoder layer, less its input projection, final LayerNorm and classifier
+        long[] cnn = crnnCounts(d, hidden, 0, 0, columns, classes);
+        int c = 512 / d;
+        long t = columns, p = cnn[0] - ((long) c * hidden + hidden) - 2L * hidden - ((long) hidden * classes + classes);
+        long m = cnn[1] - t * c * hidden - t * hidden * classes;
+        int in = c;
+        for (int i = 0; i < layers; i++) {
+            int out = i == layers - 1 ? classes : hidden;
+            p += 2 * (4L * hidden * (in + hidden) + 8L * hidden) + 2L * hidden * out + out;   // W, R, B per direction; linear
+            m += t * 2 * 4L * hidden * (in + hidden) + t * 2L * hidden * out;
+            in = hidden;
+        }
+        return new long[] {p, m};
+    }
+
+    @Test void crnnLstmIsThePapersBidirectionalLstmModel() {
+        long[] want = crnnLstmCounts(1, 256, 2, 24, 37);
+        ModelStats s = checkReference("crnn-lstm", 0, 0);
+        assertEquals(want[0], s.parameters());
+        assertEquals(want[1], s.macs());
+        assertEquals(8_330_021, s.parameters(), "the paper's 8.3 M");
+        assertEquals(2, s.opHistogram().get("LSTM"));
+        assertEquals(crnnLstmCounts(1, 256, 2, 49, 37)[1], ModelStats.of(Zoo.build("crnn-lstm", ZooOptions.defaults().withSequenceLength(49))).macs());
+        Graph g = Zoo.build("crnn-lstm-tiny", ZooOptions.defaults().withSequenceLength(5).withBatch(2));
+        Node lstm = node(g, "rnn.0.rnn");
+        assertEquals("bidirectional", lstm.attrs().getString("direction", ""));
+        assertEquals(Shape.of(5, 2, 2, 32), lstm.output(0).type().shape(), "Y [T, directions, N, hidden]: sequence-first, as PyTorch exports it");
+        Tensor lp = new ReferenceInterpreter().run(g, TinyModelRunTest.inputs(g, 3)).get("log_probs");
+        assertEquals(Shape.of(2, 5, 37), lp.shape());
+        for (int r = 0; r < 10; r++) {
+            double sum = 0;
+            for (int k = 0; k < 37; k++) sum += Math.exp(lp.getDouble(r * 37 + k));
+            assertEquals(1.0, sum, 1e-4, "row " + r);
+        }
+        assertEquals(3, Zoo.build("crnn-lstm-tiny", ZooOptions.defaults().withLayers(3)).opHistogram().get("LSTM"));
+    }
+
     @Test void efficientNetHasSqueezeExcitationSiluAndFiveByFiveDepthwise() {
         Graph g = Zoo.build("efficientnet-b0");
         assertEquals(16 + 1, g.opHistogram().get("GlobalAveragePool"), "one squeeze per MBConv block plus the classifier's pool");
@@ -295,7 +334,7 @@ class FamiliesTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"efficientnet-b0-tiny", "convnext-tiny-tiny", "unet-tiny", "unet-bilinear-tiny", "crnn-tiny", "ssdlite-tiny"})
+    @ValueSource(strings = {"efficientnet-b0-tiny", "convnext-tiny-tiny", "unet-tiny", "unet-bilinear-tiny", "crnn-tiny", "crnn-lstm-tiny", "ssdlite-tiny"})
     void onnxExportAndImportKeepTheOutputs(String model) {
         Graph g = Zoo.build(model, ZooOptions.defaults());
         Verifier.verify(g);
