@@ -44,6 +44,15 @@ rm -rf "$GPU_DIR/data"
 if [[ -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ]]; then
     mkdir -p "$GPU_DIR/data/fashion-mnist"
     cp /usr/share/datasets/fashion-mnist/t10k-*-idx?-ubyte.gz "$GPU_DIR/data/fashion-mnist/"
+    # INT8 scales for the accuracy stage's INT8 engine: entropy-calibrated here, on the CPU, on 512 training images
+    if [[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]]; then
+        cal=$(mktemp -d)
+        python3 "$root/scripts/fashion-calib.py" /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz "$cal/batches" \
+            && "$root/tessel" search "$root/experiments/src/test/resources/fashion-mnist/fashion-cnn.onnx" --batch 64 --int8 --calib "$cal/batches" \
+                --calibrator entropy --calib-cache "$GPU_DIR/data/fashion-mnist/entropy.cache" > "$cal/log" 2>&1 \
+            || { echo "gpu-bench.sh: calibrating the Fashion-MNIST CNN failed; the INT8 engine is skipped:"; tail -3 "$cal/log"; }
+        rm -rf "$cal"
+    fi
 else
     echo "gpu-bench.sh: /usr/share/datasets/fashion-mnist is absent (apt-get install dataset-fashion-mnist); the accuracy stage will skip"
 fi
@@ -110,6 +119,9 @@ if has plans; then
     grep '^RESULT|' "$out/plans.log" | grep -vE '\|ok$' | cut -c1-240 | head -30
     grep -E '^RESULT\|(tuner|tuned plan)' "$out/plans.log" | cut -d'|' -f2,7 | cut -c1-230
     grep -E 'predicted .* ms, tactics' "$out/plans.log" | cut -c1-200 | head -40
+    grep -E 'INT8 nodes of|cuBLASLt|cuDNN' "$out/plans.log" | cut -c1-260 | head -20
+    echo "== paged attention decode (GPU paged KV cache; bandwidth)"
+    timeout $(( $(left 345) > 10 ? $(left 345) : 10 )) "${java[@]}" org.tessel.runtime.gpu.bench.PagedAttentionBench > "$out/paged.txt" 2>&1; tail -14 "$out/paged.txt"
 fi
 if has accuracy; then
     echo "== accuracy: the trained Fashion-MNIST CNN on its 10,000 test images (GPU engines against the CPU FP32 engine)"
@@ -117,7 +129,9 @@ if has accuracy; then
     if [[ -f $data/t10k-images-idx3-ubyte.gz && -f $model ]]; then
         acc() { timeout 120 "${java[@]}" org.tessel.cli.Tessel "$@" > "$out/acc.txt" 2>&1 || { echo "  failed: $*"; tail -3 "$out/acc.txt"; }; }
         acc build "$model" --batch 100 --cpu --save-engine "$out/fm-cpu.tessel"
-        for variant in "fp32:" "fp16:--fp16" "bf16:--strategy joint --bf16 --precision *=bf16" "joint:--strategy joint --best"; do
+        variants=("fp32:" "fp16:--fp16" "bf16:--strategy joint --bf16 --precision *=bf16" "joint:--strategy joint --best")
+        [[ -f $data/entropy.cache ]] && variants+=("int8:--strategy joint --int8 --calib-cache $data/entropy.cache --precision Conv=int8 --int8-fallback")
+        for variant in "${variants[@]}"; do
             name=${variant%%:*}; flags=${variant#*:}
             acc build "$model" --batch 100 $flags --save-engine "$out/fm-$name.tessel"; grep -E '^(backend|engine):' "$out/acc.txt" | cut -c1-200
             acc evaluate "$out/fm-$name.tessel" --images "$data/t10k-images-idx3-ubyte.gz" --labels "$data/t10k-labels-idx1-ubyte.gz" --reference "$out/fm-cpu.tessel"
@@ -350,7 +364,7 @@ PY
 echo "total $(( $(date +%s) - t0 )) s"
 BENCH
 # the plan tests (engines built from every strategy's plan, the measuring tuner) run in their own stage, `plans`
-plan_tests="PlanEngineGpuTest GpuTunerGpuTest"
+plan_tests="PlanEngineGpuTest GpuTunerGpuTest Int8KernelsGpuTest Int8EngineGpuTest PagedAttentionGpuTest"
 all_tests=$(cd "$root/runtime/target/test-classes" && find . -name '*GpuTest.class' | sed 's|^\./||; s|\.class$||; s|/|.|g' | sort)
 selectors=""; plan_selectors=""
 for t in $all_tests; do
