@@ -42,13 +42,18 @@ class PlanBuildRefusalTest {
         throw new AssertionError("no convolution in the plan");
     }
 
-    @Test void aNodeAtAnotherPrecisionIsNamed() {
+    @Test void aNodeAtAnotherPrecisionIsBuiltWithCastsAndAnInt8NodeWithoutAnInt8KernelIsNamed() {
         PlanApplier.Applied a = rulePlan("resnet50-tiny", Precision.FP16);
         int i = firstConv(a.plan());
         EnginePlan mixed = with(a.plan(), i, n -> new PlannedNode(n.node(), n.op(), n.tacticId(), n.variant(), Precision.FP32, n.layout(), n.stream(), n.predictedUs()));
-        GpuEngineException e = assertThrows(GpuEngineException.class,
-                () -> GpuEngine.build(a.graph(), mixed, GpuEngine.Precision.FP16, null, GpuEngine.Options.FIXED, 1));
-        assertTrue(e.getMessage().contains("'" + mixed.nodes().get(i).node() + "'") && e.getMessage().contains("fp32"), e.getMessage());
+        GpuEngine.checkPlan(a.graph(), mixed, GpuEngine.Precision.FP16); // per-node precision: accepted
+        int pool = -1;
+        for (int k = 0; k < a.plan().nodes().size() && pool < 0; k++) if (a.plan().nodes().get(k).tacticId().startsWith("tessel.pool")) pool = k;
+        assertTrue(pool >= 0, "the plan pools");
+        int p = pool;
+        EnginePlan int8 = with(a.plan(), p, n -> new PlannedNode(n.node(), n.op(), n.tacticId(), n.variant(), Precision.INT8, n.layout(), n.stream(), n.predictedUs()));
+        GpuEngineException e = assertThrows(GpuEngineException.class, () -> GpuEngine.checkPlan(a.graph(), int8, GpuEngine.Precision.FP16));
+        assertTrue(e.getMessage().contains("'" + int8.nodes().get(p).node() + "'") && e.getMessage().contains("has no INT8 kernel on the GPU"), e.getMessage());
     }
 
     @Test void aTacticWithoutAGpuImplementationIsNamed() {
