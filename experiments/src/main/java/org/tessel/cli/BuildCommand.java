@@ -70,8 +70,26 @@ final class BuildCommand implements Callable<Integer> {
 
     private static String unknownTuning(String level) { return "--tuning '" + level + "' is not a level; use " + String.join(", ", TUNING_LEVELS); }
 
+    /** The model as loaded, when it was loaded early to look for Q/DQ nodes (an ONNX or text-IR file); null otherwise. */
+    private Graph loaded;
+    /** True when the model carries QuantizeLinear/DequantizeLinear nodes: explicit quantization with the model's own scales. */
+    private boolean explicitQdq;
+
     @Override public Integer call() throws Exception {
-        boolean int8 = calibration.wanted(java.util.List.of(), precisionRules);
+        if (model.model != null && !model.model.startsWith("zoo:") && Files.isRegularFile(Path.of(model.model))) {
+            loaded = model.load();
+            explicitQdq = org.tessel.runtime.calib.ExplicitQuantization.present(loaded);
+        }
+        if (explicitQdq) {
+            String stray = calibration.calib != null ? "--calib" : calibration.cache != null ? "--calib-cache" : null;
+            if (stray != null)
+                throw new IllegalArgumentException(model.model + " carries QuantizeLinear/DequantizeLinear nodes (explicit quantization: the model's own scales), so " + stray
+                        + " does not apply; build it without " + stray + ", or calibrate the float model (without Q/DQ) instead");
+            if (profiles.given()) throw new IllegalArgumentException(model.model + " carries Q/DQ nodes (INT8), which is not built for optimization profiles yet; build without --min-shapes/--opt-shapes/--max-shapes");
+            if (accuracy.budget() != null) throw new IllegalArgumentException(model.model + " carries Q/DQ nodes, whose INT8 the model fixes; --accuracy-budget does not apply to it");
+            if (strategy == null && planFile == null) strategy = "joint";
+        }
+        boolean int8 = !explicitQdq && calibration.wanted(java.util.List.of(), precisionRules);
         if (profiles.given() && (int8 || accuracy.budget() != null))
             throw new IllegalArgumentException((int8 ? "--int8" : "--accuracy-budget") + " is not built for optimization profiles yet (one plan per profile is solved without "
                     + (int8 ? "calibration" : "an accuracy check") + "); build without --min-shapes/--opt-shapes/--max-shapes, or without " + (int8 ? "--int8" : "--accuracy-budget"));
@@ -101,6 +119,8 @@ final class BuildCommand implements Callable<Integer> {
     private int build() throws Exception {
         long t0 = System.nanoTime();
         Backend backend = cpu ? new Backend.Cpu("--cpu") : Backend.detect();
+        if (explicitQdq && backend.isGpu())
+            throw new IllegalArgumentException(model.model + " carries Q/DQ nodes (INT8), and INT8 runs on the CPU engine only (no GPU INT8 kernels yet): add --cpu");
         if (profiles.given()) return buildProfiles(backend, t0);
         if (accuracy.budget() != null && strategy == null)
             throw new IllegalArgumentException("--accuracy-budget constrains a search: add --strategy (e.g. joint)" + (planFile != null ? "; a --plan file is built as it is" : ""));
@@ -234,12 +254,22 @@ final class BuildCommand implements Callable<Integer> {
     private int buildPlanned(Backend backend, long t0) throws Exception {
         if (strategy != null && planFile != null) throw new IllegalArgumentException("--strategy and --plan exclude each other: search a plan, or build a given one");
         String tgt = target != null ? target : "h200-measured";
-        Graph g = model.load();
+        Graph g = loaded != null ? loaded : model.load();
+        org.tessel.runtime.calib.ExplicitQuantization.Result qdq = explicitQdq ? org.tessel.runtime.calib.ExplicitQuantization.fold(g) : null;
         Graph prepared = org.tessel.search.Searcher.prepare(g);
-        boolean int8 = planFile == null && calibration.wanted(java.util.List.of(), precisionRules);
+        boolean int8 = planFile == null && (explicitQdq || calibration.wanted(java.util.List.of(), precisionRules));
         CalibrationOptions.Scales scales = null;
         java.util.Map<String, String> fallbacks = new java.util.TreeMap<>();
-        if (int8) {
+        ExplicitInt8 explicit = null;
+        if (qdq != null) {
+            System.out.println("int8: " + qdq.describe());
+            for (String w : qdq.weightNotes()) System.out.println("note: " + w);
+            if (planFile == null) {
+                explicit = new ExplicitInt8(qdq, prepared, allowed());
+                scales = explicit.scales();
+                for (String w : explicit.warnings()) System.out.println("warning: " + w);
+            }
+        } else if (int8) {
             scales = calibration.scales(prepared);
             System.out.println("int8: " + scales.how());
         }
@@ -259,7 +289,9 @@ final class BuildCommand implements Callable<Integer> {
             org.tessel.search.Strategies.byName(strategy);
             java.util.Set<org.tessel.cost.Precision> precs = int8 ? CalibrationOptions.withInt8(allowed()) : allowed();
             java.util.List<org.tessel.search.PrecisionRule> rules = precisionRules.stream().map(org.tessel.search.PrecisionRule::parse).toList();
-            if (int8) {
+            if (explicit != null) {
+                rules = explicit.rules(rules);
+            } else if (int8) {
                 rules = calibration.rules(rules, prepared, fallbacks);
                 for (var f : fallbacks.entrySet()) System.out.println("int8 fallback: " + f.getKey() + ": " + f.getValue());
             }
@@ -295,6 +327,17 @@ final class BuildCommand implements Callable<Integer> {
             } else {
                 plan = org.tessel.search.Searcher.run(p, strategy, o);
                 applied = org.tessel.search.EnginePlans.complete(p, plan);
+                // explicit quantization: a node the search put at INT8 whose tensors the model's Q/DQ gives no scale is searched again without INT8
+                while (explicit != null && explicit.refine(applied)) {
+                    o = o.withPrecisionRules(explicit.rules(precisionRules.stream().map(org.tessel.search.PrecisionRule::parse).toList()));
+                    p = org.tessel.search.Searcher.problem(prepared, o);
+                    plan = org.tessel.search.Searcher.run(p, strategy, o);
+                    applied = org.tessel.search.EnginePlans.complete(p, plan);
+                }
+            }
+            if (explicit != null) {
+                fallbacks.putAll(explicit.fallbacks());
+                for (var f : fallbacks.entrySet()) System.out.println("int8 fallback: " + f.getKey() + ": " + f.getValue());
             }
             // the engine is gated by PlanCheck on the planned graph; the search's own feasibility terms (e.g. a fused member
             // whose standalone choice differs from its group's format) say how it priced the plan, so they are reported
