@@ -250,12 +250,42 @@ final class BuildCommand implements Callable<Integer> {
         return 0;
     }
 
+    /**
+     * Explicit quantization: the activation Q/DQ pairs that stay nodes. A pair whose tensor no INT8
+     * node of the plan writes, and that not only INT8 nodes read through it (a node the Q/DQ marks
+     * INT8 fell back, or the search left a reader at FP32), would lose the rounding the model asks
+     * for if folded; it is kept, and the plan searched again, until every folded pair is realized by
+     * an INT8 node (a kept pair's nodes run as they are, as ONNX Runtime runs them).
+     */
+    private java.util.Set<String> explicitKeep(Graph model, String tgt) {
+        java.util.Set<String> keep = new java.util.TreeSet<>();
+        java.util.List<org.tessel.search.PrecisionRule> user = precisionRules.stream().map(org.tessel.search.PrecisionRule::parse).toList();
+        for (int round = 0; round < 8; round++) {
+            Graph g = model.copy();
+            var qdq = org.tessel.runtime.calib.ExplicitQuantization.fold(g, keep);
+            Graph prepared = org.tessel.search.Searcher.prepare(g);
+            ExplicitInt8 ex = new ExplicitInt8(qdq, prepared, allowed());
+            org.tessel.search.SearchOptions o = choices.apply(org.tessel.search.SearchOptions.defaults().withTarget(tgt).withSeed(searchSeed)
+                    .withPrecisions(CalibrationOptions.withInt8(allowed())).withPrecisionRules(ex.rules(user)));
+            org.tessel.tactics.plan.PlanApplier.Applied applied;
+            do {
+                o = o.withPrecisionRules(ex.rules(user));
+                org.tessel.search.SearchProblem p = org.tessel.search.Searcher.problem(prepared, o);
+                applied = org.tessel.search.EnginePlans.complete(p, org.tessel.search.Searcher.run(p, strategy, o));
+            } while (ex.refine(applied));
+            java.util.Set<String> lost = ex.unrealized(applied);
+            if (lost.isEmpty() || !keep.addAll(lost)) break;
+        }
+        return keep;
+    }
+
     /** Search (or read) the plan, apply it, build the engine that runs exactly it, save. */
     private int buildPlanned(Backend backend, long t0) throws Exception {
         if (strategy != null && planFile != null) throw new IllegalArgumentException("--strategy and --plan exclude each other: search a plan, or build a given one");
         String tgt = target != null ? target : "h200-measured";
         Graph g = loaded != null ? loaded : model.load();
-        org.tessel.runtime.calib.ExplicitQuantization.Result qdq = explicitQdq ? org.tessel.runtime.calib.ExplicitQuantization.fold(g) : null;
+        java.util.Set<String> keep = explicitQdq && planFile == null ? explicitKeep(g, tgt) : java.util.Set.of();
+        org.tessel.runtime.calib.ExplicitQuantization.Result qdq = explicitQdq ? org.tessel.runtime.calib.ExplicitQuantization.fold(g, keep) : null;
         Graph prepared = org.tessel.search.Searcher.prepare(g);
         boolean int8 = planFile == null && (explicitQdq || calibration.wanted(java.util.List.of(), precisionRules));
         CalibrationOptions.Scales scales = null;

@@ -36,10 +36,12 @@ final class ExplicitInt8 {
     private final Map<String, String> fallbacks = new TreeMap<>();
     private final List<String> warnings = new ArrayList<>();
     private final CalibrationOptions.Scales scales;
+    private final ExplicitQuantization.Result qdq;
 
     /** @param floating the precisions the build allows besides INT8 */
     ExplicitInt8(ExplicitQuantization.Result qdq, Graph prepared, Set<Precision> floating) {
         this.prepared = prepared;
+        this.qdq = qdq;
         this.floating = EnumSet.copyOf(floating);
         this.floating.remove(Precision.INT8);
         Map<String, Float> present = new TreeMap<>();
@@ -60,7 +62,7 @@ final class ExplicitInt8 {
                 noInt8.add(n);
             }
         }
-        scales = new CalibrationOptions.Scales("qdq", present, "explicit quantization, " + present.size() + " tensor scales from the model's Q/DQ");
+        scales = new CalibrationOptions.Scales(QuantizationTable.EXPLICIT, present, "explicit quantization, " + present.size() + " tensor scales from the model's Q/DQ");
     }
 
     private Node find(String name) {
@@ -87,6 +89,38 @@ final class ExplicitInt8 {
     }
 
     /**
+     * The folded activation tensors whose rounding the plan would lose: the Q/DQ pair's tensor is
+     * neither written by an INT8 node (which stores it quantized) nor read through the pair only by
+     * INT8 nodes (which quantize it as they read it). Their pairs must stay nodes.
+     */
+    Set<String> unrealized(PlanApplier.Applied applied) {
+        EnginePlan plan = applied.plan();
+        Map<String, String> groupOf = new TreeMap<>();
+        for (FusedGroup g : plan.groups()) for (String m : g.members()) groupOf.put(m, g.name());
+        Set<String> out = new TreeSet<>();
+        for (var e : qdq.pairReaders().entrySet()) {
+            Value v = prepared.value(e.getKey());
+            if (v == null) continue;
+            Node producer = v.producer();
+            String pg = producer == null ? null : groupOf.getOrDefault(producer.name(), producer.name());
+            if (pg != null && int8(plan, pg)) continue;
+            boolean all = true;
+            for (String r : e.getValue()) {
+                String rg = groupOf.getOrDefault(r, r);
+                // a reader inside the producer's group reads the tensor unquantized; a graph output is never quantized
+                if (r.isEmpty() || !int8(plan, rg) || rg.equals(pg)) { all = false; break; }
+            }
+            if (!all) out.add(e.getKey());
+        }
+        return out;
+    }
+
+    private static boolean int8(EnginePlan plan, String node) {
+        PlannedNode p = plan.node(node);
+        return p != null && p.precision() == Precision.INT8;
+    }
+
+    /**
      * Looks at a solved plan: true (search again) when a node runs at INT8 without a scale for every
      * tensor it reads and writes; its members not pinned lose INT8, else (a pinned node whose output
      * the model leaves unquantized, and no fused group carries it to a Q/DQ pair) the pin is dropped
@@ -103,7 +137,8 @@ final class ExplicitInt8 {
             PlannedNode p = plan.node(n.name());
             if (p == null || p.precision() != Precision.INT8) continue;
             Value lacking = null;
-            for (Value v : QuantizationTable.activations(n)) if (Float.isNaN(t.scale(v.name()))) { lacking = v; break; }
+            // an output without a scale is written in f32 (explicit quantization); every activation input needs one
+            for (Value v : QuantizationTable.activations(n)) if (!n.outputs().contains(v) && Float.isNaN(t.scale(v.name()))) { lacking = v; break; }
             if (lacking == null) continue;
             List<String> ms = members.getOrDefault(n.name(), List.of(n.name())).stream().filter(prepared::hasNodeNamed).toList();
             boolean added = false;
@@ -113,7 +148,7 @@ final class ExplicitInt8 {
                     if (!pinned.remove(m)) continue;
                     noInt8.add(m);
                     fallbacks.put(m, "Q/DQ marks it INT8, but tensor %" + lacking.name() + " of " + n.describe()
-                            + " has no Q/DQ pair (no scale), and no fused group the search found carries it to one");
+                            + " has no Q/DQ pair (no scale) to read it through");
                     added = true;
                 }
             if (!added)

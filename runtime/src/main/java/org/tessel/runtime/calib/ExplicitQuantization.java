@@ -54,11 +54,16 @@ public final class ExplicitQuantization {
      * @param activationPairs activation Q/DQ pairs removed
      * @param weights         weight (and bias) DequantizeLinear nodes folded into constants
      * @param weightNotes     weights whose model scale is not the engine's amax/127 in some channel
+     * @param pairReaders     per folded activation tensor, the nodes that read it through its pair ("" for a graph output)
+     * @param kept            activation tensors whose pairs were asked to stay nodes (not folded)
      */
-    public record Result(Map<String, Float> scales, List<String> int8Nodes, int activationPairs, int weights, List<String> weightNotes) {
+    public record Result(Map<String, Float> scales, List<String> int8Nodes, int activationPairs, int weights, List<String> weightNotes,
+                         Map<String, List<String>> pairReaders, Set<String> kept) {
         public String describe() {
             return String.format(Locale.ROOT, "explicit quantization from %d Q/DQ pairs and %d quantized weights (the model's scales, no calibration); %d nodes marked INT8",
-                    activationPairs, weights, int8Nodes.size());
+                    activationPairs + kept.size(), weights, int8Nodes.size())
+                    + (kept.isEmpty() ? "" : String.format(Locale.ROOT, "; %d pair(s) kept as QuantizeLinear/DequantizeLinear nodes, since no INT8 node reads or writes their tensor: %s",
+                    kept.size(), String.join(", ", kept.stream().map(k -> "%" + k).toList())));
         }
     }
 
@@ -73,7 +78,16 @@ public final class ExplicitQuantization {
     private static boolean isDq(Node n) { return n.opName().equals("DequantizeLinear"); }
 
     /** Removes the Q/DQ structure from {@code g} (in place) and returns the scales and INT8 nodes it stated. */
-    public static Result fold(Graph g) {
+    public static Result fold(Graph g) { return fold(g, Set.of()); }
+
+    /**
+     * As {@link #fold(Graph)}, but the activation pairs on the tensors named in {@code keep} (names
+     * as the folded graph has them) stay QuantizeLinear/DequantizeLinear nodes, which the engine
+     * runs as they are (the rounding the model asks for where no INT8 node does it).
+     */
+    public static Result fold(Graph g, Set<String> keep) {
+        Map<Value, List<String>> readersOf = new LinkedHashMap<>();
+        Set<String> kept = new java.util.TreeSet<>();
         Map<Value, Float> scaleOf = new LinkedHashMap<>();
         Map<Value, String> scaledBy = new LinkedHashMap<>();
         Set<Value> dqWeights = new LinkedHashSet<>();
@@ -123,6 +137,14 @@ public final class ExplicitQuantization {
                             + "; the engine keeps one scale per tensor");
                 Value out = dq.output(0);
                 String outName = out.name();
+                String finalName = real.name().equals(outName + "_f32") ? outName : real.name();
+                if (keep.contains(finalName)) {
+                    kept.add(finalName);
+                    continue;
+                }
+                List<String> readers = readersOf.computeIfAbsent(real, k -> new ArrayList<>());
+                for (Node u : g.users(out)) readers.add(u.name());
+                if (g.outputs().contains(out)) readers.add("");
                 g.replaceAllUses(out, real);
                 g.removeNode(dq);
                 if (g.users(q.output(0)).isEmpty()) {
@@ -152,6 +174,8 @@ public final class ExplicitQuantization {
         List<String> int8 = new ArrayList<>();
         Map<String, Float> scales = new LinkedHashMap<>();
         for (var e : scaleOf.entrySet()) scales.put(e.getKey().name(), e.getValue());
+        Map<String, List<String>> pairReaders = new LinkedHashMap<>();
+        for (var e : readersOf.entrySet()) pairReaders.put(e.getKey().name(), List.copyOf(e.getValue()));
         for (Node n : g.nodes()) {
             if (!PrecisionEmulation.TENSOR_CORE_OPS.contains(n.opName()) || PrecisionEmulation.weightChannelAxis(n) < 0) continue;
             boolean ok = true;
@@ -163,7 +187,7 @@ public final class ExplicitQuantization {
             }
             if (ok) int8.add(n.name());
         }
-        return new Result(scales, int8, pairs, weights, notes);
+        return new Result(scales, int8, pairs, weights, notes, pairReaders, kept);
     }
 
     /** Validates a weight Q/DQ's scale (positive finite f32, per tensor or per axis) and zero point (0). */
