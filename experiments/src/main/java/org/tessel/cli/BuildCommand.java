@@ -70,16 +70,23 @@ final class BuildCommand implements Callable<Integer> {
 
     private static String unknownTuning(String level) { return "--tuning '" + level + "' is not a level; use " + String.join(", ", TUNING_LEVELS); }
 
-    /** The model as loaded, when it was loaded early to look for Q/DQ nodes (an ONNX or text-IR file); null otherwise. */
-    private Graph loaded;
     /** True when the model carries QuantizeLinear/DequantizeLinear nodes: explicit quantization with the model's own scales. */
     private boolean explicitQdq;
 
-    @Override public Integer call() throws Exception {
-        if (model.model != null && !model.model.startsWith("zoo:") && Files.isRegularFile(Path.of(model.model))) {
-            loaded = model.load();
-            explicitQdq = org.tessel.runtime.calib.ExplicitQuantization.present(loaded);
+    /** True when an ONNX file's main graph has a QuantizeLinear or DequantizeLinear node (read without importing it; unreadable files: false, the import says why). */
+    static boolean hasQdqNodes(Path onnx) {
+        try (var in = Files.newInputStream(onnx)) {
+            var m = org.tessel.ir.onnx.proto.Onnx.ModelProto.parseFrom(in);
+            for (var n : m.getGraph().getNodeList())
+                if ((n.getDomain().isEmpty() || n.getDomain().equals("ai.onnx")) && (n.getOpType().equals("QuantizeLinear") || n.getOpType().equals("DequantizeLinear"))) return true;
+            return false;
+        } catch (java.io.IOException | RuntimeException e) {
+            return false;
         }
+    }
+
+    @Override public Integer call() throws Exception {
+        if (model.model != null && model.model.endsWith(".onnx") && Files.isRegularFile(Path.of(model.model))) explicitQdq = hasQdqNodes(Path.of(model.model));
         if (explicitQdq) {
             String stray = calibration.calib != null ? "--calib" : calibration.cache != null ? "--calib-cache" : null;
             if (stray != null)
@@ -283,7 +290,7 @@ final class BuildCommand implements Callable<Integer> {
     private int buildPlanned(Backend backend, long t0) throws Exception {
         if (strategy != null && planFile != null) throw new IllegalArgumentException("--strategy and --plan exclude each other: search a plan, or build a given one");
         String tgt = target != null ? target : "h200-measured";
-        Graph g = loaded != null ? loaded : model.load();
+        Graph g = model.load();
         java.util.Set<String> keep = explicitQdq && planFile == null ? explicitKeep(g, tgt) : java.util.Set.of();
         org.tessel.runtime.calib.ExplicitQuantization.Result qdq = explicitQdq ? org.tessel.runtime.calib.ExplicitQuantization.fold(g, keep) : null;
         Graph prepared = org.tessel.search.Searcher.prepare(g);
