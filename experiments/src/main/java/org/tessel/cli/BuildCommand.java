@@ -26,7 +26,9 @@ import picocli.CommandLine.Option;
         "With --strategy S or --plan F the engine is built from an engine plan (tactic, precision, layout per node): the joint search's "
         + "(exact when it fits, else Timefold), a baseline's (greedy, sequential, rule) or a plan file from `tessel search --plan-out`.",
         "On a machine with a CUDA GPU this builds a GPU engine (FP32 unless --fp16/--tf32); without one, a CPU engine, which executes "
-        + "a plan's GPU tactics by emulation (reduced precision by rounding)."})
+        + "a plan's GPU tactics by emulation (reduced precision by rounding).",
+        "A model with QuantizeLinear/DequantizeLinear nodes is built by explicit quantization (a CPU INT8 engine with the model's own scales, "
+        + "no calibration; the nodes its Q/DQ marks pinned to INT8): see runtime/INT8.md."})
 final class BuildCommand implements Callable<Integer> {
     @Mixin ModelOptions model;
     @Mixin ChoiceOptions choices;
