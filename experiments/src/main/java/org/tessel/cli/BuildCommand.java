@@ -26,7 +26,9 @@ import picocli.CommandLine.Option;
         "With --strategy S or --plan F the engine is built from an engine plan (tactic, precision, layout per node): the joint search's "
         + "(exact when it fits, else Timefold), a baseline's (greedy, sequential, rule) or a plan file from `tessel search --plan-out`.",
         "On a machine with a CUDA GPU this builds a GPU engine (FP32 unless --fp16/--tf32); without one, a CPU engine, which executes "
-        + "a plan's GPU tactics by emulation (reduced precision by rounding)."})
+        + "a plan's GPU tactics by emulation (reduced precision by rounding).",
+        "A model with QuantizeLinear/DequantizeLinear nodes is built by explicit quantization (a CPU INT8 engine with the model's own scales, "
+        + "no calibration; the nodes its Q/DQ marks pinned to INT8): see runtime/INT8.md."})
 final class BuildCommand implements Callable<Integer> {
     @Mixin ModelOptions model;
     @Mixin ChoiceOptions choices;
@@ -70,8 +72,33 @@ final class BuildCommand implements Callable<Integer> {
 
     private static String unknownTuning(String level) { return "--tuning '" + level + "' is not a level; use " + String.join(", ", TUNING_LEVELS); }
 
+    /** True when the model carries QuantizeLinear/DequantizeLinear nodes: explicit quantization with the model's own scales. */
+    private boolean explicitQdq;
+
+    /** True when an ONNX file's main graph has a QuantizeLinear or DequantizeLinear node (read without importing it; unreadable files: false, the import says why). */
+    static boolean hasQdqNodes(Path onnx) {
+        try (var in = Files.newInputStream(onnx)) {
+            var m = org.tessel.ir.onnx.proto.Onnx.ModelProto.parseFrom(in);
+            for (var n : m.getGraph().getNodeList())
+                if ((n.getDomain().isEmpty() || n.getDomain().equals("ai.onnx")) && (n.getOpType().equals("QuantizeLinear") || n.getOpType().equals("DequantizeLinear"))) return true;
+            return false;
+        } catch (java.io.IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
     @Override public Integer call() throws Exception {
-        boolean int8 = calibration.wanted(java.util.List.of(), precisionRules);
+        if (model.model != null && model.model.endsWith(".onnx") && Files.isRegularFile(Path.of(model.model))) explicitQdq = hasQdqNodes(Path.of(model.model));
+        if (explicitQdq) {
+            String stray = calibration.calib != null ? "--calib" : calibration.cache != null ? "--calib-cache" : null;
+            if (stray != null)
+                throw new IllegalArgumentException(model.model + " carries QuantizeLinear/DequantizeLinear nodes (explicit quantization: the model's own scales), so " + stray
+                        + " does not apply; build it without " + stray + ", or calibrate the float model (without Q/DQ) instead");
+            if (profiles.given()) throw new IllegalArgumentException(model.model + " carries Q/DQ nodes (INT8), which is not built for optimization profiles yet; build without --min-shapes/--opt-shapes/--max-shapes");
+            if (accuracy.budget() != null) throw new IllegalArgumentException(model.model + " carries Q/DQ nodes, whose INT8 the model fixes; --accuracy-budget does not apply to it");
+            if (strategy == null && planFile == null) strategy = "joint";
+        }
+        boolean int8 = !explicitQdq && calibration.wanted(java.util.List.of(), precisionRules);
         if (profiles.given() && (int8 || accuracy.budget() != null))
             throw new IllegalArgumentException((int8 ? "--int8" : "--accuracy-budget") + " is not built for optimization profiles yet (one plan per profile is solved without "
                     + (int8 ? "calibration" : "an accuracy check") + "); build without --min-shapes/--opt-shapes/--max-shapes, or without " + (int8 ? "--int8" : "--accuracy-budget"));
@@ -101,6 +128,8 @@ final class BuildCommand implements Callable<Integer> {
     private int build() throws Exception {
         long t0 = System.nanoTime();
         Backend backend = cpu ? new Backend.Cpu("--cpu") : Backend.detect();
+        if (explicitQdq && backend.isGpu())
+            throw new IllegalArgumentException(model.model + " carries Q/DQ nodes (INT8), and INT8 runs on the CPU engine only (no GPU INT8 kernels yet): add --cpu");
         if (profiles.given()) return buildProfiles(backend, t0);
         if (accuracy.budget() != null && strategy == null)
             throw new IllegalArgumentException("--accuracy-budget constrains a search: add --strategy (e.g. joint)" + (planFile != null ? "; a --plan file is built as it is" : ""));
@@ -230,16 +259,56 @@ final class BuildCommand implements Callable<Integer> {
         return 0;
     }
 
+    /**
+     * Explicit quantization: the activation Q/DQ pairs that stay nodes. A pair whose tensor no INT8
+     * node of the plan writes, and that not only INT8 nodes read through it (a node the Q/DQ marks
+     * INT8 fell back, or the search left a reader at FP32), would lose the rounding the model asks
+     * for if folded; it is kept, and the plan searched again, until every folded pair is realized by
+     * an INT8 node (a kept pair's nodes run as they are, as ONNX Runtime runs them).
+     */
+    private java.util.Set<String> explicitKeep(Graph model, String tgt) {
+        java.util.Set<String> keep = new java.util.TreeSet<>();
+        java.util.List<org.tessel.search.PrecisionRule> user = precisionRules.stream().map(org.tessel.search.PrecisionRule::parse).toList();
+        for (int round = 0; round < 8; round++) {
+            Graph g = model.copy();
+            var qdq = org.tessel.runtime.calib.ExplicitQuantization.fold(g, keep);
+            Graph prepared = org.tessel.search.Searcher.prepare(g);
+            ExplicitInt8 ex = new ExplicitInt8(qdq, prepared, allowed());
+            org.tessel.search.SearchOptions o = choices.apply(org.tessel.search.SearchOptions.defaults().withTarget(tgt).withSeed(searchSeed)
+                    .withPrecisions(CalibrationOptions.withInt8(allowed())).withPrecisionRules(ex.rules(user)));
+            org.tessel.tactics.plan.PlanApplier.Applied applied;
+            do {
+                o = o.withPrecisionRules(ex.rules(user));
+                org.tessel.search.SearchProblem p = org.tessel.search.Searcher.problem(prepared, o);
+                applied = org.tessel.search.EnginePlans.complete(p, org.tessel.search.Searcher.run(p, strategy, o));
+            } while (ex.refine(applied));
+            java.util.Set<String> lost = ex.unrealized(applied);
+            if (lost.isEmpty() || !keep.addAll(lost)) break;
+        }
+        return keep;
+    }
+
     /** Search (or read) the plan, apply it, build the engine that runs exactly it, save. */
     private int buildPlanned(Backend backend, long t0) throws Exception {
         if (strategy != null && planFile != null) throw new IllegalArgumentException("--strategy and --plan exclude each other: search a plan, or build a given one");
         String tgt = target != null ? target : "h200-measured";
         Graph g = model.load();
+        java.util.Set<String> keep = explicitQdq && planFile == null ? explicitKeep(g, tgt) : java.util.Set.of();
+        org.tessel.runtime.calib.ExplicitQuantization.Result qdq = explicitQdq ? org.tessel.runtime.calib.ExplicitQuantization.fold(g, keep) : null;
         Graph prepared = org.tessel.search.Searcher.prepare(g);
-        boolean int8 = planFile == null && calibration.wanted(java.util.List.of(), precisionRules);
+        boolean int8 = planFile == null && (explicitQdq || calibration.wanted(java.util.List.of(), precisionRules));
         CalibrationOptions.Scales scales = null;
         java.util.Map<String, String> fallbacks = new java.util.TreeMap<>();
-        if (int8) {
+        ExplicitInt8 explicit = null;
+        if (qdq != null) {
+            System.out.println("int8: " + qdq.describe());
+            for (String w : qdq.weightNotes()) System.out.println("note: " + w);
+            if (planFile == null) {
+                explicit = new ExplicitInt8(qdq, prepared, allowed());
+                scales = explicit.scales();
+                for (String w : explicit.warnings()) System.out.println("warning: " + w);
+            }
+        } else if (int8) {
             scales = calibration.scales(prepared);
             System.out.println("int8: " + scales.how());
         }
@@ -259,7 +328,9 @@ final class BuildCommand implements Callable<Integer> {
             org.tessel.search.Strategies.byName(strategy);
             java.util.Set<org.tessel.cost.Precision> precs = int8 ? CalibrationOptions.withInt8(allowed()) : allowed();
             java.util.List<org.tessel.search.PrecisionRule> rules = precisionRules.stream().map(org.tessel.search.PrecisionRule::parse).toList();
-            if (int8) {
+            if (explicit != null) {
+                rules = explicit.rules(rules);
+            } else if (int8) {
                 rules = calibration.rules(rules, prepared, fallbacks);
                 for (var f : fallbacks.entrySet()) System.out.println("int8 fallback: " + f.getKey() + ": " + f.getValue());
             }
@@ -295,6 +366,17 @@ final class BuildCommand implements Callable<Integer> {
             } else {
                 plan = org.tessel.search.Searcher.run(p, strategy, o);
                 applied = org.tessel.search.EnginePlans.complete(p, plan);
+                // explicit quantization: a node the search put at INT8 whose tensors the model's Q/DQ gives no scale is searched again without INT8
+                while (explicit != null && explicit.refine(applied)) {
+                    o = o.withPrecisionRules(explicit.rules(precisionRules.stream().map(org.tessel.search.PrecisionRule::parse).toList()));
+                    p = org.tessel.search.Searcher.problem(prepared, o);
+                    plan = org.tessel.search.Searcher.run(p, strategy, o);
+                    applied = org.tessel.search.EnginePlans.complete(p, plan);
+                }
+            }
+            if (explicit != null) {
+                fallbacks.putAll(explicit.fallbacks());
+                for (var f : fallbacks.entrySet()) System.out.println("int8 fallback: " + f.getKey() + ": " + f.getValue());
             }
             // the engine is gated by PlanCheck on the planned graph; the search's own feasibility terms (e.g. a fused member
             // whose standalone choice differs from its group's format) say how it priced the plan, so they are reported

@@ -87,9 +87,20 @@ class FashionMnistInt8Test {
             int8.put(c, top1(engine, test, labels));
             how.put(c, mix.toString());
         }
+        // explicit quantization: the entropy plan written as a Q/DQ model and built back with the model's own scales, no calibration data
+        Path qdq = dir.resolve("entropy-qdq.onnx"), qdqEngine = dir.resolve("entropy-qdq.engine");
+        CliRun x = CliRun.of("export-qdq", MODEL.toString(), "--batch", String.valueOf(BATCH), "--calib-cache", dir.resolve("entropy.cache").toString(),
+                "--precision", "Conv=int8", "--int8-fallback", "-o", qdq.toString());
+        assertEquals(0, x.code(), x.err());
+        CliRun q = CliRun.of("build", qdq.toString(), "--cpu", "--save-engine", qdqEngine.toString());
+        assertEquals(0, q.code(), q.err());
+        double explicit = top1(qdqEngine, test, labels);
         System.out.printf(Locale.ROOT, "Fashion-MNIST top-1 on 10,000 test images: FP32 %.2f%%%n", base);
         for (var e : int8.entrySet())
             System.out.printf(Locale.ROOT, "  INT8 %-10s %.2f%% (%+.2f points; %s)%n", e.getKey(), e.getValue(), e.getValue() - base, how.get(e.getKey()));
+        System.out.printf(Locale.ROOT, "  Q/DQ round trip of the entropy plan (export-qdq, then build with the model's scales): %.2f%% (%s)%n", explicit,
+                Engine.load(qdqEngine, EngineHeader.Machine.cpu()).plan().precisionMix());
+        assertEquals(int8.get("entropy"), explicit, 1e-9, "the Q/DQ model builds to the entropy engine's predictions");
         assertTrue(base > 80, "the trained model classifies: " + base);
         assertTrue(Math.abs(int8.get("entropy") - base) <= 1.0, "INT8 entropy within 1 point of FP32: " + int8.get("entropy") + " vs " + base);
     }

@@ -92,6 +92,13 @@ final class LegacyForms {
                     in = axes == null ? list(x, starts, ends) : list(x, starts, ends, axes);
                 }
             }
+            case "QuantizeLinear", "DequantizeLinear" -> {
+                // opsets 10-12 quantize per tensor only: a scale of more than one element (per-axis) came with opset 13
+                if (opset < 13 && in.size() > 1 && in.get(1) != null && c.typeOf(in.get(1)).shape().numElements() != 1)
+                    throw bad(c, "opset-" + opset + " " + n.opType() + " has a per-axis scale of shape " + c.typeOf(in.get(1)).shape()
+                            + "; per-axis (de)quantization needs opset 13 or later (convert the model to opset 13+)");
+                if (opset < 13) a.remove("axis");
+            }
             case "Reshape" -> {
                 if (opset < 5) in = attrToInput(n, a, in, "shape", 1, c);
             }

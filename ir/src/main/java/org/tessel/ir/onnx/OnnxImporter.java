@@ -68,7 +68,9 @@ import org.tessel.ir.onnx.proto.Onnx.ValueInfoProto;
  *       evaluated with its op's reference implementation and replaced by the resulting constant;
  *       {@code Shape} and {@code Size} fold whatever their input, since shapes are static. This
  *       turns the Shape, Gather, Concat, Reshape chains of exported models, and the
- *       ConstantOfShape weights of ONNX's "light" models, into plain constants.</li>
+ *       ConstantOfShape weights of ONNX's "light" models, into plain constants. QuantizeLinear and
+ *       DequantizeLinear are not folded (a Q/DQ model's int8 weights stay int8 with their
+ *       DequantizeLinear, for explicit quantization); the passes' constant folding folds them.</li>
  *   <li>ONNX value names are kept; empty node names are made from the op type.</li>
  * </ul>
  *
@@ -574,7 +576,10 @@ public final class OnnxImporter {
             for (Value v : ins) if (v != null && !v.isConstant()) allConstant = false;
 
             List<TensorType> types = Graph.inferTypes(op, p.name(), ins, attrs, p.outputs().size());
-            if (opt.foldConstants() && allConstant && op.has(Trait.PURE) && !op.has(Trait.FUSED) && foldable(types)) {
+            // Q/DQ nodes stay nodes even on constants (a model's int8 weights): they are the model's explicit quantization,
+            // which `tessel build` reads (ExplicitQuantization); the passes' constant folding folds them where that is not wanted
+            boolean qdq = p.domain().isEmpty() && (p.opType().equals("QuantizeLinear") || p.opType().equals("DequantizeLinear"));
+            if (opt.foldConstants() && allConstant && !qdq && op.has(Trait.PURE) && !op.has(Trait.FUSED) && foldable(types)) {
                 fold(op, p, ins, attrs, types, where);
                 return;
             }

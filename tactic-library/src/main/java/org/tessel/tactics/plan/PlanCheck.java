@@ -40,7 +40,8 @@ public final class PlanCheck {
             if (why != null) throw new PlanException(n.describe() + ": tactic " + t.id() + " cannot run it at " + p.precision().text() + "/" + p.layout().text() + ": " + why);
             if (p.precision() == org.tessel.cost.Precision.INT8)
                 for (org.tessel.ir.Value v : QuantizationTable.activations(n))
-                    if (Float.isNaN(plan.quantization().scale(v.name())))
+                    // explicit quantization: where the model puts no Q/DQ on an INT8 node's output, the node writes f32 (TensorRT's int8-in, float-out)
+                    if (Float.isNaN(plan.quantization().scale(v.name())) && !(plan.quantization().explicit() && n.outputs().contains(v)))
                         throw new PlanException(n.describe() + ": runs at int8, but the plan has no quantization scale for its tensor %" + v.name()
                                 + " (calibrate with --calib, or give a calibration cache that covers it)");
             if (device != null && !device.isCpu() && !device.supports(p.precision()))

@@ -18,7 +18,7 @@ import org.tessel.ir.ops.TesselOps;
  * them per output channel from the weights themselves. Immutable; empty for a plan without INT8.
  *
  * @param calibrator the calibrator that chose the scales (entropy, minmax, percentile:99.99, mse, or
- *                   "file" for a hand-edited cache); "" for the empty table
+ *                   "file" for a hand-edited cache, or "qdq" for a Q/DQ model's own scales: {@link #explicit()}); "" for the empty table
  * @param scales     scale per value name of the planned graph, sorted by name
  * @param fallbacks  nodes a precision rule asked to run at INT8 that no INT8 tactic runs, each with
  *                   the reason (they run at another precision because the user allowed fallback)
@@ -37,6 +37,16 @@ public record QuantizationTable(String calibrator, Map<String, Float> scales, Ma
                 throw new PlanException("quantization scale of tensor '" + e.getKey() + "' must be positive and finite, got " + s);
         }
     }
+
+    /** The calibrator name of scales taken from a Q/DQ model (explicit quantization) rather than calibrated. */
+    public static final String EXPLICIT = "qdq";
+
+    /**
+     * True for explicit quantization (scales from the model's Q/DQ pairs): an INT8 node's output
+     * the model leaves without a Q/DQ pair has no scale and is written in f32 (int8 in, float out, as
+     * TensorRT runs such a layer); its activation inputs always have scales.
+     */
+    public boolean explicit() { return calibrator.equals(EXPLICIT); }
 
     public boolean isEmpty() { return scales.isEmpty() && fallbacks.isEmpty(); }
 

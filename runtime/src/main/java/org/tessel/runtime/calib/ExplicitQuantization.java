@@ -1,0 +1,303 @@
+package org.tessel.runtime.calib;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import org.tessel.api.DType;
+import org.tessel.api.Tensor;
+import org.tessel.ir.Graph;
+import org.tessel.ir.Node;
+import org.tessel.ir.Value;
+import org.tessel.runtime.engine.PrecisionEmulation;
+
+/**
+ * Explicit quantization, as TensorRT builds Q/DQ networks: an imported model that carries
+ * QuantizeLinear/DequantizeLinear nodes is turned into a float graph plus the scales the model
+ * states, so it builds as an INT8 plan with the model's own scales and no calibration.
+ * <ul>
+ * <li>An activation pair {@code x -> QuantizeLinear(s, int8 0) -> DequantizeLinear(s, int8 0)} is
+ *     removed (readers of the DQ read x) and {@code s} recorded as x's per-tensor scale. A
+ *     {@code Clip(-127 s, 127 s)} right before the Q (what `tessel export-qdq` writes, TensorRT's
+ *     symmetric range) goes with it.
+ * <li>A weight {@code DequantizeLinear(int8 constant, s, 0)} (per tensor or per axis) and a bias
+ *     {@code DequantizeLinear(int32 constant, s, 0)} are folded into float constants, codes * s.
+ * <li>A Conv/ConvTranspose/Gemm/MatMul whose floating activation inputs all came through a pair and
+ *     whose weight (when it is a constant) through a weight DQ is marked to run at INT8.
+ * </ul>
+ * Anything else in Q/DQ form is refused, naming the node: a non-zero zero point (asymmetric), uint8,
+ * a Q no DQ reads, a DQ of a tensor no Q made, a per-axis or blocked activation scale, a scale that is
+ * not a positive finite f32 constant, one tensor quantized at two scales.
+ *
+ * <p>The CPU engine quantizes INT8 weights per output channel at amax/127 ({@link PrecisionEmulation}).
+ * Folded weights whose model scale is exactly that (a channel whose largest code is +-127, as
+ * export-qdq writes) are re-quantized to the model's codes exactly; where a model's weight scale is
+ * coarser (a channel's largest code below 127, or one scale for all channels), the engine's
+ * re-quantization is on a finer grid than the model's: {@link Result#weightNotes} says which weights.
+ */
+public final class ExplicitQuantization {
+    private ExplicitQuantization() {}
+
+    /** A Q/DQ model that cannot be built by explicit quantization; the message names the node. */
+    public static final class QdqException extends IllegalArgumentException {
+        public QdqException(String m) { super(m); }
+    }
+
+    /**
+     * What folding did.
+     *
+     * @param scales          per-tensor scale per activation value name of the folded graph
+     * @param int8Nodes       nodes the Q/DQ placement marks INT8 (by name, in graph order)
+     * @param activationPairs activation Q/DQ pairs removed
+     * @param weights         weight (and bias) DequantizeLinear nodes folded into constants
+     * @param weightNotes     weights whose model scale is not the engine's amax/127 in some channel
+     * @param pairReaders     per folded activation tensor, the nodes that read it through its pair ("" for a graph output)
+     * @param kept            activation tensors whose pairs were asked to stay nodes (not folded)
+     */
+    public record Result(Map<String, Float> scales, List<String> int8Nodes, int activationPairs, int weights, List<String> weightNotes,
+                         Map<String, List<String>> pairReaders, Set<String> kept) {
+        public String describe() {
+            return String.format(Locale.ROOT, "explicit quantization from %d Q/DQ pairs and %d quantized weights (the model's scales, no calibration); %d nodes marked INT8",
+                    activationPairs + kept.size(), weights, int8Nodes.size())
+                    + (kept.isEmpty() ? "" : String.format(Locale.ROOT, "; %d pair(s) kept as QuantizeLinear/DequantizeLinear nodes, since no INT8 node reads or writes their tensor: %s",
+                    kept.size(), String.join(", ", kept.stream().map(k -> "%" + k).toList())));
+        }
+    }
+
+    /** True when the graph has a QuantizeLinear or DequantizeLinear node. */
+    public static boolean present(Graph g) {
+        for (Node n : g.nodes()) if (isQ(n) || isDq(n)) return true;
+        return false;
+    }
+
+    private static boolean isQ(Node n) { return n.opName().equals("QuantizeLinear"); }
+
+    private static boolean isDq(Node n) { return n.opName().equals("DequantizeLinear"); }
+
+    /** Removes the Q/DQ structure from {@code g} (in place) and returns the scales and INT8 nodes it stated. */
+    public static Result fold(Graph g) { return fold(g, Set.of()); }
+
+    /**
+     * As {@link #fold(Graph)}, but the activation pairs on the tensors named in {@code keep} (names
+     * as the folded graph has them) stay QuantizeLinear/DequantizeLinear nodes, which the engine
+     * runs as they are (the rounding the model asks for where no INT8 node does it).
+     */
+    public static Result fold(Graph g, Set<String> keep) {
+        Map<Value, List<String>> readersOf = new LinkedHashMap<>();
+        Set<String> kept = new java.util.TreeSet<>();
+        Map<Value, Float> scaleOf = new LinkedHashMap<>();
+        Map<Value, String> scaledBy = new LinkedHashMap<>();
+        Set<Value> dqWeights = new LinkedHashSet<>();
+        List<String> notes = new ArrayList<>();
+        int pairs = 0, weights = 0;
+        // every Q must be read by DQs only
+        for (Node q : List.copyOf(g.nodes())) {
+            if (!isQ(q)) continue;
+            if (!q.input(0).isConstant()) checkQuantizer(g, q);
+            List<Node> users = g.users(q.output(0));
+            if (users.isEmpty() || g.outputs().contains(q.output(0)))
+                throw new QdqException(q.describe() + ": its int8 output %" + q.output(0).name() + " is " + (users.isEmpty() ? "read by no DequantizeLinear" : "a graph output")
+                        + "; explicit quantization takes QuantizeLinear -> DequantizeLinear pairs");
+            for (Node u : users)
+                if (!isDq(u))
+                    throw new QdqException(q.describe() + ": its int8 output %" + q.output(0).name() + " is read by " + u.describe()
+                            + ", not a DequantizeLinear; explicit quantization takes QuantizeLinear -> DequantizeLinear pairs");
+        }
+        for (Node dq : List.copyOf(g.nodes())) {
+            if (!isDq(dq)) continue;
+            Value x = dq.input(0);
+            Node q = x.producer();
+            if (q != null && isQ(q) && q.input(0).isConstant()) {
+                // a float weight quantized in the graph: folded to its dequantized codes
+                weightScale(q);
+                weightScale(dq);
+                Tensor codes = evaluate(q, q.input(0).constantValue());
+                Tensor folded = evaluate(dq, codes);
+                Value c = replaceByConstant(g, dq, q.input(0).name() + "_qdq", folded);
+                if (g.users(q.output(0)).isEmpty()) g.removeNode(q);
+                if (q.output(0).type().dtype() == DType.I8) noteWeight(g, c, folded, dqWeights, notes);
+                weights++;
+                continue;
+            }
+            if (q != null && isQ(q)) {
+                float s = checkQuantizer(g, dq);
+                float qs = scalar(q, 1);
+                if (Float.floatToIntBits(s) != Float.floatToIntBits(qs))
+                    throw new QdqException(dq.describe() + ": scale " + s + " differs from its QuantizeLinear " + q.describe() + "'s " + qs + "; a pair quantizes and dequantizes at one scale");
+                Value src = q.input(0);
+                Node clip = src.producer();
+                boolean dropClip = clip != null && clip.opName().equals("Clip") && isSymmetricClip(clip, s) && g.users(src).size() == 1 && !g.outputs().contains(src);
+                Value real = dropClip ? clip.input(0) : src;
+                Float prev = scaleOf.get(real);
+                if (prev != null && Float.floatToIntBits(prev) != Float.floatToIntBits(s))
+                    throw new QdqException(q.describe() + ": tensor %" + real.name() + " is quantized at scale " + s + " here and at " + prev + " by " + scaledBy.get(real)
+                            + "; the engine keeps one scale per tensor");
+                Value out = dq.output(0);
+                String outName = out.name();
+                String finalName = real.name().equals(outName + "_f32") ? outName : real.name();
+                if (keep.contains(finalName)) {
+                    kept.add(finalName);
+                    continue;
+                }
+                List<String> readers = readersOf.computeIfAbsent(real, k -> new ArrayList<>());
+                for (Node u : g.users(out)) readers.add(u.name());
+                if (g.outputs().contains(out)) readers.add("");
+                g.replaceAllUses(out, real);
+                g.removeNode(dq);
+                if (g.users(q.output(0)).isEmpty()) {
+                    g.removeNode(q);
+                    if (dropClip && g.users(clip.output(0)).isEmpty()) g.removeNode(clip);
+                }
+                // export-qdq renamed the tensor it quantized NAME_f32 and gave the DQ output NAME: the tensor gets its name back
+                if (real.name().equals(outName + "_f32") && g.value(outName) == null) g.renameValue(real, outName);
+                scaleOf.put(real, s);
+                scaledBy.put(real, q.describe());
+                pairs++;
+                continue;
+            }
+            if (!x.isConstant())
+                throw new QdqException(dq.describe() + ": it dequantizes %" + x.name() + ", which is neither a QuantizeLinear's output nor a constant; "
+                        + "explicit quantization takes activation Q/DQ pairs and int8 weights");
+            DType t = x.type().dtype();
+            if (t == DType.U8) throw new QdqException(dq.describe() + ": uint8 weight %" + x.name() + "; Tessel's INT8 is symmetric int8 (zero point 0)");
+            if (t != DType.I8 && t != DType.I32) throw new QdqException(dq.describe() + ": " + t.text() + " weight %" + x.name() + "; explicit quantization takes int8 weights and int32 biases");
+            weightScale(dq);
+            Tensor folded = evaluate(dq, x.constantValue());
+            Value c = replaceByConstant(g, dq, x.name() + "_dequantized", folded);
+            if (t == DType.I8) noteWeight(g, c, folded, dqWeights, notes);
+            weights++;
+        }
+        g.removeUnusedConstants();
+        List<String> int8 = new ArrayList<>();
+        Map<String, Float> scales = new LinkedHashMap<>();
+        for (var e : scaleOf.entrySet()) scales.put(e.getKey().name(), e.getValue());
+        Map<String, List<String>> pairReaders = new LinkedHashMap<>();
+        for (var e : readersOf.entrySet()) pairReaders.put(e.getKey().name(), List.copyOf(e.getValue()));
+        for (Node n : g.nodes()) {
+            if (!PrecisionEmulation.TENSOR_CORE_OPS.contains(n.opName()) || PrecisionEmulation.weightChannelAxis(n) < 0) continue;
+            boolean ok = true;
+            for (int k = 0; k < n.numInputs() && ok; k++) {
+                Value v = n.input(k);
+                if (v == null || !v.type().dtype().isFloating()) continue;
+                if (v.isConstant()) ok = k != 1 || dqWeights.contains(v);
+                else ok = scaleOf.containsKey(v);
+            }
+            if (ok) int8.add(n.name());
+        }
+        return new Result(scales, int8, pairs, weights, notes, pairReaders, kept);
+    }
+
+    /** Validates a weight Q/DQ's scale (positive finite f32, per tensor or per axis) and zero point (0). */
+    private static void weightScale(Node n) {
+        Tensor scale = constant(n, 1, isQ(n) ? "y_scale" : "x_scale");
+        if (scale.dtype() != DType.F32) throw new QdqException(n.describe() + ": scale is " + scale.dtype().text() + "; explicit quantization takes f32 scales");
+        for (int i = 0; i < scale.size(); i++) {
+            float v = scale.getFloat(i);
+            if (!(v > 0) || Float.isInfinite(v))
+                throw new QdqException(n.describe() + ": scale " + v + (scale.size() > 1 ? " (element " + i + ")" : "") + " is not positive and finite");
+        }
+        zeroPoint(n);
+        long block = n.attrs().getInt("block_size", 0);
+        if (block != 0) throw new QdqException(n.describe() + ": blocked quantization (block_size " + block + ") is not taken; use per-tensor or per-axis scales");
+    }
+
+    /** The node evaluated on {@code x} and its constant scale and zero point. */
+    private static Tensor evaluate(Node n, Tensor x) {
+        List<Tensor> ins = new ArrayList<>();
+        ins.add(x);
+        for (int k = 1; k < n.numInputs(); k++) ins.add(n.input(k) == null ? null : n.input(k).constantValue());
+        return new org.tessel.ir.ReferenceInterpreter().evaluate(n, ins).getFirst();
+    }
+
+    /** Replaces the DQ by a constant holding {@code folded}, which takes the DQ output's name. */
+    private static Value replaceByConstant(Graph g, Node dq, String base, Tensor folded) {
+        Value c = g.addConstant(g.uniqueValueName(base), folded);
+        Value out = dq.output(0);
+        String outName = out.name();
+        g.replaceAllUses(out, c);
+        g.removeNode(dq);
+        if (g.value(outName) == null) g.renameValue(c, outName);
+        return c;
+    }
+
+    private static void noteWeight(Graph g, Value c, Tensor folded, Set<Value> dqWeights, List<String> notes) {
+        dqWeights.add(c);
+        for (Node u : g.users(c)) {
+            int axis = PrecisionEmulation.weightChannelAxis(u);
+            if (axis < 0 || u.input(1) != c) continue;
+            int off = differs(folded, axis);
+            if (off > 0)
+                notes.add(String.format(Locale.ROOT, "weight %%%s of %s: in %d of %d channels the model's scale is not amax/127, which the engine re-quantizes at (a finer grid)",
+                        c.name(), u.describe(), off, folded.shape().dim(axis)));
+        }
+    }
+
+    /** Validates a Q or DQ's scale (a positive finite f32 per-tensor constant) and zero point (int8 0); returns the scale. */
+    private static float checkQuantizer(Graph g, Node n) {
+        if (n.attrs().getInt("block_size", 0) != 0) throw new QdqException(n.describe() + ": blocked quantization of an activation is not taken; activations are quantized per tensor");
+        Tensor s = constant(n, 1, isQ(n) ? "y_scale" : "x_scale");
+        if (s.size() != 1)
+            throw new QdqException(n.describe() + ": per-axis activation scale (" + s.size() + " elements); Tessel quantizes activations per tensor (one scale)");
+        if (s.dtype() != DType.F32) throw new QdqException(n.describe() + ": scale is " + s.dtype().text() + "; explicit quantization takes f32 scales");
+        float v = s.getFloat(0);
+        if (!(v > 0) || Float.isInfinite(v)) throw new QdqException(n.describe() + ": scale " + v + " is not positive and finite");
+        zeroPoint(n);
+        return v;
+    }
+
+    private static float scalar(Node n, int k) { return n.input(k).constantValue().getFloat(0); }
+
+    private static Tensor constant(Node n, int k, String what) {
+        Value v = k < n.numInputs() ? n.input(k) : null;
+        if (v == null || !v.isConstant())
+            throw new QdqException(n.describe() + ": " + what + (v == null ? " is missing" : " %" + v.name() + " is computed, not a constant") + "; explicit quantization takes constant scales");
+        return v.constantValue();
+    }
+
+    /** The zero point must be there, int8 (int32 for a bias), and all zeros: Tessel's INT8 is symmetric. */
+    private static void zeroPoint(Node n) {
+        Value z = n.numInputs() > 2 ? n.input(2) : null;
+        if (z == null) {
+            // QuantizeLinear without a zero point (and without output_dtype) makes uint8
+            if (isQ(n) && n.output(0).type().dtype() == DType.U8)
+                throw new QdqException(n.describe() + ": no zero point, so it quantizes to uint8; Tessel's INT8 is symmetric int8: give an int8 zero point of 0");
+            if (isQ(n) && n.output(0).type().dtype() != DType.I8)
+                throw new QdqException(n.describe() + ": quantizes to " + n.output(0).type().dtype().text() + "; Tessel's INT8 is symmetric int8");
+            return;
+        }
+        if (!z.isConstant()) throw new QdqException(n.describe() + ": zero point %" + z.name() + " is computed, not a constant");
+        Tensor t = z.constantValue();
+        if (t.dtype() == DType.U8)
+            throw new QdqException(n.describe() + ": uint8 zero point; Tessel's INT8 is symmetric int8 (an int8 zero point of 0)");
+        for (int i = 0; i < t.size(); i++)
+            if (t.getLong(i) != 0)
+                throw new QdqException(n.describe() + ": zero point " + t.getLong(i) + (t.size() > 1 ? " (element " + i + ")" : "")
+                        + " is not 0: asymmetric quantization; Tessel's INT8 is symmetric (zero point 0)");
+    }
+
+    /** True for Clip(x, -127 s, 127 s), the symmetric range export-qdq puts before a Q. */
+    private static boolean isSymmetricClip(Node c, float s) {
+        if (c.numInputs() < 3 || c.input(1) == null || c.input(2) == null || !c.input(1).isConstant() || !c.input(2).isConstant()) return false;
+        Tensor lo = c.input(1).constantValue(), hi = c.input(2).constantValue();
+        if (lo.size() != 1 || hi.size() != 1) return false;
+        return lo.getFloat(0) == -127 * s && hi.getFloat(0) == 127 * s;
+    }
+
+    /** Channels along {@code axis} whose amax/127 (the engine's weight scale) would not give back {@code w}'s values exactly. */
+    private static int differs(Tensor w, int axis) {
+        if (w.dtype() != DType.F32) return 0;
+        Tensor again = PrecisionEmulation.fakeQuantizePerChannel(w, axis);
+        int[] d = w.shape().dims();
+        int ch = d[axis], inner = 1;
+        for (int i = axis + 1; i < d.length; i++) inner *= d[i];
+        boolean[] off = new boolean[ch];
+        float[] a = w.floats(), b = again.floats();
+        for (int i = 0; i < a.length; i++) if (Float.floatToIntBits(a[i]) != Float.floatToIntBits(b[i])) off[(i / inner) % ch] = true;
+        int n = 0;
+        for (boolean o : off) if (o) n++;
+        return n;
+    }
+}

@@ -1,0 +1,96 @@
+package org.tessel.runtime.calib;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.util.List;
+import java.util.Map;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.constraints.IntRange;
+import org.junit.jupiter.api.Test;
+import org.tessel.api.AttrValue;
+import org.tessel.api.Attributes;
+import org.tessel.api.DType;
+import org.tessel.api.OpRegistry;
+import org.tessel.api.Shape;
+import org.tessel.api.Tensor;
+import org.tessel.ir.Graph;
+import org.tessel.ir.Node;
+import org.tessel.ir.Value;
+import org.tessel.runtime.engine.PrecisionEmulation;
+
+/**
+ * Explicit quantization's folding: a weight DequantizeLinear at the engine's own scales (amax/127
+ * per output channel) folds into float constants that the CPU engine's per-channel re-quantization
+ * gives back bit for bit; activation pairs become scales; bad Q/DQ is refused naming the node.
+ */
+class ExplicitQuantizationTest {
+    private static final OpRegistry OPS = OpRegistry.global();
+
+    /** Weights quantized per channel at amax/127, dequantized as DequantizeLinear does, then re-quantized by the engine: the same floats. */
+    @Property(tries = 300)
+    void foldedWeightsAtAmaxOver127AreReproducedExactly(@ForAll long seed, @ForAll @IntRange(min = 1, max = 16) int channels, @ForAll @IntRange(min = 1, max = 40) int inner,
+                                                        @ForAll @IntRange(min = -30, max = 30) int exponent) {
+        java.util.SplittableRandom r = new java.util.SplittableRandom(seed);
+        float[] w = new float[channels * inner];
+        double mag = Math.pow(2, exponent);
+        for (int i = 0; i < w.length; i++) w[i] = (float) (r.nextDouble(-1, 1) * mag * (1 + r.nextInt(1000)));
+        Tensor wt = Tensor.ofFloats(DType.F32, Shape.of(channels, inner), w);
+        float[] s = PrecisionEmulation.channelScales(wt, 0);
+        long[] codes = new long[w.length];
+        for (int i = 0; i < w.length; i++) codes[i] = PrecisionEmulation.quantize(w[i], s[i / inner]);
+        Graph g = new Graph("w");
+        Value q = g.addConstant("wq", Tensor.ofLongs(DType.I8, wt.shape(), codes));
+        Value sc = g.addConstant("ws", Tensor.ofFloats(DType.F32, Shape.of(channels), s));
+        Value zp = g.addConstant("wz", Tensor.zeros(DType.I8, Shape.of(channels)));
+        Value x = g.addInput("x", org.tessel.api.TensorType.of(DType.F32, Shape.of(2, inner)));
+        Node dq = g.addNode(OPS.get("", "DequantizeLinear"), "dq", List.of(q, sc, zp), Attributes.empty().with("axis", AttrValue.of(0L)), 1);
+        // MatMul's weight [K, N] has its channels on the last axis: transpose the codes' meaning by using Gemm with transB
+        Node gemm = g.addNode(OPS.get("", "Gemm"), "fc", List.of(x, dq.output(0)), Attributes.empty().with("transB", AttrValue.of(1L)), 1);
+        g.setOutputs(List.of(gemm.output(0)));
+        ExplicitQuantization.Result res = ExplicitQuantization.fold(g);
+        assertEquals(1, res.weights());
+        assertEquals(List.of(), res.weightNotes(), "the model's scales are the engine's");
+        Tensor folded = g.nodes().getFirst().input(1).constantValue();
+        Tensor again = PrecisionEmulation.fakeQuantizePerChannel(folded, 0);
+        for (int i = 0; i < w.length; i++) {
+            assertEquals(Float.floatToIntBits(folded.getFloat(i)), Float.floatToIntBits(again.getFloat(i)), "element " + i);
+            assertEquals((float) (codes[i] * (double) s[i / inner]), folded.getFloat(i));
+        }
+    }
+
+    @Test void activationPairsBecomeScalesAndTheContractionIsMarked() {
+        Graph g = new Graph("m");
+        Value x = g.addInput("x", org.tessel.api.TensorType.of(DType.F32, Shape.of(2, 3)));
+        Value s = g.addConstant("s", Tensor.ofFloats(Shape.scalar(), 0.25f));
+        Value z = g.addConstant("z", Tensor.zeros(DType.I8, Shape.scalar()));
+        Node q = g.addNode(OPS.get("", "QuantizeLinear"), "q", List.of(x, s, z), Attributes.empty(), 1);
+        Node d = g.addNode(OPS.get("", "DequantizeLinear"), "d", List.of(q.output(0), s, z), Attributes.empty(), 1);
+        Value w = g.addConstant("w", Tensor.ofLongs(DType.I8, Shape.of(3, 4), 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 127));
+        Value ws = g.addConstant("ws", Tensor.ofFloats(Shape.scalar(), 0.5f));
+        Node dw = g.addNode(OPS.get("", "DequantizeLinear"), "dw", List.of(w, ws, z), Attributes.empty(), 1);
+        Node mm = g.addNode(OPS.get("", "MatMul"), "mm", List.of(d.output(0), dw.output(0)), Attributes.empty(), 1);
+        g.setOutputs(List.of(mm.output(0)));
+        ExplicitQuantization.Result r = ExplicitQuantization.fold(g);
+        assertEquals(Map.of("x", 0.25f), r.scales());
+        assertEquals(List.of("mm"), r.int8Nodes());
+        assertEquals(1, r.activationPairs());
+        assertEquals(1, g.nodes().size());
+        assertSame(x, g.nodes().getFirst().input(0));
+        // one scale for all four output channels: only the channel whose largest code is 127 is on the engine's grid
+        assertEquals(1, r.weightNotes().size(), r.weightNotes().toString());
+        assertTrue(r.weightNotes().getFirst().contains("in 3 of 4 channels the model's scale is not amax/127"), r.weightNotes().toString());
+    }
+
+    @Test void aNonZeroZeroPointIsRefusedNamingTheNode() {
+        Graph g = new Graph("m");
+        Value x = g.addInput("x", org.tessel.api.TensorType.of(DType.F32, Shape.of(2, 3)));
+        Value s = g.addConstant("s", Tensor.ofFloats(Shape.scalar(), 0.25f));
+        Value z = g.addConstant("z", Tensor.ofLongs(DType.I8, Shape.scalar(), 5));
+        Node q = g.addNode(OPS.get("", "QuantizeLinear"), "q", List.of(x, s, z), Attributes.empty(), 1);
+        Node d = g.addNode(OPS.get("", "DequantizeLinear"), "d", List.of(q.output(0), s, z), Attributes.empty(), 1);
+        g.setOutputs(List.of(d.output(0)));
+        var e = assertThrows(ExplicitQuantization.QdqException.class, () -> ExplicitQuantization.fold(g));
+        assertEquals("node 'q' (QuantizeLinear): zero point 5 is not 0: asymmetric quantization; Tessel's INT8 is symmetric (zero point 0)", e.getMessage());
+    }
+}
