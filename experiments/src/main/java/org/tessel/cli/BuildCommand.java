@@ -129,7 +129,8 @@ final class BuildCommand implements Callable<Integer> {
         long t0 = System.nanoTime();
         Backend backend = cpu ? new Backend.Cpu("--cpu") : Backend.detect();
         if (explicitQdq && backend.isGpu())
-            throw new IllegalArgumentException(model.model + " carries Q/DQ nodes (INT8), and INT8 runs on the CPU engine only (no GPU INT8 kernels yet): add --cpu");
+            throw new IllegalArgumentException(model.model + " carries Q/DQ nodes (INT8): explicit quantization builds CPU engines so far (its INT8 nodes may write f32 where the model has no Q/DQ after them, "
+                    + "which the GPU's INT8 kernels, requantizing every output, do not); add --cpu, or calibrate the float model for a GPU INT8 engine (--int8 --calib)");
         if (profiles.given()) return buildProfiles(backend, t0);
         if (accuracy.budget() != null && strategy == null)
             throw new IllegalArgumentException("--accuracy-budget constrains a search: add --strategy (e.g. joint)" + (planFile != null ? "; a --plan file is built as it is" : ""));
