@@ -99,7 +99,7 @@ final class SearchCommand implements Callable<Integer> {
         } else p = Searcher.problem(prepared, o);
         System.out.printf(Locale.ROOT, "%s: %d nodes, %d fusion candidates, %d uses; target %s; priced in %.2f s%n", g.name(), p.size(),
                 p.candidates().size(), p.uses().size(), target, (System.nanoTime() - t0) / 1e9);
-        if (budget != null) p = p.withAccuracy(accuracy.errorModel(p, o.precisions()), budget);
+        if (budget != null) p = p.withAccuracy(accuracy.errorModel(p, o.precisions(), scales == null ? null : scales.int8()), budget);
         SearchProblem problem = p;
         SearchOptions options = o;
         Plan plan = Progress.timed("search (" + strategy + ")", o.timeLimit().toMillis(), () -> Searcher.run(problem, strategy, options));
