@@ -99,9 +99,12 @@ final class BuildCommand implements Callable<Integer> {
             if (strategy == null && planFile == null) strategy = "joint";
         }
         boolean int8 = !explicitQdq && calibration.wanted(java.util.List.of(), precisionRules);
-        if (profiles.given() && (int8 || accuracy.budget() != null))
-            throw new IllegalArgumentException((int8 ? "--int8" : "--accuracy-budget") + " is not built for optimization profiles yet (one plan per profile is solved without "
-                    + (int8 ? "calibration" : "an accuracy check") + "); build without --min-shapes/--opt-shapes/--max-shapes, or without " + (int8 ? "--int8" : "--accuracy-budget"));
+        if (profiles.given() && (int8 || accuracy.budget() != null)) {
+            String flags = int8 && accuracy.budget() != null ? "--int8 with --accuracy-budget" : int8 ? "--int8" : "--accuracy-budget";
+            throw new IllegalArgumentException(flags + " is not built for optimization profiles yet (one plan per profile is solved without "
+                    + (int8 && accuracy.budget() != null ? "calibration or an accuracy check" : int8 ? "calibration" : "an accuracy check")
+                    + "); build without --min-shapes/--opt-shapes/--max-shapes, or without " + (int8 && accuracy.budget() != null ? "--int8 and --accuracy-budget" : flags));
+        }
         calibration.check(int8);
         if (int8 && strategy == null && planFile == null)
             throw new IllegalArgumentException("--int8 builds an engine from a plan, where each node's INT8 is the search's choice: add --strategy (e.g. joint)");

@@ -68,9 +68,11 @@ final class SearchCommand implements Callable<Integer> {
         if (moves != null || unimproved != null) o = o.withSteps(unimproved != null ? unimproved : o.unimprovedSteps(), moves != null ? moves : o.maxMoves());
         if (samples != null) o = o.withRandomSamples(samples);
         if (budgetMiB != null) o = o.withMemoryBudget(OptionalLong.of(Math.round(budgetMiB * 1048576)));
-        if (profiles.given() && (int8 || budget != null))
-            throw new IllegalArgumentException((int8 ? "--int8" : "--accuracy-budget") + " is not built for optimization profiles yet; search without --min-shapes/--opt-shapes/--max-shapes, or without "
-                    + (int8 ? "--int8" : "--accuracy-budget"));
+        if (profiles.given() && (int8 || budget != null)) {
+            String flags = int8 && budget != null ? "--int8 with --accuracy-budget" : int8 ? "--int8" : "--accuracy-budget";
+            throw new IllegalArgumentException(flags + " is not built for optimization profiles yet; search without --min-shapes/--opt-shapes/--max-shapes, or without "
+                    + (int8 && budget != null ? "--int8 and --accuracy-budget" : flags));
+        }
         if (profiles.given()) return searchProfiles(o);
         Graph g = model.load();
         Graph prepared = Searcher.prepare(g);
