@@ -27,7 +27,8 @@ import picocli.CommandLine.Option;
 final class AccuracyOptions {
     @Option(names = "--accuracy-budget", paramLabel = "rel_l2=V|top1=V",
             description = "Hard accuracy budget against the FP32 engine: rel_l2=0.01 (relative L2 error of every output at most 0.01) or top1=0.995 "
-                    + "(a classifier's top-1 agrees with FP32 on at least 99.5%% of rows). The search sums measured per-node errors; `build` checks the engine on held-out inputs.")
+                    + "(a classifier's top-1 agrees with FP32 on at least 99.5%% of rows). The search sums measured per-node errors; `build` checks the engine on held-out inputs. "
+                    + "With --int8 a node's INT8 error is measured with the calibrated scales (--calib/--calib-cache), which the engine carries.")
     String budget;
 
     @Option(names = "--accuracy-inputs", paramLabel = "DIR", description = "A folder of .npy/.pb files, one per graph input (by name or order): one input set for measuring "
