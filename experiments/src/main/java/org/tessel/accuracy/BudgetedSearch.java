@@ -33,6 +33,15 @@ public final class BudgetedSearch {
 
     public static Result solve(SearchProblem base, String strategy, SearchOptions o, ErrorModel model, AccuracyBudget budget,
                                AccuracyInputs heldOut, int rounds, Consumer<String> log) {
+        return solve(base, strategy, o, model, budget, heldOut, null, rounds, log);
+    }
+
+    /**
+     * As above, with INT8: each plan's INT8 nodes carry these calibrated scales (the quantization table
+     * the built engine will carry) in the engine that is checked, and in the result's applied plan.
+     */
+    public static Result solve(SearchProblem base, String strategy, SearchOptions o, ErrorModel model, AccuracyBudget budget,
+                               AccuracyInputs heldOut, Int8Scales scales, int rounds, Consumer<String> log) {
         if (rounds < 1) throw new IllegalArgumentException("at least one accuracy round is needed, got " + rounds);
         ErrorMeter meter = new ErrorMeter(Sensitivity.applied(base, Sensitivity.fp32(base), "fp32"), heldOut);
         if (budget.metric() == AccuracyBudget.Metric.TOP1 && !meter.hasClassifier())
@@ -54,6 +63,7 @@ public final class BudgetedSearch {
             if (!plan.feasible()) throw new IllegalStateException(strategy + ": no feasible plan under " + searched.text() + " (" + plan.evaluation().byRule() + "; " + plan.note() + ")");
             double predicted = p.accuracy().predictedError(plan.assignment());
             PlanApplier.Applied applied = org.tessel.search.EnginePlans.complete(p, plan);
+            if (scales != null) applied = scales.quantize(applied);
             ErrorModel.NodeError measured = meter.measure(applied);
             double error = measured.of(budget.metric());
             boolean kept = budget.kept(error);

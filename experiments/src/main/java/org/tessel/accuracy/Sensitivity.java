@@ -36,9 +36,13 @@ import org.tessel.tactics.plan.PlanApplier;
  * candidate holding it that runs there, fused at that precision: the group's error, less the
  * standalone errors of its other members, is shared equally among its in-group-only members
  * (never below 0; an unbounded group error, an overflow, is every such member's). Precisions a node cannot take at all are not measured (the search cannot choose
- * them either), nor is INT8, which the CPU engine does not emulate (so under a budget no node takes
- * it). A node the emulation leaves exactly as at FP32 at some precision (TF32 on an op
- * that does not run on tensor cores, a node without floating tensors) is recorded as 0 without an engine.
+ * them either). INT8 is measured only with calibrated scales ({@link Int8Scales}): the engine with the
+ * node at INT8 carries the quantization table the built engine will (fake quantization of the node's
+ * activations with their calibrated scales, weights per channel), and the scales are part of the
+ * fingerprint; without scales INT8 is not measured, so under a budget no node takes it. A node the
+ * emulation leaves exactly as at FP32 at some precision (TF32 on an op that does not run on tensor
+ * cores, a node without floating tensors) is recorded as 0 without an engine (never at INT8, whose
+ * quantization is not a rounding the emulation table describes).
  */
 public final class Sensitivity {
     private Sensitivity() {}
@@ -53,10 +57,18 @@ public final class Sensitivity {
      * The cache key of a measurement: the prepared graph (structure and a content hash of every
      * constant), the inputs' digest, the precisions and the method version.
      */
-    public static String fingerprint(SearchProblem p, Set<Precision> precisions, AccuracyInputs inputs) {
+    public static String fingerprint(SearchProblem p, Set<Precision> precisions, AccuracyInputs inputs) { return fingerprint(p, precisions, inputs, null); }
+
+    /**
+     * The cache key with INT8: when INT8 is among the precisions, the calibration's fingerprint (every
+     * scale) is part of it, so other scales are measured again; without scales INT8 is not measured,
+     * which the key says too.
+     */
+    public static String fingerprint(SearchProblem p, Set<Precision> precisions, AccuracyInputs inputs, Int8Scales scales) {
         MessageDigest md = AccuracyInputs.sha256();
         md.update(IrPrinter.print(p.prepared(), IrPrinter.Options.elidingAbove(16)).getBytes(StandardCharsets.UTF_8));
         md.update(("|" + inputs.digest() + "|" + new java.util.TreeSet<>(precisions) + "|v" + METHOD_VERSION).getBytes(StandardCharsets.UTF_8));
+        if (precisions.contains(Precision.INT8)) md.update(("|int8 " + (scales == null ? "unmeasured" : scales.fingerprint())).getBytes(StandardCharsets.UTF_8));
         return HexFormat.of().formatHex(md.digest()).substring(0, 32);
     }
 
@@ -81,12 +93,18 @@ public final class Sensitivity {
     }
 
     public static Measured measure(SearchProblem p, Set<Precision> precisions, AccuracyInputs inputs, Consumer<String> progress) {
+        return measure(p, precisions, inputs, null, progress);
+    }
+
+    /** As {@link #measure(SearchProblem, Set, AccuracyInputs, Consumer)}, INT8 measured with these calibrated scales (null: INT8 unmeasured). */
+    public static Measured measure(SearchProblem p, Set<Precision> precisions, AccuracyInputs inputs, Int8Scales scales, Consumer<String> progress) {
         long t0 = System.nanoTime();
         Assignment base = fp32(p);
         ErrorMeter meter = new ErrorMeter(applied(p, base, "fp32"), inputs);
         boolean classifier = meter.hasClassifier();
-        // INT8 is not emulated by the CPU engine (yet): unmeasured, so under a budget no node takes it
-        List<Precision> reduced = precisions.stream().filter(q -> q != Precision.FP32 && q != Precision.INT8).sorted().toList();
+        // INT8 without calibrated scales is unmeasured, so under a budget no node takes it
+        List<Precision> reduced = precisions.stream().filter(q -> q != Precision.FP32 && (q != Precision.INT8 || scales != null)).sorted().toList();
+        java.util.function.UnaryOperator<PlanApplier.Applied> quantized = scales == null ? a -> a : scales::quantize;
         Map<String, Map<Precision, ErrorModel.NodeError>> nodes = new LinkedHashMap<>();
         for (int i = 0; i < p.size(); i++) nodes.put(p.node(i).name(), new EnumMap<>(Precision.class));
         PlanEvaluator ev = new PlanEvaluator(p);
@@ -97,18 +115,20 @@ public final class Sensitivity {
             List<Integer> inGroupOnly = new ArrayList<>();
             for (int i = 0; i < p.size(); i++) {
                 Choice alone = fastest(p, i, q, base.choice(i).layout(), true);
+                // INT8 tactics run NHWC: the node alone in another layout than its FP32 neighbours (the reformats around it are exact)
+                if (alone == null && q == Precision.INT8) alone = fastest(p, i, q, null, true);
                 if (alone == null) {
                     if (fastest(p, i, q, null, false) != null) inGroupOnly.add(i);
                     continue;
                 }
                 Assignment a = base.withChoice(i, alone);
                 if (!ev.evaluate(a).feasible()) continue;
-                if (unchanged(graph.get(p.node(i).name()), q)) { // the emulation computes exactly as at FP32: nothing to measure
+                if (q != Precision.INT8 && unchanged(graph.get(p.node(i).name()), q)) { // the emulation computes exactly as at FP32: nothing to measure
                     nodes.get(p.node(i).name()).put(q, new ErrorModel.NodeError(0, classifier ? 0 : Double.NaN));
                     skipped++;
                     continue;
                 }
-                nodes.get(p.node(i).name()).put(q, meter.measure(applied(p, a, "sensitivity")));
+                nodes.get(p.node(i).name()).put(q, meter.measure(quantized.apply(applied(p, a, "sensitivity"))));
                 progress.accept(p.node(i).name() + " at " + q.text());
             }
             // in-group-only nodes: measured inside the smallest candidate that runs at q, in schedule order
@@ -116,12 +136,15 @@ public final class Sensitivity {
             for (int i : inGroupOnly) {
                 if (done[i]) continue;
                 SearchProblem.Candidate best = null;
-                for (SearchProblem.Candidate c : p.candidatesOf(i))
-                    if (c.fusedChoice(new Format(q, base.choice(c.root()).layout())) != null && (best == null || c.members().length < best.members().length)) best = c;
+                org.tessel.api.Layout bestLayout = null;
+                for (SearchProblem.Candidate c : p.candidatesOf(i)) {
+                    org.tessel.api.Layout l = groupLayout(c, base.choice(c.root()).layout(), q);
+                    if (l != null && (best == null || c.members().length < best.members().length)) { best = c; bestLayout = l; }
+                }
                 if (best == null) continue;
-                Assignment a = inGroup(p, base, best, q);
+                Assignment a = inGroup(p, base, best, new Format(q, bestLayout));
                 if (a == null || !ev.evaluate(a).feasible()) continue;
-                ErrorModel.NodeError group = meter.measure(applied(p, a, "sensitivity"));
+                ErrorModel.NodeError group = meter.measure(quantized.apply(applied(p, a, "sensitivity")));
                 double rel = group.relL2(), top1 = group.top1Disagreement();
                 List<Integer> share = new ArrayList<>();
                 for (int m : best.members()) {
@@ -139,7 +162,7 @@ public final class Sensitivity {
                 progress.accept(p.node(i).name() + " at " + q.text() + " (in fused " + best.kind() + ")");
             }
         }
-        ErrorModel model = new ErrorModel(fingerprint(p, precisions, inputs), nodes, 1);
+        ErrorModel model = new ErrorModel(fingerprint(p, precisions, inputs, scales), nodes, 1);
         return new Measured(model, meter.engines(), skipped, (System.nanoTime() - t0) / 1e9, classifier);
     }
 
@@ -167,9 +190,16 @@ public final class Sensitivity {
         return best;
     }
 
-    /** The base plan with candidate c fused at precision q (members at agreeing choices), or null when a member cannot agree. */
-    private static Assignment inGroup(SearchProblem p, Assignment base, SearchProblem.Candidate c, Precision q) {
-        Format root = new Format(q, base.choice(c.root()).layout());
+    /** The layout candidate c runs fused at precision q in: the root's FP32 layout when it can, else (INT8 only, whose tactics run NHWC) any; null when none. */
+    private static org.tessel.api.Layout groupLayout(SearchProblem.Candidate c, org.tessel.api.Layout fp32, Precision q) {
+        if (c.fusedChoice(new Format(q, fp32)) != null) return fp32;
+        if (q != Precision.INT8) return null;
+        for (org.tessel.api.Layout l : org.tessel.api.Layout.values()) if (c.fusedChoice(new Format(q, l)) != null) return l;
+        return null;
+    }
+
+    /** The base plan with candidate c fused in format root (members at agreeing choices), or null when a member cannot agree. */
+    private static Assignment inGroup(SearchProblem p, Assignment base, SearchProblem.Candidate c, Format root) {
         Choice[] cs = base.choices().clone();
         for (int m : c.members()) {
             Choice best = null;

@@ -27,7 +27,8 @@ import picocli.CommandLine.Option;
 final class AccuracyOptions {
     @Option(names = "--accuracy-budget", paramLabel = "rel_l2=V|top1=V",
             description = "Hard accuracy budget against the FP32 engine: rel_l2=0.01 (relative L2 error of every output at most 0.01) or top1=0.995 "
-                    + "(a classifier's top-1 agrees with FP32 on at least 99.5%% of rows). The search sums measured per-node errors; `build` checks the engine on held-out inputs.")
+                    + "(a classifier's top-1 agrees with FP32 on at least 99.5%% of rows). The search sums measured per-node errors; `build` checks the engine on held-out inputs. "
+                    + "With --int8 a node's INT8 error is measured with the calibrated scales (--calib/--calib-cache), which the engine carries.")
     String budget;
 
     @Option(names = "--accuracy-inputs", paramLabel = "DIR", description = "A folder of .npy/.pb files, one per graph input (by name or order): one input set for measuring "
@@ -85,10 +86,13 @@ final class AccuracyOptions {
     }
 
     /** The measured error model of the problem's graph: from the cache when its fingerprint is there (said so), else measured and cached. */
-    ErrorModel errorModel(SearchProblem p, Set<Precision> precisions) throws Exception {
+    ErrorModel errorModel(SearchProblem p, Set<Precision> precisions) throws Exception { return errorModel(p, precisions, null); }
+
+    /** As above, INT8 measured with these calibrated scales (part of the cache key); null: INT8 unmeasured. */
+    ErrorModel errorModel(SearchProblem p, Set<Precision> precisions, org.tessel.accuracy.Int8Scales scales) throws Exception {
         AccuracyInputs in = sensitivityInputs(p);
         SensitivityCache cache = cacheDir != null ? new SensitivityCache(cacheDir) : SensitivityCache.inHome();
-        String fp = Sensitivity.fingerprint(p, precisions, in);
+        String fp = Sensitivity.fingerprint(p, precisions, in, scales);
         Optional<ErrorModel> cached = cache.read(p.name(), fp);
         if (cached.isPresent()) {
             System.out.println("sensitivity: reused " + cache.file(p.name(), fp) + " (fingerprint " + fp + ", measured on " + in.description() + ")");
@@ -96,12 +100,13 @@ final class AccuracyOptions {
         }
         Sensitivity.Measured m;
         try (Progress bar = Progress.start("measuring per-node sensitivity", 0)) {
-            m = Sensitivity.measure(p, precisions, in, bar::extra);
+            m = Sensitivity.measure(p, precisions, in, scales, bar::extra);
         }
         Path f = cache.write(p.name(), m, in.description());
         long nodes = Sensitivity.measuredNodes(m.model());
-        System.out.printf(Locale.ROOT, "sensitivity: measured %d nodes at %s on %s, %d CPU engines (%d node-precisions exact by the emulation, no engine needed) in %.1f s%s; cached in %s%n", nodes,
-                precisions.stream().filter(q -> q != Precision.FP32).map(Precision::text).sorted().toList(), in.description(), m.engines(), m.exactWithoutEngine(), m.seconds(),
+        System.out.printf(Locale.ROOT, "sensitivity: measured %d nodes at %s%s on %s, %d CPU engines (%d node-precisions exact by the emulation, no engine needed) in %.1f s%s; cached in %s%n", nodes,
+                precisions.stream().filter(q -> q != Precision.FP32).map(Precision::text).sorted().toList(),
+                scales != null ? " (int8 with " + scales.calibrator() + " scales " + scales.fingerprint() + ")" : precisions.contains(Precision.INT8) ? " (int8 not measured: no scales)" : "", in.description(), m.engines(), m.exactWithoutEngine(), m.seconds(),
                 m.classifier() ? " (classifier output: top-1 measured too)" : "", f);
         return m.model();
     }

@@ -99,9 +99,12 @@ final class BuildCommand implements Callable<Integer> {
             if (strategy == null && planFile == null) strategy = "joint";
         }
         boolean int8 = !explicitQdq && calibration.wanted(java.util.List.of(), precisionRules);
-        if (profiles.given() && (int8 || accuracy.budget() != null))
-            throw new IllegalArgumentException((int8 ? "--int8" : "--accuracy-budget") + " is not built for optimization profiles yet (one plan per profile is solved without "
-                    + (int8 ? "calibration" : "an accuracy check") + "); build without --min-shapes/--opt-shapes/--max-shapes, or without " + (int8 ? "--int8" : "--accuracy-budget"));
+        if (profiles.given() && (int8 || accuracy.budget() != null)) {
+            String flags = int8 && accuracy.budget() != null ? "--int8 with --accuracy-budget" : int8 ? "--int8" : "--accuracy-budget";
+            throw new IllegalArgumentException(flags + " is not built for optimization profiles yet (one plan per profile is solved without "
+                    + (int8 && accuracy.budget() != null ? "calibration or an accuracy check" : int8 ? "calibration" : "an accuracy check")
+                    + "); build without --min-shapes/--opt-shapes/--max-shapes, or without " + (int8 && accuracy.budget() != null ? "--int8 and --accuracy-budget" : flags));
+        }
         calibration.check(int8);
         if (int8 && strategy == null && planFile == null)
             throw new IllegalArgumentException("--int8 builds an engine from a plan, where each node's INT8 is the search's choice: add --strategy (e.g. joint)");
@@ -358,12 +361,15 @@ final class BuildCommand implements Callable<Integer> {
             String accuracyLine = "";
             if (budget != null) {
                 // solve under the budget, build the plan's engine (CPU, emulated) and check it on held-out inputs; tighten and solve again if over
-                org.tessel.search.accuracy.ErrorModel model = accuracy.errorModel(p, o.precisions());
-                if (backend.isGpu()) System.out.println("note: the accuracy check runs the plan on the CPU backend (reduced precision emulated by rounding), not on the GPU");
-                org.tessel.accuracy.BudgetedSearch.Result r = org.tessel.accuracy.BudgetedSearch.solve(p, strategy, o, model, budget, accuracy.heldOutInputs(p), accuracy.rounds, System.out::println);
+                // with --int8 each node's INT8 error is measured with the calibrated scales, and the checked engine carries them
+                org.tessel.accuracy.Int8Scales int8Scales = scales == null ? null : scales.int8();
+                org.tessel.search.accuracy.ErrorModel model = accuracy.errorModel(p, o.precisions(), int8Scales);
+                if (backend.isGpu()) System.out.println("note: the accuracy check runs the plan on the CPU backend (reduced precision emulated by rounding, INT8 by fake quantization), not on the GPU");
+                org.tessel.accuracy.BudgetedSearch.Result r = org.tessel.accuracy.BudgetedSearch.solve(p, strategy, o, model, budget, accuracy.heldOutInputs(p), int8Scales, accuracy.rounds, System.out::println);
                 plan = r.plan();
                 applied = r.applied();
-                accuracyLine = "; " + r.problem().accuracy().describe(plan.assignment()) + ", measured " + org.tessel.accuracy.BudgetedSearch.show(budget, r.measuredError()) + " on held-out inputs";
+                accuracyLine = "; " + r.problem().accuracy().describe(plan.assignment()) + ", measured " + org.tessel.accuracy.BudgetedSearch.show(budget, r.measuredError()) + " on held-out inputs"
+                        + (int8Scales != null ? " with " + org.tessel.accuracy.Int8Scales.int8Nodes(r.applied()) + " node(s) at INT8" : "");
             } else {
                 plan = org.tessel.search.Searcher.run(p, strategy, o);
                 applied = org.tessel.search.EnginePlans.complete(p, plan);
@@ -385,7 +391,7 @@ final class BuildCommand implements Callable<Integer> {
             if (scales != null) {
                 applied = new org.tessel.tactics.plan.PlanApplier.Applied(applied.graph(), CalibrationOptions.quantized(applied.plan(), applied.graph(), scales, fallbacks));
                 int atInt8 = applied.plan().precisionMix().getOrDefault(org.tessel.cost.Precision.INT8, 0);
-                System.out.println("int8: " + atInt8 + " of " + applied.plan().nodes().size() + " nodes run INT8" + (atInt8 > 0 ? "" : "; the search found no node faster at INT8 on "
+                System.out.println("int8: " + atInt8 + " of " + applied.plan().nodes().size() + " nodes run INT8" + (atInt8 > 0 ? "" : budget != null ? "; under " + budget.text() + " the search chose none (too slow on " + tgt + ", or the budget does not admit the INT8 error)" : "; the search found no node faster at INT8 on "
                         + tgt + " (its choice), so the engine has none: pin INT8 with --precision 'Conv=int8' (and --int8-fallback) to measure INT8 anyway"));
             }
             how = String.format(java.util.Locale.ROOT, "strategy %s on %s, predicted %.4f ms (bound %.4f ms)%s%s", plan.strategy(), tgt, plan.predictedMs(), plan.boundMs(),

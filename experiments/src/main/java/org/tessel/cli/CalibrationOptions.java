@@ -54,7 +54,10 @@ final class CalibrationOptions {
     @Option(names = "--int8-fallback", description = "A node a --precision rule pins to int8 that no INT8 tactic runs computes in another precision (listed by `tessel inspect`) instead of failing.") boolean fallback;
 
     /** The calibrated scales of a prepared graph and where they came from. */
-    record Scales(String calibrator, Map<String, Float> scales, String how) {}
+    record Scales(String calibrator, Map<String, Float> scales, String how) {
+        /** The scales as an accuracy budget measures and checks INT8 with them. */
+        org.tessel.accuracy.Int8Scales int8() { return new org.tessel.accuracy.Int8Scales(calibrator, scales); }
+    }
 
     /** True when INT8 is asked for, by --int8 or an int8 in the given precisions/rules. */
     boolean wanted(List<String> precisionTexts, List<String> rules) {

@@ -68,9 +68,11 @@ final class SearchCommand implements Callable<Integer> {
         if (moves != null || unimproved != null) o = o.withSteps(unimproved != null ? unimproved : o.unimprovedSteps(), moves != null ? moves : o.maxMoves());
         if (samples != null) o = o.withRandomSamples(samples);
         if (budgetMiB != null) o = o.withMemoryBudget(OptionalLong.of(Math.round(budgetMiB * 1048576)));
-        if (profiles.given() && (int8 || budget != null))
-            throw new IllegalArgumentException((int8 ? "--int8" : "--accuracy-budget") + " is not built for optimization profiles yet; search without --min-shapes/--opt-shapes/--max-shapes, or without "
-                    + (int8 ? "--int8" : "--accuracy-budget"));
+        if (profiles.given() && (int8 || budget != null)) {
+            String flags = int8 && budget != null ? "--int8 with --accuracy-budget" : int8 ? "--int8" : "--accuracy-budget";
+            throw new IllegalArgumentException(flags + " is not built for optimization profiles yet; search without --min-shapes/--opt-shapes/--max-shapes, or without "
+                    + (int8 && budget != null ? "--int8 and --accuracy-budget" : flags));
+        }
         if (profiles.given()) return searchProfiles(o);
         Graph g = model.load();
         Graph prepared = Searcher.prepare(g);
@@ -99,7 +101,7 @@ final class SearchCommand implements Callable<Integer> {
         } else p = Searcher.problem(prepared, o);
         System.out.printf(Locale.ROOT, "%s: %d nodes, %d fusion candidates, %d uses; target %s; priced in %.2f s%n", g.name(), p.size(),
                 p.candidates().size(), p.uses().size(), target, (System.nanoTime() - t0) / 1e9);
-        if (budget != null) p = p.withAccuracy(accuracy.errorModel(p, o.precisions()), budget);
+        if (budget != null) p = p.withAccuracy(accuracy.errorModel(p, o.precisions(), scales == null ? null : scales.int8()), budget);
         SearchProblem problem = p;
         SearchOptions options = o;
         Plan plan = Progress.timed("search (" + strategy + ")", o.timeLimit().toMillis(), () -> Searcher.run(problem, strategy, options));

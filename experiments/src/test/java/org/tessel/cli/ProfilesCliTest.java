@@ -235,6 +235,8 @@ class ProfilesCliTest {
         refused(build("x:1x4x8,m:1x4x1", "x:2x16x8", "x:4x32x8,m:4x32x1"), "--min-shapes, --opt-shapes and --max-shapes must name the same inputs");
         refused(build("x:1x4x8,m:1x4x1", "x:2x16x8,m:2x16x1", "x:4x32x8,m:4x32x1", "--int8", "--calib", "generated:1"), "--int8 is not built for optimization profiles yet");
         refused(build("x:1x4x8,m:1x4x1", "x:2x16x8,m:2x16x1", "x:4x32x8,m:4x32x1", "--accuracy-budget", "rel_l2=0.01"), "--accuracy-budget is not built for optimization profiles yet");
+        refused(build("x:1x4x8,m:1x4x1", "x:2x16x8,m:2x16x1", "x:4x32x8,m:4x32x1", "--int8", "--calib", "generated:1", "--accuracy-budget", "rel_l2=0.01"),
+                "--int8 with --accuracy-budget is not built for optimization profiles yet");
     }
 
     @Test void shapesOnAnEngineWithoutProfilesAreRefused() {
