@@ -85,4 +85,30 @@ class CalibrationGoldenTest {
         assertEquals(w.size(), h.size(), "lines");
         for (int i = 0; i < w.size(); i++) assertEquals(w.get(i), h.get(i), "line " + (i + 1));
     }
+
+    @Test void theHistogramsDoNotDependOnTheThreadCount() {
+        Graph g = model();
+        List<List<Tensor>> bs = batches(g);
+        Map<String, Histogram> one = ActivationCalibration.collect(g, bs, 1);
+        for (int threads : new int[] {2, 3, 6, 8}) {
+            Map<String, Histogram> many = ActivationCalibration.collect(g, bs, threads);
+            assertEquals(one.keySet(), many.keySet());
+            for (var e : one.entrySet()) {
+                Histogram a = e.getValue(), b = many.get(e.getKey());
+                assertArrayEquals(a.counts(), b.counts(), threads + " threads, tensor %" + e.getKey());
+                assertEquals(a.width(), b.width());
+                assertEquals(a.max(), b.max());
+                assertEquals(a.total(), b.total());
+            }
+        }
+    }
+
+    @Test void theEntropyLevelsOfABinAreItsLevelRanges() {
+        for (int i = Calibrator.Entropy.START; i <= Histogram.BINS; i++)
+            for (int lv = 0; lv < Calibrator.Entropy.LEVELS; lv++) {
+                int from = (lv * i + 127) / 128, to = ((lv + 1) * i + 127) / 128;
+                for (int j = from; j < to; j++) assertEquals(lv, Calibrator.Entropy.level(j, i), "bin " + j + " of " + i);
+                if (lv == Calibrator.Entropy.LEVELS - 1) assertEquals(i, to);
+            }
+    }
 }
