@@ -84,11 +84,18 @@ public sealed interface Calibrator {
             for (int i = bins.length - 1; i >= 0; i--) suffix[i] = suffix[i + 1] + bins[i];
             double best = Double.POSITIVE_INFINITY;
             int bestI = bins.length;
-            double[] q = new double[bins.length];
+            double[] q = new double[bins.length], spread = new double[LEVELS];
             int[] edge = new int[LEVELS + 1];
+            // P's total is the sum of all bins whatever the candidate: a sum of whole numbers, exact
+            // in any order while it stays within 2^53, so then each bin's share is computed once.
+            double all = suffix[0];
+            boolean exactTotal = all <= 0x1p53;
+            double[] share = new double[bins.length];
+            if (exactTotal) for (int j = 0; j < bins.length; j++) share[j] = bins[j] / all;
             // Every sum below runs over j in ascending order, as the plain formulation's loops do, so
             // the divergences, and the choice, are bit for bit the same; the level of bin j is
-            // found by its level's bin range rather than per bin, and equal terms are not recomputed.
+            // found by its level's bin range rather than per bin, a level's share of Q is divided
+            // once rather than per bin, and equal terms are not recomputed.
             for (int i = START; i <= bins.length; i++) {
                 // bins [edge[lv], edge[lv + 1]) form level lv: those with level(j, i) == lv (see level)
                 for (int lv = 0; lv <= LEVELS; lv++) edge[lv] = (lv * i + LEVELS - 1) / LEVELS;
@@ -101,32 +108,43 @@ public sealed interface Calibrator {
                         sum += bins[j];
                         if (bins[j] != 0) nonzero++;
                     }
-                    double spread = nonzero == 0 ? 0 : sum / nonzero;
+                    double sp = nonzero == 0 ? 0 : sum / nonzero;
+                    spread[lv] = sp;
                     for (int j = from; j < to; j++) {
-                        q[j] = bins[j] == 0 ? 0 : spread;
+                        q[j] = bins[j] == 0 ? 0 : sp;
                         qTotal += q[j];
                     }
                 }
                 double tail = bins[i - 1] + suffix[i]; // P folds everything beyond into its last bin
-                for (int j = 0; j < i - 1; j++) pTotal += bins[j];
-                pTotal += tail;
+                if (exactTotal) {
+                    pTotal = all;
+                } else {
+                    for (int j = 0; j < i - 1; j++) pTotal += bins[j];
+                    pTotal += tail;
+                }
                 if (pTotal == 0 || qTotal == 0) continue;
                 double kl = 0, lastP = -1, lastQ = -1, lastTerm = 0;
-                for (int j = 0; j < i; j++) {
-                    double pRaw = j == i - 1 ? tail : bins[j];
-                    if (pRaw == 0) continue;
-                    double term;
-                    if (pRaw == lastP && q[j] == lastQ) {
-                        term = lastTerm;
-                    } else {
-                        double pj = pRaw / pTotal, qj = q[j] / qTotal;
-                        if (qj == 0) { kl = Double.POSITIVE_INFINITY; break; }
-                        term = pj * Math.log(pj / qj);
-                        lastP = pRaw;
-                        lastQ = q[j];
-                        lastTerm = term;
+                levels:
+                for (int lv = 0; lv < LEVELS; lv++) {
+                    int from = edge[lv], to = edge[lv + 1];
+                    double qLevel = spread[lv] / qTotal; // q[j] / qTotal for every nonzero q[j] of the level
+                    for (int j = from; j < to; j++) {
+                        boolean last = j == i - 1;
+                        double pRaw = last ? tail : bins[j];
+                        if (pRaw == 0) continue;
+                        double term;
+                        if (pRaw == lastP && q[j] == lastQ) {
+                            term = lastTerm;
+                        } else {
+                            if (q[j] == 0) { kl = Double.POSITIVE_INFINITY; break levels; } // Q is 0 where P is not
+                            double pj = exactTotal && !last ? share[j] : pRaw / pTotal;
+                            term = pj * Math.log(pj / qLevel);
+                            lastP = pRaw;
+                            lastQ = q[j];
+                            lastTerm = term;
+                        }
+                        kl += term;
                     }
-                    kl += term;
                 }
                 if (kl <= best) { best = kl; bestI = i; }
             }

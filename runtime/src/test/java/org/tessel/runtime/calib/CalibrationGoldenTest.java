@@ -111,4 +111,69 @@ class CalibrationGoldenTest {
                 if (lv == Calibrator.Entropy.LEVELS - 1) assertEquals(i, to);
             }
     }
+
+    /** The entropy calibrator as first written (per-bin levels, separate loops): what the faster one must match exactly. */
+    static double plainEntropy(Histogram h) {
+        int levels = 128;
+        if (h.width() == 0) return h.max();
+        long[] raw = h.counts();
+        double[] bins = new double[raw.length];
+        for (int i = 0; i < raw.length; i++) bins[i] = raw[i];
+        bins[0] = bins[1];
+        double[] suffix = new double[bins.length + 1];
+        for (int i = bins.length - 1; i >= 0; i--) suffix[i] = suffix[i + 1] + bins[i];
+        double best = Double.POSITIVE_INFINITY;
+        int bestI = bins.length;
+        double[] p = new double[bins.length], q = new double[bins.length];
+        double[] levelSum = new double[levels];
+        int[] levelNonzero = new int[levels];
+        for (int i = 128; i <= bins.length; i++) {
+            java.util.Arrays.fill(levelSum, 0);
+            java.util.Arrays.fill(levelNonzero, 0);
+            for (int j = 0; j < i; j++) {
+                int lv = Calibrator.Entropy.level(j, i);
+                levelSum[lv] += bins[j];
+                if (bins[j] != 0) levelNonzero[lv]++;
+            }
+            double qTotal = 0, pTotal = 0;
+            for (int j = 0; j < i; j++) {
+                int lv = Calibrator.Entropy.level(j, i);
+                q[j] = bins[j] == 0 ? 0 : levelSum[lv] / levelNonzero[lv];
+                qTotal += q[j];
+                p[j] = bins[j];
+            }
+            p[i - 1] += suffix[i];
+            for (int j = 0; j < i; j++) pTotal += p[j];
+            if (pTotal == 0 || qTotal == 0) continue;
+            double kl = 0;
+            for (int j = 0; j < i; j++) {
+                if (p[j] == 0) continue;
+                double pj = p[j] / pTotal, qj = q[j] / qTotal;
+                if (qj == 0) { kl = Double.POSITIVE_INFINITY; break; }
+                kl += pj * Math.log(pj / qj);
+            }
+            if (kl <= best) { best = kl; bestI = i; }
+        }
+        return Math.min(h.max(), bestI * h.width());
+    }
+
+    @Test void theEntropyThresholdIsExactlyThatOfThePlainFormulation() {
+        SplittableRandom r = new SplittableRandom(3);
+        for (int t = 0; t < 40; t++) {
+            long[] c = new long[Histogram.BINS];
+            int kind = t % 5;
+            for (int j = 0; j < c.length; j++) {
+                double decay = Math.exp(-j / (20.0 + 40 * r.nextDouble()));
+                c[j] = switch (kind) {
+                    case 0 -> (long) (1e6 * decay); // long tail of zeros
+                    case 1 -> r.nextInt(4) == 0 ? 0 : r.nextLong(1, 1000); // sparse, ragged
+                    case 2 -> r.nextInt(3); // small counts with many repeats
+                    case 3 -> (long) (1e17 * decay) + r.nextLong(1000); // beyond 2^53 in total
+                    default -> j < 2 || r.nextInt(50) == 0 ? r.nextLong(1, 100) : 0; // almost empty
+                };
+            }
+            Histogram h = Histogram.of(c, 0.001 * (1 + t), Histogram.BINS * 0.001 * (1 + t));
+            assertEquals(Double.doubleToRawLongBits(plainEntropy(h)), Double.doubleToRawLongBits(new Calibrator.Entropy().amax(h)), "histogram " + t);
+        }
+    }
 }
