@@ -81,7 +81,7 @@ public final class ActivationCalibration {
         if (batches.isEmpty()) throw new IllegalArgumentException("the calibration set for '" + g.name() + "' is empty: give at least one batch");
         Map<String, Slot> slots = new LinkedHashMap<>();
         for (Value v : calibrated(g)) slots.put(v.name(), new Slot());
-        materialize(g); // constants are read by every thread: made once, here, before any starts
+        materialize(g); // constants and the node order (both made lazily) are read by every thread: made here, before any starts
         AtomicInteger next = new AtomicInteger();
         Runnable worker = () -> {
             for (int b; (b = next.getAndIncrement()) < batches.size(); ) {
@@ -131,6 +131,7 @@ public final class ActivationCalibration {
         }
     }
 
+    /** Makes every lazily made part of the graph the threads read: its constants' values and its (and its bodies') node numbering. */
     private static void materialize(Graph g) {
         for (Value c : g.constants()) c.constantValue();
         for (Node n : g.nodes()) if (n.body() != null) materialize(n.body());
