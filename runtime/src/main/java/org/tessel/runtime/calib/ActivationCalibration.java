@@ -44,10 +44,21 @@ public final class ActivationCalibration {
     /**
      * Runs {@code g} in FP32 over the batches (each one tensor per graph input, in input order) and
      * returns the histogram of every {@link #calibrated} tensor. An empty list of batches is an error.
-     * Uses {@link #threads} threads.
+     * Uses {@link #threads} threads, fewer where their activations would not fit in a quarter of the heap.
      */
     public static Map<String, Histogram> collect(Graph g, List<List<Tensor>> batches) {
-        return collect(g, batches, threads(batches.size()));
+        return collect(g, batches, Math.min(threads(batches.size()), threadsByMemory(g)));
+    }
+
+    /**
+     * Threads whose batches' activations fit in a quarter of the heap: a thread holds at most about
+     * one batch's activations (its interpreter's live values, and values that arrive ahead of the
+     * previous batch's), so a large batch of a large model runs on fewer threads rather than out of memory.
+     */
+    static int threadsByMemory(Graph g) {
+        long bytes = 0;
+        for (Value v : calibrated(g)) bytes += 4 * Math.max(0, v.type().shape().numElements());
+        return (int) Math.max(1, Math.min(Integer.MAX_VALUE, Runtime.getRuntime().maxMemory() / 4 / Math.max(1, bytes)));
     }
 
     /**
