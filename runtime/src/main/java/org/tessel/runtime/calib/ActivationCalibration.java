@@ -102,12 +102,17 @@ public final class ActivationCalibration {
                     Slot s = slots.get(g.inputs().get(i).name());
                     if (s != null) s.offer(batch, floats(in.get(i)));
                 }
-                new ReferenceInterpreter().withListener((n, outs, nanos) -> {
-                    for (int k = 0; k < outs.size(); k++) {
-                        Slot s = slots.get(n.output(k).name());
-                        if (s != null) s.offer(batch, floats(outs.get(k)));
-                    }
-                }).run(g, in);
+                try {
+                    new ReferenceInterpreter().withListener((n, outs, nanos) -> {
+                        for (int k = 0; k < outs.size(); k++) {
+                            Slot s = slots.get(n.output(k).name());
+                            if (s != null) s.offer(batch, floats(outs.get(k)));
+                        }
+                    }).run(g, in);
+                } catch (RuntimeException | Error e) {
+                    next.set(batches.size()); // the other threads take no further batch (whose values would wait for this one forever)
+                    throw e;
+                }
             }
         };
         int n = Math.max(1, Math.min(threads, batches.size()));

@@ -176,4 +176,17 @@ class CalibrationGoldenTest {
             assertEquals(Double.doubleToRawLongBits(plainEntropy(h)), Double.doubleToRawLongBits(new Calibrator.Entropy().amax(h)), "histogram " + t);
         }
     }
+
+    @Test void aBatchThatFailsFailsCalibrationOnAnyThreadCount() {
+        Graph g = model();
+        List<List<Tensor>> bs = new ArrayList<>(batches(g));
+        var v = g.inputs().get(0);
+        int[] d = v.type().shape().dims().clone();
+        d[d.length - 1] += 1; // a batch of the wrong shape
+        bs.set(2, List.of(Tensor.zeros(v.type().dtype(), org.tessel.api.Shape.of(d))));
+        for (int threads : new int[] {1, 3}) {
+            RuntimeException e = assertThrows(RuntimeException.class, () -> ActivationCalibration.collect(g, bs, threads));
+            assertTrue(String.valueOf(e.getMessage()).contains("input %" + v.name()), e.getMessage());
+        }
+    }
 }
