@@ -4,11 +4,14 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import org.tessel.api.DType;
 import org.tessel.api.Tensor;
@@ -41,25 +44,143 @@ public final class ActivationCalibration {
     /**
      * Runs {@code g} in FP32 over the batches (each one tensor per graph input, in input order) and
      * returns the histogram of every {@link #calibrated} tensor. An empty list of batches is an error.
+     * Uses {@link #threads} threads, fewer where their activations would not fit in a quarter of the heap.
      */
     public static Map<String, Histogram> collect(Graph g, List<List<Tensor>> batches) {
+        return collect(g, batches, Math.min(threads(batches.size()), threadsByMemory(g)));
+    }
+
+    /**
+     * Threads whose batches' activations fit in a quarter of the heap: a thread holds at most about
+     * one batch's activations (its interpreter's live values, and values that arrive ahead of the
+     * previous batch's), so a large batch of a large model runs on fewer threads rather than out of memory.
+     */
+    static int threadsByMemory(Graph g) {
+        long bytes = 0;
+        for (Value v : calibrated(g)) bytes += 4 * Math.max(0, v.type().shape().numElements());
+        return (int) Math.max(1, Math.min(Integer.MAX_VALUE, Runtime.getRuntime().maxMemory() / 4 / Math.max(1, bytes)));
+    }
+
+    /**
+     * The system property that caps calibration's threads (default: the available processors).
+     * Results do not depend on it.
+     */
+    public static final String THREADS_PROPERTY = "tessel.calib.threads";
+
+    /** Threads for {@code work} independent items: {@value #THREADS_PROPERTY} or the available processors, at most {@code work}, at least 1. */
+    public static int threads(int work) {
+        int n = Runtime.getRuntime().availableProcessors();
+        String p = System.getProperty(THREADS_PROPERTY);
+        if (p != null && !p.isBlank()) {
+            try {
+                n = Integer.parseInt(p.trim());
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("-D" + THREADS_PROPERTY + "=" + p + ": expected a number of threads");
+            }
+        }
+        return Math.max(1, Math.min(n, work));
+    }
+
+    /**
+     * {@link #collect(Graph, List)} on {@code threads} threads. Batches run through the reference
+     * interpreter concurrently (each thread takes the next batch in order), and each tensor's
+     * histogram takes its batches strictly in batch order: a batch's values that arrive before the
+     * previous batch's wait (by reference) until it has been added. The histograms, and so the
+     * scales, are exactly those of one thread running the batches in order, whatever the thread count.
+     */
+    public static Map<String, Histogram> collect(Graph g, List<List<Tensor>> batches, int threads) {
         if (batches.isEmpty()) throw new IllegalArgumentException("the calibration set for '" + g.name() + "' is empty: give at least one batch");
+        Map<String, Slot> slots = new LinkedHashMap<>();
+        for (Value v : calibrated(g)) slots.put(v.name(), new Slot());
+        materialize(g); // constants and the node order (both made lazily) are read by every thread: made here, before any starts
+        AtomicInteger next = new AtomicInteger();
+        Runnable worker = () -> {
+            for (int b; (b = next.getAndIncrement()) < batches.size(); ) {
+                final int batch = b;
+                List<Tensor> in = batches.get(b);
+                for (int i = 0; i < g.inputs().size(); i++) {
+                    Slot s = slots.get(g.inputs().get(i).name());
+                    if (s != null) s.offer(batch, floats(in.get(i)));
+                }
+                try {
+                    new ReferenceInterpreter().withListener((n, outs, nanos) -> {
+                        for (int k = 0; k < outs.size(); k++) {
+                            Slot s = slots.get(n.output(k).name());
+                            if (s != null) s.offer(batch, floats(outs.get(k)));
+                        }
+                    }).run(g, in);
+                } catch (RuntimeException | Error e) {
+                    next.set(batches.size()); // the other threads take no further batch (whose values would wait for this one forever)
+                    throw e;
+                }
+            }
+        };
+        int n = Math.max(1, Math.min(threads, batches.size()));
+        if (n == 1) {
+            worker.run();
+        } else {
+            runAll(worker, n, "tessel-calib");
+        }
         Map<String, Histogram> hs = new LinkedHashMap<>();
-        for (Value v : calibrated(g)) hs.put(v.name(), new Histogram());
-        ReferenceInterpreter interp = new ReferenceInterpreter().withListener((n, outs, nanos) -> {
-            for (int k = 0; k < outs.size(); k++) {
-                Histogram h = hs.get(n.output(k).name());
-                if (h != null) h.add(floats(outs.get(k)));
-            }
-        });
-        for (List<Tensor> batch : batches) {
-            for (int i = 0; i < g.inputs().size(); i++) {
-                Histogram h = hs.get(g.inputs().get(i).name());
-                if (h != null) h.add(floats(batch.get(i)));
-            }
-            interp.run(g, batch);
+        for (var e : slots.entrySet()) {
+            if (e.getValue().next != batches.size())
+                throw new IllegalStateException("tensor %" + e.getKey() + ": " + e.getValue().next + " of " + batches.size() + " calibration batches were added");
+            hs.put(e.getKey(), e.getValue().h);
         }
         return hs;
+    }
+
+    /** One tensor's histogram and the batches that arrived ahead of their turn. */
+    private static final class Slot {
+        final Histogram h = new Histogram();
+        final Map<Integer, float[]> early = new HashMap<>();
+        int next;
+
+        synchronized void offer(int batch, float[] values) {
+            if (batch != next) {
+                if (early.put(batch, values) != null) throw new IllegalStateException("batch " + batch + " added twice");
+                return;
+            }
+            h.add(values);
+            next++;
+            for (float[] v; (v = early.remove(next)) != null; next++) h.add(v);
+        }
+    }
+
+    /** Makes every lazily made part of the graph the threads read: its constants' values and its (and its bodies') node numbering. */
+    private static void materialize(Graph g) {
+        for (Value c : g.constants()) c.constantValue();
+        for (Node n : g.nodes()) if (n.body() != null) materialize(n.body());
+    }
+
+    /** Runs {@code task} on {@code n} threads (with the large stacks the CLI's main thread has) and rethrows the first failure. */
+    static void runAll(Runnable task, int n, String name) {
+        List<Thread> ts = new ArrayList<>();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        for (int t = 0; t < n; t++) {
+            Thread th = new Thread(null, () -> {
+                try {
+                    task.run();
+                } catch (Throwable e) {
+                    failure.compareAndSet(null, e);
+                }
+            }, name + "-" + t, 64L << 20);
+            th.setDaemon(true);
+            ts.add(th);
+            th.start();
+        }
+        for (Thread th : ts) {
+            try {
+                th.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while calibrating", e);
+            }
+        }
+        Throwable f = failure.get();
+        if (f instanceof RuntimeException r) throw r;
+        if (f instanceof Error e) throw e;
+        if (f != null) throw new IllegalStateException(f);
     }
 
     private static float[] floats(Tensor t) {
@@ -74,17 +195,29 @@ public final class ActivationCalibration {
      * (any scale codes 0 exactly) and a warning naming it; so does one with non-finite values (left out).
      */
     public static Map<String, Float> scales(Map<String, Histogram> hs, Calibrator c, Consumer<String> warn) {
+        // the thresholds are independent: chosen on several threads, then reported in order
+        List<String> names = new ArrayList<>(hs.keySet());
+        List<Histogram> list = new ArrayList<>(hs.values());
+        double[] amax = new double[list.size()];
+        AtomicInteger next = new AtomicInteger();
+        Runnable worker = () -> {
+            for (int i; (i = next.getAndIncrement()) < amax.length; ) amax[i] = c.amax(list.get(i));
+        };
+        int n = threads(list.size());
+        if (n == 1) worker.run();
+        else runAll(worker, n, "tessel-calib-scales");
         Map<String, Float> out = new LinkedHashMap<>();
-        for (var e : hs.entrySet()) {
-            Histogram h = e.getValue();
+        for (int i = 0; i < amax.length; i++) {
+            String name = names.get(i);
+            Histogram h = list.get(i);
             if (h.nonFinite() > 0)
-                warn.accept(String.format(Locale.ROOT, "tensor %%%s: %d non-finite calibration values (NaN or infinity), left out of its range", e.getKey(), h.nonFinite()));
-            double amax = c.amax(h);
-            if (!(amax > 0)) {
-                warn.accept("tensor %" + e.getKey() + ": every calibration value is 0 (zero range); its scale is set to 1/127");
-                amax = 1;
+                warn.accept(String.format(Locale.ROOT, "tensor %%%s: %d non-finite calibration values (NaN or infinity), left out of its range", name, h.nonFinite()));
+            double a = amax[i];
+            if (!(a > 0)) {
+                warn.accept("tensor %" + name + ": every calibration value is 0 (zero range); its scale is set to 1/127");
+                a = 1;
             }
-            out.put(e.getKey(), (float) (amax / 127));
+            out.put(name, (float) (a / 127));
         }
         return out;
     }

@@ -84,41 +84,80 @@ public sealed interface Calibrator {
             for (int i = bins.length - 1; i >= 0; i--) suffix[i] = suffix[i + 1] + bins[i];
             double best = Double.POSITIVE_INFINITY;
             int bestI = bins.length;
-            double[] p = new double[bins.length], q = new double[bins.length];
-            double[] levelSum = new double[LEVELS];
-            int[] levelNonzero = new int[LEVELS];
+            double[] q = new double[bins.length], spread = new double[LEVELS];
+            int[] edge = new int[LEVELS + 1];
+            // P's total is the sum of all bins whatever the candidate: a sum of whole numbers, exact
+            // in any order while it stays within 2^53, so then each bin's share is computed once.
+            double all = suffix[0];
+            boolean exactTotal = all <= 0x1p53;
+            double[] share = new double[bins.length];
+            if (exactTotal) for (int j = 0; j < bins.length; j++) share[j] = bins[j] / all;
+            // Every sum below runs over j in ascending order, as the plain formulation's loops do, so
+            // the divergences, and the choice, are bit for bit the same; the level of bin j is
+            // found by its level's bin range rather than per bin, a level's share of Q is divided
+            // once rather than per bin, and equal terms are not recomputed.
             for (int i = START; i <= bins.length; i++) {
-                java.util.Arrays.fill(levelSum, 0);
-                java.util.Arrays.fill(levelNonzero, 0);
-                for (int j = 0; j < i; j++) {
-                    int lv = level(j, i);
-                    levelSum[lv] += bins[j];
-                    if (bins[j] != 0) levelNonzero[lv]++;
-                }
+                // bins [edge[lv], edge[lv + 1]) form level lv: those with level(j, i) == lv (see level)
+                for (int lv = 0; lv <= LEVELS; lv++) edge[lv] = (lv * i + LEVELS - 1) / LEVELS;
                 double qTotal = 0, pTotal = 0;
-                for (int j = 0; j < i; j++) {
-                    int lv = level(j, i);
-                    q[j] = bins[j] == 0 ? 0 : levelSum[lv] / levelNonzero[lv];
-                    qTotal += q[j];
-                    p[j] = bins[j];
+                for (int lv = 0; lv < LEVELS; lv++) {
+                    int from = edge[lv], to = edge[lv + 1];
+                    double sum = 0;
+                    int nonzero = 0;
+                    for (int j = from; j < to; j++) {
+                        sum += bins[j];
+                        if (bins[j] != 0) nonzero++;
+                    }
+                    double sp = nonzero == 0 ? 0 : sum / nonzero;
+                    spread[lv] = sp;
+                    for (int j = from; j < to; j++) {
+                        q[j] = bins[j] == 0 ? 0 : sp;
+                        qTotal += q[j];
+                    }
                 }
-                p[i - 1] += suffix[i];
-                for (int j = 0; j < i; j++) pTotal += p[j];
+                double tail = bins[i - 1] + suffix[i]; // P folds everything beyond into its last bin
+                if (exactTotal) {
+                    pTotal = all;
+                } else {
+                    for (int j = 0; j < i - 1; j++) pTotal += bins[j];
+                    pTotal += tail;
+                }
                 if (pTotal == 0 || qTotal == 0) continue;
-                double kl = 0;
-                for (int j = 0; j < i; j++) {
-                    if (p[j] == 0) continue;
-                    double pj = p[j] / pTotal, qj = q[j] / qTotal;
-                    if (qj == 0) { kl = Double.POSITIVE_INFINITY; break; }
-                    kl += pj * Math.log(pj / qj);
+                double kl = 0, lastP = -1, lastQ = -1, lastTerm = 0;
+                levels:
+                for (int lv = 0; lv < LEVELS; lv++) {
+                    int from = edge[lv], to = edge[lv + 1];
+                    double qLevel = spread[lv] / qTotal; // q[j] / qTotal for every nonzero q[j] of the level
+                    for (int j = from; j < to; j++) {
+                        boolean last = j == i - 1;
+                        double pRaw = last ? tail : bins[j];
+                        if (pRaw == 0) continue;
+                        double term;
+                        if (pRaw == lastP && q[j] == lastQ) {
+                            term = lastTerm;
+                        } else {
+                            if (q[j] == 0) { kl = Double.POSITIVE_INFINITY; break levels; } // Q is 0 where P is not
+                            double pj = exactTotal && !last ? share[j] : pRaw / pTotal;
+                            term = pj * Math.log(pj / qLevel);
+                            lastP = pRaw;
+                            lastQ = q[j];
+                            lastTerm = term;
+                        }
+                        kl += term;
+                    }
                 }
                 if (kl <= best) { best = kl; bestI = i; }
             }
             return Math.min(h.max(), bestI * h.width());
         }
 
-        /** The level (of {@value #LEVELS}) bin j of the first i bins falls in: numpy's digitize over linspace(0, i, 129). */
-        private static int level(int j, int i) {
+        /**
+         * The level (of {@value #LEVELS}) bin j of the first i bins falls in: numpy's digitize over
+         * linspace(0, i, 129), floor(j * 128 / i), which in doubles is exactly the integer quotient
+         * (a non-integer j * 128 / i lies at least 1/i below the next integer, far beyond rounding).
+         * The calibrator walks each level's bins [ceil(lv * i / 128), ceil((lv + 1) * i / 128)) instead.
+         */
+        static int level(int j, int i) {
             return (int) Math.min(LEVELS - 1, Math.floor(j * (double) LEVELS / i));
         }
     }

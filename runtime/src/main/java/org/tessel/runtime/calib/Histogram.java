@@ -19,16 +19,34 @@ public final class Histogram {
 
     /** Adds the magnitudes of these values. */
     public void add(float[] values) {
-        double m = 0;
-        for (float v : values) if (Float.isFinite(v)) m = Math.max(m, Math.abs(v));
+        // pass 1: the largest finite |x| (in float, which widens to the same double) and the non-finite count
+        float mf = 0;
+        int bad = 0;
+        for (float v : values) {
+            float a = Math.abs(v);
+            if (!(a <= Float.MAX_VALUE)) bad++; // NaN or infinity
+            else if (a > mf) mf = a;
+        }
+        double m = mf;
         if (m > 0) grow(m);
         max = Math.max(max, m);
-        for (float v : values) {
-            if (!Float.isFinite(v)) { nonFinite++; continue; }
-            total++;
-            double a = Math.abs(v);
-            if (width == 0) { zerosBeforeRange++; continue; }
-            counts[(int) Math.min(BINS - 1, a / width)]++;
+        nonFinite += bad;
+        total += values.length - bad;
+        if (width == 0) { // every finite value is 0
+            zerosBeforeRange += values.length - bad;
+            return;
+        }
+        // pass 2: bin |x| / width; |x| <= m <= width * BINS, so the quotient is at most BINS and only
+        // the top of the range needs clamping into the last bin
+        double w = width;
+        long[] c = counts;
+        if (bad == 0) {
+            for (float v : values) c[Math.min(BINS - 1, (int) (Math.abs(v) / w))]++;
+        } else {
+            for (float v : values) {
+                float a = Math.abs(v);
+                if (a <= Float.MAX_VALUE) c[Math.min(BINS - 1, (int) (a / w))]++;
+            }
         }
     }
 
