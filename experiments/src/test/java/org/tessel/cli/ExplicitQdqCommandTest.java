@@ -179,16 +179,6 @@ class ExplicitQdqCommandTest {
         return Shape.of(d);
     }
 
-    private static double relL2(Tensor want, Tensor got) {
-        double num = 0, den = 0;
-        for (int i = 0; i < want.size(); i++) {
-            double d = want.getDouble(i) - got.getDouble(i);
-            num += d * d;
-            den += want.getDouble(i) * want.getDouble(i);
-        }
-        return Math.sqrt(num / Math.max(den, 1e-30));
-    }
-
     /** With 8 classes every marked node runs INT8; with 5 the Gemm has no INT8 tactic and the pair before it stays as nodes. */
     @ParameterizedTest @org.junit.jupiter.params.provider.ValueSource(ints = {8, 5})
     void aHandMadeQdqModelBuildsToOnnxRuntimesOutputs(int classes) throws Exception {
@@ -215,7 +205,7 @@ class ExplicitQdqCommandTest {
                 Tensor in = org.tessel.accuracy.AccuracyInputs.seeded(g, seed, false).getFirst();
                 Tensor want = ort.run(Map.of("x", in), List.of(g.outputs().getFirst().name())).values().iterator().next();
                 Tensor got = engine.createContext().run(List.of(in)).getFirst();
-                worst = Math.max(worst, relL2(want, got));
+                worst = Math.max(worst, Tensor.relativeL2(want, got));
             }
         }
         System.out.printf("hand-made Q/DQ model, " + classes + " classes (%s): Tessel CPU INT8 engine vs ONNX Runtime, worst relative L2 %.3g%n", mix, worst);

@@ -164,23 +164,13 @@ class Int8CommandTest {
                 Tensor x0 = input(seed);
                 Map<String, Tensor> o = ort.run(Map.of(in, x0), List.of(out));
                 Tensor mine = engine.createContext().run(List.of(x0)).getFirst();
-                double err = relL2(mine, o.get(out));
+                double err = Tensor.relativeL2(mine, o.get(out));
                 assertTrue(err < 1e-5, "ONNX Runtime on the Q/DQ file vs the CPU INT8 engine: relative L2 " + err);
                 Tensor fp32 = new org.tessel.ir.ReferenceInterpreter().run(g, List.of(x0)).getFirst();
-                double q = relL2(fp32, o.get(out));
+                double q = Tensor.relativeL2(fp32, o.get(out));
                 assertTrue(q > 1e-4 && q < 0.2, "quantized, near FP32: relative L2 " + q);
             }
         }
-    }
-
-    static double relL2(Tensor want, Tensor got) {
-        double num = 0, den = 0;
-        for (int i = 0; i < want.size(); i++) {
-            double d = want.getDouble(i) - got.getDouble(i);
-            num += d * d;
-            den += want.getDouble(i) * want.getDouble(i);
-        }
-        return Math.sqrt(num / Math.max(den, 1e-30));
     }
 
     /**

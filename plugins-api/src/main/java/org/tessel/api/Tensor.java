@@ -185,6 +185,21 @@ public final class Tensor {
         return out;
     }
 
+    /**
+     * The relative L2 distance of {@code got} from {@code want}: ||got - want|| / ||want|| over every element (0 when both
+     * are equal, infinite when {@code want} is all zeros and {@code got} is not). Throws when the element counts differ.
+     */
+    public static double relativeL2(Tensor want, Tensor got) {
+        if (want.size() != got.size()) throw new IllegalArgumentException("relative L2 of tensors of " + want.size() + " and " + got.size() + " elements");
+        double diff = 0, norm = 0;
+        for (int i = 0; i < want.size(); i++) {
+            double w = want.getDouble(i), d = got.getDouble(i) - w;
+            diff += d * d;
+            norm += w * w;
+        }
+        return diff == 0 ? 0 : norm == 0 ? Double.POSITIVE_INFINITY : Math.sqrt(diff / norm);
+    }
+
     /** Exact equality of type, shape and every element (NaN equals NaN). */
     public boolean dataEquals(Tensor o) {
         if (dtype != o.dtype || !shape.equals(o.shape)) return false;

@@ -47,9 +47,9 @@ class Int8EngineGpuTest {
             try (GpuEngine e = GpuEngine.build(a.graph(), a.plan(), io, ctx, GpuEngine.Options.FIXED, 1); GpuExecutionContext c = e.createExecutionContext()) {
                 List<Tensor> gpu = c.run(in);
                 for (int k = 0; k < gpu.size(); k++) {
-                    double vsCpu = relativeL2(cpu.get(k), gpu.get(k));
-                    double vsRef = relativeL2(ref.get(k), gpu.get(k));
-                    double cpuVsRef = relativeL2(ref.get(k), cpu.get(k));
+                    double vsCpu = Tensor.relativeL2(cpu.get(k), gpu.get(k));
+                    double vsRef = Tensor.relativeL2(ref.get(k), gpu.get(k));
+                    double cpuVsRef = Tensor.relativeL2(ref.get(k), cpu.get(k));
                     c.captureGraph();
                     double[] ms = c.time(10, 50);
                     System.out.printf(Locale.ROOT, "%s: %d INT8 nodes of %d, precision %s; GPU vs CPU emulation rel L2 %.2e, GPU vs FP32 reference %.2e (CPU emulation vs reference %.2e), p50 %.4f ms%n",
@@ -60,16 +60,5 @@ class Int8EngineGpuTest {
             }
         });
         checks.done();
-    }
-
-    /** ||got - want|| / max(||want||, 1e-12), over every element. */
-    static double relativeL2(Tensor want, Tensor got) {
-        double d = 0, w = 0;
-        for (int i = 0; i < want.size(); i++) {
-            double x = want.getDouble(i), y = got.getDouble(i);
-            d += (x - y) * (x - y);
-            w += x * x;
-        }
-        return Math.sqrt(d) / Math.max(Math.sqrt(w), 1e-12);
     }
 }

@@ -65,16 +65,6 @@ class Int8ExecutionTest {
         return in;
     }
 
-    static double relL2(Tensor want, Tensor got) {
-        double num = 0, den = 0;
-        for (int i = 0; i < want.size(); i++) {
-            double d = want.getDouble(i) - got.getDouble(i);
-            num += d * d;
-            den += want.getDouble(i) * want.getDouble(i);
-        }
-        return Math.sqrt(num / Math.max(den, 1e-30));
-    }
-
     /** The prepared graph, the INT8 plan the joint search finds for it with these rules, applied and carrying its scales. */
     record Int8Build(Graph prepared, PlanApplier.Applied applied) {}
 
@@ -100,7 +90,7 @@ class Int8ExecutionTest {
         Engine e = Engine.buildCpu(b.applied().graph(), b.applied().plan());
         List<Tensor> in = input(g, 7); // not a calibration batch
         Tensor want = new ReferenceInterpreter().run(g, in).getFirst(), got = e.createContext().run(in).getFirst();
-        double err = relL2(want, got);
+        double err = Tensor.relativeL2(want, got);
         System.out.printf("resnet50 b1 INT8 (entropy, %d INT8 nodes) vs FP32 logits: relative L2 %.4f%n", int8, err);
         assertTrue(err < 0.05, "relative L2 " + err);
         assertTrue(err > 1e-5, "INT8 really quantizes: " + err);
@@ -119,9 +109,9 @@ class Int8ExecutionTest {
                 List<Tensor> in = input(g, seed);
                 Tensor engine = e.createContext().run(in).getFirst(), reference = new ReferenceInterpreter().run(qdq.graph(), in).getFirst();
                 Tensor fp32 = new ReferenceInterpreter().run(g, in).getFirst();
-                assertTrue(relL2(reference, engine) < 1e-5, c.name() + ": engine vs Q/DQ graph " + relL2(reference, engine));
-                assertTrue(relL2(fp32, engine) > 1e-4, c.name() + ": quantization changes the result");
-                assertTrue(relL2(fp32, engine) < 0.2, c.name() + ": and stays near FP32: " + relL2(fp32, engine));
+                assertTrue(Tensor.relativeL2(reference, engine) < 1e-5, c.name() + ": engine vs Q/DQ graph " + Tensor.relativeL2(reference, engine));
+                assertTrue(Tensor.relativeL2(fp32, engine) > 1e-4, c.name() + ": quantization changes the result");
+                assertTrue(Tensor.relativeL2(fp32, engine) < 0.2, c.name() + ": and stays near FP32: " + Tensor.relativeL2(fp32, engine));
             }
         }
     }

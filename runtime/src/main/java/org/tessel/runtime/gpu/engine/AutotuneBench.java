@@ -115,7 +115,7 @@ public final class AutotuneBench {
                 List<Tensor> outs = c.run(List.of(input));
                 Tensor logits = outs.get(outs.size() - 1);
                 if (check == null) check = logits;
-                double err = relL2(logits, check);
+                double err = Tensor.relativeL2(check, logits);
                 c.captureGraph();
                 double[] ms = c.time(20, 100);
                 double p50 = GpuExecutionContext.quantile(ms, 0.5);
@@ -136,13 +136,4 @@ public final class AutotuneBench {
         all.merge(allCache);
     }
 
-    static double relL2(Tensor a, Tensor b) {
-        double num = 0, den = 0;
-        for (int i = 0; i < a.size(); i++) {
-            double d = a.getFloat(i) - b.getFloat(i);
-            num += d * d;
-            den += (double) b.getFloat(i) * b.getFloat(i);
-        }
-        return Math.sqrt(num / Math.max(den, 1e-30));
-    }
 }
