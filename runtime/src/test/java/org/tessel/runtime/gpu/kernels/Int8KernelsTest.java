@@ -14,9 +14,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.tessel.api.DType;
@@ -210,29 +207,9 @@ class Int8KernelsTest {
 
     @Test void everyInt8KernelSourceCompilesWithNvcc(@TempDir Path dir) throws Exception {
         assumeTrue(KernelSourcesCompileTest.nvccAvailable(), "nvcc is not on the PATH");
-        ExecutorService pool = Executors.newFixedThreadPool(2);
-        try {
-            List<Future<String>> results = new ArrayList<>();
-            for (Map.Entry<String, String> e : sources().entrySet()) {
-                Path cu = dir.resolve(e.getKey() + ".cu");
-                Files.writeString(cu, e.getValue());
-                results.add(pool.submit(() -> {
-                    Process p = new ProcessBuilder("nvcc", "-ptx", "-arch=compute_90", "-o", cu.toString().replace(".cu", ".ptx"), cu.toString())
-                            .redirectErrorStream(true).start();
-                    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-                    if (p.waitFor() != 0) return cu.getFileName() + ":\n" + out;
-                    // the rounding the reference relies on: IEEE division, round-to-nearest-even, no FMA contraction
-                    String ptx = Files.readString(Path.of(cu.toString().replace(".cu", ".ptx")));
-                    if (ptx.contains("fma.rn.f32")) return cu.getFileName() + ": contains fma.rn.f32, the epilogue must not contract\n";
-                    return "";
-                }));
-            }
-            StringBuilder errors = new StringBuilder();
-            for (Future<String> f : results) errors.append(f.get());
-            assertEquals("", errors.toString(), "INT8 kernel sources that nvcc rejects");
-        } finally {
-            pool.shutdownNow();
-        }
+        // the rounding the reference relies on: IEEE division, round-to-nearest-even, no FMA contraction
+        assertEquals("", KernelSourcesCompileTest.compileAll(dir, sources(), ptx -> ptx.contains("fma.rn.f32") ? "contains fma.rn.f32, the epilogue must not contract" : null),
+                "INT8 kernel sources that nvcc rejects");
     }
 
     static boolean gxxAvailable() {
