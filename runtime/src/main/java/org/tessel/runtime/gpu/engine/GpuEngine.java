@@ -533,7 +533,7 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
             if (v == null || v.isConstant() || !v.type().dtype().isFloating()) continue;
             DType from = storageOf(v);
             if (from == to) continue;
-            String key = to.text() + (streamAssignment == null ? "" : "@" + n.name());
+            String key = convertedKey(to, n);
             Map<String, DeviceBuffer> forms = b.converted.computeIfAbsent(v, k -> new java.util.HashMap<>());
             if (forms.containsKey(key)) continue;
             DeviceBuffer src = stored(v, b);
@@ -698,7 +698,7 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
             DType to = cb.buildingPrecision.storage;
             if (storageOf(v) != to) {
                 Map<String, DeviceBuffer> forms = cb.converted.get(v);
-                DeviceBuffer c = forms == null ? null : forms.get(to.text() + (streamAssignment == null ? "" : "@" + reader.name()));
+                DeviceBuffer c = forms == null ? null : forms.get(convertedKey(to, reader));
                 if (c == null) throw new GpuEngineException(reader.describe() + " reads %" + v.name() + " (stored " + storageOf(v).text() + ") as " + to.text()
                         + ", but it is not among the node's inputs, so no cast was made for it");
                 return c;
@@ -706,6 +706,9 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
         }
         return stored(v, cb);
     }
+
+    /** The key of a converted copy: its type, and on a multi-stream engine its consumer (branches never share a copy). */
+    private String convertedKey(DType to, Node consumer) { return to.text() + (streamAssignment == null ? "" : "@" + consumer.name()); }
 
     /** The buffer {@code v} is stored in: its arena slice at the memory plan's offset, or its bound (input, alias) buffer. */
     private DeviceBuffer stored(Value v, Binding cb) {
