@@ -47,7 +47,7 @@ public final class EltwiseLayers implements TacticImplementation {
         } catch (IllegalArgumentException ex) {
             throw GpuEngineException.unsupported(n, ex.getMessage());
         }
-        return eltwise(e, n, g, n.inputs(), id);
+        return eltwise(e, n, g, EltwiseCodegen.singleOpOperands(n), id);
     }
 
     /**

@@ -73,6 +73,13 @@ public final class EltwiseCodegen {
         return g;
     }
 
+    /** The values the inputs of {@link #singleOpBody}{@code (n)} stand for, in order: {@code n}'s inputs less the absent ones. */
+    public static List<Value> singleOpOperands(Node n) {
+        List<Value> out = new ArrayList<>();
+        for (Value v : n.inputs()) if (v != null) out.add(v);
+        return out;
+    }
+
     /** The body inputs whose outer values ({@code outerInputs}, one per body input) are one-element constants: they become literals. */
     public static Map<Value, Tensor> scalarLiterals(Graph body, List<Value> outerInputs) {
         Map<Value, Tensor> literals = new IdentityHashMap<>();
@@ -125,7 +132,9 @@ public final class EltwiseCodegen {
         String idx = n < Integer.MAX_VALUE / 2 ? "int" : "long long";
         boolean[] needCoord = new boolean[rank];
 
-        // parameters: body inputs, then non-scalar constants (uploaded), then outputs
+        // parameters: body inputs, then non-scalar constants (uploaded), then outputs; a value only CastLike's
+        // type operand reads is never loaded (it may have any shape), and a constant of that kind is not uploaded
+        Set<Value> typeOnly = typeOnly(body);
         Map<Value, String> scalarLiterals = new IdentityHashMap<>();
         List<Value> constantInputs = new ArrayList<>();
         List<Value> paramValues = new ArrayList<>();
@@ -136,7 +145,8 @@ public final class EltwiseCodegen {
         }
         List<Value> boundInputs = List.copyOf(paramValues);
         for (Value c : body.constants()) {
-            if (c.type().numElements() == 1) scalarLiterals.put(c, literal(c.constantValue(), c.type().dtype()));
+            if (typeOnly.contains(c)) scalarLiterals.put(c, "0");
+            else if (c.type().numElements() == 1) scalarLiterals.put(c, literal(c.constantValue(), c.type().dtype()));
             else { constantInputs.add(c); paramValues.add(c); }
         }
         List<String> paramOffsets = new ArrayList<>();
@@ -146,7 +156,7 @@ public final class EltwiseCodegen {
             String c = storageC(st.apply(v), "graph '" + body.name() + "' value %" + v.name());
             if (p > 0) params.append(", ");
             params.append("const ").append(c).append("* __restrict__ in").append(p);
-            paramOffsets.add(offset(v.type(), s, outLayout, needCoord, idx));
+            paramOffsets.add(typeOnly.contains(v) ? TYPE_ONLY : offset(v.type(), s, outLayout, needCoord, idx));
         }
         List<String> outOffsets = new ArrayList<>();
         for (int o = 0; o < body.outputs().size(); o++) {
@@ -196,6 +206,27 @@ public final class EltwiseCodegen {
         src.append(element(body, st, paramValues, paramOffsets, outOffsets, ops, coords(s, perm, needCoord, idx, "        "), false, "        "));
         src.append("    }\n}\n");
         return new Source(src.toString(), boundInputs, List.copyOf(constantInputs), List.copyOf(body.outputs()), iter);
+    }
+
+    /** The offset marking a parameter that is never loaded: only CastLike's type operand reads it. */
+    private static final String TYPE_ONLY = "";
+
+    /** Body inputs and constants whose every use is as CastLike's type operand (input 1), and that are no output. */
+    static Set<Value> typeOnly(Graph body) {
+        Set<Value> out = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+        List<Value> candidates = new ArrayList<>(body.inputs());
+        candidates.addAll(body.constants());
+        for (Value v : candidates) {
+            boolean onlyType = !body.outputs().contains(v), used = false;
+            for (Node n : body.nodes())
+                for (int i = 0; i < n.numInputs(); i++)
+                    if (n.input(i) == v) {
+                        used = true;
+                        if (!(n.opName().equals("CastLike") && i == 1)) onlyType = false;
+                    }
+            if (used && onlyType) out.add(v);
+        }
+        return out;
     }
 
     /** The C type a storage type is held in on the device. */
@@ -345,6 +376,7 @@ public final class EltwiseCodegen {
         StringBuilder e = new StringBuilder(coords);
         for (int p = 0; p < paramValues.size(); p++) {
             Value v = paramValues.get(p);
+            if (paramOffsets.get(p).equals(TYPE_ONLY)) continue;
             DType t = st.apply(v);
             String load = vec && vectorLoad(paramOffsets.get(p), t) ? "vin" + p + "[e]" : load(v.type().dtype(), t, "in" + p, paramOffsets.get(p));
             e.append(indent).append("const ").append(computeC(v.type().dtype())).append(" x").append(p).append(" = ").append(load)
