@@ -28,8 +28,8 @@ public final class EltwiseTactics {
     private EltwiseTactics() {}
 
     private static final Set<Precision> FLOAT = EnumSet.of(Precision.FP32, Precision.TF32, Precision.FP16, Precision.BF16);
-    /** Elementwise ops with a tactic of their own: casts ({@code tessel.cast}) and quantization. */
-    private static final Set<String> OWN_TACTICS = Set.of("Cast", "CastLike", "QuantizeLinear", "DequantizeLinear");
+    /** Elementwise ops with a tactic of their own: casts ({@code tessel.cast}). */
+    private static final Set<String> OWN_TACTICS = Set.of("Cast", "CastLike");
 
     /** Ops the GPU engine's elementwise code generator emits (inside a fused body, or alone). */
     public static final Set<String> ENGINE_BODY_OPS = Set.copyOf(new TreeSet<>(List.of(
@@ -38,11 +38,12 @@ public final class EltwiseTactics {
             "Neg", "Abs", "Reciprocal", "Floor", "Ceil", "Round", "Sign", "Softplus", "Softsign", "Mish", "Elu", "Selu", "Celu",
             "ThresholdedRelu", "Swish", "Shrink", "Sin", "Cos", "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh",
             "IsNaN", "IsInf", "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Not", "And", "Or", "Xor",
-            "BitShift", "BitwiseAnd", "BitwiseOr", "BitwiseXor", "BitwiseNot", "Where", "Identity", "Cast", "CastLike")));
+            "BitShift", "BitwiseAnd", "BitwiseOr", "BitwiseXor", "BitwiseNot", "Where", "Identity", "Cast", "CastLike",
+            "QuantizeLinear", "DequantizeLinear")));
 
     /**
      * Single (unfused) ops the GPU engine builds as a one-op generated kernel: every generated op but Identity,
-     * which is a view (tessel.view); Cast and CastLike among them report tessel.cast.
+     * which alone is a view (tessel.view); Cast and CastLike among them report tessel.cast.
      */
     public static final Set<String> ENGINE_SINGLE_OPS = Set.copyOf(ENGINE_BODY_OPS.stream().filter(o -> !o.equals("Identity")).toList());
 
@@ -66,7 +67,23 @@ public final class EltwiseTactics {
     public static String generatorWhyNot(Node n) {
         if (!ENGINE_BODY_OPS.contains(n.opName())) return "the elementwise code generator has no " + n.opName() + " (node '" + n.name() + "')";
         if (n.body() != null || n.outputs().size() != 1) return "the elementwise code generator takes single-output ops without bodies (node '" + n.name() + "')";
+        if (n.opName().equals("QuantizeLinear") || n.opName().equals("DequantizeLinear")) {
+            String why = quantizationWhyNot(n);
+            if (why != null) return why;
+        }
         return valueWhyNot(n);
+    }
+
+    /** The generated (de)quantization is per tensor: a one-element scale and zero point; QuantizeLinear of floats. */
+    private static String quantizationWhyNot(Node n) {
+        Value scale = n.numInputs() > 1 ? n.input(1) : null, zp = n.numInputs() > 2 ? n.input(2) : null;
+        if (scale == null) return n.opName() + " node '" + n.name() + "' has no scale";
+        if (n.attrs().getInt("block_size", 0) != 0 || scale.type().numElements() != 1 || zp != null && zp.type().numElements() != 1)
+            return "the elementwise kernels (de)quantize per tensor only; node '" + n.name() + "' has a scale of shape " + scale.type().shape()
+                    + (n.attrs().getInt("block_size", 0) != 0 ? " and block_size " + n.attrs().getInt("block_size", 0) : "") + " (per-axis and blocked run on the CPU)";
+        if (n.opName().equals("QuantizeLinear") && !n.input(0).type().dtype().isFloating())
+            return "the elementwise kernels quantize floating inputs only; node '" + n.name() + "' quantizes " + n.input(0).type().dtype().text();
+        return null;
     }
 
     static boolean elementwise(Node n) {
@@ -74,9 +91,7 @@ public final class EltwiseTactics {
     }
 
     private static String singleWhyNot(Node n) {
-        if (!ENGINE_SINGLE_OPS.contains(n.opName()))
-            return "the GPU engine builds no single-op elementwise kernel for " + n.opName()
-                    + (ENGINE_BODY_OPS.contains(n.opName()) ? " (it runs as a view)" : " (the code generator has no " + n.opName() + ")");
+        if (!ENGINE_SINGLE_OPS.contains(n.opName())) return "the GPU engine builds no single-op elementwise kernel for " + n.opName() + " (the code generator has no " + n.opName() + ")";
         return generatorWhyNot(n);
     }
 

@@ -280,6 +280,11 @@ public final class EltwiseCodegen {
                 if (m == 0.0f) return copysignf(0.0f, b);
                 return (b < 0.0f) != (m < 0.0f) ? m + b : m;
             }
+            __device__ __forceinline__ long long tessel_ew_quantize(float q, long long zp, long long lo, long long hi) {
+                if (q != q) return 0LL;
+                double v = (double) rintf(q) + (double) zp;
+                return v < (double) lo ? lo : v > (double) hi ? hi : (long long) v;
+            }
             __device__ __forceinline__ long long tessel_ew_max(long long a, long long b) { return a > b ? a : b; }
             __device__ __forceinline__ long long tessel_ew_min(long long a, long long b) { return a < b ? a : b; }
             __device__ __forceinline__ long long tessel_ew_pow(long long base, long long e) {
@@ -516,6 +521,17 @@ public final class EltwiseCodegen {
             case "And": return "(" + o.raw(0) + " && " + o.raw(1) + ")";
             case "Or": return "(" + o.raw(0) + " || " + o.raw(1) + ")";
             case "Xor": return "(" + o.raw(0) + " != " + o.raw(1) + ")";
+            case "QuantizeLinear": {
+                // saturate(round_half_even(x / scale) + zero_point); the quotient in f32 as the reference divides in x's type
+                boolean u8 = out == DType.U8;
+                String zp = n.numInputs() > 2 && n.input(2) != null ? o.l(2) : "0LL";
+                return o.wrap(HELPER_PREFIX + "quantize(" + o.f(0) + " / " + o.f(1) + ", " + zp + ", " + (u8 ? "0LL, 255LL" : "-128LL, 127LL") + ")");
+            }
+            case "DequantizeLinear": {
+                // (x - zero_point) * scale in double, rounded once, as the reference
+                String zp = n.numInputs() > 2 && n.input(2) != null ? o.l(2) : "0LL";
+                return "((float) ((double) (" + o.l(0) + " - " + zp + ") * (double) " + o.f(1) + "))";
+            }
             case "IsNaN": return "(" + o.f(0) + " != " + o.f(0) + ")";
             case "IsInf": {
                 boolean neg = n.attrs().getInt("detect_negative", 1) != 0, pos = n.attrs().getInt("detect_positive", 1) != 0;
