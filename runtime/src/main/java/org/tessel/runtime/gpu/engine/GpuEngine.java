@@ -200,7 +200,7 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
         for (Node n : g.nodes()) widest = Math.max(widest, precisionOf(n).storage.bytes());
         this.arenaElementBytes = widest;
         this.context = context;
-        for (Value v : g.inputs()) if (!v.type().dtype().isInteger()) requireF32(v, "graph input"); // integer inputs live as i32
+        for (Value v : g.inputs()) if (v.type().dtype().isFloating()) requireF32(v, "graph input"); // integer inputs live as i32, bool ones as bytes
         if (streams < 1 || streams > MAX_STREAMS) throw new GpuEngineException("streams must be 1.." + MAX_STREAMS + ", got " + streams);
         MemoryPlan sequential = new LivenessMemoryPlanner().plan(g);
         if (streams > 1) {
@@ -512,11 +512,12 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
     }
 
     /**
-     * The element type {@code v} lives in on the device: i32 for integers, the I/O storage for a graph input, else
-     * the storage of the precision its producer runs at.
+     * The element type {@code v} lives in on the device: i32 for integers, a byte for bool, the I/O storage for a graph
+     * input, else the storage of the precision its producer runs at.
      */
     public DType storageOf(Value v) {
         if (v.type().dtype().isInteger()) return DType.I32;
+        if (v.type().dtype() == DType.BOOL) return DType.BOOL;
         Node p = v.producer();
         return p == null ? precision.storage : precisionOf(p).storage;
     }
@@ -718,8 +719,13 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
         if (v.isConstant()) throw new GpuEngineException("constant %" + v.name() + " used as an activation");
         MemoryPlan.Allocation a = memoryPlan.of(v);
         if (a == null) throw new GpuEngineException("value %" + v.name() + " has no place in the memory plan");
-        requireF32(v, "value");
-        b = cb.arena.slice(scaled(a.offset()), Math.max(1, storageBytes(v)));
+        // the arena's offsets scale f32 sizes to the widest float storage; integer and bool values (shape arithmetic,
+        // masks: small) are stored in another width, so each has a buffer of its own
+        if (!v.type().dtype().isFloating()) b = cb.keep(DeviceBuffer.allocate(Math.max(1, storageBytes(v))));
+        else {
+            requireF32(v, "value");
+            b = cb.arena.slice(scaled(a.offset()), Math.max(1, storageBytes(v)));
+        }
         bound.put(v, b);
         return b;
     }
