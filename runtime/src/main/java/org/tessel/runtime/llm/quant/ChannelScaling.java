@@ -31,6 +31,15 @@ import org.tessel.passes.quant.QuantizeWeights;
 public final class ChannelScaling {
     private ChannelScaling() {}
 
+    /** Suffix of a scaled weight's name: the recipe keeps keying it by the original's ({@link #originalName}). */
+    public static final String SCALED = ".scaled";
+
+    /** The weight name a (possibly scaled) weight constant stands for: its name without the {@link #SCALED} suffix. */
+    public static String originalName(Value w) {
+        String n = w.name();
+        return n.endsWith(SCALED) ? n.substring(0, n.length() - SCALED.length()) : n;
+    }
+
     /** MatMuls with constant weights reading one activation, in graph order. */
     public record Group(Value activation, List<QuantizeWeights.Match> members) {
         public int k() { return members.getFirst().k(); }
@@ -122,7 +131,7 @@ public final class ChannelScaling {
         Value w = m.weight();
         int k = m.k(), n = m.n();
         boolean storedNK = m.rowsAreN();
-        Value nw = g.addDeferredConstant(w.name() + ".scaled", w.type(), () -> {
+        Value nw = g.addDeferredConstant(w.name() + SCALED, w.type(), () -> {
             float[] src = w.constantValue().floats(), out = new float[src.length];
             for (int i = 0; i < src.length; i++) out[i] = src[i] * s[storedNK ? i % k : i / n];
             return Tensor.ofFloats(w.type().dtype(), w.type().shape(), out);
@@ -133,7 +142,7 @@ public final class ChannelScaling {
 
     /** A constant times {@code f} elementwise, as a new deferred constant. */
     private static Value scaled(Graph g, Value c, float[] f) {
-        return g.addDeferredConstant(c.name() + ".scaled", c.type(), () -> {
+        return g.addDeferredConstant(c.name() + SCALED, c.type(), () -> {
             float[] src = c.constantValue().floats(), out = new float[src.length];
             for (int i = 0; i < src.length; i++) out[i] = src[i] * f[i];
             return Tensor.ofFloats(c.type().dtype(), c.type().shape(), out);

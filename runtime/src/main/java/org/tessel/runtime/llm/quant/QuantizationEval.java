@@ -27,7 +27,7 @@ public final class QuantizationEval {
     private QuantizationEval() {}
 
     /** One mode's figures against FP32. */
-    public record Figures(String label, double logitsRelL2, double tokenAgreement, long weightBytes, List<long[]> outputs) {}
+    public record Figures(String label, double logitsRelL2, double tokenAgreement, long weightBytes, int quantizedLayers, List<long[]> outputs) {}
 
     /** Logits [len, vocab] of each sequence, each run as one prefill on a CPU engine of the runner's graph. */
     public static List<Tensor> logits(DecoderRunner runner, long[][] sequences) {
@@ -80,7 +80,9 @@ public final class QuantizationEval {
     public static Figures figures(DecoderRunner runner, long[][] heldOut, List<Tensor> fp32Logits, long[][] prompts, List<long[]> fp32Outputs, int tokens) {
         List<Tensor> l = logits(runner, heldOut);
         List<long[]> gen = greedy(runner, prompts, tokens);
-        long bytes = LlmQuantization.weightBytes(runner.graph(new DecoderShape(1, 1, 0)));
-        return new Figures(runner.quantization().spec().label(), meanRelL2(fp32Logits, l), agreement(fp32Outputs, gen), bytes, gen);
+        Graph g = runner.graph(new DecoderShape(1, 1, 0));
+        var ops = g.opHistogram();
+        int layers = ops.getOrDefault(org.tessel.ir.ops.QuantizedMatMulOps.WEIGHT_ONLY, 0) + ops.getOrDefault(org.tessel.ir.ops.QuantizedMatMulOps.W8A8, 0);
+        return new Figures(runner.quantization().spec().label(), meanRelL2(fp32Logits, l), agreement(fp32Outputs, gen), LlmQuantization.weightBytes(g), layers, gen);
     }
 }

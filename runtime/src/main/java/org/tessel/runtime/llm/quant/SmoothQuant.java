@@ -53,14 +53,14 @@ public final class SmoothQuant {
 
     /**
      * Rewrites every linear layer whose weight has an activation scale (by weight name) into
-     * {@code tessel.W8A8MatMul}; returns how many. Weights are quantized per output channel on first use.
+     * {@code tessel.W8A8MatMul} (weights named as before smoothing); returns how many. Weights are quantized per output channel on first use.
      */
     public static int rewrite(Graph g, Map<String, Float> activationScales) {
         OpRegistry ops = OpRegistry.global();
         int done = 0;
         for (ChannelScaling.Group grp : ChannelScaling.groups(g))
             for (QuantizeWeights.Match m : grp.members()) {
-                Float sa = activationScales.get(m.weight().name());
+                Float sa = activationScales.get(ChannelScaling.originalName(m.weight()));
                 if (sa == null) continue;
                 int k = m.k(), n = m.n();
                 WeightQuantizer.Format perChannel = new WeightQuantizer.Format(8, k, true);

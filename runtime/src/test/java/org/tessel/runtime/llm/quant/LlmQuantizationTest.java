@@ -90,7 +90,7 @@ class LlmQuantizationTest {
 
     private static Map<String, Float> activationScalesOf(LlmQuantization q, Graph g) {
         Map<String, Float> m = new HashMap<>();
-        for (ChannelScaling.Group grp : ChannelScaling.groups(g)) for (String w : grp.weightNames()) m.put(w, 0.05f);
+        for (ChannelScaling.Group grp : ChannelScaling.groups(g)) for (var member : grp.members()) m.put(ChannelScaling.originalName(member.weight()), 0.05f);
         return m;
     }
 
