@@ -5,7 +5,7 @@ import org.tessel.ir.ops.WeightQuantizer;
 /**
  * What a decoder's linear layers are quantized to: nothing (FP32), weight-only INT8/INT4 with
  * group-wise scales (optionally AWQ-scaled), or SmoothQuant W8A8. The command line spells it
- * {@code --weights int8|int4[:GROUP] [--awq]} or {@code --smoothquant[:ALPHA]}; {@link #parse}
+ * {@code --weights int8|int4[:GROUP] [--awq]} or {@code --smoothquant[=ALPHA]}; {@link #parse}
  * refuses bad values naming the flag.
  *
  * @param format weight-only format (null for FP32 and W8A8)
@@ -36,7 +36,7 @@ public record QuantizationSpec(WeightQuantizer.Format format, boolean awq, float
             try {
                 alpha = smooth.isEmpty() ? DEFAULT_ALPHA : Float.parseFloat(smooth);
             } catch (NumberFormatException e) {
-                throw new IllegalArgumentException("--smoothquant:" + smooth + ": ALPHA must be a number in [0, 1]");
+                throw new IllegalArgumentException("--smoothquant=" + smooth + ": ALPHA must be a number in [0, 1]");
             }
         }
         return new QuantizationSpec(f, awq, alpha);
