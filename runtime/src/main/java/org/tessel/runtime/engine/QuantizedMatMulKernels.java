@@ -4,7 +4,6 @@ import java.util.List;
 import java.util.stream.IntStream;
 import org.tessel.api.Tensor;
 import org.tessel.ir.Node;
-import org.tessel.ir.ops.GemmKernels;
 import org.tessel.ir.ops.QuantizedMatMulOps;
 import org.tessel.ir.ops.QuantizedMatMulOps.Dims;
 import org.tessel.ir.ops.WeightQuantizer;
@@ -12,11 +11,10 @@ import org.tessel.ir.ops.WeightQuantizer;
 /**
  * CPU kernels of the quantized MatMuls ({@link QuantizedMatMulOps}).
  *
- * <p>Weight-only: the codes are unpacked once, when the layer is made, into (code - zero) shorts;
- * each call dequantizes the weights a panel at a time ({@link GemmKernels#sgemm}'s panels of 128 K
- * by up to 512 N, in L2) straight from them and runs the blocked f32 kernel on the panel, so the f32
- * weights never exist whole. Each output's products are added in k order as the reference adds them,
- * so the results are the reference's bit for bit. The output columns are split over threads
+ * <p>Weight-only: the codes are unpacked once, when the layer is made, into (code - zero) bytes
+ * (shorts for 8-bit asymmetric) laid out [K][N]; each call walks k, dequantizes that k's row of weights into a small buffer (the f32
+ * weights never exist whole) and adds it, times x[i, k], to each row's accumulators. Each output's
+ * products are added in k order as the reference adds them, so the results are the reference's bit for bit. The output columns are split over threads
  * (common fork-join pool) when the product is large enough to pay for it; a column is one thread's
  * work, so the thread count does not change any value.
  *
@@ -41,29 +39,65 @@ final class QuantizedMatMulKernels {
             Tensor zeroPoints = n.input(3) == null ? null : n.input(3).constantValue();
             int k = d.k(), cols = d.n(), groups = k / group;
             int[] z = WeightQuantizer.zeros(zeroPoints, bits, cols * groups);
-            short[] centered = new short[cols * k];
-            for (int row = 0; row < cols; row++)
-                for (int c = 0; c < k; c++) centered[row * k + c] = (short) (WeightQuantizer.code(codes, bits, k, row, c) - z[row * groups + c / group]);
-            float[] s = scales.floats().clone();
+            // transposed: row c of the codes is input channel c over all outputs, so a step over k reads contiguous memory;
+            // bytes where (code - zero) fits one (all but 8-bit asymmetric), else shorts
+            boolean wide = bits == 8 && zeroPoints != null;
+            byte[] narrow = wide ? null : new byte[k * cols];
+            short[] centered = wide ? new short[k * cols] : null;
+            float[] s = scales.floats(), st = new float[groups * cols];
+            for (int row = 0; row < cols; row++) {
+                for (int c = 0; c < k; c++) {
+                    int v = WeightQuantizer.code(codes, bits, k, row, c) - z[row * groups + c / group];
+                    if (wide) centered[c * cols + row] = (short) v;
+                    else narrow[c * cols + row] = (byte) v;
+                }
+                for (int g = 0; g < groups; g++) st[g * cols + row] = s[row * groups + g];
+            }
             return inputs -> {
                 Tensor a = inputs.get(0);
                 Dims dd = QuantizedMatMulOps.WeightOnlyMatMul.check(a.type(), n.input(1).type(), n.input(2).type(), n.input(3) == null ? null : n.input(3).type(), bits, group);
                 float[] x = a.floats(), y = new float[dd.m() * cols];
                 int m = dd.m();
-                forColumnChunks(m, cols, k, (j0, nc) -> GemmKernels.sgemm(m, nc, k, 1f, x, 0, k, 1, panels(centered, s, k, group, j0), y, j0, cols));
+                forColumnChunks(m, cols, k, (j0, nc) -> dequantizeAndMultiply(x, m, k, cols, group, narrow, centered, st, j0, nc, y));
                 return List.of(Tensor.ofFloats(a.dtype(), dd.out(), y));
             };
         }
 
-        /** Panels of the dequantized transposed weight, columns from {@code j0}: rows[kk][j] = W[j0 + jb + j, k0 + kk]. */
-        static GemmKernels.FloatPanels panels(short[] centered, float[] scales, int k, int group, int j0) {
-            int groups = k / group;
-            return (k0, kb, jb, nb, rows) -> {
-                for (int j = 0; j < nb; j++) {
-                    int row = j0 + jb + j, src = row * k + k0, sg = row * groups;
-                    for (int kk = 0; kk < kb; kk++) rows[kk][j] = centered[src + kk] * scales[sg + (k0 + kk) / group];
+        /**
+         * Columns [j0, j0 + nc) of y = x W: for each k, that k's weights of the columns are dequantized
+         * into one small buffer (codes times their group's scales) and added, times x[i, k], to every row's
+         * accumulator. Each output thus adds its products in k order, as the reference does; the loops index
+         * their arrays by the bare loop variable so C2 vectorizes them (see GemmKernels).
+         */
+        static void dequantizeAndMultiply(float[] x, int m, int k, int cols, int group, byte[] narrow, short[] centered, float[] st, int j0, int nc, float[] y) {
+            byte[] byteRow = narrow == null ? null : new byte[nc];
+            short[] shortRow = narrow == null ? new short[nc] : null;
+            float[] scaleRow = new float[nc], w = new float[nc];
+            float[][] acc = new float[m][nc];
+            for (int c = 0; c < k; c++) {
+                if (c % group == 0) System.arraycopy(st, c / group * cols + j0, scaleRow, 0, nc);
+                if (narrow != null) {
+                    System.arraycopy(narrow, c * cols + j0, byteRow, 0, nc);
+                    dequantize(byteRow, scaleRow, w, nc);
+                } else {
+                    System.arraycopy(centered, c * cols + j0, shortRow, 0, nc);
+                    dequantize(shortRow, scaleRow, w, nc);
                 }
-            };
+                for (int i = 0; i < m; i++) axpy(acc[i], x[i * k + c], w, nc);
+            }
+            for (int i = 0; i < m; i++) System.arraycopy(acc[i], 0, y, i * cols + j0, nc);
+        }
+
+        private static void dequantize(byte[] q, float[] s, float[] w, int n) {
+            for (int j = 0; j < n; j++) w[j] = q[j] * s[j];
+        }
+
+        private static void dequantize(short[] q, float[] s, float[] w, int n) {
+            for (int j = 0; j < n; j++) w[j] = q[j] * s[j];
+        }
+
+        private static void axpy(float[] c, float a, float[] b, int n) {
+            for (int j = 0; j < n; j++) c[j] += a * b[j];
         }
     }
 
