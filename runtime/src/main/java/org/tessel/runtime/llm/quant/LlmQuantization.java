@@ -55,6 +55,11 @@ public final class LlmQuantization {
      * search or SmoothQuant's factors and activation scales. FP32 and plain weight-only need none.
      */
     public static LlmQuantization calibrate(String model, DecoderConfig config, long seed, QuantizationSpec spec, long[][] sequences) {
+        return calibrate(model, config, seed, spec, sequences, true);
+    }
+
+    /** As above; {@code smooth} false gives W8A8 without SmoothQuant's migration (the baseline it improves on). */
+    static LlmQuantization calibrate(String model, DecoderConfig config, long seed, QuantizationSpec spec, long[][] sequences, boolean smooth) {
         if (!spec.awq() && !spec.smoothQuant()) return uncalibrated(spec);
         Graph prefill = Zoo.buildDecoder(model, config, new DecoderShape(1, sequences[0].length, 0), seed);
         ActivationStats stats = ActivationStats.collect(prefill, sequences, AWQ_ROWS);
@@ -74,12 +79,12 @@ public final class LlmQuantization {
                 notes.add(String.format("awq: %s: alpha %.1f, calibration output error %.4g (round-to-nearest %.4g, %.1f%% less)", names, c.alpha(), c.error(), c.rtnError(),
                         c.rtnError() > 0 ? 100 * (1 - c.error() / c.rtnError()) : 0.0));
             } else {
-                boolean foldable = g.foldTarget(prefill) != null;
+                boolean foldable = smooth && g.foldTarget(prefill) != null;
                 float[] s = foldable ? SmoothQuant.factors(st, spec.alpha()) : null;
                 if (s != null) for (String w : g.weightNames()) scales.put(w, s);
                 float sa = SmoothQuant.activationScale(st.maxAbs(), s);
                 for (String w : g.weightNames()) act.put(w, sa);
-                notes.add(String.format("smoothquant: %s: %s, activation amax %.4g -> %.4g", names, foldable ? "smoothed into " + g.activation().producer().name() : "not smoothed (no norm to fold into)",
+                notes.add(String.format("smoothquant: %s: %s, activation amax %.4g -> %.4g", names, foldable ? "smoothed into " + g.activation().producer().name() : smooth ? "not smoothed (no norm to fold into)" : "not smoothed",
                         SmoothQuant.activationScale(st.maxAbs(), null) * 127, sa * 127));
             }
         }

@@ -148,6 +148,71 @@ class LlmQuantizationTest {
         assertTrue(eAwq < 0.8 * eRtn, "held out: AWQ " + eAwq + " vs RTN " + eRtn);
     }
 
+    /** A quantized decoder's engine (u8/i8 codes, f16 scales, the new ops) survives an engine file: same logits after loading. */
+    @Test void quantizedEngineSavesAndLoads(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) {
+        DecoderConfig c = Zoo.decoder("llama-tiny", 0);
+        for (QuantizationSpec spec : List.of(QuantizationSpec.parse("int4:32", false, null), QuantizationSpec.parse(null, false, ""))) {
+            DecoderRunner runner = new DecoderRunner("llama-tiny", c, SEED, LlmQuantization.calibrate("llama-tiny", c, SEED, spec, calibration(c, 2, 32, 0)));
+            Graph g = runner.graph(new DecoderShape(1, 16, 0));
+            new PassManager().run(g, org.tessel.passes.StandardPipelines.resolve("standard"));
+            org.tessel.runtime.engine.Engine e = org.tessel.runtime.engine.Engine.buildCpu(g);
+            java.nio.file.Path f = dir.resolve(spec.label() + ".engine");
+            try {
+                e.save(f);
+            } catch (java.io.IOException ex) {
+                throw new java.io.UncheckedIOException(ex);
+            }
+            org.tessel.runtime.engine.Engine loaded = org.tessel.runtime.engine.Engine.read(f);
+            long[] seq = calibration(c, 1, 16, 4000)[0];
+            Map<String, Tensor> in = new LinkedHashMap<>();
+            long[] ones = new long[16], pos = new long[16];
+            for (int i = 0; i < 16; i++) { ones[i] = 1; pos[i] = i; }
+            in.put("input_ids", Tensor.ofLongs(DType.I64, Shape.of(1, 16), seq));
+            in.put("attention_mask", Tensor.ofLongs(DType.I64, Shape.of(1, 16), ones));
+            in.put("position_ids", Tensor.ofLongs(DType.I64, Shape.of(1, 16), pos));
+            assertArrayEquals(e.createContext().run(in).get("logits").floats(), loaded.createContext().run(in).get("logits").floats(), spec.label());
+        }
+    }
+
+    /**
+     * Activations with outlier channels (x50) after a norm: per-tensor INT8 of X wastes its range on
+     * them; SmoothQuant's migration into the norm and the weights brings W8A8's output error well down.
+     */
+    @Test void smoothQuantBeatsPlainW8A8OnOutlierChannels() {
+        int k = 128, n = 96, rows = 256;
+        SplittableRandom r = new SplittableRandom(19);
+        NetworkBuilder b = new NetworkBuilder("outliers");
+        Value x = b.input("x", DType.F32, rows, k);
+        float[] gamma = new float[k];
+        java.util.Arrays.fill(gamma, 1f);
+        Value normed = b.name("norm").mul(x, b.constant("norm.weight", Tensor.ofFloats(Shape.of(k), gamma)));
+        float[] w = new float[k * n];
+        for (int i = 0; i < w.length; i++) w[i] = (float) (r.nextGaussian() * 0.05);
+        Value y = b.name("proj").matmul(normed, b.constant("proj.weight", Tensor.ofFloats(Shape.of(k, n), w)));
+        Value out = b.name("out").op("Identity", org.tessel.api.Attributes.empty(), y);
+        Graph g = b.output(out).build();
+        float[] v = new float[rows * k];
+        for (int i = 0; i < v.length; i++) v[i] = (float) r.nextGaussian();
+        for (int i = 0; i < rows; i++) for (int o : new int[] {5, 60, 99}) v[i * k + o] *= 50;
+        Tensor in = Tensor.ofFloats(Shape.of(rows, k), v);
+        float[] max = new float[k], mean = new float[k];
+        for (int i = 0; i < rows; i++) for (int j = 0; j < k; j++) max[j] = Math.max(max[j], Math.abs(v[i * k + j]));
+        ActivationStats.GroupStats st = new ActivationStats.GroupStats(ChannelScaling.groups(g).getFirst(), mean, max, new float[0][]);
+        Tensor want = new ReferenceInterpreter().run(g, List.of(in)).getFirst();
+
+        Graph plain = g.copy();
+        SmoothQuant.rewrite(plain, Map.of("proj.weight", SmoothQuant.activationScale(max, null)));
+        Graph smooth = g.copy();
+        float[] s = SmoothQuant.factors(st, 0.5f);
+        ChannelScaling.apply(smooth, Map.of("proj.weight", s));
+        SmoothQuant.rewrite(smooth, Map.of("proj.weight", SmoothQuant.activationScale(max, s)));
+        assertEquals(1, smooth.opHistogram().getOrDefault(QuantizedMatMulOps.W8A8, 0));
+        double ePlain = Tensor.relativeL2(want, new ReferenceInterpreter().run(plain, List.of(in)).getFirst());
+        double eSmooth = Tensor.relativeL2(want, new ReferenceInterpreter().run(smooth, List.of(in)).getFirst());
+        System.out.printf("outlier channels, W8A8: relative L2 without smoothing %.4f, SmoothQuant alpha 0.5 %.4f%n", ePlain, eSmooth);
+        assertTrue(eSmooth < 0.5 * ePlain, "SmoothQuant " + eSmooth + " vs plain " + ePlain);
+    }
+
     /** Greedy generation in every mode on both tiny decoders: same tokens twice (fresh runners), printed. */
     @Test void generatesInEveryModeDeterministically() {
         long[][] prompts = {{1, 2, 3, 4}};

@@ -44,6 +44,10 @@ class QuantizationFiguresTest {
         for (String w : weightModes) by.put(w, run(model, c, QuantizationSpec.parse(w, false, null), calib, heldOut, refLogits, prompts, refOut, tokens));
         QuantizationEval.Figures awq = run(model, c, QuantizationSpec.parse(awqMode, true, null), calib, heldOut, refLogits, prompts, refOut, tokens);
         QuantizationEval.Figures sq = run(model, c, QuantizationSpec.parse(null, false, ""), calib, heldOut, refLogits, prompts, refOut, tokens);
+        // the same W8A8 without the migration, for comparison
+        QuantizationEval.Figures plain = QuantizationEval.figures(new DecoderRunner(model, c, SEED,
+                LlmQuantization.calibrate(model, c, SEED, QuantizationSpec.parse(null, false, ""), calib, false)), heldOut, refLogits, prompts, refOut, tokens);
+        System.out.printf("| w8a8 unsmoothed | %d | %.4f | %.1f%% | %,d |%n", plain.quantizedLayers(), plain.logitsRelL2(), 100 * plain.tokenAgreement(), plain.weightBytes());
         assertEquals(c.layers() * (c.family() == DecoderConfig.Family.LLAMA ? 7 : 4), sq.quantizedLayers(), "W8A8: every linear layer but the head");
         assertEquals(0, base.logitsRelL2());
         String w8 = weightModes.getFirst();
