@@ -34,6 +34,23 @@ public final class WeightOnlyGemv {
         return null;
     }
 
+    /**
+     * Launches y[m, n] = x[m, k] W^T on {@code stream}: x and y f16/bf16 ({@code t}), codes and f16 scales
+     * as {@code WeightQuantizer} lays them out, {@code zeros} null for symmetric codes. Refuses, before
+     * any launch, shapes the 16-byte loads do not fit.
+     */
+    public static void launch(KernelCompiler kc, DType t, int bits, int group, int m, int n, int k, org.tessel.runtime.cuda.DeviceBuffer x,
+                              org.tessel.runtime.cuda.DeviceBuffer codes, org.tessel.runtime.cuda.DeviceBuffer scales, org.tessel.runtime.cuda.DeviceBuffer zeros,
+                              org.tessel.runtime.cuda.DeviceBuffer y, org.tessel.runtime.cuda.CudaStream stream) {
+        String why = whyNot(k, group, bits);
+        if (why != null) throw new IllegalArgumentException("tessel.gemv.w" + bits + "a16: " + why);
+        if (m < 1 || m > 65535) throw new IllegalArgumentException("tessel.gemv.w" + bits + "a16: " + m + " activation rows (1 to 65535)");
+        String program = "tessel_gemv_w" + bits + "a16_" + t.text() + ".cu";
+        var kernel = kc.kernel(program, () -> source(t, bits), "tessel_gemv_wo");
+        var args = org.tessel.runtime.cuda.CudaKernel.args().ptr(x).ptr(codes).ptr(scales).ptr(zeros == null ? 0L : zeros.address()).ptr(y).i32(n).i32(k).i32(group);
+        kernel.launch(blocks(n), m, 1, THREADS, 1, 1, 0, stream, args);
+    }
+
     /** Blocks along N for {@code n} output rows. */
     public static int blocks(int n) { return (n + THREADS / 32 * ROWS_PER_WARP - 1) / (THREADS / 32 * ROWS_PER_WARP); }
 }
