@@ -103,6 +103,12 @@ class GenerateCommandTest {
         }
         CliRun w8 = CliRun.of("generate", "zoo:gpt2-tiny", "--prompt-tokens", "1,2,3", "--max-new-tokens", "4", "--weights", "int8:64");
         assertTrue(w8.out().contains("weights: weight-only INT8, groups of 64"), w8.out());
+        CliRun bench = CliRun.of("serve-bench", "zoo:llama-tiny", "--requests", "4", "--prompt-len", "2-8", "--output-len", "2-6", "--warmup", "0", "--repeat", "1", "--weights", "int4:32", "--awq");
+        assertEquals(0, bench.code(), bench.err());
+        assertTrue(bench.out().contains("weights: weight-only INT4, groups of 32, AWQ-scaled"), bench.out());
+        assertTrue(bench.out().contains("outputs identical for 4 of 4 requests"), bench.out());
+        assertEquals("tessel serve-bench: --weights int5: expected int8 or int4, optionally :GROUP (e.g. int4:64)",
+                CliRun.of("serve-bench", "zoo:llama-tiny", "--weights", "int5").err().strip());
     }
 
     @Test
