@@ -20,7 +20,4 @@ final class CpuKernels {
         CpuKernel k = BY_OP.get(n.opName());
         return k == null ? null : k.bind(n);
     }
-
-    /** True when the op has a registered kernel. */
-    static boolean has(String op) { return BY_OP.containsKey(op); }
 }

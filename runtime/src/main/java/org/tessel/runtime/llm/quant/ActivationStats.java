@@ -34,7 +34,6 @@ public record ActivationStats(Map<String, GroupStats> groups) {
         Map<Value, double[]> sums = new HashMap<>();
         Map<Value, float[]> max = new HashMap<>();
         Map<Value, List<float[]>> rows = new HashMap<>();
-        long[] count = new long[1];
         ReferenceInterpreter interp = new ReferenceInterpreter().withListener((n, outs, nanos) -> {
             for (int o = 0; o < outs.size(); o++) {
                 ChannelScaling.Group g = byActivation.get(n.output(o));
@@ -67,13 +66,12 @@ public record ActivationStats(Map<String, GroupStats> groups) {
             interp.run(prefill, in);
             tokens += len;
         }
-        count[0] = tokens;
         Map<String, GroupStats> out = new LinkedHashMap<>();
         for (ChannelScaling.Group g : groups) {
             double[] s = sums.get(g.activation());
             if (s == null) continue;
             float[] mean = new float[s.length];
-            for (int j = 0; j < s.length; j++) mean[j] = (float) (s[j] / count[0]);
+            for (int j = 0; j < s.length; j++) mean[j] = (float) (s[j] / tokens);
             out.put(g.activation().name(), new GroupStats(g, mean, max.get(g.activation()), rows.get(g.activation()).toArray(new float[0][])));
         }
         return new ActivationStats(out);

@@ -26,7 +26,7 @@ import org.tessel.runtime.llm.Sampler;
 public final class QuantizationEval {
     private QuantizationEval() {}
 
-    /** One mode's figures against FP32. */
+    /** One mode's figures against FP32; {@code outputs} are its generated tokens per prompt. */
     public record Figures(String label, double logitsRelL2, double tokenAgreement, long weightBytes, int quantizedLayers, List<long[]> outputs) {}
 
     /** Logits [len, vocab] of each sequence, each run as one prefill on a CPU engine of the runner's graph. */
