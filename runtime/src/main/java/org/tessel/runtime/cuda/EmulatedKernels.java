@@ -42,8 +42,9 @@ final class EmulatedKernels {
             "tessel_f2bf", "inline unsigned short tessel_f2bf(float f) { return tessel_emu_f2bf(f); }",
             "tessel_dp4a", "inline int tessel_dp4a(int a, int b, int c) { return tessel_emu_dp4a(a, b, c); }");
 
+    /** g++'s options for a kernel and for the shim's precompiled header (which must match, -shared aside). */
     private static final List<String> FLAGS = List.of("-std=c++20", "-O1", "-pthread", "-ffp-contract=off", "-fno-strict-aliasing",
-            "-fPIC", "-shared", "-fvisibility=hidden", "-w");
+            "-fPIC", "-fvisibility=hidden", "-w");
 
     private static final Pattern DEVICE_ONE_LINER = Pattern.compile("(?m)^[ \\t]*(?:static\\s+)?__device__\\s[^\\n{]*?\\b(\\w+)\\s*\\([^\\n]*\\basm\\b[^\\n]*$");
     private static final Pattern ASM = Pattern.compile("\\basm\\b\\s*(?:volatile\\s*)?\\(");
@@ -78,7 +79,7 @@ final class EmulatedKernels {
         text = EXTERN_SHARED.matcher(text).replaceAll("$1* const $2 = static_cast<$1*>(tessel_emu_dynamic_shared());");
         Map<String, Boolean> kernels = kernels(text);
         if (kernels.isEmpty()) throw refused(program, "has no __global__ function");
-        StringBuilder cpp = new StringBuilder(shim()).append("\n#line 1 \"").append(program).append("\"\n").append(text).append('\n');
+        StringBuilder cpp = new StringBuilder("#include \"emulated_shim.h\"\n#line 1 \"").append(program).append("\"\n").append(text).append('\n');
         for (var k : kernels.entrySet()) cpp.append("TESSEL_EMU_KERNEL(").append(k.getKey()).append(", ").append(k.getValue() ? 1 : 0).append(")\n");
         return new Translation(cpp.toString(), kernels);
     }
@@ -183,29 +184,19 @@ final class EmulatedKernels {
 
     /** The shared library of {@code t} (program {@code program}): from the cache, or compiled by g++ now. */
     static Path compile(String program, Translation t) {
-        String hash = sha256(String.join(" ", FLAGS) + "\n" + t.cpp());
+        Path shimDir = shimDir();
+        String hash = sha256(String.join(" ", FLAGS) + "\n" + shimDir.getFileName() + "\n" + t.cpp());
         Path dir = cacheDir(), lib = dir.resolve(hash + ".so");
         if (Files.isRegularFile(lib)) return lib;
         try {
-            Files.createDirectories(dir);
             Path cpp = dir.resolve(hash + ".cpp");
             Files.writeString(cpp, t.cpp());   // kept beside the library: what a crash's stack trace points into
             Path tmp = Files.createTempFile(dir, hash, ".so.tmp");
             List<String> cmd = new ArrayList<>(List.of("g++"));
             cmd.addAll(FLAGS);
-            cmd.addAll(List.of("-o", tmp.toString(), cpp.toString()));
-            Process p;
-            try {
-                p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-            } catch (IOException e) {
-                throw new CudaException("the emulated device compiles kernels with g++, which could not be started (" + e.getMessage() + "); install g++ 12 or newer");
-            }
-            String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            if (!p.waitFor(10, TimeUnit.MINUTES)) {
-                p.destroyForcibly();
-                throw new CudaException("g++ did not finish compiling " + program + " for the emulated device within 10 minutes");
-            }
-            if (p.exitValue() != 0) {
+            cmd.addAll(List.of("-shared", "-I", shimDir.toString(), "-o", tmp.toString(), cpp.toString()));
+            String log = run(cmd, program);
+            if (log != null) {
                 Files.deleteIfExists(tmp);
                 throw new CudaException("g++ could not compile " + program + " for the emulated device (source " + cpp + "):\n"
                         + log.lines().limit(40).reduce((a, b) -> a + "\n" + b).orElse(""));
@@ -214,7 +205,55 @@ final class EmulatedKernels {
             return lib;
         } catch (IOException e) {
             throw new UncheckedIOException("compiling " + program + " for the emulated device in " + dir, e);
+        }
+    }
+
+    /**
+     * The folder holding the shim and its precompiled header (named by the shim's hash), made on first use: parsing the
+     * shim's standard headers is most of a small kernel's compile time. A shim g++ cannot compile fails here with its output.
+     */
+    private static synchronized Path shimDir() {
+        String text = shim();
+        Path dir = cacheDir().resolve("shim-" + sha256(String.join(" ", FLAGS) + "\n" + text).substring(0, 16));
+        Path header = dir.resolve("emulated_shim.h"), pch = dir.resolve("emulated_shim.h.gch");
+        if (Files.isRegularFile(pch)) return dir;
+        try {
+            Files.createDirectories(dir);
+            Path tmpHeader = Files.createTempFile(dir, "emulated_shim", ".h.tmp");
+            Files.writeString(tmpHeader, text);
+            Files.move(tmpHeader, header, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            Path tmp = Files.createTempFile(dir, "emulated_shim", ".gch.tmp");
+            List<String> cmd = new ArrayList<>(List.of("g++"));
+            cmd.addAll(FLAGS);
+            cmd.addAll(List.of("-x", "c++-header", "-o", tmp.toString(), header.toString()));
+            String log = run(cmd, "emulated_shim.h");
+            if (log != null) throw new CudaException("g++ could not compile emulated_shim.h:\n" + log.lines().limit(40).reduce((a, b) -> a + "\n" + b).orElse(""));
+            Files.move(tmp, pch, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            return dir;
+        } catch (IOException e) {
+            throw new UncheckedIOException("writing the emulated device's shim to " + dir, e);
+        }
+    }
+
+    /** Runs g++; null when it succeeded, else its output. */
+    private static String run(List<String> cmd, String program) {
+        Process p;
+        try {
+            p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        } catch (IOException e) {
+            throw new CudaException("the emulated device compiles kernels with g++, which could not be started (" + e.getMessage() + "); install g++ 12 or newer");
+        }
+        try {
+            String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            if (!p.waitFor(10, TimeUnit.MINUTES)) {
+                p.destroyForcibly();
+                throw new CudaException("g++ did not finish compiling " + program + " for the emulated device within 10 minutes");
+            }
+            return p.exitValue() == 0 ? null : log;
+        } catch (IOException e) {
+            throw new UncheckedIOException("reading g++'s output for " + program, e);
         } catch (InterruptedException e) {
+            p.destroyForcibly();
             Thread.currentThread().interrupt();
             throw new CudaException("interrupted while g++ compiled " + program + " for the emulated device");
         }
