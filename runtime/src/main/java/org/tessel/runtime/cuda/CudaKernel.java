@@ -155,14 +155,10 @@ public final class CudaKernel {
 
     /** Whether Java argument kinds (p, i, l, f) fit the kernel's parameter kinds (emulated_shim.h): an int may fill a narrower integer. */
     static boolean matches(String given, String wanted) {
-        if (given.length() != wanted.replaceAll("s\\d+", "s").length()) return false;
-        int j = 0;
+        if (given.length() != wanted.length()) return false;   // a struct parameter (s<bytes>) never matches: Args passes none
         for (int i = 0; i < given.length(); i++) {
-            char w = wanted.charAt(j++);
-            if (w == 's') return false;
-            char g = given.charAt(i);
-            boolean ok = g == w || (g == 'i' && (w == 'h' || w == 'b'));
-            if (!ok) return false;
+            char g = given.charAt(i), w = wanted.charAt(i);
+            if (g != w && !(g == 'i' && (w == 'h' || w == 'b'))) return false;
         }
         return true;
     }
