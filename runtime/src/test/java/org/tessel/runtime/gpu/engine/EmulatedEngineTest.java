@@ -38,8 +38,8 @@ import org.tessel.runtime.gpu.kernels.Softmax;
 /**
  * Tessel's kernels and the GPU builder's layers on the emulated device (a CPU test, no GPU): kernels
  * through their Java wrappers against the reference interpreter, a small engine whose every layer
- * is a tessel.* kernel (eager and replayed as a CUDA graph), and the refusal of a layer that needs
- * cuBLASLt. What this checks is kernel logic and launch arguments, never speed.
+ * is a tessel.* kernel (eager and replayed as a CUDA graph; saving it is refused), and the refusal of
+ * a layer that needs cuBLASLt. What this checks is kernel logic and launch arguments, never speed.
  */
 class EmulatedEngineTest {
     static CudaContext ctx;
@@ -157,6 +157,8 @@ class EmulatedEngineTest {
             try (GpuEngine e = GpuEngine.build(g, p, ctx); GpuExecutionContext c = e.createExecutionContext()) {
                 Map<String, Long> tactics = ZooEngineGpuTest.tactics(e);
                 assertTrue(tactics.keySet().stream().allMatch(k -> k.startsWith("tessel.")), "every layer a Tessel kernel: " + tactics);
+                GpuEngineException save = assertThrows(GpuEngineException.class, () -> e.save(java.nio.file.Path.of("target", "emulated.engine")));
+                assertTrue(save.getMessage().startsWith("the emulated sm_90 on the CPU"), save.getMessage());
                 double tol = p == GpuEngine.Precision.FP32 ? 1e-4 : 1e-2;
                 for (boolean graph : new boolean[] {false, true}) {
                     if (graph) c.captureGraph();
