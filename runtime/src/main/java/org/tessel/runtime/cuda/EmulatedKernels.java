@@ -52,8 +52,8 @@ final class EmulatedKernels {
     private static final Pattern INCLUDE = Pattern.compile("(?m)^\\s*#\\s*include\\s*[<\"]([^>\"]+)[>\"]");
     private static final Pattern COOPERATIVE = Pattern.compile("\\b(?:__syncthreads|__syncwarp|__shfl_\\w+|__shared__|tessel_emu_dynamic_shared)\\b");
 
-    /** A source turned into C++ for g++: the text and its kernels (name to cooperative). */
-    record Translation(String cpp, Map<String, Boolean> kernels) {}
+    /** A source turned into C++ for g++. */
+    record Translation(String cpp) {}
 
     /** Translates {@code source} (program {@code program}, for messages), refusing what the emulated device cannot run. */
     static Translation translate(String program, String source) {
@@ -81,7 +81,7 @@ final class EmulatedKernels {
         if (kernels.isEmpty()) throw refused(program, "has no __global__ function");
         StringBuilder cpp = new StringBuilder("#include \"emulated_shim.h\"\n#line 1 \"").append(program).append("\"\n").append(text).append('\n');
         for (var k : kernels.entrySet()) cpp.append("TESSEL_EMU_KERNEL(").append(k.getKey()).append(", ").append(k.getValue() ? 1 : 0).append(")\n");
-        return new Translation(cpp.toString(), kernels);
+        return new Translation(cpp.toString());
     }
 
     private static CudaException refused(String program, String why) { return new CudaException(program + " " + why); }

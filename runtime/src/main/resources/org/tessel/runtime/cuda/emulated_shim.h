@@ -276,8 +276,6 @@ template <class T> inline T shuffle(T v, int lane_of(int lane, int arg, int widt
     return v;
 }
 
-template <class T> inline T* argument(void* p) { return static_cast<T*>(p); }
-
 // the kernel and its parameters as the launch gave them
 template <class... A> struct Call {
     void (*fn)(A...);
