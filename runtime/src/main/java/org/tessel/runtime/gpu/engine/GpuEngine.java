@@ -97,7 +97,8 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
     private final int arenaElementBytes;
     private final CudaContext context;
     final KernelCompiler compiler;
-    final CublasLt cublasLt;
+    /** Made when the first layer needs it (never on the emulated device, which has no cuBLASLt). */
+    private CublasLt cublasLt;
     /** Weights, shared by every execution context: uploaded once, in the storage type and the kernel's layout. */
     private final List<DeviceBuffer> weightBuffers = new ArrayList<>();
     private final Map<Value, Map<String, DeviceBuffer>> weightCache = new IdentityHashMap<>();
@@ -130,14 +131,14 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
     /**
      * Device memory and layers of one execution context: the activation arena (the memory plan's
      * offsets scaled to the storage type), the graph inputs and the workspace; its
-     * own cuDNN handle (cuDNN handles carry a stream, so contexts on several threads must not share one);
+     * own cuDNN handle, made when a layer first needs it (cuDNN handles carry a stream, so contexts on several threads must not share one);
      * the layers bound to those addresses. Weights and compiled kernels are the engine's, shared.
      */
     final class Binding implements AutoCloseable {
         final Map<Value, DeviceBuffer> bound = new IdentityHashMap<>();
         final List<Layer> layers = new ArrayList<>();
         final List<DeviceBuffer> owned = new ArrayList<>();
-        final Cudnn cudnn;
+        private Cudnn cudnn;
         final DeviceBuffer arena;
         DeviceBuffer workspace;
         /** One workspace per stream (layers on different streams may run at once); [0] is {@link #workspace}. */
@@ -155,8 +156,6 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
         long workspaceNeed = MIN_WORKSPACE_BYTES;
 
         Binding() {
-            Cudnn handle = Cudnn.create();
-            this.cudnn = handle;
             try {
                 this.arena = keep(DeviceBuffer.allocate(Math.max(256, scaled(memoryPlan.arenaBytes()))));
                 arena.fill((byte) 0); // tuning runs on the arena: zeros, not leftover NaNs
@@ -178,13 +177,18 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
 
         DeviceBuffer workspace() { return workspace; }
 
+        Cudnn cudnn() {
+            if (cudnn == null) cudnn = library("cuDNN", Cudnn::create);
+            return cudnn;
+        }
+
         @Override public void close() {
             context.bind();
             for (Layer l : layers) l.close();
             layers.clear();
             for (DeviceBuffer b : owned) b.close();
             owned.clear();
-            cudnn.close();
+            if (cudnn != null) cudnn.close();
         }
     }
 
@@ -212,7 +216,6 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
         this.memoryPlan = streamAssignment == null ? sequential : ConcurrentMemoryPlanner.plan(g, streamAssignment, sequential.lowerBoundBytes());
         this.compiler = new KernelCompiler(context);
         if (ptx != null) compiler.preload(ptx);
-        this.cublasLt = CublasLt.create();
         planned.putAll(tactics);
         Binding b;
         try {
@@ -619,9 +622,20 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
 
     @Override public KernelCompiler kernels() { return compiler; }
 
-    @Override public CublasLt cublasLt() { return cublasLt; }
+    @Override public synchronized CublasLt cublasLt() {
+        if (cublasLt == null) cublasLt = library("cuBLASLt", CublasLt::create);
+        return cublasLt;
+    }
 
-    @Override public Cudnn cudnn() { return cur().cudnn; }
+    @Override public Cudnn cudnn() { return cur().cudnn(); }
+
+    /** A library handle; the emulated device has none of NVIDIA's libraries, so a layer that needs one is refused there. */
+    private <T> T library(String name, java.util.function.Supplier<T> create) {
+        if (context.isEmulated())
+            throw new org.tessel.runtime.cuda.CudaException(name + " is not available on the emulated device (" + context.device().name()
+                    + "); only Tessel's own kernels run there, so plan this node with a tessel.* tactic");
+        return create.get();
+    }
 
     @Override public String planned(Node n) { return planned.get(n.name()); }
 
@@ -779,7 +793,7 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
         for (DeviceBuffer b : weightBuffers) b.close();
         weightBuffers.clear();
         weightCache.clear();
-        cublasLt.close();
+        if (cublasLt != null) cublasLt.close();
         compiler.close();
     }
 }
