@@ -64,6 +64,16 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
         final DType storage;
         Precision(DType d) { storage = d; }
         public DType storage() { return storage; }
+
+        /** The precisions a whole engine is built at without a plan (INT8 is a per-node choice of a plan that carries scales). */
+        public static final List<Precision> FLOATING = List.of(FP32, TF32, FP16, BF16);
+    }
+
+    /** Refuses INT8 as the precision of a whole engine built without a plan: there are no scales to quantize at. */
+    private static void requireFloating(Precision p) {
+        if (p == Precision.INT8)
+            throw new GpuEngineException("cannot build a GPU engine at INT8 without a plan: INT8 is a per-node choice of a plan that carries the "
+                    + "calibrated scales (tessel build --int8 --calib DATA, or a Q/DQ model); without a plan the engine is built at one of " + Precision.FLOATING);
     }
 
     /**
@@ -301,6 +311,7 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
     /** Builds with options (convolution algorithm tuning, timing cache). */
     public static GpuEngine build(Graph optimized, Precision precision, CudaContext context, Options options) {
         requireSupported(optimized);
+        requireFloating(precision);
         context.bind();
         return new GpuEngine(optimized, precision, context, options, Map.of(), null, 1, null);
     }
@@ -312,6 +323,7 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
      */
     public static GpuEngine build(Graph optimized, Precision precision, CudaContext context, Options options, int streams) {
         requireSupported(optimized);
+        requireFloating(precision);
         context.bind();
         return new GpuEngine(optimized, precision, context, options, Map.of(), null, streams, null);
     }

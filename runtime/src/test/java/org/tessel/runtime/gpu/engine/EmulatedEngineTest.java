@@ -178,4 +178,13 @@ class EmulatedEngineTest {
         assertTrue(e.getMessage().contains("mm"), "names the node: " + e.getMessage());
         assertEquals(ctx.device().totalMemory(), ctx.memoryInfo()[0], "the refused build freed what it allocated");
     }
+
+    @Test void anInt8EngineWithoutAPlanIsRefusedBeforeAnyDeviceWork() {
+        Graph g = tesselOnlyGraph();
+        long free = ctx.memoryInfo()[0];
+        GpuEngineException e = assertThrows(GpuEngineException.class, () -> GpuEngine.build(g, GpuEngine.Precision.INT8, ctx).close());
+        assertTrue(e.getMessage().startsWith("cannot build a GPU engine at INT8 without a plan"), e.getMessage());
+        assertTrue(e.getMessage().contains("--int8 --calib"), "says how to get one: " + e.getMessage());
+        assertEquals(free, ctx.memoryInfo()[0], "nothing was allocated");
+    }
 }
