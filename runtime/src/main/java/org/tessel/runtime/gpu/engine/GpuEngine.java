@@ -113,6 +113,8 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
     private final List<DeviceBuffer> weightBuffers = new ArrayList<>();
     private final Map<Value, Map<String, DeviceBuffer>> weightCache = new IdentityHashMap<>();
     private final MemoryPlan memoryPlan;
+    /** The guards of a guarded engine's arena ({@link #buildGuarded}); null otherwise. */
+    private final ArenaGuard guard;
     private long weightBytes;
     /**
      * The tactic per node name (catalogue id and variant) that layers are built with: the plan's, or, once the first
@@ -169,6 +171,7 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
             try {
                 this.arena = keep(DeviceBuffer.allocate(Math.max(256, scaled(memoryPlan.arenaBytes()))));
                 arena.fill((byte) 0); // tuning runs on the arena: zeros, not leftover NaNs
+                if (guard != null) guard.arm(arena, GpuEngine.this::scaled);
                 for (Value v : graph.inputs()) {
                     DeviceBuffer in = keep(DeviceBuffer.allocate(Math.max(1, storageBytes(v))));
                     in.fill((byte) 0);
@@ -204,6 +207,11 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
 
     private GpuEngine(Graph g, Precision p, CudaContext context, Options options, Map<String, String> tactics, Map<String, String> ptx, int streams,
                       org.tessel.tactics.plan.EnginePlan plan) {
+        this(g, p, context, options, tactics, ptx, streams, plan, false);
+    }
+
+    private GpuEngine(Graph g, Precision p, CudaContext context, Options options, Map<String, String> tactics, Map<String, String> ptx, int streams,
+                      org.tessel.tactics.plan.EnginePlan plan, boolean guarded) {
         if (plan != null) for (var n : plan.nodes()) plannedNodes.put(n.node(), n);
         this.quantization = plan == null ? org.tessel.tactics.plan.QuantizationTable.EMPTY : plan.quantization();
         this.options = options;
@@ -223,7 +231,9 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
         } else {
             this.streamAssignment = null;
         }
-        this.memoryPlan = streamAssignment == null ? sequential : ConcurrentMemoryPlanner.plan(g, streamAssignment, sequential.lowerBoundBytes());
+        if (guarded && streamAssignment != null) throw new GpuEngineException("a guarded engine runs its layers one at a time on one stream (asked for " + streams + ")");
+        this.guard = guarded ? ArenaGuard.of(sequential) : null;
+        this.memoryPlan = guard != null ? guard.plan() : streamAssignment == null ? sequential : ConcurrentMemoryPlanner.plan(g, streamAssignment, sequential.lowerBoundBytes());
         this.compiler = new KernelCompiler(context);
         if (ptx != null) compiler.preload(ptx);
         planned.putAll(tactics);
@@ -341,6 +351,25 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
         context.bind();
         return new GpuEngine(planned, precision, context, options, tactics, null, streams, plan);
     }
+
+    /**
+     * Builds {@code plan} as {@link #build(Graph, org.tessel.tactics.plan.EnginePlan, Precision, CudaContext, Options, int)}
+     * does (fixed options, one stream), with a guarded arena ({@link ArenaGuard}): every buffer in a slot of its own
+     * followed by a guard, and execution contexts that run the layers one at a time and check the guards after each,
+     * failing with the layer that wrote outside its outputs. A test facility for new kernels and plugins' CUDA C: it
+     * costs memory (no reuse) and time (a synchronization and a guard check per layer), and cannot be captured as a CUDA graph.
+     */
+    public static GpuEngine buildGuarded(Graph planned, org.tessel.tactics.plan.EnginePlan plan, Precision precision, CudaContext context) {
+        Map<String, String> tactics = checkPlan(planned, plan, precision);
+        context.bind();
+        return new GpuEngine(planned, precision, context, Options.FIXED, tactics, null, 1, plan, true);
+    }
+
+    /** True for an engine built by {@link #buildGuarded}. */
+    public boolean guarded() { return guard != null; }
+
+    /** Checks the guards of {@code b}'s arena after {@code layer} ran (a guarded engine only). */
+    void checkGuards(Binding b, LayerPlan layer) { guard.check(b.arena, this::scaled, layer); }
 
     /**
      * Checks, without a GPU, that this builder can take the plan: every node of the planned graph is planned, at a
