@@ -80,7 +80,7 @@ public final class GemmTactic extends BaseTactic {
         String why = gemmAttrsWhyNot(mm);
         if (why != null) return why;
         if (n.body() == null) {
-            if (!mm.opName().equals("Gemm")) return "an unfused MatMul has no GPU kernel (the engine runs MatMul inside fused gemm_bias_act only)";
+            if (!mm.opName().equals("Gemm")) return "cuBLASLt runs an unfused MatMul only inside a fused gemm_bias_act (see tessel.matmul for a standalone one)";
             if (mm.input(0).type().rank() != 2 || mm.input(1).type().rank() != 2) return "Gemm of rank-2 operands only";
             long nn = mm.output().type().shape().dim(-1);
             if (mm.numInputs() > 2 && mm.input(2) != null && mm.input(2).type().numElements() != nn)
