@@ -349,6 +349,9 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
                 throw new GpuEngineException("cannot build a GPU engine: the plan runs " + n.describe() + " with '" + t + "', which has no GPU implementation (implemented: " + impls.ids() + ")");
             if (!impl.computes(n))
                 throw new GpuEngineException("cannot build a GPU engine: the plan runs " + n.describe() + " with '" + t + "', whose implementation (" + impl.getClass().getSimpleName() + ") does not compute " + n.opName());
+            if (p != null && p.precision() == org.tessel.cost.Precision.FP8)
+                throw new GpuEngineException("cannot build a GPU engine: the plan runs " + n.describe() + " at fp8 with '" + t + "': the GPU engine has no FP8 layers yet; "
+                        + "FP8 plans run on the CPU engine by emulation (--cpu)");
             if (p != null && p.precision() == org.tessel.cost.Precision.INT8 && !n.output().type().dtype().isInteger()) {
                 String why = impl.int8WhyNot(n, GpuTactics.catalogueId(t));
                 if (why != null) throw new GpuEngineException("cannot build a GPU engine: the plan runs " + n.describe() + " at int8 with '" + t + "': " + why);
@@ -508,6 +511,7 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
             case FP16 -> Precision.FP16;
             case BF16 -> Precision.BF16;
             case INT8 -> Precision.INT8;
+            case FP8 -> throw new GpuEngineException("the GPU engine builds no FP8 layers (checkPlan refuses FP8 nodes)");
         };
     }
 
