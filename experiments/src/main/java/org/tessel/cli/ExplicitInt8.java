@@ -62,7 +62,7 @@ final class ExplicitInt8 {
                 noInt8.add(n);
             }
         }
-        scales = new CalibrationOptions.Scales(QuantizationTable.EXPLICIT, present, "explicit quantization, " + present.size() + " tensor scales from the model's Q/DQ");
+        scales = new CalibrationOptions.Scales(QuantizationTable.EXPLICIT, org.tessel.cost.Precision.INT8, present, "explicit quantization, " + present.size() + " tensor scales from the model's Q/DQ");
     }
 
     private Node find(String name) {
