@@ -234,9 +234,7 @@ final class BuildCommand implements Callable<Integer> {
         org.tessel.runtime.engine.profile.ShapeSpecializer src = ProfileOptions.source(model, ps);
         String strat = strategy != null ? strategy : "joint";
         org.tessel.search.Strategies.byName(strat);
-        org.tessel.cost.Precision quant = planFile == null && !explicitQdq ? calibration.format(java.util.List.of(), precisionRules) : null;
-        // the measured H200 spec has no FP8 rate (nothing timed at FP8 yet): FP8 is priced on the H200's datasheet
-        String tgt = target != null ? target : quant == org.tessel.cost.Precision.FP8 ? "h200" : "h200-measured";
+        String tgt = target != null ? target : "h200-measured";
         org.tessel.search.SearchOptions o = org.tessel.search.SearchOptions.defaults().withTarget(tgt).withSeed(searchSeed).withPrecisions(allowed())
                 .withPrecisionRules(precisionRules.stream().map(org.tessel.search.PrecisionRule::parse).toList());
         o = choices.apply(o);
@@ -286,9 +284,9 @@ final class BuildCommand implements Callable<Integer> {
             Graph g = model.copy();
             var qdq = org.tessel.runtime.calib.ExplicitQuantization.fold(g, keep);
             Graph prepared = org.tessel.search.Searcher.prepare(g);
-            ExplicitInt8 ex = new ExplicitInt8(qdq, prepared, allowed());
+            ExplicitQdq ex = new ExplicitQdq(qdq, prepared, allowed());
             org.tessel.search.SearchOptions o = choices.apply(org.tessel.search.SearchOptions.defaults().withTarget(tgt).withSeed(searchSeed)
-                    .withPrecisions(CalibrationOptions.withInt8(allowed())).withPrecisionRules(ex.rules(user)));
+                    .withPrecisions(CalibrationOptions.with(allowed(), ex.format())).withPrecisionRules(ex.rules(user)));
             org.tessel.tactics.plan.PlanApplier.Applied applied;
             do {
                 o = o.withPrecisionRules(ex.rules(user));
@@ -304,22 +302,23 @@ final class BuildCommand implements Callable<Integer> {
     /** Search (or read) the plan, apply it, build the engine that runs exactly it, save. */
     private int buildPlanned(Backend backend, long t0) throws Exception {
         if (strategy != null && planFile != null) throw new IllegalArgumentException("--strategy and --plan exclude each other: search a plan, or build a given one");
+        Graph g = model.load();
         org.tessel.cost.Precision quant = planFile == null && !explicitQdq ? calibration.format(java.util.List.of(), precisionRules) : null;
+        if (explicitQdq) quant = org.tessel.runtime.calib.ExplicitQuantization.format(g);
         // the measured H200 spec has no FP8 rate (nothing timed at FP8 yet): FP8 is priced on the H200's datasheet
         String tgt = target != null ? target : quant == org.tessel.cost.Precision.FP8 ? "h200" : "h200-measured";
-        Graph g = model.load();
         java.util.Set<String> keep = explicitQdq && planFile == null ? explicitKeep(g, tgt) : java.util.Set.of();
         org.tessel.runtime.calib.ExplicitQuantization.Result qdq = explicitQdq ? org.tessel.runtime.calib.ExplicitQuantization.fold(g, keep) : null;
         Graph prepared = org.tessel.search.Searcher.prepare(g);
         boolean int8 = planFile == null && (explicitQdq || calibration.wanted(java.util.List.of(), precisionRules));
         CalibrationOptions.Scales scales = null;
         java.util.Map<String, String> fallbacks = new java.util.TreeMap<>();
-        ExplicitInt8 explicit = null;
+        ExplicitQdq explicit = null;
         if (qdq != null) {
-            System.out.println("int8: " + qdq.describe());
+            System.out.println(qdq.format().text() + ": " + qdq.describe());
             for (String w : qdq.weightNotes()) System.out.println("note: " + w);
             if (planFile == null) {
-                explicit = new ExplicitInt8(qdq, prepared, allowed());
+                explicit = new ExplicitQdq(qdq, prepared, allowed());
                 scales = explicit.scales();
                 for (String w : explicit.warnings()) System.out.println("warning: " + w);
             }
@@ -341,7 +340,7 @@ final class BuildCommand implements Callable<Integer> {
             how = "plan " + planFile + " (strategy " + given.strategy() + ")";
         } else {
             org.tessel.search.Strategies.byName(strategy);
-            java.util.Set<org.tessel.cost.Precision> precs = explicit != null ? CalibrationOptions.withInt8(allowed()) : int8 ? CalibrationOptions.with(allowed(), quant) : allowed();
+            java.util.Set<org.tessel.cost.Precision> precs = int8 ? CalibrationOptions.with(allowed(), quant) : allowed();
             java.util.List<org.tessel.search.PrecisionRule> rules = precisionRules.stream().map(org.tessel.search.PrecisionRule::parse).toList();
             if (explicit != null) {
                 rules = explicit.rules(rules);
@@ -395,7 +394,7 @@ final class BuildCommand implements Callable<Integer> {
             }
             if (explicit != null) {
                 fallbacks.putAll(explicit.fallbacks());
-                for (var f : fallbacks.entrySet()) System.out.println("int8 fallback: " + f.getKey() + ": " + f.getValue());
+                for (var f : fallbacks.entrySet()) System.out.println(explicit.format().text() + " fallback: " + f.getKey() + ": " + f.getValue());
             }
             // the engine is gated by PlanCheck on the planned graph; the search's own feasibility terms (e.g. a fused member
             // whose standalone choice differs from its group's format) say how it priced the plan, so they are reported

@@ -73,7 +73,7 @@ class ExplicitQuantizationTest {
         g.setOutputs(List.of(mm.output(0)));
         ExplicitQuantization.Result r = ExplicitQuantization.fold(g);
         assertEquals(Map.of("x", 0.25f), r.scales());
-        assertEquals(List.of("mm"), r.int8Nodes());
+        assertEquals(List.of("mm"), r.quantizedNodes());
         assertEquals(1, r.activationPairs());
         assertEquals(1, g.nodes().size());
         assertSame(x, g.nodes().getFirst().input(0));
