@@ -80,16 +80,53 @@ class Fp8CommandTest {
 
         // the FP8 engine stays close to FP32 on the calibration distribution
         assertEquals(0, CliRun.of("build", FASHION, "--batch", "4", "--cpu", "-o", fp32.toString()).code());
-        Tensor x = org.tessel.accuracy.AccuracyInputs.seeded(e.graph(), 1000, false).getFirst();
+        Tensor x = x(e);
         Tensor want = Engine.load(fp32, EngineHeader.Machine.cpu()).createContext().run(List.of(x)).getFirst();
         Tensor got = e.createContext().run(List.of(x)).getFirst();
         double rel = Tensor.relativeL2(want, got);
         assertTrue(rel > 0 && rel < 0.1, "FP8 vs FP32 relative L2 " + rel);
 
+        // export-qdq with the fp8 cache writes float8e4m3fn pairs; built back with the model's own scales it is the same engine
+        Path qdq = dir.resolve("f-qdq.onnx"), qdqEngine = dir.resolve("f-qdq.engine");
+        CliRun ex = CliRun.of("export-qdq", FASHION, "--batch", "4", "--calib-cache", cache.toString(), "--fp8", "--precision", "Conv=fp8", "--fp8-fallback", "-o", qdq.toString());
+        assertEquals(0, ex.code(), ex.err() + ex.out());
+        assertTrue(ex.out().contains("weights quantized per tensor (float8e4m3fn)"), ex.out());
+        CliRun q = CliRun.of("build", qdq.toString(), "--cpu", "-o", qdqEngine.toString());
+        assertEquals(0, q.code(), q.err() + q.out());
+        assertTrue(q.out().contains("nodes marked FP8") && !q.out().contains("note: weight"), q.out());
+        Engine back = Engine.load(qdqEngine, EngineHeader.Machine.cpu());
+        assertEquals(fp8, back.plan().precisionMix().getOrDefault(Precision.FP8, 0), back.plan().precisionMix().toString());
+        Tensor again = back.createContext().run(List.of(x(e))).getFirst(), once = e.createContext().run(List.of(x(e))).getFirst();
+        double maxAbs = 0;
+        for (int i = 0; i < once.size(); i++) maxAbs = Math.max(maxAbs, Math.abs(once.getFloat(i) - again.getFloat(i)));
+        assertTrue(maxAbs < 1e-5, "the Q/DQ round trip keeps the FP8 engine's outputs: max |diff| " + maxAbs);
+
         // an fp8 cache does not serve --int8, saying so
         CliRun wrong = CliRun.of("search", FASHION, "--batch", "4", "--int8", "--calib-cache", cache.toString());
         assertTrue(error(wrong).contains("holds fp8 scales (amax/448), and --int8 needs int8 ones"), error(wrong));
     }
+
+    @Test void fp8IsOneMoreChoicePerNodeUnderAnAccuracyBudget() throws Exception {
+        java.util.regex.Pattern measured = java.util.regex.Pattern.compile("measured rel_l2 ([0-9.e-]+) on held-out inputs with (\\d+) node\\(s\\) at FP8");
+        int[] atFp8 = new int[2];
+        String[] budgets = {"0.05", "0.0001"};
+        for (int i = 0; i < 2; i++) {
+            Path engine = dir.resolve("budget" + i + ".engine");
+            CliRun b = CliRun.of("build", FASHION, "--batch", "16", "--fp8", "--calib", "generated:4", "--calib-cache", dir.resolve("budget.cache").toString(),
+                    "--accuracy-budget", "rel_l2=" + budgets[i], "--sensitivity-cache", dir.resolve("sensitivity").toString(), "--strategy", "joint", "--cpu", "-o", engine.toString());
+            assertEquals(0, b.code(), b.err() + b.out());
+            assertTrue(b.out().contains("sensitivity: ") && b.out().contains("at [fp8] (fp8 with entropy scales") || b.out().contains("sensitivity: reused"), b.out());
+            java.util.regex.Matcher m = measured.matcher(b.out());
+            assertTrue(m.find(), b.out());
+            assertTrue(Double.parseDouble(m.group(1)) <= Double.parseDouble(budgets[i]), "the engine keeps the budget: " + m.group(0));
+            atFp8[i] = Integer.parseInt(m.group(2));
+            assertEquals(atFp8[i], Engine.load(engine, EngineHeader.Machine.cpu()).plan().precisionMix().getOrDefault(Precision.FP8, 0).intValue());
+        }
+        assertTrue(atFp8[0] >= 3, "a loose budget takes FP8 convolutions: " + atFp8[0]);
+        assertEquals(0, atFp8[1], "a tight budget takes none");
+    }
+
+    private static Tensor x(Engine e) { return org.tessel.accuracy.AccuracyInputs.seeded(e.graph(), 1000, false).getFirst(); }
 
     /** x [4, 32] -> float8 Q/DQ -> Gemm (f8e4m3 weight [16, 32] per tensor, transB, bias) -> y [4, 16]. */
     static Graph fp8QdqModel() {
