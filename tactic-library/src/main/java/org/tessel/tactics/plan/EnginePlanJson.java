@@ -283,7 +283,7 @@ public final class EnginePlanJson {
     }
 
     private static Precision precision(String s, String where) {
-        return Precision.fromText(s).orElseThrow(() -> new PlanException(where + ": unknown precision '" + s + "' (fp32, tf32, fp16, bf16, int8)"));
+        return Precision.fromText(s).orElseThrow(() -> new PlanException(where + ": unknown precision '" + s + "' (fp32, tf32, fp16, bf16, int8, fp8)"));
     }
 
     private static Layout layout(String s, String where) {
