@@ -101,6 +101,9 @@ public final class GemmTactic extends BaseTactic {
         long[] d = Work.gemmDims(mm);
         if (p == Precision.INT8 && (d[2] % 4 != 0 || d[1] % 4 != 0))
             return "INT8 needs K and N that are multiples of 4 (got K=" + d[2] + ", N=" + d[1] + ")";
+        // cuBLASLt's FP8 matmul: 16-byte aligned leading dimensions of the e4m3 operands (cuBLAS docs, "cublasLtMatmul" FP8 requirements)
+        if (p == Precision.FP8 && (d[2] % 16 != 0 || d[1] % 16 != 0))
+            return "FP8 needs K and N that are multiples of 16 (got K=" + d[2] + ", N=" + d[1] + ")";
         if (config.epilogue == Epilogue.NONE) return null;
         Node act = NodeFacts.activation(n);
         String a = act == null ? null : act.opName();
@@ -133,7 +136,7 @@ public final class GemmTactic extends BaseTactic {
             case FP32 -> 1;
             case TF32 -> 4;
             case FP16, BF16 -> 8;
-            case INT8 -> 16;
+            case INT8, FP8 -> 16;
         };
         // exact GELU and Tanh run as a second, in-place kernel after the matmul
         int launches = config.epilogue == Epilogue.BIAS_GELU_ERF || config.epilogue == Epilogue.BIAS_TANH ? 2 : 1;
