@@ -95,5 +95,10 @@ final class OptimizeCommand implements Callable<Integer> {
         return bad == 0 ? 0 : 1;
     }
 
-    static List<Tensor> randomInputs(Graph g) { return org.tessel.accuracy.AccuracyInputs.seeded(g, 42, false); }
+    /**
+     * The seeded inputs of run, compare, inspect and optimize --check: floats uniform in [-1, 1), integers in [0, 10),
+     * and inputs named like a mask in {0, 1} as real masks are (BERT's (1 - mask) x -10000 overflows FP16 to -inf for a
+     * mask value of 9, so every FP16 engine printed NaN on the random inputs).
+     */
+    static List<Tensor> randomInputs(Graph g) { return org.tessel.accuracy.AccuracyInputs.seeded(g, 42, true); }
 }
