@@ -63,24 +63,40 @@ public final class GemmLayers implements TacticImplementation {
      * bias vector), or a gemm_bias_act body of 2-D constant weights with bias, residual and ReLU (no GELU or Tanh).
      */
     @Override public String int8WhyNot(Node n, String id) {
-        Node mm = n;
-        String act = null;
-        if (n.opName().equals("tessel.Fused")) {
-            if (n.body() == null) return "tessel.Fused without a body";
-            mm = null;
-            for (Node b : n.body().nodes()) {
-                if (b.opName().equals("MatMul") || b.opName().equals("Gemm")) mm = b;
-                else if (!b.opName().equals("Add")) act = b.opName().equals("Gelu") ? "Gelu" : b.opName();
+        QuantizedGemm q = QuantizedGemm.of(n, "INT8");
+        if (q.whyNot() != null) return q.whyNot();
+        if (q.mm().input(1).type().rank() != 2) return "the INT8 GEMM's weights are 2-D (got " + q.mm().input(1).type().shape() + ")";
+        return Int8Layers.gemmWhyNot(q.k(), q.n(), q.act());
+    }
+
+    /**
+     * What the quantized (INT8, FP8) GEMM checks read from a Gemm node or a gemm_bias_act body: its MatMul/Gemm, the
+     * body's activation (null: none), K and N; {@code whyNot} when the node has no quantizable GEMM (no body, no
+     * MatMul, a Gemm with transA or alpha/beta other than 1).
+     */
+    private record QuantizedGemm(Node mm, String act, int k, int n, String whyNot) {
+        static QuantizedGemm of(Node node, String format) {
+            Node mm = node;
+            String act = null;
+            if (node.opName().equals("tessel.Fused")) {
+                if (node.body() == null) return refused("tessel.Fused without a body");
+                mm = null;
+                for (Node b : node.body().nodes()) {
+                    if (b.opName().equals("MatMul") || b.opName().equals("Gemm")) mm = b;
+                    else if (!b.opName().equals("Add")) act = b.opName();
+                }
+                if (mm == null) return refused("gemm_bias_act body without a MatMul");
             }
-            if (mm == null) return "gemm_bias_act body without a MatMul";
+            if (mm.opName().equals("Gemm") && (mm.attrs().getInt("transA", 0) != 0 || mm.attrs().getFloat("alpha", 1f) != 1f || mm.attrs().getFloat("beta", 1f) != 1f))
+                return refused("an " + format + " Gemm has transA 0 and alpha = beta = 1");
+            boolean transB = mm.opName().equals("Gemm") && mm.attrs().getInt("transB", 0) != 0;
+            Value w = mm.input(1);
+            int kk = mm.input(0).type().shape().dim(mm.input(0).type().rank() - 1);
+            int nn = w.type().rank() != 2 ? -1 : transB ? w.type().shape().dim(0) : w.type().shape().dim(1);
+            return new QuantizedGemm(mm, act, kk, nn, null);
         }
-        if (mm.opName().equals("Gemm") && (mm.attrs().getInt("transA", 0) != 0 || mm.attrs().getFloat("alpha", 1f) != 1f || mm.attrs().getFloat("beta", 1f) != 1f))
-            return "an INT8 Gemm has transA 0 and alpha = beta = 1";
-        boolean transB = mm.opName().equals("Gemm") && mm.attrs().getInt("transB", 0) != 0;
-        Value w = mm.input(1);
-        if (w.type().rank() != 2) return "the INT8 GEMM's weights are 2-D (got " + w.type().shape() + ")";
-        int kk = mm.input(0).type().shape().dim(mm.input(0).type().rank() - 1), nn = transB ? w.type().shape().dim(0) : w.type().shape().dim(1);
-        return Int8Layers.gemmWhyNot(kk, nn, act);
+
+        private static QuantizedGemm refused(String why) { return new QuantizedGemm(null, null, 0, 0, why); }
     }
 
     /**
@@ -89,27 +105,14 @@ public final class GemmLayers implements TacticImplementation {
      * gemm_bias_act body; GELU and Tanh tails are not taken at FP8.
      */
     @Override public String fp8WhyNot(Node n, String id) {
-        Node mm = n;
-        String act = null;
-        if (n.opName().equals("tessel.Fused")) {
-            if (n.body() == null) return "tessel.Fused without a body";
-            mm = null;
-            for (Node b : n.body().nodes()) {
-                if (b.opName().equals("MatMul") || b.opName().equals("Gemm")) mm = b;
-                else if (!b.opName().equals("Add")) act = b.opName();
-            }
-            if (mm == null) return "gemm_bias_act body without a MatMul";
-        }
-        if (mm.opName().equals("Gemm") && (mm.attrs().getInt("transA", 0) != 0 || mm.attrs().getFloat("alpha", 1f) != 1f || mm.attrs().getFloat("beta", 1f) != 1f))
-            return "an FP8 Gemm has transA 0 and alpha = beta = 1";
-        if (act != null && !act.equals("Relu")) return "the FP8 GEMM's epilogue is bias (+ ReLU); " + act + " is not taken at FP8";
-        boolean transB = mm.opName().equals("Gemm") && mm.attrs().getInt("transB", 0) != 0;
-        Value w = mm.input(1);
+        QuantizedGemm q = QuantizedGemm.of(n, "FP8");
+        if (q.whyNot() != null) return q.whyNot();
+        if (q.act() != null && !q.act().equals("Relu")) return "the FP8 GEMM's epilogue is bias (+ ReLU); " + q.act() + " is not taken at FP8";
+        Value w = q.mm().input(1);
         if (w.type().rank() != 2 || !org.tessel.tactics.NodeFacts.isConstant(n, w))
             return "the FP8 GEMM's weights are a 2-D constant (got " + w.type().shape() + ")";
-        int kk = mm.input(0).type().shape().dim(mm.input(0).type().rank() - 1), nn = transB ? w.type().shape().dim(0) : w.type().shape().dim(1);
-        if (kk % 16 != 0 || nn % 16 != 0)
-            return "cuBLASLt's FP8 kernels need K and N multiples of 16 (got K=" + kk + ", N=" + nn + ")";
+        if (q.k() % 16 != 0 || q.n() % 16 != 0)
+            return "cuBLASLt's FP8 kernels need K and N multiples of 16 (got K=" + q.k() + ", N=" + q.n() + ")";
         return null;
     }
 

@@ -57,13 +57,7 @@ public record ActivationStats(Map<String, GroupStats> groups) {
         long tokens = 0;
         for (long[] seq : sequences) {
             if (seq.length != len) throw new IllegalArgumentException("calibration sequence of " + seq.length + " tokens for a graph of " + len);
-            long[] mask = new long[len], pos = new long[len];
-            for (int i = 0; i < len; i++) { mask[i] = 1; pos[i] = i; }
-            Map<String, Tensor> in = new LinkedHashMap<>();
-            in.put("input_ids", Tensor.ofLongs(DType.I64, Shape.of(1, len), seq));
-            in.put("attention_mask", Tensor.ofLongs(DType.I64, Shape.of(1, len), mask));
-            in.put("position_ids", Tensor.ofLongs(DType.I64, Shape.of(1, len), pos));
-            interp.run(prefill, in);
+            interp.run(prefill, prefillInputs(seq));
             tokens += len;
         }
         Map<String, GroupStats> out = new LinkedHashMap<>();
@@ -75,5 +69,17 @@ public record ActivationStats(Map<String, GroupStats> groups) {
             out.put(g.activation().name(), new GroupStats(g, mean, max.get(g.activation()), rows.get(g.activation()).toArray(new float[0][])));
         }
         return new ActivationStats(out);
+    }
+
+    /** One sequence as a decoder's prefill inputs: its token ids, an all-ones attention mask and positions 0..len-1 (batch 1). */
+    public static Map<String, Tensor> prefillInputs(long[] seq) {
+        int len = seq.length;
+        long[] mask = new long[len], pos = new long[len];
+        for (int i = 0; i < len; i++) { mask[i] = 1; pos[i] = i; }
+        Map<String, Tensor> in = new LinkedHashMap<>();
+        in.put("input_ids", Tensor.ofLongs(DType.I64, Shape.of(1, len), seq));
+        in.put("attention_mask", Tensor.ofLongs(DType.I64, Shape.of(1, len), mask));
+        in.put("position_ids", Tensor.ofLongs(DType.I64, Shape.of(1, len), pos));
+        return in;
     }
 }

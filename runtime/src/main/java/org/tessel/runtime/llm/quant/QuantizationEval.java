@@ -37,13 +37,7 @@ public final class QuantizationEval {
         var ctx = Engine.buildCpu(g).createContext();
         List<Tensor> out = new ArrayList<>();
         for (long[] seq : sequences) {
-            long[] mask = new long[len], pos = new long[len];
-            for (int i = 0; i < len; i++) { mask[i] = 1; pos[i] = i; }
-            Map<String, Tensor> in = new LinkedHashMap<>();
-            in.put("input_ids", Tensor.ofLongs(DType.I64, Shape.of(1, len), seq));
-            in.put("attention_mask", Tensor.ofLongs(DType.I64, Shape.of(1, len), mask));
-            in.put("position_ids", Tensor.ofLongs(DType.I64, Shape.of(1, len), pos));
-            out.add(ctx.run(in).get("logits"));
+            out.add(ctx.run(ActivationStats.prefillInputs(seq)).get("logits"));
         }
         return out;
     }

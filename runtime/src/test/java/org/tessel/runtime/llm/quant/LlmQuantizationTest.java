@@ -36,14 +36,7 @@ class LlmQuantizationTest {
     }
 
     static Tensor prefillLogits(Graph g, long[] seq) {
-        int len = seq.length;
-        long[] mask = new long[len], pos = new long[len];
-        for (int i = 0; i < len; i++) { mask[i] = 1; pos[i] = i; }
-        Map<String, Tensor> in = new LinkedHashMap<>();
-        in.put("input_ids", Tensor.ofLongs(DType.I64, Shape.of(1, len), seq));
-        in.put("attention_mask", Tensor.ofLongs(DType.I64, Shape.of(1, len), mask));
-        in.put("position_ids", Tensor.ofLongs(DType.I64, Shape.of(1, len), pos));
-        return new ReferenceInterpreter().run(g, in).get("logits");
+        return new ReferenceInterpreter().run(g, ActivationStats.prefillInputs(seq)).get("logits");
     }
 
     /** Random per-channel scales in [1/8, 8] for every group: folding them must not change the FP32 model. */
@@ -102,16 +95,7 @@ class LlmQuantizationTest {
     @Test void awqBeatsRoundToNearestOnOutlierChannels() {
         int k = 128, n = 96, rows = 256;
         SplittableRandom r = new SplittableRandom(9);
-        NetworkBuilder b = new NetworkBuilder("outliers");
-        Value x = b.input("x", DType.F32, rows, k);
-        float[] gamma = new float[k];
-        java.util.Arrays.fill(gamma, 1f);
-        Value normed = b.name("norm").mul(x, b.constant("norm.weight", Tensor.ofFloats(Shape.of(k), gamma)));
-        float[] w = new float[k * n];
-        for (int i = 0; i < w.length; i++) w[i] = (float) (r.nextGaussian() * 0.05);
-        Value y = b.name("proj").matmul(normed, b.constant("proj.weight", Tensor.ofFloats(Shape.of(k, n), w)));
-        Value out = b.name("out").op("Identity", org.tessel.api.Attributes.empty(), y); // so proj is not the LM head
-        Graph g = b.output(out).build();
+        Graph g = normThenProjection(rows, k, n, r);
         int[] outliers = {3, 40, 77, 101};
         java.util.function.Supplier<Tensor> batch = () -> {
             float[] v = new float[rows * k];
@@ -181,16 +165,7 @@ class LlmQuantizationTest {
     @Test void smoothQuantBeatsPlainW8A8OnOutlierChannels() {
         int k = 128, n = 96, rows = 256;
         SplittableRandom r = new SplittableRandom(19);
-        NetworkBuilder b = new NetworkBuilder("outliers");
-        Value x = b.input("x", DType.F32, rows, k);
-        float[] gamma = new float[k];
-        java.util.Arrays.fill(gamma, 1f);
-        Value normed = b.name("norm").mul(x, b.constant("norm.weight", Tensor.ofFloats(Shape.of(k), gamma)));
-        float[] w = new float[k * n];
-        for (int i = 0; i < w.length; i++) w[i] = (float) (r.nextGaussian() * 0.05);
-        Value y = b.name("proj").matmul(normed, b.constant("proj.weight", Tensor.ofFloats(Shape.of(k, n), w)));
-        Value out = b.name("out").op("Identity", org.tessel.api.Attributes.empty(), y);
-        Graph g = b.output(out).build();
+        Graph g = normThenProjection(rows, k, n, r);
         float[] v = new float[rows * k];
         for (int i = 0; i < v.length; i++) v[i] = (float) r.nextGaussian();
         for (int i = 0; i < rows; i++) for (int o : new int[] {5, 60, 99}) v[i * k + o] *= 50;
@@ -232,5 +207,18 @@ class LlmQuantizationTest {
                 System.out.println(model + " " + spec.label() + ": " + java.util.Arrays.toString(first));
             }
         }
+    }
+
+    /** x [rows, k] -> a norm's weight (ones) -> a projection [k, n] of N(0, 0.05) weights -> Identity (so the projection is not the LM head). */
+    static Graph normThenProjection(int rows, int k, int n, SplittableRandom r) {
+        NetworkBuilder b = new NetworkBuilder("outliers");
+        Value x = b.input("x", DType.F32, rows, k);
+        float[] gamma = new float[k];
+        java.util.Arrays.fill(gamma, 1f);
+        Value normed = b.name("norm").mul(x, b.constant("norm.weight", Tensor.ofFloats(Shape.of(k), gamma)));
+        float[] w = new float[k * n];
+        for (int i = 0; i < w.length; i++) w[i] = (float) (r.nextGaussian() * 0.05);
+        Value y = b.name("proj").matmul(normed, b.constant("proj.weight", Tensor.ofFloats(Shape.of(k, n), w)));
+        return b.output(b.name("out").op("Identity", org.tessel.api.Attributes.empty(), y)).build();
     }
 }
