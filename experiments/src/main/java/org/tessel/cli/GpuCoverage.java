@@ -16,6 +16,7 @@ import org.tessel.api.OpRegistry;
 import org.tessel.api.OpSchema;
 import org.tessel.cost.Precision;
 import org.tessel.ir.Graph;
+import org.tessel.ir.NetworkBuilder;
 import org.tessel.ir.Node;
 import org.tessel.ir.onnx.OnnxImporter;
 import org.tessel.ir.zoo.Zoo;
@@ -74,6 +75,7 @@ final class GpuCoverage {
                 cases = s.filter(p -> Files.isRegularFile(p.resolve("model.onnx"))).sorted().toList();
             }
             if (cases.isEmpty()) throw new IllegalArgumentException("--node-cases " + nodeCases + ": no case folders with a model.onnx");
+            int unfolded = 0;
             for (Path c : cases) {
                 Graph g = probeCase(c);
                 if (g == null) refused++; // an op or element type Tessel lacks, as `tessel conformance` lists them
@@ -81,9 +83,20 @@ final class GpuCoverage {
                     add(g, byOp);
                     imported++;
                 }
+                Graph u = probeUnfolded(c);
+                if (u != null) {
+                    add(u, byOp);
+                    unfolded++;
+                }
             }
-            sources.add("ONNX node cases in " + nodeCases + " (" + imported + " imported, " + refused + " refused by the importer)");
+            sources.add("ONNX node cases in " + nodeCases + " (" + imported + " imported, " + refused + " refused by the importer; " + unfolded
+                    + " also imported without constant folding, so nodes a graph may keep unfolded, e.g. Shape and ConstantOfShape, are probed)");
         }
+        // the importer turns every ONNX Constant node into a value, so Constant is probed on a node built from its schema
+        NetworkBuilder constant = new NetworkBuilder("constant_probe");
+        constant.output(constant.op("Constant", org.tessel.api.Attributes.builder().put("value_float", 1.0f).build()));
+        add(constant.build(), byOp);
+        sources.add("a Constant node built from its schema (value_float; imports turn Constant nodes into values)");
         List<Tactic> gpu = TacticCatalog.global().all().stream().filter(t -> t.backend() == Backend.GPU).toList();
         List<Row> rows = new ArrayList<>(), control = new ArrayList<>();
         List<OpSchema> ops = OpRegistry.global().all().stream().sorted(java.util.Comparator.comparing(OpSchema::qualifiedName)).toList();
@@ -127,6 +140,23 @@ final class GpuCoverage {
             } catch (IOException | RuntimeException second) {
                 return null;
             }
+        }
+    }
+
+    /** A node case imported with constant folding off, every input bound to its test data (so nodes needing constant inputs import); null when it does not import. */
+    private static Graph probeUnfolded(Path c) {
+        try {
+            var m = org.tessel.ir.onnx.proto.Onnx.ModelProto.parseFrom(Files.readAllBytes(c.resolve("model.onnx")));
+            OnnxImporter.Options o = OnnxImporter.Options.defaults().withFolding(false);
+            List<String> inputs = new ArrayList<>();
+            for (var vi : m.getGraph().getInputList()) inputs.add(vi.getName());
+            for (int i = 0; i < inputs.size(); i++) {
+                Path f = c.resolve("test_data_set_0").resolve("input_" + i + ".pb");
+                if (Files.isRegularFile(f)) o = o.withConstantInput(inputs.get(i), org.tessel.ir.onnx.OnnxTensors.readTensor(f));
+            }
+            return OnnxImporter.importModel(c.resolve("model.onnx"), o);
+        } catch (IOException | RuntimeException e) {
+            return null;
         }
     }
 

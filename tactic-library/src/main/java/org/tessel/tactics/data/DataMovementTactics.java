@@ -110,7 +110,9 @@ public final class DataMovementTactics {
             "ReduceMean, ReduceSum, ReduceMax, ReduceMin, ReduceProd, ReduceSumSquare, ReduceL1, ReduceL2, ReduceLogSum, ReduceLogSumExp",
             n -> op(n, REDUCTIONS), FLOAT, BOTH, (n, p, l) -> {
                 if (PoolTactics.spatialMean(n)) return "a ReduceMean over the spatial axes runs as tessel.pool.global";
-                if (!n.input(0).type().dtype().isFloating()) return "reduces floating data only (got " + n.input(0).type().dtype().text() + ")";
+                org.tessel.api.DType t = n.input(0).type().dtype();
+                boolean boolExtreme = t == org.tessel.api.DType.BOOL && (n.opName().equals("ReduceMax") || n.opName().equals("ReduceMin"));
+                if (!t.isFloating() && !boolExtreme) return "reduces floating data only, and bool in ReduceMax and ReduceMin (got " + t.text() + ")";
                 if (n.numInputs() > 1 && n.input(1) != null && !n.input(1).isConstant()) return "needs constant axes";
                 return n.input(0).type().rank() >= 3 && channelsLast(n) ? "reduces channels-first tensors only (got nhwc)" : null;
             }, 0.5, 0.75, 1, true));

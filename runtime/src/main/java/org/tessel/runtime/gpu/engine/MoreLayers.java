@@ -182,8 +182,10 @@ final class MoreLayers {
         int r = d.length;
         MoreKernels.ReduceOp op = MoreKernels.ReduceOp.of(n.opName());
         if (op == null || n.body() != null) throw GpuEngineException.unsupported(n, "op " + n.opName() + " is not a reduction (" + String.join(", ", new TreeSet<>(REDUCE_OPS)) + ")");
-        if (!x.type().dtype().isFloating())
-            throw GpuEngineException.unsupported(n, n.opName() + " of " + x.type().dtype().text() + " data %" + x.name() + " (supported: floating data)");
+        // bool lives on the device as 0/1 in the storage type, so its maximum and minimum are the float kernels'
+        if (!x.type().dtype().isFloating() && !(x.type().dtype() == DType.BOOL && (op == MoreKernels.ReduceOp.MAX || op == MoreKernels.ReduceOp.MIN)))
+            throw GpuEngineException.unsupported(n, n.opName() + " of " + x.type().dtype().text() + " data %" + x.name()
+                    + " (supported: floating data, and bool for ReduceMax and ReduceMin)");
         long[] axes = n.attrs().has("axes") ? n.attrs().getInts("axes") : null;
         if (axes == null && n.numInputs() > 1 && n.input(1) != null) {
             Value av = n.input(1);
@@ -230,6 +232,13 @@ final class MoreLayers {
         Value x = n.input(0), y = n.output();
         DeviceBuffer xb = e.activation(x), yb = e.activation(y);
         DType t = e.storage();
+        long r = rp.strided() ? reducedCount(rp) : rp.red();
+        if (r == 0 && x.type().dtype() == DType.BOOL) {
+            // an empty bool maximum is false and an empty minimum true (the reference's), not the float kernels' -inf / +inf
+            long bits = WindowLayers.bits(n, org.tessel.api.Tensor.scalar(DType.F32, rp.op() == MoreKernels.ReduceOp.MIN ? 1 : 0), DType.F32, t);
+            long total = y.type().numElements();
+            return Operands.layer(e, n, GpuTactics.REDUCE, y, s -> org.tessel.runtime.gpu.kernels.DataMoveKernels.fill(e.kernels(), t.bytes(), yb, total, bits, s));
+        }
         if (rp.strided()) {
             DeviceBuffer tb = e.shared(y, "reduce:table", () -> WindowLayers.longs(MoreKernels.stridedReduceTable(rp.dims(), rp.reduced())));
             return Operands.layer(e, n, GpuTactics.REDUCE, y, s -> MoreKernels.reduceStrided(e.kernels(), t, rp.op(), xb, yb, tb, rp.dims(), rp.reduced(), s));
@@ -238,6 +247,13 @@ final class MoreLayers {
             @Override public LayerPlan plan() { return e.plan(n, GpuTactics.REDUCE, y); }
             @Override public void enqueue(CudaStream s) { MoreKernels.reduce(e.kernels(), t, rp.op(), xb, yb, rp.outer(), rp.red(), rp.inner(), s); }
         };
+    }
+
+    /** The elements each output of a strided reduction folds. */
+    static long reducedCount(ReducePlan rp) {
+        long r = 1;
+        for (int i = 0; i < rp.dims().length; i++) if (rp.reduced()[i]) r *= rp.dims()[i];
+        return r;
     }
 
     // ---- BatchNormalization ---------------------------------------------------------------
