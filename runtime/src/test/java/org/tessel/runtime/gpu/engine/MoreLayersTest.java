@@ -167,7 +167,7 @@ class MoreLayersTest {
         refused(() -> MoreLayers.resizePlan(only(g, "Resize")), "chan_resize", "H and W only");
         MoreLayers.ReducePlan gappy = MoreLayers.reducePlan(only(g, "ReduceSum"));
         assertTrue(gappy.strided() && java.util.Arrays.equals(new boolean[] {false, true, false, true}, gappy.reduced()), "non-contiguous axes run the strided kernel");
-        refused(() -> MoreLayers.reducePlan(only(g, "ReduceMax")), "int_max", "i32 data %ids (supported: floating data)");
+        refused(() -> MoreLayers.reducePlan(only(g, "ReduceMax")), "int_max", "ReduceMax of i32 data %ids (supported: floating data");
         refused(() -> MoreLayers.batchnormPlan(g, only(g, "BatchNormalization")), "bn_var_scale", "scale %scale is not a constant");
     }
 }
