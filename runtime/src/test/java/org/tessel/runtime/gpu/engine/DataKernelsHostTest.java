@@ -1,0 +1,201 @@
+package org.tessel.runtime.gpu.engine;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.tessel.api.DType;
+import org.tessel.api.Tensor;
+import org.tessel.ir.Node;
+import org.tessel.ir.ReferenceInterpreter;
+import org.tessel.ir.Value;
+import org.tessel.runtime.gpu.kernels.DataMoveKernels;
+import org.tessel.runtime.gpu.kernels.KernelLaunch;
+import org.tessel.runtime.gpu.kernels.MoreKernels;
+import org.tessel.runtime.gpu.kernels.Softmax;
+
+/**
+ * The kernels of {@link WindowLayers}, {@code tessel.reduce} and {@link AxisLayers} run on the host (g++ over the
+ * threaded CUDA shim, one compile per kernel source) on every ONNX node case of their ops, with the tables and
+ * launches the layers compute ({@link WindowLayers#windowPlan}, {@link MoreLayers#reducePlan},
+ * {@link AxisLayers#axisPlan}, the wrappers' {@code *Launch} functions), against the reference interpreter: data
+ * movement, fills, ArgMax/ArgMin and Hardmax exactly, reductions and LogSoftmax within 1e-5 relative (f32 data;
+ * 1e-2 for f16/bf16 data, which the reference rounds per op). Storage f32; integers as the device's i32.
+ */
+class DataKernelsHostTest {
+    private static final String MOVE_DISPATCH = """
+            if (fn == "tessel_window_copy") k = [&] { tessel_window_copy((const E*) P[0], (E*) P[1], (const long long*) P[2], S[0], S[1], S[2], S[3]); };
+            else if (fn == "tessel_gather_elements") k = [&] { tessel_gather_elements((const E*) P[0], (const int*) P[1], (E*) P[2], (const long long*) P[3], S[0], S[1], S[2], S[3]); };
+            else if (fn == "tessel_fill") k = [&] { tessel_fill((E*) P[0], S[0], S[1]); };
+            """;
+    private static final String REDUCE_DISPATCH = """
+            if (fn == "tessel_reduce_rows") k = [&] { tessel_reduce_rows((const T*) P[0], (T*) P[1], S[0], S[1], S[2]); };
+            else if (fn == "tessel_reduce_cols") k = [&] { tessel_reduce_cols((const T*) P[0], (T*) P[1], S[0], S[1], S[2], S[3]); };
+            else if (fn == "tessel_reduce_strided") k = [&] { tessel_reduce_strided((const T*) P[0], (T*) P[1], (const long long*) P[2], S[0], S[1], S[2], S[3], S[4]); };
+            """;
+    private static final String AXIS_DISPATCH = """
+            if (fn == "tessel_logsoftmax_rows") k = [&] { tessel_logsoftmax_rows((const T*) P[0], (T*) P[1], S[0], S[1]); };
+            else if (fn == "tessel_logsoftmax_cols") k = [&] { tessel_logsoftmax_cols((const T*) P[0], (T*) P[1], S[0], S[1], S[2]); };
+            else if (fn == "tessel_hardmax") k = [&] { tessel_hardmax((const T*) P[0], (T*) P[1], S[0], S[1], S[2]); };
+            else if (fn == "tessel_arg_reduce") k = [&] { tessel_arg_reduce((const T*) P[0], (int*) P[1], S[0], S[1], S[2], S[3], S[4]); };
+            """;
+
+    /** An output to compare once its kernel source ran: the buffer, the reference's tensor, exact or within tolerance. */
+    private record Pending(String what, HostKernelRun run, int buffer, Tensor want, boolean exact) {}
+
+    static boolean gxxAvailable() {
+        try {
+            Process p = new ProcessBuilder("g++", "--version").redirectErrorStream(true).start();
+            p.getInputStream().readAllBytes();
+            return p.waitFor() == 0;
+        } catch (java.io.IOException e) {
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    /** A tensor as the device holds it at f32 storage: integers as i32, floating and bool values as f32. */
+    static byte[] device(Tensor t) {
+        ByteBuffer b = ByteBuffer.allocate(4 * t.size()).order(ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < t.size(); i++) {
+            if (t.dtype().isInteger()) b.putInt(Math.toIntExact(t.getLong(i)));
+            else b.putFloat((float) t.getDouble(i));
+        }
+        return b.array();
+    }
+
+    static byte[] longs(long[] table) {
+        ByteBuffer b = ByteBuffer.allocate(8 * table.length).order(ByteOrder.LITTLE_ENDIAN);
+        for (long v : table) b.putLong(v);
+        return b.array();
+    }
+
+    /** Runs the reference over the case's graph and returns every value it computed (inputs and constants included). */
+    static Map<Value, Tensor> referenceValues(DataNodeCases.Case c) {
+        Map<Value, Tensor> values = new IdentityHashMap<>();
+        for (Value v : c.graph().inputs()) values.put(v, c.inputs().get(v.name()));
+        new ReferenceInterpreter().withListener((n, outs, nanos) -> {
+            for (int i = 0; i < outs.size(); i++) values.put(n.output(i), outs.get(i));
+        }).run(c.graph(), c.inputs());
+        return values;
+    }
+
+    static Tensor valueOf(Map<Value, Tensor> values, Value v) { return v.isConstant() ? v.constantValue() : values.get(v); }
+
+    @Test void kernelsMatchTheReferenceOnTheNodeCases(@TempDir Path dir) throws Exception {
+        assumeTrue(gxxAvailable(), "g++ is not on the PATH");
+        List<DataNodeCases.Case> cases = DataNodeCases.load();
+        assumeFalse(cases.isEmpty(), "ONNX node cases not found at " + DataNodeCases.folder() + "; skipping");
+        HostKernelRun move = new HostKernelRun(), reduce = new HostKernelRun(), axis = new HostKernelRun();
+        List<Pending> pending = new ArrayList<>();
+        List<String> failures = new ArrayList<>();
+        int constants = 0;
+        for (DataNodeCases.Case c : cases) {
+            Map<Value, Tensor> values = referenceValues(c);
+            for (Node n : c.nodes()) {
+                String what = c.name() + " " + n.describe();
+                Tensor want = values.get(n.output());
+                Tensor x = n.numInputs() > 0 ? valueOf(values, n.input(0)) : null;
+                int outBytes = 4 * (int) n.output().type().numElements();
+                switch (n.opName()) {
+                    case "Slice", "Pad", "Expand" -> {
+                        WindowLayers.Window w = WindowLayers.windowPlan(n, DType.F32);
+                        int xb = move.buffer(device(x)), yb = move.buffer(new byte[outBytes]), tb = move.buffer(longs(w.table()));
+                        KernelLaunch l = DataMoveKernels.windowLaunch(w.table(), w.edge(), w.fillBits());
+                        if (DataMoveKernels.windowTotal(w.table()) > 0) move.launch(l, xb, yb, tb);
+                        pending.add(new Pending(what, move, yb, want, true));
+                    }
+                    case "GatherElements" -> {
+                        WindowLayers.requireGatherElements(n);
+                        int[] dd = n.input(0).type().shape().dims(), id = n.input(1).type().shape().dims();
+                        int ax = Operands.axis(n, n.attrs().getInt("axis", 0), dd.length);
+                        int xb = move.buffer(device(x)), ib = move.buffer(device(valueOf(values, n.input(1)))), yb = move.buffer(new byte[outBytes]);
+                        int tb = move.buffer(longs(DataMoveKernels.gatherElementsTable(dd, id)));
+                        if (outBytes > 0) move.launch(DataMoveKernels.gatherElementsLaunch(dd, id, ax), xb, ib, yb, tb);
+                        pending.add(new Pending(what, move, yb, want, true));
+                    }
+                    case "ConstantOfShape" -> {
+                        int yb = move.buffer(new byte[outBytes]);
+                        if (outBytes > 0) move.launch(DataMoveKernels.fillLaunch(outBytes / 4, WindowLayers.fillBits(n, DType.F32)), yb);
+                        pending.add(new Pending(what, move, yb, want, true));
+                    }
+                    case "Shape", "Constant" -> {
+                        Tensor got = WindowLayers.constantValue(n);
+                        if (!got.shape().equals(want.shape())) failures.add(what + ": value " + got.shape() + ", reference " + want.shape());
+                        else for (int i = 0; i < want.size(); i++) if (got.getLong(i) != want.getLong(i)) failures.add(what + " at " + i + ": " + got.getLong(i) + " vs " + want.getLong(i));
+                        constants++;
+                    }
+                    case "ArgMax", "ArgMin", "Hardmax", "LogSoftmax" -> {
+                        AxisLayers.AxisPlan p = AxisLayers.axisPlan(n);
+                        int xb = axis.buffer(device(x)), yb = axis.buffer(new byte[outBytes]);
+                        KernelLaunch l = switch (n.opName()) {
+                            case "LogSoftmax" -> Softmax.logSoftmaxLaunch(p.outer(), p.len(), p.inner());
+                            case "Hardmax" -> Softmax.hardmaxLaunch(p.outer(), p.len(), p.inner());
+                            default -> Softmax.argLaunch(p.outer(), p.len(), p.inner(), n.opName().equals("ArgMin"), n.attrs().getInt("select_last_index", 0) != 0);
+                        };
+                        if (p.outer() * p.inner() > 0) axis.launch(l, xb, yb);
+                        pending.add(new Pending(what, axis, yb, want, !n.opName().equals("LogSoftmax")));
+                    }
+                    default -> {
+                        MoreLayers.ReducePlan p = MoreLayers.reducePlan(n, false);
+                        long r = p.strided() ? MoreLayers.reducedCount(p) : p.red();
+                        if (r == 0 && x.dtype() == DType.BOOL) { // the layer's fill of the bool identity
+                            int yb = move.buffer(new byte[outBytes]);
+                            long bits = WindowLayers.bits(n, Tensor.scalar(DType.F32, p.op() == MoreKernels.ReduceOp.MIN ? 1 : 0), DType.F32, DType.F32);
+                            if (outBytes > 0) move.launch(DataMoveKernels.fillLaunch(outBytes / 4, bits), yb);
+                            pending.add(new Pending(what, move, yb, want, true));
+                            continue;
+                        }
+                        int xb = reduce.buffer(device(x)), yb = reduce.buffer(new byte[outBytes]);
+                        if (p.strided()) {
+                            int tb = reduce.buffer(longs(MoreKernels.stridedReduceTable(p.dims(), p.reduced())));
+                            if (outBytes > 0) reduce.launch(MoreKernels.stridedReduceLaunch(p.op(), p.dims(), p.reduced()), xb, yb, tb);
+                        } else if (p.outer() * p.inner() > 0) {
+                            reduce.launch(MoreKernels.reduceLaunch(p.op(), p.outer(), p.red(), p.inner()), xb, yb);
+                        }
+                        pending.add(new Pending(what, reduce, yb, want, p.op() == MoreKernels.ReduceOp.MAX || p.op() == MoreKernels.ReduceOp.MIN));
+                    }
+                }
+            }
+        }
+        Map<HostKernelRun, List<byte[]>> results = new IdentityHashMap<>();
+        results.put(move, move.run(Files.createDirectories(dir.resolve("datamove")), DataMoveKernels.source(4), MOVE_DISPATCH));
+        results.put(reduce, reduce.run(Files.createDirectories(dir.resolve("reduce")), MoreKernels.source(DType.F32), REDUCE_DISPATCH));
+        results.put(axis, axis.run(Files.createDirectories(dir.resolve("axis")), Softmax.source(DType.F32), AXIS_DISPATCH));
+        for (Pending p : pending) compare(p, results.get(p.run()).get(p.buffer()), failures);
+        System.out.println("DataKernelsHostTest: " + pending.size() + " outputs compared (" + move.launches() + " data-movement, " + reduce.launches()
+                + " reduction, " + axis.launches() + " axis launches), " + constants + " build-time values");
+        assertEquals(List.of(), failures);
+        assertTrue(pending.size() >= 200, pending.size() + " outputs compared");
+    }
+
+    private static void compare(Pending p, byte[] got, List<String> failures) {
+        ByteBuffer b = ByteBuffer.wrap(got).order(ByteOrder.LITTLE_ENDIAN);
+        Tensor w = p.want();
+        double tol = w.dtype() == DType.F32 || w.dtype() == DType.F64 ? 1e-5 : 1e-2;
+        for (int i = 0; i < w.size(); i++) {
+            if (w.dtype().isInteger()) {
+                long g = b.getInt(4 * i);
+                if (g != w.getLong(i)) { failures.add(p.what() + " at " + i + ": " + g + ", reference " + w.getLong(i)); return; }
+                continue;
+            }
+            float g = b.getFloat(4 * i), want = (float) w.getDouble(i);
+            boolean ok = p.exact() || Float.isNaN(want) || Float.isInfinite(want) ? Float.compare(g, want) == 0 || Float.isNaN(g) && Float.isNaN(want)
+                    : Math.abs(g - want) <= tol * Math.max(1, Math.abs(want));
+            if (!ok) { failures.add(p.what() + " at " + i + ": " + g + ", reference " + want); return; }
+        }
+    }
+}
