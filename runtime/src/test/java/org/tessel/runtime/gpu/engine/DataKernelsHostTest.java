@@ -184,18 +184,28 @@ class DataKernelsHostTest {
 
     private static void compare(Pending p, byte[] got, List<String> failures) {
         ByteBuffer b = ByteBuffer.wrap(got).order(ByteOrder.LITTLE_ENDIAN);
-        Tensor w = p.want();
-        double tol = w.dtype() == DType.F32 || w.dtype() == DType.F64 ? 1e-5 : 1e-2;
-        for (int i = 0; i < w.size(); i++) {
-            if (w.dtype().isInteger()) {
-                long g = b.getInt(4 * i);
-                if (g != w.getLong(i)) { failures.add(p.what() + " at " + i + ": " + g + ", reference " + w.getLong(i)); return; }
+        double[] g = new double[p.want().size()];
+        for (int i = 0; i < g.length; i++) g[i] = p.want().dtype().isInteger() ? b.getInt(4 * i) : b.getFloat(4 * i);
+        String why = mismatch(g, p.want(), p.exact(), p.want().dtype() == DType.F32 || p.want().dtype() == DType.F64 ? 1e-5 : 1e-2);
+        if (why != null) failures.add(p.what() + " " + why);
+    }
+
+    /**
+     * Where {@code got} (as f32 values, or integers) differs from the reference: integers and exact outputs bit for bit
+     * as f32 (NaN equal to NaN), others within {@code tol} relative (absolute below 1), infinities and NaN exactly; null when equal.
+     */
+    static String mismatch(double[] got, Tensor want, boolean exact, double tol) {
+        if (got.length != want.size()) return "has " + got.length + " values, the reference " + want.size();
+        for (int i = 0; i < got.length; i++) {
+            if (want.dtype().isInteger()) {
+                if ((long) got[i] != want.getLong(i)) return "at " + i + ": " + (long) got[i] + ", reference " + want.getLong(i);
                 continue;
             }
-            float g = b.getFloat(4 * i), want = (float) w.getDouble(i);
-            boolean ok = p.exact() || Float.isNaN(want) || Float.isInfinite(want) ? Float.compare(g, want) == 0 || Float.isNaN(g) && Float.isNaN(want)
-                    : Math.abs(g - want) <= tol * Math.max(1, Math.abs(want));
-            if (!ok) { failures.add(p.what() + " at " + i + ": " + g + ", reference " + want); return; }
+            float g = (float) got[i], w = (float) want.getDouble(i);
+            boolean ok = exact || Float.isNaN(w) || Float.isInfinite(w) ? Float.compare(g, w) == 0 || Float.isNaN(g) && Float.isNaN(w)
+                    : Math.abs(g - w) <= tol * Math.max(1, Math.abs(w));
+            if (!ok) return "at " + i + ": " + g + ", reference " + w;
         }
+        return null;
     }
 }

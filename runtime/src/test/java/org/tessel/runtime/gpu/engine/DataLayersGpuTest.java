@@ -1,0 +1,77 @@
+package org.tessel.runtime.gpu.engine;
+
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
+
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.tessel.api.DType;
+import org.tessel.api.Tensor;
+import org.tessel.ir.Node;
+import org.tessel.ir.Value;
+import org.tessel.runtime.cuda.CudaContext;
+import org.tessel.runtime.gpu.GpuTestSupport;
+
+/**
+ * The layers of {@link WindowLayers}, {@code tessel.reduce} and {@link AxisLayers} on the GPU against the reference
+ * interpreter, on every ONNX node case of their ops ({@link DataNodeCases}): an FP32 engine per case (eager and
+ * CUDA-graph replay), data movement, fills, build-time values, ArgMax/ArgMin, Hardmax, ReduceMax/Min exact,
+ * reductions and LogSoftmax within 1e-4 relative; an FP16 engine for the cases without an index op within 1e-2.
+ * Cases the engine cannot take as a whole (a graph input that is not f32 or an integer, or another op without a GPU
+ * kernel) are listed and skipped; the node-level support is {@link DataTacticsNodeCasesTest}'s.
+ */
+@Tag("gpu")
+class DataLayersGpuTest {
+    private static boolean exact(Node n) {
+        return !n.opName().startsWith("Reduce") && !n.opName().equals("LogSoftmax") || n.opName().equals("ReduceMax") || n.opName().equals("ReduceMin");
+    }
+
+    @Test void layersMatchTheReferenceOnTheNodeCases() throws Exception {
+        List<DataNodeCases.Case> cases = DataNodeCases.load();
+        assumeFalse(cases.isEmpty(), "ONNX node cases not found at " + DataNodeCases.folder() + "; skipping");
+        CudaContext ctx = GpuTestSupport.requireGpu();
+        GpuTestSupport.Checks checks = new GpuTestSupport.Checks();
+        int built = 0;
+        for (DataNodeCases.Case c : cases) {
+            String skip = null;
+            for (Value v : c.graph().inputs()) if (v.type().dtype() != DType.F32 && !v.type().dtype().isInteger()) skip = "input %" + v.name() + " is " + v.type().dtype().text();
+            try {
+                GpuEngine.requireSupported(c.graph());
+            } catch (GpuEngineException e) {
+                skip = e.getMessage();
+            }
+            if (skip != null) {
+                System.out.println("SKIP|" + c.name() + "|" + skip);
+                continue;
+            }
+            built++;
+            Map<String, Tensor> ref = GpuTestSupport.reference(c.graph(), c.inputs());
+            boolean index = c.nodes().stream().anyMatch(n -> n.opName().startsWith("Arg") || n.opName().equals("Hardmax"));
+            boolean allExact = c.graph().nodes().stream().allMatch(DataLayersGpuTest::exact);
+            for (GpuEngine.Precision p : index ? List.of(GpuEngine.Precision.FP32) : List.of(GpuEngine.Precision.FP32, GpuEngine.Precision.FP16)) {
+                String what = c.name() + " " + p;
+                checks.check(what, () -> {
+                    try (GpuEngine e = GpuEngine.build(c.graph(), p, ctx); GpuExecutionContext x = e.createExecutionContext()) {
+                        compare(what + " eager", x.run(c.inputs()), ref, p == GpuEngine.Precision.FP32 && allExact, p == GpuEngine.Precision.FP32 ? 1e-4 : 1e-2);
+                        x.captureGraph();
+                        compare(what + " graph", x.run(c.inputs()), ref, p == GpuEngine.Precision.FP32 && allExact, p == GpuEngine.Precision.FP32 ? 1e-4 : 1e-2);
+                    }
+                });
+            }
+        }
+        System.out.println("DataLayersGpuTest: " + built + " of " + cases.size() + " cases built");
+        checks.done();
+    }
+
+    private static void compare(String what, Map<String, Tensor> got, Map<String, Tensor> ref, boolean exact, double tol) {
+        for (var r : ref.entrySet()) {
+            Tensor g = got.get(r.getKey());
+            double[] v = new double[g.size()];
+            for (int i = 0; i < v.length; i++) v[i] = g.getDouble(i);
+            String why = DataKernelsHostTest.mismatch(v, r.getValue(), exact, tol);
+            System.out.println("RESULT|" + what + "|" + r.getKey() + "|" + (why == null ? "ok" : "FAIL " + why));
+            if (why != null) throw new AssertionError(what + " output %" + r.getKey() + " " + why);
+        }
+    }
+}
