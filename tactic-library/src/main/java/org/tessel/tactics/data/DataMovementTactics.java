@@ -152,8 +152,6 @@ public final class DataMovementTactics {
             n -> op(n, Set.of("Pad")), FLOAT, BOTH, (n, p, l) -> {
                 String w = windowWhyNot(n);
                 if (w != null) return w;
-                String mode = n.attrs().getString("mode", "constant");
-                if (!Set.of("constant", "reflect", "edge", "wrap").contains(mode)) return "modes constant, reflect, edge and wrap only (got " + mode + ")";
                 String c = constantInputs(n, 1, "pads, constant_value and axes");
                 if (c != null) return c;
                 return n.numInputs() > 2 && n.input(2) != null ? i32Range(n.input(2).constantValue(), n.input(0).type().dtype()) : null;
@@ -165,10 +163,7 @@ public final class DataMovementTactics {
 
     public static final StreamingTactic GATHER_ELEMENTS = new StreamingTactic(new StreamingTactic.Config("tessel.gather_elements",
             "Tessel GatherElements: each output element reads data at its own position with the axis coordinate from indices (i32)", "GatherElements",
-            n -> op(n, Set.of("GatherElements")), FLOAT, BOTH, (n, p, l) -> {
-                if (!n.input(1).type().dtype().isInteger()) return "indices must be integers (got " + n.input(1).type().dtype().text() + ")";
-                return windowWhyNot(n);
-            }, 1, 0.6, 1, true));
+            n -> op(n, Set.of("GatherElements")), FLOAT, BOTH, (n, p, l) -> windowWhyNot(n), 1, 0.6, 1, true));
 
     public static final StreamingTactic FILL = new StreamingTactic(new StreamingTactic.Config("tessel.fill",
             "Tessel fill kernel: a ConstantOfShape left unfolded (too large to fold) writes its value on the GPU", "ConstantOfShape",
@@ -198,7 +193,6 @@ public final class DataMovementTactics {
                 n -> op(n, Set.of(onnxOp)), FLOAT, BOTH, (n, p, l) -> {
                     if (!n.input(0).type().dtype().isFloating()) return "searches floating data only (got " + n.input(0).type().dtype().text() + ")";
                     int r = n.input(0).type().rank();
-                    if (r == 0) return "needs a tensor with an axis (got a scalar)";
                     long a = n.attrs().getInt("axis", 0);
                     if (n.input(0).type().shape().dim((int) (a < 0 ? a + r : a)) == 0) return "needs a non-empty axis";
                     return n.input(0).type().rank() >= 3 && channelsLast(n) ? "searches channels-first tensors only (got nhwc)" : null;

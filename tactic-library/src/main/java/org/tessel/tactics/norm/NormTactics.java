@@ -57,7 +57,6 @@ public final class NormTactics {
     /** LogSoftmax and Hardmax along any one axis (opset 13), on channels-first tensors. */
     private static StreamingTactic alongAxis(String id, String summary, String onnxOp) {
         return new StreamingTactic(new StreamingTactic.Config(id, summary, onnxOp, n -> op(n, onnxOp), FLOAT, BOTH, (n, p, l) -> {
-            if (n.input(0).type().rank() == 0) return "needs a tensor with an axis (got a scalar)";
             if (n.input(0).type().shape().dim(axis(n)) == 0) return "needs a non-empty axis";
             return n.input(0).type().rank() >= 3 && n.input(0).type().layout() == Layout.NHWC ? "normalizes channels-first tensors only (got nhwc)" : null;
         }, 0.4, 0.8, 1, false));

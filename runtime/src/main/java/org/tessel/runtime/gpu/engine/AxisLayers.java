@@ -44,7 +44,6 @@ public final class AxisLayers implements TacticImplementation {
         if (x.type().rank() >= 3 && x.type().layout() == Layout.NHWC) throw GpuEngineException.unsupported(n, n.opName() + " of a channels-last value (supported: channels-first)");
         int[] d = x.type().shape().dims();
         boolean arg = n.opName().startsWith("Arg");
-        if (d.length == 0) throw GpuEngineException.unsupported(n, n.opName() + " of a scalar");
         int axis = Operands.axis(n, n.attrs().getInt("axis", arg ? 0 : -1), d.length);
         if (d[axis] == 0) throw GpuEngineException.unsupported(n, n.opName() + " along the empty axis " + axis + " of " + x.type().shape());
         return new AxisPlan(Operands.prod(d, 0, axis), d[axis], Operands.prod(d, axis + 1, d.length));
