@@ -83,14 +83,19 @@ final class GpuCoverage {
                     add(g, byOp);
                     imported++;
                 }
+                // the nodes folding removed (Shape, ConstantOfShape, ...): a graph may keep them, so they are probed too
+                Set<String> kept = new TreeSet<>();
+                if (g != null) for (Node n : g.nodes()) kept.add(n.opName());
                 Graph u = probeUnfolded(c);
-                if (u != null) {
-                    add(u, byOp);
-                    unfolded++;
-                }
+                if (u != null)
+                    for (Node n : u.nodes())
+                        if (!kept.contains(n.opName())) {
+                            add(n, byOp);
+                            unfolded++;
+                        }
             }
-            sources.add("ONNX node cases in " + nodeCases + " (" + imported + " imported, " + refused + " refused by the importer; " + unfolded
-                    + " also imported without constant folding, so nodes a graph may keep unfolded, e.g. Shape and ConstantOfShape, are probed)");
+            sources.add("ONNX node cases in " + nodeCases + " (" + imported + " imported, " + refused + " refused by the importer)");
+            sources.add("the same cases imported without constant folding, for the " + unfolded + " nodes folding removes (Shape, ConstantOfShape, ...)");
         }
         // the importer turns every ONNX Constant node into a value, so Constant is probed on a node built from its schema
         NetworkBuilder constant = new NetworkBuilder("constant_probe");
@@ -161,10 +166,12 @@ final class GpuCoverage {
     }
 
     private static void add(Graph g, Map<String, List<Node>> byOp) {
-        for (Node n : g.nodes()) {
-            List<Node> l = byOp.computeIfAbsent(n.opName(), k -> new ArrayList<>());
-            if (l.size() < 256) l.add(n); // enough variety per op (fused kinds included); bounds the work for common ops
-        }
+        for (Node n : g.nodes()) add(n, byOp);
+    }
+
+    private static void add(Node n, Map<String, List<Node>> byOp) {
+        List<Node> l = byOp.computeIfAbsent(n.opName(), k -> new ArrayList<>());
+        if (l.size() < 256) l.add(n); // enough variety per op (fused kinds included); bounds the work for common ops
     }
 
     /** True when the tactic runs the node at some precision and layout. */

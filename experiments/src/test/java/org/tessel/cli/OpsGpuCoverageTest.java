@@ -39,6 +39,9 @@ class OpsGpuCoverageTest {
         // a standalone MatMul has no GPU kernel (it runs inside GEMM chains and attention): probed on BERT's and ViT's nodes, and said so
         assertEquals("cpu_only", m.get("MatMul").get("status").asText());
         assertTrue(m.get("MatMul").get("probe_nodes").asInt() > 0);
+        // imports fold every Constant node into a value: it is probed on a node built from its schema, which tessel.constant runs
+        assertEquals("gpu", m.get("Constant").get("status").asText(), m.get("Constant").toString());
+        assertTrue(m.get("Constant").get("gpu_tactics").toString().contains("tessel.constant"), m.get("Constant").toString());
         assertEquals(4, root.get("control_flow").size());
         assertEquals("If", root.get("control_flow").get(0).get("op").asText());
     }
