@@ -31,7 +31,8 @@ import org.tessel.runtime.gpu.kernels.Softmax;
  * launches the layers compute ({@link WindowLayers#windowPlan}, {@link MoreLayers#reducePlan},
  * {@link AxisLayers#axisPlan}, the wrappers' {@code *Launch} functions), against the reference interpreter: data
  * movement, fills, ArgMax/ArgMin and Hardmax exactly, reductions and LogSoftmax within 1e-5 relative (f32 data;
- * 1e-2 for f16/bf16 data, which the reference rounds per op). Storage f32; integers as the device's i32.
+ * 1e-2 for f16/bf16 data, which the reference rounds per op). Storage f32, integers as the device's i32; the window
+ * copies of floating data once more in f16 storage (2-byte elements, Pad's constant in f16 bits), exactly.
  */
 class DataKernelsHostTest {
     private static final String MOVE_DISPATCH = """
@@ -77,6 +78,13 @@ class DataKernelsHostTest {
         return b.array();
     }
 
+    /** A floating tensor as f16 storage holds it. */
+    static byte[] f16(Tensor t) {
+        ByteBuffer b = ByteBuffer.allocate(2 * t.size()).order(ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < t.size(); i++) b.putShort(Float.floatToFloat16((float) t.getDouble(i)));
+        return b.array();
+    }
+
     static byte[] longs(long[] table) {
         ByteBuffer b = ByteBuffer.allocate(8 * table.length).order(ByteOrder.LITTLE_ENDIAN);
         for (long v : table) b.putLong(v);
@@ -99,8 +107,8 @@ class DataKernelsHostTest {
         assumeTrue(gxxAvailable(), "g++ is not on the PATH");
         List<DataNodeCases.Case> cases = DataNodeCases.load();
         assumeFalse(cases.isEmpty(), "ONNX node cases not found at " + DataNodeCases.folder() + "; skipping");
-        HostKernelRun move = new HostKernelRun(), reduce = new HostKernelRun(), axis = new HostKernelRun();
-        List<Pending> pending = new ArrayList<>();
+        HostKernelRun move = new HostKernelRun(), move16 = new HostKernelRun(), reduce = new HostKernelRun(), axis = new HostKernelRun();
+        List<Pending> pending = new ArrayList<>(), halves = new ArrayList<>();
         List<String> failures = new ArrayList<>();
         int constants = 0;
         for (DataNodeCases.Case c : cases) {
@@ -117,6 +125,12 @@ class DataKernelsHostTest {
                         KernelLaunch l = DataMoveKernels.windowLaunch(w.table(), w.edge(), w.fillBits());
                         if (DataMoveKernels.windowTotal(w.table()) > 0) move.launch(l, xb, yb, tb);
                         pending.add(new Pending(what, move, yb, want, true));
+                        if (x.dtype().isFloating()) { // the same copy of f16 storage: 2-byte elements, Pad's constant in f16 bits
+                            WindowLayers.Window w16 = WindowLayers.windowPlan(n, DType.F16);
+                            int xh = move16.buffer(f16(x)), yh = move16.buffer(new byte[outBytes / 2]), th = move16.buffer(longs(w16.table()));
+                            if (DataMoveKernels.windowTotal(w16.table()) > 0) move16.launch(DataMoveKernels.windowLaunch(w16.table(), w16.edge(), w16.fillBits()), xh, yh, th);
+                            halves.add(new Pending(what + " f16", move16, yh, want, true));
+                        }
                     }
                     case "GatherElements" -> {
                         WindowLayers.requireGatherElements(n);
@@ -175,9 +189,19 @@ class DataKernelsHostTest {
         results.put(move, move.run(Files.createDirectories(dir.resolve("datamove")), DataMoveKernels.source(4), MOVE_DISPATCH));
         results.put(reduce, reduce.run(Files.createDirectories(dir.resolve("reduce")), MoreKernels.source(DType.F32), REDUCE_DISPATCH));
         results.put(axis, axis.run(Files.createDirectories(dir.resolve("axis")), Softmax.source(DType.F32), AXIS_DISPATCH));
+        results.put(move16, move16.run(Files.createDirectories(dir.resolve("datamove16")), DataMoveKernels.source(2), MOVE_DISPATCH));
         for (Pending p : pending) compare(p, results.get(p.run()).get(p.buffer()), failures);
+        for (Pending p : halves) { // f16 storage moves the f16-rounded reference bit for bit
+            ByteBuffer b = ByteBuffer.wrap(results.get(move16).get(p.buffer())).order(ByteOrder.LITTLE_ENDIAN);
+            double[] g = new double[p.want().size()];
+            for (int i = 0; i < g.length; i++) g[i] = Float.float16ToFloat(b.getShort(2 * i));
+            float[] rounded = new float[g.length];
+            for (int i = 0; i < g.length; i++) rounded[i] = Tensor.round(DType.F16, (float) p.want().getDouble(i));
+            String why = mismatch(g, Tensor.ofFloats(DType.F32, p.want().shape(), rounded), true, 0);
+            if (why != null) failures.add(p.what() + " " + why);
+        }
         System.out.println("DataKernelsHostTest: " + pending.size() + " outputs compared (" + move.launches() + " data-movement, " + reduce.launches()
-                + " reduction, " + axis.launches() + " axis launches), " + constants + " build-time values");
+                + " reduction, " + axis.launches() + " axis launches; " + halves.size() + " window copies again in f16 storage), " + constants + " build-time values");
         assertEquals(List.of(), failures);
         assertTrue(pending.size() >= 200, pending.size() + " outputs compared");
     }
