@@ -27,7 +27,8 @@ import org.tessel.runtime.gpu.kernels.Softmax;
 
 /**
  * The kernels of {@link WindowLayers}, {@code tessel.reduce} and {@link AxisLayers} run on the host (g++ over the
- * threaded CUDA shim, one compile per kernel source) on every ONNX node case of their ops, with the tables and
+ * threaded CUDA shim, one compile per kernel source) on every ONNX node case of their ops and the synthetic cases of
+ * {@link DataNodeCases#synthetic} (block-per-row shapes, NaN and ties, crops, negative steps), with the tables and
  * launches the layers compute ({@link WindowLayers#windowPlan}, {@link MoreLayers#reducePlan},
  * {@link AxisLayers#axisPlan}, the wrappers' {@code *Launch} functions), against the reference interpreter: data
  * movement, fills, ArgMax/ArgMin and Hardmax exactly, reductions and LogSoftmax within 1e-5 relative (f32 data;
@@ -105,8 +106,9 @@ class DataKernelsHostTest {
 
     @Test void kernelsMatchTheReferenceOnTheNodeCases(@TempDir Path dir) throws Exception {
         assumeTrue(gxxAvailable(), "g++ is not on the PATH");
-        List<DataNodeCases.Case> cases = DataNodeCases.load();
+        List<DataNodeCases.Case> cases = new ArrayList<>(DataNodeCases.load());
         assumeFalse(cases.isEmpty(), "ONNX node cases not found at " + DataNodeCases.folder() + "; skipping");
+        cases.addAll(DataNodeCases.synthetic());
         HostKernelRun move = new HostKernelRun(), move16 = new HostKernelRun(), reduce = new HostKernelRun(), axis = new HostKernelRun();
         List<Pending> pending = new ArrayList<>(), halves = new ArrayList<>();
         List<String> failures = new ArrayList<>();

@@ -2,6 +2,7 @@ package org.tessel.runtime.gpu.engine;
 
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Tag;
@@ -28,8 +29,9 @@ class DataLayersGpuTest {
     }
 
     @Test void layersMatchTheReferenceOnTheNodeCases() throws Exception {
-        List<DataNodeCases.Case> cases = DataNodeCases.load();
+        List<DataNodeCases.Case> cases = new ArrayList<>(DataNodeCases.load());
         assumeFalse(cases.isEmpty(), "ONNX node cases not found at " + DataNodeCases.folder() + "; skipping");
+        cases.addAll(DataNodeCases.synthetic());
         CudaContext ctx = GpuTestSupport.requireGpu();
         GpuTestSupport.Checks checks = new GpuTestSupport.Checks();
         int built = 0;

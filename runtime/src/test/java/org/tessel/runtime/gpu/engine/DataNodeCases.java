@@ -13,6 +13,7 @@ import java.util.stream.Stream;
 import org.tessel.api.Tensor;
 import org.tessel.ir.Graph;
 import org.tessel.ir.Node;
+import org.tessel.ir.Value;
 import org.tessel.ir.onnx.OnnxImporter;
 import org.tessel.ir.onnx.OnnxTensors;
 
@@ -79,6 +80,67 @@ final class DataNodeCases {
             if (!c.nodes().isEmpty()) return c;
         }
         return null;
+    }
+
+    /**
+     * Cases the node tests lack, built here with seeded random data: shapes large enough for the block-per-row kernels
+     * (reductions with R >= 64 and the last axis, LogSoftmax along a middle axis), every reduction kind over a
+     * non-contiguous axis set, NaN and ties for ArgMax/ArgMin (select_last_index) and Hardmax, Pad with crops in every
+     * mode, Slice with negative steps, Expand of a lower rank.
+     */
+    static List<Case> synthetic() {
+        java.util.SplittableRandom r = new java.util.SplittableRandom(12);
+        List<Case> out = new ArrayList<>();
+        for (String op : List.of("ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceSumSquare", "ReduceL1", "ReduceL2", "ReduceLogSum",
+                "ReduceLogSumExp")) {
+            boolean positive = op.equals("ReduceLogSum") || op.equals("ReduceProd");
+            out.add(single("rows_" + op, op, org.tessel.api.Attributes.builder().put("keepdims", 0L).build(), r, positive, new int[] {3, 300}, 1L));
+            out.add(single("strided_" + op, op, org.tessel.api.Attributes.empty(), r, positive, new int[] {2, 5, 3, 4}, 0L, 2L));
+        }
+        out.add(single("logsoftmax_mid", "LogSoftmax", org.tessel.api.Attributes.builder().put("axis", 1L).build(), r, false, new int[] {2, 70, 5}));
+        out.add(single("logsoftmax_rows", "LogSoftmax", org.tessel.api.Attributes.empty(), r, false, new int[] {4, 1000}));
+        out.add(single("hardmax_mid", "Hardmax", org.tessel.api.Attributes.builder().put("axis", 1L).build(), r, false, new int[] {3, 6, 4}));
+        for (String op : List.of("ArgMax", "ArgMin"))
+            for (long last : new long[] {0, 1})
+                out.add(single(op + "_last" + last, op, org.tessel.api.Attributes.builder().put("axis", 1L).put("keepdims", 0L).put("select_last_index", last).build(),
+                        r, false, new int[] {3, 7, 5}));
+        for (String mode : List.of("constant", "reflect", "edge", "wrap")) {
+            org.tessel.ir.NetworkBuilder b = new org.tessel.ir.NetworkBuilder("pad_" + mode);
+            Value x = b.input("x", org.tessel.api.DType.F32, 2, 5, 6);
+            List<Value> ins = new ArrayList<>(List.of(x, b.longs("pads", 0, 3, -2, 0, -1, 4)));
+            if (mode.equals("constant")) ins.add(b.constant("cv", org.tessel.api.Shape.scalar(), -1.5f));
+            b.output(b.name("pad").op("Pad", org.tessel.api.Attributes.builder().put("mode", mode).build(), ins.toArray(Value[]::new)));
+            out.add(new Case("synthetic_pad_" + mode, b.build(), Map.of("x", withTies(r, org.tessel.api.Shape.of(2, 5, 6), false))));
+        }
+        org.tessel.ir.NetworkBuilder b = new org.tessel.ir.NetworkBuilder("slice_back");
+        Value x = b.input("x", org.tessel.api.DType.F32, 4, 9, 5);
+        b.output(b.name("slice").op("Slice", org.tessel.api.Attributes.empty(), x, b.longs("st", 8, -1), b.longs("en", 0, -100), b.longs("ax", 1, 2), b.longs("sp", -3, -2)));
+        Value e = b.input("e", org.tessel.api.DType.F32, 5, 1);
+        b.output(b.name("expand").op("Expand", org.tessel.api.Attributes.empty(), e, b.longs("to", 2, 1, 5, 3)));
+        out.add(new Case("synthetic_slice_expand", b.build(), Map.of("x", withTies(r, org.tessel.api.Shape.of(4, 9, 5), false),
+                "e", withTies(r, org.tessel.api.Shape.of(5, 1), false))));
+        return out;
+    }
+
+    private static Case single(String name, String op, org.tessel.api.Attributes attrs, java.util.SplittableRandom r, boolean positive, int[] dims, long... axes) {
+        org.tessel.ir.NetworkBuilder b = new org.tessel.ir.NetworkBuilder(name);
+        Value x = b.input("x", org.tessel.api.DType.F32, dims);
+        List<Value> ins = new ArrayList<>(List.of(x));
+        if (axes.length > 0) ins.add(b.longs("axes", axes));
+        b.output(b.name(name).op(op, attrs, ins.toArray(Value[]::new)));
+        Tensor data = withTies(r, org.tessel.api.Shape.of(dims), positive);
+        if (op.startsWith("Arg") || op.equals("Hardmax")) for (int i = 3; i < data.size(); i += 11) data.floats()[i] = Float.NaN; // rows with one NaN, some with two
+        return new Case("synthetic_" + name, b.build(), Map.of("x", data));
+    }
+
+    /** Values in [-2, 2) (or [0.5, 1.5) for logs and products), a quarter of them repeating one value (ties). */
+    private static Tensor withTies(java.util.SplittableRandom r, org.tessel.api.Shape s, boolean positive) {
+        float[] v = new float[(int) s.numElements()];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = positive ? (float) (0.5 + r.nextDouble()) : (float) (r.nextDouble() * 4 - 2);
+            if (r.nextInt(4) == 0) v[i] = positive ? 1.25f : 1.75f;
+        }
+        return Tensor.ofFloats(org.tessel.api.DType.F32, s, v);
     }
 
     private static Map<String, Tensor> inputsOf(Graph g, Map<String, Tensor> data) {
