@@ -221,7 +221,9 @@ final class MoreLayers {
                 else red *= d[i];
             }
         } else {
-            for (int dd : d) outer *= dd; // noop_with_empty_axes: the identity, a reduction over nothing
+            // noop_with_empty_axes: the identity for every kind (the reference copies x), a sum over one element each
+            for (int dd : d) outer *= dd;
+            op = MoreKernels.ReduceOp.SUM;
         }
         if (y.type().numElements() != outer * inner) throw GpuEngineException.unsupported(n, "output " + y.type().shape() + " does not hold " + outer * inner + " elements");
         return new ReducePlan(op, outer, red, inner, false, null, null);

@@ -97,6 +97,8 @@ final class DataNodeCases {
             out.add(single("rows_" + op, op, org.tessel.api.Attributes.builder().put("keepdims", 0L).build(), r, positive, new int[] {3, 300}, 1L));
             out.add(single("strided_" + op, op, org.tessel.api.Attributes.empty(), r, positive, new int[] {2, 5, 3, 4}, 0L, 2L));
         }
+        for (String op : List.of("ReduceL2", "ReduceSumSquare", "ReduceLogSum")) // no axes with noop_with_empty_axes: the identity, not a one-element reduction
+            out.add(single("noop_" + op, op, org.tessel.api.Attributes.builder().put("noop_with_empty_axes", 1L).build(), r, op.equals("ReduceLogSum"), new int[] {2, 3}));
         out.add(single("logsoftmax_mid", "LogSoftmax", org.tessel.api.Attributes.builder().put("axis", 1L).build(), r, false, new int[] {2, 70, 5}));
         out.add(single("logsoftmax_rows", "LogSoftmax", org.tessel.api.Attributes.empty(), r, false, new int[] {4, 1000}));
         out.add(single("hardmax_mid", "Hardmax", org.tessel.api.Attributes.builder().put("axis", 1L).build(), r, false, new int[] {3, 6, 4}));
