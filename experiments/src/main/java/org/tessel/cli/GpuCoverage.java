@@ -33,8 +33,10 @@ import org.tessel.tactics.TacticCatalog;
  * of that op. A tactic's support is decided on nodes ({@link Tactic#appliesTo}, {@link
  * Tactic#whyNot} at some precision and layout), not declared per op, so real nodes are asked:
  * every node of the tiny zoo models, before and after the standard pipeline (which makes the fused
- * and reformat nodes), and of ONNX's node test cases when a folder of them is given. An op with no
- * such node is reported as unprobed rather than guessed. Every catalogue GPU id has a GPU
+ * and reformat nodes), and of ONNX's node test cases when a folder of them is given (plus the nodes
+ * constant folding removes from them, such as Shape and ConstantOfShape, taken from an unfolded import,
+ * and a Constant node built from its schema, since imports turn every Constant into a value). An op
+ * with no such node is reported as unprobed rather than guessed. Every catalogue GPU id has a GPU
  * implementation (the runtime's tactic-vocabulary lint test checks it), so a supporting catalogue
  * tactic is a kernel the GPU builder builds.
  */
