@@ -33,6 +33,9 @@ public final class DataMovementTactics {
     public static final Set<String> REDUCTIONS = Set.of("ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceSumSquare",
             "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp");
 
+    /** The reductions tessel.reduce computes on integer data: exactly, in 64 bits, as the reference does. */
+    public static final List<String> INTEGER_REDUCTIONS = List.of("ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceSumSquare", "ReduceL1");
+
     /** The most axes the GPU's window-copy and GatherElements kernels take (DataMoveKernels.MAX_RANK). */
     public static final int MAX_RANK = 8;
 
@@ -111,8 +114,11 @@ public final class DataMovementTactics {
             n -> op(n, REDUCTIONS), FLOAT, BOTH, (n, p, l) -> {
                 if (PoolTactics.spatialMean(n)) return "a ReduceMean over the spatial axes runs as tessel.pool.global";
                 org.tessel.api.DType t = n.input(0).type().dtype();
-                boolean boolExtreme = t == org.tessel.api.DType.BOOL && (n.opName().equals("ReduceMax") || n.opName().equals("ReduceMin"));
-                if (!t.isFloating() && !boolExtreme) return "reduces floating data only, and bool in ReduceMax and ReduceMin (got " + t.text() + ")";
+                boolean extreme = n.opName().equals("ReduceMax") || n.opName().equals("ReduceMin");
+                if (t == org.tessel.api.DType.BOOL ? !extreme : t.isInteger() ? !INTEGER_REDUCTIONS.contains(n.opName()) : !t.isFloating())
+                    return "reduces floating data; integers in " + String.join(", ", INTEGER_REDUCTIONS) + "; bool in ReduceMax, ReduceMin (got " + t.text() + ")";
+                if (t == org.tessel.api.DType.I64 && extreme && n.input(0).type().numElements() == 0 && n.output().type().numElements() > 0)
+                    return "an empty " + n.opName() + " of i64 data: its identity does not fit the device's i32 integers";
                 if (n.numInputs() > 1 && n.input(1) != null && !n.input(1).isConstant()) return "needs constant axes";
                 return n.input(0).type().rank() >= 3 && channelsLast(n) ? "reduces channels-first tensors only (got nhwc)" : null;
             }, 0.5, 0.75, 1, true));
@@ -189,9 +195,8 @@ public final class DataMovementTactics {
 
     /** ArgMax and ArgMin: the index of the extreme along one axis, i32 on the device. */
     private static StreamingTactic argReduce(String id, String onnxOp) {
-        return new StreamingTactic(new StreamingTactic.Config(id, "Tessel " + onnxOp + " along one axis (keepdims, select_last_index; NaN counts as the extreme)", onnxOp,
+        return new StreamingTactic(new StreamingTactic.Config(id, "Tessel " + onnxOp + " along one axis (keepdims, select_last_index; NaN counts as the extreme; integers compared exactly)", onnxOp,
                 n -> op(n, Set.of(onnxOp)), FLOAT, BOTH, (n, p, l) -> {
-                    if (!n.input(0).type().dtype().isFloating()) return "searches floating data only (got " + n.input(0).type().dtype().text() + ")";
                     int r = n.input(0).type().rank();
                     long a = n.attrs().getInt("axis", 0);
                     if (n.input(0).type().shape().dim((int) (a < 0 ? a + r : a)) == 0) return "needs a non-empty axis";

@@ -12,7 +12,8 @@ import org.tessel.runtime.gpu.kernels.Softmax;
  * The softmax family's other members along any one axis, as the reference defines them (opset 13): {@code tessel.logsoftmax}
  * (LogSoftmax), {@code tessel.hardmax} (Hardmax: 1 at the first maximum), {@code tessel.argmax} / {@code tessel.argmin}
  * (ArgMax / ArgMin with keepdims and select_last_index; the i64 result lives as i32 on the device, as every integer
- * does). The tensor is seen as [outer, axis, inner] ({@link #axisPlan}, no GPU needed); floating, channels-first data.
+ * does). The tensor is seen as [outer, axis, inner] ({@link #axisPlan}, no GPU needed); floating, channels-first data
+ * (ArgMax and ArgMin also take integers, compared exactly).
  */
 public final class AxisLayers implements TacticImplementation {
     @Override public List<String> tacticIds() { return List.of(GpuTactics.LOGSOFTMAX, GpuTactics.HARDMAX, GpuTactics.ARGMAX, GpuTactics.ARGMIN); }
@@ -39,11 +40,9 @@ public final class AxisLayers implements TacticImplementation {
     static AxisPlan axisPlan(Node n) {
         if (idOf(n) == null) throw GpuEngineException.unsupported(n, "op " + n.opName() + " is not LogSoftmax, Hardmax, ArgMax or ArgMin");
         Value x = n.input(0);
-        if (!x.type().dtype().isFloating())
-            throw GpuEngineException.unsupported(n, n.opName() + " of " + x.type().dtype().text() + " data %" + x.name() + " (supported: floating data)");
+        boolean arg = n.opName().startsWith("Arg"); // the IR gives LogSoftmax and Hardmax floating data, ArgMax and ArgMin floating or integer data
         if (x.type().rank() >= 3 && x.type().layout() == Layout.NHWC) throw GpuEngineException.unsupported(n, n.opName() + " of a channels-last value (supported: channels-first)");
         int[] d = x.type().shape().dims();
-        boolean arg = n.opName().startsWith("Arg");
         int axis = Operands.axis(n, n.attrs().getInt("axis", arg ? 0 : -1), d.length);
         if (d[axis] == 0) throw GpuEngineException.unsupported(n, n.opName() + " along the empty axis " + axis + " of " + x.type().shape());
         return new AxisPlan(Operands.prod(d, 0, axis), d[axis], Operands.prod(d, axis + 1, d.length));
@@ -60,7 +59,7 @@ public final class AxisLayers implements TacticImplementation {
             case GpuTactics.LOGSOFTMAX -> Operands.layer(e, n, id, y, s -> Softmax.logSoftmax(e.kernels(), t, xb, yb, p.outer(), p.len(), p.inner(), s));
             case GpuTactics.HARDMAX -> Operands.layer(e, n, id, y, s -> Softmax.hardmax(e.kernels(), t, xb, yb, p.outer(), p.len(), p.inner(), s));
             default -> Operands.layer(e, n, id, y,
-                    s -> Softmax.argReduce(e.kernels(), t, xb, yb, p.outer(), p.len(), p.inner(), id.equals(GpuTactics.ARGMIN), last, s));
+                    s -> Softmax.argReduce(e.kernels(), t, xb, yb, p.outer(), p.len(), p.inner(), id.equals(GpuTactics.ARGMIN), last, x.type().dtype().isInteger(), s));
         };
     }
 }

@@ -21,7 +21,8 @@ import org.tessel.runtime.gpu.kernels.MoreKernels;
  *       nearest_mode) or linear (no antialias, exclude_outside 0), coordinate modes half_pixel,
  *       pytorch_half_pixel, half_pixel_symmetric, align_corners, asymmetric; scales or sizes
  *       constant. The taps are computed on the host exactly as the reference (ResizeOp) does.</li>
- *   <li>Every Reduce* op ({@code tessel.reduce}) of floating data, any axes, keepdims and
+ *   <li>Every Reduce* op ({@code tessel.reduce}) of floating data (integers exactly in the kinds the reference
+ *       computes exactly, bool in Max and Min), any axes, keepdims and
  *       noop_with_empty_axes: one contiguous run of axes (size-1 axes in between allowed) as [outer, R,
  *       inner], any other set through a per-axis table; empty reductions give the kind's identity;
  *       ReduceMean over {2, 3} of a rank-4 tensor stays a global average pool ({@link PoolLayers}).</li>
@@ -182,10 +183,14 @@ final class MoreLayers {
         int r = d.length;
         MoreKernels.ReduceOp op = MoreKernels.ReduceOp.of(n.opName());
         if (op == null || n.body() != null) throw GpuEngineException.unsupported(n, "op " + n.opName() + " is not a reduction (" + String.join(", ", new TreeSet<>(REDUCE_OPS)) + ")");
-        // bool lives on the device as 0/1 in the storage type, so its maximum and minimum are the float kernels'
-        if (!x.type().dtype().isFloating() && !(x.type().dtype() == DType.BOOL && (op == MoreKernels.ReduceOp.MAX || op == MoreKernels.ReduceOp.MIN)))
-            throw GpuEngineException.unsupported(n, n.opName() + " of " + x.type().dtype().text() + " data %" + x.name()
-                    + " (supported: floating data, and bool for ReduceMax and ReduceMin)");
+        // bool lives on the device as 0/1 in the storage type, so its maximum and minimum are the float kernels'; integers
+        // (i32 on the device) take the exact 64-bit kernel, for the kinds the reference computes exactly
+        DType dt = x.type().dtype();
+        boolean integer = dt.isInteger();
+        if (dt == DType.BOOL ? op != MoreKernels.ReduceOp.MAX && op != MoreKernels.ReduceOp.MIN
+                : integer ? !MoreKernels.INTEGER_KINDS.contains(op) : !dt.isFloating())
+            throw GpuEngineException.unsupported(n, n.opName() + " of " + dt.text() + " data %" + x.name()
+                    + " (supported: floating data; integers in ReduceSum, ReduceMax, ReduceMin, ReduceProd, ReduceSumSquare, ReduceL1; bool in ReduceMax, ReduceMin)");
         long[] axes = n.attrs().has("axes") ? n.attrs().getInts("axes") : null;
         if (axes == null && n.numInputs() > 1 && n.input(1) != null) {
             Value av = n.input(1);
@@ -207,13 +212,17 @@ final class MoreLayers {
             int lo = set.first(), hi = set.last();
             boolean contiguous = true;
             for (int i = lo; i <= hi; i++) if (!set.contains(i) && d[i] != 1) contiguous = false;
-            if (!contiguous) {
+            if (!contiguous || integer) {
                 boolean[] reduced = new boolean[r];
                 for (int a : set) reduced[a] = true;
                 long kept = 1;
                 for (int i = 0; i < r; i++) if (!reduced[i]) kept *= d[i];
                 if (y.type().numElements() != kept) throw GpuEngineException.unsupported(n, "output " + y.type().shape() + " does not hold " + kept + " elements");
-                return new ReducePlan(op, 0, 0, 0, false, d.clone(), reduced);
+                ReducePlan p = new ReducePlan(op, 0, 0, 0, false, d.clone(), reduced);
+                if (integer && reducedCount(p) == 0 && kept > 0 && identity(op, dt) != (int) identity(op, dt))
+                    throw GpuEngineException.unsupported(n, "an empty " + n.opName() + " of " + dt.text() + " data: its identity " + identity(op, dt)
+                            + " does not fit the device's i32 integers");
+                return p;
             }
             for (int i = 0; i < r; i++) {
                 if (i < lo) outer *= d[i];
@@ -224,6 +233,7 @@ final class MoreLayers {
             // noop_with_empty_axes: the identity for every kind (the reference copies x), a sum over one element each
             for (int dd : d) outer *= dd;
             op = MoreKernels.ReduceOp.SUM;
+            if (integer) return new ReducePlan(op, 0, 0, 0, false, d.clone(), new boolean[r]);
         }
         if (y.type().numElements() != outer * inner) throw GpuEngineException.unsupported(n, "output " + y.type().shape() + " does not hold " + outer * inner + " elements");
         return new ReducePlan(op, outer, red, inner, false, null, null);
@@ -235,11 +245,18 @@ final class MoreLayers {
         DeviceBuffer xb = e.activation(x), yb = e.activation(y);
         DType t = e.storage();
         long r = rp.strided() ? reducedCount(rp) : rp.red();
-        if (r == 0 && x.type().dtype() == DType.BOOL) {
-            // an empty bool maximum is false and an empty minimum true (the reference's), not the float kernels' -inf / +inf
-            long bits = WindowLayers.bits(n, org.tessel.api.Tensor.scalar(DType.F32, rp.op() == MoreKernels.ReduceOp.MIN ? 1 : 0), DType.F32, t);
+        DType dt = x.type().dtype();
+        if (r == 0 && !dt.isFloating()) {
+            // an empty integer or bool reduction is the reference's identity for the type (an empty bool maximum is false),
+            // not the float kernels' -inf / +inf: a fill
+            long bits = WindowLayers.bits(n, org.tessel.api.Tensor.ofLongs(DType.I64, org.tessel.api.Shape.scalar(), identity(rp.op(), dt)), dt, t);
             long total = y.type().numElements();
-            return Operands.layer(e, n, GpuTactics.REDUCE, y, s -> org.tessel.runtime.gpu.kernels.DataMoveKernels.fill(e.kernels(), t.bytes(), yb, total, bits, s));
+            int eb = WindowLayers.elementBytes(y, t);
+            return Operands.layer(e, n, GpuTactics.REDUCE, y, s -> org.tessel.runtime.gpu.kernels.DataMoveKernels.fill(e.kernels(), eb, yb, total, bits, s));
+        }
+        if (dt.isInteger()) {
+            DeviceBuffer tb = e.shared(y, "reduce:table", () -> WindowLayers.longs(MoreKernels.stridedReduceTable(rp.dims(), rp.reduced())));
+            return Operands.layer(e, n, GpuTactics.REDUCE, y, s -> MoreKernels.reduceStridedI32(e.kernels(), t, rp.op(), xb, yb, tb, rp.dims(), rp.reduced(), s));
         }
         if (rp.strided()) {
             DeviceBuffer tb = e.shared(y, "reduce:table", () -> WindowLayers.longs(MoreKernels.stridedReduceTable(rp.dims(), rp.reduced())));
@@ -248,6 +265,16 @@ final class MoreLayers {
         return new Layer() {
             @Override public LayerPlan plan() { return e.plan(n, GpuTactics.REDUCE, y); }
             @Override public void enqueue(CudaStream s) { MoreKernels.reduce(e.kernels(), t, rp.op(), xb, yb, rp.outer(), rp.red(), rp.inner(), s); }
+        };
+    }
+
+    /** The reference's result of an empty integer (or bool) reduction: the type's lowest value for Max, highest for Min, 1 for Prod, else 0. */
+    static long identity(MoreKernels.ReduceOp op, DType t) {
+        return switch (op) {
+            case MAX -> switch (t) { case I8 -> Byte.MIN_VALUE; case I32 -> Integer.MIN_VALUE; case I64 -> Long.MIN_VALUE; default -> 0; };
+            case MIN -> switch (t) { case I8 -> Byte.MAX_VALUE; case U8 -> 255; case I32 -> Integer.MAX_VALUE; case BOOL -> 1; default -> Long.MAX_VALUE; };
+            case PROD -> 1;
+            default -> 0;
         };
     }
 

@@ -65,16 +65,18 @@ public final class Softmax {
         l.run(kernel(kc, t, l.function()), stream, x, y);
     }
 
-    /** ArgMax (ArgMin when {@code min}) over the middle axis of [outer, len, inner] into i32 [outer, inner]. */
-    public static KernelLaunch argLaunch(long outer, long len, long inner, boolean min, boolean selectLast) {
+    /** ArgMax (ArgMin when {@code min}) over the middle axis of [outer, len, inner] into i32 [outer, inner]; {@code integer}: i32 data, compared exactly. */
+    public static KernelLaunch argLaunch(long outer, long len, long inner, boolean min, boolean selectLast, boolean integer) {
         requireExtents(min ? "tessel.argmin" : "tessel.argmax", outer, len, inner);
-        return new KernelLaunch("tessel_arg_reduce", Launch.gridFor(outer * inner, 256), 256, outer, len, inner, min ? 1 : 0, selectLast ? 1 : 0);
+        return new KernelLaunch(integer ? "tessel_arg_reduce_i32" : "tessel_arg_reduce", Launch.gridFor(outer * inner, 256), 256, outer, len, inner, min ? 1 : 0,
+                selectLast ? 1 : 0);
     }
 
+    /** As {@link #argLaunch}; x is in storage {@code t}, or i32 when {@code integer}. */
     public static void argReduce(KernelCompiler kc, DType t, DeviceBuffer x, DeviceBuffer y, long outer, long len, long inner, boolean min, boolean selectLast,
-                                 CudaStream stream) {
-        KernelLaunch l = argLaunch(outer, len, inner, min, selectLast);
-        check(x, t, outer * len * inner, "arg-reduce input");
+                                 boolean integer, CudaStream stream) {
+        KernelLaunch l = argLaunch(outer, len, inner, min, selectLast, integer);
+        check(x, integer ? DType.I32 : t, outer * len * inner, "arg-reduce input");
         check(y, DType.I32, outer * inner, "arg-reduce output");
         if (outer * inner == 0) return;
         l.run(kernel(kc, t, l.function()), stream, x, y);

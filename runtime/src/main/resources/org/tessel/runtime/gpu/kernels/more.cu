@@ -136,6 +136,36 @@ extern "C" __global__ void tessel_reduce_strided(const T* __restrict__ x, T* __r
     }
 }
 
+// integer data (the device's i32): the kinds the reference computes exactly in 64 bits (0 sum, 2 max, 3 min, 4 prod,
+// 5 sum of squares, 6 L1) over any axis set of the strided table (R >= 1), stored as i32 (i8 and u8 data reach here only
+// in max and min, whose results are elements).
+extern "C" __global__ void tessel_reduce_strided_i32(const int* __restrict__ x, int* __restrict__ y, const long long* __restrict__ tab,
+                                                     long long nk, long long nr, long long total, long long R, long long op) {
+    const long long* rt = tab + 2 * nk;
+    for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < total; i += (long long) gridDim.x * blockDim.x) {
+        long long rem = i, base = 0;
+        for (long long a = nk - 1; a >= 0; a--) { base += (rem % tab[2 * a]) * tab[2 * a + 1]; rem /= tab[2 * a]; }
+        unsigned long long acc = op == 4 ? 1ull : 0ull; // unsigned: wraps as Java's long arithmetic does
+        long long best = 0;
+        for (long long k = 0; k < R; k++) {
+            long long r = k, off = base;
+            for (long long b = nr - 1; b >= 0; b--) { off += (r % rt[2 * b]) * rt[2 * b + 1]; r /= rt[2 * b]; }
+            long long v = x[off];
+            if (k == 0) best = v;
+            switch (op) {
+                case 2: best = v > best ? v : best; break;
+                case 3: best = v < best ? v : best; break;
+                case 4: acc *= (unsigned long long) v; break;
+                case 5: acc += (unsigned long long) (v * v); break;
+                case 6: acc += (unsigned long long) (v < 0 ? -v : v); break;
+                default: acc += (unsigned long long) v; break;
+            }
+        }
+        long long out = op == 2 || op == 3 ? best : (long long) acc;
+        y[i] = (int) out;
+    }
+}
+
 // tessel.batchnorm (inference): y = x * a[c] + b[c], a = scale / sqrt(var + eps), b = bias - mean * a (f32, from the host).
 extern "C" __global__ void tessel_batchnorm(const T* __restrict__ x, T* __restrict__ y, const float* __restrict__ a, const float* __restrict__ b,
                                             long long total, int C, long long inner, int nhwc) {

@@ -85,3 +85,21 @@ extern "C" __global__ void tessel_hardmax(const T* __restrict__ x, T* __restrict
         for (long long k = 0; k < R; k++) ST_T(yr, k * inner, k == best ? 1.0f : 0.0f);
     }
 }
+
+// tessel.argmax / tessel.argmin of integer data (the device's i32), compared exactly.
+extern "C" __global__ void tessel_arg_reduce_i32(const int* __restrict__ x, int* __restrict__ y, long long outer, long long R, long long inner,
+                                                 long long isMin, long long selectLast) {
+    long long total = outer * inner;
+    for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < total; i += (long long) gridDim.x * blockDim.x) {
+        long long o = i / inner, j = i % inner;
+        const int* xr = x + o * R * inner + j;
+        long long best = 0;
+        int b = xr[0];
+        for (long long k = 1; k < R; k++) {
+            int v = xr[k * inner];
+            bool better = isMin ? (v < b || (selectLast && v == b)) : (v > b || (selectLast && v == b));
+            if (better) { best = k; b = v; }
+        }
+        y[i] = (int) best;
+    }
+}

@@ -45,12 +45,14 @@ class DataKernelsHostTest {
             if (fn == "tessel_reduce_rows") k = [&] { tessel_reduce_rows((const T*) P[0], (T*) P[1], S[0], S[1], S[2]); };
             else if (fn == "tessel_reduce_cols") k = [&] { tessel_reduce_cols((const T*) P[0], (T*) P[1], S[0], S[1], S[2], S[3]); };
             else if (fn == "tessel_reduce_strided") k = [&] { tessel_reduce_strided((const T*) P[0], (T*) P[1], (const long long*) P[2], S[0], S[1], S[2], S[3], S[4]); };
+            else if (fn == "tessel_reduce_strided_i32") k = [&] { tessel_reduce_strided_i32((const int*) P[0], (int*) P[1], (const long long*) P[2], S[0], S[1], S[2], S[3], S[4]); };
             """;
     private static final String AXIS_DISPATCH = """
             if (fn == "tessel_logsoftmax_rows") k = [&] { tessel_logsoftmax_rows((const T*) P[0], (T*) P[1], S[0], S[1]); };
             else if (fn == "tessel_logsoftmax_cols") k = [&] { tessel_logsoftmax_cols((const T*) P[0], (T*) P[1], S[0], S[1], S[2]); };
             else if (fn == "tessel_hardmax") k = [&] { tessel_hardmax((const T*) P[0], (T*) P[1], S[0], S[1], S[2]); };
             else if (fn == "tessel_arg_reduce") k = [&] { tessel_arg_reduce((const T*) P[0], (int*) P[1], S[0], S[1], S[2], S[3], S[4]); };
+            else if (fn == "tessel_arg_reduce_i32") k = [&] { tessel_arg_reduce_i32((const int*) P[0], (int*) P[1], S[0], S[1], S[2], S[3], S[4]); };
             """;
 
     /** An output to compare once its kernel source ran: the buffer, the reference's tensor, exact or within tolerance. */
@@ -160,7 +162,8 @@ class DataKernelsHostTest {
                         KernelLaunch l = switch (n.opName()) {
                             case "LogSoftmax" -> Softmax.logSoftmaxLaunch(p.outer(), p.len(), p.inner());
                             case "Hardmax" -> Softmax.hardmaxLaunch(p.outer(), p.len(), p.inner());
-                            default -> Softmax.argLaunch(p.outer(), p.len(), p.inner(), n.opName().equals("ArgMin"), n.attrs().getInt("select_last_index", 0) != 0);
+                            default -> Softmax.argLaunch(p.outer(), p.len(), p.inner(), n.opName().equals("ArgMin"), n.attrs().getInt("select_last_index", 0) != 0,
+                                    x.dtype().isInteger());
                         };
                         if (p.outer() * p.inner() > 0) axis.launch(l, xb, yb);
                         pending.add(new Pending(what, axis, yb, want, !n.opName().equals("LogSoftmax")));
@@ -168,15 +171,18 @@ class DataKernelsHostTest {
                     default -> {
                         MoreLayers.ReducePlan p = MoreLayers.reducePlan(n, false);
                         long r = p.strided() ? MoreLayers.reducedCount(p) : p.red();
-                        if (r == 0 && x.dtype() == DType.BOOL) { // the layer's fill of the bool identity
+                        if (r == 0 && !x.dtype().isFloating()) { // the layer's fill of the integer or bool identity
                             int yb = move.buffer(new byte[outBytes]);
-                            long bits = WindowLayers.bits(n, Tensor.scalar(DType.F32, p.op() == MoreKernels.ReduceOp.MIN ? 1 : 0), DType.F32, DType.F32);
+                            long bits = WindowLayers.bits(n, Tensor.ofLongs(DType.I64, org.tessel.api.Shape.scalar(), MoreLayers.identity(p.op(), x.dtype())), x.dtype(), DType.F32);
                             if (outBytes > 0) move.launch(DataMoveKernels.fillLaunch(outBytes / 4, bits), yb);
                             pending.add(new Pending(what, move, yb, want, true));
                             continue;
                         }
                         int xb = reduce.buffer(device(x)), yb = reduce.buffer(new byte[outBytes]);
-                        if (p.strided()) {
+                        if (x.dtype().isInteger()) {
+                            int tb = reduce.buffer(longs(MoreKernels.stridedReduceTable(p.dims(), p.reduced())));
+                            if (outBytes > 0) reduce.launch(MoreKernels.stridedReduceI32Launch(p.op(), p.dims(), p.reduced()), xb, yb, tb);
+                        } else if (p.strided()) {
                             int tb = reduce.buffer(longs(MoreKernels.stridedReduceTable(p.dims(), p.reduced())));
                             if (outBytes > 0) reduce.launch(MoreKernels.stridedReduceLaunch(p.op(), p.dims(), p.reduced()), xb, yb, tb);
                         } else if (p.outer() * p.inner() > 0) {

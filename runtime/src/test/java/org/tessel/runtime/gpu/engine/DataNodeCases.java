@@ -99,6 +99,17 @@ final class DataNodeCases {
         }
         for (String op : List.of("ReduceL2", "ReduceSumSquare", "ReduceLogSum")) // no axes with noop_with_empty_axes: the identity, not a one-element reduction
             out.add(single("noop_" + op, op, org.tessel.api.Attributes.builder().put("noop_with_empty_axes", 1L).build(), r, op.equals("ReduceLogSum"), new int[] {2, 3}));
+        // integer data: the exact kernels (ties for ArgMin / ArgMax), i8 data, an empty i32 minimum (the type's highest value)
+        out.add(integers("int_sum", "ReduceSum", org.tessel.api.DType.I32, org.tessel.api.Attributes.empty(), r, new int[] {3, 4, 5}, 1L));
+        out.add(integers("int_max_strided", "ReduceMax", org.tessel.api.DType.I64, org.tessel.api.Attributes.builder().put("keepdims", 0L).build(), r, new int[] {3, 4, 5}, 0L, 2L));
+        out.add(integers("int_prod", "ReduceProd", org.tessel.api.DType.I64, org.tessel.api.Attributes.empty(), r, new int[] {2, 3}, 1L));
+        out.add(integers("int_max_i8", "ReduceMax", org.tessel.api.DType.I8, org.tessel.api.Attributes.empty(), r, new int[] {2, 6}, 1L));
+        out.add(integers("int_l1", "ReduceL1", org.tessel.api.DType.I32, org.tessel.api.Attributes.empty(), r, new int[] {4, 70}, 1L));
+        out.add(integers("int_sumsquare_all", "ReduceSumSquare", org.tessel.api.DType.I64, org.tessel.api.Attributes.empty(), r, new int[] {3, 5}));
+        out.add(integers("int_min_empty", "ReduceMin", org.tessel.api.DType.I32, org.tessel.api.Attributes.empty(), r, new int[] {2, 0}, 1L));
+        out.add(integers("int_argmin_last", "ArgMin", org.tessel.api.DType.I64, org.tessel.api.Attributes.builder().put("axis", 1L).put("select_last_index", 1L).build(), r,
+                new int[] {3, 9, 2}));
+        out.add(integers("int_argmax", "ArgMax", org.tessel.api.DType.I32, org.tessel.api.Attributes.builder().put("axis", -1L).build(), r, new int[] {4, 9}));
         out.add(single("logsoftmax_mid", "LogSoftmax", org.tessel.api.Attributes.builder().put("axis", 1L).build(), r, false, new int[] {2, 70, 5}));
         out.add(single("logsoftmax_rows", "LogSoftmax", org.tessel.api.Attributes.empty(), r, false, new int[] {4, 1000}));
         out.add(single("hardmax_mid", "Hardmax", org.tessel.api.Attributes.builder().put("axis", 1L).build(), r, false, new int[] {3, 6, 4}));
@@ -133,6 +144,18 @@ final class DataNodeCases {
         Tensor data = withTies(r, org.tessel.api.Shape.of(dims), positive);
         if (op.startsWith("Arg") || op.equals("Hardmax")) for (int i = 3; i < data.size(); i += 11) data.floats()[i] = Float.NaN; // rows with one NaN, some with two
         return new Case("synthetic_" + name, b.build(), Map.of("x", data));
+    }
+
+    private static Case integers(String name, String op, org.tessel.api.DType t, org.tessel.api.Attributes attrs, java.util.SplittableRandom r, int[] dims, long... axes) {
+        org.tessel.ir.NetworkBuilder b = new org.tessel.ir.NetworkBuilder(name);
+        Value x = b.input("x", t, dims);
+        List<Value> ins = new ArrayList<>(List.of(x));
+        if (axes.length > 0) ins.add(b.longs("axes", axes));
+        b.output(b.name(name).op(op, attrs, ins.toArray(Value[]::new)));
+        org.tessel.api.Shape s = org.tessel.api.Shape.of(dims);
+        long[] v = new long[(int) s.numElements()];
+        for (int i = 0; i < v.length; i++) v[i] = r.nextInt(4) == 0 ? 7 : r.nextInt(-50, 50);
+        return new Case("synthetic_" + name, b.build(), Map.of("x", Tensor.ofLongs(t, s, v)));
     }
 
     /** Values in [-2, 2) (or [0.5, 1.5) for logs and products), a quarter of them repeating one value (ties). */
