@@ -113,12 +113,15 @@ public final class WindowLayers implements TacticImplementation {
     /** A window copy: its table (see datamove.cu), what happens outside the input, Pad's constant in the element's bits. */
     record Window(long[] table, DataMoveKernels.Edge edge, long fillBits) {}
 
-    /** A constant input {@code i} of {@code n}, or null when absent or empty (ONNX's "not given"); throws naming it when not a constant. */
-    private static Tensor constantInput(Node n, int i, String what) {
+    /**
+     * A constant input {@code i} of {@code n}, or null when absent (or, where {@code emptyIsAbsent}, empty, as the reference
+     * reads Pad's constant_value); throws naming it when not a constant.
+     */
+    private static Tensor constantInput(Node n, int i, String what, boolean emptyIsAbsent) {
         if (n.numInputs() <= i || n.input(i) == null) return null;
         Value v = n.input(i);
         if (v.constantValue() == null) throw GpuEngineException.unsupported(n, n.opName() + " " + what + " %" + v.name() + " is not a constant");
-        return v.type().numElements() == 0 && !what.equals("starts") && !what.equals("ends") ? null : v.constantValue();
+        return emptyIsAbsent && v.type().numElements() == 0 ? null : v.constantValue();
     }
 
     /** The window copy of a Slice, Pad or Expand node (no GPU needed); {@code storage}: the type floating elements live in. */
@@ -130,8 +133,8 @@ public final class WindowLayers implements TacticImplementation {
         int[] in = x.type().shape().dims();
         return switch (n.opName()) {
             case "Slice" -> {
-                int[][] w = ShapeOps.sliceWindow(x.type().shape(), constantInput(n, 1, "starts"), constantInput(n, 2, "ends"),
-                        constantInput(n, 3, "axes"), constantInput(n, 4, "steps"));
+                int[][] w = ShapeOps.sliceWindow(x.type().shape(), constantInput(n, 1, "starts", false), constantInput(n, 2, "ends", false),
+                        constantInput(n, 3, "axes", false), constantInput(n, 4, "steps", false));
                 yield new Window(DataMoveKernels.sliceTable(in, w[0], w[1], w[2]), DataMoveKernels.Edge.NONE, 0);
             }
             case "Expand" -> new Window(DataMoveKernels.expandTable(in, y.type().shape().dims()), DataMoveKernels.Edge.NONE, 0);
@@ -144,7 +147,7 @@ public final class WindowLayers implements TacticImplementation {
                     case "wrap" -> DataMoveKernels.Edge.WRAP;
                     default -> throw GpuEngineException.unsupported(n, "Pad mode '" + mode + "' (supported: constant, reflect, edge, wrap)");
                 };
-                Tensor pads = constantInput(n, 1, "pads"), value = constantInput(n, 2, "constant_value"), axes = constantInput(n, 3, "axes");
+                Tensor pads = constantInput(n, 1, "pads", false), value = constantInput(n, 2, "constant_value", true), axes = constantInput(n, 3, "axes", false);
                 if (pads == null) throw GpuEngineException.unsupported(n, "Pad without pads");
                 long[][] p = PadOp.fullPads(x.type().shape(), pads, axes);
                 long bits = value == null ? 0 : bits(n, value, x.type().dtype(), storage);
