@@ -3,13 +3,49 @@ package org.tessel.cli;
 import org.tessel.ir.zoo.DecoderConfig;
 import org.tessel.ir.zoo.Zoo;
 import org.tessel.ir.zoo.ZooOptions;
+import java.nio.file.Path;
+import org.tessel.ir.zoo.DecoderShape;
 import org.tessel.runtime.llm.DecoderRunner;
+import org.tessel.runtime.llm.quant.CalibrationText;
+import org.tessel.runtime.llm.quant.LlmQuantization;
+import org.tessel.runtime.llm.quant.QuantizationSpec;
 
 /** How the generation verbs name a decoder: zoo:NAME of one of the zoo's decoders, weights from the zoo's seed. */
 final class DecoderModels {
     private DecoderModels() {}
 
-    static DecoderRunner runner(String model, Integer layers) {
+    static DecoderRunner runner(String model, Integer layers) { return runner(model, layers, QuantizationSpec.FP32, null); }
+
+    /**
+     * A runner whose linear layers are quantized as {@code spec} says; AWQ and SmoothQuant calibrate
+     * first on {@link #CALIB_SEQUENCES} windows of {@code calibText} (null: {@link CalibrationText#DEFAULT_TEXT}).
+     */
+    static DecoderRunner runner(String model, Integer layers, QuantizationSpec spec, Path calibText) {
+        DecoderRunner plain = plainRunner(model, layers);
+        if (spec.isFp32()) return plain;
+        DecoderConfig c = plain.config();
+        LlmQuantization q = spec.awq() || spec.smoothQuant()
+                ? LlmQuantization.calibrate(plain.model(), c, ZooOptions.DEFAULT_SEED, spec,
+                        CalibrationText.sequences(calibText == null ? CalibrationText.DEFAULT_TEXT : calibText, c.vocab(), CALIB_SEQUENCES, Math.min(64, c.maxPositions()), 0))
+                : LlmQuantization.uncalibrated(spec);
+        return new DecoderRunner(plain.model(), c, ZooOptions.DEFAULT_SEED, q);
+    }
+
+    /** Calibration windows of AWQ and SmoothQuant (each 64 tokens, or the model's positions if fewer). */
+    static final int CALIB_SEQUENCES = 8;
+
+    /** One line saying how the runner's weights are stored: the mode and the bytes of its constants, against FP32. */
+    static String describeWeights(DecoderRunner r) {
+        QuantizationSpec spec = r.quantization().spec();
+        if (spec.isFp32()) return String.format("weights: fp32; constants %,d bytes", LlmQuantization.weightBytes(r.graph(new DecoderShape(1, 1, 0))));
+        long fp32 = LlmQuantization.weightBytes(plainRunner("zoo:" + r.model(), r.config().layers()).graph(new DecoderShape(1, 1, 0)));
+        long now = LlmQuantization.weightBytes(r.graph(new DecoderShape(1, 1, 0)));
+        String mode = spec.isFp32() ? "fp32" : spec.smoothQuant() ? "SmoothQuant W8A8 (alpha " + spec.alpha() + ", calibrated on " + CALIB_SEQUENCES + " text windows)"
+                : "weight-only INT" + spec.format().bits() + ", groups of " + spec.format().groupSize() + (spec.awq() ? ", AWQ-scaled (calibrated on " + CALIB_SEQUENCES + " text windows)" : "");
+        return String.format("weights: %s; constants %,d bytes (fp32 %,d, %.2fx smaller); the LM head and layers whose K the groups do not divide stay fp32", mode, now, fp32, fp32 / (double) now);
+    }
+
+    private static DecoderRunner plainRunner(String model, Integer layers) {
         if (model == null) throw new IllegalArgumentException("no model: give MODEL, a zoo decoder (" + zooNames() + ")");
         if (!model.startsWith("zoo:"))
             throw new IllegalArgumentException(model + ": generation runs the zoo's decoders (" + zooNames() + "); decoders from ONNX files are not supported yet");

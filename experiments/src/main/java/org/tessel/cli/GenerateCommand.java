@@ -10,6 +10,7 @@ import org.tessel.runtime.llm.PagedKvCache;
 import org.tessel.runtime.llm.Request;
 import org.tessel.runtime.llm.Sampler;
 import org.tessel.runtime.llm.SpeculativeDecoder;
+import org.tessel.runtime.llm.quant.QuantizationSpec;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -30,6 +31,13 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--layers", converter = Ranges.AtLeastOne.class, description = "Decoder layers (default: the model's own).") Integer layers;
     @Option(names = "--draft", paramLabel = "MODEL", description = "Speculative decoding with this zoo decoder as the draft (greedy only; same vocabulary): the output is the target's own greedy output.") String draft;
     @Option(names = "--draft-layers", converter = Ranges.AtLeastOne.class, paramLabel = "L", description = "The draft's layers (default: its own; with the target's name, its first L layers).") Integer draftLayers;
+    @Option(names = "--weights", paramLabel = "int8|int4[:GROUP]", description = "Quantize the linear layers' weights group-wise (weight-only, tessel.WeightOnlyMatMul; "
+            + "groups of 128 by default), on the CPU engine's dequantizing kernel.") String weights;
+    @Option(names = "--awq", description = "AWQ activation-aware scaling before --weights, calibrated on text windows (see --calib-text).") boolean awq;
+    @Option(names = "--smoothquant", arity = "0..1", fallbackValue = "", paramLabel = "ALPHA", description = "SmoothQuant W8A8 (tessel.W8A8MatMul, int32 sums), smoothing "
+            + "strength ALPHA (default 0.5; --smoothquant=0.8), calibrated on text windows.") String smoothQuant;
+    @Option(names = "--calib-text", paramLabel = "FILE", description = "Text whose bytes (mod the vocabulary) are the calibration tokens of --awq and --smoothquant "
+            + "(default /usr/share/common-licenses/GPL-3).") java.nio.file.Path calibText;
     @Option(names = "--speculate", converter = Ranges.AtLeastOne.class, paramLabel = "K", description = "Tokens the draft proposes per round (default 4); needs --draft.") Integer speculate;
 
     @Override public Integer call() {
@@ -38,9 +46,12 @@ final class GenerateCommand implements Callable<Integer> {
             throw new IllegalArgumentException((topK != null ? "--top-k" : "--seed") + " applies to sampling: add --temperature T (or drop it for greedy decoding)");
         if (draft == null && (draftLayers != null || speculate != null))
             throw new IllegalArgumentException((draftLayers != null ? "--draft-layers" : "--speculate") + " applies to speculative decoding: add --draft MODEL");
+        QuantizationSpec spec = QuantizationSpec.parse(weights, awq, smoothQuant);
+        if (calibText != null && !spec.awq() && !spec.smoothQuant()) throw new IllegalArgumentException("--calib-text applies to --awq and --smoothquant");
+        if (draft != null && !spec.isFp32()) throw new IllegalArgumentException("--draft runs FP32 target and draft; drop --weights/--smoothquant or --draft");
         if (draft != null) return speculative();
         Sampler sampler = temperature == null ? Sampler.greedy() : Sampler.sampling(temperature, topK == null ? 0 : topK, seed == null ? 0 : seed);
-        DecoderRunner runner = DecoderModels.runner(model, layers);
+        DecoderRunner runner = DecoderModels.runner(model, layers, spec, calibText);
         long[] ids = prompt.stream().mapToLong(Long::longValue).toArray();
         int tokens = ids.length + maxNew;
         PagedKvCache cache = runner.newCache(blockSize, Math.max(1, (tokens + blockSize - 1) / blockSize));
@@ -50,6 +61,7 @@ final class GenerateCommand implements Callable<Integer> {
         BatchScheduler.Outcome o = report.outcomes().getFirst();
         if (o.refused()) throw new IllegalArgumentException(o.refusal());
         System.out.println(DecoderModels.describe(runner));
+        System.out.println(DecoderModels.describeWeights(runner));
         System.out.println("sampling: " + (sampler.isGreedy() ? "greedy" : "temperature " + temperature + ", top-k " + (topK == null ? 0 : topK) + ", seed " + (seed == null ? 0 : seed)));
         System.out.println("prompt: " + join(ids) + " (" + ids.length + " tokens)");
         System.out.println("output: " + join(o.output()) + " (" + o.output().length + " tokens)");

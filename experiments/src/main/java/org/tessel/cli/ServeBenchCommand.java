@@ -39,11 +39,16 @@ final class ServeBenchCommand implements Callable<Integer> {
             + "the pass of median makespan is reported (default ${DEFAULT-VALUE}).") int repeat;
     @Option(names = "--layers", converter = Ranges.AtLeastOne.class, description = "Decoder layers (default: the model's own).") Integer layers;
 
+    @Option(names = "--weights", paramLabel = "int8|int4[:GROUP]", description = "Quantize the linear layers' weights group-wise (weight-only; groups of 128 by default).") String weights;
+    @Option(names = "--awq", description = "AWQ activation-aware scaling before --weights, calibrated on text windows.") boolean awq;
+    @Option(names = "--smoothquant", arity = "0..1", fallbackValue = "", paramLabel = "ALPHA", description = "SmoothQuant W8A8, smoothing strength ALPHA (default 0.5).") String smoothQuant;
+
     @Override public Integer call() {
         int[] p = range(promptLen, "--prompt-len"), o = range(outputLen, "--output-len");
-        DecoderRunner runner = DecoderModels.runner(model, layers);
+        DecoderRunner runner = DecoderModels.runner(model, layers, org.tessel.runtime.llm.quant.QuantizationSpec.parse(weights, awq, smoothQuant), null);
         List<Request> workload = workload(requests, seed, p, o, rate, runner.config().vocab());
         System.out.println(DecoderModels.describe(runner));
+        System.out.println(DecoderModels.describeWeights(runner));
         System.out.printf("workload: %d requests, seed %d, prompts %s tokens, outputs %s tokens, %s; KV cache %d blocks of %d tokens (%d tokens), batch <= %d, prefill chunk %d%n",
                 requests, seed, promptLen, outputLen, rate == null ? "all arriving at once" : "Poisson arrivals at " + rate + "/s",
                 kvBlocks, blockSize, kvBlocks * blockSize, maxBatch, chunk);

@@ -90,6 +90,40 @@ class GenerateCommandTest {
         assertTrue(r.out().matches("(?s).*in-flight vs static: [0-9.]+x throughput at equal KV memory.*"), r.out());
     }
 
+    @Test
+    void quantizedGenerationInEveryModeIsTheRuntimesAndPrintsItsWeights() {
+        String[][] modes = {{"--weights", "int8:64"}, {"--weights", "int4:32"}, {"--weights", "int4:32", "--awq"}, {"--smoothquant"}, {"--smoothquant=0.8"}};
+        for (String[] mode : modes) {
+            CliRun r = CliRun.of(concat(new String[] {"generate", "zoo:llama-tiny", "--prompt-tokens", "1,2,3", "--max-new-tokens", "8"}, mode));
+            assertEquals(0, r.code(), String.join(" ", mode) + ": " + r.err());
+            System.out.println(String.join(" ", mode) + " -> " + outputLine(r));
+            assertEquals(outputLine(r), outputLine(CliRun.of(concat(new String[] {"generate", "zoo:llama-tiny", "--prompt-tokens", "1,2,3", "--max-new-tokens", "8"}, mode))),
+                    "deterministic");
+            assertTrue(r.out().matches("(?s).*weights: .*constants [0-9,]+ bytes \\(fp32 [0-9,]+, [0-9.]+x smaller\\).*"), r.out());
+        }
+        CliRun w8 = CliRun.of("generate", "zoo:gpt2-tiny", "--prompt-tokens", "1,2,3", "--max-new-tokens", "4", "--weights", "int8:64");
+        assertTrue(w8.out().contains("weights: weight-only INT8, groups of 64"), w8.out());
+        CliRun bench = CliRun.of("serve-bench", "zoo:llama-tiny", "--requests", "4", "--prompt-len", "2-8", "--output-len", "2-6", "--warmup", "0", "--repeat", "1", "--weights", "int4:32", "--awq");
+        assertEquals(0, bench.code(), bench.err());
+        assertTrue(bench.out().contains("weights: weight-only INT4, groups of 32, AWQ-scaled"), bench.out());
+        assertTrue(bench.out().contains("outputs identical for 4 of 4 requests"), bench.out());
+        assertEquals("tessel serve-bench: --weights int5: expected int8 or int4, optionally :GROUP (e.g. int4:64)",
+                CliRun.of("serve-bench", "zoo:llama-tiny", "--weights", "int5").err().strip());
+    }
+
+    @Test
+    void badQuantizationFlagsAreOneLineNamingTheFlag() {
+        String[] base = {"generate", "zoo:llama-tiny", "--prompt-tokens", "1", "--max-new-tokens", "1"};
+        assertEquals("tessel generate: --weights int3: expected int8 or int4, optionally :GROUP (e.g. int4:64)", CliRun.of(concat(base, "--weights", "int3")).err().strip());
+        assertEquals("tessel generate: --weights int4:x: GROUP must be a positive integer, got 'x'", CliRun.of(concat(base, "--weights", "int4:x")).err().strip());
+        assertEquals("tessel generate: --weights int4:33: 4-bit groups must be even (two codes a byte), got group size 33", CliRun.of(concat(base, "--weights", "int4:33")).err().strip());
+        assertEquals("tessel generate: --awq scales weights for weight-only quantization: add --weights int4 or int8", CliRun.of(concat(base, "--awq")).err().strip());
+        assertEquals("tessel generate: --smoothquant (W8A8) and --weights (weight-only) exclude each other: pick one",
+                CliRun.of(concat(base, "--weights", "int8", "--smoothquant")).err().strip());
+        assertEquals("tessel generate: --smoothquant: alpha must be in [0, 1], got 1.5", CliRun.of(concat(base, "--smoothquant=1.5")).err().strip());
+        assertEquals("tessel generate: --smoothquant=abc: ALPHA must be a number in [0, 1]", CliRun.of(concat(base, "--smoothquant=abc")).err().strip());
+    }
+
     private static String[] concat(String[] a, String... b) {
         String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, out, a.length, b.length);

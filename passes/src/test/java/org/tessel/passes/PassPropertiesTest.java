@@ -29,6 +29,8 @@ import org.tessel.ir.text.GraphEquality;
 class PassPropertiesTest {
     private static final int[] graphsPerPass = new int[1];
     private static final java.util.Map<String, Integer> changedGraphs = new java.util.TreeMap<>();
+    /** Passes whose purpose is to change values (quantization): checked for validity and idempotence here, for their error elsewhere. */
+    private static final java.util.Set<String> LOSSY = java.util.Set.of("quantize-weights");
 
     @Provide Arbitrary<List<Integer>> programs() {
         return Arbitraries.integers().between(0, 1_000_000).list().ofMinSize(1).ofMaxSize(10);
@@ -50,7 +52,8 @@ class PassPropertiesTest {
             PassManager.Report r = pm.run(h, pipeline);
             Verifier.verify(h);
             assertEquals(g.outputs().stream().map(Value::name).toList(), h.outputs().stream().map(Value::name).toList(), "pass " + pipeline + " changed the graph's output names");
-            assertSame(expected, new ReferenceInterpreter().run(h, in), "pass " + pipeline, f32Tolerance(p));
+            // quantize-weights changes values by design; QuantizeWeightsTest bounds its error instead
+            if (!LOSSY.contains(p.info().name())) assertSame(expected, new ReferenceInterpreter().run(h, in), "pass " + pipeline, f32Tolerance(p));
             for (PassManager.PassRun run : r.runs())
                 for (String stat : run.stats().asMap().keySet())
                     assertTrue(PassRegistry.global().get(run.pass()).info().declares(stat), "pass " + run.pass() + " reports undeclared statistic " + stat);

@@ -44,8 +44,19 @@ class StreamingTacticsTest {
         // an integer comparison has nothing to round: any precision is fine
         Value ids = b.input("ids", DType.I64, 1024);
         Node eq = b.node("Equal", "eq", Attributes.empty(), 1, ids, ids);
-        // ...but the engine builds single-op kernels for its own list only
-        assertEquals("the GPU engine builds no single-op kernel for Equal (it fuses it into tessel.eltwise.fused)", EltwiseTactics.ELTWISE.whyNot(eq, INT8, Layout.ANY));
+        assertNull(EltwiseTactics.ELTWISE.whyNot(eq, INT8, Layout.ANY));
+        // ...but the engine's kernels hold no f64, and (de)quantization is per tensor
+        Node neg = b.node("Neg", "neg", Attributes.empty(), 1, b.input("d", DType.F64, 8));
+        assertEquals("the GPU engine holds no f64 values (%d); its elementwise kernels take f32, f16, bf16, i8, u8, i32, i64 and bool",
+                EltwiseTactics.ELTWISE.whyNot(neg, FP32, Layout.ANY));
+        Node hardmax = b.node("Hardmax", "hm", Attributes.empty(), 1, relu.output());
+        assertEquals("tessel.eltwise implements elementwise ops, not Hardmax", EltwiseTactics.ELTWISE.whyNot(hardmax, FP32, Layout.ANY));
+        Value m = b.input("m", DType.F32, 4, 3);
+        Node perAxis = b.node("QuantizeLinear", "qa", Attributes.builder().put("axis", 1L).build(), 1, m, b.constant("s3", org.tessel.api.Tensor.ofFloats(org.tessel.api.Shape.of(3), 1f, 2f, 3f)));
+        assertEquals("the elementwise kernels (de)quantize per tensor only; node 'qa' has a scale of shape [3] (per-axis and blocked run on the CPU)",
+                EltwiseTactics.ELTWISE.whyNot(perAxis, FP32, Layout.ANY));
+        Node perTensor = b.node("QuantizeLinear", "qt", Attributes.empty(), 1, m, b.constant("s1", org.tessel.api.Tensor.ofFloats(org.tessel.api.Shape.scalar(), 0.5f)));
+        assertNull(EltwiseTactics.ELTWISE.whyNot(perTensor, FP16, Layout.ANY));
         Node sub = b.node("Sub", "sub", Attributes.empty(), 1, relu.output(), relu.output());
         assertNull(EltwiseTactics.ELTWISE.whyNot(sub, FP16, Layout.ANY));
         // casts have their own tactic

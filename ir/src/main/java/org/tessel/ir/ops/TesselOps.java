@@ -13,7 +13,8 @@ import org.tessel.api.Trait;
 
 /**
  * Tessel's own ops (domain "tessel"), which passes introduce: a fused node holding its subgraph,
- * and a reformat that changes only the physical layout of an image tensor.
+ * a reformat that changes only the physical layout of an image tensor, and the quantized matrix
+ * multiplies of the LLM decoders ({@link QuantizedMatMulOps}).
  */
 public final class TesselOps implements OpProvider {
     public static final String DOMAIN = "tessel";
@@ -22,7 +23,11 @@ public final class TesselOps implements OpProvider {
 
     @Override public String providerName() { return "tessel-builtin"; }
 
-    @Override public List<OpSchema> ops() { return List.of(new Fused(), new Reformat()); }
+    @Override public List<OpSchema> ops() {
+        List<OpSchema> ops = new java.util.ArrayList<>(List.of(new Fused(), new Reformat()));
+        ops.addAll(QuantizedMatMulOps.all());
+        return List.copyOf(ops);
+    }
 
     /**
      * A group of ops executed as one kernel. Its semantics and output types are those of its body;

@@ -2,12 +2,18 @@ package org.tessel.runtime.cuda;
 
 import jcuda.driver.CUresult;
 
-/** A failed CUDA driver call: names the call and the CUresult (its name and code). */
+/** A failed CUDA driver call (or emulated device call): names the call and the CUresult (its name and code). */
 public final class CudaException extends RuntimeException {
     private final int code;
 
     public CudaException(String call, int code) {
         super(call + " failed: " + CUresult.stringFor(code) + " (" + code + ")");
+        this.code = code;
+    }
+
+    /** A failed call of the emulated device, with what went wrong beyond the code. */
+    public CudaException(String call, int code, String detail) {
+        super(call + " failed: " + CUresult.stringFor(code) + " (" + code + "): " + detail);
         this.code = code;
     }
 

@@ -32,9 +32,11 @@ import org.tessel.tactics.plan.QuantizationTable;
  * @param inScales  per input, the INT8 scale its activation is quantized with (NaN: not quantized)
  * @param outScales per output, the INT8 scale it is stored with (NaN: not quantized)
  * @param bodyWeights at INT8, the weights inside a fused body quantized per channel (empty otherwise)
+ * @param kernel    the op's registered CPU kernel bound to this node ({@link CpuKernels}), run in place of the
+ *                  reference semantics; null for ops without one, and at INT8 or where a constant is rounded
  */
 record CpuLayer(Node node, LayerPlan plan, Precision precision, List<Rounding> casts, List<Rounding> compute, Rounding output, List<Tensor> constants,
-                float[] inScales, float[] outScales, Map<Value, Tensor> bodyWeights) {
+                float[] inScales, float[] outScales, Map<Value, Tensor> bodyWeights, CpuKernel.Bound kernel) {
     /**
      * The layer for a node at a precision; {@code casts} gives the rounding of the plan's casts on its
      * inputs (null or shorter: none).
@@ -82,8 +84,12 @@ record CpuLayer(Node node, LayerPlan plan, Precision precision, List<Rounding> c
             if (int8 && v != null && !v.isConstant() && v.type().dtype().isFloating()) inScales[k] = quant.scale(v.name());
             consts.add(v != null && v.isConstant() && (c != Rounding.NONE || r != Rounding.NONE) ? r.apply(c.apply(v.constantValue())) : null);
         }
+        // a kernel reads the node's own constants, so only where the layer does not replace them
+        boolean constantsAsIs = true;
+        for (Tensor c : consts) if (c != null) constantsAsIs = false;
+        CpuKernel.Bound kernel = !int8 && n.body() == null && constantsAsIs ? CpuKernels.bind(n) : null;
         return new CpuLayer(n, plan, p, cs, comp, PrecisionEmulation.outputs(p), Collections.unmodifiableList(Arrays.asList(consts.toArray(new Tensor[0]))) /* nulls allowed */,
-                inScales, outScales, Collections.unmodifiableMap(bodyWeights));
+                inScales, outScales, Collections.unmodifiableMap(bodyWeights), kernel);
     }
 
     /** The channel axis of the contraction in {@code body} that takes body input {@code k} as its weight. */
@@ -108,7 +114,8 @@ record CpuLayer(Node node, LayerPlan plan, Precision precision, List<Rounding> c
             if (fixed == null && !Float.isNaN(inScales[k])) t = PrecisionEmulation.fakeQuantize(t, inScales[k]);
             rin.add(t);
         }
-        List<Tensor> outs = tf32Body() ? runTf32Body(interpreter, node, rin)
+        List<Tensor> outs = kernel != null ? kernel.run(rin)
+                : tf32Body() ? runTf32Body(interpreter, node, rin)
                 : !bodyWeights.isEmpty() ? runBody(interpreter, node.body(), rin, bodyWeights) : interpreter.evaluate(node, rin);
         if (precision == Precision.INT8) {
             List<Tensor> q = new ArrayList<>(outs.size());

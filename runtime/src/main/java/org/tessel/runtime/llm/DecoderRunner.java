@@ -16,6 +16,8 @@ import org.tessel.passes.PassManager;
 import org.tessel.passes.StandardPipelines;
 import org.tessel.runtime.engine.Engine;
 import org.tessel.runtime.engine.ExecutionContext;
+import org.tessel.runtime.llm.quant.LlmQuantization;
+import org.tessel.runtime.llm.quant.QuantizationSpec;
 
 /**
  * Runs a zoo decoder step by step on CPU engines, with its KV cache in a {@link PagedKvCache}.
@@ -37,6 +39,7 @@ public final class DecoderRunner {
     private final String model;
     private final DecoderConfig config;
     private final long seed;
+    private final LlmQuantization quantization;
     private final Map<DecoderShape, ExecutionContext> engines = new HashMap<>();
     private long buildNanos;
 
@@ -48,9 +51,24 @@ public final class DecoderRunner {
     }
 
     public DecoderRunner(String model, DecoderConfig config, long seed) {
+        this(model, config, seed, LlmQuantization.uncalibrated(QuantizationSpec.FP32));
+    }
+
+    /** A runner whose every step graph is quantized by {@code quantization} before the standard pipeline. */
+    public DecoderRunner(String model, DecoderConfig config, long seed, LlmQuantization quantization) {
         this.model = model;
         this.config = config;
         this.seed = seed;
+        this.quantization = quantization;
+    }
+
+    public LlmQuantization quantization() { return quantization; }
+
+    /** The graph of one step shape as this runner builds it (quantized when asked), before the standard pipeline. */
+    public Graph graph(DecoderShape shape) {
+        Graph g = Zoo.buildDecoder(model, config, shape, seed);
+        quantization.apply(g);
+        return g;
     }
 
     public DecoderConfig config() { return config; }
@@ -164,7 +182,7 @@ public final class DecoderRunner {
         ExecutionContext ctx = engines.get(shape);
         if (ctx != null) return ctx;
         long t0 = System.nanoTime();
-        Graph g = Zoo.buildDecoder(model, config, shape, seed);
+        Graph g = graph(shape);
         new PassManager().run(g, StandardPipelines.resolve("standard"));
         ctx = Engine.buildCpu(g).createContext();
         engines.put(shape, ctx);

@@ -20,6 +20,11 @@ import org.tessel.runtime.gpu.kernels.KernelCompiler;
  * Shared fixtures of the GPU tests: one context and kernel compiler per JVM, seeded random inputs,
  * the reference interpreter, and the comparison every GPU result goes through. Each comparison
  * prints one {@code RESULT|...} line that scripts/gpu-run.sh's suite gathers into a table.
+ *
+ * <p>With {@code -Dtessel.test.device=emulated} the context is the emulated device's
+ * ({@link CudaContext#emulated()}: host memory, Tessel's kernels compiled by g++ and run on CPU
+ * threads), so GPU tests that use only Tessel's own kernels run on a machine without a GPU; a test
+ * that needs cuBLAS, cuDNN or tensor-core PTX fails there naming what is missing.
  */
 public final class GpuTestSupport {
     private static CudaContext context;
@@ -28,12 +33,25 @@ public final class GpuTestSupport {
 
     private GpuTestSupport() {}
 
-    /** Skips the calling test unless a CUDA GPU is present. */
+    /** True when the tests run on the emulated device ({@code -Dtessel.test.device=emulated}). */
+    public static boolean emulated() {
+        String device = System.getProperty("tessel.test.device", "gpu");
+        if (!device.equals("gpu") && !device.equals("emulated"))
+            throw new IllegalArgumentException("-Dtessel.test.device must be gpu or emulated, got '" + device + "'");
+        return device.equals("emulated");
+    }
+
+    /** Skips the calling test unless a CUDA GPU is present (or the emulated device was asked for). */
     public static synchronized CudaContext requireGpu() {
         if (context == null && unavailable == null) {
-            Backend b = Backend.detect();
-            if (b instanceof Backend.Gpu g) context = g.context();
-            else unavailable = b.describe();
+            if (emulated()) {
+                context = CudaContext.emulated();
+                System.out.println("tessel tests: " + context.device() + " (emulated; no figure from it is a GPU figure)");
+            } else {
+                Backend b = Backend.detect();
+                if (b instanceof Backend.Gpu g) context = g.context();
+                else unavailable = b.describe();
+            }
         }
         assumeTrue(context != null, () -> "no CUDA GPU: " + unavailable);
         context.bind();

@@ -221,7 +221,8 @@ public final class DataMovementTactics {
             n -> op(n, Set.of("tessel.Reformat")), ALL, BOTH, null, 1, 0.7, 1, true));
 
     public static final StreamingTactic CAST = new StreamingTactic(new StreamingTactic.Config("tessel.cast",
-            "Tessel element-type conversion, generated like an elementwise op", "Cast", n -> op(n, Set.of("Cast")), ALL, BOTH, null, 1, 0.85, 1, true));
+            "Tessel element-type conversion, generated like an elementwise op", "Cast, CastLike", n -> op(n, Set.of("Cast", "CastLike")), ALL, BOTH,
+            (n, p, l) -> org.tessel.tactics.eltwise.EltwiseTactics.castWhyNot(n), 1, 0.85, 1, true));
 
     public static List<Tactic> all() {
         return List.of(VIEW, COPY, TRANSPOSE, CONCAT, SPLIT, GATHER, REDUCE, RESIZE, REFORMAT, CAST, SLICE, PAD, EXPAND, GATHER_ELEMENTS, FILL, CONSTANT, ARGMAX, ARGMIN);

@@ -64,6 +64,16 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
         final DType storage;
         Precision(DType d) { storage = d; }
         public DType storage() { return storage; }
+
+        /** The precisions a whole engine is built at without a plan (INT8 is a per-node choice of a plan that carries scales). */
+        public static final List<Precision> FLOATING = List.of(FP32, TF32, FP16, BF16);
+    }
+
+    /** Refuses INT8 as the precision of a whole engine built without a plan: there are no scales to quantize at. */
+    private static void requireFloating(Precision p) {
+        if (p == Precision.INT8)
+            throw new GpuEngineException("cannot build a GPU engine at INT8 without a plan: INT8 is a per-node choice of a plan that carries the "
+                    + "calibrated scales (tessel build --int8 --calib DATA, or a Q/DQ model); without a plan the engine is built at one of " + Precision.FLOATING);
     }
 
     /**
@@ -97,7 +107,8 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
     private final int arenaElementBytes;
     private final CudaContext context;
     final KernelCompiler compiler;
-    final CublasLt cublasLt;
+    /** Made when the first layer needs it (never on the emulated device, which has no cuBLASLt). */
+    private CublasLt cublasLt;
     /** Weights, shared by every execution context: uploaded once, in the storage type and the kernel's layout. */
     private final List<DeviceBuffer> weightBuffers = new ArrayList<>();
     private final Map<Value, Map<String, DeviceBuffer>> weightCache = new IdentityHashMap<>();
@@ -130,14 +141,14 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
     /**
      * Device memory and layers of one execution context: the activation arena (the memory plan's
      * offsets scaled to the storage type), the graph inputs and the workspace; its
-     * own cuDNN handle (cuDNN handles carry a stream, so contexts on several threads must not share one);
+     * own cuDNN handle, made when a layer first needs it (cuDNN handles carry a stream, so contexts on several threads must not share one);
      * the layers bound to those addresses. Weights and compiled kernels are the engine's, shared.
      */
     final class Binding implements AutoCloseable {
         final Map<Value, DeviceBuffer> bound = new IdentityHashMap<>();
         final List<Layer> layers = new ArrayList<>();
         final List<DeviceBuffer> owned = new ArrayList<>();
-        final Cudnn cudnn;
+        private Cudnn cudnn;
         final DeviceBuffer arena;
         DeviceBuffer workspace;
         /** One workspace per stream (layers on different streams may run at once); [0] is {@link #workspace}. */
@@ -155,8 +166,6 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
         long workspaceNeed = MIN_WORKSPACE_BYTES;
 
         Binding() {
-            Cudnn handle = Cudnn.create();
-            this.cudnn = handle;
             try {
                 this.arena = keep(DeviceBuffer.allocate(Math.max(256, scaled(memoryPlan.arenaBytes()))));
                 arena.fill((byte) 0); // tuning runs on the arena: zeros, not leftover NaNs
@@ -178,13 +187,18 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
 
         DeviceBuffer workspace() { return workspace; }
 
+        Cudnn cudnn() {
+            if (cudnn == null) cudnn = library("cuDNN", Cudnn::create);
+            return cudnn;
+        }
+
         @Override public void close() {
             context.bind();
             for (Layer l : layers) l.close();
             layers.clear();
             for (DeviceBuffer b : owned) b.close();
             owned.clear();
-            cudnn.close();
+            if (cudnn != null) cudnn.close();
         }
     }
 
@@ -200,7 +214,7 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
         for (Node n : g.nodes()) widest = Math.max(widest, precisionOf(n).storage.bytes());
         this.arenaElementBytes = widest;
         this.context = context;
-        for (Value v : g.inputs()) if (!v.type().dtype().isInteger()) requireF32(v, "graph input"); // integer inputs live as i32
+        for (Value v : g.inputs()) if (v.type().dtype().isFloating()) requireF32(v, "graph input"); // integer inputs live as i32, bool ones as bytes
         if (streams < 1 || streams > MAX_STREAMS) throw new GpuEngineException("streams must be 1.." + MAX_STREAMS + ", got " + streams);
         MemoryPlan sequential = new LivenessMemoryPlanner().plan(g);
         if (streams > 1) {
@@ -212,7 +226,6 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
         this.memoryPlan = streamAssignment == null ? sequential : ConcurrentMemoryPlanner.plan(g, streamAssignment, sequential.lowerBoundBytes());
         this.compiler = new KernelCompiler(context);
         if (ptx != null) compiler.preload(ptx);
-        this.cublasLt = CublasLt.create();
         planned.putAll(tactics);
         Binding b;
         try {
@@ -298,6 +311,7 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
     /** Builds with options (convolution algorithm tuning, timing cache). */
     public static GpuEngine build(Graph optimized, Precision precision, CudaContext context, Options options) {
         requireSupported(optimized);
+        requireFloating(precision);
         context.bind();
         return new GpuEngine(optimized, precision, context, options, Map.of(), null, 1, null);
     }
@@ -309,6 +323,7 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
      */
     public static GpuEngine build(Graph optimized, Precision precision, CudaContext context, Options options, int streams) {
         requireSupported(optimized);
+        requireFloating(precision);
         context.bind();
         return new GpuEngine(optimized, precision, context, options, Map.of(), null, streams, null);
     }
@@ -512,11 +527,12 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
     }
 
     /**
-     * The element type {@code v} lives in on the device: i32 for integers, the I/O storage for a graph input, else
-     * the storage of the precision its producer runs at.
+     * The element type {@code v} lives in on the device: i32 for integers, a byte for bool, the I/O storage for a graph
+     * input, else the storage of the precision its producer runs at.
      */
     public DType storageOf(Value v) {
         if (v.type().dtype().isInteger()) return DType.I32;
+        if (v.type().dtype() == DType.BOOL) return DType.BOOL;
         Node p = v.producer();
         return p == null ? precision.storage : precisionOf(p).storage;
     }
@@ -618,9 +634,20 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
 
     @Override public KernelCompiler kernels() { return compiler; }
 
-    @Override public CublasLt cublasLt() { return cublasLt; }
+    @Override public synchronized CublasLt cublasLt() {
+        if (cublasLt == null) cublasLt = library("cuBLASLt", CublasLt::create);
+        return cublasLt;
+    }
 
-    @Override public Cudnn cudnn() { return cur().cudnn; }
+    @Override public Cudnn cudnn() { return cur().cudnn(); }
+
+    /** A library handle; the emulated device has none of NVIDIA's libraries, so a layer that needs one is refused there. */
+    private <T> T library(String name, java.util.function.Supplier<T> create) {
+        if (context.isEmulated())
+            throw new org.tessel.runtime.cuda.CudaException(name + " is not available on the emulated device (" + context.device().name()
+                    + "); only Tessel's own kernels run there, so plan this node with a tessel.* tactic");
+        return create.get();
+    }
 
     @Override public String planned(Node n) { return planned.get(n.name()); }
 
@@ -725,8 +752,13 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
         }
         MemoryPlan.Allocation a = memoryPlan.of(v);
         if (a == null) throw new GpuEngineException("value %" + v.name() + " has no place in the memory plan");
-        requireF32(v, "value");
-        b = cb.arena.slice(scaled(a.offset()), Math.max(1, storageBytes(v)));
+        // the arena's offsets scale f32 sizes to the widest float storage; integer and bool values (shape arithmetic,
+        // masks: small) are stored in another width, so each has a buffer of its own
+        if (!v.type().dtype().isFloating()) b = cb.keep(DeviceBuffer.allocate(Math.max(1, storageBytes(v))));
+        else {
+            requireF32(v, "value");
+            b = cb.arena.slice(scaled(a.offset()), Math.max(1, storageBytes(v)));
+        }
         bound.put(v, b);
         return b;
     }
@@ -780,7 +812,7 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
         for (DeviceBuffer b : weightBuffers) b.close();
         weightBuffers.clear();
         weightCache.clear();
-        cublasLt.close();
+        if (cublasLt != null) cublasLt.close();
         compiler.close();
     }
 }

@@ -22,6 +22,9 @@ public final class GpuEngineFile {
 
     /** What this GPU offers a loader: architecture (e.g. sm_90) and the library versions an engine's tactics depend on. */
     public static org.tessel.runtime.engine.EngineHeader.Machine machine(CudaContext context) {
+        if (context.isEmulated())
+            throw new GpuEngineException("the " + context.device().name() + " has no engine files or timing caches: it has no PTX, no GPU libraries"
+                    + " and no GPU timings; build and save engines on a GPU");
         context.bind();
         Map<String, String> libs = new java.util.TreeMap<>();
         libs.put("tessel", org.tessel.runtime.engine.EngineHeader.TESSEL_VERSION);

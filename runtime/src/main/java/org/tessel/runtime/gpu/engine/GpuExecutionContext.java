@@ -133,6 +133,12 @@ public final class GpuExecutionContext implements AutoCloseable {
                 b.copyFrom(ints);
                 continue;
             }
+            if (want.dtype() == DType.BOOL) { // bool inputs (masks) live as bytes
+                byte[] bytes = new byte[t.size()];
+                for (int j = 0; j < bytes.length; j++) bytes[j] = (byte) (t.getLong(j) != 0 ? 1 : 0);
+                b.copyFrom(bytes);
+                continue;
+            }
             Tensor stored = want.layout() == Layout.NHWC ? HostTensors.toChannelsLast(t) : t;
             HostTensors.copyInto(b, stored, storage);
         }
@@ -143,11 +149,31 @@ public final class GpuExecutionContext implements AutoCloseable {
         List<Tensor> out = new ArrayList<>();
         for (Value o : g.outputs()) {
             DType stored = engine.storageOf(o);
+            if (!o.type().dtype().isFloating()) { // integers (as i32) and bools (as bytes) come back in their own type
+                out.add(nonFloating(buffer(o), stored, o.type()));
+                continue;
+            }
             Tensor raw = stored == DType.I8 ? dequantized(buffer(o), engine.scale(o), o.type().shape()) : HostTensors.download(buffer(o), stored, o.type().shape());
             Tensor f32 = Tensor.ofFloats(DType.F32, o.type().shape(), raw.floats().clone());
             out.add(o.type().layout() == Layout.NHWC ? HostTensors.fromChannelsLast(f32) : f32);
         }
         return out;
+    }
+
+    /** An integer output (stored as i32) or a bool one (stored as bytes) as a tensor of its type. */
+    private static Tensor nonFloating(DeviceBuffer b, DType stored, TensorType type) {
+        int n = Math.toIntExact(type.numElements());
+        Tensor t = Tensor.zeros(type.dtype(), type.shape());
+        if (stored == DType.BOOL) {
+            byte[] v = new byte[n];
+            b.copyTo(v);
+            for (int i = 0; i < n; i++) t.setLong(i, v[i]);
+        } else {
+            int[] v = new int[n];
+            b.copyTo(v);
+            for (int i = 0; i < n; i++) t.setLong(i, v[i]);
+        }
+        return t;
     }
 
     /** An int8 output's codes times its scale, as f32. */

@@ -81,7 +81,7 @@ public final class GpuTactics {
             new Implementation(ATTENTION_BSHD, "AttentionLayers", "TransformerKernels.attention"),
             new Implementation(ELTWISE, "EltwiseLayers", "EltwiseCodegen (one op)"),
             new Implementation(ELTWISE_FUSED, "EltwiseLayers", "EltwiseCodegen"),
-            new Implementation(CAST, "EltwiseLayers", "EltwiseCodegen (Cast)"),
+            new Implementation(CAST, "EltwiseLayers", "EltwiseCodegen (Cast, CastLike)"),
             new Implementation(LAYERNORM, "NormLayers", "LayerNorm"),
             new Implementation(BATCHNORM, "NormLayers", "MoreKernels"),
             new Implementation(SOFTMAX, "NormLayers", "Softmax"),

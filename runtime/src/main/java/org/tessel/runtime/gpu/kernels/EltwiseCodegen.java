@@ -6,7 +6,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeSet;
 import org.tessel.api.Attributes;
 import org.tessel.api.DType;
 import org.tessel.api.Layout;
@@ -17,14 +16,22 @@ import org.tessel.ir.Graph;
 import org.tessel.ir.Node;
 import org.tessel.ir.Value;
 import org.tessel.ir.ops.TesselOps;
+import org.tessel.tactics.eltwise.EltwiseTactics;
 
 /**
- * Generates the CUDA C kernel of tactic {@code tessel.eltwise.fused} from a chain of elementwise
- * ops: the body of a {@code tessel.Fused} node, or any graph of elementwise IR ops. One thread
+ * Generates the CUDA C kernel of tactics {@code tessel.eltwise.fused}, {@code tessel.eltwise} and
+ * {@code tessel.cast} from a chain of elementwise ops: the body of a {@code tessel.Fused} node, one
+ * op as a one-op body ({@link #singleOpBody}), or any graph of elementwise IR ops. One thread
  * computes one element of the outputs: it loads each input at that element's coordinate
- * (broadcasting numpy-style, in each value's own physical layout), evaluates the ops in f32 with
- * f16/bf16 results rounded after every op as the reference does, and stores every output. No
- * intermediate touches device memory.
+ * (broadcasting numpy-style, in each value's own physical layout), evaluates the ops and stores
+ * every output. No intermediate touches device memory.
+ *
+ * <p>Every value keeps its ONNX element type: floating values compute in f32 (f16/bf16 results
+ * rounded after every op as the reference does, unless an engine's storage type is given);
+ * integers compute in their own type with ONNX's semantics (wrapping arithmetic, division
+ * truncating toward zero, Mod by the fmod attribute, BitShift by direction); comparisons and
+ * logic give bool. On the device integers live as i32 (as the GPU engine keeps them) and bools as
+ * one byte each.
  *
  * <p>Scalar constants of the body become literals; larger constants become extra kernel inputs
  * that {@link FusedEltwiseKernel} uploads once. The iteration space is the first output's shape
@@ -35,12 +42,8 @@ public final class EltwiseCodegen {
 
     private EltwiseCodegen() {}
 
-    /** Ops the generator handles, for messages and for the tactic's applicability check. */
-    public static final Set<String> SUPPORTED = new TreeSet<>(List.of(
-            "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "PRelu",
-            "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "HardSigmoid", "HardSwish", "Erf", "Gelu", "Exp", "Log", "Sqrt",
-            "Neg", "Abs", "Reciprocal", "Floor", "Ceil", "Round", "Sign", "Softplus", "Softsign", "Mish", "Elu", "Selu", "Celu",
-            "ThresholdedRelu", "Swish", "Sin", "Cos", "Tan", "Identity", "Cast"));
+    /** Ops the generator handles: the catalogue's list ({@link EltwiseTactics#ENGINE_BODY_OPS}), for messages and applicability checks. */
+    public static final Set<String> SUPPORTED = EltwiseTactics.ENGINE_BODY_OPS;
 
     /** The generated kernel and what its parameters bind to, in order: inputs, extra constants, outputs. */
     public record Source(String code, List<Value> inputs, List<Value> constantInputs, List<Value> outputs, TensorType iteration) {
@@ -49,14 +52,42 @@ public final class EltwiseCodegen {
         public int parameterCount() { return inputs.size() + constantInputs.size() + outputs.size(); }
     }
 
-    /** Whether every node of {@code body} is an op the generator supports on floating types. */
+    /** Whether every node of {@code body} is an op the generator supports on types it holds. */
     public static boolean supports(Graph body) {
-        for (Node n : body.nodes()) {
-            if (!SUPPORTED.contains(n.opName()) || n.body() != null || n.outputs().size() != 1) return false;
-            if (!org.tessel.runtime.gpu.CudaTypes.supported(n.output().type().dtype())) return false;
-        }
-        for (Value v : body.inputs()) if (!org.tessel.runtime.gpu.CudaTypes.supported(v.type().dtype())) return false;
+        for (Node n : body.nodes()) if (EltwiseTactics.generatorWhyNot(n) != null) return false;
+        for (Value v : body.inputs()) if (!EltwiseTactics.ENGINE_DTYPES.contains(v.type().dtype())) return false;
         return !body.outputs().isEmpty();
+    }
+
+    /**
+     * One elementwise node as a one-op body (inputs {@code in0..}, absent optional inputs kept absent), which
+     * {@link #generate(Graph, Map, DType)} turns into the kernel of {@code tessel.eltwise} or {@code tessel.cast}.
+     */
+    public static Graph singleOpBody(Node n) {
+        if (n.outputs().size() != 1) throw new IllegalArgumentException(n.describe() + ": elementwise op with " + n.outputs().size() + " outputs");
+        Graph g = new Graph("eltwise_" + n.name().replaceAll("[^A-Za-z0-9_]", "_"));
+        List<Value> ins = new ArrayList<>();
+        for (int i = 0; i < n.numInputs(); i++) ins.add(n.input(i) == null ? null : g.addInput("in" + i, n.input(i).type()));
+        Node m = g.addNode(n.op(), n.name(), ins, n.attrs(), 1);
+        g.setOutputs(List.of(m.output()));
+        return g;
+    }
+
+    /** The values the inputs of {@link #singleOpBody}{@code (n)} stand for, in order: {@code n}'s inputs less the absent ones. */
+    public static List<Value> singleOpOperands(Node n) {
+        List<Value> out = new ArrayList<>();
+        for (Value v : n.inputs()) if (v != null) out.add(v);
+        return out;
+    }
+
+    /** The body inputs whose outer values ({@code outerInputs}, one per body input) are one-element constants: they become literals. */
+    public static Map<Value, Tensor> scalarLiterals(Graph body, List<Value> outerInputs) {
+        Map<Value, Tensor> literals = new IdentityHashMap<>();
+        for (int i = 0; i < body.inputs().size(); i++) {
+            Value o = outerInputs.get(i);
+            if (o != null && o.isConstant() && o.type().numElements() == 1) literals.put(body.inputs().get(i), o.constantValue());
+        }
+        return literals;
     }
 
     /** The kernel for a {@code tessel.Fused} node's body. */
@@ -70,16 +101,22 @@ public final class EltwiseCodegen {
         return generate(body, Map.of(), null);
     }
 
+    /** The device storage of a value of type {@code t}: floats in {@code floatStorage} (or their own type), integers as i32, bool as a byte. */
+    public static DType storage(DType t, DType floatStorage) {
+        if (t.isInteger()) return DType.I32;
+        if (t == DType.BOOL) return DType.BOOL;
+        return floatStorage != null ? floatStorage : t;
+    }
+
     /**
      * The kernel for an engine: body inputs in {@code literalInputs} become literals (scalar
      * constants bound from outside the body) and are not parameters; when {@code floatStorage} is
      * given, every floating value is loaded and stored in that type and the ops compute in f32
-     * without per-op rounding (the engine's precision picks storage, not arithmetic). Integer body
-     * inputs (only as operands of Cast) are read as 32-bit ints ({@code int} storage).
+     * without per-op rounding (the engine's precision picks storage, not arithmetic). Integer
+     * values are read and written as i32 ({@code int}), bools as bytes ({@code unsigned char}).
      */
-    public static Source generate(Graph body, Map<Value, Float> literalInputs, DType floatStorage) {
-        java.util.function.Function<Value, DType> st = v -> v.type().dtype().isInteger() ? DType.I32
-                : floatStorage != null ? floatStorage : v.type().dtype();
+    public static Source generate(Graph body, Map<Value, Tensor> literalInputs, DType floatStorage) {
+        java.util.function.Function<Value, DType> st = v -> storage(v.type().dtype(), floatStorage);
         boolean engine = floatStorage != null;
         if (body.outputs().isEmpty()) throw new IllegalArgumentException("graph '" + body.name() + "' has no outputs to compute");
         TensorType iter = body.outputs().get(0).type();
@@ -95,42 +132,45 @@ public final class EltwiseCodegen {
         String idx = n < Integer.MAX_VALUE / 2 ? "int" : "long long";
         boolean[] needCoord = new boolean[rank];
 
-        // parameters: body inputs, then non-scalar constants (uploaded), then outputs
+        // parameters: body inputs, then non-scalar constants (uploaded), then outputs; a value only CastLike's
+        // type operand reads is never loaded (it may have any shape), and a constant of that kind is not uploaded
+        Set<Value> typeOnly = typeOnly(body);
         Map<Value, String> scalarLiterals = new IdentityHashMap<>();
         List<Value> constantInputs = new ArrayList<>();
         List<Value> paramValues = new ArrayList<>();
         for (Value v : body.inputs()) {
-            Float lit = literalInputs.get(v);
-            if (lit != null) scalarLiterals.put(v, literal(lit));
+            Tensor lit = literalInputs.get(v);
+            if (lit != null) scalarLiterals.put(v, literal(lit, v.type().dtype()));
             else paramValues.add(v);
         }
         List<Value> boundInputs = List.copyOf(paramValues);
         for (Value c : body.constants()) {
-            if (c.type().numElements() == 1) scalarLiterals.put(c, literal(c.constantValue()));
+            if (typeOnly.contains(c)) scalarLiterals.put(c, "0");
+            else if (c.type().numElements() == 1) scalarLiterals.put(c, literal(c.constantValue(), c.type().dtype()));
             else { constantInputs.add(c); paramValues.add(c); }
         }
         List<String> paramOffsets = new ArrayList<>();
         StringBuilder params = new StringBuilder();
         for (int p = 0; p < paramValues.size(); p++) {
             Value v = paramValues.get(p);
-            DType t = st.apply(v);
-            if (t != DType.I32) org.tessel.runtime.gpu.CudaTypes.require(t, "graph '" + body.name() + "' value %" + v.name());
+            String c = storageC(st.apply(v), "graph '" + body.name() + "' value %" + v.name());
             if (p > 0) params.append(", ");
-            params.append("const ").append(t == DType.I32 ? "int" : org.tessel.runtime.gpu.CudaTypes.storage(t)).append("* __restrict__ in").append(p);
-            paramOffsets.add(offset(v.type(), s, outLayout, needCoord, idx));
+            params.append("const ").append(c).append("* __restrict__ in").append(p);
+            paramOffsets.add(typeOnly.contains(v) ? TYPE_ONLY : offset(v.type(), s, outLayout, needCoord, idx));
         }
         List<String> outOffsets = new ArrayList<>();
         for (int o = 0; o < body.outputs().size(); o++) {
             Value v = body.outputs().get(o);
-            org.tessel.runtime.gpu.CudaTypes.require(st.apply(v), "graph '" + body.name() + "' output %" + v.name());
+            String c = storageC(st.apply(v), "graph '" + body.name() + "' output %" + v.name());
             if (params.length() > 0) params.append(", ");
-            params.append(org.tessel.runtime.gpu.CudaTypes.storage(st.apply(v))).append("* __restrict__ out").append(o);
+            params.append(c).append("* __restrict__ out").append(o);
             outOffsets.add(offset(v.type(), s, outLayout, needCoord, idx));
         }
         String ops = opsCode(body, paramValues, scalarLiterals, s, engine);
 
         StringBuilder src = new StringBuilder();
         src.append(KernelCompiler.prelude());
+        if (ops.contains(HELPER_PREFIX)) src.append(HELPERS);
         src.append("// tessel.eltwise.fused generated from graph '").append(body.name()).append("': ")
                 .append(body.nodes().size()).append(" ops over ").append(iter).append('\n');
         // scalar kernel: one element per thread, grid-stride
@@ -141,7 +181,7 @@ public final class EltwiseCodegen {
         src.append(element(body, st, paramValues, paramOffsets, outOffsets, ops, coords(s, perm, needCoord, idx, "        "), false, "        "));
         src.append("    }\n}\n");
         // vector kernel: VEC consecutive elements per thread with 16- or 8-byte accesses to
-        // contiguous operands (memory-level parallelism); the tail runs element by element
+        // contiguous floating operands (memory-level parallelism); the tail runs element by element
         src.append("extern \"C\" __global__ void ").append(KERNEL_NAME).append(VEC_SUFFIX).append('(').append(params).append(", long long n) {\n");
         src.append("    const ").append(idx).append(" stride = (").append(idx).append(") gridDim.x * blockDim.x;\n");
         src.append("    const ").append(idx).append(" nvec = (").append(idx).append(") (n / ").append(VEC).append(");\n");
@@ -152,13 +192,13 @@ public final class EltwiseCodegen {
                 src.append("        float vin").append(p).append('[').append(VEC).append("]; tessel_ld4_").append(st.apply(paramValues.get(p)).text())
                         .append("(in").append(p).append(", i0, vin").append(p).append(");\n");
         for (int o = 0; o < outOffsets.size(); o++)
-            if (outOffsets.get(o).equals("i")) src.append("        float vout").append(o).append('[').append(VEC).append("];\n");
+            if (vectorLoad(outOffsets.get(o), st.apply(body.outputs().get(o)))) src.append("        float vout").append(o).append('[').append(VEC).append("];\n");
         src.append("#pragma unroll\n        for (int e = 0; e < ").append(VEC).append("; e++) {\n");
         src.append("            const ").append(idx).append(" i = i0 + e;\n");
         src.append(element(body, st, paramValues, paramOffsets, outOffsets, ops, coords(s, perm, needCoord, idx, "            "), true, "            "));
         src.append("        }\n");
         for (int o = 0; o < outOffsets.size(); o++)
-            if (outOffsets.get(o).equals("i"))
+            if (vectorLoad(outOffsets.get(o), st.apply(body.outputs().get(o))))
                 src.append("        tessel_st4_").append(st.apply(body.outputs().get(o)).text()).append("(out").append(o).append(", i0, vout").append(o).append(");\n");
         src.append("    }\n");
         src.append("    for (").append(idx).append(" i = nvec * ").append(VEC).append(" + (").append(idx).append(") blockIdx.x * blockDim.x + threadIdx.x; i < (")
@@ -168,8 +208,101 @@ public final class EltwiseCodegen {
         return new Source(src.toString(), boundInputs, List.copyOf(constantInputs), List.copyOf(body.outputs()), iter);
     }
 
+    /** The offset marking a parameter that is never loaded: only CastLike's type operand reads it. */
+    private static final String TYPE_ONLY = "";
+
+    /** Body inputs and constants whose every use is as CastLike's type operand (input 1), and that are no output. */
+    static Set<Value> typeOnly(Graph body) {
+        Set<Value> out = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+        List<Value> candidates = new ArrayList<>(body.inputs());
+        candidates.addAll(body.constants());
+        for (Value v : candidates) {
+            boolean onlyType = !body.outputs().contains(v), used = false;
+            for (Node n : body.nodes())
+                for (int i = 0; i < n.numInputs(); i++)
+                    if (n.input(i) == v) {
+                        used = true;
+                        if (!(n.opName().equals("CastLike") && i == 1)) onlyType = false;
+                    }
+            if (used && onlyType) out.add(v);
+        }
+        return out;
+    }
+
+    /** The C type a storage type is held in on the device. */
+    static String storageC(DType storage, String where) {
+        return switch (storage) {
+            case F32, F16, BF16 -> org.tessel.runtime.gpu.CudaTypes.storage(storage);
+            case I32 -> "int";
+            case BOOL -> "unsigned char";
+            default -> throw new IllegalArgumentException(where + ": generated elementwise kernels store f32, f16, bf16, i32 and bool, not " + storage.text());
+        };
+    }
+
+    /** The C type a value of element type {@code t} computes in: f32 for floats, the integer's own width, bool. */
+    static String computeC(DType t) {
+        return switch (t) {
+            case F32, F16, BF16 -> "float";
+            case I8 -> "signed char";
+            case U8 -> "unsigned char";
+            case I32 -> "int";
+            case I64 -> "long long";
+            case BOOL -> "bool";
+            default -> throw new IllegalArgumentException("generated elementwise kernels hold no " + t.text() + " values");
+        };
+    }
+
+    private static boolean floatStorage(DType storage) { return storage == DType.F32 || storage == DType.F16 || storage == DType.BF16; }
+
+    /** Prefix of the helper functions in {@link #HELPERS}: a source that calls one gets them. */
+    static final String HELPER_PREFIX = "tessel_ew_";
+
+    /**
+     * Device functions for integer arithmetic with ONNX's (and the reference's) semantics and no trap on any input:
+     * 64-bit wrapping, division and remainder by zero give 0 (the reference refuses them), INT64_MIN / -1 wraps.
+     */
+    static final String HELPERS = """
+            // elementwise helpers: integers in 64 bits with ONNX semantics, float->int as the reference (NaN -> 0, saturating)
+            __device__ __forceinline__ long long tessel_ew_f2ll(float f) {
+                return f != f ? 0LL : f >= 9.2233720368547758e18f ? 9223372036854775807LL : f <= -9.2233720368547758e18f ? (-9223372036854775807LL - 1) : (long long) f;
+            }
+            __device__ __forceinline__ long long tessel_ew_div(long long a, long long b) {
+                return b == 0 ? 0LL : b == -1 ? (long long) (0ULL - (unsigned long long) a) : a / b;
+            }
+            __device__ __forceinline__ long long tessel_ew_mod(long long a, long long b, int truncated) {
+                if (b == 0 || b == -1) return 0LL;
+                long long r = a % b;
+                return !truncated && r != 0 && ((r < 0) != (b < 0)) ? r + b : r;
+            }
+            __device__ __forceinline__ float tessel_ew_fmod_floor(float a, float b) {
+                float m = fmodf(a, b);
+                if (b == 0.0f || m != m) return __int_as_float(0x7fc00000);
+                if (m == 0.0f) return copysignf(0.0f, b);
+                return (b < 0.0f) != (m < 0.0f) ? m + b : m;
+            }
+            __device__ __forceinline__ long long tessel_ew_quantize(float q, long long zp, long long lo, long long hi) {
+                if (q != q) return 0LL;
+                double v = (double) rintf(q) + (double) zp;
+                return v < (double) lo ? lo : v > (double) hi ? hi : (long long) v;
+            }
+            __device__ __forceinline__ long long tessel_ew_max(long long a, long long b) { return a > b ? a : b; }
+            __device__ __forceinline__ long long tessel_ew_min(long long a, long long b) { return a < b ? a : b; }
+            __device__ __forceinline__ long long tessel_ew_pow(long long base, long long e) {
+                if (e < 0) return base == 1 ? 1LL : base == -1 ? ((e & 1) == 0 ? 1LL : -1LL) : 0LL;
+                unsigned long long r = 1, b = (unsigned long long) base;
+                for (; e > 0; e >>= 1) { if (e & 1) r *= b; b *= b; }
+                return (long long) r;
+            }
+            __device__ __forceinline__ long long tessel_ew_shl(long long x, long long s, int width) {
+                return s < 0 || s >= width ? 0LL : (long long) ((unsigned long long) x << s);
+            }
+            __device__ __forceinline__ long long tessel_ew_shr(long long x, long long s, int width) {
+                return s < 0 || s >= width ? (x < 0 ? -1LL : 0LL) : x >> s;
+            }
+            """;
+
     /** Whether the vector kernel loads this parameter four at a time (contiguous floating operands). */
-    private static boolean vectorLoad(String offset, DType storage) { return offset.equals("i") && storage != DType.I32; }
+    private static boolean vectorLoad(String offset, DType storage) { return offset.equals("i") && floatStorage(storage); }
 
     /** Elements per thread in the vector kernel. */
     public static final int VEC = 4;
@@ -193,8 +326,8 @@ public final class EltwiseCodegen {
     }
 
     /**
-     * The ops of the body as statements over values named x0.. (parameters) and t0.. (results);
-     * scalar constants are literals.
+     * The ops of the body as statements over values named x0.. (parameters) and t0.. (results), each
+     * declared in its element type's compute type; scalar constants are literals.
      */
     private static String opsCode(Graph body, List<Value> paramValues, Map<Value, String> literals, Shape s, boolean engine) {
         Map<Value, String> expr = new IdentityHashMap<>(literals);
@@ -202,12 +335,12 @@ public final class EltwiseCodegen {
         StringBuilder code = new StringBuilder();
         int tmp = 0;
         for (Node node : body.nodes()) {
-            if (node.outputs().size() != 1 || node.body() != null)
-                throw new IllegalArgumentException(node.describe() + ": a fused elementwise kernel takes single-output ops without bodies");
+            if (!SUPPORTED.contains(node.opName()))
+                throw new IllegalArgumentException(node.describe() + ": no CUDA code generator for this op; supported: " + String.join(", ", new java.util.TreeSet<>(SUPPORTED)));
+            String why = EltwiseTactics.generatorWhyNot(node);
+            if (why != null) throw new IllegalArgumentException(node.describe() + ": " + why);
             Value out = node.output();
             DType t = out.type().dtype();
-            if (!org.tessel.runtime.gpu.CudaTypes.supported(t))
-                throw new IllegalArgumentException(node.describe() + ": result type " + t.text() + " is not f32, f16 or bf16");
             if (!broadcastsOnto(out.type().shape(), s))
                 throw new IllegalArgumentException(node.describe() + ": result shape " + out.type().shape() + " does not broadcast onto the kernel's shape " + s);
             List<String> a = new ArrayList<>();
@@ -218,9 +351,9 @@ public final class EltwiseCodegen {
                 a.add(e);
             }
             String var = "t" + tmp++;
-            if (node.opName().equals("Cast") && !node.input(0).type().dtype().isInteger() && !org.tessel.runtime.gpu.CudaTypes.supported(node.input(0).type().dtype()))
-                throw new IllegalArgumentException(node.describe() + ": Cast from " + node.input(0).type().dtype().text() + " (supported: f32, f16, bf16 and integer inputs)");
-            code.append("@const float ").append(var).append(" = ").append(engine ? opExpr(node, a) : org.tessel.runtime.gpu.CudaTypes.round(t, opExpr(node, a)))
+            String value = opExpr(node, a);
+            code.append("@const ").append(computeC(t)).append(' ').append(var).append(" = ")
+                    .append(engine || !t.isFloating() ? value : org.tessel.runtime.gpu.CudaTypes.round(t, value))
                     .append(";   // ").append(node.describe()).append('\n');
             expr.put(out, var);
         }
@@ -228,17 +361,31 @@ public final class EltwiseCodegen {
         return code.toString();
     }
 
-    /** One element's loads, ops and stores at index i; in the vector kernel contiguous operands come from vin/vout arrays. */
+    /** A C expression loading element {@code index} of {@code ptr} (storage {@code storage}) as a value of type {@code t}'s compute type. */
+    private static String load(DType t, DType storage, String ptr, String index) {
+        if (floatStorage(storage)) return org.tessel.runtime.gpu.CudaTypes.load(storage, ptr, index);
+        if (storage == DType.BOOL) return "(" + ptr + "[" + index + "] != 0)";
+        return t == DType.I32 ? ptr + "[" + index + "]" : "(" + computeC(t) + ") " + ptr + "[" + index + "]";
+    }
+
+    /** A C expression converting {@code value} (in type {@code t}'s compute type) to its storage type. */
+    private static String store(DType t, DType storage, String value) {
+        if (floatStorage(storage)) return org.tessel.runtime.gpu.CudaTypes.store(storage, value);
+        if (storage == DType.BOOL) return "(unsigned char) " + value;
+        return t == DType.I32 ? value : "(int) " + value;
+    }
+
+    /** One element's loads, ops and stores at index i; in the vector kernel contiguous floating operands come from vin/vout arrays. */
     private static String element(Graph body, java.util.function.Function<Value, DType> st, List<Value> paramValues, List<String> paramOffsets, List<String> outOffsets, String ops,
                                   String coords, boolean vec, String indent) {
         StringBuilder e = new StringBuilder(coords);
         for (int p = 0; p < paramValues.size(); p++) {
             Value v = paramValues.get(p);
+            if (paramOffsets.get(p).equals(TYPE_ONLY)) continue;
             DType t = st.apply(v);
-            String load = vec && vectorLoad(paramOffsets.get(p), t) ? "vin" + p + "[e]"
-                    : t == DType.I32 ? "(float) in" + p + "[" + paramOffsets.get(p) + "]"
-                    : org.tessel.runtime.gpu.CudaTypes.load(t, "in" + p, paramOffsets.get(p));
-            e.append(indent).append("const float x").append(p).append(" = ").append(load).append(";   // %").append(v.name()).append(' ').append(v.type()).append('\n');
+            String load = vec && vectorLoad(paramOffsets.get(p), t) ? "vin" + p + "[e]" : load(v.type().dtype(), t, "in" + p, paramOffsets.get(p));
+            e.append(indent).append("const ").append(computeC(v.type().dtype())).append(" x").append(p).append(" = ").append(load)
+                    .append(";   // %").append(v.name()).append(' ').append(v.type()).append('\n');
         }
         for (String line : ops.split("\n")) {
             if (line.isEmpty()) continue;
@@ -247,9 +394,10 @@ public final class EltwiseCodegen {
                 int o = Integer.parseInt(line.substring(5, eq));
                 String value = line.substring(eq + 1);
                 Value v = body.outputs().get(o);
-                if (vec && outOffsets.get(o).equals("i")) e.append(indent).append("vout").append(o).append("[e] = ").append(value).append(";   // %").append(v.name()).append('\n');
+                DType storage = st.apply(v);
+                if (vec && vectorLoad(outOffsets.get(o), storage)) e.append(indent).append("vout").append(o).append("[e] = ").append(value).append(";   // %").append(v.name()).append('\n');
                 else e.append(indent).append("out").append(o).append('[').append(outOffsets.get(o)).append("] = ")
-                        .append(org.tessel.runtime.gpu.CudaTypes.store(st.apply(v), value)).append(";   // %").append(v.name()).append('\n');
+                        .append(store(v.type().dtype(), storage, value)).append(";   // %").append(v.name()).append('\n');
             } else e.append(indent).append(line.substring(1)).append('\n');
         }
         return e.toString();
@@ -307,8 +455,13 @@ public final class EltwiseCodegen {
         return "(" + e + ")";
     }
 
-    static String literal(Tensor t) {
-        return literal(t.getFloat(0));
+    /** The literal of a one-element constant of element type {@code t}, in that type's compute type. */
+    static String literal(Tensor c, DType t) {
+        if (t.isFloating()) return literal(c.getFloat(0));
+        if (t == DType.BOOL) return c.getLong(0) != 0 ? "true" : "false";
+        long v = c.getLong(0);
+        String ll = v == Long.MIN_VALUE ? "(-9223372036854775807LL - 1)" : v + "LL";
+        return "((" + computeC(t) + ") " + ll + ")";
     }
 
     static String literal(float v) {
@@ -323,81 +476,209 @@ public final class EltwiseCodegen {
         return a.get(i);
     }
 
-    private static String opExpr(Node n, List<String> a) {
-        Attributes at = n.attrs();
-        String x = a.isEmpty() ? null : a.get(0);
+    /**
+     * The operands of one node with their element types: {@code f(i)} as a float expression, {@code l(i)} as a
+     * 64-bit integer one, and {@code wrap} bringing a 64-bit result into the output's integer type (C's modular
+     * conversion, which Tensor.wrap also does).
+     */
+    private record Args(Node n, List<String> a) {
+        DType type(int i) { return n.input(i).type().dtype(); }
+        String raw(int i) { return need(n, a, i); }
+        String f(int i) { return convert(raw(i), type(i), DType.F32); }
+        String l(int i) {
+            DType t = type(i);
+            return t.isFloating() ? HELPER_PREFIX + "f2ll(" + raw(i) + ")" : "((long long) " + raw(i) + ")";
+        }
+        String wrap(String e64) { return "((" + computeC(n.output().type().dtype()) + ") " + e64 + ")"; }
+        String u(int i) { return "(unsigned long long) " + l(i); }
+    }
+
+    /** {@code e} (in type {@code from}'s compute type) as a value of type {@code to}: the reference's Cast. */
+    static String convert(String e, DType from, DType to) {
+        boolean fromFloat = from.isFloating(), toFloat = to.isFloating();
+        if (from == to || fromFloat && toFloat) return e;
+        if (toFloat) return from == DType.BOOL ? "(" + e + " ? 1.0f : 0.0f)" : "((float) " + e + ")";
+        if (to == DType.BOOL) return fromFloat ? "(" + e + " != 0.0f)" : "(" + e + " != 0)";
+        return fromFloat ? "((" + computeC(to) + ") " + HELPER_PREFIX + "f2ll(" + e + "))" : "((" + computeC(to) + ") " + e + ")";
+    }
+
+    /** Ops that compute on integers in their own type (the others compute in f32 and convert their result). */
+    private static final Set<String> INTEGER_FORMS = Set.of("Add", "Sub", "Mul", "Div", "Mod", "Pow", "Max", "Min", "PRelu", "Relu", "Neg", "Abs",
+            "Sign", "Clip", "BitShift", "BitwiseAnd", "BitwiseOr", "BitwiseXor", "BitwiseNot");
+
+    private static String opExpr(Node n, List<String> args) {
+        Args o = new Args(n, args);
+        DType out = n.output().type().dtype();
+        switch (n.opName()) {
+            case "Identity": return o.raw(0);
+            case "Cast", "CastLike": return convert(o.raw(0), o.type(0), out);
+            case "Where": return "(" + o.raw(0) + " ? " + o.raw(1) + " : " + o.raw(2) + ")";
+            case "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual": {
+                String op = switch (n.opName()) { case "Equal" -> "=="; case "Less" -> "<"; case "Greater" -> ">"; case "LessOrEqual" -> "<="; default -> ">="; };
+                return "(" + o.raw(0) + " " + op + " " + o.raw(1) + ")";
+            }
+            case "Not": return "(!" + o.raw(0) + ")";
+            case "And": return "(" + o.raw(0) + " && " + o.raw(1) + ")";
+            case "Or": return "(" + o.raw(0) + " || " + o.raw(1) + ")";
+            case "Xor": return "(" + o.raw(0) + " != " + o.raw(1) + ")";
+            case "QuantizeLinear": {
+                // saturate(round_half_even(x / scale) + zero_point); the quotient in f32 as the reference divides in x's type
+                boolean u8 = out == DType.U8;
+                String zp = n.numInputs() > 2 && n.input(2) != null ? o.l(2) : "0LL";
+                return o.wrap(HELPER_PREFIX + "quantize(" + o.f(0) + " / " + o.f(1) + ", " + zp + ", " + (u8 ? "0LL, 255LL" : "-128LL, 127LL") + ")");
+            }
+            case "DequantizeLinear": {
+                // (x - zero_point) * scale in double, rounded once, as the reference
+                String zp = n.numInputs() > 2 && n.input(2) != null ? o.l(2) : "0LL";
+                return "((float) ((double) (" + o.l(0) + " - " + zp + ") * (double) " + o.f(1) + "))";
+            }
+            case "IsNaN": return "(" + o.f(0) + " != " + o.f(0) + ")";
+            case "IsInf": {
+                boolean neg = n.attrs().getInt("detect_negative", 1) != 0, pos = n.attrs().getInt("detect_positive", 1) != 0;
+                if (!neg && !pos) return "false";
+                String x = o.f(0);
+                String p = "(" + x + " == TESSEL_INF)", m = "(" + x + " == TESSEL_NEG_INF)";
+                return neg && pos ? "(" + p + " || " + m + ")" : pos ? p : m;
+            }
+        }
+        if (out.isInteger() && INTEGER_FORMS.contains(n.opName())) return integerExpr(n, o);
+        String f = floatExpr(n, o);
+        return out.isFloating() ? f : convert(f, DType.F32, out);
+    }
+
+    /** An op computed on integers: in 64 bits, wrapped to the output type. */
+    private static String integerExpr(Node n, Args o) {
         return switch (n.opName()) {
-            case "Add" -> "(" + need(n, a, 0) + " + " + need(n, a, 1) + ")";
-            case "Sub" -> "(" + need(n, a, 0) + " - " + need(n, a, 1) + ")";
-            case "Mul" -> "(" + need(n, a, 0) + " * " + need(n, a, 1) + ")";
-            case "Div" -> "(" + need(n, a, 0) + " / " + need(n, a, 1) + ")";
-            case "Pow" -> "powf(" + need(n, a, 0) + ", " + need(n, a, 1) + ")";
-            case "PRelu" -> "(" + need(n, a, 0) + " < 0.0f ? " + need(n, a, 1) + " * " + x + " : " + x + ")";
+            case "Add" -> o.wrap("(long long) (" + o.u(0) + " + " + o.u(1) + ")");
+            case "Sub" -> o.wrap("(long long) (" + o.u(0) + " - " + o.u(1) + ")");
+            case "Mul" -> o.wrap("(long long) (" + o.u(0) + " * " + o.u(1) + ")");
+            case "Div" -> o.wrap(HELPER_PREFIX + "div(" + o.l(0) + ", " + o.l(1) + ")");
+            case "Mod" -> {
+                long fmod = n.attrs().getInt("fmod", 0);
+                if (fmod != 0 && fmod != 1) throw new IllegalArgumentException(n.describe() + ": attribute 'fmod' must be 0 or 1, got " + fmod);
+                yield o.wrap(HELPER_PREFIX + "mod(" + o.l(0) + ", " + o.l(1) + ", " + fmod + ")");
+            }
+            case "Pow" -> o.type(1).isFloating() ? o.wrap(HELPER_PREFIX + "f2ll(powf(" + o.f(0) + ", " + o.f(1) + "))")
+                    : o.wrap(HELPER_PREFIX + "pow(" + o.l(0) + ", " + o.l(1) + ")");
+            case "Max", "Min" -> {
+                String acc = o.l(0);
+                for (int i = 1; i < n.numInputs(); i++) acc = HELPER_PREFIX + (n.opName().equals("Max") ? "max(" : "min(") + acc + ", " + o.l(i) + ")";
+                yield o.wrap(acc);
+            }
+            case "PRelu" -> o.wrap("(" + o.l(0) + " < 0 ? (long long) (" + o.u(1) + " * " + o.u(0) + ") : " + o.l(0) + ")");
+            case "Relu" -> o.wrap("(" + o.l(0) + " < 0 ? 0LL : " + o.l(0) + ")");
+            case "Neg" -> o.wrap("(long long) (0ULL - " + o.u(0) + ")");
+            case "Abs" -> o.wrap("(" + o.l(0) + " < 0 ? (long long) (0ULL - " + o.u(0) + ") : " + o.l(0) + ")");
+            case "Sign" -> o.wrap("(long long) ((" + o.l(0) + " > 0) - (" + o.l(0) + " < 0))");
+            case "Clip" -> {
+                String v = o.l(0);
+                if (n.numInputs() > 1 && n.input(1) != null) v = HELPER_PREFIX + "max(" + v + ", " + o.l(1) + ")";
+                if (n.numInputs() > 2 && n.input(2) != null) v = HELPER_PREFIX + "min(" + v + ", " + o.l(2) + ")";
+                yield o.wrap(v);
+            }
+            case "BitShift" -> {
+                String dir = n.attrs().getString("direction", "");
+                int width = o.type(0).bytes() * 8;
+                yield switch (dir) {
+                    case "LEFT" -> o.wrap(HELPER_PREFIX + "shl(" + o.l(0) + ", " + o.l(1) + ", " + width + ")");
+                    case "RIGHT" -> o.wrap(HELPER_PREFIX + "shr(" + o.l(0) + ", " + o.l(1) + ", " + width + ")");
+                    default -> throw new IllegalArgumentException(n.describe() + ": attribute 'direction' must be \"LEFT\" or \"RIGHT\", got \"" + dir + "\"");
+                };
+            }
+            case "BitwiseAnd" -> o.wrap("(" + o.l(0) + " & " + o.l(1) + ")");
+            case "BitwiseOr" -> o.wrap("(" + o.l(0) + " | " + o.l(1) + ")");
+            case "BitwiseXor" -> o.wrap("(" + o.l(0) + " ^ " + o.l(1) + ")");
+            case "BitwiseNot" -> o.wrap("(~" + o.l(0) + ")");
+            default -> throw new IllegalArgumentException(n.describe() + ": no integer form of " + n.opName());
+        };
+    }
+
+    /** An op computed in f32 on its operands as floats. */
+    private static String floatExpr(Node n, Args o) {
+        Attributes at = n.attrs();
+        int arity = n.numInputs();
+        return switch (n.opName()) {
+            case "Add" -> "(" + o.f(0) + " + " + o.f(1) + ")";
+            case "Sub" -> "(" + o.f(0) + " - " + o.f(1) + ")";
+            case "Mul" -> "(" + o.f(0) + " * " + o.f(1) + ")";
+            case "Div" -> "(" + o.f(0) + " / " + o.f(1) + ")";
+            case "Pow" -> "powf(" + o.f(0) + ", " + o.f(1) + ")";
+            case "Mod" -> switch ((int) at.getInt("fmod", 0)) {
+                case 0 -> HELPER_PREFIX + "fmod_floor(" + o.f(0) + ", " + o.f(1) + ")";
+                case 1 -> "fmodf(" + o.f(0) + ", " + o.f(1) + ")";
+                default -> throw new IllegalArgumentException(n.describe() + ": attribute 'fmod' must be 0 or 1, got " + at.getInt("fmod", 0));
+            };
+            case "PRelu" -> "(" + o.f(0) + " < 0.0f ? " + o.f(1) + " * " + o.f(0) + " : " + o.f(0) + ")";
             case "Max", "Min" -> {
                 // NaN-propagating like Java's Math.max/min, which the reference uses
-                String f = n.opName().equals("Max") ? ">" : "<";
-                String acc = need(n, a, 0);
-                for (int i = 1; i < a.size(); i++) {
-                    String b = need(n, a, i);
-                    acc = "tessel_pick" + (f.equals(">") ? "max" : "min") + "(" + acc + ", " + b + ")";
-                }
+                String acc = o.f(0);
+                for (int i = 1; i < arity; i++) acc = "tessel_pick" + (n.opName().equals("Max") ? "max" : "min") + "(" + acc + ", " + o.f(i) + ")";
                 yield acc;
             }
             case "Sum", "Mean" -> {
                 StringBuilder sb = new StringBuilder("(");
-                for (int i = 0; i < a.size(); i++) { if (i > 0) sb.append(" + "); sb.append(need(n, a, i)); }
+                for (int i = 0; i < arity; i++) { if (i > 0) sb.append(" + "); sb.append(o.f(i)); }
                 sb.append(')');
-                yield n.opName().equals("Mean") ? "(" + sb + " / " + a.size() + ".0f)" : sb.toString();
+                yield n.opName().equals("Mean") ? "(" + sb + " / " + arity + ".0f)" : sb.toString();
             }
-            case "Relu" -> "(" + need(n, a, 0) + " < 0.0f ? 0.0f : " + x + ")";
-            case "LeakyRelu" -> "(" + need(n, a, 0) + " < 0.0f ? " + literal(at.getFloat("alpha", 0.01f)) + " * " + x + " : " + x + ")";
-            case "Sigmoid" -> "(1.0f / (1.0f + expf(-" + need(n, a, 0) + ")))";
-            case "Tanh" -> "tanhf(" + need(n, a, 0) + ")";
+            case "Relu" -> "(" + o.f(0) + " < 0.0f ? 0.0f : " + o.f(0) + ")";
+            case "LeakyRelu" -> "(" + o.f(0) + " < 0.0f ? " + literal(at.getFloat("alpha", 0.01f)) + " * " + o.f(0) + " : " + o.f(0) + ")";
+            case "Sigmoid" -> "(1.0f / (1.0f + expf(-" + o.f(0) + ")))";
+            case "Tanh" -> "tanhf(" + o.f(0) + ")";
             case "Clip" -> {
-                String v = need(n, a, 0);
-                String lo = a.size() > 1 && a.get(1) != null ? a.get(1) : null;
-                String hi = a.size() > 2 && a.get(2) != null ? a.get(2) : null;
-                if (lo != null) v = "tessel_clip_lo(" + v + ", " + lo + ")";
-                if (hi != null) v = "tessel_clip_hi(" + v + ", " + hi + ")";
+                String v = o.f(0);
+                if (arity > 1 && n.input(1) != null) v = "tessel_clip_lo(" + v + ", " + o.f(1) + ")";
+                if (arity > 2 && n.input(2) != null) v = "tessel_clip_hi(" + v + ", " + o.f(2) + ")";
                 yield v;
             }
-            case "HardSigmoid" -> "fmaxf(0.0f, fminf(1.0f, " + literal(at.getFloat("alpha", 0.2f)) + " * " + need(n, a, 0) + " + " + literal(at.getFloat("beta", 0.5f)) + "))";
-            case "HardSwish" -> "(" + need(n, a, 0) + " * fmaxf(0.0f, fminf(1.0f, " + x + " / 6.0f + 0.5f)))";
-            case "Erf" -> "erff(" + need(n, a, 0) + ")";
+            case "HardSigmoid" -> "fmaxf(0.0f, fminf(1.0f, " + literal(at.getFloat("alpha", 0.2f)) + " * " + o.f(0) + " + " + literal(at.getFloat("beta", 0.5f)) + "))";
+            case "HardSwish" -> "(" + o.f(0) + " * fmaxf(0.0f, fminf(1.0f, " + o.f(0) + " / 6.0f + 0.5f)))";
+            case "Erf" -> "erff(" + o.f(0) + ")";
             case "Gelu" -> switch (at.getString("approximate", "none")) {
-                case "none" -> "(0.5f * " + need(n, a, 0) + " * erfcf(-" + x + " * 0.70710678118654752f))";
-                case "tanh" -> "(" + need(n, a, 0) + " / (1.0f + expf(-2.0f * 0.79788456080286536f * (" + x + " + 0.044715f * " + x + " * " + x + " * " + x + "))))";
+                case "none" -> "(0.5f * " + o.f(0) + " * erfcf(-" + o.f(0) + " * 0.70710678118654752f))";
+                case "tanh" -> "(" + o.f(0) + " / (1.0f + expf(-2.0f * 0.79788456080286536f * (" + o.f(0) + " + 0.044715f * " + o.f(0) + " * " + o.f(0) + " * " + o.f(0) + "))))";
                 default -> throw new IllegalArgumentException(n.describe() + ": attribute 'approximate' must be \"none\" or \"tanh\"");
             };
-            case "Exp" -> "expf(" + need(n, a, 0) + ")";
-            case "Log" -> "logf(" + need(n, a, 0) + ")";
-            case "Sqrt" -> "sqrtf(" + need(n, a, 0) + ")";
-            case "Neg" -> "(-" + need(n, a, 0) + ")";
-            case "Abs" -> "fabsf(" + need(n, a, 0) + ")";
-            case "Reciprocal" -> "(1.0f / " + need(n, a, 0) + ")";
-            case "Floor" -> "floorf(" + need(n, a, 0) + ")";
-            case "Ceil" -> "ceilf(" + need(n, a, 0) + ")";
-            case "Round" -> "rintf(" + need(n, a, 0) + ")";
-            case "Sign" -> "((" + need(n, a, 0) + " > 0.0f) ? 1.0f : (" + x + " < 0.0f) ? -1.0f : " + x + ")";
-            case "Softplus" -> "tessel_softplus(" + need(n, a, 0) + ")";
-            case "Softsign" -> "(" + need(n, a, 0) + " / (1.0f + fabsf(" + x + ")))";
-            case "Mish" -> "(" + need(n, a, 0) + " * tanhf(tessel_softplus(" + x + ")))";
-            case "Elu" -> "(" + need(n, a, 0) + " < 0.0f ? " + literal(at.getFloat("alpha", 1f)) + " * expm1f(" + x + ") : " + x + ")";
+            case "Exp" -> "expf(" + o.f(0) + ")";
+            case "Log" -> "logf(" + o.f(0) + ")";
+            case "Sqrt" -> "sqrtf(" + o.f(0) + ")";
+            case "Neg" -> "(-" + o.f(0) + ")";
+            case "Abs" -> "fabsf(" + o.f(0) + ")";
+            case "Reciprocal" -> "(1.0f / " + o.f(0) + ")";
+            case "Floor" -> "floorf(" + o.f(0) + ")";
+            case "Ceil" -> "ceilf(" + o.f(0) + ")";
+            case "Round" -> "rintf(" + o.f(0) + ")";
+            case "Sign" -> "((" + o.f(0) + " > 0.0f) ? 1.0f : (" + o.f(0) + " < 0.0f) ? -1.0f : " + o.f(0) + ")";
+            case "Softplus" -> "tessel_softplus(" + o.f(0) + ")";
+            case "Softsign" -> "(" + o.f(0) + " / (1.0f + fabsf(" + o.f(0) + ")))";
+            case "Mish" -> "(" + o.f(0) + " * tanhf(tessel_softplus(" + o.f(0) + ")))";
+            case "Elu" -> "(" + o.f(0) + " < 0.0f ? " + literal(at.getFloat("alpha", 1f)) + " * expm1f(" + o.f(0) + ") : " + o.f(0) + ")";
             case "Selu" -> {
                 String al = literal(at.getFloat("alpha", 1.67326319217681884765625f)), ga = literal(at.getFloat("gamma", 1.05070102214813232421875f));
-                yield "(" + need(n, a, 0) + " > 0.0f ? " + ga + " * " + x + " : " + ga + " * (" + al + " * expf(" + x + ") - " + al + "))";
+                yield "(" + o.f(0) + " > 0.0f ? " + ga + " * " + o.f(0) + " : " + ga + " * (" + al + " * expf(" + o.f(0) + ") - " + al + "))";
             }
             case "Celu" -> {
                 String al = literal(at.getFloat("alpha", 1f));
-                yield "(fmaxf(0.0f, " + need(n, a, 0) + ") + fminf(0.0f, " + al + " * expm1f(" + x + " / " + al + ")))";
+                yield "(fmaxf(0.0f, " + o.f(0) + ") + fminf(0.0f, " + al + " * expm1f(" + o.f(0) + " / " + al + ")))";
             }
-            case "ThresholdedRelu" -> "(" + need(n, a, 0) + " > " + literal(at.getFloat("alpha", 1f)) + " ? " + x + " : 0.0f)";
-            case "Swish" -> "(" + need(n, a, 0) + " / (1.0f + expf(-" + literal(at.getFloat("alpha", 1f)) + " * " + x + ")))";
-            case "Sin" -> "sinf(" + need(n, a, 0) + ")";
-            case "Cos" -> "cosf(" + need(n, a, 0) + ")";
-            case "Tan" -> "tanf(" + need(n, a, 0) + ")";
-            case "Identity", "Cast" -> need(n, a, 0);
-            default -> throw new IllegalArgumentException(n.describe() + ": no CUDA code generator for this op; supported: " + String.join(", ", SUPPORTED));
+            case "ThresholdedRelu" -> "(" + o.f(0) + " > " + literal(at.getFloat("alpha", 1f)) + " ? " + o.f(0) + " : 0.0f)";
+            case "Swish" -> "(" + o.f(0) + " / (1.0f + expf(-" + literal(at.getFloat("alpha", 1f)) + " * " + o.f(0) + ")))";
+            case "Shrink" -> {
+                String bias = literal(at.getFloat("bias", 0f)), lambd = literal(at.getFloat("lambd", 0.5f));
+                yield "(" + o.f(0) + " < -" + lambd + " ? " + o.f(0) + " + " + bias + " : " + o.f(0) + " > " + lambd + " ? " + o.f(0) + " - " + bias + " : 0.0f)";
+            }
+            case "Sin" -> "sinf(" + o.f(0) + ")";
+            case "Cos" -> "cosf(" + o.f(0) + ")";
+            case "Tan" -> "tanf(" + o.f(0) + ")";
+            case "Asin" -> "asinf(" + o.f(0) + ")";
+            case "Acos" -> "acosf(" + o.f(0) + ")";
+            case "Atan" -> "atanf(" + o.f(0) + ")";
+            case "Sinh" -> "sinhf(" + o.f(0) + ")";
+            case "Cosh" -> "coshf(" + o.f(0) + ")";
+            case "Asinh" -> "asinhf(" + o.f(0) + ")";
+            case "Acosh" -> "acoshf(" + o.f(0) + ")";
+            case "Atanh" -> "atanhf(" + o.f(0) + ")";
+            default -> throw new IllegalArgumentException(n.describe() + ": no CUDA code generator for this op; supported: " + String.join(", ", new java.util.TreeSet<>(SUPPORTED)));
         };
     }
 

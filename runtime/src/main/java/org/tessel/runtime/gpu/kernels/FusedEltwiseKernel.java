@@ -2,6 +2,7 @@ package org.tessel.runtime.gpu.kernels;
 
 import java.util.ArrayList;
 import java.util.List;
+import org.tessel.api.Tensor;
 import org.tessel.api.TensorType;
 import org.tessel.ir.Graph;
 import org.tessel.ir.Node;
@@ -14,7 +15,7 @@ import org.tessel.runtime.gpu.HostTensors;
 /**
  * Tactic {@code tessel.eltwise.fused}: a compiled {@link EltwiseCodegen} kernel with its non-scalar
  * constants already on the device. {@link #run} binds device buffers to the body's inputs and
- * outputs in order.
+ * outputs in order: floats in their own type, integers as i32, bools as bytes.
  */
 public final class FusedEltwiseKernel implements AutoCloseable {
     static final int BLOCK = 256;
@@ -27,7 +28,32 @@ public final class FusedEltwiseKernel implements AutoCloseable {
         this.source = source;
         this.kernel = kc.kernel(name, source.code(), EltwiseCodegen.KERNEL_NAME);
         this.vectorKernel = kc.kernel(name, source.code(), EltwiseCodegen.KERNEL_NAME + EltwiseCodegen.VEC_SUFFIX);
-        for (Value c : source.constantInputs()) constants.add(HostTensors.upload(c.constantValue(), c.type().dtype()));
+        for (Value c : source.constantInputs()) constants.add(upload(c));
+    }
+
+    /** A constant in the kernel's storage of its type: floats as themselves, integers as i32, bools as bytes. */
+    private static DeviceBuffer upload(Value c) {
+        Tensor t = c.constantValue();
+        int n = t.size();
+        return switch (EltwiseCodegen.storage(c.type().dtype(), null)) {
+            case I32 -> {
+                int[] a = new int[Math.max(1, n)];
+                for (int i = 0; i < n; i++) {
+                    long x = t.getLong(i);
+                    if (x != (int) x) throw new IllegalArgumentException("constant %" + c.name() + " element " + i + " = " + x + " is outside the i32 range the kernel keeps integers in");
+                    a[i] = (int) x;
+                }
+                DeviceBuffer b = DeviceBuffer.allocate(4L * a.length);
+                b.copyFrom(a);
+                yield b;
+            }
+            case BOOL -> {
+                byte[] a = new byte[Math.max(1, n)];
+                for (int i = 0; i < n; i++) a[i] = (byte) (t.getLong(i) != 0 ? 1 : 0);
+                yield DeviceBuffer.ofBytes(a);
+            }
+            default -> HostTensors.upload(t, c.type().dtype());
+        };
     }
 
     /** Generates, compiles and loads the kernel of a fused body (or any elementwise graph). */
@@ -77,8 +103,9 @@ public final class FusedEltwiseKernel implements AutoCloseable {
 
     private static DeviceBuffer checked(DeviceBuffer b, Value v, String what) {
         TensorType t = v.type();
-        if (b.bytes() < t.bytes())
-            throw new IllegalArgumentException(what + " %" + v.name() + " (" + t + ") needs " + t.bytes() + " bytes, buffer has " + b.bytes());
+        long need = t.numElements() * EltwiseCodegen.storage(t.dtype(), null).bytes();
+        if (b.bytes() < need)
+            throw new IllegalArgumentException(what + " %" + v.name() + " (" + t + ") needs " + need + " bytes, buffer has " + b.bytes());
         return b;
     }
 

@@ -17,6 +17,8 @@ import org.tessel.runtime.cuda.ffm.Nvrtc;
  * Compiles Tessel's CUDA C kernels with NVRTC for the context's device and caches the loaded
  * modules by source text, so each distinct specialization (element type, layout, head size,
  * fused body) is compiled once per context. Kernel templates live as resources beside this class.
+ * On the emulated device ({@link CudaContext#emulated()}) the same sources are compiled by g++
+ * into host libraries instead ({@link CudaModule#loadEmulated}); there is no PTX to save or preload.
  */
 public final class KernelCompiler implements AutoCloseable {
     private final CudaContext context;
@@ -34,7 +36,7 @@ public final class KernelCompiler implements AutoCloseable {
 
     public KernelCompiler(CudaContext context) {
         this.context = context;
-        this.nvrtc = Nvrtc.get();
+        this.nvrtc = context.isEmulated() ? null : Nvrtc.get();
         this.arch = context.device().computeArch();
     }
 
@@ -43,7 +45,7 @@ public final class KernelCompiler implements AutoCloseable {
     /** The virtual architecture kernels are compiled for, e.g. "compute_90". */
     public String arch() { return arch; }
 
-    /** Total time spent in NVRTC and module loading, for reports. */
+    /** Total time spent in NVRTC (g++ on the emulated device) and module loading, for reports. */
     public long compileNanos() { return compileNanos; }
 
     /** Number of distinct modules compiled so far. */
@@ -80,7 +82,14 @@ public final class KernelCompiler implements AutoCloseable {
     /** Compiles (or reuses) {@code source} and returns its kernel {@code kernelName}. */
     public synchronized CudaKernel kernel(String programName, String source, String kernelName) {
         CudaModule m = modules.get(source);
-        if (m == null) {
+        if (m == null && nvrtc == null) {
+            long t0 = System.nanoTime();
+            context.bind();
+            m = CudaModule.loadEmulated(programName, source);
+            compileNanos += System.nanoTime() - t0;
+            modules.put(source, m);
+            loaded.add(m);
+        } else if (m == null) {
             long t0 = System.nanoTime();
             String hash = sourceHash(source);
             String ptx = preloaded.get(hash);

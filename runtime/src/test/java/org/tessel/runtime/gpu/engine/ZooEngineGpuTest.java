@@ -54,7 +54,7 @@ class ZooEngineGpuTest {
         // googlenet (new in the engine) is checked with the fixed rule only, to keep the device run short
         // -Dtessel.test.tuned=false: the fixed rule only (a shorter device run)
         boolean[] tunings = model.startsWith("googlenet") || "false".equals(System.getProperty("tessel.test.tuned")) ? new boolean[] {false} : new boolean[] {false, true};
-        for (GpuEngine.Precision p : GpuEngine.Precision.values()) {
+        for (GpuEngine.Precision p : GpuEngine.Precision.FLOATING) {
             // each precision's own pipeline: FP32/TF32 engines stay NCHW where the graph has no depthwise convolutions
             Graph optimized = reference.copy();
             new PassManager().run(optimized, GpuEngine.pipeline(p, optimized));
@@ -105,7 +105,7 @@ class ZooEngineGpuTest {
         List<Tensor> ref = List.copyOf(GpuTestSupport.reference(reference, named).values());
         System.out.printf("%s: reference interpreter %.1f s%n", config, (System.nanoTime() - t0) / 1e9);
         GpuTestSupport.Checks checks = new GpuTestSupport.Checks();
-        for (GpuEngine.Precision p : GpuEngine.Precision.values()) {
+        for (GpuEngine.Precision p : GpuEngine.Precision.FLOATING) {
             double tol = tolerance(p);
             String what = config + " " + p;
             checks.check(what + " build", () -> {

@@ -10,6 +10,7 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.tessel.api.DType;
 import org.tessel.api.Layout;
@@ -96,6 +97,43 @@ class EltwiseCodegenTest {
         assertFalse(EltwiseCodegen.supports(g));
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> EltwiseCodegen.generate(g));
         assertTrue(e.getMessage().contains("node 'argmax_here' (Softmax)") && e.getMessage().contains("no CUDA code generator"), e.getMessage());
+    }
+
+    /** Integers compute in their own type with the helpers, bools are bytes, integer constants are typed literals; floats alone need no helpers. */
+    @Test void typedValuesKeepTheirTypesOnTheDevice() {
+        NetworkBuilder b = new NetworkBuilder("typed");
+        Value k = b.input("k", DType.I64, 4);
+        Value x = b.input("x", DType.F32, 4);
+        Value q = b.op("Div", null, k, b.constant("seven", Tensor.ofLongs(DType.I64, Shape.scalar(), -7)));
+        Value mask = b.op("Greater", null, b.cast(q, DType.F32), x);
+        String code = EltwiseCodegen.generate(b.output(mask).build(), Map.of(), DType.F16).code();
+        assertTrue(code.contains("const int* __restrict__ in0") && code.contains("const long long x0 = (long long) in0[i];"), code);
+        assertTrue(code.contains("const unsigned short* __restrict__ in1"), "floats in the engine's storage: " + code);
+        assertTrue(code.contains("unsigned char* __restrict__ out0") && code.contains("out0[i] = (unsigned char) t2;"), "bool as a byte: " + code);
+        assertTrue(code.contains("tessel_ew_div(((long long) x0), ((long long) ((long long) -7LL)))"), "i64 division truncating toward zero: " + code);
+        assertTrue(code.contains("__device__ __forceinline__ long long tessel_ew_div("), "the helpers come with a kernel that calls them");
+        assertFalse(code.contains("tessel_ld4_f16(in0") || code.contains("vout0"), "integer and bool operands are never vector-loaded as floats");
+        assertFalse(EltwiseCodegen.generate(smallBody()).code().contains("tessel_ew_"), "a float body needs no integer helpers");
+    }
+
+    /** CastLike's second input only gives the type: it may have any shape and is never loaded. */
+    @Test void castLikeNeverLoadsItsTypeOperand() {
+        NetworkBuilder b = new NetworkBuilder("castlike");
+        Value x = b.input("x", DType.F32, 2, 3);
+        Value like = b.input("like", DType.I32, 5);
+        EltwiseCodegen.Source s = EltwiseCodegen.generate(b.output(b.op("CastLike", null, x, like)).build(), Map.of(), DType.F32);
+        assertEquals(2, s.inputs().size(), "both inputs stay parameters, so bindings keep their order");
+        assertFalse(s.code().contains("in1["), s.code());
+        assertTrue(s.code().contains("((int) tessel_ew_f2ll(x0))"), "f32 to i32 as the reference: NaN 0, saturating, truncating: " + s.code());
+    }
+
+    @Test void refusesTypesTheEngineDoesNotHoldNamingTheValue() {
+        NetworkBuilder b = new NetworkBuilder("doubles");
+        Value x = b.input("x", DType.F64, 4);
+        Graph g = b.output(b.name("neg_d").op("Neg", null, x)).build();
+        assertFalse(EltwiseCodegen.supports(g));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> EltwiseCodegen.generate(g, Map.of(), DType.F32));
+        assertTrue(e.getMessage().contains("node 'neg_d' (Neg)") && e.getMessage().contains("holds no f64 values (%x)"), e.getMessage());
     }
 
     @Test void refusesOutputsOfDifferentShapes() {

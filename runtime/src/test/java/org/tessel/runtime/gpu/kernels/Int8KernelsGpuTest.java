@@ -47,7 +47,7 @@ class Int8KernelsGpuTest {
 
         Tally(double absTol, double relTol) { this.absTol = absTol; this.relTol = relTol; }
 
-        void add(long i, double got, double want) { add(i, got, want); }
+        void add(long i, double got, double want) { add(i, got, want, ""); }
 
         void add(long i, double got, double want, String context) {
             total++;

@@ -86,10 +86,7 @@ class KernelSourcesCompileTest {
         int i = 0;
         for (org.tessel.ir.Node n : bert.nodes()) {
             if (!n.attrs().getString("kind", "").equals("eltwise")) continue;
-            java.util.Map<Value, Float> lits = new java.util.IdentityHashMap<>();
-            for (int k = 0; k < n.numInputs(); k++)
-                if (n.input(k).isConstant() && n.input(k).type().numElements() == 1) lits.put(n.body().inputs().get(k), n.input(k).constantValue().getFloat(0));
-            m.put("engine_eltwise_bert_f16_" + i++, EltwiseCodegen.generate(n.body(), lits, DType.F16).code());
+            m.put("engine_eltwise_bert_f16_" + i++, EltwiseCodegen.generate(n.body(), EltwiseCodegen.scalarLiterals(n.body(), n.inputs()), DType.F16).code());
         }
         return m;
     }
