@@ -52,12 +52,6 @@ public final class HostTensors {
             case F32 -> b.copyTo(v);
             case F16 -> { short[] s = new short[n]; b.copyTo(s); for (int i = 0; i < n; i++) v[i] = Float.float16ToFloat(s[i]); }
             case BF16 -> { short[] s = new short[n]; b.copyTo(s); for (int i = 0; i < n; i++) v[i] = Float.intBitsToFloat((s[i] & 0xFFFF) << 16); }
-            case I32 -> { // the device's integers, as f32 values (exact up to 2^24)
-                int[] s = new int[n];
-                b.copyTo(s);
-                for (int i = 0; i < n; i++) v[i] = s[i];
-                return Tensor.ofFloats(DType.F32, shape, v);
-            }
             default -> throw new IllegalArgumentException("cannot download " + dtype.text());
         }
         return Tensor.ofFloats(dtype, shape, v);

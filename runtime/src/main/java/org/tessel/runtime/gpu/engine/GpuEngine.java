@@ -743,13 +743,6 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
         DeviceBuffer b = bound.get(v);
         if (b != null) return b;
         if (v.isConstant()) throw new GpuEngineException("constant %" + v.name() + " used as an activation");
-        if (!v.type().dtype().isFloating()) {
-            // integers (i32 here) and bool (the storage type) do not fit the arena's offsets, planned and scaled for floating values:
-            // a computed one (an ArgMax, a Shape, a Slice of indices) gets a buffer of its own
-            b = cb.keep(DeviceBuffer.allocate(Math.max(1, storageBytes(v))));
-            bound.put(v, b);
-            return b;
-        }
         MemoryPlan.Allocation a = memoryPlan.of(v);
         if (a == null) throw new GpuEngineException("value %" + v.name() + " has no place in the memory plan");
         // the arena's offsets scale f32 sizes to the widest float storage; integer and bool values (shape arithmetic,

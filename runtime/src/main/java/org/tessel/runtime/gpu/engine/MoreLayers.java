@@ -183,12 +183,11 @@ final class MoreLayers {
         int r = d.length;
         MoreKernels.ReduceOp op = MoreKernels.ReduceOp.of(n.opName());
         if (op == null || n.body() != null) throw GpuEngineException.unsupported(n, "op " + n.opName() + " is not a reduction (" + String.join(", ", new TreeSet<>(REDUCE_OPS)) + ")");
-        // bool lives on the device as 0/1 in the storage type, so its maximum and minimum are the float kernels'; integers
-        // (i32 on the device) take the exact 64-bit kernel, for the kinds the reference computes exactly
+        // integers (i32 on the device) and bool (bytes) take the exact 64-bit kernel, for the kinds the reference computes exactly
         DType dt = x.type().dtype();
-        boolean integer = dt.isInteger();
+        boolean exact = !dt.isFloating();
         if (dt == DType.BOOL ? op != MoreKernels.ReduceOp.MAX && op != MoreKernels.ReduceOp.MIN
-                : integer ? !MoreKernels.INTEGER_KINDS.contains(op) : !dt.isFloating())
+                : dt.isInteger() ? !MoreKernels.INTEGER_KINDS.contains(op) : !dt.isFloating())
             throw GpuEngineException.unsupported(n, n.opName() + " of " + dt.text() + " data %" + x.name()
                     + " (supported: floating data; integers in ReduceSum, ReduceMax, ReduceMin, ReduceProd, ReduceSumSquare, ReduceL1; bool in ReduceMax, ReduceMin)");
         long[] axes = n.attrs().has("axes") ? n.attrs().getInts("axes") : null;
@@ -212,14 +211,14 @@ final class MoreLayers {
             int lo = set.first(), hi = set.last();
             boolean contiguous = true;
             for (int i = lo; i <= hi; i++) if (!set.contains(i) && d[i] != 1) contiguous = false;
-            if (!contiguous || integer) {
+            if (!contiguous || exact) {
                 boolean[] reduced = new boolean[r];
                 for (int a : set) reduced[a] = true;
                 long kept = 1;
                 for (int i = 0; i < r; i++) if (!reduced[i]) kept *= d[i];
                 if (y.type().numElements() != kept) throw GpuEngineException.unsupported(n, "output " + y.type().shape() + " does not hold " + kept + " elements");
                 ReducePlan p = new ReducePlan(op, 0, 0, 0, false, d.clone(), reduced);
-                if (integer && reducedCount(p) == 0 && kept > 0 && identity(op, dt) != (int) identity(op, dt))
+                if (exact && reducedCount(p) == 0 && kept > 0 && identity(op, dt) != (int) identity(op, dt))
                     throw GpuEngineException.unsupported(n, "an empty " + n.opName() + " of " + dt.text() + " data: its identity " + identity(op, dt)
                             + " does not fit the device's i32 integers");
                 return p;
@@ -233,7 +232,7 @@ final class MoreLayers {
             // noop_with_empty_axes: the identity for every kind (the reference copies x), a sum over one element each
             for (int dd : d) outer *= dd;
             op = MoreKernels.ReduceOp.SUM;
-            if (integer) return new ReducePlan(op, 0, 0, 0, false, d.clone(), new boolean[r]);
+            if (exact) return new ReducePlan(op, 0, 0, 0, false, d.clone(), new boolean[r]);
         }
         if (y.type().numElements() != outer * inner) throw GpuEngineException.unsupported(n, "output " + y.type().shape() + " does not hold " + outer * inner + " elements");
         return new ReducePlan(op, outer, red, inner, false, null, null);
@@ -247,16 +246,16 @@ final class MoreLayers {
         long r = rp.strided() ? reducedCount(rp) : rp.red();
         DType dt = x.type().dtype();
         if (r == 0 && !dt.isFloating()) {
-            // an empty integer or bool reduction is the reference's identity for the type (an empty bool maximum is false),
-            // not the float kernels' -inf / +inf: a fill
+            // an empty integer or bool reduction is the reference's identity for the type (an empty bool maximum is false): a fill
             long bits = WindowLayers.bits(n, org.tessel.api.Tensor.ofLongs(DType.I64, org.tessel.api.Shape.scalar(), identity(rp.op(), dt)), dt, t);
             long total = y.type().numElements();
             int eb = WindowLayers.elementBytes(y, t);
             return Operands.layer(e, n, GpuTactics.REDUCE, y, s -> org.tessel.runtime.gpu.kernels.DataMoveKernels.fill(e.kernels(), eb, yb, total, bits, s));
         }
-        if (dt.isInteger()) {
+        if (!dt.isFloating()) {
             DeviceBuffer tb = e.shared(y, "reduce:table", () -> WindowLayers.longs(MoreKernels.stridedReduceTable(rp.dims(), rp.reduced())));
-            return Operands.layer(e, n, GpuTactics.REDUCE, y, s -> MoreKernels.reduceStridedI32(e.kernels(), t, rp.op(), xb, yb, tb, rp.dims(), rp.reduced(), s));
+            boolean bool = dt == DType.BOOL;
+            return Operands.layer(e, n, GpuTactics.REDUCE, y, s -> MoreKernels.reduceStridedExact(e.kernels(), t, rp.op(), xb, yb, tb, rp.dims(), rp.reduced(), bool, s));
         }
         if (rp.strided()) {
             DeviceBuffer tb = e.shared(y, "reduce:table", () -> WindowLayers.longs(MoreKernels.stridedReduceTable(rp.dims(), rp.reduced())));

@@ -13,8 +13,8 @@ import org.tessel.runtime.cuda.DeviceBuffer;
 import org.tessel.runtime.gpu.kernels.DataMoveKernels;
 
 /**
- * Data movement through a kernel, for any element type (moved as bits: f32, f16, bf16 storage or the device's i32
- * integers):
+ * Data movement through a kernel, for any element type (moved as bits: f32, f16, bf16 storage, the device's i32
+ * integers or bool bytes):
  * <ul>
  *   <li>{@code tessel.slice}, {@code tessel.pad} (constant, reflect, edge, wrap; negative pads crop first),
  *       {@code tessel.expand}: one window copy ({@link DataMoveKernels#windowCopy}), each output element read from
@@ -87,8 +87,11 @@ public final class WindowLayers implements TacticImplementation {
         };
     }
 
-    /** Bytes per element of {@code v} on the device: integers live as i32, everything else in the layer's storage type. */
-    static int elementBytes(Value v, DType storage) { return v.type().dtype().isInteger() ? 4 : storage.bytes(); }
+    /** Bytes per element of {@code v} on the device: integers live as i32, bool as bytes, floating values in the layer's storage type. */
+    static int elementBytes(Value v, DType storage) {
+        DType t = v.type().dtype();
+        return t.isInteger() ? 4 : t == DType.BOOL ? 1 : storage.bytes();
+    }
 
     /** Refuses a channels-last operand naming the node (the kernels index logical, channels-first order). */
     static void requireChannelsFirst(Node n) {
@@ -157,8 +160,9 @@ public final class WindowLayers implements TacticImplementation {
         };
     }
 
-    /** The element bits of scalar {@code v} as a value of type {@code type} lives on the device: i32 for integers, else {@code storage}. */
+    /** The element bits of scalar {@code v} as a value of type {@code type} lives on the device: i32 for integers, a byte for bool, else {@code storage}. */
     static long bits(Node n, Tensor v, DType type, DType storage) {
+        if (type == DType.BOOL) return v.getDouble(0) != 0 ? 1 : 0;
         if (type.isInteger()) {
             long x = v.getLong(0);
             if (x != (int) x) throw GpuEngineException.unsupported(n, "value " + x + " is outside the i32 range of device integers");

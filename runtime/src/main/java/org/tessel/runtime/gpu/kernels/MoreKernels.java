@@ -109,22 +109,26 @@ public final class MoreKernels {
     public static final java.util.Set<ReduceOp> INTEGER_KINDS = java.util.EnumSet.of(ReduceOp.SUM, ReduceOp.MAX, ReduceOp.MIN, ReduceOp.PROD,
             ReduceOp.SUM_SQUARE, ReduceOp.L1);
 
-    /** The launch of {@code tessel_reduce_strided_i32} (integer data, at least one element per output) over a {@link #stridedReduceTable}. */
-    public static KernelLaunch stridedReduceI32Launch(ReduceOp op, int[] dims, boolean[] reduced) {
+    /**
+     * The launch of the exact kernel over a {@link #stridedReduceTable}: {@code tessel_reduce_strided_i32} for integer data (the
+     * device's i32), {@code tessel_reduce_strided_bool} for bool bytes; at least one element per output.
+     */
+    public static KernelLaunch stridedReduceExactLaunch(ReduceOp op, int[] dims, boolean[] reduced, boolean bool) {
         if (!INTEGER_KINDS.contains(op)) throw new IllegalArgumentException("tessel.reduce has no integer " + op + " (integer kinds: " + INTEGER_KINDS + ")");
         KernelLaunch f = stridedReduceLaunch(op, dims, reduced);
         long[] s = f.scalars();
         if (s[3] == 0) throw new IllegalArgumentException("an empty integer reduction is a fill of its identity, not a kernel launch");
-        return new KernelLaunch("tessel_reduce_strided_i32", f.grid(), f.block(), s[0], s[1], s[2], s[3], s[4]);
+        return new KernelLaunch(bool ? "tessel_reduce_strided_bool" : "tessel_reduce_strided_i32", f.grid(), f.block(), s[0], s[1], s[2], s[3], s[4]);
     }
 
-    /** Reduces i32 x (extents {@code dims}) over the axes marked {@code reduced} into i32 y, exactly; {@code table}: the device copy of {@link #stridedReduceTable}. */
-    public static void reduceStridedI32(KernelCompiler kc, DType t, ReduceOp op, DeviceBuffer x, DeviceBuffer y, DeviceBuffer table, int[] dims, boolean[] reduced,
-                                        CudaStream stream) {
-        KernelLaunch l = stridedReduceI32Launch(op, dims, reduced);
+    /** Reduces i32 (or, when {@code bool}, byte) x with extents {@code dims} over the axes marked {@code reduced} into y, exactly; {@code table}: the device copy of {@link #stridedReduceTable}. */
+    public static void reduceStridedExact(KernelCompiler kc, DType t, ReduceOp op, DeviceBuffer x, DeviceBuffer y, DeviceBuffer table, int[] dims, boolean[] reduced,
+                                          boolean bool, CudaStream stream) {
+        KernelLaunch l = stridedReduceExactLaunch(op, dims, reduced, bool);
         long kept = l.scalars()[2], r = l.scalars()[3];
-        Softmax.check(x, DType.I32, kept * r, "reduce input");
-        Softmax.check(y, DType.I32, kept, "reduce output");
+        DType e = bool ? DType.BOOL : DType.I32;
+        Softmax.check(x, e, kept * r, "reduce input");
+        Softmax.check(y, e, kept, "reduce output");
         if (table.bytes() < 16L * dims.length) throw new IllegalArgumentException("reduce table holds " + table.bytes() + " bytes, needs " + 16L * dims.length);
         if (kept == 0) return;
         l.run(kernel(kc, t, l.function()), stream, x, y, table);

@@ -136,11 +136,12 @@ extern "C" __global__ void tessel_reduce_strided(const T* __restrict__ x, T* __r
     }
 }
 
-// integer data (the device's i32): the kinds the reference computes exactly in 64 bits (0 sum, 2 max, 3 min, 4 prod,
-// 5 sum of squares, 6 L1) over any axis set of the strided table (R >= 1), stored as i32 (i8 and u8 data reach here only
-// in max and min, whose results are elements).
-extern "C" __global__ void tessel_reduce_strided_i32(const int* __restrict__ x, int* __restrict__ y, const long long* __restrict__ tab,
-                                                     long long nk, long long nr, long long total, long long R, long long op) {
+// integer data (the device's i32, or bool bytes): the kinds the reference computes exactly in 64 bits (0 sum, 2 max,
+// 3 min, 4 prod, 5 sum of squares, 6 L1) over any axis set of the strided table (R >= 1), stored in the element type
+// (i8 and u8 data reach here only in max and min, whose results are elements; bool only in max and min).
+template <typename V>
+__device__ __forceinline__ void tessel_reduce_exact(const V* __restrict__ x, V* __restrict__ y, const long long* __restrict__ tab,
+                                                    long long nk, long long nr, long long total, long long R, long long op) {
     const long long* rt = tab + 2 * nk;
     for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < total; i += (long long) gridDim.x * blockDim.x) {
         long long rem = i, base = 0;
@@ -162,8 +163,16 @@ extern "C" __global__ void tessel_reduce_strided_i32(const int* __restrict__ x, 
             }
         }
         long long out = op == 2 || op == 3 ? best : (long long) acc;
-        y[i] = (int) out;
+        y[i] = (V) out;
     }
+}
+extern "C" __global__ void tessel_reduce_strided_i32(const int* __restrict__ x, int* __restrict__ y, const long long* __restrict__ tab,
+                                                     long long nk, long long nr, long long total, long long R, long long op) {
+    tessel_reduce_exact<int>(x, y, tab, nk, nr, total, R, op);
+}
+extern "C" __global__ void tessel_reduce_strided_bool(const unsigned char* __restrict__ x, unsigned char* __restrict__ y, const long long* __restrict__ tab,
+                                                      long long nk, long long nr, long long total, long long R, long long op) {
+    tessel_reduce_exact<unsigned char>(x, y, tab, nk, nr, total, R, op);
 }
 
 // tessel.batchnorm (inference): y = x * a[c] + b[c], a = scale / sqrt(var + eps), b = bias - mean * a (f32, from the host).

@@ -32,7 +32,7 @@ import org.tessel.runtime.gpu.kernels.Softmax;
  * launches the layers compute ({@link WindowLayers#windowPlan}, {@link MoreLayers#reducePlan},
  * {@link AxisLayers#axisPlan}, the wrappers' {@code *Launch} functions), against the reference interpreter: data
  * movement, fills, ArgMax/ArgMin and Hardmax exactly, reductions and LogSoftmax within 1e-5 relative (f32 data;
- * 1e-2 for f16/bf16 data, which the reference rounds per op). Storage f32, integers as the device's i32; the window
+ * 1e-2 for f16/bf16 data, which the reference rounds per op). Storage f32, integers as the device's i32, bool as bytes; the window
  * copies of floating data once more in f16 storage (2-byte elements, Pad's constant in f16 bits), exactly.
  */
 class DataKernelsHostTest {
@@ -46,6 +46,7 @@ class DataKernelsHostTest {
             else if (fn == "tessel_reduce_cols") k = [&] { tessel_reduce_cols((const T*) P[0], (T*) P[1], S[0], S[1], S[2], S[3]); };
             else if (fn == "tessel_reduce_strided") k = [&] { tessel_reduce_strided((const T*) P[0], (T*) P[1], (const long long*) P[2], S[0], S[1], S[2], S[3], S[4]); };
             else if (fn == "tessel_reduce_strided_i32") k = [&] { tessel_reduce_strided_i32((const int*) P[0], (int*) P[1], (const long long*) P[2], S[0], S[1], S[2], S[3], S[4]); };
+            else if (fn == "tessel_reduce_strided_bool") k = [&] { tessel_reduce_strided_bool((const unsigned char*) P[0], (unsigned char*) P[1], (const long long*) P[2], S[0], S[1], S[2], S[3], S[4]); };
             """;
     private static final String AXIS_DISPATCH = """
             if (fn == "tessel_logsoftmax_rows") k = [&] { tessel_logsoftmax_rows((const T*) P[0], (T*) P[1], S[0], S[1]); };
@@ -71,11 +72,15 @@ class DataKernelsHostTest {
         }
     }
 
-    /** A tensor as the device holds it at f32 storage: integers as i32, floating and bool values as f32. */
+    /** Bytes per element at f32 storage: integers as i32, bool as bytes, floating values as f32. */
+    static int bytesOf(DType t) { return t == DType.BOOL ? 1 : 4; }
+
+    /** A tensor as the device holds it at f32 storage. */
     static byte[] device(Tensor t) {
-        ByteBuffer b = ByteBuffer.allocate(4 * t.size()).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer b = ByteBuffer.allocate(bytesOf(t.dtype()) * t.size()).order(ByteOrder.LITTLE_ENDIAN);
         for (int i = 0; i < t.size(); i++) {
-            if (t.dtype().isInteger()) b.putInt(Math.toIntExact(t.getLong(i)));
+            if (t.dtype() == DType.BOOL) b.put((byte) (t.getLong(i) != 0 ? 1 : 0));
+            else if (t.dtype().isInteger()) b.putInt(Math.toIntExact(t.getLong(i)));
             else b.putFloat((float) t.getDouble(i));
         }
         return b.array();
@@ -111,7 +116,7 @@ class DataKernelsHostTest {
         List<DataNodeCases.Case> cases = new ArrayList<>(DataNodeCases.load());
         assumeFalse(cases.isEmpty(), "ONNX node cases not found at " + DataNodeCases.folder() + "; skipping");
         cases.addAll(DataNodeCases.synthetic());
-        HostKernelRun move = new HostKernelRun(), move16 = new HostKernelRun(), reduce = new HostKernelRun(), axis = new HostKernelRun();
+        HostKernelRun move = new HostKernelRun(), move1 = new HostKernelRun(), move16 = new HostKernelRun(), reduce = new HostKernelRun(), axis = new HostKernelRun();
         List<Pending> pending = new ArrayList<>(), halves = new ArrayList<>();
         List<String> failures = new ArrayList<>();
         int constants = 0;
@@ -121,14 +126,15 @@ class DataKernelsHostTest {
                 String what = c.name() + " " + n.describe();
                 Tensor want = values.get(n.output());
                 Tensor x = n.numInputs() > 0 ? valueOf(values, n.input(0)) : null;
-                int outBytes = 4 * (int) n.output().type().numElements();
+                int outBytes = bytesOf(n.output().type().dtype()) * (int) n.output().type().numElements();
+                HostKernelRun mv = bytesOf(n.output().type().dtype()) == 1 ? move1 : move;
                 switch (n.opName()) {
                     case "Slice", "Pad", "Expand" -> {
                         WindowLayers.Window w = WindowLayers.windowPlan(n, DType.F32);
-                        int xb = move.buffer(device(x)), yb = move.buffer(new byte[outBytes]), tb = move.buffer(longs(w.table()));
+                        int xb = mv.buffer(device(x)), yb = mv.buffer(new byte[outBytes]), tb = mv.buffer(longs(w.table()));
                         KernelLaunch l = DataMoveKernels.windowLaunch(w.table(), w.edge(), w.fillBits());
-                        if (DataMoveKernels.windowTotal(w.table()) > 0) move.launch(l, xb, yb, tb);
-                        pending.add(new Pending(what, move, yb, want, true));
+                        if (DataMoveKernels.windowTotal(w.table()) > 0) mv.launch(l, xb, yb, tb);
+                        pending.add(new Pending(what, mv, yb, want, true));
                         if (x.dtype().isFloating()) { // the same copy of f16 storage: 2-byte elements, Pad's constant in f16 bits
                             WindowLayers.Window w16 = WindowLayers.windowPlan(n, DType.F16);
                             int xh = move16.buffer(f16(x)), yh = move16.buffer(new byte[outBytes / 2]), th = move16.buffer(longs(w16.table()));
@@ -140,15 +146,15 @@ class DataKernelsHostTest {
                         WindowLayers.requireGatherElements(n);
                         int[] dd = n.input(0).type().shape().dims(), id = n.input(1).type().shape().dims();
                         int ax = Operands.axis(n, n.attrs().getInt("axis", 0), dd.length);
-                        int xb = move.buffer(device(x)), ib = move.buffer(device(valueOf(values, n.input(1)))), yb = move.buffer(new byte[outBytes]);
-                        int tb = move.buffer(longs(DataMoveKernels.gatherElementsTable(dd, id)));
-                        if (outBytes > 0) move.launch(DataMoveKernels.gatherElementsLaunch(dd, id, ax), xb, ib, yb, tb);
-                        pending.add(new Pending(what, move, yb, want, true));
+                        int xb = mv.buffer(device(x)), ib = mv.buffer(device(valueOf(values, n.input(1)))), yb = mv.buffer(new byte[outBytes]);
+                        int tb = mv.buffer(longs(DataMoveKernels.gatherElementsTable(dd, id)));
+                        if (outBytes > 0) mv.launch(DataMoveKernels.gatherElementsLaunch(dd, id, ax), xb, ib, yb, tb);
+                        pending.add(new Pending(what, mv, yb, want, true));
                     }
                     case "ConstantOfShape" -> {
-                        int yb = move.buffer(new byte[outBytes]);
-                        if (outBytes > 0) move.launch(DataMoveKernels.fillLaunch(outBytes / 4, WindowLayers.fillBits(n, DType.F32)), yb);
-                        pending.add(new Pending(what, move, yb, want, true));
+                        int yb = mv.buffer(new byte[outBytes]);
+                        if (outBytes > 0) mv.launch(DataMoveKernels.fillLaunch(n.output().type().numElements(), WindowLayers.fillBits(n, DType.F32)), yb);
+                        pending.add(new Pending(what, mv, yb, want, true));
                     }
                     case "Shape", "Constant" -> {
                         Tensor got = WindowLayers.constantValue(n);
@@ -172,16 +178,16 @@ class DataKernelsHostTest {
                         MoreLayers.ReducePlan p = MoreLayers.reducePlan(n, false);
                         long r = p.strided() ? MoreLayers.reducedCount(p) : p.red();
                         if (r == 0 && !x.dtype().isFloating()) { // the layer's fill of the integer or bool identity
-                            int yb = move.buffer(new byte[outBytes]);
+                            int yb = mv.buffer(new byte[outBytes]);
                             long bits = WindowLayers.bits(n, Tensor.ofLongs(DType.I64, org.tessel.api.Shape.scalar(), MoreLayers.identity(p.op(), x.dtype())), x.dtype(), DType.F32);
-                            if (outBytes > 0) move.launch(DataMoveKernels.fillLaunch(outBytes / 4, bits), yb);
-                            pending.add(new Pending(what, move, yb, want, true));
+                            if (outBytes > 0) mv.launch(DataMoveKernels.fillLaunch(n.output().type().numElements(), bits), yb);
+                            pending.add(new Pending(what, mv, yb, want, true));
                             continue;
                         }
                         int xb = reduce.buffer(device(x)), yb = reduce.buffer(new byte[outBytes]);
-                        if (x.dtype().isInteger()) {
+                        if (!x.dtype().isFloating()) {
                             int tb = reduce.buffer(longs(MoreKernels.stridedReduceTable(p.dims(), p.reduced())));
-                            if (outBytes > 0) reduce.launch(MoreKernels.stridedReduceI32Launch(p.op(), p.dims(), p.reduced()), xb, yb, tb);
+                            if (outBytes > 0) reduce.launch(MoreKernels.stridedReduceExactLaunch(p.op(), p.dims(), p.reduced(), x.dtype() == DType.BOOL), xb, yb, tb);
                         } else if (p.strided()) {
                             int tb = reduce.buffer(longs(MoreKernels.stridedReduceTable(p.dims(), p.reduced())));
                             if (outBytes > 0) reduce.launch(MoreKernels.stridedReduceLaunch(p.op(), p.dims(), p.reduced()), xb, yb, tb);
@@ -197,6 +203,7 @@ class DataKernelsHostTest {
         results.put(move, move.run(Files.createDirectories(dir.resolve("datamove")), DataMoveKernels.source(4), MOVE_DISPATCH));
         results.put(reduce, reduce.run(Files.createDirectories(dir.resolve("reduce")), MoreKernels.source(DType.F32), REDUCE_DISPATCH));
         results.put(axis, axis.run(Files.createDirectories(dir.resolve("axis")), Softmax.source(DType.F32), AXIS_DISPATCH));
+        if (move1.launches() > 0) results.put(move1, move1.run(Files.createDirectories(dir.resolve("datamove8")), DataMoveKernels.source(1), MOVE_DISPATCH));
         results.put(move16, move16.run(Files.createDirectories(dir.resolve("datamove16")), DataMoveKernels.source(2), MOVE_DISPATCH));
         for (Pending p : pending) compare(p, results.get(p.run()).get(p.buffer()), failures);
         for (Pending p : halves) { // f16 storage moves the f16-rounded reference bit for bit
@@ -217,7 +224,7 @@ class DataKernelsHostTest {
     private static void compare(Pending p, byte[] got, List<String> failures) {
         ByteBuffer b = ByteBuffer.wrap(got).order(ByteOrder.LITTLE_ENDIAN);
         double[] g = new double[p.want().size()];
-        for (int i = 0; i < g.length; i++) g[i] = p.want().dtype().isInteger() ? b.getInt(4 * i) : b.getFloat(4 * i);
+        for (int i = 0; i < g.length; i++) g[i] = p.want().dtype() == DType.BOOL ? got[i] : p.want().dtype().isInteger() ? b.getInt(4 * i) : b.getFloat(4 * i);
         String why = mismatch(g, p.want(), p.exact(), p.want().dtype() == DType.F32 || p.want().dtype() == DType.F64 ? 1e-5 : 1e-2);
         if (why != null) failures.add(p.what() + " " + why);
     }

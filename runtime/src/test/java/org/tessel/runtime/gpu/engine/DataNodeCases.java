@@ -109,6 +109,8 @@ final class DataNodeCases {
         out.add(integers("int_min_empty", "ReduceMin", org.tessel.api.DType.I32, org.tessel.api.Attributes.empty(), r, new int[] {2, 0}, 1L));
         out.add(integers("int_argmin_last", "ArgMin", org.tessel.api.DType.I64, org.tessel.api.Attributes.builder().put("axis", 1L).put("select_last_index", 1L).build(), r,
                 new int[] {3, 9, 2}));
+        out.add(integers("bool_max_strided", "ReduceMax", org.tessel.api.DType.BOOL, org.tessel.api.Attributes.empty(), r, new int[] {2, 3, 4}, 0L, 2L));
+        out.add(integers("bool_min", "ReduceMin", org.tessel.api.DType.BOOL, org.tessel.api.Attributes.builder().put("keepdims", 0L).build(), r, new int[] {3, 4}, 1L));
         out.add(integers("int_argmax", "ArgMax", org.tessel.api.DType.I32, org.tessel.api.Attributes.builder().put("axis", -1L).build(), r, new int[] {4, 9}));
         out.add(single("logsoftmax_mid", "LogSoftmax", org.tessel.api.Attributes.builder().put("axis", 1L).build(), r, false, new int[] {2, 70, 5}));
         out.add(single("logsoftmax_rows", "LogSoftmax", org.tessel.api.Attributes.empty(), r, false, new int[] {4, 1000}));
@@ -154,7 +156,7 @@ final class DataNodeCases {
         b.output(b.name(name).op(op, attrs, ins.toArray(Value[]::new)));
         org.tessel.api.Shape s = org.tessel.api.Shape.of(dims);
         long[] v = new long[(int) s.numElements()];
-        for (int i = 0; i < v.length; i++) v[i] = r.nextInt(4) == 0 ? 7 : r.nextInt(-50, 50);
+        for (int i = 0; i < v.length; i++) v[i] = t == org.tessel.api.DType.BOOL ? (r.nextInt(5) == 0 ? 0 : 1) : r.nextInt(4) == 0 ? 7 : r.nextInt(-50, 50);
         return new Case("synthetic_" + name, b.build(), Map.of("x", Tensor.ofLongs(t, s, v)));
     }
 
