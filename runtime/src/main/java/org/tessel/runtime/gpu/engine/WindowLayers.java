@@ -63,7 +63,7 @@ public final class WindowLayers implements TacticImplementation {
                 int axis = Operands.axis(n, n.attrs().getInt("axis", 0), dd.length);
                 long[] table = DataMoveKernels.gatherElementsTable(dd, id2);
                 DeviceBuffer tb = e.shared(out, "gather_elements:table", () -> longs(table));
-                DeviceBuffer db = Operands.operand(e, data), ib = idx.isConstant() ? Operands.ints(e, idx) : e.activation(idx);
+                DeviceBuffer db = operand(e, data), ib = idx.isConstant() ? Operands.ints(e, idx) : e.activation(idx);
                 yield Operands.layer(e, n, id, out, s -> DataMoveKernels.gatherElements(e.kernels(), eb, db, ib, yb, tb, dd, id2, axis, s));
             }
             case GpuTactics.FILL -> {
@@ -74,6 +74,7 @@ public final class WindowLayers implements TacticImplementation {
             case GpuTactics.CONSTANT -> {
                 Tensor v = constantValue(n);
                 DeviceBuffer src = v.dtype().isInteger() ? e.shared(out, "constant:i32", () -> ints(i32(n, v)))
+                        : v.dtype() == DType.BOOL ? e.shared(out, "constant:bool", () -> DeviceBuffer.ofBytes(bools(v)))
                         : e.upload(v.dtype() == DType.F32 ? v : toF32(v), out, "constant");
                 long bytes = out.type().numElements() * eb;
                 yield Operands.layer(e, n, id, out, s -> { if (bytes > 0) yb.copyFromAsync(src.slice(0, bytes), s); });
@@ -81,10 +82,22 @@ public final class WindowLayers implements TacticImplementation {
             default -> {
                 Window w = windowPlan(n, storage);
                 DeviceBuffer tb = e.shared(out, "window:table", () -> longs(w.table()));
-                DeviceBuffer xb = Operands.operand(e, n.input(0));
+                DeviceBuffer xb = operand(e, n.input(0));
                 yield Operands.layer(e, n, id, out, s -> DataMoveKernels.windowCopy(e.kernels(), eb, xb, yb, tb, w.table(), w.edge(), w.fillBits(), s));
             }
         };
+    }
+
+    /** The device buffer of data input {@code v}: as {@link Operands#operand}, a bool constant as bytes (how bool lives on the device). */
+    private static DeviceBuffer operand(LayerContext e, Value v) {
+        if (v.isConstant() && v.type().dtype() == DType.BOOL) return e.shared(v, "bool", () -> DeviceBuffer.ofBytes(bools(v.constantValue())));
+        return Operands.operand(e, v);
+    }
+
+    private static byte[] bools(Tensor t) {
+        byte[] b = new byte[Math.max(1, t.size())];
+        for (int i = 0; i < t.size(); i++) b[i] = (byte) (t.getLong(i) != 0 ? 1 : 0);
+        return b;
     }
 
     /** Bytes per element of {@code v} on the device: integers live as i32, bool as bytes, floating values in the layer's storage type. */

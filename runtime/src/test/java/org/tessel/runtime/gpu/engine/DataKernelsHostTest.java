@@ -215,7 +215,7 @@ class DataKernelsHostTest {
             String why = mismatch(g, Tensor.ofFloats(DType.F32, p.want().shape(), rounded), true, 0);
             if (why != null) failures.add(p.what() + " " + why);
         }
-        System.out.println("DataKernelsHostTest: " + pending.size() + " outputs compared (" + move.launches() + " data-movement, " + reduce.launches()
+        System.out.println("DataKernelsHostTest: " + pending.size() + " outputs compared (" + move.launches() + " data-movement (" + move1.launches() + " more of bytes), " + reduce.launches()
                 + " reduction, " + axis.launches() + " axis launches; " + halves.size() + " window copies again in f16 storage), " + constants + " build-time values");
         assertEquals(List.of(), failures);
         assertTrue(pending.size() >= 200, pending.size() + " outputs compared");

@@ -127,6 +127,18 @@ final class DataNodeCases {
             b.output(b.name("pad").op("Pad", org.tessel.api.Attributes.builder().put("mode", mode).build(), ins.toArray(Value[]::new)));
             out.add(new Case("synthetic_pad_" + mode, b.build(), Map.of("x", withTies(r, org.tessel.api.Shape.of(2, 5, 6), false))));
         }
+        // bool data moves as bytes: Pad with a true constant, Expand, a strided Slice, and a bool Constant node
+        org.tessel.ir.NetworkBuilder bb = new org.tessel.ir.NetworkBuilder("bool_moves");
+        Value flags = bb.input("flags", org.tessel.api.DType.BOOL, 3, 4);
+        Tensor yes = Tensor.ofLongs(org.tessel.api.DType.BOOL, org.tessel.api.Shape.scalar(), 1);
+        bb.output(bb.name("pad_true").op("Pad", org.tessel.api.Attributes.empty(), flags, bb.longs("bp", 1, 0, 0, 2), bb.constant("yes", yes)));
+        bb.output(bb.name("expand_bool").op("Expand", org.tessel.api.Attributes.empty(), flags, bb.longs("bto", 2, 3, 4)));
+        bb.output(bb.name("slice_bool").op("Slice", org.tessel.api.Attributes.empty(), flags, bb.longs("bst", 3), bb.longs("ben", -100), bb.longs("bax", 1), bb.longs("bsp", -2)));
+        bb.output(bb.name("const_bool").op("Constant", org.tessel.api.Attributes.builder().put("value",
+                Tensor.ofLongs(org.tessel.api.DType.BOOL, org.tessel.api.Shape.of(3), 1, 0, 1)).build()));
+        long[] fv = new long[12];
+        for (int i = 0; i < fv.length; i++) fv[i] = r.nextInt(2);
+        out.add(new Case("synthetic_bool_moves", bb.build(), Map.of("flags", Tensor.ofLongs(org.tessel.api.DType.BOOL, org.tessel.api.Shape.of(3, 4), fv))));
         org.tessel.ir.NetworkBuilder b = new org.tessel.ir.NetworkBuilder("slice_back");
         Value x = b.input("x", org.tessel.api.DType.F32, 4, 9, 5);
         b.output(b.name("slice").op("Slice", org.tessel.api.Attributes.empty(), x, b.longs("st", 8, -1), b.longs("en", 0, -100), b.longs("ax", 1, 2), b.longs("sp", -3, -2)));
