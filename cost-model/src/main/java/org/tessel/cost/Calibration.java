@@ -365,7 +365,7 @@ public final class Calibration {
             String op = text(f, col[0], p, ln, "op"), tactic = text(f, col[1], p, ln, "tactic"), shape = text(f, col[2], p, ln, "shape");
             String pr = f.get(col[3]).trim();
             Precision prec = Precision.fromText(pr).orElseThrow(() -> new IllegalArgumentException(p + ":" + ln + ", column 'precision': unknown precision '" + pr
-                    + "' (fp32, tf32, fp16, bf16, int8)"));
+                    + "' (fp32, tf32, fp16, bf16, int8, fp8)"));
             String la = f.get(col[4]).trim();
             Optional<Layout> lay = la.isEmpty() ? Optional.of(Layout.ANY) : Layout.fromText(la);
             Layout layout = lay.orElseThrow(() -> new IllegalArgumentException(p + ":" + ln + ", column 'layout': unknown layout '" + la + "' (nchw, nhwc, any)"));

@@ -17,7 +17,10 @@ import java.util.function.Supplier;
 /**
  * What the cost model knows about a device. The built-in GPUs carry vendor datasheet figures,
  * dense (no 2:4 sparsity): {@code peakTflops} holds the CUDA-core rate for FP32 and the
- * tensor-core rate for TF32, FP16, BF16 and INT8 (INT8 in TOPS). Tactics that do not use tensor
+ * tensor-core rate for TF32, FP16, BF16, INT8 (in TOPS) and, on the GPUs with FP8 tensor cores
+ * (sm_89 and later: Ada's L4 and RTX 4090, Hopper's H100 and H200), FP8 E4M3 with FP32
+ * accumulation. A spec without an FP8 rate (the A100) cannot run FP8: the search offers no FP8
+ * choice for it and {@code PlanCheck} refuses an FP8 plan naming the node. Tactics that do not use tensor
  * cores run at the FP32 CUDA-core rate whatever their storage precision (a conservative choice:
  * such kernels are memory bound almost always).
  *
@@ -85,22 +88,29 @@ public record DeviceSpec(String name, int sms, double boostClockGHz, Map<Precisi
         return m;
     }
 
+    /** As above, with an FP8 tensor-core rate (sm_89 and later). */
+    private static Map<Precision, Double> peaks(double fp32, double tf32, double fp16, double bf16, double int8, double fp8) {
+        Map<Precision, Double> m = peaks(fp32, tf32, fp16, bf16, int8);
+        m.put(Precision.FP8, fp8);
+        return m;
+    }
+
     /**
      * NVIDIA H100 SXM5 80GB (datasheet, dense): 132 SMs, 1.98 GHz boost, FP32 66.9, TF32 494.7,
-     * FP16/BF16 989.4 TFLOPS, INT8 1978.9 TOPS, HBM3 3.35 TB/s, 50 MB L2, 228 KB shared memory per SM.
+     * FP16/BF16 989.4 TFLOPS, INT8 1978.9 TOPS, FP8 1978.9 TFLOPS, HBM3 3.35 TB/s, 50 MB L2, 228 KB shared memory per SM.
      */
     public static DeviceSpec h100Sxm() {
-        return new DeviceSpec("h100-sxm", 132, 1.98, peaks(66.9, 494.7, 989.4, 989.4, 1978.9), 3350, 50 * MiB, 228 * KiB, LAUNCH_US, GRAPH_LAUNCH_US);
+        return new DeviceSpec("h100-sxm", 132, 1.98, peaks(66.9, 494.7, 989.4, 989.4, 1978.9, 1978.9), 3350, 50 * MiB, 228 * KiB, LAUNCH_US, GRAPH_LAUNCH_US);
     }
 
     /** NVIDIA H200 SXM 141GB (datasheet): the H100 SXM's GH100 compute with HBM3e at 4.8 TB/s. */
     public static DeviceSpec h200() {
-        return new DeviceSpec("h200", 132, 1.98, peaks(66.9, 494.7, 989.4, 989.4, 1978.9), 4800, 50 * MiB, 228 * KiB, LAUNCH_US, GRAPH_LAUNCH_US);
+        return new DeviceSpec("h200", 132, 1.98, peaks(66.9, 494.7, 989.4, 989.4, 1978.9, 1978.9), 4800, 50 * MiB, 228 * KiB, LAUNCH_US, GRAPH_LAUNCH_US);
     }
 
     /**
      * NVIDIA A100 80GB SXM4 (datasheet, dense): 108 SMs, 1.41 GHz, FP32 19.5, TF32 156, FP16/BF16
-     * 312 TFLOPS, INT8 624 TOPS, HBM2e 2039 GB/s, 40 MB L2, 164 KB shared memory per SM.
+     * 312 TFLOPS, INT8 624 TOPS, no FP8 (sm_80), HBM2e 2039 GB/s, 40 MB L2, 164 KB shared memory per SM.
      */
     public static DeviceSpec a100_80gb() {
         return new DeviceSpec("a100-80gb", 108, 1.41, peaks(19.5, 156, 312, 312, 624), 2039, 40 * MiB, 164 * KiB, LAUNCH_US, GRAPH_LAUNCH_US);
@@ -108,20 +118,20 @@ public record DeviceSpec(String name, int sms, double boostClockGHz, Map<Precisi
 
     /**
      * NVIDIA L4 (datasheet, dense: half the sparse figures): 58 SMs, 2.04 GHz, FP32 30.3, TF32 60,
-     * FP16/BF16 121 TFLOPS, INT8 242 TOPS, GDDR6 300 GB/s, 48 MB L2, 100 KB shared memory per SM.
+     * FP16/BF16 121 TFLOPS, INT8 242 TOPS, FP8 242 TFLOPS, GDDR6 300 GB/s, 48 MB L2, 100 KB shared memory per SM.
      */
     public static DeviceSpec l4() {
-        return new DeviceSpec("l4", 58, 2.04, peaks(30.3, 60, 121, 121, 242), 300, 48 * MiB, 100 * KiB, LAUNCH_US, GRAPH_LAUNCH_US);
+        return new DeviceSpec("l4", 58, 2.04, peaks(30.3, 60, 121, 121, 242, 242), 300, 48 * MiB, 100 * KiB, LAUNCH_US, GRAPH_LAUNCH_US);
     }
 
     /**
      * NVIDIA GeForce RTX 4090 (Ada whitepaper, dense): 128 SMs, 2.52 GHz, FP32 82.6, TF32 82.6,
      * FP16/BF16 165.2 TFLOPS with FP32 accumulation (GeForce runs it at half the FP16-accumulate
-     * rate; inference kernels accumulate in FP32), INT8 660.6 TOPS, GDDR6X 1008 GB/s, 72 MB L2,
-     * 100 KB shared memory per SM.
+     * rate; inference kernels accumulate in FP32), INT8 660.6 TOPS, FP8 330.3 TFLOPS with FP32
+     * accumulation (660.6 with FP16 accumulation), GDDR6X 1008 GB/s, 72 MB L2, 100 KB shared memory per SM.
      */
     public static DeviceSpec rtx4090() {
-        return new DeviceSpec("rtx4090", 128, 2.52, peaks(82.6, 82.6, 165.2, 165.2, 660.6), 1008, 72 * MiB, 100 * KiB, LAUNCH_US, GRAPH_LAUNCH_US);
+        return new DeviceSpec("rtx4090", 128, 2.52, peaks(82.6, 82.6, 165.2, 165.2, 660.6, 330.3), 1008, 72 * MiB, 100 * KiB, LAUNCH_US, GRAPH_LAUNCH_US);
     }
 
     /** The H200 as measured on the project's GPU machine: see {@code devices/h200-measured.properties}. */
@@ -160,7 +170,7 @@ public record DeviceSpec(String name, int sms, double boostClockGHz, Map<Precisi
 
     /**
      * Reads a spec from a properties file with the keys of {@link #REQUIRED_KEYS} plus optional
-     * {@code peak_tflops.tf32/fp16/bf16/int8}. Errors name the file and the missing or bad key.
+     * {@code peak_tflops.tf32/fp16/bf16/int8/fp8}. Errors name the file and the missing or bad key.
      */
     public static DeviceSpec load(Path file) {
         Properties p = new Properties();
@@ -196,7 +206,7 @@ public record DeviceSpec(String name, int sms, double boostClockGHz, Map<Precisi
         for (String k : p.stringPropertyNames()) {
             boolean known = REQUIRED_KEYS.contains(k) || k.startsWith("peak_tflops.") && Precision.fromText(k.substring(12)).isPresent();
             if (!known) throw new IllegalArgumentException(where + ": unknown key '" + k + "' (known: " + String.join(", ", REQUIRED_KEYS)
-                    + ", peak_tflops.tf32, peak_tflops.fp16, peak_tflops.bf16, peak_tflops.int8)");
+                    + ", peak_tflops.tf32, peak_tflops.fp16, peak_tflops.bf16, peak_tflops.int8, peak_tflops.fp8)");
         }
         EnumMap<Precision, Double> peaks = new EnumMap<>(Precision.class);
         for (Precision pr : Precision.values()) {

@@ -132,7 +132,7 @@ class CalibrationTest {
 
         Files.writeString(f, header + "MatMul,cublas.gemm,x,fp12,any,4.0\n");
         e = assertThrows(IllegalArgumentException.class, () -> Calibration.readCsv(f));
-        assertEquals(f + ":2, column 'precision': unknown precision 'fp12' (fp32, tf32, fp16, bf16, int8)", e.getMessage());
+        assertEquals(f + ":2, column 'precision': unknown precision 'fp12' (fp32, tf32, fp16, bf16, int8, fp8)", e.getMessage());
 
         Files.writeString(f, header + "MatMul,cublas.gemm,x,fp16,diagonal,4.0\n");
         e = assertThrows(IllegalArgumentException.class, () -> Calibration.readCsv(f));

@@ -41,7 +41,7 @@ public final class BudgetedSearch {
      * the built engine will carry) in the engine that is checked, and in the result's applied plan.
      */
     public static Result solve(SearchProblem base, String strategy, SearchOptions o, ErrorModel model, AccuracyBudget budget,
-                               AccuracyInputs heldOut, Int8Scales scales, int rounds, Consumer<String> log) {
+                               AccuracyInputs heldOut, CalibratedScales scales, int rounds, Consumer<String> log) {
         if (rounds < 1) throw new IllegalArgumentException("at least one accuracy round is needed, got " + rounds);
         ErrorMeter meter = new ErrorMeter(Sensitivity.applied(base, Sensitivity.fp32(base), "fp32"), heldOut);
         if (budget.metric() == AccuracyBudget.Metric.TOP1 && !meter.hasClassifier())

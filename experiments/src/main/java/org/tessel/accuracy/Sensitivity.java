@@ -36,7 +36,7 @@ import org.tessel.tactics.plan.PlanApplier;
  * candidate holding it that runs there, fused at that precision: the group's error, less the
  * standalone errors of its other members, is shared equally among its in-group-only members
  * (never below 0; an unbounded group error, an overflow, is every such member's). Precisions a node cannot take at all are not measured (the search cannot choose
- * them either). INT8 is measured only with calibrated scales ({@link Int8Scales}): the engine with the
+ * them either). INT8 is measured only with calibrated scales ({@link CalibratedScales}): the engine with the
  * node at INT8 carries the quantization table the built engine will (fake quantization of the node's
  * activations with their calibrated scales, weights per channel), and the scales are part of the
  * fingerprint; without scales INT8 is not measured, so under a budget no node takes it. A node the
@@ -60,15 +60,16 @@ public final class Sensitivity {
     public static String fingerprint(SearchProblem p, Set<Precision> precisions, AccuracyInputs inputs) { return fingerprint(p, precisions, inputs, null); }
 
     /**
-     * The cache key with INT8: when INT8 is among the precisions, the calibration's fingerprint (every
-     * scale) is part of it, so other scales are measured again; without scales INT8 is not measured,
-     * which the key says too.
+     * The cache key with INT8 or FP8: when a quantized precision is among the precisions, the
+     * calibration's fingerprint (every scale) is part of it, so other scales are measured again;
+     * without scales for it the precision is not measured, which the key says too.
      */
-    public static String fingerprint(SearchProblem p, Set<Precision> precisions, AccuracyInputs inputs, Int8Scales scales) {
+    public static String fingerprint(SearchProblem p, Set<Precision> precisions, AccuracyInputs inputs, CalibratedScales scales) {
         MessageDigest md = AccuracyInputs.sha256();
         md.update(IrPrinter.print(p.prepared(), IrPrinter.Options.elidingAbove(16)).getBytes(StandardCharsets.UTF_8));
         md.update(("|" + inputs.digest() + "|" + new java.util.TreeSet<>(precisions) + "|v" + METHOD_VERSION).getBytes(StandardCharsets.UTF_8));
-        if (precisions.contains(Precision.INT8)) md.update(("|int8 " + (scales == null ? "unmeasured" : scales.fingerprint())).getBytes(StandardCharsets.UTF_8));
+        for (Precision q : precisions)
+            if (q.quantized()) md.update(("|" + q.text() + " " + (scales == null || scales.precision() != q ? "unmeasured" : scales.fingerprint())).getBytes(StandardCharsets.UTF_8));
         return HexFormat.of().formatHex(md.digest()).substring(0, 32);
     }
 
@@ -97,13 +98,13 @@ public final class Sensitivity {
     }
 
     /** As {@link #measure(SearchProblem, Set, AccuracyInputs, Consumer)}, INT8 measured with these calibrated scales (null: INT8 unmeasured). */
-    public static Measured measure(SearchProblem p, Set<Precision> precisions, AccuracyInputs inputs, Int8Scales scales, Consumer<String> progress) {
+    public static Measured measure(SearchProblem p, Set<Precision> precisions, AccuracyInputs inputs, CalibratedScales scales, Consumer<String> progress) {
         long t0 = System.nanoTime();
         Assignment base = fp32(p);
         ErrorMeter meter = new ErrorMeter(applied(p, base, "fp32"), inputs);
         boolean classifier = meter.hasClassifier();
-        // INT8 without calibrated scales is unmeasured, so under a budget no node takes it
-        List<Precision> reduced = precisions.stream().filter(q -> q != Precision.FP32 && (q != Precision.INT8 || scales != null)).sorted().toList();
+        // INT8 or FP8 without calibrated scales for it is unmeasured, so under a budget no node takes it
+        List<Precision> reduced = precisions.stream().filter(q -> q != Precision.FP32 && (!q.quantized() || scales != null && scales.precision() == q)).sorted().toList();
         java.util.function.UnaryOperator<PlanApplier.Applied> quantized = scales == null ? a -> a : scales::quantize;
         Map<String, Map<Precision, ErrorModel.NodeError>> nodes = new LinkedHashMap<>();
         for (int i = 0; i < p.size(); i++) nodes.put(p.node(i).name(), new EnumMap<>(Precision.class));
@@ -115,15 +116,15 @@ public final class Sensitivity {
             List<Integer> inGroupOnly = new ArrayList<>();
             for (int i = 0; i < p.size(); i++) {
                 Choice alone = fastest(p, i, q, base.choice(i).layout(), true);
-                // INT8 tactics run NHWC: the node alone in another layout than its FP32 neighbours (the reformats around it are exact)
-                if (alone == null && q == Precision.INT8) alone = fastest(p, i, q, null, true);
+                // INT8 and FP8 convolutions run NHWC: the node alone in another layout than its FP32 neighbours (the reformats around it are exact)
+                if (alone == null && q.quantized()) alone = fastest(p, i, q, null, true);
                 if (alone == null) {
                     if (fastest(p, i, q, null, false) != null) inGroupOnly.add(i);
                     continue;
                 }
                 Assignment a = base.withChoice(i, alone);
                 if (!ev.evaluate(a).feasible()) continue;
-                if (q != Precision.INT8 && unchanged(graph.get(p.node(i).name()), q)) { // the emulation computes exactly as at FP32: nothing to measure
+                if (!q.quantized() && unchanged(graph.get(p.node(i).name()), q)) { // the emulation computes exactly as at FP32: nothing to measure
                     nodes.get(p.node(i).name()).put(q, new ErrorModel.NodeError(0, classifier ? 0 : Double.NaN));
                     skipped++;
                     continue;
@@ -190,10 +191,10 @@ public final class Sensitivity {
         return best;
     }
 
-    /** The layout candidate c runs fused at precision q in: the root's FP32 layout when it can, else (INT8 only, whose tactics run NHWC) any; null when none. */
+    /** The layout candidate c runs fused at precision q in: the root's FP32 layout when it can, else (INT8 and FP8 only, whose convolutions run NHWC) any; null when none. */
     private static org.tessel.api.Layout groupLayout(SearchProblem.Candidate c, org.tessel.api.Layout fp32, Precision q) {
         if (c.fusedChoice(new Format(q, fp32)) != null) return fp32;
-        if (q != Precision.INT8) return null;
+        if (!q.quantized()) return null;
         for (org.tessel.api.Layout l : org.tessel.api.Layout.values()) if (c.fusedChoice(new Format(q, l)) != null) return l;
         return null;
     }

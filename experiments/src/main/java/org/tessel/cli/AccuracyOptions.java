@@ -28,7 +28,7 @@ final class AccuracyOptions {
     @Option(names = "--accuracy-budget", paramLabel = "rel_l2=V|top1=V",
             description = "Hard accuracy budget against the FP32 engine: rel_l2=0.01 (relative L2 error of every output at most 0.01) or top1=0.995 "
                     + "(a classifier's top-1 agrees with FP32 on at least 99.5%% of rows). The search sums measured per-node errors; `build` checks the engine on held-out inputs. "
-                    + "With --int8 a node's INT8 error is measured with the calibrated scales (--calib/--calib-cache), which the engine carries.")
+                    + "With --int8 (--fp8) a node's INT8 (FP8) error is measured with the calibrated scales (--calib/--calib-cache), which the engine carries.")
     String budget;
 
     @Option(names = "--accuracy-inputs", paramLabel = "DIR", description = "A folder of .npy/.pb files, one per graph input (by name or order): one input set for measuring "
@@ -89,7 +89,7 @@ final class AccuracyOptions {
     ErrorModel errorModel(SearchProblem p, Set<Precision> precisions) throws Exception { return errorModel(p, precisions, null); }
 
     /** As above, INT8 measured with these calibrated scales (part of the cache key); null: INT8 unmeasured. */
-    ErrorModel errorModel(SearchProblem p, Set<Precision> precisions, org.tessel.accuracy.Int8Scales scales) throws Exception {
+    ErrorModel errorModel(SearchProblem p, Set<Precision> precisions, org.tessel.accuracy.CalibratedScales scales) throws Exception {
         AccuracyInputs in = sensitivityInputs(p);
         SensitivityCache cache = cacheDir != null ? new SensitivityCache(cacheDir) : SensitivityCache.inHome();
         String fp = Sensitivity.fingerprint(p, precisions, in, scales);
@@ -106,7 +106,7 @@ final class AccuracyOptions {
         long nodes = Sensitivity.measuredNodes(m.model());
         System.out.printf(Locale.ROOT, "sensitivity: measured %d nodes at %s%s on %s, %d CPU engines (%d node-precisions exact by the emulation, no engine needed) in %.1f s%s; cached in %s%n", nodes,
                 precisions.stream().filter(q -> q != Precision.FP32).map(Precision::text).sorted().toList(),
-                scales != null ? " (int8 with " + scales.calibrator() + " scales " + scales.fingerprint() + ")" : precisions.contains(Precision.INT8) ? " (int8 not measured: no scales)" : "", in.description(), m.engines(), m.exactWithoutEngine(), m.seconds(),
+                scales != null ? " (" + scales.precision().text() + " with " + scales.calibrator() + " scales " + scales.fingerprint() + ")" : precisions.contains(Precision.INT8) ? " (int8 not measured: no scales)" : precisions.contains(Precision.FP8) ? " (fp8 not measured: no scales)" : "", in.description(), m.engines(), m.exactWithoutEngine(), m.seconds(),
                 m.classifier() ? " (classifier output: top-1 measured too)" : "", f);
         return m.model();
     }

@@ -98,18 +98,25 @@ final class BuildCommand implements Callable<Integer> {
             if (accuracy.budget() != null) throw new IllegalArgumentException(model.model + " carries Q/DQ nodes, whose INT8 the model fixes; --accuracy-budget does not apply to it");
             if (strategy == null && planFile == null) strategy = "joint";
         }
-        boolean int8 = !explicitQdq && calibration.wanted(java.util.List.of(), precisionRules);
+        if (explicitQdq && calibration.fp8)
+            throw new IllegalArgumentException(model.model + " carries QuantizeLinear/DequantizeLinear nodes (explicit quantization: the model fixes each quantized node's format), so --fp8 does not apply; build it without --fp8");
+        org.tessel.cost.Precision quant = explicitQdq ? null : calibration.format(java.util.List.of(), precisionRules);
+        boolean int8 = quant != null;
+        String q = int8 ? "--" + quant.text() : null, Q = int8 ? quant.text().toUpperCase(java.util.Locale.ROOT) : null;
         if (profiles.given() && (int8 || accuracy.budget() != null)) {
-            String flags = int8 && accuracy.budget() != null ? "--int8 with --accuracy-budget" : int8 ? "--int8" : "--accuracy-budget";
+            String flags = int8 && accuracy.budget() != null ? q + " with --accuracy-budget" : int8 ? q : "--accuracy-budget";
             throw new IllegalArgumentException(flags + " is not built for optimization profiles yet (one plan per profile is solved without "
                     + (int8 && accuracy.budget() != null ? "calibration or an accuracy check" : int8 ? "calibration" : "an accuracy check")
-                    + "); build without --min-shapes/--opt-shapes/--max-shapes, or without " + (int8 && accuracy.budget() != null ? "--int8 and --accuracy-budget" : flags));
+                    + "); build without --min-shapes/--opt-shapes/--max-shapes, or without " + (int8 && accuracy.budget() != null ? q + " and --accuracy-budget" : flags));
         }
-        calibration.check(int8);
+        calibration.check(quant);
         if (int8 && strategy == null && planFile == null)
-            throw new IllegalArgumentException("--int8 builds an engine from a plan, where each node's INT8 is the search's choice: add --strategy (e.g. joint)");
-        if (int8 && planFile != null && calibration.int8)
-            throw new IllegalArgumentException("--int8 allows INT8 in a search; a --plan file is built as it is (its INT8 nodes carry their scales)");
+            throw new IllegalArgumentException(q + " builds an engine from a plan, where each node's " + Q + " is the search's choice: add --strategy (e.g. joint)");
+        if (int8 && planFile != null && (calibration.int8 || calibration.fp8))
+            throw new IllegalArgumentException(q + " allows " + Q + " in a search; a --plan file is built as it is (its " + Q + " nodes carry their scales)");
+        if (quant == org.tessel.cost.Precision.FP8 && !cpu)
+            throw new IllegalArgumentException("--fp8 builds CPU engines so far (FP8 by fake quantization; the GPU engine has no FP8 layers yet): add --cpu");
+        CalibrationOptions.checkTarget(quant, target);
         if (noTf32 && tf32) throw new IllegalArgumentException("--noTF32 and --tf32 exclude each other");
         if (best && strategy == null && planFile == null && !profiles.given()) {
             if (tf32) throw new IllegalArgumentException("--best and --tf32 exclude each other for a GPU engine of one precision (--best builds FP16)");
@@ -277,9 +284,9 @@ final class BuildCommand implements Callable<Integer> {
             Graph g = model.copy();
             var qdq = org.tessel.runtime.calib.ExplicitQuantization.fold(g, keep);
             Graph prepared = org.tessel.search.Searcher.prepare(g);
-            ExplicitInt8 ex = new ExplicitInt8(qdq, prepared, allowed());
+            ExplicitQdq ex = new ExplicitQdq(qdq, prepared, allowed());
             org.tessel.search.SearchOptions o = choices.apply(org.tessel.search.SearchOptions.defaults().withTarget(tgt).withSeed(searchSeed)
-                    .withPrecisions(CalibrationOptions.withInt8(allowed())).withPrecisionRules(ex.rules(user)));
+                    .withPrecisions(CalibrationOptions.with(allowed(), ex.format())).withPrecisionRules(ex.rules(user)));
             org.tessel.tactics.plan.PlanApplier.Applied applied;
             do {
                 o = o.withPrecisionRules(ex.rules(user));
@@ -295,26 +302,29 @@ final class BuildCommand implements Callable<Integer> {
     /** Search (or read) the plan, apply it, build the engine that runs exactly it, save. */
     private int buildPlanned(Backend backend, long t0) throws Exception {
         if (strategy != null && planFile != null) throw new IllegalArgumentException("--strategy and --plan exclude each other: search a plan, or build a given one");
-        String tgt = target != null ? target : "h200-measured";
         Graph g = model.load();
+        org.tessel.cost.Precision quant = planFile == null && !explicitQdq ? calibration.format(java.util.List.of(), precisionRules) : null;
+        if (explicitQdq) quant = org.tessel.runtime.calib.ExplicitQuantization.format(g);
+        // the measured H200 spec has no FP8 rate (nothing timed at FP8 yet): FP8 is priced on the H200's datasheet
+        String tgt = target != null ? target : quant == org.tessel.cost.Precision.FP8 ? "h200" : "h200-measured";
         java.util.Set<String> keep = explicitQdq && planFile == null ? explicitKeep(g, tgt) : java.util.Set.of();
         org.tessel.runtime.calib.ExplicitQuantization.Result qdq = explicitQdq ? org.tessel.runtime.calib.ExplicitQuantization.fold(g, keep) : null;
         Graph prepared = org.tessel.search.Searcher.prepare(g);
         boolean int8 = planFile == null && (explicitQdq || calibration.wanted(java.util.List.of(), precisionRules));
         CalibrationOptions.Scales scales = null;
         java.util.Map<String, String> fallbacks = new java.util.TreeMap<>();
-        ExplicitInt8 explicit = null;
+        ExplicitQdq explicit = null;
         if (qdq != null) {
-            System.out.println("int8: " + qdq.describe());
+            System.out.println(qdq.format().text() + ": " + qdq.describe());
             for (String w : qdq.weightNotes()) System.out.println("note: " + w);
             if (planFile == null) {
-                explicit = new ExplicitInt8(qdq, prepared, allowed());
+                explicit = new ExplicitQdq(qdq, prepared, allowed());
                 scales = explicit.scales();
                 for (String w : explicit.warnings()) System.out.println("warning: " + w);
             }
         } else if (int8) {
-            scales = calibration.scales(prepared);
-            System.out.println("int8: " + scales.how());
+            scales = calibration.scales(prepared, quant);
+            System.out.println(quant.text() + ": " + scales.how());
         }
         TimingCache cache = backend instanceof Backend.Gpu gpu && timingCache != null
                 ? TimingCache.loadFor(timingCache, GpuEngineFile.timingEnvironment(gpu.context()), System.out::println) : null;
@@ -330,13 +340,13 @@ final class BuildCommand implements Callable<Integer> {
             how = "plan " + planFile + " (strategy " + given.strategy() + ")";
         } else {
             org.tessel.search.Strategies.byName(strategy);
-            java.util.Set<org.tessel.cost.Precision> precs = int8 ? CalibrationOptions.withInt8(allowed()) : allowed();
+            java.util.Set<org.tessel.cost.Precision> precs = int8 ? CalibrationOptions.with(allowed(), quant) : allowed();
             java.util.List<org.tessel.search.PrecisionRule> rules = precisionRules.stream().map(org.tessel.search.PrecisionRule::parse).toList();
             if (explicit != null) {
                 rules = explicit.rules(rules);
             } else if (int8) {
-                rules = calibration.rules(rules, prepared, fallbacks);
-                for (var f : fallbacks.entrySet()) System.out.println("int8 fallback: " + f.getKey() + ": " + f.getValue());
+                rules = calibration.rules(rules, prepared, fallbacks, quant);
+                for (var f : fallbacks.entrySet()) System.out.println(quant.text() + " fallback: " + f.getKey() + ": " + f.getValue());
             }
             org.tessel.search.SearchOptions o = org.tessel.search.SearchOptions.defaults().withTarget(tgt).withSeed(searchSeed).withPrecisions(precs)
                     .withPrecisionRules(rules);
@@ -361,15 +371,16 @@ final class BuildCommand implements Callable<Integer> {
             String accuracyLine = "";
             if (budget != null) {
                 // solve under the budget, build the plan's engine (CPU, emulated) and check it on held-out inputs; tighten and solve again if over
-                // with --int8 each node's INT8 error is measured with the calibrated scales, and the checked engine carries them
-                org.tessel.accuracy.Int8Scales int8Scales = scales == null ? null : scales.int8();
+                // with --int8 (--fp8) each node's INT8 (FP8) error is measured with the calibrated scales, and the checked engine carries them
+                org.tessel.accuracy.CalibratedScales int8Scales = scales == null ? null : scales.calibrated();
                 org.tessel.search.accuracy.ErrorModel model = accuracy.errorModel(p, o.precisions(), int8Scales);
                 if (backend.isGpu()) System.out.println("note: the accuracy check runs the plan on the CPU backend (reduced precision emulated by rounding, INT8 by fake quantization), not on the GPU");
                 org.tessel.accuracy.BudgetedSearch.Result r = org.tessel.accuracy.BudgetedSearch.solve(p, strategy, o, model, budget, accuracy.heldOutInputs(p), int8Scales, accuracy.rounds, System.out::println);
                 plan = r.plan();
                 applied = r.applied();
                 accuracyLine = "; " + r.problem().accuracy().describe(plan.assignment()) + ", measured " + org.tessel.accuracy.BudgetedSearch.show(budget, r.measuredError()) + " on held-out inputs"
-                        + (int8Scales != null ? " with " + org.tessel.accuracy.Int8Scales.int8Nodes(r.applied()) + " node(s) at INT8" : "");
+                        + (int8Scales != null ? " with " + org.tessel.accuracy.CalibratedScales.quantizedNodes(r.applied(), int8Scales.precision()) + " node(s) at "
+                        + int8Scales.precision().text().toUpperCase(java.util.Locale.ROOT) : "");
             } else {
                 plan = org.tessel.search.Searcher.run(p, strategy, o);
                 applied = org.tessel.search.EnginePlans.complete(p, plan);
@@ -383,16 +394,18 @@ final class BuildCommand implements Callable<Integer> {
             }
             if (explicit != null) {
                 fallbacks.putAll(explicit.fallbacks());
-                for (var f : fallbacks.entrySet()) System.out.println("int8 fallback: " + f.getKey() + ": " + f.getValue());
+                for (var f : fallbacks.entrySet()) System.out.println(explicit.format().text() + " fallback: " + f.getKey() + ": " + f.getValue());
             }
             // the engine is gated by PlanCheck on the planned graph; the search's own feasibility terms (e.g. a fused member
             // whose standalone choice differs from its group's format) say how it priced the plan, so they are reported
             if (!plan.feasible()) System.out.println("note: by the search's constraints the " + strategy + " plan is " + plan.note());
             if (scales != null) {
                 applied = new org.tessel.tactics.plan.PlanApplier.Applied(applied.graph(), CalibrationOptions.quantized(applied.plan(), applied.graph(), scales, fallbacks));
-                int atInt8 = applied.plan().precisionMix().getOrDefault(org.tessel.cost.Precision.INT8, 0);
-                System.out.println("int8: " + atInt8 + " of " + applied.plan().nodes().size() + " nodes run INT8" + (atInt8 > 0 ? "" : budget != null ? "; under " + budget.text() + " the search chose none (too slow on " + tgt + ", or the budget does not admit the INT8 error)" : "; the search found no node faster at INT8 on "
-                        + tgt + " (its choice), so the engine has none: pin INT8 with --precision 'Conv=int8' (and --int8-fallback) to measure INT8 anyway"));
+                org.tessel.cost.Precision sp = scales.precision();
+                String st = sp.text(), SP = st.toUpperCase(java.util.Locale.ROOT);
+                int atInt8 = applied.plan().precisionMix().getOrDefault(sp, 0);
+                System.out.println(st + ": " + atInt8 + " of " + applied.plan().nodes().size() + " nodes run " + SP + (atInt8 > 0 ? "" : budget != null ? "; under " + budget.text() + " the search chose none (too slow on " + tgt + ", or the budget does not admit the " + SP + " error)" : "; the search found no node faster at " + SP + " on "
+                        + tgt + " (its choice), so the engine has none: pin " + SP + " with --precision 'Conv=" + st + "' (and --" + st + "-fallback) to measure " + SP + " anyway"));
             }
             how = String.format(java.util.Locale.ROOT, "strategy %s on %s, predicted %.4f ms (bound %.4f ms)%s%s", plan.strategy(), tgt, plan.predictedMs(), plan.boundMs(),
                     accuracyLine, plan.note().isEmpty() ? "" : "; " + plan.note());

@@ -30,9 +30,10 @@ import org.tessel.tactics.plan.QuantizationTable;
 import picocli.CommandLine.Option;
 
 /**
- * What `search` and `build` take for INT8 (TensorRT's post-training calibration): {@code --int8},
- * the calibration data ({@code --calib}), the calibrator, the calibration cache and whether a node a
- * precision rule pins to INT8 may fall back when no INT8 tactic runs it.
+ * What `search` and `build` take for INT8 and FP8 (TensorRT's post-training calibration):
+ * {@code --int8} or {@code --fp8} (one quantized format per plan: a tensor has one scale), the
+ * calibration data ({@code --calib}), the calibrator, the calibration cache and whether a node a
+ * precision rule pins to INT8 (or FP8) may fall back when no tactic runs it at that precision.
  *
  * <p>Calibration data ({@code --calib PATH}):
  * <ul>
@@ -46,37 +47,67 @@ import picocli.CommandLine.Option;
  */
 final class CalibrationOptions {
     @Option(names = "--int8", description = "Allow INT8 (trtexec's flag): nodes whose tactic runs INT8 may take it, with scales from --calib or --calib-cache.") boolean int8;
+    @Option(names = "--fp8", description = "Allow FP8 E4M3 (trtexec's flag; FP8 tensor cores are sm_89+: h100, h200, l4, rtx4090): nodes whose tactic runs FP8 may take it, "
+            + "with per-tensor scales (amax/448) from --calib or an fp8 --calib-cache. Not with --int8: a plan has one quantized format.") boolean fp8;
     @Option(names = "--calib", paramLabel = "DIR|generated[:N]", description = "Calibration data: a folder of .npy/.pb tensors (one file per batch; INPUT.K.npy with several inputs), "
             + "a folder of batch folders (ONNX test_data_set_*), or generated[:N] seeded inputs (default N 32).") String calib;
     @Option(names = "--calibrator", defaultValue = "entropy", paramLabel = "entropy|minmax|percentile[:P]|mse",
             description = "How scales are chosen from the activation histograms (TensorRT's calibrators; default ${DEFAULT-VALUE}; percentile default 99.99).") String calibrator;
     @Option(names = "--calib-cache", paramLabel = "FILE", description = "Calibration cache: used when it exists (no calibration run), written after calibrating otherwise.") Path cache;
-    @Option(names = "--int8-fallback", description = "A node a --precision rule pins to int8 that no INT8 tactic runs computes in another precision (listed by `tessel inspect`) instead of failing.") boolean fallback;
+    @Option(names = {"--int8-fallback", "--fp8-fallback"}, description = "A node a --precision rule pins to int8 (fp8) that no INT8 (FP8) tactic runs computes in another precision "
+            + "(listed by `tessel inspect`) instead of failing.") boolean fallback;
 
-    /** The calibrated scales of a prepared graph and where they came from. */
-    record Scales(String calibrator, Map<String, Float> scales, String how) {
-        /** The scales as an accuracy budget measures and checks INT8 with them. */
-        org.tessel.accuracy.Int8Scales int8() { return new org.tessel.accuracy.Int8Scales(calibrator, scales); }
+    /** The calibrated scales of a prepared graph, the quantized precision they are for, and where they came from. */
+    record Scales(String calibrator, Precision precision, Map<String, Float> scales, String how) {
+        /** The scales as an accuracy budget measures and checks INT8 or FP8 with them. */
+        org.tessel.accuracy.CalibratedScales calibrated() { return new org.tessel.accuracy.CalibratedScales(calibrator, precision, scales); }
     }
 
-    /** True when INT8 is asked for, by --int8 or an int8 in the given precisions/rules. */
-    boolean wanted(List<String> precisionTexts, List<String> rules) {
-        if (int8) return true;
-        for (String p : precisionTexts) if (p.trim().equalsIgnoreCase("int8")) return true;
-        for (String r : rules) if (r.toLowerCase(Locale.ROOT).matches(".*=.*\\bint8\\b.*")) return true;
-        return false;
+    /** True when INT8 or FP8 is asked for, by --int8/--fp8 or an int8/fp8 in the given precisions/rules. */
+    boolean wanted(List<String> precisionTexts, List<String> rules) { return format(precisionTexts, rules) != null; }
+
+    /**
+     * The quantized precision asked for (by --int8/--fp8 or an int8/fp8 in the given precisions or
+     * rules), null when none; both is refused, naming where each came from: a plan carries one
+     * scale per tensor, so one format.
+     */
+    Precision format(List<String> precisionTexts, List<String> rules) {
+        String i8 = asked("int8", int8, precisionTexts, rules), f8 = asked("fp8", fp8, precisionTexts, rules);
+        if (i8 != null && f8 != null)
+            throw new IllegalArgumentException(i8 + " and " + f8 + " together: a plan carries one quantized format (one calibrated scale per tensor, amax/127 or amax/448); "
+                    + "build INT8 or FP8, not both");
+        return i8 != null ? Precision.INT8 : f8 != null ? Precision.FP8 : null;
+    }
+
+    private static String asked(String name, boolean flag, List<String> precisionTexts, List<String> rules) {
+        if (flag) return "--" + name;
+        for (String p : precisionTexts) if (p.trim().equalsIgnoreCase(name)) return "--precisions " + name;
+        for (String r : rules) if (r.toLowerCase(Locale.ROOT).matches(".*=.*\\b" + name + "\\b.*")) return "--precision " + r;
+        return null;
+    }
+
+    /** Refuses FP8 for a target whose spec has no FP8 tensor cores (before sm_89, e.g. the A100), before any work. */
+    static void checkTarget(Precision format, String target) {
+        if (format == null || target == null) return;
+        org.tessel.cost.DeviceSpec d = org.tessel.cost.DeviceSpec.byName(target);
+        if (!d.isCpu() && !d.supports(format))
+            throw new IllegalArgumentException("--" + format.text() + ": target " + target + " has no " + format.text() + " tensor cores"
+                    + (format == Precision.FP8 ? " (FP8 is sm_89 and later: --target h100, h200, l4 or rtx4090)" : ""));
     }
 
     /** Refuses calibration options that have no INT8 to serve, and INT8 without scales. */
-    void check(boolean wanted) {
-        if (!wanted) {
+    void check(boolean wanted) { check(wanted ? Precision.INT8 : null); }
+
+    /** Refuses calibration options that have no quantized precision to serve, and INT8/FP8 without scales. */
+    void check(Precision format) {
+        if (format == null) {
             String stray = calib != null ? "--calib" : cache != null ? "--calib-cache" : fallback ? "--int8-fallback" : null;
-            if (stray != null) throw new IllegalArgumentException(stray + " applies to INT8: add --int8");
+            if (stray != null) throw new IllegalArgumentException(stray + " applies to INT8 and FP8: add --int8 or --fp8");
             return;
         }
         Calibrator.parse(calibrator); // a bad --calibrator fails before any work
         if (calib == null && (cache == null || !Files.exists(cache)))
-            throw new IllegalArgumentException("--int8 needs quantization scales: give calibration data with --calib DIR|generated[:N]"
+            throw new IllegalArgumentException("--" + format.text() + " needs quantization scales: give calibration data with --calib DIR|generated[:N]"
                     + (cache == null ? " or an existing --calib-cache FILE" : " (--calib-cache " + cache + " does not exist yet)"));
     }
 
@@ -84,28 +115,37 @@ final class CalibrationOptions {
      * The scales for the prepared graph: from the cache when it exists, else by calibrating on
      * --calib (and writing the cache when one is named).
      */
-    Scales scales(Graph prepared) throws IOException {
+    Scales scales(Graph prepared) throws IOException { return scales(prepared, Precision.INT8); }
+
+    /** As above, for a quantized precision: a cache must hold that format's scales. */
+    Scales scales(Graph prepared, Precision format) throws IOException {
         if (cache != null && Files.exists(cache)) {
             CalibrationCache c = CalibrationCache.read(cache);
+            if (c.format() != format)
+                throw new IllegalArgumentException("--calib-cache " + cache + " holds " + c.format().text() + " scales (amax/" + (int) c.format().quantizedMax() + "), and --" + format.text()
+                        + " needs " + format.text() + " ones: give another cache file (it is written after calibrating) or build " + c.format().text());
             Map<String, Float> s = c.scalesFor(prepared, cache, w -> System.out.println("warning: " + w));
             if (calib != null) System.out.println("note: --calib-cache " + cache + " exists, so its scales are used and --calib is not read (delete the cache to recalibrate)");
-            return new Scales(c.calibrator(), s, String.format(Locale.ROOT, "calibration cache %s (%s, %d tensors)", cache, c.calibrator(), s.size()));
+            return new Scales(c.calibrator(), format, s, String.format(Locale.ROOT, "calibration cache %s (%s%s, %d tensors)", cache, format == Precision.INT8 ? "" : format.text() + ", ", c.calibrator(), s.size()));
         }
         Calibrator c = Calibrator.parse(calibrator);
         List<List<Tensor>> batches = batches(prepared, calib);
-        ActivationCalibration.Result r = ActivationCalibration.calibrate(prepared, batches, c, w -> System.out.println("warning: " + w));
+        ActivationCalibration.Result r = ActivationCalibration.calibrate(prepared, batches, c, format, w -> System.out.println("warning: " + w));
         String how = String.format(Locale.ROOT, "calibrated %d tensors over %d batches with %s in %.2f s", r.scales().size(), r.batches(), r.calibrator(), r.seconds());
         if (cache != null) {
-            CalibrationCache.of(prepared, r.calibrator(), r.scales()).write(cache);
+            CalibrationCache.of(prepared, r.calibrator(), r.scales(), format).write(cache);
             how += ", cache written to " + cache;
         }
-        return new Scales(r.calibrator(), r.scales(), how);
+        return new Scales(r.calibrator(), format, r.scales(), how);
     }
 
     /** The precisions with INT8 added. */
-    static Set<Precision> withInt8(Set<Precision> ps) {
+    static Set<Precision> withInt8(Set<Precision> ps) { return with(ps, Precision.INT8); }
+
+    /** The precisions with one more (the quantized one asked for). */
+    static Set<Precision> with(Set<Precision> ps, Precision p) {
         Set<Precision> s = EnumSet.copyOf(ps);
-        s.add(Precision.INT8);
+        s.add(p);
         return s;
     }
 
@@ -114,29 +154,32 @@ final class CalibrationOptions {
      * rule that allows only int8 is split per node it matches: a node some tactic runs at INT8 keeps
      * the rule (by its name), one that no tactic runs at INT8 is left free and recorded with why.
      */
-    List<PrecisionRule> rules(List<PrecisionRule> given, Graph prepared, Map<String, String> fallbacks) {
+    List<PrecisionRule> rules(List<PrecisionRule> given, Graph prepared, Map<String, String> fallbacks) { return rules(given, prepared, fallbacks, Precision.INT8); }
+
+    /** As above for the quantized precision asked for (INT8 or FP8). */
+    List<PrecisionRule> rules(List<PrecisionRule> given, Graph prepared, Map<String, String> fallbacks, Precision format) {
         if (!fallback) {
-            // a node pinned to INT8 that nothing runs at INT8 fails here, saying why, rather than as a search without choices
+            // a node pinned to INT8 (FP8) that nothing runs at it fails here, saying why, rather than as a search without choices
             for (PrecisionRule r : given) {
-                if (!r.allowed().equals(Set.of(Precision.INT8))) continue;
+                if (!r.allowed().equals(Set.of(format))) continue;
                 for (Node n : prepared.nodes()) {
-                    // other ops may still run at INT8 inside a fused group; the search says when they cannot
+                    // other ops may still run quantized inside a fused group; the search says when they cannot
                     if (!r.matches(n) || !CONTRACTIONS.contains(n.opName())) continue;
-                    String why = whyNoInt8(n);
+                    String why = whyNo(n, format);
                     if (why != null)
-                        throw new IllegalArgumentException(n.describe() + ": --precision " + r.text() + ": " + why + "; let such nodes run at another precision with --int8-fallback");
+                        throw new IllegalArgumentException(n.describe() + ": --precision " + r.text() + ": " + why + "; let such nodes run at another precision with --" + format.text() + "-fallback");
                 }
             }
             return given;
         }
         List<PrecisionRule> out = new ArrayList<>();
         for (PrecisionRule r : given) {
-            if (!r.allowed().equals(Set.of(Precision.INT8))) { out.add(r); continue; }
+            if (!r.allowed().equals(Set.of(format))) { out.add(r); continue; }
             boolean any = false;
             for (Node n : prepared.nodes()) {
                 if (!r.matches(n)) continue;
                 any = true;
-                String why = whyNoInt8(n);
+                String why = whyNo(n, format);
                 if (why == null) out.add(new PrecisionRule(n.name(), r.allowed()));
                 else fallbacks.put(n.name(), "rule '" + r.text() + "': " + why);
             }
@@ -148,19 +191,22 @@ final class CalibrationOptions {
     private static final Set<String> CONTRACTIONS = org.tessel.runtime.engine.PrecisionEmulation.TENSOR_CORE_OPS;
 
     /** Why no catalogue tactic runs {@code n} at INT8 (in any layout), or null when one does. */
-    static String whyNoInt8(Node n) {
+    static String whyNoInt8(Node n) { return whyNo(n, Precision.INT8); }
+
+    /** Why no catalogue tactic runs {@code n} at a quantized precision (in any layout), or null when one does. */
+    static String whyNo(Node n, Precision format) {
         List<String> reasons = new ArrayList<>();
         for (Tactic t : TacticCatalog.global().all()) {
             if (!t.appliesTo(n)) continue;
             String first = null;
             for (Layout l : List.of(Layout.NHWC, Layout.NCHW, Layout.ANY)) {
-                String why = t.whyNot(n, Precision.INT8, l);
+                String why = t.whyNot(n, format, l);
                 if (why == null) return null;
                 if (first == null) first = why;
             }
             reasons.add(t.id() + ": " + first);
         }
-        return reasons.isEmpty() ? "no tactic implements " + n.opName() : "no INT8 tactic runs it (" + String.join("; ", reasons) + ")";
+        return reasons.isEmpty() ? "no tactic implements " + n.opName() : "no " + format.text().toUpperCase(Locale.ROOT) + " tactic runs it (" + String.join("; ", reasons) + ")";
     }
 
     /**
@@ -174,9 +220,9 @@ final class CalibrationOptions {
             String at = f.getKey();
             for (var g : plan.groups()) if (g.members().contains(at)) at = g.name();
             var p = plan.node(at);
-            if (p == null || p.precision() != Precision.INT8) fell.put(f.getKey(), f.getValue());
+            if (p == null || p.precision() != s.precision()) fell.put(f.getKey(), f.getValue());
         }
-        return plan.withQuantization(QuantizationTable.forPlanned(planned, plan, s.calibrator(), s.scales()).withFallbacks(fell));
+        return plan.withQuantization(QuantizationTable.forPlanned(planned, plan, s.precision(), s.calibrator(), s.scales()).withFallbacks(fell));
     }
 
     private static final Pattern GENERATED = Pattern.compile("generated(?::(\\d+))?");

@@ -52,12 +52,18 @@ final class ExportQdqCommand implements Callable<Integer> {
             if (given.quantization().scales().isEmpty()) throw new IllegalArgumentException("--plan " + planFile + ": the plan has no INT8 nodes (no quantization scales); make it with `tessel search --int8 --plan-out`");
             applied = PlanApplier.apply(prepared, given);
         } else {
-            calibration.check(true);
-            CalibrationOptions.Scales scales = calibration.scales(prepared);
-            System.out.println("int8: " + scales.how());
+            // --fp8 (or an fp8 rule) exports float8e4m3fn pairs; the default is INT8
+            org.tessel.cost.Precision quant = calibration.format(java.util.List.of(), precisionRules);
+            if (quant == null) quant = org.tessel.cost.Precision.INT8;
+            calibration.check(quant);
+            // the measured H200 spec has no FP8 rate: FP8 is priced on the H200's datasheet unless --target says otherwise
+            String tgt = quant == org.tessel.cost.Precision.FP8 && target.equals("h200-measured") ? "h200" : target;
+            CalibrationOptions.checkTarget(quant, tgt);
+            CalibrationOptions.Scales scales = calibration.scales(prepared, quant);
+            System.out.println(quant.text() + ": " + scales.how());
             Map<String, String> fallbacks = new TreeMap<>();
-            java.util.List<PrecisionRule> rules = calibration.rules(precisionRules.stream().map(PrecisionRule::parse).toList(), prepared, fallbacks);
-            SearchOptions o = SearchOptions.defaults().withTarget(target).withPrecisions(CalibrationOptions.withInt8(java.util.EnumSet.of(org.tessel.cost.Precision.FP32)))
+            java.util.List<PrecisionRule> rules = calibration.rules(precisionRules.stream().map(PrecisionRule::parse).toList(), prepared, fallbacks, quant);
+            SearchOptions o = SearchOptions.defaults().withTarget(tgt).withPrecisions(CalibrationOptions.with(java.util.EnumSet.of(org.tessel.cost.Precision.FP32), quant))
                     .withPrecisionRules(rules);
             SearchProblem p = Searcher.problem(prepared, o);
             Plan plan = Searcher.run(p, strategy, o);
@@ -68,7 +74,8 @@ final class ExportQdqCommand implements Callable<Integer> {
         QdqGraphs.Result r = QdqGraphs.insert(prepared, applied.graph(), applied.plan());
         AtomicFiles.writeBytes(out, OnnxExporter.toPortableModel(r.graph()).toByteArray());
         System.out.printf(Locale.ROOT, "plan: %s, precisions %s%n", applied.plan().strategy(), applied.plan().precisionMix());
-        System.out.printf(Locale.ROOT, "qdq: %s, %d activation Q/DQ pairs, %d weights quantized per channel, %d nodes%n", out, r.activationPairs(), r.weights(), r.graph().nodes().size());
+        System.out.printf(Locale.ROOT, "qdq: %s, %d activation Q/DQ pairs, %d weights quantized %s, %d nodes%n", out, r.activationPairs(), r.weights(),
+                applied.plan().quantization().format() == org.tessel.cost.Precision.FP8 ? "per tensor (float8e4m3fn)" : "per channel", r.graph().nodes().size());
         return 0;
     }
 }

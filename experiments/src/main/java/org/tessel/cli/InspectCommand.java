@@ -132,11 +132,11 @@ final class InspectCommand implements Callable<Integer> {
             for (Conversion c : plan.conversions()) sb.append("conversion ").append(c).append('\n');
             var q = plan.quantization();
             if (!q.scales().isEmpty()) {
-                sb.append(String.format(Locale.ROOT, "int8: %d nodes, %d tensor scales (calibrator %s)%n", plan.precisionMix().getOrDefault(org.tessel.cost.Precision.INT8, 0),
+                sb.append(String.format(Locale.ROOT, "%s: %d nodes, %d tensor scales (calibrator %s)%n", q.format().text(), plan.precisionMix().getOrDefault(q.format(), 0),
                         q.scales().size(), q.calibrator()));
                 for (var s : q.scales().entrySet()) sb.append(String.format(Locale.ROOT, "scale %%%s %s%n", s.getKey(), s.getValue()));
             }
-            for (var f : q.fallbacks().entrySet()) sb.append("int8 fallback ").append(f.getKey()).append(": ").append(f.getValue()).append('\n');
+            for (var f : q.fallbacks().entrySet()) sb.append(q.format().text()).append(" fallback ").append(f.getKey()).append(": ").append(f.getValue()).append('\n');
         }
         if (profile != null && note == null) {
             double sum = rows.stream().mapToDouble(Row::measuredUs).sum();

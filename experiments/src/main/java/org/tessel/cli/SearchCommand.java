@@ -56,22 +56,25 @@ final class SearchCommand implements Callable<Integer> {
         Strategies.byName(strategy);
         if (planOut != null) org.tessel.ir.io.AtomicFiles.checkWritable(planOut);
         Plots.checkPath(plot, "--plot");
-        boolean int8 = calibration.wanted(precisions == null ? List.of() : precisions, precision);
-        calibration.check(int8);
+        org.tessel.cost.Precision quant = calibration.format(precisions == null ? List.of() : precisions, precision);
+        boolean int8 = quant != null;
+        calibration.check(quant);
+        CalibrationOptions.checkTarget(quant, target);
         org.tessel.search.accuracy.AccuracyBudget budget = accuracy.budget();
         SearchOptions o = SearchOptions.defaults().withTarget(target).withSeed(searchSeed)
                 .withTimeLimit(Duration.ofMillis(Math.max(1, Math.round(timeLimit * 1000)))).withCudaGraphs(cudaGraphs)
                 .withPrecisionRules(precision.stream().map(PrecisionRule::parse).toList());
         o = choices.apply(o);
         if (precisions != null) o = o.withPrecisions(Precisions.parse(precisions, "--precisions", int8));
-        if (int8) o = o.withPrecisions(CalibrationOptions.withInt8(o.precisions()));
+        if (int8) o = o.withPrecisions(CalibrationOptions.with(o.precisions(), quant));
         if (moves != null || unimproved != null) o = o.withSteps(unimproved != null ? unimproved : o.unimprovedSteps(), moves != null ? moves : o.maxMoves());
         if (samples != null) o = o.withRandomSamples(samples);
         if (budgetMiB != null) o = o.withMemoryBudget(OptionalLong.of(Math.round(budgetMiB * 1048576)));
         if (profiles.given() && (int8 || budget != null)) {
-            String flags = int8 && budget != null ? "--int8 with --accuracy-budget" : int8 ? "--int8" : "--accuracy-budget";
+            String q = int8 ? "--" + quant.text() : null;
+            String flags = int8 && budget != null ? q + " with --accuracy-budget" : int8 ? q : "--accuracy-budget";
             throw new IllegalArgumentException(flags + " is not built for optimization profiles yet; search without --min-shapes/--opt-shapes/--max-shapes, or without "
-                    + (int8 && budget != null ? "--int8 and --accuracy-budget" : flags));
+                    + (int8 && budget != null ? q + " and --accuracy-budget" : flags));
         }
         if (profiles.given()) return searchProfiles(o);
         Graph g = model.load();
@@ -79,10 +82,10 @@ final class SearchCommand implements Callable<Integer> {
         CalibrationOptions.Scales scales = null;
         Map<String, String> fallbacks = new java.util.TreeMap<>();
         if (int8) {
-            scales = calibration.scales(prepared);
-            System.out.println("int8: " + scales.how());
-            o = o.withPrecisionRules(calibration.rules(o.precisionRules(), prepared, fallbacks));
-            for (var f : fallbacks.entrySet()) System.out.println("int8 fallback: " + f.getKey() + ": " + f.getValue());
+            scales = calibration.scales(prepared, quant);
+            System.out.println(quant.text() + ": " + scales.how());
+            o = o.withPrecisionRules(calibration.rules(o.precisionRules(), prepared, fallbacks, quant));
+            for (var f : fallbacks.entrySet()) System.out.println(quant.text() + " fallback: " + f.getKey() + ": " + f.getValue());
         }
         long t0 = System.nanoTime();
         SearchProblem p;
@@ -101,7 +104,7 @@ final class SearchCommand implements Callable<Integer> {
         } else p = Searcher.problem(prepared, o);
         System.out.printf(Locale.ROOT, "%s: %d nodes, %d fusion candidates, %d uses; target %s; priced in %.2f s%n", g.name(), p.size(),
                 p.candidates().size(), p.uses().size(), target, (System.nanoTime() - t0) / 1e9);
-        if (budget != null) p = p.withAccuracy(accuracy.errorModel(p, o.precisions(), scales == null ? null : scales.int8()), budget);
+        if (budget != null) p = p.withAccuracy(accuracy.errorModel(p, o.precisions(), scales == null ? null : scales.calibrated()), budget);
         SearchProblem problem = p;
         SearchOptions options = o;
         Plan plan = Progress.timed("search (" + strategy + ")", o.timeLimit().toMillis(), () -> Searcher.run(problem, strategy, options));

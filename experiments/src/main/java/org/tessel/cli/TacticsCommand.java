@@ -65,7 +65,7 @@ final class TacticsCommand implements Callable<Integer> {
         if (model == null) return json ? listJson(catalog) : list(catalog);
         List<Precision> precs = new ArrayList<>();
         for (String p : precisions)
-            precs.add(Precision.fromText(p).orElseThrow(() -> new IllegalArgumentException("--precision: unknown precision '" + p + "' (fp32, tf32, fp16, bf16, int8)")));
+            precs.add(Precision.fromText(p).orElseThrow(() -> new IllegalArgumentException("--precision: unknown precision '" + p + "' (fp32, tf32, fp16, bf16, int8, fp8)")));
         ModelOptions mo = new ModelOptions();
         mo.model = model;
         mo.batch = batch;

@@ -85,7 +85,7 @@ class Int8CommandTest {
         CliRun s = CliRun.of("search", MODEL, "--precisions", "fp32,int8");
         assertEquals("tessel search: --int8 needs quantization scales: give calibration data with --calib DIR|generated[:N] or an existing --calib-cache FILE", s.err().strip());
         CliRun stray = CliRun.of("search", MODEL, "--calib", "generated");
-        assertEquals("tessel search: --calib applies to INT8: add --int8", stray.err().strip());
+        assertEquals("tessel search: --calib applies to INT8 and FP8: add --int8 or --fp8", stray.err().strip());
         CliRun noPlan = CliRun.of("build", MODEL, "--int8", "--calib", "generated:1", "--cpu", "--save-engine", e.toString());
         assertEquals("tessel build: --int8 builds an engine from a plan, where each node's INT8 is the search's choice: add --strategy (e.g. joint)", noPlan.err().strip());
         CliRun calibrator = CliRun.of("search", MODEL, "--int8", "--calib", "generated:1", "--calibrator", "kl");

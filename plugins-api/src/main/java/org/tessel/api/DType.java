@@ -10,7 +10,9 @@ import java.util.Optional;
  */
 public enum DType {
     F32("f32", 4, 1), F16("f16", 2, 10), BF16("bf16", 2, 16), F64("f64", 8, 11),
-    I8("i8", 1, 3), U8("u8", 1, 2), I32("i32", 4, 6), I64("i64", 8, 7), BOOL("bool", 1, 9);
+    I8("i8", 1, 3), U8("u8", 1, 2), I32("i32", 4, 6), I64("i64", 8, 7), BOOL("bool", 1, 9),
+    /** ONNX's FLOAT8E4M3FN (opset 19+): 1 sign, 4 exponent, 3 mantissa bits, max 448, no infinities; see {@link Float8E4M3}. */
+    F8E4M3("f8e4m3", 1, 17);
 
     private final String text;
     private final int bytes;
@@ -26,14 +28,14 @@ public enum DType {
     public int bytes() { return bytes; }
     public int onnxCode() { return onnxCode; }
 
-    public boolean isFloating() { return this == F32 || this == F16 || this == BF16 || this == F64; }
+    public boolean isFloating() { return this == F32 || this == F16 || this == BF16 || this == F64 || this == F8E4M3; }
     public boolean isInteger() { return this == I8 || this == U8 || this == I32 || this == I64; }
     public boolean isSigned() { return this != U8 && this != BOOL; }
 
-    /** Storage class inside {@link Tensor}: f32/f16/bf16 live in float[], f64 in double[], the rest in long[]. */
+    /** Storage class inside {@link Tensor}: f32/f16/bf16/f8e4m3 live in float[], f64 in double[], the rest in long[]. */
     public Storage storage() {
         return switch (this) {
-            case F32, F16, BF16 -> Storage.FLOAT;
+            case F32, F16, BF16, F8E4M3 -> Storage.FLOAT;
             case F64 -> Storage.DOUBLE;
             default -> Storage.LONG;
         };
@@ -59,7 +61,7 @@ public enum DType {
             case 5 -> "INT16"; case 6 -> "INT32"; case 7 -> "INT64"; case 8 -> "STRING"; case 9 -> "BOOL";
             case 10 -> "FLOAT16"; case 11 -> "DOUBLE"; case 12 -> "UINT32"; case 13 -> "UINT64";
             case 14 -> "COMPLEX64"; case 15 -> "COMPLEX128"; case 16 -> "BFLOAT16";
-            case 17, 18, 19, 20 -> "FLOAT8 (code " + code + ")"; case 21 -> "UINT4"; case 22 -> "INT4";
+            case 17 -> "FLOAT8E4M3FN"; case 18 -> "FLOAT8E4M3FNUZ"; case 19 -> "FLOAT8E5M2"; case 20 -> "FLOAT8E5M2FNUZ"; case 21 -> "UINT4"; case 22 -> "INT4";
             default -> "code " + code;
         };
     }

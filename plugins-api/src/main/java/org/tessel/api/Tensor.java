@@ -6,8 +6,9 @@ import java.util.Objects;
 /**
  * A dense, row-major tensor in logical (channels-first) order.
  *
- * <p>Storage follows {@link DType#storage()}: f32, f16 and bf16 in a float[] (f16/bf16 rounded to
- * the nearest representable value, ties to even, on every store), f64 in a double[], integers
+ * <p>Storage follows {@link DType#storage()}: f32, f16, bf16 and f8e4m3 in a float[] (the narrow ones
+ * rounded to the nearest representable value, ties to even, on every store; f8e4m3 saturating to
+ * +-448 as ONNX's conversions do by default), f64 in a double[], integers
  * and bool in a long[] (wrapped to the type's range on store, bool as 0/1). Kernels may read and
  * write the backing arrays directly for speed; a tensor handed to another op or stored as a
  * constant is treated as immutable by convention.
@@ -139,6 +140,7 @@ public final class Tensor {
         return switch (t) {
             case F16 -> Float.float16ToFloat(Float.floatToFloat16(v));
             case BF16 -> roundBf16(v);
+            case F8E4M3 -> Float8E4M3.round(v);
             default -> v;
         };
     }

@@ -35,6 +35,9 @@ public final class CatalogCosting implements Costing {
             for (Precision p : precisions) {
                 for (Layout l : layouts) {
                     String why = t.whyNot(n, p, l);
+                    // a GPU without the precision's tensor cores (FP8 before sm_89) has no such choice
+                    if (why == null && p != Precision.FP32 && !model.device().isCpu() && !model.device().supports(p))
+                        why = model.device().name() + " has no " + p.text() + " tensor cores";
                     if (why != null) {
                         out.add(new Choice(index, t.id(), p, l, 0, 0, 0, 0, 0, why));
                         continue;

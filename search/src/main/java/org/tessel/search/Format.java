@@ -15,7 +15,7 @@ public record Format(Precision precision, Layout layout) {
     /** Stable across JVM runs (enum hash codes are not), so hash-ordered solver internals repeat under a seed. */
     @Override public int hashCode() { return 31 * precision.ordinal() + layout.ordinal(); }
 
-    /** Storage index of the precision: F32 0, F16 1, BF16 2, I8 3 (for conversion tables). */
+    /** Storage index of the precision: F32 0, F16 1, BF16 2, I8 3, F8E4M3 4 (for conversion tables). */
     public int storageIndex() { return storageIndex(precision.storage()); }
 
     public static int storageIndex(DType d) {
@@ -23,12 +23,13 @@ public record Format(Precision precision, Layout layout) {
             case F16 -> 1;
             case BF16 -> 2;
             case I8 -> 3;
+            case F8E4M3 -> 4;
             default -> 0;
         };
     }
 
     /** The storage types in {@link #storageIndex} order. */
-    public static final java.util.List<DType> STORAGE = java.util.List.of(DType.F32, DType.F16, DType.BF16, DType.I8);
+    public static final java.util.List<DType> STORAGE = java.util.List.of(DType.F32, DType.F16, DType.BF16, DType.I8, DType.F8E4M3);
 
     /** The physical layout an image tensor has at this end of an edge (undecided reads as channels-first). */
     public Layout imageLayout() { return layout == Layout.ANY ? Layout.NCHW : layout; }
@@ -44,6 +45,7 @@ public record Format(Precision precision, Layout layout) {
             case F16 -> Precision.FP16;
             case BF16 -> Precision.BF16;
             case I8 -> Precision.INT8;
+            case F8E4M3 -> Precision.FP8;
             default -> Precision.FP32;
         };
         return new Format(p, Layout.NCHW);

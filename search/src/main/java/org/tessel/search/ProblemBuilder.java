@@ -379,11 +379,12 @@ public final class ProblemBuilder {
     private Use use(int id, Value v, int producer, int consumer) {
         TensorType t = v.type();
         boolean floating = t.dtype().isFloating();
-        long[] reformat = new long[4];
-        long[][] cast = new long[4][4];
-        for (int a = 0; a < 4; a++) {
+        int kinds = Format.STORAGE.size();
+        long[] reformat = new long[kinds];
+        long[][] cast = new long[kinds][kinds];
+        for (int a = 0; a < kinds; a++) {
             reformat[a] = Costing.ps(costing.reformatUs(floating ? t.withDType(Format.STORAGE.get(a)) : t));
-            if (floating) for (int b = 0; b < 4; b++) cast[a][b] = a == b ? 0 : Costing.ps(costing.castUs(t.withDType(Format.STORAGE.get(a)), Format.STORAGE.get(b)));
+            if (floating) for (int b = 0; b < kinds; b++) cast[a][b] = a == b ? 0 : Costing.ps(costing.castUs(t.withDType(Format.STORAGE.get(a)), Format.STORAGE.get(b)));
         }
         Format declared = Format.ofBoundary(t.dtype());
         return new Use(id, v.name(), producer, consumer, t, t.rank() >= 3, floating,

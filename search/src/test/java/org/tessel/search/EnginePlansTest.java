@@ -116,7 +116,7 @@ class EnginePlansTest {
     void jsonReaderNamesTheBadEntry() {
         PlanException e = assertThrows(PlanException.class, () -> EnginePlanJson.read("{\"plan_version\": 1, \"model\": \"m\", \"strategy\": \"s\", \"target\": \"t\", "
                 + "\"groups\": [], \"nodes\": [{\"node\": \"conv1\", \"op\": \"Conv\", \"tactic\": \"x\", \"precision\": \"fp12\", \"layout\": \"nchw\"}]}", "plan.json"));
-        assertEquals("plan.json: node 'conv1': unknown precision 'fp12' (fp32, tf32, fp16, bf16, int8)", e.getMessage());
+        assertEquals("plan.json: node 'conv1': unknown precision 'fp12' (fp32, tf32, fp16, bf16, int8, fp8)", e.getMessage());
         e = assertThrows(PlanException.class, () -> EnginePlanJson.read("{\"plan_version\": 1,", "plan.json"));
         assertTrue(e.getMessage().startsWith("plan.json: not a JSON plan"), e.getMessage());
     }

@@ -44,9 +44,11 @@ class GemmTacticsTest {
     @Test void int8Limits() {
         assertNull(GemmTactics.CUBLASLT.whyNot(Nodes.gemmOp(128, 768, 768), INT8, ANY));
         assertEquals("INT8 needs K and N that are multiples of 4 (got K=766, N=768)", GemmTactics.CUBLASLT.whyNot(Nodes.gemmOp(128, 768, 766), INT8, ANY));
-        // the engine runs a MatMul only inside a fused chain, and a Gemm only as ONNX's plain form
-        assertEquals("an unfused MatMul has no GPU kernel (the engine runs MatMul inside fused gemm_bias_act only)",
+        // cuBLASLt runs a MatMul only inside a fused chain (an unfused one is tessel.matmul's), and a Gemm only as ONNX's plain form
+        assertEquals("cuBLASLt runs an unfused MatMul only inside a fused gemm_bias_act (see tessel.matmul for a standalone one)",
                 GemmTactics.CUBLASLT.whyNot(Nodes.gemm(128, 768, 768), FP16, ANY));
+        assertNull(GemmTactics.MATMUL.whyNot(Nodes.gemm(128, 768, 768), FP16, ANY));
+        assertEquals("supports FP32, FP16, BF16 only (got int8)", GemmTactics.MATMUL.whyNot(Nodes.gemm(128, 768, 768), INT8, ANY));
         NetworkBuilder b = new NetworkBuilder("t");
         Node transA = b.node("Gemm", "g", Attributes.builder().put("transA", 1L).build(), 1, b.input("a", DType.F32, 768, 128), b.randomWeights("w", 768, 768));
         assertEquals("the engine runs Gemm with transA=0 only", GemmTactics.CUBLASLT.whyNot(transA, FP16, ANY));

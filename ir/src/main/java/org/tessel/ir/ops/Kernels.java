@@ -44,12 +44,17 @@ final class Kernels {
      * a round-to-odd f32, which makes the final round-to-nearest-even exact (no double rounding).
      */
     static float roundDouble(DType t, double v) {
+        if (t == DType.F32) return (float) v;
+        return Tensor.round(t, roundToOdd(v));
+    }
+
+    /** v rounded to f32 by round-to-odd (an inexact result gets an odd last bit): a later rounding to a narrower float is then exact. */
+    static float roundToOdd(double v) {
         float f = (float) v;
-        if (t == DType.F32) return f;
         if ((double) f != v && !Double.isNaN(v) && !Float.isInfinite(f)) {
             if ((Float.floatToRawIntBits(f) & 1) == 0) f = f > v ? Math.nextDown(f) : Math.nextUp(f);
         }
-        return Tensor.round(t, f);
+        return f;
     }
 
     /** Stores v into out[i] with the type's rounding (narrow floats correctly rounded, ints truncated and wrapped). */

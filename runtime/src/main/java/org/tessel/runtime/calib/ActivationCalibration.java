@@ -195,6 +195,15 @@ public final class ActivationCalibration {
      * (any scale codes 0 exactly) and a warning naming it; so does one with non-finite values (left out).
      */
     public static Map<String, Float> scales(Map<String, Histogram> hs, Calibrator c, Consumer<String> warn) {
+        return scales(hs, c, org.tessel.cost.Precision.INT8, warn);
+    }
+
+    /**
+     * As above for a quantized precision: scale = threshold / {@link org.tessel.cost.Precision#quantizedMax()}
+     * (127 for INT8, 448 for FP8, whose E4M3 codes reach 448); the calibrator's threshold is the same.
+     */
+    public static Map<String, Float> scales(Map<String, Histogram> hs, Calibrator c, org.tessel.cost.Precision format, Consumer<String> warn) {
+        double max = format.quantizedMax();
         // the thresholds are independent: chosen on several threads, then reported in order
         List<String> names = new ArrayList<>(hs.keySet());
         List<Histogram> list = new ArrayList<>(hs.values());
@@ -214,19 +223,24 @@ public final class ActivationCalibration {
                 warn.accept(String.format(Locale.ROOT, "tensor %%%s: %d non-finite calibration values (NaN or infinity), left out of its range", name, h.nonFinite()));
             double a = amax[i];
             if (!(a > 0)) {
-                warn.accept("tensor %" + name + ": every calibration value is 0 (zero range); its scale is set to 1/127");
+                warn.accept("tensor %" + name + ": every calibration value is 0 (zero range); its scale is set to 1/" + (int) max);
                 a = 1;
             }
-            out.put(name, (float) (a / 127));
+            out.put(name, (float) (a / max));
         }
         return out;
     }
 
-    /** Collects and chooses scales in one go. */
+    /** Collects and chooses INT8 scales in one go. */
     public static Result calibrate(Graph g, List<List<Tensor>> batches, Calibrator c, Consumer<String> warn) {
+        return calibrate(g, batches, c, org.tessel.cost.Precision.INT8, warn);
+    }
+
+    /** Collects and chooses the scales of a quantized precision (INT8 or FP8) in one go. */
+    public static Result calibrate(Graph g, List<List<Tensor>> batches, Calibrator c, org.tessel.cost.Precision format, Consumer<String> warn) {
         long t0 = System.nanoTime();
         Map<String, Histogram> hs = collect(g, batches);
-        Map<String, Float> s = scales(hs, c, warn);
+        Map<String, Float> s = scales(hs, c, format, warn);
         return new Result(c.name(), s, hs, batches.size(), (System.nanoTime() - t0) / 1e9);
     }
 

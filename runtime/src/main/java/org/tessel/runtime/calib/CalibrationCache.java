@@ -23,34 +23,51 @@ import org.tessel.ir.io.AtomicFiles;
  *
  * <pre>
  * # tessel calibration cache
- * tessel-calibration-cache version=1 calibrator=entropy model=resnet50 fingerprint=3f2a...
+ * tessel-calibration-cache version=1 calibrator=entropy model=resnet50 fingerprint=3f2a... format=fp8
  * input 0.0179
  * conv1.out 0.0421
  * </pre>
  *
+ * {@code format} is the quantized precision the scales are for (scale = amax / 127 for int8, amax / 448
+ * for fp8); a header without it is int8 (the caches written before FP8), and an INT8 cache is written
+ * that way, so its bytes are as before.
  * The fingerprint is {@link ActivationCalibration#fingerprint} of the graph it was calibrated on;
  * {@link #scalesFor} checks a cache against a graph before its scales are used.
  */
-public record CalibrationCache(String calibrator, String model, String fingerprint, Map<String, Float> scales) {
+public record CalibrationCache(String calibrator, String model, String fingerprint, Map<String, Float> scales, org.tessel.cost.Precision format) {
     /** The format version this Tessel writes and reads. */
     public static final int VERSION = 1;
     private static final String MAGIC = "tessel-calibration-cache";
 
     public CalibrationCache {
         scales = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(scales));
+        if (!format.quantized()) throw new IllegalArgumentException("a calibration cache holds int8 or fp8 scales, not " + format.text());
     }
 
-    /** The cache of a calibration of {@code g}. */
+    /** An INT8 cache. */
+    public CalibrationCache(String calibrator, String model, String fingerprint, Map<String, Float> scales) {
+        this(calibrator, model, fingerprint, scales, org.tessel.cost.Precision.INT8);
+    }
+
+    /** The INT8 cache of a calibration of {@code g}. */
     public static CalibrationCache of(Graph g, String calibrator, Map<String, Float> scales) {
-        return new CalibrationCache(calibrator, g.name(), ActivationCalibration.fingerprint(g), scales);
+        return of(g, calibrator, scales, org.tessel.cost.Precision.INT8);
+    }
+
+    /** The cache of a calibration of {@code g} for a quantized precision (int8 or fp8). */
+    public static CalibrationCache of(Graph g, String calibrator, Map<String, Float> scales, org.tessel.cost.Precision format) {
+        return new CalibrationCache(calibrator, g.name(), ActivationCalibration.fingerprint(g), scales, format);
     }
 
     /** The file's text. */
     public String text() {
         StringBuilder sb = new StringBuilder();
-        sb.append("# tessel calibration cache: one 'TENSOR SCALE' line per activation tensor (real value = int8 code * scale); edit freely, '#' starts a comment\n");
+        String code = format == org.tessel.cost.Precision.INT8 ? "int8 code" : "e4m3 value";
+        sb.append("# tessel calibration cache: one 'TENSOR SCALE' line per activation tensor (real value = " + code + " * scale); edit freely, '#' starts a comment\n");
         sb.append(MAGIC).append(" version=").append(VERSION).append(" calibrator=").append(calibrator).append(" model=").append(model.replace(' ', '_'))
-                .append(" fingerprint=").append(fingerprint).append('\n');
+                .append(" fingerprint=").append(fingerprint);
+        if (format != org.tessel.cost.Precision.INT8) sb.append(" format=").append(format.text());
+        sb.append('\n');
         for (var e : scales.entrySet()) sb.append(e.getKey()).append(' ').append(e.getValue()).append('\n');
         return sb.toString();
     }
@@ -66,6 +83,7 @@ public record CalibrationCache(String calibrator, String model, String fingerpri
             throw new IllegalArgumentException(file + ": " + (Files.isDirectory(file) ? "is a folder, not a calibration cache" : "no such calibration cache"));
         List<String> lines = Files.readAllLines(file);
         String calibrator = null, model = null, fingerprint = null;
+        org.tessel.cost.Precision format = org.tessel.cost.Precision.INT8;
         Map<String, Float> scales = new LinkedHashMap<>();
         for (int i = 0; i < lines.size(); i++) {
             String where = file + ":" + (i + 1);
@@ -82,8 +100,8 @@ public record CalibrationCache(String calibrator, String model, String fingerpri
                     int eq = w[k].indexOf('=');
                     if (eq <= 0) throw new IllegalArgumentException(where + ": header field '" + w[k] + "' is not KEY=VALUE");
                     String key = w[k].substring(0, eq);
-                    if (!Set.of("version", "calibrator", "model", "fingerprint").contains(key))
-                        throw new IllegalArgumentException(where + ": unknown header key '" + key + "' (version, calibrator, model, fingerprint)");
+                    if (!Set.of("version", "calibrator", "model", "fingerprint", "format").contains(key))
+                        throw new IllegalArgumentException(where + ": unknown header key '" + key + "' (version, calibrator, model, fingerprint, format)");
                     if (kv.put(key, w[k].substring(eq + 1)) != null) throw new IllegalArgumentException(where + ": header key '" + key + "' given twice");
                 }
                 for (String key : List.of("version", "calibrator", "model", "fingerprint"))
@@ -93,6 +111,11 @@ public record CalibrationCache(String calibrator, String model, String fingerpri
                 calibrator = kv.get("calibrator");
                 model = kv.get("model");
                 fingerprint = kv.get("fingerprint");
+                if (kv.containsKey("format")) {
+                    String f = kv.get("format");
+                    format = org.tessel.cost.Precision.fromText(f).filter(org.tessel.cost.Precision::quantized)
+                            .orElseThrow(() -> new IllegalArgumentException(where + ": format '" + f + "' is not a quantized precision (int8, fp8)"));
+                }
                 continue;
             }
             int sp = Math.max(line.lastIndexOf(' '), line.lastIndexOf('\t'));
@@ -109,7 +132,7 @@ public record CalibrationCache(String calibrator, String model, String fingerpri
         }
         if (calibrator == null) throw new IllegalArgumentException(file + ": empty calibration cache (no '" + MAGIC + "' header line)");
         if (scales.isEmpty()) throw new IllegalArgumentException(file + ": the calibration cache has no tensor scales");
-        return new CalibrationCache(calibrator, model, fingerprint, scales);
+        return new CalibrationCache(calibrator, model, fingerprint, scales, format);
     }
 
     /**

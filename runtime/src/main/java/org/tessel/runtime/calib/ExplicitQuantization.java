@@ -28,6 +28,11 @@ import org.tessel.runtime.engine.PrecisionEmulation;
  * <li>A Conv/ConvTranspose/Gemm/MatMul whose floating activation inputs all came through a pair and
  *     whose weight (when it is a constant) through a weight DQ is marked to run at INT8.
  * </ul>
+ * The same holds for FP8: pairs through float8 e4m3fn ({@code QuantizeLinear} with an f8e4m3 zero
+ * point of 0, or {@code output_dtype} 17; opset 19+), weights as f8e4m3 constants, and the marked
+ * nodes run at FP8 ({@link Result#format}). One model has one format: int8 and float8 Q/DQ mixed
+ * are refused, naming the node; so is {@code saturate=0} on an activation's Q (the engine's FP8
+ * saturates at +-448, ONNX's default).
  * Anything else in Q/DQ form is refused, naming the node: a non-zero zero point (asymmetric), uint8,
  * a Q no DQ reads, a DQ of a tensor no Q made, a per-axis or blocked activation scale, a scale that is
  * not a positive finite f32 constant, one tensor quantized at two scales.
@@ -50,20 +55,22 @@ public final class ExplicitQuantization {
      * What folding did.
      *
      * @param scales          per-tensor scale per activation value name of the folded graph
-     * @param int8Nodes       nodes the Q/DQ placement marks INT8 (by name, in graph order)
+     * @param quantizedNodes  nodes the Q/DQ placement marks INT8 (FP8 for float8 Q/DQ) (by name, in graph order)
      * @param activationPairs activation Q/DQ pairs removed
      * @param weights         weight (and bias) DequantizeLinear nodes folded into constants
      * @param weightNotes     weights whose model scale is not the engine's amax/127 in some channel
      * @param pairReaders     per folded activation tensor, the nodes that read it through its pair ("" for a graph output)
      * @param kept            activation tensors whose pairs were asked to stay nodes (not folded)
+     * @param format          the quantized precision the Q/DQ states: INT8 for int8 Q/DQ, FP8 for float8 e4m3fn
      */
-    public record Result(Map<String, Float> scales, List<String> int8Nodes, int activationPairs, int weights, List<String> weightNotes,
-                         Map<String, List<String>> pairReaders, Set<String> kept) {
+    public record Result(Map<String, Float> scales, List<String> quantizedNodes, int activationPairs, int weights, List<String> weightNotes,
+                         Map<String, List<String>> pairReaders, Set<String> kept, org.tessel.cost.Precision format) {
         public String describe() {
-            return String.format(Locale.ROOT, "explicit quantization from %d Q/DQ pairs and %d quantized weights (the model's scales, no calibration); %d nodes marked INT8",
-                    activationPairs + kept.size(), weights, int8Nodes.size())
-                    + (kept.isEmpty() ? "" : String.format(Locale.ROOT, "; %d pair(s) kept as QuantizeLinear/DequantizeLinear nodes, since no INT8 node reads or writes their tensor: %s",
-                    kept.size(), String.join(", ", kept.stream().map(k -> "%" + k).toList())));
+            String f = format.text().toUpperCase(Locale.ROOT);
+            return String.format(Locale.ROOT, "explicit quantization from %d Q/DQ pairs and %d quantized weights (the model's scales, no calibration); %d nodes marked %s",
+                    activationPairs + kept.size(), weights, quantizedNodes.size(), f)
+                    + (kept.isEmpty() ? "" : String.format(Locale.ROOT, "; %d pair(s) kept as QuantizeLinear/DequantizeLinear nodes, since no %s node reads or writes their tensor: %s",
+                    kept.size(), f, String.join(", ", kept.stream().map(k -> "%" + k).toList())));
         }
     }
 
@@ -86,6 +93,7 @@ public final class ExplicitQuantization {
      * runs as they are (the rounding the model asks for where no INT8 node does it).
      */
     public static Result fold(Graph g, Set<String> keep) {
+        org.tessel.cost.Precision format = format(g);
         Map<Value, List<String>> readersOf = new LinkedHashMap<>();
         Set<String> kept = new java.util.TreeSet<>();
         Map<Value, Float> scaleOf = new LinkedHashMap<>();
@@ -118,11 +126,13 @@ public final class ExplicitQuantization {
                 Tensor folded = evaluate(dq, codes);
                 Value c = replaceByConstant(g, dq, q.input(0).name() + "_qdq", folded);
                 if (g.users(q.output(0)).isEmpty()) g.removeNode(q);
-                if (q.output(0).type().dtype() == DType.I8) noteWeight(g, c, folded, dqWeights, notes);
+                if (q.output(0).type().dtype() == format.storage()) noteWeight(g, c, folded, dqWeights, notes, format);
                 weights++;
                 continue;
             }
             if (q != null && isQ(q)) {
+                if (q.attrs().getInt("saturate", 1) == 0 && q.output(0).type().dtype() == DType.F8E4M3)
+                    throw new QdqException(q.describe() + ": saturate=0 (values past 448 become NaN); the engine's FP8 saturates at +-448 (ONNX's default saturate=1)");
                 float s = checkQuantizer(g, dq);
                 float qs = scalar(q, 1);
                 if (Float.floatToIntBits(s) != Float.floatToIntBits(qs))
@@ -163,11 +173,12 @@ public final class ExplicitQuantization {
                         + "explicit quantization takes activation Q/DQ pairs and int8 weights");
             DType t = x.type().dtype();
             if (t == DType.U8) throw new QdqException(dq.describe() + ": uint8 weight %" + x.name() + "; Tessel's INT8 is symmetric int8 (zero point 0)");
-            if (t != DType.I8 && t != DType.I32) throw new QdqException(dq.describe() + ": " + t.text() + " weight %" + x.name() + "; explicit quantization takes int8 weights and int32 biases");
+            if (t != DType.I8 && t != DType.I32 && t != DType.F8E4M3)
+                throw new QdqException(dq.describe() + ": " + t.text() + " weight %" + x.name() + "; explicit quantization takes int8 or f8e4m3 weights and int32 biases");
             weightScale(dq);
             Tensor folded = evaluate(dq, x.constantValue());
             Value c = replaceByConstant(g, dq, x.name() + "_dequantized", folded);
-            if (t == DType.I8) noteWeight(g, c, folded, dqWeights, notes);
+            if (t == format.storage()) noteWeight(g, c, folded, dqWeights, notes, format);
             weights++;
         }
         g.removeUnusedConstants();
@@ -187,7 +198,25 @@ public final class ExplicitQuantization {
             }
             if (ok) int8.add(n.name());
         }
-        return new Result(scales, int8, pairs, weights, notes, pairReaders, kept);
+        return new Result(scales, int8, pairs, weights, notes, pairReaders, kept, format);
+    }
+
+    /**
+     * The quantized precision a model's Q/DQ states: FP8 when its Qs make (its DQs read) f8e4m3, else
+     * INT8. A model mixing int8 and float8 Q/DQ is refused naming the first node of the other kind:
+     * a plan carries one format.
+     */
+    public static org.tessel.cost.Precision format(Graph g) {
+        Node first8 = null, firstInt = null;
+        for (Node n : g.nodes()) {
+            DType t = isQ(n) ? n.output(0).type().dtype() : isDq(n) ? n.input(0).type().dtype() : null;
+            if (t == null || t == DType.I32) continue; // an int32 bias goes with either
+            if (t == DType.F8E4M3) { if (first8 == null) first8 = n; }
+            else if (firstInt == null) firstInt = n;
+        }
+        if (first8 != null && firstInt != null)
+            throw new QdqException(first8.describe() + ": float8 Q/DQ in a model with integer Q/DQ (" + firstInt.describe() + "); a plan has one quantized format, INT8 or FP8");
+        return first8 != null ? org.tessel.cost.Precision.FP8 : org.tessel.cost.Precision.INT8;
     }
 
     /** Validates a weight Q/DQ's scale (positive finite f32, per tensor or per axis) and zero point (0). */
@@ -223,11 +252,19 @@ public final class ExplicitQuantization {
         return c;
     }
 
-    private static void noteWeight(Graph g, Value c, Tensor folded, Set<Value> dqWeights, List<String> notes) {
+    private static void noteWeight(Graph g, Value c, Tensor folded, Set<Value> dqWeights, List<String> notes, org.tessel.cost.Precision format) {
         dqWeights.add(c);
         for (Node u : g.users(c)) {
             int axis = PrecisionEmulation.weightChannelAxis(u);
             if (axis < 0 || u.input(1) != c) continue;
+            if (format == org.tessel.cost.Precision.FP8) {
+                // the engine's FP8 weight scale is one per tensor, amax/448
+                Tensor again = PrecisionEmulation.fakeQuantizeWeight(folded, axis, format);
+                if (!java.util.Arrays.equals(folded.floats(), again.floats()))
+                    notes.add(String.format(Locale.ROOT, "weight %%%s of %s: the model's scale is not amax/448 for the whole tensor, which the engine re-quantizes at (FP8 weights are per tensor)",
+                            c.name(), u.describe()));
+                continue;
+            }
             int off = differs(folded, axis);
             if (off > 0)
                 notes.add(String.format(Locale.ROOT, "weight %%%s of %s: in %d of %d channels the model's scale is not amax/127, which the engine re-quantizes at (a finer grid)",
@@ -264,7 +301,7 @@ public final class ExplicitQuantization {
             // QuantizeLinear without a zero point (and without output_dtype) makes uint8
             if (isQ(n) && n.output(0).type().dtype() == DType.U8)
                 throw new QdqException(n.describe() + ": no zero point, so it quantizes to uint8; Tessel's INT8 is symmetric int8: give an int8 zero point of 0");
-            if (isQ(n) && n.output(0).type().dtype() != DType.I8)
+            if (isQ(n) && n.output(0).type().dtype() != DType.I8 && n.output(0).type().dtype() != DType.F8E4M3)
                 throw new QdqException(n.describe() + ": quantizes to " + n.output(0).type().dtype().text() + "; Tessel's INT8 is symmetric int8");
             return;
         }
@@ -273,7 +310,7 @@ public final class ExplicitQuantization {
         if (t.dtype() == DType.U8)
             throw new QdqException(n.describe() + ": uint8 zero point; Tessel's INT8 is symmetric int8 (an int8 zero point of 0)");
         for (int i = 0; i < t.size(); i++)
-            if (t.getLong(i) != 0)
+            if (t.getDouble(i) != 0)
                 throw new QdqException(n.describe() + ": zero point " + t.getLong(i) + (t.size() > 1 ? " (element " + i + ")" : "")
                         + " is not 0: asymmetric quantization; Tessel's INT8 is symmetric (zero point 0)");
     }

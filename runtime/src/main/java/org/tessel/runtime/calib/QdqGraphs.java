@@ -26,7 +26,7 @@ import org.tessel.tactics.plan.PlannedNode;
 import org.tessel.tactics.plan.QuantizationTable;
 
 /**
- * A calibrated INT8 plan written back into the model as ONNX's explicit quantization: a copy of the
+ * A calibrated INT8 (or FP8: float8e4m3fn pairs, per-tensor E4M3 weights, no Clip) plan written back into the model as ONNX's explicit quantization: a copy of the
  * prepared graph with QuantizeLinear/DequantizeLinear pairs wherever the CPU engine's INT8 emulation
  * quantizes ({@link PrecisionEmulation}), so ONNX Runtime computes what the engine does. For each
  * node the plan runs at INT8 (a fused group: its members):
@@ -52,18 +52,20 @@ public final class QdqGraphs {
     public static Result insert(Graph prepared, Graph planned, EnginePlan plan) {
         Graph g = prepared.copy();
         QuantizationTable q = plan.quantization();
+        Precision format = q.format();
+        String fname = format.text().toUpperCase(java.util.Locale.ROOT);
         Map<String, PlannedNode> byName = plan.byName();
         Map<String, Float> producerSide = new LinkedHashMap<>(); // value -> scale, every reader
         Map<String, Map<String, Float>> readerSide = new LinkedHashMap<>(); // value -> (member node -> scale)
         Set<String> contractions = new LinkedHashSet<>();
         for (Node n : planned.nodes()) {
             PlannedNode p = byName.get(n.name());
-            if (p == null || p.precision() != Precision.INT8 || n.opName().equals(TesselOps.REFORMAT)) continue;
+            if (p == null || p.precision() != format || n.opName().equals(TesselOps.REFORMAT)) continue;
             List<Node> members = n.body() != null ? n.body().nodes() : List.of(n);
             for (Node m : members) {
                 if (g.hasNodeNamed(m.name())) continue;
-                throw new IllegalArgumentException("INT8 node '" + n.name() + "' holds node '" + m.name() + "', which the model does not have (a horizontal merge made it); "
-                        + "export a plan without merges at INT8");
+                throw new IllegalArgumentException(fname + " node '" + n.name() + "' holds node '" + m.name() + "', which the model does not have (a horizontal merge made it); "
+                        + "export a plan without merges at " + fname);
             }
             for (Node m : members) if (PrecisionEmulation.weightChannelAxis(m) >= 0) contractions.add(m.name());
             for (int k = 0; k < n.numInputs(); k++) {
@@ -91,14 +93,16 @@ public final class QdqGraphs {
         OpSchema quant = ops.get("", "QuantizeLinear"), dequant = ops.get("", "DequantizeLinear"), clip = ops.get("", "Clip");
         for (var e : producerSide.entrySet()) {
             Value v = g.value(e.getKey());
-            if (v == null) throw new IllegalArgumentException("the model has no tensor %" + e.getKey() + " for an INT8 node's output");
+            if (v == null) throw new IllegalArgumentException("the model has no tensor %" + e.getKey() + " for an " + fname + " node's output");
             String original = v.name();
             Node after = v.producer();
             g.renameValue(v, g.uniqueValueName(original + "_f32"));
-            Value dq = pair(g, v, e.getValue(), original, after, quant, dequant, clip);
+            Value dq = pair(g, v, e.getValue(), original, after, quant, dequant, clip, format);
             // every reader (and a graph output) now reads the dequantized tensor, under the tensor's own name
-            Node clipNode = dq.producer().input(0).producer().input(0).producer();
-            for (Node u : new ArrayList<>(g.users(v))) if (u != clipNode) replaceIn(g, u, v, dq);
+            Node first = dq.producer().input(0).producer(); // the QuantizeLinear, or at INT8 the Clip before it
+            if (format == Precision.INT8) first = first.input(0).producer();
+            Node pairHead = first;
+            for (Node u : new ArrayList<>(g.users(v))) if (u != pairHead) replaceIn(g, u, v, dq);
             List<Value> outs = new ArrayList<>(g.outputs());
             outs.replaceAll(o -> o == v ? dq : o);
             g.setOutputs(outs);
@@ -107,11 +111,11 @@ public final class QdqGraphs {
         for (var e : readerSide.entrySet()) {
             if (producerSide.containsKey(e.getKey())) continue; // already quantized for every reader, at the same scale
             Value v = g.value(e.getKey());
-            if (v == null) throw new IllegalArgumentException("the model has no tensor %" + e.getKey() + " for an INT8 node's input");
+            if (v == null) throw new IllegalArgumentException("the model has no tensor %" + e.getKey() + " for an " + fname + " node's input");
             Map<Float, Value> made = new HashMap<>();
             for (var r : e.getValue().entrySet()) {
                 Node reader = node(g, r.getKey());
-                Value dq = made.computeIfAbsent(r.getValue(), s -> pair(g, v, s, g.uniqueValueName(v.name() + "_dq"), v.producer(), quant, dequant, clip));
+                Value dq = made.computeIfAbsent(r.getValue(), s -> pair(g, v, s, g.uniqueValueName(v.name() + "_dq"), v.producer(), quant, dequant, clip, format));
                 replaceIn(g, reader, v, dq);
             }
             pairs += made.size();
@@ -122,6 +126,20 @@ public final class QdqGraphs {
             if (!w.isConstant() || w.type().dtype() != DType.F32) continue;
             int axis = PrecisionEmulation.weightChannelAxis(m);
             Tensor wt = w.constantValue();
+            if (format == Precision.FP8) {
+                // the engine's FP8 weights: E4M3 values at one per-tensor scale, amax/448
+                float s = PrecisionEmulation.fp8TensorScale(wt);
+                float[] src = wt.floats(), codes = new float[src.length];
+                for (int i = 0; i < src.length; i++) codes[i] = org.tessel.api.Float8E4M3.round(src[i] / s);
+                Value qw = g.addConstant(g.uniqueValueName(w.name() + "_f8e4m3"), Tensor.ofFloats(DType.F8E4M3, wt.shape(), codes));
+                Value sc = g.addConstant(g.uniqueValueName(w.name() + "_scale"), Tensor.ofFloats(Shape.scalar(), s));
+                Value zp = g.addConstant(g.uniqueValueName(w.name() + "_zero_point"), Tensor.zeros(DType.F8E4M3, Shape.scalar()));
+                Node dq = g.insertNodeBefore(m, dequant, g.uniqueNodeName(w.name() + "_dequantize"), List.of(qw, sc, zp),
+                        Attributes.empty(), List.of(TensorType.of(DType.F32, wt.shape())), null, null);
+                g.setNodeInput(m, 1, dq.output(0));
+                weights++;
+                continue;
+            }
             float[] scales = PrecisionEmulation.channelScales(wt, axis);
             int[] d = wt.shape().dims();
             int inner = 1;
@@ -142,13 +160,24 @@ public final class QdqGraphs {
         return new Result(g, pairs, weights);
     }
 
-    /** Clip(+-127 s) -> QuantizeLinear(s, int8 0) -> DequantizeLinear(s, int8 0) of {@code v}, placed after {@code after} (or first); returns the DQ output. */
-    private static Value pair(Graph g, Value v, float s, String outName, Node after, OpSchema quant, OpSchema dequant, OpSchema clip) {
+    /**
+     * Clip(+-127 s) -> QuantizeLinear(s, int8 0) -> DequantizeLinear(s, int8 0) of {@code v}, placed after {@code after} (or
+     * first); at FP8 QuantizeLinear(s, float8e4m3fn 0) -> DequantizeLinear without a Clip (E4M3 saturates at +-448 as the
+     * engine does). Returns the DQ output.
+     */
+    private static Value pair(Graph g, Value v, float s, String outName, Node after, OpSchema quant, OpSchema dequant, OpSchema clip, Precision format) {
         Value scale = g.addConstant(g.uniqueValueName(outName + "_scale"), Tensor.ofFloats(Shape.scalar(), s));
-        Value zp = g.addConstant(g.uniqueValueName(outName + "_zero_point"), Tensor.zeros(DType.I8, Shape.scalar()));
+        Value zp = g.addConstant(g.uniqueValueName(outName + "_zero_point"), Tensor.zeros(format.storage(), Shape.scalar()));
+        Node anchor = after == null ? (g.nodes().isEmpty() ? null : g.nodes().getFirst()) : next(g, after);
+        if (format == Precision.FP8) {
+            TensorType t = v.type();
+            Node qn = g.insertNodeBefore(anchor, quant, g.uniqueNodeName(outName + "_quantize"), List.of(v, scale, zp), Attributes.empty(),
+                    List.of(TensorType.of(DType.F8E4M3, t.shape())), null, null);
+            return g.insertNodeBefore(anchor, dequant, g.uniqueNodeName(outName + "_dequantize"), List.of(qn.output(0), scale, zp), Attributes.empty(),
+                    List.of(t), List.of(outName), null).output(0);
+        }
         Value lo = g.addConstant(g.uniqueValueName(outName + "_min"), Tensor.ofFloats(Shape.scalar(), -127 * s));
         Value hi = g.addConstant(g.uniqueValueName(outName + "_max"), Tensor.ofFloats(Shape.scalar(), 127 * s));
-        Node anchor = after == null ? (g.nodes().isEmpty() ? null : g.nodes().getFirst()) : next(g, after);
         TensorType t = v.type();
         Node c = g.insertNodeBefore(anchor, clip, g.uniqueNodeName(outName + "_clip"), List.of(v, lo, hi), Attributes.empty(), List.of(t), null, null);
         Node qn = g.insertNodeBefore(anchor, quant, g.uniqueNodeName(outName + "_quantize"), List.of(c.output(0), scale, zp), Attributes.empty(),

@@ -28,12 +28,12 @@ import org.tessel.tactics.plan.QuantizationTable;
  * @param casts     per input, the rounding of a cast the plan puts on that edge (NONE when it has none)
  * @param compute   per input, the rounding the precision applies before computing
  * @param output    the rounding of every output
- * @param constants per input, the constant already rounded (at INT8: a contraction's weight quantized per channel), or null for a computed input
- * @param inScales  per input, the INT8 scale its activation is quantized with (NaN: not quantized)
- * @param outScales per output, the INT8 scale it is stored with (NaN: not quantized)
- * @param bodyWeights at INT8, the weights inside a fused body quantized per channel (empty otherwise)
+ * @param constants per input, the constant already rounded (at INT8: a contraction's weight quantized per channel; at FP8 per tensor), or null for a computed input
+ * @param inScales  per input, the INT8/FP8 scale its activation is quantized with (NaN: not quantized)
+ * @param outScales per output, the INT8/FP8 scale it is stored with (NaN: not quantized)
+ * @param bodyWeights at INT8/FP8, the weights inside a fused body quantized (empty otherwise)
  * @param kernel    the op's registered CPU kernel bound to this node ({@link CpuKernels}), run in place of the
- *                  reference semantics; null for ops without one, and at INT8 or where a constant is rounded
+ *                  reference semantics; null for ops without one, and at INT8/FP8 or where a constant is rounded
  */
 record CpuLayer(Node node, LayerPlan plan, Precision precision, List<Rounding> casts, List<Rounding> compute, Rounding output, List<Tensor> constants,
                 float[] inScales, float[] outScales, Map<Value, Tensor> bodyWeights, CpuKernel.Bound kernel) {
@@ -45,24 +45,24 @@ record CpuLayer(Node node, LayerPlan plan, Precision precision, List<Rounding> c
         return of(n, plan, p, casts, QuantizationTable.EMPTY);
     }
 
-    /** As above; an INT8 layer takes its activation scales from {@code quant} (the plan's table, checked to cover it). */
+    /** As above; an INT8 or FP8 layer takes its activation scales from {@code quant} (the plan's table, checked to cover it). */
     static CpuLayer of(Node n, LayerPlan plan, Precision p, List<Rounding> casts, QuantizationTable quant) {
         List<Rounding> cs = new ArrayList<>(), comp = new ArrayList<>();
         List<Tensor> consts = new ArrayList<>();
-        boolean int8 = p == Precision.INT8;
+        boolean quantized = p.quantized();
         float[] inScales = new float[n.numInputs()], outScales = new float[n.outputs().size()];
         Arrays.fill(inScales, Float.NaN);
         Arrays.fill(outScales, Float.NaN);
         Map<Value, Tensor> bodyWeights = new IdentityHashMap<>();
         java.util.Set<Integer> weightInputs = new java.util.HashSet<>();
-        if (int8) {
+        if (quantized) {
             if (n.body() != null) {
                 Graph body = n.body();
                 for (Node b : body.nodes()) {
                     int axis = PrecisionEmulation.weightChannelAxis(b);
                     if (axis < 0) continue;
                     Value w = b.input(1);
-                    if (w.isConstant()) bodyWeights.put(w, PrecisionEmulation.fakeQuantizePerChannel(w.constantValue(), axis));
+                    if (w.isConstant()) bodyWeights.put(w, PrecisionEmulation.fakeQuantizeWeight(w.constantValue(), axis, p));
                     else if (body.inputs().contains(w)) weightInputs.add(body.inputs().indexOf(w));
                 }
             } else if (PrecisionEmulation.weightChannelAxis(n) >= 0) {
@@ -76,18 +76,18 @@ record CpuLayer(Node node, LayerPlan plan, Precision precision, List<Rounding> c
             cs.add(c);
             comp.add(r);
             Value v = n.input(k);
-            if (int8 && v != null && v.isConstant() && weightInputs.contains(k) && v.type().dtype() == org.tessel.api.DType.F32) {
+            if (quantized && v != null && v.isConstant() && weightInputs.contains(k) && v.type().dtype() == org.tessel.api.DType.F32) {
                 int axis = n.body() != null ? weightAxisInBody(n.body(), k) : PrecisionEmulation.weightChannelAxis(n);
-                consts.add(PrecisionEmulation.fakeQuantizePerChannel(c.apply(v.constantValue()), axis));
+                consts.add(PrecisionEmulation.fakeQuantizeWeight(c.apply(v.constantValue()), axis, p));
                 continue;
             }
-            if (int8 && v != null && !v.isConstant() && v.type().dtype().isFloating()) inScales[k] = quant.scale(v.name());
+            if (quantized && v != null && !v.isConstant() && v.type().dtype().isFloating()) inScales[k] = quant.scale(v.name());
             consts.add(v != null && v.isConstant() && (c != Rounding.NONE || r != Rounding.NONE) ? r.apply(c.apply(v.constantValue())) : null);
         }
         // a kernel reads the node's own constants, so only where the layer does not replace them
         boolean constantsAsIs = true;
         for (Tensor c : consts) if (c != null) constantsAsIs = false;
-        CpuKernel.Bound kernel = !int8 && n.body() == null && constantsAsIs ? CpuKernels.bind(n) : null;
+        CpuKernel.Bound kernel = !quantized && n.body() == null && constantsAsIs ? CpuKernels.bind(n) : null;
         return new CpuLayer(n, plan, p, cs, comp, PrecisionEmulation.outputs(p), Collections.unmodifiableList(Arrays.asList(consts.toArray(new Tensor[0]))) /* nulls allowed */,
                 inScales, outScales, Collections.unmodifiableMap(bodyWeights), kernel);
     }
@@ -111,15 +111,15 @@ record CpuLayer(Node node, LayerPlan plan, Precision precision, List<Rounding> c
         for (int k = 0; k < ins.size(); k++) {
             Tensor fixed = constants.get(k);
             Tensor t = fixed != null ? fixed : compute.get(k).apply(casts.get(k).apply(ins.get(k)));
-            if (fixed == null && !Float.isNaN(inScales[k])) t = PrecisionEmulation.fakeQuantize(t, inScales[k]);
+            if (fixed == null && !Float.isNaN(inScales[k])) t = PrecisionEmulation.fakeQuantize(t, inScales[k], precision);
             rin.add(t);
         }
         List<Tensor> outs = kernel != null ? kernel.run(rin)
                 : tf32Body() ? runTf32Body(interpreter, node, rin)
                 : !bodyWeights.isEmpty() ? runBody(interpreter, node.body(), rin, bodyWeights) : interpreter.evaluate(node, rin);
-        if (precision == Precision.INT8) {
+        if (precision.quantized()) {
             List<Tensor> q = new ArrayList<>(outs.size());
-            for (int k = 0; k < outs.size(); k++) q.add(Float.isNaN(outScales[k]) ? outs.get(k) : PrecisionEmulation.fakeQuantize(outs.get(k), outScales[k]));
+            for (int k = 0; k < outs.size(); k++) q.add(Float.isNaN(outScales[k]) ? outs.get(k) : PrecisionEmulation.fakeQuantize(outs.get(k), outScales[k], precision));
             return q;
         }
         if (output == Rounding.NONE) return outs;

@@ -161,15 +161,16 @@ public final class Engine {
                 throw new PlanException("conversion " + c + ": %" + c.value() + " is produced by " + (producer.isEmpty() ? "no node (it is an input or a constant)" : "node '" + producer + "'"));
             if (c.consumer().isEmpty() ? !planned.outputs().contains(v) : planned.users(v).stream().noneMatch(u -> u.name().equals(c.consumer())))
                 throw new PlanException("conversion " + c + ": " + (c.consumer().isEmpty() ? "%" + c.value() + " is not a graph output" : "node '" + c.consumer() + "' does not read %" + c.value()));
-            // a cast to i8 is the INT8 consumer's input quantization, which its layer does with the tensor's scale
-            if (c.casts() && c.to() != DType.F32 && c.to() != DType.F16 && c.to() != DType.BF16 && !(c.to() == DType.I8 && consumesAtInt8(plan, c)))
-                throw new PlanException("conversion " + c + ": the CPU backend emulates casts to f32, f16 and bf16 (and to i8 into an INT8 node), not " + c.to().text());
+            // a cast to i8 (f8e4m3) is the INT8 (FP8) consumer's input quantization, which its layer does with the tensor's scale
+            if (c.casts() && c.to() != DType.F32 && c.to() != DType.F16 && c.to() != DType.BF16 && !consumesQuantized(plan, c))
+                throw new PlanException("conversion " + c + ": the CPU backend emulates casts to f32, f16 and bf16 (and to i8 into an INT8 node, f8e4m3 into an FP8 node), not " + c.to().text());
         }
     }
 
-    private static boolean consumesAtInt8(EnginePlan plan, Conversion c) {
+    /** True when the cast's consumer runs at a quantized precision whose storage the cast goes to (i8 into INT8, f8e4m3 into FP8). */
+    private static boolean consumesQuantized(EnginePlan plan, Conversion c) {
         PlannedNode p = c.consumer().isEmpty() ? null : plan.node(c.consumer());
-        return p != null && p.precision() == Precision.INT8;
+        return p != null && p.precision().quantized() && c.to() == p.precision().storage();
     }
 
     /**

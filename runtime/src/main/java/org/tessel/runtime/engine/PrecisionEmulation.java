@@ -2,6 +2,7 @@ package org.tessel.runtime.engine;
 
 import java.util.Set;
 import org.tessel.api.DType;
+import org.tessel.api.Float8E4M3;
 import org.tessel.api.Tensor;
 import org.tessel.cost.Precision;
 import org.tessel.ir.Node;
@@ -24,6 +25,13 @@ import org.tessel.ir.Node;
  * scale = amax/127 over the channel. The contraction then runs on the dequantized values in f32
  * (each product of two int8 codes is exact; the sums are f32 sums, not int32 ones), and the
  * epilogue (bias, activation, residual) in f32 on the dequantized result.
+ *
+ * <p>FP8 (E4M3) is emulated the same way with E4M3 in place of int8: activations at their per-tensor
+ * scale (scale = amax/448; x/scale in f32, rounded to the nearest E4M3 value, ties to even,
+ * saturating at +-448, times scale), and each contraction's weight at one per-tensor scale (its
+ * amax/448), since cuBLASLt's FP8 matmul on Hopper takes one scalar scale per operand
+ * ({@code CUBLASLT_MATMUL_DESC_A_SCALE_POINTER} / {@code B_SCALE_POINTER}). The products of two E4M3
+ * values are exact in f32, so again only the f32 sums differ from the tensor cores' accumulation.
  */
 public final class PrecisionEmulation {
     private PrecisionEmulation() {}
@@ -80,8 +88,8 @@ public final class PrecisionEmulation {
             case FP32 -> Rounding.NONE;
             case TF32 -> TENSOR_CORE_OPS.contains(n.opName()) ? Rounding.TF32 : Rounding.NONE;
             case FP16, BF16 -> Rounding.toStorage(p.storage());
-            // an INT8 node quantizes its inputs with per-tensor scales, not by a rounding of its own: see CpuLayer
-            case INT8 -> Rounding.NONE;
+            // an INT8 or FP8 node quantizes its inputs with per-tensor scales, not by a rounding of its own: see CpuLayer
+            case INT8, FP8 -> Rounding.NONE;
         };
     }
 
@@ -101,6 +109,45 @@ public final class PrecisionEmulation {
         float[] src = t.floats(), out = new float[src.length];
         for (int i = 0; i < src.length; i++) out[i] = quantize(src[i], scale) * scale;
         return Tensor.ofFloats(DType.F32, t.shape(), out);
+    }
+
+    /**
+     * {@code t} quantized at one scale in a quantized precision and dequantized, as a new f32 tensor:
+     * INT8 as {@link #fakeQuantize(Tensor, float)}, FP8 as {@link #fakeQuantizeFp8(float, float)}.
+     */
+    public static Tensor fakeQuantize(Tensor t, float scale, Precision p) {
+        if (p == Precision.INT8) return fakeQuantize(t, scale);
+        if (p != Precision.FP8) throw new IllegalArgumentException(p.text() + " is not a quantized precision");
+        if (t == null || t.dtype() != DType.F32) return t;
+        float[] src = t.floats(), out = new float[src.length];
+        for (int i = 0; i < src.length; i++) out[i] = fakeQuantizeFp8(src[i], scale);
+        return Tensor.ofFloats(DType.F32, t.shape(), out);
+    }
+
+    /**
+     * {@code v} through E4M3 at {@code scale}: v/scale (an f32 division, as ONNX's QuantizeLinear into
+     * float8 divides) rounded to nearest even E4M3, saturating at +-448 (ONNX's default
+     * {@code saturate=1}), times scale (DequantizeLinear).
+     */
+    public static float fakeQuantizeFp8(float v, float scale) {
+        return Float8E4M3.round(v / scale) * scale;
+    }
+
+    /** The per-tensor FP8 scale of a weight: its largest magnitude / 448 (1 for an all-zero weight). */
+    public static float fp8TensorScale(Tensor w) {
+        float amax = 0;
+        for (float v : w.floats()) amax = Math.max(amax, Math.abs(v));
+        return amax > 0 && Float.isFinite(amax) ? amax / Float8E4M3.MAX : 1f;
+    }
+
+    /**
+     * A contraction's weight as a node at a quantized precision computes with it, as a new f32 tensor:
+     * at INT8 quantized per output channel along {@code axis}, at FP8 per tensor (amax/448).
+     */
+    public static Tensor fakeQuantizeWeight(Tensor w, int axis, Precision p) {
+        if (p == Precision.INT8) return fakeQuantizePerChannel(w, axis);
+        if (w.dtype() != DType.F32) return w;
+        return fakeQuantize(w, fp8TensorScale(w), p);
     }
 
     /**

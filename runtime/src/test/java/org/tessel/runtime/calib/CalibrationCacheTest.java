@@ -75,7 +75,8 @@ class CalibrationCacheTest {
         cases.put("x 0.1\n", f + ":1: not a calibration cache: the header line must start with 'tessel-calibration-cache', got 'x'");
         cases.put("tessel-calibration-cache version=2 calibrator=minmax model=m fingerprint=00\nx 1\n", f + ":1: calibration cache version 2 is not supported (this Tessel reads version 1)");
         cases.put("tessel-calibration-cache version=1 calibrator=minmax model=m\nx 1\n", f + ":1: the header has no 'fingerprint='");
-        cases.put("tessel-calibration-cache version=1 calibrator=minmax model=m fingerprint=0 colour=red\n", f + ":1: unknown header key 'colour' (version, calibrator, model, fingerprint)");
+        cases.put("tessel-calibration-cache version=1 calibrator=minmax model=m fingerprint=0 colour=red\n", f + ":1: unknown header key 'colour' (version, calibrator, model, fingerprint, format)");
+        cases.put("tessel-calibration-cache version=1 calibrator=minmax model=m fingerprint=0 format=fp16\nx 1\n", f + ":1: format 'fp16' is not a quantized precision (int8, fp8)");
         cases.put("tessel-calibration-cache version=1 version=1\n", f + ":1: header key 'version' given twice");
         cases.put("# only a comment\n", f + ": empty calibration cache (no 'tessel-calibration-cache' header line)");
         cases.put(header, f + ": the calibration cache has no tensor scales");
@@ -85,6 +86,19 @@ class CalibrationCacheTest {
             assertEquals(e.getValue(), ex.getMessage());
         }
         assertEquals(dir.resolve("none") + ": no such calibration cache", assertThrows(IllegalArgumentException.class, () -> CalibrationCache.read(dir.resolve("none"))).getMessage());
+    }
+
+    @Test void anFp8CacheRecordsItsFormatAndAnInt8OneIsWrittenAsBefore() throws Exception {
+        Path f = dir.resolve("fp8.cache");
+        CalibrationCache fp8 = new CalibrationCache("entropy", "m", "00ff", java.util.Map.of("x", 0.5f / 448), org.tessel.cost.Precision.FP8);
+        fp8.write(f);
+        String text = Files.readString(f);
+        assertTrue(text.contains("fingerprint=00ff format=fp8\n") && text.contains("e4m3 value * scale"), text);
+        assertEquals(fp8, CalibrationCache.read(f));
+        CalibrationCache int8 = new CalibrationCache("entropy", "m", "00ff", java.util.Map.of("x", 0.5f / 127));
+        int8.write(f);
+        assertFalse(Files.readString(f).contains("format="), "an INT8 cache is byte-identical to one written before FP8");
+        assertEquals(org.tessel.cost.Precision.INT8, CalibrationCache.read(f).format());
     }
 
     @Test void aCacheForAnotherGraphIsRefusedNamingWhatDiffers() throws Exception {

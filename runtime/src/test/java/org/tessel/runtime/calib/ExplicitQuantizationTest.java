@@ -73,13 +73,48 @@ class ExplicitQuantizationTest {
         g.setOutputs(List.of(mm.output(0)));
         ExplicitQuantization.Result r = ExplicitQuantization.fold(g);
         assertEquals(Map.of("x", 0.25f), r.scales());
-        assertEquals(List.of("mm"), r.int8Nodes());
+        assertEquals(List.of("mm"), r.quantizedNodes());
         assertEquals(1, r.activationPairs());
         assertEquals(1, g.nodes().size());
         assertSame(x, g.nodes().getFirst().input(0));
         // one scale for all four output channels: only the channel whose largest code is 127 is on the engine's grid
         assertEquals(1, r.weightNotes().size(), r.weightNotes().toString());
         assertTrue(r.weightNotes().getFirst().contains("in 3 of 4 channels the model's scale is not amax/127"), r.weightNotes().toString());
+    }
+
+    /** x -> Q/DQ (zero point of {@code zt}) -> MatMul with a DQ'd weight of {@code wt}; {@code saturate} on the activation's Q. */
+    private static Graph pairAndWeight(DType zt, DType wt, long saturate) {
+        Graph g = new Graph("m");
+        Value x = g.addInput("x", org.tessel.api.TensorType.of(DType.F32, Shape.of(2, 3)));
+        Value s = g.addConstant("s", Tensor.ofFloats(Shape.scalar(), 1f / 448));
+        Value z = g.addConstant("z", Tensor.zeros(zt, Shape.scalar()));
+        Node q = g.addNode(OPS.get("", "QuantizeLinear"), "q", List.of(x, s, z), Attributes.empty().with("saturate", AttrValue.of(saturate)), 1);
+        Node d = g.addNode(OPS.get("", "DequantizeLinear"), "d", List.of(q.output(0), s, z), Attributes.empty(), 1);
+        Value w = wt == DType.F8E4M3 ? g.addConstant("w", Tensor.ofFloats(DType.F8E4M3, Shape.of(3, 4), new float[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 448}))
+                : g.addConstant("w", Tensor.ofLongs(wt, Shape.of(3, 4), 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 127));
+        Value ws = g.addConstant("ws", Tensor.ofFloats(Shape.scalar(), 0.5f));
+        Value wz = g.addConstant("wz", Tensor.zeros(wt, Shape.scalar()));
+        Node dw = g.addNode(OPS.get("", "DequantizeLinear"), "dw", List.of(w, ws, wz), Attributes.empty(), 1);
+        Node mm = g.addNode(OPS.get("", "MatMul"), "mm", List.of(d.output(0), dw.output(0)), Attributes.empty(), 1);
+        g.setOutputs(List.of(mm.output(0)));
+        return g;
+    }
+
+    @Test void float8PairsFoldIntoFp8NodesAndMixedOrUnsaturatedFloat8IsRefused() {
+        Graph g = pairAndWeight(DType.F8E4M3, DType.F8E4M3, 1);
+        ExplicitQuantization.Result r = ExplicitQuantization.fold(g);
+        assertEquals(org.tessel.cost.Precision.FP8, r.format());
+        assertEquals(Map.of("x", 1f / 448), r.scales());
+        assertEquals(List.of("mm"), r.quantizedNodes());
+        assertEquals(List.of(), r.weightNotes(), "a weight whose largest value is 448 at one scale is the engine's own amax/448");
+        assertEquals(1, g.nodes().size());
+        assertEquals(224f, g.nodes().getFirst().input(1).constantValue().getFloat(11));
+        assertTrue(r.describe().contains("1 nodes marked FP8"), r.describe());
+
+        var mixed = assertThrows(ExplicitQuantization.QdqException.class, () -> ExplicitQuantization.fold(pairAndWeight(DType.F8E4M3, DType.I8, 1)));
+        assertEquals("node 'q' (QuantizeLinear): float8 Q/DQ in a model with integer Q/DQ (node 'dw' (DequantizeLinear)); a plan has one quantized format, INT8 or FP8", mixed.getMessage());
+        var unsaturated = assertThrows(ExplicitQuantization.QdqException.class, () -> ExplicitQuantization.fold(pairAndWeight(DType.F8E4M3, DType.F8E4M3, 0)));
+        assertEquals("node 'q' (QuantizeLinear): saturate=0 (values past 448 become NaN); the engine's FP8 saturates at +-448 (ONNX's default saturate=1)", unsaturated.getMessage());
     }
 
     @Test void aNonZeroZeroPointIsRefusedNamingTheNode() {

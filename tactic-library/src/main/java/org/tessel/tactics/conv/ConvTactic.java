@@ -105,10 +105,13 @@ public final class ConvTactic extends BaseTactic {
     @Override protected String shapeWhyNot(Node n, Precision p, Layout l) {
         ConvGeometry g = ConvGeometry.of(conv(n));
         if (g.spatialRank() < 1 || g.spatialRank() > 3) return "supports 1-D to 3-D convolutions (got " + g.spatialRank() + "-D)";
-        if (p == Precision.INT8) {
-            if (l != Layout.NHWC) return "INT8 needs NHWC layout (cuDNN's int8 convolutions are channels-last)";
-            if (g.cin() / g.group() % 4 != 0 || g.cout() / g.group() % 4 != 0)
-                return "INT8 needs input and output channels per group that are multiples of 4 (got " + g.cin() / g.group() + " -> " + g.cout() / g.group() + ")";
+        if (p.quantized()) {
+            // cuDNN's int8 convolutions take channels in vectors of 4; its FP8 engines (sm_89+) want 16-byte aligned channel rows
+            int align = p == Precision.INT8 ? 4 : 16;
+            String name = p.text().toUpperCase(java.util.Locale.ROOT);
+            if (l != Layout.NHWC) return name + " needs NHWC layout (cuDNN's " + p.text() + " convolutions are channels-last)";
+            if (g.cin() / g.group() % align != 0 || g.cout() / g.group() % align != 0)
+                return name + " needs input and output channels per group that are multiples of " + align + " (got " + g.cin() / g.group() + " -> " + g.cout() / g.group() + ")";
         }
         if (engineAlgo()) {
             String why = engineWhyNot(n, conv(n), g);
@@ -162,10 +165,10 @@ public final class ConvTactic extends BaseTactic {
         // cuDNN's IMPLICIT_GEMM has no tensor-core kernels (NVIDIA lists tensor ops for IMPLICIT_PRECOMP_GEMM
         // and the Winograd/FFT paths only): on an H200 it ran FP16 NHWC convolutions 10-45x slower than
         // IMPLICIT_PRECOMP_GEMM (48 timed layers, runtime/src/test/resources/tuning/h200-autotune-cache.txt)
-        boolean tc = p != Precision.FP32 && !(config.algo == Algo.IMPLICIT_GEMM && p != Precision.INT8);
+        boolean tc = p != Precision.FP32 && !(config.algo == Algo.IMPLICIT_GEMM && !p.quantized());
         double eff = tc ? config.tensorEfficiency : config.cudaEfficiency;
         double mem = config.memoryEfficiency;
-        if (tc && l == Layout.NCHW && p != Precision.INT8) {
+        if (tc && l == Layout.NCHW && !p.quantized()) {
             eff *= NCHW_TENSOR_CORE_FACTOR;
             mem *= NCHW_TENSOR_CORE_MEMORY_FACTOR;
         }
@@ -180,7 +183,7 @@ public final class ConvTactic extends BaseTactic {
             case FP32 -> 1;
             case TF32 -> 4;
             case FP16, BF16 -> 8;
-            case INT8 -> 16;
+            case INT8, FP8 -> 16;
         };
         if (config.algo == Algo.WINOGRAD) return new TacticFeatures(eff, tc, 0, 0, 0, 1, mem, 3); // input transform, batched GEMMs, output transform
         // the stem's padding copy and a Clip's clamp are kernels of their own

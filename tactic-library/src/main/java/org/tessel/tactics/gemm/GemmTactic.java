@@ -80,7 +80,7 @@ public final class GemmTactic extends BaseTactic {
         String why = gemmAttrsWhyNot(mm);
         if (why != null) return why;
         if (n.body() == null) {
-            if (!mm.opName().equals("Gemm")) return "an unfused MatMul has no GPU kernel (the engine runs MatMul inside fused gemm_bias_act only)";
+            if (!mm.opName().equals("Gemm")) return "cuBLASLt runs an unfused MatMul only inside a fused gemm_bias_act (see tessel.matmul for a standalone one)";
             if (mm.input(0).type().rank() != 2 || mm.input(1).type().rank() != 2) return "Gemm of rank-2 operands only";
             long nn = mm.output().type().shape().dim(-1);
             if (mm.numInputs() > 2 && mm.input(2) != null && mm.input(2).type().numElements() != nn)
@@ -101,6 +101,9 @@ public final class GemmTactic extends BaseTactic {
         long[] d = Work.gemmDims(mm);
         if (p == Precision.INT8 && (d[2] % 4 != 0 || d[1] % 4 != 0))
             return "INT8 needs K and N that are multiples of 4 (got K=" + d[2] + ", N=" + d[1] + ")";
+        // cuBLASLt's FP8 matmul: 16-byte aligned leading dimensions of the e4m3 operands (cuBLAS docs, "cublasLtMatmul" FP8 requirements)
+        if (p == Precision.FP8 && (d[2] % 16 != 0 || d[1] % 16 != 0))
+            return "FP8 needs K and N that are multiples of 16 (got K=" + d[2] + ", N=" + d[1] + ")";
         if (config.epilogue == Epilogue.NONE) return null;
         Node act = NodeFacts.activation(n);
         String a = act == null ? null : act.opName();
@@ -133,7 +136,7 @@ public final class GemmTactic extends BaseTactic {
             case FP32 -> 1;
             case TF32 -> 4;
             case FP16, BF16 -> 8;
-            case INT8 -> 16;
+            case INT8, FP8 -> 16;
         };
         // exact GELU and Tanh run as a second, in-place kernel after the matmul
         int launches = config.epilogue == Epilogue.BIAS_GELU_ERF || config.epilogue == Epilogue.BIAS_TANH ? 2 : 1;

@@ -40,7 +40,9 @@ public final class GemmTactics {
     public static final GemmTactic CUBLASLT_BIAS_TANH = new GemmTactic(new GemmTactic.Config("cublaslt.gemm.bias_tanh",
             "cuBLASLt matmul with the BIAS epilogue, then Tessel's Tanh in place", Epilogue.BIAS_TANH, ENGINE, 128, 128, 32, 0.8, 0.75, 0.85, LT_WORKSPACE));
 
+    public static final MatMulTactic MATMUL = new MatMulTactic();
+
     public static List<Tactic> all() {
-        return List.of(CUBLASLT, CUBLASLT_BIAS, CUBLASLT_BIAS_RELU, CUBLASLT_BIAS_GELU, CUBLASLT_BIAS_GELU_ERF, CUBLASLT_BIAS_TANH);
+        return List.of(CUBLASLT, CUBLASLT_BIAS, CUBLASLT_BIAS_RELU, CUBLASLT_BIAS_GELU, CUBLASLT_BIAS_GELU_ERF, CUBLASLT_BIAS_TANH, MATMUL);
     }
 }

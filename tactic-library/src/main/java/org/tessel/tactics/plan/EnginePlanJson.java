@@ -32,7 +32,7 @@ public final class EnginePlanJson {
 
     private static final java.util.Set<String> ROOT_KEYS = java.util.Set.of("plan_version", "model", "strategy", "target", "seed", "merges", "groups", "nodes",
             "conversions", "predicted_us", "bound_us", "quantization");
-    private static final java.util.Set<String> QUANT_KEYS = java.util.Set.of("calibrator", "scales", "fallbacks");
+    private static final java.util.Set<String> QUANT_KEYS = java.util.Set.of("calibrator", "format", "scales", "fallbacks");
     private static final java.util.Set<String> MERGE_KEYS = java.util.Set.of("kind", "chains", "merged", "split");
     private static final java.util.Set<String> GROUP_KEYS = java.util.Set.of("name", "kind", "members");
     private static final java.util.Set<String> NODE_KEYS = java.util.Set.of("node", "op", "tactic", "variant", "precision", "layout", "stream", "predicted_us");
@@ -104,6 +104,7 @@ public final class EnginePlanJson {
         if (!q.isEmpty()) {
             ObjectNode o = root.putObject("quantization");
             o.put("calibrator", q.calibrator());
+            if (q.format() != Precision.INT8) o.put("format", q.format().text()); // absent: int8, as plans before FP8 have it
             ObjectNode sc = o.putObject("scales");
             // written as a float (its shortest decimal), so the scale read back is the same float
             for (var e : q.scales().entrySet()) sc.put(e.getKey(), e.getValue());
@@ -217,8 +218,14 @@ public final class EnginePlanJson {
                 }
             }
             String calibrator = text(q, "calibrator", w);
+            Precision format = Precision.INT8;
+            if (q.has("format")) {
+                String f = text(q, "format", w);
+                format = Precision.fromText(f).filter(Precision::quantized)
+                        .orElseThrow(() -> new PlanException(w + ".format: '" + f + "' is not a quantized precision (int8, fp8)"));
+            }
             try {
-                quant = new QuantizationTable(calibrator, scales, fallbacks);
+                quant = new QuantizationTable(calibrator, scales, fallbacks, format);
             } catch (PlanException e) {
                 throw new PlanException(w + ": " + e.getMessage());
             }
@@ -276,7 +283,7 @@ public final class EnginePlanJson {
     }
 
     private static Precision precision(String s, String where) {
-        return Precision.fromText(s).orElseThrow(() -> new PlanException(where + ": unknown precision '" + s + "' (fp32, tf32, fp16, bf16, int8)"));
+        return Precision.fromText(s).orElseThrow(() -> new PlanException(where + ": unknown precision '" + s + "' (fp32, tf32, fp16, bf16, int8, fp8)"));
     }
 
     private static Layout layout(String s, String where) {

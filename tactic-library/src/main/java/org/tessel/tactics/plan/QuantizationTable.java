@@ -12,23 +12,31 @@ import org.tessel.ir.Value;
 import org.tessel.ir.ops.TesselOps;
 
 /**
- * The quantization scales an INT8 plan carries: for every activation tensor an INT8 node of the
- * planned graph reads or writes, the symmetric per-tensor scale (real value = int8 * scale, so
- * scale = amax / 127), and the calibrator that chose them. Weights are not here: builders quantize
- * them per output channel from the weights themselves. Immutable; empty for a plan without INT8.
+ * The quantization scales an INT8 or FP8 plan carries: for every activation tensor a node of the
+ * planned graph at the table's {@link #format} reads or writes, the symmetric per-tensor scale (real
+ * value = int8 code * scale, scale = amax / 127; or E4M3 value * scale, scale = amax / 448), and the
+ * calibrator that chose them. One format per plan: a tensor has one scale. Weights are not here:
+ * builders quantize them from the weights themselves. Immutable; empty for a plan without INT8 or FP8.
  *
  * @param calibrator the calibrator that chose the scales (entropy, minmax, percentile:99.99, mse, or
  *                   "file" for a hand-edited cache, or "qdq" for a Q/DQ model's own scales: {@link #explicit()}); "" for the empty table
  * @param scales     scale per value name of the planned graph, sorted by name
  * @param fallbacks  nodes a precision rule asked to run at INT8 that no INT8 tactic runs, each with
  *                   the reason (they run at another precision because the user allowed fallback)
+ * @param format     the quantized precision the scales are for: {@link Precision#INT8} or {@link Precision#FP8}
  */
-public record QuantizationTable(String calibrator, Map<String, Float> scales, Map<String, String> fallbacks) {
+public record QuantizationTable(String calibrator, Map<String, Float> scales, Map<String, String> fallbacks, Precision format) {
     /** The table of a plan without INT8 nodes. */
     public static final QuantizationTable EMPTY = new QuantizationTable("", Map.of(), Map.of());
 
+    /** An INT8 table. */
+    public QuantizationTable(String calibrator, Map<String, Float> scales, Map<String, String> fallbacks) {
+        this(calibrator, scales, fallbacks, Precision.INT8);
+    }
+
     public QuantizationTable {
         Objects.requireNonNull(calibrator, "calibrator");
+        if (!format.quantized()) throw new PlanException("a quantization table holds int8 or fp8 scales, not " + format.text());
         scales = Collections.unmodifiableMap(new TreeMap<>(scales));
         fallbacks = Collections.unmodifiableMap(new TreeMap<>(fallbacks));
         for (var e : scales.entrySet()) {
@@ -56,32 +64,37 @@ public record QuantizationTable(String calibrator, Map<String, Float> scales, Ma
         return s == null ? Float.NaN : s;
     }
 
-    public QuantizationTable withFallbacks(Map<String, String> f) { return new QuantizationTable(calibrator, scales, f); }
+    public QuantizationTable withFallbacks(Map<String, String> f) { return new QuantizationTable(calibrator, scales, f, format); }
 
     /**
      * The table for a planned graph from scales calibrated on the graph before the plan was applied
-     * (keyed by its value names, which applying keeps): every floating activation tensor an INT8 node
-     * reads or writes gets its calibrated scale. Values the plan made have none of their own: a fused
+     * (keyed by its value names, which applying keeps), for a quantized precision: every floating
+     * activation tensor a node at that precision reads or writes gets its calibrated scale. Values the plan made have none of their own: a fused
      * node's output has the scale of its body's output (the member that made it), a
      * reformat's output has its input's scale (a layout change moves values, it does not change them),
      * and the wide output of a horizontal merge the largest scale of the Split outputs it is cut into.
      * Tensors whose scale cannot be found are left out, so {@link PlanCheck} names them.
      */
     public static QuantizationTable forPlanned(Graph planned, EnginePlan plan, String calibrator, Map<String, Float> calibrated) {
+        return forPlanned(planned, plan, Precision.INT8, calibrator, calibrated);
+    }
+
+    /** As above for the nodes at {@code format} (INT8 or FP8), whose scales {@code calibrated} holds. */
+    public static QuantizationTable forPlanned(Graph planned, EnginePlan plan, Precision format, String calibrator, Map<String, Float> calibrated) {
         Map<String, Float> out = new TreeMap<>();
         Map<String, PlannedNode> byName = plan.byName();
         for (Node n : planned.nodes()) {
             PlannedNode p = byName.get(n.name());
-            if (p == null || p.precision() != Precision.INT8) continue;
+            if (p == null || p.precision() != format) continue;
             for (Value v : activations(n)) {
                 float s = resolve(planned, v, calibrated, 0);
                 if (!Float.isNaN(s)) out.put(v.name(), s);
             }
         }
-        return new QuantizationTable(calibrator, out, Map.of());
+        return new QuantizationTable(calibrator, out, Map.of(), format);
     }
 
-    /** The floating, non-constant tensors a node reads and writes: what an INT8 kernel quantizes. */
+    /** The floating, non-constant tensors a node reads and writes: what an INT8 or FP8 kernel quantizes. */
     public static List<Value> activations(Node n) {
         java.util.List<Value> out = new java.util.ArrayList<>();
         for (Value v : n.inputs()) if (v != null && !v.isConstant() && v.type().dtype().isFloating() && !out.contains(v)) out.add(v);

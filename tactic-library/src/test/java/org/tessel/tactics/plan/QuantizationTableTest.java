@@ -9,7 +9,7 @@ import org.tessel.api.Layout;
 import org.tessel.cost.Precision;
 
 /**
- * The INT8 scales a plan carries: written to and read back from JSON exactly (floats survive), the
+ * The INT8 (and FP8) scales a plan carries: written to and read back from JSON exactly (floats survive), the
  * plan's other constructors give an empty table, and every malformed table is refused naming the
  * file and the key or tensor.
  */
@@ -35,11 +35,26 @@ class QuantizationTableTest {
         assertEquals(q, withQ.withStrategy("other").withNodes(withQ.nodes()).quantization(), "withers keep the table");
     }
 
+    @Test void fp8TablesRecordTheirFormatAndPlanCheckHoldsNodesToIt() {
+        EnginePlan p = new EnginePlan("m", "joint", "h100", 0, List.of(),
+                List.of(new PlannedNode("c", "Conv", "cudnn.conv.fused_bias_act", "", Precision.FP8, Layout.NHWC, 0, 1.5)), List.of(), 1.5, 1.0);
+        QuantizationTable q = new QuantizationTable("minmax", Map.of("x", 0.25f / 448), Map.of(), Precision.FP8);
+        String json = EnginePlanJson.write(p.withQuantization(q));
+        assertTrue(json.contains("\"format\" : \"fp8\""), json);
+        assertEquals(q, EnginePlanJson.read(json, "plan.json").quantization());
+        assertFalse(EnginePlanJson.write(p.withQuantization(new QuantizationTable("minmax", Map.of("x", 1f), Map.of()))).contains("format"),
+                "an INT8 table is written as before FP8");
+        assertTrue(p.withQuantization(q).render().contains("fp8: 1 tensor scales (calibrator minmax)"), p.withQuantization(q).render());
+        assertEquals("p.json: quantization.format: 'fp16' is not a quantized precision (int8, fp8)", assertThrows(PlanException.class,
+                () -> EnginePlanJson.read(V3 + ", \"quantization\": {\"calibrator\": \"minmax\", \"format\": \"fp16\", \"scales\": {}}}", "p.json")).getMessage());
+        assertThrows(PlanException.class, () -> new QuantizationTable("minmax", Map.of(), Map.of(), Precision.BF16));
+    }
+
     @Test void malformedTablesAreRefusedNamingTheKey() {
         Map<String, String> cases = Map.of(
                 V3 + ", \"quantization\": {\"calibrator\": \"minmax\", \"scales\": {\"x\": \"big\"}}}", "p.json: quantization.scales: tensor 'x': a scale is a number, got \"big\"",
                 V3 + ", \"quantization\": {\"calibrator\": \"minmax\", \"scales\": {\"x\": -0.5}}}", "p.json: quantization: quantization scale of tensor 'x' must be positive and finite, got -0.5",
-                V3 + ", \"quantization\": {\"calibrator\": \"minmax\", \"scales\": {}, \"colour\": 1}}", "p.json: quantization: unknown key 'colour' (keys: calibrator, fallbacks, scales)",
+                V3 + ", \"quantization\": {\"calibrator\": \"minmax\", \"scales\": {}, \"colour\": 1}}", "p.json: quantization: unknown key 'colour' (keys: calibrator, fallbacks, format, scales)",
                 V3 + ", \"quantization\": {\"scales\": {}}}", "p.json: quantization: missing key 'calibrator'",
                 V3 + ", \"quantization\": {\"calibrator\": \"minmax\", \"scales\": {}, \"fallbacks\": {\"n\": 3}}}", "p.json: quantization.fallbacks: node 'n': the reason must be a string, got 3",
                 V3.replace("\"plan_version\": 3", "\"plan_version\": 2") + ", \"quantization\": {\"calibrator\": \"minmax\", \"scales\": {}}}",

@@ -20,9 +20,18 @@ import java.util.List;
 /**
  * cuBLASLt through java.lang.foreign: column-major matmul D = epilogue(alpha * op(A) op(B) + beta * C)
  * with FP32, TF32, FP16 and BF16 (and INT8 operands with exact int32 accumulation and output,
- * CUBLAS_COMPUTE_32I), the epilogues DEFAULT, RELU, BIAS, RELU_BIAS, GELU and GELU_BIAS,
+ * CUBLAS_COMPUTE_32I; and FP8 E4M3 operands with per-tensor A and B scales, f32 accumulation and an
+ * f16, bf16 or f32 D on sm_89+), the epilogues DEFAULT, RELU, BIAS, RELU_BIAS, GELU and GELU_BIAS,
  * heuristic algorithm queries and a workspace. Enum values are those documented in cublasLt.h and
  * cublas_api.h; each constant says which.
+ *
+ * <p>FP8 (cuBLAS documentation, cublasLtMatmul(), "To use FP8 kernels, the following set of
+ * requirements must be satisfied"): A must be transposed and B not (the "TN" format, which Hopper's
+ * FP8 kernels need), the compute type CUBLAS_COMPUTE_32F with scale type CUDA_R_32F, and every
+ * matrix dimension and pointer 16-byte aligned (16 e4m3 elements); the scales are device pointers to
+ * one f32 each, set with CUBLASLT_MATMUL_DESC_A_SCALE_POINTER (17) and B_SCALE_POINTER (18)
+ * (cublasLtMatmulDescAttributes_t), and D = alpha * scaleA * scaleB * op(A) op(B) + beta * C. The FP8
+ * path here is compiled and its checks tested without a GPU; no GPU run has exercised it yet.
  */
 public final class CublasLt implements AutoCloseable {
     public static final List<String> SONAMES = List.of("libcublasLt.so.13", "libcublasLt.so.12", "libcublasLt.so");
@@ -72,6 +81,8 @@ public final class CublasLt implements AutoCloseable {
     static final int OP_N = 0, OP_T = 1;
     // cublasLtMatmulDescAttributes_t (cublasLt.h)
     static final int DESC_TRANSA = 3, DESC_TRANSB = 4, DESC_EPILOGUE = 7, DESC_BIAS_POINTER = 8;
+    // CUBLASLT_MATMUL_DESC_A_SCALE_POINTER = 17, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER = 18 (device pointers to f32 scales of FP8 A and B)
+    static final int DESC_A_SCALE_POINTER = 17, DESC_B_SCALE_POINTER = 18;
     // cublasLtMatmulPreferenceAttributes_t: CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES = 1 (uint64_t)
     static final int PREF_MAX_WORKSPACE_BYTES = 1;
     /** sizeof(cublasLtMatmulHeuristicResult_t): algo (uint64_t[8]), size_t workspaceSize, int state, float wavesCount, int reserved[4]. */
@@ -149,7 +160,10 @@ public final class CublasLt implements AutoCloseable {
             if (computeType == ComputeType.C16F && dataType != CudaDataType.R_16F)
                 throw new IllegalArgumentException("CUBLAS_COMPUTE_16F needs f16 data, got " + dataType);
             boolean intData = dataType == CudaDataType.R_8I || dataType == CudaDataType.R_32I || outType == CudaDataType.R_8I || outType == CudaDataType.R_32I;
-            if (computeType == ComputeType.C32I) {
+            if (dataType == CudaDataType.R_8F_E4M3 || outType == CudaDataType.R_8F_E4M3) {
+                String why = fp8WhyNot(transA, transB, m, n, k, lda, ldb, ldd, dataType, computeType, outType);
+                if (why != null) throw new IllegalArgumentException(why);
+            } else if (computeType == ComputeType.C32I) {
                 if (dataType != CudaDataType.R_8I || outType != CudaDataType.R_32I)
                     throw new IllegalArgumentException("CUBLAS_COMPUTE_32I takes int8 (CUDA_R_8I) A and B and an int32 (CUDA_R_32I) D, got " + dataType + " and " + outType);
                 if (epilogue != Epilogue.DEFAULT)
@@ -160,6 +174,27 @@ public final class CublasLt implements AutoCloseable {
                 throw new IllegalArgumentException("floating matmuls here write D in A's and B's type " + dataType + ", got " + outType);
             }
         }
+
+        /**
+         * Why cuBLASLt's FP8 kernels cannot take this problem, or null: e4m3 A and B (not D: Tessel writes
+         * an f16, bf16 or f32 D and requantizes with its own kernel), CUBLAS_COMPUTE_32F, the "TN" format
+         * (A transposed, B not), and m, n, k and the leading dimensions multiples of 16 (16-byte alignment).
+         */
+        public static String fp8WhyNot(boolean transA, boolean transB, int m, int n, int k, long lda, long ldb, long ldd,
+                                       CudaDataType dataType, ComputeType computeType, CudaDataType outType) {
+            if (dataType != CudaDataType.R_8F_E4M3) return "an FP8 matmul takes e4m3 (CUDA_R_8F_E4M3) A and B, got " + dataType;
+            if (outType != CudaDataType.R_16F && outType != CudaDataType.R_16BF && outType != CudaDataType.R_32F)
+                return "an FP8 matmul here writes D in f16, bf16 or f32, got " + outType;
+            if (computeType != ComputeType.C32F) return "an FP8 matmul computes in CUBLAS_COMPUTE_32F, got " + computeType;
+            if (!transA || transB) return "cuBLASLt's FP8 kernels take the \"TN\" format: A transposed, B not (got transA=" + transA + ", transB=" + transB + ")";
+            if (m % 16 != 0 || n % 16 != 0 || k % 16 != 0 || lda % 16 != 0 || ldb % 16 != 0 || ldd % 16 != 0)
+                return "cuBLASLt's FP8 kernels need m, n, k and the leading dimensions multiples of 16 (got m=" + m + " n=" + n + " k=" + k
+                        + " lda=" + lda + " ldb=" + ldb + " ldd=" + ldd + ")";
+            return null;
+        }
+
+        /** True for an FP8 (e4m3 A and B) problem, whose plan needs A and B scale pointers. */
+        public boolean fp8() { return dataType == CudaDataType.R_8F_E4M3; }
 
         /** A problem whose C and D have A's and B's element type (every floating precision). */
         public Problem(boolean transA, boolean transB, int m, int n, int k, long lda, long ldb, long ldd,
@@ -186,7 +221,7 @@ public final class CublasLt implements AutoCloseable {
         private final MemorySegment desc, aLayout, bLayout, dLayout;
         private final List<Algo> algos;
         private final Arena planArena = Arena.ofShared();
-        private boolean planClosed;
+        private boolean planClosed, fp8Scaled;
 
         private Plan(Problem p, long biasAddress, int maxAlgos, long maxWorkspace) {
             this.problem = p;
@@ -233,6 +268,20 @@ public final class CublasLt implements AutoCloseable {
             check("cublasLtMatmulDescSetAttribute(" + attr + ")", callInt(descSet, desc, attr, a.allocateFrom(C_INT, value), 4L));
         }
 
+        /**
+         * Sets the device addresses of the f32 scales of an FP8 problem's A and B (one float each:
+         * D = alpha * scaleA * scaleB * op(A) op(B) + ...), CUBLASLT_MATMUL_DESC_A/B_SCALE_POINTER.
+         */
+        public void setFp8Scales(long aScaleAddress, long bScaleAddress) {
+            if (!problem.fp8()) throw new IllegalStateException("scale pointers belong to an FP8 matmul; this one takes " + problem.dataType());
+            if (aScaleAddress == 0 || bScaleAddress == 0) throw new IllegalArgumentException("an FP8 matmul needs both A and B scale pointers");
+            try (Arena a = Arena.ofConfined()) {
+                check("cublasLtMatmulDescSetAttribute(A_SCALE_POINTER)", callInt(descSet, desc, DESC_A_SCALE_POINTER, a.allocateFrom(ValueLayout.JAVA_LONG, aScaleAddress), 8L));
+                check("cublasLtMatmulDescSetAttribute(B_SCALE_POINTER)", callInt(descSet, desc, DESC_B_SCALE_POINTER, a.allocateFrom(ValueLayout.JAVA_LONG, bScaleAddress), 8L));
+            }
+            fp8Scaled = true;
+        }
+
         /** Sets the bias vector's device address (length m, D's element type). */
         public void setBias(long biasAddress) {
             if (!problem.epilogue().hasBias()) throw new IllegalStateException("epilogue " + problem.epilogue() + " takes no bias");
@@ -269,6 +318,7 @@ public final class CublasLt implements AutoCloseable {
         public void run(Algo algo, float alpha, long a, long b, float beta, long c, long d, long workspace, long workspaceBytes, long stream) {
             if (algo.workspaceBytes() > workspaceBytes)
                 throw new IllegalArgumentException("algorithm " + algo.index() + " needs " + algo.workspaceBytes() + " bytes of workspace, given " + workspaceBytes);
+            if (problem.fp8() && !fp8Scaled) throw new IllegalStateException("an FP8 matmul runs with its A and B scales: call setFp8Scales first");
             try (Arena ar = Arena.ofConfined()) {
                 MemorySegment al, be;
                 if (problem.scaleType() == CudaDataType.R_16F) {

@@ -11,7 +11,9 @@ public enum CudaDataType {
     /** CUDA_R_8I = 3 (signed 8-bit integer: INT8 GEMM operands) */
     R_8I(3, 1),
     /** CUDA_R_32I = 10 (signed 32-bit integer: INT8 GEMM accumulators and scale type) */
-    R_32I(10, 4);
+    R_32I(10, 4),
+    /** CUDA_R_8F_E4M3 = 28 (library_types.h: "real as a nv_fp8_e4m3"; FP8 GEMM operands on sm_89+) */
+    R_8F_E4M3(28, 1);
 
     private final int code;
     private final int bytes;

@@ -83,6 +83,36 @@ public final class GemmLayers implements TacticImplementation {
         return Int8Layers.gemmWhyNot(kk, nn, act);
     }
 
+    /**
+     * cuBLASLt's FP8 GEMM ({@link org.tessel.runtime.gpu.kernels.Fp8Gemm}: the "TN" form, K and N multiples of 16, 2-D
+     * weights, f32 accumulation; an epilogue of bias, or bias + ReLU) for a Gemm node (transA 0, alpha = beta = 1) or a
+     * gemm_bias_act body; GELU and Tanh tails are not taken at FP8.
+     */
+    @Override public String fp8WhyNot(Node n, String id) {
+        Node mm = n;
+        String act = null;
+        if (n.opName().equals("tessel.Fused")) {
+            if (n.body() == null) return "tessel.Fused without a body";
+            mm = null;
+            for (Node b : n.body().nodes()) {
+                if (b.opName().equals("MatMul") || b.opName().equals("Gemm")) mm = b;
+                else if (!b.opName().equals("Add")) act = b.opName();
+            }
+            if (mm == null) return "gemm_bias_act body without a MatMul";
+        }
+        if (mm.opName().equals("Gemm") && (mm.attrs().getInt("transA", 0) != 0 || mm.attrs().getFloat("alpha", 1f) != 1f || mm.attrs().getFloat("beta", 1f) != 1f))
+            return "an FP8 Gemm has transA 0 and alpha = beta = 1";
+        if (act != null && !act.equals("Relu")) return "the FP8 GEMM's epilogue is bias (+ ReLU); " + act + " is not taken at FP8";
+        boolean transB = mm.opName().equals("Gemm") && mm.attrs().getInt("transB", 0) != 0;
+        Value w = mm.input(1);
+        if (w.type().rank() != 2 || !org.tessel.tactics.NodeFacts.isConstant(n, w))
+            return "the FP8 GEMM's weights are a 2-D constant (got " + w.type().shape() + ")";
+        int kk = mm.input(0).type().shape().dim(mm.input(0).type().rank() - 1), nn = transB ? w.type().shape().dim(0) : w.type().shape().dim(1);
+        if (kk % 16 != 0 || nn % 16 != 0)
+            return "cuBLASLt's FP8 kernels need K and N multiples of 16 (got K=" + kk + ", N=" + nn + ")";
+        return null;
+    }
+
     /** The epilogue id a gemm_bias_act body asks for (its activation); the body is checked when built. */
     static String epilogueId(Node n) {
         if (n.body() == null) return GpuTactics.GEMM_BIAS;

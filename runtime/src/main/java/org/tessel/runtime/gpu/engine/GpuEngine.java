@@ -113,6 +113,8 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
     private final List<DeviceBuffer> weightBuffers = new ArrayList<>();
     private final Map<Value, Map<String, DeviceBuffer>> weightCache = new IdentityHashMap<>();
     private final MemoryPlan memoryPlan;
+    /** The guards of a guarded engine's arena ({@link #buildGuarded}); null otherwise. */
+    private final ArenaGuard guard;
     private long weightBytes;
     /**
      * The tactic per node name (catalogue id and variant) that layers are built with: the plan's, or, once the first
@@ -169,6 +171,7 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
             try {
                 this.arena = keep(DeviceBuffer.allocate(Math.max(256, scaled(memoryPlan.arenaBytes()))));
                 arena.fill((byte) 0); // tuning runs on the arena: zeros, not leftover NaNs
+                if (guard != null) guard.arm(arena, GpuEngine.this::scaled);
                 for (Value v : graph.inputs()) {
                     DeviceBuffer in = keep(DeviceBuffer.allocate(Math.max(1, storageBytes(v))));
                     in.fill((byte) 0);
@@ -204,6 +207,11 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
 
     private GpuEngine(Graph g, Precision p, CudaContext context, Options options, Map<String, String> tactics, Map<String, String> ptx, int streams,
                       org.tessel.tactics.plan.EnginePlan plan) {
+        this(g, p, context, options, tactics, ptx, streams, plan, false);
+    }
+
+    private GpuEngine(Graph g, Precision p, CudaContext context, Options options, Map<String, String> tactics, Map<String, String> ptx, int streams,
+                      org.tessel.tactics.plan.EnginePlan plan, boolean guarded) {
         if (plan != null) for (var n : plan.nodes()) plannedNodes.put(n.node(), n);
         this.quantization = plan == null ? org.tessel.tactics.plan.QuantizationTable.EMPTY : plan.quantization();
         this.options = options;
@@ -223,7 +231,9 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
         } else {
             this.streamAssignment = null;
         }
-        this.memoryPlan = streamAssignment == null ? sequential : ConcurrentMemoryPlanner.plan(g, streamAssignment, sequential.lowerBoundBytes());
+        if (guarded && streamAssignment != null) throw new GpuEngineException("a guarded engine runs its layers one at a time on one stream (asked for " + streams + ")");
+        this.guard = guarded ? ArenaGuard.of(sequential) : null;
+        this.memoryPlan = guard != null ? guard.plan() : streamAssignment == null ? sequential : ConcurrentMemoryPlanner.plan(g, streamAssignment, sequential.lowerBoundBytes());
         this.compiler = new KernelCompiler(context);
         if (ptx != null) compiler.preload(ptx);
         planned.putAll(tactics);
@@ -343,6 +353,25 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
     }
 
     /**
+     * Builds {@code plan} as {@link #build(Graph, org.tessel.tactics.plan.EnginePlan, Precision, CudaContext, Options, int)}
+     * does (fixed options, one stream), with a guarded arena ({@link ArenaGuard}): every buffer in a slot of its own
+     * followed by a guard, and execution contexts that run the layers one at a time and check the guards after each,
+     * failing with the layer that wrote outside its outputs. A test facility for new kernels and plugins' CUDA C: it
+     * costs memory (no reuse) and time (a synchronization and a guard check per layer), and cannot be captured as a CUDA graph.
+     */
+    public static GpuEngine buildGuarded(Graph planned, org.tessel.tactics.plan.EnginePlan plan, Precision precision, CudaContext context) {
+        Map<String, String> tactics = checkPlan(planned, plan, precision);
+        context.bind();
+        return new GpuEngine(planned, precision, context, Options.FIXED, tactics, null, 1, plan, true);
+    }
+
+    /** True for an engine built by {@link #buildGuarded}. */
+    public boolean guarded() { return guard != null; }
+
+    /** Checks the guards of {@code b}'s arena after {@code layer} ran (a guarded engine only). */
+    void checkGuards(Binding b, LayerPlan layer) { guard.check(b.arena, this::scaled, layer); }
+
+    /**
      * Checks, without a GPU, that this builder can take the plan: every node of the planned graph is planned, at a
      * precision the GPU builds where it is floating, with a tactic that has a GPU implementation computing its op; an INT8
      * node with a tactic whose INT8 kernel takes it ({@link TacticImplementation#int8WhyNot}) and a scale for every
@@ -364,6 +393,12 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
                 throw new GpuEngineException("cannot build a GPU engine: the plan runs " + n.describe() + " with '" + t + "', which has no GPU implementation (implemented: " + impls.ids() + ")");
             if (!impl.computes(n))
                 throw new GpuEngineException("cannot build a GPU engine: the plan runs " + n.describe() + " with '" + t + "', whose implementation (" + impl.getClass().getSimpleName() + ") does not compute " + n.opName());
+            if (p != null && p.precision() == org.tessel.cost.Precision.FP8) {
+                // the FP8 GEMM's kernels and cuBLASLt binding exist (Fp8Gemm, QuantizeFp8); the layer that stores FP8 activations between them does not yet
+                String why = impl.fp8WhyNot(n, GpuTactics.catalogueId(t));
+                throw new GpuEngineException("cannot build a GPU engine: the plan runs " + n.describe() + " at fp8 with '" + t + "': "
+                        + (why != null ? why : "its FP8 GEMM (cuBLASLt e4m3, compiled) has no engine layer yet") + "; FP8 plans run on the CPU engine by emulation (--cpu)");
+            }
             if (p != null && p.precision() == org.tessel.cost.Precision.INT8 && !n.output().type().dtype().isInteger()) {
                 String why = impl.int8WhyNot(n, GpuTactics.catalogueId(t));
                 if (why != null) throw new GpuEngineException("cannot build a GPU engine: the plan runs " + n.describe() + " at int8 with '" + t + "': " + why);
@@ -523,6 +558,7 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
             case FP16 -> Precision.FP16;
             case BF16 -> Precision.BF16;
             case INT8 -> Precision.INT8;
+            case FP8 -> throw new GpuEngineException("the GPU engine builds no FP8 layers (checkPlan refuses FP8 nodes)");
         };
     }
 

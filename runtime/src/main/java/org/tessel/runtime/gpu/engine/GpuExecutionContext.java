@@ -65,6 +65,14 @@ public final class GpuExecutionContext implements AutoCloseable {
      */
     private void enqueueLayers() {
         List<Layer> layers = binding.layers;
+        if (engine.guarded()) { // one at a time, the guards checked after each
+            for (Layer l : layers) {
+                enqueueLayer(l, stream);
+                stream.synchronize();
+                engine.checkGuards(binding, l.plan());
+            }
+            return;
+        }
         if (aux == null) {
             for (Layer l : layers) enqueueLayer(l, stream);
             return;
@@ -218,6 +226,7 @@ public final class GpuExecutionContext implements AutoCloseable {
         open();
         engine.context().bind();
         if (captured != null) return this;
+        if (engine.guarded()) throw new GpuEngineException("a guarded engine runs its layers one at a time to check its arena's guards; it is not captured as a CUDA graph");
         enqueue();
         stream.synchronize();
         captured = CudaGraph.capture(stream, this::enqueueLayers);

@@ -26,6 +26,7 @@ public final class GpuTactics {
     public static final String GEMM_BIAS_GELU = "cublaslt.gemm.bias_gelu";
     public static final String GEMM_BIAS_GELU_ERF = "cublaslt.gemm.bias_gelu_erf";
     public static final String GEMM_BIAS_TANH = "cublaslt.gemm.bias_tanh";
+    public static final String MATMUL = "tessel.matmul";
     // attention
     public static final String ATTENTION_MMA = "tessel.attention.mma";
     public static final String ATTENTION_BSHD = "tessel.attention.bshd";
@@ -77,6 +78,7 @@ public final class GpuTactics {
             new Implementation(GEMM_BIAS_GELU, "GemmLayers", "CublasLtGemm (GELU_BIAS epilogue)"),
             new Implementation(GEMM_BIAS_GELU_ERF, "GemmLayers", "CublasLtGemm (BIAS) + TransformerKernels.geluErf"),
             new Implementation(GEMM_BIAS_TANH, "GemmLayers", "CublasLtGemm (BIAS) + TransformerKernels.tanh"),
+            new Implementation(MATMUL, "MatMulLayers", "BatchedMatMul"),
             new Implementation(ATTENTION_MMA, "AttentionLayers", "MmaAttention"),
             new Implementation(ATTENTION_BSHD, "AttentionLayers", "TransformerKernels.attention"),
             new Implementation(ELTWISE, "EltwiseLayers", "EltwiseCodegen (one op)"),

@@ -37,6 +37,12 @@ public interface TacticImplementation {
      */
     default String int8WhyNot(Node n, String id) { return id + " has no INT8 kernel on the GPU"; }
 
+    /**
+     * Why tactic {@code id} of this family cannot run {@code n} at FP8 E4M3 (null: its FP8 kernel takes the node's
+     * shape), decided without a GPU: by default none of the family's tactics has an FP8 kernel.
+     */
+    default String fp8WhyNot(Node n, String id) { return id + " has no FP8 kernel on the GPU"; }
+
     /** True when a layer reporting id {@code built} carries out a plan that named {@code planned} (by default: the same id). */
     default boolean realizes(String planned, String built) { return planned.equals(built); }
 }

@@ -37,18 +37,21 @@ class GpuEngineSupportTest {
         NetworkBuilder b = new NetworkBuilder("two_missing");
         Value x = b.input("x", DType.F32, 1, 2, 4, 4);
         Value up = b.op("ConvTranspose", null, x, b.constant("w", org.tessel.api.Tensor.zeros(DType.F32, org.tessel.api.Shape.of(2, 3, 3, 3))));
-        Graph g = b.output(b.op("Tanh", null, b.op("MatMul", null, up, b.constant("m", org.tessel.api.Tensor.zeros(DType.F32, org.tessel.api.Shape.of(6, 5)))))).build();
+        Value seq = b.op("Reshape", null, up, b.longs("rs", 3, 6, 6));
+        Value rnn = b.op("RNN", org.tessel.api.Attributes.builder().put("hidden_size", 4L).build(), seq,
+                b.constant("wr", org.tessel.api.Tensor.zeros(DType.F32, org.tessel.api.Shape.of(1, 4, 6))), b.constant("rr", org.tessel.api.Tensor.zeros(DType.F32, org.tessel.api.Shape.of(1, 4, 4))));
+        Graph g = b.output(b.op("Tanh", null, rnn)).build();
         GpuEngineException e = assertThrows(GpuEngineException.class, () -> GpuEngine.requireSupported(g));
         assertTrue(e.getMessage().contains("graph 'two_missing'"), e.getMessage());
         assertTrue(e.getMessage().contains("node '"), e.getMessage());
-        assertTrue(e.getMessage().contains("ConvTranspose") && e.getMessage().contains("MatMul"), e.getMessage());
+        assertTrue(e.getMessage().contains("ConvTranspose") && e.getMessage().contains("RNN"), e.getMessage());
     }
 
     @Test void aLoneUnsupportedOpIsNamed() {
-        NetworkBuilder b = new NetworkBuilder("one_matmul");
-        Value x = b.input("x", DType.F32, 2, 3);
-        Graph g = b.output(b.op("MatMul", null, x, b.input("y", DType.F32, 3, 4))).build();
+        NetworkBuilder b = new NetworkBuilder("one_deconv");
+        Value x = b.input("x", DType.F32, 1, 2, 4, 4);
+        Graph g = b.output(b.op("ConvTranspose", null, x, b.constant("w", org.tessel.api.Tensor.zeros(DType.F32, org.tessel.api.Shape.of(2, 3, 3, 3))))).build();
         GpuEngineException e = assertThrows(GpuEngineException.class, () -> GpuEngine.requireSupported(g));
-        assertTrue(e.getMessage().contains("(MatMul) has no GPU kernel"), e.getMessage());
+        assertTrue(e.getMessage().contains("(ConvTranspose) has no GPU kernel"), e.getMessage());
     }
 }

@@ -27,7 +27,7 @@ import org.tessel.search.accuracy.ErrorModel;
  * key, so a cached model measured with other scales is not read; without INT8 among the precisions
  * the scales do not enter the key.
  */
-class Int8ScalesFingerprintTest {
+class CalibratedScalesFingerprintTest {
     static final Set<Precision> WITH_INT8 = EnumSet.of(Precision.FP32, Precision.FP16, Precision.INT8);
     static final Set<Precision> WITHOUT = EnumSet.of(Precision.FP32, Precision.FP16);
 
@@ -48,28 +48,28 @@ class Int8ScalesFingerprintTest {
                                               @ForAll @IntRange(min = 1, max = 1000) int ulps) throws Exception {
         SearchProblem p = problem();
         AccuracyInputs in = inputs();
-        Int8Scales a = new Int8Scales("entropy", scales);
+        CalibratedScales a = new CalibratedScales("entropy", scales);
         String key = Sensitivity.fingerprint(p, WITH_INT8, in, a);
         // the same scales (another map, another order): the same key
         Map<String, Float> reversed = new LinkedHashMap<>();
         List<String> names = List.copyOf(scales.keySet());
         for (int i = names.size() - 1; i >= 0; i--) reversed.put(names.get(i), scales.get(names.get(i)));
-        assertEquals(key, Sensitivity.fingerprint(p, WITH_INT8, in, new Int8Scales("entropy", reversed)));
+        assertEquals(key, Sensitivity.fingerprint(p, WITH_INT8, in, new CalibratedScales("entropy", reversed)));
         // one scale moved by some ulps: another key
         Map<String, Float> moved = new LinkedHashMap<>(scales);
         String t = names.get(which % names.size());
         moved.put(t, Float.intBitsToFloat(Float.floatToIntBits(scales.get(t)) + ulps));
-        String other = Sensitivity.fingerprint(p, WITH_INT8, in, new Int8Scales("entropy", moved));
+        String other = Sensitivity.fingerprint(p, WITH_INT8, in, new CalibratedScales("entropy", moved));
         assertNotEquals(key, other, "scale of " + t + " changed by " + ulps + " ulp");
         // another calibrator, a scale more, no scales at all: other keys
-        assertNotEquals(key, Sensitivity.fingerprint(p, WITH_INT8, in, new Int8Scales("minmax", scales)));
+        assertNotEquals(key, Sensitivity.fingerprint(p, WITH_INT8, in, new CalibratedScales("minmax", scales)));
         Map<String, Float> more = new LinkedHashMap<>(scales);
         more.put("extra", 1f);
-        assertNotEquals(key, Sensitivity.fingerprint(p, WITH_INT8, in, new Int8Scales("entropy", more)));
+        assertNotEquals(key, Sensitivity.fingerprint(p, WITH_INT8, in, new CalibratedScales("entropy", more)));
         assertNotEquals(key, Sensitivity.fingerprint(p, WITH_INT8, in, null));
         // without INT8 the scales are not measured, so they are not in the key
         assertEquals(Sensitivity.fingerprint(p, WITHOUT, in), Sensitivity.fingerprint(p, WITHOUT, in, a));
-        assertEquals(Sensitivity.fingerprint(p, WITHOUT, in, a), Sensitivity.fingerprint(p, WITHOUT, in, new Int8Scales("entropy", moved)));
+        assertEquals(Sensitivity.fingerprint(p, WITHOUT, in, a), Sensitivity.fingerprint(p, WITHOUT, in, new CalibratedScales("entropy", moved)));
 
         // the cache: a model written under the first key is read back by it, and not by the other scales' key
         Path dir = Files.createTempDirectory("int8-sens");

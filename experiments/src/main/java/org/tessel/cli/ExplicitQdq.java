@@ -22,13 +22,14 @@ import org.tessel.tactics.plan.QuantizationTable;
 
 /**
  * `tessel build` of a Q/DQ model (explicit quantization, as TensorRT's): the scales the model's Q/DQ
- * pairs state become the plan's quantization table; the nodes the Q/DQ placement marks INT8 are
+ * pairs state become the plan's quantization table, of the format the Q/DQ states (INT8 for int8,
+ * FP8 for float8 e4m3fn; "INT8" below stands for it); the nodes the Q/DQ placement marks INT8 are
  * pinned to INT8 by precision rules (the mechanism `--precision 'X=int8'` uses), or fall back, with
  * the reason, where no INT8 tactic runs them; the other nodes follow the search, which may put a node
  * at INT8 only where the model gives every tensor it reads and writes a scale (a node it put there
  * without one is searched again without INT8).
  */
-final class ExplicitInt8 {
+final class ExplicitQdq {
     private final Graph prepared;
     private final Set<Precision> floating;
     private final Set<String> pinned = new LinkedHashSet<>();
@@ -37,32 +38,36 @@ final class ExplicitInt8 {
     private final List<String> warnings = new ArrayList<>();
     private final CalibrationOptions.Scales scales;
     private final ExplicitQuantization.Result qdq;
+    private final Precision format;
+    private final String name;
 
-    /** @param floating the precisions the build allows besides INT8 */
-    ExplicitInt8(ExplicitQuantization.Result qdq, Graph prepared, Set<Precision> floating) {
+    /** @param floating the precisions the build allows besides the quantized one */
+    ExplicitQdq(ExplicitQuantization.Result qdq, Graph prepared, Set<Precision> floating) {
         this.prepared = prepared;
         this.qdq = qdq;
+        this.format = qdq.format();
+        this.name = format.text().toUpperCase(java.util.Locale.ROOT);
         this.floating = EnumSet.copyOf(floating);
-        this.floating.remove(Precision.INT8);
+        this.floating.removeIf(Precision::quantized);
         Map<String, Float> present = new TreeMap<>();
         for (var e : qdq.scales().entrySet()) {
             Value v = prepared.value(e.getKey());
             if (v != null && !v.isConstant()) present.put(e.getKey(), e.getValue());
         }
-        for (String n : qdq.int8Nodes()) {
+        for (String n : qdq.quantizedNodes()) {
             Node node = find(n);
             if (node == null) {
-                warnings.add("node '" + n + "', which the Q/DQ marks INT8, was folded away by the optimizer");
+                warnings.add("node '" + n + "', which the Q/DQ marks " + name + ", was folded away by the optimizer");
                 continue;
             }
-            String why = CalibrationOptions.whyNoInt8(node);
+            String why = CalibrationOptions.whyNo(node, format);
             if (why == null) pinned.add(n);
             else {
-                fallbacks.put(n, "Q/DQ marks it INT8, but " + why);
+                fallbacks.put(n, "Q/DQ marks it " + name + ", but " + why);
                 noInt8.add(n);
             }
         }
-        scales = new CalibrationOptions.Scales(QuantizationTable.EXPLICIT, present, "explicit quantization, " + present.size() + " tensor scales from the model's Q/DQ");
+        scales = new CalibrationOptions.Scales(QuantizationTable.EXPLICIT, format, present, "explicit quantization, " + present.size() + " tensor scales from the model's Q/DQ");
     }
 
     private Node find(String name) {
@@ -77,13 +82,16 @@ final class ExplicitInt8 {
     /** Nodes the Q/DQ marked INT8 that run at another precision, with the reason. */
     Map<String, String> fallbacks() { return fallbacks; }
 
+    /** The quantized precision of the model's Q/DQ (INT8 or FP8). */
+    Precision format() { return format; }
+
     /** The nodes pinned to INT8 (the Q/DQ marks them and an INT8 tactic runs them). */
     Set<String> pinned() { return pinned; }
 
     /** The user's rules, then one INT8 pin per marked node, then no INT8 for the nodes whose tensors lack scales. */
     List<PrecisionRule> rules(List<PrecisionRule> user) {
         List<PrecisionRule> out = new ArrayList<>(user);
-        for (String n : pinned) out.add(new PrecisionRule(n, Set.of(Precision.INT8)));
+        for (String n : pinned) out.add(new PrecisionRule(n, Set.of(format)));
         for (String n : noInt8) out.add(new PrecisionRule(n, floating));
         return out;
     }
@@ -103,21 +111,21 @@ final class ExplicitInt8 {
             if (v == null) continue;
             Node producer = v.producer();
             String pg = producer == null ? null : groupOf.getOrDefault(producer.name(), producer.name());
-            if (pg != null && int8(plan, pg)) continue;
+            if (pg != null && quantized(plan, pg)) continue;
             boolean all = true;
             for (String r : e.getValue()) {
                 String rg = groupOf.getOrDefault(r, r);
                 // a reader inside the producer's group reads the tensor unquantized; a graph output is never quantized
-                if (r.isEmpty() || !int8(plan, rg) || rg.equals(pg)) { all = false; break; }
+                if (r.isEmpty() || !quantized(plan, rg) || rg.equals(pg)) { all = false; break; }
             }
             if (!all) out.add(e.getKey());
         }
         return out;
     }
 
-    private static boolean int8(EnginePlan plan, String node) {
+    private boolean quantized(EnginePlan plan, String node) {
         PlannedNode p = plan.node(node);
-        return p != null && p.precision() == Precision.INT8;
+        return p != null && p.precision() == format;
     }
 
     /**
@@ -129,13 +137,13 @@ final class ExplicitInt8 {
     boolean refine(PlanApplier.Applied applied) {
         EnginePlan plan = applied.plan();
         Graph planned = applied.graph();
-        QuantizationTable t = QuantizationTable.forPlanned(planned, plan, scales.calibrator(), scales.scales());
+        QuantizationTable t = QuantizationTable.forPlanned(planned, plan, format, scales.calibrator(), scales.scales());
         Map<String, List<String>> members = new TreeMap<>();
         for (FusedGroup g : plan.groups()) members.put(g.name(), g.members());
         boolean changed = false;
         for (Node n : planned.nodes()) {
             PlannedNode p = plan.node(n.name());
-            if (p == null || p.precision() != Precision.INT8) continue;
+            if (p == null || p.precision() != format) continue;
             Value lacking = null;
             // an output without a scale is written in f32 (explicit quantization); every activation input needs one
             for (Value v : QuantizationTable.activations(n)) if (!n.outputs().contains(v) && Float.isNaN(t.scale(v.name()))) { lacking = v; break; }
@@ -147,12 +155,12 @@ final class ExplicitInt8 {
                 for (String m : ms) {
                     if (!pinned.remove(m)) continue;
                     noInt8.add(m);
-                    fallbacks.put(m, "Q/DQ marks it INT8, but tensor %" + lacking.name() + " of " + n.describe()
+                    fallbacks.put(m, "Q/DQ marks it " + name + ", but tensor %" + lacking.name() + " of " + n.describe()
                             + " has no Q/DQ pair (no scale) to read it through");
                     added = true;
                 }
             if (!added)
-                throw new IllegalArgumentException(n.describe() + ": the search put it at INT8, but the model's Q/DQ gives tensor %" + lacking.name() + " no scale");
+                throw new IllegalArgumentException(n.describe() + ": the search put it at " + name + ", but the model's Q/DQ gives tensor %" + lacking.name() + " no scale");
             changed = true;
         }
         return changed;
