@@ -16,6 +16,7 @@ import org.tessel.api.OpRegistry;
 import org.tessel.api.OpSchema;
 import org.tessel.cost.Precision;
 import org.tessel.ir.Graph;
+import org.tessel.ir.NetworkBuilder;
 import org.tessel.ir.Node;
 import org.tessel.ir.onnx.OnnxImporter;
 import org.tessel.ir.zoo.Zoo;
@@ -32,8 +33,10 @@ import org.tessel.tactics.TacticCatalog;
  * of that op. A tactic's support is decided on nodes ({@link Tactic#appliesTo}, {@link
  * Tactic#whyNot} at some precision and layout), not declared per op, so real nodes are asked:
  * every node of the tiny zoo models, before and after the standard pipeline (which makes the fused
- * and reformat nodes), and of ONNX's node test cases when a folder of them is given. An op with no
- * such node is reported as unprobed rather than guessed. Every catalogue GPU id has a GPU
+ * and reformat nodes), and of ONNX's node test cases when a folder of them is given (plus the nodes
+ * constant folding removes from them, such as Shape and ConstantOfShape, taken from an unfolded import,
+ * and a Constant node built from its schema, since imports turn every Constant into a value). An op
+ * with no such node is reported as unprobed rather than guessed. Every catalogue GPU id has a GPU
  * implementation (the runtime's tactic-vocabulary lint test checks it), so a supporting catalogue
  * tactic is a kernel the GPU builder builds.
  */
@@ -74,6 +77,7 @@ final class GpuCoverage {
                 cases = s.filter(p -> Files.isRegularFile(p.resolve("model.onnx"))).sorted().toList();
             }
             if (cases.isEmpty()) throw new IllegalArgumentException("--node-cases " + nodeCases + ": no case folders with a model.onnx");
+            int unfolded = 0;
             for (Path c : cases) {
                 Graph g = probeCase(c);
                 if (g == null) refused++; // an op or element type Tessel lacks, as `tessel conformance` lists them
@@ -81,9 +85,25 @@ final class GpuCoverage {
                     add(g, byOp);
                     imported++;
                 }
+                // the nodes folding removed (Shape, ConstantOfShape, ...): a graph may keep them, so they are probed too
+                Set<String> kept = new TreeSet<>();
+                if (g != null) for (Node n : g.nodes()) kept.add(n.opName());
+                Graph u = probeUnfolded(c);
+                if (u != null)
+                    for (Node n : u.nodes())
+                        if (!kept.contains(n.opName())) {
+                            add(n, byOp);
+                            unfolded++;
+                        }
             }
             sources.add("ONNX node cases in " + nodeCases + " (" + imported + " imported, " + refused + " refused by the importer)");
+            sources.add("the same cases imported without constant folding, for the " + unfolded + " nodes folding removes (Shape, ConstantOfShape, ...)");
         }
+        // the importer turns every ONNX Constant node into a value, so Constant is probed on a node built from its schema
+        NetworkBuilder constant = new NetworkBuilder("constant_probe");
+        constant.output(constant.op("Constant", org.tessel.api.Attributes.builder().put("value_float", 1.0f).build()));
+        add(constant.build(), byOp);
+        sources.add("a Constant node built from its schema (value_float; imports turn Constant nodes into values)");
         List<Tactic> gpu = TacticCatalog.global().all().stream().filter(t -> t.backend() == Backend.GPU).toList();
         List<Row> rows = new ArrayList<>(), control = new ArrayList<>();
         List<OpSchema> ops = OpRegistry.global().all().stream().sorted(java.util.Comparator.comparing(OpSchema::qualifiedName)).toList();
@@ -130,11 +150,30 @@ final class GpuCoverage {
         }
     }
 
-    private static void add(Graph g, Map<String, List<Node>> byOp) {
-        for (Node n : g.nodes()) {
-            List<Node> l = byOp.computeIfAbsent(n.opName(), k -> new ArrayList<>());
-            if (l.size() < 256) l.add(n); // enough variety per op (fused kinds included); bounds the work for common ops
+    /** A node case imported with constant folding off, every input bound to its test data (so nodes needing constant inputs import); null when it does not import. */
+    private static Graph probeUnfolded(Path c) {
+        try {
+            var m = org.tessel.ir.onnx.proto.Onnx.ModelProto.parseFrom(Files.readAllBytes(c.resolve("model.onnx")));
+            OnnxImporter.Options o = OnnxImporter.Options.defaults().withFolding(false);
+            List<String> inputs = new ArrayList<>();
+            for (var vi : m.getGraph().getInputList()) inputs.add(vi.getName());
+            for (int i = 0; i < inputs.size(); i++) {
+                Path f = c.resolve("test_data_set_0").resolve("input_" + i + ".pb");
+                if (Files.isRegularFile(f)) o = o.withConstantInput(inputs.get(i), org.tessel.ir.onnx.OnnxTensors.readTensor(f));
+            }
+            return OnnxImporter.importModel(c.resolve("model.onnx"), o);
+        } catch (IOException | RuntimeException e) {
+            return null;
         }
+    }
+
+    private static void add(Graph g, Map<String, List<Node>> byOp) {
+        for (Node n : g.nodes()) add(n, byOp);
+    }
+
+    private static void add(Node n, Map<String, List<Node>> byOp) {
+        List<Node> l = byOp.computeIfAbsent(n.opName(), k -> new ArrayList<>());
+        if (l.size() < 256) l.add(n); // enough variety per op (fused kinds included); bounds the work for common ops
     }
 
     /** True when the tactic runs the node at some precision and layout. */

@@ -85,6 +85,43 @@ class StreamingTacticsTest {
         assertEquals("normalizes the last axis only (got axis 1 of rank 3)", NormTactics.LAYERNORM.whyNot(ln, FP16, Layout.ANY));
     }
 
+    @Test void dataMovementReductionAndAxisLimits() {
+        NetworkBuilder b = new NetworkBuilder("d");
+        Value x = b.input("x", DType.F32, 2, 3, 8, 8);
+        Node slice = b.node("Slice", "sl", Attributes.empty(), 1, x, b.longs("st", 1), b.longs("en", 3), b.longs("ax", 2));
+        assertNull(DataMovementTactics.SLICE.whyNot(slice, FP16, Layout.NCHW));
+        Node computedFill = b.node("Pad", "pc", Attributes.empty(), 1, x, b.longs("pads0", 0, 0, 1, 1, 0, 0, 1, 1), b.input("cv", DType.F32));
+        assertEquals("needs constant pads, constant_value and axes (input 2 %cv is computed)", DataMovementTactics.PAD.whyNot(computedFill, FP16, Layout.NCHW));
+        Value nhwc = b.input("img", DType.F32, 1, 3, 4, 4);
+        Node nhwcPad = b.node("Pad", "pd", Attributes.empty(), 1, nhwc, b.longs("pads", 0, 0, 1, 1, 0, 0, 1, 1));
+        nhwc.setType(nhwc.type().withLayout(Layout.NHWC)); // as assign-layouts leaves an image between NHWC convolutions
+        assertEquals("moves channels-first tensors only (input %img is nhwc)", DataMovementTactics.PAD.whyNot(nhwcPad, FP16, Layout.NHWC));
+        Node gather = b.node("GatherElements", "ge", Attributes.builder().put("axis", 1L).build(), 1, x, b.input("idx", DType.I64, 2, 2, 8, 8));
+        assertNull(DataMovementTactics.GATHER_ELEMENTS.whyNot(gather, FP16, Layout.NCHW));
+        // every Reduce* op, any axes; integer data is refused, bool only for ReduceMax / ReduceMin
+        Node l2 = b.node("ReduceL2", "l2", Attributes.empty(), 1, x, b.longs("rax", 1, 3));
+        assertNull(DataMovementTactics.REDUCE.whyNot(l2, FP16, Layout.NCHW));
+        Node intSum = b.node("ReduceSum", "is", Attributes.empty(), 1, b.input("ids", DType.I32, 4, 5), b.longs("rax2", 1));
+        assertNull(DataMovementTactics.REDUCE.whyNot(intSum, FP32, Layout.NCHW));
+        Node intMean = b.node("ReduceMean", "im", Attributes.empty(), 1, b.input("ids2", DType.I64, 4, 5), b.longs("rax4", 1));
+        assertEquals("reduces floating data; integers in ReduceSum, ReduceMax, ReduceMin, ReduceProd, ReduceSumSquare, ReduceL1; bool in ReduceMax, ReduceMin (got i64)",
+                DataMovementTactics.REDUCE.whyNot(intMean, FP32, Layout.NCHW));
+        Node emptyMax = b.node("ReduceMax", "em", Attributes.empty(), 1, b.input("none", DType.I64, 3, 0), b.longs("rax5", 1));
+        assertEquals("an empty ReduceMax of i64 data: its identity does not fit the device's i32 integers", DataMovementTactics.REDUCE.whyNot(emptyMax, FP32, Layout.NCHW));
+        Node boolMax = b.node("ReduceMax", "bm", Attributes.empty(), 1, b.input("flags", DType.BOOL, 4, 5), b.longs("rax3", 1));
+        assertNull(DataMovementTactics.REDUCE.whyNot(boolMax, FP32, Layout.NCHW));
+        // LogSoftmax / Hardmax along any axis; ArgMax on floating data with a non-empty axis
+        Node ls = b.node("LogSoftmax", "ls", Attributes.builder().put("axis", 1L).build(), 1, x);
+        assertNull(NormTactics.LOGSOFTMAX.whyNot(ls, FP16, Layout.NCHW));
+        assertFalse(NormTactics.LOGSOFTMAX.appliesTo(b.node("Softmax", "sm", Attributes.empty(), 1, x)));
+        Node argInts = b.node("ArgMax", "am", Attributes.empty(), 1, b.input("ints", DType.I64, 3, 4));
+        assertNull(DataMovementTactics.ARGMAX.whyNot(argInts, FP32, Layout.NCHW));
+        assertNull(DataMovementTactics.ARGMIN.whyNot(b.node("ArgMin", "an", Attributes.builder().put("axis", -1L).build(), 1, x), FP32, Layout.NCHW));
+        Node bigFill = b.node("ConstantOfShape", "cs", Attributes.builder().put("value", org.tessel.api.Tensor.ofLongs(DType.I64, org.tessel.api.Shape.of(1), 1L << 40)).build(), 1,
+                b.longs("shape", 4, 4));
+        assertEquals("value 1099511627776 is outside the i32 range of device integers", DataMovementTactics.FILL.whyNot(bigFill, FP32, Layout.ANY));
+    }
+
     @Test void poolingLimits() {
         NetworkBuilder b = new NetworkBuilder("p");
         Value x = b.input("x", DType.F32, 1, 64, 112, 112);

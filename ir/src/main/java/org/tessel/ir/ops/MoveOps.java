@@ -205,7 +205,7 @@ final class MoveOps {
                     .inputs(3, 5, "data", "starts", "ends", "axes", "steps").traits(Trait.DATA_MOVEMENT));
         }
 
-        private static SlicePlan plan(Shape s, Tensor starts, Tensor ends, Tensor axes, Tensor steps) {
+        static SlicePlan plan(Shape s, Tensor starts, Tensor ends, Tensor axes, Tensor steps) {
             return SlicePlan.of(s,
                     ShapeOps.readInts(starts, "starts", false, INDEX_TYPES),
                     ShapeOps.readInts(ends, "ends", false, INDEX_TYPES),

@@ -36,8 +36,8 @@ public final class PadOp extends BaseOp {
         };
     }
 
-    /** Begin and end pads for every axis of the data, from the pads and axes inputs. */
-    static long[][] fullPads(Shape data, Tensor pads, Tensor axes) {
+    /** Begin and end pads for every axis of the data, from the pads and axes inputs (the GPU engine's Pad plan reads them too). */
+    public static long[][] fullPads(Shape data, Tensor pads, Tensor axes) {
         int r = data.rank();
         if (pads.rank() != 1) throw new OpException("input pads must be 1-D, got shape " + pads.shape());
         if (pads.dtype() != DType.I64) throw new OpException("input pads must be i64, got " + pads.dtype().text());

@@ -15,6 +15,16 @@ public final class ShapeOps {
     private ShapeOps() {}
 
     /**
+     * The window Slice reads from a tensor of shape {@code s}, as the reference reads it: {start, step, count} per
+     * axis (axes not named keep start 0, step 1, their whole extent); {@code axes} and {@code steps} may be null.
+     * The GPU engine's Slice layer copies exactly this window.
+     */
+    public static int[][] sliceWindow(Shape s, Tensor starts, Tensor ends, Tensor axes, Tensor steps) {
+        MoveOps.SlicePlan p = MoveOps.Slice.plan(s, starts, ends, axes, steps);
+        return new int[][] {p.start(), p.step(), p.count()};
+    }
+
+    /**
      * The shape ONNX Reshape produces from input shape {@code in} and target {@code spec}: a 0
      * copies the input's dimension at that index (unless {@code allowZero}, where it means an
      * empty dimension), and at most one -1 is inferred from the remaining element count.

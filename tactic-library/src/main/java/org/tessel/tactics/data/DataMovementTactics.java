@@ -12,9 +12,11 @@ import org.tessel.tactics.pool.PoolTactics;
 
 /**
  * Tactics that move or reinterpret data, as the GPU engine runs them: views (no kernel at all),
- * copies, transposes, concats, splits, gathers, reductions, resizes, layout reformats and casts. They move
- * whatever element type they are given, so every precision is accepted; reductions and resizes
- * compute, so they take floating precisions.
+ * copies, transposes, concats, splits, gathers, window copies (Slice, Pad, Expand), GatherElements,
+ * fills and build-time constants, reductions (with ArgMax and ArgMin), resizes, layout reformats and
+ * casts. The plain copies move whatever element type they are given, so every precision is accepted;
+ * the window copies, fills and constants move any element type at the floating precisions (their
+ * element bits are the storage type's); reductions and resizes compute, so they take floating precisions.
  */
 public final class DataMovementTactics {
     private DataMovementTactics() {}
@@ -27,7 +29,15 @@ public final class DataMovementTactics {
 
     /** The ops the GPU engine builds as a view (or, when the memory planner did not put them in place, a copy). */
     public static final Set<String> VIEWS = Set.of("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout");
-    static final Set<String> REDUCTIONS = Set.of("ReduceMean", "ReduceSum", "ReduceMax");
+    /** Every ONNX Reduce* op: tessel.reduce runs them all on floating data. */
+    public static final Set<String> REDUCTIONS = Set.of("ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceSumSquare",
+            "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp");
+
+    /** The reductions tessel.reduce computes on integer data: exactly, in 64 bits, as the reference does. */
+    public static final List<String> INTEGER_REDUCTIONS = List.of("ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceSumSquare", "ReduceL1");
+
+    /** The most axes the GPU's window-copy and GatherElements kernels take (DataMoveKernels.MAX_RANK). */
+    public static final int MAX_RANK = 8;
 
     private static boolean channelsLast(Node n) { return n.input(0).type().layout() == Layout.NHWC; }
 
@@ -99,11 +109,103 @@ public final class DataMovementTactics {
             }, 1, 0.7, 1, true));
 
     public static final StreamingTactic REDUCE = new StreamingTactic(new StreamingTactic.Config("tessel.reduce",
-            "Tessel tree reduction (sum, mean, max) over one contiguous run of axes", "ReduceMean, ReduceSum, ReduceMax",
+            "Tessel reduction (every Reduce* kind): tree reduction over one contiguous run of axes, a per-axis table for any other set",
+            "ReduceMean, ReduceSum, ReduceMax, ReduceMin, ReduceProd, ReduceSumSquare, ReduceL1, ReduceL2, ReduceLogSum, ReduceLogSumExp",
             n -> op(n, REDUCTIONS), FLOAT, BOTH, (n, p, l) -> {
                 if (PoolTactics.spatialMean(n)) return "a ReduceMean over the spatial axes runs as tessel.pool.global";
+                org.tessel.api.DType t = n.input(0).type().dtype();
+                boolean extreme = n.opName().equals("ReduceMax") || n.opName().equals("ReduceMin");
+                if (t == org.tessel.api.DType.BOOL ? !extreme : t.isInteger() ? !INTEGER_REDUCTIONS.contains(n.opName()) : !t.isFloating())
+                    return "reduces floating data; integers in " + String.join(", ", INTEGER_REDUCTIONS) + "; bool in ReduceMax, ReduceMin (got " + t.text() + ")";
+                if (t == org.tessel.api.DType.I64 && extreme && n.input(0).type().numElements() == 0 && n.output().type().numElements() > 0)
+                    return "an empty " + n.opName() + " of i64 data: its identity does not fit the device's i32 integers";
+                if (n.numInputs() > 1 && n.input(1) != null && !n.input(1).isConstant()) return "needs constant axes";
                 return n.input(0).type().rank() >= 3 && channelsLast(n) ? "reduces channels-first tensors only (got nhwc)" : null;
             }, 0.5, 0.75, 1, true));
+
+    /** Why the window-copy and GatherElements kernels cannot take {@code n}: a channels-last operand or too many axes; null when they can. */
+    private static String windowWhyNot(Node n) {
+        for (org.tessel.ir.Value v : n.inputs())
+            if (v != null && v.type().rank() >= 3 && v.type().layout() == Layout.NHWC) return "moves channels-first tensors only (input %" + v.name() + " is nhwc)";
+        if (n.output().type().rank() >= 3 && n.output().type().layout() == Layout.NHWC) return "moves channels-first tensors only (the output is nhwc)";
+        int r = Math.max(n.input(0).type().rank(), n.output().type().rank());
+        return r > MAX_RANK ? "takes up to " + MAX_RANK + " axes (got rank " + r + ")" : null;
+    }
+
+    /** Why an input that decides the copy (starts, pads, ...) is not usable: given and not a constant. */
+    private static String constantInputs(Node n, int from, String what) {
+        for (int i = from; i < n.numInputs(); i++)
+            if (n.input(i) != null && !n.input(i).isConstant()) return "needs constant " + what + " (input " + i + " %" + n.input(i).name() + " is computed)";
+        return null;
+    }
+
+    /** Why a value of {@code n}'s element type cannot be written as i32 device bits (integers outside i32); null when it can. */
+    private static String i32Range(org.tessel.api.Tensor v, org.tessel.api.DType type) {
+        if (v == null || !type.isInteger() || v.size() < 1) return null;
+        long x = v.getLong(0);
+        return x != (int) x ? "value " + x + " is outside the i32 range of device integers" : null;
+    }
+
+    public static final StreamingTactic SLICE = new StreamingTactic(new StreamingTactic.Config("tessel.slice",
+            "Tessel window copy: every output element read from its strided position in the input, any element type", "Slice",
+            n -> op(n, Set.of("Slice")), FLOAT, BOTH, (n, p, l) -> {
+                String w = windowWhyNot(n);
+                return w != null ? w : constantInputs(n, 1, "starts, ends, axes and steps");
+            }, 1, 0.7, 1, true));
+
+    public static final StreamingTactic PAD = new StreamingTactic(new StreamingTactic.Config("tessel.pad",
+            "Tessel window copy with constant, reflect, edge or wrap padding (negative pads crop), any element type", "Pad",
+            n -> op(n, Set.of("Pad")), FLOAT, BOTH, (n, p, l) -> {
+                String w = windowWhyNot(n);
+                if (w != null) return w;
+                String c = constantInputs(n, 1, "pads, constant_value and axes");
+                if (c != null) return c;
+                return n.numInputs() > 2 && n.input(2) != null ? i32Range(n.input(2).constantValue(), n.input(0).type().dtype()) : null;
+            }, 1, 0.7, 1, true));
+
+    public static final StreamingTactic EXPAND = new StreamingTactic(new StreamingTactic.Config("tessel.expand",
+            "Tessel window copy broadcasting the input (stride 0 on broadcast axes), any element type", "Expand",
+            n -> op(n, Set.of("Expand")), FLOAT, BOTH, (n, p, l) -> windowWhyNot(n), 1, 0.7, 1, true));
+
+    public static final StreamingTactic GATHER_ELEMENTS = new StreamingTactic(new StreamingTactic.Config("tessel.gather_elements",
+            "Tessel GatherElements: each output element reads data at its own position with the axis coordinate from indices (i32)", "GatherElements",
+            n -> op(n, Set.of("GatherElements")), FLOAT, BOTH, (n, p, l) -> windowWhyNot(n), 1, 0.6, 1, true));
+
+    public static final StreamingTactic FILL = new StreamingTactic(new StreamingTactic.Config("tessel.fill",
+            "Tessel fill kernel: a ConstantOfShape left unfolded (too large to fold) writes its value on the GPU", "ConstantOfShape",
+            n -> op(n, Set.of("ConstantOfShape")), FLOAT, BOTH, (n, p, l) -> {
+                org.tessel.api.Tensor v = n.attrs().getTensor("value");
+                if (v != null && v.size() != 1) return "needs a one-element value (got shape " + v.shape() + ")";
+                return i32Range(v, n.output().type().dtype());
+            }, 1, 0.9, 1, true));
+
+    public static final StreamingTactic CONSTANT = new StreamingTactic(new StreamingTactic.Config("tessel.constant",
+            "A value known when the engine is built (Shape of a static tensor, Constant), uploaded once and copied into the output",
+            "Shape, Constant", n -> op(n, Set.of("Shape", "Constant")), FLOAT, BOTH, (n, p, l) -> {
+                if (!n.opName().equals("Constant") || !n.output().type().dtype().isInteger()) return null;
+                List<Long> values = new java.util.ArrayList<>();
+                org.tessel.api.Tensor t = n.attrs().getTensor("value");
+                if (t != null) for (int i = 0; i < t.size(); i++) values.add(t.getLong(i));
+                if (n.attrs().has("value_int")) values.add(n.attrs().getInt("value_int", 0));
+                long[] many = n.attrs().getInts("value_ints");
+                if (many != null) for (long v : many) values.add(v);
+                for (long v : values) if (v != (int) v) return "value " + v + " is outside the i32 range of device integers";
+                return null;
+            }, 1, 0.7, 1, true));
+
+    /** ArgMax and ArgMin: the index of the extreme along one axis, i32 on the device. */
+    private static StreamingTactic argReduce(String id, String onnxOp) {
+        return new StreamingTactic(new StreamingTactic.Config(id, "Tessel " + onnxOp + " along one axis (keepdims, select_last_index; NaN counts as the extreme; integers compared exactly)", onnxOp,
+                n -> op(n, Set.of(onnxOp)), FLOAT, BOTH, (n, p, l) -> {
+                    int r = n.input(0).type().rank();
+                    long a = n.attrs().getInt("axis", 0);
+                    if (n.input(0).type().shape().dim((int) (a < 0 ? a + r : a)) == 0) return "needs a non-empty axis";
+                    return n.input(0).type().rank() >= 3 && channelsLast(n) ? "searches channels-first tensors only (got nhwc)" : null;
+                }, 0.5, 0.75, 1, true));
+    }
+
+    public static final StreamingTactic ARGMAX = argReduce("tessel.argmax", "ArgMax");
+    public static final StreamingTactic ARGMIN = argReduce("tessel.argmin", "ArgMin");
 
     public static final StreamingTactic RESIZE = new StreamingTactic(new StreamingTactic.Config("tessel.resize",
             "Tessel resize of H and W: nearest or linear interpolation", "Resize", n -> op(n, Set.of("Resize")), FLOAT, BOTH, (n, p, l) -> {
@@ -122,5 +224,7 @@ public final class DataMovementTactics {
             "Tessel element-type conversion, generated like an elementwise op", "Cast, CastLike", n -> op(n, Set.of("Cast", "CastLike")), ALL, BOTH,
             (n, p, l) -> org.tessel.tactics.eltwise.EltwiseTactics.castWhyNot(n), 1, 0.85, 1, true));
 
-    public static List<Tactic> all() { return List.of(VIEW, COPY, TRANSPOSE, CONCAT, SPLIT, GATHER, REDUCE, RESIZE, REFORMAT, CAST); }
+    public static List<Tactic> all() {
+        return List.of(VIEW, COPY, TRANSPOSE, CONCAT, SPLIT, GATHER, REDUCE, RESIZE, REFORMAT, CAST, SLICE, PAD, EXPAND, GATHER_ELEMENTS, FILL, CONSTANT, ARGMAX, ARGMIN);
+    }
 }

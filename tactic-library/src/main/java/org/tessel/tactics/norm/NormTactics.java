@@ -54,5 +54,18 @@ public final class NormTactics {
             "Tessel local response normalization across channels, NCHW or NHWC", "LRN", n -> op(n, "LRN"), FLOAT, BOTH,
             (n, p, l) -> n.input(0).type().rank() >= 3 ? null : "needs [N, C, spatial...] (got rank " + n.input(0).type().rank() + ")", 0.4, 0.6, 1, false));
 
-    public static List<Tactic> all() { return List.of(LAYERNORM, BATCHNORM, SOFTMAX, LRN); }
+    /** LogSoftmax and Hardmax along any one axis (opset 13), on channels-first tensors. */
+    private static StreamingTactic alongAxis(String id, String summary, String onnxOp) {
+        return new StreamingTactic(new StreamingTactic.Config(id, summary, onnxOp, n -> op(n, onnxOp), FLOAT, BOTH, (n, p, l) -> {
+            if (n.input(0).type().shape().dim(axis(n)) == 0) return "needs a non-empty axis";
+            return n.input(0).type().rank() >= 3 && n.input(0).type().layout() == Layout.NHWC ? "normalizes channels-first tensors only (got nhwc)" : null;
+        }, 0.4, 0.8, 1, false));
+    }
+
+    public static final StreamingTactic LOGSOFTMAX = alongAxis("tessel.logsoftmax",
+            "Tessel log-softmax along any axis: one CTA per row when the axis is last, else one thread per row", "LogSoftmax");
+
+    public static final StreamingTactic HARDMAX = alongAxis("tessel.hardmax", "Tessel hardmax along any axis: 1 at the first maximum, one thread per row", "Hardmax");
+
+    public static List<Tactic> all() { return List.of(LAYERNORM, BATCHNORM, SOFTMAX, LRN, LOGSOFTMAX, HARDMAX); }
 }

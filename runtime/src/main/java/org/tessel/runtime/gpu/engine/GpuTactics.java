@@ -53,6 +53,16 @@ public final class GpuTactics {
     public static final String REDUCE = "tessel.reduce";
     public static final String RESIZE = "tessel.resize";
     public static final String REFORMAT = "tessel.reformat.nchw_nhwc";
+    public static final String SLICE = "tessel.slice";
+    public static final String PAD = "tessel.pad";
+    public static final String EXPAND = "tessel.expand";
+    public static final String GATHER_ELEMENTS = "tessel.gather_elements";
+    public static final String FILL = "tessel.fill";
+    public static final String CONSTANT = "tessel.constant";
+    public static final String LOGSOFTMAX = "tessel.logsoftmax";
+    public static final String HARDMAX = "tessel.hardmax";
+    public static final String ARGMAX = "tessel.argmax";
+    public static final String ARGMIN = "tessel.argmin";
 
     /** One implemented tactic: its id, the {@link TacticImplementation} that builds its layer, and the kernel (or library call) that runs. */
     public record Implementation(String id, String builder, String kernel) {}
@@ -89,7 +99,17 @@ public final class GpuTactics {
             new Implementation(GATHER, "DataMovementLayers", "TransformerKernels.gather"),
             new Implementation(REDUCE, "ReduceResizeLayers", "MoreKernels"),
             new Implementation(RESIZE, "ReduceResizeLayers", "MoreKernels"),
-            new Implementation(REFORMAT, "DataMovementLayers", "Reformat (none when the stem absorbs it)"));
+            new Implementation(REFORMAT, "DataMovementLayers", "Reformat (none when the stem absorbs it)"),
+            new Implementation(SLICE, "WindowLayers", "DataMoveKernels.windowCopy"),
+            new Implementation(PAD, "WindowLayers", "DataMoveKernels.windowCopy (constant, reflect, edge, wrap)"),
+            new Implementation(EXPAND, "WindowLayers", "DataMoveKernels.windowCopy (step 0 on broadcast axes)"),
+            new Implementation(GATHER_ELEMENTS, "WindowLayers", "DataMoveKernels.gatherElements"),
+            new Implementation(FILL, "WindowLayers", "DataMoveKernels.fill"),
+            new Implementation(CONSTANT, "WindowLayers", "DeviceBuffer.copyFromAsync of the value uploaded at build time"),
+            new Implementation(LOGSOFTMAX, "AxisLayers", "Softmax.logSoftmax"),
+            new Implementation(HARDMAX, "AxisLayers", "Softmax.hardmax"),
+            new Implementation(ARGMAX, "AxisLayers", "Softmax.argReduce"),
+            new Implementation(ARGMIN, "AxisLayers", "Softmax.argReduce"));
 
     private static final Map<String, Implementation> BY_ID = index();
 

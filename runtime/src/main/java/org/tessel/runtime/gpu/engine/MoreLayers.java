@@ -21,16 +21,19 @@ import org.tessel.runtime.gpu.kernels.MoreKernels;
  *       nearest_mode) or linear (no antialias, exclude_outside 0), coordinate modes half_pixel,
  *       pytorch_half_pixel, half_pixel_symmetric, align_corners, asymmetric; scales or sizes
  *       constant. The taps are computed on the host exactly as the reference (ResizeOp) does.</li>
- *   <li>ReduceMean / ReduceSum / ReduceMax ({@code tessel.reduce}) over one contiguous run of
- *       axes (size-1 axes in between allowed), any keepdims; ReduceMean over {2, 3} of a rank-4
- *       tensor stays a global average pool ({@link PoolLayers}).</li>
+ *   <li>Every Reduce* op ({@code tessel.reduce}) of floating data (integers exactly in the kinds the reference
+ *       computes exactly, bool in Max and Min), any axes, keepdims and
+ *       noop_with_empty_axes: one contiguous run of axes (size-1 axes in between allowed) as [outer, R,
+ *       inner], any other set through a per-axis table; empty reductions give the kind's identity;
+ *       ReduceMean over {2, 3} of a rank-4 tensor stays a global average pool ({@link PoolLayers}).</li>
  *   <li>BatchNormalization ({@code tessel.batchnorm}), inference form, NCHW or NHWC: the per-channel
  *       affine a = scale / sqrt(var + eps), b = bias - mean * a folded on the host in double.</li>
  * </ul>
  */
 final class MoreLayers {
-    /** The ops of {@link ReduceResizeLayers}. */
-    static final Set<String> REDUCE_OPS = Set.of("ReduceMean", "ReduceSum", "ReduceMax");
+    /** The reductions of {@link ReduceResizeLayers}: every ONNX Reduce* op. */
+    static final Set<String> REDUCE_OPS = java.util.Arrays.stream(MoreKernels.ReduceOp.values()).map(MoreKernels.ReduceOp::onnxOp)
+            .collect(java.util.stream.Collectors.toUnmodifiableSet());
     private MoreLayers() {}
 
     // ---- Resize ---------------------------------------------------------------------------
@@ -161,10 +164,16 @@ final class MoreLayers {
 
     // ---- Reduce ---------------------------------------------------------------------------
 
-    /** A checked reduction as [outer, red, inner]; {@code globalPool}: ReduceMean over {2, 3} of a rank-4 tensor, left to the pool kernel. */
-    record ReducePlan(MoreKernels.ReduceOp op, long outer, long red, long inner, boolean globalPool) {}
+    /**
+     * A checked reduction as [outer, red, inner] over one contiguous run of axes, or, when {@code dims} is not null,
+     * over the axes {@code reduced} marks of a tensor with extents {@code dims} (the strided kernel); {@code globalPool}:
+     * ReduceMean over {2, 3} of a rank-4 tensor, left to the pool kernel.
+     */
+    record ReducePlan(MoreKernels.ReduceOp op, long outer, long red, long inner, boolean globalPool, int[] dims, boolean[] reduced) {
+        boolean strided() { return dims != null; }
+    }
 
-    /** Checks a ReduceMean/Sum/Max node (no GPU needed); throws naming the node when the kernel does not cover it. */
+    /** Checks a Reduce* node (no GPU needed); throws naming the node when the kernels do not cover it. */
     static ReducePlan reducePlan(Node n) { return reducePlan(n, true); }
 
     /** As above; {@code poolForm}: a ReduceMean over {2, 3} of a rank-4 tensor is reported as the global average pool ({@code tessel.pool.global}) rather than planned as a reduction. */
@@ -172,12 +181,15 @@ final class MoreLayers {
         Value x = n.input(0), y = n.output();
         int[] d = x.type().shape().dims();
         int r = d.length;
-        MoreKernels.ReduceOp op = switch (n.opName()) {
-            case "ReduceSum" -> MoreKernels.ReduceOp.SUM;
-            case "ReduceMean" -> MoreKernels.ReduceOp.MEAN;
-            case "ReduceMax" -> MoreKernels.ReduceOp.MAX;
-            default -> throw GpuEngineException.unsupported(n, "op " + n.opName() + " is not a supported reduction (ReduceMean, ReduceSum, ReduceMax)");
-        };
+        MoreKernels.ReduceOp op = MoreKernels.ReduceOp.of(n.opName());
+        if (op == null || n.body() != null) throw GpuEngineException.unsupported(n, "op " + n.opName() + " is not a reduction (" + String.join(", ", new TreeSet<>(REDUCE_OPS)) + ")");
+        // integers (i32 on the device) and bool (bytes) take the exact 64-bit kernel, for the kinds the reference computes exactly
+        DType dt = x.type().dtype();
+        boolean exact = !dt.isFloating();
+        if (dt == DType.BOOL ? op != MoreKernels.ReduceOp.MAX && op != MoreKernels.ReduceOp.MIN
+                : dt.isInteger() ? !MoreKernels.INTEGER_KINDS.contains(op) : !dt.isFloating())
+            throw GpuEngineException.unsupported(n, n.opName() + " of " + dt.text() + " data %" + x.name()
+                    + " (supported: floating data; integers in ReduceSum, ReduceMax, ReduceMin, ReduceProd, ReduceSumSquare, ReduceL1; bool in ReduceMax, ReduceMin)");
         long[] axes = n.attrs().has("axes") ? n.attrs().getInts("axes") : null;
         if (axes == null && n.numInputs() > 1 && n.input(1) != null) {
             Value av = n.input(1);
@@ -189,29 +201,41 @@ final class MoreLayers {
         if (axes == null || axes.length == 0) {
             if (n.attrs().getInt("noop_with_empty_axes", 0) == 0) for (int i = 0; i < r; i++) set.add(i);
         } else {
-            for (long a : axes) set.add((int) (a < 0 ? a + r : a));
+            for (long a : axes) set.add(Operands.axis(n, a, r));
         }
         // ReduceMean over the spatial axes of a rank-4 tensor: the global average pool, as before
-        if (poolForm && op == MoreKernels.ReduceOp.MEAN && r == 4 && set.equals(new TreeSet<>(Set.of(2, 3)))) return new ReducePlan(op, 0, 0, 0, true);
+        if (poolForm && op == MoreKernels.ReduceOp.MEAN && r == 4 && set.equals(new TreeSet<>(Set.of(2, 3)))) return new ReducePlan(op, 0, 0, 0, true, null, null);
         if (r >= 3 && layoutOf(x) == Layout.NHWC) throw GpuEngineException.unsupported(n, n.opName() + " of an nhwc tensor (supported: channels-first, as assign-layouts leaves reductions)");
         long outer = 1, red = 1, inner = 1;
         if (!set.isEmpty()) {
             int lo = set.first(), hi = set.last();
-            for (int i = lo; i <= hi; i++)
-                if (!set.contains(i) && d[i] != 1)
-                    throw GpuEngineException.unsupported(n, n.opName() + " over non-contiguous axes " + set + " of " + x.type().shape()
-                            + " (supported: one contiguous run of axes, size-1 axes between them allowed)");
+            boolean contiguous = true;
+            for (int i = lo; i <= hi; i++) if (!set.contains(i) && d[i] != 1) contiguous = false;
+            if (!contiguous || exact) {
+                boolean[] reduced = new boolean[r];
+                for (int a : set) reduced[a] = true;
+                long kept = 1;
+                for (int i = 0; i < r; i++) if (!reduced[i]) kept *= d[i];
+                if (y.type().numElements() != kept) throw GpuEngineException.unsupported(n, "output " + y.type().shape() + " does not hold " + kept + " elements");
+                ReducePlan p = new ReducePlan(op, 0, 0, 0, false, d.clone(), reduced);
+                if (exact && reducedCount(p) == 0 && kept > 0 && identity(op, dt) != (int) identity(op, dt))
+                    throw GpuEngineException.unsupported(n, "an empty " + n.opName() + " of " + dt.text() + " data: its identity " + identity(op, dt)
+                            + " does not fit the device's i32 integers");
+                return p;
+            }
             for (int i = 0; i < r; i++) {
                 if (i < lo) outer *= d[i];
                 else if (i > hi) inner *= d[i];
                 else red *= d[i];
             }
         } else {
-            for (int dd : d) outer *= dd; // noop_with_empty_axes: the identity, a reduction over nothing
+            // noop_with_empty_axes: the identity for every kind (the reference copies x), a sum over one element each
+            for (int dd : d) outer *= dd;
+            op = MoreKernels.ReduceOp.SUM;
+            if (exact) return new ReducePlan(op, 0, 0, 0, false, d.clone(), new boolean[r]);
         }
-        if (red == 0) throw GpuEngineException.unsupported(n, n.opName() + " over an empty axis of " + x.type().shape());
         if (y.type().numElements() != outer * inner) throw GpuEngineException.unsupported(n, "output " + y.type().shape() + " does not hold " + outer * inner + " elements");
-        return new ReducePlan(op, outer, red, inner, false);
+        return new ReducePlan(op, outer, red, inner, false, null, null);
     }
 
     static Layer reduce(LayerContext e, Node n) {
@@ -219,10 +243,45 @@ final class MoreLayers {
         Value x = n.input(0), y = n.output();
         DeviceBuffer xb = e.activation(x), yb = e.activation(y);
         DType t = e.storage();
+        long r = rp.strided() ? reducedCount(rp) : rp.red();
+        DType dt = x.type().dtype();
+        if (r == 0 && !dt.isFloating()) {
+            // an empty integer or bool reduction is the reference's identity for the type (an empty bool maximum is false): a fill
+            long bits = WindowLayers.bits(n, org.tessel.api.Tensor.ofLongs(DType.I64, org.tessel.api.Shape.scalar(), identity(rp.op(), dt)), dt, t);
+            long total = y.type().numElements();
+            int eb = WindowLayers.elementBytes(y, t);
+            return Operands.layer(e, n, GpuTactics.REDUCE, y, s -> org.tessel.runtime.gpu.kernels.DataMoveKernels.fill(e.kernels(), eb, yb, total, bits, s));
+        }
+        if (!dt.isFloating()) {
+            DeviceBuffer tb = e.shared(y, "reduce:table", () -> WindowLayers.longs(MoreKernels.stridedReduceTable(rp.dims(), rp.reduced())));
+            boolean bool = dt == DType.BOOL;
+            return Operands.layer(e, n, GpuTactics.REDUCE, y, s -> MoreKernels.reduceStridedExact(e.kernels(), t, rp.op(), xb, yb, tb, rp.dims(), rp.reduced(), bool, s));
+        }
+        if (rp.strided()) {
+            DeviceBuffer tb = e.shared(y, "reduce:table", () -> WindowLayers.longs(MoreKernels.stridedReduceTable(rp.dims(), rp.reduced())));
+            return Operands.layer(e, n, GpuTactics.REDUCE, y, s -> MoreKernels.reduceStrided(e.kernels(), t, rp.op(), xb, yb, tb, rp.dims(), rp.reduced(), s));
+        }
         return new Layer() {
             @Override public LayerPlan plan() { return e.plan(n, GpuTactics.REDUCE, y); }
             @Override public void enqueue(CudaStream s) { MoreKernels.reduce(e.kernels(), t, rp.op(), xb, yb, rp.outer(), rp.red(), rp.inner(), s); }
         };
+    }
+
+    /** The reference's result of an empty integer (or bool) reduction: the type's lowest value for Max, highest for Min, 1 for Prod, else 0. */
+    static long identity(MoreKernels.ReduceOp op, DType t) {
+        return switch (op) {
+            case MAX -> switch (t) { case I8 -> Byte.MIN_VALUE; case I32 -> Integer.MIN_VALUE; case I64 -> Long.MIN_VALUE; default -> 0; };
+            case MIN -> switch (t) { case I8 -> Byte.MAX_VALUE; case U8 -> 255; case I32 -> Integer.MAX_VALUE; case BOOL -> 1; default -> Long.MAX_VALUE; };
+            case PROD -> 1;
+            default -> 0;
+        };
+    }
+
+    /** The elements each output of a strided reduction folds. */
+    static long reducedCount(ReducePlan rp) {
+        long r = 1;
+        for (int i = 0; i < rp.dims().length; i++) if (rp.reduced()[i]) r *= rp.dims()[i];
+        return r;
     }
 
     // ---- BatchNormalization ---------------------------------------------------------------

@@ -4,7 +4,7 @@ import java.util.List;
 import org.tessel.ir.Node;
 
 /**
- * {@code tessel.reduce} (ReduceMean / ReduceSum / ReduceMax over one contiguous run of axes) and
+ * {@code tessel.reduce} (every Reduce* op of floating data, any axes) and
  * {@code tessel.resize} (Resize of H and W, nearest or linear); the checks and kernels are {@link MoreLayers}'.
  * A ReduceMean over the spatial axes of a rank-4 tensor is the rule's {@code tessel.pool.global} ({@link PoolLayers}).
  */

@@ -98,7 +98,7 @@ class MoreLayersTest {
     static Tensor emulateReduce(MoreLayers.ReducePlan p, Tensor x, Node n) {
         if (p.globalPool()) {
             int[] d = x.shape().dims();
-            return emulateReduce(new MoreLayers.ReducePlan(p.op(), (long) d[0] * d[1], (long) d[2] * d[3], 1, false), x, n);
+            return emulateReduce(new MoreLayers.ReducePlan(p.op(), (long) d[0] * d[1], (long) d[2] * d[3], 1, false, null, null), x, n);
         }
         float[] xf = x.floats(), y = new float[(int) (p.outer() * p.inner())];
         for (long o = 0; o < p.outer(); o++)
@@ -160,11 +160,14 @@ class MoreLayersTest {
         Value x = b.input("x", DType.F32, 1, 2, 4, 4);
         b.output(b.name("chan_resize").op("Resize", Attributes.empty(), x, null, b.constant("s", Shape.of(4), 1, 2, 1, 1)));
         b.output(b.name("gappy_sum").op("ReduceSum", Attributes.empty(), x, b.longs("ax", 1, 3)));
+        b.output(b.name("int_mean").op("ReduceMean", Attributes.empty(), b.input("ids", DType.I32, 3, 5), b.longs("ax1", 1)));
         Value s = b.input("scale", DType.F32, 2);
         b.output(b.name("bn_var_scale").op("BatchNormalization", Attributes.empty(), x, s, b.uniformWeights("bb", 0, 1, 2), b.uniformWeights("m", 0, 1, 2), b.uniformWeights("v", 1, 2, 2)));
         Graph g = b.build();
         refused(() -> MoreLayers.resizePlan(only(g, "Resize")), "chan_resize", "H and W only");
-        refused(() -> MoreLayers.reducePlan(only(g, "ReduceSum")), "gappy_sum", "non-contiguous axes [1, 3]");
+        MoreLayers.ReducePlan gappy = MoreLayers.reducePlan(only(g, "ReduceSum"));
+        assertTrue(gappy.strided() && java.util.Arrays.equals(new boolean[] {false, true, false, true}, gappy.reduced()), "non-contiguous axes run the strided kernel");
+        refused(() -> MoreLayers.reducePlan(only(g, "ReduceMean")), "int_mean", "ReduceMean of i32 data %ids (supported: floating data; integers in ReduceSum");
         refused(() -> MoreLayers.batchnormPlan(g, only(g, "BatchNormalization")), "bn_var_scale", "scale %scale is not a constant");
     }
 }

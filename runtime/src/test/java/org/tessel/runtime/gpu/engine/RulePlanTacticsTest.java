@@ -62,7 +62,7 @@ class RulePlanTacticsTest {
 
     @ParameterizedTest
     @CsvSource({"resnet50-tiny,FP32", "resnet50-tiny,FP16", "resnet50-tiny,TF32", "mobilenetv2-tiny,FP32", "mobilenetv2-tiny,FP16",
-            "googlenet-tiny,FP16", "googlenet-tiny,FP32", "bert-tiny,FP16", "bert-tiny,FP32", "vit-tiny,FP32", "vit-tiny,FP16"})
+            "googlenet-tiny,FP16", "googlenet-tiny,FP32", "bert-tiny,FP16", "bert-tiny,FP32", "vit-tiny,FP32", "vit-tiny,FP16", "crnn-tiny,FP32", "crnn-tiny,FP16"})
     void theBuildersRuleIsTheRuleStrategys(String model, String precision) {
         Graph g = Zoo.build(model, ZooOptions.defaults());
         Precision p = Precision.valueOf(precision);

@@ -61,6 +61,10 @@ class KernelSourcesCompileTest {
         m.put("clamp_f32", Clamp.source(DType.F32));
         m.put("more_f16", MoreKernels.source(DType.F16));
         m.put("more_f32", MoreKernels.source(DType.F32));
+        m.put("more_bf16", MoreKernels.source(DType.BF16));
+        m.put("softmax_f32", Softmax.source(DType.F32));
+        m.put("softmax_bf16", Softmax.source(DType.BF16));
+        for (int e : new int[] {1, 2, 4, 8}) m.put("datamove_e" + e, DataMoveKernels.source(e));
         m.put("attention_f16_d80", FusedAttention.source(DType.F16, 80));
         m.put("attention_f32_d128", FusedAttention.source(DType.F32, 128));
         m.put("eltwise_all_ops", EltwiseCodegen.generate(everyOp()).code());

@@ -1,0 +1,194 @@
+package org.tessel.runtime.gpu.engine;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.tessel.api.Tensor;
+import org.tessel.ir.Graph;
+import org.tessel.ir.Node;
+import org.tessel.ir.Value;
+import org.tessel.ir.onnx.OnnxImporter;
+import org.tessel.ir.onnx.OnnxTensors;
+
+/**
+ * The ONNX node cases (../shared/onnx-node, found through {@code tessel.shared}) of the ops whose GPU tactics are
+ * {@link WindowLayers}, {@link AxisLayers} and {@code tessel.reduce}: each case the importer accepts, imported as
+ * {@code tessel ops --gpu} probes it (as is, else with the inputs after the first bound to their test data), and,
+ * where folding leaves no such node (Shape, Constant, ConstantOfShape), imported unfolded, the node's own inputs bound.
+ */
+final class DataNodeCases {
+    private DataNodeCases() {}
+
+    static final Set<String> OPS = Set.of("Slice", "Pad", "Expand", "GatherElements", "ConstantOfShape", "Shape", "Constant",
+            "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceSumSquare", "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp",
+            "ArgMax", "ArgMin", "Hardmax", "LogSoftmax");
+
+    private static final Pattern NAMES = Pattern.compile("test_(slice|constant_pad|edge_pad|reflect_pad|wrap_pad|expand|gather_elements|reduce_[a-z0-9]+"
+            + "|argmax|argmin|hardmax|logsoftmax|constantofshape|shape|constant)(_.*)?");
+
+    /** One imported case: its graph and the values of the graph's remaining inputs (test_data_set_0). */
+    record Case(String name, Graph graph, Map<String, Tensor> inputs) {
+        List<Node> nodes() { return graph.nodes().stream().filter(n -> OPS.contains(n.opName())).toList(); }
+    }
+
+    static Path folder() { return Path.of(System.getProperty("tessel.shared", "/work/shared")).resolve("onnx-node"); }
+
+    /** The cases, or an empty list when the folder is absent (callers skip, saying so). */
+    static List<Case> load() throws IOException {
+        Path root = folder();
+        if (!Files.isDirectory(root)) return List.of();
+        List<Path> dirs;
+        try (Stream<Path> s = Files.list(root)) {
+            dirs = s.filter(p -> NAMES.matcher(p.getFileName().toString()).matches() && Files.isRegularFile(p.resolve("model.onnx"))).sorted().toList();
+        }
+        List<Case> out = new ArrayList<>();
+        for (Path d : dirs) {
+            Case c = load(d);
+            if (c != null) out.add(c);
+        }
+        return out;
+    }
+
+    private static Case load(Path dir) throws IOException {
+        var m = org.tessel.ir.onnx.proto.Onnx.ModelProto.parseFrom(Files.readAllBytes(dir.resolve("model.onnx")));
+        List<String> names = new ArrayList<>();
+        for (var vi : m.getGraph().getInputList()) names.add(vi.getName());
+        Map<String, Tensor> data = new LinkedHashMap<>();
+        for (int i = 0; i < names.size(); i++) {
+            Path f = dir.resolve("test_data_set_0").resolve("input_" + i + ".pb");
+            if (Files.isRegularFile(f)) data.put(names.get(i), OnnxTensors.readTensor(f));
+        }
+        OnnxImporter.Options plain = OnnxImporter.Options.defaults(), bound = plain;
+        for (int i = 1; i < names.size(); i++) if (data.containsKey(names.get(i))) bound = bound.withConstantInput(names.get(i), data.get(names.get(i)));
+        OnnxImporter.Options unfolded = plain.withFolding(false), unfoldedBound = unfolded;
+        for (String n : names) if (data.containsKey(n)) unfoldedBound = unfoldedBound.withConstantInput(n, data.get(n));
+        for (OnnxImporter.Options o : List.of(plain, bound, unfolded, unfoldedBound)) {
+            Graph g;
+            try {
+                g = OnnxImporter.importModel(dir.resolve("model.onnx"), o);
+            } catch (RuntimeException refused) {
+                continue;
+            }
+            Case c = new Case(dir.getFileName().toString(), g, inputsOf(g, data));
+            if (!c.nodes().isEmpty()) return c;
+        }
+        return null;
+    }
+
+    /**
+     * Cases the node tests lack, built here with seeded random data: shapes large enough for the block-per-row kernels
+     * (reductions with R >= 64 and the last axis, LogSoftmax along a middle axis), every reduction kind over a
+     * non-contiguous axis set, NaN and ties for ArgMax/ArgMin (select_last_index) and Hardmax, Pad with crops in every
+     * mode, Slice with negative steps, Expand of a lower rank.
+     */
+    static List<Case> synthetic() {
+        java.util.SplittableRandom r = new java.util.SplittableRandom(12);
+        List<Case> out = new ArrayList<>();
+        for (String op : List.of("ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceSumSquare", "ReduceL1", "ReduceL2", "ReduceLogSum",
+                "ReduceLogSumExp")) {
+            boolean positive = op.equals("ReduceLogSum") || op.equals("ReduceProd");
+            out.add(single("rows_" + op, op, org.tessel.api.Attributes.builder().put("keepdims", 0L).build(), r, positive, new int[] {3, 300}, 1L));
+            out.add(single("strided_" + op, op, org.tessel.api.Attributes.empty(), r, positive, new int[] {2, 5, 3, 4}, 0L, 2L));
+        }
+        for (String op : List.of("ReduceL2", "ReduceSumSquare", "ReduceLogSum")) // no axes with noop_with_empty_axes: the identity, not a one-element reduction
+            out.add(single("noop_" + op, op, org.tessel.api.Attributes.builder().put("noop_with_empty_axes", 1L).build(), r, op.equals("ReduceLogSum"), new int[] {2, 3}));
+        // integer data: the exact kernels (ties for ArgMin / ArgMax), i8 data, an empty i32 minimum (the type's highest value)
+        out.add(integers("int_sum", "ReduceSum", org.tessel.api.DType.I32, org.tessel.api.Attributes.empty(), r, new int[] {3, 4, 5}, 1L));
+        out.add(integers("int_max_strided", "ReduceMax", org.tessel.api.DType.I64, org.tessel.api.Attributes.builder().put("keepdims", 0L).build(), r, new int[] {3, 4, 5}, 0L, 2L));
+        out.add(integers("int_prod", "ReduceProd", org.tessel.api.DType.I64, org.tessel.api.Attributes.empty(), r, new int[] {2, 3}, 1L));
+        out.add(integers("int_max_i8", "ReduceMax", org.tessel.api.DType.I8, org.tessel.api.Attributes.empty(), r, new int[] {2, 6}, 1L));
+        out.add(integers("int_l1", "ReduceL1", org.tessel.api.DType.I32, org.tessel.api.Attributes.empty(), r, new int[] {4, 70}, 1L));
+        out.add(integers("int_sumsquare_all", "ReduceSumSquare", org.tessel.api.DType.I64, org.tessel.api.Attributes.empty(), r, new int[] {3, 5}));
+        out.add(integers("int_min_empty", "ReduceMin", org.tessel.api.DType.I32, org.tessel.api.Attributes.empty(), r, new int[] {2, 0}, 1L));
+        out.add(integers("int_argmin_last", "ArgMin", org.tessel.api.DType.I64, org.tessel.api.Attributes.builder().put("axis", 1L).put("select_last_index", 1L).build(), r,
+                new int[] {3, 9, 2}));
+        out.add(integers("bool_max_strided", "ReduceMax", org.tessel.api.DType.BOOL, org.tessel.api.Attributes.empty(), r, new int[] {2, 3, 4}, 0L, 2L));
+        out.add(integers("bool_min", "ReduceMin", org.tessel.api.DType.BOOL, org.tessel.api.Attributes.builder().put("keepdims", 0L).build(), r, new int[] {3, 4}, 1L));
+        out.add(integers("int_argmax", "ArgMax", org.tessel.api.DType.I32, org.tessel.api.Attributes.builder().put("axis", -1L).build(), r, new int[] {4, 9}));
+        out.add(single("logsoftmax_mid", "LogSoftmax", org.tessel.api.Attributes.builder().put("axis", 1L).build(), r, false, new int[] {2, 70, 5}));
+        out.add(single("logsoftmax_rows", "LogSoftmax", org.tessel.api.Attributes.empty(), r, false, new int[] {4, 1000}));
+        out.add(single("hardmax_mid", "Hardmax", org.tessel.api.Attributes.builder().put("axis", 1L).build(), r, false, new int[] {3, 6, 4}));
+        for (String op : List.of("ArgMax", "ArgMin"))
+            for (long last : new long[] {0, 1})
+                out.add(single(op + "_last" + last, op, org.tessel.api.Attributes.builder().put("axis", 1L).put("keepdims", 0L).put("select_last_index", last).build(),
+                        r, false, new int[] {3, 7, 5}));
+        for (String mode : List.of("constant", "reflect", "edge", "wrap")) {
+            org.tessel.ir.NetworkBuilder b = new org.tessel.ir.NetworkBuilder("pad_" + mode);
+            Value x = b.input("x", org.tessel.api.DType.F32, 2, 5, 6);
+            List<Value> ins = new ArrayList<>(List.of(x, b.longs("pads", 0, 3, -2, 0, -1, 4)));
+            if (mode.equals("constant")) ins.add(b.constant("cv", org.tessel.api.Shape.scalar(), -1.5f));
+            b.output(b.name("pad").op("Pad", org.tessel.api.Attributes.builder().put("mode", mode).build(), ins.toArray(Value[]::new)));
+            out.add(new Case("synthetic_pad_" + mode, b.build(), Map.of("x", withTies(r, org.tessel.api.Shape.of(2, 5, 6), false))));
+        }
+        // bool data moves as bytes: Pad with a true constant, Expand, a strided Slice, and a bool Constant node
+        org.tessel.ir.NetworkBuilder bb = new org.tessel.ir.NetworkBuilder("bool_moves");
+        Value flags = bb.input("flags", org.tessel.api.DType.BOOL, 3, 4);
+        Tensor yes = Tensor.ofLongs(org.tessel.api.DType.BOOL, org.tessel.api.Shape.scalar(), 1);
+        bb.output(bb.name("pad_true").op("Pad", org.tessel.api.Attributes.empty(), flags, bb.longs("bp", 1, 0, 0, 2), bb.constant("yes", yes)));
+        bb.output(bb.name("expand_bool").op("Expand", org.tessel.api.Attributes.empty(), flags, bb.longs("bto", 2, 3, 4)));
+        bb.output(bb.name("slice_bool").op("Slice", org.tessel.api.Attributes.empty(), flags, bb.longs("bst", 3), bb.longs("ben", -100), bb.longs("bax", 1), bb.longs("bsp", -2)));
+        bb.output(bb.name("const_bool").op("Constant", org.tessel.api.Attributes.builder().put("value",
+                Tensor.ofLongs(org.tessel.api.DType.BOOL, org.tessel.api.Shape.of(3), 1, 0, 1)).build()));
+        long[] fv = new long[12];
+        for (int i = 0; i < fv.length; i++) fv[i] = r.nextInt(2);
+        out.add(new Case("synthetic_bool_moves", bb.build(), Map.of("flags", Tensor.ofLongs(org.tessel.api.DType.BOOL, org.tessel.api.Shape.of(3, 4), fv))));
+        org.tessel.ir.NetworkBuilder b = new org.tessel.ir.NetworkBuilder("slice_back");
+        Value x = b.input("x", org.tessel.api.DType.F32, 4, 9, 5);
+        b.output(b.name("slice").op("Slice", org.tessel.api.Attributes.empty(), x, b.longs("st", 8, -1), b.longs("en", 0, -100), b.longs("ax", 1, 2), b.longs("sp", -3, -2)));
+        Value e = b.input("e", org.tessel.api.DType.F32, 5, 1);
+        b.output(b.name("expand").op("Expand", org.tessel.api.Attributes.empty(), e, b.longs("to", 2, 1, 5, 3)));
+        out.add(new Case("synthetic_slice_expand", b.build(), Map.of("x", withTies(r, org.tessel.api.Shape.of(4, 9, 5), false),
+                "e", withTies(r, org.tessel.api.Shape.of(5, 1), false))));
+        return out;
+    }
+
+    private static Case single(String name, String op, org.tessel.api.Attributes attrs, java.util.SplittableRandom r, boolean positive, int[] dims, long... axes) {
+        org.tessel.ir.NetworkBuilder b = new org.tessel.ir.NetworkBuilder(name);
+        Value x = b.input("x", org.tessel.api.DType.F32, dims);
+        List<Value> ins = new ArrayList<>(List.of(x));
+        if (axes.length > 0) ins.add(b.longs("axes", axes));
+        b.output(b.name(name).op(op, attrs, ins.toArray(Value[]::new)));
+        Tensor data = withTies(r, org.tessel.api.Shape.of(dims), positive);
+        if (op.startsWith("Arg") || op.equals("Hardmax")) for (int i = 3; i < data.size(); i += 11) data.floats()[i] = Float.NaN; // rows with one NaN, some with two
+        return new Case("synthetic_" + name, b.build(), Map.of("x", data));
+    }
+
+    private static Case integers(String name, String op, org.tessel.api.DType t, org.tessel.api.Attributes attrs, java.util.SplittableRandom r, int[] dims, long... axes) {
+        org.tessel.ir.NetworkBuilder b = new org.tessel.ir.NetworkBuilder(name);
+        Value x = b.input("x", t, dims);
+        List<Value> ins = new ArrayList<>(List.of(x));
+        if (axes.length > 0) ins.add(b.longs("axes", axes));
+        b.output(b.name(name).op(op, attrs, ins.toArray(Value[]::new)));
+        org.tessel.api.Shape s = org.tessel.api.Shape.of(dims);
+        long[] v = new long[(int) s.numElements()];
+        for (int i = 0; i < v.length; i++) v[i] = t == org.tessel.api.DType.BOOL ? (r.nextInt(5) == 0 ? 0 : 1) : r.nextInt(4) == 0 ? 7 : r.nextInt(-50, 50);
+        return new Case("synthetic_" + name, b.build(), Map.of("x", Tensor.ofLongs(t, s, v)));
+    }
+
+    /** Values in [-2, 2) (or [0.5, 1.5) for logs and products), a quarter of them repeating one value (ties). */
+    private static Tensor withTies(java.util.SplittableRandom r, org.tessel.api.Shape s, boolean positive) {
+        float[] v = new float[(int) s.numElements()];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = positive ? (float) (0.5 + r.nextDouble()) : (float) (r.nextDouble() * 4 - 2);
+            if (r.nextInt(4) == 0) v[i] = positive ? 1.25f : 1.75f;
+        }
+        return Tensor.ofFloats(org.tessel.api.DType.F32, s, v);
+    }
+
+    private static Map<String, Tensor> inputsOf(Graph g, Map<String, Tensor> data) {
+        Map<String, Tensor> in = new LinkedHashMap<>();
+        for (var v : g.inputs()) {
+            Tensor t = data.get(v.name());
+            if (t == null) throw new IllegalStateException("no test data for graph input %" + v.name());
+            in.put(v.name(), t);
+        }
+        return in;
+    }
+}
