@@ -48,6 +48,17 @@ public final class ConvTransposeOp extends BaseOp {
         int mg() { return m / group; }
     }
 
+    /**
+     * The window of a ConvTranspose as kernels take it, padded to three spatial axes: rows kernel, strides, dilations,
+     * begin pads (the output's shift against the scatter positions), input size, output size; then {group, M}.
+     * Throws the op's own errors for geometry it refuses.
+     */
+    public static int[][] window3d(Shape x, Shape w, Attributes a) {
+        Geometry g = geometry(x, w, null, a);
+        SpatialWindow s = g.window().as3d();
+        return new int[][] {s.kernel(), s.strides(), s.dilations(), s.padBegin(), s.in(), s.out(), {g.group(), g.m()}};
+    }
+
     static Geometry geometry(Shape x, Shape w, Shape b, Attributes a) {
         NnSupport.requireImage("X", x);
         if (w.rank() != x.rank())

@@ -47,7 +47,18 @@ public final class ConvTactics {
     public static final DepthwiseConvTactic DEPTHWISE_NHWC = new DepthwiseConvTactic(new DepthwiseConvTactic.Config("tessel.conv.depthwise_nhwc",
             "Tessel depthwise conv, NHWC: one thread per output, fused bias and Relu/Clip", Layout.NHWC, FLOAT, 0.5, 0.8));
 
-    public static List<Tactic> all() { return List.of(FUSED_BIAS_ACT, STEM, DEPTHWISE_NHWC); }
+    /** ConvTranspose as Tessel's gather kernel (the runtime's DirectDeconv): constant weights and bias, NCHW, up to three spatial axes. */
+    public static final org.tessel.tactics.StreamingTactic DECONV_DIRECT = new org.tessel.tactics.StreamingTactic(new org.tessel.tactics.StreamingTactic.Config(
+            "tessel.deconv.direct", "Tessel direct ConvTranspose: one output element per thread, a gather over its group's inputs and taps (f32 math)",
+            "ConvTranspose", n -> n.body() == null && n.opName().equals("ConvTranspose"), EnumSet.of(Precision.FP32, Precision.FP16, Precision.BF16), EnumSet.of(Layout.NCHW),
+            (n, p, l) -> {
+                if (n.input(0).type().rank() > 5) return "takes up to three spatial axes (X is " + n.input(0).type().shape() + ")";
+                for (int i = 1; i < n.numInputs(); i++)
+                    if (n.input(i) != null && !org.tessel.tactics.NodeFacts.isConstant(n, n.input(i))) return "takes constant weights and bias (%" + n.input(i).name() + " is computed)";
+                return n.input(0).type().dtype() == org.tessel.api.DType.F64 ? "computes f32, f16 or bf16 (X is f64)" : null;
+            }, 0.2, 0.5, 1, false));
+
+    public static List<Tactic> all() { return List.of(FUSED_BIAS_ACT, STEM, DEPTHWISE_NHWC, DECONV_DIRECT); }
 
     /** The cuDNN algorithms {@code cudnn.conv.fused_bias_act} may run, as cost models of a plain Conv (the tuner's predictions); keyed by the algorithm's id. */
     public static List<ConvTactic> algorithmModels() { return List.of(IMPLICIT_GEMM, IMPLICIT_PRECOMP_GEMM, WINOGRAD); }

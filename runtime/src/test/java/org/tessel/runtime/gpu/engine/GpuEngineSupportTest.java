@@ -36,22 +36,24 @@ class GpuEngineSupportTest {
     @Test void aGraphWithAnUnsupportedOpIsRefusedNamingTheNodeAndEveryMissingOp() {
         NetworkBuilder b = new NetworkBuilder("two_missing");
         Value x = b.input("x", DType.F32, 1, 2, 4, 4);
-        Value up = b.op("ConvTranspose", null, x, b.constant("w", org.tessel.api.Tensor.zeros(DType.F32, org.tessel.api.Shape.of(2, 3, 3, 3))));
-        Value seq = b.op("Reshape", null, up, b.longs("rs", 3, 6, 6));
-        Value rnn = b.op("RNN", org.tessel.api.Attributes.builder().put("hidden_size", 4L).build(), seq,
-                b.constant("wr", org.tessel.api.Tensor.zeros(DType.F32, org.tessel.api.Shape.of(1, 4, 6))), b.constant("rr", org.tessel.api.Tensor.zeros(DType.F32, org.tessel.api.Shape.of(1, 4, 4))));
+        Value seq = b.op("Reshape", null, x, b.longs("rs", 2, 4, 4));
+        Value gru = b.op("GRU", org.tessel.api.Attributes.builder().put("hidden_size", 4L).build(), seq,
+                b.constant("wg", org.tessel.api.Tensor.zeros(DType.F32, org.tessel.api.Shape.of(1, 12, 4))), b.constant("rg", org.tessel.api.Tensor.zeros(DType.F32, org.tessel.api.Shape.of(1, 12, 4))));
+        Value rnn = b.op("RNN", org.tessel.api.Attributes.builder().put("hidden_size", 4L).build(), b.op("Reshape", null, gru, b.longs("rs2", 2, 4, 4)),
+                b.constant("wr", org.tessel.api.Tensor.zeros(DType.F32, org.tessel.api.Shape.of(1, 4, 4))), b.constant("rr", org.tessel.api.Tensor.zeros(DType.F32, org.tessel.api.Shape.of(1, 4, 4))));
         Graph g = b.output(b.op("Tanh", null, rnn)).build();
         GpuEngineException e = assertThrows(GpuEngineException.class, () -> GpuEngine.requireSupported(g));
         assertTrue(e.getMessage().contains("graph 'two_missing'"), e.getMessage());
         assertTrue(e.getMessage().contains("node '"), e.getMessage());
-        assertTrue(e.getMessage().contains("ConvTranspose") && e.getMessage().contains("RNN"), e.getMessage());
+        assertTrue(e.getMessage().contains("GRU") && e.getMessage().contains("RNN"), e.getMessage());
     }
 
     @Test void aLoneUnsupportedOpIsNamed() {
-        NetworkBuilder b = new NetworkBuilder("one_deconv");
-        Value x = b.input("x", DType.F32, 1, 2, 4, 4);
-        Graph g = b.output(b.op("ConvTranspose", null, x, b.constant("w", org.tessel.api.Tensor.zeros(DType.F32, org.tessel.api.Shape.of(2, 3, 3, 3))))).build();
+        NetworkBuilder b = new NetworkBuilder("one_rnn");
+        Value x = b.input("x", DType.F32, 3, 2, 5);
+        Graph g = b.output(b.op("RNN", org.tessel.api.Attributes.builder().put("hidden_size", 4L).build(), x,
+                b.constant("w", org.tessel.api.Tensor.zeros(DType.F32, org.tessel.api.Shape.of(1, 4, 5))), b.constant("r", org.tessel.api.Tensor.zeros(DType.F32, org.tessel.api.Shape.of(1, 4, 4))))).build();
         GpuEngineException e = assertThrows(GpuEngineException.class, () -> GpuEngine.requireSupported(g));
-        assertTrue(e.getMessage().contains("(ConvTranspose) has no GPU kernel"), e.getMessage());
+        assertTrue(e.getMessage().contains("(RNN) has no GPU kernel"), e.getMessage());
     }
 }

@@ -65,6 +65,10 @@ class KernelSourcesCompileTest {
         m.put("softmax_f32", Softmax.source(DType.F32));
         m.put("softmax_bf16", Softmax.source(DType.BF16));
         for (int e : new int[] {1, 2, 4, 8}) m.put("datamove_e" + e, DataMoveKernels.source(e));
+        for (DType t : new DType[] {DType.F32, DType.F16, DType.BF16}) {
+            m.put("matmul_" + t.text(), BatchedMatMul.source(t));
+            m.put("deconv_" + t.text(), DirectDeconv.source(t));
+        }
         m.put("attention_f16_d80", FusedAttention.source(DType.F16, 80));
         m.put("attention_f32_d128", FusedAttention.source(DType.F32, 128));
         m.put("eltwise_all_ops", EltwiseCodegen.generate(everyOp()).code());
