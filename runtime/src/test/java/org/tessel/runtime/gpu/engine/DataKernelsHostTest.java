@@ -59,19 +59,6 @@ class DataKernelsHostTest {
     /** An output to compare once its kernel source ran: the buffer, the reference's tensor, exact or within tolerance. */
     private record Pending(String what, HostKernelRun run, int buffer, Tensor want, boolean exact) {}
 
-    static boolean gxxAvailable() {
-        try {
-            Process p = new ProcessBuilder("g++", "--version").redirectErrorStream(true).start();
-            p.getInputStream().readAllBytes();
-            return p.waitFor() == 0;
-        } catch (java.io.IOException e) {
-            return false;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
-        }
-    }
-
     /** Bytes per element at f32 storage: integers as i32, bool as bytes, floating values as f32. */
     static int bytesOf(DType t) { return t == DType.BOOL ? 1 : 4; }
 
@@ -112,7 +99,7 @@ class DataKernelsHostTest {
     static Tensor valueOf(Map<Value, Tensor> values, Value v) { return v.isConstant() ? v.constantValue() : values.get(v); }
 
     @Test void kernelsMatchTheReferenceOnTheNodeCases(@TempDir Path dir) throws Exception {
-        assumeTrue(gxxAvailable(), "g++ is not on the PATH");
+        assumeTrue(org.tessel.runtime.gpu.kernels.KernelSourcesCompileTest.gxxAvailable(), "g++ is not on the PATH");
         List<DataNodeCases.Case> cases = new ArrayList<>(DataNodeCases.load());
         assumeFalse(cases.isEmpty(), "ONNX node cases not found at " + DataNodeCases.folder() + "; skipping");
         cases.addAll(DataNodeCases.synthetic());

@@ -242,7 +242,7 @@ class EltwiseNodeCasesTest {
     record Check(EltwiseNodeCases.Case c, DType storage, Node node, List<Value> inputs, Map<Value, String> files, String out, String outVec) {}
 
     @Test void everyKernelRunOnTheHostMatchesOnnxAndTheReference(@TempDir Path dir) throws Exception {
-        assumeTrue(Int8KernelsTest.gxxAvailable(), "g++ is not on the PATH");
+        assumeTrue(KernelSourcesCompileTest.gxxAvailable(), "g++ is not on the PATH");
         Kernels ks = new Kernels();
         List<Job> jobs = new ArrayList<>();
         List<Check> checks = new ArrayList<>();
@@ -363,7 +363,7 @@ class EltwiseNodeCasesTest {
 
     /** A fused chain mixing types ({@link #typedChain}) as one kernel at each storage type, run on the host: the reference's outputs. */
     @Test void aFusedChainOfTypedValuesRunsOnTheHostAsTheReference(@TempDir Path dir) throws Exception {
-        assumeTrue(Int8KernelsTest.gxxAvailable(), "g++ is not on the PATH");
+        assumeTrue(KernelSourcesCompileTest.gxxAvailable(), "g++ is not on the PATH");
         Graph g = typedChain();
         Tensor x = Tensor.ofFloats(Shape.of(2, 3), -7.5f, Float.NaN, 2f, 0f, 13f, -1f);
         Tensor k = Tensor.ofLongs(DType.I64, Shape.of(2, 3), -4, 3, 0, 7, -1, 2);

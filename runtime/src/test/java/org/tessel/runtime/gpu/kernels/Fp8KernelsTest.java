@@ -38,7 +38,7 @@ class Fp8KernelsTest {
     }
 
     @Test void quantizeKernelMatchesFloat8E4M3UnderHostEmulation(@TempDir Path dir) throws Exception {
-        assumeTrue(Int8KernelsTest.gxxAvailable(), "g++ is not on the PATH");
+        assumeTrue(KernelSourcesCompileTest.gxxAvailable(), "g++ is not on the PATH");
         SplittableRandom r = new SplittableRandom(8);
         java.util.List<Float> vs = new java.util.ArrayList<>();
         for (int c = 0; c < 256; c++) {

@@ -212,19 +212,6 @@ class Int8KernelsTest {
                 "INT8 kernel sources that nvcc rejects");
     }
 
-    static boolean gxxAvailable() {
-        try {
-            Process p = new ProcessBuilder("g++", "--version").redirectErrorStream(true).start();
-            p.getInputStream().readAllBytes();
-            return p.waitFor() == 0;
-        } catch (java.io.IOException e) {
-            return false;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
-        }
-    }
-
     /**
      * The indexing of both dp4a convolution kernels (tiles cut in both directions, padding, strides,
      * dilations, channel words not a multiple of the 8-word step), checked on the CPU: the kernel
@@ -232,7 +219,7 @@ class Int8KernelsTest {
      * shared memory (dp4a done in C++), and its int32 sums compared with a direct loop.
      */
     @Test void dp4aConvKernelsComputeExactSumsUnderHostEmulation(@TempDir Path dir) throws Exception {
-        assumeTrue(gxxAvailable(), "g++ is not on the PATH");
+        assumeTrue(KernelSourcesCompileTest.gxxAvailable(), "g++ is not on the PATH");
         String kernels = KernelCompiler.resource("conv_int8.cu");
         String host = kernels.lines().filter(l -> !l.contains("asm(\"dp4a")).collect(java.util.stream.Collectors.joining("\n"));
         assertTrue(host.length() < kernels.length(), "conv_int8.cu's PTX dp4a line moved: update the emulation");
@@ -284,7 +271,7 @@ class Int8KernelsTest {
      * PrecisionEmulation.quantize's code for every value: ties, both clamps, zeros, infinities, NaN.
      */
     @Test void quantizeKernelMatchesPrecisionEmulationUnderHostEmulation(@TempDir Path dir) throws Exception {
-        assumeTrue(gxxAvailable(), "g++ is not on the PATH");
+        assumeTrue(KernelSourcesCompileTest.gxxAvailable(), "g++ is not on the PATH");
         SplittableRandom r = new SplittableRandom(4);
         float scale = 0.0173f;
         int n = 20_000;
@@ -322,7 +309,7 @@ class Int8KernelsTest {
      * (and referenceCode for int8), ties at the output scale included.
      */
     @Test void epilogueKernelMatchesItsJavaReferenceUnderHostEmulation(@TempDir Path dir) throws Exception {
-        assumeTrue(gxxAvailable(), "g++ is not on the PATH");
+        assumeTrue(KernelSourcesCompileTest.gxxAvailable(), "g++ is not on the PATH");
         SplittableRandom r = new SplittableRandom(5);
         int rows = 97, ch = 12, n = rows * ch;
         int[] acc = new int[n];

@@ -29,10 +29,11 @@ import org.tessel.ir.Value;
  * ({@code -ptx -arch=compute_90}, what the GPU machine's NVRTC does at run time), so syntax and
  * type errors show up without a GPU. Skipped when nvcc is not on the PATH.
  */
-class KernelSourcesCompileTest {
-    static boolean nvccAvailable() {
+public class KernelSourcesCompileTest {
+    /** True when {@code tool --version} runs and exits 0: the nvcc and g++ checks skip, saying so, where the tool is absent. */
+    public static boolean toolAvailable(String tool) {
         try {
-            Process p = new ProcessBuilder("nvcc", "--version").redirectErrorStream(true).start();
+            Process p = new ProcessBuilder(tool, "--version").redirectErrorStream(true).start();
             p.getInputStream().readAllBytes();
             return p.waitFor() == 0;
         } catch (IOException e) {
@@ -42,6 +43,11 @@ class KernelSourcesCompileTest {
             return false;
         }
     }
+
+    static boolean nvccAvailable() { return toolAvailable("nvcc"); }
+
+    /** g++ runs kernel sources on the host under a shim. */
+    public static boolean gxxAvailable() { return toolAvailable("g++"); }
 
     /** One source per kernel template and specialization the GPU tests use, plus every elementwise op. */
     static Map<String, String> sources() {

@@ -47,7 +47,7 @@ class WeightOnlyGemvTest {
     }
 
     @Test void kernelMatchesTheReferenceUnderHostEmulation(@TempDir Path dir) throws Exception {
-        assumeTrue(Int8KernelsTest.gxxAvailable(), "g++ is not on the PATH");
+        assumeTrue(KernelSourcesCompileTest.gxxAvailable(), "g++ is not on the PATH");
         Path shim = Path.of("src/test/cuda-emu/shim.h");
         assumeTrue(Files.isRegularFile(shim), "cuda-emu shim not found (run from the runtime module)");
         Files.copy(shim, dir.resolve("shim.h"));
