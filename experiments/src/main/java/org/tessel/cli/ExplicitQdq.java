@@ -67,7 +67,14 @@ final class ExplicitQdq {
                 noInt8.add(n);
             }
         }
-        scales = new CalibrationOptions.Scales(QuantizationTable.EXPLICIT, format, present, "explicit quantization, " + present.size() + " tensor scales from the model's Q/DQ");
+        for (String w : qdq.weightScales().keySet()) {
+            Value v = prepared.value(w);
+            if (v == null || !v.isConstant())
+                warnings.add("weight %" + w + ": the optimizer changed it (folded a BatchNormalization into it, or merged it with a sibling's), so the model's channel scales "
+                        + "do not apply; it is quantized at its own amax/" + (format == Precision.FP8 ? "448" : "127"));
+        }
+        scales = new CalibrationOptions.Scales(QuantizationTable.EXPLICIT, format, present,
+                "explicit quantization, " + present.size() + " tensor scales and " + qdq.weightScales().size() + " weights' channel scales from the model's Q/DQ", qdq.weightScales());
     }
 
     private Node find(String name) {

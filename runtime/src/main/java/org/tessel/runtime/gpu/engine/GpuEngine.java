@@ -693,6 +693,8 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
         return s;
     }
 
+    @Override public float[] weightScales(Value w, int channels) { return quantization.weightScales(w.name(), channels); }
+
     @Override public MemoryPlan.Allocation placement(Value v) { return memoryPlan.of(v); }
 
     @Override public boolean isBound(Value v) { return cur().bound.containsKey(v); }
