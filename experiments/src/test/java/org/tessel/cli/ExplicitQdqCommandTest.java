@@ -193,8 +193,9 @@ class ExplicitQdqCommandTest {
         // fc's Gemm (K=8, N=5) has no INT8 tactic, so nothing quantizes %flatten where its pair is: the pair stays two nodes
         else assertTrue(b.out().contains("int8: explicit quantization from 3 Q/DQ pairs and 2 quantized weights (the model's scales, no calibration); 1 nodes marked INT8; "
                 + "1 pair(s) kept as QuantizeLinear/DequantizeLinear nodes, since no INT8 node reads or writes their tensor: %flatten\n"), b.out());
-        assertFalse(b.out().contains("note: weight"), "every weight scale is the engine's amax/127: " + b.out());
+        assertFalse(b.out().contains("warning: weight"), "the optimizer keeps the weights, so the model's channel scales apply: " + b.out());
         Engine engine = Engine.load(e, EngineHeader.Machine.cpu());
+        assertEquals(classes == 8 ? 2 : 1, engine.plan().quantization().weights().size(), "the engine file carries the model's weight scales of its INT8 nodes: " + engine.plan().quantization());
         Map<String, Integer> mix = new TreeMap<>();
         engine.plan().precisionMix().forEach((k, v) -> mix.put(k.text(), v));
         assertEquals(classes == 8 ? 2 : 1, mix.getOrDefault("int8", 0), "INT8 nodes: " + mix + "\n" + b.out());
