@@ -34,8 +34,10 @@ import org.tessel.runtime.engine.PrecisionEmulation;
  *     pair. f(P(f(x))) = P(f(x)), so no value changes.
  * <li>backward: only pairs at one scale read P's output y, and P's data input u (an activation, not a
  *     graph output) is read by P alone and by no pair: u gets a pair at that scale. f(P(f(u))) =
- *     f(f(P(u))) = f(P(u)), so no value changes either. The producer of u may then write u quantized
- *     (an INT8 Conv's output, as TensorRT fuses a Q into the layer before it).
+ *     f(f(P(u))) = f(P(u)), so no value changes either. This is done only where u comes from a layer
+ *     that can then write u quantized (a Conv/Gemm/MatMul or a residual Add, possibly through more
+ *     commuting ops), as TensorRT moves a Q back to fuse it into the layer before it; elsewhere the
+ *     added pair would only be an extra rounding for the engine to run.
  * </ul>
  * Each tensor gains at most one pair, so the pass ends. A pair that would reach a Conv/Gemm/MatMul's
  * activation input through commuting ops but stops at one that cannot take it (a Concat whose inputs
@@ -110,7 +112,8 @@ public final class QdqPropagation {
             Value z = n.input(2);
             if (!z.isConstant() || z.constantValue().size() != 1 || z.constantValue().getDouble(0) != 0) return null;
         }
-        return s.constantValue().getFloat(0);
+        float v = s.constantValue().getFloat(0);
+        return v > 0 && Float.isFinite(v) ? v : null; // a bad scale is left where it is, for folding to refuse naming its node
     }
 
     /** The inputs of {@code p} a pair moves through. */
@@ -174,14 +177,28 @@ public final class QdqPropagation {
         for (int k : dataInputs(p)) {
             Value v = p.input(k);
             if (v.isConstant() || !v.type().dtype().isFloating() || g.outputs().contains(v) || pairOf(v) != null) continue;
-            // a weight (a DQ of constant codes) is not an activation; a tensor others read would change for them
-            if (g.users(v).size() != 1 || (v.producer() != null && v.producer().opName().equals("DequantizeLinear"))) continue;
+            // a tensor others read would change for them; and the Q goes back only toward a layer that can write it quantized
+            if (g.users(v).size() != 1 || !writesQuantized(g, v, 0)) continue;
             Value out = addPair(g, v.producer(), v, by);
             g.setNodeInput(p, k, out);
             added.add("%" + v.name() + " before " + p.describe());
             n++;
         }
         return n;
+    }
+
+    /**
+     * True when {@code v} is made by a layer that can store its output quantized: a Conv/ConvTranspose/
+     * Gemm/MatMul, or an Add (the residual a fused convolution adds before writing), directly or
+     * through commuting ops whose data input only they read.
+     */
+    private static boolean writesQuantized(Graph g, Value v, int depth) {
+        Node p = v.producer();
+        if (p == null || depth > 64) return false;
+        if (PrecisionEmulation.TENSOR_CORE_OPS.contains(p.opName()) || p.opName().equals("Add")) return true;
+        if (!COMMUTING.contains(p.opName()) || p.opName().equals("Concat") || whyNot(g, p) != null) return false;
+        Value u = p.input(0);
+        return !u.isConstant() && g.users(u).size() == 1 && !g.outputs().contains(u) && writesQuantized(g, u, depth + 1);
     }
 
     /** A pair (Q and every DQ reading it at its scale) that quantizes {@code v}, or null. */
