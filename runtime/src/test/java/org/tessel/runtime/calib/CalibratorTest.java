@@ -141,6 +141,8 @@ class CalibratorTest {
         double mse = new Calibrator.Mse().amax(h, fp8), mseInt8Grid = new Calibrator.Mse().amax(h);
         double minmax = new Calibrator.MinMax().amax(h, fp8), p9999 = new Calibrator.Percentile(99.99).amax(h, fp8), p999 = new Calibrator.Percentile(99.9).amax(h, fp8);
         double eMse = fp8Mse(x, mse);
+        System.out.printf("Student-t(3), FP8 MSE by threshold: mse %.3f -> %.3e, int8-grid mse %.3f -> %.3e, minmax %.3f -> %.3e, percentile:99.99 %.3f -> %.3e, percentile:99.9 %.3f -> %.3e%n",
+                mse, eMse, mseInt8Grid, fp8Mse(x, mseInt8Grid), minmax, fp8Mse(x, minmax), p9999, fp8Mse(x, p9999), p999, fp8Mse(x, p999));
         assertTrue(eMse <= fp8Mse(x, minmax), "mse " + mse + ": " + eMse + " vs minmax " + minmax + ": " + fp8Mse(x, minmax));
         assertTrue(eMse <= fp8Mse(x, p9999), "mse " + mse + ": " + eMse + " vs percentile:99.99 " + p9999 + ": " + fp8Mse(x, p9999));
         assertTrue(eMse <= fp8Mse(x, p999), "mse " + mse + ": " + eMse + " vs percentile:99.9 " + p999 + ": " + fp8Mse(x, p999));

@@ -283,7 +283,7 @@ class QdqPropagationTest {
             worstFloat = Math.max(worstFloat, vsFloat);
             worstQdq = Math.max(worstQdq, vsQdq);
         }
-        System.out.printf("resnet-style Q/DQ block, CPU INT8 engine: rel L2 %.4f vs the float model, %.4f vs ONNX Q/DQ semantics%n", worstFloat, worstQdq);
+        System.out.printf("resnet-style Q/DQ block, CPU INT8 engine: rel L2 %.4f vs the float model, %.2e vs ONNX Q/DQ semantics%n", worstFloat, worstQdq);
         assertTrue(worstFloat > 1e-4, "INT8 really quantizes: " + worstFloat);
         assertTrue(worstFloat < 0.03, "vs float " + worstFloat);
         assertTrue(worstQdq < 1e-5, "vs Q/DQ " + worstQdq);
