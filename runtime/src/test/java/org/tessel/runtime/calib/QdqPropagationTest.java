@@ -106,6 +106,17 @@ class QdqPropagationTest {
         assertEquals(0.04f, f.scales().get("conv2"));
     }
 
+    @Test void aWeightScaledAlongItsInputChannelsIsRefusedNamingTheNode() {
+        QdqModels m = new QdqModels("k", 13);
+        Value x = m.input("x", 2, 4);
+        // MatMul's weight [K=4, N=3] quantized along K (axis 0): no kernel can apply per-K scales after its sums
+        Value w = m.weight("w", new int[] {4, 3}, 0, new float[] {0.1f, 0.2f, 0.3f, 0.4f}, new int[] {127});
+        m.outputs(m.node("MatMul", "mm", m.qdq(x, 0.1f), w));
+        var e = assertThrows(ExplicitQuantization.QdqException.class, () -> fold(m.g));
+        assertEquals("node 'mm' (MatMul): weight %w's scales vary within output channel 0 (axis 1: 0.1 and 0.2); the quantized kernels scale per output channel, "
+                + "so a weight's DequantizeLinear must be per tensor or per output channel", e.getMessage());
+    }
+
     @Test void concatOfPairsAtOneScaleIsQuantizedAndAtTwoScalesIsRefused() {
         for (float sb : new float[] {0.1f, 0.2f}) {
             QdqModels m = new QdqModels("cat", 4);
