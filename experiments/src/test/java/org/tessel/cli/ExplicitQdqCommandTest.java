@@ -229,8 +229,9 @@ class ExplicitQdqCommandTest {
     /**
      * ModelOpt's placement, built by `tessel build`: a pair before a MaxPool (none before the Conv
      * after it), a Conv whose int8 codes reach only 100 at one scale, a pair after its Relu that a
-     * Flatten carries to a Gemm, whose per-row int8 weight reaches it through a Transpose. Q/DQ
-     * propagation marks the Conv and the Gemm INT8, the engine carries the model's weight scales,
+     * Flatten carries to a MatMul (and its bias Add), whose per-row int8 weight reaches it through a
+     * Transpose. Q/DQ propagation marks the Conv and the MatMul INT8 (the MatMul runs fused with its
+     * bias, the only INT8 form of a MatMul), the engine carries the model's weight scales,
      * and it computes what ONNX Runtime computes on the Q/DQ model.
      */
     @Test void modelOptPlacementThroughMaxPoolFlattenAndTransposeBuildsToOnnxRuntimesOutputs() throws Exception {
@@ -250,9 +251,11 @@ class ExplicitQdqCommandTest {
         for (int i = 0; i < 8; i++) rows[i] = 0.001f * (1 + i);
         Value fw = coarseWeight(g, "fc_w", Shape.of(8, 128), 127, rows, 0, r);
         Node t = g.addNode(OPS.get("", "Transpose"), "fc_w_t", List.of(fw), Attributes.empty().with("perm", AttrValue.ofInts(1, 0)), 1);
-        // a Gemm (a standalone MatMul has no INT8 tactic: cuBLASLt runs one only inside a fused gemm_bias_act)
-        Node mm = g.addNode(OPS.get("", "Gemm"), "fc", List.of(flat.output(0), t.output(0)), Attributes.empty(), 1);
-        g.setOutputs(List.of(mm.output(0)));
+        // ModelOpt's Linear: MatMul, then the bias Add (cuBLASLt runs a MatMul at INT8 only fused with it, gemm_bias_act)
+        Node mm = g.addNode(OPS.get("", "MatMul"), "fc", List.of(flat.output(0), t.output(0)), Attributes.empty(), 1);
+        Value bias = g.addConstant("fc_b", Tensor.ofFloats(Shape.of(8), 0.1f, -0.1f, 0.2f, 0f, 0.05f, -0.2f, 0.3f, 0.01f));
+        Node add = g.addNode(OPS.get("", "Add"), "fc_bias", List.of(mm.output(0), bias), Attributes.empty(), 1);
+        g.setOutputs(List.of(add.output(0)));
         Path m = dir.resolve("modelopt.onnx"), e = dir.resolve("modelopt.engine");
         byte[] bytes = OnnxExporter.toBytes(g);
         Files.write(m, bytes);
