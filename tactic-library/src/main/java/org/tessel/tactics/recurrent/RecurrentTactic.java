@@ -25,7 +25,7 @@ import org.tessel.tactics.BaseTactic;
  *
  * <p>Priced as a CUDA-core kernel whose arithmetic splits in two: the projection at a tiled product's share of the
  * FP32 peak, and the recurrence, a chain of dependent steps that occupies only batch x directions SMs, each at a
- * small share of its own peak (a block's matrix-vector product per step reads R through L2 and waits at barriers).
+ * modest share of its own peak (a block's matrix-vector product per step reads R through L2 and waits at barriers).
  */
 public final class RecurrentTactic extends BaseTactic {
     /** The one kernel of the family. */
@@ -37,8 +37,11 @@ public final class RecurrentTactic extends BaseTactic {
     static final int SMS = 132;
     /** Share of the FP32 peak the tiled projection reaches (as tessel.matmul's 16x16 tiles). */
     static final double PROJECTION_EFFICIENCY = 0.3;
-    /** Share of one SM's FP32 peak a recurrence block reaches. */
-    static final double RECURRENCE_SM_EFFICIENCY = 0.05;
+    /**
+     * Share of one SM's FP32 peak a recurrence block reaches: a warp per gate row reads R coalesced from L2 and sums with
+     * shuffles, two or three barriers a step (an estimate from the instruction counts, not a measurement).
+     */
+    static final double RECURRENCE_SM_EFFICIENCY = 0.15;
     static final Set<String> OPS = Set.of("RNN", "GRU", "LSTM");
 
     private RecurrentTactic() {

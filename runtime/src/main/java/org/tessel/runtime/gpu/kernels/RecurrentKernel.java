@@ -16,7 +16,7 @@ public final class RecurrentKernel {
     private RecurrentKernel() {}
 
     static final int TILE = 16;
-    /** Threads of a recurrence block at most (fewer when the gate rows are fewer). */
+    /** Threads of a recurrence block at most (a warp per gate row: fewer when the gate rows are fewer than 8). */
     static final int MAX_THREADS = 256;
     /** Dynamic shared memory a launch may take without raising the kernel's limit (48 KiB). */
     public static final int MAX_SHARED_BYTES = 48 * 1024;
@@ -74,7 +74,7 @@ public final class RecurrentKernel {
                 .i32(f.linearBeforeReset() ? 1 : 0).i32(f.inputForget() ? 1 : 0).f32(f.clip())
                 .i32(flag(b.bias())).i32(flag(b.lens())).i32(flag(b.h0())).i32(flag(b.c0())).i32(flag(b.peepholes()))
                 .i32(flag(b.y())).i32(flag(b.yh())).i32(flag(b.yc()));
-        int threads = (int) Math.min(MAX_THREADS, (gh + 31) / 32 * 32L);
+        int threads = (int) Math.min(MAX_THREADS, 32L * gh); // a warp per gate row
         kc.kernel("tessel_rnn_" + t.text() + ".cu", () -> source(t), "tessel_rnn_recur")
                 .launch(f.batch(), f.dirs(), 1, threads, 1, 1, sharedBytes(f), stream, a);
     }

@@ -5,10 +5,11 @@
 // j over the G*H gate rows; 16x16 tiles through shared memory, one direction per blockIdx.z.
 //
 // tessel_rnn_recur: the recurrence, one thread block per (batch row, direction) walking its time steps with the
-// hidden (and cell) state in shared memory: each step adds R . h (+ Rb) to the projection and applies the gates of
-// the op (kind 0 RNN: i; 1 GRU: z r h; 2 LSTM: i o f c, with peepholes P), clip bounding every gate function's input.
-// Steps at or past a row's sequence length leave Y zero and the state as it was; the reverse direction walks a row
-// from its last valid step back to 0. Activation codes and the parameter table `fn` (dirs x 3 x {code, alpha, beta})
+// hidden (and cell) state in shared memory: each step adds R . h (+ Rb), one warp per gate row (blockDim.x a multiple
+// of 32), to the projection and applies the gates of the op (kind 0 RNN: i; 1 GRU: z r h; 2 LSTM: i o f c, with
+// peepholes P), clip bounding every gate function's input. Steps at or past a row's sequence length leave Y zero and
+// the state as it was; the reverse direction walks a row from its last valid step back to 0. Activation codes and the
+// parameter table `fn` (dirs x 3 x {code, alpha, beta})
 // are RecurrentOps.KernelForm's.
 #define TESSEL_RNN_TILE 16
 
@@ -53,12 +54,18 @@ __device__ __forceinline__ float tessel_rnn_act(const float* f, float v) {
 
 __device__ __forceinline__ float tessel_rnn_clip(float v, float c) { return c > 0.0f ? fminf(fmaxf(v, -c), c) : v; }
 
-// dot of row j of R (H wide) with the state vector s in shared memory
-__device__ __forceinline__ float tessel_rnn_dot(const T* __restrict__ r, int j, int H, const float* s) {
-    float acc = 0.0f;
-    const T* rr = r + (long long) j * H;
-    for (int k = 0; k < H; k++) acc += LD_T(rr, k) * s[k];
-    return acc;
+// out[j] = R[j] . s (+ Rb[j]) for the gate rows j in [from, to): one warp per row, its lanes striding the row (coalesced
+// reads of R), summed with shuffles; s is the state vector in shared memory
+__device__ __forceinline__ void tessel_rnn_rows(const T* __restrict__ r, const T* __restrict__ rb, int hasBias, int from, int to, int H,
+                                                const float* s, float* out) {
+    int lane = threadIdx.x & 31, nw = blockDim.x >> 5;
+    for (int j = from + (threadIdx.x >> 5); j < to; j += nw) {
+        const T* rr = r + (long long) j * H;
+        float acc = 0.0f;
+        for (int k = lane; k < H; k += 32) acc += LD_T(rr, k) * s[k];
+        acc = tessel_warp_sum(acc);
+        if (lane == 0) out[j] = acc + (hasBias ? LD_T(rb, j) : 0.0f);
+    }
 }
 
 extern "C" __global__ void tessel_rnn_recur(const float* __restrict__ P, const T* __restrict__ R, const T* __restrict__ Bias,
@@ -94,12 +101,12 @@ extern "C" __global__ void tessel_rnn_recur(const float* __restrict__ P, const T
         int t = reverse ? len - 1 - s : s;
         int row = layout == 0 ? t * Bt + b : b * S + t;
         const float* p = P + ((long long) dir * rows + row) * GH;
-        for (int j = tid; j < early; j += nt) rec[j] = tessel_rnn_dot(r, j, H, hs) + (hasBias ? LD_T(rb, j) : 0.0f);
+        tessel_rnn_rows(r, rb, hasBias, 0, early, H, hs, rec);
         __syncthreads();
         if (early < GH) {
             for (int j = tid; j < H; j += nt) tmp[j] = tessel_rnn_act(f, tessel_rnn_clip(p[H + j] + rec[H + j], clip)) * hs[j];
             __syncthreads();
-            for (int j = tid; j < H; j += nt) rec[2 * H + j] = tessel_rnn_dot(r, 2 * H + j, H, tmp) + (hasBias ? LD_T(rb, 2 * H + j) : 0.0f);
+            tessel_rnn_rows(r, rb, hasBias, 2 * H, GH, H, tmp, rec);
             __syncthreads();
         }
         long long yAt = layout == 0 ? (((long long) t * dirs + dir) * Bt + b) * H : (((long long) b * S + t) * dirs + dir) * H;
