@@ -17,7 +17,8 @@ import org.tessel.runtime.gpu.kernels.RecurrentKernel;
  * {@code tessel.recurrent}: ONNX's RNN, GRU and LSTM as Tessel's two-launch kernel ({@link RecurrentKernel}): every
  * direction, the optional inputs (bias, sequence lengths, initial states, peepholes) constant or computed, both
  * layouts, the gate functions with their alpha and beta, clip, linear_before_reset and input_forget; only the outputs
- * something reads are written.
+ * something reads are written. A sequence length outside [0, seq] (the reference refuses it) is clamped on the device,
+ * which has no way to fail the run.
  */
 public final class RecurrentLayers implements TacticImplementation {
     static final Set<String> OPS = Set.of("RNN", "GRU", "LSTM");

@@ -8,9 +8,9 @@
 // hidden (and cell) state in shared memory: each step adds R . h (+ Rb), one warp per gate row (blockDim.x a multiple
 // of 32), to the projection and applies the gates of the op (kind 0 RNN: i; 1 GRU: z r h; 2 LSTM: i o f c, with
 // peepholes P), clip bounding every gate function's input. Steps at or past a row's sequence length leave Y zero and
-// the state as it was; the reverse direction walks a row from its last valid step back to 0. Activation codes and the
-// parameter table `fn` (dirs x 3 x {code, alpha, beta})
-// are RecurrentOps.KernelForm's.
+// the state as it was (a length outside [0, seq], which the reference refuses, is clamped into it); the reverse
+// direction walks a row from its last valid step back to 0. Activation codes and the parameter table `fn`
+// (dirs x 3 x {code, alpha, beta}) are RecurrentOps.KernelForm's.
 #define TESSEL_RNN_TILE 16
 
 extern "C" __global__ void tessel_rnn_input(const T* __restrict__ X, const T* __restrict__ W, const T* __restrict__ Bias, float* __restrict__ P,
