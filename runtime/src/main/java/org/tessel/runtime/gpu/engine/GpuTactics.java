@@ -20,6 +20,8 @@ public final class GpuTactics {
     public static final String CONV_STEM = "tessel.conv.stem";
     public static final String CONV_DEPTHWISE = "tessel.conv.depthwise_nhwc";
     public static final String DECONV_DIRECT = "tessel.deconv.direct";
+    // recurrent
+    public static final String RECURRENT = "tessel.recurrent";
     // GEMM
     public static final String GEMM = "cublaslt.gemm";
     public static final String GEMM_BIAS = "cublaslt.gemm.bias";
@@ -74,6 +76,7 @@ public final class GpuTactics {
             new Implementation(CONV_STEM, "ConvLayers (StemConv, ChannelPad)", "CnnKernels.stemFromNchw / padChannels + CudnnConv.runBiasActivation"),
             new Implementation(CONV_DEPTHWISE, "ConvLayers", "DepthwiseConvNhwc"),
             new Implementation(DECONV_DIRECT, "DeconvLayers", "DirectDeconv"),
+            new Implementation(RECURRENT, "RecurrentLayers", "RecurrentKernel"),
             new Implementation(GEMM, "GemmLayers", "CublasLtGemm"),
             new Implementation(GEMM_BIAS, "GemmLayers", "CublasLtGemm (BIAS epilogue)"),
             new Implementation(GEMM_BIAS_RELU, "GemmLayers", "CublasLtGemm (RELU_BIAS epilogue)"),

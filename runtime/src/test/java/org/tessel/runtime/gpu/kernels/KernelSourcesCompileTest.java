@@ -74,6 +74,7 @@ public class KernelSourcesCompileTest {
         for (DType t : new DType[] {DType.F32, DType.F16, DType.BF16}) {
             m.put("matmul_" + t.text(), BatchedMatMul.source(t));
             m.put("deconv_" + t.text(), DirectDeconv.source(t));
+            m.put("rnn_" + t.text(), RecurrentKernel.source(t));
         }
         m.put("attention_f16_d80", FusedAttention.source(DType.F16, 80));
         m.put("attention_f32_d128", FusedAttention.source(DType.F32, 128));
