@@ -68,13 +68,16 @@ class Int8ExecutionTest {
     /** The prepared graph, the INT8 plan the joint search finds for it with these rules, applied and carrying its scales. */
     record Int8Build(Graph prepared, PlanApplier.Applied applied) {}
 
-    static Int8Build plan(Graph g, Calibrator c, int batches, List<String> rules) {
+    static Int8Build plan(Graph g, Calibrator c, int batches, List<String> rules) { return plan(g, c, batches, rules, List.of()); }
+
+    /** As above, with forced choices ({@code PATTERN=TACTIC[:PRECISION[:LAYOUT]]}) the search obeys. */
+    static Int8Build plan(Graph g, Calibrator c, int batches, List<String> rules, List<String> forced) {
         Graph prepared = Searcher.prepare(g);
         List<List<Tensor>> data = new ArrayList<>();
         for (int b = 0; b < batches; b++) data.add(input(prepared, 100 + b));
         ActivationCalibration.Result r = ActivationCalibration.calibrate(prepared, data, c, w -> {});
         SearchOptions o = SearchOptions.defaults().withTarget("h200-measured").withPrecisions(EnumSet.of(Precision.FP32, Precision.INT8))
-                .withPrecisionRules(rules.stream().map(PrecisionRule::parse).toList());
+                .withPrecisionRules(rules.stream().map(PrecisionRule::parse).toList()).withForced(forced.stream().map(org.tessel.search.ForcedChoice::parse).toList());
         SearchProblem p = Searcher.problem(prepared, o);
         Plan plan = Searcher.run(p, "joint", o);
         PlanApplier.Applied a = EnginePlans.complete(p, plan);
