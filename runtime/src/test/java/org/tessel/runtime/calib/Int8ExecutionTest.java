@@ -177,9 +177,10 @@ class Int8ExecutionTest {
     }
     /** The CPU half of Int8EngineGpuTest: the INT8 plans it builds on the GPU pass the GPU builder's checks. */
     @org.junit.jupiter.params.ParameterizedTest
-    @org.junit.jupiter.params.provider.CsvSource(delimiter = ';', value = {"resnet50-tiny;layer1*conv*=int8", "resnet50-tiny;layer*conv*=int8", "bert-tiny;*output.dense=int8"})
-    void theInt8PlansTheGpuTestBuildsPassTheBuildersChecks(String model, String rule) {
-        Int8Build b = plan(graph(model), new Calibrator.MinMax(), 2, List.of(rule, "*=fp32|int8"));
+    @org.junit.jupiter.params.provider.CsvSource(delimiter = ';', value = {"resnet50-tiny;layer1*conv*=int8;", "resnet50-tiny;layer*conv*=int8;", "bert-tiny;*output.dense=int8;",
+            "resnet50-tiny;layer*conv*=int8;layer*conv*=tessel.conv.int8_dp4a:int8:nhwc"})
+    void theInt8PlansTheGpuTestBuildsPassTheBuildersChecks(String model, String rule, String forced) {
+        Int8Build b = plan(graph(model), new Calibrator.MinMax(), 2, List.of(rule, "*=fp32|int8"), forced == null ? List.of() : List.of(forced));
         var a = b.applied();
         long int8 = a.plan().nodes().stream().filter(n -> n.precision() == Precision.INT8).count();
         assertTrue(int8 > 0, model + " " + rule + ": " + a.plan().precisionMix());
