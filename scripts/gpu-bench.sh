@@ -364,7 +364,7 @@ PY
 echo "total $(( $(date +%s) - t0 )) s"
 BENCH
 # the plan tests (engines built from every strategy's plan, the measuring tuner) run in their own stage, `plans`
-plan_tests="PlanEngineGpuTest GpuTunerGpuTest Int8KernelsGpuTest Int8EngineGpuTest PagedAttentionGpuTest"
+plan_tests="PlanEngineGpuTest GpuTunerGpuTest Int8KernelsGpuTest Int8EngineGpuTest Fp8EngineGpuTest Fp8GemmGpuTest PagedAttentionGpuTest"
 all_tests=$(cd "$root/runtime/target/test-classes" && find . -name '*GpuTest.class' | sed 's|^\./||; s|\.class$||; s|/|.|g' | sort)
 selectors=""; plan_selectors=""
 for t in $all_tests; do

@@ -114,8 +114,6 @@ final class BuildCommand implements Callable<Integer> {
             throw new IllegalArgumentException(q + " builds an engine from a plan, where each node's " + Q + " is the search's choice: add --strategy (e.g. joint)");
         if (int8 && planFile != null && (calibration.int8 || calibration.fp8))
             throw new IllegalArgumentException(q + " allows " + Q + " in a search; a --plan file is built as it is (its " + Q + " nodes carry their scales)");
-        if (quant == org.tessel.cost.Precision.FP8 && !cpu)
-            throw new IllegalArgumentException("--fp8 builds CPU engines so far (FP8 by fake quantization; the GPU engine has no FP8 layers yet): add --cpu");
         CalibrationOptions.checkTarget(quant, target);
         if (noTf32 && tf32) throw new IllegalArgumentException("--noTF32 and --tf32 exclude each other");
         if (best && strategy == null && planFile == null && !profiles.given()) {
@@ -299,6 +297,27 @@ final class BuildCommand implements Callable<Integer> {
         return keep;
     }
 
+    /**
+     * For a GPU engine at FP8: the nodes the catalogue would let run at FP8 but no GPU tactic does (the GPU's FP8 kernels are
+     * cuBLASLt GEMMs; the CPU engine emulates FP8 everywhere) are kept off FP8 by a rule of their own, each recorded with why.
+     */
+    static java.util.List<org.tessel.search.PrecisionRule> gpuFp8Rules(java.util.List<org.tessel.search.PrecisionRule> rules, Graph prepared,
+                                                                     java.util.Set<org.tessel.cost.Precision> precs, java.util.Map<String, String> fallbacks) {
+        java.util.Set<org.tessel.cost.Precision> others = java.util.EnumSet.noneOf(org.tessel.cost.Precision.class);
+        others.addAll(precs);
+        others.remove(org.tessel.cost.Precision.FP8);
+        if (others.isEmpty()) return rules;
+        java.util.List<org.tessel.search.PrecisionRule> out = new java.util.ArrayList<>(rules);
+        for (org.tessel.ir.Node n : prepared.nodes()) {
+            if (!n.output().type().dtype().isFloating() || CalibrationOptions.whyNo(n, org.tessel.cost.Precision.FP8) != null) continue;
+            String why = org.tessel.runtime.gpu.engine.GpuEngine.fp8WhyNot(n);
+            if (why == null) continue;
+            out.add(new org.tessel.search.PrecisionRule(n.name(), others));
+            fallbacks.putIfAbsent(n.name(), "the GPU engine: " + why);
+        }
+        return out;
+    }
+
     /** Search (or read) the plan, apply it, build the engine that runs exactly it, save. */
     private int buildPlanned(Backend backend, long t0) throws Exception {
         if (strategy != null && planFile != null) throw new IllegalArgumentException("--strategy and --plan exclude each other: search a plan, or build a given one");
@@ -345,6 +364,7 @@ final class BuildCommand implements Callable<Integer> {
                 rules = explicit.rules(rules);
             } else if (int8) {
                 rules = calibration.rules(rules, prepared, fallbacks, quant);
+                if (quant == org.tessel.cost.Precision.FP8 && backend instanceof Backend.Gpu) rules = gpuFp8Rules(rules, prepared, precs, fallbacks);
                 for (var f : fallbacks.entrySet()) System.out.println(quant.text() + " fallback: " + f.getKey() + ": " + f.getValue());
             }
             org.tessel.search.SearchOptions o = org.tessel.search.SearchOptions.defaults().withTarget(tgt).withSeed(searchSeed).withPrecisions(precs)

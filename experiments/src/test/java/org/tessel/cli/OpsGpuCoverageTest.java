@@ -36,8 +36,9 @@ class OpsGpuCoverageTest {
         assertEquals("gpu", m.get("Conv").get("status").asText());
         assertTrue(m.get("Conv").get("gpu_tactics").toString().contains("cudnn.conv.fused_bias_act"), m.get("Conv").toString());
         assertTrue(m.get("tessel.Fused").get("gpu_tactics").toString().contains("tessel.attention"), m.get("tessel.Fused").toString());
-        // LSTM has no GPU kernel: probed on the paper-faithful CRNN's nodes, and said so
-        assertEquals("cpu_only", m.get("LSTM").get("status").asText());
+        // LSTM runs tessel.recurrent: probed on the paper-faithful CRNN's nodes
+        assertEquals("gpu", m.get("LSTM").get("status").asText(), m.get("LSTM").toString());
+        assertTrue(m.get("LSTM").get("gpu_tactics").toString().contains("tessel.recurrent"), m.get("LSTM").toString());
         assertTrue(m.get("LSTM").get("probe_nodes").asInt() > 0);
         // imports fold every Constant node into a value: it is probed on a node built from its schema, which tessel.constant runs
         assertEquals("gpu", m.get("Constant").get("status").asText(), m.get("Constant").toString());

@@ -10,6 +10,7 @@ import org.tessel.tactics.eltwise.EltwiseTactics;
 import org.tessel.tactics.gemm.GemmTactics;
 import org.tessel.tactics.norm.NormTactics;
 import org.tessel.tactics.pool.PoolTactics;
+import org.tessel.tactics.recurrent.RecurrentTactic;
 
 /** The built-in tactics, registered through the same {@link TacticProvider} SPI as plugins. */
 public final class BuiltinTactics implements TacticProvider {
@@ -27,6 +28,7 @@ public final class BuiltinTactics implements TacticProvider {
         all.addAll(NormTactics.all());
         all.addAll(PoolTactics.all());
         all.addAll(DataMovementTactics.all());
+        all.add(RecurrentTactic.BLOCK_PER_SEQUENCE);
         all.add(CpuReferenceTactic.REFERENCE);
         return List.copyOf(all);
     }

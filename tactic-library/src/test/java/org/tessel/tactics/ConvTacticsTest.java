@@ -31,6 +31,28 @@ class ConvTacticsTest {
                 ConvTactics.IMPLICIT_PRECOMP_GEMM.whyNot(Nodes.conv(1, 3, 224, 64, 7, 2, 1), INT8, NHWC));
     }
 
+    @Test void tesselsInt8ConvolutionRunsInt8NhwcOneGroupChannelsInFoursOnCudaCores() {
+        Node ok = Nodes.conv(8, 64, 56, 64, 3, 1, 1);
+        Node fused = Nodes.convBiasAct(8, 64, 56, 64, 3, 1, 1, "Clip", Attributes.empty());
+        assertNull(ConvTactics.INT8_DP4A.whyNot(ok, INT8, NHWC));
+        assertNull(ConvTactics.INT8_DP4A.whyNot(fused, INT8, NHWC));
+        assertEquals("INT8 only (got fp16)", ConvTactics.INT8_DP4A.whyNot(ok, FP16, NHWC));
+        assertEquals("needs NHWC layout (got NCHW)", ConvTactics.INT8_DP4A.whyNot(ok, INT8, NCHW));
+        assertEquals("one group only (got group 32)", ConvTactics.INT8_DP4A.whyNot(Nodes.conv(1, 64, 56, 64, 3, 1, 32), INT8, NHWC));
+        assertEquals("needs input and output channels that are multiples of 4, read as 4-byte words (got 3 -> 64)",
+                ConvTactics.INT8_DP4A.whyNot(Nodes.conv(1, 3, 224, 64, 7, 2, 1), INT8, NHWC));
+        assertEquals("the INT8 epilogue takes bias, residual, Relu and Clip (the body holds Sigmoid)",
+                ConvTactics.INT8_DP4A.whyNot(Nodes.convBiasAct(1, 64, 56, 64, 3, 1, 1, "Sigmoid", Attributes.empty()), INT8, NHWC));
+        // CUDA cores, no split-K, the epilogue a second launch, the int32 sums as workspace
+        var f = ConvTactics.INT8_DP4A.features(ok, INT8, NHWC);
+        assertTrue(!f.tensorCores() && f.maxSplitK() == 1 && f.kernelLaunches() == 2, f.toString());
+        assertEquals(4L * 8 * 64 * 56 * 56, ConvTactics.INT8_DP4A.workspaceBytes(ok, INT8));
+        // priced below cuDNN's INT8 tensor cores (the search takes cuDNN wherever it runs) and its own accumulator traffic counted
+        double dp4a = ConvTactics.INT8_DP4A.cost(H100, ok, INT8, NHWC, false).totalUs(), cudnn = ConvTactics.FUSED_BIAS_ACT.cost(H100, ok, INT8, NHWC, false).totalUs();
+        assertTrue(dp4a > 5 * cudnn, "dp4a " + dp4a + " us vs cuDNN INT8 " + cudnn + " us");
+        assertTrue(f.memoryEfficiency() < ConvTactics.FUSED_BIAS_ACT.features(ok, INT8, NHWC).memoryEfficiency(), "the int32 round trip costs bandwidth");
+    }
+
     @Test void layoutIsCheckedWhereItMatters() {
         Node c = Nodes.conv(1, 64, 56, 64, 1, 1, 1);
         assertEquals("needs NHWC layout (got NCHW)", ConvTactics.DEPTHWISE_NHWC.whyNot(Nodes.conv(1, 32, 56, 32, 3, 1, 32), FP16, NCHW));

@@ -76,6 +76,43 @@ public final class RecurrentOps implements OpProvider {
 
     static final Set<DType> INDEX = EnumSet.of(DType.I32, DType.I64);
 
+    /**
+     * One recurrent node as a kernel takes it, checked as type inference checks it: the op's gate count, the sizes,
+     * {@code layout}, whether the single direction runs in reverse, GRU's {@code linear_before_reset}, LSTM's
+     * {@code input_forget}, {@code clip} (0: none) and the gate functions as {@code dirs} x 3 triples (code, alpha,
+     * beta; a kind's unused slots are Tanh), the code being the function's place in ONNX's list: Relu 0, Tanh 1,
+     * Sigmoid 2, Affine 3, LeakyRelu 4, ThresholdedRelu 5, ScaledTanh 6, HardSigmoid 7, Elu 8, Softsign 9, Softplus 10.
+     */
+    public record KernelForm(int gates, int seq, int batch, int input, int hidden, int dirs, int layout, boolean reverse,
+                             boolean linearBeforeReset, boolean inputForget, float clip, float[] functions) {}
+
+    /**
+     * The kernel form of a node of op {@code op} (RNN, GRU or LSTM) with input types {@code in} (null for an absent
+     * optional input) and attributes {@code a}; throws the op's own errors for a form it refuses.
+     */
+    public static KernelForm kernelForm(String op, List<TensorType> in, Attributes a) {
+        Kind k = switch (op) {
+            case "RNN" -> Kind.RNN;
+            case "GRU" -> Kind.GRU;
+            case "LSTM" -> Kind.LSTM;
+            default -> throw new OpException(op + " is not a recurrent op (RNN, GRU, LSTM)");
+        };
+        Rnn r = new Rnn(k);
+        Rnn.Dims d = r.check(in, a);
+        Activation[][] act = r.activations(a, d.dirs());
+        float[] fns = new float[d.dirs() * 9];
+        for (int dir = 0; dir < d.dirs(); dir++)
+            for (int f = 0; f < 3; f++) {
+                Activation x = f < act[dir].length ? act[dir][f] : new Activation(Fn.TANH, 0, 0);
+                fns[dir * 9 + f * 3] = x.fn().ordinal();
+                fns[dir * 9 + f * 3 + 1] = (float) x.alpha();
+                fns[dir * 9 + f * 3 + 2] = (float) x.beta();
+            }
+        return new KernelForm(k.gates, d.seq(), d.batch(), d.input(), d.hidden(), d.dirs(), d.layout(),
+                a.getString("direction", "forward").equals("reverse"), k == Kind.GRU && a.getInt("linear_before_reset", 0) != 0,
+                k == Kind.LSTM && a.getInt("input_forget", 0) == 1, a.has("clip") ? a.getFloat("clip", 0) : 0f, fns);
+    }
+
     /** One of RNN, GRU, LSTM. */
     static final class Rnn extends BaseOp {
         final Kind kind;

@@ -5,7 +5,7 @@ package org.tessel.ir.ops;
  * (Erf, Gelu). Series for small arguments, a continued fraction for the tail, so neither loses
  * digits to cancellation.
  */
-final class SpecialFunctions {
+public final class SpecialFunctions {
     private SpecialFunctions() {}
 
     private static final double TWO_OVER_SQRT_PI = 2 / Math.sqrt(Math.PI);
@@ -15,7 +15,7 @@ final class SpecialFunctions {
     /** erfc(6) < 2.2e-17: erf is 1 to double precision beyond. */
     private static final double SATURATION = 6.0;
 
-    static double erf(double x) {
+    public static double erf(double x) {
         if (Double.isNaN(x)) return x;
         double a = Math.abs(x);
         double r = a < SERIES_LIMIT ? erfSeries(a) : a < SATURATION ? 1 - erfcTail(a) : 1;
@@ -23,7 +23,7 @@ final class SpecialFunctions {
     }
 
     /** 1 - erf(x), accurate in relative terms for large positive x. */
-    static double erfc(double x) {
+    public static double erfc(double x) {
         if (Double.isNaN(x)) return x;
         if (x < 0) return 2 - erfc(-x);
         if (x < SERIES_LIMIT) return 1 - erfSeries(x);

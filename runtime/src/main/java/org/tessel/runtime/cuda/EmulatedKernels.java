@@ -23,10 +23,11 @@ import java.util.regex.Pattern;
  * barriers, shuffles, atomics and intrinsics), with a launcher per {@code __global__} function,
  * compiled by g++ as C++20 and cached by the hash of what was compiled.
  *
- * <p>Inline PTX cannot run on the CPU. The one-line device functions of the prelude and the INT8
- * kernels that wrap a single PTX instruction (f16/bf16 conversions, dp4a) are replaced by host
- * versions; a source with any other {@code asm} (tensor-core {@code mma}, {@code cp.async},
- * {@code ldmatrix}), with {@code wmma}, or with a CUDA header is refused, naming the program and why.
+ * <p>Inline PTX cannot run on the CPU. The one-line device functions of the prelude that wrap a
+ * single PTX instruction (f16/bf16 conversions) are replaced by host versions, and CUDA's
+ * {@code __dp4a} intrinsic has a C version in the shim; a source with any other {@code asm}
+ * (tensor-core {@code mma}, {@code cp.async}, {@code ldmatrix}), with {@code wmma}, or with a CUDA
+ * header is refused, naming the program and why.
  *
  * <p>Each kernel is marked cooperative when it, or a function it calls, uses {@code __syncthreads},
  * a warp shuffle, {@code __syncwarp} or shared memory: its threads then run as fibers that meet at
@@ -39,8 +40,7 @@ final class EmulatedKernels {
     private static final Map<String, String> HOST_VERSIONS = Map.of(
             "tessel_h2f", "inline float tessel_h2f(unsigned short h) { return tessel_emu_h2f(h); }",
             "tessel_f2h", "inline unsigned short tessel_f2h(float f) { return tessel_emu_f2h(f); }",
-            "tessel_f2bf", "inline unsigned short tessel_f2bf(float f) { return tessel_emu_f2bf(f); }",
-            "tessel_dp4a", "inline int tessel_dp4a(int a, int b, int c) { return tessel_emu_dp4a(a, b, c); }");
+            "tessel_f2bf", "inline unsigned short tessel_f2bf(float f) { return tessel_emu_f2bf(f); }");
 
     /** g++'s options for a kernel and for the shim's precompiled header (which must match, -shared aside). */
     private static final List<String> FLAGS = List.of("-std=c++20", "-O1", "-pthread", "-ffp-contract=off", "-fno-strict-aliasing",

@@ -463,8 +463,8 @@ inline int __clz(int x) { return x == 0 ? 32 : __builtin_clz((unsigned) x); }
 inline int __ffs(int x) { return __builtin_ffs(x); }
 inline unsigned __brev(unsigned x) { x = ((x >> 1) & 0x55555555u) | ((x & 0x55555555u) << 1); x = ((x >> 2) & 0x33333333u) | ((x & 0x33333333u) << 2);
     x = ((x >> 4) & 0x0F0F0F0Fu) | ((x & 0x0F0F0F0Fu) << 4); x = ((x >> 8) & 0x00FF00FFu) | ((x & 0x00FF00FFu) << 8); return (x >> 16) | (x << 16); }
-// the PTX the prelude and the INT8 kernels use, in software: cvt (round to nearest even; NaN to the
-// canonical NaN, as cvt.rn.bf16.f32 gives) and dp4a
+// the PTX the prelude uses, in software: cvt (round to nearest even; NaN to the canonical NaN, as
+// cvt.rn.bf16.f32 gives)
 inline float tessel_emu_h2f(unsigned short h) { _Float16 x; std::memcpy(&x, &h, 2); return (float) x; }
 inline unsigned short tessel_emu_f2h(float f) { _Float16 x = (_Float16) f; unsigned short h; std::memcpy(&h, &x, 2); return h; }
 inline unsigned short tessel_emu_f2bf(float f) {
@@ -473,7 +473,10 @@ inline unsigned short tessel_emu_f2bf(float f) {
     u += 0x7fffu + ((u >> 16) & 1u);
     return (unsigned short) (u >> 16);
 }
-inline int tessel_emu_dp4a(int a, int b, int c) {
-    for (int i = 0; i < 4; i++) c += (int) (signed char) (a >> (8 * i)) * (int) (signed char) (b >> (8 * i));
-    return c;
+// CUDA's __dp4a(int, int, int) (sm_61+): the four signed byte products of a and b added to c, wrapping as the
+// instruction's 32-bit sum does
+inline int __dp4a(int a, int b, int c) {
+    unsigned sum = (unsigned) c;
+    for (int i = 0; i < 4; i++) sum += (unsigned) ((int) (signed char) (a >> (8 * i)) * (int) (signed char) (b >> (8 * i)));
+    return (int) sum;
 }

@@ -19,18 +19,21 @@ import org.tessel.runtime.gpu.engine.GpuExecutionContext;
  * the GPU builder (cuDNN's INT8 convolution or cuBLASLt's INT8 GEMM, Tessel's epilogue, quantize/dequantize casts at the
  * plan's scales) and run against the CPU engine of the same plan, which emulates INT8 by fake quantization: the two
  * compute the same codes but for sums the GPU takes exactly in int32 and the CPU in f32, so they agree to within a code
- * here and there (relative L2 under 2e-2), and both stay near the FP32 reference interpreter.
+ * here and there (relative L2 under 2e-2), and both stay near the FP32 reference interpreter. One row forces every
+ * layer convolution onto Tessel's dp4a convolution ({@code tessel.conv.int8_dp4a}); {@link #dp4aAgainstCudnnOnResnet50Layers}
+ * times it against cuDNN's INT8 convolution on ResNet-50's layer shapes.
  */
 @Tag("gpu")
 class Int8EngineGpuTest {
     @ParameterizedTest
-    @CsvSource(delimiter = ';', value = {"resnet50-tiny;layer1*conv*=int8", "resnet50-tiny;layer*conv*=int8", "bert-tiny;*output.dense=int8"})
-    void int8PlansRunOnTheGpuAsTheCpuEmulatesThem(String model, String rule) {
+    @CsvSource(delimiter = ';', value = {"resnet50-tiny;layer1*conv*=int8;", "resnet50-tiny;layer*conv*=int8;", "bert-tiny;*output.dense=int8;",
+            "resnet50-tiny;layer*conv*=int8;layer*conv*=tessel.conv.int8_dp4a:int8:nhwc"})
+    void int8PlansRunOnTheGpuAsTheCpuEmulatesThem(String model, String rule, String forced) {
         CudaContext ctx = GpuTestSupport.requireGpu();
         Graph g = Int8ExecutionTest.graph(model);
         Int8ExecutionTest.Int8Build b;
         try {
-            b = Int8ExecutionTest.plan(g, new Calibrator.MinMax(), 2, List.of(rule, "*=fp32|int8"));
+            b = Int8ExecutionTest.plan(g, new Calibrator.MinMax(), 2, List.of(rule, "*=fp32|int8"), forced == null ? List.of() : List.of(forced));
         } catch (IllegalArgumentException e) {
             System.out.println("RESULT|int8 " + model + " " + rule + "|-|-|-|-|no plan: " + e.getMessage() + "|skip");
             return;
@@ -41,7 +44,7 @@ class Int8EngineGpuTest {
         List<Tensor> cpu = Engine.buildCpu(a.graph(), a.plan()).createContext().run(in);
         List<Tensor> ref = new org.tessel.ir.ReferenceInterpreter().run(g, Int8ExecutionTest.input(g, 3));
         GpuTestSupport.Checks checks = new GpuTestSupport.Checks();
-        String what = "int8 " + model + " " + rule;
+        String what = "int8 " + model + " " + rule + (forced == null ? "" : " " + forced);
         checks.check(what, () -> {
             GpuEngine.Precision io = GpuEngine.precisionFor(a.plan(), a.graph());
             try (GpuEngine e = GpuEngine.build(a.graph(), a.plan(), io, ctx, GpuEngine.Options.FIXED, 1); GpuExecutionContext c = e.createExecutionContext()) {
@@ -58,6 +61,50 @@ class Int8EngineGpuTest {
                     if (!(vsRef <= Math.max(0.15, 2 * cpuVsRef))) throw new AssertionError("output " + k + ": the GPU's INT8 engine is " + vsRef + " from the FP32 reference");
                 }
             }
+        });
+        checks.done();
+    }
+
+    /**
+     * cuDNN's INT8 convolution ({@code cudnn.conv.fused_bias_act} at INT8) against Tessel's dp4a convolution on ResNet-50
+     * layer shapes (batch 8, bias + ReLU, both with Tessel's epilogue): the same INT8 plan with the one convolution forced
+     * onto each tactic, built as a GPU engine, the outputs compared (within one code: the sums are exact on both while
+     * c·r·s ≤ 1040, else cuDNN's arrive as f32) and timed. Prints the p50 of each and the ratio: the figure that prices the
+     * dp4a tactic against cuDNN's IMMA kernels. Needs a real GPU (timings on the emulated device mean nothing).
+     */
+    @ParameterizedTest
+    @CsvSource(delimiter = ';', value = {"layer1.conv2 3x3;64;56;64;3;1;1", "layer1.conv3 1x1;64;56;256;1;1;0", "layer2.conv2 3x3/2;128;56;128;3;2;1",
+            "layer3.conv2 3x3;256;14;256;3;1;1"})
+    void dp4aAgainstCudnnOnResnet50Layers(String layer, int c, int hw, int k, int r, int stride, int pad) {
+        CudaContext ctx = GpuTestSupport.requireGpu();
+        org.junit.jupiter.api.Assumptions.assumeFalse(GpuTestSupport.emulated(), "cuDNN does not run on the emulated device, and its timings mean nothing");
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(k * 31L + c);
+        org.tessel.ir.NetworkBuilder nb = new org.tessel.ir.NetworkBuilder("resnet50_layer");
+        var x = nb.input("x", org.tessel.api.DType.F32, 8, c, hw, hw);
+        float std = (float) Math.sqrt(2.0 / (c * r * r));
+        Tensor w = GpuTestSupport.random(rnd, org.tessel.api.DType.F32, org.tessel.api.Shape.of(k, c, r, r), -1.7 * std, 1.7 * std);
+        Graph g = nb.output(nb.relu(nb.name("conv").conv(x, nb.constant("w", w), nb.constant("b", GpuTestSupport.random(rnd, org.tessel.api.DType.F32, k)), stride, pad))).build();
+        GpuTestSupport.Checks checks = new GpuTestSupport.Checks();
+        checks.check("int8 " + layer + " cuDNN vs tessel.conv.int8_dp4a", () -> {
+            double[] p50 = new double[2];
+            List<Tensor> outs = new java.util.ArrayList<>();
+            String[] tactics = {org.tessel.runtime.gpu.engine.GpuTactics.CONV_FUSED, org.tessel.runtime.gpu.engine.GpuTactics.CONV_INT8_DP4A};
+            List<Tensor> in = null;
+            for (int t = 0; t < 2; t++) {
+                var a = Int8ExecutionTest.plan(g, new Calibrator.MinMax(), 1, List.of("conv=int8"), List.of("conv=" + tactics[t] + ":int8:nhwc")).applied();
+                if (in == null) in = Int8ExecutionTest.input(a.graph(), 3);
+                try (GpuEngine e = GpuEngine.build(a.graph(), a.plan(), GpuEngine.precisionFor(a.plan(), a.graph()), ctx, GpuEngine.Options.FIXED, 1);
+                     GpuExecutionContext cx = e.createExecutionContext()) {
+                    outs.add(cx.run(in).getFirst());
+                    cx.captureGraph();
+                    p50[t] = GpuExecutionContext.quantile(cx.time(20, 100), 0.5);
+                }
+            }
+            double flops = 2.0 * 8 * k * c * r * r * Math.pow((hw + 2 * pad - r) / stride + 1, 2);
+            double rel = Tensor.relativeL2(outs.get(0), outs.get(1));
+            System.out.printf(Locale.ROOT, "RESULT|int8 conv %s b8 (%d->%d, %dx%d/%d, %dx%d)|cudnn p50 %.4f ms (%.1f TOPS)|tessel.conv.int8_dp4a p50 %.4f ms (%.1f TOPS)|dp4a/cudnn %.2fx|rel L2 %.2e|ok%n",
+                    layer, c, k, r, r, stride, hw, hw, p50[0], flops / p50[0] / 1e9, p50[1], flops / p50[1] / 1e9, p50[1] / p50[0], rel);
+            if (!(rel <= 1e-2)) throw new AssertionError(layer + ": cuDNN's and Tessel's INT8 convolutions differ by relative L2 " + rel);
         });
         checks.done();
     }

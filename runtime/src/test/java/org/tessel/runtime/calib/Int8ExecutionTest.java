@@ -68,13 +68,16 @@ class Int8ExecutionTest {
     /** The prepared graph, the INT8 plan the joint search finds for it with these rules, applied and carrying its scales. */
     record Int8Build(Graph prepared, PlanApplier.Applied applied) {}
 
-    static Int8Build plan(Graph g, Calibrator c, int batches, List<String> rules) {
+    static Int8Build plan(Graph g, Calibrator c, int batches, List<String> rules) { return plan(g, c, batches, rules, List.of()); }
+
+    /** As above, with forced choices ({@code PATTERN=TACTIC[:PRECISION[:LAYOUT]]}) the search obeys. */
+    static Int8Build plan(Graph g, Calibrator c, int batches, List<String> rules, List<String> forced) {
         Graph prepared = Searcher.prepare(g);
         List<List<Tensor>> data = new ArrayList<>();
         for (int b = 0; b < batches; b++) data.add(input(prepared, 100 + b));
         ActivationCalibration.Result r = ActivationCalibration.calibrate(prepared, data, c, w -> {});
         SearchOptions o = SearchOptions.defaults().withTarget("h200-measured").withPrecisions(EnumSet.of(Precision.FP32, Precision.INT8))
-                .withPrecisionRules(rules.stream().map(PrecisionRule::parse).toList());
+                .withPrecisionRules(rules.stream().map(PrecisionRule::parse).toList()).withForced(forced.stream().map(org.tessel.search.ForcedChoice::parse).toList());
         SearchProblem p = Searcher.problem(prepared, o);
         Plan plan = Searcher.run(p, "joint", o);
         PlanApplier.Applied a = EnginePlans.complete(p, plan);
@@ -174,9 +177,10 @@ class Int8ExecutionTest {
     }
     /** The CPU half of Int8EngineGpuTest: the INT8 plans it builds on the GPU pass the GPU builder's checks. */
     @org.junit.jupiter.params.ParameterizedTest
-    @org.junit.jupiter.params.provider.CsvSource(delimiter = ';', value = {"resnet50-tiny;layer1*conv*=int8", "resnet50-tiny;layer*conv*=int8", "bert-tiny;*output.dense=int8"})
-    void theInt8PlansTheGpuTestBuildsPassTheBuildersChecks(String model, String rule) {
-        Int8Build b = plan(graph(model), new Calibrator.MinMax(), 2, List.of(rule, "*=fp32|int8"));
+    @org.junit.jupiter.params.provider.CsvSource(delimiter = ';', value = {"resnet50-tiny;layer1*conv*=int8;", "resnet50-tiny;layer*conv*=int8;", "bert-tiny;*output.dense=int8;",
+            "resnet50-tiny;layer*conv*=int8;layer*conv*=tessel.conv.int8_dp4a:int8:nhwc"})
+    void theInt8PlansTheGpuTestBuildsPassTheBuildersChecks(String model, String rule, String forced) {
+        Int8Build b = plan(graph(model), new Calibrator.MinMax(), 2, List.of(rule, "*=fp32|int8"), forced == null ? List.of() : List.of(forced));
         var a = b.applied();
         long int8 = a.plan().nodes().stream().filter(n -> n.precision() == Precision.INT8).count();
         assertTrue(int8 > 0, model + " " + rule + ": " + a.plan().precisionMix());

@@ -58,7 +58,10 @@ public final class ConvTactics {
                 return n.input(0).type().dtype() == org.tessel.api.DType.F64 ? "computes f32, f16 or bf16 (X is f64)" : null;
             }, 0.2, 0.5, 1, false));
 
-    public static List<Tactic> all() { return List.of(FUSED_BIAS_ACT, STEM, DEPTHWISE_NHWC, DECONV_DIRECT); }
+    /** Tessel's INT8 convolution: dp4a on CUDA cores, exact int32 sums, Tessel's INT8 epilogue (INT8 only, NHWC). */
+    public static final Int8ConvTactic INT8_DP4A = new Int8ConvTactic();
+
+    public static List<Tactic> all() { return List.of(FUSED_BIAS_ACT, STEM, DEPTHWISE_NHWC, INT8_DP4A, DECONV_DIRECT); }
 
     /** The cuDNN algorithms {@code cudnn.conv.fused_bias_act} may run, as cost models of a plain Conv (the tuner's predictions); keyed by the algorithm's id. */
     public static List<ConvTactic> algorithmModels() { return List.of(IMPLICIT_GEMM, IMPLICIT_PRECOMP_GEMM, WINOGRAD); }

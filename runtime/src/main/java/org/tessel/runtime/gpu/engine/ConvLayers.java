@@ -26,10 +26,13 @@ import org.tessel.runtime.gpu.kernels.DepthwiseConvNhwc;
  *   <li>{@code tessel.conv.stem}: an f16 NHWC convolution with few input channels, either reading the network's
  *       NCHW input itself ({@link StemConv}, its reformat absorbed) or on channels zero-padded to 8
  *       ({@link ChannelPad}, variant {@code nhwc_pad8}).</li>
+ *   <li>{@code tessel.conv.int8_dp4a}: INT8 only, Tessel's dp4a implicit GEMM with Tessel's INT8 epilogue
+ *       ({@link Int8Layers}); at INT8 {@code cudnn.conv.fused_bias_act} is cuDNN's INT8 convolution with the same
+ *       epilogue.</li>
  * </ul>
  */
 public final class ConvLayers implements TacticImplementation {
-    @Override public List<String> tacticIds() { return List.of(GpuTactics.CONV_FUSED, GpuTactics.CONV_STEM, GpuTactics.CONV_DEPTHWISE); }
+    @Override public List<String> tacticIds() { return List.of(GpuTactics.CONV_FUSED, GpuTactics.CONV_STEM, GpuTactics.CONV_DEPTHWISE, GpuTactics.CONV_INT8_DP4A); }
 
     @Override public boolean computes(Node n) {
         return n.opName().equals("Conv") || n.opName().equals("tessel.Fused") && n.attrs().getString("kind", "").equals("conv_bias_act");
@@ -56,19 +59,25 @@ public final class ConvLayers implements TacticImplementation {
             if (why != null) throw GpuEngineException.unsupported(n, why);
             return Int8Layers.conv(c, n, o, parts.get(0));
         }
+        if (parts.get(0).equals(GpuTactics.CONV_INT8_DP4A))
+            throw GpuEngineException.unsupported(n, GpuTactics.CONV_INT8_DP4A + " runs INT8 only (the node is built at " + c.precision().name().toLowerCase(java.util.Locale.ROOT) + ")");
         return conv(c, o, n, parts.get(0), parts.subList(1, parts.size()));
     }
 
-    /** cuDNN's fused convolution runs INT8 (NHWC, one group, channels multiples of 4); the stem and depthwise kernels do not. */
+    /**
+     * cuDNN's fused convolution and Tessel's dp4a convolution run INT8 (NHWC, one group, channels multiples of 4; cuDNN
+     * symmetric pads only); the stem and depthwise kernels do not.
+     */
     @Override public String int8WhyNot(Node n, String id) {
-        if (!id.equals(GpuTactics.CONV_FUSED)) return id + " has no INT8 kernel on the GPU (" + GpuTactics.CONV_FUSED + " has)";
+        if (!id.equals(GpuTactics.CONV_FUSED) && !id.equals(GpuTactics.CONV_INT8_DP4A))
+            return id + " has no INT8 kernel on the GPU (" + GpuTactics.CONV_FUSED + " and " + GpuTactics.CONV_INT8_DP4A + " have)";
         Operands o;
         try {
             o = operands(n);
         } catch (GpuEngineException e) {
             return e.getMessage();
         }
-        return Int8Layers.convWhyNot(o, o.x().type().layout() == Layout.NHWC ? Layout.NHWC : Layout.NCHW);
+        return Int8Layers.convWhyNot(o, o.x().type().layout() == Layout.NHWC ? Layout.NHWC : Layout.NCHW, id);
     }
 
     /** The activation after a convolution: ReLU is clamp(0, inf), Clip is clamp(lo, hi). */

@@ -12,6 +12,7 @@ import org.tessel.runtime.cuda.DeviceBuffer;
 import org.tessel.runtime.cuda.ffm.CublasLt;
 import org.tessel.runtime.engine.LayerPlan;
 import org.tessel.runtime.gpu.kernels.CublasLtGemm;
+import org.tessel.runtime.gpu.kernels.Fp8Epilogue;
 import org.tessel.runtime.gpu.kernels.TransformerKernels;
 
 /**
@@ -51,6 +52,12 @@ public final class GemmLayers implements TacticImplementation {
                 if (why != null) throw GpuEngineException.unsupported(n, why);
                 Attributes a = n.attrs();
                 return Int8Layers.gemm(c, n, id, n.input(0), n.input(1), a.getInt("transB", 0) != 0, n.numInputs() > 2 ? n.input(2) : null, null, false);
+            }
+            if (c.precision() == GpuEngine.Precision.FP8) {
+                String why = fp8WhyNot(n, id);
+                if (why != null) throw GpuEngineException.unsupported(n, why);
+                return Fp8Layers.gemm(c, n, id, n.input(0), n.input(1), n.attrs().getInt("transB", 0) != 0, n.numInputs() > 2 ? n.input(2) : null, null,
+                        Fp8Epilogue.Activation.NONE);
             }
             return gemm(c, n, parts.size() > 1 ? parts.get(1) : null);
         }
@@ -101,18 +108,18 @@ public final class GemmLayers implements TacticImplementation {
 
     /**
      * cuBLASLt's FP8 GEMM ({@link org.tessel.runtime.gpu.kernels.Fp8Gemm}: the "TN" form, K and N multiples of 16, 2-D
-     * weights, f32 accumulation; an epilogue of bias, or bias + ReLU) for a Gemm node (transA 0, alpha = beta = 1) or a
-     * gemm_bias_act body; GELU and Tanh tails are not taken at FP8.
+     * constant weights, f32 accumulation) with Tessel's FP8 epilogue (bias, residual, ReLU, GELU or Tanh; {@link Fp8Layers})
+     * for a Gemm node (transA 0, alpha = beta = 1) or a gemm_bias_act body.
      */
     @Override public String fp8WhyNot(Node n, String id) {
         QuantizedGemm q = QuantizedGemm.of(n, "FP8");
         if (q.whyNot() != null) return q.whyNot();
-        if (q.act() != null && !q.act().equals("Relu")) return "the FP8 GEMM's epilogue is bias (+ ReLU); " + q.act() + " is not taken at FP8";
         Value w = q.mm().input(1);
         if (w.type().rank() != 2 || !org.tessel.tactics.NodeFacts.isConstant(n, w))
             return "the FP8 GEMM's weights are a 2-D constant (got " + w.type().shape() + ")";
-        if (q.k() % 16 != 0 || q.n() % 16 != 0)
-            return "cuBLASLt's FP8 kernels need K and N multiples of 16 (got K=" + q.k() + ", N=" + q.n() + ")";
+        long m = q.mm().input(0).type().numElements() / Math.max(1, q.k());
+        if (q.k() % 16 != 0 || q.n() % 16 != 0 || m % 16 != 0)
+            return "cuBLASLt's FP8 kernels here need M, K and N multiples of 16 (got M=" + m + ", K=" + q.k() + ", N=" + q.n() + ")";
         return null;
     }
 
@@ -185,6 +192,7 @@ public final class GemmLayers implements TacticImplementation {
             case FP16 -> CublasLtGemm.Precision.FP16;
             case BF16 -> CublasLtGemm.Precision.BF16;
             case INT8 -> throw new IllegalArgumentException("an INT8 GEMM runs through Int8Layers, not a floating cuBLASLt plan");
+            case FP8 -> throw new IllegalArgumentException("an FP8 GEMM runs through Fp8Layers, not a floating cuBLASLt plan");
         };
     }
 
@@ -253,6 +261,18 @@ public final class GemmLayers implements TacticImplementation {
             if (!planned.equals(id)) throw GpuEngineException.unsupported(n, "the plan names " + planned + ", and this GEMM's epilogue is " + id + "'s");
             if (w.constantValue() == null) throw GpuEngineException.unsupported(n, "INT8 weights %" + w.name() + " must be a constant");
             return Int8Layers.gemm(e, n, id, x, w, transB, bias, residual, act == Act.RELU);
+        }
+        if (e.precision() == GpuEngine.Precision.FP8) {
+            String id = epilogueId(n);
+            if (!planned.equals(id)) throw GpuEngineException.unsupported(n, "the plan names " + planned + ", and this GEMM's epilogue is " + id + "'s");
+            Fp8Epilogue.Activation fa = switch (act) {
+                case NONE -> Fp8Epilogue.Activation.NONE;
+                case RELU -> Fp8Epilogue.Activation.RELU;
+                case GELU_ERF -> Fp8Epilogue.Activation.GELU_ERF;
+                case GELU_TANH -> Fp8Epilogue.Activation.GELU_TANH;
+                case TANH -> Fp8Epilogue.Activation.TANH;
+            };
+            return Fp8Layers.gemm(e, n, id, x, w, transB, bias, residual, fa);
         }
         CublasLtGemm.Precision lp = lp(e.precision());
         DeviceBuffer xb = e.activation(x), wb = e.weight(w, Layout.ANY), yb = e.activation(y);

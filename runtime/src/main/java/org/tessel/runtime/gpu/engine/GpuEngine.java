@@ -59,21 +59,28 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
         /** bf16 storage, bf16 tensor cores with f32 accumulation. */
         BF16(DType.BF16),
         /** int8 storage at the plan's per-tensor scales, int8 tensor cores with int32 accumulation (convolutions and GEMMs). */
-        INT8(DType.I8);
+        INT8(DType.I8),
+        /** E4M3 storage at the plan's per-tensor scales, FP8 tensor cores (sm_89+) with f32 accumulation (GEMMs). */
+        FP8(DType.F8E4M3);
 
         final DType storage;
         Precision(DType d) { storage = d; }
         public DType storage() { return storage; }
 
-        /** The precisions a whole engine is built at without a plan (INT8 is a per-node choice of a plan that carries scales). */
+        /** The precisions a whole engine is built at without a plan (INT8 and FP8 are per-node choices of a plan that carries scales). */
         public static final List<Precision> FLOATING = List.of(FP32, TF32, FP16, BF16);
+
+        /** INT8 or FP8: codes at per-tensor scales. */
+        public boolean quantized() { return this == INT8 || this == FP8; }
     }
 
-    /** Refuses INT8 as the precision of a whole engine built without a plan: there are no scales to quantize at. */
+    /** Refuses INT8 or FP8 as the precision of a whole engine built without a plan: there are no scales to quantize at. */
     private static void requireFloating(Precision p) {
-        if (p == Precision.INT8)
-            throw new GpuEngineException("cannot build a GPU engine at INT8 without a plan: INT8 is a per-node choice of a plan that carries the "
-                    + "calibrated scales (tessel build --int8 --calib DATA, or a Q/DQ model); without a plan the engine is built at one of " + Precision.FLOATING);
+        if (p.quantized()) {
+            String f = p.name().toLowerCase(java.util.Locale.ROOT);
+            throw new GpuEngineException("cannot build a GPU engine at " + p + " without a plan: " + p + " is a per-node choice of a plan that carries the "
+                    + "calibrated scales (tessel build --" + f + " --calib DATA, or a Q/DQ model); without a plan the engine is built at one of " + Precision.FLOATING);
+        }
     }
 
     /**
@@ -377,6 +384,25 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
      * node with a tactic whose INT8 kernel takes it ({@link TacticImplementation#int8WhyNot}) and a scale for every
      * activation it reads and writes. Returns the tactic per node. Throws naming the first node that fails.
      */
+    /**
+     * Why no GPU tactic runs {@code n} at FP8 E4M3 (null: one does): each catalogue tactic that applies to the node is
+     * asked through its implementation ({@link TacticImplementation#fp8WhyNot}). A search for a GPU engine leaves FP8 out
+     * of such nodes' choices, where the CPU engine would emulate it.
+     */
+    public static String fp8WhyNot(Node n) {
+        TacticImplementations impls = TacticImplementations.loaded();
+        List<String> reasons = new ArrayList<>();
+        for (org.tessel.tactics.Tactic t : org.tessel.tactics.TacticCatalog.global().all()) {
+            if (!t.appliesTo(n)) continue;
+            TacticImplementation impl = impls.of(t.id());
+            if (impl == null) continue;
+            String why = impl.fp8WhyNot(n, t.id());
+            if (why == null) return null;
+            if (reasons.size() < 3) reasons.add(why);
+        }
+        return reasons.isEmpty() ? "no GPU tactic implements " + n.opName() : String.join("; ", reasons);
+    }
+
     public static Map<String, String> checkPlan(Graph planned, org.tessel.tactics.plan.EnginePlan plan, Precision precision) {
         requireSupported(planned);
         Map<String, String> tactics = new java.util.HashMap<>();
@@ -393,20 +419,17 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
                 throw new GpuEngineException("cannot build a GPU engine: the plan runs " + n.describe() + " with '" + t + "', which has no GPU implementation (implemented: " + impls.ids() + ")");
             if (!impl.computes(n))
                 throw new GpuEngineException("cannot build a GPU engine: the plan runs " + n.describe() + " with '" + t + "', whose implementation (" + impl.getClass().getSimpleName() + ") does not compute " + n.opName());
-            if (p != null && p.precision() == org.tessel.cost.Precision.FP8) {
-                // the FP8 GEMM's kernels and cuBLASLt binding exist (Fp8Gemm, QuantizeFp8); the layer that stores FP8 activations between them does not yet
-                String why = impl.fp8WhyNot(n, GpuTactics.catalogueId(t));
-                throw new GpuEngineException("cannot build a GPU engine: the plan runs " + n.describe() + " at fp8 with '" + t + "': "
-                        + (why != null ? why : "its FP8 GEMM (cuBLASLt e4m3, compiled) has no engine layer yet") + "; FP8 plans run on the CPU engine by emulation (--cpu)");
-            }
-            if (p != null && p.precision() == org.tessel.cost.Precision.INT8 && !n.output().type().dtype().isInteger()) {
-                String why = impl.int8WhyNot(n, GpuTactics.catalogueId(t));
-                if (why != null) throw new GpuEngineException("cannot build a GPU engine: the plan runs " + n.describe() + " at int8 with '" + t + "': " + why);
+            boolean fp8 = p != null && p.precision() == org.tessel.cost.Precision.FP8;
+            if (p != null && (fp8 || p.precision() == org.tessel.cost.Precision.INT8) && !n.output().type().dtype().isInteger()) {
+                String f = fp8 ? "fp8" : "int8";
+                String why = fp8 ? impl.fp8WhyNot(n, GpuTactics.catalogueId(t)) : impl.int8WhyNot(n, GpuTactics.catalogueId(t));
+                if (why != null) throw new GpuEngineException("cannot build a GPU engine: the plan runs " + n.describe() + " at " + f + " with '" + t + "': " + why
+                        + (fp8 ? "; FP8 plans that need it run on the CPU engine by emulation (--cpu)" : ""));
                 java.util.List<Value> tensors = new java.util.ArrayList<>(n.inputs());
                 tensors.addAll(n.outputs());
                 for (Value v : tensors)
                     if (v != null && !v.isConstant() && v.type().dtype().isFloating() && !plan.quantization().scales().containsKey(v.name()))
-                        throw new GpuEngineException("cannot build a GPU engine: the plan runs " + n.describe() + " at int8 and has no scale for its tensor %" + v.name());
+                        throw new GpuEngineException("cannot build a GPU engine: the plan runs " + n.describe() + " at " + f + " and has no scale for its tensor %" + v.name());
             }
         }
         return tactics;
@@ -450,7 +473,7 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
             var p = plan.node(n.name());
             if (p == null || !computesAtEnginePrecision(planned, n)) continue;
             Precision g = gpuPrecision(p.precision());
-            if (g != Precision.INT8) mix.merge(g, 1, Integer::sum);
+            if (!g.quantized()) mix.merge(g, 1, Integer::sum);
         }
         Precision best = Precision.FP32;
         int most = 0;
@@ -558,7 +581,7 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
             case FP16 -> Precision.FP16;
             case BF16 -> Precision.BF16;
             case INT8 -> Precision.INT8;
-            case FP8 -> throw new GpuEngineException("the GPU engine builds no FP8 layers (checkPlan refuses FP8 nodes)");
+            case FP8 -> Precision.FP8;
         };
     }
 
@@ -592,7 +615,7 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
             long elems = v.type().numElements();
             DeviceBuffer dst = b.keep(DeviceBuffer.allocate(Math.max(1, elems * to.bytes())));
             forms.put(key, dst);
-            float scale = from == DType.I8 || to == DType.I8 ? scale(v) : 1f;
+            float scale = quantizedStorage(from) || quantizedStorage(to) ? scale(v) : 1f;
             steps.add(new CastingLayer.Step(v.name(), from, to, src, dst, elems, scale));
         }
         return steps;
@@ -689,11 +712,18 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
 
     @Override public float scale(Value v) {
         Float s = quantization.scales().get(v.name());
-        if (s == null) throw new GpuEngineException("the plan has no INT8 scale for tensor %" + v.name() + " (an INT8 node reads or writes it; calibrate with --int8 --calib)");
+        if (s == null) {
+            String f = quantization.format().text();
+            throw new GpuEngineException("the plan has no " + f.toUpperCase(java.util.Locale.ROOT) + " scale for tensor %" + v.name() + " (an " + f.toUpperCase(java.util.Locale.ROOT)
+                    + " node reads or writes it; calibrate with --" + f + " --calib)");
+        }
         return s;
     }
 
     @Override public float[] weightScales(Value w, int channels) { return quantization.weightScales(w.name(), channels); }
+
+    /** Int8 or E4M3 codes: storage read and written at a tensor's scale. */
+    static boolean quantizedStorage(DType d) { return d == DType.I8 || d == DType.F8E4M3; }
 
     @Override public MemoryPlan.Allocation placement(Value v) { return memoryPlan.of(v); }
 

@@ -161,7 +161,7 @@ public final class GpuExecutionContext implements AutoCloseable {
                 out.add(nonFloating(buffer(o), stored, o.type()));
                 continue;
             }
-            Tensor raw = stored == DType.I8 ? dequantized(buffer(o), engine.scale(o), o.type().shape()) : HostTensors.download(buffer(o), stored, o.type().shape());
+            Tensor raw = GpuEngine.quantizedStorage(stored) ? dequantized(buffer(o), stored, engine.scale(o), o.type().shape()) : HostTensors.download(buffer(o), stored, o.type().shape());
             Tensor f32 = Tensor.ofFloats(DType.F32, o.type().shape(), raw.floats().clone());
             out.add(o.type().layout() == Layout.NHWC ? HostTensors.fromChannelsLast(f32) : f32);
         }
@@ -184,12 +184,12 @@ public final class GpuExecutionContext implements AutoCloseable {
         return t;
     }
 
-    /** An int8 output's codes times its scale, as f32. */
-    private static Tensor dequantized(DeviceBuffer b, float scale, org.tessel.api.Shape shape) {
+    /** An int8 or E4M3 output's codes times its scale, as f32. */
+    private static Tensor dequantized(DeviceBuffer b, DType codeType, float scale, org.tessel.api.Shape shape) {
         byte[] codes = new byte[Math.toIntExact(shape.numElements())];
         b.copyTo(codes);
         float[] v = new float[codes.length];
-        for (int i = 0; i < v.length; i++) v[i] = codes[i] * scale;
+        for (int i = 0; i < v.length; i++) v[i] = (codeType == DType.F8E4M3 ? org.tessel.api.Float8E4M3.toFloat(codes[i] & 0xff) : codes[i]) * scale;
         return Tensor.ofFloats(DType.F32, shape, v);
     }
 

@@ -19,7 +19,10 @@ public final class GpuTactics {
     public static final String CONV_FUSED = "cudnn.conv.fused_bias_act";
     public static final String CONV_STEM = "tessel.conv.stem";
     public static final String CONV_DEPTHWISE = "tessel.conv.depthwise_nhwc";
+    public static final String CONV_INT8_DP4A = "tessel.conv.int8_dp4a";
     public static final String DECONV_DIRECT = "tessel.deconv.direct";
+    // recurrent
+    public static final String RECURRENT = "tessel.recurrent";
     // GEMM
     public static final String GEMM = "cublaslt.gemm";
     public static final String GEMM_BIAS = "cublaslt.gemm.bias";
@@ -70,10 +73,12 @@ public final class GpuTactics {
 
     /** Every tactic the engine implements, in catalogue family order. */
     public static final List<Implementation> ALL = List.of(
-            new Implementation(CONV_FUSED, "ConvLayers", "CudnnConv.runBiasActivation (+ Clamp for Clip)"),
+            new Implementation(CONV_FUSED, "ConvLayers (Int8Layers at INT8)", "CudnnConv.runBiasActivation (+ Clamp for Clip); at INT8 Int8Conv.cudnn + Int8Epilogue"),
             new Implementation(CONV_STEM, "ConvLayers (StemConv, ChannelPad)", "CnnKernels.stemFromNchw / padChannels + CudnnConv.runBiasActivation"),
             new Implementation(CONV_DEPTHWISE, "ConvLayers", "DepthwiseConvNhwc"),
+            new Implementation(CONV_INT8_DP4A, "ConvLayers (Int8Layers)", "Int8Conv.tessel (conv_int8.cu, dp4a) + Int8Epilogue"),
             new Implementation(DECONV_DIRECT, "DeconvLayers", "DirectDeconv"),
+            new Implementation(RECURRENT, "RecurrentLayers", "RecurrentKernel"),
             new Implementation(GEMM, "GemmLayers", "CublasLtGemm"),
             new Implementation(GEMM_BIAS, "GemmLayers", "CublasLtGemm (BIAS epilogue)"),
             new Implementation(GEMM_BIAS_RELU, "GemmLayers", "CublasLtGemm (RELU_BIAS epilogue)"),

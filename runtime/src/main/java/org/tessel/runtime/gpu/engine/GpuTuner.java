@@ -56,7 +56,7 @@ public final class GpuTuner implements Tuner {
             }
             Node m = mini.nodes().get(0);
             String[] why = new String[1];
-            OptionalDouble us = measure(mini, Map.of(m.name(), tacticId), gp, tacticId, true, reason -> {
+            OptionalDouble us = measure(mini, Map.of(m.name(), tacticId), gp, tacticId, true, gp.quantized() ? quantizedPlan(mini, m, tacticId, p, l) : null, reason -> {
                 refused++;
                 why[0] = reason;
                 return OptionalDouble.empty();
@@ -81,7 +81,7 @@ public final class GpuTuner implements Tuner {
         if (gp == null || t.rank() < 3) return OptionalDouble.empty();
         long t0 = System.nanoTime();
         try {
-            return measure(reformatAlone(t), Map.of(), gp, GpuTactics.REFORMAT, false, why -> {
+            return measure(reformatAlone(t), Map.of(), gp, GpuTactics.REFORMAT, false, null, why -> {
                 refused++;
                 if (refusals.size() < 20) refusals.add("reformat of " + t + ": " + why);
                 return OptionalDouble.empty();
@@ -140,6 +140,20 @@ public final class GpuTuner implements Tuner {
         }
     }
 
+    /**
+     * The plan of a one-node graph timed at INT8 or FP8: the node at that precision with its tactic, in an engine whose I/O
+     * is FP16, and a scale of 1/16 for each activation it reads and writes (the time does not depend on the values; codes
+     * saturate rather than overflow). Its layer includes the quantizing cast of its input, which a plan of consecutive
+     * quantized nodes does not pay on every edge.
+     */
+    static org.tessel.tactics.plan.EnginePlan quantizedPlan(Graph mini, Node m, String tacticId, Precision p, Layout l) {
+        Map<String, Float> scales = new HashMap<>();
+        for (Value v : org.tessel.tactics.plan.QuantizationTable.activations(m)) scales.put(v.name(), 1f / 16);
+        var node = new org.tessel.tactics.plan.PlannedNode(m.name(), m.opName(), tacticId, null, p, l, 0, 0);
+        return new org.tessel.tactics.plan.EnginePlan(mini.name(), "tuner", "", 0, List.of(), List.of(node), List.of(), 0, 0)
+                .withQuantization(new org.tessel.tactics.plan.QuantizationTable("tuner", scales, Map.of(), p));
+    }
+
     /** A graph of one tessel.Reformat of an f32 tensor shaped as {@code t} from NCHW to NHWC. */
     static Graph reformatAlone(TensorType t) {
         Graph g = new Graph("tune_reformat");
@@ -158,13 +172,14 @@ public final class GpuTuner implements Tuner {
      * a plugin's say: TensorRT skips a tactic that fails while timed, and so does the search here).
      */
     private OptionalDouble measure(Graph g, Map<String, String> forced, GpuEngine.Precision gp, String tacticId, boolean checked,
-                                   java.util.function.Function<String, OptionalDouble> refused) {
+                                   org.tessel.tactics.plan.EnginePlan quantized, java.util.function.Function<String, OptionalDouble> refused) {
         String signature = TimingCache.signature(g.nodes().get(0), gp.name());
         if (cache != null) {
             OptionalDouble known = fastestCached(signature, tacticId);
             if (known.isPresent()) { fromCache++; return known; }
         }
-        try (GpuEngine e = GpuEngine.buildForced(g, forced, gp, context, GpuEngine.Options.FIXED, ptx);
+        try (GpuEngine e = quantized != null ? GpuEngine.build(g, quantized, GpuEngine.Precision.FP16, context, GpuEngine.Options.FIXED, 1)
+                : GpuEngine.buildForced(g, forced, gp, context, GpuEngine.Options.FIXED, ptx);
              GpuExecutionContext c = e.createExecutionContext()) {
             ptx.putAll(e.compiler().ptx());
             if (checked) {

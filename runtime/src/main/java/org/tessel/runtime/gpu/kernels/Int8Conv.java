@@ -7,50 +7,59 @@ import org.tessel.runtime.cuda.DeviceBuffer;
 import org.tessel.runtime.cuda.ffm.Cudnn;
 
 /**
- * Tactics {@code cudnn.conv.int8}, {@code tessel.conv_int8_dp4a} and {@code tessel.conv_int8_dp4a_direct}: a 2-D INT8 convolution (groups
- * = 1) of int8 NHWC activations [n, h, w, c] with int8 KRSC filters [k, r, s, c]
- * ({@link Int8Weights#forConv}), input and output channels multiples of 4, then
- * {@link Int8Epilogue} (per-channel scale, bias, ReLU, int8 or float NHWC output).
+ * A 2-D INT8 convolution (groups = 1) of int8 NHWC activations [n, h, w, c] with int8 KRSC filters [k, r, s, c]
+ * ({@link Int8Weights#forConv}), input and output channels multiples of 4, then {@link Int8Epilogue} (per-channel
+ * scale, bias, residual, ReLU/Clip, int8 or float NHWC output). The sums come from one of:
  *
  * <ul>
- *   <li>{@link Backend#CUDNN}: cuDNN's legacy cudnnConvolutionForward in its INT8_EXT_CONFIG (x and w
- *       CUDNN_DATA_INT8 NHWC, convolution compute type CUDNN_DATA_INT32, y CUDNN_DATA_FLOAT NHWC,
- *       IMPLICIT_PRECOMP_GEMM). cuDNN's legacy API has no int32 output, so its int32 sums arrive as
- *       f32: exact while |sum| stays within 2^24 (always when c*r*s*127*127 does, i.e. c*r*s &lt;= 1040,
- *       e.g. a 3x3 conv of 64 channels), otherwise rounded to 24 bits.
- *   <li>{@link Backend#TESSEL_DP4A}: Tessel's own implicit-GEMM kernel with dp4a (four int8 products
- *       summed into an int32): 64-pixel x 64-channel tiles staged through shared memory, 4 x 4 outputs
- *       a thread, exact int32 sums whatever the size. No tensor cores, so slower than cuDNN's IMMA
- *       kernels; it is the fallback where cuDNN refuses the INT8 configuration.
- *   <li>{@link Backend#TESSEL_DP4A_DIRECT}: the plain form of the same, one thread per output (simple
- *       enough to trust; a cross-check of the tiled kernel, and slow).
+ *   <li>{@link Backend#CUDNN} (the INT8 form of {@code cudnn.conv.fused_bias_act}): cuDNN's legacy
+ *       cudnnConvolutionForward in its INT8_EXT_CONFIG (x and w CUDNN_DATA_INT8 NHWC, convolution compute type
+ *       CUDNN_DATA_INT32, y CUDNN_DATA_FLOAT NHWC, IMPLICIT_PRECOMP_GEMM), symmetric pads only. cuDNN's legacy API
+ *       has no int32 output, so its int32 sums arrive as f32: exact while |sum| stays within 2^24 (always when
+ *       c*r*s*127*127 does, i.e. c*r*s &lt;= 1040, e.g. a 3x3 conv of 64 channels), otherwise rounded to 24 bits.
+ *   <li>{@link Backend#TESSEL_DP4A} (catalogue tactic {@code tessel.conv.int8_dp4a}): Tessel's own implicit-GEMM
+ *       kernel on CUDA cores, {@code __dp4a} (four int8 products summed into an int32): 64-pixel x 64-channel tiles
+ *       staged through shared memory (each input word loaded once for 64 output channels), 4 x 4 outputs a thread,
+ *       exact int32 sums whatever the size, asymmetric pads too. No tensor cores, so slower than cuDNN's IMMA
+ *       kernels where cuDNN takes the shape.
+ *   <li>{@link Backend#TESSEL_DP4A_DIRECT}: the plain form of the same, one thread per output (simple enough to
+ *       trust; a cross-check of the tiled kernel in tests, and slow).
  * </ul>
  */
 public final class Int8Conv implements AutoCloseable {
     /** Who computes the sums. */
     public enum Backend { CUDNN, TESSEL_DP4A, TESSEL_DP4A_DIRECT }
 
-    /** One convolution: x [n, c, h, w] (stored NHWC), filters [k, c, r, s] (stored KRSC), logical order. */
-    public record Spec(int n, int c, int h, int w, int k, int r, int s, int padH, int padW, int strideH, int strideW,
+    /**
+     * One convolution: x [n, c, h, w] (stored NHWC), filters [k, c, r, s] (stored KRSC), logical order; {@code padH} and
+     * {@code padW} lead (top, left), {@code padBottom} and {@code padRight} trail.
+     */
+    public record Spec(int n, int c, int h, int w, int k, int r, int s, int padH, int padW, int padBottom, int padRight, int strideH, int strideW,
                        int dilationH, int dilationW) {
         public Spec {
             String shape = "int8 conv x [" + n + ", " + c + ", " + h + ", " + w + "] (NHWC) * w [" + k + ", " + c + ", " + r + ", " + s + "] (KRSC)";
             if (n <= 0 || c <= 0 || h <= 0 || w <= 0 || k <= 0 || r <= 0 || s <= 0)
                 throw new IllegalArgumentException(shape + ": every size must be positive");
-            if (padH < 0 || padW < 0 || strideH <= 0 || strideW <= 0 || dilationH <= 0 || dilationW <= 0)
-                throw new IllegalArgumentException(shape + ": pads must be >= 0, strides and dilations > 0, got pads " + padH + "," + padW
+            if (padH < 0 || padW < 0 || padBottom < 0 || padRight < 0 || strideH <= 0 || strideW <= 0 || dilationH <= 0 || dilationW <= 0)
+                throw new IllegalArgumentException(shape + ": pads must be >= 0, strides and dilations > 0, got pads " + padH + "," + padW + "," + padBottom + "," + padRight
                         + " strides " + strideH + "," + strideW + " dilations " + dilationH + "," + dilationW);
             if (c % 4 != 0)
                 throw new IllegalArgumentException(shape + ": input channels C = " + c + " is not a multiple of 4; int8 convolutions read channels in groups of 4 (pad C with zero codes)");
             if (k % 4 != 0)
-                throw new IllegalArgumentException(shape + ": output channels K = " + k + " is not a multiple of 4, as cuDNN's int8 convolutions need");
-            int p = (h + 2 * padH - dilationH * (r - 1) - 1) / strideH + 1, q = (w + 2 * padW - dilationW * (s - 1) - 1) / strideW + 1;
-            if (h + 2 * padH < dilationH * (r - 1) + 1 || w + 2 * padW < dilationW * (s - 1) + 1 || p <= 0 || q <= 0)
+                throw new IllegalArgumentException(shape + ": output channels K = " + k + " is not a multiple of 4, as int8 convolutions need");
+            if (h + padH + padBottom < dilationH * (r - 1) + 1 || w + padW + padRight < dilationW * (s - 1) + 1)
                 throw new IllegalArgumentException(shape + ": the (dilated) filter is larger than the padded input");
         }
 
-        public int outH() { return (h + 2 * padH - dilationH * (r - 1) - 1) / strideH + 1; }
-        public int outW() { return (w + 2 * padW - dilationW * (s - 1) - 1) / strideW + 1; }
+        /** Symmetric pads: {@code padH} top and bottom, {@code padW} left and right. */
+        public Spec(int n, int c, int h, int w, int k, int r, int s, int padH, int padW, int strideH, int strideW, int dilationH, int dilationW) {
+            this(n, c, h, w, k, r, s, padH, padW, padH, padW, strideH, strideW, dilationH, dilationW);
+        }
+
+        public boolean symmetricPads() { return padH == padBottom && padW == padRight; }
+
+        public int outH() { return (h + padH + padBottom - dilationH * (r - 1) - 1) / strideH + 1; }
+        public int outW() { return (w + padW + padRight - dilationW * (s - 1) - 1) / strideW + 1; }
         public long inputElements() { return (long) n * c * h * w; }
         public long filterElements() { return (long) k * c * r * s; }
         /** Output rows of the epilogue: n * outH * outW (each of k channels). */
@@ -98,7 +107,10 @@ public final class Int8Conv implements AutoCloseable {
 
     /** Through cuDNN's legacy INT8 configuration (f32 sums; see the class comment). */
     public static Int8Conv cudnn(Cudnn cudnn, Spec spec) {
-        if (cudnn == null) throw new IllegalArgumentException("cudnn.conv.int8 needs a cuDNN handle");
+        if (cudnn == null) throw new IllegalArgumentException("cuDNN's int8 convolution needs a cuDNN handle");
+        if (!spec.symmetricPads())
+            throw new IllegalArgumentException("cuDNN's int8 convolution takes symmetric pads, got top " + spec.padH() + " bottom " + spec.padBottom()
+                    + " left " + spec.padW() + " right " + spec.padRight());
         return new Int8Conv(Backend.CUDNN, spec, cudnn);
     }
 
@@ -136,7 +148,7 @@ public final class Int8Conv implements AutoCloseable {
         check(acc, accumulatorBytes(), "accumulators [" + spec.n() + ", " + spec.outH() + ", " + spec.outW() + ", " + spec.k() + "] (" + accumulator().dtype().text() + ")");
         if (backend == Backend.CUDNN) {
             long need = workspaceSize(), have = workspace == null ? 0 : workspace.bytes();
-            if (have < need) throw new IllegalArgumentException("cudnn.conv.int8 needs " + need + " bytes of workspace, given " + have);
+            if (have < need) throw new IllegalArgumentException("cuDNN's int8 convolution needs " + need + " bytes of workspace, given " + have);
             cudnn.setStream(stream.handleAddress());
             cudnn.forward(1f, xd, x.address(), wd, w.address(), cd, Cudnn.FwdAlgo.IMPLICIT_PRECOMP_GEMM, workspace == null ? 0 : workspace.address(),
                     have, 0f, yd, acc.address());
@@ -148,7 +160,7 @@ public final class Int8Conv implements AutoCloseable {
             if (backend == Backend.TESSEL_DP4A) {
                 CudaKernel k = kc.kernel("tessel_conv_int8_dp4a.cu", Int8Conv::dp4aSource, "tessel_conv_int8_dp4a_tiled");
                 long tilesM = (spec.outputRows() + TILE - 1) / TILE;
-                if (tilesM > Integer.MAX_VALUE) throw new IllegalArgumentException("tessel.conv_int8_dp4a: " + spec.outputRows() + " output pixels are too many for one grid");
+                if (tilesM > Integer.MAX_VALUE) throw new IllegalArgumentException("tessel.conv.int8_dp4a: " + spec.outputRows() + " output pixels are too many for one grid");
                 k.launch((int) tilesM, (spec.k() + TILE - 1) / TILE, 1, 256, 1, 1, 0, stream, args);
             } else {
                 CudaKernel k = kc.kernel("tessel_conv_int8_dp4a.cu", Int8Conv::dp4aSource, "tessel_conv_int8_dp4a");

@@ -1,9 +1,10 @@
-// tessel.conv_int8_dp4a: 2-D cross-correlation, int8 x NHWC [n, h, w, c] and filters KRSC [k, r, s, c]
-// with c a multiple of 4 (read as packed 4-byte words, c4 = c / 4), exact int32 sums (dp4a: four
-// int8 products added to an int32) into y NHWC [n, p, q, k]. One thread per output element, output
-// channels fastest, so a warp shares its input pixels. Zero padding, strides and dilations.
-__device__ __forceinline__ int tessel_dp4a(int a, int b, int c) { int d; asm("dp4a.s32.s32 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c)); return d; }
-
+// tessel.conv.int8_dp4a: 2-D cross-correlation, int8 x NHWC [n, h, w, c] and filters KRSC [k, r, s, c]
+// with c a multiple of 4 (read as packed 4-byte words, c4 = c / 4), exact int32 sums into y NHWC
+// [n, p, q, k]. The products go through CUDA's __dp4a intrinsic (four int8 products added to an
+// int32; one IDP4A instruction from sm_61 on; the emulated device's shim has a C version), so the
+// source has no inline PTX. Zero padding (padH/padW are the leading pads: the trailing ones only
+// decide p and q, so pads may be asymmetric), strides and dilations.
+// The direct form: one thread per output element, output channels fastest, so a warp shares its input pixels.
 extern "C" __global__ void tessel_conv_int8_dp4a(const int* __restrict__ x, const int* __restrict__ w, int* __restrict__ y,
                                                  int n, int h, int wd, int c4, int k, int r, int s, int p, int q,
                                                  int padH, int padW, int strideH, int strideW, int dilH, int dilW) {
@@ -26,14 +27,14 @@ extern "C" __global__ void tessel_conv_int8_dp4a(const int* __restrict__ x, cons
                 if (iw < 0 || iw >= wd) continue;
                 const int* xp = x + (((long long) nn * h + ih) * wd + iw) * c4;
                 const int* wp = wk + ((long long) rr * s + ss) * c4;
-                for (int cc = 0; cc < c4; cc++) acc = tessel_dp4a(xp[cc], wp[cc], acc);
+                for (int cc = 0; cc < c4; cc++) acc = __dp4a(xp[cc], wp[cc], acc);
             }
         }
         y[i] = acc;
     }
 }
 
-// tessel.conv_int8_dp4a (tiled): the same convolution as an implicit GEMM. Rows are output pixels
+// The tiled form: the same convolution as an implicit GEMM. Rows are output pixels
 // (n, p, q), columns output channels, the contraction runs over (r, s, c4) in 4-byte words. A block
 // of 256 threads computes a 64-pixel x 64-channel tile, each thread 4 x 4 of it; 8 words of the
 // contraction at a time are staged in shared memory (x words of 64 pixels, filter words of 64
@@ -73,20 +74,28 @@ extern "C" __global__ void __launch_bounds__(256) tessel_conv_int8_dp4a_tiled(co
             aN[l] = 0; aH0[l] = 0; aW0[l] = 0; aPix[l] = 0;
         }
     }
+    // this thread's contraction word is k0 + kk (kk = t % BK for both of its rows, 256 being a multiple of BK): its
+    // channel word cw and filter tap (rr, ss) advance by BK words a step, carried without a division
+    const int kk0 = t % TESSEL_C8_BK;
+    int cw = kk0 % c4, ss = (kk0 / c4) % s, rr = kk0 / c4 / s;
     for (int k0 = 0; k0 < kw; k0 += TESSEL_C8_BK) {
+        const int word = k0 + kk0;
         #pragma unroll
         for (int l = 0; l < 2; l++) {
-            int e = t + 256 * l, kk = e % TESSEL_C8_BK, row = e / TESSEL_C8_BK;
-            int word = k0 + kk;
+            const int row = (t + 256 * l) / TESSEL_C8_BK;
             int av = 0;
             if (aPix[l] && word < kw) {
-                int cw = word % c4, rs = word / c4, ss = rs % s, rr = rs / s;
                 int ih = aH0[l] + rr * dilH, iw = aW0[l] + ss * dilW;
                 if (ih >= 0 && ih < h && iw >= 0 && iw < wd) av = x[(((long long) aN[l] * h + ih) * wd + iw) * c4 + cw];
             }
-            As[kk][row] = av;
+            As[kk0][row] = av;
             int oc = n0 + row;
-            Bs[kk][row] = (oc < k && word < kw) ? w[(long long) oc * kw + word] : 0;
+            Bs[kk0][row] = (oc < k && word < kw) ? w[(long long) oc * kw + word] : 0;
+        }
+        cw += TESSEL_C8_BK;
+        while (cw >= c4) {
+            cw -= c4;
+            if (++ss == s) { ss = 0; rr++; }
         }
         __syncthreads();
         #pragma unroll
@@ -97,7 +106,7 @@ extern "C" __global__ void __launch_bounds__(256) tessel_conv_int8_dp4a_tiled(co
             #pragma unroll
             for (int i = 0; i < 4; i++) {
                 #pragma unroll
-                for (int j = 0; j < 4; j++) acc[i][j] = tessel_dp4a(a[i], b[j], acc[i][j]);
+                for (int j = 0; j < 4; j++) acc[i][j] = __dp4a(a[i], b[j], acc[i][j]);
             }
         }
         __syncthreads();

@@ -26,10 +26,10 @@ import org.tessel.tactics.plan.PlanApplier;
 import org.tessel.tactics.plan.PlannedNode;
 
 /**
- * FP8 in the GPU builder without a GPU: checkPlan names, per node, why an FP8 node is not built (a GEMM
- * whose epilogue or shape cuBLASLt's FP8 kernels do not take, a tactic without FP8 kernels, and for a
- * GEMM they do take, the engine layer that is still missing), and cuBLASLt's FP8 requirements (the
- * "TN" form, multiples of 16, f16/bf16/f32 D, CUBLAS_COMPUTE_32F) are enforced before any library call.
+ * FP8 in the GPU builder without a GPU: checkPlan takes an FP8 GEMM (cuBLASLt e4m3 with Tessel's epilogue: bias, residual,
+ * ReLU, GELU, Tanh) that carries its scales, and names per node why it refuses one (no scale for a tensor, a tactic
+ * without FP8 kernels); {@link GpuEngine#fp8WhyNot} says which nodes a GPU search must keep off FP8; and cuBLASLt's FP8
+ * requirements (the "TN" form, multiples of 16, f16/bf16/f32 D, CUBLAS_COMPUTE_32F) are enforced before any library call.
  */
 class Fp8PlanRefusalTest {
     private static PlanApplier.Applied bert() {
@@ -39,18 +39,27 @@ class Fp8PlanRefusalTest {
         return EnginePlans.complete(problem, Searcher.run(problem, "rule", o));
     }
 
-    private static EnginePlan atFp8(EnginePlan plan, String node) {
+    private static EnginePlan atFp8(EnginePlan plan, String... nodes) {
+        java.util.Set<String> at = java.util.Set.of(nodes);
         List<PlannedNode> ns = new ArrayList<>();
         for (PlannedNode n : plan.nodes())
-            ns.add(n.node().equals(node) ? new PlannedNode(n.node(), n.op(), n.tacticId(), n.variant(), Precision.FP8, n.layout(), n.stream(), n.predictedUs()) : n);
+            ns.add(at.contains(n.node()) ? new PlannedNode(n.node(), n.op(), n.tacticId(), n.variant(), Precision.FP8, n.layout(), n.stream(), n.predictedUs()) : n);
         return plan.withNodes(ns);
     }
 
-    private static String refusal(PlanApplier.Applied a, String node) {
-        return assertThrows(GpuEngineException.class, () -> GpuEngine.checkPlan(a.graph(), atFp8(a.plan(), node), GpuEngine.Precision.FP16)).getMessage();
+    /** A scale of 0.05 for every activation the FP8 nodes read or write, as a calibration would give. */
+    private static EnginePlan withScales(PlanApplier.Applied a, EnginePlan p) {
+        java.util.Map<String, Float> scales = new java.util.HashMap<>();
+        for (Node n : a.graph().nodes())
+            for (org.tessel.ir.Value v : org.tessel.tactics.plan.QuantizationTable.activations(n)) scales.put(v.name(), 0.05f);
+        return p.withQuantization(org.tessel.tactics.plan.QuantizationTable.forPlanned(a.graph(), p, Precision.FP8, "minmax", scales));
     }
 
-    @Test void fp8NodesAreRefusedNamingTheNodeAndWhy() {
+    private static String refusal(PlanApplier.Applied a, EnginePlan p) {
+        return assertThrows(GpuEngineException.class, () -> GpuEngine.checkPlan(a.graph(), p, GpuEngine.Precision.FP16)).getMessage();
+    }
+
+    @Test void fp8GemmsWithScalesArePlannedAndOtherNodesAreRefusedNamingTheNodeAndWhy() {
         PlanApplier.Applied a = bert();
         GpuEngine.checkPlan(a.graph(), a.plan(), GpuEngine.Precision.FP16);
         String bias = null, gelu = null, other = null;
@@ -60,20 +69,29 @@ class Fp8PlanRefusalTest {
             if (other == null && p.tacticId().equals("tessel.layernorm")) other = p.node();
         }
         assertTrue(bias != null && gelu != null && other != null, a.plan().nodes().toString());
-        String e = refusal(a, bias);
-        assertTrue(e.contains("'" + bias + "'") && e.contains("at fp8 with 'cublaslt.gemm.bias") && e.contains("its FP8 GEMM (cuBLASLt e4m3, compiled) has no engine layer yet")
-                && e.contains("run on the CPU engine by emulation (--cpu)"), e);
-        e = refusal(a, gelu);
-        assertTrue(e.contains("'" + gelu + "'") && e.contains("the FP8 GEMM's epilogue is bias (+ ReLU); Gelu is not taken at FP8"), e);
-        e = refusal(a, other);
+        // without scales: refused, naming the node and the tensor
+        String e = refusal(a, atFp8(a.plan(), bias));
+        assertTrue(e.contains("'" + bias + "'") && e.contains("at fp8 and has no scale for its tensor %"), e);
+        // with scales: the bias GEMM and the GELU GEMM (Tessel's FP8 epilogue applies the GELU) are taken
+        EnginePlan both = atFp8(a.plan(), bias, gelu);
+        GpuEngine.checkPlan(a.graph(), withScales(a, both), GpuEngine.Precision.FP16);
+        assertEquals(GpuEngine.Precision.FP16, GpuEngine.precisionFor(withScales(a, both), a.graph()), "FP8 nodes do not decide the engine's I/O precision");
+        // a tactic without an FP8 kernel: refused even with scales
+        e = refusal(a, withScales(a, atFp8(a.plan(), other)));
         assertTrue(e.contains("'" + other + "'") && e.contains("tessel.layernorm has no FP8 kernel on the GPU"), e);
-        // the shape check the refusal gives for a GEMM cuBLASLt's FP8 kernels take: none
-        Node n = a.graph().nodes().stream().filter(x -> x.name().equals(bias_(a))).findFirst().orElseThrow();
-        assertNull(new GemmLayers().fp8WhyNot(n, "cublaslt.gemm.bias"));
+        // what a GPU search keeps off FP8: the LayerNorm, not the GEMMs
+        java.util.Map<String, Node> byName = new java.util.HashMap<>();
+        for (Node n : a.graph().nodes()) byName.put(n.name(), n);
+        assertNull(GpuEngine.fp8WhyNot(byName.get(bias)));
+        assertNull(GpuEngine.fp8WhyNot(byName.get(gelu)));
+        assertTrue(GpuEngine.fp8WhyNot(byName.get(other)).contains("tessel.layernorm has no FP8 kernel on the GPU"), GpuEngine.fp8WhyNot(byName.get(other)));
+        assertNull(new GemmLayers().fp8WhyNot(byName.get(bias), "cublaslt.gemm.bias"));
     }
 
-    private static String bias_(PlanApplier.Applied a) {
-        return a.plan().nodes().stream().filter(p -> p.tacticId().equals("cublaslt.gemm.bias")).findFirst().orElseThrow().node();
+    @Test void aWholeEngineAtFp8WithoutAPlanIsRefused() {
+        Graph g = Zoo.build("bert-tiny");
+        var e = assertThrows(GpuEngineException.class, () -> GpuEngine.build(g, GpuEngine.Precision.FP8, null));
+        assertTrue(e.getMessage().contains("cannot build a GPU engine at FP8 without a plan") && e.getMessage().contains("--fp8 --calib"), e.getMessage());
     }
 
     @Test void cublasLtFp8RequirementsAreCheckedBeforeAnyLibraryCall() {

@@ -141,7 +141,7 @@ class ZooEngineGpuTest {
             case FP32 -> 1e-3;
             case TF32, FP16 -> 1e-2;
             case BF16 -> 4e-2;
-            case INT8 -> 1e-1;
+            case INT8, FP8 -> 1e-1;
         };
     }
 

@@ -297,7 +297,7 @@ class Int8KernelsGpuTest {
             cudnn = Cudnn.create();
             System.out.println("RESULT|cuDNN version " + cudnn.version() + " from " + cudnn.nativeLibrary().path() + "|-|-|-|-|-|info");
         } catch (MissingLibraryException e) {
-            System.out.println("RESULT|cudnn.conv.int8|-|" + e.getMessage() + "|-|-|-|skipped");
+            System.out.println("RESULT|cudnn.conv.fused_bias_act/int8|-|" + e.getMessage() + "|-|-|-|skipped");
         }
         try {
             for (int[] c : CONV_SHAPES) {
@@ -313,7 +313,7 @@ class Int8KernelsGpuTest {
                 long[] sums = convReference(x, w.codes(), spec);
                 for (Int8Conv.Backend backend : Int8Conv.Backend.values()) {
                     if (backend == Int8Conv.Backend.CUDNN && cudnn == null) continue;
-                    String what = (switch (backend) { case CUDNN -> "cudnn.conv.int8 "; case TESSEL_DP4A -> "tessel.conv_int8_dp4a "; case TESSEL_DP4A_DIRECT -> "tessel.conv_int8_dp4a_direct "; })
+                    String what = (switch (backend) { case CUDNN -> "cudnn.conv.fused_bias_act/int8 "; case TESSEL_DP4A -> "tessel.conv.int8_dp4a "; case TESSEL_DP4A_DIRECT -> "tessel.conv.int8_dp4a (direct form) "; })
                             + "n" + c[0] + "c" + c[1] + "h" + c[2] + "w" + c[3] + "k" + c[4] + "r" + c[5] + "s" + c[6] + " pad" + c[7] + " stride" + c[8] + " dil" + c[9];
                     Cudnn cd = cudnn;
                     checks.check(what, () -> {

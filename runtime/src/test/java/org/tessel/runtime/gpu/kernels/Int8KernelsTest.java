@@ -26,8 +26,8 @@ import org.tessel.runtime.engine.PrecisionEmulation;
 /**
  * The host side of the INT8 kernel layer, without a GPU: weight packing against
  * PrecisionEmulation, the epilogue's reference arithmetic, every refusal's message, the cuBLASLt
- * problem checks for CUBLAS_COMPUTE_32I, and (with nvcc on the PATH) that every INT8 kernel source
- * compiles for compute_90.
+ * problem checks for CUBLAS_COMPUTE_32I, Tessel's dp4a convolution kernels on the emulated device, and
+ * (with nvcc on the PATH) that every INT8 kernel source compiles for compute_90.
  */
 class Int8KernelsTest {
     static Tensor random(SplittableRandom r, int... dims) {
@@ -150,6 +150,12 @@ class Int8KernelsTest {
         Int8Conv.Spec strided = new Int8Conv.Spec(2, 8, 9, 7, 12, 3, 3, 1, 1, 2, 2, 1, 1);
         assertEquals(5, strided.outH());
         assertEquals(4, strided.outW());
+        Int8Conv.Spec asymmetric = new Int8Conv.Spec(1, 16, 8, 9, 20, 3, 3, 0, 1, 1, 0, 2, 2, 1, 1); // TF's SAME at stride 2: pads after
+        assertEquals(4, asymmetric.outH());
+        assertEquals(4, asymmetric.outW());
+        assertTrue(!asymmetric.symmetricPads() && resnet.symmetricPads());
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> new Int8Conv.Spec(1, 4, 8, 8, 4, 3, 3, 0, 0, -1, 0, 1, 1, 1, 1))
+                .getMessage().contains("pads must be >= 0"));
         assertEquals(Int8Epilogue.Accumulator.INT32, Int8Conv.tessel(resnet).accumulator());
         assertEquals(0, Int8Conv.tessel(resnet).workspaceSize());
     }
@@ -213,29 +219,50 @@ class Int8KernelsTest {
     }
 
     /**
-     * The indexing of both dp4a convolution kernels (tiles cut in both directions, padding, strides,
-     * dilations, channel words not a multiple of the 8-word step), checked on the CPU: the kernel
-     * source itself is compiled with g++ under a small emulation of CUDA's threads, barriers and
-     * shared memory (dp4a done in C++), and its int32 sums compared with a direct loop.
+     * Both dp4a convolution kernels (conv_int8.cu as it ships, {@code __dp4a} from the shim) on the emulated device:
+     * tiles cut in both directions, padding (asymmetric too), strides, dilations, 1x1 to 7x7 filters, channel words not
+     * a multiple of the 8-word step; every int32 sum equals a direct Java loop's, and cuDNN's path refuses asymmetric pads.
      */
-    @Test void dp4aConvKernelsComputeExactSumsUnderHostEmulation(@TempDir Path dir) throws Exception {
-        assumeTrue(KernelSourcesCompileTest.gxxAvailable(), "g++ is not on the PATH");
-        String kernels = KernelCompiler.resource("conv_int8.cu");
-        String host = kernels.lines().filter(l -> !l.contains("asm(\"dp4a")).collect(java.util.stream.Collectors.joining("\n"));
-        assertTrue(host.length() < kernels.length(), "conv_int8.cu's PTX dp4a line moved: update the emulation");
-        Files.writeString(dir.resolve("kern.inc"), host);
-        try (java.io.InputStream in = Int8KernelsTest.class.getResourceAsStream("conv_int8_host_emulation.cpp")) {
-            Files.write(dir.resolve("emu.cpp"), in.readAllBytes());
+    @Test void dp4aConvKernelsComputeExactSumsOnTheEmulatedDevice() {
+        // n, c, h, w, k, r, s, pad top, left, bottom, right, stride, dilation
+        int[][] shapes = {{1, 64, 12, 11, 64, 3, 3, 1, 1, 1, 1, 1, 1}, {2, 8, 9, 7, 12, 3, 3, 1, 1, 1, 1, 2, 1}, {1, 32, 14, 14, 16, 1, 1, 0, 0, 0, 0, 1, 1},
+                          {1, 4, 11, 13, 8, 3, 3, 2, 2, 2, 2, 1, 2}, {3, 20, 17, 10, 68, 5, 3, 1, 1, 1, 1, 1, 1}, {1, 12, 5, 5, 132, 2, 2, 0, 0, 0, 0, 1, 1},
+                          {1, 8, 15, 15, 8, 7, 7, 3, 3, 3, 3, 2, 1}, {1, 16, 8, 9, 20, 3, 3, 0, 1, 1, 0, 2, 1}, {2, 4, 6, 6, 4, 2, 2, 1, 0, 0, 1, 1, 1}};
+        SplittableRandom r = new SplittableRandom(9);
+        try (org.tessel.runtime.cuda.CudaContext ctx = org.tessel.runtime.cuda.CudaContext.emulated(2, 1L << 26); KernelCompiler kc = new KernelCompiler(ctx)) {
+            for (int[] c : shapes) {
+                Int8Conv.Spec spec = new Int8Conv.Spec(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11], c[11], c[12], c[12]);
+                byte[] x = new byte[Math.toIntExact(spec.inputElements())], w = new byte[Math.toIntExact(spec.filterElements())];
+                for (int i = 0; i < x.length; i++) x[i] = (byte) (r.nextInt(255) - 127);
+                for (int i = 0; i < w.length; i++) w[i] = (byte) (r.nextInt(255) - 127);
+                long[] want = Int8KernelsGpuTest.convReference(x, w, spec);
+                for (Int8Conv conv : List.of(Int8Conv.tessel(spec), Int8Conv.tesselDirect(spec)))
+                    try (conv; DeviceBufferSet b = new DeviceBufferSet(x, w, conv.accumulatorBytes())) {
+                        conv.runAccumulate(kc, b.x, b.w, b.acc, null, org.tessel.runtime.cuda.CudaStream.DEFAULT);
+                        int[] got = new int[want.length];
+                        b.acc.copyTo(got);
+                        for (int i = 0; i < got.length; i++)
+                            assertEquals(want[i], got[i], conv.backend() + " " + spec + ": sum " + i + " of " + got.length);
+                    }
+                if (!spec.symmetricPads())
+                    assertTrue(assertThrows(IllegalArgumentException.class, () -> Int8Conv.cudnn(null, spec)).getMessage().contains("cuDNN"));
+            }
         }
-        Process cc = new ProcessBuilder("g++", "-std=c++20", "-O1", "-pthread", "-w", "-o", "emu", "emu.cpp").directory(dir.toFile()).redirectErrorStream(true).start();
-        String ccOut = new String(cc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertEquals(0, cc.waitFor(), "g++ failed on the emulated kernels:\n" + ccOut);
-        Process run = new ProcessBuilder(dir.resolve("emu").toString()).directory(dir.toFile()).redirectErrorStream(true).start();
-        String out = new String(run.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertEquals(0, run.waitFor(), out);
-        List<String> lines = out.lines().toList();
-        assertEquals(6, lines.size(), out);
-        for (String l : lines) assertTrue(l.endsWith("direct 0 tiled 0 off"), out);
+    }
+
+    /** Device copies of int8 x and w and an accumulator buffer filled with a sentinel, closed together. */
+    private record DeviceBufferSet(org.tessel.runtime.cuda.DeviceBuffer x, org.tessel.runtime.cuda.DeviceBuffer w, org.tessel.runtime.cuda.DeviceBuffer acc) implements AutoCloseable {
+        DeviceBufferSet(byte[] x, byte[] w, long accBytes) {
+            this(org.tessel.runtime.cuda.DeviceBuffer.ofBytes(x), org.tessel.runtime.cuda.DeviceBuffer.ofBytes(w), filled(accBytes));
+        }
+
+        private static org.tessel.runtime.cuda.DeviceBuffer filled(long bytes) {
+            org.tessel.runtime.cuda.DeviceBuffer b = org.tessel.runtime.cuda.DeviceBuffer.allocate(bytes);
+            b.fill((byte) 0x7F);
+            return b;
+        }
+
+        @Override public void close() { acc.close(); w.close(); x.close(); }
     }
 
     /**

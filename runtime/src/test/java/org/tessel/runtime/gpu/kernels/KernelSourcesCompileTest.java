@@ -74,6 +74,7 @@ public class KernelSourcesCompileTest {
         for (DType t : new DType[] {DType.F32, DType.F16, DType.BF16}) {
             m.put("matmul_" + t.text(), BatchedMatMul.source(t));
             m.put("deconv_" + t.text(), DirectDeconv.source(t));
+            m.put("rnn_" + t.text(), RecurrentKernel.source(t));
         }
         m.put("attention_f16_d80", FusedAttention.source(DType.F16, 80));
         m.put("attention_f32_d128", FusedAttention.source(DType.F32, 128));
@@ -89,6 +90,8 @@ public class KernelSourcesCompileTest {
         m.put("paged_attention_f16_d256_g8_b1", PagedAttentionKernel.source(DType.F16, 256, 8, 1));
         m.put("paged_attention_bf16_d16_g3_b7", PagedAttentionKernel.source(DType.BF16, 16, 3, 7));
         m.put("paged_kv_append_d64", PagedAttentionKernel.appendSource(64));
+        for (Fp8Epilogue.Activation a : Fp8Epilogue.Activation.values()) m.put("fp8_epilogue_bias_residual_" + a.name().toLowerCase(java.util.Locale.ROOT), Fp8Epilogue.source(true, true, a));
+        m.put("fp8_epilogue_plain", Fp8Epilogue.source(false, false, Fp8Epilogue.Activation.NONE));
         m.put("transpose_f16_021", TransformerKernels.transposeSource(DType.F16, new int[] {2, 64, 49}, new int[] {0, 2, 1}));
         // the engine's elementwise kernels of BERT: the i64 mask cast (read as i32) with scalar literals, embeddings adds
         org.tessel.ir.Graph bert = org.tessel.ir.zoo.Zoo.build("bert-tiny");
