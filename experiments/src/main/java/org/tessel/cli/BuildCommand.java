@@ -335,7 +335,6 @@ final class BuildCommand implements Callable<Integer> {
         ExplicitQdq explicit = null;
         if (qdq != null) {
             System.out.println(qdq.format().text() + ": " + qdq.describe());
-            for (String w : qdq.weightNotes()) System.out.println("note: " + w);
             if (planFile == null) {
                 explicit = new ExplicitQdq(qdq, prepared, allowed());
                 scales = explicit.scales();

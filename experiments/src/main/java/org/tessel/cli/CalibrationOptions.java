@@ -57,8 +57,14 @@ final class CalibrationOptions {
     @Option(names = {"--int8-fallback", "--fp8-fallback"}, description = "A node a --precision rule pins to int8 (fp8) that no INT8 (FP8) tactic runs computes in another precision "
             + "(listed by `tessel inspect`) instead of failing.") boolean fallback;
 
-    /** The calibrated scales of a prepared graph, the quantized precision they are for, and where they came from. */
-    record Scales(String calibrator, Precision precision, Map<String, Float> scales, String how) {
+    /**
+     * The calibrated scales of a prepared graph, the quantized precision they are for, and where they
+     * came from; {@code weights}: per weight name, channel scales the plan carries (a Q/DQ model's own;
+     * empty when calibrated, the builders then derive them from the weights).
+     */
+    record Scales(String calibrator, Precision precision, Map<String, Float> scales, String how, Map<String, float[]> weights) {
+        Scales(String calibrator, Precision precision, Map<String, Float> scales, String how) { this(calibrator, precision, scales, how, Map.of()); }
+
         /** The scales as an accuracy budget measures and checks INT8 or FP8 with them. */
         org.tessel.accuracy.CalibratedScales calibrated() { return new org.tessel.accuracy.CalibratedScales(calibrator, precision, scales); }
     }
@@ -222,7 +228,7 @@ final class CalibrationOptions {
             var p = plan.node(at);
             if (p == null || p.precision() != s.precision()) fell.put(f.getKey(), f.getValue());
         }
-        return plan.withQuantization(QuantizationTable.forPlanned(planned, plan, s.precision(), s.calibrator(), s.scales()).withFallbacks(fell));
+        return plan.withQuantization(QuantizationTable.forPlanned(planned, plan, s.precision(), s.calibrator(), s.scales(), s.weights()).withFallbacks(fell));
     }
 
     private static final Pattern GENERATED = Pattern.compile("generated(?::(\\d+))?");

@@ -61,13 +61,36 @@ final class ExplicitQdq {
                 continue;
             }
             String why = CalibrationOptions.whyNo(node, format);
+            // no tactic runs it alone (a MatMul: cuBLASLt runs one only inside a fused gemm_bias_act): pinned where a fused group can run it quantized
+            if (why != null && inGroupOnly(prepared, n, format)) why = null;
             if (why == null) pinned.add(n);
             else {
                 fallbacks.put(n, "Q/DQ marks it " + name + ", but " + why);
                 noInt8.add(n);
             }
         }
-        scales = new CalibrationOptions.Scales(QuantizationTable.EXPLICIT, format, present, "explicit quantization, " + present.size() + " tensor scales from the model's Q/DQ");
+        for (String w : qdq.weightScales().keySet()) {
+            Value v = prepared.value(w);
+            if (v == null || !v.isConstant())
+                warnings.add("weight %" + w + ": the optimizer changed it (folded a BatchNormalization into it, or merged it with a sibling's), so the model's channel scales "
+                        + "do not apply; it is quantized at its own amax/" + (format == Precision.FP8 ? "448" : "127"));
+        }
+        scales = new CalibrationOptions.Scales(QuantizationTable.EXPLICIT, format, present,
+                "explicit quantization, " + present.size() + " tensor scales and " + qdq.weightScales().size() + " weights' channel scales from the model's Q/DQ", qdq.weightScales());
+    }
+
+    /**
+     * True when the search can run node {@code n} at {@code format} inside a fused group (the rule
+     * {@code n=format} leaves it a plan), though no tactic runs it at that format alone.
+     */
+    private static boolean inGroupOnly(Graph prepared, String n, Precision format) {
+        try {
+            org.tessel.search.Searcher.problem(prepared, org.tessel.search.SearchOptions.defaults().withTarget(format == Precision.FP8 ? "h200" : "h200-measured")
+                    .withPrecisions(EnumSet.of(Precision.FP32, format)).withPrecisionRules(List.of(new PrecisionRule(n, Set.of(format)))));
+            return true;
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
     }
 
     private Node find(String name) {

@@ -188,13 +188,16 @@ class ExplicitQdqCommandTest {
         CliRun b = CliRun.of("build", m.toString(), "--cpu", "-o", e.toString());
         assertEquals(0, b.code(), b.err());
         if (classes == 8)
-            assertTrue(b.out().contains("int8: explicit quantization from 3 Q/DQ pairs and 2 quantized weights (the model's scales, no calibration); 2 nodes marked INT8\n")
+            // the pair after the Relu moves back onto the Conv's output too (Q backward past the Relu), so the INT8 Conv writes it quantized
+            assertTrue(b.out().contains("int8: explicit quantization from 4 Q/DQ pairs and 2 quantized weights (the model's scales, no calibration); 2 nodes marked INT8; "
+                    + "1 pair(s) propagated through commuting ops (0 forward, 1 backward)\n")
                     && b.out().contains("int8: 2 of "), b.out());
         // fc's Gemm (K=8, N=5) has no INT8 tactic, so nothing quantizes %flatten where its pair is: the pair stays two nodes
-        else assertTrue(b.out().contains("int8: explicit quantization from 3 Q/DQ pairs and 2 quantized weights (the model's scales, no calibration); 1 nodes marked INT8; "
-                + "1 pair(s) kept as QuantizeLinear/DequantizeLinear nodes, since no INT8 node reads or writes their tensor: %flatten\n"), b.out());
-        assertFalse(b.out().contains("note: weight"), "every weight scale is the engine's amax/127: " + b.out());
+        else assertTrue(b.out().contains("int8: explicit quantization from 4 Q/DQ pairs and 2 quantized weights (the model's scales, no calibration); 1 nodes marked INT8; "
+                + "1 pair(s) propagated through commuting ops (0 forward, 1 backward); 1 pair(s) kept as QuantizeLinear/DequantizeLinear nodes, since no INT8 node reads or writes their tensor: %flatten\n"), b.out());
+        assertFalse(b.out().contains("warning: weight"), "the optimizer keeps the weights, so the model's channel scales apply: " + b.out());
         Engine engine = Engine.load(e, EngineHeader.Machine.cpu());
+        assertEquals(classes == 8 ? 2 : 1, engine.plan().quantization().weights().size(), "the engine file carries the model's weight scales of its INT8 nodes: " + engine.plan().quantization());
         Map<String, Integer> mix = new TreeMap<>();
         engine.plan().precisionMix().forEach((k, v) -> mix.put(k.text(), v));
         assertEquals(classes == 8 ? 2 : 1, mix.getOrDefault("int8", 0), "INT8 nodes: " + mix + "\n" + b.out());
@@ -210,6 +213,73 @@ class ExplicitQdqCommandTest {
         }
         System.out.printf("hand-made Q/DQ model, " + classes + " classes (%s): Tessel CPU INT8 engine vs ONNX Runtime, worst relative L2 %.3g%n", mix, worst);
         assertTrue(worst < 1e-5, "the engine quantizes where ONNX Runtime does, at the same scales: relative L2 " + worst + "\n" + b.out() + CliRun.of("inspect", e.toString()).out());
+    }
+
+    /** An int8 constant of {@code shape}, codes uniform in [-max, max] with one at +-max, dequantized at {@code scales} along {@code axis} (one scale: per tensor). */
+    private static Value coarseWeight(Graph g, String name, Shape shape, int max, float[] scales, int axis, SplittableRandom r) {
+        long[] codes = new long[(int) shape.numElements()];
+        for (int i = 0; i < codes.length; i++) codes[i] = i == 0 ? max : r.nextInt(-max, max + 1);
+        Value q = g.addConstant(name + "_codes", Tensor.ofLongs(DType.I8, shape, codes));
+        Value s = g.addConstant(name + "_scale", scales.length == 1 ? Tensor.ofFloats(Shape.scalar(), scales[0]) : Tensor.ofFloats(Shape.of(scales.length), scales));
+        Value z = g.addConstant(name + "_zp", scales.length == 1 ? Tensor.zeros(DType.I8, Shape.scalar()) : Tensor.zeros(DType.I8, Shape.of(scales.length)));
+        Attributes a = scales.length == 1 ? Attributes.empty() : Attributes.empty().with("axis", AttrValue.of((long) axis));
+        return g.addNode(OPS.get("", "DequantizeLinear"), name + "_dequantize", List.of(q, s, z), a, 1).output(0);
+    }
+
+    /**
+     * ModelOpt's placement, built by `tessel build`: a pair before a MaxPool (none before the Conv
+     * after it), a Conv whose int8 codes reach only 100 at one scale, a pair after its Relu that a
+     * Flatten carries to a MatMul (and its bias Add), whose per-row int8 weight reaches it through a
+     * Transpose. Q/DQ propagation marks the Conv and the MatMul INT8 (the MatMul runs fused with its
+     * bias, the only INT8 form of a MatMul), the engine carries the model's weight scales,
+     * and it computes what ONNX Runtime computes on the Q/DQ model.
+     */
+    @Test void modelOptPlacementThroughMaxPoolFlattenAndTransposeBuildsToOnnxRuntimesOutputs() throws Exception {
+        SplittableRandom r = new SplittableRandom(17);
+        Graph g = new Graph("modelopt_qdq");
+        Value x = g.addInput("x", TensorType.of(DType.F32, Shape.of(2, 4, 8, 8)));
+        Value zero = g.addConstant("zero", Tensor.zeros(DType.I8, Shape.scalar()));
+        Value ax = activation(g, x, "x", SX, zero, Bad.NONE, r);
+        Node pool = g.addNode(OPS.get("", "MaxPool"), "pool", List.of(ax),
+                Attributes.empty().with("kernel_shape", AttrValue.ofInts(2, 2)).with("strides", AttrValue.ofInts(2, 2)), 1);
+        Value cw = coarseWeight(g, "conv_w", Shape.of(8, 4, 3, 3), 100, new float[] {0.004f}, 0, r);
+        Node conv = g.addNode(OPS.get("", "Conv"), "conv", List.of(pool.output(0), cw), Attributes.empty().with("pads", AttrValue.ofInts(1, 1, 1, 1)), 1);
+        Node relu = g.addNode(OPS.get("", "Relu"), "relu", List.of(conv.output(0)), Attributes.empty(), 1);
+        Value rq = activation(g, relu.output(0), "r", SR / 4, zero, Bad.NONE, r);
+        Node flat = g.addNode(OPS.get("", "Flatten"), "flatten", List.of(rq), Attributes.empty(), 1);
+        float[] rows = new float[8];
+        for (int i = 0; i < 8; i++) rows[i] = 0.001f * (1 + i);
+        Value fw = coarseWeight(g, "fc_w", Shape.of(8, 128), 127, rows, 0, r);
+        Node t = g.addNode(OPS.get("", "Transpose"), "fc_w_t", List.of(fw), Attributes.empty().with("perm", AttrValue.ofInts(1, 0)), 1);
+        // ModelOpt's Linear: MatMul, then the bias Add (cuBLASLt runs a MatMul at INT8 only fused with it, gemm_bias_act)
+        Node mm = g.addNode(OPS.get("", "MatMul"), "fc", List.of(flat.output(0), t.output(0)), Attributes.empty(), 1);
+        Value bias = g.addConstant("fc_b", Tensor.ofFloats(Shape.of(8), 0.1f, -0.1f, 0.2f, 0f, 0.05f, -0.2f, 0.3f, 0.01f));
+        Node add = g.addNode(OPS.get("", "Add"), "fc_bias", List.of(mm.output(0), bias), Attributes.empty(), 1);
+        g.setOutputs(List.of(add.output(0)));
+        Path m = dir.resolve("modelopt.onnx"), e = dir.resolve("modelopt.engine");
+        byte[] bytes = OnnxExporter.toBytes(g);
+        Files.write(m, bytes);
+        CliRun b = CliRun.of("build", m.toString(), "--cpu", "-o", e.toString());
+        assertEquals(0, b.code(), b.err() + b.out());
+        assertTrue(b.out().contains("2 nodes marked INT8; 3 pair(s) propagated through commuting ops (2 forward, 1 backward)"), b.out());
+        Engine engine = Engine.load(e, EngineHeader.Machine.cpu());
+        for (String n : List.of("conv", "fc")) {
+            String at = n;
+            for (var grp : engine.plan().groups()) if (grp.members().contains(n)) at = grp.name();
+            assertEquals(org.tessel.cost.Precision.INT8, engine.plan().node(at).precision(), n + " (as " + at + ") runs INT8\n" + b.out());
+        }
+        assertFalse(b.out().contains("fallback"), b.out());
+        assertEquals(2, engine.plan().quantization().weights().size(), engine.plan().quantization().toString());
+        double worst = 0;
+        try (OrtRunner ort = OrtRunner.open(bytes, Map.of(), m.toString())) {
+            for (long seed = 1; seed <= 4; seed++) {
+                Tensor in = org.tessel.accuracy.AccuracyInputs.seeded(g, seed, false).getFirst();
+                Tensor want = ort.run(Map.of("x", in), List.of(g.outputs().getFirst().name())).values().iterator().next();
+                worst = Math.max(worst, Tensor.relativeL2(want, engine.createContext().run(List.of(in)).getFirst()));
+            }
+        }
+        System.out.printf("ModelOpt-placed Q/DQ model (MaxPool, Flatten, Transpose; conv codes up to 100): CPU INT8 engine vs ONNX Runtime, worst relative L2 %.3g%n", worst);
+        assertTrue(worst < 1e-5, "relative L2 " + worst + "\n" + b.out() + CliRun.of("inspect", e.toString()).out());
     }
 
     @ParameterizedTest @EnumSource(value = Bad.class, names = "NONE", mode = EnumSource.Mode.EXCLUDE)

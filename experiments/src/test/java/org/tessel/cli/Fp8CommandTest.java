@@ -121,7 +121,7 @@ class Fp8CommandTest {
         assertTrue(ex.out().contains("weights quantized per tensor (float8e4m3fn)"), ex.out());
         CliRun q = CliRun.of("build", qdq.toString(), "--cpu", "-o", qdqEngine.toString());
         assertEquals(0, q.code(), q.err() + q.out());
-        assertTrue(q.out().contains("nodes marked FP8") && !q.out().contains("note: weight"), q.out());
+        assertTrue(q.out().contains("nodes marked FP8") && !q.out().contains("warning: weight"), q.out());
         Engine back = Engine.load(qdqEngine, EngineHeader.Machine.cpu());
         assertEquals(fp8, back.plan().precisionMix().getOrDefault(Precision.FP8, 0), back.plan().precisionMix().toString());
         Tensor again = back.createContext().run(List.of(x(e))).getFirst(), once = e.createContext().run(List.of(x(e))).getFirst();
@@ -186,7 +186,7 @@ class Fp8CommandTest {
         CliRun b = CliRun.of("build", m.toString(), "--cpu", "-o", e.toString());
         assertEquals(0, b.code(), b.err() + b.out());
         assertTrue(b.out().contains("fp8: explicit quantization from 1 Q/DQ pairs and 1 quantized weights (the model's scales, no calibration); 1 nodes marked FP8"), b.out());
-        assertFalse(b.out().contains("note: weight"), b.out());
+        assertFalse(b.out().contains("warning: weight"), b.out());
         Engine engine = Engine.load(e, EngineHeader.Machine.cpu());
         assertEquals(1, engine.plan().precisionMix().getOrDefault(Precision.FP8, 0), engine.plan().precisionMix().toString());
         assertEquals(Precision.FP8, engine.plan().quantization().format());

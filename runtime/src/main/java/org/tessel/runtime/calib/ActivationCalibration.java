@@ -200,7 +200,8 @@ public final class ActivationCalibration {
 
     /**
      * As above for a quantized precision: scale = threshold / {@link org.tessel.cost.Precision#quantizedMax()}
-     * (127 for INT8, 448 for FP8, whose E4M3 codes reach 448); the calibrator's threshold is the same.
+     * (127 for INT8, 448 for FP8, whose E4M3 codes reach 448); the calibrator's threshold is the same but for mse,
+     * which measures its error on the format's grid ({@link Calibrator#amax(Histogram, org.tessel.cost.Precision)}).
      */
     public static Map<String, Float> scales(Map<String, Histogram> hs, Calibrator c, org.tessel.cost.Precision format, Consumer<String> warn) {
         double max = format.quantizedMax();
@@ -210,7 +211,7 @@ public final class ActivationCalibration {
         double[] amax = new double[list.size()];
         AtomicInteger next = new AtomicInteger();
         Runnable worker = () -> {
-            for (int i; (i = next.getAndIncrement()) < amax.length; ) amax[i] = c.amax(list.get(i));
+            for (int i; (i = next.getAndIncrement()) < amax.length; ) amax[i] = c.amax(list.get(i), format);
         };
         int n = threads(list.size());
         if (n == 1) worker.run();

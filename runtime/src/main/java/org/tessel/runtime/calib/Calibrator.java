@@ -16,6 +16,13 @@ public sealed interface Calibrator {
     /** The threshold for this histogram; 0 when every value was 0. */
     double amax(Histogram h);
 
+    /**
+     * The threshold for this histogram when the tensor is stored in {@code format} (INT8 or FP8):
+     * the same as {@link #amax(Histogram)} for every calibrator but {@link Mse}, whose error is that
+     * of the format's own grid.
+     */
+    default double amax(Histogram h, org.tessel.cost.Precision format) { return amax(h); }
+
     /** Parses {@code entropy}, {@code minmax}, {@code percentile[:P]} (P in (0, 100], default 99.99) or {@code mse}. */
     static Calibrator parse(String s) {
         String t = s.trim().toLowerCase(Locale.ROOT);
@@ -164,30 +171,55 @@ public sealed interface Calibrator {
 
     /**
      * The threshold (a bin edge from bin 1 up) that minimises the quantization mean squared error
-     * over the histogram: each bin's values taken at its centre, quantized at scale threshold/127
-     * (rounded to nearest even, clamped to +-127) and compared.
+     * over the histogram: each bin's values taken at its centre, quantized on the storage format's
+     * grid at that threshold and compared. INT8: scale threshold/127, rounded to nearest even,
+     * clamped to +-127 (a uniform grid). FP8: scale threshold/448, rounded to the nearest E4M3 value
+     * ({@link org.tessel.api.Float8E4M3#round}, ties to even, saturating at +-448), whose grid is
+     * finer near 0 and coarser near the threshold, so the best FP8 threshold is not the best INT8 one.
      */
     record Mse() implements Calibrator {
         public String name() { return "mse"; }
-        public double amax(Histogram h) {
+        public double amax(Histogram h) { return amax(h, org.tessel.cost.Precision.INT8); }
+
+        @Override public double amax(Histogram h, org.tessel.cost.Precision format) {
             if (h.width() == 0) return h.max();
+            boolean fp8 = format == org.tessel.cost.Precision.FP8;
+            if (!fp8 && format != org.tessel.cost.Precision.INT8) throw new IllegalArgumentException(format.text() + " is not a quantized precision");
             long[] c = h.counts();
             double bestErr = Double.POSITIVE_INFINITY, best = h.max();
             for (int i = 1; i <= c.length; i++) {
                 double clip = i * h.width();
-                double err = error(c, h.width(), clip, bestErr);
+                double err = fp8 ? errorFp8(c, h.width(), clip, bestErr) : error(c, h.width(), clip, bestErr);
                 if (err < bestErr) { bestErr = err; best = clip; }
             }
             return Math.min(h.max(), best);
         }
 
-        /** Quantization squared error of the histogram at this clip (stops early past {@code bound}). */
+        /** INT8 quantization squared error of the histogram at this clip (stops early past {@code bound}). */
         static double error(long[] c, double width, double clip, double bound) {
             double s = clip / 127, err = 0;
             for (int j = 0; j < c.length; j++) {
                 if (c[j] == 0) continue;
                 double x = (j + 0.5) * width;
                 double q = Math.max(-127, Math.min(127, Math.rint(x / s))) * s;
+                err += c[j] * (x - q) * (x - q);
+                if (err > bound) return err;
+            }
+            return err;
+        }
+
+        /**
+         * FP8 E4M3 quantization squared error of the histogram at this clip, as the engine quantizes
+         * (x / scale in f32, E4M3 rounding, times scale; {@code PrecisionEmulation.fakeQuantizeFp8}).
+         */
+        static double errorFp8(long[] c, double width, double clip, double bound) {
+            float s = (float) (clip / org.tessel.api.Float8E4M3.MAX);
+            if (!(s > 0) || Float.isInfinite(s)) return Double.POSITIVE_INFINITY;
+            double err = 0;
+            for (int j = 0; j < c.length; j++) {
+                if (c[j] == 0) continue;
+                float x = (float) ((j + 0.5) * width);
+                double q = (double) org.tessel.api.Float8E4M3.round(x / s) * s;
                 err += c[j] * (x - q) * (x - q);
                 if (err > bound) return err;
             }

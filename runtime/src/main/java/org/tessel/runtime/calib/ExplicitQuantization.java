@@ -2,7 +2,6 @@ package org.tessel.runtime.calib;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -25,9 +24,19 @@ import org.tessel.runtime.engine.PrecisionEmulation;
  *     symmetric range) goes with it.
  * <li>A weight {@code DequantizeLinear(int8 constant, s, 0)} (per tensor or per axis) and a bias
  *     {@code DequantizeLinear(int32 constant, s, 0)} are folded into float constants, codes * s.
+ * <li>A folded weight moved by Reshape, Flatten, Transpose, Squeeze, Unsqueeze, Slice, Gather or
+ *     Identity on its way to a contraction (ModelOpt's {@code DQ -> Transpose -> MatMul}) is moved as
+ *     a constant, its scales with it.
  * <li>A Conv/ConvTranspose/Gemm/MatMul whose floating activation inputs all came through a pair and
- *     whose weight (when it is a constant) through a weight DQ is marked to run at INT8.
+ *     whose weight (when it is a constant) through a weight DQ is marked to run at INT8, and its
+ *     weight's scales, one per output channel ({@link Result#weightScales}), are the ones the engine
+ *     quantizes that weight with: the model's own codes come back exactly, whatever grid the model
+ *     chose (a per-tensor scale, or channels whose largest code is below 127). Scales that vary along
+ *     another axis than the output channels' are refused naming the node.
  * </ul>
+ * Before folding, {@link QdqPropagation} carries activation pairs through the ops that commute with
+ * quantization (MaxPool, Reshape, Transpose, Relu, ...), as TensorRT propagates Q/DQ, so pairs placed
+ * before a MaxPool or a Reshape still quantize the contraction after it.
  * The same holds for FP8: pairs through float8 e4m3fn ({@code QuantizeLinear} with an f8e4m3 zero
  * point of 0, or {@code output_dtype} 17; opset 19+), weights as f8e4m3 constants, and the marked
  * nodes run at FP8 ({@link Result#format}). One model has one format: int8 and float8 Q/DQ mixed
@@ -37,11 +46,10 @@ import org.tessel.runtime.engine.PrecisionEmulation;
  * a Q no DQ reads, a DQ of a tensor no Q made, a per-axis or blocked activation scale, a scale that is
  * not a positive finite f32 constant, one tensor quantized at two scales.
  *
- * <p>The CPU engine quantizes INT8 weights per output channel at amax/127 ({@link PrecisionEmulation}).
- * Folded weights whose model scale is exactly that (a channel whose largest code is +-127, as
- * export-qdq writes) are re-quantized to the model's codes exactly; where a model's weight scale is
- * coarser (a channel's largest code below 127, or one scale for all channels), the engine's
- * re-quantization is on a finer grid than the model's: {@link Result#weightNotes} says which weights.
+ * <p>The plan carries the weight scales ({@code QuantizationTable#weights}); the CPU engine
+ * ({@link PrecisionEmulation#fakeQuantizeWeight(Tensor, int, org.tessel.cost.Precision, float[])}) and the GPU's
+ * INT8 layers quantize the folded weight at them, which gives back the model's codes (a folded value
+ * is code * scale in f32, and dividing by the scale rounds back to the code).
  */
 public final class ExplicitQuantization {
     private ExplicitQuantization() {}
@@ -58,17 +66,21 @@ public final class ExplicitQuantization {
      * @param quantizedNodes  nodes the Q/DQ placement marks INT8 (FP8 for float8 Q/DQ) (by name, in graph order)
      * @param activationPairs activation Q/DQ pairs removed
      * @param weights         weight (and bias) DequantizeLinear nodes folded into constants
-     * @param weightNotes     weights whose model scale is not the engine's amax/127 in some channel
+     * @param weightScales    per weight a Conv/ConvTranspose/Gemm/MatMul reads (by value name), the model's scale of each output channel
+     *                        (along the node's channel axis; a per-tensor scale repeated)
      * @param pairReaders     per folded activation tensor, the nodes that read it through its pair ("" for a graph output)
      * @param kept            activation tensors whose pairs were asked to stay nodes (not folded)
      * @param format          the quantized precision the Q/DQ states: INT8 for int8 Q/DQ, FP8 for float8 e4m3fn
+     * @param propagation     the pairs {@link QdqPropagation} added before folding
      */
-    public record Result(Map<String, Float> scales, List<String> quantizedNodes, int activationPairs, int weights, List<String> weightNotes,
-                         Map<String, List<String>> pairReaders, Set<String> kept, org.tessel.cost.Precision format) {
+    public record Result(Map<String, Float> scales, List<String> quantizedNodes, int activationPairs, int weights, Map<String, float[]> weightScales,
+                         Map<String, List<String>> pairReaders, Set<String> kept, org.tessel.cost.Precision format, QdqPropagation.Result propagation) {
         public String describe() {
             String f = format.text().toUpperCase(Locale.ROOT);
             return String.format(Locale.ROOT, "explicit quantization from %d Q/DQ pairs and %d quantized weights (the model's scales, no calibration); %d nodes marked %s",
                     activationPairs + kept.size(), weights, quantizedNodes.size(), f)
+                    + (propagation.total() == 0 ? "" : String.format(Locale.ROOT, "; %d pair(s) propagated through commuting ops (%d forward, %d backward)",
+                    propagation.total(), propagation.forward(), propagation.backward()))
                     + (kept.isEmpty() ? "" : String.format(Locale.ROOT, "; %d pair(s) kept as QuantizeLinear/DequantizeLinear nodes, since no %s node reads or writes their tensor: %s",
                     kept.size(), f, String.join(", ", kept.stream().map(k -> "%" + k).toList())));
         }
@@ -94,12 +106,13 @@ public final class ExplicitQuantization {
      */
     public static Result fold(Graph g, Set<String> keep) {
         org.tessel.cost.Precision format = format(g);
+        QdqPropagation.Result propagation = QdqPropagation.propagate(g);
         Map<Value, List<String>> readersOf = new LinkedHashMap<>();
         Set<String> kept = new java.util.TreeSet<>();
         Map<Value, Float> scaleOf = new LinkedHashMap<>();
         Map<Value, String> scaledBy = new LinkedHashMap<>();
-        Set<Value> dqWeights = new LinkedHashSet<>();
-        List<String> notes = new ArrayList<>();
+        // per folded weight, its scale broadcast to its shape: moved with it, read per channel where a contraction reads it
+        Map<Value, Tensor> weightScaleOf = new LinkedHashMap<>();
         int pairs = 0, weights = 0;
         // every Q must be read by DQs only
         for (Node q : List.copyOf(g.nodes())) {
@@ -126,7 +139,7 @@ public final class ExplicitQuantization {
                 Tensor folded = evaluate(dq, codes);
                 Value c = replaceByConstant(g, dq, q.input(0).name() + "_qdq", folded);
                 if (g.users(q.output(0)).isEmpty()) g.removeNode(q);
-                if (q.output(0).type().dtype() == format.storage()) noteWeight(g, c, folded, dqWeights, notes, format);
+                if (q.output(0).type().dtype() == format.storage()) weightScaleOf.put(c, broadcastScale(dq, folded));
                 weights++;
                 continue;
             }
@@ -178,11 +191,13 @@ public final class ExplicitQuantization {
             weightScale(dq);
             Tensor folded = evaluate(dq, x.constantValue());
             Value c = replaceByConstant(g, dq, x.name() + "_dequantized", folded);
-            if (t == format.storage()) noteWeight(g, c, folded, dqWeights, notes, format);
+            if (t == format.storage()) weightScaleOf.put(c, broadcastScale(dq, folded));
             weights++;
         }
+        moveWeights(g, weightScaleOf);
         g.removeUnusedConstants();
         List<String> int8 = new ArrayList<>();
+        Map<String, float[]> weightScales = new LinkedHashMap<>();
         Map<String, Float> scales = new LinkedHashMap<>();
         for (var e : scaleOf.entrySet()) scales.put(e.getKey().name(), e.getValue());
         Map<String, List<String>> pairReaders = new LinkedHashMap<>();
@@ -193,12 +208,25 @@ public final class ExplicitQuantization {
             for (int k = 0; k < n.numInputs() && ok; k++) {
                 Value v = n.input(k);
                 if (v == null || !v.type().dtype().isFloating()) continue;
-                if (v.isConstant()) ok = k != 1 || dqWeights.contains(v);
+                if (v.isConstant()) ok = k != 1 || weightScaleOf.containsKey(v);
                 else ok = scaleOf.containsKey(v);
             }
             if (ok) int8.add(n.name());
+            Value w = n.input(1);
+            if (!w.isConstant() || !weightScaleOf.containsKey(w)) continue;
+            // a node the Q/DQ leaves unmarked may still run quantized where the search puts it: its weight keeps the model's scales when they are per channel
+            float[] ch;
+            try {
+                ch = channelScales(n, w, weightScaleOf.get(w));
+            } catch (QdqException e) {
+                if (ok) throw e;
+                continue;
+            }
+            float[] prev = weightScales.putIfAbsent(w.name(), ch);
+            if (prev != null && !java.util.Arrays.equals(prev, ch))
+                throw new QdqException(n.describe() + ": weight %" + w.name() + " is read along other output channels by another node; a weight has one set of channel scales");
         }
-        return new Result(scales, int8, pairs, weights, notes, pairReaders, kept, format);
+        return new Result(scales, int8, pairs, weights, weightScales, pairReaders, kept, format, propagation);
     }
 
     /**
@@ -252,24 +280,64 @@ public final class ExplicitQuantization {
         return c;
     }
 
-    private static void noteWeight(Graph g, Value c, Tensor folded, Set<Value> dqWeights, List<String> notes, org.tessel.cost.Precision format) {
-        dqWeights.add(c);
-        for (Node u : g.users(c)) {
-            int axis = PrecisionEmulation.weightChannelAxis(u);
-            if (axis < 0 || u.input(1) != c) continue;
-            if (format == org.tessel.cost.Precision.FP8) {
-                // the engine's FP8 weight scale is one per tensor, amax/448
-                Tensor again = PrecisionEmulation.fakeQuantizeWeight(folded, axis, format);
-                if (!java.util.Arrays.equals(folded.floats(), again.floats()))
-                    notes.add(String.format(Locale.ROOT, "weight %%%s of %s: the model's scale is not amax/448 for the whole tensor, which the engine re-quantizes at (FP8 weights are per tensor)",
-                            c.name(), u.describe()));
-                continue;
-            }
-            int off = differs(folded, axis);
-            if (off > 0)
-                notes.add(String.format(Locale.ROOT, "weight %%%s of %s: in %d of %d channels the model's scale is not amax/127, which the engine re-quantizes at (a finer grid)",
-                        c.name(), u.describe(), off, folded.shape().dim(axis)));
+    /** Ops that move a folded weight's values without computing on them; its scales move the same way. */
+    private static final Set<String> WEIGHT_MOVES = Set.of("Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Slice", "Gather", "Identity");
+
+    /** The DQ's scale for every element of {@code w} (the DQ's output): its one scale, or the scale of the element's index along the DQ's axis. */
+    private static Tensor broadcastScale(Node dq, Tensor w) {
+        Tensor s = dq.input(1).constantValue();
+        float[] out = new float[w.size()];
+        if (s.size() == 1) {
+            java.util.Arrays.fill(out, s.getFloat(0));
+        } else {
+            int[] d = w.shape().dims();
+            int axis = (int) dq.attrs().getInt("axis", 1);
+            if (axis < 0) axis += d.length;
+            int inner = 1;
+            for (int i = axis + 1; i < d.length; i++) inner *= d[i];
+            for (int i = 0; i < out.length; i++) out[i] = s.getFloat((i / inner) % d[axis]);
         }
+        return Tensor.ofFloats(DType.F32, w.shape(), out);
+    }
+
+    /**
+     * Folds the data movement a folded weight goes through (Reshape, Transpose, ... with constant
+     * operands) into the constant, and moves its broadcast scales the same way (the same op on them).
+     */
+    private static void moveWeights(Graph g, Map<Value, Tensor> weightScaleOf) {
+        for (Node p : List.copyOf(g.nodes())) {
+            if (!WEIGHT_MOVES.contains(p.opName()) || p.outputs().size() != 1 || !weightScaleOf.containsKey(p.input(0))) continue;
+            boolean constant = true;
+            for (Value v : p.inputs()) if (v != null && !v.isConstant()) constant = false;
+            if (!constant) continue;
+            Value w = p.input(0);
+            Tensor moved = evaluate(p, w.constantValue()), scales = evaluate(p, weightScaleOf.get(w));
+            Value c = replaceByConstant(g, p, w.name() + "_" + p.opName().toLowerCase(Locale.ROOT), moved);
+            weightScaleOf.put(c, scales);
+        }
+    }
+
+    /**
+     * The scale of each output channel of contraction {@code n}'s weight {@code w}, from its broadcast
+     * scales; refused naming the node when the scales vary within a channel (a per-axis scale along
+     * another axis, which no INT8 kernel can apply after its sums).
+     */
+    private static float[] channelScales(Node n, Value w, Tensor scales) {
+        int axis = PrecisionEmulation.weightChannelAxis(n);
+        int[] d = scales.shape().dims();
+        int ch = d[axis], inner = 1;
+        for (int i = axis + 1; i < d.length; i++) inner *= d[i];
+        float[] out = new float[ch];
+        boolean[] seen = new boolean[ch];
+        for (int i = 0; i < scales.size(); i++) {
+            int c = (i / inner) % ch;
+            float v = scales.getFloat(i);
+            if (!seen[c]) { out[c] = v; seen[c] = true; }
+            else if (Float.floatToIntBits(out[c]) != Float.floatToIntBits(v))
+                throw new QdqException(String.format(Locale.ROOT, "%s: weight %%%s's scales vary within output channel %d (axis %d: %s and %s); "
+                        + "the quantized kernels scale per output channel, so a weight's DequantizeLinear must be per tensor or per output channel", n.describe(), w.name(), c, axis, out[c], v));
+        }
+        return out;
     }
 
     /** Validates a Q or DQ's scale (a positive finite f32 per-tensor constant) and zero point (int8 0); returns the scale. */
@@ -321,20 +389,5 @@ public final class ExplicitQuantization {
         Tensor lo = c.input(1).constantValue(), hi = c.input(2).constantValue();
         if (lo.size() != 1 || hi.size() != 1) return false;
         return lo.getFloat(0) == -127 * s && hi.getFloat(0) == 127 * s;
-    }
-
-    /** Channels along {@code axis} whose amax/127 (the engine's weight scale) would not give back {@code w}'s values exactly. */
-    private static int differs(Tensor w, int axis) {
-        if (w.dtype() != DType.F32) return 0;
-        Tensor again = PrecisionEmulation.fakeQuantizePerChannel(w, axis);
-        int[] d = w.shape().dims();
-        int ch = d[axis], inner = 1;
-        for (int i = axis + 1; i < d.length; i++) inner *= d[i];
-        boolean[] off = new boolean[ch];
-        float[] a = w.floats(), b = again.floats();
-        for (int i = 0; i < a.length; i++) if (Float.floatToIntBits(a[i]) != Float.floatToIntBits(b[i])) off[(i / inner) % ch] = true;
-        int n = 0;
-        for (boolean o : off) if (o) n++;
-        return n;
     }
 }

@@ -34,13 +34,19 @@ import org.tessel.tactics.plan.QuantizationTable;
  * <li>each floating activation input is quantized per tensor where the node's members read it;
  * <li>each output is quantized per tensor for every reader (the node stores it as int8);
  * <li>each convolution or matrix multiply weight becomes int8 codes and a per-axis DequantizeLinear
- *     (scale = channel amax / 127).
+ *     (scale = channel amax / 127, or the plan's channel scales where it has them: a Q/DQ model's own,
+ *     so its codes are written back as they were).
  * </ul>
  * ONNX's int8 range is [-128, 127] and TensorRT's symmetric one [-127, 127], so a Clip to
  * +-127 * scale goes before each QuantizeLinear.
  */
 public final class QdqGraphs {
     private QdqGraphs() {}
+
+    private static boolean allEqual(float[] s) {
+        for (float v : s) if (Float.floatToIntBits(v) != Float.floatToIntBits(s[0])) return false;
+        return true;
+    }
 
     /** What was inserted. */
     public record Result(Graph graph, int activationPairs, int weights) {}
@@ -126,32 +132,31 @@ public final class QdqGraphs {
             if (!w.isConstant() || w.type().dtype() != DType.F32) continue;
             int axis = PrecisionEmulation.weightChannelAxis(m);
             Tensor wt = w.constantValue();
-            if (format == Precision.FP8) {
-                // the engine's FP8 weights: E4M3 values at one per-tensor scale, amax/448
-                float s = PrecisionEmulation.fp8TensorScale(wt);
-                float[] src = wt.floats(), codes = new float[src.length];
-                for (int i = 0; i < src.length; i++) codes[i] = org.tessel.api.Float8E4M3.round(src[i] / s);
-                Value qw = g.addConstant(g.uniqueValueName(w.name() + "_f8e4m3"), Tensor.ofFloats(DType.F8E4M3, wt.shape(), codes));
-                Value sc = g.addConstant(g.uniqueValueName(w.name() + "_scale"), Tensor.ofFloats(Shape.scalar(), s));
-                Value zp = g.addConstant(g.uniqueValueName(w.name() + "_zero_point"), Tensor.zeros(DType.F8E4M3, Shape.scalar()));
-                Node dq = g.insertNodeBefore(m, dequant, g.uniqueNodeName(w.name() + "_dequantize"), List.of(qw, sc, zp),
-                        Attributes.empty(), List.of(TensorType.of(DType.F32, wt.shape())), null, null);
-                g.setNodeInput(m, 1, dq.output(0));
-                weights++;
-                continue;
-            }
-            float[] scales = PrecisionEmulation.channelScales(wt, axis);
+            // the plan's channel scales for the weight (a Q/DQ model's own), else the engine's: INT8 amax/127 per channel, FP8 amax/448 per tensor
+            float[] given = q.weightScales(w.name(), wt.shape().dim(axis));
+            boolean perTensor = format == Precision.FP8 && (given == null || allEqual(given));
+            float[] scales = given != null ? given : format == Precision.FP8 ? new float[] {PrecisionEmulation.fp8TensorScale(wt)} : PrecisionEmulation.channelScales(wt, axis);
+            if (perTensor) scales = new float[] {scales[0]};
             int[] d = wt.shape().dims();
             int inner = 1;
             for (int i = axis + 1; i < d.length; i++) inner *= d[i];
             float[] src = wt.floats();
-            long[] codes = new long[src.length];
-            for (int i = 0; i < src.length; i++) codes[i] = PrecisionEmulation.quantize(src[i], scales[(i / inner) % d[axis]]);
-            Value qw = g.addConstant(g.uniqueValueName(w.name() + "_int8"), Tensor.ofLongs(DType.I8, wt.shape(), codes));
-            Value sc = g.addConstant(g.uniqueValueName(w.name() + "_scale"), Tensor.ofFloats(DType.F32, Shape.of(scales.length), scales));
-            Value zp = g.addConstant(g.uniqueValueName(w.name() + "_zero_point"), Tensor.zeros(DType.I8, Shape.of(scales.length)));
+            DType storage = format == Precision.FP8 ? DType.F8E4M3 : DType.I8;
+            Tensor codes;
+            if (format == Precision.FP8) {
+                float[] c = new float[src.length];
+                for (int i = 0; i < src.length; i++) c[i] = org.tessel.api.Float8E4M3.round(src[i] / scales[perTensor ? 0 : (i / inner) % d[axis]]);
+                codes = Tensor.ofFloats(DType.F8E4M3, wt.shape(), c);
+            } else {
+                long[] c = new long[src.length];
+                for (int i = 0; i < src.length; i++) c[i] = PrecisionEmulation.quantize(src[i], scales[(i / inner) % d[axis]]);
+                codes = Tensor.ofLongs(DType.I8, wt.shape(), c);
+            }
+            Value qw = g.addConstant(g.uniqueValueName(w.name() + (format == Precision.FP8 ? "_f8e4m3" : "_int8")), codes);
+            Value sc = g.addConstant(g.uniqueValueName(w.name() + "_scale"), perTensor ? Tensor.ofFloats(Shape.scalar(), scales[0]) : Tensor.ofFloats(DType.F32, Shape.of(scales.length), scales));
+            Value zp = g.addConstant(g.uniqueValueName(w.name() + "_zero_point"), perTensor ? Tensor.zeros(storage, Shape.scalar()) : Tensor.zeros(storage, Shape.of(scales.length)));
             Node dq = g.insertNodeBefore(m, dequant, g.uniqueNodeName(w.name() + "_dequantize"), List.of(qw, sc, zp),
-                    Attributes.empty().with("axis", AttrValue.of(axis)), List.of(TensorType.of(DType.F32, wt.shape())), null, null);
+                    perTensor ? Attributes.empty() : Attributes.empty().with("axis", AttrValue.of(axis)), List.of(TensorType.of(DType.F32, wt.shape())), null, null);
             g.setNodeInput(m, 1, dq.output(0));
             weights++;
         }

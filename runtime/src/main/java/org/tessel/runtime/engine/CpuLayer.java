@@ -28,7 +28,7 @@ import org.tessel.tactics.plan.QuantizationTable;
  * @param casts     per input, the rounding of a cast the plan puts on that edge (NONE when it has none)
  * @param compute   per input, the rounding the precision applies before computing
  * @param output    the rounding of every output
- * @param constants per input, the constant already rounded (at INT8: a contraction's weight quantized per channel; at FP8 per tensor), or null for a computed input
+ * @param constants per input, the constant already rounded (at INT8: a contraction's weight quantized per channel; at FP8 per tensor; at the plan's weight scales where it has them), or null for a computed input
  * @param inScales  per input, the INT8/FP8 scale its activation is quantized with (NaN: not quantized)
  * @param outScales per output, the INT8/FP8 scale it is stored with (NaN: not quantized)
  * @param bodyWeights at INT8/FP8, the weights inside a fused body quantized (empty otherwise)
@@ -62,7 +62,8 @@ record CpuLayer(Node node, LayerPlan plan, Precision precision, List<Rounding> c
                     int axis = PrecisionEmulation.weightChannelAxis(b);
                     if (axis < 0) continue;
                     Value w = b.input(1);
-                    if (w.isConstant()) bodyWeights.put(w, PrecisionEmulation.fakeQuantizeWeight(w.constantValue(), axis, p));
+                    if (w.isConstant())
+                        bodyWeights.put(w, PrecisionEmulation.fakeQuantizeWeight(w.constantValue(), axis, p, quant.weightScales(w.name(), w.type().shape().dim(axis))));
                     else if (body.inputs().contains(w)) weightInputs.add(body.inputs().indexOf(w));
                 }
             } else if (PrecisionEmulation.weightChannelAxis(n) >= 0) {
@@ -78,7 +79,7 @@ record CpuLayer(Node node, LayerPlan plan, Precision precision, List<Rounding> c
             Value v = n.input(k);
             if (quantized && v != null && v.isConstant() && weightInputs.contains(k) && v.type().dtype() == org.tessel.api.DType.F32) {
                 int axis = n.body() != null ? weightAxisInBody(n.body(), k) : PrecisionEmulation.weightChannelAxis(n);
-                consts.add(PrecisionEmulation.fakeQuantizeWeight(c.apply(v.constantValue()), axis, p));
+                consts.add(PrecisionEmulation.fakeQuantizeWeight(c.apply(v.constantValue()), axis, p, quant.weightScales(v.name(), v.type().shape().dim(axis))));
                 continue;
             }
             if (quantized && v != null && !v.isConstant() && v.type().dtype().isFloating()) inScales[k] = quant.scale(v.name());

@@ -22,14 +22,15 @@ import org.tessel.ir.Node;
  * it: an INT8 node's floating activation inputs and outputs are quantized with their per-tensor
  * scale from the plan's quantization table (x/scale rounded to nearest even, clamped to [-127, 127],
  * times scale), and the weights of its convolutions and matrix multiplies per output channel with
- * scale = amax/127 over the channel. The contraction then runs on the dequantized values in f32
+ * scale = amax/127 over the channel, or at the channel scales the plan gives for the weight (a Q/DQ
+ * model's own, {@code QuantizationTable#weights}). The contraction then runs on the dequantized values in f32
  * (each product of two int8 codes is exact; the sums are f32 sums, not int32 ones), and the
  * epilogue (bias, activation, residual) in f32 on the dequantized result.
  *
  * <p>FP8 (E4M3) is emulated the same way with E4M3 in place of int8: activations at their per-tensor
  * scale (scale = amax/448; x/scale in f32, rounded to the nearest E4M3 value, ties to even,
  * saturating at +-448, times scale), and each contraction's weight at one per-tensor scale (its
- * amax/448), since cuBLASLt's FP8 matmul on Hopper takes one scalar scale per operand
+ * amax/448; or per channel at the plan's scales for a Q/DQ model's weight), since cuBLASLt's FP8 matmul on Hopper takes one scalar scale per operand
  * ({@code CUBLASLT_MATMUL_DESC_A_SCALE_POINTER} / {@code B_SCALE_POINTER}). The products of two E4M3
  * values are exact in f32, so again only the f32 sums differ from the tensor cores' accumulation.
  */
@@ -145,9 +146,32 @@ public final class PrecisionEmulation {
      * at INT8 quantized per output channel along {@code axis}, at FP8 per tensor (amax/448).
      */
     public static Tensor fakeQuantizeWeight(Tensor w, int axis, Precision p) {
-        if (p == Precision.INT8) return fakeQuantizePerChannel(w, axis);
+        return fakeQuantizeWeight(w, axis, p, null);
+    }
+
+    /**
+     * As above at given scales, one per output channel along {@code axis} (the plan's, from a Q/DQ
+     * model: {@code QuantizationTable#weightScales}), or null for the weight's own (INT8: amax/127 per
+     * channel; FP8: amax/448 for the tensor). A weight folded from a model's codes at these scales
+     * (code * scale in f32) comes back as exactly those codes.
+     */
+    public static Tensor fakeQuantizeWeight(Tensor w, int axis, Precision p, float[] scales) {
         if (w.dtype() != DType.F32) return w;
-        return fakeQuantize(w, fp8TensorScale(w), p);
+        if (scales == null) {
+            if (p == Precision.INT8) return fakeQuantizePerChannel(w, axis);
+            return fakeQuantize(w, fp8TensorScale(w), p);
+        }
+        if (!p.quantized()) throw new IllegalArgumentException(p.text() + " is not a quantized precision");
+        int[] d = w.shape().dims();
+        int ch = d[axis], inner = 1;
+        for (int i = axis + 1; i < d.length; i++) inner *= d[i];
+        if (scales.length != ch) throw new IllegalArgumentException(scales.length + " channel scales for a weight " + w.shape() + " with " + ch + " channels on axis " + axis);
+        float[] src = w.floats(), out = new float[src.length];
+        for (int i = 0; i < src.length; i++) {
+            float sc = scales[(i / inner) % ch];
+            out[i] = p == Precision.INT8 ? quantize(src[i], sc) * sc : fakeQuantizeFp8(src[i], sc);
+        }
+        return Tensor.ofFloats(DType.F32, w.shape(), out);
     }
 
     /**

@@ -116,6 +116,44 @@ class CalibratorTest {
         assertTrue(a < 60 && a > 5, "mse clips a lone outlier at 100: " + a);
     }
 
+    /** FP8 mean squared error of the samples at this threshold, quantized as the engine does (E4M3 at threshold/448). */
+    private static double fp8Mse(float[] x, double threshold) {
+        float s = (float) (threshold / org.tessel.api.Float8E4M3.MAX);
+        double err = 0;
+        for (float v : x) {
+            double d = v - org.tessel.runtime.engine.PrecisionEmulation.fakeQuantizeFp8(v, s);
+            err += d * d;
+        }
+        return err / x.length;
+    }
+
+    @Test void fp8MsePicksItsThresholdOnTheE4m3Grid() {
+        // heavy tails: Student's t with 3 degrees of freedom (a Gaussian over the root of a scaled chi-square), 200,000 samples
+        SplittableRandom r = new SplittableRandom(21);
+        float[] x = new float[200_000];
+        for (int i = 0; i < x.length; i++) {
+            double z = gaussian(r.nextLong(), 1, 1.0)[0], chi = 0;
+            for (int k = 0; k < 3; k++) { double g = gaussian(r.nextLong(), 1, 1.0)[0]; chi += g * g; }
+            x[i] = (float) (z / Math.sqrt(chi / 3));
+        }
+        Histogram h = of(x);
+        var fp8 = org.tessel.cost.Precision.FP8;
+        double mse = new Calibrator.Mse().amax(h, fp8), mseInt8Grid = new Calibrator.Mse().amax(h);
+        double minmax = new Calibrator.MinMax().amax(h, fp8), p9999 = new Calibrator.Percentile(99.99).amax(h, fp8), p999 = new Calibrator.Percentile(99.9).amax(h, fp8);
+        double eMse = fp8Mse(x, mse);
+        System.out.printf("Student-t(3), FP8 MSE by threshold: mse %.3f -> %.3e, int8-grid mse %.3f -> %.3e, minmax %.3f -> %.3e, percentile:99.99 %.3f -> %.3e, percentile:99.9 %.3f -> %.3e%n",
+                mse, eMse, mseInt8Grid, fp8Mse(x, mseInt8Grid), minmax, fp8Mse(x, minmax), p9999, fp8Mse(x, p9999), p999, fp8Mse(x, p999));
+        assertTrue(eMse <= fp8Mse(x, minmax), "mse " + mse + ": " + eMse + " vs minmax " + minmax + ": " + fp8Mse(x, minmax));
+        assertTrue(eMse <= fp8Mse(x, p9999), "mse " + mse + ": " + eMse + " vs percentile:99.99 " + p9999 + ": " + fp8Mse(x, p9999));
+        assertTrue(eMse <= fp8Mse(x, p999), "mse " + mse + ": " + eMse + " vs percentile:99.9 " + p999 + ": " + fp8Mse(x, p999));
+        assertTrue(eMse < fp8Mse(x, mseInt8Grid), "the int8 grid's choice " + mseInt8Grid + " is worse at FP8: " + fp8Mse(x, mseInt8Grid) + " vs " + eMse);
+        // E4M3's relative steps make clipping cost more than coarse steps: it keeps more of the tail than the int8 grid does
+        assertTrue(mse > mseInt8Grid, "fp8 threshold " + mse + " vs int8 " + mseInt8Grid);
+        // and the scales a calibration writes for FP8 are mse's FP8 threshold / 448
+        Map<String, Float> s = ActivationCalibration.scales(Map.of("t", h), new Calibrator.Mse(), fp8, w -> {});
+        assertEquals((float) (mse / 448), s.get("t"));
+    }
+
     @Test void aZeroRangeTensorIsNamedAndGetsAUsableScale() {
         List<String> warnings = new ArrayList<>();
         Histogram zeros = of(new float[] {0, 0, 0, 0});

@@ -50,12 +50,57 @@ class ExplicitQuantizationTest {
         g.setOutputs(List.of(gemm.output(0)));
         ExplicitQuantization.Result res = ExplicitQuantization.fold(g);
         assertEquals(1, res.weights());
-        assertEquals(List.of(), res.weightNotes(), "the model's scales are the engine's");
         Tensor folded = g.nodes().getFirst().input(1).constantValue();
+        assertArrayEquals(s, res.weightScales().get(g.nodes().getFirst().input(1).name()), "the plan carries the model's channel scales");
         Tensor again = PrecisionEmulation.fakeQuantizePerChannel(folded, 0);
         for (int i = 0; i < w.length; i++) {
             assertEquals(Float.floatToIntBits(folded.getFloat(i)), Float.floatToIntBits(again.getFloat(i)), "element " + i);
             assertEquals((float) (codes[i] * (double) s[i / inner]), folded.getFloat(i));
+        }
+    }
+
+    /**
+     * A model whose weight codes reach only 100 (a scale coarser than amax/127), per tensor and per
+     * channel: the CPU INT8 engine computes with exactly the model's codes and scales (equal to the sum
+     * written out in doubles, up to the f32 sums' rounding), which re-quantizing at amax/127 would not;
+     * the GPU's INT8 weights are given the same codes.
+     */
+    @Test void theEngineComputesWithTheModelsOwnWeightCodesAndScales() {
+        for (boolean perChannel : new boolean[] {false, true}) {
+            QdqModels m = new QdqModels("coarse", 21);
+            Value x = m.input("x", 3, 8);
+            float sx = 0.01f;
+            float[] ws = perChannel ? new float[] {0.02f, 0.005f, 0.011f, 0.03f} : new float[] {0.02f};
+            Value w = m.weight("w", new int[] {4, 8}, 0, ws, new int[] {100, 100, 64, 3});
+            m.outputs(m.node("Gemm", "fc", Attributes.empty().with("transB", AttrValue.of(1L)), m.qdq(x, sx), w));
+            long[] codes = new long[32];
+            Tensor ct = m.g.value("w_codes").constantValue();
+            for (int i = 0; i < 32; i++) codes[i] = ct.getLong(i);
+            QdqModels.Built b = QdqModels.build(m.g);
+            assertEquals(List.of("fc"), b.qdq().quantizedNodes());
+            float[] channel = new float[4];
+            for (int n = 0; n < 4; n++) channel[n] = ws[perChannel ? n : 0];
+            assertArrayEquals(channel, b.applied().plan().quantization().weightScales("w", 4), "the plan carries the model's scales");
+            List<Tensor> in = QdqModels.inputs(m.g, 5);
+            Tensor got = b.engine().createContext().run(in).getFirst();
+            double[] hand = new double[12];
+            double big = 0;
+            for (int i = 0; i < 3; i++)
+                for (int n = 0; n < 4; n++) {
+                    double acc = 0;
+                    for (int k = 0; k < 8; k++) acc += Math.rint(in.getFirst().getFloat(i * 8 + k) / sx) * codes[n * 8 + k];
+                    hand[i * 4 + n] = acc * sx * channel[n];
+                    big = Math.max(big, Math.abs(hand[i * 4 + n]));
+                }
+            for (int i = 0; i < 12; i++) assertEquals(hand[i], got.getFloat(i), 1e-6 * big, (perChannel ? "per channel" : "per tensor") + ", element " + i);
+            // amax/127 per channel is another grid: re-quantizing the folded weight there moves its values
+            Tensor folded = b.folded().value("w").constantValue();
+            Tensor again = PrecisionEmulation.fakeQuantizePerChannel(folded, 0);
+            assertFalse(folded.dataEquals(again), "codes up to 100 are not on the amax/127 grid");
+            // what the GPU's INT8 GEMM is given: the model's codes, channel-major, and its scales
+            var q = org.tessel.runtime.gpu.kernels.Int8Weights.forGemm(folded, true, b.applied().plan().quantization().weightScales("w", 4));
+            for (int i = 0; i < 32; i++) assertEquals(codes[i], q.codes()[i], "code " + i);
+            assertArrayEquals(channel, q.scales());
         }
     }
 
@@ -77,9 +122,8 @@ class ExplicitQuantizationTest {
         assertEquals(1, r.activationPairs());
         assertEquals(1, g.nodes().size());
         assertSame(x, g.nodes().getFirst().input(0));
-        // one scale for all four output channels: only the channel whose largest code is 127 is on the engine's grid
-        assertEquals(1, r.weightNotes().size(), r.weightNotes().toString());
-        assertTrue(r.weightNotes().getFirst().contains("in 3 of 4 channels the model's scale is not amax/127"), r.weightNotes().toString());
+        // one scale for all four output channels (MatMul's last axis): the plan carries it per channel, whatever the codes' range
+        assertArrayEquals(new float[] {0.5f, 0.5f, 0.5f, 0.5f}, r.weightScales().get(g.nodes().getFirst().input(1).name()));
     }
 
     /** x -> Q/DQ (zero point of {@code zt}) -> MatMul with a DQ'd weight of {@code wt}; {@code saturate} on the activation's Q. */
@@ -106,7 +150,7 @@ class ExplicitQuantizationTest {
         assertEquals(org.tessel.cost.Precision.FP8, r.format());
         assertEquals(Map.of("x", 1f / 448), r.scales());
         assertEquals(List.of("mm"), r.quantizedNodes());
-        assertEquals(List.of(), r.weightNotes(), "a weight whose largest value is 448 at one scale is the engine's own amax/448");
+        assertArrayEquals(new float[] {0.5f, 0.5f, 0.5f, 0.5f}, r.weightScales().get(g.nodes().getFirst().input(1).name()));
         assertEquals(1, g.nodes().size());
         assertEquals(224f, g.nodes().getFirst().input(1).constantValue().getFloat(11));
         assertTrue(r.describe().contains("1 nodes marked FP8"), r.describe());

@@ -141,7 +141,8 @@ public record EnginePlan(String model, String strategy, String target, long seed
         for (FusedGroup g : groups) sb.append("group ").append(g.name()).append(" (").append(g.kind()).append("): ").append(String.join(", ", g.members())).append('\n');
         for (Conversion c : conversions) sb.append("conversion ").append(c).append('\n');
         if (!quantization.scales().isEmpty())
-            sb.append(String.format(Locale.ROOT, "%s: %d tensor scales (calibrator %s)%n", quantization.format().text(), quantization.scales().size(), quantization.calibrator()));
+            sb.append(String.format(Locale.ROOT, "%s: %d tensor scales (calibrator %s)%s%n", quantization.format().text(), quantization.scales().size(), quantization.calibrator(),
+                    quantization.weights().isEmpty() ? "" : String.format(Locale.ROOT, ", the model's channel scales for %d weights", quantization.weights().size())));
         for (var f : quantization.fallbacks().entrySet()) sb.append(quantization.format().text()).append(" fallback ").append(f.getKey()).append(": ").append(f.getValue()).append('\n');
         return sb.toString();
     }

@@ -32,7 +32,7 @@ public final class EnginePlanJson {
 
     private static final java.util.Set<String> ROOT_KEYS = java.util.Set.of("plan_version", "model", "strategy", "target", "seed", "merges", "groups", "nodes",
             "conversions", "predicted_us", "bound_us", "quantization");
-    private static final java.util.Set<String> QUANT_KEYS = java.util.Set.of("calibrator", "format", "scales", "fallbacks");
+    private static final java.util.Set<String> QUANT_KEYS = java.util.Set.of("calibrator", "format", "scales", "fallbacks", "weights");
     private static final java.util.Set<String> MERGE_KEYS = java.util.Set.of("kind", "chains", "merged", "split");
     private static final java.util.Set<String> GROUP_KEYS = java.util.Set.of("name", "kind", "members");
     private static final java.util.Set<String> NODE_KEYS = java.util.Set.of("node", "op", "tactic", "variant", "precision", "layout", "stream", "predicted_us");
@@ -110,6 +110,13 @@ public final class EnginePlanJson {
             for (var e : q.scales().entrySet()) sc.put(e.getKey(), e.getValue());
             ObjectNode fb = o.putObject("fallbacks");
             for (var e : q.fallbacks().entrySet()) fb.put(e.getKey(), e.getValue());
+            if (!q.weights().isEmpty()) {
+                ObjectNode ws = o.putObject("weights");
+                for (var e : q.weights().entrySet()) {
+                    var arr = ws.putArray(e.getKey());
+                    for (float f : e.getValue()) arr.add(f);
+                }
+            }
         }
         try {
             return MAPPER.writeValueAsString(root) + "\n";
@@ -217,6 +224,21 @@ public final class EnginePlanJson {
                     fallbacks.put(e.getKey(), e.getValue().asText());
                 }
             }
+            java.util.Map<String, float[]> weights = new java.util.LinkedHashMap<>();
+            if (q.has("weights")) {
+                JsonNode ws = object(q.get("weights"), w + ".weights");
+                for (var it = ws.fields(); it.hasNext(); ) {
+                    var e = it.next();
+                    if (!e.getValue().isArray()) throw new PlanException(w + ".weights: weight '" + e.getKey() + "': channel scales are an array of numbers, got " + e.getValue());
+                    float[] v = new float[e.getValue().size()];
+                    for (int i = 0; i < v.length; i++) {
+                        JsonNode x = e.getValue().get(i);
+                        if (!x.isNumber()) throw new PlanException(w + ".weights: weight '" + e.getKey() + "', channel " + i + ": a scale is a number, got " + x);
+                        v[i] = (float) x.asDouble();
+                    }
+                    weights.put(e.getKey(), v);
+                }
+            }
             String calibrator = text(q, "calibrator", w);
             Precision format = Precision.INT8;
             if (q.has("format")) {
@@ -225,7 +247,7 @@ public final class EnginePlanJson {
                         .orElseThrow(() -> new PlanException(w + ".format: '" + f + "' is not a quantized precision (int8, fp8)"));
             }
             try {
-                quant = new QuantizationTable(calibrator, scales, fallbacks, format);
+                quant = new QuantizationTable(calibrator, scales, fallbacks, format, weights);
             } catch (PlanException e) {
                 throw new PlanException(w + ": " + e.getMessage());
             }

@@ -50,11 +50,31 @@ class QuantizationTableTest {
         assertThrows(PlanException.class, () -> new QuantizationTable("minmax", Map.of(), Map.of(), Precision.BF16));
     }
 
+    @Test void weightChannelScalesRoundTripExactlyAndAreCheckedAgainstTheChannels() {
+        EnginePlan p = new EnginePlan("m", "joint", "h100", 0, List.of(),
+                List.of(new PlannedNode("c", "Conv", "cudnn.conv.fused_bias_act", "", Precision.INT8, Layout.NHWC, 0, 1.5)), List.of(), 1.5, 1.0);
+        float[] w = {0.017_345_67f, 1f / 127, 1.4e-45f};
+        QuantizationTable q = new QuantizationTable(QuantizationTable.EXPLICIT, Map.of("x", 0.5f), Map.of(), Precision.INT8, Map.of("c_w", w));
+        w[0] = 9f; // the table keeps its own copy
+        EnginePlan back = EnginePlanJson.read(EnginePlanJson.write(p.withQuantization(q)), "plan.json");
+        assertEquals(q, back.quantization());
+        assertArrayEquals(new float[] {0.017_345_67f, 1f / 127, 1.4e-45f}, back.quantization().weightScales("c_w", 3));
+        assertNull(back.quantization().weightScales("other", 3), "a weight without scales is the builder's to quantize");
+        assertNotEquals(q, new QuantizationTable(QuantizationTable.EXPLICIT, Map.of("x", 0.5f), Map.of(), Precision.INT8, Map.of("c_w", new float[] {1, 2, 3})));
+        assertTrue(p.withQuantization(q).render().contains("int8: 1 tensor scales (calibrator qdq), the model's channel scales for 1 weights"), p.withQuantization(q).render());
+        assertEquals("weight 'c_w' has 3 channel scales in the plan, but its node has 4 output channels",
+                assertThrows(PlanException.class, () -> q.weightScales("c_w", 4)).getMessage());
+        assertEquals("p.json: quantization.weights: weight 'w', channel 1: a scale is a number, got \"x\"", assertThrows(PlanException.class,
+                () -> EnginePlanJson.read(V3 + ", \"quantization\": {\"calibrator\": \"qdq\", \"scales\": {}, \"weights\": {\"w\": [1, \"x\"]}}}", "p.json")).getMessage());
+        assertEquals("p.json: quantization: scale of channel 0 of weight 'w' must be positive and finite, got 0.0", assertThrows(PlanException.class,
+                () -> EnginePlanJson.read(V3 + ", \"quantization\": {\"calibrator\": \"qdq\", \"scales\": {}, \"weights\": {\"w\": [0]}}}", "p.json")).getMessage());
+    }
+
     @Test void malformedTablesAreRefusedNamingTheKey() {
         Map<String, String> cases = Map.of(
                 V3 + ", \"quantization\": {\"calibrator\": \"minmax\", \"scales\": {\"x\": \"big\"}}}", "p.json: quantization.scales: tensor 'x': a scale is a number, got \"big\"",
                 V3 + ", \"quantization\": {\"calibrator\": \"minmax\", \"scales\": {\"x\": -0.5}}}", "p.json: quantization: quantization scale of tensor 'x' must be positive and finite, got -0.5",
-                V3 + ", \"quantization\": {\"calibrator\": \"minmax\", \"scales\": {}, \"colour\": 1}}", "p.json: quantization: unknown key 'colour' (keys: calibrator, fallbacks, format, scales)",
+                V3 + ", \"quantization\": {\"calibrator\": \"minmax\", \"scales\": {}, \"colour\": 1}}", "p.json: quantization: unknown key 'colour' (keys: calibrator, fallbacks, format, scales, weights)",
                 V3 + ", \"quantization\": {\"scales\": {}}}", "p.json: quantization: missing key 'calibrator'",
                 V3 + ", \"quantization\": {\"calibrator\": \"minmax\", \"scales\": {}, \"fallbacks\": {\"n\": 3}}}", "p.json: quantization.fallbacks: node 'n': the reason must be a string, got 3",
                 V3.replace("\"plan_version\": 3", "\"plan_version\": 2") + ", \"quantization\": {\"calibrator\": \"minmax\", \"scales\": {}}}",

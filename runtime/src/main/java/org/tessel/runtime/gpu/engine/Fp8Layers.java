@@ -13,7 +13,8 @@ import org.tessel.runtime.gpu.kernels.Fp8Gemm;
 /**
  * GEMMs a plan runs at FP8 E4M3 (sm_89 and later), as the CPU backend emulates them ({@code PrecisionEmulation}): the
  * node reads E4M3 activations (its casts quantized them at their tensors' scales from the plan's quantization table),
- * its weights are E4M3 at one per-tensor scale (amax/448, cuBLASLt's FP8 matmul takes one scale per operand), cuBLASLt
+ * its weights are E4M3 at one per-tensor scale (amax/448, or a float8 Q/DQ model's own; cuBLASLt's FP8 matmul takes one
+ * scale per operand, so a model's per-channel FP8 weight scales are refused naming the node), cuBLASLt
  * multiplies with f32 accumulation and both scales applied, and Tessel's epilogue ({@link Fp8Epilogue}) adds the f32
  * bias and the E4M3 residual at its scale, applies the body's activation (ReLU, GELU, Tanh) and writes the output as
  * E4M3 codes at its scale. The layer reports the planned tactic with variant {@code fp8}.
@@ -38,7 +39,13 @@ final class Fp8Layers {
             throw GpuEngineException.unsupported(n, e.getMessage());
         }
         float sx = c.scale(x), sy = c.scale(y);
-        Fp8Gemm.Weights q = Fp8Gemm.weights(outputChannelsFirst(w.constantValue(), transB));
+        // the plan's scale for the weight (a float8 Q/DQ model's own), as the CPU engine quantizes it; cuBLASLt takes one per operand
+        float[] given = c.weightScales(w, nn);
+        if (given != null)
+            for (float s : given)
+                if (Float.floatToIntBits(s) != Float.floatToIntBits(given[0]))
+                    throw GpuEngineException.unsupported(n, "the model gives FP8 weight %" + w.name() + " a scale per output channel; cuBLASLt's FP8 matmul takes one scale per operand");
+        Fp8Gemm.Weights q = Fp8Gemm.weights(outputChannelsFirst(w.constantValue(), transB), given == null ? Float.NaN : given[0]);
         DeviceBuffer wb = c.shared(w, "fp8:nk", () -> DeviceBuffer.ofBytes(q.codes()));
         DeviceBuffer ws8 = c.shared(w, "fp8:scale", () -> DeviceBuffer.ofFloats(new float[] {q.scale()}));
         DeviceBuffer xs = c.keep(DeviceBuffer.ofFloats(new float[] {sx}));

@@ -720,6 +720,8 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
         return s;
     }
 
+    @Override public float[] weightScales(Value w, int channels) { return quantization.weightScales(w.name(), channels); }
+
     /** Int8 or E4M3 codes: storage read and written at a tensor's scale. */
     static boolean quantizedStorage(DType d) { return d == DType.I8 || d == DType.F8E4M3; }
 

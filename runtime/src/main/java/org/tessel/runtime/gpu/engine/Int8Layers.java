@@ -16,12 +16,12 @@ import org.tessel.runtime.gpu.kernels.Int8Weights;
 /**
  * Convolutions and GEMMs a plan runs at INT8, as the CPU backend emulates them ({@code PrecisionEmulation}): the node
  * reads int8 activations (its casts quantized them at their tensors' scales from the plan's quantization table), its
- * weights are int8 per output channel (scale amax/127), the sums are exact int32 (cuBLASLt IMMA, Tessel's dp4a
- * convolution {@code tessel.conv.int8_dp4a}) or cuDNN's INT8 convolution ({@code cudnn.conv.fused_bias_act} at INT8),
- * and Tessel's epilogue applies s_in·s_w[c], the f32 bias, the int8 residual at its scale, ReLU or Clip, and
- * requantizes the output at its scale into the node's int8 storage. The layer reports the planned tactic with variant
- * {@code int8}. Shapes an INT8 kernel cannot take are named by {@link #convWhyNot} and {@link #gemmWhyNot}, which the
- * builder asks before any GPU work.
+ * weights are int8 per output channel (scale amax/127, or the plan's channel scales for a Q/DQ model's weight, as on
+ * the CPU), the sums are exact int32 (cuBLASLt IMMA, Tessel's dp4a convolution {@code tessel.conv.int8_dp4a}) or
+ * cuDNN's INT8 convolution ({@code cudnn.conv.fused_bias_act} at INT8), and Tessel's epilogue applies s_in·s_w[c],
+ * the f32 bias, the int8 residual at its scale, ReLU or Clip, and requantizes the output at its scale into the node's
+ * int8 storage. The layer reports the planned tactic with variant {@code int8}. Shapes an INT8 kernel cannot take are
+ * named by {@link #convWhyNot} and {@link #gemmWhyNot}, which the builder asks before any GPU work.
  */
 final class Int8Layers {
     private Int8Layers() {}
@@ -67,7 +67,7 @@ final class Int8Layers {
         if (od.length != 4 || od[1] != wd[0] || od[2] != spec.outH() || od[3] != spec.outW())
             throw GpuEngineException.unsupported(n, "the INT8 convolution computes [" + xd[0] + ", " + wd[0] + ", " + spec.outH() + ", " + spec.outW() + "], the IR says " + out.type().shape());
         float sx = c.scale(x), sy = c.scale(out);
-        Int8Weights q = Int8Weights.forConv(w.constantValue());
+        Int8Weights q = Int8Weights.forConv(w.constantValue(), c.weightScales(w, wd[0]));
         DeviceBuffer wb = c.shared(w, "int8:krsc", () -> DeviceBuffer.ofBytes(q.codes()));
         DeviceBuffer scales = c.shared(w, "int8:scales@" + Float.floatToIntBits(sx), () -> DeviceBuffer.ofFloats(q.outputScales(sx)));
         DeviceBuffer bias = o.bias() == null ? null : c.shared(o.bias(), "f32", () -> DeviceBuffer.ofFloats(floats(o.bias())));
@@ -97,7 +97,7 @@ final class Int8Layers {
         long m = x.type().numElements() / kk;
         if (m > Integer.MAX_VALUE) throw GpuEngineException.unsupported(n, "M = " + m + " rows is too many");
         float sx = c.scale(x), sy = c.scale(y);
-        Int8Weights q = Int8Weights.forGemm(w.constantValue(), transB);
+        Int8Weights q = Int8Weights.forGemm(w.constantValue(), transB, c.weightScales(w, nn));
         DeviceBuffer wb = c.shared(w, "int8:nk", () -> DeviceBuffer.ofBytes(q.codes()));
         DeviceBuffer scales = c.shared(w, "int8:scales@" + Float.floatToIntBits(sx), () -> DeviceBuffer.ofFloats(q.outputScales(sx)));
         DeviceBuffer bias = biasValue == null ? null : c.shared(biasValue, "f32", () -> DeviceBuffer.ofFloats(floats(biasValue)));

@@ -31,6 +31,12 @@ public interface LayerContext {
     /** The INT8 quantization scale of activation {@code v} (the plan's, per tensor); throws naming the tensor when the plan has none. */
     float scale(Value v);
 
+    /**
+     * The plan's scales for weight {@code w}, one per output channel ({@code channels}; a Q/DQ model's
+     * own, {@code QuantizationTable#weightScales}), or null where the plan derives them from the weight.
+     */
+    default float[] weightScales(Value w, int channels) { return null; }
+
     default DType storage() { return precision().storage(); }
 
     /** NHWC or NCHW (a value that says ANY is channels-first in memory). */

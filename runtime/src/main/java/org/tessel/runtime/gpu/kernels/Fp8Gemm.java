@@ -45,9 +45,12 @@ public final class Fp8Gemm implements AutoCloseable {
     public record Weights(byte[] codes, float scale) {}
 
     /** W [N, K] quantized per tensor: codes e4m3(w / scale), scale = amax / 448 ({@link PrecisionEmulation#fp8TensorScale}). */
-    public static Weights weights(Tensor w) {
+    public static Weights weights(Tensor w) { return weights(w, Float.NaN); }
+
+    /** As above at a given per-tensor scale (the plan's, a Q/DQ model's own), or NaN for amax / 448. */
+    public static Weights weights(Tensor w, float scale) {
         if (w.dtype() != DType.F32 || w.rank() != 2) throw new IllegalArgumentException("FP8 GEMM weights are f32 [N, K], got " + w.type());
-        float s = PrecisionEmulation.fp8TensorScale(w);
+        float s = Float.isNaN(scale) ? PrecisionEmulation.fp8TensorScale(w) : scale;
         float[] v = w.floats();
         byte[] codes = new byte[v.length];
         for (int i = 0; i < v.length; i++) codes[i] = (byte) Float8E4M3.toBits(v[i] / s, true);
