@@ -98,7 +98,7 @@ class QuantizedMatMulEmulatedTest {
         return new PlanApplier.Applied(a.graph(), a.plan().withNodes(ns));
     }
 
-    static Tensor runGpu(Graph g, GpuEngine.Precision p, String tactic, Map<String, Tensor> in) {
+    static Tensor runGpu(CudaContext ctx, Graph g, GpuEngine.Precision p, String tactic, Map<String, Tensor> in) {
         PlanApplier.Applied a = planned(g, p, tactic);
         try (GpuEngine e = GpuEngine.build(a.graph(), a.plan(), p, ctx, GpuEngine.Options.FIXED, 1); GpuExecutionContext c = e.createExecutionContext()) {
             assertEquals(List.of(tactic), e.layerPlans().stream().map(l -> l.tactic()).distinct().toList(), g.name());
@@ -140,11 +140,13 @@ class QuantizedMatMulEmulatedTest {
         return mag;
     }
 
-    static void check(String what, Graph g, GpuEngine.Precision p, String tactic, Map<String, Tensor> in) {
-        Tensor want = runCpu(g, in), got = runGpu(g, p, tactic, in);
+    static void check(String what, Graph g, GpuEngine.Precision p, String tactic, Map<String, Tensor> in) { check(ctx, what + " (emulated)", g, p, tactic, in); }
+
+    static void check(CudaContext ctx, String what, Graph g, GpuEngine.Precision p, String tactic, Map<String, Tensor> in) {
+        Tensor want = runCpu(g, in), got = runGpu(ctx, g, p, tactic, in);
         assertEquals(want.shape(), got.shape(), what);
         if (p == GpuEngine.Precision.FP32) {
-            GpuTestSupport.assertClose(what + " (emulated)", got, want, 1e-5);
+            GpuTestSupport.assertClose(what, got, want, 1e-5);
             return;
         }
         double u = p == GpuEngine.Precision.FP16 ? 0x1p-10 : 0x1p-7;
@@ -231,7 +233,7 @@ class QuantizedMatMulEmulatedTest {
                 for (GpuEngine.Precision p : List.of(GpuEngine.Precision.FP32, GpuEngine.Precision.FP16, GpuEngine.Precision.BF16)) {
                     Map<String, Tensor> in = input(r, m, k, p.storage());
                     if (p == GpuEngine.Precision.FP32) {
-                        Tensor want = runCpu(g, in), got = runGpu(g, p, GpuTactics.GEMM_W8A8, in);
+                        Tensor want = runCpu(g, in), got = runGpu(ctx, g, p, GpuTactics.GEMM_W8A8, in);
                         for (int i = 0; i < want.size(); i++) assertEquals(want.getFloat(i), got.getFloat(i), 0f, g.name() + " FP32 element " + i + " (exact int sums, one scale)");
                     } else {
                         check(GpuTactics.GEMM_W8A8 + " " + g.name(), g, p, GpuTactics.GEMM_W8A8, in);
