@@ -21,6 +21,9 @@
 # the strategy comparison (issue 9): per STRATEGY_CONFIGS entry, `tessel build --strategy S` for rule, joint, sequential
 # and greedy (the rule at the config's precision; the searches with every precision allowed, --best), then `tessel run`; it prints
 # predicted vs measured CUDA-graph p50 per engine and joint vs rule / sequential (a second device call: it takes minutes).
+# STAGES="llmquant" (its own device call) runs the LLM quantized MatMul tactics inside GPU engines against the CPU kernels
+# (QuantizedMatMulGpuTest, WeightOnlyGemvGpuTest), then QuantizedGemvBench: llama-1b's decode projections at M = 1 as
+# cuBLASLt FP16 and the W8 / W4 (group 128) GEMV, in us, GB/s and % of a measured device-to-device copy, and a layer's sum.
 # STAGES="families" (its own device call) exports the deployment families from PyTorch (scripts/export-families.py:
 # torchvision's efficientnet_b0, convnext_tiny, lraspp_mobilenet_v3_large, ssdlite320_mobilenet_v3_large with and without
 # its NMS, the zoo's CRNN, GPT-2 small; random weights) with ONNX Runtime reference outputs and PyTorch eager/compile
@@ -122,6 +125,17 @@ if has plans; then
     grep -E 'INT8 nodes of|cuBLASLt|cuDNN' "$out/plans.log" | cut -c1-260 | head -20
     echo "== paged attention decode (GPU paged KV cache; bandwidth)"
     timeout $(( $(left 345) > 10 ? $(left 345) : 10 )) "${java[@]}" org.tessel.runtime.gpu.bench.PagedAttentionBench > "$out/paged.txt" 2>&1; tail -14 "$out/paged.txt"
+fi
+if has llmquant; then
+    echo "== LLM quantized MatMuls: the tactics inside GPU engines against the CPU kernels, then llama-1b's decode projections"
+    timeout $(left 240) "${java[@]}" org.junit.platform.console.ConsoleLauncher execute @LLMQUANT_SELECTORS@ --include-tag=gpu \
+        --details=tree --disable-banner --disable-ansi-colors --reports-dir="$out/junit-llmquant" > "$out/llmquant-tests.log" 2>&1
+    echo "llmquant tests exit code $? after $(( $(date +%s) - t0 )) s"
+    grep -E '^\[ *[0-9]+ tests (successful|failed|aborted|skipped)' "$out/llmquant-tests.log"
+    grep '^RESULT|' "$out/llmquant-tests.log" | grep -vE '\|ok$|worst error' | cut -c1-240 | head -20
+    grep -E '^gemv ' "$out/llmquant-tests.log" | head -16
+    timeout $(( $(left 420) > 10 ? $(left 420) : 10 )) "${java[@]}" org.tessel.runtime.gpu.bench.QuantizedGemvBench > "$out/llmquant.txt" 2>&1
+    echo "QuantizedGemvBench exit code $?"; tail -26 "$out/llmquant.txt"
 fi
 if has accuracy; then
     echo "== accuracy: the trained Fashion-MNIST CNN on its 10,000 test images (GPU engines against the CPU FP32 engine)"
@@ -365,16 +379,20 @@ echo "total $(( $(date +%s) - t0 )) s"
 BENCH
 # the plan tests (engines built from every strategy's plan, the measuring tuner) run in their own stage, `plans`
 plan_tests="PlanEngineGpuTest GpuTunerGpuTest Int8KernelsGpuTest Int8EngineGpuTest Fp8EngineGpuTest Fp8GemmGpuTest PagedAttentionGpuTest"
+# the LLM quantized MatMul tests run in the `llmquant` stage, beside their benchmark
+llmquant_tests="QuantizedMatMulGpuTest WeightOnlyGemvGpuTest"
 all_tests=$(cd "$root/runtime/target/test-classes" && find . -name '*GpuTest.class' | sed 's|^\./||; s|\.class$||; s|/|.|g' | sort)
-selectors=""; plan_selectors=""
+selectors=""; plan_selectors=""; llmquant_selectors=""
 for t in $all_tests; do
-    if [[ " $plan_tests " == *" ${t##*.} "* ]]; then plan_selectors+="--select-class=$t "; else selectors+="--select-class=$t "; fi
+    if [[ " $plan_tests " == *" ${t##*.} "* ]]; then plan_selectors+="--select-class=$t "
+    elif [[ " $llmquant_tests " == *" ${t##*.} "* ]]; then llmquant_selectors+="--select-class=$t "
+    else selectors+="--select-class=$t "; fi
 done
 # plugin examples' GPU tests (their kernels compiled with NVRTC and launched under the plugin ABI) run with the plan tests
 for t in $(cd "$root/examples/gridsample/target/test-classes" 2>/dev/null && find . -name '*GpuTest.class' | sed 's|^\./||; s|\.class$||; s|/|.|g' | sort); do
     plan_selectors+="--select-class=$t "
 done
-sed -i "s|@CONFIGS@|$configs|g; s|@STRATEGY_CONFIGS@|$strategy_configs|g; s|@SELECTORS@|$selectors|; s|@PLAN_SELECTORS@|$plan_selectors|" "$GPU_DIR/bench.sh"
+sed -i "s|@CONFIGS@|$configs|g; s|@STRATEGY_CONFIGS@|$strategy_configs|g; s|@SELECTORS@|$selectors|; s|@PLAN_SELECTORS@|$plan_selectors|; s|@LLMQUANT_SELECTORS@|$llmquant_selectors|" "$GPU_DIR/bench.sh"
 chmod +x "$GPU_DIR/bench.sh"
 du -sh "$GPU_DIR"
 echo "gpu-bench.sh: wrote $GPU_DIR/bench.sh; now run(command=\"bash .gpu/bench.sh\", carry=[\".gpu\"])"

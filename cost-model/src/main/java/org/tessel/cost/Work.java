@@ -145,7 +145,7 @@ public record Work(double flops, double bytesRead, double bytesWritten, long gem
         return e;
     }
 
-    /** GEMM dims {M, N, K} of a Conv, ConvTranspose, Gemm or MatMul; zeros for anything else. */
+    /** GEMM dims {M, N, K} of a Conv, ConvTranspose, Gemm, MatMul or quantized MatMul (tessel.WeightOnlyMatMul, tessel.W8A8MatMul); zeros for anything else. */
     public static long[] gemmDims(Node n) {
         try {
             return switch (n.opName()) {
@@ -177,6 +177,12 @@ public record Work(double flops, double bytesRead, double bytesWritten, long gem
                     long nn = b.rank() == 1 ? 1 : b.shape().dim(-1);
                     long rows = y.numElements() / nn; // batch * M
                     yield new long[] {rows, nn, k};
+                }
+                case "tessel.WeightOnlyMatMul", "tessel.W8A8MatMul" -> {
+                    // A [..., K] times quantized rows W [N, K] (4-bit codes two a byte: [N, K/2]); K is A's last dim
+                    TensorType a = n.input(0).type();
+                    long k = a.shape().dim(-1), nn = n.input(1).type().shape().dim(0);
+                    yield new long[] {a.numElements() / Math.max(1, k), nn, k};
                 }
                 default -> new long[] {0, 0, 0};
             };

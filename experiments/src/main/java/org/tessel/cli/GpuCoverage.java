@@ -33,7 +33,8 @@ import org.tessel.tactics.TacticCatalog;
  * of that op. A tactic's support is decided on nodes ({@link Tactic#appliesTo}, {@link
  * Tactic#whyNot} at some precision and layout), not declared per op, so real nodes are asked:
  * every node of the tiny zoo models, before and after the standard pipeline (which makes the fused
- * and reformat nodes), and of ONNX's node test cases when a folder of them is given (plus the nodes
+ * and reformat nodes), of llama-tiny's decode step quantized as the runtime quantizes it (the LLM quantized
+ * MatMuls exist only after quantization), and of ONNX's node test cases when a folder of them is given (plus the nodes
  * constant folding removes from them, such as Shape and ConstantOfShape, taken from an unfolded import,
  * and a Constant node built from its schema, since imports turn every Constant into a value). An op
  * with no such node is reported as unprobed rather than guessed. Every catalogue GPU id has a GPU
@@ -69,6 +70,20 @@ final class GpuCoverage {
             add(opt, byOp);
         }
         sources.add("zoo " + String.join(", ", zoo) + " (as built and after the standard pipeline)");
+        // the LLM quantized MatMuls exist only after quantization: llama-tiny's decode step quantized as the runtime does it
+        org.tessel.ir.zoo.DecoderConfig llama = Zoo.decoder("llama-tiny", 0);
+        boolean text = Files.isRegularFile(org.tessel.runtime.llm.quant.CalibrationText.DEFAULT_TEXT); // SmoothQuant calibrates on it
+        for (String spec : text ? List.of("int4:32", "int8:64", "smoothquant") : List.of("int4:32", "int8:64")) {
+            var q = org.tessel.runtime.llm.quant.QuantizationSpec.parse(spec.startsWith("int") ? spec : null, false, spec.startsWith("int") ? null : "");
+            var recipe = q.smoothQuant()
+                    ? org.tessel.runtime.llm.quant.LlmQuantization.calibrate("llama-tiny", llama, 42, q, org.tessel.runtime.llm.quant.CalibrationText.sequences(
+                            org.tessel.runtime.llm.quant.CalibrationText.DEFAULT_TEXT, llama.vocab(), 1, 16, 0))
+                    : org.tessel.runtime.llm.quant.LlmQuantization.uncalibrated(q);
+            Graph g = new org.tessel.runtime.llm.DecoderRunner("llama-tiny", llama, 42, recipe).graph(new org.tessel.ir.zoo.DecoderShape(1, 1, 8));
+            new PassManager().run(g, StandardPipelines.resolve("standard"));
+            add(g, byOp);
+        }
+        sources.add("llama-tiny's decode step quantized (weight-only int4:32 and int8:64" + (text ? ", SmoothQuant W8A8" : "; no calibration text for SmoothQuant") + "), after the standard pipeline");
         int imported = 0, refused = 0;
         if (nodeCases != null) {
             if (!Files.isDirectory(nodeCases)) throw new IllegalArgumentException("--node-cases " + nodeCases + ": not a folder");

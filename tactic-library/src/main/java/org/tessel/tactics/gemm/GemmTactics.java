@@ -10,7 +10,8 @@ import org.tessel.tactics.gemm.GemmTactic.Epilogue;
 /**
  * The GEMM tactics the GPU engine runs: cuBLASLt (tile heuristic, split-K workspace, INT8 IMMA)
  * and its fused epilogues, and cuBLASLt followed by a Tessel kernel for the activations cuBLASLt's
- * epilogues lack (exact GELU, Tanh).
+ * epilogues lack (exact GELU, Tanh); Tessel's MatMul for products cuBLASLt does not take; and Tessel's
+ * kernels of the LLM quantized MatMuls (weight-only GEMV and GEMM, W8A8).
  */
 public final class GemmTactics {
     private GemmTactics() {}
@@ -42,7 +43,23 @@ public final class GemmTactics {
 
     public static final MatMulTactic MATMUL = new MatMulTactic();
 
+    /** The decode step of a weight-only quantized MatMul (the runtime's WeightOnlyGemv). */
+    public static final QuantizedMatMulTactic WEIGHT_ONLY_GEMV = new QuantizedMatMulTactic("tessel.gemv.weight_only",
+            "Tessel weight-only GEMV (INT8/INT4 codes, group-wise scales, optional zero points): a warp per two weight rows, 16-byte loads, dequantized in registers, f32 sums",
+            QuantizedMatMulTactic.Kind.WEIGHT_ONLY_GEMV);
+
+    /** A weight-only quantized MatMul of any row count (the runtime's WeightOnlyGemm). */
+    public static final QuantizedMatMulTactic WEIGHT_ONLY_GEMM = new QuantizedMatMulTactic("tessel.gemm.weight_only",
+            "Tessel weight-only tiled GEMM: 64x64 tiles, each K slice of INT8/INT4 codes dequantized once into shared memory, f32 math",
+            QuantizedMatMulTactic.Kind.WEIGHT_ONLY_GEMM);
+
+    /** SmoothQuant's W8A8 MatMul (the runtime's W8A8Gemm). */
+    public static final QuantizedMatMulTactic W8A8_GEMM = new QuantizedMatMulTactic("tessel.gemm.w8a8",
+            "Tessel W8A8 tiled GEMM: activations quantized per tensor as a 32x32 tile loads them, exact int32 sums by dp4a, one scale per output",
+            QuantizedMatMulTactic.Kind.W8A8_GEMM);
+
     public static List<Tactic> all() {
-        return List.of(CUBLASLT, CUBLASLT_BIAS, CUBLASLT_BIAS_RELU, CUBLASLT_BIAS_GELU, CUBLASLT_BIAS_GELU_ERF, CUBLASLT_BIAS_TANH, MATMUL);
+        return List.of(CUBLASLT, CUBLASLT_BIAS, CUBLASLT_BIAS_RELU, CUBLASLT_BIAS_GELU, CUBLASLT_BIAS_GELU_ERF, CUBLASLT_BIAS_TANH, MATMUL,
+                WEIGHT_ONLY_GEMV, WEIGHT_ONLY_GEMM, W8A8_GEMM);
     }
 }

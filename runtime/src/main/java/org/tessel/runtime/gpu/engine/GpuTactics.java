@@ -31,6 +31,10 @@ public final class GpuTactics {
     public static final String GEMM_BIAS_GELU_ERF = "cublaslt.gemm.bias_gelu_erf";
     public static final String GEMM_BIAS_TANH = "cublaslt.gemm.bias_tanh";
     public static final String MATMUL = "tessel.matmul";
+    // LLM quantized MatMuls
+    public static final String GEMV_WEIGHT_ONLY = "tessel.gemv.weight_only";
+    public static final String GEMM_WEIGHT_ONLY = "tessel.gemm.weight_only";
+    public static final String GEMM_W8A8 = "tessel.gemm.w8a8";
     // attention
     public static final String ATTENTION_MMA = "tessel.attention.mma";
     public static final String ATTENTION_BSHD = "tessel.attention.bshd";
@@ -86,6 +90,9 @@ public final class GpuTactics {
             new Implementation(GEMM_BIAS_GELU_ERF, "GemmLayers", "CublasLtGemm (BIAS) + TransformerKernels.geluErf"),
             new Implementation(GEMM_BIAS_TANH, "GemmLayers", "CublasLtGemm (BIAS) + TransformerKernels.tanh"),
             new Implementation(MATMUL, "MatMulLayers", "BatchedMatMul"),
+            new Implementation(GEMV_WEIGHT_ONLY, "QuantizedMatMulLayers", "WeightOnlyGemv"),
+            new Implementation(GEMM_WEIGHT_ONLY, "QuantizedMatMulLayers", "WeightOnlyGemm"),
+            new Implementation(GEMM_W8A8, "QuantizedMatMulLayers", "W8A8Gemm"),
             new Implementation(ATTENTION_MMA, "AttentionLayers", "MmaAttention"),
             new Implementation(ATTENTION_BSHD, "AttentionLayers", "TransformerKernels.attention"),
             new Implementation(ELTWISE, "EltwiseLayers", "EltwiseCodegen (one op)"),

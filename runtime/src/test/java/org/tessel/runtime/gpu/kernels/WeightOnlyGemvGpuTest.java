@@ -57,7 +57,7 @@ class WeightOnlyGemvGpuTest {
                         try (DeviceBuffer dx = DeviceBuffer.ofShorts(narrow(t, x)); DeviceBuffer dw = DeviceBuffer.ofBytes(codes);
                              DeviceBuffer ds = DeviceBuffer.ofShorts(narrow(DType.F16, q.scales().floats()));
                              DeviceBuffer dz = zeros == null ? null : DeviceBuffer.ofBytes(zeros); DeviceBuffer dy = GpuTestSupport.poisoned(t, (long) m * n)) {
-                            WeightOnlyGemv.launch(kc, t, bits, group, m, n, k, dx, dw, ds, dz, dy, s);
+                            WeightOnlyGemv.launch(kc, t, DType.F16, bits, group, m, n, k, dx, dw, ds, dz, dy, s);
                             s.synchronize();
                             short[] got = new short[m * n];
                             dy.copyTo(got);
@@ -83,7 +83,7 @@ class WeightOnlyGemvGpuTest {
         for (int i = 0; i < 60; i++) {
             try (CudaEvent a = new CudaEvent(); CudaEvent b = new CudaEvent()) {
                 a.record(s);
-                WeightOnlyGemv.launch(kc, t, bits, group, 1, n, k, dx, dw, ds, dz, dy, s);
+                WeightOnlyGemv.launch(kc, t, DType.F16, bits, group, 1, n, k, dx, dw, ds, dz, dy, s);
                 b.record(s);
                 b.synchronize();
                 if (i >= 10) us[i - 10] = b.elapsedSince(a) * 1e3;

@@ -1,0 +1,210 @@
+package org.tessel.runtime.gpu.bench;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.tessel.api.DType;
+import org.tessel.ir.ops.WeightQuantizer;
+import org.tessel.runtime.Backend;
+import org.tessel.runtime.cuda.CudaContext;
+import org.tessel.runtime.cuda.CudaEvent;
+import org.tessel.runtime.cuda.CudaStream;
+import org.tessel.runtime.cuda.DeviceBuffer;
+import org.tessel.runtime.cuda.ffm.CublasLt;
+import org.tessel.runtime.gpu.HostTensors;
+import org.tessel.runtime.gpu.kernels.CublasLtGemm;
+import org.tessel.runtime.gpu.kernels.KernelCompiler;
+import org.tessel.runtime.gpu.kernels.WeightOnlyGemv;
+
+/**
+ * The decode step's projections of llama-1b (hidden 2048, 32 heads / 4 KV heads of 64, FFN 5632, vocabulary 32000) at
+ * batch 1 (M = 1), f16 activations: cuBLASLt's FP16 GEMM of the f16 weight against {@code tessel.gemv.weight_only} with
+ * INT8 and INT4 codes (group 128, f16 scales, symmetric). Per shape and kind: microseconds (median of 15 timed runs of
+ * 50 launches each, CUDA events, after warm-up), the bytes it must read (weight, scales, activation; the output
+ * written), achieved GB/s, and that as a percent of a measured device-to-device copy's bandwidth (read + write of
+ * 512 MiB). Each run rotates over enough copies of the weight that they do not fit in L2, so the figures are HBM's.
+ * Last, one transformer layer's sum (q, k, v, o, gate, up, down) and the head.
+ *
+ * <p>Run: {@code java -cp <runtime classpath> org.tessel.runtime.gpu.bench.QuantizedGemvBench}.
+ */
+public final class QuantizedGemvBench {
+    private QuantizedGemvBench() {}
+
+    /** K x N of each projection, by name; the layer's seven projections use the first four shapes. */
+    static final Map<String, int[]> SHAPES = new LinkedHashMap<>();
+    static {
+        SHAPES.put("q/o 2048x2048", new int[] {2048, 2048});
+        SHAPES.put("k/v 2048x256 (GQA)", new int[] {2048, 256});
+        SHAPES.put("gate/up 2048x5632", new int[] {2048, 5632});
+        SHAPES.put("down 5632x2048", new int[] {5632, 2048});
+        SHAPES.put("head 2048x32000", new int[] {2048, 32000});
+    }
+    /** How many times each shape appears in one layer (q, k, v, o, gate, up, down); the head is not in a layer. */
+    static final int[] PER_LAYER = {2, 2, 2, 1, 0};
+    static final String[] KINDS = {"fp16 cuBLASLt", "w8 g128 gemv", "w4 g128 gemv"};
+    static final int GROUP = 128, LAUNCHES = 50, RUNS = 15;
+    /** Weight bytes each timed run walks through at least (over L2's 50 MB on an H100/H200). */
+    static final long ROTATE_BYTES = 256L << 20;
+
+    public static void main(String[] args) {
+        Backend b = Backend.detect();
+        if (!(b instanceof Backend.Gpu gpu)) {
+            System.out.println("QuantizedGemvBench needs a CUDA GPU: " + b.describe());
+            System.exit(2);
+            return;
+        }
+        CudaContext ctx = gpu.context();
+        System.out.println("device: " + b.describe());
+        SplittableRandom r = new SplittableRandom(14);
+        double[][] us = new double[SHAPES.size()][KINDS.length];
+        long[][] bytes = new long[SHAPES.size()][KINDS.length];
+        boolean failed = false;
+        try (CudaStream s = CudaStream.create(); KernelCompiler kc = new KernelCompiler(ctx); CublasLt lt = CublasLt.create();
+             DeviceBuffer ws = DeviceBuffer.allocate(CublasLtGemm.WORKSPACE_BYTES)) {
+            double copyGbs = copyBandwidth(s);
+            System.out.printf("device-to-device copy: %.0f GB/s (read + write of 512 MiB)%n", copyGbs);
+            int row = 0;
+            for (Map.Entry<String, int[]> e : SHAPES.entrySet()) {
+                int k = e.getValue()[0], n = e.getValue()[1];
+                for (int kind = 0; kind < KINDS.length; kind++) {
+                    try {
+                        long[] b1 = new long[1];
+                        us[row][kind] = time(kind, kc, lt, ws, s, k, n, r, b1);
+                        bytes[row][kind] = b1[0];
+                    } catch (RuntimeException ex) {
+                        failed = true;
+                        us[row][kind] = Double.NaN;
+                        System.out.println(e.getKey() + " " + KINDS[kind] + " failed: " + ex);
+                    }
+                }
+                row++;
+            }
+            System.out.printf("%n== llama-1b decode projections, M = 1, f16 activations; median of %d runs of %d launches (CUDA events), weights rotated past L2 ==%n", RUNS, LAUNCHES);
+            System.out.printf("| %-20s | %-14s | %9s | %9s | %8s | %7s |%n", "shape (K x N)", "kind", "us", "MB read", "GB/s", "% copy");
+            System.out.printf("|%s|%s|%s|%s|%s|%s|%n", "-".repeat(22), "-".repeat(16), "-".repeat(11), "-".repeat(11), "-".repeat(10), "-".repeat(9));
+            row = 0;
+            for (String name : SHAPES.keySet()) {
+                for (int kind = 0; kind < KINDS.length; kind++) {
+                    double gbs = bytes[row][kind] / us[row][kind] / 1e3;
+                    System.out.printf("| %-20s | %-14s | %9.2f | %9.2f | %8.0f | %6.1f%% |%n", name, KINDS[kind], us[row][kind], bytes[row][kind] / 1e6, gbs, 100 * gbs / copyGbs);
+                }
+                row++;
+            }
+            System.out.println();
+            for (int kind = 0; kind < KINDS.length; kind++) {
+                double layer = 0, layerBytes = 0;
+                for (int i = 0; i < PER_LAYER.length; i++) {
+                    layer += PER_LAYER[i] * us[i][kind];
+                    layerBytes += PER_LAYER[i] * bytes[i][kind];
+                }
+                System.out.printf("whole layer (q, k, v, o, gate, up, down), %-14s: %8.2f us, %6.2f MB, %5.0f GB/s; x22 layers + head: %8.1f us%n", KINDS[kind], layer, layerBytes / 1e6,
+                        layerBytes / layer / 1e3, 22 * layer + us[SHAPES.size() - 1][kind]);
+            }
+        }
+        if (failed) System.exit(1);
+    }
+
+    /** Bytes per second of a device-to-device copy (read + write), median of 10. */
+    static double copyBandwidth(CudaStream s) {
+        long size = 512L << 20;
+        try (DeviceBuffer a = DeviceBuffer.allocate(size); DeviceBuffer c = DeviceBuffer.allocate(size)) {
+            a.fill((byte) 0x3C);
+            double[] ms = new double[10];
+            for (int i = 0; i < 13; i++) {
+                try (CudaEvent e0 = new CudaEvent(); CudaEvent e1 = new CudaEvent()) {
+                    e0.record(s);
+                    c.copyFromAsync(a, s);
+                    e1.record(s);
+                    e1.synchronize();
+                    if (i >= 3) ms[i - 3] = e1.elapsedSince(e0);
+                }
+            }
+            Arrays.sort(ms);
+            return 2.0 * size / ms[ms.length / 2] / 1e6;
+        }
+    }
+
+    /** Median microseconds of one launch of {@code kind} at K x N; {@code bytesOut[0]} gets the bytes it moves. */
+    static double time(int kind, KernelCompiler kc, CublasLt lt, DeviceBuffer ws, CudaStream s, int k, int n, SplittableRandom r, long[] bytesOut) {
+        List<DeviceBuffer> owned = new ArrayList<>();
+        try {
+            DeviceBuffer x = own(owned, HostTensors.upload(org.tessel.api.Tensor.ofFloats(DType.F16, org.tessel.api.Shape.of(1, k), random(r, k, 1)), DType.F16));
+            DeviceBuffer y = own(owned, DeviceBuffer.allocate(2L * n));
+            Runnable[] launches;
+            long weightBytes;
+            if (kind == 0) {
+                weightBytes = 2L * k * n;
+                int copies = copies(weightBytes);
+                DeviceBuffer w0 = own(owned, HostTensors.upload(org.tessel.api.Tensor.ofFloats(DType.F16, org.tessel.api.Shape.of(k, n), random(r, k * n, 0.02)), DType.F16));
+                CublasLtGemm g = CublasLtGemm.plan(lt, new CublasLtGemm.Spec(1, n, k, false, CublasLtGemm.Precision.FP16, CublasLt.Epilogue.DEFAULT), null, 1);
+                launches = new Runnable[copies];
+                for (int i = 0; i < copies; i++) {
+                    DeviceBuffer w = i == 0 ? w0 : own(owned, copyOf(w0));
+                    launches[i] = () -> g.run(x, w, y, ws, s);
+                }
+                try {
+                    return measure(launches, s, bytesOut, weightBytes + 2L * k + 2L * n);
+                } finally {
+                    g.close();
+                }
+            }
+            int bits = kind == 1 ? 8 : 4;
+            WeightQuantizer.Quantized q = WeightQuantizer.quantize(random(r, k * n, 0.02), k, n, new WeightQuantizer.Format(bits, GROUP, true), DType.F16);
+            long[] codes = q.codes().longs();
+            byte[] cb = new byte[codes.length];
+            for (int i = 0; i < cb.length; i++) cb[i] = (byte) codes[i];
+            DeviceBuffer c0 = own(owned, DeviceBuffer.ofBytes(cb)), sc = own(owned, HostTensors.upload(q.scales(), DType.F16));
+            weightBytes = cb.length + 2L * q.scales().size();
+            int copies = copies(weightBytes);
+            launches = new Runnable[copies];
+            for (int i = 0; i < copies; i++) {
+                DeviceBuffer c = i == 0 ? c0 : own(owned, copyOf(c0));
+                launches[i] = () -> WeightOnlyGemv.launch(kc, DType.F16, DType.F16, bits, GROUP, 1, n, k, x, c, sc, null, y, s);
+            }
+            return measure(launches, s, bytesOut, weightBytes + 2L * k + 2L * n);
+        } finally {
+            for (DeviceBuffer d : owned) d.close();
+        }
+    }
+
+    static double measure(Runnable[] launches, CudaStream s, long[] bytesOut, long bytes) {
+        bytesOut[0] = bytes;
+        CudaStream.DEFAULT.synchronize(); // the uploads and copies ran on the legacy stream, which s does not wait for
+        for (int i = 0; i < 2 * launches.length; i++) launches[i % launches.length].run();
+        s.synchronize();
+        double[] us = new double[RUNS];
+        for (int run = 0; run < RUNS; run++) {
+            try (CudaEvent e0 = new CudaEvent(); CudaEvent e1 = new CudaEvent()) {
+                e0.record(s);
+                for (int i = 0; i < LAUNCHES; i++) launches[(run * LAUNCHES + i) % launches.length].run();
+                e1.record(s);
+                e1.synchronize();
+                us[run] = e1.elapsedSince(e0) * 1e3 / LAUNCHES;
+            }
+        }
+        Arrays.sort(us);
+        return us[RUNS / 2];
+    }
+
+    static int copies(long weightBytes) { return (int) Math.max(2, Math.min(256, (ROTATE_BYTES + weightBytes - 1) / weightBytes)); }
+
+    static DeviceBuffer own(List<DeviceBuffer> owned, DeviceBuffer b) {
+        owned.add(b);
+        return b;
+    }
+
+    static DeviceBuffer copyOf(DeviceBuffer b) {
+        DeviceBuffer c = DeviceBuffer.allocate(b.bytes());
+        c.copyFrom(b);
+        return c;
+    }
+
+    static float[] random(SplittableRandom r, int n, double scale) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) v[i] = (float) (r.nextGaussian() * scale);
+        return v;
+    }
+}

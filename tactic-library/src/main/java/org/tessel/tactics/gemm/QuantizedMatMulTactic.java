@@ -1,0 +1,110 @@
+package org.tessel.tactics.gemm;
+
+import java.util.EnumSet;
+import java.util.Set;
+import org.tessel.api.Layout;
+import org.tessel.cost.Precision;
+import org.tessel.cost.TacticFeatures;
+import org.tessel.ir.Node;
+import org.tessel.ir.Value;
+import org.tessel.tactics.Backend;
+import org.tessel.tactics.BaseTactic;
+import org.tessel.tactics.NodeFacts;
+
+/**
+ * Tessel's CUDA C kernels for the LLM quantized MatMuls ({@code tessel.WeightOnlyMatMul}, {@code tessel.W8A8MatMul}):
+ * the activation A [..., K] in the node's storage type (f32, f16 or bf16), the packed codes, scales and zero points
+ * uploaded once as they are stored. Three kinds:
+ *
+ * <ul>
+ *   <li>{@link Kind#WEIGHT_ONLY_GEMV}: the decode step (at most {@link #GEMV_MAX_ROWS} activation rows): a warp per two
+ *       weight rows, 16-byte loads of codes and activations, dequantized in registers. Memory-bound: priced by the bytes
+ *       it reads (codes, scales, activations) over bandwidth. Its 16-byte chunks must stay within one group, so K and
+ *       the group size are multiples of the codes in 16 bytes (32 at 4 bits, 16 at 8).</li>
+ *   <li>{@link Kind#WEIGHT_ONLY_GEMM}: prefill: 64x64 output tiles, each K slice of the weight dequantized once into
+ *       shared memory and shared by the tile's 64 activation rows; any M, any K the op allows.</li>
+ *   <li>{@link Kind#W8A8_GEMM}: SmoothQuant's int8 x int8: A quantized per tensor while a 32x32 tile loads it, exact
+ *       int32 sums by dp4a (four int8 products an instruction), scaled once per output.</li>
+ * </ul>
+ *
+ * Every weight input must be constant (a layer uploads them once at build time).
+ */
+public final class QuantizedMatMulTactic extends BaseTactic {
+    /** What the kernel is and which op it computes. */
+    public enum Kind {
+        WEIGHT_ONLY_GEMV("tessel.WeightOnlyMatMul"), WEIGHT_ONLY_GEMM("tessel.WeightOnlyMatMul"), W8A8_GEMM("tessel.W8A8MatMul");
+
+        final String op;
+
+        Kind(String op) { this.op = op; }
+
+        public String op() { return op; }
+    }
+
+    /** Most activation rows (batch x tokens) the GEMV takes: each row re-reads the weight (through L2), so beyond a decode batch the tiled GEMM wins. */
+    public static final int GEMV_MAX_ROWS = 16;
+    /** Most output tiles along one grid axis (CUDA's y and z extents). */
+    static final long MAX_GRID = 65535;
+
+    private final Kind kind;
+
+    public QuantizedMatMulTactic(String id, String summary, Kind kind) {
+        super(id, summary, Backend.GPU, EnumSet.of(Precision.FP32, Precision.TF32, Precision.FP16, Precision.BF16), Set.of());
+        this.kind = kind;
+    }
+
+    public Kind kind() { return kind; }
+
+    @Override public boolean appliesTo(Node n) { return n.body() == null && n.opName().equals(kind.op); }
+
+    @Override protected String appliesToText() { return kind.op; }
+
+    /** Codes a 16-byte load of a weight row holds at {@code bits}: 32 four-bit codes or 16 eight-bit ones. */
+    public static int codesPerChunk(int bits) { return bits == 4 ? 32 : 16; }
+
+    /** Activation rows (all of A's dims but the last). */
+    static long rows(Node n) {
+        var a = n.input(0).type();
+        int k = a.shape().dim(-1);
+        return k == 0 ? 0 : a.numElements() / k;
+    }
+
+    @Override protected String shapeWhyNot(Node n, Precision p, Layout l) {
+        for (int i = 1; i < n.numInputs(); i++) {
+            Value v = n.input(i);
+            if (v != null && !NodeFacts.isConstant(n, v)) return "takes constant weights, scales and zero points (%" + v.name() + " is computed)";
+        }
+        if (n.input(0).type().rank() < 1) return "takes A of rank 1 or more";
+        long m = rows(n);
+        int k = n.input(0).type().shape().dim(-1);
+        if (m == 0 || k == 0) return "has nothing to multiply (A is " + n.input(0).type().shape() + ")";
+        switch (kind) {
+            case WEIGHT_ONLY_GEMV -> {
+                if (m > GEMV_MAX_ROWS) return "is the decode GEMV: at most " + GEMV_MAX_ROWS + " activation rows (A has " + m + ")";
+                int bits = (int) n.attrs().getInt("bits", 0), group = (int) n.attrs().getInt("group_size", 0), c = codesPerChunk(bits);
+                if (k % c != 0) return "reads 16-byte chunks of " + c + " " + bits + "-bit codes: K=" + k + " is not a multiple of " + c;
+                if (group % c != 0) return "reads 16-byte chunks of " + c + " " + bits + "-bit codes, each within one group: group_size " + group + " is not a multiple of " + c;
+            }
+            case WEIGHT_ONLY_GEMM -> {
+                if ((m + 63) / 64 > MAX_GRID) return "takes at most " + MAX_GRID * 64 + " activation rows (A has " + m + ")";
+            }
+            case W8A8_GEMM -> {
+                if ((m + 31) / 32 > MAX_GRID) return "takes at most " + MAX_GRID * 32 + " activation rows (A has " + m + ")";
+            }
+        }
+        return null;
+    }
+
+    @Override public long workspaceBytes(Node n, Precision p) { return 0; }
+
+    @Override public TacticFeatures features(Node n, Precision p, Layout l) {
+        return switch (kind) {
+            // memory-bound: the model prices the node's bytes (codes at their own size, activations at the storage type) over bandwidth
+            case WEIGHT_ONLY_GEMV -> TacticFeatures.streaming(0.5, 0.8, 1);
+            // CUDA cores, 64x64 tiles, K in slices of 32 through shared memory, no split-K
+            case WEIGHT_ONLY_GEMM -> new TacticFeatures(0.35, false, 64, 64, 32, 1, 0.6, 1, 1);
+            // dp4a does four multiply-adds an instruction: more of the FP32 peak's rate than the float kernels get
+            case W8A8_GEMM -> new TacticFeatures(0.8, false, 32, 32, 64, 1, 0.6, 1, 1);
+        };
+    }
+}
