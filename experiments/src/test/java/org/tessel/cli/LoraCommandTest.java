@@ -60,7 +60,7 @@ class LoraCommandTest {
         assertTrue(m.find(), r.out());
         assertEquals(8, Integer.parseInt(m.group(1)) + Integer.parseInt(m.group(2)));
         assertTrue(Integer.parseInt(m.group(1)) > 0 && Integer.parseInt(m.group(2)) > 0, "seed 1 draws both: " + r.out());
-        assertTrue(r.out().matches("(?s).*in-flight with mixed adapters: [0-9.]+ tok/s over \\d+ steps; base model alone: [0-9.]+ tok/s over \\d+ steps \\([0-9.]+x.*"), r.out());
+        assertTrue(r.out().matches("(?s).*in-flight with mixed adapters: [0-9.]+ tok/s over \\d+ steps; base model alone: [0-9.]+ tok/s over \\d+ steps \\([0-9.]+x of the base.*"), r.out());
         assertTrue(r.out().contains("outputs identical for 8 of 8 requests"), r.out());
     }
 

@@ -7,11 +7,12 @@ import org.tessel.ir.ops.LoraOps;
 
 /**
  * CPU kernel of {@code tessel.LoraDelta} ({@link LoraOps}), the batched gather of S-LoRA/Punica's
- * BGMV: each batch row reads its own adapter's slice of the stacked constants. B is transposed once,
- * when the layer is made, to [adapter][rank][N], so the second product is r axpys over contiguous
- * N-vectors that C2 vectorizes; rows without an adapter are skipped (their delta is zero). Each
- * output adds its products in the reference's order (u over k, then over r), so the values are the
- * reference's bit for bit.
+ * BGMV: each batch row reads its own adapter's slice of the stacked constants. A and B are
+ * transposed once, when the layer is made, to [adapter][K][rank] and [adapter][rank][N], so both
+ * products are axpys over contiguous vectors (rank-wide, then N-wide) that C2 vectorizes in place
+ * of dot products whose ordered sums it cannot; rows without an adapter are skipped (their delta is
+ * zero). Each output still adds its products in the reference's order (u over k, then over r), so
+ * the values are the reference's bit for bit.
  */
 final class LoraKernel implements CpuKernel {
     @Override public Bound bind(Node n) {
@@ -19,7 +20,10 @@ final class LoraKernel implements CpuKernel {
         LoraOps.Dims d = LoraOps.check(n.input(0).type(), n.input(1).type(), n.input(2).type(), n.input(3).type(), n.input(4).type());
         int slots = d.slots(), r = d.rank(), k = d.k(), cols = d.n();
         float[] a = n.input(1).constantValue().floats(), b = n.input(2).constantValue().floats(), scales = n.input(3).constantValue().floats();
-        float[] bt = new float[slots * r * cols];
+        float[] at = new float[slots * k * r], bt = new float[slots * r * cols];
+        for (int s = 0; s < slots; s++)
+            for (int q = 0; q < r; q++)
+                for (int c = 0; c < k; c++) at[(s * k + c) * r + q] = a[(s * r + q) * k + c];
         for (int s = 0; s < slots; s++)
             for (int j = 0; j < cols; j++)
                 for (int q = 0; q < r; q++) bt[(s * r + q) * cols + j] = b[(s * cols + j) * r + q];
@@ -34,12 +38,8 @@ final class LoraKernel implements CpuKernel {
                 float scale = scales[s];
                 for (int t = 0; t < dd.tokens(); t++) {
                     int xi = (row * dd.tokens() + t) * k, yi = (row * dd.tokens() + t) * cols;
-                    for (int q = 0; q < r; q++) {
-                        int ai = (s * r + q) * k;
-                        float sum = 0;
-                        for (int c = 0; c < k; c++) sum += xs[xi + c] * a[ai + c];
-                        u[q] = sum;
-                    }
+                    java.util.Arrays.fill(u, 0f);
+                    for (int c = 0; c < k; c++) axpy(xs[xi + c], at, (s * k + c) * r, u, r);
                     java.util.Arrays.fill(acc, 0f);
                     for (int q = 0; q < r; q++) axpy(u[q], bt, (s * r + q) * cols, acc, cols);
                     for (int j = 0; j < cols; j++) y[yi + j] = scale * acc[j];
