@@ -62,6 +62,16 @@ class LoraServingTest {
         new org.tessel.passes.PassManager().run(g, org.tessel.passes.StandardPipelines.resolve("standard"));
         // math adapts q, k, v, o and code q, v and the MLP: 4 + 3 distinct layers per block, 2 blocks
         assertEquals(2 * 7, g.opHistogram().getOrDefault(LoraOps.DELTA, 0), g.opHistogram().toString());
+        // the plan treats it as any op: the catalogue's CPU tactic takes it, at a finite cost
+        var catalog = org.tessel.tactics.TacticCatalog.builtin();
+        var host = new org.tessel.cost.CostModel(org.tessel.cost.DeviceSpec.h100Sxm());
+        for (Node n : g.nodes())
+            if (n.opName().equals(LoraOps.DELTA)) {
+                var tactics = catalog.supported(n, org.tessel.cost.Precision.FP32, n.output().type().layout());
+                assertTrue(tactics.contains(catalog.byId("cpu.reference")), n.describe() + ": " + tactics);
+                double us = catalog.byId("cpu.reference").cost(host, n, org.tessel.cost.Precision.FP32, n.output().type().layout(), true).totalUs();
+                assertTrue(us > 0 && Double.isFinite(us), n.describe() + ": " + us + " us");
+            }
     }
 
     static Tensor normal(SplittableRandom r, Shape s) {
