@@ -33,7 +33,7 @@ public final class LoraBgmv {
 
     /**
      * Launches delta = LoraDelta(x [rows, tokens, K], a, bt, scales, ids [rows]) into y [rows, tokens, N]
-     * on {@code stream}, all f32 but ids (i64); refuses, before any launch, a rank the kernel does not take.
+     * on {@code stream}, all f32 but ids (i32, as the GPU engine stores integer activations); refuses, before any launch, a rank the kernel does not take.
      */
     public static void launch(KernelCompiler kc, int rows, int tokens, int k, int n, int r, int slots, org.tessel.runtime.cuda.DeviceBuffer x,
                               org.tessel.runtime.cuda.DeviceBuffer a, org.tessel.runtime.cuda.DeviceBuffer bt, org.tessel.runtime.cuda.DeviceBuffer scales,
