@@ -4,6 +4,10 @@ import org.tessel.ir.zoo.DecoderConfig;
 import org.tessel.ir.zoo.Zoo;
 import org.tessel.ir.zoo.ZooOptions;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.tessel.passes.PassException;
+import org.tessel.passes.lora.LoraAdapter;
 import org.tessel.ir.zoo.DecoderShape;
 import org.tessel.runtime.llm.DecoderRunner;
 import org.tessel.runtime.llm.quant.CalibrationText;
@@ -60,6 +64,51 @@ final class DecoderModels {
         return String.format("model: zoo:%s (%s, %d layers, width %d, %d heads / %d KV heads, vocab %d, %d positions; seeded random weights: "
                 + "token ids in and out, the zoo decoders have no tokenizer)", r.model(), c.family() == DecoderConfig.Family.LLAMA ? "Llama" : "GPT-2",
                 c.layers(), c.hidden(), c.heads(), c.kvHeads(), c.vocab(), c.maxPositions());
+    }
+
+    /**
+     * The runner serving the adapters of the repeated {@code --lora} flag, each NAME=FOLDER (a PEFT
+     * folder: adapter_config.json and adapter_model.safetensors) or NAME=random[:RANK[:SEED]] (a
+     * seeded random adapter of the q, k, v and o projections, rank 8 and seed 1 by default, alpha = rank);
+     * ids 1, 2, ... in flag order. No flags: the runner itself.
+     */
+    static DecoderRunner withLora(DecoderRunner runner, List<String> specs) {
+        if (specs == null || specs.isEmpty()) return runner;
+        List<LoraAdapter> adapters = new ArrayList<>();
+        for (String spec : specs) {
+            int eq = spec.indexOf('=');
+            if (eq <= 0 || eq == spec.length() - 1) throw new IllegalArgumentException("--lora expects NAME=FOLDER or NAME=random[:RANK[:SEED]], got '" + spec + "'");
+            String name = spec.substring(0, eq), what = spec.substring(eq + 1);
+            try {
+                if (what.equals("random") || what.startsWith("random:")) {
+                    String[] parts = what.split(":", -1);
+                    int rank = parts.length > 1 ? Integer.parseInt(parts[1]) : 8;
+                    long seed = parts.length > 2 ? Long.parseLong(parts[2]) : 1;
+                    if (parts.length > 3 || rank < 1) throw new NumberFormatException();
+                    adapters.add(LoraAdapter.random(name, runner.graph(new DecoderShape(1, 1, 0)), List.of("q", "k", "v", "o"), rank, rank, seed));
+                } else {
+                    adapters.add(LoraAdapter.load(name, Path.of(what)));
+                }
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("--lora " + spec + ": random adapters are NAME=random[:RANK[:SEED]] with RANK >= 1");
+            }
+        }
+        try {
+            return runner.withAdapters(adapters);
+        } catch (PassException e) {
+            throw new IllegalArgumentException("--lora: " + e.getMessage());
+        }
+    }
+
+    /** One line naming the adapters a runner serves, or null when it serves none. */
+    static String describeLora(DecoderRunner r) {
+        if (r.adapters().isEmpty()) return null;
+        List<String> parts = new ArrayList<>();
+        for (int i = 0; i < r.adapters().size(); i++) {
+            LoraAdapter a = r.adapters().get(i);
+            parts.add(String.format("%s (id %d, rank %d, alpha %s, %d layers, %s)", a.name(), i + 1, a.rank(), a.alpha(), a.layers().size(), a.source()));
+        }
+        return "lora: " + String.join("; ", parts) + "; served together, one adapter per batch row (tessel.LoraDelta)";
     }
 
     private static String zooNames() { return "zoo:" + String.join(", zoo:", Zoo.decoderNames()); }

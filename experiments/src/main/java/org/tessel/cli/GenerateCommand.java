@@ -38,6 +38,9 @@ final class GenerateCommand implements Callable<Integer> {
             + "strength ALPHA (default 0.5; --smoothquant=0.8), calibrated on text windows.") String smoothQuant;
     @Option(names = "--calib-text", paramLabel = "FILE", description = "Text whose bytes (mod the vocabulary) are the calibration tokens of --awq and --smoothquant "
             + "(default /usr/share/common-licenses/GPL-3).") java.nio.file.Path calibText;
+    @Option(names = "--lora", paramLabel = "NAME=FOLDER", description = "Serve this LoRA adapter (repeatable): a PEFT folder (adapter_config.json, adapter_model.safetensors), "
+            + "or NAME=random[:RANK[:SEED]] for a seeded random one over the q, k, v, o projections.") List<String> lora;
+    @Option(names = "--adapter", paramLabel = "NAME", description = "Generate through this adapter of --lora (default: the base model).") String adapter;
     @Option(names = "--speculate", converter = Ranges.AtLeastOne.class, paramLabel = "K", description = "Tokens the draft proposes per round (default 4); needs --draft.") Integer speculate;
 
     @Override public Integer call() {
@@ -49,19 +52,22 @@ final class GenerateCommand implements Callable<Integer> {
         QuantizationSpec spec = QuantizationSpec.parse(weights, awq, smoothQuant);
         if (calibText != null && !spec.awq() && !spec.smoothQuant()) throw new IllegalArgumentException("--calib-text applies to --awq and --smoothquant");
         if (draft != null && !spec.isFp32()) throw new IllegalArgumentException("--draft runs FP32 target and draft; drop --weights/--smoothquant or --draft");
+        if (adapter != null && (lora == null || lora.isEmpty())) throw new IllegalArgumentException("--adapter " + adapter + " names an adapter of --lora NAME=FOLDER: add one");
+        if (draft != null && lora != null) throw new IllegalArgumentException("--draft runs the base models; drop --lora or --draft");
         if (draft != null) return speculative();
         Sampler sampler = temperature == null ? Sampler.greedy() : Sampler.sampling(temperature, topK == null ? 0 : topK, seed == null ? 0 : seed);
-        DecoderRunner runner = DecoderModels.runner(model, layers, spec, calibText);
+        DecoderRunner runner = DecoderModels.withLora(DecoderModels.runner(model, layers, spec, calibText), lora);
         long[] ids = prompt.stream().mapToLong(Long::longValue).toArray();
         int tokens = ids.length + maxNew;
         PagedKvCache cache = runner.newCache(blockSize, Math.max(1, (tokens + blockSize - 1) / blockSize));
         // one request, a chunk as long as the prompt: prefill in one step, then one decode step per token
         BatchScheduler.Report report = new BatchScheduler(runner, cache, BatchScheduler.Policy.IN_FLIGHT, 1, Math.max(1, ids.length))
-                .run(List.of(new Request("generate", ids, maxNew, 0, sampler)));
+                .run(List.of(new Request("generate", ids, maxNew, 0, sampler, adapter)));
         BatchScheduler.Outcome o = report.outcomes().getFirst();
         if (o.refused()) throw new IllegalArgumentException(o.refusal());
         System.out.println(DecoderModels.describe(runner));
         System.out.println(DecoderModels.describeWeights(runner));
+        if (DecoderModels.describeLora(runner) != null) System.out.println(DecoderModels.describeLora(runner) + "; this request: " + (adapter == null ? "the base model" : adapter));
         System.out.println("sampling: " + (sampler.isGreedy() ? "greedy" : "temperature " + temperature + ", top-k " + (topK == null ? 0 : topK) + ", seed " + (seed == null ? 0 : seed)));
         System.out.println("prompt: " + join(ids) + " (" + ids.length + " tokens)");
         System.out.println("output: " + join(o.output()) + " (" + o.output().length + " tokens)");

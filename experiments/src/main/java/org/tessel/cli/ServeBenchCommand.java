@@ -43,12 +43,21 @@ final class ServeBenchCommand implements Callable<Integer> {
     @Option(names = "--awq", description = "AWQ activation-aware scaling before --weights, calibrated on text windows.") boolean awq;
     @Option(names = "--smoothquant", arity = "0..1", fallbackValue = "", paramLabel = "ALPHA", description = "SmoothQuant W8A8, smoothing strength ALPHA (default 0.5).") String smoothQuant;
 
+    @Option(names = "--lora", paramLabel = "NAME=FOLDER", description = "Serve this LoRA adapter (repeatable): a PEFT folder, or NAME=random[:RANK[:SEED]] "
+            + "(seeded random over q, k, v, o). Every request runs the first adapter, or with --lora-mix one drawn per request; the workload is then also served "
+            + "by the base model alone (in-flight) for the throughput cost of the adapters.") List<String> lora;
+    @Option(names = "--lora-mix", description = "Spread the requests over the --lora adapters, uniformly (seeded by --seed), so steps batch rows of different adapters.") boolean loraMix;
+
     @Override public Integer call() {
         int[] p = range(promptLen, "--prompt-len"), o = range(outputLen, "--output-len");
-        DecoderRunner runner = DecoderModels.runner(model, layers, org.tessel.runtime.llm.quant.QuantizationSpec.parse(weights, awq, smoothQuant), null);
-        List<Request> workload = workload(requests, seed, p, o, rate, runner.config().vocab());
+        if (loraMix && (lora == null || lora.isEmpty())) throw new IllegalArgumentException("--lora-mix spreads requests over the --lora adapters: add --lora NAME=FOLDER");
+        DecoderRunner base = DecoderModels.runner(model, layers, org.tessel.runtime.llm.quant.QuantizationSpec.parse(weights, awq, smoothQuant), null);
+        DecoderRunner runner = DecoderModels.withLora(base, lora);
+        List<Request> plain = workload(requests, seed, p, o, rate, runner.config().vocab());
+        List<Request> workload = withAdapters(plain, runner, loraMix, seed);
         System.out.println(DecoderModels.describe(runner));
         System.out.println(DecoderModels.describeWeights(runner));
+        if (runner != base) System.out.println(DecoderModels.describeLora(runner));
         System.out.printf("workload: %d requests, seed %d, prompts %s tokens, outputs %s tokens, %s; KV cache %d blocks of %d tokens (%d tokens), batch <= %d, prefill chunk %d%n",
                 requests, seed, promptLen, outputLen, rate == null ? "all arriving at once" : "Poisson arrivals at " + rate + "/s",
                 kvBlocks, blockSize, kvBlocks * blockSize, maxBatch, chunk);
@@ -90,7 +99,50 @@ final class ServeBenchCommand implements Callable<Integer> {
         System.out.printf("in-flight vs static: %.2fx throughput at equal KV memory; outputs identical for %d of %d requests%n",
                 reports.get(0).tokensPerSecond() / reports.get(1).tokensPerSecond(), workload.size() - differ, workload.size());
         if (differ > 0) throw new IllegalStateException(differ + " request(s) got different tokens under in-flight and static batching: a scheduling bug");
+        if (runner != base) compareWithBase(runner, base, workload, plain, reports.getFirst());
         return 0;
+    }
+
+    /** Each request with an adapter of the runner: the first one, or with {@code mix} one drawn uniformly per request (seeded); none without adapters. */
+    static List<Request> withAdapters(List<Request> plain, DecoderRunner runner, boolean mix, long seed) {
+        if (runner.adapters().isEmpty()) return plain;
+        SplittableRandom r = new SplittableRandom(seed ^ 0x10AL);
+        List<Request> out = new ArrayList<>();
+        for (Request q : plain) {
+            String a = runner.adapters().get(mix ? r.nextInt(runner.adapters().size()) : 0).name();
+            out.add(new Request(q.id(), q.prompt(), q.maxNewTokens(), q.arrivalSeconds(), q.sampler(), a));
+        }
+        return out;
+    }
+
+    /**
+     * Requests per adapter, then the workload served in-flight with the adapters and by the base model
+     * alone, in alternating passes (the JIT and a shared CPU favour whichever runs later), each's median pass.
+     */
+    private void compareWithBase(DecoderRunner runner, DecoderRunner base, List<Request> workload, List<Request> plain, BatchScheduler.Report adapted) {
+        java.util.Map<String, Integer> counts = new java.util.TreeMap<>();
+        for (BatchScheduler.Outcome x : adapted.outcomes()) if (!x.refused()) counts.merge(x.request().adapter(), 1, Integer::sum);
+        List<String> parts = new ArrayList<>();
+        counts.forEach((k, v) -> parts.add(k + " " + v));
+        System.out.println("requests per adapter (in-flight): " + String.join(", ", parts));
+        List<BatchScheduler.Report> withAdapters = new ArrayList<>(), alone = new ArrayList<>();
+        for (int pass = 0; pass < warmup + repeat; pass++)
+            for (int i = 0; i < 2; i++) {
+                boolean adaptersNow = (i == 0) == (pass % 2 == 0);
+                DecoderRunner r = adaptersNow ? runner : base;
+                BatchScheduler.Report rep = new BatchScheduler(r, r.newCache(blockSize, kvBlocks), BatchScheduler.Policy.IN_FLIGHT, maxBatch, chunk).run(adaptersNow ? workload : plain);
+                if (pass >= warmup) (adaptersNow ? withAdapters : alone).add(rep);
+            }
+        BatchScheduler.Report a = median(withAdapters), b = median(alone);
+        System.out.printf("in-flight with %s: %.1f tok/s over %d steps; base model alone: %.1f tok/s over %d steps (%.2fx of the base's throughput; medians of %d alternating passes)%n",
+                loraMix ? "mixed adapters" : "adapter " + counts.keySet().iterator().next(), a.tokensPerSecond(), a.steps(), b.tokensPerSecond(), b.steps(),
+                a.tokensPerSecond() / b.tokensPerSecond(), repeat);
+    }
+
+    private static BatchScheduler.Report median(List<BatchScheduler.Report> runs) {
+        List<BatchScheduler.Report> sorted = new ArrayList<>(runs);
+        sorted.sort(java.util.Comparator.comparingDouble(BatchScheduler.Report::makespanSeconds));
+        return sorted.get(sorted.size() / 2);
     }
 
     /** Seeded requests: uniform prompt and output lengths, uniform token ids, Poisson arrivals (or all at 0). */

@@ -16,6 +16,7 @@ import org.tessel.passes.fusion.MergeSiblings;
 import org.tessel.passes.canonical.CanonicalizeRules;
 import org.tessel.passes.canonical.SimplifyShapes;
 import org.tessel.passes.fusion.ListFusionCandidates;
+import org.tessel.passes.lora.ApplyLora;
 import org.tessel.passes.quant.QuantizeWeights;
 import org.tessel.passes.streams.AssignStreams;
 
@@ -38,6 +39,7 @@ public final class BuiltinPasses implements PassProvider {
                 new ListFusionCandidates(),
                 new AssignStreams(),
                 new QuantizeWeights(),
+                new ApplyLora(),
                 new RulePass(PassInfo.named("fold-batchnorm", "Fold inference BatchNormalization into the preceding Conv/Gemm weights")
                         .establishes(GraphProperty.BATCHNORM_FOLDED), FoldingRules.BATCHNORM),
                 new RulePass(PassInfo.named("fold-bias-add", "Fold per-channel constant adds into Conv/Gemm biases"), FoldingRules.BIAS));

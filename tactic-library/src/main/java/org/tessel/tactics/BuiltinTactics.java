@@ -10,6 +10,7 @@ import org.tessel.tactics.eltwise.EltwiseTactics;
 import org.tessel.tactics.gemm.GemmTactics;
 import org.tessel.tactics.norm.NormTactics;
 import org.tessel.tactics.pool.PoolTactics;
+import org.tessel.tactics.lora.LoraTactic;
 import org.tessel.tactics.recurrent.RecurrentTactic;
 
 /** The built-in tactics, registered through the same {@link TacticProvider} SPI as plugins. */
@@ -29,6 +30,7 @@ public final class BuiltinTactics implements TacticProvider {
         all.addAll(PoolTactics.all());
         all.addAll(DataMovementTactics.all());
         all.add(RecurrentTactic.BLOCK_PER_SEQUENCE);
+        all.add(LoraTactic.BGMV);
         all.add(CpuReferenceTactic.REFERENCE);
         return List.copyOf(all);
     }

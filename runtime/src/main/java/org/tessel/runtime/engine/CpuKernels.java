@@ -2,6 +2,7 @@ package org.tessel.runtime.engine;
 
 import java.util.Map;
 import org.tessel.ir.Node;
+import org.tessel.ir.ops.LoraOps;
 import org.tessel.ir.ops.QuantizedMatMulOps;
 
 /**
@@ -13,7 +14,8 @@ final class CpuKernels {
 
     private static final Map<String, CpuKernel> BY_OP = Map.of(
             QuantizedMatMulOps.WEIGHT_ONLY, new QuantizedMatMulKernels.WeightOnly(),
-            QuantizedMatMulOps.W8A8, new QuantizedMatMulKernels.W8A8());
+            QuantizedMatMulOps.W8A8, new QuantizedMatMulKernels.W8A8(),
+            LoraOps.DELTA, new LoraKernel());
 
     /** The kernel bound to {@code n}, or null when its op has none or this node's form is not covered. */
     static CpuKernel.Bound bind(Node n) {

@@ -17,7 +17,7 @@ import java.util.Map;
  *       as it has arrived, a row is free and the cache holds its prompt; every step mixes prefill
  *       chunks (at most {@code chunk} tokens of a prompt) with the decode tokens of the others (as
  *       two engine calls, decode rows and prefill chunks: static shapes would pad each decode row
- *       to the chunk length); the
+ *       to the chunk length), rows of different LoRA adapters alike (each request names its own); the
  *       cache grows block by block, and when it runs out the most recently admitted request is
  *       preempted (its blocks freed, its tokens recomputed later, vLLM's recompute mode).</li>
  *   <li>{@link Policy#STATIC}: a batch is admitted only when the previous one has finished, and only
@@ -27,7 +27,7 @@ import java.util.Map;
  * </ul>
  *
  * <p>A request that could never fit (prompt + max new tokens beyond the model's positions or the
- * whole cache) is refused with a reason naming it; the others run as if it had not come. Times are
+ * whole cache, or an adapter the runner does not serve) is refused with a reason naming it; the others run as if it had not come. Times are
  * measured on a clock that leaves out engine building (each step shape's engine is built once, on
  * first use), so the figures are serving times.
  */
@@ -161,7 +161,7 @@ public final class BatchScheduler {
      */
     private List<float[]> runStep(List<Live> rows, List<long[]> feeds) {
         List<DecoderRunner.Row> single = new ArrayList<>(), chunks = new ArrayList<>();
-        for (int i = 0; i < rows.size(); i++) (feeds.get(i).length == 1 ? single : chunks).add(new DecoderRunner.Row(rows.get(i).id(), feeds.get(i)));
+        for (int i = 0; i < rows.size(); i++) (feeds.get(i).length == 1 ? single : chunks).add(new DecoderRunner.Row(rows.get(i).id(), feeds.get(i), rows.get(i).request.adapter()));
         List<float[]> a = single.isEmpty() ? List.of() : runner.step(single, cache), b = chunks.isEmpty() ? List.of() : runner.step(chunks, cache);
         List<float[]> out = new ArrayList<>();
         int ia = 0, ib = 0;
@@ -178,6 +178,11 @@ public final class BatchScheduler {
             return "request " + r.id() + ": prompt " + r.prompt().length + " + max new tokens " + r.maxNewTokens() + " = " + need + " exceeds " + runner.model() + "'s " + max + " positions";
         if (cache.blocksFor(need) > cache.numBlocks())
             return "request " + r.id() + ": " + need + " tokens need " + cache.blocksFor(need) + " KV blocks of " + cache.blockSize() + " and the cache has " + cache.numBlocks();
+        try {
+            runner.adapterId(r.adapter());
+        } catch (IllegalArgumentException e) {
+            return "request " + r.id() + ": " + e.getMessage();
+        }
         for (long t : r.prompt())
             if (t < 0 || t >= runner.config().vocab())
                 return "request " + r.id() + ": prompt token " + t + " is outside " + runner.model() + "'s vocabulary [0, " + runner.config().vocab() + ")";

@@ -6,6 +6,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.tessel.api.DType;
+import org.tessel.api.OpRegistry;
 import org.tessel.api.Shape;
 import org.tessel.api.Tensor;
 import org.tessel.ir.Graph;
@@ -14,6 +15,8 @@ import org.tessel.ir.zoo.DecoderShape;
 import org.tessel.ir.zoo.Zoo;
 import org.tessel.passes.PassManager;
 import org.tessel.passes.StandardPipelines;
+import org.tessel.passes.lora.ApplyLora;
+import org.tessel.passes.lora.LoraAdapter;
 import org.tessel.runtime.engine.Engine;
 import org.tessel.runtime.engine.ExecutionContext;
 import org.tessel.runtime.llm.quant.LlmQuantization;
@@ -33,6 +36,10 @@ import org.tessel.runtime.llm.quant.QuantizationSpec;
  * gathered into the contiguous {@code past_key_values.N.*} tensors the graph takes; a paged
  * attention tactic ({@link PagedAttention} is its reference) would read the blocks in place.
  *
+ * <p>A runner made {@link #withAdapters with LoRA adapters} serves them all at once: its step
+ * graphs go through the lora pass ({@link ApplyLora}) and each row names its adapter (null: the
+ * base model), so rows of different adapters share one step.
+ *
  * <p>Not thread-safe: one scheduler drives it.
  */
 public final class DecoderRunner {
@@ -40,14 +47,17 @@ public final class DecoderRunner {
     private final DecoderConfig config;
     private final long seed;
     private final LlmQuantization quantization;
+    private final List<LoraAdapter> adapters;
     private final Map<DecoderShape, ExecutionContext> engines = new HashMap<>();
     private long buildNanos;
 
-    /** One row of a step: feed {@code tokens} to {@code seq} after the tokens already in its cache. */
-    public record Row(String seq, long[] tokens) {
+    /** One row of a step: feed {@code tokens} to {@code seq} after the tokens already in its cache, through LoRA adapter {@code adapter} (null: none). */
+    public record Row(String seq, long[] tokens, String adapter) {
         public Row {
             if (tokens.length == 0) throw new IllegalArgumentException("sequence " + seq + ": a step feeds at least one token");
         }
+
+        public Row(String seq, long[] tokens) { this(seq, tokens, null); }
     }
 
     public DecoderRunner(String model, DecoderConfig config, long seed) {
@@ -56,10 +66,33 @@ public final class DecoderRunner {
 
     /** A runner whose every step graph is quantized by {@code quantization} before the standard pipeline. */
     public DecoderRunner(String model, DecoderConfig config, long seed, LlmQuantization quantization) {
+        this(model, config, seed, quantization, List.of());
+    }
+
+    private DecoderRunner(String model, DecoderConfig config, long seed, LlmQuantization quantization, List<LoraAdapter> adapters) {
         this.model = model;
         this.config = config;
         this.seed = seed;
         this.quantization = quantization;
+        this.adapters = List.copyOf(adapters);
+    }
+
+    /** A runner of the same model serving these LoRA adapters at once (ids 1, 2, ... in this order); each is checked against the model now. */
+    public DecoderRunner withAdapters(List<LoraAdapter> adapters) {
+        DecoderRunner r = new DecoderRunner(model, config, seed, quantization, adapters);
+        r.graph(new DecoderShape(1, 1, 0));
+        return r;
+    }
+
+    /** The LoRA adapters this runner serves, in id order (id = index + 1). */
+    public List<LoraAdapter> adapters() { return adapters; }
+
+    /** The id of a loaded adapter (0 for null, the base model); an unknown name is refused, naming the loaded ones. */
+    public int adapterId(String name) {
+        if (name == null) return 0;
+        for (int i = 0; i < adapters.size(); i++) if (adapters.get(i).name().equals(name)) return i + 1;
+        throw new IllegalArgumentException("adapter '" + name + "' is not loaded (loaded: "
+                + (adapters.isEmpty() ? "none" : String.join(", ", adapters.stream().map(LoraAdapter::name).toList())) + ")");
     }
 
     public LlmQuantization quantization() { return quantization; }
@@ -68,6 +101,7 @@ public final class DecoderRunner {
     public Graph graph(DecoderShape shape) {
         Graph g = Zoo.buildDecoder(model, config, shape, seed);
         quantization.apply(g);
+        ApplyLora.apply(g, adapters, List.of(), OpRegistry.global());
         return g;
     }
 
@@ -107,6 +141,13 @@ public final class DecoderRunner {
             maxNew = Math.max(maxNew, r.tokens().length);
             maxPast = Math.max(maxPast, past);
         }
+        long[] adapterIds = new long[rows.size()];
+        for (int r = 0; r < rows.size(); r++)
+            try {
+                adapterIds[r] = adapterId(rows.get(r).adapter());
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("sequence " + rows.get(r).seq() + ": " + e.getMessage());
+            }
         for (Row r : rows) cache.reserve(r.seq(), r.tokens().length);
         // buckets, shrunk where they would pass the context: maxPast + maxNew fits (checked above)
         int n = maxNew == 1 ? 1 : Math.min(Integer.highestOneBit(maxNew - 1) << 1, config.maxPositions());
@@ -134,6 +175,7 @@ public final class DecoderRunner {
         in.put("input_ids", Tensor.ofLongs(DType.I64, Shape.of(b, n), ids));
         in.put("attention_mask", Tensor.ofLongs(DType.I64, Shape.of(b, total), mask));
         in.put("position_ids", Tensor.ofLongs(DType.I64, Shape.of(b, n), positions));
+        if (!adapters.isEmpty()) in.put(ApplyLora.ADAPTER_IDS, Tensor.ofLongs(DType.I64, Shape.of(b), adapterIds));
         if (past > 0)
             for (int l = 0; l < config.layers(); l++) {
                 in.put("past_key_values." + l + ".key", cache.gather(seqs, l, past, false));

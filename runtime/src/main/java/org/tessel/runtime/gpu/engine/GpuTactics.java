@@ -23,6 +23,8 @@ public final class GpuTactics {
     public static final String DECONV_DIRECT = "tessel.deconv.direct";
     // recurrent
     public static final String RECURRENT = "tessel.recurrent";
+    // multi-adapter LoRA
+    public static final String LORA = "tessel.lora.bgmv";
     // GEMM
     public static final String GEMM = "cublaslt.gemm";
     public static final String GEMM_BIAS = "cublaslt.gemm.bias";
@@ -83,6 +85,7 @@ public final class GpuTactics {
             new Implementation(CONV_INT8_DP4A, "ConvLayers (Int8Layers)", "Int8Conv.tessel (conv_int8.cu, dp4a) + Int8Epilogue"),
             new Implementation(DECONV_DIRECT, "DeconvLayers", "DirectDeconv"),
             new Implementation(RECURRENT, "RecurrentLayers", "RecurrentKernel"),
+            new Implementation(LORA, "LoraLayers", "LoraBgmv"),
             new Implementation(GEMM, "GemmLayers", "CublasLtGemm"),
             new Implementation(GEMM_BIAS, "GemmLayers", "CublasLtGemm (BIAS epilogue)"),
             new Implementation(GEMM_BIAS_RELU, "GemmLayers", "CublasLtGemm (RELU_BIAS epilogue)"),

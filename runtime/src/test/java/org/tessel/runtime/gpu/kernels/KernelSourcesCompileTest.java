@@ -76,6 +76,7 @@ public class KernelSourcesCompileTest {
             m.put("deconv_" + t.text(), DirectDeconv.source(t));
             m.put("rnn_" + t.text(), RecurrentKernel.source(t));
         }
+        m.put("lora_bgmv", LoraBgmv.source());
         m.put("attention_f16_d80", FusedAttention.source(DType.F16, 80));
         m.put("attention_f32_d128", FusedAttention.source(DType.F32, 128));
         m.put("eltwise_all_ops", EltwiseCodegen.generate(everyOp()).code());
