@@ -84,6 +84,14 @@ final class GpuCoverage {
             add(g, byOp);
         }
         sources.add("llama-tiny's decode step quantized (weight-only int4:32 and int8:64" + (text ? ", SmoothQuant W8A8" : "; no calibration text for SmoothQuant") + "), after the standard pipeline");
+        // tessel.LoraDelta exists only after the lora pass: llama-tiny's decode step serving two seeded adapters, as the runtime serves them
+        org.tessel.runtime.llm.DecoderRunner base = new org.tessel.runtime.llm.DecoderRunner("llama-tiny", llama, 42);
+        Graph plain = base.graph(new org.tessel.ir.zoo.DecoderShape(1, 1, 8));
+        Graph lora = base.withAdapters(List.of(org.tessel.passes.lora.LoraAdapter.random("a", plain, List.of("q", "v"), 4, 4, 1),
+                org.tessel.passes.lora.LoraAdapter.random("b", plain, List.of("q", "v"), 8, 8, 2))).graph(new org.tessel.ir.zoo.DecoderShape(2, 1, 8));
+        new PassManager().run(lora, StandardPipelines.resolve("standard"));
+        add(lora, byOp);
+        sources.add("llama-tiny's decode step with two LoRA adapters (q, v; ranks 4 and 8), after the standard pipeline");
         int imported = 0, refused = 0;
         if (nodeCases != null) {
             if (!Files.isDirectory(nodeCases)) throw new IllegalArgumentException("--node-cases " + nodeCases + ": not a folder");

@@ -37,32 +37,59 @@ class GpuEngineSupportTest {
             assertDoesNotThrow(() -> GpuEngine.requireSupported(optimized(m)), m);
     }
 
-    /** A [rows, 4] times a per-row INT8 weight [3, 4] (tessel.WeightOnlyMatMul, which no GPU tactic runs). */
-    static Value weightOnly(NetworkBuilder b, String name, Value a) {
-        Value w = b.constant(name + "_w", Tensor.ofLongs(DType.I8, Shape.of(3, 4), new long[12]));
-        Value s = b.constant(name + "_s", Tensor.ofFloats(Shape.of(3, 1), 0.1f, 0.2f, 0.3f));
-        return b.node(QuantizedMatMulOps.WEIGHT_ONLY, name, Attributes.builder().put("bits", 8L).put("group_size", 4L).build(), 1, a, w, s).output();
+    /**
+     * An op no GPU tactic implements (every op the reference interpreter runs has one now): a plugin's, registered for the
+     * test, as a third party would add it without a kernel.
+     */
+    static final class Lonely implements org.tessel.api.OpSchema {
+        final String name;
+        Lonely(String name) { this.name = name; }
+        @Override public String name() { return name; }
+        @Override public String domain() { return "test"; }
+        @Override public String summary() { return "identity without a GPU kernel"; }
+        @Override public int minInputs() { return 1; }
+        @Override public int maxInputs() { return 1; }
+        @Override public java.util.List<org.tessel.api.AttrSpec> attributes() { return java.util.List.of(); }
+        @Override public java.util.Set<org.tessel.api.Trait> traits() { return java.util.Set.of(org.tessel.api.Trait.PURE); }
+        @Override public java.util.List<org.tessel.api.TensorType> inferTypes(org.tessel.api.InferenceContext ctx) { return java.util.List.of(ctx.input(0)); }
+        @Override public java.util.List<Tensor> evaluate(org.tessel.api.EvalContext ctx) { return java.util.List.of(ctx.input(0)); }
     }
 
-    @Test void aGraphWithAnUnsupportedOpIsRefusedNamingTheNodeAndEveryMissingOp() {
-        NetworkBuilder b = new NetworkBuilder("two_missing");
-        Value x = b.input("x", DType.F32, 2, 4);
-        Value wo = b.op("Tanh", null, weightOnly(b, "wo", x));
-        Value w8 = b.node(QuantizedMatMulOps.W8A8, "w8", Attributes.empty(), 1, b.op("Pad", null, wo, b.longs("pads", 0, 0, 0, 1)),
-                b.constant("w8_w", Tensor.ofLongs(DType.I8, Shape.of(2, 4), new long[8])), b.constant("w8_s", Tensor.ofFloats(Shape.of(2), 0.1f, 0.1f)),
-                b.constant("w8_a", Tensor.ofFloats(Shape.of(), 0.05f))).output();
-        Graph g = b.output(b.op("Tanh", null, w8)).build();
-        GpuEngineException e = assertThrows(GpuEngineException.class, () -> GpuEngine.requireSupported(g));
-        assertTrue(e.getMessage().contains("graph 'two_missing'"), e.getMessage());
-        assertTrue(e.getMessage().contains("node 'wo'"), e.getMessage());
-        assertTrue(e.getMessage().contains(QuantizedMatMulOps.WEIGHT_ONLY) && e.getMessage().contains(QuantizedMatMulOps.W8A8), e.getMessage());
+    static org.tessel.api.OpRegistry.Installation lonelyOps() {
+        return org.tessel.api.OpRegistry.install(org.tessel.api.OpRegistry.global().with("test", java.util.List.of(new Lonely("NoKernelA"), new Lonely("NoKernelB"))));
     }
 
-    @Test void aLoneUnsupportedOpIsNamed() {
-        NetworkBuilder b = new NetworkBuilder("one_weight_only");
-        Graph g = b.output(weightOnly(b, "proj", b.input("x", DType.F32, 5, 4))).build();
-        GpuEngineException e = assertThrows(GpuEngineException.class, () -> GpuEngine.requireSupported(g));
-        assertTrue(e.getMessage().contains("(" + QuantizedMatMulOps.WEIGHT_ONLY + ") has no GPU kernel"), e.getMessage());
+    @Test void aGraphWithAnUnsupportedOpIsRefusedNamingTheNodeAndEveryMissingOp() throws Exception {
+        try (var ops = lonelyOps()) {
+            NetworkBuilder b = new NetworkBuilder("two_missing");
+            Value x = b.input("x", DType.F32, 2, 4);
+            Value a = b.node("test.NoKernelA", "wo", Attributes.empty(), 1, b.op("Tanh", null, x)).output();
+            Value c = b.node("test.NoKernelB", "w8", Attributes.empty(), 1, b.op("Pad", null, a, b.longs("pads", 0, 0, 0, 1))).output();
+            Graph g = b.output(b.op("Tanh", null, c)).build();
+            GpuEngineException e = assertThrows(GpuEngineException.class, () -> GpuEngine.requireSupported(g));
+            assertTrue(e.getMessage().contains("graph 'two_missing'"), e.getMessage());
+            assertTrue(e.getMessage().contains("node 'wo'"), e.getMessage());
+            assertTrue(e.getMessage().contains("test.NoKernelA") && e.getMessage().contains("test.NoKernelB"), e.getMessage());
+        }
+    }
+
+    @Test void aLoneUnsupportedOpIsNamed() throws Exception {
+        try (var ops = lonelyOps()) {
+            NetworkBuilder b = new NetworkBuilder("one_missing");
+            Graph g = b.output(b.node("test.NoKernelA", "proj", Attributes.empty(), 1, b.input("x", DType.F32, 5, 4)).output()).build();
+            GpuEngineException e = assertThrows(GpuEngineException.class, () -> GpuEngine.requireSupported(g));
+            assertTrue(e.getMessage().contains("(test.NoKernelA) has no GPU kernel"), e.getMessage());
+        }
+    }
+
+    /** The LLM quantized MatMuls have their GEMV/GEMM tactics: a weight-only projection is covered. */
+    @Test void weightOnlyMatMulIsCovered() {
+        NetworkBuilder b = new NetworkBuilder("weight_only");
+        Value w = b.constant("proj_w", Tensor.ofLongs(DType.I8, Shape.of(3, 4), new long[12]));
+        Value sc = b.constant("proj_s", Tensor.ofFloats(Shape.of(3, 1), 0.1f, 0.2f, 0.3f));
+        Value y = b.node(QuantizedMatMulOps.WEIGHT_ONLY, "proj", Attributes.builder().put("bits", 8L).put("group_size", 4L).build(), 1, b.input("x", DType.F32, 5, 4), w, sc).output();
+        Graph g = b.output(y).build();
+        assertDoesNotThrow(() -> GpuEngine.requireSupported(g));
     }
 
     /** The recurrent ops have tessel.recurrent: a GRU feeding an RNN is covered. */
