@@ -49,10 +49,14 @@ public final class ProfileEngine {
     public String sourceName() { return set.sourceName(); }
 
     /**
-     * An engine for these shapes, and what making it cost (null when it came from the cache);
-     * {@code preparedMs} is the one-off making of the profile's prepared graph, when this call made it.
+     * An engine for these shapes, and what making it cost: the steps to its planned graph ({@code planned}, null when it
+     * came from the cache) and the engine's build; {@code preparedMs} is the one-off making of the profile's prepared
+     * graph, when this call made it.
      */
-    public record Specialisation(Engine engine, int profile, boolean cached, String cost, double preparedMs) {}
+    public record Specialisation(Engine engine, int profile, boolean cached, ShapeSpecializer.Planned planned, double buildMs, double preparedMs) {
+        /** "12.3 ms (shape inference 1.0, plan 0.3, engine 11.0)"; null from the cache. */
+        public String cost() { return planned == null ? null : planned.describe(Map.of("engine", buildMs)); }
+    }
 
     /**
      * The engine for these input shapes: from the cache, or made from the holding profile's planned
@@ -61,7 +65,7 @@ public final class ProfileEngine {
     public synchronized Specialisation specialise(Map<String, Shape> shapes) {
         int k = set.profileOf(shapes);
         Engine hit = cache.get(shapes);
-        if (hit != null) return new Specialisation(hit, k, true, null, 0);
+        if (hit != null) return new Specialisation(hit, k, true, null, 0, 0);
         ProfileSet.Planned p = set.planIn(k, shapes);
         long t0 = System.nanoTime();
         Engine e;
@@ -72,7 +76,7 @@ public final class ProfileEngine {
         }
         double buildMs = (System.nanoTime() - t0) / 1e6;
         cache.put(shapes, e);
-        return new Specialisation(e, k, false, p.planned().describe(Map.of("engine", buildMs)), p.preparedMs());
+        return new Specialisation(e, k, false, p.planned(), buildMs, p.preparedMs());
     }
 
     /** How many specialized engines the cache holds now. */

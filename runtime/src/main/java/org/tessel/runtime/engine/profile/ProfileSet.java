@@ -73,6 +73,11 @@ public final class ProfileSet {
         this.prepared = new Graph[profiles.size()];
     }
 
+    /** These profiles with the device memory measured at each profile's max shapes (the build measures it once the plans are final). */
+    public ProfileSet withMemory(List<Memory> measured) {
+        return new ProfileSet(source, pipeline, profiles, plans, measured, shapeDependence);
+    }
+
     /** True when an engine file's named blobs carry profiles. */
     public static boolean in(Map<String, byte[]> blobs) { return blobs.containsKey(META_PROFILES); }
 

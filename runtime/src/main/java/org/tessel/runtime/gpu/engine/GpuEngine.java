@@ -663,6 +663,9 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
     /** The NVRTC compiler of this engine (its PTX goes into saved engines). */
     KernelCompiler compiler() { return compiler; }
 
+    /** The PTX of every kernel this engine compiled or loaded, by source hash (what its engine file stores). */
+    public Map<String, String> kernelPtx() { return compiler.ptx(); }
+
     /**
      * A new execution context with its own device memory (arena, inputs, workspace), cuDNN handle
      * and stream; contexts of one engine may run at the same time from different threads. The first
