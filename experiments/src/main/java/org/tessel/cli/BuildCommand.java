@@ -307,22 +307,15 @@ final class BuildCommand implements Callable<Integer> {
             var withVariants = new org.tessel.runtime.engine.profile.ProfileSet(set.source(), set.pipeline(), set.profiles(), built,
                     java.util.Collections.nCopies(set.profiles().size(), new org.tessel.runtime.engine.profile.ProfileSet.Memory(0, 0)),
                     java.util.stream.IntStream.range(0, set.profiles().size()).mapToObj(set::shapeDependence).toList());
-            java.util.List<org.tessel.runtime.engine.profile.ProfileSet.Memory> memory = new java.util.ArrayList<>();
-            try (org.tessel.runtime.gpu.engine.GpuProfileEngine pe = new org.tessel.runtime.gpu.engine.GpuProfileEngine(withVariants, gpu.context(), 2, base.kernelPtx())) {
-                for (int k = 0; k < solved.size(); k++) {
-                    var p = set.profiles().get(k);
-                    var atMax = pe.specialise(p.at(MAX));
-                    memory.add(new org.tessel.runtime.engine.profile.ProfileSet.Memory(atMax.engine().arenaBytes(), atMax.engine().workspaceBytes()));
-                    if (!p.at(MIN).equals(p.at(MAX))) pe.specialise(p.at(MIN));
-                    printProfile(k, solved.get(k), withVariants, tgt, String.format(java.util.Locale.ROOT, "GPU engine %s; activation arena at max %.2f MiB, workspace %.2f MiB",
-                            atMax.engine().describePrecision(), memory.get(k).arenaBytes() / 1048576.0, memory.get(k).workspaceBytes() / 1048576.0));
-                }
-            }
+            var measured = org.tessel.runtime.gpu.engine.GpuProfileEngine.measured(withVariants, gpu.context(), base.kernelPtx());
+            for (int k = 0; k < solved.size(); k++)
+                printProfile(k, solved.get(k), measured, tgt, String.format(java.util.Locale.ROOT, "activation arena at max %.2f MiB (shared by every shape of the profile), workspace %.2f MiB",
+                        measured.maxMemory(k).arenaBytes() / 1048576.0, measured.maxMemory(k).workspaceBytes() / 1048576.0));
             if (out.getParent() != null) Files.createDirectories(out.getParent());
-            org.tessel.runtime.gpu.engine.GpuProfileEngine.save(base, withVariants.withMemory(memory), out);
+            org.tessel.runtime.gpu.engine.GpuProfileEngine.save(base, measured, out);
             if (cache != null) cache.save(timingCache);
-            System.out.printf("backend: cuda (%s), %d optimization profile(s), source %s kept for specialising shapes, weights %.1f MiB, file %.1f MiB%n", gpu.context().device().name(),
-                    set.profiles().size(), set.sourceName(), base.weightBytes() / 1048576.0, Files.size(out) / 1048576.0);
+            System.out.printf("backend: cuda (%s), %d optimization profile(s), profile 0 at opt %s, source %s kept for specialising shapes, weights %.1f MiB, file %.1f MiB%n",
+                    gpu.context().device().name(), set.profiles().size(), base.describePrecision(), set.sourceName(), base.weightBytes() / 1048576.0, Files.size(out) / 1048576.0);
             System.out.printf("engine: %s, %d layers, build %.2f s%n", out, base.layerPlans().size(), (System.nanoTime() - t0) / 1e9);
         } finally {
             if (base != null) base.close();

@@ -63,7 +63,8 @@ public final class DynamicBatchBench {
                 dependence == null ? "by shape inference" : "imported again (" + dependence + ")");
         try (GpuEngine fixed = GpuEngine.build(applied.graph(), applied.plan(), GpuEngine.precisionFor(applied.plan(), applied.graph()), ctx, GpuEngine.Options.FIXED, 1);
              GpuExecutionContext fc = fixed.createExecutionContext().captureGraph()) {
-            ProfileSet set = new ProfileSet(src, Searcher.PIPELINE, List.of(profile), List.of(fixed.plan()), List.of(new ProfileSet.Memory(0, 0)), java.util.Collections.singletonList(dependence));
+            ProfileSet set = GpuProfileEngine.measured(new ProfileSet(src, Searcher.PIPELINE, List.of(profile), List.of(fixed.plan()), List.of(new ProfileSet.Memory(0, 0)),
+                    java.util.Collections.singletonList(dependence)), ctx, fixed.kernelPtx());
             try (GpuProfileEngine pe = new GpuProfileEngine(set, ctx, GpuProfileEngine.CACHE_SIZE, fixed.kernelPtx())) {
                 List<Double> fixedP50 = new ArrayList<>(), dynP50 = new ArrayList<>();
                 for (int round = 0; round < 2; round++) {

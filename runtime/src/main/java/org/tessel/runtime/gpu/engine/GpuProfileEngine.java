@@ -67,6 +67,25 @@ public final class GpuProfileEngine implements AutoCloseable {
         return new GpuProfileEngine(ProfileSet.read(file.kernels(), path.toString()), context, cacheSize, GpuEngineFile.ptx(file));
     }
 
+    /**
+     * What a build checks before it saves: each profile's engines at its max and min shapes, built from its plan as a run
+     * would build them (every tactic and variant checked there; a failure is refused naming the shape and profile), and
+     * {@code set} with the activation arena and workspace measured at each max, which a loaded engine's profiles then
+     * allocate at once for every shape.
+     */
+    public static ProfileSet measured(ProfileSet set, CudaContext context, Map<String, String> ptx) {
+        List<ProfileSet.Memory> memory = new java.util.ArrayList<>();
+        try (GpuProfileEngine pe = new GpuProfileEngine(set, context, 1, ptx)) {
+            for (int k = 0; k < set.profiles().size(); k++) {
+                OptimizationProfile p = set.profiles().get(k);
+                Specialisation atMax = pe.specialise(p.at(OptimizationProfile.Point.MAX));
+                memory.add(new ProfileSet.Memory(atMax.engine().arenaBytes(), atMax.engine().workspaceBytes()));
+                if (!p.at(OptimizationProfile.Point.MIN).equals(p.at(OptimizationProfile.Point.MAX))) pe.specialise(p.at(OptimizationProfile.Point.MIN));
+            }
+        }
+        return set.withMemory(memory);
+    }
+
     public ProfileSet set() { return set; }
     public List<OptimizationProfile> profiles() { return set.profiles(); }
     public ProfileDeviceMemory memory() { return memory; }

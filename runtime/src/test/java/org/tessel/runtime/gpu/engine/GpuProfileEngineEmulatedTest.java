@@ -201,10 +201,11 @@ class GpuProfileEngineEmulatedTest {
         }
     }
 
-    @Test void theProfilesRoundTripThroughTheEngineFilesBlobs() {
+    @Test void theMemoryMeasuredAtMaxRoundTripsWithTheProfilesThroughTheEngineFilesBlobs() {
         ShapeSpecializer src = new ShapeSpecializer(OnnxExporter.toModel(mlp()), "mlp");
-        ProfileSet set = ProfileEngines.solve(src, List.of(ProfileEngines.profile(0, "x", Shape.of(1, 16), Shape.of(4, 16), Shape.of(8, 16))), "rule",
-                ProfileEngines.tesselOnly(org.tessel.cost.Precision.FP32));
+        ProfileSet set = GpuProfileEngine.measured(ProfileEngines.solve(src, List.of(ProfileEngines.profile(0, "x", Shape.of(1, 16), Shape.of(4, 16), Shape.of(8, 16))), "rule",
+                ProfileEngines.tesselOnly(org.tessel.cost.Precision.FP32)), ctx, null);
+        assertTrue(set.maxMemory(0).arenaBytes() >= 8 * 32 * 4, "measured at max: at least the largest activation, [8, 32] f32: " + set.maxMemory(0));
         ProfileSet back = ProfileSet.read(set.blobs(), "mlp.engine");
         assertEquals(set.profiles(), back.profiles());
         assertEquals(org.tessel.tactics.plan.EnginePlanJson.write(set.plan(0)), org.tessel.tactics.plan.EnginePlanJson.write(back.plan(0)));
@@ -212,6 +213,9 @@ class GpuProfileEngineEmulatedTest {
         Map<String, Tensor> in = Map.of("x", random(Shape.of(6, 16), 6));
         try (GpuProfileEngine pe = new GpuProfileEngine(back, ctx, 8, null)) {
             GpuTestSupport.assertClose("read back, batch 6 (emulated)", output(pe.run(in)), reference(src, in), 1e-5);
+            assertEquals(0, pe.memory().arenaOf(0).ownWorkspaces());
+            assertEquals(back.maxMemory(0).arenaBytes(), pe.specialise(Map.of("x", Shape.of(8, 16))).engine().arenaBytes(), "the arena every shape binds is the one measured at max");
+            assertEquals(back.maxMemory(0).arenaBytes(), pe.specialise(Map.of("x", Shape.of(2, 16))).engine().arenaBytes());
         }
         assertTrue(OnnxImporter.importModel(back.source().model(), "mlp", OnnxImporter.Options.defaults()).nodes().size() > 0);
     }

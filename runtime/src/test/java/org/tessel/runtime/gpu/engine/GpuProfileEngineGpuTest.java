@@ -46,7 +46,9 @@ class GpuProfileEngineGpuTest {
         try (GpuEngine fixed = GpuEngine.build(at32.graph(), at32.plan(), GpuEngine.precisionFor(at32.plan(), at32.graph()), ctx, GpuEngine.Options.FIXED, 1);
              GpuExecutionContext fc = fixed.createExecutionContext()) {
             System.out.println("fixed b32 engine: " + fixed.describePrecision() + ", " + fixed.layerPlans().size() + " layers");
-            ProfileSet set = new ProfileSet(src, Searcher.PIPELINE, List.of(profile), List.of(fixed.plan()), List.of(new ProfileSet.Memory(0, 0)), List.of((String) null));
+            ProfileSet set = GpuProfileEngine.measured(new ProfileSet(src, Searcher.PIPELINE, List.of(profile), List.of(fixed.plan()), List.of(new ProfileSet.Memory(0, 0)),
+                    java.util.Collections.singletonList((String) null)), ctx, fixed.kernelPtx());
+            assertTrue(set.maxMemory(0).arenaBytes() > 0);
             try (GpuProfileEngine pe = new GpuProfileEngine(set, ctx, 4, fixed.kernelPtx())) {
                 for (int batch : new int[] {2, 5}) {
                     Tensor x = GpuTestSupport.random(new SplittableRandom(batch), DType.F32, Shape.of(batch, 3, 224, 224), -1, 1);
@@ -65,6 +67,7 @@ class GpuProfileEngineGpuTest {
                 ProfileDeviceMemory.Arena arena = pe.memory().arenaOf(0);
                 assertEquals(3, arena.allocations(), "one arena, one input buffer, one workspace for batches 2, 5, 32 and 64");
                 assertEquals(0, arena.ownArenas());
+                assertEquals(0, arena.ownWorkspaces(), "the workspace measured at 64 serves every batch");
                 int uploads = pe.memory().weightUploads();
                 pe.specialise(Map.of(input, Shape.of(7, 3, 224, 224)));
                 assertEquals(uploads, pe.memory().weightUploads(), "a new shape uploads no weight");
