@@ -127,15 +127,15 @@ if has plans; then
     timeout $(( $(left 345) > 10 ? $(left 345) : 10 )) "${java[@]}" org.tessel.runtime.gpu.bench.PagedAttentionBench > "$out/paged.txt" 2>&1; tail -14 "$out/paged.txt"
 fi
 if has profiles; then
-    # time-capped at 230 s in all: the profile engine's GPU test (90 s), then the bench (140 s)
+    # time-capped at 230 s in all: the profile engine's GPU test (120 s), then the bench (110 s)
     echo "== optimization profiles: ResNet-50 FP16, dynamic batch 1..64 (opt 32) against the fixed-shape b32 engine"
-    timeout 90 "${java[@]}" org.junit.platform.console.ConsoleLauncher execute @PROFILE_SELECTORS@ --include-tag=gpu \
+    timeout 120 "${java[@]}" org.junit.platform.console.ConsoleLauncher execute @PROFILE_SELECTORS@ --include-tag=gpu \
         --details=tree --disable-banner --disable-ansi-colors --reports-dir="$out/junit-profiles" > "$out/profiles-tests.log" 2>&1
     echo "profile tests exit code $?"
     grep -E '^\[ *[0-9]+ tests (successful|failed|aborted|skipped)' "$out/profiles-tests.log"
     grep -E '^RESULT\|profile' "$out/profiles-tests.log" | cut -c1-240
     grep -E '✘|=> ' "$out/profiles-tests.log" | grep -v '✔' | cut -c1-260 | head -10
-    timeout 140 "${java[@]}" org.tessel.experiments.DynamicBatchBench resnet50 1 32 64 > "$out/profiles.txt" 2>&1
+    timeout 110 "${java[@]}" org.tessel.experiments.DynamicBatchBench resnet50 1 32 64 > "$out/profiles.txt" 2>&1
     echo "profiles bench exit code $? after $(( $(date +%s) - t0 )) s"
     grep -E '^(plan|profile|BENCH|TARGET)' "$out/profiles.txt"
     grep -E 'Exception|Error' "$out/profiles.txt" | head -5

@@ -28,7 +28,7 @@ import org.tessel.tactics.plan.PlanApplier;
 /**
  * The GPU profile engine on a real GPU with ResNet-50 (zoo, FP16): a fixed-shape batch-32 engine built from the joint
  * plan, and a dynamic-batch engine with the profile 1..64 (opt 32) whose plan is the fixed engine's as built (its
- * variants); at batch 2 and 5 the profile engine's outputs against the reference interpreter, at batch 32 against the
+ * variants); at batch 2 and 3 the profile engine's outputs against the reference interpreter, at batch 32 against the
  * fixed engine's; every shape in one arena, planned at batch 64; weights uploaded once; a batch of 65 refused.
  */
 @Tag("gpu")
@@ -50,7 +50,7 @@ class GpuProfileEngineGpuTest {
                     java.util.Collections.singletonList((String) null)), ctx, fixed.kernelPtx());
             assertTrue(set.maxMemory(0).arenaBytes() > 0);
             try (GpuProfileEngine pe = new GpuProfileEngine(set, ctx, 4, fixed.kernelPtx())) {
-                for (int batch : new int[] {2, 5}) {
+                for (int batch : new int[] {2, 3}) {
                     Tensor x = GpuTestSupport.random(new SplittableRandom(batch), DType.F32, Shape.of(batch, 3, 224, 224), -1, 1);
                     Map<String, Tensor> in = Map.of(input, x);
                     Tensor got = pe.run(in).values().iterator().next();
@@ -65,7 +65,7 @@ class GpuProfileEngineGpuTest {
                 GpuProfileEngine.Specialisation s64 = pe.specialise(profile.at(OptimizationProfile.Point.MAX));
                 assertTrue(s64.engine().bindsProfileArena(), "batch 64 fits the arena planned at 64");
                 ProfileDeviceMemory.Arena arena = pe.memory().arenaOf(0);
-                assertEquals(3, arena.allocations(), "one arena, one input buffer, one workspace for batches 2, 5, 32 and 64");
+                assertEquals(3, arena.allocations(), "one arena, one input buffer, one workspace for batches 2, 3, 32 and 64");
                 assertEquals(0, arena.ownArenas());
                 assertEquals(0, arena.ownWorkspaces(), "the workspace measured at 64 serves every batch");
                 int uploads = pe.memory().weightUploads();
