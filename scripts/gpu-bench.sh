@@ -16,6 +16,9 @@
 # CONFIGS (MODEL:BATCH:PRECISION, first = highest priority for the time-capped torch.compile runs) may be overridden;
 # STAGES="tests cli autotune tessel torch" picks stages on the GPU machine (those by default); STAGES="accuracy" evaluates
 # the trained Fashion-MNIST CNN's GPU engines (FP32, FP16, BF16, the joint plan with every precision allowed) on the 10,000 test images against the CPU FP32 engine;
+# STAGES="profiles" (under 4 min) runs GpuProfileEngineGpuTest and DynamicBatchBench: ResNet-50 FP16 with a dynamic batch
+# profile 1..64 (opt 32) against the fixed-shape b32 engine at batch 32 (issue 12's target: within 10%), and the profile
+# engine's p50 at 1, 8 and 64;
 # STAGES="plans strategies"
 # (a second device call) runs the plan-engine and tuner tests, and
 # the strategy comparison (issue 9): per STRATEGY_CONFIGS entry, `tessel build --strategy S` for rule, joint, sequential
@@ -136,6 +139,20 @@ if has llmquant; then
     grep -E '^gemv ' "$out/llmquant-tests.log" | head -16
     timeout $(( $(left 420) > 10 ? $(left 420) : 10 )) "${java[@]}" org.tessel.runtime.gpu.bench.QuantizedGemvBench > "$out/llmquant.txt" 2>&1
     echo "QuantizedGemvBench exit code $?"; tail -26 "$out/llmquant.txt"
+fi
+if has profiles; then
+    # time-capped at 230 s in all: the profile engine's GPU test (120 s), then the bench (110 s)
+    echo "== optimization profiles: ResNet-50 FP16, dynamic batch 1..64 (opt 32) against the fixed-shape b32 engine"
+    timeout 120 "${java[@]}" org.junit.platform.console.ConsoleLauncher execute @PROFILE_SELECTORS@ --include-tag=gpu \
+        --details=tree --disable-banner --disable-ansi-colors --reports-dir="$out/junit-profiles" > "$out/profiles-tests.log" 2>&1
+    echo "profile tests exit code $?"
+    grep -E '^\[ *[0-9]+ tests (successful|failed|aborted|skipped)' "$out/profiles-tests.log"
+    grep -E '^RESULT\|profile' "$out/profiles-tests.log" | cut -c1-240
+    grep -E '✘|=> ' "$out/profiles-tests.log" | grep -v '✔' | cut -c1-260 | head -10
+    timeout 110 "${java[@]}" org.tessel.experiments.DynamicBatchBench resnet50 1 32 64 > "$out/profiles.txt" 2>&1
+    echo "profiles bench exit code $? after $(( $(date +%s) - t0 )) s"
+    grep -E '^(plan|profile|BENCH|TARGET)' "$out/profiles.txt"
+    grep -E 'Exception|Error' "$out/profiles.txt" | head -5
 fi
 if has accuracy; then
     echo "== accuracy: the trained Fashion-MNIST CNN on its 10,000 test images (GPU engines against the CPU FP32 engine)"
@@ -381,18 +398,20 @@ BENCH
 plan_tests="PlanEngineGpuTest GpuTunerGpuTest Int8KernelsGpuTest Int8EngineGpuTest Fp8EngineGpuTest Fp8GemmGpuTest PagedAttentionGpuTest"
 # the LLM quantized MatMul tests run in the `llmquant` stage, beside their benchmark
 llmquant_tests="QuantizedMatMulGpuTest WeightOnlyGemvGpuTest"
+profile_tests="GpuProfileEngineGpuTest"
 all_tests=$(cd "$root/runtime/target/test-classes" && find . -name '*GpuTest.class' | sed 's|^\./||; s|\.class$||; s|/|.|g' | sort)
-selectors=""; plan_selectors=""; llmquant_selectors=""
+selectors=""; plan_selectors=""; llmquant_selectors=""; profile_selectors=""
 for t in $all_tests; do
     if [[ " $plan_tests " == *" ${t##*.} "* ]]; then plan_selectors+="--select-class=$t "
     elif [[ " $llmquant_tests " == *" ${t##*.} "* ]]; then llmquant_selectors+="--select-class=$t "
+    elif [[ " $profile_tests " == *" ${t##*.} "* ]]; then profile_selectors+="--select-class=$t "
     else selectors+="--select-class=$t "; fi
 done
 # plugin examples' GPU tests (their kernels compiled with NVRTC and launched under the plugin ABI) run with the plan tests
 for t in $(cd "$root/examples/gridsample/target/test-classes" 2>/dev/null && find . -name '*GpuTest.class' | sed 's|^\./||; s|\.class$||; s|/|.|g' | sort); do
     plan_selectors+="--select-class=$t "
 done
-sed -i "s|@CONFIGS@|$configs|g; s|@STRATEGY_CONFIGS@|$strategy_configs|g; s|@SELECTORS@|$selectors|; s|@PLAN_SELECTORS@|$plan_selectors|; s|@LLMQUANT_SELECTORS@|$llmquant_selectors|" "$GPU_DIR/bench.sh"
+sed -i "s|@CONFIGS@|$configs|g; s|@STRATEGY_CONFIGS@|$strategy_configs|g; s|@SELECTORS@|$selectors|; s|@PLAN_SELECTORS@|$plan_selectors|; s|@LLMQUANT_SELECTORS@|$llmquant_selectors|; s|@PROFILE_SELECTORS@|$profile_selectors|" "$GPU_DIR/bench.sh"
 chmod +x "$GPU_DIR/bench.sh"
 du -sh "$GPU_DIR"
 echo "gpu-bench.sh: wrote $GPU_DIR/bench.sh; now run(command=\"bash .gpu/bench.sh\", carry=[\".gpu\"])"

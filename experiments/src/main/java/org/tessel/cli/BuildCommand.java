@@ -216,18 +216,18 @@ final class BuildCommand implements Callable<Integer> {
     }
 
     /**
-     * An engine for optimization profiles (CPU only): one plan per profile, solved at its opt shapes
-     * and checked at min and max, the source model and the profiles stored beside the first
-     * profile's engine at its opt shapes; memory is planned at each profile's max shapes.
+     * An engine for optimization profiles: one plan per profile, solved at its opt shapes and checked
+     * at min and max, the source model and the profiles stored beside the first profile's engine at
+     * its opt shapes; memory is planned at each profile's max shapes. On a GPU the engine at opt
+     * picks each plan's variants (tuned with --tuning/--timing-cache), which every shape then reuses.
      */
     private int buildProfiles(Backend backend, long t0) throws Exception {
-        if (backend.isGpu())
-            throw new IllegalArgumentException("optimization profiles are CPU-only until the GPU engine builds for a range of shapes (GpuEngine builds one fixed shape); "
-                    + "add --cpu for a CPU engine with profiles, or give one shape (--shapes) for a GPU engine");
         if (planFile != null) throw new IllegalArgumentException("--plan is one plan for one shape; with optimization profiles each profile's plan is solved at its opt shapes (--strategy)");
-        if (fp16 || tf32 || timingCache != null || tuning != null)
+        if (!backend.isGpu() && (fp16 || tf32 || timingCache != null || tuning != null))
             throw new IllegalArgumentException((fp16 ? "--fp16" : tf32 ? "--tf32" : timingCache != null ? "--timing-cache" : "--tuning")
-                    + " applies to GPU engines; an engine with profiles is a CPU engine (use --strategy with --precision rules or --best for reduced precisions)");
+                    + " applies to GPU engines; this engine with profiles is a CPU engine (use --strategy with --precision rules or --best for reduced precisions)");
+        if (backend.isGpu() && streams != 1)
+            throw new IllegalArgumentException("--streams: a GPU engine with optimization profiles runs its layers on one stream (every shape of a profile shares one arena); build without --streams");
         java.util.List<org.tessel.runtime.engine.profile.OptimizationProfile> ps = profiles.profiles();
         org.tessel.runtime.engine.profile.ShapeSpecializer src = ProfileOptions.source(model, ps);
         String strat = strategy != null ? strategy : "joint";
@@ -238,33 +238,88 @@ final class BuildCommand implements Callable<Integer> {
         o = choices.apply(o);
         java.util.List<ProfileSolver.Solved> solved = ProfileSolver.solve(src, ps, strat, o);
         java.util.List<org.tessel.tactics.plan.EnginePlan> plans = new java.util.ArrayList<>();
-        java.util.List<Long> arena = new java.util.ArrayList<>();
         java.util.List<String> dependence = new java.util.ArrayList<>();
-        Engine base = null;
         String pipeline = org.tessel.search.Searcher.PIPELINE;
         for (int k = 0; k < solved.size(); k++) {
             ProfileSolver.Solved s = solved.get(k);
-            var p = s.profile();
-            String where = "profile " + k;
-            // the engines a run would make at the extremes: every planned tactic checked there, memory planned at max
-            var atMax = src.specialise(p.at(org.tessel.runtime.engine.profile.OptimizationProfile.Point.MAX), pipeline, s.plan(), where + " max shapes");
-            if (!p.at(org.tessel.runtime.engine.profile.OptimizationProfile.Point.MIN).equals(p.at(org.tessel.runtime.engine.profile.OptimizationProfile.Point.MAX)))
-                src.specialise(p.at(org.tessel.runtime.engine.profile.OptimizationProfile.Point.MIN), pipeline, s.plan(), where + " min shapes");
             String dep = s.shapeDependence();
-            if (dep == null) dep = src.inferenceMatchesImport(p, pipeline, where);
+            if (dep == null) dep = src.inferenceMatchesImport(s.profile(), pipeline, "profile " + k);
             dependence.add(dep);
-            if (k == 0) base = src.specialise(p.at(org.tessel.runtime.engine.profile.OptimizationProfile.Point.OPT), pipeline, s.plan(), where + " opt shapes").engine();
             plans.add(s.plan());
-            arena.add(atMax.engine().arenaBytes());
-            System.out.printf(java.util.Locale.ROOT, "profile %d: %s; strategy %s, predicted %.4f ms at opt on %s (precisions %s); activation arena at max %.2f MiB%s%n", k, p,
-                    s.search().strategy(), s.search().predictedMs(), tgt, s.plan().precisionMix(), atMax.engine().arenaBytes() / 1048576.0,
-                    s.replaced().isEmpty() ? "" : "; replaced " + s.replaced().size() + " choice(s) that fail at min or max");
-            System.out.println("  new shapes: " + (dep == null ? "shape inference on the prepared graph (it is the same at min, opt and max but for types)" : "imported again (" + dep + ")"));
         }
-        Engine e = org.tessel.runtime.engine.profile.ProfileEngine.attach(base, src, pipeline, ps, plans, arena, dependence);
+        java.util.List<org.tessel.runtime.engine.profile.ProfileSet.Memory> none = java.util.Collections.nCopies(ps.size(), new org.tessel.runtime.engine.profile.ProfileSet.Memory(0, 0));
+        var set = new org.tessel.runtime.engine.profile.ProfileSet(src, pipeline, ps, plans, none, dependence);
+        return backend instanceof Backend.Gpu gpu ? buildGpuProfiles(gpu, set, solved, tgt, t0) : buildCpuProfiles(set, solved, tgt, t0);
+    }
+
+    private static final org.tessel.runtime.engine.profile.OptimizationProfile.Point MIN = org.tessel.runtime.engine.profile.OptimizationProfile.Point.MIN,
+            OPT = org.tessel.runtime.engine.profile.OptimizationProfile.Point.OPT, MAX = org.tessel.runtime.engine.profile.OptimizationProfile.Point.MAX;
+
+    private static void printProfile(int k, ProfileSolver.Solved s, org.tessel.runtime.engine.profile.ProfileSet set, String tgt, String memory) {
+        System.out.printf(java.util.Locale.ROOT, "profile %d: %s; strategy %s, predicted %.4f ms at opt on %s (precisions %s); %s%s%n", k, s.profile(),
+                s.search().strategy(), s.search().predictedMs(), tgt, s.plan().precisionMix(), memory,
+                s.replaced().isEmpty() ? "" : "; replaced " + s.replaced().size() + " choice(s) that fail at min or max");
+        String dep = set.shapeDependence(k);
+        System.out.println("  new shapes: " + (dep == null ? "shape inference on the prepared graph (it is the same at min, opt and max but for types)" : "imported again (" + dep + ")"));
+    }
+
+    /** The CPU profile engine: the engines a run would make at min and max (every planned tactic checked there, memory planned at max), profile 0's at opt saved. */
+    private int buildCpuProfiles(org.tessel.runtime.engine.profile.ProfileSet set, java.util.List<ProfileSolver.Solved> solved, String tgt, long t0) throws Exception {
+        java.util.List<org.tessel.runtime.engine.profile.ProfileSet.Memory> memory = new java.util.ArrayList<>();
+        Engine base = null;
+        for (int k = 0; k < solved.size(); k++) {
+            var p = set.profiles().get(k);
+            var atMax = cpuEngine(set.planIn(k, p.at(MAX)));
+            if (!p.at(MIN).equals(p.at(MAX))) cpuEngine(set.planIn(k, p.at(MIN)));
+            if (k == 0) base = cpuEngine(set.planIn(k, p.at(OPT)));
+            memory.add(new org.tessel.runtime.engine.profile.ProfileSet.Memory(atMax.arenaBytes(), 0));
+            printProfile(k, solved.get(k), set, tgt, String.format(java.util.Locale.ROOT, "activation arena at max %.2f MiB", atMax.arenaBytes() / 1048576.0));
+        }
+        Engine e = org.tessel.runtime.engine.profile.ProfileEngine.attach(base, set.withMemory(memory));
         e.save(out);
-        System.out.printf("backend: cpu, %d optimization profile(s), source %s kept for specialising shapes, file %.2f MiB%n", ps.size(), src.name(), Files.size(out) / 1048576.0);
+        System.out.printf("backend: cpu, %d optimization profile(s), source %s kept for specialising shapes, file %.2f MiB%n", set.profiles().size(), set.sourceName(), Files.size(out) / 1048576.0);
         System.out.printf("engine: %s, %d layers, build %.2f s%n", out, e.layers().size(), (System.nanoTime() - t0) / 1e9);
+        return 0;
+    }
+
+    private static Engine cpuEngine(org.tessel.runtime.engine.profile.ProfileSet.Planned p) {
+        return Engine.buildCpu(p.planned().applied().graph(), p.planned().applied().plan());
+    }
+
+    /**
+     * The GPU profile engine: each profile's engine at opt is built from the search's plan (variants tuned with
+     * --tuning/--timing-cache; profile 0's is the file's layers and PTX), its built plan becomes the profile's plan,
+     * and the engines a run would make at max and min are built from it (every tactic and variant checked there, the
+     * arena and workspace at max measured).
+     */
+    private int buildGpuProfiles(Backend.Gpu gpu, org.tessel.runtime.engine.profile.ProfileSet set, java.util.List<ProfileSolver.Solved> solved, String tgt, long t0) throws Exception {
+        TimingCache cache = timingCache != null ? TimingCache.loadFor(timingCache, GpuEngineFile.timingEnvironment(gpu.context()), System.out::println) : null;
+        java.util.List<org.tessel.tactics.plan.EnginePlan> built = new java.util.ArrayList<>();
+        GpuEngine base = null;
+        try {
+            for (int k = 0; k < solved.size(); k++) {
+                var planned = set.planIn(k, set.profiles().get(k).at(OPT)).planned().applied();
+                GpuEngine e = GpuEngine.build(planned.graph(), planned.plan(), gpuPrecision(planned.plan(), planned.graph()), gpu.context(), options(cache), 1);
+                built.add(e.plan());
+                if (k == 0) base = e;
+                else e.close();
+            }
+            var withVariants = new org.tessel.runtime.engine.profile.ProfileSet(set.source(), set.pipeline(), set.profiles(), built,
+                    java.util.Collections.nCopies(set.profiles().size(), new org.tessel.runtime.engine.profile.ProfileSet.Memory(0, 0)),
+                    java.util.stream.IntStream.range(0, set.profiles().size()).mapToObj(set::shapeDependence).toList());
+            var measured = org.tessel.runtime.gpu.engine.GpuProfileEngine.measured(withVariants, gpu.context(), base.kernelPtx());
+            for (int k = 0; k < solved.size(); k++)
+                printProfile(k, solved.get(k), measured, tgt, String.format(java.util.Locale.ROOT, "activation arena at max %.2f MiB (shared by every shape of the profile), workspace %.2f MiB",
+                        measured.maxMemory(k).arenaBytes() / 1048576.0, measured.maxMemory(k).workspaceBytes() / 1048576.0));
+            if (out.getParent() != null) Files.createDirectories(out.getParent());
+            org.tessel.runtime.gpu.engine.GpuProfileEngine.save(base, measured, out);
+            if (cache != null) cache.save(timingCache);
+            System.out.printf("backend: cuda (%s), %d optimization profile(s), profile 0 at opt %s, source %s kept for specialising shapes, weights %.1f MiB, file %.1f MiB%n",
+                    gpu.context().device().name(), set.profiles().size(), base.describePrecision(), set.sourceName(), base.weightBytes() / 1048576.0, Files.size(out) / 1048576.0);
+            System.out.printf("engine: %s, %d layers, build %.2f s%n", out, base.layerPlans().size(), (System.nanoTime() - t0) / 1e9);
+        } finally {
+            if (base != null) base.close();
+        }
         return 0;
     }
 

@@ -105,13 +105,16 @@ final class InspectCommand implements Callable<Integer> {
         sb.append(String.format(Locale.ROOT, "engine %s: backend %s, GPU architecture %s, format %d, libraries %s%n", file, h.backend(), h.gpuArch(), h.formatVersion(),
                 new java.util.TreeMap<>(h.libraries())));
         sb.append(String.format(Locale.ROOT, "graph %s: %d layers, activation arena %.2f MiB%n", e.graph().name(), rows.size(), e.arenaBytes() / 1048576.0));
-        if (org.tessel.runtime.engine.profile.ProfileEngine.hasProfiles(e)) {
-            var pe = org.tessel.runtime.engine.profile.ProfileEngine.of(e, file.toString());
+        if (org.tessel.runtime.engine.profile.ProfileSet.in(e.kernels())) {
+            var pe = org.tessel.runtime.engine.profile.ProfileSet.read(e.kernels(), file.toString());
+            boolean gpu = e.header().backend().equals(GpuEngineFile.BACKEND);
             sb.append(String.format(Locale.ROOT, "optimization profiles: %d over %s (the layers below are profile 0's at its opt shapes; `tessel run --shapes` specialises others)%n",
                     pe.profiles().size(), pe.sourceName()));
             for (int k = 0; k < pe.profiles().size(); k++)
-                sb.append(String.format(Locale.ROOT, "  profile %d: %s; plan %s, predicted %s ms at opt; activation arena at max %.2f MiB%n", k, pe.profiles().get(k),
-                        pe.plan(k).strategy(), ms(pe.plan(k).predictedUs()), pe.maxArenaBytes(k) / 1048576.0));
+                sb.append(String.format(Locale.ROOT, "  profile %d: %s; plan %s, predicted %s ms at opt; activation arena at max %.2f MiB%s; new shapes %s%n", k, pe.profiles().get(k),
+                        pe.plan(k).strategy(), ms(pe.plan(k).predictedUs()), pe.maxMemory(k).arenaBytes() / 1048576.0,
+                        gpu ? String.format(Locale.ROOT, " (shared by every shape of the profile), workspace %.2f MiB", pe.maxMemory(k).workspaceBytes() / 1048576.0) : "",
+                        pe.shapeDependence(k) == null ? "by shape inference" : "imported again"));
         }
         EnginePlan plan = e.plan();
         if (plan == null) sb.append("plan: none stored (the file predates stored plans); its layers:\n");

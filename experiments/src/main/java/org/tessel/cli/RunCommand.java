@@ -95,22 +95,33 @@ final class RunCommand implements Callable<Integer> {
      * printing which profile holds it and what the first run of a new shape cost.
      */
     private int runProfiles(ProfileEngine pe) throws Exception {
-        List<java.util.Map<String, org.tessel.api.Shape>> sets = new ArrayList<>();
-        for (String s : shapes) sets.add(OptimizationProfile.parseShapes(s, "--shapes"));
-        if (sets.isEmpty()) sets.add(pe.profiles().getFirst().at(OptimizationProfile.Point.OPT));
-        if (sets.size() > 1 && (inputFiles != null || saveOutputs != null))
-            throw new IllegalArgumentException((inputFiles != null ? "--inputs" : "--save-outputs") + " goes with one shape; give --shapes once");
-        System.out.printf("%s: %d optimization profile(s) over %s; cache of %d specialised engines%n", file, pe.profiles().size(), pe.sourceName(), ProfileEngine.CACHE_SIZE);
-        for (int i = 0; i < pe.profiles().size(); i++) System.out.println("  profile " + i + ": " + pe.profiles().get(i));
         int rc = 0;
-        for (var set : sets) {
+        for (var set : shapeSets(pe.set(), ProfileEngine.CACHE_SIZE)) {
             ProfileEngine.Specialisation s = pe.specialise(set);
-            String label = "shapes " + OptimizationProfile.text(set) + ", profile " + s.profile() + ", ";
-            if (s.preparedMs() > 0) System.out.printf(java.util.Locale.ROOT, "profile %d: its prepared graph made once, in %.1f ms (import and passes at its opt shapes)%n", s.profile(), s.preparedMs());
-            System.out.println(label + (s.cached() ? "engine from the cache (no specialisation)" : "first run of this shape: specialised in " + s.cost().describe() + ", no search"));
+            String label = specialised(set, s.profile(), s.cached(), s.cost(), s.preparedMs());
             rc = Math.max(rc, runCpu(s.engine(), label));
         }
         return rc;
+    }
+
+    /** The --shapes sets to run (default: the first profile's opt shapes), after a header naming the profiles. */
+    private List<java.util.Map<String, org.tessel.api.Shape>> shapeSets(org.tessel.runtime.engine.profile.ProfileSet ps, int cacheSize) {
+        List<java.util.Map<String, org.tessel.api.Shape>> sets = new ArrayList<>();
+        for (String s : shapes) sets.add(OptimizationProfile.parseShapes(s, "--shapes"));
+        if (sets.isEmpty()) sets.add(ps.profiles().getFirst().at(OptimizationProfile.Point.OPT));
+        if (sets.size() > 1 && (inputFiles != null || saveOutputs != null))
+            throw new IllegalArgumentException((inputFiles != null ? "--inputs" : "--save-outputs") + " goes with one shape; give --shapes once");
+        System.out.printf("%s: %d optimization profile(s) over %s; cache of %d specialised engines%n", file, ps.profiles().size(), ps.sourceName(), cacheSize);
+        for (int i = 0; i < ps.profiles().size(); i++) System.out.println("  profile " + i + ": " + ps.profiles().get(i));
+        return sets;
+    }
+
+    /** Prints which profile holds a shape set and what its first run cost; returns the label of its summary line. */
+    private static String specialised(java.util.Map<String, org.tessel.api.Shape> set, int profile, boolean cached, String cost, double preparedMs) {
+        if (preparedMs > 0) System.out.printf(java.util.Locale.ROOT, "profile %d: its prepared graph made once, in %.1f ms (import and passes at its opt shapes)%n", profile, preparedMs);
+        String label = "shapes " + OptimizationProfile.text(set) + ", profile " + profile + ", ";
+        System.out.println(label + (cached ? "engine from the cache (no specialisation)" : "first run of this shape: specialised in " + cost + ", no search"));
+        return label;
     }
 
     /** Runs a CPU engine: saves outputs, warms up, times; {@code label} starts the summary line. */
@@ -148,7 +159,11 @@ final class RunCommand implements Callable<Integer> {
         if (!(b instanceof Backend.Gpu gpu))
             throw new IllegalArgumentException(file + " is a GPU engine, and this machine has no usable GPU (" + b.describe() + "); build a CPU engine here with `tessel build ... --cpu`");
         long t0 = System.nanoTime();
-        try (GpuEngine e = GpuEngine.load(file, gpu.context())) {
+        Engine stored = GpuEngineFile.read(file, gpu.context());
+        if (org.tessel.runtime.engine.profile.ProfileSet.in(stored.kernels())) return runGpuProfiles(gpu, stored);
+        if (!shapes.isEmpty())
+            throw new IllegalArgumentException(file + " was built for one shape (no optimization profiles); --shapes applies to engines built with --min-shapes/--opt-shapes/--max-shapes");
+        try (GpuEngine e = GpuEngineFile.load(stored, file, gpu.context())) {
             double loadS = (System.nanoTime() - t0) / 1e9;
             int engineBatch = checkBatch(e.graph());
             List<Tensor> inputs = inputs(e.graph());
@@ -170,6 +185,39 @@ final class RunCommand implements Callable<Integer> {
                 System.out.printf("%s: backend cuda (%s), precision %s, batch %d, loaded in %.2f s (%d kernels from the file's PTX), %d iterations after %d warm-up, CUDA-graph replay%n",
                         file, gpu.context().device().name(), e.describePrecision(), engineBatch, loadS, e.kernelsFromFile(), iterations, warmup);
                 report(ms, engineBatch);
+            }
+        }
+        return 0;
+    }
+
+    /**
+     * Runs each --shapes set on a GPU profile engine: the profile that holds it, what its first run cost (shape inference
+     * or import, plan, engine, CUDA graph; nothing tuned), then its CUDA graph timed; the shared memory at the end.
+     */
+    private int runGpuProfiles(Backend.Gpu gpu, Engine stored) throws Exception {
+        if (layerInfo != null) throw new IllegalArgumentException("--layer-info profiles one engine; on an engine with optimization profiles, use `tessel inspect --profile N` for profile 0 at its opt shapes");
+        try (org.tessel.runtime.gpu.engine.GpuProfileEngine pe = org.tessel.runtime.gpu.engine.GpuProfileEngine.load(stored, file, gpu.context(), org.tessel.runtime.gpu.engine.GpuProfileEngine.CACHE_SIZE)) {
+            for (var set : shapeSets(pe.set(), pe.cacheCapacity())) {
+                var s = pe.specialise(set);
+                if (s.arenaMs() > 0) System.out.printf(java.util.Locale.ROOT, "profile %d: its arena planned once for its max shapes, in %.1f ms%n", s.profile(), s.arenaMs());
+                String label = specialised(set, s.profile(), s.cached(), s.cost(), s.preparedMs());
+                Graph g = s.engine().graph();
+                int engineBatch = checkBatch(g);
+                List<Tensor> inputs = inputs(g);
+                save(g, s.context().run(inputs));
+                warmUpFor(() -> s.context().run(inputs));
+                double[] ms = s.context().time(warmup, iterations);
+                System.out.printf("%s: %sbackend cuda (%s), precision %s, batch %d, %s inputs, %d iterations after %d warm-up, CUDA-graph replay%n", file, label,
+                        gpu.context().device().name(), s.engine().describePrecision(), engineBatch, inputFiles == null ? "random" : "given", iterations, warmup);
+                report(ms, engineBatch);
+            }
+            var m = pe.memory();
+            System.out.printf(java.util.Locale.ROOT, "shared device memory: weights %.1f MiB (%d uploads, reused %d times), %d shape(s) specialised, %d evicted%n",
+                    m.weightBytes() / 1048576.0, m.weightUploads(), m.weightReuses(), pe.specialisations(), pe.evictions());
+            for (int k = 0; k < pe.profiles().size(); k++) {
+                var a = m.arenaOf(k);
+                if (a != null) System.out.printf(java.util.Locale.ROOT, "  profile %d: arena, inputs and workspace %.1f MiB in %d allocations, made once for its max shapes%s%n", k,
+                        a.bytes() / 1048576.0, a.allocations(), a.ownArenas() + a.ownWorkspaces() == 0 ? "" : "; " + a.ownArenas() + " engine(s) with an arena and " + a.ownWorkspaces() + " with a workspace of their own");
             }
         }
         return 0;

@@ -121,17 +121,17 @@ class ProfilesCliTest {
         assertEquals(2, pe.profiles().size());
         // the Reshape's target is folded from Shape(x) at import: a constant of each shape, so new shapes are imported again
         assertTrue(b.out().contains("new shapes: imported again (at opt and at min x:1x4x8,m:1x4x1: constant %"), b.out());
-        assertNotNull(pe.shapeDependence(0));
-        assertNotNull(pe.shapeDependence(1), "profile 1's min is its opt, its max differs");
+        assertNotNull(pe.set().shapeDependence(0));
+        assertNotNull(pe.set().shapeDependence(1), "profile 1's min is its opt, its max differs");
         assertEquals(List.of(2, 16, 8), java.util.Arrays.stream(pe.base().graph().inputs().getFirst().type().shape().dims()).boxed().toList(), "the stored graph is profile 0 at opt");
-        assertTrue(pe.maxArenaBytes(1) > pe.maxArenaBytes(0), "memory is planned at each profile's max");
+        assertTrue(pe.set().maxMemory(1).arenaBytes() > pe.set().maxMemory(0).arenaBytes(), "memory is planned at each profile's max");
         for (int[] nl : new int[][] {{3, 12}, {1, 4}, {4, 32}, {10, 16}, {16, 16}}) {
             List<Tensor> in = List.of(random(Shape.of(nl[0], nl[1], 8), 7), random(Shape.of(nl[0], nl[1], 1), 8));
             ProfileEngine.Specialisation s = pe.specialise(shapes(nl[0], nl[1]));
             assertEquals(nl[0] >= 8 ? 1 : 0, s.profile(), "shape " + nl[0] + "x" + nl[1]);
             assertFalse(s.cached());
-            assertTrue(s.cost().totalMs() > 0);
-            assertFalse(s.cost().retyped(), "a shape-dependent profile imports each new shape");
+            assertTrue(s.planned().totalMs() > 0);
+            assertFalse(s.planned().retyped(), "a shape-dependent profile imports each new shape");
             List<Tensor> got = s.engine().createContext().run(in);
             assertEquals(Shape.of(nl[0], nl[1] * 4), got.getFirst().shape());
             assertTrue(reference(nl[0], nl[1], in).getFirst().dataEquals(got.getFirst()), "shape " + nl[0] + "x" + nl[1] + " computes what the model imported at it does");
@@ -179,17 +179,17 @@ class ProfilesCliTest {
         assertEquals(0, b.code(), b.out() + b.err());
         assertTrue(b.out().contains("new shapes: shape inference on the prepared graph"), b.out());
         ProfileEngine pe = ProfileEngine.of(Engine.load(engine, EngineHeader.Machine.cpu()), engine.toString());
-        assertNull(pe.shapeDependence(0));
+        assertNull(pe.set().shapeDependence(0));
         Map<String, Shape> three = Map.of("input", Shape.of(3, 3, 32, 32));
         ProfileEngine.Specialisation s = pe.specialise(three);
-        assertTrue(s.cost().retyped());
+        assertTrue(s.planned().retyped());
         assertTrue(s.preparedMs() > 0, "the first new shape makes the profile's prepared graph");
         assertEquals(0, pe.specialise(Map.of("input", Shape.of(4, 3, 32, 32))).preparedMs(), "once");
         List<Tensor> in = List.of(random(Shape.of(3, 3, 32, 32), 3));
         Tensor inferred = s.engine().createContext().run(in).getFirst();
         var src = new org.tessel.runtime.engine.profile.ShapeSpecializer(org.tessel.ir.onnx.OnnxExporter.toModel(
                 org.tessel.ir.zoo.Zoo.build("resnet50-tiny", org.tessel.ir.zoo.ZooOptions.defaults())), "zoo:resnet50-tiny");
-        Tensor imported = src.specialise(three, org.tessel.search.Searcher.PIPELINE, pe.plan(0), "test").engine().createContext().run(in).getFirst();
+        Tensor imported = cpuEngine(src.planByImport(three, org.tessel.search.Searcher.PIPELINE, pe.set().plan(0), "test").applied()).createContext().run(in).getFirst();
         assertTrue(imported.dataEquals(inferred), "shape inference gives the engine a new import gives");
         Graph reference = org.tessel.ir.zoo.Zoo.build("resnet50-tiny", org.tessel.ir.zoo.ZooOptions.defaults().withBatch(3));
         assertNull(Compare.allClose(new ReferenceInterpreter().run(reference, in).getFirst(), inferred, 1e-4, 1e-5), "against the zoo model built at batch 3");
@@ -278,4 +278,6 @@ class ProfilesCliTest {
         refused(List.of("build", sq.resolve("model.onnx").toString(), "--cpu", "--save-engine", dir.resolve("sq.engine").toString(),
                 "--min-shapes", "x:1x3x224x224", "--opt-shapes", "x:2x3x224x224", "--max-shapes", "x:4x3x224x224"), "node 'node_view' (Reshape): cannot reshape [2,1000,1,1]");
     }
+
+    private static Engine cpuEngine(org.tessel.tactics.plan.PlanApplier.Applied a) { return Engine.buildCpu(a.graph(), a.plan()); }
 }

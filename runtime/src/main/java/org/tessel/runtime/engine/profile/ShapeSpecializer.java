@@ -15,7 +15,6 @@ import org.tessel.ir.onnx.proto.Onnx.TensorShapeProto;
 import org.tessel.ir.onnx.proto.Onnx.ValueInfoProto;
 import org.tessel.passes.PassManager;
 import org.tessel.passes.StandardPipelines;
-import org.tessel.runtime.engine.Engine;
 import org.tessel.tactics.plan.EnginePlan;
 import org.tessel.tactics.plan.PlanApplier;
 
@@ -30,7 +29,7 @@ import org.tessel.tactics.plan.PlanApplier;
  * dimension of 1 (a zoo model, or an exporter that wrote batch 1) may vary too, as the batch, which
  * the importer allows only where every value scales with it (rebatching). The imported graph gets
  * the build's preparation pipeline and then the profile's plan ({@link PlanApplier}), which names
- * nodes and tactics, not shapes; {@link Engine#buildCpu} checks every planned tactic at this shape.
+ * nodes and tactics, not shapes; the backend's builder then checks every planned tactic at this shape.
  *
  * @param model the self-contained ONNX model (external data read in)
  * @param name  its name in messages ("resnet50.onnx")
@@ -137,20 +136,30 @@ public record ShapeSpecializer(ModelProto model, String name) {
     }
 
     /**
-     * A CPU engine for these shapes running {@code plan}, with what each step cost: import and passes
-     * (a new import), or re-typing the profile's prepared graph (shape inference only).
+     * The planned graph for one set of shapes ({@link PlanApplier}'s result) and what each step to it
+     * cost: import and passes (a new import), or re-typing the profile's prepared graph (shape
+     * inference only); then the plan. A backend adds the steps of its engine ({@link #describe}).
      */
-    public record Specialised(Engine engine, boolean retyped, double importMs, double passesMs, double retypeMs, double planMs, double buildMs) {
-        public double totalMs() { return importMs + passesMs + retypeMs + planMs + buildMs; }
+    public record Planned(PlanApplier.Applied applied, boolean retyped, double importMs, double passesMs, double retypeMs, double planMs) {
+        /** Milliseconds to the planned graph. */
+        public double totalMs() { return importMs + passesMs + retypeMs + planMs; }
 
-        public String describe() {
-            return retyped ? String.format(java.util.Locale.ROOT, "%.1f ms (shape inference %.1f, plan %.1f, engine %.1f)", totalMs(), retypeMs, planMs, buildMs)
-                    : String.format(java.util.Locale.ROOT, "%.1f ms (import %.1f, passes %.1f, plan %.1f, engine %.1f)", totalMs(), importMs, passesMs, planMs, buildMs);
+        /** "12.3 ms (shape inference 1.0, plan 0.3, engine 11.0)": these steps, then the backend's ({@code engineSteps}: name to ms, in order). */
+        public String describe(Map<String, Double> engineSteps) {
+            Map<String, Double> steps = new LinkedHashMap<>();
+            if (retyped) steps.put("shape inference", retypeMs);
+            else { steps.put("import", importMs); steps.put("passes", passesMs); }
+            steps.put("plan", planMs);
+            steps.putAll(engineSteps);
+            double total = steps.values().stream().mapToDouble(Double::doubleValue).sum();
+            List<String> parts = new ArrayList<>();
+            steps.forEach((k, v) -> parts.add(String.format(java.util.Locale.ROOT, "%s %.1f", k, v)));
+            return String.format(java.util.Locale.ROOT, "%.1f ms (%s)", total, String.join(", ", parts));
         }
     }
 
-    /** Imports at {@code shapes}, prepares, applies {@code plan} and builds the CPU engine that runs it. */
-    public Specialised specialise(Map<String, Shape> shapes, String pipeline, EnginePlan plan, String where) {
+    /** Imports at {@code shapes}, prepares, and applies {@code plan} (no search): the graph an engine for these shapes runs. */
+    public Planned planByImport(Map<String, Shape> shapes, String pipeline, EnginePlan plan, String where) {
         long t0 = System.nanoTime();
         Graph g = importAt(shapes, where);
         long t1 = System.nanoTime();
@@ -158,25 +167,21 @@ public record ShapeSpecializer(ModelProto model, String name) {
         long t2 = System.nanoTime();
         PlanApplier.Applied a = PlanApplier.apply(g, plan);
         long t3 = System.nanoTime();
-        Engine e = Engine.buildCpu(a.graph(), a.plan());
-        long t4 = System.nanoTime();
-        return new Specialised(e, false, (t1 - t0) / 1e6, (t2 - t1) / 1e6, 0, (t3 - t2) / 1e6, (t4 - t3) / 1e6);
+        return new Planned(a, false, (t1 - t0) / 1e6, (t2 - t1) / 1e6, 0, (t3 - t2) / 1e6);
     }
 
     /**
      * Re-types {@code prepared} (this model prepared at some shapes of a shape-generic profile, see
-     * {@link #shapeDependence}) for {@code shapes}, applies {@code plan} and builds the CPU engine:
-     * shape inference only, no import and no passes.
+     * {@link #shapeDependence}) for {@code shapes} and applies {@code plan}: shape inference only, no
+     * import and no passes.
      */
-    public Specialised specialiseByInference(Graph prepared, Map<String, Shape> shapes, EnginePlan plan, String where) {
+    public Planned planByInference(Graph prepared, Map<String, Shape> shapes, EnginePlan plan, String where) {
         long t0 = System.nanoTime();
         Graph g = retype(prepared, shapes, where);
         long t1 = System.nanoTime();
         PlanApplier.Applied a = PlanApplier.apply(g, plan);
         long t2 = System.nanoTime();
-        Engine e = Engine.buildCpu(a.graph(), a.plan());
-        long t3 = System.nanoTime();
-        return new Specialised(e, true, 0, 0, (t1 - t0) / 1e6, (t2 - t1) / 1e6, (t3 - t2) / 1e6);
+        return new Planned(a, true, 0, 0, (t1 - t0) / 1e6, (t2 - t1) / 1e6);
     }
 
     /**

@@ -120,6 +120,10 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
     private final List<DeviceBuffer> weightBuffers = new ArrayList<>();
     private final Map<Value, Map<String, DeviceBuffer>> weightCache = new IdentityHashMap<>();
     private final MemoryPlan memoryPlan;
+    /** What the engines of a profile share (kernel compiler, weights), for an engine of a {@link GpuProfileEngine}; null otherwise. */
+    private final ProfileDeviceMemory profileMemory;
+    /** The profile's arena this engine binds (its memory plan is the profile's at max shapes); null for an engine with its own arena. */
+    private final ProfileDeviceMemory.Arena profileArena;
     /** The guards of a guarded engine's arena ({@link #buildGuarded}); null otherwise. */
     private final ArenaGuard guard;
     private long weightBytes;
@@ -176,11 +180,14 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
 
         Binding() {
             try {
-                this.arena = keep(DeviceBuffer.allocate(Math.max(256, scaled(memoryPlan.arenaBytes()))));
+                long arenaBytes = Math.max(256, scaled(memoryPlan.arenaBytes()));
+                this.arena = profileArena != null ? profileArena.arena(arenaBytes) : keep(DeviceBuffer.allocate(arenaBytes));
                 arena.fill((byte) 0); // tuning runs on the arena: zeros, not leftover NaNs
                 if (guard != null) guard.arm(arena, GpuEngine.this::scaled);
                 for (Value v : graph.inputs()) {
-                    DeviceBuffer in = keep(DeviceBuffer.allocate(Math.max(1, storageBytes(v))));
+                    long bytes = Math.max(1, storageBytes(v));
+                    DeviceBuffer in = profileArena != null ? profileArena.input(v.name(), bytes) : null;
+                    if (in == null) in = keep(DeviceBuffer.allocate(bytes));
                     in.fill((byte) 0);
                     bound.put(v, in);
                 }
@@ -214,11 +221,12 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
 
     private GpuEngine(Graph g, Precision p, CudaContext context, Options options, Map<String, String> tactics, Map<String, String> ptx, int streams,
                       org.tessel.tactics.plan.EnginePlan plan) {
-        this(g, p, context, options, tactics, ptx, streams, plan, false);
+        this(g, p, context, options, tactics, ptx, streams, plan, false, null, null);
     }
 
     private GpuEngine(Graph g, Precision p, CudaContext context, Options options, Map<String, String> tactics, Map<String, String> ptx, int streams,
-                      org.tessel.tactics.plan.EnginePlan plan, boolean guarded) {
+                      org.tessel.tactics.plan.EnginePlan plan, boolean guarded, ProfileDeviceMemory profileMemory, ProfileDeviceMemory.Arena profileArena) {
+        this.profileMemory = profileMemory;
         if (plan != null) for (var n : plan.nodes()) plannedNodes.put(n.node(), n);
         this.quantization = plan == null ? org.tessel.tactics.plan.QuantizationTable.EMPTY : plan.quantization();
         this.options = options;
@@ -240,8 +248,12 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
         }
         if (guarded && streamAssignment != null) throw new GpuEngineException("a guarded engine runs its layers one at a time on one stream (asked for " + streams + ")");
         this.guard = guarded ? ArenaGuard.of(sequential) : null;
-        this.memoryPlan = guard != null ? guard.plan() : streamAssignment == null ? sequential : ConcurrentMemoryPlanner.plan(g, streamAssignment, sequential.lowerBoundBytes());
-        this.compiler = new KernelCompiler(context);
+        MemoryPlan placed = profileArena == null ? null : profileArena.place(sequential);
+        if (profileArena != null && (placed == null || streamAssignment != null || guarded)) profileArena.ownArena();
+        this.profileArena = placed == null || streamAssignment != null || guarded ? null : profileArena;
+        this.memoryPlan = guard != null ? guard.plan() : streamAssignment == null ? (this.profileArena != null ? placed : sequential)
+                : ConcurrentMemoryPlanner.plan(g, streamAssignment, sequential.lowerBoundBytes());
+        this.compiler = profileMemory != null ? profileMemory.compiler : new KernelCompiler(context);
         if (ptx != null) compiler.preload(ptx);
         planned.putAll(tactics);
         Binding b;
@@ -306,7 +318,10 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
             }
             // one workspace shared by the context's layers (they run one after another on one stream), sized for the hungriest
             b.workspaces = new DeviceBuffer[streamCount()];
-            for (int i = 0; i < b.workspaces.length; i++) b.workspaces[i] = b.keep(DeviceBuffer.allocate(b.workspaceNeed));
+            for (int i = 0; i < b.workspaces.length; i++) {
+                DeviceBuffer shared = profileArena != null ? profileArena.workspace(b.workspaceNeed) : null;
+                b.workspaces[i] = shared != null ? shared : b.keep(DeviceBuffer.allocate(b.workspaceNeed));
+            }
             b.workspace = b.workspaces[0];
             return b;
         } catch (RuntimeException e) {
@@ -369,8 +384,23 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
     public static GpuEngine buildGuarded(Graph planned, org.tessel.tactics.plan.EnginePlan plan, Precision precision, CudaContext context) {
         Map<String, String> tactics = checkPlan(planned, plan, precision);
         context.bind();
-        return new GpuEngine(planned, precision, context, Options.FIXED, tactics, null, 1, plan, true);
+        return new GpuEngine(planned, precision, context, Options.FIXED, tactics, null, 1, plan, true, null, null);
     }
+
+    /**
+     * Builds {@code plan} (its variants fixed, as the profile's engine at opt chose them: nothing is tuned) for one shape of
+     * an optimization profile ({@link GpuProfileEngine}): kernels through the profile engine's compiler, constants from
+     * its shared weights, activations in the profile's arena at the slots of its max shapes.
+     */
+    static GpuEngine buildInProfile(Graph planned, org.tessel.tactics.plan.EnginePlan plan, Precision precision, CudaContext context, ProfileDeviceMemory memory,
+                                    ProfileDeviceMemory.Arena arena) {
+        Map<String, String> tactics = checkPlan(planned, plan, precision);
+        context.bind();
+        return new GpuEngine(planned, precision, context, Options.FIXED, tactics, null, 1, plan, false, memory, arena);
+    }
+
+    /** True when this engine's activations live in its profile's shared arena. */
+    public boolean bindsProfileArena() { return profileArena != null; }
 
     /** True for an engine built by {@link #buildGuarded}. */
     public boolean guarded() { return guard != null; }
@@ -633,6 +663,9 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
     /** The NVRTC compiler of this engine (its PTX goes into saved engines). */
     KernelCompiler compiler() { return compiler; }
 
+    /** The PTX of every kernel this engine compiled or loaded, by source hash (what its engine file stores). */
+    public Map<String, String> kernelPtx() { return compiler.ptx(); }
+
     /**
      * A new execution context with its own device memory (arena, inputs, workspace), cuDNN handle
      * and stream; contexts of one engine may run at the same time from different threads. The first
@@ -840,6 +873,7 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
 
     /** A device buffer made once per engine for constant {@code v} in form {@code form} (e.g. integer indices as i32), shared by every context. */
     @Override public DeviceBuffer shared(Value v, String form, java.util.function.Supplier<DeviceBuffer> make) {
+        if (profileMemory != null && v.isConstant()) return profileMemory.weight(v, form, make);
         Map<String, DeviceBuffer> forms = weightCache.computeIfAbsent(v, k -> new java.util.HashMap<>());
         DeviceBuffer b = forms.get(form);
         if (b == null) {
@@ -856,6 +890,7 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
         Map<String, DeviceBuffer> forms = weightCache.computeIfAbsent(v, k -> new java.util.HashMap<>());
         DType storage = precision().storage;
         String form = kind + ":" + storage.text();
+        if (profileMemory != null && v.isConstant()) return profileMemory.weight(v, form, () -> HostTensors.upload(tensor.get(), storage));
         DeviceBuffer b = forms.get(form);
         if (b == null) {
             b = HostTensors.upload(tensor.get(), storage);
@@ -874,6 +909,6 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
         weightBuffers.clear();
         weightCache.clear();
         if (cublasLt != null) cublasLt.close();
-        compiler.close();
+        if (profileMemory == null) compiler.close(); // a profile engine's compiler serves every shape
     }
 }

@@ -50,7 +50,10 @@ public final class GpuEngineFile {
      * plan, the memory plan, the PTX of every generated kernel (by source hash), the precision and the
      * plan as built (tactics with their variants). Loading rebuilds the layers from these without timing or NVRTC.
      */
-    static void save(GpuEngine engine, java.nio.file.Path file) throws java.io.IOException {
+    static void save(GpuEngine engine, java.nio.file.Path file) throws java.io.IOException { save(engine, file, Map.of()); }
+
+    /** Writes the engine as {@link #save(GpuEngine, java.nio.file.Path)} does, with more named blobs (an optimization profile engine's). */
+    static void save(GpuEngine engine, java.nio.file.Path file, Map<String, byte[]> blobs) throws java.io.IOException {
         var m = machine(engine.context());
         var header = new org.tessel.runtime.engine.EngineHeader(org.tessel.runtime.engine.EngineHeader.FORMAT_VERSION, m.backend(), m.gpuArch(), m.libraries(), 0, new byte[32]);
         Map<String, long[]> memory = new java.util.LinkedHashMap<>();
@@ -59,6 +62,7 @@ public final class GpuEngineFile {
         kernels.put(META_PRECISION, engine.precision().name().getBytes(java.nio.charset.StandardCharsets.UTF_8));
         kernels.put(META_STREAMS, String.valueOf(engine.streamCount()).getBytes(java.nio.charset.StandardCharsets.UTF_8));
         for (var e : engine.compiler().ptx().entrySet()) kernels.put(PTX_PREFIX + e.getKey(), e.getValue().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        kernels.putAll(blobs);
         org.tessel.runtime.engine.Engine.of(header, engine.graph(), engine.layerPlans(), memory, engine.planArenaBytes(), kernels, engine.plan()).save(file);
     }
 
@@ -70,11 +74,26 @@ public final class GpuEngineFile {
      * every layer is rebuilt with its stored tactic (variant included) and the stored PTX; the rebuilt plan must equal
      * the stored one.
      */
-    static GpuEngine load(java.nio.file.Path file, CudaContext context) {
-        var machine = machine(context);
-        var e = org.tessel.runtime.engine.Engine.load(file, machine);
+    static GpuEngine load(java.nio.file.Path file, CudaContext context) { return load(read(file, context), file, context); }
+
+    /** A GPU engine file read for this GPU (header checked: architecture, library versions, format, checksum), its layers not built yet. */
+    public static org.tessel.runtime.engine.Engine read(java.nio.file.Path file, CudaContext context) {
+        var e = org.tessel.runtime.engine.Engine.load(file, machine(context));
         if (!e.header().backend().equals(BACKEND))
             throw new org.tessel.runtime.engine.EngineFormatException(file + ": not a GPU engine (backend " + e.header().backend() + ")");
+        return e;
+    }
+
+    /** The kernels' PTX stored in an engine file, by source hash. */
+    static Map<String, String> ptx(org.tessel.runtime.engine.Engine e) {
+        Map<String, String> ptx = new java.util.HashMap<>();
+        for (var k : e.kernels().entrySet())
+            if (k.getKey().startsWith(PTX_PREFIX)) ptx.put(k.getKey().substring(PTX_PREFIX.length()), new String(k.getValue(), java.nio.charset.StandardCharsets.UTF_8));
+        return ptx;
+    }
+
+    /** Builds the engine of a file {@link #read} for this GPU: every layer with its stored tactic and the stored PTX. */
+    public static GpuEngine load(org.tessel.runtime.engine.Engine e, java.nio.file.Path file, CudaContext context) {
         byte[] pr = e.kernels().get(META_PRECISION);
         if (pr == null) throw new org.tessel.runtime.engine.EngineFormatException(file + ": GPU engine without " + META_PRECISION);
         GpuEngine.Precision precision;
@@ -86,9 +105,7 @@ public final class GpuEngineFile {
         // the stored layer table is the built plan, variants included: every layer is rebuilt with its tactic
         Map<String, String> tactics = new java.util.HashMap<>();
         for (LayerPlan l : e.layers()) tactics.put(l.node(), l.tactic());
-        Map<String, String> ptx = new java.util.HashMap<>();
-        for (var k : e.kernels().entrySet())
-            if (k.getKey().startsWith(PTX_PREFIX)) ptx.put(k.getKey().substring(PTX_PREFIX.length()), new String(k.getValue(), java.nio.charset.StandardCharsets.UTF_8));
+        Map<String, String> ptx = ptx(e);
         int streams = 1;
         byte[] st = e.kernels().get(META_STREAMS);
         if (st != null) {
