@@ -3,13 +3,11 @@
 // the sum exact in int32 (K at most the op's MAX_K). x and y in the activation type T, scales f32. A 16x16 thread block
 // computes a 32x32 tile of y, each thread 2x2 outputs (rows ty + 16 i, columns tx + 16 j); K goes in slices of 64:
 // the block quantizes its slice of A and loads the slice of W into shared memory as packed 4-code words, and each
-// output takes four products an instruction with dp4a. Any K (bounds-checked loads, zero codes past K).
+// output takes four products an instruction with CUDA's __dp4a (sm_61+; the emulated device's shim has a C version). Any K (bounds-checked loads, zero codes past K).
 #define W8_BM 32
 #define W8_BN 32
 #define W8_BK 64
 #define W8_WORDS (W8_BK / 4)
-
-__device__ __forceinline__ int tessel_dp4a(int a, int b, int c) { int d; asm("dp4a.s32.s32 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c)); return d; }
 
 __device__ __forceinline__ int tessel_w8a8_code(float v, float s) {
     const float r = rintf(v / s);
@@ -49,7 +47,7 @@ tessel_gemm_w8a8(const T* __restrict__ x, const signed char* __restrict__ w, con
         __syncthreads();
         for (int wd = 0; wd < W8_WORDS; wd++)
             for (int i = 0; i < 2; i++)
-                for (int j = 0; j < 2; j++) acc[i][j] = tessel_dp4a(As[ty + 16 * i][wd], Ws[tx + 16 * j][wd], acc[i][j]);
+                for (int j = 0; j < 2; j++) acc[i][j] = __dp4a(As[ty + 16 * i][wd], Ws[tx + 16 * j][wd], acc[i][j]);
         __syncthreads();
     }
     for (int i = 0; i < 2; i++) {
