@@ -14,7 +14,8 @@ import org.tessel.api.Trait;
 /**
  * Tessel's own ops (domain "tessel"), which passes introduce: a fused node holding its subgraph,
  * a reformat that changes only the physical layout of an image tensor, and the quantized matrix
- * multiplies of the LLM decoders ({@link QuantizedMatMulOps}).
+ * multiplies of the LLM decoders ({@link QuantizedMatMulOps}) and their attention over a paged KV cache
+ * ({@link PagedAttentionOp}).
  */
 public final class TesselOps implements OpProvider {
     public static final String DOMAIN = "tessel";
@@ -26,6 +27,7 @@ public final class TesselOps implements OpProvider {
     @Override public List<OpSchema> ops() {
         List<OpSchema> ops = new java.util.ArrayList<>(List.of(new Fused(), new Reformat()));
         ops.addAll(QuantizedMatMulOps.all());
+        ops.add(new PagedAttentionOp());
         return List.copyOf(ops);
     }
 
