@@ -89,6 +89,8 @@ public class KernelSourcesCompileTest {
         m.put("paged_attention_f16_d256_g8_b1", PagedAttentionKernel.source(DType.F16, 256, 8, 1));
         m.put("paged_attention_bf16_d16_g3_b7", PagedAttentionKernel.source(DType.BF16, 16, 3, 7));
         m.put("paged_kv_append_d64", PagedAttentionKernel.appendSource(64));
+        m.put("paged_prefill_f16_d64", PagedAttentionKernel.prefillSource(DType.F16, 64));
+        m.put("paged_prefill_bf16_d16", PagedAttentionKernel.prefillSource(DType.BF16, 16));
         m.put("transpose_f16_021", TransformerKernels.transposeSource(DType.F16, new int[] {2, 64, 49}, new int[] {0, 2, 1}));
         // the engine's elementwise kernels of BERT: the i64 mask cast (read as i32) with scalar literals, embeddings adds
         org.tessel.ir.Graph bert = org.tessel.ir.zoo.Zoo.build("bert-tiny");
