@@ -38,7 +38,8 @@ import org.tessel.search.Searcher;
  * in-flight batching with {@link BatchScheduler} (chunked prefill, requests finishing at different steps), after
  * which every pool block is free again. Decode steps replay CUDA graphs. On the emulated device
  * ({@code -Dtessel.test.device=emulated}) the plan forces the linear layers onto tessel.matmul (only Tessel's kernels
- * run there); on a GPU the search chooses (cuBLAS allowed). Also the binding of caller-owned buffers: a wrong name,
+ * run there); on a GPU the search chooses (cuBLAS allowed). Also one paged step engine against the reference interpreter
+ * (pools aliased in place, and copied into caller-owned outputs), and the binding of caller-owned buffers: a wrong name,
  * dtype, shape or size is refused naming the value.
  */
 @Tag("gpu")
@@ -159,5 +160,92 @@ class GpuDecoderRunnerGpuTest {
                 assertTrue(x.getMessage().contains(r.getValue()), r.getKey() + ": " + x.getMessage());
             }
         }
+    }
+
+    /**
+     * The paged prefill step graph of llama-tiny (two prompts of 5 and 3 tokens padded to 4 + 4, scattered block
+     * tables, pools holding earlier tokens) as one engine against the reference interpreter: once with the pools as
+     * the context's own inputs (each pool output aliases its input), once with the pool outputs bound to separate
+     * caller-owned buffers (the layer copies each pool in first). Logits and the pools after the step within FP16's
+     * tolerance; the pools' unwritten slots exactly as they came in.
+     */
+    @Test void thePagedStepEngineMatchesTheReferenceWithAliasedAndCopiedPools() {
+        CudaContext ctx = GpuTestSupport.requireGpu();
+        String model = "llama-tiny";
+        DecoderConfig c = Zoo.decoder(model, 0);
+        int bs = 4, blocks = 12, mb = 4, n = 4;
+        PagedDecoderShape shape = new PagedDecoderShape(2, n, mb, bs, blocks);
+        var graph = Zoo.buildPagedDecoder(model, c, shape, SEED);
+        var planned = planner().plan(graph);
+        // row 0: 6 cached tokens then 4 new (positions 6..9); row 1: 2 cached then 2 new and 2 padding
+        long[][] tables = {{5, 0, 7, 2}, {9, 3, 11, 1}};
+        int[] cached = {6, 2}, real = {4, 2};
+        java.util.SplittableRandom r = new java.util.SplittableRandom(8);
+        Map<String, org.tessel.api.Tensor> in = new LinkedHashMap<>();
+        long[] ids = new long[2 * n], pos = new long[2 * n], slots = new long[2 * n], tab = new long[2 * mb], lens = new long[2];
+        for (int row = 0; row < 2; row++) {
+            for (int j = 0; j < mb; j++) tab[row * mb + j] = tables[row][j];
+            lens[row] = cached[row] + real[row];
+            for (int i = 0; i < n; i++) {
+                int p = cached[row] + i;
+                boolean isReal = i < real[row];
+                ids[row * n + i] = isReal ? r.nextInt(c.vocab()) : 0;
+                pos[row * n + i] = isReal ? p : 0;
+                slots[row * n + i] = isReal ? tables[row][p / bs] * bs + p % bs : -1;
+            }
+        }
+        in.put("input_ids", org.tessel.api.Tensor.ofLongs(DType.I64, Shape.of(2, n), ids));
+        in.put("position_ids", org.tessel.api.Tensor.ofLongs(DType.I64, Shape.of(2, n), pos));
+        in.put("block_tables", org.tessel.api.Tensor.ofLongs(DType.I64, Shape.of(2, mb), tab));
+        in.put("slots", org.tessel.api.Tensor.ofLongs(DType.I64, Shape.of(2, n), slots));
+        in.put("context_lens", org.tessel.api.Tensor.ofLongs(DType.I64, Shape.of(2), lens));
+        Shape pool = Shape.of(blocks, c.kvHeads(), bs, c.headDim());
+        for (int l = 0; l < c.layers(); l++)
+            for (String kv : List.of("key", "value")) // values representable in f16, so the unwritten slots compare exactly
+                in.put("kv_pool." + l + "." + kv, GpuTestSupport.asF32(roundF16(GpuTestSupport.random(r, DType.F32, pool, -1, 1))));
+        Map<String, org.tessel.api.Tensor> want = GpuTestSupport.reference(graph, in);
+        try (GpuEngine e = GpuEngine.build(planned.graph(), planned.plan(), GpuEngine.Precision.FP16, ctx, GpuEngine.Options.FIXED, 1)) {
+            try (var aliased = e.createExecutionContext()) {
+                check("aliased pools", aliased.run(in), want, c);
+            }
+            Map<String, GpuEngine.ExternalBuffer> outs = new LinkedHashMap<>();
+            List<DeviceBuffer> buffers = new ArrayList<>();
+            try {
+                for (int l = 0; l < c.layers(); l++)
+                    for (String kv : List.of("key", "value")) {
+                        DeviceBuffer b = DeviceBuffer.allocate(pool.numElements() * 2);
+                        b.fill((byte) 0xFF);
+                        buffers.add(b);
+                        outs.put("present_pool." + l + "." + kv, new GpuEngine.ExternalBuffer(b, DType.F16, pool));
+                    }
+                try (var copied = e.createExecutionContext(outs)) {
+                    Map<String, org.tessel.api.Tensor> got = new LinkedHashMap<>(copied.run(in));
+                    assertEquals(List.of("logits"), List.copyOf(got.keySet()), "outputs bound to caller-owned buffers are not downloaded");
+                    outs.forEach((name, x) -> got.put(name, org.tessel.runtime.gpu.HostTensors.download(x.buffer(), DType.F16, pool)));
+                    check("pools copied into caller-owned outputs", got, want, c);
+                }
+            } finally {
+                buffers.forEach(DeviceBuffer::close);
+            }
+        }
+    }
+
+    private static org.tessel.api.Tensor roundF16(org.tessel.api.Tensor t) {
+        float[] v = t.floats().clone();
+        for (int i = 0; i < v.length; i++) v[i] = Float.float16ToFloat(Float.floatToFloat16(v[i]));
+        return org.tessel.api.Tensor.ofFloats(DType.F32, t.shape(), v);
+    }
+
+    private static void check(String what, Map<String, org.tessel.api.Tensor> got, Map<String, org.tessel.api.Tensor> want, DecoderConfig c) {
+        // every token's logits: a padding token's attention is 0 in both
+        GpuTestSupport.assertClose(what + ": logits", got.get("logits"), want.get("logits"), GpuTestSupport.tolerance(DType.F16));
+        for (int l = 0; l < c.layers(); l++)
+            for (String kv : List.of("key", "value")) {
+                String name = "present_pool." + l + "." + kv;
+                org.tessel.api.Tensor g = got.get(name), w = want.get(name);
+                double worst = 0;
+                for (int i = 0; i < w.size(); i++) worst = Math.max(worst, Math.abs(g.getFloat(i) - w.getFloat(i)));
+                assertTrue(worst < 2e-2, what + ": " + name + " max abs error " + worst);
+            }
     }
 }
