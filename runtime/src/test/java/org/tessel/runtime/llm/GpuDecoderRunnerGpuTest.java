@@ -166,8 +166,8 @@ class GpuDecoderRunnerGpuTest {
      * The paged prefill step graph of llama-tiny (two prompts of 5 and 3 tokens padded to 4 + 4, scattered block
      * tables, pools holding earlier tokens) as one engine against the reference interpreter: once with the pools as
      * the context's own inputs (each pool output aliases its input), once with the pool outputs bound to separate
-     * caller-owned buffers (the layer copies each pool in first). Logits and the pools after the step within FP16's
-     * tolerance; the pools' unwritten slots exactly as they came in.
+     * caller-owned buffers (the layer copies each pool in first). Logits within FP16's tolerance, every element of the
+     * pools after the step within 2e-2 of the reference (the pools come in as f16 values, so only the new tokens round).
      */
     @Test void thePagedStepEngineMatchesTheReferenceWithAliasedAndCopiedPools() {
         CudaContext ctx = GpuTestSupport.requireGpu();
