@@ -19,6 +19,8 @@
 # STAGES="profiles" (under 4 min) runs GpuProfileEngineGpuTest and DynamicBatchBench: ResNet-50 FP16 with a dynamic batch
 # profile 1..64 (opt 32) against the fixed-shape b32 engine at batch 32 (issue 12's target: within 10%), and the profile
 # engine's p50 at 1, 8 and 64;
+# STAGES="llm": LLM decoding on the GPU (llama-1b FP16 b1, 128 + 128 tokens): Tessel's LlmDecodeBench and the PyTorch peer
+# benchmarks/peers/llm_peer.py (transformers, static cache, torch.compile) in the same run, tokens/s and their ratio
 # STAGES="plans strategies"
 # (a second device call) runs the plan-engine and tuner tests, and
 # the strategy comparison (issue 9): per STRATEGY_CONFIGS entry, `tessel build --strategy S` for rule, joint, sequential
@@ -43,6 +45,7 @@ shared=${TESSEL_SHARED:-$root/../shared}
 bash "$root/scripts/gpu-run.sh"
 mkdir -p "$GPU_DIR/peers"
 cp "$root/benchmarks/peers/torch_peer.py" "$GPU_DIR/peers/"
+cp "$root/benchmarks/peers/llm_peer.py" "$GPU_DIR/peers/"
 cp "$root/scripts/export-families.py" "$GPU_DIR/peers/"
 
 # Fashion-MNIST's test set (4.4 MiB) for the accuracy stage, where Debian's dataset-fashion-mnist is installed
@@ -153,6 +156,28 @@ if has profiles; then
     echo "profiles bench exit code $? after $(( $(date +%s) - t0 )) s"
     grep -E '^(plan|profile|BENCH|TARGET)' "$out/profiles.txt"
     grep -E 'Exception|Error' "$out/profiles.txt" | head -5
+fi
+if has llm; then
+    echo "== LLM decoding on the GPU: llama-1b FP16, batch 1, 128-token prompt, 128 decode tokens (Tessel GpuDecoderRunner, then the PyTorch peer; 4 minutes in all)"
+    s0=$(date +%s)
+    timeout 150 "${java[@]}" org.tessel.cli.LlmDecodeBench --model llama-1b --prompt 128 --new 128 > "$out/llm.txt" 2>&1
+    echo "  tessel exit $? after $(( $(date +%s) - s0 )) s"; grep -vE '^\s+at ' "$out/llm.txt" | tail -8 | cut -c1-300
+    peer_left=$(( 240 - ($(date +%s) - s0) )); (( peer_left < 10 )) && peer_left=10
+    timeout $peer_left python3 "$here/peers/llm_peer.py" --prompt 128 --new 128 --compile-budget $(( peer_left - 40 > 10 ? peer_left - 40 : 10 )) > "$out/llm-peer.txt" 2> "$out/llm-peer.err"
+    echo "  peer exit $? after $(( $(date +%s) - s0 )) s"; cat "$out/llm-peer.txt"; tail -2 "$out/llm-peer.err" | cut -c1-300
+    python3 - "$out" <<'PY'
+import sys
+out = sys.argv[1]
+def field(path, tag, i):
+    try:
+        for line in open(path):
+            f = line.strip().split("|")
+            if f[0] == tag and len(f) > i: return float(f[i])
+    except (OSError, ValueError): pass
+    return None
+t, p = field(f"{out}/llm.txt", "LLM", 8), field(f"{out}/llm-peer.txt", "PEER-LLM", 9)
+print(f"LLM-RATIO | llama-1b fp16 b1 decode tokens/s: tessel {t} vs torch {p}: " + (f"{t / p:.2f}x (>1: Tessel faster)" if t and p else "n/a"))
+PY
 fi
 if has accuracy; then
     echo "== accuracy: the trained Fashion-MNIST CNN on its 10,000 test images (GPU engines against the CPU FP32 engine)"

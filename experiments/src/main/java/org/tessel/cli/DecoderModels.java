@@ -10,6 +10,14 @@ import org.tessel.passes.PassException;
 import org.tessel.passes.lora.LoraAdapter;
 import org.tessel.ir.zoo.DecoderShape;
 import org.tessel.runtime.llm.DecoderRunner;
+import org.tessel.runtime.llm.GpuDecoderRunner;
+import org.tessel.runtime.gpu.engine.GpuEngine;
+import org.tessel.cost.Precision;
+import org.tessel.search.EnginePlans;
+import org.tessel.search.ForcedChoice;
+import org.tessel.search.SearchOptions;
+import org.tessel.search.SearchProblem;
+import org.tessel.search.Searcher;
 import org.tessel.runtime.llm.quant.CalibrationText;
 import org.tessel.runtime.llm.quant.LlmQuantization;
 import org.tessel.runtime.llm.quant.QuantizationSpec;
@@ -58,11 +66,38 @@ final class DecoderModels {
         return new DecoderRunner(name, c, ZooOptions.DEFAULT_SEED);
     }
 
+    /**
+     * The GPU runner of {@code --gpu}: FP16 engines per step bucket, each planned by the joint search (attention as
+     * tessel.attention.paged, the KV cache's device pools written in place), decode steps replayed as CUDA graphs.
+     * Refused without a CUDA GPU, and with quantized weights (those run on the CPU engine's kernels).
+     */
+    static GpuDecoderRunner gpuRunner(String model, Integer layers, QuantizationSpec spec) {
+        if (!spec.isFp32()) throw new IllegalArgumentException("--gpu runs FP16 weights; --weights, --awq and --smoothquant run on the CPU engines: drop them or --gpu");
+        DecoderRunner plain = plainRunner(model, layers);
+        org.tessel.runtime.Backend b = org.tessel.runtime.Backend.detect();
+        if (!(b instanceof org.tessel.runtime.Backend.Gpu g))
+            throw new IllegalArgumentException("--gpu needs a CUDA GPU, and this machine has none (" + b.describe() + "); drop --gpu to run on CPU engines");
+        return new GpuDecoderRunner(plain.model(), plain.config(), ZooOptions.DEFAULT_SEED, g.context(), GpuEngine.Precision.FP16, jointPlanner("h200-measured"), true);
+    }
+
+    /** Plans a step graph with the joint search at FP16 for {@code target}, its attention nodes on tessel.attention.paged. */
+    static GpuDecoderRunner.StepPlanner jointPlanner(String target) {
+        return g -> {
+            SearchOptions o = SearchOptions.defaults().withTarget(target).withPrecisions(java.util.EnumSet.of(Precision.FP32, Precision.FP16))
+                    .withForced(java.util.List.of(ForcedChoice.parse("tessel.PagedAttention=tessel.attention.paged:fp16")));
+            SearchProblem p = Searcher.problem(Searcher.prepare(g), o);
+            return EnginePlans.complete(p, Searcher.run(p, "joint", o));
+        };
+    }
+
     /** One line describing the model and what it does not have. */
-    static String describe(DecoderRunner r) {
-        DecoderConfig c = r.config();
+    static String describe(DecoderRunner r) { return describe(r.model(), r.config()); }
+
+    static String describe(GpuDecoderRunner r) { return describe(r.model(), r.config()); }
+
+    private static String describe(String model, DecoderConfig c) {
         return String.format("model: zoo:%s (%s, %d layers, width %d, %d heads / %d KV heads, vocab %d, %d positions; seeded random weights: "
-                + "token ids in and out, the zoo decoders have no tokenizer)", r.model(), c.family() == DecoderConfig.Family.LLAMA ? "Llama" : "GPT-2",
+                + "token ids in and out, the zoo decoders have no tokenizer)", model, c.family() == DecoderConfig.Family.LLAMA ? "Llama" : "GPT-2",
                 c.layers(), c.hidden(), c.heads(), c.kvHeads(), c.vocab(), c.maxPositions());
     }
 

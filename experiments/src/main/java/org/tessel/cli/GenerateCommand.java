@@ -6,6 +6,8 @@ import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
 import org.tessel.runtime.llm.BatchScheduler;
 import org.tessel.runtime.llm.DecoderRunner;
+import org.tessel.runtime.llm.GpuDecoderRunner;
+import org.tessel.runtime.llm.GpuPagedKvCache;
 import org.tessel.runtime.llm.PagedKvCache;
 import org.tessel.runtime.llm.Request;
 import org.tessel.runtime.llm.Sampler;
@@ -15,9 +17,9 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** Generates tokens from a prompt of token ids with a zoo decoder on CPU engines and a paged KV cache. */
-@Command(name = "generate", description = {"Generate token ids from a prompt of token ids with a zoo decoder (zoo:gpt2-tiny, zoo:llama-tiny, ...) on CPU engines: "
-        + "prefill, then one decode step per token with a paged KV cache; reports time to first token and per output token.",
+/** Generates tokens from a prompt of token ids with a zoo decoder on CPU engines (or, with --gpu, GPU engines) and a paged KV cache. */
+@Command(name = "generate", description = {"Generate token ids from a prompt of token ids with a zoo decoder (zoo:gpt2-tiny, zoo:llama-tiny, ...) on CPU engines "
+        + "(--gpu: FP16 GPU engines, the KV cache on the device): prefill, then one decode step per token with a paged KV cache; reports time to first token and per output token.",
         "The zoo decoders have random weights and no tokenizer: ids in, ids out. Engines (one per step shape) are built on first use; their build time is reported apart."})
 final class GenerateCommand implements Callable<Integer> {
     @Parameters(index = "0", arity = "0..1", paramLabel = "MODEL", description = "A zoo decoder: zoo:NAME (see `tessel zoo`).") String model;
@@ -41,6 +43,8 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--lora", paramLabel = "NAME=FOLDER", description = "Serve this LoRA adapter (repeatable): a PEFT folder (adapter_config.json, adapter_model.safetensors), "
             + "or NAME=random[:RANK[:SEED]] for a seeded random one over the q, k, v, o projections.") List<String> lora;
     @Option(names = "--adapter", paramLabel = "NAME", description = "Generate through this adapter of --lora (default: the base model).") String adapter;
+    @Option(names = "--gpu", description = "Run on the GPU: FP16 engines planned by the joint search, attention as tessel.attention.paged over a device KV cache "
+            + "written in place, decode steps replayed as CUDA graphs (refused without a CUDA GPU).") boolean gpu;
     @Option(names = "--speculate", converter = Ranges.AtLeastOne.class, paramLabel = "K", description = "Tokens the draft proposes per round (default 4); needs --draft.") Integer speculate;
 
     @Override public Integer call() {
@@ -54,8 +58,11 @@ final class GenerateCommand implements Callable<Integer> {
         if (draft != null && !spec.isFp32()) throw new IllegalArgumentException("--draft runs FP32 target and draft; drop --weights/--smoothquant or --draft");
         if (adapter != null && (lora == null || lora.isEmpty())) throw new IllegalArgumentException("--adapter " + adapter + " names an adapter of --lora NAME=FOLDER: add one");
         if (draft != null && lora != null) throw new IllegalArgumentException("--draft runs the base models; drop --lora or --draft");
+        if (draft != null && gpu) throw new IllegalArgumentException("--draft (speculative decoding) runs on CPU engines; drop --gpu or --draft");
+        if (gpu && lora != null) throw new IllegalArgumentException("--lora serves adapters on the CPU runner; the GPU runner serves the base model only: drop --gpu or --lora");
         if (draft != null) return speculative();
         Sampler sampler = temperature == null ? Sampler.greedy() : Sampler.sampling(temperature, topK == null ? 0 : topK, seed == null ? 0 : seed);
+        if (gpu) return onGpu(spec, sampler);
         DecoderRunner runner = DecoderModels.withLora(DecoderModels.runner(model, layers, spec, calibText), lora);
         long[] ids = prompt.stream().mapToLong(Long::longValue).toArray();
         int tokens = ids.length + maxNew;
@@ -76,6 +83,30 @@ final class GenerateCommand implements Callable<Integer> {
                 o.ttft() * 1e3, o.tpot() * 1e3, decodeRate, o.finishSeconds() * 1e3, o.output().length, o.output().length / o.finishSeconds());
         System.out.printf("kv cache: %d blocks of %d tokens, mean utilisation %.1f%% over %d steps; engines: %d built in %.2f s (not counted above), CPU backend%n",
                 cache.numBlocks(), blockSize, 100 * report.meanKvUtilisation(), report.steps(), report.engines(), report.buildSeconds());
+        return 0;
+    }
+
+    private int onGpu(QuantizationSpec spec, Sampler sampler) {
+        long[] ids = prompt.stream().mapToLong(Long::longValue).toArray();
+        int tokens = ids.length + maxNew;
+        try (GpuDecoderRunner runner = DecoderModels.gpuRunner(model, layers, spec);
+             GpuPagedKvCache cache = runner.newCache(blockSize, Math.max(1, (tokens + blockSize - 1) / blockSize))) {
+            BatchScheduler.Report report = new BatchScheduler(runner, cache, BatchScheduler.Policy.IN_FLIGHT, 1, Math.max(1, ids.length))
+                    .run(List.of(new Request("generate", ids, maxNew, 0, sampler)));
+            BatchScheduler.Outcome o = report.outcomes().getFirst();
+            if (o.refused()) throw new IllegalArgumentException(o.refusal());
+            System.out.println(DecoderModels.describe(runner));
+            System.out.println("weights: fp16 on the GPU; attention tessel.attention.paged over the device KV cache");
+            System.out.println("sampling: " + (sampler.isGreedy() ? "greedy" : "temperature " + temperature + ", top-k " + (topK == null ? 0 : topK) + ", seed " + (seed == null ? 0 : seed)));
+            System.out.println("prompt: " + join(ids) + " (" + ids.length + " tokens)");
+            System.out.println("output: " + join(o.output()) + " (" + o.output().length + " tokens)");
+            double decodeRate = o.tpot() > 0 ? 1 / o.tpot() : 0;
+            System.out.printf("time to first token: %.2f ms; per output token: %.2f ms (%.1f tokens/s decoding); total %.2f ms for %d tokens (%.1f tokens/s)%n",
+                    o.ttft() * 1e3, o.tpot() * 1e3, decodeRate, o.finishSeconds() * 1e3, o.output().length, o.output().length / o.finishSeconds());
+            System.out.printf("kv cache: %d blocks of %d tokens on the device, mean utilisation %.1f%% over %d steps; engines: %d built in %.2f s (not counted above), "
+                    + "GPU backend (%s), %d decode steps replayed as CUDA graphs%n", cache.numBlocks(), blockSize, 100 * report.meanKvUtilisation(), report.steps(),
+                    report.engines(), report.buildSeconds(), runner.precision(), runner.graphReplays());
+        }
         return 0;
     }
 

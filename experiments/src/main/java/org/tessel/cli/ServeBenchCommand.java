@@ -7,6 +7,8 @@ import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import org.tessel.runtime.llm.BatchScheduler;
 import org.tessel.runtime.llm.DecoderRunner;
+import org.tessel.runtime.llm.GpuDecoderRunner;
+import org.tessel.runtime.llm.GpuPagedKvCache;
 import org.tessel.runtime.llm.Request;
 import org.tessel.runtime.llm.Sampler;
 import picocli.CommandLine.Command;
@@ -18,7 +20,7 @@ import picocli.CommandLine.Parameters;
  * KV memory: in-flight (continuous) batching, then static batching; throughput, TTFT and TPOT
  * percentiles for both.
  */
-@Command(name = "serve-bench", description = {"Serve a seeded synthetic workload of generation requests (greedy) with a zoo decoder on CPU engines, "
+@Command(name = "serve-bench", description = {"Serve a seeded synthetic workload of generation requests (greedy) with a zoo decoder on CPU engines (--gpu: FP16 GPU engines), "
         + "with in-flight batching (chunked prefill mixed with decode, admission bounded by the KV blocks) and then with static batching at the same KV memory; "
         + "reports throughput and TTFT/TPOT percentiles of both, and checks that both gave every request the same tokens.",
         "Arrivals are Poisson at --arrival-rate (absent: all requests at time 0). Engines are built on first use; build time is left out of the serving clock."})
@@ -39,6 +41,8 @@ final class ServeBenchCommand implements Callable<Integer> {
             + "the pass of median makespan is reported (default ${DEFAULT-VALUE}).") int repeat;
     @Option(names = "--layers", converter = Ranges.AtLeastOne.class, description = "Decoder layers (default: the model's own).") Integer layers;
 
+    @Option(names = "--gpu", description = "Serve on the GPU: FP16 engines planned by the joint search, the KV cache on the device (refused without a CUDA GPU).") boolean gpu;
+
     @Option(names = "--weights", paramLabel = "int8|int4[:GROUP]", description = "Quantize the linear layers' weights group-wise (weight-only; groups of 128 by default).") String weights;
     @Option(names = "--awq", description = "AWQ activation-aware scaling before --weights, calibrated on text windows.") boolean awq;
     @Option(names = "--smoothquant", arity = "0..1", fallbackValue = "", paramLabel = "ALPHA", description = "SmoothQuant W8A8, smoothing strength ALPHA (default 0.5).") String smoothQuant;
@@ -51,12 +55,24 @@ final class ServeBenchCommand implements Callable<Integer> {
     @Override public Integer call() {
         int[] p = range(promptLen, "--prompt-len"), o = range(outputLen, "--output-len");
         if (loraMix && (lora == null || lora.isEmpty())) throw new IllegalArgumentException("--lora-mix spreads requests over the --lora adapters: add --lora NAME=FOLDER");
-        DecoderRunner base = DecoderModels.runner(model, layers, org.tessel.runtime.llm.quant.QuantizationSpec.parse(weights, awq, smoothQuant), null);
-        DecoderRunner runner = DecoderModels.withLora(base, lora);
-        List<Request> plain = workload(requests, seed, p, o, rate, runner.config().vocab());
-        List<Request> workload = withAdapters(plain, runner, loraMix, seed);
-        System.out.println(DecoderModels.describe(runner));
-        System.out.println(DecoderModels.describeWeights(runner));
+        if (gpu && lora != null && !lora.isEmpty()) throw new IllegalArgumentException("--lora serves adapters on the CPU runner; the GPU runner serves the base model only: drop --gpu or --lora");
+        var spec = org.tessel.runtime.llm.quant.QuantizationSpec.parse(weights, awq, smoothQuant);
+        GpuDecoderRunner gpuRunner = gpu ? DecoderModels.gpuRunner(model, layers, spec) : null;
+        try {
+            return serve(gpuRunner == null ? DecoderModels.runner(model, layers, spec, null) : null, gpuRunner, p, o);
+        } finally {
+            if (gpuRunner != null) gpuRunner.close();
+        }
+    }
+
+    /** Serves on the CPU runner (with the --lora adapters), or on the GPU runner when it is given (its caches freed after each pass). */
+    private int serve(DecoderRunner base, GpuDecoderRunner gpuRunner, int[] p, int[] o) {
+        DecoderRunner runner = base == null ? null : DecoderModels.withLora(base, lora);
+        var config = gpuRunner != null ? gpuRunner.config() : runner.config();
+        List<Request> plain = workload(requests, seed, p, o, rate, config.vocab());
+        List<Request> workload = runner == null ? plain : withAdapters(plain, runner, loraMix, seed);
+        System.out.println(gpuRunner != null ? DecoderModels.describe(gpuRunner) : DecoderModels.describe(runner));
+        System.out.println(gpuRunner != null ? "weights: fp16 on the GPU; attention tessel.attention.paged over the device KV cache" : DecoderModels.describeWeights(runner));
         if (runner != base) System.out.println(DecoderModels.describeLora(runner));
         System.out.printf("workload: %d requests, seed %d, prompts %s tokens, outputs %s tokens, %s; KV cache %d blocks of %d tokens (%d tokens), batch <= %d, prefill chunk %d%n",
                 requests, seed, promptLen, outputLen, rate == null ? "all arriving at once" : "Poisson arrivals at " + rate + "/s",
@@ -69,8 +85,13 @@ final class ServeBenchCommand implements Callable<Integer> {
             List<BatchScheduler.Policy> order = new ArrayList<>(List.of(BatchScheduler.Policy.values()));
             if (pass % 2 == 1) java.util.Collections.reverse(order);
             for (BatchScheduler.Policy policy : order) {
-                BatchScheduler.Report r = new BatchScheduler(runner, runner.newCache(blockSize, kvBlocks), policy, maxBatch,
-                        policy == BatchScheduler.Policy.IN_FLIGHT ? chunk : p[1]).run(workload);
+                int stepChunk = policy == BatchScheduler.Policy.IN_FLIGHT ? chunk : p[1];
+                BatchScheduler.Report r;
+                if (gpuRunner != null)
+                    try (GpuPagedKvCache cache = gpuRunner.newCache(blockSize, kvBlocks)) {
+                        r = new BatchScheduler(gpuRunner, cache, policy, maxBatch, stepChunk).run(workload);
+                    }
+                else r = new BatchScheduler(runner, runner.newCache(blockSize, kvBlocks), policy, maxBatch, stepChunk).run(workload);
                 if (pass >= warmup) runs.get(policy).add(r);
             }
         }
@@ -94,8 +115,9 @@ final class ServeBenchCommand implements Callable<Integer> {
         int differ = 0;
         for (int i = 0; i < workload.size(); i++)
             if (!Arrays.equals(reports.get(0).outcomes().get(i).output(), reports.get(1).outcomes().get(i).output())) differ++;
-        System.out.printf("times in ms, each policy's median of %d measured pass(es) after %d warm-up pass(es); engines: %d built in %.2f s (left out of the serving clock), CPU backend%n",
-                repeat, warmup, runner.enginesBuilt(), runner.buildNanos() / 1e9);
+        System.out.printf("times in ms, each policy's median of %d measured pass(es) after %d warm-up pass(es); engines: %d built in %.2f s (left out of the serving clock), %s%n",
+                repeat, warmup, gpuRunner != null ? gpuRunner.enginesBuilt() : runner.enginesBuilt(), (gpuRunner != null ? gpuRunner.buildNanos() : runner.buildNanos()) / 1e9,
+                gpuRunner != null ? "GPU backend (FP16, " + gpuRunner.graphReplays() + " decode steps replayed as CUDA graphs)" : "CPU backend");
         System.out.printf("in-flight vs static: %.2fx throughput at equal KV memory; outputs identical for %d of %d requests%n",
                 reports.get(0).tokensPerSecond() / reports.get(1).tokensPerSecond(), workload.size() - differ, workload.size());
         if (differ > 0) throw new IllegalStateException(differ + " request(s) got different tokens under in-flight and static batching: a scheduling bug");

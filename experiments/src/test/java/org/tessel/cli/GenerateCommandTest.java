@@ -129,4 +129,19 @@ class GenerateCommandTest {
         System.arraycopy(b, 0, out, a.length, b.length);
         return out;
     }
+
+    /** --gpu in generate and serve-bench: on a machine without a CUDA GPU, one line saying so (the GPU runs are GpuDecoderRunnerGpuTest's). */
+    @Test
+    void gpuIsRefusedClearlyWithoutACudaGpu() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(org.tessel.runtime.Backend.detect() instanceof org.tessel.runtime.Backend.Cpu, "this machine has a CUDA GPU");
+        CliRun g = CliRun.of("generate", "zoo:llama-tiny", "--prompt-tokens", "1,2", "--max-new-tokens", "2", "--gpu");
+        assertEquals(2, g.code(), g.err());
+        assertTrue(g.err().strip().startsWith("tessel generate: --gpu needs a CUDA GPU, and this machine has none ("), g.err());
+        assertTrue(g.err().strip().endsWith("drop --gpu to run on CPU engines"), g.err());
+        CliRun s = CliRun.of("serve-bench", "zoo:llama-tiny", "--requests", "2", "--gpu");
+        assertEquals(2, s.code(), s.err());
+        assertTrue(s.err().strip().startsWith("tessel serve-bench: --gpu needs a CUDA GPU"), s.err());
+        assertEquals("tessel generate: --draft (speculative decoding) runs on CPU engines; drop --gpu or --draft",
+                CliRun.of("generate", "zoo:llama-tiny", "--prompt-tokens", "1", "--max-new-tokens", "1", "--gpu", "--draft", "zoo:llama-tiny").err().strip());
+    }
 }

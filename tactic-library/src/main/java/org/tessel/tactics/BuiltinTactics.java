@@ -3,6 +3,7 @@ package org.tessel.tactics;
 import java.util.ArrayList;
 import java.util.List;
 import org.tessel.tactics.attention.FusedAttentionTactic;
+import org.tessel.tactics.attention.PagedAttentionTactic;
 import org.tessel.tactics.conv.ConvTactics;
 import org.tessel.tactics.cpu.CpuReferenceTactic;
 import org.tessel.tactics.data.DataMovementTactics;
@@ -25,6 +26,7 @@ public final class BuiltinTactics implements TacticProvider {
         all.addAll(GemmTactics.all());
         all.add(FusedAttentionTactic.MMA);
         all.add(FusedAttentionTactic.BSHD);
+        all.add(PagedAttentionTactic.PAGED);
         all.addAll(EltwiseTactics.all());
         all.addAll(NormTactics.all());
         all.addAll(PoolTactics.all());

@@ -14,8 +14,8 @@ import org.tessel.api.Trait;
 /**
  * Tessel's own ops (domain "tessel"), which passes introduce: a fused node holding its subgraph,
  * a reformat that changes only the physical layout of an image tensor, and the quantized matrix
- * multiplies of the LLM decoders ({@link QuantizedMatMulOps}) and the multi-adapter LoRA term
- * ({@link LoraOps}).
+ * multiplies of the LLM decoders ({@link QuantizedMatMulOps}), the multi-adapter LoRA term
+ * ({@link LoraOps}) and the decoders' attention over a paged KV cache ({@link PagedAttentionOp}).
  */
 public final class TesselOps implements OpProvider {
     public static final String DOMAIN = "tessel";
@@ -28,6 +28,7 @@ public final class TesselOps implements OpProvider {
         List<OpSchema> ops = new java.util.ArrayList<>(List.of(new Fused(), new Reformat()));
         ops.addAll(QuantizedMatMulOps.all());
         ops.addAll(LoraOps.all());
+        ops.add(new PagedAttentionOp());
         return List.copyOf(ops);
     }
 

@@ -9,6 +9,7 @@ import org.tessel.api.Tensor;
 import org.tessel.ir.Graph;
 import org.tessel.ir.NetworkBuilder;
 import org.tessel.ir.Value;
+import org.tessel.ir.ops.PagedAttentionOp;
 
 /**
  * Decoder-only language models in the two shapes most checkpoints take, written out op by op in
@@ -61,24 +62,79 @@ final class Decoder {
                 pasts.add(new Value[] {
                         b.input("past_key_values." + l + ".key", DType.F32, batch, c.kvHeads(), past, c.headDim()),
                         b.input("past_key_values." + l + ".value", DType.F32, batch, c.kvHeads(), past, c.headDim())});
+        b.scope(c.family() == DecoderConfig.Family.LLAMA ? "model." : "transformer.");
+        Value attnMask = attentionMask(b, mask, past, n);
+        b.scope("");
+        List<Value> presents = body(b, c, ids, positions, l -> past > 0 ? new Contiguous(pasts.get(l), attnMask) : new Contiguous(null, attnMask));
+        for (int i = 0; i < presents.size(); i++) {
+            b.graph().renameValue(presents.get(i), "present." + i / 2 + (i % 2 == 0 ? ".key" : ".value"));
+            b.output(presents.get(i));
+        }
+        return b.build();
+    }
 
+    /**
+     * The paged step graph: the same weights and ops as {@link #build} up to attention, which is one
+     * {@code tessel.PagedAttention} per layer over that layer's K and V pools. Inputs: {@code input_ids} and
+     * {@code position_ids} i64 [batch, new], {@code block_tables} i64 [batch, max_blocks], {@code slots} i64
+     * [batch, new] (-1 for padding tokens), {@code context_lens} i64 [batch] (tokens after the step), and per layer
+     * {@code kv_pool.N.key} / {@code .value} f32 [blocks, kv_heads, block_size, head_dim]. Outputs: {@code logits}
+     * [batch, new, vocab] and the updated pools {@code present_pool.N.key} / {@code .value}. Q, K and V stay
+     * [batch, new, heads, head_dim] (rotary embedding applied in that layout), the layout the paged kernels read.
+     */
+    static Graph buildPaged(String name, DecoderConfig c, PagedDecoderShape s, long seed) {
+        if (s.newTokens() > c.maxPositions())
+            throw new IllegalArgumentException(name + " takes at most " + c.maxPositions() + " positions, asked for " + s.newTokens() + " new tokens");
+        int batch = s.batch(), n = s.newTokens();
+        NetworkBuilder b = new NetworkBuilder(name, OpRegistry.global(), seed);
+        Value ids = b.input("input_ids", DType.I64, batch, n);
+        Value positions = b.input("position_ids", DType.I64, batch, n);
+        Value tables = b.input("block_tables", DType.I64, batch, s.maxBlocks());
+        Value slots = b.input("slots", DType.I64, batch, n);
+        Value lens = b.input("context_lens", DType.I64, batch);
+        List<Value[]> pools = new ArrayList<>();
+        for (int l = 0; l < c.layers(); l++)
+            pools.add(new Value[] {
+                    b.input("kv_pool." + l + ".key", DType.F32, s.numBlocks(), c.kvHeads(), s.blockSize(), c.headDim()),
+                    b.input("kv_pool." + l + ".value", DType.F32, s.numBlocks(), c.kvHeads(), s.blockSize(), c.headDim())});
+        List<Value> presents = body(b, c, ids, positions, l -> new Paged(pools.get(l), tables, slots, lens));
+        for (int i = 0; i < presents.size(); i++) {
+            b.graph().renameValue(presents.get(i), "present_pool." + i / 2 + (i % 2 == 0 ? ".key" : ".value"));
+            b.output(presents.get(i));
+        }
+        return b.build();
+    }
+
+    /** Where a layer's attention keeps its keys and values: contiguous past/present tensors under an additive mask, or paged pools. */
+    private sealed interface KvForm permits Contiguous, Paged {}
+
+    /** {@code cache}: the layer's past key and value, or null for a prefill; {@code mask}: the additive mask [batch, 1, new, past + new]. */
+    private record Contiguous(Value[] cache, Value mask) implements KvForm {}
+
+    private record Paged(Value[] pools, Value tables, Value slots, Value lens) implements KvForm {}
+
+    /**
+     * Embedding, the blocks and the LM head; adds {@code logits} as the first output and returns each layer's
+     * key and value outputs (presents or updated pools) in layer order.
+     */
+    private static List<Value> body(NetworkBuilder b, DecoderConfig c, Value ids, Value positions, java.util.function.IntFunction<KvForm> kv) {
         boolean llama = c.family() == DecoderConfig.Family.LLAMA;
         String root = llama ? "model." : "transformer.";
+        boolean paged = kv.apply(0) instanceof Paged;
         b.scope(root);
-        Value attnMask = attentionMask(b, mask, past, n);
         Value embed = b.deferredNormal(llama ? "embed_tokens.weight" : "wte.weight", INIT_STD, c.vocab(), c.hidden());
         Value x = b.name(llama ? "embed_tokens" : "wte").gather(embed, ids, 0);
         Rope rope = null;
-        if (llama) rope = rope(b, c, positions);
+        if (llama) rope = rope(b, c, positions, paged ? 2 : 1);
         else x = b.name("add_position").add(x, b.name("wpe").gather(b.deferredNormal("wpe.weight", 0.01f, c.maxPositions(), c.hidden()), positions, 0));
 
         List<Value> presents = new ArrayList<>();
         for (int l = 0; l < c.layers(); l++) {
             b.scope(root + (llama ? "layers." : "h.") + l + ".");
-            Value[] cache = past > 0 ? pasts.get(l) : null;
+            KvForm form = kv.apply(l);
             if (llama) {
                 Value h = rmsNorm(b, x, "input_layernorm", c.eps());
-                x = b.name("attn_residual").add(x, attention(b, c, h, cache, attnMask, rope, presents, "self_attn."));
+                x = b.name("attn_residual").add(x, attention(b, c, h, form, rope, presents, "self_attn."));
                 h = rmsNorm(b, x, "post_attention_layernorm", c.eps());
                 Value gate = proj(b, h, "mlp.gate_proj", c.ffn(), false);
                 Value silu = b.name("mlp.act_fn").mul(gate, b.name("mlp.act_fn.sigmoid").sigmoid(gate));
@@ -87,7 +143,7 @@ final class Decoder {
                 x = b.name("mlp_residual").add(x, down);
             } else {
                 Value h = layerNorm(b, x, "ln_1", c.eps());
-                x = b.name("attn_residual").add(x, attention(b, c, h, cache, attnMask, null, presents, "attn."));
+                x = b.name("attn_residual").add(x, attention(b, c, h, form, null, presents, "attn."));
                 h = layerNorm(b, x, "ln_2", c.eps());
                 Value f = proj(b, h, "mlp.c_fc", c.ffn(), true);
                 f = b.name("mlp.act").op("Gelu", NetworkBuilder.attrs("approximate", "tanh"), f);
@@ -102,11 +158,7 @@ final class Decoder {
         else logits = b.name("lm_head").matmul(x, b.deferredNormal("lm_head.weight", (float) (1 / Math.sqrt(c.hidden())), c.hidden(), c.vocab()));
         b.graph().renameValue(logits, "logits");
         b.output(logits);
-        for (int i = 0; i < presents.size(); i++) {
-            b.graph().renameValue(presents.get(i), "present." + i / 2 + (i % 2 == 0 ? ".key" : ".value"));
-            b.output(presents.get(i));
-        }
-        return b.build();
+        return presents;
     }
 
     /**
@@ -125,7 +177,7 @@ final class Decoder {
         return b.name("attention_mask.scale").mul(hidden, b.scalar("attention_mask.masked_value", DType.F32, MASKED));
     }
 
-    /** cos and sin of each new token's rotary angles, [batch, 1, new, head_dim], broadcast over heads. */
+    /** cos and sin of each new token's rotary angles, [batch, 1, new, head_dim] (or [batch, new, 1, head_dim] for the paged form's layout), broadcast over heads. */
     private record Rope(Value cos, Value sin, int headDim) {}
 
     /**
@@ -133,7 +185,7 @@ final class Decoder {
      * theta^(-2i/head_dim), a 32-float buffer for a 64-wide head), repeated for both halves, then
      * Cos and Sin.
      */
-    private static Rope rope(NetworkBuilder b, DecoderConfig c, Value positions) {
+    private static Rope rope(NetworkBuilder b, DecoderConfig c, Value positions, int headAxis) {
         int hd = c.headDim(), half = hd / 2;
         float[] inv = new float[half];
         for (int i = 0; i < half; i++) inv[i] = (float) (1 / Math.pow(c.ropeTheta(), 2.0 * i / hd));
@@ -141,8 +193,8 @@ final class Decoder {
         Value p = b.name("rotary_emb.positions").unsqueeze(b.name("rotary_emb.cast").cast(positions, DType.F32), 2);
         Value freqs = b.name("rotary_emb.freqs").mul(p, invFreq);
         Value emb = b.name("rotary_emb.emb").concat(-1, freqs, freqs);
-        Value cos = b.name("rotary_emb.cos.unsqueeze").unsqueeze(b.name("rotary_emb.cos").op("Cos", NetworkBuilder.attrs(), emb), 1);
-        Value sin = b.name("rotary_emb.sin.unsqueeze").unsqueeze(b.name("rotary_emb.sin").op("Sin", NetworkBuilder.attrs(), emb), 1);
+        Value cos = b.name("rotary_emb.cos.unsqueeze").unsqueeze(b.name("rotary_emb.cos").op("Cos", NetworkBuilder.attrs(), emb), headAxis);
+        Value sin = b.name("rotary_emb.sin.unsqueeze").unsqueeze(b.name("rotary_emb.sin").op("Sin", NetworkBuilder.attrs(), emb), headAxis);
         return new Rope(cos, sin, hd);
     }
 
@@ -154,11 +206,11 @@ final class Decoder {
     }
 
     /**
-     * Causal self-attention of h [batch, new, hidden] with the layer's cache: adds this layer's
-     * present key and value (cache then new, [batch, kv_heads, past + new, head_dim]) to
-     * {@code presents} and returns the output projection.
+     * Causal self-attention of h [batch, new, hidden] with the layer's cache: adds this layer's key and value
+     * outputs to {@code presents} (contiguous: cache then new, [batch, kv_heads, past + new, head_dim]; paged: the
+     * updated pools) and returns the output projection.
      */
-    private static Value attention(NetworkBuilder b, DecoderConfig c, Value h, Value[] cache, Value mask, Rope rope, List<Value> presents, String p) {
+    private static Value attention(NetworkBuilder b, DecoderConfig c, Value h, KvForm form, Rope rope, List<Value> presents, String p) {
         int batch = h.type().shape().dim(0), n = h.type().shape().dim(1), hd = c.headDim(), heads = c.heads(), kvh = c.kvHeads();
         boolean llama = c.family() == DecoderConfig.Family.LLAMA;
         Value q, k, v;
@@ -172,30 +224,46 @@ final class Decoder {
             k = qkv.get(1);
             v = qkv.get(2);
         }
-        q = b.name(p + "q.transpose").transpose(b.name(p + "q.reshape").reshape(q, batch, n, heads, hd), 0, 2, 1, 3);
-        k = b.name(p + "k.transpose").transpose(b.name(p + "k.reshape").reshape(k, batch, n, kvh, hd), 0, 2, 1, 3);
-        v = b.name(p + "v.transpose").transpose(b.name(p + "v.reshape").reshape(v, batch, n, kvh, hd), 0, 2, 1, 3);
-        if (rope != null) {
-            q = applyRope(b, q, rope, p + "q");
-            k = applyRope(b, k, rope, p + "k");
+        Value ctx;
+        if (form instanceof Paged paged) {
+            q = b.name(p + "q.reshape").reshape(q, batch, n, heads, hd);
+            k = b.name(p + "k.reshape").reshape(k, batch, n, kvh, hd);
+            v = b.name(p + "v.reshape").reshape(v, batch, n, kvh, hd);
+            if (rope != null) {
+                q = applyRope(b, q, rope, p + "q");
+                k = applyRope(b, k, rope, p + "k");
+            }
+            var node = b.node(PagedAttentionOp.NAME, p + "paged_attention", null, 3, q, k, v, paged.pools()[0], paged.pools()[1], paged.tables(), paged.slots(), paged.lens());
+            presents.add(node.output(1));
+            presents.add(node.output(2));
+            ctx = b.name(p + "merge_heads.reshape").reshape(node.output(0), batch, n, heads * hd);
+        } else {
+            Contiguous cont = (Contiguous) form;
+            q = b.name(p + "q.transpose").transpose(b.name(p + "q.reshape").reshape(q, batch, n, heads, hd), 0, 2, 1, 3);
+            k = b.name(p + "k.transpose").transpose(b.name(p + "k.reshape").reshape(k, batch, n, kvh, hd), 0, 2, 1, 3);
+            v = b.name(p + "v.transpose").transpose(b.name(p + "v.reshape").reshape(v, batch, n, kvh, hd), 0, 2, 1, 3);
+            if (rope != null) {
+                q = applyRope(b, q, rope, p + "q");
+                k = applyRope(b, k, rope, p + "k");
+            }
+            if (cont.cache() != null) {
+                k = b.name(p + "k.cat_past").concat(2, cont.cache()[0], k);
+                v = b.name(p + "v.cat_past").concat(2, cont.cache()[1], v);
+            }
+            presents.add(k);
+            presents.add(v);
+            int group = heads / kvh;
+            if (group > 1) {
+                k = repeatKv(b, k, group, p + "k");
+                v = repeatKv(b, v, group, p + "v");
+            }
+            Value scores = b.name(p + "scores").matmul(q, b.name(p + "k.transpose_scores").transpose(k, 0, 1, 3, 2));
+            scores = b.name(p + "scale").div(scores, b.scalar(p + "scale_divisor", DType.F32, Math.sqrt(hd)));
+            scores = b.name(p + "mask_add").add(scores, cont.mask());
+            Value probs = b.name(p + "softmax").softmax(scores, -1);
+            ctx = b.name(p + "context").matmul(probs, v);
+            ctx = b.name(p + "merge_heads.reshape").reshape(b.name(p + "merge_heads").transpose(ctx, 0, 2, 1, 3), batch, n, heads * hd);
         }
-        if (cache != null) {
-            k = b.name(p + "k.cat_past").concat(2, cache[0], k);
-            v = b.name(p + "v.cat_past").concat(2, cache[1], v);
-        }
-        presents.add(k);
-        presents.add(v);
-        int group = heads / kvh;
-        if (group > 1) {
-            k = repeatKv(b, k, group, p + "k");
-            v = repeatKv(b, v, group, p + "v");
-        }
-        Value scores = b.name(p + "scores").matmul(q, b.name(p + "k.transpose_scores").transpose(k, 0, 1, 3, 2));
-        scores = b.name(p + "scale").div(scores, b.scalar(p + "scale_divisor", DType.F32, Math.sqrt(hd)));
-        scores = b.name(p + "mask_add").add(scores, mask);
-        Value probs = b.name(p + "softmax").softmax(scores, -1);
-        Value ctx = b.name(p + "context").matmul(probs, v);
-        ctx = b.name(p + "merge_heads.reshape").reshape(b.name(p + "merge_heads").transpose(ctx, 0, 2, 1, 3), batch, n, heads * hd);
         return llama ? proj(b, ctx, p + "o_proj", c.hidden(), false) : proj(b, ctx, p + "c_proj", c.hidden(), true);
     }
 

@@ -164,6 +164,14 @@ public final class Zoo {
         return Decoder.build(name, config, shape, seed);
     }
 
+    /**
+     * A decoder's paged step graph ({@link PagedDecoderShape}): attention is {@code tessel.PagedAttention} over per-layer
+     * K and V pools instead of contiguous past/present tensors; the same weights as {@link #buildDecoder} for the seed.
+     */
+    public static Graph buildPagedDecoder(String name, DecoderConfig config, PagedDecoderShape shape, long seed) {
+        return Decoder.buildPaged(name, config, shape, seed);
+    }
+
     private static Entry entry(String name) {
         Entry e = name == null ? null : MODELS.get(name.toLowerCase(Locale.ROOT));
         if (e != null) return e;

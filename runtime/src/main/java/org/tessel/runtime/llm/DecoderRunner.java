@@ -33,8 +33,8 @@ import org.tessel.runtime.llm.quant.QuantizationSpec;
  * cached tokens up to a multiple of the cache's block size. Each shape's graph goes through the
  * standard pipeline and becomes a CPU engine once, on first use; the time spent building is kept
  * apart ({@link #buildNanos}) so latency figures can leave it out. The cache is handed to the engine
- * gathered into the contiguous {@code past_key_values.N.*} tensors the graph takes; a paged
- * attention tactic ({@link PagedAttention} is its reference) would read the blocks in place.
+ * gathered into the contiguous {@code past_key_values.N.*} tensors the graph takes; on the GPU,
+ * {@link GpuDecoderRunner} runs the paged step graphs instead, whose attention reads the blocks in place.
  *
  * <p>A runner made {@link #withAdapters with LoRA adapters} serves them all at once: its step
  * graphs go through the lora pass ({@link ApplyLora}) and each row names its adapter (null: the

@@ -1,7 +1,7 @@
 package org.tessel.runtime.llm;
 
 /**
- * Decode attention over a paged KV cache, the reference for a future GPU tactic (vLLM's
+ * Decode attention over a paged KV cache, the reference of the paged kernels' tests (vLLM's
  * paged_attention_v1: one query token per sequence, keys and values read block by block through
  * the block table). Grouped-query attention maps query head h to KV head h / (heads / kvHeads).
  * {@link #contiguous} computes the same from a contiguous [kvHeads, length, headDim] cache; the two

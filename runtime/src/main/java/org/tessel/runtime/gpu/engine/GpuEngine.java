@@ -177,14 +177,21 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
          */
         final Map<Value, Map<String, DeviceBuffer>> converted = new IdentityHashMap<>();
         long workspaceNeed = MIN_WORKSPACE_BYTES;
+        /** Graph inputs and outputs bound to caller-owned buffers ({@link #createExecutionContext(Map)}): not uploaded, downloaded or freed. */
+        final java.util.Set<Value> external = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
 
-        Binding() {
+        Binding(Map<Value, DeviceBuffer> callerOwned) {
             try {
                 long arenaBytes = Math.max(256, scaled(memoryPlan.arenaBytes()));
                 this.arena = profileArena != null ? profileArena.arena(arenaBytes) : keep(DeviceBuffer.allocate(arenaBytes));
                 arena.fill((byte) 0); // tuning runs on the arena: zeros, not leftover NaNs
                 if (guard != null) guard.arm(arena, GpuEngine.this::scaled);
+                for (var e : callerOwned.entrySet()) {
+                    bound.put(e.getKey(), e.getValue());
+                    external.add(e.getKey());
+                }
                 for (Value v : graph.inputs()) {
+                    if (external.contains(v)) continue;
                     long bytes = Math.max(1, storageBytes(v));
                     DeviceBuffer in = profileArena != null ? profileArena.input(v.name(), bytes) : null;
                     if (in == null) in = keep(DeviceBuffer.allocate(bytes));
@@ -295,8 +302,11 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
     }
 
     /** Builds every layer against a new binding (device memory for one context). */
-    private Binding bind(boolean first) {
-        Binding b = new Binding();
+    private Binding bind(boolean first) { return bind(first, Map.of()); }
+
+    /** Builds every layer against a new binding whose {@code callerOwned} values use the caller's buffers. */
+    private Binding bind(boolean first, Map<Value, DeviceBuffer> callerOwned) {
+        Binding b = new Binding(callerOwned);
         building = b;
         try {
             for (Node n : graph.nodes()) {
@@ -678,6 +688,42 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
         unclaimed = null;
         if (b == null) b = bind(false);
         return new GpuExecutionContext(this, b);
+    }
+
+    /** A caller-owned device buffer for a graph input or output: what the caller says it holds, checked against the engine. */
+    public record ExternalBuffer(DeviceBuffer buffer, DType dtype, org.tessel.api.Shape shape) {}
+
+    /**
+     * A new execution context in which the named graph inputs and outputs live in caller-owned device buffers instead
+     * of its own: they are not uploaded, downloaded or freed by the context, and persist across runs (a paged KV
+     * cache's pools, bound as both a layer's pool input and its pool output, are written in place step after step).
+     * Each name must be a graph input or output, and each buffer must hold the value as the engine stores it (its
+     * dtype, e.g. f16 in an FP16 engine, integers as i32; its shape; enough bytes); a mismatch is refused naming the
+     * value. The build's own binding is released (its memory is not needed once a context binds its own).
+     */
+    public synchronized GpuExecutionContext createExecutionContext(Map<String, ExternalBuffer> callerOwned) {
+        context.bind();
+        Map<Value, DeviceBuffer> bound = new IdentityHashMap<>();
+        for (var e : callerOwned.entrySet()) {
+            String name = e.getKey();
+            Value v = graph.inputs().stream().filter(x -> x.name().equals(name)).findFirst()
+                    .or(() -> graph.outputs().stream().filter(x -> x.name().equals(name)).findFirst()).orElse(null);
+            if (v == null)
+                throw new GpuEngineException("cannot bind a buffer to '" + name + "': graph '" + graph.name() + "' has no such input or output (inputs "
+                        + graph.inputs().stream().map(Value::name).toList() + ", outputs " + graph.outputs().stream().map(Value::name).toList() + ")");
+            ExternalBuffer x = e.getValue();
+            DType want = storageOf(v);
+            if (x.dtype() != want)
+                throw new GpuEngineException("the buffer bound to %" + name + " holds " + x.dtype().text() + ", and the engine stores it as " + want.text());
+            if (!x.shape().equals(v.type().shape()))
+                throw new GpuEngineException("the buffer bound to %" + name + " is " + x.shape() + ", and the graph's %" + name + " is " + v.type().shape());
+            long need = storageBytes(v);
+            if (x.buffer().bytes() < need)
+                throw new GpuEngineException("the buffer bound to %" + name + " holds " + x.buffer().bytes() + " bytes, and " + want.text() + v.type().shape() + " needs " + need);
+            bound.put(v, x.buffer());
+        }
+        if (unclaimed != null) { unclaimed.close(); unclaimed = null; }
+        return new GpuExecutionContext(this, bind(false, bound));
     }
 
     /** The auto-tuner's per-candidate records; null with the fixed rule. */

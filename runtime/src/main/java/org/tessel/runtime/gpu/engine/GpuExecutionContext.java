@@ -114,7 +114,11 @@ public final class GpuExecutionContext implements AutoCloseable {
 
     public boolean isCaptured() { return captured != null; }
 
-    /** Runs on inputs in graph-input order (f32 tensors of the graph's shapes); outputs in graph-output order, as f32. */
+    /**
+     * Runs on inputs in graph-input order (f32 tensors of the graph's shapes); outputs in graph-output order, as f32.
+     * Inputs and outputs bound to caller-owned buffers ({@link GpuEngine#createExecutionContext(Map)}) are neither
+     * uploaded nor downloaded: their entries are null (an input's may be null or is ignored).
+     */
     public synchronized List<Tensor> run(List<Tensor> inputs) {
         open();
         engine.context().bind();
@@ -124,7 +128,9 @@ public final class GpuExecutionContext implements AutoCloseable {
         DType storage = engine.ioPrecision().storage();
         for (int i = 0; i < inputs.size(); i++) {
             Value v = g.inputs().get(i);
+            if (binding.external.contains(v)) continue;
             Tensor t = inputs.get(i);
+            if (t == null) throw new GpuEngineException("input %" + v.name() + " (input " + i + " of graph '" + g.name() + "') is missing");
             TensorType want = v.type();
             if (t.dtype() != want.dtype() || !t.shape().equals(want.shape()))
                 throw new GpuEngineException("input %" + v.name() + " (input " + i + " of graph '" + g.name() + "') must be " + want.dtype().text() + want.shape()
@@ -156,6 +162,10 @@ public final class GpuExecutionContext implements AutoCloseable {
         stream.synchronize();
         List<Tensor> out = new ArrayList<>();
         for (Value o : g.outputs()) {
+            if (binding.external.contains(o)) {
+                out.add(null);
+                continue;
+            }
             DType stored = engine.storageOf(o);
             if (!o.type().dtype().isFloating()) { // integers (as i32) and bools (as bytes) come back in their own type
                 out.add(nonFloating(buffer(o), stored, o.type()));
@@ -193,18 +203,19 @@ public final class GpuExecutionContext implements AutoCloseable {
         return Tensor.ofFloats(DType.F32, shape, v);
     }
 
-    /** Runs with inputs by name. */
+    /** Runs with inputs by name (those bound to caller-owned buffers are not needed); returns the outputs not bound to caller-owned buffers. */
     public Map<String, Tensor> run(Map<String, Tensor> inputs) {
         Graph g = engine.graph();
         List<Tensor> list = new ArrayList<>();
         for (Value v : g.inputs()) {
             Tensor t = inputs.get(v.name());
-            if (t == null) throw new GpuEngineException("missing input '" + v.name() + "'; the engine's inputs are " + g.inputs().stream().map(Value::name).toList());
+            if (t == null && !binding.external.contains(v))
+                throw new GpuEngineException("missing input '" + v.name() + "'; the engine's inputs are " + g.inputs().stream().map(Value::name).toList());
             list.add(t);
         }
         List<Tensor> outs = run(list);
         Map<String, Tensor> m = new java.util.LinkedHashMap<>();
-        for (int i = 0; i < outs.size(); i++) m.put(g.outputs().get(i).name(), outs.get(i));
+        for (int i = 0; i < outs.size(); i++) if (outs.get(i) != null) m.put(g.outputs().get(i).name(), outs.get(i));
         return m;
     }
 

@@ -40,6 +40,7 @@ public final class GpuTactics {
     // attention
     public static final String ATTENTION_MMA = "tessel.attention.mma";
     public static final String ATTENTION_BSHD = "tessel.attention.bshd";
+    public static final String ATTENTION_PAGED = "tessel.attention.paged";
     // elementwise
     public static final String ELTWISE = "tessel.eltwise";
     public static final String ELTWISE_FUSED = "tessel.eltwise.fused";
@@ -98,6 +99,7 @@ public final class GpuTactics {
             new Implementation(GEMM_W8A8, "QuantizedMatMulLayers", "W8A8Gemm"),
             new Implementation(ATTENTION_MMA, "AttentionLayers", "MmaAttention"),
             new Implementation(ATTENTION_BSHD, "AttentionLayers", "TransformerKernels.attention"),
+            new Implementation(ATTENTION_PAGED, "PagedAttentionLayers", "PagedAttentionKernel.append + decode (one token) / prefill (a chunk)"),
             new Implementation(ELTWISE, "EltwiseLayers", "EltwiseCodegen (one op)"),
             new Implementation(ELTWISE_FUSED, "EltwiseLayers", "EltwiseCodegen"),
             new Implementation(CAST, "EltwiseLayers", "EltwiseCodegen (Cast, CastLike)"),

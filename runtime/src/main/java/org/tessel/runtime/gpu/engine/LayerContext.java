@@ -42,6 +42,9 @@ public interface LayerContext {
     /** NHWC or NCHW (a value that says ANY is channels-first in memory). */
     default Layout layoutOf(Value v) { return v.type().layout() == Layout.NHWC ? Layout.NHWC : Layout.NCHW; }
 
+    /** The element type {@code v} lives in on the device (integers as i32, bools as bytes, floats in their producer's storage, graph inputs in the I/O storage). */
+    DType storageOf(Value v);
+
     /** The device buffer of an activation: a graph input, or its slice of the arena at the memory plan's offset. */
     DeviceBuffer activation(Value v);
 

@@ -9,8 +9,11 @@ import org.tessel.runtime.cuda.DeviceBuffer;
 /**
  * {@code tessel.paged_attention}: decode attention (one query token per sequence) over a paged KV
  * cache, for a batch of sequences of different lengths, plus {@code tessel.paged_kv_append}, which
- * writes new tokens' keys and values into their cache slots. Templates: {@code paged_attention.cu},
- * {@code paged_kv_append.cu}; the CPU reference is {@code org.tessel.runtime.llm.PagedAttention}.
+ * writes new tokens' keys and values into their cache slots, and {@code tessel.paged_prefill}
+ * ({@link #prefill}), causal attention of a prefill chunk's tokens over the cached blocks and
+ * themselves. Templates: {@code paged_attention.cu}, {@code paged_kv_append.cu}, {@code paged_prefill.cu};
+ * the CPU references are {@code org.tessel.runtime.llm.PagedAttention} and {@code tessel.PagedAttention}'s
+ * reference semantics. The tactic {@code tessel.attention.paged} runs them inside engines.
  *
  * <p>Layouts (element type f16 or bf16, f32 math):
  * <ul>
@@ -253,5 +256,41 @@ public final class PagedAttentionKernel {
             if (b.address() % 16 != 0) throw new IllegalArgumentException("tessel.paged_kv_append: the buffers must be 16-byte aligned (16-byte copies)");
         CudaKernel k = kc.kernel("tessel_paged_kv_append_d" + c.headDim() + ".cu", () -> appendSource(c.headDim()), "tessel_paged_kv_append");
         k.launch(tokens, THREADS, 0, s, CudaKernel.args().ptr(kPool).ptr(vPool).ptr(kNew).ptr(vNew).ptr(slots).i32(c.kvHeads()).i32(c.blockSize()).i64(ldk).i64(ldv));
+    }
+
+    /** Largest context the prefill kernel keeps its scores for in shared memory (floats, with 32 for the reductions, within 48 KiB). */
+    public static final int MAX_PREFILL_CONTEXT = 12 * 1024 - 32;
+
+    public static String prefillSource(DType t, int headDim) {
+        return KernelCompiler.prelude() + "#define HEAD_DIM " + headDim + "\n#define PP_BF16 " + (t == DType.BF16 ? 1 : 0) + "\n" + KernelCompiler.resource("paged_prefill.cu");
+    }
+
+    /**
+     * {@code tessel.paged_prefill}: causal attention of {@code newTokens} new tokens per sequence (q and out
+     * [batch, newTokens, heads, headDim]) over their sequences' blocks, the new tokens' keys and values already in
+     * the pools; {@code slots} [batch, newTokens] (-1 marks padding, whose output is 0) and {@code contextLens}
+     * [batch] (tokens after the step) are int32 device buffers; new token i of a row with R real tokens attends to
+     * positions 0 .. contextLens[b] - R + i. Allocates nothing, so it can be captured in a CUDA graph.
+     */
+    public static void prefill(KernelCompiler kc, Config c, int batch, int newTokens, DeviceBuffer q, DeviceBuffer kPool, DeviceBuffer vPool,
+                               DeviceBuffer blockTables, DeviceBuffer slots, DeviceBuffer contextLens, int maxBlocks, DeviceBuffer out, CudaStream s) {
+        if (batch < 0 || newTokens < 1 || maxBlocks < 1)
+            throw new IllegalArgumentException("tessel.paged_prefill: batch " + batch + ", " + newTokens + " new tokens, block tables of " + maxBlocks);
+        long context = (long) maxBlocks * c.blockSize();
+        if (context > MAX_PREFILL_CONTEXT)
+            throw new IllegalArgumentException("tessel.paged_prefill: block tables reaching " + context + " tokens exceed the " + MAX_PREFILL_CONTEXT + " whose scores fit shared memory");
+        long rows = (long) batch * newTokens * c.heads() * c.headDim();
+        Softmax.check(q, c.dtype(), rows, "query");
+        Softmax.check(out, c.dtype(), rows, "output");
+        Softmax.check(kPool, c.dtype(), c.poolElements(), "K pool");
+        Softmax.check(vPool, c.dtype(), c.poolElements(), "V pool");
+        Softmax.check(blockTables, DType.I32, (long) batch * maxBlocks, "block table");
+        Softmax.check(slots, DType.I32, (long) batch * newTokens, "slot");
+        Softmax.check(contextLens, DType.I32, batch, "context length");
+        if (batch == 0) return;
+        CudaKernel k = kc.kernel("tessel_paged_prefill_" + c.dtype().text() + "_d" + c.headDim() + ".cu", () -> prefillSource(c.dtype(), c.headDim()), "tessel_paged_prefill");
+        k.launch(newTokens, c.heads(), batch, THREADS, 1, 1, (int) (4 * (32 + context)), s,
+                CudaKernel.args().ptr(out).ptr(q).ptr(kPool).ptr(vPool).ptr(blockTables).ptr(slots).ptr(contextLens)
+                        .i32(newTokens).i32(c.heads()).i32(c.kvHeads()).i32(c.blockSize()).i32(maxBlocks).f32(c.scale()));
     }
 }

@@ -42,6 +42,7 @@ class RulePlanTacticsTest {
     private record Dry(Graph graph, GpuEngine.Precision precision) implements LayerContext {
         private static UnsupportedOperationException noGpu() { return new UnsupportedOperationException("no GPU in this test"); }
         @Override public DeviceBuffer activation(Value v) { throw noGpu(); }
+        @Override public org.tessel.api.DType storageOf(Value v) { throw noGpu(); }
         @Override public MemoryPlan.Allocation placement(Value v) { throw noGpu(); }
         @Override public boolean isBound(Value v) { throw noGpu(); }
         @Override public void alias(Value v, DeviceBuffer b) { throw noGpu(); }

@@ -93,6 +93,8 @@ public class KernelSourcesCompileTest {
         m.put("paged_kv_append_d64", PagedAttentionKernel.appendSource(64));
         for (Fp8Epilogue.Activation a : Fp8Epilogue.Activation.values()) m.put("fp8_epilogue_bias_residual_" + a.name().toLowerCase(java.util.Locale.ROOT), Fp8Epilogue.source(true, true, a));
         m.put("fp8_epilogue_plain", Fp8Epilogue.source(false, false, Fp8Epilogue.Activation.NONE));
+        m.put("paged_prefill_f16_d64", PagedAttentionKernel.prefillSource(DType.F16, 64));
+        m.put("paged_prefill_bf16_d16", PagedAttentionKernel.prefillSource(DType.BF16, 16));
         m.put("transpose_f16_021", TransformerKernels.transposeSource(DType.F16, new int[] {2, 64, 49}, new int[] {0, 2, 1}));
         // the engine's elementwise kernels of BERT: the i64 mask cast (read as i32) with scalar literals, embeddings adds
         org.tessel.ir.Graph bert = org.tessel.ir.zoo.Zoo.build("bert-tiny");

@@ -1,0 +1,131 @@
+package org.tessel.cli;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.tessel.ir.zoo.DecoderConfig;
+import org.tessel.ir.zoo.Zoo;
+import org.tessel.ir.zoo.ZooOptions;
+import org.tessel.runtime.Backend;
+import org.tessel.runtime.cuda.CudaContext;
+import org.tessel.runtime.cuda.CudaEvent;
+import org.tessel.runtime.cuda.CudaStream;
+import org.tessel.runtime.cuda.DeviceBuffer;
+import org.tessel.runtime.gpu.engine.GpuEngine;
+import org.tessel.runtime.llm.DecoderRunner;
+import org.tessel.runtime.llm.GpuDecoderRunner;
+import org.tessel.runtime.llm.GpuPagedKvCache;
+import org.tessel.runtime.llm.Sampler;
+
+/**
+ * LLM decoding on the GPU (the `llm` stage of scripts/gpu-bench.sh): a zoo decoder (llama-1b, TinyLlama-1.1B's shape,
+ * seeded random weights) at FP16 and batch 1 on {@link GpuDecoderRunner} (joint-search plans, tessel.attention.paged
+ * over the device KV cache, decode steps replayed as CUDA graphs): a prompt of {@code --prompt} random tokens in one
+ * prefill step, then {@code --new} greedy decode steps. One untimed pass builds the engines (the prefill bucket and
+ * the decode bucket); the next pass, on a fresh cache, is timed on the host clock around each step (inputs uploaded,
+ * logits downloaded: what a caller sees). Prints tokens/s of the decode, the per-token latency (p50, p90), and the
+ * HBM bound per token: the decode engine's weight bytes (less the embedding table, of which a step reads one row)
+ * plus the K and V bytes one step reads (at the mean context of the decode), over the device-to-device copy
+ * bandwidth measured here (read + write bytes over time), as a percentage of the measured latency. The line {@code LLM|tessel|...} is what the stage's table reads.
+ */
+public final class LlmDecodeBench {
+    private LlmDecodeBench() {}
+
+    public static void main(String[] args) {
+        String model = "llama-1b";
+        int prompt = 128, newTokens = 128, blockSize = 16;
+        for (int i = 0; i + 1 < args.length; i += 2)
+            switch (args[i]) {
+                case "--model" -> model = args[i + 1];
+                case "--prompt" -> prompt = Integer.parseInt(args[i + 1]);
+                case "--new" -> newTokens = Integer.parseInt(args[i + 1]);
+                case "--block-size" -> blockSize = Integer.parseInt(args[i + 1]);
+                default -> throw new IllegalArgumentException("unknown option " + args[i] + " (--model NAME --prompt N --new N --block-size N)");
+            }
+        Backend b = Backend.detect();
+        if (!(b instanceof Backend.Gpu gpu)) {
+            System.out.println("LlmDecodeBench needs a CUDA GPU: " + b.describe());
+            System.exit(2);
+            return;
+        }
+        CudaContext ctx = gpu.context();
+        DecoderConfig c = Zoo.decoder(model, 0);
+        System.out.println("device: " + b.describe());
+        System.out.printf("model: %s (%d layers, width %d, %d heads / %d KV heads, head %d, vocab %d), FP16, batch 1, prompt %d, decode %d tokens, KV blocks of %d%n",
+                model, c.layers(), c.hidden(), c.heads(), c.kvHeads(), c.headDim(), c.vocab(), prompt, newTokens, blockSize);
+        long[] ids = new long[prompt];
+        SplittableRandom r = new SplittableRandom(14);
+        for (int i = 0; i < prompt; i++) ids[i] = r.nextInt(c.vocab());
+        int blocks = 2 * ((prompt + newTokens + blockSize - 1) / blockSize);
+        long t0 = System.nanoTime();
+        try (GpuDecoderRunner runner = new GpuDecoderRunner(model, c, ZooOptions.DEFAULT_SEED, ctx, GpuEngine.Precision.FP16, DecoderModels.jointPlanner("h200-measured"), true)) {
+            Pass warm = pass(runner, ids, newTokens, blockSize, blocks);
+            System.out.printf("warm-up pass: engines %d built in %.1f s (planning and building), %.1f s in all%n", runner.enginesBuilt(), runner.buildNanos() / 1e9, (System.nanoTime() - t0) / 1e9);
+            Pass timed = pass(runner, ids, newTokens, blockSize, blocks);
+            if (!Arrays.equals(warm.tokens(), timed.tokens())) throw new IllegalStateException("the timed pass generated other tokens than the warm-up pass");
+            GpuEngine decode = runner.engines().entrySet().stream().filter(e -> e.getKey().decode()).map(java.util.Map.Entry::getValue).findFirst().orElseThrow();
+            double[] ms = timed.decodeMs().clone();
+            Arrays.sort(ms);
+            double total = Arrays.stream(ms).sum(), p50 = ms[ms.length / 2], p90 = ms[(int) Math.ceil(0.9 * ms.length) - 1];
+            double tokensPerSecond = newTokens / (total / 1e3);
+            double gbs = copyBandwidthGbs();
+            // every weight is read once per token, except the embedding table, of which one row is gathered
+            long embedding = 2L * c.vocab() * c.hidden();
+            long weightBytes = decode.weightBytes() - (c.tiedHead() ? 0 : embedding);
+            double meanContext = prompt + (newTokens + 1) / 2.0;
+            double kvBytes = 2.0 * c.layers() * c.kvHeads() * c.headDim() * 2 * meanContext;
+            double boundMs = (weightBytes + kvBytes) / (gbs * 1e9) * 1e3;
+            System.out.printf("prefill of %d tokens: %.2f ms; decode: %.1f tokens/s, per token p50 %.3f ms, p90 %.3f ms, mean %.3f ms; %d decode steps (both passes) replayed CUDA graphs%n",
+                    prompt, timed.prefillMs(), tokensPerSecond, p50, p90, total / newTokens, runner.graphReplays());
+            System.out.printf("HBM bound per token: (%.1f MB weights read + %.2f MB K/V at mean context %.0f) / %.0f GB/s (device-to-device copy) = %.3f ms: %.1f%% of the measured p50%n",
+                    weightBytes / 1e6, kvBytes / 1e6, meanContext, gbs, boundMs, 100 * boundMs / p50);
+            System.out.printf("LLM|tessel|%s|fp16|1|%d|%d|%.1f|%.3f|%.3f|%.1f%n", model, prompt, newTokens, tokensPerSecond, p50, boundMs, 100 * boundMs / p50);
+            System.out.println("decode plan tactics: " + decode.layerPlans().stream().map(l -> l.tactic()).distinct().sorted().toList());
+        }
+    }
+
+    /** One generation on a fresh cache: the prefill time, each decode step's time (ms, host clock) and the tokens. */
+    record Pass(double prefillMs, double[] decodeMs, long[] tokens) {}
+
+    static Pass pass(GpuDecoderRunner runner, long[] prompt, int newTokens, int blockSize, int blocks) {
+        try (GpuPagedKvCache cache = runner.newCache(blockSize, blocks)) {
+            long[] out = new long[newTokens];
+            double[] ms = new double[newTokens];
+            long t = System.nanoTime();
+            float[] logits = runner.step(List.of(new DecoderRunner.Row("bench", prompt)), cache).getFirst();
+            double prefill = (System.nanoTime() - t) / 1e6;
+            for (int k = 0; k < newTokens; k++) {
+                out[k] = Sampler.greedy().next(logits);
+                if (k + 1 == newTokens) break;
+                t = System.nanoTime();
+                logits = runner.step(List.of(new DecoderRunner.Row("bench", new long[] {out[k]})), cache).getFirst();
+                ms[k] = (System.nanoTime() - t) / 1e6;
+            }
+            // the prefill gave token 1 and newTokens - 1 decode steps the rest; one more step (for the token after) makes newTokens decode steps timed
+            t = System.nanoTime();
+            runner.step(List.of(new DecoderRunner.Row("bench", new long[] {out[newTokens - 1]})), cache);
+            ms[newTokens - 1] = (System.nanoTime() - t) / 1e6;
+            return new Pass(prefill, ms, out);
+        }
+    }
+
+    /** Device-to-device copy bandwidth (GB/s, bytes read + written), the median of 20 copies of 512 MiB. */
+    static double copyBandwidthGbs() {
+        long bytes = 512L << 20;
+        List<Double> gbs = new ArrayList<>();
+        try (DeviceBuffer a = DeviceBuffer.allocate(bytes); DeviceBuffer d = DeviceBuffer.allocate(bytes); CudaStream s = CudaStream.create();
+             CudaEvent start = new CudaEvent(); CudaEvent end = new CudaEvent()) {
+            a.fill((byte) 1);
+            for (int i = 0; i < 23; i++) {
+                start.record(s);
+                d.copyFromAsync(a, s);
+                end.record(s);
+                end.synchronize();
+                if (i >= 3) gbs.add(2.0 * bytes / (end.elapsedSince(start) / 1e3) / 1e9);
+            }
+        }
+        gbs.sort(null);
+        return gbs.get(gbs.size() / 2);
+    }
+}

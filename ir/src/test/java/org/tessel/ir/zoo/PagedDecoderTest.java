@@ -1,0 +1,162 @@
+package org.tessel.ir.zoo;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.tessel.api.DType;
+import org.tessel.api.Shape;
+import org.tessel.api.Tensor;
+import org.tessel.ir.Graph;
+import org.tessel.ir.ReferenceInterpreter;
+import org.tessel.ir.Value;
+
+/**
+ * The paged step graphs ({@code tessel.PagedAttention} over K/V pools) against today's contiguous graphs under the
+ * reference interpreter: a batched paged prefill of two prompts of different lengths (the short one padded) with
+ * scattered block tables, then paged decode steps, give each sequence the logits of the contiguous prefill and
+ * decode graphs, and the pools hold, at each sequence's slots, the contiguous graph's present keys and values.
+ * Also the op's refusals of inconsistent inputs.
+ */
+class PagedDecoderTest {
+    private static final long SEED = 7;
+    private static final int BS = 4, BLOCKS = 12;
+
+    @ParameterizedTest
+    @ValueSource(strings = {"gpt2-tiny", "llama-tiny"})
+    void pagedPrefillAndDecodeEqualTheContiguousGraphs(String model) {
+        DecoderConfig c = Zoo.decoder(model, 0);
+        long[][] prompts = {{17, 3, 400, 99, 250, 8}, {300, 301, 302}};
+        long[][] next = {{1, 511, 42}, {9, 10, 11}};
+        // blocks handed out round robin so both tables are scattered through the pool
+        int[][] tables = {{5, 0, 7, 2}, {9, 3, 11, 1}};
+        int maxBlocks = 4, hd = c.headDim(), kvh = c.kvHeads();
+        Map<String, Tensor> pools = new LinkedHashMap<>();
+        for (int l = 0; l < c.layers(); l++)
+            for (String kv : List.of("key", "value")) pools.put("kv_pool." + l + "." + kv, Tensor.zeros(DType.F32, Shape.of(BLOCKS, kvh, BS, hd)));
+        int[] len = {0, 0};
+        ReferenceInterpreter ri = new ReferenceInterpreter();
+        // prefill: 6 and 3 tokens in one step of 8 new tokens (padding after each prompt)
+        Map<String, Tensor> out = ri.run(Zoo.buildPagedDecoder(model, c, new PagedDecoderShape(2, 8, maxBlocks, BS, BLOCKS), SEED),
+                inputs(prompts, tables, len, 8, pools));
+        Graph contiguous = Zoo.buildDecoder(model, c, DecoderShape.prefill(1, 6), SEED);
+        for (int r = 0; r < 2; r++) {
+            int n = prompts[r].length;
+            Map<String, Tensor> want = ri.run(Zoo.buildDecoder(model, c, DecoderShape.prefill(1, n), SEED), contiguousInputs(prompts[r], 0, null));
+            for (int i = 0; i < n; i++) assertClose(row(want.get("logits"), 0, i, 1, n), row(out.get("logits"), r, i, 2, 8), model + " prefill row " + r + " token " + i);
+            for (int l = 0; l < c.layers(); l++)
+                for (String kv : List.of("key", "value"))
+                    for (int p = 0; p < n; p++)
+                        for (int h = 0; h < kvh; h++)
+                            for (int d = 0; d < hd; d++) {
+                                float w = want.get("present." + l + "." + kv).getFloat((h * n + p) * hd + d);
+                                float g = out.get("present_pool." + l + "." + kv).getFloat(((tables[r][p / BS] * kvh + h) * BS + p % BS) * hd + d);
+                                assertEquals(w, g, 1e-4, model + " pool " + l + "." + kv + " row " + r + " position " + p);
+                            }
+            len[r] = n;
+        }
+        assertEquals(6, contiguous.value("present.0.key").type().shape().dim(2));
+        // decode steps: one token per sequence, the pools carried over
+        long[][] seqs = {prompts[0].clone(), prompts[1].clone()};
+        for (int step = 0; step < 3; step++) {
+            for (String k : pools.keySet()) pools.put(k, out.get(k.replace("kv_pool", "present_pool")));
+            long[][] feed = {{next[0][step]}, {next[1][step]}};
+            out = ri.run(Zoo.buildPagedDecoder(model, c, new PagedDecoderShape(2, 1, maxBlocks, BS, BLOCKS), SEED), inputs(feed, tables, len, 1, pools));
+            for (int r = 0; r < 2; r++) {
+                long[] all = java.util.Arrays.copyOf(seqs[r], seqs[r].length + 1);
+                all[seqs[r].length] = next[r][step];
+                Tensor want = ri.run(Zoo.buildDecoder(model, c, DecoderShape.prefill(1, all.length), SEED), contiguousInputs(all, 0, null)).get("logits");
+                assertClose(row(want, 0, all.length - 1, 1, all.length), row(out.get("logits"), r, 0, 2, 1), model + " decode step " + step + " row " + r);
+                seqs[r] = all;
+                len[r]++;
+            }
+        }
+    }
+
+    @Test void theOpRefusesInconsistentInputsNamingThem() {
+        DecoderConfig c = Zoo.decoder("llama-tiny", 0);
+        Graph g = Zoo.buildPagedDecoder("llama-tiny", c, new PagedDecoderShape(1, 1, 2, BS, BLOCKS), SEED);
+        Map<String, Tensor> pools = new LinkedHashMap<>();
+        for (int l = 0; l < c.layers(); l++)
+            for (String kv : List.of("key", "value")) pools.put("kv_pool." + l + "." + kv, Tensor.zeros(DType.F32, Shape.of(BLOCKS, c.kvHeads(), BS, c.headDim())));
+        Map<String, Tensor> in = inputs(new long[][] {{5}}, new int[][] {{3, 4}}, new int[] {2}, 1, pools);
+        in.put("slots", Tensor.ofLongs(DType.I64, Shape.of(1, 1), 13)); // position 2 is slot 3 * 4 + 2 = 14
+        Exception e = assertThrows(RuntimeException.class, () -> new ReferenceInterpreter().run(g, in));
+        assertTrue(message(e).contains("slots[0, 0] = 13, but position 2 of sequence 0 is slot 14"), message(e));
+        in.put("slots", Tensor.ofLongs(DType.I64, Shape.of(1, 1), 14));
+        in.put("block_tables", Tensor.ofLongs(DType.I64, Shape.of(1, 2), 12, 4));
+        e = assertThrows(RuntimeException.class, () -> new ReferenceInterpreter().run(g, in));
+        assertTrue(message(e).contains("block_tables[0, 0] = 12 is outside the pools' 12 blocks"), message(e));
+        in.put("block_tables", Tensor.ofLongs(DType.I64, Shape.of(1, 2), 3, 4));
+        in.put("context_lens", Tensor.ofLongs(DType.I64, Shape.of(1), 9));
+        e = assertThrows(RuntimeException.class, () -> new ReferenceInterpreter().run(g, in));
+        assertTrue(message(e).contains("context_lens[0] = 9 must hold the row's 1 new tokens and fit its block table of 2 blocks of 4"), message(e));
+        // shapes: a k_new with the wrong head size
+        var b = new org.tessel.ir.NetworkBuilder("bad");
+        Value q = b.input("q", DType.F32, 1, 1, 4, 16), k = b.input("k", DType.F32, 1, 1, 3, 16), kp = b.input("kp", DType.F32, 2, 2, 4, 16);
+        Value t = b.input("t", DType.I64, 1, 2), s = b.input("s", DType.I64, 1, 1), n = b.input("n", DType.I64, 1);
+        Exception shape = assertThrows(RuntimeException.class, () -> b.node("tessel.PagedAttention", "pa", null, 3, q, k, k, kp, kp, t, s, n));
+        assertTrue(message(shape).contains("node 'pa' (tessel.PagedAttention): 4 query heads cannot share 3 KV heads"), message(shape));
+    }
+
+    private static String message(Throwable e) {
+        StringBuilder sb = new StringBuilder();
+        for (Throwable t = e; t != null; t = t.getCause()) sb.append(t.getMessage()).append(" | ");
+        return sb.toString();
+    }
+
+    /** Inputs of a paged step: row r feeds {@code feed[r]} after {@code len[r]} cached tokens, padded to {@code n}. */
+    static Map<String, Tensor> inputs(long[][] feed, int[][] tables, int[] len, int n, Map<String, Tensor> pools) {
+        int b = feed.length, mb = tables[0].length;
+        long[] ids = new long[b * n], pos = new long[b * n], slots = new long[b * n], tab = new long[b * mb], lens = new long[b];
+        for (int r = 0; r < b; r++) {
+            for (int j = 0; j < mb; j++) tab[r * mb + j] = tables[r][j];
+            lens[r] = len[r] + feed[r].length;
+            for (int i = 0; i < n; i++) {
+                boolean real = i < feed[r].length;
+                int p = len[r] + i;
+                ids[r * n + i] = real ? feed[r][i] : 0;
+                pos[r * n + i] = real ? p : 0;
+                slots[r * n + i] = real ? (long) tables[r][p / BS] * BS + p % BS : -1;
+            }
+        }
+        Map<String, Tensor> in = new LinkedHashMap<>();
+        in.put("input_ids", Tensor.ofLongs(DType.I64, Shape.of(b, n), ids));
+        in.put("position_ids", Tensor.ofLongs(DType.I64, Shape.of(b, n), pos));
+        in.put("block_tables", Tensor.ofLongs(DType.I64, Shape.of(b, mb), tab));
+        in.put("slots", Tensor.ofLongs(DType.I64, Shape.of(b, n), slots));
+        in.put("context_lens", Tensor.ofLongs(DType.I64, Shape.of(b), lens));
+        in.putAll(pools);
+        return in;
+    }
+
+    static Map<String, Tensor> contiguousInputs(long[] tokens, int past, Map<String, Tensor> cache) {
+        int n = tokens.length;
+        long[] mask = new long[past + n], pos = new long[n];
+        java.util.Arrays.fill(mask, 1);
+        for (int i = 0; i < n; i++) pos[i] = past + i;
+        Map<String, Tensor> in = new LinkedHashMap<>();
+        in.put("input_ids", Tensor.ofLongs(DType.I64, Shape.of(1, n), tokens));
+        in.put("attention_mask", Tensor.ofLongs(DType.I64, Shape.of(1, past + n), mask));
+        in.put("position_ids", Tensor.ofLongs(DType.I64, Shape.of(1, n), pos));
+        return in;
+    }
+
+    /** Token i of row r of logits [rows, n, vocab]. */
+    static float[] row(Tensor logits, int r, int i, int rows, int n) {
+        int vocab = logits.shape().dim(2);
+        return java.util.Arrays.copyOfRange(logits.floats(), (r * n + i) * vocab, (r * n + i + 1) * vocab);
+    }
+
+    static void assertClose(float[] want, float[] got, String what) {
+        double worst = 0;
+        for (int i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(want[i] - got[i]));
+        assertTrue(worst < 1e-4, what + ": max abs difference " + worst);
+    }
+}

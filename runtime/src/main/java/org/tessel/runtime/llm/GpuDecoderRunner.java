@@ -1,0 +1,242 @@
+package org.tessel.runtime.llm;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.tessel.api.DType;
+import org.tessel.api.Shape;
+import org.tessel.api.Tensor;
+import org.tessel.ir.Graph;
+import org.tessel.ir.zoo.DecoderConfig;
+import org.tessel.ir.zoo.PagedDecoderShape;
+import org.tessel.ir.zoo.Zoo;
+import org.tessel.runtime.cuda.CudaContext;
+import org.tessel.runtime.gpu.engine.GpuEngine;
+import org.tessel.runtime.gpu.engine.GpuEngineException;
+import org.tessel.runtime.gpu.engine.GpuExecutionContext;
+import org.tessel.runtime.gpu.kernels.KernelCompiler;
+import org.tessel.tactics.plan.PlanApplier;
+
+/**
+ * Runs a zoo decoder step by step on GPU engines, its KV cache in a {@link GpuPagedKvCache} that never leaves the
+ * device: the API of {@link DecoderRunner} (a step takes rows, each a sequence and the tokens it feeds next, and
+ * returns each row's logits for its last token), the attention of each layer one {@code tessel.PagedAttention} of
+ * the paged step graph ({@link Zoo#buildPagedDecoder}), which the plan runs with {@code tessel.attention.paged}.
+ *
+ * <p>Engines per step-shape bucket, as {@link DecoderRunner} buckets: the rows of the step, new tokens 1 (decode) or
+ * the next power of two (a prefill chunk), and block tables of a power-of-two number of blocks reaching every row's
+ * cached + new tokens. Each bucket's graph goes through the {@link StepPlanner} (the joint search, or a test's forced
+ * plan) and {@link GpuEngine#build} builds exactly that plan, once, on first use ({@link #buildNanos} keeps the time
+ * apart). Its execution context binds every layer's K and V pool input and output to the cache's device pools
+ * ({@link GpuEngine#createExecutionContext(Map)}), so keys and values are written in place and no KV crosses the bus:
+ * a step uploads token ids, positions, block tables, slots and context lengths and downloads the logits. A decode
+ * bucket's context is captured as a CUDA graph after its first step when {@code cudaGraphs} is set and replayed after.
+ *
+ * <p>Not thread-safe: one scheduler drives it.
+ */
+public final class GpuDecoderRunner implements AutoCloseable {
+    /** How a step graph becomes the plan an engine is built from: the search's decisions, applied to its prepared graph. */
+    @FunctionalInterface
+    public interface StepPlanner {
+        PlanApplier.Applied plan(Graph stepGraph);
+    }
+
+    private final String model;
+    private final DecoderConfig config;
+    private final long seed;
+    private final CudaContext context;
+    private final GpuEngine.Precision precision;
+    private final StepPlanner planner;
+    private final boolean cudaGraphs;
+    private final KernelCompiler compiler;
+    private final Map<PagedDecoderShape, Bucket> buckets = new HashMap<>();
+    private long buildNanos;
+    private int replays;
+
+    /** One bucket's engine and its context, bound to one cache's pools. */
+    private static final class Bucket {
+        final GpuEngine engine;
+        GpuExecutionContext ctx;
+        GpuPagedKvCache boundTo;
+        Bucket(GpuEngine engine) { this.engine = engine; }
+    }
+
+    /**
+     * A runner whose engines compute at {@code precision} (FP16 or BF16: the KV cache's storage, the I/O precision
+     * every planned engine must have) on {@code context}.
+     */
+    public GpuDecoderRunner(String model, DecoderConfig config, long seed, CudaContext context, GpuEngine.Precision precision, StepPlanner planner, boolean cudaGraphs) {
+        if (precision != GpuEngine.Precision.FP16 && precision != GpuEngine.Precision.BF16)
+            throw new IllegalArgumentException("the GPU decoder runs at FP16 or BF16 (its paged KV cache holds f16 or bf16), not " + precision);
+        this.model = model;
+        this.config = config;
+        this.seed = seed;
+        this.context = context;
+        this.precision = precision;
+        this.planner = planner;
+        this.cudaGraphs = cudaGraphs;
+        context.bind();
+        this.compiler = new KernelCompiler(context);
+    }
+
+    public DecoderConfig config() { return config; }
+    public String model() { return model; }
+
+    /**
+     * The id of a LoRA adapter: 0 for null (the base model). The GPU runner serves the base model only, so any adapter is
+     * refused, naming it (multi-LoRA serving runs on the CPU runner, {@link DecoderRunner#withAdapters}).
+     */
+    public int adapterId(String adapter) {
+        if (adapter == null) return 0;
+        throw new IllegalArgumentException("adapter '" + adapter + "' is not loaded: the GPU decoder runner serves the base model only (LoRA adapters run on the CPU runner)");
+    }
+    public GpuEngine.Precision precision() { return precision; }
+    /** Nanoseconds spent planning and building engines so far. */
+    public long buildNanos() { return buildNanos; }
+    /** Engines built so far (one per step-shape bucket). */
+    public int enginesBuilt() { return buckets.size(); }
+    /** Steps that replayed a captured CUDA graph. */
+    public int graphReplays() { return replays; }
+
+    /** The engines built so far, by bucket (for reports: plans, layers, weight bytes). */
+    public Map<PagedDecoderShape, GpuEngine> engines() {
+        Map<PagedDecoderShape, GpuEngine> m = new LinkedHashMap<>();
+        buckets.forEach((k, v) -> m.put(k, v.engine));
+        return m;
+    }
+
+    /** The paged step graph of one bucket, before planning. */
+    public Graph graph(PagedDecoderShape shape) { return Zoo.buildPagedDecoder(model, config, shape, seed); }
+
+    /** A KV cache on the device for this model, in the runner's storage type, with {@code blocks} blocks of {@code blockSize} tokens. */
+    public GpuPagedKvCache newCache(int blockSize, int blocks) {
+        return new GpuPagedKvCache(compiler, precision.storage(), config.layers(), config.heads(), config.kvHeads(), config.headDim(), blockSize, blocks);
+    }
+
+    /** As {@link DecoderRunner#step}: reserves each row's new tokens in the cache, runs the batch, returns each row's logits for its last token. */
+    public List<float[]> step(List<DecoderRunner.Row> rows, GpuPagedKvCache cache) {
+        List<float[]> last = new ArrayList<>();
+        for (float[][] all : stepAllLogits(rows, cache)) last.add(all[all.length - 1]);
+        return last;
+    }
+
+    /** As {@link #step}, returning each row's logits for every token it fed ([tokens][vocab]). */
+    public List<float[][]> stepAllLogits(List<DecoderRunner.Row> rows, GpuPagedKvCache cache) {
+        if (rows.isEmpty()) throw new IllegalArgumentException("a step needs at least one row");
+        if (cache.layers() != config.layers() || cache.config().kvHeads() != config.kvHeads() || cache.config().headDim() != config.headDim()
+                || cache.config().heads() != config.heads() || cache.config().dtype() != precision.storage())
+            throw new IllegalArgumentException("the KV cache (" + cache.layers() + " layers, " + cache.config() + ") is not one of " + model + " at " + precision
+                    + " (make it with newCache)");
+        int maxNew = 0, maxTotal = 0, bs = cache.blockSize();
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        for (DecoderRunner.Row r : rows) {
+            if (!seen.add(r.seq())) throw new IllegalArgumentException("a step lists sequence " + r.seq() + " twice");
+            checkTokens(r);
+            int past = cache.length(r.seq());
+            if (past + r.tokens().length > config.maxPositions())
+                throw new IllegalArgumentException("sequence " + r.seq() + ": " + past + " cached + " + r.tokens().length + " new tokens exceed " + model
+                        + "'s " + config.maxPositions() + " positions");
+            maxNew = Math.max(maxNew, r.tokens().length);
+            maxTotal = Math.max(maxTotal, past + r.tokens().length);
+        }
+        for (DecoderRunner.Row r : rows) cache.reserve(r.seq(), r.tokens().length);
+        int n = maxNew == 1 ? 1 : Math.min(Integer.highestOneBit(maxNew - 1) << 1, config.maxPositions());
+        int reach = (config.maxPositions() + bs - 1) / bs, need = (maxTotal + bs - 1) / bs;
+        int maxBlocks = Math.min(need <= 1 ? 1 : Integer.highestOneBit(need - 1) << 1, reach);
+        PagedDecoderShape shape = new PagedDecoderShape(rows.size(), n, Math.max(maxBlocks, need), bs, cache.numBlocks());
+        Bucket bucket = bucket(shape);
+        GpuExecutionContext ctx = bind(bucket, cache);
+
+        int b = rows.size(), mb = shape.maxBlocks();
+        long[] ids = new long[b * n], positions = new long[b * n], slots = new long[b * n], tables = new long[b * mb], lens = new long[b];
+        for (int r = 0; r < b; r++) {
+            DecoderRunner.Row row = rows.get(r);
+            int cached = cache.length(row.seq());
+            List<Integer> table = cache.blockTable(row.seq());
+            for (int j = 0; j < table.size(); j++) tables[r * mb + j] = table.get(j);
+            lens[r] = cached + row.tokens().length;
+            for (int i = 0; i < n; i++) {
+                boolean real = i < row.tokens().length;
+                int p = cached + i;
+                ids[r * n + i] = real ? row.tokens()[i] : 0;
+                positions[r * n + i] = real ? p : 0;
+                slots[r * n + i] = real ? (long) table.get(p / bs) * bs + p % bs : -1;
+            }
+        }
+        Map<String, Tensor> in = new LinkedHashMap<>();
+        in.put("input_ids", Tensor.ofLongs(DType.I64, Shape.of(b, n), ids));
+        in.put("position_ids", Tensor.ofLongs(DType.I64, Shape.of(b, n), positions));
+        in.put("block_tables", Tensor.ofLongs(DType.I64, Shape.of(b, mb), tables));
+        in.put("slots", Tensor.ofLongs(DType.I64, Shape.of(b, n), slots));
+        in.put("context_lens", Tensor.ofLongs(DType.I64, Shape.of(b), lens));
+        if (ctx.isCaptured()) replays++;
+        float[] logits = ctx.run(in).get("logits").floats();
+        if (cudaGraphs && n == 1 && !ctx.isCaptured()) ctx.captureGraph(); // replays the same step: the appends rewrite the same slots
+        for (DecoderRunner.Row r : rows) cache.allocator().advance(r.seq(), r.tokens().length);
+
+        int vocab = config.vocab();
+        List<float[][]> perRow = new ArrayList<>();
+        for (int r = 0; r < b; r++) {
+            float[][] rowLogits = new float[rows.get(r).tokens().length][];
+            for (int i = 0; i < rowLogits.length; i++) rowLogits[i] = java.util.Arrays.copyOfRange(logits, (r * n + i) * vocab, (r * n + i + 1) * vocab);
+            perRow.add(rowLogits);
+        }
+        return perRow;
+    }
+
+    private void checkTokens(DecoderRunner.Row r) {
+        adapterId(r.adapter());
+        long[] t = r.tokens();
+        for (int i = 0; i < t.length; i++)
+            if (t[i] < 0 || t[i] >= config.vocab())
+                throw new IllegalArgumentException("sequence " + r.seq() + ": token " + i + " is " + t[i] + ", outside " + model + "'s vocabulary [0, " + config.vocab() + ")");
+    }
+
+    private Bucket bucket(PagedDecoderShape shape) {
+        Bucket b = buckets.get(shape);
+        if (b != null) return b;
+        long t0 = System.nanoTime();
+        PlanApplier.Applied planned = planner.plan(graph(shape));
+        GpuEngine.Precision io = GpuEngine.precisionFor(planned.plan(), planned.graph());
+        if (io != precision)
+            throw new GpuEngineException("the plan for " + model + "'s step " + shape + " runs most of its layers at " + io + ", and the KV cache is "
+                    + precision.storage().text() + ": plan the step at " + precision);
+        context.bind();
+        b = new Bucket(GpuEngine.build(planned.graph(), planned.plan(), precision, context, GpuEngine.Options.FIXED, 1));
+        buckets.put(shape, b);
+        buildNanos += System.nanoTime() - t0;
+        return b;
+    }
+
+    /** The bucket's context bound to this cache's pools (made, or remade for another cache, here). */
+    private GpuExecutionContext bind(Bucket b, GpuPagedKvCache cache) {
+        if (b.ctx != null && b.boundTo == cache) return b.ctx;
+        long t0 = System.nanoTime();
+        if (b.ctx != null) b.ctx.close();
+        Map<String, GpuEngine.ExternalBuffer> pools = new LinkedHashMap<>();
+        var c = cache.config();
+        Shape poolShape = Shape.of(c.numBlocks(), c.kvHeads(), c.blockSize(), c.headDim());
+        for (int l = 0; l < config.layers(); l++) {
+            pools.put("kv_pool." + l + ".key", new GpuEngine.ExternalBuffer(cache.keys(l), c.dtype(), poolShape));
+            pools.put("kv_pool." + l + ".value", new GpuEngine.ExternalBuffer(cache.values(l), c.dtype(), poolShape));
+            pools.put("present_pool." + l + ".key", new GpuEngine.ExternalBuffer(cache.keys(l), c.dtype(), poolShape));
+            pools.put("present_pool." + l + ".value", new GpuEngine.ExternalBuffer(cache.values(l), c.dtype(), poolShape));
+        }
+        b.ctx = b.engine.createExecutionContext(pools);
+        b.boundTo = cache;
+        buildNanos += System.nanoTime() - t0;
+        return b.ctx;
+    }
+
+    /** Frees every engine and context (the caches are the caller's). */
+    @Override public void close() {
+        for (Bucket b : buckets.values()) {
+            if (b.ctx != null) b.ctx.close();
+            b.engine.close();
+        }
+        buckets.clear();
+        compiler.close();
+    }
+}

@@ -1,0 +1,251 @@
+package org.tessel.runtime.llm;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.tessel.api.DType;
+import org.tessel.api.Shape;
+import org.tessel.cost.Precision;
+import org.tessel.ir.zoo.DecoderConfig;
+import org.tessel.ir.zoo.PagedDecoderShape;
+import org.tessel.ir.zoo.Zoo;
+import org.tessel.runtime.cuda.CudaContext;
+import org.tessel.runtime.cuda.DeviceBuffer;
+import org.tessel.runtime.gpu.GpuTestSupport;
+import org.tessel.runtime.gpu.engine.GpuEngine;
+import org.tessel.runtime.gpu.engine.GpuEngineException;
+import org.tessel.search.EnginePlans;
+import org.tessel.search.ForcedChoice;
+import org.tessel.search.SearchOptions;
+import org.tessel.search.SearchProblem;
+import org.tessel.search.Searcher;
+
+/**
+ * {@link GpuDecoderRunner} (paged step graphs planned by the joint search, every attention {@code tessel.attention.paged},
+ * the KV cache in {@link GpuPagedKvCache}) against the CPU {@link DecoderRunner}: greedy tokens equal for llama-tiny
+ * and gpt2-tiny, several prompts at batch 1 and 3 (prompts of different lengths in one prefill step), and under
+ * in-flight batching with {@link BatchScheduler} (chunked prefill, requests finishing at different steps), after
+ * which every pool block is free again. Decode steps replay CUDA graphs. On the emulated device
+ * ({@code -Dtessel.test.device=emulated}) the plan forces the linear layers onto tessel.matmul (only Tessel's kernels
+ * run there); on a GPU the search chooses (cuBLAS allowed). Also one paged step engine against the reference interpreter
+ * (pools aliased in place, and copied into caller-owned outputs), and the binding of caller-owned buffers: a wrong name,
+ * dtype, shape or size is refused naming the value.
+ */
+@Tag("gpu")
+class GpuDecoderRunnerGpuTest {
+    private static final long SEED = 3;
+
+    static GpuDecoderRunner.StepPlanner planner() {
+        boolean emulated = GpuTestSupport.emulated();
+        return g -> {
+            List<ForcedChoice> forced = new ArrayList<>(List.of(ForcedChoice.parse("tessel.PagedAttention=tessel.attention.paged:fp16")));
+            if (emulated) forced.add(ForcedChoice.parse("MatMul=tessel.matmul:fp16"));
+            SearchOptions o = SearchOptions.defaults().withTarget("h200-measured").withPrecisions(EnumSet.of(Precision.FP32, Precision.FP16)).withForced(forced);
+            SearchProblem p = Searcher.problem(Searcher.prepare(g), o);
+            return EnginePlans.complete(p, Searcher.run(p, "joint", o));
+        };
+    }
+
+    static GpuDecoderRunner gpuRunner(String model, CudaContext ctx) {
+        return new GpuDecoderRunner(model, Zoo.decoder(model, 0), SEED, ctx, GpuEngine.Precision.FP16, planner(), true);
+    }
+
+    /** Greedy generation of {@code steps} tokens for a batch of prompts: one prefill step of them all, then decode steps. */
+    static List<long[]> cpuGreedy(DecoderRunner r, long[][] prompts, int steps) {
+        PagedKvCache cache = r.newCache(4, 64);
+        return greedy(prompts, steps, rows -> r.step(rows, cache));
+    }
+
+    static List<long[]> greedy(long[][] prompts, int steps, java.util.function.Function<List<DecoderRunner.Row>, List<float[]>> step) {
+        List<long[]> out = new ArrayList<>();
+        for (long[] ignored : prompts) out.add(new long[steps]);
+        List<DecoderRunner.Row> rows = new ArrayList<>();
+        for (int i = 0; i < prompts.length; i++) rows.add(new DecoderRunner.Row("s" + i, prompts[i]));
+        for (int k = 0; k < steps; k++) {
+            List<float[]> logits = step.apply(rows);
+            rows = new ArrayList<>();
+            for (int i = 0; i < prompts.length; i++) {
+                out.get(i)[k] = Sampler.greedy().next(logits.get(i));
+                rows.add(new DecoderRunner.Row("s" + i, new long[] {out.get(i)[k]}));
+            }
+        }
+        return out;
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"llama-tiny", "gpt2-tiny"})
+    void greedyTokensEqualTheCpuRunnersAtBatchOneAndThree(String model) {
+        CudaContext ctx = GpuTestSupport.requireGpu();
+        long[][] prompts = {{11, 200, 37, 5, 480}, {7, 7, 300}, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}};
+        int steps = 6;
+        DecoderRunner cpu = new DecoderRunner(model, Zoo.decoder(model, 0), SEED);
+        try (GpuDecoderRunner gpu = gpuRunner(model, ctx)) {
+            for (long[] prompt : prompts) {
+                long[][] one = {prompt};
+                try (GpuPagedKvCache cache = gpu.newCache(4, 64)) {
+                    List<long[]> got = greedy(one, steps, rows -> gpu.step(rows, cache));
+                    assertArrayEquals(cpuGreedy(cpu, one, steps).get(0), got.get(0), model + " batch 1, prompt of " + prompt.length);
+                    for (String s : List.of("s0")) cache.free(s);
+                    assertEquals(cache.numBlocks(), cache.freeBlocks());
+                }
+            }
+            try (GpuPagedKvCache cache = gpu.newCache(4, 64)) {
+                List<long[]> got = greedy(prompts, steps, rows -> gpu.step(rows, cache));
+                List<long[]> want = cpuGreedy(cpu, prompts, steps);
+                for (int i = 0; i < prompts.length; i++) assertArrayEquals(want.get(i), got.get(i), model + " batch 3, row " + i);
+            }
+            assertTrue(gpu.graphReplays() > 0, "decode steps replay their captured CUDA graph");
+            for (GpuEngine e : gpu.engines().values())
+                assertTrue(e.layerPlans().stream().filter(l -> l.node().endsWith("paged_attention")).allMatch(l -> l.tactic().equals("tessel.attention.paged"))
+                        && e.layerPlans().stream().anyMatch(l -> l.tactic().equals("tessel.attention.paged")), "every attention runs tessel.attention.paged: " + e.layerPlans());
+        }
+    }
+
+    /** In-flight batching: different prompt lengths and output lengths (requests finish at different steps), prefill chunked to 4. */
+    @ParameterizedTest
+    @ValueSource(strings = {"llama-tiny", "gpt2-tiny"})
+    void inFlightBatchingGivesTheCpuSchedulersTokensAndFreesEveryBlock(String model) {
+        CudaContext ctx = GpuTestSupport.requireGpu();
+        List<Request> requests = List.of(
+                new Request("a", new long[] {5, 6, 7, 8, 9, 10}, 7, 0, Sampler.greedy()),
+                new Request("b", new long[] {300, 301}, 3, 0, Sampler.greedy()),
+                new Request("c", new long[] {42, 43, 44, 45, 46, 47, 48, 49, 50}, 5, 0, Sampler.greedy()),
+                new Request("d", new long[] {99}, 2, 0, Sampler.greedy()));
+        DecoderRunner cpu = new DecoderRunner(model, Zoo.decoder(model, 0), SEED);
+        var want = new BatchScheduler(cpu, cpu.newCache(4, 24), BatchScheduler.Policy.IN_FLIGHT, 3, 4).run(requests);
+        try (GpuDecoderRunner gpu = gpuRunner(model, ctx); GpuPagedKvCache cache = gpu.newCache(4, 24)) {
+            var got = new BatchScheduler(gpu, cache, BatchScheduler.Policy.IN_FLIGHT, 3, 4).run(requests);
+            for (int i = 0; i < requests.size(); i++)
+                assertArrayEquals(want.outcomes().get(i).output(), got.outcomes().get(i).output(), model + " request " + requests.get(i).id());
+            assertEquals(want.steps(), got.steps(), "the same schedule");
+            assertEquals(cache.numBlocks(), cache.freeBlocks(), "every block is back on the free list");
+            assertEquals(0, cache.liveTokens());
+        }
+    }
+
+    @Test void callerOwnedBuffersAreCheckedAgainstTheEngine() {
+        CudaContext ctx = GpuTestSupport.requireGpu();
+        String model = "llama-tiny";
+        DecoderConfig c = Zoo.decoder(model, 0);
+        PagedDecoderShape shape = new PagedDecoderShape(1, 1, 2, 4, 8);
+        var planned = planner().plan(Zoo.buildPagedDecoder(model, c, shape, SEED));
+        Shape pool = Shape.of(8, c.kvHeads(), 4, c.headDim());
+        long bytes = pool.numElements() * 2;
+        try (GpuEngine e = GpuEngine.build(planned.graph(), planned.plan(), GpuEngine.Precision.FP16, ctx, GpuEngine.Options.FIXED, 1);
+             DeviceBuffer ok = DeviceBuffer.allocate(bytes); DeviceBuffer small = DeviceBuffer.allocate(bytes - 2)) {
+            Map<String, String> refusals = new LinkedHashMap<>();
+            refusals.put("no_such", "has no such input or output");
+            refusals.put("dtype", "holds f32, and the engine stores it as f16");
+            refusals.put("shape", "and the graph's %kv_pool.0.key is " + pool);
+            refusals.put("size", "holds " + (bytes - 2) + " bytes");
+            for (var r : refusals.entrySet()) {
+                Map<String, GpuEngine.ExternalBuffer> m = switch (r.getKey()) {
+                    case "no_such" -> Map.of("kv_pool.9.key", new GpuEngine.ExternalBuffer(ok, DType.F16, pool));
+                    case "dtype" -> Map.of("kv_pool.0.key", new GpuEngine.ExternalBuffer(ok, DType.F32, pool));
+                    case "shape" -> Map.of("kv_pool.0.key", new GpuEngine.ExternalBuffer(ok, DType.F16, Shape.of(4, c.kvHeads(), 8, c.headDim())));
+                    default -> Map.of("kv_pool.0.key", new GpuEngine.ExternalBuffer(small, DType.F16, pool));
+                };
+                GpuEngineException x = assertThrows(GpuEngineException.class, () -> e.createExecutionContext(m));
+                assertTrue(x.getMessage().contains(r.getValue()), r.getKey() + ": " + x.getMessage());
+            }
+        }
+    }
+
+    /**
+     * The paged prefill step graph of llama-tiny (two prompts of 5 and 3 tokens padded to 4 + 4, scattered block
+     * tables, pools holding earlier tokens) as one engine against the reference interpreter: once with the pools as
+     * the context's own inputs (each pool output aliases its input), once with the pool outputs bound to separate
+     * caller-owned buffers (the layer copies each pool in first). Logits within FP16's tolerance, every element of the
+     * pools after the step within 2e-2 of the reference (the pools come in as f16 values, so only the new tokens round).
+     */
+    @Test void thePagedStepEngineMatchesTheReferenceWithAliasedAndCopiedPools() {
+        CudaContext ctx = GpuTestSupport.requireGpu();
+        String model = "llama-tiny";
+        DecoderConfig c = Zoo.decoder(model, 0);
+        int bs = 4, blocks = 12, mb = 4, n = 4;
+        PagedDecoderShape shape = new PagedDecoderShape(2, n, mb, bs, blocks);
+        var graph = Zoo.buildPagedDecoder(model, c, shape, SEED);
+        var planned = planner().plan(graph);
+        // row 0: 6 cached tokens then 4 new (positions 6..9); row 1: 2 cached then 2 new and 2 padding
+        long[][] tables = {{5, 0, 7, 2}, {9, 3, 11, 1}};
+        int[] cached = {6, 2}, real = {4, 2};
+        java.util.SplittableRandom r = new java.util.SplittableRandom(8);
+        Map<String, org.tessel.api.Tensor> in = new LinkedHashMap<>();
+        long[] ids = new long[2 * n], pos = new long[2 * n], slots = new long[2 * n], tab = new long[2 * mb], lens = new long[2];
+        for (int row = 0; row < 2; row++) {
+            for (int j = 0; j < mb; j++) tab[row * mb + j] = tables[row][j];
+            lens[row] = cached[row] + real[row];
+            for (int i = 0; i < n; i++) {
+                int p = cached[row] + i;
+                boolean isReal = i < real[row];
+                ids[row * n + i] = isReal ? r.nextInt(c.vocab()) : 0;
+                pos[row * n + i] = isReal ? p : 0;
+                slots[row * n + i] = isReal ? tables[row][p / bs] * bs + p % bs : -1;
+            }
+        }
+        in.put("input_ids", org.tessel.api.Tensor.ofLongs(DType.I64, Shape.of(2, n), ids));
+        in.put("position_ids", org.tessel.api.Tensor.ofLongs(DType.I64, Shape.of(2, n), pos));
+        in.put("block_tables", org.tessel.api.Tensor.ofLongs(DType.I64, Shape.of(2, mb), tab));
+        in.put("slots", org.tessel.api.Tensor.ofLongs(DType.I64, Shape.of(2, n), slots));
+        in.put("context_lens", org.tessel.api.Tensor.ofLongs(DType.I64, Shape.of(2), lens));
+        Shape pool = Shape.of(blocks, c.kvHeads(), bs, c.headDim());
+        for (int l = 0; l < c.layers(); l++)
+            for (String kv : List.of("key", "value")) // values representable in f16, so the unwritten slots compare exactly
+                in.put("kv_pool." + l + "." + kv, GpuTestSupport.asF32(roundF16(GpuTestSupport.random(r, DType.F32, pool, -1, 1))));
+        Map<String, org.tessel.api.Tensor> want = GpuTestSupport.reference(graph, in);
+        try (GpuEngine e = GpuEngine.build(planned.graph(), planned.plan(), GpuEngine.Precision.FP16, ctx, GpuEngine.Options.FIXED, 1)) {
+            try (var aliased = e.createExecutionContext()) {
+                check("aliased pools", aliased.run(in), want, c);
+            }
+            Map<String, GpuEngine.ExternalBuffer> outs = new LinkedHashMap<>();
+            List<DeviceBuffer> buffers = new ArrayList<>();
+            try {
+                for (int l = 0; l < c.layers(); l++)
+                    for (String kv : List.of("key", "value")) {
+                        DeviceBuffer b = DeviceBuffer.allocate(pool.numElements() * 2);
+                        b.fill((byte) 0xFF);
+                        buffers.add(b);
+                        outs.put("present_pool." + l + "." + kv, new GpuEngine.ExternalBuffer(b, DType.F16, pool));
+                    }
+                try (var copied = e.createExecutionContext(outs)) {
+                    Map<String, org.tessel.api.Tensor> got = new LinkedHashMap<>(copied.run(in));
+                    assertEquals(List.of("logits"), List.copyOf(got.keySet()), "outputs bound to caller-owned buffers are not downloaded");
+                    outs.forEach((name, x) -> got.put(name, org.tessel.runtime.gpu.HostTensors.download(x.buffer(), DType.F16, pool)));
+                    check("pools copied into caller-owned outputs", got, want, c);
+                }
+            } finally {
+                buffers.forEach(DeviceBuffer::close);
+            }
+        }
+    }
+
+    private static org.tessel.api.Tensor roundF16(org.tessel.api.Tensor t) {
+        float[] v = t.floats().clone();
+        for (int i = 0; i < v.length; i++) v[i] = Float.float16ToFloat(Float.floatToFloat16(v[i]));
+        return org.tessel.api.Tensor.ofFloats(DType.F32, t.shape(), v);
+    }
+
+    private static void check(String what, Map<String, org.tessel.api.Tensor> got, Map<String, org.tessel.api.Tensor> want, DecoderConfig c) {
+        // every token's logits: a padding token's attention is 0 in both
+        GpuTestSupport.assertClose(what + ": logits", got.get("logits"), want.get("logits"), GpuTestSupport.tolerance(DType.F16));
+        for (int l = 0; l < c.layers(); l++)
+            for (String kv : List.of("key", "value")) {
+                String name = "present_pool." + l + "." + kv;
+                org.tessel.api.Tensor g = got.get(name), w = want.get(name);
+                double worst = 0;
+                for (int i = 0; i < w.size(); i++) worst = Math.max(worst, Math.abs(g.getFloat(i) - w.getFloat(i)));
+                assertTrue(worst < 2e-2, what + ": " + name + " max abs error " + worst);
+            }
+    }
+}
