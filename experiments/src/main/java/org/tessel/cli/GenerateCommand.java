@@ -75,12 +75,7 @@ final class GenerateCommand implements Callable<Integer> {
         System.out.println(DecoderModels.describe(runner));
         System.out.println(DecoderModels.describeWeights(runner));
         if (DecoderModels.describeLora(runner) != null) System.out.println(DecoderModels.describeLora(runner) + "; this request: " + (adapter == null ? "the base model" : adapter));
-        System.out.println("sampling: " + (sampler.isGreedy() ? "greedy" : "temperature " + temperature + ", top-k " + (topK == null ? 0 : topK) + ", seed " + (seed == null ? 0 : seed)));
-        System.out.println("prompt: " + join(ids) + " (" + ids.length + " tokens)");
-        System.out.println("output: " + join(o.output()) + " (" + o.output().length + " tokens)");
-        double decodeRate = o.tpot() > 0 ? 1 / o.tpot() : 0;
-        System.out.printf("time to first token: %.2f ms; per output token: %.2f ms (%.1f tokens/s decoding); total %.2f ms for %d tokens (%.1f tokens/s)%n",
-                o.ttft() * 1e3, o.tpot() * 1e3, decodeRate, o.finishSeconds() * 1e3, o.output().length, o.output().length / o.finishSeconds());
+        printRun(sampler, ids, o);
         System.out.printf("kv cache: %d blocks of %d tokens, mean utilisation %.1f%% over %d steps; engines: %d built in %.2f s (not counted above), CPU backend%n",
                 cache.numBlocks(), blockSize, 100 * report.meanKvUtilisation(), report.steps(), report.engines(), report.buildSeconds());
         return 0;
@@ -97,12 +92,7 @@ final class GenerateCommand implements Callable<Integer> {
             if (o.refused()) throw new IllegalArgumentException(o.refusal());
             System.out.println(DecoderModels.describe(runner));
             System.out.println("weights: fp16 on the GPU; attention tessel.attention.paged over the device KV cache");
-            System.out.println("sampling: " + (sampler.isGreedy() ? "greedy" : "temperature " + temperature + ", top-k " + (topK == null ? 0 : topK) + ", seed " + (seed == null ? 0 : seed)));
-            System.out.println("prompt: " + join(ids) + " (" + ids.length + " tokens)");
-            System.out.println("output: " + join(o.output()) + " (" + o.output().length + " tokens)");
-            double decodeRate = o.tpot() > 0 ? 1 / o.tpot() : 0;
-            System.out.printf("time to first token: %.2f ms; per output token: %.2f ms (%.1f tokens/s decoding); total %.2f ms for %d tokens (%.1f tokens/s)%n",
-                    o.ttft() * 1e3, o.tpot() * 1e3, decodeRate, o.finishSeconds() * 1e3, o.output().length, o.output().length / o.finishSeconds());
+            printRun(sampler, ids, o);
             System.out.printf("kv cache: %d blocks of %d tokens on the device, mean utilisation %.1f%% over %d steps; engines: %d built in %.2f s (not counted above), "
                     + "GPU backend (%s), %d decode steps replayed as CUDA graphs%n", cache.numBlocks(), blockSize, 100 * report.meanKvUtilisation(), report.steps(),
                     report.engines(), report.buildSeconds(), runner.precision(), runner.graphReplays());
@@ -125,6 +115,16 @@ final class GenerateCommand implements Callable<Integer> {
         System.out.printf("time: %.2f ms for %d tokens (%.1f tokens/s); engines: built in %.2f s (not counted), CPU backend%n",
                 r.seconds() * 1e3, r.output().length, r.output().length / r.seconds(), (target.buildNanos() + draftRunner.buildNanos()) / 1e9);
         return 0;
+    }
+
+    /** The sampling, the prompt, the output and the request's times, as both backends print them. */
+    private void printRun(Sampler sampler, long[] ids, BatchScheduler.Outcome o) {
+        System.out.println("sampling: " + (sampler.isGreedy() ? "greedy" : "temperature " + temperature + ", top-k " + (topK == null ? 0 : topK) + ", seed " + (seed == null ? 0 : seed)));
+        System.out.println("prompt: " + join(ids) + " (" + ids.length + " tokens)");
+        System.out.println("output: " + join(o.output()) + " (" + o.output().length + " tokens)");
+        double decodeRate = o.tpot() > 0 ? 1 / o.tpot() : 0;
+        System.out.printf("time to first token: %.2f ms; per output token: %.2f ms (%.1f tokens/s decoding); total %.2f ms for %d tokens (%.1f tokens/s)%n",
+                o.ttft() * 1e3, o.tpot() * 1e3, decodeRate, o.finishSeconds() * 1e3, o.output().length, o.output().length / o.finishSeconds());
     }
 
     static String join(long[] ids) { return Arrays.stream(ids).mapToObj(Long::toString).collect(Collectors.joining(",")); }

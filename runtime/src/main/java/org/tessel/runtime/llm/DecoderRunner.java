@@ -213,7 +213,10 @@ public final class DecoderRunner {
         return perRow;
     }
 
-    private void checkTokens(Row r) {
+    private void checkTokens(Row r) { checkTokens(r, config, model); }
+
+    /** Refuses a row whose tokens fall outside {@code model}'s vocabulary, naming the sequence and the token. */
+    static void checkTokens(Row r, DecoderConfig config, String model) {
         long[] t = r.tokens();
         for (int i = 0; i < t.length; i++)
             if (t[i] < 0 || t[i] >= config.vocab())

@@ -188,10 +188,7 @@ public final class GpuDecoderRunner implements AutoCloseable {
 
     private void checkTokens(DecoderRunner.Row r) {
         adapterId(r.adapter());
-        long[] t = r.tokens();
-        for (int i = 0; i < t.length; i++)
-            if (t[i] < 0 || t[i] >= config.vocab())
-                throw new IllegalArgumentException("sequence " + r.seq() + ": token " + i + " is " + t[i] + ", outside " + model + "'s vocabulary [0, " + config.vocab() + ")");
+        DecoderRunner.checkTokens(r, config, model);
     }
 
     private Bucket bucket(PagedDecoderShape shape) {
