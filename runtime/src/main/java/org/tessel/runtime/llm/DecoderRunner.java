@@ -133,11 +133,8 @@ public final class DecoderRunner {
         if (rows.isEmpty()) throw new IllegalArgumentException("a step needs at least one row");
         int maxNew = 0, maxPast = 0;
         for (Row r : rows) {
-            checkTokens(r);
             int past = cache.length(r.seq());
-            if (past + r.tokens().length > config.maxPositions())
-                throw new IllegalArgumentException("sequence " + r.seq() + ": " + past + " cached + " + r.tokens().length + " new tokens exceed " + model
-                        + "'s " + config.maxPositions() + " positions");
+            checkRow(r, past, config, model);
             maxNew = Math.max(maxNew, r.tokens().length);
             maxPast = Math.max(maxPast, past);
         }
@@ -150,7 +147,7 @@ public final class DecoderRunner {
             }
         for (Row r : rows) cache.reserve(r.seq(), r.tokens().length);
         // buckets, shrunk where they would pass the context: maxPast + maxNew fits (checked above)
-        int n = maxNew == 1 ? 1 : Math.min(Integer.highestOneBit(maxNew - 1) << 1, config.maxPositions());
+        int n = newTokenBucket(maxNew, config);
         int past = maxPast == 0 ? 0 : Math.max(maxPast, Math.min(roundUp(maxPast, cache.blockSize()), config.maxPositions() - n));
         if (past + n > config.maxPositions()) n = config.maxPositions() - past;
         DecoderShape shape = new DecoderShape(rows.size(), n, past);
@@ -213,14 +210,23 @@ public final class DecoderRunner {
         return perRow;
     }
 
-    private void checkTokens(Row r) { checkTokens(r, config, model); }
-
-    /** Refuses a row whose tokens fall outside {@code model}'s vocabulary, naming the sequence and the token. */
-    static void checkTokens(Row r, DecoderConfig config, String model) {
+    /**
+     * Refuses a row whose tokens fall outside {@code model}'s vocabulary, or that with {@code past} cached tokens would pass
+     * its positions, naming the sequence and the token.
+     */
+    static void checkRow(Row r, int past, DecoderConfig config, String model) {
         long[] t = r.tokens();
         for (int i = 0; i < t.length; i++)
             if (t[i] < 0 || t[i] >= config.vocab())
                 throw new IllegalArgumentException("sequence " + r.seq() + ": token " + i + " is " + t[i] + ", outside " + model + "'s vocabulary [0, " + config.vocab() + ")");
+        if (past + t.length > config.maxPositions())
+            throw new IllegalArgumentException("sequence " + r.seq() + ": " + past + " cached + " + t.length + " new tokens exceed " + model
+                    + "'s " + config.maxPositions() + " positions");
+    }
+
+    /** The step's new-token bucket: 1 for decode, else the power of two at or above {@code maxNew}, at most the positions. */
+    static int newTokenBucket(int maxNew, DecoderConfig config) {
+        return maxNew == 1 ? 1 : Math.min(Integer.highestOneBit(maxNew - 1) << 1, config.maxPositions());
     }
 
     private ExecutionContext engine(DecoderShape shape) {

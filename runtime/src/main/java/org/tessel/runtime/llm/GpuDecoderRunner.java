@@ -133,16 +133,14 @@ public final class GpuDecoderRunner implements AutoCloseable {
         java.util.Set<String> seen = new java.util.HashSet<>();
         for (DecoderRunner.Row r : rows) {
             if (!seen.add(r.seq())) throw new IllegalArgumentException("a step lists sequence " + r.seq() + " twice");
-            checkTokens(r);
+            adapterId(r.adapter());
             int past = cache.length(r.seq());
-            if (past + r.tokens().length > config.maxPositions())
-                throw new IllegalArgumentException("sequence " + r.seq() + ": " + past + " cached + " + r.tokens().length + " new tokens exceed " + model
-                        + "'s " + config.maxPositions() + " positions");
+            DecoderRunner.checkRow(r, past, config, model);
             maxNew = Math.max(maxNew, r.tokens().length);
             maxTotal = Math.max(maxTotal, past + r.tokens().length);
         }
         for (DecoderRunner.Row r : rows) cache.reserve(r.seq(), r.tokens().length);
-        int n = maxNew == 1 ? 1 : Math.min(Integer.highestOneBit(maxNew - 1) << 1, config.maxPositions());
+        int n = DecoderRunner.newTokenBucket(maxNew, config);
         int reach = (config.maxPositions() + bs - 1) / bs, need = (maxTotal + bs - 1) / bs;
         int maxBlocks = Math.min(need <= 1 ? 1 : Integer.highestOneBit(need - 1) << 1, reach);
         PagedDecoderShape shape = new PagedDecoderShape(rows.size(), n, Math.max(maxBlocks, need), bs, cache.numBlocks());
@@ -186,10 +184,6 @@ public final class GpuDecoderRunner implements AutoCloseable {
         return perRow;
     }
 
-    private void checkTokens(DecoderRunner.Row r) {
-        adapterId(r.adapter());
-        DecoderRunner.checkTokens(r, config, model);
-    }
 
     private Bucket bucket(PagedDecoderShape shape) {
         Bucket b = buckets.get(shape);
