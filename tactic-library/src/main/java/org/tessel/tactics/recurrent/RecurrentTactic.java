@@ -19,13 +19,14 @@ import org.tessel.tactics.BaseTactic;
 /**
  * {@code tessel.recurrent}: ONNX's RNN, GRU and LSTM as Tessel's two-launch kernel (the runtime's RecurrentKernel):
  * the input projection of every time step as one 16x16-tiled product into f32 workspace, then one thread block per
- * (batch row, direction) walking the steps with its state in shared memory. Every form the reference runs: both
- * directions, sequence lengths, initial states, peepholes, layouts, gate functions, clip, linear_before_reset,
- * input_forget; the hidden size is bounded by a block's 48 KiB of shared memory.
+ * (batch row, direction) walking the steps with its state in shared memory, or, past a block's 48 KiB (hidden sizes
+ * over {@link #maxSharedHidden}), in its own slice of the workspace. Every form the reference runs: both directions,
+ * sequence lengths, initial states, peepholes, layouts, gate functions, clip, linear_before_reset, input_forget.
  *
  * <p>Priced as a CUDA-core kernel whose arithmetic splits in two: the projection at a tiled product's share of the
  * FP32 peak, and the recurrence, a chain of dependent steps that occupies only batch x directions SMs, each at a
- * modest share of its own peak (a block's matrix-vector product per step reads R through L2 and waits at barriers).
+ * modest share of its own peak (a block's matrix-vector product per step reads R through L2 and waits at barriers),
+ * half that share when the state lives in global memory.
  */
 public final class RecurrentTactic extends BaseTactic {
     /** The one kernel of the family. */
@@ -42,10 +43,12 @@ public final class RecurrentTactic extends BaseTactic {
      * shuffles, two or three barriers a step (an estimate from the instruction counts, not a measurement).
      */
     static final double RECURRENCE_SM_EFFICIENCY = 0.15;
+    /** The recurrence's share when its state is in global memory (L1/L2 round trips at every barrier; an estimate). */
+    static final double GLOBAL_STATE_FACTOR = 0.5;
     static final Set<String> OPS = Set.of("RNN", "GRU", "LSTM");
 
     private RecurrentTactic() {
-        super("tessel.recurrent", "Tessel RNN/GRU/LSTM: the input projection as one tiled product, then one block per (batch row, direction) walking the steps, state in shared memory",
+        super("tessel.recurrent", "Tessel RNN/GRU/LSTM: the input projection as one tiled product, then one block per (batch row, direction) walking the steps, state in shared memory (in workspace past 48 KiB)",
                 Backend.GPU, EnumSet.of(Precision.FP32, Precision.FP16, Precision.BF16), Set.of());
     }
 
@@ -53,8 +56,8 @@ public final class RecurrentTactic extends BaseTactic {
 
     @Override protected String appliesToText() { return "RNN, GRU, LSTM"; }
 
-    /** The largest hidden size whose state fits a block for an op of {@code gates} gate blocks. */
-    public static int maxHidden(int gates) { return MAX_SHARED_BYTES / (4 * (3 + gates)); }
+    /** The largest hidden size whose state fits a block's shared memory for an op of {@code gates} gate blocks. */
+    public static int maxSharedHidden(int gates) { return MAX_SHARED_BYTES / (4 * (3 + gates)); }
 
     private static RecurrentOps.KernelForm checkedForm(Node n) {
         List<TensorType> types = new ArrayList<>();
@@ -79,13 +82,14 @@ public final class RecurrentTactic extends BaseTactic {
         } catch (OpException e) {
             return e.getMessage();
         }
-        int max = maxHidden(f.gates());
-        return f.hidden() > max ? "keeps a block's state in 48 KiB of shared memory: hidden size at most " + max + " for " + n.opName() + " (got " + f.hidden() + ")" : null;
+        return null;
     }
 
     @Override public long workspaceBytes(Node n, Precision p) {
         RecurrentOps.KernelForm f = form(n);
-        return f == null ? 0 : 4L * f.dirs() * f.seq() * f.batch() * f.gates() * f.hidden();
+        if (f == null) return 0;
+        long projection = 4L * f.dirs() * f.seq() * f.batch() * f.gates() * f.hidden();
+        return f.hidden() > maxSharedHidden(f.gates()) ? projection + 4L * f.dirs() * f.batch() * (3 + f.gates()) * f.hidden() : projection;
     }
 
     @Override public TacticFeatures features(Node n, Precision p, Layout l) {
@@ -95,7 +99,8 @@ public final class RecurrentTactic extends BaseTactic {
             // the arithmetic's two parts, each at its own rate; together the time-weighted share
             double projection = (double) f.input(), recurrence = f.hidden();
             double blocks = Math.min(1.0, (double) f.batch() * f.dirs() / SMS);
-            double recurrenceEfficiency = Math.max(1e-4, blocks * RECURRENCE_SM_EFFICIENCY);
+            double sm = RECURRENCE_SM_EFFICIENCY * (f.hidden() > maxSharedHidden(f.gates()) ? GLOBAL_STATE_FACTOR : 1.0);
+            double recurrenceEfficiency = Math.max(1e-4, blocks * sm);
             efficiency = (projection + recurrence) / (projection / PROJECTION_EFFICIENCY + recurrence / recurrenceEfficiency);
         }
         return TacticFeatures.streaming(efficiency, 0.5, 2);

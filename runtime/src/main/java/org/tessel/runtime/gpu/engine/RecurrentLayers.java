@@ -40,9 +40,6 @@ public final class RecurrentLayers implements TacticImplementation {
         } catch (OpException e) {
             throw GpuEngineException.unsupported(n, e.getMessage());
         }
-        if (f.hidden() > RecurrentKernel.maxHidden(f.gates()))
-            throw GpuEngineException.unsupported(n, GpuTactics.RECURRENT + " keeps a block's state in shared memory: hidden size " + f.hidden() + " exceeds "
-                    + RecurrentKernel.maxHidden(f.gates()) + " for " + n.opName());
         return f;
     }
 

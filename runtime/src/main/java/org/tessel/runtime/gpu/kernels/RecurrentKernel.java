@@ -10,7 +10,8 @@ import org.tessel.runtime.gpu.CudaTypes;
 /**
  * Tactic {@code tessel.recurrent}: ONNX's RNN, GRU and LSTM ({@code rnn.cu}) in two launches: the input projection
  * of every step and direction as one tiled product into f32 workspace, then one thread block per (batch row,
- * direction) walking the time steps with its state in shared memory. f32, f16 or bf16 storage, f32 math and state.
+ * direction) walking the time steps with its state in shared memory, or in its own slice of the workspace when the
+ * state does not fit 48 KiB ({@link #stateInShared}). f32, f16 or bf16 storage, f32 math and state.
  */
 public final class RecurrentKernel {
     private RecurrentKernel() {}
@@ -21,13 +22,18 @@ public final class RecurrentKernel {
     /** Dynamic shared memory a launch may take without raising the kernel's limit (48 KiB). */
     public static final int MAX_SHARED_BYTES = 48 * 1024;
 
-    /** The largest hidden size whose state fits a block's shared memory for an op with {@code gates} gate blocks. */
-    public static int maxHidden(int gates) { return MAX_SHARED_BYTES / (4 * (3 + gates)); }
+    /** Whether a block's state (h, c, a scratch row and the gate rows, f32) fits its 48 KiB of shared memory. */
+    public static boolean stateInShared(RecurrentOps.KernelForm f) { return stateBytes(f) <= MAX_SHARED_BYTES; }
 
-    /** The f32 workspace of the input projection: one value per direction, step, batch row and gate row. */
-    public static long workspaceBytes(RecurrentOps.KernelForm f) { return 4L * f.dirs() * f.seq() * f.batch() * f.gates() * f.hidden(); }
+    /**
+     * The f32 workspace: the input projection (one value per direction, step, batch row and gate row), then, when the
+     * state does not fit shared memory, each block's state.
+     */
+    public static long workspaceBytes(RecurrentOps.KernelForm f) { return projectionBytes(f) + (stateInShared(f) ? 0 : stateBytes(f) * f.dirs() * f.batch()); }
 
-    static int sharedBytes(RecurrentOps.KernelForm f) { return 4 * (3 + f.gates()) * f.hidden(); }
+    private static long projectionBytes(RecurrentOps.KernelForm f) { return 4L * f.dirs() * f.seq() * f.batch() * f.gates() * f.hidden(); }
+
+    private static long stateBytes(RecurrentOps.KernelForm f) { return 4L * (3 + f.gates()) * f.hidden(); }
 
     public static String source(DType t) {
         return KernelCompiler.prelude() + CudaTypes.typedefs("T", t) + KernelCompiler.resource("rnn.cu");
@@ -44,7 +50,6 @@ public final class RecurrentKernel {
     public static void run(KernelCompiler kc, DType t, RecurrentOps.KernelForm f, Buffers b, DeviceBuffer workspace, CudaStream stream) {
         CudaTypes.require(t, "tessel_rnn");
         int g = f.gates(), h = f.hidden(), gh = g * h, rows = f.seq() * f.batch();
-        if (h > maxHidden(g)) throw new IllegalArgumentException("tessel.recurrent: hidden size " + h + " exceeds " + maxHidden(g) + " (the state of one block in 48 KiB of shared memory)");
         long state = (long) f.dirs() * f.batch() * h;
         Softmax.check(b.x(), t, (long) rows * f.input(), "recurrent X");
         Softmax.check(b.w(), t, (long) f.dirs() * gh * f.input(), "recurrent W");
@@ -68,15 +73,17 @@ public final class RecurrentKernel {
                     .launch((gh + TILE - 1) / TILE, (rows + TILE - 1) / TILE, f.dirs(), TILE, TILE, 1, 0, stream, in);
         }
         DeviceBuffer any = b.r();
+        boolean shared = stateInShared(f);
         CudaKernel.Args a = CudaKernel.args().ptr(workspace).ptr(b.r()).ptr(or(b.bias(), any)).ptr(or(b.lens(), any)).ptr(or(b.h0(), any))
                 .ptr(or(b.c0(), any)).ptr(or(b.peepholes(), any)).ptr(b.functions()).ptr(or(b.y(), any)).ptr(or(b.yh(), any)).ptr(or(b.yc(), any))
+                .ptr(shared ? workspace.address() : workspace.address() + projectionBytes(f)).i32(shared ? 0 : 1)
                 .i32(g == 1 ? 0 : g == 3 ? 1 : 2).i32(f.seq()).i32(f.batch()).i32(h).i32(f.dirs()).i32(f.layout()).i32(f.reverse() ? 1 : 0)
                 .i32(f.linearBeforeReset() ? 1 : 0).i32(f.inputForget() ? 1 : 0).f32(f.clip())
                 .i32(flag(b.bias())).i32(flag(b.lens())).i32(flag(b.h0())).i32(flag(b.c0())).i32(flag(b.peepholes()))
                 .i32(flag(b.y())).i32(flag(b.yh())).i32(flag(b.yc()));
         int threads = (int) Math.min(MAX_THREADS, 32L * gh); // a warp per gate row
         kc.kernel("tessel_rnn_" + t.text() + ".cu", () -> source(t), "tessel_rnn_recur")
-                .launch(f.batch(), f.dirs(), 1, threads, 1, 1, sharedBytes(f), stream, a);
+                .launch(f.batch(), f.dirs(), 1, threads, 1, 1, shared ? (int) stateBytes(f) : 0, stream, a);
     }
 
     private static DeviceBuffer or(DeviceBuffer b, DeviceBuffer fallback) { return b == null ? fallback : b; }

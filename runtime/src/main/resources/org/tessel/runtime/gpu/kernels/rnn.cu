@@ -5,7 +5,8 @@
 // j over the G*H gate rows; 16x16 tiles through shared memory, one direction per blockIdx.z.
 //
 // tessel_rnn_recur: the recurrence, one thread block per (batch row, direction) walking its time steps with the
-// hidden (and cell) state in shared memory: each step adds R . h (+ Rb), one warp per gate row (blockDim.x a multiple
+// hidden (and cell) state in shared memory, or, when it does not fit 48 KiB (hidden sizes past 1,755 for LSTM), in the
+// block's own slice of f32 workspace `Gs` (stateInGlobal; the block's barriers order its accesses the same way): each step adds R . h (+ Rb), one warp per gate row (blockDim.x a multiple
 // of 32), to the projection and applies the gates of the op (kind 0 RNN: i; 1 GRU: z r h; 2 LSTM: i o f c, with
 // peepholes P), clip bounding every gate function's input. Steps at or past a row's sequence length leave Y zero and
 // the state as it was (a length outside [0, seq], which the reference refuses, is clamped into it); the reverse
@@ -71,14 +72,14 @@ __device__ __forceinline__ void tessel_rnn_rows(const T* __restrict__ r, const T
 extern "C" __global__ void tessel_rnn_recur(const float* __restrict__ P, const T* __restrict__ R, const T* __restrict__ Bias,
                                             const int* __restrict__ lens, const T* __restrict__ H0, const T* __restrict__ C0,
                                             const T* __restrict__ Peep, const float* __restrict__ fn,
-                                            T* __restrict__ Y, T* __restrict__ Yh, T* __restrict__ Yc,
+                                            T* __restrict__ Y, T* __restrict__ Yh, T* __restrict__ Yc, float* __restrict__ Gs, int stateInGlobal,
                                             int kind, int S, int Bt, int H, int dirs, int layout, int reverseOnly,
                                             int linearBeforeReset, int inputForget, float clip,
                                             int hasBias, int hasLens, int hasH0, int hasC0, int hasPeep, int hasY, int hasYh, int hasYc) {
     extern __shared__ float rnn_smem[];
     int b = blockIdx.x, dir = blockIdx.y, tid = threadIdx.x, nt = blockDim.x;
     int G = kind == 0 ? 1 : kind == 1 ? 3 : 4, GH = G * H, rows = S * Bt;
-    float* hs = rnn_smem;        // [H] hidden state
+    float* hs = stateInGlobal ? Gs + (long long) (dir * Bt + b) * (3 + G) * H : rnn_smem; // [H] hidden state
     float* cs = hs + H;          // [H] cell state (LSTM)
     float* tmp = cs + H;         // [H] GRU: rt . Ht-1
     float* rec = tmp + H;        // [G*H] R . h + Rb per gate row
