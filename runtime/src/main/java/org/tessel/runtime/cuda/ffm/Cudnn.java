@@ -21,7 +21,8 @@ import java.util.List;
  * cuDNN 9's legacy convolution API through java.lang.foreign: handle, 4-D tensor, filter and
  * convolution descriptors (NCHW or NHWC, groups, pads, strides, dilations, math type), algorithm
  * enumeration ({@code cudnnGetConvolutionForwardAlgorithm_v7}, {@code cudnnFindConvolutionForwardAlgorithmEx}),
- * workspace queries, {@code cudnnConvolutionForward} and {@code cudnnConvolutionBiasActivationForward}.
+ * workspace queries, {@code cudnnConvolutionForward} and {@code cudnnConvolutionBiasActivationForward}; for
+ * ConvTranspose {@code cudnnConvolutionBackwardData} (its two general algorithms) and {@code cudnnAddTensor}.
  * The shim libcudnn.so.9 exports these; its sub-libraries are searched too. Enum values are those of
  * cudnn_graph.h / cudnn_cnn.h (cuDNN 9), named at each constant.
  */
@@ -60,6 +61,20 @@ public final class Cudnn implements AutoCloseable {
         }
     }
 
+    /**
+     * cudnnConvolutionBwdDataAlgo_t CUDNN_CONVOLUTION_BWD_DATA_ALGO_0 = 0 and _1 = 1, the two that take every geometry
+     * (FFT, FFT_TILING, WINOGRAD and WINOGRAD_NONFUSED = 2..5 are not offered): variants of {@code cudnn.deconv}.
+     */
+    public enum BwdDataAlgo {
+        ALGO_0("algo_0"), ALGO_1("algo_1");
+
+        private final String variant;
+        BwdDataAlgo(String v) { variant = v; }
+        public int code() { return ordinal(); }
+        /** The variant part of the tactic id ({@code cudnn.deconv/algo_1}). */
+        public String variant() { return variant; }
+    }
+
     /** cudnnActivationMode_t: SIGMOID = 0, RELU = 1, TANH = 2, CLIPPED_RELU = 3, ELU = 4, IDENTITY = 5. */
     public enum Activation { SIGMOID(0), RELU(1), TANH(2), CLIPPED_RELU(3), ELU(4), IDENTITY(5); final int code; Activation(int c) { code = c; } }
 
@@ -76,7 +91,7 @@ public final class Cudnn implements AutoCloseable {
     private final MethodHandle destroy, setStream, errorString, getVersion,
             createTensor, setTensor4d, destroyTensor, createFilter, setFilter4d, destroyFilter,
             createConv, setConv2d, setGroups, setMath, destroyConv, outputDim, algoMaxCount, getAlgoV7, findAlgoEx,
-            workspaceSize, forward, biasActForward, createAct, setAct, destroyAct;
+            workspaceSize, forward, biasActForward, createAct, setAct, destroyAct, bwdDataWorkspace, backwardData, addTensor;
     private final MemorySegment handle;
     private boolean closed;
 
@@ -108,6 +123,10 @@ public final class Cudnn implements AutoCloseable {
                 C_POINTER, C_INT, C_POINTER, C_SIZE_T, C_POINTER, C_POINTER, C_POINTER));
         biasActForward = lib.function("cudnnConvolutionBiasActivationForward", FunctionDescriptor.of(C_INT, C_POINTER, C_POINTER, C_POINTER, C_POINTER,
                 C_POINTER, C_POINTER, C_POINTER, C_INT, C_POINTER, C_SIZE_T, C_POINTER, C_POINTER, C_POINTER, C_POINTER, C_POINTER, C_POINTER, C_POINTER, C_POINTER));
+        bwdDataWorkspace = lib.function("cudnnGetConvolutionBackwardDataWorkspaceSize", FunctionDescriptor.of(C_INT, C_POINTER, C_POINTER, C_POINTER, C_POINTER, C_POINTER, C_INT, C_POINTER));
+        backwardData = lib.function("cudnnConvolutionBackwardData", FunctionDescriptor.of(C_INT, C_POINTER, C_POINTER, C_POINTER, C_POINTER, C_POINTER, C_POINTER,
+                C_POINTER, C_INT, C_POINTER, C_SIZE_T, C_POINTER, C_POINTER, C_POINTER));
+        addTensor = lib.function("cudnnAddTensor", FunctionDescriptor.of(C_INT, C_POINTER, C_POINTER, C_POINTER, C_POINTER, C_POINTER, C_POINTER, C_POINTER));
         createAct = lib.function("cudnnCreateActivationDescriptor", FunctionDescriptor.of(C_INT, C_POINTER));
         setAct = lib.function("cudnnSetActivationDescriptor", FunctionDescriptor.of(C_INT, C_POINTER, C_INT, C_INT, C_DOUBLE));
         destroyAct = lib.function("cudnnDestroyActivationDescriptor", FunctionDescriptor.of(C_INT, C_POINTER));
@@ -305,6 +324,32 @@ public final class Cudnn implements AutoCloseable {
                     a.allocateFrom(ValueLayout.JAVA_FLOAT, alpha1), x.desc, dev(xPtr), w.desc, dev(wPtr), conv.desc, algo.code(),
                     dev(workspace), workspaceBytes, a.allocateFrom(ValueLayout.JAVA_FLOAT, alpha2), z.desc, dev(zPtr),
                     bias.desc, dev(biasPtr), act.desc, y.desc, dev(yPtr)));
+        }
+    }
+
+    /** Workspace bytes backward-data algorithm {@code algo} needs (dx from dy through the filter w). */
+    public long backwardDataWorkspaceSize(FilterDesc w, TensorDesc dy, ConvDesc conv, TensorDesc dx, BwdDataAlgo algo) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment n = a.allocate(C_SIZE_T);
+            check("cudnnGetConvolutionBackwardDataWorkspaceSize(" + algo + ")", callInt(bwdDataWorkspace, handle, w.desc, dy.desc, conv.desc, dx.desc, algo.code(), n));
+            return n.get(C_SIZE_T, 0);
+        }
+    }
+
+    /** dx = alpha convT(dy, w) + beta dx: the gradient of the convolution's input, which is ConvTranspose of dy. */
+    public void backwardData(float alpha, FilterDesc w, long wPtr, TensorDesc dy, long dyPtr, ConvDesc conv, BwdDataAlgo algo,
+                             long workspace, long workspaceBytes, float beta, TensorDesc dx, long dxPtr) {
+        try (Arena a = Arena.ofConfined()) {
+            check("cudnnConvolutionBackwardData(" + algo + ")", callInt(backwardData, handle, a.allocateFrom(ValueLayout.JAVA_FLOAT, alpha), w.desc, dev(wPtr),
+                    dy.desc, dev(dyPtr), conv.desc, algo.code(), dev(workspace), workspaceBytes, a.allocateFrom(ValueLayout.JAVA_FLOAT, beta), dx.desc, dev(dxPtr)));
+        }
+    }
+
+    /** c = alpha a + beta c, a broadcast over c (a bias [1, C, 1, 1] over [N, C, H, W]). */
+    public void addTensor(float alpha, TensorDesc aDesc, long aPtr, float beta, TensorDesc cDesc, long cPtr) {
+        try (Arena a = Arena.ofConfined()) {
+            check("cudnnAddTensor", callInt(addTensor, handle, a.allocateFrom(ValueLayout.JAVA_FLOAT, alpha), aDesc.desc, dev(aPtr),
+                    a.allocateFrom(ValueLayout.JAVA_FLOAT, beta), cDesc.desc, dev(cPtr)));
         }
     }
 

@@ -21,6 +21,7 @@ public final class GpuTactics {
     public static final String CONV_DEPTHWISE = "tessel.conv.depthwise_nhwc";
     public static final String CONV_INT8_DP4A = "tessel.conv.int8_dp4a";
     public static final String DECONV_DIRECT = "tessel.deconv.direct";
+    public static final String DECONV_CUDNN = "cudnn.deconv";
     // recurrent
     public static final String RECURRENT = "tessel.recurrent";
     // multi-adapter LoRA
@@ -85,6 +86,7 @@ public final class GpuTactics {
             new Implementation(CONV_DEPTHWISE, "ConvLayers", "DepthwiseConvNhwc"),
             new Implementation(CONV_INT8_DP4A, "ConvLayers (Int8Layers)", "Int8Conv.tessel (conv_int8.cu, dp4a) + Int8Epilogue"),
             new Implementation(DECONV_DIRECT, "DeconvLayers", "DirectDeconv"),
+            new Implementation(DECONV_CUDNN, "DeconvLayers", "CudnnDeconv"),
             new Implementation(RECURRENT, "RecurrentLayers", "RecurrentKernel"),
             new Implementation(LORA, "LoraLayers", "LoraBgmv"),
             new Implementation(GEMM, "GemmLayers", "CublasLtGemm"),
