@@ -32,9 +32,8 @@ public record HfCheckpoint(Path dir, DecoderConfig config, DecoderWeights weight
     public static boolean isCheckpoint(Path path) { return Files.isDirectory(path) && Files.isRegularFile(path.resolve(CONFIG)); }
 
     public static HfCheckpoint load(Path dir) {
-        Path cfgFile = dir.resolve(CONFIG), weightsFile = dir.resolve(WEIGHTS);
-        if (!Files.isRegularFile(cfgFile)) throw new IllegalArgumentException(dir + ": no " + CONFIG + " (a Hugging Face checkpoint folder holds config.json and model.safetensors)");
-        DecoderConfig c = config(cfgFile);
+        Path weightsFile = dir.resolve(WEIGHTS);
+        DecoderConfig c = readConfig(dir);
         if (!Files.isRegularFile(weightsFile)) {
             String why = Files.exists(dir.resolve("model.safetensors.index.json")) ? "sharded checkpoints (model.safetensors.index.json) are not read: save the model as one file"
                     : Files.exists(dir.resolve("pytorch_model.bin")) ? "pytorch_model.bin is not read: save with safe_serialization=True" : "missing";
@@ -108,8 +107,14 @@ public record HfCheckpoint(Path dir, DecoderConfig config, DecoderWeights weight
         return Tensor.ofFloats(Shape.of(cols, rows), b);
     }
 
+    /** The architecture of a checkpoint folder's config.json, without reading its weights. */
+    public static DecoderConfig readConfig(Path dir) {
+        if (!Files.isRegularFile(dir.resolve(CONFIG))) throw new IllegalArgumentException(dir + ": no " + CONFIG + " (a Hugging Face checkpoint folder holds config.json and model.safetensors)");
+        return config(dir.resolve(CONFIG));
+    }
+
     /** config.json of a LlamaForCausalLM as the zoo's Llama architecture; settings the graph does not compute are refused naming the field. */
-    static DecoderConfig config(Path file) {
+    private static DecoderConfig config(Path file) {
         String text;
         try {
             text = Files.readString(file);
