@@ -127,7 +127,6 @@ public record HfCheckpoint(Path dir, DecoderConfig config, DecoderWeights weight
         if (m.get("architectures") instanceof List<?> a && !a.isEmpty() && !a.contains("LlamaForCausalLM"))
             throw new IllegalArgumentException(file + ": architectures " + a + " has no LlamaForCausalLM");
         if (m.get("hidden_act") != null && !"silu".equals(m.get("hidden_act"))) throw new IllegalArgumentException(file + ": hidden_act '" + m.get("hidden_act") + "' is not supported (silu)");
-        if (m.get("rope_scaling") != null) throw new IllegalArgumentException(file + ": rope_scaling " + m.get("rope_scaling") + " is not supported (plain RoPE only)");
         for (String bias : List.of("attention_bias", "mlp_bias"))
             if (Boolean.TRUE.equals(m.get(bias))) throw new IllegalArgumentException(file + ": " + bias + " true is not supported (Llama's projections have no biases)");
         int hidden = integer(m, "hidden_size", file, null), heads = integer(m, "num_attention_heads", file, null);
@@ -135,6 +134,14 @@ public record HfCheckpoint(Path dir, DecoderConfig config, DecoderWeights weight
         if (m.get("head_dim") != null && integer(m, "head_dim", file, null) * heads != hidden)
             throw new IllegalArgumentException(file + ": head_dim " + m.get("head_dim") + " is not hidden_size / num_attention_heads = " + hidden + " / " + heads);
         double theta = number(m, "rope_theta", file, 10000.0);
+        for (String key : List.of("rope_scaling", "rope_parameters")) { // transformers 5 keeps rope_theta in rope_parameters
+            if (m.get(key) == null) continue;
+            if (!(m.get(key) instanceof Map<?, ?> rope)) throw new IllegalArgumentException(file + ": " + key + " must be an object, got " + m.get(key));
+            Object kind = rope.containsKey("rope_type") ? rope.get("rope_type") : rope.get("type");
+            if (kind == null ? rope.keySet().stream().anyMatch(k -> !k.equals("rope_theta")) : !"default".equals(kind))
+                throw new IllegalArgumentException(file + ": " + key + " " + rope + " is not supported (plain RoPE, rope_type default, only)");
+            theta = number(rope, "rope_theta", file, theta);
+        }
         try {
             return new DecoderConfig(DecoderConfig.Family.LLAMA, integer(m, "vocab_size", file, null), integer(m, "max_position_embeddings", file, null), hidden,
                     integer(m, "num_hidden_layers", file, null), heads, kvHeads, integer(m, "intermediate_size", file, null), (float) number(m, "rms_norm_eps", file, 1e-6),

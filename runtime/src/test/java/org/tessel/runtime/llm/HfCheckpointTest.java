@@ -129,6 +129,13 @@ class HfCheckpointTest {
         Files.writeString(config.resolve("config.json"), Files.readString(good.resolve("config.json")).replace("\"num_key_value_heads\": 2", "\"num_key_value_heads\": 3"));
         assertRefused(config, config.resolve("config.json") + ": 4 heads cannot be shared by 3 key/value heads");
 
+        Files.writeString(config.resolve("config.json"), Files.readString(good.resolve("config.json")).replace("\"rope_theta\": 10000.0", "\"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8.0}"));
+        assertRefused(config, config.resolve("config.json") + ": rope_scaling {rope_type=llama3, factor=8.0} is not supported");
+        // transformers 5 writes rope_theta inside rope_parameters
+        Files.writeString(config.resolve("config.json"), Files.readString(good.resolve("config.json"))
+                .replace("\"rope_theta\": 10000.0", "\"rope_parameters\": {\"rope_theta\": 500000.0, \"rope_type\": \"default\"}"));
+        assertEquals(500000.0, HfCheckpoint.readConfig(config).ropeTheta());
+
         Path none = dir.resolve("none");
         Files.createDirectories(none);
         Files.copy(good.resolve("config.json"), none.resolve("config.json"));
