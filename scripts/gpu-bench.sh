@@ -21,6 +21,11 @@
 # engine's p50 at 1, 8 and 64;
 # STAGES="llm": LLM decoding on the GPU (llama-1b FP16 b1, 128 + 128 tokens): Tessel's LlmDecodeBench and the PyTorch peer
 # benchmarks/peers/llm_peer.py (transformers, static cache, torch.compile) in the same run, tokens/s and their ratio
+# STAGES="lmpair" (its own device call, ~7 min): benchmarks/peers/train_lm_pair.py trains a byte-level BPE tokenizer and a Llama
+# target (~27 M parameters) and draft (~3.5 M) on the Python standard library's sources with transformers (LMPAIR_BUDGET
+# seconds, default 150), writes them as Hugging Face folders and golden.json; then LmPairGoldenTest checks Tessel's tokenizer
+# ids, first-step logits and greedy tokens against it, and `tessel generate TARGET --draft DRAFT --speculate 4 --prompt TEXT`
+# prints the acceptance rate and the speed-up over the target alone (CPU engines).
 # STAGES="plans strategies"
 # (a second device call) runs the plan-engine and tuner tests, and
 # the strategy comparison (issue 9): per STRATEGY_CONFIGS entry, `tessel build --strategy S` for rule, joint, sequential
@@ -46,6 +51,7 @@ bash "$root/scripts/gpu-run.sh"
 mkdir -p "$GPU_DIR/peers"
 cp "$root/benchmarks/peers/torch_peer.py" "$GPU_DIR/peers/"
 cp "$root/benchmarks/peers/llm_peer.py" "$GPU_DIR/peers/"
+cp "$root/benchmarks/peers/train_lm_pair.py" "$GPU_DIR/peers/"
 cp "$root/scripts/export-families.py" "$GPU_DIR/peers/"
 
 # Fashion-MNIST's test set (4.4 MiB) for the accuracy stage, where Debian's dataset-fashion-mnist is installed
@@ -178,6 +184,20 @@ def field(path, tag, i):
 t, p = field(f"{out}/llm.txt", "LLM", 8), field(f"{out}/llm-peer.txt", "PEER-LLM", 9)
 print(f"LLM-RATIO | llama-1b fp16 b1 decode tokens/s: tessel {t} vs torch {p}: " + (f"{t / p:.2f}x (>1: Tessel faster)" if t and p else "n/a"))
 PY
+fi
+if has lmpair; then
+    echo "== trained LM pair: tokenizer + Llama target and draft on the stdlib's sources (transformers), Tessel against golden.json, speculative decoding k=4"
+    pair="$out/lm-pair"; s0=$(date +%s)
+    timeout 260 python3 "$here/peers/train_lm_pair.py" --out "$pair" --budget "${LMPAIR_BUDGET:-150}" > "$out/lmpair-train.txt" 2>&1
+    echo "  training exit $? after $(( $(date +%s) - s0 )) s"; grep -vE '^(target|draft): step' "$out/lmpair-train.txt" | tail -6 | cut -c1-300
+    timeout 150 "${java[@]}" -Dtessel.lm.pair="$pair" org.junit.platform.console.ConsoleLauncher execute --select-class=org.tessel.runtime.llm.LmPairGoldenTest \
+        --details=tree --disable-banner --disable-ansi-colors > "$out/lmpair-test.log" 2>&1
+    echo "  golden test exit $? after $(( $(date +%s) - s0 )) s"; grep -E '^LMPAIR|tests (successful|failed|aborted|skipped)|=> ' "$out/lmpair-test.log" | cut -c1-300 | head -20
+    prompt=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["prompts"][0]["text"], end="")' "$pair/golden.json" 2>/dev/null)
+    timeout $(( $(left 570) > 10 ? $(left 570) : 10 )) "${java[@]}" org.tessel.cli.Tessel generate "$pair/target" --draft "$pair/draft" --speculate 4 \
+        --prompt="$prompt" --max-new-tokens 64 --block-size 32 > "$out/lmpair-spec.txt" 2>&1
+    echo "  speculative exit $? after $(( $(date +%s) - s0 )) s"
+    grep -E '^(model|draft|prompt|output|output text|acceptance|time|target alone):' "$out/lmpair-spec.txt" | cut -c1-300; grep -E 'Exception|Error|^tessel' "$out/lmpair-spec.txt" | head -3
 fi
 if has accuracy; then
     echo "== accuracy: the trained Fashion-MNIST CNN on its 10,000 test images (GPU engines against the CPU FP32 engine)"

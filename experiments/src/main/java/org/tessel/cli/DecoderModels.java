@@ -11,6 +11,7 @@ import org.tessel.passes.lora.LoraAdapter;
 import org.tessel.ir.zoo.DecoderShape;
 import org.tessel.runtime.llm.DecoderRunner;
 import org.tessel.runtime.llm.GpuDecoderRunner;
+import org.tessel.runtime.llm.HfCheckpoint;
 import org.tessel.runtime.gpu.engine.GpuEngine;
 import org.tessel.cost.Precision;
 import org.tessel.search.EnginePlans;
@@ -22,7 +23,10 @@ import org.tessel.runtime.llm.quant.CalibrationText;
 import org.tessel.runtime.llm.quant.LlmQuantization;
 import org.tessel.runtime.llm.quant.QuantizationSpec;
 
-/** How the generation verbs name a decoder: zoo:NAME of one of the zoo's decoders, weights from the zoo's seed. */
+/**
+ * How the generation verbs name a decoder: zoo:NAME of one of the zoo's decoders (weights from the zoo's seed), or a
+ * Hugging Face Llama checkpoint folder ({@link HfCheckpoint}: config.json and model.safetensors).
+ */
 final class DecoderModels {
     private DecoderModels() {}
 
@@ -37,10 +41,10 @@ final class DecoderModels {
         if (spec.isFp32()) return plain;
         DecoderConfig c = plain.config();
         LlmQuantization q = spec.awq() || spec.smoothQuant()
-                ? LlmQuantization.calibrate(plain.model(), c, ZooOptions.DEFAULT_SEED, spec,
+                ? LlmQuantization.calibrate(plain.model(), c, ZooOptions.DEFAULT_SEED, plain.weights(), spec,
                         CalibrationText.sequences(calibText == null ? CalibrationText.DEFAULT_TEXT : calibText, c.vocab(), CALIB_SEQUENCES, Math.min(64, c.maxPositions()), 0))
                 : LlmQuantization.uncalibrated(spec);
-        return new DecoderRunner(plain.model(), c, ZooOptions.DEFAULT_SEED, q);
+        return new DecoderRunner(plain.model(), c, ZooOptions.DEFAULT_SEED, plain.weights(), q);
     }
 
     /** Calibration windows of AWQ and SmoothQuant (each 64 tokens, or the model's positions if fewer). */
@@ -50,7 +54,8 @@ final class DecoderModels {
     static String describeWeights(DecoderRunner r) {
         QuantizationSpec spec = r.quantization().spec();
         if (spec.isFp32()) return String.format("weights: fp32; constants %,d bytes", LlmQuantization.weightBytes(r.graph(new DecoderShape(1, 1, 0))));
-        long fp32 = LlmQuantization.weightBytes(plainRunner("zoo:" + r.model(), r.config().layers()).graph(new DecoderShape(1, 1, 0)));
+        long fp32 = LlmQuantization.weightBytes(new DecoderRunner(r.model(), r.config(), ZooOptions.DEFAULT_SEED, r.weights(), LlmQuantization.uncalibrated(QuantizationSpec.FP32))
+                .graph(new DecoderShape(1, 1, 0)));
         long now = LlmQuantization.weightBytes(r.graph(new DecoderShape(1, 1, 0)));
         String mode = spec.isFp32() ? "fp32" : spec.smoothQuant() ? "SmoothQuant W8A8 (alpha " + spec.alpha() + ", calibrated on " + CALIB_SEQUENCES + " text windows)"
                 : "weight-only INT" + spec.format().bits() + ", groups of " + spec.format().groupSize() + (spec.awq() ? ", AWQ-scaled (calibrated on " + CALIB_SEQUENCES + " text windows)" : "");
@@ -58,13 +63,41 @@ final class DecoderModels {
     }
 
     private static DecoderRunner plainRunner(String model, Integer layers) {
-        if (model == null) throw new IllegalArgumentException("no model: give MODEL, a zoo decoder (" + zooNames() + ")");
-        if (!model.startsWith("zoo:"))
-            throw new IllegalArgumentException(model + ": generation runs the zoo's decoders (" + zooNames() + "); decoders from ONNX files are not supported yet");
-        String name = model.substring(4);
+        if (checkpoint(model)) {
+            HfCheckpoint ck = HfCheckpoint.load(Path.of(model));
+            return new DecoderRunner(ck.name(), withLayers(ck.config(), layers, model), ZooOptions.DEFAULT_SEED, ck.weights(), LlmQuantization.uncalibrated(QuantizationSpec.FP32));
+        }
+        String name = zooName(model);
         DecoderConfig c = Zoo.decoder(name, layers == null ? 0 : layers);
         return new DecoderRunner(name, c, ZooOptions.DEFAULT_SEED);
     }
+
+    /** Whether MODEL names a Hugging Face checkpoint folder rather than a zoo decoder. */
+    static boolean checkpoint(String model) { return model != null && !model.startsWith("zoo:") && HfCheckpoint.isCheckpoint(Path.of(model)); }
+
+    /** A model's architecture without its weights (a checkpoint's config.json only), for checks before the runner is built. */
+    static DecoderConfig config(String model, Integer layers) {
+        return checkpoint(model) ? withLayers(HfCheckpoint.readConfig(Path.of(model)), layers, model) : Zoo.decoder(zooName(model), layers == null ? 0 : layers);
+    }
+
+    /** The checkpoint's first {@code layers} layers (null: all of them). */
+    private static DecoderConfig withLayers(DecoderConfig c, Integer layers, String model) {
+        if (layers == null) return c;
+        if (layers > c.layers()) throw new IllegalArgumentException("--layers " + layers + ": " + model + " has " + c.layers() + " layers");
+        return c.withLayers(layers);
+    }
+
+    private static String zooName(String model) {
+        if (model == null) throw new IllegalArgumentException("no model: give MODEL, a zoo decoder (" + zooNames() + ") or a Hugging Face checkpoint folder");
+        if (!model.startsWith("zoo:"))
+            throw new IllegalArgumentException(model + ": generation runs the zoo's decoders (" + zooNames() + ") and Hugging Face Llama checkpoint folders "
+                    + "(config.json and model.safetensors)" + (java.nio.file.Files.isDirectory(Path.of(model)) ? "; this folder has no config.json" : "")
+                    + "; decoders from ONNX files are not supported yet");
+        return model.substring(4);
+    }
+
+    /** How messages name a runner's model: zoo:NAME, or its checkpoint folder. */
+    static String label(DecoderRunner r) { return r.weights() == null ? "zoo:" + r.model() : r.weights().source(); }
 
     /**
      * The GPU runner of {@code --gpu}: FP16 engines per step bucket, each planned by the joint search (attention as
@@ -73,6 +106,7 @@ final class DecoderModels {
      */
     static GpuDecoderRunner gpuRunner(String model, Integer layers, QuantizationSpec spec) {
         if (!spec.isFp32()) throw new IllegalArgumentException("--gpu runs FP16 weights; --weights, --awq and --smoothquant run on the CPU engines: drop them or --gpu");
+        if (checkpoint(model)) throw new IllegalArgumentException("--gpu runs the zoo's decoders; " + model + " (a checkpoint folder) runs on CPU engines: drop --gpu");
         DecoderRunner plain = plainRunner(model, layers);
         org.tessel.runtime.Backend b = org.tessel.runtime.Backend.detect();
         if (!(b instanceof org.tessel.runtime.Backend.Gpu g))
@@ -91,7 +125,12 @@ final class DecoderModels {
     }
 
     /** One line describing the model and what it does not have. */
-    static String describe(DecoderRunner r) { return describe(r.model(), r.config()); }
+    static String describe(DecoderRunner r) {
+        if (r.weights() == null) return describe(r.model(), r.config());
+        DecoderConfig c = r.config();
+        return String.format("model: %s (Llama, %d layers, width %d, %d heads / %d KV heads, vocab %d, %d positions%s; trained weights from %s)", r.weights().source(),
+                c.layers(), c.hidden(), c.heads(), c.kvHeads(), c.vocab(), c.maxPositions(), c.tiedHead() ? ", tied head" : "", HfCheckpoint.WEIGHTS);
+    }
 
     static String describe(GpuDecoderRunner r) { return describe(r.model(), r.config()); }
 

@@ -8,22 +8,33 @@ import org.tessel.runtime.llm.BatchScheduler;
 import org.tessel.runtime.llm.DecoderRunner;
 import org.tessel.runtime.llm.GpuDecoderRunner;
 import org.tessel.runtime.llm.GpuPagedKvCache;
+import org.tessel.runtime.llm.HfCheckpoint;
 import org.tessel.runtime.llm.PagedKvCache;
 import org.tessel.runtime.llm.Request;
 import org.tessel.runtime.llm.Sampler;
 import org.tessel.runtime.llm.SpeculativeDecoder;
 import org.tessel.runtime.llm.quant.QuantizationSpec;
+import org.tessel.runtime.llm.tokenizer.Tokenizer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** Generates tokens from a prompt of token ids with a zoo decoder on CPU engines (or, with --gpu, GPU engines) and a paged KV cache. */
-@Command(name = "generate", description = {"Generate token ids from a prompt of token ids with a zoo decoder (zoo:gpt2-tiny, zoo:llama-tiny, ...) on CPU engines "
-        + "(--gpu: FP16 GPU engines, the KV cache on the device): prefill, then one decode step per token with a paged KV cache; reports time to first token and per output token.",
-        "The zoo decoders have random weights and no tokenizer: ids in, ids out. Engines (one per step shape) are built on first use; their build time is reported apart."})
+/**
+ * Generates tokens from a prompt (token ids, or text through a tokenizer) with a zoo decoder or a Hugging Face checkpoint folder
+ * on CPU engines (or, with --gpu, GPU engines) and a paged KV cache.
+ */
+@Command(name = "generate", description = {"Generate tokens from a prompt with a zoo decoder (zoo:gpt2-tiny, zoo:llama-tiny, ...) or a Hugging Face Llama checkpoint folder "
+        + "(config.json, model.safetensors) on CPU engines (--gpu: FP16 GPU engines, the KV cache on the device): prefill, then one decode step per token with a paged KV cache; "
+        + "reports time to first token and per output token.",
+        "The prompt is token ids (--prompt-tokens) or text (--prompt) through a tokenizer.json (--tokenizer, or the checkpoint folder's own); with a tokenizer the output is "
+        + "printed as text too. The zoo decoders have random weights and no tokenizer. Engines (one per step shape) are built on first use; their build time is reported apart."})
 final class GenerateCommand implements Callable<Integer> {
-    @Parameters(index = "0", arity = "0..1", paramLabel = "MODEL", description = "A zoo decoder: zoo:NAME (see `tessel zoo`).") String model;
-    @Option(names = "--prompt-tokens", required = true, split = ",", paramLabel = "ID,ID,...", description = "The prompt as token ids, comma-separated.") List<Long> prompt;
+    @Parameters(index = "0", arity = "0..1", paramLabel = "MODEL", description = "A zoo decoder, zoo:NAME (see `tessel zoo`), or a Hugging Face Llama checkpoint folder "
+            + "(config.json and model.safetensors, F32/F16/BF16).") String model;
+    @Option(names = "--prompt-tokens", split = ",", paramLabel = "ID,ID,...", description = "The prompt as token ids, comma-separated.") List<Long> prompt;
+    @Option(names = "--prompt", paramLabel = "TEXT", description = "The prompt as text, encoded by the tokenizer (with its special tokens, as transformers' default).") String promptText;
+    @Option(names = "--tokenizer", paramLabel = "FILE", description = "A Hugging Face tokenizer.json (BPE: byte-level or SentencePiece-style); default: MODEL/tokenizer.json "
+            + "of a checkpoint folder that has one.") java.nio.file.Path tokenizerFile;
     @Option(names = "--max-new-tokens", required = true, converter = Ranges.AtLeastOne.class, paramLabel = "N", description = "How many tokens to generate.") int maxNew;
     @Option(names = "--greedy", description = "Pick the most likely token each step (the default).") boolean greedy;
     @Option(names = "--temperature", converter = Ranges.Temperature.class, paramLabel = "T", description = "Sample at this temperature instead of greedy.") Double temperature;
@@ -47,7 +58,10 @@ final class GenerateCommand implements Callable<Integer> {
             + "written in place, decode steps replayed as CUDA graphs (refused without a CUDA GPU).") boolean gpu;
     @Option(names = "--speculate", converter = Ranges.AtLeastOne.class, paramLabel = "K", description = "Tokens the draft proposes per round (default 4); needs --draft.") Integer speculate;
 
+    private Tokenizer tokenizer;
+
     @Override public Integer call() {
+        readPrompt();
         if (greedy && temperature != null) throw new IllegalArgumentException("--greedy and --temperature exclude each other: pick one");
         if (temperature == null && (topK != null || seed != null))
             throw new IllegalArgumentException((topK != null ? "--top-k" : "--seed") + " applies to sampling: add --temperature T (or drop it for greedy decoding)");
@@ -106,15 +120,69 @@ final class GenerateCommand implements Callable<Integer> {
         long[] ids = prompt.stream().mapToLong(Long::longValue).toArray();
         int k = speculate == null ? 4 : speculate;
         SpeculativeDecoder.Result r = new SpeculativeDecoder(target, draftRunner, k).generate(ids, maxNew, blockSize);
+        // the target alone, greedy, for the speed-up (engine building is left out of both clocks)
+        PagedKvCache cache = target.newCache(blockSize, Math.max(1, (ids.length + maxNew + blockSize - 1) / blockSize));
+        BatchScheduler.Outcome alone = new BatchScheduler(target, cache, BatchScheduler.Policy.IN_FLIGHT, 1, Math.max(1, ids.length))
+                .run(List.of(new Request("alone", ids, maxNew, 0, Sampler.greedy()))).outcomes().getFirst();
+        if (alone.refused()) throw new IllegalArgumentException(alone.refusal());
+        boolean trained = target.weights() != null && draftRunner.weights() != null;
         System.out.println(DecoderModels.describe(target));
-        System.out.println("draft: zoo:" + draftRunner.model() + " with " + draftRunner.config().layers() + " layer(s), " + k + " tokens proposed per round; greedy");
+        System.out.println("draft: " + DecoderModels.label(draftRunner) + " with " + draftRunner.config().layers() + " layer(s), " + k + " tokens proposed per round; greedy");
         System.out.println("prompt: " + join(ids) + " (" + ids.length + " tokens)");
         System.out.println("output: " + join(r.output()) + " (" + r.output().length + " tokens)");
-        System.out.printf("acceptance: %d of %d proposed tokens (%.1f%%; random weights, so the rate says nothing about a trained draft); target steps %d, draft steps %d%n",
-                r.accepted(), r.proposed(), 100 * r.acceptanceRate(), r.targetSteps(), r.draftSteps());
+        printText(ids, r.output());
+        System.out.printf("acceptance: %d of %d proposed tokens (%.1f%%; %s); target steps %d, draft steps %d%n", r.accepted(), r.proposed(), 100 * r.acceptanceRate(),
+                trained ? "trained weights" : "random weights, so the rate says nothing about a trained draft", r.targetSteps(), r.draftSteps());
         System.out.printf("time: %.2f ms for %d tokens (%.1f tokens/s); engines: built in %.2f s (not counted), CPU backend%n",
                 r.seconds() * 1e3, r.output().length, r.output().length / r.seconds(), (target.buildNanos() + draftRunner.buildNanos()) / 1e9);
+        System.out.printf("target alone: %.2f ms for %d tokens (%.1f tokens/s), %s; speed-up %.2fx%n", alone.finishSeconds() * 1e3, alone.output().length,
+                alone.output().length / alone.finishSeconds(), java.util.Arrays.equals(alone.output(), r.output()) ? "the same tokens" : "OTHER TOKENS than speculative decoding",
+                alone.finishSeconds() / r.seconds());
         return 0;
+    }
+
+    /**
+     * The tokenizer (--tokenizer, or the checkpoint folder's tokenizer.json) and the prompt's ids: --prompt-tokens, or --prompt's text
+     * encoded. A tokenizer with more ids than the model has embedding rows is refused.
+     */
+    private void readPrompt() {
+        if ((prompt == null) == (promptText == null))
+            throw new IllegalArgumentException(prompt == null ? "no prompt: give --prompt TEXT (with a tokenizer) or --prompt-tokens ID,ID,..."
+                    : "--prompt and --prompt-tokens exclude each other: give the prompt once");
+        java.nio.file.Path file = tokenizerFile;
+        if (file == null && DecoderModels.checkpoint(model) && java.nio.file.Files.isRegularFile(java.nio.file.Path.of(model, HfCheckpoint.TOKENIZER)))
+            file = java.nio.file.Path.of(model, HfCheckpoint.TOKENIZER);
+        if (file == null) {
+            if (promptText != null)
+                throw new IllegalArgumentException("--prompt TEXT needs a tokenizer: give --tokenizer FILE (a Hugging Face tokenizer.json), or a checkpoint folder holding tokenizer.json");
+            return;
+        }
+        tokenizer = Tokenizer.load(file);
+        checkVocabulary(model, layers, "MODEL");
+        if (draft != null) checkVocabulary(draft, draftLayers, "--draft");
+        if (promptText != null) prompt = java.util.Arrays.stream(tokenizer.encode(promptText)).mapToObj(i -> (long) i).toList();
+    }
+
+    private void checkVocabulary(String m, Integer l, String what) {
+        int rows = DecoderModels.config(m, l).vocab();
+        if (tokenizer.vocabSize() > rows)
+            throw new IllegalArgumentException("tokenizer " + tokenizer.source() + " has " + tokenizer.vocabSize() + " ids but " + what + " " + m + " has embedding rows for "
+                    + rows + " (vocab_size): its ids " + rows + " and up have no row; "
+                    + (promptText != null ? "refusing --prompt \"" + promptText + "\"" : "refusing the request") + ": use the model's own tokenizer");
+    }
+
+    /** The text of prompt and output when there is a tokenizer (newlines and tabs escaped so each stays one line). */
+    private void printText(long[] ids, long[] output) {
+        if (tokenizer == null) return;
+        System.out.println("prompt text: " + text(ids));
+        System.out.println("output text: " + text(output));
+    }
+
+    private String text(long[] ids) {
+        for (long id : ids)
+            if (id >= tokenizer.vocabSize()) return "(id " + id + " has no token in " + tokenizer.source() + ")";
+        String t = tokenizer.decode(java.util.Arrays.stream(ids).mapToInt(i -> (int) i).toArray());
+        return "\"" + t.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r").replace("\"", "\\\"") + "\"";
     }
 
     /** The sampling, the prompt, the output and the request's times, as both backends print them. */
@@ -122,6 +190,7 @@ final class GenerateCommand implements Callable<Integer> {
         System.out.println("sampling: " + (sampler.isGreedy() ? "greedy" : "temperature " + temperature + ", top-k " + (topK == null ? 0 : topK) + ", seed " + (seed == null ? 0 : seed)));
         System.out.println("prompt: " + join(ids) + " (" + ids.length + " tokens)");
         System.out.println("output: " + join(o.output()) + " (" + o.output().length + " tokens)");
+        printText(ids, o.output());
         double decodeRate = o.tpot() > 0 ? 1 / o.tpot() : 0;
         System.out.printf("time to first token: %.2f ms; per output token: %.2f ms (%.1f tokens/s decoding); total %.2f ms for %d tokens (%.1f tokens/s)%n",
                 o.ttft() * 1e3, o.tpot() * 1e3, decodeRate, o.finishSeconds() * 1e3, o.output().length, o.output().length / o.finishSeconds());

@@ -32,6 +32,7 @@ public class NetworkBuilder {
     private final long seed;
     private String scope = "";
     private String pendingName;
+    private java.util.function.Function<String, Tensor> deferredSource;
 
     public NetworkBuilder(String name) { this(name, OpRegistry.global(), 42); }
 
@@ -43,6 +44,13 @@ public class NetworkBuilder {
     }
 
     public Graph graph() { return graph; }
+
+    /**
+     * Takes the data of the deferred constants made from now on from {@code source} by their scoped
+     * name (still on first use) instead of drawing them from the seed: how a model graph gets trained
+     * weights. The source must give a tensor of the constant's type.
+     */
+    public NetworkBuilder deferredFrom(java.util.function.Function<String, Tensor> source) { this.deferredSource = source; return this; }
 
     /** Prefix for node names made until the next call ("layer1.0."), so names read like the model. */
     public NetworkBuilder scope(String s) { this.scope = s; return this; }
@@ -115,6 +123,8 @@ public class NetworkBuilder {
         String full = named(name);
         long stream = seed * 0x9E3779B97F4A7C15L ^ full.hashCode() * 0xC2B2AE3D27D4EB4FL;
         int n = Math.toIntExact(shape.numElements());
+        var source = deferredSource;
+        if (source != null) return graph.addDeferredConstant(full, TensorType.of(DType.F32, shape), () -> source.apply(full));
         return graph.addDeferredConstant(full, TensorType.of(DType.F32, shape), () -> {
             SplittableRandom r = new SplittableRandom(stream);
             float[] d = new float[n];

@@ -39,7 +39,7 @@ import org.tessel.ir.ops.PagedAttentionOp;
  *
  * <p>Weights are deferred ({@link NetworkBuilder#deferredNormal}): drawn on first use from the seed
  * and their names, so every form of a model has the same weights and the 1.1 B-parameter graph
- * builds in milliseconds.
+ * builds in milliseconds; or, given {@link DecoderWeights}, read from them by the same names.
  */
 final class Decoder {
     private Decoder() {}
@@ -48,11 +48,12 @@ final class Decoder {
     static final float MASKED = -1e9f;
     private static final float INIT_STD = 0.02f;
 
-    static Graph build(String name, DecoderConfig c, DecoderShape s, long seed) {
+    static Graph build(String name, DecoderConfig c, DecoderShape s, long seed, DecoderWeights weights) {
         int past = s.pastLength(), n = s.newTokens(), batch = s.batch(), total = past + n;
         if (total > c.maxPositions())
             throw new IllegalArgumentException(name + " takes at most " + c.maxPositions() + " positions, asked for " + past + " cached + " + n + " new = " + total);
         NetworkBuilder b = new NetworkBuilder(name, OpRegistry.global(), seed);
+        if (weights != null) b.deferredFrom(weights::get);
         Value ids = b.input("input_ids", DType.I64, batch, n);
         Value mask = b.input("attention_mask", DType.I64, batch, total);
         Value positions = b.input("position_ids", DType.I64, batch, n);

@@ -111,7 +111,7 @@ public final class Zoo {
                 "input_ids: i64[batch," + promptLength + "], attention_mask: i64[batch," + promptLength + "], position_ids: i64[batch," + promptLength + "]; " + kv,
                 "logits: f32[batch," + promptLength + "," + c.vocab() + "], present.N.key/.value: f32[batch," + c.kvHeads() + ",past+new," + c.headDim() + "]",
                 ref, Knobs.SEQUENCE_AND_LAYERS, (n, o) -> Decoder.build(n, c.withLayers(o.layersOr(c.layers())),
-                        DecoderShape.prefill(o.batch(), o.sequenceLengthOr(promptLength)), o.seed()));
+                        DecoderShape.prefill(o.batch(), o.sequenceLengthOr(promptLength)), o.seed(), null));
     }
 
     /** Registers a model; {@link Families} adds the deployment families through it. */
@@ -161,7 +161,12 @@ public final class Zoo {
      * so every form of one model computes with the same weights.
      */
     public static Graph buildDecoder(String name, DecoderConfig config, DecoderShape shape, long seed) {
-        return Decoder.build(name, config, shape, seed);
+        return Decoder.build(name, config, shape, seed, null);
+    }
+
+    /** As {@link #buildDecoder(String, DecoderConfig, DecoderShape, long)}, its weights read from {@code weights} (null: drawn from the seed). */
+    public static Graph buildDecoder(String name, DecoderConfig config, DecoderShape shape, long seed, DecoderWeights weights) {
+        return Decoder.build(name, config, shape, seed, weights);
     }
 
     /**

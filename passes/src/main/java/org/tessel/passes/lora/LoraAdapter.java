@@ -11,6 +11,8 @@ import org.tessel.api.Shape;
 import org.tessel.api.Tensor;
 import org.tessel.ir.Graph;
 import org.tessel.ir.Node;
+import org.tessel.ir.io.Json;
+import org.tessel.ir.io.SafeTensors;
 
 /**
  * A LoRA adapter (Hu et al. 2021): per adapted linear layer of a base model, named by the layer's

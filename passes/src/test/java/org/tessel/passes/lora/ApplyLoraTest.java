@@ -18,6 +18,7 @@ import org.tessel.ir.Graph;
 import org.tessel.ir.Node;
 import org.tessel.ir.ReferenceInterpreter;
 import org.tessel.ir.Value;
+import org.tessel.ir.io.SafeTensors;
 import org.tessel.ir.Verifier;
 import org.tessel.ir.ops.LoraOps;
 import org.tessel.ir.zoo.DecoderConfig;

@@ -12,6 +12,7 @@ import org.tessel.api.Tensor;
 import org.tessel.ir.Graph;
 import org.tessel.ir.zoo.DecoderConfig;
 import org.tessel.ir.zoo.DecoderShape;
+import org.tessel.ir.zoo.DecoderWeights;
 import org.tessel.ir.zoo.Zoo;
 import org.tessel.passes.PassManager;
 import org.tessel.passes.StandardPipelines;
@@ -23,7 +24,7 @@ import org.tessel.runtime.llm.quant.LlmQuantization;
 import org.tessel.runtime.llm.quant.QuantizationSpec;
 
 /**
- * Runs a zoo decoder step by step on CPU engines, with its KV cache in a {@link PagedKvCache}.
+ * Runs a zoo decoder (seeded random weights, or trained ones from a {@link HfCheckpoint}) step by step on CPU engines, with its KV cache in a {@link PagedKvCache}.
  * One step takes rows, each a sequence and the tokens to feed it next (a whole prompt, a prefill
  * chunk or one decode token), runs them as one batch, stores each row's new keys and values in the
  * cache and returns each row's logits for its last token.
@@ -46,6 +47,7 @@ public final class DecoderRunner {
     private final String model;
     private final DecoderConfig config;
     private final long seed;
+    private final DecoderWeights weights;
     private final LlmQuantization quantization;
     private final List<LoraAdapter> adapters;
     private final Map<DecoderShape, ExecutionContext> engines = new HashMap<>();
@@ -66,20 +68,26 @@ public final class DecoderRunner {
 
     /** A runner whose every step graph is quantized by {@code quantization} before the standard pipeline. */
     public DecoderRunner(String model, DecoderConfig config, long seed, LlmQuantization quantization) {
-        this(model, config, seed, quantization, List.of());
+        this(model, config, seed, null, quantization, List.of());
     }
 
-    private DecoderRunner(String model, DecoderConfig config, long seed, LlmQuantization quantization, List<LoraAdapter> adapters) {
+    /** A runner of trained weights ({@link HfCheckpoint}; null: drawn from {@code seed}), quantized by {@code quantization}. */
+    public DecoderRunner(String model, DecoderConfig config, long seed, DecoderWeights weights, LlmQuantization quantization) {
+        this(model, config, seed, weights, quantization, List.of());
+    }
+
+    private DecoderRunner(String model, DecoderConfig config, long seed, DecoderWeights weights, LlmQuantization quantization, List<LoraAdapter> adapters) {
         this.model = model;
         this.config = config;
         this.seed = seed;
+        this.weights = weights;
         this.quantization = quantization;
         this.adapters = List.copyOf(adapters);
     }
 
     /** A runner of the same model serving these LoRA adapters at once (ids 1, 2, ... in this order); each is checked against the model now. */
     public DecoderRunner withAdapters(List<LoraAdapter> adapters) {
-        DecoderRunner r = new DecoderRunner(model, config, seed, quantization, adapters);
+        DecoderRunner r = new DecoderRunner(model, config, seed, weights, quantization, adapters);
         r.graph(new DecoderShape(1, 1, 0));
         return r;
     }
@@ -99,13 +107,15 @@ public final class DecoderRunner {
 
     /** The graph of one step shape as this runner builds it (quantized when asked), before the standard pipeline. */
     public Graph graph(DecoderShape shape) {
-        Graph g = Zoo.buildDecoder(model, config, shape, seed);
+        Graph g = Zoo.buildDecoder(model, config, shape, seed, weights);
         quantization.apply(g);
         ApplyLora.apply(g, adapters, List.of(), OpRegistry.global());
         return g;
     }
 
     public DecoderConfig config() { return config; }
+    /** The trained weights this runner computes with, or null when they are drawn from the seed. */
+    public DecoderWeights weights() { return weights; }
     public String model() { return model; }
     /** Nanoseconds spent building engines so far. */
     public long buildNanos() { return buildNanos; }

@@ -8,6 +8,7 @@ import org.tessel.api.DType;
 import org.tessel.ir.Graph;
 import org.tessel.ir.zoo.DecoderConfig;
 import org.tessel.ir.zoo.DecoderShape;
+import org.tessel.ir.zoo.DecoderWeights;
 import org.tessel.ir.zoo.Zoo;
 import org.tessel.passes.PassManager;
 import org.tessel.passes.quant.QuantizeWeights;
@@ -55,13 +56,22 @@ public final class LlmQuantization {
      * search or SmoothQuant's factors and activation scales. FP32 and plain weight-only need none.
      */
     public static LlmQuantization calibrate(String model, DecoderConfig config, long seed, QuantizationSpec spec, long[][] sequences) {
-        return calibrate(model, config, seed, spec, sequences, true);
+        return calibrate(model, config, seed, null, spec, sequences, true);
+    }
+
+    /** As above for a decoder of trained weights (null: drawn from the seed). */
+    public static LlmQuantization calibrate(String model, DecoderConfig config, long seed, DecoderWeights weights, QuantizationSpec spec, long[][] sequences) {
+        return calibrate(model, config, seed, weights, spec, sequences, true);
     }
 
     /** As above; {@code smooth} false gives W8A8 without SmoothQuant's migration (the baseline it improves on). */
     static LlmQuantization calibrate(String model, DecoderConfig config, long seed, QuantizationSpec spec, long[][] sequences, boolean smooth) {
+        return calibrate(model, config, seed, null, spec, sequences, smooth);
+    }
+
+    private static LlmQuantization calibrate(String model, DecoderConfig config, long seed, DecoderWeights weights, QuantizationSpec spec, long[][] sequences, boolean smooth) {
         if (!spec.awq() && !spec.smoothQuant()) return uncalibrated(spec);
-        Graph prefill = Zoo.buildDecoder(model, config, new DecoderShape(1, sequences[0].length, 0), seed);
+        Graph prefill = Zoo.buildDecoder(model, config, new DecoderShape(1, sequences[0].length, 0), seed, weights);
         ActivationStats stats = ActivationStats.collect(prefill, sequences, AWQ_ROWS);
         Map<String, float[]> scales = new LinkedHashMap<>();
         Map<String, Float> act = new LinkedHashMap<>();

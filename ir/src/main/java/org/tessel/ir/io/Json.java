@@ -1,4 +1,4 @@
-package org.tessel.passes.lora;
+package org.tessel.ir.io;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -6,18 +6,18 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A small JSON reader for the two files an adapter folder holds (safetensors' header and PEFT's
- * adapter_config.json): objects become {@code Map<String, Object>} in file order, arrays
+ * A small JSON reader (safetensors headers, PEFT's adapter_config.json, Hugging Face's config.json
+ * and tokenizer.json): objects become {@code Map<String, Object>} in file order, arrays
  * {@code List<Object>}, numbers {@code Double} (or {@code Long} when integral and written without
  * a fraction or exponent), strings, booleans and null. Errors name the source and the offset.
  */
-final class Json {
+public final class Json {
     private final String s, source;
     private int pos;
 
     private Json(String s, String source) { this.s = s; this.source = source; }
 
-    static Object parse(String text, String source) {
+    public static Object parse(String text, String source) {
         Json j = new Json(text, source);
         Object v = j.value();
         j.ws();

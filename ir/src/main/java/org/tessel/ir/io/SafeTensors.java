@@ -1,4 +1,4 @@
-package org.tessel.passes.lora;
+package org.tessel.ir.io;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -17,7 +17,8 @@ import org.tessel.api.Tensor;
  * little-endian header length, a JSON header mapping each tensor's name to its {@code dtype},
  * {@code shape} and {@code data_offsets} [begin, end) into the byte buffer that follows (plus an
  * optional {@code __metadata__} object of strings), then the buffer of little-endian tensors.
- * Floating tensors (F32, F16, BF16, F64) are read as f32 tensors; the writer writes F32. Every
+ * Floating tensors (F32, F16, BF16, F64) are read as f32 tensors; the writer writes F32, F16 or
+ * BF16 (rounded to nearest even). Every
  * error names the file and, where it applies, the tensor.
  */
 public final class SafeTensors {
@@ -98,8 +99,18 @@ public final class SafeTensors {
         return r;
     }
 
-    /** Writes f32 tensors (in map order) and string metadata as a safetensors file. */
+    /** Writes f32 tensors (in map order) and string metadata as a safetensors file of F32 tensors. */
     public static void write(Path file, Map<String, Tensor> tensors, Map<String, String> metadata) throws IOException {
+        write(file, tensors, metadata, "F32");
+    }
+
+    /** As {@link #write(Path, Map, Map)}, storing every tensor as {@code dtype}: F32, F16 or BF16 (rounded to nearest even). */
+    public static void write(Path file, Map<String, Tensor> tensors, Map<String, String> metadata, String dtype) throws IOException {
+        int width = switch (dtype) {
+            case "F32" -> 4;
+            case "F16", "BF16" -> 2;
+            default -> throw new IllegalArgumentException(file + ": the writer stores F32, F16 or BF16, not " + dtype);
+        };
         StringBuilder h = new StringBuilder("{");
         if (!metadata.isEmpty()) {
             h.append("\"__metadata__\":{");
@@ -110,8 +121,8 @@ public final class SafeTensors {
         long offset = 0;
         for (var e : tensors.entrySet()) {
             if (h.length() > 1) h.append(',');
-            long bytes = e.getValue().shape().numElements() * 4;
-            h.append(quote(e.getKey())).append(":{\"dtype\":\"F32\",\"shape\":[");
+            long bytes = e.getValue().shape().numElements() * width;
+            h.append(quote(e.getKey())).append(":{\"dtype\":\"").append(dtype).append("\",\"shape\":[");
             int[] d = e.getValue().shape().dims();
             for (int i = 0; i < d.length; i++) h.append(i > 0 ? "," : "").append(d[i]);
             h.append("],\"data_offsets\":[").append(offset).append(',').append(offset + bytes).append("]}");
@@ -123,8 +134,21 @@ public final class SafeTensors {
         java.util.Arrays.fill(head, text.length, head.length, (byte) ' ');
         ByteBuffer out = ByteBuffer.allocate((int) (8 + head.length + offset)).order(ByteOrder.LITTLE_ENDIAN);
         out.putLong(head.length).put(head);
-        for (Tensor t : tensors.values()) for (float f : t.floats()) out.putFloat(f);
+        for (Tensor t : tensors.values())
+            for (float f : t.floats())
+                switch (dtype) {
+                    case "F32" -> out.putFloat(f);
+                    case "F16" -> out.putShort(Float.floatToFloat16(f));
+                    default -> out.putShort(bf16(f));
+                }
         Files.write(file, out.array());
+    }
+
+    /** f32 to bf16 bits, rounded to nearest even (NaN stays a quiet NaN). */
+    static short bf16(float f) {
+        int bits = Float.floatToRawIntBits(f);
+        if (Float.isNaN(f)) return (short) ((bits >>> 16) | 0x40);
+        return (short) ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16);
     }
 
     private static String quote(String s) {

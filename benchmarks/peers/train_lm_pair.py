@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""Trains a small Llama target/draft pair on real text for Tessel's tokenizer, checkpoint and speculative-decoding checks
+(the `lmpair` stage of scripts/gpu-bench.sh).
+
+Text: the Python standard library's sources on this machine (sysconfig's stdlib path, *.py files in sorted order,
+test suites and site-packages left out); every 10th file is held out. Tokenizer: byte-level BPE trained with
+Hugging Face `tokenizers` (vocabulary --vocab, <|endoftext|> id 0 between files). Models: transformers'
+LlamaForCausalLM, a target (~27 M parameters: width 512, 8 layers, 8 heads / 4 KV heads) and a draft (~3.5 M: width 256,
+2 layers, 4 / 2 heads) sharing the tokenizer, trained from seed --seed with AdamW under bf16 autocast on next-token loss
+over random 256-token windows, within a wall-clock budget (--budget seconds in all, tokenizer included; the target gets
+70% of what is left after the tokenizer). Writes OUT/target and OUT/draft (config.json, model.safetensors in f32,
+tokenizer.json) and OUT/golden.json: held-out prompts, their ids from the HF tokenizer, and per model the greedy
+continuation (--new tokens, fp32, full recompute each step, lowest id on ties), each step's top-2 logit margin, and the
+first step's top-5 logits.
+"""
+import argparse
+import json
+import math
+import sysconfig
+import time
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import LlamaConfig, LlamaForCausalLM
+
+SIZES = {"target": dict(hidden_size=512, intermediate_size=1376, num_hidden_layers=8, num_attention_heads=8, num_key_value_heads=4),
+         "draft": dict(hidden_size=256, intermediate_size=688, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2)}
+SEQ, BATCH, POSITIONS = 256, 32, 512
+
+
+def corpus(max_bytes):
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    files = sorted(p for p in stdlib.rglob("*.py") if not {"test", "tests", "site-packages", "idle_test"} & set(p.relative_to(stdlib).parts))
+    train, held = [], []
+    size = 0
+    for i, p in enumerate(files):
+        text = p.read_text(encoding="utf-8", errors="replace")
+        (held if i % 10 == 9 else train).append(text)
+        size += len(text)
+        if size > max_bytes:
+            break
+    return train, held
+
+
+def train_tokenizer(texts, vocab):
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                  min_frequency=2, show_progress=False)
+    tok.train_from_iterator(texts, trainer)
+    return tok
+
+
+def train(name, tok, data, seconds, seed, device):
+    torch.manual_seed(seed)
+    cfg = LlamaConfig(vocab_size=tok.get_vocab_size(), max_position_embeddings=POSITIONS, rms_norm_eps=1e-5, rope_theta=10000.0,
+                      tie_word_embeddings=False, bos_token_id=0, eos_token_id=0, **SIZES[name])
+    model = LlamaForCausalLM(cfg).to(device)
+    base_lr = 1e-3 if name == "draft" else 6e-4
+    opt = torch.optim.AdamW(model.parameters(), lr=base_lr, weight_decay=0.1, betas=(0.9, 0.95))
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    start, step, loss = time.time(), 0, float("nan")
+    model.train()
+    while time.time() - start < seconds:
+        frac = (time.time() - start) / seconds  # 50 warm-up steps, then cosine decay over the time budget
+        for g in opt.param_groups:
+            g["lr"] = base_lr * min(1.0, (step + 1) / 50) * 0.5 * (1 + math.cos(math.pi * frac))
+        at = torch.randint(0, len(data) - SEQ, (BATCH,), generator=gen)
+        x = torch.stack([data[i:i + SEQ] for i in at.tolist()]).to(device)
+        with torch.autocast(device, dtype=torch.bfloat16):
+            out = model(input_ids=x, labels=x)  # transformers shifts the labels itself
+        out.loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        step += 1
+        if step % 100 == 0:
+            loss = out.loss.item()
+            print(f"{name}: step {step}, loss {loss:.3f}, {time.time() - start:.0f} s", flush=True)
+    params = sum(p.numel() for p in model.parameters())
+    print(f"{name}: {params / 1e6:.2f} M parameters, {step} steps of {BATCH}x{SEQ} tokens in {time.time() - start:.0f} s, last loss {loss:.3f}", flush=True)
+    return model.float().eval(), step, params
+
+
+@torch.no_grad()
+def greedy(model, ids, new, device):
+    x = torch.tensor([ids], device=device)
+    out, margins, top = [], [], None
+    for _ in range(new):
+        logits = model(input_ids=x).logits[0, -1].float()
+        v, i = torch.topk(logits, 5)
+        if top is None:
+            top = [[int(a), float(b)] for a, b in zip(i.tolist(), v.tolist())]
+        margins.append(float(v[0] - v[1]))
+        nxt = int(torch.argmax(logits))  # the first maximum: the lowest id on ties, as Tessel's greedy sampler
+        out.append(nxt)
+        x = torch.cat([x, torch.tensor([[nxt]], device=device)], dim=1)
+    return out, margins, top
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", default="lm-pair")
+    ap.add_argument("--budget", type=float, default=150, help="wall-clock seconds for tokenizer and both models")
+    ap.add_argument("--vocab", type=int, default=4096)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--max-bytes", type=int, default=20_000_000, help="characters of source text read at most")
+    ap.add_argument("--prompts", type=int, default=4)
+    ap.add_argument("--new", type=int, default=24, help="greedy tokens per prompt in golden.json")
+    args = ap.parse_args()
+    t0 = time.time()
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    torch.backends.cuda.matmul.allow_tf32 = False  # golden logits in plain fp32
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    train_texts, held = corpus(args.max_bytes)
+    tok = train_tokenizer(train_texts, args.vocab)
+    eos = tok.token_to_id("<|endoftext|>")
+    ids = []
+    for enc in tok.encode_batch(train_texts):
+        ids.extend(enc.ids + [eos])
+    data = torch.tensor(ids, dtype=torch.long)
+    print(f"text: {len(train_texts)} training files ({len(data):,} tokens), {len(held)} held out; tokenizer {tok.get_vocab_size()} ids in {time.time() - t0:.0f} s", flush=True)
+
+    golden = {"seed": args.seed, "vocab": tok.get_vocab_size(), "new_tokens": args.new, "prompts": [], "models": {}}
+    trained = {}
+    for name, share in (("target", 0.7), ("draft", 1.0)):  # the target 70% of the time left, the draft the rest
+        seconds = max(5.0, share * (args.budget - (time.time() - t0)))
+        model, steps, params = train(name, tok, data, seconds, args.seed, device)
+        model.save_pretrained(out / name, safe_serialization=True)
+        tok.save(str(out / name / "tokenizer.json"))
+        trained[name] = model
+        golden["models"][name] = {"parameters": params, "steps": steps, "config": SIZES[name]}
+
+    # prompts: the first 3 to 8 lines (at most 300 characters) of held-out files spread over the list
+    for k in range(args.prompts):
+        text = held[(k * len(held)) // args.prompts]
+        lines = text.splitlines(keepends=True)[: 3 + k]
+        prompt = "".join(lines)[:300]
+        p = {"text": prompt, "ids": tok.encode(prompt).ids, "models": {}}
+        for name, model in trained.items():
+            g, m, top = greedy(model, p["ids"], args.new, device)
+            p["models"][name] = {"greedy": g, "margins": m, "top5": top}
+        golden["prompts"].append(p)
+    (out / "golden.json").write_text(json.dumps(golden, indent=1))
+    agree = [sum(a == b for a, b in zip(p["models"]["target"]["greedy"], p["models"]["draft"]["greedy"])) for p in golden["prompts"]]
+    print(f"wrote {out}/target, {out}/draft, {out}/golden.json in {time.time() - t0:.0f} s; draft's greedy tokens equal to the target's: {agree} of {args.new}")
+
+
+if __name__ == "__main__":
+    main()
