@@ -56,6 +56,8 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--adapter", paramLabel = "NAME", description = "Generate through this adapter of --lora (default: the base model).") String adapter;
     @Option(names = "--gpu", description = "Run on the GPU: FP16 engines planned by the joint search, attention as tessel.attention.paged over a device KV cache "
             + "written in place, decode steps replayed as CUDA graphs (refused without a CUDA GPU).") boolean gpu;
+    @Option(names = "--kv-cache", paramLabel = "native|fp8[:SCALE]", description = "How the KV cache stores keys and values: native (f32 on CPU engines, f16 with --gpu; "
+            + "the default), fp8 (E4M3 codes, per-layer K and V scales amax / 448 calibrated on text windows) or fp8:SCALE (one fixed scale).") String kvCache;
     @Option(names = "--speculate", converter = Ranges.AtLeastOne.class, paramLabel = "K", description = "Tokens the draft proposes per round (default 4); needs --draft.") Integer speculate;
 
     private Tokenizer tokenizer;
@@ -74,10 +76,12 @@ final class GenerateCommand implements Callable<Integer> {
         if (draft != null && lora != null) throw new IllegalArgumentException("--draft runs the base models; drop --lora or --draft");
         if (draft != null && gpu) throw new IllegalArgumentException("--draft (speculative decoding) runs on CPU engines; drop --gpu or --draft");
         if (gpu && lora != null) throw new IllegalArgumentException("--lora serves adapters on the CPU runner; the GPU runner serves the base model only: drop --gpu or --lora");
+        if (draft != null && kvCache != null) throw new IllegalArgumentException("--kv-cache applies to plain generation; speculative decoding (--draft) keeps native caches: drop one");
         if (draft != null) return speculative();
         Sampler sampler = temperature == null ? Sampler.greedy() : Sampler.sampling(temperature, topK == null ? 0 : topK, seed == null ? 0 : seed);
         if (gpu) return onGpu(spec, sampler);
-        DecoderRunner runner = DecoderModels.withLora(DecoderModels.runner(model, layers, spec, calibText), lora);
+        DecoderRunner base = DecoderModels.runner(model, layers, spec, calibText);
+        DecoderRunner runner = DecoderModels.withLora(base.withKvCache(DecoderModels.kvCache(kvCache, base)), lora);
         long[] ids = prompt.stream().mapToLong(Long::longValue).toArray();
         int tokens = ids.length + maxNew;
         PagedKvCache cache = runner.newCache(blockSize, Math.max(1, (tokens + blockSize - 1) / blockSize));
@@ -89,6 +93,7 @@ final class GenerateCommand implements Callable<Integer> {
         System.out.println(DecoderModels.describe(runner));
         System.out.println(DecoderModels.describeWeights(runner));
         if (DecoderModels.describeLora(runner) != null) System.out.println(DecoderModels.describeLora(runner) + "; this request: " + (adapter == null ? "the base model" : adapter));
+        System.out.println(DecoderModels.describeKv(runner.kvCache(), runner.config(), 4));
         printRun(sampler, ids, o);
         System.out.printf("kv cache: %d blocks of %d tokens, mean utilisation %.1f%% over %d steps; engines: %d built in %.2f s (not counted above), CPU backend%n",
                 cache.numBlocks(), blockSize, 100 * report.meanKvUtilisation(), report.steps(), report.engines(), report.buildSeconds());
@@ -98,7 +103,7 @@ final class GenerateCommand implements Callable<Integer> {
     private int onGpu(QuantizationSpec spec, Sampler sampler) {
         long[] ids = prompt.stream().mapToLong(Long::longValue).toArray();
         int tokens = ids.length + maxNew;
-        try (GpuDecoderRunner runner = DecoderModels.gpuRunner(model, layers, spec);
+        try (GpuDecoderRunner runner = DecoderModels.gpuRunner(model, layers, spec, kvCache);
              GpuPagedKvCache cache = runner.newCache(blockSize, Math.max(1, (tokens + blockSize - 1) / blockSize))) {
             BatchScheduler.Report report = new BatchScheduler(runner, cache, BatchScheduler.Policy.IN_FLIGHT, 1, Math.max(1, ids.length))
                     .run(List.of(new Request("generate", ids, maxNew, 0, sampler)));
@@ -106,6 +111,7 @@ final class GenerateCommand implements Callable<Integer> {
             if (o.refused()) throw new IllegalArgumentException(o.refusal());
             System.out.println(DecoderModels.describe(runner));
             System.out.println("weights: fp16 on the GPU; attention tessel.attention.paged over the device KV cache");
+            System.out.println(DecoderModels.describeKv(runner.kvCache(), runner.config(), 2));
             printRun(sampler, ids, o);
             System.out.printf("kv cache: %d blocks of %d tokens on the device, mean utilisation %.1f%% over %d steps; engines: %d built in %.2f s (not counted above), "
                     + "GPU backend (%s), %d decode steps replayed as CUDA graphs%n", cache.numBlocks(), blockSize, 100 * report.meanKvUtilisation(), report.steps(),

@@ -43,6 +43,8 @@ final class ServeBenchCommand implements Callable<Integer> {
 
     @Option(names = "--gpu", description = "Serve on the GPU: FP16 engines planned by the joint search, the KV cache on the device (refused without a CUDA GPU).") boolean gpu;
 
+    @Option(names = "--kv-cache", paramLabel = "native|fp8[:SCALE]", description = "How the KV cache stores keys and values: native (f32 on CPU engines, f16 with --gpu; "
+            + "the default), fp8 (E4M3 codes, per-layer K and V scales amax / 448 calibrated on text windows) or fp8:SCALE (one fixed scale). --kv-blocks counts blocks either way.") String kvCache;
     @Option(names = "--weights", paramLabel = "int8|int4[:GROUP]", description = "Quantize the linear layers' weights group-wise (weight-only; groups of 128 by default).") String weights;
     @Option(names = "--awq", description = "AWQ activation-aware scaling before --weights, calibrated on text windows.") boolean awq;
     @Option(names = "--smoothquant", arity = "0..1", fallbackValue = "", paramLabel = "ALPHA", description = "SmoothQuant W8A8, smoothing strength ALPHA (default 0.5).") String smoothQuant;
@@ -57,9 +59,14 @@ final class ServeBenchCommand implements Callable<Integer> {
         if (loraMix && (lora == null || lora.isEmpty())) throw new IllegalArgumentException("--lora-mix spreads requests over the --lora adapters: add --lora NAME=FOLDER");
         if (gpu && lora != null && !lora.isEmpty()) throw new IllegalArgumentException("--lora serves adapters on the CPU runner; the GPU runner serves the base model only: drop --gpu or --lora");
         var spec = org.tessel.runtime.llm.quant.QuantizationSpec.parse(weights, awq, smoothQuant);
-        GpuDecoderRunner gpuRunner = gpu ? DecoderModels.gpuRunner(model, layers, spec) : null;
+        GpuDecoderRunner gpuRunner = gpu ? DecoderModels.gpuRunner(model, layers, spec, kvCache) : null;
         try {
-            return serve(gpuRunner == null ? DecoderModels.runner(model, layers, spec, null) : null, gpuRunner, p, o);
+            DecoderRunner cpu = null;
+            if (gpuRunner == null) {
+                DecoderRunner plain = DecoderModels.runner(model, layers, spec, null);
+                cpu = plain.withKvCache(DecoderModels.kvCache(kvCache, plain));
+            }
+            return serve(cpu, gpuRunner, p, o);
         } finally {
             if (gpuRunner != null) gpuRunner.close();
         }
@@ -74,6 +81,7 @@ final class ServeBenchCommand implements Callable<Integer> {
         System.out.println(gpuRunner != null ? DecoderModels.describe(gpuRunner) : DecoderModels.describe(runner));
         System.out.println(gpuRunner != null ? "weights: fp16 on the GPU; attention tessel.attention.paged over the device KV cache" : DecoderModels.describeWeights(runner));
         if (runner != base) System.out.println(DecoderModels.describeLora(runner));
+        System.out.println(gpuRunner != null ? DecoderModels.describeKv(gpuRunner.kvCache(), config, 2) : DecoderModels.describeKv(runner.kvCache(), config, 4));
         System.out.printf("workload: %d requests, seed %d, prompts %s tokens, outputs %s tokens, %s; KV cache %d blocks of %d tokens (%d tokens), batch <= %d, prefill chunk %d%n",
                 requests, seed, promptLen, outputLen, rate == null ? "all arriving at once" : "Poisson arrivals at " + rate + "/s",
                 kvBlocks, blockSize, kvBlocks * blockSize, maxBatch, chunk);
