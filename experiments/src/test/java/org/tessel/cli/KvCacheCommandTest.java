@@ -52,4 +52,29 @@ class KvCacheCommandTest {
         assertEquals("tessel serve-bench: --kv-cache fp8:SCALE needs a number, got 'x'",
                 CliRun.of("serve-bench", "zoo:llama-tiny", "--requests", "2", "--kv-cache", "fp8:x").err().strip());
     }
+
+    @Test void serveBenchSessionsCompareOffloadWithRecompute() {
+        CliRun r = CliRun.of("serve-bench", "zoo:llama-tiny", "--sessions", "4", "--turns", "3", "--prompt-len", "6-10", "--turn-len", "3-5", "--output-len", "4-6",
+                "--think", "0.05", "--kv-blocks", "10", "--block-size", "4", "--max-batch", "2", "--chunk", "8", "--warmup", "0", "--repeat", "1",
+                "--kv-offload", "--host-kv-mb", "1");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("workload: 4 sessions of 3 turns"), r.out());
+        Matcher m = Pattern.compile("(?m)^offload +12 +\\d+ .*$").matcher(r.out());
+        assertTrue(m.find(), r.out());
+        Matcher saved = Pattern.compile("offload vs recompute: (\\d+) recomputed tokens saved \\((\\d+) against (\\d+)\\), ([0-9.]+) MiB moved .* outputs identical for 12 of 12 turns")
+                .matcher(r.out());
+        assertTrue(saved.find(), r.out());
+        assertTrue(Long.parseLong(saved.group(1)) > 0 && Double.parseDouble(saved.group(4)) > 0, saved.group());
+    }
+
+    @Test void offloadFlagsAreCheckedWithOneLineErrors() {
+        assertEquals("tessel serve-bench: --kv-offload needs a host memory budget for the offloaded KV blocks: add --host-kv-mb MB",
+                CliRun.of("serve-bench", "zoo:llama-tiny", "--sessions", "2", "--kv-offload").err().strip());
+        assertEquals("tessel serve-bench: --kv-offload applies to multi-turn sessions: add --sessions N",
+                CliRun.of("serve-bench", "zoo:llama-tiny", "--kv-offload", "--host-kv-mb", "4").err().strip());
+        CliRun tooLong = CliRun.of("serve-bench", "zoo:llama-tiny", "--sessions", "2", "--turns", "4", "--prompt-len", "60", "--turn-len", "30", "--output-len", "8",
+                "--warmup", "0", "--repeat", "1", "--kv-blocks", "64", "--block-size", "4");
+        assertEquals(0, tooLong.code(), tooLong.err());
+        assertTrue(tooLong.out().contains("refused: session session-0, turn 2 (request session-0/2): its context reaches 144 tokens"), tooLong.out());
+    }
 }
