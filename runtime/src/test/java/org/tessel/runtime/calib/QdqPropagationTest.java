@@ -9,6 +9,8 @@ import net.jqwik.api.Property;
 import net.jqwik.api.constraints.IntRange;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.tessel.api.AttrValue;
 import org.tessel.api.Attributes;
 import org.tessel.api.Shape;
@@ -174,6 +176,70 @@ class QdqPropagationTest {
         Value xd = d.input("x", 1, 4, 6, 6);
         d.outputs(d.conv("conv", d.qdq(xd, 0.1f), d.convWeight("w", 4, 4, 1, 0.01f), 0, 1));
         assertEquals(0, propagatesExactly(d.g, 10).total());
+    }
+
+    /**
+     * One tensor quantized at two scales, per-tensor or per-channel weights: (a) a Conv's output read
+     * by two Convs through pairs at scales 7x apart (wide enough that no code reaches -128, where ONNX and the engine's +-127 differ), (b) a residual Add whose input pair on the first
+     * block's Relu differs from the pair the next Conv reads it through. Each such pair stays a
+     * QuantizeLinear/DequantizeLinear on its reader's edge, the producer writes the tensor in float,
+     * every Conv runs INT8, and the CPU engine computes ONNX's Q/DQ semantics (the reference
+     * interpreter on the unfolded model); quantizing the second reader at the first scale instead
+     * would be far off.
+     */
+    @ParameterizedTest @ValueSource(booleans = {false, true})
+    void aTensorQuantizedAtTwoScalesGetsAQuantizeOnEachEdgeAndRunsAtInt8(boolean perChannel) {
+        for (boolean residual : new boolean[] {false, true}) {
+            QdqModels m = new QdqModels("two_scales", perChannel ? 21 : 22);
+            java.util.function.BiFunction<String, int[], Value> w = (name, d) -> perChannel ? m.convWeight(name, d[0], d[1], d[2], 0.004f)
+                    : m.weight(name, new int[] {d[0], d[1], d[2], d[2]}, 0, new float[] {0.004f}, new int[] {127});
+            Value x = m.input("x", 1, 4, 8, 8);
+            Value c1 = m.conv("conv1", m.qdq(x, 1f / 127), w.apply("w1", new int[] {8, 4, 3}), 1, 1);
+            Value shared;
+            if (!residual) {
+                shared = c1;
+                Value a = m.conv("conv2", m.qdq(c1, 0.03f), w.apply("w2", new int[] {8, 8, 1}), 0, 1);
+                Value b = m.conv("conv3", m.qdq(c1, 0.21f), w.apply("w3", new int[] {4, 8, 1}), 0, 1);
+                m.outputs(m.qdq(a, 0.1f), m.qdq(b, 0.1f));
+            } else {
+                shared = m.node("Relu", "relu1", c1);
+                Value c2 = m.conv("conv2", m.qdq(shared, 0.03f), w.apply("w2", new int[] {8, 8, 3}), 1, 1);
+                Value add = m.node("Add", "add", m.qdq(c2, 0.06f), m.qdq(shared, 0.21f));
+                m.outputs(m.qdq(m.conv("conv3", m.qdq(add, 0.1f), w.apply("w3", new int[] {4, 8, 1}), 0, 1), 0.1f));
+            }
+            String what = (residual ? "residual" : "two readers") + (perChannel ? ", per-channel weights" : ", per-tensor weights");
+            ExplicitQuantization.Result f = fold(m.g);
+            assertEquals(List.of("conv1", "conv2", "conv3"), f.quantizedNodes(), what);
+            assertNull(f.scales().get(shared.name()), "the producer writes %" + shared.name() + " in float: " + f.scales());
+            assertEquals(java.util.Set.of(shared.name()), f.requantized().keySet(), what);
+            assertEquals(2, f.requantized().get(shared.name()).size(), what);
+            for (String dq : f.requantized().get(shared.name())) assertNotNull(f.scales().get(dq), dq);
+            assertTrue(f.describe().contains("1 tensor(s) read at several scales, each pair kept as QuantizeLinear/DequantizeLinear nodes on its reader's edge, "
+                    + "the producer writing the tensor in float: %" + shared.name() + " (2 pairs)"), f.describe());
+            QdqModels.Built b = QdqModels.build(m.g);
+            for (String c : List.of("conv1", "conv2", "conv3")) {
+                String at = c;
+                for (var grp : b.applied().plan().groups()) if (grp.members().contains(c)) at = grp.name();
+                assertEquals(Precision.INT8, b.applied().plan().node(at).precision(), what + ": " + c + " (as " + at + ")");
+            }
+            double worstQdq = 0, wrong = 0;
+            Graph oneScale = m.g.copy();
+            // what keeping one scale per tensor would compute: the second pair at the first pair's scale
+            for (Node n : oneScale.nodes())
+                if (n.opName().endsWith("QuantizeLinear") && n.input(1).constantValue().getFloat(0) == 0.21f)
+                    oneScale.setNodeInput(n, 1, oneScale.addConstant(oneScale.uniqueValueName("s_first"), Tensor.ofFloats(Shape.scalar(), 0.03f)));
+            for (long seed = 1; seed <= 3; seed++) {
+                List<Tensor> in = QdqModels.inputs(m.g, seed);
+                List<Tensor> got = b.engine().createContext().run(in), want = new ReferenceInterpreter().run(m.g, in), other = new ReferenceInterpreter().run(oneScale, in);
+                for (int k = 0; k < got.size(); k++) {
+                    worstQdq = Math.max(worstQdq, Tensor.relativeL2(want.get(k), got.get(k)));
+                    wrong = Math.max(wrong, Tensor.relativeL2(other.get(k), got.get(k)));
+                }
+            }
+            System.out.printf("%s: CPU INT8 engine vs ONNX Q/DQ semantics rel L2 %.2e; vs one scale per tensor %.2e%n", what, worstQdq, wrong);
+            assertTrue(worstQdq < 1e-6, what + ": vs Q/DQ " + worstQdq);
+            assertTrue(wrong > 1e-3, what + ": the second scale matters: " + wrong);
+        }
     }
 
     @Test void aMaxPoolWhoseIndicesAreReadIsRefused() {
