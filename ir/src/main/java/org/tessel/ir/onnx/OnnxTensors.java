@@ -130,7 +130,7 @@ public final class OnnxTensors {
             case F16 -> { float[] f = t.floats(); for (int i = 0; i < n; i++) f[i] = Float.float16ToFloat((short) p.getInt32Data(i)); }
             case BF16 -> { float[] f = t.floats(); for (int i = 0; i < n; i++) f[i] = Float.intBitsToFloat(p.getInt32Data(i) << 16); }
             // float8 in int32_data: one code (its 8 bits) per value
-            case F8E4M3 -> { float[] f = t.floats(); for (int i = 0; i < n; i++) f[i] = org.tessel.api.Float8E4M3.toFloat(p.getInt32Data(i)); }
+            case F8E4M3, F8E5M2 -> { float[] f = t.floats(); for (int i = 0; i < n; i++) f[i] = dt.float8Value(p.getInt32Data(i)); }
             case F64 -> { double[] d = t.doubles(); for (int i = 0; i < n; i++) d[i] = p.getDoubleData(i); }
             case I64 -> { long[] l = t.longs(); for (int i = 0; i < n; i++) l[i] = p.getInt64Data(i); }
             default -> { for (int i = 0; i < n; i++) t.setLong(i, p.getInt32Data(i)); }
@@ -144,7 +144,7 @@ public final class OnnxTensors {
             case F32 -> b.asFloatBuffer().get(t.floats());
             case F16 -> { float[] f = t.floats(); for (int i = 0; i < n; i++) f[i] = Float.float16ToFloat(b.getShort(2 * i)); }
             case BF16 -> { float[] f = t.floats(); for (int i = 0; i < n; i++) f[i] = Float.intBitsToFloat((b.getShort(2 * i) & 0xFFFF) << 16); }
-            case F8E4M3 -> { float[] f = t.floats(); for (int i = 0; i < n; i++) f[i] = org.tessel.api.Float8E4M3.toFloat(b.get(i)); }
+            case F8E4M3, F8E5M2 -> { float[] f = t.floats(); for (int i = 0; i < n; i++) f[i] = t.dtype().float8Value(b.get(i)); }
             case F64 -> b.asDoubleBuffer().get(t.doubles());
             case I64 -> b.asLongBuffer().get(t.longs());
             case I32 -> { long[] l = t.longs(); for (int i = 0; i < n; i++) l[i] = b.getInt(4 * i); }
@@ -162,7 +162,8 @@ public final class OnnxTensors {
             case F32 -> b.asFloatBuffer().put(t.floats());
             case F16 -> { float[] f = t.floats(); for (int i = 0; i < n; i++) b.putShort(2 * i, Float.floatToFloat16(f[i])); }
             case BF16 -> { float[] f = t.floats(); for (int i = 0; i < n; i++) b.putShort(2 * i, (short) (Float.floatToRawIntBits(f[i]) >>> 16)); }
-            case F8E4M3 -> { float[] f = t.floats(); for (int i = 0; i < n; i++) b.put(i, (byte) org.tessel.api.Float8E4M3.toBits(f[i], true)); }
+            // the stored values are on the grid; saturate=0 keeps an e5m2 infinity
+            case F8E4M3, F8E5M2 -> { float[] f = t.floats(); for (int i = 0; i < n; i++) b.put(i, (byte) t.dtype().float8Bits(f[i], false)); }
             case F64 -> b.asDoubleBuffer().put(t.doubles());
             case I64 -> b.asLongBuffer().put(t.longs());
             case I32 -> { long[] l = t.longs(); for (int i = 0; i < n; i++) b.putInt(4 * i, (int) l[i]); }
