@@ -12,10 +12,10 @@ import org.tessel.api.Trait;
 /**
  * Cast (opset 21, attribute {@code to}: an ONNX type code) and CastLike (the type of a second
  * input). Floats to integers truncate toward zero and wrap (NaN becomes 0), anything to bool is
- * "nonzero" (NaN is true), and narrowing to f16/bf16/f8e4m3/f8e5m2 rounds once to nearest-even.
+ * "nonzero" (NaN is true), and narrowing to f16/bf16/float8 rounds once to nearest-even.
  * {@code saturate} only matters for the float8 targets: with 1 (the default) a value past the largest
- * (448 for e4m3, 57344 for e5m2), or an infinity, becomes that largest value; with 0, e4m3 gives NaN
- * and e5m2 infinity (ONNX's Cast table for FLOAT8E4M3FN and FLOAT8E5M2).
+ * (448 for e4m3fn, 57344 for e5m2 and e5m2fnuz, 240 for e4m3fnuz), or an infinity, becomes that
+ * largest value; with 0, e5m2 gives infinity and the others NaN (ONNX's Cast table).
  */
 final class CastOp extends BaseOp {
     private final boolean like;
@@ -29,13 +29,13 @@ final class CastOp extends BaseOp {
         return new CastOp(def("Cast", "converts every element to the type given by attribute 'to' (an ONNX type code)")
                 .inputs(1, 1, "input").traits(Trait.ELEMENTWISE)
                 .requiredAttr("to", org.tessel.api.AttrValue.Kind.INT, "ONNX TensorProto.DataType code of the result")
-                .intAttr("saturate", 1, "float8 targets only: 1 clamps out-of-range values to the largest finite value, 0 makes them NaN (e4m3) or infinite (e5m2)"), false);
+                .intAttr("saturate", 1, "float8 targets only: 1 clamps out-of-range values to the largest finite value, 0 makes them infinite (e5m2) or NaN (the others)"), false);
     }
 
     static CastOp castLike() {
         return new CastOp(def("CastLike", "converts every element of input to the element type of target_type")
                 .inputs(2, 2, "input", "target_type").traits(Trait.ELEMENTWISE)
-                .intAttr("saturate", 1, "float8 targets only: 1 clamps out-of-range values to the largest finite value, 0 makes them NaN (e4m3) or infinite (e5m2)"), true);
+                .intAttr("saturate", 1, "float8 targets only: 1 clamps out-of-range values to the largest finite value, 0 makes them infinite (e5m2) or NaN (the others)"), true);
     }
 
     /** The element type an ONNX type code names; fails naming the ONNX type when Tessel has none. */
@@ -66,7 +66,7 @@ final class CastOp extends BaseOp {
 
     /**
      * x converted to a float8 type with ONNX's {@code saturate}: past the largest value (and from an
-     * infinity) 1 gives that value, 0 NaN for f8e4m3 and infinity for f8e5m2.
+     * infinity) 1 gives that value, 0 infinity for f8e5m2 and NaN for the others.
      */
     static Tensor toFloat8(Tensor x, DType to, boolean saturate) {
         Tensor out = Tensor.zeros(to, x.shape());

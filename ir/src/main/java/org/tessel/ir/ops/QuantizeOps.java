@@ -16,16 +16,16 @@ import org.tessel.api.Trait;
  * QuantizeLinear and DequantizeLinear (opset 21): affine (de)quantization with a scale and an
  * optional zero point that are per-tensor (one element), per-axis (1-D, one per slice of
  * {@code axis}) or blocked ({@code block_size} > 0: x's rank, with {@code ceil(dim/block_size)}
- * entries along {@code axis}). Tessel holds the 8-bit quantized types u8, i8, f8e4m3 and f8e5m2
- * (float8 e4m3fn and e5m2, opset 19+: x / scale + zero point converted as Cast converts to float8,
+ * entries along {@code axis}). Tessel holds the 8-bit quantized types u8, i8 and the float8 types
+ * (e4m3fn, e5m2, e4m3fnuz, e5m2fnuz; opset 19+: x / scale + zero point converted as Cast converts to float8,
  * {@code saturate} included), and i32 for dequantization; other ONNX targets are refused by name.
  */
 final class QuantizeOps {
     private QuantizeOps() {}
 
-    private static final Set<DType> QUANTIZED = EnumSet.of(DType.U8, DType.I8, DType.F8E4M3, DType.F8E5M2);
+    private static final Set<DType> QUANTIZED = EnumSet.of(DType.U8, DType.I8, DType.F8E4M3, DType.F8E5M2, DType.F8E4M3FNUZ, DType.F8E5M2FNUZ);
     private static final Set<DType> Q_INPUT = EnumSet.of(DType.F32, DType.F16, DType.BF16, DType.I32);
-    private static final Set<DType> DQ_INPUT = EnumSet.of(DType.U8, DType.I8, DType.I32, DType.F8E4M3, DType.F8E5M2);
+    private static final Set<DType> DQ_INPUT = EnumSet.of(DType.U8, DType.I8, DType.I32, DType.F8E4M3, DType.F8E5M2, DType.F8E4M3FNUZ, DType.F8E5M2FNUZ);
     private static final Set<DType> DQ_SCALE = EnumSet.of(DType.F32, DType.F16, DType.BF16);
 
     /**

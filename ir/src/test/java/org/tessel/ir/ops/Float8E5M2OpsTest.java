@@ -12,7 +12,8 @@ import org.tessel.ir.onnx.OnnxTensors;
 /**
  * FLOAT8E5M2 in the reference interpreter: Cast and CastLike to and from it with and without
  * {@code saturate}, QuantizeLinear/DequantizeLinear through it, and its ONNX tensors (raw codes,
- * infinities and NaN kept); the fnuz variants are refused naming the type.
+ * infinities and NaN kept); the fnuz variants (no infinity, no -0, NaN 0x80) cast and quantize as
+ * ONNX's Cast table says, and E8M0 is refused naming the type.
  */
 class Float8E5M2OpsTest {
     private static final float INF = Float.POSITIVE_INFINITY;
@@ -66,12 +67,22 @@ class Float8E5M2OpsTest {
         assertArrayEquals(new float[] {INF, 0x1p-16f}, OnnxTensors.fromProto(q, "t").floats());
     }
 
-    @Test void theFnuzVariantsAreRefusedNamingTheType() {
-        assertEquals("attribute 'to' is ONNX type FLOAT8E4M3FNUZ, which Tessel cannot hold (supported: " + DTypeSets.describe(DTypeSets.ALL) + ")",
-                failure("Cast", attrs("to", 18L), f32(1f)));
-        assertTrue(failure("Cast", attrs("to", 20L), f32(1f)).startsWith("attribute 'to' is ONNX type FLOAT8E5M2FNUZ, which Tessel cannot hold"));
-        var p = org.tessel.ir.onnx.proto.Onnx.TensorProto.newBuilder().setDataType(20).addDims(1).addInt32Data(0).build();
-        var e = assertThrows(org.tessel.ir.onnx.OnnxImportException.class, () -> OnnxTensors.fromProto(p, "initializer 'w'"));
-        assertTrue(e.getMessage().startsWith("initializer 'w': element type FLOAT8E5M2FNUZ is not supported"), e.getMessage());
+    @Test void theFnuzVariantsCastAndQuantizeAndOtherNarrowFloatsAreRefusedNamingTheType() {
+        Tensor x = f32(0.8191f, 1e6f, -1e-7f, Float.NaN, INF);
+        assertArrayEquals(new float[] {0.8125f, 240f, 0f, Float.NaN, 240f}, run("Cast", attrs("to", 18L), x).floats());
+        assertArrayEquals(new float[] {0.8125f, Float.NaN, 0f, Float.NaN, Float.NaN}, run("Cast", attrs("to", 18L, "saturate", 0L), x).floats());
+        assertArrayEquals(new float[] {0.875f, 57344f, 0f, Float.NaN, 57344f}, run("Cast", attrs("to", 20L), x).floats());
+        assertEquals(0, Float.floatToRawIntBits(run("Cast", attrs("to", 20L), x).floats()[2]), "no negative zero");
+        Tensor q = run("QuantizeLinear", attrs(), f32(1f, 500f), scalar(2f), Tensor.zeros(DType.F8E4M3FNUZ, Shape.scalar()));
+        assertArrayEquals(new float[] {0.5f, 240f}, q.floats());
+        assertArrayEquals(new float[] {1f, 480f}, run("DequantizeLinear", attrs(), q, scalar(2f)).floats());
+        var p = OnnxTensors.toProto(q, "q");
+        assertEquals(18, p.getDataType());
+        assertArrayEquals(q.floats(), OnnxTensors.fromProto(p, "q").floats());
+        assertEquals("attribute 'to' is ONNX type FLOAT8E8M0, which Tessel cannot hold (supported: " + DTypeSets.describe(DTypeSets.ALL) + ")",
+                failure("Cast", attrs("to", 24L), f32(1f)));
+        var e4 = org.tessel.ir.onnx.proto.Onnx.TensorProto.newBuilder().setDataType(24).addDims(1).addInt32Data(0).build();
+        var e = assertThrows(org.tessel.ir.onnx.OnnxImportException.class, () -> OnnxTensors.fromProto(e4, "initializer 'w'"));
+        assertTrue(e.getMessage().startsWith("initializer 'w': element type FLOAT8E8M0 is not supported"), e.getMessage());
     }
 }

@@ -280,9 +280,9 @@ public final class ExplicitQuantization {
         for (Node n : g.nodes()) {
             DType t = isQ(n) ? n.output(0).type().dtype() : isDq(n) ? n.input(0).type().dtype() : null;
             if (t == null || t == DType.I32) continue; // an int32 bias goes with either
-            if (t == DType.F8E5M2)
-                throw new QdqException(n.describe() + ": float8e5m2 Q/DQ; the engine's FP8 is E4M3 (float8e4m3fn), so explicit quantization takes int8 or float8e4m3fn pairs "
-                        + "(the reference interpreter runs e5m2 Q/DQ as ONNX defines it)");
+            if (t.isFloat8() && t != DType.F8E4M3)
+                throw new QdqException(n.describe() + ": float8" + t.text().substring(2) + " Q/DQ; the engine's FP8 is E4M3 (float8e4m3fn), so explicit quantization takes int8 or float8e4m3fn pairs "
+                        + "(the reference interpreter runs it as ONNX defines it)");
             if (t == DType.F8E4M3) { if (first8 == null) first8 = n; }
             else if (firstInt == null) firstInt = n;
         }

@@ -222,6 +222,12 @@ class QdqPropagationTest {
                 for (var grp : b.applied().plan().groups()) if (grp.members().contains(c)) at = grp.name();
                 assertEquals(Precision.INT8, b.applied().plan().node(at).precision(), what + ": " + c + " (as " + at + ")");
             }
+            // the GPU builder: the Q/DQ nodes are per-tensor elementwise kernels it has, but its INT8 kernels requantize every output,
+            // so the producer that writes the tensor in float is refused, naming it and the tensor
+            var gpu = assertThrows(org.tessel.runtime.gpu.engine.GpuEngineException.class, () -> org.tessel.runtime.gpu.engine.GpuEngine.checkPlan(
+                    b.applied().graph(), b.applied().plan(), org.tessel.runtime.gpu.engine.GpuEngine.Precision.FP32));
+            assertTrue(gpu.getMessage().startsWith("cannot build a GPU engine: the plan runs node '") && gpu.getMessage().contains("conv1")
+                    && gpu.getMessage().contains(" at int8 and has no scale for its tensor %"), gpu.getMessage());
             double worstQdq = 0, wrong = 0;
             Graph oneScale = m.g.copy();
             // what keeping one scale per tensor would compute: the second pair at the first pair's scale
