@@ -51,7 +51,8 @@ import org.tessel.runtime.engine.PrecisionEmulation;
  * QuantizeLinear/DequantizeLinear on its reader's edge (a quantize layer, priced by the plan as any
  * elementwise layer), and its DQ output carries its own scale, so a contraction reading it still runs
  * quantized. The engine then computes exactly ONNX's semantics: every reader sees the tensor rounded
- * once, at its own scale ({@link Result#requantized}).
+ * once, at its own scale ({@link Result#requantized}). In a chain of pairs at two scales (Q -> DQ ->
+ * Q -> DQ) the first folds onto the tensor and the second stays nodes: a requantize, as ONNX rounds twice.
  *
  * <p>The plan carries the weight scales ({@code QuantizationTable#weights}); the CPU engine
  * ({@link PrecisionEmulation#fakeQuantizeWeight(Tensor, int, org.tessel.cost.Precision, float[])}) and the GPU's
@@ -79,7 +80,8 @@ public final class ExplicitQuantization {
      * @param kept            activation tensors whose pairs were asked to stay nodes (not folded)
      * @param requantized     per activation tensor read through pairs at two or more scales, the outputs of its pairs' DQs: those
      *                        pairs stay QuantizeLinear/DequantizeLinear nodes (each the quantize on its reader's edge), each DQ
-     *                        output has its pair's scale in {@link #scales}, and the tensor itself none (its producer writes it in float)
+     *                        output has its pair's scale in {@link #scales}, and the tensor itself none (its producer writes it in
+     *                        float); in a chain of pairs (Q -> DQ -> Q -> DQ at another scale) the first folds and the next stays nodes
      * @param format          the quantized precision the Q/DQ states: INT8 for int8 Q/DQ, FP8 for float8 e4m3fn
      * @param propagation     the pairs {@link QdqPropagation} added before folding
      */
@@ -94,8 +96,8 @@ public final class ExplicitQuantization {
                     propagation.total(), propagation.forward(), propagation.backward()))
                     + (kept.isEmpty() ? "" : String.format(Locale.ROOT, "; %d pair(s) kept as QuantizeLinear/DequantizeLinear nodes, since no %s node reads or writes their tensor: %s",
                     kept.size(), f, String.join(", ", kept.stream().map(k -> "%" + k).toList())))
-                    + (requantized.isEmpty() ? "" : "; " + requantized.size() + " tensor(s) read at several scales, each pair kept as QuantizeLinear/DequantizeLinear nodes "
-                    + "on its reader's edge, the producer writing the tensor in float: " + String.join(", ", requantized.entrySet().stream()
+                    + (requantized.isEmpty() ? "" : "; " + requantized.size() + " tensor(s) read at several scales, the pairs on their readers' edges kept as "
+                    + "QuantizeLinear/DequantizeLinear nodes: " + String.join(", ", requantized.entrySet().stream()
                     .map(e -> "%" + e.getKey() + " (" + e.getValue().size() + " pairs)").toList()));
         }
     }
@@ -141,7 +143,7 @@ public final class ExplicitQuantization {
                     throw new QdqException(q.describe() + ": its int8 output %" + q.output(0).name() + " is read by " + u.describe()
                             + ", not a DequantizeLinear; explicit quantization takes QuantizeLinear -> DequantizeLinear pairs");
         }
-        Map<Value, Set<Float>> pairScales = pairScales(g);
+        Map<Node, Set<Float>> scalesRead = scalesRead(g);
         for (Node dq : List.copyOf(g.nodes())) {
             if (!isDq(dq)) continue;
             Value x = dq.input(0);
@@ -170,8 +172,10 @@ public final class ExplicitQuantization {
                 boolean dropClip = droppableClip(g, q, s);
                 Value real = dropClip ? clip.input(0) : src;
                 Value out = dq.output(0);
-                if (pairScales.get(real).size() > 1) {
-                    // read at several scales: this pair stays Q -> DQ nodes (the quantize on this edge), its output at its own scale
+                Float prev = scaleOf.get(real);
+                // read at several scales (or, through a chain of pairs, already folded at another): this pair stays Q -> DQ nodes,
+                // the quantize on its reader's edge, and its output has its own scale
+                if (scalesRead.get(dq).size() > 1 || prev != null && Float.floatToIntBits(prev) != Float.floatToIntBits(s)) {
                     requantized.computeIfAbsent(real.name(), k -> new ArrayList<>()).add(out.name());
                     scaleOf.put(out, s);
                     continue;
@@ -246,19 +250,22 @@ public final class ExplicitQuantization {
     }
 
     /**
-     * Per activation tensor, the distinct scales of the Q/DQ pairs that read it (through the Clip
-     * export-qdq puts before a Q, which is the tensor's). Validates each pair's DQ on the way.
+     * Per activation pair (by its DQ), the distinct scales of all the pairs that read the same tensor
+     * (through the Clip export-qdq puts before a Q, which is the tensor's), as the model has them
+     * before folding. Validates each pair's DQ on the way.
      */
-    private static Map<Value, Set<Float>> pairScales(Graph g) {
-        Map<Value, Set<Float>> out = new LinkedHashMap<>();
+    private static Map<Node, Set<Float>> scalesRead(Graph g) {
+        Map<Value, Set<Float>> byTensor = new LinkedHashMap<>();
+        Map<Node, Set<Float>> out = new LinkedHashMap<>();
         for (Node dq : g.nodes()) {
             if (!isDq(dq)) continue;
             Node q = dq.input(0).producer();
             if (q == null || !isQ(q) || q.input(0).isConstant()) continue;
             float s = checkQuantizer(g, dq);
             Value src = q.input(0);
-            Value real = droppableClip(g, q, s) ? src.producer().input(0) : src;
-            out.computeIfAbsent(real, k -> new java.util.TreeSet<>()).add(s);
+            Set<Float> scales = byTensor.computeIfAbsent(droppableClip(g, q, s) ? src.producer().input(0) : src, k -> new java.util.TreeSet<>());
+            scales.add(s);
+            out.put(dq, scales);
         }
         return out;
     }
