@@ -84,8 +84,7 @@ public final class DecoderRunner implements DecoderSteps<PagedKvCache> {
         return r;
     }
 
-    /** The LoRA adapters this runner serves, in id order (id = index + 1). */
-    public List<LoraAdapter> adapters() { return adapters; }
+    @Override public List<LoraAdapter> adapters() { return adapters; }
 
     /** The id of a loaded adapter (0 for null, the base model); an unknown name is refused, naming the loaded ones. */
     @Override public int adapterId(String name) { return adapterId(name, adapters); }

@@ -3,6 +3,7 @@ package org.tessel.runtime.llm;
 import java.util.ArrayList;
 import java.util.List;
 import org.tessel.ir.zoo.DecoderConfig;
+import org.tessel.passes.lora.LoraAdapter;
 
 /**
  * What drives a decoder step by step, on CPU engines ({@link DecoderRunner}) or GPU engines ({@link GpuDecoderRunner}),
@@ -19,6 +20,8 @@ public interface DecoderSteps<C extends KvCache> {
     long buildNanos();
     /** Engines built so far (one per step shape). */
     int enginesBuilt();
+    /** The LoRA adapters the runner serves, in id order (id = index + 1); empty for the base model only. */
+    List<LoraAdapter> adapters();
     /** The id of a LoRA adapter the runner serves (0 for null, the base model); an unknown one is refused naming it. */
     int adapterId(String adapter);
     /** A KV cache for this model with {@code blocks} blocks of {@code blockSize} tokens. */

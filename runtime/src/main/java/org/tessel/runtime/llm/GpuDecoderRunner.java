@@ -37,6 +37,10 @@ import org.tessel.tactics.plan.PlanApplier;
  * a step uploads token ids, positions, block tables, slots and context lengths and downloads the logits. A decode
  * bucket's context is captured as a CUDA graph after its first step when {@code cudaGraphs} is set and replayed after.
  *
+ * <p>A runner made {@link #withAdapters with LoRA adapters} serves them all at once, as {@link DecoderRunner} does: its
+ * step graphs go through the lora pass and each step binds its rows' adapter ids, so rows of different adapters share
+ * one step; how each {@code tessel.LoraDelta} runs is the plan's decision.
+ *
  * <p>Not thread-safe: one scheduler drives it.
  */
 public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, AutoCloseable {
@@ -105,8 +109,7 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
         return r;
     }
 
-    /** The LoRA adapters this runner serves, in id order (id = index + 1). */
-    public List<LoraAdapter> adapters() { return adapters; }
+    @Override public List<LoraAdapter> adapters() { return adapters; }
 
     @Override public DecoderConfig config() { return config; }
     @Override public String model() { return model; }
