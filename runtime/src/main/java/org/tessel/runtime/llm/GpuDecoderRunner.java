@@ -105,7 +105,12 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
      */
     public GpuDecoderRunner withAdapters(List<LoraAdapter> adapters) {
         GpuDecoderRunner r = new GpuDecoderRunner(model, config, seed, context, precision, planner, cudaGraphs, adapters);
-        r.graph(new PagedDecoderShape(1, 1, 1, 1, 1));
+        try {
+            r.graph(new PagedDecoderShape(1, 1, 1, 1, 1));
+        } catch (RuntimeException e) {
+            r.close();
+            throw e;
+        }
         return r;
     }
 

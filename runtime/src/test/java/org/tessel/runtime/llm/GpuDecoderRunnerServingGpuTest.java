@@ -77,6 +77,25 @@ class GpuDecoderRunnerServingGpuTest {
         }
     }
 
+    /** In-flight batching (serve-bench --gpu --lora-mix): requests on math, the base model and code, of different lengths, give the CPU scheduler's tokens; every block free after. */
+    @Test void inFlightBatchingOfMixedAdaptersGivesTheCpuSchedulersTokens() {
+        CudaContext ctx = GpuTestSupport.requireGpu();
+        DecoderRunner cpu = LoraServingTest.runner("llama-tiny");
+        List<Request> requests = List.of(
+                new Request("a", new long[] {5, 6, 7, 8, 9, 10}, 4, 0, Sampler.greedy(), "math"),
+                new Request("b", new long[] {300, 301, 302}, 2, 0, Sampler.greedy(), null),
+                new Request("c", new long[] {42, 43, 44, 45, 46}, 5, 0, Sampler.greedy(), "code"));
+        var want = new BatchScheduler(cpu, cpu.newCache(4, 24), BatchScheduler.Policy.IN_FLIGHT, 3, 8).run(requests);
+        try (GpuDecoderRunner base = GpuDecoderRunnerGpuTest.gpuRunner("llama-tiny", ctx); GpuDecoderRunner gpu = base.withAdapters(cpu.adapters());
+             GpuPagedKvCache cache = gpu.newCache(4, 24)) {
+            var got = new BatchScheduler(gpu, cache, BatchScheduler.Policy.IN_FLIGHT, 3, 8).run(requests);
+            for (int i = 0; i < requests.size(); i++)
+                assertArrayEquals(want.outcomes().get(i).output(), got.outcomes().get(i).output(), "request " + requests.get(i).id() + " on " + requests.get(i).adapter());
+            assertEquals(want.steps(), got.steps(), "the same schedule");
+            assertEquals(cache.numBlocks(), cache.freeBlocks(), "every block is back on the free list");
+        }
+    }
+
     @Test void adaptersThatDoNotFitAndUnknownAdaptersAreRefusedByName() {
         CudaContext ctx = GpuTestSupport.requireGpu();
         DecoderRunner gpt2 = new DecoderRunner("gpt2-tiny", Zoo.decoder("gpt2-tiny", 0), SEED);
