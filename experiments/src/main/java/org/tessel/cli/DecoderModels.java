@@ -97,42 +97,53 @@ final class DecoderModels {
     }
 
     /** How messages name a runner's model: zoo:NAME, or its checkpoint folder. */
-    static String label(DecoderRunner r) { return r.weights() == null ? "zoo:" + r.model() : r.weights().source(); }
+    static String label(org.tessel.runtime.llm.DecoderSteps<?> r) { return trained(r) ? ((DecoderRunner) r).weights().source() : "zoo:" + r.model(); }
+
+    /** Whether the runner computes with trained weights (a checkpoint folder's) rather than seeded random ones. */
+    static boolean trained(org.tessel.runtime.llm.DecoderSteps<?> r) { return r instanceof DecoderRunner d && d.weights() != null; }
 
     /**
-     * The GPU runner of {@code --gpu}: FP16 engines per step bucket, each planned by the joint search (attention as
-     * tessel.attention.paged, the KV cache's device pools written in place), decode steps replayed as CUDA graphs.
-     * Refused without a CUDA GPU, and with quantized weights (those run on the CPU engine's kernels).
+     * The GPU runner of {@code --gpu}: engines per step bucket at FP16 (or BF16 with {@code bf16}: its KV cache in bf16),
+     * each planned by the joint search at that precision (attention as tessel.attention.paged, the KV cache's device
+     * pools written in place), decode steps replayed as CUDA graphs. Refused without a CUDA GPU, and with quantized
+     * weights (those run on the CPU engine's kernels).
      */
-    static GpuDecoderRunner gpuRunner(String model, Integer layers, QuantizationSpec spec) {
-        if (!spec.isFp32()) throw new IllegalArgumentException("--gpu runs FP16 weights; --weights, --awq and --smoothquant run on the CPU engines: drop them or --gpu");
+    static GpuDecoderRunner gpuRunner(String model, Integer layers, QuantizationSpec spec, boolean bf16) {
+        if (!spec.isFp32()) throw new IllegalArgumentException("--gpu runs " + (bf16 ? "BF16" : "FP16") + " weights; --weights, --awq and --smoothquant run on the CPU engines: drop them or --gpu");
         if (checkpoint(model)) throw new IllegalArgumentException("--gpu runs the zoo's decoders; " + model + " (a checkpoint folder) runs on CPU engines: drop --gpu");
         DecoderRunner plain = plainRunner(model, layers);
         org.tessel.runtime.Backend b = org.tessel.runtime.Backend.detect();
         if (!(b instanceof org.tessel.runtime.Backend.Gpu g))
             throw new IllegalArgumentException("--gpu needs a CUDA GPU, and this machine has none (" + b.describe() + "); drop --gpu to run on CPU engines");
-        return new GpuDecoderRunner(plain.model(), plain.config(), ZooOptions.DEFAULT_SEED, g.context(), GpuEngine.Precision.FP16, jointPlanner("h200-measured"), true);
+        Precision p = bf16 ? Precision.BF16 : Precision.FP16;
+        return new GpuDecoderRunner(plain.model(), plain.config(), ZooOptions.DEFAULT_SEED, g.context(), bf16 ? GpuEngine.Precision.BF16 : GpuEngine.Precision.FP16,
+                jointPlanner("h200-measured", p), true);
     }
 
-    /** Plans a step graph with the joint search at FP16 for {@code target}, its attention nodes on tessel.attention.paged. */
-    static GpuDecoderRunner.StepPlanner jointPlanner(String target) {
+    /** Plans a step graph with the joint search at FP32 and {@code p} (FP16 or BF16) for {@code target}, its attention nodes on tessel.attention.paged at p. */
+    static GpuDecoderRunner.StepPlanner jointPlanner(String target, Precision p) {
+        String at = p.name().toLowerCase(java.util.Locale.ROOT);
         return g -> {
-            SearchOptions o = SearchOptions.defaults().withTarget(target).withPrecisions(java.util.EnumSet.of(Precision.FP32, Precision.FP16))
-                    .withForced(java.util.List.of(ForcedChoice.parse("tessel.PagedAttention=tessel.attention.paged:fp16")));
-            SearchProblem p = Searcher.problem(Searcher.prepare(g), o);
-            return EnginePlans.complete(p, Searcher.run(p, "joint", o));
+            SearchOptions o = SearchOptions.defaults().withTarget(target).withPrecisions(java.util.EnumSet.of(Precision.FP32, p))
+                    .withForced(java.util.List.of(ForcedChoice.parse("tessel.PagedAttention=tessel.attention.paged:" + at)));
+            SearchProblem pr = Searcher.problem(Searcher.prepare(g), o);
+            return EnginePlans.complete(pr, Searcher.run(pr, "joint", o));
         };
     }
 
-    /** One line describing the model and what it does not have. */
-    static String describe(DecoderRunner r) {
-        if (r.weights() == null) return describe(r.model(), r.config());
-        DecoderConfig c = r.config();
-        return String.format("model: %s (Llama, %d layers, width %d, %d heads / %d KV heads, vocab %d, %d positions%s; trained weights from %s)", r.weights().source(),
-                c.layers(), c.hidden(), c.heads(), c.kvHeads(), c.vocab(), c.maxPositions(), c.tiedHead() ? ", tied head" : "", HfCheckpoint.WEIGHTS);
+    /** One line saying how a GPU runner's weights are stored and where attention reads the KV cache. */
+    static String describeWeights(GpuDecoderRunner r) {
+        return "weights: " + r.precision().name().toLowerCase(java.util.Locale.ROOT) + " on the GPU; attention tessel.attention.paged over the device KV cache ("
+                + r.precision().storage().text() + ")";
     }
 
-    static String describe(GpuDecoderRunner r) { return describe(r.model(), r.config()); }
+    /** One line describing the model and what it does not have. */
+    static String describe(org.tessel.runtime.llm.DecoderSteps<?> r) {
+        if (!(r instanceof DecoderRunner d) || d.weights() == null) return describe(r.model(), r.config());
+        DecoderConfig c = d.config();
+        return String.format("model: %s (Llama, %d layers, width %d, %d heads / %d KV heads, vocab %d, %d positions%s; trained weights from %s)", d.weights().source(),
+                c.layers(), c.hidden(), c.heads(), c.kvHeads(), c.vocab(), c.maxPositions(), c.tiedHead() ? ", tied head" : "", HfCheckpoint.WEIGHTS);
+    }
 
     private static String describe(String model, DecoderConfig c) {
         return String.format("model: zoo:%s (%s, %d layers, width %d, %d heads / %d KV heads, vocab %d, %d positions; seeded random weights: "
@@ -141,13 +152,11 @@ final class DecoderModels {
     }
 
     /**
-     * The runner serving the adapters of the repeated {@code --lora} flag, each NAME=FOLDER (a PEFT
-     * folder: adapter_config.json and adapter_model.safetensors) or NAME=random[:RANK[:SEED]] (a
-     * seeded random adapter of the q, k, v and o projections, rank 8 and seed 1 by default, alpha = rank);
-     * ids 1, 2, ... in flag order. No flags: the runner itself.
+     * The adapters of the repeated {@code --lora} flag, each NAME=FOLDER (a PEFT folder: adapter_config.json and
+     * adapter_model.safetensors) or NAME=random[:RANK[:SEED]] (a seeded random adapter of {@code runner}'s q, k, v and o
+     * projections, rank 8 and seed 1 by default, alpha = rank); ids 1, 2, ... in flag order.
      */
-    static DecoderRunner withLora(DecoderRunner runner, List<String> specs) {
-        if (specs == null || specs.isEmpty()) return runner;
+    static List<LoraAdapter> loraAdapters(DecoderRunner runner, List<String> specs) {
         List<LoraAdapter> adapters = new ArrayList<>();
         for (String spec : specs) {
             int eq = spec.indexOf('=');
@@ -167,6 +176,28 @@ final class DecoderModels {
                 throw new IllegalArgumentException("--lora " + spec + ": random adapters are NAME=random[:RANK[:SEED]] with RANK >= 1");
             }
         }
+        return adapters;
+    }
+
+    /** The CPU runner serving the adapters of {@code --lora} ({@link #loraAdapters}); no flags: the runner itself. */
+    static DecoderRunner withLora(DecoderRunner runner, List<String> specs) {
+        if (specs == null || specs.isEmpty()) return runner;
+        List<LoraAdapter> adapters = loraAdapters(runner, specs);
+        try {
+            return runner.withAdapters(adapters);
+        } catch (PassException e) {
+            throw new IllegalArgumentException("--lora: " + e.getMessage());
+        }
+    }
+
+    /**
+     * The GPU runner serving the adapters of {@code --lora} (random ones over the layers of {@code model}'s CPU graph,
+     * which names them as the GPU's step graphs do): a new runner, closed by the caller apart from {@code runner};
+     * no flags: the runner itself.
+     */
+    static GpuDecoderRunner withLora(GpuDecoderRunner runner, String model, Integer layers, List<String> specs) {
+        if (specs == null || specs.isEmpty()) return runner;
+        List<LoraAdapter> adapters = loraAdapters(plainRunner(model, layers), specs);
         try {
             return runner.withAdapters(adapters);
         } catch (PassException e) {
@@ -175,7 +206,7 @@ final class DecoderModels {
     }
 
     /** One line naming the adapters a runner serves, or null when it serves none. */
-    static String describeLora(DecoderRunner r) {
+    static String describeLora(org.tessel.runtime.llm.DecoderSteps<?> r) {
         if (r.adapters().isEmpty()) return null;
         List<String> parts = new ArrayList<>();
         for (int i = 0; i < r.adapters().size(); i++) {

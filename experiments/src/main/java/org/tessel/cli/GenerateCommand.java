@@ -4,12 +4,13 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
+import java.util.function.Supplier;
 import org.tessel.runtime.llm.BatchScheduler;
 import org.tessel.runtime.llm.DecoderRunner;
+import org.tessel.runtime.llm.DecoderSteps;
 import org.tessel.runtime.llm.GpuDecoderRunner;
-import org.tessel.runtime.llm.GpuPagedKvCache;
 import org.tessel.runtime.llm.HfCheckpoint;
-import org.tessel.runtime.llm.PagedKvCache;
+import org.tessel.runtime.llm.KvCache;
 import org.tessel.runtime.llm.Request;
 import org.tessel.runtime.llm.Sampler;
 import org.tessel.runtime.llm.SpeculativeDecoder;
@@ -24,8 +25,8 @@ import picocli.CommandLine.Parameters;
  * on CPU engines (or, with --gpu, GPU engines) and a paged KV cache.
  */
 @Command(name = "generate", description = {"Generate tokens from a prompt with a zoo decoder (zoo:gpt2-tiny, zoo:llama-tiny, ...) or a Hugging Face Llama checkpoint folder "
-        + "(config.json, model.safetensors) on CPU engines (--gpu: FP16 GPU engines, the KV cache on the device): prefill, then one decode step per token with a paged KV cache; "
-        + "reports time to first token and per output token.",
+        + "(config.json, model.safetensors) on CPU engines (--gpu: FP16 or, with --bf16, BF16 GPU engines, the KV cache on the device): prefill, then one decode step per "
+        + "token with a paged KV cache; reports time to first token and per output token.",
         "The prompt is token ids (--prompt-tokens) or text (--prompt) through a tokenizer.json (--tokenizer, or the checkpoint folder's own); with a tokenizer the output is "
         + "printed as text too. The zoo decoders have random weights and no tokenizer. Engines (one per step shape) are built on first use; their build time is reported apart."})
 final class GenerateCommand implements Callable<Integer> {
@@ -55,7 +56,8 @@ final class GenerateCommand implements Callable<Integer> {
             + "or NAME=random[:RANK[:SEED]] for a seeded random one over the q, k, v, o projections.") List<String> lora;
     @Option(names = "--adapter", paramLabel = "NAME", description = "Generate through this adapter of --lora (default: the base model).") String adapter;
     @Option(names = "--gpu", description = "Run on the GPU: FP16 engines planned by the joint search, attention as tessel.attention.paged over a device KV cache "
-            + "written in place, decode steps replayed as CUDA graphs (refused without a CUDA GPU).") boolean gpu;
+            + "written in place, decode steps replayed as CUDA graphs (refused without a CUDA GPU); with --lora, --draft or --bf16 too.") boolean gpu;
+    @Option(names = "--bf16", description = "With --gpu: BF16 engines, each step planned at BF16 by the joint search, the KV cache in bf16.") boolean bf16;
     @Option(names = "--speculate", converter = Ranges.AtLeastOne.class, paramLabel = "K", description = "Tokens the draft proposes per round (default 4); needs --draft.") Integer speculate;
 
     private Tokenizer tokenizer;
@@ -69,63 +71,72 @@ final class GenerateCommand implements Callable<Integer> {
             throw new IllegalArgumentException((draftLayers != null ? "--draft-layers" : "--speculate") + " applies to speculative decoding: add --draft MODEL");
         QuantizationSpec spec = QuantizationSpec.parse(weights, awq, smoothQuant);
         if (calibText != null && !spec.awq() && !spec.smoothQuant()) throw new IllegalArgumentException("--calib-text applies to --awq and --smoothquant");
-        if (draft != null && !spec.isFp32()) throw new IllegalArgumentException("--draft runs FP32 target and draft; drop --weights/--smoothquant or --draft");
+        if (draft != null && !spec.isFp32()) throw new IllegalArgumentException("--draft runs unquantized target and draft (FP32 on CPU engines, FP16 or BF16 with --gpu); drop --weights/--smoothquant or --draft");
         if (adapter != null && (lora == null || lora.isEmpty())) throw new IllegalArgumentException("--adapter " + adapter + " names an adapter of --lora NAME=FOLDER: add one");
         if (draft != null && lora != null) throw new IllegalArgumentException("--draft runs the base models; drop --lora or --draft");
-        if (draft != null && gpu) throw new IllegalArgumentException("--draft (speculative decoding) runs on CPU engines; drop --gpu or --draft");
-        if (gpu && lora != null) throw new IllegalArgumentException("--lora serves adapters on the CPU runner; the GPU runner serves the base model only: drop --gpu or --lora");
-        if (draft != null) return speculative();
+        if (bf16 && !gpu) throw new IllegalArgumentException("--bf16 runs the GPU runner at BF16: add --gpu");
+        if (draft != null) return speculative(spec);
         Sampler sampler = temperature == null ? Sampler.greedy() : Sampler.sampling(temperature, topK == null ? 0 : topK, seed == null ? 0 : seed);
-        if (gpu) return onGpu(spec, sampler);
+        if (gpu)
+            try (GpuDecoderRunner base = DecoderModels.gpuRunner(model, layers, spec, bf16)) {
+                GpuDecoderRunner runner = DecoderModels.withLora(base, model, layers, lora);
+                try {
+                    return generate(runner, sampler, DecoderModels.describeWeights(runner), " on the device",
+                            () -> String.format("GPU backend (%s), %d decode steps replayed as CUDA graphs", runner.precision(), runner.graphReplays()));
+                } finally {
+                    if (runner != base) runner.close();
+                }
+            }
         DecoderRunner runner = DecoderModels.withLora(DecoderModels.runner(model, layers, spec, calibText), lora);
-        long[] ids = prompt.stream().mapToLong(Long::longValue).toArray();
-        int tokens = ids.length + maxNew;
-        PagedKvCache cache = runner.newCache(blockSize, Math.max(1, (tokens + blockSize - 1) / blockSize));
-        // one request, a chunk as long as the prompt: prefill in one step, then one decode step per token
-        BatchScheduler.Report report = new BatchScheduler(runner, cache, BatchScheduler.Policy.IN_FLIGHT, 1, Math.max(1, ids.length))
-                .run(List.of(new Request("generate", ids, maxNew, 0, sampler, adapter)));
-        BatchScheduler.Outcome o = report.outcomes().getFirst();
-        if (o.refused()) throw new IllegalArgumentException(o.refusal());
-        System.out.println(DecoderModels.describe(runner));
-        System.out.println(DecoderModels.describeWeights(runner));
-        if (DecoderModels.describeLora(runner) != null) System.out.println(DecoderModels.describeLora(runner) + "; this request: " + (adapter == null ? "the base model" : adapter));
-        printRun(sampler, ids, o);
-        System.out.printf("kv cache: %d blocks of %d tokens, mean utilisation %.1f%% over %d steps; engines: %d built in %.2f s (not counted above), CPU backend%n",
-                cache.numBlocks(), blockSize, 100 * report.meanKvUtilisation(), report.steps(), report.engines(), report.buildSeconds());
-        return 0;
+        return generate(runner, sampler, DecoderModels.describeWeights(runner), "", () -> "CPU backend");
     }
 
-    private int onGpu(QuantizationSpec spec, Sampler sampler) {
+    /** One request on {@code runner}, a chunk as long as the prompt: prefill in one step, then one decode step per token; {@code where} the cache lives, {@code backend} after the run. */
+    private <C extends KvCache> int generate(DecoderSteps<C> runner, Sampler sampler, String weights, String where, Supplier<String> backend) {
         long[] ids = prompt.stream().mapToLong(Long::longValue).toArray();
         int tokens = ids.length + maxNew;
-        try (GpuDecoderRunner runner = DecoderModels.gpuRunner(model, layers, spec);
-             GpuPagedKvCache cache = runner.newCache(blockSize, Math.max(1, (tokens + blockSize - 1) / blockSize))) {
+        try (C cache = runner.newCache(blockSize, Math.max(1, (tokens + blockSize - 1) / blockSize))) {
             BatchScheduler.Report report = new BatchScheduler(runner, cache, BatchScheduler.Policy.IN_FLIGHT, 1, Math.max(1, ids.length))
-                    .run(List.of(new Request("generate", ids, maxNew, 0, sampler)));
+                    .run(List.of(new Request("generate", ids, maxNew, 0, sampler, adapter)));
             BatchScheduler.Outcome o = report.outcomes().getFirst();
             if (o.refused()) throw new IllegalArgumentException(o.refusal());
             System.out.println(DecoderModels.describe(runner));
-            System.out.println("weights: fp16 on the GPU; attention tessel.attention.paged over the device KV cache");
+            System.out.println(weights);
+            if (DecoderModels.describeLora(runner) != null) System.out.println(DecoderModels.describeLora(runner) + "; this request: " + (adapter == null ? "the base model" : adapter));
             printRun(sampler, ids, o);
-            System.out.printf("kv cache: %d blocks of %d tokens on the device, mean utilisation %.1f%% over %d steps; engines: %d built in %.2f s (not counted above), "
-                    + "GPU backend (%s), %d decode steps replayed as CUDA graphs%n", cache.numBlocks(), blockSize, 100 * report.meanKvUtilisation(), report.steps(),
-                    report.engines(), report.buildSeconds(), runner.precision(), runner.graphReplays());
+            System.out.printf("kv cache: %d blocks of %d tokens%s, mean utilisation %.1f%% over %d steps; engines: %d built in %.2f s (not counted above), %s%n",
+                    cache.numBlocks(), blockSize, where, 100 * report.meanKvUtilisation(), report.steps(), report.engines(), report.buildSeconds(), backend.get());
         }
         return 0;
     }
 
-    private int speculative() {
+    private int speculative(QuantizationSpec spec) {
         if (temperature != null) throw new IllegalArgumentException("--draft decodes greedily (its output is the target's greedy output); drop --temperature");
-        DecoderRunner target = DecoderModels.runner(model, layers), draftRunner = DecoderModels.runner(draft, draftLayers);
+        if (!gpu) return speculative(DecoderModels.runner(model, layers), DecoderModels.runner(draft, draftLayers), "CPU backend");
+        try (GpuDecoderRunner target = DecoderModels.gpuRunner(model, layers, spec, bf16); GpuDecoderRunner draftRunner = DecoderModels.gpuRunner(draft, draftLayers, spec, bf16)) {
+            return speculative(target, draftRunner, "GPU backend (" + target.precision() + ")");
+        }
+    }
+
+    /** The target generating {@code ids}' continuation alone, greedily, in a cache of its own. */
+    private <C extends KvCache> BatchScheduler.Outcome alone(DecoderSteps<C> target, long[] ids) {
+        C cache = target.newCache(blockSize, Math.max(1, (ids.length + maxNew + blockSize - 1) / blockSize));
+        try {
+            return new BatchScheduler(target, cache, BatchScheduler.Policy.IN_FLIGHT, 1, Math.max(1, ids.length))
+                    .run(List.of(new Request("alone", ids, maxNew, 0, Sampler.greedy()))).outcomes().getFirst();
+        } finally {
+            cache.close();
+        }
+    }
+
+    private int speculative(DecoderSteps<?> target, DecoderSteps<?> draftRunner, String backend) {
         long[] ids = prompt.stream().mapToLong(Long::longValue).toArray();
         int k = speculate == null ? 4 : speculate;
         SpeculativeDecoder.Result r = new SpeculativeDecoder(target, draftRunner, k).generate(ids, maxNew, blockSize);
         // the target alone, greedy, for the speed-up (engine building is left out of both clocks)
-        PagedKvCache cache = target.newCache(blockSize, Math.max(1, (ids.length + maxNew + blockSize - 1) / blockSize));
-        BatchScheduler.Outcome alone = new BatchScheduler(target, cache, BatchScheduler.Policy.IN_FLIGHT, 1, Math.max(1, ids.length))
-                .run(List.of(new Request("alone", ids, maxNew, 0, Sampler.greedy()))).outcomes().getFirst();
+        BatchScheduler.Outcome alone = alone(target, ids);
         if (alone.refused()) throw new IllegalArgumentException(alone.refusal());
-        boolean trained = target.weights() != null && draftRunner.weights() != null;
+        boolean trained = DecoderModels.trained(target) && DecoderModels.trained(draftRunner);
         System.out.println(DecoderModels.describe(target));
         System.out.println("draft: " + DecoderModels.label(draftRunner) + " with " + draftRunner.config().layers() + " layer(s), " + k + " tokens proposed per round; greedy");
         System.out.println("prompt: " + join(ids) + " (" + ids.length + " tokens)");
@@ -133,8 +144,8 @@ final class GenerateCommand implements Callable<Integer> {
         printText(ids, r.output());
         System.out.printf("acceptance: %d of %d proposed tokens (%.1f%%; %s); target steps %d, draft steps %d%n", r.accepted(), r.proposed(), 100 * r.acceptanceRate(),
                 trained ? "trained weights" : "random weights, so the rate says nothing about a trained draft", r.targetSteps(), r.draftSteps());
-        System.out.printf("time: %.2f ms for %d tokens (%.1f tokens/s); engines: built in %.2f s (not counted), CPU backend%n",
-                r.seconds() * 1e3, r.output().length, r.output().length / r.seconds(), (target.buildNanos() + draftRunner.buildNanos()) / 1e9);
+        System.out.printf("time: %.2f ms for %d tokens (%.1f tokens/s); engines: built in %.2f s (not counted), %s%n",
+                r.seconds() * 1e3, r.output().length, r.output().length / r.seconds(), (target.buildNanos() + draftRunner.buildNanos()) / 1e9, backend);
         System.out.printf("target alone: %.2f ms for %d tokens (%.1f tokens/s), %s; speed-up %.2fx%n", alone.finishSeconds() * 1e3, alone.output().length,
                 alone.output().length / alone.finishSeconds(), java.util.Arrays.equals(alone.output(), r.output()) ? "the same tokens" : "OTHER TOKENS than speculative decoding",
                 alone.finishSeconds() / r.seconds());

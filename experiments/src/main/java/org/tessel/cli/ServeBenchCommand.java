@@ -7,8 +7,9 @@ import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import org.tessel.runtime.llm.BatchScheduler;
 import org.tessel.runtime.llm.DecoderRunner;
+import org.tessel.runtime.llm.DecoderSteps;
 import org.tessel.runtime.llm.GpuDecoderRunner;
-import org.tessel.runtime.llm.GpuPagedKvCache;
+import org.tessel.runtime.llm.KvCache;
 import org.tessel.runtime.llm.Request;
 import org.tessel.runtime.llm.Sampler;
 import picocli.CommandLine.Command;
@@ -20,7 +21,7 @@ import picocli.CommandLine.Parameters;
  * KV memory: in-flight (continuous) batching, then static batching; throughput, TTFT and TPOT
  * percentiles for both.
  */
-@Command(name = "serve-bench", description = {"Serve a seeded synthetic workload of generation requests (greedy) with a zoo decoder on CPU engines (--gpu: FP16 GPU engines), "
+@Command(name = "serve-bench", description = {"Serve a seeded synthetic workload of generation requests (greedy) with a zoo decoder on CPU engines (--gpu: FP16 GPU engines, --bf16: BF16), "
         + "with in-flight batching (chunked prefill mixed with decode, admission bounded by the KV blocks) and then with static batching at the same KV memory; "
         + "reports throughput and TTFT/TPOT percentiles of both, and checks that both gave every request the same tokens.",
         "Arrivals are Poisson at --arrival-rate (absent: all requests at time 0). Engines are built on first use; build time is left out of the serving clock."})
@@ -41,7 +42,8 @@ final class ServeBenchCommand implements Callable<Integer> {
             + "the pass of median makespan is reported (default ${DEFAULT-VALUE}).") int repeat;
     @Option(names = "--layers", converter = Ranges.AtLeastOne.class, description = "Decoder layers (default: the model's own).") Integer layers;
 
-    @Option(names = "--gpu", description = "Serve on the GPU: FP16 engines planned by the joint search, the KV cache on the device (refused without a CUDA GPU).") boolean gpu;
+    @Option(names = "--gpu", description = "Serve on the GPU: FP16 engines planned by the joint search, the KV cache on the device (refused without a CUDA GPU); with --lora too.") boolean gpu;
+    @Option(names = "--bf16", description = "With --gpu: BF16 engines, each step planned at BF16 by the joint search, the KV cache in bf16.") boolean bf16;
 
     @Option(names = "--weights", paramLabel = "int8|int4[:GROUP]", description = "Quantize the linear layers' weights group-wise (weight-only; groups of 128 by default).") String weights;
     @Option(names = "--awq", description = "AWQ activation-aware scaling before --weights, calibrated on text windows.") boolean awq;
@@ -55,24 +57,29 @@ final class ServeBenchCommand implements Callable<Integer> {
     @Override public Integer call() {
         int[] p = range(promptLen, "--prompt-len"), o = range(outputLen, "--output-len");
         if (loraMix && (lora == null || lora.isEmpty())) throw new IllegalArgumentException("--lora-mix spreads requests over the --lora adapters: add --lora NAME=FOLDER");
-        if (gpu && lora != null && !lora.isEmpty()) throw new IllegalArgumentException("--lora serves adapters on the CPU runner; the GPU runner serves the base model only: drop --gpu or --lora");
+        if (bf16 && !gpu) throw new IllegalArgumentException("--bf16 runs the GPU runner at BF16: add --gpu");
         var spec = org.tessel.runtime.llm.quant.QuantizationSpec.parse(weights, awq, smoothQuant);
-        GpuDecoderRunner gpuRunner = gpu ? DecoderModels.gpuRunner(model, layers, spec) : null;
-        try {
-            return serve(gpuRunner == null ? DecoderModels.runner(model, layers, spec, null) : null, gpuRunner, p, o);
-        } finally {
-            if (gpuRunner != null) gpuRunner.close();
-        }
+        if (gpu)
+            try (GpuDecoderRunner base = DecoderModels.gpuRunner(model, layers, spec, bf16)) {
+                GpuDecoderRunner runner = DecoderModels.withLora(base, model, layers, lora);
+                try {
+                    return serve(runner, base, DecoderModels.describeWeights(runner),
+                            () -> "GPU backend (" + runner.precision() + ", " + runner.graphReplays() + " decode steps replayed as CUDA graphs)", p, o);
+                } finally {
+                    if (runner != base) runner.close();
+                }
+            }
+        DecoderRunner base = DecoderModels.runner(model, layers, spec, null), runner = DecoderModels.withLora(base, lora);
+        return serve(runner, base, DecoderModels.describeWeights(runner), () -> "CPU backend", p, o);
     }
 
-    /** Serves on the CPU runner (with the --lora adapters), or on the GPU runner when it is given (its caches freed after each pass). */
-    private int serve(DecoderRunner base, GpuDecoderRunner gpuRunner, int[] p, int[] o) {
-        DecoderRunner runner = base == null ? null : DecoderModels.withLora(base, lora);
-        var config = gpuRunner != null ? gpuRunner.config() : runner.config();
+    /** Serves on {@code runner} (with the --lora adapters, and then {@code base} alone when they differ), a new cache per pass. */
+    private <C extends KvCache> int serve(DecoderSteps<C> runner, DecoderSteps<C> base, String weights, java.util.function.Supplier<String> backend, int[] p, int[] o) {
+        var config = runner.config();
         List<Request> plain = workload(requests, seed, p, o, rate, config.vocab());
-        List<Request> workload = runner == null ? plain : withAdapters(plain, runner, loraMix, seed);
-        System.out.println(gpuRunner != null ? DecoderModels.describe(gpuRunner) : DecoderModels.describe(runner));
-        System.out.println(gpuRunner != null ? "weights: fp16 on the GPU; attention tessel.attention.paged over the device KV cache" : DecoderModels.describeWeights(runner));
+        List<Request> workload = withAdapters(plain, runner, loraMix, seed);
+        System.out.println(DecoderModels.describe(runner));
+        System.out.println(weights);
         if (runner != base) System.out.println(DecoderModels.describeLora(runner));
         System.out.printf("workload: %d requests, seed %d, prompts %s tokens, outputs %s tokens, %s; KV cache %d blocks of %d tokens (%d tokens), batch <= %d, prefill chunk %d%n",
                 requests, seed, promptLen, outputLen, rate == null ? "all arriving at once" : "Poisson arrivals at " + rate + "/s",
@@ -87,11 +94,9 @@ final class ServeBenchCommand implements Callable<Integer> {
             for (BatchScheduler.Policy policy : order) {
                 int stepChunk = policy == BatchScheduler.Policy.IN_FLIGHT ? chunk : p[1];
                 BatchScheduler.Report r;
-                if (gpuRunner != null)
-                    try (GpuPagedKvCache cache = gpuRunner.newCache(blockSize, kvBlocks)) {
-                        r = new BatchScheduler(gpuRunner, cache, policy, maxBatch, stepChunk).run(workload);
-                    }
-                else r = new BatchScheduler(runner, runner.newCache(blockSize, kvBlocks), policy, maxBatch, stepChunk).run(workload);
+                try (C cache = runner.newCache(blockSize, kvBlocks)) {
+                    r = new BatchScheduler(runner, cache, policy, maxBatch, stepChunk).run(workload);
+                }
                 if (pass >= warmup) runs.get(policy).add(r);
             }
         }
@@ -116,8 +121,7 @@ final class ServeBenchCommand implements Callable<Integer> {
         for (int i = 0; i < workload.size(); i++)
             if (!Arrays.equals(reports.get(0).outcomes().get(i).output(), reports.get(1).outcomes().get(i).output())) differ++;
         System.out.printf("times in ms, each policy's median of %d measured pass(es) after %d warm-up pass(es); engines: %d built in %.2f s (left out of the serving clock), %s%n",
-                repeat, warmup, gpuRunner != null ? gpuRunner.enginesBuilt() : runner.enginesBuilt(), (gpuRunner != null ? gpuRunner.buildNanos() : runner.buildNanos()) / 1e9,
-                gpuRunner != null ? "GPU backend (FP16, " + gpuRunner.graphReplays() + " decode steps replayed as CUDA graphs)" : "CPU backend");
+                repeat, warmup, runner.enginesBuilt(), runner.buildNanos() / 1e9, backend.get());
         System.out.printf("in-flight vs static: %.2fx throughput at equal KV memory; outputs identical for %d of %d requests%n",
                 reports.get(0).tokensPerSecond() / reports.get(1).tokensPerSecond(), workload.size() - differ, workload.size());
         if (differ > 0) throw new IllegalStateException(differ + " request(s) got different tokens under in-flight and static batching: a scheduling bug");
@@ -126,7 +130,7 @@ final class ServeBenchCommand implements Callable<Integer> {
     }
 
     /** Each request with an adapter of the runner: the first one, or with {@code mix} one drawn uniformly per request (seeded); none without adapters. */
-    static List<Request> withAdapters(List<Request> plain, DecoderRunner runner, boolean mix, long seed) {
+    static List<Request> withAdapters(List<Request> plain, DecoderSteps<?> runner, boolean mix, long seed) {
         if (runner.adapters().isEmpty()) return plain;
         SplittableRandom r = new SplittableRandom(seed ^ 0x10AL);
         List<Request> out = new ArrayList<>();
@@ -141,7 +145,7 @@ final class ServeBenchCommand implements Callable<Integer> {
      * Requests per adapter, then the workload served in-flight with the adapters and by the base model
      * alone, in alternating passes (the JIT and a shared CPU favour whichever runs later), each's median pass.
      */
-    private void compareWithBase(DecoderRunner runner, DecoderRunner base, List<Request> workload, List<Request> plain, BatchScheduler.Report adapted) {
+    private <C extends KvCache> void compareWithBase(DecoderSteps<C> runner, DecoderSteps<C> base, List<Request> workload, List<Request> plain, BatchScheduler.Report adapted) {
         java.util.Map<String, Integer> counts = new java.util.TreeMap<>();
         for (BatchScheduler.Outcome x : adapted.outcomes()) if (!x.refused()) counts.merge(x.request().adapter(), 1, Integer::sum);
         List<String> parts = new ArrayList<>();
@@ -151,8 +155,11 @@ final class ServeBenchCommand implements Callable<Integer> {
         for (int pass = 0; pass < warmup + repeat; pass++)
             for (int i = 0; i < 2; i++) {
                 boolean adaptersNow = (i == 0) == (pass % 2 == 0);
-                DecoderRunner r = adaptersNow ? runner : base;
-                BatchScheduler.Report rep = new BatchScheduler(r, r.newCache(blockSize, kvBlocks), BatchScheduler.Policy.IN_FLIGHT, maxBatch, chunk).run(adaptersNow ? workload : plain);
+                DecoderSteps<C> r = adaptersNow ? runner : base;
+                BatchScheduler.Report rep;
+                try (C cache = r.newCache(blockSize, kvBlocks)) {
+                    rep = new BatchScheduler(r, cache, BatchScheduler.Policy.IN_FLIGHT, maxBatch, chunk).run(adaptersNow ? workload : plain);
+                }
                 if (pass >= warmup) (adaptersNow ? withAdapters : alone).add(rep);
             }
         BatchScheduler.Report a = median(withAdapters), b = median(alone);

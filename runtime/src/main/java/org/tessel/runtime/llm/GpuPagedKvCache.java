@@ -20,7 +20,7 @@ import org.tessel.runtime.gpu.kernels.PagedAttentionKernel;
  * {@code tessel.paged_attention} over the blocks in place; {@link #endDecodeStep} counts the new
  * tokens as stored. Not thread-safe: one scheduler owns it.
  */
-public final class GpuPagedKvCache implements AutoCloseable {
+public final class GpuPagedKvCache implements KvCache {
     private final KernelCompiler kc;
     private final PagedAttentionKernel.Config config;
     private final int layers;
@@ -63,6 +63,7 @@ public final class GpuPagedKvCache implements AutoCloseable {
     public double utilisation() { return blocks.utilisation(); }
     public boolean canReserve(String seq, int extra) { return blocks.canReserve(seq, extra); }
     public void reserve(String seq, int extra) { blocks.reserve(seq, extra); }
+    public boolean contains(String seq) { return blocks.contains(seq); }
     public int length(String seq) { return blocks.length(seq); }
     public List<Integer> blockTable(String seq) { return blocks.blockTable(seq); }
     public void truncate(String seq, int length) { blocks.truncate(seq, length); }

@@ -19,7 +19,7 @@ import org.tessel.api.Tensor;
  *
  * <p>Not thread-safe: one scheduler owns it.
  */
-public final class PagedKvCache {
+public final class PagedKvCache implements KvCache {
     private final int layers, kvHeads, headDim;
     private final KvBlockAllocator blocks;
     private final float[][] keys, values;
@@ -143,4 +143,6 @@ public final class PagedKvCache {
 
     /** Returns the sequence's blocks to the free list (a no-op for an unknown sequence). */
     public void free(String seq) { blocks.free(seq); }
+    /** The keys and values are host arrays, which the garbage collector frees: nothing to do. */
+    @Override public void close() {}
 }
