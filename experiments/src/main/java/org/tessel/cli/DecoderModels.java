@@ -81,15 +81,25 @@ final class DecoderModels {
     static boolean onnx(String model) { return model != null && !model.startsWith("zoo:") && OnnxDecoder.isOnnx(Path.of(model)); }
 
     private static OnnxDecoder lastOnnx;
+    private static String lastOnnxStamp;
 
     /**
-     * The ONNX decoder MODEL names (read once per file: the tokenizer check and the run share it); refused with
-     * --layers, which cuts zoo and checkpoint decoders only.
+     * The ONNX decoder MODEL names (read once while the file is unchanged: the tokenizer check and the run share it);
+     * refused with --layers, which cuts zoo and checkpoint decoders only.
      */
     static OnnxDecoder onnxDecoder(String model, Integer layers) {
         if (layers != null) throw new IllegalArgumentException("--layers " + layers + ": " + model + " is an ONNX file and runs all its layers; drop --layers");
         Path file = Path.of(model);
-        if (lastOnnx == null || !lastOnnx.file().equals(file)) lastOnnx = OnnxDecoder.load(file, null);
+        String stamp;
+        try {
+            stamp = file.toAbsolutePath() + "|" + java.nio.file.Files.size(file) + "|" + java.nio.file.Files.getLastModifiedTime(file);
+        } catch (java.io.IOException e) {
+            stamp = null; // unreadable: load says why
+        }
+        if (stamp == null || !stamp.equals(lastOnnxStamp)) {
+            lastOnnx = OnnxDecoder.load(file, null);
+            lastOnnxStamp = stamp;
+        }
         return lastOnnx;
     }
 
