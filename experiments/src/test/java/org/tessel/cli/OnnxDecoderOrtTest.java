@@ -30,7 +30,7 @@ class OnnxDecoderOrtTest {
     @CsvSource({"1,7,3", "2,1,6", "3,4,16"})
     void oneFileServesEveryShapeAsTheZoosStepGraphs(int batch, int n, int past) {
         DecoderConfig c = DecoderConfig.LLAMA_TINY;
-        byte[] file = OnnxDecoderWriter.model("llama-tiny", c, 5, null).toByteArray();
+        byte[] file = OnnxDecoderWriter.model("llama-tiny", c, 5, null, true).toByteArray();
         Graph zoo = Zoo.buildDecoder("llama-tiny", c, new DecoderShape(batch, n, past), 5);
         SplittableRandom r = new SplittableRandom(batch * 31L + n * 7L + past);
         int total = past + n;

@@ -43,8 +43,9 @@ import org.tessel.runtime.engine.ExecutionContext;
  * arithmetic at it), so each (rows, new tokens, past) is its own import and engine. The past input is therefore not a
  * sequence's length but a bucket: the power of two at or above the longest cached sequence of the step (at least
  * {@link #MIN_PAST}), each row's cached tokens at its first slots and zeros after them, hidden by {@code attention_mask};
- * the new tokens follow at slots past.. of {@code attention_mask}, and {@code position_ids} carry their true positions
- * (a model without a {@code position_ids} input would number them from the bucket, so it is refused). The new tokens'
+ * the new tokens follow at slots past.. of {@code attention_mask}, and {@code position_ids} carry their true positions.
+ * A model without a {@code position_ids} input numbers new tokens from its past inputs' length, so there the past goes in
+ * at its exact length, row by row: one engine per step shape, the last {@link #EXACT_ENGINES} kept. The new tokens'
  * keys and values are read from {@code present} at those slots and appended to the paged cache. New tokens are bucketed
  * as {@link DecoderRunner}'s (1, or a power of two), so a generation of L tokens builds about log2(L) decode engines and
  * one prefill engine; rows of different lengths share a step (each masked on its own), so {@link BatchScheduler}
@@ -69,20 +70,27 @@ public final class OnnxDecoder implements DecoderSteps<PagedKvCache> {
     private final DecoderConfig config;
     private final boolean configFromJson;
     private final boolean batched;
+    /** Whether the model takes position_ids: without, it numbers new tokens from its past inputs' length, so the past is passed at its exact length. */
+    private final boolean positions;
     private final String[][] pastNames, presentNames;
     /** Symbolic dimension name -> its role ('b' batch, 'n' new tokens, 'p' past, 't' past + new). */
     private final Map<String, Character> dimRoles;
-    private final Map<List<Integer>, ExecutionContext> engines = new HashMap<>();
+    /** Engines by (rows, new tokens, past), least recently used first; at most {@link #EXACT_ENGINES} kept for a model without position_ids. */
+    private final Map<List<Integer>, ExecutionContext> engines = new LinkedHashMap<>(16, 0.75f, true);
+    private int enginesBuilt;
     private long buildNanos;
+    /** Engines kept for a model without position_ids (one per step shape, and past lengths only grow): the most recent. */
+    public static final int EXACT_ENGINES = 8;
 
-    private OnnxDecoder(Path file, ModelProto proto, DecoderConfig config, boolean configFromJson, boolean batched, String[][] pastNames, String[][] presentNames,
-                        Map<String, Character> dimRoles) {
+    private OnnxDecoder(Path file, ModelProto proto, DecoderConfig config, boolean configFromJson, boolean batched, boolean positions, String[][] pastNames,
+                        String[][] presentNames, Map<String, Character> dimRoles) {
         this.file = file;
         this.name = file.getFileName().toString();
         this.proto = proto;
         this.config = config;
         this.configFromJson = configFromJson;
         this.batched = batched;
+        this.positions = positions;
         this.pastNames = pastNames;
         this.presentNames = presentNames;
         this.dimRoles = dimRoles;
@@ -129,9 +137,6 @@ public final class OnnxDecoder implements DecoderSteps<PagedKvCache> {
             throw new IllegalArgumentException(notDecoder + "input" + (unknown.size() > 1 ? "s " : " ") + String.join(", ", unknown) + " not known "
                     + "(input_ids, attention_mask, position_ids and past key/values are)" + (unknown.contains("use_cache_branch")
                     ? "; this is optimum's merged decoder: use its decoder_with_past_model.onnx" : ""));
-        if (!inputs.containsKey("position_ids"))
-            throw new IllegalArgumentException(file + ": no position_ids input (" + found + "); Tessel pads the past to fixed lengths and needs each token's position "
-                    + "given: export the decoder with position_ids");
         int layers = past.size();
         checkLayers(file, "past", past, inputs.keySet());
         checkLayers(file, "present", present, outputs.keySet());
@@ -142,7 +147,8 @@ public final class OnnxDecoder implements DecoderSteps<PagedKvCache> {
         ValueInfoProto ids = inputs.get("input_ids");
         dims(file, ids, "bn", roles, DType.I64);
         dims(file, inputs.get("attention_mask"), "bt", roles, DType.I64);
-        dims(file, inputs.get("position_ids"), "bn", roles, DType.I64);
+        boolean positions = inputs.containsKey("position_ids");
+        if (positions) dims(file, inputs.get("position_ids"), "bn", roles, DType.I64);
         String[][] pastNames = new String[layers][], presentNames = new String[layers][];
         long kvHeads = -1, headDim = -1;
         for (int l = 0; l < layers; l++) {
@@ -170,7 +176,7 @@ public final class OnnxDecoder implements DecoderSteps<PagedKvCache> {
         DecoderConfig c = new DecoderConfig(gpt2 ? DecoderConfig.Family.GPT2 : DecoderConfig.Family.LLAMA, (int) (long) vocab, max, heads * (int) headDim, layers,
                 gpt2 ? (int) kvHeads : heads, (int) kvHeads, 0, 0, false, 0);
         boolean batched = !ids.getType().getTensorType().getShape().getDim(0).hasDimValue();
-        return new OnnxDecoder(file, m, c, cfg != null, batched, pastNames, presentNames, roles);
+        return new OnnxDecoder(file, m, c, cfg != null, batched, positions, pastNames, presentNames, roles);
     }
 
     private static String read(Path p) {
@@ -259,17 +265,22 @@ public final class OnnxDecoder implements DecoderSteps<PagedKvCache> {
     @Override public String model() { return name; }
     @Override public DecoderConfig config() { return config; }
     @Override public long buildNanos() { return buildNanos; }
-    @Override public int enginesBuilt() { return engines.size(); }
+    @Override public int enginesBuilt() { return enginesBuilt; }
     @Override public List<LoraAdapter> adapters() { return List.of(); }
     @Override public int adapterId(String adapter) { return DecoderRunner.adapterId(adapter, List.of()); }
-    /** Whether rows share a step (the model's batch dimension is symbolic) rather than running one by one. */
-    public boolean batched() { return batched; }
+    /** Whether rows share a step (the model's batch dimension is symbolic and it takes position_ids) rather than running one by one. */
+    public boolean batched() { return batched && positions; }
+
+    /** Whether the past is padded to buckets (the model takes position_ids) rather than passed at its exact length. */
+    public boolean bucketed() { return positions; }
 
     /** One line describing the model as read from the file. */
     public String describe() {
-        return String.format("model: %s (ONNX decoder with past, %d layers, %d KV heads of %d, vocab %d, %d positions%s; past padded to power-of-two buckets of at least %d%s)",
+        return String.format("model: %s (ONNX decoder with past, %d layers, %d KV heads of %d, vocab %d, %d positions%s; %s)",
                 file, config.layers(), config.kvHeads(), config.headDim(), config.vocab(), config.maxPositions(),
-                configFromJson ? " from config.json" : " (no config.json beside it: the default)", MIN_PAST, batched ? "" : "; exported at batch 1, so rows run one by one");
+                configFromJson ? " from config.json" : " (no config.json beside it: the default)",
+                !positions ? "no position_ids input, so the past goes in at its exact length: one engine per step shape, rows one by one"
+                        : "past padded to power-of-two buckets of at least " + MIN_PAST + (batched ? "" : "; exported at batch 1, so rows run one by one"));
     }
 
     @Override public PagedKvCache newCache(int blockSize, int blocks) {
@@ -283,7 +294,7 @@ public final class OnnxDecoder implements DecoderSteps<PagedKvCache> {
             DecoderRunner.rowAdapterId(r, List.of());
         }
         for (DecoderRunner.Row r : rows) cache.reserve(r.seq(), r.tokens().length);
-        if (batched) return run(rows, cache);
+        if (batched()) return run(rows, cache);
         List<float[][]> out = new ArrayList<>();
         for (DecoderRunner.Row r : rows) out.add(run(List.of(r), cache).getFirst());
         return out;
@@ -298,9 +309,10 @@ public final class OnnxDecoder implements DecoderSteps<PagedKvCache> {
             maxNew = Math.max(maxNew, r.tokens().length);
             maxPast = Math.max(maxPast, cache.length(r.seq()));
         }
-        int b = rows.size(), n = DecoderRunner.newTokenBucket(maxNew, config), past = pastBucket(maxPast), total = past + n;
+        // with position_ids: buckets; without: one row, its exact length and tokens (the model numbers them from the past)
+        int b = rows.size(), n = positions ? DecoderRunner.newTokenBucket(maxNew, config) : maxNew, past = positions ? pastBucket(maxPast) : maxPast, total = past + n;
         ExecutionContext ctx = engine(b, n, past);
-        long[] ids = new long[b * n], mask = new long[b * total], positions = new long[b * n];
+        long[] ids = new long[b * n], mask = new long[b * total], pos = new long[b * n];
         List<String> seqs = new ArrayList<>();
         for (int r = 0; r < b; r++) {
             DecoderRunner.Row row = rows.get(r);
@@ -310,14 +322,14 @@ public final class OnnxDecoder implements DecoderSteps<PagedKvCache> {
             for (int i = 0; i < n; i++) {
                 boolean real = i < row.tokens().length;
                 ids[r * n + i] = real ? row.tokens()[i] : 0;
-                positions[r * n + i] = Math.min(cached + i, config.maxPositions() - 1);
+                pos[r * n + i] = Math.min(cached + i, config.maxPositions() - 1);
                 mask[r * total + past + i] = real ? 1 : 0;
             }
         }
         Map<String, Tensor> in = new LinkedHashMap<>();
         in.put("input_ids", Tensor.ofLongs(DType.I64, Shape.of(b, n), ids));
         in.put("attention_mask", Tensor.ofLongs(DType.I64, Shape.of(b, total), mask));
-        in.put("position_ids", Tensor.ofLongs(DType.I64, Shape.of(b, n), positions));
+        if (positions) in.put("position_ids", Tensor.ofLongs(DType.I64, Shape.of(b, n), pos));
         for (int l = 0; l < config.layers(); l++) {
             in.put(pastNames[l][0], cache.gather(seqs, l, past, false));
             in.put(pastNames[l][1], cache.gather(seqs, l, past, true));
@@ -378,7 +390,9 @@ public final class OnnxDecoder implements DecoderSteps<PagedKvCache> {
             for (String p : layer) checkOutput(g, p, TensorType.of(DType.F32, Shape.of(batch, kvh, past + n, hd)), batch, n, past);
         new PassManager().run(g, StandardPipelines.resolve("standard"));
         ctx = Engine.buildCpu(g).createContext();
+        if (!positions && engines.size() >= EXACT_ENGINES) engines.remove(engines.keySet().iterator().next());
         engines.put(key, ctx);
+        enginesBuilt++;
         buildNanos += System.nanoTime() - t0;
         return ctx;
     }

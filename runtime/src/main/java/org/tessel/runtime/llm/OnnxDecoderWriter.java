@@ -42,26 +42,31 @@ public final class OnnxDecoderWriter {
 
     /** Writes {@code model} ({@code config}; weights from {@code seed}, or {@code weights} when not null) to {@code file}. */
     public static void write(String model, DecoderConfig c, long seed, DecoderWeights weights, Path file) throws IOException {
-        org.tessel.ir.io.AtomicFiles.writeBytes(file, model(model, c, seed, weights).toByteArray());
+        org.tessel.ir.io.AtomicFiles.writeBytes(file, model(model, c, seed, weights, true).toByteArray());
     }
 
-    /** The model as a ModelProto (see the class comment). */
-    public static ModelProto model(String model, DecoderConfig c, long seed, DecoderWeights weights) {
+    /**
+     * The model as a ModelProto (see the class comment); without {@code positionIds} it has no position_ids input and
+     * numbers the new tokens past, past + 1, ... from its past inputs' length, as transformers does when none is given.
+     */
+    public static ModelProto model(String model, DecoderConfig c, long seed, DecoderWeights weights, boolean positionIds) {
         if (c.family() != DecoderConfig.Family.LLAMA) throw new IllegalArgumentException(model + ": only Llama decoders are written as ONNX decoders with past");
         Graph zoo = Zoo.buildDecoder(model, c, new DecoderShape(1, 1, 0), seed, weights);
-        return new Builder(zoo, c).build(model);
+        return new Builder(zoo, c, positionIds).build(model);
     }
 
     private static final class Builder {
         final Graph zoo;
         final DecoderConfig c;
+        final boolean positionIds;
         final GraphProto.Builder g = GraphProto.newBuilder();
         final Set<String> initializers = new HashSet<>();
         int fresh;
 
-        Builder(Graph zoo, DecoderConfig c) {
+        Builder(Graph zoo, DecoderConfig c, boolean positionIds) {
             this.zoo = zoo;
             this.c = c;
+            this.positionIds = positionIds;
         }
 
         ModelProto build(String model) {
@@ -69,7 +74,7 @@ public final class OnnxDecoderWriter {
             g.setName(model + "_with_past");
             g.addInput(info("input_ids", INT64, "batch", "sequence_length"));
             g.addInput(info("attention_mask", INT64, "batch", "total_length"));
-            g.addInput(info("position_ids", INT64, "batch", "sequence_length"));
+            if (positionIds) g.addInput(info("position_ids", INT64, "batch", "sequence_length"));
             for (int l = 0; l < c.layers(); l++)
                 for (String kind : List.of("key", "value")) g.addInput(info("past_key_values." + l + "." + kind, FLOAT, "batch", kvh, "past_sequence_length", hd));
 
@@ -86,8 +91,11 @@ public final class OnnxDecoderWriter {
             String hidden = node("Sub", List.of(scalar("one_f", 1), node("Cast", List.of(visible), intAttr("to", FLOAT))));
             String mask = node("Mul", List.of(hidden, scalar("masked_value", -1e9f)));
 
-            // rotary embedding: angles = position x inv_freq, both halves; cos and sin [batch, 1, new, head_dim]
-            String freqs = node("Mul", List.of(node("Unsqueeze", List.of(node("Cast", List.of("position_ids"), intAttr("to", FLOAT)), longs("two", 2))),
+            // rotary embedding: angles = position x inv_freq, both halves; cos and sin [batch, 1, new, head_dim]; without
+            // position_ids the positions are past .. total - 1 ([1, new], shared by the rows)
+            String positions = positionIds ? "position_ids" : node("Unsqueeze", List.of(node("Slice", List.of(table,
+                    node("Slice", List.of(node("Shape", List.of("past_key_values.0.key")), longs("two", 2), longs("three", 3))), total)), longs("zero", 0)));
+            String freqs = node("Mul", List.of(node("Unsqueeze", List.of(node("Cast", List.of(positions), intAttr("to", FLOAT)), longs("two", 2))),
                     constant("model.rotary_emb.inv_freq", tensor("model.rotary_emb.inv_freq"))));
             String emb = node("Concat", List.of(freqs, freqs), intAttr("axis", -1));
             String cos = node("Unsqueeze", List.of(node("Cos", List.of(emb)), longs("one", 1)));

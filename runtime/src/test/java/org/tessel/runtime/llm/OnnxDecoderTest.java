@@ -101,6 +101,24 @@ class OnnxDecoderTest {
     }
 
     @Test
+    void withoutPositionIdsThePastGoesInAtItsExactLength() throws Exception {
+        Path file = tmp.resolve("no-position-ids.onnx");
+        Files.write(file, OnnxDecoderWriter.model("llama-tiny", C, SEED, null, false).toByteArray());
+        OnnxDecoder onnx = OnnxDecoder.load(file, C.maxPositions());
+        assertTrue(!onnx.bucketed() && !onnx.batched(), onnx.describe());
+        assertTrue(onnx.describe().contains("no position_ids input, so the past goes in at its exact length"), onnx.describe());
+        DecoderRunner zoo = new DecoderRunner("llama-tiny", C, SEED);
+        long[] prompt = {7, 300, 12, 45, 99};
+        assertArrayEquals(alone(zoo, prompt, 20), alone(onnx, prompt, 20));
+        assertEquals(20, onnx.enginesBuilt(), "one engine per step: prefill, then a decode step per past length");
+        List<Request> requests = List.of(new Request("a", new long[] {5, 6, 7}, 6, 0, Sampler.greedy()), new Request("b", new long[] {1, 2}, 6, 0, Sampler.greedy()));
+        for (BatchScheduler.Outcome o : new BatchScheduler(onnx, onnx.newCache(4, 16), BatchScheduler.Policy.IN_FLIGHT, 2, 4).run(requests).outcomes())
+            assertArrayEquals(alone(zoo, o.request().prompt(), 6), o.output(), "request " + o.request().id());
+        DecoderRunner firstLayer = new DecoderRunner("llama-tiny", Zoo.decoder("llama-tiny", 1), SEED);
+        assertArrayEquals(alone(zoo, prompt, 12), new SpeculativeDecoder(onnx, firstLayer, 3).generate(prompt, 12, 4).output());
+    }
+
+    @Test
     void aModelExportedAtBatchOneRunsItsRowsOneByOne() throws Exception {
         ModelProto m = ModelProto.parseFrom(Files.readAllBytes(file));
         GraphProto.Builder g = m.getGraph().toBuilder();
@@ -158,8 +176,6 @@ class OnnxDecoderTest {
         assertTrue(m.contains("half-layer.onnx: layer 1 has a past key but no value (past_key_values.1.key)"), m);
         m = refusal(edited("no-past.onnx", g -> { for (int l = 0; l < 2; l++) { removeInput(g, "past_key_values." + l + ".key"); removeInput(g, "past_key_values." + l + ".value"); } }));
         assertTrue(m.contains("no-past.onnx is not a decoder with past") && m.contains("no past key/value inputs"), m);
-        m = refusal(edited("no-positions.onnx", g -> removeInput(g, "position_ids")));
-        assertTrue(m.contains("no-positions.onnx: no position_ids input") && m.contains("export the decoder with position_ids"), m);
         m = refusal(edited("merged.onnx", g -> g.addInput(ValueInfoProto.newBuilder().setName("use_cache_branch"))));
         assertTrue(m.contains("input use_cache_branch not known") && m.contains("decoder_with_past_model.onnx"), m);
         m = refusal(edited("fixed-seq.onnx", g -> g.getInputBuilder(0).getTypeBuilder().getTensorTypeBuilder().getShapeBuilder().getDimBuilder(1).clearDimParam().setDimValue(1)));
