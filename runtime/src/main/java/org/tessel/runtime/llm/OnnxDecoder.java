@@ -51,6 +51,9 @@ import org.tessel.runtime.engine.ExecutionContext;
  * one prefill engine; rows of different lengths share a step (each masked on its own), so {@link BatchScheduler}
  * batches them, and a model exported with batch fixed at 1 runs its rows one by one.
  *
+ * <p>The file's initializers are decoded once, when it is read, and bound by reference into every import (as graph
+ * inputs given constant values), so imports do not decode the weights again.
+ *
  * <p>Not thread-safe: one scheduler drives it.
  */
 public final class OnnxDecoder implements DecoderSteps<PagedKvCache> {
@@ -66,7 +69,9 @@ public final class OnnxDecoder implements DecoderSteps<PagedKvCache> {
 
     private final Path file;
     private final String name;
+    /** The model without its initializers, which are graph inputs bound to {@link #weights} at each import. */
     private final ModelProto proto;
+    private final Map<String, Tensor> weights;
     private final DecoderConfig config;
     private final boolean configFromJson;
     private final boolean batched;
@@ -82,11 +87,12 @@ public final class OnnxDecoder implements DecoderSteps<PagedKvCache> {
     /** Engines kept for a model without position_ids (one per step shape, and past lengths only grow): the most recent. */
     public static final int EXACT_ENGINES = 8;
 
-    private OnnxDecoder(Path file, ModelProto proto, DecoderConfig config, boolean configFromJson, boolean batched, boolean positions, String[][] pastNames,
+    private OnnxDecoder(Path file, ModelProto proto, Map<String, Tensor> weights, DecoderConfig config, boolean configFromJson, boolean batched, boolean positions, String[][] pastNames,
                         String[][] presentNames, Map<String, Character> dimRoles) {
         this.file = file;
         this.name = file.getFileName().toString();
         this.proto = proto;
+        this.weights = weights;
         this.config = config;
         this.configFromJson = configFromJson;
         this.batched = batched;
@@ -176,7 +182,29 @@ public final class OnnxDecoder implements DecoderSteps<PagedKvCache> {
         DecoderConfig c = new DecoderConfig(gpt2 ? DecoderConfig.Family.GPT2 : DecoderConfig.Family.LLAMA, (int) (long) vocab, max, heads * (int) headDim, layers,
                 gpt2 ? (int) kvHeads : heads, (int) kvHeads, 0, 0, false, 0);
         boolean batched = !ids.getType().getTensorType().getShape().getDim(0).hasDimValue();
-        return new OnnxDecoder(file, m, c, cfg != null, batched, positions, pastNames, presentNames, roles);
+        // the weights decoded once: each initializer becomes a graph input bound to the same tensor in every step shape's import
+        Map<String, Tensor> weights = new HashMap<>();
+        GraphProto.Builder stripped = g.toBuilder().clearInitializer();
+        java.util.Set<String> declared = new java.util.HashSet<>();
+        for (ValueInfoProto vi : g.getInputList()) declared.add(vi.getName());
+        for (TensorProto t : g.getInitializerList()) {
+            Tensor v;
+            try {
+                v = org.tessel.ir.onnx.OnnxTensors.fromProto(t, "initializer '" + t.getName() + "'");
+            } catch (IrException | IllegalArgumentException e) {
+                throw new IllegalArgumentException(file + ": " + e.getMessage());
+            }
+            weights.put(t.getName(), v);
+            if (!declared.contains(t.getName())) stripped.addInput(weightInput(t.getName(), v));
+        }
+        return new OnnxDecoder(file, m.toBuilder().setGraph(stripped).build(), weights, c, cfg != null, batched, positions, pastNames, presentNames, roles);
+    }
+
+    private static ValueInfoProto weightInput(String name, Tensor v) {
+        TensorShapeProto.Builder s = TensorShapeProto.newBuilder();
+        for (int d : v.shape().dims()) s.addDim(TensorShapeProto.Dimension.newBuilder().setDimValue(d));
+        return ValueInfoProto.newBuilder().setName(name).setType(org.tessel.ir.onnx.proto.Onnx.TypeProto.newBuilder()
+                .setTensorType(org.tessel.ir.onnx.proto.Onnx.TypeProto.Tensor.newBuilder().setElemType(v.dtype().onnxCode()).setShape(s))).build();
     }
 
     private static String read(Path p) {
@@ -375,7 +403,7 @@ public final class OnnxDecoder implements DecoderSteps<PagedKvCache> {
         ExecutionContext ctx = engines.get(key);
         if (ctx != null) return ctx;
         long t0 = System.nanoTime();
-        OnnxImporter.Options o = OnnxImporter.Options.defaults().withBatchSize(batch);
+        OnnxImporter.Options o = OnnxImporter.Options.defaults().withBatchSize(batch).withConstantInputs(weights);
         for (var e : dimRoles.entrySet())
             o = o.withDim(e.getKey(), switch (e.getValue()) { case 'b' -> batch; case 'n' -> n; case 'p' -> past; default -> past + n; });
         Graph g;
