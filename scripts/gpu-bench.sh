@@ -25,9 +25,11 @@
 # LoRA adapters in one batch, speculative decoding, in-flight batching), then `tessel generate|serve-bench --gpu` on llama-tiny
 # STAGES="lmpair" (its own device call, ~7 min): benchmarks/peers/train_lm_pair.py trains a byte-level BPE tokenizer and a Llama
 # target (~27 M parameters) and draft (~3.5 M) on the Python standard library's sources with transformers (LMPAIR_BUDGET
-# seconds, default 150), writes them as Hugging Face folders and golden.json; then LmPairGoldenTest checks Tessel's tokenizer
-# ids, first-step logits and greedy tokens against it, and `tessel generate TARGET --draft DRAFT --speculate 4 --prompt TEXT`
-# prints the acceptance rate and the speed-up over the target alone (CPU engines).
+# seconds, default 150), writes them as Hugging Face folders and golden.json, and exports the target as a decoder-with-past
+# ONNX file (TARGET/decoder_with_past.onnx, torch.onnx.export); then LmPairGoldenTest checks Tessel's tokenizer ids,
+# first-step logits and greedy tokens against it (target folder, draft folder, and the target's ONNX file on OnnxDecoder),
+# `tessel generate TARGET --draft DRAFT --speculate 4 --prompt TEXT` prints the acceptance rate and the speed-up over the
+# target alone (CPU engines), and `tessel generate TARGET/decoder_with_past.onnx --prompt TEXT` the ONNX target's tokens.
 # STAGES="plans strategies"
 # (a second device call) runs the plan-engine and tuner tests, and
 # the strategy comparison (issue 9): per STRATEGY_CONFIGS entry, `tessel build --strategy S` for rule, joint, sequential
@@ -209,14 +211,21 @@ if has lmpair; then
     pair="$out/lm-pair"; s0=$(date +%s)
     timeout 260 python3 "$here/peers/train_lm_pair.py" --out "$pair" --budget "${LMPAIR_BUDGET:-150}" > "$out/lmpair-train.txt" 2>&1
     echo "  training exit $? after $(( $(date +%s) - s0 )) s"; grep -vE '^(target|draft): step' "$out/lmpair-train.txt" | tail -6 | cut -c1-300
-    timeout 150 "${java[@]}" -Dtessel.lm.pair="$pair" org.junit.platform.console.ConsoleLauncher execute --select-class=org.tessel.runtime.llm.LmPairGoldenTest \
+    grep -E '^exported|Error' "$out/lmpair-train.txt" | tail -3 | cut -c1-300
+    timeout 200 "${java[@]}" -Dtessel.lm.pair="$pair" org.junit.platform.console.ConsoleLauncher execute --select-class=org.tessel.runtime.llm.LmPairGoldenTest \
         --details=tree --disable-banner --disable-ansi-colors > "$out/lmpair-test.log" 2>&1
     echo "  golden test exit $? after $(( $(date +%s) - s0 )) s"; grep -E '^LMPAIR|tests (successful|failed|aborted|skipped)|=> ' "$out/lmpair-test.log" | cut -c1-300 | head -20
     prompt=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["prompts"][0]["text"], end="")' "$pair/golden.json" 2>/dev/null)
-    timeout $(( $(left 570) > 10 ? $(left 570) : 10 )) "${java[@]}" org.tessel.cli.Tessel generate "$pair/target" --draft "$pair/draft" --speculate 4 \
+    timeout $(( $(left 540) > 10 ? $(left 540) : 10 )) "${java[@]}" org.tessel.cli.Tessel generate "$pair/target" --draft "$pair/draft" --speculate 4 \
         --prompt="$prompt" --max-new-tokens 64 --block-size 32 > "$out/lmpair-spec.txt" 2>&1
     echo "  speculative exit $? after $(( $(date +%s) - s0 )) s"
     grep -E '^(model|draft|prompt|output|output text|acceptance|time|target alone):' "$out/lmpair-spec.txt" | cut -c1-300; grep -E 'Exception|Error|^tessel' "$out/lmpair-spec.txt" | head -3
+    if [[ -f $pair/target/decoder_with_past.onnx ]]; then
+        timeout $(( $(left 590) > 10 ? $(left 590) : 10 )) "${java[@]}" org.tessel.cli.Tessel generate "$pair/target/decoder_with_past.onnx" \
+            --prompt="$prompt" --max-new-tokens 24 > "$out/lmpair-onnx.txt" 2>&1
+        echo "  ONNX target exit $? after $(( $(date +%s) - s0 )) s"
+        grep -E '^(model|output|output text|time to first token|kv cache):' "$out/lmpair-onnx.txt" | cut -c1-300; grep -E 'Exception|Error|^tessel' "$out/lmpair-onnx.txt" | head -3
+    fi
 fi
 if has accuracy; then
     echo "== accuracy: the trained Fashion-MNIST CNN on its 10,000 test images (GPU engines against the CPU FP32 engine)"

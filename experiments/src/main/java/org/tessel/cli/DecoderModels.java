@@ -12,6 +12,7 @@ import org.tessel.ir.zoo.DecoderShape;
 import org.tessel.runtime.llm.DecoderRunner;
 import org.tessel.runtime.llm.GpuDecoderRunner;
 import org.tessel.runtime.llm.HfCheckpoint;
+import org.tessel.runtime.llm.OnnxDecoder;
 import org.tessel.runtime.gpu.engine.GpuEngine;
 import org.tessel.cost.Precision;
 import org.tessel.search.EnginePlans;
@@ -24,8 +25,9 @@ import org.tessel.runtime.llm.quant.LlmQuantization;
 import org.tessel.runtime.llm.quant.QuantizationSpec;
 
 /**
- * How the generation verbs name a decoder: zoo:NAME of one of the zoo's decoders (weights from the zoo's seed), or a
- * Hugging Face Llama checkpoint folder ({@link HfCheckpoint}: config.json and model.safetensors).
+ * How the generation verbs name a decoder: zoo:NAME of one of the zoo's decoders (weights from the zoo's seed), a
+ * Hugging Face Llama checkpoint folder ({@link HfCheckpoint}: config.json and model.safetensors), or a decoder-with-past
+ * ONNX file ({@link OnnxDecoder}: FILE.onnx, on CPU engines, unquantized, without LoRA).
  */
 final class DecoderModels {
     private DecoderModels() {}
@@ -75,8 +77,48 @@ final class DecoderModels {
     /** Whether MODEL names a Hugging Face checkpoint folder rather than a zoo decoder. */
     static boolean checkpoint(String model) { return model != null && !model.startsWith("zoo:") && HfCheckpoint.isCheckpoint(Path.of(model)); }
 
+    /** Whether MODEL names an ONNX file (FILE.onnx), read as a decoder with past. */
+    static boolean onnx(String model) { return model != null && !model.startsWith("zoo:") && OnnxDecoder.isOnnx(Path.of(model)); }
+
+    private static OnnxDecoder lastOnnx;
+    private static String lastOnnxStamp;
+
+    /**
+     * The ONNX decoder MODEL names (read once while the file is unchanged: the tokenizer check and the run share it);
+     * refused with --layers, which cuts zoo and checkpoint decoders only.
+     */
+    static OnnxDecoder onnxDecoder(String model, Integer layers) {
+        if (layers != null) throw new IllegalArgumentException("--layers " + layers + ": " + model + " is an ONNX file and runs all its layers; drop --layers");
+        Path file = Path.of(model);
+        String stamp;
+        try {
+            stamp = file.toAbsolutePath() + "|" + java.nio.file.Files.size(file) + "|" + java.nio.file.Files.getLastModifiedTime(file);
+        } catch (java.io.IOException e) {
+            stamp = null; // unreadable: load says why
+        }
+        if (stamp == null || !stamp.equals(lastOnnxStamp)) {
+            lastOnnx = OnnxDecoder.load(file, null);
+            lastOnnxStamp = stamp;
+        }
+        return lastOnnx;
+    }
+
+    /** The runner of MODEL for unquantized, adapter-free generation: an ONNX file's {@link OnnxDecoder}, else {@link #runner(String, Integer)}. */
+    static org.tessel.runtime.llm.DecoderSteps<?> steps(String model, Integer layers) { return onnx(model) ? onnxDecoder(model, layers) : runner(model, layers); }
+
+    /**
+     * Refuses what an ONNX decoder does not run: --gpu, quantized weights, LoRA adapters (the flags named).
+     */
+    static void checkOnnxFlags(String model, boolean gpu, org.tessel.runtime.llm.quant.QuantizationSpec spec, List<String> lora) {
+        if (!onnx(model)) return;
+        if (gpu) throw new IllegalArgumentException("--gpu runs the zoo's decoders; " + model + " (an ONNX file) runs on CPU engines: drop --gpu");
+        if (!spec.isFp32()) throw new IllegalArgumentException("--weights, --awq and --smoothquant quantize zoo and checkpoint decoders; " + model + " (an ONNX file) runs as stored: drop them");
+        if (lora != null && !lora.isEmpty()) throw new IllegalArgumentException("--lora serves adapters on zoo and checkpoint decoders; " + model + " (an ONNX file) has none: drop --lora");
+    }
+
     /** A model's architecture without its weights (a checkpoint's config.json only), for checks before the runner is built. */
     static DecoderConfig config(String model, Integer layers) {
+        if (onnx(model)) return onnxDecoder(model, layers).config();
         return checkpoint(model) ? withLayers(HfCheckpoint.readConfig(Path.of(model)), layers, model) : Zoo.decoder(zooName(model), layers == null ? 0 : layers);
     }
 
@@ -88,19 +130,22 @@ final class DecoderModels {
     }
 
     private static String zooName(String model) {
-        if (model == null) throw new IllegalArgumentException("no model: give MODEL, a zoo decoder (" + zooNames() + ") or a Hugging Face checkpoint folder");
+        if (model == null) throw new IllegalArgumentException("no model: give MODEL, a zoo decoder (" + zooNames() + "), a Hugging Face checkpoint folder or a decoder-with-past ONNX file");
         if (!model.startsWith("zoo:"))
-            throw new IllegalArgumentException(model + ": generation runs the zoo's decoders (" + zooNames() + ") and Hugging Face Llama checkpoint folders "
+            throw new IllegalArgumentException(model + ": generation runs the zoo's decoders (" + zooNames() + "), Hugging Face Llama checkpoint folders "
                     + "(config.json and model.safetensors)" + (java.nio.file.Files.isDirectory(Path.of(model)) ? "; this folder has no config.json" : "")
-                    + "; decoders from ONNX files are not supported yet");
+                    + " and decoder-with-past ONNX files (FILE.onnx)");
         return model.substring(4);
     }
 
     /** How messages name a runner's model: zoo:NAME, or its checkpoint folder. */
-    static String label(org.tessel.runtime.llm.DecoderSteps<?> r) { return trained(r) ? ((DecoderRunner) r).weights().source() : "zoo:" + r.model(); }
+    static String label(org.tessel.runtime.llm.DecoderSteps<?> r) {
+        if (r instanceof OnnxDecoder o) return o.file().toString();
+        return trained(r) ? ((DecoderRunner) r).weights().source() : "zoo:" + r.model();
+    }
 
-    /** Whether the runner computes with trained weights (a checkpoint folder's) rather than seeded random ones. */
-    static boolean trained(org.tessel.runtime.llm.DecoderSteps<?> r) { return r instanceof DecoderRunner d && d.weights() != null; }
+    /** Whether the runner computes with trained weights (a checkpoint folder's or an ONNX file's) rather than seeded random ones. */
+    static boolean trained(org.tessel.runtime.llm.DecoderSteps<?> r) { return r instanceof OnnxDecoder || r instanceof DecoderRunner d && d.weights() != null; }
 
     /**
      * The GPU runner of {@code --gpu}: engines per step bucket at FP16 (or BF16 with {@code bf16}: its KV cache in bf16),
@@ -139,6 +184,7 @@ final class DecoderModels {
 
     /** One line describing the model and what it does not have. */
     static String describe(org.tessel.runtime.llm.DecoderSteps<?> r) {
+        if (r instanceof OnnxDecoder o) return o.describe();
         if (!(r instanceof DecoderRunner d) || d.weights() == null) return describe(r.model(), r.config());
         DecoderConfig c = d.config();
         return String.format("model: %s (Llama, %d layers, width %d, %d heads / %d KV heads, vocab %d, %d positions%s; trained weights from %s)", d.weights().source(),

@@ -11,6 +11,7 @@ import org.tessel.runtime.llm.DecoderSteps;
 import org.tessel.runtime.llm.GpuDecoderRunner;
 import org.tessel.runtime.llm.HfCheckpoint;
 import org.tessel.runtime.llm.KvCache;
+import org.tessel.runtime.llm.OnnxDecoder;
 import org.tessel.runtime.llm.Request;
 import org.tessel.runtime.llm.Sampler;
 import org.tessel.runtime.llm.SpeculativeDecoder;
@@ -24,18 +25,18 @@ import picocli.CommandLine.Parameters;
  * Generates tokens from a prompt (token ids, or text through a tokenizer) with a zoo decoder or a Hugging Face checkpoint folder
  * on CPU engines (or, with --gpu, GPU engines) and a paged KV cache.
  */
-@Command(name = "generate", description = {"Generate tokens from a prompt with a zoo decoder (zoo:gpt2-tiny, zoo:llama-tiny, ...) or a Hugging Face Llama checkpoint folder "
-        + "(config.json, model.safetensors) on CPU engines (--gpu: FP16 or, with --bf16, BF16 GPU engines, the KV cache on the device): prefill, then one decode step per "
+@Command(name = "generate", description = {"Generate tokens from a prompt with a zoo decoder (zoo:gpt2-tiny, zoo:llama-tiny, ...) a Hugging Face Llama checkpoint folder "
+        + "(config.json, model.safetensors) or a decoder-with-past ONNX file (transformers' export with KV-cache inputs and outputs) on CPU engines (--gpu: FP16 or, with --bf16, BF16 GPU engines, the KV cache on the device): prefill, then one decode step per "
         + "token with a paged KV cache; reports time to first token and per output token.",
-        "The prompt is token ids (--prompt-tokens) or text (--prompt) through a tokenizer.json (--tokenizer, or the checkpoint folder's own); with a tokenizer the output is "
+        "The prompt is token ids (--prompt-tokens) or text (--prompt) through a tokenizer.json (--tokenizer, or the checkpoint folder's own, or the one beside an ONNX file); with a tokenizer the output is "
         + "printed as text too. The zoo decoders have random weights and no tokenizer. Engines (one per step shape) are built on first use; their build time is reported apart."})
 final class GenerateCommand implements Callable<Integer> {
-    @Parameters(index = "0", arity = "0..1", paramLabel = "MODEL", description = "A zoo decoder, zoo:NAME (see `tessel zoo`), or a Hugging Face Llama checkpoint folder "
-            + "(config.json and model.safetensors, F32/F16/BF16).") String model;
+    @Parameters(index = "0", arity = "0..1", paramLabel = "MODEL", description = "A zoo decoder, zoo:NAME (see `tessel zoo`), a Hugging Face Llama checkpoint folder "
+            + "(config.json and model.safetensors, F32/F16/BF16), or a decoder-with-past ONNX file (FILE.onnx; CPU engines).") String model;
     @Option(names = "--prompt-tokens", split = ",", paramLabel = "ID,ID,...", description = "The prompt as token ids, comma-separated.") List<Long> prompt;
     @Option(names = "--prompt", paramLabel = "TEXT", description = "The prompt as text, encoded by the tokenizer (with its special tokens, as transformers' default).") String promptText;
     @Option(names = "--tokenizer", paramLabel = "FILE", description = "A Hugging Face tokenizer.json (BPE: byte-level or SentencePiece-style); default: MODEL/tokenizer.json "
-            + "of a checkpoint folder that has one.") java.nio.file.Path tokenizerFile;
+            + "of a checkpoint folder that has one, or tokenizer.json beside an ONNX file.") java.nio.file.Path tokenizerFile;
     @Option(names = "--max-new-tokens", required = true, converter = Ranges.AtLeastOne.class, paramLabel = "N", description = "How many tokens to generate.") int maxNew;
     @Option(names = "--greedy", description = "Pick the most likely token each step (the default).") boolean greedy;
     @Option(names = "--temperature", converter = Ranges.Temperature.class, paramLabel = "T", description = "Sample at this temperature instead of greedy.") Double temperature;
@@ -43,7 +44,7 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--seed", paramLabel = "S", description = "Seed of the sampling (default 0); needs --temperature.") Long seed;
     @Option(names = "--block-size", converter = Ranges.AtLeastOne.class, defaultValue = "16", description = "KV cache block size in tokens (default ${DEFAULT-VALUE}).") int blockSize;
     @Option(names = "--layers", converter = Ranges.AtLeastOne.class, description = "Decoder layers (default: the model's own).") Integer layers;
-    @Option(names = "--draft", paramLabel = "MODEL", description = "Speculative decoding with this zoo decoder as the draft (greedy only; same vocabulary): the output is the target's own greedy output.") String draft;
+    @Option(names = "--draft", paramLabel = "MODEL", description = "Speculative decoding with this decoder (zoo:NAME, checkpoint folder or ONNX file) as the draft (greedy only; same vocabulary): the output is the target's own greedy output.") String draft;
     @Option(names = "--draft-layers", converter = Ranges.AtLeastOne.class, paramLabel = "L", description = "The draft's layers (default: its own; with the target's name, its first L layers).") Integer draftLayers;
     @Option(names = "--weights", paramLabel = "int8|int4[:GROUP]", description = "Quantize the linear layers' weights group-wise (weight-only, tessel.WeightOnlyMatMul; "
             + "groups of 128 by default), on the CPU engine's dequantizing kernel.") String weights;
@@ -75,6 +76,8 @@ final class GenerateCommand implements Callable<Integer> {
         if (adapter != null && (lora == null || lora.isEmpty())) throw new IllegalArgumentException("--adapter " + adapter + " names an adapter of --lora NAME=FOLDER: add one");
         if (draft != null && lora != null) throw new IllegalArgumentException("--draft runs the base models; drop --lora or --draft");
         if (bf16 && !gpu) throw new IllegalArgumentException("--bf16 runs the GPU runner at BF16: add --gpu");
+        DecoderModels.checkOnnxFlags(model, gpu, spec, lora);
+        if (draft != null) DecoderModels.checkOnnxFlags(draft, gpu, spec, lora);
         if (draft != null) return speculative(spec);
         Sampler sampler = temperature == null ? Sampler.greedy() : Sampler.sampling(temperature, topK == null ? 0 : topK, seed == null ? 0 : seed);
         if (gpu)
@@ -87,6 +90,10 @@ final class GenerateCommand implements Callable<Integer> {
                     if (runner != base) runner.close();
                 }
             }
+        if (DecoderModels.onnx(model)) {
+            OnnxDecoder onnx = DecoderModels.onnxDecoder(model, layers);
+            return generate(onnx, sampler, "weights: as stored in " + model, "", () -> "CPU backend");
+        }
         DecoderRunner runner = DecoderModels.withLora(DecoderModels.runner(model, layers, spec, calibText), lora);
         return generate(runner, sampler, DecoderModels.describeWeights(runner), "", () -> "CPU backend");
     }
@@ -112,7 +119,7 @@ final class GenerateCommand implements Callable<Integer> {
 
     private int speculative(QuantizationSpec spec) {
         if (temperature != null) throw new IllegalArgumentException("--draft decodes greedily (its output is the target's greedy output); drop --temperature");
-        if (!gpu) return speculative(DecoderModels.runner(model, layers), DecoderModels.runner(draft, draftLayers), "CPU backend");
+        if (!gpu) return speculative(DecoderModels.steps(model, layers), DecoderModels.steps(draft, draftLayers), "CPU backend");
         try (GpuDecoderRunner target = DecoderModels.gpuRunner(model, layers, spec, bf16); GpuDecoderRunner draftRunner = DecoderModels.gpuRunner(draft, draftLayers, spec, bf16)) {
             return speculative(target, draftRunner, "GPU backend (" + target.precision() + ")");
         }
@@ -163,9 +170,12 @@ final class GenerateCommand implements Callable<Integer> {
         java.nio.file.Path file = tokenizerFile;
         if (file == null && DecoderModels.checkpoint(model) && java.nio.file.Files.isRegularFile(java.nio.file.Path.of(model, HfCheckpoint.TOKENIZER)))
             file = java.nio.file.Path.of(model, HfCheckpoint.TOKENIZER);
+        if (file == null && DecoderModels.onnx(model) && java.nio.file.Files.isRegularFile(java.nio.file.Path.of(model).toAbsolutePath().resolveSibling(HfCheckpoint.TOKENIZER)))
+            file = java.nio.file.Path.of(model).toAbsolutePath().resolveSibling(HfCheckpoint.TOKENIZER);
         if (file == null) {
             if (promptText != null)
-                throw new IllegalArgumentException("--prompt TEXT needs a tokenizer: give --tokenizer FILE (a Hugging Face tokenizer.json), or a checkpoint folder holding tokenizer.json");
+                throw new IllegalArgumentException("--prompt TEXT needs a tokenizer: give --tokenizer FILE (a Hugging Face tokenizer.json), or a checkpoint folder holding tokenizer.json "
+                        + "(or an ONNX file with tokenizer.json beside it)");
             return;
         }
         tokenizer = Tokenizer.load(file);

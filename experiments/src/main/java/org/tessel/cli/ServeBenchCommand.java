@@ -26,7 +26,7 @@ import picocli.CommandLine.Parameters;
         + "reports throughput and TTFT/TPOT percentiles of both, and checks that both gave every request the same tokens.",
         "Arrivals are Poisson at --arrival-rate (absent: all requests at time 0). Engines are built on first use; build time is left out of the serving clock."})
 final class ServeBenchCommand implements Callable<Integer> {
-    @Parameters(index = "0", arity = "0..1", paramLabel = "MODEL", description = "A zoo decoder: zoo:NAME (see `tessel zoo`).") String model;
+    @Parameters(index = "0", arity = "0..1", paramLabel = "MODEL", description = "A zoo decoder: zoo:NAME (see `tessel zoo`), a Hugging Face Llama checkpoint folder, or a decoder-with-past ONNX file (FILE.onnx; CPU engines).") String model;
     @Option(names = "--requests", converter = Ranges.AtLeastOne.class, defaultValue = "64", description = "Number of requests (default ${DEFAULT-VALUE}).") int requests;
     @Option(names = "--seed", defaultValue = "1", description = "Seed of the workload: prompts, lengths, arrivals (default ${DEFAULT-VALUE}).") long seed;
     @Option(names = "--arrival-rate", converter = Ranges.Rate.class, paramLabel = "R", description = "Mean arrivals per second, Poisson (default: all at once).") Double rate;
@@ -59,6 +59,11 @@ final class ServeBenchCommand implements Callable<Integer> {
         if (loraMix && (lora == null || lora.isEmpty())) throw new IllegalArgumentException("--lora-mix spreads requests over the --lora adapters: add --lora NAME=FOLDER");
         if (bf16 && !gpu) throw new IllegalArgumentException("--bf16 runs the GPU runner at BF16: add --gpu");
         var spec = org.tessel.runtime.llm.quant.QuantizationSpec.parse(weights, awq, smoothQuant);
+        DecoderModels.checkOnnxFlags(model, gpu, spec, lora);
+        if (DecoderModels.onnx(model)) {
+            org.tessel.runtime.llm.OnnxDecoder onnx = DecoderModels.onnxDecoder(model, layers);
+            return serve(onnx, onnx, "weights: as stored in " + model, () -> "CPU backend", p, o);
+        }
         if (gpu)
             try (GpuDecoderRunner base = DecoderModels.gpuRunner(model, layers, spec, bf16)) {
                 GpuDecoderRunner runner = DecoderModels.withLora(base, model, layers, lora);

@@ -73,8 +73,9 @@ class GenerateCommandTest {
                 CliRun.of("generate", "zoo:gpt2-tiny", "--prompt-tokens", "1", "--max-new-tokens", "1", "--greedy", "--temperature", "1").err().strip());
         String notDecoder = CliRun.of("generate", "zoo:bert-tiny", "--prompt-tokens", "1", "--max-new-tokens", "1").err().strip();
         assertTrue(notDecoder.startsWith("tessel generate: model 'bert-tiny' is not a decoder; the zoo's decoders are gpt2, gpt2-tiny"), notDecoder);
-        String file = CliRun.of("generate", "model.onnx", "--prompt-tokens", "1", "--max-new-tokens", "1").err().strip();
-        assertTrue(file.contains("decoders from ONNX files are not supported yet"), file);
+        assertEquals("tessel generate: model.onnx: cannot read: no such file", CliRun.of("generate", "model.onnx", "--prompt-tokens", "1", "--max-new-tokens", "1").err().strip());
+        String other = CliRun.of("generate", "model.bin", "--prompt-tokens", "1", "--max-new-tokens", "1").err().strip();
+        assertTrue(other.endsWith("and decoder-with-past ONNX files (FILE.onnx)"), other);
         assertTrue(CliRun.of("serve-bench", "zoo:gpt2-tiny", "--prompt-len", "9-3").err().contains("--prompt-len must be A-B with 1 <= A <= B tokens (or one number), got '9-3'"));
     }
 
