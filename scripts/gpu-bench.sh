@@ -21,11 +21,15 @@
 # engine's p50 at 1, 8 and 64;
 # STAGES="llm": LLM decoding on the GPU (llama-1b FP16 b1, 128 + 128 tokens): Tessel's LlmDecodeBench and the PyTorch peer
 # benchmarks/peers/llm_peer.py (transformers, static cache, torch.compile) in the same run, tokens/s and their ratio
+# STAGES="llmserve" (under 5 min): the GPU decoder runner's tests (greedy tokens against the CPU runner at FP16 and BF16, mixed
+# LoRA adapters in one batch, speculative decoding, in-flight batching), then `tessel generate|serve-bench --gpu` on llama-tiny
 # STAGES="lmpair" (its own device call, ~7 min): benchmarks/peers/train_lm_pair.py trains a byte-level BPE tokenizer and a Llama
 # target (~27 M parameters) and draft (~3.5 M) on the Python standard library's sources with transformers (LMPAIR_BUDGET
-# seconds, default 150), writes them as Hugging Face folders and golden.json; then LmPairGoldenTest checks Tessel's tokenizer
-# ids, first-step logits and greedy tokens against it, and `tessel generate TARGET --draft DRAFT --speculate 4 --prompt TEXT`
-# prints the acceptance rate and the speed-up over the target alone (CPU engines).
+# seconds, default 150), writes them as Hugging Face folders and golden.json, and exports the target as a decoder-with-past
+# ONNX file (TARGET/decoder_with_past.onnx, torch.onnx.export); then LmPairGoldenTest checks Tessel's tokenizer ids,
+# first-step logits and greedy tokens against it (target folder, draft folder, and the target's ONNX file on OnnxDecoder),
+# `tessel generate TARGET --draft DRAFT --speculate 4 --prompt TEXT` prints the acceptance rate and the speed-up over the
+# target alone (CPU engines), and `tessel generate TARGET/decoder_with_past.onnx --prompt TEXT` the ONNX target's tokens.
 # STAGES="plans strategies"
 # (a second device call) runs the plan-engine and tuner tests, and
 # the strategy comparison (issue 9): per STRATEGY_CONFIGS entry, `tessel build --strategy S` for rule, joint, sequential
@@ -185,19 +189,43 @@ t, p = field(f"{out}/llm.txt", "LLM", 8), field(f"{out}/llm-peer.txt", "PEER-LLM
 print(f"LLM-RATIO | llama-1b fp16 b1 decode tokens/s: tessel {t} vs torch {p}: " + (f"{t / p:.2f}x (>1: Tessel faster)" if t and p else "n/a"))
 PY
 fi
+if has llmserve; then
+    # time-capped at 300 s: the runner tests (greedy tokens against the CPU runner: FP16, BF16, LoRA adapters mixed in a batch,
+    # speculative decoding, in-flight batching), then the CLI on llama-tiny
+    echo "== GPU decoder runner: tokens against the CPU runner (FP16, BF16, mixed LoRA adapters, speculative, in-flight), then the CLI"
+    s0=$(date +%s)
+    timeout 220 "${java[@]}" org.junit.platform.console.ConsoleLauncher execute @LLMSERVE_SELECTORS@ --include-tag=gpu \
+        --details=tree --disable-banner --disable-ansi-colors --reports-dir="$out/junit-llmserve" > "$out/llmserve-tests.log" 2>&1
+    echo "llmserve tests exit code $? after $(( $(date +%s) - s0 )) s"
+    grep -E '^\[ *[0-9]+ tests (successful|failed|aborted|skipped)' "$out/llmserve-tests.log"
+    grep -E '✘|=> ' "$out/llmserve-tests.log" | grep -v '✔' | cut -c1-260 | head -10
+    grep '^RESULT|' "$out/llmserve-tests.log" | cut -c1-200 | head -20
+    gen() { timeout 40 "${java[@]}" org.tessel.cli.Tessel generate zoo:llama-tiny --prompt-tokens 1,2,3,4 --max-new-tokens 16 --gpu "$@" > "$out/gen.txt" 2>&1; echo "  generate $* -> exit $?"; grep -E '^(output|time|acceptance|target alone):' "$out/gen.txt" | cut -c1-200; }
+    gen; gen --bf16; gen --lora m=random:8:1 --adapter m; gen --draft zoo:llama-tiny --draft-layers 1
+    timeout $(( 300 - ($(date +%s) - s0) > 10 ? 300 - ($(date +%s) - s0) : 10 )) "${java[@]}" org.tessel.cli.Tessel serve-bench zoo:llama-tiny --gpu --requests 16 \
+        --lora a=random:8:1 --lora b=random:16:2 --lora-mix --warmup 1 --repeat 1 > "$out/serve.txt" 2>&1
+    echo "  serve-bench --gpu --lora-mix exit $?"; tail -6 "$out/serve.txt" | cut -c1-220
+fi
 if has lmpair; then
     echo "== trained LM pair: tokenizer + Llama target and draft on the stdlib's sources (transformers), Tessel against golden.json, speculative decoding k=4"
     pair="$out/lm-pair"; s0=$(date +%s)
     timeout 260 python3 "$here/peers/train_lm_pair.py" --out "$pair" --budget "${LMPAIR_BUDGET:-150}" > "$out/lmpair-train.txt" 2>&1
     echo "  training exit $? after $(( $(date +%s) - s0 )) s"; grep -vE '^(target|draft): step' "$out/lmpair-train.txt" | tail -6 | cut -c1-300
-    timeout 150 "${java[@]}" -Dtessel.lm.pair="$pair" org.junit.platform.console.ConsoleLauncher execute --select-class=org.tessel.runtime.llm.LmPairGoldenTest \
+    grep -E '^exported|Error' "$out/lmpair-train.txt" | tail -3 | cut -c1-300
+    timeout 200 "${java[@]}" -Dtessel.lm.pair="$pair" org.junit.platform.console.ConsoleLauncher execute --select-class=org.tessel.runtime.llm.LmPairGoldenTest \
         --details=tree --disable-banner --disable-ansi-colors > "$out/lmpair-test.log" 2>&1
     echo "  golden test exit $? after $(( $(date +%s) - s0 )) s"; grep -E '^LMPAIR|tests (successful|failed|aborted|skipped)|=> ' "$out/lmpair-test.log" | cut -c1-300 | head -20
     prompt=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["prompts"][0]["text"], end="")' "$pair/golden.json" 2>/dev/null)
-    timeout $(( $(left 570) > 10 ? $(left 570) : 10 )) "${java[@]}" org.tessel.cli.Tessel generate "$pair/target" --draft "$pair/draft" --speculate 4 \
+    timeout $(( $(left 540) > 10 ? $(left 540) : 10 )) "${java[@]}" org.tessel.cli.Tessel generate "$pair/target" --draft "$pair/draft" --speculate 4 \
         --prompt="$prompt" --max-new-tokens 64 --block-size 32 > "$out/lmpair-spec.txt" 2>&1
     echo "  speculative exit $? after $(( $(date +%s) - s0 )) s"
     grep -E '^(model|draft|prompt|output|output text|acceptance|time|target alone):' "$out/lmpair-spec.txt" | cut -c1-300; grep -E 'Exception|Error|^tessel' "$out/lmpair-spec.txt" | head -3
+    if [[ -f $pair/target/decoder_with_past.onnx ]]; then
+        timeout $(( $(left 590) > 10 ? $(left 590) : 10 )) "${java[@]}" org.tessel.cli.Tessel generate "$pair/target/decoder_with_past.onnx" \
+            --prompt="$prompt" --max-new-tokens 24 > "$out/lmpair-onnx.txt" 2>&1
+        echo "  ONNX target exit $? after $(( $(date +%s) - s0 )) s"
+        grep -E '^(model|output|output text|time to first token|kv cache):' "$out/lmpair-onnx.txt" | cut -c1-300; grep -E 'Exception|Error|^tessel' "$out/lmpair-onnx.txt" | head -3
+    fi
 fi
 if has accuracy; then
     echo "== accuracy: the trained Fashion-MNIST CNN on its 10,000 test images (GPU engines against the CPU FP32 engine)"
@@ -440,23 +468,26 @@ PY
 echo "total $(( $(date +%s) - t0 )) s"
 BENCH
 # the plan tests (engines built from every strategy's plan, the measuring tuner) run in their own stage, `plans`
-plan_tests="PlanEngineGpuTest GpuTunerGpuTest Int8KernelsGpuTest Int8EngineGpuTest Fp8EngineGpuTest Fp8GemmGpuTest PagedAttentionGpuTest"
+plan_tests="PlanEngineGpuTest GpuTunerGpuTest Int8KernelsGpuTest Int8EngineGpuTest Fp8EngineGpuTest Fp8GemmGpuTest Fp8ConvGpuTest PagedAttentionGpuTest"
 # the LLM quantized MatMul tests run in the `llmquant` stage, beside their benchmark
 llmquant_tests="QuantizedMatMulGpuTest WeightOnlyGemvGpuTest"
 profile_tests="GpuProfileEngineGpuTest"
+# the GPU decoder runner's tests (engines per step bucket planned by the joint search) run in the `llmserve` stage
+llmserve_tests="GpuDecoderRunnerGpuTest GpuDecoderRunnerServingGpuTest"
 all_tests=$(cd "$root/runtime/target/test-classes" && find . -name '*GpuTest.class' | sed 's|^\./||; s|\.class$||; s|/|.|g' | sort)
-selectors=""; plan_selectors=""; llmquant_selectors=""; profile_selectors=""
+selectors=""; plan_selectors=""; llmquant_selectors=""; profile_selectors=""; llmserve_selectors=""
 for t in $all_tests; do
     if [[ " $plan_tests " == *" ${t##*.} "* ]]; then plan_selectors+="--select-class=$t "
     elif [[ " $llmquant_tests " == *" ${t##*.} "* ]]; then llmquant_selectors+="--select-class=$t "
     elif [[ " $profile_tests " == *" ${t##*.} "* ]]; then profile_selectors+="--select-class=$t "
+    elif [[ " $llmserve_tests " == *" ${t##*.} "* ]]; then llmserve_selectors+="--select-class=$t "
     else selectors+="--select-class=$t "; fi
 done
 # plugin examples' GPU tests (their kernels compiled with NVRTC and launched under the plugin ABI) run with the plan tests
 for t in $(cd "$root/examples/gridsample/target/test-classes" 2>/dev/null && find . -name '*GpuTest.class' | sed 's|^\./||; s|\.class$||; s|/|.|g' | sort); do
     plan_selectors+="--select-class=$t "
 done
-sed -i "s|@CONFIGS@|$configs|g; s|@STRATEGY_CONFIGS@|$strategy_configs|g; s|@SELECTORS@|$selectors|; s|@PLAN_SELECTORS@|$plan_selectors|; s|@LLMQUANT_SELECTORS@|$llmquant_selectors|; s|@PROFILE_SELECTORS@|$profile_selectors|" "$GPU_DIR/bench.sh"
+sed -i "s|@CONFIGS@|$configs|g; s|@STRATEGY_CONFIGS@|$strategy_configs|g; s|@SELECTORS@|$selectors|; s|@PLAN_SELECTORS@|$plan_selectors|; s|@LLMQUANT_SELECTORS@|$llmquant_selectors|; s|@PROFILE_SELECTORS@|$profile_selectors|; s|@LLMSERVE_SELECTORS@|$llmserve_selectors|" "$GPU_DIR/bench.sh"
 chmod +x "$GPU_DIR/bench.sh"
 du -sh "$GPU_DIR"
 echo "gpu-bench.sh: wrote $GPU_DIR/bench.sh; now run(command=\"bash .gpu/bench.sh\", carry=[\".gpu\"])"

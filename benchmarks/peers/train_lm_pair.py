@@ -11,18 +11,24 @@ over random 256-token windows, within a wall-clock budget (--budget seconds in a
 70% of what is left after the tokenizer). Writes OUT/target and OUT/draft (config.json, model.safetensors in f32,
 tokenizer.json) and OUT/golden.json: held-out prompts, their ids from the HF tokenizer, and per model the greedy
 continuation (--new tokens, fp32, full recompute each step, lowest id on ties), each step's top-2 logit margin, and the
-first step's top-5 logits.
+first step's top-5 logits. The target is also exported as a decoder with past, OUT/target/decoder_with_past.onnx
+(torch.onnx.export, opset 17, dynamic axes; transformers' I/O names: input_ids, attention_mask, position_ids,
+past_key_values.N.key/value -> logits, present.N.key/value), for Tessel's OnnxDecoder; golden.json's "onnx" names it,
+or "onnx_error" says why the export failed.
 """
 import argparse
+import inspect
 import json
 import math
 import sysconfig
 import time
+import traceback
 from pathlib import Path
 
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import LlamaConfig, LlamaForCausalLM
+import transformers
+from transformers import DynamicCache, LlamaConfig, LlamaForCausalLM
 
 SIZES = {"target": dict(hidden_size=512, intermediate_size=1376, num_hidden_layers=8, num_attention_heads=8, num_key_value_heads=4),
          "draft": dict(hidden_size=256, intermediate_size=688, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2)}
@@ -100,6 +106,50 @@ def greedy(model, ids, new, device):
     return out, margins, top
 
 
+class WithPast(torch.nn.Module):
+    """LlamaForCausalLM with its KV cache as tensors in and out. The 4-D additive mask is made here from slices of an index
+    table cut by the inputs' lengths (key j visible to new token i when j <= past + i and attention_mask holds 1 at j), so
+    the graph needs no Range or Trilu, and transformers takes a 4-D mask as given."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+        self.register_buffer("index", torch.arange(4 * POSITIONS), persistent=False)
+
+    def forward(self, input_ids, attention_mask, position_ids, *past):
+        n, total = input_ids.shape[1], attention_mask.shape[1]
+        visible = (self.index[:total][None, :] <= self.index[total - n:total][:, None]).long() * attention_mask[:, None, None, :]
+        mask = (1.0 - visible.float()) * -1e9
+        cache = DynamicCache()
+        for i in range(len(past) // 2):
+            cache.update(past[2 * i], past[2 * i + 1], i)
+        out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=position_ids, past_key_values=cache, use_cache=True,
+                         cache_position=position_ids[0])
+        kv = out.past_key_values
+        kv = kv.to_legacy_cache() if hasattr(kv, "to_legacy_cache") else [(layer.keys, layer.values) for layer in kv.layers]
+        return (out.logits, *[t for layer in kv for t in layer])
+
+
+def export_with_past(folder, file):
+    """The checkpoint in folder (eager attention, fp32, on the CPU) as a decoder-with-past ONNX file."""
+    model = LlamaForCausalLM.from_pretrained(folder, attn_implementation="eager", torch_dtype=torch.float32).eval()
+    c = model.config
+    layers, kv_heads, head_dim = c.num_hidden_layers, c.num_key_value_heads, c.hidden_size // c.num_attention_heads
+    past, new = 5, 3
+    names = [f"past_key_values.{i}.{k}" for i in range(layers) for k in ("key", "value")]
+    presents = [f"present.{i}.{k}" for i in range(layers) for k in ("key", "value")]
+    args = (torch.randint(0, c.vocab_size, (1, new)), torch.ones(1, past + new, dtype=torch.long), torch.arange(past, past + new)[None, :],
+            *[torch.randn(1, kv_heads, past, head_dim) for _ in names])
+    axes = {"input_ids": {0: "batch", 1: "sequence_length"}, "position_ids": {0: "batch", 1: "sequence_length"},
+            "attention_mask": {0: "batch", 1: "total_length"}, "logits": {0: "batch", 1: "sequence_length"}}
+    axes.update({k: {0: "batch", 2: "past_sequence_length"} for k in names})
+    axes.update({k: {0: "batch", 2: "total_length"} for k in presents})
+    extra = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
+    with torch.no_grad():
+        torch.onnx.export(WithPast(model), args, str(file), input_names=["input_ids", "attention_mask", "position_ids", *names],
+                          output_names=["logits", *presents], dynamic_axes=axes, opset_version=17, do_constant_folding=True, **extra)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default="lm-pair")
@@ -145,6 +195,14 @@ def main():
             g, m, top = greedy(model, p["ids"], args.new, device)
             p["models"][name] = {"greedy": g, "margins": m, "top5": top}
         golden["prompts"].append(p)
+    onnx = out / "target" / "decoder_with_past.onnx"
+    try:
+        export_with_past(out / "target", onnx)
+        golden["onnx"] = {"target": "target/decoder_with_past.onnx", "opset": 17, "torch": torch.__version__, "transformers": transformers.__version__}
+        print(f"exported {onnx} ({onnx.stat().st_size / 1e6:.1f} MB)", flush=True)
+    except Exception as e:  # recorded for LmPairGoldenTest, which fails naming it
+        traceback.print_exc()
+        golden["onnx_error"] = f"{type(e).__name__}: {e}"[:1000]
     (out / "golden.json").write_text(json.dumps(golden, indent=1))
     agree = [sum(a == b for a, b in zip(p["models"]["target"]["greedy"], p["models"]["draft"]["greedy"])) for p in golden["prompts"]]
     print(f"wrote {out}/target, {out}/draft, {out}/golden.json in {time.time() - t0:.0f} s; draft's greedy tokens equal to the target's: {agree} of {args.new}")

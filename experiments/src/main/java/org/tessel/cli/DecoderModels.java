@@ -14,6 +14,7 @@ import org.tessel.ir.zoo.DecoderShape;
 import org.tessel.runtime.llm.DecoderRunner;
 import org.tessel.runtime.llm.GpuDecoderRunner;
 import org.tessel.runtime.llm.HfCheckpoint;
+import org.tessel.runtime.llm.OnnxDecoder;
 import org.tessel.runtime.gpu.engine.GpuEngine;
 import org.tessel.cost.Precision;
 import org.tessel.search.EnginePlans;
@@ -26,8 +27,9 @@ import org.tessel.runtime.llm.quant.LlmQuantization;
 import org.tessel.runtime.llm.quant.QuantizationSpec;
 
 /**
- * How the generation verbs name a decoder: zoo:NAME of one of the zoo's decoders (weights from the zoo's seed), or a
- * Hugging Face Llama checkpoint folder ({@link HfCheckpoint}: config.json and model.safetensors).
+ * How the generation verbs name a decoder: zoo:NAME of one of the zoo's decoders (weights from the zoo's seed), a
+ * Hugging Face Llama checkpoint folder ({@link HfCheckpoint}: config.json and model.safetensors), or a decoder-with-past
+ * ONNX file ({@link OnnxDecoder}: FILE.onnx, on CPU engines, unquantized, without LoRA).
  */
 final class DecoderModels {
     private DecoderModels() {}
@@ -77,8 +79,48 @@ final class DecoderModels {
     /** Whether MODEL names a Hugging Face checkpoint folder rather than a zoo decoder. */
     static boolean checkpoint(String model) { return model != null && !model.startsWith("zoo:") && HfCheckpoint.isCheckpoint(Path.of(model)); }
 
+    /** Whether MODEL names an ONNX file (FILE.onnx), read as a decoder with past. */
+    static boolean onnx(String model) { return model != null && !model.startsWith("zoo:") && OnnxDecoder.isOnnx(Path.of(model)); }
+
+    private static OnnxDecoder lastOnnx;
+    private static String lastOnnxStamp;
+
+    /**
+     * The ONNX decoder MODEL names (read once while the file is unchanged: the tokenizer check and the run share it);
+     * refused with --layers, which cuts zoo and checkpoint decoders only.
+     */
+    static OnnxDecoder onnxDecoder(String model, Integer layers) {
+        if (layers != null) throw new IllegalArgumentException("--layers " + layers + ": " + model + " is an ONNX file and runs all its layers; drop --layers");
+        Path file = Path.of(model);
+        String stamp;
+        try {
+            stamp = file.toAbsolutePath() + "|" + java.nio.file.Files.size(file) + "|" + java.nio.file.Files.getLastModifiedTime(file);
+        } catch (java.io.IOException e) {
+            stamp = null; // unreadable: load says why
+        }
+        if (stamp == null || !stamp.equals(lastOnnxStamp)) {
+            lastOnnx = OnnxDecoder.load(file, null);
+            lastOnnxStamp = stamp;
+        }
+        return lastOnnx;
+    }
+
+    /** The runner of MODEL for unquantized, adapter-free generation: an ONNX file's {@link OnnxDecoder}, else {@link #runner(String, Integer)}. */
+    static org.tessel.runtime.llm.DecoderSteps<?> steps(String model, Integer layers) { return onnx(model) ? onnxDecoder(model, layers) : runner(model, layers); }
+
+    /**
+     * Refuses what an ONNX decoder does not run: --gpu, quantized weights, LoRA adapters (the flags named).
+     */
+    static void checkOnnxFlags(String model, boolean gpu, org.tessel.runtime.llm.quant.QuantizationSpec spec, List<String> lora) {
+        if (!onnx(model)) return;
+        if (gpu) throw new IllegalArgumentException("--gpu runs the zoo's decoders; " + model + " (an ONNX file) runs on CPU engines: drop --gpu");
+        if (!spec.isFp32()) throw new IllegalArgumentException("--weights, --awq and --smoothquant quantize zoo and checkpoint decoders; " + model + " (an ONNX file) runs as stored: drop them");
+        if (lora != null && !lora.isEmpty()) throw new IllegalArgumentException("--lora serves adapters on zoo and checkpoint decoders; " + model + " (an ONNX file) has none: drop --lora");
+    }
+
     /** A model's architecture without its weights (a checkpoint's config.json only), for checks before the runner is built. */
     static DecoderConfig config(String model, Integer layers) {
+        if (onnx(model)) return onnxDecoder(model, layers).config();
         return checkpoint(model) ? withLayers(HfCheckpoint.readConfig(Path.of(model)), layers, model) : Zoo.decoder(zooName(model), layers == null ? 0 : layers);
     }
 
@@ -90,34 +132,42 @@ final class DecoderModels {
     }
 
     private static String zooName(String model) {
-        if (model == null) throw new IllegalArgumentException("no model: give MODEL, a zoo decoder (" + zooNames() + ") or a Hugging Face checkpoint folder");
+        if (model == null) throw new IllegalArgumentException("no model: give MODEL, a zoo decoder (" + zooNames() + "), a Hugging Face checkpoint folder or a decoder-with-past ONNX file");
         if (!model.startsWith("zoo:"))
-            throw new IllegalArgumentException(model + ": generation runs the zoo's decoders (" + zooNames() + ") and Hugging Face Llama checkpoint folders "
+            throw new IllegalArgumentException(model + ": generation runs the zoo's decoders (" + zooNames() + "), Hugging Face Llama checkpoint folders "
                     + "(config.json and model.safetensors)" + (java.nio.file.Files.isDirectory(Path.of(model)) ? "; this folder has no config.json" : "")
-                    + "; decoders from ONNX files are not supported yet");
+                    + " and decoder-with-past ONNX files (FILE.onnx)");
         return model.substring(4);
     }
 
     /** How messages name a runner's model: zoo:NAME, or its checkpoint folder. */
-    static String label(DecoderRunner r) { return r.weights() == null ? "zoo:" + r.model() : r.weights().source(); }
+    static String label(org.tessel.runtime.llm.DecoderSteps<?> r) {
+        if (r instanceof OnnxDecoder o) return o.file().toString();
+        return trained(r) ? ((DecoderRunner) r).weights().source() : "zoo:" + r.model();
+    }
+
+    /** Whether the runner computes with trained weights (a checkpoint folder's or an ONNX file's) rather than seeded random ones. */
+    static boolean trained(org.tessel.runtime.llm.DecoderSteps<?> r) { return r instanceof OnnxDecoder || r instanceof DecoderRunner d && d.weights() != null; }
 
     /**
-     * The GPU runner of {@code --gpu}: FP16 engines per step bucket, each planned by the joint search (attention as
-     * tessel.attention.paged, the KV cache's device pools written in place), decode steps replayed as CUDA graphs.
-     * Refused without a CUDA GPU, and with quantized weights (those run on the CPU engine's kernels).
+     * The GPU runner of {@code --gpu}: engines per step bucket at FP16 (or BF16 with {@code bf16}: its KV cache in bf16),
+     * each planned by the joint search at that precision (attention as tessel.attention.paged, the KV cache's device
+     * pools written in place), decode steps replayed as CUDA graphs. Refused without a CUDA GPU, and with quantized
+     * weights (those run on the CPU engine's kernels).
      */
-    static GpuDecoderRunner gpuRunner(String model, Integer layers, QuantizationSpec spec) { return gpuRunner(model, layers, spec, null); }
+    static GpuDecoderRunner gpuRunner(String model, Integer layers, QuantizationSpec spec, boolean bf16) { return gpuRunner(model, layers, spec, bf16, null); }
 
-    /** As {@link #gpuRunner(String, Integer, QuantizationSpec)}, its KV cache stored as {@code --kv-cache} says ({@link #kvCache}). */
-    static GpuDecoderRunner gpuRunner(String model, Integer layers, QuantizationSpec spec, String kvCache) {
-        if (!spec.isFp32()) throw new IllegalArgumentException("--gpu runs FP16 weights; --weights, --awq and --smoothquant run on the CPU engines: drop them or --gpu");
+    /** As {@link #gpuRunner(String, Integer, QuantizationSpec, boolean)}, its KV cache stored as {@code --kv-cache} says ({@link #kvCache}). */
+    static GpuDecoderRunner gpuRunner(String model, Integer layers, QuantizationSpec spec, boolean bf16, String kvCache) {
+        if (!spec.isFp32()) throw new IllegalArgumentException("--gpu runs " + (bf16 ? "BF16" : "FP16") + " weights; --weights, --awq and --smoothquant run on the CPU engines: drop them or --gpu");
         if (checkpoint(model)) throw new IllegalArgumentException("--gpu runs the zoo's decoders; " + model + " (a checkpoint folder) runs on CPU engines: drop --gpu");
         DecoderRunner plain = plainRunner(model, layers);
         org.tessel.runtime.Backend b = org.tessel.runtime.Backend.detect();
         if (!(b instanceof org.tessel.runtime.Backend.Gpu g))
             throw new IllegalArgumentException("--gpu needs a CUDA GPU, and this machine has none (" + b.describe() + "); drop --gpu to run on CPU engines");
-        return new GpuDecoderRunner(plain.model(), plain.config(), ZooOptions.DEFAULT_SEED, g.context(), GpuEngine.Precision.FP16, jointPlanner("h200-measured"), true,
-                kvCache(kvCache, plain));
+        Precision p = bf16 ? Precision.BF16 : Precision.FP16;
+        return new GpuDecoderRunner(plain.model(), plain.config(), ZooOptions.DEFAULT_SEED, g.context(), bf16 ? GpuEngine.Precision.BF16 : GpuEngine.Precision.FP16,
+                jointPlanner("h200-measured", p), true, kvCache(kvCache, plain));
     }
 
     /** Text windows the FP8 KV scales are calibrated on (each 64 tokens, or the model's positions if fewer). */
@@ -157,25 +207,31 @@ final class DecoderModels {
         return String.format("kv cache: %s, %,d bytes per token (native %d-byte elements: %,d)", kv.describe(), elems, nativeBytes, elems * nativeBytes);
     }
 
-    /** Plans a step graph with the joint search at FP16 for {@code target}, its attention nodes on tessel.attention.paged. */
-    static GpuDecoderRunner.StepPlanner jointPlanner(String target) {
+    /** Plans a step graph with the joint search at FP32 and {@code p} (FP16 or BF16) for {@code target}, its attention nodes on tessel.attention.paged at p. */
+    static GpuDecoderRunner.StepPlanner jointPlanner(String target, Precision p) {
+        String at = p.name().toLowerCase(java.util.Locale.ROOT);
         return g -> {
-            SearchOptions o = SearchOptions.defaults().withTarget(target).withPrecisions(java.util.EnumSet.of(Precision.FP32, Precision.FP16))
-                    .withForced(java.util.List.of(ForcedChoice.parse("tessel.PagedAttention=tessel.attention.paged:fp16")));
-            SearchProblem p = Searcher.problem(Searcher.prepare(g), o);
-            return EnginePlans.complete(p, Searcher.run(p, "joint", o));
+            SearchOptions o = SearchOptions.defaults().withTarget(target).withPrecisions(java.util.EnumSet.of(Precision.FP32, p))
+                    .withForced(java.util.List.of(ForcedChoice.parse("tessel.PagedAttention=tessel.attention.paged:" + at)));
+            SearchProblem pr = Searcher.problem(Searcher.prepare(g), o);
+            return EnginePlans.complete(pr, Searcher.run(pr, "joint", o));
         };
     }
 
-    /** One line describing the model and what it does not have. */
-    static String describe(DecoderRunner r) {
-        if (r.weights() == null) return describe(r.model(), r.config());
-        DecoderConfig c = r.config();
-        return String.format("model: %s (Llama, %d layers, width %d, %d heads / %d KV heads, vocab %d, %d positions%s; trained weights from %s)", r.weights().source(),
-                c.layers(), c.hidden(), c.heads(), c.kvHeads(), c.vocab(), c.maxPositions(), c.tiedHead() ? ", tied head" : "", HfCheckpoint.WEIGHTS);
+    /** One line saying how a GPU runner's weights are stored and where attention reads the KV cache. */
+    static String describeWeights(GpuDecoderRunner r) {
+        return "weights: " + r.precision().name().toLowerCase(java.util.Locale.ROOT) + " on the GPU; attention tessel.attention.paged over the device KV cache ("
+                + r.precision().storage().text() + ")";
     }
 
-    static String describe(GpuDecoderRunner r) { return describe(r.model(), r.config()); }
+    /** One line describing the model and what it does not have. */
+    static String describe(org.tessel.runtime.llm.DecoderSteps<?> r) {
+        if (r instanceof OnnxDecoder o) return o.describe();
+        if (!(r instanceof DecoderRunner d) || d.weights() == null) return describe(r.model(), r.config());
+        DecoderConfig c = d.config();
+        return String.format("model: %s (Llama, %d layers, width %d, %d heads / %d KV heads, vocab %d, %d positions%s; trained weights from %s)", d.weights().source(),
+                c.layers(), c.hidden(), c.heads(), c.kvHeads(), c.vocab(), c.maxPositions(), c.tiedHead() ? ", tied head" : "", HfCheckpoint.WEIGHTS);
+    }
 
     private static String describe(String model, DecoderConfig c) {
         return String.format("model: zoo:%s (%s, %d layers, width %d, %d heads / %d KV heads, vocab %d, %d positions; seeded random weights: "
@@ -184,13 +240,11 @@ final class DecoderModels {
     }
 
     /**
-     * The runner serving the adapters of the repeated {@code --lora} flag, each NAME=FOLDER (a PEFT
-     * folder: adapter_config.json and adapter_model.safetensors) or NAME=random[:RANK[:SEED]] (a
-     * seeded random adapter of the q, k, v and o projections, rank 8 and seed 1 by default, alpha = rank);
-     * ids 1, 2, ... in flag order. No flags: the runner itself.
+     * The adapters of the repeated {@code --lora} flag, each NAME=FOLDER (a PEFT folder: adapter_config.json and
+     * adapter_model.safetensors) or NAME=random[:RANK[:SEED]] (a seeded random adapter of {@code runner}'s q, k, v and o
+     * projections, rank 8 and seed 1 by default, alpha = rank); ids 1, 2, ... in flag order.
      */
-    static DecoderRunner withLora(DecoderRunner runner, List<String> specs) {
-        if (specs == null || specs.isEmpty()) return runner;
+    static List<LoraAdapter> loraAdapters(DecoderRunner runner, List<String> specs) {
         List<LoraAdapter> adapters = new ArrayList<>();
         for (String spec : specs) {
             int eq = spec.indexOf('=');
@@ -210,6 +264,28 @@ final class DecoderModels {
                 throw new IllegalArgumentException("--lora " + spec + ": random adapters are NAME=random[:RANK[:SEED]] with RANK >= 1");
             }
         }
+        return adapters;
+    }
+
+    /** The CPU runner serving the adapters of {@code --lora} ({@link #loraAdapters}); no flags: the runner itself. */
+    static DecoderRunner withLora(DecoderRunner runner, List<String> specs) {
+        if (specs == null || specs.isEmpty()) return runner;
+        List<LoraAdapter> adapters = loraAdapters(runner, specs);
+        try {
+            return runner.withAdapters(adapters);
+        } catch (PassException e) {
+            throw new IllegalArgumentException("--lora: " + e.getMessage());
+        }
+    }
+
+    /**
+     * The GPU runner serving the adapters of {@code --lora} (random ones over the layers of {@code model}'s CPU graph,
+     * which names them as the GPU's step graphs do): a new runner, closed by the caller apart from {@code runner};
+     * no flags: the runner itself.
+     */
+    static GpuDecoderRunner withLora(GpuDecoderRunner runner, String model, Integer layers, List<String> specs) {
+        if (specs == null || specs.isEmpty()) return runner;
+        List<LoraAdapter> adapters = loraAdapters(plainRunner(model, layers), specs);
         try {
             return runner.withAdapters(adapters);
         } catch (PassException e) {
@@ -218,7 +294,7 @@ final class DecoderModels {
     }
 
     /** One line naming the adapters a runner serves, or null when it serves none. */
-    static String describeLora(DecoderRunner r) {
+    static String describeLora(org.tessel.runtime.llm.DecoderSteps<?> r) {
         if (r.adapters().isEmpty()) return null;
         List<String> parts = new ArrayList<>();
         for (int i = 0; i < r.adapters().size(); i++) {

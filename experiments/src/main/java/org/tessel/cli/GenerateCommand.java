@@ -4,12 +4,14 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
+import java.util.function.Supplier;
 import org.tessel.runtime.llm.BatchScheduler;
 import org.tessel.runtime.llm.DecoderRunner;
+import org.tessel.runtime.llm.DecoderSteps;
 import org.tessel.runtime.llm.GpuDecoderRunner;
-import org.tessel.runtime.llm.GpuPagedKvCache;
 import org.tessel.runtime.llm.HfCheckpoint;
-import org.tessel.runtime.llm.PagedKvCache;
+import org.tessel.runtime.llm.KvCache;
+import org.tessel.runtime.llm.OnnxDecoder;
 import org.tessel.runtime.llm.Request;
 import org.tessel.runtime.llm.Sampler;
 import org.tessel.runtime.llm.SpeculativeDecoder;
@@ -23,18 +25,18 @@ import picocli.CommandLine.Parameters;
  * Generates tokens from a prompt (token ids, or text through a tokenizer) with a zoo decoder or a Hugging Face checkpoint folder
  * on CPU engines (or, with --gpu, GPU engines) and a paged KV cache.
  */
-@Command(name = "generate", description = {"Generate tokens from a prompt with a zoo decoder (zoo:gpt2-tiny, zoo:llama-tiny, ...) or a Hugging Face Llama checkpoint folder "
-        + "(config.json, model.safetensors) on CPU engines (--gpu: FP16 GPU engines, the KV cache on the device): prefill, then one decode step per token with a paged KV cache; "
-        + "reports time to first token and per output token.",
-        "The prompt is token ids (--prompt-tokens) or text (--prompt) through a tokenizer.json (--tokenizer, or the checkpoint folder's own); with a tokenizer the output is "
+@Command(name = "generate", description = {"Generate tokens from a prompt with a zoo decoder (zoo:gpt2-tiny, zoo:llama-tiny, ...) a Hugging Face Llama checkpoint folder "
+        + "(config.json, model.safetensors) or a decoder-with-past ONNX file (transformers' export with KV-cache inputs and outputs) on CPU engines (--gpu: FP16 or, with --bf16, BF16 GPU engines, the KV cache on the device): prefill, then one decode step per "
+        + "token with a paged KV cache; reports time to first token and per output token.",
+        "The prompt is token ids (--prompt-tokens) or text (--prompt) through a tokenizer.json (--tokenizer, or the checkpoint folder's own, or the one beside an ONNX file); with a tokenizer the output is "
         + "printed as text too. The zoo decoders have random weights and no tokenizer. Engines (one per step shape) are built on first use; their build time is reported apart."})
 final class GenerateCommand implements Callable<Integer> {
-    @Parameters(index = "0", arity = "0..1", paramLabel = "MODEL", description = "A zoo decoder, zoo:NAME (see `tessel zoo`), or a Hugging Face Llama checkpoint folder "
-            + "(config.json and model.safetensors, F32/F16/BF16).") String model;
+    @Parameters(index = "0", arity = "0..1", paramLabel = "MODEL", description = "A zoo decoder, zoo:NAME (see `tessel zoo`), a Hugging Face Llama checkpoint folder "
+            + "(config.json and model.safetensors, F32/F16/BF16), or a decoder-with-past ONNX file (FILE.onnx; CPU engines).") String model;
     @Option(names = "--prompt-tokens", split = ",", paramLabel = "ID,ID,...", description = "The prompt as token ids, comma-separated.") List<Long> prompt;
     @Option(names = "--prompt", paramLabel = "TEXT", description = "The prompt as text, encoded by the tokenizer (with its special tokens, as transformers' default).") String promptText;
     @Option(names = "--tokenizer", paramLabel = "FILE", description = "A Hugging Face tokenizer.json (BPE: byte-level or SentencePiece-style); default: MODEL/tokenizer.json "
-            + "of a checkpoint folder that has one.") java.nio.file.Path tokenizerFile;
+            + "of a checkpoint folder that has one, or tokenizer.json beside an ONNX file.") java.nio.file.Path tokenizerFile;
     @Option(names = "--max-new-tokens", required = true, converter = Ranges.AtLeastOne.class, paramLabel = "N", description = "How many tokens to generate.") int maxNew;
     @Option(names = "--greedy", description = "Pick the most likely token each step (the default).") boolean greedy;
     @Option(names = "--temperature", converter = Ranges.Temperature.class, paramLabel = "T", description = "Sample at this temperature instead of greedy.") Double temperature;
@@ -42,7 +44,7 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--seed", paramLabel = "S", description = "Seed of the sampling (default 0); needs --temperature.") Long seed;
     @Option(names = "--block-size", converter = Ranges.AtLeastOne.class, defaultValue = "16", description = "KV cache block size in tokens (default ${DEFAULT-VALUE}).") int blockSize;
     @Option(names = "--layers", converter = Ranges.AtLeastOne.class, description = "Decoder layers (default: the model's own).") Integer layers;
-    @Option(names = "--draft", paramLabel = "MODEL", description = "Speculative decoding with this zoo decoder as the draft (greedy only; same vocabulary): the output is the target's own greedy output.") String draft;
+    @Option(names = "--draft", paramLabel = "MODEL", description = "Speculative decoding with this decoder (zoo:NAME, checkpoint folder or ONNX file) as the draft (greedy only; same vocabulary): the output is the target's own greedy output.") String draft;
     @Option(names = "--draft-layers", converter = Ranges.AtLeastOne.class, paramLabel = "L", description = "The draft's layers (default: its own; with the target's name, its first L layers).") Integer draftLayers;
     @Option(names = "--weights", paramLabel = "int8|int4[:GROUP]", description = "Quantize the linear layers' weights group-wise (weight-only, tessel.WeightOnlyMatMul; "
             + "groups of 128 by default), on the CPU engine's dequantizing kernel.") String weights;
@@ -55,8 +57,9 @@ final class GenerateCommand implements Callable<Integer> {
             + "or NAME=random[:RANK[:SEED]] for a seeded random one over the q, k, v, o projections.") List<String> lora;
     @Option(names = "--adapter", paramLabel = "NAME", description = "Generate through this adapter of --lora (default: the base model).") String adapter;
     @Option(names = "--gpu", description = "Run on the GPU: FP16 engines planned by the joint search, attention as tessel.attention.paged over a device KV cache "
-            + "written in place, decode steps replayed as CUDA graphs (refused without a CUDA GPU).") boolean gpu;
-    @Option(names = "--kv-cache", paramLabel = "native|fp8[:SCALE]", description = "How the KV cache stores keys and values: native (f32 on CPU engines, f16 with --gpu; "
+            + "written in place, decode steps replayed as CUDA graphs (refused without a CUDA GPU); with --lora, --draft or --bf16 too.") boolean gpu;
+    @Option(names = "--bf16", description = "With --gpu: BF16 engines, each step planned at BF16 by the joint search, the KV cache in bf16.") boolean bf16;
+    @Option(names = "--kv-cache", paramLabel = "native|fp8[:SCALE]", description = "How the KV cache stores keys and values: native (f32 on CPU engines, f16/bf16 with --gpu; "
             + "the default), fp8 (E4M3 codes, per-layer K and V scales amax / 448 calibrated on text windows) or fp8:SCALE (one fixed scale).") String kvCache;
     @Option(names = "--speculate", converter = Ranges.AtLeastOne.class, paramLabel = "K", description = "Tokens the draft proposes per round (default 4); needs --draft.") Integer speculate;
 
@@ -71,67 +74,85 @@ final class GenerateCommand implements Callable<Integer> {
             throw new IllegalArgumentException((draftLayers != null ? "--draft-layers" : "--speculate") + " applies to speculative decoding: add --draft MODEL");
         QuantizationSpec spec = QuantizationSpec.parse(weights, awq, smoothQuant);
         if (calibText != null && !spec.awq() && !spec.smoothQuant()) throw new IllegalArgumentException("--calib-text applies to --awq and --smoothquant");
-        if (draft != null && !spec.isFp32()) throw new IllegalArgumentException("--draft runs FP32 target and draft; drop --weights/--smoothquant or --draft");
+        if (draft != null && !spec.isFp32()) throw new IllegalArgumentException("--draft runs unquantized target and draft (FP32 on CPU engines, FP16 or BF16 with --gpu); drop --weights/--smoothquant or --draft");
         if (adapter != null && (lora == null || lora.isEmpty())) throw new IllegalArgumentException("--adapter " + adapter + " names an adapter of --lora NAME=FOLDER: add one");
         if (draft != null && lora != null) throw new IllegalArgumentException("--draft runs the base models; drop --lora or --draft");
-        if (draft != null && gpu) throw new IllegalArgumentException("--draft (speculative decoding) runs on CPU engines; drop --gpu or --draft");
-        if (gpu && lora != null) throw new IllegalArgumentException("--lora serves adapters on the CPU runner; the GPU runner serves the base model only: drop --gpu or --lora");
+        if (bf16 && !gpu) throw new IllegalArgumentException("--bf16 runs the GPU runner at BF16: add --gpu");
+        DecoderModels.checkOnnxFlags(model, gpu, spec, lora);
+        if (draft != null) DecoderModels.checkOnnxFlags(draft, gpu, spec, lora);
         if (draft != null && kvCache != null) throw new IllegalArgumentException("--kv-cache applies to plain generation; speculative decoding (--draft) keeps native caches: drop one");
-        if (draft != null) return speculative();
+        if (DecoderModels.onnx(model) && kvCache != null) throw new IllegalArgumentException("--kv-cache applies to zoo decoders and checkpoints; an ONNX decoder keeps its own cache: drop --kv-cache");
+        if (draft != null) return speculative(spec);
         Sampler sampler = temperature == null ? Sampler.greedy() : Sampler.sampling(temperature, topK == null ? 0 : topK, seed == null ? 0 : seed);
-        if (gpu) return onGpu(spec, sampler);
+        if (gpu)
+            try (GpuDecoderRunner base = DecoderModels.gpuRunner(model, layers, spec, bf16, kvCache)) {
+                GpuDecoderRunner runner = DecoderModels.withLora(base, model, layers, lora);
+                try {
+                    return generate(runner, sampler, DecoderModels.describeWeights(runner), DecoderModels.describeKv(runner.kvCache(), runner.config(), 2), " on the device",
+                            () -> String.format("GPU backend (%s), %d decode steps replayed as CUDA graphs", runner.precision(), runner.graphReplays()));
+                } finally {
+                    if (runner != base) runner.close();
+                }
+            }
+        if (DecoderModels.onnx(model)) {
+            OnnxDecoder onnx = DecoderModels.onnxDecoder(model, layers);
+            return generate(onnx, sampler, "weights: as stored in " + model, null, "", () -> "CPU backend");
+        }
         DecoderRunner base = DecoderModels.runner(model, layers, spec, calibText);
         DecoderRunner runner = DecoderModels.withLora(base.withKvCache(DecoderModels.kvCache(kvCache, base)), lora);
-        long[] ids = prompt.stream().mapToLong(Long::longValue).toArray();
-        int tokens = ids.length + maxNew;
-        PagedKvCache cache = runner.newCache(blockSize, Math.max(1, (tokens + blockSize - 1) / blockSize));
-        // one request, a chunk as long as the prompt: prefill in one step, then one decode step per token
-        BatchScheduler.Report report = new BatchScheduler(runner, cache, BatchScheduler.Policy.IN_FLIGHT, 1, Math.max(1, ids.length))
-                .run(List.of(new Request("generate", ids, maxNew, 0, sampler, adapter)));
-        BatchScheduler.Outcome o = report.outcomes().getFirst();
-        if (o.refused()) throw new IllegalArgumentException(o.refusal());
-        System.out.println(DecoderModels.describe(runner));
-        System.out.println(DecoderModels.describeWeights(runner));
-        if (DecoderModels.describeLora(runner) != null) System.out.println(DecoderModels.describeLora(runner) + "; this request: " + (adapter == null ? "the base model" : adapter));
-        System.out.println(DecoderModels.describeKv(runner.kvCache(), runner.config(), 4));
-        printRun(sampler, ids, o);
-        System.out.printf("kv cache: %d blocks of %d tokens, mean utilisation %.1f%% over %d steps; engines: %d built in %.2f s (not counted above), CPU backend%n",
-                cache.numBlocks(), blockSize, 100 * report.meanKvUtilisation(), report.steps(), report.engines(), report.buildSeconds());
-        return 0;
+        return generate(runner, sampler, DecoderModels.describeWeights(runner), DecoderModels.describeKv(runner.kvCache(), runner.config(), 4), "", () -> "CPU backend");
     }
 
-    private int onGpu(QuantizationSpec spec, Sampler sampler) {
+    /**
+     * One request on {@code runner}, a chunk as long as the prompt: prefill in one step, then one decode step per token; {@code kv} the cache's
+     * storage (a line, or null), {@code where} the cache lives, {@code backend} after the run.
+     */
+    private <C extends KvCache> int generate(DecoderSteps<C> runner, Sampler sampler, String weights, String kv, String where, Supplier<String> backend) {
         long[] ids = prompt.stream().mapToLong(Long::longValue).toArray();
         int tokens = ids.length + maxNew;
-        try (GpuDecoderRunner runner = DecoderModels.gpuRunner(model, layers, spec, kvCache);
-             GpuPagedKvCache cache = runner.newCache(blockSize, Math.max(1, (tokens + blockSize - 1) / blockSize))) {
+        try (C cache = runner.newCache(blockSize, Math.max(1, (tokens + blockSize - 1) / blockSize))) {
             BatchScheduler.Report report = new BatchScheduler(runner, cache, BatchScheduler.Policy.IN_FLIGHT, 1, Math.max(1, ids.length))
-                    .run(List.of(new Request("generate", ids, maxNew, 0, sampler)));
+                    .run(List.of(new Request("generate", ids, maxNew, 0, sampler, adapter)));
             BatchScheduler.Outcome o = report.outcomes().getFirst();
             if (o.refused()) throw new IllegalArgumentException(o.refusal());
             System.out.println(DecoderModels.describe(runner));
-            System.out.println("weights: fp16 on the GPU; attention tessel.attention.paged over the device KV cache");
-            System.out.println(DecoderModels.describeKv(runner.kvCache(), runner.config(), 2));
+            System.out.println(weights);
+            if (kv != null) System.out.println(kv);
+            if (DecoderModels.describeLora(runner) != null) System.out.println(DecoderModels.describeLora(runner) + "; this request: " + (adapter == null ? "the base model" : adapter));
             printRun(sampler, ids, o);
-            System.out.printf("kv cache: %d blocks of %d tokens on the device, mean utilisation %.1f%% over %d steps; engines: %d built in %.2f s (not counted above), "
-                    + "GPU backend (%s), %d decode steps replayed as CUDA graphs%n", cache.numBlocks(), blockSize, 100 * report.meanKvUtilisation(), report.steps(),
-                    report.engines(), report.buildSeconds(), runner.precision(), runner.graphReplays());
+            System.out.printf("kv cache: %d blocks of %d tokens%s, mean utilisation %.1f%% over %d steps; engines: %d built in %.2f s (not counted above), %s%n",
+                    cache.numBlocks(), blockSize, where, 100 * report.meanKvUtilisation(), report.steps(), report.engines(), report.buildSeconds(), backend.get());
         }
         return 0;
     }
 
-    private int speculative() {
+    private int speculative(QuantizationSpec spec) {
         if (temperature != null) throw new IllegalArgumentException("--draft decodes greedily (its output is the target's greedy output); drop --temperature");
-        DecoderRunner target = DecoderModels.runner(model, layers), draftRunner = DecoderModels.runner(draft, draftLayers);
+        if (!gpu) return speculative(DecoderModels.steps(model, layers), DecoderModels.steps(draft, draftLayers), "CPU backend");
+        try (GpuDecoderRunner target = DecoderModels.gpuRunner(model, layers, spec, bf16); GpuDecoderRunner draftRunner = DecoderModels.gpuRunner(draft, draftLayers, spec, bf16)) {
+            return speculative(target, draftRunner, "GPU backend (" + target.precision() + ")");
+        }
+    }
+
+    /** The target generating {@code ids}' continuation alone, greedily, in a cache of its own. */
+    private <C extends KvCache> BatchScheduler.Outcome alone(DecoderSteps<C> target, long[] ids) {
+        C cache = target.newCache(blockSize, Math.max(1, (ids.length + maxNew + blockSize - 1) / blockSize));
+        try {
+            return new BatchScheduler(target, cache, BatchScheduler.Policy.IN_FLIGHT, 1, Math.max(1, ids.length))
+                    .run(List.of(new Request("alone", ids, maxNew, 0, Sampler.greedy()))).outcomes().getFirst();
+        } finally {
+            cache.close();
+        }
+    }
+
+    private int speculative(DecoderSteps<?> target, DecoderSteps<?> draftRunner, String backend) {
         long[] ids = prompt.stream().mapToLong(Long::longValue).toArray();
         int k = speculate == null ? 4 : speculate;
         SpeculativeDecoder.Result r = new SpeculativeDecoder(target, draftRunner, k).generate(ids, maxNew, blockSize);
         // the target alone, greedy, for the speed-up (engine building is left out of both clocks)
-        PagedKvCache cache = target.newCache(blockSize, Math.max(1, (ids.length + maxNew + blockSize - 1) / blockSize));
-        BatchScheduler.Outcome alone = new BatchScheduler(target, cache, BatchScheduler.Policy.IN_FLIGHT, 1, Math.max(1, ids.length))
-                .run(List.of(new Request("alone", ids, maxNew, 0, Sampler.greedy()))).outcomes().getFirst();
+        BatchScheduler.Outcome alone = alone(target, ids);
         if (alone.refused()) throw new IllegalArgumentException(alone.refusal());
-        boolean trained = target.weights() != null && draftRunner.weights() != null;
+        boolean trained = DecoderModels.trained(target) && DecoderModels.trained(draftRunner);
         System.out.println(DecoderModels.describe(target));
         System.out.println("draft: " + DecoderModels.label(draftRunner) + " with " + draftRunner.config().layers() + " layer(s), " + k + " tokens proposed per round; greedy");
         System.out.println("prompt: " + join(ids) + " (" + ids.length + " tokens)");
@@ -139,8 +160,8 @@ final class GenerateCommand implements Callable<Integer> {
         printText(ids, r.output());
         System.out.printf("acceptance: %d of %d proposed tokens (%.1f%%; %s); target steps %d, draft steps %d%n", r.accepted(), r.proposed(), 100 * r.acceptanceRate(),
                 trained ? "trained weights" : "random weights, so the rate says nothing about a trained draft", r.targetSteps(), r.draftSteps());
-        System.out.printf("time: %.2f ms for %d tokens (%.1f tokens/s); engines: built in %.2f s (not counted), CPU backend%n",
-                r.seconds() * 1e3, r.output().length, r.output().length / r.seconds(), (target.buildNanos() + draftRunner.buildNanos()) / 1e9);
+        System.out.printf("time: %.2f ms for %d tokens (%.1f tokens/s); engines: built in %.2f s (not counted), %s%n",
+                r.seconds() * 1e3, r.output().length, r.output().length / r.seconds(), (target.buildNanos() + draftRunner.buildNanos()) / 1e9, backend);
         System.out.printf("target alone: %.2f ms for %d tokens (%.1f tokens/s), %s; speed-up %.2fx%n", alone.finishSeconds() * 1e3, alone.output().length,
                 alone.output().length / alone.finishSeconds(), java.util.Arrays.equals(alone.output(), r.output()) ? "the same tokens" : "OTHER TOKENS than speculative decoding",
                 alone.finishSeconds() / r.seconds());
@@ -158,9 +179,12 @@ final class GenerateCommand implements Callable<Integer> {
         java.nio.file.Path file = tokenizerFile;
         if (file == null && DecoderModels.checkpoint(model) && java.nio.file.Files.isRegularFile(java.nio.file.Path.of(model, HfCheckpoint.TOKENIZER)))
             file = java.nio.file.Path.of(model, HfCheckpoint.TOKENIZER);
+        if (file == null && DecoderModels.onnx(model) && java.nio.file.Files.isRegularFile(java.nio.file.Path.of(model).toAbsolutePath().resolveSibling(HfCheckpoint.TOKENIZER)))
+            file = java.nio.file.Path.of(model).toAbsolutePath().resolveSibling(HfCheckpoint.TOKENIZER);
         if (file == null) {
             if (promptText != null)
-                throw new IllegalArgumentException("--prompt TEXT needs a tokenizer: give --tokenizer FILE (a Hugging Face tokenizer.json), or a checkpoint folder holding tokenizer.json");
+                throw new IllegalArgumentException("--prompt TEXT needs a tokenizer: give --tokenizer FILE (a Hugging Face tokenizer.json), or a checkpoint folder holding tokenizer.json "
+                        + "(or an ONNX file with tokenizer.json beside it)");
             return;
         }
         tokenizer = Tokenizer.load(file);

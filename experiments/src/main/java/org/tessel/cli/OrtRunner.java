@@ -154,7 +154,7 @@ final class OrtRunner implements AutoCloseable {
             case I8 -> OnnxJavaType.INT8;
             case U8 -> OnnxJavaType.UINT8;
             case BOOL -> OnnxJavaType.BOOL;
-            case F8E4M3 -> throw new IllegalArgumentException("onnxruntime's Java API 1.20 takes no float8 tensors (got an f8e4m3 input); give the model f32 inputs");
+            case F8E4M3, F8E5M2, F8E4M3FNUZ, F8E5M2FNUZ -> throw new IllegalArgumentException("onnxruntime's Java API 1.20 takes no float8 tensors (got an " + d.text() + " input); give the model f32 inputs");
         };
     }
 

@@ -11,8 +11,10 @@ import org.tessel.runtime.llm.GpuKvOffload;
 import org.tessel.runtime.llm.PagedKvCache;
 import org.tessel.runtime.llm.Session;
 import org.tessel.runtime.llm.DecoderRunner;
+import org.tessel.runtime.llm.DecoderSteps;
 import org.tessel.runtime.llm.GpuDecoderRunner;
 import org.tessel.runtime.llm.GpuPagedKvCache;
+import org.tessel.runtime.llm.KvCache;
 import org.tessel.runtime.llm.Request;
 import org.tessel.runtime.llm.Sampler;
 import picocli.CommandLine.Command;
@@ -24,12 +26,12 @@ import picocli.CommandLine.Parameters;
  * KV memory: in-flight (continuous) batching, then static batching; throughput, TTFT and TPOT
  * percentiles for both.
  */
-@Command(name = "serve-bench", description = {"Serve a seeded synthetic workload of generation requests (greedy) with a zoo decoder on CPU engines (--gpu: FP16 GPU engines), "
+@Command(name = "serve-bench", description = {"Serve a seeded synthetic workload of generation requests (greedy) with a zoo decoder on CPU engines (--gpu: FP16 GPU engines, --bf16: BF16), "
         + "with in-flight batching (chunked prefill mixed with decode, admission bounded by the KV blocks) and then with static batching at the same KV memory; "
         + "reports throughput and TTFT/TPOT percentiles of both, and checks that both gave every request the same tokens.",
         "Arrivals are Poisson at --arrival-rate (absent: all requests at time 0). Engines are built on first use; build time is left out of the serving clock."})
 final class ServeBenchCommand implements Callable<Integer> {
-    @Parameters(index = "0", arity = "0..1", paramLabel = "MODEL", description = "A zoo decoder: zoo:NAME (see `tessel zoo`).") String model;
+    @Parameters(index = "0", arity = "0..1", paramLabel = "MODEL", description = "A zoo decoder: zoo:NAME (see `tessel zoo`), a Hugging Face Llama checkpoint folder, or a decoder-with-past ONNX file (FILE.onnx; CPU engines).") String model;
     @Option(names = "--requests", converter = Ranges.AtLeastOne.class, defaultValue = "64", description = "Number of requests (default ${DEFAULT-VALUE}).") int requests;
     @Option(names = "--seed", defaultValue = "1", description = "Seed of the workload: prompts, lengths, arrivals (default ${DEFAULT-VALUE}).") long seed;
     @Option(names = "--arrival-rate", converter = Ranges.Rate.class, paramLabel = "R", description = "Mean arrivals per second, Poisson (default: all at once).") Double rate;
@@ -45,7 +47,8 @@ final class ServeBenchCommand implements Callable<Integer> {
             + "the pass of median makespan is reported (default ${DEFAULT-VALUE}).") int repeat;
     @Option(names = "--layers", converter = Ranges.AtLeastOne.class, description = "Decoder layers (default: the model's own).") Integer layers;
 
-    @Option(names = "--gpu", description = "Serve on the GPU: FP16 engines planned by the joint search, the KV cache on the device (refused without a CUDA GPU).") boolean gpu;
+    @Option(names = "--gpu", description = "Serve on the GPU: FP16 engines planned by the joint search, the KV cache on the device (refused without a CUDA GPU); with --lora too.") boolean gpu;
+    @Option(names = "--bf16", description = "With --gpu: BF16 engines, each step planned at BF16 by the joint search, the KV cache in bf16.") boolean bf16;
 
     @Option(names = "--kv-cache", paramLabel = "native|fp8[:SCALE]", description = "How the KV cache stores keys and values: native (f32 on CPU engines, f16 with --gpu; "
             + "the default), fp8 (E4M3 codes, per-layer K and V scales amax / 448 calibrated on text windows) or fp8:SCALE (one fixed scale). --kv-blocks counts blocks either way.") String kvCache;
@@ -70,36 +73,46 @@ final class ServeBenchCommand implements Callable<Integer> {
     @Override public Integer call() {
         int[] p = range(promptLen, "--prompt-len"), o = range(outputLen, "--output-len");
         if (loraMix && (lora == null || lora.isEmpty())) throw new IllegalArgumentException("--lora-mix spreads requests over the --lora adapters: add --lora NAME=FOLDER");
-        if (gpu && lora != null && !lora.isEmpty()) throw new IllegalArgumentException("--lora serves adapters on the CPU runner; the GPU runner serves the base model only: drop --gpu or --lora");
+        if (bf16 && !gpu) throw new IllegalArgumentException("--bf16 runs the GPU runner at BF16: add --gpu");
         if (sessions == null && (kvOffload || hostKvMb != null)) throw new IllegalArgumentException((kvOffload ? "--kv-offload" : "--host-kv-mb") + " applies to multi-turn sessions: add --sessions N");
         if (kvOffload && hostKvMb == null) throw new IllegalArgumentException("--kv-offload needs a host memory budget for the offloaded KV blocks: add --host-kv-mb MB");
         if (hostKvMb != null && !kvOffload) throw new IllegalArgumentException("--host-kv-mb sizes the KV offload's host memory: add --kv-offload");
         if (sessions != null && lora != null && !lora.isEmpty()) throw new IllegalArgumentException("--sessions serves the base model; drop --lora or --sessions");
         int[] tl = sessions == null ? null : range(turnLen, "--turn-len");
         var spec = org.tessel.runtime.llm.quant.QuantizationSpec.parse(weights, awq, smoothQuant);
-        GpuDecoderRunner gpuRunner = gpu ? DecoderModels.gpuRunner(model, layers, spec, kvCache) : null;
-        try {
-            DecoderRunner cpu = null;
-            if (gpuRunner == null) {
-                DecoderRunner plain = DecoderModels.runner(model, layers, spec, null);
-                cpu = plain.withKvCache(DecoderModels.kvCache(kvCache, plain));
-            }
-            return sessions != null ? serveSessions(cpu, gpuRunner, p, tl, o) : serve(cpu, gpuRunner, p, o);
-        } finally {
-            if (gpuRunner != null) gpuRunner.close();
+        DecoderModels.checkOnnxFlags(model, gpu, spec, lora);
+        if (DecoderModels.onnx(model)) {
+            if (sessions != null || kvCache != null)
+                throw new IllegalArgumentException((sessions != null ? "--sessions" : "--kv-cache") + " runs zoo decoders and checkpoints; an ONNX decoder keeps its own cache: drop it");
+            org.tessel.runtime.llm.OnnxDecoder onnx = DecoderModels.onnxDecoder(model, layers);
+            return serve(onnx, onnx, "weights: as stored in " + model, null, () -> "CPU backend", p, o);
         }
+        if (gpu)
+            try (GpuDecoderRunner base = DecoderModels.gpuRunner(model, layers, spec, bf16, kvCache)) {
+                if (sessions != null) return serveSessions(null, base, p, tl, o);
+                GpuDecoderRunner runner = DecoderModels.withLora(base, model, layers, lora);
+                try {
+                    return serve(runner, base, DecoderModels.describeWeights(runner), DecoderModels.describeKv(base.kvCache(), base.config(), 2),
+                            () -> "GPU backend (" + runner.precision() + ", " + runner.graphReplays() + " decode steps replayed as CUDA graphs)", p, o);
+                } finally {
+                    if (runner != base) runner.close();
+                }
+            }
+        DecoderRunner plain = DecoderModels.runner(model, layers, spec, null), base = plain.withKvCache(DecoderModels.kvCache(kvCache, plain));
+        if (sessions != null) return serveSessions(base, null, p, tl, o);
+        DecoderRunner runner = DecoderModels.withLora(base, lora);
+        return serve(runner, base, DecoderModels.describeWeights(runner), DecoderModels.describeKv(base.kvCache(), base.config(), 4), () -> "CPU backend", p, o);
     }
 
-    /** Serves on the CPU runner (with the --lora adapters), or on the GPU runner when it is given (its caches freed after each pass). */
-    private int serve(DecoderRunner base, GpuDecoderRunner gpuRunner, int[] p, int[] o) {
-        DecoderRunner runner = base == null ? null : DecoderModels.withLora(base, lora);
-        var config = gpuRunner != null ? gpuRunner.config() : runner.config();
+    /** Serves on {@code runner} (with the --lora adapters, and then {@code base} alone when they differ), a new cache per pass. */
+    private <C extends KvCache> int serve(DecoderSteps<C> runner, DecoderSteps<C> base, String weights, String kv, java.util.function.Supplier<String> backend, int[] p, int[] o) {
+        var config = runner.config();
         List<Request> plain = workload(requests, seed, p, o, rate, config.vocab());
-        List<Request> workload = runner == null ? plain : withAdapters(plain, runner, loraMix, seed);
-        System.out.println(gpuRunner != null ? DecoderModels.describe(gpuRunner) : DecoderModels.describe(runner));
-        System.out.println(gpuRunner != null ? "weights: fp16 on the GPU; attention tessel.attention.paged over the device KV cache" : DecoderModels.describeWeights(runner));
+        List<Request> workload = withAdapters(plain, runner, loraMix, seed);
+        System.out.println(DecoderModels.describe(runner));
+        System.out.println(weights);
         if (runner != base) System.out.println(DecoderModels.describeLora(runner));
-        System.out.println(gpuRunner != null ? DecoderModels.describeKv(gpuRunner.kvCache(), config, 2) : DecoderModels.describeKv(runner.kvCache(), config, 4));
+        if (kv != null) System.out.println(kv);
         System.out.printf("workload: %d requests, seed %d, prompts %s tokens, outputs %s tokens, %s; KV cache %d blocks of %d tokens (%d tokens), batch <= %d, prefill chunk %d%n",
                 requests, seed, promptLen, outputLen, rate == null ? "all arriving at once" : "Poisson arrivals at " + rate + "/s",
                 kvBlocks, blockSize, kvBlocks * blockSize, maxBatch, chunk);
@@ -113,11 +126,9 @@ final class ServeBenchCommand implements Callable<Integer> {
             for (BatchScheduler.Policy policy : order) {
                 int stepChunk = policy == BatchScheduler.Policy.IN_FLIGHT ? chunk : p[1];
                 BatchScheduler.Report r;
-                if (gpuRunner != null)
-                    try (GpuPagedKvCache cache = gpuRunner.newCache(blockSize, kvBlocks)) {
-                        r = new BatchScheduler(gpuRunner, cache, policy, maxBatch, stepChunk).run(workload);
-                    }
-                else r = new BatchScheduler(runner, runner.newCache(blockSize, kvBlocks), policy, maxBatch, stepChunk).run(workload);
+                try (C cache = runner.newCache(blockSize, kvBlocks)) {
+                    r = new BatchScheduler(runner, cache, policy, maxBatch, stepChunk).run(workload);
+                }
                 if (pass >= warmup) runs.get(policy).add(r);
             }
         }
@@ -142,8 +153,7 @@ final class ServeBenchCommand implements Callable<Integer> {
         for (int i = 0; i < workload.size(); i++)
             if (!Arrays.equals(reports.get(0).outcomes().get(i).output(), reports.get(1).outcomes().get(i).output())) differ++;
         System.out.printf("times in ms, each policy's median of %d measured pass(es) after %d warm-up pass(es); engines: %d built in %.2f s (left out of the serving clock), %s%n",
-                repeat, warmup, gpuRunner != null ? gpuRunner.enginesBuilt() : runner.enginesBuilt(), (gpuRunner != null ? gpuRunner.buildNanos() : runner.buildNanos()) / 1e9,
-                gpuRunner != null ? "GPU backend (FP16, " + gpuRunner.graphReplays() + " decode steps replayed as CUDA graphs)" : "CPU backend");
+                repeat, warmup, runner.enginesBuilt(), runner.buildNanos() / 1e9, backend.get());
         System.out.printf("in-flight vs static: %.2fx throughput at equal KV memory; outputs identical for %d of %d requests%n",
                 reports.get(0).tokensPerSecond() / reports.get(1).tokensPerSecond(), workload.size() - differ, workload.size());
         if (differ > 0) throw new IllegalStateException(differ + " request(s) got different tokens under in-flight and static batching: a scheduling bug");
@@ -226,7 +236,7 @@ final class ServeBenchCommand implements Callable<Integer> {
         }
         for (BatchScheduler.Outcome x : medians.getFirst().outcomes()) if (x.refused()) System.out.println("refused: " + x.refusal());
         System.out.printf("times in ms (ttft0: first turns, ttftN: follow-up turns), each policy's median of %d measured pass(es) after %d warm-up pass(es); %s%n",
-                repeat, warmup, gpuRunner != null ? "GPU backend (FP16)" : "CPU backend");
+                repeat, warmup, gpuRunner != null ? "GPU backend (" + gpuRunner.precision() + ")" : "CPU backend");
         if (medians.size() == 2) {
             int differ = 0;
             List<BatchScheduler.Outcome> a = medians.get(0).outcomes(), b = medians.get(1).outcomes();
@@ -241,7 +251,7 @@ final class ServeBenchCommand implements Callable<Integer> {
     }
 
     /** Each request with an adapter of the runner: the first one, or with {@code mix} one drawn uniformly per request (seeded); none without adapters. */
-    static List<Request> withAdapters(List<Request> plain, DecoderRunner runner, boolean mix, long seed) {
+    static List<Request> withAdapters(List<Request> plain, DecoderSteps<?> runner, boolean mix, long seed) {
         if (runner.adapters().isEmpty()) return plain;
         SplittableRandom r = new SplittableRandom(seed ^ 0x10AL);
         List<Request> out = new ArrayList<>();
@@ -256,7 +266,7 @@ final class ServeBenchCommand implements Callable<Integer> {
      * Requests per adapter, then the workload served in-flight with the adapters and by the base model
      * alone, in alternating passes (the JIT and a shared CPU favour whichever runs later), each's median pass.
      */
-    private void compareWithBase(DecoderRunner runner, DecoderRunner base, List<Request> workload, List<Request> plain, BatchScheduler.Report adapted) {
+    private <C extends KvCache> void compareWithBase(DecoderSteps<C> runner, DecoderSteps<C> base, List<Request> workload, List<Request> plain, BatchScheduler.Report adapted) {
         java.util.Map<String, Integer> counts = new java.util.TreeMap<>();
         for (BatchScheduler.Outcome x : adapted.outcomes()) if (!x.refused()) counts.merge(x.request().adapter(), 1, Integer::sum);
         List<String> parts = new ArrayList<>();
@@ -266,8 +276,11 @@ final class ServeBenchCommand implements Callable<Integer> {
         for (int pass = 0; pass < warmup + repeat; pass++)
             for (int i = 0; i < 2; i++) {
                 boolean adaptersNow = (i == 0) == (pass % 2 == 0);
-                DecoderRunner r = adaptersNow ? runner : base;
-                BatchScheduler.Report rep = new BatchScheduler(r, r.newCache(blockSize, kvBlocks), BatchScheduler.Policy.IN_FLIGHT, maxBatch, chunk).run(adaptersNow ? workload : plain);
+                DecoderSteps<C> r = adaptersNow ? runner : base;
+                BatchScheduler.Report rep;
+                try (C cache = r.newCache(blockSize, kvBlocks)) {
+                    rep = new BatchScheduler(r, cache, BatchScheduler.Policy.IN_FLIGHT, maxBatch, chunk).run(adaptersNow ? workload : plain);
+                }
                 if (pass >= warmup) (adaptersNow ? withAdapters : alone).add(rep);
             }
         BatchScheduler.Report a = median(withAdapters), b = median(alone);

@@ -72,7 +72,8 @@ class CheckpointGenerateTest {
         assertEquals("tessel generate: tokenizer " + TOKENIZER + " has 263 ids but MODEL " + dir + " has embedding rows for 200 (vocab_size): its ids 200 and up have no row; "
                         + "refusing --prompt \"hi\": use the model's own tokenizer",
                 CliRun.of("generate", dir.toString(), "--tokenizer", TOKENIZER.toString(), "--prompt", "hi", "--max-new-tokens", "2").err().strip());
-        assertEquals("tessel generate: --prompt TEXT needs a tokenizer: give --tokenizer FILE (a Hugging Face tokenizer.json), or a checkpoint folder holding tokenizer.json",
+        assertEquals("tessel generate: --prompt TEXT needs a tokenizer: give --tokenizer FILE (a Hugging Face tokenizer.json), or a checkpoint folder holding tokenizer.json "
+                        + "(or an ONNX file with tokenizer.json beside it)",
                 CliRun.of("generate", "zoo:llama-tiny", "--prompt", "hi", "--max-new-tokens", "2").err().strip());
         assertEquals("tessel generate: --prompt and --prompt-tokens exclude each other: give the prompt once",
                 CliRun.of("generate", "zoo:llama-tiny", "--prompt", "hi", "--prompt-tokens", "1", "--max-new-tokens", "2").err().strip());

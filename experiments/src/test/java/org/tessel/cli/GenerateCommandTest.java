@@ -73,8 +73,9 @@ class GenerateCommandTest {
                 CliRun.of("generate", "zoo:gpt2-tiny", "--prompt-tokens", "1", "--max-new-tokens", "1", "--greedy", "--temperature", "1").err().strip());
         String notDecoder = CliRun.of("generate", "zoo:bert-tiny", "--prompt-tokens", "1", "--max-new-tokens", "1").err().strip();
         assertTrue(notDecoder.startsWith("tessel generate: model 'bert-tiny' is not a decoder; the zoo's decoders are gpt2, gpt2-tiny"), notDecoder);
-        String file = CliRun.of("generate", "model.onnx", "--prompt-tokens", "1", "--max-new-tokens", "1").err().strip();
-        assertTrue(file.contains("decoders from ONNX files are not supported yet"), file);
+        assertEquals("tessel generate: model.onnx: cannot read: no such file", CliRun.of("generate", "model.onnx", "--prompt-tokens", "1", "--max-new-tokens", "1").err().strip());
+        String other = CliRun.of("generate", "model.bin", "--prompt-tokens", "1", "--max-new-tokens", "1").err().strip();
+        assertTrue(other.endsWith("and decoder-with-past ONNX files (FILE.onnx)"), other);
         assertTrue(CliRun.of("serve-bench", "zoo:gpt2-tiny", "--prompt-len", "9-3").err().contains("--prompt-len must be A-B with 1 <= A <= B tokens (or one number), got '9-3'"));
     }
 
@@ -130,18 +131,31 @@ class GenerateCommandTest {
         return out;
     }
 
-    /** --gpu in generate and serve-bench: on a machine without a CUDA GPU, one line saying so (the GPU runs are GpuDecoderRunnerGpuTest's). */
+    /**
+     * --gpu in generate and serve-bench, alone and with --bf16, --draft or --lora: on a machine without a CUDA GPU, one line
+     * saying so, after every other flag was accepted (the GPU runs are GpuDecoderRunnerGpuTest's and GpuDecoderRunnerServingGpuTest's).
+     */
     @Test
     void gpuIsRefusedClearlyWithoutACudaGpu() {
         org.junit.jupiter.api.Assumptions.assumeTrue(org.tessel.runtime.Backend.detect() instanceof org.tessel.runtime.Backend.Cpu, "this machine has a CUDA GPU");
-        CliRun g = CliRun.of("generate", "zoo:llama-tiny", "--prompt-tokens", "1,2", "--max-new-tokens", "2", "--gpu");
-        assertEquals(2, g.code(), g.err());
-        assertTrue(g.err().strip().startsWith("tessel generate: --gpu needs a CUDA GPU, and this machine has none ("), g.err());
-        assertTrue(g.err().strip().endsWith("drop --gpu to run on CPU engines"), g.err());
-        CliRun s = CliRun.of("serve-bench", "zoo:llama-tiny", "--requests", "2", "--gpu");
-        assertEquals(2, s.code(), s.err());
-        assertTrue(s.err().strip().startsWith("tessel serve-bench: --gpu needs a CUDA GPU"), s.err());
-        assertEquals("tessel generate: --draft (speculative decoding) runs on CPU engines; drop --gpu or --draft",
-                CliRun.of("generate", "zoo:llama-tiny", "--prompt-tokens", "1", "--max-new-tokens", "1", "--gpu", "--draft", "zoo:llama-tiny").err().strip());
+        String[] gen = {"generate", "zoo:llama-tiny", "--prompt-tokens", "1,2", "--max-new-tokens", "2", "--gpu"};
+        for (String[] extra : new String[][] {{}, {"--bf16"}, {"--draft", "zoo:llama-tiny", "--draft-layers", "1"}, {"--lora", "m=random:4", "--adapter", "m"}}) {
+            CliRun g = CliRun.of(concat(gen, extra));
+            assertEquals(2, g.code(), g.err());
+            assertTrue(g.err().strip().startsWith("tessel generate: --gpu needs a CUDA GPU, and this machine has none ("), String.join(" ", extra) + ": " + g.err());
+            assertTrue(g.err().strip().endsWith("drop --gpu to run on CPU engines"), g.err());
+        }
+        for (String[] extra : new String[][] {{}, {"--bf16"}, {"--lora", "a=random:4:1", "--lora", "b=random:8:2", "--lora-mix"}}) {
+            CliRun s = CliRun.of(concat(new String[] {"serve-bench", "zoo:llama-tiny", "--requests", "2", "--gpu"}, extra));
+            assertEquals(2, s.code(), s.err());
+            assertTrue(s.err().strip().startsWith("tessel serve-bench: --gpu needs a CUDA GPU"), String.join(" ", extra) + ": " + s.err());
+        }
+    }
+
+    @Test
+    void bf16GoesWithGpu() {
+        assertEquals("tessel generate: --bf16 runs the GPU runner at BF16: add --gpu",
+                CliRun.of("generate", "zoo:llama-tiny", "--prompt-tokens", "1", "--max-new-tokens", "1", "--bf16").err().strip());
+        assertEquals("tessel serve-bench: --bf16 runs the GPU runner at BF16: add --gpu", CliRun.of("serve-bench", "zoo:llama-tiny", "--requests", "2", "--bf16").err().strip());
     }
 }

@@ -141,6 +141,10 @@ public final class Tensor {
             case F16 -> Float.float16ToFloat(Float.floatToFloat16(v));
             case BF16 -> roundBf16(v);
             case F8E4M3 -> Float8E4M3.round(v);
+            // as f16: E5M2 has infinities, so a store rounds past the range to infinity (Cast's saturate=1 clamps explicitly)
+            case F8E5M2 -> Float8E5M2.roundNoSaturate(v);
+            case F8E4M3FNUZ -> Float8Fnuz.E4M3FNUZ.round(v);
+            case F8E5M2FNUZ -> Float8Fnuz.E5M2FNUZ.round(v);
             default -> v;
         };
     }

@@ -58,7 +58,7 @@ class TacticCatalogTest {
 
     @Test void unknownIdsSaySo() {
         var e = assertThrows(IllegalArgumentException.class, () -> TacticCatalog.builtin().byId("cudnn.conv.fft"));
-        assertEquals("unknown tactic 'cudnn.conv.fft'; did you mean one of [cudnn.conv.fused_bias_act]?", e.getMessage());
+        assertEquals("unknown tactic 'cudnn.conv.fft'; did you mean one of [cudnn.conv.fused_bias_act, cudnn.deconv]?", e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> TacticCatalog.builtin().byId("nvidia"));
         assertTrue(e.getMessage().matches("unknown tactic 'nvidia'; \\d+ known \\(see `tessel tactics`\\)"), e.getMessage());
     }

@@ -59,22 +59,9 @@ public final class OnnxTensors {
 
     /** The element type of an ONNX type code, or an {@link Kind#UNSUPPORTED_DTYPE} error naming ONNX's type. */
     static DType dtype(int code, String what) {
-        return DType.fromOnnx(code).orElseThrow(() -> new OnnxImportException(Kind.UNSUPPORTED_DTYPE, typeName(code),
-                what + ": element type " + typeName(code) + " is not supported (Tessel has "
+        return DType.fromOnnx(code).orElseThrow(() -> new OnnxImportException(Kind.UNSUPPORTED_DTYPE, DType.onnxName(code),
+                what + ": element type " + DType.onnxName(code) + " is not supported (Tessel has "
                         + java.util.Arrays.stream(DType.values()).map(DType::text).toList() + ")"));
-    }
-
-    /** ONNX's name of an element-type code, including the narrow float types added after opset 21. */
-    static String typeName(int code) {
-        return switch (code) {
-            case 17 -> "FLOAT8E4M3FN";
-            case 18 -> "FLOAT8E4M3FNUZ";
-            case 19 -> "FLOAT8E5M2";
-            case 20 -> "FLOAT8E5M2FNUZ";
-            case 23 -> "FLOAT4E2M1";
-            case 24 -> "FLOAT8E8M0";
-            default -> DType.onnxName(code);
-        };
     }
 
     /** A static shape from ONNX dims, refusing negative or absurdly large ones. */
@@ -130,7 +117,7 @@ public final class OnnxTensors {
             case F16 -> { float[] f = t.floats(); for (int i = 0; i < n; i++) f[i] = Float.float16ToFloat((short) p.getInt32Data(i)); }
             case BF16 -> { float[] f = t.floats(); for (int i = 0; i < n; i++) f[i] = Float.intBitsToFloat(p.getInt32Data(i) << 16); }
             // float8 in int32_data: one code (its 8 bits) per value
-            case F8E4M3 -> { float[] f = t.floats(); for (int i = 0; i < n; i++) f[i] = org.tessel.api.Float8E4M3.toFloat(p.getInt32Data(i)); }
+            case F8E4M3, F8E5M2, F8E4M3FNUZ, F8E5M2FNUZ -> { float[] f = t.floats(); for (int i = 0; i < n; i++) f[i] = dt.float8Value(p.getInt32Data(i)); }
             case F64 -> { double[] d = t.doubles(); for (int i = 0; i < n; i++) d[i] = p.getDoubleData(i); }
             case I64 -> { long[] l = t.longs(); for (int i = 0; i < n; i++) l[i] = p.getInt64Data(i); }
             default -> { for (int i = 0; i < n; i++) t.setLong(i, p.getInt32Data(i)); }
@@ -144,7 +131,7 @@ public final class OnnxTensors {
             case F32 -> b.asFloatBuffer().get(t.floats());
             case F16 -> { float[] f = t.floats(); for (int i = 0; i < n; i++) f[i] = Float.float16ToFloat(b.getShort(2 * i)); }
             case BF16 -> { float[] f = t.floats(); for (int i = 0; i < n; i++) f[i] = Float.intBitsToFloat((b.getShort(2 * i) & 0xFFFF) << 16); }
-            case F8E4M3 -> { float[] f = t.floats(); for (int i = 0; i < n; i++) f[i] = org.tessel.api.Float8E4M3.toFloat(b.get(i)); }
+            case F8E4M3, F8E5M2, F8E4M3FNUZ, F8E5M2FNUZ -> { float[] f = t.floats(); for (int i = 0; i < n; i++) f[i] = t.dtype().float8Value(b.get(i)); }
             case F64 -> b.asDoubleBuffer().get(t.doubles());
             case I64 -> b.asLongBuffer().get(t.longs());
             case I32 -> { long[] l = t.longs(); for (int i = 0; i < n; i++) l[i] = b.getInt(4 * i); }
@@ -162,7 +149,8 @@ public final class OnnxTensors {
             case F32 -> b.asFloatBuffer().put(t.floats());
             case F16 -> { float[] f = t.floats(); for (int i = 0; i < n; i++) b.putShort(2 * i, Float.floatToFloat16(f[i])); }
             case BF16 -> { float[] f = t.floats(); for (int i = 0; i < n; i++) b.putShort(2 * i, (short) (Float.floatToRawIntBits(f[i]) >>> 16)); }
-            case F8E4M3 -> { float[] f = t.floats(); for (int i = 0; i < n; i++) b.put(i, (byte) org.tessel.api.Float8E4M3.toBits(f[i], true)); }
+            // the stored values are on the grid; saturate=0 keeps an e5m2 infinity
+            case F8E4M3, F8E5M2, F8E4M3FNUZ, F8E5M2FNUZ -> { float[] f = t.floats(); for (int i = 0; i < n; i++) b.put(i, (byte) t.dtype().float8Bits(f[i], false)); }
             case F64 -> b.asDoubleBuffer().put(t.doubles());
             case I64 -> b.asLongBuffer().put(t.longs());
             case I32 -> { long[] l = t.longs(); for (int i = 0; i < n; i++) b.putInt(4 * i, (int) l[i]); }

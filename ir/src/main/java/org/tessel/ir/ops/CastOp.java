@@ -12,9 +12,10 @@ import org.tessel.api.Trait;
 /**
  * Cast (opset 21, attribute {@code to}: an ONNX type code) and CastLike (the type of a second
  * input). Floats to integers truncate toward zero and wrap (NaN becomes 0), anything to bool is
- * "nonzero" (NaN is true), and narrowing to f16/bf16/f8e4m3 rounds once to nearest-even.
- * {@code saturate} only matters for the float8 target: with 1 (the default) a value past +-448, or an
- * infinity, becomes +-448, with 0 NaN (ONNX's Cast table for FLOAT8E4M3FN).
+ * "nonzero" (NaN is true), and narrowing to f16/bf16/float8 rounds once to nearest-even.
+ * {@code saturate} only matters for the float8 targets: with 1 (the default) a value past the largest
+ * (448 for e4m3fn, 57344 for e5m2 and e5m2fnuz, 240 for e4m3fnuz), or an infinity, becomes that
+ * largest value; with 0, e5m2 gives infinity and the others NaN (ONNX's Cast table).
  */
 final class CastOp extends BaseOp {
     private final boolean like;
@@ -28,13 +29,13 @@ final class CastOp extends BaseOp {
         return new CastOp(def("Cast", "converts every element to the type given by attribute 'to' (an ONNX type code)")
                 .inputs(1, 1, "input").traits(Trait.ELEMENTWISE)
                 .requiredAttr("to", org.tessel.api.AttrValue.Kind.INT, "ONNX TensorProto.DataType code of the result")
-                .intAttr("saturate", 1, "float8 targets only: 1 clamps out-of-range values to +-448, 0 makes them NaN"), false);
+                .intAttr("saturate", 1, "float8 targets only: 1 clamps out-of-range values to the largest finite value, 0 makes them infinite (e5m2) or NaN (the others)"), false);
     }
 
     static CastOp castLike() {
         return new CastOp(def("CastLike", "converts every element of input to the element type of target_type")
                 .inputs(2, 2, "input", "target_type").traits(Trait.ELEMENTWISE)
-                .intAttr("saturate", 1, "float8 targets only: 1 clamps out-of-range values to +-448, 0 makes them NaN"), true);
+                .intAttr("saturate", 1, "float8 targets only: 1 clamps out-of-range values to the largest finite value, 0 makes them infinite (e5m2) or NaN (the others)"), true);
     }
 
     /** The element type an ONNX type code names; fails naming the ONNX type when Tessel has none. */
@@ -59,16 +60,19 @@ final class CastOp extends BaseOp {
 
     @Override public List<Tensor> evaluate(EvalContext ctx) {
         DType to = ctx.outputType(0).dtype();
-        if (to == DType.F8E4M3 && ctx.attrs().getInt("saturate", 1) == 0) return List.of(toFloat8NoSaturate(ctx.input(0)));
+        if (to.isFloat8() && ctx.input(0).dtype() != to) return List.of(toFloat8(ctx.input(0), to, ctx.attrs().getInt("saturate", 1) != 0));
         return List.of(convert(ctx.input(0), to));
     }
 
-    /** x converted to f8e4m3 with saturate=0: a value that rounds past 448, or an infinity, becomes NaN. */
-    static Tensor toFloat8NoSaturate(Tensor x) {
-        Tensor out = Tensor.zeros(DType.F8E4M3, x.shape());
+    /**
+     * x converted to a float8 type with ONNX's {@code saturate}: past the largest value (and from an
+     * infinity) 1 gives that value, 0 infinity for f8e5m2 and NaN for the others.
+     */
+    static Tensor toFloat8(Tensor x, DType to, boolean saturate) {
+        Tensor out = Tensor.zeros(to, x.shape());
         float[] o = out.floats();
-        // round to f32 by round-to-odd first, so the rounding to E4M3 is the one correct rounding
-        for (int i = 0; i < o.length; i++) o[i] = org.tessel.api.Float8E4M3.roundNoSaturate(Kernels.roundToOdd(x.getDouble(i)));
+        // round to f32 by round-to-odd first, so the rounding to float8 is the one correct rounding
+        for (int i = 0; i < o.length; i++) o[i] = to.float8Round(Kernels.roundToOdd(x.getDouble(i)), saturate);
         return out;
     }
 

@@ -18,7 +18,7 @@ final class DTypeSets {
     static final Set<DType> SIGNED = union(FLOATS, EnumSet.of(DType.I8, DType.I32, DType.I64));
     static final Set<DType> NUMERIC = union(FLOATS, EnumSet.of(DType.I8, DType.U8, DType.I32, DType.I64));
     /** Every type Tessel holds: what Cast, Identity and the data-movement ops take (float8 among them, as ONNX's opset 19 added it). */
-    static final Set<DType> ALL = union(NUMERIC, EnumSet.of(DType.BOOL, DType.F8E4M3));
+    static final Set<DType> ALL = union(NUMERIC, EnumSet.of(DType.BOOL, DType.F8E4M3, DType.F8E5M2, DType.F8E4M3FNUZ, DType.F8E5M2FNUZ));
     static final Set<DType> BOOL = EnumSet.of(DType.BOOL);
     /** The types of ONNX's arithmetic reductions (ReduceSum, ReduceMean...): no 8-bit integers, no bool. */
     static final Set<DType> WIDE_NUMERIC = union(FLOATS, EnumSet.of(DType.I32, DType.I64));

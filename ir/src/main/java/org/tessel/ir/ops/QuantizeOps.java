@@ -16,16 +16,16 @@ import org.tessel.api.Trait;
  * QuantizeLinear and DequantizeLinear (opset 21): affine (de)quantization with a scale and an
  * optional zero point that are per-tensor (one element), per-axis (1-D, one per slice of
  * {@code axis}) or blocked ({@code block_size} > 0: x's rank, with {@code ceil(dim/block_size)}
- * entries along {@code axis}). Tessel holds the 8-bit quantized types u8, i8 and f8e4m3 (float8
- * e4m3fn, opset 19+: x / scale + zero point converted as Cast converts to float8, {@code saturate}
- * included), and i32 for dequantization; other ONNX targets are refused by name.
+ * entries along {@code axis}). Tessel holds the 8-bit quantized types u8, i8 and the float8 types
+ * (e4m3fn, e5m2, e4m3fnuz, e5m2fnuz; opset 19+: x / scale + zero point converted as Cast converts to float8,
+ * {@code saturate} included), and i32 for dequantization; other ONNX targets are refused by name.
  */
 final class QuantizeOps {
     private QuantizeOps() {}
 
-    private static final Set<DType> QUANTIZED = EnumSet.of(DType.U8, DType.I8, DType.F8E4M3);
+    private static final Set<DType> QUANTIZED = EnumSet.of(DType.U8, DType.I8, DType.F8E4M3, DType.F8E5M2, DType.F8E4M3FNUZ, DType.F8E5M2FNUZ);
     private static final Set<DType> Q_INPUT = EnumSet.of(DType.F32, DType.F16, DType.BF16, DType.I32);
-    private static final Set<DType> DQ_INPUT = EnumSet.of(DType.U8, DType.I8, DType.I32, DType.F8E4M3);
+    private static final Set<DType> DQ_INPUT = EnumSet.of(DType.U8, DType.I8, DType.I32, DType.F8E4M3, DType.F8E5M2, DType.F8E4M3FNUZ, DType.F8E5M2FNUZ);
     private static final Set<DType> DQ_SCALE = EnumSet.of(DType.F32, DType.F16, DType.BF16);
 
     /**
@@ -118,7 +118,7 @@ final class QuantizeOps {
             DType t = ctx.outputType(0).dtype();
             int[] pi = paramIndex(x.shape(), scale.shape(), ctx.attrs().getInt("axis", 1), ctx.attrs().getInt("block_size", 0), "y_scale", true);
             DType xt = x.dtype();
-            if (t == DType.F8E4M3) return List.of(toFloat8(x, scale, zp, pi, ctx.attrs().getInt("saturate", 1) != 0));
+            if (t.isFloat8()) return List.of(toFloat8(x, t, scale, zp, pi, ctx.attrs().getInt("saturate", 1) != 0));
             long lo = t == DType.U8 ? 0 : -128, hi = t == DType.U8 ? 255 : 127;
             Tensor out = Tensor.zeros(t, x.shape());
             long[] o = out.longs();
@@ -134,9 +134,9 @@ final class QuantizeOps {
         }
     }
 
-    /** QuantizeLinear into f8e4m3: x / scale (in x's type) + zero point, converted as Cast to float8 with {@code saturate}. */
-    private static Tensor toFloat8(Tensor x, Tensor scale, Tensor zp, int[] pi, boolean saturate) {
-        Tensor out = Tensor.zeros(DType.F8E4M3, x.shape());
+    /** QuantizeLinear into a float8 type: x / scale (in x's type) + zero point, converted as Cast to float8 with {@code saturate}. */
+    private static Tensor toFloat8(Tensor x, DType t, Tensor scale, Tensor zp, int[] pi, boolean saturate) {
+        Tensor out = Tensor.zeros(t, x.shape());
         float[] o = out.floats();
         DType xt = x.dtype();
         for (int i = 0; i < o.length; i++) {
@@ -145,7 +145,7 @@ final class QuantizeOps {
             if (xt.isFloating() && xt != DType.F64) q = Kernels.roundDouble(xt, q);
             if (zp != null) q += zp.getDouble(p);
             float f = Kernels.roundToOdd(q);
-            o[i] = saturate ? org.tessel.api.Float8E4M3.round(f) : org.tessel.api.Float8E4M3.roundNoSaturate(f);
+            o[i] = t.float8Round(f, saturate);
         }
         return out;
     }
@@ -176,8 +176,8 @@ final class QuantizeOps {
             Tensor zp = ctx.hasInput(2) ? ctx.input(2) : null;
             int[] pi = paramIndex(x.shape(), scale.shape(), ctx.attrs().getInt("axis", 1), ctx.attrs().getInt("block_size", 0), "x_scale", true);
             Tensor out = Tensor.zeros(scale.dtype(), x.shape());
-            if (x.dtype() == DType.F8E4M3) {
-                // an E4M3 value minus an E4M3 zero point, times a float scale: exact in double, rounded once
+            if (x.dtype().isFloat8()) {
+                // a float8 value minus a float8 zero point, times a float scale: exact in double, rounded once
                 for (int i = 0; i < out.size(); i++) {
                     int p = pi == null ? 0 : pi[i];
                     Kernels.store(out, i, (x.getDouble(i) - (zp == null ? 0 : zp.getDouble(p))) * scale.getDouble(p));

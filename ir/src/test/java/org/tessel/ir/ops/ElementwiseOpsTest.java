@@ -404,7 +404,7 @@ class ElementwiseOpsTest {
 
     @Test void quantizeRefusesTypesOutsideItsConstraint() {
         assertEquals("input x must be f32, f16, bf16 or i32, got i8", failure("QuantizeLinear", Attributes.empty(), ints(DType.I8, 1), scalar(1)));
-        assertEquals("input y_zero_point must be i8, u8 or f8e4m3, got i32",
+        assertEquals("input y_zero_point must be i8, u8, f8e4m3, f8e5m2, f8e4m3fnuz or f8e5m2fnuz, got i32",
                 failure("QuantizeLinear", Attributes.empty(), f32(1), scalar(1), Tensor.ofLongs(DType.I32, Shape.scalar(), 0)));
         String msg = failure("QuantizeLinear", attrs("output_dtype", 4), f32(1), scalar(1));
         assertTrue(msg.contains("UINT16"), msg);

@@ -137,7 +137,7 @@ class ParseErrorTest {
     @Test
     void badTypes() {
         assertError("graph @g(%x: f31[2]) {\n  return %x\n}\n",
-                "t.tir:1:14: unknown element type 'f31' (known: f32, f16, bf16, f64, i8, u8, i32, i64, bool, f8e4m3)");
+                "t.tir:1:14: unknown element type 'f31' (known: f32, f16, bf16, f64, i8, u8, i32, i64, bool, f8e4m3, f8e5m2, f8e4m3fnuz, f8e5m2fnuz)");
         assertError("graph @g(%x: f32[2,-1]) {\n  return %x\n}\n", "t.tir:1:20: dimension must be between 0 and 2147483647, got -1");
         assertError("graph @g(%x: f32[2]{nchx}) {\n  return %x\n}\n", "t.tir:1:21: unknown layout 'nchx' (known: any, nchw, nhwc)");
         assertError("graph @g(%x: f32(2)) {\n  return %x\n}\n", "t.tir:1:17: expected '[' and the dimensions after element type f32, found '('");

@@ -44,7 +44,15 @@ import org.tessel.runtime.engine.PrecisionEmulation;
  * saturates at +-448, ONNX's default).
  * Anything else in Q/DQ form is refused, naming the node: a non-zero zero point (asymmetric), uint8,
  * a Q no DQ reads, a DQ of a tensor no Q made, a per-axis or blocked activation scale, a scale that is
- * not a positive finite f32 constant, one tensor quantized at two scales.
+ * not a positive finite f32 constant.
+ * <p>A tensor read through pairs at two or more scales (two readers that want it at different scales,
+ * a residual Add whose input pair differs from the pair on the producing Conv's output), as TensorRT
+ * builds it: no Q can fuse into the producer, which writes the tensor in float; each pair stays a
+ * QuantizeLinear/DequantizeLinear on its reader's edge (a quantize layer, priced by the plan as any
+ * elementwise layer), and its DQ output carries its own scale, so a contraction reading it still runs
+ * quantized. The engine then computes exactly ONNX's semantics: every reader sees the tensor rounded
+ * once, at its own scale ({@link Result#requantized}). In a chain of pairs at two scales (Q -> DQ ->
+ * Q -> DQ) the first folds onto the tensor and the second stays nodes: a requantize, as ONNX rounds twice.
  *
  * <p>The plan carries the weight scales ({@code QuantizationTable#weights}); the CPU engine
  * ({@link PrecisionEmulation#fakeQuantizeWeight(Tensor, int, org.tessel.cost.Precision, float[])}) and the GPU's
@@ -70,19 +78,27 @@ public final class ExplicitQuantization {
      *                        (along the node's channel axis; a per-tensor scale repeated)
      * @param pairReaders     per folded activation tensor, the nodes that read it through its pair ("" for a graph output)
      * @param kept            activation tensors whose pairs were asked to stay nodes (not folded)
+     * @param requantized     per activation tensor read through pairs at two or more scales, the outputs of its pairs' DQs: those
+     *                        pairs stay QuantizeLinear/DequantizeLinear nodes (each the quantize on its reader's edge), each DQ
+     *                        output has its pair's scale in {@link #scales}, and the tensor itself none (its producer writes it in
+     *                        float); in a chain of pairs (Q -> DQ -> Q -> DQ at another scale) the first folds and the next stays nodes
      * @param format          the quantized precision the Q/DQ states: INT8 for int8 Q/DQ, FP8 for float8 e4m3fn
      * @param propagation     the pairs {@link QdqPropagation} added before folding
      */
     public record Result(Map<String, Float> scales, List<String> quantizedNodes, int activationPairs, int weights, Map<String, float[]> weightScales,
-                         Map<String, List<String>> pairReaders, Set<String> kept, org.tessel.cost.Precision format, QdqPropagation.Result propagation) {
+                         Map<String, List<String>> pairReaders, Set<String> kept, Map<String, List<String>> requantized, org.tessel.cost.Precision format,
+                         QdqPropagation.Result propagation) {
         public String describe() {
             String f = format.text().toUpperCase(Locale.ROOT);
             return String.format(Locale.ROOT, "explicit quantization from %d Q/DQ pairs and %d quantized weights (the model's scales, no calibration); %d nodes marked %s",
-                    activationPairs + kept.size(), weights, quantizedNodes.size(), f)
+                    activationPairs + kept.size() + requantized.values().stream().mapToInt(List::size).sum(), weights, quantizedNodes.size(), f)
                     + (propagation.total() == 0 ? "" : String.format(Locale.ROOT, "; %d pair(s) propagated through commuting ops (%d forward, %d backward)",
                     propagation.total(), propagation.forward(), propagation.backward()))
                     + (kept.isEmpty() ? "" : String.format(Locale.ROOT, "; %d pair(s) kept as QuantizeLinear/DequantizeLinear nodes, since no %s node reads or writes their tensor: %s",
-                    kept.size(), f, String.join(", ", kept.stream().map(k -> "%" + k).toList())));
+                    kept.size(), f, String.join(", ", kept.stream().map(k -> "%" + k).toList())))
+                    + (requantized.isEmpty() ? "" : "; " + requantized.size() + " tensor(s) read at several scales, the pairs on their readers' edges kept as "
+                    + "QuantizeLinear/DequantizeLinear nodes: " + String.join(", ", requantized.entrySet().stream()
+                    .map(e -> "%" + e.getKey() + " (" + e.getValue().size() + " pairs)").toList()));
         }
     }
 
@@ -110,7 +126,7 @@ public final class ExplicitQuantization {
         Map<Value, List<String>> readersOf = new LinkedHashMap<>();
         Set<String> kept = new java.util.TreeSet<>();
         Map<Value, Float> scaleOf = new LinkedHashMap<>();
-        Map<Value, String> scaledBy = new LinkedHashMap<>();
+        Map<String, List<String>> requantized = new LinkedHashMap<>();
         // per folded weight, its scale broadcast to its shape: moved with it, read per channel where a contraction reads it
         Map<Value, Tensor> weightScaleOf = new LinkedHashMap<>();
         int pairs = 0, weights = 0;
@@ -127,6 +143,7 @@ public final class ExplicitQuantization {
                     throw new QdqException(q.describe() + ": its int8 output %" + q.output(0).name() + " is read by " + u.describe()
                             + ", not a DequantizeLinear; explicit quantization takes QuantizeLinear -> DequantizeLinear pairs");
         }
+        Map<Node, Set<Float>> scalesRead = scalesRead(g);
         for (Node dq : List.copyOf(g.nodes())) {
             if (!isDq(dq)) continue;
             Value x = dq.input(0);
@@ -152,13 +169,17 @@ public final class ExplicitQuantization {
                     throw new QdqException(dq.describe() + ": scale " + s + " differs from its QuantizeLinear " + q.describe() + "'s " + qs + "; a pair quantizes and dequantizes at one scale");
                 Value src = q.input(0);
                 Node clip = src.producer();
-                boolean dropClip = clip != null && clip.opName().equals("Clip") && isSymmetricClip(clip, s) && g.users(src).size() == 1 && !g.outputs().contains(src);
+                boolean dropClip = droppableClip(g, q, s);
                 Value real = dropClip ? clip.input(0) : src;
-                Float prev = scaleOf.get(real);
-                if (prev != null && Float.floatToIntBits(prev) != Float.floatToIntBits(s))
-                    throw new QdqException(q.describe() + ": tensor %" + real.name() + " is quantized at scale " + s + " here and at " + prev + " by " + scaledBy.get(real)
-                            + "; the engine keeps one scale per tensor");
                 Value out = dq.output(0);
+                Float prev = scaleOf.get(real);
+                // read at several scales (or, through a chain of pairs, already folded at another): this pair stays Q -> DQ nodes,
+                // the quantize on its reader's edge, and its output has its own scale
+                if (scalesRead.get(dq).size() > 1 || prev != null && Float.floatToIntBits(prev) != Float.floatToIntBits(s)) {
+                    requantized.computeIfAbsent(real.name(), k -> new ArrayList<>()).add(out.name());
+                    scaleOf.put(out, s);
+                    continue;
+                }
                 String outName = out.name();
                 String finalName = real.name().equals(outName + "_f32") ? outName : real.name();
                 if (keep.contains(finalName)) {
@@ -177,7 +198,6 @@ public final class ExplicitQuantization {
                 // export-qdq renamed the tensor it quantized NAME_f32 and gave the DQ output NAME: the tensor gets its name back
                 if (real.name().equals(outName + "_f32") && g.value(outName) == null) g.renameValue(real, outName);
                 scaleOf.put(real, s);
-                scaledBy.put(real, q.describe());
                 pairs++;
                 continue;
             }
@@ -226,7 +246,35 @@ public final class ExplicitQuantization {
             if (prev != null && !java.util.Arrays.equals(prev, ch))
                 throw new QdqException(n.describe() + ": weight %" + w.name() + " is read along other output channels by another node; a weight has one set of channel scales");
         }
-        return new Result(scales, int8, pairs, weights, weightScales, pairReaders, kept, format, propagation);
+        return new Result(scales, int8, pairs, weights, weightScales, pairReaders, kept, requantized, format, propagation);
+    }
+
+    /**
+     * Per activation pair (by its DQ), the distinct scales of all the pairs that read the same tensor
+     * (through the Clip export-qdq puts before a Q, which is the tensor's), as the model has them
+     * before folding. Validates each pair's DQ on the way.
+     */
+    private static Map<Node, Set<Float>> scalesRead(Graph g) {
+        Map<Value, Set<Float>> byTensor = new LinkedHashMap<>();
+        Map<Node, Set<Float>> out = new LinkedHashMap<>();
+        for (Node dq : g.nodes()) {
+            if (!isDq(dq)) continue;
+            Node q = dq.input(0).producer();
+            if (q == null || !isQ(q) || q.input(0).isConstant()) continue;
+            float s = checkQuantizer(g, dq);
+            Value src = q.input(0);
+            Set<Float> scales = byTensor.computeIfAbsent(droppableClip(g, q, s) ? src.producer().input(0) : src, k -> new java.util.TreeSet<>());
+            scales.add(s);
+            out.put(dq, scales);
+        }
+        return out;
+    }
+
+    /** True when Q's input is a Clip(-127 s, 127 s) that only this Q reads: it goes with the pair. */
+    private static boolean droppableClip(Graph g, Node q, float s) {
+        Value src = q.input(0);
+        Node clip = src.producer();
+        return clip != null && clip.opName().equals("Clip") && isSymmetricClip(clip, s) && g.users(src).size() == 1 && !g.outputs().contains(src);
     }
 
     /**
@@ -239,6 +287,9 @@ public final class ExplicitQuantization {
         for (Node n : g.nodes()) {
             DType t = isQ(n) ? n.output(0).type().dtype() : isDq(n) ? n.input(0).type().dtype() : null;
             if (t == null || t == DType.I32) continue; // an int32 bias goes with either
+            if (t.isFloat8() && t != DType.F8E4M3)
+                throw new QdqException(n.describe() + ": float8" + t.text().substring(2) + " Q/DQ; the engine's FP8 is E4M3 (float8e4m3fn), so explicit quantization takes int8 or float8e4m3fn pairs "
+                        + "(the reference interpreter runs it as ONNX defines it)");
             if (t == DType.F8E4M3) { if (first8 == null) first8 = n; }
             else if (firstInt == null) firstInt = n;
         }

@@ -217,7 +217,7 @@ public final class EngineFile {
                 case F32 -> bb.putFloat(t.floats()[i]);
                 case F16 -> bb.putShort(Float.floatToFloat16(t.floats()[i]));
                 case BF16 -> bb.putShort((short) (Float.floatToRawIntBits(t.floats()[i]) >>> 16));
-                case F8E4M3 -> bb.put((byte) org.tessel.api.Float8E4M3.toBits(t.floats()[i], true));
+                case F8E4M3, F8E5M2, F8E4M3FNUZ, F8E5M2FNUZ -> bb.put((byte) t.dtype().float8Bits(t.floats()[i], false));
                 case F64 -> bb.putDouble(t.doubles()[i]);
                 case I8, U8, BOOL -> bb.put((byte) t.longs()[i]);
                 case I32 -> bb.putInt((int) t.longs()[i]);
@@ -247,7 +247,7 @@ public final class EngineFile {
                 case F32 -> t.floats()[i] = bb.getFloat();
                 case F16 -> t.floats()[i] = Float.float16ToFloat(bb.getShort());
                 case BF16 -> t.floats()[i] = Float.intBitsToFloat((bb.getShort() & 0xFFFF) << 16);
-                case F8E4M3 -> t.floats()[i] = org.tessel.api.Float8E4M3.toFloat(bb.get());
+                case F8E4M3, F8E5M2, F8E4M3FNUZ, F8E5M2FNUZ -> t.floats()[i] = t.dtype().float8Value(bb.get());
                 case F64 -> t.doubles()[i] = bb.getDouble();
                 case I8 -> t.longs()[i] = bb.get();
                 case U8 -> t.longs()[i] = bb.get() & 0xFF;

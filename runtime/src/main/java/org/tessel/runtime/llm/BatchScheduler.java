@@ -45,7 +45,8 @@ import java.util.PriorityQueue;
 public final class BatchScheduler {
     public enum Policy { IN_FLIGHT, STATIC }
 
-    private final Steps runner;
+    private final DecoderSteps<?> runner;
+    private final java.util.function.Function<List<DecoderRunner.Row>, List<float[]>> step;
     private final KvBlockAllocator cache;
     private final Policy policy;
     private final int maxBatch, chunk;
@@ -97,45 +98,13 @@ public final class BatchScheduler {
         boolean done() { return generated.size() >= request.maxNewTokens(); }
     }
 
-    /** What the scheduler needs of a runner and its cache: the model, the step, the build clock, and the cache's blocks. */
-    interface Steps {
-        org.tessel.ir.zoo.DecoderConfig config();
-        String model();
-        long buildNanos();
-        int enginesBuilt();
-        List<float[]> step(List<DecoderRunner.Row> rows);
-        /** The id of a LoRA adapter the runner serves (0 for null, the base model); an unknown one is refused naming it. */
-        int adapterId(String adapter);
-    }
-
-    public BatchScheduler(DecoderRunner runner, PagedKvCache cache, Policy policy, int maxBatch, int chunk) {
-        this(new Steps() {
-            @Override public org.tessel.ir.zoo.DecoderConfig config() { return runner.config(); }
-            @Override public String model() { return runner.model(); }
-            @Override public long buildNanos() { return runner.buildNanos(); }
-            @Override public int enginesBuilt() { return runner.enginesBuilt(); }
-            @Override public List<float[]> step(List<DecoderRunner.Row> rows) { return runner.step(rows, cache); }
-            @Override public int adapterId(String adapter) { return runner.adapterId(adapter); }
-        }, cache.allocator(), policy, maxBatch, chunk);
-    }
-
-    /** Serves on GPU engines, the KV cache on the device. */
-    public BatchScheduler(GpuDecoderRunner runner, GpuPagedKvCache cache, Policy policy, int maxBatch, int chunk) {
-        this(new Steps() {
-            @Override public org.tessel.ir.zoo.DecoderConfig config() { return runner.config(); }
-            @Override public String model() { return runner.model(); }
-            @Override public long buildNanos() { return runner.buildNanos(); }
-            @Override public int enginesBuilt() { return runner.enginesBuilt(); }
-            @Override public List<float[]> step(List<DecoderRunner.Row> rows) { return runner.step(rows, cache); }
-            @Override public int adapterId(String adapter) { return runner.adapterId(adapter); }
-        }, cache.allocator(), policy, maxBatch, chunk);
-    }
-
-    private BatchScheduler(Steps runner, KvBlockAllocator cache, Policy policy, int maxBatch, int chunk) {
+    /** Serves on {@code runner} ({@link DecoderRunner}: CPU engines; {@link GpuDecoderRunner}: GPU engines, the KV cache on the device) with {@code cache}. */
+    public <C extends KvCache> BatchScheduler(DecoderSteps<C> runner, C cache, Policy policy, int maxBatch, int chunk) {
         if (maxBatch < 1) throw new IllegalArgumentException("the batch must hold at least 1 request, got " + maxBatch);
         if (chunk < 1) throw new IllegalArgumentException("a prefill chunk must be at least 1 token, got " + chunk);
         this.runner = runner;
-        this.cache = cache;
+        this.step = rows -> runner.step(rows, cache);
+        this.cache = cache.allocator();
         this.policy = policy;
         this.maxBatch = maxBatch;
         this.chunk = chunk;
@@ -344,7 +313,7 @@ public final class BatchScheduler {
     private List<float[]> runStep(List<Live> rows, List<long[]> feeds) {
         List<DecoderRunner.Row> single = new ArrayList<>(), chunks = new ArrayList<>();
         for (int i = 0; i < rows.size(); i++) (feeds.get(i).length == 1 ? single : chunks).add(new DecoderRunner.Row(rows.get(i).id(), feeds.get(i), rows.get(i).request.adapter()));
-        List<float[]> a = single.isEmpty() ? List.of() : runner.step(single), b = chunks.isEmpty() ? List.of() : runner.step(chunks);
+        List<float[]> a = single.isEmpty() ? List.of() : step.apply(single), b = chunks.isEmpty() ? List.of() : step.apply(chunks);
         List<float[]> out = new ArrayList<>();
         int ia = 0, ib = 0;
         for (long[] f : feeds) out.add(f.length == 1 ? a.get(ia++) : b.get(ib++));

@@ -44,7 +44,7 @@ import org.tessel.runtime.llm.quant.QuantizationSpec;
  *
  * <p>Not thread-safe: one scheduler drives it.
  */
-public final class DecoderRunner {
+public final class DecoderRunner implements DecoderSteps<PagedKvCache> {
     private final String model;
     private final DecoderConfig config;
     private final long seed;
@@ -108,15 +108,26 @@ public final class DecoderRunner {
     /** How this runner's KV cache stores keys and values. */
     public KvCacheFormat kvCache() { return kv; }
 
-    /** The LoRA adapters this runner serves, in id order (id = index + 1). */
-    public List<LoraAdapter> adapters() { return adapters; }
+    @Override public List<LoraAdapter> adapters() { return adapters; }
 
     /** The id of a loaded adapter (0 for null, the base model); an unknown name is refused, naming the loaded ones. */
-    public int adapterId(String name) {
+    @Override public int adapterId(String name) { return adapterId(name, adapters); }
+
+    /** The id of adapter {@code name} among {@code adapters} (0 for null, the base model); an unknown name is refused, naming the loaded ones. */
+    static int adapterId(String name, List<LoraAdapter> adapters) {
         if (name == null) return 0;
         for (int i = 0; i < adapters.size(); i++) if (adapters.get(i).name().equals(name)) return i + 1;
         throw new IllegalArgumentException("adapter '" + name + "' is not loaded (loaded: "
                 + (adapters.isEmpty() ? "none" : String.join(", ", adapters.stream().map(LoraAdapter::name).toList())) + ")");
+    }
+
+    /** The adapter id of a step's row, an unknown adapter refused naming the row's sequence and the adapter. */
+    static int rowAdapterId(Row r, List<LoraAdapter> adapters) {
+        try {
+            return adapterId(r.adapter(), adapters);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("sequence " + r.seq() + ": " + e.getMessage());
+        }
     }
 
     public LlmQuantization quantization() { return quantization; }
@@ -129,33 +140,18 @@ public final class DecoderRunner {
         return g;
     }
 
-    public DecoderConfig config() { return config; }
+    @Override public DecoderConfig config() { return config; }
     /** The trained weights this runner computes with, or null when they are drawn from the seed. */
     public DecoderWeights weights() { return weights; }
-    public String model() { return model; }
-    /** Nanoseconds spent building engines so far. */
-    public long buildNanos() { return buildNanos; }
-    /** Engines built so far (one per step shape). */
-    public int enginesBuilt() { return engines.size(); }
+    @Override public String model() { return model; }
+    @Override public long buildNanos() { return buildNanos; }
+    @Override public int enginesBuilt() { return engines.size(); }
 
-    /** A KV cache for this model with {@code blocks} blocks of {@code blockSize} tokens. */
-    public PagedKvCache newCache(int blockSize, int blocks) {
+    @Override public PagedKvCache newCache(int blockSize, int blocks) {
         return new PagedKvCache(config.layers(), config.kvHeads(), config.headDim(), blockSize, blocks, kv);
     }
 
-    /**
-     * Runs one step: reserves each row's new tokens in the cache (the caller checks
-     * {@link PagedKvCache#canReserve} first: an exhausted cache throws before any work), runs the
-     * batch, appends the new keys and values, and returns each row's logits for its last token.
-     */
-    public List<float[]> step(List<Row> rows, PagedKvCache cache) {
-        List<float[]> last = new ArrayList<>();
-        for (float[][] all : stepAllLogits(rows, cache)) last.add(all[all.length - 1]);
-        return last;
-    }
-
-    /** As {@link #step}, returning each row's logits for every token it fed ([tokens][vocab]), as speculative verification needs. */
-    public List<float[][]> stepAllLogits(List<Row> rows, PagedKvCache cache) {
+    @Override public List<float[][]> stepAllLogits(List<Row> rows, PagedKvCache cache) {
         if (rows.isEmpty()) throw new IllegalArgumentException("a step needs at least one row");
         if (!cache.format().equals(kv))
             throw new IllegalArgumentException("the KV cache stores " + cache.format().describe() + " and the runner's step graphs round keys and values for "
@@ -168,12 +164,7 @@ public final class DecoderRunner {
             maxPast = Math.max(maxPast, past);
         }
         long[] adapterIds = new long[rows.size()];
-        for (int r = 0; r < rows.size(); r++)
-            try {
-                adapterIds[r] = adapterId(rows.get(r).adapter());
-            } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException("sequence " + rows.get(r).seq() + ": " + e.getMessage());
-            }
+        for (int r = 0; r < rows.size(); r++) adapterIds[r] = rowAdapterId(rows.get(r), adapters);
         for (Row r : rows) cache.reserve(r.seq(), r.tokens().length);
         // buckets, shrunk where they would pass the context: maxPast + maxNew fits (checked above)
         int n = newTokenBucket(maxNew, config);

@@ -6,6 +6,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.tessel.api.DType;
+import org.tessel.api.OpRegistry;
 import org.tessel.api.Shape;
 import org.tessel.api.Tensor;
 import org.tessel.ir.Graph;
@@ -13,6 +14,8 @@ import org.tessel.ir.zoo.DecoderConfig;
 import org.tessel.ir.zoo.KvCacheFormat;
 import org.tessel.ir.zoo.PagedDecoderShape;
 import org.tessel.ir.zoo.Zoo;
+import org.tessel.passes.lora.ApplyLora;
+import org.tessel.passes.lora.LoraAdapter;
 import org.tessel.runtime.cuda.CudaContext;
 import org.tessel.runtime.gpu.engine.GpuEngine;
 import org.tessel.runtime.gpu.engine.GpuEngineException;
@@ -35,9 +38,13 @@ import org.tessel.tactics.plan.PlanApplier;
  * a step uploads token ids, positions, block tables, slots and context lengths and downloads the logits. A decode
  * bucket's context is captured as a CUDA graph after its first step when {@code cudaGraphs} is set and replayed after.
  *
+ * <p>A runner made {@link #withAdapters with LoRA adapters} serves them all at once, as {@link DecoderRunner} does: its
+ * step graphs go through the lora pass and each step binds its rows' adapter ids, so rows of different adapters share
+ * one step; how each {@code tessel.LoraDelta} runs is the plan's decision.
+ *
  * <p>Not thread-safe: one scheduler drives it.
  */
-public final class GpuDecoderRunner implements AutoCloseable {
+public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, AutoCloseable {
     /** How a step graph becomes the plan an engine is built from: the search's decisions, applied to its prepared graph. */
     @FunctionalInterface
     public interface StepPlanner {
@@ -52,6 +59,7 @@ public final class GpuDecoderRunner implements AutoCloseable {
     private final StepPlanner planner;
     private final boolean cudaGraphs;
     private final KvCacheFormat kv;
+    private final List<LoraAdapter> adapters;
     private final KernelCompiler compiler;
     private final Map<PagedDecoderShape, Bucket> buckets = new HashMap<>();
     private long buildNanos;
@@ -76,6 +84,11 @@ public final class GpuDecoderRunner implements AutoCloseable {
     /** As the runner above, its KV cache stored as {@code kv} says (FP8: the step graphs' pools are f8e4m3 at its per-layer scales). */
     public GpuDecoderRunner(String model, DecoderConfig config, long seed, CudaContext context, GpuEngine.Precision precision, StepPlanner planner, boolean cudaGraphs,
                             KvCacheFormat kv) {
+        this(model, config, seed, context, precision, planner, cudaGraphs, List.of(), kv);
+    }
+
+    private GpuDecoderRunner(String model, DecoderConfig config, long seed, CudaContext context, GpuEngine.Precision precision, StepPlanner planner, boolean cudaGraphs,
+                             List<LoraAdapter> adapters, KvCacheFormat kv) {
         kv.checkLayers(config.layers(), model);
         this.kv = kv;
         if (precision != GpuEngine.Precision.FP16 && precision != GpuEngine.Precision.BF16)
@@ -87,28 +100,45 @@ public final class GpuDecoderRunner implements AutoCloseable {
         this.precision = precision;
         this.planner = planner;
         this.cudaGraphs = cudaGraphs;
+        this.adapters = List.copyOf(adapters);
         context.bind();
         this.compiler = new KernelCompiler(context);
     }
 
-    public DecoderConfig config() { return config; }
-    public String model() { return model; }
-
     /**
-     * The id of a LoRA adapter: 0 for null (the base model). The GPU runner serves the base model only, so any adapter is
-     * refused, naming it (multi-LoRA serving runs on the CPU runner, {@link DecoderRunner#withAdapters}).
+     * A runner of the same model, precision and planner serving these LoRA adapters at once (ids 1, 2, ... in this order),
+     * as {@link DecoderRunner#withAdapters} does: its step graphs go through the lora pass, each adapted layer's
+     * {@code tessel.LoraDelta} runs as the plan says (the catalogue's GPU tactic is {@code tessel.lora.bgmv}), and each
+     * step binds its rows' adapter ids. Each adapter is checked against the model now (a layer it names that the model
+     * lacks, or A/B that do not fit the layer, is refused naming the adapter and the layer). The new runner has engines
+     * and a kernel compiler of its own: close it as well as this one.
      */
-    public int adapterId(String adapter) {
-        if (adapter == null) return 0;
-        throw new IllegalArgumentException("adapter '" + adapter + "' is not loaded: the GPU decoder runner serves the base model only (LoRA adapters run on the CPU runner)");
+    public GpuDecoderRunner withAdapters(List<LoraAdapter> adapters) {
+        GpuDecoderRunner r = new GpuDecoderRunner(model, config, seed, context, precision, planner, cudaGraphs, adapters, kv);
+        try {
+            r.graph(new PagedDecoderShape(1, 1, 1, 1, 1));
+        } catch (RuntimeException e) {
+            r.close();
+            throw e;
+        }
+        return r;
     }
+
+    @Override public List<LoraAdapter> adapters() { return adapters; }
+
+    @Override public DecoderConfig config() { return config; }
+    @Override public String model() { return model; }
+
+    /** The id of a loaded adapter (0 for null, the base model); an unknown name is refused, naming the loaded ones. */
+    @Override public int adapterId(String adapter) { return DecoderRunner.adapterId(adapter, adapters); }
+
     public GpuEngine.Precision precision() { return precision; }
     /** How the runner's KV cache stores keys and values. */
     public KvCacheFormat kvCache() { return kv; }
     /** Nanoseconds spent planning and building engines so far. */
-    public long buildNanos() { return buildNanos; }
+    @Override public long buildNanos() { return buildNanos; }
     /** Engines built so far (one per step-shape bucket). */
-    public int enginesBuilt() { return buckets.size(); }
+    @Override public int enginesBuilt() { return buckets.size(); }
     /** Steps that replayed a captured CUDA graph. */
     public int graphReplays() { return replays; }
 
@@ -119,23 +149,19 @@ public final class GpuDecoderRunner implements AutoCloseable {
         return m;
     }
 
-    /** The paged step graph of one bucket, before planning. */
-    public Graph graph(PagedDecoderShape shape) { return Zoo.buildPagedDecoder(model, config, shape, seed, kv); }
+    /** The paged step graph of one bucket, before planning, its pools stored as the runner's KV format says, with the adapters' terms when the runner serves any. */
+    public Graph graph(PagedDecoderShape shape) {
+        Graph g = Zoo.buildPagedDecoder(model, config, shape, seed, kv);
+        ApplyLora.apply(g, adapters, List.of(), OpRegistry.global());
+        return g;
+    }
 
-    /** A KV cache on the device for this model, in the runner's storage type, with {@code blocks} blocks of {@code blockSize} tokens. */
-    public GpuPagedKvCache newCache(int blockSize, int blocks) {
+    /** A KV cache on the device for this model, in the runner's storage type (or FP8 codes), with {@code blocks} blocks of {@code blockSize} tokens. */
+    @Override public GpuPagedKvCache newCache(int blockSize, int blocks) {
         return new GpuPagedKvCache(compiler, precision.storage(), kv, config.layers(), config.heads(), config.kvHeads(), config.headDim(), blockSize, blocks);
     }
 
-    /** As {@link DecoderRunner#step}: reserves each row's new tokens in the cache, runs the batch, returns each row's logits for its last token. */
-    public List<float[]> step(List<DecoderRunner.Row> rows, GpuPagedKvCache cache) {
-        List<float[]> last = new ArrayList<>();
-        for (float[][] all : stepAllLogits(rows, cache)) last.add(all[all.length - 1]);
-        return last;
-    }
-
-    /** As {@link #step}, returning each row's logits for every token it fed ([tokens][vocab]). */
-    public List<float[][]> stepAllLogits(List<DecoderRunner.Row> rows, GpuPagedKvCache cache) {
+    @Override public List<float[][]> stepAllLogits(List<DecoderRunner.Row> rows, GpuPagedKvCache cache) {
         if (rows.isEmpty()) throw new IllegalArgumentException("a step needs at least one row");
         if (cache.layers() != config.layers() || cache.config().kvHeads() != config.kvHeads() || cache.config().headDim() != config.headDim()
                 || cache.config().heads() != config.heads() || cache.config().dtype() != precision.storage() || !cache.format().equals(kv))
@@ -144,9 +170,11 @@ public final class GpuDecoderRunner implements AutoCloseable {
                     + " (make it with newCache)");
         int maxNew = 0, maxTotal = 0, bs = cache.blockSize();
         java.util.Set<String> seen = new java.util.HashSet<>();
-        for (DecoderRunner.Row r : rows) {
+        long[] adapterIds = new long[rows.size()];
+        for (int i = 0; i < rows.size(); i++) {
+            DecoderRunner.Row r = rows.get(i);
             if (!seen.add(r.seq())) throw new IllegalArgumentException("a step lists sequence " + r.seq() + " twice");
-            adapterId(r.adapter());
+            adapterIds[i] = DecoderRunner.rowAdapterId(r, adapters);
             int past = cache.length(r.seq());
             DecoderRunner.checkRow(r, past, config, model);
             maxNew = Math.max(maxNew, r.tokens().length);
@@ -182,6 +210,7 @@ public final class GpuDecoderRunner implements AutoCloseable {
         in.put("block_tables", Tensor.ofLongs(DType.I64, Shape.of(b, mb), tables));
         in.put("slots", Tensor.ofLongs(DType.I64, Shape.of(b, n), slots));
         in.put("context_lens", Tensor.ofLongs(DType.I64, Shape.of(b), lens));
+        if (!adapters.isEmpty()) in.put(ApplyLora.ADAPTER_IDS, Tensor.ofLongs(DType.I64, Shape.of(b), adapterIds));
         if (ctx.isCaptured()) replays++;
         float[] logits = ctx.run(in).get("logits").floats();
         if (cudaGraphs && n == 1 && !ctx.isCaptured()) ctx.captureGraph(); // replays the same step: the appends rewrite the same slots

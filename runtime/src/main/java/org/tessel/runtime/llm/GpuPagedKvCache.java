@@ -24,7 +24,7 @@ import org.tessel.runtime.gpu.kernels.PagedAttentionKernel;
  * <p>With an FP8 {@link KvCacheFormat} the pools hold E4M3 codes (half the bytes of f16) at the format's per-layer K
  * and V scales, which every append and attention launch of a layer passes.
  */
-public final class GpuPagedKvCache implements AutoCloseable {
+public final class GpuPagedKvCache implements KvCache {
     private final KernelCompiler kc;
     private final PagedAttentionKernel.Config config;
     private final int layers;
@@ -77,6 +77,7 @@ public final class GpuPagedKvCache implements AutoCloseable {
     public double utilisation() { return blocks.utilisation(); }
     public boolean canReserve(String seq, int extra) { return blocks.canReserve(seq, extra); }
     public void reserve(String seq, int extra) { blocks.reserve(seq, extra); }
+    public boolean contains(String seq) { return blocks.contains(seq); }
     public int length(String seq) { return blocks.length(seq); }
     public List<Integer> blockTable(String seq) { return blocks.blockTable(seq); }
     public void truncate(String seq, int length) { blocks.truncate(seq, length); }

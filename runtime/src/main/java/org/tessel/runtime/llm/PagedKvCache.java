@@ -26,7 +26,7 @@ import org.tessel.ir.zoo.KvCacheFormat;
  *
  * <p>Not thread-safe: one scheduler owns it.
  */
-public final class PagedKvCache {
+public final class PagedKvCache implements KvCache {
     private final int layers, kvHeads, headDim;
     private final KvBlockAllocator blocks;
     private final KvCacheFormat format;
@@ -207,4 +207,6 @@ public final class PagedKvCache {
 
     /** Returns the sequence's blocks to the free list (a no-op for an unknown sequence). */
     public void free(String seq) { blocks.free(seq); }
+    /** The keys and values are host arrays, which the garbage collector frees: nothing to do. */
+    @Override public void close() {}
 }

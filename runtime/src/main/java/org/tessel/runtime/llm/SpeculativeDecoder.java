@@ -8,15 +8,18 @@ import java.util.List;
  * proposes {@code k} tokens one by one, the target checks all of them in one step (its logits at
  * each proposed position), the longest prefix the target agrees with is kept, and the target's own
  * token at the first disagreement (or after the last proposal) is added. Rejected tokens are cut
- * from both paged caches ({@link PagedKvCache#truncate}). Under greedy decoding the output is
+ * from both paged caches ({@link KvCache#truncate}). Under greedy decoding the output is
  * exactly the target's own greedy output; only the number of target steps changes.
+ *
+ * <p>Target and draft are any {@link DecoderSteps}: CPU runners ({@link DecoderRunner}), GPU runners
+ * ({@link GpuDecoderRunner}, the verify step one multi-token step over the device cache), or one of each.
  *
  * <p>Both models must share a vocabulary. Invariant between rounds: each cache holds every known
  * token but the last (the draft's may lag one behind after a fully accepted round and catches up in
  * its next step).
  */
 public final class SpeculativeDecoder {
-    private final DecoderRunner target, draft;
+    private final DecoderSteps<?> target, draft;
     private final int k;
 
     /** Generated tokens, target steps taken, and draft tokens proposed and accepted. */
@@ -25,7 +28,7 @@ public final class SpeculativeDecoder {
         public double acceptanceRate() { return proposed == 0 ? 0 : (double) accepted / proposed; }
     }
 
-    public SpeculativeDecoder(DecoderRunner target, DecoderRunner draft, int k) {
+    public SpeculativeDecoder(DecoderSteps<?> target, DecoderSteps<?> draft, int k) {
         if (k < 1) throw new IllegalArgumentException("the draft must propose at least 1 token per round, got " + k);
         if (target.config().vocab() != draft.config().vocab())
             throw new IllegalArgumentException("draft " + draft.model() + " has a vocabulary of " + draft.config().vocab() + " tokens and target " + target.model()
@@ -43,15 +46,32 @@ public final class SpeculativeDecoder {
             throw new IllegalArgumentException("request speculative: prompt " + prompt.length + " + max new tokens " + maxNew + " = " + (prompt.length + maxNew)
                     + " exceeds the " + max + " positions of " + target.model() + " and draft " + draft.model());
         int blocks = (prompt.length + maxNew + k + blockSize) / blockSize + 1;
-        PagedKvCache tc = target.newCache(blockSize, blocks), dc = draft.newCache(blockSize, blocks);
+        try (Bound<?> tc = Bound.of(target, blockSize, blocks); Bound<?> dc = Bound.of(draft, blockSize, blocks)) {
+            return generate(prompt, maxNew, max, tc, dc);
+        }
+    }
+
+    /** A runner and a cache of its own kind, stepping one sequence. */
+    private record Bound<C extends KvCache>(DecoderSteps<C> runner, C cache) implements AutoCloseable {
+        static <C extends KvCache> Bound<C> of(DecoderSteps<C> runner, int blockSize, int blocks) { return new Bound<>(runner, runner.newCache(blockSize, blocks)); }
+
+        float[][] step(String seq, long[] tokens) { return runner.stepAllLogits(List.of(new DecoderRunner.Row(seq, tokens)), cache).getFirst(); }
+        float[] last(String seq, long[] tokens) { float[][] all = step(seq, tokens); return all[all.length - 1]; }
+        boolean contains(String seq) { return cache.contains(seq); }
+        int length(String seq) { return cache.length(seq); }
+        void truncate(String seq, int length) { cache.truncate(seq, length); }
+        @Override public void close() { cache.close(); }
+    }
+
+    private Result generate(long[] prompt, int maxNew, int max, Bound<?> tc, Bound<?> dc) {
         String seq = "speculative";
         long t0 = System.nanoTime(), build0 = target.buildNanos() + draft.buildNanos();
         List<Long> known = new ArrayList<>();
         for (long t : prompt) known.add(t);
         // prefill: the target's first token; the draft's cache filled with the prompt but its last token
-        float[] first = target.step(List.of(new DecoderRunner.Row(seq, prompt)), tc).getFirst();
+        float[] first = tc.last(seq, prompt);
         int targetSteps = 1, draftSteps = 0;
-        if (prompt.length > 1) { draft.step(List.of(new DecoderRunner.Row(seq, java.util.Arrays.copyOf(prompt, prompt.length - 1))), dc); draftSteps++; }
+        if (prompt.length > 1) { dc.step(seq, java.util.Arrays.copyOf(prompt, prompt.length - 1)); draftSteps++; }
         // the target's cache holds the whole prompt; from here on it holds all known tokens but the last
         known.add((long) Sampler.greedy().next(first));
         tc.truncate(seq, prompt.length);
@@ -67,14 +87,14 @@ public final class SpeculativeDecoder {
                 all.addAll(proposals);
                 int have = dc.contains(seq) ? dc.length(seq) : 0;
                 long[] feed = all.subList(have, all.size()).stream().mapToLong(Long::longValue).toArray();
-                proposals.add((long) Sampler.greedy().next(draft.step(List.of(new DecoderRunner.Row(seq, feed)), dc).getFirst()));
+                proposals.add((long) Sampler.greedy().next(dc.last(seq, feed)));
                 draftSteps++;
             }
             // target checks [last known, proposals...] in one step
             long[] check = new long[room + 1];
             check[0] = known.get(n - 1);
             for (int i = 0; i < room; i++) check[i + 1] = proposals.get(i);
-            float[][] logits = target.stepAllLogits(List.of(new DecoderRunner.Row(seq, check)), tc).getFirst();
+            float[][] logits = tc.step(seq, check);
             targetSteps++;
             int j = 0;
             while (j < room && Sampler.greedy().next(logits[j]) == proposals.get(j)) j++;

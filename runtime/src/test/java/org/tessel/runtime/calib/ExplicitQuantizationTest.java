@@ -159,6 +159,12 @@ class ExplicitQuantizationTest {
         assertEquals("node 'q' (QuantizeLinear): float8 Q/DQ in a model with integer Q/DQ (node 'dw' (DequantizeLinear)); a plan has one quantized format, INT8 or FP8", mixed.getMessage());
         var unsaturated = assertThrows(ExplicitQuantization.QdqException.class, () -> ExplicitQuantization.fold(pairAndWeight(DType.F8E4M3, DType.F8E4M3, 0)));
         assertEquals("node 'q' (QuantizeLinear): saturate=0 (values past 448 become NaN); the engine's FP8 saturates at +-448 (ONNX's default saturate=1)", unsaturated.getMessage());
+        // E5M2 runs on the reference interpreter, but the engine's FP8 is E4M3
+        var e5m2 = assertThrows(ExplicitQuantization.QdqException.class, () -> ExplicitQuantization.fold(pairAndWeight(DType.F8E5M2, DType.F8E4M3, 1)));
+        assertEquals("node 'q' (QuantizeLinear): float8e5m2 Q/DQ; the engine's FP8 is E4M3 (float8e4m3fn), so explicit quantization takes int8 or float8e4m3fn pairs "
+                + "(the reference interpreter runs it as ONNX defines it)", e5m2.getMessage());
+        var fnuz = assertThrows(ExplicitQuantization.QdqException.class, () -> ExplicitQuantization.fold(pairAndWeight(DType.F8E4M3FNUZ, DType.F8E4M3, 1)));
+        assertTrue(fnuz.getMessage().startsWith("node 'q' (QuantizeLinear): float8e4m3fnuz Q/DQ; the engine's FP8 is E4M3 (float8e4m3fn)"), fnuz.getMessage());
     }
 
     @Test void aNonZeroZeroPointIsRefusedNamingTheNode() {

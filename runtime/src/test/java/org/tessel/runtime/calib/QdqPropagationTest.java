@@ -9,6 +9,8 @@ import net.jqwik.api.Property;
 import net.jqwik.api.constraints.IntRange;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.tessel.api.AttrValue;
 import org.tessel.api.Attributes;
 import org.tessel.api.Shape;
@@ -174,6 +176,88 @@ class QdqPropagationTest {
         Value xd = d.input("x", 1, 4, 6, 6);
         d.outputs(d.conv("conv", d.qdq(xd, 0.1f), d.convWeight("w", 4, 4, 1, 0.01f), 0, 1));
         assertEquals(0, propagatesExactly(d.g, 10).total());
+    }
+
+    /**
+     * One tensor quantized at two scales, per-tensor or per-channel weights: (a) a Conv's output read
+     * by two Convs through pairs at scales 7x apart (wide enough that no code reaches -128, where ONNX
+     * and the engine's +-127 differ), (b) a residual Add whose input pair on the first block's Relu
+     * differs from the pair the next Conv reads it through, (c) a chain of two pairs at those scales
+     * before one Conv. In (a) and (b) each such pair stays a QuantizeLinear/DequantizeLinear on its
+     * reader's edge and the producer writes the tensor in float; in (c) the first pair folds and the
+     * second stays nodes (a requantize: ONNX rounds twice). Every Conv runs INT8, the CPU engine
+     * computes ONNX's Q/DQ semantics (the reference interpreter on the unfolded model) exactly, and
+     * quantizing at the first scale only would be far off. The GPU builder refuses the float-writing
+     * INT8 producer, naming it.
+     */
+    @ParameterizedTest @ValueSource(booleans = {false, true})
+    void aTensorQuantizedAtTwoScalesGetsAQuantizeOnEachEdgeAndRunsAtInt8(boolean perChannel) {
+        for (String shape : List.of("two readers", "residual", "chain")) {
+            QdqModels m = new QdqModels("two_scales", perChannel ? 21 : 22);
+            java.util.function.BiFunction<String, int[], Value> w = (name, d) -> perChannel ? m.convWeight(name, d[0], d[1], d[2], 0.004f)
+                    : m.weight(name, new int[] {d[0], d[1], d[2], d[2]}, 0, new float[] {0.004f}, new int[] {127});
+            Value x = m.input("x", 1, 4, 8, 8);
+            Value c1 = m.conv("conv1", m.qdq(x, 1f / 127), w.apply("w1", new int[] {8, 4, 3}), 1, 1);
+            Value shared = c1;
+            List<String> convs = List.of("conv1", "conv2", "conv3");
+            switch (shape) {
+                case "two readers" -> {
+                    Value a = m.conv("conv2", m.qdq(c1, 0.03f), w.apply("w2", new int[] {8, 8, 1}), 0, 1);
+                    Value b = m.conv("conv3", m.qdq(c1, 0.21f), w.apply("w3", new int[] {4, 8, 1}), 0, 1);
+                    m.outputs(m.qdq(a, 0.1f), m.qdq(b, 0.1f));
+                }
+                case "residual" -> {
+                    shared = m.node("Relu", "relu1", c1);
+                    Value c2 = m.conv("conv2", m.qdq(shared, 0.03f), w.apply("w2", new int[] {8, 8, 3}), 1, 1);
+                    Value add = m.node("Add", "add", m.qdq(c2, 0.06f), m.qdq(shared, 0.21f));
+                    m.outputs(m.qdq(m.conv("conv3", m.qdq(add, 0.1f), w.apply("w3", new int[] {4, 8, 1}), 0, 1), 0.1f));
+                }
+                default -> {
+                    convs = List.of("conv1", "conv2");
+                    m.outputs(m.qdq(m.conv("conv2", m.qdq(m.qdq(c1, 0.03f), 0.21f), w.apply("w2", new int[] {8, 8, 1}), 0, 1), 0.1f));
+                }
+            }
+            String what = shape + (perChannel ? ", per-channel weights" : ", per-tensor weights");
+            ExplicitQuantization.Result f = fold(m.g);
+            assertEquals(convs, f.quantizedNodes(), what);
+            assertEquals(shape.equals("chain") ? (Float) 0.03f : null, f.scales().get(shared.name()), what + ": " + f.scales());
+            assertEquals(java.util.Set.of(shared.name()), f.requantized().keySet(), what);
+            assertEquals(shape.equals("chain") ? 1 : 2, f.requantized().get(shared.name()).size(), what);
+            for (String dq : f.requantized().get(shared.name())) assertNotNull(f.scales().get(dq), dq);
+            assertTrue(f.describe().contains("1 tensor(s) read at several scales, the pairs on their readers' edges kept as QuantizeLinear/DequantizeLinear nodes: %"
+                    + shared.name() + " (" + f.requantized().get(shared.name()).size() + " pairs)"), f.describe());
+            QdqModels.Built b = QdqModels.build(m.g);
+            for (String c : convs) {
+                String at = c;
+                for (var grp : b.applied().plan().groups()) if (grp.members().contains(c)) at = grp.name();
+                assertEquals(Precision.INT8, b.applied().plan().node(at).precision(), what + ": " + c + " (as " + at + ")");
+            }
+            if (!shape.equals("chain")) {
+                // the GPU builder: the Q/DQ nodes are per-tensor elementwise kernels it has, but its INT8 kernels requantize every output,
+                // so the producer that writes the tensor in float is refused, naming it and the tensor
+                var gpu = assertThrows(org.tessel.runtime.gpu.engine.GpuEngineException.class, () -> org.tessel.runtime.gpu.engine.GpuEngine.checkPlan(
+                        b.applied().graph(), b.applied().plan(), org.tessel.runtime.gpu.engine.GpuEngine.Precision.FP32));
+                assertTrue(gpu.getMessage().startsWith("cannot build a GPU engine: the plan runs node '") && gpu.getMessage().contains("conv1")
+                        && gpu.getMessage().contains(" at int8 and has no scale for its tensor %"), gpu.getMessage());
+            }
+            double worstQdq = 0, wrong = 0;
+            Graph oneScale = m.g.copy();
+            // what keeping one scale per tensor would compute: the second pair at the first pair's scale
+            for (Node n : oneScale.nodes())
+                if (n.opName().endsWith("QuantizeLinear") && n.input(1).constantValue().getFloat(0) == 0.21f)
+                    oneScale.setNodeInput(n, 1, oneScale.addConstant(oneScale.uniqueValueName("s_first"), Tensor.ofFloats(Shape.scalar(), 0.03f)));
+            for (long seed = 1; seed <= 3; seed++) {
+                List<Tensor> in = QdqModels.inputs(m.g, seed);
+                List<Tensor> got = b.engine().createContext().run(in), want = new ReferenceInterpreter().run(m.g, in), other = new ReferenceInterpreter().run(oneScale, in);
+                for (int k = 0; k < got.size(); k++) {
+                    worstQdq = Math.max(worstQdq, Tensor.relativeL2(want.get(k), got.get(k)));
+                    wrong = Math.max(wrong, Tensor.relativeL2(other.get(k), got.get(k)));
+                }
+            }
+            System.out.printf("%s: CPU INT8 engine vs ONNX Q/DQ semantics rel L2 %.2e; vs one scale per tensor %.2e%n", what, worstQdq, wrong);
+            assertTrue(worstQdq < 1e-6, what + ": vs Q/DQ " + worstQdq);
+            assertTrue(wrong > 1e-3, what + ": the second scale matters: " + wrong);
+        }
     }
 
     @Test void aMaxPoolWhoseIndicesAreReadIsRefused() {

@@ -54,6 +54,36 @@ class EngineTest {
         }
     }
 
+    /**
+     * Float8 constants other than E4M3 in an engine file: an e5m2 weight with an infinity and an
+     * e4m3fnuz one are dequantized and added to x cast through e5m2 (saturate=0); the saved engine
+     * keeps every code (the infinity, -0) and computes what the reference does.
+     */
+    @Test void float8ConstantsOfEveryTypeSurviveTheEngineFile() throws Exception {
+        Graph g = new Graph("f8");
+        var ops = OpRegistry.global();
+        var x = g.addInput("x", org.tessel.api.TensorType.of(DType.F32, Shape.of(4)));
+        var one = g.addConstant("one", Tensor.ofFloats(Shape.scalar(), 1f));
+        var w5 = g.addConstant("w5", Tensor.ofFloats(DType.F8E5M2, Shape.of(4), new float[] {0.75f, Float.POSITIVE_INFINITY, -0f, -57344f}));
+        var wz = g.addConstant("wz", Tensor.ofFloats(DType.F8E4M3FNUZ, Shape.of(4), new float[] {240f, 0.5f, -3f, 0.0625f}));
+        var c = g.addNode(ops.get("", "Cast"), "c", List.of(x), org.tessel.api.Attributes.empty().with("to", org.tessel.api.AttrValue.of(19L))
+                .with("saturate", org.tessel.api.AttrValue.of(0L)), 1);
+        var back = g.addNode(ops.get("", "Cast"), "back", List.of(c.output(0)), org.tessel.api.Attributes.empty().with("to", org.tessel.api.AttrValue.of(1L)), 1);
+        var d5 = g.addNode(ops.get("", "DequantizeLinear"), "d5", List.of(w5, one), org.tessel.api.Attributes.empty(), 1);
+        var dz = g.addNode(ops.get("", "DequantizeLinear"), "dz", List.of(wz, one), org.tessel.api.Attributes.empty(), 1);
+        var s1 = g.addNode(ops.get("", "Add"), "s1", List.of(back.output(0), d5.output(0)), org.tessel.api.Attributes.empty(), 1);
+        var s2 = g.addNode(ops.get("", "Add"), "s2", List.of(s1.output(0), dz.output(0)), org.tessel.api.Attributes.empty(), 1);
+        g.setOutputs(List.of(s2.output(0)));
+        Path f = dir.resolve("f8.engine");
+        Engine.buildCpu(g.copy()).save(f);
+        Engine loaded = Engine.load(f, EngineHeader.Machine.cpu());
+        Tensor in = Tensor.ofFloats(Shape.of(4), 0.3f, 1f, 1e6f, -2f);
+        Tensor want = new ReferenceInterpreter().run(g, List.of(in)).get(0), got = loaded.createContext().run(List.of(in)).get(0);
+        // 0.3 -> 0.3125 (e5m2) + 0.75 + 240; 1 + inf + 0.5; 1e6 -> inf (saturate=0) + -0 - 3; -2 - 57344 + 0.0625
+        assertArrayEquals(new float[] {0.3125f + 0.75f + 240f, Float.POSITIVE_INFINITY, Float.POSITIVE_INFINITY, -2f - 57344f + 0.0625f}, want.floats());
+        assertArrayEquals(want.floats(), got.floats());
+    }
+
     @Test void corruptTruncatedForeignAndOldFilesAreRefusedClearly() throws Exception {
         Engine e = Engine.buildCpu(optimizedTinyResNet());
         Path f = dir.resolve("e.engine");

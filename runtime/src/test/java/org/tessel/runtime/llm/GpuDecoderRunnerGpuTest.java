@@ -44,16 +44,20 @@ import org.tessel.search.Searcher;
  */
 @Tag("gpu")
 class GpuDecoderRunnerGpuTest {
-    private static final long SEED = 3;
+    static final long SEED = 3;
 
-    static GpuDecoderRunner.StepPlanner planner() {
+    static GpuDecoderRunner.StepPlanner planner() { return planner(Precision.FP16); }
+
+    /** The joint search at {@code p} (FP16 or BF16) beside FP32, attention forced onto tessel.attention.paged at p, and on the emulated device the MatMuls onto tessel.matmul at p. */
+    static GpuDecoderRunner.StepPlanner planner(Precision p) {
         boolean emulated = GpuTestSupport.emulated();
+        String at = p.name().toLowerCase(java.util.Locale.ROOT);
         return g -> {
-            List<ForcedChoice> forced = new ArrayList<>(List.of(ForcedChoice.parse("tessel.PagedAttention=tessel.attention.paged:fp16")));
-            if (emulated) forced.add(ForcedChoice.parse("MatMul=tessel.matmul:fp16"));
-            SearchOptions o = SearchOptions.defaults().withTarget("h200-measured").withPrecisions(EnumSet.of(Precision.FP32, Precision.FP16)).withForced(forced);
-            SearchProblem p = Searcher.problem(Searcher.prepare(g), o);
-            return EnginePlans.complete(p, Searcher.run(p, "joint", o));
+            List<ForcedChoice> forced = new ArrayList<>(List.of(ForcedChoice.parse("tessel.PagedAttention=tessel.attention.paged:" + at)));
+            if (emulated) forced.add(ForcedChoice.parse("MatMul=tessel.matmul:" + at));
+            SearchOptions o = SearchOptions.defaults().withTarget("h200-measured").withPrecisions(EnumSet.of(Precision.FP32, p)).withForced(forced);
+            SearchProblem pr = Searcher.problem(Searcher.prepare(g), o);
+            return EnginePlans.complete(pr, Searcher.run(pr, "joint", o));
         };
     }
 

@@ -15,6 +15,7 @@ import org.tessel.runtime.engine.LayerPlan;
 import org.tessel.runtime.gpu.kernels.Clamp;
 import org.tessel.runtime.gpu.kernels.CudnnConv;
 import org.tessel.runtime.gpu.kernels.DepthwiseConvNhwc;
+import org.tessel.runtime.gpu.kernels.Fp8Epilogue;
 
 /**
  * Convolutions: a plain Conv, or {@code tessel.Fused} kind=conv_bias_act (Conv [+ Add residual] [+ Relu | Clip]).
@@ -59,6 +60,11 @@ public final class ConvLayers implements TacticImplementation {
             if (why != null) throw GpuEngineException.unsupported(n, why);
             return Int8Layers.conv(c, n, o, parts.get(0));
         }
+        if (c.precision() == GpuEngine.Precision.FP8) {
+            String why = fp8WhyNot(n, parts.get(0));
+            if (why != null) throw GpuEngineException.unsupported(n, why);
+            return Fp8Layers.conv1x1(c, n, parts.get(0), o.x(), o.w(), o.bias(), o.residual(), o.act() == Act.RELU ? Fp8Epilogue.Activation.RELU : Fp8Epilogue.Activation.NONE);
+        }
         if (parts.get(0).equals(GpuTactics.CONV_INT8_DP4A))
             throw GpuEngineException.unsupported(n, GpuTactics.CONV_INT8_DP4A + " runs INT8 only (the node is built at " + c.precision().name().toLowerCase(java.util.Locale.ROOT) + ")");
         return conv(c, o, n, parts.get(0), parts.subList(1, parts.size()));
@@ -78,6 +84,38 @@ public final class ConvLayers implements TacticImplementation {
             return e.getMessage();
         }
         return Int8Layers.convWhyNot(o, o.x().type().layout() == Layout.NHWC ? Layout.NHWC : Layout.NCHW, id);
+    }
+
+    /**
+     * cuDNN's fused call has no FP8 form in the legacy API, so FP8 convolutions are the ones that are a GEMM as stored: 1x1,
+     * stride 1, no padding, one group, NHWC (rows of N*H*W pixels by channels), which run as cuBLASLt's FP8 GEMM with Tessel's
+     * FP8 epilogue ({@link Fp8Layers#conv1x1}); ReLU or no activation, M, K and N multiples of 16. A node whose layout the
+     * plan has not decided yet (a search's question) is answered for NHWC, which the catalogue asks of FP8 convolutions.
+     */
+    @Override public String fp8WhyNot(Node n, String id) {
+        if (!id.equals(GpuTactics.CONV_FUSED)) return id + " has no FP8 kernel on the GPU (" + GpuTactics.CONV_FUSED + " has, for 1x1 convolutions)";
+        Operands o;
+        try {
+            o = operands(n);
+        } catch (GpuEngineException e) {
+            return e.getMessage();
+        }
+        int[] xd = o.x().type().shape().dims(), wd = o.w().type().shape().dims();
+        if (xd.length != 4 || wd.length != 4 || wd[2] != 1 || wd[3] != 1)
+            return "an FP8 convolution on the GPU is a 1x1 2-D convolution run as cuBLASLt's FP8 GEMM (got weights " + o.w().type().shape() + ")";
+        Attributes a = o.conv().attrs();
+        for (long v : a.getInts("strides", new long[] {1, 1})) if (v != 1) return "an FP8 convolution on the GPU has stride 1 (a 1x1 GEMM; got " + java.util.Arrays.toString(a.getInts("strides", null)) + ")";
+        for (long v : a.getInts("pads", new long[] {0, 0, 0, 0})) if (v != 0) return "an FP8 convolution on the GPU has no padding (got " + java.util.Arrays.toString(a.getInts("pads", null)) + ")";
+        if (!a.getString("auto_pad", "NOTSET").equals("NOTSET") && !a.getString("auto_pad", "NOTSET").equals("VALID")) return "an FP8 convolution on the GPU has no padding (auto_pad " + a.getString("auto_pad", "") + ")";
+        if (a.getInt("group", 1) != 1) return "an FP8 convolution on the GPU has one group (got " + a.getInt("group", 1) + ")";
+        if (o.x().type().layout() == Layout.NCHW) return "an FP8 convolution on the GPU is NHWC (its pixels are the GEMM's rows), the plan lays it out nchw";
+        if (o.act() != Act.NONE && o.act() != Act.RELU) return "the FP8 epilogue of a convolution takes ReLU or no activation (got " + o.act().name() + ")";
+        if (o.w().constantValue() == null) return "an FP8 convolution takes constant filters (%" + o.w().name() + " is computed)";
+        if (o.bias() != null && o.bias().constantValue() == null) return "an FP8 convolution takes a constant bias (%" + o.bias().name() + " is computed)";
+        long m = (long) xd[0] * xd[2] * xd[3];
+        if (xd[1] % 16 != 0 || wd[0] % 16 != 0 || m % 16 != 0)
+            return "cuBLASLt's FP8 kernels here need M (batch x pixels), K (input channels) and N (output channels) multiples of 16 (got M=" + m + ", K=" + xd[1] + ", N=" + wd[0] + ")";
+        return null;
     }
 
     /** The activation after a convolution: ReLU is clamp(0, inf), Clip is clamp(lo, hi). */

@@ -92,6 +92,15 @@ public final class DataMovementLayers implements TacticImplementation {
                 : id + " has no INT8 kernel on the GPU (views, copies, reformats, Concat and Split move int8 codes)";
     }
 
+    /**
+     * FP8 tensors are E4M3 codes at one per-tensor scale, which moving bytes keeps: views, copies and reformats (between
+     * an FP8 NHWC convolution and its neighbours).
+     */
+    @Override public String fp8WhyNot(Node n, String id) {
+        return java.util.Set.of(GpuTactics.VIEW, GpuTactics.COPY, GpuTactics.REFORMAT).contains(id) ? null
+                : id + " has no FP8 kernel on the GPU (views, copies and reformats move e4m3 codes)";
+    }
+
     private static Layer reformat(LayerContext e, Node n) {
         if (ChannelPad.absorbs(e, n))
             return Operands.layer(e, n, GpuTactics.variant(GpuTactics.REFORMAT, "absorbed_by_stem"), n.output(), s -> {});

@@ -11,7 +11,7 @@ import org.tessel.runtime.gpu.kernels.Fp8Epilogue;
 import org.tessel.runtime.gpu.kernels.Fp8Gemm;
 
 /**
- * GEMMs a plan runs at FP8 E4M3 (sm_89 and later), as the CPU backend emulates them ({@code PrecisionEmulation}): the
+ * GEMMs, and 1x1 NHWC convolutions (a GEMM over pixels), a plan runs at FP8 E4M3 (sm_89 and later), as the CPU backend emulates them ({@code PrecisionEmulation}): the
  * node reads E4M3 activations (its casts quantized them at their tensors' scales from the plan's quantization table),
  * its weights are E4M3 at one per-tensor scale (amax/448, or a float8 Q/DQ model's own; cuBLASLt's FP8 matmul takes one
  * scale per operand, so a model's per-channel FP8 weight scales are refused naming the node), cuBLASLt
@@ -26,10 +26,26 @@ final class Fp8Layers {
 
     /** y[M, N] = act(x[M, K] · W (+ bias) (+ residual)) at FP8; {@code w} a constant [K, N], or [N, K] with {@code transB}. */
     static Layer gemm(LayerContext c, Node n, String id, Value x, Value w, boolean transB, Value biasValue, Value residualValue, Fp8Epilogue.Activation act) {
-        Value y = n.output();
         if (w.constantValue() == null || w.type().rank() != 2) throw GpuEngineException.unsupported(n, "FP8 weights %" + w.name() + " must be a 2-D constant");
-        int[] xd = x.type().shape().dims(), wd = w.type().shape().dims();
-        int kk = xd[xd.length - 1], nn = transB ? wd[0] : wd[1];
+        return layer(c, n, id, x, w, outputChannelsFirst(w.constantValue(), transB), biasValue, residualValue, act);
+    }
+
+    /**
+     * A 1x1, stride-1, unpadded, one-group NHWC convolution at FP8 (ConvLayers.fp8WhyNot says which): x's N*H*W pixels are
+     * the GEMM's rows and its channels K, the filters [Cout, Cin, 1, 1] are [N, K] as stored, and the output's pixels are
+     * written channels-last, as the NHWC tensor is laid out.
+     */
+    static Layer conv1x1(LayerContext c, Node n, String id, Value x, Value w, Value biasValue, Value residualValue, Fp8Epilogue.Activation act) {
+        Tensor f = w.constantValue();
+        if (f == null) throw GpuEngineException.unsupported(n, "FP8 filters %" + w.name() + " must be a constant");
+        Tensor nk = Tensor.ofFloats(DType.F32, org.tessel.api.Shape.of(f.shape().dim(0), f.shape().dim(1)), f.floats());
+        return layer(c, n, id, x, w, nk, biasValue, residualValue, act);
+    }
+
+    /** The FP8 layer of weights {@code nk} ([N, K] f32, output channels first) keyed in the engine by {@code w}. */
+    private static Layer layer(LayerContext c, Node n, String id, Value x, Value w, Tensor nk, Value biasValue, Value residualValue, Fp8Epilogue.Activation act) {
+        Value y = n.output();
+        int kk = nk.shape().dim(1), nn = nk.shape().dim(0);
         long m = x.type().numElements() / kk;
         if (m > Integer.MAX_VALUE) throw GpuEngineException.unsupported(n, "M = " + m + " rows is too many");
         Fp8Gemm.Spec spec;
@@ -45,7 +61,7 @@ final class Fp8Layers {
             for (float s : given)
                 if (Float.floatToIntBits(s) != Float.floatToIntBits(given[0]))
                     throw GpuEngineException.unsupported(n, "the model gives FP8 weight %" + w.name() + " a scale per output channel; cuBLASLt's FP8 matmul takes one scale per operand");
-        Fp8Gemm.Weights q = Fp8Gemm.weights(outputChannelsFirst(w.constantValue(), transB), given == null ? Float.NaN : given[0]);
+        Fp8Gemm.Weights q = Fp8Gemm.weights(nk, given == null ? Float.NaN : given[0]);
         DeviceBuffer wb = c.shared(w, "fp8:nk", () -> DeviceBuffer.ofBytes(q.codes()));
         DeviceBuffer ws8 = c.shared(w, "fp8:scale", () -> DeviceBuffer.ofFloats(new float[] {q.scale()}));
         DeviceBuffer xs = c.keep(DeviceBuffer.ofFloats(new float[] {sx}));

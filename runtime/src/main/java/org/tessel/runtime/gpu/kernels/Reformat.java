@@ -15,8 +15,11 @@ public final class Reformat {
 
     public static String source(DType t) {
         // the transpose copies bits, so the storage type alone matters
-        return KernelCompiler.prelude() + "typedef " + (t == DType.I8 ? "signed char" : CudaTypes.storage(t)) + " T;\n" + KernelCompiler.resource("transpose.cu");
+        return KernelCompiler.prelude() + "typedef " + (codes(t) ? "signed char" : CudaTypes.storage(t)) + " T;\n" + KernelCompiler.resource("transpose.cu");
     }
+
+    /** One-byte codes (an INT8 plan's int8, an FP8 plan's E4M3), which the transpose moves as bytes. */
+    private static boolean codes(DType t) { return t == DType.I8 || t == DType.F8E4M3; }
 
     /** x is [n][c][spatial] channels-first; y receives [n][spatial][c]. */
     public static void nchwToNhwc(KernelCompiler kc, DType t, DeviceBuffer x, DeviceBuffer y, int n, int c, int spatial, CudaStream stream) {
@@ -30,7 +33,7 @@ public final class Reformat {
 
     /** Transposes each of {@code batch} row-major [rows][cols] matrices. */
     public static void transpose(KernelCompiler kc, DType t, DeviceBuffer x, DeviceBuffer y, int batch, int rows, int cols, CudaStream stream) {
-        if (t != DType.I8) CudaTypes.require(t, "tessel.reformat"); // int8 codes (an INT8 plan's tensors) move as bytes
+        if (!codes(t)) CudaTypes.require(t, "tessel.reformat");
         long elems = (long) batch * rows * cols;
         Softmax.check(x, t, elems, "input");
         Softmax.check(y, t, elems, "output");

@@ -2,16 +2,11 @@ package org.tessel.runtime.gpu.engine;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -20,8 +15,6 @@ import org.tessel.api.DType;
 import org.tessel.api.Tensor;
 import org.tessel.ir.Graph;
 import org.tessel.ir.NetworkBuilder;
-import org.tessel.ir.onnx.OnnxImporter;
-import org.tessel.ir.onnx.OnnxTensors;
 import org.tessel.runtime.cuda.CudaContext;
 import org.tessel.runtime.gpu.GpuTestSupport;
 
@@ -39,29 +32,13 @@ class DeconvEmulatedTest {
     @AfterAll static void close() { ctx.close(); }
 
     @Test void onnxNodeCasesMatchTheirExpectedOutputs() throws Exception {
-        Path root = Path.of(System.getProperty("tessel.shared", "/work/shared")).resolve("onnx-node");
-        assumeTrue(Files.isDirectory(root), "no ONNX node cases at " + root + ": skipped");
-        List<Path> dirs;
-        try (Stream<Path> s = Files.list(root)) {
-            dirs = s.filter(p -> p.getFileName().toString().startsWith("test_convtranspose")).sorted().toList();
-        }
         int checked = 0;
-        for (Path d : dirs) {
-            var m = org.tessel.ir.onnx.proto.Onnx.ModelProto.parseFrom(Files.readAllBytes(d.resolve("model.onnx")));
-            List<String> names = new ArrayList<>();
-            for (var vi : m.getGraph().getInputList()) names.add(vi.getName());
-            OnnxImporter.Options o = OnnxImporter.Options.defaults();
-            Map<String, Tensor> in = new LinkedHashMap<>();
-            for (int i = 0; i < names.size(); i++) {
-                Tensor t = OnnxTensors.readTensor(d.resolve("test_data_set_0").resolve("input_" + i + ".pb"));
-                if (i == 0) in.put(names.get(i), t);
-                else o = o.withConstantInput(names.get(i), t);
-            }
-            Graph g = OnnxImporter.importModel(d.resolve("model.onnx"), o);
-            Tensor want = OnnxTensors.readTensor(d.resolve("test_data_set_0").resolve("output_0.pb"));
+        for (Path d : OnnxNodeCase.folders(name -> name.startsWith("test_convtranspose"))) {
+            OnnxNodeCase nc = OnnxNodeCase.load(d, (i, name) -> i > 0);
+            Graph g = nc.graph();
             try (GpuEngine e = GpuEngine.build(g, GpuEngine.Precision.FP32, ctx); GpuExecutionContext c = e.createExecutionContext()) {
-                assertEquals(List.of(GpuTactics.DECONV_DIRECT), e.layerPlans().stream().map(l -> l.tactic()).distinct().toList(), d.getFileName().toString());
-                GpuTestSupport.assertClose(d.getFileName() + " (emulated)", c.run(in).get(g.outputs().get(0).name()), want, 1e-5);
+                assertEquals(List.of(GpuTactics.DECONV_DIRECT), e.layerPlans().stream().map(l -> l.tactic()).distinct().toList(), nc.name());
+                GpuTestSupport.assertClose(nc.name() + " (emulated)", c.run(nc.inputs()).get(g.outputs().get(0).name()), nc.expected().get(0), 1e-5);
             }
             checked++;
         }

@@ -3,16 +3,11 @@ package org.tessel.runtime.gpu.engine;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.tessel.api.Attributes;
@@ -23,8 +18,6 @@ import org.tessel.api.Layout;
 import org.tessel.ir.Graph;
 import org.tessel.ir.NetworkBuilder;
 import org.tessel.ir.Node;
-import org.tessel.ir.onnx.OnnxImporter;
-import org.tessel.ir.onnx.OnnxTensors;
 import org.tessel.runtime.cuda.CudaContext;
 import org.tessel.runtime.gpu.GpuTestSupport;
 import org.tessel.tactics.conv.ConvTactics;
@@ -42,38 +35,22 @@ class DeconvGpuTest {
 
     @Test void onnxNodeCasesMatchTheirExpectedOutputs() throws Exception {
         CudaContext ctx = GpuTestSupport.requireGpu();
-        Path root = Path.of(System.getProperty("tessel.shared", "/work/shared")).resolve("onnx-node");
-        assumeTrue(Files.isDirectory(root), "no ONNX node cases at " + root + ": skipped");
-        List<Path> dirs;
-        try (Stream<Path> s = Files.list(root)) {
-            dirs = s.filter(p -> p.getFileName().toString().startsWith("test_convtranspose")).sorted().toList();
-        }
         GpuTestSupport.Checks checks = new GpuTestSupport.Checks();
         int taken = 0;
-        for (Path d : dirs) {
-            var m = org.tessel.ir.onnx.proto.Onnx.ModelProto.parseFrom(Files.readAllBytes(d.resolve("model.onnx")));
-            List<String> names = new ArrayList<>();
-            for (var vi : m.getGraph().getInputList()) names.add(vi.getName());
-            OnnxImporter.Options o = OnnxImporter.Options.defaults();
-            Map<String, Tensor> in = new LinkedHashMap<>();
-            for (int i = 0; i < names.size(); i++) {
-                Tensor t = OnnxTensors.readTensor(d.resolve("test_data_set_0").resolve("input_" + i + ".pb"));
-                if (i == 0) in.put(names.get(i), t);
-                else o = o.withConstantInput(names.get(i), t);
-            }
-            Graph g = OnnxImporter.importModel(d.resolve("model.onnx"), o);
+        for (Path d : OnnxNodeCase.folders(name -> name.startsWith("test_convtranspose"))) {
+            OnnxNodeCase nc = OnnxNodeCase.load(d, (i, name) -> i > 0);
+            Graph g = nc.graph();
             Node n = deconv(g);
             String why = ConvTactics.DECONV_CUDNN.whyNot(n, Precision.FP32, Layout.NCHW);
-            System.out.println("RESULT|cudnn.deconv " + d.getFileName() + "|" + (why == null ? "taken" : "not taken: " + why));
+            System.out.println("RESULT|cudnn.deconv " + nc.name() + "|" + (why == null ? "taken" : "not taken: " + why));
             if (why != null) continue;
             taken++;
-            Tensor want = OnnxTensors.readTensor(d.resolve("test_data_set_0").resolve("output_0.pb"));
             for (String variant : List.of("algo_0", "algo_1"))
-                checks.check(d.getFileName() + " " + variant, () -> {
+                checks.check(nc.name() + " " + variant, () -> {
                     try (GpuEngine e = GpuEngine.buildForced(g, Map.of(n.name(), GpuTactics.DECONV_CUDNN + "/" + variant), GpuEngine.Precision.FP32, ctx, GpuEngine.Options.FIXED);
                          GpuExecutionContext c = e.createExecutionContext()) {
                         assertEquals(List.of(GpuTactics.DECONV_CUDNN + "/" + variant), e.layerPlans().stream().map(l -> l.tactic()).distinct().toList());
-                        GpuTestSupport.assertClose(d.getFileName() + " " + variant, c.run(in).get(g.outputs().get(0).name()), want, 1e-5);
+                        GpuTestSupport.assertClose(nc.name() + " " + variant, c.run(nc.inputs()).get(g.outputs().get(0).name()), nc.expected().get(0), 1e-5);
                     }
                 });
         }

@@ -1,19 +1,16 @@
 package org.tessel.runtime.gpu.engine;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.SplittableRandom;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.tessel.api.AttrValue;
@@ -26,8 +23,6 @@ import org.tessel.ir.Graph;
 import org.tessel.ir.NetworkBuilder;
 import org.tessel.ir.Node;
 import org.tessel.ir.Value;
-import org.tessel.ir.onnx.OnnxImporter;
-import org.tessel.ir.onnx.OnnxTensors;
 import org.tessel.runtime.cuda.CudaContext;
 import org.tessel.runtime.gpu.GpuTestSupport;
 import org.tessel.search.EnginePlans;
@@ -54,33 +49,16 @@ class RecurrentGpuTest {
 
     @Test void onnxNodeCasesMatchTheirExpectedOutputs() throws Exception {
         CudaContext ctx = GpuTestSupport.requireGpu();
-        Path root = Path.of(System.getProperty("tessel.shared", "/work/shared")).resolve("onnx-node");
-        assumeTrue(Files.isDirectory(root), "no ONNX node cases at " + root + ": skipped");
-        List<Path> dirs;
-        try (Stream<Path> s = Files.list(root)) {
-            dirs = s.filter(p -> PREFIXES.stream().anyMatch(p.getFileName().toString()::startsWith)).sorted().toList();
-        }
         int checked = 0;
-        for (Path d : dirs) {
-            var m = org.tessel.ir.onnx.proto.Onnx.ModelProto.parseFrom(Files.readAllBytes(d.resolve("model.onnx")));
-            List<String> nodeInputs = m.getGraph().getNode(0).getInputList();
-            OnnxImporter.Options o = OnnxImporter.Options.defaults();
-            Map<String, Tensor> in = new LinkedHashMap<>();
-            for (int i = 0; i < m.getGraph().getInputCount(); i++) {
-                String name = m.getGraph().getInput(i).getName();
-                Tensor t = OnnxTensors.readTensor(d.resolve("test_data_set_0").resolve("input_" + i + ".pb"));
-                if (WEIGHTS.contains(nodeInputs.indexOf(name))) o = o.withConstantInput(name, t);
-                else in.put(name, t);
-            }
-            Graph g = OnnxImporter.importModel(d.resolve("model.onnx"), o);
-            String what = d.getFileName().toString();
+        for (Path d : OnnxNodeCase.folders(name -> PREFIXES.stream().anyMatch(name::startsWith))) {
+            List<String> nodeInputs = org.tessel.ir.onnx.proto.Onnx.ModelProto.parseFrom(Files.readAllBytes(d.resolve("model.onnx"))).getGraph().getNode(0).getInputList();
+            OnnxNodeCase nc = OnnxNodeCase.load(d, (i, name) -> WEIGHTS.contains(nodeInputs.indexOf(name)));
+            Graph g = nc.graph();
             try (GpuEngine e = GpuEngine.build(g, GpuEngine.Precision.FP32, ctx); GpuExecutionContext c = e.createExecutionContext()) {
-                assertTrue(tactics(e).contains(GpuTactics.RECURRENT), what + ": " + tactics(e));
-                Map<String, Tensor> got = c.run(in);
-                for (int k = 0; k < g.outputs().size(); k++) {
-                    Tensor want = OnnxTensors.readTensor(d.resolve("test_data_set_0").resolve("output_" + k + ".pb"));
-                    GpuTestSupport.assertClose(what + " output " + k, got.get(g.outputs().get(k).name()), want, 1e-4);
-                }
+                assertTrue(tactics(e).contains(GpuTactics.RECURRENT), nc.name() + ": " + tactics(e));
+                Map<String, Tensor> got = c.run(nc.inputs());
+                for (int k = 0; k < g.outputs().size(); k++)
+                    GpuTestSupport.assertClose(nc.name() + " output " + k, got.get(g.outputs().get(k).name()), nc.expected().get(k), 1e-4);
             }
             checked++;
         }

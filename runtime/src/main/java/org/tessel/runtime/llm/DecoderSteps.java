@@ -1,0 +1,43 @@
+package org.tessel.runtime.llm;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.tessel.ir.zoo.DecoderConfig;
+import org.tessel.passes.lora.LoraAdapter;
+
+/**
+ * What drives a decoder step by step, on CPU engines ({@link DecoderRunner}) or GPU engines ({@link GpuDecoderRunner}),
+ * as {@link BatchScheduler} and {@link SpeculativeDecoder} use it: a step of rows over the runner's own kind of
+ * {@link KvCache} with every fed token's logits (a speculative verify step checks several proposals at once), the
+ * LoRA adapters it serves, and the time spent building engines, which serving clocks leave out.
+ *
+ * @param <C> the runner's cache
+ */
+public interface DecoderSteps<C extends KvCache> {
+    String model();
+    DecoderConfig config();
+    /** Nanoseconds spent building engines so far. */
+    long buildNanos();
+    /** Engines built so far (one per step shape). */
+    int enginesBuilt();
+    /** The LoRA adapters the runner serves, in id order (id = index + 1); empty for the base model only. */
+    List<LoraAdapter> adapters();
+    /** The id of a LoRA adapter the runner serves (0 for null, the base model); an unknown one is refused naming it. */
+    int adapterId(String adapter);
+    /** A KV cache for this model with {@code blocks} blocks of {@code blockSize} tokens. */
+    C newCache(int blockSize, int blocks);
+
+    /**
+     * Runs one step: reserves each row's new tokens in the cache (the caller checks {@code canReserve} first: an
+     * exhausted cache throws before any work), runs the batch, stores the new keys and values, and returns each row's
+     * logits for every token it fed ([tokens][vocab]).
+     */
+    List<float[][]> stepAllLogits(List<DecoderRunner.Row> rows, C cache);
+
+    /** As {@link #stepAllLogits}, returning each row's logits for its last token only. */
+    default List<float[]> step(List<DecoderRunner.Row> rows, C cache) {
+        List<float[]> last = new ArrayList<>();
+        for (float[][] all : stepAllLogits(rows, cache)) last.add(all[all.length - 1]);
+        return last;
+    }
+}
