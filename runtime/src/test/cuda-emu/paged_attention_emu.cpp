@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
     std::vector<float> po((size_t) batch * heads * nparts * hd, NAN), pm(batch * heads * nparts, NAN), ps(batch * heads * nparts, NAN);
     float scale = 1.0f / std::sqrt((float) hd);
     launch({nparts, heads / HPB, batch}, 128, [&] {
-        tessel_paged_attention(out.data(), po.data(), pm.data(), ps.data(), q.data(), kp.data(), vp.data(), packed.data(), lens.data(), heads, kvh, maxBlocks, part, scale); });
+        tessel_paged_attention(out.data(), po.data(), pm.data(), ps.data(), q.data(), kp.data(), vp.data(), packed.data(), lens.data(), heads, kvh, maxBlocks, part, scale, 1.0f, 1.0f); });
     if (nparts > 1)
         launch({heads, batch, 1}, 128, [&] { tessel_paged_attention_reduce(out.data(), po.data(), pm.data(), ps.data(), lens.data(), heads, nparts, part); });
     double maxerr = 0, maxref = 0; int nonfinite = 0;

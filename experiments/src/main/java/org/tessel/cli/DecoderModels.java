@@ -1,6 +1,8 @@
 package org.tessel.cli;
 
 import org.tessel.ir.zoo.DecoderConfig;
+import org.tessel.ir.zoo.KvCacheFormat;
+import org.tessel.runtime.llm.KvCalibration;
 import org.tessel.ir.zoo.Zoo;
 import org.tessel.ir.zoo.ZooOptions;
 import java.nio.file.Path;
@@ -153,7 +155,10 @@ final class DecoderModels {
      * pools written in place), decode steps replayed as CUDA graphs. Refused without a CUDA GPU, and with quantized
      * weights (those run on the CPU engine's kernels).
      */
-    static GpuDecoderRunner gpuRunner(String model, Integer layers, QuantizationSpec spec, boolean bf16) {
+    static GpuDecoderRunner gpuRunner(String model, Integer layers, QuantizationSpec spec, boolean bf16) { return gpuRunner(model, layers, spec, bf16, null); }
+
+    /** As {@link #gpuRunner(String, Integer, QuantizationSpec, boolean)}, its KV cache stored as {@code --kv-cache} says ({@link #kvCache}). */
+    static GpuDecoderRunner gpuRunner(String model, Integer layers, QuantizationSpec spec, boolean bf16, String kvCache) {
         if (!spec.isFp32()) throw new IllegalArgumentException("--gpu runs " + (bf16 ? "BF16" : "FP16") + " weights; --weights, --awq and --smoothquant run on the CPU engines: drop them or --gpu");
         if (checkpoint(model)) throw new IllegalArgumentException("--gpu runs the zoo's decoders; " + model + " (a checkpoint folder) runs on CPU engines: drop --gpu");
         DecoderRunner plain = plainRunner(model, layers);
@@ -162,7 +167,44 @@ final class DecoderModels {
             throw new IllegalArgumentException("--gpu needs a CUDA GPU, and this machine has none (" + b.describe() + "); drop --gpu to run on CPU engines");
         Precision p = bf16 ? Precision.BF16 : Precision.FP16;
         return new GpuDecoderRunner(plain.model(), plain.config(), ZooOptions.DEFAULT_SEED, g.context(), bf16 ? GpuEngine.Precision.BF16 : GpuEngine.Precision.FP16,
-                jointPlanner("h200-measured", p), true);
+                jointPlanner("h200-measured", p), true, kvCache(kvCache, plain));
+    }
+
+    /** Text windows the FP8 KV scales are calibrated on (each 64 tokens, or the model's positions if fewer). */
+    static final int KV_CALIB_SEQUENCES = 4;
+
+    /**
+     * The KV cache format of {@code --kv-cache}: {@code native} (null: the default; f32 on CPU engines, f16 on the GPU),
+     * {@code fp8} (E4M3 with per-layer K and V scales amax / 448 calibrated on {@link #KV_CALIB_SEQUENCES} windows of
+     * the default calibration text through {@code runner}), or {@code fp8:SCALE} (E4M3, one fixed scale for every layer's
+     * K and V).
+     */
+    static KvCacheFormat kvCache(String spec, DecoderRunner runner) {
+        if (spec == null || spec.equals("native")) return KvCacheFormat.NATIVE;
+        if (spec.equals("fp8")) {
+            DecoderConfig c = runner.config();
+            long[][] windows = CalibrationText.sequences(CalibrationText.DEFAULT_TEXT, c.vocab(), KV_CALIB_SEQUENCES, Math.min(64, c.maxPositions()), 0);
+            return KvCalibration.calibrate(runner, java.util.Arrays.asList(windows));
+        }
+        if (spec.startsWith("fp8:")) {
+            float scale;
+            try {
+                scale = Float.parseFloat(spec.substring(4));
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("--kv-cache fp8:SCALE needs a number, got '" + spec.substring(4) + "'");
+            }
+            if (!(scale > 0) || !Float.isFinite(scale) || scale < Float.MIN_NORMAL)
+                throw new IllegalArgumentException("--kv-cache fp8:SCALE needs a positive normal scale, got " + spec.substring(4));
+            return KvCacheFormat.fp8(runner.config().layers(), scale);
+        }
+        throw new IllegalArgumentException("--kv-cache takes native, fp8 (scales calibrated as amax / 448) or fp8:SCALE, got '" + spec + "'");
+    }
+
+    /** One line on the KV cache's storage: its format and bytes per token. */
+    static String describeKv(KvCacheFormat kv, DecoderConfig c, int nativeBytes) {
+        long elems = 2L * c.layers() * c.kvHeads() * c.headDim();
+        if (!kv.quantized()) return String.format("kv cache: native (%d-byte elements), %,d bytes per token", nativeBytes, elems * nativeBytes);
+        return String.format("kv cache: %s, %,d bytes per token (native %d-byte elements: %,d)", kv.describe(), elems, nativeBytes, elems * nativeBytes);
     }
 
     /** Plans a step graph with the joint search at FP32 and {@code p} (FP16 or BF16) for {@code target}, its attention nodes on tessel.attention.paged at p. */

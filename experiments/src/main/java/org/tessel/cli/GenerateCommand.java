@@ -59,6 +59,8 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--gpu", description = "Run on the GPU: FP16 engines planned by the joint search, attention as tessel.attention.paged over a device KV cache "
             + "written in place, decode steps replayed as CUDA graphs (refused without a CUDA GPU); with --lora, --draft or --bf16 too.") boolean gpu;
     @Option(names = "--bf16", description = "With --gpu: BF16 engines, each step planned at BF16 by the joint search, the KV cache in bf16.") boolean bf16;
+    @Option(names = "--kv-cache", paramLabel = "native|fp8[:SCALE]", description = "How the KV cache stores keys and values: native (f32 on CPU engines, f16/bf16 with --gpu; "
+            + "the default), fp8 (E4M3 codes, per-layer K and V scales amax / 448 calibrated on text windows) or fp8:SCALE (one fixed scale).") String kvCache;
     @Option(names = "--speculate", converter = Ranges.AtLeastOne.class, paramLabel = "K", description = "Tokens the draft proposes per round (default 4); needs --draft.") Integer speculate;
 
     private Tokenizer tokenizer;
@@ -78,13 +80,15 @@ final class GenerateCommand implements Callable<Integer> {
         if (bf16 && !gpu) throw new IllegalArgumentException("--bf16 runs the GPU runner at BF16: add --gpu");
         DecoderModels.checkOnnxFlags(model, gpu, spec, lora);
         if (draft != null) DecoderModels.checkOnnxFlags(draft, gpu, spec, lora);
+        if (draft != null && kvCache != null) throw new IllegalArgumentException("--kv-cache applies to plain generation; speculative decoding (--draft) keeps native caches: drop one");
+        if (DecoderModels.onnx(model) && kvCache != null) throw new IllegalArgumentException("--kv-cache applies to zoo decoders and checkpoints; an ONNX decoder keeps its own cache: drop --kv-cache");
         if (draft != null) return speculative(spec);
         Sampler sampler = temperature == null ? Sampler.greedy() : Sampler.sampling(temperature, topK == null ? 0 : topK, seed == null ? 0 : seed);
         if (gpu)
-            try (GpuDecoderRunner base = DecoderModels.gpuRunner(model, layers, spec, bf16)) {
+            try (GpuDecoderRunner base = DecoderModels.gpuRunner(model, layers, spec, bf16, kvCache)) {
                 GpuDecoderRunner runner = DecoderModels.withLora(base, model, layers, lora);
                 try {
-                    return generate(runner, sampler, DecoderModels.describeWeights(runner), " on the device",
+                    return generate(runner, sampler, DecoderModels.describeWeights(runner), DecoderModels.describeKv(runner.kvCache(), runner.config(), 2), " on the device",
                             () -> String.format("GPU backend (%s), %d decode steps replayed as CUDA graphs", runner.precision(), runner.graphReplays()));
                 } finally {
                     if (runner != base) runner.close();
@@ -92,14 +96,18 @@ final class GenerateCommand implements Callable<Integer> {
             }
         if (DecoderModels.onnx(model)) {
             OnnxDecoder onnx = DecoderModels.onnxDecoder(model, layers);
-            return generate(onnx, sampler, "weights: as stored in " + model, "", () -> "CPU backend");
+            return generate(onnx, sampler, "weights: as stored in " + model, null, "", () -> "CPU backend");
         }
-        DecoderRunner runner = DecoderModels.withLora(DecoderModels.runner(model, layers, spec, calibText), lora);
-        return generate(runner, sampler, DecoderModels.describeWeights(runner), "", () -> "CPU backend");
+        DecoderRunner base = DecoderModels.runner(model, layers, spec, calibText);
+        DecoderRunner runner = DecoderModels.withLora(base.withKvCache(DecoderModels.kvCache(kvCache, base)), lora);
+        return generate(runner, sampler, DecoderModels.describeWeights(runner), DecoderModels.describeKv(runner.kvCache(), runner.config(), 4), "", () -> "CPU backend");
     }
 
-    /** One request on {@code runner}, a chunk as long as the prompt: prefill in one step, then one decode step per token; {@code where} the cache lives, {@code backend} after the run. */
-    private <C extends KvCache> int generate(DecoderSteps<C> runner, Sampler sampler, String weights, String where, Supplier<String> backend) {
+    /**
+     * One request on {@code runner}, a chunk as long as the prompt: prefill in one step, then one decode step per token; {@code kv} the cache's
+     * storage (a line, or null), {@code where} the cache lives, {@code backend} after the run.
+     */
+    private <C extends KvCache> int generate(DecoderSteps<C> runner, Sampler sampler, String weights, String kv, String where, Supplier<String> backend) {
         long[] ids = prompt.stream().mapToLong(Long::longValue).toArray();
         int tokens = ids.length + maxNew;
         try (C cache = runner.newCache(blockSize, Math.max(1, (tokens + blockSize - 1) / blockSize))) {
@@ -109,6 +117,7 @@ final class GenerateCommand implements Callable<Integer> {
             if (o.refused()) throw new IllegalArgumentException(o.refusal());
             System.out.println(DecoderModels.describe(runner));
             System.out.println(weights);
+            if (kv != null) System.out.println(kv);
             if (DecoderModels.describeLora(runner) != null) System.out.println(DecoderModels.describeLora(runner) + "; this request: " + (adapter == null ? "the base model" : adapter));
             printRun(sampler, ids, o);
             System.out.printf("kv cache: %d blocks of %d tokens%s, mean utilisation %.1f%% over %d steps; engines: %d built in %.2f s (not counted above), %s%n",

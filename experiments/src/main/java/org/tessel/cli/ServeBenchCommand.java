@@ -6,9 +6,14 @@ import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import org.tessel.runtime.llm.BatchScheduler;
+import org.tessel.runtime.llm.CpuKvOffload;
+import org.tessel.runtime.llm.GpuKvOffload;
+import org.tessel.runtime.llm.PagedKvCache;
+import org.tessel.runtime.llm.Session;
 import org.tessel.runtime.llm.DecoderRunner;
 import org.tessel.runtime.llm.DecoderSteps;
 import org.tessel.runtime.llm.GpuDecoderRunner;
+import org.tessel.runtime.llm.GpuPagedKvCache;
 import org.tessel.runtime.llm.KvCache;
 import org.tessel.runtime.llm.Request;
 import org.tessel.runtime.llm.Sampler;
@@ -45,6 +50,17 @@ final class ServeBenchCommand implements Callable<Integer> {
     @Option(names = "--gpu", description = "Serve on the GPU: FP16 engines planned by the joint search, the KV cache on the device (refused without a CUDA GPU); with --lora too.") boolean gpu;
     @Option(names = "--bf16", description = "With --gpu: BF16 engines, each step planned at BF16 by the joint search, the KV cache in bf16.") boolean bf16;
 
+    @Option(names = "--kv-cache", paramLabel = "native|fp8[:SCALE]", description = "How the KV cache stores keys and values: native (f32 on CPU engines, f16 with --gpu; "
+            + "the default), fp8 (E4M3 codes, per-layer K and V scales amax / 448 calibrated on text windows) or fp8:SCALE (one fixed scale). --kv-blocks counts blocks either way.") String kvCache;
+    @Option(names = "--sessions", converter = Ranges.AtLeastOne.class, paramLabel = "N", description = "Serve N multi-turn sessions instead of --requests: "
+            + "turn 0 a prompt of --prompt-len tokens, each later turn --turn-len new tokens after the whole context so far, arriving --think seconds after the previous turn's "
+            + "last token; every turn --output-len tokens out. Compares the recompute policy (a finished turn frees its KV; the next turn recomputes the context) with --kv-offload.") Integer sessions;
+    @Option(names = "--turns", converter = Ranges.AtLeastOne.class, defaultValue = "3", description = "With --sessions: turns per session (default ${DEFAULT-VALUE}).") int turns;
+    @Option(names = "--turn-len", defaultValue = "4-16", paramLabel = "A-B", description = "With --sessions: new tokens of each later turn, uniform in A-B (default ${DEFAULT-VALUE}).") String turnLen;
+    @Option(names = "--think", converter = Ranges.Seconds.class, defaultValue = "0.2", paramLabel = "S", description = "With --sessions: seconds between a turn's last token and the next turn (default ${DEFAULT-VALUE}).") double think;
+    @Option(names = "--kv-offload", description = "With --sessions: keep idle sessions' KV, and when blocks run short offload it (least recently used first) to host memory "
+            + "(pinned with --gpu) and prefetch it back when the next turn comes; needs --host-kv-mb.") boolean kvOffload;
+    @Option(names = "--host-kv-mb", converter = Ranges.MiB.class, paramLabel = "MB", description = "Host memory for offloaded KV blocks, in MiB (with --kv-offload).") Double hostKvMb;
     @Option(names = "--weights", paramLabel = "int8|int4[:GROUP]", description = "Quantize the linear layers' weights group-wise (weight-only; groups of 128 by default).") String weights;
     @Option(names = "--awq", description = "AWQ activation-aware scaling before --weights, calibrated on text windows.") boolean awq;
     @Option(names = "--smoothquant", arity = "0..1", fallbackValue = "", paramLabel = "ALPHA", description = "SmoothQuant W8A8, smoothing strength ALPHA (default 0.5).") String smoothQuant;
@@ -58,34 +74,45 @@ final class ServeBenchCommand implements Callable<Integer> {
         int[] p = range(promptLen, "--prompt-len"), o = range(outputLen, "--output-len");
         if (loraMix && (lora == null || lora.isEmpty())) throw new IllegalArgumentException("--lora-mix spreads requests over the --lora adapters: add --lora NAME=FOLDER");
         if (bf16 && !gpu) throw new IllegalArgumentException("--bf16 runs the GPU runner at BF16: add --gpu");
+        if (sessions == null && (kvOffload || hostKvMb != null)) throw new IllegalArgumentException((kvOffload ? "--kv-offload" : "--host-kv-mb") + " applies to multi-turn sessions: add --sessions N");
+        if (kvOffload && hostKvMb == null) throw new IllegalArgumentException("--kv-offload needs a host memory budget for the offloaded KV blocks: add --host-kv-mb MB");
+        if (hostKvMb != null && !kvOffload) throw new IllegalArgumentException("--host-kv-mb sizes the KV offload's host memory: add --kv-offload");
+        if (sessions != null && lora != null && !lora.isEmpty()) throw new IllegalArgumentException("--sessions serves the base model; drop --lora or --sessions");
+        int[] tl = sessions == null ? null : range(turnLen, "--turn-len");
         var spec = org.tessel.runtime.llm.quant.QuantizationSpec.parse(weights, awq, smoothQuant);
         DecoderModels.checkOnnxFlags(model, gpu, spec, lora);
         if (DecoderModels.onnx(model)) {
+            if (sessions != null || kvCache != null)
+                throw new IllegalArgumentException((sessions != null ? "--sessions" : "--kv-cache") + " runs zoo decoders and checkpoints; an ONNX decoder keeps its own cache: drop it");
             org.tessel.runtime.llm.OnnxDecoder onnx = DecoderModels.onnxDecoder(model, layers);
-            return serve(onnx, onnx, "weights: as stored in " + model, () -> "CPU backend", p, o);
+            return serve(onnx, onnx, "weights: as stored in " + model, null, () -> "CPU backend", p, o);
         }
         if (gpu)
-            try (GpuDecoderRunner base = DecoderModels.gpuRunner(model, layers, spec, bf16)) {
+            try (GpuDecoderRunner base = DecoderModels.gpuRunner(model, layers, spec, bf16, kvCache)) {
+                if (sessions != null) return serveSessions(null, base, p, tl, o);
                 GpuDecoderRunner runner = DecoderModels.withLora(base, model, layers, lora);
                 try {
-                    return serve(runner, base, DecoderModels.describeWeights(runner),
+                    return serve(runner, base, DecoderModels.describeWeights(runner), DecoderModels.describeKv(base.kvCache(), base.config(), 2),
                             () -> "GPU backend (" + runner.precision() + ", " + runner.graphReplays() + " decode steps replayed as CUDA graphs)", p, o);
                 } finally {
                     if (runner != base) runner.close();
                 }
             }
-        DecoderRunner base = DecoderModels.runner(model, layers, spec, null), runner = DecoderModels.withLora(base, lora);
-        return serve(runner, base, DecoderModels.describeWeights(runner), () -> "CPU backend", p, o);
+        DecoderRunner plain = DecoderModels.runner(model, layers, spec, null), base = plain.withKvCache(DecoderModels.kvCache(kvCache, plain));
+        if (sessions != null) return serveSessions(base, null, p, tl, o);
+        DecoderRunner runner = DecoderModels.withLora(base, lora);
+        return serve(runner, base, DecoderModels.describeWeights(runner), DecoderModels.describeKv(base.kvCache(), base.config(), 4), () -> "CPU backend", p, o);
     }
 
     /** Serves on {@code runner} (with the --lora adapters, and then {@code base} alone when they differ), a new cache per pass. */
-    private <C extends KvCache> int serve(DecoderSteps<C> runner, DecoderSteps<C> base, String weights, java.util.function.Supplier<String> backend, int[] p, int[] o) {
+    private <C extends KvCache> int serve(DecoderSteps<C> runner, DecoderSteps<C> base, String weights, String kv, java.util.function.Supplier<String> backend, int[] p, int[] o) {
         var config = runner.config();
         List<Request> plain = workload(requests, seed, p, o, rate, config.vocab());
         List<Request> workload = withAdapters(plain, runner, loraMix, seed);
         System.out.println(DecoderModels.describe(runner));
         System.out.println(weights);
         if (runner != base) System.out.println(DecoderModels.describeLora(runner));
+        if (kv != null) System.out.println(kv);
         System.out.printf("workload: %d requests, seed %d, prompts %s tokens, outputs %s tokens, %s; KV cache %d blocks of %d tokens (%d tokens), batch <= %d, prefill chunk %d%n",
                 requests, seed, promptLen, outputLen, rate == null ? "all arriving at once" : "Poisson arrivals at " + rate + "/s",
                 kvBlocks, blockSize, kvBlocks * blockSize, maxBatch, chunk);
@@ -131,6 +158,95 @@ final class ServeBenchCommand implements Callable<Integer> {
                 reports.get(0).tokensPerSecond() / reports.get(1).tokensPerSecond(), workload.size() - differ, workload.size());
         if (differ > 0) throw new IllegalStateException(differ + " request(s) got different tokens under in-flight and static batching: a scheduling bug");
         if (runner != base) compareWithBase(runner, base, workload, plain, reports.getFirst());
+        return 0;
+    }
+
+    /** Seeded sessions: turn 0 a prompt of {@code prompt} tokens, later turns {@code turn} new tokens, {@code output} out each, think time {@code think}. */
+    static List<Session> sessionWorkload(int count, int turns, long seed, int[] prompt, int[] turn, int[] output, Double rate, double think, int vocab) {
+        SplittableRandom r = new SplittableRandom(seed);
+        List<Session> out = new ArrayList<>();
+        double t = 0;
+        for (int i = 0; i < count; i++) {
+            List<Session.Turn> ts = new ArrayList<>();
+            for (int k = 0; k < turns; k++) {
+                int[] len = k == 0 ? prompt : turn;
+                long[] ids = new long[len[0] + r.nextInt(len[1] - len[0] + 1)];
+                for (int j = 0; j < ids.length; j++) ids[j] = r.nextInt(vocab);
+                ts.add(new Session.Turn(ids, output[0] + r.nextInt(output[1] - output[0] + 1), think));
+            }
+            if (rate != null && i > 0) t += -Math.log(1 - r.nextDouble()) / rate;
+            out.add(new Session("session-" + i, t, ts));
+        }
+        return out;
+    }
+
+    /**
+     * Serves the sessions under the recompute policy and, with --kv-offload, with offload, in alternating passes after
+     * the warm-up ones; per policy its median pass: turns served, tokens, recomputed and reused context tokens,
+     * offloads/prefetches/drops and bytes moved, TTFT of first and of follow-up turns. Fails when the policies gave
+     * any turn different tokens.
+     */
+    private int serveSessions(DecoderRunner runner, GpuDecoderRunner gpuRunner, int[] p, int[] tl, int[] o) {
+        var config = gpuRunner != null ? gpuRunner.config() : runner.config();
+        List<Session> work = sessionWorkload(sessions, turns, seed, p, tl, o, rate, think, config.vocab());
+        System.out.println(gpuRunner != null ? DecoderModels.describe(gpuRunner) : DecoderModels.describe(runner));
+        System.out.println(gpuRunner != null ? DecoderModels.describeKv(gpuRunner.kvCache(), config, 2) : DecoderModels.describeKv(runner.kvCache(), config, 4));
+        long budget = hostKvMb == null ? 0 : (long) (hostKvMb * (1 << 20));
+        System.out.printf("workload: %d sessions of %d turns, seed %d, first prompts %s tokens, later turns %s new tokens, outputs %s tokens, think %.3g s, %s; "
+                + "KV cache %d blocks of %d tokens, batch <= %d, prefill chunk %d%s%n", sessions, turns, seed, promptLen, turnLen, outputLen, think,
+                rate == null ? "all sessions starting at once" : "sessions starting as Poisson arrivals at " + rate + "/s", kvBlocks, blockSize, maxBatch, chunk,
+                kvOffload ? String.format("; host KV memory %.1f MiB%s", budget / (double) (1 << 20), gpuRunner != null ? " (pinned)" : "") : "");
+        List<String> policies = kvOffload ? List.of("recompute", "offload") : List.of("recompute");
+        java.util.Map<String, List<BatchScheduler.Report>> runs = new java.util.LinkedHashMap<>();
+        for (String pol : policies) runs.put(pol, new ArrayList<>());
+        for (int pass = 0; pass < warmup + repeat; pass++) {
+            List<String> order = new ArrayList<>(policies);
+            if (pass % 2 == 1) java.util.Collections.reverse(order);
+            for (String pol : order) {
+                boolean off = pol.equals("offload");
+                BatchScheduler.Report r;
+                if (gpuRunner != null)
+                    try (GpuPagedKvCache cache = gpuRunner.newCache(blockSize, kvBlocks); GpuKvOffload host = off ? new GpuKvOffload(cache, budget) : null) {
+                        BatchScheduler b = new BatchScheduler(gpuRunner, cache, BatchScheduler.Policy.IN_FLIGHT, maxBatch, chunk);
+                        r = (off ? b.withOffload(host) : b).runSessions(work);
+                    }
+                else {
+                    PagedKvCache cache = runner.newCache(blockSize, kvBlocks);
+                    try (CpuKvOffload host = off ? new CpuKvOffload(cache, budget) : null) {
+                        BatchScheduler b = new BatchScheduler(runner, cache, BatchScheduler.Policy.IN_FLIGHT, maxBatch, chunk);
+                        r = (off ? b.withOffload(host) : b).runSessions(work);
+                    }
+                }
+                if (pass >= warmup) runs.get(pol).add(r);
+            }
+        }
+        System.out.printf("%-9s %6s %7s %8s %8s %9s %9s %9s %9s %8s %8s %9s %6s %6s %10s%n", "policy", "turns", "tokens", "time_s", "tok/s", "ttft0_p50",
+                "ttftN_p50", "ttftN_p90", "recomp", "reused", "offload", "prefetch", "drops", "preempt", "moved_MB");
+        List<BatchScheduler.Report> medians = new ArrayList<>();
+        for (String pol : policies) {
+            BatchScheduler.Report r = median(runs.get(pol));
+            medians.add(r);
+            List<BatchScheduler.Outcome> served = r.outcomes().stream().filter(x -> !x.refused()).toList();
+            double[] first = served.stream().filter(x -> x.turn() == 0).mapToDouble(x -> x.ttft() * 1e3).sorted().toArray();
+            double[] later = served.stream().filter(x -> x.turn() > 0).mapToDouble(x -> x.ttft() * 1e3).sorted().toArray();
+            BatchScheduler.Reuse u = r.reuse();
+            System.out.printf("%-9s %6d %7d %8.2f %8.1f %9.1f %9.1f %9.1f %9d %8d %8d %9d %6d %6d %10.3f%n", pol, served.size(), r.generatedTokens(), r.makespanSeconds(),
+                    r.tokensPerSecond(), pct(first, 50), pct(later, 50), pct(later, 90), u.recomputedTokens(), u.reusedTokens(), u.offloads(), u.prefetches(), u.drops(),
+                    r.preemptions(), (u.bytesOffloaded() + u.bytesPrefetched()) / (double) (1 << 20));
+        }
+        for (BatchScheduler.Outcome x : medians.getFirst().outcomes()) if (x.refused()) System.out.println("refused: " + x.refusal());
+        System.out.printf("times in ms (ttft0: first turns, ttftN: follow-up turns), each policy's median of %d measured pass(es) after %d warm-up pass(es); %s%n",
+                repeat, warmup, gpuRunner != null ? "GPU backend (" + gpuRunner.precision() + ")" : "CPU backend");
+        if (medians.size() == 2) {
+            int differ = 0;
+            List<BatchScheduler.Outcome> a = medians.get(0).outcomes(), b = medians.get(1).outcomes();
+            for (int i = 0; i < a.size(); i++) if (!Arrays.equals(a.get(i).output(), b.get(i).output())) differ++;
+            BatchScheduler.Reuse rc = medians.get(0).reuse(), of = medians.get(1).reuse();
+            System.out.printf("offload vs recompute: %d recomputed tokens saved (%d against %d), %.3f MiB moved (%.3f out, %.3f back), outputs identical for %d of %d turns%n",
+                    rc.recomputedTokens() - of.recomputedTokens(), of.recomputedTokens(), rc.recomputedTokens(), (of.bytesOffloaded() + of.bytesPrefetched()) / (double) (1 << 20),
+                    of.bytesOffloaded() / (double) (1 << 20), of.bytesPrefetched() / (double) (1 << 20), a.size() - differ, a.size());
+            if (differ > 0) throw new IllegalStateException(differ + " turn(s) got different tokens with and without KV offload: an offload bug");
+        }
         return 0;
     }
 

@@ -32,6 +32,11 @@ import org.tessel.api.TensorType;
  * that position's slot in the block table, and it attends to positions 0 to its own (scale 1/sqrt(D)); query head
  * h reads KV head {@code h / (H / KVH)} (grouped-query attention).
  *
+ * <p>FP8 cache: the pools may be {@code f8e4m3} (their elements are E4M3 values) with attributes {@code k_scale} and
+ * {@code v_scale} (f32, the layer's per-tensor scales): a new key is stored as {@code e4m3(k / k_scale)} (f32 division,
+ * round to nearest even, saturating) and every key read, the step's own included, is {@code code * k_scale} (an f32
+ * product); values likewise. The scales must be 1 (their default) when the pools are in q's type.
+ *
  * <p>Outputs: the attention output [B, N, H, D] in q's type, and the updated pools (the inputs with the new tokens
  * written). The reference copies the pools and writes the copies, so the op is a pure function for the
  * interpreter and property tests; on the GPU the pool outputs alias the pool inputs: the runtime binds both to one
@@ -43,7 +48,9 @@ public final class PagedAttentionOp extends BaseOp {
 
     PagedAttentionOp() {
         super(def("PagedAttention", "Causal attention of new tokens over a paged KV cache, writing their keys and values into the pools")
-                .domain(TesselOps.DOMAIN).inputs(8, 8, "q", "k_new", "v_new", "k_pool", "v_pool", "block_tables", "slots", "context_lens").outputs(3, 3));
+                .domain(TesselOps.DOMAIN).inputs(8, 8, "q", "k_new", "v_new", "k_pool", "v_pool", "block_tables", "slots", "context_lens").outputs(3, 3)
+                .floatAttr("k_scale", 1f, "per-tensor scale of f8e4m3 K pools (stored code = e4m3(k / k_scale))")
+                .floatAttr("v_scale", 1f, "per-tensor scale of f8e4m3 V pools"));
     }
 
     /** The geometry of one use, checked. */
@@ -57,8 +64,12 @@ public final class PagedAttentionOp extends BaseOp {
         TensorType q = in.get(0), k = in.get(1), v = in.get(2), kp = in.get(3), vp = in.get(4), tables = in.get(5), slots = in.get(6), lens = in.get(7);
         if (!q.dtype().isFloating()) throw new OpException("q must be floating, got " + q.dtype().text());
         String[] floatNames = {"q", "k_new", "v_new", "k_pool", "v_pool"};
-        for (int i = 1; i < 5; i++)
+        for (int i = 1; i < 3; i++)
             if (in.get(i).dtype() != q.dtype()) throw new OpException(floatNames[i] + " must be " + q.dtype().text() + " like q, got " + in.get(i).dtype().text());
+        for (int i = 3; i < 5; i++)
+            if (in.get(i).dtype() != q.dtype() && in.get(i).dtype() != DType.F8E4M3)
+                throw new OpException(floatNames[i] + " must be " + q.dtype().text() + " like q, or f8e4m3 (an FP8 cache), got " + in.get(i).dtype().text());
+        if (kp.dtype() != vp.dtype()) throw new OpException("k_pool and v_pool must be stored alike, got " + kp.dtype().text() + " and " + vp.dtype().text());
         String[] intNames = {"block_tables", "slots", "context_lens"};
         for (int i = 5; i < 8; i++)
             if (in.get(i).dtype() != DType.I32 && in.get(i).dtype() != DType.I64)
@@ -84,6 +95,7 @@ public final class PagedAttentionOp extends BaseOp {
         List<TensorType> in = new java.util.ArrayList<>();
         for (int i = 0; i < ctx.numInputs(); i++) in.add(ctx.input(i));
         check(in);
+        scales(in.get(3).dtype(), ctx.attrs());
         return List.of(ctx.input(0), ctx.input(3), ctx.input(4));
     }
 
@@ -93,6 +105,16 @@ public final class PagedAttentionOp extends BaseOp {
         Dims d = check(in);
         // q.k and p.v over at most the block tables' tokens
         return 2L * d.batch() * d.newTokens() * d.heads() * (long) d.maxBlocks() * d.blockSize() * d.headDim();
+    }
+
+    /** The K and V scales of pools stored as {@code pool}: the attributes for f8e4m3 (positive, finite), else 1 (and the attributes must say so). */
+    public static float[] scales(DType pool, org.tessel.api.Attributes attrs) {
+        float k = attrs.getFloat("k_scale", 1f), v = attrs.getFloat("v_scale", 1f);
+        if (pool == DType.F8E4M3) {
+            if (!(k > 0) || !(v > 0) || !Float.isFinite(k) || !Float.isFinite(v))
+                throw new OpException("an f8e4m3 cache needs positive finite k_scale and v_scale, got " + k + " and " + v);
+        } else if (k != 1f || v != 1f) throw new OpException("k_scale and v_scale apply to f8e4m3 pools only; the pools are " + pool.text() + " and the scales " + k + " and " + v);
+        return new float[] {k, v};
     }
 
     /** Row b's real new tokens (its leading non-negative slots); throws when a real token follows a padding one. */
@@ -111,6 +133,9 @@ public final class PagedAttentionOp extends BaseOp {
         int b = d.batch(), n = d.newTokens(), h = d.heads(), kvh = d.kvHeads(), hd = d.headDim(), bs = d.blockSize(), mb = d.maxBlocks();
         float[] q = ctx.input(0).floats(), kn = ctx.input(1).floats(), vn = ctx.input(2).floats();
         float[] kp = ctx.input(3).floats().clone(), vp = ctx.input(4).floats().clone();
+        boolean fp8 = ctx.input(3).dtype() == DType.F8E4M3;
+        float[] sc = scales(ctx.input(3).dtype(), ctx.attrs());
+        float ks = sc[0], vs = sc[1];
         long[] tables = longs(ctx.input(5)), slots = longs(ctx.input(6)), lens = longs(ctx.input(7));
         long poolSlots = (long) d.numBlocks() * bs;
         int[] real = new int[b];
@@ -131,8 +156,15 @@ public final class PagedAttentionOp extends BaseOp {
                 if (s != want) throw new OpException("slots[" + r + ", " + i + "] = " + s + ", but position " + pos + " of sequence " + r + " is slot " + want + " by its block table");
                 for (int g = 0; g < kvh; g++) {
                     int src = ((r * n + i) * kvh + g) * hd, dst = (int) (((s / bs * kvh + g) * bs + s % bs) * hd);
-                    System.arraycopy(kn, src, kp, dst, hd);
-                    System.arraycopy(vn, src, vp, dst, hd);
+                    if (fp8)
+                        for (int e = 0; e < hd; e++) {
+                            kp[dst + e] = org.tessel.api.Float8E4M3.round(kn[src + e] / ks);
+                            vp[dst + e] = org.tessel.api.Float8E4M3.round(vn[src + e] / vs);
+                        }
+                    else {
+                        System.arraycopy(kn, src, kp, dst, hd);
+                        System.arraycopy(vn, src, vp, dst, hd);
+                    }
                 }
             }
         }
@@ -148,7 +180,7 @@ public final class PagedAttentionOp extends BaseOp {
                     for (int t = 0; t < length; t++) {
                         int base = poolOffset(tables[r * mb + t / bs], g, t % bs, kvh, bs, hd);
                         double dot = 0;
-                        for (int e = 0; e < hd; e++) dot += (double) q[qo + e] * kp[base + e];
+                        for (int e = 0; e < hd; e++) dot += (double) q[qo + e] * (fp8 ? kp[base + e] * ks : kp[base + e]);
                         scores[t] = dot * scale;
                         max = Math.max(max, scores[t]);
                     }
@@ -158,13 +190,14 @@ public final class PagedAttentionOp extends BaseOp {
                     for (int t = 0; t < length; t++) {
                         int base = poolOffset(tables[r * mb + t / bs], g, t % bs, kvh, bs, hd);
                         double p = scores[t] / sum;
-                        for (int e = 0; e < hd; e++) acc[e] += p * vp[base + e];
+                        for (int e = 0; e < hd; e++) acc[e] += p * (fp8 ? vp[base + e] * vs : vp[base + e]);
                     }
                     for (int e = 0; e < hd; e++) out[qo + e] = (float) acc[e];
                 }
             }
         DType t = ctx.input(0).dtype();
-        return List.of(Tensor.ofFloats(t, ctx.input(0).shape(), out), Tensor.ofFloats(t, ctx.input(3).shape(), kp), Tensor.ofFloats(t, ctx.input(4).shape(), vp));
+        DType pt = ctx.input(3).dtype();
+        return List.of(Tensor.ofFloats(t, ctx.input(0).shape(), out), Tensor.ofFloats(pt, ctx.input(3).shape(), kp), Tensor.ofFloats(pt, ctx.input(4).shape(), vp));
     }
 
     private static int poolOffset(long block, int head, int slot, int kvh, int bs, int hd) { return (int) (((block * kvh + head) * bs + slot) * hd); }

@@ -49,6 +49,17 @@ final class Decoder {
     private static final float INIT_STD = 0.02f;
 
     static Graph build(String name, DecoderConfig c, DecoderShape s, long seed, DecoderWeights weights) {
+        return build(name, c, s, seed, weights, KvCacheFormat.NATIVE);
+    }
+
+    /**
+     * As {@link #build(String, DecoderConfig, DecoderShape, long, DecoderWeights)}, for a cache of format {@code kv}:
+     * with FP8, each layer's new keys and values (after RoPE) are rounded through the cache's storage
+     * (QuantizeLinear to f8e4m3 at the layer's scale, DequantizeLinear) before attention and the present outputs, so
+     * the step attends to exactly what the cache will hold, its own tokens included.
+     */
+    static Graph build(String name, DecoderConfig c, DecoderShape s, long seed, DecoderWeights weights, KvCacheFormat kv) {
+        kv.checkLayers(c.layers(), name);
         int past = s.pastLength(), n = s.newTokens(), batch = s.batch(), total = past + n;
         if (total > c.maxPositions())
             throw new IllegalArgumentException(name + " takes at most " + c.maxPositions() + " positions, asked for " + past + " cached + " + n + " new = " + total);
@@ -66,7 +77,7 @@ final class Decoder {
         b.scope(c.family() == DecoderConfig.Family.LLAMA ? "model." : "transformer.");
         Value attnMask = attentionMask(b, mask, past, n);
         b.scope("");
-        List<Value> presents = body(b, c, ids, positions, l -> past > 0 ? new Contiguous(pasts.get(l), attnMask) : new Contiguous(null, attnMask));
+        List<Value> presents = body(b, c, ids, positions, l -> new Contiguous(past > 0 ? pasts.get(l) : null, attnMask, kv, l));
         for (int i = 0; i < presents.size(); i++) {
             b.graph().renameValue(presents.get(i), "present." + i / 2 + (i % 2 == 0 ? ".key" : ".value"));
             b.output(presents.get(i));
@@ -84,6 +95,13 @@ final class Decoder {
      * [batch, new, heads, head_dim] (rotary embedding applied in that layout), the layout the paged kernels read.
      */
     static Graph buildPaged(String name, DecoderConfig c, PagedDecoderShape s, long seed) {
+        return buildPaged(name, c, s, seed, KvCacheFormat.NATIVE);
+    }
+
+    /** As {@link #buildPaged(String, DecoderConfig, PagedDecoderShape, long)}; an FP8 format types the pools f8e4m3 and gives each layer's attention its scales. */
+    static Graph buildPaged(String name, DecoderConfig c, PagedDecoderShape s, long seed, KvCacheFormat kv) {
+        kv.checkLayers(c.layers(), name);
+        DType poolType = kv.quantized() ? kv.dtype() : DType.F32;
         if (s.newTokens() > c.maxPositions())
             throw new IllegalArgumentException(name + " takes at most " + c.maxPositions() + " positions, asked for " + s.newTokens() + " new tokens");
         int batch = s.batch(), n = s.newTokens();
@@ -96,9 +114,9 @@ final class Decoder {
         List<Value[]> pools = new ArrayList<>();
         for (int l = 0; l < c.layers(); l++)
             pools.add(new Value[] {
-                    b.input("kv_pool." + l + ".key", DType.F32, s.numBlocks(), c.kvHeads(), s.blockSize(), c.headDim()),
-                    b.input("kv_pool." + l + ".value", DType.F32, s.numBlocks(), c.kvHeads(), s.blockSize(), c.headDim())});
-        List<Value> presents = body(b, c, ids, positions, l -> new Paged(pools.get(l), tables, slots, lens));
+                    b.input("kv_pool." + l + ".key", poolType, s.numBlocks(), c.kvHeads(), s.blockSize(), c.headDim()),
+                    b.input("kv_pool." + l + ".value", poolType, s.numBlocks(), c.kvHeads(), s.blockSize(), c.headDim())});
+        List<Value> presents = body(b, c, ids, positions, l -> new Paged(pools.get(l), tables, slots, lens, kv, l));
         for (int i = 0; i < presents.size(); i++) {
             b.graph().renameValue(presents.get(i), "present_pool." + i / 2 + (i % 2 == 0 ? ".key" : ".value"));
             b.output(presents.get(i));
@@ -110,9 +128,9 @@ final class Decoder {
     private sealed interface KvForm permits Contiguous, Paged {}
 
     /** {@code cache}: the layer's past key and value, or null for a prefill; {@code mask}: the additive mask [batch, 1, new, past + new]. */
-    private record Contiguous(Value[] cache, Value mask) implements KvForm {}
+    private record Contiguous(Value[] cache, Value mask, KvCacheFormat kv, int layer) implements KvForm {}
 
-    private record Paged(Value[] pools, Value tables, Value slots, Value lens) implements KvForm {}
+    private record Paged(Value[] pools, Value tables, Value slots, Value lens, KvCacheFormat kv, int layer) implements KvForm {}
 
     /**
      * Embedding, the blocks and the LM head; adds {@code logits} as the first output and returns each layer's
@@ -234,7 +252,9 @@ final class Decoder {
                 q = applyRope(b, q, rope, p + "q");
                 k = applyRope(b, k, rope, p + "k");
             }
-            var node = b.node(PagedAttentionOp.NAME, p + "paged_attention", null, 3, q, k, v, paged.pools()[0], paged.pools()[1], paged.tables(), paged.slots(), paged.lens());
+            var attrs = paged.kv().quantized()
+                    ? NetworkBuilder.attrs("k_scale", paged.kv().keyScale(paged.layer()), "v_scale", paged.kv().valueScale(paged.layer())) : null;
+            var node = b.node(PagedAttentionOp.NAME, p + "paged_attention", attrs, 3, q, k, v, paged.pools()[0], paged.pools()[1], paged.tables(), paged.slots(), paged.lens());
             presents.add(node.output(1));
             presents.add(node.output(2));
             ctx = b.name(p + "merge_heads.reshape").reshape(node.output(0), batch, n, heads * hd);
@@ -246,6 +266,10 @@ final class Decoder {
             if (rope != null) {
                 q = applyRope(b, q, rope, p + "q");
                 k = applyRope(b, k, rope, p + "k");
+            }
+            if (cont.kv().quantized()) {
+                k = kvRound(b, k, cont.kv().keyScale(cont.layer()), p + "k");
+                v = kvRound(b, v, cont.kv().valueScale(cont.layer()), p + "v");
             }
             if (cont.cache() != null) {
                 k = b.name(p + "k.cat_past").concat(2, cont.cache()[0], k);
@@ -266,6 +290,13 @@ final class Decoder {
             ctx = b.name(p + "merge_heads.reshape").reshape(b.name(p + "merge_heads").transpose(ctx, 0, 2, 1, 3), batch, n, heads * hd);
         }
         return llama ? proj(b, ctx, p + "o_proj", c.hidden(), false) : proj(b, ctx, p + "c_proj", c.hidden(), true);
+    }
+
+    /** x rounded through an f8e4m3 cache at {@code scale}: DequantizeLinear(QuantizeLinear(x, scale) as f8e4m3, scale). */
+    private static Value kvRound(NetworkBuilder b, Value x, float scale, String name) {
+        Value s = b.scalar(name + ".kv_scale", DType.F32, scale);
+        Value q = b.name(name + ".kv_quantize").op("QuantizeLinear", NetworkBuilder.attrs("output_dtype", (long) DType.F8E4M3.onnxCode()), x, s);
+        return b.name(name + ".kv_dequantize").op("DequantizeLinear", NetworkBuilder.attrs(), q, s);
     }
 
     /** [batch, kv_heads, t, hd] to [batch, kv_heads * group, t, hd], each K/V head repeated for its group of query heads. */

@@ -177,6 +177,16 @@ public final class Zoo {
         return Decoder.buildPaged(name, config, shape, seed);
     }
 
+    /** As {@link #buildPagedDecoder(String, DecoderConfig, PagedDecoderShape, long)}, its pools stored as {@code kv} says (f8e4m3 pools with per-layer scales). */
+    public static Graph buildPagedDecoder(String name, DecoderConfig config, PagedDecoderShape shape, long seed, KvCacheFormat kv) {
+        return Decoder.buildPaged(name, config, shape, seed, kv);
+    }
+
+    /** As {@link #buildDecoder(String, DecoderConfig, DecoderShape, long, DecoderWeights)}, its new keys and values rounded through a cache of format {@code kv}. */
+    public static Graph buildDecoder(String name, DecoderConfig config, DecoderShape shape, long seed, DecoderWeights weights, KvCacheFormat kv) {
+        return Decoder.build(name, config, shape, seed, weights, kv);
+    }
+
     private static Entry entry(String name) {
         Entry e = name == null ? null : MODELS.get(name.toLowerCase(Locale.ROOT));
         if (e != null) return e;

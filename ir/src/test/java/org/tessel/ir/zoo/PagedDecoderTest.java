@@ -79,6 +79,57 @@ class PagedDecoderTest {
         }
     }
 
+    /**
+     * The FP8 cache's two forms agree: the paged graph with f8e4m3 pools (the op quantizes on write, dequantizes on read)
+     * and the contiguous graph rounding its new keys and values through QuantizeLinear/DequantizeLinear give the same
+     * logits for a prefill of 6 tokens and 2 decode steps (1e-4; both read exactly the E4M3 values, unless a key within
+     * 1e-6 of a rounding tie flips, which these seeds do not hit), every stored code times the layer's scale equals the
+     * contiguous present value, and the logits differ from the native cache's (the rounding is real).
+     */
+    @Test void fp8PagedAndContiguousFormsAgree() {
+        String model = "llama-tiny";
+        DecoderConfig c = Zoo.decoder(model, 0);
+        KvCacheFormat fp8 = KvCacheFormat.fp8(new float[] {0.011f, 0.013f}, new float[] {0.007f, 0.009f});
+        long[] prompt = {17, 3, 400, 99, 250, 8};
+        int[][] tables = {{5, 0, 7, 2}};
+        int hd = c.headDim(), kvh = c.kvHeads();
+        Map<String, Tensor> pools = new LinkedHashMap<>();
+        for (int l = 0; l < c.layers(); l++)
+            for (String kv : List.of("key", "value")) pools.put("kv_pool." + l + "." + kv, Tensor.zeros(DType.F8E4M3, Shape.of(BLOCKS, kvh, BS, hd)));
+        ReferenceInterpreter ri = new ReferenceInterpreter();
+        Map<String, Tensor> out = ri.run(Zoo.buildPagedDecoder(model, c, new PagedDecoderShape(1, 6, 4, BS, BLOCKS), SEED, fp8), inputs(new long[][] {prompt}, tables, new int[] {0}, 6, pools));
+        Map<String, Tensor> want = ri.run(Zoo.buildDecoder(model, c, DecoderShape.prefill(1, 6), SEED, null, fp8), contiguousInputs(prompt, 0, null));
+        Map<String, Tensor> plain = ri.run(Zoo.buildDecoder(model, c, DecoderShape.prefill(1, 6), SEED), contiguousInputs(prompt, 0, null));
+        for (int i = 0; i < 6; i++) assertClose(row(want.get("logits"), 0, i, 1, 6), row(out.get("logits"), 0, i, 1, 6), "fp8 prefill token " + i);
+        double moved = 0;
+        for (int i = 0; i < want.get("logits").size(); i++) moved = Math.max(moved, Math.abs(want.get("logits").getFloat(i) - plain.get("logits").getFloat(i)));
+        assertTrue(moved > 1e-3, "FP8 rounding changes the logits: " + moved);
+        for (int l = 0; l < c.layers(); l++)
+            for (String kv : List.of("key", "value")) {
+                Tensor pool = out.get("present_pool." + l + "." + kv);
+                assertEquals(DType.F8E4M3, pool.dtype());
+                float s = kv.equals("key") ? fp8.keyScale(l) : fp8.valueScale(l);
+                for (int p = 0; p < 6; p++)
+                    for (int h = 0; h < kvh; h++)
+                        for (int d = 0; d < hd; d++) {
+                            float w = want.get("present." + l + "." + kv).getFloat((h * 6 + p) * hd + d);
+                            float g = pool.getFloat(((tables[0][p / BS] * kvh + h) * BS + p % BS) * hd + d) * s;
+                            assertEquals(w, g, 1e-6, "pool " + l + "." + kv + " position " + p);
+                        }
+            }
+        long[] seq = prompt;
+        int len = 6;
+        for (long tok : new long[] {42, 7}) {
+            for (String k : pools.keySet()) pools.put(k, out.get(k.replace("kv_pool", "present_pool")));
+            out = ri.run(Zoo.buildPagedDecoder(model, c, new PagedDecoderShape(1, 1, 4, BS, BLOCKS), SEED, fp8), inputs(new long[][] {{tok}}, tables, new int[] {len}, 1, pools));
+            seq = java.util.Arrays.copyOf(seq, seq.length + 1);
+            seq[seq.length - 1] = tok;
+            Tensor w = ri.run(Zoo.buildDecoder(model, c, DecoderShape.prefill(1, seq.length), SEED, null, fp8), contiguousInputs(seq, 0, null)).get("logits");
+            assertClose(row(w, 0, seq.length - 1, 1, seq.length), row(out.get("logits"), 0, 0, 1, 1), "fp8 decode at " + len);
+            len++;
+        }
+    }
+
     @Test void theOpRefusesInconsistentInputsNamingThem() {
         DecoderConfig c = Zoo.decoder("llama-tiny", 0);
         Graph g = Zoo.buildPagedDecoder("llama-tiny", c, new PagedDecoderShape(1, 1, 2, BS, BLOCKS), SEED);

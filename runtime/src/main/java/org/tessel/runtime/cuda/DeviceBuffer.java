@@ -192,6 +192,30 @@ public final class DeviceBuffer implements AutoCloseable {
         else check("cuMemcpyDtoDAsync", JCudaDriver.cuMemcpyDtoDAsync(pointer(), src.pointer(), src.bytes, stream.handle()));
     }
 
+    /** Copies this buffer (all of it) into pinned host memory at {@code offset}, ordered on {@code stream} (asynchronous on a GPU). */
+    public void copyToHostAsync(PinnedHostBuffer dst, long offset, CudaStream stream) {
+        if (host != null) {
+            if (!dst.emulated()) throw new CudaException("cannot copy between the emulated device and a CUDA device's pinned memory");
+            MemorySegment to = dst.segment(offset, bytes);
+            stream.emulate(() -> MemorySegment.copy(host(), 0, to, 0, bytes));
+        } else {
+            if (dst.emulated()) throw new CudaException("cannot copy between a CUDA device and the emulated device's host memory");
+            check("cuMemcpyDtoHAsync", JCudaDriver.cuMemcpyDtoHAsync(dst.pointer(offset, bytes), pointer(), bytes, stream.handle()));
+        }
+    }
+
+    /** Fills this buffer (all of it) from pinned host memory at {@code offset}, ordered on {@code stream} (asynchronous on a GPU). */
+    public void copyFromHostAsync(PinnedHostBuffer src, long offset, CudaStream stream) {
+        if (host != null) {
+            if (!src.emulated()) throw new CudaException("cannot copy between the emulated device and a CUDA device's pinned memory");
+            MemorySegment from = src.segment(offset, bytes);
+            stream.emulate(() -> MemorySegment.copy(from, 0, host(), 0, bytes));
+        } else {
+            if (src.emulated()) throw new CudaException("cannot copy between a CUDA device and the emulated device's host memory");
+            check("cuMemcpyHtoDAsync", JCudaDriver.cuMemcpyHtoDAsync(pointer(), src.pointer(offset, bytes), bytes, stream.handle()));
+        }
+    }
+
     /** True when both buffers are the emulated device's; a copy between the emulated device and a GPU is refused. */
     private boolean sameDevice(DeviceBuffer src) {
         if ((host == null) != (src.host == null)) throw new CudaException("cannot copy between the emulated device and a CUDA device");

@@ -7,6 +7,7 @@ import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.PriorityQueue;
 
 /**
  * Serves generation requests on a {@link DecoderRunner} with a bounded {@link PagedKvCache} (CPU engines), or on a
@@ -31,6 +32,15 @@ import java.util.Map;
  * whole cache, or an adapter the runner does not serve) is refused with a reason naming it; the others run as if it had not come. Times are
  * measured on a clock that leaves out engine building (each step shape's engine is built once, on
  * first use), so the figures are serving times.
+ *
+ * <p>Multi-turn sessions ({@link #runSessions}): each turn is a request whose prompt is the session's whole context so
+ * far plus the turn's new tokens, arriving a think time after the previous turn finished; the session keeps one
+ * sequence in the cache. Without offload ({@link #withOffload} not called) a finished turn frees its blocks and the
+ * next turn recomputes the whole context (the recompute policy). With offload the blocks stay while the session is
+ * idle; when blocks run short (admission or growth), idle sessions, least recently used first, are offloaded to the
+ * host pool ({@link KvOffload}) if it has room (else dropped: their next turn recomputes), before any running
+ * request is preempted; a returning turn is prefetched into new blocks (its block table rewritten) and joins the step
+ * after the one its copy overlaps. Running requests are still preempted by recomputation as before.
  */
 public final class BatchScheduler {
     public enum Policy { IN_FLIGHT, STATIC }
@@ -40,9 +50,10 @@ public final class BatchScheduler {
     private final KvBlockAllocator cache;
     private final Policy policy;
     private final int maxBatch, chunk;
+    private KvOffload offload;
 
     /** What happened to one request: its tokens and times (seconds on the serving clock), or why it was refused. */
-    public record Outcome(Request request, long[] output, double firstTokenSeconds, double finishSeconds, int preemptions, String refusal) {
+    public record Outcome(Request request, long[] output, double firstTokenSeconds, double finishSeconds, int preemptions, String refusal, int turn) {
         public boolean refused() { return refusal != null; }
         public double ttft() { return firstTokenSeconds - request.arrivalSeconds(); }
         /** Time per output token after the first (0 for a single token). */
@@ -51,24 +62,39 @@ public final class BatchScheduler {
 
     /** A run's outcomes in request order, with its steps, preemptions and mean KV utilisation over steps. */
     public record Report(Policy policy, List<Outcome> outcomes, double makespanSeconds, int steps, int preemptions, double meanKvUtilisation,
-                         double buildSeconds, int engines) {
+                         double buildSeconds, int engines, Reuse reuse) {
         public long generatedTokens() { return outcomes.stream().filter(o -> !o.refused()).mapToLong(o -> o.output().length).sum(); }
         public double tokensPerSecond() { return makespanSeconds == 0 ? 0 : generatedTokens() / makespanSeconds; }
     }
 
+    /**
+     * What became of earlier work: tokens fed again that had been computed before (recompute preemption, and turns
+     * recomputing their session's context), sessions offloaded to and prefetched from the host with the bytes moved,
+     * and idle sessions dropped (no host room, or no offload).
+     */
+    public record Reuse(long recomputedTokens, long reusedTokens, int offloads, int prefetches, int drops, long bytesOffloaded, long bytesPrefetched) {}
+
     private static final class Live {
         final Request request;
+        /** The cache's sequence: the request id, or the session id for every turn of a session. */
+        final String seq;
+        final int turn;
+        final Session session;
         final List<Long> known = new ArrayList<>();
         final List<Long> generated = new ArrayList<>();
         int fed, preemptions;
+        boolean prefetchPending, started;
         double firstToken = Double.NaN;
 
-        Live(Request r) {
+        Live(Request r, Session session, int turn) {
             request = r;
+            this.session = session;
+            this.turn = turn;
+            seq = session == null ? r.id() : session.id();
             for (long t : r.prompt()) known.add(t);
         }
 
-        String id() { return request.id(); }
+        String id() { return seq; }
         boolean done() { return generated.size() >= request.maxNewTokens(); }
     }
 
@@ -84,19 +110,75 @@ public final class BatchScheduler {
         this.chunk = chunk;
     }
 
+    /**
+     * Keeps idle sessions' KV between turns and offloads it to {@code offload}'s host memory when blocks run short
+     * (see the class comment); the offload must move this scheduler's cache's blocks.
+     */
+    public BatchScheduler withOffload(KvOffload offload) {
+        if (offload == null) throw new IllegalArgumentException("KV offload needs a host pool (CpuKvOffload or GpuKvOffload) with a host memory budget");
+        if (offload.allocator() != cache) throw new IllegalArgumentException("the KV offload moves another cache's blocks than this scheduler's");
+        if (policy != Policy.IN_FLIGHT) throw new IllegalArgumentException("KV offload serves sessions under in-flight batching, not " + policy);
+        this.offload = offload;
+        return this;
+    }
+
+    /** One arrival: a request, with its session and turn for a session's turn. */
+    private record Arrival(Request request, Session session, int turn, long order) {}
+
+    /** Sessions' state between turns: the context so far (prompts and outputs) and the tokens its cache held at the last turn's end. */
+    private static final class SessionState {
+        final List<Long> context = new ArrayList<>();
+        int cachedAtEnd;
+    }
+
+    private PriorityQueue<Arrival> arrivals;
+    private long arrivalOrder;
+    /** Idle sessions whose blocks stay on the device, least recently used first. */
+    private final LinkedHashMap<String, Boolean> idle = new LinkedHashMap<>();
+    private long recomputed, reused, bytesOut, bytesIn;
+    private int offloads, prefetches, drops;
+
     /** Serves the requests (ids unique) to completion; arrivals are honoured on the serving clock. */
-    public Report run(List<Request> requests) {
+    public Report run(List<Request> requests) { return serve(requests, List.of()); }
+
+    /**
+     * Serves multi-turn sessions (ids unique): turn k + 1 of a session arrives its think time after turn k's last token
+     * and continues its context. A session whose context could pass the model's positions or the cache is refused whole,
+     * naming the session and the turn. Outcomes in session order, then turn order.
+     */
+    public Report runSessions(List<Session> sessions) {
+        if (policy != Policy.IN_FLIGHT) throw new IllegalArgumentException("sessions are served under in-flight batching, not " + policy);
+        return serve(List.of(), sessions);
+    }
+
+    private Report serve(List<Request> requests, List<Session> sessions) {
         Map<String, Outcome> outcomes = new LinkedHashMap<>();
-        List<Request> pending = new ArrayList<>();
+        arrivals = new PriorityQueue<>(Comparator.comparingDouble((Arrival a) -> a.request().arrivalSeconds()).thenComparingLong(Arrival::order));
+        arrivalOrder = 0;
+        idle.clear();
+        recomputed = reused = bytesOut = bytesIn = 0;
+        offloads = prefetches = drops = 0;
+        Map<String, SessionState> states = new LinkedHashMap<>();
         for (Request r : requests) {
             if (outcomes.containsKey(r.id())) throw new IllegalArgumentException("request id " + r.id() + " is used twice");
             outcomes.put(r.id(), null);
             String why = refusal(r);
-            if (why != null) outcomes.put(r.id(), new Outcome(r, new long[0], Double.NaN, Double.NaN, 0, why));
-            else pending.add(r);
+            if (why != null) outcomes.put(r.id(), new Outcome(r, new long[0], Double.NaN, Double.NaN, 0, why, 0));
+            else arrivals.add(new Arrival(r, null, 0, arrivalOrder++));
         }
-        pending.sort(Comparator.comparingDouble(Request::arrivalSeconds));
-        Deque<Request> arrivals = new ArrayDeque<>(pending);
+        for (Session ses : sessions) {
+            if (states.containsKey(ses.id())) throw new IllegalArgumentException("session id " + ses.id() + " is used twice");
+            for (int k = 0; k < ses.turns().size(); k++) outcomes.put(ses.turnId(k), null);
+            Request first = turnRequest(ses, 0, List.of(), ses.arrivalSeconds());
+            String why = sessionRefusal(ses);
+            if (why != null) {
+                for (int k = 0; k < ses.turns().size(); k++) outcomes.remove(ses.turnId(k));
+                outcomes.put(ses.turnId(0), new Outcome(first, new long[0], Double.NaN, Double.NaN, 0, why, 0));
+                continue;
+            }
+            states.put(ses.id(), new SessionState());
+            arrivals.add(new Arrival(first, ses, 0, arrivalOrder++));
+        }
         Deque<Live> waiting = new ArrayDeque<>();
         List<Live> running = new ArrayList<>();
         long buildAtStart = runner.buildNanos();
@@ -105,22 +187,32 @@ public final class BatchScheduler {
         double utilisationSum = 0;
         while (!arrivals.isEmpty() || !waiting.isEmpty() || !running.isEmpty()) {
             double now = clock(start, buildAtStart);
-            while (!arrivals.isEmpty() && arrivals.peek().arrivalSeconds() <= now) waiting.add(new Live(arrivals.poll()));
-            admit(waiting, running);
+            while (!arrivals.isEmpty() && arrivals.peek().request().arrivalSeconds() <= now) {
+                Arrival a = arrivals.poll();
+                waiting.add(new Live(a.request(), a.session(), a.turn()));
+            }
+            admit(waiting, running, states);
             if (running.isEmpty()) {
-                if (arrivals.isEmpty()) throw new IllegalStateException("requests wait that no step can serve: " + waiting.peek().id());
-                sleepUntil(arrivals.peek().arrivalSeconds(), start, buildAtStart);
+                if (arrivals.isEmpty()) throw new IllegalStateException("requests wait that no step can serve: " + waiting.peek().request.id());
+                sleepUntil(arrivals.peek().request().arrivalSeconds(), start, buildAtStart);
                 continue;
             }
             // compose the step: rows in admission order, preempting the newest when the cache runs out
             List<Live> rows = new ArrayList<>();
             List<long[]> feeds = new ArrayList<>();
             int blocksNeeded = 0;
+            boolean others = running.stream().anyMatch(x -> !x.prefetchPending);
             for (int i = 0; i < running.size(); i++) {
                 Live s = running.get(i);
+                if (s.prefetchPending && others) continue; // its copy overlaps this step; it joins the next
+                if (s.prefetchPending) {
+                    offload.awaitPrefetch(s.id());
+                    s.prefetchPending = false;
+                }
                 int n = Math.min(chunk, s.known.size() - s.fed);
                 int need = cache.blocksFor(s.fed + n) - (cache.contains(s.id()) ? cache.blockTable(s.id()).size() : 0);
                 while (blocksNeeded + need > cache.freeBlocks()) {
+                    if (evictIdle(null)) continue;
                     Live victim = running.removeLast();
                     preempt(victim, waiting);
                     preemptions++;
@@ -135,6 +227,11 @@ public final class BatchScheduler {
             }
             if (rows.isEmpty()) continue;
             List<float[]> logits = runStep(rows, feeds);
+            for (Live s : running)
+                if (s.prefetchPending) { // the step ran while its copy did
+                    offload.awaitPrefetch(s.id());
+                    s.prefetchPending = false;
+                }
             steps++;
             utilisationSum += cache.utilisation();
             double t = clock(start, buildAtStart);
@@ -147,15 +244,65 @@ public final class BatchScheduler {
                 s.known.add(token);
                 if (Double.isNaN(s.firstToken)) s.firstToken = t;
                 if (s.done()) {
-                    cache.free(s.id());
                     running.remove(s);
-                    outcomes.put(s.id(), new Outcome(s.request, s.generated.stream().mapToLong(Long::longValue).toArray(), s.firstToken, t, s.preemptions, null));
+                    outcomes.put(s.request.id(), new Outcome(s.request, s.generated.stream().mapToLong(Long::longValue).toArray(), s.firstToken, t, s.preemptions, null, s.turn));
+                    finish(s, states, t);
                 }
             }
         }
+        for (String seq : new ArrayList<>(idle.keySet())) cache.free(seq);
+        idle.clear();
         double makespan = clock(start, buildAtStart);
         return new Report(policy, List.copyOf(outcomes.values()), makespan, steps, preemptions, steps == 0 ? 0 : utilisationSum / steps,
-                (runner.buildNanos() - buildAtStart) / 1e9, runner.enginesBuilt());
+                (runner.buildNanos() - buildAtStart) / 1e9, runner.enginesBuilt(), new Reuse(recomputed, reused, offloads, prefetches, drops, bytesOut, bytesIn));
+    }
+
+    /** The request of a session's turn k: the context so far, then the turn's tokens. */
+    private static Request turnRequest(Session ses, int k, List<Long> context, double arrival) {
+        Session.Turn turn = ses.turns().get(k);
+        long[] prompt = new long[context.size() + turn.tokens().length];
+        for (int i = 0; i < context.size(); i++) prompt[i] = context.get(i);
+        System.arraycopy(turn.tokens(), 0, prompt, context.size(), turn.tokens().length);
+        return new Request(ses.turnId(k), prompt, turn.maxNewTokens(), arrival, Sampler.greedy());
+    }
+
+    /** A finished request: frees its blocks, or for a session keeps them idle (with offload) and schedules the next turn. */
+    private void finish(Live s, Map<String, SessionState> states, double t) {
+        if (s.session == null) {
+            cache.free(s.id());
+            return;
+        }
+        SessionState st = states.get(s.id());
+        st.context.clear();
+        st.context.addAll(s.known);
+        st.cachedAtEnd = cache.length(s.id());
+        boolean last = s.turn + 1 == s.session.turns().size();
+        if (offload == null || last) cache.free(s.id());
+        else idle.put(s.id(), Boolean.TRUE);
+        if (!last) {
+            Session.Turn next = s.session.turns().get(s.turn + 1);
+            arrivals.add(new Arrival(turnRequest(s.session, s.turn + 1, st.context, t + next.thinkSeconds()), s.session, s.turn + 1, arrivalOrder++));
+        }
+    }
+
+    /**
+     * Frees one idle session's blocks (least recently used first, never {@code keep}): offloaded to the host when it has
+     * room, else dropped (its next turn recomputes). False when no idle session holds blocks.
+     */
+    private boolean evictIdle(String keep) {
+        for (String seq : idle.keySet()) {
+            if (seq.equals(keep)) continue;
+            idle.remove(seq);
+            if (offload != null && offload.canHold(seq)) {
+                bytesOut += offload.offload(seq);
+                offloads++;
+            } else {
+                cache.free(seq);
+                drops++;
+            }
+            return true;
+        }
+        return false;
     }
 
     /**
@@ -193,16 +340,55 @@ public final class BatchScheduler {
         return null;
     }
 
-    private void admit(Deque<Live> waiting, List<Live> running) {
+    /** Why a session can never be served (its context could pass the model's positions or the whole cache), or null. */
+    private String sessionRefusal(Session ses) {
+        int max = runner.config().maxPositions(), context = 0;
+        for (int k = 0; k < ses.turns().size(); k++) {
+            Session.Turn turn = ses.turns().get(k);
+            context += turn.tokens().length + turn.maxNewTokens();
+            if (context > max)
+                return "session " + ses.id() + ", turn " + k + " (request " + ses.turnId(k) + "): its context reaches " + context + " tokens (earlier turns and outputs, "
+                        + turn.tokens().length + " new, up to " + turn.maxNewTokens() + " out), more than " + runner.model() + "'s " + max + " positions";
+            if (cache.blocksFor(context) > cache.numBlocks())
+                return "session " + ses.id() + ", turn " + k + " (request " + ses.turnId(k) + "): its context of " + context + " tokens needs " + cache.blocksFor(context)
+                        + " KV blocks of " + cache.blockSize() + " and the cache has " + cache.numBlocks();
+            for (long t : turn.tokens())
+                if (t < 0 || t >= runner.config().vocab())
+                    return "session " + ses.id() + ", turn " + k + " (request " + ses.turnId(k) + "): token " + t + " is outside " + runner.model() + "'s vocabulary [0, "
+                            + runner.config().vocab() + ")";
+        }
+        return null;
+    }
+
+    private void admit(Deque<Live> waiting, List<Live> running, Map<String, SessionState> states) {
         if (policy == Policy.IN_FLIGHT) {
             int reserved = 0;
             for (Live s : running) reserved += Math.max(0, cache.blocksFor(Math.min(s.known.size(), s.fed + chunk)) - heldBlocks(s));
             while (!waiting.isEmpty() && running.size() < maxBatch) {
                 Live s = waiting.peek();
-                int need = cache.blocksFor(s.known.size());
+                boolean resident = idle.containsKey(s.id()), offloaded = offload != null && offload.holds(s.id());
+                int need = cache.blocksFor(s.known.size()) - (resident ? heldBlocks(s) : 0);
+                while (reserved + need > cache.freeBlocks() && evictIdle(s.id())) {}
                 if (reserved + need > cache.freeBlocks()) break; // first come, first served: the head waits for room
                 reserved += need;
                 running.add(waiting.poll());
+                boolean again = s.started;
+                s.started = true;
+                if (s.turn == 0 || again) continue; // a first turn or plain request, or a preempted one (its recomputation counted when preempted)
+                SessionState st = states.get(s.id());
+                if (resident) {
+                    idle.remove(s.id());
+                    s.fed = cache.length(s.id());
+                    reused += s.fed;
+                } else if (offloaded) {
+                    bytesIn += offload.prefetch(s.id());
+                    prefetches++;
+                    s.fed = cache.length(s.id());
+                    s.prefetchPending = true;
+                    reused += s.fed;
+                } else {
+                    recomputed += st.cachedAtEnd; // the context computed in earlier turns, fed again
+                }
             }
         } else if (running.isEmpty()) {
             int worst = 0;
@@ -219,7 +405,12 @@ public final class BatchScheduler {
     private int heldBlocks(Live s) { return cache.contains(s.id()) ? cache.blockTable(s.id()).size() : 0; }
 
     private void preempt(Live s, Deque<Live> waiting) {
+        if (s.prefetchPending) {
+            offload.awaitPrefetch(s.id());
+            s.prefetchPending = false;
+        }
         cache.free(s.id());
+        recomputed += s.fed;
         s.fed = 0;
         s.preemptions++;
         waiting.addFirst(s);

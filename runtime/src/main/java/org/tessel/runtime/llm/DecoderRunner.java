@@ -13,6 +13,7 @@ import org.tessel.ir.Graph;
 import org.tessel.ir.zoo.DecoderConfig;
 import org.tessel.ir.zoo.DecoderShape;
 import org.tessel.ir.zoo.DecoderWeights;
+import org.tessel.ir.zoo.KvCacheFormat;
 import org.tessel.ir.zoo.Zoo;
 import org.tessel.passes.PassManager;
 import org.tessel.passes.StandardPipelines;
@@ -50,6 +51,7 @@ public final class DecoderRunner implements DecoderSteps<PagedKvCache> {
     private final DecoderWeights weights;
     private final LlmQuantization quantization;
     private final List<LoraAdapter> adapters;
+    private final KvCacheFormat kv;
     private final Map<DecoderShape, ExecutionContext> engines = new HashMap<>();
     private long buildNanos;
 
@@ -68,15 +70,17 @@ public final class DecoderRunner implements DecoderSteps<PagedKvCache> {
 
     /** A runner whose every step graph is quantized by {@code quantization} before the standard pipeline. */
     public DecoderRunner(String model, DecoderConfig config, long seed, LlmQuantization quantization) {
-        this(model, config, seed, null, quantization, List.of());
+        this(model, config, seed, null, quantization, List.of(), KvCacheFormat.NATIVE);
     }
 
     /** A runner of trained weights ({@link HfCheckpoint}; null: drawn from {@code seed}), quantized by {@code quantization}. */
     public DecoderRunner(String model, DecoderConfig config, long seed, DecoderWeights weights, LlmQuantization quantization) {
-        this(model, config, seed, weights, quantization, List.of());
+        this(model, config, seed, weights, quantization, List.of(), KvCacheFormat.NATIVE);
     }
 
-    private DecoderRunner(String model, DecoderConfig config, long seed, DecoderWeights weights, LlmQuantization quantization, List<LoraAdapter> adapters) {
+    private DecoderRunner(String model, DecoderConfig config, long seed, DecoderWeights weights, LlmQuantization quantization, List<LoraAdapter> adapters, KvCacheFormat kv) {
+        kv.checkLayers(config.layers(), model);
+        this.kv = kv;
         this.model = model;
         this.config = config;
         this.seed = seed;
@@ -87,10 +91,22 @@ public final class DecoderRunner implements DecoderSteps<PagedKvCache> {
 
     /** A runner of the same model serving these LoRA adapters at once (ids 1, 2, ... in this order); each is checked against the model now. */
     public DecoderRunner withAdapters(List<LoraAdapter> adapters) {
-        DecoderRunner r = new DecoderRunner(model, config, seed, weights, quantization, adapters);
+        DecoderRunner r = new DecoderRunner(model, config, seed, weights, quantization, adapters, kv);
         r.graph(new DecoderShape(1, 1, 0));
         return r;
     }
+
+    /**
+     * A runner of the same model (and adapters) whose KV cache is stored as {@code format} says: with FP8 its step
+     * graphs round each layer's new keys and values through E4M3 at the layer's scales, and {@link #newCache} makes
+     * caches of E4M3 codes, so attention reads exactly what the cache holds.
+     */
+    public DecoderRunner withKvCache(KvCacheFormat format) {
+        return new DecoderRunner(model, config, seed, weights, quantization, adapters, format);
+    }
+
+    /** How this runner's KV cache stores keys and values. */
+    public KvCacheFormat kvCache() { return kv; }
 
     @Override public List<LoraAdapter> adapters() { return adapters; }
 
@@ -118,7 +134,7 @@ public final class DecoderRunner implements DecoderSteps<PagedKvCache> {
 
     /** The graph of one step shape as this runner builds it (quantized when asked), before the standard pipeline. */
     public Graph graph(DecoderShape shape) {
-        Graph g = Zoo.buildDecoder(model, config, shape, seed, weights);
+        Graph g = Zoo.buildDecoder(model, config, shape, seed, weights, kv);
         quantization.apply(g);
         ApplyLora.apply(g, adapters, List.of(), OpRegistry.global());
         return g;
@@ -132,11 +148,14 @@ public final class DecoderRunner implements DecoderSteps<PagedKvCache> {
     @Override public int enginesBuilt() { return engines.size(); }
 
     @Override public PagedKvCache newCache(int blockSize, int blocks) {
-        return new PagedKvCache(config.layers(), config.kvHeads(), config.headDim(), blockSize, blocks);
+        return new PagedKvCache(config.layers(), config.kvHeads(), config.headDim(), blockSize, blocks, kv);
     }
 
     @Override public List<float[][]> stepAllLogits(List<Row> rows, PagedKvCache cache) {
         if (rows.isEmpty()) throw new IllegalArgumentException("a step needs at least one row");
+        if (!cache.format().equals(kv))
+            throw new IllegalArgumentException("the KV cache stores " + cache.format().describe() + " and the runner's step graphs round keys and values for "
+                    + kv.describe() + " (make the cache with newCache)");
         int maxNew = 0, maxPast = 0;
         for (Row r : rows) {
             int past = cache.length(r.seq());

@@ -11,6 +11,7 @@ import org.tessel.api.Shape;
 import org.tessel.api.Tensor;
 import org.tessel.ir.Graph;
 import org.tessel.ir.zoo.DecoderConfig;
+import org.tessel.ir.zoo.KvCacheFormat;
 import org.tessel.ir.zoo.PagedDecoderShape;
 import org.tessel.ir.zoo.Zoo;
 import org.tessel.passes.lora.ApplyLora;
@@ -57,6 +58,7 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
     private final GpuEngine.Precision precision;
     private final StepPlanner planner;
     private final boolean cudaGraphs;
+    private final KvCacheFormat kv;
     private final List<LoraAdapter> adapters;
     private final KernelCompiler compiler;
     private final Map<PagedDecoderShape, Bucket> buckets = new HashMap<>();
@@ -76,11 +78,19 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
      * every planned engine must have) on {@code context}.
      */
     public GpuDecoderRunner(String model, DecoderConfig config, long seed, CudaContext context, GpuEngine.Precision precision, StepPlanner planner, boolean cudaGraphs) {
-        this(model, config, seed, context, precision, planner, cudaGraphs, List.of());
+        this(model, config, seed, context, precision, planner, cudaGraphs, KvCacheFormat.NATIVE);
+    }
+
+    /** As the runner above, its KV cache stored as {@code kv} says (FP8: the step graphs' pools are f8e4m3 at its per-layer scales). */
+    public GpuDecoderRunner(String model, DecoderConfig config, long seed, CudaContext context, GpuEngine.Precision precision, StepPlanner planner, boolean cudaGraphs,
+                            KvCacheFormat kv) {
+        this(model, config, seed, context, precision, planner, cudaGraphs, List.of(), kv);
     }
 
     private GpuDecoderRunner(String model, DecoderConfig config, long seed, CudaContext context, GpuEngine.Precision precision, StepPlanner planner, boolean cudaGraphs,
-                             List<LoraAdapter> adapters) {
+                             List<LoraAdapter> adapters, KvCacheFormat kv) {
+        kv.checkLayers(config.layers(), model);
+        this.kv = kv;
         if (precision != GpuEngine.Precision.FP16 && precision != GpuEngine.Precision.BF16)
             throw new IllegalArgumentException("the GPU decoder runs at FP16 or BF16 (its paged KV cache holds f16 or bf16), not " + precision);
         this.model = model;
@@ -104,7 +114,7 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
      * and a kernel compiler of its own: close it as well as this one.
      */
     public GpuDecoderRunner withAdapters(List<LoraAdapter> adapters) {
-        GpuDecoderRunner r = new GpuDecoderRunner(model, config, seed, context, precision, planner, cudaGraphs, adapters);
+        GpuDecoderRunner r = new GpuDecoderRunner(model, config, seed, context, precision, planner, cudaGraphs, adapters, kv);
         try {
             r.graph(new PagedDecoderShape(1, 1, 1, 1, 1));
         } catch (RuntimeException e) {
@@ -123,6 +133,8 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
     @Override public int adapterId(String adapter) { return DecoderRunner.adapterId(adapter, adapters); }
 
     public GpuEngine.Precision precision() { return precision; }
+    /** How the runner's KV cache stores keys and values. */
+    public KvCacheFormat kvCache() { return kv; }
     /** Nanoseconds spent planning and building engines so far. */
     @Override public long buildNanos() { return buildNanos; }
     /** Engines built so far (one per step-shape bucket). */
@@ -137,23 +149,24 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
         return m;
     }
 
-    /** The paged step graph of one bucket, before planning, with the adapters' terms when the runner serves any. */
+    /** The paged step graph of one bucket, before planning, its pools stored as the runner's KV format says, with the adapters' terms when the runner serves any. */
     public Graph graph(PagedDecoderShape shape) {
-        Graph g = Zoo.buildPagedDecoder(model, config, shape, seed);
+        Graph g = Zoo.buildPagedDecoder(model, config, shape, seed, kv);
         ApplyLora.apply(g, adapters, List.of(), OpRegistry.global());
         return g;
     }
 
-    /** A KV cache on the device for this model, in the runner's storage type, with {@code blocks} blocks of {@code blockSize} tokens. */
+    /** A KV cache on the device for this model, in the runner's storage type (or FP8 codes), with {@code blocks} blocks of {@code blockSize} tokens. */
     @Override public GpuPagedKvCache newCache(int blockSize, int blocks) {
-        return new GpuPagedKvCache(compiler, precision.storage(), config.layers(), config.heads(), config.kvHeads(), config.headDim(), blockSize, blocks);
+        return new GpuPagedKvCache(compiler, precision.storage(), kv, config.layers(), config.heads(), config.kvHeads(), config.headDim(), blockSize, blocks);
     }
 
     @Override public List<float[][]> stepAllLogits(List<DecoderRunner.Row> rows, GpuPagedKvCache cache) {
         if (rows.isEmpty()) throw new IllegalArgumentException("a step needs at least one row");
         if (cache.layers() != config.layers() || cache.config().kvHeads() != config.kvHeads() || cache.config().headDim() != config.headDim()
-                || cache.config().heads() != config.heads() || cache.config().dtype() != precision.storage())
-            throw new IllegalArgumentException("the KV cache (" + cache.layers() + " layers, " + cache.config() + ") is not one of " + model + " at " + precision
+                || cache.config().heads() != config.heads() || cache.config().dtype() != precision.storage() || !cache.format().equals(kv))
+            throw new IllegalArgumentException("the KV cache (" + cache.layers() + " layers, " + cache.config() + ", " + cache.format() + ") is not one of " + model + " at " + precision
+                    + " with a " + kv + " KV cache"
                     + " (make it with newCache)");
         int maxNew = 0, maxTotal = 0, bs = cache.blockSize();
         java.util.Set<String> seen = new java.util.HashSet<>();
@@ -239,10 +252,10 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
         var c = cache.config();
         Shape poolShape = Shape.of(c.numBlocks(), c.kvHeads(), c.blockSize(), c.headDim());
         for (int l = 0; l < config.layers(); l++) {
-            pools.put("kv_pool." + l + ".key", new GpuEngine.ExternalBuffer(cache.keys(l), c.dtype(), poolShape));
-            pools.put("kv_pool." + l + ".value", new GpuEngine.ExternalBuffer(cache.values(l), c.dtype(), poolShape));
-            pools.put("present_pool." + l + ".key", new GpuEngine.ExternalBuffer(cache.keys(l), c.dtype(), poolShape));
-            pools.put("present_pool." + l + ".value", new GpuEngine.ExternalBuffer(cache.values(l), c.dtype(), poolShape));
+            pools.put("kv_pool." + l + ".key", new GpuEngine.ExternalBuffer(cache.keys(l), c.kvDtype(), poolShape));
+            pools.put("kv_pool." + l + ".value", new GpuEngine.ExternalBuffer(cache.values(l), c.kvDtype(), poolShape));
+            pools.put("present_pool." + l + ".key", new GpuEngine.ExternalBuffer(cache.keys(l), c.kvDtype(), poolShape));
+            pools.put("present_pool." + l + ".value", new GpuEngine.ExternalBuffer(cache.values(l), c.kvDtype(), poolShape));
         }
         b.ctx = b.engine.createExecutionContext(pools);
         b.boundTo = cache;

@@ -3,6 +3,7 @@ package org.tessel.runtime.llm;
 import java.util.ArrayList;
 import java.util.List;
 import org.tessel.api.DType;
+import org.tessel.ir.zoo.KvCacheFormat;
 import org.tessel.runtime.cuda.CudaStream;
 import org.tessel.runtime.cuda.DeviceBuffer;
 import org.tessel.runtime.gpu.kernels.KernelCompiler;
@@ -19,11 +20,15 @@ import org.tessel.runtime.gpu.kernels.PagedAttentionKernel;
  * them; then per layer {@link #append} writes the new token's K and V and {@link #attention} runs
  * {@code tessel.paged_attention} over the blocks in place; {@link #endDecodeStep} counts the new
  * tokens as stored. Not thread-safe: one scheduler owns it.
+ *
+ * <p>With an FP8 {@link KvCacheFormat} the pools hold E4M3 codes (half the bytes of f16) at the format's per-layer K
+ * and V scales, which every append and attention launch of a layer passes.
  */
 public final class GpuPagedKvCache implements KvCache {
     private final KernelCompiler kc;
     private final PagedAttentionKernel.Config config;
     private final int layers;
+    private final KvCacheFormat format;
     private final KvBlockAllocator blocks;
     private final DeviceBuffer[] keys, values;
     private DeviceBuffer tables, lens, slots, workspace;
@@ -35,8 +40,15 @@ public final class GpuPagedKvCache implements KvCache {
     }
 
     public GpuPagedKvCache(KernelCompiler kc, DType dtype, int layers, int heads, int kvHeads, int headDim, int blockSize, int numBlocks) {
+        this(kc, dtype, KvCacheFormat.NATIVE, layers, heads, kvHeads, headDim, blockSize, numBlocks);
+    }
+
+    /** A cache for q/out of type {@code dtype} whose pools hold {@code dtype}, or E4M3 codes when {@code format} is FP8. */
+    public GpuPagedKvCache(KernelCompiler kc, DType dtype, KvCacheFormat format, int layers, int heads, int kvHeads, int headDim, int blockSize, int numBlocks) {
         if (layers < 1) throw new IllegalArgumentException("layers must be positive, got " + layers);
-        this.config = new PagedAttentionKernel.Config(dtype, heads, kvHeads, headDim, blockSize, numBlocks);
+        format.checkLayers(layers, "a cache of " + layers + " layers");
+        this.format = format;
+        this.config = new PagedAttentionKernel.Config(dtype, format.quantized() ? format.dtype() : dtype, heads, kvHeads, headDim, blockSize, numBlocks);
         this.kc = kc;
         this.layers = layers;
         this.blocks = new KvBlockAllocator(blockSize, numBlocks);
@@ -54,6 +66,8 @@ public final class GpuPagedKvCache implements KvCache {
     }
 
     public PagedAttentionKernel.Config config() { return config; }
+    /** How keys and values are stored (native f16/bf16, or FP8 with its per-layer scales). */
+    public KvCacheFormat format() { return format; }
     public int layers() { return layers; }
     public KvBlockAllocator allocator() { return blocks; }
     public int blockSize() { return blocks.blockSize(); }
@@ -123,7 +137,7 @@ public final class GpuPagedKvCache implements KvCache {
     /** Writes the step's new tokens' keys and values ([batch, kvHeads * headDim] rows, {@code ld} elements apart) into the layer's pools. */
     public void append(Step step, int layer, DeviceBuffer key, long ldk, DeviceBuffer value, long ldv, CudaStream s) {
         check(step, layer);
-        PagedAttentionKernel.append(kc, config, step.batch(), key, ldk, value, ldv, slots, keys[layer], values[layer], s);
+        PagedAttentionKernel.append(kc, config, step.batch(), key, ldk, value, ldv, slots, keys[layer], values[layer], keyScale(layer), valueScale(layer), s);
     }
 
     public void append(Step step, int layer, DeviceBuffer key, DeviceBuffer value, CudaStream s) {
@@ -134,7 +148,7 @@ public final class GpuPagedKvCache implements KvCache {
     /** Decode attention of the step's queries q [batch, heads, headDim] over the layer's blocks (new token included) into out. */
     public void attention(Step step, int layer, DeviceBuffer q, DeviceBuffer out, CudaStream s) {
         check(step, layer);
-        PagedAttentionKernel.decode(kc, config, step.plan(), q, keys[layer], values[layer], tables, lens, step.maxBlocks(), out, workspace, s);
+        PagedAttentionKernel.decode(kc, config, step.plan(), q, keys[layer], values[layer], keyScale(layer), valueScale(layer), tables, lens, step.maxBlocks(), out, workspace, s);
     }
 
     /** Counts the step's new tokens as stored (after every layer appended them). */
@@ -143,6 +157,9 @@ public final class GpuPagedKvCache implements KvCache {
         for (String seq : step.sequences()) blocks.advance(seq, 1);
         current = null;
     }
+
+    private float keyScale(int layer) { return format.quantized() ? format.keyScale(layer) : 1f; }
+    private float valueScale(int layer) { return format.quantized() ? format.valueScale(layer) : 1f; }
 
     private void check(Step step, int layer) {
         if (step != current) throw new IllegalStateException("the step is not the open one (begin a step, use it, end it)");

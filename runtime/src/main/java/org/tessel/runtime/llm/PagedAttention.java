@@ -3,7 +3,7 @@ package org.tessel.runtime.llm;
 /**
  * Decode attention over a paged KV cache, the reference of the paged kernels' tests (vLLM's
  * paged_attention_v1: one query token per sequence, keys and values read block by block through
- * the block table). Grouped-query attention maps query head h to KV head h / (heads / kvHeads).
+ * the block table); an FP8 cache's codes are read as code * scale. Grouped-query attention maps query head h to KV head h / (heads / kvHeads).
  * {@link #contiguous} computes the same from a contiguous [kvHeads, length, headDim] cache; the two
  * agree (tests), which is what makes the paged layout a drop-in for the decoder graph's cache.
  */
@@ -18,25 +18,25 @@ public final class PagedAttention {
         int kvh = cache.kvHeads(), hd = cache.headDim(), bs = cache.blockSize(), length = cache.length(seq);
         checkHeads(q, heads, kvh, hd);
         var table = cache.blockTable(seq);
-        float[] keys = cache.keys(layer), values = cache.values(layer), out = new float[heads * hd];
+        float[] out = new float[heads * hd], row = new float[hd];
         double scale = 1 / Math.sqrt(hd);
         double[] scores = new double[length];
         for (int h = 0; h < heads; h++) {
             int g = h / (heads / kvh);
             double max = Double.NEGATIVE_INFINITY;
             for (int t = 0; t < length; t++) {
-                int base = cache.offset(table.get(t / bs), g, t % bs);
+                cache.load(layer, false, cache.offset(table.get(t / bs), g, t % bs), row, 0, hd);
                 double dot = 0;
-                for (int d = 0; d < hd; d++) dot += (double) q[h * hd + d] * keys[base + d];
+                for (int d = 0; d < hd; d++) dot += (double) q[h * hd + d] * row[d];
                 scores[t] = dot * scale;
                 max = Math.max(max, scores[t]);
             }
             double sum = 0;
             for (int t = 0; t < length; t++) sum += scores[t] = Math.exp(scores[t] - max);
             for (int t = 0; t < length; t++) {
-                int base = cache.offset(table.get(t / bs), g, t % bs);
+                cache.load(layer, true, cache.offset(table.get(t / bs), g, t % bs), row, 0, hd);
                 double p = scores[t] / sum;
-                for (int d = 0; d < hd; d++) out[h * hd + d] += (float) (p * values[base + d]);
+                for (int d = 0; d < hd; d++) out[h * hd + d] += (float) (p * row[d]);
             }
         }
         return out;

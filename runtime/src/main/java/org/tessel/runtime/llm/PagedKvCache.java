@@ -1,8 +1,10 @@
 package org.tessel.runtime.llm;
 
 import java.util.List;
+import org.tessel.api.Float8E4M3;
 import org.tessel.api.Shape;
 import org.tessel.api.Tensor;
+import org.tessel.ir.zoo.KvCacheFormat;
 
 /**
  * A paged KV cache (vLLM's PagedAttention memory, Kwon et al. 2023): the keys and values of every
@@ -17,14 +19,28 @@ import org.tessel.api.Tensor;
  * refuses with a {@link KvCacheExhaustedException} naming the sequence and leaves everything as it
  * was: other sequences are unaffected.
  *
+ * <p>With an FP8 {@link KvCacheFormat} the pools are byte arrays of E4M3 codes instead (a quarter of f32's bytes,
+ * half of f16's): {@link #append} stores {@code e4m3(x / scale)} at the layer's K or V scale and every read
+ * ({@link #read}, {@link #gather}, {@link PagedAttention#decode}) gives {@code code * scale}, exactly what the GPU
+ * kernels store and read.
+ *
  * <p>Not thread-safe: one scheduler owns it.
  */
 public final class PagedKvCache implements KvCache {
     private final int layers, kvHeads, headDim;
     private final KvBlockAllocator blocks;
+    private final KvCacheFormat format;
+    /** Native storage (null with FP8). */
     private final float[][] keys, values;
+    /** FP8 storage: E4M3 codes (null when native). */
+    private final byte[][] keyCodes, valueCodes;
 
     public PagedKvCache(int layers, int kvHeads, int headDim, int blockSize, int numBlocks) {
+        this(layers, kvHeads, headDim, blockSize, numBlocks, KvCacheFormat.NATIVE);
+    }
+
+    /** A cache storing keys and values as {@code format} says (f32, or E4M3 codes at its per-layer scales). */
+    public PagedKvCache(int layers, int kvHeads, int headDim, int blockSize, int numBlocks, KvCacheFormat format) {
         if (layers < 1 || kvHeads < 1 || headDim < 1) throw new IllegalArgumentException("layers, kvHeads and headDim must be positive, got " + layers + ", " + kvHeads + ", " + headDim);
         this.blocks = new KvBlockAllocator(blockSize, numBlocks);
         long floats = (long) numBlocks * blockSize * kvHeads * headDim;
@@ -33,9 +49,24 @@ public final class PagedKvCache implements KvCache {
         this.layers = layers;
         this.kvHeads = kvHeads;
         this.headDim = headDim;
-        this.keys = new float[layers][(int) floats];
-        this.values = new float[layers][(int) floats];
+        format.checkLayers(layers, "a cache of " + layers + " layers");
+        this.format = format;
+        if (format.quantized()) {
+            this.keys = this.values = null;
+            this.keyCodes = new byte[layers][(int) floats];
+            this.valueCodes = new byte[layers][(int) floats];
+        } else {
+            this.keys = new float[layers][(int) floats];
+            this.values = new float[layers][(int) floats];
+            this.keyCodes = this.valueCodes = null;
+        }
     }
+
+    /** How keys and values are stored (native f32, or FP8 with its scales). */
+    public KvCacheFormat format() { return format; }
+
+    /** Bytes one token's keys and values take over all layers and KV heads. */
+    public long bytesPerToken() { return 2L * layers * kvHeads * headDim * (format.quantized() ? 1 : 4); }
 
     public int layers() { return layers; }
     public int kvHeads() { return kvHeads; }
@@ -92,8 +123,16 @@ public final class PagedKvCache implements KvCache {
                         + " floats, got " + key[l].length + " and " + value[l].length);
             for (int h = 0; h < kvHeads; h++) {
                 int base = offset(block, h, slot);
-                System.arraycopy(key[l], h * headDim, keys[l], base, headDim);
-                System.arraycopy(value[l], h * headDim, values[l], base, headDim);
+                if (format.quantized()) {
+                    float ks = format.keyScale(l), vs = format.valueScale(l);
+                    for (int d = 0; d < headDim; d++) {
+                        keyCodes[l][base + d] = (byte) KvCacheFormat.quantize(key[l][h * headDim + d], ks);
+                        valueCodes[l][base + d] = (byte) KvCacheFormat.quantize(value[l][h * headDim + d], vs);
+                    }
+                } else {
+                    System.arraycopy(key[l], h * headDim, keys[l], base, headDim);
+                    System.arraycopy(value[l], h * headDim, values[l], base, headDim);
+                }
             }
         }
         blocks.advance(seq, 1);
@@ -102,15 +141,41 @@ public final class PagedKvCache implements KvCache {
     /** Index of (block, kvHead, slot)'s first float in a layer's K or V array. */
     int offset(int block, int head, int slot) { return ((block * kvHeads + head) * blocks.blockSize() + slot) * headDim; }
 
-    float[] keys(int layer) { return keys[layer]; }
-    float[] values(int layer) { return values[layer]; }
+    /** A native cache's K (or V) array of one layer. */
+    float[] keys(int layer) { return native_(keys)[layer]; }
+    float[] values(int layer) { return native_(values)[layer]; }
+
+    /** An FP8 cache's K (or V) codes of one layer. */
+    byte[] keyCodes(int layer) { return codes(keyCodes)[layer]; }
+    byte[] valueCodes(int layer) { return codes(valueCodes)[layer]; }
+
+    private float[][] native_(float[][] a) {
+        if (a == null) throw new IllegalStateException("the KV cache holds " + format.describe() + " codes, not f32");
+        return a;
+    }
+
+    private byte[][] codes(byte[][] a) {
+        if (a == null) throw new IllegalStateException("the KV cache holds f32, not FP8 codes");
+        return a;
+    }
+
+    /** Copies {@code n} keys (or values) of one layer from element {@code src} into {@code dst} at {@code at}, dequantized. */
+    void load(int layer, boolean value, int src, float[] dst, int at, int n) {
+        if (!format.quantized()) {
+            System.arraycopy(value ? values[layer] : keys[layer], src, dst, at, n);
+            return;
+        }
+        byte[] c = value ? valueCodes[layer] : keyCodes[layer];
+        float s = value ? format.valueScale(layer) : format.keyScale(layer);
+        for (int i = 0; i < n; i++) dst[at + i] = Float8E4M3.toFloat(c[src + i] & 0xff) * s;
+    }
 
     /** Copies token {@code position}'s key (or value) for one head into {@code dst} at {@code at}. */
     public void read(String seq, int layer, int position, int head, boolean value, float[] dst, int at) {
         int length = blocks.length(seq), bs = blocks.blockSize();
         List<Integer> table = blocks.blockTable(seq);
         if (position >= length) throw new IllegalArgumentException("sequence " + seq + ": position " + position + " is past its length " + length);
-        System.arraycopy(value ? values[layer] : keys[layer], offset(table.get(position / bs), head, position % bs), dst, at, headDim);
+        load(layer, value, offset(table.get(position / bs), head, position % bs), dst, at, headDim);
     }
 
     /**
@@ -122,7 +187,6 @@ public final class PagedKvCache implements KvCache {
     public Tensor gather(List<String> seqs, int layer, int past, boolean value) {
         int rows = seqs.size(), bs = blocks.blockSize();
         float[] out = new float[Math.multiplyExact(Math.multiplyExact(rows * kvHeads, past), headDim)];
-        float[] src = value ? values[layer] : keys[layer];
         for (int r = 0; r < rows; r++) {
             if (seqs.get(r) == null) continue;
             List<Integer> table = blocks.blockTable(seqs.get(r));
@@ -130,7 +194,7 @@ public final class PagedKvCache implements KvCache {
             if (length > past) throw new IllegalArgumentException("sequence " + seqs.get(r) + " holds " + length + " tokens, more than the " + past + " gathered");
             for (int h = 0; h < kvHeads; h++)
                 for (int p = 0; p < length; p++)
-                    System.arraycopy(src, offset(table.get(p / bs), h, p % bs), out, ((r * kvHeads + h) * past + p) * headDim, headDim);
+                    load(layer, value, offset(table.get(p / bs), h, p % bs), out, ((r * kvHeads + h) * past + p) * headDim, headDim);
         }
         return Tensor.ofFloats(Shape.of(rows, kvHeads, past, headDim), out);
     }

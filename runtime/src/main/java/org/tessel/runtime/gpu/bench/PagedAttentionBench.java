@@ -26,7 +26,8 @@ import org.tessel.runtime.gpu.kernels.PagedAttentionKernel;
  * to 20 disjoint sets of block tables so consecutive steps read different memory (configurations
  * whose rotation still fits in the 50 MB L2 are marked: their bandwidth is partly L2's). Bytes
  * are the K and V rows read: batch x context x kvHeads x headDim x 2 bytes x 2. The peak is the
- * H200's HBM3e 4.8 TB/s ({@code --peak-gbs N} changes it).
+ * H200's HBM3e 4.8 TB/s ({@code --peak-gbs N} changes it). {@code --kv fp8} runs the FP8 E4M3 cache instead (pools of
+ * random codes, one byte an element: half the bytes of f16 per step; scales 1/448).
  *
  * <p>Run: {@code java -cp <runtime classpath> org.tessel.runtime.gpu.bench.PagedAttentionBench}.
  */
@@ -43,7 +44,14 @@ public final class PagedAttentionBench {
 
     public static void main(String[] args) {
         double peak = 4800;
-        for (int i = 0; i + 1 < args.length; i++) if (args[i].equals("--peak-gbs")) peak = Double.parseDouble(args[i + 1]);
+        DType kv = DType.F16;
+        for (int i = 0; i + 1 < args.length; i++) {
+            if (args[i].equals("--peak-gbs")) peak = Double.parseDouble(args[i + 1]);
+            if (args[i].equals("--kv")) {
+                if (!args[i + 1].equals("fp8") && !args[i + 1].equals("f16")) throw new IllegalArgumentException("--kv takes f16 or fp8, got " + args[i + 1]);
+                kv = args[i + 1].equals("fp8") ? DType.F8E4M3 : DType.F16;
+            }
+        }
         Backend b = Backend.detect();
         if (!(b instanceof Backend.Gpu gpu)) {
             System.out.println("PagedAttentionBench needs a CUDA GPU: " + b.describe());
@@ -54,14 +62,14 @@ public final class PagedAttentionBench {
         System.out.println("device: " + b.describe() + ", " + ctx.device().smCount() + " SMs");
         int maxBlocksPerSeq = CONTEXTS[CONTEXTS.length - 1] / BLOCK_SIZE;
         int numBlocks = BATCHES[BATCHES.length - 1] * maxBlocksPerSeq;
-        PagedAttentionKernel.Config c = new PagedAttentionKernel.Config(DType.F16, HEADS, KV_HEADS, HEAD_DIM, BLOCK_SIZE, numBlocks);
+        PagedAttentionKernel.Config c = new PagedAttentionKernel.Config(DType.F16, kv, HEADS, KV_HEADS, HEAD_DIM, BLOCK_SIZE, numBlocks);
         List<Row> rows = new ArrayList<>();
         SplittableRandom r = new SplittableRandom(14);
         long t0 = System.nanoTime();
         try (CudaStream s = CudaStream.create(); KernelCompiler kc = new KernelCompiler(ctx);
              DeviceBuffer kPool = DeviceBuffer.allocate(c.poolBytes()); DeviceBuffer vPool = DeviceBuffer.allocate(c.poolBytes())) {
-            fillRandom(kPool, r);
-            fillRandom(vPool, r);
+            fillRandom(kPool, c.fp8(), r);
+            fillRandom(vPool, c.fp8(), r);
             CudaStream.DEFAULT.synchronize(); // the fills run on the legacy stream, which s does not wait for
             for (int batch : BATCHES)
                 for (int context : CONTEXTS) {
@@ -76,7 +84,7 @@ public final class PagedAttentionBench {
                     }
                 }
         }
-        System.out.printf("%n== tessel.paged_attention decode step, f16, %d heads / %d KV heads, head size %d, blocks of %d tokens; median of %d CUDA-graph replays of %d steps"
+        System.out.printf("%n== tessel.paged_attention decode step, q f16, KV " + (c.fp8() ? "fp8 e4m3" : "f16") + ", %d heads / %d KV heads, head size %d, blocks of %d tokens; median of %d CUDA-graph replays of %d steps"
                 + " (%.0f s in all) ==%n", HEADS, KV_HEADS, HEAD_DIM, BLOCK_SIZE, REPLAYS, STEPS_PER_GRAPH, (System.nanoTime() - t0) / 1e9);
         System.out.printf("| %5s | %7s | %8s | %8s | %-14s | %9s | %9s | %10s | %8s | %7s |%n", "batch", "context", "heads/kv", "head_dim", "partitions", "us/step",
                 "K/V MB", "GB/s", "% peak", "note");
@@ -88,12 +96,18 @@ public final class PagedAttentionBench {
         if (rows.size() != BATCHES.length * CONTEXTS.length) System.exit(1);
     }
 
-    /** Random f16 values in [-1, 1): a 32 MiB chunk uploaded once and copied over the buffer. */
-    static void fillRandom(DeviceBuffer b, SplittableRandom r) {
+    /** Random f16 values in [-1, 1), or random E4M3 codes (no NaN): a 32 MiB chunk uploaded once and copied over the buffer. */
+    static void fillRandom(DeviceBuffer b, boolean fp8, SplittableRandom r) {
         int n = 16 << 20;
         float[] v = new float[n];
         for (int i = 0; i < n; i++) v[i] = (float) (2 * r.nextDouble() - 1);
-        try (DeviceBuffer chunk = DeviceBuffer.ofShorts(HostTensors.toF16(v))) {
+        byte[] codes = new byte[2 * n];
+        for (int i = 0; i < codes.length; i++) {
+            int code = r.nextInt(256);
+            codes[i] = (byte) ((code & 0x7f) == 0x7f ? code - 1 : code); // S.1111.111 is NaN: the next code down
+        }
+        try (DeviceBuffer chunk = fp8 ? DeviceBuffer.allocate(codes.length) : DeviceBuffer.ofShorts(HostTensors.toF16(v))) {
+            if (fp8) chunk.copyFrom(codes);
             for (long at = 0; at < b.bytes(); at += chunk.bytes()) {
                 long len = Math.min(chunk.bytes(), b.bytes() - at);
                 b.slice(at, len).copyFrom(chunk.slice(0, len));
@@ -128,7 +142,8 @@ public final class PagedAttentionBench {
             }
             CudaStream.DEFAULT.synchronize(); // the uploads, likewise
             int[] next = {0};
-            Runnable step = () -> PagedAttentionKernel.decode(kc, c, plan, dq, kPool, vPool, tables[next[0]++ % sets], dl, perSeq, out, ws, s);
+            float scale = c.fp8() ? 1f / 448 : 1f;
+            Runnable step = () -> PagedAttentionKernel.decode(kc, c, plan, dq, kPool, vPool, scale, scale, tables[next[0]++ % sets], dl, perSeq, out, ws, s);
             // compile and warm up outside the timings
             for (int i = 0; i < 3; i++) step.run();
             s.synchronize();

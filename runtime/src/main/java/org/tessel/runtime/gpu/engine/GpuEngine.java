@@ -244,7 +244,8 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
         for (Node n : g.nodes()) widest = Math.max(widest, precisionOf(n).storage.bytes());
         this.arenaElementBytes = widest;
         this.context = context;
-        for (Value v : g.inputs()) if (v.type().dtype().isFloating()) requireF32(v, "graph input"); // integer inputs live as i32, bool ones as bytes
+        // integer inputs live as i32, bool ones as bytes, f8e4m3 ones (an FP8 KV cache's pools) as their codes
+        for (Value v : g.inputs()) if (v.type().dtype().isFloating() && v.type().dtype() != DType.F8E4M3) requireF32(v, "graph input");
         if (streams < 1 || streams > MAX_STREAMS) throw new GpuEngineException("streams must be 1.." + MAX_STREAMS + ", got " + streams);
         MemoryPlan sequential = new LivenessMemoryPlanner().plan(g);
         if (streams > 1) {
@@ -626,12 +627,14 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
     }
 
     /**
-     * The element type {@code v} lives in on the device: i32 for integers, a byte for bool, the I/O storage for a graph
-     * input, else the storage of the precision its producer runs at.
+     * The element type {@code v} lives in on the device: i32 for integers, a byte for bool, E4M3 codes for a value the
+     * graph types f8e4m3 (an FP8 KV cache's pools: the graph decided their storage, so no precision changes it), the
+     * I/O storage for a graph input, else the storage of the precision its producer runs at.
      */
     public DType storageOf(Value v) {
         if (v.type().dtype().isInteger()) return DType.I32;
         if (v.type().dtype() == DType.BOOL) return DType.BOOL;
+        if (v.type().dtype() == DType.F8E4M3) return DType.F8E4M3;
         Node p = v.producer();
         return p == null ? precision.storage : precisionOf(p).storage;
     }
@@ -645,7 +648,7 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
         List<CastingLayer.Step> steps = new ArrayList<>();
         DType to = b.buildingPrecision.storage;
         for (Value v : n.inputs()) {
-            if (v == null || v.isConstant() || !v.type().dtype().isFloating()) continue;
+            if (v == null || v.isConstant() || !v.type().dtype().isFloating() || v.type().dtype() == DType.F8E4M3) continue; // f8e4m3 values are read as codes
             DType from = storageOf(v);
             if (from == to) continue;
             String key = convertedKey(to, n);
@@ -868,7 +871,7 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
     @Override public DeviceBuffer activation(Value v) {
         Binding cb = cur();
         Node reader = cb.buildingNode;
-        if (reader != null && v.producer() != reader && !v.isConstant() && v.type().dtype().isFloating()) {
+        if (reader != null && v.producer() != reader && !v.isConstant() && v.type().dtype().isFloating() && v.type().dtype() != DType.F8E4M3) {
             DType to = cb.buildingPrecision.storage;
             if (storageOf(v) != to) {
                 Map<String, DeviceBuffer> forms = cb.converted.get(v);

@@ -147,6 +147,12 @@ public final class GpuExecutionContext implements AutoCloseable {
                 b.copyFrom(ints);
                 continue;
             }
+            if (want.dtype() == DType.F8E4M3) { // f8e4m3 inputs (FP8 KV pools) live as their E4M3 codes
+                byte[] codes = new byte[t.size()];
+                for (int j = 0; j < codes.length; j++) codes[j] = (byte) org.tessel.api.Float8E4M3.toBits(t.getFloat(j), true);
+                b.copyFrom(codes);
+                continue;
+            }
             if (want.dtype() == DType.BOOL) { // bool inputs (masks) live as bytes
                 byte[] bytes = new byte[t.size()];
                 for (int j = 0; j < bytes.length; j++) bytes[j] = (byte) (t.getLong(j) != 0 ? 1 : 0);
@@ -169,6 +175,14 @@ public final class GpuExecutionContext implements AutoCloseable {
             DType stored = engine.storageOf(o);
             if (!o.type().dtype().isFloating()) { // integers (as i32) and bools (as bytes) come back in their own type
                 out.add(nonFloating(buffer(o), stored, o.type()));
+                continue;
+            }
+            if (o.type().dtype() == DType.F8E4M3) { // E4M3 codes the graph typed so (FP8 KV pools): their values, no scale
+                byte[] codes = new byte[Math.toIntExact(o.type().numElements())];
+                buffer(o).copyTo(codes);
+                float[] v = new float[codes.length];
+                for (int j = 0; j < v.length; j++) v[j] = org.tessel.api.Float8E4M3.toFloat(codes[j] & 0xff);
+                out.add(Tensor.ofFloats(DType.F8E4M3, o.type().shape(), v));
                 continue;
             }
             Tensor raw = GpuEngine.quantizedStorage(stored) ? dequantized(buffer(o), stored, engine.scale(o), o.type().shape()) : HostTensors.download(buffer(o), stored, o.type().shape());

@@ -21,7 +21,9 @@ import org.tessel.runtime.gpu.kernels.PagedAttentionKernel;
  * ({@link GpuEngine#createExecutionContext(java.util.Map)}), which for a paged KV cache is the pool input's own
  * buffer, so nothing is copied per step; a pool output bound to another buffer gets the input copied in first, and an
  * unbound one aliases its input. The pools must be stored in the layer's storage type (f16 or bf16: the engine's I/O
- * precision), since a converted copy would take the writes.
+ * precision), since a converted copy would take the writes; or, for an FP8 cache, f8e4m3 as the graph types them
+ * (E4M3 codes at the node's {@code k_scale} and {@code v_scale}: the append kernel quantizes, the attention kernels
+ * dequantize in registers).
  */
 public final class PagedAttentionLayers implements TacticImplementation {
     @Override public List<String> tacticIds() { return List.of(GpuTactics.ATTENTION_PAGED); }
@@ -39,11 +41,14 @@ public final class PagedAttentionLayers implements TacticImplementation {
         for (Value v : n.inputs()) types.add(v.type());
         PagedAttentionOp.Dims d = PagedAttentionOp.check(types);
         Value kIn = n.input(3), vIn = n.input(4);
+        DType kvType = kIn.type().dtype() == DType.F8E4M3 ? DType.F8E4M3 : t;
         for (Value pool : List.of(kIn, vIn))
-            if (c.storageOf(pool) != t)
+            if (c.storageOf(pool) != kvType)
                 throw GpuEngineException.unsupported(n, "pool %" + pool.name() + " is stored as " + c.storageOf(pool).text() + ", and " + GpuTactics.ATTENTION_PAGED
-                        + " writes it in place at " + t.text() + " (build the engine with its I/O precision at " + c.precision() + ")");
-        PagedAttentionKernel.Config cfg = new PagedAttentionKernel.Config(t, d.heads(), d.kvHeads(), d.headDim(), d.blockSize(), d.numBlocks());
+                        + " writes it in place at " + kvType.text() + " (build the engine with its I/O precision at " + c.precision() + ")");
+        float[] scales = PagedAttentionOp.scales(kIn.type().dtype(), n.attrs());
+        float ks = scales[0], vs = scales[1];
+        PagedAttentionKernel.Config cfg = new PagedAttentionKernel.Config(t, kvType, d.heads(), d.kvHeads(), d.headDim(), d.blockSize(), d.numBlocks());
         DeviceBuffer q = c.activation(n.input(0)), k = c.activation(n.input(1)), v = c.activation(n.input(2));
         DeviceBuffer kPool = c.activation(kIn), vPool = c.activation(vIn);
         DeviceBuffer tables = Operands.operand(c, n.input(5)), slots = Operands.operand(c, n.input(6)), lens = Operands.operand(c, n.input(7));
@@ -60,15 +65,15 @@ public final class PagedAttentionLayers implements TacticImplementation {
             return Operands.layer(c, n, GpuTactics.ATTENTION_PAGED, n.output(0), s -> {
                 if (copyK) kOut.copyFromAsync(kPool, s);
                 if (copyV) vOut.copyFromAsync(vPool, s);
-                PagedAttentionKernel.append(kc, cfg, batch, k, row, v, row, slots, kOut, vOut, s);
-                PagedAttentionKernel.decode(kc, cfg, plan, q, kOut, vOut, tables, lens, maxBlocks, out, plan.split() ? workspace.get() : null, s);
+                PagedAttentionKernel.append(kc, cfg, batch, k, row, v, row, slots, kOut, vOut, ks, vs, s);
+                PagedAttentionKernel.decode(kc, cfg, plan, q, kOut, vOut, ks, vs, tables, lens, maxBlocks, out, plan.split() ? workspace.get() : null, s);
             });
         }
         return Operands.layer(c, n, GpuTactics.ATTENTION_PAGED, n.output(0), s -> {
             if (copyK) kOut.copyFromAsync(kPool, s);
             if (copyV) vOut.copyFromAsync(vPool, s);
-            PagedAttentionKernel.append(kc, cfg, batch * newTokens, k, row, v, row, slots, kOut, vOut, s);
-            PagedAttentionKernel.prefill(kc, cfg, batch, newTokens, q, kOut, vOut, tables, slots, lens, maxBlocks, out, s);
+            PagedAttentionKernel.append(kc, cfg, batch * newTokens, k, row, v, row, slots, kOut, vOut, ks, vs, s);
+            PagedAttentionKernel.prefill(kc, cfg, batch, newTokens, q, kOut, vOut, ks, vs, tables, slots, lens, maxBlocks, out, s);
         });
     }
 

@@ -27,6 +27,12 @@ import org.tessel.runtime.cuda.DeviceBuffer;
  *       (grouped-query attention); scale 1/sqrt(headDim).
  * </ul>
  *
+ * <p>FP8 cache ({@link Config#kvDtype} f8e4m3): the pools hold E4M3 codes at one f32 scale per pool (a layer's K
+ * scale and V scale), q, out and the new keys and values stay f16 or bf16. The append kernel stores
+ * {@code e4m3(x / scale)}; the attention kernels read 16 codes per 16-byte load and dequantize in registers
+ * ({@code code * scale}), so a decode step reads half the KV bytes of f16. Heads per block are capped at
+ * {@link #MAX_HEADS_PER_BLOCK_FP8} (16 accumulators per head and lane instead of 8).
+ *
  * <p>Flash-decoding split ({@link #plan}): a sequence's context is cut into partitions of
  * {@link Plan#partitionSize} tokens handled by separate thread blocks (one per partition, group of
  * query heads sharing a KV head, and sequence), so one long sequence still fills the GPU; each writes
@@ -39,7 +45,7 @@ public final class PagedAttentionKernel {
     private PagedAttentionKernel() {}
 
     /** Threads per block of both kernels, and the largest number of query heads one block takes. */
-    public static final int THREADS = 128, MAX_HEADS_PER_BLOCK = 8;
+    public static final int THREADS = 128, MAX_HEADS_PER_BLOCK = 8, MAX_HEADS_PER_BLOCK_FP8 = 4;
     /** Partition sizes tried, largest first (tokens); {@link #MAX_PARTITIONS} bounds the reduction's shared memory. */
     public static final int MAX_PARTITION = 512, MIN_PARTITION = 64, MAX_PARTITIONS = 4096;
     /** Head sizes the kernel takes: a row is headDim / 8 16-byte chunks, one per lane, which must divide a warp. */
@@ -48,27 +54,40 @@ public final class PagedAttentionKernel {
     static final int BLOCKS_PER_SM = 4;
 
     /** The cache's geometry and head split; the constructor refuses what the kernels cannot run. */
-    public record Config(DType dtype, int heads, int kvHeads, int headDim, int blockSize, int numBlocks) {
+    public record Config(DType dtype, DType kvDtype, int heads, int kvHeads, int headDim, int blockSize, int numBlocks) {
         public Config {
             String why = unsupportedReason(dtype, heads, kvHeads, headDim, blockSize, numBlocks);
+            if (why == null && kvDtype != dtype && kvDtype != DType.F8E4M3)
+                why = "KV storage " + (kvDtype == null ? "null" : kvDtype.text()) + " (the pools hold " + dtype.text() + " like q, or f8e4m3 codes)";
             if (why != null) throw new IllegalArgumentException("tessel.paged_attention: " + why);
         }
+
+        /** A cache whose pools hold {@code dtype} like q and out. */
+        public Config(DType dtype, int heads, int kvHeads, int headDim, int blockSize, int numBlocks) {
+            this(dtype, dtype, heads, kvHeads, headDim, blockSize, numBlocks);
+        }
+
+        /** Whether the pools hold E4M3 codes. */
+        public boolean fp8() { return kvDtype == DType.F8E4M3; }
 
         /** Query heads per KV head. */
         public int group() { return heads / kvHeads; }
 
-        /** Query heads one thread block takes: the largest divisor of the group up to {@link #MAX_HEADS_PER_BLOCK}. */
-        public int headsPerBlock() { return PagedAttentionKernel.headsPerBlock(group()); }
+        /** Query heads one thread block takes: the largest divisor of the group up to {@link #MAX_HEADS_PER_BLOCK} ({@link #MAX_HEADS_PER_BLOCK_FP8} for FP8 pools). */
+        public int headsPerBlock() { return PagedAttentionKernel.headsPerBlock(group(), fp8() ? MAX_HEADS_PER_BLOCK_FP8 : MAX_HEADS_PER_BLOCK); }
 
         public float scale() { return (float) (1 / Math.sqrt(headDim)); }
 
         /** Elements of one K (or V) pool: numBlocks * kvHeads * blockSize * headDim. */
         public long poolElements() { return (long) numBlocks * kvHeads * blockSize * headDim; }
 
-        public long poolBytes() { return poolElements() * dtype.bytes(); }
+        public long poolBytes() { return poolElements() * kvDtype.bytes(); }
 
         /** Bytes of K and V one token occupies over all KV heads. */
-        public long kvBytesPerToken() { return 2L * kvHeads * headDim * dtype.bytes(); }
+        public long kvBytesPerToken() { return 2L * kvHeads * headDim * kvDtype.bytes(); }
+
+        /** Bytes of one block of one pool (every KV head's slots). */
+        public long blockBytes() { return (long) kvHeads * blockSize * headDim * kvDtype.bytes(); }
     }
 
     /** Why the kernels cannot take this configuration ({@code null}: they can). */
@@ -86,8 +105,10 @@ public final class PagedAttentionKernel {
     }
 
     /** The largest divisor of {@code group} that is at most {@link #MAX_HEADS_PER_BLOCK}. */
-    public static int headsPerBlock(int group) {
-        for (int g = Math.min(group, MAX_HEADS_PER_BLOCK); g > 1; g--)
+    public static int headsPerBlock(int group) { return headsPerBlock(group, MAX_HEADS_PER_BLOCK); }
+
+    private static int headsPerBlock(int group, int max) {
+        for (int g = Math.min(group, max); g > 1; g--)
             if (group % g == 0) return g;
         return 1;
     }
@@ -178,17 +199,38 @@ public final class PagedAttentionKernel {
     }
 
     /** The attention and reduction kernels for one storage type, head size, heads per block and block size. */
-    public static String source(DType t, int headDim, int headsPerBlock, int blockSize) {
-        return KernelCompiler.prelude() + "#define HEAD_DIM " + headDim + "\n#define HPB " + headsPerBlock + "\n#define PA_BLOCK_SIZE " + blockSize
-                + "\n#define PA_BF16 " + (t == DType.BF16 ? 1 : 0) + "\n" + KernelCompiler.resource("paged_attention.cu");
+    public static String source(DType t, int headDim, int headsPerBlock, int blockSize) { return source(t, t, headDim, headsPerBlock, blockSize); }
+
+    /** The attention and reduction kernels for q/out type {@code t} and pools of {@code kv} (t, or f8e4m3). */
+    public static String source(DType t, DType kv, int headDim, int headsPerBlock, int blockSize) {
+        boolean fp8 = kv == DType.F8E4M3;
+        return KernelCompiler.prelude() + (fp8 ? KernelCompiler.resource("fp8.cuh") : "") + "#define HEAD_DIM " + headDim + "\n#define HPB " + headsPerBlock
+                + "\n#define PA_BLOCK_SIZE " + blockSize + "\n#define PA_BF16 " + (t == DType.BF16 ? 1 : 0) + "\n#define PA_FP8 " + (fp8 ? 1 : 0) + "\n"
+                + KernelCompiler.resource("paged_attention.cu");
     }
 
     public static String appendSource(int headDim) {
         return KernelCompiler.prelude() + "#define HEAD_DIM " + headDim + "\n" + KernelCompiler.resource("paged_kv_append.cu");
     }
 
+    /** The FP8 append kernel: new keys and values of type {@code t} quantized into E4M3 pools. */
+    public static String appendFp8Source(DType t, int headDim) {
+        return KernelCompiler.prelude() + KernelCompiler.resource("fp8.cuh") + "#define HEAD_DIM " + headDim + "\n#define KV_FP8 1\n#define KV_IN_BF16 "
+                + (t == DType.BF16 ? 1 : 0) + "\n" + KernelCompiler.resource("paged_kv_append.cu");
+    }
+
     private static String program(Config c, Plan p) {
-        return "tessel_paged_attention_" + c.dtype().text() + "_d" + c.headDim() + "_g" + p.headsPerBlock() + "_b" + c.blockSize() + ".cu";
+        return "tessel_paged_attention_" + c.dtype().text() + (c.fp8() ? "_kv" + c.kvDtype().text() : "") + "_d" + c.headDim() + "_g" + p.headsPerBlock()
+                + "_b" + c.blockSize() + ".cu";
+    }
+
+    /** Checks a launch's pool scales: positive and finite for FP8 pools; exactly 1 for 16-bit pools, which take none. */
+    private static void checkScales(Config c, float kScale, float vScale, String kernel) {
+        if (c.fp8()) {
+            if (!(kScale > 0) || !(vScale > 0) || !Float.isFinite(kScale) || !Float.isFinite(vScale))
+                throw new IllegalArgumentException(kernel + ": FP8 pools need positive finite K and V scales, got " + kScale + " and " + vScale);
+        } else if (kScale != 1f || vScale != 1f)
+            throw new IllegalArgumentException(kernel + ": " + c.kvDtype().text() + " pools take no scales (got " + kScale + " and " + vScale + ")");
     }
 
     /**
@@ -201,6 +243,13 @@ public final class PagedAttentionKernel {
      */
     public static void decode(KernelCompiler kc, Config c, Plan p, DeviceBuffer q, DeviceBuffer kPool, DeviceBuffer vPool,
                               DeviceBuffer blockTables, DeviceBuffer contextLens, int maxBlocks, DeviceBuffer out, DeviceBuffer workspace, CudaStream s) {
+        decode(kc, c, p, q, kPool, vPool, 1f, 1f, blockTables, contextLens, maxBlocks, out, workspace, s);
+    }
+
+    /** As the decode without scales, FP8 pools read at scales {@code kScale}, {@code vScale} (1 and 1 for 16-bit pools). */
+    public static void decode(KernelCompiler kc, Config c, Plan p, DeviceBuffer q, DeviceBuffer kPool, DeviceBuffer vPool, float kScale, float vScale,
+                              DeviceBuffer blockTables, DeviceBuffer contextLens, int maxBlocks, DeviceBuffer out, DeviceBuffer workspace, CudaStream s) {
+        checkScales(c, kScale, vScale, "tessel.paged_attention");
         if (p.heads() != c.heads() || p.headDim() != c.headDim() || p.headsPerBlock() != c.headsPerBlock())
             throw new IllegalArgumentException("tessel.paged_attention: the plan is for " + p.heads() + " heads of " + p.headDim() + ", the cache has " + c.heads() + " of " + c.headDim());
         if (p.partitionSize() < 1 || p.partitionSize() > MAX_PARTITION || p.partitions() < 1 || p.partitions() > MAX_PARTITIONS)
@@ -210,8 +259,8 @@ public final class PagedAttentionKernel {
         long rows = (long) batch * c.heads() * c.headDim();
         Softmax.check(q, c.dtype(), rows, "query");
         Softmax.check(out, c.dtype(), rows, "output");
-        Softmax.check(kPool, c.dtype(), c.poolElements(), "K pool");
-        Softmax.check(vPool, c.dtype(), c.poolElements(), "V pool");
+        Softmax.check(kPool, c.kvDtype(), c.poolElements(), "K pool");
+        Softmax.check(vPool, c.kvDtype(), c.poolElements(), "V pool");
         Softmax.check(blockTables, DType.I32, (long) batch * maxBlocks, "block table");
         Softmax.check(contextLens, DType.I32, batch, "context length");
         for (DeviceBuffer b : new DeviceBuffer[] {q, kPool, vPool})
@@ -220,16 +269,16 @@ public final class PagedAttentionKernel {
             throw new IllegalArgumentException("tessel.paged_attention: the split step needs a workspace of " + p.workspaceBytes() + " bytes, got "
                     + (workspace == null ? "none" : workspace.bytes()));
         if (batch == 0) return;
-        CudaKernel k = kc.kernel(program(c, p), () -> source(c.dtype(), c.headDim(), p.headsPerBlock(), c.blockSize()), "tessel_paged_attention");
+        CudaKernel k = kc.kernel(program(c, p), () -> source(c.dtype(), c.kvDtype(), c.headDim(), p.headsPerBlock(), c.blockSize()), "tessel_paged_attention");
         long parts = (long) batch * c.heads() * p.partitions();
         long ws = p.split() ? workspace.address() : 0;
         long partOut = ws, partMax = ws + 4 * parts * c.headDim(), partSum = partMax + 4 * parts;
         k.launch(p.partitions(), c.heads() / p.headsPerBlock(), batch, THREADS, 1, 1, p.sharedBytes(), s,
                 CudaKernel.args().ptr(out).ptr(p.split() ? partOut : 0).ptr(p.split() ? partMax : 0).ptr(p.split() ? partSum : 0)
                         .ptr(q).ptr(kPool).ptr(vPool).ptr(blockTables).ptr(contextLens)
-                        .i32(c.heads()).i32(c.kvHeads()).i32(maxBlocks).i32(p.partitionSize()).f32(c.scale()));
+                        .i32(c.heads()).i32(c.kvHeads()).i32(maxBlocks).i32(p.partitionSize()).f32(c.scale()).f32(kScale).f32(vScale));
         if (!p.split()) return;
-        CudaKernel r = kc.kernel(program(c, p), () -> source(c.dtype(), c.headDim(), p.headsPerBlock(), c.blockSize()), "tessel_paged_attention_reduce");
+        CudaKernel r = kc.kernel(program(c, p), () -> source(c.dtype(), c.kvDtype(), c.headDim(), p.headsPerBlock(), c.blockSize()), "tessel_paged_attention_reduce");
         r.launch(c.heads(), batch, 1, THREADS, 1, 1, 4 * p.partitions(), s,
                 CudaKernel.args().ptr(out).ptr(partOut).ptr(partMax).ptr(partSum).ptr(contextLens).i32(c.heads()).i32(p.partitions()).i32(p.partitionSize()));
     }
@@ -242,6 +291,13 @@ public final class PagedAttentionKernel {
      */
     public static void append(KernelCompiler kc, Config c, int tokens, DeviceBuffer kNew, long ldk, DeviceBuffer vNew, long ldv,
                               DeviceBuffer slots, DeviceBuffer kPool, DeviceBuffer vPool, CudaStream s) {
+        append(kc, c, tokens, kNew, ldk, vNew, ldv, slots, kPool, vPool, 1f, 1f, s);
+    }
+
+    /** As the append without scales, into FP8 pools at scales {@code kScale}, {@code vScale}: e4m3(x / scale), an f32 division (1 and 1 for 16-bit pools). */
+    public static void append(KernelCompiler kc, Config c, int tokens, DeviceBuffer kNew, long ldk, DeviceBuffer vNew, long ldv,
+                              DeviceBuffer slots, DeviceBuffer kPool, DeviceBuffer vPool, float kScale, float vScale, CudaStream s) {
+        checkScales(c, kScale, vScale, "tessel.paged_kv_append");
         long row = (long) c.kvHeads() * c.headDim();
         if (ldk < row || ldv < row || ldk % 8 != 0 || ldv % 8 != 0)
             throw new IllegalArgumentException("tessel.paged_kv_append: row strides " + ldk + " and " + ldv + " must be multiples of 8 of at least " + row);
@@ -250,10 +306,16 @@ public final class PagedAttentionKernel {
         Softmax.check(kNew, c.dtype(), (tokens - 1) * ldk + row, "new keys");
         Softmax.check(vNew, c.dtype(), (tokens - 1) * ldv + row, "new values");
         Softmax.check(slots, DType.I32, tokens, "slot");
-        Softmax.check(kPool, c.dtype(), c.poolElements(), "K pool");
-        Softmax.check(vPool, c.dtype(), c.poolElements(), "V pool");
+        Softmax.check(kPool, c.kvDtype(), c.poolElements(), "K pool");
+        Softmax.check(vPool, c.kvDtype(), c.poolElements(), "V pool");
         for (DeviceBuffer b : new DeviceBuffer[] {kNew, vNew, kPool, vPool})
             if (b.address() % 16 != 0) throw new IllegalArgumentException("tessel.paged_kv_append: the buffers must be 16-byte aligned (16-byte copies)");
+        if (c.fp8()) {
+            CudaKernel k = kc.kernel("tessel_paged_kv_append_" + c.dtype().text() + "_fp8_d" + c.headDim() + ".cu", () -> appendFp8Source(c.dtype(), c.headDim()), "tessel_paged_kv_append");
+            k.launch(tokens, THREADS, 0, s, CudaKernel.args().ptr(kPool).ptr(vPool).ptr(kNew).ptr(vNew).ptr(slots).i32(c.kvHeads()).i32(c.blockSize()).i64(ldk).i64(ldv)
+                    .f32(kScale).f32(vScale));
+            return;
+        }
         CudaKernel k = kc.kernel("tessel_paged_kv_append_d" + c.headDim() + ".cu", () -> appendSource(c.headDim()), "tessel_paged_kv_append");
         k.launch(tokens, THREADS, 0, s, CudaKernel.args().ptr(kPool).ptr(vPool).ptr(kNew).ptr(vNew).ptr(slots).i32(c.kvHeads()).i32(c.blockSize()).i64(ldk).i64(ldv));
     }
@@ -261,8 +323,12 @@ public final class PagedAttentionKernel {
     /** Largest context the prefill kernel keeps its scores for in shared memory (floats, with 32 for the reductions, within 48 KiB). */
     public static final int MAX_PREFILL_CONTEXT = 12 * 1024 - 32;
 
-    public static String prefillSource(DType t, int headDim) {
-        return KernelCompiler.prelude() + "#define HEAD_DIM " + headDim + "\n#define PP_BF16 " + (t == DType.BF16 ? 1 : 0) + "\n" + KernelCompiler.resource("paged_prefill.cu");
+    public static String prefillSource(DType t, int headDim) { return prefillSource(t, t, headDim); }
+
+    public static String prefillSource(DType t, DType kv, int headDim) {
+        boolean fp8 = kv == DType.F8E4M3;
+        return KernelCompiler.prelude() + (fp8 ? KernelCompiler.resource("fp8.cuh") : "") + "#define HEAD_DIM " + headDim + "\n#define PP_BF16 " + (t == DType.BF16 ? 1 : 0)
+                + "\n#define PP_FP8 " + (fp8 ? 1 : 0) + "\n" + KernelCompiler.resource("paged_prefill.cu");
     }
 
     /**
@@ -274,6 +340,13 @@ public final class PagedAttentionKernel {
      */
     public static void prefill(KernelCompiler kc, Config c, int batch, int newTokens, DeviceBuffer q, DeviceBuffer kPool, DeviceBuffer vPool,
                                DeviceBuffer blockTables, DeviceBuffer slots, DeviceBuffer contextLens, int maxBlocks, DeviceBuffer out, CudaStream s) {
+        prefill(kc, c, batch, newTokens, q, kPool, vPool, 1f, 1f, blockTables, slots, contextLens, maxBlocks, out, s);
+    }
+
+    /** As the prefill without scales, FP8 pools read at scales {@code kScale}, {@code vScale} (1 and 1 for 16-bit pools). */
+    public static void prefill(KernelCompiler kc, Config c, int batch, int newTokens, DeviceBuffer q, DeviceBuffer kPool, DeviceBuffer vPool, float kScale, float vScale,
+                               DeviceBuffer blockTables, DeviceBuffer slots, DeviceBuffer contextLens, int maxBlocks, DeviceBuffer out, CudaStream s) {
+        checkScales(c, kScale, vScale, "tessel.paged_prefill");
         if (batch < 0 || newTokens < 1 || maxBlocks < 1)
             throw new IllegalArgumentException("tessel.paged_prefill: batch " + batch + ", " + newTokens + " new tokens, block tables of " + maxBlocks);
         long context = (long) maxBlocks * c.blockSize();
@@ -282,15 +355,16 @@ public final class PagedAttentionKernel {
         long rows = (long) batch * newTokens * c.heads() * c.headDim();
         Softmax.check(q, c.dtype(), rows, "query");
         Softmax.check(out, c.dtype(), rows, "output");
-        Softmax.check(kPool, c.dtype(), c.poolElements(), "K pool");
-        Softmax.check(vPool, c.dtype(), c.poolElements(), "V pool");
+        Softmax.check(kPool, c.kvDtype(), c.poolElements(), "K pool");
+        Softmax.check(vPool, c.kvDtype(), c.poolElements(), "V pool");
         Softmax.check(blockTables, DType.I32, (long) batch * maxBlocks, "block table");
         Softmax.check(slots, DType.I32, (long) batch * newTokens, "slot");
         Softmax.check(contextLens, DType.I32, batch, "context length");
         if (batch == 0) return;
-        CudaKernel k = kc.kernel("tessel_paged_prefill_" + c.dtype().text() + "_d" + c.headDim() + ".cu", () -> prefillSource(c.dtype(), c.headDim()), "tessel_paged_prefill");
+        CudaKernel k = kc.kernel("tessel_paged_prefill_" + c.dtype().text() + (c.fp8() ? "_kvf8e4m3" : "") + "_d" + c.headDim() + ".cu",
+                () -> prefillSource(c.dtype(), c.kvDtype(), c.headDim()), "tessel_paged_prefill");
         k.launch(newTokens, c.heads(), batch, THREADS, 1, 1, (int) (4 * (32 + context)), s,
                 CudaKernel.args().ptr(out).ptr(q).ptr(kPool).ptr(vPool).ptr(blockTables).ptr(slots).ptr(contextLens)
-                        .i32(newTokens).i32(c.heads()).i32(c.kvHeads()).i32(c.blockSize()).i32(maxBlocks).f32(c.scale()));
+                        .i32(newTokens).i32(c.heads()).i32(c.kvHeads()).i32(c.blockSize()).i32(maxBlocks).f32(c.scale()).f32(kScale).f32(vScale));
     }
 }

@@ -20,17 +20,32 @@
 // and tessel_paged_attention_reduce combines them. Partitions starting at or past a sequence's
 // length do nothing; a sequence of length 0 gets zeros.
 //
-// Compiled per HEAD_DIM, HPB, PA_BLOCK_SIZE (tokens per block) and PA_BF16.
-// Needs HEAD_DIM / 8 to divide 32, HPB <= 8, partition_size <= PA_MAX_PARTITION, 16-byte aligned q and
+// FP8 cache (PA_FP8 1, needs fp8.cuh): the pools hold E4M3 codes, one byte an element, at one f32 scale per pool
+// (k_scale, v_scale); a token's row is HEAD_DIM / 16 16-byte chunks of 16 codes, each dequantized in registers as
+// code * scale (one f32 multiply), so a step reads half the bytes of f16. q and out stay f16 or bf16. Unused
+// (1.0) for 16-bit pools.
+//
+// Compiled per HEAD_DIM, HPB, PA_BLOCK_SIZE (tokens per block), PA_BF16 and PA_FP8.
+// Needs HEAD_DIM / PA_EPT to divide 32, HPB <= 8, partition_size <= PA_MAX_PARTITION, 16-byte aligned q and
 // pools (the host checks).
 #ifndef PA_BF16
 #define PA_BF16 0
+#endif
+#ifndef PA_FP8
+#define PA_FP8 0
+#endif
+#if PA_FP8
+#define PA_EPT 16
+typedef unsigned char pa_kv_t;
+#else
+#define PA_EPT 8
+typedef unsigned short pa_kv_t;
 #endif
 #define PA_WARPS 4
 #define PA_THREADS (PA_WARPS * 32)
 #define PA_UNROLL 4
 #define PA_MAX_PARTITION 512
-#define TPT (HEAD_DIM / 8)
+#define TPT (HEAD_DIM / PA_EPT)
 #define TPW (32 / TPT)
 #define PA_STEP (PA_WARPS * TPW * PA_UNROLL)
 
@@ -47,6 +62,17 @@ __device__ __forceinline__ void pa_unpack8(uint4 u, float* f) {
 #endif
     }
 }
+// one 16-byte chunk of the pool: 8 16-bit elements, or 16 E4M3 codes times the pool's scale
+__device__ __forceinline__ void pa_unpack_kv(uint4 u, float* f, float scale) {
+#if PA_FP8
+    unsigned w[4] = {u.x, u.y, u.z, u.w};
+#pragma unroll
+    for (int i = 0; i < 16; i++) f[i] = __fmul_rn(tessel_e4m32f((unsigned char) ((w[i >> 2] >> (8 * (i & 3))) & 0xffu)), scale);
+#else
+    (void) scale;
+    pa_unpack8(u, f);
+#endif
+}
 __device__ __forceinline__ unsigned short pa_store(float f) {
 #if PA_BF16
     return tessel_f2bf(f);
@@ -57,9 +83,9 @@ __device__ __forceinline__ unsigned short pa_store(float f) {
 
 extern "C" __global__ void __launch_bounds__(PA_THREADS)
 tessel_paged_attention(unsigned short* __restrict__ out, float* __restrict__ part_out, float* __restrict__ part_max, float* __restrict__ part_sum,
-                       const unsigned short* __restrict__ q, const unsigned short* __restrict__ k_pool, const unsigned short* __restrict__ v_pool,
+                       const unsigned short* __restrict__ q, const pa_kv_t* __restrict__ k_pool, const pa_kv_t* __restrict__ v_pool,
                        const int* __restrict__ block_tables, const int* __restrict__ context_lens,
-                       int heads, int kv_heads, int max_blocks, int partition_size, float scale) {
+                       int heads, int kv_heads, int max_blocks, int partition_size, float scale, float k_scale, float v_scale) {
     const int block_size = PA_BLOCK_SIZE; // compiled in: t / block_size is a multiply and shift (a shift for powers of two)
     // logits [HPB][partition_size], then (after pass 2) the warps' partial outputs [PA_WARPS][HPB][HEAD_DIM]
     extern __shared__ __align__(16) float pa_smem[];
@@ -81,17 +107,18 @@ tessel_paged_attention(unsigned short* __restrict__ out, float* __restrict__ par
     for (int i = tid; i < nb; i += PA_THREADS) pa_blocks[i] = block_tables[(long long) seq * max_blocks + b_first + i];
     __syncthreads();
     const long long head_stride = (long long) block_size * HEAD_DIM, block_stride = (long long) kv_heads * head_stride;
-    const long long chunk = (long long) kvh * head_stride + c * 8;
+    const long long chunk = (long long) kvh * head_stride + c * PA_EPT;
     float* logits = pa_smem;
 
     // pass 1: scores
     {
-        float qf[HPB][8];
+        float qf[HPB][PA_EPT];
 #pragma unroll
         for (int h = 0; h < HPB; h++) {
-            pa_unpack8(*reinterpret_cast<const uint4*>(q + (row0 + h) * HEAD_DIM + c * 8), qf[h]);
 #pragma unroll
-            for (int j = 0; j < 8; j++) qf[h][j] *= scale;
+            for (int i = 0; i < PA_EPT / 8; i++) pa_unpack8(*reinterpret_cast<const uint4*>(q + (row0 + h) * HEAD_DIM + c * PA_EPT + i * 8), qf[h] + i * 8);
+#pragma unroll
+            for (int j = 0; j < PA_EPT; j++) qf[h][j] *= scale;
         }
         for (int t0 = start + warp * TPW * PA_UNROLL; t0 < end; t0 += PA_STEP) { // warp-uniform
             uint4 kr[PA_UNROLL];
@@ -107,13 +134,13 @@ tessel_paged_attention(unsigned short* __restrict__ out, float* __restrict__ par
 #pragma unroll
             for (int u = 0; u < PA_UNROLL; u++) {
                 int t = t0 + u * TPW + tg;
-                float kf[8];
-                pa_unpack8(kr[u], kf);
+                float kf[PA_EPT];
+                pa_unpack_kv(kr[u], kf, k_scale);
 #pragma unroll
                 for (int h = 0; h < HPB; h++) {
                     float s = 0.0f;
 #pragma unroll
-                    for (int j = 0; j < 8; j++) s = fmaf(qf[h][j], kf[j], s);
+                    for (int j = 0; j < PA_EPT; j++) s = fmaf(qf[h][j], kf[j], s);
 #pragma unroll
                     for (int o = TPT / 2; o > 0; o >>= 1) s += __shfl_xor_sync(TESSEL_FULL_MASK, s, o);
                     if (c == 0 && t < end) logits[h * partition_size + (t - start)] = s;
@@ -143,11 +170,11 @@ tessel_paged_attention(unsigned short* __restrict__ out, float* __restrict__ par
     __syncthreads();
 
     // pass 2: sum of p * v over the partition's tokens
-    float acc[HPB][8];
+    float acc[HPB][PA_EPT];
 #pragma unroll
     for (int h = 0; h < HPB; h++)
 #pragma unroll
-        for (int j = 0; j < 8; j++) acc[h][j] = 0.0f;
+        for (int j = 0; j < PA_EPT; j++) acc[h][j] = 0.0f;
     for (int t0 = start + warp * TPW * PA_UNROLL; t0 < end; t0 += PA_STEP) {
         uint4 vr[PA_UNROLL];
 #pragma unroll
@@ -163,13 +190,13 @@ tessel_paged_attention(unsigned short* __restrict__ out, float* __restrict__ par
         for (int u = 0; u < PA_UNROLL; u++) {
             int t = t0 + u * TPW + tg;
             if (t < end) {
-                float vf[8];
-                pa_unpack8(vr[u], vf);
+                float vf[PA_EPT];
+                pa_unpack_kv(vr[u], vf, v_scale);
 #pragma unroll
                 for (int h = 0; h < HPB; h++) {
                     float p = logits[h * partition_size + (t - start)];
 #pragma unroll
-                    for (int j = 0; j < 8; j++) acc[h][j] = fmaf(p, vf[j], acc[h][j]);
+                    for (int j = 0; j < PA_EPT; j++) acc[h][j] = fmaf(p, vf[j], acc[h][j]);
                 }
             }
         }
@@ -180,15 +207,15 @@ tessel_paged_attention(unsigned short* __restrict__ out, float* __restrict__ par
 #pragma unroll
         for (int h = 0; h < HPB; h++)
 #pragma unroll
-            for (int j = 0; j < 8; j++) acc[h][j] += __shfl_xor_sync(TESSEL_FULL_MASK, acc[h][j], o);
+            for (int j = 0; j < PA_EPT; j++) acc[h][j] += __shfl_xor_sync(TESSEL_FULL_MASK, acc[h][j], o);
     __syncthreads(); // every warp is done with the logits: the buffer takes the warps' partial outputs
     float* red = pa_smem;
     if (tg == 0)
 #pragma unroll
         for (int h = 0; h < HPB; h++) {
-            float4* dst = reinterpret_cast<float4*>(red + (warp * HPB + h) * HEAD_DIM + c * 8);
-            dst[0] = make_float4(acc[h][0], acc[h][1], acc[h][2], acc[h][3]);
-            dst[1] = make_float4(acc[h][4], acc[h][5], acc[h][6], acc[h][7]);
+            float4* dst = reinterpret_cast<float4*>(red + (warp * HPB + h) * HEAD_DIM + c * PA_EPT);
+#pragma unroll
+            for (int i = 0; i < PA_EPT / 4; i++) dst[i] = make_float4(acc[h][4 * i], acc[h][4 * i + 1], acc[h][4 * i + 2], acc[h][4 * i + 3]);
         }
     __syncthreads();
     for (int e = tid; e < HPB * HEAD_DIM; e += PA_THREADS) {

@@ -11,8 +11,18 @@
 // scores (kept in dynamic shared memory, 32 + max_blocks * block_size floats), a block-wide max and
 // sum, then each thread takes output dimensions d = tid, tid + 128, ... summing p_t * v_t[d] in
 // token order (fixed order: results do not depend on timing).
+// FP8 cache (PP_FP8 1, needs fp8.cuh): pools of E4M3 codes read as code * k_scale (v_scale), one f32 multiply.
 #ifndef PP_BF16
 #define PP_BF16 0
+#endif
+#ifndef PP_FP8
+#define PP_FP8 0
+#endif
+#if PP_FP8
+typedef unsigned char pp_kv_t;
+__device__ __forceinline__ float pp_kv(pp_kv_t c, float scale) { return __fmul_rn(tessel_e4m32f(c), scale); }
+#else
+typedef unsigned short pp_kv_t;
 #endif
 __device__ __forceinline__ float pp_load(unsigned short v) {
 #if PP_BF16
@@ -21,6 +31,9 @@ __device__ __forceinline__ float pp_load(unsigned short v) {
     return tessel_h2f(v);
 #endif
 }
+#if !PP_FP8
+__device__ __forceinline__ float pp_kv(pp_kv_t v, float scale) { (void) scale; return pp_load(v); }
+#endif
 __device__ __forceinline__ unsigned short pp_store(float f) {
 #if PP_BF16
     return tessel_f2bf(f);
@@ -31,9 +44,9 @@ __device__ __forceinline__ unsigned short pp_store(float f) {
 
 extern "C" __global__ void __launch_bounds__(128)
 tessel_paged_prefill(unsigned short* __restrict__ out, const unsigned short* __restrict__ q,
-                     const unsigned short* __restrict__ k_pool, const unsigned short* __restrict__ v_pool,
+                     const pp_kv_t* __restrict__ k_pool, const pp_kv_t* __restrict__ v_pool,
                      const int* __restrict__ block_tables, const int* __restrict__ slots, const int* __restrict__ context_lens,
-                     int n_new, int heads, int kv_heads, int block_size, int max_blocks, float scale) {
+                     int n_new, int heads, int kv_heads, int block_size, int max_blocks, float scale, float k_scale, float v_scale) {
     extern __shared__ float pp_shared[];
     float* red = pp_shared;
     float* sc = pp_shared + 32;
@@ -54,9 +67,9 @@ tessel_paged_prefill(unsigned short* __restrict__ out, const unsigned short* __r
     float mx = TESSEL_NEG_INF;
     for (int t = tid; t < len; t += blockDim.x) {
         const long long blk = table[t / block_size];
-        const unsigned short* kr = k_pool + ((blk * kv_heads + g) * block_size + t % block_size) * HEAD_DIM;
+        const pp_kv_t* kr = k_pool + ((blk * kv_heads + g) * block_size + t % block_size) * HEAD_DIM;
         float dot = 0.0f;
-        for (int d = 0; d < HEAD_DIM; d++) dot += pp_load(qr[d]) * pp_load(kr[d]);
+        for (int d = 0; d < HEAD_DIM; d++) dot += pp_load(qr[d]) * pp_kv(kr[d], k_scale);
         float s = dot * scale;
         sc[t] = s;
         mx = fmaxf(mx, s);
@@ -74,7 +87,7 @@ tessel_paged_prefill(unsigned short* __restrict__ out, const unsigned short* __r
         float acc = 0.0f;
         for (int t = 0; t < len; t++) {
             const long long blk = table[t / block_size];
-            acc += sc[t] * pp_load(v_pool[((blk * kv_heads + g) * block_size + t % block_size) * HEAD_DIM + d]);
+            acc += sc[t] * pp_kv(v_pool[((blk * kv_heads + g) * block_size + t % block_size) * HEAD_DIM + d], v_scale);
         }
         o[d] = pp_store(acc * inv);
     }

@@ -91,6 +91,13 @@ public class KernelSourcesCompileTest {
         m.put("paged_attention_f16_d256_g8_b1", PagedAttentionKernel.source(DType.F16, 256, 8, 1));
         m.put("paged_attention_bf16_d16_g3_b7", PagedAttentionKernel.source(DType.BF16, 16, 3, 7));
         m.put("paged_kv_append_d64", PagedAttentionKernel.appendSource(64));
+        m.put("paged_attention_f16_kvfp8_d64_g4_b16", PagedAttentionKernel.source(DType.F16, DType.F8E4M3, 64, 4, 16));
+        m.put("paged_attention_bf16_kvfp8_d128_g2_b32", PagedAttentionKernel.source(DType.BF16, DType.F8E4M3, 128, 2, 32));
+        m.put("paged_attention_f16_kvfp8_d16_g1_b7", PagedAttentionKernel.source(DType.F16, DType.F8E4M3, 16, 1, 7));
+        m.put("paged_attention_f16_kvfp8_d256_g4_b16", PagedAttentionKernel.source(DType.F16, DType.F8E4M3, 256, 4, 16));
+        m.put("paged_kv_append_fp8_f16_d64", PagedAttentionKernel.appendFp8Source(DType.F16, 64));
+        m.put("paged_kv_append_fp8_bf16_d128", PagedAttentionKernel.appendFp8Source(DType.BF16, 128));
+        m.put("paged_prefill_f16_kvfp8_d64", PagedAttentionKernel.prefillSource(DType.F16, DType.F8E4M3, 64));
         for (Fp8Epilogue.Activation a : Fp8Epilogue.Activation.values()) m.put("fp8_epilogue_bias_residual_" + a.name().toLowerCase(java.util.Locale.ROOT), Fp8Epilogue.source(true, true, a));
         m.put("fp8_epilogue_plain", Fp8Epilogue.source(false, false, Fp8Epilogue.Activation.NONE));
         m.put("paged_prefill_f16_d64", PagedAttentionKernel.prefillSource(DType.F16, 64));

@@ -1,0 +1,76 @@
+package org.tessel.runtime.cuda;
+
+import static org.tessel.runtime.cuda.CudaException.check;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import jcuda.Pointer;
+import jcuda.driver.JCudaDriver;
+
+/**
+ * Page-locked host memory (cuMemAllocHost), which the GPU's copy engines read and write directly, so copies between
+ * it and device memory can run asynchronously on a stream, overlapped with kernels on others
+ * ({@link DeviceBuffer#copyToHostAsync}, {@link DeviceBuffer#copyFromHostAsync}). On the emulated device it is plain
+ * host memory and the copies run when their stream reaches them. Closing frees it.
+ */
+public final class PinnedHostBuffer implements AutoCloseable {
+    private final Pointer pinned;
+    /** The emulated device's memory (null on a CUDA device). */
+    private final MemorySegment host;
+    private final Arena arena;
+    private final long bytes;
+    private boolean freed;
+
+    private PinnedHostBuffer(Pointer pinned, MemorySegment host, Arena arena, long bytes) {
+        this.pinned = pinned;
+        this.host = host;
+        this.arena = arena;
+        this.bytes = bytes;
+    }
+
+    /** Allocates {@code bytes} of page-locked host memory for the current context (at least one byte). */
+    public static PinnedHostBuffer allocate(long bytes) {
+        if (bytes < 0) throw new IllegalArgumentException("cannot allocate " + bytes + " bytes of pinned host memory");
+        if (CudaContext.emulatedDevice() != null) {
+            Arena arena = Arena.ofShared();
+            return new PinnedHostBuffer(null, arena.allocate(Math.max(1, bytes), 256), arena, bytes);
+        }
+        Pointer p = new Pointer();
+        check("cuMemAllocHost(" + bytes + " bytes)", JCudaDriver.cuMemAllocHost(p, Math.max(1, bytes)));
+        return new PinnedHostBuffer(p, null, null, bytes);
+    }
+
+    public long bytes() { return bytes; }
+
+    boolean emulated() { return host != null; }
+
+    MemorySegment segment(long offset, long length) {
+        alive(offset, length);
+        return host.asSlice(offset, length);
+    }
+
+    Pointer pointer(long offset, long length) {
+        alive(offset, length);
+        return pinned.withByteOffset(offset);
+    }
+
+    /** Copies {@code length} bytes at {@code offset} into {@code dst} (host to host, for tests and inspection). */
+    public void read(long offset, byte[] dst) {
+        alive(offset, dst.length);
+        if (host != null) MemorySegment.copy(host, java.lang.foreign.ValueLayout.JAVA_BYTE, offset, dst, 0, dst.length);
+        else pinned.withByteOffset(offset).getByteBuffer(0, dst.length).get(dst);
+    }
+
+    private void alive(long offset, long length) {
+        if (freed) throw new CudaException("pinned host buffer used after close");
+        if (offset < 0 || length < 0 || offset + length > bytes)
+            throw new IndexOutOfBoundsException("bytes [" + offset + ", " + (offset + length) + ") of a " + bytes + "-byte pinned host buffer");
+    }
+
+    @Override public void close() {
+        if (freed) return;
+        freed = true;
+        if (host != null) arena.close();
+        else check("cuMemFreeHost", JCudaDriver.cuMemFreeHost(pinned));
+    }
+}
