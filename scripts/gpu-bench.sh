@@ -141,6 +141,7 @@ if has plans; then
     grep -E 'INT8 nodes of|cuBLASLt|cuDNN' "$out/plans.log" | cut -c1-260 | head -20
     echo "== paged attention decode (GPU paged KV cache; bandwidth)"
     timeout $(( $(left 345) > 10 ? $(left 345) : 10 )) "${java[@]}" org.tessel.runtime.gpu.bench.PagedAttentionBench > "$out/paged.txt" 2>&1; tail -14 "$out/paged.txt"
+    timeout $(( $(left 370) > 10 ? $(left 370) : 10 )) "${java[@]}" org.tessel.runtime.gpu.bench.PagedAttentionBench --kv fp8 > "$out/paged-fp8.txt" 2>&1; echo "  FP8 KV:"; tail -14 "$out/paged-fp8.txt"
 fi
 if has llmquant; then
     echo "== LLM quantized MatMuls: the tactics inside GPU engines against the CPU kernels, then llama-1b's decode projections"
@@ -205,6 +206,10 @@ if has llmserve; then
     timeout $(( 300 - ($(date +%s) - s0) > 10 ? 300 - ($(date +%s) - s0) : 10 )) "${java[@]}" org.tessel.cli.Tessel serve-bench zoo:llama-tiny --gpu --requests 16 \
         --lora a=random:8:1 --lora b=random:16:2 --lora-mix --warmup 1 --repeat 1 > "$out/serve.txt" 2>&1
     echo "  serve-bench --gpu --lora-mix exit $?"; tail -6 "$out/serve.txt" | cut -c1-220
+    for kv in "--kv-cache fp8" "--sessions 16 --turns 4 --kv-offload --host-kv-mb 64"; do
+        timeout $(( 300 - ($(date +%s) - s0) > 10 ? 300 - ($(date +%s) - s0) : 10 )) "${java[@]}" org.tessel.cli.Tessel serve-bench zoo:llama-tiny --gpu $kv > "$out/serve.txt" 2>&1
+        echo "  serve-bench --gpu $kv exit $?"; tail -6 "$out/serve.txt" | cut -c1-220
+    done
 fi
 if has lmpair; then
     echo "== trained LM pair: tokenizer + Llama target and draft on the stdlib's sources (transformers), Tessel against golden.json, speculative decoding k=4"
@@ -473,7 +478,7 @@ plan_tests="PlanEngineGpuTest GpuTunerGpuTest Int8KernelsGpuTest Int8EngineGpuTe
 llmquant_tests="QuantizedMatMulGpuTest WeightOnlyGemvGpuTest"
 profile_tests="GpuProfileEngineGpuTest"
 # the GPU decoder runner's tests (engines per step bucket planned by the joint search) run in the `llmserve` stage
-llmserve_tests="GpuDecoderRunnerGpuTest GpuDecoderRunnerServingGpuTest"
+llmserve_tests="GpuDecoderRunnerGpuTest GpuDecoderRunnerServingGpuTest KvCacheFp8GpuTest KvOffloadGpuTest"
 all_tests=$(cd "$root/runtime/target/test-classes" && find . -name '*GpuTest.class' | sed 's|^\./||; s|\.class$||; s|/|.|g' | sort)
 selectors=""; plan_selectors=""; llmquant_selectors=""; profile_selectors=""; llmserve_selectors=""
 for t in $all_tests; do

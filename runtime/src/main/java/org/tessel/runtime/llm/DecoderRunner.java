@@ -200,19 +200,32 @@ public final class DecoderRunner implements DecoderSteps<PagedKvCache> {
             }
         Map<String, Tensor> out = ctx.run(in);
 
-        int kvh = config.kvHeads(), hd = config.headDim(), vocab = config.vocab();
-        float[][] keys = new float[config.layers()][], values = new float[config.layers()][];
+        String[][] present = new String[config.layers()][];
+        for (int l = 0; l < config.layers(); l++) present[l] = new String[] {"present." + l + ".key", "present." + l + ".value"};
+        return appendPresent(out, present, rows, cache, config, total, past, n);
+    }
+
+    /**
+     * After a step over {@code rows} (each padded to {@code n} new tokens behind {@code past} cached ones, {@code total}
+     * positions in all): appends each row's new tokens' keys and values from the step's {@code present} outputs (per
+     * layer, key and value names; [rows, kv heads, total, head size]) to {@code cache}, and returns each row's logits per
+     * new token.
+     */
+    static List<float[][]> appendPresent(Map<String, Tensor> out, String[][] present, List<Row> rows, PagedKvCache cache, DecoderConfig config,
+                                          int total, int past, int n) {
+        int kvh = config.kvHeads(), hd = config.headDim(), vocab = config.vocab(), layers = config.layers();
+        float[][] keys = new float[layers][], values = new float[layers][];
         List<float[]> presentKeys = new ArrayList<>(), presentValues = new ArrayList<>();
-        for (int l = 0; l < config.layers(); l++) {
-            presentKeys.add(out.get("present." + l + ".key").floats());
-            presentValues.add(out.get("present." + l + ".value").floats());
+        for (int l = 0; l < layers; l++) {
+            presentKeys.add(out.get(present[l][0]).floats());
+            presentValues.add(out.get(present[l][1]).floats());
         }
         float[] logits = out.get("logits").floats();
         List<float[][]> perRow = new ArrayList<>();
-        for (int r = 0; r < b; r++) {
+        for (int r = 0; r < rows.size(); r++) {
             Row row = rows.get(r);
             for (int i = 0; i < row.tokens().length; i++) {
-                for (int l = 0; l < config.layers(); l++) {
+                for (int l = 0; l < layers; l++) {
                     keys[l] = new float[kvh * hd];
                     values[l] = new float[kvh * hd];
                     for (int h = 0; h < kvh; h++) {

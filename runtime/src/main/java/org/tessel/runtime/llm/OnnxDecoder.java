@@ -364,34 +364,7 @@ public final class OnnxDecoder implements DecoderSteps<PagedKvCache> {
         }
         Map<String, Tensor> out = ctx.run(in);
 
-        int kvh = config.kvHeads(), hd = config.headDim(), vocab = config.vocab(), layers = config.layers();
-        float[][] keys = new float[layers][], values = new float[layers][];
-        List<float[]> presentKeys = new ArrayList<>(), presentValues = new ArrayList<>();
-        for (int l = 0; l < layers; l++) {
-            presentKeys.add(out.get(presentNames[l][0]).floats());
-            presentValues.add(out.get(presentNames[l][1]).floats());
-        }
-        float[] logits = out.get("logits").floats();
-        List<float[][]> perRow = new ArrayList<>();
-        for (int r = 0; r < b; r++) {
-            DecoderRunner.Row row = rows.get(r);
-            for (int i = 0; i < row.tokens().length; i++) {
-                for (int l = 0; l < layers; l++) {
-                    keys[l] = new float[kvh * hd];
-                    values[l] = new float[kvh * hd];
-                    for (int h = 0; h < kvh; h++) {
-                        int src = ((r * kvh + h) * total + past + i) * hd;
-                        System.arraycopy(presentKeys.get(l), src, keys[l], h * hd, hd);
-                        System.arraycopy(presentValues.get(l), src, values[l], h * hd, hd);
-                    }
-                }
-                cache.append(row.seq(), keys, values);
-            }
-            float[][] rowLogits = new float[row.tokens().length][];
-            for (int i = 0; i < rowLogits.length; i++) rowLogits[i] = java.util.Arrays.copyOfRange(logits, (r * n + i) * vocab, (r * n + i + 1) * vocab);
-            perRow.add(rowLogits);
-        }
-        return perRow;
+        return DecoderRunner.appendPresent(out, presentNames, rows, cache, config, total, past, n);
     }
 
     /**
