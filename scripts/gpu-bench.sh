@@ -225,8 +225,13 @@ if has lmpair; then
         --prompt="$prompt" --max-new-tokens 64 --block-size 32 > "$out/lmpair-spec.txt" 2>&1
     echo "  speculative exit $? after $(( $(date +%s) - s0 )) s"
     grep -E '^(model|draft|prompt|output|output text|acceptance|time|target alone):' "$out/lmpair-spec.txt" | cut -c1-300; grep -E 'Exception|Error|^tessel' "$out/lmpair-spec.txt" | head -3
+    # the same pair on the GPU runner (FP16 engines of the checkpoint's weights): speculative again, the speed-up on the GPU
+    timeout $(( $(left 565) > 10 ? $(left 565) : 10 )) "${java[@]}" org.tessel.cli.Tessel generate "$pair/target" --draft "$pair/draft" --speculate 4 --gpu \
+        --prompt="$prompt" --max-new-tokens 64 --block-size 32 > "$out/lmpair-spec-gpu.txt" 2>&1
+    echo "  speculative on the GPU exit $? after $(( $(date +%s) - s0 )) s"
+    grep -E '^(output|acceptance|time|target alone):' "$out/lmpair-spec-gpu.txt" | cut -c1-300; grep -E 'Exception|Error|^tessel' "$out/lmpair-spec-gpu.txt" | head -3
     if [[ -f $pair/target/decoder_with_past.onnx ]]; then
-        timeout $(( $(left 590) > 10 ? $(left 590) : 10 )) "${java[@]}" org.tessel.cli.Tessel generate "$pair/target/decoder_with_past.onnx" \
+        timeout $(( $(left 595) > 10 ? $(left 595) : 10 )) "${java[@]}" org.tessel.cli.Tessel generate "$pair/target/decoder_with_past.onnx" \
             --prompt="$prompt" --max-new-tokens 24 > "$out/lmpair-onnx.txt" 2>&1
         echo "  ONNX target exit $? after $(( $(date +%s) - s0 )) s"
         grep -E '^(model|output|output text|time to first token|kv cache):' "$out/lmpair-onnx.txt" | cut -c1-300; grep -E 'Exception|Error|^tessel' "$out/lmpair-onnx.txt" | head -3

@@ -143,11 +143,16 @@ final class DecoderModels {
     /** How messages name a runner's model: zoo:NAME, or its checkpoint folder. */
     static String label(org.tessel.runtime.llm.DecoderSteps<?> r) {
         if (r instanceof OnnxDecoder o) return o.file().toString();
-        return trained(r) ? ((DecoderRunner) r).weights().source() : "zoo:" + r.model();
+        return weights(r) != null ? weights(r).source() : "zoo:" + r.model();
     }
 
     /** Whether the runner computes with trained weights (a checkpoint folder's or an ONNX file's) rather than seeded random ones. */
-    static boolean trained(org.tessel.runtime.llm.DecoderSteps<?> r) { return r instanceof OnnxDecoder || r instanceof DecoderRunner d && d.weights() != null; }
+    static boolean trained(org.tessel.runtime.llm.DecoderSteps<?> r) { return r instanceof OnnxDecoder || weights(r) != null; }
+
+    /** A zoo decoder runner's trained weights (a checkpoint folder's, on the CPU or the GPU), or null. */
+    private static org.tessel.ir.zoo.DecoderWeights weights(org.tessel.runtime.llm.DecoderSteps<?> r) {
+        return r instanceof DecoderRunner d ? d.weights() : r instanceof GpuDecoderRunner g ? g.weights() : null;
+    }
 
     /**
      * The GPU runner of {@code --gpu}: engines per step bucket at FP16 (or BF16 with {@code bf16}: its KV cache in bf16),
@@ -160,13 +165,12 @@ final class DecoderModels {
     /** As {@link #gpuRunner(String, Integer, QuantizationSpec, boolean)}, its KV cache stored as {@code --kv-cache} says ({@link #kvCache}). */
     static GpuDecoderRunner gpuRunner(String model, Integer layers, QuantizationSpec spec, boolean bf16, String kvCache) {
         if (!spec.isFp32()) throw new IllegalArgumentException("--gpu runs " + (bf16 ? "BF16" : "FP16") + " weights; --weights, --awq and --smoothquant run on the CPU engines: drop them or --gpu");
-        if (checkpoint(model)) throw new IllegalArgumentException("--gpu runs the zoo's decoders; " + model + " (a checkpoint folder) runs on CPU engines: drop --gpu");
         DecoderRunner plain = plainRunner(model, layers);
         org.tessel.runtime.Backend b = org.tessel.runtime.Backend.detect();
         if (!(b instanceof org.tessel.runtime.Backend.Gpu g))
             throw new IllegalArgumentException("--gpu needs a CUDA GPU, and this machine has none (" + b.describe() + "); drop --gpu to run on CPU engines");
         Precision p = bf16 ? Precision.BF16 : Precision.FP16;
-        return new GpuDecoderRunner(plain.model(), plain.config(), ZooOptions.DEFAULT_SEED, g.context(), bf16 ? GpuEngine.Precision.BF16 : GpuEngine.Precision.FP16,
+        return new GpuDecoderRunner(plain.model(), plain.config(), ZooOptions.DEFAULT_SEED, plain.weights(), g.context(), bf16 ? GpuEngine.Precision.BF16 : GpuEngine.Precision.FP16,
                 jointPlanner("h200-measured", p), true, kvCache(kvCache, plain));
     }
 
@@ -227,9 +231,9 @@ final class DecoderModels {
     /** One line describing the model and what it does not have. */
     static String describe(org.tessel.runtime.llm.DecoderSteps<?> r) {
         if (r instanceof OnnxDecoder o) return o.describe();
-        if (!(r instanceof DecoderRunner d) || d.weights() == null) return describe(r.model(), r.config());
-        DecoderConfig c = d.config();
-        return String.format("model: %s (Llama, %d layers, width %d, %d heads / %d KV heads, vocab %d, %d positions%s; trained weights from %s)", d.weights().source(),
+        if (!trained(r)) return describe(r.model(), r.config());
+        DecoderConfig c = r.config();
+        return String.format("model: %s (Llama, %d layers, width %d, %d heads / %d KV heads, vocab %d, %d positions%s; trained weights from %s)", weights(r).source(),
                 c.layers(), c.hidden(), c.heads(), c.kvHeads(), c.vocab(), c.maxPositions(), c.tiedHead() ? ", tied head" : "", HfCheckpoint.WEIGHTS);
     }
 

@@ -95,17 +95,22 @@ final class Decoder {
      * [batch, new, heads, head_dim] (rotary embedding applied in that layout), the layout the paged kernels read.
      */
     static Graph buildPaged(String name, DecoderConfig c, PagedDecoderShape s, long seed) {
-        return buildPaged(name, c, s, seed, KvCacheFormat.NATIVE);
+        return buildPaged(name, c, s, seed, null, KvCacheFormat.NATIVE);
     }
 
-    /** As {@link #buildPaged(String, DecoderConfig, PagedDecoderShape, long)}; an FP8 format types the pools f8e4m3 and gives each layer's attention its scales. */
-    static Graph buildPaged(String name, DecoderConfig c, PagedDecoderShape s, long seed, KvCacheFormat kv) {
+    /**
+     * As {@link #buildPaged(String, DecoderConfig, PagedDecoderShape, long)}, its weights read from {@code weights} (null:
+     * drawn from the seed; the names are the contiguous graph's, so a checkpoint serves both); an FP8 format types the
+     * pools f8e4m3 and gives each layer's attention its scales.
+     */
+    static Graph buildPaged(String name, DecoderConfig c, PagedDecoderShape s, long seed, DecoderWeights weights, KvCacheFormat kv) {
         kv.checkLayers(c.layers(), name);
         DType poolType = kv.quantized() ? kv.dtype() : DType.F32;
         if (s.newTokens() > c.maxPositions())
             throw new IllegalArgumentException(name + " takes at most " + c.maxPositions() + " positions, asked for " + s.newTokens() + " new tokens");
         int batch = s.batch(), n = s.newTokens();
         NetworkBuilder b = new NetworkBuilder(name, OpRegistry.global(), seed);
+        if (weights != null) b.deferredFrom(weights::get);
         Value ids = b.input("input_ids", DType.I64, batch, n);
         Value positions = b.input("position_ids", DType.I64, batch, n);
         Value tables = b.input("block_tables", DType.I64, batch, s.maxBlocks());

@@ -179,7 +179,12 @@ public final class Zoo {
 
     /** As {@link #buildPagedDecoder(String, DecoderConfig, PagedDecoderShape, long)}, its pools stored as {@code kv} says (f8e4m3 pools with per-layer scales). */
     public static Graph buildPagedDecoder(String name, DecoderConfig config, PagedDecoderShape shape, long seed, KvCacheFormat kv) {
-        return Decoder.buildPaged(name, config, shape, seed, kv);
+        return Decoder.buildPaged(name, config, shape, seed, null, kv);
+    }
+
+    /** As {@link #buildPagedDecoder(String, DecoderConfig, PagedDecoderShape, long, KvCacheFormat)}, its weights read from {@code weights} (null: drawn from the seed). */
+    public static Graph buildPagedDecoder(String name, DecoderConfig config, PagedDecoderShape shape, long seed, DecoderWeights weights, KvCacheFormat kv) {
+        return Decoder.buildPaged(name, config, shape, seed, weights, kv);
     }
 
     /** As {@link #buildDecoder(String, DecoderConfig, DecoderShape, long, DecoderWeights)}, its new keys and values rounded through a cache of format {@code kv}. */

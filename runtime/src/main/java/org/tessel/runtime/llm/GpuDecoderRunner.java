@@ -11,6 +11,7 @@ import org.tessel.api.Shape;
 import org.tessel.api.Tensor;
 import org.tessel.ir.Graph;
 import org.tessel.ir.zoo.DecoderConfig;
+import org.tessel.ir.zoo.DecoderWeights;
 import org.tessel.ir.zoo.KvCacheFormat;
 import org.tessel.ir.zoo.PagedDecoderShape;
 import org.tessel.ir.zoo.Zoo;
@@ -54,6 +55,7 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
     private final String model;
     private final DecoderConfig config;
     private final long seed;
+    private final DecoderWeights weights;
     private final CudaContext context;
     private final GpuEngine.Precision precision;
     private final StepPlanner planner;
@@ -84,11 +86,17 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
     /** As the runner above, its KV cache stored as {@code kv} says (FP8: the step graphs' pools are f8e4m3 at its per-layer scales). */
     public GpuDecoderRunner(String model, DecoderConfig config, long seed, CudaContext context, GpuEngine.Precision precision, StepPlanner planner, boolean cudaGraphs,
                             KvCacheFormat kv) {
-        this(model, config, seed, context, precision, planner, cudaGraphs, List.of(), kv);
+        this(model, config, seed, null, context, precision, planner, cudaGraphs, List.of(), kv);
     }
 
-    private GpuDecoderRunner(String model, DecoderConfig config, long seed, CudaContext context, GpuEngine.Precision precision, StepPlanner planner, boolean cudaGraphs,
-                             List<LoraAdapter> adapters, KvCacheFormat kv) {
+    /** As the constructor above, computing with trained weights ({@link HfCheckpoint}; null: drawn from {@code seed}). */
+    public GpuDecoderRunner(String model, DecoderConfig config, long seed, DecoderWeights weights, CudaContext context, GpuEngine.Precision precision, StepPlanner planner,
+                            boolean cudaGraphs, KvCacheFormat kv) {
+        this(model, config, seed, weights, context, precision, planner, cudaGraphs, List.of(), kv);
+    }
+
+    private GpuDecoderRunner(String model, DecoderConfig config, long seed, DecoderWeights weights, CudaContext context, GpuEngine.Precision precision, StepPlanner planner,
+                             boolean cudaGraphs, List<LoraAdapter> adapters, KvCacheFormat kv) {
         kv.checkLayers(config.layers(), model);
         this.kv = kv;
         if (precision != GpuEngine.Precision.FP16 && precision != GpuEngine.Precision.BF16)
@@ -96,6 +104,7 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
         this.model = model;
         this.config = config;
         this.seed = seed;
+        this.weights = weights;
         this.context = context;
         this.precision = precision;
         this.planner = planner;
@@ -114,7 +123,7 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
      * and a kernel compiler of its own: close it as well as this one.
      */
     public GpuDecoderRunner withAdapters(List<LoraAdapter> adapters) {
-        GpuDecoderRunner r = new GpuDecoderRunner(model, config, seed, context, precision, planner, cudaGraphs, adapters, kv);
+        GpuDecoderRunner r = new GpuDecoderRunner(model, config, seed, weights, context, precision, planner, cudaGraphs, adapters, kv);
         try {
             r.graph(new PagedDecoderShape(1, 1, 1, 1, 1));
         } catch (RuntimeException e) {
@@ -131,6 +140,9 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
 
     /** The id of a loaded adapter (0 for null, the base model); an unknown name is refused, naming the loaded ones. */
     @Override public int adapterId(String adapter) { return DecoderRunner.adapterId(adapter, adapters); }
+
+    /** The trained weights this runner computes with, or null when they are drawn from the seed. */
+    public DecoderWeights weights() { return weights; }
 
     public GpuEngine.Precision precision() { return precision; }
     /** How the runner's KV cache stores keys and values. */
@@ -151,7 +163,7 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
 
     /** The paged step graph of one bucket, before planning, its pools stored as the runner's KV format says, with the adapters' terms when the runner serves any. */
     public Graph graph(PagedDecoderShape shape) {
-        Graph g = Zoo.buildPagedDecoder(model, config, shape, seed, kv);
+        Graph g = Zoo.buildPagedDecoder(model, config, shape, seed, weights, kv);
         ApplyLora.apply(g, adapters, List.of(), OpRegistry.global());
         return g;
     }

@@ -59,6 +59,28 @@ class HfCheckpointTest {
         for (int i = 0; i < want.size(); i++) assertArrayEquals(want.get(i), got.get(i), "step " + i);
     }
 
+    /**
+     * The GPU runner's paged step graphs take a checkpoint's weights as the CPU runner's contiguous ones do: a checkpoint
+     * written from llama-tiny at another seed gives the paged graph that seed's constants, every one of them, whatever
+     * seed the runner is given.
+     */
+    @Test void pagedStepGraphsTakeTheCheckpointsWeights(@TempDir Path dir) throws Exception {
+        DecoderConfig c = DecoderConfig.LLAMA_TINY;
+        HfCheckpoint.save(dir, Zoo.buildDecoder("llama-tiny", c, new DecoderShape(1, 1, 0), SEED + 1), c, "F32");
+        HfCheckpoint ck = HfCheckpoint.load(dir);
+        org.tessel.ir.zoo.PagedDecoderShape shape = new org.tessel.ir.zoo.PagedDecoderShape(1, 1, 2, 4, 8);
+        org.tessel.ir.Graph loaded = Zoo.buildPagedDecoder("llama-tiny", c, shape, SEED, ck.weights(), org.tessel.ir.zoo.KvCacheFormat.NATIVE);
+        org.tessel.ir.Graph trained = Zoo.buildPagedDecoder("llama-tiny", c, shape, SEED + 1), seeded = Zoo.buildPagedDecoder("llama-tiny", c, shape, SEED);
+        int weights = 0;
+        for (org.tessel.ir.Value v : trained.constants()) {
+            if (!v.type().dtype().isFloating()) continue; // shape and index constants
+            float[] want = v.constantValue().floats(), got = loaded.value(v.name()).constantValue().floats();
+            assertArrayEquals(want, got, v.name());
+            if (!java.util.Arrays.equals(want, seeded.value(v.name()).constantValue().floats())) weights++;
+        }
+        assertTrue(weights >= c.layers() * 7, "constants that differ between the seeds (at least the 7 projections per layer): " + weights);
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"F16", "BF16"})
     void halfCheckpointsHoldTheRoundedWeights(String dtype, @TempDir Path dir) throws Exception {
