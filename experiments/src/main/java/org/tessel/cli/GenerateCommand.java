@@ -80,7 +80,7 @@ final class GenerateCommand implements Callable<Integer> {
         if (bf16 && !gpu) throw new IllegalArgumentException("--bf16 runs the GPU runner at BF16: add --gpu");
         DecoderModels.checkOnnxFlags(model, gpu, spec, lora);
         if (draft != null) DecoderModels.checkOnnxFlags(draft, gpu, spec, lora);
-        if (draft != null && kvCache != null) throw new IllegalArgumentException("--kv-cache applies to plain generation; speculative decoding (--draft) keeps native caches: drop one");
+        if (draft != null && kvCache != null && DecoderModels.onnx(draft)) throw new IllegalArgumentException("--kv-cache applies to zoo decoders and checkpoints; the draft " + draft + " (an ONNX decoder) keeps its own cache: drop --kv-cache");
         if (DecoderModels.onnx(model) && kvCache != null) throw new IllegalArgumentException("--kv-cache applies to zoo decoders and checkpoints; an ONNX decoder keeps its own cache: drop --kv-cache");
         if (draft != null) return speculative(spec);
         Sampler sampler = temperature == null ? Sampler.greedy() : Sampler.sampling(temperature, topK == null ? 0 : topK, seed == null ? 0 : seed);
@@ -128,10 +128,15 @@ final class GenerateCommand implements Callable<Integer> {
 
     private int speculative(QuantizationSpec spec) {
         if (temperature != null) throw new IllegalArgumentException("--draft decodes greedily (its output is the target's greedy output); drop --temperature");
-        if (!gpu) return speculative(DecoderModels.steps(model, layers), DecoderModels.steps(draft, draftLayers), "CPU backend");
-        try (GpuDecoderRunner target = DecoderModels.gpuRunner(model, layers, spec, bf16); GpuDecoderRunner draftRunner = DecoderModels.gpuRunner(draft, draftLayers, spec, bf16)) {
+        if (!gpu) return speculative(withKv(DecoderModels.steps(model, layers)), withKv(DecoderModels.steps(draft, draftLayers)), "CPU backend");
+        try (GpuDecoderRunner target = DecoderModels.gpuRunner(model, layers, spec, bf16, kvCache); GpuDecoderRunner draftRunner = DecoderModels.gpuRunner(draft, draftLayers, spec, bf16, kvCache)) {
             return speculative(target, draftRunner, "GPU backend (" + target.precision() + ")");
         }
+    }
+
+    /** A CPU runner with its KV cache stored as {@code --kv-cache} says (each model's FP8 scales its own); ONNX decoders as they are. */
+    private DecoderSteps<?> withKv(DecoderSteps<?> r) {
+        return kvCache != null && r instanceof DecoderRunner d ? d.withKvCache(DecoderModels.kvCache(kvCache, d)) : r;
     }
 
     /** The target generating {@code ids}' continuation alone, greedily, in a cache of its own. */

@@ -44,6 +44,16 @@ class KvCacheCommandTest {
         assertTrue(CliRun.of("generate", "zoo:llama-tiny", "--prompt-tokens", "4", "--max-new-tokens", "2").out().contains("kv cache: native (4-byte elements)"));
     }
 
+    /** Speculative decoding over FP8 caches (target and draft each with its own scales): the target's greedy output over its FP8 cache. */
+    @Test void speculativeDecodingRunsOverFp8Caches() {
+        DecoderRunner plain = new DecoderRunner("llama-tiny", Zoo.decoder("llama-tiny", 0), ZooOptions.DEFAULT_SEED);
+        CliRun r = CliRun.of("generate", "zoo:llama-tiny", "--draft", "zoo:llama-tiny", "--draft-layers", "1", "--prompt-tokens", "4,5,6", "--max-new-tokens", "8",
+                "--kv-cache", "fp8");
+        assertEquals(0, r.code(), r.err());
+        assertEquals(expected(DecoderModels.kvCache("fp8", plain), new long[] {4, 5, 6}, 8), output(r));
+        assertTrue(r.out().contains("the same tokens"), r.out());
+    }
+
     @Test void badKvCacheSpecsAreOneLine() {
         assertEquals("tessel generate: --kv-cache takes native, fp8 (scales calibrated as amax / 448) or fp8:SCALE, got 'int8'",
                 CliRun.of("generate", "zoo:llama-tiny", "--prompt-tokens", "1", "--max-new-tokens", "1", "--kv-cache", "int8").err().strip());
