@@ -77,16 +77,25 @@ else
 fi
 
 # shared models: as many as fit 64 MiB with the working tree and the bundle (smallest first)
-rm -rf "$GPU_DIR/models"; mkdir -p "$GPU_DIR/models"
+rm -rf "$GPU_DIR/models" "$GPU_DIR/onnx-node"; mkdir -p "$GPU_DIR/models"
+tree_kb=$(cd "$root" && git ls-files -co --exclude-standard -z | xargs -0 du -ck 2>/dev/null | tail -1 | cut -f1)
+used_kb=$(( $(du -sk "$GPU_DIR" | cut -f1) + tree_kb ))
+left_kb=$(( 64 * 1024 - 1024 - used_kb ))
 if [[ -d $shared/models ]]; then
-    tree_kb=$(cd "$root" && git ls-files -co --exclude-standard -z | xargs -0 du -ck 2>/dev/null | tail -1 | cut -f1)
-    used_kb=$(( $(du -sk "$GPU_DIR" | cut -f1) + tree_kb ))
-    left_kb=$(( 64 * 1024 - 1024 - used_kb ))
     cp "$shared/models/README.md" "$GPU_DIR/models/" 2>/dev/null || true
     for m in $(cd "$shared/models" && du -sk */ | sort -n | awk '{print $2}' | tr -d /); do
         kb=$(du -sk "$shared/models/$m" | cut -f1)
         if (( kb <= left_kb )); then cp -r "$shared/models/$m" "$GPU_DIR/models/"; left_kb=$(( left_kb - kb )); else echo "gpu-bench.sh: shared model $m ($kb KiB) does not fit the 64 MiB transfer; its GPU check is skipped"; fi
     done
+fi
+# ONNX node cases (all 56 MB do not fit): the ConvTranspose and recurrent ones the GPU layer tests check against ONNX's
+# outputs (under 1 MB), with what the shared models leave
+if [[ -d $shared/onnx-node ]]; then
+    cases=$(cd "$shared/onnx-node" && ls -d test_convtranspose* test_lstm_* test_gru_* test_rnn_* test_simple_rnn_* 2>/dev/null)
+    kb=$(cd "$shared/onnx-node" && du -sck $cases | tail -1 | cut -f1)
+    if (( kb <= left_kb )); then
+        mkdir -p "$GPU_DIR/onnx-node"; for c in $cases; do cp -r "$shared/onnx-node/$c" "$GPU_DIR/onnx-node/"; done; left_kb=$(( left_kb - kb ))
+    else echo "gpu-bench.sh: the ConvTranspose and recurrent ONNX node cases ($kb KiB) do not fit the 64 MiB transfer; their GPU checks are skipped"; fi
 fi
 
 cat > "$GPU_DIR/bench.sh" <<'BENCH'

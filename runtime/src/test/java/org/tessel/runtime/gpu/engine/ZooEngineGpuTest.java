@@ -134,13 +134,16 @@ class ZooEngineGpuTest {
 
     /**
      * FP32 1e-3 and FP16 1e-2 relative L2. TF32 keeps 10 mantissa bits, as f16 does, so it gets
-     * f16's 1e-2: MobileNetV2 in TF32 measured 6.8e-3 on the softmax output on an H200.
+     * f16's 1e-2: MobileNetV2 in TF32 measured 6.8e-3 on the softmax output on an H200. BF16 keeps 7 (8x f16's
+     * rounding): 8e-2. On an H100 (2026-12-05) MobileNetV2's BF16 softmax output measured 4.7e-2 (its logits 3.2e-2, the
+     * softmax amplifying) and light_resnet50's unnormalized %r174 (values near 1e19) 5.9e-2; the CPU engine's emulation of
+     * MobileNetV2's BF16 plan gives 3.7e-2 on another input, so the error is BF16's, not a kernel's.
      */
     static double tolerance(GpuEngine.Precision p) {
         return switch (p) {
             case FP32 -> 1e-3;
             case TF32, FP16 -> 1e-2;
-            case BF16 -> 4e-2;
+            case BF16 -> 8e-2;
             case INT8, FP8 -> 1e-1;
         };
     }
