@@ -174,24 +174,8 @@ public final class DecoderRunner implements DecoderSteps<PagedKvCache> {
         ExecutionContext ctx = engine(shape);
 
         int b = rows.size(), total = past + n;
-        long[] ids = new long[b * n], mask = new long[b * total], positions = new long[b * n];
         List<String> seqs = new ArrayList<>();
-        for (int r = 0; r < b; r++) {
-            Row row = rows.get(r);
-            int cached = cache.length(row.seq());
-            seqs.add(row.seq());
-            for (int j = 0; j < cached; j++) mask[r * total + j] = 1;
-            for (int i = 0; i < n; i++) {
-                boolean real = i < row.tokens().length;
-                ids[r * n + i] = real ? row.tokens()[i] : 0;
-                positions[r * n + i] = Math.min(cached + i, config.maxPositions() - 1);
-                mask[r * total + past + i] = real ? 1 : 0;
-            }
-        }
-        Map<String, Tensor> in = new LinkedHashMap<>();
-        in.put("input_ids", Tensor.ofLongs(DType.I64, Shape.of(b, n), ids));
-        in.put("attention_mask", Tensor.ofLongs(DType.I64, Shape.of(b, total), mask));
-        in.put("position_ids", Tensor.ofLongs(DType.I64, Shape.of(b, n), positions));
+        Map<String, Tensor> in = stepInputs(rows, cache, config, n, past, true, seqs);
         if (!adapters.isEmpty()) in.put(ApplyLora.ADAPTER_IDS, Tensor.ofLongs(DType.I64, Shape.of(b), adapterIds));
         if (past > 0)
             for (int l = 0; l < config.layers(); l++) {
@@ -203,6 +187,33 @@ public final class DecoderRunner implements DecoderSteps<PagedKvCache> {
         String[][] present = new String[config.layers()][];
         for (int l = 0; l < config.layers(); l++) present[l] = new String[] {"present." + l + ".key", "present." + l + ".value"};
         return appendPresent(out, present, rows, cache, config, total, past, n);
+    }
+
+    /**
+     * A contiguous step's inputs for {@code rows}, each padded to {@code n} new tokens behind {@code past} cache slots:
+     * input_ids, attention_mask (the row's cached tokens and its real new ones), and position_ids when {@code positions};
+     * the rows' sequences are added to {@code seqs} in order.
+     */
+    static Map<String, Tensor> stepInputs(List<Row> rows, PagedKvCache cache, DecoderConfig config, int n, int past, boolean positions, List<String> seqs) {
+        int b = rows.size(), total = past + n;
+        long[] ids = new long[b * n], mask = new long[b * total], pos = new long[b * n];
+        for (int r = 0; r < b; r++) {
+            Row row = rows.get(r);
+            int cached = cache.length(row.seq());
+            seqs.add(row.seq());
+            for (int j = 0; j < cached; j++) mask[r * total + j] = 1;
+            for (int i = 0; i < n; i++) {
+                boolean real = i < row.tokens().length;
+                ids[r * n + i] = real ? row.tokens()[i] : 0;
+                pos[r * n + i] = Math.min(cached + i, config.maxPositions() - 1);
+                mask[r * total + past + i] = real ? 1 : 0;
+            }
+        }
+        Map<String, Tensor> in = new LinkedHashMap<>();
+        in.put("input_ids", Tensor.ofLongs(DType.I64, Shape.of(b, n), ids));
+        in.put("attention_mask", Tensor.ofLongs(DType.I64, Shape.of(b, total), mask));
+        if (positions) in.put("position_ids", Tensor.ofLongs(DType.I64, Shape.of(b, n), pos));
+        return in;
     }
 
     /**

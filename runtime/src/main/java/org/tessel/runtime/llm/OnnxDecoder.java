@@ -340,24 +340,8 @@ public final class OnnxDecoder implements DecoderSteps<PagedKvCache> {
         // with position_ids: buckets; without: one row, its exact length and tokens (the model numbers them from the past)
         int b = rows.size(), n = positions ? DecoderRunner.newTokenBucket(maxNew, config) : maxNew, past = positions ? pastBucket(maxPast) : maxPast, total = past + n;
         ExecutionContext ctx = engine(b, n, past);
-        long[] ids = new long[b * n], mask = new long[b * total], pos = new long[b * n];
         List<String> seqs = new ArrayList<>();
-        for (int r = 0; r < b; r++) {
-            DecoderRunner.Row row = rows.get(r);
-            int cached = cache.length(row.seq());
-            seqs.add(row.seq());
-            for (int j = 0; j < cached; j++) mask[r * total + j] = 1;
-            for (int i = 0; i < n; i++) {
-                boolean real = i < row.tokens().length;
-                ids[r * n + i] = real ? row.tokens()[i] : 0;
-                pos[r * n + i] = Math.min(cached + i, config.maxPositions() - 1);
-                mask[r * total + past + i] = real ? 1 : 0;
-            }
-        }
-        Map<String, Tensor> in = new LinkedHashMap<>();
-        in.put("input_ids", Tensor.ofLongs(DType.I64, Shape.of(b, n), ids));
-        in.put("attention_mask", Tensor.ofLongs(DType.I64, Shape.of(b, total), mask));
-        if (positions) in.put("position_ids", Tensor.ofLongs(DType.I64, Shape.of(b, n), pos));
+        Map<String, Tensor> in = DecoderRunner.stepInputs(rows, cache, config, n, past, positions, seqs);
         for (int l = 0; l < config.layers(); l++) {
             in.put(pastNames[l][0], cache.gather(seqs, l, past, false));
             in.put(pastNames[l][1], cache.gather(seqs, l, past, true));
