@@ -46,8 +46,8 @@ public record Work(double flops, double bytesRead, double bytesWritten, long gem
     public static Work of(Node n, Precision p) {
         if (n.body() != null) return fused(n, p);
         double read = 0, written = 0;
-        for (Value v : n.inputs()) if (v != null) read += bytes(v.type(), p);
-        for (Value v : n.outputs()) written += bytes(v.type(), p);
+        for (int i = 0; i < n.numInputs(); i++) if (n.input(i) != null) read += inputBytes(n, i, p);
+        for (int i = 0; i < n.outputs().size(); i++) written += outputBytes(n, i, p);
         long[] g = gemmDims(n);
         return new Work(flops(n), read, written, g[0], g[1], g[2]);
     }
@@ -67,7 +67,10 @@ public record Work(double flops, double bytesRead, double bytesWritten, long gem
         for (Node n : group) {
             flops += n.body() != null ? fused(n, p).flops() : flops(n);
             if (g[0] == 0) g = n.body() != null ? dims(fused(n, p)) : gemmDims(n);
-            for (Value v : n.inputs()) if (v != null && !produced.contains(v) && readOnce.add(v)) read += bytes(v.type(), p);
+            for (int i = 0; i < n.numInputs(); i++) {
+                Value v = n.input(i);
+                if (v != null && !produced.contains(v) && readOnce.add(v)) read += inputBytes(n, i, p);
+            }
         }
         for (Value v : escaping) written += bytes(v.type(), p);
         return new Work(flops, read, written, g[0], g[1], g[2]);
@@ -90,23 +93,57 @@ public record Work(double flops, double bytesRead, double bytesWritten, long gem
         return new Work(flops, read, written, g[0], g[1], g[2]);
     }
 
-    /** Bytes of a tensor at precision p: floating tensors at p's storage type, others at their own. */
+    /**
+     * Bytes of a tensor at precision p: floating tensors at p's storage type, others at their own. A tensor the graph
+     * types as an 8-bit float (an FP8 KV cache, FP8 weights of a Q/DQ model) is stored so whatever the node computes in.
+     */
     public static double bytes(TensorType t, Precision p) {
-        DType d = t.dtype().isFloating() ? p.storage() : t.dtype();
-        return (double) t.numElements() * d.bytes();
+        return (double) t.numElements() * elementBytes(t, p);
     }
 
-    /** The op's multiply-accumulates (its cost hint), 0 when it has none or cannot say. */
-    public static long macs(Node n) {
+    private static int elementBytes(TensorType t, Precision p) {
+        DType d = t.dtype().isFloating() && !t.dtype().isFloat8() ? p.storage() : t.dtype();
+        return d.bytes();
+    }
+
+    /** Bytes one use of n reads of its input i: all its elements, or as many as the op's hint says it reads. */
+    static double inputBytes(Node n, int i, Precision p) {
+        TensorType t = n.input(i).type();
+        long hint = hint(n, ctx -> n.op().elementsRead(ctx, i));
+        return hint < 0 ? bytes(t, p) : (double) Math.min(hint, t.numElements()) * elementBytes(t, p);
+    }
+
+    /** Bytes one use of n writes of its output i: all its elements, or as many as the op's hint says it writes. */
+    static double outputBytes(Node n, int i, Precision p) {
+        TensorType t = n.outputs().get(i).type();
+        List<TensorType> outs = n.outputs().stream().map(Value::type).toList();
+        long hint = hint(n, ctx -> n.op().elementsWritten(ctx, outs, i));
+        return hint < 0 ? bytes(t, p) : (double) Math.min(hint, t.numElements()) * elementBytes(t, p);
+    }
+
+    /** An op's cost hint, -1 (all elements) when it has none or it fails (a plugin's). */
+    private static long hint(Node n, java.util.function.ToLongFunction<InferenceContext> q) {
+        try {
+            return q.applyAsLong(context(n));
+        } catch (RuntimeException e) {
+            return -1;
+        }
+    }
+
+    private static InferenceContext context(Node n) {
         List<TensorType> ins = new ArrayList<>(n.numInputs());
         List<Tensor> consts = new ArrayList<>(n.numInputs());
         for (Value v : n.inputs()) {
             ins.add(v == null ? null : v.type());
             consts.add(v == null ? null : v.constantValue());
         }
+        return new InferenceContext(n.name(), ins, consts, n.attrs(), n.outputs().size());
+    }
+
+    /** The op's multiply-accumulates (its cost hint), 0 when it has none or cannot say. */
+    public static long macs(Node n) {
         try {
-            return n.op().macs(new InferenceContext(n.name(), ins, consts, n.attrs(), n.outputs().size()),
-                    n.outputs().stream().map(Value::type).toList());
+            return n.op().macs(context(n), n.outputs().stream().map(Value::type).toList());
         } catch (RuntimeException e) {
             return 0; // a plugin op whose hint fails is treated as doing no multiply-accumulate work
         }

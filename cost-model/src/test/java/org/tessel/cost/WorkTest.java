@@ -29,6 +29,31 @@ class WorkTest {
         assertEquals(1.0 * out, Work.of(conv, Precision.INT8).bytesWritten());
     }
 
+    /** A decode step over a paged cache: the pools are read through the block tables and written at the new tokens only. */
+    @Test void pagedAttentionCountsTheCacheItReadsAndTheTokensItWrites() {
+        int b = 8, h = 8, kvh = 2, d = 64, blocks = 1024, bs = 16, mb = 4;
+        Work f16 = Work.of(pagedStep(DType.F16, b, h, kvh, d, blocks, bs, mb), Precision.FP16);
+        Work f8 = Work.of(pagedStep(DType.F8E4M3, b, h, kvh, d, blocks, bs, mb), Precision.FP16);
+        double io = 2.0 * (b * h * d + 2 * b * kvh * d);                  // q, k_new, v_new at FP16
+        double ints = 4.0 * (b * mb + b + b);                             // tables, slots, lengths (i32)
+        double cache = 2.0 * b * mb * bs * kvh * d;                       // K and V elements read
+        assertEquals(io + ints + 2 * cache, f16.bytesRead(), "FP16 pools: 2 bytes per cached element, the tables' blocks only");
+        assertEquals(io + ints + cache, f8.bytesRead(), "FP8 pools: 1 byte per cached element");
+        double newKv = 2.0 * b * kvh * d;
+        assertEquals(2.0 * b * h * d + 2 * newKv, f16.bytesWritten(), "the output, and the new token's K and V");
+        assertEquals(2.0 * b * h * d + newKv, f8.bytesWritten());
+        assertTrue(f16.bytesRead() < 2.0 * blocks * bs * kvh * d, "not the whole pool");
+    }
+
+    private static Node pagedStep(DType pool, int b, int h, int kvh, int d, int blocks, int bs, int mb) {
+        NetworkBuilder g = new NetworkBuilder("paged");
+        Value q = g.input("q", DType.F16, b, 1, h, d), k = g.input("k", DType.F16, b, 1, kvh, d), v = g.input("v", DType.F16, b, 1, kvh, d);
+        Value kp = g.input("kp", pool, blocks, kvh, bs, d), vp = g.input("vp", pool, blocks, kvh, bs, d);
+        Value t = g.input("t", DType.I32, b, mb), s = g.input("s", DType.I32, b, 1), n = g.input("n", DType.I32, b);
+        Attributes a = pool == DType.F8E4M3 ? Attributes.builder().put("k_scale", 0.5f).put("v_scale", 0.25f).build() : Attributes.empty();
+        return g.node("tessel.PagedAttention", "pa", a, 3, q, k, v, kp, vp, t, s, n);
+    }
+
     @Test void groupedAndDepthwiseConvFoldGroupsIntoM() {
         NetworkBuilder b = new NetworkBuilder("w");
         Value x = b.input("x", DType.F32, 1, 32, 14, 14);

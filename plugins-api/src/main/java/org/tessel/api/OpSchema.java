@@ -49,6 +49,18 @@ public interface OpSchema {
     /** Cost hint: multiply-accumulate operations of one use (0 for ops that do no such work). */
     default long macs(InferenceContext ctx, List<TensorType> outputs) { return 0; }
 
+    /**
+     * Cost hint: how many of input {@code input}'s elements one use reads, for an op that reads part of a tensor (a paged KV
+     * cache read through its block table); -1 (the default) when it reads them all.
+     */
+    default long elementsRead(InferenceContext ctx, int input) { return -1; }
+
+    /**
+     * Cost hint: how many of output {@code output}'s elements one use writes, for an op that updates part of a tensor in place
+     * (new tokens written into a KV cache); -1 (the default) when it writes them all.
+     */
+    default long elementsWritten(InferenceContext ctx, List<TensorType> outputs, int output) { return -1; }
+
     /** Names of inputs, for documentation and error messages ("X", "W", "B"). Variadic ops repeat the last. */
     default List<String> inputNames() { return List.of(); }
 }

@@ -107,6 +107,27 @@ public final class PagedAttentionOp extends BaseOp {
         return 2L * d.batch() * d.newTokens() * d.heads() * (long) d.maxBlocks() * d.blockSize() * d.headDim();
     }
 
+    /**
+     * The pools are read through the block tables: at most each row's table of blocks, all heads of a block's slots (a
+     * decode step streams the cached keys and values once); every other input is read whole.
+     */
+    @Override public long elementsRead(InferenceContext ctx, int input) {
+        if (input != 3 && input != 4) return -1;
+        List<TensorType> in = new java.util.ArrayList<>();
+        for (int i = 0; i < ctx.numInputs(); i++) in.add(ctx.input(i));
+        Dims d = check(in);
+        return (long) d.batch() * Math.min(d.maxBlocks(), d.numBlocks()) * d.blockSize() * d.kvHeads() * d.headDim();
+    }
+
+    /** The pools are updated in place: one step writes its new tokens' keys and values, not the whole pool. */
+    @Override public long elementsWritten(InferenceContext ctx, List<TensorType> outputs, int output) {
+        if (output == 0) return -1;
+        List<TensorType> in = new java.util.ArrayList<>();
+        for (int i = 0; i < ctx.numInputs(); i++) in.add(ctx.input(i));
+        Dims d = check(in);
+        return (long) d.batch() * d.newTokens() * d.kvHeads() * d.headDim();
+    }
+
     /** The K and V scales of pools stored as {@code pool}: the attributes for f8e4m3 (positive, finite), else 1 (and the attributes must say so). */
     public static float[] scales(DType pool, org.tessel.api.Attributes attrs) {
         float k = attrs.getFloat("k_scale", 1f), v = attrs.getFloat("v_scale", 1f);

@@ -11,8 +11,10 @@ import org.tessel.tactics.StreamingTactic;
  * plugin runs a paged KV cache. One step writes the new tokens' keys and values into the pools in place
  * (tessel.paged_kv_append), then a decode step (one new token per sequence) runs the flash-decoding paged kernel
  * (tessel.paged_attention) and a prefill chunk the causal paged kernel over the cached blocks and the new tokens
- * (tessel.paged_prefill). The pools are f16 or bf16 (the KV cache's storage), so the tactic computes at FP16 or
- * BF16; decode attention is memory-bound: it streams the cached keys and values once.
+ * (tessel.paged_prefill). The pools are f16 or bf16 (the KV cache's storage), or f8e4m3 (an FP8 cache, dequantized as
+ * it is read), and the tactic computes at FP16 or BF16. Decode attention is memory-bound: it streams the cached keys
+ * and values once, so the cost model counts the blocks the tables reach at the pools' own element size (one byte for
+ * FP8) and the new tokens' writes, not the whole pools ({@code PagedAttentionOp}'s cost hints).
  */
 public final class PagedAttentionTactic {
     private PagedAttentionTactic() {}
