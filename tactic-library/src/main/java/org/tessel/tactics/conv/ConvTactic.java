@@ -55,8 +55,15 @@ public final class ConvTactic extends BaseTactic {
     static final Set<String> ENGINE_BODY_OPS = Set.of("Conv", "Add", "Relu", "Clip");
     /** The stem form pads inputs of at most this many channels (GpuEngine's ChannelPad). */
     public static final int STEM_MAX_CHANNELS = 64;
-    /** cuDNN convolutions on tensor cores transpose NCHW tensors internally: a share of peak and of bandwidth lost. */
-    static final double NCHW_TENSOR_CORE_FACTOR = 0.8, NCHW_TENSOR_CORE_MEMORY_FACTOR = 0.7;
+    /**
+     * cuDNN's tensor-core convolutions are channels-last: given NCHW tensors it transposes the input, the filter and the
+     * output in kernels of their own on every call, each reading and writing its tensor once. An H100 timed it (the
+     * measuring tuner's cache of ResNet-50 b1, 2026-12-05): every FP16/BF16 convolution 6-18 us slower in NCHW than in
+     * NHWC (a 3x3 256-channel one 20.0 against 10.4 us), TF32 likewise; at FP32 (CUDA cores) NCHW was the faster,
+     * NHWC 1.2-1.25x slower.
+     */
+    static final int NCHW_TENSOR_CORE_TRANSPOSES = 3;
+    static final double NCHW_TENSOR_CORE_FACTOR = 0.8, FP32_NHWC_FACTOR = 0.8;
 
     /** DRAM sector size: the unit a load moves, used or not. */
     static final int SECTOR_BYTES = 32;
@@ -168,11 +175,19 @@ public final class ConvTactic extends BaseTactic {
         boolean tc = p != Precision.FP32 && !(config.algo == Algo.IMPLICIT_GEMM && !p.quantized());
         double eff = tc ? config.tensorEfficiency : config.cudaEfficiency;
         double mem = config.memoryEfficiency;
+        Node c = conv(n);
+        int transposes = 0;
         if (tc && l == Layout.NCHW && !p.quantized()) {
             eff *= NCHW_TENSOR_CORE_FACTOR;
-            mem *= NCHW_TENSOR_CORE_MEMORY_FACTOR;
+            transposes = NCHW_TENSOR_CORE_TRANSPOSES;
+            if (c != null) {
+                // the transposes read and write x, w and y once more: the same bandwidth, more bytes
+                double io = Work.of(n, p).bytes(), b = p.storage().bytes();
+                double extra = 2 * b * (c.input(0).type().numElements() + c.input(1).type().numElements() + c.output().type().numElements());
+                if (io > 0) mem *= io / (io + extra);
+            }
         }
-        Node c = conv(n);
+        if (p == Precision.FP32 && l == Layout.NHWC && config.algo != Algo.WINOGRAD) eff *= FP32_NHWC_FACTOR;
         if (l == Layout.NHWC && c != null) {
             // a group's channels are a narrow slice of each NHWC pixel: loads use part of each 32-byte sector
             ConvGeometry g = ConvGeometry.of(c);
@@ -185,10 +200,10 @@ public final class ConvTactic extends BaseTactic {
             case FP16, BF16 -> 8;
             case INT8, FP8 -> 16;
         };
-        if (config.algo == Algo.WINOGRAD) return new TacticFeatures(eff, tc, 0, 0, 0, 1, mem, 3); // input transform, batched GEMMs, output transform
+        if (config.algo == Algo.WINOGRAD) return new TacticFeatures(eff, tc, 0, 0, 0, 1, mem, 3 + transposes); // input transform, batched GEMMs, output transform
         // the stem's padding copy and a Clip's clamp are kernels of their own
         Node act = NodeFacts.activation(n);
-        int launches = 1 + (config.algo == Algo.STEM ? 1 : 0) + (act != null && act.opName().equals("Clip") ? 1 : 0);
+        int launches = 1 + transposes + (config.algo == Algo.STEM ? 1 : 0) + (act != null && act.opName().equals("Clip") ? 1 : 0);
         // forward convolutions do not split K: a small-batch conv with a deep K runs its whole main loop
         return new TacticFeatures(eff, tc, config.tileM, config.tileN, config.tileK, align, mem, launches, 1);
     }
