@@ -268,10 +268,11 @@ if has accuracy; then
 fi
 if has strategies; then
     echo "== strategies: engines built from each strategy's plan (predicted vs measured, CUDA-graph p50)"
-    for cfg in @STRATEGY_CONFIGS@; do
+    # STRATEGY_CONFIGS="model:batch:PREC ..." and STRATEGY_LIST="rule joint ..." narrow the stage to fit one call
+    for cfg in ${STRATEGY_CONFIGS:-@STRATEGY_CONFIGS@}; do
         IFS=: read -r model batch prec <<< "$cfg"
         p=$(echo "$prec" | tr 'A-Z' 'a-z')
-        for strategy in rule joint joint-tuned joint-warm sequential greedy; do
+        for strategy in ${STRATEGY_LIST:-rule joint joint-tuned joint-warm sequential greedy}; do
             (( $(left 570) < 40 )) && { echo "STRATEGY|$model|$batch|$p|$strategy|-|-|-|out of time"; continue; }
             eng="$out/s.tessel"; rm -f "$eng"
             # joint-tuned: the search priced by measuring each node's best 2 tactics (cold timing cache); joint-warm: again, cache warm
