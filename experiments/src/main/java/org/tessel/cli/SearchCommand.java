@@ -38,7 +38,7 @@ final class SearchCommand implements Callable<Integer> {
     @Option(names = "--search-seed", defaultValue = "0", description = "Seed of the search (default ${DEFAULT-VALUE}); the same seed gives the same plan.") long searchSeed;
     @Option(names = "--time-limit", converter = Ranges.Seconds.class, defaultValue = "10", description = "Wall-clock safety limit in seconds (default ${DEFAULT-VALUE}).") double timeLimit;
     @Option(names = "--moves", converter = Ranges.AtLeastOneLong.class, description = "Moves the Timefold search may evaluate (default 40000).") Long moves;
-    @Option(names = "--unimproved-steps", converter = Ranges.AtLeastOneLong.class, description = "Timefold stops after this many steps without improvement (default 200).") Long unimproved;
+    @Option(names = "--unimproved-steps", converter = Ranges.AtLeastOneLong.class, description = "Timefold stops after this many steps without improvement (default 1000).") Long unimproved;
     @Option(names = "--random-samples", converter = Ranges.AtLeastOne.class, description = "Plans the random strategy draws (default 2000).") Integer samples;
     @Option(names = "--precision", description = "Precision rule PATTERN=P1|P2 on node names or ops, e.g. Softmax=fp32 (repeatable).") List<String> precision = new ArrayList<>();
     @Option(names = "--memory-budget-mib", converter = Ranges.MiB.class, description = "Activations plus workspace may not exceed this many MiB at any step.") Double budgetMiB;

@@ -39,7 +39,7 @@ public record SearchOptions(long seed, Duration timeLimit, long unimprovedSteps,
     }
 
     public static SearchOptions defaults() {
-        return new SearchOptions(0, Duration.ofSeconds(10), 200, 40_000, 2000, "h100", false, List.of(), OptionalLong.empty(), false, BUILDABLE, List.of(), List.of());
+        return new SearchOptions(0, Duration.ofSeconds(10), 1000, 40_000, 2000, "h100", false, List.of(), OptionalLong.empty(), false, BUILDABLE, List.of(), List.of());
     }
 
     public SearchOptions withSeed(long s) { return new SearchOptions(s, timeLimit, unimprovedSteps, maxMoves, randomSamples, target, cudaGraphs, precisionRules, memoryBudget, fullAssert, precisions, forced, selectors); }

@@ -64,6 +64,13 @@ public final class ConvTactic extends BaseTactic {
      */
     static final int NCHW_TENSOR_CORE_TRANSPOSES = 3;
     static final double NCHW_TENSOR_CORE_FACTOR = 0.8, FP32_NHWC_FACTOR = 0.8;
+    /**
+     * cuDNN's fused call runs BF16 convolutions at about 3/4 of FP16's rate: on an H100 (2026-12-05) ResNet-50's all-BF16
+     * NHWC engine ran b32 in 1.506 ms against the all-FP16 one's 1.132 ms, and b1 in 0.355 against 0.339 ms (the tuner's
+     * one-layer timings at b1 were alike within noise). The model charges BF16 both on throughput and on the main loop's
+     * latency floor (a shorter K step), so it never prices a BF16 convolution below FP16's.
+     */
+    static final double BF16_TENSOR_CORE_FACTOR = 0.75;
 
     /** DRAM sector size: the unit a load moves, used or not. */
     static final int SECTOR_BYTES = 32;
@@ -188,6 +195,7 @@ public final class ConvTactic extends BaseTactic {
             }
         }
         if (p == Precision.FP32 && l == Layout.NHWC && config.algo != Algo.WINOGRAD) eff *= FP32_NHWC_FACTOR;
+        if (p == Precision.BF16 && tc) eff *= BF16_TENSOR_CORE_FACTOR;
         if (l == Layout.NHWC && c != null) {
             // a group's channels are a narrow slice of each NHWC pixel: loads use part of each 32-byte sector
             ConvGeometry g = ConvGeometry.of(c);
@@ -205,6 +213,7 @@ public final class ConvTactic extends BaseTactic {
         Node act = NodeFacts.activation(n);
         int launches = 1 + transposes + (config.algo == Algo.STEM ? 1 : 0) + (act != null && act.opName().equals("Clip") ? 1 : 0);
         // forward convolutions do not split K: a small-batch conv with a deep K runs its whole main loop
-        return new TacticFeatures(eff, tc, config.tileM, config.tileN, config.tileK, align, mem, launches, 1);
+        int tileK = p == Precision.BF16 && tc ? (int) Math.round(config.tileK * BF16_TENSOR_CORE_FACTOR) : config.tileK;
+        return new TacticFeatures(eff, tc, config.tileM, config.tileN, tileK, align, mem, launches, 1);
     }
 }
