@@ -293,8 +293,7 @@ public final class Tokenizer {
                     for (Piece q : split) out.add(new Piece(ByteLevel.encode(q.text()), q.atOrigin()));
                 }
                 case "Split" -> {
-                    List<int[]> m = matches(p.pattern(), s);
-                    out.addAll(split(piece, f.bool(j.get("invert"), p.where() + ".invert", false) ? invert(m, s.length()) : m, behavior(p)));
+                    out.addAll(split(piece, matches(p.pattern(), s), f.bool(j.get("invert"), p.where() + ".invert", false), behavior(p)));
                 }
                 case "Metaspace" -> {
                     int rep = f.character(j.get("replacement"), p.where() + ".replacement");
@@ -310,7 +309,7 @@ public final class Tokenizer {
                     for (Piece q : split(piece, chars(s, CharClasses::whiteSpace), "Removed"))
                         out.addAll(split(q, chars(q.text(), CharClasses::punctuation), "Isolated"));
                 }
-                case "Whitespace" -> out.addAll(split(piece, invert(matches(WORDS, s), s.length()), "Removed"));
+                case "Whitespace" -> out.addAll(split(piece, matches(WORDS, s), true, "Removed"));
                 case "WhitespaceSplit" -> out.addAll(split(piece, chars(s, CharClasses::whiteSpace), "Removed"));
                 case "Punctuation" -> out.addAll(split(piece, chars(s, CharClasses::punctuation), behavior(p)));
                 case "Digits" -> out.addAll(split(piece, chars(s, CharClasses::numeric),
@@ -359,33 +358,25 @@ public final class Tokenizer {
         return out;
     }
 
-    /** The text between the matches, as matches (Split's invert). */
-    private static List<int[]> invert(List<int[]> matches, int length) {
-        List<int[]> out = new ArrayList<>();
-        int last = 0;
-        for (int[] m : matches) {
-            if (m[0] > last) out.add(new int[] {last, m[0]});
-            last = m[1];
-        }
-        if (last < length) out.add(new int[] {last, length});
-        return out;
-    }
-
     /**
      * A piece split at {@code matches} (sorted, disjoint) with the library's delimiter behaviour: Removed drops the
      * matches, Isolated keeps each alone, MergedWithPrevious/MergedWithNext glue each to the text before/after it,
      * Contiguous keeps runs of adjacent matches together. Empty pieces are dropped.
      */
-    private static List<Piece> split(Piece piece, List<int[]> matches, String behavior) {
+    private static List<Piece> split(Piece piece, List<int[]> matches, String behavior) { return split(piece, matches, false, behavior); }
+
+    /** As above; {@code invert}: the text between the matches is what is split on, each match kept whole (the library's Invert pattern). */
+    private static List<Piece> split(Piece piece, List<int[]> matches, boolean invert, String behavior) {
         String s = piece.text();
+        int in = invert ? 0 : 1, out = 1 - in;
         List<int[]> events = new ArrayList<>();  // {start, end, 1 if a match}, covering s
         int last = 0;
         for (int[] m : matches) {
-            if (m[0] > last) events.add(new int[] {last, m[0], 0});
-            events.add(new int[] {m[0], m[1], 1});
+            if (m[0] > last) events.add(new int[] {last, m[0], out});
+            events.add(new int[] {m[0], m[1], in});
             last = m[1];
         }
-        if (last < s.length() || events.isEmpty()) events.add(new int[] {last, s.length(), 0});
+        if (last < s.length() || events.isEmpty()) events.add(new int[] {last, s.length(), out});
         List<int[]> spans = new ArrayList<>();  // {start, end}
         switch (behavior) {
             case "Removed" -> { for (int[] e : events) if (e[2] == 0) spans.add(new int[] {e[0], e[1]}); }
@@ -416,9 +407,9 @@ public final class Tokenizer {
                 }
             }
         }
-        List<Piece> out = new ArrayList<>();
-        for (int[] sp : spans) if (sp[1] > sp[0]) out.add(new Piece(s.substring(sp[0], sp[1]), piece.atOrigin() && sp[0] == 0));
-        return out;
+        List<Piece> pieces = new ArrayList<>();
+        for (int[] sp : spans) if (sp[1] > sp[0]) pieces.add(new Piece(s.substring(sp[0], sp[1]), piece.atOrigin() && sp[0] == 0));
+        return pieces;
     }
 
     /** GPT-2's pre-tokenizer regex, as the ByteLevel pre-tokenizer's use_regex applies it (\s as Unicode white space, as Oniguruma's). */
