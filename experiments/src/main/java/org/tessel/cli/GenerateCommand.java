@@ -35,7 +35,8 @@ final class GenerateCommand implements Callable<Integer> {
             + "(config.json and model.safetensors, F32/F16/BF16), or a decoder-with-past ONNX file (FILE.onnx; CPU engines).") String model;
     @Option(names = "--prompt-tokens", split = ",", paramLabel = "ID,ID,...", description = "The prompt as token ids, comma-separated.") List<Long> prompt;
     @Option(names = "--prompt", paramLabel = "TEXT", description = "The prompt as text, encoded by the tokenizer (with its special tokens, as transformers' default).") String promptText;
-    @Option(names = "--tokenizer", paramLabel = "FILE", description = "A Hugging Face tokenizer.json (BPE: byte-level or SentencePiece-style); default: MODEL/tokenizer.json "
+    @Option(names = "--tokenizer", paramLabel = "FILE", description = "A Hugging Face tokenizer.json (BPE: byte-level or SentencePiece-style; WordPiece as BERT; Unigram as T5/ALBERT, "
+            + "SentencePiece's precompiled charsmap included); default: MODEL/tokenizer.json "
             + "of a checkpoint folder that has one, or tokenizer.json beside an ONNX file.") java.nio.file.Path tokenizerFile;
     @Option(names = "--max-new-tokens", required = true, converter = Ranges.AtLeastOne.class, paramLabel = "N", description = "How many tokens to generate.") int maxNew;
     @Option(names = "--greedy", description = "Pick the most likely token each step (the default).") boolean greedy;

@@ -69,15 +69,15 @@ class TokenizerTest {
     @Test
     void unsupportedFilesAreRefusedNamingFileAndField(@TempDir Path dir) throws Exception {
         String good = Files.readString(fixture("byte-level.json"));
-        Path wordPiece = dir.resolve("wp.json");
-        Files.writeString(wordPiece, good.replace("\"type\": \"BPE\"", "\"type\": \"WordPiece\""));
-        var e = assertThrows(IllegalArgumentException.class, () -> Tokenizer.load(wordPiece));
-        assertTrue(e.getMessage().contains(wordPiece.toString()) && e.getMessage().contains("model.type") && e.getMessage().contains("WordPiece"), e.getMessage());
+        Path wordLevel = dir.resolve("wl.json");
+        Files.writeString(wordLevel, good.replace("\"type\": \"BPE\"", "\"type\": \"WordLevel\""));
+        var e = assertThrows(IllegalArgumentException.class, () -> Tokenizer.load(wordLevel));
+        assertTrue(e.getMessage().contains(wordLevel.toString()) && e.getMessage().contains("model.type") && e.getMessage().contains("WordLevel"), e.getMessage());
 
-        Path whitespace = dir.resolve("ws.json");
-        Files.writeString(whitespace, good.replace("\"pre_tokenizer\": {\"type\": \"ByteLevel\"", "\"pre_tokenizer\": {\"type\": \"Whitespace\""));
-        e = assertThrows(IllegalArgumentException.class, () -> Tokenizer.load(whitespace));
-        assertTrue(e.getMessage().contains(whitespace.toString()) && e.getMessage().contains("pre_tokenizer.type") && e.getMessage().contains("Whitespace"), e.getMessage());
+        Path scripts = dir.resolve("us.json");
+        Files.writeString(scripts, good.replace("\"pre_tokenizer\": {\"type\": \"ByteLevel\"", "\"pre_tokenizer\": {\"type\": \"UnicodeScripts\""));
+        e = assertThrows(IllegalArgumentException.class, () -> Tokenizer.load(scripts));
+        assertTrue(e.getMessage().contains(scripts.toString()) && e.getMessage().contains("pre_tokenizer.type") && e.getMessage().contains("UnicodeScripts"), e.getMessage());
 
         Path badMerge = dir.resolve("merge.json");
         Files.writeString(badMerge, good.replace("\"l lo\"", "\"l zz\""));
