@@ -191,6 +191,42 @@ class CheckpointFormsTest {
         assertRefused(evil, "data.pkl asks for global builtins.eval");
     }
 
+    /**
+     * The opcodes a large state dict or a newer protocol brings that the tiny fixture does not: LONG_BINPUT/LONG_BINGET
+     * past 256 memo entries, protocol 4's FRAME, MEMOIZE, SHORT_BINUNICODE, BINUNICODE8 and STACK_GLOBAL, LONG1 beyond
+     * 32 bits, negative BININT, BINFLOAT, NONE, NEWTRUE, TUPLE3, APPENDS.
+     */
+    @Test
+    void unpicklerReadsTheOpcodesOfLargeAndNewerPickles() {
+        ByteArrayOutputStream p = new ByteArrayOutputStream();
+        p.writeBytes(new byte[] {(byte) 0x80, 4, (byte) 0x95, 0, 0, 0, 0, 0, 0, 0, 0}); // PROTO 4, FRAME
+        p.writeBytes(new byte[] {']', (byte) 0x94, '('}); // EMPTY_LIST, MEMOIZE (0), MARK
+        for (int i = 0; i < 300; i++) {
+            byte[] s = ("k" + i).getBytes(StandardCharsets.US_ASCII);
+            p.writeBytes(new byte[] {'X', (byte) s.length, 0, 0, 0});
+            p.writeBytes(s);
+            p.writeBytes(new byte[] {'r', (byte) (i + 1), (byte) ((i + 1) >> 8), 0, 0}); // LONG_BINPUT i + 1
+        }
+        p.writeBytes(new byte[] {'j', 44, 1, 0, 0}); // LONG_BINGET 300: "k299"
+        p.writeBytes(new byte[] {(byte) 0x8a, 6, 0, 0, 0, 0, 0, 1}); // LONG1 2^40
+        p.writeBytes(new byte[] {'J', (byte) 0xfe, (byte) 0xff, (byte) 0xff, (byte) 0xff}); // BININT -2
+        p.writeBytes(new byte[] {'G', 0x3f, (byte) 0xf8, 0, 0, 0, 0, 0, 0}); // BINFLOAT 1.5
+        p.writeBytes(new byte[] {'N', (byte) 0x88, (byte) 0x8d, 1, 0, 0, 0, 0, 0, 0, 0, 'z', (byte) 0x87}); // NONE, NEWTRUE, BINUNICODE8 "z", TUPLE3
+        p.writeBytes(new byte[] {(byte) 0x8c, 11});
+        p.writeBytes("collections".getBytes(StandardCharsets.US_ASCII));
+        p.writeBytes(new byte[] {(byte) 0x8c, 11});
+        p.writeBytes("OrderedDict".getBytes(StandardCharsets.US_ASCII));
+        p.writeBytes(new byte[] {(byte) 0x93, ')', 'R', 'e', '.'}); // STACK_GLOBAL, EMPTY_TUPLE, REDUCE, APPENDS, STOP
+        List<?> list = (List<?>) new TorchSave.Unpickler(p.toByteArray(), "test.pkl").load();
+        assertEquals(306, list.size());
+        assertEquals("k0", list.get(0));
+        assertEquals("k299", list.get(299));
+        assertEquals("k299", list.get(300));
+        assertEquals(List.of(1L << 40, -2L, 1.5), list.subList(301, 304));
+        assertEquals(new TorchSave.Tuple(java.util.Arrays.asList(null, true, "z")), list.get(304));
+        assertInstanceOf(Map.class, list.get(305));
+    }
+
     @Test
     void badTorchFilesAreRefusedNamingFileAndTensor(@TempDir Path dir) throws Exception {
         Path bin = TORCH.resolve("bin/pytorch_model.bin");
