@@ -28,7 +28,7 @@ import org.tessel.runtime.llm.quant.QuantizationSpec;
 
 /**
  * How the generation verbs name a decoder: zoo:NAME of one of the zoo's decoders (weights from the zoo's seed), a
- * Hugging Face Llama checkpoint folder ({@link HfCheckpoint}: config.json and model.safetensors), or a decoder-with-past
+ * Hugging Face Llama checkpoint folder ({@link HfCheckpoint}: config.json and model.safetensors or pytorch_model.bin, whole or sharded), or a decoder-with-past
  * ONNX file ({@link OnnxDecoder}: FILE.onnx, on CPU engines, unquantized, without LoRA).
  */
 final class DecoderModels {
@@ -135,7 +135,7 @@ final class DecoderModels {
         if (model == null) throw new IllegalArgumentException("no model: give MODEL, a zoo decoder (" + zooNames() + "), a Hugging Face checkpoint folder or a decoder-with-past ONNX file");
         if (!model.startsWith("zoo:"))
             throw new IllegalArgumentException(model + ": generation runs the zoo's decoders (" + zooNames() + "), Hugging Face Llama checkpoint folders "
-                    + "(config.json and model.safetensors)" + (java.nio.file.Files.isDirectory(Path.of(model)) ? "; this folder has no config.json" : "")
+                    + "(config.json and model.safetensors or pytorch_model.bin, whole or sharded)" + (java.nio.file.Files.isDirectory(Path.of(model)) ? "; this folder has no config.json" : "")
                     + " and decoder-with-past ONNX files (FILE.onnx)");
         return model.substring(4);
     }
@@ -234,7 +234,7 @@ final class DecoderModels {
         if (!trained(r)) return describe(r.model(), r.config());
         DecoderConfig c = r.config();
         return String.format("model: %s (Llama, %d layers, width %d, %d heads / %d KV heads, vocab %d, %d positions%s; trained weights from %s)", weights(r).source(),
-                c.layers(), c.hidden(), c.heads(), c.kvHeads(), c.vocab(), c.maxPositions(), c.tiedHead() ? ", tied head" : "", HfCheckpoint.WEIGHTS);
+                c.layers(), c.hidden(), c.heads(), c.kvHeads(), c.vocab(), c.maxPositions(), c.tiedHead() ? ", tied head" : "", HfCheckpoint.weightsFile(Path.of(weights(r).source())));
     }
 
     private static String describe(String model, DecoderConfig c) {

@@ -26,13 +26,13 @@ import picocli.CommandLine.Parameters;
  * on CPU engines (or, with --gpu, GPU engines) and a paged KV cache.
  */
 @Command(name = "generate", description = {"Generate tokens from a prompt with a zoo decoder (zoo:gpt2-tiny, zoo:llama-tiny, ...) a Hugging Face Llama checkpoint folder "
-        + "(config.json, model.safetensors) or a decoder-with-past ONNX file (transformers' export with KV-cache inputs and outputs) on CPU engines (--gpu: FP16 or, with --bf16, BF16 GPU engines, the KV cache on the device): prefill, then one decode step per "
+        + "(config.json and its weights: model.safetensors or pytorch_model.bin, whole or sharded with an index) or a decoder-with-past ONNX file (transformers' export with KV-cache inputs and outputs) on CPU engines (--gpu: FP16 or, with --bf16, BF16 GPU engines, the KV cache on the device): prefill, then one decode step per "
         + "token with a paged KV cache; reports time to first token and per output token.",
         "The prompt is token ids (--prompt-tokens) or text (--prompt) through a tokenizer.json (--tokenizer, or the checkpoint folder's own, or the one beside an ONNX file); with a tokenizer the output is "
         + "printed as text too. The zoo decoders have random weights and no tokenizer. Engines (one per step shape) are built on first use; their build time is reported apart."})
 final class GenerateCommand implements Callable<Integer> {
     @Parameters(index = "0", arity = "0..1", paramLabel = "MODEL", description = "A zoo decoder, zoo:NAME (see `tessel zoo`), a Hugging Face Llama checkpoint folder "
-            + "(config.json and model.safetensors, F32/F16/BF16), or a decoder-with-past ONNX file (FILE.onnx; CPU engines).") String model;
+            + "(config.json and model.safetensors or pytorch_model.bin, each whole or sharded with its .index.json; F32/F16/BF16), or a decoder-with-past ONNX file (FILE.onnx; CPU engines).") String model;
     @Option(names = "--prompt-tokens", split = ",", paramLabel = "ID,ID,...", description = "The prompt as token ids, comma-separated.") List<Long> prompt;
     @Option(names = "--prompt", paramLabel = "TEXT", description = "The prompt as text, encoded by the tokenizer (with its special tokens, as transformers' default).") String promptText;
     @Option(names = "--tokenizer", paramLabel = "FILE", description = "A Hugging Face tokenizer.json (BPE: byte-level or SentencePiece-style; WordPiece as BERT; Unigram as T5/ALBERT, "

@@ -48,6 +48,19 @@ class CheckpointGenerateTest {
         assertTrue(line(s, "target alone").matches("[0-9.]+ ms for 10 tokens \\([0-9.]+ tokens/s\\), the same tokens; speed-up [0-9.]+x"), s.out());
     }
 
+    /** The runtime's torch.save fixture (benchmarks/peers/make_torch_checkpoint.py): pytorch_model.bin, whole and sharded, and the same weights as safetensors. */
+    @Test
+    void torchSaveCheckpointsGenerateTheirSafetensorsTwinsTokens() {
+        Path fixture = Path.of("../runtime/src/test/resources/torch-checkpoint");
+        String want = line(CliRun.of("generate", fixture.resolve("expected").toString(), "--prompt-tokens", "3,1,4,1,5", "--max-new-tokens", "8"), "output");
+        for (String form : new String[] {"bin", "bin-sharded"}) {
+            CliRun r = CliRun.of("generate", fixture.resolve(form).toString(), "--prompt-tokens", "3,1,4,1,5", "--max-new-tokens", "8");
+            assertEquals(0, r.code(), r.err());
+            assertEquals(want, line(r, "output"), form);
+            assertTrue(line(r, "model").endsWith("trained weights from " + (form.equals("bin") ? "pytorch_model.bin)" : "pytorch_model.bin.index.json)")), r.out());
+        }
+    }
+
     @Test
     void textPromptsGoThroughTheFoldersTokenizer(@TempDir Path tmp) throws Exception {
         Path dir = llamaTiny(tmp.resolve("llama"), DecoderConfig.LLAMA_TINY);
@@ -83,7 +96,8 @@ class CheckpointGenerateTest {
         String gpu = CliRun.of("generate", dir.toString(), "--prompt-tokens", "1", "--max-new-tokens", "2", "--gpu").err().strip();
         assertTrue(gpu.startsWith("tessel generate: --gpu needs a CUDA GPU, and this machine has none"), gpu);
         Files.delete(dir.resolve("model.safetensors"));
-        assertEquals("tessel generate: " + dir.resolve("model.safetensors") + ": missing",
+        assertEquals("tessel generate: " + dir.resolve("model.safetensors") + ": missing, as are model.safetensors.index.json, pytorch_model.bin and pytorch_model.bin.index.json "
+                        + "(a checkpoint folder holds its weights in one of them)",
                 CliRun.of("generate", dir.toString(), "--prompt-tokens", "1", "--max-new-tokens", "2").err().strip());
         String empty = CliRun.of("generate", tmp.toString(), "--prompt-tokens", "1", "--max-new-tokens", "2").err().strip();
         assertTrue(empty.contains("; this folder has no config.json"), empty);

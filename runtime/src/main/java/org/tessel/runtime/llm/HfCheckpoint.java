@@ -14,13 +14,16 @@ import org.tessel.ir.zoo.DecoderConfig;
 import org.tessel.ir.zoo.DecoderWeights;
 
 /**
- * A Hugging Face checkpoint folder of a Llama decoder ({@code LlamaForCausalLM}): {@code config.json} and
- * {@code model.safetensors} (F32, F16 or BF16), read into the zoo's Llama graph. transformers' names are the
+ * A Hugging Face checkpoint folder of a Llama decoder ({@code LlamaForCausalLM}): {@code config.json} and its weights in
+ * any form transformers writes ({@link CheckpointFiles}): {@code model.safetensors}, sharded safetensors
+ * ({@code model.safetensors.index.json}), {@code pytorch_model.bin} (torch.save's zip, read without running its pickle:
+ * {@link TorchSave}) or sharded .bin ({@code pytorch_model.bin.index.json}); tensors F32, F16 or BF16. They are read
+ * into the zoo's Llama graph. transformers' names are the
  * graph's names; its Linear weights are stored [out, in] and become the graph's [in, out] (the LM head
  * [vocab, hidden] becomes [hidden, vocab]); its RoPE is rotate-half over the head's two halves with
  * inv_freq = theta^(-2i/head_dim), which is the zoo's RoPE, so Q and K need no permutation. With
  * {@code tie_word_embeddings} the head is the embedding (an {@code lm_head.weight} in the file is then ignored).
- * Every error names the file and the field or tensor.
+ * Every error names the file (the shard, for a sharded checkpoint) and the field or tensor.
  */
 public record HfCheckpoint(Path dir, DecoderConfig config, DecoderWeights weights) {
     public static final String CONFIG = "config.json", WEIGHTS = "model.safetensors", TOKENIZER = "tokenizer.json";
@@ -31,38 +34,37 @@ public record HfCheckpoint(Path dir, DecoderConfig config, DecoderWeights weight
     /** Whether {@code path} is a folder holding a config.json (what `tessel generate DIR` takes for a checkpoint). */
     public static boolean isCheckpoint(Path path) { return Files.isDirectory(path) && Files.isRegularFile(path.resolve(CONFIG)); }
 
+    /** The weights file (or index) that {@link #load} reads in {@code dir}, or null when it holds none. */
+    public static String weightsFile(Path dir) { return CheckpointFiles.form(dir); }
+
     public static HfCheckpoint load(Path dir) {
-        Path weightsFile = dir.resolve(WEIGHTS);
         DecoderConfig c = readConfig(dir);
-        if (!Files.isRegularFile(weightsFile)) {
-            String why = Files.exists(dir.resolve("model.safetensors.index.json")) ? "sharded checkpoints (model.safetensors.index.json) are not read: save the model as one file"
-                    : Files.exists(dir.resolve("pytorch_model.bin")) ? "pytorch_model.bin is not read: save with safe_serialization=True" : "missing";
-            throw new IllegalArgumentException(weightsFile + ": " + why);
-        }
-        Map<String, Tensor> file = SafeTensors.read(weightsFile).tensors();
+        CheckpointFiles files = CheckpointFiles.read(dir);
         Map<String, Tensor> graph = new LinkedHashMap<>();
-        Map<String, Tensor> left = new LinkedHashMap<>(file);
+        Map<String, Tensor> left = new LinkedHashMap<>(files.tensors());
         int h = c.hidden(), kv = c.kvHeads() * c.headDim();
-        take(left, graph, weightsFile, "model.embed_tokens.weight", false, c.vocab(), h);
+        take(left, graph, files, "model.embed_tokens.weight", false, c.vocab(), h);
         for (int l = 0; l < c.layers(); l++) {
             String p = "model.layers." + l + ".";
-            take(left, graph, weightsFile, p + "input_layernorm.weight", false, h);
-            take(left, graph, weightsFile, p + "self_attn.q_proj.weight", true, h, h);
-            take(left, graph, weightsFile, p + "self_attn.k_proj.weight", true, kv, h);
-            take(left, graph, weightsFile, p + "self_attn.v_proj.weight", true, kv, h);
-            take(left, graph, weightsFile, p + "self_attn.o_proj.weight", true, h, h);
-            take(left, graph, weightsFile, p + "post_attention_layernorm.weight", false, h);
-            take(left, graph, weightsFile, p + "mlp.gate_proj.weight", true, c.ffn(), h);
-            take(left, graph, weightsFile, p + "mlp.up_proj.weight", true, c.ffn(), h);
-            take(left, graph, weightsFile, p + "mlp.down_proj.weight", true, h, c.ffn());
+            take(left, graph, files, p + "input_layernorm.weight", false, h);
+            take(left, graph, files, p + "self_attn.q_proj.weight", true, h, h);
+            take(left, graph, files, p + "self_attn.k_proj.weight", true, kv, h);
+            take(left, graph, files, p + "self_attn.v_proj.weight", true, kv, h);
+            take(left, graph, files, p + "self_attn.o_proj.weight", true, h, h);
+            take(left, graph, files, p + "post_attention_layernorm.weight", false, h);
+            take(left, graph, files, p + "mlp.gate_proj.weight", true, c.ffn(), h);
+            take(left, graph, files, p + "mlp.up_proj.weight", true, c.ffn(), h);
+            take(left, graph, files, p + "mlp.down_proj.weight", true, h, c.ffn());
             left.remove(p + "self_attn.rotary_emb.inv_freq"); // older checkpoints save RoPE's buffer; it is computed from rope_theta
         }
-        take(left, graph, weightsFile, "model.norm.weight", false, h);
+        take(left, graph, files, "model.norm.weight", false, h);
         if (c.tiedHead()) left.remove("lm_head.weight");
-        else take(left, graph, weightsFile, "lm_head.weight", true, c.vocab(), h);
-        if (!left.isEmpty())
-            throw new IllegalArgumentException(weightsFile + ": tensor " + left.keySet().iterator().next() + " is not part of a LlamaForCausalLM of " + CONFIG + "'s "
+        else take(left, graph, files, "lm_head.weight", true, c.vocab(), h);
+        if (!left.isEmpty()) {
+            String extra = left.keySet().iterator().next();
+            throw new IllegalArgumentException(files.file(extra) + ": tensor " + extra + " is not part of a LlamaForCausalLM of " + CONFIG + "'s "
                     + c.layers() + " layers" + (left.size() > 1 ? " (" + (left.size() - 1) + " more such tensors)" : "") + "; biases, extra layers and other architectures are not read");
+        }
         return new HfCheckpoint(dir, c, new DecoderWeights(dir.toString(), graph));
     }
 
@@ -91,11 +93,11 @@ public record HfCheckpoint(Path dir, DecoderConfig config, DecoderWeights weight
     }
 
     /** Moves one tensor from {@code left} to {@code graph} after checking its shape [dims] (transformers' layout), transposed when {@code linear}. */
-    private static void take(Map<String, Tensor> left, Map<String, Tensor> graph, Path file, String name, boolean linear, int... dims) {
+    private static void take(Map<String, Tensor> left, Map<String, Tensor> graph, CheckpointFiles files, String name, boolean linear, int... dims) {
         Tensor t = left.remove(name);
-        if (t == null) throw new IllegalArgumentException(file + ": tensor " + name + " is missing (" + CONFIG + " asks for it)");
+        if (t == null) throw new IllegalArgumentException(files.source() + ": tensor " + name + " is missing (" + CONFIG + " asks for it)");
         if (!t.shape().equals(Shape.of(dims)))
-            throw new IllegalArgumentException(file + ": tensor " + name + " has shape " + t.shape() + ", " + CONFIG + " gives " + Shape.of(dims));
+            throw new IllegalArgumentException(files.file(name) + ": tensor " + name + " has shape " + t.shape() + ", " + CONFIG + " gives " + Shape.of(dims));
         graph.put(name, linear ? transpose(t) : t);
     }
 
@@ -109,7 +111,7 @@ public record HfCheckpoint(Path dir, DecoderConfig config, DecoderWeights weight
 
     /** The architecture of a checkpoint folder's config.json, without reading its weights. */
     public static DecoderConfig readConfig(Path dir) {
-        if (!Files.isRegularFile(dir.resolve(CONFIG))) throw new IllegalArgumentException(dir + ": no " + CONFIG + " (a Hugging Face checkpoint folder holds config.json and model.safetensors)");
+        if (!Files.isRegularFile(dir.resolve(CONFIG))) throw new IllegalArgumentException(dir + ": no " + CONFIG + " (a Hugging Face checkpoint folder holds config.json and its weights, model.safetensors or pytorch_model.bin, whole or sharded)");
         return config(dir.resolve(CONFIG));
     }
 
