@@ -118,7 +118,8 @@ public final class ConvLayers implements TacticImplementation {
         int cout = o.w().type().shape().dim(0);
         if (cout % 16 != 0) return "cuBLASLt's FP8 kernels need N (output channels) a multiple of 16 (got " + cout + ")";
         if (!Fp8Layers.direct(g) && g.bytes() > Fp8Layers.MAX_IM2COL_BYTES)
-            return "the FP8 convolution's im2col matrix [" + g.mpad() + ", " + g.kpad() + "] takes " + g.bytes() + " bytes, more than the " + Fp8Layers.MAX_IM2COL_BYTES + " an FP8 convolution may use";
+            return "the FP8 convolution's im2col matrix [" + g.mpad() + ", " + g.kpad() + "] takes " + (g.bytes() >> 20) + " MiB of workspace, more than the "
+                    + (Fp8Layers.MAX_IM2COL_BYTES >> 20) + " MiB an FP8 convolution may use";
         return null;
     }
 

@@ -21,7 +21,8 @@ import org.tessel.runtime.gpu.GpuTestSupport;
  * the matrix it writes equals {@link Fp8Im2col#reference} byte for byte, with 16-, 4- and 1-byte copies (channels in
  * sixteens, in fours, three; an unaligned input), padding (asymmetric), strides, dilations and the zero columns and rows
  * up to multiples of 16; and (on the host, untagged) the column order is a convolution's: the reference matrix times
- * {@link Fp8Im2col#filters} equals a direct NHWC convolution of the same values.
+ * {@link Fp8Im2col#filters} equals a direct NHWC convolution of the same values, and those filters quantize to the CPU
+ * engine's FP8 weights at the same per-tensor scale.
  */
 class Fp8Im2colTest {
     /** x [n, h, w, c], kh x kw, strides, pads top/left/bottom/right, dilations; the output size from them. */
@@ -97,6 +98,24 @@ class Fp8Im2colTest {
                 }
             }
         }
+    }
+
+    @Test void reorderedFiltersQuantizeToTheCpuEmulationsWeightsAtTheSameScale() {
+        SplittableRandom r = new SplittableRandom(9);
+        Fp8Im2col.Geometry g = CASES[2]; // the stem: 147 columns of filter, 13 of zeros
+        float[] wv = new float[16 * g.c() * g.kh() * g.kw()];
+        for (int i = 0; i < wv.length; i++) wv[i] = (float) r.nextDouble(-0.3, 0.3);
+        Tensor w = Tensor.ofFloats(DType.F32, Shape.of(16, g.c(), g.kh(), g.kw()), wv);
+        Fp8Gemm.Weights q = Fp8Gemm.weights(Fp8Im2col.filters(w, g.kpad()));
+        assertEquals(org.tessel.runtime.engine.PrecisionEmulation.fp8TensorScale(w), q.scale(), "the zero columns leave the per-tensor amax");
+        Tensor cpu = org.tessel.runtime.engine.PrecisionEmulation.fakeQuantizeWeight(w, 0, org.tessel.cost.Precision.FP8);
+        for (int o = 0; o < 16; o++)
+            for (int ci = 0; ci < g.c(); ci++)
+                for (int ky = 0; ky < g.kh(); ky++)
+                    for (int kx = 0; kx < g.kw(); kx++) {
+                        int code = q.codes()[o * g.kpad() + (ky * g.kw() + kx) * g.c() + ci] & 0xFF;
+                        assertEquals(cpu.getFloat(((o * g.c() + ci) * g.kh() + ky) * g.kw() + kx), Float8E4M3.toFloat(code) * q.scale(), "filter " + o + ", channel " + ci + ", tap " + ky + "," + kx);
+                    }
     }
 
     @Tag("gpu")
