@@ -213,8 +213,7 @@ public final class ConvTactic extends BaseTactic {
         if (config.algo == Algo.WINOGRAD) return new TacticFeatures(eff, tc, 0, 0, 0, 1, mem, 3); // input transform, batched GEMMs, output transform
         // the stem's padding copy and a Clip's clamp are kernels of their own
         Node act = NodeFacts.activation(n);
-        int launches = 1 + (config.algo == Algo.STEM ? 1 : 0) + (act != null && act.opName().equals("Clip") ? 1 : 0)
-                + (p == Precision.FP8 && c != null && config.algo == Algo.FUSED_BIAS_ACT && fp8Im2col(c, ConvGeometry.of(c)) ? 1 : 0);
+        int launches = 1 + (config.algo == Algo.STEM ? 1 : 0) + (act != null && act.opName().equals("Clip") ? 1 : 0);
         // forward convolutions do not split K: a small-batch conv with a deep K runs its whole main loop
         return new TacticFeatures(eff, tc, config.tileM, config.tileN, config.tileK, align, mem, launches, 1);
     }
