@@ -20,8 +20,8 @@ import org.tessel.runtime.engine.EngineHeader;
 /**
  * FP8 accuracy on real images, as FashionMnistInt8Test measures INT8: the trained Fashion-MNIST CNN
  * calibrated for FP8 (scales amax/448) on the first 512 training images with each calibrator, its
- * convolutions at FP8 on the CPU engine (the 1-channel stem falls back: FP8 convolutions need 16
- * channels), top-1 on the 10,000 test images against the FP32 engine's. Skipped, saying so, without
+ * convolutions at FP8 on the CPU engine (the 1-channel stem too: FP8 convolutions take any input
+ * channel count), top-1 on the 10,000 test images against the FP32 engine's. Skipped, saying so, without
  * the model or Debian's dataset-fashion-mnist.
  */
 class FashionMnistFp8Test {

@@ -31,6 +31,23 @@ class ConvTacticsTest {
                 ConvTactics.IMPLICIT_PRECOMP_GEMM.whyNot(Nodes.conv(1, 3, 224, 64, 7, 2, 1), INT8, NHWC));
     }
 
+    @Test void fp8RunsAnyKernelSizeAsAnIm2colGemmNhwcWithOutputChannelsInSixteens() {
+        // the 7x7 RGB stem: K = 147 is padded to 160 in the im2col matrix, so three input channels are fine at FP8
+        Node stem = Nodes.conv(2, 3, 224, 64, 7, 2, 1);
+        assertNull(ConvTactics.FUSED_BIAS_ACT.whyNot(stem, FP8, NHWC));
+        assertEquals("FP8 needs NHWC layout (the GEMM's rows are the pixels)", ConvTactics.FUSED_BIAS_ACT.whyNot(stem, FP8, NCHW));
+        assertEquals("FP8 needs output channels per group that are a multiple of 16 (got 24)", ConvTactics.FUSED_BIAS_ACT.whyNot(Nodes.conv(1, 64, 56, 24, 3, 1, 1), FP8, NHWC));
+        // the im2col matrix is the workspace (rows: 2 x 112 x 112 pixels; columns: 147 -> 160); a 1x1 GEMM over x as stored needs none
+        assertEquals(2L * 112 * 112 * 160, ConvTactics.FUSED_BIAS_ACT.workspaceBytes(stem, FP8));
+        assertEquals(0, ConvTactics.FUSED_BIAS_ACT.workspaceBytes(Nodes.conv(1, 64, 56, 64, 1, 1, 1), FP8));
+        // asymmetric pads: cuDNN's fused call refuses them, the FP8 im2col takes them
+        org.tessel.ir.NetworkBuilder b = new org.tessel.ir.NetworkBuilder("asym");
+        org.tessel.ir.Value x = b.input("x", org.tessel.api.DType.F32, 1, 32, 15, 15);
+        Node asym = b.node("Conv", "conv", Attributes.builder().put("strides", 2, 2).put("pads", 0, 0, 1, 1).build(), 1, x, b.randomWeights("w", 32, 32, 3, 3));
+        assertNull(ConvTactics.FUSED_BIAS_ACT.whyNot(asym, FP8, NHWC));
+        assertEquals("cuDNN takes symmetric pads (got [0, 0, 1, 1])", ConvTactics.FUSED_BIAS_ACT.whyNot(asym, FP16, NHWC));
+    }
+
     @Test void tesselsInt8ConvolutionRunsInt8NhwcOneGroupChannelsInFoursOnCudaCores() {
         Node ok = Nodes.conv(8, 64, 56, 64, 3, 1, 1);
         Node fused = Nodes.convBiasAct(8, 64, 56, 64, 3, 1, 1, "Clip", Attributes.empty());

@@ -29,7 +29,8 @@ import org.tessel.runtime.gpu.kernels.Fp8Epilogue;
  *       ({@link ChannelPad}, variant {@code nhwc_pad8}).</li>
  *   <li>{@code tessel.conv.int8_dp4a}: INT8 only, Tessel's dp4a implicit GEMM with Tessel's INT8 epilogue
  *       ({@link Int8Layers}); at INT8 {@code cudnn.conv.fused_bias_act} is cuDNN's INT8 convolution with the same
- *       epilogue.</li>
+ *       epilogue; at FP8 it is cuBLASLt's FP8 GEMM over pixels (on an im2col matrix of the input unless the convolution is
+ *       1x1, stride 1, unpadded) with Tessel's FP8 epilogue ({@link Fp8Layers}).</li>
  * </ul>
  */
 public final class ConvLayers implements TacticImplementation {
@@ -63,7 +64,7 @@ public final class ConvLayers implements TacticImplementation {
         if (c.precision() == GpuEngine.Precision.FP8) {
             String why = fp8WhyNot(n, parts.get(0));
             if (why != null) throw GpuEngineException.unsupported(n, why);
-            return Fp8Layers.conv1x1(c, n, parts.get(0), o.x(), o.w(), o.bias(), o.residual(), o.act() == Act.RELU ? Fp8Epilogue.Activation.RELU : Fp8Epilogue.Activation.NONE);
+            return Fp8Layers.conv(c, n, parts.get(0), o, o.act() == Act.RELU ? Fp8Epilogue.Activation.RELU : Fp8Epilogue.Activation.NONE);
         }
         if (parts.get(0).equals(GpuTactics.CONV_INT8_DP4A))
             throw GpuEngineException.unsupported(n, GpuTactics.CONV_INT8_DP4A + " runs INT8 only (the node is built at " + c.precision().name().toLowerCase(java.util.Locale.ROOT) + ")");
@@ -87,34 +88,38 @@ public final class ConvLayers implements TacticImplementation {
     }
 
     /**
-     * cuDNN's fused call has no FP8 form in the legacy API, so FP8 convolutions are the ones that are a GEMM as stored: 1x1,
-     * stride 1, no padding, one group, NHWC (rows of N*H*W pixels by channels), which run as cuBLASLt's FP8 GEMM with Tessel's
-     * FP8 epilogue ({@link Fp8Layers#conv1x1}); ReLU or no activation, M, K and N multiples of 16. A node whose layout the
-     * plan has not decided yet (a search's question) is answered for NHWC, which the catalogue asks of FP8 convolutions.
+     * cuDNN's fused call has no FP8 form in the legacy API, so an FP8 convolution is cuBLASLt's FP8 GEMM over pixels with
+     * Tessel's FP8 epilogue ({@link Fp8Layers#conv}): on x as stored when it is 1x1, stride 1 and unpadded, else on an
+     * im2col matrix of x's codes, so any kernel size, strides, pads (asymmetric too) and dilations run. It takes 2-D
+     * convolutions of one group in NHWC (pixels are the GEMM's rows), ReLU or no activation, constant filters and bias, and
+     * output channels (the GEMM's N) in multiples of 16; the im2col matrix pads K and M to 16 itself and may take up to
+     * 1 GiB of workspace. A node whose layout the plan has not decided yet (a search's question) is answered for NHWC,
+     * which the catalogue asks of FP8 convolutions.
      */
     @Override public String fp8WhyNot(Node n, String id) {
-        if (!id.equals(GpuTactics.CONV_FUSED)) return id + " has no FP8 kernel on the GPU (" + GpuTactics.CONV_FUSED + " has, for 1x1 convolutions)";
+        if (!id.equals(GpuTactics.CONV_FUSED)) return id + " has no FP8 kernel on the GPU (" + GpuTactics.CONV_FUSED + " has)";
         Operands o;
         try {
             o = operands(n);
         } catch (GpuEngineException e) {
             return e.getMessage();
         }
-        int[] xd = o.x().type().shape().dims(), wd = o.w().type().shape().dims();
-        if (xd.length != 4 || wd.length != 4 || wd[2] != 1 || wd[3] != 1)
-            return "an FP8 convolution on the GPU is a 1x1 2-D convolution run as cuBLASLt's FP8 GEMM (got weights " + o.w().type().shape() + ")";
-        Attributes a = o.conv().attrs();
-        for (long v : a.getInts("strides", new long[] {1, 1})) if (v != 1) return "an FP8 convolution on the GPU has stride 1 (a 1x1 GEMM; got " + java.util.Arrays.toString(a.getInts("strides", null)) + ")";
-        for (long v : a.getInts("pads", new long[] {0, 0, 0, 0})) if (v != 0) return "an FP8 convolution on the GPU has no padding (got " + java.util.Arrays.toString(a.getInts("pads", null)) + ")";
-        if (!a.getString("auto_pad", "NOTSET").equals("NOTSET") && !a.getString("auto_pad", "NOTSET").equals("VALID")) return "an FP8 convolution on the GPU has no padding (auto_pad " + a.getString("auto_pad", "") + ")";
-        if (a.getInt("group", 1) != 1) return "an FP8 convolution on the GPU has one group (got " + a.getInt("group", 1) + ")";
+        if (o.conv().attrs().getInt("group", 1) != 1) return "an FP8 convolution on the GPU has one group (got " + o.conv().attrs().getInt("group", 1) + ")";
         if (o.x().type().layout() == Layout.NCHW) return "an FP8 convolution on the GPU is NHWC (its pixels are the GEMM's rows), the plan lays it out nchw";
         if (o.act() != Act.NONE && o.act() != Act.RELU) return "the FP8 epilogue of a convolution takes ReLU or no activation (got " + o.act().name() + ")";
         if (o.w().constantValue() == null) return "an FP8 convolution takes constant filters (%" + o.w().name() + " is computed)";
         if (o.bias() != null && o.bias().constantValue() == null) return "an FP8 convolution takes a constant bias (%" + o.bias().name() + " is computed)";
-        long m = (long) xd[0] * xd[2] * xd[3];
-        if (xd[1] % 16 != 0 || wd[0] % 16 != 0 || m % 16 != 0)
-            return "cuBLASLt's FP8 kernels here need M (batch x pixels), K (input channels) and N (output channels) multiples of 16 (got M=" + m + ", K=" + xd[1] + ", N=" + wd[0] + ")";
+        org.tessel.runtime.gpu.kernels.Fp8Im2col.Geometry g;
+        try {
+            g = Fp8Layers.geometry(o, n.output());
+        } catch (IllegalArgumentException e) {
+            return e.getMessage();
+        }
+        int cout = o.w().type().shape().dim(0);
+        if (cout % 16 != 0) return "cuBLASLt's FP8 kernels need N (output channels) a multiple of 16 (got " + cout + ")";
+        if (!Fp8Layers.direct(g) && g.bytes() > Fp8Layers.MAX_IM2COL_BYTES)
+            return "the FP8 convolution's im2col matrix [" + g.mpad() + ", " + g.kpad() + "] takes " + (g.bytes() >> 20) + " MiB of workspace, more than the "
+                    + (Fp8Layers.MAX_IM2COL_BYTES >> 20) + " MiB an FP8 convolution may use";
         return null;
     }
 

@@ -7,46 +7,100 @@ import org.tessel.ir.Value;
 import org.tessel.runtime.cuda.CudaStream;
 import org.tessel.runtime.cuda.DeviceBuffer;
 import org.tessel.runtime.engine.LayerPlan;
+import org.tessel.runtime.gpu.kernels.CublasLtGemm;
 import org.tessel.runtime.gpu.kernels.Fp8Epilogue;
 import org.tessel.runtime.gpu.kernels.Fp8Gemm;
+import org.tessel.runtime.gpu.kernels.Fp8Im2col;
 
 /**
- * GEMMs, and 1x1 NHWC convolutions (a GEMM over pixels), a plan runs at FP8 E4M3 (sm_89 and later), as the CPU backend emulates them ({@code PrecisionEmulation}): the
- * node reads E4M3 activations (its casts quantized them at their tensors' scales from the plan's quantization table),
- * its weights are E4M3 at one per-tensor scale (amax/448, or a float8 Q/DQ model's own; cuBLASLt's FP8 matmul takes one
- * scale per operand, so a model's per-channel FP8 weight scales are refused naming the node), cuBLASLt
- * multiplies with f32 accumulation and both scales applied, and Tessel's epilogue ({@link Fp8Epilogue}) adds the f32
- * bias and the E4M3 residual at its scale, applies the body's activation (ReLU, GELU, Tanh) and writes the output as
- * E4M3 codes at its scale. The layer reports the planned tactic with variant {@code fp8}.
+ * GEMMs and 2-D NHWC convolutions of one group a plan runs at FP8 E4M3 (sm_89 and later), as the CPU backend emulates them
+ * ({@code PrecisionEmulation}): the node reads E4M3 activations (its casts quantized them at their tensors' scales from the
+ * plan's quantization table), its weights are E4M3 at one per-tensor scale (amax/448, or a float8 Q/DQ model's own;
+ * cuBLASLt's FP8 matmul takes one scale per operand, so a model's per-channel FP8 weight scales are refused naming the
+ * node), cuBLASLt multiplies with f32 accumulation and both scales applied, and Tessel's epilogue ({@link Fp8Epilogue})
+ * adds the f32 bias and the E4M3 residual at its scale, applies the body's activation (ReLU, GELU, Tanh) and writes the
+ * output as E4M3 codes at its scale. A convolution is that GEMM over pixels: directly on x when it is 1x1, stride 1,
+ * unpadded, else on an im2col matrix of x's codes ({@link Fp8Im2col}; any kernel size, strides, pads, dilations). The
+ * layer reports the planned tactic with variant {@code fp8}, or {@code fp8/im2col} for the latter.
  */
 final class Fp8Layers {
     private Fp8Layers() {}
 
     static final String VARIANT = "fp8";
 
+    /** The variant part after {@code fp8} of a convolution that runs on an im2col matrix of its input. */
+    static final String IM2COL = "im2col";
+
     /** y[M, N] = act(x[M, K] · W (+ bias) (+ residual)) at FP8; {@code w} a constant [K, N], or [N, K] with {@code transB}. */
     static Layer gemm(LayerContext c, Node n, String id, Value x, Value w, boolean transB, Value biasValue, Value residualValue, Fp8Epilogue.Activation act) {
         if (w.constantValue() == null || w.type().rank() != 2) throw GpuEngineException.unsupported(n, "FP8 weights %" + w.name() + " must be a 2-D constant");
-        return layer(c, n, id, x, w, outputChannelsFirst(w.constantValue(), transB), biasValue, residualValue, act);
+        return layer(c, n, id, x, w, outputChannelsFirst(w.constantValue(), transB), biasValue, residualValue, act, null);
+    }
+
+    /** The most bytes an im2col matrix may take in the workspace (ConvLayers.fp8WhyNot refuses larger ones, naming the size). */
+    static final long MAX_IM2COL_BYTES = 1L << 30;
+
+    /**
+     * A 2-D, one-group NHWC convolution at FP8 (ConvLayers.fp8WhyNot says which). A 1x1, stride-1, unpadded one over
+     * channels and pixels in multiples of 16 is a GEMM as stored: x's N*H*W pixels are the rows, its channels K, the
+     * filters [Cout, Cin, 1, 1] are [N, K] as stored. Any other is {@link Fp8Im2col}'s matrix of x's codes (rows and
+     * columns padded to 16) times the filters reordered to match ({@link Fp8Im2col#filters}), reported with variant
+     * {@code fp8/im2col}. Either way the output's pixels are written channels-last, as the NHWC tensor is laid out.
+     */
+    static Layer conv(LayerContext c, Node n, String id, ConvLayers.Operands o, Fp8Epilogue.Activation act) {
+        Tensor f = o.w().constantValue();
+        if (f == null) throw GpuEngineException.unsupported(n, "FP8 filters %" + o.w().name() + " must be a constant");
+        Fp8Im2col.Geometry g;
+        try {
+            g = geometry(o, n.output());
+        } catch (IllegalArgumentException e) {
+            throw GpuEngineException.unsupported(n, e.getMessage());
+        }
+        if (direct(g)) {
+            Tensor nk = Tensor.ofFloats(DType.F32, org.tessel.api.Shape.of(f.shape().dim(0), f.shape().dim(1)), f.floats());
+            return layer(c, n, id, o.x(), o.w(), nk, o.bias(), o.residual(), act, null);
+        }
+        return layer(c, n, id, o.x(), o.w(), Fp8Im2col.filters(f, g.kpad()), o.bias(), o.residual(), act, g);
+    }
+
+    /** True when the convolution is a GEMM over x as stored: 1x1, stride 1, no padding, M and K (channels) multiples of 16. */
+    static boolean direct(Fp8Im2col.Geometry g) {
+        return g.kh() == 1 && g.kw() == 1 && g.strideH() == 1 && g.strideW() == 1 && g.padTop() == 0 && g.padLeft() == 0 && g.oh() == g.h() && g.ow() == g.w()
+                && g.c() % Fp8Im2col.ALIGN == 0 && g.m() % Fp8Im2col.ALIGN == 0;
     }
 
     /**
-     * A 1x1, stride-1, unpadded, one-group NHWC convolution at FP8 (ConvLayers.fp8WhyNot says which): x's N*H*W pixels are
-     * the GEMM's rows and its channels K, the filters [Cout, Cin, 1, 1] are [N, K] as stored, and the output's pixels are
-     * written channels-last, as the NHWC tensor is laid out.
+     * The im2col geometry of a 2-D convolution with output {@code y} (shapes NCHW-ordered, as the IR holds them); throws
+     * IllegalArgumentException naming what does not fit (rank, auto_pad, an output size the attributes do not give).
      */
-    static Layer conv1x1(LayerContext c, Node n, String id, Value x, Value w, Value biasValue, Value residualValue, Fp8Epilogue.Activation act) {
-        Tensor f = w.constantValue();
-        if (f == null) throw GpuEngineException.unsupported(n, "FP8 filters %" + w.name() + " must be a constant");
-        Tensor nk = Tensor.ofFloats(DType.F32, org.tessel.api.Shape.of(f.shape().dim(0), f.shape().dim(1)), f.floats());
-        return layer(c, n, id, x, w, nk, biasValue, residualValue, act);
+    static Fp8Im2col.Geometry geometry(ConvLayers.Operands o, Value y) {
+        int[] xd = o.x().type().shape().dims(), wd = o.w().type().shape().dims(), yd = y.type().shape().dims();
+        if (xd.length != 4 || wd.length != 4 || yd.length != 4)
+            throw new IllegalArgumentException("an FP8 convolution on the GPU is 2-D (got input " + o.x().type().shape() + ", weights " + o.w().type().shape() + ")");
+        org.tessel.api.Attributes a = o.conv().attrs();
+        String autoPad = a.getString("auto_pad", "NOTSET");
+        if (!autoPad.equals("NOTSET") && !autoPad.equals("VALID"))
+            throw new IllegalArgumentException("auto_pad=" + autoPad + " (the pipeline makes pads explicit; run the standard pipeline first)");
+        long[] s = a.getInts("strides", new long[] {1, 1}), d = a.getInts("dilations", new long[] {1, 1}), p = a.getInts("pads", new long[] {0, 0, 0, 0});
+        if (s.length != 2 || d.length != 2 || p.length != 4)
+            throw new IllegalArgumentException("a 2-D convolution has 2 strides, 2 dilations and 4 pads (got strides " + java.util.Arrays.toString(s) + ", dilations "
+                    + java.util.Arrays.toString(d) + ", pads " + java.util.Arrays.toString(p) + ")");
+        Fp8Im2col.Geometry g = new Fp8Im2col.Geometry(xd[0], xd[2], xd[3], xd[1], yd[2], yd[3], wd[2], wd[3], (int) s[0], (int) s[1], (int) p[0], (int) p[1], (int) d[0], (int) d[1]);
+        long oh = (xd[2] + p[0] + p[2] - d[0] * (wd[2] - 1) - 1) / s[0] + 1, ow = (xd[3] + p[1] + p[3] - d[1] * (wd[3] - 1) - 1) / s[1] + 1;
+        if (oh != yd[2] || ow != yd[3])
+            throw new IllegalArgumentException("the output " + y.type().shape() + " is not the " + oh + "x" + ow + " pixels the input, pads, strides and dilations give");
+        return g;
     }
 
-    /** The FP8 layer of weights {@code nk} ([N, K] f32, output channels first) keyed in the engine by {@code w}. */
-    private static Layer layer(LayerContext c, Node n, String id, Value x, Value w, Tensor nk, Value biasValue, Value residualValue, Fp8Epilogue.Activation act) {
+    /**
+     * The FP8 layer of weights {@code nk} ([N, K] f32, output channels first) keyed in the engine by {@code w}: the GEMM
+     * reads x as stored, or with {@code im2col} the matrix {@link Fp8Im2col} gathers from it first.
+     */
+    private static Layer layer(LayerContext c, Node n, String id, Value x, Value w, Tensor nk, Value biasValue, Value residualValue, Fp8Epilogue.Activation act,
+                               Fp8Im2col.Geometry im2col) {
         Value y = n.output();
         int kk = nk.shape().dim(1), nn = nk.shape().dim(0);
-        long m = x.type().numElements() / kk;
+        long m = im2col == null ? x.type().numElements() / kk : im2col.mpad();
         if (m > Integer.MAX_VALUE) throw GpuEngineException.unsupported(n, "M = " + m + " rows is too many");
         Fp8Gemm.Spec spec;
         try {
@@ -61,8 +115,9 @@ final class Fp8Layers {
             for (float s : given)
                 if (Float.floatToIntBits(s) != Float.floatToIntBits(given[0]))
                     throw GpuEngineException.unsupported(n, "the model gives FP8 weight %" + w.name() + " a scale per output channel; cuBLASLt's FP8 matmul takes one scale per operand");
+        // an im2col filter's zero columns leave its amax, so its scale is the one the CPU engine gives the filter as stored
         Fp8Gemm.Weights q = Fp8Gemm.weights(nk, given == null ? Float.NaN : given[0]);
-        DeviceBuffer wb = c.shared(w, "fp8:nk", () -> DeviceBuffer.ofBytes(q.codes()));
+        DeviceBuffer wb = c.shared(w, im2col == null ? "fp8:nk" : "fp8:im2col", () -> DeviceBuffer.ofBytes(q.codes()));
         DeviceBuffer ws8 = c.shared(w, "fp8:scale", () -> DeviceBuffer.ofFloats(new float[] {q.scale()}));
         DeviceBuffer xs = c.keep(DeviceBuffer.ofFloats(new float[] {sx}));
         DeviceBuffer bias = biasValue == null ? null : c.shared(biasValue, "f32", () -> DeviceBuffer.ofFloats(biasValue.constantValue().floats()));
@@ -73,13 +128,24 @@ final class Fp8Layers {
         if (g.algos().isEmpty()) { g.close(); throw GpuEngineException.unsupported(n, "cuBLASLt has no FP8 algorithm for " + m + "x" + nn + "x" + kk + " on this GPU"); }
         DeviceBuffer xb = c.activation(x), yb = c.activation(y);
         DeviceBuffer acc = c.keep(DeviceBuffer.allocate(m * nn * 4L));
+        // the im2col matrix lives in the stream's workspace, ahead of cuBLASLt's: it is needed only while this layer runs,
+        // and the workspace is sized to the largest any layer of the stream declares (needWorkspace), so layers share it
+        long colBytes = im2col == null ? 0 : (im2col.bytes() + 255) / 256 * 256;
+        if (im2col != null) c.needWorkspace(colBytes + CublasLtGemm.WORKSPACE_BYTES);
         java.util.function.Supplier<DeviceBuffer> ws = c.workspace();
-        String tactic = GpuTactics.variant(id, VARIANT);
-        long rows = m;
+        String tactic = im2col == null ? GpuTactics.variant(id, VARIANT) : GpuTactics.variant(id, VARIANT, IM2COL);
+        long rows = im2col == null ? m : im2col.m();
         return new Layer() {
             @Override public LayerPlan plan() { return c.plan(n, tactic, y); }
             @Override public void enqueue(CudaStream s) {
-                g.run(0, xb, xs, wb, ws8, acc, ws.get(), s);
+                DeviceBuffer w0 = ws.get();
+                if (im2col == null) {
+                    g.run(0, xb, xs, wb, ws8, acc, w0, s);
+                } else {
+                    DeviceBuffer col = w0.slice(0, im2col.bytes());
+                    Fp8Im2col.run(c.kernels(), im2col, xb, col, s);
+                    g.run(0, col, xs, wb, ws8, acc, w0.slice(colBytes, w0.bytes() - colBytes), s);
+                }
                 Fp8Epilogue.run(c.kernels(), acc, rows, nn, ep, yb, s);
             }
             @Override public void close() { g.close(); }

@@ -27,8 +27,9 @@ import org.tessel.tactics.plan.PlannedNode;
 
 /**
  * FP8 in the GPU builder without a GPU: checkPlan takes an FP8 GEMM (cuBLASLt e4m3 with Tessel's epilogue: bias, residual,
- * ReLU, GELU, Tanh) and an FP8 1x1 NHWC convolution (the same GEMM over pixels) that carry their scales, and names per node why it refuses one (no scale for a tensor, a tactic
- * without FP8 kernels); {@link GpuEngine#fp8WhyNot} says which nodes a GPU search must keep off FP8; and cuBLASLt's FP8
+ * ReLU, GELU, Tanh) and FP8 NHWC convolutions of any kernel size (the same GEMM over pixels, on an im2col matrix unless 1x1)
+ * that carry their scales, and names per node why it refuses one (no scale for a tensor, a tactic without FP8 kernels, a
+ * grouped, NCHW or too large convolution, output channels not in sixteens); {@link GpuEngine#fp8WhyNot} says which nodes a GPU search must keep off FP8; and cuBLASLt's FP8
  * requirements (the "TN" form, multiples of 16, f16/bf16/f32 D, CUBLAS_COMPUTE_32F) are enforced before any library call.
  */
 class Fp8PlanRefusalTest {
@@ -99,8 +100,11 @@ class Fp8PlanRefusalTest {
     }
 
     /** The bottleneck planned by the joint search with the convolutions named by {@code fp8} forced to FP8 NHWC, and scales. */
-    static PlanApplier.Applied bottleneckPlan(String... fp8) {
-        Graph prepared = Searcher.prepare(bottleneck());
+    static PlanApplier.Applied bottleneckPlan(String... fp8) { return fp8Plan(bottleneck(), fp8); }
+
+    /** {@code g} planned by the joint search with the convolutions named by {@code fp8} forced to FP8 NHWC, and scales. */
+    static PlanApplier.Applied fp8Plan(Graph g, String... fp8) {
+        Graph prepared = Searcher.prepare(g);
         List<org.tessel.search.ForcedChoice> forced = new ArrayList<>();
         for (String pattern : fp8) forced.add(org.tessel.search.ForcedChoice.parse(pattern + "=cudnn.conv.fused_bias_act:fp8:nhwc"));
         // the other convolutions off FP8, as a GPU build's rules keep them (BuildCommand.gpuFp8Rules)
@@ -114,29 +118,69 @@ class Fp8PlanRefusalTest {
         return new PlanApplier.Applied(a.graph(), withScales(a, a.plan()));
     }
 
-    @Test void fp8OneByOneConvolutionsArePlannedAndOtherConvolutionsAreRefusedNamingWhy() {
+    @Test void fp8ConvolutionsOfAnyKernelSizeArePlannedAndWhatTheGemmCannotTakeIsRefusedNamingWhy() {
         Graph prepared = Searcher.prepare(bottleneck());
         List<Node> convs = prepared.nodes().stream().filter(n -> n.opName().equals("Conv")).toList();
         assertEquals(3, convs.size(), prepared.nodes().toString());
-        // a GPU search keeps the 3x3 off FP8, not the 1x1s (their layout not yet decided: answered for NHWC)
-        assertNull(GpuEngine.fp8WhyNot(convs.get(0)));
-        assertNull(GpuEngine.fp8WhyNot(convs.get(2)));
-        assertTrue(GpuEngine.fp8WhyNot(convs.get(1)).contains("an FP8 convolution on the GPU is a 1x1 2-D convolution run as cuBLASLt's FP8 GEMM"),
-                GpuEngine.fp8WhyNot(convs.get(1)));
-        // both 1x1s at FP8 NHWC (the second with its residual): the builder takes the plan
-        PlanApplier.Applied a = bottleneckPlan(convs.get(0).name(), convs.get(2).name());
+        // a GPU search keeps none of them off FP8: the 1x1s are GEMMs as stored, the 3x3 runs on an im2col matrix
+        for (Node c : convs) assertNull(GpuEngine.fp8WhyNot(c), c.describe());
+        // all three at FP8 NHWC (the last with its residual): the builder takes the plan
+        PlanApplier.Applied a = bottleneckPlan(convs.get(0).name(), convs.get(1).name(), convs.get(2).name());
         long atFp8 = a.plan().nodes().stream().filter(n -> n.precision() == Precision.FP8 && n.tacticId().equals(GpuTactics.CONV_FUSED)).count();
-        assertEquals(2, atFp8, a.plan().nodes().toString());
+        assertEquals(3, atFp8, a.plan().nodes().toString());
         GpuEngine.checkPlan(a.graph(), a.plan(), GpuEngine.Precision.FP16);
-        // the 3x3 at FP8: the catalogue takes it (cuDNN's FP8 engines exist), the builder refuses it naming the node
-        PlanApplier.Applied b = bottleneckPlan(convs.get(1).name());
-        String e = refusal(b, b.plan());
-        assertTrue(e.contains(convs.get(1).name()) && e.contains("1x1 2-D convolution"), e);
-        // an NCHW layout is refused by the implementation, naming the layout
         ConvLayers impl = new ConvLayers();
         for (Node n : a.graph().nodes())
             if (n.opName().equals("tessel.Fused") && a.plan().nodes().stream().anyMatch(p -> p.node().equals(n.name()) && p.precision() == Precision.FP8))
                 assertNull(impl.fp8WhyNot(n, GpuTactics.CONV_FUSED), n.describe());
+        // shapes the GEMM takes through im2col: strides with asymmetric pads, a 7x7 stem over 3 channels, dilations, M not a multiple of 16
+        assertNull(impl.fp8WhyNot(conv(nhwc(2, 20, 15, 15), 32, new int[] {3, 3}, new long[] {2, 2}, new long[] {1, 0, 0, 1}, new long[] {1, 1}, 1), GpuTactics.CONV_FUSED));
+        assertNull(impl.fp8WhyNot(conv(nhwc(2, 3, 224, 224), 64, new int[] {7, 7}, new long[] {2, 2}, new long[] {3, 3, 3, 3}, new long[] {1, 1}, 1), GpuTactics.CONV_FUSED));
+        assertNull(impl.fp8WhyNot(conv(nhwc(1, 16, 12, 12), 32, new int[] {3, 3}, new long[] {1, 1}, new long[] {2, 2, 2, 2}, new long[] {2, 2}, 1), GpuTactics.CONV_FUSED));
+        assertNull(impl.fp8WhyNot(conv(nhwc(1, 24, 5, 5), 16, new int[] {1, 1}, new long[] {1, 1}, new long[] {0, 0, 0, 0}, new long[] {1, 1}, 1), GpuTactics.CONV_FUSED));
+        // what it does not take, each in one sentence naming the sizes
+        assertEquals("an FP8 convolution on the GPU has one group (got 2)",
+                impl.fp8WhyNot(conv(nhwc(1, 32, 8, 8), 32, new int[] {3, 3}, new long[] {1, 1}, new long[] {1, 1, 1, 1}, new long[] {1, 1}, 2), GpuTactics.CONV_FUSED));
+        assertEquals("an FP8 convolution on the GPU is NHWC (its pixels are the GEMM's rows), the plan lays it out nchw",
+                impl.fp8WhyNot(conv(new org.tessel.api.TensorType(DType.F32, org.tessel.api.Shape.of(1, 32, 8, 8), org.tessel.api.Layout.NCHW), 32, new int[] {3, 3},
+                        new long[] {1, 1}, new long[] {1, 1, 1, 1}, new long[] {1, 1}, 1), GpuTactics.CONV_FUSED));
+        assertEquals("cuBLASLt's FP8 kernels need N (output channels) a multiple of 16 (got 24)",
+                impl.fp8WhyNot(conv(nhwc(1, 32, 8, 8), 24, new int[] {3, 3}, new long[] {1, 1}, new long[] {1, 1, 1, 1}, new long[] {1, 1}, 1), GpuTactics.CONV_FUSED));
+        assertEquals("the FP8 convolution's im2col matrix [524288, 2304] takes 1152 MiB of workspace, more than the 1024 MiB an FP8 convolution may use",
+                impl.fp8WhyNot(conv(nhwc(32, 256, 128, 128), 256, new int[] {3, 3}, new long[] {1, 1}, new long[] {1, 1, 1, 1}, new long[] {1, 1}, 1), GpuTactics.CONV_FUSED));
+        assertTrue(impl.fp8WhyNot(conv(nhwc(1, 32, 8, 8, 8), 32, new int[] {3, 3, 3}, new long[] {1, 1, 1}, new long[] {1, 1, 1, 1, 1, 1}, new long[] {1, 1, 1}, 1), GpuTactics.CONV_FUSED)
+                .startsWith("an FP8 convolution on the GPU is 2-D (got input"));
+        org.tessel.ir.NetworkBuilder b = new org.tessel.ir.NetworkBuilder("computed");
+        org.tessel.ir.Value x = b.input("x", nhwc(1, 32, 8, 8)), w = b.input("w", DType.F32, 32, 32, 3, 3);
+        Node computed = b.node("Conv", "conv", org.tessel.api.Attributes.builder().put("pads", 1, 1, 1, 1).build(), 1, x, w);
+        assertEquals("an FP8 convolution takes constant filters (%w is computed)", impl.fp8WhyNot(computed, GpuTactics.CONV_FUSED));
+        assertEquals(GpuTactics.CONV_STEM + " has no FP8 kernel on the GPU (" + GpuTactics.CONV_FUSED + " has)", impl.fp8WhyNot(computed, GpuTactics.CONV_STEM));
+    }
+
+    @Test void everyIm2colShapeOfTheGpuTestIsPlannedAtFp8AndTakenByTheBuilder() {
+        for (Graph g : Fp8ConvGpuTest.im2colCases()) {
+            String[] convs = Searcher.prepare(g).nodes().stream().filter(n -> n.opName().equals("Conv")).map(Node::name).toArray(String[]::new);
+            PlanApplier.Applied a = fp8Plan(g, convs);
+            long atFp8 = a.plan().nodes().stream().filter(n -> n.precision() == Precision.FP8 && n.tacticId().equals(GpuTactics.CONV_FUSED)).count();
+            assertEquals(3, atFp8, g.name() + ": " + a.plan().nodes());
+            GpuEngine.checkPlan(a.graph(), a.plan(), GpuEngine.Precision.FP16);
+            // and the CPU engine, the GPU test's oracle, builds it too (the catalogue takes the FP8 convolutions)
+            org.tessel.runtime.engine.Engine.buildCpu(a.graph(), a.plan());
+        }
+    }
+
+    private static org.tessel.api.TensorType nhwc(int... dims) { return new org.tessel.api.TensorType(DType.F32, org.tessel.api.Shape.of(dims), org.tessel.api.Layout.NHWC); }
+
+    /** A Conv over {@code x} (logical NCHW dims) with constant filters of {@code cout} x {@code kernel}, the given attributes, and a bias. */
+    private static Node conv(org.tessel.api.TensorType x, int cout, int[] kernel, long[] strides, long[] pads, long[] dilations, int group) {
+        int[] wd = new int[kernel.length + 2];
+        wd[0] = cout;
+        wd[1] = x.shape().dim(1) / group;
+        System.arraycopy(kernel, 0, wd, 2, kernel.length);
+        org.tessel.ir.NetworkBuilder b = new org.tessel.ir.NetworkBuilder("conv");
+        org.tessel.ir.Value in = b.input("x", x);
+        org.tessel.api.Attributes at = org.tessel.api.Attributes.builder().put("strides", strides).put("pads", pads).put("dilations", dilations).put("group", (long) group).build();
+        return b.node("Conv", "conv", at, 1, in, b.uniformWeights("w", -0.1f, 0.1f, wd), b.uniformWeights("b", -0.1f, 0.1f, cout));
     }
 
     @Test void aWholeEngineAtFp8WithoutAPlanIsRefused() {
