@@ -150,7 +150,7 @@ class AccuracyBudgetSearchTest {
     }
 
     @Test void scalingTheModelTightensThePlan() {
-        SearchProblem base = problem("resnet50-tiny");
+        SearchProblem base = problem("bert-tiny");
         ErrorModel em = fixture(base);
         AccuracyBudget b = new AccuracyBudget(AccuracyBudget.Metric.REL_L2, halfway(base, em));
         SearchProblem p = base.withAccuracy(em, b), tight = base.withAccuracy(em.scaled(3), b);
