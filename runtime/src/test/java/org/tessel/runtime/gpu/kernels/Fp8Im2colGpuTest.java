@@ -24,7 +24,7 @@ import org.tessel.runtime.gpu.GpuTestSupport;
  * {@link Fp8Im2col#filters} equals a direct NHWC convolution of the same values, and those filters quantize to the CPU
  * engine's FP8 weights at the same per-tensor scale.
  */
-class Fp8Im2colTest {
+class Fp8Im2colGpuTest {
     /** x [n, h, w, c], kh x kw, strides, pads top/left/bottom/right, dilations; the output size from them. */
     static Fp8Im2col.Geometry geometry(int n, int h, int w, int c, int kh, int kw, int sh, int sw, int pt, int pl, int pb, int pr, int dh, int dw) {
         int oh = (h + pt + pb - dh * (kh - 1) - 1) / sh + 1, ow = (w + pl + pr - dw * (kw - 1) - 1) / sw + 1;
