@@ -28,6 +28,10 @@ public final class Fp8Gemm implements AutoCloseable {
             CudaDataType o = outType(out);
             String why = CublasLt.Problem.fp8WhyNot(true, false, n, m, k, k, k, n, CudaDataType.R_8F_E4M3, CublasLt.ComputeType.C32F, o);
             if (why != null) throw new IllegalArgumentException("FP8 GEMM [" + m + "x" + k + "] x [" + k + "x" + n + "]: " + why);
+            // an f32 bias vector with an f32 D gave NaN on an H100 (2026-12-05): cuBLASLt's FP8 kernels read the bias of an
+            // f32 D as bf16; the engine adds biases in Tessel's FP8 epilogue and asks for none here
+            if (bias && out == DType.F32)
+                throw new IllegalArgumentException("FP8 GEMM [" + m + "x" + k + "] x [" + k + "x" + n + "]: cuBLASLt's FP8 matmul with an f32 D does not take an f32 bias vector; add the bias in Tessel's FP8 epilogue (Fp8Epilogue)");
         }
     }
 
