@@ -38,12 +38,17 @@ final class CalibrateCommand implements Callable<Integer> {
         TimingCache c = TimingCache.read(cache);
         Map<String, Measurement> rows = new LinkedHashMap<>();
         Set<String> keep = models.isEmpty() ? null : nodeKeys();
+        int[] casts = {0};
         c.entries().forEach((k, m) -> {
-            String node = k.signature().substring(0, k.signature().lastIndexOf('@', k.signature().indexOf('|') < 0 ? k.signature().length() : k.signature().indexOf('|')));
+            // a node's signature ends in @PRECISION (a fused candidate's adds |member...); a cast's ("cast|f32->f16|N") has none
+            String sig = k.signature();
+            int at = sig.lastIndexOf('@', sig.indexOf('|') < 0 ? sig.length() : sig.indexOf('|'));
+            if (at < 0) { casts[0]++; return; } // an edge's cast is priced as bytes over bandwidth, not as a node's tactic
+            String node = sig.substring(0, at);
             if (keep == null || keep.contains(node)) rows.put(k.signature() + "\t" + k.tactic(), m);
         });
-        System.out.printf("timing cache %s: %d entries measured on %s (driver %s, %s); %d rows selected%n", cache, c.size(), c.environment().gpu(),
-                c.environment().driver(), c.environment().libraries(), rows.size());
+        System.out.printf("timing cache %s: %d entries measured on %s (driver %s, %s); %d rows selected%s%n", cache, c.size(), c.environment().gpu(),
+                c.environment().driver(), c.environment().libraries(), rows.size(), casts[0] == 0 ? "" : " (" + casts[0] + " timed casts left out: not nodes)");
         CalibrationReport r = CalibrationReport.of(rows, target, !noFit);
         System.out.print(r.text(outliers));
         if (csv != null) {

@@ -166,7 +166,7 @@ final class DecoderModels {
     static GpuDecoderRunner gpuRunner(String model, Integer layers, QuantizationSpec spec, boolean bf16, String kvCache) {
         if (!spec.isFp32()) throw new IllegalArgumentException("--gpu runs " + (bf16 ? "BF16" : "FP16") + " weights; --weights, --awq and --smoothquant run on the CPU engines: drop them or --gpu");
         DecoderRunner plain = plainRunner(model, layers);
-        org.tessel.runtime.Backend b = org.tessel.runtime.Backend.detect();
+        org.tessel.runtime.Backend b = org.tessel.runtime.Backend.detectForGpu();
         if (!(b instanceof org.tessel.runtime.Backend.Gpu g))
             throw new IllegalArgumentException("--gpu needs a CUDA GPU, and this machine has none (" + b.describe() + "); drop --gpu to run on CPU engines");
         Precision p = bf16 ? Precision.BF16 : Precision.FP16;

@@ -43,7 +43,13 @@ public sealed interface Backend permits Backend.Cpu, Backend.Gpu {
     }
 
     /** The process-wide backend; the first call probes the machine. */
-    static Backend detect() { return Detection.INSTANCE.get(); }
+    static Backend detect() { return Detection.INSTANCE.get(true); }
+
+    /**
+     * The process-wide backend for a command that asked for the GPU by name ({@code --gpu}): probed as {@link #detect()}
+     * does, but no GPU is the caller's error to report, so "using the CPU backend" is not printed before it.
+     */
+    static Backend detectForGpu() { return Detection.INSTANCE.get(false); }
 
     /** Probes again without caching or printing (tests). */
     static Backend probe() { return Detection.probe(); }
@@ -57,10 +63,10 @@ final class Detection {
 
     private Detection() {}
 
-    synchronized Backend get() {
+    synchronized Backend get(boolean announceCpu) {
         if (backend == null) {
             backend = probe();
-            if (backend instanceof Backend.Cpu cpu && ANNOUNCED.compareAndSet(false, true))
+            if (backend instanceof Backend.Cpu cpu && announceCpu && ANNOUNCED.compareAndSet(false, true))
                 System.err.println("tessel: no CUDA GPU found (" + cpu.reason() + "); using the CPU backend");
             if (backend instanceof Backend.Gpu gpu && ANNOUNCED.compareAndSet(false, true))
                 for (GpuLibraries.Status s : gpu.libraries())
