@@ -73,15 +73,17 @@ class TimingCacheSearchTest {
 
     /**
      * A cache a measuring build writes holds timed casts ("cast|f32->f16|N", no node) and fused elementwise chains (whose
-     * body the signature does not carry): calibrate leaves the casts out and lists the chains as unpriced, scoring the rest.
+     * body the signature does not carry) and views timed alone as copies (older caches; the model prices a view free):
+     * calibrate leaves the casts out, lists the chains and views as unpriced, and scores and fits the rest.
      */
     @Test void calibrateTakesACacheWithCastsAndFusedChains(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
         Path cache = dir.resolve("tc.txt");
         String rows = java.nio.file.Files.readString(CACHE)
                 + "cast|f32->f16|802816\ttessel.cast\t2.4640\t0.0320\t25\n"
-                + "tessel.Fused[Add,Relu]{kind=eltwise;}(f32[1,1024,14,14],f32[1,1024,14,14])->f32[1,1024,14,14]@FP16\ttessel.eltwise.fused\t4.1280\t0.0640\t25\n";
+                + "tessel.Fused[Add,Relu]{kind=eltwise;}(f32[1,1024,14,14],f32[1,1024,14,14])->f32[1,1024,14,14]@FP16\ttessel.eltwise.fused\t4.1280\t0.0640\t25\n"
+                + "Unsqueeze{}(i64[32,128],i64[2]c)->i64[32,1,1,128]@FP32\ttessel.view\t2.1120\t0.0320\t25\n";
         java.nio.file.Files.writeString(cache, rows);
-        CliRun c = CliRun.of("calibrate", "--timing-cache", cache.toString(), "--no-fit", "--outliers", "0");
+        CliRun c = CliRun.of("calibrate", "--timing-cache", cache.toString(), "--outliers", "0");
         assertEquals(0, c.code(), c.err());
         assertTrue(c.out().contains("(1 timed casts left out: not nodes)"), c.out());
         assertTrue(c.out().contains("unpriced="), c.out());

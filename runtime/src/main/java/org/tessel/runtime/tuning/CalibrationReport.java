@@ -92,7 +92,8 @@ public final class CalibrationReport {
             } catch (IllegalArgumentException e) {
                 pred = Double.NaN; // a signature the nodes cannot be rebuilt from (a fused eltwise chain's body is not in it): unpriced, listed
             }
-            if (Double.isNaN(pred)) { unpricedEntries.add(new Entry(k[0], k[1], m.medianUs(), m.madUs(), Double.NaN, Double.NaN, Double.NaN)); continue; }
+            // a view the model prices free (0) was timed alone as a copy (caches from before the tuner left views out): not comparable
+            if (Double.isNaN(pred) || pred <= 0) { unpricedEntries.add(new Entry(k[0], k[1], m.medianUs(), m.madUs(), Double.NaN, Double.NaN, Double.NaN)); continue; }
             // the row's tactic is the catalogue id (its family is what a fit scales); the shape carries signature TAB timed id
             rows.add(new Calibration.Row(SignatureNodes.opOf(k[0]), predictor.catalogueId(k[0], k[1]), k[0] + "\t" + k[1], Precision.valueOf(SignatureNodes.precision(k[0])),
                     SignatureNodes.layout(k[0]), m.medianUs(), pred));
