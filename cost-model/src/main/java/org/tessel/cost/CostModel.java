@@ -192,6 +192,19 @@ public final class CostModel {
         }
 
         /** The parameters fitted to the 278 kernels timed on the project's H200, for {@link DeviceSpec#h200Measured()}. */
+        /**
+         * Parameters by name: "defaults", "h200-fitted", or a file written by {@link #store}; {@code flag} names the option
+         * in messages.
+         */
+        public static Params named(String name, String flag) {
+            if (name.equals("defaults")) return defaults();
+            if (name.equals("h200-fitted")) return h200Fitted();
+            java.nio.file.Path f = java.nio.file.Path.of(name);
+            if (!java.nio.file.Files.isRegularFile(f))
+                throw new IllegalArgumentException(flag + " " + name + ": no such file (give 'defaults', 'h200-fitted' or a file written by --write-params)");
+            return load(f);
+        }
+
         public static Params h200Fitted() {
             String res = "params/h200-fitted.properties";
             try (java.io.InputStream in = CostModel.class.getResourceAsStream(res)) {

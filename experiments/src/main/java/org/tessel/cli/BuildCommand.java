@@ -431,7 +431,7 @@ final class BuildCommand implements Callable<Integer> {
                 // measure, then solve: the cost model's best candidates per node and format are timed on this GPU
                 org.tessel.runtime.gpu.engine.GpuTuner tuner = new org.tessel.runtime.gpu.engine.GpuTuner(gpu.context(), cache);
                 org.tessel.search.TunedCosting costing = new org.tessel.search.TunedCosting(new org.tessel.search.CatalogCosting(org.tessel.tactics.TacticCatalog.global(),
-                        new org.tessel.cost.CostModel(org.tessel.cost.DeviceSpec.byName(tgt)), o.cudaGraphs()), tuner, level.equals("all") ? Integer.MAX_VALUE : topK);
+                        new org.tessel.cost.CostModel(org.tessel.cost.DeviceSpec.byName(tgt), o.costParams()), o.cudaGraphs()), tuner, level.equals("all") ? Integer.MAX_VALUE : topK);
                 p = org.tessel.search.Searcher.problem(prepared, costing, o);
                 System.out.printf(java.util.Locale.ROOT, "measured prices: %d timed on the GPU, %d from the timing cache, %d failed (dropped: those nodes fall back to their other tactics), %.2f s; %d choices, %d reformat types and %d casts priced by measurement%n",
                         tuner.measuredHere(), tuner.fromCache(), tuner.refused(), tuner.seconds(), costing.choicesOverridden(), costing.reformatsTimed(), costing.castsTimed());

@@ -28,6 +28,7 @@ final class CalibrateCommand implements Callable<Integer> {
     @Option(names = "--target", defaultValue = "h200-measured", description = "Cost-model device (default ${DEFAULT-VALUE}, with its fitted parameters).") String target;
     @Option(names = "--csv", description = "Write every row (measured, predicted raw / cross-validated / fitted) to this CSV.") Path csv;
     @Option(names = "--no-fit", description = "Skip the in-sample full fit (it takes seconds per 50 rows).") boolean noFit;
+    @Option(names = "--write-params", paramLabel = "FILE", description = "Write the full fit's parameters to FILE, for `search`/`build --params FILE`.") Path writeParams;
     @Option(names = "--plot", paramLabel = "FILE.png", description = "Draw predicted against measured time per timed tactic (log-log PNG).") Path plot;
     @Option(names = "--outliers", converter = Ranges.AtLeastZero.class, defaultValue = "10", description = "How many outliers to list (default ${DEFAULT-VALUE}).") int outliers;
     @Option(names = "--batch", converter = Ranges.AtLeastOne.class, description = "Batch size of the zoo MODELs.") Integer batch;
@@ -49,7 +50,14 @@ final class CalibrateCommand implements Callable<Integer> {
         });
         System.out.printf("timing cache %s: %d entries measured on %s (driver %s, %s); %d rows selected%s%n", cache, c.size(), c.environment().gpu(),
                 c.environment().driver(), c.environment().libraries(), rows.size(), casts[0] == 0 ? "" : " (" + casts[0] + " timed casts left out: not nodes)");
+        if (writeParams != null && noFit) throw new IllegalArgumentException("--write-params writes the full fit's parameters; drop --no-fit");
+        if (writeParams != null) org.tessel.ir.io.AtomicFiles.checkWritable(writeParams);
         CalibrationReport r = CalibrationReport.of(rows, target, !noFit);
+        if (writeParams != null) {
+            if (r.fittedParams() == null) throw new IllegalArgumentException("--write-params: fewer than two rows could be priced, so nothing was fitted");
+            r.fittedParams().store(writeParams, String.format(java.util.Locale.ROOT, "fitted by `tessel calibrate --timing-cache %s` on %s: %d rows measured on %s, Spearman %.4f -> %.4f, MAPE %.2f%% -> %.2f%%",
+                    cache.getFileName(), target, r.fitted().rows(), c.environment().gpu(), r.raw().spearman(), r.fitted().spearman(), r.raw().mapePct(), r.fitted().mapePct()));
+        }
         System.out.print(r.text(outliers));
         if (csv != null) {
             r.writeCsv(csv);
@@ -61,6 +69,7 @@ final class CalibrateCommand implements Callable<Integer> {
                     es.stream().mapToDouble(e -> e.predictedUs()).toArray(), plot);
             System.out.println("plot: " + plot);
         }
+        if (writeParams != null) System.out.println("params: " + writeParams + " (for search/build --params)");
         System.out.println(r.summary());
         return 0;
     }

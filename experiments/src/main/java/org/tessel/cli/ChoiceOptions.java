@@ -10,7 +10,8 @@ import picocli.CommandLine.Option;
 /**
  * What `search` and `build` take to steer the search's choices: forced choices
  * ({@code --force PATTERN=TACTIC[:PRECISION[:LAYOUT]]}) and algorithm selectors
- * ({@code --selector NAME_OR_CLASS[:key=value,...]}, from the class path or a plugin), both repeatable.
+ * ({@code --selector NAME_OR_CLASS[:key=value,...]}, from the class path or a plugin), both repeatable; and the cost
+ * model's parameters it prices with ({@code --params}).
  */
 final class ChoiceOptions {
     @Option(names = "--force", paramLabel = "PATTERN=TACTIC[:PRECISION[:LAYOUT]]",
@@ -24,12 +25,18 @@ final class ChoiceOptions {
                     + "and is told the plan (repeatable, applied in order); options after ':' go to the selector.")
     List<String> selectors = new ArrayList<>();
 
-    boolean given() { return !force.isEmpty() || !selectors.isEmpty(); }
+    @Option(names = "--params", paramLabel = "FILE|h200-fitted|defaults",
+            description = "The cost model's parameters the search prices with: 'defaults' (the default), 'h200-fitted' (fitted to 278 H200 kernel timings), "
+                    + "or a file written by `tessel tactics --calibrate CSV --write-params FILE` or `tessel calibrate --timing-cache C --write-params FILE`.")
+    String params;
+
+    boolean given() { return !force.isEmpty() || !selectors.isEmpty() || params != null; }
 
     /** The flag that makes these options a search's, for "--force constrains a search" messages. */
-    String flag() { return !force.isEmpty() ? "--force" : "--selector"; }
+    String flag() { return !force.isEmpty() ? "--force" : !selectors.isEmpty() ? "--selector" : "--params"; }
 
     SearchOptions apply(SearchOptions o) {
+        if (params != null) o = o.withCostParams(org.tessel.cost.CostModel.Params.named(params, "--params"));
         if (!force.isEmpty()) o = o.withForced(force.stream().map(ForcedChoice::parse).toList());
         if (!selectors.isEmpty()) {
             List<AlgorithmSelector> s = new ArrayList<>();

@@ -93,7 +93,7 @@ final class SearchCommand implements Callable<Integer> {
             org.tessel.runtime.tuning.TimingCache cache = org.tessel.runtime.tuning.TimingCache.read(timingCache);
             TimingCaches.Loaded loaded = TimingCaches.measured(cache);
             org.tessel.search.MeasuredCosting costing = new org.tessel.search.MeasuredCosting(new org.tessel.search.CatalogCosting(org.tessel.tactics.TacticCatalog.global(),
-                    new org.tessel.cost.CostModel(org.tessel.cost.DeviceSpec.byName(target)), cudaGraphs), loaded.costs());
+                    new org.tessel.cost.CostModel(org.tessel.cost.DeviceSpec.byName(target), o.costParams()), cudaGraphs), loaded.costs());
             p = Searcher.problem(prepared, costing, o);
             System.out.printf(Locale.ROOT, "timing cache %s (%s): %d rows, %d measured prices (%d rows without a catalogue tactic); %d used, pricing %d choices%n",
                     timingCache, cache.environment().gpu(), loaded.rows(), loaded.costs().size(), loaded.skipped(), costing.measurementsUsed(), costing.choicesOverridden());

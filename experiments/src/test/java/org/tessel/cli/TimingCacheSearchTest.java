@@ -83,9 +83,24 @@ class TimingCacheSearchTest {
                 + "tessel.Fused[Add,Relu]{kind=eltwise;}(f32[1,1024,14,14],f32[1,1024,14,14])->f32[1,1024,14,14]@FP16\ttessel.eltwise.fused\t4.1280\t0.0640\t25\n"
                 + "Unsqueeze{}(i64[32,128],i64[2]c)->i64[32,1,1,128]@FP32\ttessel.view\t2.1120\t0.0320\t25\n";
         java.nio.file.Files.writeString(cache, rows);
-        CliRun c = CliRun.of("calibrate", "--timing-cache", cache.toString(), "--outliers", "0");
+        Path params = dir.resolve("fitted.properties");
+        CliRun c = CliRun.of("calibrate", "--timing-cache", cache.toString(), "--outliers", "0", "--write-params", params.toString());
         assertEquals(0, c.code(), c.err());
         assertTrue(c.out().contains("(1 timed casts left out: not nodes)"), c.out());
         assertTrue(c.out().contains("unpriced="), c.out());
+        // the fitted parameters price a search (--params), and change its prediction
+        String fitted = predicted(CliRun.of("search", "zoo:resnet50-tiny", "--strategy", "rule", "--params", params.toString()));
+        String plain = predicted(CliRun.of("search", "zoo:resnet50-tiny", "--strategy", "rule"));
+        assertEquals(plain, predicted(CliRun.of("search", "zoo:resnet50-tiny", "--strategy", "rule", "--params", "defaults")));
+        assertTrue(!fitted.equals(plain), fitted + " vs " + plain);
+        assertEquals("tessel search: --params " + dir.resolve("none") + ": no such file (give 'defaults', 'h200-fitted' or a file written by --write-params)",
+                CliRun.of("search", "zoo:resnet50-tiny", "--params", dir.resolve("none").toString()).err().strip());
+        assertEquals("tessel calibrate: --write-params writes the full fit's parameters; drop --no-fit",
+                CliRun.of("calibrate", "--timing-cache", cache.toString(), "--no-fit", "--write-params", params.toString()).err().strip());
+    }
+
+    private static String predicted(CliRun r) {
+        assertEquals(0, r.code(), r.err());
+        return r.out().lines().filter(l -> l.startsWith("predicted latency:")).findFirst().orElseThrow(() -> new AssertionError(r.out()));
     }
 }

@@ -36,7 +36,7 @@ public final class Searcher {
 
     /** Prices a prepared graph for the options' target with the global tactic catalogue. */
     public static SearchProblem problem(Graph prepared, SearchOptions o) {
-        return problem(prepared, new CatalogCosting(TacticCatalog.global(), new CostModel(DeviceSpec.byName(o.target())), o.cudaGraphs()), o);
+        return problem(prepared, new CatalogCosting(TacticCatalog.global(), new CostModel(DeviceSpec.byName(o.target()), o.costParams()), o.cudaGraphs()), o);
     }
 
     public static SearchProblem problem(Graph prepared, Costing costing, SearchOptions o) {

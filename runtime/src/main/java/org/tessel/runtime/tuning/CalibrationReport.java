@@ -64,6 +64,9 @@ public final class CalibrationReport {
     public List<Entry> entries() { return entries; }
     public int unpriced() { return unpriced; }
 
+    /** The full fit's parameters, or null when the report was made without a fit. */
+    public CostModel.Params fittedParams() { return fittedParams; }
+
     /** A report over every entry of a timing cache. */
     public static CalibrationReport of(TimingCache cache, String target) { return of(cache, target, true); }
 
