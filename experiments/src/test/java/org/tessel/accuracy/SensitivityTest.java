@@ -104,7 +104,9 @@ class SensitivityTest {
     }
 
     @Test void everyStrategyKeepsTheBudgetMeasuredOnHeldOutInputs() {
-        for (String model : List.of("bert-tiny", "resnet50-tiny")) {
+        // MobileNetV2-tiny, not ResNet-50-tiny: at batch 4 the latter's fastest plan is all FP32 NCHW (its tensor-core
+        // convolutions would pay cuDNN's NCHW transposes or the reformats to NHWC), leaving a budget nothing to trade
+        for (String model : List.of("bert-tiny", "mobilenetv2-tiny")) {
             SearchProblem p = problem(model);
             ErrorModel em = measured(model).model();
             AccuracyInputs heldOut = AccuracyInputs.generated(p.prepared(), 1000, 2);
@@ -136,8 +138,8 @@ class SensitivityTest {
     }
 
     @Test void anUnderPredictingModelIsTightenedOrRefused() {
-        SearchProblem p = problem("resnet50-tiny");
-        ErrorModel honest = measured("resnet50-tiny").model();
+        SearchProblem p = problem("mobilenetv2-tiny");
+        ErrorModel honest = measured("mobilenetv2-tiny").model();
         ErrorModel wrong = honest.scaled(1e-3); // predicts a thousandth of what was measured
         double free = p.withAccuracy(honest, new AccuracyBudget(AccuracyBudget.Metric.REL_L2, 1e9)).accuracy()
                 .predictedError(Searcher.run(p, "exact", SearchOptions.defaults()).assignment());
