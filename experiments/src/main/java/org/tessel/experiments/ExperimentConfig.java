@@ -37,6 +37,7 @@ import org.tessel.search.Suggest;
  * selectors: ["tactic-pins:exclude=cudnn.*"]                       # optional, as tessel search --selector (plugins: --plugins)
  * accuracy_budgets: [rel_l2=0, rel_l2=0.001, rel_l2=0.01]   # optional: a latency/accuracy sweep (pareto.csv, pareto.png)
  * accuracy_samples: 2     # generated input sets for sensitivity and for the held-out check
+ * params: h200-fitted    # optional, as tessel search --params: defaults, h200-fitted, or a file (beside this config)
  * </pre>
  */
 public record ExperimentConfig(
@@ -56,11 +57,12 @@ public record ExperimentConfig(
         @JsonProperty("force") List<String> force,
         @JsonProperty("selectors") List<String> selectors,
         @JsonProperty("accuracy_budgets") List<String> accuracyBudgets,
-        @JsonProperty("accuracy_samples") Integer accuracySamples) {
+        @JsonProperty("accuracy_samples") Integer accuracySamples,
+        @JsonProperty("params") String params) {
 
     /** The keys a config may use, for suggestions. */
     public static final List<String> KEYS = List.of("name", "models", "strategies", "time_limits", "seeds", "targets", "batch",
-            "moves", "unimproved_steps", "random_samples", "precision", "memory_budget_mib", "cuda_graphs", "force", "selectors", "accuracy_budgets", "accuracy_samples");
+            "moves", "unimproved_steps", "random_samples", "precision", "memory_budget_mib", "cuda_graphs", "force", "selectors", "accuracy_budgets", "accuracy_samples", "params");
 
     public static ExperimentConfig read(Path file) throws IOException {
         ObjectMapper m = new ObjectMapper(new YAMLFactory()).enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
@@ -96,7 +98,9 @@ public record ExperimentConfig(
             throw new IllegalArgumentException(where + ": " + (c.name() != null ? "key 'name': '" + name + "'" : "the file name gives the experiment name '" + name + "', which")
                     + " is not a plain name (letters, digits, '.', '_', '-'; no '/' and no leading '.'): results go to results/NAME" + (c.name() != null ? "" : "; set key 'name'"));
         c = new ExperimentConfig(name, c.models, c.strategies, c.timeLimits, c.seeds, c.targets, c.batch, c.moves, c.unimprovedSteps,
-                c.randomSamples, c.precision, c.memoryBudgetMiB, c.cudaGraphs, c.force, c.selectors, c.accuracyBudgets, c.accuracySamples);
+                c.randomSamples, c.precision, c.memoryBudgetMiB, c.cudaGraphs, c.force, c.selectors, c.accuracyBudgets, c.accuracySamples,
+                c.params == null || c.params.equals("defaults") || c.params.equals("h200-fitted") ? c.params
+                        : (file.toAbsolutePath().getParent() == null ? Path.of(c.params) : file.toAbsolutePath().getParent().resolve(c.params)).toString());
         c.validate(where);
         return c;
     }
@@ -127,6 +131,7 @@ public record ExperimentConfig(
             case "batch", "random_samples", "moves", "unimproved_steps" -> "an integer";
             case "memory_budget_mib" -> "a number of MiB";
             case "cuda_graphs" -> "true or false";
+            case "params" -> "defaults, h200-fitted or a parameters file";
             default -> "a " + k;
         };
     }
@@ -157,6 +162,7 @@ public record ExperimentConfig(
     private static final java.util.regex.Pattern NAME = java.util.regex.Pattern.compile("[A-Za-z0-9_-][A-Za-z0-9._-]*");
 
     void validate(String where) {
+        if (params != null) org.tessel.cost.CostModel.Params.named(params, where + ": key 'params':");
         require(where, "models", models);
         require(where, "strategies", strategies);
         for (String mdl : models)

@@ -148,6 +148,7 @@ public final class ExperimentRunner {
             o = o.withSteps(config.unimprovedSteps() != null ? config.unimprovedSteps() : o.unimprovedSteps(), config.moves() != null ? config.moves() : o.maxMoves());
         if (config.randomSamples() != null) o = o.withRandomSamples(config.randomSamples());
         if (config.cudaGraphs() != null) o = o.withCudaGraphs(config.cudaGraphs());
+        if (config.params() != null) o = o.withCostParams(org.tessel.cost.CostModel.Params.named(config.params(), "key 'params'"));
         if (config.memoryBudgetMiB() != null) o = o.withMemoryBudget(OptionalLong.of(Math.round(config.memoryBudgetMiB() * 1048576)));
         o = o.withPrecisionRules(config.precisionRules().stream().map(PrecisionRule::parse).toList())
                 .withForced(config.forcedChoices().stream().map(org.tessel.search.ForcedChoice::parse).toList());

@@ -34,6 +34,20 @@ class ExperimentConfigTest {
         assertTrue(m.contains("key 'cuda_graphs' at line 4: expected true or false"), m);
     }
 
+    /** params: names a parameter set or a file beside the config; a missing file is refused naming the config and the key. */
+    @Test void paramsAreANamedSetOrAFileBesideTheConfig() throws Exception {
+        Path f = dir.resolve("p.yaml");
+        Files.writeString(f, "models: [resnet50-tiny]\nstrategies: [rule]\nparams: h200-fitted\n");
+        // the config's params reach the search options its runs share
+        var o = new ExperimentRunner(ExperimentConfig.read(f), new PrintStream(java.io.OutputStream.nullOutputStream())).baseOptions("h100");
+        assertEquals(org.tessel.cost.CostModel.Params.h200Fitted().toString(), o.costParams().toString());
+        org.tessel.cost.CostModel.Params.h200Fitted().store(dir.resolve("mine.properties"), "test");
+        Files.writeString(f, "models: [resnet50-tiny]\nstrategies: [rule]\nparams: mine.properties\n");
+        assertEquals(dir.resolve("mine.properties").toAbsolutePath().toString(), ExperimentConfig.read(f).params());
+        String m = refused("models: [resnet50-tiny]\nstrategies: [rule]\nparams: nowhere.properties\n");
+        assertTrue(m.startsWith(dir.resolve("bad.yaml") + ": key 'params': " + dir.resolve("nowhere.properties").toAbsolutePath() + ": no such file"), m);
+    }
+
     @Test void unknownModelStrategyTargetAndRuleAreRefusedWithSuggestions() throws Exception {
         assertTrue(refused("models: [resnet5]\nstrategies: [greedy]\n").contains("unknown model 'resnet5' (did you mean 'resnet50'?)"));
         assertTrue(refused("models: [bert-tiny]\nstrategies: [timefld]\n").contains("unknown strategy 'timefld' (did you mean 'timefold'?)"));
