@@ -137,6 +137,9 @@ public record DeviceSpec(String name, int sms, double boostClockGHz, Map<Precisi
     /** The H200 as measured on the project's GPU machine: see {@code devices/h200-measured.properties}. */
     public static DeviceSpec h200Measured() { return loadResource("h200-measured.properties"); }
 
+    /** The H100 as the measured H200 implies it (same die; bandwidth scaled by the datasheets): see {@code devices/h100-derived.properties}. */
+    public static DeviceSpec h100Derived() { return loadResource("h100-derived.properties"); }
+
     /** The host running the reference interpreter (CPU tactics): see {@code devices/cpu-reference.properties}. */
     public static DeviceSpec cpuReference() { return loadResource("cpu-reference.properties"); }
 
@@ -146,6 +149,7 @@ public record DeviceSpec(String name, int sms, double boostClockGHz, Map<Precisi
         BY_NAME.put("h100-sxm", DeviceSpec::h100Sxm);
         BY_NAME.put("h200", DeviceSpec::h200);
         BY_NAME.put("h200-measured", DeviceSpec::h200Measured);
+        BY_NAME.put("h100-derived", DeviceSpec::h100Derived);
         BY_NAME.put("a100", DeviceSpec::a100_80gb);
         BY_NAME.put("a100-80gb", DeviceSpec::a100_80gb);
         BY_NAME.put("l4", DeviceSpec::l4);

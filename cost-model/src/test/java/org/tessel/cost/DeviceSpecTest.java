@@ -142,4 +142,13 @@ class DeviceSpecTest {
         assertEquals(448, Precision.FP8.quantizedMax());
         assertTrue(Precision.fromText("fp4").isEmpty());
     }
+
+    /** The H100 spec derived from the measured H200's: the same die's compute and launches, the bandwidth scaled by the datasheets. */
+    @Test void h100DerivedIsTheMeasuredH200WithTheH100sBandwidth() {
+        DeviceSpec h100 = DeviceSpec.byName("h100-derived"), h200 = DeviceSpec.h200Measured();
+        org.junit.jupiter.api.Assertions.assertEquals(h200.peakTflops(), h100.peakTflops());
+        org.junit.jupiter.api.Assertions.assertEquals(h200.launchOverheadUs(), h100.launchOverheadUs());
+        org.junit.jupiter.api.Assertions.assertEquals(h200.memoryBandwidthGBs() * DeviceSpec.h100Sxm().memoryBandwidthGBs() / DeviceSpec.h200().memoryBandwidthGBs(),
+                h100.memoryBandwidthGBs(), 1.0);
+    }
 }
