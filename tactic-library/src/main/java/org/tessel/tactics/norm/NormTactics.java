@@ -36,7 +36,8 @@ public final class NormTactics {
             n -> op(n, "LayerNormalization"), FLOAT, BOTH, (n, p, l) -> {
                 int rank = n.input(0).type().rank();
                 return axis(n) == rank - 1 ? null : "normalizes the last axis only (got axis " + axis(n) + " of rank " + rank + ")";
-            }, 0.4, 0.8, 1, false));
+                // an H100 timed BERT-base b32's [32,128,768] FP16 layer norm at 16.5 us: 12.6 MB moved, about 0.3 of the bandwidth
+            }, 0.4, 0.3, 1, false));
 
     public static final StreamingTactic BATCHNORM = new StreamingTactic(new StreamingTactic.Config("tessel.batchnorm",
             "Tessel inference batch norm: per-channel scale and shift", "BatchNormalization",
