@@ -43,6 +43,9 @@ final class ExportQdqCommand implements Callable<Integer> {
     @Override public Integer call() throws Exception {
         if (!out.toString().endsWith(".onnx")) throw new IllegalArgumentException("-o " + out + ": export-qdq writes ONNX; name the file .onnx");
         AtomicFiles.checkWritable(out);
+        if (model.model != null && model.model.endsWith(".onnx") && java.nio.file.Files.isRegularFile(Path.of(model.model)) && BuildCommand.hasQdqNodes(Path.of(model.model)))
+            throw new IllegalArgumentException(model.model + " already carries QuantizeLinear/DequantizeLinear nodes (explicit quantization at its own scales): export-qdq "
+                    + "writes a calibrated float model's plan as Q/DQ; `tessel build " + model.model + "` runs this one as it is");
         Graph g = model.load();
         Graph prepared = Searcher.prepare(g);
         PlanApplier.Applied applied;

@@ -257,6 +257,14 @@ class ExplicitQdqCommandTest {
         // ONNX Runtime sums the float Conv in its own order: where a sum lands on a rounding boundary of a pair, one code differs by a step,
         // which moves the output by about one step of the classifier's input (relative L2 ~4e-3); every other input agrees to f32 rounding
         assertTrue(vsOrt.stream().filter(v -> v < 1e-5).count() >= vsOrt.size() - 1 && vsOrt.stream().allMatch(v -> v < 1e-2), "vs ONNX Runtime " + vsOrt + why);
+
+        // export-qdq writes a calibrated float model's plan as Q/DQ; given a Q/DQ model (two scales here) it says so
+        Path back = dir.resolve("two-back.onnx");
+        CliRun x = CliRun.of("export-qdq", m.toString(), "-o", back.toString());
+        assertEquals(2, x.code(), x.out());
+        assertEquals("tessel export-qdq: " + m + " already carries QuantizeLinear/DequantizeLinear nodes (explicit quantization at its own scales): export-qdq "
+                + "writes a calibrated float model's plan as Q/DQ; `tessel build " + m + "` runs this one as it is", x.err().strip());
+        assertTrue(!Files.exists(back), "nothing written");
     }
 
     /** An int8 constant of {@code shape}, codes uniform in [-max, max] with one at +-max, dequantized at {@code scales} along {@code axis} (one scale: per tensor). */
