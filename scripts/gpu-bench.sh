@@ -30,6 +30,9 @@
 # first-step logits and greedy tokens against it (target folder, draft folder, and the target's ONNX file on OnnxDecoder),
 # `tessel generate TARGET --draft DRAFT --speculate 4 --prompt TEXT` prints the acceptance rate and the speed-up over the
 # target alone (CPU engines), and `tessel generate TARGET/decoder_with_past.onnx --prompt TEXT` the ONNX target's tokens.
+# STAGES="goldens" (under 6 min): Hugging Face tokenizers' goldens (benchmarks/peers/tokenizer_goldens.py) and a real torch.save
+# of the checkpoint fixture (make_torch_checkpoint.py --real-torch --compare), then TokenizerGoldenTest and CheckpointFormsTest
+# on them.
 # STAGES="plans strategies"
 # (a second device call) runs the plan-engine and tuner tests, and
 # the strategy comparison (issue 9): per STRATEGY_CONFIGS entry, `tessel build --strategy S` for rule, joint, sequential
@@ -57,6 +60,10 @@ cp "$root/benchmarks/peers/torch_peer.py" "$GPU_DIR/peers/"
 cp "$root/benchmarks/peers/llm_peer.py" "$GPU_DIR/peers/"
 cp "$root/benchmarks/peers/train_lm_pair.py" "$GPU_DIR/peers/"
 cp "$root/scripts/export-families.py" "$GPU_DIR/peers/"
+cp "$root/benchmarks/peers/tokenizer_goldens.py" "$root/benchmarks/peers/make_torch_checkpoint.py" "$GPU_DIR/peers/"
+# the torch.save fixture written without torch (46 KB), for the goldens stage's byte-for-byte comparison with real torch
+rm -rf "$GPU_DIR/fixtures"; mkdir -p "$GPU_DIR/fixtures"
+cp -r "$root/runtime/src/test/resources/torch-checkpoint" "$GPU_DIR/fixtures/"
 
 # Fashion-MNIST's test set (4.4 MiB) for the accuracy stage, where Debian's dataset-fashion-mnist is installed
 rm -rf "$GPU_DIR/data"
@@ -219,6 +226,19 @@ if has llmserve; then
         timeout $(( 300 - ($(date +%s) - s0) > 10 ? 300 - ($(date +%s) - s0) : 10 )) "${java[@]}" org.tessel.cli.Tessel serve-bench zoo:llama-tiny --gpu $kv > "$out/serve.txt" 2>&1
         echo "  serve-bench --gpu $kv exit $?"; tail -6 "$out/serve.txt" | cut -c1-220
     done
+fi
+if has goldens; then
+    # goldens only the GPU machine's Python can make (the tokenizers library, torch), made and checked in one go; the
+    # files come back under $OUT (goldens/tokenizer: commit to runtime/src/test/resources/tokenizer/)
+    echo "== goldens: tokenizers made by Hugging Face's tokenizers library, checkpoints by real torch.save, read by Tessel"
+    g="$out/goldens"; mkdir -p "$g/tokenizer"
+    timeout 120 python3 "$here/peers/tokenizer_goldens.py" --out "$g/tokenizer" > "$g/tokenizer.txt" 2>&1; echo "  tokenizer goldens exit $?"; tail -4 "$g/tokenizer.txt" | cut -c1-300
+    timeout 120 python3 "$here/peers/make_torch_checkpoint.py" "$g/torch" --real-torch --compare "$here/fixtures/torch-checkpoint" > "$g/torch.txt" 2>&1; echo "  real torch.save exit $?"; tail -4 "$g/torch.txt" | cut -c1-300
+    timeout 120 "${java[@]}" -Dtessel.tokenizer.goldens="$g/tokenizer" -Dtessel.torch.checkpoint="$g/torch" org.junit.platform.console.ConsoleLauncher execute \
+        --select-class=org.tessel.runtime.llm.tokenizer.TokenizerGoldenTest --select-class=org.tessel.runtime.llm.CheckpointFormsTest \
+        --details=tree --disable-banner --disable-ansi-colors > "$g/tests.log" 2>&1
+    echo "  golden tests exit $?"; grep -E 'tests (successful|failed|aborted|skipped)|=> |GOLDEN' "$g/tests.log" | cut -c1-300 | head -20
+    rm -rf "$g/torch"
 fi
 if has lmpair; then
     echo "== trained LM pair: tokenizer + Llama target and draft on the stdlib's sources (transformers), Tessel against golden.json, speculative decoding k=4"
