@@ -232,7 +232,7 @@ final class BuildCommand implements Callable<Integer> {
         org.tessel.runtime.engine.profile.ShapeSpecializer src = ProfileOptions.source(model, ps);
         String strat = strategy != null ? strategy : "joint";
         org.tessel.search.Strategies.byName(strat);
-        String tgt = target != null ? target : defaultTarget(backend);
+        String tgt = target != null ? target : CostTargets.forBackend(backend);
         org.tessel.search.SearchOptions o = org.tessel.search.SearchOptions.defaults().withTarget(tgt).withSeed(searchSeed).withPrecisions(allowed())
                 .withPrecisionRules(precisionRules.stream().map(org.tessel.search.PrecisionRule::parse).toList());
         o = choices.apply(o);
@@ -373,16 +373,6 @@ final class BuildCommand implements Callable<Integer> {
         return out;
     }
 
-    /**
-     * The cost model's device when --target is not given: for a GPU engine the GPU it is built on (an H100 is priced as
-     * `h100-derived`, an H200 and anything else as `h200-measured`, the spec measured on the project's H200); for a CPU
-     * engine, which emulates what the GPU would run, `h200-measured`.
-     */
-    static String defaultTarget(Backend backend) {
-        if (backend instanceof Backend.Gpu gpu && gpu.context().device().name().toUpperCase(java.util.Locale.ROOT).contains("H100")) return "h100-derived";
-        return "h200-measured";
-    }
-
     /** Search (or read) the plan, apply it, build the engine that runs exactly it, save. */
     private int buildPlanned(Backend backend, long t0) throws Exception {
         if (strategy != null && planFile != null) throw new IllegalArgumentException("--strategy and --plan exclude each other: search a plan, or build a given one");
@@ -390,7 +380,7 @@ final class BuildCommand implements Callable<Integer> {
         org.tessel.cost.Precision quant = planFile == null && !explicitQdq ? calibration.format(java.util.List.of(), precisionRules) : null;
         if (explicitQdq) quant = org.tessel.runtime.calib.ExplicitQuantization.format(g);
         // the measured H200 spec has no FP8 rate (nothing timed at FP8 yet): FP8 is priced on the H200's datasheet
-        String tgt = target != null ? target : quant == org.tessel.cost.Precision.FP8 ? "h200" : defaultTarget(backend);
+        String tgt = target != null ? target : quant == org.tessel.cost.Precision.FP8 ? "h200" : CostTargets.forBackend(backend);
         java.util.Set<String> keep = explicitQdq && planFile == null ? explicitKeep(g, tgt) : java.util.Set.of();
         org.tessel.runtime.calib.ExplicitQuantization.Result qdq = explicitQdq ? org.tessel.runtime.calib.ExplicitQuantization.fold(g, keep) : null;
         Graph prepared = org.tessel.search.Searcher.prepare(g);

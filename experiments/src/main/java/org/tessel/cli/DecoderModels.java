@@ -171,7 +171,7 @@ final class DecoderModels {
             throw new IllegalArgumentException("--gpu needs a CUDA GPU, and this machine has none (" + b.describe() + "); drop --gpu to run on CPU engines");
         Precision p = bf16 ? Precision.BF16 : Precision.FP16;
         return new GpuDecoderRunner(plain.model(), plain.config(), ZooOptions.DEFAULT_SEED, plain.weights(), g.context(), bf16 ? GpuEngine.Precision.BF16 : GpuEngine.Precision.FP16,
-                jointPlanner(BuildCommand.defaultTarget(g), p), true, kvCache(kvCache, plain));
+                jointPlanner(CostTargets.forBackend(g), p), true, kvCache(kvCache, plain));
     }
 
     /** Text windows the FP8 KV scales are calibrated on (each 64 tokens, or the model's positions if fewer). */
