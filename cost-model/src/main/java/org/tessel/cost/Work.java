@@ -46,8 +46,9 @@ public record Work(double flops, double bytesRead, double bytesWritten, long gem
     public static Work of(Node n, Precision p) {
         if (n.body() != null) return fused(n, p);
         double read = 0, written = 0;
-        for (int i = 0; i < n.numInputs(); i++) if (n.input(i) != null) read += inputBytes(n, i, p);
-        for (int i = 0; i < n.outputs().size(); i++) written += outputBytes(n, i, p);
+        InferenceContext ctx = context(n);
+        for (int i = 0; i < n.numInputs(); i++) if (n.input(i) != null) read += inputBytes(n, ctx, i, p);
+        for (int i = 0; i < n.outputs().size(); i++) written += outputBytes(n, ctx, i, p);
         long[] g = gemmDims(n);
         return new Work(flops(n), read, written, g[0], g[1], g[2]);
     }
@@ -67,9 +68,10 @@ public record Work(double flops, double bytesRead, double bytesWritten, long gem
         for (Node n : group) {
             flops += n.body() != null ? fused(n, p).flops() : flops(n);
             if (g[0] == 0) g = n.body() != null ? dims(fused(n, p)) : gemmDims(n);
+            InferenceContext ctx = context(n);
             for (int i = 0; i < n.numInputs(); i++) {
                 Value v = n.input(i);
-                if (v != null && !produced.contains(v) && readOnce.add(v)) read += inputBytes(n, i, p);
+                if (v != null && !produced.contains(v) && readOnce.add(v)) read += inputBytes(n, ctx, i, p);
             }
         }
         for (Value v : escaping) written += bytes(v.type(), p);
@@ -107,24 +109,24 @@ public record Work(double flops, double bytesRead, double bytesWritten, long gem
     }
 
     /** Bytes one use of n reads of its input i: all its elements, or as many as the op's hint says it reads. */
-    static double inputBytes(Node n, int i, Precision p) {
+    static double inputBytes(Node n, InferenceContext ctx, int i, Precision p) {
         TensorType t = n.input(i).type();
-        long hint = hint(n, ctx -> n.op().elementsRead(ctx, i));
+        long hint = hint(() -> n.op().elementsRead(ctx, i));
         return hint < 0 ? bytes(t, p) : (double) Math.min(hint, t.numElements()) * elementBytes(t, p);
     }
 
     /** Bytes one use of n writes of its output i: all its elements, or as many as the op's hint says it writes. */
-    static double outputBytes(Node n, int i, Precision p) {
+    static double outputBytes(Node n, InferenceContext ctx, int i, Precision p) {
         TensorType t = n.outputs().get(i).type();
         List<TensorType> outs = n.outputs().stream().map(Value::type).toList();
-        long hint = hint(n, ctx -> n.op().elementsWritten(ctx, outs, i));
+        long hint = hint(() -> n.op().elementsWritten(ctx, outs, i));
         return hint < 0 ? bytes(t, p) : (double) Math.min(hint, t.numElements()) * elementBytes(t, p);
     }
 
     /** An op's cost hint, -1 (all elements) when it has none or it fails (a plugin's). */
-    private static long hint(Node n, java.util.function.ToLongFunction<InferenceContext> q) {
+    private static long hint(java.util.function.LongSupplier q) {
         try {
-            return q.applyAsLong(context(n));
+            return q.getAsLong();
         } catch (RuntimeException e) {
             return -1;
         }
