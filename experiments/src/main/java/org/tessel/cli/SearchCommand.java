@@ -33,7 +33,7 @@ final class SearchCommand implements Callable<Integer> {
     @Mixin CalibrationOptions calibration;
     @Mixin AccuracyOptions accuracy;
     @Mixin ProfileOptions profiles;
-    @Option(names = "--target", defaultValue = "h100", description = "Target device (h100, h200, a100, l4, rtx4090; default ${DEFAULT-VALUE}).") String target;
+    @Option(names = "--target", defaultValue = "h100", description = "Target device: h100, h200, a100, l4, rtx4090 (datasheets), h200-measured (measured on the project's H200), h100-derived (its compute, the H100's bandwidth); default ${DEFAULT-VALUE}.") String target;
     @Option(names = "--strategy", defaultValue = "joint", description = "joint (exact when it fits, else timefold), exact, timefold, greedy, sequential, rule or random (default ${DEFAULT-VALUE}).") String strategy;
     @Option(names = "--search-seed", defaultValue = "0", description = "Seed of the search (default ${DEFAULT-VALUE}); the same seed gives the same plan.") long searchSeed;
     @Option(names = "--time-limit", converter = Ranges.Seconds.class, defaultValue = "10", description = "Wall-clock safety limit in seconds (default ${DEFAULT-VALUE}).") double timeLimit;
