@@ -48,7 +48,8 @@ public record Work(double flops, double bytesRead, double bytesWritten, long gem
         double read = 0, written = 0;
         InferenceContext ctx = context(n);
         for (int i = 0; i < n.numInputs(); i++) if (n.input(i) != null) read += inputBytes(n, ctx, i, p);
-        for (int i = 0; i < n.outputs().size(); i++) written += outputBytes(n, ctx, i, p);
+        List<TensorType> outs = n.outputs().stream().map(Value::type).toList();
+        for (int i = 0; i < outs.size(); i++) written += outputBytes(n, ctx, outs, i, p);
         long[] g = gemmDims(n);
         return new Work(flops(n), read, written, g[0], g[1], g[2]);
     }
@@ -116,9 +117,8 @@ public record Work(double flops, double bytesRead, double bytesWritten, long gem
     }
 
     /** Bytes one use of n writes of its output i: all its elements, or as many as the op's hint says it writes. */
-    static double outputBytes(Node n, InferenceContext ctx, int i, Precision p) {
-        TensorType t = n.outputs().get(i).type();
-        List<TensorType> outs = n.outputs().stream().map(Value::type).toList();
+    static double outputBytes(Node n, InferenceContext ctx, List<TensorType> outs, int i, Precision p) {
+        TensorType t = outs.get(i);
         long hint = hint(() -> n.op().elementsWritten(ctx, outs, i));
         return hint < 0 ? bytes(t, p) : (double) Math.min(hint, t.numElements()) * elementBytes(t, p);
     }
