@@ -635,7 +635,7 @@ public final class EltwiseCodegen {
             case "HardSwish" -> "(" + o.f(0) + " * fmaxf(0.0f, fminf(1.0f, " + o.f(0) + " / 6.0f + 0.5f)))";
             case "Erf" -> "erff(" + o.f(0) + ")";
             case "Gelu" -> switch (at.getString("approximate", "none")) {
-                case "none" -> "(0.5f * " + o.f(0) + " * erfcf(-" + o.f(0) + " * 0.70710678118654752f))";
+                case "none" -> "(0.5f * " + o.f(0) + " * (1.0f + erff(" + o.f(0) + " * 0.70710678118654752f)))";
                 case "tanh" -> "(" + o.f(0) + " / (1.0f + expf(-2.0f * 0.79788456080286536f * (" + o.f(0) + " + 0.044715f * " + o.f(0) + " * " + o.f(0) + " * " + o.f(0) + "))))";
                 default -> throw new IllegalArgumentException(n.describe() + ": attribute 'approximate' must be \"none\" or \"tanh\"");
             };

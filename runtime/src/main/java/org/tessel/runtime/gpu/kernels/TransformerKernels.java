@@ -19,7 +19,9 @@ public final class TransformerKernels {
     static final int BLOCK = 256;
 
     public static String source(DType t) {
-        return KernelCompiler.prelude() + CudaTypes.typedefs("T", t) + KernelCompiler.resource("transformer.cu");
+        return KernelCompiler.prelude() + CudaTypes.typedefs("T", t)
+                + "#define LD4_T tessel_ld4_" + t.text() + "\n#define ST4_T tessel_st4_" + t.text() + "\n"
+                + KernelCompiler.resource("transformer.cu");
     }
 
     private static CudaKernel kernel(KernelCompiler kc, DType t, String name) {
@@ -43,7 +45,9 @@ public final class TransformerKernels {
     public static void geluErf(KernelCompiler kc, DType t, DeviceBuffer y, long n, CudaStream s) {
         Softmax.check(y, t, n, "gelu");
         if (n == 0) return;
-        kernel(kc, t, "tessel_gelu_erf").launch(Launch.gridFor(n, BLOCK), BLOCK, 0, s, CudaKernel.args().ptr(y).i64(n));
+        if (n % 4 == 0 && n < Integer.MAX_VALUE && y.address() % (4L * t.bytes()) == 0)
+            kernel(kc, t, "tessel_gelu_erf_vec4").launch(Launch.gridFor(n / 4, BLOCK), BLOCK, 0, s, CudaKernel.args().ptr(y).i32((int) n));
+        else kernel(kc, t, "tessel_gelu_erf").launch(Launch.gridFor(n, BLOCK), BLOCK, 0, s, CudaKernel.args().ptr(y).i64(n));
     }
 
     /** y = tanh(y) in place over n elements. */

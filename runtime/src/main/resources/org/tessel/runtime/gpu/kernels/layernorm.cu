@@ -21,3 +21,43 @@ extern "C" __global__ void tessel_layernorm(const T* __restrict__ x, const T* __
         ST_T(yr, i, v);
     }
 }
+
+// tessel.layernorm, one warp per row for rows of at most 32 * 4 * LN_CHUNKS elements, len a multiple of 4 and
+// x, y, gamma, beta aligned for 4-element accesses: the row is read once into registers (4 elements per access),
+// mean and centered variance by warp shuffles (no shared memory, no block barrier), then written. Needs LD4_T, ST4_T.
+#define LN_CHUNKS 8
+extern "C" __global__ void tessel_layernorm_warp(const T* __restrict__ x, const T* __restrict__ gamma, const T* __restrict__ beta,
+                                                 T* __restrict__ y, int rows, int len, float eps) {
+    int row = (int) ((blockIdx.x * (unsigned) blockDim.x + threadIdx.x) >> 5), lane = threadIdx.x & 31;
+    if (row >= rows) return;
+    const T* xr = x + (long long) row * len;
+    T* yr = y + (long long) row * len;
+    int chunks = len >> 2;
+    float v[LN_CHUNKS][4];
+    float s = 0.0f;
+#pragma unroll
+    for (int c = 0; c < LN_CHUNKS; c++) {
+        int k = c * 32 + lane;
+        if (k < chunks) { LD4_T(xr, 4 * k, v[c]); s += (v[c][0] + v[c][1]) + (v[c][2] + v[c][3]); }
+    }
+    float mean = tessel_warp_sum(s) / len;
+    float q = 0.0f;
+#pragma unroll
+    for (int c = 0; c < LN_CHUNKS; c++) {
+        int k = c * 32 + lane;
+        if (k < chunks)
+            for (int e = 0; e < 4; e++) { float d = v[c][e] - mean; q += d * d; }
+    }
+    float inv = 1.0f / sqrtf(tessel_warp_sum(q) / len + eps);
+#pragma unroll
+    for (int c = 0; c < LN_CHUNKS; c++) {
+        int k = c * 32 + lane;
+        if (k < chunks) {
+            float g[4], b[4] = {0.0f, 0.0f, 0.0f, 0.0f}, o[4];
+            LD4_T(gamma, 4 * k, g);
+            if (beta != 0) LD4_T(beta, 4 * k, b);
+            for (int e = 0; e < 4; e++) o[e] = (v[c][e] - mean) * inv * g[e] + b[e];
+            ST4_T(yr, 4 * k, o);
+        }
+    }
+}

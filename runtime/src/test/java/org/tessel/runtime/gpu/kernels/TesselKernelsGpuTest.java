@@ -139,7 +139,7 @@ class TesselKernelsGpuTest {
         KernelCompiler kc = GpuTestSupport.compiler();
         GpuTestSupport.Checks checks = new GpuTestSupport.Checks();
         SplittableRandom r = new SplittableRandom(22);
-        for (int[] d : new int[][] {{4, 10}, {96, 128}, {3, 1000}, {2, 4097}, {2, 3, 768}}) {
+        for (int[] d : new int[][] {{4, 10}, {96, 128}, {3, 1000}, {2, 4097}, {2, 3, 768}, {5, 1024}, {3, 1028}, {7, 36}}) {
             for (DType t : new DType[] {DType.F32, DType.F16, DType.BF16}) {
                 Shape shape = Shape.of(d);
                 int len = d[d.length - 1], rows = (int) (shape.numElements() / len);
@@ -164,6 +164,30 @@ class TesselKernelsGpuTest {
                          DeviceBuffer dy = GpuTestSupport.poisoned(t, shape.numElements())) {
                         LayerNorm.run(kc, t, dx, dg, db, dy, rows, len, 1e-5f, S);
                         assertClose("tessel.layernorm", HostTensors.download(dy, t, shape), want, t == DType.F32 ? 1e-5 : GpuTestSupport.tolerance(t));
+                    }
+                });
+            }
+        }
+        checks.done();
+    }
+
+    // ---- tessel.gelu.erf (in place after a cuBLASLt bias epilogue) --------------------------------
+
+    /** The vector kernel (n a multiple of 4 on an aligned buffer) and the scalar one (any other n). */
+    @Test void geluErfMatchesTheReference() {
+        KernelCompiler kc = GpuTestSupport.compiler();
+        GpuTestSupport.Checks checks = new GpuTestSupport.Checks();
+        SplittableRandom r = new SplittableRandom(23);
+        for (int n : new int[] {4096, 1001, 3}) {
+            for (DType t : new DType[] {DType.F32, DType.F16, DType.BF16}) {
+                Tensor x = GpuTestSupport.random(r, t, Shape.of(n), -8, 8);
+                checks.check("tessel.gelu.erf " + t.text() + " n=" + n, () -> {
+                    NetworkBuilder b = new NetworkBuilder("gelu");
+                    Graph g = b.output(b.gelu(b.input("x", DType.F32, n))).build();
+                    Tensor want = GpuTestSupport.reference(g, Map.of("x", GpuTestSupport.asF32(x))).values().iterator().next();
+                    try (DeviceBuffer dy = HostTensors.upload(x)) {
+                        TransformerKernels.geluErf(kc, t, dy, n, S);
+                        assertClose("tessel.gelu.erf", HostTensors.download(dy, t, Shape.of(n)), want, t == DType.F32 ? 1e-6 : GpuTestSupport.tolerance(t));
                     }
                 });
             }
