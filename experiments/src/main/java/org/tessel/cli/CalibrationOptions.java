@@ -166,19 +166,22 @@ final class CalibrationOptions {
     List<PrecisionRule> rules(List<PrecisionRule> given, Graph prepared, Map<String, String> fallbacks, Precision format) {
         if (!fallback) {
             // a node pinned to INT8 (FP8) that nothing runs at it fails here, saying why, rather than as a search without choices
+            Set<String> inGroup = null;
             for (PrecisionRule r : given) {
                 if (!r.allowed().equals(Set.of(format))) continue;
                 for (Node n : prepared.nodes()) {
                     // other ops may still run quantized inside a fused group; the search says when they cannot
                     if (!r.matches(n) || !CONTRACTIONS.contains(n.opName())) continue;
                     String why = whyNo(n, format);
-                    if (why != null)
+                    if (why != null && inGroup == null) inGroup = runnableAt(prepared, format);
+                    if (why != null && !inGroup.contains(n.name()))
                         throw new IllegalArgumentException(n.describe() + ": --precision " + r.text() + ": " + why + "; let such nodes run at another precision with --" + format.text() + "-fallback");
                 }
             }
             return given;
         }
         List<PrecisionRule> out = new ArrayList<>();
+        Set<String> inGroup = null;
         for (PrecisionRule r : given) {
             if (!r.allowed().equals(Set.of(format))) { out.add(r); continue; }
             boolean any = false;
@@ -186,6 +189,9 @@ final class CalibrationOptions {
                 if (!r.matches(n)) continue;
                 any = true;
                 String why = whyNo(n, format);
+                // no tactic runs it alone (a MatMul: cuBLASLt runs one only inside a fused gemm_bias_act), but a fused group can
+                if (why != null && inGroup == null) inGroup = runnableAt(prepared, format);
+                if (why != null && inGroup.contains(n.name())) why = null;
                 if (why == null) out.add(new PrecisionRule(n.name(), r.allowed()));
                 else fallbacks.put(n.name(), "rule '" + r.text() + "': " + why);
             }
@@ -198,6 +204,20 @@ final class CalibrationOptions {
 
     /** Why no catalogue tactic runs {@code n} at INT8 (in any layout), or null when one does. */
     static String whyNoInt8(Node n) { return whyNo(n, Precision.INT8); }
+
+    /**
+     * The nodes of {@code prepared} the search can run at {@code format}, alone or inside a fused group (a MatMul runs on
+     * cuBLASLt only inside a fused gemm_bias_act): the precisions of each node's choices in a search problem over FP32 and
+     * {@code format}.
+     */
+    static Set<String> runnableAt(Graph prepared, Precision format) {
+        org.tessel.search.SearchProblem p = org.tessel.search.Searcher.problem(prepared, org.tessel.search.SearchOptions.defaults()
+                .withTarget(format == Precision.FP8 ? "h200" : "h200-measured").withPrecisions(java.util.EnumSet.of(Precision.FP32, format)));
+        Set<String> out = new java.util.HashSet<>();
+        for (org.tessel.search.SearchProblem.Node n : p.nodes())
+            if (n.choices().stream().anyMatch(c -> c.precision() == format)) out.add(n.name());
+        return out;
+    }
 
     /** Why no catalogue tactic runs {@code n} at a quantized precision (in any layout), or null when one does. */
     static String whyNo(Node n, Precision format) {

@@ -54,6 +54,7 @@ final class ExplicitQdq {
             Value v = prepared.value(e.getKey());
             if (v != null && !v.isConstant()) present.put(e.getKey(), e.getValue());
         }
+        java.util.Set<String> inGroup = null;
         for (String n : qdq.quantizedNodes()) {
             Node node = find(n);
             if (node == null) {
@@ -62,7 +63,8 @@ final class ExplicitQdq {
             }
             String why = CalibrationOptions.whyNo(node, format);
             // no tactic runs it alone (a MatMul: cuBLASLt runs one only inside a fused gemm_bias_act): pinned where a fused group can run it quantized
-            if (why != null && inGroupOnly(prepared, n, format)) why = null;
+            if (why != null && inGroup == null) inGroup = CalibrationOptions.runnableAt(prepared, format);
+            if (why != null && inGroup.contains(n)) why = null;
             if (why == null) pinned.add(n);
             else {
                 fallbacks.put(n, "Q/DQ marks it " + name + ", but " + why);
@@ -77,20 +79,6 @@ final class ExplicitQdq {
         }
         scales = new CalibrationOptions.Scales(QuantizationTable.EXPLICIT, format, present,
                 "explicit quantization, " + present.size() + " tensor scales and " + qdq.weightScales().size() + " weights' channel scales from the model's Q/DQ", qdq.weightScales());
-    }
-
-    /**
-     * True when the search can run node {@code n} at {@code format} inside a fused group (the rule
-     * {@code n=format} leaves it a plan), though no tactic runs it at that format alone.
-     */
-    private static boolean inGroupOnly(Graph prepared, String n, Precision format) {
-        try {
-            org.tessel.search.Searcher.problem(prepared, org.tessel.search.SearchOptions.defaults().withTarget(format == Precision.FP8 ? "h200" : "h200-measured")
-                    .withPrecisions(EnumSet.of(Precision.FP32, format)).withPrecisionRules(List.of(new PrecisionRule(n, Set.of(format)))));
-            return true;
-        } catch (IllegalArgumentException e) {
-            return false;
-        }
     }
 
     private Node find(String name) {

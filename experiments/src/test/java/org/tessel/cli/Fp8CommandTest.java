@@ -61,6 +61,19 @@ class Fp8CommandTest {
         assertFalse(a100.out().contains("calibrated"), "refused before calibrating: " + a100.out());
     }
 
+    /**
+     * A MatMul runs on cuBLASLt only inside a fused gemm_bias_act, so a rule pinning BERT's dense layers to FP8 is honoured
+     * by fusing them (the exact-GELU intermediate one too), not refused because no tactic runs the MatMul alone.
+     */
+    @Test void pinningMatMulsToFp8FusesThemIntoFp8Gemms() {
+        for (String rule : new String[] {"*intermediate*=fp8", "*dense*=fp8"}) {
+            CliRun s = CliRun.of("search", "zoo:bert-tiny", "--target", "h200", "--precisions", "fp32,fp16,fp8", "--calib", "generated:1", "--precision", rule);
+            assertEquals(0, s.code(), rule + ": " + s.err());
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("fp8/nchw=(\\d+)").matcher(s.out());
+            assertTrue(m.find() && Integer.parseInt(m.group(1)) >= 6, rule + ": " + s.out());
+        }
+    }
+
     @Test void aGpuSearchKeepsFp8ForTheGemmsTheGpuEngineRunsAtFp8() {
         org.tessel.ir.Graph prepared = org.tessel.search.Searcher.prepare(org.tessel.ir.zoo.Zoo.build("bert-tiny"));
         java.util.Set<Precision> precs = java.util.EnumSet.of(Precision.FP16, Precision.FP8);

@@ -136,7 +136,8 @@ public final class GemmTactic extends BaseTactic {
      */
     @Override public org.tessel.cost.Cost cost(org.tessel.cost.CostModel model, Node n, Precision p, Layout l, boolean cudaGraphs) {
         org.tessel.cost.Cost gemm = super.cost(model, n, p, l, cudaGraphs);
-        if (config.epilogue != Epilogue.BIAS_GELU_ERF && config.epilogue != Epilogue.BIAS_TANH) return gemm;
+        // at FP8 the activation rides in Tessel's FP8 epilogue pass, which every FP8 GEMM has
+        if (config.epilogue != Epilogue.BIAS_GELU_ERF && config.epilogue != Epilogue.BIAS_TANH || p == Precision.FP8) return gemm;
         var out = n.output().type();
         double bytes = org.tessel.cost.Work.bytes(out, p);
         org.tessel.cost.Cost pass = model.estimate(id(), new org.tessel.cost.Work(out.numElements() * 8.0, bytes, bytes, 0, 0, 0),

@@ -18,8 +18,12 @@ public final class GemmTactics {
 
     private static final Set<Precision> ALL = EnumSet.allOf(Precision.class);
     private static final Set<Precision> FLOAT = EnumSet.of(Precision.FP32, Precision.TF32, Precision.FP16, Precision.BF16);
-    /** The GPU engine's precisions (its Tessel activation kernels are built for f32 and f16 storage). */
-    private static final Set<Precision> ENGINE = EnumSet.of(Precision.FP32, Precision.TF32, Precision.FP16);
+    /**
+     * The precisions of the epilogues cuBLASLt lacks (exact GELU, Tanh): at the float precisions Tessel's kernel runs in
+     * place after the matmul (f32, f16 and bf16 storage); at FP8 Tessel's FP8 epilogue applies them as it dequantizes.
+     * Not INT8: its epilogue takes bias, residual and ReLU only.
+     */
+    private static final Set<Precision> ENGINE = EnumSet.of(Precision.FP32, Precision.TF32, Precision.FP16, Precision.BF16, Precision.FP8);
     /** cuBLASLt's heuristic scratch (NVIDIA recommends 4 MiB before Hopper; split-K partials come on top, from the cost model). */
     private static final long LT_WORKSPACE = 4L << 20;
 

@@ -17,11 +17,13 @@ import org.tessel.runtime.engine.PrecisionEmulation;
 import org.tessel.runtime.gpu.GpuTestSupport;
 
 /**
- * For a GPU run on sm_89+ (written without one; it has not run yet): tessel_quantize_fp8 on the device
- * gives Float8E4M3's codes bit for bit, and cuBLASLt's FP8 GEMM (e4m3 X and W, per-tensor scales
- * through the A/B scale pointers, f32 accumulation, bias epilogue, f32 and f16 y) matches the CPU
- * engine's FP8 emulation (the same fake-quantized operands, f32 products summed in double) within
- * 1e-4 relative for f32 y and 2e-3 for f16 y. Prints RESULT lines like Int8KernelsGpuTest.
+ * For a GPU run on sm_89+: tessel_quantize_fp8 on the device gives Float8E4M3's codes bit for bit, and
+ * cuBLASLt's FP8 GEMM (e4m3 X and W, per-tensor scales through the A/B scale pointers, bias epilogue,
+ * f32 and f16 y) matches the CPU engine's FP8 emulation (the same fake-quantized operands, f32 products
+ * summed in double) within 1e-3 of max |y| for f32 y and 2e-3 for f16 y. Hopper's FP8 tensor cores keep
+ * fewer accumulator bits than an f32 sum (about 14 mantissa bits, as DeepSeek-V3's report measured on
+ * H800), so f32 y is not exact: an H100 gave 2.6e-4 of max |y| at 128x128x128 (2026-12-05), over the
+ * 1e-4 first set here. Prints RESULT lines like Int8KernelsGpuTest.
  */
 @Tag("gpu")
 class Fp8GemmGpuTest {
@@ -97,7 +99,7 @@ class Fp8GemmGpuTest {
                             y.copyTo(h);
                             for (int i = 0; i < h.length; i++) got[i] = Float.float16ToFloat(h[i]);
                         }
-                        double tol = out == DType.F32 ? 1e-4 : 2e-3, worst = 0, norm = 0;
+                        double tol = out == DType.F32 ? 1e-3 : 2e-3, worst = 0, norm = 0;
                         for (double x : want) norm = Math.max(norm, Math.abs(x));
                         for (int i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]) / norm);
                         System.out.printf("RESULT|cublaslt.gemm fp8 %dx%dx%d|%s|%d algos|%.3e|-|%s rel|%s%n", m, n, k, out.text(), gemm.algos().size(), worst, tol, worst <= tol ? "ok" : "FAIL");
