@@ -2,8 +2,11 @@
 // operands, f32 accumulate and f32 softmax), reading the head split straight from the projections'
 // [B][S][H*D] rows like tessel.attention.bshd: element (b, s, h, d) of Q is
 // q[(b * Sq + s) * ldq + h * HEAD_DIM + d], likewise K, V and O. One block per (64 queries, b, h),
-// 4 warps of 16 query rows each. Per 64-key tile: K (row-major) and V (transposed) staged in shared
-// memory, S = Q K^T with mma.sync m16n8k16 (Q's fragments stay in registers), online softmax on the
+// 4 warps of 16 query rows each. Per 64-key tile: K and V copied row-major into shared memory by
+// cp.async (16 bytes a thread, keys past Sk zero-filled), the next tile's copy in flight while this one
+// is computed (two stages for HEAD_DIM <= 64, one above, to stay within 48 KB of static shared memory);
+// S = Q K^T with mma.sync m16n8k16 (Q's fragments stay in registers, K's read as 32-bit words), V's
+// B fragments by ldmatrix.trans (two 8-wide d tiles a load), online softmax on the
 // accumulators in registers (running max and sum per row, the 4 lanes of a quad share a row), P
 // rounded to f16 is re-used as the A fragment of O += P V without leaving registers. The optional
 // additive mask, broadcast over heads, is mask[b * mask_b + query * mask_q + key]: PER_QUERY_MASK 0
@@ -18,8 +21,12 @@
 #define MMA_WARPS 4
 #define MMA_BM (MMA_WARPS * 16)
 #define MMA_BN 64
-#define K_LD (HEAD_DIM + 8)
-#define VT_LD (MMA_BN + 8)
+#define KV_LD (HEAD_DIM + 8)
+#if HEAD_DIM <= 64
+#define KV_STAGES 2
+#else
+#define KV_STAGES 1
+#endif
 #define QK_STEPS (HEAD_DIM / 16)
 #define O_TILES (HEAD_DIM / 8)
 #define S_TILES (MMA_BN / 8)
@@ -34,13 +41,40 @@ __device__ __forceinline__ void tessel_mma_f16(float* c, const unsigned* a, unsi
 __device__ __forceinline__ unsigned tessel_pack_f16x2(float lo, float hi) {
     return (unsigned) tessel_f2h(lo) | ((unsigned) tessel_f2h(hi) << 16);
 }
+__device__ __forceinline__ unsigned tessel_smem_addr(const void* p) {
+    unsigned a;
+    asm("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(a) : "l"(p));
+    return a;
+}
+// 16 bytes global -> shared, asynchronously; bytes = 0 fills the 16 bytes with zeros (src is not read)
+__device__ __forceinline__ void tessel_cp_async16(unsigned dst, const void* src, int bytes) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" :: "r"(dst), "l"(src), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void tessel_cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+__device__ __forceinline__ void tessel_cp_async_wait_all_but_one() { asm volatile("cp.async.wait_group 1;\n" ::: "memory"); }
+__device__ __forceinline__ void tessel_cp_async_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::: "memory"); }
+// four 8x8 b16 matrices from shared memory, transposed: lanes 8m..8m+7 give matrix m's row addresses
+__device__ __forceinline__ void tessel_ldmatrix_x4_trans(unsigned* r, unsigned addr) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(addr));
+}
+// K and V rows [j0, j0 + MMA_BN) of this (batch, head) into stage buffers ksb, vsb (row-major, KV_LD apart)
+__device__ __forceinline__ void tessel_attention_load_tile(unsigned short* ksb, unsigned short* vsb, const unsigned short* kb,
+                                                           const unsigned short* vb, long long ldk, long long ldv, int j0, int Sk) {
+    for (int e = threadIdx.x; e < MMA_BN * CHUNKS; e += MMA_WARPS * 32) {
+        int r = e / CHUNKS, c = (e - r * CHUNKS) * 8, key = j0 + r;
+        bool in = key < Sk;
+        tessel_cp_async16(tessel_smem_addr(ksb + r * KV_LD + c), in ? (const void*) (kb + (long long) key * ldk + c) : (const void*) kb, in ? 16 : 0);
+        tessel_cp_async16(tessel_smem_addr(vsb + r * KV_LD + c), in ? (const void*) (vb + (long long) key * ldv + c) : (const void*) vb, in ? 16 : 0);
+    }
+}
 
-extern "C" __global__ void __launch_bounds__(MMA_WARPS * 32)
+extern "C" __global__ void __launch_bounds__(MMA_WARPS * 32, HEAD_DIM <= 64 ? 4 : 3)
 tessel_attention_mma(const unsigned short* __restrict__ q, const unsigned short* __restrict__ k, const unsigned short* __restrict__ v,
                      const unsigned short* __restrict__ mask, unsigned short* __restrict__ o, int Sq, int Sk, int heads,
                      long long ldq, long long ldk, long long ldv, long long ldo, long long mask_b, long long mask_q, float scale, int nan_rows) {
-    __shared__ __align__(16) unsigned short ks[MMA_BN * K_LD];
-    __shared__ __align__(16) unsigned short vt[HEAD_DIM * VT_LD];
+    __shared__ __align__(16) unsigned short ks[KV_STAGES][MMA_BN * KV_LD];
+    __shared__ __align__(16) unsigned short vs[KV_STAGES][MMA_BN * KV_LD];
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, tg = lane & 3;
     int bh = blockIdx.y, b = bh / heads, h = bh - b * heads;
     int r0 = blockIdx.x * MMA_BM + warp * 16 + g, r1 = r0 + 8; // this thread's two query rows
@@ -70,24 +104,22 @@ tessel_attention_mma(const unsigned short* __restrict__ q, const unsigned short*
     for (int n = 0; n < O_TILES; n++) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.0f;
     float m0 = TESSEL_NEG_INF, m1 = TESSEL_NEG_INF, l0 = 0.0f, l1 = 0.0f;
 
-    for (int j0 = 0; j0 < Sk; j0 += MMA_BN) {
+    int tiles = (Sk + MMA_BN - 1) / MMA_BN;
+    tessel_attention_load_tile(ks[0], vs[0], kb, vb, ldk, ldv, 0, Sk);
+    tessel_cp_async_commit();
+    for (int t = 0; t < tiles; t++) {
+        int j0 = t * MMA_BN, st = KV_STAGES == 2 ? (t & 1) : 0;
+#if KV_STAGES == 2
+        // the next tile's copy goes to the other stage, which the previous iteration finished with (its last barrier)
+        if (t + 1 < tiles) tessel_attention_load_tile(ks[st ^ 1], vs[st ^ 1], kb, vb, ldk, ldv, j0 + MMA_BN, Sk);
+        tessel_cp_async_commit(); // an empty group on the last tile keeps "all but one" meaning "this tile's"
+        tessel_cp_async_wait_all_but_one();
+#else
+        tessel_cp_async_wait_all();
+#endif
         __syncthreads();
-        for (int e = threadIdx.x; e < MMA_BN * CHUNKS; e += MMA_WARPS * 32) {
-            int r = e / CHUNKS, c = (e - r * CHUNKS) * 8, key = j0 + r;
-            uint4 kv = make_uint4(0u, 0u, 0u, 0u), vv = make_uint4(0u, 0u, 0u, 0u);
-            if (key < Sk) {
-                kv = *reinterpret_cast<const uint4*>(kb + (long long) key * ldk + c);
-                vv = *reinterpret_cast<const uint4*>(vb + (long long) key * ldv + c);
-            }
-            *reinterpret_cast<uint4*>(ks + r * K_LD + c) = kv;
-            unsigned w[4] = {vv.x, vv.y, vv.z, vv.w};
-#pragma unroll
-            for (int i = 0; i < 4; i++) {
-                vt[(c + 2 * i) * VT_LD + r] = (unsigned short) (w[i] & 0xffffu);
-                vt[(c + 2 * i + 1) * VT_LD + r] = (unsigned short) (w[i] >> 16);
-            }
-        }
-        __syncthreads();
+        const unsigned short* kst = ks[st];
+        const unsigned short* vst = vs[st];
 
         // S = Q K^T: B fragment (k = d, n = key): reg 0 = K[n = g][d = 2t..2t+1], reg 1 = K[g][2t+8..]
         float sc[S_TILES][4];
@@ -97,7 +129,7 @@ tessel_attention_mma(const unsigned short* __restrict__ q, const unsigned short*
         for (int s = 0; s < QK_STEPS; s++) {
 #pragma unroll
             for (int n = 0; n < S_TILES; n++) {
-                const unsigned short* kp = ks + (n * 8 + g) * K_LD + s * 16 + 2 * tg;
+                const unsigned short* kp = kst + (n * 8 + g) * KV_LD + s * 16 + 2 * tg;
                 tessel_mma_f16(sc[n], qa[s], *reinterpret_cast<const unsigned*>(kp), *reinterpret_cast<const unsigned*>(kp + 8));
             }
         }
@@ -150,7 +182,8 @@ tessel_attention_mma(const unsigned short* __restrict__ q, const unsigned short*
             acc[n][2] *= c1; acc[n][3] *= c1;
         }
         // O += P V: P's A fragment for keys 16s..16s+15 is the C fragments of score tiles 2s and 2s+1;
-        // V's B fragment (k = key, n = d) from the transposed tile: reg 0 = V^T[d = g][key = 2t..2t+1]
+        // V's B fragment (k = key, n = d): reg 0 = V[key = 2t, 2t+1][d = g], reg 1 = keys 2t+8, 2t+9; ldmatrix.trans of
+        // the row-major tile gives it, two d tiles a load: lanes 0-15 address keys 16s..16s+15 at d tile n, lanes 16-31 at n+1
 #pragma unroll
         for (int s = 0; s < PV_STEPS; s++) {
             unsigned pa[4];
@@ -158,12 +191,22 @@ tessel_attention_mma(const unsigned short* __restrict__ q, const unsigned short*
             pa[1] = tessel_pack_f16x2(sc[2 * s][2], sc[2 * s][3]);
             pa[2] = tessel_pack_f16x2(sc[2 * s + 1][0], sc[2 * s + 1][1]);
             pa[3] = tessel_pack_f16x2(sc[2 * s + 1][2], sc[2 * s + 1][3]);
+            unsigned vrow = tessel_smem_addr(vst + (s * 16 + (lane & 15)) * KV_LD + 8 * (lane >> 4));
 #pragma unroll
-            for (int n = 0; n < O_TILES; n++) {
-                const unsigned short* vp = vt + (n * 8 + g) * VT_LD + s * 16 + 2 * tg;
-                tessel_mma_f16(acc[n], pa, *reinterpret_cast<const unsigned*>(vp), *reinterpret_cast<const unsigned*>(vp + 8));
+            for (int n = 0; n < O_TILES; n += 2) {
+                unsigned vb4[4];
+                tessel_ldmatrix_x4_trans(vb4, vrow + n * 16);
+                tessel_mma_f16(acc[n], pa, vb4[0], vb4[1]);
+                tessel_mma_f16(acc[n + 1], pa, vb4[2], vb4[3]);
             }
         }
+        __syncthreads(); // every warp is done with this stage before it is refilled
+#if KV_STAGES == 1
+        if (t + 1 < tiles) {
+            tessel_attention_load_tile(ks[0], vs[0], kb, vb, ldk, ldv, j0 + MMA_BN, Sk);
+            tessel_cp_async_commit();
+        }
+#endif
     }
     l0 += __shfl_xor_sync(TESSEL_FULL_MASK, l0, 1);
     l0 += __shfl_xor_sync(TESSEL_FULL_MASK, l0, 2);

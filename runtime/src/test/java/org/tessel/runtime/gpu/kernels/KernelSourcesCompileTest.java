@@ -84,7 +84,7 @@ public class KernelSourcesCompileTest {
         m.put("transformer_f32", TransformerKernels.source(DType.F32));
         m.put("attention_bshd_f16_d64", TransformerKernels.attentionSource(DType.F16, 64));
         m.put("attention_bshd_f32_d32", TransformerKernels.attentionSource(DType.F32, 32));
-        for (int d : new int[] {16, 32, 64, 128}) m.put("attention_mma_d" + d, MmaAttention.source(d));
+        for (int d : new int[] {16, 32, 64, 96, 128}) m.put("attention_mma_d" + d, MmaAttention.source(d));
         for (int d : new int[] {16, 64, 128}) m.put("attention_mma_qmask_d" + d, MmaAttention.source(d, true));
         m.put("paged_attention_f16_d64_g4_b16", PagedAttentionKernel.source(DType.F16, 64, 4, 16));
         m.put("paged_attention_bf16_d128_g1_b32", PagedAttentionKernel.source(DType.BF16, 128, 1, 32));
