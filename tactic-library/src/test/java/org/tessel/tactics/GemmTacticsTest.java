@@ -33,7 +33,9 @@ class GemmTacticsTest {
         // what cuBLASLt's epilogues lack runs as a Tessel kernel after the BIAS epilogue, at the engine's precisions
         assertNull(GemmTactics.CUBLASLT_BIAS_TANH.whyNot(tanh, FP16, ANY));
         assertNull(GemmTactics.CUBLASLT_BIAS_GELU_ERF.whyNot(exactGelu, FP16, ANY));
-        assertEquals("supports FP32, TF32, FP16 only (got bf16)", GemmTactics.CUBLASLT_BIAS_GELU_ERF.whyNot(exactGelu, BF16, ANY));
+        assertNull(GemmTactics.CUBLASLT_BIAS_GELU_ERF.whyNot(exactGelu, BF16, ANY));
+        // INT8's epilogue takes bias, residual and ReLU only; FP8's applies exact GELU itself, with no second pass
+        assertEquals("supports FP32, TF32, FP16, BF16, FP8 only (got int8)", GemmTactics.CUBLASLT_BIAS_GELU_ERF.whyNot(exactGelu, org.tessel.cost.Precision.INT8, ANY));
         assertEquals("this Gelu is the tanh approximation: see cublaslt.gemm.bias_gelu",
                 GemmTactics.CUBLASLT_BIAS_GELU_ERF.whyNot(Nodes.gemmBiasAct(128, 3072, 768, "Gelu", TANH_GELU), FP16, ANY));
         // exact GELU and Tanh run a second kernel over the output: its launch and its pass add to the matmul's time
