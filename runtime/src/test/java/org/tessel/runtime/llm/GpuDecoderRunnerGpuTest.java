@@ -49,11 +49,18 @@ class GpuDecoderRunnerGpuTest {
     static GpuDecoderRunner.StepPlanner planner() { return planner(Precision.FP16); }
 
     /** The joint search at {@code p} (FP16 or BF16) beside FP32, attention forced onto tessel.attention.paged at p, and on the emulated device the MatMuls onto tessel.matmul at p. */
-    static GpuDecoderRunner.StepPlanner planner(Precision p) {
+    static GpuDecoderRunner.StepPlanner planner(Precision p) { return planner(p, true); }
+
+    /**
+     * As {@link #planner(Precision)}; without {@code paged} nothing forces attention (a step graph with no
+     * {@code tessel.PagedAttention}, as an ONNX decoder's).
+     */
+    static GpuDecoderRunner.StepPlanner planner(Precision p, boolean paged) {
         boolean emulated = GpuTestSupport.emulated();
         String at = p.name().toLowerCase(java.util.Locale.ROOT);
         return g -> {
-            List<ForcedChoice> forced = new ArrayList<>(List.of(ForcedChoice.parse("tessel.PagedAttention=tessel.attention.paged:" + at)));
+            List<ForcedChoice> forced = new ArrayList<>();
+            if (paged) forced.add(ForcedChoice.parse("tessel.PagedAttention=tessel.attention.paged:" + at));
             if (emulated) forced.add(ForcedChoice.parse("MatMul=tessel.matmul:" + at));
             SearchOptions o = SearchOptions.defaults().withTarget("h200-measured").withPrecisions(EnumSet.of(Precision.FP32, p)).withForced(forced);
             SearchProblem pr = Searcher.problem(Searcher.prepare(g), o);
