@@ -251,15 +251,15 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
 
     /**
      * The engine of one step graph ({@code step} names it in messages): {@code planner}'s plan, built as it is at
-     * {@code precision}; a plan whose layers mostly run at another precision is refused (the runner's inputs, outputs
-     * and KV cache are stored at {@code precision}). {@link OnnxDecoder}'s GPU steps are built here too.
+     * {@code precision}; a plan whose layers mostly run at another precision is refused (the engine's inputs and outputs,
+     * and this runner's KV cache, are stored at {@code precision}). {@link OnnxDecoder}'s GPU steps are built here too.
      */
     static GpuEngine buildStep(StepPlanner planner, Graph stepGraph, GpuEngine.Precision precision, CudaContext context, String step) {
         PlanApplier.Applied planned = planner.plan(stepGraph);
         GpuEngine.Precision io = GpuEngine.precisionFor(planned.plan(), planned.graph());
         if (io != precision)
-            throw new GpuEngineException("the plan for " + step + " runs most of its layers at " + io + ", and the runner stores its inputs, outputs and KV cache at "
-                    + precision + " (" + precision.storage().text() + "): plan the step at " + precision);
+            throw new GpuEngineException("the plan for " + step + " runs most of its layers at " + io + ", and its engine is built at " + precision
+                    + " (inputs, outputs and a device KV cache in " + precision.storage().text() + "): plan the step at " + precision);
         context.bind();
         return GpuEngine.build(planned.graph(), planned.plan(), precision, context, GpuEngine.Options.FIXED, 1);
     }

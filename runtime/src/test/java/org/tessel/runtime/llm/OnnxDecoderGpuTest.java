@@ -28,7 +28,7 @@ import org.tessel.runtime.gpu.engine.GpuEngineException;
  * the CPU decoder's greedy tokens exactly, also under in-flight batching. FP16, teacher-forced with the CPU decoder's
  * tokens: logits within FP16's tolerance, and wherever the CPU's top-2 margin exceeds twice the step's error (of
  * either GPU runner) the same greedy token from the CPU decoder, the ONNX file's GPU engines and the zoo's GPU runner,
- * as {@code KvCacheFp8GpuTest} judges it. On the emulated device the planner forces the MatMuls onto tessel.matmul, as
+ * as {@code KvCacheFp8GpuTest} judges it. BF16: within BF16's rounding, as the zoo runner's BF16 steps are judged. On the emulated device the planner forces the MatMuls onto tessel.matmul, as
  * {@link GpuDecoderRunnerGpuTest}'s does.
  */
 @Tag("gpu")
@@ -122,6 +122,53 @@ class OnnxDecoderGpuTest {
         System.out.printf("RESULT|llama-tiny ONNX decoder FP16 GPU engines vs CPU decoder|max relative L2 %.4g|greedy agreement %d/%d (%d decisive)%n",
                 worstRel, agree, STEPS * PROMPTS.length, decisive);
         assertTrue(decisive >= STEPS * PROMPTS.length / 2, decisive + " decisive steps of " + STEPS * PROMPTS.length);
+    }
+
+    /**
+     * BF16 step engines (planned at BF16, the MatMuls held there), teacher-forced with the CPU decoder's tokens, with the
+     * zoo runner's BF16 bound (GpuDecoderRunnerServingGpuTest): every step's logits within 4e-2 relative L2 of the CPU
+     * decoder's (BF16 keeps 8 mantissa bits: about 8 times FP16's drift), and the CPU's token wherever its top-2 margin
+     * exceeds twice the step's error (on the emulated device row 2's first token is a near tie that BF16 flips).
+     */
+    @Test
+    void bf16StepsFollowTheCpuDecoderWithinBf16Rounding() {
+        CudaContext ctx = GpuTestSupport.requireGpu();
+        OnnxDecoder cpu = OnnxDecoder.load(file, C.maxPositions());
+        PagedKvCache cpuCache = cpu.newCache(4, 64);
+        int steps = 4;
+        try (OnnxDecoder gpu = cpu.onGpu(ctx, GpuEngine.Precision.BF16, GpuDecoderRunnerGpuTest.planner(Precision.BF16, false), true)) {
+            PagedKvCache cache = gpu.newCache(4, 64);
+            List<DecoderRunner.Row> rows = new ArrayList<>();
+            for (int i = 0; i < PROMPTS.length; i++) rows.add(new DecoderRunner.Row("s" + i, PROMPTS[i]));
+            double worst = 0;
+            int decisive = 0;
+            for (int k = 0; k < steps; k++) {
+                List<float[]> want = cpu.step(rows, cpuCache), got = gpu.step(rows, cache);
+                rows = new ArrayList<>();
+                for (int i = 0; i < PROMPTS.length; i++) {
+                    float[] w = want.get(i), g = got.get(i);
+                    double num = 0, den = 0, err = 0;
+                    for (int v = 0; v < w.length; v++) {
+                        num += (double) (w[v] - g[v]) * (w[v] - g[v]);
+                        den += (double) w[v] * w[v];
+                        err = Math.max(err, Math.abs(w[v] - g[v]));
+                    }
+                    double rel = Math.sqrt(num / den);
+                    worst = Math.max(worst, rel);
+                    assertTrue(rel <= 4e-2, "step " + k + ", row " + i + ": relative L2 " + rel);
+                    float[] sorted = w.clone();
+                    java.util.Arrays.sort(sorted);
+                    long tw = Sampler.greedy().next(w);
+                    if (sorted[sorted.length - 1] - sorted[sorted.length - 2] > 2 * err) {
+                        decisive++;
+                        assertEquals(tw, Sampler.greedy().next(g), "step " + k + ", row " + i + ": decisive margin, error " + err);
+                    }
+                    rows.add(new DecoderRunner.Row("s" + i, new long[] {tw}));
+                }
+            }
+            assertEquals(GpuEngine.Precision.BF16, gpu.gpuPrecision());
+            System.out.printf("RESULT|llama-tiny ONNX decoder BF16 GPU engines vs CPU decoder|max relative L2 %.4g|%d decisive steps of %d%n", worst, decisive, steps * PROMPTS.length);
+        }
     }
 
     @Test
