@@ -33,6 +33,7 @@ import org.tessel.runtime.cuda.CudaContext;
 import org.tessel.runtime.engine.Engine;
 import org.tessel.runtime.engine.ExecutionContext;
 import org.tessel.runtime.gpu.engine.GpuEngine;
+import org.tessel.runtime.gpu.engine.GpuEngineException;
 import org.tessel.runtime.gpu.engine.GpuExecutionContext;
 
 /**
@@ -446,8 +447,15 @@ public final class OnnxDecoder implements DecoderSteps<PagedKvCache>, AutoClosea
 
     /** The GPU engine of one step shape, built from the planner's plan at the decoder's precision; a decode engine's context captured as a CUDA graph after its first run. */
     private StepEngine gpuEngine(Graph g, int batch, int n, int past) {
-        GpuEngine engine = GpuDecoderRunner.buildStep(gpu.planner(), g, gpu.precision(), gpu.context(),
-                name + "'s step at batch " + batch + ", " + n + " new tokens, past " + past);
+        String step = "the step at batch " + batch + ", " + n + " new tokens, past " + past;
+        GpuEngine engine;
+        try {
+            engine = GpuDecoderRunner.buildStep(gpu.planner(), g, gpu.precision(), gpu.context(), step);
+        } catch (GpuEngineException e) { // an op of the file no GPU kernel runs, or a plan at another precision: the file named
+            throw new GpuEngineException(file + ": " + e.getMessage(), e);
+        } catch (IllegalArgumentException e) { // the search found no choice for a node: the file and the step named
+            throw new IllegalArgumentException(file + ": planning " + step + " for the GPU: " + e.getMessage(), e);
+        }
         GpuExecutionContext ctx;
         try {
             ctx = engine.createExecutionContext();

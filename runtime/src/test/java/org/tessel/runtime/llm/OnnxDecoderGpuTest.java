@@ -179,7 +179,7 @@ class OnnxDecoderGpuTest {
         assertTrue(e.getMessage().startsWith(file + ": an ONNX decoder's GPU engines compute at FP32, TF32, FP16 or BF16") && e.getMessage().endsWith("not INT8"), e.getMessage());
         try (OnnxDecoder gpu = cpu.onGpu(ctx, GpuEngine.Precision.FP16, GpuDecoderRunnerGpuTest.planner(Precision.FP32, false), true)) {
             var x = assertThrows(GpuEngineException.class, () -> gpu.step(List.of(new DecoderRunner.Row("s", new long[] {1, 2})), gpu.newCache(4, 8)));
-            assertTrue(x.getMessage().startsWith("the plan for llama-tiny-with-past.onnx's step at batch 1, 2 new tokens, past 16 runs most of its layers at FP32")
+            assertTrue(x.getMessage().startsWith(file + ": the plan for the step at batch 1, 2 new tokens, past 16 runs most of its layers at FP32")
                     && x.getMessage().endsWith("plan the step at FP16"), x.getMessage());
         }
     }
