@@ -29,7 +29,8 @@
 # ONNX file (TARGET/decoder_with_past.onnx, torch.onnx.export); then LmPairGoldenTest checks Tessel's tokenizer ids,
 # first-step logits and greedy tokens against it (target folder, draft folder, and the target's ONNX file on OnnxDecoder),
 # `tessel generate TARGET --draft DRAFT --speculate 4 --prompt TEXT` prints the acceptance rate and the speed-up over the
-# target alone (CPU engines), and `tessel generate TARGET/decoder_with_past.onnx --prompt TEXT` the ONNX target's tokens.
+# target alone (CPU engines), and `tessel generate TARGET/decoder_with_past.onnx --prompt TEXT` the ONNX target's tokens
+# (on CPU engines, then with --gpu on GPU engines).
 # STAGES="goldens" (under 6 min): Hugging Face tokenizers' goldens (benchmarks/peers/tokenizer_goldens.py) and a real torch.save
 # of the checkpoint fixture (make_torch_checkpoint.py --real-torch --compare), then TokenizerGoldenTest and CheckpointFormsTest
 # on them.
@@ -264,6 +265,11 @@ if has lmpair; then
             --prompt="$prompt" --max-new-tokens 24 > "$out/lmpair-onnx.txt" 2>&1
         echo "  ONNX target exit $? after $(( $(date +%s) - s0 )) s"
         grep -E '^(model|output|output text|time to first token|kv cache):' "$out/lmpair-onnx.txt" | cut -c1-300; grep -E 'Exception|Error|^tessel' "$out/lmpair-onnx.txt" | head -3
+        # the ONNX file's step engines on the GPU (FP16, planned by the joint search; its KV cache stays in host memory)
+        timeout $(( $(left 595) > 10 ? $(left 595) : 10 )) "${java[@]}" org.tessel.cli.Tessel generate "$pair/target/decoder_with_past.onnx" --gpu \
+            --prompt="$prompt" --max-new-tokens 24 > "$out/lmpair-onnx-gpu.txt" 2>&1
+        echo "  ONNX target --gpu exit $? after $(( $(date +%s) - s0 )) s"
+        grep -E '^(weights|output|output text|time to first token|kv cache):' "$out/lmpair-onnx-gpu.txt" | cut -c1-300; grep -E 'Exception|Error|^tessel' "$out/lmpair-onnx-gpu.txt" | head -3
     fi
 fi
 if has accuracy; then
@@ -513,7 +519,7 @@ plan_tests="PlanEngineGpuTest GpuTunerGpuTest Int8KernelsGpuTest Int8EngineGpuTe
 llmquant_tests="QuantizedMatMulGpuTest WeightOnlyGemvGpuTest"
 profile_tests="GpuProfileEngineGpuTest"
 # the GPU decoder runner's tests (engines per step bucket planned by the joint search) run in the `llmserve` stage
-llmserve_tests="GpuDecoderRunnerGpuTest GpuDecoderRunnerServingGpuTest KvCacheFp8GpuTest KvOffloadGpuTest"
+llmserve_tests="GpuDecoderRunnerGpuTest GpuDecoderRunnerServingGpuTest KvCacheFp8GpuTest KvOffloadGpuTest OnnxDecoderGpuTest"
 all_tests=$(cd "$root/runtime/target/test-classes" && find . -name '*GpuTest.class' | sed 's|^\./||; s|\.class$||; s|/|.|g' | sort)
 selectors=""; plan_selectors=""; llmquant_selectors=""; profile_selectors=""; llmserve_selectors=""
 for t in $all_tests; do

@@ -12,6 +12,7 @@ import org.tessel.passes.PassException;
 import org.tessel.passes.lora.LoraAdapter;
 import org.tessel.ir.zoo.DecoderShape;
 import org.tessel.runtime.llm.DecoderRunner;
+import org.tessel.runtime.llm.DecoderSteps;
 import org.tessel.runtime.llm.GpuDecoderRunner;
 import org.tessel.runtime.llm.HfCheckpoint;
 import org.tessel.runtime.llm.OnnxDecoder;
@@ -19,6 +20,7 @@ import org.tessel.runtime.gpu.engine.GpuEngine;
 import org.tessel.cost.Precision;
 import org.tessel.search.EnginePlans;
 import org.tessel.search.ForcedChoice;
+import org.tessel.search.PrecisionRule;
 import org.tessel.search.SearchOptions;
 import org.tessel.search.SearchProblem;
 import org.tessel.search.Searcher;
@@ -29,7 +31,8 @@ import org.tessel.runtime.llm.quant.QuantizationSpec;
 /**
  * How the generation verbs name a decoder: zoo:NAME of one of the zoo's decoders (weights from the zoo's seed), a
  * Hugging Face Llama checkpoint folder ({@link HfCheckpoint}: config.json and model.safetensors or pytorch_model.bin, whole or sharded), or a decoder-with-past
- * ONNX file ({@link OnnxDecoder}: FILE.onnx, on CPU engines, unquantized, without LoRA).
+ * ONNX file ({@link OnnxDecoder}: FILE.onnx, unquantized, without LoRA; on CPU engines, or with --gpu on GPU engines with
+ * its KV cache in host memory, {@link #onnxGpuDecoder}).
  */
 final class DecoderModels {
     private DecoderModels() {}
@@ -109,11 +112,10 @@ final class DecoderModels {
     static org.tessel.runtime.llm.DecoderSteps<?> steps(String model, Integer layers) { return onnx(model) ? onnxDecoder(model, layers) : runner(model, layers); }
 
     /**
-     * Refuses what an ONNX decoder does not run: --gpu, quantized weights, LoRA adapters (the flags named).
+     * Refuses what an ONNX decoder does not run: quantized weights, LoRA adapters (the flags named).
      */
-    static void checkOnnxFlags(String model, boolean gpu, org.tessel.runtime.llm.quant.QuantizationSpec spec, List<String> lora) {
+    static void checkOnnxFlags(String model, org.tessel.runtime.llm.quant.QuantizationSpec spec, List<String> lora) {
         if (!onnx(model)) return;
-        if (gpu) throw new IllegalArgumentException("--gpu runs the zoo's decoders; " + model + " (an ONNX file) runs on CPU engines: drop --gpu");
         if (!spec.isFp32()) throw new IllegalArgumentException("--weights, --awq and --smoothquant quantize zoo and checkpoint decoders; " + model + " (an ONNX file) runs as stored: drop them");
         if (lora != null && !lora.isEmpty()) throw new IllegalArgumentException("--lora serves adapters on zoo and checkpoint decoders; " + model + " (an ONNX file) has none: drop --lora");
     }
@@ -166,12 +168,42 @@ final class DecoderModels {
     static GpuDecoderRunner gpuRunner(String model, Integer layers, QuantizationSpec spec, boolean bf16, String kvCache) {
         if (!spec.isFp32()) throw new IllegalArgumentException("--gpu runs " + (bf16 ? "BF16" : "FP16") + " weights; --weights, --awq and --smoothquant run on the CPU engines: drop them or --gpu");
         DecoderRunner plain = plainRunner(model, layers);
+        org.tessel.runtime.Backend.Gpu g = gpu();
+        Precision p = bf16 ? Precision.BF16 : Precision.FP16;
+        return new GpuDecoderRunner(plain.model(), plain.config(), ZooOptions.DEFAULT_SEED, plain.weights(), g.context(), bf16 ? GpuEngine.Precision.BF16 : GpuEngine.Precision.FP16,
+                pagedPlanner(CostTargets.forBackend(g), p), true, kvCache(kvCache, plain));
+    }
+
+    /**
+     * The ONNX decoder of {@code --gpu} ({@link OnnxDecoder#onGpu}): its step engines GPU engines at FP16 (or BF16 with
+     * {@code bf16}), each step shape planned by the joint search at that precision beside FP32 with the MatMuls held at
+     * it ({@link #onnxPlanner}), decode steps replayed as CUDA graphs; its KV cache stays in host memory, copied to and
+     * from the device every step. Refused without a CUDA GPU, as {@link #gpuRunner} is. Close it.
+     */
+    static OnnxDecoder onnxGpuDecoder(String model, Integer layers, boolean bf16) {
+        OnnxDecoder cpu = onnxDecoder(model, layers);
+        org.tessel.runtime.Backend.Gpu g = gpu();
+        Precision p = bf16 ? Precision.BF16 : Precision.FP16;
+        return cpu.onGpu(g.context(), bf16 ? GpuEngine.Precision.BF16 : GpuEngine.Precision.FP16, onnxPlanner(CostTargets.forBackend(g), p), true);
+    }
+
+    /** The runner of MODEL for --gpu with --draft: an ONNX file's {@link #onnxGpuDecoder}, else {@link #gpuRunner}; both closeable. */
+    static DecoderSteps<?> gpuSteps(String model, Integer layers, QuantizationSpec spec, boolean bf16, String kvCache) {
+        return onnx(model) ? onnxGpuDecoder(model, layers, bf16) : gpuRunner(model, layers, spec, bf16, kvCache);
+    }
+
+    /** Closes a runner of {@link #gpuSteps} (null: nothing). */
+    static void close(DecoderSteps<?> r) {
+        if (r instanceof GpuDecoderRunner g) g.close();
+        else if (r instanceof OnnxDecoder o) o.close();
+    }
+
+    /** The CUDA GPU of --gpu; refused, naming the flag and what was found, on a machine without one. */
+    private static org.tessel.runtime.Backend.Gpu gpu() {
         org.tessel.runtime.Backend b = org.tessel.runtime.Backend.detectForGpu();
         if (!(b instanceof org.tessel.runtime.Backend.Gpu g))
             throw new IllegalArgumentException("--gpu needs a CUDA GPU, and this machine has none (" + b.describe() + "); drop --gpu to run on CPU engines");
-        Precision p = bf16 ? Precision.BF16 : Precision.FP16;
-        return new GpuDecoderRunner(plain.model(), plain.config(), ZooOptions.DEFAULT_SEED, plain.weights(), g.context(), bf16 ? GpuEngine.Precision.BF16 : GpuEngine.Precision.FP16,
-                jointPlanner(CostTargets.forBackend(g), p), true, kvCache(kvCache, plain));
+        return g;
     }
 
     /** Text windows the FP8 KV scales are calibrated on (each 64 tokens, or the model's positions if fewer). */
@@ -211,12 +243,25 @@ final class DecoderModels {
         return String.format("kv cache: %s, %,d bytes per token (native %d-byte elements: %,d)", kv.describe(), elems, nativeBytes, elems * nativeBytes);
     }
 
-    /** Plans a step graph with the joint search at FP32 and {@code p} (FP16 or BF16) for {@code target}, its attention nodes on tessel.attention.paged at p. */
-    static GpuDecoderRunner.StepPlanner jointPlanner(String target, Precision p) {
-        String at = p.name().toLowerCase(java.util.Locale.ROOT);
+    /** Plans a zoo step graph with the joint search at FP32 and {@code p} (FP16 or BF16) for {@code target}, its attention nodes on tessel.attention.paged at p. */
+    static GpuDecoderRunner.StepPlanner pagedPlanner(String target, Precision p) {
+        SearchOptions o = SearchOptions.defaults().withForced(List.of(ForcedChoice.parse("tessel.PagedAttention=tessel.attention.paged:" + p.name().toLowerCase(java.util.Locale.ROOT))));
+        return jointPlanner(target, p, o);
+    }
+
+    /**
+     * Plans an ONNX decoder's step graph with the joint search at FP32 and {@code p} for {@code target}, its MatMuls
+     * held at p: the graph has no paged attention to anchor it, and with its past and present at the graph's boundary
+     * the search prices a small model's steps cheapest at FP32 throughout (an FP32 engine where p was asked).
+     */
+    static GpuDecoderRunner.StepPlanner onnxPlanner(String target, Precision p) {
+        return jointPlanner(target, p, SearchOptions.defaults().withPrecisionRules(List.of(PrecisionRule.parse("MatMul=" + p.name().toLowerCase(java.util.Locale.ROOT)))));
+    }
+
+    /** The joint search at FP32 and {@code p} for {@code target}, with {@code base}'s forced choices and precision rules. */
+    private static GpuDecoderRunner.StepPlanner jointPlanner(String target, Precision p, SearchOptions base) {
+        SearchOptions o = base.withTarget(target).withPrecisions(java.util.EnumSet.of(Precision.FP32, p));
         return g -> {
-            SearchOptions o = SearchOptions.defaults().withTarget(target).withPrecisions(java.util.EnumSet.of(Precision.FP32, p))
-                    .withForced(java.util.List.of(ForcedChoice.parse("tessel.PagedAttention=tessel.attention.paged:" + at)));
             SearchProblem pr = Searcher.problem(Searcher.prepare(g), o);
             return EnginePlans.complete(pr, Searcher.run(pr, "joint", o));
         };

@@ -32,7 +32,7 @@ import picocli.CommandLine.Parameters;
         + "printed as text too. The zoo decoders have random weights and no tokenizer. Engines (one per step shape) are built on first use; their build time is reported apart."})
 final class GenerateCommand implements Callable<Integer> {
     @Parameters(index = "0", arity = "0..1", paramLabel = "MODEL", description = "A zoo decoder, zoo:NAME (see `tessel zoo`), a Hugging Face Llama checkpoint folder "
-            + "(config.json and model.safetensors or pytorch_model.bin, each whole or sharded with its .index.json; F32/F16/BF16), or a decoder-with-past ONNX file (FILE.onnx; CPU engines).") String model;
+            + "(config.json and model.safetensors or pytorch_model.bin, each whole or sharded with its .index.json; F32/F16/BF16), or a decoder-with-past ONNX file (FILE.onnx; with --gpu its step engines run on the GPU and its KV cache stays in host memory).") String model;
     @Option(names = "--prompt-tokens", split = ",", paramLabel = "ID,ID,...", description = "The prompt as token ids, comma-separated.") List<Long> prompt;
     @Option(names = "--prompt", paramLabel = "TEXT", description = "The prompt as text, encoded by the tokenizer (with its special tokens, as transformers' default).") String promptText;
     @Option(names = "--tokenizer", paramLabel = "FILE", description = "A Hugging Face tokenizer.json (BPE: byte-level or SentencePiece-style; WordPiece as BERT; Unigram as T5/ALBERT, "
@@ -58,7 +58,8 @@ final class GenerateCommand implements Callable<Integer> {
             + "or NAME=random[:RANK[:SEED]] for a seeded random one over the q, k, v, o projections.") List<String> lora;
     @Option(names = "--adapter", paramLabel = "NAME", description = "Generate through this adapter of --lora (default: the base model).") String adapter;
     @Option(names = "--gpu", description = "Run on the GPU: FP16 engines planned by the joint search, attention as tessel.attention.paged over a device KV cache "
-            + "written in place, decode steps replayed as CUDA graphs (refused without a CUDA GPU); with --lora, --draft or --bf16 too.") boolean gpu;
+            + "written in place, decode steps replayed as CUDA graphs (refused without a CUDA GPU); with --lora, --draft or --bf16 too. An ONNX decoder's step engines "
+            + "run on the GPU with its KV cache in host memory, copied to and from the device each step.") boolean gpu;
     @Option(names = "--bf16", description = "With --gpu: BF16 engines, each step planned at BF16 by the joint search, the KV cache in bf16.") boolean bf16;
     @Option(names = "--kv-cache", paramLabel = "native|fp8[:SCALE]", description = "How the KV cache stores keys and values: native (f32 on CPU engines, f16/bf16 with --gpu; "
             + "the default), fp8 (E4M3 codes, per-layer K and V scales amax / 448 calibrated on text windows) or fp8:SCALE (one fixed scale).") String kvCache;
@@ -79,12 +80,19 @@ final class GenerateCommand implements Callable<Integer> {
         if (adapter != null && (lora == null || lora.isEmpty())) throw new IllegalArgumentException("--adapter " + adapter + " names an adapter of --lora NAME=FOLDER: add one");
         if (draft != null && lora != null) throw new IllegalArgumentException("--draft runs the base models; drop --lora or --draft");
         if (bf16 && !gpu) throw new IllegalArgumentException("--bf16 runs the GPU runner at BF16: add --gpu");
-        DecoderModels.checkOnnxFlags(model, gpu, spec, lora);
-        if (draft != null) DecoderModels.checkOnnxFlags(draft, gpu, spec, lora);
+        DecoderModels.checkOnnxFlags(model, spec, lora);
+        if (draft != null) DecoderModels.checkOnnxFlags(draft, spec, lora);
         if (draft != null && kvCache != null && DecoderModels.onnx(draft)) throw new IllegalArgumentException("--kv-cache applies to zoo decoders and checkpoints; the draft " + draft + " (an ONNX decoder) keeps its own cache: drop --kv-cache");
         if (DecoderModels.onnx(model) && kvCache != null) throw new IllegalArgumentException("--kv-cache applies to zoo decoders and checkpoints; an ONNX decoder keeps its own cache: drop --kv-cache");
         if (draft != null) return speculative(spec);
         Sampler sampler = temperature == null ? Sampler.greedy() : Sampler.sampling(temperature, topK == null ? 0 : topK, seed == null ? 0 : seed);
+        if (DecoderModels.onnx(model)) {
+            if (!gpu) return generate(DecoderModels.onnxDecoder(model, layers), sampler, "weights: as stored in " + model, null, "", () -> "CPU backend");
+            try (OnnxDecoder onnx = DecoderModels.onnxGpuDecoder(model, layers, bf16)) {
+                return generate(onnx, sampler, "weights: as stored in " + model + ", step engines at " + onnx.gpuPrecision() + " on the GPU", null,
+                        " in host memory (each step copies the past to the device and the present back)", onnx::describeBackend);
+            }
+        }
         if (gpu)
             try (GpuDecoderRunner base = DecoderModels.gpuRunner(model, layers, spec, bf16, kvCache)) {
                 GpuDecoderRunner runner = DecoderModels.withLora(base, model, layers, lora);
@@ -95,10 +103,6 @@ final class GenerateCommand implements Callable<Integer> {
                     if (runner != base) runner.close();
                 }
             }
-        if (DecoderModels.onnx(model)) {
-            OnnxDecoder onnx = DecoderModels.onnxDecoder(model, layers);
-            return generate(onnx, sampler, "weights: as stored in " + model, null, "", () -> "CPU backend");
-        }
         DecoderRunner base = DecoderModels.runner(model, layers, spec, calibText);
         DecoderRunner runner = DecoderModels.withLora(base.withKvCache(DecoderModels.kvCache(kvCache, base)), lora);
         return generate(runner, sampler, DecoderModels.describeWeights(runner), DecoderModels.describeKv(runner.kvCache(), runner.config(), 4), "", () -> "CPU backend");
@@ -130,8 +134,15 @@ final class GenerateCommand implements Callable<Integer> {
     private int speculative(QuantizationSpec spec) {
         if (temperature != null) throw new IllegalArgumentException("--draft decodes greedily (its output is the target's greedy output); drop --temperature");
         if (!gpu) return speculative(withKv(DecoderModels.steps(model, layers)), withKv(DecoderModels.steps(draft, draftLayers)), "CPU backend");
-        try (GpuDecoderRunner target = DecoderModels.gpuRunner(model, layers, spec, bf16, kvCache); GpuDecoderRunner draftRunner = DecoderModels.gpuRunner(draft, draftLayers, spec, bf16, kvCache)) {
-            return speculative(target, draftRunner, "GPU backend (" + target.precision() + ")");
+        DecoderSteps<?> target = null, draftRunner = null;
+        try {
+            target = DecoderModels.gpuSteps(model, layers, spec, bf16, kvCache);
+            draftRunner = DecoderModels.gpuSteps(draft, draftLayers, spec, bf16, kvCache);
+            return speculative(target, draftRunner, "GPU backend (" + (bf16 ? "BF16" : "FP16") + (target instanceof OnnxDecoder || draftRunner instanceof OnnxDecoder
+                    ? "; an ONNX decoder's KV cache in host memory, copied to and from the device each step" : "") + ")");
+        } finally {
+            DecoderModels.close(draftRunner);
+            DecoderModels.close(target);
         }
     }
 

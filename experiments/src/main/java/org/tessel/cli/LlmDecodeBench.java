@@ -59,7 +59,7 @@ public final class LlmDecodeBench {
         for (int i = 0; i < prompt; i++) ids[i] = r.nextInt(c.vocab());
         int blocks = 2 * ((prompt + newTokens + blockSize - 1) / blockSize);
         long t0 = System.nanoTime();
-        try (GpuDecoderRunner runner = new GpuDecoderRunner(model, c, ZooOptions.DEFAULT_SEED, ctx, GpuEngine.Precision.FP16, DecoderModels.jointPlanner(CostTargets.forBackend(gpu), org.tessel.cost.Precision.FP16), true)) {
+        try (GpuDecoderRunner runner = new GpuDecoderRunner(model, c, ZooOptions.DEFAULT_SEED, ctx, GpuEngine.Precision.FP16, DecoderModels.pagedPlanner(CostTargets.forBackend(gpu), org.tessel.cost.Precision.FP16), true)) {
             Pass warm = pass(runner, ids, newTokens, blockSize, blocks);
             System.out.printf("warm-up pass: engines %d built in %.1f s (planning and building), %.1f s in all%n", runner.enginesBuilt(), runner.buildNanos() / 1e9, (System.nanoTime() - t0) / 1e9);
             Pass timed = pass(runner, ids, newTokens, blockSize, blocks);

@@ -31,7 +31,7 @@ import picocli.CommandLine.Parameters;
         + "reports throughput and TTFT/TPOT percentiles of both, and checks that both gave every request the same tokens.",
         "Arrivals are Poisson at --arrival-rate (absent: all requests at time 0). Engines are built on first use; build time is left out of the serving clock."})
 final class ServeBenchCommand implements Callable<Integer> {
-    @Parameters(index = "0", arity = "0..1", paramLabel = "MODEL", description = "A zoo decoder: zoo:NAME (see `tessel zoo`), a Hugging Face Llama checkpoint folder, or a decoder-with-past ONNX file (FILE.onnx; CPU engines).") String model;
+    @Parameters(index = "0", arity = "0..1", paramLabel = "MODEL", description = "A zoo decoder: zoo:NAME (see `tessel zoo`), a Hugging Face Llama checkpoint folder, or a decoder-with-past ONNX file (FILE.onnx; with --gpu its step engines run on the GPU and its KV cache stays in host memory).") String model;
     @Option(names = "--requests", converter = Ranges.AtLeastOne.class, defaultValue = "64", description = "Number of requests (default ${DEFAULT-VALUE}).") int requests;
     @Option(names = "--seed", defaultValue = "1", description = "Seed of the workload: prompts, lengths, arrivals (default ${DEFAULT-VALUE}).") long seed;
     @Option(names = "--arrival-rate", converter = Ranges.Rate.class, paramLabel = "R", description = "Mean arrivals per second, Poisson (default: all at once).") Double rate;
@@ -47,7 +47,8 @@ final class ServeBenchCommand implements Callable<Integer> {
             + "the pass of median makespan is reported (default ${DEFAULT-VALUE}).") int repeat;
     @Option(names = "--layers", converter = Ranges.AtLeastOne.class, description = "Decoder layers (default: the model's own).") Integer layers;
 
-    @Option(names = "--gpu", description = "Serve on the GPU: FP16 engines planned by the joint search, the KV cache on the device (refused without a CUDA GPU); with --lora too.") boolean gpu;
+    @Option(names = "--gpu", description = "Serve on the GPU: FP16 engines planned by the joint search, the KV cache on the device (refused without a CUDA GPU); with --lora too. "
+            + "An ONNX decoder's step engines run on the GPU with its KV cache in host memory, copied to and from the device each step.") boolean gpu;
     @Option(names = "--bf16", description = "With --gpu: BF16 engines, each step planned at BF16 by the joint search, the KV cache in bf16.") boolean bf16;
 
     @Option(names = "--kv-cache", paramLabel = "native|fp8[:SCALE]", description = "How the KV cache stores keys and values: native (f32 on CPU engines, f16 with --gpu; "
@@ -80,12 +81,18 @@ final class ServeBenchCommand implements Callable<Integer> {
         if (sessions != null && lora != null && !lora.isEmpty()) throw new IllegalArgumentException("--sessions serves the base model; drop --lora or --sessions");
         int[] tl = sessions == null ? null : range(turnLen, "--turn-len");
         var spec = org.tessel.runtime.llm.quant.QuantizationSpec.parse(weights, awq, smoothQuant);
-        DecoderModels.checkOnnxFlags(model, gpu, spec, lora);
+        DecoderModels.checkOnnxFlags(model, spec, lora);
         if (DecoderModels.onnx(model)) {
             if (sessions != null || kvCache != null)
                 throw new IllegalArgumentException((sessions != null ? "--sessions" : "--kv-cache") + " runs zoo decoders and checkpoints; an ONNX decoder keeps its own cache: drop it");
-            org.tessel.runtime.llm.OnnxDecoder onnx = DecoderModels.onnxDecoder(model, layers);
-            return serve(onnx, onnx, "weights: as stored in " + model, null, () -> "CPU backend", p, o);
+            if (!gpu) {
+                org.tessel.runtime.llm.OnnxDecoder onnx = DecoderModels.onnxDecoder(model, layers);
+                return serve(onnx, onnx, "weights: as stored in " + model, null, () -> "CPU backend", p, o);
+            }
+            try (org.tessel.runtime.llm.OnnxDecoder onnx = DecoderModels.onnxGpuDecoder(model, layers, bf16)) {
+                return serve(onnx, onnx, "weights: as stored in " + model + ", step engines at " + onnx.gpuPrecision() + " on the GPU",
+                        "kv cache: host memory (f32), each step's past copied to the device and its present back", onnx::describeBackend, p, o);
+            }
         }
         if (gpu)
             try (GpuDecoderRunner base = DecoderModels.gpuRunner(model, layers, spec, bf16, kvCache)) {

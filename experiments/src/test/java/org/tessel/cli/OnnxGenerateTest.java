@@ -15,7 +15,10 @@ import org.tessel.ir.zoo.DecoderConfig;
 import org.tessel.ir.zoo.ZooOptions;
 import org.tessel.runtime.llm.OnnxDecoderWriter;
 
-/** `tessel generate FILE.onnx` and `tessel serve-bench FILE.onnx` on a decoder-with-past ONNX file of llama-tiny, and their refusals. */
+/**
+ * `tessel generate FILE.onnx` and `tessel serve-bench FILE.onnx` on a decoder-with-past ONNX file of llama-tiny, and their
+ * refusals; with --gpu on a machine without a CUDA GPU, the zoo path's refusal (the GPU runs are OnnxDecoderGpuTest's).
+ */
 class OnnxGenerateTest {
     @TempDir static Path tmp;
     static Path onnx;
@@ -86,8 +89,6 @@ class OnnxGenerateTest {
         assertTrue(err.startsWith("tessel serve-bench: " + broken + " is not a decoder with past") && !err.contains("\n"), err);
         err = CliRun.of("generate", onnx.toString(), "--prompt-tokens", String.join(",", java.util.Collections.nCopies(130, "5")), "--max-new-tokens", "2").err().strip();
         assertEquals("tessel generate: request generate: its prompt of 130 tokens is longer than decoder_with_past.onnx's 128 positions", err);
-        assertEquals("tessel generate: --gpu runs the zoo's decoders; " + onnx + " (an ONNX file) runs on CPU engines: drop --gpu",
-                CliRun.of("generate", onnx.toString(), "--prompt-tokens", "1", "--max-new-tokens", "2", "--gpu").err().strip());
         assertEquals("tessel generate: --layers 1: " + onnx + " is an ONNX file and runs all its layers; drop --layers",
                 CliRun.of("generate", onnx.toString(), "--prompt-tokens", "1", "--max-new-tokens", "2", "--layers", "1").err().strip());
         assertEquals("tessel serve-bench: --weights, --awq and --smoothquant quantize zoo and checkpoint decoders; " + onnx + " (an ONNX file) runs as stored: drop them",
@@ -95,5 +96,49 @@ class OnnxGenerateTest {
         Path missing = tmp.resolve("nothing.onnx");
         err = CliRun.of("generate", missing.toString(), "--prompt-tokens", "1", "--max-new-tokens", "2").err().strip();
         assertTrue(err.startsWith("tessel generate: ") && err.contains("nothing.onnx") && err.contains("no such file") && !err.contains("\n"), err);
+    }
+
+    /**
+     * --gpu with an ONNX file, alone and with --bf16 or --draft (either side an ONNX file), in generate and serve-bench: the
+     * flags are accepted and, on a machine without a CUDA GPU, refused in the zoo path's one line; flags the ONNX path
+     * cannot honour are refused naming the flag, with or without a GPU.
+     */
+    @Test
+    void gpuIsAcceptedAndRefusedClearlyWithoutACudaGpu() {
+        String[] gen = {"generate", onnx.toString(), "--prompt-tokens", "1,2", "--max-new-tokens", "2", "--gpu"};
+        assertEquals("tessel generate: --kv-cache applies to zoo decoders and checkpoints; an ONNX decoder keeps its own cache: drop --kv-cache",
+                CliRun.of(concat(gen, "--kv-cache", "fp8")).err().strip());
+        assertEquals("tessel generate: --lora serves adapters on zoo and checkpoint decoders; " + onnx + " (an ONNX file) has none: drop --lora",
+                CliRun.of(concat(gen, "--lora", "m=random:4")).err().strip());
+        assertEquals("tessel generate: --weights, --awq and --smoothquant quantize zoo and checkpoint decoders; " + onnx + " (an ONNX file) runs as stored: drop them",
+                CliRun.of(concat(gen, "--weights", "int8")).err().strip());
+        assertEquals("tessel generate: --layers 1: " + onnx + " is an ONNX file and runs all its layers; drop --layers", CliRun.of(concat(gen, "--layers", "1")).err().strip());
+        String[] serve = {"serve-bench", onnx.toString(), "--requests", "2", "--gpu"};
+        assertEquals("tessel serve-bench: --sessions runs zoo decoders and checkpoints; an ONNX decoder keeps its own cache: drop it",
+                CliRun.of(concat(serve, "--sessions", "2")).err().strip());
+        assertEquals("tessel serve-bench: --kv-cache runs zoo decoders and checkpoints; an ONNX decoder keeps its own cache: drop it",
+                CliRun.of(concat(serve, "--kv-cache", "fp8")).err().strip());
+
+        org.junit.jupiter.api.Assumptions.assumeTrue(org.tessel.runtime.Backend.detect() instanceof org.tessel.runtime.Backend.Cpu, "this machine has a CUDA GPU");
+        for (String[] extra : new String[][] {{}, {"--bf16"}, {"--draft", "zoo:llama-tiny", "--draft-layers", "1"}, {"--draft", onnx.toString()}}) {
+            CliRun g = CliRun.of(concat(gen, extra));
+            assertEquals(2, g.code(), g.err());
+            assertTrue(g.err().strip().startsWith("tessel generate: --gpu needs a CUDA GPU, and this machine has none (") && g.err().strip().endsWith("drop --gpu to run on CPU engines")
+                    && !g.err().strip().contains("\n"), String.join(" ", extra) + ": " + g.err());
+        }
+        CliRun d = CliRun.of("generate", "zoo:llama-tiny", "--prompt-tokens", "1,2", "--max-new-tokens", "2", "--gpu", "--draft", onnx.toString());
+        assertTrue(d.err().strip().startsWith("tessel generate: --gpu needs a CUDA GPU, and this machine has none ("), "an ONNX draft: " + d.err());
+        for (String[] extra : new String[][] {{}, {"--bf16"}}) {
+            CliRun s = CliRun.of(concat(serve, extra));
+            assertEquals(2, s.code(), s.err());
+            assertTrue(s.err().strip().startsWith("tessel serve-bench: --gpu needs a CUDA GPU, and this machine has none (") && s.err().strip().endsWith("drop --gpu to run on CPU engines"),
+                    String.join(" ", extra) + ": " + s.err());
+        }
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
     }
 }

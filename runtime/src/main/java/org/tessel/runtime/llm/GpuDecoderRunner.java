@@ -243,16 +243,25 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
         Bucket b = buckets.get(shape);
         if (b != null) return b;
         long t0 = System.nanoTime();
-        PlanApplier.Applied planned = planner.plan(graph(shape));
-        GpuEngine.Precision io = GpuEngine.precisionFor(planned.plan(), planned.graph());
-        if (io != precision)
-            throw new GpuEngineException("the plan for " + model + "'s step " + shape + " runs most of its layers at " + io + ", and the KV cache is "
-                    + precision.storage().text() + ": plan the step at " + precision);
-        context.bind();
-        b = new Bucket(GpuEngine.build(planned.graph(), planned.plan(), precision, context, GpuEngine.Options.FIXED, 1));
+        b = new Bucket(buildStep(planner, graph(shape), precision, context, model + "'s step " + shape));
         buckets.put(shape, b);
         buildNanos += System.nanoTime() - t0;
         return b;
+    }
+
+    /**
+     * The engine of one step graph ({@code step} names it in messages): {@code planner}'s plan, built as it is at
+     * {@code precision}; a plan whose layers mostly run at another precision is refused (the engine's inputs and outputs,
+     * and this runner's KV cache, are stored at {@code precision}). {@link OnnxDecoder}'s GPU steps are built here too.
+     */
+    static GpuEngine buildStep(StepPlanner planner, Graph stepGraph, GpuEngine.Precision precision, CudaContext context, String step) {
+        PlanApplier.Applied planned = planner.plan(stepGraph);
+        GpuEngine.Precision io = GpuEngine.precisionFor(planned.plan(), planned.graph());
+        if (io != precision)
+            throw new GpuEngineException("the plan for " + step + " runs most of its layers at " + io + ", and its engine is built at " + precision
+                    + " (inputs, outputs and a device KV cache in " + precision.storage().text() + "): plan the step at " + precision);
+        context.bind();
+        return GpuEngine.build(planned.graph(), planned.plan(), precision, context, GpuEngine.Options.FIXED, 1);
     }
 
     /** The bucket's context bound to this cache's pools (made, or remade for another cache, here). */

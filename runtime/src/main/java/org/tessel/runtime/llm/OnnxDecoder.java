@@ -29,8 +29,12 @@ import org.tessel.ir.zoo.DecoderConfig;
 import org.tessel.passes.PassManager;
 import org.tessel.passes.StandardPipelines;
 import org.tessel.passes.lora.LoraAdapter;
+import org.tessel.runtime.cuda.CudaContext;
 import org.tessel.runtime.engine.Engine;
 import org.tessel.runtime.engine.ExecutionContext;
+import org.tessel.runtime.gpu.engine.GpuEngine;
+import org.tessel.runtime.gpu.engine.GpuEngineException;
+import org.tessel.runtime.gpu.engine.GpuExecutionContext;
 
 /**
  * Runs a decoder exported to ONNX with its KV cache as inputs and outputs (transformers' / optimum's
@@ -54,9 +58,19 @@ import org.tessel.runtime.engine.ExecutionContext;
  * <p>The file's initializers are decoded once, when it is read, and bound by reference into every import (as graph
  * inputs given constant values), so imports do not decode the weights again.
  *
+ * <p>{@link #onGpu} gives a decoder of the same file whose step engines are GPU engines: each step shape's imported
+ * graph goes through a {@link GpuDecoderRunner.StepPlanner} (the joint search, as {@link GpuDecoderRunner} plans its
+ * steps) and {@link GpuEngine#build} builds that plan, at FP16, BF16 or FP32. Only the engines move: the KV cache stays
+ * the host {@link PagedKvCache} and the bucketing above stays as it is, so every step uploads its inputs, the whole
+ * padded past of every layer included, and downloads the logits and the whole present of every layer, of which it keeps
+ * the new tokens' slots. That round trip of the KV cache is a cost the zoo decoders' device-resident paged cache
+ * ({@link GpuPagedKvCache}, written in place by {@code tessel.attention.paged}) does not pay; this is not that path.
+ * Decode engines (one new token) are captured as CUDA graphs after their first step when asked, and replayed after
+ * (the inputs are copied into the same device buffers each step).
+ *
  * <p>Not thread-safe: one scheduler drives it.
  */
-public final class OnnxDecoder implements DecoderSteps<PagedKvCache> {
+public final class OnnxDecoder implements DecoderSteps<PagedKvCache>, AutoCloseable {
     /** The smallest past bucket: shorter caches are padded to it. */
     public static final int MIN_PAST = 16;
     /** The context length of a model with no config.json beside it naming one. */
@@ -80,15 +94,27 @@ public final class OnnxDecoder implements DecoderSteps<PagedKvCache> {
     private final String[][] pastNames, presentNames;
     /** Symbolic dimension name -> its role ('b' batch, 'n' new tokens, 'p' past, 't' past + new). */
     private final Map<String, Character> dimRoles;
+    /** Where the step engines run: null for CPU engines. */
+    private final Gpu gpu;
     /** Engines by (rows, new tokens, past), least recently used first; at most {@link #EXACT_ENGINES} kept for a model without position_ids. */
-    private final Map<List<Integer>, ExecutionContext> engines = new LinkedHashMap<>(16, 0.75f, true);
+    private final Map<List<Integer>, StepEngine> engines = new LinkedHashMap<>(16, 0.75f, true);
     private int enginesBuilt;
     private long buildNanos;
+    private int replays;
+
+    /** GPU step engines: on {@code context}, at {@code precision}, each planned by {@code planner}; decode engines captured as CUDA graphs when {@code cudaGraphs}. */
+    private record Gpu(CudaContext context, GpuEngine.Precision precision, GpuDecoderRunner.StepPlanner planner, boolean cudaGraphs) {}
+
+    /** One step shape's engine, on the CPU or the GPU: named inputs in, named outputs out (host tensors). */
+    private interface StepEngine extends AutoCloseable {
+        Map<String, Tensor> run(Map<String, Tensor> inputs);
+        @Override void close();
+    }
     /** Engines kept for a model without position_ids (one per step shape, and past lengths only grow): the most recent. */
     public static final int EXACT_ENGINES = 8;
 
     private OnnxDecoder(Path file, ModelProto proto, Map<String, Tensor> weights, DecoderConfig config, boolean configFromJson, boolean batched, boolean positions, String[][] pastNames,
-                        String[][] presentNames, Map<String, Character> dimRoles) {
+                        String[][] presentNames, Map<String, Character> dimRoles, Gpu gpu) {
         this.file = file;
         this.name = file.getFileName().toString();
         this.proto = proto;
@@ -100,6 +126,7 @@ public final class OnnxDecoder implements DecoderSteps<PagedKvCache> {
         this.pastNames = pastNames;
         this.presentNames = presentNames;
         this.dimRoles = dimRoles;
+        this.gpu = gpu;
     }
 
     /** Whether {@code file} is meant as an ONNX model (by its name). */
@@ -197,7 +224,21 @@ public final class OnnxDecoder implements DecoderSteps<PagedKvCache> {
             weights.put(t.getName(), v);
             if (!declared.contains(t.getName())) stripped.addInput(weightInput(t.getName(), v));
         }
-        return new OnnxDecoder(file, m.toBuilder().setGraph(stripped).build(), weights, c, cfg != null, batched, positions, pastNames, presentNames, roles);
+        return new OnnxDecoder(file, m.toBuilder().setGraph(stripped).build(), weights, c, cfg != null, batched, positions, pastNames, presentNames, roles, null);
+    }
+
+    /**
+     * A decoder of the same file (its weights shared, not read again) whose step engines are GPU engines on
+     * {@code context}: each step shape's graph planned by {@code planner} and built at {@code precision} (FP32, TF32,
+     * FP16 or BF16; a plan whose layers mostly run at another precision is refused naming the step), decode engines
+     * captured as CUDA graphs after their first step when {@code cudaGraphs}. Its KV cache is still the host
+     * {@link PagedKvCache}, copied to and from the device every step (see the class comment). Close it to free its engines.
+     */
+    public OnnxDecoder onGpu(CudaContext context, GpuEngine.Precision precision, GpuDecoderRunner.StepPlanner planner, boolean cudaGraphs) {
+        if (precision.quantized())
+            throw new IllegalArgumentException(file + ": an ONNX decoder's GPU engines compute at FP32, TF32, FP16 or BF16 (the file's weights as stored, unquantized), not " + precision);
+        return new OnnxDecoder(file, proto, weights, config, configFromJson, batched, positions, pastNames, presentNames, dimRoles,
+                new Gpu(java.util.Objects.requireNonNull(context, "context"), precision, java.util.Objects.requireNonNull(planner, "planner"), cudaGraphs));
     }
 
     private static ValueInfoProto weightInput(String name, Tensor v) {
@@ -302,6 +343,19 @@ public final class OnnxDecoder implements DecoderSteps<PagedKvCache> {
     /** Whether the past is padded to buckets (the model takes position_ids) rather than passed at its exact length. */
     public boolean bucketed() { return positions; }
 
+    /** The precision of the GPU step engines, or null when they are CPU engines. */
+    public GpuEngine.Precision gpuPrecision() { return gpu == null ? null : gpu.precision(); }
+
+    /** Decode steps that replayed a captured CUDA graph (GPU engines only). */
+    public int graphReplays() { return replays; }
+
+    /** One line on where the step engines run and where the KV cache lives. */
+    public String describeBackend() {
+        if (gpu == null) return "CPU backend";
+        return "GPU backend (" + gpu.precision() + " step engines, the KV cache in host memory, each step's past copied to the device and its present back), "
+                + replays + " decode steps replayed as CUDA graphs";
+    }
+
     /** One line describing the model as read from the file. */
     public String describe() {
         return String.format("model: %s (ONNX decoder with past, %d layers, %d KV heads of %d, vocab %d, %d positions%s; %s)",
@@ -339,7 +393,7 @@ public final class OnnxDecoder implements DecoderSteps<PagedKvCache> {
         }
         // with position_ids: buckets; without: one row, its exact length and tokens (the model numbers them from the past)
         int b = rows.size(), n = positions ? DecoderRunner.newTokenBucket(maxNew, config) : maxNew, past = positions ? pastBucket(maxPast) : maxPast, total = past + n;
-        ExecutionContext ctx = engine(b, n, past);
+        StepEngine ctx = engine(b, n, past);
         List<String> seqs = new ArrayList<>();
         Map<String, Tensor> in = DecoderRunner.stepInputs(rows, cache, config, n, past, positions, seqs);
         for (int l = 0; l < config.layers(); l++) {
@@ -352,12 +406,13 @@ public final class OnnxDecoder implements DecoderSteps<PagedKvCache> {
     }
 
     /**
-     * The CPU engine of (rows, new tokens, past): the model imported with its symbolic dimensions at those sizes, the
-     * standard pipeline, {@code Engine.buildCpu}; its outputs' types checked against the decoder's.
+     * The engine of (rows, new tokens, past): the model imported with its symbolic dimensions at those sizes, its
+     * outputs' types checked against the decoder's, then on the CPU the standard pipeline and {@code Engine.buildCpu},
+     * on the GPU the planner's plan built by {@link GpuEngine#build}.
      */
-    private ExecutionContext engine(int batch, int n, int past) {
+    private StepEngine engine(int batch, int n, int past) {
         List<Integer> key = List.of(batch, n, past);
-        ExecutionContext ctx = engines.get(key);
+        StepEngine ctx = engines.get(key);
         if (ctx != null) return ctx;
         long t0 = System.nanoTime();
         OnnxImporter.Options o = OnnxImporter.Options.defaults().withBatchSize(batch).withConstantInputs(weights);
@@ -373,13 +428,61 @@ public final class OnnxDecoder implements DecoderSteps<PagedKvCache> {
         checkOutput(g, "logits", TensorType.of(DType.F32, Shape.of(batch, n, config.vocab())), batch, n, past);
         for (String[] layer : presentNames)
             for (String p : layer) checkOutput(g, p, TensorType.of(DType.F32, Shape.of(batch, kvh, past + n, hd)), batch, n, past);
-        new PassManager().run(g, StandardPipelines.resolve("standard"));
-        ctx = Engine.buildCpu(g).createContext();
-        if (!positions && engines.size() >= EXACT_ENGINES) engines.remove(engines.keySet().iterator().next());
+        ctx = gpu == null ? cpuEngine(g) : gpuEngine(g, batch, n, past);
+        if (!positions && engines.size() >= EXACT_ENGINES) engines.remove(engines.keySet().iterator().next()).close();
         engines.put(key, ctx);
         enginesBuilt++;
         buildNanos += System.nanoTime() - t0;
         return ctx;
+    }
+
+    private static StepEngine cpuEngine(Graph g) {
+        new PassManager().run(g, StandardPipelines.resolve("standard"));
+        ExecutionContext ctx = Engine.buildCpu(g).createContext();
+        return new StepEngine() {
+            @Override public Map<String, Tensor> run(Map<String, Tensor> inputs) { return ctx.run(inputs); }
+            @Override public void close() { ctx.close(); }
+        };
+    }
+
+    /** The GPU engine of one step shape, built from the planner's plan at the decoder's precision; a decode engine's context captured as a CUDA graph after its first run. */
+    private StepEngine gpuEngine(Graph g, int batch, int n, int past) {
+        String step = "the step at batch " + batch + ", " + n + " new tokens, past " + past;
+        GpuEngine engine;
+        try {
+            engine = GpuDecoderRunner.buildStep(gpu.planner(), g, gpu.precision(), gpu.context(), step);
+        } catch (GpuEngineException e) { // an op of the file no GPU kernel runs, or a plan at another precision: the file named
+            throw new GpuEngineException(file + ": " + e.getMessage(), e);
+        } catch (IllegalArgumentException e) { // the search found no choice for a node: the file and the step named
+            throw new IllegalArgumentException(file + ": planning " + step + " for the GPU: " + e.getMessage(), e);
+        }
+        GpuExecutionContext ctx;
+        try {
+            ctx = engine.createExecutionContext();
+        } catch (RuntimeException e) {
+            engine.close();
+            throw e;
+        }
+        boolean capture = gpu.cudaGraphs() && n == 1;
+        return new StepEngine() {
+            @Override public Map<String, Tensor> run(Map<String, Tensor> inputs) {
+                gpu.context().bind();
+                if (ctx.isCaptured()) replays++;
+                Map<String, Tensor> out = ctx.run(inputs);
+                if (capture && !ctx.isCaptured()) ctx.captureGraph(); // a replay reads the inputs the next run copies into the same buffers
+                return out;
+            }
+            @Override public void close() {
+                ctx.close();
+                engine.close();
+            }
+        };
+    }
+
+    /** Frees every engine built so far (the caches are the caller's); CPU engines hold nothing to free. */
+    @Override public void close() {
+        for (StepEngine e : engines.values()) e.close();
+        engines.clear();
     }
 
     private void checkOutput(Graph g, String output, TensorType expected, int batch, int n, int past) {

@@ -27,6 +27,7 @@ import org.tessel.runtime.gpu.engine.GpuEngine;
 import org.tessel.runtime.gpu.engine.GpuEngineException;
 import org.tessel.search.EnginePlans;
 import org.tessel.search.ForcedChoice;
+import org.tessel.search.PrecisionRule;
 import org.tessel.search.SearchOptions;
 import org.tessel.search.SearchProblem;
 import org.tessel.search.Searcher;
@@ -49,13 +50,22 @@ class GpuDecoderRunnerGpuTest {
     static GpuDecoderRunner.StepPlanner planner() { return planner(Precision.FP16); }
 
     /** The joint search at {@code p} (FP16 or BF16) beside FP32, attention forced onto tessel.attention.paged at p, and on the emulated device the MatMuls onto tessel.matmul at p. */
-    static GpuDecoderRunner.StepPlanner planner(Precision p) {
+    static GpuDecoderRunner.StepPlanner planner(Precision p) { return planner(p, true); }
+
+    /**
+     * As {@link #planner(Precision)}; without {@code paged} (a step graph with no {@code tessel.PagedAttention}, as an
+     * ONNX decoder's) the MatMuls are held at p instead, as the CLI's planner of ONNX decoders holds them (without an
+     * anchor at p the search prices llama-tiny's steps cheapest at FP32, and the decoder refuses the plan).
+     */
+    static GpuDecoderRunner.StepPlanner planner(Precision p, boolean paged) {
         boolean emulated = GpuTestSupport.emulated();
         String at = p.name().toLowerCase(java.util.Locale.ROOT);
         return g -> {
-            List<ForcedChoice> forced = new ArrayList<>(List.of(ForcedChoice.parse("tessel.PagedAttention=tessel.attention.paged:" + at)));
+            List<ForcedChoice> forced = new ArrayList<>();
+            if (paged) forced.add(ForcedChoice.parse("tessel.PagedAttention=tessel.attention.paged:" + at));
             if (emulated) forced.add(ForcedChoice.parse("MatMul=tessel.matmul:" + at));
-            SearchOptions o = SearchOptions.defaults().withTarget("h200-measured").withPrecisions(EnumSet.of(Precision.FP32, p)).withForced(forced);
+            SearchOptions o = SearchOptions.defaults().withTarget("h200-measured").withPrecisions(EnumSet.of(Precision.FP32, p)).withForced(forced)
+                    .withPrecisionRules(paged ? List.of() : List.of(PrecisionRule.parse("MatMul=" + at)));
             SearchProblem pr = Searcher.problem(Searcher.prepare(g), o);
             return EnginePlans.complete(pr, Searcher.run(pr, "joint", o));
         };
