@@ -246,7 +246,7 @@ public final class DataMovementLayers implements TacticImplementation {
     /**
      * A Split whose input a GEMM in its batched form wrote as the parts one after another: output j is bytes
      * [j, j+1) * part of the input. It aliases them where the memory plan sliced the input (output j in the input's
-     * buffer at its part's offset, so the buffer lives while any part does), else copies its part (one contiguous copy).
+     * buffer, so the buffer lives while any part does), else copies its part (one contiguous copy) into its own slot.
      * Refused, naming the node, where the input's producer is not planned in that batched form.
      */
     private static Layer splitView(LayerContext e, Node n) {
@@ -267,14 +267,16 @@ public final class DataMovementLayers implements TacticImplementation {
             if (!y.type().shape().equals(n.output(0).type().shape()))
                 throw GpuEngineException.unsupported(n, GpuTactics.SPLIT_VIEW + " takes equal parts (%" + y.name() + " is " + y.type().shape() + ", %" + n.output(0).name() + " " + n.output(0).type().shape() + ")");
         DeviceBuffer xb = e.activation(x);
-        long part = xb.bytes() / parts, planPart = n.output(0).type().bytes();
+        long part = xb.bytes() / parts;
         MemoryPlan.Allocation ax = e.placement(x);
         List<java.util.function.Consumer<CudaStream>> copies = new ArrayList<>();
         for (int j = 0; j < parts; j++) {
             Value y = n.output(j);
             DeviceBuffer slice = xb.slice(j * part, part);
             MemoryPlan.Allocation ay = e.placement(y);
-            if (ax != null && ay != null && ay.buffer() == ax.buffer() && ay.offset() == ax.offset() + j * planPart && !e.isBound(y)) e.alias(y, slice);
+            // in the input's buffer the part's slot may sit where the plan's sizes put it (a profile's engine uses its max shapes'),
+            // not where this shape's data is: alias, never copy into that buffer
+            if (ax != null && ay != null && ay.buffer() == ax.buffer() && !e.isBound(y)) e.alias(y, slice);
             else {
                 DeviceBuffer dst = e.activation(y);
                 copies.add(s -> dst.copyFromAsync(slice, s));
