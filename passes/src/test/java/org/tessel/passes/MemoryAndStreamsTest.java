@@ -51,6 +51,52 @@ class MemoryAndStreamsTest {
         assertNoOverlap(g, p);
     }
 
+    /** x[4,96] -> softmax a -> Split into q, k, v [4,32] -> q reshaped then softmaxed, k and v softmaxed; {@code aAgain}: a read again at the end. */
+    private static Graph qkv(boolean aAgain) {
+        NetworkBuilder b = new NetworkBuilder("qkv");
+        Value x = b.input("x", DType.F32, 4, 96);
+        Value a = b.softmax(x, 1);
+        List<Value> parts = b.split(a, -1, 32, 32, 32);
+        Value q = b.softmax(b.reshape(parts.get(0), 4, 2, 16), 2);
+        Value k = b.softmax(parts.get(1), 1), v = b.softmax(parts.get(2), 1);
+        return aAgain ? b.output(q, k, v, b.softmax(a, 1)).build() : b.output(q, k, v).build();
+    }
+
+    private static Node split(Graph g) { return g.nodes().stream().filter(n -> n.opName().equals("Split")).findFirst().orElseThrow(); }
+
+    @Test void aSlicedSplitsPartsLieInItsInputsBufferWhichLivesWhileAnyPartDoes() {
+        Graph g = qkv(false);
+        Node split = split(g);
+        MemoryPlan p = new LivenessMemoryPlanner().plan(g, n -> n == split);
+        MemoryPlan.Allocation a = p.of(split.input(0));
+        for (int j = 0; j < 3; j++) {
+            MemoryPlan.Allocation part = p.of(split.output(j));
+            assertEquals(a.buffer(), part.buffer(), "part " + j);
+            assertEquals(a.offset() + j * 512L, part.offset(), "part " + j + ": 4x32 f32 after the ones before it");
+            assertEquals(512, part.bytes());
+        }
+        // the view of q reads it where it lies, though k and v are still to be read
+        Value reshaped = g.users().get(split.output(0)).getFirst().output();
+        assertEquals(p.of(split.output(0)).offset(), p.of(reshaped).offset());
+        assertEquals(a.buffer(), p.of(reshaped).buffer());
+        // the buffer lives until v's softmax, the last reader of a part
+        int vRead = g.nodes().indexOf(g.users().get(split.output(2)).getFirst());
+        assertEquals(vRead, a.lastStep());
+        assertEquals(4, p.inPlaceReuses(), "three parts and the view");
+        assertNoOverlap(g, p);
+        // by default nothing is sliced: each part has a buffer of its own
+        MemoryPlan plain = new LivenessMemoryPlanner().plan(g);
+        for (int j = 0; j < 3; j++) assertNotEquals(plain.of(split.input(0)).buffer(), plain.of(split.output(j)).buffer(), "part " + j);
+    }
+
+    @Test void aSplitWhoseInputIsStillNeededIsNotSliced() {
+        Graph g = qkv(true);
+        Node split = split(g);
+        MemoryPlan p = new LivenessMemoryPlanner().plan(g, n -> n == split);
+        for (int j = 0; j < 3; j++) assertNotEquals(p.of(split.input(0)).buffer(), p.of(split.output(j)).buffer(), "part " + j);
+        assertNoOverlap(g, p);
+    }
+
     /** No two values whose live ranges overlap may share bytes unless they share a buffer. */
     static void assertNoOverlap(Graph g, MemoryPlan p) {
         var all = List.copyOf(p.allocations().entrySet());

@@ -6,6 +6,8 @@ import org.tessel.ir.Graph;
 import org.tessel.ir.ops.TesselOps;
 import org.tessel.search.domain.Choice;
 import org.tessel.search.domain.FusedChoice;
+import org.tessel.tactics.data.DataMovementTactics;
+import org.tessel.tactics.gemm.GemmTactics;
 import org.tessel.tactics.plan.EnginePlan;
 import org.tessel.tactics.plan.FusedGroup;
 import org.tessel.tactics.plan.PlanApplier;
@@ -17,7 +19,8 @@ import org.tessel.tactics.plan.PlannedNode;
  * Turns a search result into the {@link EnginePlan} builders take: the fused candidates become
  * groups named as the fused nodes will be, every other node keeps its chosen tactic, precision and
  * layout, a group takes its fused tactic at its root's format; a chosen horizontal merge becomes the
- * plan's merge, its wide chain (a group when it has a tail) and its Split at the first root's format. {@link #complete} then applies the
+ * plan's merge, its wide chain (a group when it has a tail) and its Split at the first root's format (a Split run as
+ * views makes the wide GEMM its batched variant). {@link #complete} then applies the
  * decisions to the prepared graph, which adds the reformat nodes and the casts the formats imply,
  * so what {@code tessel search} prints is exactly what {@code tessel build} builds.
  */
@@ -70,7 +73,9 @@ public final class EnginePlans {
                     if (parts == null) throw new PlanException("merge '" + m.merged().getFirst() + "' has no kernels at its first root's format " + root);
                     FusedChoice w = parts.wide(), sp = parts.split();
                     String wideName = groups.get(g) != null ? groups.get(g).name() : m.merged().getFirst();
-                    nodes.add(new PlannedNode(wideName, groups.get(g) != null ? TesselOps.FUSED : m.wideOp(), w.tacticId(), "", w.precision(), w.layout(), 0, w.latencyUs()));
+                    // a Split run as views needs the wide GEMM's batched form, which writes the parts one after another
+                    String variant = sp.tacticId().equals(DataMovementTactics.SPLIT_VIEW.id()) ? GemmTactics.batchedVariant(m.chains().size()) : "";
+                    nodes.add(new PlannedNode(wideName, groups.get(g) != null ? TesselOps.FUSED : m.wideOp(), w.tacticId(), variant, w.precision(), w.layout(), 0, w.latencyUs()));
                     nodes.add(new PlannedNode(m.split(), "Split", sp.tacticId(), "", sp.precision(), sp.layout(), 0, sp.latencyUs()));
                     continue;
                 }

@@ -31,6 +31,8 @@ import org.tessel.search.domain.FusedChoice;
 import org.tessel.search.domain.LiveTensor;
 import org.tessel.search.domain.PrecisionPin;
 import org.tessel.search.domain.Use;
+import org.tessel.tactics.data.DataMovementTactics;
+import org.tessel.tactics.gemm.GemmTactics;
 import org.tessel.api.select.AlgorithmSelector;
 
 /**
@@ -242,7 +244,8 @@ public final class ProblemBuilder {
 
     /**
      * A horizontal merge as a candidate, priced on a merged copy of the graph: per format the wide chain's
-     * fastest kernel (its fused group's, when it has a tail) plus the Split's at that format. Null when no
+     * fastest kernel (its fused group's, when it has a tail) plus the Split's at that format: its copies, or nothing
+     * where the Split runs as views of a wide GEMM run in its batched form (equal parts). Null when no
      * format runs both, or when the wide chain's tail forms no fusion candidate (the merge would then cost a
      * kernel per tail node, which no merge is offered for).
      */
@@ -263,14 +266,16 @@ public final class ProblemBuilder {
         }
         int root = index.get(m.chains().getFirst().getFirst());
         Map<Format, Choice> wideBest = fastestPerFormat(costing.choices(wide, root, layoutOptions(wide, layoutChoice)));
-        Map<Format, Choice> splitBest = fastestPerFormat(costing.choices(made.split(), root, layoutOptions(made.split(), layoutChoice)));
+        List<Choice> splits = costing.choices(made.split(), root, layoutOptions(made.split(), layoutChoice)).stream()
+                .filter(c -> c.supported() && precisions.contains(c.precision())).toList();
         boolean image = touchesImage(wide);
         Map<Format, FusedChoice> best = new LinkedHashMap<>();
         Map<Format, SearchProblem.MergeParts> parts = new LinkedHashMap<>();
         for (Choice w : wideBest.values()) {
             Choice sp = null;
-            for (Choice c : splitBest.values())
-                if (c.precision() == w.precision() && c.format().agrees(w.format()) && (sp == null || c.latencyPs() < sp.latencyPs())) sp = c;
+            for (Choice c : splits)
+                if (c.precision() == w.precision() && c.format().agrees(w.format()) && (!isSplitView(c) || GemmTactics.runsBatched(w.tacticId()))
+                        && (sp == null || c.latencyPs() < sp.latencyPs() || c.latencyPs() == sp.latencyPs() && c.tacticId().compareTo(sp.tacticId()) < 0)) sp = c;
             if (sp == null) continue;
             Format key = new Format(w.precision(), image ? w.format().imageLayout() : Layout.ANY);
             FusedChoice total = new FusedChoice(w.tacticId(), w.precision(), w.layout(), w.latencyPs() + sp.latencyPs(), w.computeUs() + sp.computeUs(),
@@ -287,6 +292,9 @@ public final class ProblemBuilder {
                 made.wide().getFirst().opName(), wideKind, parts);
         return new SearchProblem.Candidate(at, SearchProblem.Candidate.MERGE, members, best, image, merge);
     }
+
+    /** A Split as views of the wide GEMM's parts: only a GEMM run in its batched form writes them so. */
+    private static boolean isSplitView(Choice c) { return c.tacticId().equals(DataMovementTactics.SPLIT_VIEW.id()); }
 
     /** The fastest supported choice at each format among the allowed precisions. */
     private Map<Format, Choice> fastestPerFormat(List<Choice> choices) {

@@ -20,6 +20,12 @@ import org.tessel.ir.Value;
  * lowest offset that no time-overlapping buffer occupies. Graph inputs and constants are bound
  * outside the arena; graph outputs live to the end.
  *
+ * <p>Slices: a node the caller names as slicing its input (a Split the engine plan runs as views, its
+ * outputs consecutive parts of input 0) has each output share the input's buffer at the part's offset,
+ * so the buffer stays live while any part is; a view of a part shares it too, at the same offset, even
+ * where the other parts are still live (a view writes nothing). Only the caller knows which Splits its
+ * kernels leave in place, so by default nothing is sliced.
+ *
  * <p>It scales to graphs of millions of nodes: a buffer's reuse check is O(1) (its last use is
  * kept up to date), and placement finds the placed buffers that overlap a new one in time through
  * an index ({@link PlacedIndex}) in O(log n + overlaps), not by scanning every placed buffer.
@@ -46,21 +52,32 @@ public final class LivenessMemoryPlanner {
         Buffer(int id, long bytes, int first) { this.id = id; this.bytes = bytes; this.first = first; this.last = first; }
     }
 
-    public MemoryPlan plan(Graph g) {
+    public MemoryPlan plan(Graph g) { return plan(g, n -> false); }
+
+    /** The plan where each node {@code slices} accepts has its outputs placed as consecutive parts of its input 0 (see above). */
+    public MemoryPlan plan(Graph g, java.util.function.Predicate<Node> slices) {
         List<Node> nodes = g.nodes();
         int end = nodes.size();
         Map<Value, Integer> lastUse = new IdentityHashMap<>();
         for (int i = 0; i < nodes.size(); i++) for (Value v : nodes.get(i).inputs()) if (v != null) lastUse.put(v, i);
         for (Value o : g.outputs()) lastUse.put(o, end);
         Map<Value, Buffer> bufOf = new IdentityHashMap<>();
+        // values that are a part of their buffer: their offset in it (whole-buffer values have none)
+        Map<Value, Long> partAt = new IdentityHashMap<>();
         List<Buffer> buffers = new ArrayList<>();
         int reuses = 0;
         for (int i = 0; i < nodes.size(); i++) {
             Node n = nodes.get(i);
+            Buffer sliced = inPlace && slices.test(n) ? sliceable(n, i, bufOf) : null;
+            long at = sliced == null ? 0 : partAt.getOrDefault(n.input(0), 0L);
             for (int k = 0; k < n.outputs().size(); k++) {
                 Value out = n.output(k);
                 long bytes = align(out.type().bytes());
-                Buffer shared = k == 0 && inPlace ? reusable(n, i, bytes, bufOf, lastUse) : null;
+                Buffer shared = sliced != null ? sliced : k == 0 && inPlace ? reusable(n, i, bytes, bufOf, partAt) : null;
+                if (sliced != null) {
+                    partAt.put(out, at);
+                    at += out.type().bytes();
+                } else if (shared != null && VIEWS.contains(n.opName()) && partAt.containsKey(n.input(0))) partAt.put(out, partAt.get(n.input(0)));
                 if (shared != null) {
                     reuses++;
                     bufOf.put(out, shared);
@@ -81,20 +98,37 @@ public final class LivenessMemoryPlanner {
         for (Node n : nodes)
             for (Value v : n.outputs()) {
                 Buffer b = bufOf.get(v);
-                alloc.put(v, new MemoryPlan.Allocation(b.offset, align(v.type().bytes()), b.id, b.first, b.last));
+                Long at = partAt.get(v);
+                alloc.put(v, at == null ? new MemoryPlan.Allocation(b.offset, align(v.type().bytes()), b.id, b.first, b.last)
+                        : new MemoryPlan.Allocation(b.offset + at, v.type().bytes(), b.id, b.first, b.last));
             }
         return new MemoryPlan(alloc, arena, bound, buffers.size(), reuses);
     }
 
+    /**
+     * The buffer of node {@code n}'s input 0 when its outputs can be consecutive parts of it: the input dies here and the
+     * outputs cover it exactly; null otherwise (the node then gets buffers of its own).
+     */
+    private static Buffer sliceable(Node n, int step, Map<Value, Buffer> bufOf) {
+        Value in = n.input(0);
+        Buffer b = in == null ? null : bufOf.get(in);
+        if (b == null || b.last > step) return null;
+        long total = 0;
+        for (Value o : n.outputs()) total += o.type().bytes();
+        return total == in.type().bytes() ? b : null;
+    }
+
     /** The buffer of an input this node may overwrite or view, or null. */
-    private Buffer reusable(Node n, int step, long bytes, Map<Value, Buffer> bufOf, Map<Value, Integer> lastUse) {
+    private Buffer reusable(Node n, int step, long bytes, Map<Value, Buffer> bufOf, Map<Value, Long> partAt) {
         boolean view = VIEWS.contains(n.opName());
         boolean elementwise = n.op().has(Trait.ELEMENTWISE) && n.body() == null;
         if (!view && !elementwise) return null;
+        // a view of a part reads it where it lies, while the buffer lives on for the other parts
+        if (view && n.input(0) != null && partAt.containsKey(n.input(0)) && n.input(0).type().bytes() == n.output().type().bytes()) return bufOf.get(n.input(0));
         for (int i = 0; i < (view ? 1 : n.numInputs()); i++) {
             Value in = n.input(i);
             Buffer b = in == null ? null : bufOf.get(in);
-            if (b == null || b.bytes != bytes) continue;
+            if (b == null || b.bytes != bytes || partAt.containsKey(in)) continue;
             // the buffer must not be needed after this step by any value it holds: b.last is the latest of their last uses
             boolean dies = b.last <= step;
             if (dies && (view || in.type().sameLogicalType(n.output().type()) || in.type().bytes() == n.output().type().bytes())) return b;

@@ -12,7 +12,7 @@ import org.tessel.tactics.pool.PoolTactics;
 
 /**
  * Tactics that move or reinterpret data, as the GPU engine runs them: views (no kernel at all),
- * copies, transposes, concats, splits, gathers, window copies (Slice, Pad, Expand), GatherElements,
+ * copies, transposes, concats, splits (as copies, or as views of a batched GEMM's parts), gathers, window copies (Slice, Pad, Expand), GatherElements,
  * fills and build-time constants, reductions (with ArgMax and ArgMin), resizes, layout reformats and
  * casts. The plain copies move whatever element type they are given, so every precision is accepted;
  * the window copies, fills and constants move any element type at the floating precisions (their
@@ -99,6 +99,73 @@ public final class DataMovementTactics {
             int launches = (n.outputs().size() + SPLIT_PARTS_PER_LAUNCH - 1) / SPLIT_PARTS_PER_LAUNCH;
             return org.tessel.cost.TacticFeatures.streaming(1, 0.7, launches);
         }
+    }
+
+    /**
+     * A Split after a horizontal merge of GEMM chains as views: no kernel. The merged GEMM runs as a strided-batched
+     * cuBLASLt matmul ({@link org.tessel.tactics.gemm.GemmTactics#batchedVariant}), one batch per part, so its output
+     * holds the parts one after another ([parts][M][N]) and each Split output is a contiguous slice of it. Supported
+     * where the Split cuts its input's last axis into equal parts and that input is the output of a gemm_bias_act
+     * chain (MatMul or Gemm with constant 2-D weights, then a bias Add and/or an activation; fused or not yet fused),
+     * at the floating precisions cuBLASLt's batched matmul takes. Unequal parts keep {@code tessel.split}'s copies.
+     */
+    public static final Tactic SPLIT_VIEW = new SplitViewTactic();
+
+    private static final class SplitViewTactic extends org.tessel.tactics.BaseTactic {
+        SplitViewTactic() {
+            super("tessel.split.view", "No kernel: each output of a Split into equal parts of the last axis is a slice of a merged GEMM's "
+                    + "output, which a strided-batched cuBLASLt matmul writes part after part", org.tessel.tactics.Backend.GPU, FLOAT, BOTH);
+        }
+
+        @Override public boolean appliesTo(Node n) { return op(n, Set.of("Split")); }
+
+        @Override protected String appliesToText() { return "Split"; }
+
+        @Override protected String shapeWhyNot(Node n, Precision p, Layout l) {
+            org.tessel.ir.Value x = n.input(0);
+            int r = x.type().rank();
+            if (!x.type().dtype().isFloating()) return "slices floating data only (got " + x.type().dtype().text() + ")";
+            long axis = n.attrs().getInt("axis", 0);
+            if (r < 2 || (axis < 0 ? axis + r : axis) != r - 1) return "views split the last axis only (axis " + axis + " of rank " + r + ")";
+            if (r >= 3 && l == Layout.NHWC) return "the last axis is contiguous in logical (channels-first) order only";
+            if (n.outputs().size() < 2) return "needs two or more parts";
+            for (org.tessel.ir.Value o : n.outputs())
+                if (!o.type().shape().equals(n.output(0).type().shape()))
+                    return "the parts must be equal (%" + o.name() + " is " + o.type().shape() + ", %" + n.output(0).name() + " " + n.output(0).type().shape() + ")";
+            return mergedGemmWhyNot(x.producer());
+        }
+
+        @Override public long workspaceBytes(Node n, Precision p) { return 0; }
+
+        @Override public org.tessel.cost.TacticFeatures features(Node n, Precision p, Layout l) { return org.tessel.cost.TacticFeatures.view(); }
+    }
+
+    /** Why {@code p} is not the end of a GEMM chain cuBLASLt can run batched (a gemm_bias_act, fused or not yet); null when it is. */
+    static String mergedGemmWhyNot(Node p) {
+        String want = "the input must be a gemm_bias_act chain's output (a MatMul or Gemm with constant 2-D weights, then a bias and/or an activation)";
+        if (p == null) return want + ", not a graph input";
+        if (p.body() != null) {
+            if (!"gemm_bias_act".equals(org.tessel.tactics.NodeFacts.fusedKind(p))) return want + ", not a fused " + org.tessel.tactics.NodeFacts.fusedKind(p);
+            if (org.tessel.tactics.NodeFacts.hasResidualAdd(p)) return want + ": " + p.name() + " adds a residual";
+            Node mm = org.tessel.tactics.NodeFacts.anchor(p, Set.of("MatMul", "Gemm"));
+            return mm != null && org.tessel.tactics.NodeFacts.isConstant(p, mm.input(1)) && mm.input(1).type().rank() == 2 ? null : want;
+        }
+        Node cur = p;
+        boolean tail = false;
+        if (org.tessel.passes.fusion.SiblingMerges.ACTIVATIONS.contains(cur.opName()) && cur.input(0) != null && cur.input(0).producer() != null) {
+            cur = cur.input(0).producer();
+            tail = true;
+        }
+        if (cur.opName().equals("Add") && cur.numInputs() == 2) {
+            org.tessel.ir.Value a = cur.input(0), b = cur.input(1);
+            org.tessel.ir.Value in = b != null && b.isConstant() ? a : a != null && a.isConstant() ? b : null;
+            if (in == null || in.producer() == null) return want + ": " + cur.name() + " is not a bias Add";
+            cur = in.producer();
+            tail = true;
+        }
+        if (!cur.opName().equals("MatMul") && !cur.opName().equals("Gemm")) return want + ", not " + p.opName() + " '" + p.name() + "'";
+        if (!tail) return want + ": a lone " + cur.opName() + " runs without cuBLASLt's epilogue, so its merge keeps the copy split";
+        return cur.input(1) != null && cur.input(1).isConstant() && cur.input(1).type().rank() == 2 ? null : want + ": " + cur.name() + "'s weights are not a constant matrix";
     }
 
     public static final StreamingTactic GATHER = new StreamingTactic(new StreamingTactic.Config("tessel.gather",
@@ -225,6 +292,6 @@ public final class DataMovementTactics {
             (n, p, l) -> org.tessel.tactics.eltwise.EltwiseTactics.castWhyNot(n), 1, 0.85, 1, true));
 
     public static List<Tactic> all() {
-        return List.of(VIEW, COPY, TRANSPOSE, CONCAT, SPLIT, GATHER, REDUCE, RESIZE, REFORMAT, CAST, SLICE, PAD, EXPAND, GATHER_ELEMENTS, FILL, CONSTANT, ARGMAX, ARGMIN);
+        return List.of(VIEW, COPY, TRANSPOSE, CONCAT, SPLIT, SPLIT_VIEW, GATHER, REDUCE, RESIZE, REFORMAT, CAST, SLICE, PAD, EXPAND, GATHER_ELEMENTS, FILL, CONSTANT, ARGMAX, ARGMIN);
     }
 }

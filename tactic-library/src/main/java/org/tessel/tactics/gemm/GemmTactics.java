@@ -62,6 +62,37 @@ public final class GemmTactics {
             "Tessel W8A8 tiled GEMM: activations quantized per tensor as a 32x32 tile loads them, exact int32 sums by dp4a, one scale per output",
             QuantizedMatMulTactic.Kind.W8A8_GEMM);
 
+    /** The prefix of the batched form's variant: {@code batched_P} for P parts. */
+    private static final String BATCHED = "batched_";
+
+    /**
+     * The variant of a fused GEMM's batched form, {@code batched_P}: a merged GEMM of P equal parts of N columns (the
+     * merge's chains) run as one strided-batched cuBLASLt matmul of batch P, the shared input at batch stride 0, each
+     * part's weights and bias its own, the output the parts one after another ([P][M][N]), so a Split planned as
+     * {@code tessel.split.view} hands each chain its part with no copy. Priced as the one wide GEMM it replaces.
+     */
+    public static String batchedVariant(int parts) {
+        if (parts < 2) throw new IllegalArgumentException("a batched GEMM has two or more parts, got " + parts);
+        return BATCHED + parts;
+    }
+
+    /** True for the tactics that run a fused GEMM in its {@link #batchedVariant batched form}: cuBLASLt's epilogue tactics. */
+    public static boolean runsBatched(String tacticId) {
+        return java.util.Set.of(CUBLASLT_BIAS.id(), CUBLASLT_BIAS_RELU.id(), CUBLASLT_BIAS_GELU.id(), CUBLASLT_BIAS_GELU_ERF.id(), CUBLASLT_BIAS_TANH.id())
+                .contains(tacticId);
+    }
+
+    /** The parts of a {@link #batchedVariant}, or 0 when {@code variant} is not one. */
+    public static int batchedParts(String variant) {
+        if (variant == null || !variant.startsWith(BATCHED)) return 0;
+        try {
+            int p = Integer.parseInt(variant.substring(BATCHED.length()));
+            return p >= 2 ? p : 0;
+        } catch (NumberFormatException e) {
+            return 0;
+        }
+    }
+
     public static List<Tactic> all() {
         return List.of(CUBLASLT, CUBLASLT_BIAS, CUBLASLT_BIAS_RELU, CUBLASLT_BIAS_GELU, CUBLASLT_BIAS_GELU_ERF, CUBLASLT_BIAS_TANH, MATMUL,
                 WEIGHT_ONLY_GEMV, WEIGHT_ONLY_GEMM, W8A8_GEMM);

@@ -22,8 +22,14 @@ import java.util.List;
  * with FP32, TF32, FP16 and BF16 (and INT8 operands with exact int32 accumulation and output,
  * CUBLAS_COMPUTE_32I; and FP8 E4M3 operands with per-tensor A and B scales, f32 accumulation and an
  * f16, bf16 or f32 D on sm_89+), the epilogues DEFAULT, RELU, BIAS, RELU_BIAS, GELU and GELU_BIAS,
- * heuristic algorithm queries and a workspace. Enum values are those documented in cublasLt.h and
- * cublas_api.h; each constant says which.
+ * heuristic algorithm queries and a workspace, and strided-batched matmuls ({@link Batch}). Enum values are those
+ * documented in cublasLt.h and cublas_api.h; each constant says which.
+ *
+ * <p>Strided batches (cuBLASLt documentation, cublasLtMatrixLayoutAttribute_t and cublasLtMatmulDescAttributes_t):
+ * CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT (5, int32_t) on each matrix layout is the number of matrices, and
+ * CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET (6, int64_t) the offset in elements from one matrix to the next
+ * (0 reuses one matrix for every batch); CUBLASLT_MATMUL_DESC_BIAS_BATCH_STRIDE (10, int64_t) is the offset in
+ * elements from one batch's bias vector to the next.
  *
  * <p>FP8 (cuBLAS documentation, cublasLtMatmul(), "To use FP8 kernels, the following set of
  * requirements must be satisfied"): A must be transposed and B not (the "TN" format, which Hopper's
@@ -81,6 +87,10 @@ public final class CublasLt implements AutoCloseable {
     static final int OP_N = 0, OP_T = 1;
     // cublasLtMatmulDescAttributes_t (cublasLt.h)
     static final int DESC_TRANSA = 3, DESC_TRANSB = 4, DESC_EPILOGUE = 7, DESC_BIAS_POINTER = 8;
+    // CUBLASLT_MATMUL_DESC_BIAS_BATCH_STRIDE = 10 (int64_t: elements from one batch's bias to the next)
+    static final int DESC_BIAS_BATCH_STRIDE = 10;
+    // cublasLtMatrixLayoutAttribute_t: CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT = 5 (int32_t), CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET = 6 (int64_t)
+    static final int LAYOUT_BATCH_COUNT = 5, LAYOUT_STRIDED_BATCH_OFFSET = 6;
     // CUBLASLT_MATMUL_DESC_A_SCALE_POINTER = 17, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER = 18 (device pointers to f32 scales of FP8 A and B)
     static final int DESC_A_SCALE_POINTER = 17, DESC_B_SCALE_POINTER = 18;
     // cublasLtMatmulPreferenceAttributes_t: CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES = 1 (uint64_t)
@@ -92,7 +102,7 @@ public final class CublasLt implements AutoCloseable {
     private static volatile NativeLibrary library;
 
     private final NativeLibrary lib;
-    private final MethodHandle destroy, statusName, descCreate, descDestroy, descSet, layoutCreate, layoutDestroy,
+    private final MethodHandle destroy, statusName, descCreate, descDestroy, descSet, layoutCreate, layoutDestroy, layoutSet,
             prefCreate, prefDestroy, prefSet, heuristic, matmul, getVersion;
     private final MemorySegment handle;
     private final Arena arena = Arena.ofShared();
@@ -109,6 +119,7 @@ public final class CublasLt implements AutoCloseable {
         descSet = lib.function("cublasLtMatmulDescSetAttribute", FunctionDescriptor.of(C_INT, C_POINTER, C_INT, C_POINTER, C_SIZE_T));
         layoutCreate = lib.function("cublasLtMatrixLayoutCreate", FunctionDescriptor.of(C_INT, C_POINTER, C_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, C_INT64));
         layoutDestroy = lib.function("cublasLtMatrixLayoutDestroy", FunctionDescriptor.of(C_INT, C_POINTER));
+        layoutSet = lib.function("cublasLtMatrixLayoutSetAttribute", FunctionDescriptor.of(C_INT, C_POINTER, C_INT, C_POINTER, C_SIZE_T));
         prefCreate = lib.function("cublasLtMatmulPreferenceCreate", FunctionDescriptor.of(C_INT, C_POINTER));
         prefDestroy = lib.function("cublasLtMatmulPreferenceDestroy", FunctionDescriptor.of(C_INT, C_POINTER));
         prefSet = lib.function("cublasLtMatmulPreferenceSetAttribute", FunctionDescriptor.of(C_INT, C_POINTER, C_INT, C_POINTER, C_SIZE_T));
@@ -212,19 +223,38 @@ public final class CublasLt implements AutoCloseable {
         }
     }
 
+    /**
+     * A strided batch of {@code count} matmuls: matrix i of A, B and D starts {@code i * strideX} elements after the first
+     * (a stride of 0 reuses one matrix, e.g. an input shared by every batch), batch i's bias {@code i * biasStride}
+     * elements after the first (0: one bias for all).
+     */
+    public record Batch(int count, long strideA, long strideB, long strideD, long biasStride) {
+        /** One matmul: no batch attributes are set. */
+        public static final Batch NONE = new Batch(1, 0, 0, 0, 0);
+
+        public Batch {
+            if (count < 1) throw new IllegalArgumentException("a batch has at least one matmul, got " + count);
+            if (strideA < 0 || strideB < 0 || strideD < 0 || biasStride < 0)
+                throw new IllegalArgumentException("batch strides are non-negative, got A " + strideA + ", B " + strideB + ", D " + strideD + ", bias " + biasStride);
+            if (count > 1 && strideD == 0) throw new IllegalArgumentException("a batch of " + count + " matmuls writing one D (stride 0) would race");
+        }
+    }
+
     /** One algorithm the heuristic proposed, with the workspace it needs and its wave count. */
     public record Algo(int index, MemorySegment descriptor, long workspaceBytes, float waves) {}
 
     /** Descriptors of one problem plus the algorithms the heuristic offers for it; reusable across calls. */
     public final class Plan implements AutoCloseable {
         private final Problem problem;
+        private final Batch batch;
         private final MemorySegment desc, aLayout, bLayout, dLayout;
         private final List<Algo> algos;
         private final Arena planArena = Arena.ofShared();
         private boolean planClosed, fp8Scaled;
 
-        private Plan(Problem p, long biasAddress, int maxAlgos, long maxWorkspace) {
+        private Plan(Problem p, Batch batch, long biasAddress, int maxAlgos, long maxWorkspace) {
             this.problem = p;
+            this.batch = batch;
             try (Arena a = Arena.ofConfined()) {
                 MemorySegment slot = a.allocate(C_POINTER);
                 check("cublasLtMatmulDescCreate", callInt(descCreate, slot, p.computeType().code, p.scaleType().code()));
@@ -237,6 +267,14 @@ public final class CublasLt implements AutoCloseable {
                 aLayout = layout(a, p.dataType(), p.transA() ? p.k() : p.m(), p.transA() ? p.m() : p.k(), p.lda());
                 bLayout = layout(a, p.dataType(), p.transB() ? p.n() : p.k(), p.transB() ? p.k() : p.n(), p.ldb());
                 dLayout = layout(a, p.outType(), p.m(), p.n(), p.ldd());
+                if (batch.count() > 1) {
+                    if (p.fp8() || p.computeType() == ComputeType.C32I) throw new IllegalArgumentException("strided batches here are floating matmuls, got " + p.dataType());
+                    setBatch(a, aLayout, batch.count(), batch.strideA());
+                    setBatch(a, bLayout, batch.count(), batch.strideB());
+                    setBatch(a, dLayout, batch.count(), batch.strideD());
+                    if (p.epilogue().hasBias())
+                        check("cublasLtMatmulDescSetAttribute(BIAS_BATCH_STRIDE)", callInt(descSet, desc, DESC_BIAS_BATCH_STRIDE, a.allocateFrom(ValueLayout.JAVA_LONG, batch.biasStride()), 8L));
+                }
                 MemorySegment pslot = a.allocate(C_POINTER);
                 check("cublasLtMatmulPreferenceCreate", callInt(prefCreate, pslot));
                 MemorySegment pref = pslot.get(C_POINTER, 0);
@@ -291,6 +329,12 @@ public final class CublasLt implements AutoCloseable {
             }
         }
 
+        /** CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT (int32_t) and CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET (int64_t, elements) of one layout. */
+        private void setBatch(Arena a, MemorySegment layout, int count, long stride) {
+            check("cublasLtMatrixLayoutSetAttribute(BATCH_COUNT)", callInt(layoutSet, layout, LAYOUT_BATCH_COUNT, a.allocateFrom(C_INT, count), 4L));
+            check("cublasLtMatrixLayoutSetAttribute(STRIDED_BATCH_OFFSET)", callInt(layoutSet, layout, LAYOUT_STRIDED_BATCH_OFFSET, a.allocateFrom(ValueLayout.JAVA_LONG, stride), 8L));
+        }
+
         private MemorySegment layout(Arena a, CudaDataType t, long rows, long cols, long ld) {
             if (ld < rows) throw new IllegalArgumentException("leading dimension " + ld + " is smaller than the " + rows + " rows of a column-major matrix");
             MemorySegment slot = a.allocate(C_POINTER);
@@ -299,6 +343,8 @@ public final class CublasLt implements AutoCloseable {
         }
 
         public Problem problem() { return problem; }
+
+        public Batch batch() { return batch; }
 
         /** The algorithms in the heuristic's order (fastest estimate first). */
         public List<Algo> algos() { return algos; }
@@ -355,8 +401,13 @@ public final class CublasLt implements AutoCloseable {
      * epilogues (the heuristic reads its alignment).
      */
     public Plan plan(Problem p, long biasAddress, int maxAlgos, long maxWorkspace) {
+        return plan(p, Batch.NONE, biasAddress, maxAlgos, maxWorkspace);
+    }
+
+    /** As {@link #plan(Problem, long, int, long)}, for a strided batch of {@code p} (one matmul for {@link Batch#NONE}). */
+    public Plan plan(Problem p, Batch batch, long biasAddress, int maxAlgos, long maxWorkspace) {
         if (maxAlgos <= 0) throw new IllegalArgumentException("ask for at least one algorithm, got " + maxAlgos);
-        return new Plan(p, biasAddress, maxAlgos, maxWorkspace);
+        return new Plan(p, batch, biasAddress, maxAlgos, maxWorkspace);
     }
 
     @Override public void close() {

@@ -24,7 +24,9 @@ import org.tessel.runtime.gpu.kernels.TransformerKernels;
  *   <li>{@code tessel.transpose}: Transpose of a channels-first tensor; {@code tessel.gather}: Gather (indices as
  *       i32); {@code tessel.concat}: one strided copy per input into its slice, in either layout; {@code tessel.split}
  *       (after a horizontal merge): the inverse, one kernel copying up to {@link CnnKernels#SPLIT_PARTS} outputs
- *       from their slices of the input;</li>
+ *       from their slices of the input; {@code tessel.split.view}: a Split into equal parts of the last axis of a GEMM
+ *       run in its batched form ({@code batched_P}, which writes the parts one after another), each output aliasing
+ *       its part where the memory plan sliced the input (else a plain copy of the contiguous part);</li>
  *   <li>{@code tessel.reformat.nchw_nhwc}: tessel.Reformat between NCHW and NHWC (variant {@code to_nhwc} /
  *       {@code to_nchw}), or nothing where the stem reads the network input itself ({@code absorbed_by_stem}).</li>
  * </ul>
@@ -34,7 +36,8 @@ public final class DataMovementLayers implements TacticImplementation {
     static final Set<String> VIEWS = Set.of("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout");
 
     @Override public List<String> tacticIds() {
-        return List.of(GpuTactics.VIEW, GpuTactics.COPY, GpuTactics.TRANSPOSE, GpuTactics.CONCAT, GpuTactics.SPLIT, GpuTactics.GATHER, GpuTactics.REFORMAT);
+        return List.of(GpuTactics.VIEW, GpuTactics.COPY, GpuTactics.TRANSPOSE, GpuTactics.CONCAT, GpuTactics.SPLIT, GpuTactics.SPLIT_VIEW, GpuTactics.GATHER,
+                GpuTactics.REFORMAT);
     }
 
     private static String idOf(Node n) {
@@ -61,7 +64,9 @@ public final class DataMovementLayers implements TacticImplementation {
     @Override public Layer build(LayerContext e, Node n, String tactic) {
         String id = idOf(n);
         if (GpuTactics.VIEW.equals(id)) Operands.requireOneOf(n, tactic, GpuTactics.VIEW, GpuTactics.COPY);
+        else if (GpuTactics.SPLIT.equals(id)) Operands.requireOneOf(n, tactic, GpuTactics.SPLIT, GpuTactics.SPLIT_VIEW);
         else Operands.requireOneOf(n, tactic, id == null ? "(none)" : id);
+        if (GpuTactics.catalogueId(tactic).equals(GpuTactics.SPLIT_VIEW)) return splitView(e, n);
         return switch (id) {
             case GpuTactics.VIEW -> view(e, n);
             case GpuTactics.TRANSPOSE -> transpose(e, n);
@@ -236,6 +241,49 @@ public final class DataMovementLayers implements TacticImplementation {
         }
         if (at != row) throw GpuEngineException.unsupported(n, "Split outputs cover " + at + " of the input's " + row + " bytes per row");
         return new SplitPlan(outer, row, offsets, widths);
+    }
+
+    /**
+     * A Split whose input a GEMM in its batched form wrote as the parts one after another: output j is bytes
+     * [j, j+1) * part of the input. It aliases them where the memory plan sliced the input (output j in the input's
+     * buffer, so the buffer lives while any part does), else copies its part (one contiguous copy) into its own slot.
+     * Refused, naming the node, where the input's producer is not planned in that batched form.
+     */
+    private static Layer splitView(LayerContext e, Node n) {
+        Value x = n.input(0);
+        int parts = n.outputs().size();
+        Node producer = x.producer();
+        String planned = producer == null ? null : e.planned(producer);
+        int batched = planned == null ? 0 : org.tessel.tactics.gemm.GemmTactics.batchedParts(GpuTactics.parts(planned).size() > 1
+                ? planned.substring(planned.indexOf('/') + 1) : "");
+        if (batched != parts)
+            throw GpuEngineException.unsupported(n, GpuTactics.SPLIT_VIEW + " reads the " + parts + " parts a GEMM in its batched form ("
+                    + org.tessel.tactics.gemm.GemmTactics.batchedVariant(Math.max(2, parts)) + ") writes one after another; %" + x.name() + " is written by "
+                    + (producer == null ? "no node (a graph input)" : producer.name() + " planned as " + planned));
+        int r = x.type().rank();
+        long axis = n.attrs().getInt("axis", 0);
+        if ((axis < 0 ? axis + r : axis) != r - 1) throw GpuEngineException.unsupported(n, GpuTactics.SPLIT_VIEW + " splits the last axis (got axis " + axis + " of rank " + r + ")");
+        for (Value y : n.outputs())
+            if (!y.type().shape().equals(n.output(0).type().shape()))
+                throw GpuEngineException.unsupported(n, GpuTactics.SPLIT_VIEW + " takes equal parts (%" + y.name() + " is " + y.type().shape() + ", %" + n.output(0).name() + " " + n.output(0).type().shape() + ")");
+        DeviceBuffer xb = e.activation(x);
+        long part = xb.bytes() / parts;
+        MemoryPlan.Allocation ax = e.placement(x);
+        List<java.util.function.Consumer<CudaStream>> copies = new ArrayList<>();
+        for (int j = 0; j < parts; j++) {
+            Value y = n.output(j);
+            DeviceBuffer slice = xb.slice(j * part, part);
+            MemoryPlan.Allocation ay = e.placement(y);
+            // in the input's buffer the part's slot may sit where the plan's sizes put it (a profile's engine uses its max shapes'),
+            // not where this shape's data is: alias, never copy into that buffer
+            if (ax != null && ay != null && ay.buffer() == ax.buffer() && !e.isBound(y)) e.alias(y, slice);
+            else {
+                DeviceBuffer dst = e.activation(y);
+                copies.add(s -> dst.copyFromAsync(slice, s));
+            }
+        }
+        String tactic = copies.isEmpty() ? GpuTactics.SPLIT_VIEW : GpuTactics.variant(GpuTactics.SPLIT_VIEW, "copy");
+        return Operands.layer(e, n, tactic, n.output(), s -> { for (var c : copies) c.accept(s); });
     }
 
     private static Layer split(LayerContext e, Node n) {

@@ -14,6 +14,7 @@ import org.tessel.runtime.engine.LayerPlan;
 import org.tessel.runtime.gpu.kernels.CublasLtGemm;
 import org.tessel.runtime.gpu.kernels.Fp8Epilogue;
 import org.tessel.runtime.gpu.kernels.TransformerKernels;
+import org.tessel.tactics.gemm.GemmTactics;
 
 /**
  * GEMMs through cuBLASLt:
@@ -24,7 +25,10 @@ import org.tessel.runtime.gpu.kernels.TransformerKernels;
  *       MatMul(x[..,K], W[K,N]) [+ bias[N]] [+ residual] [+ Gelu | Relu | Tanh] as one cuBLASLt matmul
  *       (M = product of x's leading dims) with the epilogue the id names, the residual as C with beta = 1
  *       (variant {@code residual}); the graph's Gelu is exact (erf) while cuBLASLt's GELU epilogue is the tanh
- *       form, so an erf GELU (and Tanh) runs as Tessel's kernel in place after the bias epilogue.</li>
+ *       form, so an erf GELU (and Tanh) runs as Tessel's kernel in place after the bias epilogue; variant
+ *       {@code batched_P} (a merged GEMM of P equal parts the plan splits as {@code tessel.split.view}): one
+ *       strided-batched matmul of P [M,K]x[K,N/P] GEMMs sharing x, each part's weights and bias its own, the output
+ *       the parts one after another, so each Split output is a contiguous slice.</li>
  * </ul>
  * The id of a fused GEMM is fixed by its body: a plan naming another epilogue is refused, naming the node.
  */
@@ -62,7 +66,8 @@ public final class GemmLayers implements TacticImplementation {
             return gemm(c, n, parts.size() > 1 ? parts.get(1) : null);
         }
         if (n.body() == null) throw GpuEngineException.unsupported(n, "tessel.Fused without a body");
-        return gemmBiasAct(c, n, id);
+        String variant = parts.size() > 1 ? tactic.substring(id.length() + 1) : "";
+        return gemmBiasAct(c, n, id, GemmTactics.batchedParts(variant));
     }
 
     /**
@@ -198,7 +203,39 @@ public final class GemmLayers implements TacticImplementation {
 
     private enum Act { NONE, RELU, GELU_ERF, GELU_TANH, TANH }
 
-    private static Layer gemmBiasAct(LayerContext e, Node n, String planned) {
+    /**
+     * What the batched form needs, else refused naming the node: no residual, N a multiple of the parts, and the
+     * output read by one Split the plan runs as {@code tessel.split.view} into that many parts (only the views read
+     * the parts-one-after-another layout).
+     */
+    private static void requireBatchable(LayerContext e, Node n, Value y, int nn, int parts, Value residual) {
+        String v = GemmTactics.batchedVariant(parts);
+        if (residual != null) throw GpuEngineException.unsupported(n, "variant " + v + ": a batched GEMM takes no residual (%" + residual.name() + ")");
+        if (nn % parts != 0) throw GpuEngineException.unsupported(n, "variant " + v + ": N=" + nn + " is not " + parts + " equal parts");
+        List<Node> users = e.graph().users(y);
+        Node split = users.size() == 1 ? users.getFirst() : null;
+        String planned = split == null ? null : e.planned(split);
+        if (split == null || !split.opName().equals("Split") || planned == null || !GpuTactics.catalogueId(planned).equals(GpuTactics.SPLIT_VIEW)
+                || split.outputs().size() != parts)
+            throw GpuEngineException.unsupported(n, "variant " + v + " writes its " + parts + " parts one after another, which only a Split into " + parts
+                    + " parts planned as " + GpuTactics.SPLIT_VIEW + " reads; %" + y.name() + " is read by "
+                    + users.stream().map(u -> u.name() + " (" + u.opName() + (e.planned(u) == null ? "" : ", " + e.planned(u)) + ")").toList());
+    }
+
+    /** Weights [K, P*N] as the P parts' [K, N] matrices one after another ([P][K][N]). */
+    static org.tessel.api.Tensor partsOneAfterAnother(org.tessel.api.Tensor w, int parts) {
+        int k = w.shape().dim(0), total = w.shape().dim(1), n = total / parts;
+        org.tessel.api.Tensor out = org.tessel.api.Tensor.zeros(w.dtype(), org.tessel.api.Shape.of(parts, k, n));
+        for (int j = 0; j < parts; j++)
+            for (int r = 0; r < k; r++)
+                for (int c = 0; c < n; c++) out.setDouble((j * k + r) * n + c, w.getDouble(r * total + j * n + c));
+        return out;
+    }
+
+    /** {@code batched}: the parts of the planned batched form (0: one GEMM). */
+    private static Layer gemmBiasAct(LayerContext e, Node n, String planned, int batched) {
+        if (batched > 0 && e.precision().quantized())
+            throw GpuEngineException.unsupported(n, "the batched GEMM (variant " + GemmTactics.batchedVariant(batched) + ") runs at the floating precisions, not " + e.precision());
         DType t = e.storage();
         Graph body = n.body();
         Node mm = null;
@@ -274,8 +311,10 @@ public final class GemmLayers implements TacticImplementation {
             };
             return Fp8Layers.gemm(e, n, id, x, w, transB, bias, residual, fa);
         }
+        if (batched > 0) requireBatchable(e, n, y, nn, batched, residual);
         CublasLtGemm.Precision lp = lp(e.precision());
-        DeviceBuffer xb = e.activation(x), wb = e.weight(w, Layout.ANY), yb = e.activation(y);
+        DeviceBuffer xb = e.activation(x), yb = e.activation(y);
+        DeviceBuffer wb = batched > 0 && !transB ? e.upload(partsOneAfterAnother(w.constantValue(), batched), w, GemmTactics.batchedVariant(batched)) : e.weight(w, Layout.ANY);
         DeviceBuffer bb = bias == null ? null : e.weight(bias, Layout.ANY);
         DeviceBuffer rb = residual == null ? null : e.activation(residual);
         CublasLt.Epilogue epi = switch (act) {
@@ -283,7 +322,8 @@ public final class GemmLayers implements TacticImplementation {
             case RELU -> bias == null ? CublasLt.Epilogue.RELU : CublasLt.Epilogue.RELU_BIAS;
             case GELU_TANH -> bias == null ? CublasLt.Epilogue.GELU : CublasLt.Epilogue.GELU_BIAS;
         };
-        CublasLtGemm g = CublasLtGemm.plan(e.cublasLt(), new CublasLtGemm.Spec((int) m, nn, kk, transB, lp, epi), bb, 1);
+        int parts = Math.max(1, batched);
+        CublasLtGemm g = CublasLtGemm.plan(e.cublasLt(), new CublasLtGemm.Spec((int) m, nn / parts, kk, transB, lp, epi, parts), bb, 1);
         if (g.algos().isEmpty()) { g.close(); throw GpuEngineException.unsupported(n, "cuBLASLt has no algorithm for " + m + "x" + nn + "x" + kk + " " + lp); }
         // the catalogue id names the epilogue (with or without its bias); a residual rides on C and is a variant
         String id = switch (act) {
@@ -298,7 +338,7 @@ public final class GemmLayers implements TacticImplementation {
             throw GpuEngineException.unsupported(n, "the plan names " + planned + ", and this GEMM's epilogue (" + act.name().toLowerCase(java.util.Locale.ROOT)
                     + (bias == null ? "" : ", bias") + ") is " + id + "'s");
         }
-        String tactic = residual != null ? GpuTactics.variant(id, "residual") : id;
+        String tactic = residual != null ? GpuTactics.variant(id, "residual") : batched > 0 ? GpuTactics.variant(id, GemmTactics.batchedVariant(batched)) : id;
         Act post = act;
         long elems = y.type().numElements();
         java.util.function.Supplier<DeviceBuffer> ws = e.workspace();

@@ -34,7 +34,8 @@ import org.tessel.runtime.gpu.kernels.KernelCompiler;
  * (KRSC filters for NHWC convolutions); every activation lives in ONE device arena at the offset
  * {@link LivenessMemoryPlanner} gave it, scaled from the graph's f32 sizes to the storage type
  * (all values scale alike, so the planner's non-overlap still holds). Views (Flatten, Reshape,
- * Squeeze, Unsqueeze, Identity) alias their input when the planner put them in place, else copy.
+ * Squeeze, Unsqueeze, Identity) alias their input when the planner put them in place, else copy; so do the
+ * parts of a Split the plan runs as {@code tessel.split.view} (the planner slices its input's buffer).
  *
  * <p>Kernel per node: the tactic the engine plan names for it ({@link #build(Graph, org.tessel.tactics.plan.EnginePlan,
  * Precision, CudaContext, Options, int)}), built by the {@link TacticImplementation} of that id, found through
@@ -247,7 +248,8 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
         // integer inputs live as i32, bool ones as bytes, f8e4m3 ones (an FP8 KV cache's pools) as their codes
         for (Value v : g.inputs()) if (v.type().dtype().isFloating() && v.type().dtype() != DType.F8E4M3) requireF32(v, "graph input");
         if (streams < 1 || streams > MAX_STREAMS) throw new GpuEngineException("streams must be 1.." + MAX_STREAMS + ", got " + streams);
-        MemoryPlan sequential = new LivenessMemoryPlanner().plan(g);
+        // a Split the plan runs as views has its outputs placed as parts of its input's buffer
+        MemoryPlan sequential = new LivenessMemoryPlanner().plan(g, n -> plannedNodes.containsKey(n.name()) && plannedNodes.get(n.name()).tacticId().equals(GpuTactics.SPLIT_VIEW));
         if (streams > 1) {
             StreamAssignment sa = new StreamAssigner(streams).assign(g);
             this.streamAssignment = sa.streamsUsed() > 1 ? sa : null;

@@ -61,6 +61,7 @@ public final class GpuTactics {
     public static final String TRANSPOSE = "tessel.transpose";
     public static final String CONCAT = "tessel.concat";
     public static final String SPLIT = "tessel.split";
+    public static final String SPLIT_VIEW = "tessel.split.view";
     public static final String GATHER = "tessel.gather";
     public static final String REDUCE = "tessel.reduce";
     public static final String RESIZE = "tessel.resize";
@@ -117,6 +118,7 @@ public final class GpuTactics {
             new Implementation(TRANSPOSE, "DataMovementLayers", "TransformerKernels.transpose"),
             new Implementation(CONCAT, "DataMovementLayers", "CnnKernels.concatCopy"),
             new Implementation(SPLIT, "DataMovementLayers", "CnnKernels.splitCopy"),
+            new Implementation(SPLIT_VIEW, "DataMovementLayers", "none (each part aliases its slice of the batched GEMM's output; copied where the memory plan did not slice it)"),
             new Implementation(GATHER, "DataMovementLayers", "TransformerKernels.gather"),
             new Implementation(REDUCE, "ReduceResizeLayers", "MoreKernels"),
             new Implementation(RESIZE, "ReduceResizeLayers", "MoreKernels"),

@@ -13,6 +13,11 @@ import org.tessel.runtime.cuda.ffm.CudaDataType;
  * a row-major GEMM Y[M,N] = act(X[M,K] W + bias[N]) through cuBLASLt with the epilogue fused, W
  * given as [K,N] or (transposed, as in Gemm with transB=1) [N,K]. Row-major Y is column-major
  * Y^T = W^T X^T, so cuBLASLt computes with A = W, B = X and a bias along D's rows.
+ *
+ * <p>With {@code parts} P > 1 it is a strided batch of P GEMMs on one input: Y_j = act(X W_j + bias_j) for
+ * j < P, the weights [P][K][N] (or [P][N][K]), the biases [P][N], the outputs [P][M][N] one after another; X
+ * is every batch's B at batch stride 0. A merged GEMM of equal parts runs so, which makes each part's output a
+ * contiguous slice (a Split of it is views).
  */
 public final class CublasLtGemm implements AutoCloseable {
     /** Element type and math of the product. */
@@ -29,7 +34,22 @@ public final class CublasLtGemm implements AutoCloseable {
         public DType dtype() { return dtype; }
     }
 
-    public record Spec(int m, int n, int k, boolean weightTransposed, Precision precision, CublasLt.Epilogue epilogue) {}
+    /** @param n the columns of one part; {@code parts} GEMMs of [m, k] x [k, n] share the input (1: a plain GEMM) */
+    public record Spec(int m, int n, int k, boolean weightTransposed, Precision precision, CublasLt.Epilogue epilogue, int parts) {
+        public Spec {
+            if (parts < 1) throw new IllegalArgumentException("a GEMM has at least one part, got " + parts);
+        }
+
+        /** One GEMM. */
+        public Spec(int m, int n, int k, boolean weightTransposed, Precision precision, CublasLt.Epilogue epilogue) {
+            this(m, n, k, weightTransposed, precision, epilogue, 1);
+        }
+
+        /** The batch of cuBLASLt's problem: per part the weights' and outputs' strides, the input shared (stride 0). */
+        CublasLt.Batch batch() {
+            return parts == 1 ? CublasLt.Batch.NONE : new CublasLt.Batch(parts, (long) k * n, 0, (long) m * n, n);
+        }
+    }
 
     /** Default workspace offered to the heuristic. */
     public static final long WORKSPACE_BYTES = 32L << 20;
@@ -41,8 +61,8 @@ public final class CublasLtGemm implements AutoCloseable {
         this.spec = s;
         CublasLt.Problem p = new CublasLt.Problem(s.weightTransposed(), false, s.n(), s.m(), s.k(),
                 s.weightTransposed() ? s.k() : s.n(), s.k(), s.n(), s.precision().data, s.precision().compute, s.epilogue());
-        if (s.epilogue().hasBias() && bias == null) throw new IllegalArgumentException("epilogue " + s.epilogue() + " needs a bias buffer of " + s.n() + " elements");
-        this.plan = lt.plan(p, bias == null ? 0 : bias.address(), maxAlgos, WORKSPACE_BYTES);
+        if (s.epilogue().hasBias() && bias == null) throw new IllegalArgumentException("epilogue " + s.epilogue() + " needs a bias buffer of " + (long) s.parts() * s.n() + " elements");
+        this.plan = lt.plan(p, s.batch(), bias == null ? 0 : bias.address(), maxAlgos, WORKSPACE_BYTES);
     }
 
     /** Plans the GEMM and asks the heuristic for up to {@code maxAlgos} algorithms. */

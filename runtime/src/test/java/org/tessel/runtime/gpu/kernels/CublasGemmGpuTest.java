@@ -81,6 +81,68 @@ class CublasGemmGpuTest {
         checks.done();
     }
 
+    /**
+     * The batched form of a merged GEMM: three parts (Q, K, V) of one input as one strided-batched matmul, the weights
+     * [3][K][N] (or [3][N][K] transposed) and biases [3][N] one after another, equal part by part to three separate
+     * GEMMs writing their own outputs, at FP32 and FP16, with and without the bias epilogue.
+     */
+    @Test void aBatchedGemmsPartsEqualSeparateGemms() {
+        GpuTestSupport.requireGpu();
+        GpuTestSupport.Checks checks = new GpuTestSupport.Checks();
+        SplittableRandom r = new SplittableRandom(9);
+        int parts = 3;
+        try (CublasLt lt = CublasLt.create(); DeviceBuffer ws = DeviceBuffer.allocate(CublasLtGemm.WORKSPACE_BYTES)) {
+            for (int[] sh : SHAPES) {
+                int m = sh[0], n = sh[1], k = sh[2];
+                for (CublasLtGemm.Precision prec : new CublasLtGemm.Precision[] {CublasLtGemm.Precision.FP32, CublasLtGemm.Precision.FP16}) {
+                    DType t = prec.dtype();
+                    Tensor x = GpuTestSupport.random(r, t, m, k);
+                    List<Tensor> ws3 = new java.util.ArrayList<>(), bs3 = new java.util.ArrayList<>();
+                    for (int j = 0; j < parts; j++) {
+                        ws3.add(GpuTestSupport.random(r, t, Shape.of(k, n), -0.2, 0.2));
+                        bs3.add(GpuTestSupport.random(r, t, n));
+                    }
+                    for (boolean transposed : new boolean[] {false, true})
+                        for (CublasLt.Epilogue ep : new CublasLt.Epilogue[] {CublasLt.Epilogue.BIAS, CublasLt.Epilogue.DEFAULT}) {
+                            String what = "batched x" + parts + " " + ep + " " + prec + " " + m + "x" + n + "x" + k + (transposed ? " W^T" : "");
+                            checks.check(what, () -> {
+                                List<Tensor> wsj = ws3.stream().map(w -> transposed ? transpose(w) : w).toList();
+                                long part = (long) m * n * t.bytes();
+                                try (DeviceBuffer dx = HostTensors.upload(x); DeviceBuffer dw = HostTensors.upload(oneAfterAnother(wsj));
+                                     DeviceBuffer db = HostTensors.upload(oneAfterAnother(bs3)); DeviceBuffer dy = GpuTestSupport.poisoned(t, (long) parts * m * n);
+                                     CublasLtGemm batched = CublasLtGemm.plan(lt, new CublasLtGemm.Spec(m, n, k, transposed, prec, ep, parts), ep.hasBias() ? db : null, 1)) {
+                                    batched.run(dx, dw, dy, ws, CudaStream.DEFAULT);
+                                    for (int j = 0; j < parts; j++) {
+                                        try (DeviceBuffer wj = HostTensors.upload(wsj.get(j)); DeviceBuffer bj = HostTensors.upload(bs3.get(j));
+                                             DeviceBuffer yj = GpuTestSupport.poisoned(t, (long) m * n);
+                                             CublasLtGemm one = CublasLtGemm.plan(lt, new CublasLtGemm.Spec(m, n, k, transposed, prec, ep), ep.hasBias() ? bj : null, 1)) {
+                                            one.run(dx, wj, yj, ws, CudaStream.DEFAULT);
+                                            Tensor want = GpuTestSupport.asF32(HostTensors.download(yj, t, Shape.of(m, n)));
+                                            Tensor got = GpuTestSupport.asF32(HostTensors.download(dy.slice(j * part, part), t, Shape.of(m, n)));
+                                            assertClose(what + " part " + j, got, want, prec == CublasLtGemm.Precision.FP32 ? 1e-5 : 2e-3);
+                                        }
+                                    }
+                                }
+                            });
+                        }
+                }
+            }
+        }
+        checks.done();
+    }
+
+    /** Tensors of one shape one after another: [parts, ...their shape]. */
+    static Tensor oneAfterAnother(List<Tensor> ts) {
+        Tensor first = ts.getFirst();
+        int[] d = first.shape().dims(), out = new int[d.length + 1];
+        out[0] = ts.size();
+        System.arraycopy(d, 0, out, 1, d.length);
+        Tensor t = Tensor.zeros(first.dtype(), Shape.of(out));
+        int at = 0;
+        for (Tensor x : ts) for (int i = 0; i < x.size(); i++) t.setDouble(at++, x.getDouble(i));
+        return t;
+    }
+
     @Test void cublasSgemmAndGemmExMatchTheReference() {
         GpuTestSupport.requireGpu();
         GpuTestSupport.Checks checks = new GpuTestSupport.Checks();
