@@ -276,12 +276,19 @@ public final class CostModel {
      * resulting share of peak ({@link #efficiency()}: wave quantization x tile fill x the smaller
      * tile's reuse loss). For an untiled kernel, all ones.
      */
-    public record KernelShape(int tileM, int tileN, int splitK, int ctasPerSm, long tiles, long waves, double waveEfficiency, double tileFill, double reuse) {
+    public record KernelShape(int tileM, int tileN, int splitK, int ctasPerSm, long tiles, long waves, double waveEfficiency, double tileFill, double reuse,
+                              double streamKFixupBytes) {
         /** wave quantization x tile fill x reuse: the share of the tactic's peak this cut reaches. */
         public double efficiency() { return waveEfficiency * tileFill * reuse; }
 
-        /** Split-K writes fp32 partial products and reads them back once, in a reduction after the main loop. */
-        double splitKBytes(Work w) { return 2.0 * splitKWorkspaceBytes(w); }
+        /** Whether the last partial wave is spread over every SM (stream-K). */
+        public boolean streamK() { return streamKFixupBytes > 0; }
+
+        /**
+         * Split-K writes fp32 partial products and reads them back once, in a reduction after the main loop; stream-K's
+         * partial tiles do the same through L2 ({@link #streamKFixupBytes}, already in HBM-equivalent bytes).
+         */
+        double splitKBytes(Work w) { return 2.0 * splitKWorkspaceBytes(w) + streamKFixupBytes; }
 
         /** Dependent main-loop steps of the slowest CTA slot: waves x ceil(K / (split-K x tileK)); 0 when untiled. */
         public long mainLoopSteps(Work w, TacticFeatures f) {
@@ -293,7 +300,7 @@ public final class CostModel {
         /** The fp32 partial products of a split-K cut live in workspace. */
         public long splitKWorkspaceBytes(Work w) { return splitK > 1 ? (long) splitK * w.gemmM() * w.gemmN() * 4 : 0; }
 
-        static final KernelShape UNTILED = new KernelShape(0, 0, 1, 1, 0, 1, 1, 1, 1);
+        static final KernelShape UNTILED = new KernelShape(0, 0, 1, 1, 0, 1, 1, 1, 1, 0);
     }
 
     /**
@@ -326,7 +333,27 @@ public final class CostModel {
                     double us = Math.max(computeUs(w, f, p, k), memoryUs(w, f, k));
                     if (us < bestUs * (1 - 1e-9)) { bestUs = us; best = k; }
                 }
+        if (f.streamK()) {
+            KernelShape k = streamKCut(w, f, p);
+            if (k != null && Math.max(computeUs(w, f, p, k), memoryUs(w, f, k)) < bestUs * (1 - 1e-9)) best = k;
+        }
         return best;
+    }
+
+    /** Partial tiles of a stream-K cut pass through L2, which moves them this many times faster than HBM. */
+    static final double L2_OVER_HBM = 2.5;
+
+    /**
+     * The tactic's own tile with its last partial wave spread over every CTA slot by splitting those tiles' K (cuBLAS's
+     * stream-K on Ampere and Hopper): no wave quantization, at the price of every slot writing one fp32 partial tile and
+     * the owners reading them back, through L2. Null when the tiles fill whole waves (nothing to balance).
+     */
+    KernelShape streamKCut(Work w, TacticFeatures f, Precision p) {
+        KernelShape dp = cut(w, f, p, f.tileM(), f.tileN(), 1);
+        long slots = (long) device.sms() * dp.ctasPerSm();
+        if (dp.tiles() % slots == 0) return null;
+        double fixup = 2.0 * slots * f.tileM() * f.tileN() * 4 / L2_OVER_HBM;
+        return new KernelShape(dp.tileM(), dp.tileN(), 1, dp.ctasPerSm(), dp.tiles(), dp.waves(), 1.0, dp.tileFill(), dp.reuse(), fixup);
     }
 
     /** One cut: tiles, CTAs per SM, waves and efficiency for tile tm x tn and split-K factor s. */
@@ -338,7 +365,7 @@ public final class CostModel {
         double wave = (double) tiles / (waves * slots);
         double fill = (double) w.gemmM() * w.gemmN() * s / ((double) tiles * tm * tn);
         int halvings = Integer.numberOfTrailingZeros(f.tileM() / tm) + Integer.numberOfTrailingZeros(f.tileN() / tn);
-        return new KernelShape(tm, tn, s, ctas, tiles, waves, wave, fill, Math.pow(HALVED_TILE_REUSE, halvings));
+        return new KernelShape(tm, tn, s, ctas, tiles, waves, wave, fill, Math.pow(HALVED_TILE_REUSE, halvings), 0);
     }
 
     /** Per-kernel launch overhead in microseconds. */

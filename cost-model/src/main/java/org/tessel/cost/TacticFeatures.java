@@ -16,16 +16,24 @@ package org.tessel.cost;
  * @param kernelLaunches    kernels it launches; 0 for a tactic that only reinterprets metadata (a view): it costs nothing
  * @param maxSplitK         the most slices it may split K into for small outputs (cuBLAS does, cuDNN's forward
  *                          convolutions do not: 1)
+ * @param streamK           whether its library may balance the last partial wave across every SM by splitting those tiles'
+ *                          K (stream-K, as cuBLAS's kernels do), so a GEMM of a wave and a half is not charged two waves
  */
 public record TacticFeatures(double peakEfficiency, boolean tensorCores, int tileM, int tileN, int tileK,
-                             int alignmentElements, double memoryEfficiency, int kernelLaunches, int maxSplitK) {
+                             int alignmentElements, double memoryEfficiency, int kernelLaunches, int maxSplitK, boolean streamK) {
     /** Split-K up to the cost model's limit, as a GEMM library's heuristic would. */
     public static final int ANY_SPLIT_K = 16;
 
     /** A tactic that may split K as far as the model likes ({@value #ANY_SPLIT_K}). */
     public TacticFeatures(double peakEfficiency, boolean tensorCores, int tileM, int tileN, int tileK,
                           int alignmentElements, double memoryEfficiency, int kernelLaunches) {
-        this(peakEfficiency, tensorCores, tileM, tileN, tileK, alignmentElements, memoryEfficiency, kernelLaunches, ANY_SPLIT_K);
+        this(peakEfficiency, tensorCores, tileM, tileN, tileK, alignmentElements, memoryEfficiency, kernelLaunches, ANY_SPLIT_K, false);
+    }
+
+    /** A tactic without stream-K. */
+    public TacticFeatures(double peakEfficiency, boolean tensorCores, int tileM, int tileN, int tileK,
+                          int alignmentElements, double memoryEfficiency, int kernelLaunches, int maxSplitK) {
+        this(peakEfficiency, tensorCores, tileM, tileN, tileK, alignmentElements, memoryEfficiency, kernelLaunches, maxSplitK, false);
     }
 
     public TacticFeatures {
@@ -51,22 +59,26 @@ public record TacticFeatures(double peakEfficiency, boolean tensorCores, int til
     public boolean tiled() { return tileM > 0; }
 
     public TacticFeatures withPeakEfficiency(double e) {
-        return new TacticFeatures(e, tensorCores, tileM, tileN, tileK, alignmentElements, memoryEfficiency, kernelLaunches, maxSplitK);
+        return new TacticFeatures(e, tensorCores, tileM, tileN, tileK, alignmentElements, memoryEfficiency, kernelLaunches, maxSplitK, streamK);
     }
 
     public TacticFeatures withMemoryEfficiency(double e) {
-        return new TacticFeatures(peakEfficiency, tensorCores, tileM, tileN, tileK, alignmentElements, e, kernelLaunches, maxSplitK);
+        return new TacticFeatures(peakEfficiency, tensorCores, tileM, tileN, tileK, alignmentElements, e, kernelLaunches, maxSplitK, streamK);
     }
 
     public TacticFeatures withTensorCores(boolean tc) {
-        return new TacticFeatures(peakEfficiency, tc, tileM, tileN, tileK, alignmentElements, memoryEfficiency, kernelLaunches, maxSplitK);
+        return new TacticFeatures(peakEfficiency, tc, tileM, tileN, tileK, alignmentElements, memoryEfficiency, kernelLaunches, maxSplitK, streamK);
     }
 
     public TacticFeatures withAlignment(int a) {
-        return new TacticFeatures(peakEfficiency, tensorCores, tileM, tileN, tileK, a, memoryEfficiency, kernelLaunches, maxSplitK);
+        return new TacticFeatures(peakEfficiency, tensorCores, tileM, tileN, tileK, a, memoryEfficiency, kernelLaunches, maxSplitK, streamK);
     }
 
     public TacticFeatures withMaxSplitK(int s) {
-        return new TacticFeatures(peakEfficiency, tensorCores, tileM, tileN, tileK, alignmentElements, memoryEfficiency, kernelLaunches, s);
+        return new TacticFeatures(peakEfficiency, tensorCores, tileM, tileN, tileK, alignmentElements, memoryEfficiency, kernelLaunches, s, streamK);
+    }
+
+    public TacticFeatures withStreamK(boolean b) {
+        return new TacticFeatures(peakEfficiency, tensorCores, tileM, tileN, tileK, alignmentElements, memoryEfficiency, kernelLaunches, maxSplitK, b);
     }
 }

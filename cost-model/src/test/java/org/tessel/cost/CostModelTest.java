@@ -44,11 +44,24 @@ class CostModelTest {
         assertEquals(compute + 0.75, ROOFLINE.estimate(w, GEMM, Precision.FP16, true).totalUs(), 1e-9, "CUDA graphs launch for 0.75 us");
     }
 
+    /** Stream-K balances a partial last wave (a wave and a half of tiles is not charged two waves), at a fix-up price. */
+    @Test void streamKSpreadsAPartialWave() {
+        Work w = Work.gemm(4096, 768, 3072, 2);   // BERT-base b32's second FFN GEMM: 192 tiles of 128x128
+        CostModel.KernelShape plain = ROOFLINE.kernelShape(w, GEMM, Precision.FP16);
+        CostModel.KernelShape sk = ROOFLINE.kernelShape(w, GEMM.withStreamK(true), Precision.FP16);
+        assertTrue(sk.streamK() && sk.waveEfficiency() == 1.0, sk.toString());
+        assertTrue(ROOFLINE.estimate(w, GEMM.withStreamK(true), Precision.FP16, true).totalUs() < ROOFLINE.estimate(w, GEMM, Precision.FP16, true).totalUs(),
+                plain + " vs " + sk);
+        // it is one more cut to choose from, never a worse one
+        for (Work x : new Work[] {Work.gemm(4096, 4096, 4096, 2), Work.gemm(64, 64, 64, 2), Work.gemm(132 * 128, 128, 1024, 2)})
+            assertTrue(ROOFLINE.estimate(x, GEMM.withStreamK(true), Precision.FP16, true).totalUs() <= ROOFLINE.estimate(x, GEMM, Precision.FP16, true).totalUs() + 1e-9, x.toString());
+    }
+
     @Test void precisionPicksThePeak() {
         Work w = Work.gemm(4096, 4096, 4096, 4);
         TacticFeatures simt = GEMM.withTensorCores(false).withAlignment(1);
         // FP32 on CUDA cores: 66.9 TFLOPS; 128x128x32 FP32 tiles: 98,304 B smem -> 2 CTAs, registers -> 2
-        assertEquals("KernelShape[tileM=128, tileN=128, splitK=1, ctasPerSm=1, tiles=1024, waves=8, waveEfficiency=0.9696969696969697, tileFill=1.0, reuse=1.0]",
+        assertEquals("KernelShape[tileM=128, tileN=128, splitK=1, ctasPerSm=1, tiles=1024, waves=8, waveEfficiency=0.9696969696969697, tileFill=1.0, reuse=1.0, streamKFixupBytes=0.0]",
                 ROOFLINE.kernelShape(w, simt, Precision.FP32).toString());
         double fp32 = ROOFLINE.estimate(w, simt, Precision.FP32, false).computeUs();
         assertEquals(2.0 * 4096 * 4096 * 4096 / (66.9e12 * 0.8 * (1024.0 / 1056)) * 1e6, fp32, 1e-6);

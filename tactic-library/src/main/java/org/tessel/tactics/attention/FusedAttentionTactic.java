@@ -69,8 +69,45 @@ public final class FusedAttentionTactic extends BaseTactic {
 
     @Override public long workspaceBytes(Node n, Precision p) { return 0; }
 
+    /**
+     * The tensor-core kernel priced by its structure rather than as a GEMM: a block of 4 warps takes 64 queries of one
+     * (batch, head) and walks the keys 64 at a time, at most {@link #MMA_BLOCKS_PER_SM} blocks sharing an SM. A key tile
+     * takes a block about {@link #MMA_TILE_ALONE_US} when it has its SM to itself and {@link #MMA_TILE_SHARED_US} when
+     * four share one (more work per SM, each block slower), linearly between: the H100 measurements of 2026-12-05 (graph
+     * replays of the kernel: B1 H12 S128 D64 5.8 us, B32 S128 19.9 us, B32 S384 106 us, B1 H3 S197 9.2 us, launch
+     * included; the tile times here leave out the launch and least kernel latency, which are priced apart). Time = waves x
+     * key tiles x tile time, scaled by the device's FP16 rate per SM against the H100's; the
+     * memory side (Q, K, V, O once) and the launch as for any tactic.
+     */
+    @Override public org.tessel.cost.Cost cost(org.tessel.cost.CostModel model, Node n, Precision p, Layout l, boolean cudaGraphs) {
+        org.tessel.cost.Cost base = super.cost(model, n, p, l, cudaGraphs);
+        if (!tensorCores) return base;
+        Node qk = NodeFacts.anchor(n, MATMUL);
+        TensorType q = qk.input(0).type(), kt = qk.input(1).type();
+        long batchHeads = 1;
+        for (int i = 0; i < q.rank() - 2; i++) batchHeads *= q.shape().dim(i);
+        long sq = q.shape().dim(q.rank() - 2), sk = kt.shape().dim(kt.rank() - 1), headDim = q.shape().dim(q.rank() - 1);
+        org.tessel.cost.DeviceSpec d = model.device();
+        long blocks = ceilDiv(sq, 64) * batchHeads, tiles = ceilDiv(sk, 64);
+        long perSm = Math.min(MMA_BLOCKS_PER_SM, ceilDiv(blocks, d.sms()));
+        long waves = ceilDiv(blocks, (long) d.sms() * perSm);
+        double tileUs = MMA_TILE_ALONE_US + (MMA_TILE_SHARED_US - MMA_TILE_ALONE_US) * (perSm - 1) / (MMA_BLOCKS_PER_SM - 1);
+        double h100PerSm = H100_FP16_TFLOPS / H100_SMS, perSmRate = d.peak(Precision.FP16) / d.sms();
+        double computeUs = waves * tiles * tileUs * (headDim / 64.0) * h100PerSm / perSmRate;
+        return new org.tessel.cost.Cost(computeUs, base.memoryUs(), base.launchUs(), base.workspaceBytes());
+    }
+
+    /** Blocks of the tensor-core kernel one SM holds (its registers: 128 threads x 128). */
+    static final int MMA_BLOCKS_PER_SM = 4;
+    /** A 64-key tile's time for a block alone on its SM, and for each of four sharing one (H100, head size 64). */
+    static final double MMA_TILE_ALONE_US = 1.4, MMA_TILE_SHARED_US = 3.6;
+    /** The H100 SXM the tile times were measured on: its FP16 dense tensor-core rate and SMs. */
+    static final double H100_FP16_TFLOPS = 989.4, H100_SMS = 132;
+
+    private static long ceilDiv(long a, long b) { return (a + b - 1) / b; }
+
     @Override public TacticFeatures features(Node n, Precision p, Layout l) {
-        // 64 queries x 64 keys per step; the softmax rescaling between the two GEMMs costs efficiency.
+        // 64 queries x 64 keys per step (the tensor-core kernel's compute time is priced by its structure in cost()).
         // On CUDA cores the products run at a share of the FP32 peak (no tensor-core tiles to fill).
         return tensorCores ? new TacticFeatures(0.5, true, 64, 64, 64, 8, 0.8, 1) : new TacticFeatures(0.4, false, 64, 64, 64, 1, 0.8, 1);
     }
