@@ -117,9 +117,12 @@ class InGroupChoicesTest {
         }
         assertTrue(matmuls >= 12 * 8, "MatMuls: " + matmuls);
         assertTrue(exact.predictedUs() < 1.25 * exact.boundUs(), exact.predictedUs() + " us against a bound of " + exact.boundUs());
+        // the baselines run the groups at reduced precision too, but merge no siblings: since Q/K/V merge into one batched
+        // GEMM whose Split is views, the joint optimum is that much (about 1.2x at b1) ahead of them
         for (String s : List.of("greedy", "sequential", "rule")) {
             Plan plan = Searcher.run(p, s, SearchOptions.defaults());
-            assertTrue(plan.feasible() && plan.predictedUs() < 1.25 * plan.boundUs(), s + ": " + plan.predictedUs() + " us, bound " + plan.boundUs());
+            assertTrue(plan.feasible() && plan.predictedUs() < 1.5 * plan.boundUs(), s + ": " + plan.predictedUs() + " us, bound " + plan.boundUs());
+            assertTrue(exact.predictedUs() < plan.predictedUs(), s + " " + plan.predictedUs() + " us against the joint optimum's " + exact.predictedUs());
         }
     }
 }
