@@ -124,7 +124,9 @@ public final class ProblemBuilder {
         List<java.util.Comparator<Choice>> preferenceOf = new ArrayList<>();
         for (int i = 0; i < order.size(); i++) {
             Node n = order.get(i);
-            List<Choice> all = costing.choices(n, i, layoutOptions(n, layoutChoice));
+            // a Split of the graph as given never runs as views: only a merge's Split does, whose wide GEMM the plan runs in its
+            // batched form (a lone GEMM split afterwards, as GPT-2's c_attn, writes its parts interleaved)
+            List<Choice> all = costing.choices(n, i, layoutOptions(n, layoutChoice)).stream().filter(c -> !isSplitView(c)).toList();
             List<Choice> supported = all.stream().filter(c -> c.supported() && precisions.contains(c.precision())).toList();
             if (supported.isEmpty() && forcedOf.containsKey(i)) obey(n, g, forcedOf.get(i), all, supported);
             if (supported.isEmpty()) {

@@ -103,4 +103,21 @@ class BatchedMergeTest {
         for (Node n : g.nodes()) if (n.name().equals(name)) return n;
         throw new AssertionError("no node " + name + " in " + g.name());
     }
+
+    /**
+     * GPT-2's c_attn is one GEMM whose output the graph splits into Q, K and V: its parts lie interleaved in each row, so
+     * that Split is no set of views (a GPU run refused such a plan: "tessel.split.view reads the 3 parts a GEMM in its
+     * batched form writes"); only a merge's Split, whose wide GEMM the plan runs batched, is offered the views.
+     */
+    @Test void aGraphsOwnSplitIsNeverOfferedTheViews() {
+        SearchProblem p = Searcher.problem(Searcher.prepare(Zoo.build("gpt2-tiny", ZooOptions.defaults())),
+                SearchOptions.defaults().withTarget("h100-derived").withPrecisions(EnumSet.of(Precision.FP32, Precision.FP16)));
+        int splits = 0;
+        for (SearchProblem.Node n : p.nodes()) {
+            if (!n.op().equals("Split")) continue;
+            splits++;
+            assertTrue(n.choices().stream().noneMatch(c -> c.tacticId().equals(DataMovementTactics.SPLIT_VIEW.id())), n.name() + ": " + n.choices());
+        }
+        assertTrue(splits >= 2, "gpt2-tiny splits c_attn in each layer");
+    }
 }
