@@ -53,6 +53,13 @@ public final class FusedAttentionTactic extends BaseTactic {
     }
 
     @Override protected String shapeWhyNot(Node n, Precision p, Layout l) {
+        // the engine's attention layers build from the recognized pattern only (a rotary embedding between the head split
+        // and the scores, as an exported Llama's, is not it: its ops run unfused)
+        try {
+            AttentionBody.parse(n);
+        } catch (AttentionBody.NotRecognized e) {
+            return "the body is not the attention pattern the kernels read: " + e.why();
+        }
         Node qk = NodeFacts.anchor(n, MATMUL);
         TensorType q = qk.input(0).type(), kt = qk.input(1).type();
         if (q.rank() < 2 || kt.rank() < 2) return "needs batched matrices for Q and K^T (got " + q + " and " + kt + ")";

@@ -8,6 +8,7 @@ import org.tessel.runtime.cuda.DeviceBuffer;
 import org.tessel.runtime.gpu.kernels.FusedAttention;
 import org.tessel.runtime.gpu.kernels.MmaAttention;
 import org.tessel.runtime.gpu.kernels.TransformerKernels;
+import org.tessel.tactics.attention.AttentionBody;
 
 /**
  * {@code tessel.Fused} kind=attention ({@link AttentionBody} recognises the body): {@code tessel.attention.mma}
@@ -25,7 +26,12 @@ public final class AttentionLayers implements TacticImplementation {
     private record Bound(AttentionBody a, Value out, DeviceBuffer qb, DeviceBuffer kb, DeviceBuffer vb, DeviceBuffer mb, DeviceBuffer ob, TransformerKernels.AttentionStrides ld) {}
 
     private static Bound bind(LayerContext e, Node n) {
-        AttentionBody a = AttentionBody.parse(n);
+        AttentionBody a;
+        try {
+            a = AttentionBody.parse(n);
+        } catch (AttentionBody.NotRecognized refused) {
+            throw new GpuEngineException("cannot build a GPU engine: " + refused.getMessage(), refused);
+        }
         if (a.headDim() > FusedAttention.MAX_HEAD_DIM) throw GpuEngineException.unsupported(n, "head size " + a.headDim() + " exceeds " + FusedAttention.MAX_HEAD_DIM);
         Value out = n.output();
         DeviceBuffer qb = e.activation(a.q()), kb = e.activation(a.k()), vb = e.activation(a.v()), ob = e.activation(out);

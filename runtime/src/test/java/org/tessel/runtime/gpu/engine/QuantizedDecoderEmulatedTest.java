@@ -57,8 +57,7 @@ class QuantizedDecoderEmulatedTest {
 
     /**
      * Keeps the candidates the emulated device runs: no cuBLASLt, cuDNN or host fallback, and no fused attention (the
-     * tensor-core one is PTX; for llama's grouped-query attention group the catalogue offers tessel.attention.bshd,
-     * whose builder refuses that body, "Q's head split is not computed in the body": its ops run unfused instead).
+     * tensor-core one is PTX).
      */
     static final class EmulatedDeviceTactics implements AlgorithmSelector {
         static boolean runs(String tactic) {

@@ -1,4 +1,4 @@
-package org.tessel.runtime.gpu.engine;
+package org.tessel.tactics.attention;
 
 import java.util.Arrays;
 import java.util.HashSet;
@@ -25,13 +25,16 @@ import org.tessel.ir.Value;
  * The mask is additive and broadcast over heads: a key mask [B|1,1,1,Sk] or a per-query mask
  * [B|1,1,Sq,Sk]. The guard {@code Where(IsNaN(p), 0, p)} (SDPA's) gives 0 for a row whose every score is
  * -inf, where a plain Softmax gives NaN ({@link #nanGuard}). Anything else (another op, another
- * permutation, a per-head mask, a non-constant scale, an extra node) is refused with a message.
+ * permutation, a per-head mask, a non-constant scale, an extra node) is refused with a message
+ * ({@link NotRecognized}). The GPU engine's attention layers build from what this recognizes, and the
+ * attention tactics support exactly the bodies it recognizes, so the search never plans a fused
+ * attention group the engine cannot build.
  */
-record AttentionBody(Value q, Value k, Value v, Value mask, boolean perQueryMask, boolean nanGuard, float scale, int batch, int heads, int seqQ,
+public record AttentionBody(Value q, Value k, Value v, Value mask, boolean perQueryMask, boolean nanGuard, float scale, int batch, int heads, int seqQ,
                      int seqK, int headDim) {
 
     /** Parses {@code fused}'s body; the values returned are the fused node's (outer) operands. */
-    static AttentionBody parse(Node fused) {
+    public static AttentionBody parse(Node fused) {
         Graph body = fused.body();
         if (body == null) throw fail(fused, "has no body");
         if (body.outputs().size() != 1) throw fail(fused, "body has " + body.outputs().size() + " outputs (expected 1)");
@@ -183,11 +186,22 @@ record AttentionBody(Value q, Value k, Value v, Value mask, boolean perQueryMask
         return fused.input(i);
     }
 
-    private static GpuEngineException fail(Node fused, String why) {
-        return new GpuEngineException("cannot build a GPU engine: " + fused.describe() + " kind=attention: " + why);
+    /** A fused attention body that is not the recognized pattern; the message names the node and why. */
+    public static final class NotRecognized extends IllegalArgumentException {
+        private final String why;
+
+        NotRecognized(Node fused, String why) {
+            super(fused.describe() + " kind=attention: " + why);
+            this.why = why;
+        }
+
+        /** What is not as the pattern expects, without the node. */
+        public String why() { return why; }
     }
 
-    static List<String> describe(AttentionBody a) {
+    private static NotRecognized fail(Node fused, String why) { return new NotRecognized(fused, why); }
+
+    public static List<String> describe(AttentionBody a) {
         return List.of("B=" + a.batch, "H=" + a.heads, "Sq=" + a.seqQ, "Sk=" + a.seqK, "D=" + a.headDim, "scale=" + a.scale,
                 "mask=" + (a.mask == null ? "none" : a.perQueryMask ? "per-query" : "key"), "nanGuard=" + a.nanGuard);
     }

@@ -1,4 +1,4 @@
-package org.tessel.runtime.gpu.engine;
+package org.tessel.tactics.attention;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -52,7 +52,7 @@ class AttentionBodyTest {
      * from a body input already viewed as [B,S,H,D], and the NaN guard Where(IsNaN(softmax), 0, softmax).
      */
     @Test void theDynamoExportedBertIsRecognised() {
-        Graph g = CnnModels.importShared("bert_tiny_dynamo");
+        Graph g = sharedModel("bert_tiny_dynamo");
         new PassManager().run(g, StandardPipelines.STANDARD);
         List<Node> att = attentionNodes(g);
         assertEquals(2, att.size(), "bert_tiny_dynamo has two attention layers");
@@ -85,27 +85,27 @@ class AttentionBodyTest {
 
     /** A guard that replaces NaN by anything but 0 is not SDPA's and is refused. */
     @Test void aGuardReplacingNaNByAnotherValueIsRefused() {
-        Graph g = CnnModels.importShared("bert_tiny_dynamo");
+        Graph g = sharedModel("bert_tiny_dynamo");
         new PassManager().run(g, StandardPipelines.STANDARD);
         Node n = attentionNodes(g).get(0);
         Node where = bodyNode(n, "Where", 0);
         Graph body = n.body();
         org.tessel.ir.Value one = body.addConstant("one", org.tessel.api.Tensor.scalar(org.tessel.api.DType.F32, 1));
         body.setNodeInput(where, 1, one);
-        GpuEngineException e = refused(n);
+        AttentionBody.NotRecognized e = refused(n);
         assertTrue(e.getMessage().contains("replaces NaN by 1.0"), e.getMessage());
     }
 
     /** A mask per head [B,H,S,S] is not broadcast over heads: refused. */
     @Test void aPerHeadMaskIsRefused() {
-        Graph g = CnnModels.importShared("bert_tiny_dynamo");
+        Graph g = sharedModel("bert_tiny_dynamo");
         new PassManager().run(g, StandardPipelines.STANDARD);
         Node n = attentionNodes(g).get(0);
         Node add = bodyNode(n, "Add", 0);
         Graph body = n.body();
         org.tessel.ir.Value m = body.addConstant("per_head_mask", org.tessel.api.Tensor.zeros(org.tessel.api.DType.F32, org.tessel.api.Shape.of(2, 2, 16, 16)));
         body.setNodeInput(add, 1, m);
-        GpuEngineException e = refused(n);
+        AttentionBody.NotRecognized e = refused(n);
         assertTrue(e.getMessage().contains("neither a key mask"), e.getMessage());
     }
 
@@ -125,8 +125,8 @@ class AttentionBodyTest {
         return fused.body().nodes().stream().filter(b -> b.opName().equals(op)).skip(which).findFirst().orElseThrow();
     }
 
-    private static GpuEngineException refused(Node fused) {
-        GpuEngineException e = assertThrows(GpuEngineException.class, () -> AttentionBody.parse(fused));
+    private static AttentionBody.NotRecognized refused(Node fused) {
+        AttentionBody.NotRecognized e = assertThrows(AttentionBody.NotRecognized.class, () -> AttentionBody.parse(fused));
         assertTrue(e.getMessage().contains(fused.describe()), e.getMessage());
         return e;
     }
@@ -154,14 +154,22 @@ class AttentionBodyTest {
                 List.of(div.output().type()), List.of("extra_div_out"), null);
         Node add = body.users(div.output()).stream().filter(u -> u.opName().equals("Add")).findFirst().orElseThrow();
         body.setNodeInput(add, add.input(0) == div.output() ? 0 : 1, extra.output());
-        GpuEngineException e = refused(n);
+        AttentionBody.NotRecognized e = refused(n);
         assertTrue(e.getMessage().contains("the scores is a Div, expected MatMul"), e.getMessage());
     }
 
     @Test void aNonAttentionBodyIsRefused() {
         Graph g = optimized("bert-tiny", ZooOptions.defaults());
         Node gemm = g.nodes().stream().filter(n -> n.attrs().getString("kind", "").equals("gemm_bias_act")).findFirst().orElseThrow();
-        GpuEngineException e = refused(gemm);
+        AttentionBody.NotRecognized e = refused(gemm);
         assertTrue(e.getMessage().contains("expected Reshape"), e.getMessage());
+    }
+
+    /** A model of ../shared/models (-Dtessel.shared=DIR), or the test is skipped, saying so. */
+    static Graph sharedModel(String name) {
+        java.nio.file.Path dir = java.nio.file.Path.of(System.getProperty("tessel.shared", "/work/shared")).resolve("models").resolve(name);
+        org.junit.jupiter.api.Assumptions.assumeTrue(java.nio.file.Files.isRegularFile(dir.resolve("model.onnx")),
+                "model " + name + " not found at " + dir + " (set -Dtessel.shared=DIR); skipping");
+        return org.tessel.ir.onnx.OnnxImporter.importModel(dir.resolve("model.onnx"));
     }
 }
