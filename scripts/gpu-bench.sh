@@ -203,7 +203,8 @@ def field(path, tag, i):
             if f[0] == tag and len(f) > i: return float(f[i])
     except (OSError, ValueError): pass
     return None
-t, p = field(f"{out}/llm.txt", "LLM", 8), field(f"{out}/llm-peer.txt", "PEER-LLM", 9)
+# LLM|tessel|model|prec|batch|prompt|new|tokens/s|p50 ms|...; PEER-LLM|torch|model|prec|batch|prompt|new|mode|tokens/s|ms
+t, p = field(f"{out}/llm.txt", "LLM", 7), field(f"{out}/llm-peer.txt", "PEER-LLM", 8)
 print(f"LLM-RATIO | llama-1b fp16 b1 decode tokens/s: tessel {t} vs torch {p}: " + (f"{t / p:.2f}x (>1: Tessel faster)" if t and p else "n/a"))
 PY
 fi

@@ -20,9 +20,19 @@ import org.tessel.tactics.plan.PlanException;
  * at a precision no lone kernel has without letting a lone node run where nothing can.
  */
 class InGroupChoicesTest {
+    /** bert-tiny and vit-tiny with INT8 allowed: a weights MatMul runs alone on cuBLASLt at the float precisions, at INT8 only in its chain. */
+    static SearchProblem withInt8(String model, List<PrecisionRule> rules) {
+        return Searcher.problem(Searcher.prepare(org.tessel.ir.zoo.Zoo.build(model, org.tessel.ir.zoo.ZooOptions.defaults())),
+                SearchOptions.defaults().withPrecisions(java.util.EnumSet.of(Precision.FP32, Precision.FP16, Precision.INT8)).withPrecisionRules(rules));
+    }
+
+    static SearchOptions int8Options(List<PrecisionRule> rules) {
+        return SearchOptions.defaults().withPrecisions(java.util.EnumSet.of(Precision.FP32, Precision.FP16, Precision.INT8)).withPrecisionRules(rules);
+    }
+
     @Test void inGroupChoicesAreCandidateFormatsWhereNoStandaloneTacticRuns() {
         for (String m : List.of("bert-tiny", "vit-tiny")) {
-            SearchProblem p = Problems.zoo(m);
+            SearchProblem p = withInt8(m, List.of());
             int inGroup = 0;
             for (SearchProblem.Node n : p.nodes()) {
                 Set<Format> standalone = new HashSet<>();
@@ -40,28 +50,30 @@ class InGroupChoicesTest {
             }
             assertTrue(inGroup > 0, m);
         }
-        // the GEMM chains' MatMuls: no standalone kernel at TF32, TF32 in their group
-        SearchProblem bert = Problems.zoo("bert-tiny");
+        // the GEMM chains' MatMuls: no standalone kernel at INT8, INT8 in their group (where the chain's epilogue has INT8:
+        // bias, residual, ReLU, not the intermediate layer's GELU)
+        SearchProblem bert = withInt8("bert-tiny", List.of());
         int chains = 0;
         for (SearchProblem.Node n : bert.nodes())
-            if (n.op().equals("MatMul") && bert.candidatesOf(n.index()).stream().anyMatch(c -> c.kind().equals("gemm_bias_act"))) {
+            if (n.op().equals("MatMul") && bert.candidatesOf(n.index()).stream().anyMatch(c -> c.kind().equals("gemm_bias_act")
+                    && c.fused().keySet().stream().anyMatch(f -> f.precision() == Precision.INT8))) {
                 chains++;
-                assertTrue(n.choices().stream().filter(Choice::standalone).noneMatch(c -> c.precision() == Precision.TF32), n.name());
-                assertTrue(n.choices().stream().filter(Choice::standalone).anyMatch(c -> c.precision() == Precision.FP16), n.name() + ": tessel.matmul runs it alone at FP16");
-                assertTrue(n.searchChoices().stream().anyMatch(c -> c.inGroup() && c.precision() == Precision.TF32), n.name());
+                assertTrue(n.choices().stream().filter(Choice::standalone).noneMatch(c -> c.precision() == Precision.INT8), n.name());
+                assertTrue(n.choices().stream().filter(Choice::standalone).anyMatch(c -> c.precision() == Precision.FP16), n.name() + ": cuBLASLt runs it alone at FP16");
+                assertTrue(n.searchChoices().stream().anyMatch(c -> c.inGroup() && c.precision() == Precision.INT8), n.name());
             }
         assertTrue(chains > 0);
     }
 
     @Test void aLoneNodeAtAnInGroupChoiceIsInfeasibleAndHasNoEnginePlan() {
-        SearchProblem p = Problems.zoo("bert-tiny");
-        Plan exact = Searcher.run(p, "exact", SearchOptions.defaults());
+        SearchProblem p = withInt8("bert-tiny", List.of());
+        Plan exact = Searcher.run(p, "exact", int8Options(List.of()));
         int matmul = -1;
         for (SearchProblem.Node n : p.nodes()) if (n.op().equals("MatMul") && p.candidatesOf(n.index()).stream().anyMatch(c -> c.kind().equals("gemm_bias_act"))) { matmul = n.index(); break; }
         Assignment a = exact.assignment();
         for (SearchProblem.Candidate c : p.candidatesOf(matmul)) a = a.withFused(c.index(), false);
         int node = matmul;
-        Choice in = p.node(node).searchChoices().stream().filter(c -> c.inGroup() && c.precision() == Precision.TF32).findFirst().orElseThrow();
+        Choice in = p.node(node).searchChoices().stream().filter(c -> c.inGroup() && c.precision() == Precision.INT8).findFirst().orElseThrow();
         a = a.withChoice(node, in);
         PlanEvaluator.Evaluation e = new PlanEvaluator(p).evaluate(a);
         assertEquals(1L, e.byRule().get(Rules.IN_GROUP_CHOICE_FUSED), e.byRule().toString());
@@ -71,26 +83,26 @@ class InGroupChoicesTest {
     }
 
     @Test void pinsThatSplitTheOnlyGroupANodeCanRunInAreRefusedNamingTheRules() {
-        // the query projection runs at tf32 only inside its GEMM chain; pinning the chain's bias Add to fp32 leaves that group no precision
-        SearchOptions o = SearchOptions.defaults().withPrecisionRules(List.of(PrecisionRule.parse("encoder.layer.0.attention.self.query=tf32"),
+        // the query projection runs at int8 only inside its GEMM chain; pinning the chain's bias Add to fp32 leaves that group no precision
+        SearchOptions o = int8Options(List.of(PrecisionRule.parse("encoder.layer.0.attention.self.query=int8"),
                 PrecisionRule.parse("encoder.layer.0.attention.self.query.add=fp32")));
         var e = assertThrows(IllegalArgumentException.class,
                 () -> Searcher.problem(Searcher.prepare(org.tessel.ir.zoo.Zoo.build("bert-tiny", org.tessel.ir.zoo.ZooOptions.defaults())), o));
         assertTrue(e.getMessage().startsWith("node 'encoder.layer.0.attention.self.query' (MatMul): the precision rules leave it no plan")
                 && e.getMessage().contains("gemm_bias_act group of [") && e.getMessage().contains("query.add by 'encoder.layer.0.attention.self.query.add=fp32'"), e.getMessage());
         // the same pins on one precision are a plan
-        SearchOptions same = SearchOptions.defaults().withPrecisionRules(List.of(PrecisionRule.parse("encoder.layer.0.attention.self.query=tf32"),
-                PrecisionRule.parse("encoder.layer.0.attention.self.query.add=tf32")));
+        SearchOptions same = int8Options(List.of(PrecisionRule.parse("encoder.layer.0.attention.self.query=int8"),
+                PrecisionRule.parse("encoder.layer.0.attention.self.query.add=int8")));
         SearchProblem p = Searcher.problem(Searcher.prepare(org.tessel.ir.zoo.Zoo.build("bert-tiny", org.tessel.ir.zoo.ZooOptions.defaults())), same);
         assertTrue(Searcher.run(p, "exact", same).feasible());
     }
 
     @Test void aPinOnlyAGroupCanHonourIsAcceptedAndAPinNothingCanIsRefused() {
-        SearchOptions o = SearchOptions.defaults().withPrecisionRules(List.of(PrecisionRule.parse("encoder.layer.0.attention.self.query=tf32")));
+        SearchOptions o = int8Options(List.of(PrecisionRule.parse("encoder.layer.0.attention.self.query=int8")));
         SearchProblem p = Searcher.problem(Searcher.prepare(org.tessel.ir.zoo.Zoo.build("bert-tiny", org.tessel.ir.zoo.ZooOptions.defaults())), o);
         for (SearchProblem.Node n : p.nodes())
             if (n.name().equals("encoder.layer.0.attention.self.query"))
-                assertTrue(n.searchChoices().stream().allMatch(c -> c.inGroup() && c.precision() == Precision.TF32), n.name() + ": " + n.searchChoices());
+                assertTrue(n.searchChoices().stream().allMatch(c -> c.inGroup() && c.precision() == Precision.INT8), n.name() + ": " + n.searchChoices());
         assertTrue(Searcher.run(p, "exact", o).feasible());
         // LayerNormalization heads no candidate and no kernel runs it in INT8
         SearchOptions none = SearchOptions.defaults().withPrecisionRules(List.of(PrecisionRule.parse("LayerNormalization=int8")));

@@ -52,9 +52,14 @@ class GemmTacticsTest {
     @Test void int8Limits() {
         assertNull(GemmTactics.CUBLASLT.whyNot(Nodes.gemmOp(128, 768, 768), INT8, ANY));
         assertEquals("INT8 needs K and N that are multiples of 4 (got K=766, N=768)", GemmTactics.CUBLASLT.whyNot(Nodes.gemmOp(128, 768, 766), INT8, ANY));
-        // cuBLASLt runs a MatMul only inside a fused chain (an unfused one is tessel.matmul's), and a Gemm only as ONNX's plain form
-        assertEquals("cuBLASLt runs an unfused MatMul only inside a fused gemm_bias_act (see tessel.matmul for a standalone one)",
-                GemmTactics.CUBLASLT.whyNot(Nodes.gemm(128, 768, 768), FP16, ANY));
+        // cuBLASLt runs an unfused MatMul by constant 2-D weights (a projection without bias) at float precisions; quantized,
+        // only inside a fused chain; a MatMul of two activations is tessel.matmul's; a Gemm only as ONNX's plain form
+        assertNull(GemmTactics.CUBLASLT.whyNot(Nodes.gemm(128, 768, 768), FP16, ANY));
+        assertEquals("a MatMul alone runs at float precisions; int8 runs it inside a fused gemm_bias_act", GemmTactics.CUBLASLT.whyNot(Nodes.gemm(128, 768, 768), INT8, ANY));
+        NetworkBuilder act = new NetworkBuilder("t");
+        Node twoActivations = act.node("MatMul", "mm", Attributes.empty(), 1, act.input("a", DType.F32, 128, 64), act.input("b", DType.F32, 64, 128));
+        assertTrue(GemmTactics.CUBLASLT.whyNot(twoActivations, FP16, ANY).startsWith("cuBLASLt runs an unfused MatMul only by constant 2-D weights"),
+                GemmTactics.CUBLASLT.whyNot(twoActivations, FP16, ANY));
         assertNull(GemmTactics.MATMUL.whyNot(Nodes.gemm(128, 768, 768), FP16, ANY));
         assertEquals("supports FP32, FP16, BF16 only (got int8)", GemmTactics.MATMUL.whyNot(Nodes.gemm(128, 768, 768), INT8, ANY));
         NetworkBuilder b = new NetworkBuilder("t");

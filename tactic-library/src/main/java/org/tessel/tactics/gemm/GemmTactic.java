@@ -80,7 +80,13 @@ public final class GemmTactic extends BaseTactic {
         String why = gemmAttrsWhyNot(mm);
         if (why != null) return why;
         if (n.body() == null) {
-            if (!mm.opName().equals("Gemm")) return "cuBLASLt runs an unfused MatMul only inside a fused gemm_bias_act (see tessel.matmul for a standalone one)";
+            if (mm.opName().equals("MatMul")) {
+                // a projection without bias (a Llama's q/k/v, gate/up, lm_head): [.., K] rows by constant [K, N] weights
+                var w = mm.input(1);
+                return w.isConstant() && w.type().rank() == 2 && mm.input(0).type().rank() >= 2 ? null
+                        : "cuBLASLt runs an unfused MatMul only by constant 2-D weights (got " + w.type() + (w.isConstant() ? "" : ", not constant")
+                          + "; see tessel.matmul), else inside a fused gemm_bias_act";
+            }
             if (mm.input(0).type().rank() != 2 || mm.input(1).type().rank() != 2) return "Gemm of rank-2 operands only";
             long nn = mm.output().type().shape().dim(-1);
             if (mm.numInputs() > 2 && mm.input(2) != null && mm.input(2).type().numElements() != nn)
@@ -99,6 +105,8 @@ public final class GemmTactic extends BaseTactic {
         String engine = engineWhyNot(n, mm);
         if (engine != null) return engine;
         long[] d = Work.gemmDims(mm);
+        if (n.body() == null && mm.opName().equals("MatMul") && p.quantized())
+            return "a MatMul alone runs at float precisions; " + p.text() + " runs it inside a fused gemm_bias_act";
         if (p == Precision.INT8 && (d[2] % 4 != 0 || d[1] % 4 != 0))
             return "INT8 needs K and N that are multiples of 4 (got K=" + d[2] + ", N=" + d[1] + ")";
         // cuBLASLt's FP8 matmul: 16-byte aligned leading dimensions of the e4m3 operands (cuBLAS docs, "cublasLtMatmul" FP8 requirements)

@@ -38,17 +38,30 @@ public final class GemmLayers implements TacticImplementation {
     }
 
     @Override public boolean computes(Node n) {
-        return n.opName().equals("Gemm") || n.opName().equals("tessel.Fused") && n.attrs().getString("kind", "").equals("gemm_bias_act");
+        return n.opName().equals("Gemm") || weightsMatMul(n) || n.opName().equals("tessel.Fused") && n.attrs().getString("kind", "").equals("gemm_bias_act");
+    }
+
+    /** A MatMul of activations [.., K] by constant 2-D weights [K, N] (a projection without bias, as a Llama's). */
+    static boolean weightsMatMul(Node n) {
+        return n.opName().equals("MatMul") && n.body() == null && n.input(1).constantValue() != null && n.input(1).type().rank() == 2 && n.input(0).type().rank() >= 2;
     }
 
     @Override public String ruleTactic(LayerContext c, Node n) {
         if (!computes(n)) return null;
+        // the fixed rule keeps tessel.matmul for MatMul nodes (plans name cublaslt.gemm for a weights MatMul)
+        if (n.opName().equals("MatMul")) return null;
         return n.opName().equals("Gemm") ? GpuTactics.GEMM : epilogueId(n);
     }
 
     @Override public Layer build(LayerContext c, Node n, String tactic) {
         List<String> parts = GpuTactics.parts(tactic);
         String id = parts.get(0);
+        if (n.opName().equals("MatMul")) {
+            if (!id.equals(GpuTactics.GEMM)) throw GpuEngineException.unsupported(n, "a MatMul node runs as " + GpuTactics.GEMM + ", not " + id);
+            if (c.precision() == GpuEngine.Precision.INT8 || c.precision() == GpuEngine.Precision.FP8)
+                throw GpuEngineException.unsupported(n, "a MatMul alone runs on cuBLASLt at float precisions; quantized, it runs inside a fused gemm_bias_act");
+            return gemm(c, n, parts.size() > 1 ? parts.get(1) : null);
+        }
         if (n.opName().equals("Gemm")) {
             if (!id.equals(GpuTactics.GEMM)) throw GpuEngineException.unsupported(n, "a Gemm node runs as " + GpuTactics.GEMM + " (its C vector on the bias epilogue), not " + id);
             if (c.precision() == GpuEngine.Precision.INT8) {
@@ -142,14 +155,21 @@ public final class GemmLayers implements TacticImplementation {
     }
 
     /** A Gemm node; {@code variant} {@code heuristic_I} picks cuBLASLt's I-th algorithm (else the tuner's pick, else 0). */
+    /** A Gemm node (rank-2, its C vector on the bias epilogue) or a weights MatMul ([.., K] rows by [K, N], no bias). */
     private static Layer gemm(LayerContext c, Node n, String variant) {
         Attributes a = n.attrs();
         if (a.getInt("transA", 0) != 0) throw GpuEngineException.unsupported(n, "Gemm with transA=1");
         if (a.getFloat("alpha", 1f) != 1f || a.getFloat("beta", 1f) != 1f) throw GpuEngineException.unsupported(n, "Gemm with alpha/beta other than 1");
-        Value x = n.input(0), w = n.input(1), bias = n.numInputs() > 2 ? n.input(2) : null, y = n.output();
+        boolean matmul = n.opName().equals("MatMul");
+        Value x = n.input(0), w = n.input(1), bias = !matmul && n.numInputs() > 2 ? n.input(2) : null, y = n.output();
         boolean transB = a.getInt("transB", 0) != 0;
         int[] xd = x.type().shape().dims(), wd = w.type().shape().dims();
-        int m = xd[0], kk = xd[1], nn = transB ? wd[0] : wd[1];
+        int kk = xd[xd.length - 1], nn = transB ? wd[0] : wd[1];
+        long rows = x.type().numElements() / Math.max(1, kk);
+        if (rows > Integer.MAX_VALUE) throw GpuEngineException.unsupported(n, "M = " + rows + " rows is too many");
+        int m = (int) rows;
+        if ((transB ? wd[1] : wd[0]) != kk || y.type().numElements() != rows * nn)
+            throw GpuEngineException.unsupported(n, n.opName() + " of " + x.type().shape() + " by " + w.type().shape() + " giving " + y.type().shape());
         if (bias != null && bias.type().numElements() != nn) throw GpuEngineException.unsupported(n, "Gemm bias of shape " + bias.type().shape() + " (supported: a vector of N=" + nn + ")");
         if (variant != null && !variant.startsWith(HEURISTIC)) throw GpuEngineException.unsupported(n, "variant '" + variant + "' of " + GpuTactics.GEMM + " is not " + HEURISTIC + "I");
         CublasLtGemm.Precision lp = lp(c.precision());
