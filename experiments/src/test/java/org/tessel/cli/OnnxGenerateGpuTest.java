@@ -3,17 +3,11 @@ package org.tessel.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.tessel.ir.zoo.DecoderConfig;
-import org.tessel.ir.zoo.ZooOptions;
-import org.tessel.runtime.llm.OnnxDecoderWriter;
 
 /**
  * `tessel generate FILE.onnx --gpu` and `tessel serve-bench FILE.onnx --gpu` on a CUDA GPU (the command line finds the
@@ -29,18 +23,9 @@ class OnnxGenerateGpuTest {
     static Path onnx;
 
     @BeforeAll
-    static void write() throws Exception {
-        Path dir = Files.createDirectories(tmp.resolve("llama"));
-        onnx = dir.resolve("decoder_with_past.onnx");
-        OnnxDecoderWriter.write("llama-tiny", DecoderConfig.LLAMA_TINY, ZooOptions.DEFAULT_SEED, null, onnx);
-        Files.writeString(dir.resolve("config.json"), "{\"model_type\": \"llama\", \"num_attention_heads\": 4, \"max_position_embeddings\": 128, \"vocab_size\": 512}");
-    }
+    static void write() throws Exception { onnx = OnnxGenerateTest.writeLlamaTiny(tmp); }
 
-    private static String line(CliRun r, String key) {
-        Matcher m = Pattern.compile("(?m)^" + key + ": (.*)$").matcher(r.out());
-        assertTrue(m.find(), r.out() + r.err());
-        return m.group(1);
-    }
+    private static String line(CliRun r, String key) { return OnnxGenerateTest.line(r, key); }
 
     @Test
     void generateAndServeBenchRunTheFileOnGpuEngines() {

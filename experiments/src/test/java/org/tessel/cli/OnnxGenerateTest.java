@@ -24,14 +24,19 @@ class OnnxGenerateTest {
     static Path onnx;
 
     @BeforeAll
-    static void write() throws Exception {
+    static void write() throws Exception { onnx = writeLlamaTiny(tmp); }
+
+    /** llama-tiny written as a decoder-with-past ONNX file under {@code tmp}, a config.json beside it. */
+    static Path writeLlamaTiny(Path tmp) throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("llama"));
-        onnx = dir.resolve("decoder_with_past.onnx");
-        OnnxDecoderWriter.write("llama-tiny", DecoderConfig.LLAMA_TINY, ZooOptions.DEFAULT_SEED, null, onnx);
+        Path file = dir.resolve("decoder_with_past.onnx");
+        OnnxDecoderWriter.write("llama-tiny", DecoderConfig.LLAMA_TINY, ZooOptions.DEFAULT_SEED, null, file);
         Files.writeString(dir.resolve("config.json"), "{\"model_type\": \"llama\", \"num_attention_heads\": 4, \"max_position_embeddings\": 128, \"vocab_size\": 512}");
+        return file;
     }
 
-    private static String line(CliRun r, String key) {
+    /** The text after "KEY: " on its line of the run's output. */
+    static String line(CliRun r, String key) {
         Matcher m = Pattern.compile("(?m)^" + key + ": (.*)$").matcher(r.out());
         assertTrue(m.find(), r.out() + r.err());
         return m.group(1);
