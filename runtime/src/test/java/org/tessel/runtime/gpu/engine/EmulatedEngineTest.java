@@ -170,6 +170,25 @@ class EmulatedEngineTest {
         }
     }
 
+    /**
+     * The per-layer profile times each layer as a CUDA graph of its own (copies back to back): one entry per layer, and the
+     * next run still computes the outputs from the inputs, though profiling ran each layer over its own output.
+     */
+    @Test void aLayerProfileLeavesTheNextRunCorrect() {
+        Graph g = tesselOnlyGraph();
+        Map<String, Tensor> in = new LinkedHashMap<>();
+        in.put("x", GpuTestSupport.random(new SplittableRandom(4), DType.F32, 2, 8, 12, 12));
+        Map<String, Tensor> ref = GpuTestSupport.reference(g, in);
+        try (GpuEngine e = GpuEngine.build(g, GpuEngine.Precision.FP32, ctx); GpuExecutionContext c = e.createExecutionContext()) {
+            c.run(in);
+            List<GpuExecutionContext.LayerTime> times = c.profileLayers(1, 2);
+            assertEquals(e.layerPlans().size(), times.size());
+            assertTrue(times.stream().allMatch(t -> t.medianMs() >= 0 && Double.isFinite(t.medianMs())), times.toString());
+            Map<String, Tensor> got = c.run(in);
+            for (String o : List.of("normed", "mean")) assertClose("engine after profiling %" + o + " (emulated)", got.get(o), ref.get(o), 1e-4);
+        }
+    }
+
     @Test void aLayerThatNeedsCublasIsRefusedNamingTheLibrary() {
         NetworkBuilder b = new NetworkBuilder("gemm");
         Graph g = b.output(b.name("mm").gemm(b.input("x", DType.F32, 4, 32), b.uniformWeights("w", -1, 1, 16, 32), b.uniformWeights("b", -1, 1, 16), true)).build();

@@ -215,7 +215,9 @@ class EngineLifecycleGpuTest {
             assertEquals(times.size(), json.split("\"time_ms\"").length - 1);
             double replay = GpuExecutionContext.quantile(c.captureGraph().time(5, 20), 0.5);
             System.out.printf("RESULT|profile resnet50 b1 FP16|-|-|-|-|%d layers, per-layer sum %.3f ms, graph replay %.3f ms|ok%n", times.size(), sum, replay);
-            assertTrue(sum > 0);
+            // each layer timed in a graph of its own: the sum is the replay's within the replays' own launches (eagerly
+            // enqueued, cuDNN's host cost made it 7.0 ms against 0.34)
+            assertTrue(sum > 0 && sum < 2 * replay, "per-layer sum " + sum + " ms against a replay of " + replay + " ms");
         }
     }
 }
