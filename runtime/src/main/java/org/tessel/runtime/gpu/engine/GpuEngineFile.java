@@ -35,12 +35,16 @@ public final class GpuEngineFile {
         return new org.tessel.runtime.engine.EngineHeader.Machine(BACKEND, "sm_" + dev.computeMajor() + dev.computeMinor(), libs);
     }
 
-    /** The environment a timing cache measured on this GPU records: device name, driver, cuDNN and cuBLASLt versions. */
+    /**
+     * The environment a timing cache measured on this GPU records: device name, driver, cuDNN and cuBLASLt versions, and how
+     * the tuner times a node ({@code timing}: a graph of {@link GpuTuner#COPIES} copies), so caches timed another way are not mixed in.
+     */
     public static TimingCache.Environment timingEnvironment(CudaContext context) {
         var m = machine(context);
         Map<String, String> libs = new java.util.TreeMap<>(m.libraries());
         libs.remove("cuda-driver");
         libs.remove("tessel");
+        libs.put("timing", "graph-copies-" + GpuTuner.COPIES);
         return new TimingCache.Environment(context.device().name().replace('=', '-'), m.libraries().get("cuda-driver"), libs);
     }
 

@@ -275,6 +275,33 @@ public final class GpuExecutionContext implements AutoCloseable {
         return ms;
     }
 
+    /**
+     * Per-copy device times (ms): the layers captured {@code copies} times back to back into a CUDA graph of their own,
+     * each replay timed between CUDA events and divided by the copies, so a replay's own launch is spread over them as an
+     * engine's back-to-back kernels spread theirs; after {@code warmup} untimed replays. Leaves {@link #enqueue} as it was.
+     */
+    public synchronized double[] timeCopies(int copies, int warmup, int iterations) {
+        open();
+        engine.context().bind();
+        if (engine.guarded()) throw new GpuEngineException("a guarded engine runs its layers one at a time to check its arena's guards; it is not captured as a CUDA graph");
+        if (copies < 1) throw new IllegalArgumentException("copies must be at least 1, got " + copies);
+        enqueueLayers(); // compiled and initialized outside the capture
+        stream.synchronize();
+        double[] ms = new double[iterations];
+        try (CudaGraph g = CudaGraph.capture(stream, () -> { for (int k = 0; k < copies; k++) enqueueLayers(); });
+             CudaEvent start = new CudaEvent(); CudaEvent end = new CudaEvent()) {
+            for (int i = 0; i < warmup; i++) g.launch(stream);
+            stream.synchronize();
+            for (int i = 0; i < iterations; i++) {
+                start.record(stream);
+                g.launch(stream);
+                end.record(stream);
+                ms[i] = end.elapsedSince(start) / copies;
+            }
+        }
+        return ms;
+    }
+
     /** The q-quantile (0..1) of the samples, nearest rank. */
     public static double quantile(double[] samples, double q) {
         double[] s = samples.clone();

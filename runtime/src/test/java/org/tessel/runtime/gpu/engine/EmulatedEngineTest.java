@@ -186,6 +186,12 @@ class EmulatedEngineTest {
             assertTrue(times.stream().allMatch(t -> t.medianMs() >= 0 && Double.isFinite(t.medianMs())), times.toString());
             Map<String, Tensor> got = c.run(in);
             for (String o : List.of("normed", "mean")) assertClose("engine after profiling %" + o + " (emulated)", got.get(o), ref.get(o), 1e-4);
+            // the tuner's timing: copies of the layers in a graph of their own, per copy; the context runs on as before
+            double[] perCopy = c.timeCopies(GpuTuner.COPIES, 1, 3);
+            assertEquals(3, perCopy.length);
+            assertTrue(java.util.Arrays.stream(perCopy).allMatch(x -> x >= 0 && Double.isFinite(x)), java.util.Arrays.toString(perCopy));
+            got = c.run(in);
+            for (String o : List.of("normed", "mean")) assertClose("engine after timing copies %" + o + " (emulated)", got.get(o), ref.get(o), 1e-4);
         }
     }
 
