@@ -284,18 +284,27 @@ public final class GpuExecutionContext implements AutoCloseable {
         open();
         engine.context().bind();
         if (engine.guarded()) throw new GpuEngineException("a guarded engine runs its layers one at a time to check its arena's guards; it is not captured as a CUDA graph");
-        if (copies < 1) throw new IllegalArgumentException("copies must be at least 1, got " + copies);
         enqueueLayers(); // compiled and initialized outside the capture
         stream.synchronize();
+        return perCopyMs(stream, this::enqueueLayers, copies, warmup, iterations);
+    }
+
+    /**
+     * {@code copies} runs of {@code once} captured back to back into a CUDA graph on {@code s}, replayed {@code warmup}
+     * times untimed, then {@code iterations} times between CUDA events: each replay's time (ms) divided by the copies.
+     * Throws what the capture throws (work that synchronizes with the host cannot be captured).
+     */
+    static double[] perCopyMs(CudaStream s, Runnable once, int copies, int warmup, int iterations) {
+        if (copies < 1) throw new IllegalArgumentException("copies must be at least 1, got " + copies);
         double[] ms = new double[iterations];
-        try (CudaGraph g = CudaGraph.capture(stream, () -> { for (int k = 0; k < copies; k++) enqueueLayers(); });
+        try (CudaGraph g = CudaGraph.capture(s, () -> { for (int k = 0; k < copies; k++) once.run(); });
              CudaEvent start = new CudaEvent(); CudaEvent end = new CudaEvent()) {
-            for (int i = 0; i < warmup; i++) g.launch(stream);
-            stream.synchronize();
+            for (int i = 0; i < warmup; i++) g.launch(s);
+            s.synchronize();
             for (int i = 0; i < iterations; i++) {
-                start.record(stream);
-                g.launch(stream);
-                end.record(stream);
+                start.record(s);
+                g.launch(s);
+                end.record(s);
                 ms[i] = end.elapsedSince(start) / copies;
             }
         }

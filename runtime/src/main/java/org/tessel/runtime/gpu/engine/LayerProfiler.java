@@ -5,7 +5,6 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import org.tessel.runtime.cuda.CudaEvent;
-import org.tessel.runtime.cuda.CudaGraph;
 import org.tessel.runtime.cuda.CudaStream;
 import org.tessel.runtime.engine.LayerPlan;
 
@@ -31,11 +30,42 @@ public final class LayerProfiler {
         List<Layer> layers = c.layers();
         CudaStream s = c.stream();
         int n = layers.size();
+        c.waitForPendingWork();
+        double[] replayed = new double[n];
+        boolean anyEager = false;
+        for (int i = 0; i < n; i++) {
+            replayed[i] = e.guarded() ? Double.NaN : replayed(layers.get(i), s, runs);
+            anyEager |= Double.isNaN(replayed[i]);
+        }
+        double[] eager = anyEager ? eager(layers, s, runs) : null;
+        List<Entry> out = new ArrayList<>();
+        for (int i = 0; i < n; i++) out.add(new Entry(i, layers.get(i).plan(), Double.isNaN(replayed[i]) ? eager[i] : replayed[i]));
+        return out;
+    }
+
+    /** Copies of a layer captured into its graph: enough to spread a replay's launch, few enough to capture fast. */
+    static final int COPIES = 10;
+
+    /** The layer's median time (ms) per copy in a graph of {@link #COPIES} copies; NaN when it cannot be captured. */
+    private static double replayed(Layer l, CudaStream s, int runs) {
+        try {
+            return GpuExecutionContext.quantile(GpuExecutionContext.perCopyMs(s, () -> l.enqueue(s), COPIES, 1, Math.max(1, runs)), 0.5);
+        } catch (RuntimeException cannot) {
+            s.synchronize();
+            return Double.NaN;
+        }
+    }
+
+    /**
+     * Each layer's median time (ms) enqueued eagerly between CUDA events, one untimed run queued ahead so the GPU stays
+     * ahead of the host where it can: an upper bound wherever issuing a layer costs the host more than it costs the GPU.
+     */
+    private static double[] eager(List<Layer> layers, CudaStream s, int runs) {
+        int n = layers.size();
         CudaEvent[] ev = new CudaEvent[n + 1];
         double[][] ms = new double[n][runs];
         try {
             for (int i = 0; i <= n; i++) ev[i] = new CudaEvent();
-            c.waitForPendingWork();
             for (int r = 0; r < runs; r++) {
                 for (Layer l : layers) l.enqueue(s); // keeps the GPU busy while the timed run is queued
                 for (int i = 0; i < n; i++) {
@@ -49,39 +79,9 @@ public final class LayerProfiler {
         } finally {
             for (CudaEvent x : ev) if (x != null) x.close();
         }
-        List<Entry> out = new ArrayList<>();
-        for (int i = 0; i < n; i++) {
-            double eager = GpuExecutionContext.quantile(ms[i], 0.5);
-            double replayed = e.guarded() ? Double.NaN : replayed(layers.get(i), s, runs);
-            out.add(new Entry(i, layers.get(i).plan(), Double.isNaN(replayed) ? eager : replayed));
-        }
+        double[] out = new double[n];
+        for (int i = 0; i < n; i++) out[i] = GpuExecutionContext.quantile(ms[i], 0.5);
         return out;
-    }
-
-    /** Copies of a layer captured into its graph: enough to spread a replay's launch, few enough to capture fast. */
-    static final int COPIES = 10;
-
-    /** The layer's median time (ms) per copy in a graph of {@link #COPIES} copies; NaN when it cannot be captured. */
-    private static double replayed(Layer l, CudaStream s, int runs) {
-        CudaGraph g;
-        try {
-            g = CudaGraph.capture(s, () -> { for (int k = 0; k < COPIES; k++) l.enqueue(s); });
-        } catch (RuntimeException cannot) {
-            s.synchronize();
-            return Double.NaN;
-        }
-        try (g; CudaEvent a = new CudaEvent(); CudaEvent z = new CudaEvent()) {
-            g.launch(s);
-            double[] ms = new double[Math.max(1, runs)];
-            for (int r = 0; r < ms.length; r++) {
-                a.record(s);
-                g.launch(s);
-                z.record(s);
-                z.synchronize();
-                ms[r] = z.elapsedSince(a) / COPIES;
-            }
-            return GpuExecutionContext.quantile(ms, 0.5);
-        }
     }
 
     /** The {@code top} slowest layers as {@code PROFILE|...} lines, with the total and each layer's share. */
