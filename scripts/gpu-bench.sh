@@ -188,8 +188,8 @@ fi
 if has llm; then
     echo "== LLM decoding on the GPU: llama-1b FP16, batch 1, 128-token prompt, 128 decode tokens (Tessel GpuDecoderRunner, then the PyTorch peer; 4 minutes in all)"
     s0=$(date +%s)
-    timeout 150 "${java[@]}" org.tessel.cli.LlmDecodeBench --model llama-1b --prompt 128 --new 128 > "$out/llm.txt" 2>&1
-    echo "  tessel exit $? after $(( $(date +%s) - s0 )) s"; grep -vE '^\s+at ' "$out/llm.txt" | tail -8 | cut -c1-300
+    timeout 150 "${java[@]}" org.tessel.cli.LlmDecodeBench --model llama-1b --prompt 128 --new 128 --profile 12 > "$out/llm.txt" 2>&1
+    echo "  tessel exit $? after $(( $(date +%s) - s0 )) s"; grep -vE "^\s+at " "$out/llm.txt" | tail -30 | cut -c1-300
     peer_left=$(( 240 - ($(date +%s) - s0) )); (( peer_left < 10 )) && peer_left=10
     timeout $peer_left python3 "$here/peers/llm_peer.py" --prompt 128 --new 128 --compile-budget $(( peer_left - 40 > 10 ? peer_left - 40 : 10 )) > "$out/llm-peer.txt" 2> "$out/llm-peer.err"
     echo "  peer exit $? after $(( $(date +%s) - s0 )) s"; cat "$out/llm-peer.txt"; tail -2 "$out/llm-peer.err" | cut -c1-300

@@ -13,6 +13,7 @@ import org.tessel.runtime.cuda.CudaEvent;
 import org.tessel.runtime.cuda.CudaStream;
 import org.tessel.runtime.cuda.DeviceBuffer;
 import org.tessel.runtime.gpu.engine.GpuEngine;
+import org.tessel.runtime.gpu.engine.GpuExecutionContext;
 import org.tessel.runtime.llm.DecoderRunner;
 import org.tessel.runtime.llm.GpuDecoderRunner;
 import org.tessel.runtime.llm.GpuPagedKvCache;
@@ -34,14 +35,15 @@ public final class LlmDecodeBench {
 
     public static void main(String[] args) {
         String model = "llama-1b";
-        int prompt = 128, newTokens = 128, blockSize = 16;
+        int prompt = 128, newTokens = 128, blockSize = 16, profileTop = 0;
         for (int i = 0; i + 1 < args.length; i += 2)
             switch (args[i]) {
                 case "--model" -> model = args[i + 1];
                 case "--prompt" -> prompt = Integer.parseInt(args[i + 1]);
                 case "--new" -> newTokens = Integer.parseInt(args[i + 1]);
                 case "--block-size" -> blockSize = Integer.parseInt(args[i + 1]);
-                default -> throw new IllegalArgumentException("unknown option " + args[i] + " (--model NAME --prompt N --new N --block-size N)");
+                case "--profile" -> profileTop = Integer.parseInt(args[i + 1]);
+                default -> throw new IllegalArgumentException("unknown option " + args[i] + " (--model NAME --prompt N --new N --block-size N --profile TOP)");
             }
         Backend b = Backend.detect();
         if (!(b instanceof Backend.Gpu gpu)) {
@@ -82,6 +84,30 @@ public final class LlmDecodeBench {
                     weightBytes / 1e6, kvBytes / 1e6, meanContext, gbs, boundMs, 100 * boundMs / p50);
             System.out.printf("LLM|tessel|%s|fp16|1|%d|%d|%.1f|%.3f|%.3f|%.1f%n", model, prompt, newTokens, tokensPerSecond, p50, boundMs, 100 * boundMs / p50);
             System.out.println("decode plan tactics: " + decode.layerPlans().stream().map(l -> l.tactic()).distinct().sorted().toList());
+            if (profileTop > 0) profile(decode, profileTop);
+        }
+    }
+
+    /**
+     * The decode engine's layers timed one by one ({@link LayerProfiler}, on a context of its own: zero token ids and block
+     * tables), summed per tactic, and the {@code top} slowest layers. Each layer repeats in a graph of its own, so weights that
+     * fit in L2 read faster than in a step: a ranking, not a step's split.
+     */
+    static void profile(GpuEngine decode, int top) {
+        try (GpuExecutionContext c = decode.createExecutionContext()) {
+            List<GpuExecutionContext.LayerTime> times = c.profileLayers(2, 20);
+            double sum = times.stream().mapToDouble(GpuExecutionContext.LayerTime::medianMs).sum();
+            System.out.printf("decode engine profile: %d layers, %.3f ms summed%n", times.size(), sum);
+            java.util.Map<String, double[]> byTactic = new java.util.TreeMap<>();
+            for (GpuExecutionContext.LayerTime t : times) {
+                double[] a = byTactic.computeIfAbsent(t.plan().tactic() + " " + t.plan().precision(), k -> new double[2]);
+                a[0] += t.medianMs();
+                a[1]++;
+            }
+            byTactic.entrySet().stream().sorted((a, b) -> Double.compare(b.getValue()[0], a.getValue()[0]))
+                    .forEach(e -> System.out.printf("  tactic %-36s %4.0f layers %8.3f ms%n", e.getKey(), e.getValue()[1], e.getValue()[0]));
+            times.stream().sorted((a, b) -> Double.compare(b.medianMs(), a.medianMs())).limit(top)
+                    .forEach(t -> System.out.printf("  layer %-40s %-18s %-30s %-5s %8.4f ms%n", t.plan().node(), t.op(), t.plan().tactic(), t.plan().precision(), t.medianMs()));
         }
     }
 

@@ -10,7 +10,8 @@ import org.tessel.tactics.gemm.GemmTactic.Epilogue;
 /**
  * The GEMM tactics the GPU engine runs: cuBLASLt (tile heuristic, split-K workspace, INT8 IMMA)
  * and its fused epilogues, and cuBLASLt followed by a Tessel kernel for the activations cuBLASLt's
- * epilogues lack (exact GELU, Tanh); Tessel's MatMul for products cuBLASLt does not take; and Tessel's
+ * epilogues lack (exact GELU, Tanh); Tessel's MatMul for products cuBLASLt does not take, and its GEMV for a MatMul by
+ * constant weights at few rows (decode projections); and Tessel's
  * kernels of the LLM quantized MatMuls (weight-only GEMV and GEMM, W8A8).
  */
 public final class GemmTactics {
@@ -46,6 +47,9 @@ public final class GemmTactics {
             "cuBLASLt matmul with the BIAS epilogue, then Tessel's Tanh in place", Epilogue.BIAS_TANH, ENGINE, 128, 128, 32, 0.8, 0.75, 0.85, LT_WORKSPACE));
 
     public static final MatMulTactic MATMUL = new MatMulTactic();
+
+    /** A MatMul by constant weights at few rows, the decode step's projections (the runtime's Gemv). */
+    public static final GemvTactic GEMV = new GemvTactic();
 
     /** The decode step of a weight-only quantized MatMul (the runtime's WeightOnlyGemv). */
     public static final QuantizedMatMulTactic WEIGHT_ONLY_GEMV = new QuantizedMatMulTactic("tessel.gemv.weight_only",
@@ -94,7 +98,7 @@ public final class GemmTactics {
     }
 
     public static List<Tactic> all() {
-        return List.of(CUBLASLT, CUBLASLT_BIAS, CUBLASLT_BIAS_RELU, CUBLASLT_BIAS_GELU, CUBLASLT_BIAS_GELU_ERF, CUBLASLT_BIAS_TANH, MATMUL,
+        return List.of(CUBLASLT, CUBLASLT_BIAS, CUBLASLT_BIAS_RELU, CUBLASLT_BIAS_GELU, CUBLASLT_BIAS_GELU_ERF, CUBLASLT_BIAS_TANH, MATMUL, GEMV,
                 WEIGHT_ONLY_GEMV, WEIGHT_ONLY_GEMM, W8A8_GEMM);
     }
 }

@@ -16,12 +16,13 @@ import org.tessel.runtime.cuda.DeviceBuffer;
 import org.tessel.runtime.cuda.ffm.CublasLt;
 import org.tessel.runtime.gpu.HostTensors;
 import org.tessel.runtime.gpu.kernels.CublasLtGemm;
+import org.tessel.runtime.gpu.kernels.Gemv;
 import org.tessel.runtime.gpu.kernels.KernelCompiler;
 import org.tessel.runtime.gpu.kernels.WeightOnlyGemv;
 
 /**
  * The decode step's projections of llama-1b (hidden 2048, 32 heads / 4 KV heads of 64, FFN 5632, vocabulary 32000) at
- * batch 1 (M = 1), f16 activations: cuBLASLt's FP16 GEMM of the f16 weight against {@code tessel.gemv.weight_only} with
+ * batch 1 (M = 1), f16 activations: cuBLASLt's FP16 GEMM and {@code tessel.gemv} of the f16 weight against {@code tessel.gemv.weight_only} with
  * INT8 and INT4 codes (group 128, f16 scales, symmetric). Per shape and kind: microseconds (median of 15 timed runs of
  * 50 launches each, CUDA events, after warm-up), the bytes it must read (weight, scales, activation; the output
  * written), achieved GB/s, and that as a percent of a measured device-to-device copy's bandwidth (read + write of
@@ -44,7 +45,7 @@ public final class QuantizedGemvBench {
     }
     /** How many times each shape appears in one layer (q, k, v, o, gate, up, down); the head is not in a layer. */
     static final int[] PER_LAYER = {2, 2, 2, 1, 0};
-    static final String[] KINDS = {"fp16 cuBLASLt", "w8 g128 gemv", "w4 g128 gemv"};
+    static final String[] KINDS = {"fp16 cuBLASLt", "fp16 tessel.gemv", "w8 g128 gemv", "w4 g128 gemv"};
     static final int GROUP = 128, LAUNCHES = 50, RUNS = 15;
     /** Weight bytes each timed run walks through at least (over L2's 50 MB on an H100/H200). */
     static final long ROTATE_BYTES = 256L << 20;
@@ -135,6 +136,17 @@ public final class QuantizedGemvBench {
             DeviceBuffer y = own(owned, DeviceBuffer.allocate(2L * n));
             Runnable[] launches;
             long weightBytes;
+            if (kind == 1) {
+                weightBytes = 2L * k * n;
+                int copies = copies(weightBytes);
+                DeviceBuffer w0 = own(owned, HostTensors.upload(Gemv.packWeights(org.tessel.api.Tensor.ofFloats(DType.F16, org.tessel.api.Shape.of(k, n), random(r, k * n, 0.02))), DType.F16));
+                launches = new Runnable[copies];
+                for (int i = 0; i < copies; i++) {
+                    DeviceBuffer w = i == 0 ? w0 : own(owned, copyOf(w0));
+                    launches[i] = () -> Gemv.launch(kc, DType.F16, 1, n, k, x, w, y, s);
+                }
+                return measure(launches, s, bytesOut, weightBytes + 2L * k + 2L * n);
+            }
             if (kind == 0) {
                 weightBytes = 2L * k * n;
                 int copies = copies(weightBytes);
@@ -151,7 +163,7 @@ public final class QuantizedGemvBench {
                     g.close();
                 }
             }
-            int bits = kind == 1 ? 8 : 4;
+            int bits = kind == 2 ? 8 : 4;
             WeightQuantizer.Quantized q = WeightQuantizer.quantize(random(r, k * n, 0.02), k, n, new WeightQuantizer.Format(bits, GROUP, true), DType.F16);
             long[] codes = q.codes().longs();
             byte[] cb = new byte[codes.length];

@@ -34,6 +34,7 @@ public final class GpuTactics {
     public static final String GEMM_BIAS_GELU_ERF = "cublaslt.gemm.bias_gelu_erf";
     public static final String GEMM_BIAS_TANH = "cublaslt.gemm.bias_tanh";
     public static final String MATMUL = "tessel.matmul";
+    public static final String GEMV = "tessel.gemv";
     // LLM quantized MatMuls
     public static final String GEMV_WEIGHT_ONLY = "tessel.gemv.weight_only";
     public static final String GEMM_WEIGHT_ONLY = "tessel.gemm.weight_only";
@@ -97,6 +98,7 @@ public final class GpuTactics {
             new Implementation(GEMM_BIAS_GELU_ERF, "GemmLayers", "CublasLtGemm (BIAS) + TransformerKernels.geluErf"),
             new Implementation(GEMM_BIAS_TANH, "GemmLayers", "CublasLtGemm (BIAS) + TransformerKernels.tanh"),
             new Implementation(MATMUL, "MatMulLayers", "BatchedMatMul"),
+            new Implementation(GEMV, "GemvLayers", "Gemv"),
             new Implementation(GEMV_WEIGHT_ONLY, "QuantizedMatMulLayers", "WeightOnlyGemv"),
             new Implementation(GEMM_WEIGHT_ONLY, "QuantizedMatMulLayers", "WeightOnlyGemm"),
             new Implementation(GEMM_W8A8, "QuantizedMatMulLayers", "W8A8Gemm"),

@@ -1,0 +1,67 @@
+package org.tessel.runtime.gpu.engine;
+
+import java.util.List;
+import org.tessel.api.DType;
+import org.tessel.api.Layout;
+import org.tessel.cost.Precision;
+import org.tessel.ir.Node;
+import org.tessel.ir.Value;
+import org.tessel.runtime.cuda.DeviceBuffer;
+import org.tessel.runtime.gpu.kernels.Gemv;
+import org.tessel.tactics.NodeFacts;
+import org.tessel.tactics.gemm.GemmTactics;
+
+/**
+ * {@code tessel.gemv}: a MatMul by constant 2-D weights at few activation rows (a decode step's projections) as Tessel's
+ * GEMV ({@link Gemv}), its weights uploaded once as [N, K] rows in the layer's storage type; a fused gemm_bias_act of the
+ * MatMul and Adds (a bias, a residual) adds them in the GEMV's epilogue. Only a plan names it: the
+ * fixed rule has no opinion on MatMul tactics beyond {@code tessel.matmul}.
+ */
+public final class GemvLayers implements TacticImplementation {
+    @Override public List<String> tacticIds() { return List.of(GpuTactics.GEMV); }
+
+    @Override public boolean computes(Node n) {
+        return GemmLayers.weightsMatMul(n) || "gemm_bias_act".equals(NodeFacts.fusedKind(n)) && NodeFacts.anchor(n, java.util.Set.of("MatMul")) != null;
+    }
+
+    @Override public String ruleTactic(LayerContext c, Node n) { return null; }
+
+    /** The graph value a body value stands for (itself outside a fused group). */
+    private static Value outer(Node n, Value v) {
+        if (n.body() == null) return v;
+        Value o = NodeFacts.outer(n, v);
+        return o != null ? o : v;
+    }
+
+    @Override public Layer build(LayerContext c, Node n, String tactic) {
+        Operands.requireOneOf(n, tactic, GpuTactics.GEMV);
+        Precision p = switch (c.precision()) {
+            case FP32 -> Precision.FP32;
+            case FP16 -> Precision.FP16;
+            case BF16 -> Precision.BF16;
+            default -> throw GpuEngineException.unsupported(n, GpuTactics.GEMV + " runs at FP32, FP16 or BF16, not " + c.precision());
+        };
+        String why = GemmTactics.GEMV.whyNot(n, p, Layout.ANY);
+        if (why != null) throw GpuEngineException.unsupported(n, GpuTactics.GEMV + " " + why);
+        Node mm = n.body() == null ? n : NodeFacts.anchor(n, java.util.Set.of("MatMul"));
+        Value a = outer(n, mm.input(0)), w = outer(n, mm.input(1)), bias = null, residual = null;
+        if (n.body() != null) {
+            // the tactic checked the body: Adds after the MatMul, one constant bias [N] and one computed residual at most
+            Value cur = mm.output();
+            for (Node b : n.body().nodes()) {
+                if (b == mm) continue;
+                Value other = outer(n, b.input(0) == cur ? b.input(1) : b.input(0));
+                if (other.isConstant()) bias = other;
+                else residual = other;
+                cur = b.output();
+            }
+        }
+        int k = a.type().shape().dim(-1), cols = w.type().shape().dim(1);
+        int m = (int) (a.type().numElements() / k);
+        DType t = c.storage();
+        DeviceBuffer x = c.activation(a), y = c.activation(n.output());
+        DeviceBuffer wb = c.upload(Gemv.packWeights(w.constantValue()), w, "gemv:nk");
+        DeviceBuffer bb = bias == null ? null : c.weight(bias, Layout.ANY), rb = residual == null ? null : c.activation(residual);
+        return Operands.layer(c, n, GpuTactics.GEMV, n.output(), st -> Gemv.launch(c.kernels(), t, m, cols, k, x, wb, bb, rb, y, st));
+    }
+}

@@ -1,0 +1,159 @@
+package org.tessel.runtime.gpu.engine;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.tessel.api.Attributes;
+import org.tessel.api.DType;
+import org.tessel.api.Layout;
+import org.tessel.api.OpRegistry;
+import org.tessel.api.Shape;
+import org.tessel.api.Tensor;
+import org.tessel.api.TensorType;
+import org.tessel.cost.Precision;
+import org.tessel.ir.Graph;
+import org.tessel.ir.Node;
+import org.tessel.ir.Value;
+import org.tessel.runtime.cuda.CudaContext;
+import org.tessel.runtime.engine.Engine;
+import org.tessel.search.EnginePlans;
+import org.tessel.search.SearchOptions;
+import org.tessel.search.SearchProblem;
+import org.tessel.search.Searcher;
+import org.tessel.tactics.gemm.GemmTactics;
+import org.tessel.tactics.plan.PlanApplier;
+import org.tessel.tactics.plan.PlannedNode;
+
+/**
+ * {@code tessel.gemv} inside GPU engines on the emulated device (kernel logic and launch arguments, never speed): a
+ * MatMul by constant [K, N] weights at 1, 3 and 8 activation rows (A of rank 2 and 3), N not a multiple of the block's
+ * 8 columns, K not a multiple of the lanes' 32 x 4 chunks, at FP32, FP16 and BF16, against the CPU engine. Inputs
+ * are drawn exactly representable in the storage type, so both sides multiply the same values: FP32 agrees to f32
+ * summation order (1e-5), FP16/BF16 within the output's rounding u|y| plus 1e-5 sum_k |x_k w_k|, where the weights'
+ * rounding to the storage type is the CPU's too (they are drawn representable as well).
+ */
+class GemvEmulatedTest {
+    static CudaContext ctx;
+
+    @BeforeAll static void open() { ctx = CudaContext.emulated(2, 1L << 28); }
+
+    @AfterAll static void close() { ctx.close(); }
+
+    static Graph matmul(int[] aShape, int k, int n, DType t, long seed) { return matmul(aShape, k, n, t, seed, false, false); }
+
+    /** A MatMul of input "a" by random constant [k, n] weights, then a constant bias [n] Add and an Add of input "r" (A's rows x n) when asked. */
+    static Graph matmul(int[] aShape, int k, int n, DType t, long seed, boolean bias, boolean residual) {
+        SplittableRandom r = new SplittableRandom(seed);
+        float[] w = new float[k * n];
+        for (int i = 0; i < w.length; i++) w[i] = Tensor.round(t, (float) (r.nextGaussian() * 0.1));
+        Graph g = new Graph("gemv_" + java.util.Arrays.toString(aShape).replaceAll("[^0-9]+", "x") + "k" + k + "n" + n);
+        Value a = g.addInput("a", TensorType.of(DType.F32, Shape.of(aShape)));
+        Node node = g.addNode(OpRegistry.global().get("MatMul"), "proj", List.of(a, g.addConstant("w", Tensor.ofFloats(DType.F32, Shape.of(k, n), w))), Attributes.empty(), 1);
+        Value out = node.output();
+        if (bias) {
+            float[] b = new float[n];
+            for (int i = 0; i < n; i++) b[i] = Tensor.round(t, (float) r.nextGaussian());
+            out = g.addNode(OpRegistry.global().get("Add"), "bias", List.of(out, g.addConstant("b", Tensor.ofFloats(DType.F32, Shape.of(n), b))), Attributes.empty(), 1).output();
+        }
+        if (residual) {
+            int[] rs = aShape.clone();
+            rs[rs.length - 1] = n;
+            out = g.addNode(OpRegistry.global().get("Add"), "residual", List.of(g.addInput("r", TensorType.of(DType.F32, Shape.of(rs))), out), Attributes.empty(), 1).output();
+        }
+        g.setOutputs(List.of(out));
+        return g;
+    }
+
+    /** The rule's plan at {@code p}, the MatMul's tactic replaced by {@code tactic}. */
+    static PlanApplier.Applied planned(Graph g, GpuEngine.Precision p, String tactic) {
+        SearchOptions o = SearchOptions.defaults().withTarget("h200-measured").withPrecisions(EnumSet.of(Precision.FP32, Precision.valueOf(p.name())));
+        SearchProblem problem = Searcher.problem(Searcher.prepare(g), o);
+        PlanApplier.Applied a = EnginePlans.complete(problem, Searcher.run(problem, "rule", o));
+        List<PlannedNode> ns = new ArrayList<>();
+        for (PlannedNode pn : a.plan().nodes()) ns.add(pn.op().equals("MatMul") || pn.op().equals("tessel.Fused") ? pn.withTactic(tactic, "") : pn);
+        return new PlanApplier.Applied(a.graph(), a.plan().withNodes(ns));
+    }
+
+    static void check(Graph g, GpuEngine.Precision p, Map<String, Tensor> in) { check(ctx, g, p, in); }
+
+    static void check(CudaContext ctx, Graph g, GpuEngine.Precision p, Map<String, Tensor> in) {
+        Tensor want = Engine.buildCpu(g).createContext().run(in).get(g.outputs().get(0).name());
+        PlanApplier.Applied a = planned(g, p, GpuTactics.GEMV);
+        Tensor got;
+        try (GpuEngine e = GpuEngine.build(a.graph(), a.plan(), p, ctx, GpuEngine.Options.FIXED, 1); GpuExecutionContext c = e.createExecutionContext()) {
+            assertEquals(List.of(GpuTactics.GEMV), e.layerPlans().stream().map(l -> l.tactic()).distinct().toList(), g.name());
+            got = c.run(in).get(a.graph().outputs().get(0).name());
+        }
+        assertEquals(want.shape(), got.shape(), g.name());
+        Node mm = g.nodes().getFirst();
+        float[] x = in.get("a").floats(), w = mm.input(1).constantValue().floats();
+        int k = mm.input(1).type().shape().dim(0), n = mm.input(1).type().shape().dim(1);
+        double u = switch (p) {
+            case FP32 -> 0;
+            case FP16 -> 0x1p-10;
+            default -> 0x1p-7;
+        };
+        for (int i = 0; i < want.size(); i++) {
+            int row = i / n, col = i % n;
+            double mag = 0;
+            for (int j = 0; j < k; j++) mag += Math.abs(x[row * k + j] * w[j * n + col]);
+            double err = Math.abs(got.getFloat(i) - want.getFloat(i)), bound = u * Math.abs(want.getFloat(i)) + 1e-5 * mag + 1e-30;
+            assertTrue(err <= bound, g.name() + " " + p + " element " + i + ": " + got.getFloat(i) + " vs " + want.getFloat(i) + " (bound " + bound + ")");
+        }
+    }
+
+    @Test void theGemvMatchesTheCpuEngineOverRowsShapesAndPrecisions() {
+        int checked = 0;
+        for (int[] aShape : new int[][] {{1, 296}, {3, 296}, {8, 296}, {2, 1, 296}, {1, 1, 1024}})
+            for (GpuEngine.Precision p : List.of(GpuEngine.Precision.FP32, GpuEngine.Precision.FP16, GpuEngine.Precision.BF16)) {
+                int k = aShape[aShape.length - 1];
+                Graph g = matmul(aShape, k, 75, p.storage(), k + aShape[0] * 7L + p.ordinal());
+                SplittableRandom r = new SplittableRandom(aShape.length * 13L + aShape[0]);
+                int rows = 1;
+                for (int i = 0; i < aShape.length - 1; i++) rows *= aShape[i];
+                float[] v = new float[rows * k];
+                for (int i = 0; i < v.length; i++) v[i] = Tensor.round(p.storage(), (float) r.nextDouble(-1, 1));
+                check(g, p, Map.of("a", Tensor.ofFloats(DType.F32, Shape.of(aShape), v)));
+                checked++;
+            }
+        assertEquals(15, checked);
+    }
+
+    /** o_proj and down_proj with the residual stream: the fused gemm_bias_act of the MatMul, a bias and a residual Add. */
+    @Test void aFusedBiasAndResidualAreAddedInTheEpilogue() {
+        for (boolean bias : new boolean[] {true, false})
+            for (GpuEngine.Precision p : List.of(GpuEngine.Precision.FP32, GpuEngine.Precision.FP16)) {
+                int[] aShape = {3, 1, 128};
+                Graph g = matmul(aShape, 128, 40, p.storage(), 9, bias, true);
+                SplittableRandom r = new SplittableRandom(4);
+                float[] v = new float[3 * 128], res = new float[3 * 40];
+                for (int i = 0; i < v.length; i++) v[i] = Tensor.round(p.storage(), (float) r.nextDouble(-1, 1));
+                for (int i = 0; i < res.length; i++) res[i] = Tensor.round(p.storage(), (float) r.nextDouble(-1, 1));
+                check(g, p, Map.of("a", Tensor.ofFloats(DType.F32, Shape.of(aShape), v), "r", Tensor.ofFloats(DType.F32, Shape.of(3, 1, 40), res)));
+            }
+    }
+
+    @Test void rowsPastEightAndAKTheLoadsDoNotFitAreRefusedNamingTheLimit() {
+        Graph nine = matmul(new int[] {9, 64}, 64, 16, DType.F32, 1);
+        String why = GemmTactics.GEMV.whyNot(nine.nodes().getFirst(), Precision.FP16, Layout.ANY);
+        assertTrue(why != null && why.contains("1 to 8 activation rows") && why.contains("has 9"), why);
+        Graph oddK = matmul(new int[] {1, 36}, 36, 16, DType.F32, 2);
+        why = GemmTactics.GEMV.whyNot(oddK.nodes().getFirst(), Precision.FP16, Layout.ANY);
+        assertTrue(why != null && why.contains("K=36 is not a multiple of 8"), why);
+        assertEquals(null, GemmTactics.GEMV.whyNot(oddK.nodes().getFirst(), Precision.FP32, Layout.ANY), "FP32 chunks hold 4 elements");
+        GpuEngineException e = assertThrows(GpuEngineException.class, () -> {
+            PlanApplier.Applied a = planned(nine, GpuEngine.Precision.FP16, GpuTactics.GEMV);
+            GpuEngine.build(a.graph(), a.plan(), GpuEngine.Precision.FP16, ctx, GpuEngine.Options.FIXED, 1).close();
+        });
+        assertTrue(e.getMessage().contains("proj") && e.getMessage().contains("tessel.gemv"), e.getMessage());
+    }
+}

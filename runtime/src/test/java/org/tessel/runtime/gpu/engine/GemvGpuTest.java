@@ -1,0 +1,40 @@
+package org.tessel.runtime.gpu.engine;
+
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.tessel.api.DType;
+import org.tessel.api.Shape;
+import org.tessel.api.Tensor;
+import org.tessel.ir.Graph;
+import org.tessel.runtime.cuda.CudaContext;
+import org.tessel.runtime.gpu.GpuTestSupport;
+
+/**
+ * {@code tessel.gemv} inside GPU engines on a GPU with GemvEmulatedTest's bounds, at llama-1b's widths: K 2048 and 5632
+ * (down_proj), N 264 (not a multiple of the block's 8 columns), 1, 4 and 8 activation rows, FP32, FP16 and BF16; and the
+ * fused bias + residual epilogue.
+ */
+@Tag("gpu")
+class GemvGpuTest {
+    @Test void theGemvMatchesTheCpuEngineOnTheGpu() {
+        CudaContext ctx = GpuTestSupport.requireGpu();
+        for (int k : new int[] {2048, 5632})
+            for (int rows : new int[] {1, 4, 8})
+                for (GpuEngine.Precision p : List.of(GpuEngine.Precision.FP32, GpuEngine.Precision.FP16, GpuEngine.Precision.BF16)) {
+                    boolean fused = rows == 4;
+                    int[] aShape = {rows, 1, k};
+                    Graph g = GemvEmulatedTest.matmul(aShape, k, 264, p.storage(), k + rows, fused, fused);
+                    SplittableRandom r = new SplittableRandom(k * 7L + rows);
+                    float[] v = new float[rows * k], res = new float[rows * 264];
+                    for (int i = 0; i < v.length; i++) v[i] = Tensor.round(p.storage(), (float) r.nextDouble(-1, 1));
+                    for (int i = 0; i < res.length; i++) res[i] = Tensor.round(p.storage(), (float) r.nextDouble(-1, 1));
+                    Map<String, Tensor> in = fused ? Map.of("a", Tensor.ofFloats(DType.F32, Shape.of(aShape), v), "r", Tensor.ofFloats(DType.F32, Shape.of(rows, 1, 264), res))
+                            : Map.of("a", Tensor.ofFloats(DType.F32, Shape.of(aShape), v));
+                    GemvEmulatedTest.check(ctx, g, p, in);
+                    System.out.printf("RESULT|tessel.gemv K=%d rows=%d %s%s|ok%n", k, rows, p, fused ? " bias+residual" : "");
+                }
+    }
+}
