@@ -45,6 +45,17 @@ class WorkTest {
         assertTrue(f16.bytesRead() < 2.0 * blocks * bs * kvh * d, "not the whole pool");
     }
 
+    /** An embedding lookup reads the rows it picks, not the table (llama-1b's 32000 x 2048 table, one token). */
+    @Test void aGatherReadsTheRowsItPicks() {
+        NetworkBuilder b = new NetworkBuilder("embed");
+        Value table = b.randomWeights("table", 32000, 2048);
+        Value ids = b.input("ids", DType.I64, 4, 1);
+        Node gather = b.node("Gather", "embed", Attributes.empty(), 1, table, ids);
+        Work w = Work.of(gather, Precision.FP16);
+        assertEquals(2.0 * 4 * 2048 + 8.0 * 4, w.bytesRead(), "4 rows at FP16 and the i64 ids");
+        assertEquals(2.0 * 4 * 2048, w.bytesWritten());
+    }
+
     private static Node pagedStep(DType pool, int b, int h, int kvh, int d, int blocks, int bs, int mb) {
         NetworkBuilder g = new NetworkBuilder("paged");
         Value q = g.input("q", DType.F16, b, 1, h, d), k = g.input("k", DType.F16, b, 1, kvh, d), v = g.input("v", DType.F16, b, 1, kvh, d);

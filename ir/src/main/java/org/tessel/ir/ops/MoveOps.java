@@ -358,6 +358,16 @@ final class MoveOps {
             return List.of(TensorType.of(x.dtype(), Shape.of(dims)));
         }
 
+        /** A gather reads the data entries it picks (an embedding lookup reads its rows, not the table): as many as it writes. */
+        @Override public long elementsRead(InferenceContext ctx, int input) {
+            if (input != 0) return -1;
+            TensorType x = ctx.input(0), idx = ctx.input(1);
+            int axis = OpUtil.axis(ctx.attrs().getInt("axis", 0), x.rank(), "axis");
+            long picked = idx.numElements();
+            for (int d = 0; d < x.rank(); d++) if (d != axis) picked *= x.shape().dim(d);
+            return Math.min(picked, x.numElements());
+        }
+
         private static int[] normalized(Tensor indices, int size, int axis) {
             long[] v = indices.longs();
             int[] out = new int[v.length];
