@@ -159,19 +159,23 @@ final class DecoderModels {
     /**
      * The GPU runner of {@code --gpu}: engines per step bucket at FP16 (or BF16 with {@code bf16}: its KV cache in bf16),
      * each planned by the joint search at that precision (attention as tessel.attention.paged, the KV cache's device
-     * pools written in place), decode steps replayed as CUDA graphs. Refused without a CUDA GPU, and with quantized
-     * weights (those run on the CPU engine's kernels).
+     * pools written in place), decode steps replayed as CUDA graphs. Refused without a CUDA GPU. Quantized weights
+     * ({@code spec}: weight-only INT8/INT4, AWQ, SmoothQuant, calibrated as {@link #runner} does) quantize each step graph
+     * before planning; the plan picks their GPU kernels (the weight-only GEMV or GEMM, W8A8).
      */
     static GpuDecoderRunner gpuRunner(String model, Integer layers, QuantizationSpec spec, boolean bf16) { return gpuRunner(model, layers, spec, bf16, null); }
 
     /** As {@link #gpuRunner(String, Integer, QuantizationSpec, boolean)}, its KV cache stored as {@code --kv-cache} says ({@link #kvCache}). */
     static GpuDecoderRunner gpuRunner(String model, Integer layers, QuantizationSpec spec, boolean bf16, String kvCache) {
-        if (!spec.isFp32()) throw new IllegalArgumentException("--gpu runs " + (bf16 ? "BF16" : "FP16") + " weights; --weights, --awq and --smoothquant run on the CPU engines: drop them or --gpu");
-        DecoderRunner plain = plainRunner(model, layers);
         org.tessel.runtime.Backend.Gpu g = gpu();
+        DecoderRunner cpu = runner(model, layers, spec, null);
         Precision p = bf16 ? Precision.BF16 : Precision.FP16;
-        return new GpuDecoderRunner(plain.model(), plain.config(), ZooOptions.DEFAULT_SEED, plain.weights(), g.context(), bf16 ? GpuEngine.Precision.BF16 : GpuEngine.Precision.FP16,
-                pagedPlanner(CostTargets.forBackend(g), p), true, kvCache(kvCache, plain));
+        GpuDecoderRunner base = new GpuDecoderRunner(cpu.model(), cpu.config(), ZooOptions.DEFAULT_SEED, cpu.weights(), g.context(), bf16 ? GpuEngine.Precision.BF16 : GpuEngine.Precision.FP16,
+                pagedPlanner(CostTargets.forBackend(g), p), true, kvCache(kvCache, cpu));
+        if (spec.isFp32()) return base;
+        try (base) {
+            return base.withQuantization(cpu.quantization());
+        }
     }
 
     /**
@@ -269,8 +273,11 @@ final class DecoderModels {
 
     /** One line saying how a GPU runner's weights are stored and where attention reads the KV cache. */
     static String describeWeights(GpuDecoderRunner r) {
-        return "weights: " + r.precision().name().toLowerCase(java.util.Locale.ROOT) + " on the GPU; attention tessel.attention.paged over the device KV cache ("
-                + r.precision().storage().text() + ")";
+        QuantizationSpec spec = r.quantization().spec();
+        String w = spec.isFp32() ? r.precision().name().toLowerCase(java.util.Locale.ROOT)
+                : (spec.smoothQuant() ? "SmoothQuant W8A8" : spec.format().bits() + "-bit weight-only, groups of " + spec.format().groupSize() + (spec.awq() ? ", AWQ" : ""))
+                  + ", activations " + r.precision().name().toLowerCase(java.util.Locale.ROOT);
+        return "weights: " + w + " on the GPU; attention tessel.attention.paged over the device KV cache (" + r.precision().storage().text() + ")";
     }
 
     /** One line describing the model and what it does not have. */

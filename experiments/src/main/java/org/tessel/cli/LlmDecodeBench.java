@@ -18,6 +18,8 @@ import org.tessel.runtime.llm.DecoderRunner;
 import org.tessel.runtime.llm.GpuDecoderRunner;
 import org.tessel.runtime.llm.GpuPagedKvCache;
 import org.tessel.runtime.llm.Sampler;
+import org.tessel.runtime.llm.quant.LlmQuantization;
+import org.tessel.runtime.llm.quant.QuantizationSpec;
 
 /**
  * LLM decoding on the GPU (the `llm` stage of scripts/gpu-bench.sh): a zoo decoder (llama-1b, TinyLlama-1.1B's shape,
@@ -36,6 +38,7 @@ public final class LlmDecodeBench {
     public static void main(String[] args) {
         String model = "llama-1b";
         int prompt = 128, newTokens = 128, blockSize = 16, profileTop = 0;
+        String weights = null;
         for (int i = 0; i + 1 < args.length; i += 2)
             switch (args[i]) {
                 case "--model" -> model = args[i + 1];
@@ -43,7 +46,8 @@ public final class LlmDecodeBench {
                 case "--new" -> newTokens = Integer.parseInt(args[i + 1]);
                 case "--block-size" -> blockSize = Integer.parseInt(args[i + 1]);
                 case "--profile" -> profileTop = Integer.parseInt(args[i + 1]);
-                default -> throw new IllegalArgumentException("unknown option " + args[i] + " (--model NAME --prompt N --new N --block-size N --profile TOP)");
+                case "--weights" -> weights = args[i + 1];
+                default -> throw new IllegalArgumentException("unknown option " + args[i] + " (--model NAME --prompt N --new N --block-size N --profile TOP --weights int8|int4[:GROUP])");
             }
         Backend b = Backend.detect();
         if (!(b instanceof Backend.Gpu gpu)) {
@@ -54,14 +58,16 @@ public final class LlmDecodeBench {
         CudaContext ctx = gpu.context();
         DecoderConfig c = Zoo.decoder(model, 0);
         System.out.println("device: " + b.describe());
-        System.out.printf("model: %s (%d layers, width %d, %d heads / %d KV heads, head %d, vocab %d), FP16, batch 1, prompt %d, decode %d tokens, KV blocks of %d%n",
-                model, c.layers(), c.hidden(), c.heads(), c.kvHeads(), c.headDim(), c.vocab(), prompt, newTokens, blockSize);
+        System.out.printf("model: %s (%d layers, width %d, %d heads / %d KV heads, head %d, vocab %d), FP16%s, batch 1, prompt %d, decode %d tokens, KV blocks of %d%n",
+                model, c.layers(), c.hidden(), c.heads(), c.kvHeads(), c.headDim(), c.vocab(), weights == null ? "" : " activations, weights " + weights, prompt, newTokens, blockSize);
         long[] ids = new long[prompt];
         SplittableRandom r = new SplittableRandom(14);
         for (int i = 0; i < prompt; i++) ids[i] = r.nextInt(c.vocab());
         int blocks = 2 * ((prompt + newTokens + blockSize - 1) / blockSize);
         long t0 = System.nanoTime();
-        try (GpuDecoderRunner runner = new GpuDecoderRunner(model, c, ZooOptions.DEFAULT_SEED, ctx, GpuEngine.Precision.FP16, DecoderModels.pagedPlanner(CostTargets.forBackend(gpu), org.tessel.cost.Precision.FP16), true)) {
+        QuantizationSpec spec = QuantizationSpec.parse(weights, false, null);
+        try (GpuDecoderRunner fp = new GpuDecoderRunner(model, c, ZooOptions.DEFAULT_SEED, ctx, GpuEngine.Precision.FP16, DecoderModels.pagedPlanner(CostTargets.forBackend(gpu), org.tessel.cost.Precision.FP16), true);
+             GpuDecoderRunner runner = spec.isFp32() ? fp : fp.withQuantization(LlmQuantization.uncalibrated(spec))) {
             Pass warm = pass(runner, ids, newTokens, blockSize, blocks);
             System.out.printf("warm-up pass: engines %d built in %.1f s (planning and building), %.1f s in all%n", runner.enginesBuilt(), runner.buildNanos() / 1e9, (System.nanoTime() - t0) / 1e9);
             Pass timed = pass(runner, ids, newTokens, blockSize, blocks);
@@ -82,7 +88,8 @@ public final class LlmDecodeBench {
                     prompt, timed.prefillMs(), tokensPerSecond, p50, p90, total / newTokens, runner.graphReplays());
             System.out.printf("HBM bound per token: (%.1f MB weights read + %.2f MB K/V at mean context %.0f) / %.0f GB/s (device-to-device copy) = %.3f ms: %.1f%% of the measured p50%n",
                     weightBytes / 1e6, kvBytes / 1e6, meanContext, gbs, boundMs, 100 * boundMs / p50);
-            System.out.printf("LLM|tessel|%s|fp16|1|%d|%d|%.1f|%.3f|%.3f|%.1f%n", model, prompt, newTokens, tokensPerSecond, p50, boundMs, 100 * boundMs / p50);
+            String mode = spec.isFp32() ? "fp16" : "w" + spec.format().bits() + "g" + spec.format().groupSize();
+            System.out.printf("LLM|tessel|%s|%s|1|%d|%d|%.1f|%.3f|%.3f|%.1f%n", model, mode, prompt, newTokens, tokensPerSecond, p50, boundMs, 100 * boundMs / p50);
             System.out.println("decode plan tactics: " + decode.layerPlans().stream().map(l -> l.tactic()).distinct().sorted().toList());
             if (profileTop > 0) profile(decode, profileTop);
         }

@@ -17,6 +17,8 @@ import org.tessel.ir.zoo.PagedDecoderShape;
 import org.tessel.ir.zoo.Zoo;
 import org.tessel.passes.lora.ApplyLora;
 import org.tessel.passes.lora.LoraAdapter;
+import org.tessel.runtime.llm.quant.LlmQuantization;
+import org.tessel.runtime.llm.quant.QuantizationSpec;
 import org.tessel.runtime.cuda.CudaContext;
 import org.tessel.runtime.gpu.engine.GpuEngine;
 import org.tessel.runtime.gpu.engine.GpuEngineException;
@@ -62,6 +64,7 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
     private final boolean cudaGraphs;
     private final KvCacheFormat kv;
     private final List<LoraAdapter> adapters;
+    private final LlmQuantization quantization;
     private final KernelCompiler compiler;
     private final Map<PagedDecoderShape, Bucket> buckets = new HashMap<>();
     private long buildNanos;
@@ -86,17 +89,20 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
     /** As the runner above, its KV cache stored as {@code kv} says (FP8: the step graphs' pools are f8e4m3 at its per-layer scales). */
     public GpuDecoderRunner(String model, DecoderConfig config, long seed, CudaContext context, GpuEngine.Precision precision, StepPlanner planner, boolean cudaGraphs,
                             KvCacheFormat kv) {
-        this(model, config, seed, null, context, precision, planner, cudaGraphs, List.of(), kv);
+        this(model, config, seed, null, context, precision, planner, cudaGraphs, List.of(), kv, FP_WEIGHTS);
     }
 
     /** As the constructor above, computing with trained weights ({@link HfCheckpoint}; null: drawn from {@code seed}). */
     public GpuDecoderRunner(String model, DecoderConfig config, long seed, DecoderWeights weights, CudaContext context, GpuEngine.Precision precision, StepPlanner planner,
                             boolean cudaGraphs, KvCacheFormat kv) {
-        this(model, config, seed, weights, context, precision, planner, cudaGraphs, List.of(), kv);
+        this(model, config, seed, weights, context, precision, planner, cudaGraphs, List.of(), kv, FP_WEIGHTS);
     }
 
+    /** Weights as the model has them (the engines' precision): no quantization recipe. */
+    private static final LlmQuantization FP_WEIGHTS = LlmQuantization.uncalibrated(QuantizationSpec.FP32);
+
     private GpuDecoderRunner(String model, DecoderConfig config, long seed, DecoderWeights weights, CudaContext context, GpuEngine.Precision precision, StepPlanner planner,
-                             boolean cudaGraphs, List<LoraAdapter> adapters, KvCacheFormat kv) {
+                             boolean cudaGraphs, List<LoraAdapter> adapters, KvCacheFormat kv, LlmQuantization quantization) {
         kv.checkLayers(config.layers(), model);
         this.kv = kv;
         if (precision != GpuEngine.Precision.FP16 && precision != GpuEngine.Precision.BF16)
@@ -110,6 +116,7 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
         this.planner = planner;
         this.cudaGraphs = cudaGraphs;
         this.adapters = List.copyOf(adapters);
+        this.quantization = quantization;
         context.bind();
         this.compiler = new KernelCompiler(context);
     }
@@ -123,7 +130,7 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
      * and a kernel compiler of its own: close it as well as this one.
      */
     public GpuDecoderRunner withAdapters(List<LoraAdapter> adapters) {
-        GpuDecoderRunner r = new GpuDecoderRunner(model, config, seed, weights, context, precision, planner, cudaGraphs, adapters, kv);
+        GpuDecoderRunner r = new GpuDecoderRunner(model, config, seed, weights, context, precision, planner, cudaGraphs, adapters, kv, quantization);
         try {
             r.graph(new PagedDecoderShape(1, 1, 1, 1, 1));
         } catch (RuntimeException e) {
@@ -132,6 +139,20 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
         }
         return r;
     }
+
+    /**
+     * A runner of the same model, precision, planner and adapters whose step graphs are quantized by {@code quantization}
+     * before planning, as {@link DecoderRunner}'s are (weight-only INT8/INT4 codes become {@code tessel.WeightOnlyMatMul}
+     * nodes, SmoothQuant's {@code tessel.W8A8MatMul}); how each runs (the decode GEMV, the tiled GEMM, W8A8) is the plan's
+     * decision. The activations stay at this runner's precision. It has engines and a kernel compiler of its own: close it
+     * as well as this one.
+     */
+    public GpuDecoderRunner withQuantization(LlmQuantization quantization) {
+        return new GpuDecoderRunner(model, config, seed, weights, context, precision, planner, cudaGraphs, adapters, kv, quantization);
+    }
+
+    /** How the step graphs' linear layers are quantized (FP32 spec: not at all). */
+    public LlmQuantization quantization() { return quantization; }
 
     @Override public List<LoraAdapter> adapters() { return adapters; }
 
@@ -161,9 +182,10 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
         return m;
     }
 
-    /** The paged step graph of one bucket, before planning, its pools stored as the runner's KV format says, with the adapters' terms when the runner serves any. */
+    /** The paged step graph of one bucket, before planning, its pools stored as the runner's KV format says, quantized as the runner's recipe says, with the adapters' terms when the runner serves any. */
     public Graph graph(PagedDecoderShape shape) {
         Graph g = Zoo.buildPagedDecoder(model, config, shape, seed, weights, kv);
+        quantization.apply(g);
         ApplyLora.apply(g, adapters, List.of(), OpRegistry.global());
         return g;
     }

@@ -25,6 +25,8 @@ import org.tessel.runtime.cuda.DeviceBuffer;
 import org.tessel.runtime.gpu.GpuTestSupport;
 import org.tessel.runtime.gpu.engine.GpuEngine;
 import org.tessel.runtime.gpu.engine.GpuEngineException;
+import org.tessel.runtime.llm.quant.LlmQuantization;
+import org.tessel.runtime.llm.quant.QuantizationSpec;
 import org.tessel.search.EnginePlans;
 import org.tessel.search.ForcedChoice;
 import org.tessel.search.PrecisionRule;
@@ -123,6 +125,35 @@ class GpuDecoderRunnerGpuTest {
             for (GpuEngine e : gpu.engines().values())
                 assertTrue(e.layerPlans().stream().filter(l -> l.node().endsWith("paged_attention")).allMatch(l -> l.tactic().equals("tessel.attention.paged"))
                         && e.layerPlans().stream().anyMatch(l -> l.tactic().equals("tessel.attention.paged")), "every attention runs tessel.attention.paged: " + e.layerPlans());
+        }
+    }
+
+    /**
+     * Weight-only INT8 (groups of 64) and INT4 (groups of 32) step graphs, quantized as the CPU runner quantizes them, give the
+     * CPU quantized runner's greedy tokens at batch 1 and 3; the decode engines run the quantized projections on the GEMV.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"int8:64", "int4:32"})
+    void quantizedWeightsGiveTheCpuQuantizedRunnersTokens(String weights) {
+        CudaContext ctx = GpuTestSupport.requireGpu();
+        String model = "llama-tiny";
+        LlmQuantization q = LlmQuantization.uncalibrated(QuantizationSpec.parse(weights, false, null));
+        long[][] prompts = {{11, 200, 37, 5, 480}, {7, 7, 300}, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}};
+        int steps = 6;
+        DecoderRunner cpu = new DecoderRunner(model, Zoo.decoder(model, 0), SEED, q);
+        try (GpuDecoderRunner fp = gpuRunner(model, ctx); GpuDecoderRunner gpu = fp.withQuantization(q)) {
+            try (GpuPagedKvCache cache = gpu.newCache(4, 64)) {
+                List<long[]> got = greedy(new long[][] {prompts[0]}, steps, rows -> gpu.step(rows, cache));
+                assertArrayEquals(cpuGreedy(cpu, new long[][] {prompts[0]}, steps).get(0), got.get(0), weights + " batch 1");
+            }
+            try (GpuPagedKvCache cache = gpu.newCache(4, 64)) {
+                List<long[]> got = greedy(prompts, steps, rows -> gpu.step(rows, cache));
+                List<long[]> want = cpuGreedy(cpu, prompts, steps);
+                for (int i = 0; i < prompts.length; i++) assertArrayEquals(want.get(i), got.get(i), weights + " batch 3, row " + i);
+            }
+            GpuEngine decode = gpu.engines().entrySet().stream().filter(e -> e.getKey().decode()).map(java.util.Map.Entry::getValue).findFirst().orElseThrow();
+            assertTrue(decode.layerPlans().stream().anyMatch(l -> l.tactic().equals("tessel.gemv.weight_only")), "the decode step runs the weight-only GEMV: " + decode.layerPlans());
+            assertTrue(fp.engines().isEmpty(), "the FP16 runner built nothing");
         }
     }
 
