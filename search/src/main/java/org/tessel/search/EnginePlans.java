@@ -73,8 +73,10 @@ public final class EnginePlans {
                     if (parts == null) throw new PlanException("merge '" + m.merged().getFirst() + "' has no kernels at its first root's format " + root);
                     FusedChoice w = parts.wide(), sp = parts.split();
                     String wideName = groups.get(g) != null ? groups.get(g).name() : m.merged().getFirst();
-                    // a Split run as views needs the wide GEMM's batched form, which writes the parts one after another
-                    String variant = sp.tacticId().equals(DataMovementTactics.SPLIT_VIEW.id()) ? GemmTactics.batchedVariant(m.chains().size()) : "";
+                    // a Split run as views after cuBLASLt needs the wide GEMM's batched form, which writes the parts one after another;
+                    // any other wide kernel is viewed only where its output is one row (the parts already lie so)
+                    String variant = sp.tacticId().equals(DataMovementTactics.SPLIT_VIEW.id()) && GemmTactics.runsBatched(w.tacticId())
+                            ? GemmTactics.batchedVariant(m.chains().size()) : "";
                     nodes.add(new PlannedNode(wideName, groups.get(g) != null ? TesselOps.FUSED : m.wideOp(), w.tacticId(), variant, w.precision(), w.layout(), 0, w.latencyUs()));
                     nodes.add(new PlannedNode(m.split(), "Split", sp.tacticId(), "", sp.precision(), sp.layout(), 0, sp.latencyUs()));
                     continue;

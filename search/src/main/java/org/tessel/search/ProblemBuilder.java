@@ -274,9 +274,11 @@ public final class ProblemBuilder {
         Map<Format, FusedChoice> best = new LinkedHashMap<>();
         Map<Format, SearchProblem.MergeParts> parts = new LinkedHashMap<>();
         for (Choice w : wideBest.values()) {
+            // a one-row output's parts lie one after another whatever kernel writes it
+            boolean contiguous = DataMovementTactics.contiguousPartsWhyNot(made.split(), w.precision()) == null;
             Choice sp = null;
             for (Choice c : splits)
-                if (c.precision() == w.precision() && c.format().agrees(w.format()) && (!isSplitView(c) || GemmTactics.runsBatched(w.tacticId()))
+                if (c.precision() == w.precision() && c.format().agrees(w.format()) && (!isSplitView(c) || GemmTactics.runsBatched(w.tacticId()) || contiguous)
                         && (sp == null || c.latencyPs() < sp.latencyPs() || c.latencyPs() == sp.latencyPs() && c.tacticId().compareTo(sp.tacticId()) < 0)) sp = c;
             if (sp == null) continue;
             Format key = new Format(w.precision(), image ? w.format().imageLayout() : Layout.ANY);
@@ -295,7 +297,7 @@ public final class ProblemBuilder {
         return new SearchProblem.Candidate(at, SearchProblem.Candidate.MERGE, members, best, image, merge);
     }
 
-    /** A Split as views of the wide GEMM's parts: only a GEMM run in its batched form writes them so. */
+    /** A Split as views of the wide GEMM's parts: a GEMM run in its batched form writes them one after another, and so does any kernel writing one row. */
     private static boolean isSplitView(Choice c) { return c.tacticId().equals(DataMovementTactics.SPLIT_VIEW.id()); }
 
     /** The fastest supported choice at each format among the allowed precisions. */

@@ -113,8 +113,9 @@ public final class DataMovementTactics {
 
     private static final class SplitViewTactic extends org.tessel.tactics.BaseTactic {
         SplitViewTactic() {
-            super("tessel.split.view", "No kernel: each output of a Split into equal parts of the last axis is a slice of a merged GEMM's "
-                    + "output, which a strided-batched cuBLASLt matmul writes part after part", org.tessel.tactics.Backend.GPU, FLOAT, BOTH);
+            super("tessel.split.view", "No kernel: each output of a Split is a slice of its input, where the parts lie one after another: "
+                    + "a merged GEMM's output that a strided-batched cuBLASLt matmul writes part after part (equal parts of the last axis), or a Split "
+                    + "whose axis has only unit dims before it (a decode step's single row)", org.tessel.tactics.Backend.GPU, FLOAT, BOTH);
         }
 
         @Override public boolean appliesTo(Node n) { return op(n, Set.of("Split")); }
@@ -125,19 +126,49 @@ public final class DataMovementTactics {
             org.tessel.ir.Value x = n.input(0);
             int r = x.type().rank();
             if (!x.type().dtype().isFloating()) return "slices floating data only (got " + x.type().dtype().text() + ")";
-            long axis = n.attrs().getInt("axis", 0);
-            if (r < 2 || (axis < 0 ? axis + r : axis) != r - 1) return "views split the last axis only (axis " + axis + " of rank " + r + ")";
-            if (r >= 3 && l == Layout.NHWC) return "the last axis is contiguous in logical (channels-first) order only";
+            if (r >= 3 && l == Layout.NHWC) return "slices in logical (channels-first) order only";
             if (n.outputs().size() < 2) return "needs two or more parts";
+            String contiguous = contiguousPartsWhyNot(n, p);
+            if (contiguous == null) return null;
+            long axis = n.attrs().getInt("axis", 0);
+            if (r < 2 || (axis < 0 ? axis + r : axis) != r - 1)
+                return "views split the last axis of a merged GEMM, or an axis with only unit dims before it (axis " + axis + " of " + x.type().shape() + ")";
             for (org.tessel.ir.Value o : n.outputs())
                 if (!o.type().shape().equals(n.output(0).type().shape()))
-                    return "the parts must be equal (%" + o.name() + " is " + o.type().shape() + ", %" + n.output(0).name() + " " + n.output(0).type().shape() + ")";
-            return mergedGemmWhyNot(x.producer());
+                    return "a merged GEMM's parts must be equal (%" + o.name() + " is " + o.type().shape() + ", %" + n.output(0).name() + " " + n.output(0).type().shape() + "), and "
+                           + contiguous;
+            String merged = mergedGemmWhyNot(x.producer());
+            return merged == null ? null : merged + "; and " + contiguous;
         }
 
         @Override public long workspaceBytes(Node n, Precision p) { return 0; }
 
         @Override public org.tessel.cost.TacticFeatures features(Node n, Precision p, Layout l) { return org.tessel.cost.TacticFeatures.view(); }
+    }
+
+    /** Where a part of a contiguous split view may start: the 16-byte vector loads kernels make of their inputs. */
+    public static final int VIEW_PART_ALIGN = 16;
+
+    /**
+     * Why a Split's parts are not consecutive slices of its input (some dim before the axis above 1), or a part would start
+     * off a {@value #VIEW_PART_ALIGN}-byte boundary at {@code p}'s storage size; null when each part is one run of the input.
+     */
+    public static String contiguousPartsWhyNot(Node n, Precision p) {
+        org.tessel.ir.Value x = n.input(0);
+        int r = x.type().rank();
+        long axis = n.attrs().getInt("axis", 0);
+        int a = (int) (axis < 0 ? axis + r : axis);
+        if (a < 0 || a >= r) return "axis " + axis + " is outside rank " + r;
+        for (int d = 0; d < a; d++)
+            if (x.type().shape().dim(d) != 1) return "the parts are not consecutive runs: dim " + d + " of " + x.type().shape() + " before axis " + a + " is not 1";
+        // bytes of one element as the engine stores it at p
+        long es = (long) org.tessel.cost.Work.bytes(org.tessel.api.TensorType.of(x.type().dtype(), org.tessel.api.Shape.of(1)), p);
+        long at = 0;
+        for (org.tessel.ir.Value o : n.outputs()) {
+            if (at % VIEW_PART_ALIGN != 0) return "part %" + o.name() + " would start at byte " + at + ", off a " + VIEW_PART_ALIGN + "-byte boundary";
+            at += o.type().numElements() * es;
+        }
+        return null;
     }
 
     /** Why {@code p} is not the end of a GEMM chain cuBLASLt can run batched (a gemm_bias_act, fused or not yet); null when it is. */

@@ -25,7 +25,8 @@ import org.tessel.runtime.gpu.kernels.TransformerKernels;
  *       i32); {@code tessel.concat}: one strided copy per input into its slice, in either layout; {@code tessel.split}
  *       (after a horizontal merge): the inverse, one kernel copying up to {@link CnnKernels#SPLIT_PARTS} outputs
  *       from their slices of the input; {@code tessel.split.view}: a Split into equal parts of the last axis of a GEMM
- *       run in its batched form ({@code batched_P}, which writes the parts one after another), each output aliasing
+ *       run in its batched form ({@code batched_P}, which writes the parts one after another), or a Split whose axis has
+ *       only unit dims before it (a decode step's one row: its parts lie one after another), each output aliasing
  *       its part where the memory plan sliced the input (else a plain copy of the contiguous part);</li>
  *   <li>{@code tessel.reformat.nchw_nhwc}: tessel.Reformat between NCHW and NHWC (variant {@code to_nhwc} /
  *       {@code to_nchw}), or nothing where the stem reads the network input itself ({@code absorbed_by_stem}).</li>
@@ -256,23 +257,34 @@ public final class DataMovementLayers implements TacticImplementation {
         String planned = producer == null ? null : e.planned(producer);
         int batched = planned == null ? 0 : org.tessel.tactics.gemm.GemmTactics.batchedParts(GpuTactics.parts(planned).size() > 1
                 ? planned.substring(planned.indexOf('/') + 1) : "");
-        if (batched != parts)
+        org.tessel.cost.Precision p = org.tessel.cost.Precision.valueOf(e.precision().name());
+        String contiguous = org.tessel.tactics.data.DataMovementTactics.contiguousPartsWhyNot(n, p);
+        if (batched != parts && contiguous != null)
             throw GpuEngineException.unsupported(n, GpuTactics.SPLIT_VIEW + " reads the " + parts + " parts a GEMM in its batched form ("
-                    + org.tessel.tactics.gemm.GemmTactics.batchedVariant(Math.max(2, parts)) + ") writes one after another; %" + x.name() + " is written by "
-                    + (producer == null ? "no node (a graph input)" : producer.name() + " planned as " + planned));
-        int r = x.type().rank();
-        long axis = n.attrs().getInt("axis", 0);
-        if ((axis < 0 ? axis + r : axis) != r - 1) throw GpuEngineException.unsupported(n, GpuTactics.SPLIT_VIEW + " splits the last axis (got axis " + axis + " of rank " + r + ")");
-        for (Value y : n.outputs())
-            if (!y.type().shape().equals(n.output(0).type().shape()))
-                throw GpuEngineException.unsupported(n, GpuTactics.SPLIT_VIEW + " takes equal parts (%" + y.name() + " is " + y.type().shape() + ", %" + n.output(0).name() + " " + n.output(0).type().shape() + ")");
+                    + org.tessel.tactics.gemm.GemmTactics.batchedVariant(Math.max(2, parts)) + ") writes one after another, or parts that lie one after another; %" + x.name()
+                    + " is written by " + (producer == null ? "no node (a graph input)" : producer.name() + " planned as " + planned) + ", and " + contiguous);
+        if (contiguous != null) {
+            int r = x.type().rank();
+            long axis = n.attrs().getInt("axis", 0);
+            if ((axis < 0 ? axis + r : axis) != r - 1) throw GpuEngineException.unsupported(n, GpuTactics.SPLIT_VIEW + " splits the last axis (got axis " + axis + " of rank " + r + ")");
+            for (Value y : n.outputs())
+                if (!y.type().shape().equals(n.output(0).type().shape()))
+                    throw GpuEngineException.unsupported(n, GpuTactics.SPLIT_VIEW + " takes equal parts (%" + y.name() + " is " + y.type().shape() + ", %" + n.output(0).name() + " " + n.output(0).type().shape() + ")");
+        }
+        if (contiguous == null && x.type().rank() >= 3 && e.layoutOf(x) == Layout.NHWC)
+            throw GpuEngineException.unsupported(n, GpuTactics.SPLIT_VIEW + " slices in logical (channels-first) order; %" + x.name() + " is nhwc, where the parts interleave");
         DeviceBuffer xb = e.activation(x);
-        long part = xb.bytes() / parts;
+        // the parts, one after another: a batched GEMM's equal parts, or a split whose axis has only unit dims before it
+        long[] at = new long[parts + 1];
+        for (int j = 0; j < parts; j++) at[j + 1] = at[j] + n.output(j).type().numElements() * e.storageOf(n.output(j)).bytes();
+        if (at[parts] > xb.bytes() && contiguous == null)
+            throw GpuEngineException.unsupported(n, GpuTactics.SPLIT_VIEW + ": the parts hold " + at[parts] + " bytes, the input %" + x.name() + " only " + xb.bytes());
+        if (contiguous != null) for (int j = 0; j <= parts; j++) at[j] = j * (xb.bytes() / parts);
         MemoryPlan.Allocation ax = e.placement(x);
         List<java.util.function.Consumer<CudaStream>> copies = new ArrayList<>();
         for (int j = 0; j < parts; j++) {
             Value y = n.output(j);
-            DeviceBuffer slice = xb.slice(j * part, part);
+            DeviceBuffer slice = xb.slice(at[j], at[j + 1] - at[j]);
             MemoryPlan.Allocation ay = e.placement(y);
             // in the input's buffer the part's slot may sit where the plan's sizes put it (a profile's engine uses its max shapes'),
             // not where this shape's data is: alias, never copy into that buffer

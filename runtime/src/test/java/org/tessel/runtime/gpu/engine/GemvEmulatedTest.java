@@ -142,6 +142,42 @@ class GemvEmulatedTest {
             }
     }
 
+    /**
+     * A decode step's merged projection: one row through the GEMV, then a Split of unequal parts of the last axis as views
+     * (the parts lie one after another in a single row), each part read by its own op; against the CPU engine. With
+     * three rows the parts interleave, and the view is refused naming the dim.
+     */
+    @Test void aSingleRowSplitOfTheGemvsOutputIsViewsOfItsParts() {
+        for (GpuEngine.Precision p : List.of(GpuEngine.Precision.FP32, GpuEngine.Precision.FP16)) {
+            Graph g = matmul(new int[] {1, 1, 64}, 64, 48 + 16 + 16, p.storage(), 21);
+            Value wide = g.outputs().getFirst();
+            Node split = g.addNode(OpRegistry.global().get("Split"), "qkv_split",
+                    List.of(wide, g.addConstant("sizes", Tensor.ofLongs(DType.I64, Shape.of(3), new long[] {48, 16, 16}))), Attributes.builder().put("axis", -1L).build(), 3);
+            List<Value> outs = new ArrayList<>();
+            for (int i = 0; i < 3; i++) outs.add(g.addNode(OpRegistry.global().get(i == 1 ? "Neg" : "Relu"), "use" + i, List.of(split.output(i)), Attributes.empty(), 1).output());
+            g.setOutputs(outs);
+            SplittableRandom r = new SplittableRandom(3);
+            float[] v = new float[64];
+            for (int i = 0; i < v.length; i++) v[i] = Tensor.round(p.storage(), (float) r.nextDouble(-1, 1));
+            Map<String, Tensor> in = Map.of("a", Tensor.ofFloats(DType.F32, Shape.of(1, 1, 64), v));
+            Map<String, Tensor> want = Engine.buildCpu(g).createContext().run(in);
+            PlanApplier.Applied a = planned(g, p, GpuTactics.GEMV);
+            List<PlannedNode> ns = new ArrayList<>();
+            for (PlannedNode pn : a.plan().nodes()) ns.add(pn.op().equals("Split") ? pn.withTactic(GpuTactics.SPLIT_VIEW, "") : pn);
+            a = new PlanApplier.Applied(a.graph(), a.plan().withNodes(ns));
+            try (GpuEngine e = GpuEngine.build(a.graph(), a.plan(), p, ctx, GpuEngine.Options.FIXED, 1); GpuExecutionContext c = e.createExecutionContext()) {
+                assertTrue(e.layerPlans().stream().anyMatch(l -> l.tactic().equals(GpuTactics.SPLIT_VIEW)), "the split aliases its parts: " + e.layerPlans());
+                Map<String, Tensor> got = c.run(in);
+                for (Value o : g.outputs())
+                    org.tessel.runtime.gpu.GpuTestSupport.assertClose(o.name() + " " + p, got.get(o.name()), want.get(o.name()), p == GpuEngine.Precision.FP32 ? 1e-5 : 2e-3);
+            }
+        }
+        Graph three = matmul(new int[] {3, 64}, 64, 32, DType.F32, 5);
+        Node split = three.addNode(OpRegistry.global().get("Split"), "s", List.of(three.outputs().getFirst()), Attributes.builder().put("axis", 1L).put("num_outputs", 2L).build(), 2);
+        String why = org.tessel.tactics.data.DataMovementTactics.SPLIT_VIEW.whyNot(split, Precision.FP32, Layout.ANY);
+        assertTrue(why != null && why.contains("dim 0 of [3,32] before axis 1 is not 1"), why);
+    }
+
     @Test void rowsPastEightAndAKTheLoadsDoNotFitAreRefusedNamingTheLimit() {
         Graph nine = matmul(new int[] {9, 64}, 64, 16, DType.F32, 1);
         String why = GemmTactics.GEMV.whyNot(nine.nodes().getFirst(), Precision.FP16, Layout.ANY);
