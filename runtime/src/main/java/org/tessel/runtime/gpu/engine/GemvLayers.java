@@ -14,8 +14,7 @@ import org.tessel.tactics.gemm.GemmTactics;
 /**
  * {@code tessel.gemv}: a MatMul by constant 2-D weights at few activation rows (a decode step's projections) as Tessel's
  * GEMV ({@link Gemv}), its weights uploaded once as [N, K] rows in the layer's storage type; a fused gemm_bias_act of the
- * MatMul and Adds (a bias, a residual) adds them in the GEMV's epilogue. Only a plan names it: the
- * fixed rule has no opinion on MatMul tactics beyond {@code tessel.matmul}.
+ * MatMul and Adds (a bias, a residual) adds them in the GEMV's epilogue.
  */
 public final class GemvLayers implements TacticImplementation {
     @Override public List<String> tacticIds() { return List.of(GpuTactics.GEMV); }
@@ -24,7 +23,21 @@ public final class GemvLayers implements TacticImplementation {
         return GemmLayers.weightsMatMul(n) || "gemm_bias_act".equals(NodeFacts.fusedKind(n)) && NodeFacts.anchor(n, java.util.Set.of("MatMul")) != null;
     }
 
-    @Override public String ruleTactic(LayerContext c, Node n) { return null; }
+    /**
+     * The rule strategy fuses every gemm_bias_act group and runs each on its fastest fused tactic, which at a few rows is this
+     * GEMV; so the builder's rule takes it for a fused group the GEMV supports at the engine's precision (and leaves an
+     * unfused MatMul to {@code tessel.matmul}, the rule's preference there). Registered before GemmLayers, whose rule takes the rest.
+     */
+    @Override public String ruleTactic(LayerContext c, Node n) {
+        if (n.body() == null || !computes(n)) return null;
+        Precision p = switch (c.precision()) {
+            case FP32 -> Precision.FP32;
+            case FP16 -> Precision.FP16;
+            case BF16 -> Precision.BF16;
+            default -> null;
+        };
+        return p != null && GemmTactics.GEMV.whyNot(n, p, Layout.ANY) == null ? GpuTactics.GEMV : null;
+    }
 
     /** The graph value a body value stands for (itself outside a fused group). */
     private static Value outer(Node n, Value v) {

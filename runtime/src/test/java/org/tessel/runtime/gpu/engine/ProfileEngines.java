@@ -26,12 +26,16 @@ import org.tessel.tactics.plan.EnginePlan;
 final class ProfileEngines {
     private ProfileEngines() {}
 
-    /** Keeps Tessel's own kernels (the emulated device has no cuBLAS or cuDNN); a fusion without one is not fused. */
+    /**
+     * Keeps Tessel's own kernels (the emulated device has no cuBLAS or cuDNN); a fusion without one is not fused. Drops the
+     * decode GEMV, whose support ends at 8 rows: {@link #solve} plans at opt only, where {@code tessel build}'s
+     * ProfileSolver also checks min and max and excludes what fails there.
+     */
     static final AlgorithmSelector TESSEL_ONLY = new AlgorithmSelector() {
         @Override public String name() { return "tessel-only"; }
 
         @Override public List<Algorithm> selectAlgorithms(NodeView node, List<Algorithm> candidates) {
-            List<Algorithm> own = candidates.stream().filter(a -> a.tactic().startsWith("tessel.")).toList();
+            List<Algorithm> own = candidates.stream().filter(a -> a.tactic().startsWith("tessel.") && !a.tactic().equals("tessel.gemv")).toList();
             return own.isEmpty() && node.members().size() <= 1 ? candidates : own;
         }
     };
