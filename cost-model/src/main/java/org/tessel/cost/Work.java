@@ -154,7 +154,7 @@ public record Work(double flops, double bytesRead, double bytesWritten, long gem
     /**
      * FLOPs of one unfused node: twice its multiply-accumulates where the op reports them;
      * otherwise a per-element estimate (views and copies do none; softmax ~5 per element, layer
-     * norm ~8, pools one per window element, reductions one per input element, everything else
+     * norm ~8, RMS norm ~4, pools one per window element, reductions one per input element, everything else
      * one per output element).
      */
     public static double flops(Node n) {
@@ -168,6 +168,7 @@ public record Work(double flops, double bytesRead, double bytesWritten, long gem
             case "Shape", "Constant", "ConstantOfShape" -> n.opName().equals("ConstantOfShape") ? out : 0;
             case "Softmax", "LogSoftmax", "Hardmax" -> 5 * in0;
             case "LayerNormalization" -> 8 * in0;
+            case "RMSNormalization" -> 4 * in0;
             case "BatchNormalization" -> 2 * in0;
             case "LRN" -> in0 * (3 + n.attrs().getInt("size", 5));
             case "MaxPool", "AveragePool" -> out * windowElements(n);

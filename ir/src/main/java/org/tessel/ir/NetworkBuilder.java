@@ -244,6 +244,11 @@ public class NetworkBuilder {
         return op("LayerNormalization", Attributes.builder().put("axis", (long) axis).put("epsilon", eps).build(), x, scale, bias);
     }
 
+    /** RMSNormalization: x / sqrt(mean(x^2 over axis..last) + eps) * scale. */
+    public Value rmsNorm(Value x, Value scale, int axis, float eps) {
+        return op("RMSNormalization", Attributes.builder().put("axis", (long) axis).put("epsilon", eps).build(), x, scale);
+    }
+
     public Value gelu(Value x) { return op("Gelu", a(), x); }
 
     /** ONNX Gather: takes entries of {@code data} along {@code axis} at {@code indices} (embedding lookup). */

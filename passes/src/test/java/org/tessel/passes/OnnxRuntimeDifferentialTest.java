@@ -35,6 +35,7 @@ class OnnxRuntimeDifferentialTest {
     private static final String PIPELINE = StandardPipelines.CLEANUP + ",recognize-composites,fold-batchnorm,fold-bias-add,merge-siblings,dce";
     private static int compared;
     private static int skippedIllConditioned;
+    private static int skippedNewerOps;
     private static final List<String> refused = new ArrayList<>();
 
     @Provide Arbitrary<List<Integer>> programs() {
@@ -56,6 +57,7 @@ class OnnxRuntimeDifferentialTest {
         new PassManager().run(optimized, PIPELINE);
         for (Graph graph : List.of(g, optimized)) {
             if (illConditionedForOrt(graph)) { skippedIllConditioned++; continue; }
+            if (graph.nodes().stream().anyMatch(n -> NEWER_THAN_ORT.contains(n.opName()))) { skippedNewerOps++; continue; }
             List<Tensor> expected = new ReferenceInterpreter().run(graph, in);
             List<Tensor> actual = runOrt(env, graph, in);
             if (actual == null) continue;
@@ -76,6 +78,9 @@ class OnnxRuntimeDifferentialTest {
             if (n.opName().equals("LayerNormalization") && n.input(0).type().shape().dim(-1) < 16) return true;
         return false;
     }
+
+    /** Ops of opsets later than the ORT in use (1.20: opset 21) loads: RMSNormalization is opset 23 (recognize-composites makes it). */
+    static final java.util.Set<String> NEWER_THAN_ORT = java.util.Set.of("RMSNormalization");
 
     private static List<Tensor> runOrt(OrtEnvironment env, Graph g, List<Tensor> in) throws OrtException {
         byte[] model = OnnxExporter.toBytes(g);
@@ -115,7 +120,8 @@ class OnnxRuntimeDifferentialTest {
 
     @AfterContainer static void report() {
         System.out.println("ONNX Runtime differential: " + compared + " graphs compared, " + refused.size() + " refused by ORT with its NOT_IMPLEMENTED status, "
-                + skippedIllConditioned + " not compared (LayerNorm over fewer than 16 values)");
+                + skippedIllConditioned + " not compared (LayerNorm over fewer than 16 values), " + skippedNewerOps + " not compared (ops newer than ORT's opset: "
+                + NEWER_THAN_ORT + ")");
         assertTrue(skippedIllConditioned <= (compared + skippedIllConditioned) / 5, "too many graphs skipped as ill-conditioned: " + skippedIllConditioned);
         assertTrue(refused.size() <= compared / 10, "ONNX Runtime refused too many graphs: " + refused.stream().limit(3).toList());
     }

@@ -166,8 +166,13 @@ public final class RandomGraphs {
                 Value e = b.op("Erf", null, b.div(x, scalar(b, Math.sqrt(2))));
                 return List.of(b.mul(b.mul(x, b.add(e, scalar(b, 1))), scalar(b, 0.5)));
             }
-            case 19 -> { // decomposed LayerNorm over the last axis
+            case 19 -> { // decomposed LayerNorm over the last axis, or RMSNorm (x * Reciprocal(Sqrt(mean(x^2) + eps)) * gamma)
                 Value axes = b.longs("axes", -1);
+                if (r.nextBoolean()) {
+                    Value ms = b.op("ReduceMean", null, b.op("Pow", null, x, scalar(b, 2)), axes);
+                    Value inv = b.op("Reciprocal", null, b.op("Sqrt", null, b.add(ms, scalar(b, 1e-5))));
+                    return List.of(b.mul(c(b, r, Shape.of(s.dim(-1))), b.mul(x, inv)));
+                }
                 Value d = b.sub(x, b.op("ReduceMean", null, x, axes));
                 Value var = b.op("ReduceMean", null, b.mul(d, d), axes);
                 return List.of(b.div(d, b.op("Sqrt", null, b.add(var, scalar(b, 1e-5)))));

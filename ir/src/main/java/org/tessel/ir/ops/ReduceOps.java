@@ -5,7 +5,7 @@ import org.tessel.api.OpProvider;
 import org.tessel.api.OpSchema;
 
 /**
- * Built-in ops: reductions (the Reduce* family, ArgMax, ArgMin), the softmax family and layer normalization, with
+ * Built-in ops: reductions (the Reduce* family, ArgMax, ArgMin), the softmax family, layer and RMS normalization, with
  * ONNX's names, attributes and defaults. Registered through the same OpProvider SPI a plugin uses.
  */
 public final class ReduceOps implements OpProvider {
@@ -19,6 +19,7 @@ public final class ReduceOps implements OpProvider {
                 new ArgReduceOp(true),
                 new ArgReduceOp(false),
                 new LayerNormOp(),
+                new RmsNormOp(),
                 new ReduceOp("ReduceSum", "sum over axes", ReduceOp.Kind.SUM, DTypeSets.WIDE_NUMERIC),
                 new ReduceOp("ReduceMean", "mean over axes", ReduceOp.Kind.MEAN, DTypeSets.WIDE_NUMERIC),
                 new ReduceOp("ReduceMax", "maximum over axes", ReduceOp.Kind.MAX, DTypeSets.ALL),

@@ -31,9 +31,9 @@ import org.tessel.ir.IrException;
 import org.tessel.ir.NetworkBuilder;
 import org.tessel.ir.Value;
 
-/** Reductions, softmax family and layer normalization checked against hand-computed values and error messages. */
+/** Reductions, softmax family, layer and RMS normalization checked against hand-computed values and error messages. */
 class ReduceOpsTest {
-    static final List<String> OPS = List.of("Softmax", "LogSoftmax", "Hardmax", "ArgMax", "ArgMin", "LayerNormalization", "ReduceMean", "ReduceSum", "ReduceMax",
+    static final List<String> OPS = List.of("Softmax", "LogSoftmax", "Hardmax", "ArgMax", "ArgMin", "LayerNormalization", "RMSNormalization", "ReduceMean", "ReduceSum", "ReduceMax",
             "ReduceMin", "ReduceProd", "ReduceSumSquare", "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp");
 
     static Tensor axes(long... a) { return Tensor.ofLongs(DType.I64, Shape.of(a.length), a); }
@@ -145,6 +145,41 @@ class ReduceOpsTest {
         String msg = assertThrows(org.tessel.api.OpException.class, () -> runAll("LayerNormalization", attrs("stash_type", 8), 2, x, f32(1, 1, 1))).getMessage();
         assertTrue(msg.contains("STRING"), msg);
         assertEquals("attribute 'axis' -3 is out of range for rank 2", failure("LayerNormalization", attrs("axis", -3), x, f32(1, 1, 1)));
+    }
+
+    // ---- RMS normalization -------------------------------------------------------------------
+
+    @Test void rmsNormalizationOverTheLastAxis() {
+        Tensor x = f32(dims(2, 3), 1, 2, 2, 0, 3, -4);
+        // row 0: mean of squares 3, rms sqrt 3; row 1: 25/3, rms 5/sqrt 3 (epsilon 0)
+        Tensor y = run("RMSNormalization", attrs("epsilon", 0f), x, f32(1, 2, 3));
+        float a = (float) (1 / Math.sqrt(3)), b = (float) (Math.sqrt(3) / 5);
+        assertClose(new float[] {a, 4 * a, 6 * a, 0, 6 * b, -12 * b}, y, 1e-6f);
+        // the default epsilon 1e-5 is added to the mean of squares: a zero row stays zero, a tiny one is damped
+        Tensor z = run("RMSNormalization", Attributes.empty(), f32(dims(1, 2), 1e-3f, 1e-3f), f32(1, 1));
+        assertEquals(1e-3 / Math.sqrt(1e-6 + 1e-5), z.floats()[0], 1e-6);
+    }
+
+    @Test void rmsNormalizationFromAnEarlierAxisWithAFullScale() {
+        // axis 0: the whole [2,2] tensor is one group; mean of squares (1 + 4 + 9 + 16) / 4 = 7.5
+        Tensor x = f32(dims(2, 2), 1, 2, 3, 4);
+        float r = (float) Math.sqrt(7.5);
+        assertClose(new float[] {1 / r, 2 / r, 3 / r, 4 / r}, run("RMSNormalization", attrs("axis", 0, "epsilon", 0f), x, f32(dims(2, 2), 1, 1, 1, 1)), 1e-6f);
+        assertClose(new float[] {2 / r, 4 / r, 6 / r, 8 / r}, run("RMSNormalization", attrs("axis", -2, "epsilon", 0f), x, f32(2)), 1e-6f);
+        // Y takes Scale's element type (ONNX's V), X may be another float type
+        Tensor y = run("RMSNormalization", attrs("epsilon", 0f), x, ElementwiseOpsTest.f64(1, 1));
+        assertEquals(DType.F64, y.dtype());
+        assertEquals(1 / Math.sqrt(2.5), y.getDouble(0), 1e-7);
+    }
+
+    @Test void rmsNormalizationRefusesBadInput() {
+        Tensor x = f32(dims(2, 3), 1, 2, 3, 4, 5, 6);
+        assertEquals("input Scale of shape [2] cannot be broadcast to X's shape [2,3]", failure("RMSNormalization", Attributes.empty(), x, f32(1, 2)));
+        assertEquals("attribute 'axis' 2 is out of range for rank 2", failure("RMSNormalization", attrs("axis", 2), x, f32(1, 1, 1)));
+        String msg = failure("RMSNormalization", attrs("stash_type", 7), x, f32(1, 1, 1));
+        assertTrue(msg.startsWith("attribute 'stash_type' must name a floating type"), msg);
+        msg = failure("RMSNormalization", Attributes.empty(), ints(DType.I64, 1, 2, 3), f32(1, 1, 1));
+        assertTrue(msg.startsWith("input X"), msg);
     }
 
     @Test void builderHelpersRunThroughTheInterpreter() {

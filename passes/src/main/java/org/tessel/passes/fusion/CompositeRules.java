@@ -15,7 +15,7 @@ import org.tessel.passes.rules.Rewriter;
 
 /**
  * Rules that recognise decomposed composites, as exporters write them, and replace them by the
- * single op: LayerNormalization and (erf-form) GELU.
+ * single op: LayerNormalization, RMSNormalization and (erf-form) GELU.
  */
 public final class CompositeRules {
     private CompositeRules() {}
@@ -83,12 +83,114 @@ public final class CompositeRules {
             if (v.type().rank() == 1) return v;
             return rw.constant(v.name() + "_flat", v.constantValue().reshape(Shape.of(c)));
         }
+    }
 
-        private static boolean lastAxis(Node reduce) {
-            if (reduce.attrs().getInt("keepdims", 1) != 1 || reduce.input(1) == null || !reduce.input(1).isConstant()) return false;
-            Tensor axes = reduce.input(1).constantValue();
-            int rank = reduce.input(0).type().rank();
-            return axes.size() == 1 && (axes.getLong(0) == -1 || axes.getLong(0) == rank - 1);
+    /** Whether reduce (a Reduce* node) keeps dimensions and reduces the last axis only, named by a constant axes input. */
+    static boolean lastAxis(Node reduce) {
+        if (reduce.attrs().getInt("keepdims", 1) != 1 || reduce.input(1) == null || !reduce.input(1).isConstant()) return false;
+        Tensor axes = reduce.input(1).constantValue();
+        int rank = reduce.input(0).type().rank();
+        return axes.size() == 1 && (axes.getLong(0) == -1 || axes.getLong(0) == rank - 1);
+    }
+
+    /**
+     * Rule that recognises root-mean-square normalisation over the last axis:
+     * x / Sqrt(ReduceMean(x*x or x^2) + eps), or x * Reciprocal(Sqrt(...)) (also 1 / Sqrt(...)), then [* gamma], gamma a
+     * constant of the last axis's length, either operand order. The HF export's casts are taken in too: x = Cast(x0 to
+     * f32), the normalized value Cast back to x0's type, then gamma (RMSNormalization of x0 then computes the statistics
+     * in f32, stash_type 1). The squares, mean, sum, root and reciprocal must have no other users. Rooted at the
+     * normalizing Div or Mul, so a LayerNorm (whose centered value is divided the same way) is recognised first.
+     */
+    public static final class RecognizeRmsNorm implements RewriteRule {
+        @Override public String name() { return "recognize-rmsnorm"; }
+        @Override public Set<String> rootOps() { return Set.of("Div", "Mul"); }
+
+        @Override public boolean matchAndRewrite(Node norm, Rewriter rw) {
+            Graph g = rw.graph();
+            Value x;
+            Node sqrt, recip = null;
+            if (norm.opName().equals("Div")) {
+                sqrt = Patterns.producer(norm, 1, "Sqrt");
+                x = norm.input(0);
+            } else {
+                int r = reciprocalOperand(norm);
+                if (r < 0) return false;
+                recip = norm.input(r).producer();
+                sqrt = Patterns.producer(recip, recip.opName().equals("Div") ? 1 : 0, "Sqrt");
+                x = norm.input(1 - r);
+            }
+            if (sqrt == null || x.isConstant()) return false;
+            Node addEps = Patterns.producer(sqrt, 0, "Add");
+            if (addEps == null) return false;
+            int e = scalarOperand(addEps);
+            if (e < 0) return false;
+            Node mean = addEps.input(1 - e).producer();
+            if (mean == null || !mean.opName().equals("ReduceMean") || !lastAxis(mean)) return false;
+            Node sq = mean.input(0).producer();
+            if (sq == null || !squares(sq, x)) return false;
+            List<Node> inner = new ArrayList<>(List.of(sq, mean, addEps, sqrt));
+            if (recip != null) inner.add(recip);
+            for (Node n : inner) if (!Patterns.singleUse(g, n.output())) return false;
+            if (!x.type().sameLogicalType(norm.output().type())) return false;
+            // the HF export: x = Cast(x0 to f32) read by the squares and the normalization only, the result Cast back
+            Value in = x;
+            Node after = norm, castIn = null, castOut = null;
+            Node c0 = x.producer();
+            if (c0 != null && c0.opName().equals("Cast") && !g.outputs().contains(x)
+                    && g.users(x).stream().allMatch(u -> u == sq || u == norm)) {
+                Node c1 = soleUser(g, norm.output(), "Cast");
+                var from = c0.input(0).type().dtype();
+                if (c1 != null && from.isFloating() && from != x.type().dtype() && c1.output().type().dtype() == from) {
+                    castIn = c0; castOut = c1; in = c0.input(0); after = c1;
+                }
+            }
+            int c = x.type().shape().dim(-1);
+            Node end = after, mulG = soleUser(g, after.output(), "Mul");
+            Value gamma = null;
+            if (mulG != null) {
+                Value o = other(mulG, after.output());
+                if (o != after.output() && perLastAxis(o, c) && o.type().rank() <= x.type().rank()) {
+                    gamma = o;
+                    end = mulG;
+                }
+            }
+            // RMSNormalization(in, gamma) has in's shape and type: so must the result it replaces
+            if (!in.type().sameLogicalType(end.output().type())) return false;
+            if (gamma == null) gamma = rw.constant(norm.name() + "_scale", Tensor.full(in.type().dtype(), Shape.of(c), 1));
+            float eps = (float) addEps.input(e).constantValue().getDouble(0);
+            Node rms = rw.insertBefore(end, "RMSNormalization", end.name(),
+                    Attributes.builder().put("axis", -1L).put("epsilon", eps).build(), 1, in, gamma);
+            List<Node> erase = new ArrayList<>();
+            if (castIn != null) erase.add(castIn);
+            erase.addAll(inner);
+            erase.add(norm);
+            if (castOut != null) erase.add(castOut);
+            if (end != after) erase.add(end);
+            rw.replace(end, rms.output());
+            for (int i = erase.size() - 1; i >= 0; i--) if (erase.get(i) != end && g.contains(erase.get(i))) rw.erase(erase.get(i));
+            return true;
+        }
+
+        /** Whether sq is x*x or x^2. */
+        private static boolean squares(Node sq, Value x) {
+            return sq.opName().equals("Mul") && sq.input(0) == x && sq.input(1) == x
+                    || sq.opName().equals("Pow") && sq.input(0) == x && scalarConst(sq.input(1), 2, 0);
+        }
+
+        /** Which operand of the Mul is Reciprocal(...) or 1 / (...), else -1. */
+        private static int reciprocalOperand(Node mul) {
+            for (int i = 0; i < 2; i++) {
+                Node p = mul.input(i).producer();
+                if (p == null) continue;
+                if (p.opName().equals("Reciprocal") || p.opName().equals("Div") && scalarConst(p.input(0), 1, 0)) return i;
+            }
+            return -1;
+        }
+
+        /** Which operand of the Add is a one-element constant, else -1. */
+        private static int scalarOperand(Node add) {
+            for (int i = 0; i < 2; i++) if (Patterns.isConstant(add.input(i)) && add.input(i).type().numElements() == 1) return i;
+            return -1;
         }
     }
 
@@ -157,6 +259,8 @@ public final class CompositeRules {
     }
 
     public static final RewriteRule LAYERNORM = new RecognizeLayerNorm(new LayerNormConfig(false));
+    public static final RewriteRule RMSNORM = new RecognizeRmsNorm();
     public static final RewriteRule GELU = new RecognizeGelu();
-    public static final List<RewriteRule> ALL = List.of(LAYERNORM, GELU);
+    /** LayerNorm before RMSNorm: both root at the normalizing Div, and a LayerNorm is an RMSNorm of the centered value. */
+    public static final List<RewriteRule> ALL = List.of(LAYERNORM, RMSNORM, GELU);
 }

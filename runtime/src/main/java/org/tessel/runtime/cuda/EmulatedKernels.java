@@ -96,7 +96,8 @@ final class EmulatedKernels {
 
     /**
      * The {@code __global__} functions of {@code text}, each marked cooperative when it or a function it calls (by
-     * name, transitively) uses a barrier, a shuffle or shared memory; a macro that does makes every kernel cooperative.
+     * name, with or without template arguments, transitively) uses a barrier, a shuffle or shared memory; a macro that
+     * does makes every kernel cooperative.
      */
     static Map<String, Boolean> kernels(String text) {
         String code = text.replaceAll("(?s)/\\*.*?\\*/", " ").replaceAll("//[^\\n]*", "");
@@ -143,7 +144,7 @@ final class EmulatedKernels {
             for (var e : bodies.entrySet()) {
                 if (cooperative.contains(e.getKey())) continue;
                 for (String c : List.copyOf(cooperative))
-                    if (Pattern.compile("\\b" + c + "\\s*\\(").matcher(e.getValue()).find()) { grew = cooperative.add(e.getKey()); break; }
+                    if (Pattern.compile("\\b" + c + "\\s*(?:<[^;{}()]*>\\s*)?\\(").matcher(e.getValue()).find()) { grew = cooperative.add(e.getKey()); break; }
             }
         }
         Map<String, Boolean> out = new LinkedHashMap<>();

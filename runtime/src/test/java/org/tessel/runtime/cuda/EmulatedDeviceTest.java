@@ -94,6 +94,12 @@ class EmulatedDeviceTest {
     @Test void kernelsAreClassifiedPlainOrCooperative() {
         Map<String, Boolean> k = EmulatedKernels.kernels(SOURCE.replace("extern __shared__ float buf[];", "float* buf = (float*) tessel_emu_dynamic_shared();"));
         assertEquals(Map.of("axpy", false, "reverse_and_sum", true, "deadlock", true, "convert", false), k);
+        // a template called with its arguments (layernorm.cu's bodies) passes its shuffles on to the kernel
+        String template = "template <int N, bool B> __device__ void body(float* x) { x[0] = __shfl_xor_sync(0xffffffff, x[0], N); }\n"
+                + "template <int N> __device__ void plain(float* x) { x[0] = N; }\n"
+                + "extern \"C\" __global__ void k(float* x) { body<1, true>(x); }\n"
+                + "extern \"C\" __global__ void p(float* x) { plain<2>(x); }\n";
+        assertEquals(Map.of("k", true, "p", false), EmulatedKernels.kernels(template));
     }
 
     @Test void plainAndCooperativeKernelsMatchJava() {

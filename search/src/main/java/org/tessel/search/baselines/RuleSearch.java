@@ -23,7 +23,7 @@ public final class RuleSearch implements SearchStrategy {
     /** Tactics the fixed rule ran, most preferred first. */
     static final List<String> PREFERRED = List.of(
             "tessel.conv.stem", "tessel.conv.depthwise_nhwc", "cudnn.conv.fused_bias_act", "tessel.conv.int8_dp4a", "tessel.deconv.direct", "tessel.recurrent", "tessel.lora.bgmv", "cublaslt.gemm.bias", "cublaslt.gemm", "tessel.matmul", "tessel.gemv.weight_only", "tessel.gemm.weight_only", "tessel.gemm.w8a8",
-            "tessel.attention.mma", "tessel.attention.bshd", "tessel.attention.paged", "tessel.eltwise.fused", "tessel.eltwise", "tessel.layernorm", "tessel.softmax",
+            "tessel.attention.mma", "tessel.attention.bshd", "tessel.attention.paged", "tessel.eltwise.fused", "tessel.eltwise", "tessel.layernorm", "tessel.rmsnorm", "tessel.softmax",
             "tessel.pool.max", "tessel.pool.avg", "tessel.pool.global", "tessel.view", "tessel.copy", "tessel.reduce", "tessel.resize",
             "tessel.batchnorm", "tessel.lrn", "tessel.transpose", "tessel.concat", "tessel.gather", "tessel.cast", "tessel.reformat.nchw_nhwc",
             "tessel.slice", "tessel.pad", "tessel.expand", "tessel.gather_elements", "tessel.fill", "tessel.constant", "tessel.logsoftmax", "tessel.hardmax",

@@ -40,6 +40,13 @@ public final class NormTactics {
                 // with a CTA per row): 12.6 MB moved, about 0.5 of the bandwidth with the launch, 0.6 without
             }, 0.4, 0.6, 1, false));
 
+    public static final StreamingTactic RMSNORM = new StreamingTactic(new StreamingTactic.Config("tessel.rmsnorm",
+            "Tessel RMS norm over the last axis: the layer-norm kernels without mean or shift; a warp per row read once into registers (rows of up to 2048), else a CTA per row",
+            "RMSNormalization", n -> op(n, "RMSNormalization"), FLOAT, BOTH, (n, p, l) -> {
+                int rank = n.input(0).type().rank();
+                return axis(n) == rank - 1 ? null : "normalizes the last axis only (got axis " + axis(n) + " of rank " + rank + ")";
+            }, 0.4, 0.6, 1, false));
+
     public static final StreamingTactic BATCHNORM = new StreamingTactic(new StreamingTactic.Config("tessel.batchnorm",
             "Tessel inference batch norm: per-channel scale and shift", "BatchNormalization",
             n -> op(n, "BatchNormalization"), FLOAT, BOTH,
@@ -69,5 +76,5 @@ public final class NormTactics {
 
     public static final StreamingTactic HARDMAX = alongAxis("tessel.hardmax", "Tessel hardmax along any axis: 1 at the first maximum, one thread per row", "Hardmax");
 
-    public static List<Tactic> all() { return List.of(LAYERNORM, BATCHNORM, SOFTMAX, LRN, LOGSOFTMAX, HARDMAX); }
+    public static List<Tactic> all() { return List.of(LAYERNORM, RMSNORM, BATCHNORM, SOFTMAX, LRN, LOGSOFTMAX, HARDMAX); }
 }

@@ -49,6 +49,7 @@ public final class GpuTactics {
     public static final String CAST = "tessel.cast";
     // normalization
     public static final String LAYERNORM = "tessel.layernorm";
+    public static final String RMSNORM = "tessel.rmsnorm";
     public static final String BATCHNORM = "tessel.batchnorm";
     public static final String SOFTMAX = "tessel.softmax";
     public static final String LRN = "tessel.lrn";
@@ -109,6 +110,7 @@ public final class GpuTactics {
             new Implementation(ELTWISE_FUSED, "EltwiseLayers", "EltwiseCodegen"),
             new Implementation(CAST, "EltwiseLayers", "EltwiseCodegen (Cast, CastLike)"),
             new Implementation(LAYERNORM, "NormLayers", "LayerNorm"),
+            new Implementation(RMSNORM, "NormLayers", "LayerNorm.runRms"),
             new Implementation(BATCHNORM, "NormLayers", "MoreKernels"),
             new Implementation(SOFTMAX, "NormLayers", "Softmax"),
             new Implementation(LRN, "NormLayers", "CnnKernels.lrn"),

@@ -12,16 +12,18 @@ import org.tessel.runtime.gpu.kernels.LayerNorm;
 import org.tessel.runtime.gpu.kernels.Softmax;
 
 /**
- * Normalizations: {@code tessel.layernorm} (LayerNormalization over the last axis), {@code tessel.batchnorm}
+ * Normalizations: {@code tessel.layernorm} (LayerNormalization over the last axis), {@code tessel.rmsnorm}
+ * (RMSNormalization over the last axis), {@code tessel.batchnorm}
  * (inference BatchNormalization, {@link MoreLayers#batchnormPlan}), {@code tessel.softmax} (Softmax over the
  * last axis) and {@code tessel.lrn} (LRN across channels, NCHW or NHWC).
  */
 public final class NormLayers implements TacticImplementation {
-    @Override public List<String> tacticIds() { return List.of(GpuTactics.LAYERNORM, GpuTactics.BATCHNORM, GpuTactics.SOFTMAX, GpuTactics.LRN); }
+    @Override public List<String> tacticIds() { return List.of(GpuTactics.LAYERNORM, GpuTactics.RMSNORM, GpuTactics.BATCHNORM, GpuTactics.SOFTMAX, GpuTactics.LRN); }
 
     private static String idOf(Node n) {
         return switch (n.opName()) {
             case "LayerNormalization" -> GpuTactics.LAYERNORM;
+            case "RMSNormalization" -> GpuTactics.RMSNORM;
             case "BatchNormalization" -> GpuTactics.BATCHNORM;
             case "Softmax" -> GpuTactics.SOFTMAX;
             case "LRN" -> GpuTactics.LRN;
@@ -38,6 +40,7 @@ public final class NormLayers implements TacticImplementation {
         Operands.requireOneOf(n, tactic, id == null ? "(none)" : id);
         return switch (id) {
             case GpuTactics.LAYERNORM -> layerNorm(e, n);
+            case GpuTactics.RMSNORM -> rmsNorm(e, n);
             case GpuTactics.BATCHNORM -> MoreLayers.batchnorm(e, n);
             case GpuTactics.SOFTMAX -> softmax(e, n);
             default -> lrn(e, n);
@@ -60,6 +63,20 @@ public final class NormLayers implements TacticImplementation {
         DeviceBuffer xb = e.activation(x), gb = Operands.operand(e, gamma), bb = beta == null ? null : Operands.operand(e, beta), yb = e.activation(out);
         DType t = e.storage();
         return Operands.layer(e, n, GpuTactics.LAYERNORM, out, s -> LayerNorm.run(e.kernels(), t, xb, gb, bb, yb, rows, len, eps, s));
+    }
+
+    private static Layer rmsNorm(LayerContext e, Node n) {
+        Value x = n.input(0), gamma = n.input(1), out = n.output();
+        int rank = x.type().rank();
+        int ax = Operands.axis(n, n.attrs().getInt("axis", -1), rank);
+        if (ax != rank - 1) throw GpuEngineException.unsupported(n, "RMSNormalization over axis " + ax + " of a rank-" + rank + " tensor (supported: the last axis)");
+        int len = x.type().shape().dim(rank - 1);
+        int rows = (int) (x.type().numElements() / len);
+        if (gamma.type().numElements() != len) throw GpuEngineException.unsupported(n, "scale must hold " + len + " values (the last axis)");
+        float eps = n.attrs().getFloat("epsilon", 1e-5f);
+        DeviceBuffer xb = e.activation(x), gb = Operands.operand(e, gamma), yb = e.activation(out);
+        DType t = e.storage();
+        return Operands.layer(e, n, GpuTactics.RMSNORM, out, s -> LayerNorm.runRms(e.kernels(), t, xb, gb, yb, rows, len, eps, s));
     }
 
     private static Layer softmax(LayerContext e, Node n) {

@@ -21,7 +21,8 @@ import org.tessel.passes.quant.QuantizeWeights;
  * for a group of MatMuls reading one activation X (Q, K, V after a norm; gate and up), weights
  * W' = diag(s) W and the activation X' = X diag(1/s), so X' W' = X W in exact arithmetic. 1/s is
  * folded into the op that makes X when X is a norm's output read only by the group: RMSNorm's
- * closing {@code Mul} by its constant weight, or LayerNormalization's scale and bias; otherwise
+ * closing {@code Mul} by its constant weight, RMSNormalization's scale (recognize-composites' form of it),
+ * or LayerNormalization's scale and bias; otherwise
  * an explicit {@code Mul} by 1/s goes before the group. New weights are deferred constants made from
  * the old ones on first use, so a large model's graph stays cheap to build.
  *
@@ -72,7 +73,7 @@ public final class ChannelScaling {
             Value w = p.input(1);
             return w.isConstant() && w.type().shape().equals(Shape.of(k)) && w.type().dtype() == DType.F32 && !p.input(0).isConstant() ? p : null;
         }
-        if (p.opName().equals("LayerNormalization") && p.attrs().getInt("axis", -1) == -1) {
+        if ((p.opName().equals("LayerNormalization") || p.opName().equals("RMSNormalization")) && p.attrs().getInt("axis", -1) == -1) {
             for (int i = 1; i < p.numInputs(); i++) {
                 Value v = p.input(i);
                 if (v != null && (!v.isConstant() || !v.type().shape().equals(Shape.of(k)) || v.type().dtype() != DType.F32)) return null;

@@ -64,6 +64,30 @@ class LlmQuantizationTest {
         }
     }
 
+    /** After recognize-composites the norms are RMSNormalization nodes: their scale takes the 1/s, as the Mul by the weight did. */
+    @Test void channelScalingFoldsIntoRecognizedRmsNormalizations() {
+        DecoderConfig c = Zoo.decoder("llama-tiny", 0);
+        Graph g = Zoo.buildDecoder("llama-tiny", c, new DecoderShape(1, 16, 0), SEED);
+        new PassManager().run(g, "recognize-composites,dce");
+        long[] seq = calibration(c, 1, 16, 4000)[0];
+        Tensor before = prefillLogits(g, seq);
+        SplittableRandom r = new SplittableRandom(6);
+        Map<String, float[]> scales = new HashMap<>();
+        int folded = 0;
+        for (ChannelScaling.Group grp : ChannelScaling.groups(g)) {
+            float[] s = new float[grp.k()];
+            for (int j = 0; j < s.length; j++) s[j] = (float) Math.exp(r.nextDouble(-Math.log(8), Math.log(8)));
+            for (String w : grp.weightNames()) scales.put(w, s);
+            var target = grp.foldTarget(g);
+            if (target != null) { assertEquals("RMSNormalization", target.opName()); folded++; }
+        }
+        assertEquals(2 * 2, folded, "the two norms of each layer take the scales");
+        int mulsBefore = g.opHistogram().getOrDefault("Mul", 0), groups = ChannelScaling.groups(g).size();
+        ChannelScaling.apply(g, scales);
+        assertEquals(mulsBefore + groups - folded, g.opHistogram().getOrDefault("Mul", 0));
+        assertTrue(Tensor.relativeL2(before, prefillLogits(g, seq)) < 1e-5);
+    }
+
     /** SmoothQuant's calibrated migration, before any quantization, leaves the FP32 model as it was. */
     @Test void smoothQuantMigrationIsExactInFp32() {
         for (String model : List.of("llama-tiny", "gpt2-tiny")) {
