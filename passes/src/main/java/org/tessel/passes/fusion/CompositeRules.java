@@ -15,7 +15,7 @@ import org.tessel.passes.rules.Rewriter;
 
 /**
  * Rules that recognise decomposed composites, as exporters write them, and replace them by the
- * single op: LayerNormalization and (erf-form) GELU.
+ * single op: LayerNormalization and (erf-form) GELU; and rotary embeddings ({@link RecognizeRotaryEmbedding}).
  */
 public final class CompositeRules {
     private CompositeRules() {}
@@ -158,5 +158,6 @@ public final class CompositeRules {
 
     public static final RewriteRule LAYERNORM = new RecognizeLayerNorm(new LayerNormConfig(false));
     public static final RewriteRule GELU = new RecognizeGelu();
-    public static final List<RewriteRule> ALL = List.of(LAYERNORM, GELU);
+    public static final RewriteRule ROTARY_EMBEDDING = new RecognizeRotaryEmbedding();
+    public static final List<RewriteRule> ALL = List.of(LAYERNORM, GELU, ROTARY_EMBEDDING);
 }
