@@ -35,7 +35,7 @@ public final class BuiltinPasses implements PassProvider {
                 new MergeSiblings(),
                 new SimplifyShapes(),
                 new RulePass(PassInfo.named("canonicalize", "Merge consecutive transposes and reshapes; drop ones that change nothing"), CanonicalizeRules.ALL),
-                new RulePass(PassInfo.named("recognize-composites", "Replace decomposed LayerNorm, RMSNorm and GELU by the single ops"), CompositeRules.ALL),
+                new RulePass(PassInfo.named("recognize-composites", "Replace decomposed LayerNorm, RMSNorm, GELU and rotary embeddings by the single ops"), CompositeRules.ALL),
                 new ListFusionCandidates(),
                 new AssignStreams(),
                 new QuantizeWeights(),

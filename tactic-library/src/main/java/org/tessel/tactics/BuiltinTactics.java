@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.tessel.tactics.attention.FusedAttentionTactic;
 import org.tessel.tactics.attention.PagedAttentionTactic;
+import org.tessel.tactics.attention.RopeTactic;
 import org.tessel.tactics.conv.ConvTactics;
 import org.tessel.tactics.cpu.CpuReferenceTactic;
 import org.tessel.tactics.data.DataMovementTactics;
@@ -27,6 +28,7 @@ public final class BuiltinTactics implements TacticProvider {
         all.add(FusedAttentionTactic.MMA);
         all.add(FusedAttentionTactic.BSHD);
         all.add(PagedAttentionTactic.PAGED);
+        all.add(RopeTactic.ROPE);
         all.addAll(EltwiseTactics.all());
         all.addAll(NormTactics.all());
         all.addAll(PoolTactics.all());

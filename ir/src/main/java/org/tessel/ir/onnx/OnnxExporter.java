@@ -78,7 +78,7 @@ public final class OnnxExporter {
      * The graph as ONNX that any ONNX runtime loads, for an optimized graph: each fused node is
      * written as its body's nodes (inlined, with the body's own value and node names where they are
      * free), a {@code tessel.Reformat} as an {@code Identity} (values are unchanged by a layout
-     * change) and no layout metadata, since standard ONNX has no physical layouts. Importing it
+     * change), a {@code tessel.RotaryEmbedding} as the Split/Neg/Concat/Mul/Add it was recognised from, and no layout metadata, since standard ONNX has no physical layouts. Importing it
      * gives the optimized graph unfused, computing the same values.
      */
     public static ModelProto toPortableModel(Graph g) { return build(g, OPSET, true); }
@@ -116,7 +116,7 @@ public final class OnnxExporter {
                 inline(n, names, gb, domains, taken, nodeNames);
                 continue;
             }
-            emit(n, n.name(), names, gb, domains, portable);
+            emit(n, n.name(), names, gb, domains, portable, taken, nodeNames);
             for (Value o : n.outputs()) if (!outputs.contains(o.name())) gb.addValueInfo(valueInfo(o, o.name()));
         }
         for (Value v : g.outputs()) gb.addOutput(valueInfo(v));
@@ -130,8 +130,16 @@ public final class OnnxExporter {
         return mb.setGraph(gb).build();
     }
 
-    /** Writes one (unfused) node, its values named by {@code names}; in portable form a reformat is an Identity. */
-    private static void emit(Node n, String nodeName, Map<Value, String> names, GraphProto.Builder gb, Map<String, Integer> domains, boolean portable) {
+    /**
+     * Writes one (unfused) node, its values named by {@code names}; in portable form a reformat is an Identity and a
+     * tessel.RotaryEmbedding its definition in ONNX ops ({@link #expandRotaryEmbedding}).
+     */
+    private static void emit(Node n, String nodeName, Map<Value, String> names, GraphProto.Builder gb, Map<String, Integer> domains, boolean portable,
+                             Set<String> taken, Set<String> nodeNames) {
+        if (portable && n.opName().equals(org.tessel.ir.ops.RotaryEmbeddingOps.HALF_ROTATION)) {
+            expandRotaryEmbedding(n, nodeName, names, gb, taken, nodeNames);
+            return;
+        }
         boolean reformat = portable && n.opName().equals(org.tessel.ir.ops.TesselOps.REFORMAT);
         NodeProto.Builder nb = NodeProto.newBuilder().setName(nodeName).setOpType(reformat ? "Identity" : n.op().name());
         if (!reformat && !n.op().domain().isEmpty()) {
@@ -171,7 +179,7 @@ public final class OnnxExporter {
             for (Value o : b.outputs()) if (!names.containsKey(o)) names.put(o, fresh(o.name(), taken));
             String nodeName = fresh(b.name(), nodeNames);
             if (b.body() != null) inline(b, names, gb, domains, taken, nodeNames);
-            else emit(b, nodeName, names, gb, domains, true);
+            else emit(b, nodeName, names, gb, domains, true, taken, nodeNames);
             for (Value o : b.outputs()) if (!outerOut.containsKey(o)) gb.addValueInfo(valueInfo(o, names.get(o)));
         }
         // an output that is a body input, a constant, or a second output of the same value: an Identity
@@ -181,6 +189,26 @@ public final class OnnxExporter {
             if (names.get(bo).equals(want)) continue;
             gb.addNode(NodeProto.newBuilder().setName(fresh(want + "_identity", nodeNames)).setOpType("Identity").addInput(names.get(bo)).addOutput(want));
         }
+    }
+
+    /**
+     * tessel.RotaryEmbedding as the ONNX ops it stands for, x * cos + Concat(-x2, x1) * sin with x1, x2 the halves of
+     * x's last axis (opset 21 has no RotaryEmbedding, and ONNX's opset-23 one takes half-width caches).
+     */
+    private static void expandRotaryEmbedding(Node n, String nodeName, Map<Value, String> names, GraphProto.Builder gb, Set<String> taken, Set<String> nodeNames) {
+        String x = names.get(n.input(0)), cos = names.get(n.input(1)), sin = names.get(n.input(2)), y = names.get(n.output());
+        long half = n.input(0).type().shape().dim(-1) / 2;
+        String sizes = fresh(nodeName + ".split_sizes", taken);
+        gb.addInitializer(OnnxTensors.toProto(org.tessel.api.Tensor.ofLongs(org.tessel.api.DType.I64, org.tessel.api.Shape.of(2), half, half), sizes));
+        String x1 = fresh(nodeName + ".x1", taken), x2 = fresh(nodeName + ".x2", taken), neg = fresh(nodeName + ".neg_x2", taken);
+        String rot = fresh(nodeName + ".rotate_half", taken), xc = fresh(nodeName + ".x_cos", taken), rs = fresh(nodeName + ".rotated_sin", taken);
+        AttributeProto last = attribute("axis", AttrValue.of(-1L));
+        gb.addNode(NodeProto.newBuilder().setName(fresh(nodeName + ".split", nodeNames)).setOpType("Split").addInput(x).addInput(sizes).addOutput(x1).addOutput(x2).addAttribute(last));
+        gb.addNode(NodeProto.newBuilder().setName(fresh(nodeName + ".neg", nodeNames)).setOpType("Neg").addInput(x2).addOutput(neg));
+        gb.addNode(NodeProto.newBuilder().setName(fresh(nodeName + ".concat", nodeNames)).setOpType("Concat").addInput(neg).addInput(x1).addOutput(rot).addAttribute(last));
+        gb.addNode(NodeProto.newBuilder().setName(fresh(nodeName + ".mul_cos", nodeNames)).setOpType("Mul").addInput(x).addInput(cos).addOutput(xc));
+        gb.addNode(NodeProto.newBuilder().setName(fresh(nodeName + ".mul_sin", nodeNames)).setOpType("Mul").addInput(rot).addInput(sin).addOutput(rs));
+        gb.addNode(NodeProto.newBuilder().setName(nodeName).setOpType("Add").addInput(xc).addInput(rs).addOutput(y));
     }
 
     /** {@code base}, or base_1, base_2... : the first not in {@code taken}, which it joins. */

@@ -4,7 +4,7 @@ import java.util.List;
 import org.tessel.api.OpProvider;
 import org.tessel.api.OpSchema;
 
-/** Built-in ops: Convolution, pooling, GEMM/MatMul, normalization, LRN, resize and padding. Registered through the same OpProvider SPI a plugin uses. */
+/** Built-in ops: Convolution, pooling, GEMM/MatMul, normalization, LRN, resize, padding and rotary embedding. Registered through the same OpProvider SPI a plugin uses. */
 public final class NnOps implements OpProvider {
     @Override public String providerName() { return "tessel-builtin"; }
 
@@ -14,6 +14,7 @@ public final class NnOps implements OpProvider {
                 new GemmOp(), new MatMulOp(),
                 new NormOps.BatchNormalization(), new NormOps.Lrn(),
                 new PoolOps.MaxPool(), new PoolOps.AveragePool(), new PoolOps.GlobalAveragePool(),
-                new PadOp(), new ResizeOp());
+                new PadOp(), new ResizeOp(),
+                new RotaryEmbeddingOps.RotaryEmbedding());
     }
 }

@@ -15,7 +15,8 @@ import org.tessel.api.Trait;
  * Tessel's own ops (domain "tessel"), which passes introduce: a fused node holding its subgraph,
  * a reformat that changes only the physical layout of an image tensor, and the quantized matrix
  * multiplies of the LLM decoders ({@link QuantizedMatMulOps}), the multi-adapter LoRA term
- * ({@link LoraOps}) and the decoders' attention over a paged KV cache ({@link PagedAttentionOp}).
+ * ({@link LoraOps}) the decoders' attention over a paged KV cache ({@link PagedAttentionOp}) and their rotary embedding
+ * ({@link RotaryEmbeddingOps.HalfRotation}).
  */
 public final class TesselOps implements OpProvider {
     public static final String DOMAIN = "tessel";
@@ -29,6 +30,7 @@ public final class TesselOps implements OpProvider {
         ops.addAll(QuantizedMatMulOps.all());
         ops.addAll(LoraOps.all());
         ops.add(new PagedAttentionOp());
+        ops.add(new RotaryEmbeddingOps.HalfRotation());
         return List.copyOf(ops);
     }
 

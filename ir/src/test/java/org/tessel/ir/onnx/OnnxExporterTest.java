@@ -104,6 +104,21 @@ class OnnxExporterTest {
         assertSameGraph(g, roundTrip(g, OnnxImporter.Options.defaults()));
     }
 
+    @Test void thePortableFormWritesARotaryEmbeddingAsTheOnnxOpsItStandsFor() {
+        NetworkBuilder b = new NetworkBuilder("rope");
+        Value x = b.input("x", DType.F32, 2, 3, 4, 8), cos = b.input("cos", DType.F32, 2, 1, 4, 8), sin = b.input("sin", DType.F32, 2, 1, 4, 8);
+        Graph g = b.output(b.name("q.rope").op("tessel.RotaryEmbedding", Attributes.empty(), x, cos, sin)).build();
+        ModelProto m = OnnxExporter.toPortableModel(g);
+        assertEquals(List.of("Split", "Neg", "Concat", "Mul", "Mul", "Add"), m.getGraph().getNodeList().stream().map(n -> n.getOpType()).toList());
+        assertTrue(m.getOpsetImportList().stream().allMatch(o -> o.getDomain().isEmpty()), "only the default domain: " + m.getOpsetImportList());
+        Graph back = OnnxImporter.importModel(m.toByteArray(), "rope.onnx");
+        NetworkBuilder r = new NetworkBuilder("in", org.tessel.api.OpRegistry.global(), 3);
+        List<Tensor> in = List.of(r.randomUniform(Shape.of(2, 3, 4, 8), -2, 2), r.randomUniform(Shape.of(2, 1, 4, 8), -1, 1), r.randomUniform(Shape.of(2, 1, 4, 8), -1, 1));
+        Tensor want = new org.tessel.ir.ReferenceInterpreter().run(g, in).getFirst(), got = new org.tessel.ir.ReferenceInterpreter().run(back, in).getFirst();
+        for (int i = 0; i < want.size(); i++) assertEquals(want.getFloat(i), got.getFloat(i), 1e-6, "element " + i);
+        assertEquals("q.rope", back.outputs().getFirst().name());
+    }
+
     @Test void aLaterOpsetCanBeDeclared() {
         assertEquals(24, OnnxExporter.toModel(sample(), 24).getOpsetImport(0).getVersion());
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> OnnxExporter.toModel(sample(), 13));

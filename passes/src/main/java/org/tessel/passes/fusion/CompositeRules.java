@@ -15,7 +15,7 @@ import org.tessel.passes.rules.Rewriter;
 
 /**
  * Rules that recognise decomposed composites, as exporters write them, and replace them by the
- * single op: LayerNormalization, RMSNormalization and (erf-form) GELU.
+ * single op: LayerNormalization, RMSNormalization and (erf-form) GELU; and rotary embeddings ({@link RecognizeRotaryEmbedding}).
  */
 public final class CompositeRules {
     private CompositeRules() {}
@@ -261,6 +261,7 @@ public final class CompositeRules {
     public static final RewriteRule LAYERNORM = new RecognizeLayerNorm(new LayerNormConfig(false));
     public static final RewriteRule RMSNORM = new RecognizeRmsNorm();
     public static final RewriteRule GELU = new RecognizeGelu();
+    public static final RewriteRule ROTARY_EMBEDDING = new RecognizeRotaryEmbedding();
     /** LayerNorm before RMSNorm: both root at the normalizing Div, and a LayerNorm is an RMSNorm of the centered value. */
-    public static final List<RewriteRule> ALL = List.of(LAYERNORM, RMSNORM, GELU);
+    public static final List<RewriteRule> ALL = List.of(LAYERNORM, RMSNORM, GELU, ROTARY_EMBEDDING);
 }

@@ -43,6 +43,7 @@ public final class GpuTactics {
     public static final String ATTENTION_MMA = "tessel.attention.mma";
     public static final String ATTENTION_BSHD = "tessel.attention.bshd";
     public static final String ATTENTION_PAGED = "tessel.attention.paged";
+    public static final String ROPE = "tessel.rope";
     // elementwise
     public static final String ELTWISE = "tessel.eltwise";
     public static final String ELTWISE_FUSED = "tessel.eltwise.fused";
@@ -106,6 +107,7 @@ public final class GpuTactics {
             new Implementation(ATTENTION_MMA, "AttentionLayers", "MmaAttention"),
             new Implementation(ATTENTION_BSHD, "AttentionLayers", "TransformerKernels.attention"),
             new Implementation(ATTENTION_PAGED, "PagedAttentionLayers", "PagedAttentionKernel.append + decode (one token) / prefill (a chunk)"),
+            new Implementation(ROPE, "RopeLayers", "Rope"),
             new Implementation(ELTWISE, "EltwiseLayers", "EltwiseCodegen (one op)"),
             new Implementation(ELTWISE_FUSED, "EltwiseLayers", "EltwiseCodegen"),
             new Implementation(CAST, "EltwiseLayers", "EltwiseCodegen (Cast, CastLike)"),

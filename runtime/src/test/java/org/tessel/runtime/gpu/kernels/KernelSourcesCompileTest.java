@@ -76,6 +76,7 @@ public class KernelSourcesCompileTest {
             m.put("deconv_" + t.text(), DirectDeconv.source(t));
             m.put("rnn_" + t.text(), RecurrentKernel.source(t));
             for (int rows : new int[] {1, 8}) m.put("gemv_" + t.text() + "_m" + rows, Gemv.source(t, rows));
+            m.put("rope_" + t.text(), Rope.source(t));
         }
         m.put("lora_bgmv", LoraBgmv.source());
         m.put("attention_f16_d80", FusedAttention.source(DType.F16, 80));
