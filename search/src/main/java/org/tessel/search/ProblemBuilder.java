@@ -181,7 +181,10 @@ public final class ProblemBuilder {
             cands.add(new SearchProblem.Candidate(cands.size(), c.kind(), members, best, touchesImage(fused)));
         }
         for (SiblingMerge m : SiblingMerges.enumerate(g)) {
-            SearchProblem.Candidate c = mergeCandidate(g, m, index, layoutChoice, cands.size());
+            // a merge whose members are forced runs its wide kernel on their forced tactic, or is not a candidate
+            List<ForcedChoice> fs = new ArrayList<>();
+            for (Node n : m.nodes()) fs.addAll(forcedOf.getOrDefault(index.get(n), List.of()));
+            SearchProblem.Candidate c = mergeCandidate(g, m, index, layoutChoice, cands.size(), fs);
             if (c != null) cands.add(c);
         }
 
@@ -249,9 +252,10 @@ public final class ProblemBuilder {
      * fastest kernel (its fused group's, when it has a tail) plus the Split's at that format: its copies, or nothing
      * where the Split runs as views of a wide GEMM run in its batched form (equal parts). Null when no
      * format runs both, or when the wide chain's tail forms no fusion candidate (the merge would then cost a
-     * kernel per tail node, which no merge is offered for).
+     * kernel per tail node, which no merge is offered for). {@code forced}: the members' forced choices, each of which the
+     * wide kernel must satisfy.
      */
-    private SearchProblem.Candidate mergeCandidate(Graph g, SiblingMerge m, Map<Node, Integer> index, boolean layoutChoice, int at) {
+    private SearchProblem.Candidate mergeCandidate(Graph g, SiblingMerge m, Map<Node, Integer> index, boolean layoutChoice, int at, List<ForcedChoice> forced) {
         Graph copy = g.copy();
         Map<String, Node> byName = new HashMap<>();
         for (Node n : copy.nodes()) byName.put(n.name(), n);
@@ -267,7 +271,11 @@ public final class ProblemBuilder {
             wide = fusedCopy(copy, fc);
         }
         int root = index.get(m.chains().getFirst().getFirst());
-        Map<Format, Choice> wideBest = fastestPerFormat(costing.choices(wide, root, layoutOptions(wide, layoutChoice)));
+        List<Choice> offered = costing.choices(wide, root, layoutOptions(wide, layoutChoice)).stream()
+                .filter(ch -> ch.supported() && precisions.contains(ch.precision()) && forced.stream().allMatch(f -> f.admits(ch))).toList();
+        // the algorithm selectors see the wide kernel's candidates as they see a fused group's
+        List<Choice> kept = Selectors.select(selectors, wide, m.nodes().stream().map(Node::name).toList(), offered, costing, true, g.name()).kept();
+        Map<Format, Choice> wideBest = fastestPerFormat(kept);
         List<Choice> splits = costing.choices(made.split(), root, layoutOptions(made.split(), layoutChoice)).stream()
                 .filter(c -> c.supported() && precisions.contains(c.precision())).toList();
         boolean image = touchesImage(wide);

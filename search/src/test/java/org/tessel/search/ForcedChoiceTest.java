@@ -100,6 +100,24 @@ class ForcedChoiceTest {
         throw new AssertionError("no node " + name);
     }
 
+    /**
+     * A merge runs its members' forced tactic too: llama-tiny's decode step (one row, so its Q/K/V and gate/up merges split
+     * as free views) with every MatMul forced onto tessel.matmul plans each MatMul, merged wide ones included, on it.
+     */
+    @Test void aMergeOfForcedMembersRunsTheForcedTactic() {
+        Graph step = org.tessel.ir.zoo.Zoo.buildPagedDecoder("llama-tiny", Zoo.decoder("llama-tiny", 0), new org.tessel.ir.zoo.PagedDecoderShape(1, 1, 4, 4, 16), 3, null,
+                org.tessel.ir.zoo.KvCacheFormat.NATIVE);
+        for (List<String> forced : List.of(List.<String>of(), List.of("MatMul=tessel.matmul:fp16"))) {
+            SearchOptions o = SearchOptions.defaults().withPrecisions(EnumSet.of(Precision.FP32, Precision.FP16)).withForced(forced.stream().map(ForcedChoice::parse).toList());
+            SearchProblem p = Searcher.problem(Searcher.prepare(step), o);
+            PlanApplier.Applied a = EnginePlans.complete(p, Searcher.run(p, "joint", o));
+            List<PlannedNode> matmuls = a.plan().nodes().stream().filter(n -> n.op().equals("MatMul")).toList();
+            assertFalse(matmuls.isEmpty());
+            if (forced.isEmpty()) assertFalse(a.plan().merges().isEmpty(), "unforced, the one-row step merges its projections: " + matmuls);
+            else for (PlannedNode n : matmuls) assertEquals("tessel.matmul", n.tacticId(), n.node() + " of " + matmuls);
+        }
+    }
+
     @Test void parsing() {
         ForcedChoice f = ForcedChoice.parse("conv1=cudnn.conv.fused_bias_act:fp16:nhwc");
         assertEquals(new ForcedChoice("conv1", "cudnn.conv.fused_bias_act", Precision.FP16, Layout.NHWC), f);

@@ -61,6 +61,27 @@ public final class PinnedHostBuffer implements AutoCloseable {
         else pinned.withByteOffset(offset).getByteBuffer(0, dst.length).get(dst);
     }
 
+    /** Writes {@code src} at {@code offset} (native byte order, as the device reads it). */
+    public void write(long offset, int[] src) {
+        alive(offset, 4L * src.length);
+        if (host != null) MemorySegment.copy(src, 0, host, java.lang.foreign.ValueLayout.JAVA_INT, offset, src.length);
+        else pinned.withByteOffset(offset).getByteBuffer(0, 4L * src.length).order(java.nio.ByteOrder.nativeOrder()).asIntBuffer().put(src);
+    }
+
+    /** Reads {@code dst.length} 16-bit values at {@code offset} (native byte order). */
+    public void read(long offset, short[] dst) {
+        alive(offset, 2L * dst.length);
+        if (host != null) MemorySegment.copy(host, java.lang.foreign.ValueLayout.JAVA_SHORT, offset, dst, 0, dst.length);
+        else pinned.withByteOffset(offset).getByteBuffer(0, 2L * dst.length).order(java.nio.ByteOrder.nativeOrder()).asShortBuffer().get(dst);
+    }
+
+    /** Reads {@code dst.length} floats at {@code offset} (native byte order). */
+    public void read(long offset, float[] dst) {
+        alive(offset, 4L * dst.length);
+        if (host != null) MemorySegment.copy(host, java.lang.foreign.ValueLayout.JAVA_FLOAT, offset, dst, 0, dst.length);
+        else pinned.withByteOffset(offset).getByteBuffer(0, 4L * dst.length).order(java.nio.ByteOrder.nativeOrder()).asFloatBuffer().get(dst);
+    }
+
     private void alive(long offset, long length) {
         if (freed) throw new CudaException("pinned host buffer used after close");
         if (offset < 0 || length < 0 || offset + length > bytes)

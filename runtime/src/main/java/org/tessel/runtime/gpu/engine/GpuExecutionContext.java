@@ -28,6 +28,11 @@ public final class GpuExecutionContext implements AutoCloseable {
     private final CudaStream stream;
     private CudaGraph captured;
     private boolean closed;
+    /**
+     * Page-locked staging of {@link #run}'s integer inputs (token ids, positions, block tables) and float outputs (logits):
+     * copied on the context's stream, asynchronously, with one synchronization a run instead of one per copy. Grown on use.
+     */
+    private org.tessel.runtime.cuda.PinnedHostBuffer stagingIn, stagingOut;
 
     GpuExecutionContext(GpuEngine engine, GpuEngine.Binding binding) {
         this.engine = engine;
@@ -126,6 +131,8 @@ public final class GpuExecutionContext implements AutoCloseable {
         if (inputs.size() != g.inputs().size())
             throw new GpuEngineException("the engine takes " + g.inputs().size() + " inputs " + g.inputs().stream().map(v -> "%" + v.name()).toList() + ", got " + inputs.size());
         DType storage = engine.ioPrecision().storage();
+        List<Staged> staged = new ArrayList<>();
+        boolean synchronous = false;
         for (int i = 0; i < inputs.size(); i++) {
             Value v = g.inputs().get(i);
             if (binding.external.contains(v)) continue;
@@ -137,16 +144,17 @@ public final class GpuExecutionContext implements AutoCloseable {
                         + ", got " + t.dtype().text() + t.shape() + (t.shape().rank() == want.shape().rank() && t.shape().rank() > 0 && t.shape().dim(0) != want.shape().dim(0)
                         ? "; the engine was built for batch " + want.shape().dim(0) + " (rebuild it with --batch " + t.shape().dim(0) + ")" : ""));
             DeviceBuffer b = buffer(v);
-            if (want.dtype().isInteger()) { // integer inputs (token ids, masks) live as i32 on the device
+            if (want.dtype().isInteger()) { // integer inputs (token ids, masks) live as i32 on the device: staged, copied on the stream
                 int[] ints = new int[t.size()];
                 for (int j = 0; j < ints.length; j++) {
                     long x = t.getLong(j);
                     if (x != (int) x) throw new GpuEngineException("input %" + v.name() + " element " + j + " = " + x + " is outside the i32 range the device keeps");
                     ints[j] = (int) x;
                 }
-                b.copyFrom(ints);
+                staged.add(new Staged(b, ints));
                 continue;
             }
+            synchronous = true;
             if (want.dtype() == DType.F8E4M3) { // f8e4m3 inputs (FP8 KV pools) live as their E4M3 codes
                 byte[] codes = new byte[t.size()];
                 for (int j = 0; j < codes.length; j++) codes[j] = (byte) org.tessel.api.Float8E4M3.toBits(t.getFloat(j), true);
@@ -163,8 +171,36 @@ public final class GpuExecutionContext implements AutoCloseable {
             HostTensors.copyInto(b, stored, storage);
         }
         // the synchronous copies above run on the legacy stream; ours does not wait for it by itself
-        engine.context().synchronize();
+        if (synchronous) engine.context().synchronize();
+        long inBytes = 0;
+        for (Staged st : staged) inBytes += (4L * st.ints().length + 15) & ~15L;
+        if (stagingIn == null || stagingIn.bytes() < inBytes) {
+            if (stagingIn != null) stagingIn.close();
+            stagingIn = org.tessel.runtime.cuda.PinnedHostBuffer.allocate(inBytes);
+        }
+        long at = 0;
+        for (Staged st : staged) {
+            long bytes = 4L * st.ints().length;
+            if (bytes == 0) continue;
+            stagingIn.write(at, st.ints());
+            st.device().slice(0, bytes).copyFromHostAsync(stagingIn, at, stream);
+            at += (bytes + 15) & ~15L;
+        }
         enqueue();
+        // float outputs at f32/f16/bf16 come back through pinned staging on the stream, one wait for all
+        Map<Value, Long> outAt = new java.util.IdentityHashMap<>();
+        long outBytes = 0;
+        for (Value o : g.outputs()) {
+            DType stored = engine.storageOf(o);
+            if (binding.external.contains(o) || !o.type().dtype().isFloating() || o.type().dtype() == DType.F8E4M3 || GpuEngine.quantizedStorage(stored) || outAt.containsKey(o)) continue;
+            outAt.put(o, outBytes);
+            outBytes += buffer(o).bytes();
+        }
+        if (outBytes > 0 && (stagingOut == null || stagingOut.bytes() < outBytes)) {
+            if (stagingOut != null) stagingOut.close();
+            stagingOut = org.tessel.runtime.cuda.PinnedHostBuffer.allocate(outBytes);
+        }
+        for (Map.Entry<Value, Long> e : outAt.entrySet()) buffer(e.getKey()).copyToHostAsync(stagingOut, e.getValue(), stream);
         stream.synchronize();
         List<Tensor> out = new ArrayList<>();
         for (Value o : g.outputs()) {
@@ -173,6 +209,12 @@ public final class GpuExecutionContext implements AutoCloseable {
                 continue;
             }
             DType stored = engine.storageOf(o);
+            if (outAt.containsKey(o)) {
+                float[] v = fromStaging(outAt.get(o), stored, Math.toIntExact(o.type().numElements()));
+                Tensor f32 = Tensor.ofFloats(DType.F32, o.type().shape(), v);
+                out.add(o.type().layout() == Layout.NHWC ? HostTensors.fromChannelsLast(f32) : f32);
+                continue;
+            }
             if (!o.type().dtype().isFloating()) { // integers (as i32) and bools (as bytes) come back in their own type
                 out.add(nonFloating(buffer(o), stored, o.type()));
                 continue;
@@ -190,6 +232,21 @@ public final class GpuExecutionContext implements AutoCloseable {
             out.add(o.type().layout() == Layout.NHWC ? HostTensors.fromChannelsLast(f32) : f32);
         }
         return out;
+    }
+
+    /** An integer input's values and the device buffer they go to. */
+    private record Staged(DeviceBuffer device, int[] ints) {}
+
+    /** {@code n} values of a float output staged at {@code at} in {@code stored} (f32, f16 or bf16), as f32. */
+    private float[] fromStaging(long at, DType stored, int n) {
+        float[] v = new float[n];
+        switch (stored) {
+            case F32 -> stagingOut.read(at, v);
+            case F16 -> { short[] h = new short[n]; stagingOut.read(at, h); for (int i = 0; i < n; i++) v[i] = Float.float16ToFloat(h[i]); }
+            case BF16 -> { short[] h = new short[n]; stagingOut.read(at, h); for (int i = 0; i < n; i++) v[i] = Float.intBitsToFloat((h[i] & 0xFFFF) << 16); }
+            default -> throw new GpuEngineException("cannot read a " + stored.text() + " output through staging");
+        }
+        return v;
     }
 
     /** An integer output (stored as i32) or a bool one (stored as bytes) as a tensor of its type. */
@@ -381,5 +438,7 @@ public final class GpuExecutionContext implements AutoCloseable {
             fork.close();
         }
         binding.close();
+        if (stagingIn != null) stagingIn.close();
+        if (stagingOut != null) stagingOut.close();
     }
 }
