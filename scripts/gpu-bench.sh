@@ -19,8 +19,9 @@
 # STAGES="profiles" (under 4 min) runs GpuProfileEngineGpuTest and DynamicBatchBench: ResNet-50 FP16 with a dynamic batch
 # profile 1..64 (opt 32) against the fixed-shape b32 engine at batch 32 (issue 12's target: within 10%), and the profile
 # engine's p50 at 1, 8 and 64;
-# STAGES="llm": LLM decoding on the GPU (llama-1b FP16 b1, 128 + 128 tokens): Tessel's LlmDecodeBench and the PyTorch peer
-# benchmarks/peers/llm_peer.py (transformers, static cache, torch.compile) in the same run, tokens/s and their ratio
+# STAGES="llm": LLM decoding on the GPU (llama-1b FP16 b1, 128 + 128 tokens): Tessel's LlmDecodeBench (with the decode
+# engine's per-tactic profile) and the PyTorch peer benchmarks/peers/llm_peer.py (transformers, static cache, torch.compile)
+# in the same run, tokens/s and their ratio; then the same engine path with weight-only INT4 (groups of 128) and its ratio to FP16
 # STAGES="llmserve" (under 5 min): the GPU decoder runner's tests (greedy tokens against the CPU runner at FP16 and BF16, mixed
 # LoRA adapters in one batch, speculative decoding, in-flight batching), then `tessel generate|serve-bench --gpu` on llama-tiny
 # STAGES="lmpair" (its own device call, ~7 min): benchmarks/peers/train_lm_pair.py trains a byte-level BPE tokenizer and a Llama
@@ -206,6 +207,23 @@ def field(path, tag, i):
 # LLM|tessel|model|prec|batch|prompt|new|tokens/s|p50 ms|...; PEER-LLM|torch|model|prec|batch|prompt|new|mode|tokens/s|ms
 t, p = field(f"{out}/llm.txt", "LLM", 7), field(f"{out}/llm-peer.txt", "PEER-LLM", 8)
 print(f"LLM-RATIO | llama-1b fp16 b1 decode tokens/s: tessel {t} vs torch {p}: " + (f"{t / p:.2f}x (>1: Tessel faster)" if t and p else "n/a"))
+PY
+    # weight-only INT4 (groups of 128) on the same engine path: issue 14's target is 2.5x the FP16 engine's tokens/s
+    s1=$(date +%s)
+    timeout 140 "${java[@]}" org.tessel.cli.LlmDecodeBench --model llama-1b --prompt 128 --new 128 --weights int4:128 --profile 6 > "$out/llm-int4.txt" 2>&1
+    echo "  tessel int4 exit $? after $(( $(date +%s) - s1 )) s"; grep -vE "^\s+at " "$out/llm-int4.txt" | tail -16 | cut -c1-300
+    python3 - "$out" <<'PY'
+import sys
+out = sys.argv[1]
+def field(path, tag, i):
+    try:
+        for line in open(path):
+            f = line.strip().split("|")
+            if f[0] == tag and len(f) > i: return float(f[i])
+    except (OSError, ValueError): pass
+    return None
+f16, w4 = field(f"{out}/llm.txt", "LLM", 7), field(f"{out}/llm-int4.txt", "LLM", 7)
+print(f"LLM-INT4 | llama-1b b1 decode tokens/s: int4 g128 {w4} vs fp16 {f16}: " + (f"{w4 / f16:.2f}x (target 2.5x)" if w4 and f16 else "n/a"))
 PY
 fi
 if has llmserve; then
