@@ -29,13 +29,6 @@ public final class IndexTactics {
 
     private static boolean op(Node n, String name) { return n.body() == null && n.opName().equals(name); }
 
-    /** Why the element type of {@code v} has no kernel here (f64 or float8 data); null when it has. */
-    private static String elementWhyNot(Value v) {
-        org.tessel.api.DType t = v.type().dtype();
-        if (t.isInteger() || t == org.tessel.api.DType.BOOL || t == org.tessel.api.DType.F32 || t == org.tessel.api.DType.F16 || t == org.tessel.api.DType.BF16) return null;
-        return "takes f32, f16, bf16, integer or bool elements (%" + v.name() + " is " + t.text() + ")";
-    }
-
     /** Why a channels-last operand or output rules the node out; null when every tensor is channels-first. */
     private static String channelsFirstWhyNot(Node n) {
         for (Value v : n.inputs())
@@ -50,11 +43,6 @@ public final class IndexTactics {
         return null;
     }
 
-    /** Why input {@code i} (when present) is not a constant. */
-    private static String constant(Node n, int i, String what) {
-        return n.numInputs() > i && n.input(i) != null && !n.input(i).isConstant() ? "needs a constant " + what + " (input %" + n.input(i).name() + " is computed)" : null;
-    }
-
     /** Why an integer Range's values leave the device's i32 range; null when they fit (or are not known: computed inputs). */
     static String rangeWhyNot(Node n) {
         if (!n.output().type().dtype().isInteger()) return null;
@@ -66,38 +54,38 @@ public final class IndexTactics {
 
     public static final StreamingTactic RANGE = new StreamingTactic(new StreamingTactic.Config("tessel.range",
             "Tessel range kernel: a Range left unfolded (too large to fold) writes start + i * delta on the GPU, start and delta read from the device",
-            "Range", n -> op(n, "Range"), FLOAT, BOTH, (n, p, l) -> first(elementWhyNot(n.output()), rangeWhyNot(n)), 1, 0.9, 1, true));
+            "Range", n -> op(n, "Range"), FLOAT, BOTH, (n, p, l) -> rangeWhyNot(n), 1, 0.9, 1, true));
 
     public static final StreamingTactic TRILU = new StreamingTactic(new StreamingTactic.Config("tessel.trilu",
-            "Tessel Trilu: a thread per element keeps the upper or lower triangle of the last two axes (offset k), zeroes the rest, any element type",
-            "Trilu", n -> op(n, "Trilu"), FLOAT, BOTH, (n, p, l) -> first(elementWhyNot(n.input(0)), channelsFirstWhyNot(n), constant(n, 1, "k")), 1, 0.8, 1, true));
+            "Tessel Trilu: a thread per element keeps the upper or lower triangle of the last two axes (offset k, read on the device), zeroes the rest, any element type",
+            "Trilu", n -> op(n, "Trilu"), FLOAT, BOTH, (n, p, l) -> channelsFirstWhyNot(n), 1, 0.8, 1, true));
 
     public static final StreamingTactic CUMULATIVE = new StreamingTactic(new StreamingTactic.Config("tessel.cumulative",
-            "Tessel CumSum / CumProd: a thread per row runs the sum or product along the axis (exclusive, reverse) in double or 64-bit integers",
+            "Tessel CumSum / CumProd: a thread per row runs the sum or product along the axis (read on the device; exclusive, reverse) in double or 64-bit integers",
             "CumSum, CumProd", n -> op(n, "CumSum") || op(n, "CumProd"), FLOAT, BOTH,
-            (n, p, l) -> first(elementWhyNot(n.input(0)), channelsFirstWhyNot(n), constant(n, 1, "axis")), 0.5, 0.5, 1, true));
+            (n, p, l) -> channelsFirstWhyNot(n), 0.5, 0.5, 1, true));
 
     public static final StreamingTactic ONEHOT = new StreamingTactic(new StreamingTactic.Config("tessel.onehot",
             "Tessel OneHot: a thread per output element picks the on or off value (indices i32, or floating ones truncated)",
             "OneHot", n -> op(n, "OneHot"), FLOAT, BOTH,
-            (n, p, l) -> first(elementWhyNot(n.input(0)), elementWhyNot(n.output()), channelsFirstWhyNot(n)), 1, 0.8, 1, true));
+            (n, p, l) -> n.input(0).type().dtype() == org.tessel.api.DType.BOOL ? "takes integer or floating indices (got bool)" : channelsFirstWhyNot(n), 1, 0.8, 1, true));
 
     public static final StreamingTactic TOPK = new StreamingTactic(new StreamingTactic.Config("tessel.topk",
             "Tessel TopK: a thread per element ranks it against its row (larger or smaller first, NaN above numbers, ties by index) and writes it where its rank is below K",
-            "TopK", n -> op(n, "TopK"), FLOAT, BOTH, (n, p, l) -> first(elementWhyNot(n.input(0)), channelsFirstWhyNot(n)), 0.5, 0.2, 1, true));
+            "TopK", n -> op(n, "TopK"), FLOAT, BOTH, (n, p, l) -> channelsFirstWhyNot(n), 0.5, 0.2, 1, true));
 
     public static final StreamingTactic SCATTER_ELEMENTS = new StreamingTactic(new StreamingTactic.Config("tessel.scatter_elements",
             "Tessel ScatterElements: a thread per output element combines, in order, the updates whose position lands on it (none, add, mul, max, min), indices i32",
             "ScatterElements", n -> op(n, "ScatterElements"), FLOAT, BOTH, (n, p, l) -> {
                 int r = n.input(0).type().rank();
-                return first(elementWhyNot(n.input(0)), channelsFirstWhyNot(n), r > MAX_RANK ? "takes up to " + MAX_RANK + " axes (got rank " + r + ")" : null);
+                return first(channelsFirstWhyNot(n), r > MAX_RANK ? "takes up to " + MAX_RANK + " axes (got rank " + r + ")" : null);
             }, 0.5, 0.3, 1, true));
 
     public static final StreamingTactic SCATTER_ND = new StreamingTactic(new StreamingTactic.Config("tessel.scatter_nd",
             "Tessel ScatterND: a thread per output element combines, in order, the update slices whose index tuple points at it (none, add, mul, max, min), indices i32",
             "ScatterND", n -> op(n, "ScatterND"), FLOAT, BOTH, (n, p, l) -> {
                 int k = n.input(1).type().shape().dim(-1);
-                return first(elementWhyNot(n.input(0)), channelsFirstWhyNot(n), k > MAX_RANK ? "takes index tuples of up to " + MAX_RANK + " coordinates (got " + k + ")" : null);
+                return first(channelsFirstWhyNot(n), k > MAX_RANK ? "takes index tuples of up to " + MAX_RANK + " coordinates (got " + k + ")" : null);
             }, 0.5, 0.3, 1, true));
 
     public static List<Tactic> all() { return List.of(RANGE, TRILU, CUMULATIVE, ONEHOT, TOPK, SCATTER_ELEMENTS, SCATTER_ND); }

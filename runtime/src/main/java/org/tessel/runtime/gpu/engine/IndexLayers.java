@@ -13,7 +13,8 @@ import org.tessel.runtime.gpu.kernels.IndexKernels;
  * The index ops on {@link IndexKernels}: {@code tessel.range} (a Range left unfolded), {@code tessel.trilu},
  * {@code tessel.cumulative} (CumSum, CumProd), {@code tessel.onehot}, {@code tessel.topk}, {@code tessel.scatter_elements}
  * and {@code tessel.scatter_nd}. Elements live as the engine keeps them (floating data in the storage type, integers as
- * i32, bool as bytes), indices as i32; channels-first tensors. {@link #plan} checks a node without a GPU.
+ * i32, bool as bytes), indices as i32; channels-first tensors. Trilu's k and CumSum's axis may be computed: the
+ * kernels read them from the device. {@link #plan} checks a node without a GPU.
  */
 public final class IndexLayers implements TacticImplementation {
     @Override public List<String> tacticIds() {
@@ -41,16 +42,10 @@ public final class IndexLayers implements TacticImplementation {
     /** How elements of {@code v} live on the device at {@code storage}: i32 for integers, bool bytes, else the storage type. */
     static DType kind(Node n, Value v, DType storage) {
         DType t = v.type().dtype();
-        DType k = t.isInteger() ? DType.I32 : t == DType.BOOL ? DType.BOOL : t.isFloating() && !t.isFloat8() && t != DType.F64 ? storage : null;
-        if (k == null || !IndexKernels.supports(k))
-            throw GpuEngineException.unsupported(n, n.opName() + " of " + t.text() + " %" + v.name() + " at storage " + storage.text() + " (supported: f32, f16, bf16, integers, bool)");
+        DType k = t.isInteger() ? DType.I32 : t == DType.BOOL ? DType.BOOL : storage;
+        if (!IndexKernels.supports(k))
+            throw GpuEngineException.unsupported(n, n.opName() + " of %" + v.name() + " at storage " + storage.text() + " (supported: f32, f16, bf16)");
         return k;
-    }
-
-    private static Tensor constant(Node n, int i, String what) {
-        Value v = n.input(i);
-        if (v.constantValue() == null) throw GpuEngineException.unsupported(n, n.opName() + " " + what + " %" + v.name() + " is not a constant");
-        return v.constantValue();
     }
 
     /** Checks {@code n} as its layer's build would before any device work (kinds, layout, constant inputs, ranks); throws naming the node. */
@@ -71,8 +66,8 @@ public final class IndexLayers implements TacticImplementation {
                     }
                 }
             }
-            case "Trilu" -> { if (n.numInputs() > 1 && n.input(1) != null) IndexOps.triluK(constant(n, 1, "k")); }
-            case "CumSum", "CumProd" -> IndexOps.cumulativeAxis(constant(n, 1, "axis"), n.input(0).type().rank());
+            case "Trilu" -> { if (n.numInputs() > 1 && n.input(1) != null && n.input(1).isConstant()) IndexOps.triluK(n.input(1).constantValue()); }
+            case "CumSum", "CumProd" -> { if (n.input(1).isConstant()) IndexOps.cumulativeAxis(n.input(1).constantValue(), n.input(0).type().rank()); }
             case "OneHot" -> kind(n, n.input(0), storage);
             case "TopK" -> kind(n, n.input(0), storage);
             case "ScatterElements" -> IndexKernels.scatterElementsTable(n.input(0).type().shape().dims(), n.input(1).type().shape().dims());
@@ -100,18 +95,18 @@ public final class IndexLayers implements TacticImplementation {
                 yield Operands.layer(e, n, id, out, s -> IndexKernels.range(e.kernels(), kind, sb, db, yb, count, s));
             }
             case GpuTactics.TRILU -> {
-                long k = n.numInputs() > 1 && n.input(1) != null ? IndexOps.triluK(n.input(1).constantValue()) : 0;
+                DeviceBuffer kb = n.numInputs() > 1 && n.input(1) != null ? Operands.operand(e, n.input(1)) : null;
                 boolean upper = n.attrs().getInt("upper", 1) != 0;
                 DeviceBuffer xb = WindowLayers.operand(e, n.input(0));
                 int[] dims = out.type().shape().dims();
-                yield Operands.layer(e, n, id, out, s -> IndexKernels.trilu(e.kernels(), kind, xb, yb, dims, k, upper, s));
+                yield Operands.layer(e, n, id, out, s -> IndexKernels.trilu(e.kernels(), kind, xb, kb, yb, dims, upper, s));
             }
             case GpuTactics.CUMULATIVE -> {
                 int[] dims = out.type().shape().dims();
-                int axis = IndexOps.cumulativeAxis(n.input(1).constantValue(), dims.length);
                 boolean product = n.opName().equals("CumProd"), exclusive = n.attrs().getInt("exclusive", 0) != 0, reverse = n.attrs().getInt("reverse", 0) != 0;
-                DeviceBuffer xb = WindowLayers.operand(e, n.input(0));
-                yield Operands.layer(e, n, id, out, s -> IndexKernels.cumulative(e.kernels(), kind, xb, yb, dims, axis, product, exclusive, reverse, s));
+                DeviceBuffer xb = WindowLayers.operand(e, n.input(0)), ab = Operands.operand(e, n.input(1));
+                DeviceBuffer db = e.shared(out, "cumulative:dims", () -> WindowLayers.longs(IndexKernels.dimsTable(dims)));
+                yield Operands.layer(e, n, id, out, s -> IndexKernels.cumulative(e.kernels(), kind, xb, ab, yb, db, dims, product, exclusive, reverse, s));
             }
             case GpuTactics.ONEHOT -> {
                 Value idx = n.input(0);

@@ -86,37 +86,46 @@ public final class IndexKernels {
         l.run(kernel(kc, kind, DType.I32, l.function()), s, start, delta, y);
     }
 
-    public static KernelLaunch triluLaunch(int[] dims, long k, boolean upper) {
+    public static KernelLaunch triluLaunch(int[] dims, boolean hasK, boolean upper) {
         if (dims.length < 2) throw new IllegalArgumentException("Trilu of rank " + dims.length + " (needs 2 or more)");
         long total = product(dims, 0, dims.length);
-        return new KernelLaunch("tessel_trilu", Launch.gridFor(total, BLOCK), BLOCK, total, dims[dims.length - 2], dims[dims.length - 1], k, upper ? 1 : 0);
+        return new KernelLaunch("tessel_trilu", Launch.gridFor(total, BLOCK), BLOCK, total, dims[dims.length - 2], dims[dims.length - 1], hasK ? 1 : 0, upper ? 1 : 0);
     }
 
-    /** y = the upper (lower) triangle of x's last two axes, offset k; the rest 0. */
-    public static void trilu(KernelCompiler kc, DType kind, DeviceBuffer x, DeviceBuffer y, int[] dims, long k, boolean upper, CudaStream s) {
-        KernelLaunch l = triluLaunch(dims, k, upper);
+    /** y = the upper (lower) triangle of x's last two axes, offset k (k[0], i32 on the device; null: 0); the rest 0. */
+    public static void trilu(KernelCompiler kc, DType kind, DeviceBuffer x, DeviceBuffer k, DeviceBuffer y, int[] dims, boolean upper, CudaStream s) {
+        KernelLaunch l = triluLaunch(dims, k != null, upper);
         long total = l.scalars()[0];
         check(x, kind, total, "trilu input");
         check(y, kind, total, "trilu output");
+        if (k != null) check(k, DType.I32, 1, "trilu k");
         if (total == 0) return;
-        l.run(kernel(kc, kind, DType.I32, l.function()), s, x, y);
+        l.run(kernel(kc, kind, DType.I32, l.function()), s, x, k != null ? k : x, y);
     }
 
-    public static KernelLaunch cumulativeLaunch(int[] dims, int axis, boolean product, boolean exclusive, boolean reverse) {
-        long rows = product(dims, 0, axis) * product(dims, axis + 1, dims.length);
-        return new KernelLaunch("tessel_cumulative", Launch.gridFor(rows, BLOCK), BLOCK, rows, dims[axis], product(dims, axis + 1, dims.length),
-                product ? 1 : 0, exclusive ? 1 : 0, reverse ? 1 : 0);
-    }
-
-    /** y = the running sum (product) of x along {@code axis}. */
-    public static void cumulative(KernelCompiler kc, DType kind, DeviceBuffer x, DeviceBuffer y, int[] dims, int axis, boolean product, boolean exclusive,
-                                  boolean reverse, CudaStream s) {
-        KernelLaunch l = cumulativeLaunch(dims, axis, product, exclusive, reverse);
+    public static KernelLaunch cumulativeLaunch(int[] dims, boolean product, boolean exclusive, boolean reverse) {
         long total = product(dims, 0, dims.length);
+        return new KernelLaunch("tessel_cumulative", Launch.gridFor(total, BLOCK), BLOCK, dims.length, total, product ? 1 : 0, exclusive ? 1 : 0, reverse ? 1 : 0);
+    }
+
+    /** The dims table of a CumSum / CumProd (x's extents as long longs, on the device). */
+    public static long[] dimsTable(int[] dims) {
+        long[] t = new long[Math.max(1, dims.length)];
+        for (int i = 0; i < dims.length; i++) t[i] = dims[i];
+        return t;
+    }
+
+    /** y = the running sum (product) of x along the axis axis[0] (i32 on the device); dims: {@link #dimsTable} on the device. */
+    public static void cumulative(KernelCompiler kc, DType kind, DeviceBuffer x, DeviceBuffer axis, DeviceBuffer y, DeviceBuffer dims, int[] shape,
+                                  boolean product, boolean exclusive, boolean reverse, CudaStream s) {
+        KernelLaunch l = cumulativeLaunch(shape, product, exclusive, reverse);
+        long total = l.scalars()[1];
         check(x, kind, total, "cumulative input");
         check(y, kind, total, "cumulative output");
+        check(axis, DType.I32, 1, "cumulative axis");
+        if (dims.bytes() < 8L * shape.length) throw new IllegalArgumentException("cumulative dims hold " + dims.bytes() + " bytes, needs " + 8L * shape.length);
         if (total == 0) return;
-        l.run(kernel(kc, kind, DType.I32, l.function()), s, x, y);
+        l.run(kernel(kc, kind, DType.I32, l.function()), s, x, axis, y, dims);
     }
 
     public static KernelLaunch oneHotLaunch(int[] indices, int depth, int axis) {

@@ -27,9 +27,11 @@ extern "C" __global__ void tessel_range(const T* __restrict__ start, const T* __
     for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) ST_A(y, i, s + (A) i * d);
 }
 
-// tessel.trilu: y = x where column - row >= k (upper) or <= k (lower) in the last two axes (rows x cols), else 0.
-extern "C" __global__ void tessel_trilu(const T* __restrict__ x, T* __restrict__ y, long long total, long long rows, long long cols, long long k,
-                                        long long upper) {
+// tessel.trilu: y = x where column - row >= k (upper) or <= k (lower) in the last two axes (rows x cols), else 0;
+// k is kp[0] (i32 on the device, constant or computed) when has_k, else 0.
+extern "C" __global__ void tessel_trilu(const T* __restrict__ x, const int* __restrict__ kp, T* __restrict__ y, long long total, long long rows,
+                                        long long cols, long long has_k, long long upper) {
+    const long long k = has_k ? (long long) kp[0] : 0;
     for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < total; i += (long long) gridDim.x * blockDim.x) {
         const long long c = i % cols, r = (i / cols) % rows;
         const bool keep = upper ? c - r >= k : c - r <= k;
@@ -37,10 +39,17 @@ extern "C" __global__ void tessel_trilu(const T* __restrict__ x, T* __restrict__
     }
 }
 
-// tessel.cumulative: a thread per row of [outer, len, inner]: the running sum (product) along len, in A,
-// optionally exclusive (the identity first) and/or reversed.
-extern "C" __global__ void tessel_cumulative(const T* __restrict__ x, T* __restrict__ y, long long rows, long long len, long long inner,
-                                             long long product, long long exclusive, long long reverse) {
+// tessel.cumulative: a thread per row of [outer, len, inner] around the axis axisp[0] (i32 on the device, constant or
+// computed; negative counts from the back) of x's dims (rank long longs): the running sum (product) along len, in A,
+// optionally exclusive (the identity first) and/or reversed. The grid covers total threads, at least one per row.
+extern "C" __global__ void tessel_cumulative(const T* __restrict__ x, const int* __restrict__ axisp, T* __restrict__ y, const long long* __restrict__ dims,
+                                             long long rank, long long total, long long product, long long exclusive, long long reverse) {
+    long long axis = axisp[0];
+    if (axis < 0) axis += rank;
+    if (axis < 0 || axis >= rank) return;
+    long long inner = 1;
+    for (long long a = axis + 1; a < rank; a++) inner *= dims[a];
+    const long long len = dims[axis], rows = len == 0 ? 0 : total / len;
     for (long long r = blockIdx.x * (long long) blockDim.x + threadIdx.x; r < rows; r += (long long) gridDim.x * blockDim.x) {
         const long long base = (r / inner) * len * inner + r % inner;
         A acc = product ? (A) 1 : (A) 0;
