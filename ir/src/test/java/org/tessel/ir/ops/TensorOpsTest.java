@@ -94,9 +94,10 @@ class TensorOpsTest {
     // ---- registration ------------------------------------------------------------------------
 
     static final List<String> OPS = List.of("Concat", "Split", "Slice", "Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze",
-            "Gather", "GatherElements", "Expand", "Where", "Constant", "ConstantOfShape", "Shape", "Identity", "Dropout");
+            "Gather", "GatherElements", "Expand", "Where", "Constant", "ConstantOfShape", "Shape", "Identity", "Dropout",
+            "Range", "Trilu", "CumSum", "CumProd", "OneHot", "TopK", "ScatterElements", "ScatterND");
     static final Set<String> MOVEMENT = Set.of("Concat", "Split", "Slice", "Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze",
-            "Gather", "GatherElements", "Expand", "Identity");
+            "Gather", "GatherElements", "Expand", "Identity", "Trilu", "ScatterElements", "ScatterND");
 
     @Test void everyOpIsRegisteredWithItsTraits() {
         OpRegistry r = OpRegistry.global();

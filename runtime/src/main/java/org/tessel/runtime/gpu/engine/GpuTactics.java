@@ -44,6 +44,14 @@ public final class GpuTactics {
     public static final String ATTENTION_BSHD = "tessel.attention.bshd";
     public static final String ATTENTION_PAGED = "tessel.attention.paged";
     public static final String ROPE = "tessel.rope";
+    // index ops
+    public static final String RANGE = "tessel.range";
+    public static final String TRILU = "tessel.trilu";
+    public static final String CUMULATIVE = "tessel.cumulative";
+    public static final String ONEHOT = "tessel.onehot";
+    public static final String TOPK = "tessel.topk";
+    public static final String SCATTER_ELEMENTS = "tessel.scatter_elements";
+    public static final String SCATTER_ND = "tessel.scatter_nd";
     // elementwise
     public static final String ELTWISE = "tessel.eltwise";
     public static final String ELTWISE_FUSED = "tessel.eltwise.fused";
@@ -138,7 +146,14 @@ public final class GpuTactics {
             new Implementation(LOGSOFTMAX, "AxisLayers", "Softmax.logSoftmax"),
             new Implementation(HARDMAX, "AxisLayers", "Softmax.hardmax"),
             new Implementation(ARGMAX, "AxisLayers", "Softmax.argReduce"),
-            new Implementation(ARGMIN, "AxisLayers", "Softmax.argReduce"));
+            new Implementation(ARGMIN, "AxisLayers", "Softmax.argReduce"),
+            new Implementation(RANGE, "IndexLayers", "IndexKernels.range"),
+            new Implementation(TRILU, "IndexLayers", "IndexKernels.trilu"),
+            new Implementation(CUMULATIVE, "IndexLayers", "IndexKernels.cumulative"),
+            new Implementation(ONEHOT, "IndexLayers", "IndexKernels.oneHot"),
+            new Implementation(TOPK, "IndexLayers", "IndexKernels.topK"),
+            new Implementation(SCATTER_ELEMENTS, "IndexLayers", "IndexKernels.scatterElements"),
+            new Implementation(SCATTER_ND, "IndexLayers", "IndexKernels.scatterNd"));
 
     private static final Map<String, Implementation> BY_ID = index();
 

@@ -89,7 +89,7 @@ public final class WindowLayers implements TacticImplementation {
     }
 
     /** The device buffer of data input {@code v}: as {@link Operands#operand}, a bool constant as bytes (how bool lives on the device). */
-    private static DeviceBuffer operand(LayerContext e, Value v) {
+    static DeviceBuffer operand(LayerContext e, Value v) {
         if (v.isConstant() && v.type().dtype() == DType.BOOL) return e.shared(v, "bool", () -> DeviceBuffer.ofBytes(bools(v.constantValue())));
         return Operands.operand(e, v);
     }

@@ -21,7 +21,8 @@ import org.tessel.tactics.plan.PlannedNode;
 
 /**
  * Every ONNX node case of Slice, Pad, Expand, GatherElements, ConstantOfShape, Shape, Constant, the Reduce* ops,
- * ArgMax, ArgMin, Hardmax and LogSoftmax that the importer accepts: the catalogue offers a GPU tactic for each such
+ * ArgMax, ArgMin, Hardmax, LogSoftmax and the index ops (Range, Trilu, CumSum, CumProd, OneHot, TopK, ScatterElements,
+ * ScatterND) that the importer accepts: the catalogue offers a GPU tactic for each such
  * node (FP32, channels-first), the GPU builder's CPU-side plan check accepts a plan naming it, and the layer's own
  * host-side plan (tables, extents, build-time values) accepts the node, so a GPU build fails on none of them.
  */
@@ -34,6 +35,7 @@ class DataTacticsNodeCasesTest {
             case "ConstantOfShape" -> WindowLayers.fillBits(n, DType.F32);
             case "Shape", "Constant" -> WindowLayers.constantValue(n);
             case "ArgMax", "ArgMin", "Hardmax", "LogSoftmax" -> AxisLayers.axisPlan(n);
+            case "Range", "Trilu", "CumSum", "CumProd", "OneHot", "TopK", "ScatterElements", "ScatterND" -> IndexLayers.plan(n, DType.F32);
             default -> MoreLayers.reducePlan(n);
         }
     }

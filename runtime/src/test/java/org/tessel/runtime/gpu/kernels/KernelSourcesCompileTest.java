@@ -77,8 +77,12 @@ public class KernelSourcesCompileTest {
             m.put("rnn_" + t.text(), RecurrentKernel.source(t));
             for (int rows : new int[] {1, 8}) m.put("gemv_" + t.text() + "_m" + rows, Gemv.source(t, rows));
             m.put("rope_" + t.text(), Rope.source(t));
+            m.put("index_" + t.text(), IndexKernels.source(t, DType.I32));
+            m.put("index_" + t.text() + "_findex", IndexKernels.source(t, t));
         }
         m.put("lora_bgmv", LoraBgmv.source());
+        m.put("index_i32", IndexKernels.source(DType.I32, DType.I32));
+        m.put("index_bool", IndexKernels.source(DType.BOOL, DType.I32));
         m.put("attention_f16_d80", FusedAttention.source(DType.F16, 80));
         m.put("attention_f32_d128", FusedAttention.source(DType.F32, 128));
         m.put("eltwise_all_ops", EltwiseCodegen.generate(everyOp()).code());
