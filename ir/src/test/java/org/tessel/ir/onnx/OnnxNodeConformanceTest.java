@@ -45,4 +45,12 @@ class OnnxNodeConformanceTest {
         assertEquals(93, r.total(), r.summary());
         assertEquals(93, r.passed(), r.failures() + " " + r.skips());
     }
+
+    /** The Einsum cases: contractions, a diagonal, sums, a transpose, a scalar. */
+    @Test void einsumCasesPass() {
+        Conformance.Result r = Conformance.run(SharedData.require("onnx-node"), Pattern.compile("^test_einsum_"),
+                new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8), Conformance.Options.defaults());
+        assertEquals(9, r.total(), r.summary());
+        assertEquals(9, r.passed(), r.failures() + " " + r.skips());
+    }
 }
