@@ -48,7 +48,7 @@ class AttentionOpEmulatedTest {
 
     @AfterAll static void close() { ctx.close(); }
 
-    private static Graph oneNode(String op, Attributes a, int outputs, Tensor... ins) {
+    static Graph oneNode(String op, Attributes a, int outputs, Tensor... ins) {
         Graph g = new Graph(op.toLowerCase() + "_" + ins[0].shape().rank() + "d");
         List<Value> vs = new ArrayList<>();
         for (int i = 0; i < ins.length; i++) vs.add(ins[i] == null ? null : g.addInput("in" + i, TensorType.of(ins[i].dtype(), ins[i].shape())));
@@ -57,14 +57,19 @@ class AttentionOpEmulatedTest {
         return g;
     }
 
-    private static Tensor random(SplittableRandom r, int... dims) {
+    static Tensor random(SplittableRandom r, int... dims) {
         Tensor x = Tensor.zeros(DType.F32, Shape.of(dims));
         for (int i = 0; i < x.size(); i++) x.setDouble(i, r.nextDouble(-1, 1));
         return x;
     }
 
-    /** Plans g at FP32 with the rule, builds it on the emulated device, runs it, compares every output with the CPU engine; returns the layers' tactics. */
-    private static List<String> check(Graph g, Tensor... ins) {
+    private static List<String> check(Graph g, Tensor... ins) { return check(ctx, true, g, ins); }
+
+    /**
+     * Plans g at FP32 with the rule (cuBLASLt's MatMuls moved to tessel.matmul when {@code noCublas}: the emulator has
+     * no cuBLASLt), builds it on ctx, runs it, compares every output with the CPU engine; returns the layers' tactics.
+     */
+    static List<String> check(CudaContext ctx, boolean noCublas, Graph g, Tensor... ins) {
         Map<String, Tensor> feed = new LinkedHashMap<>();
         int k = 0;
         for (Tensor t : ins) if (t != null) feed.put(g.inputs().get(k++).name(), t);
@@ -75,7 +80,7 @@ class AttentionOpEmulatedTest {
         SearchProblem problem = Searcher.problem(prepared, o);
         PlanApplier.Applied a = EnginePlans.complete(problem, Searcher.run(problem, "rule", o));
         List<PlannedNode> ns = new ArrayList<>();
-        for (PlannedNode pn : a.plan().nodes()) ns.add(pn.tactic().startsWith("cublaslt.") ? pn.withTactic(GpuTactics.MATMUL, "") : pn);
+        for (PlannedNode pn : a.plan().nodes()) ns.add(noCublas && pn.tactic().startsWith("cublaslt.") ? pn.withTactic(GpuTactics.MATMUL, "") : pn);
         a = new PlanApplier.Applied(a.graph(), a.plan().withNodes(ns));
         List<String> tactics;
         try (GpuEngine e = GpuEngine.build(a.graph(), a.plan(), GpuEngine.Precision.FP32, ctx, GpuEngine.Options.FIXED, 1); GpuExecutionContext c = e.createExecutionContext()) {
@@ -91,7 +96,7 @@ class AttentionOpEmulatedTest {
         return tactics;
     }
 
-    private static Attributes heads(Attributes a, long q, long kv) {
+    static Attributes heads(Attributes a, long q, long kv) {
         return a.with("q_num_heads", AttrValue.of(q)).with("kv_num_heads", AttrValue.of(kv));
     }
 
