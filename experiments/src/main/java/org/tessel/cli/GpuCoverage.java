@@ -40,6 +40,11 @@ import org.tessel.tactics.TacticCatalog;
  * with no such node is reported as unprobed rather than guessed. Every catalogue GPU id has a GPU
  * implementation (the runtime's tactic-vocabulary lint test checks it), so a supporting catalogue
  * tactic is a kernel the GPU builder builds.
+ *
+ * <p>An op no GPU tactic supports may still run on the GPU when the search's preparation pipeline
+ * ({@code Searcher.PIPELINE}, whose {@code decompose} pass writes Attention and Einsum out) rewrites it into ops that
+ * have GPU tactics: such an op is reported as decomposed, with how many of its probe graphs prepare into nodes every
+ * one of which a GPU tactic supports, and the ops they become.
  */
 final class GpuCoverage {
     private GpuCoverage() {}
@@ -47,18 +52,27 @@ final class GpuCoverage {
     /** ONNX's control-flow ops: they hold subgraphs, which the importer refuses, so they are listed apart. */
     static final List<String> CONTROL_FLOW = List.of("If", "Loop", "Scan", "SequenceMap");
 
-    enum Status { GPU, CPU_ONLY, UNPROBED }
+    enum Status { GPU, DECOMPOSED, CPU_ONLY, UNPROBED }
 
-    /** One op's row: how many probe nodes it had, and the GPU tactics that support at least one of them. */
-    record Row(String op, Status status, int probes, Set<String> tactics) {}
+    /**
+     * One op's row: how many probe nodes it had, and the GPU tactics that support at least one of them; for a
+     * decomposed op, how many of its probe graphs (of {@code graphs} tried) prepare into GPU-run nodes, and their ops.
+     */
+    record Row(String op, Status status, int probes, Set<String> tactics, int decomposed, int graphs, Set<String> into) {
+        Row(String op, Status status, int probes, Set<String> tactics) { this(op, status, probes, tactics, 0, 0, Set.of()); }
+    }
 
     record Report(List<Row> rows, List<Row> controlFlow, List<String> sources, int casesImported, int casesRefused) {
         long count(Status s) { return rows.stream().filter(r -> r.status() == s).count(); }
-        /** Ops with a GPU tactic over the ops the reference runs (control flow apart). */
-        String ratio() { return count(Status.GPU) + "/" + rows.size(); }
+        /** Ops with a GPU tactic or a decomposition the GPU runs, over the ops the reference runs (control flow apart). */
+        String ratio() { return (count(Status.GPU) + count(Status.DECOMPOSED)) + "/" + rows.size(); }
     }
 
+    /** Graphs holding each op (a few per op), where a decomposition is tried. */
+    private static final Map<String, List<Graph>> GRAPHS = new java.util.HashMap<>();
+
     static Report measure(Path nodeCases) throws IOException {
+        GRAPHS.clear();
         Map<String, List<Node>> byOp = new TreeMap<>();
         List<String> sources = new ArrayList<>();
         List<String> zoo = Zoo.names().stream().filter(n -> n.endsWith("-tiny")).toList();
@@ -138,6 +152,7 @@ final class GpuCoverage {
             for (Node n : probes) for (Tactic t : gpu) if (t.appliesTo(n) && supportsSomehow(t, n)) tactics.add(t.id());
             Status s = !tactics.isEmpty() ? Status.GPU : probes.isEmpty() ? Status.UNPROBED : Status.CPU_ONLY;
             Row r = new Row(op.qualifiedName(), s, probes.size(), tactics);
+            if (s == Status.CPU_ONLY) r = decomposition(r, gpu);
             (CONTROL_FLOW.contains(op.qualifiedName()) ? control : rows).add(r);
         }
         for (String cf : CONTROL_FLOW) if (!registered.contains(cf)) control.add(new Row(cf, Status.UNPROBED, 0, Set.of()));
@@ -191,7 +206,43 @@ final class GpuCoverage {
     }
 
     private static void add(Graph g, Map<String, List<Node>> byOp) {
-        for (Node n : g.nodes()) add(n, byOp);
+        for (Node n : g.nodes()) {
+            add(n, byOp);
+            List<Graph> gs = GRAPHS.computeIfAbsent(n.opName(), k -> new ArrayList<>());
+            if (gs.size() < 256 && !gs.contains(g)) gs.add(g);
+        }
+    }
+
+    /**
+     * The row of an op no GPU tactic supports, as decomposed when some graph holding it prepares (the search's
+     * pipeline) into nodes without it, each supported by a GPU tactic; else the row as it was.
+     */
+    private static Row decomposition(Row r, List<Tactic> gpu) {
+        List<Graph> graphs = GRAPHS.getOrDefault(r.op(), List.of());
+        int ok = 0;
+        Set<String> into = new TreeSet<>(), tactics = new TreeSet<>();
+        for (Graph g : graphs) {
+            Graph prepared;
+            try {
+                prepared = org.tessel.search.Searcher.prepare(g);
+            } catch (RuntimeException e) {
+                continue;
+            }
+            if (prepared.nodes().stream().anyMatch(n -> n.opName().equals(r.op()))) continue;
+            Set<String> ops = new TreeSet<>(), used = new TreeSet<>();
+            boolean all = true;
+            for (Node n : prepared.nodes()) {
+                ops.add(n.opName());
+                boolean any = false;
+                for (Tactic t : gpu) if (t.appliesTo(n) && supportsSomehow(t, n)) { used.add(t.id()); any = true; }
+                all &= any;
+            }
+            if (!all) continue;
+            ok++;
+            into.addAll(ops);
+            tactics.addAll(used);
+        }
+        return ok == 0 ? r : new Row(r.op(), Status.DECOMPOSED, r.probes(), tactics, ok, graphs.size(), into);
     }
 
     private static void add(Node n, Map<String, List<Node>> byOp) {
@@ -210,6 +261,7 @@ final class GpuCoverage {
     static Map<String, Object> json(Report r) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("ops_with_gpu_tactic", r.count(Status.GPU));
+        m.put("decomposed", r.count(Status.DECOMPOSED));
         m.put("ops_reference_runs", r.rows().size());
         m.put("ratio", r.ratio());
         m.put("cpu_only", r.count(Status.CPU_ONLY));
@@ -230,6 +282,11 @@ final class GpuCoverage {
         x.put("status", r.status().name().toLowerCase(java.util.Locale.ROOT));
         x.put("probe_nodes", r.probes());
         x.put("gpu_tactics", List.copyOf(r.tactics()));
+        if (r.status() == Status.DECOMPOSED) {
+            x.put("decomposed_graphs", r.decomposed());
+            x.put("probe_graphs", r.graphs());
+            x.put("decomposed_into", List.copyOf(r.into()));
+        }
         return x;
     }
 }

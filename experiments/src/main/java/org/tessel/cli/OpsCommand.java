@@ -40,15 +40,18 @@ final class OpsCommand implements Callable<Integer> {
             return 0;
         }
         System.out.println("probe nodes from: " + String.join("; ", r.sources()));
-        System.out.printf("%-26s %-9s %6s  %s%n", "op", "gpu", "probes", "GPU tactics");
+        System.out.printf("%-26s %-10s %6s  %s%n", "op", "gpu", "probes", "GPU tactics");
         for (GpuCoverage.Row row : r.rows())
-            System.out.printf("%-26s %-9s %6d  %s%n", row.op(), switch (row.status()) { case GPU -> "yes"; case CPU_ONLY -> "no"; case UNPROBED -> "unprobed"; },
-                    row.probes(), String.join(", ", row.tactics()));
+            System.out.printf("%-26s %-10s %6d  %s%n", row.op(), switch (row.status()) { case GPU -> "yes"; case DECOMPOSED -> "decomposed"; case CPU_ONLY -> "no"; case UNPROBED -> "unprobed"; },
+                    row.probes(), row.status() == GpuCoverage.Status.DECOMPOSED
+                            ? row.decomposed() + " of " + row.graphs() + " graphs prepare into " + String.join(", ", row.into()) + " (" + String.join(", ", row.tactics()) + ")"
+                            : String.join(", ", row.tactics()));
         System.out.println("control flow (apart: they hold subgraphs, which the importer refuses):");
         for (GpuCoverage.Row row : r.controlFlow())
             System.out.printf("  %-24s %s%n", row.op(), row.probes() == 0 && row.tactics().isEmpty() ? "not registered; neither the reference nor the GPU runs it" : row.status().name());
-        System.out.printf("ops with a GPU tactic / ops the reference runs: %s (%.1f%%); %d without one, %d unprobed%s%n", r.ratio(),
-                100.0 * r.count(GpuCoverage.Status.GPU) / r.rows().size(), r.count(GpuCoverage.Status.CPU_ONLY), r.count(GpuCoverage.Status.UNPROBED),
+        System.out.printf("ops with a GPU tactic or a decomposition the GPU runs / ops the reference runs: %s (%.1f%%); %d decomposed, %d without either, %d unprobed%s%n", r.ratio(),
+                100.0 * (r.count(GpuCoverage.Status.GPU) + r.count(GpuCoverage.Status.DECOMPOSED)) / r.rows().size(), r.count(GpuCoverage.Status.DECOMPOSED),
+                r.count(GpuCoverage.Status.CPU_ONLY), r.count(GpuCoverage.Status.UNPROBED),
                 nodeCases == null ? " (give --node-cases DIR to probe ONNX's node test cases too)" : "");
         return 0;
     }

@@ -15,6 +15,8 @@ import org.tessel.passes.fusion.CompositeRules;
 import org.tessel.passes.fusion.MergeSiblings;
 import org.tessel.passes.canonical.CanonicalizeRules;
 import org.tessel.passes.canonical.SimplifyShapes;
+import org.tessel.passes.decompose.DecomposeAttention;
+import org.tessel.passes.decompose.DecomposeEinsum;
 import org.tessel.passes.fusion.ListFusionCandidates;
 import org.tessel.passes.lora.ApplyLora;
 import org.tessel.passes.quant.QuantizeWeights;
@@ -36,6 +38,8 @@ public final class BuiltinPasses implements PassProvider {
                 new SimplifyShapes(),
                 new RulePass(PassInfo.named("canonicalize", "Merge consecutive transposes and reshapes; drop ones that change nothing"), CanonicalizeRules.ALL),
                 new RulePass(PassInfo.named("recognize-composites", "Replace decomposed LayerNorm, RMSNorm, GELU and rotary embeddings by the single ops"), CompositeRules.ALL),
+                new RulePass(PassInfo.named("decompose", "Write Attention and (float, batched-contraction) Einsum out as MatMul, Softmax, elementwise, reduction and movement ops"),
+                        List.of(new DecomposeAttention(), new DecomposeEinsum())),
                 new ListFusionCandidates(),
                 new AssignStreams(),
                 new QuantizeWeights(),

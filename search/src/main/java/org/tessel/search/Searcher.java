@@ -23,8 +23,11 @@ import org.tessel.tactics.TacticCatalog;
 public final class Searcher {
     private Searcher() {}
 
-    /** Clean-up plus the folds the standard pipeline does before it fuses. */
-    public static final String PIPELINE = StandardPipelines.CLEANUP
+    /**
+     * Attention and Einsum written out in ops the GPU tactics run (the fusion finds attention again), then clean-up
+     * plus the folds the standard pipeline does before it fuses.
+     */
+    public static final String PIPELINE = "decompose," + StandardPipelines.CLEANUP
             + ",recognize-composites,fold-batchnorm,fold-bias-add,fixpoint(cse,dce){max-iterations=4}";
 
     /** A prepared copy of the graph (the argument is left as it is). */

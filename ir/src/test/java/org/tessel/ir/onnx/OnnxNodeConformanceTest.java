@@ -37,4 +37,20 @@ class OnnxNodeConformanceTest {
         assertEquals(19, r.total(), r.summary());
         assertEquals(19, r.passed(), r.failures() + " " + r.skips());
     }
+
+    /** The Attention cases (opsets 23 to 25) run as the op; their _expanded twins need Range. */
+    @Test void attentionCasesPass() {
+        Conformance.Result r = Conformance.run(SharedData.require("onnx-node"), Pattern.compile("^test_attention_(?!.*_expanded$)"),
+                new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8), Conformance.Options.defaults());
+        assertEquals(93, r.total(), r.summary());
+        assertEquals(93, r.passed(), r.failures() + " " + r.skips());
+    }
+
+    /** The Einsum cases: contractions, a diagonal, sums, a transpose, a scalar. */
+    @Test void einsumCasesPass() {
+        Conformance.Result r = Conformance.run(SharedData.require("onnx-node"), Pattern.compile("^test_einsum_"),
+                new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8), Conformance.Options.defaults());
+        assertEquals(9, r.total(), r.summary());
+        assertEquals(9, r.passed(), r.failures() + " " + r.skips());
+    }
 }

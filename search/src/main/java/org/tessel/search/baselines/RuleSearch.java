@@ -73,7 +73,7 @@ public final class RuleSearch implements SearchStrategy {
                     if (ch.inGroup() && ch.precision() == precision && ch.layout() == want && c.fusedChoice(ch.format()) != null) root = ch;
             }
             org.tessel.search.Format rf = root.format();
-            if (c.fusedChoice(rf) == null) { fused[c.index()] = false; continue; }
+            if (c.fusedChoice(rf) == null || onHost(c.fusedChoice(rf).tacticId())) { fused[c.index()] = false; continue; }
             cs[c.root()] = root;
             for (int m : c.members()) {
                 if (cs[m].format().agrees(rf)) continue;
@@ -83,6 +83,16 @@ public final class RuleSearch implements SearchStrategy {
         }
         return new Result(new org.tessel.search.Assignment(cs, fused), priced, false, false,
                 "rule: " + precision.text() + ", layout " + layout.text());
+    }
+
+    /**
+     * A host tactic (the reference interpreter): the fixed rule fused only groups a GPU kernel runs, so a group only the
+     * host can run (an attention group whose body the attention kernels do not take) stays unfused, its nodes on their
+     * own GPU tactics.
+     */
+    private static boolean onHost(String tacticId) {
+        org.tessel.tactics.TacticCatalog cat = org.tessel.tactics.TacticCatalog.global();
+        return cat.has(tacticId) && cat.byId(tacticId).backend() == org.tessel.tactics.Backend.CPU;
     }
 
     /** The node's preferred (else fastest) choice whose format agrees with {@code f} (an in-group one too; null: any format), or null. */
