@@ -26,8 +26,8 @@ import org.tessel.runtime.gpu.kernels.PagedAttentionKernel;
  * the pool, which it cannot see written, gives NaN. Rows: new tokens at context lengths 1, 17, 64 (the last token of a
  * 64-token partition), 65 (the first of the next), 150 (the third partition), a padding row (slot -1) of 20 cached tokens
  * whose new rows hold 7.0 (neither written nor read: its position 19 comes from the pool) and an empty padding row; the
- * new rows {@code row + 8} elements apart. Under the planner's plan, 64-token partitions (split, with the reduction) and
- * one 512-token partition: (1) output and both pools bit for bit those of {@link PagedAttentionKernel#append} then
+ * new rows {@code row + 8} elements apart. Under the planner's plan, 64- and 128-token partitions (split, with the
+ * reduction) and one 512-token partition: (1) output and both pools bit for bit those of {@link PagedAttentionKernel#append} then
  * {@link PagedAttentionKernel#decode}; (2) the pools equal what they held before except at the new slots, which hold
  * the CPU {@link PagedKvCache}'s values (FP8: its E4M3 codes); (3) the output within the f16 (2e-3) or bf16 (8e-3) bound
  * of {@link PagedAttention#decode} on the CPU cache, new tokens included.
@@ -123,7 +123,8 @@ final class FusedDecodeCheck {
             dl.copyFrom(LENGTHS);
             byte[] wantK = withNewSlots(before, cpu, false, slots, c), wantV = withNewSlots(beforeV, cpu, true, slots, c);
             for (PagedAttentionKernel.Plan p : List.of(PagedAttentionKernel.plan(c, n, 150, kc.context().device().smCount()),
-                    new PagedAttentionKernel.Plan(n, heads, hd, hpb, 64, 3), new PagedAttentionKernel.Plan(n, heads, hd, hpb, 512, 1))) {
+                    new PagedAttentionKernel.Plan(n, heads, hd, hpb, 64, 3), new PagedAttentionKernel.Plan(n, heads, hd, hpb, 128, 2),
+                    new PagedAttentionKernel.Plan(n, heads, hd, hpb, 512, 1))) {
                 String how = what + " partition " + p.partitionSize() + " x" + p.partitions();
                 try (DeviceBuffer out = GpuTestSupport.poisoned(t, q.length); DeviceBuffer out2 = GpuTestSupport.poisoned(t, q.length);
                      DeviceBuffer ws = DeviceBuffer.allocate(Math.max(1, p.workspaceBytes()))) {
