@@ -1,5 +1,6 @@
 // Host emulation driver of tessel.paged_attention / tessel.paged_kv_append (see run.sh): contexts 0, 1, 17, 300, 1000
-// (or short ones only), scattered blocks, tokens written by the append kernel, attention vs a double reference.
+// (or short ones only), scattered blocks, tokens written by the append kernel, attention vs a double reference; then
+// the append fused into the attention kernel (each sequence's last token) vs append then attention, bit for bit.
 #include "shim.h"
 #define PA_BLOCK_SIZE BS
 #include <cstdio>
@@ -73,7 +74,8 @@ int main(int argc, char** argv) {
     std::vector<float> po((size_t) batch * heads * nparts * hd, NAN), pm(batch * heads * nparts, NAN), ps(batch * heads * nparts, NAN);
     float scale = 1.0f / std::sqrt((float) hd);
     launch({nparts, heads / HPB, batch}, 128, [&] {
-        tessel_paged_attention(out.data(), po.data(), pm.data(), ps.data(), q.data(), kp.data(), vp.data(), packed.data(), lens.data(), heads, kvh, maxBlocks, part, scale, 1.0f, 1.0f); });
+        tessel_paged_attention(out.data(), po.data(), pm.data(), ps.data(), q.data(), kp.data(), vp.data(), packed.data(), lens.data(),
+                               nullptr, nullptr, nullptr, nullptr, nullptr, 0LL, 0LL, heads, kvh, maxBlocks, part, scale, 1.0f, 1.0f); });
     if (nparts > 1)
         launch({heads, batch, 1}, 128, [&] { tessel_paged_attention_reduce(out.data(), po.data(), pm.data(), ps.data(), lens.data(), heads, nparts, part); });
     double maxerr = 0, maxref = 0; int nonfinite = 0;
@@ -84,5 +86,29 @@ int main(int argc, char** argv) {
     }
     printf("attention H%d/%d D%d bs%d partition %d x%d %s: max abs err %.3e (max |ref| %.3f), %d non-finite\n", heads, kvh, hd, bs, part, nparts,
            PA_BF16 ? "bf16" : "f16", maxerr, maxref, nonfinite);
-    return (bad == 0 && nonfinite == 0 && maxerr < (PA_BF16 ? 8e-3 : 2e-3)) ? 0 : 1;
+    // the append fused into the attention kernel: each sequence's last token poisoned in copies of the pools, then
+    // written and attended to by one launch; the output and the pools must equal the append-then-attention ones bit for bit
+    std::vector<unsigned short> kp2 = kp, vp2 = vp, kn2((size_t) batch * kvh * hd, 1), vn2((size_t) batch * kvh * hd, 1), out2(out.size(), 0xFFFF);
+    std::vector<int> nslot(batch, -1);
+    for (int b = 0, first = 0; b < batch; first += lens[b], b++) {
+        if (lens[b] == 0) continue;
+        int i = first + lens[b] - 1;
+        nslot[b] = slots[i];
+        std::copy(kn.begin() + (size_t) i * kvh * hd, kn.begin() + (size_t) (i + 1) * kvh * hd, kn2.begin() + (size_t) b * kvh * hd);
+        std::copy(vn.begin() + (size_t) i * kvh * hd, vn.begin() + (size_t) (i + 1) * kvh * hd, vn2.begin() + (size_t) b * kvh * hd);
+        for (int h = 0; h < kvh; h++) for (int d = 0; d < hd; d++) {
+            size_t at = (((size_t) (slots[i] / bs) * kvh + h) * bs + slots[i] % bs) * hd + d;
+            kp2[at] = vp2[at] = 0xFFFF;
+        }
+    }
+    launch({nparts, heads / HPB, batch}, 128, [&] {
+        tessel_paged_attention(out2.data(), po.data(), pm.data(), ps.data(), q.data(), kp2.data(), vp2.data(), packed.data(), lens.data(),
+                               kp2.data(), vp2.data(), kn2.data(), vn2.data(), nslot.data(), (long long) kvh * hd, (long long) kvh * hd, heads, kvh, maxBlocks, part, scale, 1.0f, 1.0f); });
+    if (nparts > 1)
+        launch({heads, batch, 1}, 128, [&] { tessel_paged_attention_reduce(out2.data(), po.data(), pm.data(), ps.data(), lens.data(), heads, nparts, part); });
+    size_t fusedBad = 0;
+    for (size_t i = 0; i < out.size(); i++) fusedBad += out2[i] != out[i];
+    for (size_t i = 0; i < pool; i++) fusedBad += kp2[i] != kp[i] || vp2[i] != vp[i];
+    printf("fused append: %zu output and pool values differ from append then attention\n", fusedBad);
+    return (bad == 0 && fusedBad == 0 && nonfinite == 0 && maxerr < (PA_BF16 ? 8e-3 : 2e-3)) ? 0 : 1;
 }

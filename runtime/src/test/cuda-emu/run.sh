@@ -2,7 +2,8 @@
 # Runs tessel.paged_attention and tessel.paged_kv_append on the CPU: the kernel templates compiled as
 # C++ over shim.h (one std::thread per CUDA thread, std::barrier for __syncthreads and warp shuffles,
 # f16/bf16 conversions in software) and checked against a double-precision reference: appended
-# slots bit for bit (the rest of the pool untouched), attention within 2e-3 (f16) / 8e-3 (bf16).
+# slots bit for bit (the rest of the pool untouched), attention within 2e-3 (f16) / 8e-3 (bf16), and the append fused
+# into the attention kernel (each sequence's last token) bit for bit the output and pools of append then attention.
 # A developer check for machines without a GPU (not run by CI; ~10 s a configuration on 2 cores);
 # it says nothing of speed, and memory ordering on a real GPU is not emulated.
 # Usage: runtime/src/test/cuda-emu/run.sh   (needs g++ with C++20)

@@ -39,6 +39,7 @@ inline float __uint_as_float(unsigned u) { float f; std::memcpy(&f, &u, 4); retu
 inline unsigned __float_as_uint(float f) { unsigned u; std::memcpy(&u, &f, 4); return u; }
 inline float __int_as_float(int u) { float f; std::memcpy(&f, &u, 4); return f; }
 using std::min;
+using std::max;
 // f16 <-> f32 via _Float16 (round to nearest even)
 inline float tessel_h2f(unsigned short h) { _Float16 x; std::memcpy(&x, &h, 2); return (float) x; }
 inline unsigned short tessel_f2h(float f) { _Float16 x = (_Float16) f; unsigned short h; std::memcpy(&h, &x, 2); return h; }

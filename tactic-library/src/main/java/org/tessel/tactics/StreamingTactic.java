@@ -2,6 +2,7 @@ package org.tessel.tactics;
 
 import java.util.Set;
 import java.util.function.Predicate;
+import java.util.function.ToIntFunction;
 import org.tessel.api.Layout;
 import org.tessel.cost.Precision;
 import org.tessel.cost.TacticFeatures;
@@ -27,11 +28,17 @@ public final class StreamingTactic extends BaseTactic {
      * @param limit           shape and attribute limits
      * @param computeEfficiency fraction of the FP32 CUDA-core peak on its arithmetic
      * @param memoryEfficiency  fraction of peak bandwidth it streams at
-     * @param kernelLaunches  kernels per run (0: metadata only)
+     * @param kernelLaunches  kernels a run of the node launches (0: metadata only)
      * @param anyPrecisionWhenIntegral accept every precision on nodes with no floating tensor (their precision is moot)
      */
     public record Config(String id, String summary, String appliesToText, Predicate<Node> matches, Set<Precision> precisions, Set<Layout> layouts,
-                         Limit limit, double computeEfficiency, double memoryEfficiency, int kernelLaunches, boolean anyPrecisionWhenIntegral) {}
+                         Limit limit, double computeEfficiency, double memoryEfficiency, ToIntFunction<Node> kernelLaunches, boolean anyPrecisionWhenIntegral) {
+        /** The same kernel count for every node. */
+        public Config(String id, String summary, String appliesToText, Predicate<Node> matches, Set<Precision> precisions, Set<Layout> layouts,
+                      Limit limit, double computeEfficiency, double memoryEfficiency, int kernelLaunches, boolean anyPrecisionWhenIntegral) {
+            this(id, summary, appliesToText, matches, precisions, layouts, limit, computeEfficiency, memoryEfficiency, n -> kernelLaunches, anyPrecisionWhenIntegral);
+        }
+    }
 
     private final Config config;
 
@@ -53,7 +60,8 @@ public final class StreamingTactic extends BaseTactic {
     @Override public long workspaceBytes(Node n, Precision p) { return 0; }
 
     @Override public TacticFeatures features(Node n, Precision p, Layout l) {
-        if (config.kernelLaunches() == 0) return TacticFeatures.view();
-        return TacticFeatures.streaming(config.computeEfficiency(), config.memoryEfficiency(), config.kernelLaunches());
+        int launches = config.kernelLaunches().applyAsInt(n);
+        if (launches == 0) return TacticFeatures.view();
+        return TacticFeatures.streaming(config.computeEfficiency(), config.memoryEfficiency(), launches);
     }
 }

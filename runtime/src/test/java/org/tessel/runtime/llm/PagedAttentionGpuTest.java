@@ -33,7 +33,8 @@ import org.tessel.runtime.gpu.kernels.PagedAttentionKernel;
  * alone is up to 3.9e-3 at |out| < 2) on outputs of magnitude up to ~1.5 (V has a per-dimension bias in
  * [-1, 1] so long contexts do not average to 0), plus GpuTestSupport's relative L2 bound.
  * Then {@link GpuPagedKvCache} over 40 decode steps with sequences joining and leaving: the append
- * kernel's slots bit for bit (every other slot keeps its poison) and attention equal to the CPU cache's.
+ * kernel's slots bit for bit (every other slot keeps its poison) and attention equal to the CPU cache's. Then the
+ * decode step's append fused into the attention kernel ({@link FusedDecodeCheck}).
  */
 @Tag("gpu")
 class PagedAttentionGpuTest {
@@ -127,6 +128,21 @@ class PagedAttentionGpuTest {
                         Tensor.ofFloats(Shape.of(shortN, heads, hd), java.util.Arrays.copyOf(want, shortN * heads * hd)));
             }
         }
+    }
+
+    /**
+     * The decode step's append fused into the attention kernel ({@link FusedDecodeCheck}): f16, bf16 and FP8 pools (f16
+     * and bf16 q), heads 18 / 2 and 32 / 2 (several thread blocks per KV head), head sizes 64 and 128, blocks of 16 and 7.
+     */
+    @Test void fusedAppendDecodeEqualsAppendThenDecode() {
+        KernelCompiler kc = GpuTestSupport.compiler();
+        GpuTestSupport.Checks checks = new GpuTestSupport.Checks();
+        for (DType t : new DType[] {DType.F16, DType.BF16})
+            for (DType kv : new DType[] {t, DType.F8E4M3})
+                for (int[] g : new int[][] {{18, 2, 64, 16}, {32, 2, 128, 7}})
+                    checks.check("fused " + t.text() + " kv " + kv.text() + " H" + g[0] + "/" + g[1] + " D" + g[2] + " bs" + g[3],
+                            () -> System.out.println(FusedDecodeCheck.check(kc, t, kv, g[0], g[1], g[2], g[3])));
+        checks.done();
     }
 
     static void compare(String what, DType t, Tensor got, Tensor want) {

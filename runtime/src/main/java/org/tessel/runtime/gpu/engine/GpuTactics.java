@@ -114,7 +114,7 @@ public final class GpuTactics {
             new Implementation(GEMM_W8A8, "QuantizedMatMulLayers", "W8A8Gemm"),
             new Implementation(ATTENTION_MMA, "AttentionLayers", "MmaAttention"),
             new Implementation(ATTENTION_BSHD, "AttentionLayers", "TransformerKernels.attention"),
-            new Implementation(ATTENTION_PAGED, "PagedAttentionLayers", "PagedAttentionKernel.append + decode (one token) / prefill (a chunk)"),
+            new Implementation(ATTENTION_PAGED, "PagedAttentionLayers", "PagedAttentionKernel.appendAndDecode (one token) / append + prefill (a chunk)"),
             new Implementation(ROPE, "RopeLayers", "Rope"),
             new Implementation(ELTWISE, "EltwiseLayers", "EltwiseCodegen (one op)"),
             new Implementation(ELTWISE_FUSED, "EltwiseLayers", "EltwiseCodegen"),

@@ -11,11 +11,11 @@ import org.tessel.runtime.cuda.DeviceBuffer;
 import org.tessel.runtime.gpu.kernels.PagedAttentionKernel;
 
 /**
- * {@code tessel.attention.paged}: {@code tessel.PagedAttention} as the paged kernels. The layer appends the new
- * tokens' keys and values to the pools ({@link PagedAttentionKernel#append}, padding slots -1 skipped), then runs the
- * flash-decoding kernel for a decode step (one new token: {@link PagedAttentionKernel#decode}, planned for the block
- * tables' reach, its split workspace the context's) or the causal prefill kernel for a chunk
- * ({@link PagedAttentionKernel#prefill}).
+ * {@code tessel.attention.paged}: {@code tessel.PagedAttention} as the paged kernels. A decode step (one new token)
+ * is one flash-decoding launch that also writes the new keys and values into the pools
+ * ({@link PagedAttentionKernel#appendAndDecode}, padding slots -1 skipped; planned for the block tables' reach, its
+ * split workspace the context's, whose reduction is the second launch); a chunk appends the new tokens' keys and
+ * values ({@link PagedAttentionKernel#append}), then runs the causal prefill kernel ({@link PagedAttentionKernel#prefill}).
  *
  * <p>The pools are written in place: each pool output is the buffer the caller bound to it
  * ({@link GpuEngine#createExecutionContext(java.util.Map)}), which for a paged KV cache is the pool input's own
@@ -65,8 +65,8 @@ public final class PagedAttentionLayers implements TacticImplementation {
             return Operands.layer(c, n, GpuTactics.ATTENTION_PAGED, n.output(0), s -> {
                 if (copyK) kOut.copyFromAsync(kPool, s);
                 if (copyV) vOut.copyFromAsync(vPool, s);
-                PagedAttentionKernel.append(kc, cfg, batch, k, row, v, row, slots, kOut, vOut, ks, vs, s);
-                PagedAttentionKernel.decode(kc, cfg, plan, q, kOut, vOut, ks, vs, tables, lens, maxBlocks, out, plan.split() ? workspace.get() : null, s);
+                PagedAttentionKernel.appendAndDecode(kc, cfg, plan, q, k, row, v, row, slots, kOut, vOut, ks, vs, tables, lens, maxBlocks, out,
+                        plan.split() ? workspace.get() : null, s);
             });
         }
         return Operands.layer(c, n, GpuTactics.ATTENTION_PAGED, n.output(0), s -> {

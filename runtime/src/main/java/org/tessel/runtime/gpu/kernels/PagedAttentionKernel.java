@@ -38,6 +38,8 @@ import org.tessel.runtime.cuda.DeviceBuffer;
  * query heads sharing a KV head, and sequence), so one long sequence still fills the GPU; each writes
  * its max score, sum of exponentials and normalised partial output to a workspace, and a second
  * kernel combines them. With one partition the first kernel writes the output itself.
+ * {@link #appendAndDecode} fuses a decode step's append into the attention kernel (one launch fewer): the block
+ * holding a sequence's new token takes it from the new rows, one block per sequence and KV head writes them.
  * Everything a launch needs is checked before it: {@link #unsupportedReason} for the configuration,
  * {@link #validate} for a step's block tables and lengths (host copies), buffer sizes and alignment.
  */
@@ -249,34 +251,76 @@ public final class PagedAttentionKernel {
     /** As the decode without scales, FP8 pools read at scales {@code kScale}, {@code vScale} (1 and 1 for 16-bit pools). */
     public static void decode(KernelCompiler kc, Config c, Plan p, DeviceBuffer q, DeviceBuffer kPool, DeviceBuffer vPool, float kScale, float vScale,
                               DeviceBuffer blockTables, DeviceBuffer contextLens, int maxBlocks, DeviceBuffer out, DeviceBuffer workspace, CudaStream s) {
-        checkScales(c, kScale, vScale, "tessel.paged_attention");
+        launchDecode(kc, c, p, q, null, kPool, vPool, kScale, vScale, blockTables, contextLens, maxBlocks, out, workspace, s, "tessel.paged_attention");
+    }
+
+    /**
+     * {@link #append} and {@link #decode} of a decode step in one attention launch (plus the reduction when the plan is
+     * split): sequence b's new key and value rows ({@code kNew}, {@code vNew}: kvHeads * headDim values at element
+     * b * ldk, b * ldv) go into the pools at {@code slots[b]} (int32 on the device, -1 writes nothing; {@link
+     * #validateSlots} checks the host copy), and its attention over {@code contextLens[b]} tokens takes position
+     * contextLens[b] - 1, the new token's, from those rows as the pool will hold it (FP8: e4m3(x / scale), read as code *
+     * scale). Each slot must be position contextLens[b] - 1's slot by b's block table (the {@code tessel.PagedAttention}
+     * contract) and read by no other sequence of the step; a slot of -1 reads that position from the pool. Results equal
+     * {@link #append} then {@link #decode} bit for bit. Allocates nothing, so it can be captured in a CUDA graph.
+     */
+    public static void appendAndDecode(KernelCompiler kc, Config c, Plan p, DeviceBuffer q, DeviceBuffer kNew, long ldk, DeviceBuffer vNew, long ldv,
+                                       DeviceBuffer slots, DeviceBuffer kPool, DeviceBuffer vPool, float kScale, float vScale, DeviceBuffer blockTables,
+                                       DeviceBuffer contextLens, int maxBlocks, DeviceBuffer out, DeviceBuffer workspace, CudaStream s) {
+        String kernel = "tessel.paged_attention (fused append)";
+        checkNewRows(c, p.batch(), kNew, ldk, vNew, ldv, slots, kernel);
+        launchDecode(kc, c, p, q, new NewRows(kNew, ldk, vNew, ldv, slots), kPool, vPool, kScale, vScale, blockTables, contextLens, maxBlocks, out, workspace, s, kernel);
+    }
+
+    /** A fused append's new rows, strides and slots. */
+    private record NewRows(DeviceBuffer keys, long ldk, DeviceBuffer values, long ldv, DeviceBuffer slots) {}
+
+    /** Checks {@code tokens} new rows: strides multiples of 8 of at least a row, buffers large enough and 16-byte aligned, slots int32. */
+    private static void checkNewRows(Config c, int tokens, DeviceBuffer kNew, long ldk, DeviceBuffer vNew, long ldv, DeviceBuffer slots, String kernel) {
+        long row = (long) c.kvHeads() * c.headDim();
+        if (ldk < row || ldv < row || ldk % 8 != 0 || ldv % 8 != 0)
+            throw new IllegalArgumentException(kernel + ": row strides " + ldk + " and " + ldv + " must be multiples of 8 of at least " + row);
+        if (tokens < 0) throw new IllegalArgumentException(kernel + ": " + tokens + " tokens");
+        if (tokens == 0) return;
+        Softmax.check(kNew, c.dtype(), (tokens - 1) * ldk + row, "new keys");
+        Softmax.check(vNew, c.dtype(), (tokens - 1) * ldv + row, "new values");
+        Softmax.check(slots, DType.I32, tokens, "slot");
+        for (DeviceBuffer b : new DeviceBuffer[] {kNew, vNew})
+            if (b.address() % 16 != 0) throw new IllegalArgumentException(kernel + ": the new keys and values must be 16-byte aligned (16-byte loads)");
+    }
+
+    private static void launchDecode(KernelCompiler kc, Config c, Plan p, DeviceBuffer q, NewRows rows, DeviceBuffer kPool, DeviceBuffer vPool, float kScale, float vScale,
+                                     DeviceBuffer blockTables, DeviceBuffer contextLens, int maxBlocks, DeviceBuffer out, DeviceBuffer workspace, CudaStream s, String kernel) {
+        checkScales(c, kScale, vScale, kernel);
         if (p.heads() != c.heads() || p.headDim() != c.headDim() || p.headsPerBlock() != c.headsPerBlock())
-            throw new IllegalArgumentException("tessel.paged_attention: the plan is for " + p.heads() + " heads of " + p.headDim() + ", the cache has " + c.heads() + " of " + c.headDim());
+            throw new IllegalArgumentException(kernel + ": the plan is for " + p.heads() + " heads of " + p.headDim() + ", the cache has " + c.heads() + " of " + c.headDim());
         if (p.partitionSize() < 1 || p.partitionSize() > MAX_PARTITION || p.partitions() < 1 || p.partitions() > MAX_PARTITIONS)
-            throw new IllegalArgumentException("tessel.paged_attention: " + p.partitions() + " partitions of " + p.partitionSize() + " tokens (at most "
+            throw new IllegalArgumentException(kernel + ": " + p.partitions() + " partitions of " + p.partitionSize() + " tokens (at most "
                     + MAX_PARTITIONS + " of at most " + MAX_PARTITION + ")");
         int batch = p.batch();
-        long rows = (long) batch * c.heads() * c.headDim();
-        Softmax.check(q, c.dtype(), rows, "query");
-        Softmax.check(out, c.dtype(), rows, "output");
+        long rowsQ = (long) batch * c.heads() * c.headDim();
+        Softmax.check(q, c.dtype(), rowsQ, "query");
+        Softmax.check(out, c.dtype(), rowsQ, "output");
         Softmax.check(kPool, c.kvDtype(), c.poolElements(), "K pool");
         Softmax.check(vPool, c.kvDtype(), c.poolElements(), "V pool");
         Softmax.check(blockTables, DType.I32, (long) batch * maxBlocks, "block table");
         Softmax.check(contextLens, DType.I32, batch, "context length");
         for (DeviceBuffer b : new DeviceBuffer[] {q, kPool, vPool})
-            if (b.address() % 16 != 0) throw new IllegalArgumentException("tessel.paged_attention: q and the pools must be 16-byte aligned (16-byte loads)");
+            if (b.address() % 16 != 0) throw new IllegalArgumentException(kernel + ": q and the pools must be 16-byte aligned (16-byte loads)");
         if (p.split() && (workspace == null || workspace.bytes() < p.workspaceBytes()))
-            throw new IllegalArgumentException("tessel.paged_attention: the split step needs a workspace of " + p.workspaceBytes() + " bytes, got "
+            throw new IllegalArgumentException(kernel + ": the split step needs a workspace of " + p.workspaceBytes() + " bytes, got "
                     + (workspace == null ? "none" : workspace.bytes()));
         if (batch == 0) return;
         CudaKernel k = kc.kernel(program(c, p), () -> source(c.dtype(), c.kvDtype(), c.headDim(), p.headsPerBlock(), c.blockSize()), "tessel_paged_attention");
         long parts = (long) batch * c.heads() * p.partitions();
         long ws = p.split() ? workspace.address() : 0;
         long partOut = ws, partMax = ws + 4 * parts * c.headDim(), partSum = partMax + 4 * parts;
+        CudaKernel.Args args = CudaKernel.args().ptr(out).ptr(p.split() ? partOut : 0).ptr(p.split() ? partMax : 0).ptr(p.split() ? partSum : 0)
+                .ptr(q).ptr(kPool).ptr(vPool).ptr(blockTables).ptr(contextLens);
+        if (rows == null) args.ptr(0).ptr(0).ptr(0).ptr(0).ptr(0).i64(0).i64(0);
+        else args.ptr(kPool).ptr(vPool).ptr(rows.keys()).ptr(rows.values()).ptr(rows.slots()).i64(rows.ldk()).i64(rows.ldv());
         k.launch(p.partitions(), c.heads() / p.headsPerBlock(), batch, THREADS, 1, 1, p.sharedBytes(), s,
-                CudaKernel.args().ptr(out).ptr(p.split() ? partOut : 0).ptr(p.split() ? partMax : 0).ptr(p.split() ? partSum : 0)
-                        .ptr(q).ptr(kPool).ptr(vPool).ptr(blockTables).ptr(contextLens)
-                        .i32(c.heads()).i32(c.kvHeads()).i32(maxBlocks).i32(p.partitionSize()).f32(c.scale()).f32(kScale).f32(vScale));
+                args.i32(c.heads()).i32(c.kvHeads()).i32(maxBlocks).i32(p.partitionSize()).f32(c.scale()).f32(kScale).f32(vScale));
         if (!p.split()) return;
         CudaKernel r = kc.kernel(program(c, p), () -> source(c.dtype(), c.kvDtype(), c.headDim(), p.headsPerBlock(), c.blockSize()), "tessel_paged_attention_reduce");
         r.launch(c.heads(), batch, 1, THREADS, 1, 1, 4 * p.partitions(), s,
@@ -298,17 +342,11 @@ public final class PagedAttentionKernel {
     public static void append(KernelCompiler kc, Config c, int tokens, DeviceBuffer kNew, long ldk, DeviceBuffer vNew, long ldv,
                               DeviceBuffer slots, DeviceBuffer kPool, DeviceBuffer vPool, float kScale, float vScale, CudaStream s) {
         checkScales(c, kScale, vScale, "tessel.paged_kv_append");
-        long row = (long) c.kvHeads() * c.headDim();
-        if (ldk < row || ldv < row || ldk % 8 != 0 || ldv % 8 != 0)
-            throw new IllegalArgumentException("tessel.paged_kv_append: row strides " + ldk + " and " + ldv + " must be multiples of 8 of at least " + row);
-        if (tokens < 0) throw new IllegalArgumentException("tessel.paged_kv_append: " + tokens + " tokens");
+        checkNewRows(c, tokens, kNew, ldk, vNew, ldv, slots, "tessel.paged_kv_append");
         if (tokens == 0) return;
-        Softmax.check(kNew, c.dtype(), (tokens - 1) * ldk + row, "new keys");
-        Softmax.check(vNew, c.dtype(), (tokens - 1) * ldv + row, "new values");
-        Softmax.check(slots, DType.I32, tokens, "slot");
         Softmax.check(kPool, c.kvDtype(), c.poolElements(), "K pool");
         Softmax.check(vPool, c.kvDtype(), c.poolElements(), "V pool");
-        for (DeviceBuffer b : new DeviceBuffer[] {kNew, vNew, kPool, vPool})
+        for (DeviceBuffer b : new DeviceBuffer[] {kPool, vPool})
             if (b.address() % 16 != 0) throw new IllegalArgumentException("tessel.paged_kv_append: the buffers must be 16-byte aligned (16-byte copies)");
         if (c.fp8()) {
             CudaKernel k = kc.kernel("tessel_paged_kv_append_" + c.dtype().text() + "_fp8_d" + c.headDim() + ".cu", () -> appendFp8Source(c.dtype(), c.headDim()), "tessel_paged_kv_append");

@@ -20,6 +20,16 @@
 // and tessel_paged_attention_reduce combines them. Partitions starting at or past a sequence's
 // length do nothing; a sequence of length 0 gets zeros.
 //
+// Fused append (k_new non-null, a decode step's one new token per sequence): k_new and v_new hold sequence s's new key
+// and value rows ([kv_heads][HEAD_DIM], at element s * ld_k and s * ld_v) and slots[s] their pool slot (block *
+// block_size + slot, -1: none). For a sequence whose slot is not -1 the block whose partition holds position len - 1
+// (the new token's) reads that position from k_new and v_new, as the pool will hold it (FP8: the code
+// e4m3(x / scale) tessel_paged_kv_append stores, read back as code * scale), never from the pool, which no grid-wide
+// order lets it see written; and one block per (sequence, KV head), the last partition's of the KV head's first head
+// group, writes the rows into the pools (k_dst and v_dst: k_pool and v_pool, written only at these slots, which no
+// block reads). A slot of -1 writes nothing and reads position len - 1 from the pool, as the two launches would.
+// The slot must be position len - 1's slot by the block table, and no other sequence of the step may read it.
+//
 // FP8 cache (PA_FP8 1, needs fp8.cuh): the pools hold E4M3 codes, one byte an element, at one f32 scale per pool
 // (k_scale, v_scale); a token's row is HEAD_DIM / 16 16-byte chunks of 16 codes, each dequantized in registers as
 // code * scale (one f32 multiply), so a step reads half the bytes of f16. q and out stay f16 or bf16. Unused
@@ -73,6 +83,22 @@ __device__ __forceinline__ void pa_unpack_kv(uint4 u, float* f, float scale) {
     pa_unpack8(u, f);
 #endif
 }
+// the new token's chunk e of a KV row as the pool stores it: 8 16-bit elements copied, or 16 elements (two 16-byte
+// loads) quantized to E4M3 codes as tessel_paged_kv_append does (e4m3(x / scale), an f32 division; not inlined, so
+// the 16 divisions, run once a block, do not cost the main loops registers)
+#if PA_FP8
+__device__ __noinline__ uint4 pa_new_chunk(const unsigned short* row, int e, float scale) {
+    float f[16];
+    pa_unpack8(*reinterpret_cast<const uint4*>(row + e * 16), f);
+    pa_unpack8(*reinterpret_cast<const uint4*>(row + e * 16 + 8), f + 8);
+    unsigned w[4] = {0u, 0u, 0u, 0u};
+#pragma unroll
+    for (int i = 0; i < 16; i++) w[i >> 2] |= (unsigned) tessel_f2e4m3(__fdiv_rn(f[i], scale)) << (8 * (i & 3));
+    return make_uint4(w[0], w[1], w[2], w[3]);
+}
+#else
+__device__ __forceinline__ uint4 pa_new_chunk(const unsigned short* row, int e, float) { return *reinterpret_cast<const uint4*>(row + e * 8); }
+#endif
 __device__ __forceinline__ unsigned short pa_store(float f) {
 #if PA_BF16
     return tessel_f2bf(f);
@@ -85,17 +111,49 @@ extern "C" __global__ void __launch_bounds__(PA_THREADS)
 tessel_paged_attention(unsigned short* __restrict__ out, float* __restrict__ part_out, float* __restrict__ part_max, float* __restrict__ part_sum,
                        const unsigned short* __restrict__ q, const pa_kv_t* __restrict__ k_pool, const pa_kv_t* __restrict__ v_pool,
                        const int* __restrict__ block_tables, const int* __restrict__ context_lens,
+                       pa_kv_t* k_dst, pa_kv_t* v_dst, const unsigned short* __restrict__ k_new, const unsigned short* __restrict__ v_new,
+                       const int* __restrict__ slots, long long ld_k, long long ld_v,
                        int heads, int kv_heads, int max_blocks, int partition_size, float scale, float k_scale, float v_scale) {
     const int block_size = PA_BLOCK_SIZE; // compiled in: t / block_size is a multiply and shift (a shift for powers of two)
     // logits [HPB][partition_size], then (after pass 2) the warps' partial outputs [PA_WARPS][HPB][HEAD_DIM]
     extern __shared__ __align__(16) float pa_smem[];
     __shared__ float pa_max[HPB], pa_sum[HPB];
     __shared__ int pa_blocks[PA_MAX_PARTITION + 1]; // a partition of P tokens spans at most P / block_size + 1 blocks
+    __shared__ uint4 pa_new[2][TPT];                // the new token's K and V row chunks as the pool stores them (fused append)
     const int part = blockIdx.x, nparts = gridDim.x, seq = blockIdx.z;
-    const int h0 = blockIdx.y * HPB, kvh = h0 / (heads / kv_heads);
+    const int group = heads / kv_heads, h0 = blockIdx.y * HPB, kvh = h0 / group;
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, tg = lane / TPT, c = lane - tg * TPT;
     const int len = context_lens[seq], start = part * partition_size;
     const long long row0 = (long long) seq * heads + h0; // (seq, h0)'s row of q, out and the partition arrays
+    // fused append: the position read from k_new and v_new (-1: none in this block), published by the barrier below
+    int new_t = -1;
+    if (k_new != nullptr) {
+        const int at = slots[seq];
+        if (at >= 0) {
+            const bool stages = len >= 1 && len - 1 >= start && len - 1 - start < partition_size;
+            // one writer per (sequence, KV head): the KV head's first head group, the partition holding len - 1 (the last
+            // launched one should the plan fall short, a length of 0 the first)
+            const bool writes = h0 % group == 0 && part == min(max(len - 1, 0) / partition_size, nparts - 1);
+            if (stages) new_t = len - 1;
+            if (stages || writes) {
+                const unsigned short* kr = k_new + seq * ld_k + kvh * HEAD_DIM;
+                const unsigned short* vr = v_new + seq * ld_v + kvh * HEAD_DIM;
+                const long long dst = (((long long) (at / block_size) * kv_heads + kvh) * block_size + at % block_size) * HEAD_DIM;
+                if (tid < TPT) { // TPT <= 32: one chunk a lane of warp 0
+                    const int e = tid;
+                    uint4 kc = pa_new_chunk(kr, e, k_scale), vc = pa_new_chunk(vr, e, v_scale);
+                    if (stages) {
+                        pa_new[0][e] = kc;
+                        pa_new[1][e] = vc;
+                    }
+                    if (writes) {
+                        *reinterpret_cast<uint4*>(k_dst + dst + e * PA_EPT) = kc;
+                        *reinterpret_cast<uint4*>(v_dst + dst + e * PA_EPT) = vc;
+                    }
+                }
+            }
+        }
+    }
     if (start >= len) {
         if (nparts == 1)
             for (int e = tid; e < HPB * HEAD_DIM; e += PA_THREADS) out[row0 * HEAD_DIM + e] = 0;
@@ -126,7 +184,9 @@ tessel_paged_attention(unsigned short* __restrict__ out, float* __restrict__ par
             for (int u = 0; u < PA_UNROLL; u++) {
                 int t = t0 + u * TPW + tg;
                 kr[u] = make_uint4(0u, 0u, 0u, 0u);
-                if (t < end) {
+                if (t == new_t) {
+                    kr[u] = pa_new[0][c];
+                } else if (t < end) {
                     int b = (int) ((unsigned) t / (unsigned) block_size); // t >= 0: no sign fix-up
                     kr[u] = *reinterpret_cast<const uint4*>(k_pool + pa_blocks[b - b_first] * block_stride + chunk + (long long) (t - b * block_size) * HEAD_DIM);
                 }
@@ -181,7 +241,9 @@ tessel_paged_attention(unsigned short* __restrict__ out, float* __restrict__ par
         for (int u = 0; u < PA_UNROLL; u++) {
             int t = t0 + u * TPW + tg;
             vr[u] = make_uint4(0u, 0u, 0u, 0u);
-            if (t < end) {
+            if (t == new_t) {
+                vr[u] = pa_new[1][c];
+            } else if (t < end) {
                 int b = (int) ((unsigned) t / (unsigned) block_size);
                 vr[u] = *reinterpret_cast<const uint4*>(v_pool + pa_blocks[b - b_first] * block_stride + chunk + (long long) (t - b * block_size) * HEAD_DIM);
             }
