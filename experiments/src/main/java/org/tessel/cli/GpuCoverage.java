@@ -34,15 +34,16 @@ import org.tessel.tactics.TacticCatalog;
  * Tactic#whyNot} at some precision and layout), not declared per op, so real nodes are asked:
  * every node of the tiny zoo models, before and after the standard pipeline (which makes the fused
  * and reformat nodes), of llama-tiny's decode step quantized as the runtime quantizes it (the LLM quantized
- * MatMuls exist only after quantization), and of ONNX's node test cases when a folder of them is given (plus the nodes
- * constant folding removes from them, such as Shape and ConstantOfShape, taken from an unfolded import,
- * and a Constant node built from its schema, since imports turn every Constant into a value). An op
+ * MatMuls exist only after quantization), of its paged decode step (tessel.PagedAttention), and of ONNX's node test
+ * cases when a folder of them is given (plus the nodes constant folding removes from them, such as Shape and
+ * ConstantOfShape, taken from an unfolded import, and a Constant node built from its schema, since imports turn every
+ * Constant into a value). An op
  * with no such node is reported as unprobed rather than guessed. Every catalogue GPU id has a GPU
  * implementation (the runtime's tactic-vocabulary lint test checks it), so a supporting catalogue
  * tactic is a kernel the GPU builder builds.
  *
  * <p>An op no GPU tactic supports may still run on the GPU when the search's preparation pipeline
- * ({@code Searcher.PIPELINE}, whose {@code decompose} pass writes Attention and Einsum out) rewrites it into ops that
+ * ({@code Searcher.PIPELINE}, whose {@code decompose} pass writes Attention, Einsum and ONNX RotaryEmbedding out) rewrites it into ops that
  * have GPU tactics: such an op is reported as decomposed, with how many of its probe graphs prepare into nodes every
  * one of which a GPU tactic supports, and the ops they become.
  */
@@ -106,6 +107,11 @@ final class GpuCoverage {
         new PassManager().run(lora, StandardPipelines.resolve("standard"));
         add(lora, byOp);
         sources.add("llama-tiny's decode step with two LoRA adapters (q, v; ranks 4 and 8), after the standard pipeline");
+        // tessel.PagedAttention exists only in the paged step graph the GPU decoder runs: llama-tiny's decode step over a paged KV cache
+        Graph paged = Zoo.buildPagedDecoder("llama-tiny", llama, new org.tessel.ir.zoo.PagedDecoderShape(1, 1, 4, 4, 16), 42);
+        new PassManager().run(paged, StandardPipelines.resolve("standard"));
+        add(paged, byOp);
+        sources.add("llama-tiny's paged decode step (one token, 4 blocks of 4 tokens a sequence, 16 pool blocks), after the standard pipeline");
         int imported = 0, refused = 0;
         if (nodeCases != null) {
             if (!Files.isDirectory(nodeCases)) throw new IllegalArgumentException("--node-cases " + nodeCases + ": not a folder");

@@ -43,6 +43,9 @@ class OpsGpuCoverageTest {
         // imports fold every Constant node into a value: it is probed on a node built from its schema, which tessel.constant runs
         assertEquals("gpu", m.get("Constant").get("status").asText(), m.get("Constant").toString());
         assertTrue(m.get("Constant").get("gpu_tactics").toString().contains("tessel.constant"), m.get("Constant").toString());
+        // tessel.PagedAttention exists only in the paged step graph: probed on llama-tiny's paged decode step
+        assertEquals("gpu", m.get("tessel.PagedAttention").get("status").asText(), m.get("tessel.PagedAttention").toString());
+        assertTrue(m.get("tessel.PagedAttention").get("gpu_tactics").toString().contains("tessel.attention.paged"), m.get("tessel.PagedAttention").toString());
         assertEquals(4, root.get("control_flow").size());
         assertEquals("If", root.get("control_flow").get(0).get("op").asText());
     }
@@ -51,8 +54,9 @@ class OpsGpuCoverageTest {
         Path cases = Path.of(System.getProperty("tessel.shared", "/work/shared"), "onnx-node");
         org.junit.jupiter.api.Assumptions.assumeTrue(Files.isDirectory(cases), "ONNX node cases not found at " + cases + "; skipping");
         Path some = Files.createDirectories(dir.resolve("cases"));
-        // three small cases, copied into the test's own folder (a few KB each)
-        for (String c : new String[] {"test_abs", "test_matmul_2d", "test_reshape_reordered_all_dims", "test_attention_4d_gqa_causal", "test_einsum_batch_matmul_bfloat16", "test_einsum_batch_diagonal"})
+        // eight small cases, copied into the test's own folder (a few KB each)
+        for (String c : new String[] {"test_abs", "test_matmul_2d", "test_reshape_reordered_all_dims", "test_attention_4d_gqa_causal", "test_einsum_batch_matmul_bfloat16",
+                "test_einsum_batch_diagonal", "test_rotary_embedding_3d_input", "test_rotary_embedding_with_interleaved_rotary_dim"})
             try (var files = Files.walk(cases.resolve(c))) {
                 for (Path f : files.toList()) {
                     Path to = some.resolve(c).resolve(cases.resolve(c).relativize(f).toString());
@@ -62,11 +66,12 @@ class OpsGpuCoverageTest {
             }
         CliRun r = CliRun.of("ops", "--gpu", "--node-cases", some.toString());
         assertEquals(0, r.code(), r.err());
-        assertTrue(r.out().contains("ONNX node cases in " + some + " (6 imported, 0 refused by the importer)"), r.out());
+        assertTrue(r.out().contains("ONNX node cases in " + some + " (8 imported, 0 refused by the importer)"), r.out());
         assertTrue(r.out().matches("(?s).*\\nAbs +yes +1 +tessel\\.eltwise\\n.*"), r.out());
-        // Attention and Einsum have no GPU tactic: the preparation pipeline writes them out in ops that have (a diagonal Einsum stays)
+        // Attention, Einsum and RotaryEmbedding have no GPU tactic: the preparation pipeline writes them out in ops that have (a diagonal Einsum stays)
         assertTrue(r.out().matches("(?s).*\\nAttention +decomposed +1 +1 of 1 graphs prepare into [^\\n]*MatMul[^\\n]*Softmax.*"), r.out());
         assertTrue(r.out().matches("(?s).*\\nEinsum +decomposed +2 +1 of 2 graphs prepare into [^\\n]*MatMul.*"), r.out());
+        assertTrue(r.out().matches("(?s).*\\nRotaryEmbedding +decomposed +2 +2 of 2 graphs prepare into [^\\n]*tessel\\.RotaryEmbedding [^\\n]*tessel\\.rope.*"), r.out());
         assertTrue(r.out().matches("(?s).*\\nConv +yes +\\d+ +cudnn\\.conv\\.fused_bias_act.*"), r.out());
         assertTrue(r.out().contains("control flow (apart: they hold subgraphs, which the importer refuses):"), r.out());
         assertTrue(r.out().matches("(?s).*ops with a GPU tactic or a decomposition the GPU runs / ops the reference runs: \\d+/" + OpRegistry.global().all().size() + " \\(\\d+\\.\\d%\\).*"), r.out());

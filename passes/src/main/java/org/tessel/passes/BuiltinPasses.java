@@ -17,6 +17,7 @@ import org.tessel.passes.canonical.CanonicalizeRules;
 import org.tessel.passes.canonical.SimplifyShapes;
 import org.tessel.passes.decompose.DecomposeAttention;
 import org.tessel.passes.decompose.DecomposeEinsum;
+import org.tessel.passes.decompose.DecomposeRotaryEmbedding;
 import org.tessel.passes.fusion.ListFusionCandidates;
 import org.tessel.passes.lora.ApplyLora;
 import org.tessel.passes.quant.QuantizeWeights;
@@ -38,8 +39,8 @@ public final class BuiltinPasses implements PassProvider {
                 new SimplifyShapes(),
                 new RulePass(PassInfo.named("canonicalize", "Merge consecutive transposes and reshapes; drop ones that change nothing"), CanonicalizeRules.ALL),
                 new RulePass(PassInfo.named("recognize-composites", "Replace decomposed LayerNorm, RMSNorm, GELU and rotary embeddings by the single ops"), CompositeRules.ALL),
-                new RulePass(PassInfo.named("decompose", "Write Attention and (float, batched-contraction) Einsum out as MatMul, Softmax, elementwise, reduction and movement ops"),
-                        List.of(new DecomposeAttention(), new DecomposeEinsum())),
+                new RulePass(PassInfo.named("decompose", "Write Attention, (float, batched-contraction) Einsum and ONNX RotaryEmbedding out as MatMul, Softmax, tessel.RotaryEmbedding, elementwise, reduction and movement ops"),
+                        List.of(new DecomposeAttention(), new DecomposeEinsum(), new DecomposeRotaryEmbedding())),
                 new ListFusionCandidates(),
                 new AssignStreams(),
                 new QuantizeWeights(),

@@ -22,9 +22,9 @@ import org.tessel.passes.fusion.FusionCandidate;
 import org.tessel.passes.fusion.FusionPatterns;
 
 /**
- * The decompose pass: Attention and Einsum written out in primitive ops compute what the ops compute (the reference
- * interpreter on both graphs) over their forms; the 3-D multi-head form is found again as one attention fusion group;
- * the Einsums it leaves alone.
+ * The decompose pass: Attention, Einsum and ONNX RotaryEmbedding written out in primitive ops compute what the ops
+ * compute (the reference interpreter on both graphs) over their forms, ONNX's rotary node cases included; the 3-D
+ * multi-head attention is found again as one attention fusion group; the Einsums it leaves alone.
  */
 class DecomposeTest {
     private static final SplittableRandom R = new SplittableRandom(17);
@@ -155,6 +155,61 @@ class DecomposeTest {
             Graph g = oneNode("Einsum", Attributes.builder().put("equation", (String) c[0]).build(), 1, ins);
             new PassManager().run(g, "decompose");
             assertEquals(List.of("Einsum"), g.nodes().stream().map(Node::opName).toList(), (String) c[0]);
+        }
+    }
+
+    /** Position ids [b, s] within [0, positions). */
+    private static Tensor positions(int b, int s, int positions) {
+        Tensor p = Tensor.zeros(DType.I64, Shape.of(b, s));
+        for (int i = 0; i < p.size(); i++) p.setDouble(i, R.nextInt(positions));
+        return p;
+    }
+
+    @Test void rotaryEmbeddingFormsComputeWhatTheOpComputes() {
+        int b = 2, h = 3, s = 4, d = 8;
+        for (boolean threeD : new boolean[] {false, true})
+            for (int interleaved = 0; interleaved < 2; interleaved++)
+                for (int rot : new int[] {0, 4})
+                    for (boolean withPositions : new boolean[] {false, true}) {
+                        Tensor x = threeD ? random(DType.F32, b, s, h * d) : random(DType.F32, b, h, s, d);
+                        // caches wider than rot/2 columns: only the first rot/2 are read
+                        int width = (rot == 0 ? d : rot) / 2 + 1;
+                        Tensor cos = withPositions ? random(DType.F32, 7, width) : random(DType.F32, b, s, width);
+                        Tensor sin = withPositions ? random(DType.F32, 7, width) : random(DType.F32, b, s, width);
+                        Tensor pos = withPositions ? positions(b, s, 7) : null;
+                        Attributes a = attrs("interleaved", interleaved, "rotary_embedding_dim", rot, "num_heads", threeD ? h : 0);
+                        Graph g = withPositions ? oneNode("RotaryEmbedding", a, 1, x, cos, sin, pos) : oneNode("RotaryEmbedding", a, 1, x, cos, sin);
+                        Graph dd = checkDecomposes(g, "RotaryEmbedding", x, cos, sin, pos);
+                        String what = (threeD ? "3-D" : "4-D") + " interleaved=" + interleaved + " rot=" + rot + " positions=" + withPositions;
+                        // the halves form runs as Tessel's op (tessel.rope), the interleaved one in elementwise and movement ops
+                        assertEquals(interleaved == 0, dd.nodes().stream().anyMatch(n -> n.opName().equals(org.tessel.ir.ops.RotaryEmbeddingOps.HALF_ROTATION)), what + ": " + dd);
+                        assertEquals(withPositions, dd.nodes().stream().anyMatch(n -> n.opName().equals("Gather")), what);
+                    }
+    }
+
+    /** ONNX's RotaryEmbedding node cases (not their _expanded twins) give their expected outputs after the pass. */
+    @Test void onnxRotaryEmbeddingNodeCasesPassAfterThePass() throws java.io.IOException {
+        java.nio.file.Path dir = java.nio.file.Path.of(System.getProperty("tessel.shared", "/work/shared"), "onnx-node");
+        org.junit.jupiter.api.Assumptions.assumeTrue(java.nio.file.Files.isDirectory(dir), "ONNX node cases not found at " + dir + " (set -Dtessel.shared.dir); skipping");
+        List<java.nio.file.Path> cases;
+        try (var l = java.nio.file.Files.list(dir)) {
+            cases = l.filter(c -> c.getFileName().toString().startsWith("test_rotary_embedding") && !c.getFileName().toString().endsWith("_expanded")).sorted().toList();
+        }
+        assertEquals(8, cases.size(), cases.toString());
+        for (java.nio.file.Path c : cases) {
+            Graph g = org.tessel.ir.onnx.OnnxImporter.importModel(c.resolve("model.onnx"));
+            assertTrue(g.nodes().stream().anyMatch(n -> n.opName().equals("RotaryEmbedding")), c.getFileName() + " holds no RotaryEmbedding");
+            java.nio.file.Path data = c.resolve("test_data_set_0");
+            List<Tensor> ins = new ArrayList<>();
+            for (int i = 0; i < g.inputs().size(); i++) ins.add(org.tessel.ir.onnx.OnnxTensors.readTensor(data.resolve("input_" + i + ".pb")));
+            Tensor want = org.tessel.ir.onnx.OnnxTensors.readTensor(data.resolve("output_0.pb"));
+            Graph d = g.copy();
+            new PassManager().run(d, "decompose," + StandardPipelines.CLEANUP);
+            assertFalse(d.nodes().stream().anyMatch(n -> n.opName().equals("RotaryEmbedding")), c.getFileName() + " still has RotaryEmbedding");
+            Tensor got = new ReferenceInterpreter().run(d, ins).getFirst();
+            assertEquals(want.shape(), got.shape(), c.getFileName().toString());
+            for (int i = 0; i < want.size(); i++)
+                assertEquals(want.getDouble(i), got.getDouble(i), 1e-5 * Math.max(1, Math.abs(want.getDouble(i))), c.getFileName() + " element " + i);
         }
     }
 }

@@ -24,7 +24,7 @@ public final class Searcher {
     private Searcher() {}
 
     /**
-     * Attention and Einsum written out in ops the GPU tactics run (the fusion finds attention again), then clean-up
+     * Attention, Einsum and ONNX RotaryEmbedding written out in ops the GPU tactics run (the fusion finds attention again), then clean-up
      * plus the folds the standard pipeline does before it fuses.
      */
     public static final String PIPELINE = "decompose," + StandardPipelines.CLEANUP

@@ -37,10 +37,11 @@ public final class RotaryEmbeddingOps {
                     .intAttr("rotary_embedding_dim", 0, "leading elements of each head that are rotated (0: the whole head)"));
         }
 
-        /** X's layout as [batch, heads, seq, head_size] with the rotated width. */
-        private record Geometry(int batch, int heads, int seq, int headSize, int rot, boolean threeD) {}
+        /** X's layout as [batch, heads, seq, head_size] with the rotated width; {@code threeD}: X is [batch, seq, heads * head_size]. */
+        public record Geometry(int batch, int heads, int seq, int headSize, int rot, boolean threeD) {}
 
-        private static Geometry geometry(Shape x, long numHeads, long rotAttr) {
+        /** X's geometry under attributes num_heads and rotary_embedding_dim; an OpException names what does not fit. */
+        public static Geometry geometry(Shape x, long numHeads, long rotAttr) {
             int batch, heads, seq, headSize;
             boolean threeD = x.rank() == 3;
             if (threeD) {
