@@ -194,20 +194,6 @@ if has llm; then
     peer_left=$(( 240 - ($(date +%s) - s0) )); (( peer_left < 10 )) && peer_left=10
     timeout $peer_left python3 "$here/peers/llm_peer.py" --prompt 128 --new 128 --compile-budget $(( peer_left - 40 > 10 ? peer_left - 40 : 10 )) > "$out/llm-peer.txt" 2> "$out/llm-peer.err"
     echo "  peer exit $? after $(( $(date +%s) - s0 )) s"; cat "$out/llm-peer.txt"; tail -2 "$out/llm-peer.err" | cut -c1-300
-    python3 - "$out" <<'PY'
-import sys
-out = sys.argv[1]
-def field(path, tag, i):
-    try:
-        for line in open(path):
-            f = line.strip().split("|")
-            if f[0] == tag and len(f) > i: return float(f[i])
-    except (OSError, ValueError): pass
-    return None
-# LLM|tessel|model|prec|batch|prompt|new|tokens/s|p50 ms|...; PEER-LLM|torch|model|prec|batch|prompt|new|mode|tokens/s|ms
-t, p = field(f"{out}/llm.txt", "LLM", 7), field(f"{out}/llm-peer.txt", "PEER-LLM", 8)
-print(f"LLM-RATIO | llama-1b fp16 b1 decode tokens/s: tessel {t} vs torch {p}: " + (f"{t / p:.2f}x (>1: Tessel faster)" if t and p else "n/a"))
-PY
     # weight-only INT4 (groups of 128) on the same engine path: issue 14's target is 2.5x the FP16 engine's tokens/s
     s1=$(date +%s)
     timeout 140 "${java[@]}" org.tessel.cli.LlmDecodeBench --model llama-1b --prompt 128 --new 128 --weights int4:128 --profile 6 > "$out/llm-int4.txt" 2>&1
@@ -222,8 +208,11 @@ def field(path, tag, i):
             if f[0] == tag and len(f) > i: return float(f[i])
     except (OSError, ValueError): pass
     return None
-f16, w4 = field(f"{out}/llm.txt", "LLM", 7), field(f"{out}/llm-int4.txt", "LLM", 7)
-print(f"LLM-INT4 | llama-1b b1 decode tokens/s: int4 g128 {w4} vs fp16 {f16}: " + (f"{w4 / f16:.2f}x (target 2.5x)" if w4 and f16 else "n/a"))
+# LLM|tessel|model|prec|batch|prompt|new|tokens/s|p50 ms|...; PEER-LLM|torch|model|prec|batch|prompt|new|mode|tokens/s|ms
+t, p = field(f"{out}/llm.txt", "LLM", 7), field(f"{out}/llm-peer.txt", "PEER-LLM", 8)
+print(f"LLM-RATIO | llama-1b fp16 b1 decode tokens/s: tessel {t} vs torch {p}: " + (f"{t / p:.2f}x (>1: Tessel faster)" if t and p else "n/a"))
+w4 = field(f"{out}/llm-int4.txt", "LLM", 7)
+print(f"LLM-INT4 | llama-1b b1 decode tokens/s: int4 g128 {w4} vs fp16 {t}: " + (f"{w4 / t:.2f}x (target 2.5x)" if w4 and t else "n/a"))
 PY
 fi
 if has llmserve; then
