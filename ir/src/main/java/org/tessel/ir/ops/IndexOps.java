@@ -385,10 +385,7 @@ public final class IndexOps {
 
         @Override public List<TensorType> inferTypes(InferenceContext ctx) {
             TensorType x = ctx.input(0), idx = ctx.input(1), upd = ctx.input(2);
-            if (x.rank() == 0) throw new OpException("data must have rank >= 1, got a scalar");
-            ShapeOps.requireDType("indices", idx.dtype(), INDEX_TYPES);
-            OpUtil.requireSameDType("updates and data", upd.dtype(), x.dtype());
-            Reduction.of(ctx.attrs().getString("reduction", "none"), x.dtype());
+            checkScatter(ctx);
             if (!idx.shape().equals(upd.shape())) throw new OpException("indices shape " + idx.shape() + " and updates shape " + upd.shape() + " must be equal");
             if (idx.rank() != x.rank()) throw new OpException("indices must have the same rank as data (" + x.rank() + "), got shape " + idx.shape());
             int axis = OpUtil.axis(ctx.attrs().getInt("axis", 0), x.rank(), "attribute 'axis'");
@@ -425,6 +422,15 @@ public final class IndexOps {
         }
     }
 
+    /** What both scatters require of data, indices, updates and the reduction attribute. */
+    static void checkScatter(InferenceContext ctx) {
+        TensorType x = ctx.input(0), idx = ctx.input(1), upd = ctx.input(2);
+        if (x.rank() == 0) throw new OpException("data must have rank >= 1, got a scalar");
+        ShapeOps.requireDType("indices", idx.dtype(), INDEX_TYPES);
+        OpUtil.requireSameDType("updates and data", upd.dtype(), x.dtype());
+        Reduction.of(ctx.attrs().getString("reduction", "none"), x.dtype());
+    }
+
     /** ScatterND (opset 18): data with each slice updates[n] written (or reduced) at the leading coordinates indices[n]. */
     public static final class ScatterND extends BaseOp {
         ScatterND() {
@@ -447,10 +453,7 @@ public final class IndexOps {
 
         @Override public List<TensorType> inferTypes(InferenceContext ctx) {
             TensorType x = ctx.input(0), idx = ctx.input(1), upd = ctx.input(2);
-            if (x.rank() == 0) throw new OpException("data must have rank >= 1, got a scalar");
-            ShapeOps.requireDType("indices", idx.dtype(), INDEX_TYPES);
-            OpUtil.requireSameDType("updates and data", upd.dtype(), x.dtype());
-            Reduction.of(ctx.attrs().getString("reduction", "none"), x.dtype());
+            checkScatter(ctx);
             Shape want = updatesShape(x.shape(), idx.shape());
             if (!want.equals(upd.shape()))
                 throw new OpException("updates must have shape " + want + " (indices " + idx.shape() + " into data " + x.shape() + "), got " + upd.shape());
