@@ -137,7 +137,7 @@ public record Work(double flops, double bytesRead, double bytesWritten, long gem
         List<Tensor> consts = new ArrayList<>(n.numInputs());
         for (Value v : n.inputs()) {
             ins.add(v == null ? null : v.type());
-            consts.add(v == null ? null : v.constantValue());
+            consts.add(v == null ? null : v.inferenceValue());
         }
         return new InferenceContext(n.name(), ins, consts, n.attrs(), n.outputs().size());
     }

@@ -403,17 +403,25 @@ public final class Graph {
         }
     }
 
+    /**
+     * A constant with {@code v}'s name, type and data: a deferred constant whose data was not made yet stays deferred, sharing
+     * its maker (whichever is read first makes the data for both), so copying or previewing a graph draws no weights.
+     */
+    public Value addConstantFrom(Value v) {
+        if (!v.isConstant()) throw new IrException("%" + v.name() + " is not a constant");
+        var maker = v.isDeferred() ? v.pendingMaker() : null;
+        if (maker == null) return addConstantExact(v.name(), v.constantValue(), v.type());
+        Value c = register(new Value(v.name(), v.type(), maker));
+        constants.add(c);
+        return c;
+    }
+
     /** A deep copy of the structure; constant tensors are shared (they are immutable by convention). */
     public Graph copy() {
         Graph g = new Graph(name);
         Map<Value, Value> map = new IdentityHashMap<>();
         for (Value v : inputs) map.put(v, g.addInput(v.name(), v.type()));
-        for (Value v : constants) {
-            var maker = v.isDeferred() ? v.pendingMaker() : null;
-            Value c = maker != null ? g.register(new Value(v.name(), v.type(), maker)) : g.addConstantExact(v.name(), v.constantValue(), v.type());
-            if (maker != null) g.constants.add(c);
-            map.put(v, c);
-        }
+        for (Value v : constants) map.put(v, g.addConstantFrom(v));
         for (Node n : nodesView) {
             List<Value> ins = new ArrayList<>();
             for (Value v : n.inputs()) ins.add(v == null ? null : map.get(v));

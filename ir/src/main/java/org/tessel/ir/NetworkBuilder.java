@@ -111,27 +111,43 @@ public class NetworkBuilder {
      * graph builds without holding them.
      */
     public Value deferredNormal(String name, float std, int... dims) {
-        return deferred(name, Shape.of(dims), r -> (float) (r.nextGaussian() * std));
+        return deferred(name, Shape.of(dims), "normal " + std, r -> (float) (r.nextGaussian() * std));
     }
 
     /** Seeded uniform f32 weights in [lo, hi), made on first use like {@link #deferredNormal}. */
     public Value deferredUniform(String name, float lo, float hi, int... dims) {
-        return deferred(name, Shape.of(dims), r -> (float) (lo + (hi - lo) * r.nextDouble()));
+        return deferred(name, Shape.of(dims), "uniform " + lo + " " + hi, r -> (float) (lo + (hi - lo) * r.nextDouble()));
     }
 
-    private Value deferred(String name, Shape shape, java.util.function.ToDoubleFunction<SplittableRandom> draw) {
+    private Value deferred(String name, Shape shape, String distribution, java.util.function.ToDoubleFunction<SplittableRandom> draw) {
         String full = named(name);
         long stream = seed * 0x9E3779B97F4A7C15L ^ full.hashCode() * 0xC2B2AE3D27D4EB4FL;
         int n = Math.toIntExact(shape.numElements());
         var source = deferredSource;
         if (source != null) return graph.addDeferredConstant(full, TensorType.of(DType.F32, shape), () -> source.apply(full));
+        Drawn key = new Drawn(seed, full, shape, distribution);
         return graph.addDeferredConstant(full, TensorType.of(DType.F32, shape), () -> {
+            java.lang.ref.SoftReference<Tensor> ref = DRAWN.get(key);
+            Tensor t = ref == null ? null : ref.get();
+            if (t != null) return t;
             SplittableRandom r = new SplittableRandom(stream);
             float[] d = new float[n];
             for (int i = 0; i < n; i++) d[i] = (float) draw.applyAsDouble(r);
-            return Tensor.ofFloats(shape, d);
+            t = Tensor.ofFloats(shape, d);
+            DRAWN.put(key, new java.lang.ref.SoftReference<>(t));
+            return t;
         });
     }
+
+    /** What a deferred weight's values depend on: the builder's seed, the scoped name, the shape and the distribution. */
+    private record Drawn(long seed, String name, Shape shape, String distribution) {}
+
+    /**
+     * Deferred weights drawn so far, softly held: graphs of one model in several shapes (a decoder's step buckets, each
+     * built anew) take the tensor another graph drew instead of drawing a billion values again; the memory goes back when
+     * no graph holds it and the heap needs it.
+     */
+    private static final java.util.concurrent.ConcurrentHashMap<Drawn, java.lang.ref.SoftReference<Tensor>> DRAWN = new java.util.concurrent.ConcurrentHashMap<>();
 
     /** A rank-0 constant of the given type. */
     public Value scalar(String name, DType dtype, double v) { return constant(name, Tensor.scalar(dtype, v)); }

@@ -76,8 +76,32 @@ public final class Value {
      */
     public Tensor inferenceValue() { return deferred ? null : constant; }
 
-    /** The maker of a deferred constant whose data was not made yet (a copy of the graph shares it), else null. */
-    synchronized Supplier<Tensor> pendingMaker() { return constant == null ? maker : null; }
+    /**
+     * The maker of a deferred constant whose data was not made yet, else null. A copy of the graph shares it: the maker is
+     * made to remember what it made, so whichever of this value and its copies is read first makes the data and the others
+     * take the same tensor (a billion-parameter decoder's weights are drawn once, not once per copy a pipeline makes).
+     */
+    synchronized Supplier<Tensor> pendingMaker() {
+        if (constant != null) return null;
+        if (!(maker instanceof Shared)) maker = new Shared(maker);
+        return maker;
+    }
+
+    /** A maker that makes its tensor once, for every value sharing it. */
+    private static final class Shared implements Supplier<Tensor> {
+        private Supplier<Tensor> inner;
+        private Tensor made;
+
+        Shared(Supplier<Tensor> inner) { this.inner = inner; }
+
+        @Override public synchronized Tensor get() {
+            if (made == null) {
+                made = inner.get();
+                inner = null;
+            }
+            return made;
+        }
+    }
 
     /** The node defining this value, or null for inputs and constants. */
     public Node producer() { return producer; }

@@ -54,7 +54,7 @@ public final class FusionPreview {
         Graph scratch = new Graph("preview:" + kind);
         List<Value> outerIns = new ArrayList<>();
         for (Value v : external)
-            outerIns.add(v.isConstant() ? scratch.addConstantExact(v.name(), v.constantValue(), v.type()) : scratch.addInput(v.name(), v.type()));
+            outerIns.add(v.isConstant() ? scratch.addConstantFrom(v) : scratch.addInput(v.name(), v.type()));
         Node fused = scratch.insertNode(0, OpRegistry.global().get(TesselOps.FUSED), group.get(0).name() + "+" + (group.size() - 1),
                 outerIns, Attributes.builder().put("kind", kind).build(), escaping.stream().map(Value::type).toList(),
                 escaping.stream().map(Value::name).toList(), body);

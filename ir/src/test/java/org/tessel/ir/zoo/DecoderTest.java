@@ -28,6 +28,26 @@ import org.tessel.ir.onnx.OnnxImporter;
 class DecoderTest {
     private static final long SEED = 7;
 
+    /**
+     * A deferred weight is drawn once: a copy of the graph (what every pass pipeline makes) takes the tensor its original
+     * drew, and so does a graph of the same model in another shape (a decoder's next step bucket), while another seed draws
+     * its own.
+     */
+    @Test
+    void deferredWeightsAreDrawnOnceForCopiesAndForOtherShapesOfTheModel() {
+        Graph decode = Zoo.buildDecoder("llama-tiny", Zoo.decoder("llama-tiny", 0), new DecoderShape(1, 1, 4), SEED);
+        Graph copy = decode.copy();
+        String w = "model.layers.0.mlp.down_proj.weight";
+        Value inCopy = copy.value(w), inOriginal = decode.value(w);
+        assertTrue(inCopy.isDeferred() && inOriginal.isDeferred(), "llama-tiny's projections are deferred");
+        Tensor drawn = inCopy.constantValue();
+        assertTrue(drawn == inOriginal.constantValue(), "the copy's read drew the original's tensor");
+        Graph prefill = Zoo.buildDecoder("llama-tiny", Zoo.decoder("llama-tiny", 0), new DecoderShape(1, 8, 0), SEED);
+        assertTrue(drawn == prefill.value(w).constantValue(), "another shape of the model takes the tensor drawn for the first");
+        Tensor other = Zoo.buildDecoder("llama-tiny", Zoo.decoder("llama-tiny", 0), new DecoderShape(1, 1, 4), SEED + 1).value(w).constantValue();
+        assertTrue(other != drawn && other.getFloat(0) != drawn.getFloat(0), "another seed draws its own weights");
+    }
+
     @Test
     void fullSizeDecodersHaveTheirPublishedParameterCountsAndBuildWithoutTheirWeights() {
         long t0 = System.nanoTime();

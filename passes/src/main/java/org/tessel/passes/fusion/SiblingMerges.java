@@ -11,6 +11,7 @@ import org.tessel.api.Attributes;
 import org.tessel.api.DType;
 import org.tessel.api.Shape;
 import org.tessel.api.Tensor;
+import org.tessel.api.TensorType;
 import org.tessel.ir.Graph;
 import org.tessel.ir.Node;
 import org.tessel.ir.Value;
@@ -110,22 +111,20 @@ public final class SiblingMerges {
         String rn = root.name();
         Node wideRoot = switch (m.kind()) {
             case "conv" -> {
-                Tensor w = concatRows(chains.stream().map(c -> c.getFirst().input(1).constantValue()).toList(), sizes);
-                Tensor b = concatBias(chains.stream().map(c -> c.getFirst().input(2)).toList(), sizes, w.dtype());
-                Value wv = rw.constant(g.uniqueValueName(wideName(rn) + "_w"), w);
+                Value wv = concatenated(rw, g.uniqueValueName(wideName(rn) + "_w"), chains.stream().map(c -> c.getFirst().input(1)).toList(), true, sizes);
+                Tensor b = concatBias(chains.stream().map(c -> c.getFirst().input(2)).toList(), sizes, wv.type().dtype());
                 Value bv = b == null ? null : rw.constant(g.uniqueValueName(wideName(rn) + "_b"), b);
                 yield bv == null ? rw.insertBefore(anchor, "Conv", wideName(rn), root.attrs(), 1, m.input(), wv)
                         : rw.insertBefore(anchor, "Conv", wideName(rn), root.attrs(), 1, m.input(), wv, bv);
             }
             case "matmul" -> {
-                Tensor w = concatColumns(chains.stream().map(c -> c.getFirst().input(1).constantValue()).toList(), sizes);
-                yield rw.insertBefore(anchor, "MatMul", wideName(rn), Attributes.empty(), 1, m.input(), rw.constant(g.uniqueValueName(wideName(rn) + "_w"), w));
+                Value wv = concatenated(rw, g.uniqueValueName(wideName(rn) + "_w"), chains.stream().map(c -> c.getFirst().input(1)).toList(), false, sizes);
+                yield rw.insertBefore(anchor, "MatMul", wideName(rn), Attributes.empty(), 1, m.input(), wv);
             }
             case "gemm" -> {
-                List<Tensor> ws = chains.stream().map(c -> c.getFirst().input(1).constantValue()).toList();
-                Tensor w = root.attrs().getInt("transB", 0) != 0 ? concatRows(ws, sizes) : concatColumns(ws, sizes);
-                Tensor c = concatBias(chains.stream().map(ch -> ch.getFirst().input(2)).toList(), sizes, w.dtype());
-                Value wv = rw.constant(g.uniqueValueName(wideName(rn) + "_w"), w);
+                Value wv = concatenated(rw, g.uniqueValueName(wideName(rn) + "_w"), chains.stream().map(c -> c.getFirst().input(1)).toList(),
+                        root.attrs().getInt("transB", 0) != 0, sizes);
+                Tensor c = concatBias(chains.stream().map(ch -> ch.getFirst().input(2)).toList(), sizes, wv.type().dtype());
                 yield c == null ? rw.insertBefore(anchor, "Gemm", wideName(rn), root.attrs(), 1, m.input(), wv)
                         : rw.insertBefore(anchor, "Gemm", wideName(rn), root.attrs(), 1, m.input(), wv, rw.constant(g.uniqueValueName(wideName(rn) + "_c"), c));
             }
@@ -281,6 +280,28 @@ public final class SiblingMerges {
 
     // ---- weights
 
+    /**
+     * The roots' constant weights stacked along the first axis ({@code rows}) or side by side along the last, as a constant
+     * made on first use: pricing a merge (the search builds every candidate) needs its shape, not its data. {@code sizes}
+     * gets each part's extent along that axis now.
+     */
+    private static Value concatenated(Rewriter rw, String name, List<Value> parts, boolean rows, long[] sizes) {
+        TensorType t0 = parts.getFirst().type();
+        int axis = rows ? 0 : t0.rank() - 1;
+        int[] dims = t0.shape().dims();
+        long total = 0;
+        for (int i = 0; i < parts.size(); i++) {
+            sizes[i] = parts.get(i).type().shape().dim(axis);
+            total += sizes[i];
+        }
+        dims[axis] = Math.toIntExact(total);
+        List<Value> ps = List.copyOf(parts);
+        return rw.deferredConstant(name, TensorType.of(t0.dtype(), Shape.of(dims)), () -> {
+            List<Tensor> ts = ps.stream().map(Value::constantValue).toList();
+            return rows ? concatRows(ts, new long[ts.size()]) : concatColumns(ts, new long[ts.size()]);
+        });
+    }
+
     /** Tensors [m_i, ...] stacked along the first axis; sizes[i] = m_i. */
     static Tensor concatRows(List<Tensor> ts, long[] sizes) {
         Shape s0 = ts.getFirst().shape();
@@ -304,6 +325,18 @@ public final class SiblingMerges {
         int k = ts.getFirst().shape().dim(0);
         int total = 0;
         for (Tensor t : ts) total += t.shape().dim(1);
+        if (ts.stream().allMatch(t -> t.dtype() == DType.F32)) { // row by row, as floats (a decoder's merged projections hold tens of millions)
+            float[] dst = new float[Math.multiplyExact(k, total)];
+            int at = 0;
+            for (int j = 0; j < ts.size(); j++) {
+                int n = ts.get(j).shape().dim(1);
+                sizes[j] = n;
+                float[] src = ts.get(j).floats();
+                for (int r = 0; r < k; r++) System.arraycopy(src, r * n, dst, r * total + at, n);
+                at += n;
+            }
+            return Tensor.ofFloats(Shape.of(k, total), dst);
+        }
         Tensor out = Tensor.zeros(ts.getFirst().dtype(), Shape.of(k, total));
         int at = 0;
         for (int j = 0; j < ts.size(); j++) {

@@ -58,6 +58,12 @@ public final class Rewriter {
         return graph.addConstant(name, t);
     }
 
+    /** A constant of {@code type} whose data {@code maker} makes on first use (a merge's concatenated weights: pricing a merge never reads them). */
+    public Value deferredConstant(String name, org.tessel.api.TensorType type, java.util.function.Supplier<Tensor> maker) {
+        record("constant %" + name);
+        return graph.addDeferredConstant(name, type, maker);
+    }
+
     /** Replaces every use of old's outputs by the given values and erases old. */
     public void replace(Node old, List<Value> replacements) {
         if (replacements.size() != old.outputs().size())
