@@ -77,16 +77,7 @@ class RmsNormRecognitionTest {
         return b.output(outs.toArray(Value[]::new)).build();
     }
 
-    private static List<Tensor> inputs(Graph g, long seed) {
-        SplittableRandom r = new SplittableRandom(seed);
-        List<Tensor> out = new ArrayList<>();
-        for (Value v : g.inputs()) {
-            Tensor t = Tensor.zeros(v.type().dtype(), v.type().shape());
-            for (int i = 0; i < t.size(); i++) t.setDouble(i, r.nextDouble(-2, 2));
-            out.add(t);
-        }
-        return out;
-    }
+    private static List<Tensor> inputs(Graph g, long seed) { return PassPropertiesTest.inputs(g, seed); }
 
     private static void assertClose(List<Tensor> want, List<Tensor> got, String what) {
         assertEquals(want.size(), got.size(), what);
