@@ -23,6 +23,7 @@ import org.tessel.runtime.cuda.CudaContext;
 import org.tessel.runtime.gpu.engine.GpuEngine;
 import org.tessel.runtime.gpu.engine.GpuEngineException;
 import org.tessel.runtime.gpu.engine.GpuExecutionContext;
+import org.tessel.runtime.gpu.engine.ProfileDeviceMemory;
 import org.tessel.runtime.gpu.kernels.KernelCompiler;
 import org.tessel.tactics.plan.PlanApplier;
 
@@ -35,8 +36,8 @@ import org.tessel.tactics.plan.PlanApplier;
  * <p>Engines per step-shape bucket, as {@link DecoderRunner} buckets: the rows of the step, new tokens 1 (decode) or
  * the next power of two (a prefill chunk), and block tables of a power-of-two number of blocks reaching every row's
  * cached + new tokens. Each bucket's graph goes through the {@link StepPlanner} (the joint search, or a test's forced
- * plan) and {@link GpuEngine#build} builds exactly that plan, once, on first use ({@link #buildNanos} keeps the time
- * apart). Its execution context binds every layer's K and V pool input and output to the cache's device pools
+ * plan) and {@link GpuEngine#buildSharing} builds exactly that plan, once, on first use ({@link #buildNanos} keeps the time
+ * apart), its weights and kernels shared with the other buckets' engines (a weight form is uploaded once for all). Its execution context binds every layer's K and V pool input and output to the cache's device pools
  * ({@link GpuEngine#createExecutionContext(Map)}), so keys and values are written in place and no KV crosses the bus:
  * a step uploads token ids, positions, block tables, slots and context lengths and downloads the logits. A decode
  * bucket's context is captured as a CUDA graph after its first step when {@code cudaGraphs} is set and replayed after.
@@ -66,6 +67,8 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
     private final List<LoraAdapter> adapters;
     private final LlmQuantization quantization;
     private final KernelCompiler compiler;
+    /** The buckets' engines' weights and kernels: each weight form uploaded once, each kernel compiled once, for every bucket. */
+    private final ProfileDeviceMemory shared;
     private final Map<PagedDecoderShape, Bucket> buckets = new HashMap<>();
     private long buildNanos;
     private int replays;
@@ -119,6 +122,7 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
         this.quantization = quantization;
         context.bind();
         this.compiler = new KernelCompiler(context);
+        this.shared = new ProfileDeviceMemory(context, 0, null);
     }
 
     /**
@@ -265,7 +269,7 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
         Bucket b = buckets.get(shape);
         if (b != null) return b;
         long t0 = System.nanoTime();
-        b = new Bucket(buildStep(planner, graph(shape), precision, context, model + "'s step " + shape));
+        b = new Bucket(buildStep(planner, graph(shape), precision, context, model + "'s step " + shape, shared));
         buckets.put(shape, b);
         buildNanos += System.nanoTime() - t0;
         return b;
@@ -277,13 +281,19 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
      * and this runner's KV cache, are stored at {@code precision}). {@link OnnxDecoder}'s GPU steps are built here too.
      */
     static GpuEngine buildStep(StepPlanner planner, Graph stepGraph, GpuEngine.Precision precision, CudaContext context, String step) {
+        return buildStep(planner, stepGraph, precision, context, step, null);
+    }
+
+    /** As above, its weights and kernels from {@code shared} (null: its own), where the runner's other buckets put theirs. */
+    static GpuEngine buildStep(StepPlanner planner, Graph stepGraph, GpuEngine.Precision precision, CudaContext context, String step, ProfileDeviceMemory shared) {
         PlanApplier.Applied planned = planner.plan(stepGraph);
         GpuEngine.Precision io = GpuEngine.precisionFor(planned.plan(), planned.graph());
         if (io != precision)
             throw new GpuEngineException("the plan for " + step + " runs most of its layers at " + io + ", and its engine is built at " + precision
                     + " (inputs, outputs and a device KV cache in " + precision.storage().text() + "): plan the step at " + precision);
         context.bind();
-        return GpuEngine.build(planned.graph(), planned.plan(), precision, context, GpuEngine.Options.FIXED, 1);
+        return shared == null ? GpuEngine.build(planned.graph(), planned.plan(), precision, context, GpuEngine.Options.FIXED, 1)
+                : GpuEngine.buildSharing(planned.graph(), planned.plan(), precision, context, shared);
     }
 
     /** The bucket's context bound to this cache's pools (made, or remade for another cache, here). */
@@ -313,6 +323,10 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
             b.engine.close();
         }
         buckets.clear();
+        shared.close();
         compiler.close();
     }
+
+    /** The weights and kernels the buckets' engines share: uploads, reuses and device bytes. */
+    public ProfileDeviceMemory sharedMemory() { return shared; }
 }

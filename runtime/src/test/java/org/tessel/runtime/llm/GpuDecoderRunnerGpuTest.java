@@ -122,6 +122,9 @@ class GpuDecoderRunnerGpuTest {
                 for (int i = 0; i < prompts.length; i++) assertArrayEquals(want.get(i), got.get(i), model + " batch 3, row " + i);
             }
             assertTrue(gpu.graphReplays() > 0, "decode steps replay their captured CUDA graph");
+            assertTrue(gpu.enginesBuilt() > 1 && gpu.sharedMemory().weightReuses() > 0,
+                    "the buckets' engines share their weights: " + gpu.sharedMemory().weightUploads() + " uploads, " + gpu.sharedMemory().weightReuses() + " reuses over "
+                            + gpu.enginesBuilt() + " engines");
             for (GpuEngine e : gpu.engines().values())
                 assertTrue(e.layerPlans().stream().filter(l -> l.node().endsWith("paged_attention")).allMatch(l -> l.tactic().equals("tessel.attention.paged"))
                         && e.layerPlans().stream().anyMatch(l -> l.tactic().equals("tessel.attention.paged")), "every attention runs tessel.attention.paged: " + e.layerPlans());

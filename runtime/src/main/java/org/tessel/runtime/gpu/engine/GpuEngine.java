@@ -412,6 +412,18 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
         return new GpuEngine(planned, precision, context, Options.FIXED, tactics, null, 1, plan, false, memory, arena);
     }
 
+    /**
+     * Builds {@code plan} as {@link #build(Graph, org.tessel.tactics.plan.EnginePlan, Precision, CudaContext, Options, int)}
+     * with fixed variants on one stream, its constants and kernels from {@code shared}: engines of one model in several
+     * shapes (a decoder's step buckets) upload each weight form once (a weight is shared under the same name and data) and
+     * compile each kernel once; activations stay the engine's own.
+     */
+    public static GpuEngine buildSharing(Graph planned, org.tessel.tactics.plan.EnginePlan plan, Precision precision, CudaContext context, ProfileDeviceMemory shared) {
+        Map<String, String> tactics = checkPlan(planned, plan, precision);
+        context.bind();
+        return new GpuEngine(planned, precision, context, Options.FIXED, tactics, null, 1, plan, false, shared, null);
+    }
+
     /** True when this engine's activations live in its profile's shared arena. */
     public boolean bindsProfileArena() { return profileArena != null; }
 
@@ -671,6 +683,7 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
     public long arenaBytes() { return Math.max(256, scaled(memoryPlan.arenaBytes())); }
     /** Device bytes each execution context allocates: arena, graph inputs, workspace. */
     public long contextBytes() { return contextBytes; }
+    /** Device bytes of the weights this engine reads (its own, or those it shares with other engines of a profile or a decoder). */
     public long weightBytes() { return weightBytes; }
     /** Workspace bytes of each execution context (the hungriest layer's need). */
     public long workspaceBytes() { return workspaceBytes; }
@@ -924,7 +937,7 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
 
     /** A device buffer made once per engine for constant {@code v} in form {@code form} (e.g. integer indices as i32), shared by every context. */
     @Override public DeviceBuffer shared(Value v, String form, java.util.function.Supplier<DeviceBuffer> make) {
-        if (profileMemory != null && v.isConstant()) return profileMemory.weight(v, form, make);
+        if (profileMemory != null && v.isConstant()) return counted(profileMemory.weight(v, form, make));
         Map<String, DeviceBuffer> forms = weightCache.computeIfAbsent(v, k -> new java.util.HashMap<>());
         DeviceBuffer b = forms.get(form);
         if (b == null) {
@@ -936,12 +949,20 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
         return b;
     }
 
+    /** Shared weights this engine reads, each counted once in {@link #weightBytes}. */
+    private final java.util.Set<DeviceBuffer> sharedRead = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+
+    private DeviceBuffer counted(DeviceBuffer shared) {
+        if (sharedRead.add(shared)) weightBytes += shared.bytes();
+        return shared;
+    }
+
     /** A constant in the storage type of the layer being built (a weight two layers read at different precisions is uploaded twice). */
     private DeviceBuffer sharedWeight(Value v, String kind, java.util.function.Supplier<Tensor> tensor) {
         Map<String, DeviceBuffer> forms = weightCache.computeIfAbsent(v, k -> new java.util.HashMap<>());
         DType storage = precision().storage;
         String form = kind + ":" + storage.text();
-        if (profileMemory != null && v.isConstant()) return profileMemory.weight(v, form, () -> HostTensors.upload(tensor.get(), storage));
+        if (profileMemory != null && v.isConstant()) return counted(profileMemory.weight(v, form, () -> HostTensors.upload(tensor.get(), storage)));
         DeviceBuffer b = forms.get(form);
         if (b == null) {
             b = HostTensors.upload(tensor.get(), storage);
