@@ -263,23 +263,23 @@ public final class DataMovementLayers implements TacticImplementation {
             throw GpuEngineException.unsupported(n, GpuTactics.SPLIT_VIEW + " reads the " + parts + " parts a GEMM in its batched form ("
                     + org.tessel.tactics.gemm.GemmTactics.batchedVariant(Math.max(2, parts)) + ") writes one after another, or parts that lie one after another; %" + x.name()
                     + " is written by " + (producer == null ? "no node (a graph input)" : producer.name() + " planned as " + planned) + ", and " + contiguous);
-        if (contiguous != null) {
+        DeviceBuffer xb = e.activation(x);
+        long[] at = new long[parts + 1];
+        if (contiguous == null) { // parts that lie one after another, at their own sizes (a channels-first layout keeps them so)
+            if (x.type().rank() >= 3 && e.layoutOf(x) == Layout.NHWC)
+                throw GpuEngineException.unsupported(n, GpuTactics.SPLIT_VIEW + " slices in logical (channels-first) order; %" + x.name() + " is nhwc, where the parts interleave");
+            for (int j = 0; j < parts; j++) at[j + 1] = at[j] + n.output(j).type().numElements() * e.storageOf(n.output(j)).bytes();
+            if (at[parts] > xb.bytes())
+                throw GpuEngineException.unsupported(n, GpuTactics.SPLIT_VIEW + ": the parts hold " + at[parts] + " bytes, the input %" + x.name() + " only " + xb.bytes());
+        } else { // the batched GEMM's equal parts of the last axis
             int r = x.type().rank();
             long axis = n.attrs().getInt("axis", 0);
             if ((axis < 0 ? axis + r : axis) != r - 1) throw GpuEngineException.unsupported(n, GpuTactics.SPLIT_VIEW + " splits the last axis (got axis " + axis + " of rank " + r + ")");
             for (Value y : n.outputs())
                 if (!y.type().shape().equals(n.output(0).type().shape()))
                     throw GpuEngineException.unsupported(n, GpuTactics.SPLIT_VIEW + " takes equal parts (%" + y.name() + " is " + y.type().shape() + ", %" + n.output(0).name() + " " + n.output(0).type().shape() + ")");
+            for (int j = 0; j <= parts; j++) at[j] = j * (xb.bytes() / parts);
         }
-        if (contiguous == null && x.type().rank() >= 3 && e.layoutOf(x) == Layout.NHWC)
-            throw GpuEngineException.unsupported(n, GpuTactics.SPLIT_VIEW + " slices in logical (channels-first) order; %" + x.name() + " is nhwc, where the parts interleave");
-        DeviceBuffer xb = e.activation(x);
-        // the parts, one after another: a batched GEMM's equal parts, or a split whose axis has only unit dims before it
-        long[] at = new long[parts + 1];
-        for (int j = 0; j < parts; j++) at[j + 1] = at[j] + n.output(j).type().numElements() * e.storageOf(n.output(j)).bytes();
-        if (at[parts] > xb.bytes() && contiguous == null)
-            throw GpuEngineException.unsupported(n, GpuTactics.SPLIT_VIEW + ": the parts hold " + at[parts] + " bytes, the input %" + x.name() + " only " + xb.bytes());
-        if (contiguous != null) for (int j = 0; j <= parts; j++) at[j] = j * (xb.bytes() / parts);
         MemoryPlan.Allocation ax = e.placement(x);
         List<java.util.function.Consumer<CudaStream>> copies = new ArrayList<>();
         for (int j = 0; j < parts; j++) {

@@ -30,13 +30,7 @@ public final class GemvLayers implements TacticImplementation {
      */
     @Override public String ruleTactic(LayerContext c, Node n) {
         if (n.body() == null || !computes(n)) return null;
-        Precision p = switch (c.precision()) {
-            case FP32 -> Precision.FP32;
-            case FP16 -> Precision.FP16;
-            case BF16 -> Precision.BF16;
-            default -> null;
-        };
-        return p != null && GemmTactics.GEMV.whyNot(n, p, Layout.ANY) == null ? GpuTactics.GEMV : null;
+        return GemmTactics.GEMV.whyNot(n, Precision.valueOf(c.precision().name()), Layout.ANY) == null ? GpuTactics.GEMV : null;
     }
 
     /** The graph value a body value stands for (itself outside a fused group). */
@@ -48,13 +42,8 @@ public final class GemvLayers implements TacticImplementation {
 
     @Override public Layer build(LayerContext c, Node n, String tactic) {
         Operands.requireOneOf(n, tactic, GpuTactics.GEMV);
-        Precision p = switch (c.precision()) {
-            case FP32 -> Precision.FP32;
-            case FP16 -> Precision.FP16;
-            case BF16 -> Precision.BF16;
-            default -> throw GpuEngineException.unsupported(n, GpuTactics.GEMV + " runs at FP32, FP16 or BF16, not " + c.precision());
-        };
-        String why = GemmTactics.GEMV.whyNot(n, p, Layout.ANY);
+        // the catalogue's support rule, precision included (FP32, FP16, BF16)
+        String why = GemmTactics.GEMV.whyNot(n, Precision.valueOf(c.precision().name()), Layout.ANY);
         if (why != null) throw GpuEngineException.unsupported(n, GpuTactics.GEMV + " " + why);
         Node mm = n.body() == null ? n : NodeFacts.anchor(n, java.util.Set.of("MatMul"));
         Value a = outer(n, mm.input(0)), w = outer(n, mm.input(1)), bias = null, residual = null;
