@@ -42,4 +42,25 @@ class FusionTest {
         List<FusionCandidate> cs = FusionPatterns.enumerate(g);
         assertTrue(cs.isEmpty(), cs.toString());
     }
+
+    /** SiLU(gate) * up before a MatMul: the tree (gate read twice, each read a leaf), the MatMul and its residual Add are one eltwise_gemm candidate. */
+    @Test void aMatMulsElementwiseTreeIsItsPrologue() {
+        NetworkBuilder b = new NetworkBuilder("mlp");
+        Value gate = b.input("gate", DType.F32, 1, 8), up = b.input("up", DType.F32, 1, 8), r = b.input("r", DType.F32, 1, 4);
+        Value prod = b.mul(b.mul(gate, b.sigmoid(gate)), up);
+        Value y = b.add(r, b.matmul(prod, b.constant("w", Shape.of(8, 4), new float[32])));
+        Graph g = b.output(y).build();
+        List<FusionCandidate> cs = FusionPatterns.enumerate(g).stream().filter(c -> c.kind().equals("eltwise_gemm")).toList();
+        assertEquals(1, cs.size(), cs.toString());
+        assertEquals(List.of("Sigmoid", "Mul", "Mul", "MatMul", "Add"), cs.get(0).nodes().stream().map(n -> n.opName()).toList());
+    }
+
+    /** A must-not-fire case: A's producer has a second user, so A is written anyway and there is no prologue. */
+    @Test void noPrologueWhenAIsUsedTwice() {
+        NetworkBuilder b = new NetworkBuilder("fanout_mm");
+        Value x = b.input("x", DType.F32, 1, 8);
+        Value a = b.relu(x);
+        Graph g = b.output(b.matmul(a, b.constant("w", Shape.of(8, 4), new float[32])), b.tanh(a)).build();
+        assertTrue(FusionPatterns.enumerate(g).stream().noneMatch(c -> c.kind().equals("eltwise_gemm")), FusionPatterns.enumerate(g).toString());
+    }
 }

@@ -21,7 +21,10 @@ import org.tessel.ir.Value;
  * (GELU included);</li>
  * <li>{@code attention}: MatMul(Q, K) -> scale (Div/Mul by a constant) -> optional mask Add ->
  * Softmax -> MatMul(., V);</li>
- * <li>{@code eltwise}: maximal chains of two or more elementwise ops linked by single-use values.</li>
+ * <li>{@code eltwise}: maximal chains of two or more elementwise ops linked by single-use values;</li>
+ * <li>{@code eltwise_gemm}: a MatMul whose A is computed by elementwise ops (the maximal tree of single-use elementwise
+ * nodes producing it, a decoder's SiLU(gate) * up before down_proj), with the MatMul's bias and residual Adds as
+ * {@code gemm_bias_act} takes them (no activation): a GEMV evaluates the tree as it loads A, so A is never written.</li>
  * </ul>
  */
 public final class FusionPatterns {
@@ -45,6 +48,7 @@ public final class FusionPatterns {
                     FusionCandidate att = attention(g, users, pos, n);
                     if (att != null) out.add(att);
                     biasActChain(g, users, pos, n, "gemm_bias_act", FusionPatterns::lastDimConstAdd, out);
+                    if (n.opName().equals("MatMul")) eltwiseGemm(g, users, pos, n, out);
                 }
                 default -> { }
             }
@@ -111,6 +115,39 @@ public final class FusionPatterns {
             cur = u.output();
         }
         if (chain.size() > 1 && FusionGroups.isConvex(g, chain, pos)) out.add(new FusionCandidate(kind, chain));
+    }
+
+    /**
+     * The elementwise prologue of a MatMul: every elementwise node whose result reaches A through single-use values
+     * only (a tree: SiLU(gate) * up reads gate twice, each read a leaf), then the MatMul, then at most one bias Add and
+     * one residual Add, each the single user of the last. Which trees a kernel can evaluate (inputs of A's shape, scalar
+     * constants) is the tactic's question, answered naming the node.
+     */
+    private static void eltwiseGemm(Graph g, Map<Value, List<Node>> users, Map<Node, Integer> pos, Node mm, List<FusionCandidate> out) {
+        List<Node> group = new ArrayList<>();
+        java.util.ArrayDeque<Value> work = new java.util.ArrayDeque<>(List.of(mm.input(0)));
+        while (!work.isEmpty()) {
+            Value v = work.poll();
+            Node p = v.producer();
+            if (p == null || !isEltwise(p) || soleUser(g, users, v) == null || group.contains(p)) continue;
+            group.add(p);
+            for (Value in : p.inputs()) if (in != null && !in.isConstant()) work.add(in);
+        }
+        if (group.isEmpty()) return;
+        group.add(mm);
+        Value cur = mm.output();
+        boolean bias = false, residual = false;
+        while (true) {
+            Node u = soleUser(g, users, cur);
+            if (u == null) break;
+            if (!bias && !residual && lastDimConstAdd(u, cur)) bias = true;
+            else if (!residual && residualAdd(u, cur)) residual = true;
+            else break;
+            group.add(u);
+            cur = u.output();
+        }
+        group.sort(java.util.Comparator.comparingInt(pos::get));
+        if (FusionGroups.isConvex(g, group, pos)) out.add(new FusionCandidate("eltwise_gemm", group));
     }
 
     /**

@@ -1,6 +1,8 @@
 package org.tessel.tactics.gemm;
 
+import java.util.ArrayList;
 import java.util.EnumSet;
+import java.util.List;
 import java.util.Set;
 import org.tessel.api.DType;
 import org.tessel.api.Layout;
@@ -11,19 +13,25 @@ import org.tessel.ir.Value;
 import org.tessel.tactics.Backend;
 import org.tessel.tactics.BaseTactic;
 import org.tessel.tactics.NodeFacts;
+import org.tessel.tactics.eltwise.EltwiseTactics;
 
 /**
  * {@code tessel.gemv}: Tessel's memory-bound GEMV for an unfused MatMul by constant 2-D weights at few activation rows
  * (a decoder's projections in a decode step: q/k/v, o, gate/up/down, lm_head), the weights repacked as [N, K] rows and
  * read once for all rows with 16-byte loads, f32 sums; a fused gemm_bias_act of the MatMul and Adds (a bias [N], a residual:
- * o_proj and down_proj with the residual stream) adds them before the one rounding. A tiled GEMM pads such a product to
- * its tile and reads the weights in tile order; the GEMV streams them.
+ * o_proj and down_proj with the residual stream) adds them before the one rounding. A fused eltwise_gemm also evaluates
+ * the elementwise tree that computes A (a decoder's SiLU(gate) * up before down_proj) as it loads each 16-byte chunk of
+ * A, in f32, from the tree's inputs (each of A's shape): A is never written, and the group is one launch. A tiled GEMM
+ * pads such a product to its tile and reads the weights in tile order; the GEMV streams them.
  */
 public final class GemvTactic extends BaseTactic {
     /** Most activation rows (all of A's dims but the last): each row is a register accumulator per weight row (the runtime's Gemv.MAX_ROWS). */
     public static final int MAX_ROWS = 8;
     /** Output columns a launch covers: a grid's x extent of blocks of 8 columns. */
     static final long MAX_COLUMNS = 8L * Integer.MAX_VALUE;
+    /** Most tensors an elementwise prologue reads (the kernel's activation pointers). */
+    public static final int MAX_PROLOGUE_INPUTS = 4;
+    private static final Set<String> KINDS = Set.of("gemm_bias_act", "eltwise_gemm");
 
     public GemvTactic() {
         super("tessel.gemv", "Tessel GEMV for a MatMul by constant weights at up to " + MAX_ROWS
@@ -33,10 +41,63 @@ public final class GemvTactic extends BaseTactic {
 
     @Override public boolean appliesTo(Node n) {
         if (n.body() == null) return n.opName().equals("MatMul");
-        return "gemm_bias_act".equals(NodeFacts.fusedKind(n)) && NodeFacts.anchor(n, Set.of("MatMul")) != null;
+        return KINDS.contains(NodeFacts.fusedKind(n)) && NodeFacts.anchor(n, Set.of("MatMul")) != null;
     }
 
-    @Override protected String appliesToText() { return "MatMul, and a fused gemm_bias_act of a MatMul and Adds (a bias, a residual)"; }
+    @Override protected String appliesToText() {
+        return "MatMul, a fused gemm_bias_act of a MatMul and Adds (a bias, a residual), and a fused eltwise_gemm (the same after an elementwise prologue computing A)";
+    }
+
+    /** The body nodes before the MatMul of a fused group (an eltwise_gemm's prologue), in order; empty for an unfused MatMul. */
+    public static List<Node> prologue(Node n, Node mm) {
+        if (n.body() == null) return List.of();
+        List<Node> ns = n.body().nodes();
+        return ns.subList(0, ns.indexOf(mm));
+    }
+
+    /**
+     * The distinct tensors the prologue reads from outside it (body values, in order of first use), scalar constants
+     * left out (they become literals); empty for a group without a prologue.
+     */
+    public static List<Value> prologueInputs(Node n, List<Node> prologue) {
+        List<Value> out = new ArrayList<>();
+        for (Node b : prologue)
+            for (Value v : b.inputs())
+                if (v != null && !prologue.contains(v.producer()) && !NodeFacts.isConstant(n, v) && !out.contains(v)) out.add(v);
+        return out;
+    }
+
+    private static String outerName(Node n, Value v) {
+        Value o = NodeFacts.outer(n, v);
+        return (o != null ? o : v).name();
+    }
+
+    /** Why the prologue of a fused group is not an elementwise tree the x loader can evaluate per chunk; null when it is. */
+    static String prologueWhyNot(Node n, Node mm, List<Node> prologue) {
+        Value a = mm.input(0);
+        var as = a.type().shape();
+        if (!prologue.contains(a.producer())) return "multiplies the prologue's result ('" + mm.name() + "' reads %" + outerName(n, a) + ")";
+        for (Node b : prologue) {
+            String gen = EltwiseTactics.generatorWhyNot(b);
+            if (gen != null) return "evaluates prologues the elementwise generator emits: " + gen;
+            if (b.outputs().size() != 1 || !b.output().type().dtype().isFloating() || !b.output().type().shape().equals(as))
+                return "evaluates a floating prologue of A's shape " + as + " ('" + b.name() + "' computes " + b.output().type() + ")";
+            for (Value v : b.inputs()) {
+                if (v == null || prologue.contains(v.producer())) continue;
+                if (NodeFacts.isConstant(n, v)) {
+                    if (v.type().numElements() != 1)
+                        return "reads scalar constants in its prologue ('" + b.name() + "' reads %" + outerName(n, v) + " of shape " + v.type().shape() + ")";
+                } else if (!v.type().shape().equals(as)) {
+                    return "reads prologue inputs of A's shape " + as + " ('" + b.name() + "' reads %" + outerName(n, v) + " of shape " + v.type().shape() + ")";
+                } else if (!v.type().dtype().isFloating() || v.type().dtype() == DType.F64) {
+                    return "reads f32, f16 or bf16 prologue inputs ('" + b.name() + "' reads %" + outerName(n, v) + " of " + v.type().dtype().text() + ")";
+                }
+            }
+        }
+        int ins = prologueInputs(n, prologue).size();
+        if (ins > MAX_PROLOGUE_INPUTS) return "reads at most " + MAX_PROLOGUE_INPUTS + " tensors in its prologue (it reads " + ins + ")";
+        return null;
+    }
 
     /** Activation rows: all of A's dims but the last. */
     static long rows(Node mm) {
@@ -47,11 +108,18 @@ public final class GemvTactic extends BaseTactic {
 
     /** Why a fused group's body is not a MatMul followed by a bias Add and/or a residual Add; null when it is. */
     static String bodyWhyNot(Node n, Node mm) {
+        if (n.body().outputs().size() != 1)
+            return "writes one result (the group's " + n.body().outputs().stream().map(v -> "%" + v.name()).toList() + " are used outside it)";
+        List<Node> prologue = prologue(n, mm);
+        if (!prologue.isEmpty()) {
+            String why = prologueWhyNot(n, mm, prologue);
+            if (why != null) return why;
+        }
         int nn = mm.output().type().shape().dim(-1);
         boolean bias = false, residual = false;
         Value cur = mm.output();
-        for (Node b : n.body().nodes()) {
-            if (b == mm) continue;
+        List<Node> ns = n.body().nodes();
+        for (Node b : ns.subList(ns.indexOf(mm) + 1, ns.size())) {
             if (!b.opName().equals("Add")) return "fuses Adds after the MatMul only (a bias, a residual), not " + b.opName() + " ('" + b.name() + "')";
             Value other = b.input(0) == cur ? b.input(1) : b.input(1) == cur ? b.input(0) : null;
             if (other == null) return "fuses Adds that take the MatMul's result ('" + b.name() + "' does not)";
@@ -67,7 +135,7 @@ public final class GemvTactic extends BaseTactic {
         Node mm = n.body() == null ? n : NodeFacts.anchor(n, Set.of("MatMul"));
         Value a = mm.input(0), w = mm.input(1);
         for (Value v : mm.inputs())
-            if (!v.type().dtype().isFloating() || v.type().dtype() == DType.F64)
+            if (v != null && !v.type().dtype().isFloating() || v.type().dtype() == DType.F64)
                 return "multiplies f32, f16 or bf16 operands (%" + v.name() + " is " + v.type().dtype().text() + ")";
         if (!NodeFacts.isConstant(n, w) || w.type().rank() != 2)
             return "multiplies by constant 2-D weights (%" + w.name() + " is " + w.type() + (NodeFacts.isConstant(n, w) ? "" : ", computed") + ")";

@@ -1,26 +1,32 @@
 package org.tessel.runtime.gpu.engine;
 
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
+import org.tessel.api.Tensor;
 import org.tessel.api.DType;
 import org.tessel.api.Layout;
 import org.tessel.cost.Precision;
 import org.tessel.ir.Node;
 import org.tessel.ir.Value;
 import org.tessel.runtime.cuda.DeviceBuffer;
+import org.tessel.runtime.gpu.kernels.EltwiseCodegen;
 import org.tessel.runtime.gpu.kernels.Gemv;
 import org.tessel.tactics.NodeFacts;
 import org.tessel.tactics.gemm.GemmTactics;
+import org.tessel.tactics.gemm.GemvTactic;
 
 /**
  * {@code tessel.gemv}: a MatMul by constant 2-D weights at few activation rows (a decode step's projections) as Tessel's
  * GEMV ({@link Gemv}), its weights uploaded once as [N, K] rows in the layer's storage type; a fused gemm_bias_act of the
- * MatMul and Adds (a bias, a residual) adds them in the GEMV's epilogue.
+ * MatMul and Adds (a bias, a residual) adds them in the GEMV's epilogue; a fused eltwise_gemm's elementwise prologue (the
+ * tree computing A) is generated into the x loader ({@link EltwiseCodegen#inlineOps}), which reads the tree's inputs instead of A.
  */
 public final class GemvLayers implements TacticImplementation {
     @Override public List<String> tacticIds() { return List.of(GpuTactics.GEMV); }
 
     @Override public boolean computes(Node n) {
-        return GemmLayers.weightsMatMul(n) || "gemm_bias_act".equals(NodeFacts.fusedKind(n)) && NodeFacts.anchor(n, java.util.Set.of("MatMul")) != null;
+        return GemmLayers.weightsMatMul(n) || GemmTactics.GEMV.appliesTo(n);
     }
 
     /**
@@ -47,23 +53,38 @@ public final class GemvLayers implements TacticImplementation {
         if (why != null) throw GpuEngineException.unsupported(n, GpuTactics.GEMV + " " + why);
         Node mm = n.body() == null ? n : NodeFacts.anchor(n, java.util.Set.of("MatMul"));
         Value a = outer(n, mm.input(0)), w = outer(n, mm.input(1)), bias = null, residual = null;
+        List<Node> prologue = GemvTactic.prologue(n, mm);
+        Gemv.Prologue pro = null;
+        List<Value> xs = List.of(a);
+        if (!prologue.isEmpty()) {
+            // the tactic checked the tree: generated ops on inputs of A's shape and scalar constants (literals)
+            List<Value> ins = GemvTactic.prologueInputs(n, prologue);
+            Map<Value, Tensor> literals = new IdentityHashMap<>();
+            for (Node b : prologue)
+                for (Value v : b.inputs())
+                    if (v != null && NodeFacts.isConstant(n, v)) literals.put(v, outer(n, v).constantValue());
+            pro = new Gemv.Prologue(EltwiseCodegen.inlineOps(prologue, ins, literals, mm.input(0), "const float r", "        "), ins.size());
+            xs = ins.stream().map(v -> outer(n, v)).toList();
+        }
         if (n.body() != null) {
             // the tactic checked the body: Adds after the MatMul, one constant bias [N] and one computed residual at most
             Value cur = mm.output();
-            for (Node b : n.body().nodes()) {
-                if (b == mm) continue;
+            List<Node> ns = n.body().nodes();
+            for (Node b : ns.subList(ns.indexOf(mm) + 1, ns.size())) {
                 Value other = outer(n, b.input(0) == cur ? b.input(1) : b.input(0));
                 if (other.isConstant()) bias = other;
                 else residual = other;
                 cur = b.output();
             }
         }
+        Gemv.Prologue prologue0 = pro;
         int k = a.type().shape().dim(-1), cols = w.type().shape().dim(1);
         int m = (int) (a.type().numElements() / k);
         DType t = c.storage();
-        DeviceBuffer x = c.activation(a), y = c.activation(n.output());
+        List<DeviceBuffer> x = xs.stream().map(c::activation).toList();
+        DeviceBuffer y = c.activation(n.output());
         DeviceBuffer wb = c.upload(Gemv.packWeights(w.constantValue()), w, "gemv:nk");
         DeviceBuffer bb = bias == null ? null : c.weight(bias, Layout.ANY), rb = residual == null ? null : c.activation(residual);
-        return Operands.layer(c, n, GpuTactics.GEMV, n.output(), st -> Gemv.launch(c.kernels(), t, m, cols, k, x, wb, bb, rb, y, st));
+        return Operands.layer(c, n, GpuTactics.GEMV, n.output(), st -> Gemv.launch(c.kernels(), t, m, cols, k, prologue0, x, wb, bb, rb, y, st));
     }
 }

@@ -166,7 +166,7 @@ public final class EltwiseCodegen {
             params.append(c).append("* __restrict__ out").append(o);
             outOffsets.add(offset(v.type(), s, outLayout, needCoord, idx));
         }
-        String ops = opsCode(body, paramValues, scalarLiterals, s, engine);
+        String ops = opsCode(body.nodes(), body.outputs(), paramValues, scalarLiterals, s, engine);
 
         StringBuilder src = new StringBuilder();
         src.append(KernelCompiler.prelude());
@@ -329,12 +329,12 @@ public final class EltwiseCodegen {
      * The ops of the body as statements over values named x0.. (parameters) and t0.. (results), each
      * declared in its element type's compute type; scalar constants are literals.
      */
-    private static String opsCode(Graph body, List<Value> paramValues, Map<Value, String> literals, Shape s, boolean engine) {
+    private static String opsCode(List<Node> nodes, List<Value> outputs, List<Value> paramValues, Map<Value, String> literals, Shape s, boolean engine) {
         Map<Value, String> expr = new IdentityHashMap<>(literals);
         for (int p = 0; p < paramValues.size(); p++) expr.put(paramValues.get(p), "x" + p);
         StringBuilder code = new StringBuilder();
         int tmp = 0;
-        for (Node node : body.nodes()) {
+        for (Node node : nodes) {
             if (!SUPPORTED.contains(node.opName()))
                 throw new IllegalArgumentException(node.describe() + ": no CUDA code generator for this op; supported: " + String.join(", ", new java.util.TreeSet<>(SUPPORTED)));
             String why = EltwiseTactics.generatorWhyNot(node);
@@ -357,8 +357,25 @@ public final class EltwiseCodegen {
                     .append(";   // ").append(node.describe()).append('\n');
             expr.put(out, var);
         }
-        for (int o = 0; o < body.outputs().size(); o++) code.append("@#out").append(o).append('=').append(expr.get(body.outputs().get(o))).append('\n');
+        for (int o = 0; o < outputs.size(); o++) code.append("@#out").append(o).append('=').append(expr.get(outputs.get(o))).append('\n');
         return code.toString();
+    }
+
+    /**
+     * Elementwise ops (of a fused body, in order, all of one shape) as C statements over f32 values named {@code x0..}
+     * (the values of {@code inputs}, in order) that assign {@code result}'s value to {@code target}: a GEMV's x loader
+     * evaluates them per element (engine arithmetic: f32, no rounding between ops). Inputs that are one-element constants
+     * ({@code literals}) become literals.
+     */
+    public static String inlineOps(List<Node> nodes, List<Value> inputs, Map<Value, Tensor> literals, Value result, String target, String indent) {
+        Map<Value, String> lits = new IdentityHashMap<>();
+        literals.forEach((v, t) -> lits.put(v, literal(t, v.type().dtype())));
+        StringBuilder out = new StringBuilder();
+        for (String line : opsCode(nodes, List.of(result), inputs, lits, result.type().shape(), true).split("\n")) {
+            if (line.startsWith("@#out0=")) out.append(indent).append(target).append(" = ").append(line.substring(7)).append(";\n");
+            else if (line.startsWith("@")) out.append(indent).append(line.substring(1)).append('\n');
+        }
+        return out.toString();
     }
 
     /** A C expression loading element {@code index} of {@code ptr} (storage {@code storage}) as a value of type {@code t}'s compute type. */

@@ -25,12 +25,48 @@ public final class Gemv {
     /** Most activation rows one launch multiplies (each a register accumulator per weight row). */
     public static final int MAX_ROWS = 8;
 
+    /** Most tensors an elementwise prologue reads (the kernel's activation pointers). */
+    public static final int MAX_PROLOGUE_INPUTS = 4;
+
+    /**
+     * An elementwise prologue of the x loader: C statements over f32 values {@code x0..x<inputs-1>} (one element of each
+     * input, all of x's shape) that assign x's element to {@code const float r} ({@code EltwiseCodegen.inlineOps}).
+     */
+    public record Prologue(String ops, int inputs) {
+        public Prologue {
+            if (inputs < 1 || inputs > MAX_PROLOGUE_INPUTS)
+                throw new IllegalArgumentException("tessel_gemv: a prologue reads 1 to " + MAX_PROLOGUE_INPUTS + " tensors, got " + inputs);
+        }
+
+        /** The x loader's code, inserted in gemv.cu at its marker: the extra pointer parameters, the loader, GV_LOAD_X. */
+        String code(DType t) {
+            StringBuilder c = new StringBuilder("#define GV_XPARAMS");
+            for (int i = 1; i < inputs; i++) c.append(", const T* __restrict__ x").append(i);
+            c.append("\n__device__ __forceinline__ void tessel_gv_x(");
+            for (int i = 0; i < inputs; i++) c.append("const T* __restrict__ p").append(i).append(", ");
+            c.append("long long off, int c, float* xv) {\n");
+            for (int i = 0; i < inputs; i++)
+                c.append("    float v").append(i).append("[GV_EPC];\n    tessel_gv_unpack(__ldg(reinterpret_cast<const uint4*>(p").append(i).append(" + off) + c), v").append(i).append(");\n");
+            c.append("#pragma unroll\n    for (int j = 0; j < GV_EPC; j++) {\n");
+            for (int i = 0; i < inputs; i++) c.append("        const float x").append(i).append(" = v").append(i).append("[j];\n");
+            c.append(ops).append("        xv[j] = ").append(CudaTypes.round(t, "r")).append(";\n    }\n}\n");
+            c.append("#define GV_LOAD_X(row, c, xv) tessel_gv_x(x");
+            for (int i = 1; i < inputs; i++) c.append(", x").append(i);
+            return c.append(", (long long) (row) * k, c, xv)\n").toString();
+        }
+    }
+
     /** The kernel source for storage type {@code t} and {@code m} activation rows. */
-    public static String source(DType t, int m) {
+    public static String source(DType t, int m) { return source(t, m, null); }
+
+    /** As {@link #source(DType, int)}, x computed by {@code prologue} as it is loaded (null: x read as it is). */
+    public static String source(DType t, int m, Prologue prologue) {
         CudaTypes.require(t, "tessel_gemv");
         if (m < 1 || m > MAX_ROWS) throw new IllegalArgumentException("tessel_gemv multiplies 1 to " + MAX_ROWS + " activation rows, got " + m);
+        String body = KernelCompiler.resource("gemv.cu");
+        if (prologue != null) body = body.replace("// @prologue\n", prologue.code(t));
         return KernelCompiler.prelude() + CudaTypes.typedefs("T", t) + "#define GV_M " + m + "\n#define GV_ROWS " + ROWS_PER_WARP + "\n#define GV_UNROLL " + UNROLL
-                + "\n#define GV_F32 " + (t == DType.F32 ? 1 : 0) + "\n" + KernelCompiler.resource("gemv.cu");
+                + "\n#define GV_F32 " + (t == DType.F32 ? 1 : 0) + "\n" + body;
     }
 
     /** Elements of {@code t} in a 16-byte chunk. */
@@ -57,21 +93,38 @@ public final class Gemv {
     /** As above, adding {@code bias} [N] and {@code residual} [M, N] (each may be null) before the output's rounding. */
     public static void launch(KernelCompiler kc, DType t, int m, int n, int k, DeviceBuffer x, DeviceBuffer w, DeviceBuffer bias, DeviceBuffer residual, DeviceBuffer y,
                               CudaStream stream) {
+        launch(kc, t, m, n, k, null, java.util.List.of(x), w, bias, residual, y, stream);
+    }
+
+    /**
+     * As above, x [M, K] computed by {@code prologue} from {@code xs} (each [M, K], in the prologue's input order) as each
+     * chunk is loaded; with no prologue {@code xs} is x alone.
+     */
+    public static void launch(KernelCompiler kc, DType t, int m, int n, int k, Prologue prologue, java.util.List<DeviceBuffer> xs, DeviceBuffer w, DeviceBuffer bias,
+                              DeviceBuffer residual, DeviceBuffer y, CudaStream stream) {
+        if (xs.size() != (prologue == null ? 1 : prologue.inputs()))
+            throw new IllegalArgumentException("tessel.gemv: " + xs.size() + " activation buffers for a " + (prologue == null ? "GEMV without a prologue" : "prologue of " + prologue.inputs() + " inputs"));
         int epc = chunkElements(t);
         if (k % epc != 0) throw new IllegalArgumentException("tessel.gemv: K=" + k + " is not a multiple of " + epc + " (16-byte loads of " + t.text() + ")");
         if (m < 1 || m > MAX_ROWS) throw new IllegalArgumentException("tessel.gemv: " + m + " activation rows (1 to " + MAX_ROWS + ")");
         long es = t.bytes();
-        if (x.bytes() < es * m * k || w.bytes() < es * (long) n * k || y.bytes() < es * m * n)
-            throw new IllegalArgumentException("tessel.gemv: buffers of " + x.bytes() + ", " + w.bytes() + " and " + y.bytes() + " bytes are too small for [" + m + "x" + k + "] x ["
+        for (DeviceBuffer x : xs)
+            if (x.bytes() < es * m * k || x.address() % 16 != 0)
+                throw new IllegalArgumentException("tessel.gemv: an activation buffer of " + x.bytes() + " bytes at " + Long.toHexString(x.address()) + " does not hold [" + m + "x" + k
+                        + "] in " + t.text() + " on 16 bytes (the 16-byte loads)");
+        if (w.bytes() < es * (long) n * k || y.bytes() < es * m * n)
+            throw new IllegalArgumentException("tessel.gemv: weights of " + w.bytes() + " and output of " + y.bytes() + " bytes are too small for [" + m + "x" + k + "] x ["
                     + k + "x" + n + "] in " + t.text());
         if (bias != null && bias.bytes() < es * n || residual != null && residual.bytes() < es * m * n)
             throw new IllegalArgumentException("tessel.gemv: a bias of " + (bias == null ? 0 : bias.bytes()) + " or residual of " + (residual == null ? 0 : residual.bytes())
                     + " bytes is too small for N=" + n + ", M=" + m + " in " + t.text());
-        if (x.address() % 16 != 0 || w.address() % 16 != 0)
-            throw new IllegalArgumentException("tessel.gemv: activations and weights must start on 16 bytes (the 16-byte loads), got addresses "
-                    + Long.toHexString(x.address()) + " and " + Long.toHexString(w.address()));
-        var kernel = kc.kernel("tessel_gemv_" + t.text() + "_m" + m + ".cu", () -> source(t, m), "tessel_gemv");
-        kernel.launch(blocks(n), 1, 1, THREADS, 1, 1, 0, stream, CudaKernel.args().ptr(x).ptr(w).ptr(bias == null ? 0L : bias.address()).ptr(residual == null ? 0L : residual.address()).ptr(y).i32(n).i32(k));
+        if (w.address() % 16 != 0)
+            throw new IllegalArgumentException("tessel.gemv: weights must start on 16 bytes (the 16-byte loads), got address " + Long.toHexString(w.address()));
+        String key = "tessel_gemv_" + t.text() + "_m" + m + (prologue == null ? "" : "_p" + prologue.inputs() + "_" + Integer.toHexString(prologue.ops().hashCode())) + ".cu";
+        var kernel = kc.kernel(key, () -> source(t, m, prologue), "tessel_gemv");
+        CudaKernel.Args args = CudaKernel.args();
+        for (DeviceBuffer x : xs) args.ptr(x);
+        kernel.launch(blocks(n), 1, 1, THREADS, 1, 1, 0, stream, args.ptr(w).ptr(bias == null ? 0L : bias.address()).ptr(residual == null ? 0L : residual.address()).ptr(y).i32(n).i32(k));
     }
 
     /** Blocks for {@code n} output columns. */

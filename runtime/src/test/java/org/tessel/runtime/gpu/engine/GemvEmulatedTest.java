@@ -192,4 +192,95 @@ class GemvEmulatedTest {
         });
         assertTrue(e.getMessage().contains("proj") && e.getMessage().contains("tessel.gemv"), e.getMessage());
     }
+
+    /**
+     * A decoder's MLP tail at {@code rows} activation rows: inputs "gate" and "up" ([rows, 1, k]), SiLU(gate) * up (Sigmoid
+     * and two Muls), down_proj by random constant [k, n] weights, then the residual Add of input "r" ([rows, 1, n]).
+     */
+    static Graph siluDown(int rows, int k, int n, DType t, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        float[] w = new float[k * n];
+        for (int i = 0; i < w.length; i++) w[i] = Tensor.round(t, (float) (r.nextGaussian() * 0.1));
+        var reg = OpRegistry.global();
+        Graph g = new Graph("silu_down_m" + rows + "k" + k + "n" + n);
+        Value gate = g.addInput("gate", TensorType.of(DType.F32, Shape.of(rows, 1, k))), up = g.addInput("up", TensorType.of(DType.F32, Shape.of(rows, 1, k)));
+        Value sig = g.addNode(reg.get("Sigmoid"), "act_fn.sigmoid", List.of(gate), Attributes.empty(), 1).output();
+        Value act = g.addNode(reg.get("Mul"), "act_fn", List.of(gate, sig), Attributes.empty(), 1).output();
+        Value prod = g.addNode(reg.get("Mul"), "gate_up", List.of(act, up), Attributes.empty(), 1).output();
+        Value down = g.addNode(reg.get("MatMul"), "down_proj", List.of(prod, g.addConstant("w", Tensor.ofFloats(DType.F32, Shape.of(k, n), w))), Attributes.empty(), 1).output();
+        Value out = g.addNode(reg.get("Add"), "mlp_residual", List.of(g.addInput("r", TensorType.of(DType.F32, Shape.of(rows, 1, n))), down), Attributes.empty(), 1).output();
+        g.setOutputs(List.of(out));
+        return g;
+    }
+
+    static Map<String, Tensor> siluDownInputs(int rows, int k, int n, DType t, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        Map<String, Tensor> in = new java.util.HashMap<>();
+        for (String name : List.of("gate", "up", "r")) {
+            int cols = name.equals("r") ? n : k;
+            float[] v = new float[rows * cols];
+            for (int i = 0; i < v.length; i++) v[i] = Tensor.round(t, (float) r.nextDouble(-2, 2));
+            in.put(name, Tensor.ofFloats(DType.F32, Shape.of(rows, 1, cols), v));
+        }
+        return in;
+    }
+
+    /**
+     * The joint search's plan for {@code g} at {@code p} (GPU target) must fuse one eltwise_gemm group on tessel.gemv, one
+     * kernel for the whole graph; the GPU engine of that plan on {@code ctx} gives the CPU engine's results for the same plan
+     * (relative L2 within 1e-5 at FP32, 2e-3 at FP16, 4e-3 at BF16: the CPU rounds after each op of the prologue, the GPU
+     * once, so outputs differ by an ulp here and there, and a bf16 ulp is 2^-8 relative).
+     */
+    static void checkPrologue(CudaContext ctx, Graph g, GpuEngine.Precision p, Map<String, Tensor> in) {
+        SearchOptions o = SearchOptions.defaults().withTarget("h200-measured").withPrecisions(EnumSet.of(Precision.FP32, Precision.valueOf(p.name())));
+        SearchProblem problem = Searcher.problem(Searcher.prepare(g), o);
+        PlanApplier.Applied a = EnginePlans.complete(problem, Searcher.run(problem, "joint", o));
+        assertEquals(List.of("eltwise_gemm"), a.plan().groups().stream().map(gr -> gr.kind()).toList(), g.name() + " " + p + ": " + a.plan().nodes());
+        // the precision the engine runs at: the search may leave a tiny graph at FP32, so pin the group to p
+        List<PlannedNode> ns = new ArrayList<>();
+        for (PlannedNode pn : a.plan().nodes()) ns.add(new PlannedNode(pn.node(), pn.op(), pn.tacticId(), pn.variant(), Precision.valueOf(p.name()), pn.layout(), pn.stream(), pn.predictedUs()));
+        a = PlanApplier.apply(Searcher.prepare(g), a.plan().withNodes(ns));
+        Map<String, Tensor> want = Engine.buildCpu(a.graph(), a.plan()).createContext().run(in);
+        try (GpuEngine e = GpuEngine.build(a.graph(), a.plan(), p, ctx, GpuEngine.Options.FIXED, 1); GpuExecutionContext c = e.createExecutionContext()) {
+            assertEquals(List.of(GpuTactics.GEMV), e.layerPlans().stream().map(l -> l.tactic()).toList(), g.name());
+            Map<String, Tensor> got = c.run(in);
+            String out = a.graph().outputs().getFirst().name();
+            org.tessel.runtime.gpu.GpuTestSupport.assertClose(g.name() + " " + p, got.get(out), want.get(out), tolerance(p));
+        }
+    }
+
+    static double tolerance(GpuEngine.Precision p) {
+        return switch (p) {
+            case FP32 -> 1e-5;
+            case FP16 -> 2e-3;
+            default -> 4e-3;
+        };
+    }
+
+    /** SiLU(gate) * up evaluated in the GEMV's x loader (the product never written), at M = 1 and 3, FP32, FP16 and BF16. */
+    @Test void anElementwisePrologueIsEvaluatedAsTheGemvLoadsA() {
+        int checked = 0;
+        for (int rows : new int[] {1, 3})
+            for (GpuEngine.Precision p : List.of(GpuEngine.Precision.FP32, GpuEngine.Precision.FP16, GpuEngine.Precision.BF16)) {
+                Graph g = siluDown(rows, 296, 75, p.storage(), rows * 5L + p.ordinal());
+                checkPrologue(ctx, g, p, siluDownInputs(rows, 296, 75, p.storage(), rows + 11L));
+                checked++;
+            }
+        assertEquals(6, checked);
+    }
+
+    /** A prologue input of another shape than A (a per-column scale [K] that is computed, not a constant) is refused naming the node and the value. */
+    @Test void aPrologueInputOfAnotherShapeIsRefusedNamingTheNode() {
+        var reg = OpRegistry.global();
+        Graph g = new Graph("scaled");
+        Value a = g.addInput("a", TensorType.of(DType.F32, Shape.of(1, 64))), s = g.addInput("s", TensorType.of(DType.F32, Shape.of(64)));
+        Value scaled = g.addNode(reg.get("Mul"), "scale", List.of(a, s), Attributes.empty(), 1).output();
+        Value y = g.addNode(reg.get("MatMul"), "proj", List.of(scaled, g.addConstant("w", Tensor.ofFloats(DType.F32, Shape.of(64, 16), new float[64 * 16]))), Attributes.empty(), 1).output();
+        g.setOutputs(List.of(y));
+        var cands = org.tessel.passes.fusion.FusionPatterns.enumerate(g).stream().filter(c -> c.kind().equals("eltwise_gemm")).toList();
+        assertEquals(1, cands.size(), cands.toString());
+        Node fused = org.tessel.passes.fusion.FusionGroups.fuse(new org.tessel.passes.rules.Rewriter(g, reg, new org.tessel.passes.PassStatistics()), cands.getFirst());
+        String why = GemmTactics.GEMV.whyNot(fused, Precision.FP16, Layout.ANY);
+        assertTrue(why != null && why.contains("'scale' reads %s of shape [64]") && why.contains("A's shape [1,64]"), why);
+    }
 }

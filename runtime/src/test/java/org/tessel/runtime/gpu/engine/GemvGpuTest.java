@@ -15,7 +15,8 @@ import org.tessel.runtime.gpu.GpuTestSupport;
 /**
  * {@code tessel.gemv} inside GPU engines on a GPU with GemvEmulatedTest's bounds, at llama-1b's widths: K 2048 and 5632
  * (down_proj), N 264 (not a multiple of the block's 8 columns), 1, 4 and 8 activation rows, FP32, FP16 and BF16; and the
- * fused bias + residual epilogue.
+ * fused bias + residual epilogue; and the eltwise_gemm prologue (SiLU(gate) * up into down_proj + residual) at llama-1b's
+ * down_proj (K 5632, N 2048), 1 and 3 rows, with GemvEmulatedTest's prologue tolerances.
  */
 @Tag("gpu")
 class GemvGpuTest {
@@ -36,5 +37,15 @@ class GemvGpuTest {
                     GemvEmulatedTest.check(ctx, g, p, in);
                     System.out.printf("RESULT|tessel.gemv K=%d rows=%d %s%s|ok%n", k, rows, p, fused ? " bias+residual" : "");
                 }
+    }
+
+    @Test void theSiluMulPrologueMatchesTheCpuEngineOnTheGpu() {
+        CudaContext ctx = GpuTestSupport.requireGpu();
+        for (int rows : new int[] {1, 3})
+            for (GpuEngine.Precision p : List.of(GpuEngine.Precision.FP32, GpuEngine.Precision.FP16, GpuEngine.Precision.BF16)) {
+                Graph g = GemvEmulatedTest.siluDown(rows, 5632, 2048, p.storage(), rows * 3L + p.ordinal());
+                GemvEmulatedTest.checkPrologue(ctx, g, p, GemvEmulatedTest.siluDownInputs(rows, 5632, 2048, p.storage(), rows + 17L));
+                System.out.printf("RESULT|tessel.gemv eltwise_gemm SiLU*up K=5632 rows=%d %s|ok%n", rows, p);
+            }
     }
 }

@@ -76,6 +76,7 @@ public class KernelSourcesCompileTest {
             m.put("deconv_" + t.text(), DirectDeconv.source(t));
             m.put("rnn_" + t.text(), RecurrentKernel.source(t));
             for (int rows : new int[] {1, 8}) m.put("gemv_" + t.text() + "_m" + rows, Gemv.source(t, rows));
+            m.put("gemv_" + t.text() + "_silu_mul", Gemv.source(t, 3, siluMulPrologue()));
             m.put("rope_" + t.text(), Rope.source(t));
             m.put("index_" + t.text(), IndexKernels.source(t, DType.I32));
             m.put("index_" + t.text() + "_findex", IndexKernels.source(t, t));
@@ -179,5 +180,18 @@ public class KernelSourcesCompileTest {
         } finally {
             pool.shutdownNow();
         }
+    }
+
+    /** SiLU(gate) * up as the GEMV's x loader evaluates it (a fused eltwise_gemm's prologue), from the elementwise generator. */
+    static Gemv.Prologue siluMulPrologue() {
+        var reg = org.tessel.api.OpRegistry.global();
+        var g = new org.tessel.ir.Graph("silu_mul");
+        var type = org.tessel.api.TensorType.of(DType.F32, org.tessel.api.Shape.of(1, 64));
+        var gate = g.addInput("gate", type);
+        var up = g.addInput("up", type);
+        var sig = g.addNode(reg.get("Sigmoid"), "sig", java.util.List.of(gate), org.tessel.api.Attributes.empty(), 1).output();
+        var act = g.addNode(reg.get("Mul"), "act", java.util.List.of(gate, sig), org.tessel.api.Attributes.empty(), 1).output();
+        var prod = g.addNode(reg.get("Mul"), "prod", java.util.List.of(act, up), org.tessel.api.Attributes.empty(), 1).output();
+        return new Gemv.Prologue(EltwiseCodegen.inlineOps(g.nodes(), g.inputs(), java.util.Map.of(), prod, "const float r", "        "), 2);
     }
 }
