@@ -9,7 +9,8 @@ import org.tessel.passes.PassInfo;
 public final class ListFusionCandidates implements Pass {
     private static final PassInfo INFO = PassInfo.named("fusion-candidates", "Count fusion candidates per kind without applying them")
             .statistic("attention", "Attention candidates").statistic("conv_bias_act", "Conv chain candidates")
-            .statistic("gemm_bias_act", "GEMM chain candidates").statistic("eltwise", "Elementwise chain candidates").build();
+            .statistic("gemm_bias_act", "GEMM chain candidates").statistic("eltwise", "Elementwise chain candidates")
+            .statistic("rope_attention", "Paged attention + rotary embedding candidates").build();
 
     @Override public PassInfo info() { return INFO; }
 
