@@ -40,6 +40,8 @@ import org.tessel.runtime.cuda.DeviceBuffer;
  * kernel combines them. With one partition the first kernel writes the output itself.
  * {@link #appendAndDecode} fuses a decode step's append into the attention kernel (one launch fewer): the block
  * holding a sequence's new token takes it from the new rows, one block per sequence and KV head writes them.
+ * With {@link Rotary} arguments it also applies the rotary embeddings of q and the new keys (a fused {@code rope_attention}
+ * group; the {@code PA_ROPE} variant): each block rotates its query heads and the new key row into shared memory first.
  * Everything a launch needs is checked before it: {@link #unsupportedReason} for the configuration,
  * {@link #validate} for a step's block tables and lengths (host copies), buffer sizes and alignment.
  */
