@@ -89,10 +89,31 @@ public record Work(double flops, double bytesRead, double bytesWritten, long gem
             flops += w.flops;
             if (g[0] == 0 && w.isGemm()) g = dims(w);
         }
+        // bytes crossing the boundary as the body's ops move them: an input at the most any body node reads of it, an
+        // output at what its producer writes (a paged attention's pools: the blocks its tables reach and the new tokens'
+        // slots, not the whole pools)
+        org.tessel.ir.Graph body = n.body();
+        Set<Value> inputs = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+        inputs.addAll(body.inputs());
+        java.util.Map<Value, Double> reads = new IdentityHashMap<>();
+        for (Node b : body.nodes()) {
+            InferenceContext ctx = context(b);
+            for (int i = 0; i < b.numInputs(); i++) {
+                Value v = b.input(i);
+                if (v != null && inputs.contains(v)) reads.merge(v, inputBytes(b, ctx, i, p), Math::max);
+            }
+        }
         double read = 0, written = 0;
-        Set<Value> seen = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
-        for (Value v : n.inputs()) if (v != null && seen.add(v)) read += bytes(v.type(), p);
-        for (Value v : n.outputs()) written += bytes(v.type(), p);
+        for (double r : reads.values()) read += r;
+        for (Value v : body.outputs()) {
+            Node b = v.producer();
+            if (b == null) { // a body input returned as it is
+                written += bytes(v.type(), p);
+                continue;
+            }
+            List<TensorType> outs = b.outputs().stream().map(Value::type).toList();
+            written += outputBytes(b, context(b), outs, b.outputs().indexOf(v), p);
+        }
         return new Work(flops, read, written, g[0], g[1], g[2]);
     }
 

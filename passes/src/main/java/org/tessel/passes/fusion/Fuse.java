@@ -25,6 +25,7 @@ public final class Fuse implements Pass {
             .options(KINDS)
             .statistic("fused-attention", "Attention patterns fused").statistic("fused-conv_bias_act", "Conv chains fused")
             .statistic("fused-gemm_bias_act", "GEMM chains fused").statistic("fused-eltwise", "Elementwise chains fused")
+            .statistic("fused-rope_attention", "Paged attentions fused with their rotary embeddings")
             .establishes(GraphProperty.FUSED).invalidates(GraphProperty.MEMORY_PLANNED, GraphProperty.STREAMS_ASSIGNED, GraphProperty.SCHEDULE_FIXED).build();
 
     @Override public PassInfo info() { return INFO; }
@@ -57,5 +58,5 @@ public final class Fuse implements Pass {
     }
 
     /** The kinds this pass knows, for config validation. */
-    public static Set<String> knownKinds() { return Set.of("attention", "conv_bias_act", "gemm_bias_act", "eltwise"); }
+    public static Set<String> knownKinds() { return Set.of("attention", "conv_bias_act", "gemm_bias_act", "eltwise", "rope_attention"); }
 }

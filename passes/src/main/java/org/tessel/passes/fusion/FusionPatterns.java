@@ -25,6 +25,9 @@ import org.tessel.ir.Value;
  * <li>{@code eltwise_gemm}: a MatMul whose A is computed by elementwise ops (the maximal tree of single-use elementwise
  * nodes producing it, a decoder's SiLU(gate) * up before down_proj), with the MatMul's bias and residual Adds as
  * {@code gemm_bias_act} takes them (no activation): a GEMV evaluates the tree as it loads A, so A is never written.</li>
+ * <li>{@code rope_attention}: a {@code tessel.PagedAttention} with the single-use {@code tessel.RotaryEmbedding} producers
+ * of its q and new-k inputs (either or both), so the attention kernel rotates q as it loads it and the new key before it
+ * stores it.</li>
  * </ul>
  */
 public final class FusionPatterns {
@@ -54,6 +57,7 @@ public final class FusionPatterns {
             }
         }
         eltwiseChains(g, users, pos, out);
+        ropeAttention(g, users, pos, out);
         return out;
     }
 
@@ -232,6 +236,28 @@ public final class FusionPatterns {
             if (p == null || !(p.opName().equals("Transpose") || p.opName().equals("Reshape")) || soleUser(g, users, cur) == null) return;
             if (!heads.contains(p)) heads.add(p);
             cur = p.input(0);
+        }
+    }
+
+    /**
+     * Each paged attention whose q (input 0) or new keys (input 1), or both, are the single-use outputs of a rotary
+     * embedding: the ropes and the attention, in graph order. Whether the attention kernel takes the group (decode only,
+     * the ropes' form) is its tactic's support rule, not the pattern's.
+     */
+    private static void ropeAttention(Graph g, Map<Value, List<Node>> users, Map<Node, Integer> pos, List<FusionCandidate> out) {
+        for (Node att : g.nodes()) {
+            if (att.body() != null || !att.opName().equals(org.tessel.ir.ops.PagedAttentionOp.NAME)) continue;
+            List<Node> group = new ArrayList<>();
+            for (int i = 0; i < 2; i++) {
+                Value in = att.input(i);
+                Node rope = in == null ? null : in.producer();
+                if (rope != null && rope.body() == null && rope.opName().equals(org.tessel.ir.ops.RotaryEmbeddingOps.HALF_ROTATION) && rope.output() == in
+                        && soleUser(g, users, in) == att && !group.contains(rope)) group.add(rope);
+            }
+            if (group.isEmpty()) continue;
+            group.add(att);
+            group.sort(java.util.Comparator.comparingInt(pos::get));
+            if (FusionGroups.isConvex(g, group, pos)) out.add(new FusionCandidate("rope_attention", group));
         }
     }
 

@@ -99,6 +99,16 @@ class GpuDecoderRunnerGpuTest {
         return out;
     }
 
+    /** The runner's decode steps run each layer's ropes inside its paged attention (a rope_attention group), its prefill chunks apart. */
+    @Test void decodeStepsFuseTheRopesIntoTheAttention() {
+        DecoderConfig c = Zoo.decoder("llama-tiny", 0);
+        for (int newTokens : new int[] {1, 4}) {
+            var g = Zoo.buildPagedDecoder("llama-tiny", c, new PagedDecoderShape(3, newTokens, 4, 16, 16), SEED);
+            var kinds = planner().plan(g).plan().groups().stream().filter(f -> f.kind().equals("rope_attention")).count();
+            assertEquals(newTokens == 1 ? c.layers() : 0, kinds, "rope_attention groups at " + newTokens + " new tokens");
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"llama-tiny", "gpt2-tiny"})
     void greedyTokensEqualTheCpuRunnersAtBatchOneAndThree(String model) {

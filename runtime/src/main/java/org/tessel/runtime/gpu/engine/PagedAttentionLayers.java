@@ -9,6 +9,9 @@ import org.tessel.ir.Value;
 import org.tessel.ir.ops.PagedAttentionOp;
 import org.tessel.runtime.cuda.DeviceBuffer;
 import org.tessel.runtime.gpu.kernels.PagedAttentionKernel;
+import org.tessel.runtime.gpu.kernels.Rope;
+import org.tessel.tactics.NodeFacts;
+import org.tessel.tactics.attention.PagedAttentionTactic;
 
 /**
  * {@code tessel.attention.paged}: {@code tessel.PagedAttention} as the paged kernels. A decode step (one new token)
@@ -24,11 +27,16 @@ import org.tessel.runtime.gpu.kernels.PagedAttentionKernel;
  * precision), since a converted copy would take the writes; or, for an FP8 cache, f8e4m3 as the graph types them
  * (E4M3 codes at the node's {@code k_scale} and {@code v_scale}: the append kernel quantizes, the attention kernels
  * dequantize in registers).
+ *
+ * <p>A fused {@code rope_attention} group (the attention and the tessel.RotaryEmbeddings of its q and new keys, either or
+ * both) is the same decode launch with the rotations in it ({@link PagedAttentionKernel#appendAndDecode} with
+ * {@link PagedAttentionKernel.Rotary}): q and the new keys are read as the ropes' inputs, cos and sin where they
+ * broadcast; the group's prefill form is refused (the catalogue's support rule refuses it too).
  */
 public final class PagedAttentionLayers implements TacticImplementation {
     @Override public List<String> tacticIds() { return List.of(GpuTactics.ATTENTION_PAGED); }
 
-    @Override public boolean computes(Node n) { return n.opName().equals(PagedAttentionOp.NAME) && n.body() == null; }
+    @Override public boolean computes(Node n) { return PagedAttentionTactic.PAGED.appliesTo(n); }
 
     @Override public String ruleTactic(LayerContext c, Node n) { return computes(n) ? GpuTactics.ATTENTION_PAGED : null; }
 
@@ -37,24 +45,34 @@ public final class PagedAttentionLayers implements TacticImplementation {
         DType t = c.storage();
         if (t != DType.F16 && t != DType.BF16)
             throw GpuEngineException.unsupported(n, GpuTactics.ATTENTION_PAGED + " computes at FP16 or BF16 (the paged KV cache holds f16 or bf16), the plan runs it at " + c.precision());
+        Node att = PagedAttentionTactic.attention(n);
+        if (att == null || !computes(n)) throw GpuEngineException.unsupported(n, GpuTactics.ATTENTION_PAGED + " computes tessel.PagedAttention, alone or fused rope_attention");
+        String why = PagedAttentionTactic.whyNot(n);
+        if (why != null) throw GpuEngineException.unsupported(n, GpuTactics.ATTENTION_PAGED + " " + why);
         List<TensorType> types = new ArrayList<>();
-        for (Value v : n.inputs()) types.add(v.type());
+        for (Value v : att.inputs()) types.add(v.type());
         PagedAttentionOp.Dims d = PagedAttentionOp.check(types);
-        Value kIn = n.input(3), vIn = n.input(4);
+        Node qRope = PagedAttentionTactic.rope(n, 0), kRope = PagedAttentionTactic.rope(n, 1);
+        Value kIn = outer(n, att.input(3)), vIn = outer(n, att.input(4));
         DType kvType = kIn.type().dtype() == DType.F8E4M3 ? DType.F8E4M3 : t;
         for (Value pool : List.of(kIn, vIn))
             if (c.storageOf(pool) != kvType)
                 throw GpuEngineException.unsupported(n, "pool %" + pool.name() + " is stored as " + c.storageOf(pool).text() + ", and " + GpuTactics.ATTENTION_PAGED
                         + " writes it in place at " + kvType.text() + " (build the engine with its I/O precision at " + c.precision() + ")");
-        float[] scales = PagedAttentionOp.scales(kIn.type().dtype(), n.attrs());
+        float[] scales = PagedAttentionOp.scales(kIn.type().dtype(), att.attrs());
         float ks = scales[0], vs = scales[1];
         PagedAttentionKernel.Config cfg = new PagedAttentionKernel.Config(t, kvType, d.heads(), d.kvHeads(), d.headDim(), d.blockSize(), d.numBlocks());
-        DeviceBuffer q = c.activation(n.input(0)), k = c.activation(n.input(1)), v = c.activation(n.input(2));
+        DeviceBuffer q = c.activation(outer(n, qRope == null ? att.input(0) : qRope.input(0)));
+        DeviceBuffer k = c.activation(outer(n, kRope == null ? att.input(1) : kRope.input(0)));
+        DeviceBuffer v = c.activation(outer(n, att.input(2)));
+        PagedAttentionKernel.Rotary qr = rotary(c, n, qRope), kr = rotary(c, n, kRope);
         DeviceBuffer kPool = c.activation(kIn), vPool = c.activation(vIn);
-        DeviceBuffer tables = Operands.operand(c, n.input(5)), slots = Operands.operand(c, n.input(6)), lens = Operands.operand(c, n.input(7));
-        DeviceBuffer kOut = poolOutput(c, n.output(1), kPool), vOut = poolOutput(c, n.output(2), vPool);
+        DeviceBuffer tables = Operands.operand(c, outer(n, att.input(5))), slots = Operands.operand(c, outer(n, att.input(6))), lens = Operands.operand(c, outer(n, att.input(7)));
+        Value outV = result(n, att.output(0));
+        DeviceBuffer kOut = poolOutput(c, result(n, att.output(1)), kPool), vOut = poolOutput(c, result(n, att.output(2)), vPool);
         boolean copyK = kOut.address() != kPool.address(), copyV = vOut.address() != vPool.address();
-        DeviceBuffer out = c.activation(n.output(0));
+        if (outV == null) throw GpuEngineException.unsupported(n, GpuTactics.ATTENTION_PAGED + ": nothing reads the attention output of " + att.name());
+        DeviceBuffer out = c.activation(outV);
         int batch = d.batch(), newTokens = d.newTokens(), maxBlocks = d.maxBlocks();
         long row = (long) d.kvHeads() * d.headDim();
         var kc = c.kernels();
@@ -62,14 +80,14 @@ public final class PagedAttentionLayers implements TacticImplementation {
             PagedAttentionKernel.Plan plan = PagedAttentionKernel.plan(cfg, batch, maxBlocks * d.blockSize(), kc.context().device().smCount());
             if (plan.split()) c.needWorkspace(plan.workspaceBytes());
             var workspace = c.workspace();
-            return Operands.layer(c, n, GpuTactics.ATTENTION_PAGED, n.output(0), s -> {
+            return Operands.layer(c, n, GpuTactics.ATTENTION_PAGED, outV, s -> {
                 if (copyK) kOut.copyFromAsync(kPool, s);
                 if (copyV) vOut.copyFromAsync(vPool, s);
-                PagedAttentionKernel.appendAndDecode(kc, cfg, plan, q, k, row, v, row, slots, kOut, vOut, ks, vs, tables, lens, maxBlocks, out,
+                PagedAttentionKernel.appendAndDecode(kc, cfg, plan, q, qr, k, row, kr, v, row, slots, kOut, vOut, ks, vs, tables, lens, maxBlocks, out,
                         plan.split() ? workspace.get() : null, s);
             });
         }
-        return Operands.layer(c, n, GpuTactics.ATTENTION_PAGED, n.output(0), s -> {
+        return Operands.layer(c, n, GpuTactics.ATTENTION_PAGED, outV, s -> {
             if (copyK) kOut.copyFromAsync(kPool, s);
             if (copyV) vOut.copyFromAsync(vPool, s);
             PagedAttentionKernel.append(kc, cfg, batch * newTokens, k, row, v, row, slots, kOut, vOut, ks, vs, s);
@@ -77,8 +95,27 @@ public final class PagedAttentionLayers implements TacticImplementation {
         });
     }
 
+    /** The outer value a body value of a fused node binds to (the value itself for an unfused node). */
+    private static Value outer(Node n, Value v) { return n.body() == null ? v : NodeFacts.outer(n, v); }
+
+    /** The fused node's output a body result leaves as (the value itself for an unfused node; null: nothing outside reads it). */
+    private static Value result(Node n, Value v) {
+        if (n.body() == null) return v;
+        int i = n.body().outputs().indexOf(v);
+        return i < 0 ? null : n.output(i);
+    }
+
+    /** A fused rope's cos and sin as the kernel reads them (null: no rope); the support rule has checked they broadcast onto x. */
+    private static PagedAttentionKernel.Rotary rotary(LayerContext c, Node n, Node rope) {
+        if (rope == null) return null;
+        Value cos = outer(n, rope.input(1)), sin = outer(n, rope.input(2));
+        long[] strides = Rope.rowStrides(rope.input(0).type().shape(), cos.type().shape()); // x [B, 1, heads, D]: batch, token, head
+        return new PagedAttentionKernel.Rotary(Operands.operand(c, cos), Operands.operand(c, sin), strides[0], strides[2]);
+    }
+
     /** The buffer of a pool output: the one the caller bound to it, else its input's (written in place). */
     private static DeviceBuffer poolOutput(LayerContext c, Value out, DeviceBuffer in) {
+        if (out == null) return in; // a fused group whose updated pool nothing outside reads: written in place all the same
         if (c.isBound(out)) return c.activation(out);
         c.alias(out, in);
         return in;

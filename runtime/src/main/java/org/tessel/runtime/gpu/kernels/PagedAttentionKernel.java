@@ -40,6 +40,8 @@ import org.tessel.runtime.cuda.DeviceBuffer;
  * kernel combines them. With one partition the first kernel writes the output itself.
  * {@link #appendAndDecode} fuses a decode step's append into the attention kernel (one launch fewer): the block
  * holding a sequence's new token takes it from the new rows, one block per sequence and KV head writes them.
+ * With {@link Rotary} arguments it also applies the rotary embeddings of q and the new keys (a fused {@code rope_attention}
+ * group; the {@code PA_ROPE} variant): each block rotates its query heads and the new key row into shared memory first.
  * Everything a launch needs is checked before it: {@link #unsupportedReason} for the configuration,
  * {@link #validate} for a step's block tables and lengths (host copies), buffer sizes and alignment.
  */
@@ -204,11 +206,14 @@ public final class PagedAttentionKernel {
     public static String source(DType t, int headDim, int headsPerBlock, int blockSize) { return source(t, t, headDim, headsPerBlock, blockSize); }
 
     /** The attention and reduction kernels for q/out type {@code t} and pools of {@code kv} (t, or f8e4m3). */
-    public static String source(DType t, DType kv, int headDim, int headsPerBlock, int blockSize) {
+    public static String source(DType t, DType kv, int headDim, int headsPerBlock, int blockSize) { return source(t, kv, headDim, headsPerBlock, blockSize, false); }
+
+    /** As {@link #source(DType, DType, int, int, int)}; {@code rope}: the variant that applies rotary embeddings to q and the new keys. */
+    public static String source(DType t, DType kv, int headDim, int headsPerBlock, int blockSize, boolean rope) {
         boolean fp8 = kv == DType.F8E4M3;
         return KernelCompiler.prelude() + (fp8 ? KernelCompiler.resource("fp8.cuh") : "") + "#define HEAD_DIM " + headDim + "\n#define HPB " + headsPerBlock
-                + "\n#define PA_BLOCK_SIZE " + blockSize + "\n#define PA_BF16 " + (t == DType.BF16 ? 1 : 0) + "\n#define PA_FP8 " + (fp8 ? 1 : 0) + "\n"
-                + KernelCompiler.resource("paged_attention.cu");
+                + "\n#define PA_BLOCK_SIZE " + blockSize + "\n#define PA_BF16 " + (t == DType.BF16 ? 1 : 0) + "\n#define PA_FP8 " + (fp8 ? 1 : 0)
+                + "\n#define PA_ROPE " + (rope ? 1 : 0) + "\n" + KernelCompiler.resource("paged_attention.cu");
     }
 
     public static String appendSource(int headDim) {
@@ -221,9 +226,9 @@ public final class PagedAttentionKernel {
                 + (t == DType.BF16 ? 1 : 0) + "\n" + KernelCompiler.resource("paged_kv_append.cu");
     }
 
-    private static String program(Config c, Plan p) {
+    private static String program(Config c, Plan p, boolean rope) {
         return "tessel_paged_attention_" + c.dtype().text() + (c.fp8() ? "_kv" + c.kvDtype().text() : "") + "_d" + c.headDim() + "_g" + p.headsPerBlock()
-                + "_b" + c.blockSize() + ".cu";
+                + "_b" + c.blockSize() + (rope ? "_rope" : "") + ".cu";
     }
 
     /** Checks a launch's pool scales: positive and finite for FP8 pools; exactly 1 for 16-bit pools, which take none. */
@@ -251,7 +256,7 @@ public final class PagedAttentionKernel {
     /** As the decode without scales, FP8 pools read at scales {@code kScale}, {@code vScale} (1 and 1 for 16-bit pools). */
     public static void decode(KernelCompiler kc, Config c, Plan p, DeviceBuffer q, DeviceBuffer kPool, DeviceBuffer vPool, float kScale, float vScale,
                               DeviceBuffer blockTables, DeviceBuffer contextLens, int maxBlocks, DeviceBuffer out, DeviceBuffer workspace, CudaStream s) {
-        launchDecode(kc, c, p, q, null, kPool, vPool, kScale, vScale, blockTables, contextLens, maxBlocks, out, workspace, s, "tessel.paged_attention");
+        launchDecode(kc, c, p, q, null, null, null, kPool, vPool, kScale, vScale, blockTables, contextLens, maxBlocks, out, workspace, s, "tessel.paged_attention");
     }
 
     /**
@@ -267,9 +272,41 @@ public final class PagedAttentionKernel {
     public static void appendAndDecode(KernelCompiler kc, Config c, Plan p, DeviceBuffer q, DeviceBuffer kNew, long ldk, DeviceBuffer vNew, long ldv,
                                        DeviceBuffer slots, DeviceBuffer kPool, DeviceBuffer vPool, float kScale, float vScale, DeviceBuffer blockTables,
                                        DeviceBuffer contextLens, int maxBlocks, DeviceBuffer out, DeviceBuffer workspace, CudaStream s) {
-        String kernel = "tessel.paged_attention (fused append)";
+        appendAndDecode(kc, c, p, q, null, kNew, ldk, null, vNew, ldv, slots, kPool, vPool, kScale, vScale, blockTables, contextLens, maxBlocks, out, workspace, s);
+    }
+
+    /**
+     * As {@link #appendAndDecode(KernelCompiler, Config, Plan, DeviceBuffer, DeviceBuffer, long, DeviceBuffer, long, DeviceBuffer,
+     * DeviceBuffer, DeviceBuffer, float, float, DeviceBuffer, DeviceBuffer, int, DeviceBuffer, DeviceBuffer, CudaStream)}, with the
+     * rotary embeddings of q ({@code qRope}) and of the new keys ({@code kRope}) applied in the launch (either may be null:
+     * that input is taken as it is): the kernel rotates q as it loads it and the new key rows before it stores them, with
+     * the values a {@code tessel.rope} launch would write (f32 math, rounded to the storage type). q and the new keys are the
+     * rows before rotation.
+     */
+    public static void appendAndDecode(KernelCompiler kc, Config c, Plan p, DeviceBuffer q, Rotary qRope, DeviceBuffer kNew, long ldk, Rotary kRope,
+                                       DeviceBuffer vNew, long ldv, DeviceBuffer slots, DeviceBuffer kPool, DeviceBuffer vPool, float kScale, float vScale,
+                                       DeviceBuffer blockTables, DeviceBuffer contextLens, int maxBlocks, DeviceBuffer out, DeviceBuffer workspace, CudaStream s) {
+        boolean rope = qRope != null || kRope != null;
+        String kernel = rope ? "tessel.paged_attention (fused append and rotary embedding)" : "tessel.paged_attention (fused append)";
         checkNewRows(c, p.batch(), kNew, ldk, vNew, ldv, slots, kernel);
-        launchDecode(kc, c, p, q, new NewRows(kNew, ldk, vNew, ldv, slots), kPool, vPool, kScale, vScale, blockTables, contextLens, maxBlocks, out, workspace, s, kernel);
+        if (qRope != null) qRope.check(c, p.batch(), c.heads(), "q", kernel);
+        if (kRope != null) kRope.check(c, p.batch(), c.kvHeads(), "new keys", kernel);
+        launchDecode(kc, c, p, q, qRope, kRope, new NewRows(kNew, ldk, vNew, ldv, slots), kPool, vPool, kScale, vScale, blockTables, contextLens, maxBlocks, out, workspace, s, kernel);
+    }
+
+    /**
+     * The cos and sin of one rotary embedding (storage type, like q): head h of sequence b reads its row of headDim values
+     * at element {@code b * batchStride + h * headStride} (0: broadcast over that axis), as {@code tessel.RotaryEmbedding}
+     * broadcasts [B, 1, 1 or heads, D] cos and sin onto [B, 1, heads, D].
+     */
+    public record Rotary(DeviceBuffer cos, DeviceBuffer sin, long batchStride, long headStride) {
+        void check(Config c, int batch, int heads, String what, String kernel) {
+            if (batchStride < 0 || headStride < 0) throw new IllegalArgumentException(kernel + ": negative cos/sin strides for " + what);
+            if (batch == 0) return;
+            long need = (batch - 1) * batchStride + (heads - 1) * headStride + c.headDim();
+            Softmax.check(cos, c.dtype(), need, what + " cos");
+            Softmax.check(sin, c.dtype(), need, what + " sin");
+        }
     }
 
     /** A fused append's new rows, strides and slots. */
@@ -289,7 +326,7 @@ public final class PagedAttentionKernel {
             if (b.address() % 16 != 0) throw new IllegalArgumentException(kernel + ": the new keys and values must be 16-byte aligned (16-byte loads)");
     }
 
-    private static void launchDecode(KernelCompiler kc, Config c, Plan p, DeviceBuffer q, NewRows rows, DeviceBuffer kPool, DeviceBuffer vPool, float kScale, float vScale,
+    private static void launchDecode(KernelCompiler kc, Config c, Plan p, DeviceBuffer q, Rotary qRope, Rotary kRope, NewRows rows, DeviceBuffer kPool, DeviceBuffer vPool, float kScale, float vScale,
                                      DeviceBuffer blockTables, DeviceBuffer contextLens, int maxBlocks, DeviceBuffer out, DeviceBuffer workspace, CudaStream s, String kernel) {
         checkScales(c, kScale, vScale, kernel);
         if (p.heads() != c.heads() || p.headDim() != c.headDim() || p.headsPerBlock() != c.headsPerBlock())
@@ -311,7 +348,8 @@ public final class PagedAttentionKernel {
             throw new IllegalArgumentException(kernel + ": the split step needs a workspace of " + p.workspaceBytes() + " bytes, got "
                     + (workspace == null ? "none" : workspace.bytes()));
         if (batch == 0) return;
-        CudaKernel k = kc.kernel(program(c, p), () -> source(c.dtype(), c.kvDtype(), c.headDim(), p.headsPerBlock(), c.blockSize()), "tessel_paged_attention");
+        boolean rope = qRope != null || kRope != null;
+        CudaKernel k = kc.kernel(program(c, p, rope), () -> source(c.dtype(), c.kvDtype(), c.headDim(), p.headsPerBlock(), c.blockSize(), rope), "tessel_paged_attention");
         long parts = (long) batch * c.heads() * p.partitions();
         long ws = p.split() ? workspace.address() : 0;
         long partOut = ws, partMax = ws + 4 * parts * c.headDim(), partSum = partMax + 4 * parts;
@@ -320,11 +358,16 @@ public final class PagedAttentionKernel {
         if (rows == null) args.ptr(0).ptr(0).ptr(0).ptr(0).ptr(0).i64(0).i64(0);
         else args.ptr(kPool).ptr(vPool).ptr(rows.keys()).ptr(rows.values()).ptr(rows.slots()).i64(rows.ldk()).i64(rows.ldv());
         k.launch(p.partitions(), c.heads() / p.headsPerBlock(), batch, THREADS, 1, 1, p.sharedBytes(), s,
-                args.i32(c.heads()).i32(c.kvHeads()).i32(maxBlocks).i32(p.partitionSize()).f32(c.scale()).f32(kScale).f32(vScale));
+                rotary(rotary(args.i32(c.heads()).i32(c.kvHeads()).i32(maxBlocks).i32(p.partitionSize()).f32(c.scale()).f32(kScale).f32(vScale), qRope), kRope));
         if (!p.split()) return;
-        CudaKernel r = kc.kernel(program(c, p), () -> source(c.dtype(), c.kvDtype(), c.headDim(), p.headsPerBlock(), c.blockSize()), "tessel_paged_attention_reduce");
+        CudaKernel r = kc.kernel(program(c, p, rope), () -> source(c.dtype(), c.kvDtype(), c.headDim(), p.headsPerBlock(), c.blockSize(), rope), "tessel_paged_attention_reduce");
         r.launch(c.heads(), batch, 1, THREADS, 1, 1, 4 * p.partitions(), s,
                 CudaKernel.args().ptr(out).ptr(partOut).ptr(partMax).ptr(partSum).ptr(contextLens).i32(c.heads()).i32(p.partitions()).i32(p.partitionSize()));
+    }
+
+    /** A rotary embedding's kernel arguments: cos, sin, batch and head strides (null pointers: none). */
+    private static CudaKernel.Args rotary(CudaKernel.Args a, Rotary r) {
+        return r == null ? a.ptr(0).ptr(0).i64(0).i64(0) : a.ptr(r.cos()).ptr(r.sin()).i64(r.batchStride()).i64(r.headStride());
     }
 
     /**

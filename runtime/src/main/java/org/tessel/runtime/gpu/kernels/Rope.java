@@ -39,6 +39,23 @@ public final class Rope {
     }
 
     /**
+     * For each leading (non-last) axis of x, the elements between consecutive cos/sin rows along it: 0 where cos and sin
+     * broadcast over the axis (size 1, or an axis they lack); {@link #whyNot} must accept the shapes.
+     */
+    public static long[] rowStrides(Shape xs, Shape cs) {
+        int lead = xs.rank() - 1, off = xs.rank() - cs.rank();
+        long[] strides = new long[lead];
+        long stride = cs.dim(-1);
+        for (int k = lead - 1; k >= 0; k--) {
+            int ck = k - off;
+            if (ck < 0) continue;
+            strides[k] = cs.dim(ck) == 1 ? 0 : stride;
+            stride *= cs.dim(ck);
+        }
+        return strides;
+    }
+
+    /**
      * Launches y = rope(x, cos, sin) on {@code stream}, x and y of shape {@code xs}, cos and sin of shape {@code cs}, all in
      * {@code t}; refuses, before any launch, shapes {@link #whyNot} refuses and buffers too small for them.
      */
@@ -54,14 +71,11 @@ public final class Rope {
         if (pairs == 0) return;
         // x's leading dims padded in front to MAX_LEADING, and cos/sin's row strides over them (0 where broadcast)
         int[] dims = {1, 1, 1, 1}, strides = {0, 0, 0, 0};
-        int lead = xs.rank() - 1, off = xs.rank() - cs.rank(), stride = cs.dim(-1);
-        for (int k = lead - 1; k >= 0; k--) {
-            int slot = MAX_LEADING - lead + k, ck = k - off;
-            dims[slot] = xs.dim(k);
-            if (ck >= 0) {
-                strides[slot] = cs.dim(ck) == 1 ? 0 : stride;
-                stride *= cs.dim(ck);
-            }
+        int lead = xs.rank() - 1;
+        long[] rs = rowStrides(xs, cs);
+        for (int k = 0; k < lead; k++) {
+            dims[MAX_LEADING - lead + k] = xs.dim(k);
+            strides[MAX_LEADING - lead + k] = (int) rs[k];
         }
         CudaKernel k = kc.kernel("tessel_rope_" + t.text() + ".cu", () -> source(t), "tessel_rope");
         k.launch((pairs + THREADS - 1) / THREADS, THREADS, 0, stream, CudaKernel.args().ptr(x).ptr(cos).ptr(sin).ptr(y).i32(pairs).i32(half)

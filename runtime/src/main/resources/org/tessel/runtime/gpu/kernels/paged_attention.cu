@@ -35,7 +35,14 @@
 // code * scale (one f32 multiply), so a step reads half the bytes of f16. q and out stay f16 or bf16. Unused
 // (1.0) for 16-bit pools.
 //
-// Compiled per HEAD_DIM, HPB, PA_BLOCK_SIZE (tokens per block), PA_BF16 and PA_FP8.
+// Rotary embedding (PA_ROPE 1, tactic tessel.attention.paged on a fused rope_attention group): q_cos / q_sin, when not
+// null, rotate q as the block loads it, and k_cos / k_sin the new key rows before they are staged and stored (so the pool
+// holds the rotated key): y_i = x_i cos_i - x_{i+D/2} sin_i, y_{i+D/2} = x_{i+D/2} cos_{i+D/2} + x_i sin_{i+D/2} (i < D/2),
+// f32 math and one rounding to the storage type, as tessel_rope computes them. Head h of sequence s reads its cos/sin
+// row (HEAD_DIM values) at s * cs_b + h * cs_h elements (0 on a broadcast axis). The block rotates its HPB query heads
+// and its KV head's new key into shared memory before anything else.
+//
+// Compiled per HEAD_DIM, HPB, PA_BLOCK_SIZE (tokens per block), PA_BF16, PA_FP8 and PA_ROPE.
 // Needs HEAD_DIM / PA_EPT to divide 32, HPB <= 8, partition_size <= PA_MAX_PARTITION, 16-byte aligned q and
 // pools (the host checks).
 #ifndef PA_BF16
@@ -43,6 +50,9 @@
 #endif
 #ifndef PA_FP8
 #define PA_FP8 0
+#endif
+#ifndef PA_ROPE
+#define PA_ROPE 0
 #endif
 #if PA_FP8
 #define PA_EPT 16
@@ -107,13 +117,32 @@ __device__ __forceinline__ unsigned short pa_store(float f) {
 #endif
 }
 
+#if PA_ROPE
+__device__ __forceinline__ float pa_ld(const unsigned short* p, int i) {
+#if PA_BF16
+    return __uint_as_float(((unsigned) p[i]) << 16);
+#else
+    return tessel_h2f(p[i]);
+#endif
+}
+// pair (i, i + HEAD_DIM / 2) of head row x rotated by cos/sin rows cs, sn into y, as tessel_rope does
+__device__ __forceinline__ void pa_rotate(const unsigned short* x, const unsigned short* cs, const unsigned short* sn, unsigned short* y, int i) {
+    const int half = HEAD_DIM / 2;
+    const float a = pa_ld(x, i), b = pa_ld(x, i + half);
+    y[i] = pa_store(a * pa_ld(cs, i) - b * pa_ld(sn, i));
+    y[i + half] = pa_store(b * pa_ld(cs, i + half) + a * pa_ld(sn, i + half));
+}
+#endif
+
 extern "C" __global__ void __launch_bounds__(PA_THREADS)
 tessel_paged_attention(unsigned short* __restrict__ out, float* __restrict__ part_out, float* __restrict__ part_max, float* __restrict__ part_sum,
                        const unsigned short* __restrict__ q, const pa_kv_t* __restrict__ k_pool, const pa_kv_t* __restrict__ v_pool,
                        const int* __restrict__ block_tables, const int* __restrict__ context_lens,
                        pa_kv_t* k_dst, pa_kv_t* v_dst, const unsigned short* __restrict__ k_new, const unsigned short* __restrict__ v_new,
                        const int* __restrict__ slots, long long ld_k, long long ld_v,
-                       int heads, int kv_heads, int max_blocks, int partition_size, float scale, float k_scale, float v_scale) {
+                       int heads, int kv_heads, int max_blocks, int partition_size, float scale, float k_scale, float v_scale,
+                       const unsigned short* __restrict__ q_cos, const unsigned short* __restrict__ q_sin, long long q_cs_b, long long q_cs_h,
+                       const unsigned short* __restrict__ k_cos, const unsigned short* __restrict__ k_sin, long long k_cs_b, long long k_cs_h) {
     const int block_size = PA_BLOCK_SIZE; // compiled in: t / block_size is a multiply and shift (a shift for powers of two)
     // logits [HPB][partition_size], then (after pass 2) the warps' partial outputs [PA_WARPS][HPB][HEAD_DIM]
     extern __shared__ __align__(16) float pa_smem[];
@@ -125,6 +154,27 @@ tessel_paged_attention(unsigned short* __restrict__ out, float* __restrict__ par
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, tg = lane / TPT, c = lane - tg * TPT;
     const int len = context_lens[seq], start = part * partition_size;
     const long long row0 = (long long) seq * heads + h0; // (seq, h0)'s row of q, out and the partition arrays
+    const unsigned short* q_rows = q + row0 * HEAD_DIM;  // the block's HPB query rows as pass 1 reads them
+    const unsigned short* k_row = k_new == nullptr ? nullptr : k_new + seq * ld_k + kvh * HEAD_DIM; // the new key row (fused append)
+#if PA_ROPE
+    __shared__ __align__(16) unsigned short pa_qrot[HPB * HEAD_DIM], pa_krot[HEAD_DIM];
+    if (q_cos != nullptr && start < len) {
+        for (int e = tid; e < HPB * (HEAD_DIM / 2); e += PA_THREADS) {
+            const int h = e / (HEAD_DIM / 2), i = e - h * (HEAD_DIM / 2);
+            const long long cs = seq * q_cs_b + (h0 + h) * q_cs_h;
+            pa_rotate(q_rows + h * HEAD_DIM, q_cos + cs, q_sin + cs, pa_qrot + h * HEAD_DIM, i);
+        }
+        q_rows = pa_qrot;
+    }
+    if (k_cos != nullptr && k_row != nullptr) {
+        const long long cs = seq * k_cs_b + kvh * k_cs_h;
+        for (int i = tid; i < HEAD_DIM / 2; i += PA_THREADS) pa_rotate(k_row, k_cos + cs, k_sin + cs, pa_krot, i);
+        k_row = pa_krot;
+    }
+    __syncthreads();
+#else
+    (void) q_cos; (void) q_sin; (void) q_cs_b; (void) q_cs_h; (void) k_cos; (void) k_sin; (void) k_cs_b; (void) k_cs_h;
+#endif
     // fused append: the position read from k_new and v_new (-1: none in this block), published by the barrier below
     int new_t = -1;
     if (k_new != nullptr) {
@@ -136,7 +186,7 @@ tessel_paged_attention(unsigned short* __restrict__ out, float* __restrict__ par
             const bool writes = h0 % group == 0 && part == min(max(len - 1, 0) / partition_size, nparts - 1);
             if (stages) new_t = len - 1;
             if (stages || writes) {
-                const unsigned short* kr = k_new + seq * ld_k + kvh * HEAD_DIM;
+                const unsigned short* kr = k_row;
                 const unsigned short* vr = v_new + seq * ld_v + kvh * HEAD_DIM;
                 const long long dst = (((long long) (at / block_size) * kv_heads + kvh) * block_size + at % block_size) * HEAD_DIM;
                 if (tid < TPT) { // TPT <= 32: one chunk a lane of warp 0
@@ -174,7 +224,7 @@ tessel_paged_attention(unsigned short* __restrict__ out, float* __restrict__ par
 #pragma unroll
         for (int h = 0; h < HPB; h++) {
 #pragma unroll
-            for (int i = 0; i < PA_EPT / 8; i++) pa_unpack8(*reinterpret_cast<const uint4*>(q + (row0 + h) * HEAD_DIM + c * PA_EPT + i * 8), qf[h] + i * 8);
+            for (int i = 0; i < PA_EPT / 8; i++) pa_unpack8(*reinterpret_cast<const uint4*>(q_rows + h * HEAD_DIM + c * PA_EPT + i * 8), qf[h] + i * 8);
 #pragma unroll
             for (int j = 0; j < PA_EPT; j++) qf[h][j] *= scale;
         }

@@ -98,6 +98,12 @@ public class KernelSourcesCompileTest {
         m.put("paged_attention_f16_d256_g8_b1", PagedAttentionKernel.source(DType.F16, 256, 8, 1));
         m.put("paged_attention_bf16_d16_g3_b7", PagedAttentionKernel.source(DType.BF16, 16, 3, 7));
         m.put("paged_kv_append_d64", PagedAttentionKernel.appendSource(64));
+        // rotary embeddings of q and the new keys in the decode launch (a fused rope_attention group); d256 g8: the most shared memory
+        m.put("paged_attention_f16_d64_g4_b16_rope", PagedAttentionKernel.source(DType.F16, DType.F16, 64, 4, 16, true));
+        m.put("paged_attention_bf16_d16_g3_b7_rope", PagedAttentionKernel.source(DType.BF16, DType.BF16, 16, 3, 7, true));
+        m.put("paged_attention_f16_d256_g8_b1_rope", PagedAttentionKernel.source(DType.F16, DType.F16, 256, 8, 1, true));
+        m.put("paged_attention_bf16_kvfp8_d128_g2_b32_rope", PagedAttentionKernel.source(DType.BF16, DType.F8E4M3, 128, 2, 32, true));
+        m.put("paged_attention_f16_kvfp8_d256_g4_b16_rope", PagedAttentionKernel.source(DType.F16, DType.F8E4M3, 256, 4, 16, true));
         m.put("paged_attention_f16_kvfp8_d64_g4_b16", PagedAttentionKernel.source(DType.F16, DType.F8E4M3, 64, 4, 16));
         m.put("paged_attention_bf16_kvfp8_d128_g2_b32", PagedAttentionKernel.source(DType.BF16, DType.F8E4M3, 128, 2, 32));
         m.put("paged_attention_f16_kvfp8_d16_g1_b7", PagedAttentionKernel.source(DType.F16, DType.F8E4M3, 16, 1, 7));
