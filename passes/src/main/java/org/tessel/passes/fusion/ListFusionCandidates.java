@@ -10,7 +10,8 @@ public final class ListFusionCandidates implements Pass {
     private static final PassInfo INFO = PassInfo.named("fusion-candidates", "Count fusion candidates per kind without applying them")
             .statistic("attention", "Attention candidates").statistic("conv_bias_act", "Conv chain candidates")
             .statistic("gemm_bias_act", "GEMM chain candidates").statistic("eltwise", "Elementwise chain candidates")
-            .statistic("eltwise_gemm", "MatMul candidates with an elementwise prologue").build();
+            .statistic("eltwise_gemm", "MatMul candidates with an elementwise prologue")
+            .statistic("rmsnorm_gemm", "MatMul candidates with an RMSNormalization of A").build();
 
     @Override public PassInfo info() { return INFO; }
 
