@@ -16,6 +16,10 @@
 # CONFIGS (MODEL:BATCH:PRECISION, first = highest priority for the time-capped torch.compile runs) may be overridden;
 # STAGES="tests cli autotune tessel torch" picks stages on the GPU machine (those by default); STAGES="accuracy" evaluates
 # the trained Fashion-MNIST CNN's GPU engines (FP32, FP16, BF16, the joint plan with every precision allowed) on the 10,000 test images against the CPU FP32 engine;
+# STAGES="int8" (its own device call, ~5 min): ResNet-50 b256 and b1 and BERT-base s128 b32 built by the joint search with
+# every float precision allowed, then with INT8 (and FP8 for BERT) allowed at scales calibrated here at bundling (issue 10's
+# targets: ResNet-50 INT8 b256 >= 1.6x FP16 and >= 70,000 img/s, b1 <= 0.25 ms; BERT INT8/FP8 >= 1.3x FP16), p50, per second,
+# the engine's relative L2 against the reference interpreter, and the ratio to the same-run FP16 engine;
 # STAGES="profiles" (under 4 min) runs GpuProfileEngineGpuTest and DynamicBatchBench: ResNet-50 FP16 with a dynamic batch
 # profile 1..64 (opt 32) against the fixed-shape b32 engine at batch 32 (issue 12's target: within 10%), and the profile
 # engine's p50 at 1, 8 and 64;
@@ -84,6 +88,19 @@ if [[ -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ]]; then
 else
     echo "gpu-bench.sh: /usr/share/datasets/fashion-mnist is absent (apt-get install dataset-fashion-mnist); the accuracy stage will skip"
 fi
+
+# INT8 and FP8 scales for the int8 stage (ResNet-50, BERT-base s128): calibrated here on the CPU (generated inputs, 4
+# batches; about a minute each) and kept in ~/.cache/tessel under the zoo sources' last commit, so a bundle reuses them
+zoo_rev=$(git -C "$root" log -1 --format=%h -- ir/src/main/java/org/tessel/ir/zoo 2>/dev/null || echo none)
+cal_dir=${XDG_CACHE_HOME:-$HOME/.cache}/tessel/int8-stage-$zoo_rev; mkdir -p "$cal_dir" "$GPU_DIR/data/int8"
+calibrate() { # FILE MODEL BATCH int8|fp8 CALIBRATOR
+    [[ -s $cal_dir/$1 ]] || "$root/tessel" search zoo:$2 --batch $3 --$4 --calib generated:4 --calibrator $5 --calib-cache "$cal_dir/$1" > "$cal_dir/$1.log" 2>&1 \
+        || { echo "gpu-bench.sh: calibrating $2 ($4) failed; the int8 stage skips it:"; tail -3 "$cal_dir/$1.log"; rm -f "$cal_dir/$1"; }
+    [[ -s $cal_dir/$1 ]] && cp "$cal_dir/$1" "$GPU_DIR/data/int8/"
+}
+calibrate resnet50-int8.cache resnet50 8 int8 entropy
+calibrate bert-base-int8.cache bert-base 2 int8 entropy
+calibrate bert-base-fp8.cache bert-base 2 fp8 minmax
 
 # shared models: as many as fit 64 MiB with the working tree and the bundle (smallest first)
 rm -rf "$GPU_DIR/models" "$GPU_DIR/onnx-node"; mkdir -p "$GPU_DIR/models"
@@ -279,6 +296,41 @@ if has lmpair; then
         echo "  ONNX target --gpu exit $? after $(( $(date +%s) - s0 )) s"
         grep -E '^(weights|output|output text|time to first token|kv cache):' "$out/lmpair-onnx-gpu.txt" | cut -c1-300; grep -E 'Exception|Error|^tessel' "$out/lmpair-onnx-gpu.txt" | head -3
     fi
+fi
+if has int8; then
+    echo "== INT8 and FP8 engines against the FP16 engine (joint search, every float precision allowed; scales calibrated on the CPU at bundling)"
+    d="$here/data/int8"
+    for cfg in resnet50:256 resnet50:1 bert-base:32; do
+        IFS=: read -r model batch <<< "$cfg"
+        variants=("fp16:")
+        [[ -f $d/$model-int8.cache ]] && variants+=("int8:--int8 --calib-cache $d/$model-int8.cache")
+        [[ -f $d/$model-fp8.cache ]] && variants+=("fp8:--fp8 --calib-cache $d/$model-fp8.cache")
+        for variant in "${variants[@]}"; do
+            (( $(left 560) < 30 )) && { echo "QUANT|$model|$batch|${variant%%:*}|-|-|out of time"; continue; }
+            name=${variant%%:*}; flags=${variant#*:}; eng="$out/q.tessel"; rm -f "$eng"
+            timeout 150 "${java[@]}" org.tessel.cli.Tessel build zoo:$model --batch $batch --strategy joint --best $flags --save-engine "$eng" > "$out/q-build.txt" 2>&1
+            mix=$(grep -oE 'precision (mixed \{[^}]*\}|[A-Z0-9]+)' "$out/q-build.txt" | head -1 | cut -c1-140)
+            if [[ ! -f $eng ]]; then echo "QUANT|$model|$batch|$name|-|-|build failed: $(grep -vE '^\s+at ' "$out/q-build.txt" | tail -2 | tr '\n' ' ' | cut -c1-220)"; continue; fi
+            timeout 90 "${java[@]}" org.tessel.cli.Tessel run "$eng" --iterations 200 --warmup 30 > "$out/q-run.txt" 2>&1
+            p50=$(grep -oE 'p50_ms=[0-9.]+' "$out/q-run.txt" | cut -d= -f2)
+            err=-
+            if [[ $model == bert-base ]] && (( $(left 560) > 60 )); then  # ResNet-50's seeded softmax is one-hot: no error to see
+                timeout 120 "${java[@]}" org.tessel.cli.Tessel compare "$eng" --model zoo:$model --batch $batch --no-onnxruntime --rtol 1 --atol 1 > "$out/q-compare.txt" 2>&1
+                err=$(grep -oE 'rel_l2=[0-9.e+-]+' "$out/q-compare.txt" | head -1 | cut -d= -f2)
+            fi
+            echo "QUANT|$model|$batch|$name|${p50:--}|$(python3 -c "print(f'{$batch / $p50 * 1000:.0f}')" 2>/dev/null || echo -)|${err:--}|$mix"
+        done
+    done | tee "$out/quant.txt"
+    python3 - "$out/quant.txt" <<'PY'
+import sys
+rows = [l.strip().split("|") for l in open(sys.argv[1]) if l.startswith("QUANT|")]
+ms = {(r[1], r[2], r[3]): float(r[4]) for r in rows if r[4] not in ("-", "")}
+print("| model | batch | variant | p50 ms | per s | rel L2 vs reference | vs FP16 |")
+print("|---|---|---|---|---|---|---|")
+for r in rows:
+    base = ms.get((r[1], r[2], "fp16")); mine = ms.get((r[1], r[2], r[3]))
+    print(f"| {r[1]} | {r[2]} | {r[3]} | {r[4]} | {r[5]} | {r[6]} | " + (f"{base / mine:.2f}x" if base and mine else "-") + " |")
+PY
 fi
 if has accuracy; then
     echo "== accuracy: the trained Fashion-MNIST CNN on its 10,000 test images (GPU engines against the CPU FP32 engine)"

@@ -16,8 +16,10 @@ import org.tessel.tactics.plan.PlannedNode;
 
 /**
  * A llama-tiny paged decode step, planned as the GPU runner plans it ({@link DecoderModels#pagedPlanner}: the joint
- * search at FP32 and FP16), has its five RMSNorms (two a layer and the final one) as RMSNormalization nodes on
- * {@code tessel.rmsnorm}, one kernel each, with no ReduceMean or Sqrt left anywhere (fused bodies included).
+ * search at FP32 and FP16), has its five RMSNorms (two a layer and the final one) as RMSNormalization nodes, with no
+ * ReduceMean or Sqrt left anywhere (fused bodies included); each runs in the GEMV after it (an rmsnorm_gemm group on
+ * {@code tessel.gemv}: the layers' norms with their merged Q/K/V and gate/up projections, the final one with lm_head)
+ * or, where the search leaves one alone, on {@code tessel.rmsnorm}.
  */
 class PagedDecoderRmsNormPlanTest {
     private static void ops(Graph g, List<String> out) {
@@ -34,8 +36,10 @@ class PagedDecoderRmsNormPlanTest {
         ops(a.graph(), ops);
         assertFalse(ops.contains("ReduceMean"), ops.toString());
         assertFalse(ops.contains("Sqrt"), ops.toString());
+        assertEquals(2 * 2 + 1, ops.stream().filter(o -> o.equals("RMSNormalization")).count(), ops.toString());
         List<PlannedNode> norms = a.plan().nodes().stream().filter(n -> n.op().equals("RMSNormalization")).toList();
-        assertEquals(2 * 2 + 1, norms.size(), a.plan().nodes().toString());
         for (PlannedNode n : norms) assertEquals("tessel.rmsnorm", n.tacticId(), n.toString());
+        for (var g : a.plan().groups())
+            if (g.kind().equals("rmsnorm_gemm")) assertEquals("tessel.gemv", a.plan().byName().get(g.name()).tacticId(), g.toString());
     }
 }

@@ -63,4 +63,23 @@ class FusionTest {
         Graph g = b.output(b.matmul(a, b.constant("w", Shape.of(8, 4), new float[32])), b.tanh(a)).build();
         assertTrue(FusionPatterns.enumerate(g).stream().noneMatch(c -> c.kind().equals("eltwise_gemm")), FusionPatterns.enumerate(g).toString());
     }
+
+    /** An RMSNormalization read by one MatMul only: the norm, the MatMul and its residual Add are one rmsnorm_gemm candidate. */
+    @Test void aNormReadByOneMatMulFusesIntoIt() {
+        NetworkBuilder b = new NetworkBuilder("norm_proj");
+        Value x = b.input("x", DType.F32, 1, 8), r = b.input("r", DType.F32, 1, 4);
+        Value y = b.add(r, b.matmul(b.rmsNorm(x, b.constant("g", Shape.of(8), new float[8]), -1, 1e-5f), b.constant("w", Shape.of(8, 4), new float[32])));
+        Graph g = b.output(y).build();
+        List<FusionCandidate> cs = FusionPatterns.enumerate(g).stream().filter(c -> c.kind().equals("rmsnorm_gemm")).toList();
+        assertEquals(1, cs.size(), cs.toString());
+        assertEquals(List.of("RMSNormalization", "MatMul", "Add"), cs.get(0).nodes().stream().map(n -> n.opName()).toList());
+    }
+
+    /** A must-not-fire case: the norm feeds two MatMuls (unmerged Q and K), so its result is written anyway. */
+    @Test void noNormFusionWhenTheNormHasTwoUsers() {
+        NetworkBuilder b = new NetworkBuilder("norm_qk");
+        Value n = b.rmsNorm(b.input("x", DType.F32, 1, 8), b.constant("g", Shape.of(8), new float[8]), -1, 1e-5f);
+        Graph g = b.output(b.matmul(n, b.constant("wq", Shape.of(8, 4), new float[32])), b.matmul(n, b.constant("wk", Shape.of(8, 4), new float[32]))).build();
+        assertTrue(FusionPatterns.enumerate(g).stream().noneMatch(c -> c.kind().equals("rmsnorm_gemm")), FusionPatterns.enumerate(g).toString());
+    }
 }

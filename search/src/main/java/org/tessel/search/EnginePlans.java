@@ -19,7 +19,7 @@ import org.tessel.tactics.plan.PlannedNode;
  * Turns a search result into the {@link EnginePlan} builders take: the fused candidates become
  * groups named as the fused nodes will be, every other node keeps its chosen tactic, precision and
  * layout, a group takes its fused tactic at its root's format; a chosen horizontal merge becomes the
- * plan's merge, its wide chain (a group when it has a tail) and its Split at the first root's format (a Split run as
+ * plan's merge, its wide chain (a group when it has a tail or a prologue: the merged input's norm) and its Split at the first root's format (a Split run as
  * views makes the wide GEMM its batched variant). {@link #complete} then applies the
  * decisions to the prepared graph, which adds the reformat nodes and the casts the formats imply,
  * so what {@code tessel search} prints is exactly what {@code tessel build} builds.
@@ -46,7 +46,7 @@ public final class EnginePlans {
             if (c.isMerge()) {
                 SearchProblem.Merge m = c.merge();
                 merges.add(new PlannedMerge(m.kind(), m.chains(), m.merged(), m.split()));
-                groups.add(m.wideKind() == null ? null : FusedGroup.of(m.wideKind(), m.merged()));
+                groups.add(m.wideKind() == null ? null : FusedGroup.of(m.wideKind(), m.wideGroup()));
                 continue;
             }
             List<String> names = new ArrayList<>();

@@ -45,7 +45,8 @@ import org.tessel.api.select.AlgorithmSelector;
  * standalone tactic runs them there ({@link Choice#inGroup}), so a member no GPU kernel runs alone at
  * FP16 does not keep its group from running at FP16. Horizontal merges (sibling chains on one value,
  * {@code SiblingMerges}) are candidates too: merged or not is a decision, priced as the wide chain's
- * kernel plus the Split's.
+ * kernel plus the Split's; a merge whose input's producer fuses into the wide chain (a norm before Q/K/V) is offered
+ * a second time with the producer as a member.
  */
 public final class ProblemBuilder {
     private final Costing costing;
@@ -180,12 +181,22 @@ public final class ProblemBuilder {
             if (best.isEmpty()) continue;
             cands.add(new SearchProblem.Candidate(cands.size(), c.kind(), members, best, touchesImage(fused)));
         }
+        Map<Value, List<Node>> users = g.users();
         for (SiblingMerge m : SiblingMerges.enumerate(g)) {
             // a merge whose members are forced runs its wide kernel on their forced tactic, or is not a candidate
             List<ForcedChoice> fs = new ArrayList<>();
             for (Node n : m.nodes()) fs.addAll(forcedOf.getOrDefault(index.get(n), List.of()));
-            SearchProblem.Candidate c = mergeCandidate(g, m, index, layoutChoice, cands.size(), fs);
+            SearchProblem.Candidate c = mergeCandidate(g, m, index, layoutChoice, cands.size(), fs, null);
             if (c != null) cands.add(c);
+            // the same merge with the merged input's producer fused into the wide chain (an RMSNormalization computed in
+            // the wide GEMV's pass over x): a separate candidate overlapping the plain one, so the search takes one at most
+            Node producer = m.input().producer();
+            if (producer != null && producer.outputs().size() == 1 && users.getOrDefault(m.input(), List.of()).size() == m.chains().size()) {
+                List<ForcedChoice> pfs = new ArrayList<>(fs);
+                pfs.addAll(forcedOf.getOrDefault(index.get(producer), List.of()));
+                c = mergeCandidate(g, m, index, layoutChoice, cands.size(), pfs, producer);
+                if (c != null) cands.add(c);
+            }
         }
 
         // a member of a candidate may take the candidate's formats even where no standalone tactic runs it: the
@@ -253,9 +264,11 @@ public final class ProblemBuilder {
      * where the Split runs as views of a wide GEMM run in its batched form (equal parts). Null when no
      * format runs both, or when the wide chain's tail forms no fusion candidate (the merge would then cost a
      * kernel per tail node, which no merge is offered for). {@code forced}: the members' forced choices, each of which the
-     * wide kernel must satisfy.
+     * wide kernel must satisfy. With a {@code producer} (the merged input's, read by the chains alone) the wide chain
+     * takes it in front when the merged copy has that fusion candidate (an rmsnorm_gemm of the norm and the wide
+     * MatMul), and the producer is a member too; else null.
      */
-    private SearchProblem.Candidate mergeCandidate(Graph g, SiblingMerge m, Map<Node, Integer> index, boolean layoutChoice, int at, List<ForcedChoice> forced) {
+    private SearchProblem.Candidate mergeCandidate(Graph g, SiblingMerge m, Map<Node, Integer> index, boolean layoutChoice, int at, List<ForcedChoice> forced, Node producer) {
         Graph copy = g.copy();
         Map<String, Node> byName = new HashMap<>();
         for (Node n : copy.nodes()) byName.put(n.name(), n);
@@ -264,8 +277,10 @@ public final class ProblemBuilder {
         SiblingMerges.Merged made = SiblingMerges.apply(new Rewriter(copy, OpRegistry.global(), new PassStatistics()), SiblingMerges.of(copy, chains));
         Node wide = made.wide().getFirst();
         String wideKind = null;
-        if (made.wide().size() > 1) {
-            FusionCandidate fc = FusionPatterns.enumerate(copy).stream().filter(c -> c.nodes().equals(made.wide())).findFirst().orElse(null);
+        List<Node> group = new ArrayList<>(made.wide());
+        if (producer != null) group.addFirst(byName.get(producer.name()));
+        if (group.size() > 1) {
+            FusionCandidate fc = FusionPatterns.enumerate(copy).stream().filter(c -> c.nodes().equals(group)).findFirst().orElse(null);
             if (fc == null) return null;
             wideKind = fc.kind();
             wide = fusedCopy(copy, fc);
@@ -299,9 +314,11 @@ public final class ProblemBuilder {
             }
         }
         if (best.isEmpty()) return null;
-        int[] members = m.nodes().stream().mapToInt(index::get).toArray();
+        List<Node> memberNodes = new ArrayList<>(m.nodes());
+        if (producer != null) memberNodes.add(producer);
+        int[] members = memberNodes.stream().mapToInt(index::get).toArray();
         SearchProblem.Merge merge = new SearchProblem.Merge(m.kind(), m.names(), made.wide().stream().map(Node::name).toList(), made.split().name(),
-                made.wide().getFirst().opName(), wideKind, parts);
+                made.wide().getFirst().opName(), wideKind, wideKind == null ? null : group.stream().map(Node::name).toList(), parts);
         return new SearchProblem.Candidate(at, SearchProblem.Candidate.MERGE, members, best, image, merge);
     }
 

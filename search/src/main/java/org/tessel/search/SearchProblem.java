@@ -83,13 +83,17 @@ public final class SearchProblem {
     /**
      * What a horizontal merge makes, named as {@code SiblingMerges} names it on the prepared graph: the chains
      * (node names, each root first), the wide chain's nodes and the Split; the wide chain runs as one node, a
-     * fused group of kind {@code wideKind} when it has a tail (else the wide root alone, op {@code wideOp});
-     * per format key the two kernels' choices.
+     * fused group of kind {@code wideKind} of the nodes {@code wideGroup} when it has a tail or takes in the merged
+     * input's producer (an RMSNormalization before merged projections: the wide chain's prologue), else the wide root
+     * alone, op {@code wideOp}; per format key the two kernels' choices.
      */
-    public record Merge(String kind, List<List<String>> chains, List<String> merged, String split, String wideOp, String wideKind, Map<Format, MergeParts> parts) {
+    public record Merge(String kind, List<List<String>> chains, List<String> merged, String split, String wideOp, String wideKind, List<String> wideGroup,
+                        Map<Format, MergeParts> parts) {
         public Merge {
             chains = chains.stream().map(List::copyOf).toList();
             merged = List.copyOf(merged);
+            wideGroup = wideGroup == null ? null : List.copyOf(wideGroup);
+            if ((wideKind == null) != (wideGroup == null)) throw new IllegalArgumentException("merge " + merged + ": a wide kind needs its group's members and back");
             parts = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(parts));
         }
     }

@@ -112,6 +112,54 @@ class MergeCandidatesTest {
         }
     }
 
+    /**
+     * A norm before three sibling projections (a decode step's Q/K/V on the GPU target): the merge is offered twice, plain
+     * and with the norm fused into the wide GEMV (an rmsnorm_gemm group of the norm and the wide MatMul), the two
+     * overlapping; no strategy fuses both, every plan applies and computes what the graph does, and the joint search
+     * takes the fused variant (one kernel and the Split's views instead of two kernels).
+     */
+    @Test void aNormBeforeSiblingProjectionsIsOfferedFusedIntoTheMerge() {
+        org.tessel.ir.NetworkBuilder b = new org.tessel.ir.NetworkBuilder("norm_qkv");
+        var x = b.input("x", org.tessel.api.DType.F32, 1, 1, 256);
+        java.util.SplittableRandom r = new java.util.SplittableRandom(5);
+        float[] gamma = new float[256];
+        for (int i = 0; i < gamma.length; i++) gamma[i] = (float) (1 + 0.2 * r.nextGaussian());
+        var n = b.rmsNorm(x, b.constant("gamma", org.tessel.api.Shape.of(256), gamma), -1, 1e-5f);
+        List<org.tessel.ir.Value> outs = new ArrayList<>();
+        for (int j = 0; j < 3; j++) {
+            float[] w = new float[256 * 64];
+            for (int i = 0; i < w.length; i++) w[i] = (float) (0.1 * r.nextGaussian());
+            outs.add(b.matmul(n, b.constant("w" + j, org.tessel.api.Shape.of(256, 64), w)));
+        }
+        org.tessel.ir.Graph g = b.output(outs.toArray(org.tessel.ir.Value[]::new)).build();
+        SearchOptions o = SearchOptions.defaults().withTarget("h200-measured")
+                .withPrecisions(java.util.EnumSet.of(org.tessel.cost.Precision.FP32, org.tessel.cost.Precision.FP16)).withRandomSamples(50).withSteps(50, 2000);
+        SearchProblem p = Searcher.problem(Searcher.prepare(g), o);
+        List<SearchProblem.Candidate> merges = p.candidates().stream().filter(SearchProblem.Candidate::isMerge).toList();
+        assertEquals(2, merges.size(), merges.toString());
+        SearchProblem.Candidate plain = merges.get(0), withNorm = merges.get(1);
+        assertEquals(null, plain.merge().wideKind());
+        assertEquals("rmsnorm_gemm", withNorm.merge().wideKind());
+        assertEquals("RMSNormalization", p.node(withNorm.members()[withNorm.members().length - 1]).op());
+        assertEquals(withNorm.merge().wideGroup().getFirst(), p.node(withNorm.members()[withNorm.members().length - 1]).name());
+        assertTrue(plain.overlaps(withNorm));
+        Map<String, Tensor> inputs = EnginePlansTest.inputs(p.prepared(), 3);
+        Map<String, Tensor> want = new ReferenceInterpreter().run(p.prepared(), inputs);
+        for (String s : List.of("joint", "exact", "timefold", "greedy", "sequential", "rule", "random")) {
+            Plan plan = Searcher.run(p, s, o);
+            assertFalse(plan.assignment().isFused(plain.index()) && plan.assignment().isFused(withNorm.index()), s);
+            PlanApplier.Applied a = EnginePlans.complete(p, plan);
+            Verifier.verify(a.graph());
+            Map<String, Tensor> got = new ReferenceInterpreter().run(a.graph(), inputs);
+            for (var e : want.entrySet()) EnginePlansTest.assertClose(e.getValue(), got.get(e.getKey()), s + " output " + e.getKey());
+            if (s.equals("joint")) {
+                assertTrue(plan.assignment().isFused(withNorm.index()), "joint: " + a.plan().nodes());
+                assertEquals(List.of("rmsnorm_gemm"), a.plan().groups().stream().map(gr -> gr.kind()).toList());
+                assertEquals(List.of("tessel.gemv", "tessel.split.view"), a.plan().nodes().stream().map(PlannedNode::tacticId).toList());
+            }
+        }
+    }
+
     /** The same problem without its merge candidates (indices renumbered). */
     static SearchProblem withoutMerges(SearchProblem p) {
         List<SearchProblem.Candidate> cs = new ArrayList<>();

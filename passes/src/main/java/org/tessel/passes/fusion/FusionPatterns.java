@@ -24,7 +24,9 @@ import org.tessel.ir.Value;
  * <li>{@code eltwise}: maximal chains of two or more elementwise ops linked by single-use values;</li>
  * <li>{@code eltwise_gemm}: a MatMul whose A is computed by elementwise ops (the maximal tree of single-use elementwise
  * nodes producing it, a decoder's SiLU(gate) * up before down_proj), with the MatMul's bias and residual Adds as
- * {@code gemm_bias_act} takes them (no activation): a GEMV evaluates the tree as it loads A, so A is never written.</li>
+ * {@code gemm_bias_act} takes them (no activation): a GEMV evaluates the tree as it loads A, so A is never written;</li>
+ * <li>{@code rmsnorm_gemm}: an RMSNormalization whose only user is a MatMul, the MatMul, and its bias and residual Adds
+ * likewise: a GEMV normalizes A in the pass its dot products make over it;</li>
  * <li>{@code rope_attention}: a {@code tessel.PagedAttention} with the single-use {@code tessel.RotaryEmbedding} producers
  * of its q and new-k inputs (either or both), so the attention kernel rotates q as it loads it and the new key before it
  * stores it.</li>
@@ -52,6 +54,7 @@ public final class FusionPatterns {
                     if (att != null) out.add(att);
                     biasActChain(g, users, pos, n, "gemm_bias_act", FusionPatterns::lastDimConstAdd, out);
                     if (n.opName().equals("MatMul")) eltwiseGemm(g, users, pos, n, out);
+                    if (n.opName().equals("MatMul")) rmsNormGemm(g, users, pos, n, out);
                 }
                 default -> { }
             }
@@ -139,6 +142,13 @@ public final class FusionPatterns {
         }
         if (group.isEmpty()) return;
         group.add(mm);
+        addsAfter(g, users, mm, group);
+        group.sort(java.util.Comparator.comparingInt(pos::get));
+        if (FusionGroups.isConvex(g, group, pos)) out.add(new FusionCandidate("eltwise_gemm", group));
+    }
+
+    /** Appends to {@code group} the MatMul's tail as gemm_bias_act takes it without an activation: at most one bias Add, then at most one residual Add, each the single user of the last. */
+    private static void addsAfter(Graph g, Map<Value, List<Node>> users, Node mm, List<Node> group) {
         Value cur = mm.output();
         boolean bias = false, residual = false;
         while (true) {
@@ -150,8 +160,20 @@ public final class FusionPatterns {
             group.add(u);
             cur = u.output();
         }
-        group.sort(java.util.Comparator.comparingInt(pos::get));
-        if (FusionGroups.isConvex(g, group, pos)) out.add(new FusionCandidate("eltwise_gemm", group));
+    }
+
+    /**
+     * A MatMul whose A is an RMSNormalization's result used by it alone (the norm before a decoder's projection), then
+     * the MatMul's bias and residual Adds: a GEMV sums x^2 in the pass over x its dot products make and scales each sum
+     * by the row's reciprocal RMS, the norm's scale folded into the weights. Which norms it computes that way (last
+     * axis, a constant scale) is the tactic's question, answered naming the node.
+     */
+    private static void rmsNormGemm(Graph g, Map<Value, List<Node>> users, Map<Node, Integer> pos, Node mm, List<FusionCandidate> out) {
+        Node norm = mm.input(0).producer();
+        if (norm == null || !norm.opName().equals("RMSNormalization") || norm.body() != null || soleUser(g, users, norm.output()) != mm) return;
+        List<Node> group = new ArrayList<>(List.of(norm, mm));
+        addsAfter(g, users, mm, group);
+        if (FusionGroups.isConvex(g, group, pos)) out.add(new FusionCandidate("rmsnorm_gemm", group));
     }
 
     /**

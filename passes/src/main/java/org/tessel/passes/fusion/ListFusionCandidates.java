@@ -11,6 +11,7 @@ public final class ListFusionCandidates implements Pass {
             .statistic("attention", "Attention candidates").statistic("conv_bias_act", "Conv chain candidates")
             .statistic("gemm_bias_act", "GEMM chain candidates").statistic("eltwise", "Elementwise chain candidates")
             .statistic("eltwise_gemm", "MatMul candidates with an elementwise prologue")
+            .statistic("rmsnorm_gemm", "MatMul candidates with an RMSNormalization of A")
             .statistic("rope_attention", "Paged attention + rotary embedding candidates").build();
 
     @Override public PassInfo info() { return INFO; }

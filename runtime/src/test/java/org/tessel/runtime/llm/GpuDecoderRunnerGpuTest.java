@@ -40,8 +40,9 @@ import org.tessel.search.Searcher;
  * and gpt2-tiny, several prompts at batch 1 and 3 (prompts of different lengths in one prefill step), and under
  * in-flight batching with {@link BatchScheduler} (chunked prefill, requests finishing at different steps), after
  * which every pool block is free again. Decode steps replay CUDA graphs. On the emulated device
- * ({@code -Dtessel.test.device=emulated}) the plan forces the linear layers onto tessel.matmul (only Tessel's kernels
- * run there); on a GPU the search chooses (cuBLAS allowed). Also one paged step engine against the reference interpreter
+ * ({@code -Dtessel.test.device=emulated}) the search chooses among Tessel's kernels only (a selector; only they run
+ * there: tessel.gemv with its fused norms where a step's rows fit it, else tessel.matmul); on a GPU it chooses among all
+ * (cuBLAS allowed). Also one paged step engine against the reference interpreter
  * (pools aliased in place, and copied into caller-owned outputs), and the binding of caller-owned buffers: a wrong name,
  * dtype, shape or size is refused naming the value.
  */
@@ -51,7 +52,7 @@ class GpuDecoderRunnerGpuTest {
 
     static GpuDecoderRunner.StepPlanner planner() { return planner(Precision.FP16); }
 
-    /** The joint search at {@code p} (FP16 or BF16) beside FP32, attention forced onto tessel.attention.paged at p, and on the emulated device the MatMuls onto tessel.matmul at p. */
+    /** The joint search at {@code p} (FP16 or BF16) beside FP32, attention forced onto tessel.attention.paged at p, and on the emulated device Tessel's kernels only. */
     static GpuDecoderRunner.StepPlanner planner(Precision p) { return planner(p, true); }
 
     /**
@@ -65,13 +66,18 @@ class GpuDecoderRunnerGpuTest {
         return g -> {
             List<ForcedChoice> forced = new ArrayList<>();
             if (paged) forced.add(ForcedChoice.parse("tessel.PagedAttention=tessel.attention.paged:" + at));
-            if (emulated) forced.add(ForcedChoice.parse("MatMul=tessel.matmul:" + at));
             SearchOptions o = SearchOptions.defaults().withTarget("h200-measured").withPrecisions(EnumSet.of(Precision.FP32, p)).withForced(forced)
                     .withPrecisionRules(paged ? List.of() : List.of(PrecisionRule.parse("MatMul=" + at)));
+            // only Tessel's kernels run on the emulated device: the search chooses among them (tessel.gemv and its fused
+            // norm and SiLU prologues at the decode steps' rows, tessel.matmul where the GEMV does not fit)
+            if (emulated) o = o.withSelectors(List.of(TESSEL_KERNELS));
             SearchProblem pr = Searcher.problem(Searcher.prepare(g), o);
             return EnginePlans.complete(pr, Searcher.run(pr, "joint", o));
         };
     }
+
+    /** Keeps Tessel's own kernels (the emulated device runs no cuBLAS or cuDNN). */
+    static final org.tessel.api.select.AlgorithmSelector TESSEL_KERNELS = (node, candidates) -> candidates.stream().filter(a -> a.tactic().startsWith("tessel.")).toList();
 
     static GpuDecoderRunner gpuRunner(String model, CudaContext ctx) {
         return new GpuDecoderRunner(model, Zoo.decoder(model, 0), SEED, ctx, GpuEngine.Precision.FP16, planner(), true);

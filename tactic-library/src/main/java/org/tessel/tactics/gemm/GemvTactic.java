@@ -21,7 +21,10 @@ import org.tessel.tactics.eltwise.EltwiseTactics;
  * read once for all rows with 16-byte loads, f32 sums; a fused gemm_bias_act of the MatMul and Adds (a bias [N], a residual:
  * o_proj and down_proj with the residual stream) adds them before the one rounding. A fused eltwise_gemm also evaluates
  * the elementwise tree that computes A (a decoder's SiLU(gate) * up before down_proj) as it loads each 16-byte chunk of
- * A, in f32, from the tree's inputs (each of A's shape): A is never written, and the group is one launch. A tiled GEMM
+ * A, in f32, from the tree's inputs (each of A's shape): A is never written, and the group is one launch. A fused
+ * rmsnorm_gemm (an RMSNormalization over the last axis by a constant scale before q/k/v or gate/up, merged or not)
+ * sums x^2 in the same pass over x and scales each row's sums by rsqrt(mean x^2 + eps), the scale folded into the
+ * weights: the norm's result is never written either. A tiled GEMM
  * pads such a product to its tile and reads the weights in tile order; the GEMV streams them.
  */
 public final class GemvTactic extends BaseTactic {
@@ -31,7 +34,9 @@ public final class GemvTactic extends BaseTactic {
     static final long MAX_COLUMNS = 8L * Integer.MAX_VALUE;
     /** Most tensors an elementwise prologue reads (the kernel's activation pointers). */
     public static final int MAX_PROLOGUE_INPUTS = 4;
-    private static final Set<String> KINDS = Set.of("gemm_bias_act", "eltwise_gemm");
+    /** The fused kind of an RMSNormalization, the MatMul reading its result, and the MatMul's bias/residual Adds. */
+    public static final String RMSNORM_GEMM = "rmsnorm_gemm";
+    private static final Set<String> KINDS = Set.of("gemm_bias_act", "eltwise_gemm", RMSNORM_GEMM);
 
     public GemvTactic() {
         super("tessel.gemv", "Tessel GEMV for a MatMul by constant weights at up to " + MAX_ROWS
@@ -45,12 +50,42 @@ public final class GemvTactic extends BaseTactic {
     }
 
     @Override protected String appliesToText() {
-        return "MatMul, a fused gemm_bias_act of a MatMul and Adds (a bias, a residual), and a fused eltwise_gemm (the same after an elementwise prologue computing A)";
+        return "MatMul, a fused gemm_bias_act of a MatMul and Adds (a bias, a residual), a fused eltwise_gemm (the same after an elementwise prologue computing A) "
+                + "and a fused rmsnorm_gemm (the same after an RMSNormalization computing A)";
     }
 
-    /** The body nodes before the MatMul of a fused group (an eltwise_gemm's prologue), in order; empty for an unfused MatMul. */
+    /** The RMSNormalization of a fused rmsnorm_gemm (its first body node); null for any other node. */
+    public static Node rmsNorm(Node n) {
+        return RMSNORM_GEMM.equals(NodeFacts.fusedKind(n)) ? n.body().nodes().getFirst() : null;
+    }
+
+    /**
+     * Why the norm of a fused rmsnorm_gemm is not one the GEMV computes in its pass over x (r = rsqrt(mean x^2 + eps) per
+     * row, f32 statistics, scaling the sums; the scale folded into the weights at build time); null when it is.
+     */
+    static String rmsNormWhyNot(Node n, Node mm, Node norm) {
+        if (!norm.opName().equals("RMSNormalization")) return "normalizes with an RMSNormalization first ('" + norm.name() + "' is " + norm.opName() + ")";
+        if (mm.input(0) != norm.output()) return "multiplies the norm's result ('" + mm.name() + "' reads %" + outerName(n, mm.input(0)) + ")";
+        Value x = norm.input(0), scale = norm.input(1);
+        int rank = x.type().rank();
+        long axis = norm.attrs().getInt("axis", -1);
+        if (axis != -1 && axis != rank - 1) return "normalizes the last axis only ('" + norm.name() + "' has axis " + axis + " of rank " + rank + ")";
+        long stash = norm.attrs().getInt("stash_type", 1);
+        if (stash != 1) return "keeps the norm's statistics in f32 ('" + norm.name() + "' asks for stash_type " + stash + ")";
+        if (!x.type().dtype().isFloating() || x.type().dtype() == DType.F64)
+            return "normalizes f32, f16 or bf16 ('" + norm.name() + "' reads %" + outerName(n, x) + " of " + x.type().dtype().text() + ")";
+        if (!NodeFacts.isConstant(n, scale))
+            return "folds a constant norm scale into its weights ('" + norm.name() + "' scales by %" + outerName(n, scale) + ", computed)";
+        var ss = scale.type().shape();
+        int k = x.type().shape().dim(-1);
+        boolean perK = ss.rank() >= 1 && ss.dim(-1) == k && scale.type().numElements() == k;
+        if (!perK) return "folds a norm scale of one value per element of the last axis ('" + norm.name() + "' scales by %" + outerName(n, scale) + " of shape " + ss + ", K=" + k + ")";
+        return null;
+    }
+
+    /** The body nodes before the MatMul of a fused group (an eltwise_gemm's prologue), in order; empty for an unfused MatMul and a rmsnorm_gemm. */
     public static List<Node> prologue(Node n, Node mm) {
-        if (n.body() == null) return List.of();
+        if (n.body() == null || rmsNorm(n) != null) return List.of();
         List<Node> ns = n.body().nodes();
         return ns.subList(0, ns.indexOf(mm));
     }
@@ -108,8 +143,18 @@ public final class GemvTactic extends BaseTactic {
 
     /** Why a fused group's body is not a MatMul followed by a bias Add and/or a residual Add; null when it is. */
     static String bodyWhyNot(Node n, Node mm) {
+        Node norm0 = rmsNorm(n);
+        if (norm0 != null && n.body().outputs().contains(norm0.output()))
+            return "normalizes for the MatMul alone ('" + norm0.name() + "' writes %" + norm0.output().name() + ", which is used outside the group too)";
         if (n.body().outputs().size() != 1)
             return "writes one result (the group's " + n.body().outputs().stream().map(v -> "%" + v.name()).toList() + " are used outside it)";
+        Node norm = norm0;
+        List<Node> ns = n.body().nodes();
+        if (norm != null) {
+            if (ns.indexOf(mm) != 1) return "fuses an RMSNormalization and the MatMul reading it (" + ns.subList(0, ns.indexOf(mm)).stream().map(b -> "'" + b.name() + "'").toList() + " precede the MatMul)";
+            String why = rmsNormWhyNot(n, mm, norm);
+            if (why != null) return why;
+        }
         List<Node> prologue = prologue(n, mm);
         if (!prologue.isEmpty()) {
             String why = prologueWhyNot(n, mm, prologue);
@@ -118,7 +163,6 @@ public final class GemvTactic extends BaseTactic {
         int nn = mm.output().type().shape().dim(-1);
         boolean bias = false, residual = false;
         Value cur = mm.output();
-        List<Node> ns = n.body().nodes();
         for (Node b : ns.subList(ns.indexOf(mm) + 1, ns.size())) {
             if (!b.opName().equals("Add")) return "fuses Adds after the MatMul only (a bias, a residual), not " + b.opName() + " ('" + b.name() + "')";
             Value other = b.input(0) == cur ? b.input(1) : b.input(1) == cur ? b.input(0) : null;

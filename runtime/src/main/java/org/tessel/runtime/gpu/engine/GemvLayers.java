@@ -20,7 +20,8 @@ import org.tessel.tactics.gemm.GemvTactic;
  * {@code tessel.gemv}: a MatMul by constant 2-D weights at few activation rows (a decode step's projections) as Tessel's
  * GEMV ({@link Gemv}), its weights uploaded once as [N, K] rows in the layer's storage type; a fused gemm_bias_act of the
  * MatMul and Adds (a bias, a residual) adds them in the GEMV's epilogue; a fused eltwise_gemm's elementwise prologue (the
- * tree computing A) is generated into the x loader ({@link EltwiseCodegen#inlineOps}), which reads the tree's inputs instead of A.
+ * tree computing A) is generated into the x loader ({@link EltwiseCodegen#inlineOps}), which reads the tree's inputs instead of A;
+ * a fused rmsnorm_gemm reads the norm's input as x, its scale folded into the uploaded weights, and normalizes each row's sums.
  */
 public final class GemvLayers implements TacticImplementation {
     @Override public List<String> tacticIds() { return List.of(GpuTactics.GEMV); }
@@ -53,6 +54,15 @@ public final class GemvLayers implements TacticImplementation {
         if (why != null) throw GpuEngineException.unsupported(n, GpuTactics.GEMV + " " + why);
         Node mm = n.body() == null ? n : NodeFacts.anchor(n, java.util.Set.of("MatMul"));
         Value a = outer(n, mm.input(0)), w = outer(n, mm.input(1)), bias = null, residual = null;
+        Node norm = GemvTactic.rmsNorm(n);
+        Gemv.RmsNorm rms = null;
+        Value scale = null;
+        if (norm != null) {
+            // the tactic checked the norm: last axis, f32 statistics, a constant scale of K values folded into the weights
+            a = outer(n, norm.input(0));
+            scale = outer(n, norm.input(1));
+            rms = new Gemv.RmsNorm(norm.attrs().getFloat("epsilon", 1e-5f));
+        }
         List<Node> prologue = GemvTactic.prologue(n, mm);
         Gemv.Prologue pro = null;
         List<Value> xs = List.of(a);
@@ -83,8 +93,11 @@ public final class GemvLayers implements TacticImplementation {
         DType t = c.storage();
         List<DeviceBuffer> x = xs.stream().map(c::activation).toList();
         DeviceBuffer y = c.activation(n.output());
-        DeviceBuffer wb = c.upload(Gemv.packWeights(w.constantValue()), w, "gemv:nk");
+        // the folded form is its own upload: the same weights may run unfolded elsewhere, or under another norm's scale
+        DeviceBuffer wb = scale == null ? c.upload(Gemv.packWeights(w.constantValue()), w, "gemv:nk")
+                : c.upload(Gemv.packWeights(w.constantValue(), scale.constantValue()), w, "gemv:nk*scale:" + scale.name() + ":" + Integer.toHexString(scale.constantValue().contentHash()));
+        Gemv.RmsNorm rms0 = rms;
         DeviceBuffer bb = bias == null ? null : c.weight(bias, Layout.ANY), rb = residual == null ? null : c.activation(residual);
-        return Operands.layer(c, n, GpuTactics.GEMV, n.output(), st -> Gemv.launch(c.kernels(), t, m, cols, k, prologue0, x, wb, bb, rb, y, st));
+        return Operands.layer(c, n, GpuTactics.GEMV, n.output(), st -> Gemv.launch(c.kernels(), t, m, cols, k, prologue0, rms0, x, wb, bb, rb, y, st));
     }
 }

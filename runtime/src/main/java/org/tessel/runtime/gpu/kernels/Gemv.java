@@ -56,29 +56,43 @@ public final class Gemv {
         }
     }
 
-    /** The kernel source for storage type {@code t} and {@code m} activation rows. */
-    public static String source(DType t, int m) { return source(t, m, null); }
+    /**
+     * An RMS norm of x over its rows (a fused rmsnorm_gemm): each row's sums scaled by rsqrt(mean x^2 + epsilon), the
+     * norm's scale folded into the weights ({@link #packWeights(Tensor, Tensor)}).
+     */
+    public record RmsNorm(float epsilon) {
+        String code() { return "#define GV_RMS 1\n#define GV_EPS " + Float.toHexString(epsilon) + "f\n"; }
 
-    /** As {@link #source(DType, int)}, x computed by {@code prologue} as it is loaded (null: x read as it is). */
-    public static String source(DType t, int m, Prologue prologue) {
+        String key() { return "_rms" + Integer.toHexString(Float.floatToIntBits(epsilon)); }
+    }
+
+    /** The kernel source for storage type {@code t} and {@code m} activation rows. */
+    public static String source(DType t, int m) { return source(t, m, null, null); }
+
+    /** As {@link #source(DType, int)}, x computed by {@code prologue} as it is loaded (null: x read as it is), then normalized by {@code norm} (null: not). */
+    public static String source(DType t, int m, Prologue prologue, RmsNorm norm) {
         CudaTypes.require(t, "tessel_gemv");
         if (m < 1 || m > MAX_ROWS) throw new IllegalArgumentException("tessel_gemv multiplies 1 to " + MAX_ROWS + " activation rows, got " + m);
         String body = KernelCompiler.resource("gemv.cu");
         if (prologue != null) body = body.replace("// @prologue\n", prologue.code(t));
         return KernelCompiler.prelude() + CudaTypes.typedefs("T", t) + "#define GV_M " + m + "\n#define GV_ROWS " + ROWS_PER_WARP + "\n#define GV_UNROLL " + UNROLL
-                + "\n#define GV_F32 " + (t == DType.F32 ? 1 : 0) + "\n" + body;
+                + "\n#define GV_F32 " + (t == DType.F32 ? 1 : 0) + "\n" + (norm == null ? "" : norm.code()) + body;
     }
 
     /** Elements of {@code t} in a 16-byte chunk. */
     public static int chunkElements(DType t) { return 16 / t.bytes(); }
 
     /** The [K, N] weights (row-major) as [N, K] rows, the kernel's layout. */
-    public static Tensor packWeights(Tensor kn) {
+    public static Tensor packWeights(Tensor kn) { return packWeights(kn, null); }
+
+    /** As {@link #packWeights(Tensor)}, each weight of input k multiplied by {@code scale}[k] (K values; null: none), an RMS norm's scale folded in. */
+    public static Tensor packWeights(Tensor kn, Tensor scale) {
         if (kn.shape().rank() != 2) throw new IllegalArgumentException("tessel.gemv packs 2-D weights, got " + kn.shape());
         int k = kn.shape().dim(0), n = kn.shape().dim(1);
-        float[] src = kn.floats(), dst = new float[src.length];
+        if (scale != null && scale.size() != k) throw new IllegalArgumentException("tessel.gemv folds a scale of K=" + k + " values into its weights, got " + scale.shape());
+        float[] src = kn.floats(), dst = new float[src.length], g = scale == null ? null : scale.floats();
         for (int i = 0; i < k; i++)
-            for (int j = 0; j < n; j++) dst[j * k + i] = src[i * n + j];
+            for (int j = 0; j < n; j++) dst[j * k + i] = g == null ? src[i * n + j] : src[i * n + j] * g[i];
         return Tensor.ofFloats(kn.dtype(), org.tessel.api.Shape.of(n, k), dst);
     }
 
@@ -93,14 +107,15 @@ public final class Gemv {
     /** As above, adding {@code bias} [N] and {@code residual} [M, N] (each may be null) before the output's rounding. */
     public static void launch(KernelCompiler kc, DType t, int m, int n, int k, DeviceBuffer x, DeviceBuffer w, DeviceBuffer bias, DeviceBuffer residual, DeviceBuffer y,
                               CudaStream stream) {
-        launch(kc, t, m, n, k, null, java.util.List.of(x), w, bias, residual, y, stream);
+        launch(kc, t, m, n, k, null, null, java.util.List.of(x), w, bias, residual, y, stream);
     }
 
     /**
      * As above, x [M, K] computed by {@code prologue} from {@code xs} (each [M, K], in the prologue's input order) as each
-     * chunk is loaded; with no prologue {@code xs} is x alone.
+     * chunk is loaded; with no prologue {@code xs} is x alone. With {@code norm}, x's rows are RMS-normalized (its scale
+     * already folded into {@code w}).
      */
-    public static void launch(KernelCompiler kc, DType t, int m, int n, int k, Prologue prologue, java.util.List<DeviceBuffer> xs, DeviceBuffer w, DeviceBuffer bias,
+    public static void launch(KernelCompiler kc, DType t, int m, int n, int k, Prologue prologue, RmsNorm norm, java.util.List<DeviceBuffer> xs, DeviceBuffer w, DeviceBuffer bias,
                               DeviceBuffer residual, DeviceBuffer y, CudaStream stream) {
         if (xs.size() != (prologue == null ? 1 : prologue.inputs()))
             throw new IllegalArgumentException("tessel.gemv: " + xs.size() + " activation buffers for a " + (prologue == null ? "GEMV without a prologue" : "prologue of " + prologue.inputs() + " inputs"));
@@ -120,8 +135,9 @@ public final class Gemv {
                     + " bytes is too small for N=" + n + ", M=" + m + " in " + t.text());
         if (w.address() % 16 != 0)
             throw new IllegalArgumentException("tessel.gemv: weights must start on 16 bytes (the 16-byte loads), got address " + Long.toHexString(w.address()));
-        String key = "tessel_gemv_" + t.text() + "_m" + m + (prologue == null ? "" : "_p" + prologue.inputs() + "_" + Integer.toHexString(prologue.ops().hashCode())) + ".cu";
-        var kernel = kc.kernel(key, () -> source(t, m, prologue), "tessel_gemv");
+        String key = "tessel_gemv_" + t.text() + "_m" + m + (prologue == null ? "" : "_p" + prologue.inputs() + "_" + Integer.toHexString(prologue.ops().hashCode()))
+                + (norm == null ? "" : norm.key()) + ".cu";
+        var kernel = kc.kernel(key, () -> source(t, m, prologue, norm), "tessel_gemv");
         CudaKernel.Args args = CudaKernel.args();
         for (DeviceBuffer x : xs) args.ptr(x);
         kernel.launch(blocks(n), 1, 1, THREADS, 1, 1, 0, stream, args.ptr(w).ptr(bias == null ? 0L : bias.address()).ptr(residual == null ? 0L : residual.address()).ptr(y).i32(n).i32(k));

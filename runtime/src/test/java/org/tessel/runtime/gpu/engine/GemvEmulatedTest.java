@@ -231,21 +231,27 @@ class GemvEmulatedTest {
      * (relative L2 within 1e-5 at FP32, 2e-3 at FP16, 4e-3 at BF16: the CPU rounds after each op of the prologue, the GPU
      * once, so outputs differ by an ulp here and there, and a bf16 ulp is 2^-8 relative).
      */
-    static void checkPrologue(CudaContext ctx, Graph g, GpuEngine.Precision p, Map<String, Tensor> in) {
+    static void checkPrologue(CudaContext ctx, Graph g, GpuEngine.Precision p, Map<String, Tensor> in) { checkFused(ctx, g, p, in, "eltwise_gemm", List.of(GpuTactics.GEMV)); }
+
+    /**
+     * As {@link #checkPrologue}, for a plan that must fuse one group of {@code kind} (and may merge) and run as the
+     * {@code layers} kernels, every output compared.
+     */
+    static void checkFused(CudaContext ctx, Graph g, GpuEngine.Precision p, Map<String, Tensor> in, String kind, List<String> layers) {
         SearchOptions o = SearchOptions.defaults().withTarget("h200-measured").withPrecisions(EnumSet.of(Precision.FP32, Precision.valueOf(p.name())));
         SearchProblem problem = Searcher.problem(Searcher.prepare(g), o);
         PlanApplier.Applied a = EnginePlans.complete(problem, Searcher.run(problem, "joint", o));
-        assertEquals(List.of("eltwise_gemm"), a.plan().groups().stream().map(gr -> gr.kind()).toList(), g.name() + " " + p + ": " + a.plan().nodes());
+        assertEquals(List.of(kind), a.plan().groups().stream().map(gr -> gr.kind()).toList(), g.name() + " " + p + ": " + a.plan().nodes());
         // the precision the engine runs at: the search may leave a tiny graph at FP32, so pin the group to p
         List<PlannedNode> ns = new ArrayList<>();
         for (PlannedNode pn : a.plan().nodes()) ns.add(new PlannedNode(pn.node(), pn.op(), pn.tacticId(), pn.variant(), Precision.valueOf(p.name()), pn.layout(), pn.stream(), pn.predictedUs()));
         a = PlanApplier.apply(Searcher.prepare(g), a.plan().withNodes(ns));
         Map<String, Tensor> want = Engine.buildCpu(a.graph(), a.plan()).createContext().run(in);
         try (GpuEngine e = GpuEngine.build(a.graph(), a.plan(), p, ctx, GpuEngine.Options.FIXED, 1); GpuExecutionContext c = e.createExecutionContext()) {
-            assertEquals(List.of(GpuTactics.GEMV), e.layerPlans().stream().map(l -> l.tactic()).toList(), g.name());
+            assertEquals(layers, e.layerPlans().stream().map(l -> l.tactic()).toList(), g.name());
             Map<String, Tensor> got = c.run(in);
-            String out = a.graph().outputs().getFirst().name();
-            org.tessel.runtime.gpu.GpuTestSupport.assertClose(g.name() + " " + p, got.get(out), want.get(out), tolerance(p));
+            for (Value out : a.graph().outputs())
+                org.tessel.runtime.gpu.GpuTestSupport.assertClose(g.name() + " " + p + " " + out.name(), got.get(out.name()), want.get(out.name()), tolerance(p));
         }
     }
 
@@ -282,5 +288,83 @@ class GemvEmulatedTest {
         Node fused = org.tessel.passes.fusion.FusionGroups.fuse(new org.tessel.passes.rules.Rewriter(g, reg, new org.tessel.passes.PassStatistics()), cands.getFirst());
         String why = GemmTactics.GEMV.whyNot(fused, Precision.FP16, Layout.ANY);
         assertTrue(why != null && why.contains("'scale' reads %s of shape [64]") && why.contains("A's shape [1,64]"), why);
+    }
+
+    /**
+     * A decoder's norm before its projections at {@code rows} activation rows: input "x" [rows, 1, k], RMSNormalization
+     * over the last axis by a random constant scale [k] (epsilon 1e-5), then one MatMul by random constant [k, n] weights
+     * per entry of {@code ns} named q_proj, k_proj, v_proj.. (one: then the residual Add of input "r" [rows, 1, n] when asked).
+     */
+    static Graph normProj(int rows, int k, int[] ns, DType t, long seed, boolean residual) {
+        SplittableRandom r = new SplittableRandom(seed);
+        var reg = OpRegistry.global();
+        Graph g = new Graph("norm_proj_m" + rows + "k" + k + "x" + ns.length);
+        Value x = g.addInput("x", TensorType.of(DType.F32, Shape.of(rows, 1, k)));
+        float[] gamma = new float[k];
+        for (int i = 0; i < k; i++) gamma[i] = Tensor.round(t, (float) (1 + 0.3 * r.nextGaussian()));
+        Value normed = g.addNode(reg.get("RMSNormalization"), "input_layernorm", List.of(x, g.addConstant("gamma", Tensor.ofFloats(DType.F32, Shape.of(k), gamma))),
+                Attributes.builder().put("axis", -1L).put("epsilon", 1e-5f).build(), 1).output();
+        List<Value> outs = new ArrayList<>();
+        String[] names = {"q_proj", "k_proj", "v_proj", "o_proj"};
+        for (int j = 0; j < ns.length; j++) {
+            float[] w = new float[k * ns[j]];
+            for (int i = 0; i < w.length; i++) w[i] = Tensor.round(t, (float) (r.nextGaussian() * 0.1));
+            Value y = g.addNode(reg.get("MatMul"), names[j], List.of(normed, g.addConstant("w" + j, Tensor.ofFloats(DType.F32, Shape.of(k, ns[j]), w))), Attributes.empty(), 1).output();
+            if (residual) y = g.addNode(reg.get("Add"), "residual", List.of(g.addInput("r", TensorType.of(DType.F32, Shape.of(rows, 1, ns[j]))), y), Attributes.empty(), 1).output();
+            outs.add(y);
+        }
+        g.setOutputs(outs);
+        return g;
+    }
+
+    static Map<String, Tensor> normProjInputs(int rows, int k, int n, DType t, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        float[] x = new float[rows * k], res = new float[rows * n];
+        for (int i = 0; i < x.length; i++) x[i] = Tensor.round(t, (float) r.nextDouble(-2, 2));
+        for (int i = 0; i < res.length; i++) res[i] = Tensor.round(t, (float) r.nextDouble(-1, 1));
+        return Map.of("x", Tensor.ofFloats(DType.F32, Shape.of(rows, 1, k), x), "r", Tensor.ofFloats(DType.F32, Shape.of(rows, 1, n), res));
+    }
+
+    /** An RMSNormalization folded into the GEMV after it (the norm's result never written), with a residual Add, at M = 1 and 3, FP32, FP16 and BF16. */
+    @Test void anRmsNormIsComputedInTheGemvsPassOverX() {
+        int checked = 0;
+        for (int rows : new int[] {1, 3})
+            for (GpuEngine.Precision p : List.of(GpuEngine.Precision.FP32, GpuEngine.Precision.FP16, GpuEngine.Precision.BF16)) {
+                Graph g = normProj(rows, 296, new int[] {75}, p.storage(), rows * 7L + p.ordinal(), true);
+                checkFused(ctx, g, p, normProjInputs(rows, 296, 75, p.storage(), rows + 5L), "rmsnorm_gemm", List.of(GpuTactics.GEMV));
+                checked++;
+            }
+        assertEquals(6, checked);
+    }
+
+    /**
+     * The decode step's Q/K/V: one norm feeding three sibling MatMuls. The search merges them and fuses the norm with the
+     * wide MatMul (one rmsnorm_gemm group), the one-row Split runs as views: one kernel for the norm and three projections.
+     */
+    @Test void aNormBeforeMergedProjectionsIsFusedIntoTheWideGemv() {
+        for (GpuEngine.Precision p : List.of(GpuEngine.Precision.FP32, GpuEngine.Precision.FP16, GpuEngine.Precision.BF16)) {
+            Graph g = normProj(1, 256, new int[] {64, 32, 32}, p.storage(), 17 + p.ordinal(), false);
+            checkFused(ctx, g, p, Map.of("x", normProjInputs(1, 256, 8, p.storage(), 3).get("x")), "rmsnorm_gemm", List.of(GpuTactics.GEMV, GpuTactics.SPLIT_VIEW));
+        }
+    }
+
+    /** A norm whose result has a second user, or whose scale is computed, is refused naming the norm. */
+    @Test void aNormUsedTwiceOrWithAComputedScaleIsRefusedNamingIt() {
+        var reg = OpRegistry.global();
+        for (boolean computedScale : new boolean[] {false, true}) {
+            Graph g = new Graph("norm_refused");
+            Value x = g.addInput("x", TensorType.of(DType.F32, Shape.of(1, 64)));
+            Value gamma = computedScale ? g.addInput("gamma", TensorType.of(DType.F32, Shape.of(64))) : g.addConstant("gamma", Tensor.ofFloats(DType.F32, Shape.of(64), new float[64]));
+            Node norm = g.addNode(reg.get("RMSNormalization"), "post_attention_layernorm", List.of(x, gamma), Attributes.empty(), 1);
+            Node mm = g.addNode(reg.get("MatMul"), "proj", List.of(norm.output(), g.addConstant("w", Tensor.ofFloats(DType.F32, Shape.of(64, 16), new float[64 * 16]))), Attributes.empty(), 1);
+            g.setOutputs(computedScale ? List.of(mm.output()) : List.of(mm.output(), norm.output()));
+            var cands = org.tessel.passes.fusion.FusionPatterns.enumerate(g).stream().filter(c -> c.kind().equals("rmsnorm_gemm")).toList();
+            assertEquals(computedScale ? 1 : 0, cands.size(), cands.toString());
+            // a plan may still name the group: the tactic refuses it
+            Node fused = org.tessel.passes.fusion.FusionGroups.fuse(new org.tessel.passes.rules.Rewriter(g, reg, new org.tessel.passes.PassStatistics()),
+                    new org.tessel.passes.fusion.FusionCandidate("rmsnorm_gemm", List.of(norm, mm)));
+            String why = GemmTactics.GEMV.whyNot(fused, Precision.FP16, Layout.ANY);
+            assertTrue(why != null && why.contains("'post_attention_layernorm'") && why.contains(computedScale ? "computed" : "used outside the group"), why);
+        }
     }
 }

@@ -16,7 +16,9 @@ import org.tessel.runtime.gpu.GpuTestSupport;
  * {@code tessel.gemv} inside GPU engines on a GPU with GemvEmulatedTest's bounds, at llama-1b's widths: K 2048 and 5632
  * (down_proj), N 264 (not a multiple of the block's 8 columns), 1, 4 and 8 activation rows, FP32, FP16 and BF16; and the
  * fused bias + residual epilogue; and the eltwise_gemm prologue (SiLU(gate) * up into down_proj + residual) at llama-1b's
- * down_proj (K 5632, N 2048), 1 and 3 rows, with GemvEmulatedTest's prologue tolerances.
+ * down_proj (K 5632, N 2048), 1 and 3 rows, with GemvEmulatedTest's prologue tolerances; and the rmsnorm_gemm (an
+ * RMSNormalization computed in the GEMV's pass over x) at K 2048: a norm + projection + residual at 1 and 3 rows, and the
+ * norm before llama-1b's merged Q/K/V (N 2048 + 256 + 256, one row, the Split as views).
  */
 @Tag("gpu")
 class GemvGpuTest {
@@ -47,5 +49,20 @@ class GemvGpuTest {
                 GemvEmulatedTest.checkPrologue(ctx, g, p, GemvEmulatedTest.siluDownInputs(rows, 5632, 2048, p.storage(), rows + 17L));
                 System.out.printf("RESULT|tessel.gemv eltwise_gemm SiLU*up K=5632 rows=%d %s|ok%n", rows, p);
             }
+    }
+
+    @Test void theRmsNormPrologueMatchesTheCpuEngineOnTheGpu() {
+        CudaContext ctx = GpuTestSupport.requireGpu();
+        for (GpuEngine.Precision p : List.of(GpuEngine.Precision.FP32, GpuEngine.Precision.FP16, GpuEngine.Precision.BF16)) {
+            for (int rows : new int[] {1, 3}) {
+                Graph g = GemvEmulatedTest.normProj(rows, 2048, new int[] {2048}, p.storage(), rows * 5L + p.ordinal(), true);
+                GemvEmulatedTest.checkFused(ctx, g, p, GemvEmulatedTest.normProjInputs(rows, 2048, 2048, p.storage(), rows + 9L), "rmsnorm_gemm", List.of(GpuTactics.GEMV));
+                System.out.printf("RESULT|tessel.gemv rmsnorm_gemm K=2048 N=2048 rows=%d %s|ok%n", rows, p);
+            }
+            Graph qkv = GemvEmulatedTest.normProj(1, 2048, new int[] {2048, 256, 256}, p.storage(), 31 + p.ordinal(), false);
+            GemvEmulatedTest.checkFused(ctx, qkv, p, Map.of("x", GemvEmulatedTest.normProjInputs(1, 2048, 8, p.storage(), 4).get("x")), "rmsnorm_gemm",
+                    List.of(GpuTactics.GEMV, GpuTactics.SPLIT_VIEW));
+            System.out.printf("RESULT|tessel.gemv rmsnorm_gemm merged Q/K/V K=2048 N=2560 %s|ok%n", p);
+        }
     }
 }
