@@ -30,7 +30,7 @@ import org.tessel.tactics.gemm.GemmTactics;
  * on the emulated device (kernel logic and launch arguments, never speed), each planned by the joint search, against the
  * CPU engine of the same plan: a decoder's SiLU(gate) * up evaluated in down_proj's x loader with the residual Add
  * (eltwise_gemm), an RMSNormalization computed in the pass over x, gamma multiplied into x (rmsnorm_gemm), o_proj's bias
- * and residual Adds (gemm_bias_act); INT8 and INT4 weights in groups of 32 and 128, M = 1 and 3, FP16 activations
+ * and residual Adds (gemm_bias_act), a norm before merged Q/K/V; INT8 and INT4 weights in groups of 32 and 128, M = 1 and 3, FP16 activations
  * (relative L2 within 2e-3: the CPU rounds the prologue's or norm's result to f16, the GPU keeps it in f32).
  */
 class WeightOnlyGemvFusedEmulatedTest {
@@ -74,6 +74,20 @@ class WeightOnlyGemvFusedEmulatedTest {
                 checked++;
             }
         assertEquals(8, checked);
+    }
+
+    /**
+     * The decode step's Q/K/V on quantized weights: one norm feeding three sibling weight-only MatMuls. The search merges
+     * them (codes, scales stacked as rows) and fuses the norm with the wide one (an rmsnorm_gemm), the one-row Split runs as
+     * views: one kernel for the norm and three projections, INT8 and INT4.
+     */
+    @Test void aNormBeforeMergedQuantizedProjectionsIsFusedIntoTheWideGemv() {
+        for (int[] f : new int[][] {{8, 128}, {4, 32}}) {
+            GpuEngine.Precision p = GpuEngine.Precision.FP16;
+            Graph g = quantized(GemvEmulatedTest.normProj(1, 256, new int[] {64, 32, 32}, p.storage(), 17 + f[0], false), f[0], f[1]);
+            GemvEmulatedTest.checkFused(ctx, g, p, Map.of("x", GemvEmulatedTest.normProjInputs(1, 256, 8, p.storage(), 3).get("x")), "rmsnorm_gemm",
+                    List.of(GpuTactics.GEMV_WEIGHT_ONLY, GpuTactics.SPLIT_VIEW));
+        }
     }
 
     /** o_proj with a bias and the residual stream: the MatMul and both Adds as one weight-only GEMV (gemm_bias_act). */
