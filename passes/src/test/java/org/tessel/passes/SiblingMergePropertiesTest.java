@@ -100,7 +100,7 @@ class SiblingMergePropertiesTest {
         List<Value> ins = new ArrayList<>(List.of(p3.input(0)));
         for (int i = 1; i < o3.numInputs(); i++) ins.add(g.addConstant("odd" + i, o3.input(i).constantValue()));
         Node wide3 = g.addNode(reg.get(o3.opName()), "proj3_g64", ins, o3.attrs(), 1);
-        g.setOutputs(List.of(outs.get(0), outs.get(1), outs.get(2), wide3.output()));
+        g.setOutputs(List.of(g.outputs().get(0), g.outputs().get(1), g.outputs().get(2), wide3.output()));
         g.removeNode(p3);
         Verifier.verify(g);
         List<Tensor> in = inputs(g, 11);
