@@ -69,6 +69,54 @@ class SiblingMergePropertiesTest {
         System.out.println("sibling merges: " + graphs + " random graphs, " + merges + " merges of " + chains + " chains applied one by one and all together");
     }
 
+    /**
+     * Weight-only quantized siblings (a decoder's Q/K/V at INT4 in groups of 32) merge into one wider tessel.WeightOnlyMatMul
+     * whose codes and scales are the parts' stacked as rows: the reference outputs are exactly the same. A sibling quantized
+     * in groups of 64 (another format) stays out of the merge, and keeps the norm from fusing into the wide node (two users).
+     */
+    @Example void weightOnlySiblingsMergeAsStackedRowsAndKeepTheReferenceOutputs() {
+        var reg = OpRegistry.global();
+        Graph g = new Graph("wo_qkv");
+        Value x = g.addInput("x", org.tessel.api.TensorType.of(DType.F32, org.tessel.api.Shape.of(1, 1, 64)));
+        SplittableRandom r = new SplittableRandom(5);
+        float[] gamma = new float[64];
+        for (int i = 0; i < 64; i++) gamma[i] = (float) (1 + 0.2 * r.nextGaussian());
+        Value normed = g.addNode(reg.get("RMSNormalization"), "input_layernorm", List.of(x, g.addConstant("gamma", Tensor.ofFloats(DType.F32, org.tessel.api.Shape.of(64), gamma))),
+                org.tessel.api.Attributes.empty(), 1).output();
+        List<Value> outs = new ArrayList<>();
+        int[] ns = {32, 16, 16, 8};
+        for (int j = 0; j < ns.length; j++) {
+            float[] w = new float[64 * ns[j]];
+            for (int i = 0; i < w.length; i++) w[i] = (float) r.nextGaussian();
+            outs.add(g.addNode(reg.get("MatMul"), "proj" + j, List.of(normed, g.addConstant("w" + j, Tensor.ofFloats(DType.F32, org.tessel.api.Shape.of(64, ns[j]), w))),
+                    org.tessel.api.Attributes.empty(), 1).output());
+        }
+        g.setOutputs(outs);
+        Graph odd = g.copy();
+        new PassManager().run(g, "quantize-weights{bits=4,group-size=32,lm-head=true}");
+        new PassManager().run(odd, "quantize-weights{bits=4,group-size=64,lm-head=true}");
+        // proj3 in groups of 64: splice odd's quantized proj3 into g in place of its own
+        Node p3 = g.nodes().stream().filter(n -> n.name().equals("proj3")).findFirst().orElseThrow(), o3 = odd.nodes().stream().filter(n -> n.name().equals("proj3")).findFirst().orElseThrow();
+        List<Value> ins = new ArrayList<>(List.of(p3.input(0)));
+        for (int i = 1; i < o3.numInputs(); i++) ins.add(g.addConstant("odd" + i, o3.input(i).constantValue()));
+        Node wide3 = g.addNode(reg.get(o3.opName()), "proj3_g64", ins, o3.attrs(), 1);
+        g.setOutputs(List.of(g.outputs().get(0), g.outputs().get(1), g.outputs().get(2), wide3.output()));
+        g.removeNode(p3);
+        Verifier.verify(g);
+        List<Tensor> in = inputs(g, 11);
+        List<Tensor> want = new ReferenceInterpreter().run(g, in);
+        List<SiblingMerge> found = SiblingMerges.enumerate(g);
+        assertEquals(1, found.size(), found.toString());
+        assertEquals("weight_only", found.getFirst().kind());
+        assertEquals(List.of("proj0", "proj1", "proj2"), found.getFirst().chains().stream().map(c -> c.getFirst().name()).toList());
+        SiblingMerges.Merged made = SiblingMerges.apply(new Rewriter(g, reg, new PassStatistics()), found.getFirst());
+        Verifier.verify(g);
+        assertEquals("tessel.WeightOnlyMatMul", made.wide().getFirst().opName());
+        assertExactlyEqual(want, new ReferenceInterpreter().run(g, in), "weight-only merge");
+        // the norm also feeds proj3_g64, so it is no rmsnorm_gemm of the wide node (the one-user case: PagedDecoderWeightOnlyPlanTest)
+        assertTrue(org.tessel.passes.fusion.FusionPatterns.enumerate(g).stream().noneMatch(c -> c.kind().equals("rmsnorm_gemm")), "a norm with two users does not fuse");
+    }
+
     /** A plan names the chains to merge; chains that cannot merge are refused with the reason. */
     @Example void chainsThatCannotMergeAreRefusedWithTheReason() {
         NetworkBuilder b = new NetworkBuilder("refuse", OpRegistry.global(), 1);

@@ -10,6 +10,7 @@ import org.tessel.api.Shape;
 import org.tessel.api.Trait;
 import org.tessel.ir.Graph;
 import org.tessel.ir.Node;
+import org.tessel.ir.ops.QuantizedMatMulOps;
 import org.tessel.ir.Value;
 
 /**
@@ -30,6 +31,8 @@ import org.tessel.ir.Value;
  * <li>{@code rope_attention}: a {@code tessel.PagedAttention} with the single-use {@code tessel.RotaryEmbedding} producers
  * of its q and new-k inputs (either or both), so the attention kernel rotates q as it loads it and the new key before it
  * stores it.</li>
+ * <li>a {@code tessel.WeightOnlyMatMul} (quantized weights, decode) anchors gemm_bias_act (its Adds only: no kernel takes
+ * an activation there), eltwise_gemm and rmsnorm_gemm as a MatMul does; the weight-only GEMV takes them the same way.</li>
  * </ul>
  */
 public final class FusionPatterns {
@@ -55,6 +58,14 @@ public final class FusionPatterns {
                     biasActChain(g, users, pos, n, "gemm_bias_act", FusionPatterns::lastDimConstAdd, out);
                     if (n.opName().equals("MatMul")) eltwiseGemm(g, users, pos, n, out);
                     if (n.opName().equals("MatMul")) rmsNormGemm(g, users, pos, n, out);
+                }
+                case QuantizedMatMulOps.WEIGHT_ONLY -> {
+                    // a decode GEMV of quantized weights: its Adds, its A's elementwise tree or norm, as a MatMul's (no activation: no kernel takes one)
+                    List<Node> chain = new ArrayList<>(List.of(n));
+                    addsAfter(g, users, n, chain);
+                    if (chain.size() > 1 && FusionGroups.isConvex(g, chain, pos)) out.add(new FusionCandidate("gemm_bias_act", chain));
+                    eltwiseGemm(g, users, pos, n, out);
+                    rmsNormGemm(g, users, pos, n, out);
                 }
                 default -> { }
             }

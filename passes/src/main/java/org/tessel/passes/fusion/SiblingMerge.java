@@ -12,7 +12,7 @@ import org.tessel.ir.Value;
  * the last, a constant bias Add (MatMul chains only) and an activation; every chain has the same shape of
  * tail (the same activation with the same attributes), the roots the same geometry.
  *
- * @param kind   {@code conv}, {@code matmul} or {@code gemm}
+ * @param kind   {@code conv}, {@code matmul}, {@code weight_only} (a {@code tessel.WeightOnlyMatMul}) or {@code gemm}
  * @param input  the value every root reads as its first input
  * @param chains the sibling chains, each root first, in graph order of their roots
  */

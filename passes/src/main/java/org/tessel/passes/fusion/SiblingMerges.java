@@ -15,13 +15,14 @@ import org.tessel.api.TensorType;
 import org.tessel.ir.Graph;
 import org.tessel.ir.Node;
 import org.tessel.ir.Value;
+import org.tessel.ir.ops.QuantizedMatMulOps;
 import org.tessel.passes.rules.Rewriter;
 
 /**
  * Horizontal merges: finds sibling chains on one value ({@link #enumerate}, what the search offers as
  * merge-or-not decisions), checks chains a plan names ({@link #of}) and rewrites one merge
  * ({@link #apply}): the roots' weights (and biases) concatenated along the output channels or columns
- * into one wider Conv, MatMul or Gemm, the chains' bias Add and activation once on the wide result, and a
+ * into one wider Conv, MatMul or Gemm (a {@code tessel.WeightOnlyMatMul}'s codes, scales and zero points stacked as rows, its format shared), the chains' bias Add and activation once on the wide result, and a
  * Split that hands each chain's consumers its own slice. Each output element is computed from the same
  * weights in the same order as before, so the merged graph gives the same results.
  */
@@ -121,6 +122,15 @@ public final class SiblingMerges {
                 Value wv = concatenated(rw, g.uniqueValueName(wideName(rn) + "_w"), chains.stream().map(c -> c.getFirst().input(1)).toList(), false, sizes);
                 yield rw.insertBefore(anchor, "MatMul", wideName(rn), Attributes.empty(), 1, m.input(), wv);
             }
+            case "weight_only" -> {
+                // codes, scales and zero points are all [N, ...] rows: stacked, they quantize the wide weight exactly as the parts did
+                Value wv = concatenated(rw, g.uniqueValueName(wideName(rn) + "_w"), chains.stream().map(c -> c.getFirst().input(1)).toList(), true, sizes);
+                Value sv = concatenated(rw, g.uniqueValueName(wideName(rn) + "_s"), chains.stream().map(c -> c.getFirst().input(2)).toList(), true, new long[sizes.length]);
+                Value zv = root.input(3) == null ? null
+                        : concatenated(rw, g.uniqueValueName(wideName(rn) + "_z"), chains.stream().map(c -> c.getFirst().input(3)).toList(), true, new long[sizes.length]);
+                yield zv == null ? rw.insertBefore(anchor, root.opName(), wideName(rn), root.attrs(), 1, m.input(), wv, sv)
+                        : rw.insertBefore(anchor, root.opName(), wideName(rn), root.attrs(), 1, m.input(), wv, sv, zv);
+            }
             case "gemm" -> {
                 Value wv = concatenated(rw, g.uniqueValueName(wideName(rn) + "_w"), chains.stream().map(c -> c.getFirst().input(1)).toList(),
                         root.attrs().getInt("transB", 0) != 0, sizes);
@@ -150,7 +160,7 @@ public final class SiblingMerges {
             wide.add(made);
             cur = made.output();
         }
-        int axis = m.kind().equals("matmul") ? cur.type().rank() - 1 : 1;
+        int axis = m.kind().equals("matmul") || m.kind().equals("weight_only") ? cur.type().rank() - 1 : 1;
         Value sv = rw.constant(g.uniqueValueName(splitName(rn) + "_sizes"), Tensor.ofLongs(DType.I64, Shape.of(sizes.length), sizes.clone()));
         Node split = rw.insertBefore(anchor, "Split", splitName(rn), Attributes.builder().put("axis", (long) axis).build(), sizes.length, cur, sv);
         for (int j = 0; j < chains.size(); j++) {
@@ -173,7 +183,7 @@ public final class SiblingMerges {
         List<Node> chain = new ArrayList<>(List.of(root));
         Value cur = root.output();
         Node u = FusionPatterns.soleUser(g, users, cur);
-        if (kind.equals("matmul") && u != null && isBiasAdd(u, cur)) {
+        if ((kind.equals("matmul") || kind.equals("weight_only")) && u != null && isBiasAdd(u, cur)) {
             chain.add(u);
             cur = u.output();
             u = FusionPatterns.soleUser(g, users, cur);
@@ -182,10 +192,14 @@ public final class SiblingMerges {
         return chain;
     }
 
-    /** conv, matmul or gemm for a root a merge can widen, else null. */
+    /** conv, matmul, weight_only (a tessel.WeightOnlyMatMul) or gemm for a root a merge can widen, else null. */
     static String rootKind(Node n) {
         if (n.body() != null || n.input(0) == null || n.input(1) == null || !n.input(1).isConstant() || n.outputs().size() != 1) return null;
         switch (n.opName()) {
+            case QuantizedMatMulOps.WEIGHT_ONLY -> {
+                for (int i = 2; i < n.numInputs(); i++) if (n.input(i) != null && !n.input(i).isConstant()) return null;
+                return n.input(0).type().rank() >= 2 ? "weight_only" : null;
+            }
             case "Conv" -> {
                 if (n.attrs().getInt("group", 1) != 1 || n.input(1).type().rank() < 3) return null;
                 return n.input(2) == null || n.input(2).isConstant() ? "conv" : null;
@@ -231,7 +245,10 @@ public final class SiblingMerges {
     }
 
     /** Whether a chain has a bias Add (a MatMul chain's second node; no activation is an Add). */
-    static boolean hasBias(List<Node> chain) { return chain.getFirst().opName().equals("MatMul") && chain.size() > 1 && chain.get(1).opName().equals("Add"); }
+    static boolean hasBias(List<Node> chain) {
+        String root = chain.getFirst().opName();
+        return (root.equals("MatMul") || root.equals(QuantizedMatMulOps.WEIGHT_ONLY)) && chain.size() > 1 && chain.get(1).opName().equals("Add");
+    }
 
     /** What chains must share to merge: the root's kind and geometry and the tail's shape. */
     private record Key(String kind, Object geometry, Object tail) {}
@@ -251,6 +268,9 @@ public final class SiblingMerges {
         Object geometry = switch (kind) {
             case "conv" -> List.of(root.attrs(), dimsFrom(w.type().shape(), 1), w.type().dtype());
             case "matmul" -> List.of(w.type().shape().dim(0), w.type().dtype(), root.input(0).type().rank());
+            // same K, format (bits, group size, zero points or not) and stored types: the wide node is one WeightOnlyMatMul
+            case "weight_only" -> List.of(root.input(0).type().shape().dim(-1), root.attrs().getInt("bits", 0), root.attrs().getInt("group_size", 0), w.type().dtype(),
+                    root.input(2).type().dtype(), root.input(3) != null, root.input(0).type().rank());
             default -> List.of(root.attrs(), w.type().shape().dim(root.attrs().getInt("transB", 0) != 0 ? 1 : 0), w.type().dtype());
         };
         boolean bias = hasBias(chain);

@@ -75,11 +75,11 @@ public final class GemvTactic extends BaseTactic {
         if (!x.type().dtype().isFloating() || x.type().dtype() == DType.F64)
             return "normalizes f32, f16 or bf16 ('" + norm.name() + "' reads %" + outerName(n, x) + " of " + x.type().dtype().text() + ")";
         if (!NodeFacts.isConstant(n, scale))
-            return "folds a constant norm scale into its weights ('" + norm.name() + "' scales by %" + outerName(n, scale) + ", computed)";
+            return "takes a constant norm scale ('" + norm.name() + "' scales by %" + outerName(n, scale) + ", computed)";
         var ss = scale.type().shape();
         int k = x.type().shape().dim(-1);
         boolean perK = ss.rank() >= 1 && ss.dim(-1) == k && scale.type().numElements() == k;
-        if (!perK) return "folds a norm scale of one value per element of the last axis ('" + norm.name() + "' scales by %" + outerName(n, scale) + " of shape " + ss + ", K=" + k + ")";
+        if (!perK) return "takes a norm scale of one value per element of the last axis ('" + norm.name() + "' scales by %" + outerName(n, scale) + " of shape " + ss + ", K=" + k + ")";
         return null;
     }
 

@@ -20,7 +20,11 @@ import org.tessel.tactics.NodeFacts;
  *   <li>{@link Kind#WEIGHT_ONLY_GEMV}: the decode step (at most {@link #GEMV_MAX_ROWS} activation rows): a warp per two
  *       weight rows, 16-byte loads of codes and activations, dequantized in registers. Memory-bound: priced by the bytes
  *       it reads (codes, scales, activations) over bandwidth. Its 16-byte chunks must stay within one group, so K and
- *       the group size are multiples of the codes in 16 bytes (32 at 4 bits, 16 at 8).</li>
+ *       the group size are multiples of the codes in 16 bytes (32 at 4 bits, 16 at 8). As {@code tessel.gemv} does it
+ *       runs fused groups of one: gemm_bias_act (a bias and a residual Add before the one rounding), eltwise_gemm (the
+ *       elementwise tree computing A evaluated as each chunk of A is loaded) and rmsnorm_gemm (x^2 summed in the same
+ *       pass, x multiplied by the norm's scale as it is loaded, each row's sums scaled by rsqrt(mean x^2 + eps): the
+ *       scale cannot be folded into weights already quantized).</li>
  *   <li>{@link Kind#WEIGHT_ONLY_GEMM}: prefill: 64x64 output tiles, each K slice of the weight dequantized once into
  *       shared memory and shared by the tile's 64 activation rows; any M, any K the op allows.</li>
  *   <li>{@link Kind#W8A8_GEMM}: SmoothQuant's int8 x int8: A quantized per tensor while a 32x32 tile loads it, exact
@@ -55,9 +59,20 @@ public final class QuantizedMatMulTactic extends BaseTactic {
 
     public Kind kind() { return kind; }
 
-    @Override public boolean appliesTo(Node n) { return n.body() == null && n.opName().equals(kind.op); }
+    /** The fused kinds the decode GEMV runs: the MatMul's Adds, and A computed by an elementwise tree or an RMSNormalization in its x loader. */
+    private static final Set<String> GEMV_KINDS = Set.of("gemm_bias_act", "eltwise_gemm", GemvTactic.RMSNORM_GEMM);
 
-    @Override protected String appliesToText() { return kind.op; }
+    @Override public boolean appliesTo(Node n) {
+        if (n.body() == null) return n.opName().equals(kind.op);
+        return kind == Kind.WEIGHT_ONLY_GEMV && GEMV_KINDS.contains(NodeFacts.fusedKind(n)) && NodeFacts.anchor(n, Set.of(kind.op)) != null;
+    }
+
+    @Override protected String appliesToText() {
+        return kind == Kind.WEIGHT_ONLY_GEMV ? kind.op + ", and fused gemm_bias_act (its bias and residual Adds), eltwise_gemm and rmsnorm_gemm groups of one" : kind.op;
+    }
+
+    /** The quantized MatMul of {@code n}: itself, or a fused group's anchor. */
+    static Node anchor(Node n, Kind kind) { return n.body() == null ? n : NodeFacts.anchor(n, Set.of(kind.op)); }
 
     /** Codes a 16-byte load of a weight row holds at {@code bits}: 32 four-bit codes or 16 eight-bit ones. */
     public static int codesPerChunk(int bits) { return bits == 4 ? 32 : 16; }
@@ -69,10 +84,16 @@ public final class QuantizedMatMulTactic extends BaseTactic {
         return k == 0 ? 0 : a.numElements() / k;
     }
 
-    @Override protected String shapeWhyNot(Node n, Precision p, Layout l) {
+    @Override protected String shapeWhyNot(Node n0, Precision p, Layout l) {
+        Node n = anchor(n0, kind);
         for (int i = 1; i < n.numInputs(); i++) {
             Value v = n.input(i);
-            if (v != null && !NodeFacts.isConstant(n, v)) return "takes constant weights, scales and zero points (%" + v.name() + " is computed)";
+            if (v != null && !NodeFacts.isConstant(n0, v)) return "takes constant weights, scales and zero points (%" + v.name() + " is computed)";
+        }
+        if (n0.body() != null) {
+            // the same bodies tessel.gemv takes: Adds after the product, an elementwise tree or an RMSNormalization before it
+            String body = GemvTactic.bodyWhyNot(n0, n);
+            if (body != null) return body;
         }
         if (n.input(0).type().rank() < 1) return "takes A of rank 1 or more";
         long m = rows(n);

@@ -38,7 +38,8 @@ public final class GemmLayers implements TacticImplementation {
     }
 
     @Override public boolean computes(Node n) {
-        return n.opName().equals("Gemm") || weightsMatMul(n) || n.opName().equals("tessel.Fused") && n.attrs().getString("kind", "").equals("gemm_bias_act");
+        return n.opName().equals("Gemm") || weightsMatMul(n) || n.opName().equals("tessel.Fused") && n.attrs().getString("kind", "").equals("gemm_bias_act")
+                && org.tessel.tactics.NodeFacts.anchor(n, java.util.Set.of("Gemm", "MatMul")) != null; // a weight-only MatMul's group is QuantizedMatMulLayers'
     }
 
     /** A MatMul of activations [.., K] by constant 2-D weights [K, N] (a projection without bias, as a Llama's). */

@@ -1,6 +1,9 @@
 package org.tessel.runtime.gpu.engine;
 
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import org.tessel.api.DType;
 import org.tessel.api.Layout;
 import org.tessel.api.OpException;
@@ -11,27 +14,36 @@ import org.tessel.ir.Value;
 import org.tessel.ir.ops.QuantizedMatMulOps;
 import org.tessel.runtime.cuda.DeviceBuffer;
 import org.tessel.runtime.gpu.HostTensors;
+import org.tessel.runtime.gpu.kernels.EltwiseCodegen;
+import org.tessel.runtime.gpu.kernels.Gemv;
 import org.tessel.runtime.gpu.kernels.W8A8Gemm;
 import org.tessel.runtime.gpu.kernels.WeightOnlyGemm;
 import org.tessel.runtime.gpu.kernels.WeightOnlyGemv;
+import org.tessel.tactics.NodeFacts;
 import org.tessel.tactics.gemm.GemmTactics;
+import org.tessel.tactics.gemm.GemvTactic;
 
 /**
  * The LLM quantized MatMuls as Tessel's kernels: {@code tessel.WeightOnlyMatMul} by the decode GEMV
  * ({@link WeightOnlyGemv}) or the tiled GEMM ({@link WeightOnlyGemm}), {@code tessel.W8A8MatMul} by the dp4a GEMM
  * ({@link W8A8Gemm}). The activation runs in the layer's storage type; the codes, scales and zero points are uploaded
- * once per engine exactly as stored (bytes, and scales in their own type), never widened. Without a plan the rule
+ * once per engine exactly as stored (bytes, and scales in their own type), never widened. The GEMV also runs fused groups
+ * anchored on a {@code tessel.WeightOnlyMatMul} as {@code GemvLayers} runs a MatMul's: an eltwise_gemm's tree generated
+ * into the x loader, an rmsnorm_gemm's norm (x read as the norm's input, its scale uploaded in the storage type and
+ * multiplied into x as it is loaded), a gemm_bias_act's bias and residual added in the epilogue. Without a plan the rule
  * takes the GEMV wherever the catalogue's GEMV supports the node (the decode step), else the GEMM.
  */
 public final class QuantizedMatMulLayers implements TacticImplementation {
     @Override public List<String> tacticIds() { return List.of(GpuTactics.GEMV_WEIGHT_ONLY, GpuTactics.GEMM_WEIGHT_ONLY, GpuTactics.GEMM_W8A8); }
 
     @Override public boolean computes(Node n) {
-        return n.body() == null && (n.opName().equals(QuantizedMatMulOps.WEIGHT_ONLY) || n.opName().equals(QuantizedMatMulOps.W8A8));
+        if (n.body() != null) return GemmTactics.WEIGHT_ONLY_GEMV.appliesTo(n);
+        return n.opName().equals(QuantizedMatMulOps.WEIGHT_ONLY) || n.opName().equals(QuantizedMatMulOps.W8A8);
     }
 
     @Override public String ruleTactic(LayerContext c, Node n) {
         if (!computes(n)) return null;
+        if (n.body() != null) return GemmTactics.WEIGHT_ONLY_GEMV.whyNot(n, Precision.FP32, Layout.ANY) == null ? GpuTactics.GEMV_WEIGHT_ONLY : null;
         if (n.opName().equals(QuantizedMatMulOps.W8A8)) return GpuTactics.GEMM_W8A8;
         // the GEMV's limits (rows, 16-byte chunks) do not depend on the float precision it runs at
         return GemmTactics.WEIGHT_ONLY_GEMV.whyNot(n, Precision.FP32, Layout.ANY) == null ? GpuTactics.GEMV_WEIGHT_ONLY : GpuTactics.GEMM_WEIGHT_ONLY;
@@ -48,23 +60,70 @@ public final class QuantizedMatMulLayers implements TacticImplementation {
         return id.equals(GpuTactics.GEMM_W8A8) ? w8a8(c, n) : weightOnly(c, n, id);
     }
 
+    /** The graph value a body value stands for (itself outside a fused group). */
+    private static Value outer(Node n, Value v) {
+        if (n.body() == null) return v;
+        Value o = NodeFacts.outer(n, v);
+        return o != null ? o : v;
+    }
+
     private static Layer weightOnly(LayerContext c, Node n, String id) {
-        int bits = (int) n.attrs().getInt("bits", 0), group = (int) n.attrs().getInt("group_size", 0);
-        Value w = n.input(1), s = n.input(2), z = n.input(3);
+        Node mm = n.body() == null ? n : NodeFacts.anchor(n, Set.of(QuantizedMatMulOps.WEIGHT_ONLY));
+        int bits = (int) mm.attrs().getInt("bits", 0), group = (int) mm.attrs().getInt("group_size", 0);
+        Value w = outer(n, mm.input(1)), s = outer(n, mm.input(2)), z = mm.input(3) == null ? null : outer(n, mm.input(3));
         QuantizedMatMulOps.Dims d;
         try {
-            d = QuantizedMatMulOps.WeightOnlyMatMul.check(n.input(0).type(), w.type(), s.type(), z == null ? null : z.type(), bits, group);
+            d = QuantizedMatMulOps.WeightOnlyMatMul.check(mm.input(0).type(), w.type(), s.type(), z == null ? null : z.type(), bits, group);
         } catch (OpException e) {
             throw GpuEngineException.unsupported(n, id + ": " + e.getMessage());
         }
         DType t = c.storage(), scaleType = s.type().dtype();
-        DeviceBuffer x = c.activation(n.input(0)), y = c.activation(n.output());
+        DeviceBuffer y = c.activation(n.output());
         DeviceBuffer codes = bytes(c, w), scales = c.shared(s, "scales:" + scaleType.text(), () -> HostTensors.upload(s.constantValue(), scaleType));
         DeviceBuffer zeros = z == null ? null : bytes(c, z);
         int m = d.m(), cols = d.n(), k = d.k();
-        if (id.equals(GpuTactics.GEMV_WEIGHT_ONLY))
-            return Operands.layer(c, n, id, n.output(), st -> WeightOnlyGemv.launch(c.kernels(), t, scaleType, bits, group, m, cols, k, x, codes, scales, zeros, y, st));
-        return Operands.layer(c, n, id, n.output(), st -> WeightOnlyGemm.run(c.kernels(), t, scaleType, bits, group, m, cols, k, x, codes, scales, zeros, y, st));
+        if (id.equals(GpuTactics.GEMM_WEIGHT_ONLY)) {
+            DeviceBuffer x = c.activation(n.input(0));
+            return Operands.layer(c, n, id, n.output(), st -> WeightOnlyGemm.run(c.kernels(), t, scaleType, bits, group, m, cols, k, x, codes, scales, zeros, y, st));
+        }
+        // the tactic checked the group's body as tessel.gemv's: a norm or an elementwise tree before the product, Adds after it
+        List<Value> xs = List.of(outer(n, mm.input(0)));
+        Gemv.RmsNorm norm = null;
+        DeviceBuffer gamma = null;
+        Node rms = GemvTactic.rmsNorm(n);
+        if (rms != null) {
+            xs = List.of(outer(n, rms.input(0)));
+            norm = new Gemv.RmsNorm(rms.attrs().getFloat("epsilon", 1e-5f));
+            gamma = c.weight(outer(n, rms.input(1)), Layout.ANY);
+        }
+        List<Node> prologue = GemvTactic.prologue(n, mm);
+        Gemv.Prologue pro = null;
+        if (!prologue.isEmpty()) {
+            List<Value> ins = GemvTactic.prologueInputs(n, prologue);
+            Map<Value, Tensor> literals = new IdentityHashMap<>();
+            for (Node b : prologue)
+                for (Value v : b.inputs())
+                    if (v != null && NodeFacts.isConstant(n, v)) literals.put(v, outer(n, v).constantValue());
+            pro = new Gemv.Prologue(EltwiseCodegen.inlineOps(prologue, ins, literals, mm.input(0), "const float r", "        "), ins.size());
+            xs = ins.stream().map(v -> outer(n, v)).toList();
+        }
+        Value bias = null, residual = null;
+        if (n.body() != null) {
+            Value cur = mm.output();
+            List<Node> ns = n.body().nodes();
+            for (Node b : ns.subList(ns.indexOf(mm) + 1, ns.size())) {
+                Value other = outer(n, b.input(0) == cur ? b.input(1) : b.input(0));
+                if (other.isConstant()) bias = other;
+                else residual = other;
+                cur = b.output();
+            }
+        }
+        List<DeviceBuffer> x = xs.stream().map(c::activation).toList();
+        DeviceBuffer bb = bias == null ? null : c.weight(bias, Layout.ANY), rb = residual == null ? null : c.activation(residual), gb = gamma;
+        Gemv.Prologue pro0 = pro;
+        Gemv.RmsNorm norm0 = norm;
+        return Operands.layer(c, n, id, n.output(),
+                st -> WeightOnlyGemv.launch(c.kernels(), t, scaleType, bits, group, m, cols, k, pro0, norm0, x, codes, scales, zeros, gb, bb, rb, y, st));
     }
 
     private static Layer w8a8(LayerContext c, Node n) {

@@ -1,5 +1,6 @@
 package org.tessel.runtime.gpu.kernels;
 
+import java.util.List;
 import org.tessel.api.DType;
 import org.tessel.runtime.cuda.CudaKernel;
 import org.tessel.runtime.cuda.CudaStream;
@@ -11,7 +12,8 @@ import org.tessel.tactics.gemm.QuantizedMatMulTactic;
  * Tactic {@code tessel.gemv.weight_only}: the decode step of {@code tessel.WeightOnlyMatMul} ({@code weight_only_gemv.cu}),
  * a warp per {@value #ROWS_PER_WARP} weight rows, 16-byte loads of codes and activations, dequantized in registers,
  * f32 sums. Activations f32, f16 or bf16; scales in their stored type; codes and zero points as {@code WeightQuantizer}
- * lays them out.
+ * lays them out. Fused groups as {@link Gemv} runs them: an elementwise prologue in the x loader, an RMS norm (its scale
+ * multiplied into x as it is loaded, since the weights are already quantized), a bias and a residual in the epilogue.
  */
 public final class WeightOnlyGemv {
     private WeightOnlyGemv() {}
@@ -22,12 +24,40 @@ public final class WeightOnlyGemv {
     public static final int THREADS = 128;
 
     /** The kernel source for activations {@code t}, scales {@code scaleType} and 4- or 8-bit codes. */
-    public static String source(DType t, DType scaleType, int bits) {
+    public static String source(DType t, DType scaleType, int bits) { return source(t, scaleType, bits, null, null); }
+
+    /**
+     * As {@link #source(DType, DType, int)}, x computed by {@code prologue} as each chunk is loaded (null: x read as it
+     * is), then RMS-normalized by {@code norm} (null: not): x^2 summed, x multiplied by the norm's scale, the sums scaled.
+     */
+    public static String source(DType t, DType scaleType, int bits, Gemv.Prologue prologue, Gemv.RmsNorm norm) {
         CudaTypes.require(t, "tessel_gemv_wo activations");
         CudaTypes.require(scaleType, "tessel_gemv_wo scales");
         if (bits != 4 && bits != 8) throw new IllegalArgumentException("bits must be 4 or 8, got " + bits);
+        String body = KernelCompiler.resource("weight_only_gemv.cu");
+        if (prologue != null) body = body.replace("// @prologue\n", prologueCode(prologue, t));
         return KernelCompiler.prelude() + CudaTypes.typedefs("T", t) + CudaTypes.typedefs("S", scaleType) + "#define WO_BITS " + bits + "\n#define WO_ROWS " + ROWS_PER_WARP
-                + "\n#define WO_F32 " + (t == DType.F32 ? 1 : 0) + "\n" + KernelCompiler.resource("weight_only_gemv.cu");
+                + "\n#define WO_F32 " + (t == DType.F32 ? 1 : 0) + "\n" + (norm == null ? "" : "#define WO_RMS 1\n#define WO_EPS " + Float.toHexString(norm.epsilon()) + "f\n") + body;
+    }
+
+    /**
+     * The x loader of an elementwise prologue, inserted at weight_only_gemv.cu's marker: the extra pointer parameters
+     * (WO_XPARAMS), a loader evaluating the prologue's ops over one chunk of each input, WO_LOAD_X.
+     */
+    static String prologueCode(Gemv.Prologue p, DType t) {
+        int inputs = p.inputs();
+        StringBuilder c = new StringBuilder("#define WO_XPARAMS");
+        for (int i = 1; i < inputs; i++) c.append(", const T* __restrict__ x").append(i);
+        c.append("\n__device__ __forceinline__ void tessel_wo_x(");
+        for (int i = 0; i < inputs; i++) c.append("const T* __restrict__ p").append(i).append(", ");
+        c.append("long long off, float* xv) {\n");
+        for (int i = 0; i < inputs; i++) c.append("    float v").append(i).append("[WO_CODES];\n    tessel_wo_load(p").append(i).append(" + off, v").append(i).append(");\n");
+        c.append("    for (int j = 0; j < WO_CODES; j++) {\n");
+        for (int i = 0; i < inputs; i++) c.append("        const float x").append(i).append(" = v").append(i).append("[j];\n");
+        c.append(p.ops()).append("        xv[j] = ").append(CudaTypes.round(t, "r")).append(";\n    }\n}\n");
+        c.append("#define WO_LOAD_X(off, k0, xv) tessel_wo_x(x");
+        for (int i = 1; i < inputs; i++) c.append(", x").append(i);
+        return c.append(", (off) + (k0), xv)\n").toString();
     }
 
     /** Why the kernel cannot run a K and group size at these bits (16-byte chunks within one group), or null. */
@@ -46,16 +76,46 @@ public final class WeightOnlyGemv {
      */
     public static void launch(KernelCompiler kc, DType t, DType scaleType, int bits, int group, int m, int n, int k, DeviceBuffer x,
                               DeviceBuffer codes, DeviceBuffer scales, DeviceBuffer zeros, DeviceBuffer y, CudaStream stream) {
+        launch(kc, t, scaleType, bits, group, m, n, k, null, null, List.of(x), codes, scales, zeros, null, null, null, y, stream);
+    }
+
+    /**
+     * As above, fused: x [M, K] computed by {@code prologue} from {@code xs} (each [M, K], in the prologue's input order)
+     * as each chunk is loaded (no prologue: {@code xs} is x alone); with {@code norm}, x's rows RMS-normalized and
+     * multiplied by {@code gamma} [K] in {@code t}; then {@code bias} [N] and {@code residual} [M, N] (each may be null)
+     * added before the output's rounding.
+     */
+    public static void launch(KernelCompiler kc, DType t, DType scaleType, int bits, int group, int m, int n, int k, Gemv.Prologue prologue, Gemv.RmsNorm norm,
+                              List<DeviceBuffer> xs, DeviceBuffer codes, DeviceBuffer scales, DeviceBuffer zeros, DeviceBuffer gamma, DeviceBuffer bias,
+                              DeviceBuffer residual, DeviceBuffer y, CudaStream stream) {
         String why = whyNot(k, group, bits);
         if (why != null) throw new IllegalArgumentException("weight-only GEMV: " + why);
         if (m < 1 || m > 65535) throw new IllegalArgumentException("weight-only GEMV: " + m + " activation rows (1 to 65535)");
-        WeightOnlyGemm.checkBuffers(t, scaleType, bits, group, m, n, k, x, codes, scales, zeros, y);
-        if (x.address() % 16 != 0 || codes.address() % 16 != 0)
-            throw new IllegalArgumentException("weight-only GEMV: activations and codes must start on 16 bytes (the 16-byte loads), got addresses "
-                    + Long.toHexString(x.address()) + " and " + Long.toHexString(codes.address()));
-        String program = "tessel_gemv_w" + bits + "_" + t.text() + "_s" + scaleType.text() + ".cu";
-        var kernel = kc.kernel(program, () -> source(t, scaleType, bits), "tessel_gemv_wo");
-        var args = CudaKernel.args().ptr(x).ptr(codes).ptr(scales).ptr(zeros == null ? 0L : zeros.address()).ptr(y).i32(n).i32(k).i32(group);
+        if (xs.size() != (prologue == null ? 1 : prologue.inputs()))
+            throw new IllegalArgumentException("weight-only GEMV: " + xs.size() + " activation buffers for a " + (prologue == null ? "GEMV without a prologue" : "prologue of " + prologue.inputs() + " inputs"));
+        if ((norm == null) != (gamma == null)) throw new IllegalArgumentException("weight-only GEMV: an RMS norm needs its scale gamma and gamma its norm");
+        for (DeviceBuffer x : xs) {
+            WeightOnlyGemm.checkBuffers(t, scaleType, bits, group, m, n, k, x, codes, scales, zeros, y);
+            if (x.address() % 16 != 0)
+                throw new IllegalArgumentException("weight-only GEMV: activations must start on 16 bytes (the 16-byte loads), got address " + Long.toHexString(x.address()));
+        }
+        if (codes.address() % 16 != 0)
+            throw new IllegalArgumentException("weight-only GEMV: codes must start on 16 bytes (the 16-byte loads), got address " + Long.toHexString(codes.address()));
+        long es = t.bytes();
+        if (gamma != null && (gamma.bytes() < es * k || gamma.address() % 16 != 0))
+            throw new IllegalArgumentException("weight-only GEMV: a norm scale of " + gamma.bytes() + " bytes at " + Long.toHexString(gamma.address()) + " does not hold K=" + k
+                    + " values of " + t.text() + " on 16 bytes");
+        if (bias != null && bias.bytes() < es * n || residual != null && residual.bytes() < es * m * n)
+            throw new IllegalArgumentException("weight-only GEMV: a bias of " + (bias == null ? 0 : bias.bytes()) + " or residual of " + (residual == null ? 0 : residual.bytes())
+                    + " bytes is too small for N=" + n + ", M=" + m + " in " + t.text());
+        String program = "tessel_gemv_w" + bits + "_" + t.text() + "_s" + scaleType.text()
+                + (prologue == null ? "" : "_p" + prologue.inputs() + "_" + Integer.toHexString(prologue.ops().hashCode()))
+                + (norm == null ? "" : "_rms" + Integer.toHexString(Float.floatToIntBits(norm.epsilon()))) + ".cu";
+        var kernel = kc.kernel(program, () -> source(t, scaleType, bits, prologue, norm), "tessel_gemv_wo");
+        CudaKernel.Args args = CudaKernel.args();
+        for (DeviceBuffer x : xs) args.ptr(x);
+        args.ptr(codes).ptr(scales).ptr(zeros == null ? 0L : zeros.address()).ptr(gamma == null ? 0L : gamma.address()).ptr(bias == null ? 0L : bias.address())
+                .ptr(residual == null ? 0L : residual.address()).ptr(y).i32(n).i32(k).i32(group);
         kernel.launch(blocks(n), m, 1, THREADS, 1, 1, 0, stream, args);
     }
 

@@ -28,6 +28,12 @@ class QuantizedMatMulNvccTest {
             dp4a.put("gemm_w8a8_" + t.text(), W8A8Gemm.source(t));
         }
         loads.put("gemv_w4_f16_f32_scales", WeightOnlyGemv.source(DType.F16, DType.F32, 4));
+        // the fused modes: an eltwise_gemm's SiLU(gate) * up in the x loader, an rmsnorm_gemm's norm (gamma multiplied into x)
+        for (int bits : new int[] {4, 8})
+            for (DType t : List.of(DType.F32, DType.F16)) {
+                loads.put("gemv_w" + bits + "_" + t.text() + "_silu_mul", WeightOnlyGemv.source(t, DType.F16, bits, KernelSourcesCompileTest.siluMulPrologue(), null));
+                loads.put("gemv_w" + bits + "_" + t.text() + "_rmsnorm", WeightOnlyGemv.source(t, DType.F16, bits, null, new Gemv.RmsNorm(1e-5f)));
+            }
         gemms.put("gemm_wo_w8_bf16_bf16_scales", WeightOnlyGemm.source(DType.BF16, DType.BF16, 8));
         assertEquals("", KernelSourcesCompileTest.compileAll(dir, loads, ptx -> ptx.contains("ld.global.nc.v4") || ptx.contains("ld.global.v4") ? null : "no 16-byte loads in the PTX"));
         assertEquals("", KernelSourcesCompileTest.compileAll(dir, gemms, ptx -> ptx.contains("bar.sync") ? null : "no barrier: the tile is not shared"));
