@@ -22,7 +22,7 @@ public final class WeightOnlyGemv {
     /** Output rows per warp. */
     public static final int ROWS_PER_WARP = 2;
     /** Most activation rows one pass of the kernel takes (one read of the weights each): more rows run as more passes (the grid's y). */
-    public static final int MAX_PASS_ROWS = 8;
+    public static final int MAX_PASS_ROWS = QuantizedMatMulTactic.GEMV_PASS_ROWS;
     /** Threads per block (4 warps). */
     public static final int THREADS = 128;
 
@@ -125,7 +125,7 @@ public final class WeightOnlyGemv {
     }
 
     /** Passes over the weights for {@code m} activation rows: the fewest of at most {@value #MAX_PASS_ROWS} rows, as even as they divide. */
-    public static int passes(int m) { return (m + MAX_PASS_ROWS - 1) / MAX_PASS_ROWS; }
+    public static int passes(int m) { return QuantizedMatMulTactic.gemvPasses(m); }
 
     /** Blocks along N for {@code n} output rows. */
     public static int blocks(int n) { return (n + THREADS / 32 * ROWS_PER_WARP - 1) / (THREADS / 32 * ROWS_PER_WARP); }
