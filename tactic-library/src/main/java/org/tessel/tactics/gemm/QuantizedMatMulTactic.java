@@ -18,13 +18,15 @@ import org.tessel.tactics.NodeFacts;
  *
  * <ul>
  *   <li>{@link Kind#WEIGHT_ONLY_GEMV}: the decode step (at most {@link #GEMV_MAX_ROWS} activation rows): a warp per two
- *       weight rows, 16-byte loads of codes and activations, dequantized in registers. Memory-bound: priced by the bytes
- *       it reads (codes, scales, activations) over bandwidth. Its 16-byte chunks must stay within one group, so K and
+ *       weight rows, 16-byte loads of codes and activations, each weight chunk dequantized in registers once and used
+ *       for every activation row of a pass of at most {@link #GEMV_PASS_ROWS} (their accumulators are registers; more
+ *       rows take more passes). Memory-bound: priced by the bytes it reads (codes, scales, activations) over bandwidth,
+ *       the weights once a pass. Its 16-byte chunks must stay within one group, so K and
  *       the group size are multiples of the codes in 16 bytes (32 at 4 bits, 16 at 8). As {@code tessel.gemv} does it
  *       runs fused groups of one: gemm_bias_act (a bias and a residual Add before the one rounding), eltwise_gemm (the
  *       elementwise tree computing A evaluated as each chunk of A is loaded) and rmsnorm_gemm (x^2 summed in the same
- *       pass, x multiplied by the norm's scale as it is loaded, each row's sums scaled by rsqrt(mean x^2 + eps): the
- *       scale cannot be folded into weights already quantized).</li>
+ *       pass, the norm's scale multiplied into the dequantized chunk, each row's sums scaled by rsqrt(mean x^2 + eps):
+ *       the scale cannot be folded into weights already quantized).</li>
  *   <li>{@link Kind#WEIGHT_ONLY_GEMM}: prefill: 64x64 output tiles, each K slice of the weight dequantized once into
  *       shared memory and shared by the tile's 64 activation rows; any M, any K the op allows.</li>
  *   <li>{@link Kind#W8A8_GEMM}: SmoothQuant's int8 x int8: A quantized per tensor while a 32x32 tile loads it, exact
@@ -45,8 +47,10 @@ public final class QuantizedMatMulTactic extends BaseTactic {
         public String op() { return op; }
     }
 
-    /** Most activation rows (batch x tokens) the GEMV takes: each row re-reads the weight (through L2), so beyond a decode batch the tiled GEMM wins. */
+    /** Most activation rows (batch x tokens) the GEMV takes: each pass re-reads the weights, so beyond a decode batch the tiled GEMM wins. */
     public static final int GEMV_MAX_ROWS = 16;
+    /** Most activation rows one pass of the GEMV serves with one read of the weights (the runtime's WeightOnlyGemv.MAX_PASS_ROWS). */
+    public static final int GEMV_PASS_ROWS = 8;
     /** Most output tiles along one grid axis (CUDA's y and z extents). */
     static final long MAX_GRID = 65535;
 
@@ -76,6 +80,9 @@ public final class QuantizedMatMulTactic extends BaseTactic {
 
     /** Codes a 16-byte load of a weight row holds at {@code bits}: 32 four-bit codes or 16 eight-bit ones. */
     public static int codesPerChunk(int bits) { return bits == 4 ? 32 : 16; }
+
+    /** The GEMV's passes over the weights for {@code m} activation rows. */
+    public static int gemvPasses(long m) { return (int) Math.max(1, (m + GEMV_PASS_ROWS - 1) / GEMV_PASS_ROWS); }
 
     /** Activation rows (all of A's dims but the last). */
     static long rows(Node n) {
@@ -120,8 +127,9 @@ public final class QuantizedMatMulTactic extends BaseTactic {
 
     @Override public TacticFeatures features(Node n, Precision p, Layout l) {
         return switch (kind) {
-            // memory-bound: the model prices the node's bytes (codes at their own size, activations at the storage type) over bandwidth
-            case WEIGHT_ONLY_GEMV -> TacticFeatures.streaming(0.5, 0.8, 1);
+            // memory-bound: the model prices the node's bytes (codes at their own size, activations at the storage type) over
+            // bandwidth; they are the bytes read for up to GEMV_PASS_ROWS rows (one pass), more rows re-read the weights a pass each
+            case WEIGHT_ONLY_GEMV -> TacticFeatures.streaming(0.5, 0.8 / gemvPasses(rows(anchor(n, kind))), 1);
             // CUDA cores, 64x64 tiles, K in slices of 32 through shared memory, no split-K
             case WEIGHT_ONLY_GEMM -> new TacticFeatures(0.35, false, 64, 64, 32, 1, 0.6, 1, 1);
             // dp4a does four multiply-adds an instruction: more of the FP32 peak's rate than the float kernels get

@@ -10,8 +10,9 @@ import org.tessel.tactics.gemm.QuantizedMatMulTactic;
 
 /**
  * Tactic {@code tessel.gemv.weight_only}: the decode step of {@code tessel.WeightOnlyMatMul} ({@code weight_only_gemv.cu}),
- * a warp per {@value #ROWS_PER_WARP} weight rows, 16-byte loads of codes and activations, dequantized in registers,
- * f32 sums. Activations f32, f16 or bf16; scales in their stored type; codes and zero points as {@code WeightQuantizer}
+ * a warp per {@value #ROWS_PER_WARP} weight rows, 16-byte loads of codes and activations, each weight chunk dequantized in
+ * registers once and used for all the activation rows of a pass (at most {@value #MAX_PASS_ROWS} rows, a compile-time
+ * specialization: their accumulators are registers), f32 sums. Activations f32, f16 or bf16; scales in their stored type; codes and zero points as {@code WeightQuantizer}
  * lays them out. Fused groups as {@link Gemv} runs them: an elementwise prologue in the x loader, an RMS norm (its scale
  * multiplied into x as it is loaded, since the weights are already quantized), a bias and a residual in the epilogue.
  */
@@ -20,23 +21,26 @@ public final class WeightOnlyGemv {
 
     /** Output rows per warp. */
     public static final int ROWS_PER_WARP = 2;
+    /** Most activation rows one pass of the kernel takes (one read of the weights each): more rows run as more passes (the grid's y). */
+    public static final int MAX_PASS_ROWS = QuantizedMatMulTactic.GEMV_PASS_ROWS;
     /** Threads per block (4 warps). */
     public static final int THREADS = 128;
 
-    /** The kernel source for activations {@code t}, scales {@code scaleType} and 4- or 8-bit codes. */
-    public static String source(DType t, DType scaleType, int bits) { return source(t, scaleType, bits, null, null); }
+    /** The kernel source for activations {@code t}, scales {@code scaleType}, 4- or 8-bit codes and {@code m} activation rows a pass. */
+    public static String source(DType t, DType scaleType, int bits, int m) { return source(t, scaleType, bits, m, null, null); }
 
     /**
-     * As {@link #source(DType, DType, int)}, x computed by {@code prologue} as each chunk is loaded (null: x read as it
+     * As {@link #source(DType, DType, int, int)}, x computed by {@code prologue} as each chunk is loaded (null: x read as it
      * is), then RMS-normalized by {@code norm} (null: not): x^2 summed, x multiplied by the norm's scale, the sums scaled.
      */
-    public static String source(DType t, DType scaleType, int bits, Gemv.Prologue prologue, Gemv.RmsNorm norm) {
+    public static String source(DType t, DType scaleType, int bits, int m, Gemv.Prologue prologue, Gemv.RmsNorm norm) {
         CudaTypes.require(t, "tessel_gemv_wo activations");
         CudaTypes.require(scaleType, "tessel_gemv_wo scales");
         if (bits != 4 && bits != 8) throw new IllegalArgumentException("bits must be 4 or 8, got " + bits);
+        if (m < 1 || m > MAX_PASS_ROWS) throw new IllegalArgumentException("tessel_gemv_wo takes 1 to " + MAX_PASS_ROWS + " activation rows a pass, got " + m);
         String body = KernelCompiler.resource("weight_only_gemv.cu");
         if (prologue != null) body = body.replace("// @prologue\n", prologueCode(prologue, t));
-        return KernelCompiler.prelude() + CudaTypes.typedefs("T", t) + CudaTypes.typedefs("S", scaleType) + "#define WO_BITS " + bits + "\n#define WO_ROWS " + ROWS_PER_WARP
+        return KernelCompiler.prelude() + CudaTypes.typedefs("T", t) + CudaTypes.typedefs("S", scaleType) + "#define WO_BITS " + bits + "\n#define WO_ROWS " + ROWS_PER_WARP + "\n#define WO_M " + m
                 + "\n#define WO_F32 " + (t == DType.F32 ? 1 : 0) + "\n" + (norm == null ? "" : "#define WO_RMS 1\n#define WO_EPS " + Float.toHexString(norm.epsilon()) + "f\n") + body;
     }
 
@@ -108,16 +112,20 @@ public final class WeightOnlyGemv {
         if (bias != null && bias.bytes() < es * n || residual != null && residual.bytes() < es * m * n)
             throw new IllegalArgumentException("weight-only GEMV: a bias of " + (bias == null ? 0 : bias.bytes()) + " or residual of " + (residual == null ? 0 : residual.bytes())
                     + " bytes is too small for N=" + n + ", M=" + m + " in " + t.text());
-        String program = "tessel_gemv_w" + bits + "_" + t.text() + "_s" + scaleType.text()
+        int passes = passes(m), rows = (m + passes - 1) / passes;
+        String program = "tessel_gemv_w" + bits + "_" + t.text() + "_s" + scaleType.text() + "_m" + rows
                 + (prologue == null ? "" : "_p" + prologue.inputs() + "_" + Integer.toHexString(prologue.ops().hashCode()))
                 + (norm == null ? "" : "_rms" + Integer.toHexString(Float.floatToIntBits(norm.epsilon()))) + ".cu";
-        var kernel = kc.kernel(program, () -> source(t, scaleType, bits, prologue, norm), "tessel_gemv_wo");
+        var kernel = kc.kernel(program, () -> source(t, scaleType, bits, rows, prologue, norm), "tessel_gemv_wo");
         CudaKernel.Args args = CudaKernel.args();
         for (DeviceBuffer x : xs) args.ptr(x);
         args.ptr(codes).ptr(scales).ptr(zeros == null ? 0L : zeros.address()).ptr(gamma == null ? 0L : gamma.address()).ptr(bias == null ? 0L : bias.address())
-                .ptr(residual == null ? 0L : residual.address()).ptr(y).i32(n).i32(k).i32(group);
-        kernel.launch(blocks(n), m, 1, THREADS, 1, 1, 0, stream, args);
+                .ptr(residual == null ? 0L : residual.address()).ptr(y).i32(n).i32(k).i32(group).i32(m);
+        kernel.launch(blocks(n), passes, 1, THREADS, 1, 1, 0, stream, args);
     }
+
+    /** Passes over the weights for {@code m} activation rows: the fewest of at most {@value #MAX_PASS_ROWS} rows, as even as they divide. */
+    public static int passes(int m) { return QuantizedMatMulTactic.gemvPasses(m); }
 
     /** Blocks along N for {@code n} output rows. */
     public static int blocks(int n) { return (n + THREADS / 32 * ROWS_PER_WARP - 1) / (THREADS / 32 * ROWS_PER_WARP); }

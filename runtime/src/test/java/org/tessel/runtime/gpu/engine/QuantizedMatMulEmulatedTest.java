@@ -39,7 +39,8 @@ import org.tessel.tactics.plan.PlannedNode;
  * The quantized MatMul tactics inside GPU engines on the emulated device (a CPU test: kernel logic and launch
  * arguments, never speed), each engine planned with the tactic under test, against the CPU engine's kernels:
  * tessel.gemv.weight_only and tessel.gemm.weight_only over INT8 and INT4, groups 32/64/128, with and without zero
- * points, 1, 3, 17 and 64 activation rows; tessel.gemm.w8a8 over the same rows and a K that is not a multiple of 4.
+ * points, 1, 3, 5, 8, 13 (two passes of the GEMV over the weights), 17 and 64 activation rows; tessel.gemm.w8a8 over
+ * 1, 3, 17 and 64 rows and a K that is not a multiple of 4.
  *
  * <p>Bounds: at FP32 both compute what the CPU kernels compute up to f32 summation order (tolerance 1e-5). At FP16 and
  * BF16 the inputs are drawn exactly representable in the storage type (so both sides multiply the same values) and
@@ -166,7 +167,7 @@ class QuantizedMatMulEmulatedTest {
         for (int bits : new int[] {8, 4})
             for (int group : new int[] {32, 64, 128})
                 for (boolean zeros : new boolean[] {false, true})
-                    for (int m : new int[] {1, 3, 17, 64}) {
+                    for (int m : new int[] {1, 3, 5, 8, 13, 17, 64}) {
                         Graph g = weightOnly(m, k, n, bits, group, zeros, DType.F16, bits * 1000L + group * 10L + m + (zeros ? 7 : 0));
                         SplittableRandom r = new SplittableRandom(m * 31L + group);
                         for (GpuEngine.Precision p : List.of(GpuEngine.Precision.FP32, GpuEngine.Precision.FP16)) {
@@ -177,7 +178,7 @@ class QuantizedMatMulEmulatedTest {
                             }
                         }
                     }
-        assertEquals(2 * 3 * 2 * (2 * 2 + 2) * 2, checked);
+        assertEquals(2 * 3 * 2 * (5 * 2 + 2) * 2, checked);
     }
 
     @Test void bf16ActivationsAndF32ScalesMatchToo() {

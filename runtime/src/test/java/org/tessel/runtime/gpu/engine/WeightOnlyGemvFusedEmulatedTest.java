@@ -30,7 +30,7 @@ import org.tessel.tactics.gemm.GemmTactics;
  * on the emulated device (kernel logic and launch arguments, never speed), each planned by the joint search, against the
  * CPU engine of the same plan: a decoder's SiLU(gate) * up evaluated in down_proj's x loader with the residual Add
  * (eltwise_gemm), an RMSNormalization computed in the pass over x, gamma multiplied into x (rmsnorm_gemm), o_proj's bias
- * and residual Adds (gemm_bias_act), a norm before merged Q/K/V; INT8 and INT4 weights in groups of 32 and 128, M = 1 and 3, FP16 activations
+ * and residual Adds (gemm_bias_act), a norm before merged Q/K/V; INT8 and INT4 weights in groups of 32 and 128, M = 1, 3, 5 and 8 (one pass over the weights for all rows), FP16 activations
  * (relative L2 within 2e-3: the CPU rounds the prologue's or norm's result to f16, the GPU keeps it in f32).
  */
 class WeightOnlyGemvFusedEmulatedTest {
@@ -54,26 +54,26 @@ class WeightOnlyGemvFusedEmulatedTest {
     @Test void anElementwisePrologueIsEvaluatedAsTheWeightOnlyGemvLoadsA() {
         int checked = 0;
         for (int[] f : FORMATS)
-            for (int rows : new int[] {1, 3}) {
+            for (int rows : new int[] {1, 3, 5, 8}) {
                 GpuEngine.Precision p = GpuEngine.Precision.FP16;
                 Graph g = quantized(GemvEmulatedTest.siluDown(rows, 256, 75, p.storage(), rows * 5L + f[0] + f[1]), f[0], f[1]);
                 GemvEmulatedTest.checkFused(ctx, g, p, GemvEmulatedTest.siluDownInputs(rows, 256, 75, p.storage(), rows + 11L), "eltwise_gemm", List.of(GpuTactics.GEMV_WEIGHT_ONLY));
                 checked++;
             }
-        assertEquals(8, checked);
+        assertEquals(16, checked);
     }
 
     /** An RMSNormalization computed in the weight-only GEMV's pass over x (gamma multiplied into x), with the residual Add: one kernel. */
     @Test void anRmsNormIsComputedInTheWeightOnlyGemvsPassOverX() {
         int checked = 0;
         for (int[] f : FORMATS)
-            for (int rows : new int[] {1, 3}) {
+            for (int rows : new int[] {1, 3, 5, 8}) {
                 GpuEngine.Precision p = GpuEngine.Precision.FP16;
                 Graph g = quantized(GemvEmulatedTest.normProj(rows, 256, new int[] {75}, p.storage(), rows * 7L + f[0] + f[1], true), f[0], f[1]);
                 GemvEmulatedTest.checkFused(ctx, g, p, GemvEmulatedTest.normProjInputs(rows, 256, 75, p.storage(), rows + 5L), "rmsnorm_gemm", List.of(GpuTactics.GEMV_WEIGHT_ONLY));
                 checked++;
             }
-        assertEquals(8, checked);
+        assertEquals(16, checked);
     }
 
     /**
@@ -93,7 +93,7 @@ class WeightOnlyGemvFusedEmulatedTest {
     /** o_proj with a bias and the residual stream: the MatMul and both Adds as one weight-only GEMV (gemm_bias_act). */
     @Test void aBiasAndResidualAreAddedInTheWeightOnlyGemvsEpilogue() {
         for (int[] f : new int[][] {{8, 128}, {4, 32}})
-            for (int rows : new int[] {1, 3}) {
+            for (int rows : new int[] {1, 3, 5, 8}) {
                 GpuEngine.Precision p = GpuEngine.Precision.FP16;
                 Graph g = quantized(GemvEmulatedTest.matmul(new int[] {rows, 1, 128}, 128, 40, p.storage(), 9 + rows, true, true), f[0], f[1]);
                 SplittableRandom r = new SplittableRandom(4 + rows);

@@ -12,7 +12,7 @@ import org.tessel.runtime.gpu.GpuTestSupport;
  * {@link WeightOnlyGemvFusedEmulatedTest}'s fused weight-only GEMVs on a GPU at llama-1b's widths (not run yet: written
  * without one), against the CPU engine of the same plan: SiLU(gate) * up in down_proj's loader (K 8192 -> 2048), the
  * norm in a projection with the residual (K 2048), the norm before merged Q/K/V (2048 -> 2048 + 512 + 512), INT8 and
- * INT4 in groups of 128, M = 1 and 3, FP16.
+ * INT4 in groups of 128, M = 1, 3 and 4 (one read of the weights for all rows), FP16.
  */
 @Tag("gpu")
 class WeightOnlyGemvFusedGpuTest {
@@ -22,7 +22,7 @@ class WeightOnlyGemvFusedGpuTest {
         CudaContext ctx = GpuTestSupport.requireGpu();
         GpuEngine.Precision p = GpuEngine.Precision.FP16;
         for (int[] f : FORMATS) {
-            for (int rows : new int[] {1, 3}) {
+            for (int rows : new int[] {1, 3, 4}) {
                 Graph down = WeightOnlyGemvFusedEmulatedTest.quantized(GemvEmulatedTest.siluDown(rows, 8192, 2048, p.storage(), rows * 3L + f[0]), f[0], f[1]);
                 GemvEmulatedTest.checkFused(ctx, down, p, GemvEmulatedTest.siluDownInputs(rows, 8192, 2048, p.storage(), rows + 17L), "eltwise_gemm", List.of(GpuTactics.GEMV_WEIGHT_ONLY));
                 System.out.printf("RESULT|tessel.gemv.weight_only w%d g%d eltwise_gemm SiLU*up K=8192 rows=%d|ok%n", f[0], f[1], rows);

@@ -3,10 +3,14 @@ package org.tessel.runtime.gpu.kernels;
 import static org.junit.jupiter.api.Assertions.*;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.tessel.api.DType;
@@ -22,17 +26,17 @@ class QuantizedMatMulNvccTest {
         Map<String, String> loads = new LinkedHashMap<>(), gemms = new LinkedHashMap<>(), dp4a = new LinkedHashMap<>();
         for (DType t : List.of(DType.F32, DType.F16, DType.BF16)) {
             for (int bits : new int[] {4, 8}) {
-                loads.put("gemv_w" + bits + "_" + t.text(), WeightOnlyGemv.source(t, DType.F16, bits));
+                loads.put("gemv_w" + bits + "_" + t.text(), WeightOnlyGemv.source(t, DType.F16, bits, 1));
                 gemms.put("gemm_wo_w" + bits + "_" + t.text(), WeightOnlyGemm.source(t, DType.F16, bits));
             }
             dp4a.put("gemm_w8a8_" + t.text(), W8A8Gemm.source(t));
         }
-        loads.put("gemv_w4_f16_f32_scales", WeightOnlyGemv.source(DType.F16, DType.F32, 4));
+        loads.put("gemv_w4_f16_f32_scales", WeightOnlyGemv.source(DType.F16, DType.F32, 4, 1));
         // the fused modes: an eltwise_gemm's SiLU(gate) * up in the x loader, an rmsnorm_gemm's norm (gamma multiplied into x)
         for (int bits : new int[] {4, 8})
             for (DType t : List.of(DType.F32, DType.F16)) {
-                loads.put("gemv_w" + bits + "_" + t.text() + "_silu_mul", WeightOnlyGemv.source(t, DType.F16, bits, KernelSourcesCompileTest.siluMulPrologue(), null));
-                loads.put("gemv_w" + bits + "_" + t.text() + "_rmsnorm", WeightOnlyGemv.source(t, DType.F16, bits, null, new Gemv.RmsNorm(1e-5f)));
+                loads.put("gemv_w" + bits + "_" + t.text() + "_silu_mul", WeightOnlyGemv.source(t, DType.F16, bits, 4, KernelSourcesCompileTest.siluMulPrologue(), null));
+                loads.put("gemv_w" + bits + "_" + t.text() + "_rmsnorm", WeightOnlyGemv.source(t, DType.F16, bits, 4, null, new Gemv.RmsNorm(1e-5f)));
             }
         gemms.put("gemm_wo_w8_bf16_bf16_scales", WeightOnlyGemm.source(DType.BF16, DType.BF16, 8));
         assertEquals("", KernelSourcesCompileTest.compileAll(dir, loads, ptx -> ptx.contains("ld.global.nc.v4") || ptx.contains("ld.global.v4") ? null : "no 16-byte loads in the PTX"));
@@ -46,7 +50,38 @@ class QuantizedMatMulNvccTest {
         assertEquals("group size 16 is not a multiple of 32 (a 16-byte chunk would span two groups)", WeightOnlyGemv.whyNot(4096, 16, 4));
         assertNull(WeightOnlyGemv.whyNot(4096, 16, 8));
         assertEquals("K=44 is not a multiple of 16 (16-byte weight loads)", WeightOnlyGemv.whyNot(44, 4, 8));
-        assertThrows(IllegalArgumentException.class, () -> WeightOnlyGemv.source(DType.F16, DType.F16, 3));
-        assertThrows(IllegalArgumentException.class, () -> WeightOnlyGemv.source(DType.F64, DType.F16, 4));
+        assertThrows(IllegalArgumentException.class, () -> WeightOnlyGemv.source(DType.F16, DType.F16, 3, 1));
+        assertThrows(IllegalArgumentException.class, () -> WeightOnlyGemv.source(DType.F64, DType.F16, 4, 1));
+        assertThrows(IllegalArgumentException.class, () -> WeightOnlyGemv.source(DType.F16, DType.F16, 4, WeightOnlyGemv.MAX_PASS_ROWS + 1));
+        assertEquals(1, WeightOnlyGemv.passes(8));
+        assertEquals(2, WeightOnlyGemv.passes(9));
+        assertEquals(2, WeightOnlyGemv.passes(16));
+    }
+
+    /**
+     * ptxas for sm_90 at 1, 4 and 8 activation rows a pass (their accumulators are registers, every row's x chunk
+     * against one dequantized weight chunk), 4- and 8-bit, plain, with a SiLU * up prologue and with an RMS norm: no
+     * spills under the 128-thread launch bound. Prints the registers each takes.
+     */
+    @Test void everyRowCountFitsInRegisters(@TempDir Path dir) throws Exception {
+        assumeTrue(KernelSourcesCompileTest.nvccAvailable(), "nvcc is not on the PATH");
+        StringBuilder spills = new StringBuilder();
+        for (int bits : new int[] {4, 8})
+            for (String mode : List.of("plain", "silu_mul", "rmsnorm"))
+                for (int m : new int[] {1, 4, 8}) {
+                    String name = "gemv_w" + bits + "_" + mode + "_m" + m;
+                    Path cu = dir.resolve(name + ".cu");
+                    Files.writeString(cu, WeightOnlyGemv.source(DType.F16, DType.F16, bits, m, mode.equals("silu_mul") ? KernelSourcesCompileTest.siluMulPrologue() : null,
+                            mode.equals("rmsnorm") ? new Gemv.RmsNorm(1e-5f) : null));
+                    Process p = new ProcessBuilder("nvcc", "-cubin", "-arch=sm_90", "-Xptxas", "-v", "-o", dir.resolve(name + ".cubin").toString(), cu.toString())
+                            .redirectErrorStream(true).start();
+                    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                    assertEquals(0, p.waitFor(), out);
+                    Matcher regs = Pattern.compile("Used (\\d+) registers").matcher(out), spill = Pattern.compile("(\\d+) bytes spill stores, (\\d+) bytes spill loads").matcher(out);
+                    assertTrue(regs.find() && spill.find(), out);
+                    System.out.println("tessel_gemv_wo " + name + ": " + regs.group(1) + " registers, " + spill.group(1) + " bytes spill stores, " + spill.group(2) + " bytes spill loads");
+                    if (!spill.group(1).equals("0") || !spill.group(2).equals("0")) spills.append(name).append(": ").append(spill.group()).append('\n');
+                }
+        assertEquals("", spills.toString());
     }
 }

@@ -25,8 +25,9 @@ import org.tessel.runtime.gpu.GpuTestSupport;
 
 /**
  * The weight-only GEMV on a GPU (not run yet: written without one): every specialization against
- * tessel.WeightOnlyMatMul's reference at TinyLlama-1.1B's projection shapes, then the batch-1 time of
- * each shape (median of 50 launches after 10) with the bytes it must read, as GB/s.
+ * tessel.WeightOnlyMatMul's reference at TinyLlama-1.1B's projection shapes and 1, 4 and 8 activation rows, then
+ * the time of each shape at each row count (median of 50 launches after 10) with the bytes it must read, as GB/s: the
+ * weights are read once for all rows of a pass, so 4 and 8 rows should take about the time of 1.
  */
 @Tag("gpu")
 class WeightOnlyGemvGpuTest {
@@ -46,7 +47,7 @@ class WeightOnlyGemvGpuTest {
                     float[] w = new float[k * n];
                     for (int i = 0; i < w.length; i++) w[i] = (float) (r.nextGaussian() * 0.02);
                     var q = WeightQuantizer.quantize(w, k, n, new WeightQuantizer.Format(bits, group, symmetric), DType.F16);
-                    for (int m : new int[] {1, 4}) {
+                    for (int m : new int[] {1, 4, 8}) {
                         float[] x = new float[m * k];
                         for (int i = 0; i < x.length; i++) x[i] = Tensor.round(t, (float) r.nextGaussian());
                         float[] want = reference(t, q, bits, group, m, k, x);
@@ -66,24 +67,22 @@ class WeightOnlyGemvGpuTest {
                                 float g = t == DType.F16 ? Float.float16ToFloat(got[i]) : Float.intBitsToFloat(got[i] << 16);
                                 assertEquals(want[i], g, tol * (1 + Math.abs(want[i])), t.text() + " w" + bits + " " + k + "x" + n + " m=" + m + " element " + i);
                             }
-                            if (m == 1) {
-                                double us = time(kc, t, bits, group, n, k, dx, dw, ds, dz, dy, s);
-                                long bytes = codes.length + 2L * q.scales().size() + (zeros == null ? 0 : zeros.length) + 2L * k + 2L * n;
-                                System.out.printf("gemv %s w%da16 K=%d N=%d: %.1f us, %.0f GB/s (f16 weights would be %.1f MB, these %.1f MB)%n",
-                                        t.text(), bits, k, n, us, bytes / us / 1e3, 2.0 * k * n / 1e6, bytes / 1e6);
-                            }
+                            double us = time(kc, t, bits, group, m, n, k, dx, dw, ds, dz, dy, s);
+                            long bytes = codes.length + 2L * q.scales().size() + (zeros == null ? 0 : zeros.length) + 2L * m * k + 2L * m * n;
+                            System.out.printf("gemv %s w%da16 K=%d N=%d M=%d: %.1f us, %.0f GB/s (f16 weights would be %.1f MB, these %.1f MB)%n",
+                                    t.text(), bits, k, n, m, us, bytes / us / 1e3, 2.0 * k * n / 1e6, bytes / 1e6);
                         }
                     }
                 }
     }
 
-    private static double time(KernelCompiler kc, DType t, int bits, int group, int n, int k, DeviceBuffer dx, DeviceBuffer dw, DeviceBuffer ds, DeviceBuffer dz,
+    private static double time(KernelCompiler kc, DType t, int bits, int group, int m, int n, int k, DeviceBuffer dx, DeviceBuffer dw, DeviceBuffer ds, DeviceBuffer dz,
                                DeviceBuffer dy, CudaStream s) {
         double[] us = new double[50];
         for (int i = 0; i < 60; i++) {
             try (CudaEvent a = new CudaEvent(); CudaEvent b = new CudaEvent()) {
                 a.record(s);
-                WeightOnlyGemv.launch(kc, t, DType.F16, bits, group, 1, n, k, dx, dw, ds, dz, dy, s);
+                WeightOnlyGemv.launch(kc, t, DType.F16, bits, group, m, n, k, dx, dw, ds, dz, dy, s);
                 b.record(s);
                 b.synchronize();
                 if (i >= 10) us[i - 10] = b.elapsedSince(a) * 1e3;
