@@ -23,7 +23,7 @@
 # STAGES="profiles" (under 4 min) runs GpuProfileEngineGpuTest and DynamicBatchBench: ResNet-50 FP16 with a dynamic batch
 # profile 1..64 (opt 32) against the fixed-shape b32 engine at batch 32 (issue 12's target: within 10%), and the profile
 # engine's p50 at 1, 8 and 64;
-# STAGES="llm": LLM decoding on the GPU (llama-1b FP16 b1, 128 + 128 tokens): Tessel's LlmDecodeBench (with the decode
+# STAGES="llm": LLM decoding on the GPU (llama-1b FP16 b1, 128 + 128 tokens), after the decode kernels' GPU tests: Tessel's LlmDecodeBench (with the decode
 # engine's per-tactic profile) and the PyTorch peer benchmarks/peers/llm_peer.py (transformers, static cache, torch.compile)
 # in the same run, tokens/s and their ratio; then the same engine path with weight-only INT4 (groups of 128) and its ratio to FP16
 # STAGES="llmserve" (under 5 min): the GPU decoder runner's tests (greedy tokens against the CPU runner at FP16 and BF16, mixed
@@ -204,7 +204,17 @@ if has profiles; then
     grep -E 'Exception|Error' "$out/profiles.txt" | head -5
 fi
 if has llm; then
-    echo "== LLM decoding on the GPU: llama-1b FP16, batch 1, 128-token prompt, 128 decode tokens (Tessel GpuDecoderRunner, then the PyTorch peer; 4 minutes in all)"
+    echo "== LLM decoding on the GPU: the decode step's kernels against the CPU engine, then llama-1b FP16, batch 1, 128-token prompt, 128 decode tokens (Tessel GpuDecoderRunner, then the PyTorch peer; 4 minutes in all)"
+    s0=$(date +%s)
+    # the fused decode kernels (GEMV prologues, ropes in the attention, weight-only GEMV groups) and the runner's tokens, so
+    # the figures below come from kernels checked in the same call
+    timeout 100 "${java[@]}" org.junit.platform.console.ConsoleLauncher execute --select-class=org.tessel.runtime.gpu.engine.GemvGpuTest \
+        --select-class=org.tessel.runtime.gpu.engine.RopeAttentionGpuTest --select-class=org.tessel.runtime.gpu.engine.WeightOnlyGemvFusedGpuTest \
+        --select-class=org.tessel.runtime.llm.GpuDecoderRunnerGpuTest --include-tag=gpu --details=tree --disable-banner --disable-ansi-colors \
+        --reports-dir="$out/junit-llm" > "$out/llm-tests.log" 2>&1
+    echo "  decode kernel tests exit $? after $(( $(date +%s) - s0 )) s"
+    grep -E '^\[ *[0-9]+ tests (successful|failed|aborted|skipped)' "$out/llm-tests.log"
+    grep -E '✘|=> ' "$out/llm-tests.log" | grep -v '✔' | cut -c1-260 | head -12
     s0=$(date +%s)
     timeout 150 "${java[@]}" org.tessel.cli.LlmDecodeBench --model llama-1b --prompt 128 --new 128 --profile 12 > "$out/llm.txt" 2>&1
     echo "  tessel exit $? after $(( $(date +%s) - s0 )) s"; grep -vE "^\s+at " "$out/llm.txt" | tail -30 | cut -c1-300
