@@ -91,6 +91,11 @@ public final class LlmDecodeBench {
             String mode = spec.isFp32() ? "fp16" : "w" + spec.format().bits() + "g" + spec.format().groupSize();
             System.out.printf("LLM|tessel|%s|%s|1|%d|%d|%.1f|%.3f|%.3f|%.1f%n", model, mode, prompt, newTokens, tokensPerSecond, p50, boundMs, 100 * boundMs / p50);
             System.out.println("decode plan tactics: " + decode.layerPlans().stream().map(l -> l.tactic()).distinct().sorted().toList());
+            // kernels a step launches (views alias buffers and launch nothing), and those of one transformer layer
+            List<org.tessel.runtime.engine.LayerPlan> kernels = decode.layerPlans().stream()
+                    .filter(l -> !l.tactic().equals("tessel.view") && !l.tactic().equals("tessel.split.view")).toList();
+            List<String> layer0 = kernels.stream().filter(l -> l.node().startsWith("model.layers.0.")).map(l -> l.tactic()).toList();
+            System.out.printf("decode step kernels: %d in all, %d in layer 0: %s%n", kernels.size(), layer0.size(), layer0);
             if (profileTop > 0) profile(decode, profileTop);
         }
     }
