@@ -40,64 +40,23 @@ public final class GemvLayers implements TacticImplementation {
         return GemmTactics.GEMV.whyNot(n, Precision.valueOf(c.precision().name()), Layout.ANY) == null ? GpuTactics.GEMV : null;
     }
 
-    /** The graph value a body value stands for (itself outside a fused group). */
-    private static Value outer(Node n, Value v) {
-        if (n.body() == null) return v;
-        Value o = NodeFacts.outer(n, v);
-        return o != null ? o : v;
-    }
-
     @Override public Layer build(LayerContext c, Node n, String tactic) {
         Operands.requireOneOf(n, tactic, GpuTactics.GEMV);
         // the catalogue's support rule, precision included (FP32, FP16, BF16)
         String why = GemmTactics.GEMV.whyNot(n, Precision.valueOf(c.precision().name()), Layout.ANY);
         if (why != null) throw GpuEngineException.unsupported(n, GpuTactics.GEMV + " " + why);
         Node mm = n.body() == null ? n : NodeFacts.anchor(n, java.util.Set.of("MatMul"));
-        Value a = outer(n, mm.input(0)), w = outer(n, mm.input(1)), bias = null, residual = null;
-        Node norm = GemvTactic.rmsNorm(n);
-        Gemv.RmsNorm rms = null;
-        Value scale = null;
-        if (norm != null) {
-            // the tactic checked the norm: last axis, f32 statistics, a constant scale of K values folded into the weights
-            a = outer(n, norm.input(0));
-            scale = outer(n, norm.input(1));
-            rms = new Gemv.RmsNorm(norm.attrs().getFloat("epsilon", 1e-5f));
-        }
-        List<Node> prologue = GemvTactic.prologue(n, mm);
-        Gemv.Prologue pro = null;
-        List<Value> xs = List.of(a);
-        if (!prologue.isEmpty()) {
-            // the tactic checked the tree: generated ops on inputs of A's shape and scalar constants (literals)
-            List<Value> ins = GemvTactic.prologueInputs(n, prologue);
-            Map<Value, Tensor> literals = new IdentityHashMap<>();
-            for (Node b : prologue)
-                for (Value v : b.inputs())
-                    if (v != null && NodeFacts.isConstant(n, v)) literals.put(v, outer(n, v).constantValue());
-            pro = new Gemv.Prologue(EltwiseCodegen.inlineOps(prologue, ins, literals, mm.input(0), "const float r", "        "), ins.size());
-            xs = ins.stream().map(v -> outer(n, v)).toList();
-        }
-        if (n.body() != null) {
-            // the tactic checked the body: Adds after the MatMul, one constant bias [N] and one computed residual at most
-            Value cur = mm.output();
-            List<Node> ns = n.body().nodes();
-            for (Node b : ns.subList(ns.indexOf(mm) + 1, ns.size())) {
-                Value other = outer(n, b.input(0) == cur ? b.input(1) : b.input(0));
-                if (other.isConstant()) bias = other;
-                else residual = other;
-                cur = b.output();
-            }
-        }
-        Gemv.Prologue prologue0 = pro;
+        GemvGroup g = GemvGroup.of(n, mm);
+        Value a = g.xs().getFirst(), w = GemvGroup.outer(n, mm.input(1)), scale = g.normScale();
         int k = a.type().shape().dim(-1), cols = w.type().shape().dim(1);
         int m = (int) (a.type().numElements() / k);
         DType t = c.storage();
-        List<DeviceBuffer> x = xs.stream().map(c::activation).toList();
+        List<DeviceBuffer> x = g.xs().stream().map(c::activation).toList();
         DeviceBuffer y = c.activation(n.output());
         // the folded form is its own upload: the same weights may run unfolded elsewhere, or under another norm's scale
-        DeviceBuffer wb = scale == null ? c.upload(Gemv.packWeights(w.constantValue()), w, "gemv:nk")
-                : c.upload(Gemv.packWeights(w.constantValue(), scale.constantValue()), w, "gemv:nk*scale:" + scale.name() + ":" + Integer.toHexString(scale.constantValue().contentHash()));
-        Gemv.RmsNorm rms0 = rms;
-        DeviceBuffer bb = bias == null ? null : c.weight(bias, Layout.ANY), rb = residual == null ? null : c.activation(residual);
-        return Operands.layer(c, n, GpuTactics.GEMV, n.output(), st -> Gemv.launch(c.kernels(), t, m, cols, k, prologue0, rms0, x, wb, bb, rb, y, st));
+        DeviceBuffer wb = scale == null ? c.upload(() -> Gemv.packWeights(w.constantValue()), w, "gemv:nk")
+                : c.upload(() -> Gemv.packWeights(w.constantValue(), scale.constantValue()), w, "gemv:nk*scale:" + scale.name() + ":" + Integer.toHexString(scale.constantValue().contentHash()));
+        DeviceBuffer bb = g.bias() == null ? null : c.weight(g.bias(), Layout.ANY), rb = g.residual() == null ? null : c.activation(g.residual());
+        return Operands.layer(c, n, GpuTactics.GEMV, n.output(), st -> Gemv.launch(c.kernels(), t, m, cols, k, g.prologue(), g.rms(), x, wb, bb, rb, y, st));
     }
 }

@@ -925,8 +925,8 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
      * Uploads {@code t}, a repacked form of constant {@code of} (e.g. depthwise filters), once per
      * engine: every context shares it. {@code form} names the packing, so two forms of one constant differ.
      */
-    @Override public DeviceBuffer upload(Tensor t, Value of, String form) {
-        return sharedWeight(of, "upload:" + form, () -> t);
+    @Override public DeviceBuffer upload(java.util.function.Supplier<Tensor> make, Value of, String form) {
+        return sharedWeight(of, "upload:" + form, make);
     }
 
     /** A constant uploaded once per engine in the storage type (filters as KRSC when {@code filterLayout} is NHWC). */

@@ -60,8 +60,14 @@ public interface LayerContext {
     /** A constant uploaded once per engine in the storage type (filters as KRSC when {@code filterLayout} is NHWC). */
     DeviceBuffer weight(Value v, Layout filterLayout);
 
-    /** A repacked form {@code t} of constant {@code of}, uploaded once per engine; {@code form} names the packing. */
-    DeviceBuffer upload(Tensor t, Value of, String form);
+    /**
+     * A repacked form of constant {@code of}, uploaded once per engine (and once for the engines sharing their weights);
+     * {@code form} names the packing, and {@code make} packs only when that form is not uploaded yet.
+     */
+    DeviceBuffer upload(java.util.function.Supplier<Tensor> make, Value of, String form);
+
+    /** A repacked form {@code t} of constant {@code of}, as above. */
+    default DeviceBuffer upload(Tensor t, Value of, String form) { return upload(() -> t, of, form); }
 
     default DeviceBuffer upload(Tensor t, Value of) { return upload(t, of, String.valueOf(t.shape())); }
 

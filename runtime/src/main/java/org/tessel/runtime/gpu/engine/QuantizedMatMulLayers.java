@@ -60,17 +60,10 @@ public final class QuantizedMatMulLayers implements TacticImplementation {
         return id.equals(GpuTactics.GEMM_W8A8) ? w8a8(c, n) : weightOnly(c, n, id);
     }
 
-    /** The graph value a body value stands for (itself outside a fused group). */
-    private static Value outer(Node n, Value v) {
-        if (n.body() == null) return v;
-        Value o = NodeFacts.outer(n, v);
-        return o != null ? o : v;
-    }
-
     private static Layer weightOnly(LayerContext c, Node n, String id) {
         Node mm = n.body() == null ? n : NodeFacts.anchor(n, Set.of(QuantizedMatMulOps.WEIGHT_ONLY));
         int bits = (int) mm.attrs().getInt("bits", 0), group = (int) mm.attrs().getInt("group_size", 0);
-        Value w = outer(n, mm.input(1)), s = outer(n, mm.input(2)), z = mm.input(3) == null ? null : outer(n, mm.input(3));
+        Value w = GemvGroup.outer(n, mm.input(1)), s = GemvGroup.outer(n, mm.input(2)), z = mm.input(3) == null ? null : GemvGroup.outer(n, mm.input(3));
         QuantizedMatMulOps.Dims d;
         try {
             d = QuantizedMatMulOps.WeightOnlyMatMul.check(mm.input(0).type(), w.type(), s.type(), z == null ? null : z.type(), bits, group);
@@ -87,43 +80,13 @@ public final class QuantizedMatMulLayers implements TacticImplementation {
             return Operands.layer(c, n, id, n.output(), st -> WeightOnlyGemm.run(c.kernels(), t, scaleType, bits, group, m, cols, k, x, codes, scales, zeros, y, st));
         }
         // the tactic checked the group's body as tessel.gemv's: a norm or an elementwise tree before the product, Adds after it
-        List<Value> xs = List.of(outer(n, mm.input(0)));
-        Gemv.RmsNorm norm = null;
-        DeviceBuffer gamma = null;
-        Node rms = GemvTactic.rmsNorm(n);
-        if (rms != null) {
-            xs = List.of(outer(n, rms.input(0)));
-            norm = new Gemv.RmsNorm(rms.attrs().getFloat("epsilon", 1e-5f));
-            gamma = c.weight(outer(n, rms.input(1)), Layout.ANY);
-        }
-        List<Node> prologue = GemvTactic.prologue(n, mm);
-        Gemv.Prologue pro = null;
-        if (!prologue.isEmpty()) {
-            List<Value> ins = GemvTactic.prologueInputs(n, prologue);
-            Map<Value, Tensor> literals = new IdentityHashMap<>();
-            for (Node b : prologue)
-                for (Value v : b.inputs())
-                    if (v != null && NodeFacts.isConstant(n, v)) literals.put(v, outer(n, v).constantValue());
-            pro = new Gemv.Prologue(EltwiseCodegen.inlineOps(prologue, ins, literals, mm.input(0), "const float r", "        "), ins.size());
-            xs = ins.stream().map(v -> outer(n, v)).toList();
-        }
-        Value bias = null, residual = null;
-        if (n.body() != null) {
-            Value cur = mm.output();
-            List<Node> ns = n.body().nodes();
-            for (Node b : ns.subList(ns.indexOf(mm) + 1, ns.size())) {
-                Value other = outer(n, b.input(0) == cur ? b.input(1) : b.input(0));
-                if (other.isConstant()) bias = other;
-                else residual = other;
-                cur = b.output();
-            }
-        }
-        List<DeviceBuffer> x = xs.stream().map(c::activation).toList();
-        DeviceBuffer bb = bias == null ? null : c.weight(bias, Layout.ANY), rb = residual == null ? null : c.activation(residual), gb = gamma;
-        Gemv.Prologue pro0 = pro;
-        Gemv.RmsNorm norm0 = norm;
+        GemvGroup g = GemvGroup.of(n, mm);
+        List<DeviceBuffer> x = g.xs().stream().map(c::activation).toList();
+        // the norm's scale multiplies x in the loader: the weights are already quantized
+        DeviceBuffer gamma = g.normScale() == null ? null : c.weight(g.normScale(), Layout.ANY);
+        DeviceBuffer bb = g.bias() == null ? null : c.weight(g.bias(), Layout.ANY), rb = g.residual() == null ? null : c.activation(g.residual());
         return Operands.layer(c, n, id, n.output(),
-                st -> WeightOnlyGemv.launch(c.kernels(), t, scaleType, bits, group, m, cols, k, pro0, norm0, x, codes, scales, zeros, gb, bb, rb, y, st));
+                st -> WeightOnlyGemv.launch(c.kernels(), t, scaleType, bits, group, m, cols, k, g.prologue(), g.rms(), x, codes, scales, zeros, gamma, bb, rb, y, st));
     }
 
     private static Layer w8a8(LayerContext c, Node n) {

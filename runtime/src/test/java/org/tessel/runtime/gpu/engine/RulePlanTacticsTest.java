@@ -47,7 +47,7 @@ class RulePlanTacticsTest {
         @Override public boolean isBound(Value v) { throw noGpu(); }
         @Override public void alias(Value v, DeviceBuffer b) { throw noGpu(); }
         @Override public DeviceBuffer weight(Value v, Layout filterLayout) { throw noGpu(); }
-        @Override public DeviceBuffer upload(Tensor t, Value of, String form) { throw noGpu(); }
+        @Override public DeviceBuffer upload(java.util.function.Supplier<Tensor> make, Value of, String form) { throw noGpu(); }
         @Override public DeviceBuffer shared(Value v, String form, Supplier<DeviceBuffer> make) { throw noGpu(); }
         @Override public DeviceBuffer keep(DeviceBuffer b) { throw noGpu(); }
         @Override public Supplier<DeviceBuffer> workspace() { throw noGpu(); }
