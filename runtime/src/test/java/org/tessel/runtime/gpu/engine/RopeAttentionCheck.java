@@ -45,7 +45,12 @@ import org.tessel.tactics.plan.PlanApplier;
 final class RopeAttentionCheck {
     private RopeAttentionCheck() {}
 
-    static double bound(GpuEngine.Precision p) { return p == GpuEngine.Precision.FP16 ? 2e-3 : 8e-3; }
+    /**
+     * The output's bound: the storage type's rounding, and with FP8 pools the new token's key and value one E4M3 step
+     * (1/16 relative) apart from the reference's, which quantizes the f32 rows where the kernel quantizes them rounded
+     * (the emulated device measured 1.3e-2 at a one-token context, where the output is the new value)
+     */
+    static double bound(GpuEngine.Precision p, boolean fp8) { return fp8 ? 3e-2 : p == GpuEngine.Precision.FP16 ? 2e-3 : 8e-3; }
 
     /** One step's geometry: context lengths (each >= 1, the new token last), heads, KV heads, head size, block size. */
     record Case(int[] lens, int heads, int kvHeads, int headDim, int blockSize, boolean ropeQ, boolean ropeK, boolean batchCos, boolean fp8) {
@@ -162,7 +167,7 @@ final class RopeAttentionCheck {
         for (int i = 0; i < wo.size(); i++) {
             double err = Math.abs(go.getFloat(i) - wo.getFloat(i));
             worst = Math.max(worst, err);
-            assertTrue(err <= bound(p), c + " " + p + " output " + i + ": " + go.getFloat(i) + " vs " + wo.getFloat(i));
+            assertTrue(err <= bound(p, c.fp8()), c + " " + p + " output " + i + ": " + go.getFloat(i) + " vs " + wo.getFloat(i));
         }
         double u = p == GpuEngine.Precision.FP16 ? 0x1p-10 : 0x1p-7;
         for (int j = 1; j < 3; j++) {
