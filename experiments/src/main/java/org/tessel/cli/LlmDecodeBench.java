@@ -70,7 +70,9 @@ public final class LlmDecodeBench {
              GpuDecoderRunner runner = spec.isFp32() ? fp : fp.withQuantization(LlmQuantization.uncalibrated(spec))) {
             Pass warm = pass(runner, ids, newTokens, blockSize, blocks);
             System.out.printf("warm-up pass: engines %d built in %.1f s (planning and building), %.1f s in all%n", runner.enginesBuilt(), runner.buildNanos() / 1e9, (System.nanoTime() - t0) / 1e9);
+            long gc0 = gcMillis();
             Pass timed = pass(runner, ids, newTokens, blockSize, blocks);
+            long gcMs = gcMillis() - gc0;
             if (!Arrays.equals(warm.tokens(), timed.tokens())) throw new IllegalStateException("the timed pass generated other tokens than the warm-up pass");
             GpuEngine decode = runner.engines().entrySet().stream().filter(e -> e.getKey().decode()).map(java.util.Map.Entry::getValue).findFirst().orElseThrow();
             double[] ms = timed.decodeMs().clone();
@@ -88,6 +90,10 @@ public final class LlmDecodeBench {
                     prompt, timed.prefillMs(), tokensPerSecond, p50, p90, total / newTokens, runner.graphReplays());
             System.out.printf("HBM bound per token: (%.1f MB weights read + %.2f MB K/V at mean context %.0f) / %.0f GB/s (device-to-device copy) = %.3f ms: %.1f%% of the measured p50%n",
                     weightBytes / 1e6, kvBytes / 1e6, meanContext, gbs, boundMs, 100 * boundMs / p50);
+            // what lifts the mean above the median: slow steps and the JVM's collections during the timed pass
+            long slow = Arrays.stream(ms).filter(x -> x > 2 * p50).count();
+            System.out.printf("decode steps: slowest %.3f ms, %d of %d over twice the p50 (%.1f ms in them); JVM collections during the timed pass: %d ms%n",
+                    ms[ms.length - 1], slow, ms.length, Arrays.stream(ms).filter(x -> x > 2 * p50).sum(), gcMs);
             String mode = spec.isFp32() ? "fp16" : "w" + spec.format().bits() + "g" + spec.format().groupSize();
             System.out.printf("LLM|tessel|%s|%s|1|%d|%d|%.1f|%.3f|%.3f|%.1f%n", model, mode, prompt, newTokens, tokensPerSecond, p50, boundMs, 100 * boundMs / p50);
             System.out.println("decode plan tactics: " + decode.layerPlans().stream().map(l -> l.tactic()).distinct().sorted().toList());
@@ -121,6 +127,11 @@ public final class LlmDecodeBench {
             times.stream().sorted((a, b) -> Double.compare(b.medianMs(), a.medianMs())).limit(top)
                     .forEach(t -> System.out.printf("  layer %-40s %-18s %-30s %-5s %8.4f ms%n", t.plan().node(), t.op(), t.plan().tactic(), t.plan().precision(), t.medianMs()));
         }
+    }
+
+    /** Milliseconds the JVM's collectors have spent so far (all collectors, as their beans count them). */
+    static long gcMillis() {
+        return java.lang.management.ManagementFactory.getGarbageCollectorMXBeans().stream().mapToLong(b -> Math.max(0, b.getCollectionTime())).sum();
     }
 
     /** One generation on a fresh cache: the prefill time, each decode step's time (ms, host clock) and the tokens. */
