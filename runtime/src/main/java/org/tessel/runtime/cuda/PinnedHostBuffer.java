@@ -49,6 +49,12 @@ public final class PinnedHostBuffer implements AutoCloseable {
         return host.asSlice(offset, length);
     }
 
+    /*
+     * JCuda's Pointer.getByteBuffer(offset, size) slices the allocation's own buffer from its start: a pointer made by
+     * withByteOffset keeps that buffer, so its getByteBuffer(0, n) is the allocation's first n bytes. Reads and writes
+     * therefore pass the offset to getByteBuffer (on the H100 every staged input but the first was written over the
+     * first, and every staged output read from the first's bytes); copies take withByteOffset, which the driver calls honour.
+     */
     Pointer pointer(long offset, long length) {
         alive(offset, length);
         return pinned.withByteOffset(offset);
@@ -58,28 +64,28 @@ public final class PinnedHostBuffer implements AutoCloseable {
     public void read(long offset, byte[] dst) {
         alive(offset, dst.length);
         if (host != null) MemorySegment.copy(host, java.lang.foreign.ValueLayout.JAVA_BYTE, offset, dst, 0, dst.length);
-        else pinned.withByteOffset(offset).getByteBuffer(0, dst.length).get(dst);
+        else pinned.getByteBuffer(offset, dst.length).get(dst);
     }
 
     /** Writes {@code src} at {@code offset} (native byte order, as the device reads it). */
     public void write(long offset, int[] src) {
         alive(offset, 4L * src.length);
         if (host != null) MemorySegment.copy(src, 0, host, java.lang.foreign.ValueLayout.JAVA_INT, offset, src.length);
-        else pinned.withByteOffset(offset).getByteBuffer(0, 4L * src.length).order(java.nio.ByteOrder.nativeOrder()).asIntBuffer().put(src);
+        else pinned.getByteBuffer(offset, 4L * src.length).order(java.nio.ByteOrder.nativeOrder()).asIntBuffer().put(src);
     }
 
     /** Reads {@code dst.length} 16-bit values at {@code offset} (native byte order). */
     public void read(long offset, short[] dst) {
         alive(offset, 2L * dst.length);
         if (host != null) MemorySegment.copy(host, java.lang.foreign.ValueLayout.JAVA_SHORT, offset, dst, 0, dst.length);
-        else pinned.withByteOffset(offset).getByteBuffer(0, 2L * dst.length).order(java.nio.ByteOrder.nativeOrder()).asShortBuffer().get(dst);
+        else pinned.getByteBuffer(offset, 2L * dst.length).order(java.nio.ByteOrder.nativeOrder()).asShortBuffer().get(dst);
     }
 
     /** Reads {@code dst.length} floats at {@code offset} (native byte order). */
     public void read(long offset, float[] dst) {
         alive(offset, 4L * dst.length);
         if (host != null) MemorySegment.copy(host, java.lang.foreign.ValueLayout.JAVA_FLOAT, offset, dst, 0, dst.length);
-        else pinned.withByteOffset(offset).getByteBuffer(0, 4L * dst.length).order(java.nio.ByteOrder.nativeOrder()).asFloatBuffer().get(dst);
+        else pinned.getByteBuffer(offset, 4L * dst.length).order(java.nio.ByteOrder.nativeOrder()).asFloatBuffer().get(dst);
     }
 
     private void alive(long offset, long length) {
