@@ -74,8 +74,10 @@ public final class CommonSubexpressionElimination implements Pass {
         Map<Integer, List<Value>> byHash = new HashMap<>();
         boolean changed = false;
         for (Value c : new ArrayList<>(g.constants())) {
+            // by the declared type, and never a deferred constant (a model's weights, made on first use: comparing them would
+            // make them, and a quantized one's scales would quantize its whole weight, at every plan of every step bucket)
+            if (c.type().numElements() > max || c.isDeferred()) continue;
             Tensor t = c.constantValue();
-            if (t.size() > max) continue;
             List<Value> bucket = byHash.computeIfAbsent(t.contentHash(), h -> new ArrayList<>());
             Value same = null;
             for (Value o : bucket) if (o.type().equals(c.type()) && o.constantValue().dataEquals(t)) { same = o; break; }

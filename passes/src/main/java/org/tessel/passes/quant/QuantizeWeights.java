@@ -2,6 +2,7 @@ package org.tessel.passes.quant;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.function.Supplier;
 import org.tessel.api.Attributes;
@@ -143,7 +144,7 @@ public final class QuantizeWeights implements Pass {
             }
             Supplier<WeightQuantizer.Quantized> q = memo(() -> {
                 try {
-                    return WeightQuantizer.quantize(weightKN(m), m.k(), m.n(), f, scaleType);
+                    return quantized(m, f, scaleType);
                 } catch (OpException e) {
                     throw new PassException(n.describe() + ": weight %" + m.weight().name() + ": " + e.getMessage());
                 }
@@ -196,6 +197,25 @@ public final class QuantizeWeights implements Pass {
         g.renameNode(last, name);
         g.renameValue(last.output(), outName);
         return mm;
+    }
+
+    /**
+     * Quantized forms by their source weights (identity; weakly held: an entry lives while its source tensor does) and
+     * format: graphs of one model in several shapes (a decoder's step buckets) share their source weights, so each
+     * weight is quantized once for all of them, not once a graph.
+     */
+    private static final Map<Tensor, Map<String, WeightQuantizer.Quantized>> QUANTIZED = java.util.Collections.synchronizedMap(new java.util.WeakHashMap<>());
+
+    private static WeightQuantizer.Quantized quantized(Match m, WeightQuantizer.Format f, DType scaleType) {
+        Tensor source = m.weight().constantValue();
+        String form = f.bits() + "/" + f.groupSize() + "/" + f.symmetric() + "/" + scaleType.text() + "/" + (m.rowsAreN() ? "nk" : "kn") + m.k() + "x" + m.n();
+        Map<String, WeightQuantizer.Quantized> forms = QUANTIZED.computeIfAbsent(source, t -> new java.util.concurrent.ConcurrentHashMap<>());
+        WeightQuantizer.Quantized made = forms.get(form);
+        if (made == null) {
+            made = WeightQuantizer.quantize(weightKN(m), m.k(), m.n(), f, scaleType);
+            forms.putIfAbsent(form, made);
+        }
+        return made;
     }
 
     /** The supplier's value, made once on first use (shared by the codes, scales and zero points). */
