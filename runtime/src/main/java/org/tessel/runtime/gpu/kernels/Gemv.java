@@ -9,15 +9,19 @@ import org.tessel.runtime.gpu.CudaTypes;
 
 /**
  * Tactic {@code tessel.gemv} ({@code gemv.cu}): a MatMul by constant weights at few activation rows, the decode step's
- * projections, as a memory-bound GEMV: the [K, N] weights repacked once as [N, K] rows ({@link #packWeights}), a warp per
- * {@value #ROWS_PER_WARP} rows, {@value #UNROLL} 16-byte loads a row in flight per lane, every activation row served by
- * one read of the weights, f32 sums. Weights and activations in one storage type (f32, f16 or bf16).
+ * projections, as a memory-bound GEMV: the [K, N] weights repacked once as [N, K] rows ({@link #packWeights}), a group
+ * of 1, 2 or 4 warps ({@link #kSplit}: the K split) per {@value #ROWS_PER_WARP} rows, each warp taking interleaved 32-chunk
+ * slices of K with {@value #UNROLL} 16-byte loads a row in flight per lane, the group's partial sums added in a fixed
+ * order; every activation row served by one read of the weights, f32 sums. Weights and activations in one storage type
+ * (f32, f16 or bf16).
  */
 public final class Gemv {
     private Gemv() {}
 
-    /** Output columns (weight rows) per warp. */
+    /** Output columns (weight rows) per row group (1, 2 or 4 warps: the K split). */
     public static final int ROWS_PER_WARP = 2;
+    /** Warps a launch should have per SM before it splits K less finely: enough loads in flight to hide HBM latency. */
+    public static final int WARPS_PER_SM = 32;
     /** Threads per block (4 warps). */
     public static final int THREADS = 128;
     /** 16-byte chunks of each weight row a lane loads before it uses any. */
@@ -66,17 +70,39 @@ public final class Gemv {
         String key() { return "_rms" + Integer.toHexString(Float.floatToIntBits(epsilon)); }
     }
 
-    /** The kernel source for storage type {@code t} and {@code m} activation rows. */
-    public static String source(DType t, int m) { return source(t, m, null, null); }
+    /** The kernel source for storage type {@code t} and {@code m} activation rows, K not split. */
+    public static String source(DType t, int m) { return source(t, m, null, null, 1); }
 
-    /** As {@link #source(DType, int)}, x computed by {@code prologue} as it is loaded (null: x read as it is), then normalized by {@code norm} (null: not). */
-    public static String source(DType t, int m, Prologue prologue, RmsNorm norm) {
+    /**
+     * As {@link #source(DType, int)}, x computed by {@code prologue} as it is loaded (null: x read as it is), then
+     * normalized by {@code norm} (null: not), each row group's K split over {@code kSplit} warps (1, 2 or 4).
+     */
+    public static String source(DType t, int m, Prologue prologue, RmsNorm norm, int kSplit) {
         CudaTypes.require(t, "tessel_gemv");
         if (m < 1 || m > MAX_ROWS) throw new IllegalArgumentException("tessel_gemv multiplies 1 to " + MAX_ROWS + " activation rows, got " + m);
+        requireKSplit(kSplit, "tessel_gemv");
         String body = KernelCompiler.resource("gemv.cu");
         if (prologue != null) body = body.replace("// @prologue\n", prologue.code(t));
         return KernelCompiler.prelude() + CudaTypes.typedefs("T", t) + "#define GV_M " + m + "\n#define GV_ROWS " + ROWS_PER_WARP + "\n#define GV_UNROLL " + UNROLL
-                + "\n#define GV_F32 " + (t == DType.F32 ? 1 : 0) + "\n" + (norm == null ? "" : norm.code()) + body;
+                + "\n#define GV_KSPLIT " + kSplit + "\n#define GV_F32 " + (t == DType.F32 ? 1 : 0) + "\n" + (norm == null ? "" : norm.code()) + body;
+    }
+
+    static void requireKSplit(int kSplit, String kernel) {
+        if (kSplit != 1 && kSplit != 2 && kSplit != 4) throw new IllegalArgumentException(kernel + " splits K over 1, 2 or 4 warps, got " + kSplit);
+    }
+
+    /**
+     * The warps (1, 2 or 4) each group of {@value #ROWS_PER_WARP} output columns splits K over, for {@code n} columns, K={@code k}
+     * in {@code t} on {@code smCount} SMs: the smallest that gives the launch {@value #WARPS_PER_SM} warps per SM, at most
+     * as many as give every warp one 32-lane slice of 16-byte chunks (the most allowed when none reaches the target).
+     */
+    public static int kSplit(int n, int k, DType t, int smCount) { return kSplit((n + ROWS_PER_WARP - 1) / ROWS_PER_WARP, k / chunkElements(t), smCount); }
+
+    /** The K split for {@code rowGroups} row groups (over all passes) of {@code chunks} 16-byte chunks a row on {@code smCount} SMs ({@link #kSplit(int, int, DType, int)}). */
+    static int kSplit(long rowGroups, int chunks, int smCount) {
+        int split = 1;
+        while (split < 4 && 2L * split * 32 <= chunks && rowGroups * split < (long) WARPS_PER_SM * smCount) split *= 2;
+        return split;
     }
 
     /** Elements of {@code t} in a 16-byte chunk. */
@@ -97,7 +123,8 @@ public final class Gemv {
     }
 
     /**
-     * Launches y[m, n] = x[m, k] W on {@code stream}, W given as its [N, K] rows ({@link #packWeights}), all three in {@code t}.
+     * Launches y[m, n] = x[m, k] W on {@code stream}, W given as its [N, K] rows ({@link #packWeights}), all three in {@code t},
+     * K split as {@link #kSplit} chooses for the context's SM count (a kernel per split, compiled once).
      * Refuses, before any launch, shapes the 16-byte loads do not fit and buffers too small or misaligned for them.
      */
     public static void launch(KernelCompiler kc, DType t, int m, int n, int k, DeviceBuffer x, DeviceBuffer w, DeviceBuffer y, CudaStream stream) {
@@ -135,14 +162,18 @@ public final class Gemv {
                     + " bytes is too small for N=" + n + ", M=" + m + " in " + t.text());
         if (w.address() % 16 != 0)
             throw new IllegalArgumentException("tessel.gemv: weights must start on 16 bytes (the 16-byte loads), got address " + Long.toHexString(w.address()));
-        String key = "tessel_gemv_" + t.text() + "_m" + m + (prologue == null ? "" : "_p" + prologue.inputs() + "_" + Integer.toHexString(prologue.ops().hashCode()))
+        int split = kSplit(n, k, t, kc.context().device().smCount());
+        String key = "tessel_gemv_" + t.text() + "_m" + m + "_ks" + split + (prologue == null ? "" : "_p" + prologue.inputs() + "_" + Integer.toHexString(prologue.ops().hashCode()))
                 + (norm == null ? "" : norm.key()) + ".cu";
-        var kernel = kc.kernel(key, () -> source(t, m, prologue, norm), "tessel_gemv");
+        var kernel = kc.kernel(key, () -> source(t, m, prologue, norm, split), "tessel_gemv");
         CudaKernel.Args args = CudaKernel.args();
         for (DeviceBuffer x : xs) args.ptr(x);
-        kernel.launch(blocks(n), 1, 1, THREADS, 1, 1, 0, stream, args.ptr(w).ptr(bias == null ? 0L : bias.address()).ptr(residual == null ? 0L : residual.address()).ptr(y).i32(n).i32(k));
+        kernel.launch(blocks(n, split), 1, 1, THREADS, 1, 1, 0, stream, args.ptr(w).ptr(bias == null ? 0L : bias.address()).ptr(residual == null ? 0L : residual.address()).ptr(y).i32(n).i32(k));
     }
 
-    /** Blocks for {@code n} output columns. */
-    public static int blocks(int n) { return (n + THREADS / 32 * ROWS_PER_WARP - 1) / (THREADS / 32 * ROWS_PER_WARP); }
+    /** Blocks for {@code n} output columns, each block's warps in groups of {@code kSplit} ({@value #ROWS_PER_WARP} columns a group). */
+    public static int blocks(int n, int kSplit) {
+        int columns = THREADS / 32 / kSplit * ROWS_PER_WARP;
+        return (n + columns - 1) / columns;
+    }
 }

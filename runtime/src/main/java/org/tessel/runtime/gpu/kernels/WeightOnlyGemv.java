@@ -10,7 +10,8 @@ import org.tessel.tactics.gemm.QuantizedMatMulTactic;
 
 /**
  * Tactic {@code tessel.gemv.weight_only}: the decode step of {@code tessel.WeightOnlyMatMul} ({@code weight_only_gemv.cu}),
- * a warp per {@value #ROWS_PER_WARP} weight rows, 16-byte loads of codes and activations, each weight chunk dequantized in
+ * a group of 1, 2 or 4 warps ({@link #kSplit}: the K split, interleaved 32-chunk slices of K a warp, the partial sums
+ * added in a fixed order) per {@value #ROWS_PER_WARP} weight rows, 16-byte loads of codes and activations, each weight chunk dequantized in
  * registers once and used for all the activation rows of a pass (at most {@value #MAX_PASS_ROWS} rows, a compile-time
  * specialization: their accumulators are registers), f32 sums. Activations f32, f16 or bf16; scales in their stored type; codes and zero points as {@code WeightQuantizer}
  * lays them out. Fused groups as {@link Gemv} runs them: an elementwise prologue in the x loader, an RMS norm (its scale
@@ -19,29 +20,31 @@ import org.tessel.tactics.gemm.QuantizedMatMulTactic;
 public final class WeightOnlyGemv {
     private WeightOnlyGemv() {}
 
-    /** Output rows per warp. */
+    /** Output rows per row group (1, 2 or 4 warps: the K split). */
     public static final int ROWS_PER_WARP = 2;
     /** Most activation rows one pass of the kernel takes (one read of the weights each): more rows run as more passes (the grid's y). */
     public static final int MAX_PASS_ROWS = QuantizedMatMulTactic.GEMV_PASS_ROWS;
     /** Threads per block (4 warps). */
     public static final int THREADS = 128;
 
-    /** The kernel source for activations {@code t}, scales {@code scaleType}, 4- or 8-bit codes and {@code m} activation rows a pass. */
-    public static String source(DType t, DType scaleType, int bits, int m) { return source(t, scaleType, bits, m, null, null); }
+    /** The kernel source for activations {@code t}, scales {@code scaleType}, 4- or 8-bit codes and {@code m} activation rows a pass, K not split. */
+    public static String source(DType t, DType scaleType, int bits, int m) { return source(t, scaleType, bits, m, null, null, 1); }
 
     /**
      * As {@link #source(DType, DType, int, int)}, x computed by {@code prologue} as each chunk is loaded (null: x read as it
-     * is), then RMS-normalized by {@code norm} (null: not): x^2 summed, x multiplied by the norm's scale, the sums scaled.
+     * is), then RMS-normalized by {@code norm} (null: not): x^2 summed, x multiplied by the norm's scale, the sums scaled;
+     * each row group's K split over {@code kSplit} warps (1, 2 or 4).
      */
-    public static String source(DType t, DType scaleType, int bits, int m, Gemv.Prologue prologue, Gemv.RmsNorm norm) {
+    public static String source(DType t, DType scaleType, int bits, int m, Gemv.Prologue prologue, Gemv.RmsNorm norm, int kSplit) {
         CudaTypes.require(t, "tessel_gemv_wo activations");
         CudaTypes.require(scaleType, "tessel_gemv_wo scales");
         if (bits != 4 && bits != 8) throw new IllegalArgumentException("bits must be 4 or 8, got " + bits);
         if (m < 1 || m > MAX_PASS_ROWS) throw new IllegalArgumentException("tessel_gemv_wo takes 1 to " + MAX_PASS_ROWS + " activation rows a pass, got " + m);
+        Gemv.requireKSplit(kSplit, "tessel_gemv_wo");
         String body = KernelCompiler.resource("weight_only_gemv.cu");
         if (prologue != null) body = body.replace("// @prologue\n", prologueCode(prologue, t));
         return KernelCompiler.prelude() + CudaTypes.typedefs("T", t) + CudaTypes.typedefs("S", scaleType) + "#define WO_BITS " + bits + "\n#define WO_ROWS " + ROWS_PER_WARP + "\n#define WO_M " + m
-                + "\n#define WO_F32 " + (t == DType.F32 ? 1 : 0) + "\n" + (norm == null ? "" : "#define WO_RMS 1\n#define WO_EPS " + Float.toHexString(norm.epsilon()) + "f\n") + body;
+                + "\n#define WO_KSPLIT " + kSplit + "\n#define WO_F32 " + (t == DType.F32 ? 1 : 0) + "\n" + (norm == null ? "" : "#define WO_RMS 1\n#define WO_EPS " + Float.toHexString(norm.epsilon()) + "f\n") + body;
     }
 
     /**
@@ -75,8 +78,9 @@ public final class WeightOnlyGemv {
 
     /**
      * Launches y[m, n] = x[m, k] W^T on {@code stream}: x and y in {@code t}, codes and scales ({@code scaleType}) as
-     * {@code WeightQuantizer} lays them out, {@code zeros} null for symmetric codes. Refuses, before any launch, shapes
-     * the 16-byte loads do not fit and buffers too small for them.
+     * {@code WeightQuantizer} lays them out, {@code zeros} null for symmetric codes; K split as {@link #kSplit} chooses for
+     * the context's SM count (a kernel per split, compiled once). Refuses, before any launch, shapes the 16-byte loads do
+     * not fit and buffers too small for them.
      */
     public static void launch(KernelCompiler kc, DType t, DType scaleType, int bits, int group, int m, int n, int k, DeviceBuffer x,
                               DeviceBuffer codes, DeviceBuffer scales, DeviceBuffer zeros, DeviceBuffer y, CudaStream stream) {
@@ -112,21 +116,34 @@ public final class WeightOnlyGemv {
         if (bias != null && bias.bytes() < es * n || residual != null && residual.bytes() < es * m * n)
             throw new IllegalArgumentException("weight-only GEMV: a bias of " + (bias == null ? 0 : bias.bytes()) + " or residual of " + (residual == null ? 0 : residual.bytes())
                     + " bytes is too small for N=" + n + ", M=" + m + " in " + t.text());
-        int passes = passes(m), rows = (m + passes - 1) / passes;
-        String program = "tessel_gemv_w" + bits + "_" + t.text() + "_s" + scaleType.text() + "_m" + rows
+        int passes = passes(m), rows = (m + passes - 1) / passes, split = kSplit(n, k, bits, m, kc.context().device().smCount());
+        String program = "tessel_gemv_w" + bits + "_" + t.text() + "_s" + scaleType.text() + "_m" + rows + "_ks" + split
                 + (prologue == null ? "" : "_p" + prologue.inputs() + "_" + Integer.toHexString(prologue.ops().hashCode()))
                 + (norm == null ? "" : "_rms" + Integer.toHexString(Float.floatToIntBits(norm.epsilon()))) + ".cu";
-        var kernel = kc.kernel(program, () -> source(t, scaleType, bits, rows, prologue, norm), "tessel_gemv_wo");
+        var kernel = kc.kernel(program, () -> source(t, scaleType, bits, rows, prologue, norm, split), "tessel_gemv_wo");
         CudaKernel.Args args = CudaKernel.args();
         for (DeviceBuffer x : xs) args.ptr(x);
         args.ptr(codes).ptr(scales).ptr(zeros == null ? 0L : zeros.address()).ptr(gamma == null ? 0L : gamma.address()).ptr(bias == null ? 0L : bias.address())
                 .ptr(residual == null ? 0L : residual.address()).ptr(y).i32(n).i32(k).i32(group).i32(m);
-        kernel.launch(blocks(n), passes, 1, THREADS, 1, 1, 0, stream, args);
+        kernel.launch(blocks(n, split), passes, 1, THREADS, 1, 1, 0, stream, args);
     }
 
     /** Passes over the weights for {@code m} activation rows: the fewest of at most {@value #MAX_PASS_ROWS} rows, as even as they divide. */
     public static int passes(int m) { return QuantizedMatMulTactic.gemvPasses(m); }
 
-    /** Blocks along N for {@code n} output rows. */
-    public static int blocks(int n) { return (n + THREADS / 32 * ROWS_PER_WARP - 1) / (THREADS / 32 * ROWS_PER_WARP); }
+    /**
+     * The warps (1, 2 or 4) each group of {@value #ROWS_PER_WARP} output rows splits K over, for {@code n} rows, K={@code k}
+     * in {@code bits}-bit codes and {@code m} activation rows on {@code smCount} SMs: the smallest that gives the launch
+     * (all its passes) {@value Gemv#WARPS_PER_SM} warps per SM, at most as many as give every warp one 32-lane slice of
+     * 16-byte chunks of codes (the most allowed when none reaches the target).
+     */
+    public static int kSplit(int n, int k, int bits, int m, int smCount) {
+        return Gemv.kSplit((long) (n + ROWS_PER_WARP - 1) / ROWS_PER_WARP * passes(m), k / QuantizedMatMulTactic.codesPerChunk(bits), smCount);
+    }
+
+    /** Blocks along N for {@code n} output rows, each block's warps in groups of {@code kSplit} ({@value #ROWS_PER_WARP} rows a group). */
+    public static int blocks(int n, int kSplit) {
+        int rows = THREADS / 32 / kSplit * ROWS_PER_WARP;
+        return (n + rows - 1) / rows;
+    }
 }

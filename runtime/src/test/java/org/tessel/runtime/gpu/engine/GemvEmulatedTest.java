@@ -128,6 +128,37 @@ class GemvEmulatedTest {
         assertEquals(15, checked);
     }
 
+    /**
+     * Each K split (1, 2 and 4 warps a row group, chosen from N, K and the emulated device's 132 SMs) against the CPU engine:
+     * N=75 at K of 32, 64 and 129 f16 chunks (129: the first warp of a group has one slice more than the others), FP32 at
+     * 129 chunks, 1 and 3 activation rows; with a bias and residual, the SiLU * up prologue and the RMS norm at split 4.
+     */
+    @Test void everyKSplitMatchesTheCpuEngine() {
+        int sms = ctx.device().smCount();
+        int[][] cases = {{256, 1}, {512, 2}, {1032, 4}};
+        for (int[] c : cases)
+            for (int rows : new int[] {1, 3}) {
+                GpuEngine.Precision p = GpuEngine.Precision.FP16;
+                int k = c[0];
+                assertEquals(c[1], org.tessel.runtime.gpu.kernels.Gemv.kSplit(75, k, p.storage(), sms), "K=" + k);
+                Graph g = matmul(new int[] {rows, k}, k, 75, p.storage(), k + rows, rows == 3, false);
+                SplittableRandom r = new SplittableRandom(k * 3L + rows);
+                float[] v = new float[rows * k];
+                for (int i = 0; i < v.length; i++) v[i] = Tensor.round(p.storage(), (float) r.nextDouble(-1, 1));
+                check(g, p, Map.of("a", Tensor.ofFloats(DType.F32, Shape.of(rows, k), v)));
+            }
+        assertEquals(4, org.tessel.runtime.gpu.kernels.Gemv.kSplit(75, 516, DType.F32, sms));
+        float[] v = new float[2 * 516];
+        SplittableRandom r = new SplittableRandom(8);
+        for (int i = 0; i < v.length; i++) v[i] = (float) r.nextDouble(-1, 1);
+        check(matmul(new int[] {2, 516}, 516, 75, DType.F32, 12), GpuEngine.Precision.FP32, Map.of("a", Tensor.ofFloats(DType.F32, Shape.of(2, 516), v)));
+        for (GpuEngine.Precision p : List.of(GpuEngine.Precision.FP16, GpuEngine.Precision.BF16)) {
+            checkPrologue(ctx, siluDown(3, 1032, 75, p.storage(), 41 + p.ordinal()), p, siluDownInputs(3, 1032, 75, p.storage(), 43));
+            checkFused(ctx, normProj(3, 1032, new int[] {75}, p.storage(), 47 + p.ordinal(), true), p, normProjInputs(3, 1032, 75, p.storage(), 53), "rmsnorm_gemm",
+                    List.of(GpuTactics.GEMV));
+        }
+    }
+
     /** o_proj and down_proj with the residual stream: the fused gemm_bias_act of the MatMul, a bias and a residual Add. */
     @Test void aFusedBiasAndResidualAreAddedInTheEpilogue() {
         for (boolean bias : new boolean[] {true, false})

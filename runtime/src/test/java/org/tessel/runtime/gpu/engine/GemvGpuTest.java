@@ -18,7 +18,9 @@ import org.tessel.runtime.gpu.GpuTestSupport;
  * fused bias + residual epilogue; and the eltwise_gemm prologue (SiLU(gate) * up into down_proj + residual) at llama-1b's
  * down_proj (K 5632, N 2048), 1 and 3 rows, with GemvEmulatedTest's prologue tolerances; and the rmsnorm_gemm (an
  * RMSNormalization computed in the GEMV's pass over x) at K 2048: a norm + projection + residual at 1 and 3 rows, and the
- * norm before llama-1b's merged Q/K/V (N 2048 + 256 + 256, one row, the Split as views).
+ * norm before llama-1b's merged Q/K/V (N 2048 + 256 + 256, one row, the Split as views); and llama-1b's FP16 decode
+ * projections at K 2048 whose widths select each K split on 132 SMs (o_proj 2048: 4 warps a row group, an unmerged
+ * gate_proj 5632: 2, merged gate/up 11264: 1), 1 and 4 rows.
  */
 @Tag("gpu")
 class GemvGpuTest {
@@ -39,6 +41,25 @@ class GemvGpuTest {
                     GemvEmulatedTest.check(ctx, g, p, in);
                     System.out.printf("RESULT|tessel.gemv K=%d rows=%d %s%s|ok%n", k, rows, p, fused ? " bias+residual" : "");
                 }
+    }
+
+    @Test void everyKSplitAtLlama1bWidthsMatchesTheCpuEngineOnTheGpu() {
+        CudaContext ctx = GpuTestSupport.requireGpu();
+        int k = 2048, sms = ctx.device().smCount();
+        java.util.Set<Integer> splits = new java.util.TreeSet<>();
+        for (int n : new int[] {2048, 5632, 11264})
+            for (int rows : new int[] {1, 4}) {
+                GpuEngine.Precision p = GpuEngine.Precision.FP16;
+                int split = org.tessel.runtime.gpu.kernels.Gemv.kSplit(n, k, p.storage(), sms);
+                splits.add(split);
+                Graph g = GemvEmulatedTest.matmul(new int[] {rows, 1, k}, k, n, p.storage(), n + rows);
+                SplittableRandom r = new SplittableRandom(n * 7L + rows);
+                float[] v = new float[rows * k];
+                for (int i = 0; i < v.length; i++) v[i] = Tensor.round(p.storage(), (float) r.nextDouble(-1, 1));
+                GemvEmulatedTest.check(ctx, g, p, Map.of("a", Tensor.ofFloats(DType.F32, Shape.of(rows, 1, k), v)));
+                System.out.printf("RESULT|tessel.gemv K=%d N=%d rows=%d FP16 K split %d on %d SMs|ok%n", k, n, rows, split, sms);
+            }
+        if (sms == 132) org.junit.jupiter.api.Assertions.assertEquals(java.util.Set.of(1, 2, 4), splits);
     }
 
     @Test void theSiluMulPrologueMatchesTheCpuEngineOnTheGpu() {

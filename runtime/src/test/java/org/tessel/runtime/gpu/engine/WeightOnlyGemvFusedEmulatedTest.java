@@ -30,7 +30,8 @@ import org.tessel.tactics.gemm.GemmTactics;
  * on the emulated device (kernel logic and launch arguments, never speed), each planned by the joint search, against the
  * CPU engine of the same plan: a decoder's SiLU(gate) * up evaluated in down_proj's x loader with the residual Add
  * (eltwise_gemm), an RMSNormalization computed in the pass over x, gamma multiplied into x (rmsnorm_gemm), o_proj's bias
- * and residual Adds (gemm_bias_act), a norm before merged Q/K/V; INT8 and INT4 weights in groups of 32 and 128, M = 1, 3, 5 and 8 (one pass over the weights for all rows), FP16 activations
+ * and residual Adds (gemm_bias_act), a norm before merged Q/K/V; INT8 and INT4 weights in groups of 32 and 128, M = 1, 3, 5 and 8 (one pass over the weights for all rows), FP16 activations;
+ * K split over 1, 2 and 4 warps
  * (relative L2 within 2e-3: the CPU rounds the prologue's or norm's result to f16, the GPU keeps it in f32).
  */
 class WeightOnlyGemvFusedEmulatedTest {
@@ -61,6 +62,27 @@ class WeightOnlyGemvFusedEmulatedTest {
                 checked++;
             }
         assertEquals(16, checked);
+    }
+
+    /**
+     * Each K split (1, 2 and 4 warps a row group, from N, K, the passes and the emulated device's 132 SMs) against the CPU
+     * engine, N=75: INT4 g128 at K 1024 (32 chunks of codes a row: 1), 2048 (64: 2) and 4224 (132: 4, the first warp of a
+     * group one slice more), INT8 g128 at K 2048 (128 chunks: 4); SiLU * up into down_proj with the residual, and the
+     * norm into a projection with the residual, at 1 and 5 activation rows.
+     */
+    @Test void everyKSplitMatchesTheCpuEngine() {
+        int sms = ctx.device().smCount();
+        int[][] cases = {{4, 1024, 1}, {4, 2048, 2}, {4, 4224, 4}, {8, 2048, 4}};
+        GpuEngine.Precision p = GpuEngine.Precision.FP16;
+        for (int[] c : cases)
+            for (int rows : new int[] {1, 5}) {
+                int bits = c[0], k = c[1];
+                assertEquals(c[2], org.tessel.runtime.gpu.kernels.WeightOnlyGemv.kSplit(75, k, bits, rows, sms), bits + "-bit K=" + k);
+                Graph down = quantized(GemvEmulatedTest.siluDown(rows, k, 75, p.storage(), rows * 5L + k + bits), bits, 128);
+                GemvEmulatedTest.checkFused(ctx, down, p, GemvEmulatedTest.siluDownInputs(rows, k, 75, p.storage(), rows + 11L), "eltwise_gemm", List.of(GpuTactics.GEMV_WEIGHT_ONLY));
+                Graph norm = quantized(GemvEmulatedTest.normProj(rows, k, new int[] {75}, p.storage(), rows * 7L + k + bits, true), bits, 128);
+                GemvEmulatedTest.checkFused(ctx, norm, p, GemvEmulatedTest.normProjInputs(rows, k, 75, p.storage(), rows + 5L), "rmsnorm_gemm", List.of(GpuTactics.GEMV_WEIGHT_ONLY));
+            }
     }
 
     /** An RMSNormalization computed in the weight-only GEMV's pass over x (gamma multiplied into x), with the residual Add: one kernel. */

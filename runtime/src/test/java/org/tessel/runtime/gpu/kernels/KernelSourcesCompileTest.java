@@ -76,8 +76,11 @@ public class KernelSourcesCompileTest {
             m.put("deconv_" + t.text(), DirectDeconv.source(t));
             m.put("rnn_" + t.text(), RecurrentKernel.source(t));
             for (int rows : new int[] {1, 8}) m.put("gemv_" + t.text() + "_m" + rows, Gemv.source(t, rows));
-            m.put("gemv_" + t.text() + "_silu_mul", Gemv.source(t, 3, siluMulPrologue(), null));
-            m.put("gemv_" + t.text() + "_rmsnorm", Gemv.source(t, 3, null, new Gemv.RmsNorm(1e-5f)));
+            for (int split : new int[] {1, 2, 4}) {
+                m.put("gemv_" + t.text() + "_m8_ks" + split, Gemv.source(t, 8, null, null, split));
+                m.put("gemv_" + t.text() + "_silu_mul_ks" + split, Gemv.source(t, 3, siluMulPrologue(), null, split));
+                m.put("gemv_" + t.text() + "_rmsnorm_ks" + split, Gemv.source(t, 3, null, new Gemv.RmsNorm(1e-5f), split));
+            }
             m.put("rope_" + t.text(), Rope.source(t));
             m.put("index_" + t.text(), IndexKernels.source(t, DType.I32));
             m.put("index_" + t.text() + "_findex", IndexKernels.source(t, t));

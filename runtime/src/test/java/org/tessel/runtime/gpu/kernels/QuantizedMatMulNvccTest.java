@@ -32,12 +32,14 @@ class QuantizedMatMulNvccTest {
             dp4a.put("gemm_w8a8_" + t.text(), W8A8Gemm.source(t));
         }
         loads.put("gemv_w4_f16_f32_scales", WeightOnlyGemv.source(DType.F16, DType.F32, 4, 1));
-        // the fused modes: an eltwise_gemm's SiLU(gate) * up in the x loader, an rmsnorm_gemm's norm (gamma multiplied into x)
+        // the fused modes: an eltwise_gemm's SiLU(gate) * up in the x loader, an rmsnorm_gemm's norm (gamma multiplied into x); K split over 1, 2 and 4 warps
         for (int bits : new int[] {4, 8})
-            for (DType t : List.of(DType.F32, DType.F16)) {
-                loads.put("gemv_w" + bits + "_" + t.text() + "_silu_mul", WeightOnlyGemv.source(t, DType.F16, bits, 4, KernelSourcesCompileTest.siluMulPrologue(), null));
-                loads.put("gemv_w" + bits + "_" + t.text() + "_rmsnorm", WeightOnlyGemv.source(t, DType.F16, bits, 4, null, new Gemv.RmsNorm(1e-5f)));
-            }
+            for (DType t : List.of(DType.F32, DType.F16))
+                for (int split : new int[] {1, 2, 4}) {
+                    loads.put("gemv_w" + bits + "_" + t.text() + "_ks" + split, WeightOnlyGemv.source(t, DType.F16, bits, 8, null, null, split));
+                    loads.put("gemv_w" + bits + "_" + t.text() + "_silu_mul_ks" + split, WeightOnlyGemv.source(t, DType.F16, bits, 4, KernelSourcesCompileTest.siluMulPrologue(), null, split));
+                    loads.put("gemv_w" + bits + "_" + t.text() + "_rmsnorm_ks" + split, WeightOnlyGemv.source(t, DType.F16, bits, 4, null, new Gemv.RmsNorm(1e-5f), split));
+                }
         gemms.put("gemm_wo_w8_bf16_bf16_scales", WeightOnlyGemm.source(DType.BF16, DType.BF16, 8));
         assertEquals("", KernelSourcesCompileTest.compileAll(dir, loads, ptx -> ptx.contains("ld.global.nc.v4") || ptx.contains("ld.global.v4") ? null : "no 16-byte loads in the PTX"));
         assertEquals("", KernelSourcesCompileTest.compileAll(dir, gemms, ptx -> ptx.contains("bar.sync") ? null : "no barrier: the tile is not shared"));
@@ -60,28 +62,29 @@ class QuantizedMatMulNvccTest {
 
     /**
      * ptxas for sm_90 at 1, 4 and 8 activation rows a pass (their accumulators are registers, every row's x chunk
-     * against one dequantized weight chunk), 4- and 8-bit, plain, with a SiLU * up prologue and with an RMS norm: no
-     * spills under the 128-thread launch bound. Prints the registers each takes.
+     * against one dequantized weight chunk), 4- and 8-bit, plain, with a SiLU * up prologue and with an RMS norm, K not
+     * split and split over 4 warps: no spills under the 128-thread launch bound. Prints the registers each takes.
      */
     @Test void everyRowCountFitsInRegisters(@TempDir Path dir) throws Exception {
         assumeTrue(KernelSourcesCompileTest.nvccAvailable(), "nvcc is not on the PATH");
         StringBuilder spills = new StringBuilder();
         for (int bits : new int[] {4, 8})
             for (String mode : List.of("plain", "silu_mul", "rmsnorm"))
-                for (int m : new int[] {1, 4, 8}) {
-                    String name = "gemv_w" + bits + "_" + mode + "_m" + m;
-                    Path cu = dir.resolve(name + ".cu");
-                    Files.writeString(cu, WeightOnlyGemv.source(DType.F16, DType.F16, bits, m, mode.equals("silu_mul") ? KernelSourcesCompileTest.siluMulPrologue() : null,
-                            mode.equals("rmsnorm") ? new Gemv.RmsNorm(1e-5f) : null));
-                    Process p = new ProcessBuilder("nvcc", "-cubin", "-arch=sm_90", "-Xptxas", "-v", "-o", dir.resolve(name + ".cubin").toString(), cu.toString())
-                            .redirectErrorStream(true).start();
-                    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-                    assertEquals(0, p.waitFor(), out);
-                    Matcher regs = Pattern.compile("Used (\\d+) registers").matcher(out), spill = Pattern.compile("(\\d+) bytes spill stores, (\\d+) bytes spill loads").matcher(out);
-                    assertTrue(regs.find() && spill.find(), out);
-                    System.out.println("tessel_gemv_wo " + name + ": " + regs.group(1) + " registers, " + spill.group(1) + " bytes spill stores, " + spill.group(2) + " bytes spill loads");
-                    if (!spill.group(1).equals("0") || !spill.group(2).equals("0")) spills.append(name).append(": ").append(spill.group()).append('\n');
-                }
+                for (int m : new int[] {1, 4, 8})
+                    for (int split : new int[] {1, 4}) {
+                        String name = "gemv_w" + bits + "_" + mode + "_m" + m + "_ks" + split;
+                        Path cu = dir.resolve(name + ".cu");
+                        Files.writeString(cu, WeightOnlyGemv.source(DType.F16, DType.F16, bits, m, mode.equals("silu_mul") ? KernelSourcesCompileTest.siluMulPrologue() : null,
+                                mode.equals("rmsnorm") ? new Gemv.RmsNorm(1e-5f) : null, split));
+                        Process p = new ProcessBuilder("nvcc", "-cubin", "-arch=sm_90", "-Xptxas", "-v", "-o", dir.resolve(name + ".cubin").toString(), cu.toString())
+                                .redirectErrorStream(true).start();
+                        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                        assertEquals(0, p.waitFor(), out);
+                        Matcher regs = Pattern.compile("Used (\\d+) registers").matcher(out), spill = Pattern.compile("(\\d+) bytes spill stores, (\\d+) bytes spill loads").matcher(out);
+                        assertTrue(regs.find() && spill.find(), out);
+                        System.out.println("tessel_gemv_wo " + name + ": " + regs.group(1) + " registers, " + spill.group(1) + " bytes spill stores, " + spill.group(2) + " bytes spill loads");
+                        if (!spill.group(1).equals("0") || !spill.group(2).equals("0")) spills.append(name).append(": ").append(spill.group()).append('\n');
+                    }
         assertEquals("", spills.toString());
     }
 }

@@ -27,12 +27,14 @@ import org.tessel.runtime.gpu.GpuTestSupport;
  * The weight-only GEMV on a GPU (not run yet: written without one): every specialization against
  * tessel.WeightOnlyMatMul's reference at TinyLlama-1.1B's projection shapes and 1, 4 and 8 activation rows, then
  * the time of each shape at each row count (median of 50 launches after 10) with the bytes it must read, as GB/s: the
- * weights are read once for all rows of a pass, so 4 and 8 rows should take about the time of 1.
+ * weights are read once for all rows of a pass, so 4 and 8 rows should take about the time of 1. Each line names the
+ * K split the launch takes (on 132 SMs: INT4 at K 2048 splits over 2 warps below 4224 row groups, INT8 over 4; down_proj
+ * over 4; merged gate/up and the head not at all).
  */
 @Tag("gpu")
 class WeightOnlyGemvGpuTest {
-    /** q/k/v/o (2048 x 2048), gate/up (2048 -> 5632), down (5632 -> 2048), and the 32000-row head. */
-    static final int[][] SHAPES = {{2048, 2048}, {2048, 5632}, {5632, 2048}, {2048, 32000}};
+    /** q/k/v/o (2048 x 2048), gate/up (2048 -> 5632), down (5632 -> 2048), the 32000-row head, llama-1b's merged Q/K/V (2560) and gate/up (11264). */
+    static final int[][] SHAPES = {{2048, 2048}, {2048, 5632}, {5632, 2048}, {2048, 32000}, {2048, 2560}, {2048, 11264}};
 
     @Test void matchesTheReferenceAndReportsBandwidth() {
         GpuTestSupport.requireGpu();
@@ -69,8 +71,8 @@ class WeightOnlyGemvGpuTest {
                             }
                             double us = time(kc, t, bits, group, m, n, k, dx, dw, ds, dz, dy, s);
                             long bytes = codes.length + 2L * q.scales().size() + (zeros == null ? 0 : zeros.length) + 2L * m * k + 2L * m * n;
-                            System.out.printf("gemv %s w%da16 K=%d N=%d M=%d: %.1f us, %.0f GB/s (f16 weights would be %.1f MB, these %.1f MB)%n",
-                                    t.text(), bits, k, n, m, us, bytes / us / 1e3, 2.0 * k * n / 1e6, bytes / 1e6);
+                            System.out.printf("gemv %s w%da16 K=%d N=%d M=%d K split %d: %.1f us, %.0f GB/s (f16 weights would be %.1f MB, these %.1f MB)%n",
+                                    t.text(), bits, k, n, m, WeightOnlyGemv.kSplit(n, k, bits, m, kc.context().device().smCount()), us, bytes / us / 1e3, 2.0 * k * n / 1e6, bytes / 1e6);
                         }
                     }
                 }
