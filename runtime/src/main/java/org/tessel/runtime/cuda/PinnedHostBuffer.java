@@ -4,6 +4,7 @@ import static org.tessel.runtime.cuda.CudaException.check;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import jcuda.Pointer;
 import jcuda.driver.JCudaDriver;
 
@@ -44,17 +45,18 @@ public final class PinnedHostBuffer implements AutoCloseable {
 
     boolean emulated() { return host != null; }
 
+    /**
+     * Bytes [offset, offset + length) as a memory segment, the one way reads and writes reach the memory on both devices.
+     * On a GPU it is the slice JCuda's {@code getByteBuffer(offset, length)} gives: that method slices the allocation from
+     * its start and ignores a pointer's byte offset, so {@code withByteOffset(o).getByteBuffer(0, n)} was the first n bytes
+     * (on the H100 every staged input but the first was written over the first, and every staged output read from the first's bytes).
+     */
     MemorySegment segment(long offset, long length) {
         alive(offset, length);
-        return host.asSlice(offset, length);
+        return host != null ? host.asSlice(offset, length) : MemorySegment.ofBuffer(pinned.getByteBuffer(offset, length));
     }
 
-    /*
-     * JCuda's Pointer.getByteBuffer(offset, size) slices the allocation's own buffer from its start: a pointer made by
-     * withByteOffset keeps that buffer, so its getByteBuffer(0, n) is the allocation's first n bytes. Reads and writes
-     * therefore pass the offset to getByteBuffer (on the H100 every staged input but the first was written over the
-     * first, and every staged output read from the first's bytes); copies take withByteOffset, which the driver calls honour.
-     */
+    /** The pinned memory at {@code offset}, for the driver's copies (which honour a pointer's byte offset). */
     Pointer pointer(long offset, long length) {
         alive(offset, length);
         return pinned.withByteOffset(offset);
@@ -62,30 +64,22 @@ public final class PinnedHostBuffer implements AutoCloseable {
 
     /** Copies {@code length} bytes at {@code offset} into {@code dst} (host to host, for tests and inspection). */
     public void read(long offset, byte[] dst) {
-        alive(offset, dst.length);
-        if (host != null) MemorySegment.copy(host, java.lang.foreign.ValueLayout.JAVA_BYTE, offset, dst, 0, dst.length);
-        else pinned.getByteBuffer(offset, dst.length).get(dst);
+        MemorySegment.copy(segment(offset, dst.length), ValueLayout.JAVA_BYTE, 0, dst, 0, dst.length);
     }
 
     /** Writes {@code src} at {@code offset} (native byte order, as the device reads it). */
     public void write(long offset, int[] src) {
-        alive(offset, 4L * src.length);
-        if (host != null) MemorySegment.copy(src, 0, host, java.lang.foreign.ValueLayout.JAVA_INT, offset, src.length);
-        else pinned.getByteBuffer(offset, 4L * src.length).order(java.nio.ByteOrder.nativeOrder()).asIntBuffer().put(src);
+        MemorySegment.copy(src, 0, segment(offset, 4L * src.length), ValueLayout.JAVA_INT_UNALIGNED, 0, src.length);
     }
 
     /** Reads {@code dst.length} 16-bit values at {@code offset} (native byte order). */
     public void read(long offset, short[] dst) {
-        alive(offset, 2L * dst.length);
-        if (host != null) MemorySegment.copy(host, java.lang.foreign.ValueLayout.JAVA_SHORT, offset, dst, 0, dst.length);
-        else pinned.getByteBuffer(offset, 2L * dst.length).order(java.nio.ByteOrder.nativeOrder()).asShortBuffer().get(dst);
+        MemorySegment.copy(segment(offset, 2L * dst.length), ValueLayout.JAVA_SHORT_UNALIGNED, 0, dst, 0, dst.length);
     }
 
     /** Reads {@code dst.length} floats at {@code offset} (native byte order). */
     public void read(long offset, float[] dst) {
-        alive(offset, 4L * dst.length);
-        if (host != null) MemorySegment.copy(host, java.lang.foreign.ValueLayout.JAVA_FLOAT, offset, dst, 0, dst.length);
-        else pinned.getByteBuffer(offset, 4L * dst.length).order(java.nio.ByteOrder.nativeOrder()).asFloatBuffer().get(dst);
+        MemorySegment.copy(segment(offset, 4L * dst.length), ValueLayout.JAVA_FLOAT_UNALIGNED, 0, dst, 0, dst.length);
     }
 
     private void alive(long offset, long length) {
