@@ -69,6 +69,9 @@ public final class Value {
      */
     public boolean isDeferred() { return deferred; }
 
+    /** Whether this constant's data is in memory: always for a constant given with its data, for a deferred one once read. */
+    public boolean isMade() { return isConstant() && constant != null; }
+
     /**
      * The data type inference and cost hints may read: a constant's data when it was given with
      * it, else null (a deferred constant's weights never decide a shape, and reading them would

@@ -96,6 +96,30 @@ class QuantizeWeightsTest {
         for (Value c : g.constants()) if (c.name().endsWith(".q4")) assertTrue(c.isDeferred(), c.name() + " is made only when read");
     }
 
+    /**
+     * Planning a quantized decoder never makes its weights (CSE leaves deferred constants alone: comparing a quantized
+     * weight's small scales used to quantize the whole weight), and two graphs of one model in two shapes (a runner's
+     * step buckets) share their quantized forms: each weight is quantized once.
+     */
+    @Test void cseLeavesQuantizedWeightsUnmadeAndShapesOfOneModelShareThem() {
+        List<Graph> graphs = new java.util.ArrayList<>();
+        for (int tokens : new int[] {1, 4}) {
+            Graph g = Zoo.buildDecoder("llama-tiny", Zoo.decoder("llama-tiny", 0), new DecoderShape(1, tokens, 0), 7);
+            new PassManager().fullVerify(true).run(g, "quantize-weights{bits=8,group-size=32},cse,dce");
+            for (Value c : g.constants())
+                if (c.isDeferred()) assertFalse(c.isMade(), c.name() + " was made by planning");
+            graphs.add(g);
+        }
+        int shared = 0;
+        for (Value c : graphs.get(0).constants()) {
+            if (!c.name().endsWith(".q8")) continue;
+            Value other = graphs.get(1).constants().stream().filter(o -> o.name().equals(c.name())).findFirst().orElseThrow();
+            assertSame(c.constantValue(), other.constantValue(), c.name() + ": quantized once for both shapes");
+            shared++;
+        }
+        assertEquals(2 * 6, shared);
+    }
+
     @Test void badOptionsAreRefusedNamingTheOption() {
         PassException e = assertThrows(PassException.class, () -> new PassManager().run(attentionLike(), "quantize-weights{bits=3}"));
         assertTrue(e.getMessage().contains("bits=3") && e.getMessage().contains("bits must be 4 or 8"), e.getMessage());
