@@ -84,7 +84,7 @@ public final class Gemv {
         String body = KernelCompiler.resource("gemv.cu");
         if (prologue != null) body = body.replace("// @prologue\n", prologue.code(t));
         return KernelCompiler.prelude() + CudaTypes.typedefs("T", t) + "#define GV_M " + m + "\n#define GV_ROWS " + ROWS_PER_WARP + "\n#define GV_UNROLL " + UNROLL
-                + "\n#define GV_KSPLIT " + kSplit + "\n#define GV_F32 " + (t == DType.F32 ? 1 : 0) + "\n" + (norm == null ? "" : norm.code()) + body;
+                + "\n#define GV_KSPLIT " + kSplit + "\n#define GV_F32 " + (t == DType.F32 ? 1 : 0) + "\n" + (norm == null ? "" : norm.code()) + KernelCompiler.resource("gemv_ksplit.cuh") + body;
     }
 
     static void requireKSplit(int kSplit, String kernel) {

@@ -44,7 +44,7 @@ public final class WeightOnlyGemv {
         String body = KernelCompiler.resource("weight_only_gemv.cu");
         if (prologue != null) body = body.replace("// @prologue\n", prologueCode(prologue, t));
         return KernelCompiler.prelude() + CudaTypes.typedefs("T", t) + CudaTypes.typedefs("S", scaleType) + "#define WO_BITS " + bits + "\n#define WO_ROWS " + ROWS_PER_WARP + "\n#define WO_M " + m
-                + "\n#define WO_KSPLIT " + kSplit + "\n#define WO_F32 " + (t == DType.F32 ? 1 : 0) + "\n" + (norm == null ? "" : "#define WO_RMS 1\n#define WO_EPS " + Float.toHexString(norm.epsilon()) + "f\n") + body;
+                + "\n#define WO_KSPLIT " + kSplit + "\n#define WO_F32 " + (t == DType.F32 ? 1 : 0) + "\n" + (norm == null ? "" : "#define WO_RMS 1\n#define WO_EPS " + Float.toHexString(norm.epsilon()) + "f\n") + KernelCompiler.resource("gemv_ksplit.cuh") + body;
     }
 
     /**

@@ -111,36 +111,7 @@ tessel_gemv(const T* __restrict__ x GV_XPARAMS, const T* __restrict__ w, const T
 #pragma unroll
         for (int r = 0; r < GV_ROWS; r++) sum[r][m] = tessel_warp_sum(acc[r][m]);
     }
-#if GV_KSPLIT > 1
-    // the group's partial sums through shared memory, added by its first warp in part order
-    __shared__ float partSum[4][GV_ROWS][GV_M];
-#if GV_RMS
-    __shared__ float partSs[4][GV_M];
-#endif
-    if (lane == 0)
-#pragma unroll
-        for (int m = 0; m < GV_M; m++) {
-#if GV_RMS
-            partSs[warp][m] = scale[m];
-#endif
-#pragma unroll
-            for (int r = 0; r < GV_ROWS; r++) partSum[warp][r][m] = sum[r][m];
-        }
-    __syncthreads();
-    if (part != 0) return;
-#pragma unroll
-    for (int m = 0; m < GV_M; m++) {
-#if GV_RMS
-        scale[m] = partSs[warp][m];
-        for (int p = 1; p < GV_KSPLIT; p++) scale[m] += partSs[warp + p][m];
-#endif
-#pragma unroll
-        for (int r = 0; r < GV_ROWS; r++) {
-            sum[r][m] = partSum[warp][r][m];
-            for (int p = 1; p < GV_KSPLIT; p++) sum[r][m] += partSum[warp + p][r][m];
-        }
-    }
-#endif
+    if (!tessel_gemv_gather<GV_ROWS, GV_M, GV_KSPLIT, GV_RMS>(sum, scale, warp, lane)) return;
 #pragma unroll
     for (int m = 0; m < GV_M; m++) {
 #if GV_RMS

@@ -152,36 +152,7 @@ tessel_gemv_wo(const T* __restrict__ x WO_XPARAMS, const unsigned char* __restri
 #pragma unroll
         for (int r = 0; r < WO_ROWS; r++) tot[r][i] = tessel_warp_sum(acc[r][i]);
     }
-#if WO_KSPLIT > 1
-    // the group's partial sums through shared memory, added by its first warp in part order
-    __shared__ float partSum[4][WO_ROWS][WO_M];
-#if WO_RMS
-    __shared__ float partSs[4][WO_M];
-#endif
-    if (lane == 0)
-#pragma unroll
-        for (int i = 0; i < WO_M; i++) {
-#if WO_RMS
-            partSs[warp][i] = rs[i];
-#endif
-#pragma unroll
-            for (int r = 0; r < WO_ROWS; r++) partSum[warp][r][i] = tot[r][i];
-        }
-    __syncthreads();
-    if (part != 0) return;
-#pragma unroll
-    for (int i = 0; i < WO_M; i++) {
-#if WO_RMS
-        rs[i] = partSs[warp][i];
-        for (int p = 1; p < WO_KSPLIT; p++) rs[i] += partSs[warp + p][i];
-#endif
-#pragma unroll
-        for (int r = 0; r < WO_ROWS; r++) {
-            tot[r][i] = partSum[warp][r][i];
-            for (int p = 1; p < WO_KSPLIT; p++) tot[r][i] += partSum[warp + p][r][i];
-        }
-    }
-#endif
+    if (!tessel_gemv_gather<WO_ROWS, WO_M, WO_KSPLIT, WO_RMS>(tot, rs, warp, lane)) return;
 #pragma unroll
     for (int i = 0; i < WO_M; i++) {
 #if WO_RMS
