@@ -9,8 +9,9 @@ torch.compile(mode="reduce-overhead") (CUDA graphs), transformers' recommended f
 generations compile and warm up; then the decode rate comes from two timed generations: --new tokens and
 1 token (the prefill and first token), decode tokens/s = (new - 1) / (t_new - t_1), each the median of 3.
 If that fails or exceeds --compile-budget seconds, the forward compiled without CUDA graphs (mode "default")
-is tried, then the eager static-cache generation is timed; the mode says which ran. Not yet run on a GPU in
-this form (the reduce-overhead path failed there on 2026-12-06 before each call began a CUDA-graph step).
+is tried, then the eager static-cache generation is timed; the mode says which ran. --modes picks the compile modes
+to try: on 2026-12-06 (H100, torch 2.11) the reduce-overhead path crashed the process (segmentation fault) during
+its warm-up generations, so the bench passes --modes default there.
 
 Prints: PEER-LLM|torch|llama-1b|fp16|1|PROMPT|NEW|MODE|tokens_per_s|ms_per_token (or ...|MODE|skipped|reason).
 """
@@ -54,6 +55,8 @@ def main():
     p.add_argument("--prompt", type=int, default=128)
     p.add_argument("--new", type=int, default=128)
     p.add_argument("--compile-budget", type=float, default=150)
+    p.add_argument("--modes", default="reduce-overhead,default",
+                   help="torch.compile modes to try in order before eager (comma-separated; 'none' for eager only)")
     args = p.parse_args()
     head = f"PEER-LLM|torch|llama-1b|fp16|1|{args.prompt}|{args.new}"
     if not torch.cuda.is_available():
@@ -67,7 +70,11 @@ def main():
     # has been overwritten", H100, 2026-12-06); then the forward compiled without CUDA graphs; then eager.
     t0 = time.perf_counter()
     mode = None
-    for compile_mode in ("reduce-overhead", "default"):
+    modes = [m for m in args.modes.split(",") if m and m != "none"]
+    for m in modes:
+        if m not in ("reduce-overhead", "default", "max-autotune-no-cudagraphs"):
+            p.error(f"--modes: unknown torch.compile mode '{m}' (reduce-overhead, default, max-autotune-no-cudagraphs, none)")
+    for compile_mode in modes:
         try:
             model = build(args)
             compiled = torch.compile(model.forward, mode=compile_mode, fullgraph=True)
