@@ -22,9 +22,10 @@ import org.tessel.runtime.engine.EngineHeader;
  * INT8 inside an accuracy budget, on the trained Fashion-MNIST CNN with real images: calibrated on
  * 500 training images, per-node sensitivity (INT8 included, with those scales) measured on 200 others
  * and the engine checked on 200 more. With `--int8` and no other reduced precision the choice per
- * node is fp32 or int8, and the h200-measured cost model prices the INT8 convolutions (NHWC) below
- * FP32 (NCHW): a loose budget gets INT8 convolutions, a tight one none, and every strategy's engine
- * keeps the budget on the held-out images. Skipped without the model or Debian's dataset-fashion-mnist.
+ * node is fp32 or int8, and the h200-measured cost model prices the INT8 convolutions (NHWC, Tessel's dp4a
+ * kernel, about 10 us below FP32's 17-32 us each here; cuDNN's INT8 form is priced at the CUDA-core rate an H100
+ * measured, above FP32) below FP32 (NCHW): a loose budget (rel_l2 0.2) gets INT8 convolutions, a tight one none,
+ * and every strategy's engine keeps the budget on the held-out images. Skipped without the model or Debian's dataset-fashion-mnist.
  */
 class Int8BudgetCommandTest {
     static final Path MODEL = FashionMnistInt8Test.MODEL, DATA = FashionMnistInt8Test.DATA;
@@ -70,12 +71,12 @@ class Int8BudgetCommandTest {
     @Test void looseBudgetTakesInt8ConvolutionsTightNoneAndEveryStrategyKeepsIt() throws Exception {
         prepareData();
         Path loose = dir.resolve("loose.engine");
-        CliRun l = build("joint", "0.05", loose);
-        int atInt8 = checked(l, loose, 0.05);
+        CliRun l = build("joint", "0.2", loose);
+        int atInt8 = checked(l, loose, 0.2);
         assertTrue(l.out().contains("sensitivity: measured") && l.out().contains("int8 with entropy scales"), l.out());
         assertTrue(atInt8 >= 2, "a loose budget admits INT8 convolutions: " + l.out());
         var plan = Engine.load(loose, EngineHeader.Machine.cpu()).plan();
-        long int8Convs = plan.nodes().stream().filter(n -> n.precision() == Precision.INT8 && n.tactic().startsWith("cudnn.conv")).count();
+        long int8Convs = plan.nodes().stream().filter(n -> n.precision() == Precision.INT8 && n.tactic().contains(".conv.")).count();
         assertEquals(atInt8, int8Convs, "the INT8 nodes are convolutions: " + plan.render());
 
         Path tight = dir.resolve("tight.engine");

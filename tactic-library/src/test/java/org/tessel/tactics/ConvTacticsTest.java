@@ -64,9 +64,11 @@ class ConvTacticsTest {
         var f = ConvTactics.INT8_DP4A.features(ok, INT8, NHWC);
         assertTrue(!f.tensorCores() && f.maxSplitK() == 1 && f.kernelLaunches() == 2, f.toString());
         assertEquals(4L * 8 * 64 * 56 * 56, ConvTactics.INT8_DP4A.workspaceBytes(ok, INT8));
-        // priced below cuDNN's INT8 tensor cores (the search takes cuDNN wherever it runs) and its own accumulator traffic counted
+        // as an H100 ran them (Int8ConvBench, 2026-12-06): faster than cuDNN's f32-out INT8 convolution on CUDA cores (2-4x),
+        // slower than cuDNN's FP16 tensor-core one; its own accumulator traffic counted
         double dp4a = ConvTactics.INT8_DP4A.cost(H100, ok, INT8, NHWC, false).totalUs(), cudnn = ConvTactics.FUSED_BIAS_ACT.cost(H100, ok, INT8, NHWC, false).totalUs();
-        assertTrue(dp4a > 5 * cudnn, "dp4a " + dp4a + " us vs cuDNN INT8 " + cudnn + " us");
+        double fp16 = ConvTactics.FUSED_BIAS_ACT.cost(H100, ok, FP16, NHWC, false).totalUs();
+        assertTrue(cudnn > 1.5 * dp4a && dp4a > 1.5 * fp16, "dp4a " + dp4a + " us vs cuDNN INT8 " + cudnn + " us and cuDNN FP16 " + fp16 + " us");
         assertTrue(f.memoryEfficiency() < ConvTactics.FUSED_BIAS_ACT.features(ok, INT8, NHWC).memoryEfficiency(), "the int32 round trip costs bandwidth");
     }
 
@@ -123,12 +125,13 @@ class ConvTacticsTest {
         Node c3 = Nodes.conv(32, 128, 28, 128, 3, 1, 1);
         // Winograd beats implicit GEMM on FP32 CUDA cores for 3x3 stride 1
         assertTrue(ConvTactics.WINOGRAD.cost(H100, c3, FP32, NCHW, false).totalUs() < ConvTactics.IMPLICIT_GEMM.cost(H100, c3, FP32, NCHW, false).totalUs());
-        // tensor cores: FP16 beats TF32 beats FP32, INT8 beats FP16 on a big aligned conv
+        // tensor cores: FP16 beats TF32 beats FP32 on a big aligned conv; cuDNN's INT8 (f32 out, the engine's form) has no
+        // tensor-core kernel on Hopper and is priced on CUDA cores, above FP16 (an H100 ran it at 17-23 TOPS, 2026-12-06)
         double fp32 = ConvTactics.IMPLICIT_PRECOMP_GEMM.cost(H100, c3, FP32, NHWC, false).totalUs();
         double tf32 = ConvTactics.IMPLICIT_PRECOMP_GEMM.cost(H100, c3, TF32, NHWC, false).totalUs();
         double fp16 = ConvTactics.IMPLICIT_PRECOMP_GEMM.cost(H100, c3, FP16, NHWC, false).totalUs();
         double int8 = ConvTactics.IMPLICIT_PRECOMP_GEMM.cost(H100, c3, INT8, NHWC, false).totalUs();
-        assertTrue(fp32 > tf32 && tf32 > fp16 && fp16 > int8, fp32 + " " + tf32 + " " + fp16 + " " + int8);
+        assertTrue(fp32 > tf32 && tf32 > fp16 && int8 > 3 * fp16, fp32 + " " + tf32 + " " + fp16 + " " + int8);
         // NCHW costs a tensor-core conv its internal transposes
         assertTrue(ConvTactics.IMPLICIT_PRECOMP_GEMM.cost(H100, c3, FP16, NCHW, false).totalUs() > fp16);
         // depthwise: the dedicated kernel beats cuDNN's GEMM formulation (one output channel per group wastes the tile)

@@ -81,6 +81,18 @@ public final class ConvTactic extends BaseTactic {
      */
     static final int CUDA_CORE_TILE_K = 4;
 
+    /**
+     * cuDNN's INT8 convolution as the engine calls it (the legacy INT8_EXT_CONFIG: int8 NHWC in, f32 NHWC out, which
+     * {@code Int8Conv} needs for its per-channel epilogue) has no tensor-core kernel on Hopper: an H100 (2026-12-06,
+     * {@code Int8ConvBench} at batch 256, nine ResNet-50 shapes) ran it at 17-23 TOPS, 0.25-0.34 of the FP32 CUDA-core
+     * peak, against 93-472 TFLOPS for the FP16 NHWC convolution of the same shape; cudnnFind's best algorithm for that
+     * configuration was no faster (IMPLICIT_GEMM, default math). The same convolution with int8 out (INT8_CONFIG, one
+     * scalar scale) ran on tensor cores at 36-470 TOPS, but a scalar scale cannot carry per-channel weight scales. The
+     * model prices the f32-out form on CUDA cores at this share of the FP32 peak, so the search stops choosing INT8
+     * convolutions that ran 17x slower than FP16 (ResNet-50 b256: 125.2 ms against 7.34 ms, same machine).
+     */
+    static final double INT8_EXT_CUDA_CORE_EFFICIENCY = 0.3;
+
     /** DRAM sector size: the unit a load moves, used or not. */
     static final int SECTOR_BYTES = 32;
 
@@ -210,8 +222,9 @@ public final class ConvTactic extends BaseTactic {
         // cuDNN's IMPLICIT_GEMM has no tensor-core kernels (NVIDIA lists tensor ops for IMPLICIT_PRECOMP_GEMM
         // and the Winograd/FFT paths only): on an H200 it ran FP16 NHWC convolutions 10-45x slower than
         // IMPLICIT_PRECOMP_GEMM (48 timed layers, runtime/src/test/resources/tuning/h200-autotune-cache.txt)
-        boolean tc = p != Precision.FP32 && !(config.algo == Algo.IMPLICIT_GEMM && !p.quantized());
-        double eff = tc ? config.tensorEfficiency : config.cudaEfficiency;
+        boolean int8Ext = p == Precision.INT8;
+        boolean tc = p != Precision.FP32 && !int8Ext && !(config.algo == Algo.IMPLICIT_GEMM && !p.quantized());
+        double eff = int8Ext ? INT8_EXT_CUDA_CORE_EFFICIENCY : tc ? config.tensorEfficiency : config.cudaEfficiency;
         double mem = config.memoryEfficiency;
         Node c = conv(n);
         int transposes = 0;
