@@ -35,39 +35,49 @@ import org.tessel.tactics.plan.PlanApplier;
  */
 class GridSampleEngineEmulatedTest {
     @Test void guardedEnginesRunThePluginKernelAsItsReferenceComputes() {
-        SplittableRandom r = new SplittableRandom(23);
-        Tensor x = GridSampleModels.random(r, Shape.of(2, 3, 5, 7), 2.0), grid = GridSampleModels.random(r, Shape.of(2, 4, 6, 2), 1.5);
         List<String> failures = new ArrayList<>();
-        int engines = 0;
+        int engines;
         try (var _ = TacticCatalog.install(TacticCatalog.classPath()); CudaContext ctx = CudaContext.emulated(2, 1L << 28)) {
-            for (String mode : GridSampleOpTest.MODES)
-                for (String padding : GridSampleOpTest.PADDINGS)
-                    for (int align = 0; align <= 1; align++) {
-                        Graph g = OnnxImporter.importModel(GridSampleModels.single(new long[] {2, 3, 5, 7}, new long[] {2, 4, 6, 2}, mode, padding, align), "m.onnx",
-                                OnnxImporter.Options.defaults().withRegistry(GridSampleOpTest.REGISTRY));
-                        for (Precision p : List.of(Precision.FP32, Precision.FP16)) {
-                            DType t = p.storage();
-                            Tensor want = GridSampleOpTest.sample(x.cast(t), grid.cast(t), mode, padding, align);
-                            PlanApplier.Applied a = plan(g, p);
-                            try (GpuEngine e = GpuEngine.buildGuarded(a.graph(), a.plan(), p == Precision.FP32 ? GpuEngine.Precision.FP32 : GpuEngine.Precision.FP16, ctx);
-                                 GpuExecutionContext c = e.createExecutionContext()) {
-                                assertEquals(List.of(GridSampleTactics.ID), e.layerPlans().stream().map(l -> l.tactic()).distinct().toList());
-                                Tensor got = c.run(Map.of(g.inputs().get(0).name(), x, g.inputs().get(1).name(), grid)).get(g.outputs().get(0).name());
-                                double tol = p == Precision.FP32 ? 1e-5 : 2e-3;
-                                for (int i = 0; i < want.size(); i++) {
-                                    double w = want.getDouble(i), v = got.getDouble(i);
-                                    if (!(Math.abs(v - w) <= tol * Math.max(1, Math.abs(w)))) {
-                                        failures.add(mode + "/" + padding + "/align " + align + " " + p + ": element " + i + " " + v + " vs " + w);
-                                        break;
-                                    }
-                                }
-                                engines++;
-                            }
-                        }
-                    }
+            engines = everyVariant(ctx, failures);
         }
         assertEquals(36, engines);
         assertTrue(failures.isEmpty(), String.join("\n", failures));
+    }
+
+    /**
+     * Builds a guarded engine of the joint plan per mode, padding, alignment and precision (FP32, FP16) on {@code ctx}, runs it
+     * and compares with the plugin's reference; adds a line to {@code failures} per mismatch. Returns the engines run.
+     */
+    static int everyVariant(CudaContext ctx, List<String> failures) {
+        SplittableRandom r = new SplittableRandom(23);
+        Tensor x = GridSampleModels.random(r, Shape.of(2, 3, 5, 7), 2.0), grid = GridSampleModels.random(r, Shape.of(2, 4, 6, 2), 1.5);
+        int engines = 0;
+        for (String mode : GridSampleOpTest.MODES)
+            for (String padding : GridSampleOpTest.PADDINGS)
+                for (int align = 0; align <= 1; align++) {
+                    Graph g = OnnxImporter.importModel(GridSampleModels.single(new long[] {2, 3, 5, 7}, new long[] {2, 4, 6, 2}, mode, padding, align), "m.onnx",
+                            OnnxImporter.Options.defaults().withRegistry(GridSampleOpTest.REGISTRY));
+                    for (Precision p : List.of(Precision.FP32, Precision.FP16)) {
+                        DType t = p.storage();
+                        Tensor want = GridSampleOpTest.sample(x.cast(t), grid.cast(t), mode, padding, align);
+                        PlanApplier.Applied a = plan(g, p);
+                        try (GpuEngine e = GpuEngine.buildGuarded(a.graph(), a.plan(), p == Precision.FP32 ? GpuEngine.Precision.FP32 : GpuEngine.Precision.FP16, ctx);
+                             GpuExecutionContext c = e.createExecutionContext()) {
+                            assertEquals(List.of(GridSampleTactics.ID), e.layerPlans().stream().map(l -> l.tactic()).distinct().toList());
+                            Tensor got = c.run(Map.of(g.inputs().get(0).name(), x, g.inputs().get(1).name(), grid)).get(g.outputs().get(0).name());
+                            double tol = p == Precision.FP32 ? 1e-5 : 2e-3;
+                            for (int i = 0; i < want.size(); i++) {
+                                double w = want.getDouble(i), v = got.getDouble(i);
+                                if (!(Math.abs(v - w) <= tol * Math.max(1, Math.abs(w)))) {
+                                    failures.add(mode + "/" + padding + "/align " + align + " " + p + ": element " + i + " " + v + " vs " + w);
+                                    break;
+                                }
+                            }
+                            engines++;
+                        }
+                    }
+                }
+        return engines;
     }
 
     /** The joint search's plan with the GridSample pinned to precision p, on H100 (it prices the plugin's tactic against the CPU reference), applied to the graph. */
