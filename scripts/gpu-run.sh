@@ -16,7 +16,7 @@ cd "$root"
 stage=$root/runtime/target/gpu-bundle
 rm -rf "$stage" && mkdir -p "$stage/deps"
 # the command line's classpath (experiments: runtime, search, ...) so `tessel build/run` work there too
-mvn -q -DskipTests package dependency:copy-dependencies -pl experiments,examples/gridsample -am \
+mvn -q -DskipTests package dependency:copy-dependencies -pl experiments,examples/gridsample,examples/fast-relu -am \
     -DincludeScope=runtime -DoutputDirectory="$stage/deps" -Dmdep.prependGroupId=false
 mvn -q dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:$junit_platform \
     -DoutputDirectory="$stage/deps"
@@ -41,6 +41,10 @@ selectors=$(cd runtime/target/test-classes && find . -name '*GpuTest.class' | se
 
 rm -rf "$gpu/lib"
 "${TESSEL_SHARED:-$root/../shared}/device/bundle.sh" "$gpu" "$stage/deps"
+# the fast-relu plugin example stays off the classpath: the GPU run loads it with --plugins, as a user would
+rm -rf "$gpu/plugins" && mkdir -p "$gpu/plugins"
+cp examples/fast-relu/target/tessel-example-fast-relu-*.jar "$gpu/plugins/"
+rm -f "$gpu"/plugins/*-tests.jar "$gpu"/plugins/*-sources.jar
 
 cat > "$gpu/suite.sh" <<'SUITE'
 #!/usr/bin/env bash
