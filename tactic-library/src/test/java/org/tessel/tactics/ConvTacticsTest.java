@@ -72,6 +72,28 @@ class ConvTacticsTest {
         assertTrue(f.memoryEfficiency() < ConvTactics.FUSED_BIAS_ACT.features(ok, INT8, NHWC).memoryEfficiency(), "the int32 round trip costs bandwidth");
     }
 
+    @Test void oneByOneConvolutionsRunAsCublasLtMatmulsInNhwc() {
+        Node c = Nodes.conv(256, 1024, 14, 256, 1, 1, 1);
+        Node fused = Nodes.convBiasAct(256, 64, 56, 256, 1, 1, 1, "Relu", Attributes.empty());
+        assertNull(ConvTactics.CONV_1X1_GEMM.whyNot(c, FP16, NHWC));
+        assertNull(ConvTactics.CONV_1X1_GEMM.whyNot(fused, BF16, NHWC));
+        assertEquals("needs NHWC layout (got NCHW)", ConvTactics.CONV_1X1_GEMM.whyNot(c, FP16, NCHW));
+        assertEquals("supports FP32, TF32, FP16, BF16 only (got int8)", ConvTactics.CONV_1X1_GEMM.whyNot(c, INT8, NHWC));
+        assertEquals("needs a 1x1 kernel (got 3x3)", ConvTactics.CONV_1X1_GEMM.whyNot(Nodes.conv(1, 64, 56, 64, 3, 1, 1), FP16, NHWC));
+        assertEquals("needs stride 1 (got [2, 2])", ConvTactics.CONV_1X1_GEMM.whyNot(Nodes.conv(1, 256, 56, 512, 1, 2, 1), FP16, NHWC));
+        assertEquals("one group only (got group 2)", ConvTactics.CONV_1X1_GEMM.whyNot(Nodes.conv(1, 64, 56, 64, 1, 1, 2), FP16, NHWC));
+        assertEquals("needs input and output channels that are multiples of 8 at fp16 (got 12 -> 64)",
+                ConvTactics.CONV_1X1_GEMM.whyNot(Nodes.conv(1, 12, 56, 64, 1, 1, 1), FP16, NHWC));
+        assertNull(ConvTactics.CONV_1X1_GEMM.whyNot(Nodes.conv(1, 12, 56, 64, 1, 1, 1), TF32, NHWC));
+        assertEquals("cuBLASLt's epilogue takes bias, a residual and Relu (the body holds Clip)",
+                ConvTactics.CONV_1X1_GEMM.whyNot(Nodes.convBiasAct(1, 64, 56, 64, 1, 1, 1, "Clip", Attributes.empty()), FP16, NHWC));
+        // a matmul on tensor cores: priced no dearer than cuDNN's fused call at FP16 (an H100 ran it 1.3-3x faster at b256)
+        var f = ConvTactics.CONV_1X1_GEMM.features(c, FP16, NHWC);
+        assertTrue(f.tensorCores() && f.kernelLaunches() == 1, f.toString());
+        double gemm = ConvTactics.CONV_1X1_GEMM.cost(H100, c, FP16, NHWC, false).totalUs(), cudnn = ConvTactics.FUSED_BIAS_ACT.cost(H100, c, FP16, NHWC, false).totalUs();
+        assertTrue(gemm <= cudnn, "cuBLASLt " + gemm + " us vs cuDNN " + cudnn + " us");
+    }
+
     @Test void layoutIsCheckedWhereItMatters() {
         Node c = Nodes.conv(1, 64, 56, 64, 1, 1, 1);
         assertEquals("needs NHWC layout (got NCHW)", ConvTactics.DEPTHWISE_NHWC.whyNot(Nodes.conv(1, 32, 56, 32, 3, 1, 32), FP16, NCHW));

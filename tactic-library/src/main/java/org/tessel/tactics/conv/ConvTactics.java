@@ -61,10 +61,13 @@ public final class ConvTactics {
     /** Tessel's INT8 convolution: dp4a on CUDA cores, exact int32 sums, Tessel's INT8 epilogue (INT8 only, NHWC). */
     public static final Int8ConvTactic INT8_DP4A = new Int8ConvTactic();
 
+    /** A 1x1 stride-1 unpadded NHWC convolution as cuBLASLt's matmul over its pixels (bias, ReLU, residual in the epilogue). */
+    public static final Conv1x1GemmTactic CONV_1X1_GEMM = new Conv1x1GemmTactic();
+
     /** ConvTranspose as cuDNN's backward-data convolution: 1-D/2-D, NCHW, tensor cores below FP32. */
     public static final CudnnDeconvTactic DECONV_CUDNN = CudnnDeconvTactic.INSTANCE;
 
-    public static List<Tactic> all() { return List.of(FUSED_BIAS_ACT, STEM, DEPTHWISE_NHWC, INT8_DP4A, DECONV_DIRECT, DECONV_CUDNN); }
+    public static List<Tactic> all() { return List.of(FUSED_BIAS_ACT, STEM, DEPTHWISE_NHWC, CONV_1X1_GEMM, INT8_DP4A, DECONV_DIRECT, DECONV_CUDNN); }
 
     /** The cuDNN algorithms {@code cudnn.conv.fused_bias_act} may run, as cost models of a plain Conv (the tuner's predictions); keyed by the algorithm's id. */
     public static List<ConvTactic> algorithmModels() { return List.of(IMPLICIT_GEMM, IMPLICIT_PRECOMP_GEMM, WINOGRAD); }

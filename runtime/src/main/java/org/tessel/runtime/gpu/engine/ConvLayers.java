@@ -10,9 +10,11 @@ import org.tessel.ir.Node;
 import org.tessel.ir.Value;
 import org.tessel.runtime.cuda.CudaStream;
 import org.tessel.runtime.cuda.DeviceBuffer;
+import org.tessel.runtime.cuda.ffm.CublasLt;
 import org.tessel.runtime.cuda.ffm.Cudnn;
 import org.tessel.runtime.engine.LayerPlan;
 import org.tessel.runtime.gpu.kernels.Clamp;
+import org.tessel.runtime.gpu.kernels.CublasLtGemm;
 import org.tessel.runtime.gpu.kernels.CudnnConv;
 import org.tessel.runtime.gpu.kernels.DepthwiseConvNhwc;
 import org.tessel.runtime.gpu.kernels.Fp8Epilogue;
@@ -27,6 +29,9 @@ import org.tessel.runtime.gpu.kernels.Fp8Epilogue;
  *   <li>{@code tessel.conv.stem}: an f16 NHWC convolution with few input channels, either reading the network's
  *       NCHW input itself ({@link StemConv}, its reformat absorbed) or on channels zero-padded to 8
  *       ({@link ChannelPad}, variant {@code nhwc_pad8}).</li>
+ *   <li>{@code cublaslt.conv1x1}: a 1x1, stride-1, unpadded NHWC convolution of one group as cuBLASLt's matmul over its
+ *       pixels (x [N*H*W, C] as stored by the filters [K, C] as stored), bias and ReLU in the epilogue, a residual as C
+ *       ({@link #gemm1x1});</li>
  *   <li>{@code tessel.conv.int8_dp4a}: INT8 only, Tessel's dp4a implicit GEMM with Tessel's INT8 epilogue
  *       ({@link Int8Layers}); at INT8 {@code cudnn.conv.fused_bias_act} is cuDNN's INT8 convolution with the same
  *       epilogue; at FP8 it is cuBLASLt's FP8 GEMM over pixels (on an im2col matrix of the input unless the convolution is
@@ -34,7 +39,7 @@ import org.tessel.runtime.gpu.kernels.Fp8Epilogue;
  * </ul>
  */
 public final class ConvLayers implements TacticImplementation {
-    @Override public List<String> tacticIds() { return List.of(GpuTactics.CONV_FUSED, GpuTactics.CONV_STEM, GpuTactics.CONV_DEPTHWISE, GpuTactics.CONV_INT8_DP4A); }
+    @Override public List<String> tacticIds() { return List.of(GpuTactics.CONV_FUSED, GpuTactics.CONV_STEM, GpuTactics.CONV_DEPTHWISE, GpuTactics.CONV_1X1_GEMM, GpuTactics.CONV_INT8_DP4A); }
 
     @Override public boolean computes(Node n) {
         return n.opName().equals("Conv") || n.opName().equals("tessel.Fused") && n.attrs().getString("kind", "").equals("conv_bias_act");
@@ -256,8 +261,51 @@ public final class ConvLayers implements TacticImplementation {
                 return cudnn(c, o, owner, groups, layout, ChannelPad.of(c, owner, x, w), variant.size() > 1 ? variant.subList(1, variant.size()) : List.of());
             }
             case GpuTactics.CONV_FUSED -> { return cudnn(c, o, owner, groups, layout, null, variant); }
+            case GpuTactics.CONV_1X1_GEMM -> { return gemm1x1(c, o, owner, groups, layout, strides, pads); }
             default -> throw GpuEngineException.unsupported(owner, "tactic '" + id + "' is not a convolution tactic");
         }
+    }
+
+    /**
+     * A 1x1, stride-1, unpadded NHWC convolution of one group as cuBLASLt's matmul: y [N*H*W, K] = act(x [N*H*W, C] ·
+     * W[K, C]^T + bias + residual), the filters [K, C, 1, 1] read as [K, C] (the transposed operand), the bias and ReLU in
+     * the epilogue, the residual as C with beta = 1; refused naming the node for any other geometry or a Clip.
+     */
+    private static Layer gemm1x1(LayerContext c, Operands o, Node owner, int groups, Layout layout, long[] strides, long[] pads) {
+        Value x = o.x(), w = o.w(), bias = o.bias(), residual = o.residual(), out = owner.output();
+        int[] xd = x.type().shape().dims(), wd = w.type().shape().dims();
+        String id = GpuTactics.CONV_1X1_GEMM;
+        if (layout != Layout.NHWC) throw GpuEngineException.unsupported(owner, id + " reads NHWC tensors (its pixels are the matmul's rows); the plan lays this one out " + layout.text());
+        if (wd[2] != 1 || wd[3] != 1 || groups != 1 || java.util.Arrays.stream(strides).anyMatch(v -> v != 1) || java.util.Arrays.stream(pads).anyMatch(v -> v != 0))
+            throw GpuEngineException.unsupported(owner, id + " runs 1x1, stride-1, unpadded convolutions of one group; this one has weights " + w.type().shape() + ", group " + groups
+                    + ", strides " + java.util.Arrays.toString(strides) + ", pads " + java.util.Arrays.toString(pads));
+        if (o.act() != Act.NONE && o.act() != Act.RELU) throw GpuEngineException.unsupported(owner, id + " takes Relu or no activation in its epilogue (got " + o.act().name() + ")");
+        if (bias != null && bias.constantValue() == null) throw GpuEngineException.unsupported(owner, id + " takes a constant bias (%" + bias.name() + " is computed)");
+        long m = (long) xd[0] * xd[2] * xd[3];
+        int kk = xd[1], nn = wd[0];
+        if (m > Integer.MAX_VALUE) throw GpuEngineException.unsupported(owner, "M = " + m + " pixels is too many for one matmul");
+        if (out.type().numElements() != m * nn) throw GpuEngineException.unsupported(owner, "output " + out.type().shape() + " is not [" + m + " pixels, " + nn + " channels]");
+        boolean relu = o.act() == Act.RELU;
+        CublasLt.Epilogue epi = relu ? (bias == null ? CublasLt.Epilogue.RELU : CublasLt.Epilogue.RELU_BIAS) : (bias == null ? CublasLt.Epilogue.DEFAULT : CublasLt.Epilogue.BIAS);
+        DeviceBuffer xb = c.activation(x), yb = c.activation(out);
+        DeviceBuffer wb = c.weight(w, Layout.ANY); // [K, C, 1, 1] as stored is [K, C]
+        DeviceBuffer bb = bias == null ? null : c.weight(bias, Layout.ANY);
+        if (residual != null && c.layoutOf(residual) != Layout.NHWC)
+            throw GpuEngineException.unsupported(owner, id + " adds its residual %" + residual.name() + " as the matmul's C, which must be NHWC like the output (the plan lays it out " + c.layoutOf(residual).text() + ")");
+        DeviceBuffer rb = residual == null ? null : c.activation(residual);
+        CublasLtGemm.Precision lp = GemmLayers.lp(c.precision());
+        CublasLtGemm g = CublasLtGemm.plan(c.cublasLt(), new CublasLtGemm.Spec((int) m, nn, kk, true, lp, epi), bb, 1);
+        if (g.algos().isEmpty()) { g.close(); throw GpuEngineException.unsupported(owner, "cuBLASLt has no algorithm for the " + m + "x" + nn + "x" + kk + " " + lp + " matmul of this 1x1 convolution"); }
+        String tactic = residual != null ? GpuTactics.variant(id, "residual") : id;
+        java.util.function.Supplier<DeviceBuffer> ws = c.workspace();
+        return new Layer() {
+            @Override public LayerPlan plan() { return c.plan(owner, tactic, out); }
+            @Override public void enqueue(CudaStream s) {
+                if (rb != null) g.run(0, xb, wb, 1f, rb, yb, ws.get(), s);
+                else g.run(xb, wb, yb, ws.get(), s);
+            }
+            @Override public void close() { g.close(); }
+        };
     }
 
     /** cuDNN's fused convolution, on the padded input when {@code pad} is given; {@code variant}: [ALGO][/clamp]. */
