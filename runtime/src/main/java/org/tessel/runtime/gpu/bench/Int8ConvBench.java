@@ -9,6 +9,7 @@ import org.tessel.runtime.cuda.CudaStream;
 import org.tessel.runtime.cuda.DeviceBuffer;
 import org.tessel.runtime.cuda.ffm.CublasLt;
 import org.tessel.runtime.cuda.ffm.Cudnn;
+import org.tessel.runtime.gpu.kernels.CublasLtGemm;
 import org.tessel.runtime.gpu.kernels.Int8Conv;
 import org.tessel.runtime.gpu.kernels.Int8Gemm;
 import org.tessel.runtime.gpu.kernels.KernelCompiler;
@@ -18,7 +19,8 @@ import org.tessel.runtime.gpu.kernels.KernelCompiler;
  * cuDNN's FP16 NHWC convolution (the FP16 engine's, its fastest algorithm by cudnnFind), cuDNN's INT8 convolution as
  * {@code cudnn.conv.fused_bias_act} runs it (int8 NHWC in, f32 out, IMPLICIT_PRECOMP_GEMM) and the fastest algorithm
  * cudnnFind reports for that configuration and for int8 out, Tessel's dp4a kernel ({@code tessel.conv.int8_dp4a}),
- * and for 1x1 stride-1 shapes cuBLASLt's INT8 GEMM over the pixels ({@code cublaslt.gemm.int8}). Times are the sums
+ * and for 1x1 stride-1 shapes cuBLASLt's FP16 and INT8 GEMMs over the pixels (as {@code cublaslt.gemm} and
+ * {@code cublaslt.gemm.int8} run a MatMul). Times are the sums
  * only (no epilogue), microseconds, mean of 20 launches between CUDA events after a warm-up; TOPS counts 2 ops a
  * multiply-add. A configuration cuDNN refuses prints its status instead of a time.
  *
@@ -80,13 +82,19 @@ public final class Int8ConvBench {
                         return () -> conv.runAccumulate(kc, x, wt, y, ws, s);
                     })));
                     if (r == 1 && stride == 1 && pad == 0) {
+                        row.append(cell(name, "fp16 cublaslt gemm", ops, time(s, () -> {
+                            CublasLtGemm g = CublasLtGemm.plan(lt, new CublasLtGemm.Spec(Math.toIntExact(spec.outputRows()), k, c, true,
+                                    CublasLtGemm.Precision.FP16, CublasLt.Epilogue.DEFAULT), null, 1);
+                            made.add(g);
+                            return () -> g.run(x, wt, y, ws, s);
+                        })));
                         row.append(cell(name, "int8 cublaslt gemm", ops, time(s, () -> {
                             Int8Gemm g = Int8Gemm.plan(lt, new Int8Gemm.Spec(Math.toIntExact(spec.outputRows()), k, c), 1);
                             made.add(g);
                             return () -> g.runInt32(0, x, wt, y, ws, s);
                         })));
                     } else {
-                        row.append(" - |");
+                        row.append(" - | - |");
                     }
                     for (AutoCloseable m : made) {
                         try {
@@ -99,8 +107,8 @@ public final class Int8ConvBench {
                 rows.add(row.toString());
             }
         }
-        System.out.println("| shape (batch " + batch + ") | fp16 cuDNN best | int8->f32 cuDNN precomp (engine) | int8->f32 cuDNN best | int8->int8 cuDNN best | int8 dp4a | int8 cuBLASLt GEMM (1x1) |");
-        System.out.println("|---|---|---|---|---|---|---|");
+        System.out.println("| shape (batch " + batch + ") | fp16 cuDNN best | int8->f32 cuDNN precomp (engine) | int8->f32 cuDNN best | int8->int8 cuDNN best | int8 dp4a | fp16 cuBLASLt GEMM (1x1) | int8 cuBLASLt GEMM (1x1) |");
+        System.out.println("|---|---|---|---|---|---|---|---|");
         rows.forEach(System.out::println);
     }
 
