@@ -62,7 +62,7 @@ class MergeCandidatesTest {
                         assertTrue(!m.kind().equals("conv") || parts.split().layout() != org.tessel.api.Layout.NHWC, "channels-last parts interleave");
                     } else assertEquals("tessel.split", parts.split().tacticId());
                     assertEquals(e.getKey().precision(), parts.split().precision());
-                    assertTrue(parts.wide().tacticId().matches("(cudnn|tessel)\\.conv\\..*|cublaslt\\.gemm.*"), parts.wide().tacticId());
+                    assertTrue(parts.wide().tacticId().matches("(cudnn|tessel)\\.conv\\..*|cublaslt\\.gemm.*|cublaslt\\.conv1x1"), parts.wide().tacticId());
                 }
             }
         }

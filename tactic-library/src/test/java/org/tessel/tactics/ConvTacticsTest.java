@@ -78,13 +78,13 @@ class ConvTacticsTest {
         assertNull(ConvTactics.CONV_1X1_GEMM.whyNot(c, FP16, NHWC));
         assertNull(ConvTactics.CONV_1X1_GEMM.whyNot(fused, BF16, NHWC));
         assertEquals("needs NHWC layout (got NCHW)", ConvTactics.CONV_1X1_GEMM.whyNot(c, FP16, NCHW));
-        assertEquals("supports FP32, TF32, FP16, BF16 only (got int8)", ConvTactics.CONV_1X1_GEMM.whyNot(c, INT8, NHWC));
+        assertEquals("supports FP16, BF16 only (got int8)", ConvTactics.CONV_1X1_GEMM.whyNot(c, INT8, NHWC));
+        assertEquals("supports FP16, BF16 only (got fp32)", ConvTactics.CONV_1X1_GEMM.whyNot(c, FP32, NHWC));
         assertEquals("needs a 1x1 kernel (got 3x3)", ConvTactics.CONV_1X1_GEMM.whyNot(Nodes.conv(1, 64, 56, 64, 3, 1, 1), FP16, NHWC));
         assertEquals("needs stride 1 (got [2, 2])", ConvTactics.CONV_1X1_GEMM.whyNot(Nodes.conv(1, 256, 56, 512, 1, 2, 1), FP16, NHWC));
         assertEquals("one group only (got group 2)", ConvTactics.CONV_1X1_GEMM.whyNot(Nodes.conv(1, 64, 56, 64, 1, 1, 2), FP16, NHWC));
         assertEquals("needs input and output channels that are multiples of 8 at fp16 (got 12 -> 64)",
                 ConvTactics.CONV_1X1_GEMM.whyNot(Nodes.conv(1, 12, 56, 64, 1, 1, 1), FP16, NHWC));
-        assertNull(ConvTactics.CONV_1X1_GEMM.whyNot(Nodes.conv(1, 12, 56, 64, 1, 1, 1), TF32, NHWC));
         assertEquals("cuBLASLt's epilogue takes bias, a residual and Relu (the body holds Clip)",
                 ConvTactics.CONV_1X1_GEMM.whyNot(Nodes.convBiasAct(1, 64, 56, 64, 1, 1, 1, "Clip", Attributes.empty()), FP16, NHWC));
         // a matmul on tensor cores: priced no dearer than cuDNN's fused call at FP16 (an H100 ran it 1.3-3x faster at b256)

@@ -25,14 +25,15 @@ import org.tessel.tactics.NodeFacts.ConvGeometry;
  * tactics are; the search weighs it against {@code cudnn.conv.fused_bias_act} and the measuring tuner times both.
  *
  * <p>Takes: Conv and fused conv_bias_act (Conv, a residual Add, Relu; no Clip, which cuBLASLt's epilogue has no form of),
- * 2-D, kernel 1x1, strides 1, no pads, one group, constant filters and bias, NHWC, the float precisions; input and
- * output channels multiples of 8 at 16 bits (4 at 32), the tensor cores' alignment.
+ * 2-D, kernel 1x1, strides 1, no pads, one group, constant filters and bias, NHWC, FP16 and BF16 (the measured lever;
+ * FP32 engines keep NCHW, where cuDNN runs on CUDA cores); input and output channels multiples of 8, the tensor cores'
+ * alignment.
  */
 public final class Conv1x1GemmTactic extends BaseTactic {
     /** The catalogue id. */
     public static final String ID = "cublaslt.conv1x1";
-    /** As {@code cublaslt.gemm}'s: shares of the tensor-core and CUDA-core peaks, of bandwidth. */
-    static final double TENSOR_EFFICIENCY = 0.8, CUDA_EFFICIENCY = 0.75, MEMORY_EFFICIENCY = 0.85;
+    /** As {@code cublaslt.gemm}'s: shares of the tensor-core peak and of bandwidth. */
+    static final double TENSOR_EFFICIENCY = 0.8, MEMORY_EFFICIENCY = 0.85;
     /** cuBLASLt's tile heuristic, as {@code cublaslt.gemm}'s model has it. */
     static final int TILE_M = 128, TILE_N = 128, TILE_K = 32;
     /** The split-K workspace cuBLASLt may take, as the matmul tactics declare. */
@@ -43,7 +44,7 @@ public final class Conv1x1GemmTactic extends BaseTactic {
 
     public Conv1x1GemmTactic() {
         super(ID, "1x1 stride-1 unpadded NHWC convolution as cuBLASLt's matmul over its pixels (bias and ReLU in the epilogue, a residual as C)",
-                Backend.GPU, EnumSet.of(Precision.FP32, Precision.TF32, Precision.FP16, Precision.BF16), EnumSet.of(Layout.NHWC));
+                Backend.GPU, EnumSet.of(Precision.FP16, Precision.BF16), EnumSet.of(Layout.NHWC));
     }
 
     @Override public boolean appliesTo(Node n) {
@@ -64,7 +65,7 @@ public final class Conv1x1GemmTactic extends BaseTactic {
         String autoPad = conv.attrs().getString("auto_pad", "NOTSET");
         if (!autoPad.equals("NOTSET") && !autoPad.equals("VALID")) return "needs explicit pads (got auto_pad=" + autoPad + ")";
         if (g.group() != 1) return "one group only (got group " + g.group() + ")";
-        int align = p.storage().bytes() == 2 ? 8 : 4;
+        int align = 8;
         if (g.cin() % align != 0 || g.cout() % align != 0)
             return "needs input and output channels that are multiples of " + align + " at " + p.text() + " (got " + g.cin() + " -> " + g.cout() + ")";
         if (!NodeFacts.isConstant(n, conv.input(1))) return "takes constant filters (%" + conv.input(1).name() + " is computed)";
@@ -79,8 +80,6 @@ public final class Conv1x1GemmTactic extends BaseTactic {
     @Override public long workspaceBytes(Node n, Precision p) { return WORKSPACE; }
 
     @Override public TacticFeatures features(Node n, Precision p, Layout l) {
-        boolean tc = p != Precision.FP32;
-        int align = p.storage().bytes() == 2 ? 8 : p == Precision.TF32 ? 4 : 1;
-        return new TacticFeatures(tc ? TENSOR_EFFICIENCY : CUDA_EFFICIENCY, tc, TILE_M, TILE_N, TILE_K, align, MEMORY_EFFICIENCY, 1).withStreamK(true);
+        return new TacticFeatures(TENSOR_EFFICIENCY, true, TILE_M, TILE_N, TILE_K, 8, MEMORY_EFFICIENCY, 1).withStreamK(true);
     }
 }
