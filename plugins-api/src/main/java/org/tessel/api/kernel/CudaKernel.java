@@ -26,9 +26,11 @@ import org.tessel.api.Layout;
  *       are null), one per output, the tactic's kernel arguments in device memory
  *       ({@code CudaSourceTactic.kernelArguments}: shapes and attribute codes, as the tactic lays
  *       them out), and the element count of the first output.</li>
- *   <li>It is launched on a 1-D grid of {@link #blockSize()}-thread blocks covering {@code n} threads
- *       (capped; a grid-stride loop over {@code n} is expected), on the layer's stream, with no
- *       dynamic shared memory and no workspace.</li>
+ *   <li>It is launched on a 1-D grid of {@link #blockSize()}-thread blocks covering
+ *       {@code ceil(n / elementsPerThread)} threads (capped; a grid-stride loop is expected), on the
+ *       layer's stream, with no dynamic shared memory and no workspace. A kernel that handles several
+ *       elements a thread (a vector load of 8 halves, say) declares how many, so the grid is not
+ *       mostly idle threads.</li>
  *   <li>{@code T} is {@code float} for {@link DType#F32}, {@code unsigned short} for
  *       {@link DType#F16} and {@link DType#BF16}; tensors are dense in their declared layout.</li>
  * </ul>
@@ -37,8 +39,9 @@ import org.tessel.api.Layout;
  * @param source    the CUDA C text
  * @param blockSize threads per block, a multiple of 32 up to 1024
  * @param variants  the (element type, layout) combinations and the entry point of each
+ * @param elementsPerThread output elements one thread handles (1 unless the kernel says otherwise)
  */
-public record CudaKernel(String name, String source, int blockSize, List<Variant> variants) {
+public record CudaKernel(String name, String source, int blockSize, List<Variant> variants, int elementsPerThread) {
     /** The calling convention described above. */
     public static final String ABI = "tessel-cuda-1";
 
@@ -60,6 +63,7 @@ public record CudaKernel(String name, String source, int blockSize, List<Variant
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(source, "source");
         if (blockSize < 32 || blockSize > 1024 || blockSize % 32 != 0) throw new IllegalArgumentException("kernel " + name + ": block size " + blockSize + " is not a multiple of 32 in [32, 1024]");
+        if (elementsPerThread < 1) throw new IllegalArgumentException("kernel " + name + ": elements per thread must be at least 1, got " + elementsPerThread);
         variants = List.copyOf(variants);
         if (variants.isEmpty()) throw new IllegalArgumentException("kernel " + name + " declares no (element type, layout) variant");
         List<String> seen = new ArrayList<>();
@@ -68,6 +72,12 @@ public record CudaKernel(String name, String source, int blockSize, List<Variant
             seen.add(v.text());
         }
     }
+
+    /** A kernel of one element a thread. */
+    public CudaKernel(String name, String source, int blockSize, List<Variant> variants) { this(name, source, blockSize, variants, 1); }
+
+    /** This kernel, declared to handle {@code n} output elements a thread (the engine launches ceil(count / n) threads). */
+    public CudaKernel withElementsPerThread(int n) { return new CudaKernel(name, source, blockSize, variants, n); }
 
     /** A kernel whose source is a resource beside {@code owner} (read now; a missing resource fails naming it). */
     public static CudaKernel ofResource(Class<?> owner, String resource, int blockSize, List<Variant> variants) {

@@ -22,6 +22,11 @@ import org.tessel.tactics.TacticProvider;
  * to peak bandwidth than the generic elementwise kernel, but only where the element count is a
  * multiple of 8. It competes in the joint search on price: it takes standalone 16-bit Relus, and
  * loses wherever fusing the Relu into its producer costs less than running it alone.
+ *
+ * <p>Measured (H100, 2026-12-06, the measuring search with {@code --tuning all}, 1.6 M elements): 5.70 us at FP16
+ * against {@code tessel.eltwise}'s 2.88 us, so the measured plan took {@code tessel.eltwise}. The engine then launched
+ * one thread per element, and 7 of 8 threads had no vector to move; the kernel now declares 8 elements a thread
+ * ({@link CudaKernel#withElementsPerThread}), which has not yet been timed on a GPU.
  */
 public final class FastReluTactics implements TacticProvider {
     public static final String ID = "example.relu.half8";
@@ -31,7 +36,7 @@ public final class FastReluTactics implements TacticProvider {
     @Override public List<Tactic> tactics() { return List.of(new Half8()); }
 
     static final class Half8 extends BaseTactic implements CudaSourceTactic {
-        private final CudaKernel kernel = CudaKernel.ofResource(FastReluTactics.class, "relu8.cu", 256, variants());
+        private final CudaKernel kernel = CudaKernel.ofResource(FastReluTactics.class, "relu8.cu", 256, variants()).withElementsPerThread(8);
 
         private static List<CudaKernel.Variant> variants() {
             List<CudaKernel.Variant> v = new ArrayList<>();

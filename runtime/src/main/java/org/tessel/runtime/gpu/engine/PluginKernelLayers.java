@@ -71,8 +71,13 @@ final class PluginKernelLayers implements TacticImplementation {
         a.ptr(argBuffer);
         long count = out0.type().numElements();
         a.i64(count);
-        int block = k.blockSize();
-        int grid = (int) Math.max(1, Math.min((count + block - 1) / block, 65535L * 8));
+        int block = k.blockSize(), grid = grid(k, count);
         return Operands.layer(c, n, tactic.id(), out0, s -> kernel.launch(grid, block, 0, s, a));
+    }
+
+    /** Blocks a launch over {@code count} output elements takes: ceil(count / elementsPerThread) threads, at least one block, capped (the kernel's grid-stride loop wraps). */
+    static int grid(org.tessel.api.kernel.CudaKernel k, long count) {
+        long threads = (count + k.elementsPerThread() - 1) / k.elementsPerThread();
+        return (int) Math.max(1, Math.min((threads + k.blockSize() - 1) / k.blockSize(), 65535L * 8));
     }
 }

@@ -60,4 +60,16 @@ class PluginKernelLayersTest {
         assertEquals("relu_f", PluginKernelLayers.variant(k, DType.F32, Layout.NCHW).entry(), "an ANY variant takes every layout");
         assertTrue(PluginKernelLayers.variant(k, DType.BF16, Layout.ANY) == null);
     }
+
+    @Test void theGridCoversTheElementsAThreadTheKernelDeclares() {
+        CudaKernel one = new ReluKernel("x").kernel(), eight = one.withElementsPerThread(8);
+        assertEquals(1, one.elementsPerThread());
+        assertEquals(6272, PluginKernelLayers.grid(one, 8L * 64 * 56 * 56));
+        assertEquals(784, PluginKernelLayers.grid(eight, 8L * 64 * 56 * 56), "one thread per 8 elements");
+        assertEquals(1, PluginKernelLayers.grid(eight, 8), "one vector: one block");
+        assertEquals(1, PluginKernelLayers.grid(one, 0), "never an empty grid");
+        assertEquals(65535 * 8, PluginKernelLayers.grid(one, 1L << 40), "capped; the grid-stride loop wraps");
+        var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> one.withElementsPerThread(0));
+        assertEquals("kernel relu.cu: elements per thread must be at least 1, got 0", e.getMessage());
+    }
 }
