@@ -584,7 +584,7 @@ PY
 echo "total $(( $(date +%s) - t0 )) s"
 BENCH
 # the plan tests (engines built from every strategy's plan, the measuring tuner) run in their own stage, `plans`
-plan_tests="PlanEngineGpuTest GpuTunerGpuTest Int8KernelsGpuTest Int8EngineGpuTest Fp8EngineGpuTest Fp8GemmGpuTest Fp8ConvGpuTest Fp8Im2colGpuTest PagedAttentionGpuTest"
+plan_tests="PlanEngineGpuTest Conv1x1GemmGpuTest GpuTunerGpuTest Int8KernelsGpuTest Int8EngineGpuTest Fp8EngineGpuTest Fp8GemmGpuTest Fp8ConvGpuTest Fp8Im2colGpuTest PagedAttentionGpuTest"
 # the LLM quantized MatMul tests run in the `llmquant` stage, beside their benchmark
 llmquant_tests="QuantizedMatMulGpuTest WeightOnlyGemvGpuTest"
 profile_tests="GpuProfileEngineGpuTest"
