@@ -81,7 +81,7 @@ public final class EnginePlans {
                     nodes.add(new PlannedNode(m.split(), "Split", sp.tacticId(), "", sp.precision(), sp.layout(), 0, sp.latencyUs()));
                     continue;
                 }
-                FusedChoice fc = c.fusedChoice(root);
+                FusedChoice fc = plan.assignment().fusedChoice(c, root);
                 if (fc == null) throw new PlanException("fused group '" + groups.get(g).name() + "' (" + c.kind() + ") has no fused tactic at its root's format " + root);
                 nodes.add(new PlannedNode(groups.get(g).name(), TesselOps.FUSED, fc.tacticId(), "", fc.precision(), fc.layout(), 0, fc.latencyUs()));
             }

@@ -57,7 +57,7 @@ public final class Explainer {
                     out.add(new NodeExplanation(i, n.name(), n.op(), "fused into " + c.kind() + " at " + p.node(c.root()).name() + " (" + a.format(i) + ")", null, 0, Map.of()));
                     continue;
                 }
-                FusedChoice fc = c.fusedChoice(a.format(i));
+                FusedChoice fc = a.fusedChoice(c, a.format(i));
                 long alone = 0;
                 for (int m : c.members()) alone += a.choice(m).latencyPs();
                 long fusedPs = fc == null ? 0 : fc.latencyPs();

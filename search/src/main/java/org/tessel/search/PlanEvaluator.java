@@ -39,7 +39,7 @@ public final class PlanEvaluator {
             if (!a.isFused(c.index())) continue;
             for (int m : c.members()) covered[m] = true;
             Format rf = a.format(c.root());
-            FusedChoice fc = c.fusedChoice(rf);
+            FusedChoice fc = a.fusedChoice(c, rf);
             if (fc == null) by.merge(Rules.FUSED_GROUP_HAS_TACTIC, 1L, Long::sum);
             else by.merge(Rules.FUSED_GROUP_LATENCY, fc.latencyPs(), Long::sum);
             for (int k = 1; k < c.members().length; k++)

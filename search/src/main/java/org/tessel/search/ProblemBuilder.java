@@ -1,5 +1,7 @@
 package org.tessel.search;
 
+import org.tessel.search.baselines.RuleSearch;
+
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
@@ -170,16 +172,26 @@ public final class ProblemBuilder {
                     .filter(ch -> ch.supported() && precisions.contains(ch.precision()) && fs.stream().allMatch(f -> f.admits(ch))).toList();
             Selectors.Selection sel = Selectors.select(selectors, fused, c.nodes().stream().map(Node::name).toList(), offered, costing, true, g.name());
             java.util.Comparator<Choice> preference = sel.preference();
+            Map<Format, Choice> ruleChoice = new LinkedHashMap<>();
             for (Choice ch : sel.kept()) {
                 Choice cur = bestChoice.get(ch.format());
                 if (cur == null || ch.latencyPs() < cur.latencyPs() || ch.latencyPs() == cur.latencyPs() && preference.compare(ch, cur) < 0) {
                     bestChoice.put(ch.format(), ch);
                     best.put(ch.format(), new FusedChoice(ch.tacticId(), ch.precision(), ch.layout(), ch.latencyPs(), ch.computeUs(), ch.memoryUs(), ch.launchUs(), ch.workspaceBytes()));
                 }
+                // the fixed rule's fused tactic: the fastest of those it knew (a tactic added after it is never its pick)
+                Choice rc = ruleChoice.get(ch.format());
+                if (!RuleSearch.AFTER_THE_RULE.contains(ch.tacticId())
+                        && (rc == null || ch.latencyPs() < rc.latencyPs() || ch.latencyPs() == rc.latencyPs() && preference.compare(ch, rc) < 0)) ruleChoice.put(ch.format(), ch);
             }
             // a candidate no fused tactic can run would only ever be refused: leave it out
             if (best.isEmpty()) continue;
-            cands.add(new SearchProblem.Candidate(cands.size(), c.kind(), members, best, touchesImage(fused)));
+            Map<Format, FusedChoice> byRule = new LinkedHashMap<>();
+            best.forEach((f, fc) -> {
+                Choice ch = ruleChoice.get(f);
+                byRule.put(f, ch == null ? fc : new FusedChoice(ch.tacticId(), ch.precision(), ch.layout(), ch.latencyPs(), ch.computeUs(), ch.memoryUs(), ch.launchUs(), ch.workspaceBytes()));
+            });
+            cands.add(new SearchProblem.Candidate(cands.size(), c.kind(), members, best, touchesImage(fused), null, byRule));
         }
         Map<Value, List<Node>> users = g.users();
         for (SiblingMerge m : SiblingMerges.enumerate(g)) {

@@ -43,14 +43,22 @@ public final class SearchProblem {
      * the first chain's root first, and "fused" means merged: the wide chain and the Split run instead of the
      * chains, each {@code fused} entry pricing both ({@link Merge#parts} has them apart).
      */
-    public record Candidate(int index, String kind, int[] members, Map<Format, FusedChoice> fused, boolean imageGroup, Merge merge) {
+    public record Candidate(int index, String kind, int[] members, Map<Format, FusedChoice> fused, boolean imageGroup, Merge merge,
+                            Map<Format, FusedChoice> ruleFused) {
         /** The kind of a horizontal merge's candidate. */
         public static final String MERGE = "merge";
 
+        /** {@code ruleFused}: per key, the fused tactic the fixed rule prefers (RuleSearch's order, then latency); null: the fastest, as {@code fused}. */
         public Candidate {
             members = members.clone();
             fused = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(fused)); // ordered: Map.copyOf iterates in a per-JVM order, and moves are built from these keys
+            ruleFused = ruleFused == null ? fused : java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(ruleFused));
+            if (!ruleFused.keySet().equals(fused.keySet())) throw new IllegalArgumentException("candidate " + index + ": the rule's fused tactics cover " + ruleFused.keySet() + ", the fastest " + fused.keySet());
             if ((merge != null) != kind.equals(MERGE)) throw new IllegalArgumentException("candidate " + index + " of kind " + kind + (merge == null ? " has no merge" : " has a merge"));
+        }
+
+        public Candidate(int index, String kind, int[] members, Map<Format, FusedChoice> fused, boolean imageGroup, Merge merge) {
+            this(index, kind, members, fused, imageGroup, merge, null);
         }
 
         /** A fusion candidate (no merge). */
@@ -78,6 +86,9 @@ public final class SearchProblem {
         }
 
         public FusedChoice fusedChoice(Format rootFormat) { return fused.get(key(rootFormat)); }
+
+        /** The fixed rule's fused tactic at this root format when {@code byRule}, else the fastest. */
+        public FusedChoice fusedChoice(Format rootFormat, boolean byRule) { return (byRule ? ruleFused : fused).get(key(rootFormat)); }
     }
 
     /**

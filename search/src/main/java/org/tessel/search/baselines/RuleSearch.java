@@ -20,6 +20,12 @@ import org.tessel.search.domain.Choice;
  * preferred ({@link #PREFERRED}, else the cost model's fastest at that format).
  */
 public final class RuleSearch implements SearchStrategy {
+    /**
+     * Catalogue tactics added after the fixed rule, which the rule strategy never picks, so its plans stay the rule's:
+     * {@code cublaslt.conv1x1} (the rule ran every convolution on cuDNN's fused call).
+     */
+    public static final java.util.Set<String> AFTER_THE_RULE = java.util.Set.of("cublaslt.conv1x1");
+
     /** Tactics the fixed rule ran, most preferred first. */
     static final List<String> PREFERRED = List.of(
             "tessel.conv.stem", "tessel.conv.depthwise_nhwc", "cudnn.conv.fused_bias_act", "tessel.conv.int8_dp4a", "tessel.deconv.direct", "tessel.recurrent", "tessel.lora.bgmv", "cublaslt.gemm.bias", "cublaslt.gemm", "tessel.matmul", "tessel.gemv.weight_only", "tessel.gemm.weight_only", "tessel.gemm.w8a8",
@@ -45,7 +51,7 @@ public final class RuleSearch implements SearchStrategy {
             int rank = Integer.MAX_VALUE;
             for (Choice c : n.choices()) {
                 priced++;
-                if (!c.standalone() || c.precision() != precision || c.layout() != want) continue;
+                if (!c.standalone() || c.precision() != precision || c.layout() != want || AFTER_THE_RULE.contains(c.tacticId())) continue;
                 int r = PREFERRED.indexOf(c.tacticId());
                 if (r < 0) r = PREFERRED.size();
                 if (best == null || r < rank || r == rank && c.latencyPs() < best.latencyPs()) { best = c; rank = r; }
@@ -70,10 +76,10 @@ public final class RuleSearch implements SearchStrategy {
                 SearchProblem.Node rn = p.node(c.root());
                 Layout want = layoutFor(rn, layout);
                 for (Choice ch : rn.choices())
-                    if (ch.inGroup() && ch.precision() == precision && ch.layout() == want && c.fusedChoice(ch.format()) != null) root = ch;
+                    if (ch.inGroup() && ch.precision() == precision && ch.layout() == want && c.fusedChoice(ch.format(), true) != null) root = ch;
             }
             org.tessel.search.Format rf = root.format();
-            if (c.fusedChoice(rf) == null || onHost(c.fusedChoice(rf).tacticId())) { fused[c.index()] = false; continue; }
+            if (c.fusedChoice(rf, true) == null || onHost(c.fusedChoice(rf, true).tacticId())) { fused[c.index()] = false; continue; }
             cs[c.root()] = root;
             for (int m : c.members()) {
                 if (cs[m].format().agrees(rf)) continue;
@@ -81,7 +87,7 @@ public final class RuleSearch implements SearchStrategy {
                 if (at != null) cs[m] = at;
             }
         }
-        return new Result(new org.tessel.search.Assignment(cs, fused), priced, false, false,
+        return new Result(new org.tessel.search.Assignment(cs, fused, true), priced, false, false,
                 "rule: " + precision.text() + ", layout " + layout.text());
     }
 
