@@ -51,6 +51,17 @@ public final class NodeFacts {
         return o != null && o.isConstant();
     }
 
+    /**
+     * Why a convolution's filters or bias are not constants of node {@code n} (a Conv or the fused node around
+     * {@code conv}), as tactics that pack them at build time refuse; null when both are (or there is no bias).
+     */
+    public static String nonConstantConvOperands(Node n, Node conv) {
+        if (!isConstant(n, conv.input(1))) return "takes constant filters (%" + conv.input(1).name() + " is computed)";
+        if (conv.numInputs() > 2 && conv.input(2) != null && !isConstant(n, conv.input(2)))
+            return "takes a constant bias (%" + conv.input(2).name() + " is computed)";
+        return null;
+    }
+
     /** True when a fused conv chain has an Add of two computed tensors (a residual). */
     public static boolean hasResidualAdd(Node fused) {
         if (fused.body() == null) return false;

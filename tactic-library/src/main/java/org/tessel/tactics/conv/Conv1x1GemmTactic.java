@@ -68,9 +68,8 @@ public final class Conv1x1GemmTactic extends BaseTactic {
         int align = 8;
         if (g.cin() % align != 0 || g.cout() % align != 0)
             return "needs input and output channels that are multiples of " + align + " at " + p.text() + " (got " + g.cin() + " -> " + g.cout() + ")";
-        if (!NodeFacts.isConstant(n, conv.input(1))) return "takes constant filters (%" + conv.input(1).name() + " is computed)";
-        if (conv.numInputs() > 2 && conv.input(2) != null && !NodeFacts.isConstant(n, conv.input(2)))
-            return "takes a constant bias (%" + conv.input(2).name() + " is computed)";
+        String operands = NodeFacts.nonConstantConvOperands(n, conv);
+        if (operands != null) return operands;
         if (n.body() != null)
             for (Node b : n.body().nodes())
                 if (!BODY_OPS.contains(b.opName())) return "cuBLASLt's epilogue takes bias, a residual and Relu (the body holds " + b.opName() + ")";

@@ -62,9 +62,8 @@ public final class Int8ConvTactic extends BaseTactic {
         if (g.group() != 1) return "one group only (got group " + g.group() + ")";
         if (g.cin() % 4 != 0 || g.cout() % 4 != 0)
             return "needs input and output channels that are multiples of 4, read as 4-byte words (got " + g.cin() + " -> " + g.cout() + ")";
-        if (!NodeFacts.isConstant(n, conv.input(1))) return "takes constant filters (%" + conv.input(1).name() + " is computed)";
-        if (conv.numInputs() > 2 && conv.input(2) != null && !NodeFacts.isConstant(n, conv.input(2)))
-            return "takes a constant bias (%" + conv.input(2).name() + " is computed)";
+        String operands = NodeFacts.nonConstantConvOperands(n, conv);
+        if (operands != null) return operands;
         if (n.body() != null)
             for (Node b : n.body().nodes())
                 if (!BODY_OPS.contains(b.opName())) return "the INT8 epilogue takes bias, residual, Relu and Clip (the body holds " + b.opName() + ")";

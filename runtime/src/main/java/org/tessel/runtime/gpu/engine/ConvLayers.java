@@ -285,8 +285,7 @@ public final class ConvLayers implements TacticImplementation {
         int kk = xd[1], nn = wd[0];
         if (m > Integer.MAX_VALUE) throw GpuEngineException.unsupported(owner, "M = " + m + " pixels is too many for one matmul");
         if (out.type().numElements() != m * nn) throw GpuEngineException.unsupported(owner, "output " + out.type().shape() + " is not [" + m + " pixels, " + nn + " channels]");
-        boolean relu = o.act() == Act.RELU;
-        CublasLt.Epilogue epi = relu ? (bias == null ? CublasLt.Epilogue.RELU : CublasLt.Epilogue.RELU_BIAS) : (bias == null ? CublasLt.Epilogue.DEFAULT : CublasLt.Epilogue.BIAS);
+        CublasLt.Epilogue epi = GemmLayers.epilogue(o.act() == Act.RELU, bias != null);
         DeviceBuffer xb = c.activation(x), yb = c.activation(out);
         DeviceBuffer wb = c.weight(w, Layout.ANY); // [K, C, 1, 1] as stored is [K, C]
         DeviceBuffer bb = bias == null ? null : c.weight(bias, Layout.ANY);

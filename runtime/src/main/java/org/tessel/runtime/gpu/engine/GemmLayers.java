@@ -211,6 +211,11 @@ public final class GemmLayers implements TacticImplementation {
         return i;
     }
 
+    /** cuBLASLt's epilogue for an optional ReLU after an optional bias. */
+    static CublasLt.Epilogue epilogue(boolean relu, boolean bias) {
+        return relu ? (bias ? CublasLt.Epilogue.RELU_BIAS : CublasLt.Epilogue.RELU) : (bias ? CublasLt.Epilogue.BIAS : CublasLt.Epilogue.DEFAULT);
+    }
+
     static CublasLtGemm.Precision lp(GpuEngine.Precision p) {
         return switch (p) {
             case FP32 -> CublasLtGemm.Precision.FP32;
@@ -339,8 +344,8 @@ public final class GemmLayers implements TacticImplementation {
         DeviceBuffer bb = bias == null ? null : e.weight(bias, Layout.ANY);
         DeviceBuffer rb = residual == null ? null : e.activation(residual);
         CublasLt.Epilogue epi = switch (act) {
-            case NONE, GELU_ERF, TANH -> bias == null ? CublasLt.Epilogue.DEFAULT : CublasLt.Epilogue.BIAS;
-            case RELU -> bias == null ? CublasLt.Epilogue.RELU : CublasLt.Epilogue.RELU_BIAS;
+            case NONE, GELU_ERF, TANH -> epilogue(false, bias != null);
+            case RELU -> epilogue(true, bias != null);
             case GELU_TANH -> bias == null ? CublasLt.Epilogue.GELU : CublasLt.Epilogue.GELU_BIAS;
         };
         int parts = Math.max(1, batched);
