@@ -53,6 +53,9 @@ final class ChannelPad {
         if (users.isEmpty()) return false;
         for (Node u : users) {
             if (u.input(0) != y || !stemLike(e, u, y.type().shape().dim(1))) return false;
+            // the stem reads the uploaded input as it is stored: with f32 inputs (an FP32 engine's) and a stem at f16 the
+            // reformat runs as its own layer and a cast follows
+            if (e.storageOf(u.output()) != e.storageOf(reformat.input(0))) return false;
             String planned = e.planned(u);
             if (planned != null) {
                 java.util.List<String> parts = GpuTactics.parts(planned);
