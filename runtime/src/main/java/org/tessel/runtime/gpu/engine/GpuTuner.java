@@ -198,7 +198,10 @@ public final class GpuTuner implements Tuner {
             double median = GpuExecutionContext.quantile(ms, 0.5) * 1000;
             double[] dev = new double[ms.length];
             for (int i = 0; i < ms.length; i++) dev[i] = Math.abs(ms[i] * 1000 - median);
-            if (cache != null) cache.put(signature, e.layerPlans().get(0).tactic(), new Measurement(median, GpuExecutionContext.quantile(dev, 0.5), RUNS));
+            // kept under the layer's tactic (with its variant), or under the asked id where the layer built is another
+            // tactic's (a reformat the engine runs as a copy): a warm cache must answer the question asked
+            String built = e.layerPlans().get(0).tactic();
+            if (cache != null) cache.put(signature, GpuTactics.catalogueId(built).equals(tacticId) ? built : tacticId, new Measurement(median, GpuExecutionContext.quantile(dev, 0.5), RUNS));
             measuredHere++;
             return OptionalDouble.of(Math.max(median, 1e-3));
         } catch (GpuEngineException | org.tessel.api.PluginException e) {
