@@ -189,7 +189,8 @@ public final class CublasLt implements AutoCloseable {
         /**
          * Why cuBLASLt's FP8 kernels cannot take this problem, or null: e4m3 A and B (not D: Tessel writes
          * an f16, bf16 or f32 D and requantizes with its own kernel), CUBLAS_COMPUTE_32F, the "TN" format
-         * (A transposed, B not), and m, n, k and the leading dimensions multiples of 16 (16-byte alignment).
+         * (A transposed, B not), and m, k and the leading dimensions multiples of 16 (16-byte alignment); n, the columns
+         * of B and D, is no leading dimension and may be any (PyTorch's scaled_mm relaxed the same check, #108308).
          */
         public static String fp8WhyNot(boolean transA, boolean transB, int m, int n, int k, long lda, long ldb, long ldd,
                                        CudaDataType dataType, ComputeType computeType, CudaDataType outType) {
@@ -198,8 +199,8 @@ public final class CublasLt implements AutoCloseable {
                 return "an FP8 matmul here writes D in f16, bf16 or f32, got " + outType;
             if (computeType != ComputeType.C32F) return "an FP8 matmul computes in CUBLAS_COMPUTE_32F, got " + computeType;
             if (!transA || transB) return "cuBLASLt's FP8 kernels take the \"TN\" format: A transposed, B not (got transA=" + transA + ", transB=" + transB + ")";
-            if (m % 16 != 0 || n % 16 != 0 || k % 16 != 0 || lda % 16 != 0 || ldb % 16 != 0 || ldd % 16 != 0)
-                return "cuBLASLt's FP8 kernels need m, n, k and the leading dimensions multiples of 16 (got m=" + m + " n=" + n + " k=" + k
+            if (m % 16 != 0 || k % 16 != 0 || lda % 16 != 0 || ldb % 16 != 0 || ldd % 16 != 0)
+                return "cuBLASLt's FP8 kernels need m, k and the leading dimensions multiples of 16 (got m=" + m + " n=" + n + " k=" + k
                         + " lda=" + lda + " ldb=" + ldb + " ldd=" + ldd + ")";
             return null;
         }

@@ -136,9 +136,9 @@ public final class GemmLayers implements TacticImplementation {
         Value w = q.mm().input(1);
         if (w.type().rank() != 2 || !org.tessel.tactics.NodeFacts.isConstant(n, w))
             return "the FP8 GEMM's weights are a 2-D constant (got " + w.type().shape() + ")";
-        long m = q.mm().input(0).type().numElements() / Math.max(1, q.k());
-        if (q.k() % 16 != 0 || q.n() % 16 != 0 || m % 16 != 0)
-            return "cuBLASLt's FP8 kernels here need M, K and N multiples of 16 (got M=" + m + ", K=" + q.k() + ", N=" + q.n() + ")";
+        // the rows (M) are cuBLASLt's n, no leading dimension: any M (a pooler's one row) runs
+        if (q.k() % 16 != 0 || q.n() % 16 != 0)
+            return "cuBLASLt's FP8 kernels here need K and N multiples of 16 (got K=" + q.k() + ", N=" + q.n() + ")";
         return null;
     }
 

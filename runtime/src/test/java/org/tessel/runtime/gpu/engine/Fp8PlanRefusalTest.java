@@ -205,6 +205,9 @@ class Fp8PlanRefusalTest {
         assertTrue(f16compute.getMessage().contains("CUBLAS_COMPUTE_32F"), f16compute.getMessage());
         // Tessel's FP8 GEMM in row-major terms: y [M, N] = X [M, K] W [N, K]^T
         new Fp8Gemm.Spec(128, 512, 128, DType.F16, true);
+        // any number of rows: they are cuBLASLt's n, no leading dimension (a pooler's one row, a decode step's few)
+        new Fp8Gemm.Spec(1, 512, 128, DType.F16, true);
+        new Fp8Gemm.Spec(5, 512, 128, DType.BF16, false);
         var k = assertThrows(IllegalArgumentException.class, () -> new Fp8Gemm.Spec(128, 512, 100, DType.F16, false));
         assertTrue(k.getMessage().startsWith("FP8 GEMM [128x100] x [100x512]: cuBLASLt's FP8 kernels need"), k.getMessage());
         assertThrows(IllegalArgumentException.class, () -> new Fp8Gemm.Spec(128, 512, 128, DType.I8, false));

@@ -28,7 +28,7 @@ import org.tessel.runtime.gpu.GpuTestSupport;
 @Tag("gpu")
 class Fp8GemmGpuTest {
     static final CudaStream S = CudaStream.DEFAULT;
-    static final int[][] SHAPES = {{128, 128, 128}, {256, 512, 128}, {384, 3072, 768}};
+    static final int[][] SHAPES = {{128, 128, 128}, {256, 512, 128}, {384, 3072, 768}, {1, 128, 128}, {5, 256, 64}};  // any rows: a pooler's one
 
     @Test void quantizeKernelIsBitExactOnTheDevice() {
         GpuTestSupport.requireGpu();
