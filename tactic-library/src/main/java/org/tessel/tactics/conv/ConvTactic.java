@@ -148,6 +148,9 @@ public final class ConvTactic extends BaseTactic {
             if (l != Layout.NHWC) return "INT8 needs NHWC layout (cuDNN's int8 convolutions are channels-last)";
             if (g.cin() / g.group() % 4 != 0 || g.cout() / g.group() % 4 != 0)
                 return "INT8 needs input and output channels per group that are multiples of 4 (got " + g.cin() / g.group() + " -> " + g.cout() / g.group() + ")";
+            // cuDNN 9's int8 convolution answers CUDNN_STATUS_NOT_SUPPORTED for dilated filters (H100, 2026-12-06)
+            if (!g.unitDilation())
+                return "INT8 takes no dilation (cuDNN's int8 convolution refuses it; tessel.conv.int8_dp4a takes it)";
         } else if (p == Precision.FP8) {
             // the GPU engine runs FP8 convolutions as cuBLASLt's e4m3 GEMM over pixels, on an im2col matrix of the input whose
             // columns it pads to 16 (Fp8Layers): output channels are the GEMM's N, which cuBLASLt's FP8 kernels want in multiples of 16

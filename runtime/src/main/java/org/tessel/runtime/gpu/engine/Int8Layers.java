@@ -43,6 +43,10 @@ final class Int8Layers {
         if (pads.length != 4) return "an INT8 convolution takes 4 pads (got " + java.util.Arrays.toString(pads) + ")";
         if (cudnn && (pads[0] != pads[2] || pads[1] != pads[3]))
             return "cuDNN takes symmetric pads (got " + java.util.Arrays.toString(pads) + "; " + GpuTactics.CONV_INT8_DP4A + " takes these)";
+        long[] dil = o.conv().attrs().getInts("dilations", new long[] {1, 1});
+        if (cudnn && java.util.Arrays.stream(dil).anyMatch(d -> d != 1))
+            return "cuDNN's int8 convolution takes no dilation (CUDNN_STATUS_NOT_SUPPORTED on an H100, cuDNN 9.14; got " + java.util.Arrays.toString(dil) + "; "
+                    + GpuTactics.CONV_INT8_DP4A + " takes it)";
         return null;
     }
 

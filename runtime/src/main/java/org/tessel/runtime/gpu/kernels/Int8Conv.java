@@ -111,6 +111,9 @@ public final class Int8Conv implements AutoCloseable {
         if (!spec.symmetricPads())
             throw new IllegalArgumentException("cuDNN's int8 convolution takes symmetric pads, got top " + spec.padH() + " bottom " + spec.padBottom()
                     + " left " + spec.padW() + " right " + spec.padRight());
+        if (spec.dilationH() != 1 || spec.dilationW() != 1)
+            throw new IllegalArgumentException("cuDNN's int8 convolution takes no dilation (CUDNN_STATUS_NOT_SUPPORTED on an H100, cuDNN 9.14), got "
+                    + spec.dilationH() + "," + spec.dilationW() + "; Tessel's dp4a kernel takes it");
         return new Int8Conv(Backend.CUDNN, spec, cudnn);
     }
 

@@ -313,6 +313,15 @@ class Int8KernelsGpuTest {
                 long[] sums = convReference(x, w.codes(), spec);
                 for (Int8Conv.Backend backend : Int8Conv.Backend.values()) {
                     if (backend == Int8Conv.Backend.CUDNN && cudnn == null) continue;
+                    if (backend == Int8Conv.Backend.CUDNN && spec.dilationH() != 1) {
+                        // cuDNN answers NOT_SUPPORTED for a dilated int8 convolution: refused before any library call, named
+                        Cudnn cd = cudnn;
+                        checks.check("cudnn.conv.fused_bias_act/int8 refuses dilation " + c[9], () -> {
+                            var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> Int8Conv.cudnn(cd, spec));
+                            org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("takes no dilation"), e.getMessage());
+                        });
+                        continue;
+                    }
                     String what = (switch (backend) { case CUDNN -> "cudnn.conv.fused_bias_act/int8 "; case TESSEL_DP4A -> "tessel.conv.int8_dp4a "; case TESSEL_DP4A_DIRECT -> "tessel.conv.int8_dp4a (direct form) "; })
                             + "n" + c[0] + "c" + c[1] + "h" + c[2] + "w" + c[3] + "k" + c[4] + "r" + c[5] + "s" + c[6] + " pad" + c[7] + " stride" + c[8] + " dil" + c[9];
                     Cudnn cd = cudnn;
