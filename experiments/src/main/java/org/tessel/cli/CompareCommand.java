@@ -68,6 +68,21 @@ final class CompareCommand implements Callable<Integer> {
 
     private static final String ENGINE = "engine", REFERENCE = "reference", ORT = "onnxruntime";
 
+    /** The precisions the engine's layers run at (for the rounding hint of a FAIL). */
+    private final Set<Precision> enginePrecisions = EnumSet.noneOf(Precision.class);
+
+    /**
+     * When the engine's loosest precision rounds by more than {@code rtol} on its own (a BF16 engine compared at the
+     * default 1e-3), a line saying so and what to pass; empty otherwise (the failure is not the precision's rounding).
+     */
+    static java.util.Optional<String> roundingHint(Set<Precision> precisions, double rtol) {
+        Precision loosest = precisions.stream().filter(p -> p != Precision.FP32).max(java.util.Comparator.comparingDouble(Precision::relativeError)).orElse(null);
+        if (loosest == null || loosest.relativeError() <= rtol) return java.util.Optional.empty();
+        double suggest = Math.pow(10, Math.ceil(Math.log10(2 * loosest.relativeError())));
+        return java.util.Optional.of(String.format(Locale.ROOT, "note: the engine runs layers at %s, whose rounding alone is about %s relative, more than rtol %s; "
+                + "to compare at %s's precision pass --rtol %s (or more)", loosest.text(), num(loosest.relativeError()), num(rtol), loosest.text(), num(suggest)));
+    }
+
     /** One comparison of two runners' values of one tensor. */
     record Pair(String a, String b, Compare.Stats stats) {}
 
@@ -120,6 +135,7 @@ final class CompareCommand implements Callable<Integer> {
             engineWhat = "engine built from " + model.model + " (cpu, " + engine.layers().size() + " layers, precisions "
                     + (engine.plan() == null ? "{FP32}" : engine.plan().precisionMix()) + ")";
         }
+        if (engine != null && engine.plan() != null) enginePrecisions.addAll(engine.plan().precisionMix().keySet());
         Graph engineGraph = engine != null ? engine.graph() : null;
         Graph inputsOf = engineGraph != null ? engineGraph : source;
         GpuEngine gpu = null;
@@ -131,6 +147,8 @@ final class CompareCommand implements Callable<Integer> {
             gpuBackend = g;
             gpu = GpuEngine.load(gpuEngine, g.context());
             inputsOf = gpu.graph();
+            engineWhat += " (" + gpu.layerPlans().size() + " layers, precision " + gpu.describePrecision() + ")";
+            for (GpuEngine.Precision p : gpu.precisionMix().keySet()) enginePrecisions.add(Precision.valueOf(p.name()));
         }
         try {
             List<Tensor> inputs = inputFiles == null ? OptimizeCommand.randomInputs(inputsOf) : TensorFiles.inputs(inputFiles, inputsOf.inputs(), "--inputs");
@@ -221,6 +239,7 @@ final class CompareCommand implements Callable<Integer> {
                     tensors.stream().filter(r -> !r.pass()).findFirst().ifPresent(r -> System.out.println("first tensor outside tolerance (in engine order): %" + r.name()));
                 }
                 System.out.println(failed == 0 ? "PASS" : "FAIL: " + failed + " tensor(s) outside tolerance");
+                if (failed > 0) roundingHint(enginePrecisions, rtol).ifPresent(System.out::println);
             }
             return failed == 0 ? 0 : 1;
         } finally {

@@ -49,6 +49,21 @@ class CompareCommandTest {
         assertTrue(loose.out().contains("precisions {FP16="), loose.out());
     }
 
+    @Test void aBf16EngineOutsideTheDefaultToleranceIsToldItsRoundingAndWhatToPass() throws Exception {
+        // BF16 rounds by ~3.9e-3 relative: the default rtol 1e-3 fails on rounding alone, and the FAIL says so (and what to pass)
+        CliRun strict = CliRun.of("compare", "zoo:resnet50-tiny", "--bf16", "--no-onnxruntime");
+        assertEquals(1, strict.code(), strict.out());
+        assertTrue(strict.out().contains("note: the engine runs layers at bf16, whose rounding alone is about 0.00391 relative, more than rtol 0.001; "
+                + "to compare at bf16's precision pass --rtol 0.01 (or more)"), strict.out());
+        assertTrue(strict.out().contains("pass --rtol "), strict.out());
+        // an FP32 engine's failure is not rounding: no note
+        CliRun fp32 = CliRun.of("compare", "zoo:resnet50-tiny", "--no-onnxruntime", "--rtol", "0", "--atol", "0");
+        assertFalse(fp32.out().contains("note: the engine runs layers at"), fp32.out());
+        assertEquals(java.util.Optional.empty(), CompareCommand.roundingHint(java.util.EnumSet.of(org.tessel.cost.Precision.FP16), 1e-3));
+        assertEquals("note: the engine runs layers at bf16, whose rounding alone is about 0.00391 relative, more than rtol 0.001; to compare at bf16's precision pass --rtol 0.01 (or more)",
+                CompareCommand.roundingHint(java.util.EnumSet.of(org.tessel.cost.Precision.FP32, org.tessel.cost.Precision.BF16), 1e-3).orElseThrow());
+    }
+
     @Test void allTensorsComparesTheEnginesIntermediatesByNameWithReferenceAndOnnxRuntime() throws Exception {
         CliRun r = CliRun.of("compare", "zoo:resnet50-tiny", "--all-tensors", "--json");
         assertEquals(0, r.code(), r.err());
