@@ -35,9 +35,21 @@ public final class CudaKernel {
     private final CudaModule emulatedModule;
     private int sharedLimit = DEFAULT_SHARED_LIMIT;
 
-    CudaKernel(String name, CUfunction function) {
+    /** A CUfunction whose raw handle this package can read (getNativePointer is protected), for cuLaunchKernelEx. */
+    static final class Function extends CUfunction {
+        long raw() { return getNativePointer(); }
+    }
+
+    /**
+     * True for a kernel that waits for the kernel before it itself ({@code griddepcontrol.wait}, the prelude's
+     * {@code tessel_pdl()}), launched with programmatic stream serialization (see {@link org.tessel.runtime.cuda.ffm.CudaLaunch}).
+     */
+    private final boolean programmatic;
+
+    CudaKernel(String name, Function function, boolean programmatic) {
         this.name = name;
         this.function = function;
+        this.programmatic = programmatic && org.tessel.runtime.cuda.ffm.CudaLaunch.available();
         this.emulatedLauncher = null;
         this.emulatedSignature = null;
         this.emulator = null;
@@ -47,6 +59,7 @@ public final class CudaKernel {
     CudaKernel(String name, MethodHandle launcher, String signature, CudaDevice emulator, CudaModule module) {
         this.name = name;
         this.function = null;
+        this.programmatic = false;
         this.emulatedLauncher = launcher;
         this.emulatedSignature = signature;
         this.emulator = emulator;
@@ -92,7 +105,10 @@ public final class CudaKernel {
             return Pointer.to(p);
         }
 
-        /** The values as the emulated launcher reads them: an 8-byte slot per argument and a pointer to each slot. */
+        /**
+         * The values as the emulated launcher and cuLaunchKernelEx read them: an 8-byte slot per argument (an int or float
+         * in its low 4 bytes) and a pointer to each slot.
+         */
         MemorySegment emulatedParams(Arena arena) {
             int n = size();
             MemorySegment slots = arena.allocate(8L * Math.max(1, n), 8), pointers = arena.allocate(8L * Math.max(1, n), 8);
@@ -121,10 +137,21 @@ public final class CudaKernel {
             launchEmulated(call, new int[] {gridX, gridY, gridZ, blockX, blockY, blockZ, sharedBytes}, stream, args);
             return;
         }
+        if (programmatic) {
+            try (Arena arena = Arena.ofConfined()) {
+                int r = org.tessel.runtime.cuda.ffm.CudaLaunch.launchProgrammatic(((Function) function).raw(), new int[] {gridX, gridY, gridZ},
+                        new int[] {blockX, blockY, blockZ}, sharedBytes, stream.handleAddress(), args.emulatedParams(arena));
+                check("cuLaunchKernelEx(" + call.substring("cuLaunchKernel(".length()) + ", programmatic stream serialization", r);
+            }
+            return;
+        }
         int r = JCudaDriver.cuLaunchKernel(function, gridX, gridY, gridZ, blockX, blockY, blockZ, sharedBytes,
                 stream.handle(), args.params(), null);
         check(call, r);
     }
+
+    /** True when launches of this kernel let it start before the kernel before it ends (it waits for it itself). */
+    public boolean programmatic() { return programmatic; }
 
     /** Checks a launch as an sm_90 GPU and the kernel's parameter types would, then runs it (or records it under capture). */
     private void launchEmulated(String call, int[] dims, CudaStream stream, Args args) {

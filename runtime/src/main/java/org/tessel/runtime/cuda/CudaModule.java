@@ -31,10 +31,13 @@ public final class CudaModule implements AutoCloseable {
     private final SymbolLookup library;
     private final Arena arena;
     private final CudaDevice emulator;
+    /** The module's PTX (null for an emulated module): which of its kernels wait for the kernel before them (PDL). */
+    private final String ptx;
     private boolean closed;
 
-    private CudaModule(String name, byte[] image) {
+    private CudaModule(String name, byte[] image, String ptx) {
         this.name = name;
+        this.ptx = ptx;
         this.module = new CUmodule();
         this.library = null;
         this.arena = null;
@@ -45,6 +48,7 @@ public final class CudaModule implements AutoCloseable {
     private CudaModule(String name, java.nio.file.Path library, CudaDevice emulator) {
         this.name = name;
         this.module = null;
+        this.ptx = null;
         this.arena = Arena.ofShared();
         this.library = SymbolLookup.libraryLookup(library, arena);
         this.emulator = emulator;
@@ -54,7 +58,7 @@ public final class CudaModule implements AutoCloseable {
     public static CudaModule loadPtx(String name, String ptx) {
         byte[] text = ptx.getBytes(StandardCharsets.US_ASCII);
         byte[] z = java.util.Arrays.copyOf(text, text.length + 1);   // the driver reads a NUL-terminated image
-        return new CudaModule(name, z);
+        return new CudaModule(name, z, ptx);
     }
 
     /**
@@ -91,9 +95,21 @@ public final class CudaModule implements AutoCloseable {
             }
             return new CudaKernel(name + "." + kernelName, launcher, kinds, emulator, this);
         }
-        CUfunction f = new CUfunction();
+        CudaKernel.Function f = new CudaKernel.Function();
         check(call, JCudaDriver.cuModuleGetFunction(f, module, kernelName));
-        return new CudaKernel(name + "." + kernelName, f);
+        return new CudaKernel(name + "." + kernelName, f, waitsForPredecessor(ptx, kernelName));
+    }
+
+    /**
+     * True when the PTX entry {@code kernel} executes {@code griddepcontrol.wait} (the prelude's {@code tessel_pdl()}):
+     * it may then be launched with programmatic stream serialization, since it waits for the kernel before it itself.
+     */
+    static boolean waitsForPredecessor(String ptx, String kernel) {
+        if (ptx == null) return false;
+        int at = ptx.indexOf(".entry " + kernel + "(");
+        if (at < 0) return false;
+        int next = ptx.indexOf(".entry ", at + 7);
+        return ptx.substring(at, next < 0 ? ptx.length() : next).contains("griddepcontrol.wait");
     }
 
     public String name() { return name; }

@@ -40,7 +40,9 @@ final class EmulatedKernels {
     private static final Map<String, String> HOST_VERSIONS = Map.of(
             "tessel_h2f", "inline float tessel_h2f(unsigned short h) { return tessel_emu_h2f(h); }",
             "tessel_f2h", "inline unsigned short tessel_f2h(float f) { return tessel_emu_f2h(f); }",
-            "tessel_f2bf", "inline unsigned short tessel_f2bf(float f) { return tessel_emu_f2bf(f); }");
+            "tessel_f2bf", "inline unsigned short tessel_f2bf(float f) { return tessel_emu_f2bf(f); }",
+            // programmatic dependent launch: the emulated device runs a stream's kernels one after another
+            "tessel_pdl", "inline void tessel_pdl() {}");
 
     /** g++'s options for a kernel and for the shim's precompiled header (which must match, -shared aside). */
     private static final List<String> FLAGS = List.of("-std=c++20", "-O1", "-pthread", "-ffp-contract=off", "-fno-strict-aliasing",

@@ -36,6 +36,22 @@ public final class WeightOnlyGemv {
      * each row group's K split over {@code kSplit} warps (1, 2 or 4).
      */
     public static String source(DType t, DType scaleType, int bits, int m, Gemv.Prologue prologue, Gemv.RmsNorm norm, int kSplit) {
+        return source(t, scaleType, bits, m, prologue, norm, kSplit, false);
+    }
+
+    /** Most bytes of f32 activations the staged form keeps in shared memory (K up to 12,288 at one row a pass). */
+    public static final int STAGE_BYTES = 48 * 1024;
+
+    /**
+     * True when the kernel stages x in shared memory ({@code WO_STAGE}): one activation row a pass (a decode step at
+     * batch 1) and K's f32 values within {@value #STAGE_BYTES} bytes. The staged form computes x (its prologue, its norm)
+     * once a block instead of once a row group, and dequantizes codes without integer-to-float conversions.
+     */
+    public static boolean staged(int rowsPerPass, int k) { return rowsPerPass == 1 && 4L * k <= STAGE_BYTES; }
+
+    /** As above; {@code stage} picks the staged form ({@link #staged}), which takes one activation row a pass. */
+    public static String source(DType t, DType scaleType, int bits, int m, Gemv.Prologue prologue, Gemv.RmsNorm norm, int kSplit, boolean stage) {
+        if (stage && m != 1) throw new IllegalArgumentException("the staged tessel_gemv_wo takes one activation row a pass, got " + m);
         CudaTypes.require(t, "tessel_gemv_wo activations");
         CudaTypes.require(scaleType, "tessel_gemv_wo scales");
         if (bits != 4 && bits != 8) throw new IllegalArgumentException("bits must be 4 or 8, got " + bits);
@@ -44,7 +60,7 @@ public final class WeightOnlyGemv {
         String body = KernelCompiler.resource("weight_only_gemv.cu");
         if (prologue != null) body = body.replace("// @prologue\n", prologueCode(prologue, t));
         return KernelCompiler.prelude() + CudaTypes.typedefs("T", t) + CudaTypes.typedefs("S", scaleType) + "#define WO_BITS " + bits + "\n#define WO_ROWS " + ROWS_PER_WARP + "\n#define WO_M " + m
-                + "\n#define WO_KSPLIT " + kSplit + "\n#define WO_F32 " + (t == DType.F32 ? 1 : 0) + "\n" + (norm == null ? "" : "#define WO_RMS 1\n#define WO_EPS " + Float.toHexString(norm.epsilon()) + "f\n") + KernelCompiler.resource("gemv_ksplit.cuh") + body;
+                + "\n#define WO_KSPLIT " + kSplit + "\n#define WO_F32 " + (t == DType.F32 ? 1 : 0) + "\n" + (stage ? "#define WO_STAGE 1\n" : "") + (norm == null ? "" : "#define WO_RMS 1\n#define WO_EPS " + Float.toHexString(norm.epsilon()) + "f\n") + KernelCompiler.resource("gemv_ksplit.cuh") + body;
     }
 
     /**
@@ -116,16 +132,20 @@ public final class WeightOnlyGemv {
         if (bias != null && bias.bytes() < es * n || residual != null && residual.bytes() < es * m * n)
             throw new IllegalArgumentException("weight-only GEMV: a bias of " + (bias == null ? 0 : bias.bytes()) + " or residual of " + (residual == null ? 0 : residual.bytes())
                     + " bytes is too small for N=" + n + ", M=" + m + " in " + t.text());
-        int passes = passes(m), rows = (m + passes - 1) / passes, split = kSplit(n, k, bits, m, kc.context().device().smCount());
-        String program = "tessel_gemv_w" + bits + "_" + t.text() + "_s" + scaleType.text() + "_m" + rows + "_ks" + split
+        int passes = passes(m), rows = (m + passes - 1) / passes, sms = kc.context().device().smCount();
+        boolean stage = staged(rows, k);
+        // staged, a block computes x once for its rows: with rows enough for every SM (4 row groups an SM), a K split
+        // would only multiply that work (each split a block of fewer rows), so K stays whole
+        int split = stage && (long) (n + ROWS_PER_WARP - 1) / ROWS_PER_WARP >= 4L * sms ? 1 : kSplit(n, k, bits, m, sms);
+        String program = "tessel_gemv_w" + bits + "_" + t.text() + "_s" + scaleType.text() + "_m" + rows + "_ks" + split + (stage ? "_st" : "")
                 + (prologue == null ? "" : "_p" + prologue.inputs() + "_" + Integer.toHexString(prologue.ops().hashCode()))
                 + (norm == null ? "" : "_rms" + Integer.toHexString(Float.floatToIntBits(norm.epsilon()))) + ".cu";
-        var kernel = kc.kernel(program, () -> source(t, scaleType, bits, rows, prologue, norm, split), "tessel_gemv_wo");
+        var kernel = kc.kernel(program, () -> source(t, scaleType, bits, rows, prologue, norm, split, stage), "tessel_gemv_wo");
         CudaKernel.Args args = CudaKernel.args();
         for (DeviceBuffer x : xs) args.ptr(x);
         args.ptr(codes).ptr(scales).ptr(zeros == null ? 0L : zeros.address()).ptr(gamma == null ? 0L : gamma.address()).ptr(bias == null ? 0L : bias.address())
                 .ptr(residual == null ? 0L : residual.address()).ptr(y).i32(n).i32(k).i32(group).i32(m);
-        kernel.launch(blocks(n, split), passes, 1, THREADS, 1, 1, 0, stream, args);
+        kernel.launch(blocks(n, split), passes, 1, THREADS, 1, 1, stage ? 4 * k : 0, stream, args);
     }
 
     /** Passes over the weights for {@code m} activation rows: the fewest of at most {@value #MAX_PASS_ROWS} rows, as even as they divide. */

@@ -53,6 +53,7 @@ __device__ __forceinline__ void tessel_gv_unpack(uint4 u, float* v) {
 
 extern "C" __global__ void __launch_bounds__(128)
 tessel_gemv(const T* __restrict__ x GV_XPARAMS, const T* __restrict__ w, const T* __restrict__ bias, const T* __restrict__ res, T* __restrict__ y, int n, int k) {
+    tessel_pdl();  // waits for the kernel before it (a programmatic launch may start early), then lets the next one launch
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, part = warp % GV_KSPLIT;
     const int row0 = (blockIdx.x * ((blockDim.x >> 5) / GV_KSPLIT) + warp / GV_KSPLIT) * GV_ROWS;
     const int chunks = k / GV_EPC;

@@ -143,6 +143,7 @@ tessel_paged_attention(unsigned short* __restrict__ out, float* __restrict__ par
                        int heads, int kv_heads, int max_blocks, int partition_size, float scale, float k_scale, float v_scale,
                        const unsigned short* __restrict__ q_cos, const unsigned short* __restrict__ q_sin, long long q_cs_b, long long q_cs_h,
                        const unsigned short* __restrict__ k_cos, const unsigned short* __restrict__ k_sin, long long k_cs_b, long long k_cs_h) {
+    tessel_pdl();  // waits for the kernel before it (a programmatic launch may start early), then lets the next one launch
     const int block_size = PA_BLOCK_SIZE; // compiled in: t / block_size is a multiply and shift (a shift for powers of two)
     // logits [HPB][partition_size], then (after pass 2) the warps' partial outputs [PA_WARPS][HPB][HEAD_DIM]
     extern __shared__ __align__(16) float pa_smem[];
@@ -353,6 +354,7 @@ tessel_paged_attention(unsigned short* __restrict__ out, float* __restrict__ par
 extern "C" __global__ void __launch_bounds__(PA_THREADS)
 tessel_paged_attention_reduce(unsigned short* __restrict__ out, const float* __restrict__ part_out, const float* __restrict__ part_max,
                               const float* __restrict__ part_sum, const int* __restrict__ context_lens, int heads, int max_parts, int partition_size) {
+    tessel_pdl();  // waits for the kernel before it (a programmatic launch may start early), then lets the next one launch
     extern __shared__ float pa_weights[];
     __shared__ float red[32];
     const int h = blockIdx.x, seq = blockIdx.y, tid = threadIdx.x;

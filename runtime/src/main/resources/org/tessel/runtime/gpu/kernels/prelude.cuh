@@ -12,6 +12,16 @@ __device__ __forceinline__ unsigned short tessel_f2bf(float f) { unsigned short 
 __device__ __forceinline__ float tessel_round_f16(float f) { return tessel_h2f(tessel_f2h(f)); }
 __device__ __forceinline__ float tessel_round_bf16(float f) { return tessel_bf2f(tessel_f2bf(f)); }
 
+// Programmatic dependent launch (sm_90): wait until the kernel before this one in the stream has completed and its
+// writes are visible, then let the kernel after this one launch (its blocks start and wait in turn). A no-op when the
+// launch was not programmatic. A kernel calls it first thing, before touching memory; the runtime launches kernels
+// whose PTX has the wait with programmatic stream serialization (CudaLaunch), and no others.
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+__device__ __forceinline__ void tessel_pdl() { asm volatile("griddepcontrol.wait;\n\tgriddepcontrol.launch_dependents;" ::: "memory"); }
+#else
+__device__ __forceinline__ void tessel_pdl() {}
+#endif
+
 __device__ __forceinline__ float tessel_warp_sum(float v) {
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(TESSEL_FULL_MASK, v, o);
     return v;

@@ -36,6 +36,12 @@
 #ifndef WO_KSPLIT
 #define WO_KSPLIT 1
 #endif
+#ifndef WO_STAGE
+#define WO_STAGE 0
+#endif
+#ifndef WO_UNROLL
+#define WO_UNROLL 4
+#endif
 #define WO_CODES (WO_BITS == 4 ? 32 : 16)
 
 // WO_CODES elements of p from p[0] on (16-byte loads) as f32
@@ -63,10 +69,130 @@ __device__ __forceinline__ void tessel_wo_load(const T* p, float* xv) {
 #define WO_LOAD_X(off, k0, xv) tessel_wo_load(x + (off) + (k0), xv)
 #endif
 
+#if WO_STAGE
+// The staged form (WO_STAGE: one activation row a pass, WO_M 1, K * 4 bytes of shared memory): the block's 128 threads
+// compute x once (the prologue's tree, the norm's x^2 sums and gamma) into shared memory as f32, laid out
+// [WO_CODES / 4][chunks] in float4s so that a warp's lanes, each on its own chunk, read consecutive float4s (no bank
+// conflicts); then each lane loads WO_UNROLL chunks of each of its rows before it uses any (loads in flight hide HBM
+// latency) with their scales and zero points, and dequantizes each code with no integer-to-float conversion: the code's
+// bits under 0x4B000000 are the float 2^23 + code, from which 2^23 + zero is subtracted exactly (8-bit codes without
+// zero points are flipped by 0x80 to 2^23 + code + 128). The rows' sums, the K split's gather, bias and residual as below.
+__device__ __forceinline__ float tessel_wo_dot(uint4 u, float fz, unsigned flip, const float4* __restrict__ x4, int c, int chunks) {
+    const unsigned words[4] = {u.x ^ flip, u.y ^ flip, u.z ^ flip, u.w ^ flip};
+    float a0 = 0.0f, a1 = 0.0f;
+#pragma unroll
+    for (int q = 0; q < WO_CODES / 4; q++) {
+        const float4 xv = x4[q * chunks + c];
+#if WO_BITS == 4
+        const unsigned wd = words[q >> 1] >> ((q & 1) * 16);
+        a0 = fmaf(xv.x, __int_as_float(0x4B000000 | (wd & 15u)) - fz, a0);
+        a1 = fmaf(xv.y, __int_as_float(0x4B000000 | ((wd >> 4) & 15u)) - fz, a1);
+        a0 = fmaf(xv.z, __int_as_float(0x4B000000 | ((wd >> 8) & 15u)) - fz, a0);
+        a1 = fmaf(xv.w, __int_as_float(0x4B000000 | ((wd >> 12) & 15u)) - fz, a1);
+#else
+        const unsigned wd = words[q];
+        a0 = fmaf(xv.x, __int_as_float(0x4B000000 | (wd & 255u)) - fz, a0);
+        a1 = fmaf(xv.y, __int_as_float(0x4B000000 | ((wd >> 8) & 255u)) - fz, a1);
+        a0 = fmaf(xv.z, __int_as_float(0x4B000000 | ((wd >> 16) & 255u)) - fz, a0);
+        a1 = fmaf(xv.w, __int_as_float(0x4B000000 | (wd >> 24)) - fz, a1);
+#endif
+    }
+    return a0 + a1;
+}
+
 extern "C" __global__ void __launch_bounds__(128)
 tessel_gemv_wo(const T* __restrict__ x WO_XPARAMS, const unsigned char* __restrict__ w, const S* __restrict__ scales,
                const unsigned char* __restrict__ zeros, const T* __restrict__ gamma, const T* __restrict__ bias, const T* __restrict__ res,
                T* __restrict__ y, int n, int k, int group, int m) {
+    tessel_pdl();  // waits for the kernel before it (a programmatic launch may start early), then lets the next one launch
+    extern __shared__ float4 wo_x4[];
+    __shared__ float wo_ss[4];
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, part = warp % WO_KSPLIT;
+    const int row0 = (blockIdx.x * ((blockDim.x >> 5) / WO_KSPLIT) + warp / WO_KSPLIT) * WO_ROWS;
+    const int m0 = blockIdx.y;
+    const int rowBytes = WO_BITS == 4 ? k / 2 : k, chunks = rowBytes / 16, groups = k / group;
+    // x (its prologue evaluated, times gamma under a norm) into shared memory once for the block
+    float ss = 0.0f;
+    for (int c = threadIdx.x; c < chunks; c += blockDim.x) {
+        float xv[WO_CODES];
+        WO_LOAD_X((long long) m0 * k, c * WO_CODES, xv);
+#if WO_RMS
+        float gv[WO_CODES];
+        tessel_wo_load(gamma + c * WO_CODES, gv);
+#pragma unroll
+        for (int j = 0; j < WO_CODES; j++) {
+            ss = fmaf(xv[j], xv[j], ss);
+            xv[j] *= gv[j];
+        }
+#endif
+#pragma unroll
+        for (int q = 0; q < WO_CODES / 4; q++) wo_x4[q * chunks + c] = make_float4(xv[4 * q], xv[4 * q + 1], xv[4 * q + 2], xv[4 * q + 3]);
+    }
+#if WO_RMS
+    ss = tessel_warp_sum(ss);
+    if (lane == 0) wo_ss[warp] = ss;
+#endif
+    __syncthreads();
+    const unsigned flip = WO_BITS == 8 && !zeros ? 0x80808080u : 0u;
+    const float base = 8388608.0f + (WO_BITS == 8 && !zeros ? 128.0f : 0.0f);
+    const int implicitZero = WO_BITS == 4 ? 8 : 0;
+    float acc[WO_ROWS][1];
+#pragma unroll
+    for (int r = 0; r < WO_ROWS; r++) acc[r][0] = 0.0f;
+    for (int c = part * 32 + lane; c < chunks; c += 32 * WO_KSPLIT * WO_UNROLL) {
+        uint4 u[WO_UNROLL][WO_ROWS];
+        float s[WO_UNROLL][WO_ROWS], fz[WO_UNROLL][WO_ROWS];
+#pragma unroll
+        for (int t = 0; t < WO_UNROLL; t++) {
+            const int ct = c + t * 32 * WO_KSPLIT, g = ct * WO_CODES / group;
+#pragma unroll
+            for (int r = 0; r < WO_ROWS; r++) {
+                const int row = row0 + r;
+                if (row < n && ct < chunks) {
+                    u[t][r] = *reinterpret_cast<const uint4*>(w + (long long) row * rowBytes + ct * 16);
+                    s[t][r] = LD_S(scales, (long long) row * groups + g);
+                    fz[t][r] = base + (float) (zeros ? (int) zeros[(long long) row * groups + g] : implicitZero);
+                } else {
+                    u[t][r] = make_uint4(0u, 0u, 0u, 0u);
+                    s[t][r] = 0.0f;
+                    fz[t][r] = base;
+                }
+            }
+        }
+#pragma unroll
+        for (int t = 0; t < WO_UNROLL; t++) {
+            const int ct = c + t * 32 * WO_KSPLIT;
+            if (ct >= chunks) break;
+#pragma unroll
+            for (int r = 0; r < WO_ROWS; r++) acc[r][0] = fmaf(tessel_wo_dot(u[t][r], fz[t][r], flip, wo_x4, ct, chunks), s[t][r], acc[r][0]);
+        }
+    }
+    float tot[WO_ROWS][1], rs[1] = {0.0f};
+#pragma unroll
+    for (int r = 0; r < WO_ROWS; r++) tot[r][0] = tessel_warp_sum(acc[r][0]);
+    if (!tessel_gemv_gather<WO_ROWS, 1, WO_KSPLIT, false>(tot, rs, warp, lane)) return;
+#if WO_RMS
+    const float scale = rsqrtf((wo_ss[0] + wo_ss[1] + wo_ss[2] + wo_ss[3]) / (float) k + WO_EPS);
+#else
+    const float scale = 1.0f;
+#endif
+#pragma unroll
+    for (int r = 0; r < WO_ROWS; r++) {
+        float v = tot[r][0] * scale;
+        const int row = row0 + r;
+        if (lane == 0 && row < n) {
+            if (bias) v += LD_T(bias, row);
+            if (res) v += LD_T(res, (long long) m0 * n + row);
+            ST_T(y, (long long) m0 * n + row, v);
+        }
+    }
+}
+#else
+extern "C" __global__ void __launch_bounds__(128)
+tessel_gemv_wo(const T* __restrict__ x WO_XPARAMS, const unsigned char* __restrict__ w, const S* __restrict__ scales,
+               const unsigned char* __restrict__ zeros, const T* __restrict__ gamma, const T* __restrict__ bias, const T* __restrict__ res,
+               T* __restrict__ y, int n, int k, int group, int m) {
+    tessel_pdl();  // waits for the kernel before it (a programmatic launch may start early), then lets the next one launch
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, part = warp % WO_KSPLIT;
     const int row0 = (blockIdx.x * ((blockDim.x >> 5) / WO_KSPLIT) + warp / WO_KSPLIT) * WO_ROWS;
     const int m0 = blockIdx.y * WO_M;
@@ -172,3 +298,4 @@ tessel_gemv_wo(const T* __restrict__ x WO_XPARAMS, const unsigned char* __restri
         }
     }
 }
+#endif

@@ -39,6 +39,10 @@ class QuantizedMatMulNvccTest {
                     loads.put("gemv_w" + bits + "_" + t.text() + "_ks" + split, WeightOnlyGemv.source(t, DType.F16, bits, 8, null, null, split));
                     loads.put("gemv_w" + bits + "_" + t.text() + "_silu_mul_ks" + split, WeightOnlyGemv.source(t, DType.F16, bits, 4, KernelSourcesCompileTest.siluMulPrologue(), null, split));
                     loads.put("gemv_w" + bits + "_" + t.text() + "_rmsnorm_ks" + split, WeightOnlyGemv.source(t, DType.F16, bits, 4, null, new Gemv.RmsNorm(1e-5f), split));
+                    // the staged form (one row a pass: batch-1 decode), plain, with the SiLU prologue and with the norm
+                    loads.put("gemv_w" + bits + "_" + t.text() + "_staged_ks" + split, WeightOnlyGemv.source(t, DType.F16, bits, 1, null, null, split, true));
+                    loads.put("gemv_w" + bits + "_" + t.text() + "_staged_silu_mul_ks" + split, WeightOnlyGemv.source(t, DType.F16, bits, 1, KernelSourcesCompileTest.siluMulPrologue(), null, split, true));
+                    loads.put("gemv_w" + bits + "_" + t.text() + "_staged_rmsnorm_ks" + split, WeightOnlyGemv.source(t, DType.F16, bits, 1, null, new Gemv.RmsNorm(1e-5f), split, true));
                 }
         gemms.put("gemm_wo_w8_bf16_bf16_scales", WeightOnlyGemm.source(DType.BF16, DType.BF16, 8));
         assertEquals("", KernelSourcesCompileTest.compileAll(dir, loads, ptx -> ptx.contains("ld.global.nc.v4") || ptx.contains("ld.global.v4") ? null : "no 16-byte loads in the PTX"));
