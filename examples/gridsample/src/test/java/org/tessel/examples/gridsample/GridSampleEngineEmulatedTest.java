@@ -44,6 +44,23 @@ class GridSampleEngineEmulatedTest {
         assertTrue(failures.isEmpty(), String.join("\n", failures));
     }
 
+    @Test void theMeasuringSearchTimesThePluginKernelAloneAtEachPrecision() {
+        // the tuner times a node in a graph of its own, whose values carry no layout (GridSample's layout does not matter
+        // to the search): the plugin's f32/nchw and f16/nchw kernels must still answer (an H100 run dropped all three:
+        // "declares no variant for f32/any", and the build fell back to cpu.reference)
+        Graph g = OnnxImporter.importModel(GridSampleModels.single(new long[] {2, 3, 5, 7}, new long[] {2, 4, 6, 2}, "bilinear", "zeros", 0), "m.onnx",
+                OnnxImporter.Options.defaults().withRegistry(GridSampleOpTest.REGISTRY));
+        org.tessel.ir.Node warp = g.nodes().stream().filter(n -> n.opName().equals("GridSample")).findFirst().orElseThrow();
+        try (var _ = TacticCatalog.install(TacticCatalog.classPath()); CudaContext ctx = CudaContext.emulated(2, 1L << 28)) {
+            org.tessel.runtime.gpu.engine.GpuTuner tuner = new org.tessel.runtime.gpu.engine.GpuTuner(ctx, null);
+            for (Precision p : List.of(Precision.FP32, Precision.FP16)) {
+                var t = tuner.time(warp, GridSampleTactics.ID, p, org.tessel.api.Layout.NCHW);
+                assertTrue(t instanceof org.tessel.tactics.Tuner.Timing.Measured, p + ": " + t);
+            }
+            assertEquals(0, tuner.refused(), tuner.refusals().toString());
+        }
+    }
+
     /**
      * Builds a guarded engine of the joint plan per mode, padding, alignment and precision (FP32, FP16) on {@code ctx}, runs it
      * and compares with the plugin's reference; adds a line to {@code failures} per mismatch. Returns the engines run.

@@ -43,8 +43,11 @@ final class PluginKernelLayers implements TacticImplementation {
         if (!GpuTactics.catalogueId(planned).equals(tactic.id())) throw GpuEngineException.unsupported(n, "tactic '" + planned + "' is not " + tactic.id());
         CudaKernel k = tactic.kernel();
         Value out0 = n.output();
+        // a value typed ANY is channels-first in memory: an ANY variant runs it, else an NCHW one (the measuring search
+        // times a node alone, in a graph whose values carry no layout: GridSample's f32/nchw kernel must still answer)
         Layout layout = out0.type().layout() == Layout.ANY ? Layout.ANY : c.layoutOf(out0);
         CudaKernel.Variant v = variant(k, c.storage(), layout);
+        if (v == null && layout == Layout.ANY) v = variant(k, c.storage(), layout = Layout.NCHW);
         if (v == null)
             throw GpuEngineException.unsupported(n, tactic.id() + " (plugin kernel " + k.name() + ") declares no variant for " + c.storage().text() + "/" + layout.text()
                     + " (declared: " + k.variants().stream().map(CudaKernel.Variant::text).toList() + ")");
