@@ -118,14 +118,30 @@ public final class LlmDecodeBench {
      * the host clock, so the host's share of a token (inputs, logits, sampling) shows apart from the kernels'.
      */
     static void stepOnDevice(GpuEngine decode, double hostP50) {
+        double p50 = graphP50(decode);
+        System.out.printf("decode step on the device (its CUDA graph replayed, CUDA events, 100 runs): p50 %.3f ms; the host clock's p50 %.3f ms adds %.3f ms a token%n",
+                p50, hostP50, hostP50 - p50);
+        if (org.tessel.runtime.cuda.ffm.CudaLaunch.available()) {
+            // the same engine captured with every kernel launched as before programmatic dependent launch, same run
+            double plain = org.tessel.runtime.cuda.ffm.CudaLaunch.withoutProgrammaticLaunches(() -> graphP50(decode));
+            System.out.printf("  programmatic dependent launch: %d of the engine's kernels (compiled programs) wait for the kernel before them; the step without it: p50 %.3f ms (%.3f ms saved)%n",
+                    programmaticKernels(decode), plain, plain - p50);
+        }
+    }
+
+    /** The p50 of the engine's captured CUDA graph on a context of its own, CUDA events around each of 100 replays. */
+    static double graphP50(GpuEngine decode) {
         try (GpuExecutionContext c = decode.createExecutionContext()) {
             c.captureGraph();
             double[] ms = c.time(10, 100);
             Arrays.sort(ms);
-            double p50 = ms[ms.length / 2];
-            System.out.printf("decode step on the device (its CUDA graph replayed, CUDA events, 100 runs): p50 %.3f ms; the host clock's p50 %.3f ms adds %.3f ms a token%n",
-                    p50, hostP50, hostP50 - p50);
+            return ms[ms.length / 2];
         }
+    }
+
+    /** Kernels of the engine's compiler that launch with programmatic stream serialization. */
+    static int programmaticKernels(GpuEngine decode) {
+        return decode.kernels().programmaticKernels().size();
     }
 
     /**

@@ -137,7 +137,7 @@ public final class CudaKernel {
             launchEmulated(call, new int[] {gridX, gridY, gridZ, blockX, blockY, blockZ, sharedBytes}, stream, args);
             return;
         }
-        if (programmatic) {
+        if (programmatic && org.tessel.runtime.cuda.ffm.CudaLaunch.enabled()) {
             try (Arena arena = Arena.ofConfined()) {
                 int r = org.tessel.runtime.cuda.ffm.CudaLaunch.launchProgrammatic(((Function) function).raw(), new int[] {gridX, gridY, gridZ},
                         new int[] {blockX, blockY, blockZ}, sharedBytes, stream.handleAddress(), args.emulatedParams(arena));

@@ -30,11 +30,31 @@ public final class CudaLaunch {
 
     private static final List<String> SONAMES = List.of("libcuda.so.1", "libcuda.so");
     private static volatile MethodHandle launchEx;
+    /** False while a measurement compares launches without PDL ({@link #withoutProgrammaticLaunches}). */
+    private static volatile boolean enabled = true;
     private static volatile String unavailable;
 
     /** True when the driver has {@code cuLaunchKernelEx}; otherwise {@link #unavailable()} says why. */
     public static boolean available() {
         return handle() != null;
+    }
+
+    /** True unless a comparison has turned programmatic launches off for a while. */
+    public static boolean enabled() { return enabled; }
+
+    /**
+     * Runs {@code body} with every kernel launched without programmatic stream serialization (as before PDL), then turns
+     * it back on: for a benchmark's A/B of the same engine in the same run (a graph captured inside keeps its launches).
+     */
+    public static <T> T withoutProgrammaticLaunches(java.util.function.Supplier<T> body) {
+        synchronized (CudaLaunch.class) {
+            enabled = false;
+            try {
+                return body.get();
+            } finally {
+                enabled = true;
+            }
+        }
     }
 
     /** Why programmatic launches are not available (null when they are). */

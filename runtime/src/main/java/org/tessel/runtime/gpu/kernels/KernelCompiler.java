@@ -115,6 +115,11 @@ public final class KernelCompiler implements AutoCloseable {
     }
 
     /** The PTX of every module loaded so far, by source hash. */
+    /** The kernels loaded here that launch with programmatic stream serialization (they wait for the kernel before them). */
+    public synchronized List<String> programmaticKernels() {
+        return named.values().stream().filter(CudaKernel::programmatic).map(CudaKernel::name).sorted().toList();
+    }
+
     public synchronized Map<String, String> ptx() { return new java.util.TreeMap<>(ptxBySource); }
 
     /** Offers PTX (by source hash, from an engine file): a kernel whose source hashes to a key is loaded from it, not compiled. */

@@ -51,12 +51,30 @@ __device__ __forceinline__ void tessel_gv_unpack(uint4 u, float* v) {
 #define GV_LOAD_X(row, c, xv) tessel_gv_unpack(__ldg(reinterpret_cast<const uint4*>(x + (long long) (row) * k) + (c)), xv)
 #endif
 
+// GV_UNROLL 16-byte chunks c0, c0 + 32 * GV_KSPLIT, .. of each of the group's GV_ROWS weight rows (zeros past the ends)
+__device__ __forceinline__ void tessel_gv_load(uint4 (&wv)[GV_UNROLL][GV_ROWS], const T* __restrict__ w, int c0, int chunks, int row0, int n, int k) {
+#pragma unroll
+    for (int u = 0; u < GV_UNROLL; u++) {
+        const int c = c0 + 32 * GV_KSPLIT * u;
+#pragma unroll
+        for (int r = 0; r < GV_ROWS; r++) {
+            const int row = row0 + r;
+            wv[u][r] = c < chunks && row < n ? __ldg(reinterpret_cast<const uint4*>(w + (long long) row * k) + c) : make_uint4(0u, 0u, 0u, 0u);
+        }
+    }
+}
+
 extern "C" __global__ void __launch_bounds__(128)
 tessel_gemv(const T* __restrict__ x GV_XPARAMS, const T* __restrict__ w, const T* __restrict__ bias, const T* __restrict__ res, T* __restrict__ y, int n, int k) {
-    tessel_pdl();  // waits for the kernel before it (a programmatic launch may start early), then lets the next one launch
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, part = warp % GV_KSPLIT;
     const int row0 = (blockIdx.x * ((blockDim.x >> 5) / GV_KSPLIT) + warp / GV_KSPLIT) * GV_ROWS;
     const int chunks = k / GV_EPC;
+    // the first GV_UNROLL chunks of each row are loaded before waiting for the kernel before this one: weights are
+    // constants no kernel writes, so under programmatic dependent launch their reads overlap that kernel's end
+    uint4 wv[GV_UNROLL][GV_ROWS];
+    int c0 = part * 32 + lane;
+    tessel_gv_load(wv, w, c0, chunks, row0, n, k);
+    tessel_pdl();  // waits for the kernel before it (a programmatic launch may start early), then lets the next one launch
     float acc[GV_ROWS][GV_M];
 #pragma unroll
     for (int r = 0; r < GV_ROWS; r++)
@@ -67,17 +85,8 @@ tessel_gemv(const T* __restrict__ x GV_XPARAMS, const T* __restrict__ w, const T
 #pragma unroll
     for (int m = 0; m < GV_M; m++) ss[m] = 0.0f;
 #endif
-    for (int c0 = part * 32 + lane; c0 < chunks; c0 += 32 * GV_KSPLIT * GV_UNROLL) {
-        uint4 wv[GV_UNROLL][GV_ROWS];
-#pragma unroll
-        for (int u = 0; u < GV_UNROLL; u++) {
-            const int c = c0 + 32 * GV_KSPLIT * u;
-#pragma unroll
-            for (int r = 0; r < GV_ROWS; r++) {
-                const int row = row0 + r;
-                wv[u][r] = c < chunks && row < n ? __ldg(reinterpret_cast<const uint4*>(w + (long long) row * k) + c) : make_uint4(0u, 0u, 0u, 0u);
-            }
-        }
+    for (; c0 < chunks; c0 += 32 * GV_KSPLIT * GV_UNROLL) {
+        if (c0 != part * 32 + lane) tessel_gv_load(wv, w, c0, chunks, row0, n, k);
 #pragma unroll
         for (int u = 0; u < GV_UNROLL; u++) {
             const int c = c0 + 32 * GV_KSPLIT * u;

@@ -100,25 +100,57 @@ __device__ __forceinline__ float tessel_wo_dot(uint4 u, float fz, unsigned flip,
     return a0 + a1;
 }
 
+// WO_UNROLL chunks c, c + 32 * WO_KSPLIT, .. of each of the group's rows: codes, scales and 2^23 + zero points
+__device__ __forceinline__ void tessel_wo_fetch(uint4 (&u)[WO_UNROLL][WO_ROWS], float (&s)[WO_UNROLL][WO_ROWS], float (&fz)[WO_UNROLL][WO_ROWS],
+                                                const unsigned char* __restrict__ w, const S* __restrict__ scales, const unsigned char* __restrict__ zeros,
+                                                int c, int chunks, int row0, int n, int rowBytes, int groups, int group, float base, int implicitZero) {
+#pragma unroll
+    for (int t = 0; t < WO_UNROLL; t++) {
+        const int ct = c + t * 32 * WO_KSPLIT, g = ct * WO_CODES / group;
+#pragma unroll
+        for (int r = 0; r < WO_ROWS; r++) {
+            const int row = row0 + r;
+            if (row < n && ct < chunks) {
+                u[t][r] = *reinterpret_cast<const uint4*>(w + (long long) row * rowBytes + ct * 16);
+                s[t][r] = LD_S(scales, (long long) row * groups + g);
+                fz[t][r] = base + (float) (zeros ? (int) zeros[(long long) row * groups + g] : implicitZero);
+            } else {
+                u[t][r] = make_uint4(0u, 0u, 0u, 0u);
+                s[t][r] = 0.0f;
+                fz[t][r] = base;
+            }
+        }
+    }
+}
+
 extern "C" __global__ void __launch_bounds__(128)
 tessel_gemv_wo(const T* __restrict__ x WO_XPARAMS, const unsigned char* __restrict__ w, const S* __restrict__ scales,
                const unsigned char* __restrict__ zeros, const T* __restrict__ gamma, const T* __restrict__ bias, const T* __restrict__ res,
                T* __restrict__ y, int n, int k, int group, int m) {
-    tessel_pdl();  // waits for the kernel before it (a programmatic launch may start early), then lets the next one launch
     extern __shared__ float4 wo_x4[];
     __shared__ float wo_ss[4];
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, part = warp % WO_KSPLIT;
     const int row0 = (blockIdx.x * ((blockDim.x >> 5) / WO_KSPLIT) + warp / WO_KSPLIT) * WO_ROWS;
     const int m0 = blockIdx.y;
     const int rowBytes = WO_BITS == 4 ? k / 2 : k, chunks = rowBytes / 16, groups = k / group;
+    const unsigned flip = WO_BITS == 8 && !zeros ? 0x80808080u : 0u;
+    const float base = 8388608.0f + (WO_BITS == 8 && !zeros ? 128.0f : 0.0f);
+    const int implicitZero = WO_BITS == 4 ? 8 : 0;
+    // the first chunks of codes, scales and zero points are fetched before waiting for the kernel before this one:
+    // constants no kernel writes, so under programmatic dependent launch their reads overlap that kernel's end
+    uint4 u[WO_UNROLL][WO_ROWS];
+    float s[WO_UNROLL][WO_ROWS], fz[WO_UNROLL][WO_ROWS];
+    int c = part * 32 + lane;
+    tessel_wo_fetch(u, s, fz, w, scales, zeros, c, chunks, row0, n, rowBytes, groups, group, base, implicitZero);
+    tessel_pdl();  // waits for the kernel before it (a programmatic launch may start early), then lets the next one launch
     // x (its prologue evaluated, times gamma under a norm) into shared memory once for the block
     float ss = 0.0f;
-    for (int c = threadIdx.x; c < chunks; c += blockDim.x) {
+    for (int cs = threadIdx.x; cs < chunks; cs += blockDim.x) {
         float xv[WO_CODES];
-        WO_LOAD_X((long long) m0 * k, c * WO_CODES, xv);
+        WO_LOAD_X((long long) m0 * k, cs * WO_CODES, xv);
 #if WO_RMS
         float gv[WO_CODES];
-        tessel_wo_load(gamma + c * WO_CODES, gv);
+        tessel_wo_load(gamma + cs * WO_CODES, gv);
 #pragma unroll
         for (int j = 0; j < WO_CODES; j++) {
             ss = fmaf(xv[j], xv[j], ss);
@@ -126,39 +158,18 @@ tessel_gemv_wo(const T* __restrict__ x WO_XPARAMS, const unsigned char* __restri
         }
 #endif
 #pragma unroll
-        for (int q = 0; q < WO_CODES / 4; q++) wo_x4[q * chunks + c] = make_float4(xv[4 * q], xv[4 * q + 1], xv[4 * q + 2], xv[4 * q + 3]);
+        for (int q = 0; q < WO_CODES / 4; q++) wo_x4[q * chunks + cs] = make_float4(xv[4 * q], xv[4 * q + 1], xv[4 * q + 2], xv[4 * q + 3]);
     }
 #if WO_RMS
     ss = tessel_warp_sum(ss);
     if (lane == 0) wo_ss[warp] = ss;
 #endif
     __syncthreads();
-    const unsigned flip = WO_BITS == 8 && !zeros ? 0x80808080u : 0u;
-    const float base = 8388608.0f + (WO_BITS == 8 && !zeros ? 128.0f : 0.0f);
-    const int implicitZero = WO_BITS == 4 ? 8 : 0;
     float acc[WO_ROWS][1];
 #pragma unroll
     for (int r = 0; r < WO_ROWS; r++) acc[r][0] = 0.0f;
-    for (int c = part * 32 + lane; c < chunks; c += 32 * WO_KSPLIT * WO_UNROLL) {
-        uint4 u[WO_UNROLL][WO_ROWS];
-        float s[WO_UNROLL][WO_ROWS], fz[WO_UNROLL][WO_ROWS];
-#pragma unroll
-        for (int t = 0; t < WO_UNROLL; t++) {
-            const int ct = c + t * 32 * WO_KSPLIT, g = ct * WO_CODES / group;
-#pragma unroll
-            for (int r = 0; r < WO_ROWS; r++) {
-                const int row = row0 + r;
-                if (row < n && ct < chunks) {
-                    u[t][r] = *reinterpret_cast<const uint4*>(w + (long long) row * rowBytes + ct * 16);
-                    s[t][r] = LD_S(scales, (long long) row * groups + g);
-                    fz[t][r] = base + (float) (zeros ? (int) zeros[(long long) row * groups + g] : implicitZero);
-                } else {
-                    u[t][r] = make_uint4(0u, 0u, 0u, 0u);
-                    s[t][r] = 0.0f;
-                    fz[t][r] = base;
-                }
-            }
-        }
+    for (; c < chunks; c += 32 * WO_KSPLIT * WO_UNROLL) {
+        if (c != part * 32 + lane) tessel_wo_fetch(u, s, fz, w, scales, zeros, c, chunks, row0, n, rowBytes, groups, group, base, implicitZero);
 #pragma unroll
         for (int t = 0; t < WO_UNROLL; t++) {
             const int ct = c + t * 32 * WO_KSPLIT;
