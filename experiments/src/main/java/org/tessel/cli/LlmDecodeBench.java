@@ -74,6 +74,7 @@ public final class LlmDecodeBench {
             Pass warm = pass(runner, cache, ids, newTokens);
             System.out.printf("warm-up pass: engines %d built in %.1f s (planning and building), %.1f s in all%n", runner.enginesBuilt(), runner.buildNanos() / 1e9, (System.nanoTime() - t0) / 1e9);
             long gc0 = gcMillis(), build0 = runner.buildNanos();
+            GpuDecoderRunner.StepPhases phases0 = runner.stepPhases();
             Pass timed = pass(runner, cache, ids, newTokens);
             cache.close();
             long gcMs = gcMillis() - gc0;
@@ -108,6 +109,7 @@ public final class LlmDecodeBench {
             List<String> layer0 = kernels.stream().filter(l -> l.node().startsWith("model.layers.0.")).map(l -> l.tactic()).toList();
             System.out.printf("decode step kernels: %d in all, %d in layer 0: %s%n", kernels.size(), layer0.size(), layer0);
             stepOnDevice(decode, p50);
+            printPhases(phases0, runner.stepPhases(), total, newTokens);
             if (profileTop > 0) profile(decode, profileTop);
         }
     }
@@ -127,6 +129,21 @@ public final class LlmDecodeBench {
             System.out.printf("  programmatic dependent launch: %d of the engine's kernels (compiled programs) wait for the kernel before them; the step without it: p50 %.3f ms (%.3f ms saved)%n",
                     programmaticKernels(decode), plain, plain - p50);
         }
+    }
+
+    /**
+     * The timed pass's host time per step by phase (means over its steps, prefill included): the runner preparing inputs,
+     * the context's upload, launch, wait (the device's work is in it) and output conversion, the runner splitting the
+     * logits, and what the bench's loop adds (sampling, the host clock).
+     */
+    static void printPhases(GpuDecoderRunner.StepPhases a, GpuDecoderRunner.StepPhases b, double decodeMsTotal, int newTokens) {
+        long n = b.steps() - a.steps();
+        if (n <= 0) return;
+        var r = b.run().minus(a.run());
+        double prep = (b.prepNanos() - a.prepNanos()) / 1e3 / n, post = (b.postNanos() - a.postNanos()) / 1e3 / n;
+        double up = r.uploadNanos() / 1e3 / n, launch = r.launchNanos() / 1e3 / n, wait = r.waitNanos() / 1e3 / n, out = r.outputNanos() / 1e3 / n;
+        System.out.printf("host time per step (us, means of %d steps of the timed pass): runner inputs %.1f, upload %.1f, graph launch %.1f, wait for the device %.1f, "
+                + "outputs %.1f, logits split %.1f; the decode loop's mean step %.1f%n", n, prep, up, launch, wait, out, post, decodeMsTotal * 1e3 / newTokens);
     }
 
     /** The p50 of the engine's captured CUDA graph on a context of its own, CUDA events around each of 100 replays. */

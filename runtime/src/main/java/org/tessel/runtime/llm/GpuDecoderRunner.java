@@ -72,6 +72,18 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
     private final Map<PagedDecoderShape, Bucket> buckets = new HashMap<>();
     private long buildNanos;
     private int replays;
+    /** Host time of the steps so far: preparing inputs, the engine's run by phase, splitting the logits. */
+    private long steps, prepNanos, postNanos;
+    private GpuExecutionContext.RunPhases runPhases = new GpuExecutionContext.RunPhases(0, 0, 0, 0, 0);
+
+    /**
+     * Where the steps' host time went, summed: the inputs prepared (block tables, slots, positions), the engine's
+     * {@link GpuExecutionContext#run} by phase (its wait holds the device's work), the logits split per row.
+     */
+    public record StepPhases(long steps, long prepNanos, GpuExecutionContext.RunPhases run, long postNanos) {}
+
+    /** The steps' host time so far, by phase. */
+    public StepPhases stepPhases() { return new StepPhases(steps, prepNanos, runPhases, postNanos); }
 
     /** One bucket's engine and its context, bound to one cache's pools. */
     private static final class Bucket {
@@ -200,6 +212,7 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
     }
 
     @Override public List<float[][]> stepAllLogits(List<DecoderRunner.Row> rows, GpuPagedKvCache cache) {
+        long t0 = System.nanoTime();
         if (rows.isEmpty()) throw new IllegalArgumentException("a step needs at least one row");
         if (cache.layers() != config.layers() || cache.config().kvHeads() != config.kvHeads() || cache.config().headDim() != config.headDim()
                 || cache.config().heads() != config.heads() || cache.config().dtype() != precision.storage() || !cache.format().equals(kv))
@@ -250,7 +263,11 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
         in.put("context_lens", Tensor.ofLongs(DType.I64, Shape.of(b), lens));
         if (!adapters.isEmpty()) in.put(ApplyLora.ADAPTER_IDS, Tensor.ofLongs(DType.I64, Shape.of(b), adapterIds));
         if (ctx.isCaptured()) replays++;
+        long t1 = System.nanoTime();
+        GpuExecutionContext.RunPhases before = ctx.runPhases();
         float[] logits = ctx.run(in).get("logits").floats();
+        runPhases = runPhases.plus(ctx.runPhases().minus(before));
+        long t2 = System.nanoTime();
         if (cudaGraphs && n == 1 && !ctx.isCaptured()) ctx.captureGraph(); // replays the same step: the appends rewrite the same slots
         for (DecoderRunner.Row r : rows) cache.allocator().advance(r.seq(), r.tokens().length);
 
@@ -261,6 +278,9 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
             for (int i = 0; i < rowLogits.length; i++) rowLogits[i] = java.util.Arrays.copyOfRange(logits, (r * n + i) * vocab, (r * n + i + 1) * vocab);
             perRow.add(rowLogits);
         }
+        steps++;
+        prepNanos += t1 - t0;
+        postNanos += System.nanoTime() - t2;
         return perRow;
     }
 

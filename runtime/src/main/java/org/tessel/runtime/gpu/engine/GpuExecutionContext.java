@@ -33,6 +33,25 @@ public final class GpuExecutionContext implements AutoCloseable {
      * copied on the context's stream, asynchronously, with one synchronization a run instead of one per copy. Grown on use.
      */
     private org.tessel.runtime.cuda.PinnedHostBuffer stagingIn, stagingOut;
+    /** Host time of {@link #run} so far, by phase (nanoseconds), and the runs. */
+    private long runs, uploadNanos, launchNanos, waitNanos, outputNanos;
+
+    /**
+     * Where {@link #run}'s host time went, summed over its calls: inputs checked, converted and enqueued; the layers (or
+     * the captured graph) enqueued; the outputs' copies enqueued and the wait for the stream (the device's work is in
+     * it); the outputs converted to tensors.
+     */
+    public record RunPhases(long runs, long uploadNanos, long launchNanos, long waitNanos, long outputNanos) {
+        public RunPhases minus(RunPhases o) {
+            return new RunPhases(runs - o.runs, uploadNanos - o.uploadNanos, launchNanos - o.launchNanos, waitNanos - o.waitNanos, outputNanos - o.outputNanos);
+        }
+        public RunPhases plus(RunPhases o) {
+            return new RunPhases(runs + o.runs, uploadNanos + o.uploadNanos, launchNanos + o.launchNanos, waitNanos + o.waitNanos, outputNanos + o.outputNanos);
+        }
+    }
+
+    /** The host time of {@link #run} so far, by phase. */
+    public synchronized RunPhases runPhases() { return new RunPhases(runs, uploadNanos, launchNanos, waitNanos, outputNanos); }
 
     GpuExecutionContext(GpuEngine engine, GpuEngine.Binding binding) {
         this.engine = engine;
@@ -125,6 +144,7 @@ public final class GpuExecutionContext implements AutoCloseable {
      * uploaded nor downloaded: their entries are null (an input's may be null or is ignored).
      */
     public synchronized List<Tensor> run(List<Tensor> inputs) {
+        long t0 = System.nanoTime();
         open();
         engine.context().bind();
         Graph g = engine.graph();
@@ -186,7 +206,9 @@ public final class GpuExecutionContext implements AutoCloseable {
             st.device().slice(0, bytes).copyFromHostAsync(stagingIn, at, stream);
             at += (bytes + 15) & ~15L;
         }
+        long t1 = System.nanoTime();
         enqueue();
+        long t2 = System.nanoTime();
         // float outputs at f32/f16/bf16 come back through pinned staging on the stream, one wait for all
         Map<Value, Long> outAt = new java.util.IdentityHashMap<>();
         long outBytes = 0;
@@ -202,6 +224,11 @@ public final class GpuExecutionContext implements AutoCloseable {
         }
         for (Map.Entry<Value, Long> e : outAt.entrySet()) buffer(e.getKey()).copyToHostAsync(stagingOut, e.getValue(), stream);
         stream.synchronize();
+        long t3 = System.nanoTime();
+        runs++;
+        uploadNanos += t1 - t0;
+        launchNanos += t2 - t1;
+        waitNanos += t3 - t2;
         List<Tensor> out = new ArrayList<>();
         for (Value o : g.outputs()) {
             if (binding.external.contains(o)) {
@@ -231,6 +258,7 @@ public final class GpuExecutionContext implements AutoCloseable {
             Tensor f32 = Tensor.ofFloats(DType.F32, o.type().shape(), raw.floats().clone());
             out.add(o.type().layout() == Layout.NHWC ? HostTensors.fromChannelsLast(f32) : f32);
         }
+        outputNanos += System.nanoTime() - t3;
         return out;
     }
 
