@@ -74,7 +74,6 @@ public final class LlmDecodeBench {
             Pass warm = pass(runner, cache, ids, newTokens);
             System.out.printf("warm-up pass: engines %d built in %.1f s (planning and building), %.1f s in all%n", runner.enginesBuilt(), runner.buildNanos() / 1e9, (System.nanoTime() - t0) / 1e9);
             long gc0 = gcMillis(), build0 = runner.buildNanos();
-            GpuDecoderRunner.StepPhases phases0 = runner.stepPhases();
             Pass timed = pass(runner, cache, ids, newTokens);
             cache.close();
             long gcMs = gcMillis() - gc0;
@@ -109,7 +108,7 @@ public final class LlmDecodeBench {
             List<String> layer0 = kernels.stream().filter(l -> l.node().startsWith("model.layers.0.")).map(l -> l.tactic()).toList();
             System.out.printf("decode step kernels: %d in all, %d in layer 0: %s%n", kernels.size(), layer0.size(), layer0);
             stepOnDevice(decode, p50);
-            printPhases(phases0, runner.stepPhases(), total, newTokens);
+            printPhases(timed.decodeFrom(), timed.decodeTo(), total, newTokens);
             if (profileTop > 0) profile(decode, profileTop);
         }
     }
@@ -132,7 +131,7 @@ public final class LlmDecodeBench {
     }
 
     /**
-     * The timed pass's host time per step by phase (means over its steps, prefill included): the runner preparing inputs,
+     * The timed pass's host time per decode step by phase (means over its decode steps): the runner preparing inputs,
      * the context's upload, launch, wait (the device's work is in it) and output conversion, the runner splitting the
      * logits, and what the bench's loop adds (sampling, the host clock).
      */
@@ -142,7 +141,7 @@ public final class LlmDecodeBench {
         var r = b.run().minus(a.run());
         double prep = (b.prepNanos() - a.prepNanos()) / 1e3 / n, post = (b.postNanos() - a.postNanos()) / 1e3 / n;
         double up = r.uploadNanos() / 1e3 / n, launch = r.launchNanos() / 1e3 / n, wait = r.waitNanos() / 1e3 / n, out = r.outputNanos() / 1e3 / n;
-        System.out.printf("host time per step (us, means of %d steps of the timed pass): runner inputs %.1f, upload %.1f, graph launch %.1f, wait for the device %.1f, "
+        System.out.printf("host time per decode step (us, means of the timed pass's %d): runner inputs %.1f, upload %.1f, graph launch %.1f, wait for the device %.1f, "
                 + "outputs %.1f, logits split %.1f; the decode loop's mean step %.1f%n", n, prep, up, launch, wait, out, post, decodeMsTotal * 1e3 / newTokens);
     }
 
@@ -190,7 +189,7 @@ public final class LlmDecodeBench {
     }
 
     /** One generation on a fresh cache: the prefill time, each decode step's time (ms, host clock) and the tokens. */
-    record Pass(double prefillMs, double prefillBindMs, double[] decodeMs, long[] tokens) {}
+    record Pass(double prefillMs, double prefillBindMs, double[] decodeMs, long[] tokens, GpuDecoderRunner.StepPhases decodeFrom, GpuDecoderRunner.StepPhases decodeTo) {}
 
     static Pass pass(GpuDecoderRunner runner, GpuPagedKvCache cache, long[] prompt, int newTokens) {
         try {
@@ -199,6 +198,7 @@ public final class LlmDecodeBench {
             long t = System.nanoTime(), built = runner.buildNanos();
             float[] logits = runner.step(List.of(new DecoderRunner.Row("bench", prompt)), cache).getFirst();
             double prefill = (System.nanoTime() - t) / 1e6, prefillBind = (runner.buildNanos() - built) / 1e6;
+            GpuDecoderRunner.StepPhases from = runner.stepPhases(); // the decode steps' phases, the prefill's left out
             for (int k = 0; k < newTokens; k++) {
                 out[k] = Sampler.greedy().next(logits);
                 if (k + 1 == newTokens) break;
@@ -210,7 +210,7 @@ public final class LlmDecodeBench {
             t = System.nanoTime();
             runner.step(List.of(new DecoderRunner.Row("bench", new long[] {out[newTokens - 1]})), cache);
             ms[newTokens - 1] = (System.nanoTime() - t) / 1e6;
-            return new Pass(prefill, prefillBind, ms, out);
+            return new Pass(prefill, prefillBind, ms, out, from, runner.stepPhases());
         } finally {
             cache.free("bench"); // the sequence's blocks back to the free list; the cache and the contexts bound to it stay
         }

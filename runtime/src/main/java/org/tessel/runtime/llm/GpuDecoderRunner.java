@@ -275,7 +275,8 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
         List<float[][]> perRow = new ArrayList<>();
         for (int r = 0; r < b; r++) {
             float[][] rowLogits = new float[rows.get(r).tokens().length][];
-            for (int i = 0; i < rowLogits.length; i++) rowLogits[i] = java.util.Arrays.copyOfRange(logits, (r * n + i) * vocab, (r * n + i + 1) * vocab);
+            for (int i = 0; i < rowLogits.length; i++)
+                rowLogits[i] = logits.length == vocab ? logits : java.util.Arrays.copyOfRange(logits, (r * n + i) * vocab, (r * n + i + 1) * vocab); // one row, one token: as run gave it
             perRow.add(rowLogits);
         }
         steps++;

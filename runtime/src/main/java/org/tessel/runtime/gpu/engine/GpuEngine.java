@@ -180,6 +180,13 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
         long workspaceNeed = MIN_WORKSPACE_BYTES;
         /** Graph inputs and outputs bound to caller-owned buffers ({@link #createExecutionContext(Map)}): not uploaded, downloaded or freed. */
         final java.util.Set<Value> external = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+        /**
+         * The graph's integer inputs (token ids, positions, block tables: what a decode step uploads every run) as slices
+         * of one allocation, at these offsets, so a run uploads them all in one copy; null when the engine has none or
+         * its inputs come from a profile's shared buffers.
+         */
+        DeviceBuffer integerInputs;
+        final Map<Value, Long> integerInputOffsets = new IdentityHashMap<>();
 
         Binding(Map<Value, DeviceBuffer> callerOwned) {
             try {
@@ -191,9 +198,24 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
                     bound.put(e.getKey(), e.getValue());
                     external.add(e.getKey());
                 }
+                long intBytes = 0;
+                if (profileArena == null)
+                    for (Value v : graph.inputs())
+                        if (!external.contains(v) && v.type().dtype().isInteger()) {
+                            integerInputOffsets.put(v, intBytes);
+                            intBytes += (Math.max(1, storageBytes(v)) + 15) & ~15L;
+                        }
+                if (intBytes > 0) {
+                    integerInputs = keep(DeviceBuffer.allocate(intBytes));
+                    integerInputs.fill((byte) 0);
+                }
                 for (Value v : graph.inputs()) {
                     if (external.contains(v)) continue;
                     long bytes = Math.max(1, storageBytes(v));
+                    if (integerInputOffsets.containsKey(v)) {
+                        bound.put(v, integerInputs.slice(integerInputOffsets.get(v), bytes));
+                        continue;
+                    }
                     DeviceBuffer in = profileArena != null ? profileArena.input(v.name(), bytes) : null;
                     if (in == null) in = keep(DeviceBuffer.allocate(bytes));
                     in.fill((byte) 0);

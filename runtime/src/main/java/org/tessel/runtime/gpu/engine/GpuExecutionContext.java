@@ -171,7 +171,7 @@ public final class GpuExecutionContext implements AutoCloseable {
                     if (x != (int) x) throw new GpuEngineException("input %" + v.name() + " element " + j + " = " + x + " is outside the i32 range the device keeps");
                     ints[j] = (int) x;
                 }
-                staged.add(new Staged(b, ints));
+                staged.add(new Staged(v, b, ints));
                 continue;
             }
             synchronous = true;
@@ -192,9 +192,20 @@ public final class GpuExecutionContext implements AutoCloseable {
         }
         // the synchronous copies above run on the legacy stream; ours does not wait for it by itself
         if (synchronous) engine.context().synchronize();
+        DeviceBuffer slab = binding.integerInputs;
+        if (slab != null && staged.size() == binding.integerInputOffsets.size()) {
+            // every integer input is a slice of one allocation: staged at its offset there, uploaded in one copy
+            if (stagingIn == null || stagingIn.bytes() < slab.bytes()) {
+                if (stagingIn != null) stagingIn.close();
+                stagingIn = org.tessel.runtime.cuda.PinnedHostBuffer.allocate(slab.bytes());
+            }
+            for (Staged st : staged) if (st.ints().length > 0) stagingIn.write(binding.integerInputOffsets.get(st.value()), st.ints());
+            slab.copyFromHostAsync(stagingIn, 0, stream);
+            staged.clear();
+        }
         long inBytes = 0;
         for (Staged st : staged) inBytes += (4L * st.ints().length + 15) & ~15L;
-        if (stagingIn == null || stagingIn.bytes() < inBytes) {
+        if (!staged.isEmpty() && (stagingIn == null || stagingIn.bytes() < inBytes)) {
             if (stagingIn != null) stagingIn.close();
             stagingIn = org.tessel.runtime.cuda.PinnedHostBuffer.allocate(inBytes);
         }
@@ -263,7 +274,7 @@ public final class GpuExecutionContext implements AutoCloseable {
     }
 
     /** An integer input's values and the device buffer they go to. */
-    private record Staged(DeviceBuffer device, int[] ints) {}
+    private record Staged(Value value, DeviceBuffer device, int[] ints) {}
 
     /** {@code n} values of a float output staged at {@code at} in {@code stored} (f32, f16 or bf16), as f32. */
     private float[] fromStaging(long at, DType stored, int n) {
