@@ -27,8 +27,9 @@ import org.tessel.runtime.llm.quant.QuantizationSpec;
  * over the device KV cache, decode steps replayed as CUDA graphs): a prompt of {@code --prompt} random tokens in one
  * prefill step, then {@code --new} greedy decode steps. One untimed pass builds the engines (the prefill bucket and
  * the decode bucket); the next pass, on the same cache (the sequence freed, as a server keeps its KV cache and the
- * contexts bound to it), is timed on the host clock around each step (inputs uploaded, logits downloaded: what a caller
- * sees), and the decode step's CUDA graph alone between CUDA events, so the host's share of a token shows. Prints tokens/s of the decode, the per-token latency (p50, p90), and the
+ * contexts bound to it), is timed on the host clock around each step (inputs uploaded, the greedy token picked on the
+ * device by {@link GpuDecoderRunner#stepGreedy} and downloaded: what a caller sees), and the decode step's CUDA graph alone
+ * between CUDA events, so the host's share of a token shows. Prints tokens/s of the decode, the per-token latency (p50, p90), and the
  * HBM bound per token: the decode engine's weight bytes (less the embedding table, of which a step reads one row)
  * plus the K and V bytes one step reads (at the mean context of the decode), over the device-to-device copy
  * bandwidth measured here (read + write bytes over time), as a percentage of the measured latency. The line {@code LLM|tessel|...} is what the stage's table reads.
@@ -199,16 +200,16 @@ public final class LlmDecodeBench {
             float[] logits = runner.step(List.of(new DecoderRunner.Row("bench", prompt)), cache).getFirst();
             double prefill = (System.nanoTime() - t) / 1e6, prefillBind = (runner.buildNanos() - built) / 1e6;
             GpuDecoderRunner.StepPhases from = runner.stepPhases(); // the decode steps' phases, the prefill's left out
-            for (int k = 0; k < newTokens; k++) {
-                out[k] = Sampler.greedy().next(logits);
-                if (k + 1 == newTokens) break;
+            // the prefill's token from its logits on the host; each decode step's greedy token picked on the device
+            out[0] = Sampler.greedy().next(logits);
+            for (int k = 1; k < newTokens; k++) {
                 t = System.nanoTime();
-                logits = runner.step(List.of(new DecoderRunner.Row("bench", new long[] {out[k]})), cache).getFirst();
-                ms[k] = (System.nanoTime() - t) / 1e6;
+                out[k] = runner.stepGreedy(List.of(new DecoderRunner.Row("bench", new long[] {out[k - 1]})), cache)[0];
+                ms[k - 1] = (System.nanoTime() - t) / 1e6;
             }
             // the prefill gave token 1 and newTokens - 1 decode steps the rest; one more step (for the token after) makes newTokens decode steps timed
             t = System.nanoTime();
-            runner.step(List.of(new DecoderRunner.Row("bench", new long[] {out[newTokens - 1]})), cache);
+            runner.stepGreedy(List.of(new DecoderRunner.Row("bench", new long[] {out[newTokens - 1]})), cache);
             ms[newTokens - 1] = (System.nanoTime() - t) / 1e6;
             return new Pass(prefill, prefillBind, ms, out, from, runner.stepPhases());
         } finally {

@@ -72,6 +72,11 @@ public final class PinnedHostBuffer implements AutoCloseable {
         MemorySegment.copy(src, 0, segment(offset, 4L * src.length), ValueLayout.JAVA_INT_UNALIGNED, 0, src.length);
     }
 
+    /** Reads {@code dst.length} ints at {@code offset} (native byte order). */
+    public void read(long offset, int[] dst) {
+        MemorySegment.copy(segment(offset, 4L * dst.length), ValueLayout.JAVA_INT_UNALIGNED, 0, dst, 0, dst.length);
+    }
+
     /** Reads {@code dst.length} 16-bit values at {@code offset} (native byte order). */
     public void read(long offset, short[] dst) {
         MemorySegment.copy(segment(offset, 2L * dst.length), ValueLayout.JAVA_SHORT_UNALIGNED, 0, dst, 0, dst.length);

@@ -40,4 +40,15 @@ public interface DecoderSteps<C extends KvCache> {
         for (float[][] all : stepAllLogits(rows, cache)) last.add(all[all.length - 1]);
         return last;
     }
+
+    /**
+     * As {@link #step}, returning each row's greedy next token ({@link Sampler#greedy}: the arg-max of its last logits,
+     * the lowest id on a tie). A runner on a GPU picks it on the device and downloads one int a row.
+     */
+    default long[] stepGreedy(List<DecoderRunner.Row> rows, C cache) {
+        List<float[]> last = step(rows, cache);
+        long[] next = new long[last.size()];
+        for (int i = 0; i < next.length; i++) next[i] = Sampler.greedy().next(last.get(i));
+        return next;
+    }
 }

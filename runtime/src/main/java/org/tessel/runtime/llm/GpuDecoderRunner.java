@@ -211,8 +211,11 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
         return new GpuPagedKvCache(compiler, precision.storage(), kv, config.layers(), config.heads(), config.kvHeads(), config.headDim(), blockSize, blocks);
     }
 
-    @Override public List<float[][]> stepAllLogits(List<DecoderRunner.Row> rows, GpuPagedKvCache cache) {
-        long t0 = System.nanoTime();
+    /** A step's engine context (bound to the cache, its blocks reserved) and inputs, ready to run. */
+    private record Prepared(GpuExecutionContext ctx, Map<String, Tensor> inputs, int rows, int tokens) {}
+
+    /** Checks the rows, reserves their tokens' slots in the cache and builds the step's inputs (block tables, slots, positions). */
+    private Prepared prepare(List<DecoderRunner.Row> rows, GpuPagedKvCache cache) {
         if (rows.isEmpty()) throw new IllegalArgumentException("a step needs at least one row");
         if (cache.layers() != config.layers() || cache.config().kvHeads() != config.kvHeads() || cache.config().headDim() != config.headDim()
                 || cache.config().heads() != config.heads() || cache.config().dtype() != precision.storage() || !cache.format().equals(kv))
@@ -262,6 +265,15 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
         in.put("slots", Tensor.ofLongs(DType.I64, Shape.of(b, n), slots));
         in.put("context_lens", Tensor.ofLongs(DType.I64, Shape.of(b), lens));
         if (!adapters.isEmpty()) in.put(ApplyLora.ADAPTER_IDS, Tensor.ofLongs(DType.I64, Shape.of(b), adapterIds));
+        return new Prepared(ctx, in, b, n);
+    }
+
+    @Override public List<float[][]> stepAllLogits(List<DecoderRunner.Row> rows, GpuPagedKvCache cache) {
+        long t0 = System.nanoTime();
+        Prepared p = prepare(rows, cache);
+        GpuExecutionContext ctx = p.ctx();
+        int b = p.rows(), n = p.tokens();
+        Map<String, Tensor> in = p.inputs();
         if (ctx.isCaptured()) replays++;
         long t1 = System.nanoTime();
         GpuExecutionContext.RunPhases before = ctx.runPhases();
@@ -283,6 +295,34 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
         prepNanos += t1 - t0;
         postNanos += System.nanoTime() - t2;
         return perRow;
+    }
+
+    /**
+     * A step whose next tokens are picked greedily on the device ({@link GpuExecutionContext#runArgmax}: the arg-max of
+     * each row's last logits, the lowest id on a tie, as {@link Sampler#greedy}): one int a row comes back, not the
+     * vocabulary's logits. Only a step of one new token a row qualifies (a prefill's rows keep their own last token's
+     * logits among the others): longer steps take the logits path.
+     */
+    @Override public long[] stepGreedy(List<DecoderRunner.Row> rows, GpuPagedKvCache cache) {
+        if (rows.stream().anyMatch(r -> r.tokens().length != 1)) return DecoderSteps.super.stepGreedy(rows, cache);
+        long t0 = System.nanoTime();
+        Prepared p = prepare(rows, cache);
+        GpuExecutionContext ctx = p.ctx();
+        if (p.tokens() != 1) throw new IllegalStateException("a step of one new token a row took a bucket of " + p.tokens());
+        if (ctx.isCaptured()) replays++;
+        long t1 = System.nanoTime();
+        GpuExecutionContext.RunPhases before = ctx.runPhases();
+        int[] best = ctx.runArgmax(p.inputs(), "logits");
+        runPhases = runPhases.plus(ctx.runPhases().minus(before));
+        long t2 = System.nanoTime();
+        if (cudaGraphs && !ctx.isCaptured()) ctx.captureGraph(); // replays the same step: the appends rewrite the same slots
+        for (DecoderRunner.Row r : rows) cache.allocator().advance(r.seq(), r.tokens().length);
+        long[] next = new long[rows.size()];
+        for (int r = 0; r < next.length; r++) next[r] = best[r];
+        steps++;
+        prepNanos += t1 - t0;
+        postNanos += System.nanoTime() - t2;
+        return next;
     }
 
 

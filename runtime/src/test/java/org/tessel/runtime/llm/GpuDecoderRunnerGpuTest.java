@@ -132,10 +132,26 @@ class GpuDecoderRunnerGpuTest {
                     assertEquals(cache.numBlocks(), cache.freeBlocks());
                 }
             }
+            List<long[]> want3 = cpuGreedy(cpu, prompts, steps);
             try (GpuPagedKvCache cache = gpu.newCache(4, 64)) {
                 List<long[]> got = greedy(prompts, steps, rows -> gpu.step(rows, cache));
-                List<long[]> want = cpuGreedy(cpu, prompts, steps);
-                for (int i = 0; i < prompts.length; i++) assertArrayEquals(want.get(i), got.get(i), model + " batch 3, row " + i);
+                for (int i = 0; i < prompts.length; i++) assertArrayEquals(want3.get(i), got.get(i), model + " batch 3, row " + i);
+            }
+            // the greedy tokens picked on the device (stepGreedy: the prefill on the logits path, decode steps by the arg-max kernel)
+            try (GpuPagedKvCache cache = gpu.newCache(4, 64)) {
+                List<long[]> got = new ArrayList<>();
+                for (long[] ignored : prompts) got.add(new long[steps]);
+                List<DecoderRunner.Row> rows = new ArrayList<>();
+                for (int i = 0; i < prompts.length; i++) rows.add(new DecoderRunner.Row("s" + i, prompts[i]));
+                for (int k = 0; k < steps; k++) {
+                    long[] next = gpu.stepGreedy(rows, cache);
+                    rows = new ArrayList<>();
+                    for (int i = 0; i < prompts.length; i++) {
+                        got.get(i)[k] = next[i];
+                        rows.add(new DecoderRunner.Row("s" + i, new long[] {next[i]}));
+                    }
+                }
+                for (int i = 0; i < prompts.length; i++) assertArrayEquals(want3.get(i), got.get(i), model + " batch 3 greedy on the device, row " + i);
             }
             assertTrue(gpu.graphReplays() > 0, "decode steps replay their captured CUDA graph");
             assertTrue(gpu.enginesBuilt() > 1 && gpu.sharedMemory().weightReuses() > 0,

@@ -33,6 +33,8 @@ public final class GpuExecutionContext implements AutoCloseable {
      * copied on the context's stream, asynchronously, with one synchronization a run instead of one per copy. Grown on use.
      */
     private org.tessel.runtime.cuda.PinnedHostBuffer stagingIn, stagingOut;
+    /** The device arg-max's ints ({@link #runArgmax}), allocated on first use. */
+    private DeviceBuffer argmax;
     /** Host time of {@link #run} so far, by phase (nanoseconds), and the runs. */
     private long runs, uploadNanos, launchNanos, waitNanos, outputNanos;
 
@@ -145,6 +147,68 @@ public final class GpuExecutionContext implements AutoCloseable {
      */
     public synchronized List<Tensor> run(List<Tensor> inputs) {
         long t0 = System.nanoTime();
+        upload(inputs);
+        long t1 = System.nanoTime();
+        enqueue();
+        long t2 = System.nanoTime();
+        return download(t0, t1, t2);
+    }
+
+    /**
+     * One inference whose output {@code output} ([.., N] logits) is reduced on the device to each row's arg-max, the lowest
+     * index on a tie ({@link org.tessel.runtime.gpu.kernels.Argmax}, as {@link org.tessel.runtime.llm.Sampler#greedy}
+     * picks on the host): one int a row comes back instead of the logits, and no other output is downloaded.
+     */
+    public synchronized int[] runArgmax(Map<String, Tensor> inputs, String output) {
+        long t0 = System.nanoTime();
+        Graph g = engine.graph();
+        Value o = g.outputs().stream().filter(v -> v.name().equals(output)).findFirst()
+                .orElseThrow(() -> new GpuEngineException("no output '" + output + "'; the engine's outputs are " + g.outputs().stream().map(Value::name).toList()));
+        DType stored = engine.storageOf(o);
+        if (!org.tessel.runtime.gpu.CudaTypes.supported(stored) || o.type().rank() < 1)
+            throw new GpuEngineException("output %" + output + " (" + o.type() + ", stored " + stored.text() + ") has no device arg-max: it takes f32, f16 or bf16 rows");
+        int n = o.type().shape().dim(o.type().rank() - 1), rows = Math.toIntExact(o.type().numElements() / Math.max(1, n));
+        upload(inputsInOrder(inputs));
+        long t1 = System.nanoTime();
+        enqueue();
+        long t2 = System.nanoTime();
+        if (argmax == null || argmax.bytes() < 4L * rows) {
+            if (argmax != null) argmax.close();
+            argmax = DeviceBuffer.allocate(4L * rows);
+        }
+        if (stagingOut == null || stagingOut.bytes() < 4L * rows) {
+            if (stagingOut != null) stagingOut.close();
+            stagingOut = org.tessel.runtime.cuda.PinnedHostBuffer.allocate(4L * rows);
+        }
+        org.tessel.runtime.gpu.kernels.Argmax.run(engine.kernels(), stored, buffer(o), rows, n, argmax, stream);
+        argmax.slice(0, 4L * rows).copyToHostAsync(stagingOut, 0, stream);
+        stream.synchronize();
+        long t3 = System.nanoTime();
+        int[] best = new int[rows];
+        stagingOut.read(0, best);
+        runs++;
+        uploadNanos += t1 - t0;
+        launchNanos += t2 - t1;
+        waitNanos += t3 - t2;
+        outputNanos += System.nanoTime() - t3;
+        return best;
+    }
+
+    /** The named inputs in the graph's order (null for those bound to caller-owned buffers). */
+    private List<Tensor> inputsInOrder(Map<String, Tensor> inputs) {
+        Graph g = engine.graph();
+        List<Tensor> list = new ArrayList<>();
+        for (Value v : g.inputs()) {
+            Tensor t = inputs.get(v.name());
+            if (t == null && !binding.external.contains(v))
+                throw new GpuEngineException("missing input '" + v.name() + "'; the engine's inputs are " + g.inputs().stream().map(Value::name).toList());
+            list.add(t);
+        }
+        return list;
+    }
+
+    /** Checks and uploads one inference's inputs (integers staged and copied on the stream; floats synchronously). */
+    private void upload(List<Tensor> inputs) {
         open();
         engine.context().bind();
         Graph g = engine.graph();
@@ -217,9 +281,11 @@ public final class GpuExecutionContext implements AutoCloseable {
             st.device().slice(0, bytes).copyFromHostAsync(stagingIn, at, stream);
             at += (bytes + 15) & ~15L;
         }
-        long t1 = System.nanoTime();
-        enqueue();
-        long t2 = System.nanoTime();
+    }
+
+    /** Copies the outputs back after the enqueued inference and converts them (phases timed from t0, t1, t2). */
+    private List<Tensor> download(long t0, long t1, long t2) {
+        Graph g = engine.graph();
         // float outputs at f32/f16/bf16 come back through pinned staging on the stream, one wait for all
         Map<Value, Long> outAt = new java.util.IdentityHashMap<>();
         long outBytes = 0;
@@ -316,14 +382,7 @@ public final class GpuExecutionContext implements AutoCloseable {
     /** Runs with inputs by name (those bound to caller-owned buffers are not needed); returns the outputs not bound to caller-owned buffers. */
     public Map<String, Tensor> run(Map<String, Tensor> inputs) {
         Graph g = engine.graph();
-        List<Tensor> list = new ArrayList<>();
-        for (Value v : g.inputs()) {
-            Tensor t = inputs.get(v.name());
-            if (t == null && !binding.external.contains(v))
-                throw new GpuEngineException("missing input '" + v.name() + "'; the engine's inputs are " + g.inputs().stream().map(Value::name).toList());
-            list.add(t);
-        }
-        List<Tensor> outs = run(list);
+        List<Tensor> outs = run(inputsInOrder(inputs));
         Map<String, Tensor> m = new java.util.LinkedHashMap<>();
         for (int i = 0; i < outs.size(); i++) if (outs.get(i) != null) m.put(g.outputs().get(i).name(), outs.get(i));
         return m;
@@ -479,5 +538,6 @@ public final class GpuExecutionContext implements AutoCloseable {
         binding.close();
         if (stagingIn != null) stagingIn.close();
         if (stagingOut != null) stagingOut.close();
+        if (argmax != null) argmax.close();
     }
 }
