@@ -25,8 +25,8 @@ import org.tessel.runtime.llm.quant.QuantizationSpec;
  * LLM decoding on the GPU (the `llm` stage of scripts/gpu-bench.sh): a zoo decoder (llama-1b, TinyLlama-1.1B's shape,
  * seeded random weights) at FP16 and batch 1 on {@link GpuDecoderRunner} (joint-search plans, tessel.attention.paged
  * over the device KV cache, decode steps replayed as CUDA graphs): a prompt of {@code --prompt} random tokens in one
- * prefill step, then {@code --new} greedy decode steps. One untimed pass builds the engines (the prefill bucket and
- * the decode bucket); the next pass, on the same cache (the sequence freed, as a server keeps its KV cache and the
+ * prefill step, then {@code --new} greedy decode steps. Untimed passes ({@code --warmup}, default 4) build the engines
+ * (the prefill bucket and the decode bucket) and let the JIT compile the host's side of a step; the next pass, on the same cache (the sequence freed, as a server keeps its KV cache and the
  * contexts bound to it), is timed on the host clock around each step (inputs uploaded, the greedy token picked on the
  * device by {@link GpuDecoderRunner#stepGreedy} and downloaded: what a caller sees), and the decode step's CUDA graph alone
  * between CUDA events, so the host's share of a token shows. Prints tokens/s of the decode, the per-token latency (p50, p90), and the
@@ -39,7 +39,7 @@ public final class LlmDecodeBench {
 
     public static void main(String[] args) {
         String model = "llama-1b";
-        int prompt = 128, newTokens = 128, blockSize = 16, profileTop = 0;
+        int prompt = 128, newTokens = 128, blockSize = 16, profileTop = 0, warmups = 4;
         String weights = null;
         for (int i = 0; i + 1 < args.length; i += 2)
             switch (args[i]) {
@@ -49,7 +49,8 @@ public final class LlmDecodeBench {
                 case "--block-size" -> blockSize = Integer.parseInt(args[i + 1]);
                 case "--profile" -> profileTop = Integer.parseInt(args[i + 1]);
                 case "--weights" -> weights = args[i + 1];
-                default -> throw new IllegalArgumentException("unknown option " + args[i] + " (--model NAME --prompt N --new N --block-size N --profile TOP --weights int8|int4[:GROUP])");
+                case "--warmup" -> warmups = Integer.parseInt(args[i + 1]);
+                default -> throw new IllegalArgumentException("unknown option " + args[i] + " (--model NAME --prompt N --new N --block-size N --profile TOP --weights int8|int4[:GROUP] --warmup PASSES)");
             }
         Backend b = Backend.detect();
         if (!(b instanceof Backend.Gpu gpu)) {
@@ -72,8 +73,11 @@ public final class LlmDecodeBench {
              GpuDecoderRunner runner = spec.isFp32() ? fp : fp.withQuantization(LlmQuantization.uncalibrated(spec))) {
             // one KV cache for both passes, as a server keeps its cache: the timed pass finds its engines bound to it
             GpuPagedKvCache cache = runner.newCache(blockSize, blocks);
-            Pass warm = pass(runner, cache, ids, newTokens);
-            System.out.printf("warm-up pass: engines %d built in %.1f s (planning and building), %.1f s in all%n", runner.enginesBuilt(), runner.buildNanos() / 1e9, (System.nanoTime() - t0) / 1e9);
+            // the first pass builds the engines; the others let the JIT compile the host's side of a step (a server's steady state)
+            if (warmups < 1) throw new IllegalArgumentException("--warmup takes at least 1 pass (it builds the engines), got " + warmups);
+            Pass warm = null;
+            for (int w = 0; w < warmups; w++) warm = pass(runner, cache, ids, newTokens);
+            System.out.printf("warm-up: %d passes, engines %d built in %.1f s (planning and building), %.1f s in all%n", warmups, runner.enginesBuilt(), runner.buildNanos() / 1e9, (System.nanoTime() - t0) / 1e9);
             long gc0 = gcMillis(), build0 = runner.buildNanos();
             Pass timed = pass(runner, cache, ids, newTokens);
             cache.close();
