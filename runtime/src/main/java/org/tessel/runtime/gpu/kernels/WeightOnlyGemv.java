@@ -22,15 +22,6 @@ public final class WeightOnlyGemv {
 
     /** Output rows per row group (1, 2 or 4 warps: the K split). */
     public static final int ROWS_PER_WARP = 2;
-    /**
-     * Output rows per row group of the staged form: each block computes x once for all its rows, so more rows a block
-     * spread that work thinner, and at llama-1b's K = 2048 (64 chunks of INT4 codes a row, 2 a lane) four rows give a lane
-     * 8 loads in flight; 2 chunks of each row a lane loads before using any ({@code WO_UNROLL}).
-     */
-    public static final int STAGED_ROWS_PER_WARP = 4, STAGED_UNROLL = 2;
-
-    /** Output rows per row group: {@link #STAGED_ROWS_PER_WARP} for the staged form, else {@link #ROWS_PER_WARP}. */
-    public static int rowsPerWarp(boolean staged) { return staged ? STAGED_ROWS_PER_WARP : ROWS_PER_WARP; }
     /** Most activation rows one pass of the kernel takes (one read of the weights each): more rows run as more passes (the grid's y). */
     public static final int MAX_PASS_ROWS = QuantizedMatMulTactic.GEMV_PASS_ROWS;
     /** Threads per block (4 warps). */
@@ -68,8 +59,8 @@ public final class WeightOnlyGemv {
         Gemv.requireKSplit(kSplit, "tessel_gemv_wo");
         String body = KernelCompiler.resource("weight_only_gemv.cu");
         if (prologue != null) body = body.replace("// @prologue\n", prologueCode(prologue, t));
-        return KernelCompiler.prelude() + CudaTypes.typedefs("T", t) + CudaTypes.typedefs("S", scaleType) + "#define WO_BITS " + bits + "\n#define WO_ROWS " + rowsPerWarp(stage) + "\n#define WO_M " + m
-                + "\n#define WO_KSPLIT " + kSplit + "\n#define WO_F32 " + (t == DType.F32 ? 1 : 0) + "\n" + (stage ? "#define WO_STAGE 1\n#define WO_UNROLL " + STAGED_UNROLL + "\n" : "") + (norm == null ? "" : "#define WO_RMS 1\n#define WO_EPS " + Float.toHexString(norm.epsilon()) + "f\n") + KernelCompiler.resource("gemv_ksplit.cuh") + body;
+        return KernelCompiler.prelude() + CudaTypes.typedefs("T", t) + CudaTypes.typedefs("S", scaleType) + "#define WO_BITS " + bits + "\n#define WO_ROWS " + ROWS_PER_WARP + "\n#define WO_M " + m
+                + "\n#define WO_KSPLIT " + kSplit + "\n#define WO_F32 " + (t == DType.F32 ? 1 : 0) + "\n" + (stage ? "#define WO_STAGE 1\n" : "") + (norm == null ? "" : "#define WO_RMS 1\n#define WO_EPS " + Float.toHexString(norm.epsilon()) + "f\n") + KernelCompiler.resource("gemv_ksplit.cuh") + body;
     }
 
     /**
@@ -143,9 +134,9 @@ public final class WeightOnlyGemv {
                     + " bytes is too small for N=" + n + ", M=" + m + " in " + t.text());
         int passes = passes(m), rows = (m + passes - 1) / passes, sms = kc.context().device().smCount();
         boolean stage = staged(rows, k);
-        // staged, a block computes x once for its rows: with rows enough for every SM (2 row groups an SM), a K split
+        // staged, a block computes x once for its rows: with rows enough for every SM (4 row groups an SM), a K split
         // would only multiply that work (each split a block of fewer rows), so K stays whole
-        int split = stage && (long) (n + STAGED_ROWS_PER_WARP - 1) / STAGED_ROWS_PER_WARP >= 2L * sms ? 1 : kSplit(n, k, bits, m, sms);
+        int split = stage && (long) (n + ROWS_PER_WARP - 1) / ROWS_PER_WARP >= 4L * sms ? 1 : kSplit(n, k, bits, m, sms);
         String program = "tessel_gemv_w" + bits + "_" + t.text() + "_s" + scaleType.text() + "_m" + rows + "_ks" + split + (stage ? "_st" : "")
                 + (prologue == null ? "" : "_p" + prologue.inputs() + "_" + Integer.toHexString(prologue.ops().hashCode()))
                 + (norm == null ? "" : "_rms" + Integer.toHexString(Float.floatToIntBits(norm.epsilon()))) + ".cu";
@@ -154,7 +145,7 @@ public final class WeightOnlyGemv {
         for (DeviceBuffer x : xs) args.ptr(x);
         args.ptr(codes).ptr(scales).ptr(zeros == null ? 0L : zeros.address()).ptr(gamma == null ? 0L : gamma.address()).ptr(bias == null ? 0L : bias.address())
                 .ptr(residual == null ? 0L : residual.address()).ptr(y).i32(n).i32(k).i32(group).i32(m);
-        kernel.launch(blocks(n, split, rowsPerWarp(stage)), passes, 1, THREADS, 1, 1, stage ? 4 * k : 0, stream, args);
+        kernel.launch(blocks(n, split), passes, 1, THREADS, 1, 1, stage ? 4 * k : 0, stream, args);
     }
 
     /** Passes over the weights for {@code m} activation rows: the fewest of at most {@value #MAX_PASS_ROWS} rows, as even as they divide. */
@@ -170,9 +161,9 @@ public final class WeightOnlyGemv {
         return Gemv.kSplit((long) (n + ROWS_PER_WARP - 1) / ROWS_PER_WARP * passes(m), k / QuantizedMatMulTactic.codesPerChunk(bits), smCount);
     }
 
-    /** Blocks along N for {@code n} output rows, each block's warps in groups of {@code kSplit} ({@code rowsPerWarp} rows a group). */
-    public static int blocks(int n, int kSplit, int rowsPerWarp) {
-        int rows = THREADS / 32 / kSplit * rowsPerWarp;
+    /** Blocks along N for {@code n} output rows, each block's warps in groups of {@code kSplit} ({@value #ROWS_PER_WARP} rows a group). */
+    public static int blocks(int n, int kSplit) {
+        int rows = THREADS / 32 / kSplit * ROWS_PER_WARP;
         return (n + rows - 1) / rows;
     }
 }

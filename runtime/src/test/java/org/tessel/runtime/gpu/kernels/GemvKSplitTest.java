@@ -59,7 +59,7 @@ class GemvKSplitTest {
         assertEquals(10, Gemv.blocks(75, 1), "8 columns a block");
         assertEquals(19, Gemv.blocks(75, 2), "4 columns a block");
         assertEquals(38, Gemv.blocks(75, 4), "2 columns a block");
-        assertEquals(512, WeightOnlyGemv.blocks(2048, 2, WeightOnlyGemv.ROWS_PER_WARP));
+        assertEquals(512, WeightOnlyGemv.blocks(2048, 2));
         assertThrows(IllegalArgumentException.class, () -> Gemv.source(DType.F16, 1, null, null, 3));
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> WeightOnlyGemv.source(DType.F16, DType.F16, 4, 1, null, null, 8));
         assertTrue(e.getMessage().contains("1, 2 or 4 warps, got 8"), e.getMessage());
