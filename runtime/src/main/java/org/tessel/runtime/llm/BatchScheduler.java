@@ -47,6 +47,11 @@ public final class BatchScheduler {
 
     private final DecoderSteps<?> runner;
     private final java.util.function.Function<List<DecoderRunner.Row>, List<float[]>> step;
+    /** A step whose rows' next tokens are greedy ({@link DecoderSteps#stepGreedy}: on the device for a GPU runner). */
+    private final java.util.function.Function<List<DecoderRunner.Row>, long[]> greedyStep;
+
+    /** A row's result of a step: its logits, or its greedy token already picked (logits null). */
+    private record Stepped(float[] logits, long token) {}
     private final KvBlockAllocator cache;
     private final Policy policy;
     private final int maxBatch, chunk;
@@ -104,6 +109,7 @@ public final class BatchScheduler {
         if (chunk < 1) throw new IllegalArgumentException("a prefill chunk must be at least 1 token, got " + chunk);
         this.runner = runner;
         this.step = rows -> runner.step(rows, cache);
+        this.greedyStep = rows -> runner.stepGreedy(rows, cache);
         this.cache = cache.allocator();
         this.policy = policy;
         this.maxBatch = maxBatch;
@@ -226,7 +232,7 @@ public final class BatchScheduler {
                 feeds.add(feed);
             }
             if (rows.isEmpty()) continue;
-            List<float[]> logits = runStep(rows, feeds);
+            List<Stepped> stepped = runStep(rows, feeds);
             for (Live s : running)
                 if (s.prefetchPending) { // the step ran while its copy did
                     offload.awaitPrefetch(s.id());
@@ -239,7 +245,8 @@ public final class BatchScheduler {
                 Live s = rows.get(i);
                 s.fed += feeds.get(i).length;
                 if (s.fed < s.known.size()) continue; // mid-prompt chunk: no token yet
-                long token = s.request.sampler().next(logits.get(i));
+                Stepped r = stepped.get(i);
+                long token = r.logits() == null ? r.token() : s.request.sampler().next(r.logits());
                 s.generated.add(token);
                 s.known.add(token);
                 if (Double.isNaN(s.firstToken)) s.firstToken = t;
@@ -306,15 +313,26 @@ public final class BatchScheduler {
     }
 
     /**
-     * Runs one step's rows: the single-token rows (decode) as one engine call and the longer
-     * prefill chunks as another, since static shapes would otherwise pad every decode row to the
-     * chunk's length. Returns the logits in row order.
+     * Runs one step's rows: the single-token rows (decode) as one engine call and the longer prefill chunks as another,
+     * since static shapes would otherwise pad every decode row to the chunk's length; results in row order. When every one-token row samples
+     * greedily their tokens are picked by {@link DecoderSteps#stepGreedy} (on the device for a GPU runner: one int a row
+     * comes back, not the vocabulary's logits); otherwise each row's logits come back for its sampler.
      */
-    private List<float[]> runStep(List<Live> rows, List<long[]> feeds) {
+    private List<Stepped> runStep(List<Live> rows, List<long[]> feeds) {
         List<DecoderRunner.Row> single = new ArrayList<>(), chunks = new ArrayList<>();
-        for (int i = 0; i < rows.size(); i++) (feeds.get(i).length == 1 ? single : chunks).add(new DecoderRunner.Row(rows.get(i).id(), feeds.get(i), rows.get(i).request.adapter()));
-        List<float[]> a = single.isEmpty() ? List.of() : step.apply(single), b = chunks.isEmpty() ? List.of() : step.apply(chunks);
-        List<float[]> out = new ArrayList<>();
+        boolean allGreedy = true;
+        for (int i = 0; i < rows.size(); i++) {
+            boolean one = feeds.get(i).length == 1;
+            (one ? single : chunks).add(new DecoderRunner.Row(rows.get(i).id(), feeds.get(i), rows.get(i).request.adapter()));
+            if (one && !rows.get(i).request.sampler().isGreedy()) allGreedy = false;
+        }
+        List<Stepped> a = new ArrayList<>(), b = new ArrayList<>();
+        if (!single.isEmpty()) {
+            if (allGreedy) for (long t : greedyStep.apply(single)) a.add(new Stepped(null, t));
+            else for (float[] l : step.apply(single)) a.add(new Stepped(l, -1));
+        }
+        if (!chunks.isEmpty()) for (float[] l : step.apply(chunks)) b.add(new Stepped(l, -1));
+        List<Stepped> out = new ArrayList<>();
         int ia = 0, ib = 0;
         for (long[] f : feeds) out.add(f.length == 1 ? a.get(ia++) : b.get(ib++));
         return out;
