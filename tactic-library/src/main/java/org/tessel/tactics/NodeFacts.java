@@ -84,6 +84,11 @@ public final class NodeFacts {
         return false;
     }
 
+    /** True for a fused conv_bias_act node whose body holds its Conv (what the convolution tactics take besides a bare Conv). */
+    public static boolean isConvBiasAct(Node n) {
+        return "conv_bias_act".equals(fusedKind(n)) && anchor(n, Set.of("Conv")) != null;
+    }
+
     /** The geometry of a Conv node, with ONNX defaults (stride and dilation 1, group 1). */
     public record ConvGeometry(int spatialRank, long cin, long cout, long group, long[] kernel, long[] strides, long[] dilations) {
         public static ConvGeometry of(Node conv) {

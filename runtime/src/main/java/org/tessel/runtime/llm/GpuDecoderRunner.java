@@ -271,30 +271,17 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
     @Override public List<float[][]> stepAllLogits(List<DecoderRunner.Row> rows, GpuPagedKvCache cache) {
         long t0 = System.nanoTime();
         Prepared p = prepare(rows, cache);
-        GpuExecutionContext ctx = p.ctx();
-        int b = p.rows(), n = p.tokens();
-        Map<String, Tensor> in = p.inputs();
-        if (ctx.isCaptured()) replays++;
-        long t1 = System.nanoTime();
-        GpuExecutionContext.RunPhases before = ctx.runPhases();
-        float[] logits = ctx.run(in).get("logits").floats();
-        runPhases = runPhases.plus(ctx.runPhases().minus(before));
-        long t2 = System.nanoTime();
-        if (cudaGraphs && n == 1 && !ctx.isCaptured()) ctx.captureGraph(); // replays the same step: the appends rewrite the same slots
-        for (DecoderRunner.Row r : rows) cache.allocator().advance(r.seq(), r.tokens().length);
-
-        int vocab = config.vocab();
-        List<float[][]> perRow = new ArrayList<>();
-        for (int r = 0; r < b; r++) {
-            float[][] rowLogits = new float[rows.get(r).tokens().length][];
-            for (int i = 0; i < rowLogits.length; i++)
-                rowLogits[i] = logits.length == vocab ? logits : java.util.Arrays.copyOfRange(logits, (r * n + i) * vocab, (r * n + i + 1) * vocab); // one row, one token: as run gave it
-            perRow.add(rowLogits);
-        }
-        steps++;
-        prepNanos += t1 - t0;
-        postNanos += System.nanoTime() - t2;
-        return perRow;
+        int n = p.tokens(), vocab = config.vocab();
+        return run(rows, cache, p, t0, ctx -> ctx.run(p.inputs()).get("logits").floats(), logits -> {
+            List<float[][]> perRow = new ArrayList<>();
+            for (int r = 0; r < p.rows(); r++) {
+                float[][] rowLogits = new float[rows.get(r).tokens().length][];
+                for (int i = 0; i < rowLogits.length; i++)
+                    rowLogits[i] = logits.length == vocab ? logits : java.util.Arrays.copyOfRange(logits, (r * n + i) * vocab, (r * n + i + 1) * vocab); // one row, one token: as run gave it
+                perRow.add(rowLogits);
+            }
+            return perRow;
+        });
     }
 
     /**
@@ -307,24 +294,37 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
         if (rows.stream().anyMatch(r -> r.tokens().length != 1)) return DecoderSteps.super.stepGreedy(rows, cache);
         long t0 = System.nanoTime();
         Prepared p = prepare(rows, cache);
-        GpuExecutionContext ctx = p.ctx();
         if (p.tokens() != 1) throw new IllegalStateException("a step of one new token a row took a bucket of " + p.tokens());
+        return run(rows, cache, p, t0, ctx -> ctx.runArgmax(p.inputs(), "logits"), best -> {
+            long[] next = new long[rows.size()];
+            for (int r = 0; r < next.length; r++) next[r] = best[r];
+            return next;
+        });
+    }
+
+    /**
+     * Runs a prepared step ({@code run} on its bound context) and what the caller makes of its result ({@code post}):
+     * counts a replay, keeps the context's phases, captures a one-token step's graph after its first run (later steps
+     * replay it: the appends rewrite the same slots), advances the rows in the cache, and times the phases from
+     * {@code t0}, when the step began.
+     */
+    private <T, R> R run(List<DecoderRunner.Row> rows, GpuPagedKvCache cache, Prepared p, long t0,
+                         java.util.function.Function<GpuExecutionContext, T> run, java.util.function.Function<T, R> post) {
+        GpuExecutionContext ctx = p.ctx();
         if (ctx.isCaptured()) replays++;
         long t1 = System.nanoTime();
         GpuExecutionContext.RunPhases before = ctx.runPhases();
-        int[] best = ctx.runArgmax(p.inputs(), "logits");
+        T result = run.apply(ctx);
         runPhases = runPhases.plus(ctx.runPhases().minus(before));
         long t2 = System.nanoTime();
-        if (cudaGraphs && !ctx.isCaptured()) ctx.captureGraph(); // replays the same step: the appends rewrite the same slots
+        if (cudaGraphs && p.tokens() == 1 && !ctx.isCaptured()) ctx.captureGraph();
         for (DecoderRunner.Row r : rows) cache.allocator().advance(r.seq(), r.tokens().length);
-        long[] next = new long[rows.size()];
-        for (int r = 0; r < next.length; r++) next[r] = best[r];
+        R out = post.apply(result);
         steps++;
         prepNanos += t1 - t0;
         postNanos += System.nanoTime() - t2;
-        return next;
+        return out;
     }
-
 
     private Bucket bucket(PagedDecoderShape shape) {
         Bucket b = buckets.get(shape);

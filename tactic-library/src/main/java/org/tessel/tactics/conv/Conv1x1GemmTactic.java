@@ -48,7 +48,7 @@ public final class Conv1x1GemmTactic extends BaseTactic {
     }
 
     @Override public boolean appliesTo(Node n) {
-        if (n.body() != null) return "conv_bias_act".equals(NodeFacts.fusedKind(n)) && NodeFacts.anchor(n, CONV) != null;
+        if (n.body() != null) return NodeFacts.isConvBiasAct(n);
         return n.opName().equals("Conv");
     }
 

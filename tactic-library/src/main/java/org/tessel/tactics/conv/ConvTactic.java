@@ -111,7 +111,7 @@ public final class ConvTactic extends BaseTactic {
     private boolean engineAlgo() { return config.algo == Algo.FUSED_BIAS_ACT || config.algo == Algo.STEM; }
 
     @Override public boolean appliesTo(Node n) {
-        if (engineAlgo() && n.body() != null) return "conv_bias_act".equals(NodeFacts.fusedKind(n)) && NodeFacts.anchor(n, CONV) != null;
+        if (engineAlgo() && n.body() != null) return NodeFacts.isConvBiasAct(n);
         return n.body() == null && n.opName().equals("Conv");
     }
 

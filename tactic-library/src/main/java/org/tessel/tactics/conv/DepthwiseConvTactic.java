@@ -30,7 +30,7 @@ public final class DepthwiseConvTactic extends BaseTactic {
 
     @Override public boolean appliesTo(Node n) {
         if (n.body() == null) return n.opName().equals("Conv");
-        return "conv_bias_act".equals(NodeFacts.fusedKind(n)) && NodeFacts.anchor(n, CONV) != null;
+        return NodeFacts.isConvBiasAct(n);
     }
 
     @Override protected String appliesToText() { return "depthwise Conv and fused conv_bias_act"; }

@@ -49,7 +49,7 @@ public final class Int8ConvTactic extends BaseTactic {
     }
 
     @Override public boolean appliesTo(Node n) {
-        if (n.body() != null) return "conv_bias_act".equals(NodeFacts.fusedKind(n)) && NodeFacts.anchor(n, CONV) != null;
+        if (n.body() != null) return NodeFacts.isConvBiasAct(n);
         return n.opName().equals("Conv");
     }
 
