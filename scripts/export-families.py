@@ -16,7 +16,7 @@ is a real published architecture with random weights (seed 0, eval mode):
                          eager attention, sequence 64, dynamic batch and sequence
 
 Per model, under OUT/NAME/:
-  model.onnx                      opset 17 (TorchScript exporter; the dynamo exporter if that one is missing or fails)
+  model.onnx                      opset 17 (TorchScript exporter; the dynamo exporter at opset 18 if that one is missing or fails)
   test_data_set_0/input_K.pb      the input, an ONNX TensorProto (ONNX's test-data layout, `tessel run --inputs` reads it)
   test_data_set_0/output_K.pb     ONNX Runtime's (CPU) outputs for it
   inputs/NAME.npy, ort/NAME.npy   the same tensors as .npy, by input and output name
@@ -219,7 +219,9 @@ def export(module, args, path, input_names, output_names, dynamic_axes):
     errors = []
     for dynamo in (False, True):
         try:
-            kw = dict(input_names=input_names, output_names=output_names, opset_version=17, do_constant_folding=True)
+            # opset 17 for TorchScript; 18 for dynamo, its lowest: asking it for 17 runs onnx's version converter, which left
+            # opset-18 attributes (Split's num_outputs) in an opset-17 model that ONNX Runtime then refused (GPT-2, 2026-12-06)
+            kw = dict(input_names=input_names, output_names=output_names, opset_version=18 if dynamo else 17, do_constant_folding=True)
             if dynamic_axes:
                 kw["dynamic_axes"] = dynamic_axes
             try:
@@ -231,6 +233,7 @@ def export(module, args, path, input_names, output_names, dynamic_axes):
             return "dynamo" if dynamo else "torchscript"
         except Exception as e:  # try the other exporter, keep both messages
             errors.append(f"{'dynamo' if dynamo else 'torchscript'}: {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}")
+            print(f"FAMILY-INFO|{os.path.basename(os.path.dirname(path))} export: {errors[-1]}", file=sys.stderr, flush=True)
     raise RuntimeError("; ".join(errors))
 
 
@@ -348,8 +351,8 @@ def main():
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
         torch.backends.cudnn.benchmark = True
-        import torch._dynamo
-        torch._dynamo.config.cache_size_limit = 64
+        from torch import _dynamo  # not `import torch._dynamo`: that binds torch as a local of main()
+        _dynamo.config.cache_size_limit = 64
         print(f"FAMILY-INFO|torch {torch.__version__}|{torch.cuda.get_device_name()}", flush=True)
     else:
         print(f"FAMILY-INFO|torch {torch.__version__}|no timing ({'--no-time' if a.no_time else 'no CUDA device'})", flush=True)
