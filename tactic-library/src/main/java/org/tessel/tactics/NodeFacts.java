@@ -16,6 +16,19 @@ public final class NodeFacts {
     /** Activations the fusion patterns take (mirrors {@code FusionPatterns.ACTIVATIONS} in passes, which this module cannot see). */
     public static final Set<String> ACTIVATIONS = Set.of("Relu", "LeakyRelu", "Clip", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Gelu", "PRelu");
 
+    /**
+     * Activations the GPU engine applies after a floating-point convolution's epilogue with its activation kernel (one
+     * more launch over the output; the runtime's {@code kernels.Activation}): all of {@link #ACTIVATIONS} but ReLU, which
+     * the epilogues apply themselves, and PRelu, whose slopes are a tensor.
+     */
+    public static final Set<String> POST_ACTIVATIONS = Set.of("Clip", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "LeakyRelu", "Gelu");
+
+    /** True when the fused node ends in an activation the GPU engine applies after the epilogue ({@link #POST_ACTIVATIONS}). */
+    public static boolean postActivation(Node n) {
+        Node act = activation(n);
+        return act != null && POST_ACTIVATIONS.contains(act.opName());
+    }
+
     public static boolean isFused(Node n) { return n.body() != null; }
 
     /** The fused node's pattern kind ("conv_bias_act", "gemm_bias_act", "attention", "eltwise"), or null for an unfused node. */

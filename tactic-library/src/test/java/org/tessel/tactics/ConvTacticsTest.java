@@ -85,8 +85,12 @@ class ConvTacticsTest {
         assertEquals("one group only (got group 2)", ConvTactics.CONV_1X1_GEMM.whyNot(Nodes.conv(1, 64, 56, 64, 1, 1, 2), FP16, NHWC));
         assertEquals("needs input and output channels that are multiples of 8 at fp16 (got 12 -> 64)",
                 ConvTactics.CONV_1X1_GEMM.whyNot(Nodes.conv(1, 12, 56, 64, 1, 1, 1), FP16, NHWC));
-        assertEquals("cuBLASLt's epilogue takes bias, a residual and Relu (the body holds Clip)",
-                ConvTactics.CONV_1X1_GEMM.whyNot(Nodes.convBiasAct(1, 64, 56, 64, 1, 1, 1, "Clip", Attributes.empty()), FP16, NHWC));
+        // Clip (and Sigmoid, HardSwish, ...) is the activation kernel after cuBLASLt's epilogue: one more launch; PRelu has none
+        Node clip = Nodes.convBiasAct(1, 64, 56, 64, 1, 1, 1, "Clip", Attributes.empty());
+        assertNull(ConvTactics.CONV_1X1_GEMM.whyNot(clip, FP16, NHWC));
+        assertEquals(2, ConvTactics.CONV_1X1_GEMM.features(clip, FP16, NHWC).kernelLaunches());
+        assertEquals("cuBLASLt's epilogue takes bias, a residual and Relu, and the activation kernel after it Clip, Sigmoid, Tanh, HardSigmoid, HardSwish, LeakyRelu or Gelu (the body holds PRelu)",
+                ConvTactics.CONV_1X1_GEMM.whyNot(Nodes.convBiasAct(1, 64, 56, 64, 1, 1, 1, "PRelu", Attributes.empty()), FP16, NHWC));
         // a matmul on tensor cores: priced no dearer than cuDNN's fused call at FP16 (an H100 ran it 1.3-3x faster at b256)
         var f = ConvTactics.CONV_1X1_GEMM.features(c, FP16, NHWC);
         assertTrue(f.tensorCores() && f.kernelLaunches() == 1, f.toString());
@@ -111,8 +115,15 @@ class ConvTacticsTest {
         assertNull(ConvTactics.FUSED_BIAS_ACT.whyNot(clip, FP16, NHWC));
         assertEquals(2, ConvTactics.FUSED_BIAS_ACT.features(clip, FP16, NHWC).kernelLaunches());
         assertEquals(1, ConvTactics.FUSED_BIAS_ACT.features(relu, FP16, NHWC).kernelLaunches());
+        // Sigmoid (EfficientNet's gate), HardSwish, ... run as Tessel's activation kernel after cuDNN's identity, as Clip does;
+        // not at INT8, whose epilogue requantizes after ReLU or Clip; PRelu (slopes are a tensor) not at all
         Node sigmoid = Nodes.convBiasAct(1, 64, 56, 64, 3, 1, 1, "Sigmoid", Attributes.empty());
-        assertEquals("the engine's conv_bias_act body holds Conv, Add, Relu and Clip only (got Sigmoid)", ConvTactics.FUSED_BIAS_ACT.whyNot(sigmoid, FP16, NHWC));
+        assertNull(ConvTactics.FUSED_BIAS_ACT.whyNot(sigmoid, FP16, NHWC));
+        assertEquals(2, ConvTactics.FUSED_BIAS_ACT.features(sigmoid, FP16, NHWC).kernelLaunches());
+        assertEquals("INT8 takes Relu, Clip or no activation (got Sigmoid)", ConvTactics.FUSED_BIAS_ACT.whyNot(sigmoid, INT8, NHWC));
+        Node prelu = Nodes.convBiasAct(1, 64, 56, 64, 3, 1, 1, "PRelu", Attributes.empty());
+        assertEquals("the engine's conv_bias_act body holds Conv, Add and Relu, Clip, Sigmoid, Tanh, HardSigmoid, HardSwish, LeakyRelu or Gelu (got PRelu)",
+                ConvTactics.FUSED_BIAS_ACT.whyNot(prelu, FP16, NHWC));
         // a 3-channel f16 NHWC stem is the stem tactic's (the engine pads it), not the plain fused call's
         Node stem = Nodes.convBiasAct(1, 3, 224, 64, 7, 2, 1, "Relu", Attributes.empty());
         assertNull(ConvTactics.STEM.whyNot(stem, FP16, NHWC));

@@ -28,7 +28,8 @@ final class Nodes {
                 1, x, b.randomWeights("w", k, c / g, r, r));
         Node add = b.node("Add", "bias", Attributes.empty(), 1, conv.output(), b.randomWeights("b", 1, k, 1, 1));
         Node last = add;
-        if (act != null) last = b.node(act, "act", actAttrs, 1, act.equals("Clip") ? new Value[] {add.output(), b.scalar("lo", DType.F32, 0), b.scalar("hi", DType.F32, 6)} : new Value[] {add.output()});
+        if (act != null) last = b.node(act, "act", actAttrs, 1, act.equals("Clip") ? new Value[] {add.output(), b.scalar("lo", DType.F32, 0), b.scalar("hi", DType.F32, 6)}
+                : act.equals("PRelu") ? new Value[] {add.output(), b.randomWeights("slope", 1, k, 1, 1)} : new Value[] {add.output()});
         b.output(last.output());
         Graph g2 = b.build();
         return FusionPreview.of(g2, "conv_bias_act", act == null ? List.of(conv, add) : List.of(conv, add, last));

@@ -206,7 +206,10 @@ public final class SignatureNodes {
                     cur = body.insertNode(body.size(), reg.get("Add"), "add", List.of(cur, bin.get(next++)), Attributes.empty(), List.of(cur.type()), null, null).output();
                 }
                 case "Relu", "Clip" -> cur = body.insertNode(body.size(), reg.get("Relu"), "relu", List.of(cur), Attributes.empty(), List.of(cur.type()), null, null).output();
-                default -> throw new IllegalArgumentException("body op " + op + " (rebuilt: Conv, Add, Relu, Clip)");
+                // the activation kernel after the epilogue costs the same whatever its parameters: default attributes
+                case "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "LeakyRelu", "Gelu" ->
+                        cur = body.insertNode(body.size(), reg.get(op), op.toLowerCase(java.util.Locale.ROOT), List.of(cur), Attributes.empty(), List.of(cur.type()), null, null).output();
+                default -> throw new IllegalArgumentException("body op " + op + " (rebuilt: Conv, Add, Relu, Clip, Sigmoid, Tanh, HardSigmoid, HardSwish, LeakyRelu, Gelu)");
             }
         }
         body.addOutput(cur);

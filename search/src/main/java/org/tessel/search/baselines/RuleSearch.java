@@ -96,7 +96,7 @@ public final class RuleSearch implements SearchStrategy {
      * host can run (an attention group whose body the attention kernels do not take) stays unfused, its nodes on their
      * own GPU tactics.
      */
-    private static boolean onHost(String tacticId) {
+    static boolean onHost(String tacticId) {
         org.tessel.tactics.TacticCatalog cat = org.tessel.tactics.TacticCatalog.global();
         return cat.has(tacticId) && cat.byId(tacticId).backend() == org.tessel.tactics.Backend.CPU;
     }

@@ -62,7 +62,9 @@ final class Units {
 
     /**
      * The formats a unit can take: a lone node's standalone search formats, or the root formats (in-group ones
-     * included) every member can agree with and a fused tactic runs at.
+     * included) every member can agree with and a fused tactic runs at. A fused tactic on the host (the reference
+     * interpreter) counts only when a member has no device tactic either: the fuse pass fuses what a kernel runs, so
+     * a group only the host can run (a GEMM with a Sigmoid epilogue) is unfused and its nodes run on their own kernels.
      */
     List<Format> formats(int node) {
         int g = groupOf[node];
@@ -70,9 +72,11 @@ final class Units {
         for (Choice c : g >= 0 ? p.node(node).searchChoices() : aloneChoices(node)) fs.add(c.format());
         if (g < 0) return new ArrayList<>(fs);
         SearchProblem.Candidate c = p.candidates().get(g);
+        boolean onDevice = true;
+        for (int m : c.members()) onDevice &= p.node(m).searchChoices().stream().anyMatch(x -> x.standalone() && !RuleSearch.onHost(x.tacticId()));
         List<Format> out = new ArrayList<>();
         for (Format f : fs) {
-            if (c.fusedChoice(f) == null) continue;
+            if (c.fusedChoice(f) == null || onDevice && RuleSearch.onHost(c.fusedChoice(f).tacticId())) continue;
             boolean all = true;
             for (int m : c.members()) all &= agreeing(m, f) != null;
             if (all) out.add(f);

@@ -24,7 +24,8 @@ import org.tessel.tactics.NodeFacts.ConvGeometry;
  * 1x1 convolutions took 5.6 of its 7.0 ms (the H100's per-layer profile of 2026-12-05). Priced as the cuBLASLt matmul
  * tactics are; the search weighs it against {@code cudnn.conv.fused_bias_act} and the measuring tuner times both.
  *
- * <p>Takes: Conv and fused conv_bias_act (Conv, a residual Add, Relu; no Clip, which cuBLASLt's epilogue has no form of),
+ * <p>Takes: Conv and fused conv_bias_act (Conv, a residual Add, Relu in the epilogue; Clip, Sigmoid, Tanh, HardSigmoid,
+ * HardSwish, LeakyRelu or Gelu as the activation kernel after it),
  * 2-D, kernel 1x1, strides 1, no pads, one group, constant filters and bias, NHWC, FP16 and BF16 (the measured lever;
  * FP32 engines keep NCHW, where cuDNN runs on CUDA cores); input and output channels multiples of 8, the tensor cores'
  * alignment.
@@ -72,13 +73,14 @@ public final class Conv1x1GemmTactic extends BaseTactic {
         if (operands != null) return operands;
         if (n.body() != null)
             for (Node b : n.body().nodes())
-                if (!BODY_OPS.contains(b.opName())) return "cuBLASLt's epilogue takes bias, a residual and Relu (the body holds " + b.opName() + ")";
+                if (!BODY_OPS.contains(b.opName()) && !NodeFacts.POST_ACTIVATIONS.contains(b.opName()))
+                    return "cuBLASLt's epilogue takes bias, a residual and Relu, and the activation kernel after it Clip, Sigmoid, Tanh, HardSigmoid, HardSwish, LeakyRelu or Gelu (the body holds " + b.opName() + ")";
         return null;
     }
 
     @Override public long workspaceBytes(Node n, Precision p) { return WORKSPACE; }
 
     @Override public TacticFeatures features(Node n, Precision p, Layout l) {
-        return new TacticFeatures(TENSOR_EFFICIENCY, true, TILE_M, TILE_N, TILE_K, 8, MEMORY_EFFICIENCY, 1).withStreamK(true);
+        return new TacticFeatures(TENSOR_EFFICIENCY, true, TILE_M, TILE_N, TILE_K, 8, MEMORY_EFFICIENCY, NodeFacts.postActivation(n) ? 2 : 1).withStreamK(true);
     }
 }

@@ -50,12 +50,16 @@ public final class ConvTactic extends BaseTactic {
                          int tileM, int tileN, int tileK, double tensorEfficiency, double cudaEfficiency, double memoryEfficiency) {}
 
     /**
-     * Activations the engine's fused convolution takes: Relu is CUDNN_ACTIVATION_RELU, Clip is cuDNN's
-     * ReLU or identity followed by Tessel's clamp kernel (GpuEngine.conv); none is IDENTITY.
+     * Ops a fused conv_bias_act body may hold for the engine (ConvLayers refuses any other): Relu is
+     * CUDNN_ACTIVATION_RELU; Clip, Sigmoid, Tanh, HardSigmoid, HardSwish, LeakyRelu and Gelu run as Tessel's activation
+     * kernel after cuDNN's ReLU or identity ({@link NodeFacts#POST_ACTIVATIONS}); none is IDENTITY.
      */
-    static final Set<String> ENGINE_ACTIVATIONS = Set.of("Relu", "Clip");
-    /** Ops a fused conv_bias_act body may hold for the engine (GpuEngine.fused refuses any other). */
-    static final Set<String> ENGINE_BODY_OPS = Set.of("Conv", "Add", "Relu", "Clip");
+    static final Set<String> ENGINE_BODY_OPS;
+    static {
+        var ops = new java.util.HashSet<>(Set.of("Conv", "Add", "Relu"));
+        ops.addAll(NodeFacts.POST_ACTIVATIONS);
+        ENGINE_BODY_OPS = Set.copyOf(ops);
+    }
     /** The stem form pads inputs of at most this many channels (GpuEngine's ChannelPad). */
     public static final int STEM_MAX_CHANNELS = 64;
     /**
@@ -134,9 +138,12 @@ public final class ConvTactic extends BaseTactic {
         if (p != Precision.FP8 && pads.length == 4 && (pads[0] != pads[2] || pads[1] != pads[3])) return "cuDNN takes symmetric pads (got " + Arrays.toString(pads) + ")";
         if (n.body() != null)
             for (Node b : n.body().nodes())
-                if (!ENGINE_BODY_OPS.contains(b.opName())) return "the engine's conv_bias_act body holds Conv, Add, Relu and Clip only (got " + b.opName() + ")";
+                if (!ENGINE_BODY_OPS.contains(b.opName())) return "the engine's conv_bias_act body holds Conv, Add and Relu, Clip, Sigmoid, Tanh, HardSigmoid, HardSwish, LeakyRelu or Gelu (got " + b.opName() + ")";
         Node act = NodeFacts.activation(n);
-        if (act != null && !ENGINE_ACTIVATIONS.contains(act.opName())) return "takes Relu, Clip or no activation (got " + act.opName() + ")";
+        String a = act == null ? null : act.opName();
+        // the quantized epilogues requantize after their activation: INT8's takes ReLU and Clip, FP8's ReLU
+        if (p == Precision.INT8 && a != null && !a.equals("Relu") && !a.equals("Clip")) return "INT8 takes Relu, Clip or no activation (got " + a + ")";
+        if (p == Precision.FP8 && a != null && !a.equals("Relu")) return "FP8 takes Relu or no activation (got " + a + ")";
         return null;
     }
 
@@ -256,9 +263,8 @@ public final class ConvTactic extends BaseTactic {
             case INT8, FP8 -> 16;
         };
         if (config.algo == Algo.WINOGRAD) return new TacticFeatures(eff, tc, 0, 0, 0, 1, mem, 3 + transposes); // input transform, batched GEMMs, output transform
-        // the stem's padding copy and a Clip's clamp are kernels of their own
-        Node act = NodeFacts.activation(n);
-        int launches = 1 + transposes + (config.algo == Algo.STEM ? 1 : 0) + (act != null && act.opName().equals("Clip") ? 1 : 0);
+        // the stem's padding copy and the activation kernel after the epilogue (Clip, Sigmoid, ...) are kernels of their own
+        int launches = 1 + transposes + (config.algo == Algo.STEM ? 1 : 0) + (NodeFacts.postActivation(n) ? 1 : 0);
         // forward convolutions do not split K: a small-batch conv with a deep K runs its whole main loop
         int tileK = !tc ? CUDA_CORE_TILE_K : p == Precision.BF16 ? (int) Math.round(config.tileK * BF16_TENSOR_CORE_FACTOR) : config.tileK;
         return new TacticFeatures(eff, tc, config.tileM, config.tileN, tileK, align, mem, launches, 1);

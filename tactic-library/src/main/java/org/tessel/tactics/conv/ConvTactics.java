@@ -37,7 +37,7 @@ public final class ConvTactics {
     // the catalogue's convolution tactics
 
     public static final ConvTactic FUSED_BIAS_ACT = new ConvTactic(new ConvTactic.Config("cudnn.conv.fused_bias_act",
-            "cudnnConvolutionBiasActivationForward: conv + bias (+ residual) + Relu in one kernel (a plain Conv with the identity; Clip adds a clamp kernel)",
+            "cudnnConvolutionBiasActivationForward: conv + bias (+ residual) + Relu in one kernel (a plain Conv with the identity; Clip, Sigmoid, HardSwish, ... add Tessel's activation kernel)",
             Algo.FUSED_BIAS_ACT, ALL, BOTH, 128, 128, 32, 0.70, 0.68, 0.8));
 
     public static final ConvTactic STEM = new ConvTactic(new ConvTactic.Config("tessel.conv.stem",
@@ -45,7 +45,7 @@ public final class ConvTactics {
             Algo.STEM, EnumSet.of(Precision.FP16), EnumSet.of(Layout.NHWC), 128, 128, 32, 0.70, 0.68, 0.8));
 
     public static final DepthwiseConvTactic DEPTHWISE_NHWC = new DepthwiseConvTactic(new DepthwiseConvTactic.Config("tessel.conv.depthwise_nhwc",
-            "Tessel depthwise conv, NHWC: one thread per output, fused bias and Relu/Clip", Layout.NHWC, FLOAT, 0.5, 0.8));
+            "Tessel depthwise conv, NHWC: one thread per output, fused bias and Relu/Clip (another activation as a second kernel)", Layout.NHWC, FLOAT, 0.5, 0.8));
 
     /** ConvTranspose as Tessel's gather kernel (the runtime's DirectDeconv): constant weights and bias, NCHW, up to three spatial axes. */
     public static final org.tessel.tactics.StreamingTactic DECONV_DIRECT = new org.tessel.tactics.StreamingTactic(new org.tessel.tactics.StreamingTactic.Config(

@@ -43,17 +43,21 @@ public final class DepthwiseConvTactic extends BaseTactic {
         if (!g.depthwise())
             return "needs a depthwise convolution (group == input channels == output channels; got group " + g.group() + ", " + g.cin() + " -> " + g.cout() + " channels)";
         if (g.spatialRank() != 2) return "2-D only (got " + g.spatialRank() + "-D)";
-        // the kernel's epilogue is bias then a clamp: no residual input, Relu or Clip only
+        // the kernel's epilogue is bias then a clamp (Relu, Clip); another activation runs as the activation kernel after it
         if (NodeFacts.hasResidualAdd(n)) return "the depthwise kernel takes no residual Add (cuDNN's fused call does)";
         if (n.body() != null)
             for (Node b : n.body().nodes())
-                if (!Set.of("Conv", "Add", "Relu", "Clip").contains(b.opName())) return "the depthwise kernel fuses bias, Relu and Clip only (got " + b.opName() + ")";
+                if (!b.opName().equals("Conv") && !b.opName().equals("Add") && !b.opName().equals("Relu") && !NodeFacts.POST_ACTIVATIONS.contains(b.opName()))
+                    return "the depthwise kernel fuses bias and Relu, Clip, Sigmoid, Tanh, HardSigmoid, HardSwish, LeakyRelu or Gelu (got " + b.opName() + ")";
         return null;
     }
 
     @Override public long workspaceBytes(Node n, Precision p) { return 0; }
 
     @Override public TacticFeatures features(Node n, Precision p, Layout l) {
-        return TacticFeatures.streaming(config.computeEfficiency, config.memoryEfficiency, 1);
+        // Clip is the kernel's own clamp; another activation is one more pass over the output
+        Node act = NodeFacts.activation(n);
+        boolean post = act != null && !act.opName().equals("Clip") && NodeFacts.POST_ACTIVATIONS.contains(act.opName());
+        return TacticFeatures.streaming(config.computeEfficiency, config.memoryEfficiency, post ? 2 : 1);
     }
 }

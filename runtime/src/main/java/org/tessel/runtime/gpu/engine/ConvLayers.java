@@ -13,18 +13,19 @@ import org.tessel.runtime.cuda.DeviceBuffer;
 import org.tessel.runtime.cuda.ffm.CublasLt;
 import org.tessel.runtime.cuda.ffm.Cudnn;
 import org.tessel.runtime.engine.LayerPlan;
-import org.tessel.runtime.gpu.kernels.Clamp;
+import org.tessel.runtime.gpu.kernels.Activation;
 import org.tessel.runtime.gpu.kernels.CublasLtGemm;
 import org.tessel.runtime.gpu.kernels.CudnnConv;
 import org.tessel.runtime.gpu.kernels.DepthwiseConvNhwc;
 import org.tessel.runtime.gpu.kernels.Fp8Epilogue;
 
 /**
- * Convolutions: a plain Conv, or {@code tessel.Fused} kind=conv_bias_act (Conv [+ Add residual] [+ Relu | Clip]).
+ * Convolutions: a plain Conv, or {@code tessel.Fused} kind=conv_bias_act (Conv [+ Add residual] [+ an activation]: ReLU in
+ * the fused epilogue; Clip, Sigmoid, Tanh, HardSigmoid, HardSwish, LeakyRelu and GELU by {@link Activation} after it).
  * <ul>
  *   <li>{@code cudnn.conv.fused_bias_act}: cuDNN's fused convolution + bias + activation (+ residual) in the
  *       value's layout; variant: the cuDNN algorithm (IMPLICIT_PRECOMP_GEMM, the one cuDNN takes with the
- *       identity activation, unless tuned or planned), {@code /clamp} when a Clip's clamp runs after it;</li>
+ *       identity activation, unless tuned or planned), {@code /clamp}, {@code /sigmoid}, ... when the activation kernel runs after it;</li>
  *   <li>{@code tessel.conv.depthwise_nhwc}: Tessel's NHWC depthwise kernel (bias and clamp fused);</li>
  *   <li>{@code tessel.conv.stem}: an f16 NHWC convolution with few input channels, either reading the network's
  *       NCHW input itself ({@link StemConv}, its reformat absorbed) or on channels zero-padded to 8
@@ -128,11 +129,47 @@ public final class ConvLayers implements TacticImplementation {
         return null;
     }
 
-    /** The activation after a convolution: ReLU is clamp(0, inf), Clip is clamp(lo, hi). */
-    record Act(String name, float lo, float hi) {
-        static final Act NONE = new Act("none", Float.NEGATIVE_INFINITY, Float.POSITIVE_INFINITY);
-        static final Act RELU = new Act("relu", 0f, Float.POSITIVE_INFINITY);
-        boolean clips() { return !name.equals("none") && !name.equals("relu"); }
+    /**
+     * The activation after a convolution: none, ReLU (in the fused epilogue: clamp(0, inf)), or one that Tessel's
+     * activation kernel applies after the epilogue ({@code post}: Clip's clamp(lo, hi), Sigmoid, Tanh, HardSigmoid (a, b),
+     * HardSwish, LeakyRelu (a), GELU). {@code lo, hi} are the clamp that kernels with a clamping epilogue (depthwise,
+     * INT8) apply themselves: ReLU's and Clip's, else none.
+     */
+    record Act(String name, Activation.Op post, float lo, float hi, float a, float b) {
+        static final Act NONE = new Act("none", null, Float.NEGATIVE_INFINITY, Float.POSITIVE_INFINITY, 0f, 0f);
+        static final Act RELU = new Act("relu", null, 0f, Float.POSITIVE_INFINITY, 0f, 0f);
+
+        static Act of(Activation.Op op, float a, float b) {
+            return new Act(op.variant, op, Float.NEGATIVE_INFINITY, Float.POSITIVE_INFINITY, a, b);
+        }
+
+        boolean clips() { return post == Activation.Op.CLAMP; }
+
+        /** True when the activation is a clamp (none, ReLU, Clip): what a clamping epilogue applies by itself. */
+        boolean isClamp() { return post == null || post == Activation.Op.CLAMP; }
+
+        /** The tactic id's variant part for the activation kernel after the epilogue ("" when none runs). */
+        String variantSuffix() { return post == null ? "" : "/" + post.variant; }
+
+        /** Runs the activation kernel after the epilogue (in place on y), when there is one. */
+        void apply(LayerContext c, DType t, DeviceBuffer y, long elems, CudaStream s) {
+            if (post != null) Activation.run(c.kernels(), t, y, y, elems, post, lo, hi, a, b, s);
+        }
+    }
+
+    /** The activation after a conv_bias_act's Conv: ReLU, Clip, or one {@link Activation} applies; null for another op. */
+    private static Act act(Node fused, Graph body, Node b) {
+        return switch (b.opName()) {
+            case "Relu" -> Act.RELU;
+            case "Clip" -> clip(fused, body, b);
+            case "Sigmoid" -> Act.of(Activation.Op.SIGMOID, 0f, 0f);
+            case "Tanh" -> Act.of(Activation.Op.TANH, 0f, 0f);
+            case "HardSigmoid" -> Act.of(Activation.Op.HARD_SIGMOID, b.attrs().getFloat("alpha", 0.2f), b.attrs().getFloat("beta", 0.5f));
+            case "HardSwish" -> Act.of(Activation.Op.HARD_SWISH, 0f, 0f);
+            case "LeakyRelu" -> Act.of(Activation.Op.LEAKY_RELU, b.attrs().getFloat("alpha", 0.01f), 0f);
+            case "Gelu" -> Act.of(b.attrs().getString("approximate", "none").equals("tanh") ? Activation.Op.GELU_TANH : Activation.Op.GELU_ERF, 0f, 0f);
+            default -> null;
+        };
     }
 
     /** A convolution node {@code conv} (its attributes) and its operands in the outer graph: x, w, bias, residual, and the activation after it. */
@@ -164,12 +201,13 @@ public final class ConvLayers implements TacticImplementation {
                     residual = outer(n, body, other);
                     cur = b.output();
                 }
-                case "Relu", "Clip" -> {
+                case "Relu", "Clip", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "LeakyRelu", "Gelu" -> {
                     if (cur == null || act != Act.NONE || b.input(0) != cur) throw GpuEngineException.unsupported(n, "conv_bias_act body: " + b.opName() + " must take the Conv (+ residual) result");
-                    act = b.opName().equals("Relu") ? Act.RELU : clip(n, body, b);
+                    act = act(n, body, b);
                     cur = b.output();
                 }
-                default -> throw GpuEngineException.unsupported(n, "conv_bias_act body op " + b.opName() + " (node '" + b.name() + "') is not Conv/Add/Relu/Clip");
+                default -> throw GpuEngineException.unsupported(n, "conv_bias_act body op " + b.opName() + " (node '" + b.name() + "') is not Conv, Add or an activation "
+                        + "(Relu, Clip, Sigmoid, Tanh, HardSigmoid, HardSwish, LeakyRelu, Gelu)");
             }
         }
         if (conv == null || body.outputs().size() != 1 || body.outputs().get(0) != cur)
@@ -184,7 +222,7 @@ public final class ConvLayers implements TacticImplementation {
         if (clip.attrs().has("max")) hi = clip.attrs().getFloat("max", hi);
         if (clip.numInputs() > 1 && clip.input(1) != null) lo = scalar(fused, outer(fused, body, clip.input(1)), "min");
         if (clip.numInputs() > 2 && clip.input(2) != null) hi = scalar(fused, outer(fused, body, clip.input(2)), "max");
-        return new Act("clip", lo, hi);
+        return new Act("clip", Activation.Op.CLAMP, lo, hi, 0f, 0f);
     }
 
     private static float scalar(Node n, Value v, String what) {
@@ -239,9 +277,13 @@ public final class ConvLayers implements TacticImplementation {
                 DeviceBuffer wb = c.upload(DepthwiseConvNhwc.packWeights(w.constantValue()), w);
                 DeviceBuffer bb = bias == null ? null : c.weight(bias, Layout.ANY);
                 DType t = c.storage();
+                long elems = out.type().numElements();
                 return new Layer() {
-                    @Override public LayerPlan plan() { return c.plan(owner, GpuTactics.CONV_DEPTHWISE, out); }
-                    @Override public void enqueue(CudaStream s) { DepthwiseConvNhwc.run(c.kernels(), t, ds, xb, wb, bb, yb, act.lo(), act.hi(), s); }
+                    @Override public LayerPlan plan() { return c.plan(owner, GpuTactics.CONV_DEPTHWISE + (act.isClamp() ? "" : act.variantSuffix()), out); }
+                    @Override public void enqueue(CudaStream s) {
+                        DepthwiseConvNhwc.run(c.kernels(), t, ds, xb, wb, bb, yb, act.lo(), act.hi(), s);
+                        if (!act.isClamp()) act.apply(c, t, yb, elems, s);
+                    }
                 };
             }
             case GpuTactics.CONV_STEM -> {
@@ -279,7 +321,6 @@ public final class ConvLayers implements TacticImplementation {
         if (wd[2] != 1 || wd[3] != 1 || groups != 1 || java.util.Arrays.stream(strides).anyMatch(v -> v != 1) || java.util.Arrays.stream(pads).anyMatch(v -> v != 0))
             throw GpuEngineException.unsupported(owner, id + " runs 1x1, stride-1, unpadded convolutions of one group; this one has weights " + w.type().shape() + ", group " + groups
                     + ", strides " + java.util.Arrays.toString(strides) + ", pads " + java.util.Arrays.toString(pads));
-        if (o.act() != Act.NONE && o.act() != Act.RELU) throw GpuEngineException.unsupported(owner, id + " takes Relu or no activation in its epilogue (got " + o.act().name() + ")");
         if (bias != null && bias.constantValue() == null) throw GpuEngineException.unsupported(owner, id + " takes a constant bias (%" + bias.name() + " is computed)");
         long m = (long) xd[0] * xd[2] * xd[3];
         int kk = xd[1], nn = wd[0];
@@ -295,19 +336,23 @@ public final class ConvLayers implements TacticImplementation {
         CublasLtGemm.Precision lp = GemmLayers.lp(c.precision());
         CublasLtGemm g = CublasLtGemm.plan(c.cublasLt(), new CublasLtGemm.Spec((int) m, nn, kk, true, lp, epi), bb, 1);
         if (g.algos().isEmpty()) { g.close(); throw GpuEngineException.unsupported(owner, "cuBLASLt has no algorithm for the " + m + "x" + nn + "x" + kk + " " + lp + " matmul of this 1x1 convolution"); }
-        String tactic = residual != null ? GpuTactics.variant(id, "residual") : id;
+        Act act = o.act();
+        String tactic = (residual != null ? GpuTactics.variant(id, "residual") : id) + act.variantSuffix();
         java.util.function.Supplier<DeviceBuffer> ws = c.workspace();
+        DType t = c.storage();
+        long elems = out.type().numElements();
         return new Layer() {
             @Override public LayerPlan plan() { return c.plan(owner, tactic, out); }
             @Override public void enqueue(CudaStream s) {
                 if (rb != null) g.run(0, xb, wb, 1f, rb, yb, ws.get(), s);
                 else g.run(xb, wb, yb, ws.get(), s);
+                act.apply(c, t, yb, elems, s);
             }
             @Override public void close() { g.close(); }
         };
     }
 
-    /** cuDNN's fused convolution, on the padded input when {@code pad} is given; {@code variant}: [ALGO][/clamp]. */
+    /** cuDNN's fused convolution, on the padded input when {@code pad} is given; {@code variant}: [ALGO][/ACTIVATION] (clamp, sigmoid, ...). */
     private static Layer cudnn(LayerContext c, Operands o, Node owner, int groups, Layout layout, ChannelPad pad, List<String> variant) {
         Node conv = o.conv;
         Value x = o.x, w = o.w, bias = o.bias, residual = o.residual, out = owner.output();
@@ -332,7 +377,7 @@ public final class ConvLayers implements TacticImplementation {
         // a Clip with lo >= 0 is ReLU then the clamp (clamp(relu(v), lo, hi) == clamp(v, lo, hi)), so it may use cuDNN's ReLU too
         boolean relu = act == Act.RELU || (act.clips() && act.lo() >= 0f);
         Cudnn.FwdAlgo planned = variant.isEmpty() ? null : algoOrNull(variant.get(0));
-        if (!variant.isEmpty() && planned == null && !variant.get(0).equals("clamp")) {
+        if (!variant.isEmpty() && planned == null && Activation.Op.ofVariant(variant.get(0)) == null) {
             k.close();
             throw GpuEngineException.unsupported(owner, "variant '" + variant.get(0) + "' names no cuDNN algorithm of this build (known: "
                     + java.util.Arrays.stream(Cudnn.FwdAlgo.values()).map(Cudnn.FwdAlgo::tacticId).toList() + ")");
@@ -341,18 +386,17 @@ public final class ConvLayers implements TacticImplementation {
                 : c.tuner() != null ? c.tuner().conv(k, conv, owner, cx, wb, bb, zb, yb, relu) : Cudnn.FwdAlgo.IMPLICIT_PRECOMP_GEMM;
         c.needWorkspace(k.workspaceSize(algo));
         java.util.function.Supplier<DeviceBuffer> workspace = c.workspace();
-        boolean clamp = act.clips();
         long elems = out.type().numElements();
         DType t = c.storage();
-        // one catalogue id per layer: the padded form is the stem tactic, a Clip's clamp a variant of the fused call
-        String tactic = pad == null ? GpuTactics.variant(GpuTactics.CONV_FUSED, algo.tacticId()) + (clamp ? "/clamp" : "")
-                : GpuTactics.variant(GpuTactics.CONV_STEM, ChannelPad.VARIANT, algo.tacticId()) + (clamp ? "/clamp" : "");
+        // one catalogue id per layer: the padded form is the stem tactic, the activation kernel after cuDNN's epilogue a variant of the fused call
+        String tactic = pad == null ? GpuTactics.variant(GpuTactics.CONV_FUSED, algo.tacticId()) + act.variantSuffix()
+                : GpuTactics.variant(GpuTactics.CONV_STEM, ChannelPad.VARIANT, algo.tacticId()) + act.variantSuffix();
         return new Layer() {
             @Override public LayerPlan plan() { return c.plan(owner, tactic, out); }
             @Override public void enqueue(CudaStream s) {
                 if (pad != null) pad.enqueue(s);
                 k.runBiasActivation(algo, cx, wb, bb, zb, 1f, relu, yb, workspace.get(), s);
-                if (clamp) Clamp.run(c.kernels(), t, yb, yb, elems, act.lo(), act.hi(), s);
+                act.apply(c, t, yb, elems, s);
             }
             @Override public void close() { k.close(); }
         };

@@ -140,6 +140,9 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
     private final org.tessel.tactics.plan.EnginePlan builtPlan;
     private final TacticImplementations implementations = TacticImplementations.loaded();
     private final List<LayerPlan> layerPlans = new ArrayList<>();
+    /** See {@link #buildMs()}; filled while the constructor builds the first binding. */
+    private final Map<String, Double> buildMs = new java.util.LinkedHashMap<>();
+    private boolean constructing = true;
     private final long contextBytes, workspaceBytes;
     /** The INT8 scales of the plan (empty without INT8 nodes). */
     private final org.tessel.tactics.plan.QuantizationTable quantization;
@@ -289,6 +292,7 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
         if (ptx != null) compiler.preload(ptx);
         planned.putAll(tactics);
         Binding b;
+        long tb = System.nanoTime();
         try {
             b = bind(true);
         } catch (RuntimeException e) {
@@ -310,11 +314,14 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
             int slash = t.indexOf('/');
             return n.withTactic(GpuTactics.catalogueId(t), slash < 0 ? "" : t.substring(slash + 1));
         }).toList());
+        long tr = System.nanoTime();
         // run every layer once, on zeros: kernels are compiled (or loaded from the file's PTX) now, at
         // build, not at the first inference, and a saved engine carries every kernel's PTX
         try (CudaStream s = CudaStream.create()) {
             for (Layer l : b.layers) l.enqueue(s);
             s.synchronize();
+            buildMs.put("first run (kernels compiled or loaded)", (System.nanoTime() - tr) / 1e6);
+            buildMs.put("layers built", (tr - tb) / 1e6);
         } catch (RuntimeException e) {
             b.close();
             close();
@@ -324,6 +331,7 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
         this.workspaceBytes = b.workspace.bytes();
         this.casts = b.layers.stream().mapToInt(l -> l instanceof CastingLayer c ? c.steps().size() : 0).sum();
         this.unclaimed = b;
+        this.constructing = false;
     }
 
     /** Builds every layer against a new binding (device memory for one context). */
@@ -560,6 +568,20 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
 
     /** The layer of {@code n}: the planned tactic's implementation builds it (the rule's when there is no plan). */
     private Layer layerFor(Node n, Binding b) {
+        long t0 = System.nanoTime();
+        Layer l = layerOf(n, b);
+        if (constructing) buildMs.merge(l.getClass().getEnclosingClass() != null ? l.getClass().getEnclosingClass().getSimpleName() : l.getClass().getSimpleName(), (System.nanoTime() - t0) / 1e6, Double::sum);
+        return l;
+    }
+
+    /**
+     * Where building took its time, in ms: "layers built" (every layer's making: descriptors, cuDNN and cuBLASLt plans,
+     * uploads, kernel lookups) with its share per implementation ({@code ConvLayers}, {@code GemmLayers}, ...), and the
+     * first run, which compiles (or loads) the kernels. Insertion ordered.
+     */
+    public Map<String, Double> buildMs() { return java.util.Collections.unmodifiableMap(buildMs); }
+
+    private Layer layerOf(Node n, Binding b) {
         String tactic = planned.get(n.name());
         TacticImplementation impl;
         if (tactic == null) {

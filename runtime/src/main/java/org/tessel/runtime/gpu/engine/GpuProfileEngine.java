@@ -129,8 +129,13 @@ public final class GpuProfileEngine implements AutoCloseable {
         cache.put(shapes, new Specialised(e, c));
         Map<String, Double> steps = new LinkedHashMap<>();
         steps.put("engine", (t1 - t0) / 1e6);
+
         steps.put("CUDA graph", (t2 - t1) / 1e6);
-        return new Specialisation(e, c, k, false, p.planned().describe(steps), p.preparedMs(), arenaMs);
+        // the engine's own split: its layers' making by implementation (the three costliest) and its first run
+        String split = e.buildMs().entrySet().stream().filter(x -> !x.getKey().equals("layers built"))
+                .sorted(Map.Entry.<String, Double>comparingByValue().reversed()).limit(4)
+                .map(x -> String.format(java.util.Locale.ROOT, "%s %.1f", x.getKey(), x.getValue())).collect(java.util.stream.Collectors.joining(", "));
+        return new Specialisation(e, c, k, false, p.planned().describe(steps) + (split.isEmpty() ? "" : "; engine: " + split), p.preparedMs(), arenaMs);
     }
 
     /** Runs on inputs by name: the engine of their shapes (specialised on first need), replaying its CUDA graph; outputs by name, as f32. */

@@ -94,7 +94,7 @@ public final class GpuTactics {
 
     /** Every tactic the engine implements, in catalogue family order. */
     public static final List<Implementation> ALL = List.of(
-            new Implementation(CONV_FUSED, "ConvLayers (Int8Layers at INT8)", "CudnnConv.runBiasActivation (+ Clamp for Clip); at INT8 Int8Conv.cudnn + Int8Epilogue"),
+            new Implementation(CONV_FUSED, "ConvLayers (Int8Layers at INT8)", "CudnnConv.runBiasActivation (+ Activation for Clip, Sigmoid, HardSwish, ...); at INT8 Int8Conv.cudnn + Int8Epilogue"),
             new Implementation(CONV_STEM, "ConvLayers (StemConv, ChannelPad)", "CnnKernels.stemFromNchw / padChannels + CudnnConv.runBiasActivation"),
             new Implementation(CONV_DEPTHWISE, "ConvLayers", "DepthwiseConvNhwc"),
             new Implementation(CONV_1X1_GEMM, "ConvLayers", "CublasLtGemm over the NHWC pixels (RELU_BIAS / BIAS / RELU epilogue, residual as C)"),

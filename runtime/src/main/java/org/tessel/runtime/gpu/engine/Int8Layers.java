@@ -33,6 +33,7 @@ final class Int8Layers {
         boolean cudnn = id.equals(GpuTactics.CONV_FUSED);
         int[] xd = o.x().type().shape().dims(), wd = o.w().type().shape().dims();
         if (xd.length != 4 || wd.length != 4) return "an INT8 convolution is 2-D";
+        if (!o.act().isClamp()) return "the INT8 epilogue applies ReLU or Clip, not " + o.act().name() + " (its output is requantized after the activation)";
         if (o.conv().attrs().getInt("group", 1) != 1) return "an INT8 convolution has one group (got " + o.conv().attrs().getInt("group", 1) + ")";
         if (layout != Layout.NHWC)
             return "an INT8 convolution is NHWC (" + (cudnn ? "cuDNN's int8 convolutions are" : "the dp4a kernel reads") + " channels-last), the plan lays it out " + layout.text();

@@ -16,7 +16,6 @@ import org.tessel.runtime.cuda.DeviceBuffer;
 import org.tessel.runtime.cuda.ffm.Cudnn;
 import org.tessel.runtime.engine.LayerPlan;
 import org.tessel.runtime.gpu.HostTensors;
-import org.tessel.runtime.gpu.kernels.Clamp;
 import org.tessel.runtime.gpu.kernels.CnnKernels;
 import org.tessel.runtime.gpu.kernels.CudnnConv;
 
@@ -153,14 +152,13 @@ final class StemConv {
         if (s0.buf() != null) e.keep(s0.buf());
         e.needWorkspace(s0.k().workspaceSize(s0.algo()));
         java.util.function.Supplier<DeviceBuffer> workspace = e.workspace();
-        boolean clamp = act.clips();
         long elems = out.type().numElements();
-        String tactic = GpuTactics.variant(s0.form().id, s0.algo().tacticId()) + (clamp ? "/clamp" : "");
+        String tactic = GpuTactics.variant(s0.form().id, s0.algo().tacticId()) + act.variantSuffix();
         return new Layer() {
             @Override public LayerPlan plan() { return e.plan(owner, tactic, out); }
             @Override public void enqueue(CudaStream s) {
                 run(e, s0, src, pixels, hw, c, bb, zb, relu, yb, workspace.get(), s);
-                if (clamp) Clamp.run(e.kernels(), DType.F16, yb, yb, elems, act.lo(), act.hi(), s);
+                act.apply(e, DType.F16, yb, elems, s);
             }
             @Override public void close() { s0.k().close(); }
         };

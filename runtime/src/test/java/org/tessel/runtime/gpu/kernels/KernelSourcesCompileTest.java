@@ -59,12 +59,12 @@ public class KernelSourcesCompileTest {
         m.put("pool_avg_nhwc_f16", Pool2d.source(DType.F16, Pool2d.Mode.AVG, Layout.NHWC));
         m.put("pool_max_nchw_f32", Pool2d.source(DType.F32, Pool2d.Mode.MAX, Layout.NCHW));
         m.put("depthwise_f16", DepthwiseConvNhwc.source(DType.F16));
-        m.put("clamp_f16", Clamp.source(DType.F16));
+        m.put("activation_f16", Activation.source(DType.F16));
         for (int w : new int[] {2, 4, 8, 16}) m.put("copy_w" + w, CnnKernels.copySource(w));
         m.put("lrn_f16", CnnKernels.lrnSource(DType.F16));
         m.put("lrn_f32", CnnKernels.lrnSource(DType.F32));
         m.put("pad_channels", CnnKernels.padSource());
-        m.put("clamp_f32", Clamp.source(DType.F32));
+        m.put("activation_f32", Activation.source(DType.F32));
         m.put("more_f16", MoreKernels.source(DType.F16));
         m.put("more_f32", MoreKernels.source(DType.F32));
         m.put("more_bf16", MoreKernels.source(DType.BF16));
