@@ -80,6 +80,10 @@ public final class LlmDecodeBench {
             System.out.printf("warm-up: %d passes, engines %d built in %.1f s (planning and building), %.1f s in all%n", warmups, runner.enginesBuilt(), runner.buildNanos() / 1e9, (System.nanoTime() - t0) / 1e9);
             long gc0 = gcMillis(), build0 = runner.buildNanos();
             Pass timed = pass(runner, cache, ids, newTokens);
+            aheadPass(runner, cache, ids, newTokens); // untimed: the JIT meets the run-ahead loop
+            Ahead aheadRun = aheadPass(runner, cache, ids, newTokens);
+            long[] ahead = aheadRun.tokens();
+            double aheadMs = aheadRun.decodeMs();
             cache.close();
             long gcMs = gcMillis() - gc0;
             double bindMs = (runner.buildNanos() - build0) / 1e6;
@@ -106,6 +110,13 @@ public final class LlmDecodeBench {
                     ms[ms.length - 1], slow, ms.length, Arrays.stream(ms).filter(x -> x > 2 * p50).sum(), gcMs, bindMs);
             String mode = spec.isFp32() ? "fp16" : "w" + spec.format().bits() + "g" + spec.format().groupSize();
             System.out.printf("LLM|tessel|%s|%s|1|%d|%d|%.1f|%.3f|%.3f|%.1f%n", model, mode, prompt, newTokens, tokensPerSecond, p50, boundMs, 100 * boundMs / p50);
+            // the same decode run ahead of the host: each token fed back on the device, the host reading tokens as they land
+            if (!Arrays.equals(Arrays.copyOfRange(timed.tokens(), 1, newTokens), Arrays.copyOfRange(ahead, 0, newTokens - 1)))
+                throw new IllegalStateException("the decode run ahead of the host generated other tokens than the step-by-step pass");
+            double aheadPerToken = aheadMs / newTokens, aheadTps = newTokens / (aheadMs / 1e3);
+            System.out.printf("decode run ahead of the host (GpuDecoderRunner.decodeGreedy: tokens fed back on the device, the same tokens): %d steps in %.2f ms, %.1f tokens/s, %.3f ms a token: %.1f%% of the HBM bound%n",
+                    newTokens, aheadMs, aheadTps, aheadPerToken, 100 * boundMs / aheadPerToken);
+            System.out.printf("LLM|tessel-ahead|%s|%s|1|%d|%d|%.1f|%.3f|%.3f|%.1f%n", model, mode, prompt, newTokens, aheadTps, aheadPerToken, boundMs, 100 * boundMs / aheadPerToken);
             System.out.println("decode plan tactics: " + decode.layerPlans().stream().map(l -> l.tactic()).distinct().sorted().toList());
             // kernels a step launches (views alias buffers and launch nothing), and those of one transformer layer
             List<org.tessel.runtime.engine.LayerPlan> kernels = decode.layerPlans().stream()
@@ -218,6 +229,25 @@ public final class LlmDecodeBench {
             return new Pass(prefill, prefillBind, ms, out, from, runner.stepPhases());
         } finally {
             cache.free("bench"); // the sequence's blocks back to the free list; the cache and the contexts bound to it stay
+        }
+    }
+
+    /** A run-ahead decode's tokens and its time on the host clock (the prefill left out), ms. */
+    record Ahead(long[] tokens, double decodeMs) {}
+
+    /**
+     * The prefill (untimed) and then {@code newTokens} decode steps run ahead of the host ({@link GpuDecoderRunner#decodeGreedy}),
+     * whose tokens it returns: the prefill's token is fed first, so they are the step-by-step pass's tokens 1.. and one more.
+     */
+    static Ahead aheadPass(GpuDecoderRunner runner, GpuPagedKvCache cache, long[] prompt, int newTokens) {
+        try {
+            float[] logits = runner.step(List.of(new DecoderRunner.Row("bench", prompt)), cache).getFirst();
+            long first = Sampler.greedy().next(logits);
+            long t0 = System.nanoTime();
+            long[] tokens = runner.decodeGreedy(List.of(new DecoderRunner.Row("bench", new long[] {first})), newTokens, cache)[0];
+            return new Ahead(tokens, (System.nanoTime() - t0) / 1e6);
+        } finally {
+            cache.free("bench");
         }
     }
 

@@ -62,6 +62,9 @@ public final class DecoderRunner implements DecoderSteps<PagedKvCache> {
         }
 
         public Row(String seq, long[] tokens) { this(seq, tokens, null); }
+
+        /** The same sequence and adapter feeding other tokens. */
+        public Row withTokens(long[] next) { return new Row(seq, next, adapter); }
     }
 
     public DecoderRunner(String model, DecoderConfig config, long seed) {

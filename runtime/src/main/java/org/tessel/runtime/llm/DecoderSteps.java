@@ -51,4 +51,24 @@ public interface DecoderSteps<C extends KvCache> {
         for (int i = 0; i < next.length; i++) next[i] = Sampler.greedy().next(last.get(i));
         return next;
     }
+
+    /**
+     * Greedy decoding of {@code steps} tokens for rows that each feed one token (their last): each step feeds every row
+     * the token the step before picked. Returns each row's tokens, [rows][steps]. A runner on a GPU runs the steps ahead
+     * of the host, the tokens fed back on the device ({@link GpuDecoderRunner#decodeGreedy}); this one steps one at a time.
+     */
+    default long[][] decodeGreedy(List<DecoderRunner.Row> rows, int steps, C cache) {
+        long[][] out = new long[rows.size()][steps];
+        List<DecoderRunner.Row> cur = rows;
+        for (int k = 0; k < steps; k++) {
+            long[] next = stepGreedy(cur, cache);
+            List<DecoderRunner.Row> fed = new ArrayList<>();
+            for (int r = 0; r < next.length; r++) {
+                out[r][k] = next[r];
+                fed.add(cur.get(r).withTokens(new long[] {next[r]}));
+            }
+            cur = fed;
+        }
+        return out;
+    }
 }

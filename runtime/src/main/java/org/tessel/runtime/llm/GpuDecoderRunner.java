@@ -303,6 +303,81 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
     }
 
     /**
+     * Greedy decoding run ahead of the host: each step's inputs are staged and its CUDA graph launched without waiting for
+     * the step before, whose greedy tokens are picked on the device and written straight into this step's token ids
+     * ({@link GpuExecutionContext#enqueueGreedyStep}); the host reads the tokens from a ring as they land, steps behind.
+     * So the device runs step after step with no gap for the host's round trip (download a token, stage the next step,
+     * launch). The tokens are the same as {@link #stepGreedy}'s one at a time. A step whose context differs from the one
+     * before (the block tables outgrew the bucket) or whose graph is not captured yet runs as {@link #stepGreedy}, after
+     * the steps before it are drained.
+     */
+    @Override public long[][] decodeGreedy(List<DecoderRunner.Row> rows, int steps, GpuPagedKvCache cache) {
+        long[][] out = new long[rows.size()][steps];
+        if (steps == 0) return out;
+        if (!cudaGraphs || rows.stream().anyMatch(r -> r.tokens().length != 1)) return DecoderSteps.super.decodeGreedy(rows, steps, cache);
+        List<DecoderRunner.Row> cur = rows;
+        GpuExecutionContext ahead = null; // the context of the steps enqueued and not yet read back
+        int read = 0;                     // steps whose tokens are in out
+        for (int k = 0; k < steps; k++) {
+            long t0 = System.nanoTime();
+            Prepared p = prepare(cur, cache);
+            GpuExecutionContext ctx = p.ctx();
+            if (ahead != null && ctx != ahead) { // drain: the next context cannot read this one's logits in stream order
+                ahead.enqueueGreedyTail("logits", k - 1);
+                read = drain(ahead, out, read, k);
+                cur = fed(cur, out, k - 1);
+                p = prepare(cur, cache); // the same reservations again (prepare reserves idempotently), now with the real tokens
+                ahead = null;
+            }
+            long t1 = System.nanoTime();
+            if (!ctx.isCaptured()) { // the first step of a context runs, and captures its graph, one at a time
+                if (ahead != null) throw new IllegalStateException("a captured context went uncaptured");
+                Prepared first = p;
+                long[] next = run(cur, cache, first, t0, c -> c.runArgmax(first.inputs(), "logits"), best -> { long[] b = new long[best.length]; for (int i = 0; i < b.length; i++) b[i] = best[i]; return b; });
+                for (int r = 0; r < next.length; r++) out[r][k] = next[r];
+                read = k + 1;
+                cur = fed(cur, out, k);
+                continue;
+            }
+            ctx.enqueueGreedyStep(p.inputs(), "logits", ahead == null ? null : "input_ids", ahead == null ? -1 : k - 1);
+            replays++;
+            for (DecoderRunner.Row r : cur) cache.allocator().advance(r.seq(), 1);
+            this.steps++;
+            prepNanos += t1 - t0;
+            ahead = ctx;
+            // keep the ring from lapping: read the slots the device has certainly filled by now, steps behind
+            if (k - read >= GpuExecutionContext.TOKEN_SLOTS / 2) read = drainTo(ctx, out, read, k - GpuExecutionContext.TOKEN_SLOTS / 4);
+            // the next step feeds placeholders the device overwrites (the host does not know the token yet)
+            List<DecoderRunner.Row> placeholder = new ArrayList<>();
+            for (DecoderRunner.Row r : cur) placeholder.add(r.withTokens(new long[] {0}));
+            cur = placeholder;
+        }
+        if (ahead != null) {
+            ahead.enqueueGreedyTail("logits", steps - 1);
+            drain(ahead, out, read, steps);
+        }
+        return out;
+    }
+
+    /** Reads the tokens of steps [from, to) from the context's ring into out; returns to. */
+    private static int drain(GpuExecutionContext ctx, long[][] out, int from, int to) { return drainTo(ctx, out, from, to); }
+
+    private static int drainTo(GpuExecutionContext ctx, long[][] out, int from, int to) {
+        for (int k = from; k < to; k++) {
+            int[] t = ctx.greedyTokens(k);
+            for (int r = 0; r < out.length; r++) out[r][k] = t[r];
+        }
+        return Math.max(from, to);
+    }
+
+    /** The rows feeding step k's tokens from out. */
+    private static List<DecoderRunner.Row> fed(List<DecoderRunner.Row> rows, long[][] out, int k) {
+        List<DecoderRunner.Row> next = new ArrayList<>();
+        for (int r = 0; r < rows.size(); r++) next.add(rows.get(r).withTokens(new long[] {out[r][k]}));
+        return next;
+    }
+
+    /**
      * Runs a prepared step ({@code run} on its bound context) and what the caller makes of its result ({@code post}):
      * counts a replay, keeps the context's phases, captures a one-token step's graph after its first run (later steps
      * replay it: the appends rewrite the same slots), advances the rows in the cache, and times the phases from

@@ -164,6 +164,38 @@ class GpuDecoderRunnerGpuTest {
     }
 
     /**
+     * {@link GpuDecoderRunner#decodeGreedy}, the decode run ahead of the host with each token fed back on the device, gives
+     * the CPU runner's greedy tokens at batch 1 and 3 over 40 steps: past the tokens' ring's half (its reads behind the
+     * device) and across the buckets the growing block tables move through (blocks of 4 tokens), where it drains and
+     * starts again on the next context.
+     */
+    @Test void decodeRunAheadOfTheHostGivesTheCpuRunnersTokens() {
+        CudaContext ctx = GpuTestSupport.requireGpu();
+        String model = "llama-tiny";
+        long[][] prompts = {{11, 200, 37, 5, 480}, {7, 7, 300}, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}};
+        int steps = 40;
+        DecoderRunner cpu = new DecoderRunner(model, Zoo.decoder(model, 0), SEED);
+        try (GpuDecoderRunner gpu = gpuRunner(model, ctx)) {
+            for (long[][] batch : List.of(new long[][] {prompts[0]}, prompts)) {
+                List<long[]> want = cpuGreedy(cpu, batch, steps + 1);
+                try (GpuPagedKvCache cache = gpu.newCache(4, 64)) {
+                    List<DecoderRunner.Row> rows = new ArrayList<>();
+                    for (int i = 0; i < batch.length; i++) rows.add(new DecoderRunner.Row("s" + i, batch[i]));
+                    long[] first = gpu.stepGreedy(rows, cache); // the prefill
+                    List<DecoderRunner.Row> fed = new ArrayList<>();
+                    for (int i = 0; i < batch.length; i++) fed.add(new DecoderRunner.Row("s" + i, new long[] {first[i]}));
+                    long[][] got = gpu.decodeGreedy(fed, steps, cache);
+                    for (int i = 0; i < batch.length; i++) {
+                        assertEquals(want.get(i)[0], first[i], "batch " + batch.length + " row " + i + ": the prefill's token");
+                        assertArrayEquals(java.util.Arrays.copyOfRange(want.get(i), 1, steps + 1), got[i], "batch " + batch.length + " row " + i + ": the decoded tokens");
+                        assertEquals(batch[i].length + steps, cache.length("s" + i), "the keys and values of every token fed are in the cache");
+                    }
+                }
+            }
+        }
+    }
+
+    /**
      * Weight-only INT8 (groups of 64) and INT4 (groups of 32) step graphs, quantized as the CPU runner quantizes them, give the
      * CPU quantized runner's greedy tokens at batch 1 and 3; the decode engines run the quantized projections on the GEMV.
      */

@@ -32,9 +32,24 @@ public final class GpuExecutionContext implements AutoCloseable {
      * Page-locked staging of {@link #run}'s integer inputs (token ids, positions, block tables) and float outputs (logits):
      * copied on the context's stream, asynchronously, with one synchronization a run instead of one per copy. Grown on use.
      */
-    private org.tessel.runtime.cuda.PinnedHostBuffer stagingIn, stagingOut;
+    private org.tessel.runtime.cuda.PinnedHostBuffer stagingOut;
+    /**
+     * The integer inputs' staging: a ring of page-locked buffers, each with the event its last copy recorded, so a run
+     * enqueued ahead of the host ({@link #enqueueGreedyStep}) never has its staged inputs overwritten before the copy ran.
+     */
+    private final org.tessel.runtime.cuda.PinnedHostBuffer[] stagingIn = new org.tessel.runtime.cuda.PinnedHostBuffer[STAGING_RING];
+    private final org.tessel.runtime.cuda.CudaEvent[] stagedCopied = new org.tessel.runtime.cuda.CudaEvent[STAGING_RING];
+    private int stagingAt;
+    static final int STAGING_RING = 4;
     /** The device arg-max's ints ({@link #runArgmax}), allocated on first use. */
     private DeviceBuffer argmax;
+    /** The greedy tokens of runs enqueued ahead ({@link #enqueueGreedyStep}): a ring of slots on the device and in pinned memory, an event a slot. */
+    private DeviceBuffer tokensRing;
+    private org.tessel.runtime.cuda.PinnedHostBuffer tokensOut;
+    private org.tessel.runtime.cuda.CudaEvent[] tokensReady;
+    private int tokensRows;
+    /** Slots in the tokens' ring: a caller reads a slot ({@link #greedyTokens}) before enqueuing this many runs past it. */
+    public static final int TOKEN_SLOTS = 64;
     /** Host time of {@link #run} so far, by phase (nanoseconds), and the runs. */
     private long runs, uploadNanos, launchNanos, waitNanos, outputNanos;
 
@@ -180,7 +195,7 @@ public final class GpuExecutionContext implements AutoCloseable {
             if (stagingOut != null) stagingOut.close();
             stagingOut = org.tessel.runtime.cuda.PinnedHostBuffer.allocate(4L * rows);
         }
-        org.tessel.runtime.gpu.kernels.Argmax.run(engine.kernels(), stored, buffer(o), rows, n, argmax, stream);
+        org.tessel.runtime.gpu.kernels.Argmax.run(engine.kernels(), stored, buffer(o), rows, n, argmax, null, stream);
         argmax.slice(0, 4L * rows).copyToHostAsync(stagingOut, 0, stream);
         stream.synchronize();
         long t3 = System.nanoTime();
@@ -192,6 +207,70 @@ public final class GpuExecutionContext implements AutoCloseable {
         waitNanos += t3 - t2;
         outputNanos += System.nanoTime() - t3;
         return best;
+    }
+
+    /**
+     * One run of a greedy decode enqueued ahead of the host (nothing waits for the device): {@code inputs}' integers are
+     * staged and copied; then, when {@code previousSlot >= 0}, the previous run's greedy tokens (the arg-max of each row
+     * of {@code output}, as {@link #runArgmax}) are picked on the device and written both into input {@code feed}'s
+     * device buffer, over what was staged there (the token the host does not know yet), and into the tokens' ring at
+     * {@code previousSlot}; then the run (its captured CUDA graph) is enqueued. The previous run must have been enqueued
+     * on this context. {@link #enqueueGreedyTail} picks the last run's tokens; {@link #greedyTokens} waits for a slot.
+     */
+    public synchronized void enqueueGreedyStep(Map<String, Tensor> inputs, String output, String feed, int previousSlot) {
+        long t0 = System.nanoTime();
+        upload(inputsInOrder(inputs));
+        if (previousSlot >= 0) pickGreedy(output, feed, previousSlot);
+        long t1 = System.nanoTime();
+        enqueue();
+        runs++;
+        uploadNanos += t1 - t0;
+        launchNanos += System.nanoTime() - t1;
+    }
+
+    /** Picks the last enqueued run's greedy tokens (the arg-max of {@code output}'s rows) into the tokens' ring at {@code slot}, without waiting. */
+    public synchronized void enqueueGreedyTail(String output, int slot) { pickGreedy(output, null, slot); }
+
+    /** Waits for the tokens picked into {@code slot} (by {@link #enqueueGreedyStep} or {@link #enqueueGreedyTail}) and reads them, one a row. */
+    public synchronized int[] greedyTokens(int slot) {
+        if (tokensReady == null || tokensReady[slot % TOKEN_SLOTS] == null) throw new GpuEngineException("no greedy tokens were picked into slot " + slot);
+        long t0 = System.nanoTime();
+        tokensReady[slot % TOKEN_SLOTS].synchronize();
+        long t1 = System.nanoTime();
+        int[] best = new int[tokensRows];
+        tokensOut.read(4L * tokensRows * (slot % TOKEN_SLOTS), best);
+        waitNanos += t1 - t0;
+        outputNanos += System.nanoTime() - t1;
+        return best;
+    }
+
+    private void pickGreedy(String output, String feed, int slot) {
+        Graph g = engine.graph();
+        Value o = g.outputs().stream().filter(v -> v.name().equals(output)).findFirst()
+                .orElseThrow(() -> new GpuEngineException("no output '" + output + "'; the engine's outputs are " + g.outputs().stream().map(Value::name).toList()));
+        DType stored = engine.storageOf(o);
+        int n = o.type().shape().dim(o.type().rank() - 1), rows = Math.toIntExact(o.type().numElements() / Math.max(1, n));
+        DeviceBuffer feedBuffer = null;
+        if (feed != null) {
+            Value f = g.inputs().stream().filter(v -> v.name().equals(feed)).findFirst()
+                    .orElseThrow(() -> new GpuEngineException("no input '" + feed + "' to feed the greedy tokens into; the engine's inputs are " + g.inputs().stream().map(Value::name).toList()));
+            if (!f.type().dtype().isInteger() || f.type().numElements() != rows)
+                throw new GpuEngineException("input %" + feed + " (" + f.type() + ") cannot take one token for each of the " + rows + " rows of %" + output);
+            feedBuffer = buffer(f);
+        }
+        if (tokensRing == null || tokensRows != rows) {
+            if (tokensRing != null) { tokensRing.close(); tokensOut.close(); }
+            tokensRows = rows;
+            tokensRing = DeviceBuffer.allocate(4L * rows * TOKEN_SLOTS);
+            tokensOut = org.tessel.runtime.cuda.PinnedHostBuffer.allocate(4L * rows * TOKEN_SLOTS);
+            if (tokensReady == null) tokensReady = new org.tessel.runtime.cuda.CudaEvent[TOKEN_SLOTS];
+        }
+        int i = slot % TOKEN_SLOTS;
+        DeviceBuffer at = tokensRing.slice(4L * rows * i, 4L * rows);
+        org.tessel.runtime.gpu.kernels.Argmax.run(engine.kernels(), stored, buffer(o), rows, n, at, feedBuffer, stream);
+        at.copyToHostAsync(tokensOut, 4L * rows * i, stream);
+        if (tokensReady[i] == null) tokensReady[i] = org.tessel.runtime.cuda.CudaEvent.forOrdering();
+        tokensReady[i].record(stream);
     }
 
     /** The named inputs in the graph's order (null for those bound to caller-owned buffers). */
@@ -259,28 +338,44 @@ public final class GpuExecutionContext implements AutoCloseable {
         DeviceBuffer slab = binding.integerInputs;
         if (slab != null && staged.size() == binding.integerInputOffsets.size()) {
             // every integer input is a slice of one allocation: staged at its offset there, uploaded in one copy
-            if (stagingIn == null || stagingIn.bytes() < slab.bytes()) {
-                if (stagingIn != null) stagingIn.close();
-                stagingIn = org.tessel.runtime.cuda.PinnedHostBuffer.allocate(slab.bytes());
-            }
-            for (Staged st : staged) if (st.ints().length > 0) stagingIn.write(binding.integerInputOffsets.get(st.value()), st.ints());
-            slab.copyFromHostAsync(stagingIn, 0, stream);
-            staged.clear();
+            org.tessel.runtime.cuda.PinnedHostBuffer in = staging(slab.bytes());
+            for (Staged st : staged) if (st.ints().length > 0) in.write(binding.integerInputOffsets.get(st.value()), st.ints());
+            slab.copyFromHostAsync(in, 0, stream);
+            staged();
+            return;
         }
         long inBytes = 0;
         for (Staged st : staged) inBytes += (4L * st.ints().length + 15) & ~15L;
-        if (!staged.isEmpty() && (stagingIn == null || stagingIn.bytes() < inBytes)) {
-            if (stagingIn != null) stagingIn.close();
-            stagingIn = org.tessel.runtime.cuda.PinnedHostBuffer.allocate(inBytes);
-        }
+        if (staged.isEmpty()) return;
+        org.tessel.runtime.cuda.PinnedHostBuffer in = staging(inBytes);
         long at = 0;
         for (Staged st : staged) {
             long bytes = 4L * st.ints().length;
             if (bytes == 0) continue;
-            stagingIn.write(at, st.ints());
-            st.device().slice(0, bytes).copyFromHostAsync(stagingIn, at, stream);
+            in.write(at, st.ints());
+            st.device().slice(0, bytes).copyFromHostAsync(in, at, stream);
             at += (bytes + 15) & ~15L;
         }
+        staged();
+    }
+
+    /** The ring's next staging buffer of at least {@code bytes}, once the copy that last read it has run. */
+    private org.tessel.runtime.cuda.PinnedHostBuffer staging(long bytes) {
+        int i = stagingAt;
+        if (stagedCopied[i] != null) stagedCopied[i].synchronize();
+        if (stagingIn[i] == null || stagingIn[i].bytes() < bytes) {
+            if (stagingIn[i] != null) stagingIn[i].close();
+            stagingIn[i] = org.tessel.runtime.cuda.PinnedHostBuffer.allocate(bytes);
+        }
+        return stagingIn[i];
+    }
+
+    /** Marks the copies just enqueued from the current staging buffer (an event after them) and moves the ring on. */
+    private void staged() {
+        int i = stagingAt;
+        if (stagedCopied[i] == null) stagedCopied[i] = org.tessel.runtime.cuda.CudaEvent.forOrdering();
+        stagedCopied[i].record(stream);
+        stagingAt = (i + 1) % STAGING_RING;
     }
 
     /** Copies the outputs back after the enqueued inference and converts them (phases timed from t0, t1, t2). */
@@ -536,8 +631,12 @@ public final class GpuExecutionContext implements AutoCloseable {
             fork.close();
         }
         binding.close();
-        if (stagingIn != null) stagingIn.close();
+        for (var b : stagingIn) if (b != null) b.close();
+        for (var e : stagedCopied) if (e != null) e.close();
         if (stagingOut != null) stagingOut.close();
         if (argmax != null) argmax.close();
+        if (tokensRing != null) tokensRing.close();
+        if (tokensOut != null) tokensOut.close();
+        if (tokensReady != null) for (var e : tokensReady) if (e != null) e.close();
     }
 }

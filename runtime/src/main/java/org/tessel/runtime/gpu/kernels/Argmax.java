@@ -22,12 +22,22 @@ public final class Argmax {
     }
 
     /** Writes the arg-max of each of the {@code rows} rows of {@code n} logits in {@code t} to {@code out} (an int a row). */
+    /** As below, the tokens written into {@code feed} too (an engine's i32 input of one token a row), when it is not null. */
+    public static void run(KernelCompiler kc, DType t, DeviceBuffer logits, int rows, int n, DeviceBuffer out, DeviceBuffer feed, CudaStream stream) {
+        if (feed != null && feed.bytes() < 4L * rows) throw new IllegalArgumentException("arg-max: " + feed.bytes() + " bytes to feed " + rows + " tokens into");
+        launch(kc, t, logits, rows, n, out, feed, stream);
+    }
+
     public static void run(KernelCompiler kc, DType t, DeviceBuffer logits, int rows, int n, DeviceBuffer out, CudaStream stream) {
+        launch(kc, t, logits, rows, n, out, null, stream);
+    }
+
+    private static void launch(KernelCompiler kc, DType t, DeviceBuffer logits, int rows, int n, DeviceBuffer out, DeviceBuffer feed, CudaStream stream) {
         CudaTypes.require(t, "tessel_argmax logits");
         if (rows < 1 || n < 1) throw new IllegalArgumentException("arg-max of " + rows + " rows of " + n + " logits");
         if (logits.bytes() < (long) rows * n * t.bytes()) throw new IllegalArgumentException("arg-max: " + logits.bytes() + " bytes of logits for " + rows + " x " + n + " " + t.text());
         if (out.bytes() < 4L * rows) throw new IllegalArgumentException("arg-max: " + out.bytes() + " bytes for " + rows + " ints");
         CudaKernel k = kc.kernel("tessel_argmax_" + t.text() + ".cu", () -> source(t), "tessel_argmax");
-        k.launch(rows, 1, 1, THREADS, 1, 1, 0, stream, CudaKernel.args().ptr(logits).ptr(out).i32(n));
+        k.launch(rows, 1, 1, THREADS, 1, 1, 0, stream, CudaKernel.args().ptr(logits).ptr(out).ptr(feed == null ? 0L : feed.address()).i32(n));
     }
 }
