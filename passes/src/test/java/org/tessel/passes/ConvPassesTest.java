@@ -80,6 +80,26 @@ class ConvPassesTest {
         assertNotNull(r);
     }
 
+    /**
+     * A value that is both a graph output and read inside (a Relu feeding a conv): the output leaves through a reformat to
+     * NCHW, and the conv keeps reading the NHWC value (it read the NCHW copy as if NHWC once: wrong numbers, no error).
+     */
+    @Test void aGraphOutputReadInsideKeepsItsLayoutForItsReaders() {
+        NetworkBuilder b = new NetworkBuilder("out_and_inside", org.tessel.api.OpRegistry.global(), 5);
+        Value x = b.input("x", DType.F32, 1, 8, 5, 5);
+        Value c1 = b.conv(x, b.randomWeights("w1", 8, 8, 3, 3), null, 1, 1);
+        Value r = b.relu(c1);
+        Value c2 = b.conv(r, b.randomWeights("w2", 8, 8, 1, 1), null, 1, 0);
+        Graph g = b.output(r).output(c2).build();
+        List<Tensor> before = new ReferenceInterpreter().run(g, List.of(new NetworkBuilder("in", org.tessel.api.OpRegistry.global(), 3).randomUniform(Shape.of(1, 8, 5, 5), -1, 1)));
+        new PassManager().fullVerify(true).run(g, "assign-layouts{policy=nhwc}");
+        for (Value o : g.outputs()) assertEquals(Layout.NCHW, o.type().layout(), o.name() + " leaves channels-first");
+        for (Node n : g.nodes())
+            if (n.opName().equals("Conv")) assertEquals(Layout.NHWC, n.input(0).type().layout(), n.name() + " reads " + n.input(0).name() + " " + n.input(0).type());
+        List<Tensor> after = new ReferenceInterpreter().run(g, List.of(new NetworkBuilder("in", org.tessel.api.OpRegistry.global(), 3).randomUniform(Shape.of(1, 8, 5, 5), -1, 1)));
+        for (int i = 0; i < before.size(); i++) assertClose(before.get(i), after.get(i), 1e-5);
+    }
+
     @Test void autoPolicyKeepsNchwForChannelCountsTensorCoresDislike() {
         Graph g = convBn(6);
         new PassManager().run(g, "fold-batchnorm,assign-layouts{policy=auto},cancel-reformats");

@@ -88,8 +88,11 @@ public final class LayoutAssigner {
             String name = o.name();
             Node last = g.nodes().get(g.nodes().size() - 1);
             Node r = rw.insertBefore(last, TesselOps.REFORMAT, "reformat_out_" + name, Attributes.builder().put("to", "nchw").build(), 1, o);
-            g.replaceAllUses(o, r.output());
-            rw.setInput(r, 0, o); // replaceAllUses also rewired the reformat's own input
+            // only the graph output moves to the reformat: the nodes inside keep reading o in its own layout (replacing
+            // every use made an NHWC MaxPool read the NCHW copy of a Relu's output that was also a graph output)
+            List<Value> now = new ArrayList<>(g.outputs());
+            now.replaceAll(v -> v == o ? r.output() : v);
+            g.setOutputs(now);
             g.renameValue(o, g.uniqueValueName(name + "_nhwc"));
             g.renameValue(r.output(), name);
             inserted++;

@@ -66,6 +66,9 @@ public final class PoolLayers implements TacticImplementation {
         Pool2d.Window w = new Pool2d.Window(d[0], d[1], d[2], d[3], o[2], o[3], (int) k[0], (int) k[1], (int) st[0], (int) st[1],
                 (int) p[0], (int) p[1], (int) p[2], (int) p[3], (int) dl[0], (int) dl[1], includePad);
         Layout layout = e.layoutOf(x);
+        // the kernels read and write one layout; a global pool's [N, C, 1, 1] output is the same bytes in either
+        if (!global && layout != Layout.ANY && e.layoutOf(y) != Layout.ANY && e.layoutOf(y) != layout)
+            throw GpuEngineException.unsupported(n, "input %" + x.name() + " is " + layout.text() + " and output %" + y.name() + " " + e.layoutOf(y).text() + " (a pool keeps its layout; the plan needs a reformat between)");
         DeviceBuffer xb = e.activation(x), yb = e.activation(y);
         DType t = e.storage();
         String tactic = global ? GpuTactics.POOL_GLOBAL : mode == Pool2d.Mode.MAX ? GpuTactics.POOL_MAX : GpuTactics.POOL_AVG;

@@ -68,7 +68,9 @@ public final class EltwiseCodegen {
         Graph g = new Graph("eltwise_" + n.name().replaceAll("[^A-Za-z0-9_]", "_"));
         List<Value> ins = new ArrayList<>();
         for (int i = 0; i < n.numInputs(); i++) ins.add(n.input(i) == null ? null : g.addInput("in" + i, n.input(i).type()));
-        Node m = g.addNode(n.op(), n.name(), ins, n.attrs(), 1);
+        // the node's own output type, layout included: inferred again, a Relu of an NHWC tensor came out without its layout,
+        // and the kernel stored its result in logical (NCHW) order into the NHWC buffer (GoogLeNet's FP16/FP32 plans, 2026-12-06)
+        Node m = g.insertNode(0, n.op(), n.name(), ins, n.attrs(), List.of(n.output().type()), null, null);
         g.setOutputs(List.of(m.output()));
         return g;
     }
