@@ -158,6 +158,11 @@ final class LegacyForms {
                     in = list(in.get(0), c.constant(n.name() + "_k", Tensor.ofLongs(DType.I64, Shape.of(1), longOf(k, c))));
                 }
             }
+            case "GatherND" -> {
+                // GatherND-11 gathers without batch axes; batch_dims came with opset 12 (its default, 0, is opset 11's meaning)
+                if (opset < 12 && a.containsKey("batch_dims"))
+                    throw bad(c, "opset-" + opset + " GatherND has no attribute 'batch_dims' (it came with opset 12); convert the model to opset 12 or later");
+            }
             case "Scatter" -> {
                 // deprecated in opset 11 in favour of ScatterElements, which has the same inputs and meaning
                 return List.of(n.with(in, a).withOp("ScatterElements"));

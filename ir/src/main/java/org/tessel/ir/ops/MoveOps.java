@@ -16,8 +16,8 @@ import org.tessel.api.TensorType;
 import org.tessel.api.Trait;
 
 /**
- * Ops that copy elements into a new order: Concat, Split, Slice, Transpose, Expand, Gather,
- * GatherElements and Where. Each infers its output shape from attributes and constant inputs as
+ * Ops that copy elements into a new order: Concat, Split, Slice, Transpose, Expand, Tile, Gather,
+ * GatherElements, GatherND and Where. Each infers its output shape from attributes and constant inputs as
  * ONNX (opset 21) defines it, and evaluates through the block and strided copies of
  * {@link CopyKernels}, so the reference interpreter moves whole rows with System.arraycopy.
  */
@@ -25,7 +25,8 @@ final class MoveOps {
     private MoveOps() {}
 
     static List<OpSchema> all() {
-        return List.of(new Concat(), new Split(), new Slice(), new Transpose(), new Expand(), new Gather(), new GatherElements(), new Where());
+        return List.of(new Concat(), new Split(), new Slice(), new Transpose(), new Expand(), new Tile(), new Gather(), new GatherElements(),
+                new GatherND(), new Where());
     }
 
     private static final DType[] INDEX_TYPES = {DType.I32, DType.I64};
@@ -308,6 +309,66 @@ final class MoveOps {
         }
     }
 
+    /** Tile (opset 13, as numpy.tile with one repeat count per axis): output dimension i is input dimension i times repeats[i]. */
+    static final class Tile extends BaseOp {
+        Tile() {
+            super(def("Tile", "repeats the input along every axis: output dimension i is input dimension i times repeats[i] (numpy.tile)")
+                    .inputs(2, 2, "input", "repeats").traits(Trait.DATA_MOVEMENT));
+        }
+
+        /** The repeat counts of a Tile of a rank-{@code rank} input: a 1-D i64 tensor of {@code rank} non-negative values; fails naming what is wrong. */
+        static long[] repeats(Tensor repeats, int rank) {
+            long[] rep = ShapeOps.readInts(repeats, "repeats", false, DType.I64);
+            String text = Arrays.toString(rep).replace(" ", "");
+            if (rep.length != rank)
+                throw new OpException("repeats " + text + " has " + rep.length + " values but the input has rank " + rank + " (one repeat count per axis)");
+            for (int i = 0; i < rep.length; i++)
+                if (rep[i] < 0) throw new OpException("repeats " + text + " has a negative count " + rep[i] + " for axis " + i);
+            return rep;
+        }
+
+        /** The shape of {@code in} tiled by {@code repeats}. */
+        static Shape shape(Shape in, Tensor repeats) {
+            long[] rep = repeats(repeats, in.rank());
+            String what = "the input " + in + " tiled by repeats " + Arrays.toString(rep).replace(" ", "");
+            long[] dims = new long[rep.length];
+            for (int i = 0; i < rep.length; i++) {
+                long d = in.dim(i);
+                if (d != 0 && rep[i] > Integer.MAX_VALUE) throw new OpException(what + ": axis " + i + " would have " + d + " x " + rep[i] + " entries");
+                dims[i] = d * rep[i]; // both below 2^31: no overflow
+            }
+            return ShapeOps.toShape(dims, what);
+        }
+
+        @Override public List<TensorType> inferTypes(InferenceContext ctx) {
+            TensorType x = ctx.input(0), rep = ctx.input(1);
+            ShapeOps.requireDType("repeats", rep.dtype(), DType.I64);
+            // checked on the type too, so a computed repeats of the wrong shape is refused for that, not for being computed
+            if (rep.rank() != 1 || rep.shape().dim(0) != x.rank())
+                throw new OpException("repeats must be a 1-D tensor of " + x.rank() + " values (one per input axis), got shape " + rep.shape());
+            return List.of(TensorType.of(x.dtype(), shape(x.shape(), ctx.requireConstant(1, "repeats"))));
+        }
+
+        @Override public List<Tensor> evaluate(EvalContext ctx) {
+            Tensor x = ctx.input(0);
+            Shape in = x.shape();
+            // the repeats are read again here: a computed input is fine as long as it agrees with the inferred type
+            Shape os = shape(in, ctx.input(1));
+            long[] rep = repeats(ctx.input(1), in.rank());
+            Tensor out = Tensor.zeros(x.dtype(), os);
+            // the output seen as [rep0, d0, rep1, d1, ...]: each repeat axis reads with stride 0, each input axis with its own
+            int r = in.rank();
+            int[] dims = new int[2 * r], strides = new int[2 * r], inS = in.strides();
+            for (int i = 0; i < r; i++) {
+                dims[2 * i] = os.dim(i) == 0 ? 0 : (int) rep[i];
+                dims[2 * i + 1] = in.dim(i);
+                strides[2 * i + 1] = inS[i];
+            }
+            CopyKernels.copyStrided(CopyKernels.data(x), 0, dims, strides, CopyKernels.data(out), 0);
+            return OpUtil.one(out);
+        }
+    }
+
     /** Strides that read a tensor of shape {@code in} as if broadcast to {@code out} (0 on broadcast dimensions). */
     static int[] broadcastStrides(Shape in, Shape out) {
         int r = out.rank(), off = r - in.rank();
@@ -450,6 +511,94 @@ final class MoveOps {
             int axis = OpUtil.axis(ctx.attrs().getInt("axis", 0), x.rank(), "axis");
             Tensor out = Tensor.zeros(ctx.outputType(0));
             CopyKernels.take(CopyKernels.data(x), sourceIndex(x.shape(), indices, axis), CopyKernels.data(out));
+            return OpUtil.one(out);
+        }
+    }
+
+    /**
+     * GatherND (opsets 11 to 13; batch_dims from 12): with k = indices.shape[-1] and b = batch_dims, output[i..] for
+     * the leading indices.shape[:-1] coordinates is the slice data[batch.., t0, .., tk-1, :], where batch is i's
+     * first b coordinates (paired with data's first b axes) and t the index tuple at i (negative counts from the back).
+     * The output's shape is indices.shape[:-1] followed by data.shape[b+k:].
+     */
+    static final class GatherND extends BaseOp {
+        GatherND() {
+            super(def("GatherND", "slices of data at the index tuples along indices' last axis, the first batch_dims axes of both paired")
+                    .inputs(2, 2, "data", "indices")
+                    .intAttr("batch_dims", 0, "number of leading axes of data and indices that are batch axes (paired, not indexed)")
+                    .traits(Trait.DATA_MOVEMENT));
+        }
+
+        /** batch_dims of a GatherND of {@code data} by {@code indices}, checked: in [0, min(ranks)), the batch axes equal. */
+        static int batchDims(long b, Shape data, Shape indices) {
+            int r = data.rank(), q = indices.rank();
+            if (r < 1) throw new OpException("data must have rank >= 1, got a scalar");
+            if (q < 1) throw new OpException("indices must have rank >= 1, got a scalar");
+            if (b < 0 || b >= Math.min(r, q))
+                throw new OpException("attribute batch_dims " + b + " must be in [0, " + (Math.min(r, q) - 1) + "] (less than the ranks of data, " + r
+                        + ", and indices, " + q + ")");
+            for (int i = 0; i < b; i++)
+                if (data.dim(i) != indices.dim(i))
+                    throw new OpException("batch axis " + i + " of indices " + indices + " has " + indices.dim(i) + " entries but data " + data
+                            + " has " + data.dim(i) + " (the first batch_dims " + b + " axes must be equal)");
+            return (int) b;
+        }
+
+        /** The output shape: indices.shape[:-1], then data.shape[batch_dims + k:]; fails naming what is wrong. */
+        static Shape outputShape(Shape data, Shape indices, long batchDims) {
+            int b = batchDims(batchDims, data, indices);
+            int r = data.rank(), q = indices.rank(), k = indices.dim(q - 1);
+            if (k > r - b)
+                throw new OpException("index tuples of length " + k + " (indices shape " + indices + ") exceed data's rank " + r
+                        + (b > 0 ? " less batch_dims " + b + " (axes left to index: " + (r - b) + ")" : ""));
+            int[] dims = new int[q - 1 + r - b - k];
+            for (int i = 0; i < q - 1; i++) dims[i] = indices.dim(i);
+            for (int i = b + k; i < r; i++) dims[q - 1 + i - b - k] = data.dim(i);
+            return Shape.of(dims);
+        }
+
+        @Override public List<TensorType> inferTypes(InferenceContext ctx) {
+            TensorType x = ctx.input(0), idx = ctx.input(1);
+            ShapeOps.requireDType("indices", idx.dtype(), INDEX_TYPES);
+            long b = ctx.attrs().getInt("batch_dims", 0);
+            Shape s = outputShape(x.shape(), idx.shape(), b);
+            Tensor c = ctx.constant(1);
+            if (c != null) offsets(x.shape(), c, (int) b);
+            return List.of(TensorType.of(x.dtype(), s));
+        }
+
+        /** A gather reads the slices it picks: as many data elements as it writes. */
+        @Override public long elementsRead(InferenceContext ctx, int input) {
+            if (input != 0) return -1;
+            TensorType x = ctx.input(0);
+            Shape out = outputShape(x.shape(), ctx.input(1).shape(), ctx.attrs().getInt("batch_dims", 0));
+            return Math.min(out.numElements(), x.numElements());
+        }
+
+        /** For each index tuple (in indices' order), the flat offset in data of the slice it picks. */
+        static int[] offsets(Shape data, Tensor indices, int b) {
+            Shape is = indices.shape();
+            int q = is.rank(), k = is.dim(q - 1), r = data.rank();
+            int perBatch = ShapeOps.product(is, b, q - 1), batches = ShapeOps.product(is, 0, b), batchStride = ShapeOps.product(data, b, r);
+            int[] ds = data.strides(), out = new int[batches * perBatch];
+            long[] v = indices.longs();
+            for (int t = 0; t < out.length; t++) {
+                int p = t / perBatch * batchStride;
+                for (int j = 0; j < k; j++) p += index(v[t * k + j], data.dim(b + j), b + j, at(is, t * k + j)) * ds[b + j];
+                out[t] = p;
+            }
+            return out;
+        }
+
+        @Override public List<Tensor> evaluate(EvalContext ctx) {
+            Tensor x = ctx.input(0), indices = ctx.input(1);
+            int b = batchDims(ctx.attrs().getInt("batch_dims", 0), x.shape(), indices.shape());
+            int k = indices.shape().dim(-1), slice = ShapeOps.product(x.shape(), b + k, x.rank());
+            int[] off = offsets(x.shape(), indices, b);
+            Tensor out = Tensor.zeros(ctx.outputType(0));
+            Object src = CopyKernels.data(x), dst = CopyKernels.data(out);
+            if (slice == 1) CopyKernels.take(src, off, dst);
+            else if (slice > 0) for (int t = 0; t < off.length; t++) System.arraycopy(src, off[t], dst, t * slice, slice);
             return OpUtil.one(out);
         }
     }
