@@ -53,4 +53,12 @@ class OnnxNodeConformanceTest {
         assertEquals(9, r.total(), r.summary());
         assertEquals(9, r.passed(), r.failures() + " " + r.skips());
     }
+
+    /** Tile (repeats as a graph input, bound as a constant, and as an initializer) and GatherND (f32, i32, batch_dims 1). */
+    @Test void tileAndGatherNdCasesPass() {
+        Conformance.Result r = Conformance.run(SharedData.require("onnx-node"), Pattern.compile("^test_(tile|gathernd)_?"),
+                new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8), Conformance.Options.defaults());
+        assertEquals(5, r.total(), r.summary());
+        assertEquals(5, r.passed(), r.failures() + " " + r.skips());
+    }
 }

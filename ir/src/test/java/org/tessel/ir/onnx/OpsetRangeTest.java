@@ -58,6 +58,28 @@ class OpsetRangeTest {
         assertTrue(e.getMessage().contains("node 'tile' (Tile): opset-5 Tile (inputs tiles and axis) is not supported; Tessel reads Tile from opset 6"), e.getMessage());
     }
 
+    private static ModelProto gatherNdAt(long opset, boolean batchDims) {
+        var n = node("GatherND", "gnd", List.of("x", "i"), List.of("y"));
+        if (batchDims) n.addAttribute(intAttr("batch_dims", 1));
+        return model(opset, graph("g").addInput(tensor("x", FLOAT, 2, 3)).addInput(tensor("i", INT64, 2, 1)).addOutput(tensor("y", FLOAT, 2)).addNode(n));
+    }
+
+    @Test void gatherNdReadsOpsets11To13AndBatchDimsFrom12() {
+        Tensor x = Tensor.ofFloats(Shape.of(2, 3), 1, 2, 3, 4, 5, 6), i = Tensor.ofLongs(org.tessel.api.DType.I64, Shape.of(2, 1), 2, -3);
+        for (long v : new long[] {12, 13, 18}) {
+            Graph g = OnnxImporter.importModel(gatherNdAt(v, true).toByteArray(), "m.onnx");
+            assertArrayEquals(new float[] {3, 4}, new ReferenceInterpreter().run(g, List.of(x, i)).getFirst().floats(), "opset " + v);
+        }
+        // opset 11: no batch axes, so each one-coordinate tuple picks a row
+        ModelProto rows = model(11, graph("g").addInput(tensor("x", FLOAT, 2, 3)).addInput(tensor("i", INT64, 2, 1)).addOutput(tensor("y", FLOAT, 2, 3))
+                .addNode(node("GatherND", "gnd", List.of("x", "i"), List.of("y"))));
+        Graph g = OnnxImporter.importModel(rows.toByteArray(), "m.onnx");
+        Tensor i11 = Tensor.ofLongs(org.tessel.api.DType.I64, Shape.of(2, 1), 1, -2);
+        assertArrayEquals(new float[] {4, 5, 6, 1, 2, 3}, new ReferenceInterpreter().run(g, List.of(x, i11)).getFirst().floats());
+        OnnxImportException e = refused(gatherNdAt(11, true));
+        assertTrue(e.getMessage().contains("node 'gnd' (GatherND): opset-11 GatherND has no attribute 'batch_dims' (it came with opset 12)"), e.getMessage());
+    }
+
     @Test void onnxNodeCasesAtOldAndNewOpsetsPassAndClassicalMlIsRefusedNamingItsDomain() {
         Path root = SharedData.require("onnx-node");
         // opset 1 (Not), 7 (And), 22 (Acos: bf16 added), 25 (Transpose, Reshape, Flatten: types), 28 (Celu: types), 22's clarified ceil_mode pools

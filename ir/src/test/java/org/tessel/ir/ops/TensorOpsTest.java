@@ -94,10 +94,10 @@ class TensorOpsTest {
     // ---- registration ------------------------------------------------------------------------
 
     static final List<String> OPS = List.of("Concat", "Split", "Slice", "Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze",
-            "Gather", "GatherElements", "Expand", "Where", "Constant", "ConstantOfShape", "Shape", "Identity", "Dropout",
+            "Gather", "GatherElements", "GatherND", "Expand", "Tile", "Where", "Constant", "ConstantOfShape", "Shape", "Identity", "Dropout",
             "Range", "Trilu", "CumSum", "CumProd", "OneHot", "TopK", "ScatterElements", "ScatterND");
     static final Set<String> MOVEMENT = Set.of("Concat", "Split", "Slice", "Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze",
-            "Gather", "GatherElements", "Expand", "Identity", "Trilu", "ScatterElements", "ScatterND");
+            "Gather", "GatherElements", "GatherND", "Expand", "Tile", "Identity", "Trilu", "ScatterElements", "ScatterND");
 
     @Test void everyOpIsRegisteredWithItsTraits() {
         OpRegistry r = OpRegistry.global();
@@ -370,6 +370,86 @@ class TensorOpsTest {
         assertMessage(error("Expand", none(), 1, x, i64(-1)), "negative dimension -1");
     }
 
+    // ---- Tile (numpy.tile with one repeat per axis) ---------------------------------------------
+
+    @Test void tileRepeatsEveryAxisAsNumpyTile() {
+        // np.tile([[1, 2], [3, 4]], (2, 3))
+        Tensor x = f32(dims(2, 2), 1, 2, 3, 4);
+        assertTensor(eval1("Tile", none(), x, i64(2, 3)), dims(4, 6),
+                1, 2, 1, 2, 1, 2, 3, 4, 3, 4, 3, 4, 1, 2, 1, 2, 1, 2, 3, 4, 3, 4, 3, 4);
+        assertTensor(eval1("Tile", none(), f32(dims(3), 1, 2, 3), i64(2)), dims(6), 1, 2, 3, 1, 2, 3);
+        // np.tile(np.arange(4).reshape(2, 1, 2), (1, 2, 2))
+        assertTensor(eval1("Tile", none(), iota(2, 1, 2), i64(1, 2, 2)), dims(2, 2, 4), 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3);
+        // ones keep the input; a zero empties its axis; a scalar takes no repeats
+        assertTensor(eval1("Tile", none(), iota(2, 3), i64(1, 1)), dims(2, 3), 0, 1, 2, 3, 4, 5);
+        assertTensor(eval1("Tile", none(), iota(2, 3), i64(0, 4)), dims(0, 12));
+        assertTensor(eval1("Tile", none(), iota(0, 2), i64(3, 2)), dims(0, 4));
+        assertTensor(eval1("Tile", none(), Tensor.scalar(DType.F32, 5), Tensor.ofLongs(DType.I64, Shape.of(0))), dims(), 5);
+    }
+
+    @Test void tileMovesEveryElementType() {
+        assertLongs(eval1("Tile", none(), i64(dims(2, 1), 7, -8), i64(1, 3)), DType.I64, dims(2, 3), 7, 7, 7, -8, -8, -8);
+        assertLongs(eval1("Tile", none(), Tensor.ofLongs(DType.I32, Shape.of(2), 1, 2), i64(2)), DType.I32, dims(4), 1, 2, 1, 2);
+        assertLongs(eval1("Tile", none(), bool(dims(2), 1, 0), i64(2)), DType.BOOL, dims(4), 1, 0, 1, 0);
+        Tensor h = eval1("Tile", none(), Tensor.ofFloats(DType.F16, Shape.of(2), new float[] {0.5f, -1.25f}), i64(2));
+        assertEquals(DType.F16, h.dtype());
+        assertArrayEquals(new float[] {0.5f, -1.25f, 0.5f, -1.25f}, h.floats());
+        Tensor d = eval1("Tile", none(), Tensor.ofDoubles(Shape.of(1, 2), 0.1, 0.2), i64(2, 1));
+        assertArrayEquals(new double[] {0.1, 0.2, 0.1, 0.2}, d.doubles());
+    }
+
+    @Test void tileAgreesWithNumpyOnRandomShapes() {
+        SplittableRandom r = new SplittableRandom(5);
+        for (int trial = 0; trial < 50; trial++) {
+            int rank = r.nextInt(5);
+            int[] d = new int[rank];
+            long[] rep = new long[rank];
+            for (int i = 0; i < rank; i++) { d[i] = r.nextInt(4); rep[i] = r.nextInt(4); }
+            Tensor x = iota(d);
+            Tensor y = eval1("Tile", none(), x, Tensor.ofLongs(DType.I64, Shape.of(rank), rep));
+            // numpy: out[o] = x[o mod d] per axis
+            int[] os = y.shape().dims();
+            for (int i = 0; i < rank; i++) assertEquals(d[i] * rep[i], os[i], "axis " + i);
+            int[] xs = x.shape().strides();
+            for (int o = 0; o < y.size(); o++) {
+                int rem = o, src = 0;
+                for (int a = rank - 1; a >= 0; a--) {
+                    src += (rem % os[a]) % d[a] * xs[a];
+                    rem /= os[a];
+                }
+                assertEquals(x.getFloat(src), y.getFloat(o), "element " + o);
+            }
+        }
+    }
+
+    @Test void tileRefusesBadRepeatsNamingTheNode() {
+        Tensor x = iota(2, 3);
+        assertMessage(error("Tile", none(), 1, x, i64(2)), "node 'tile' (Tile)", "repeats must be a 1-D tensor of 2 values (one per input axis), got shape [1]");
+        assertMessage(error("Tile", none(), 1, x, i64(dims(1, 2), 1, 1)), "node 'tile'", "got shape [1,2]");
+        assertMessage(error("Tile", none(), 1, x, i64(-1, 2)), "node 'tile'", "repeats [-1,2] has a negative count -1 for axis 0");
+        assertMessage(error("Tile", none(), 1, x, Tensor.ofLongs(DType.I32, Shape.of(2), 1, 1)), "node 'tile'", "repeats must be of type [i64], got i32");
+        assertMessage(error("Tile", none(), 1, x, i64(1, I64_MAX)), "node 'tile'", "axis 1 would have 3 x " + I64_MAX + " entries");
+        assertMessage(error("Tile", none(), 1, x, i64(1 << 20, 1 << 20)), "node 'tile'", "too many elements");
+        // a computed repeats: shapes are static, so shape inference needs its value
+        NetworkBuilder b = new NetworkBuilder("t");
+        Value in = b.input("x", DType.F32, 2, 3), rep = b.input("rep", DType.I64, 2);
+        IrException e = assertThrows(IrException.class, () -> b.op("Tile", none(), in, rep));
+        assertMessage(e.getMessage(), "node 'tile' (Tile)", "repeats (input 1) must be a constant: Tessel works with static shapes");
+    }
+
+    @Test void tileEvaluatesTheRepeatsItIsGiven() {
+        // the reference reads repeats from its input (a fused body's repeats is a body input, say): the same values
+        // give the node's type, other values are refused naming the node
+        Graph g = graph("Tile", none(), 1, iota(2), i64(3));
+        Node n = g.nodes().getFirst();
+        ReferenceInterpreter ref = new ReferenceInterpreter();
+        assertTensor(ref.evaluate(n, List.of(f32(dims(2), 4, 5), i64(3))).getFirst(), dims(6), 4, 5, 4, 5, 4, 5);
+        IrException e = assertThrows(IrException.class, () -> ref.evaluate(n, List.of(f32(dims(2), 4, 5), i64(2))));
+        assertMessage(e.getMessage(), "node 'tile'", "produced f32[4]");
+        e = assertThrows(IrException.class, () -> ref.evaluate(n, List.of(f32(dims(2), 4, 5), i64(-3))));
+        assertMessage(e.getMessage(), "node 'tile'", "negative count -3");
+    }
+
     // ---- Gather, GatherElements ------------------------------------------------------------------
 
     @Test void gatherAxis0WithMatrixIndices() {
@@ -414,6 +494,61 @@ class TensorOpsTest {
                 "index 2 at indices[1,0] is out of range for axis 1 of size 2");
         assertMessage(error("GatherElements", none(), 1, data, i64(0, 1)), "indices must have the same rank as data (2), got shape [2]");
         assertMessage(error("GatherElements", none(), 1, data, i64(dims(1, 3), 0, 0, 0)), "exceeds data shape [2,2] in dimension 1");
+    }
+
+    // ---- GatherND (the ONNX spec's examples, batch_dims, negative indices) ------------------------------
+
+    static Attributes batchDims(long b) { return attrs("batch_dims", b); }
+
+    @Test void gatherNdAsTheOnnxExamples() {
+        Tensor d2 = Tensor.ofLongs(DType.I32, Shape.of(2, 2), 0, 1, 2, 3);
+        assertLongs(eval1("GatherND", none(), d2, i64(dims(2, 2), 0, 0, 1, 1)), DType.I32, dims(2), 0, 3);
+        assertLongs(eval1("GatherND", none(), d2, i64(dims(2, 1), 1, 0)), DType.I32, dims(2, 2), 2, 3, 0, 1);
+        Tensor d3 = iota(2, 2, 2);
+        assertTensor(eval1("GatherND", none(), d3, i64(dims(2, 2), 0, 1, 1, 0)), dims(2, 2), 2, 3, 4, 5);
+        assertTensor(eval1("GatherND", none(), d3, i64(dims(2, 1, 2), 0, 1, 1, 0)), dims(2, 1, 2), 2, 3, 4, 5);
+        assertTensor(eval1("GatherND", batchDims(1), d3, i64(dims(2, 1), 1, 0)), dims(2, 2), 2, 3, 4, 5);
+    }
+
+    @Test void gatherNdBatchDimsNegativeAndI32Indices() {
+        // data[b][i][j] = 6b + 2i + j; one index per batch row picks a row of 2
+        Tensor d = iota(2, 3, 2);
+        assertTensor(eval1("GatherND", batchDims(1), d, i64(dims(2, 2, 1), 2, 0, 1, -1)), dims(2, 2, 2), 4, 5, 0, 1, 8, 9, 10, 11);
+        // two batch axes: one element each
+        assertTensor(eval1("GatherND", batchDims(2), iota(2, 2, 3), Tensor.ofLongs(DType.I32, Shape.of(2, 2, 1), 2, 0, 1, -2)), dims(2, 2), 2, 3, 7, 10);
+        // negative coordinates count from the back of their axis
+        assertTensor(eval1("GatherND", none(), iota(2, 2), i64(dims(1, 2), -1, -2)), dims(1), 2);
+        // a full tuple of every axis picks scalars; an empty tuple picks the whole data
+        assertTensor(eval1("GatherND", none(), iota(2, 3), Tensor.ofLongs(DType.I32, Shape.of(3, 2), 1, 2, 0, -3, 1, 0)), dims(3), 5, 0, 3);
+        assertTensor(eval1("GatherND", none(), iota(3), Tensor.ofLongs(DType.I64, Shape.of(2, 0))), dims(2, 3), 0, 1, 2, 0, 1, 2);
+        // no tuples: an empty output
+        assertTensor(eval1("GatherND", none(), iota(3, 2), Tensor.ofLongs(DType.I64, Shape.of(0, 1))), dims(0, 2));
+        assertLongs(eval1("GatherND", none(), i64(dims(2, 2), 5, 6, 7, 8), i64(dims(1, 1), 1)), DType.I64, dims(1, 2), 7, 8);
+    }
+
+    @Test void gatherNdRefusesBadInputsNamingTheNode() {
+        Tensor d = iota(2, 2);
+        assertMessage(error("GatherND", none(), 1, d, i64(dims(1, 2), 0, 2)), "node 'gathernd' (GatherND)",
+                "index 2 at indices[0,1] is out of range for axis 1 of size 2 (allowed -2 to 1)");
+        assertMessage(error("GatherND", none(), 1, d, i64(dims(1, 2), -3, 0)), "node 'gathernd'", "index -3 at indices[0,0] is out of range for axis 0 of size 2");
+        assertMessage(error("GatherND", batchDims(2), 1, d, i64(dims(2, 1), 0, 0)), "node 'gathernd'",
+                "attribute batch_dims 2 must be in [0, 1] (less than the ranks of data, 2, and indices, 2)");
+        assertMessage(error("GatherND", batchDims(-1), 1, d, i64(dims(2, 1), 0, 0)), "node 'gathernd'", "attribute batch_dims -1 must be in [0, 1]");
+        assertMessage(error("GatherND", batchDims(1), 1, d, i64(dims(3, 1), 0, 0, 0)), "node 'gathernd'",
+                "batch axis 0 of indices [3,1] has 3 entries but data [2,2] has 2");
+        assertMessage(error("GatherND", none(), 1, d, i64(dims(1, 3), 0, 0, 0)), "node 'gathernd'", "index tuples of length 3 (indices shape [1,3]) exceed data's rank 2");
+        assertMessage(error("GatherND", batchDims(1), 1, d, i64(dims(2, 2), 0, 0, 0, 0)), "index tuples of length 2", "exceed data's rank 2 less batch_dims 1");
+        assertMessage(error("GatherND", none(), 1, d, Tensor.scalar(DType.I64, 0)), "node 'gathernd'", "indices must have rank >= 1, got a scalar");
+        assertMessage(error("GatherND", none(), 1, Tensor.scalar(DType.F32, 1), i64(0)), "data must have rank >= 1, got a scalar");
+        assertMessage(error("GatherND", none(), 1, d, Tensor.ofFloats(Shape.of(1, 1), 0f)), "indices must be of type [i32,i64], got f32");
+        // indices known only at run time are checked when the node runs
+        NetworkBuilder b = new NetworkBuilder("t");
+        Value x = b.constant("x", iota(3, 2));
+        Value i = b.input("i", DType.I64, 2, 1);
+        Graph g = b.output(b.op("GatherND", none(), x, i)).build();
+        assertTensor(new ReferenceInterpreter().run(g, List.of(i64(dims(2, 1), 2, -3))).getFirst(), dims(2, 2), 4, 5, 0, 1);
+        IrException e = assertThrows(IrException.class, () -> new ReferenceInterpreter().run(g, List.of(i64(dims(2, 1), 0, 3))));
+        assertMessage(e.getMessage(), "node 'gathernd'", "index 3 at indices[1,0] is out of range for axis 0 of size 3");
     }
 
     // ---- Where -----------------------------------------------------------------------------------
