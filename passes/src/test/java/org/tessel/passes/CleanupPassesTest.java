@@ -56,6 +56,26 @@ class CleanupPassesTest {
         assertEquals(y.name(), g.outputs().get(0).name());
     }
 
+    /** Tile and GatherND are pure: of constants (an anchor grid tiled per location, a table gathered at fixed tuples) they fold; of a computed input they stay. */
+    @Test void foldConstantsFoldsTileAndGatherNdOfConstants() {
+        NetworkBuilder b = new NetworkBuilder("fold_tile");
+        Value x = b.input("x", DType.F32, 2, 3);
+        Value grid = b.op("Tile", null, b.constant("g", Shape.of(1, 3), 1, 2, 3), b.longs("reps", 2, 1));
+        Value table = b.constant("t", Shape.of(2, 2, 3), 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11);
+        Value picked = b.op("GatherND", NetworkBuilder.attrs("batch_dims", 1), table, b.constant("i", Tensor.ofLongs(DType.I64, Shape.of(2, 1), 1, 0)));
+        Value tiledX = b.op("Tile", null, x, b.longs("xreps", 1, 2));
+        Graph g = b.output(b.add(b.add(x, grid), picked), tiledX).build();
+        List<Tensor> expect = new ReferenceInterpreter().run(g, List.of(x23()));
+        PassManager.Report r = new PassManager().fullVerify(true).run(g, "fold-constants,dce");
+        assertEquals(2L, r.runs().get(0).stats().get("nodes-folded"));
+        assertEquals(List.of("Add", "Add", "Tile"), g.nodes().stream().map(n -> n.opName()).sorted().toList());
+        List<Tensor> after = new ReferenceInterpreter().run(g, List.of(x23()));
+        assertTrue(expect.get(0).dataEquals(after.get(0)) && expect.get(1).dataEquals(after.get(1)));
+        Tensor folded = g.nodes().stream().filter(n -> n.opName().equals("Add") && n.input(1).isConstant() && n.input(1).type().shape().equals(Shape.of(2, 3)))
+                .map(n -> n.input(1).constantValue()).filter(t -> t.floats()[0] == 3).findFirst().orElseThrow();
+        assertArrayEquals(new float[] {3, 4, 5, 6, 7, 8}, folded.floats(), "row 1 of batch 0, row 0 of batch 1");
+    }
+
     @Test void foldConstantsLeavesLargeResultsAlone() {
         NetworkBuilder b = new NetworkBuilder("big");
         Value x = b.input("x", DType.F32, 64, 64);
