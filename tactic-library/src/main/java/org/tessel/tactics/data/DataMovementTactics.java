@@ -12,7 +12,7 @@ import org.tessel.tactics.pool.PoolTactics;
 
 /**
  * Tactics that move or reinterpret data, as the GPU engine runs them: views (no kernel at all),
- * copies, transposes, concats, splits (as copies, or as views of a batched GEMM's parts), gathers, window copies (Slice, Pad, Expand), GatherElements,
+ * copies, transposes, concats, splits (as copies, or as views of a batched GEMM's parts), gathers, window copies (Slice, Pad, Expand, Tile), GatherElements, GatherND,
  * fills and build-time constants, reductions (with ArgMax and ArgMin), resizes, layout reformats and
  * casts. The plain copies move whatever element type they are given, so every precision is accepted;
  * the window copies, fills and constants move any element type at the floating precisions (their
@@ -36,7 +36,7 @@ public final class DataMovementTactics {
     /** The reductions tessel.reduce computes on integer data: exactly, in 64 bits, as the reference does. */
     public static final List<String> INTEGER_REDUCTIONS = List.of("ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceSumSquare", "ReduceL1");
 
-    /** The most axes the GPU's window-copy and GatherElements kernels take (DataMoveKernels.MAX_RANK). */
+    /** The most axes the GPU's window-copy, GatherElements and GatherND kernels take (DataMoveKernels.MAX_RANK). */
     public static final int MAX_RANK = 8;
 
     private static boolean channelsLast(Node n) { return n.input(0).type().layout() == Layout.NHWC; }
@@ -223,11 +223,18 @@ public final class DataMovementTactics {
 
     /** Why the window-copy and GatherElements kernels cannot take {@code n}: a channels-last operand or too many axes; null when they can. */
     private static String windowWhyNot(Node n) {
+        String layout = channelsLastWhyNot(n);
+        if (layout != null) return layout;
+        int r = Math.max(n.input(0).type().rank(), n.output().type().rank());
+        return r > MAX_RANK ? "takes up to " + MAX_RANK + " axes (got rank " + r + ")" : null;
+    }
+
+    /** Why a kernel indexing logical (channels-first) order cannot take {@code n}: a channels-last operand; null when none is. */
+    private static String channelsLastWhyNot(Node n) {
         for (org.tessel.ir.Value v : n.inputs())
             if (v != null && v.type().rank() >= 3 && v.type().layout() == Layout.NHWC) return "moves channels-first tensors only (input %" + v.name() + " is nhwc)";
         if (n.output().type().rank() >= 3 && n.output().type().layout() == Layout.NHWC) return "moves channels-first tensors only (the output is nhwc)";
-        int r = Math.max(n.input(0).type().rank(), n.output().type().rank());
-        return r > MAX_RANK ? "takes up to " + MAX_RANK + " axes (got rank " + r + ")" : null;
+        return null;
     }
 
     /** Why an input that decides the copy (starts, pads, ...) is not usable: given and not a constant. */
@@ -264,6 +271,23 @@ public final class DataMovementTactics {
     public static final StreamingTactic EXPAND = new StreamingTactic(new StreamingTactic.Config("tessel.expand",
             "Tessel window copy broadcasting the input (stride 0 on broadcast axes), any element type", "Expand",
             n -> op(n, Set.of("Expand")), FLOAT, BOTH, (n, p, l) -> windowWhyNot(n), 1, 0.7, 1, true));
+
+    public static final StreamingTactic TILE = new StreamingTactic(new StreamingTactic.Config("tessel.tile",
+            "Tessel window copy repeating the input along every axis (each output coordinate wraps around its input axis), any element type", "Tile",
+            n -> op(n, Set.of("Tile")), FLOAT, BOTH, (n, p, l) -> windowWhyNot(n), 1, 0.7, 1, true));
+
+    /**
+     * GatherND: a thread per output element reads the data element its index tuple (i32 on the device, constant or computed),
+     * batch axes and slice position give. The indices may have any rank (they are read flat); data up to {@link #MAX_RANK} axes.
+     */
+    public static final StreamingTactic GATHER_ND = new StreamingTactic(new StreamingTactic.Config("tessel.gather_nd",
+            "Tessel GatherND: each output element reads data in the slice its index tuple (i32) and batch axes pick, any element type", "GatherND",
+            n -> op(n, Set.of("GatherND")), FLOAT, BOTH, (n, p, l) -> {
+                String layout = channelsLastWhyNot(n);
+                if (layout != null) return layout;
+                int r = n.input(0).type().rank();
+                return r > MAX_RANK ? "takes data of up to " + MAX_RANK + " axes (got rank " + r + ")" : null;
+            }, 1, 0.6, 1, true));
 
     public static final StreamingTactic GATHER_ELEMENTS = new StreamingTactic(new StreamingTactic.Config("tessel.gather_elements",
             "Tessel GatherElements: each output element reads data at its own position with the axis coordinate from indices (i32)", "GatherElements",
@@ -323,6 +347,7 @@ public final class DataMovementTactics {
             (n, p, l) -> org.tessel.tactics.eltwise.EltwiseTactics.castWhyNot(n), 1, 0.85, 1, true));
 
     public static List<Tactic> all() {
-        return List.of(VIEW, COPY, TRANSPOSE, CONCAT, SPLIT, SPLIT_VIEW, GATHER, REDUCE, RESIZE, REFORMAT, CAST, SLICE, PAD, EXPAND, GATHER_ELEMENTS, FILL, CONSTANT, ARGMAX, ARGMIN);
+        return List.of(VIEW, COPY, TRANSPOSE, CONCAT, SPLIT, SPLIT_VIEW, GATHER, REDUCE, RESIZE, REFORMAT, CAST, SLICE, PAD, EXPAND, TILE, GATHER_ELEMENTS, GATHER_ND, FILL, CONSTANT,
+                ARGMAX, ARGMIN);
     }
 }

@@ -81,7 +81,9 @@ public final class GpuTactics {
     public static final String SLICE = "tessel.slice";
     public static final String PAD = "tessel.pad";
     public static final String EXPAND = "tessel.expand";
+    public static final String TILE = "tessel.tile";
     public static final String GATHER_ELEMENTS = "tessel.gather_elements";
+    public static final String GATHER_ND = "tessel.gather_nd";
     public static final String FILL = "tessel.fill";
     public static final String CONSTANT = "tessel.constant";
     public static final String LOGSOFTMAX = "tessel.logsoftmax";
@@ -142,7 +144,9 @@ public final class GpuTactics {
             new Implementation(SLICE, "WindowLayers", "DataMoveKernels.windowCopy"),
             new Implementation(PAD, "WindowLayers", "DataMoveKernels.windowCopy (constant, reflect, edge, wrap)"),
             new Implementation(EXPAND, "WindowLayers", "DataMoveKernels.windowCopy (step 0 on broadcast axes)"),
+            new Implementation(TILE, "WindowLayers", "DataMoveKernels.windowCopy (coordinates wrap around each input axis)"),
             new Implementation(GATHER_ELEMENTS, "WindowLayers", "DataMoveKernels.gatherElements"),
+            new Implementation(GATHER_ND, "WindowLayers", "DataMoveKernels.gatherNd"),
             new Implementation(FILL, "WindowLayers", "DataMoveKernels.fill"),
             new Implementation(CONSTANT, "WindowLayers", "DeviceBuffer.copyFromAsync of the value uploaded at build time"),
             new Implementation(LOGSOFTMAX, "AxisLayers", "Softmax.logSoftmax"),

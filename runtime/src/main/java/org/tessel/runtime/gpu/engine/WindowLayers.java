@@ -17,9 +17,11 @@ import org.tessel.runtime.gpu.kernels.DataMoveKernels;
  * integers or bool bytes):
  * <ul>
  *   <li>{@code tessel.slice}, {@code tessel.pad} (constant, reflect, edge, wrap; negative pads crop first),
- *       {@code tessel.expand}: one window copy ({@link DataMoveKernels#windowCopy}), each output element read from
- *       the input position a per-axis table gives (uploaded once per engine);</li>
+ *       {@code tessel.expand}, {@code tessel.tile} (each coordinate wrapping around its input axis): one window copy
+ *       ({@link DataMoveKernels#windowCopy}), each output element read from the input position a per-axis table gives
+ *       (uploaded once per engine);</li>
  *   <li>{@code tessel.gather_elements}: GatherElements, indices as i32;</li>
+ *   <li>{@code tessel.gather_nd}: GatherND (batch_dims), indices as i32, constant or computed;</li>
  *   <li>{@code tessel.fill}: a ConstantOfShape left unfolded (too large to fold) fills its output on the GPU;</li>
  *   <li>{@code tessel.constant}: Shape (static shapes) and Constant: the value known at build time, uploaded once per
  *       engine and copied into the output.</li>
@@ -29,7 +31,8 @@ import org.tessel.runtime.gpu.kernels.DataMoveKernels;
  */
 public final class WindowLayers implements TacticImplementation {
     @Override public List<String> tacticIds() {
-        return List.of(GpuTactics.SLICE, GpuTactics.PAD, GpuTactics.EXPAND, GpuTactics.GATHER_ELEMENTS, GpuTactics.FILL, GpuTactics.CONSTANT);
+        return List.of(GpuTactics.SLICE, GpuTactics.PAD, GpuTactics.EXPAND, GpuTactics.TILE, GpuTactics.GATHER_ELEMENTS, GpuTactics.GATHER_ND,
+                GpuTactics.FILL, GpuTactics.CONSTANT);
     }
 
     static String idOf(Node n) {
@@ -38,7 +41,9 @@ public final class WindowLayers implements TacticImplementation {
             case "Slice" -> GpuTactics.SLICE;
             case "Pad" -> GpuTactics.PAD;
             case "Expand" -> GpuTactics.EXPAND;
+            case "Tile" -> GpuTactics.TILE;
             case "GatherElements" -> GpuTactics.GATHER_ELEMENTS;
+            case "GatherND" -> GpuTactics.GATHER_ND;
             case "ConstantOfShape" -> GpuTactics.FILL;
             case "Shape", "Constant" -> GpuTactics.CONSTANT;
             default -> null;
@@ -65,6 +70,15 @@ public final class WindowLayers implements TacticImplementation {
                 DeviceBuffer tb = e.shared(out, "gather_elements:table", () -> longs(table));
                 DeviceBuffer db = operand(e, data), ib = idx.isConstant() ? Operands.ints(e, idx) : e.activation(idx);
                 yield Operands.layer(e, n, id, out, s -> DataMoveKernels.gatherElements(e.kernels(), eb, db, ib, yb, tb, dd, id2, axis, s));
+            }
+            case GpuTactics.GATHER_ND -> {
+                Value data = n.input(0), idx = n.input(1);
+                int batchDims = requireGatherNd(n);
+                int[] dd = data.type().shape().dims(), id2 = idx.type().shape().dims();
+                long[] table = DataMoveKernels.gatherNdTable(dd, id2, batchDims);
+                DeviceBuffer tb = e.shared(out, "gather_nd:table", () -> longs(table));
+                DeviceBuffer db = operand(e, data), ib = idx.isConstant() ? Operands.ints(e, idx) : e.activation(idx);
+                yield Operands.layer(e, n, id, out, s -> DataMoveKernels.gatherNd(e.kernels(), eb, db, ib, yb, tb, dd, id2, batchDims, s));
             }
             case GpuTactics.FILL -> {
                 long bits = fillBits(n, storage);
@@ -126,6 +140,16 @@ public final class WindowLayers implements TacticImplementation {
         requireRank(n, n.input(0));
     }
 
+    /** Checks a GatherND node (no GPU needed; its indices are integers and batch_dims valid, as the IR checks) and returns its batch_dims. */
+    static int requireGatherNd(Node n) {
+        requireChannelsFirst(n);
+        requireRank(n, n.input(0));
+        long b = n.attrs().getInt("batch_dims", 0);
+        int r = n.input(0).type().rank(), q = n.input(1).type().rank();
+        if (b < 0 || b >= Math.min(r, q)) throw GpuEngineException.unsupported(n, "GatherND batch_dims " + b + " with data of rank " + r + " and indices of rank " + q);
+        return (int) b;
+    }
+
     /** A window copy: its table (see datamove.cu), what happens outside the input, Pad's constant in the element's bits. */
     record Window(long[] table, DataMoveKernels.Edge edge, long fillBits) {}
 
@@ -140,7 +164,7 @@ public final class WindowLayers implements TacticImplementation {
         return emptyIsAbsent && v.type().numElements() == 0 ? null : v.constantValue();
     }
 
-    /** The window copy of a Slice, Pad or Expand node (no GPU needed); {@code storage}: the type floating elements live in. */
+    /** The window copy of a Slice, Pad, Expand or Tile node (no GPU needed); {@code storage}: the type floating elements live in. */
     static Window windowPlan(Node n, DType storage) {
         requireChannelsFirst(n);
         Value x = n.input(0), y = n.output();
@@ -154,6 +178,7 @@ public final class WindowLayers implements TacticImplementation {
                 yield new Window(DataMoveKernels.sliceTable(in, w[0], w[1], w[2]), DataMoveKernels.Edge.NONE, 0);
             }
             case "Expand" -> new Window(DataMoveKernels.expandTable(in, y.type().shape().dims()), DataMoveKernels.Edge.NONE, 0);
+            case "Tile" -> new Window(DataMoveKernels.tileTable(in, y.type().shape().dims()), DataMoveKernels.Edge.WRAP, 0);
             case "Pad" -> {
                 String mode = n.attrs().getString("mode", "constant");
                 DataMoveKernels.Edge edge = switch (mode) {
@@ -169,7 +194,7 @@ public final class WindowLayers implements TacticImplementation {
                 long bits = value == null ? 0 : bits(n, value, x.type().dtype(), storage);
                 yield new Window(DataMoveKernels.padTable(in, p[0], p[1]), edge, bits);
             }
-            default -> throw GpuEngineException.unsupported(n, "op " + n.opName() + " is not a window copy (Slice, Pad, Expand)");
+            default -> throw GpuEngineException.unsupported(n, "op " + n.opName() + " is not a window copy (Slice, Pad, Expand, Tile)");
         };
     }
 

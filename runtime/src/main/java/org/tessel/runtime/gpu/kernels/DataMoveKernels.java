@@ -4,9 +4,9 @@ import org.tessel.runtime.cuda.CudaStream;
 import org.tessel.runtime.cuda.DeviceBuffer;
 
 /**
- * Tactics {@code tessel.slice}, {@code tessel.pad}, {@code tessel.expand} (one window-copy kernel: each output
- * element reads one input position computed from a per-axis table, or Pad's fill), {@code tessel.gather_elements}
- * and {@code tessel.fill} (ConstantOfShape). They move elements of any type as bits (datamove.cu), so one source
+ * Tactics {@code tessel.slice}, {@code tessel.pad}, {@code tessel.expand}, {@code tessel.tile} (one window-copy kernel:
+ * each output element reads one input position computed from a per-axis table, or Pad's fill), {@code tessel.gather_elements},
+ * {@code tessel.gather_nd} and {@code tessel.fill} (ConstantOfShape). They move elements of any type as bits (datamove.cu), so one source
  * per element size serves f32, f16, bf16 and the device's i32 integers. The tables and launches are pure functions
  * of shapes and attributes (the engine's layers and the kernel tests compute them the same way).
  */
@@ -92,6 +92,25 @@ public final class DataMoveKernels {
     }
 
     /**
+     * The window-copy table of a Tile of {@code in} to {@code out} (out[a] = in[a] x repeats[a]): each output coordinate
+     * reads its input axis from 0 on with step 1 and wraps around it ({@link Edge#WRAP}), so out[o] = in[o mod in[a]].
+     */
+    public static long[] tileTable(int[] in, int[] out) {
+        requireRank(out.length);
+        if (in.length != out.length) throw new IllegalArgumentException("Tile of rank " + in.length + " to rank " + out.length);
+        long[] st = strides(in), t = new long[5 * in.length + 1];
+        for (int a = 0; a < in.length; a++) {
+            if (in[a] == 0 ? out[a] != 0 : out[a] % in[a] != 0) throw new IllegalArgumentException("Tile of dimension " + in[a] + " to " + out[a]);
+            t[5 * a] = out[a];
+            t[5 * a + 1] = in[a];
+            t[5 * a + 2] = 0;
+            t[5 * a + 3] = 1;
+            t[5 * a + 4] = st[a];
+        }
+        return t;
+    }
+
+    /**
      * The window-copy table of a Pad of {@code in} by {@code begin} and {@code end} per axis (negative pads crop first,
      * as the reference does, so reflect, edge and wrap read the cropped extent).
      */
@@ -159,6 +178,49 @@ public final class DataMoveKernels {
         check(x, elementBytes, product(data), "gather_elements data");
         check(idx, 4, total, "gather_elements indices");
         check(y, elementBytes, total, "gather_elements output");
+        if (total == 0) return;
+        l.run(kernel(kc, elementBytes, l.function()), stream, x, idx, y, table);
+    }
+
+    /** The GatherND table: per indexed axis j (data axis batchDims + j, j below the tuples' length k), its extent and the data's stride. */
+    public static long[] gatherNdTable(int[] data, int[] indices, int batchDims) {
+        requireRank(data.length);
+        int k = gatherNdTupleLength(data, indices, batchDims);
+        long[] st = strides(data), t = new long[2 * k];
+        for (int j = 0; j < k; j++) { t[2 * j] = data[batchDims + j]; t[2 * j + 1] = st[batchDims + j]; }
+        return t;
+    }
+
+    private static int gatherNdTupleLength(int[] data, int[] indices, int batchDims) {
+        if (indices.length < 1 || batchDims < 0 || batchDims >= Math.min(data.length, indices.length))
+            throw new IllegalArgumentException("GatherND of data of rank " + data.length + " by indices of rank " + indices.length + " with batch_dims " + batchDims);
+        int k = indices[indices.length - 1];
+        if (k > data.length - batchDims) throw new IllegalArgumentException("GatherND tuples of " + k + " coordinates into data of rank " + data.length + ", batch_dims " + batchDims);
+        return k;
+    }
+
+    /**
+     * The launch of a GatherND: scalars k (coordinates a tuple), the elements of a slice, tuples per batch entry, data
+     * elements per batch entry, and the output's element count.
+     */
+    public static KernelLaunch gatherNdLaunch(int[] data, int[] indices, int batchDims) {
+        int k = gatherNdTupleLength(data, indices, batchDims), q = indices.length;
+        long slice = product(java.util.Arrays.copyOfRange(data, batchDims + k, data.length));
+        long perBatch = product(java.util.Arrays.copyOfRange(indices, batchDims, q - 1));
+        long batchStride = product(java.util.Arrays.copyOfRange(data, batchDims, data.length));
+        long total = product(java.util.Arrays.copyOfRange(indices, 0, q - 1)) * slice;
+        return new KernelLaunch("tessel_gather_nd", Launch.gridFor(total, BLOCK), BLOCK, k, slice, perBatch, batchStride, total);
+    }
+
+    /** y = GatherND(x, idx) with {@code batchDims} batch axes; idx holds i32 indices shaped {@code indices}, table as {@link #gatherNdTable}. */
+    public static void gatherNd(KernelCompiler kc, int elementBytes, DeviceBuffer x, DeviceBuffer idx, DeviceBuffer y, DeviceBuffer table,
+                                int[] data, int[] indices, int batchDims, CudaStream stream) {
+        KernelLaunch l = gatherNdLaunch(data, indices, batchDims);
+        long total = l.scalars()[4];
+        check(x, elementBytes, product(data), "gather_nd data");
+        check(idx, 4, product(indices), "gather_nd indices");
+        check(y, elementBytes, total, "gather_nd output");
+        if (table.bytes() < 16L * l.scalars()[0]) throw new IllegalArgumentException("gather_nd table holds " + table.bytes() + " bytes, needs " + 16L * l.scalars()[0]);
         if (total == 0) return;
         l.run(kernel(kc, elementBytes, l.function()), stream, x, idx, y, table);
     }
