@@ -98,6 +98,22 @@ class StreamingTacticsTest {
         assertEquals("moves channels-first tensors only (input %img is nhwc)", DataMovementTactics.PAD.whyNot(nhwcPad, FP16, Layout.NHWC));
         Node gather = b.node("GatherElements", "ge", Attributes.builder().put("axis", 1L).build(), 1, x, b.input("idx", DType.I64, 2, 2, 8, 8));
         assertNull(DataMovementTactics.GATHER_ELEMENTS.whyNot(gather, FP16, Layout.NCHW));
+        // Tile: a window copy (integer data at every precision); GatherND: data up to 8 axes, indices of any rank, computed or not
+        Node tile = b.node("Tile", "tl", Attributes.empty(), 1, x, b.longs("reps", 1, 2, 1, 3));
+        assertTrue(DataMovementTactics.TILE.appliesTo(tile));
+        assertFalse(DataMovementTactics.EXPAND.appliesTo(tile));
+        assertNull(DataMovementTactics.TILE.whyNot(tile, FP16, Layout.NCHW));
+        assertNull(DataMovementTactics.TILE.whyNot(b.node("Tile", "ti", Attributes.empty(), 1, b.input("tids", DType.I64, 4), b.longs("r1", 3)), FP16, Layout.NCHW));
+        Value nine = b.input("nine", DType.F32, 1, 1, 1, 1, 1, 1, 1, 1, 2);
+        assertEquals("takes up to 8 axes (got rank 9)",
+                DataMovementTactics.TILE.whyNot(b.node("Tile", "t9", Attributes.empty(), 1, nine, b.longs("r9", 1, 1, 1, 1, 1, 1, 1, 1, 2)), FP32, Layout.NCHW));
+        Node gnd = b.node("GatherND", "gn", Attributes.builder().put("batch_dims", 1L).build(), 1, x, b.input("tuples", DType.I64, 2, 5, 4, 3, 2, 1, 1, 1, 2));
+        assertTrue(DataMovementTactics.GATHER_ND.appliesTo(gnd));
+        assertNull(DataMovementTactics.GATHER_ND.whyNot(gnd, FP16, Layout.NCHW));
+        assertEquals("takes data of up to 8 axes (got rank 9)",
+                DataMovementTactics.GATHER_ND.whyNot(b.node("GatherND", "g9", Attributes.empty(), 1, nine, b.input("t9i", DType.I64, 1, 1)), FP32, Layout.NCHW));
+        Node nhwcGnd = b.node("GatherND", "gh", Attributes.empty(), 1, nhwc, b.input("ti2", DType.I64, 2, 1));
+        assertEquals("moves channels-first tensors only (input %img is nhwc)", DataMovementTactics.GATHER_ND.whyNot(nhwcGnd, FP16, Layout.NHWC));
         // every Reduce* op, any axes; integer data is refused, bool only for ReduceMax / ReduceMin
         Node l2 = b.node("ReduceL2", "l2", Attributes.empty(), 1, x, b.longs("rax", 1, 3));
         assertNull(DataMovementTactics.REDUCE.whyNot(l2, FP16, Layout.NCHW));

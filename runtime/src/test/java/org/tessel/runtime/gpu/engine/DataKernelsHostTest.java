@@ -29,7 +29,7 @@ import org.tessel.runtime.gpu.kernels.Softmax;
  * The kernels of {@link WindowLayers}, {@code tessel.reduce} and {@link AxisLayers} run on the host (g++ over the
  * threaded CUDA shim, one compile per kernel source) on every ONNX node case of their ops and the synthetic cases of
  * {@link DataNodeCases#synthetic} (block-per-row shapes, NaN and ties, crops, negative steps), with the tables and
- * launches the layers compute ({@link WindowLayers#windowPlan}, {@link MoreLayers#reducePlan},
+ * launches the layers compute ({@link WindowLayers#windowPlan} (Slice, Pad, Expand, Tile), GatherElements' and GatherND's tables, {@link MoreLayers#reducePlan},
  * {@link AxisLayers#axisPlan}, the wrappers' {@code *Launch} functions), against the reference interpreter: data
  * movement, fills, ArgMax/ArgMin and Hardmax exactly, reductions and LogSoftmax within 1e-5 relative (f32 data;
  * 1e-2 for f16/bf16 data, which the reference rounds per op). Storage f32, integers as the device's i32, bool as bytes; the window
@@ -39,6 +39,7 @@ class DataKernelsHostTest {
     private static final String MOVE_DISPATCH = """
             if (fn == "tessel_window_copy") k = [&] { tessel_window_copy((const E*) P[0], (E*) P[1], (const long long*) P[2], S[0], S[1], S[2], S[3]); };
             else if (fn == "tessel_gather_elements") k = [&] { tessel_gather_elements((const E*) P[0], (const int*) P[1], (E*) P[2], (const long long*) P[3], S[0], S[1], S[2], S[3]); };
+            else if (fn == "tessel_gather_nd") k = [&] { tessel_gather_nd((const E*) P[0], (const int*) P[1], (E*) P[2], (const long long*) P[3], S[0], S[1], S[2], S[3], S[4]); };
             else if (fn == "tessel_fill") k = [&] { tessel_fill((E*) P[0], S[0], S[1]); };
             """;
     private static final String REDUCE_DISPATCH = """
@@ -117,7 +118,7 @@ class DataKernelsHostTest {
                 int outBytes = bytesOf(n.output().type().dtype()) * (int) n.output().type().numElements();
                 HostKernelRun mv = bytesOf(n.output().type().dtype()) == 1 ? move1 : move;
                 switch (n.opName()) {
-                    case "Slice", "Pad", "Expand" -> {
+                    case "Slice", "Pad", "Expand", "Tile" -> {
                         WindowLayers.Window w = WindowLayers.windowPlan(n, DType.F32);
                         int xb = mv.buffer(device(x)), yb = mv.buffer(new byte[outBytes]), tb = mv.buffer(longs(w.table()));
                         KernelLaunch l = DataMoveKernels.windowLaunch(w.table(), w.edge(), w.fillBits());
@@ -137,6 +138,14 @@ class DataKernelsHostTest {
                         int xb = mv.buffer(device(x)), ib = mv.buffer(device(valueOf(values, n.input(1)))), yb = mv.buffer(new byte[outBytes]);
                         int tb = mv.buffer(longs(DataMoveKernels.gatherElementsTable(dd, id)));
                         if (outBytes > 0) mv.launch(DataMoveKernels.gatherElementsLaunch(dd, id, ax), xb, ib, yb, tb);
+                        pending.add(new Pending(what, mv, yb, want, true));
+                    }
+                    case "GatherND" -> {
+                        int b = WindowLayers.requireGatherNd(n);
+                        int[] dd = n.input(0).type().shape().dims(), id = n.input(1).type().shape().dims();
+                        int xb = mv.buffer(device(x)), ib = mv.buffer(device(valueOf(values, n.input(1)))), yb = mv.buffer(new byte[outBytes]);
+                        int tb = mv.buffer(longs(DataMoveKernels.gatherNdTable(dd, id, b)));
+                        if (outBytes > 0) mv.launch(DataMoveKernels.gatherNdLaunch(dd, id, b), xb, ib, yb, tb);
                         pending.add(new Pending(what, mv, yb, want, true));
                     }
                     case "ConstantOfShape" -> {

@@ -26,7 +26,7 @@ import org.tessel.ir.onnx.OnnxTensors;
 final class DataNodeCases {
     private DataNodeCases() {}
 
-    static final Set<String> OPS = Set.of("Slice", "Pad", "Expand", "GatherElements", "ConstantOfShape", "Shape", "Constant",
+    static final Set<String> OPS = Set.of("Slice", "Pad", "Expand", "Tile", "GatherElements", "GatherND", "ConstantOfShape", "Shape", "Constant",
             "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceSumSquare", "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp",
             "ArgMax", "ArgMin", "Hardmax", "LogSoftmax",
             "Range", "Trilu", "CumSum", "CumProd", "OneHot", "TopK", "ScatterElements", "ScatterND");
@@ -34,7 +34,7 @@ final class DataNodeCases {
     /** The index ops of the suite (IndexLayers). */
     static final Set<String> INDEX_OPS = Set.of("Range", "Trilu", "CumSum", "CumProd", "OneHot", "TopK", "ScatterElements", "ScatterND");
 
-    private static final Pattern NAMES = Pattern.compile("test_(slice|constant_pad|edge_pad|reflect_pad|wrap_pad|expand|gather_elements|reduce_[a-z0-9]+"
+    private static final Pattern NAMES = Pattern.compile("test_(slice|constant_pad|edge_pad|reflect_pad|wrap_pad|expand|tile|gather_elements|gathernd|reduce_[a-z0-9]+"
             + "|argmax|argmin|hardmax|logsoftmax|constantofshape|shape|constant"
             + "|range|tril|triu|cumsum|cumprod|onehot|top_k|scatter_elements|scatternd)(_.*)?");
 
@@ -157,6 +157,74 @@ final class DataNodeCases {
         out.add(new Case("synthetic_slice_expand", b.build(), Map.of("x", withTies(r, org.tessel.api.Shape.of(4, 9, 5), false),
                 "e", withTies(r, org.tessel.api.Shape.of(5, 1), false))));
         out.addAll(indexCases(r));
+        out.addAll(tileGatherNdCases(r));
+        return out;
+    }
+
+    /**
+     * Tile and GatherND cases the node tests lack: Tile of f32 (rank 3 and 5), i64 and bool data, repeats of 1 between
+     * repeated axes; GatherND of f32 and i32 data with batch_dims 0, 1 and 2, constant and computed indices (i64 and
+     * i32, negative ones among them), tuples of every length from 1 to the data's rank, a slice of several thousand
+     * elements (the grid-stride loops).
+     */
+    static List<Case> tileGatherNdCases(java.util.SplittableRandom r) {
+        org.tessel.api.DType f32 = org.tessel.api.DType.F32, i64 = org.tessel.api.DType.I64, i32 = org.tessel.api.DType.I32;
+        org.tessel.ir.NetworkBuilder b = new org.tessel.ir.NetworkBuilder("tiles");
+        Value x = b.input("x", f32, 2, 3, 4);
+        b.output(b.name("tile_f32").op("Tile", org.tessel.api.Attributes.empty(), x, b.longs("reps", 2, 1, 3)));
+        Value x5 = b.input("x5", f32, 1, 2, 1, 3, 2);
+        b.output(b.name("tile_rank5").op("Tile", org.tessel.api.Attributes.empty(), x5, b.longs("reps5", 2, 1, 3, 1, 2)));
+        Value big = b.input("big", f32, 16, 40);
+        b.output(b.name("tile_big").op("Tile", org.tessel.api.Attributes.empty(), big, b.longs("repsg", 8, 50)));
+        long[] idv = new long[3], fv = new long[6];
+        for (int i = 0; i < idv.length; i++) idv[i] = r.nextInt(-1000, 1000);
+        for (int i = 0; i < fv.length; i++) fv[i] = r.nextInt(2);
+        List<Case> out = new ArrayList<>();
+        // integer and bool data apart, so the floating graphs also run at FP16
+        org.tessel.ir.NetworkBuilder bi = new org.tessel.ir.NetworkBuilder("tiles_int_bool");
+        Value ids = bi.input("ids", i64, 3, 1);
+        bi.output(bi.name("tile_i64").op("Tile", org.tessel.api.Attributes.empty(), ids, bi.longs("repsi", 2, 4)));
+        Value flags = bi.input("flags", org.tessel.api.DType.BOOL, 2, 3);
+        bi.output(bi.name("tile_bool").op("Tile", org.tessel.api.Attributes.empty(), flags, bi.longs("repsb", 1, 2)));
+        out.add(new Case("synthetic_tiles", b.build(), Map.of("x", withTies(r, org.tessel.api.Shape.of(2, 3, 4), false), "x5", withTies(r, org.tessel.api.Shape.of(1, 2, 1, 3, 2), false),
+                "big", withTies(r, org.tessel.api.Shape.of(16, 40), false))));
+        out.add(new Case("synthetic_tiles_int_bool", bi.build(), Map.of("ids", Tensor.ofLongs(i64, org.tessel.api.Shape.of(3, 1), idv),
+                "flags", Tensor.ofLongs(org.tessel.api.DType.BOOL, org.tessel.api.Shape.of(2, 3), fv))));
+
+        org.tessel.ir.NetworkBuilder g = new org.tessel.ir.NetworkBuilder("gathernd");
+        Value d = g.input("d", f32, 4, 3, 5);
+        // batch_dims 0: tuples of 2 (negative coordinates among them), of 1 (rows) and of 3 (scalars)
+        g.output(g.name("gnd_pairs").op("GatherND", org.tessel.api.Attributes.empty(), d,
+                g.constant("pairs", Tensor.ofLongs(i64, org.tessel.api.Shape.of(2, 3, 2), 0, 0, 3, -1, -4, 2, 1, 1, 2, 0, -1, -3))));
+        g.output(g.name("gnd_rows").op("GatherND", org.tessel.api.Attributes.empty(), d,
+                g.constant("rows", Tensor.ofLongs(i32, org.tessel.api.Shape.of(3, 1), 3, 0, -3))));
+        g.output(g.name("gnd_points").op("GatherND", org.tessel.api.Attributes.empty(), d,
+                g.constant("points", Tensor.ofLongs(i64, org.tessel.api.Shape.of(2, 3), 3, 2, 4, -4, -3, -5))));
+        // batch_dims 1 over f32 data, the indices computed (a graph input)
+        Value df = g.input("df", f32, 3, 4, 2);
+        Value tf = g.input("tf", i64, 3, 2, 1);
+        g.output(g.name("gnd_batch1").op("GatherND", org.tessel.api.Attributes.builder().put("batch_dims", 1L).build(), df, tf));
+        // batch_dims 2, a one-coordinate tuple per batch entry picking a row of 5
+        Value d4 = g.input("d4", f32, 2, 3, 4, 5);
+        g.output(g.name("gnd_batch2").op("GatherND", org.tessel.api.Attributes.builder().put("batch_dims", 2L).build(), d4,
+                g.constant("b2", Tensor.ofLongs(i32, org.tessel.api.Shape.of(2, 3, 1, 1), 0, 3, -1, 2, 1, -4))));
+        // a long slice: two rows of 3,000
+        Value wide = g.input("wide", f32, 5, 3000);
+        g.output(g.name("gnd_wide").op("GatherND", org.tessel.api.Attributes.empty(), wide, g.constant("wi", Tensor.ofLongs(i64, org.tessel.api.Shape.of(2, 1), 4, 1))));
+        out.add(new Case("synthetic_gathernd", g.build(), Map.of("d", withTies(r, org.tessel.api.Shape.of(4, 3, 5), false),
+                "df", withTies(r, org.tessel.api.Shape.of(3, 4, 2), false), "tf", Tensor.ofLongs(i64, org.tessel.api.Shape.of(3, 2, 1), 3, -4, 0, 1, -1, 2),
+                "d4", withTies(r, org.tessel.api.Shape.of(2, 3, 4, 5), false), "wide", withTies(r, org.tessel.api.Shape.of(5, 3000), false))));
+        // i32 data: batch_dims 1, computed i32 indices, and batch_dims 0 with constant pairs
+        org.tessel.ir.NetworkBuilder gi = new org.tessel.ir.NetworkBuilder("gathernd_i32");
+        Value di = gi.input("di", i32, 3, 4, 2);
+        Value ti = gi.input("ti", i32, 3, 2, 1);
+        gi.output(gi.name("gnd_batch1_i32").op("GatherND", org.tessel.api.Attributes.builder().put("batch_dims", 1L).build(), di, ti));
+        gi.output(gi.name("gnd_pairs_i32").op("GatherND", org.tessel.api.Attributes.empty(), di,
+                gi.constant("ipairs", Tensor.ofLongs(i64, org.tessel.api.Shape.of(2, 2), 2, -1, -3, 0))));
+        long[] div = new long[24];
+        for (int i = 0; i < div.length; i++) div[i] = r.nextInt(-500, 500);
+        out.add(new Case("synthetic_gathernd_i32", gi.build(), Map.of("di", Tensor.ofLongs(i32, org.tessel.api.Shape.of(3, 4, 2), div),
+                "ti", Tensor.ofLongs(i32, org.tessel.api.Shape.of(3, 2, 1), 3, -4, 0, 1, -1, 2))));
         return out;
     }
 

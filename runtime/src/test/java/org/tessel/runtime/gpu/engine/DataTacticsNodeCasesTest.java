@@ -20,7 +20,7 @@ import org.tessel.tactics.plan.EnginePlan;
 import org.tessel.tactics.plan.PlannedNode;
 
 /**
- * Every ONNX node case of Slice, Pad, Expand, GatherElements, ConstantOfShape, Shape, Constant, the Reduce* ops,
+ * Every ONNX node case of Slice, Pad, Expand, Tile, GatherElements, GatherND, ConstantOfShape, Shape, Constant, the Reduce* ops,
  * ArgMax, ArgMin, Hardmax, LogSoftmax and the index ops (Range, Trilu, CumSum, CumProd, OneHot, TopK, ScatterElements,
  * ScatterND) that the importer accepts: the catalogue offers a GPU tactic for each such
  * node (FP32, channels-first), the GPU builder's CPU-side plan check accepts a plan naming it, and the layer's own
@@ -30,8 +30,9 @@ class DataTacticsNodeCasesTest {
     /** The layer's host-side plan of {@code n} (what its build computes before any device work); throws as the build would. */
     static void layerPlan(Node n) {
         switch (n.opName()) {
-            case "Slice", "Pad", "Expand" -> WindowLayers.windowPlan(n, DType.F32);
+            case "Slice", "Pad", "Expand", "Tile" -> WindowLayers.windowPlan(n, DType.F32);
             case "GatherElements" -> WindowLayers.requireGatherElements(n);
+            case "GatherND" -> WindowLayers.requireGatherNd(n);
             case "ConstantOfShape" -> WindowLayers.fillBits(n, DType.F32);
             case "Shape", "Constant" -> WindowLayers.constantValue(n);
             case "ArgMax", "ArgMin", "Hardmax", "LogSoftmax" -> AxisLayers.axisPlan(n);
