@@ -21,7 +21,7 @@ import org.tessel.ir.Value;
 public final class RandomGraphs {
     private RandomGraphs() {}
 
-    static final int TEMPLATES = 26;
+    static final int TEMPLATES = 28;
 
     public static Graph build(List<Integer> program) {
         SplittableRandom r0 = new SplittableRandom(program.isEmpty() ? 1 : program.get(0));
@@ -206,6 +206,25 @@ public final class RandomGraphs {
             case 24 -> { // precision round trip and selection
                 Value h = b.op("Cast", NetworkBuilder.attrs("to", 1), b.op("Cast", NetworkBuilder.attrs("to", 10), x));
                 return List.of(b.op("Where", null, b.op("Greater", null, x, scalar(b, 0)), h, b.op("Neg", null, x)));
+            }
+            case 26 -> { // Tile: an axis or two repeated (anchor grids, repeated masks)
+                long[] reps = new long[rank];
+                for (int i = 0; i < rank; i++) reps[i] = r.nextInt(3) == 0 ? 2 : 1;
+                return List.of(b.op("Tile", null, x, b.longs("reps", reps)));
+            }
+            case 27 -> { // GatherND of constant tuples (negative coordinates among them), batch_dims below the rank
+                int bd = r.nextInt(rank), k = 1 + r.nextInt(rank - bd), n = 1 + r.nextInt(3);
+                int[] id = new int[bd + 2];
+                for (int i = 0; i < bd; i++) id[i] = s.dim(i);
+                id[bd] = n;
+                id[bd + 1] = k;
+                Shape is = Shape.of(id);
+                long[] v = new long[(int) is.numElements()];
+                for (int i = 0; i < v.length; i++) {
+                    int len = s.dim(bd + i % k);
+                    v[i] = r.nextInt(-len, len);
+                }
+                return List.of(b.op("GatherND", NetworkBuilder.attrs("batch_dims", bd), x, b.constant("tuples", Tensor.ofLongs(DType.I64, is, v))));
             }
             default -> {
                 if (rank != 4) return List.of(b.clip(x, -0.5f, 0.5f));
