@@ -84,6 +84,16 @@ public final class LlmDecodeBench {
             Ahead aheadRun = aheadPass(runner, cache, ids, newTokens);
             long[] ahead = aheadRun.tokens();
             double aheadMs = aheadRun.decodeMs();
+            // the decode step as the decode ran it: its bound context replaying its last inputs (context up to prompt + new
+            // tokens), where attention reads real keys and values, unlike a fresh context's zero-length sequences
+            java.util.List<String> atContext = new ArrayList<>();
+            for (var shape : runner.engines().keySet()) {
+                var bound = shape.decode() ? runner.boundContext(shape) : null;
+                if (bound == null || !bound.isCaptured()) continue;
+                double[] t = bound.time(10, 100);
+                Arrays.sort(t);
+                atContext.add(String.format(java.util.Locale.ROOT, "%s: p50 %.3f ms", shape, t[t.length / 2]));
+            }
             cache.close();
             long gcMs = gcMillis() - gc0;
             double bindMs = (runner.buildNanos() - build0) / 1e6;
@@ -124,6 +134,7 @@ public final class LlmDecodeBench {
             List<String> layer0 = kernels.stream().filter(l -> l.node().startsWith("model.layers.0.")).map(l -> l.tactic()).toList();
             System.out.printf("decode step kernels: %d in all, %d in layer 0: %s%n", kernels.size(), layer0.size(), layer0);
             stepOnDevice(decode, p50);
+            System.out.println("decode step on the device at the decode's own context (the runner's bound context replaying its last step, up to " + (prompt + newTokens) + " tokens): " + atContext);
             printPhases(timed.decodeFrom(), timed.decodeTo(), total, newTokens);
             if (profileTop > 0) profile(decode, profileTop);
         }

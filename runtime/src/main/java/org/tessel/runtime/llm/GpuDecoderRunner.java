@@ -192,6 +192,16 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
     public int graphReplays() { return replays; }
 
     /** The engines built so far, by bucket (for reports: plans, layers, weight bytes). */
+    /**
+     * The execution context of a step shape's engine as bound to a KV cache (its captured graph replays the inputs it
+     * last ran: that step's block tables and context lengths), or null when none is bound: for timing a step at the
+     * context a decode reached, where attention reads real keys and values.
+     */
+    public GpuExecutionContext boundContext(PagedDecoderShape shape) {
+        Bucket b = buckets.get(shape);
+        return b == null ? null : b.ctx;
+    }
+
     public Map<PagedDecoderShape, GpuEngine> engines() {
         Map<PagedDecoderShape, GpuEngine> m = new LinkedHashMap<>();
         buckets.forEach((k, v) -> m.put(k, v.engine));

@@ -97,7 +97,10 @@ public record AttentionBody(Value q, Value k, Value v, Value mask, boolean perQu
         if (!rows(kd, batch, sk, heads, d)) throw fail(fused, "K is " + k.type().shape() + ", expected [" + batch + ",S," + heads * d + "] or [" + batch + ",S," + heads + "," + d + "]");
         if (!rows(vd, batch, sk, heads, d)) throw fail(fused, "V is " + v.type().shape() + ", expected [" + batch + "," + sk + "," + heads * d + "] or [" + batch + "," + sk + "," + heads + "," + d + "]");
         int[] od = body.outputs().get(0).type().shape().dims();
-        if (!Arrays.equals(od, new int[] {batch, sq, heads * d})) throw fail(fused, "output is " + body.outputs().get(0).type().shape() + ", expected [" + batch + "," + sq + "," + heads * d + "]");
+        // [B, Sq, H*D], or its rows merged ([B*Sq, H*D]: an exporter's Reshape before the output projection), the same bytes
+        boolean merged = od.length == 2 && od[0] == batch * sq && od[1] == heads * d;
+        if (!merged && !Arrays.equals(od, new int[] {batch, sq, heads * d}))
+            throw fail(fused, "output is " + body.outputs().get(0).type().shape() + ", expected [" + batch + "," + sq + "," + heads * d + "] or [" + batch * sq + "," + heads * d + "]");
         Value mask = null;
         boolean perQuery = false;
         if (maskInner != null) {

@@ -11,6 +11,7 @@ import org.junit.jupiter.api.Test;
 import org.tessel.api.Attributes;
 import org.tessel.ir.Graph;
 import org.tessel.ir.Node;
+import org.tessel.ir.Value;
 import org.tessel.ir.zoo.Zoo;
 import org.tessel.ir.zoo.ZooOptions;
 import org.tessel.passes.PassManager;
@@ -129,6 +130,23 @@ class AttentionBodyTest {
         AttentionBody.NotRecognized e = assertThrows(AttentionBody.NotRecognized.class, () -> AttentionBody.parse(fused));
         assertTrue(e.getMessage().contains(fused.describe()), e.getMessage());
         return e;
+    }
+
+    /**
+     * GPT-2 as torch's dynamo exporter writes it ends the attention in [B*S, H*D] (the rows merged before the output
+     * projection): the same bytes as [B, S, H*D], recognised; an output of other rows is refused naming the shapes.
+     */
+    @Test void anOutputWithItsRowsMergedIsRecognised() {
+        Node n = attentionNodes(optimized("bert-tiny", ZooOptions.defaults().withBatch(2))).get(0);
+        AttentionBody a = AttentionBody.parse(n);
+        Value out = n.body().outputs().get(0);
+        org.tessel.api.TensorType was = out.type();
+        out.setType(org.tessel.api.TensorType.of(was.dtype(), org.tessel.api.Shape.of(a.batch() * a.seqQ(), a.heads() * a.headDim())));
+        AttentionBody merged = AttentionBody.parse(n);
+        assertEquals(a.batch(), merged.batch());
+        assertEquals(a.seqQ(), merged.seqQ());
+        out.setType(org.tessel.api.TensorType.of(was.dtype(), org.tessel.api.Shape.of(a.batch(), a.seqQ() * a.heads() * a.headDim())));
+        assertTrue(refused(n).getMessage().contains("expected [" + a.batch() + "," + a.seqQ() + "," + a.heads() * a.headDim() + "] or [" + a.batch() * a.seqQ() + ","), "refused naming both forms");
     }
 
     @Test void aWrongHeadPermutationIsRefused() {
