@@ -29,6 +29,10 @@ import org.tessel.runtime.gpu.kernels.PagedAttentionKernel;
  * H200's HBM3e 4.8 TB/s ({@code --peak-gbs N} changes it). {@code --kv fp8} runs the FP8 E4M3 cache instead (pools of
  * random codes, one byte an element: half the bytes of f16 per step; scales 1/448).
  *
+ * <p>{@code --sweep}: llama-1b's decode instead (32 query heads / 4 KV heads, head size 64, f16, blocks of 16), batch 1 at
+ * contexts 128 to 1024, every partition size from 16 to 512 tokens timed the same way, beside the size
+ * {@link PagedAttentionKernel#plan} picks (marked): where a single sequence's short context is latency-bound.
+ *
  * <p>Run: {@code java -cp <runtime classpath> org.tessel.runtime.gpu.bench.PagedAttentionBench}.
  */
 public final class PagedAttentionBench {
@@ -45,6 +49,7 @@ public final class PagedAttentionBench {
     public static void main(String[] args) {
         double peak = 4800;
         DType kv = DType.F16;
+        if (java.util.Arrays.asList(args).contains("--sweep")) { sweep(); return; }
         for (int i = 0; i + 1 < args.length; i++) {
             if (args[i].equals("--peak-gbs")) peak = Double.parseDouble(args[i + 1]);
             if (args[i].equals("--kv")) {
@@ -115,8 +120,45 @@ public final class PagedAttentionBench {
         }
     }
 
+    /** llama-1b's batch-1 decode attention at several contexts, every partition size timed (see the class comment). */
+    static void sweep() {
+        Backend b = Backend.detect();
+        if (!(b instanceof Backend.Gpu gpu)) {
+            System.out.println("PagedAttentionBench needs a CUDA GPU: " + b.describe());
+            System.exit(2);
+            return;
+        }
+        CudaContext ctx = gpu.context();
+        int[] contexts = {128, 256, 512, 1024}, sizes = {16, 32, 64, 128, 256, 512};
+        PagedAttentionKernel.Config c = new PagedAttentionKernel.Config(DType.F16, DType.F16, 32, 4, HEAD_DIM, BLOCK_SIZE, 4096);
+        SplittableRandom r = new SplittableRandom(15);
+        System.out.println("device: " + b.describe() + ", " + ctx.device().smCount() + " SMs; llama-1b decode attention (32 heads / 4 KV heads, head 64, f16, blocks of 16), batch 1");
+        try (CudaStream s = CudaStream.create(); KernelCompiler kc = new KernelCompiler(ctx);
+             DeviceBuffer kPool = DeviceBuffer.allocate(c.poolBytes()); DeviceBuffer vPool = DeviceBuffer.allocate(c.poolBytes())) {
+            fillRandom(kPool, false, r);
+            fillRandom(vPool, false, r);
+            CudaStream.DEFAULT.synchronize();
+            for (int context : contexts) {
+                PagedAttentionKernel.Plan chosen = PagedAttentionKernel.plan(c, 1, context, ctx.device().smCount());
+                StringBuilder line = new StringBuilder(String.format(java.util.Locale.ROOT, "SWEEP|ctx %d|", context));
+                for (int size : sizes) {
+                    int parts = (context + size - 1) / size;
+                    var plan = new PagedAttentionKernel.Plan(1, c.heads(), c.headDim(), c.headsPerBlock(), size, parts);
+                    Row row = one(kc, s, c, kPool, vPool, 1, context, r, 4800, plan);
+                    line.append(String.format(java.util.Locale.ROOT, " %d x %d: %.2f us%s;", parts, size, row.us(), size == chosen.partitionSize() ? " (planned)" : ""));
+                }
+                System.out.println(line);
+            }
+        }
+    }
+
     static Row one(KernelCompiler kc, CudaStream s, PagedAttentionKernel.Config c, DeviceBuffer kPool, DeviceBuffer vPool, int batch, int context,
                    SplittableRandom r, double peak) {
+        return one(kc, s, c, kPool, vPool, batch, context, r, peak, PagedAttentionKernel.plan(c, batch, context, kc.context().device().smCount()));
+    }
+
+    static Row one(KernelCompiler kc, CudaStream s, PagedAttentionKernel.Config c, DeviceBuffer kPool, DeviceBuffer vPool, int batch, int context,
+                   SplittableRandom r, double peak, PagedAttentionKernel.Plan plan) {
         int perSeq = (context + BLOCK_SIZE - 1) / BLOCK_SIZE, perSet = batch * perSeq;
         int sets = Math.max(1, Math.min(STEPS_PER_GRAPH, c.numBlocks() / perSet));
         // a random permutation of the pool, cut into disjoint table sets
@@ -125,7 +167,6 @@ public final class PagedAttentionBench {
         for (int i = perm.length - 1; i > 0; i--) { int j = r.nextInt(i + 1), t = perm[i]; perm[i] = perm[j]; perm[j] = t; }
         int[] lens = new int[batch];
         Arrays.fill(lens, context);
-        PagedAttentionKernel.Plan plan = PagedAttentionKernel.plan(c, batch, context, kc.context().device().smCount());
         long bytes = (long) batch * context * c.kvBytesPerToken();
         DeviceBuffer[] tables = new DeviceBuffer[sets];
         try (DeviceBuffer dl = DeviceBuffer.allocate(4L * batch); DeviceBuffer dq = DeviceBuffer.allocate(2L * batch * HEADS * HEAD_DIM);
