@@ -57,14 +57,9 @@ public final class PagedAttentionBench {
                 kv = args[i + 1].equals("fp8") ? DType.F8E4M3 : DType.F16;
             }
         }
-        Backend b = Backend.detect();
-        if (!(b instanceof Backend.Gpu gpu)) {
-            System.out.println("PagedAttentionBench needs a CUDA GPU: " + b.describe());
-            System.exit(2);
-            return;
-        }
+        Backend.Gpu gpu = gpuOrExit();
         CudaContext ctx = gpu.context();
-        System.out.println("device: " + b.describe() + ", " + ctx.device().smCount() + " SMs");
+        System.out.println("device: " + gpu.describe() + ", " + ctx.device().smCount() + " SMs");
         int maxBlocksPerSeq = CONTEXTS[CONTEXTS.length - 1] / BLOCK_SIZE;
         int numBlocks = BATCHES[BATCHES.length - 1] * maxBlocksPerSeq;
         PagedAttentionKernel.Config c = new PagedAttentionKernel.Config(DType.F16, kv, HEADS, KV_HEADS, HEAD_DIM, BLOCK_SIZE, numBlocks);
@@ -120,19 +115,23 @@ public final class PagedAttentionBench {
         }
     }
 
+    /** The GPU backend, or the process exits (status 2) saying there is none. */
+    static Backend.Gpu gpuOrExit() {
+        Backend b = Backend.detect();
+        if (b instanceof Backend.Gpu gpu) return gpu;
+        System.out.println("PagedAttentionBench needs a CUDA GPU: " + b.describe());
+        System.exit(2);
+        throw new IllegalStateException("unreachable");
+    }
+
     /** llama-1b's batch-1 decode attention at several contexts, every partition size timed (see the class comment). */
     static void sweep() {
-        Backend b = Backend.detect();
-        if (!(b instanceof Backend.Gpu gpu)) {
-            System.out.println("PagedAttentionBench needs a CUDA GPU: " + b.describe());
-            System.exit(2);
-            return;
-        }
+        Backend.Gpu gpu = gpuOrExit();
         CudaContext ctx = gpu.context();
         int[] contexts = {128, 256, 512, 1024}, sizes = {16, 32, 64, 128, 256, 512};
         PagedAttentionKernel.Config c = new PagedAttentionKernel.Config(DType.F16, DType.F16, 32, 4, HEAD_DIM, BLOCK_SIZE, 4096);
         SplittableRandom r = new SplittableRandom(15);
-        System.out.println("device: " + b.describe() + ", " + ctx.device().smCount() + " SMs; llama-1b decode attention (32 heads / 4 KV heads, head 64, f16, blocks of 16), batch 1");
+        System.out.println("device: " + gpu.describe() + ", " + ctx.device().smCount() + " SMs; llama-1b decode attention (32 heads / 4 KV heads, head 64, f16, blocks of 16), batch 1");
         try (CudaStream s = CudaStream.create(); KernelCompiler kc = new KernelCompiler(ctx);
              DeviceBuffer kPool = DeviceBuffer.allocate(c.poolBytes()); DeviceBuffer vPool = DeviceBuffer.allocate(c.poolBytes())) {
             fillRandom(kPool, false, r);
