@@ -240,11 +240,43 @@ final class CompareCommand implements Callable<Integer> {
                 }
                 System.out.println(failed == 0 ? "PASS" : "FAIL: " + failed + " tensor(s) outside tolerance");
                 if (failed > 0) roundingHint(enginePrecisions, rtol).ifPresent(System.out::println);
+                if (failed > 0 && gpu != null && gpu.plan() != null && enginePrecisions.stream().anyMatch(p -> p != Precision.FP32))
+                    planEmulation(gpu.graph(), gpu.plan(), inputs, refOut, engineOut, outputNames);
             }
             return failed == 0 ? 0 : 1;
         } finally {
             if (gpu != null) gpu.close();
         }
+    }
+
+    /**
+     * After a reduced-precision GPU engine failed: its own plan emulated on the CPU (the same tactics, precisions and casts,
+     * each op rounded to its type) on the same inputs, each output's distance from the reference and from the GPU engine,
+     * and what that says: when the emulation is as far from the reference and the GPU engine is close to the emulation, the
+     * difference is the plan's rounding (pin layers to FP32, `--bisect-precision` finds which), not a GPU kernel's error.
+     */
+    static boolean planEmulation(Graph planned, org.tessel.tactics.plan.EnginePlan plan, List<Tensor> inputs, List<Tensor> refOut, List<Tensor> engineOut, List<String> names) {
+        List<Tensor> emulated;
+        try {
+            Engine cpu = Engine.buildCpu(planned.copy(), plan);
+            emulated = cpu.createContext().run(inputs);
+        } catch (RuntimeException e) {
+            System.out.println("note: the engine's plan could not be emulated on the CPU to tell rounding from a kernel's error: " + e.getMessage());
+            return false;
+        }
+        boolean rounding = true;
+        for (int i = 0; i < names.size() && i < emulated.size(); i++) {
+            Compare.Stats emu = Compare.stats(refOut.get(i), emulated.get(i), 0, 0), eng = Compare.stats(refOut.get(i), engineOut.get(i), 0, 0),
+                    between = Compare.stats(emulated.get(i), engineOut.get(i), 0, 0);
+            System.out.printf(Locale.ROOT, "  %%%s: engine vs reference rel_l2 %s; its plan emulated on the CPU vs reference rel_l2 %s; engine vs the emulation rel_l2 %s%n",
+                    names.get(i), num(eng.relL2()), num(emu.relL2()), num(between.relL2()));
+            // the GPU's error is the size its plan's rounding makes on its own (the two round in different places, so not equal)
+            rounding &= emu.problem() == null && eng.problem() == null && eng.relL2() <= 1.5 * emu.relL2() + 1e-6;
+        }
+        System.out.println(rounding
+                ? "note: the engine is no further from the reference than its own plan emulated on the CPU (each op rounded to its precision): the difference is the plan's rounding, not a GPU kernel's error; --bisect-precision finds the layers to keep in FP32"
+                : "note: the engine is further from the reference than its own plan's rounding (emulated on the CPU): look for a GPU kernel's error");
+        return rounding;
     }
 
     /**

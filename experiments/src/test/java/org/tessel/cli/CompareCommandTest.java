@@ -64,6 +64,32 @@ class CompareCommandTest {
                 CompareCommand.roundingHint(java.util.EnumSet.of(org.tessel.cost.Precision.FP32, org.tessel.cost.Precision.BF16), 1e-3).orElseThrow());
     }
 
+    /**
+     * What a failed reduced-precision GPU comparison adds: the engine's own plan emulated on the CPU. An engine whose error
+     * is the size of that emulation's (here the emulation's own outputs) is told it is the plan's rounding; one further
+     * off (the same outputs scaled by 1.05, as a broken kernel might give) is told to look for a kernel's error.
+     */
+    @Test void aReducedPrecisionEngineIsToldWhetherItsErrorIsItsPlansRounding() {
+        org.tessel.ir.Graph model = org.tessel.ir.zoo.Zoo.build("resnet50-tiny", org.tessel.ir.zoo.ZooOptions.defaults());
+        var o = org.tessel.search.SearchOptions.defaults().withTarget("h100")
+                .withPrecisions(java.util.EnumSet.of(org.tessel.cost.Precision.FP32, org.tessel.cost.Precision.FP16))
+                .withPrecisionRules(java.util.List.of(org.tessel.search.PrecisionRule.parse("*=fp16")));
+        var problem = org.tessel.search.Searcher.problem(org.tessel.search.Searcher.prepare(model.copy()), o);
+        var applied = org.tessel.search.EnginePlans.complete(problem, org.tessel.search.Searcher.run(problem, "joint", o));
+        java.util.List<org.tessel.api.Tensor> inputs = OptimizeCommand.randomInputs(applied.graph());
+        java.util.List<org.tessel.api.Tensor> ref = new org.tessel.ir.ReferenceInterpreter().run(model, inputs);
+        java.util.List<org.tessel.api.Tensor> emulated = org.tessel.runtime.engine.Engine.buildCpu(applied.graph().copy(), applied.plan()).createContext().run(inputs);
+        java.util.List<String> names = model.outputs().stream().map(org.tessel.ir.Value::name).toList();
+        assertTrue(CompareCommand.planEmulation(applied.graph(), applied.plan(), inputs, ref, emulated, names), "the emulation's own outputs are its rounding");
+        java.util.List<org.tessel.api.Tensor> off = new java.util.ArrayList<>();
+        for (org.tessel.api.Tensor t : emulated) {
+            float[] v = t.floats().clone();
+            for (int i = 0; i < v.length; i++) v[i] *= 1.05f;
+            off.add(org.tessel.api.Tensor.ofFloats(org.tessel.api.DType.F32, t.shape(), v));
+        }
+        assertFalse(CompareCommand.planEmulation(applied.graph(), applied.plan(), inputs, ref, off, names), "5% off is more than FP16's rounding");
+    }
+
     @Test void allTensorsComparesTheEnginesIntermediatesByNameWithReferenceAndOnnxRuntime() throws Exception {
         CliRun r = CliRun.of("compare", "zoo:resnet50-tiny", "--all-tensors", "--json");
         assertEquals(0, r.code(), r.err());
