@@ -143,7 +143,6 @@ tessel_paged_attention(unsigned short* __restrict__ out, float* __restrict__ par
                        int heads, int kv_heads, int max_blocks, int partition_size, float scale, float k_scale, float v_scale,
                        const unsigned short* __restrict__ q_cos, const unsigned short* __restrict__ q_sin, long long q_cs_b, long long q_cs_h,
                        const unsigned short* __restrict__ k_cos, const unsigned short* __restrict__ k_sin, long long k_cs_b, long long k_cs_h) {
-    tessel_pdl();  // waits for the kernel before it (a programmatic launch may start early), then lets the next one launch
     const int block_size = PA_BLOCK_SIZE; // compiled in: t / block_size is a multiply and shift (a shift for powers of two)
     // logits [HPB][partition_size], then (after pass 2) the warps' partial outputs [PA_WARPS][HPB][HEAD_DIM]
     extern __shared__ __align__(16) float pa_smem[];
@@ -154,6 +153,30 @@ tessel_paged_attention(unsigned short* __restrict__ out, float* __restrict__ par
     const int group = heads / kv_heads, h0 = blockIdx.y * HPB, kvh = h0 / group;
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, tg = lane / TPT, c = lane - tg * TPT;
     const int len = context_lens[seq], start = part * partition_size;
+    // Before waiting for the kernel before (programmatic dependent launch): what no kernel of this step writes. The lengths
+    // and block tables are the step's inputs, and the pool's rows before position len - 1 were written by earlier steps, so
+    // the block ids and the warp's first K and V rows load here, behind the previous kernel's tail. Row len - 1 (the new
+    // token's: this launch's fused append, or an append kernel just before) and q load after the wait.
+    const int end = min(start + partition_size, len), n = end - start;
+    const int b_first = (int) ((unsigned) start / (unsigned) block_size), nb = start < len ? (int) ((unsigned) (end - 1) / (unsigned) block_size) - b_first + 1 : 0;
+    for (int i = tid; i < nb; i += PA_THREADS) pa_blocks[i] = block_tables[(long long) seq * max_blocks + b_first + i];
+    __syncthreads();
+    const long long head_stride = (long long) block_size * HEAD_DIM, block_stride = (long long) kv_heads * head_stride;
+    const long long chunk = (long long) kvh * head_stride + c * PA_EPT;
+    const int t_first = start + warp * TPW * PA_UNROLL; // the warp's first iteration, in both passes
+    uint4 k_pre[PA_UNROLL], v_pre[PA_UNROLL];
+#pragma unroll
+    for (int u = 0; u < PA_UNROLL; u++) {
+        const int t = t_first + u * TPW + tg;
+        k_pre[u] = v_pre[u] = make_uint4(0u, 0u, 0u, 0u);
+        if (t < end && t < len - 1) {
+            const int b = (int) ((unsigned) t / (unsigned) block_size);
+            const long long at = pa_blocks[b - b_first] * block_stride + chunk + (long long) (t - b * block_size) * HEAD_DIM;
+            k_pre[u] = *reinterpret_cast<const uint4*>(k_pool + at);
+            v_pre[u] = *reinterpret_cast<const uint4*>(v_pool + at);
+        }
+    }
+    tessel_pdl();  // waits for the kernel before it (a programmatic launch may start early), then lets the next one launch
     const long long row0 = (long long) seq * heads + h0; // (seq, h0)'s row of q, out and the partition arrays
     const unsigned short* q_rows = q + row0 * HEAD_DIM;  // the block's HPB query rows as pass 1 reads them
     const unsigned short* k_row = k_new == nullptr ? nullptr : k_new + seq * ld_k + kvh * HEAD_DIM; // the new key row (fused append)
@@ -210,13 +233,7 @@ tessel_paged_attention(unsigned short* __restrict__ out, float* __restrict__ par
             for (int e = tid; e < HPB * HEAD_DIM; e += PA_THREADS) out[row0 * HEAD_DIM + e] = 0;
         return;
     }
-    const int end = min(start + partition_size, len), n = end - start;
-    // the partition's block ids, staged once so no K or V load waits on a table load
-    const int b_first = (int) ((unsigned) start / (unsigned) block_size), nb = (int) ((unsigned) (end - 1) / (unsigned) block_size) - b_first + 1;
-    for (int i = tid; i < nb; i += PA_THREADS) pa_blocks[i] = block_tables[(long long) seq * max_blocks + b_first + i];
-    __syncthreads();
-    const long long head_stride = (long long) block_size * HEAD_DIM, block_stride = (long long) kv_heads * head_stride;
-    const long long chunk = (long long) kvh * head_stride + c * PA_EPT;
+    __syncthreads(); // the new token's staged rows (pa_new) are published
     float* logits = pa_smem;
 
     // pass 1: scores
@@ -237,6 +254,8 @@ tessel_paged_attention(unsigned short* __restrict__ out, float* __restrict__ par
                 kr[u] = make_uint4(0u, 0u, 0u, 0u);
                 if (t == new_t) {
                     kr[u] = pa_new[0][c];
+                } else if (t0 == t_first && t < len - 1) {
+                    kr[u] = k_pre[u];
                 } else if (t < end) {
                     int b = (int) ((unsigned) t / (unsigned) block_size); // t >= 0: no sign fix-up
                     kr[u] = *reinterpret_cast<const uint4*>(k_pool + pa_blocks[b - b_first] * block_stride + chunk + (long long) (t - b * block_size) * HEAD_DIM);
@@ -294,6 +313,8 @@ tessel_paged_attention(unsigned short* __restrict__ out, float* __restrict__ par
             vr[u] = make_uint4(0u, 0u, 0u, 0u);
             if (t == new_t) {
                 vr[u] = pa_new[1][c];
+            } else if (t0 == t_first && t < len - 1) {
+                vr[u] = v_pre[u];
             } else if (t < end) {
                 int b = (int) ((unsigned) t / (unsigned) block_size);
                 vr[u] = *reinterpret_cast<const uint4*>(v_pool + pa_blocks[b - b_first] * block_stride + chunk + (long long) (t - b * block_size) * HEAD_DIM);
