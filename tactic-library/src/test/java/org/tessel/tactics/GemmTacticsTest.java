@@ -29,7 +29,16 @@ class GemmTacticsTest {
         assertEquals("cuBLASLt's GELU epilogue is the tanh approximation; this Gelu is exact (approximate='none'): see cublaslt.gemm.bias_gelu_erf",
                 GemmTactics.CUBLASLT_BIAS_GELU.whyNot(exactGelu, FP16, ANY));
         assertEquals("the epilogue is bias + GELU (got Tanh)", GemmTactics.CUBLASLT_BIAS_GELU.whyNot(tanh, FP16, ANY));
-        assertEquals("the bias epilogue has no activation (got Relu); see cublaslt.gemm.bias_relu/bias_gelu", GemmTactics.CUBLASLT_BIAS.whyNot(relu, FP16, ANY));
+        assertEquals("the bias epilogue has no Relu (see cublaslt.gemm.bias_relu/bias_gelu/bias_gelu_erf/bias_tanh)", GemmTactics.CUBLASLT_BIAS.whyNot(relu, FP16, ANY));
+        // Sigmoid (an SE gate or a classifier's head), HardSigmoid, HardSwish, LeakyRelu and Clip: the bias epilogue, then
+        // Tessel's activation kernel over the output (variant /sigmoid, ...), at float precisions; a second pass priced
+        Node sigmoid = Nodes.gemmBiasAct(128, 3072, 768, "Sigmoid", Attributes.empty());
+        assertNull(GemmTactics.CUBLASLT_BIAS.whyNot(sigmoid, FP16, ANY));
+        assertNull(GemmTactics.CUBLASLT_BIAS.whyNot(Nodes.gemmBiasAct(4, 256, 64, "HardSwish", Attributes.empty()), FP32, ANY));
+        assertEquals("int8 takes no Sigmoid after the GEMM (Tessel's activation kernel runs after float GEMMs)", GemmTactics.CUBLASLT_BIAS.whyNot(sigmoid, org.tessel.cost.Precision.INT8, ANY));
+        org.tessel.cost.CostModel h100 = new org.tessel.cost.CostModel(org.tessel.cost.DeviceSpec.h100Sxm());
+        assertEquals(2 * GemmTactics.CUBLASLT_BIAS.cost(h100, Nodes.gemmBiasAct(128, 3072, 768, null, Attributes.empty()), FP16, ANY, false).launchUs(),
+                GemmTactics.CUBLASLT_BIAS.cost(h100, sigmoid, FP16, ANY, false).launchUs(), 1e-9);
         // what cuBLASLt's epilogues lack runs as a Tessel kernel after the BIAS epilogue, at the engine's precisions
         assertNull(GemmTactics.CUBLASLT_BIAS_TANH.whyNot(tanh, FP16, ANY));
         assertNull(GemmTactics.CUBLASLT_BIAS_GELU_ERF.whyNot(exactGelu, FP16, ANY));

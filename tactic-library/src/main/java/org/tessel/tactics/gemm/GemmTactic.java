@@ -35,7 +35,7 @@ public final class GemmTactic extends BaseTactic {
     }
 
     /** Ops a fused gemm_bias_act body may hold for the engine (TransformerLayers.gemmBiasAct refuses any other). */
-    static final Set<String> ENGINE_BODY_OPS = Set.of("MatMul", "Gemm", "Add", "Relu", "Gelu", "Tanh");
+    static final Set<String> ENGINE_BODY_OPS = Set.of("MatMul", "Gemm", "Add", "Relu", "Gelu", "Tanh", "Sigmoid", "HardSigmoid", "HardSwish", "LeakyRelu", "Clip");
 
     /**
      * @param tileM        the largest tile; the cost model's heuristic may halve it and split K for small shapes
@@ -94,7 +94,7 @@ public final class GemmTactic extends BaseTactic {
             return null;
         }
         for (Node b : n.body().nodes())
-            if (!ENGINE_BODY_OPS.contains(b.opName())) return "the engine's gemm_bias_act body holds MatMul, Gemm, Add, Relu, Gelu and Tanh only (got " + b.opName() + ")";
+            if (!ENGINE_BODY_OPS.contains(b.opName())) return "the engine's gemm_bias_act body holds MatMul, Gemm, Add, and Relu, Gelu, Tanh, Sigmoid, HardSigmoid, HardSwish, LeakyRelu or Clip (got " + b.opName() + ")";
         var w = mm.input(1);
         if (!NodeFacts.isConstant(n, w) || w.type().rank() != 2) return "the right operand must be 2-D constant weights (got " + w.type() + ")";
         return null;
@@ -116,7 +116,10 @@ public final class GemmTactic extends BaseTactic {
         Node act = NodeFacts.activation(n);
         String a = act == null ? null : act.opName();
         return switch (config.epilogue) {
-            case BIAS -> a != null ? "the bias epilogue has no activation (got " + a + "); see cublaslt.gemm.bias_relu/bias_gelu"
+            // Sigmoid, HardSigmoid, HardSwish, LeakyRelu and Clip, which no cuBLASLt epilogue has, run as Tessel's activation
+            // kernel after the bias epilogue (variant /sigmoid, ...) at the float precisions
+            case BIAS -> a != null && !POST_ACTIVATIONS.contains(a) ? "the bias epilogue has no " + a + " (see cublaslt.gemm.bias_relu/bias_gelu/bias_gelu_erf/bias_tanh)"
+                    : a != null && p.quantized() ? p.text() + " takes no " + a + " after the GEMM (Tessel's activation kernel runs after float GEMMs)"
                     : hasBias(n) ? null : "no bias Add to fuse";
             case BIAS_RELU -> "Relu".equals(a) ? null : "the epilogue is bias + Relu (got " + (a == null ? "no activation" : a) + ")";
             case BIAS_GELU -> {
@@ -137,6 +140,9 @@ public final class GemmTactic extends BaseTactic {
         return config.workspaceCap;
     }
 
+    /** Activations the bias epilogue takes as Tessel's activation kernel after the GEMM (the GPU's GemmLayers). */
+    static final java.util.Set<String> POST_ACTIVATIONS = java.util.Set.of("Sigmoid", "HardSigmoid", "HardSwish", "LeakyRelu", "Clip");
+
     /**
      * Exact GELU and Tanh run as a second kernel over the output after the matmul, not overlapped with it: its time (the
      * output read and written once more, at the streaming rate) adds to the matmul's. An H100 timed BERT-base b32's
@@ -145,7 +151,8 @@ public final class GemmTactic extends BaseTactic {
     @Override public org.tessel.cost.Cost cost(org.tessel.cost.CostModel model, Node n, Precision p, Layout l, boolean cudaGraphs) {
         org.tessel.cost.Cost gemm = super.cost(model, n, p, l, cudaGraphs);
         // at FP8 the activation rides in Tessel's FP8 epilogue pass, which every FP8 GEMM has
-        if (config.epilogue != Epilogue.BIAS_GELU_ERF && config.epilogue != Epilogue.BIAS_TANH || p == Precision.FP8) return gemm;
+        boolean post = config.epilogue == Epilogue.BIAS && NodeFacts.activation(n) != null; // the activation kernel after the bias epilogue
+        if (config.epilogue != Epilogue.BIAS_GELU_ERF && config.epilogue != Epilogue.BIAS_TANH && !post || p == Precision.FP8) return gemm;
         var out = n.output().type();
         double bytes = org.tessel.cost.Work.bytes(out, p);
         org.tessel.cost.Cost pass = model.estimate(id(), new org.tessel.cost.Work(out.numElements() * 8.0, bytes, bytes, 0, 0, 0),

@@ -157,8 +157,8 @@ public final class ConvLayers implements TacticImplementation {
         }
     }
 
-    /** The activation after a conv_bias_act's Conv: ReLU, Clip, or one {@link Activation} applies; null for another op. */
-    private static Act act(Node fused, Graph body, Node b) {
+    /** The activation node {@code b} of a fused body (a conv_bias_act's, a gemm_bias_act's): ReLU, Clip, or one {@link Activation} applies; null for another op. */
+    static Act act(Node fused, Graph body, Node b) {
         return switch (b.opName()) {
             case "Relu" -> Act.RELU;
             case "Clip" -> clip(fused, body, b);

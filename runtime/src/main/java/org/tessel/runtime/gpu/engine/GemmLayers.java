@@ -267,6 +267,7 @@ public final class GemmLayers implements TacticImplementation {
         Node mm = null;
         Value cur = null, bias = null, residual = null;
         Act act = Act.NONE;
+        ConvLayers.Act post = null; // an activation no cuBLASLt epilogue has: Tessel's activation kernel after the GEMM
         for (Node b : body.nodes()) {
             switch (b.opName()) {
                 case "MatMul", "Gemm" -> {
@@ -305,7 +306,12 @@ public final class GemmLayers implements TacticImplementation {
                     act = b.opName().equals("Relu") ? Act.RELU : b.attrs().getString("approximate", "none").equals("tanh") ? Act.GELU_TANH : Act.GELU_ERF;
                     cur = b.output();
                 }
-                default -> throw GpuEngineException.unsupported(n, "gemm_bias_act body op " + b.opName() + " (node '" + b.name() + "') is not MatMul/Gemm/Add/Relu/Gelu/Tanh");
+                case "Sigmoid", "HardSigmoid", "HardSwish", "LeakyRelu", "Clip" -> {
+                    if (cur == null || act != Act.NONE || post != null || b.input(0) != cur) throw GpuEngineException.unsupported(n, "gemm_bias_act body: " + b.opName() + " must take the MatMul (+ bias, + residual) result");
+                    post = ConvLayers.act(n, body, b);
+                    cur = b.output();
+                }
+                default -> throw GpuEngineException.unsupported(n, "gemm_bias_act body op " + b.opName() + " (node '" + b.name() + "') is not MatMul/Gemm/Add or an activation (Relu, Gelu, Tanh, Sigmoid, HardSigmoid, HardSwish, LeakyRelu, Clip)");
             }
         }
         if (mm == null || body.outputs().size() != 1 || body.outputs().get(0) != cur) throw GpuEngineException.unsupported(n, "gemm_bias_act body must be one MatMul chain ending in the body's only output");
@@ -318,6 +324,8 @@ public final class GemmLayers implements TacticImplementation {
         long m = x.type().numElements() / kk;
         if (m > Integer.MAX_VALUE) throw GpuEngineException.unsupported(n, "M = " + m + " rows is too many");
         if (y.type().numElements() != m * nn) throw GpuEngineException.unsupported(n, "output " + y.type().shape() + " is not [" + m + "," + nn + "]");
+        if (post != null && (e.precision() == GpuEngine.Precision.INT8 || e.precision() == GpuEngine.Precision.FP8))
+            throw GpuEngineException.unsupported(n, "the " + e.precision() + " GEMM epilogue takes no " + post.name() + " (Tessel's activation kernel runs after float GEMMs only)");
         if (e.precision() == GpuEngine.Precision.INT8) {
             if (act != Act.NONE && act != Act.RELU) throw GpuEngineException.unsupported(n, "the INT8 GEMM epilogue takes bias, residual and ReLU (got " + act.name().toLowerCase(java.util.Locale.ROOT) + ")");
             String id = act == Act.RELU ? GpuTactics.GEMM_BIAS_RELU : GpuTactics.GEMM_BIAS;
@@ -364,8 +372,10 @@ public final class GemmLayers implements TacticImplementation {
             throw GpuEngineException.unsupported(n, "the plan names " + planned + ", and this GEMM's epilogue (" + act.name().toLowerCase(java.util.Locale.ROOT)
                     + (bias == null ? "" : ", bias") + ") is " + id + "'s");
         }
-        String tactic = residual != null ? GpuTactics.variant(id, "residual") : batched > 0 ? GpuTactics.variant(id, GemmTactics.batchedVariant(batched)) : id;
-        Act post = act;
+        String tactic = (residual != null ? GpuTactics.variant(id, "residual") : batched > 0 ? GpuTactics.variant(id, GemmTactics.batchedVariant(batched)) : id)
+                + (post == null ? "" : post.variantSuffix());
+        Act epiloguePost = act;
+        ConvLayers.Act activation = post;
         long elems = y.type().numElements();
         java.util.function.Supplier<DeviceBuffer> ws = e.workspace();
         return new Layer() {
@@ -373,8 +383,9 @@ public final class GemmLayers implements TacticImplementation {
             @Override public void enqueue(CudaStream s) {
                 if (rb != null) g.run(0, xb, wb, 1f, rb, yb, ws.get(), s);
                 else g.run(xb, wb, yb, ws.get(), s);
-                if (post == Act.GELU_ERF) TransformerKernels.geluErf(e.kernels(), t, yb, elems, s);
-                else if (post == Act.TANH) TransformerKernels.tanh(e.kernels(), t, yb, elems, s);
+                if (epiloguePost == Act.GELU_ERF) TransformerKernels.geluErf(e.kernels(), t, yb, elems, s);
+                else if (epiloguePost == Act.TANH) TransformerKernels.tanh(e.kernels(), t, yb, elems, s);
+                if (activation != null) activation.apply(e, t, yb, elems, s);
             }
             @Override public void close() { g.close(); }
         };

@@ -34,10 +34,11 @@ import org.tessel.tactics.plan.PlanApplier;
  * followed by the activation kernel, built both by the engine's rule (the GPU pipeline fuses Conv and the activation:
  * the route by which torchvision's EfficientNet, LR-ASPP and SSDlite exports failed with "conv_bias_act body op Sigmoid")
  * and from the greedy strategy's plan (which fuses them too), against the reference interpreter. On the emulated device
- * (no cuDNN, no cuBLASLt) only the depthwise kernel's planned cases run.
+ * (no cuDNN, no cuBLASLt) only the depthwise kernel's planned cases run. Likewise a MatMul + bias fused with Sigmoid,
+ * HardSigmoid, HardSwish, LeakyRelu or Clip: cuBLASLt's bias epilogue, then the activation kernel (a GPU only).
  */
 @Tag("gpu")
-class ConvActivationGpuTest {
+class FusedActivationGpuTest {
     /** The activations, as (op, attributes). */
     static List<Object[]> activations() {
         List<Object[]> a = new ArrayList<>();
@@ -69,6 +70,55 @@ class ConvActivationGpuTest {
                 : b.node(act, "act", attrs, 1, y);
         b.output(a.output());
         return b.graph();
+    }
+
+    /** x [8, 64] · W [64, 96] + b, then the activation: the GEMM's group as the GPU pipeline fuses it, built by the rule and from the joint plan. */
+    @Test void gemmsFusedWithActivationsMatchTheReference() {
+        CudaContext ctx = GpuTestSupport.requireGpu();
+        if (GpuTestSupport.emulated()) return; // cuBLASLt runs on a GPU only
+        GpuTestSupport.Checks checks = new GpuTestSupport.Checks();
+        SplittableRandom r = new SplittableRandom(9);
+        for (Object[] act : activations()) {
+            String op = (String) act[0];
+            if (!java.util.Set.of("Clip", "Sigmoid", "HardSigmoid", "HardSwish", "LeakyRelu").contains(op)) continue;
+            NetworkBuilder b = new NetworkBuilder("gemm_act");
+            Value x = b.input("x", DType.F32, 8, 64);
+            Value y = b.node("Add", "bias", Attributes.empty(), 1, b.node("MatMul", "mm", Attributes.empty(), 1, x, b.uniformWeights("w", -0.3f, 0.3f, 64, 96)).output(),
+                    b.uniformWeights("b", -0.5f, 0.5f, 96)).output();
+            Node a = op.equals("Clip")
+                    ? b.node("Clip", "act", Attributes.empty(), 1, y, b.constant("lo", Tensor.scalar(DType.F32, -0.25)), b.constant("hi", Tensor.scalar(DType.F32, 0.75)))
+                    : b.node(op, "act", (Attributes) act[1], 1, y);
+            b.output(a.output());
+            Graph g = b.graph();
+            Map<String, Tensor> inputs = new LinkedHashMap<>();
+            inputs.put("x", GpuTestSupport.random(r, DType.F32, g.inputs().get(0).type().shape(), -2, 2));
+            Tensor ref = GpuTestSupport.reference(g, inputs).values().iterator().next();
+            for (GpuEngine.Precision p : List.of(GpuEngine.Precision.FP32, GpuEngine.Precision.FP16)) {
+                String what = "MatMul + bias + " + op + " " + p + " rule";
+                checks.check(what, () -> {
+                    Graph opt = g.copy();
+                    new PassManager().run(opt, StandardPipelines.resolve(GpuEngine.pipeline(p, opt)));
+                    try (GpuEngine e = GpuEngine.build(opt, p, ctx); GpuExecutionContext c = e.createExecutionContext()) {
+                        System.out.println(what + ": " + e.layerPlans().stream().map(l -> l.node() + " " + l.tactic()).toList());
+                        GpuTestSupport.assertClose(what, GpuTestSupport.asF32(c.run(inputs).values().iterator().next()), ref, GpuTestSupport.tolerance(p.storage()));
+                    }
+                });
+            }
+            String what = "MatMul + bias + " + op + " FP16 joint plan, the group forced onto cublaslt.gemm.bias";
+            checks.check(what, () -> {
+                SearchOptions o = SearchOptions.defaults().withTarget("h100").withPrecisions(EnumSet.of(Precision.FP32, Precision.FP16))
+                        .withPrecisionRules(List.of(org.tessel.search.PrecisionRule.parse("*=fp16")))
+                        .withForced(List.of(org.tessel.search.ForcedChoice.parse("mm=cublaslt.gemm.bias:fp16")));
+                SearchProblem problem = Searcher.problem(Searcher.prepare(g.copy()), o);
+                PlanApplier.Applied ap = EnginePlans.complete(problem, Searcher.run(problem, "joint", o));
+                try (GpuEngine e = GpuEngine.build(ap.graph(), ap.plan(), GpuEngine.Precision.FP16, ctx, GpuEngine.Options.FIXED, 1); GpuExecutionContext c = e.createExecutionContext()) {
+                    System.out.println(what + ": " + e.layerPlans().stream().map(l -> l.node() + " " + l.tactic()).toList());
+                    assertTrue(e.layerPlans().stream().anyMatch(l -> l.tactic().startsWith("cublaslt.gemm.bias/") && l.node().startsWith("mm+")), "one layer, the activation a variant: " + e.layerPlans());
+                    GpuTestSupport.assertClose(what, GpuTestSupport.asF32(c.run(inputs).values().iterator().next()), ref, GpuTestSupport.tolerance(DType.F16));
+                }
+            });
+        }
+        checks.done();
     }
 
     @Test void fusedActivationsMatchTheReference() {
