@@ -191,7 +191,6 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
     /** Steps that replayed a captured CUDA graph. */
     public int graphReplays() { return replays; }
 
-    /** The engines built so far, by bucket (for reports: plans, layers, weight bytes). */
     /**
      * The execution context of a step shape's engine as bound to a KV cache (its captured graph replays the inputs it
      * last ran: that step's block tables and context lengths), or null when none is bound: for timing a step at the
@@ -202,6 +201,7 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
         return b == null ? null : b.ctx;
     }
 
+    /** The engines built so far, by bucket (for reports: plans, layers, weight bytes). */
     public Map<PagedDecoderShape, GpuEngine> engines() {
         Map<PagedDecoderShape, GpuEngine> m = new LinkedHashMap<>();
         buckets.forEach((k, v) -> m.put(k, v.engine));
@@ -334,7 +334,7 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
             GpuExecutionContext ctx = p.ctx();
             if (ahead != null && ctx != ahead) { // drain: the next context cannot read this one's logits in stream order
                 ahead.enqueueGreedyTail("logits", k - 1);
-                read = drain(ahead, out, read, k);
+                read = drainTo(ahead, out, read, k);
                 cur = fed(cur, out, k - 1);
                 p = prepare(cur, cache); // the same reservations again (prepare reserves idempotently), now with the real tokens
                 ahead = null;
@@ -364,14 +364,12 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
         }
         if (ahead != null) {
             ahead.enqueueGreedyTail("logits", steps - 1);
-            drain(ahead, out, read, steps);
+            drainTo(ahead, out, read, steps);
         }
         return out;
     }
 
-    /** Reads the tokens of steps [from, to) from the context's ring into out; returns to. */
-    private static int drain(GpuExecutionContext ctx, long[][] out, int from, int to) { return drainTo(ctx, out, from, to); }
-
+    /** Reads the tokens of steps [from, to) from the context's ring into out (waiting for them); returns the steps read. */
     private static int drainTo(GpuExecutionContext ctx, long[][] out, int from, int to) {
         for (int k = from; k < to; k++) {
             int[] t = ctx.greedyTokens(k);

@@ -176,12 +176,8 @@ public final class GpuExecutionContext implements AutoCloseable {
      */
     public synchronized int[] runArgmax(Map<String, Tensor> inputs, String output) {
         long t0 = System.nanoTime();
-        Graph g = engine.graph();
-        Value o = g.outputs().stream().filter(v -> v.name().equals(output)).findFirst()
-                .orElseThrow(() -> new GpuEngineException("no output '" + output + "'; the engine's outputs are " + g.outputs().stream().map(Value::name).toList()));
+        Value o = argmaxOutput(output);
         DType stored = engine.storageOf(o);
-        if (!org.tessel.runtime.gpu.CudaTypes.supported(stored) || o.type().rank() < 1)
-            throw new GpuEngineException("output %" + output + " (" + o.type() + ", stored " + stored.text() + ") has no device arg-max: it takes f32, f16 or bf16 rows");
         int n = o.type().shape().dim(o.type().rank() - 1), rows = Math.toIntExact(o.type().numElements() / Math.max(1, n));
         upload(inputsInOrder(inputs));
         long t1 = System.nanoTime();
@@ -244,10 +240,20 @@ public final class GpuExecutionContext implements AutoCloseable {
         return best;
     }
 
-    private void pickGreedy(String output, String feed, int slot) {
+    /** The output whose rows the device arg-max reduces: named so, stored in f32, f16 or bf16; refused naming it otherwise. */
+    private Value argmaxOutput(String output) {
         Graph g = engine.graph();
         Value o = g.outputs().stream().filter(v -> v.name().equals(output)).findFirst()
                 .orElseThrow(() -> new GpuEngineException("no output '" + output + "'; the engine's outputs are " + g.outputs().stream().map(Value::name).toList()));
+        DType stored = engine.storageOf(o);
+        if (!org.tessel.runtime.gpu.CudaTypes.supported(stored) || o.type().rank() < 1)
+            throw new GpuEngineException("output %" + output + " (" + o.type() + ", stored " + stored.text() + ") has no device arg-max: it takes f32, f16 or bf16 rows");
+        return o;
+    }
+
+    private void pickGreedy(String output, String feed, int slot) {
+        Graph g = engine.graph();
+        Value o = argmaxOutput(output);
         DType stored = engine.storageOf(o);
         int n = o.type().shape().dim(o.type().rank() - 1), rows = Math.toIntExact(o.type().numElements() / Math.max(1, n));
         DeviceBuffer feedBuffer = null;
