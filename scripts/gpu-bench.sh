@@ -50,7 +50,7 @@
 # STAGES="families" (its own device call) exports the deployment families from PyTorch (scripts/export-families.py:
 # torchvision's efficientnet_b0, convnext_tiny, lraspp_mobilenet_v3_large, ssdlite320_mobilenet_v3_large with and without
 # its NMS, the zoo's CRNN, GPT-2 small; random weights) with ONNX Runtime reference outputs and PyTorch eager/compile
-# timings at batch 1 and 32, then per model `tessel build --cpu` and a GPU `tessel build` (batch 1, FP32), `tessel run`
+# timings at batch 1 and 32, then per model `tessel build --cpu` and GPU `tessel build`s (batch 1, FP32 and FP16), `tessel run`
 # on the exported input against ONNX Runtime's outputs, `tessel compare` (engine vs reference vs ONNX Runtime), and a
 # table; FAMILY_MODELS=a,b picks models. Then the zoo's own families (FAMILY_ZOO) as GPU engines of the joint plan:
 # predicted vs measured p50 and the comparison with the reference interpreter.
@@ -434,10 +434,11 @@ if has families; then
     for d in "$fam"/*/; do
         m=$(basename "$d"); [[ -f $d/model.onnx ]] || continue
         read -r -a flags < "$d/tessel-flags.txt"
-        for backend in cpu gpu; do
+        for backend in cpu gpu gpu16; do
             (( $(left 570) < 40 )) && { echo "FAMILY-TESSEL|$m|$backend|out of time|-|-|-"; continue; }
             eng="$d/$backend.tessel"; rm -f "$eng"; rm -rf "$d/$backend-out"
             bflags=(); runs=(--iterations 100 --warmup 20); [[ $backend == cpu ]] && { bflags=(--cpu); runs=(--iterations 1 --warmup 0); }
+            [[ $backend == gpu16 ]] && bflags=(--fp16)   # the GPU engine at FP16 too: its relative L2 against ONNX Runtime (FP32) is its rounding
             timeout 150 "${java[@]}" org.tessel.cli.Tessel build "$d/model.onnx" "${flags[@]}" "${bflags[@]}" --save-engine "$eng" > "$d/$backend-build.txt" 2>&1
             if [[ ! -f $eng ]]; then
                 echo "FAMILY-TESSEL|$m|$backend|build failed|-|-|$(grep -E '^tessel' "$d/$backend-build.txt" | head -1 | cut -c1-200)"; continue
@@ -490,14 +491,17 @@ for l in open(sys.argv[2]):
     f = l.rstrip("\n").split("|")
     if f[0] == "FAMILY-TESSEL": tessel[(f[1], f[2])] = f
     if f[0] == "FAMILY-COMPARE": compare[f[1]] = f[2]
-print("| model | ONNX nodes | params | exporter | ORT vs torch | Tessel CPU vs ORT (rel L2) | Tessel GPU p50 ms | GPU vs ORT (rel L2) | compare | torch eager b1 | compile b1 | eager b32 | compile b32 | note |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+print("| model | ONNX nodes | params | exporter | ORT vs torch | Tessel CPU vs ORT (rel L2) | Tessel GPU p50 ms | GPU vs ORT (rel L2) | compare | GPU FP16 p50 ms | FP16 vs ORT (rel L2) | torch eager b1 | compile b1 | eager b32 | compile b32 | note |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for m, t in torch_rows.items():
     c, g = tessel.get((m, "cpu")), tessel.get((m, "gpu"))
     cpu = (c[5] if c[3] == "ok" else c[3] + ": " + c[6]) if c else "-"
     gp50 = (g[4] if g[3] == "ok" else g[3] + ": " + g[6]) if g else "-"
     grel = g[5] if g and g[3] == "ok" else "-"
-    print(f"| {m} | {t[2]} | {t[3]} | {t[4]} | {t[5]} | {cpu} | {gp50} | {grel} | {compare.get(m, '-')} | {' | '.join(t[6:10])} | {t[10] if len(t) > 10 else ''} |")
+    h = tessel.get((m, "gpu16"))
+    hp50 = (h[4] if h[3] == "ok" else h[3] + ": " + h[6]) if h else "-"
+    hrel = h[5] if h and h[3] == "ok" else "-"
+    print(f"| {m} | {t[2]} | {t[3]} | {t[4]} | {t[5]} | {cpu} | {gp50} | {grel} | {compare.get(m, '-')} | {hp50} | {hrel} | {' | '.join(t[6:10])} | {t[10] if len(t) > 10 else ''} |")
 PY
 fi
 if has autotune; then
