@@ -551,6 +551,9 @@ public final class OnnxImporter {
             return n;
         }
 
+        /** ONNX ops whose output shape depends on their input's values (torchvision's NMS exports through NonZero). */
+        private static final java.util.Set<String> DATA_DEPENDENT_SHAPES = java.util.Set.of("NonZero", "NonMaxSuppression", "Unique", "Compress");
+
         private void addNode(PendingNode p, String where, String originalOp) {
             // shapes are static, so Shape and Size fold whatever their input, even without the ops registered
             if (opt.foldConstants() && p.domain().isEmpty() && (p.opType().equals("Shape") || p.opType().equals("Size"))
@@ -562,6 +565,10 @@ public final class OnnxImporter {
             if (op == null && Opsets.onnxDomainWithoutOps(p.domain()) != null)
                 throw new OnnxImportException(Kind.UNKNOWN_OP, p.domain() + "." + p.opType(), where + ": Tessel has no ops of domain " + p.domain() + ", "
                         + Opsets.onnxDomainWithoutOps(p.domain()) + "; a plugin can supply them through the OpProvider SPI");
+            if (op == null && p.domain().isEmpty() && DATA_DEPENDENT_SHAPES.contains(p.opType()))
+                throw new OnnxImportException(Kind.UNKNOWN_OP, p.opType(), where + ": unknown op; " + p.opType() + "'s output shape depends on its input's values, "
+                        + "and Tessel's engines have static shapes: export the model without this step (a detector without its NMS, which then runs "
+                        + "on the host), or a plugin can supply a fixed-shape form through the OpProvider SPI (META-INF/services/org.tessel.api.OpProvider)");
             if (op == null) {
                 String what = p.opType().equals(originalOp) ? where + ": unknown op"
                         : where + ": needs op " + p.opType() + " to express this opset's form, and no provider supplies it";

@@ -397,6 +397,16 @@ class OnnxImporterTest {
         assertTrue(e.getMessage().startsWith("m.onnx: node 'foo' (MyOp, domain com.acme): unknown op; a plugin can supply it through the OpProvider SPI"), e.getMessage());
     }
 
+    /** An op whose output shape depends on the data (a detector's NMS exports through NonZero) says why no static engine holds it. */
+    @Test void aDataDependentShapeOpSaysWhyAndWhatToDo() {
+        ModelProto m = model(17, graph("g").addInput(tensor("x", FLOAT, 2)).addOutput(tensor("y", INT64, 2))
+                .addNode(node("NonZero", "/net/NonZero", List.of("x"), List.of("y"))));
+        OnnxImportException e = fails(m);
+        assertEquals(Kind.UNKNOWN_OP, e.kind());
+        assertTrue(e.getMessage().startsWith("m.onnx: node '/net/NonZero' (NonZero): unknown op; NonZero's output shape depends on its input's values, and Tessel's engines have static shapes: "
+                + "export the model without this step (a detector without its NMS"), e.getMessage());
+    }
+
     @Test void undefinedInputIsNamed() {
         ModelProto m = model(21, graph("g").addInput(tensor("x", FLOAT, 2)).addOutput(tensor("y", FLOAT, 2))
                 .addNode(node("Add", "add", List.of("x", "ghost"), List.of("y"))));
