@@ -305,6 +305,11 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
         long t0 = System.nanoTime();
         Prepared p = prepare(rows, cache);
         if (p.tokens() != 1) throw new IllegalStateException("a step of one new token a row took a bucket of " + p.tokens());
+        return greedyStep(rows, cache, p, t0);
+    }
+
+    /** Runs a prepared one-token step whose tokens the device picks and downloads (see {@link #stepGreedy}). */
+    private long[] greedyStep(List<DecoderRunner.Row> rows, GpuPagedKvCache cache, Prepared p, long t0) {
         return run(rows, cache, p, t0, ctx -> ctx.runArgmax(p.inputs(), "logits"), best -> {
             long[] next = new long[rows.size()];
             for (int r = 0; r < next.length; r++) next[r] = best[r];
@@ -342,8 +347,7 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
             long t1 = System.nanoTime();
             if (!ctx.isCaptured()) { // the first step of a context runs, and captures its graph, one at a time
                 if (ahead != null) throw new IllegalStateException("a captured context went uncaptured");
-                Prepared first = p;
-                long[] next = run(cur, cache, first, t0, c -> c.runArgmax(first.inputs(), "logits"), best -> { long[] b = new long[best.length]; for (int i = 0; i < b.length; i++) b[i] = best[i]; return b; });
+                long[] next = greedyStep(cur, cache, p, t0);
                 for (int r = 0; r < next.length; r++) out[r][k] = next[r];
                 read = k + 1;
                 cur = fed(cur, out, k);
