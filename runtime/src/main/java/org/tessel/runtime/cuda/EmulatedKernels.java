@@ -25,7 +25,9 @@ import java.util.regex.Pattern;
  *
  * <p>Inline PTX cannot run on the CPU. The one-line device functions of the prelude that wrap a
  * single PTX instruction (f16/bf16 conversions) are replaced by host versions, and CUDA's
- * {@code __dp4a} intrinsic has a C version in the shim; a source with any other {@code asm}
+ * {@code __dp4a} intrinsic has a C version in the shim, as have the f16x2 subtraction and fma and the one
+ * m16n8k16 {@code mma} (A's rows 8..15 zero) of the weight-only GEMV's tensor-core form, whose lanes exchange their
+ * fragments by warp shuffles; a source with any other {@code asm}
  * (tensor-core {@code mma}, {@code cp.async}, {@code ldmatrix}), with {@code wmma}, or with a CUDA
  * header is refused, naming the program and why.
  *
@@ -42,7 +44,11 @@ final class EmulatedKernels {
             "tessel_f2h", "inline unsigned short tessel_f2h(float f) { return tessel_emu_f2h(f); }",
             "tessel_f2bf", "inline unsigned short tessel_f2bf(float f) { return tessel_emu_f2bf(f); }",
             // programmatic dependent launch: the emulated device runs a stream's kernels one after another
-            "tessel_pdl", "inline void tessel_pdl() {}");
+            "tessel_pdl", "inline void tessel_pdl() {}",
+            // the weight-only GEMV's tensor-core form: f16x2 arithmetic and an m16n8k16 mma whose A rows 8..15 are zero
+            "tessel_hsub2", "inline unsigned tessel_hsub2(unsigned a, unsigned b) { return tessel_emu_hsub2(a, b); }",
+            "tessel_hfma2", "inline unsigned tessel_hfma2(unsigned a, unsigned b, unsigned c) { return tessel_emu_hfma2(a, b, c); }",
+            "tessel_mma_f16_r8", "inline void tessel_mma_f16_r8(float (&d)[4], unsigned a0, unsigned a2, unsigned b0, unsigned b1) { tessel_emu_mma_f16_r8(d, a0, a2, b0, b1); }");
 
     /** g++'s options for a kernel and for the shim's precompiled header (which must match, -shared aside). */
     private static final List<String> FLAGS = List.of("-std=c++20", "-O1", "-pthread", "-ffp-contract=off", "-fno-strict-aliasing",

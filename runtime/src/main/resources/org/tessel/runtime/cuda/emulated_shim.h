@@ -467,6 +467,30 @@ inline unsigned __brev(unsigned x) { x = ((x >> 1) & 0x55555555u) | ((x & 0x5555
 // cvt.rn.bf16.f32 gives)
 inline float tessel_emu_h2f(unsigned short h) { _Float16 x; std::memcpy(&x, &h, 2); return (float) x; }
 inline unsigned short tessel_emu_f2h(float f) { _Float16 x = (_Float16) f; unsigned short h; std::memcpy(&h, &x, 2); return h; }
+// f16x2 arithmetic (sub.rn.f16x2, fma.rn.f16x2) in f32, rounded once to f16 per half (exact for the GEMV's operands)
+inline unsigned tessel_emu_h2(float lo, float hi) { return (unsigned) tessel_emu_f2h(lo) | ((unsigned) tessel_emu_f2h(hi) << 16); }
+inline float tessel_emu_lo(unsigned v) { return tessel_emu_h2f((unsigned short) (v & 0xFFFFu)); }
+inline float tessel_emu_hi(unsigned v) { return tessel_emu_h2f((unsigned short) (v >> 16)); }
+inline unsigned tessel_emu_hsub2(unsigned a, unsigned b) { return tessel_emu_h2(tessel_emu_lo(a) - tessel_emu_lo(b), tessel_emu_hi(a) - tessel_emu_hi(b)); }
+inline unsigned tessel_emu_hfma2(unsigned a, unsigned b, unsigned c) {
+    return tessel_emu_h2(std::fma(tessel_emu_lo(a), tessel_emu_lo(b), tessel_emu_lo(c)), std::fma(tessel_emu_hi(a), tessel_emu_hi(b), tessel_emu_hi(c)));
+}
+// mma.sync.m16n8k16.row.col.f32.f16.f16.f32 with A's rows 8..15 zero: lane 4 r + q holds A[r][2q, 2q+1] (a0) and
+// A[r][2q+8, 2q+9] (a2), B[2q, 2q+1][r] (b0) and B[2q+8, 2q+9][r] (b1), and adds D[r][2q] and D[r][2q+1] into d[0] and d[1]
+// (d[2], d[3], rows 8..15, gain nothing); every lane makes the same shuffles, in the same order
+inline void tessel_emu_mma_f16_r8(float (&d)[4], unsigned a0, unsigned a2, unsigned b0, unsigned b1) {
+    const int lane = (int) (threadIdx.x & 31u), r = lane >> 2, q = lane & 3;
+    float sum[2] = {0.0f, 0.0f};
+    for (int kq = 0; kq < 4; kq++) {
+        const unsigned A0 = __shfl_sync(~0u, a0, 4 * r + kq), A2 = __shfl_sync(~0u, a2, 4 * r + kq);
+        for (int j = 0; j < 2; j++) {
+            const unsigned B0 = __shfl_sync(~0u, b0, 4 * (2 * q + j) + kq), B1 = __shfl_sync(~0u, b1, 4 * (2 * q + j) + kq);
+            sum[j] += tessel_emu_lo(A0) * tessel_emu_lo(B0) + tessel_emu_hi(A0) * tessel_emu_hi(B0) + tessel_emu_lo(A2) * tessel_emu_lo(B1) + tessel_emu_hi(A2) * tessel_emu_hi(B1);
+        }
+    }
+    d[0] += sum[0];
+    d[1] += sum[1];
+}
 inline unsigned short tessel_emu_f2bf(float f) {
     unsigned u = __float_as_uint(f);
     if (f != f) return 0x7fff;

@@ -36,7 +36,7 @@ public final class WeightOnlyGemv {
      * each row group's K split over {@code kSplit} warps (1, 2 or 4).
      */
     public static String source(DType t, DType scaleType, int bits, int m, Gemv.Prologue prologue, Gemv.RmsNorm norm, int kSplit) {
-        return source(t, scaleType, bits, m, prologue, norm, kSplit, false);
+        return source(t, scaleType, bits, m, prologue, norm, kSplit, Form.PLAIN);
     }
 
     /** Most bytes of f32 activations the staged form keeps in shared memory (K up to 12,288 at one row a pass). */
@@ -49,18 +49,62 @@ public final class WeightOnlyGemv {
      */
     public static boolean staged(int rowsPerPass, int k) { return rowsPerPass == 1 && 4L * k <= STAGE_BYTES; }
 
-    /** As above; {@code stage} picks the staged form ({@link #staged}), which takes one activation row a pass. */
-    public static String source(DType t, DType scaleType, int bits, int m, Gemv.Prologue prologue, Gemv.RmsNorm norm, int kSplit, boolean stage) {
-        if (stage && m != 1) throw new IllegalArgumentException("the staged tessel_gemv_wo takes one activation row a pass, got " + m);
+    /**
+     * The kernel's forms, each a compile-time specialization of {@code weight_only_gemv.cu} computing the same sums:
+     * <ul>
+     *   <li>{@link #PLAIN}: every row group loads x itself, codes converted to f32 one by one; any activation type, bits,
+     *       zero points and up to {@value #MAX_PASS_ROWS} rows a pass.</li>
+     *   <li>{@link #STAGED}: one activation row a pass, x computed once a block into shared memory as f32, codes
+     *       converted without integer-to-float conversions.</li>
+     *   <li>{@link #MMA}: 4-bit codes with the implicit zero point, f16 activations, up to 8 rows a pass, K and the group
+     *       size multiples of 128: x staged once a block as f16, codes turned into f16 pairs by bit operations and
+     *       multiplied on tensor cores (mma.sync), f32 sums scaled per group; a fraction of the instructions a code of
+     *       the others, whose 4-bit decode steps are bound by instruction issue, not by memory.</li>
+     * </ul>
+     */
+    public enum Form { PLAIN, STAGED, MMA }
+
+    /** Most bytes of staged f16 activations the tensor-core form keeps in shared memory (above 48 KiB the kernel opts in). */
+    public static final int MMA_STAGE_BYTES = 96 * 1024;
+
+    /** Bytes of shared memory the tensor-core form stages {@code rows} activation rows of K={@code k} in (64 bytes of padding a row). */
+    public static int mmaStageBytes(int rows, int k) { return rows * (k + 32) * 2; }
+
+    /** Why the tensor-core form cannot run this GEMV, or null when it can. */
+    public static String mmaWhyNot(DType t, int bits, boolean zeroPoints, int group, int k, int rowsPerPass) {
+        if (t != DType.F16) return "activations are " + t.text() + ", not f16";
+        if (bits != 4 || zeroPoints) return bits != 4 ? bits + "-bit codes, not 4" : "codes have zero points";
+        if (group % 128 != 0 || k % 128 != 0) return "K=" + k + " or group size " + group + " is not a multiple of 128";
+        if (rowsPerPass > 8) return rowsPerPass + " activation rows a pass, more than mma's 8";
+        if (mmaStageBytes(rowsPerPass, k) > MMA_STAGE_BYTES) return rowsPerPass + " rows of K=" + k + " do not fit " + MMA_STAGE_BYTES + " bytes of shared memory";
+        return null;
+    }
+
+    /**
+     * The form that runs a GEMV: the tensor-core form where it applies ({@link #mmaWhyNot}), else the staged form at one
+     * row a pass whose f32 x fits {@value #STAGE_BYTES} bytes, else the plain form. Not a tactic choice: the forms compute
+     * the same sums and each is the fastest where it applies (QuantizedGemvBench times them side by side).
+     */
+    public static Form form(DType t, int bits, boolean zeroPoints, int group, int k, int rowsPerPass) {
+        if (mmaWhyNot(t, bits, zeroPoints, group, k, rowsPerPass) == null) return Form.MMA;
+        return staged(rowsPerPass, k) ? Form.STAGED : Form.PLAIN;
+    }
+
+    /** As {@link #source(DType, DType, int, int, Gemv.Prologue, Gemv.RmsNorm, int)} in {@code form}, which must apply. */
+    public static String source(DType t, DType scaleType, int bits, int m, Gemv.Prologue prologue, Gemv.RmsNorm norm, int kSplit, Form form) {
+        if (form == Form.STAGED && m != 1) throw new IllegalArgumentException("the staged tessel_gemv_wo takes one activation row a pass, got " + m);
         CudaTypes.require(t, "tessel_gemv_wo activations");
         CudaTypes.require(scaleType, "tessel_gemv_wo scales");
         if (bits != 4 && bits != 8) throw new IllegalArgumentException("bits must be 4 or 8, got " + bits);
         if (m < 1 || m > MAX_PASS_ROWS) throw new IllegalArgumentException("tessel_gemv_wo takes 1 to " + MAX_PASS_ROWS + " activation rows a pass, got " + m);
+        if (form == Form.MMA && (t != DType.F16 || bits != 4 || m > 8))
+            throw new IllegalArgumentException("the tensor-core tessel_gemv_wo takes f16 activations, 4-bit codes and at most 8 rows a pass, got " + t.text() + ", " + bits + ", " + m);
         Gemv.requireKSplit(kSplit, "tessel_gemv_wo");
         String body = KernelCompiler.resource("weight_only_gemv.cu");
         if (prologue != null) body = body.replace("// @prologue\n", prologueCode(prologue, t));
         return KernelCompiler.prelude() + CudaTypes.typedefs("T", t) + CudaTypes.typedefs("S", scaleType) + "#define WO_BITS " + bits + "\n#define WO_ROWS " + ROWS_PER_WARP + "\n#define WO_M " + m
-                + "\n#define WO_KSPLIT " + kSplit + "\n#define WO_F32 " + (t == DType.F32 ? 1 : 0) + "\n" + (stage ? "#define WO_STAGE 1\n" : "") + (norm == null ? "" : "#define WO_RMS 1\n#define WO_EPS " + Float.toHexString(norm.epsilon()) + "f\n") + KernelCompiler.resource("gemv_ksplit.cuh") + body;
+                + "\n#define WO_KSPLIT " + kSplit + "\n#define WO_F32 " + (t == DType.F32 ? 1 : 0) + "\n" + (form == Form.STAGED ? "#define WO_STAGE 1\n" : form == Form.MMA ? "#define WO_MMA 1\n" : "")
+                + (norm == null ? "" : "#define WO_RMS 1\n#define WO_EPS " + Float.toHexString(norm.epsilon()) + "f\n") + KernelCompiler.resource("gemv_ksplit.cuh") + body;
     }
 
     /**
@@ -112,6 +156,13 @@ public final class WeightOnlyGemv {
     public static void launch(KernelCompiler kc, DType t, DType scaleType, int bits, int group, int m, int n, int k, Gemv.Prologue prologue, Gemv.RmsNorm norm,
                               List<DeviceBuffer> xs, DeviceBuffer codes, DeviceBuffer scales, DeviceBuffer zeros, DeviceBuffer gamma, DeviceBuffer bias,
                               DeviceBuffer residual, DeviceBuffer y, CudaStream stream) {
+        launch(kc, t, scaleType, bits, group, m, n, k, prologue, norm, xs, codes, scales, zeros, gamma, bias, residual, y, stream, null);
+    }
+
+    /** As above in {@code forced} form (null: {@link #form}'s), for benches timing the forms side by side; refuses a form that cannot run the GEMV. */
+    public static void launch(KernelCompiler kc, DType t, DType scaleType, int bits, int group, int m, int n, int k, Gemv.Prologue prologue, Gemv.RmsNorm norm,
+                              List<DeviceBuffer> xs, DeviceBuffer codes, DeviceBuffer scales, DeviceBuffer zeros, DeviceBuffer gamma, DeviceBuffer bias,
+                              DeviceBuffer residual, DeviceBuffer y, CudaStream stream, Form forced) {
         String why = whyNot(k, group, bits);
         if (why != null) throw new IllegalArgumentException("weight-only GEMV: " + why);
         if (m < 1 || m > 65535) throw new IllegalArgumentException("weight-only GEMV: " + m + " activation rows (1 to 65535)");
@@ -133,19 +184,51 @@ public final class WeightOnlyGemv {
             throw new IllegalArgumentException("weight-only GEMV: a bias of " + (bias == null ? 0 : bias.bytes()) + " or residual of " + (residual == null ? 0 : residual.bytes())
                     + " bytes is too small for N=" + n + ", M=" + m + " in " + t.text());
         int passes = passes(m), rows = (m + passes - 1) / passes, sms = kc.context().device().smCount();
-        boolean stage = staged(rows, k);
-        // staged, a block computes x once for its rows: with rows enough for every SM (4 row groups an SM), a K split
-        // would only multiply that work (each split a block of fewer rows), so K stays whole
-        int split = stage && (long) (n + ROWS_PER_WARP - 1) / ROWS_PER_WARP >= 4L * sms ? 1 : kSplit(n, k, bits, m, sms);
-        String program = "tessel_gemv_w" + bits + "_" + t.text() + "_s" + scaleType.text() + "_m" + rows + "_ks" + split + (stage ? "_st" : "")
+        Form form = forced != null ? forced : form(t, bits, zeros != null, group, k, rows);
+        if (form == Form.MMA && mmaWhyNot(t, bits, zeros != null, group, k, rows) != null)
+            throw new IllegalArgumentException("weight-only GEMV: the tensor-core form cannot run it: " + mmaWhyNot(t, bits, zeros != null, group, k, rows));
+        if (form == Form.STAGED && !staged(rows, k)) throw new IllegalArgumentException("weight-only GEMV: the staged form takes one row a pass of K up to " + STAGE_BYTES / 4);
+        int split = switch (form) {
+            case MMA -> mmaKSplit(n, k, passes, sms);
+            // staged, a block computes x once for its rows: with rows enough for every SM (4 row groups an SM), a K split
+            // would only multiply that work (each split a block of fewer rows), so K stays whole
+            case STAGED -> (long) (n + ROWS_PER_WARP - 1) / ROWS_PER_WARP >= 4L * sms ? 1 : kSplit(n, k, bits, m, sms);
+            case PLAIN -> kSplit(n, k, bits, m, sms);
+        };
+        String program = "tessel_gemv_w" + bits + "_" + t.text() + "_s" + scaleType.text() + "_m" + rows + "_ks" + split
+                + (form == Form.STAGED ? "_st" : form == Form.MMA ? "_mma" : "")
                 + (prologue == null ? "" : "_p" + prologue.inputs() + "_" + Integer.toHexString(prologue.ops().hashCode()))
                 + (norm == null ? "" : "_rms" + Integer.toHexString(Float.floatToIntBits(norm.epsilon()))) + ".cu";
-        var kernel = kc.kernel(program, () -> source(t, scaleType, bits, rows, prologue, norm, split, stage), "tessel_gemv_wo");
+        var kernel = kc.kernel(program, () -> source(t, scaleType, bits, rows, prologue, norm, split, form), "tessel_gemv_wo");
+        int shared = switch (form) {
+            case MMA -> mmaStageBytes(rows, k);
+            case STAGED -> 4 * k;
+            case PLAIN -> 0;
+        };
+        if (shared > 46 * 1024) kernel.setMaxDynamicSharedMemory(shared);
         CudaKernel.Args args = CudaKernel.args();
         for (DeviceBuffer x : xs) args.ptr(x);
         args.ptr(codes).ptr(scales).ptr(zeros == null ? 0L : zeros.address()).ptr(gamma == null ? 0L : gamma.address()).ptr(bias == null ? 0L : bias.address())
                 .ptr(residual == null ? 0L : residual.address()).ptr(y).i32(n).i32(k).i32(group).i32(m);
-        kernel.launch(blocks(n, split), passes, 1, THREADS, 1, 1, stage ? 4 * k : 0, stream, args);
+        kernel.launch(form == Form.MMA ? mmaBlocks(n, split) : blocks(n, split), passes, 1, THREADS, 1, 1, shared, stream, args);
+    }
+
+    /**
+     * The tensor-core form's K split (1, 2 or 4 warps a tile of 8 weight rows, the block's 4 warps in 4 / split tiles):
+     * the smallest that gives the launch 16 warps an SM (enough 64-byte loads in flight a lane to cover HBM latency), each
+     * warp at least two of K's 128-code steps.
+     */
+    public static int mmaKSplit(int n, int k, int passes, int smCount) {
+        long tiles = (long) (n + 7) / 8 * passes;
+        int split = 1;
+        while (split < 4 && 2 * split * 2 <= k / 128 && tiles * split < 16L * smCount) split *= 2;
+        return split;
+    }
+
+    /** Blocks along N for the tensor-core form: tiles of 8 rows, 4 / {@code kSplit} of them a block. */
+    public static int mmaBlocks(int n, int kSplit) {
+        int rows = THREADS / 32 / kSplit * 8;
+        return (n + rows - 1) / rows;
     }
 
     /** Passes over the weights for {@code m} activation rows: the fewest of at most {@value #MAX_PASS_ROWS} rows, as even as they divide. */

@@ -39,6 +39,9 @@
 #ifndef WO_STAGE
 #define WO_STAGE 0
 #endif
+#ifndef WO_MMA
+#define WO_MMA 0
+#endif
 #ifndef WO_UNROLL
 #define WO_UNROLL 4
 #endif
@@ -69,7 +72,148 @@ __device__ __forceinline__ void tessel_wo_load(const T* p, float* xv) {
 #define WO_LOAD_X(off, k0, xv) tessel_wo_load(x + (off) + (k0), xv)
 #endif
 
-#if WO_STAGE
+#if WO_MMA
+// The tensor-core form (WO_MMA: 4-bit codes with the implicit zero 8, f16 activations, at most 8 activation rows a pass,
+// K and the group size multiples of 128). mma.sync m16n8k16 computes, for a tile of 8 weight rows, D[m][r] = sum_k
+// X[m][k] W[r][k] with the pass's activation rows as A (rows 0..7 of its 16; rows 8..15 zero) and the codes as B, f32
+// sums. Lane 4c + q of a warp loads the 16-byte chunk q (32 codes) of its tile row c's 128 codes at a K step (a quad
+// reads a row's 64 bytes), which holds exactly its B fragments for 8 mma steps: a dot product's terms may come in any
+// order as long as A's come in the same, so each word's nibbles (k + 0..7 of the chunk, even k low) become the f16 pairs
+// (k, k+4) and (k+1, k+5) and, after a shift, (k+2, k+6) and (k+3, k+7): two bit operations give 1024 + code or
+// 1024 + 16 code, one exact f16 subtraction or fma gives code - 8. The block's threads stage x (its prologue evaluated,
+// times gamma under a norm) once in shared memory as f16 in that order, 8-blocks of a 128-step transposed so that a
+// quad's 16-byte reads fall on distinct banks, rows 64 bytes apart for the same reason. Each K step's 8 mma steps start
+// from zero and the step's sums are scaled by the group's scale in f32, so nothing is rounded but x to f16 (as the
+// unfused tree's stored result is) and the products are exact. The rows' sums, the K split's gather, norm, bias and
+// residual as the other forms. Codes and scales of the first WO_UNROLL steps are fetched before the programmatic wait.
+__device__ __forceinline__ void tessel_mma_f16_r8(float (&d)[4], unsigned a0, unsigned a2, unsigned b0, unsigned b1) { asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n" : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]) : "r"(a0), "r"(0u), "r"(a2), "r"(0u), "r"(b0), "r"(b1)); }
+__device__ __forceinline__ unsigned tessel_hsub2(unsigned a, unsigned b) { unsigned r; asm("sub.rn.f16x2 %0, %1, %2;" : "=r"(r) : "r"(a), "r"(b)); return r; }
+__device__ __forceinline__ unsigned tessel_hfma2(unsigned a, unsigned b, unsigned c) { unsigned r; asm("fma.rn.f16x2 %0, %1, %2, %3;" : "=r"(r) : "r"(a), "r"(b), "r"(c)); return r; }
+
+__device__ __forceinline__ unsigned tessel_wo_pack2(float lo, float hi) { return (unsigned) tessel_f2h(lo) | ((unsigned) tessel_f2h(hi) << 16); }
+
+// the codes of K steps it0, it0 + WO_KSPLIT, .. of the lane's weight row wrow, and the scales of the rows srow, srow + 1
+// its sums belong to (zeros past the ends)
+__device__ __forceinline__ void tessel_wo_mma_fetch(uint4 (&u)[WO_UNROLL], float (&s0)[WO_UNROLL], float (&s1)[WO_UNROLL], const unsigned char* __restrict__ w,
+                                                    const S* __restrict__ scales, int it0, int steps, int wrow, int srow, int n, int rowBytes, int groups, int group, int q) {
+#pragma unroll
+    for (int t = 0; t < WO_UNROLL; t++) {
+        const int it = it0 + t * WO_KSPLIT, g = it * 128 / group;
+        const bool in = it < steps;
+        u[t] = in && wrow < n ? *reinterpret_cast<const uint4*>(w + (long long) wrow * rowBytes + it * 64 + q * 16) : make_uint4(0u, 0u, 0u, 0u);
+        s0[t] = in && srow < n ? LD_S(scales, (long long) srow * groups + g) : 0.0f;
+        s1[t] = in && srow + 1 < n ? LD_S(scales, (long long) (srow + 1) * groups + g) : 0.0f;
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(128)
+tessel_gemv_wo(const T* __restrict__ x WO_XPARAMS, const unsigned char* __restrict__ w, const S* __restrict__ scales,
+               const unsigned char* __restrict__ zeros, const T* __restrict__ gamma, const T* __restrict__ bias, const T* __restrict__ res,
+               T* __restrict__ y, int n, int k, int group, int m) {
+    extern __shared__ uint4 wo_xs[];
+    __shared__ float wo_ss[4][WO_M];
+    __shared__ float wo_part[4][32][2];
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, part = warp % WO_KSPLIT, quad = lane >> 2, q = lane & 3;
+    const int tile = blockIdx.x * (4 / WO_KSPLIT) + warp / WO_KSPLIT;
+    const int m0 = blockIdx.y * WO_M, rows = min(WO_M, m - m0);
+    // a staged row: K f16 values and 64 bytes, in 16-byte words
+    const int rowBytes = k / 2, steps = k / 128, groups = k / group, stride = (k + 32) / 8, chunks = k / 32;
+    const int wrow = tile * 8 + quad, srow = tile * 8 + 2 * q;
+    uint4 u[WO_UNROLL];
+    float s0[WO_UNROLL], s1[WO_UNROLL];
+    tessel_wo_mma_fetch(u, s0, s1, w, scales, part, steps, wrow, srow, n, rowBytes, groups, group, q);
+    tessel_pdl();  // waits for the kernel before it (a programmatic launch may start early), then lets the next one launch
+    float ss[WO_M];
+#pragma unroll
+    for (int i = 0; i < WO_M; i++) ss[i] = 0.0f;
+    for (int idx = threadIdx.x; idx < rows * chunks; idx += blockDim.x) {
+        const int i = idx / chunks, cs = idx - i * chunks;
+        float xv[WO_CODES];
+        WO_LOAD_X((long long) (m0 + i) * k, cs * WO_CODES, xv);
+#if WO_RMS
+        float gv[WO_CODES], sq = 0.0f;
+        tessel_wo_load(gamma + cs * WO_CODES, gv);
+#pragma unroll
+        for (int j = 0; j < WO_CODES; j++) {
+            sq = fmaf(xv[j], xv[j], sq);
+            xv[j] *= gv[j];
+        }
+#pragma unroll
+        for (int ii = 0; ii < WO_M; ii++)
+            if (ii == i) ss[ii] += sq;
+#endif
+        // chunk cs is quad lane (cs & 3)'s of 128-step cs / 4: its 8-block j goes to the step's staged 8-block 4 j + (cs & 3)
+        uint4* dst = wo_xs + (long long) i * stride + (cs >> 2) * 16 + (cs & 3);
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            const float* v = xv + 8 * j;
+            dst[4 * j] = make_uint4(tessel_wo_pack2(v[0], v[4]), tessel_wo_pack2(v[1], v[5]), tessel_wo_pack2(v[2], v[6]), tessel_wo_pack2(v[3], v[7]));
+        }
+    }
+#if WO_RMS
+#pragma unroll
+    for (int i = 0; i < WO_M; i++) {
+        const float t = tessel_warp_sum(ss[i]);
+        if (lane == 0) wo_ss[warp][i] = t;
+    }
+#endif
+    __syncthreads();
+    const uint4* xr = wo_xs + (long long) quad * stride;
+    const bool xrow = quad < rows;
+    float acc0 = 0.0f, acc1 = 0.0f;
+    for (int it0 = part; it0 < steps; it0 += WO_KSPLIT * WO_UNROLL) {
+        if (it0 != part) tessel_wo_mma_fetch(u, s0, s1, w, scales, it0, steps, wrow, srow, n, rowBytes, groups, group, q);
+#pragma unroll
+        for (int t = 0; t < WO_UNROLL; t++) {
+            const int it = it0 + t * WO_KSPLIT;
+            if (it >= steps) break;
+            float d[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+            const unsigned words[4] = {u[t].x, u[t].y, u[t].z, u[t].w};
+#pragma unroll
+            for (int wd = 0; wd < 4; wd++) {
+                const uint4 xa = xrow ? xr[it * 16 + 4 * wd + q] : make_uint4(0u, 0u, 0u, 0u);
+                const unsigned c = words[wd], c8 = c >> 8;
+                // 0x6408: 1032 = 1024 + 8; 0x2C00: 1/16; 0xD480: -72 = -(1024 + 128) / 16
+                const unsigned lo0 = tessel_hsub2((c & 0x000F000Fu) | 0x64006400u, 0x64086408u);
+                const unsigned hi0 = tessel_hfma2((c & 0x00F000F0u) | 0x64006400u, 0x2C002C00u, 0xD480D480u);
+                const unsigned lo1 = tessel_hsub2((c8 & 0x000F000Fu) | 0x64006400u, 0x64086408u);
+                const unsigned hi1 = tessel_hfma2((c8 & 0x00F000F0u) | 0x64006400u, 0x2C002C00u, 0xD480D480u);
+                tessel_mma_f16_r8(d, xa.x, xa.y, lo0, hi0);
+                tessel_mma_f16_r8(d, xa.z, xa.w, lo1, hi1);
+            }
+            acc0 = fmaf(d[0], s0[t], acc0);
+            acc1 = fmaf(d[1], s1[t], acc1);
+        }
+    }
+#if WO_KSPLIT > 1
+    wo_part[warp][lane][0] = acc0;
+    wo_part[warp][lane][1] = acc1;
+    __syncthreads();
+    if (part != 0) return;
+#pragma unroll
+    for (int p = 1; p < WO_KSPLIT; p++) {
+        acc0 += wo_part[warp + p][lane][0];
+        acc1 += wo_part[warp + p][lane][1];
+    }
+#endif
+    if (!xrow) return;
+#if WO_RMS
+    const float scale = rsqrtf((wo_ss[0][quad] + wo_ss[1][quad] + wo_ss[2][quad] + wo_ss[3][quad]) / (float) k + WO_EPS);
+#else
+    const float scale = 1.0f;
+#endif
+    const long long mi = m0 + quad;
+#pragma unroll
+    for (int j = 0; j < 2; j++) {
+        const int row = srow + j;
+        if (row >= n) break;
+        float v = (j == 0 ? acc0 : acc1) * scale;
+        if (bias) v += LD_T(bias, row);
+        if (res) v += LD_T(res, mi * n + row);
+        ST_T(y, mi * n + row, v);
+    }
+}
+#elif WO_STAGE
 // The staged form (WO_STAGE: one activation row a pass, WO_M 1, K * 4 bytes of shared memory): the block's 128 threads
 // compute x once (the prologue's tree, the norm's x^2 sums and gamma) into shared memory as f32, laid out
 // [WO_CODES / 4][chunks] in float4s so that a warp's lanes, each on its own chunk, read consecutive float4s (no bank

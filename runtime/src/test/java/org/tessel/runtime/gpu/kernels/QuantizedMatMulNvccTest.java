@@ -40,11 +40,22 @@ class QuantizedMatMulNvccTest {
                     loads.put("gemv_w" + bits + "_" + t.text() + "_silu_mul_ks" + split, WeightOnlyGemv.source(t, DType.F16, bits, 4, KernelSourcesCompileTest.siluMulPrologue(), null, split));
                     loads.put("gemv_w" + bits + "_" + t.text() + "_rmsnorm_ks" + split, WeightOnlyGemv.source(t, DType.F16, bits, 4, null, new Gemv.RmsNorm(1e-5f), split));
                     // the staged form (one row a pass: batch-1 decode), plain, with the SiLU prologue and with the norm
-                    loads.put("gemv_w" + bits + "_" + t.text() + "_staged_ks" + split, WeightOnlyGemv.source(t, DType.F16, bits, 1, null, null, split, true));
-                    loads.put("gemv_w" + bits + "_" + t.text() + "_staged_silu_mul_ks" + split, WeightOnlyGemv.source(t, DType.F16, bits, 1, KernelSourcesCompileTest.siluMulPrologue(), null, split, true));
-                    loads.put("gemv_w" + bits + "_" + t.text() + "_staged_rmsnorm_ks" + split, WeightOnlyGemv.source(t, DType.F16, bits, 1, null, new Gemv.RmsNorm(1e-5f), split, true));
+                    loads.put("gemv_w" + bits + "_" + t.text() + "_staged_ks" + split, WeightOnlyGemv.source(t, DType.F16, bits, 1, null, null, split, WeightOnlyGemv.Form.STAGED));
+                    loads.put("gemv_w" + bits + "_" + t.text() + "_staged_silu_mul_ks" + split, WeightOnlyGemv.source(t, DType.F16, bits, 1, KernelSourcesCompileTest.siluMulPrologue(), null, split, WeightOnlyGemv.Form.STAGED));
+                    loads.put("gemv_w" + bits + "_" + t.text() + "_staged_rmsnorm_ks" + split, WeightOnlyGemv.source(t, DType.F16, bits, 1, null, new Gemv.RmsNorm(1e-5f), split, WeightOnlyGemv.Form.STAGED));
                 }
         gemms.put("gemm_wo_w8_bf16_bf16_scales", WeightOnlyGemm.source(DType.BF16, DType.BF16, 8));
+        // the tensor-core form (4-bit, f16): 1 to 8 rows a pass, plain, with the SiLU prologue and with the norm, f16 and f32 scales
+        Map<String, String> mma = new LinkedHashMap<>();
+        for (int m : new int[] {1, 3, 8})
+            for (int split : new int[] {1, 2, 4}) {
+                mma.put("gemv_mma_m" + m + "_ks" + split, WeightOnlyGemv.source(DType.F16, DType.F16, 4, m, null, null, split, WeightOnlyGemv.Form.MMA));
+                mma.put("gemv_mma_m" + m + "_silu_mul_ks" + split, WeightOnlyGemv.source(DType.F16, DType.F32, 4, m, KernelSourcesCompileTest.siluMulPrologue(), null, split, WeightOnlyGemv.Form.MMA));
+                mma.put("gemv_mma_m" + m + "_rmsnorm_ks" + split, WeightOnlyGemv.source(DType.F16, DType.F16, 4, m, null, new Gemv.RmsNorm(1e-5f), split, WeightOnlyGemv.Form.MMA));
+            }
+        assertEquals("", KernelSourcesCompileTest.compileAll(dir, mma, ptx -> ptx.contains("mma.sync.aligned.m16n8k16") ? null : "no mma in the PTX"));
+        assertThrows(IllegalArgumentException.class, () -> WeightOnlyGemv.source(DType.BF16, DType.F16, 4, 1, null, null, 1, WeightOnlyGemv.Form.MMA));
+        assertThrows(IllegalArgumentException.class, () -> WeightOnlyGemv.source(DType.F16, DType.F16, 8, 1, null, null, 1, WeightOnlyGemv.Form.MMA));
         assertEquals("", KernelSourcesCompileTest.compileAll(dir, loads, ptx -> ptx.contains("ld.global.nc.v4") || ptx.contains("ld.global.v4") ? null : "no 16-byte loads in the PTX"));
         assertEquals("", KernelSourcesCompileTest.compileAll(dir, gemms, ptx -> ptx.contains("bar.sync") ? null : "no barrier: the tile is not shared"));
         assertEquals("", KernelSourcesCompileTest.compileAll(dir, dp4a, ptx -> ptx.contains("dp4a.s32.s32") ? null : "no dp4a in the PTX"));
@@ -62,6 +73,23 @@ class QuantizedMatMulNvccTest {
         assertEquals(1, WeightOnlyGemv.passes(8));
         assertEquals(2, WeightOnlyGemv.passes(9));
         assertEquals(2, WeightOnlyGemv.passes(16));
+        // the forms: tensor cores for f16 activations and 4-bit symmetric codes in groups of 128 (llama-1b's decode), else as before
+        assertEquals(WeightOnlyGemv.Form.MMA, WeightOnlyGemv.form(DType.F16, 4, false, 128, 2048, 1));
+        assertEquals(WeightOnlyGemv.Form.MMA, WeightOnlyGemv.form(DType.F16, 4, false, 128, 5632, 8));
+        assertEquals(WeightOnlyGemv.Form.STAGED, WeightOnlyGemv.form(DType.F16, 4, false, 64, 2048, 1));
+        assertEquals(WeightOnlyGemv.Form.STAGED, WeightOnlyGemv.form(DType.BF16, 4, false, 128, 2048, 1));
+        assertEquals(WeightOnlyGemv.Form.STAGED, WeightOnlyGemv.form(DType.F16, 8, false, 128, 2048, 1));
+        assertEquals(WeightOnlyGemv.Form.PLAIN, WeightOnlyGemv.form(DType.F16, 4, true, 128, 2048, 4));
+        assertEquals("codes have zero points", WeightOnlyGemv.mmaWhyNot(DType.F16, 4, true, 128, 2048, 1));
+        assertEquals("K=2080 or group size 32 is not a multiple of 128", WeightOnlyGemv.mmaWhyNot(DType.F16, 4, false, 32, 2080, 1));
+        assertEquals("8 rows of K=8192 do not fit 98304 bytes of shared memory", WeightOnlyGemv.mmaWhyNot(DType.F16, 4, false, 128, 8192, 8));
+        // the tensor-core form's K split: 16 warps an SM on 132 SMs, at least two 128-code steps a warp
+        assertEquals(4, WeightOnlyGemv.mmaKSplit(2048, 2048, 1, 132));
+        assertEquals(1, WeightOnlyGemv.mmaKSplit(32000, 2048, 1, 132));
+        assertEquals(1, WeightOnlyGemv.mmaKSplit(64, 256, 1, 132));
+        assertEquals(2, WeightOnlyGemv.mmaKSplit(64, 512, 1, 132));
+        assertEquals(256, WeightOnlyGemv.mmaBlocks(2048, 4));
+        assertEquals(1000, WeightOnlyGemv.mmaBlocks(32000, 1));
     }
 
     /**

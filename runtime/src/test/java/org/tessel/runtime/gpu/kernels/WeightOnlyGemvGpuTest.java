@@ -24,12 +24,11 @@ import org.tessel.runtime.cuda.DeviceBuffer;
 import org.tessel.runtime.gpu.GpuTestSupport;
 
 /**
- * The weight-only GEMV on a GPU (not run yet: written without one): every specialization against
+ * The weight-only GEMV on a GPU: every specialization against
  * tessel.WeightOnlyMatMul's reference at TinyLlama-1.1B's projection shapes and 1, 4 and 8 activation rows, then
  * the time of each shape at each row count (median of 50 launches after 10) with the bytes it must read, as GB/s: the
  * weights are read once for all rows of a pass, so 4 and 8 rows should take about the time of 1. Each line names the
- * K split the launch takes (on 132 SMs: INT4 at K 2048 splits over 2 warps below 4224 row groups, INT8 over 4; down_proj
- * over 4; merged gate/up and the head not at all).
+ * kernel's form (FP16 with INT4 codes: the tensor-core form at every row count).
  */
 @Tag("gpu")
 class WeightOnlyGemvGpuTest {
@@ -71,8 +70,8 @@ class WeightOnlyGemvGpuTest {
                             }
                             double us = time(kc, t, bits, group, m, n, k, dx, dw, ds, dz, dy, s);
                             long bytes = codes.length + 2L * q.scales().size() + (zeros == null ? 0 : zeros.length) + 2L * m * k + 2L * m * n;
-                            System.out.printf("gemv %s w%da16 K=%d N=%d M=%d K split %d: %.1f us, %.0f GB/s (f16 weights would be %.1f MB, these %.1f MB)%n",
-                                    t.text(), bits, k, n, m, WeightOnlyGemv.kSplit(n, k, bits, m, kc.context().device().smCount()), us, bytes / us / 1e3, 2.0 * k * n / 1e6, bytes / 1e6);
+                            System.out.printf("gemv %s w%da16 K=%d N=%d M=%d %s form: %.1f us, %.0f GB/s (f16 weights would be %.1f MB, these %.1f MB)%n",
+                                    t.text(), bits, k, n, m, WeightOnlyGemv.form(t, bits, !symmetric, group, k, m), us, bytes / us / 1e3, 2.0 * k * n / 1e6, bytes / 1e6);
                         }
                     }
                 }
