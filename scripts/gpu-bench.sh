@@ -63,7 +63,7 @@ shared=${TESSEL_SHARED:-$root/../shared}
 bash "$root/scripts/gpu-run.sh"
 mkdir -p "$GPU_DIR/peers"
 cp "$root/benchmarks/peers/torch_peer.py" "$GPU_DIR/peers/"
-cp "$root/benchmarks/peers/llm_peer.py" "$GPU_DIR/peers/"
+cp "$root/benchmarks/peers/llm_peer.py" "$root/benchmarks/peers/attention_peer.py" "$GPU_DIR/peers/"
 cp "$root/benchmarks/peers/train_lm_pair.py" "$GPU_DIR/peers/"
 cp "$root/scripts/export-families.py" "$GPU_DIR/peers/"
 cp "$root/benchmarks/peers/tokenizer_goldens.py" "$root/benchmarks/peers/make_torch_checkpoint.py" "$GPU_DIR/peers/"
@@ -175,7 +175,9 @@ if has plans; then
     grep -E 'predicted .* ms, tactics' "$out/plans.log" | cut -c1-200 | head -40
     grep -E 'INT8 nodes of|cuBLASLt|cuDNN' "$out/plans.log" | cut -c1-260 | head -20
     echo "== paged attention decode (GPU paged KV cache; bandwidth)"
-    timeout $(( $(left 345) > 10 ? $(left 345) : 10 )) "${java[@]}" org.tessel.runtime.gpu.bench.PagedAttentionBench > "$out/paged.txt" 2>&1; tail -14 "$out/paged.txt"
+    timeout $(( $(left 345) > 10 ? $(left 345) : 10 )) "${java[@]}" org.tessel.runtime.gpu.bench.PagedAttentionBench > "$out/paged.txt" 2>&1; tail -14 "$out/paged.txt" | grep -v '^ATTN|'
+    # the contiguous peer: PyTorch's attention over a contiguous KV cache at the same shapes
+    timeout 60 python3 "$here/peers/attention_peer.py" > "$out/paged-peer.txt" 2>&1; grep -E '^PEER-ATTN' "$out/paged-peer.txt"
     timeout $(( $(left 370) > 10 ? $(left 370) : 10 )) "${java[@]}" org.tessel.runtime.gpu.bench.PagedAttentionBench --kv fp8 > "$out/paged-fp8.txt" 2>&1; echo "  FP8 KV:"; tail -14 "$out/paged-fp8.txt"
 fi
 if has llmquant; then

@@ -25,7 +25,10 @@ import org.tessel.runtime.gpu.kernels.PagedAttentionKernel;
  * the reduction), after 3 warm-up replays, by CUDA events; the 20 steps of a graph rotate over up
  * to 20 disjoint sets of block tables so consecutive steps read different memory (configurations
  * whose rotation still fits in the 50 MB L2 are marked: their bandwidth is partly L2's). Bytes
- * are the K and V rows read: batch x context x kvHeads x headDim x 2 bytes x 2. The peak is the
+ * are the K and V rows read: batch x context x kvHeads x headDim x 2 bytes x 2. Each configuration is timed again with
+ * every sequence's blocks laid out in order in the pool, as a contiguous cache holds them (the same kernel): the ratio
+ * is what paging costs; {@code benchmarks/peers/attention_peer.py} times PyTorch's attention over a contiguous cache at
+ * the same shapes. {@code ATTN|...} lines carry the figures for the GPU script. The peak is the
  * H200's HBM3e 4.8 TB/s ({@code --peak-gbs N} changes it). {@code --kv fp8} runs the FP8 E4M3 cache instead (pools of
  * random codes, one byte an element: half the bytes of f16 per step; scales 1/448).
  *
@@ -42,7 +45,8 @@ public final class PagedAttentionBench {
     static final int[] BATCHES = {1, 8, 64}, CONTEXTS = {512, 4096, 16384};
     static final long L2_BYTES = 50L << 20;
 
-    record Row(int batch, int context, PagedAttentionKernel.Plan plan, double us, double launchUs, long bytes, boolean l2, double peakGbs) {
+    /** One configuration's figures; {@code inOrderUs} the same step over blocks laid out in order (NaN: not timed). */
+    record Row(int batch, int context, PagedAttentionKernel.Plan plan, double us, double launchUs, long bytes, boolean l2, double peakGbs, double inOrderUs) {
         double gbs() { return bytes / us / 1e3; }
     }
 
@@ -74,7 +78,9 @@ public final class PagedAttentionBench {
             for (int batch : BATCHES)
                 for (int context : CONTEXTS) {
                     try {
-                        Row row = one(kc, s, c, kPool, vPool, batch, context, r, peak);
+                        Row paged = one(kc, s, c, kPool, vPool, batch, context, r, peak);
+                        Row inOrder = one(kc, s, c, kPool, vPool, batch, context, r, peak, paged.plan(), true);
+                        Row row = new Row(batch, context, paged.plan(), paged.us(), paged.launchUs(), paged.bytes(), paged.l2(), peak, inOrder.us());
                         rows.add(row);
                         System.out.printf("B%d ctx%d: %s partitions of %d, %d blocks: %.2f us per step (graph), %.2f us launched from Java, %.1f MB K/V, %.0f GB/s%s%n",
                                 batch, context, row.plan().partitions(), row.plan().partitionSize(), row.plan().blocks(), row.us(), row.launchUs(), row.bytes() / 1e6, row.gbs(),
@@ -86,13 +92,17 @@ public final class PagedAttentionBench {
         }
         System.out.printf("%n== tessel.paged_attention decode step, q f16, KV " + (c.fp8() ? "fp8 e4m3" : "f16") + ", %d heads / %d KV heads, head size %d, blocks of %d tokens; median of %d CUDA-graph replays of %d steps"
                 + " (%.0f s in all) ==%n", HEADS, KV_HEADS, HEAD_DIM, BLOCK_SIZE, REPLAYS, STEPS_PER_GRAPH, (System.nanoTime() - t0) / 1e9);
-        System.out.printf("| %5s | %7s | %8s | %8s | %-14s | %9s | %9s | %10s | %8s | %7s |%n", "batch", "context", "heads/kv", "head_dim", "partitions", "us/step",
-                "K/V MB", "GB/s", "% peak", "note");
-        System.out.printf("|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%n", "-".repeat(7), "-".repeat(9), "-".repeat(10), "-".repeat(10), "-".repeat(16), "-".repeat(11),
-                "-".repeat(11), "-".repeat(12), "-".repeat(10), "-".repeat(9));
-        for (Row row : rows)
-            System.out.printf("| %5d | %7d | %8s | %8d | %-14s | %9.2f | %9.1f | %10.0f | %7.1f%% | %7s |%n", row.batch(), row.context(), HEADS + "/" + KV_HEADS, HEAD_DIM,
-                    row.plan().partitions() + " x " + row.plan().partitionSize(), row.us(), row.bytes() / 1e6, row.gbs(), 100 * row.gbs() / row.peakGbs(), row.l2() ? "L2" : "");
+        System.out.printf("| %5s | %7s | %8s | %8s | %-14s | %9s | %9s | %10s | %8s | %12s | %9s | %7s |%n", "batch", "context", "heads/kv", "head_dim", "partitions", "us/step",
+                "K/V MB", "GB/s", "% peak", "in order us", "paged/in", "note");
+        System.out.printf("|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%n", "-".repeat(7), "-".repeat(9), "-".repeat(10), "-".repeat(10), "-".repeat(16), "-".repeat(11),
+                "-".repeat(11), "-".repeat(12), "-".repeat(10), "-".repeat(14), "-".repeat(11), "-".repeat(9));
+        for (Row row : rows) {
+            System.out.printf("| %5d | %7d | %8s | %8d | %-14s | %9.2f | %9.1f | %10.0f | %7.1f%% | %12.2f | %8.3fx | %7s |%n", row.batch(), row.context(), HEADS + "/" + KV_HEADS, HEAD_DIM,
+                    row.plan().partitions() + " x " + row.plan().partitionSize(), row.us(), row.bytes() / 1e6, row.gbs(), 100 * row.gbs() / row.peakGbs(), row.inOrderUs(),
+                    row.us() / row.inOrderUs(), row.l2() ? "L2" : "");
+            System.out.printf(java.util.Locale.ROOT, "ATTN|tessel|%d|%d|%.2f|%.0f|paged%n", row.batch(), row.context(), row.us(), row.gbs());
+            System.out.printf(java.util.Locale.ROOT, "ATTN|tessel-in-order|%d|%d|%.2f|%.0f|blocks in order%n", row.batch(), row.context(), row.inOrderUs(), row.bytes() / row.inOrderUs() / 1e3);
+        }
         if (rows.size() != BATCHES.length * CONTEXTS.length) System.exit(1);
     }
 
@@ -158,12 +168,22 @@ public final class PagedAttentionBench {
 
     static Row one(KernelCompiler kc, CudaStream s, PagedAttentionKernel.Config c, DeviceBuffer kPool, DeviceBuffer vPool, int batch, int context,
                    SplittableRandom r, double peak, PagedAttentionKernel.Plan plan) {
+        return one(kc, s, c, kPool, vPool, batch, context, r, peak, plan, false);
+    }
+
+    /**
+     * One configuration timed; {@code inOrder} lays each sequence's blocks out one after another in the pool (as a
+     * contiguous cache would hold them, the same kernel reading them), else they are a random subset of it (paged).
+     */
+    static Row one(KernelCompiler kc, CudaStream s, PagedAttentionKernel.Config c, DeviceBuffer kPool, DeviceBuffer vPool, int batch, int context,
+                   SplittableRandom r, double peak, PagedAttentionKernel.Plan plan, boolean inOrder) {
         int perSeq = (context + BLOCK_SIZE - 1) / BLOCK_SIZE, perSet = batch * perSeq;
         int sets = Math.max(1, Math.min(STEPS_PER_GRAPH, c.numBlocks() / perSet));
-        // a random permutation of the pool, cut into disjoint table sets
+        // a random permutation of the pool (or the pool in order), cut into disjoint table sets
         int[] perm = new int[c.numBlocks()];
         for (int i = 0; i < perm.length; i++) perm[i] = i;
-        for (int i = perm.length - 1; i > 0; i--) { int j = r.nextInt(i + 1), t = perm[i]; perm[i] = perm[j]; perm[j] = t; }
+        if (!inOrder)
+            for (int i = perm.length - 1; i > 0; i--) { int j = r.nextInt(i + 1), t = perm[i]; perm[i] = perm[j]; perm[j] = t; }
         int[] lens = new int[batch];
         Arrays.fill(lens, context);
         long bytes = (long) batch * context * c.kvBytesPerToken();
@@ -217,7 +237,7 @@ public final class PagedAttentionBench {
                 us = t[REPLAYS / 2];
             }
             boolean l2 = bytes * Math.min(sets, STEPS_PER_GRAPH) <= 2 * L2_BYTES;
-            return new Row(batch, context, plan, us, launchUs, bytes, l2, peak);
+            return new Row(batch, context, plan, us, launchUs, bytes, l2, peak, Double.NaN);
         } finally {
             for (DeviceBuffer t : tables) if (t != null) t.close();
         }
