@@ -132,4 +132,24 @@ class RewritePassesTest {
         assertEquals(List.of("Conv", "Split", "Conv", "MatMul", "Split"), ops(g));
         assertSameResults(ref, g, List.of(rand(Shape.of(1, 4, 5, 5), 6), rand(Shape.of(2, 7, 16), 7)), 1e-5);
     }
+
+    /** Two graphs over the same weight tensors (a decoder's step buckets) merge them into one tensor, made once for both. */
+    @Test void graphsOverTheSameWeightsShareTheirMergedWeights() {
+        NetworkBuilder b = new NetworkBuilder("sib");
+        Value h = b.input("h", DType.F32, 2, 16);
+        Value q = b.matmul(h, b.randomWeights("wq", 16, 16)), k = b.matmul(h, b.randomWeights("wk", 16, 8)), v = b.matmul(h, b.randomWeights("wv", 16, 8));
+        Graph g = b.output(q, k, v).build();
+        Graph other = g.copy();
+        new PassManager().run(g, "merge-siblings,dce");
+        new PassManager().run(other, "merge-siblings,dce");
+        Tensor w1 = merged(g), w2 = merged(other);
+        assertEquals(Shape.of(16, 32), w1.shape());
+        assertSame(w1, w2, "one merged tensor for both graphs");
+        assertSameResults(g, other, List.of(rand(Shape.of(2, 16), 3)), 0);
+    }
+
+    /** The constant weight of the graph's one MatMul. */
+    private static Tensor merged(Graph g) {
+        return g.nodes().stream().filter(n -> n.opName().equals("MatMul")).findFirst().orElseThrow().input(1).constantValue();
+    }
 }

@@ -316,10 +316,33 @@ public final class SiblingMerges {
         }
         dims[axis] = Math.toIntExact(total);
         List<Value> ps = List.copyOf(parts);
-        return rw.deferredConstant(name, TensorType.of(t0.dtype(), Shape.of(dims)), () -> {
-            List<Tensor> ts = ps.stream().map(Value::constantValue).toList();
-            return rows ? concatRows(ts, new long[ts.size()]) : concatColumns(ts, new long[ts.size()]);
-        });
+        return rw.deferredConstant(name, TensorType.of(t0.dtype(), Shape.of(dims)), () -> merged(ps.stream().map(Value::constantValue).toList(), rows));
+    }
+
+    /** A merge of source tensors: the parts after the first (the first is the map's key), the axis, the merged tensor. */
+    private record MergedWeights(List<Tensor> rest, boolean rows, Tensor out) {}
+
+    /**
+     * Merged weights by their first part (identity; weakly held: an entry lives while that tensor does): graphs of one
+     * model in several shapes (a decoder's step buckets, each its own graph over the same weight tensors) share one
+     * merged tensor, made once, not once a graph (llama-1b's merged Q/K/V and gate/up weights are 2.5 GB in f32).
+     */
+    private static final Map<Tensor, List<MergedWeights>> MERGED = java.util.Collections.synchronizedMap(new java.util.WeakHashMap<>());
+
+    private static Tensor merged(List<Tensor> ts, boolean rows) {
+        List<Tensor> rest = ts.subList(1, ts.size());
+        synchronized (MERGED) {
+            List<MergedWeights> ms = MERGED.computeIfAbsent(ts.getFirst(), t -> new ArrayList<>());
+            for (MergedWeights m : ms) {
+                if (m.rows() != rows || m.rest().size() != rest.size()) continue;
+                boolean same = true;
+                for (int i = 0; i < rest.size() && same; i++) same = m.rest().get(i) == rest.get(i);
+                if (same) return m.out();
+            }
+            Tensor out = rows ? concatRows(ts, new long[ts.size()]) : concatColumns(ts, new long[ts.size()]);
+            ms.add(new MergedWeights(List.copyOf(rest), rows, out));
+            return out;
+        }
     }
 
     /** Tensors [m_i, ...] stacked along the first axis; sizes[i] = m_i. */

@@ -90,8 +90,14 @@ public final class WeightOnlyGemv {
         return staged(rowsPerPass, k) ? Form.STAGED : Form.PLAIN;
     }
 
-    /** As {@link #source(DType, DType, int, int, Gemv.Prologue, Gemv.RmsNorm, int)} in {@code form}, which must apply. */
+    /** As {@link #source(DType, DType, int, int, Gemv.Prologue, Gemv.RmsNorm, int)} in {@code form}, which must apply (4 chunks a lane in flight). */
     public static String source(DType t, DType scaleType, int bits, int m, Gemv.Prologue prologue, Gemv.RmsNorm norm, int kSplit, Form form) {
+        return source(t, scaleType, bits, m, prologue, norm, kSplit, form, 4);
+    }
+
+    /** As above, {@code unroll} (1, 2, 4 or 8) 16-byte chunks of codes a lane loads before it uses any. */
+    public static String source(DType t, DType scaleType, int bits, int m, Gemv.Prologue prologue, Gemv.RmsNorm norm, int kSplit, Form form, int unroll) {
+        if (unroll != 1 && unroll != 2 && unroll != 4 && unroll != 8) throw new IllegalArgumentException("tessel_gemv_wo loads 1, 2, 4 or 8 chunks a lane at a time, got " + unroll);
         if (form == Form.STAGED && m != 1) throw new IllegalArgumentException("the staged tessel_gemv_wo takes one activation row a pass, got " + m);
         CudaTypes.require(t, "tessel_gemv_wo activations");
         CudaTypes.require(scaleType, "tessel_gemv_wo scales");
@@ -103,7 +109,7 @@ public final class WeightOnlyGemv {
         String body = KernelCompiler.resource("weight_only_gemv.cu");
         if (prologue != null) body = body.replace("// @prologue\n", prologueCode(prologue, t));
         return KernelCompiler.prelude() + CudaTypes.typedefs("T", t) + CudaTypes.typedefs("S", scaleType) + "#define WO_BITS " + bits + "\n#define WO_ROWS " + ROWS_PER_WARP + "\n#define WO_M " + m
-                + "\n#define WO_KSPLIT " + kSplit + "\n#define WO_F32 " + (t == DType.F32 ? 1 : 0) + "\n" + (form == Form.STAGED ? "#define WO_STAGE 1\n" : form == Form.MMA ? "#define WO_MMA 1\n" : "")
+                + "\n#define WO_KSPLIT " + kSplit + "\n#define WO_UNROLL " + unroll + "\n#define WO_F32 " + (t == DType.F32 ? 1 : 0) + "\n" + (form == Form.STAGED ? "#define WO_STAGE 1\n" : form == Form.MMA ? "#define WO_MMA 1\n" : "")
                 + (norm == null ? "" : "#define WO_RMS 1\n#define WO_EPS " + Float.toHexString(norm.epsilon()) + "f\n") + KernelCompiler.resource("gemv_ksplit.cuh") + body;
     }
 
@@ -195,11 +201,12 @@ public final class WeightOnlyGemv {
             case STAGED -> (long) (n + ROWS_PER_WARP - 1) / ROWS_PER_WARP >= 4L * sms ? 1 : kSplit(n, k, bits, m, sms);
             case PLAIN -> kSplit(n, k, bits, m, sms);
         };
+        int unroll = form == Form.MMA ? mmaUnroll(k, split) : 4;
         String program = "tessel_gemv_w" + bits + "_" + t.text() + "_s" + scaleType.text() + "_m" + rows + "_ks" + split
-                + (form == Form.STAGED ? "_st" : form == Form.MMA ? "_mma" : "")
+                + (form == Form.STAGED ? "_st" : form == Form.MMA ? "_mma_u" + unroll : "")
                 + (prologue == null ? "" : "_p" + prologue.inputs() + "_" + Integer.toHexString(prologue.ops().hashCode()))
                 + (norm == null ? "" : "_rms" + Integer.toHexString(Float.floatToIntBits(norm.epsilon()))) + ".cu";
-        var kernel = kc.kernel(program, () -> source(t, scaleType, bits, rows, prologue, norm, split, form), "tessel_gemv_wo");
+        var kernel = kc.kernel(program, () -> source(t, scaleType, bits, rows, prologue, norm, split, form, unroll), "tessel_gemv_wo");
         int shared = switch (form) {
             case MMA -> mmaStageBytes(rows, k);
             case STAGED -> 4 * k;
@@ -223,6 +230,17 @@ public final class WeightOnlyGemv {
         int split = 1;
         while (split < 4 && 2 * split * 2 <= k / 128 && tiles * split < 16L * smCount) split *= 2;
         return split;
+    }
+
+    /**
+     * The K steps (128 codes, a 16-byte chunk a lane) a lane of the tensor-core form loads before it uses any, for K={@code k}
+     * split over {@code kSplit} warps: its steps, rounded up to a power of two, at most 8 (128 bytes a lane in flight; more
+     * steps take more rounds), so no lane loads past its share.
+     */
+    public static int mmaUnroll(int k, int kSplit) {
+        int steps = (k / 128 + kSplit - 1) / kSplit, u = 1;
+        while (u < 8 && u < steps) u *= 2;
+        return u;
     }
 
     /** Blocks along N for the tensor-core form: tiles of 8 rows, 4 / {@code kSplit} of them a block. */

@@ -163,26 +163,31 @@ tessel_gemv_wo(const T* __restrict__ x WO_XPARAMS, const unsigned char* __restri
     float acc0 = 0.0f, acc1 = 0.0f;
     for (int it0 = part; it0 < steps; it0 += WO_KSPLIT * WO_UNROLL) {
         if (it0 != part) tessel_wo_mma_fetch(u, s0, s1, w, scales, it0, steps, wrow, srow, n, rowBytes, groups, group, q);
+        // each step's 8 mma steps into its own accumulators, the steps interleaved: WO_UNROLL independent chains keep the
+        // tensor cores busy where one chain would wait out each mma's latency (a step past K has zero scales and reads no x)
+        float d[WO_UNROLL][4];
 #pragma unroll
-        for (int t = 0; t < WO_UNROLL; t++) {
-            const int it = it0 + t * WO_KSPLIT;
-            if (it >= steps) break;
-            float d[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-            const unsigned words[4] = {u[t].x, u[t].y, u[t].z, u[t].w};
+        for (int t = 0; t < WO_UNROLL; t++) d[t][0] = d[t][1] = d[t][2] = d[t][3] = 0.0f;
 #pragma unroll
-            for (int wd = 0; wd < 4; wd++) {
-                const uint4 xa = xrow ? xr[it * 16 + 4 * wd + q] : make_uint4(0u, 0u, 0u, 0u);
-                const unsigned c = words[wd], c8 = c >> 8;
+        for (int wd = 0; wd < 4; wd++) {
+#pragma unroll
+            for (int t = 0; t < WO_UNROLL; t++) {
+                const int it = it0 + t * WO_KSPLIT;
+                const uint4 xa = xrow && it < steps ? xr[it * 16 + 4 * wd + q] : make_uint4(0u, 0u, 0u, 0u);
+                const unsigned c = wd == 0 ? u[t].x : wd == 1 ? u[t].y : wd == 2 ? u[t].z : u[t].w, c8 = c >> 8;
                 // 0x6408: 1032 = 1024 + 8; 0x2C00: 1/16; 0xD480: -72 = -(1024 + 128) / 16
                 const unsigned lo0 = tessel_hsub2((c & 0x000F000Fu) | 0x64006400u, 0x64086408u);
                 const unsigned hi0 = tessel_hfma2((c & 0x00F000F0u) | 0x64006400u, 0x2C002C00u, 0xD480D480u);
                 const unsigned lo1 = tessel_hsub2((c8 & 0x000F000Fu) | 0x64006400u, 0x64086408u);
                 const unsigned hi1 = tessel_hfma2((c8 & 0x00F000F0u) | 0x64006400u, 0x2C002C00u, 0xD480D480u);
-                tessel_mma_f16_r8(d, xa.x, xa.y, lo0, hi0);
-                tessel_mma_f16_r8(d, xa.z, xa.w, lo1, hi1);
+                tessel_mma_f16_r8(d[t], xa.x, xa.y, lo0, hi0);
+                tessel_mma_f16_r8(d[t], xa.z, xa.w, lo1, hi1);
             }
-            acc0 = fmaf(d[0], s0[t], acc0);
-            acc1 = fmaf(d[1], s1[t], acc1);
+        }
+#pragma unroll
+        for (int t = 0; t < WO_UNROLL; t++) {
+            acc0 = fmaf(d[t][0], s0[t], acc0);
+            acc1 = fmaf(d[t][1], s1[t], acc1);
         }
     }
 #if WO_KSPLIT > 1

@@ -52,6 +52,8 @@ class QuantizedMatMulNvccTest {
                 mma.put("gemv_mma_m" + m + "_ks" + split, WeightOnlyGemv.source(DType.F16, DType.F16, 4, m, null, null, split, WeightOnlyGemv.Form.MMA));
                 mma.put("gemv_mma_m" + m + "_silu_mul_ks" + split, WeightOnlyGemv.source(DType.F16, DType.F32, 4, m, KernelSourcesCompileTest.siluMulPrologue(), null, split, WeightOnlyGemv.Form.MMA));
                 mma.put("gemv_mma_m" + m + "_rmsnorm_ks" + split, WeightOnlyGemv.source(DType.F16, DType.F16, 4, m, null, new Gemv.RmsNorm(1e-5f), split, WeightOnlyGemv.Form.MMA));
+                mma.put("gemv_mma_m" + m + "_u8_ks" + split, WeightOnlyGemv.source(DType.F16, DType.F16, 4, m, KernelSourcesCompileTest.siluMulPrologue(), null, split, WeightOnlyGemv.Form.MMA, 8));
+                mma.put("gemv_mma_m" + m + "_u1_ks" + split, WeightOnlyGemv.source(DType.F16, DType.F16, 4, m, null, null, split, WeightOnlyGemv.Form.MMA, 1));
             }
         assertEquals("", KernelSourcesCompileTest.compileAll(dir, mma, ptx -> ptx.contains("mma.sync.aligned.m16n8k16") ? null : "no mma in the PTX"));
         assertThrows(IllegalArgumentException.class, () -> WeightOnlyGemv.source(DType.BF16, DType.F16, 4, 1, null, null, 1, WeightOnlyGemv.Form.MMA));
@@ -90,6 +92,11 @@ class QuantizedMatMulNvccTest {
         assertEquals(2, WeightOnlyGemv.mmaKSplit(64, 512, 1, 132));
         assertEquals(256, WeightOnlyGemv.mmaBlocks(2048, 4));
         assertEquals(1000, WeightOnlyGemv.mmaBlocks(32000, 1));
+        // chunks a lane loads at once: its K steps rounded up to a power of two, at most 8
+        assertEquals(4, WeightOnlyGemv.mmaUnroll(2048, 4));
+        assertEquals(8, WeightOnlyGemv.mmaUnroll(5632, 4));
+        assertEquals(8, WeightOnlyGemv.mmaUnroll(2048, 1));
+        assertEquals(1, WeightOnlyGemv.mmaUnroll(256, 2));
     }
 
     /**
