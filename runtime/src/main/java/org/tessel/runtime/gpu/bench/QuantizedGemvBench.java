@@ -23,7 +23,7 @@ import org.tessel.runtime.gpu.kernels.WeightOnlyGemv;
 /**
  * The decode step's projections of llama-1b (hidden 2048, 32 heads / 4 KV heads of 64, FFN 5632, vocabulary 32000) at
  * batch 1 (M = 1), f16 activations: cuBLASLt's FP16 GEMM and {@code tessel.gemv} of the f16 weight against {@code tessel.gemv.weight_only} with
- * INT8 and INT4 codes (INT4 in the staged and the tensor-core forms) (group 128, f16 scales, symmetric). Per shape and kind: microseconds (median of 15 timed runs of
+ * INT8 and INT4 codes (INT4 in the staged and the tensor-core forms, and at 8 activation rows in the plain and tensor-core forms) (group 128, f16 scales, symmetric). Per shape and kind: microseconds (median of 15 timed runs of
  * 50 launches each, CUDA events, after warm-up), the bytes it must read (weight, scales, activation; the output
  * written), achieved GB/s, and that as a percent of a measured device-to-device copy's bandwidth (read + write of
  * 512 MiB). Each run rotates over enough copies of the weight that they do not fit in L2, so the figures are HBM's.
@@ -45,7 +45,7 @@ public final class QuantizedGemvBench {
     }
     /** How many times each shape appears in one layer (q, k, v, o, gate, up, down); the head is not in a layer. */
     static final int[] PER_LAYER = {2, 2, 2, 1, 0};
-    static final String[] KINDS = {"fp16 cuBLASLt", "fp16 tessel.gemv", "w8 g128 gemv", "w4 g128 staged", "w4 g128 mma"};
+    static final String[] KINDS = {"fp16 cuBLASLt", "fp16 tessel.gemv", "w8 g128 gemv", "w4 g128 staged", "w4 g128 mma", "w4 M=8 plain", "w4 M=8 mma"};
     static final int GROUP = 128, LAUNCHES = 50, RUNS = 15;
     /** Weight bytes each timed run walks through at least (over L2's 50 MB on an H100/H200). */
     static final long ROTATE_BYTES = 256L << 20;
@@ -132,8 +132,10 @@ public final class QuantizedGemvBench {
     static double time(int kind, KernelCompiler kc, CublasLt lt, DeviceBuffer ws, CudaStream s, int k, int n, SplittableRandom r, long[] bytesOut) {
         List<DeviceBuffer> owned = new ArrayList<>();
         try {
-            DeviceBuffer x = own(owned, HostTensors.upload(org.tessel.api.Tensor.ofFloats(DType.F16, org.tessel.api.Shape.of(1, k), random(r, k, 1)), DType.F16));
-            DeviceBuffer y = own(owned, DeviceBuffer.allocate(2L * n));
+            // kinds 5 and 6: 8 activation rows (a batch-8 decode step), one pass over the weights
+            int m = kind >= 5 ? 8 : 1;
+            DeviceBuffer x = own(owned, HostTensors.upload(org.tessel.api.Tensor.ofFloats(DType.F16, org.tessel.api.Shape.of(m, k), random(r, m * k, 1)), DType.F16));
+            DeviceBuffer y = own(owned, DeviceBuffer.allocate(2L * m * n));
             Runnable[] launches;
             long weightBytes;
             if (kind == 1) {
@@ -174,11 +176,17 @@ public final class QuantizedGemvBench {
             launches = new Runnable[copies];
             for (int i = 0; i < copies; i++) {
                 DeviceBuffer c = i == 0 ? c0 : own(owned, copyOf(c0));
-                // INT4 in its staged form (f32 x in shared memory, codes converted one by one) and in its tensor-core form
-                WeightOnlyGemv.Form form = kind == 3 ? WeightOnlyGemv.Form.STAGED : kind == 4 ? WeightOnlyGemv.Form.MMA : null;
-                launches[i] = () -> WeightOnlyGemv.launch(kc, DType.F16, DType.F16, bits, GROUP, 1, n, k, null, null, List.of(x), c, sc, null, null, null, null, y, s, form);
+                // INT4 at one row in its staged form (f32 x in shared memory, codes converted one by one) and its tensor-core
+                // form; at 8 rows in its plain form (each row's sums in registers) and its tensor-core form
+                WeightOnlyGemv.Form form = switch (kind) {
+                    case 3 -> WeightOnlyGemv.Form.STAGED;
+                    case 4, 6 -> WeightOnlyGemv.Form.MMA;
+                    case 5 -> WeightOnlyGemv.Form.PLAIN;
+                    default -> null;
+                };
+                launches[i] = () -> WeightOnlyGemv.launch(kc, DType.F16, DType.F16, bits, GROUP, m, n, k, null, null, List.of(x), c, sc, null, null, null, null, y, s, form);
             }
-            return measure(launches, s, bytesOut, weightBytes + 2L * k + 2L * n);
+            return measure(launches, s, bytesOut, weightBytes + 2L * m * k + 2L * m * n);
         } finally {
             for (DeviceBuffer d : owned) d.close();
         }

@@ -39,32 +39,43 @@ public final class Fp8Epilogue {
         }
     }
 
-    static String source(boolean bias, boolean residual, Activation act) { return source(bias, residual, act, false); }
+    static String source(boolean bias, boolean residual, Activation act) { return source(bias, residual, act, false, DType.F32); }
 
-    /** As above; {@code vec4}: a thread takes 4 consecutive elements (channels a multiple of 4, 16-byte aligned acc and bias, 4-byte aligned codes). */
-    static String source(boolean bias, boolean residual, Activation act, boolean vec4) {
+    /**
+     * As above; {@code vec4}: a thread takes 4 consecutive elements (channels a multiple of 4, acc aligned for 4 of its
+     * elements, a 16-byte aligned bias, 4-byte aligned codes); {@code accType} f32 or bf16.
+     */
+    static String source(boolean bias, boolean residual, Activation act, boolean vec4, DType accType) {
         return KernelCompiler.prelude() + KernelCompiler.resource("fp8.cuh") + "#define TESSEL_BIAS " + (bias ? 1 : 0) + "\n#define TESSEL_RESIDUAL "
-                + (residual ? 1 : 0) + "\n#define TESSEL_ACT " + act.ordinal() + "\n#define TESSEL_VEC4 " + (vec4 ? 1 : 0) + "\n" + KernelCompiler.resource("fp8_epilogue.cu");
+                + (residual ? 1 : 0) + "\n#define TESSEL_ACT " + act.ordinal() + "\n#define TESSEL_VEC4 " + (vec4 ? 1 : 0) + "\n#define TESSEL_ACC_BF16 "
+                + (accType == DType.BF16 ? 1 : 0) + "\n" + KernelCompiler.resource("fp8_epilogue.cu");
     }
 
     /** True when the 4-wide form runs the epilogue: channels a multiple of 4, under 2^31 groups of 4, the buffers aligned for its loads and stores. */
-    static boolean vec4(long rows, int channels, DeviceBuffer acc, Params p, DeviceBuffer y) {
-        return channels % 4 == 0 && rows * (channels / 4) < (1L << 31) && acc.address() % 16 == 0 && y.address() % 4 == 0
+    static boolean vec4(long rows, int channels, DeviceBuffer acc, DType accType, Params p, DeviceBuffer y) {
+        return channels % 4 == 0 && rows * (channels / 4) < (1L << 31) && acc.address() % (4L * accType.bytes()) == 0 && y.address() % 4 == 0
                 && (p.bias() == null || p.bias().address() % 16 == 0) && (p.residual() == null || p.residual().address() % 4 == 0);
     }
 
     /** Runs the epilogue over {@code rows} x {@code channels} f32 results {@code acc} into the E4M3 codes {@code y}. */
     public static void run(KernelCompiler kc, DeviceBuffer acc, long rows, int channels, Params p, DeviceBuffer y, CudaStream stream) {
+        run(kc, acc, DType.F32, rows, channels, p, y, stream);
+    }
+
+    /** As above, the GEMM's results {@code acc} in {@code accType}: f32, or bf16 (a 16-bit D, widened exactly). */
+    public static void run(KernelCompiler kc, DeviceBuffer acc, DType accType, long rows, int channels, Params p, DeviceBuffer y, CudaStream stream) {
         if (rows <= 0 || channels <= 0) throw new IllegalArgumentException("tessel.fp8_epilogue: rows and channels must be positive, got " + rows + " x " + channels);
+        if (accType != DType.F32 && accType != DType.BF16) throw new IllegalArgumentException("tessel.fp8_epilogue reads f32 or bf16 results, not " + accType.text());
         long n = rows * channels;
-        Softmax.check(acc, DType.F32, n, "tessel.fp8_epilogue accumulator (f32)");
+        Softmax.check(acc, accType, n, "tessel.fp8_epilogue accumulator (" + accType.text() + ")");
         if (p.bias() != null) Softmax.check(p.bias(), DType.F32, channels, "tessel.fp8_epilogue bias (f32)");
         if (p.residual() != null) Softmax.check(p.residual(), DType.F8E4M3, n, "tessel.fp8_epilogue residual (e4m3)");
         Softmax.check(y, DType.F8E4M3, n, "tessel.fp8_epilogue output (e4m3)");
         boolean bias = p.bias() != null, residual = p.residual() != null;
-        boolean v4 = vec4(rows, channels, acc, p, y);
-        String name = "tessel_fp8_epilogue" + (bias ? "_bias" : "") + (residual ? "_residual" : "") + "_" + p.activation().name().toLowerCase(java.util.Locale.ROOT) + (v4 ? "_v4" : "") + ".cu";
-        CudaKernel k = kc.kernel(name, () -> source(bias, residual, p.activation(), v4), "tessel_fp8_epilogue");
+        boolean v4 = vec4(rows, channels, acc, accType, p, y);
+        String name = "tessel_fp8_epilogue" + (bias ? "_bias" : "") + (residual ? "_residual" : "") + "_" + p.activation().name().toLowerCase(java.util.Locale.ROOT) + (v4 ? "_v4" : "")
+                + (accType == DType.BF16 ? "_bf16" : "") + ".cu";
+        CudaKernel k = kc.kernel(name, () -> source(bias, residual, p.activation(), v4, accType), "tessel_fp8_epilogue");
         k.launch(Launch.gridFor(v4 ? n / 4 : n, 256), 256, 0, stream, CudaKernel.args().ptr(acc).ptr(bias ? p.bias().address() : 0L)
                 .ptr(residual ? p.residual().address() : 0L).f32(p.residualScale()).ptr(y).f32(p.outScale()).i64(rows).i32(channels));
     }

@@ -81,13 +81,16 @@ public final class WeightOnlyGemv {
     }
 
     /**
-     * The form that runs a GEMV: the tensor-core form where it applies ({@link #mmaWhyNot}), else the staged form at one
-     * row a pass whose f32 x fits {@value #STAGE_BYTES} bytes, else the plain form. Not a tactic choice: the forms compute
-     * the same sums and each is the fastest where it applies (QuantizedGemvBench times them side by side).
+     * The form that runs a GEMV: the staged form at one row a pass whose f32 x fits {@value #STAGE_BYTES} bytes (a batch-1
+     * decode step), else the tensor-core form where it applies ({@link #mmaWhyNot}: 2 to 8 rows a pass), else the plain
+     * form. Not a tactic choice: the forms compute the same sums and each is the fastest where it applies. On an H100
+     * (2026-12-06, QuantizedGemvBench, weights rotated past L2) the tensor-core form at one row was faster for o_proj
+     * (7.1 against 9.4 us) and the head (21.0 against 24.1) but slower for gate/up and down_proj, and the batch-1 decode
+     * with it 0.935 ms a step against the staged form's 0.81; at 4 and 8 rows it reads the weights once for all of them.
      */
     public static Form form(DType t, int bits, boolean zeroPoints, int group, int k, int rowsPerPass) {
-        if (mmaWhyNot(t, bits, zeroPoints, group, k, rowsPerPass) == null) return Form.MMA;
-        return staged(rowsPerPass, k) ? Form.STAGED : Form.PLAIN;
+        if (staged(rowsPerPass, k)) return Form.STAGED;
+        return mmaWhyNot(t, bits, zeroPoints, group, k, rowsPerPass) == null ? Form.MMA : Form.PLAIN;
     }
 
     /** As {@link #source(DType, DType, int, int, Gemv.Prologue, Gemv.RmsNorm, int)} in {@code form}, which must apply (4 chunks a lane in flight). */
@@ -234,12 +237,12 @@ public final class WeightOnlyGemv {
 
     /**
      * The K steps (128 codes, a 16-byte chunk a lane) a lane of the tensor-core form loads before it uses any, for K={@code k}
-     * split over {@code kSplit} warps: its steps, rounded up to a power of two, at most 8 (128 bytes a lane in flight; more
-     * steps take more rounds), so no lane loads past its share.
+     * split over {@code kSplit} warps: its steps, rounded up to a power of two, at most 4 (64 bytes a lane in flight; more
+     * steps take more rounds), so no lane loads past its share. 8 (128 registers) made down_proj 6.6 -> 12.4 us on an H100.
      */
     public static int mmaUnroll(int k, int kSplit) {
         int steps = (k / 128 + kSplit - 1) / kSplit, u = 1;
-        while (u < 8 && u < steps) u *= 2;
+        while (u < 4 && u < steps) u *= 2;
         return u;
     }
 

@@ -8,7 +8,9 @@ import java.util.SplittableRandom;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.tessel.api.DType;
 import org.tessel.api.Float8E4M3;
+import org.tessel.api.Tensor;
 import org.tessel.runtime.cuda.CudaContext;
 import org.tessel.runtime.cuda.CudaStream;
 import org.tessel.runtime.cuda.DeviceBuffer;
@@ -27,24 +29,28 @@ class Fp8EpilogueTest {
 
     /** 48 channels take the 4-wide form (a thread per 4 elements), 47 the one-element form. */
     @Test void codesMatchTheHostComputation() {
-        for (int ch : new int[] {48, 47}) codesMatchTheHostComputation(37, ch);
+        for (int ch : new int[] {48, 47})
+            for (DType accType : new DType[] {DType.F32, DType.BF16}) codesMatchTheHostComputation(37, ch, accType);
     }
 
-    private void codesMatchTheHostComputation(int rows, int ch) {
+    /** As above with the GEMM's results in {@code accType} (bf16: the values rounded to bf16 first, as cuBLASLt writes them). */
+    private void codesMatchTheHostComputation(int rows, int ch, DType accType) {
         int n = rows * ch;
         SplittableRandom r = new SplittableRandom(5);
         float[] acc = new float[n], bias = new float[ch];
         byte[] res = new byte[n];
-        for (int i = 0; i < n; i++) acc[i] = (float) r.nextDouble(-6, 6);
+        for (int i = 0; i < n; i++) acc[i] = Tensor.round(accType, (float) r.nextDouble(-6, 6));
+        short[] accBf16 = new short[n];
+        for (int i = 0; i < n; i++) accBf16[i] = (short) (Float.floatToRawIntBits(acc[i]) >>> 16);
         for (int c = 0; c < ch; c++) bias[c] = (float) r.nextDouble(-1, 1);
         for (int i = 0; i < n; i++) res[i] = (byte) Float8E4M3.toBits((float) r.nextDouble(-200, 200), true);
         float sr = 0.01f, sy = 7f / 448;
-        try (KernelCompiler kc = new KernelCompiler(ctx); DeviceBuffer a = DeviceBuffer.ofFloats(acc); DeviceBuffer b = DeviceBuffer.ofFloats(bias);
+        try (KernelCompiler kc = new KernelCompiler(ctx); DeviceBuffer a = accType == DType.BF16 ? DeviceBuffer.ofShorts(accBf16) : DeviceBuffer.ofFloats(acc); DeviceBuffer b = DeviceBuffer.ofFloats(bias);
              DeviceBuffer rb = DeviceBuffer.ofBytes(res); DeviceBuffer y = DeviceBuffer.allocate(n)) {
             for (Fp8Epilogue.Activation act : Fp8Epilogue.Activation.values())
                 for (boolean withBias : new boolean[] {false, true})
                     for (boolean withRes : new boolean[] {false, true}) {
-                        Fp8Epilogue.run(kc, a, rows, ch, new Fp8Epilogue.Params(withBias ? b : null, withRes ? rb : null, sr, act, sy), y, CudaStream.DEFAULT);
+                        Fp8Epilogue.run(kc, a, accType, rows, ch, new Fp8Epilogue.Params(withBias ? b : null, withRes ? rb : null, sr, act, sy), y, CudaStream.DEFAULT);
                         byte[] got = new byte[n];
                         y.copyTo(got);
                         int off = 0, far = 0;
@@ -57,7 +63,7 @@ class Fp8EpilogueTest {
                                 if (Math.abs(codeLine(g) - codeLine(want)) > 1) far++;
                             }
                         }
-                        String what = ch + " channels " + act + (withBias ? " bias" : "") + (withRes ? " residual" : "");
+                        String what = ch + " channels, " + accType.text() + " results, " + act + (withBias ? " bias" : "") + (withRes ? " residual" : "");
                         boolean transcendental = act == Fp8Epilogue.Activation.GELU_ERF || act == Fp8Epilogue.Activation.GELU_TANH || act == Fp8Epilogue.Activation.TANH;
                         assertEquals(0, far, what + ": codes more than one E4M3 step from the host's");
                         if (!transcendental) assertEquals(0, off, what + ": codes that differ from the host's");

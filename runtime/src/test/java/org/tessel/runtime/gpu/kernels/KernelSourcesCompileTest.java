@@ -117,7 +117,9 @@ public class KernelSourcesCompileTest {
         m.put("paged_prefill_f16_kvfp8_d64", PagedAttentionKernel.prefillSource(DType.F16, DType.F8E4M3, 64));
         for (Fp8Epilogue.Activation a : Fp8Epilogue.Activation.values()) m.put("fp8_epilogue_bias_residual_" + a.name().toLowerCase(java.util.Locale.ROOT), Fp8Epilogue.source(true, true, a));
         m.put("fp8_epilogue_plain", Fp8Epilogue.source(false, false, Fp8Epilogue.Activation.NONE));
-        for (Fp8Epilogue.Activation a : Fp8Epilogue.Activation.values()) m.put("fp8_epilogue_v4_bias_residual_" + a.name().toLowerCase(java.util.Locale.ROOT), Fp8Epilogue.source(true, true, a, true));
+        for (Fp8Epilogue.Activation a : Fp8Epilogue.Activation.values()) m.put("fp8_epilogue_v4_bias_residual_" + a.name().toLowerCase(java.util.Locale.ROOT), Fp8Epilogue.source(true, true, a, true, DType.F32));
+        for (Fp8Epilogue.Activation a : Fp8Epilogue.Activation.values()) m.put("fp8_epilogue_bf16_v4_bias_residual_" + a.name().toLowerCase(java.util.Locale.ROOT), Fp8Epilogue.source(true, true, a, true, DType.BF16));
+        m.put("fp8_epilogue_bf16_bias_gelu", Fp8Epilogue.source(true, false, Fp8Epilogue.Activation.GELU_ERF, false, DType.BF16));
         for (int v : new int[] {16, 4, 1}) m.put("im2col_fp8_v" + v, Fp8Im2col.source(v));
         m.put("paged_prefill_f16_d64", PagedAttentionKernel.prefillSource(DType.F16, 64));
         m.put("paged_prefill_bf16_d16", PagedAttentionKernel.prefillSource(DType.BF16, 16));

@@ -75,9 +75,11 @@ class QuantizedMatMulNvccTest {
         assertEquals(1, WeightOnlyGemv.passes(8));
         assertEquals(2, WeightOnlyGemv.passes(9));
         assertEquals(2, WeightOnlyGemv.passes(16));
-        // the forms: tensor cores for f16 activations and 4-bit symmetric codes in groups of 128 (llama-1b's decode), else as before
-        assertEquals(WeightOnlyGemv.Form.MMA, WeightOnlyGemv.form(DType.F16, 4, false, 128, 2048, 1));
+        // the forms: staged at one row a pass, tensor cores for 2 to 8 rows of f16 activations and 4-bit symmetric codes in groups of 128
+        assertEquals(WeightOnlyGemv.Form.STAGED, WeightOnlyGemv.form(DType.F16, 4, false, 128, 2048, 1));
+        assertEquals(WeightOnlyGemv.Form.MMA, WeightOnlyGemv.form(DType.F16, 4, false, 128, 2048, 2));
         assertEquals(WeightOnlyGemv.Form.MMA, WeightOnlyGemv.form(DType.F16, 4, false, 128, 5632, 8));
+        assertEquals(WeightOnlyGemv.Form.MMA, WeightOnlyGemv.form(DType.F16, 4, false, 128, 16384, 1));
         assertEquals(WeightOnlyGemv.Form.STAGED, WeightOnlyGemv.form(DType.F16, 4, false, 64, 2048, 1));
         assertEquals(WeightOnlyGemv.Form.STAGED, WeightOnlyGemv.form(DType.BF16, 4, false, 128, 2048, 1));
         assertEquals(WeightOnlyGemv.Form.STAGED, WeightOnlyGemv.form(DType.F16, 8, false, 128, 2048, 1));
@@ -92,10 +94,10 @@ class QuantizedMatMulNvccTest {
         assertEquals(2, WeightOnlyGemv.mmaKSplit(64, 512, 1, 132));
         assertEquals(256, WeightOnlyGemv.mmaBlocks(2048, 4));
         assertEquals(1000, WeightOnlyGemv.mmaBlocks(32000, 1));
-        // chunks a lane loads at once: its K steps rounded up to a power of two, at most 8
+        // chunks a lane loads at once: its K steps rounded up to a power of two, at most 4
         assertEquals(4, WeightOnlyGemv.mmaUnroll(2048, 4));
-        assertEquals(8, WeightOnlyGemv.mmaUnroll(5632, 4));
-        assertEquals(8, WeightOnlyGemv.mmaUnroll(2048, 1));
+        assertEquals(4, WeightOnlyGemv.mmaUnroll(5632, 4));
+        assertEquals(2, WeightOnlyGemv.mmaUnroll(512, 2));
         assertEquals(1, WeightOnlyGemv.mmaUnroll(256, 2));
     }
 
