@@ -150,15 +150,45 @@ public final class GemmTactic extends BaseTactic {
      */
     @Override public org.tessel.cost.Cost cost(org.tessel.cost.CostModel model, Node n, Precision p, Layout l, boolean cudaGraphs) {
         org.tessel.cost.Cost gemm = super.cost(model, n, p, l, cudaGraphs);
-        // at FP8 the activation rides in Tessel's FP8 epilogue pass, which every FP8 GEMM has
+        // at FP8 and INT8 the activation rides in Tessel's epilogue pass, which every such GEMM has
+        if (p == Precision.FP8 || p == Precision.INT8) return plus(gemm, quantizedEpilogue(model, n, p, cudaGraphs));
         boolean post = config.epilogue == Epilogue.BIAS && NodeFacts.activation(n) != null; // the activation kernel after the bias epilogue
-        if (config.epilogue != Epilogue.BIAS_GELU_ERF && config.epilogue != Epilogue.BIAS_TANH && !post || p == Precision.FP8) return gemm;
+        if (config.epilogue != Epilogue.BIAS_GELU_ERF && config.epilogue != Epilogue.BIAS_TANH && !post) return gemm;
         var out = n.output().type();
         double bytes = org.tessel.cost.Work.bytes(out, p);
         org.tessel.cost.Cost pass = model.estimate(id(), new org.tessel.cost.Work(out.numElements() * 8.0, bytes, bytes, 0, 0, 0),
                 TacticFeatures.streaming(0.5, config.memoryEfficiency, 1), p, cudaGraphs);
         double t = Math.max(pass.computeUs(), pass.memoryUs());
         return new org.tessel.cost.Cost(gemm.computeUs() + t, gemm.memoryUs() + t, gemm.launchUs() + pass.launchUs(), gemm.workspaceBytes());
+    }
+
+    /** Two kernels one after the other: their times add (the second's pass in both its compute and memory bounds, as above). */
+    private static org.tessel.cost.Cost plus(org.tessel.cost.Cost gemm, org.tessel.cost.Cost pass) {
+        double t = Math.max(pass.computeUs(), pass.memoryUs());
+        return new org.tessel.cost.Cost(gemm.computeUs() + t, gemm.memoryUs() + t, gemm.launchUs() + pass.launchUs(), gemm.workspaceBytes());
+    }
+
+    /** f32 operations an element of the quantized epilogue takes: widening, bias, residual, the division by the output's scale, the e4m3 or int8 rounding. */
+    static final double QUANTIZED_EPILOGUE_FLOPS = 48;
+    /** More for the activation it applies: CUDA's erfcf (exact GELU) and tanhf (tanh GELU, Tanh) are tens of instructions each. */
+    static final double ERF_FLOPS = 96, TANH_FLOPS = 64;
+
+    /**
+     * Tessel's FP8 or INT8 epilogue (Fp8Epilogue, Int8Epilogue) as the second kernel it is: the GEMM's results (bf16 from
+     * an FP8 GEMM, int32 from an INT8 one) read once more, the 1-byte output written, and its per-element work on CUDA
+     * cores. Before it was priced, BERT-base b32's FP8 FFN1 (exact GELU) was predicted at 16.9 us and ran at 80.9 on an
+     * H100 (its FP16 form, GEMM and GELU, 56 us), and the joint search chose it; FFN2 (no activation) 21.7 against 26.6.
+     */
+    private org.tessel.cost.Cost quantizedEpilogue(org.tessel.cost.CostModel model, Node n, Precision p, boolean cudaGraphs) {
+        double elements = n.output().type().numElements();
+        double flops = QUANTIZED_EPILOGUE_FLOPS + switch (config.epilogue) {
+            case BIAS_GELU_ERF -> ERF_FLOPS;
+            case BIAS_GELU, BIAS_TANH -> TANH_FLOPS;
+            default -> 0;
+        };
+        double read = elements * (p == Precision.FP8 ? 2 : 4), written = elements;
+        return model.estimate(id(), new org.tessel.cost.Work(elements * flops, read, written, 0, 0, 0),
+                TacticFeatures.streaming(0.5, config.memoryEfficiency, 1), Precision.FP32, cudaGraphs);
     }
 
     @Override public TacticFeatures features(Node n, Precision p, Layout l) {
