@@ -247,9 +247,15 @@ final class DecoderModels {
         return String.format("kv cache: %s, %,d bytes per token (native %d-byte elements: %,d)", kv.describe(), elems, nativeBytes, elems * nativeBytes);
     }
 
-    /** Plans a zoo step graph with the joint search at FP32 and {@code p} (FP16 or BF16) for {@code target}, its attention nodes on tessel.attention.paged at p. */
+    /**
+     * Plans a zoo step graph with the joint search at FP32 and {@code p} (FP16 or BF16) for {@code target}, its attention
+     * nodes on tessel.attention.paged at p and its MatMuls held at p: a small model's prefill step with LoRA deltas (FP32
+     * only) was priced cheapest at FP32 throughout, a plan the runner, whose KV cache and I/O are at p, refuses.
+     */
     static GpuDecoderRunner.StepPlanner pagedPlanner(String target, Precision p) {
-        SearchOptions o = SearchOptions.defaults().withForced(List.of(ForcedChoice.parse("tessel.PagedAttention=tessel.attention.paged:" + p.name().toLowerCase(java.util.Locale.ROOT))));
+        String at = p.name().toLowerCase(java.util.Locale.ROOT);
+        SearchOptions o = SearchOptions.defaults().withForced(List.of(ForcedChoice.parse("tessel.PagedAttention=tessel.attention.paged:" + at)))
+                .withPrecisionRules(List.of(PrecisionRule.parse("MatMul=" + at)));
         return jointPlanner(target, p, o);
     }
 

@@ -20,6 +20,7 @@ import org.tessel.passes.lora.LoraAdapter;
 import org.tessel.runtime.llm.quant.LlmQuantization;
 import org.tessel.runtime.llm.quant.QuantizationSpec;
 import org.tessel.runtime.cuda.CudaContext;
+import org.tessel.runtime.cuda.DeviceBuffer;
 import org.tessel.runtime.gpu.engine.GpuEngine;
 import org.tessel.runtime.gpu.engine.GpuEngineException;
 import org.tessel.runtime.gpu.engine.GpuExecutionContext;
@@ -224,8 +225,11 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
     /** A step's engine context (bound to the cache, its blocks reserved) and inputs, ready to run. */
     private record Prepared(GpuExecutionContext ctx, Map<String, Tensor> inputs, int rows, int tokens) {}
 
-    /** Checks the rows, reserves their tokens' slots in the cache and builds the step's inputs (block tables, slots, positions). */
-    private Prepared prepare(List<DecoderRunner.Row> rows, GpuPagedKvCache cache) {
+    /**
+     * The step-shape bucket of {@code rows} on {@code cache} (their new-token bucket, the block-table bucket their lengths
+     * reach), checking the cache and the rows first; nothing is reserved or bound.
+     */
+    private PagedDecoderShape shapeOf(List<DecoderRunner.Row> rows, GpuPagedKvCache cache) {
         if (rows.isEmpty()) throw new IllegalArgumentException("a step needs at least one row");
         if (cache.layers() != config.layers() || cache.config().kvHeads() != config.kvHeads() || cache.config().headDim() != config.headDim()
                 || cache.config().heads() != config.heads() || cache.config().dtype() != precision.storage() || !cache.format().equals(kv))
@@ -234,21 +238,27 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
                     + " (make it with newCache)");
         int maxNew = 0, maxTotal = 0, bs = cache.blockSize();
         java.util.Set<String> seen = new java.util.HashSet<>();
-        long[] adapterIds = new long[rows.size()];
-        for (int i = 0; i < rows.size(); i++) {
-            DecoderRunner.Row r = rows.get(i);
+        for (DecoderRunner.Row r : rows) {
             if (!seen.add(r.seq())) throw new IllegalArgumentException("a step lists sequence " + r.seq() + " twice");
-            adapterIds[i] = DecoderRunner.rowAdapterId(r, adapters);
+            DecoderRunner.rowAdapterId(r, adapters);
             int past = cache.length(r.seq());
             DecoderRunner.checkRow(r, past, config, model);
             maxNew = Math.max(maxNew, r.tokens().length);
             maxTotal = Math.max(maxTotal, past + r.tokens().length);
         }
-        for (DecoderRunner.Row r : rows) cache.reserve(r.seq(), r.tokens().length);
         int n = DecoderRunner.newTokenBucket(maxNew, config);
         int reach = (config.maxPositions() + bs - 1) / bs, need = (maxTotal + bs - 1) / bs;
         int maxBlocks = Math.min(need <= 1 ? 1 : Integer.highestOneBit(need - 1) << 1, reach);
-        PagedDecoderShape shape = new PagedDecoderShape(rows.size(), n, Math.max(maxBlocks, need), bs, cache.numBlocks());
+        return new PagedDecoderShape(rows.size(), n, Math.max(maxBlocks, need), bs, cache.numBlocks());
+    }
+
+    /** Checks the rows, reserves their tokens' slots in the cache and builds the step's inputs (block tables, slots, positions). */
+    private Prepared prepare(List<DecoderRunner.Row> rows, GpuPagedKvCache cache) {
+        PagedDecoderShape shape = shapeOf(rows, cache);
+        long[] adapterIds = new long[rows.size()];
+        for (int i = 0; i < rows.size(); i++) adapterIds[i] = DecoderRunner.rowAdapterId(rows.get(i), adapters);
+        for (DecoderRunner.Row r : rows) cache.reserve(r.seq(), r.tokens().length);
+        int n = shape.newTokens(), bs = cache.blockSize();
         Bucket bucket = bucket(shape);
         GpuExecutionContext ctx = bind(bucket, cache);
 
@@ -335,15 +345,19 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
         int read = 0;                     // steps whose tokens are in out
         for (int k = 0; k < steps; k++) {
             long t0 = System.nanoTime();
+            if (ahead != null) {
+                Bucket next = buckets.get(shapeOf(cur, cache));
+                if (next == null || next.ctx != ahead || next.boundTo != cache) {
+                    // drain before the next context is bound: it cannot read this one's logits in stream order, and the
+                    // buckets' contexts share one arena (StepActivations), which binding it clears
+                    ahead.enqueueGreedyTail("logits", k - 1);
+                    read = drainTo(ahead, out, read, k);
+                    cur = fed(cur, out, k - 1);
+                    ahead = null;
+                }
+            }
             Prepared p = prepare(cur, cache);
             GpuExecutionContext ctx = p.ctx();
-            if (ahead != null && ctx != ahead) { // drain: the next context cannot read this one's logits in stream order
-                ahead.enqueueGreedyTail("logits", k - 1);
-                read = drainTo(ahead, out, read, k);
-                cur = fed(cur, out, k - 1);
-                p = prepare(cur, cache); // the same reservations again (prepare reserves idempotently), now with the real tokens
-                ahead = null;
-            }
             long t1 = System.nanoTime();
             if (!ctx.isCaptured()) { // the first step of a context runs, and captures its graph, one at a time
                 if (ahead != null) throw new IllegalStateException("a captured context went uncaptured");
@@ -458,11 +472,54 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
             pools.put("present_pool." + l + ".key", new GpuEngine.ExternalBuffer(cache.keys(l), c.kvDtype(), poolShape));
             pools.put("present_pool." + l + ".value", new GpuEngine.ExternalBuffer(cache.values(l), c.kvDtype(), poolShape));
         }
-        b.ctx = b.engine.createExecutionContext(pools);
+        // the buckets' contexts share one arena and workspace (steps run one after another): nothing of another
+        // bucket's may be in flight while this one's layers bind and its arena is cleared
+        context.synchronize();
+        b.ctx = b.engine.createExecutionContext(pools, activations);
         b.boundTo = cache;
         buildNanos += System.nanoTime() - t0;
         return b.ctx;
     }
+
+    /**
+     * The activation arena and workspace every bucket's context binds (GpuEngine.SharedActivations): a bucket whose plan
+     * needs more than the current buffer gets a new one of at least twice its size, and the old stays for the contexts
+     * bound to it, so the runner holds under twice the largest bucket's activations however many buckets it builds.
+     */
+    private static final class StepActivations implements GpuEngine.SharedActivations {
+        private final List<DeviceBuffer> buffers = new ArrayList<>();
+        private DeviceBuffer arena, workspace;
+
+        @Override public DeviceBuffer arena(long bytes) {
+            if (arena == null || arena.bytes() < bytes) arena = grow(arena, bytes);
+            return arena;
+        }
+
+        @Override public DeviceBuffer workspace(long bytes) {
+            if (workspace == null || workspace.bytes() < bytes) workspace = grow(workspace, bytes);
+            return workspace;
+        }
+
+        private DeviceBuffer grow(DeviceBuffer old, long bytes) {
+            DeviceBuffer b = DeviceBuffer.allocate(Math.max(bytes, old == null ? 0 : 2 * old.bytes()));
+            buffers.add(b);
+            return b;
+        }
+
+        /** Device bytes held (every size the buffers went through). */
+        long bytes() { return buffers.stream().mapToLong(DeviceBuffer::bytes).sum(); }
+
+        void close() {
+            for (DeviceBuffer b : buffers) b.close();
+            buffers.clear();
+            arena = workspace = null;
+        }
+    }
+
+    private final StepActivations activations = new StepActivations();
+
+    /** Device bytes of the activation arenas and workspaces the buckets' contexts share. */
+    public long sharedActivationBytes() { return activations.bytes(); }
 
     /** Frees every engine and context (the caches are the caller's). */
     @Override public void close() {
@@ -471,6 +528,7 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
             b.engine.close();
         }
         buckets.clear();
+        activations.close();
         shared.close();
         compiler.close();
     }

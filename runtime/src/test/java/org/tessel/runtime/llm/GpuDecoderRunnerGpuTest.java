@@ -57,8 +57,8 @@ class GpuDecoderRunnerGpuTest {
 
     /**
      * As {@link #planner(Precision)}; without {@code paged} (a step graph with no {@code tessel.PagedAttention}, as an
-     * ONNX decoder's) the MatMuls are held at p instead, as the CLI's planner of ONNX decoders holds them (without an
-     * anchor at p the search prices llama-tiny's steps cheapest at FP32, and the decoder refuses the plan).
+     * ONNX decoder's) nothing is forced. Either way the MatMuls are held at p, as the CLI's planners hold them (without
+     * that anchor the search prices llama-tiny's steps, a LoRA prefill's too, cheapest at FP32, and the decoder refuses the plan).
      */
     static GpuDecoderRunner.StepPlanner planner(Precision p, boolean paged) {
         boolean emulated = GpuTestSupport.emulated();
@@ -67,7 +67,7 @@ class GpuDecoderRunnerGpuTest {
             List<ForcedChoice> forced = new ArrayList<>();
             if (paged) forced.add(ForcedChoice.parse("tessel.PagedAttention=tessel.attention.paged:" + at));
             SearchOptions o = SearchOptions.defaults().withTarget("h200-measured").withPrecisions(EnumSet.of(Precision.FP32, p)).withForced(forced)
-                    .withPrecisionRules(paged ? List.of() : List.of(PrecisionRule.parse("MatMul=" + at)));
+                    .withPrecisionRules(List.of(PrecisionRule.parse("MatMul=" + at)));
             // only Tessel's kernels run on the emulated device: the search chooses among them (tessel.gemv and its fused
             // norm and SiLU prologues at the decode steps' rows, tessel.matmul where the GEMV does not fit)
             if (emulated) o = o.withSelectors(List.of(TESSEL_KERNELS));

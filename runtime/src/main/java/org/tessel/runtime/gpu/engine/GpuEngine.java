@@ -191,10 +191,17 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
         DeviceBuffer integerInputs;
         final Map<Value, Long> integerInputOffsets = new IdentityHashMap<>();
 
-        Binding(Map<Value, DeviceBuffer> callerOwned) {
+        /** Where the arena and workspace come from when the caller shares them between contexts (null: this binding's own). */
+        final SharedActivations sharedActivations;
+
+        Binding(Map<Value, DeviceBuffer> callerOwned) { this(callerOwned, null); }
+
+        Binding(Map<Value, DeviceBuffer> callerOwned, SharedActivations sharedActivations) {
+            this.sharedActivations = profileArena == null ? sharedActivations : null;
             try {
                 long arenaBytes = Math.max(256, scaled(memoryPlan.arenaBytes()));
-                this.arena = profileArena != null ? profileArena.arena(arenaBytes) : keep(DeviceBuffer.allocate(arenaBytes));
+                this.arena = profileArena != null ? profileArena.arena(arenaBytes)
+                        : this.sharedActivations != null ? this.sharedActivations.arena(arenaBytes).slice(0, arenaBytes) : keep(DeviceBuffer.allocate(arenaBytes));
                 arena.fill((byte) 0); // tuning runs on the arena: zeros, not leftover NaNs
                 if (guard != null) guard.arm(arena, GpuEngine.this::scaled);
                 for (var e : callerOwned.entrySet()) {
@@ -338,8 +345,11 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
     private Binding bind(boolean first) { return bind(first, Map.of()); }
 
     /** Builds every layer against a new binding whose {@code callerOwned} values use the caller's buffers. */
-    private Binding bind(boolean first, Map<Value, DeviceBuffer> callerOwned) {
-        Binding b = new Binding(callerOwned);
+    private Binding bind(boolean first, Map<Value, DeviceBuffer> callerOwned) { return bind(first, callerOwned, null); }
+
+    /** As above, its arena and workspace from {@code sharedActivations} (null: its own). */
+    private Binding bind(boolean first, Map<Value, DeviceBuffer> callerOwned, SharedActivations sharedActivations) {
+        Binding b = new Binding(callerOwned, sharedActivations);
         building = b;
         try {
             for (Node n : graph.nodes()) {
@@ -362,7 +372,8 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
             // one workspace shared by the context's layers (they run one after another on one stream), sized for the hungriest
             b.workspaces = new DeviceBuffer[streamCount()];
             for (int i = 0; i < b.workspaces.length; i++) {
-                DeviceBuffer shared = profileArena != null ? profileArena.workspace(b.workspaceNeed) : null;
+                DeviceBuffer shared = profileArena != null ? profileArena.workspace(b.workspaceNeed)
+                        : b.sharedActivations != null && b.workspaces.length == 1 ? b.sharedActivations.workspace(Math.max(256, b.workspaceNeed)).slice(0, Math.max(256, b.workspaceNeed)) : null;
                 b.workspaces[i] = shared != null ? shared : b.keep(DeviceBuffer.allocate(b.workspaceNeed));
             }
             b.workspace = b.workspaces[0];
@@ -763,7 +774,27 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
      * dtype, e.g. f16 in an FP16 engine, integers as i32; its shape; enough bytes); a mismatch is refused naming the
      * value. The build's own binding is released (its memory is not needed once a context binds its own).
      */
-    public synchronized GpuExecutionContext createExecutionContext(Map<String, ExternalBuffer> callerOwned) {
+    public synchronized GpuExecutionContext createExecutionContext(Map<String, ExternalBuffer> callerOwned) { return createExecutionContext(callerOwned, null); }
+
+    /**
+     * Device memory that execution contexts of several engines share because they never run at the same time: a
+     * decoder's step buckets, one step after another on one stream (each bucket an engine, each engine's activations
+     * planned into its own arena: with a context's own arena each, a serving workload's dozens of buckets ran an H100
+     * out of memory). The owner keeps the buffers alive while any context bound to them lives, and runs no context while
+     * another's work is in flight.
+     */
+    public interface SharedActivations {
+        /** A buffer of at least {@code bytes} for a context's activation arena. */
+        DeviceBuffer arena(long bytes);
+        /** A buffer of at least {@code bytes} for a context's workspace. */
+        DeviceBuffer workspace(long bytes);
+    }
+
+    /**
+     * As {@link #createExecutionContext(Map)}, the context's activation arena and workspace taken from
+     * {@code sharedActivations} (null: its own), not freed with it.
+     */
+    public synchronized GpuExecutionContext createExecutionContext(Map<String, ExternalBuffer> callerOwned, SharedActivations sharedActivations) {
         context.bind();
         Map<Value, DeviceBuffer> bound = new IdentityHashMap<>();
         for (var e : callerOwned.entrySet()) {
@@ -785,7 +816,7 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
             bound.put(v, x.buffer());
         }
         if (unclaimed != null) { unclaimed.close(); unclaimed = null; }
-        return new GpuExecutionContext(this, bind(false, bound));
+        return new GpuExecutionContext(this, bind(false, bound, sharedActivations));
     }
 
     /** The auto-tuner's per-candidate records; null with the fixed rule. */
