@@ -157,13 +157,29 @@ final class ServeBenchCommand implements Callable<Integer> {
         }
         for (BatchScheduler.Outcome x : reports.getFirst().outcomes()) if (x.refused()) System.out.println("refused: " + x.refusal());
         int differ = 0;
-        for (int i = 0; i < workload.size(); i++)
-            if (!Arrays.equals(reports.get(0).outcomes().get(i).output(), reports.get(1).outcomes().get(i).output())) differ++;
+        List<Integer> firstDifference = new java.util.ArrayList<>();
+        for (int i = 0; i < workload.size(); i++) {
+            long[] a = reports.get(0).outcomes().get(i).output(), b = reports.get(1).outcomes().get(i).output();
+            if (Arrays.equals(a, b)) continue;
+            differ++;
+            int at = 0;
+            while (a != null && b != null && at < Math.min(a.length, b.length) && a[at] == b[at]) at++;
+            firstDifference.add(at);
+        }
         System.out.printf("times in ms, each policy's median of %d measured pass(es) after %d warm-up pass(es); engines: %d built in %.2f s (left out of the serving clock), %s%n",
                 repeat, warmup, runner.enginesBuilt(), runner.buildNanos() / 1e9, backend.get());
         System.out.printf("in-flight vs static: %.2fx throughput at equal KV memory; outputs identical for %d of %d requests%n",
                 reports.get(0).tokensPerSecond() / reports.get(1).tokensPerSecond(), workload.size() - differ, workload.size());
-        if (differ > 0) throw new IllegalStateException(differ + " request(s) got different tokens under in-flight and static batching: a scheduling bug");
+        if (differ > 0 && !gpu) throw new IllegalStateException(differ + " request(s) got different tokens under in-flight and static batching: a scheduling bug");
+        if (differ > 0) {
+            // FP16 GPU engines: the two policies run a request's tokens in steps of other shapes (rows, prefill chunks),
+            // whose kernels round differently; a greedy near-tie then flips a token and the rest of the output follows.
+            // The CPU backend's f32 steps compare the schedules exactly (above).
+            java.util.Collections.sort(firstDifference);
+            System.out.printf("warning: %d request(s) got different tokens under in-flight and static batching, the first different token at position %d (median; min %d, max %d):"
+                    + " on FP16 GPU engines the policies' steps differ in shape, kernels and rounding, and a greedy near-tie flips; the CPU backend checks the schedules exactly%n",
+                    differ, firstDifference.get(firstDifference.size() / 2), firstDifference.getFirst(), firstDifference.getLast());
+        }
         if (runner != base) compareWithBase(runner, base, workload, plain, reports.getFirst());
         return 0;
     }
