@@ -246,6 +246,23 @@ class GpuDecoderRunnerGpuTest {
         }
     }
 
+    /**
+     * A step's last-token logits (GpuExecutionContext.runRows: only those rows leave the device) equal the last rows of
+     * the same step with every position's logits, for a prefill of rows of different lengths (padding after the shorter).
+     */
+    @Test void lastTokenLogitsEqualTheLastRowsOfEveryPositionsLogits() {
+        CudaContext ctx = GpuTestSupport.requireGpu();
+        long[][] prompts = {{11, 200, 37, 5, 480}, {7, 7, 300}, {1, 2}};
+        try (GpuDecoderRunner gpu = gpuRunner("llama-tiny", ctx); GpuPagedKvCache a = gpu.newCache(4, 32); GpuPagedKvCache b = gpu.newCache(4, 32)) {
+            List<DecoderRunner.Row> rows = new ArrayList<>();
+            for (int i = 0; i < prompts.length; i++) rows.add(new DecoderRunner.Row("s" + i, prompts[i]));
+            List<float[]> last = gpu.step(rows, a);
+            List<float[][]> all = gpu.stepAllLogits(rows, b);
+            for (int i = 0; i < prompts.length; i++)
+                assertArrayEquals(all.get(i)[prompts[i].length - 1], last.get(i), "row " + i + "'s last logits");
+        }
+    }
+
     @Test void callerOwnedBuffersAreCheckedAgainstTheEngine() {
         CudaContext ctx = GpuTestSupport.requireGpu();
         String model = "llama-tiny";

@@ -206,6 +206,44 @@ public final class GpuExecutionContext implements AutoCloseable {
     }
 
     /**
+     * One inference whose output {@code output} ([.., N] rows, such as logits) comes back only at the flat row indices
+     * {@code rows} (over its leading dimensions), each as N f32 values: a prefill step needs its sequences' last positions,
+     * not the vocabulary's logits at every position (llama-1b's step of 32 rows of 128 tokens: 262 MB of f16 logits, where
+     * the last positions are 2 MB). No other output is downloaded.
+     */
+    public synchronized float[][] runRows(Map<String, Tensor> inputs, String output, int[] rows) {
+        long t0 = System.nanoTime();
+        Value o = argmaxOutput(output);
+        if (o.type().layout() == Layout.NHWC) throw new GpuEngineException("output %" + output + " is stored channels-last: its rows are not contiguous");
+        DType stored = engine.storageOf(o);
+        int n = o.type().shape().dim(o.type().rank() - 1);
+        long total = o.type().numElements() / Math.max(1, n);
+        for (int r : rows)
+            if (r < 0 || r >= total) throw new GpuEngineException("row " + r + " of output %" + output + " " + o.type().shape() + ", which has " + total + " rows of " + n);
+        upload(inputsInOrder(inputs));
+        long t1 = System.nanoTime();
+        enqueue();
+        long t2 = System.nanoTime();
+        long rowBytes = (long) n * stored.bytes();
+        if (stagingOut == null || stagingOut.bytes() < rows.length * rowBytes) {
+            if (stagingOut != null) stagingOut.close();
+            stagingOut = org.tessel.runtime.cuda.PinnedHostBuffer.allocate(Math.max(1, rows.length * rowBytes));
+        }
+        DeviceBuffer all = buffer(o);
+        for (int i = 0; i < rows.length; i++) all.slice(rows[i] * rowBytes, rowBytes).copyToHostAsync(stagingOut, i * rowBytes, stream);
+        stream.synchronize();
+        long t3 = System.nanoTime();
+        float[][] out = new float[rows.length][];
+        for (int i = 0; i < rows.length; i++) out[i] = fromStaging(i * rowBytes, stored, n);
+        runs++;
+        uploadNanos += t1 - t0;
+        launchNanos += t2 - t1;
+        waitNanos += t3 - t2;
+        outputNanos += System.nanoTime() - t3;
+        return out;
+    }
+
+    /**
      * One run of a greedy decode enqueued ahead of the host (nothing waits for the device): {@code inputs}' integers are
      * staged and copied; then, when {@code previousSlot >= 0}, the previous run's greedy tokens (the arg-max of each row
      * of {@code output}, as {@link #runArgmax}) are picked on the device and written both into input {@code feed}'s
