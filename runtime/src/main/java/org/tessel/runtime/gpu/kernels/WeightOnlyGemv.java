@@ -16,6 +16,8 @@ import org.tessel.tactics.gemm.QuantizedMatMulTactic;
  * specialization: their accumulators are registers), f32 sums. Activations f32, f16 or bf16; scales in their stored type; codes and zero points as {@code WeightQuantizer}
  * lays them out. Fused groups as {@link Gemv} runs them: an elementwise prologue in the x loader, an RMS norm (its scale
  * multiplied into x as it is loaded, since the weights are already quantized), a bias and a residual in the epilogue.
+ * Three forms of the kernel compute these sums ({@link Form}): plain, staged (one row a pass) and on tensor cores (2-8
+ * rows of f16 activations with 4-bit codes).
  */
 public final class WeightOnlyGemv {
     private WeightOnlyGemv() {}
