@@ -520,9 +520,6 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
             return b;
         }
 
-        /** Device bytes held (every size the buffers went through). */
-        long bytes() { return buffers.stream().mapToLong(DeviceBuffer::bytes).sum(); }
-
         void close() {
             for (DeviceBuffer b : buffers) b.close();
             buffers.clear();
@@ -531,9 +528,6 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
     }
 
     private final StepActivations activations = new StepActivations();
-
-    /** Device bytes of the activation arenas and workspaces the buckets' contexts share. */
-    public long sharedActivationBytes() { return activations.bytes(); }
 
     /** Frees every engine and context (the caches are the caller's). */
     @Override public void close() {

@@ -156,10 +156,8 @@ public final class GemmTactic extends BaseTactic {
         if (config.epilogue != Epilogue.BIAS_GELU_ERF && config.epilogue != Epilogue.BIAS_TANH && !post) return gemm;
         var out = n.output().type();
         double bytes = org.tessel.cost.Work.bytes(out, p);
-        org.tessel.cost.Cost pass = model.estimate(id(), new org.tessel.cost.Work(out.numElements() * 8.0, bytes, bytes, 0, 0, 0),
-                TacticFeatures.streaming(0.5, config.memoryEfficiency, 1), p, cudaGraphs);
-        double t = Math.max(pass.computeUs(), pass.memoryUs());
-        return new org.tessel.cost.Cost(gemm.computeUs() + t, gemm.memoryUs() + t, gemm.launchUs() + pass.launchUs(), gemm.workspaceBytes());
+        return plus(gemm, model.estimate(id(), new org.tessel.cost.Work(out.numElements() * 8.0, bytes, bytes, 0, 0, 0),
+                TacticFeatures.streaming(0.5, config.memoryEfficiency, 1), p, cudaGraphs));
     }
 
     /** Two kernels one after the other: their times add (the second's pass in both its compute and memory bounds, as above). */

@@ -176,7 +176,7 @@ public final class GpuExecutionContext implements AutoCloseable {
      */
     public synchronized int[] runArgmax(Map<String, Tensor> inputs, String output) {
         long t0 = System.nanoTime();
-        Value o = argmaxOutput(output);
+        Value o = rowsOutput(output);
         DType stored = engine.storageOf(o);
         int n = o.type().shape().dim(o.type().rank() - 1), rows = Math.toIntExact(o.type().numElements() / Math.max(1, n));
         upload(inputsInOrder(inputs));
@@ -187,21 +187,14 @@ public final class GpuExecutionContext implements AutoCloseable {
             if (argmax != null) argmax.close();
             argmax = DeviceBuffer.allocate(4L * rows);
         }
-        if (stagingOut == null || stagingOut.bytes() < 4L * rows) {
-            if (stagingOut != null) stagingOut.close();
-            stagingOut = org.tessel.runtime.cuda.PinnedHostBuffer.allocate(4L * rows);
-        }
+        stagingOut(4L * rows);
         org.tessel.runtime.gpu.kernels.Argmax.run(engine.kernels(), stored, buffer(o), rows, n, argmax, null, stream);
         argmax.slice(0, 4L * rows).copyToHostAsync(stagingOut, 0, stream);
         stream.synchronize();
         long t3 = System.nanoTime();
         int[] best = new int[rows];
         stagingOut.read(0, best);
-        runs++;
-        uploadNanos += t1 - t0;
-        launchNanos += t2 - t1;
-        waitNanos += t3 - t2;
-        outputNanos += System.nanoTime() - t3;
+        counted(t0, t1, t2, t3);
         return best;
     }
 
@@ -213,7 +206,7 @@ public final class GpuExecutionContext implements AutoCloseable {
      */
     public synchronized float[][] runRows(Map<String, Tensor> inputs, String output, int[] rows) {
         long t0 = System.nanoTime();
-        Value o = argmaxOutput(output);
+        Value o = rowsOutput(output);
         if (o.type().layout() == Layout.NHWC) throw new GpuEngineException("output %" + output + " is stored channels-last: its rows are not contiguous");
         DType stored = engine.storageOf(o);
         int n = o.type().shape().dim(o.type().rank() - 1);
@@ -225,21 +218,14 @@ public final class GpuExecutionContext implements AutoCloseable {
         enqueue();
         long t2 = System.nanoTime();
         long rowBytes = (long) n * stored.bytes();
-        if (stagingOut == null || stagingOut.bytes() < rows.length * rowBytes) {
-            if (stagingOut != null) stagingOut.close();
-            stagingOut = org.tessel.runtime.cuda.PinnedHostBuffer.allocate(Math.max(1, rows.length * rowBytes));
-        }
+        stagingOut(Math.max(1, rows.length * rowBytes));
         DeviceBuffer all = buffer(o);
         for (int i = 0; i < rows.length; i++) all.slice(rows[i] * rowBytes, rowBytes).copyToHostAsync(stagingOut, i * rowBytes, stream);
         stream.synchronize();
         long t3 = System.nanoTime();
         float[][] out = new float[rows.length][];
         for (int i = 0; i < rows.length; i++) out[i] = fromStaging(i * rowBytes, stored, n);
-        runs++;
-        uploadNanos += t1 - t0;
-        launchNanos += t2 - t1;
-        waitNanos += t3 - t2;
-        outputNanos += System.nanoTime() - t3;
+        counted(t0, t1, t2, t3);
         return out;
     }
 
@@ -278,8 +264,8 @@ public final class GpuExecutionContext implements AutoCloseable {
         return best;
     }
 
-    /** The output whose rows the device arg-max reduces: named so, stored in f32, f16 or bf16; refused naming it otherwise. */
-    private Value argmaxOutput(String output) {
+    /** The output whose rows the device arg-max reduces or runRows brings back: named so, stored in f32, f16 or bf16; refused naming it otherwise. */
+    private Value rowsOutput(String output) {
         Graph g = engine.graph();
         Value o = g.outputs().stream().filter(v -> v.name().equals(output)).findFirst()
                 .orElseThrow(() -> new GpuEngineException("no output '" + output + "'; the engine's outputs are " + g.outputs().stream().map(Value::name).toList()));
@@ -291,7 +277,7 @@ public final class GpuExecutionContext implements AutoCloseable {
 
     private void pickGreedy(String output, String feed, int slot) {
         Graph g = engine.graph();
-        Value o = argmaxOutput(output);
+        Value o = rowsOutput(output);
         DType stored = engine.storageOf(o);
         int n = o.type().shape().dim(o.type().rank() - 1), rows = Math.toIntExact(o.type().numElements() / Math.max(1, n));
         DeviceBuffer feedBuffer = null;
@@ -434,10 +420,7 @@ public final class GpuExecutionContext implements AutoCloseable {
             outAt.put(o, outBytes);
             outBytes += buffer(o).bytes();
         }
-        if (outBytes > 0 && (stagingOut == null || stagingOut.bytes() < outBytes)) {
-            if (stagingOut != null) stagingOut.close();
-            stagingOut = org.tessel.runtime.cuda.PinnedHostBuffer.allocate(outBytes);
-        }
+        if (outBytes > 0) stagingOut(outBytes);
         for (Map.Entry<Value, Long> e : outAt.entrySet()) buffer(e.getKey()).copyToHostAsync(stagingOut, e.getValue(), stream);
         stream.synchronize();
         long t3 = System.nanoTime();
@@ -482,6 +465,22 @@ public final class GpuExecutionContext implements AutoCloseable {
     private record Staged(Value value, DeviceBuffer device, int[] ints) {}
 
     /** {@code n} values of a float output staged at {@code at} in {@code stored} (f32, f16 or bf16), as f32. */
+    /** The pinned output staging, grown to hold at least {@code bytes}. */
+    private void stagingOut(long bytes) {
+        if (stagingOut != null && stagingOut.bytes() >= bytes) return;
+        if (stagingOut != null) stagingOut.close();
+        stagingOut = org.tessel.runtime.cuda.PinnedHostBuffer.allocate(bytes);
+    }
+
+    /** Counts a run whose phases began at t0 (upload), t1 (launch), t2 (wait) and t3 (outputs, ending now). */
+    private void counted(long t0, long t1, long t2, long t3) {
+        runs++;
+        uploadNanos += t1 - t0;
+        launchNanos += t2 - t1;
+        waitNanos += t3 - t2;
+        outputNanos += System.nanoTime() - t3;
+    }
+
     private float[] fromStaging(long at, DType stored, int n) {
         float[] v = new float[n];
         switch (stored) {
