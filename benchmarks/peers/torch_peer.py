@@ -4,7 +4,8 @@
 torchvision resnet50 (channels_last) and mobilenet_v2, and transformers' BertModel built from a
 config with the zoo's sizes (bert-base: vocab 30522, hidden 768, 12 layers, 12 heads, FFN 3072, GELU
 erf, LayerNorm eps 1e-12, with the tanh pooler the zoo has; sequence 128; bert-tiny: vocab 1000,
-hidden 128, 2 layers, 2 heads, FFN 512, sequence 16), token ids uniform over the vocabulary and an
+hidden 128, 2 layers, 2 heads, FFN 512, sequence 16; a model name ending in "-tanh", e.g. bert-base-tanh, computes
+GELU in the tanh form, transformers' "gelu_pytorch_tanh", the peer of `tessel build --approximate-gelu`), token ids uniform over the vocabulary and an
 attention mask with the last eighth of each row zero (as GpuEngineBench), random weights, eval mode; per
 configuration torch eager, torch.compile (default mode) and torch.compile(mode="reduce-overhead")
 (CUDA graphs). TF32 off, cudnn.benchmark on. Each time: 20 warm-up calls, then the median and p99
@@ -33,11 +34,18 @@ BERT = {
 }
 
 
+def bert_base_name(model):
+    """The BERT configuration a model name asks for ('bert-base-tanh' is bert-base with the tanh GELU), or None."""
+    base = model[:-len("-tanh")] if model.endswith("-tanh") else model
+    return base if base in BERT else None
+
+
 def build_bert(model, batch, dtype):
     from transformers import BertConfig, BertModel
-    c = dict(BERT[model])
+    c = dict(BERT[bert_base_name(model)])
     seq = c.pop("seq")
-    cfg = BertConfig(**c, max_position_embeddings=512, type_vocab_size=2, hidden_act="gelu", layer_norm_eps=1e-12,
+    act = "gelu_pytorch_tanh" if model.endswith("-tanh") else "gelu"
+    cfg = BertConfig(**c, max_position_embeddings=512, type_vocab_size=2, hidden_act=act, layer_norm_eps=1e-12,
                      hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
     net = BertModel(cfg, add_pooling_layer=True).eval().cuda().to(dtype=dtype)
     ids = torch.randint(0, cfg.vocab_size, (batch, seq), device="cuda", dtype=torch.int64)
@@ -50,7 +58,7 @@ def build_bert(model, batch, dtype):
 def build(model, batch, precision):
     """The network and its positional arguments (a tuple)."""
     dtype = torch.float16 if precision == "fp16" else torch.float32
-    if model in BERT:
+    if bert_base_name(model):
         return build_bert(model, batch, dtype)
     import torchvision
     if model == "resnet50":
@@ -58,7 +66,7 @@ def build(model, batch, precision):
     elif model == "mobilenetv2":
         net, shape = torchvision.models.mobilenet_v2(weights=None), (batch, 3, 224, 224)
     else:
-        raise SystemExit(f"torch_peer.py: unknown model '{model}' (known: resnet50, mobilenetv2, {', '.join(BERT)})")
+        raise SystemExit(f"torch_peer.py: unknown model '{model}' (known: resnet50, mobilenetv2, {', '.join(BERT)}, and each BERT's -tanh form)")
     net = net.eval().cuda().to(dtype=dtype, memory_format=torch.channels_last)
     x = torch.randn(shape, device="cuda", dtype=dtype).to(memory_format=torch.channels_last)
     return net, (x,)

@@ -52,6 +52,8 @@ final class BuildCommand implements Callable<Integer> {
     @Option(names = "--top-k", converter = Ranges.AtLeastOne.class, defaultValue = "3", description = "Candidates timed per layer with --tuning top-k (default ${DEFAULT-VALUE}).") int topK;
     @Option(names = "--streams", converter = Ranges.Streams.class, defaultValue = "1", description = "Run independent branches on up to this many CUDA streams (GPU engines; default ${DEFAULT-VALUE}).") int streams;
     @Option(names = "--cpu", description = "Build a CPU engine even where there is a GPU.") boolean cpu;
+    @Option(names = "--approximate-gelu", description = "Compute the model's exact (erf) GELUs as the tanh approximation, which cuBLASLt fuses into the GEMM before it "
+            + "(|error| <= 4.74e-4 a GELU, as TensorRT's BERT demo does); the engine then computes that graph, not the model's exact one.") boolean approximateGelu;
     @Option(names = "--best", description = "Allow every precision Tessel can build (trtexec's flag): FP16 for a GPU engine; fp32, tf32, fp16 and bf16 with --strategy.") boolean best;
     @Option(names = "--noTF32", description = "No TF32 (trtexec's flag): TF32 is off unless --tf32 (or --best with --strategy) turns it on.") boolean noTf32;
     @Option(names = "--exportLayerInfo", paramLabel = "FILE", description = "Write the built engine's layers and plan as JSON (as `tessel inspect --json` prints them).") Path exportLayerInfo;
@@ -139,6 +141,7 @@ final class BuildCommand implements Callable<Integer> {
         if (explicitQdq && backend.isGpu())
             throw new IllegalArgumentException(model.model + " carries Q/DQ nodes (INT8): explicit quantization builds CPU engines so far (its INT8 nodes may write f32 where the model has no Q/DQ after them, "
                     + "which the GPU's INT8 kernels, requantizing every output, do not); add --cpu, or calibrate the float model for a GPU INT8 engine (--int8 --calib)");
+        checkApproximateGelu(approximateGelu, profiles.given(), accuracy.budget() != null);
         if (profiles.given()) return buildProfiles(backend, t0);
         if (accuracy.budget() != null && strategy == null)
             throw new IllegalArgumentException("--accuracy-budget constrains a search: add --strategy (e.g. joint)" + (planFile != null ? "; a --plan file is built as it is" : ""));
@@ -153,7 +156,7 @@ final class BuildCommand implements Callable<Integer> {
             if (timingCache != null || target != null || tuning != null)
                 System.out.println("note: --timing-cache, --target and --tuning apply to GPU engines; this is a CPU engine, so they are not used");
             Graph g = model.load();
-            new PassManager().run(g, StandardPipelines.resolve(pipeline == null ? "standard" : pipeline));
+            new PassManager().run(g, fixedPipeline(StandardPipelines.resolve(pipeline == null ? "standard" : pipeline)));
             Engine e = Engine.buildCpu(g);
             e.save(out);
             double s = (System.nanoTime() - t0) / 1e9;
@@ -166,7 +169,7 @@ final class BuildCommand implements Callable<Integer> {
         GpuEngine.Precision precision = fp16 ? GpuEngine.Precision.FP16 : tf32 ? GpuEngine.Precision.TF32 : GpuEngine.Precision.FP32;
         Graph g = model.load();
         long tp = System.nanoTime();
-        new PassManager().run(g, StandardPipelines.resolve(pipeline == null ? GpuEngine.pipeline(precision, g) : pipeline));
+        new PassManager().run(g, fixedPipeline(StandardPipelines.resolve(pipeline == null ? GpuEngine.pipeline(precision, g) : pipeline)));
         double passS = (System.nanoTime() - tp) / 1e9;
         TimingCache cache = null;
         int cachedBefore = 0;
@@ -194,6 +197,24 @@ final class BuildCommand implements Callable<Integer> {
         }
         return 0;
     }
+
+    /**
+     * Refuses --approximate-gelu where it is not carried through: optimization profiles (each profile's shapes are
+     * specialized from the model as it is) and an accuracy budget (its errors are measured against the FP32 plan of the
+     * approximated graph, so they would leave the approximation's own error out).
+     */
+    static void checkApproximateGelu(boolean approximate, boolean profiles, boolean budget) {
+        if (!approximate) return;
+        if (profiles)
+            throw new IllegalArgumentException("--approximate-gelu is not carried into optimization profiles yet (each profile's shapes are specialized from the model as it is); "
+                    + "drop --min-shapes/--opt-shapes/--max-shapes, or --approximate-gelu");
+        if (budget)
+            throw new IllegalArgumentException("--approximate-gelu with --accuracy-budget: the budget's errors are measured against the FP32 plan of the approximated graph, "
+                    + "so the approximation's own error would not count against it; drop one of the two");
+    }
+
+    /** The pipeline of an engine built without a plan, with --approximate-gelu's pass where it asks for it. */
+    private String fixedPipeline(String pipeline) { return approximateGelu ? org.tessel.search.Searcher.withApproximateGelu(pipeline) : pipeline; }
 
     /** The precisions --fp16/--tf32/--bf16 allow besides FP32. */
     private java.util.Set<org.tessel.cost.Precision> allowed() {
@@ -336,7 +357,7 @@ final class BuildCommand implements Callable<Integer> {
         for (int round = 0; round < 8; round++) {
             Graph g = model.copy();
             var qdq = org.tessel.runtime.calib.ExplicitQuantization.fold(g, keep);
-            Graph prepared = org.tessel.search.Searcher.prepare(g);
+            Graph prepared = org.tessel.search.Searcher.prepare(g, approximateGelu);
             ExplicitQdq ex = new ExplicitQdq(qdq, prepared, allowed());
             org.tessel.search.SearchOptions o = choices.apply(org.tessel.search.SearchOptions.defaults().withTarget(tgt).withSeed(searchSeed)
                     .withPrecisions(CalibrationOptions.with(allowed(), ex.format())).withPrecisionRules(ex.rules(user)));
@@ -383,7 +404,7 @@ final class BuildCommand implements Callable<Integer> {
         String tgt = target != null ? target : quant == org.tessel.cost.Precision.FP8 ? "h200" : CostTargets.forBackend(backend);
         java.util.Set<String> keep = explicitQdq && planFile == null ? explicitKeep(g, tgt) : java.util.Set.of();
         org.tessel.runtime.calib.ExplicitQuantization.Result qdq = explicitQdq ? org.tessel.runtime.calib.ExplicitQuantization.fold(g, keep) : null;
-        Graph prepared = org.tessel.search.Searcher.prepare(g);
+        Graph prepared = org.tessel.search.Searcher.prepare(g, approximateGelu);
         boolean int8 = planFile == null && (explicitQdq || calibration.wanted(java.util.List.of(), precisionRules));
         CalibrationOptions.Scales scales = null;
         java.util.Map<String, String> fallbacks = new java.util.TreeMap<>();

@@ -35,6 +35,8 @@ final class SearchCommand implements Callable<Integer> {
     @Mixin ProfileOptions profiles;
     @Option(names = "--target", defaultValue = "h100", description = "Target device: h100, h200, a100, l4, rtx4090 (datasheets), h200-measured (measured on the project's H200), h100-derived (its compute, the H100's bandwidth); default ${DEFAULT-VALUE}.") String target;
     @Option(names = "--strategy", defaultValue = "joint", description = "joint (exact when it fits, else timefold), exact, timefold, greedy, sequential, rule or random (default ${DEFAULT-VALUE}).") String strategy;
+    @Option(names = "--approximate-gelu", description = "Compute the model's exact (erf) GELUs as the tanh approximation, which cuBLASLt fuses into the GEMM before it "
+            + "(|error| <= 4.74e-4 a GELU); the plan is then the approximated graph's.") boolean approximateGelu;
     @Option(names = "--search-seed", defaultValue = "0", description = "Seed of the search (default ${DEFAULT-VALUE}); the same seed gives the same plan.") long searchSeed;
     @Option(names = "--time-limit", converter = Ranges.Seconds.class, defaultValue = "10", description = "Wall-clock safety limit in seconds (default ${DEFAULT-VALUE}).") double timeLimit;
     @Option(names = "--moves", converter = Ranges.AtLeastOneLong.class, description = "Moves the Timefold search may evaluate (default 40000).") Long moves;
@@ -76,9 +78,10 @@ final class SearchCommand implements Callable<Integer> {
             throw new IllegalArgumentException(flags + " is not built for optimization profiles yet; search without --min-shapes/--opt-shapes/--max-shapes, or without "
                     + (int8 && budget != null ? q + " and --accuracy-budget" : flags));
         }
+        BuildCommand.checkApproximateGelu(approximateGelu, profiles.given(), budget != null);
         if (profiles.given()) return searchProfiles(o);
         Graph g = model.load();
-        Graph prepared = Searcher.prepare(g);
+        Graph prepared = Searcher.prepare(g, approximateGelu);
         CalibrationOptions.Scales scales = null;
         Map<String, String> fallbacks = new java.util.TreeMap<>();
         if (int8) {

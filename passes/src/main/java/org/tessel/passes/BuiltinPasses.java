@@ -1,6 +1,7 @@
 package org.tessel.passes;
 
 import java.util.List;
+import org.tessel.passes.approx.ApproximateGelu;
 import org.tessel.passes.cleanup.CommonSubexpressionElimination;
 import org.tessel.passes.cleanup.DeadCodeElimination;
 import org.tessel.passes.cleanup.FoldConstants;
@@ -44,6 +45,7 @@ public final class BuiltinPasses implements PassProvider {
                 new ListFusionCandidates(),
                 new AssignStreams(),
                 new QuantizeWeights(),
+                new ApproximateGelu(),
                 new ApplyLora(),
                 new RulePass(PassInfo.named("fold-batchnorm", "Fold inference BatchNormalization into the preceding Conv/Gemm weights")
                         .establishes(GraphProperty.BATCHNORM_FOLDED), FoldingRules.BATCHNORM),

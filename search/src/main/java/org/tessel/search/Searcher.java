@@ -31,10 +31,25 @@ public final class Searcher {
             + ",recognize-composites,fold-batchnorm,fold-bias-add,fixpoint(cse,dce){max-iterations=4}";
 
     /** A prepared copy of the graph (the argument is left as it is). */
-    public static Graph prepare(Graph g) {
+    public static Graph prepare(Graph g) { return prepare(g, false); }
+
+    /**
+     * As {@link #prepare(Graph)}; with {@code approximateGelu} the exact GELUs it recognizes are then computed in the tanh
+     * form (pass {@code approximate-gelu}, which changes values by at most 4.74e-4 a GELU), so GEMM epilogues can fuse them.
+     */
+    public static Graph prepare(Graph g, boolean approximateGelu) {
         Graph c = g.copy();
-        new PassManager().run(c, PIPELINE);
+        new PassManager().run(c, approximateGelu ? PIPELINE + "," + org.tessel.passes.approx.ApproximateGelu.NAME : PIPELINE);
         return c;
+    }
+
+    /**
+     * {@code pipeline} with pass {@code approximate-gelu} after its composite recognition (which makes Gelu nodes of
+     * decomposed GELUs), or at its end when it has none: a pipeline of the fixed GPU rule or the user's {@code --pipeline}.
+     */
+    public static String withApproximateGelu(String pipeline) {
+        String r = "recognize-composites", a = org.tessel.passes.approx.ApproximateGelu.NAME;
+        return pipeline.contains(r) ? pipeline.replaceFirst(r, r + "," + a) : pipeline + "," + a;
     }
 
     /** Prices a prepared graph for the options' target with the global tactic catalogue. */
