@@ -157,6 +157,7 @@ final class BuildCommand implements Callable<Integer> {
                 System.out.println("note: --timing-cache, --target and --tuning apply to GPU engines; this is a CPU engine, so they are not used");
             Graph g = model.load();
             new PassManager().run(g, fixedPipeline(StandardPipelines.resolve(pipeline == null ? "standard" : pipeline)));
+            reportApproximateGelu(approximateGelu, g);
             Engine e = Engine.buildCpu(g);
             e.save(out);
             double s = (System.nanoTime() - t0) / 1e9;
@@ -170,6 +171,7 @@ final class BuildCommand implements Callable<Integer> {
         Graph g = model.load();
         long tp = System.nanoTime();
         new PassManager().run(g, fixedPipeline(StandardPipelines.resolve(pipeline == null ? GpuEngine.pipeline(precision, g) : pipeline)));
+        reportApproximateGelu(approximateGelu, g);
         double passS = (System.nanoTime() - tp) / 1e9;
         TimingCache cache = null;
         int cachedBefore = 0;
@@ -211,6 +213,15 @@ final class BuildCommand implements Callable<Integer> {
         if (budget)
             throw new IllegalArgumentException("--approximate-gelu with --accuracy-budget: the budget's errors are measured against the FP32 plan of the approximated graph, "
                     + "so the approximation's own error would not count against it; drop one of the two");
+    }
+
+    /** What --approximate-gelu did to the prepared graph, said in one line (so a model without exact GELUs is not silently unchanged). */
+    static void reportApproximateGelu(boolean approximate, Graph prepared) {
+        if (!approximate) return;
+        long n = prepared.nodes().stream().flatMap(x -> x.body() == null ? java.util.stream.Stream.of(x) : x.body().nodes().stream())
+                .filter(x -> x.opName().equals("Gelu") && x.attrs().getString("approximate", "none").equals("tanh")).count();
+        System.out.println(n == 0 ? "note: --approximate-gelu: the model has no GELU (exact or decomposed), so nothing was approximated"
+                : "approximate-gelu: " + n + " GELU" + (n == 1 ? "" : "s") + " computed in the tanh form");
     }
 
     /** The pipeline of an engine built without a plan, with --approximate-gelu's pass where it asks for it. */
@@ -405,6 +416,7 @@ final class BuildCommand implements Callable<Integer> {
         java.util.Set<String> keep = explicitQdq && planFile == null ? explicitKeep(g, tgt) : java.util.Set.of();
         org.tessel.runtime.calib.ExplicitQuantization.Result qdq = explicitQdq ? org.tessel.runtime.calib.ExplicitQuantization.fold(g, keep) : null;
         Graph prepared = org.tessel.search.Searcher.prepare(g, approximateGelu);
+        reportApproximateGelu(approximateGelu, prepared);
         boolean int8 = planFile == null && (explicitQdq || calibration.wanted(java.util.List.of(), precisionRules));
         CalibrationOptions.Scales scales = null;
         java.util.Map<String, String> fallbacks = new java.util.TreeMap<>();

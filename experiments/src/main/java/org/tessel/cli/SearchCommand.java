@@ -82,6 +82,7 @@ final class SearchCommand implements Callable<Integer> {
         if (profiles.given()) return searchProfiles(o);
         Graph g = model.load();
         Graph prepared = Searcher.prepare(g, approximateGelu);
+        BuildCommand.reportApproximateGelu(approximateGelu, prepared);
         CalibrationOptions.Scales scales = null;
         Map<String, String> fallbacks = new java.util.TreeMap<>();
         if (int8) {

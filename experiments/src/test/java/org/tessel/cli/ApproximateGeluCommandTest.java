@@ -39,6 +39,10 @@ class ApproximateGeluCommandTest {
         Path e = dir.resolve("bert.engine");
         CliRun b = CliRun.of("build", "zoo:bert-tiny", "--cpu", "--strategy", "joint", "--approximate-gelu", "--save-engine", e.toString());
         assertEquals(0, b.code(), b.err());
+        assertTrue(b.out().contains("approximate-gelu: 2 GELUs computed in the tanh form"), b.out());
+        CliRun none = CliRun.of("build", "zoo:resnet50-tiny", "--cpu", "--approximate-gelu", "--save-engine", dir.resolve("r.engine").toString());
+        assertEquals(0, none.code(), none.err());
+        assertTrue(none.out().contains("note: --approximate-gelu: the model has no GELU"), "a model without GELUs says so: " + none.out());
         Engine engine = Engine.load(e, EngineHeader.Machine.cpu());
         assertTrue(engine.graph().nodes().stream().flatMap(n -> n.body() == null ? java.util.stream.Stream.of(n) : n.body().nodes().stream())
                 .filter(n -> n.opName().equals("Gelu")).allMatch(n -> n.attrs().getString("approximate", "none").equals("tanh")), "every GELU the engine runs is the tanh form");
