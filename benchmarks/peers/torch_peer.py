@@ -15,7 +15,7 @@ Prints one line per configuration and mode:  PEER|model|batch|precision|mode|p50
 (or PEER|...|mode|skipped|reason). Compilation is slow, so compiled modes run in a priority
 order until --compile-budget seconds are spent; the rest print 'skipped'.
 
-Usage: torch_peer.py [--compile-budget S] MODEL:BATCH:PRECISION ...
+Usage: torch_peer.py [--compile-budget S] [--modes eager,compile,reduce-overhead] MODEL:BATCH:PRECISION ...
 """
 import argparse
 import statistics
@@ -92,6 +92,8 @@ def time_it(fn, x):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--compile-budget", type=float, default=240.0, help="seconds for all torch.compile modes together")
+    ap.add_argument("--modes", default="eager,compile,reduce-overhead",
+                    help="which of eager, compile, reduce-overhead to time (default all; compiled modes in this order within the budget)")
     ap.add_argument("configs", nargs="+")
     a = ap.parse_args()
     torch.backends.cuda.matmul.allow_tf32 = False
@@ -99,9 +101,13 @@ def main():
     torch.backends.cudnn.benchmark = True
     torch._dynamo.config.cache_size_limit = 64
     print(f"PEER-INFO|torch {torch.__version__}|{torch.cuda.get_device_name()}|cudnn {torch.backends.cudnn.version()}", flush=True)
+    modes = a.modes.split(",")
+    unknown = [m for m in modes if m not in ("eager", "compile", "reduce-overhead")]
+    if unknown:
+        raise SystemExit(f"torch_peer.py: unknown mode(s) {unknown} (known: eager, compile, reduce-overhead)")
     configs = [c.split(":") for c in a.configs]
     results = {}
-    for model, batch, prec in configs:
+    for model, batch, prec in configs if "eager" in modes else []:
         torch.manual_seed(0)
         net, x = build(model, int(batch), prec.lower())
         p50, p99 = time_it(net, x)
@@ -113,6 +119,8 @@ def main():
     for model, batch, prec in configs:
         for mode in ("default", "reduce-overhead"):
             name = "compile" if mode == "default" else "reduce-overhead"
+            if name not in modes:
+                continue
             spent = time.time() - start
             if spent > a.compile_budget:
                 print(f"PEER|{model}|{batch}|{prec.lower()}|{name}|skipped|compile budget {a.compile_budget:.0f}s spent", flush=True)
