@@ -401,8 +401,8 @@ public final class PagedAttentionKernel {
         k.launch(tokens, THREADS, 0, s, CudaKernel.args().ptr(kPool).ptr(vPool).ptr(kNew).ptr(vNew).ptr(slots).i32(c.kvHeads()).i32(c.blockSize()).i64(ldk).i64(ldv));
     }
 
-    /** Largest context the prefill kernel keeps its scores for in shared memory (floats, with 32 for the reductions, within 48 KiB). */
-    public static final int MAX_PREFILL_CONTEXT = 12 * 1024 - 32;
+    /** New tokens of a row one block of the prefill kernel takes (its query tile; paged_prefill.cu's PP_QT). */
+    static int prefillQueryTile(int headDim) { return headDim > 128 ? 16 : 32; }
 
     public static String prefillSource(DType t, int headDim) { return prefillSource(t, t, headDim); }
 
@@ -430,9 +430,6 @@ public final class PagedAttentionKernel {
         checkScales(c, kScale, vScale, "tessel.paged_prefill");
         if (batch < 0 || newTokens < 1 || maxBlocks < 1)
             throw new IllegalArgumentException("tessel.paged_prefill: batch " + batch + ", " + newTokens + " new tokens, block tables of " + maxBlocks);
-        long context = (long) maxBlocks * c.blockSize();
-        if (context > MAX_PREFILL_CONTEXT)
-            throw new IllegalArgumentException("tessel.paged_prefill: block tables reaching " + context + " tokens exceed the " + MAX_PREFILL_CONTEXT + " whose scores fit shared memory");
         long rows = (long) batch * newTokens * c.heads() * c.headDim();
         Softmax.check(q, c.dtype(), rows, "query");
         Softmax.check(out, c.dtype(), rows, "output");
@@ -444,7 +441,8 @@ public final class PagedAttentionKernel {
         if (batch == 0) return;
         CudaKernel k = kc.kernel("tessel_paged_prefill_" + c.dtype().text() + (c.fp8() ? "_kvf8e4m3" : "") + "_d" + c.headDim() + ".cu",
                 () -> prefillSource(c.dtype(), c.kvDtype(), c.headDim()), "tessel_paged_prefill");
-        k.launch(newTokens, c.heads(), batch, THREADS, 1, 1, (int) (4 * (32 + context)), s,
+        int tile = prefillQueryTile(c.headDim());
+        k.launch((newTokens + tile - 1) / tile, c.heads(), batch, THREADS, 1, 1, 0, s,
                 CudaKernel.args().ptr(out).ptr(q).ptr(kPool).ptr(vPool).ptr(blockTables).ptr(slots).ptr(contextLens)
                         .i32(newTokens).i32(c.heads()).i32(c.kvHeads()).i32(c.blockSize()).i32(maxBlocks).f32(c.scale()).f32(kScale).f32(vScale));
     }
