@@ -252,44 +252,6 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
         return new PagedDecoderShape(rows.size(), n, Math.max(maxBlocks, need), bs, cache.numBlocks());
     }
 
-    /**
-     * Fewest padded token positions that splitting a mixed step must save ({@link #splitMixed}). Every engine run reads
-     * all the weights once (llama-1b: 2.2 GB, about 0.75 ms on an H100), while a padded position costs a token's share of
-     * the step's GEMMs (about 2.2 GFLOP, some 5 us at 400 TFLOP/s): a split pays for itself from about 150 positions.
-     */
-    static final int SPLIT_MIN_SLOTS = 256;
-
-    /**
-     * A step's rows as two runs, when it mixes decode rows (one new token) with prefill chunks and one run would pad the
-     * decode rows to the chunks' token bucket for at least {@link #SPLIT_MIN_SLOTS} positions; else null. A step's rows
-     * are independent (each attends to its own sequence), so running them as two engine runs gives each row the same
-     * values, and in-flight batching's steps (decode rows beside one or two prefill chunks) stop costing a full
-     * [rows x chunk] run: on an H100, llama-1b's serve-bench in-flight steps averaged 8 ms against static batching's 6.
-     * Returns the row indexes of each run, the decode rows first.
-     */
-    static int[][] splitMixed(List<DecoderRunner.Row> rows) {
-        int decode = 0, maxNew = 1;
-        for (DecoderRunner.Row r : rows) {
-            if (r.tokens().length == 1) decode++;
-            maxNew = Math.max(maxNew, r.tokens().length);
-        }
-        if (decode == 0 || decode == rows.size()) return null;
-        int bucket = Integer.highestOneBit(maxNew - 1) << 1; // DecoderRunner.newTokenBucket below the positions limit
-        if ((long) decode * (bucket - 1) < SPLIT_MIN_SLOTS) return null;
-        int[] d = new int[decode], p = new int[rows.size() - decode];
-        for (int i = 0, a = 0, b = 0; i < rows.size(); i++) {
-            if (rows.get(i).tokens().length == 1) d[a++] = i;
-            else p[b++] = i;
-        }
-        return new int[][] {d, p};
-    }
-
-    private static List<DecoderRunner.Row> pick(List<DecoderRunner.Row> rows, int[] idx) {
-        List<DecoderRunner.Row> out = new ArrayList<>(idx.length);
-        for (int i : idx) out.add(rows.get(i));
-        return out;
-    }
-
     /** Checks the rows, reserves their tokens' slots in the cache and builds the step's inputs (block tables, slots, positions). */
     private Prepared prepare(List<DecoderRunner.Row> rows, GpuPagedKvCache cache) {
         PagedDecoderShape shape = shapeOf(rows, cache);
@@ -348,16 +310,6 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
      * prefill steps that brought back and split every position's logits (32 rows of 128 tokens: 262 MB of f16).
      */
     @Override public List<float[]> step(List<DecoderRunner.Row> rows, GpuPagedKvCache cache) {
-        int[][] parts = splitMixed(rows);
-        if (parts != null) {
-            shapeOf(rows, cache); // every row checked before either run changes the cache
-            List<float[]> out = new ArrayList<>(java.util.Collections.nCopies(rows.size(), (float[]) null));
-            for (int[] part : parts) {
-                List<float[]> got = step(pick(rows, part), cache);
-                for (int i = 0; i < part.length; i++) out.set(part[i], got.get(i));
-            }
-            return out;
-        }
         long t0 = System.nanoTime();
         Prepared p = prepare(rows, cache);
         int n = p.tokens();
@@ -373,16 +325,6 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
      * logits among the others): longer steps take the logits path.
      */
     @Override public long[] stepGreedy(List<DecoderRunner.Row> rows, GpuPagedKvCache cache) {
-        int[][] parts = splitMixed(rows);
-        if (parts != null) {
-            shapeOf(rows, cache); // every row checked before either run changes the cache
-            long[] out = new long[rows.size()];
-            for (int[] part : parts) {
-                long[] got = stepGreedy(pick(rows, part), cache);
-                for (int i = 0; i < part.length; i++) out[part[i]] = got[i];
-            }
-            return out;
-        }
         if (rows.stream().anyMatch(r -> r.tokens().length != 1)) return DecoderSteps.super.stepGreedy(rows, cache);
         long t0 = System.nanoTime();
         Prepared p = prepare(rows, cache);
