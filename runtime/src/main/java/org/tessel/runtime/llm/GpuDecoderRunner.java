@@ -419,9 +419,10 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
 
     /**
      * Runs a prepared step ({@code run} on its bound context) and what the caller makes of its result ({@code post}):
-     * counts a replay, keeps the context's phases, captures a one-token step's graph after its first run (later steps
-     * replay it: the appends rewrite the same slots), advances the rows in the cache, and times the phases from
-     * {@code t0}, when the step began.
+     * counts a replay, keeps the context's phases, captures the step's graph after its context's first run (later steps
+     * of its shape replay it, their inputs staged into the same buffers: a prefill chunk's too, whose some 200 launches
+     * a run otherwise cost the host more than the device takes for a chunk of one or two rows), advances the rows in the
+     * cache, and times the phases from {@code t0}, when the step began.
      */
     private <T, R> R run(List<DecoderRunner.Row> rows, GpuPagedKvCache cache, Prepared p, long t0,
                          java.util.function.Function<GpuExecutionContext, T> run, java.util.function.Function<T, R> post) {
@@ -432,7 +433,7 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
         T result = run.apply(ctx);
         runPhases = runPhases.plus(ctx.runPhases().minus(before));
         long t2 = System.nanoTime();
-        if (cudaGraphs && p.tokens() == 1 && !ctx.isCaptured()) ctx.captureGraph();
+        if (cudaGraphs && !ctx.isCaptured()) ctx.captureGraph();
         for (DecoderRunner.Row r : rows) cache.allocator().advance(r.seq(), r.tokens().length);
         R out = post.apply(result);
         steps++;

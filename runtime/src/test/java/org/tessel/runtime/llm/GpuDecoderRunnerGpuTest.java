@@ -250,6 +250,33 @@ class GpuDecoderRunnerGpuTest {
      * A step's last-token logits (GpuExecutionContext.runRows: only those rows leave the device) equal the last rows of
      * the same step with every position's logits, for a prefill of rows of different lengths (padding after the shorter).
      */
+    /**
+     * A prefill chunk's step is captured as a CUDA graph after its shape's first run, and the next prefill of that shape
+     * (other sequences, other tokens, a cache that has moved on) replays it with its own inputs: its logits are the CPU
+     * runner's, as the first run's are.
+     */
+    @Test void aPrefillShapeRunsAgainAsItsCapturedGraphWithItsOwnInputs() {
+        CudaContext ctx = GpuTestSupport.requireGpu();
+        String model = "llama-tiny";
+        DecoderRunner cpu = new DecoderRunner(model, Zoo.decoder(model, 0), SEED);
+        PagedKvCache cpuCache = cpu.newCache(8, 16);
+        List<List<DecoderRunner.Row>> steps = List.of(
+                List.of(new DecoderRunner.Row("a0", new long[] {11, 200, 37, 5, 480, 9}), new DecoderRunner.Row("a1", new long[] {7, 7, 300, 2, 1})),
+                List.of(new DecoderRunner.Row("b0", new long[] {40, 41, 42, 43, 44, 45, 46}), new DecoderRunner.Row("b1", new long[] {3, 1, 4, 1, 5, 9, 2, 6})));
+        try (GpuDecoderRunner gpu = gpuRunner(model, ctx); GpuPagedKvCache cache = gpu.newCache(8, 16)) {
+            for (int k = 0; k < steps.size(); k++) {
+                int before = gpu.graphReplays();
+                List<float[]> want = cpu.step(steps.get(k), cpuCache), got = gpu.step(steps.get(k), cache);
+                assertEquals(k == 0 ? before : before + 1, gpu.graphReplays(), k == 0 ? "the first prefill of its shape runs, then is captured" : "the second replays the graph");
+                for (int r = 0; r < want.size(); r++) {
+                    double d = 0, n = 0;
+                    for (int v = 0; v < want.get(r).length; v++) { d += Math.pow(want.get(r)[v] - got.get(r)[v], 2); n += Math.pow(want.get(r)[v], 2); }
+                    assertTrue(Math.sqrt(d / n) < 1e-2, "prefill " + k + " row " + r + ": logits' relative L2 against the CPU runner " + Math.sqrt(d / n));
+                }
+            }
+        }
+    }
+
     @Test void lastTokenLogitsEqualTheLastRowsOfEveryPositionsLogits() {
         CudaContext ctx = GpuTestSupport.requireGpu();
         long[][] prompts = {{11, 200, 37, 5, 480}, {7, 7, 300}, {1, 2}};
