@@ -1,5 +1,6 @@
 package org.tessel.plugins;
 
+import java.util.List;
 import java.util.Set;
 import org.tessel.api.Layout;
 import org.tessel.api.PluginException;
@@ -25,6 +26,7 @@ class GuardedTactic implements Tactic {
     private final Backend backend;
     private final Set<Precision> precisions;
     private final Set<Layout> layouts;
+    private final List<String> variants;
 
     GuardedTactic(Tactic t, String plugin) {
         this.t = t;
@@ -39,6 +41,7 @@ class GuardedTactic implements Tactic {
         this.summary = String.valueOf(Guard.call(() -> wi + " threw in summary()", t::summary));
         this.precisions = Set.copyOf(Guard.call(() -> wi + " threw in precisions()", t::precisions));
         this.layouts = Set.copyOf(Guard.call(() -> wi + " threw in layouts()", t::layouts));
+        this.variants = List.copyOf(Guard.call(() -> wi + " threw in variants()", t::variants));
     }
 
     String plugin() { return plugin; }
@@ -55,6 +58,7 @@ class GuardedTactic implements Tactic {
     @Override public String summary() { return summary; }
     @Override public Set<Precision> precisions() { return precisions; }
     @Override public Set<Layout> layouts() { return layouts; }
+    @Override public List<String> variants() { return variants; }
 
     @Override public boolean appliesTo(Node n) { return Guard.call(() -> doing("asked whether it implements", n), () -> t.appliesTo(n)); }
 

@@ -48,6 +48,9 @@ class TacticsJsonTest {
         assertEquals("cpu", cpu.get("backend").asText());
         assertFalse(cpu.get("gpuImplementation").asBoolean());
         assertEquals(List.of("fp16"), texts(find(tactics, GpuTactics.ATTENTION_MMA).get("precisions")));
+        // a tactic that declares its variants (the weight-only GEMV's kernel forms) lists them; one that declares none, none
+        assertEquals(List.of("plain", "staged", "mma"), texts(find(tactics, GpuTactics.GEMV_WEIGHT_ONLY).get("variants")));
+        assertEquals(List.of(), texts(softmax.get("variants")));
     }
 
     private static JsonNode find(JsonNode tactics, String id) {

@@ -1,5 +1,6 @@
 package org.tessel.tactics;
 
+import java.util.List;
 import java.util.Set;
 import org.tessel.api.Layout;
 import org.tessel.cost.Cost;
@@ -45,6 +46,15 @@ public interface Tactic {
 
     /** Layouts it takes image tensors in (for listings). */
     default Set<Layout> layouts() { return Set.of(Layout.NCHW, Layout.NHWC); }
+
+    /**
+     * The variants a plan may name after this tactic's id ({@code id/VARIANT}) where the tactic declares them: its
+     * kernel's forms, each computing the same result, the one a plan names run, else the builder's tuner or default picks.
+     * Empty where it declares none: a tactic without variants, or one whose builder knows them (a cuDNN algorithm, a
+     * cuBLASLt heuristic index) and checks them as it builds. {@link org.tessel.tactics.plan.PlanCheck} refuses a variant
+     * of a declaring tactic that is not one of these.
+     */
+    default List<String> variants() { return List.of(); }
 
     /**
      * The predicted cost of this tactic on this node: the model's estimate of the node's work with

@@ -53,7 +53,7 @@ public final class GemmTactics {
 
     /** The decode step of a weight-only quantized MatMul (the runtime's WeightOnlyGemv). */
     public static final QuantizedMatMulTactic WEIGHT_ONLY_GEMV = new QuantizedMatMulTactic("tessel.gemv.weight_only",
-            "Tessel weight-only GEMV (INT8/INT4 codes, group-wise scales, optional zero points): a warp per two weight rows, 16-byte loads, dequantized in registers, f32 sums",
+            "Tessel weight-only GEMV (INT8/INT4 codes, group-wise scales, optional zero points): a warp per two weight rows, 16-byte loads, dequantized in registers, f32 sums; variants plain, staged, mma",
             QuantizedMatMulTactic.Kind.WEIGHT_ONLY_GEMV);
 
     /** A weight-only quantized MatMul of any row count (the runtime's WeightOnlyGemm). */

@@ -1,6 +1,7 @@
 package org.tessel.tactics.gemm;
 
 import java.util.EnumSet;
+import java.util.List;
 import java.util.Set;
 import org.tessel.api.Layout;
 import org.tessel.cost.Precision;
@@ -26,7 +27,11 @@ import org.tessel.tactics.NodeFacts;
  *       runs fused groups of one: gemm_bias_act (a bias and a residual Add before the one rounding), eltwise_gemm (the
  *       elementwise tree computing A evaluated as each chunk of A is loaded) and rmsnorm_gemm (x^2 summed in the same
  *       pass, the norm's scale multiplied into the dequantized chunk, each row's sums scaled by rsqrt(mean x^2 + eps):
- *       the scale cannot be folded into weights already quantized).</li>
+ *       the scale cannot be folded into weights already quantized). Its kernel has three forms computing the same sums,
+ *       the tactic's variants ({@link #variants}): {@value #GEMV_PLAIN}, {@value #GEMV_STAGED} (one activation row a pass,
+ *       x computed once a block into shared memory) and {@value #GEMV_MMA} (tensor cores: f16 activations, 4-bit codes
+ *       without zero points, K and the group size multiples of 128, at most 8 rows a pass), as a plan names them
+ *       ({@code tessel.gemv.weight_only/mma}). Priced alike: one memory-bound estimate for every form.</li>
  *   <li>{@link Kind#WEIGHT_ONLY_GEMM}: prefill: 64x64 output tiles, each K slice of the weight dequantized once into
  *       shared memory and shared by the tile's 64 activation rows; any M, any K the op allows.</li>
  *   <li>{@link Kind#W8A8_GEMM}: SmoothQuant's int8 x int8: A quantized per tensor while a 32x32 tile loads it, exact
@@ -51,6 +56,14 @@ public final class QuantizedMatMulTactic extends BaseTactic {
     public static final int GEMV_MAX_ROWS = 16;
     /** Most activation rows one pass of the GEMV serves with one read of the weights (the runtime's WeightOnlyGemv.MAX_PASS_ROWS). */
     public static final int GEMV_PASS_ROWS = 8;
+    /** The variant of the GEMV's plain form: every row group loads x itself; any activations, bits, zero points and rows. */
+    public static final String GEMV_PLAIN = "plain";
+    /** The variant of the GEMV's staged form: one activation row a pass, x computed once a block into shared memory. */
+    public static final String GEMV_STAGED = "staged";
+    /** The variant of the GEMV's tensor-core form ({@code mma.sync}): f16 activations, 4-bit codes, up to 8 rows a pass. */
+    public static final String GEMV_MMA = "mma";
+    /** The decode GEMV's variants, one per form of its kernel. */
+    public static final List<String> GEMV_VARIANTS = List.of(GEMV_PLAIN, GEMV_STAGED, GEMV_MMA);
     /** Most output tiles along one grid axis (CUDA's y and z extents). */
     static final long MAX_GRID = 65535;
 
@@ -62,6 +75,9 @@ public final class QuantizedMatMulTactic extends BaseTactic {
     }
 
     public Kind kind() { return kind; }
+
+    /** The GEMV's forms ({@link #GEMV_VARIANTS}); the GEMMs have none. */
+    @Override public List<String> variants() { return kind == Kind.WEIGHT_ONLY_GEMV ? GEMV_VARIANTS : List.of(); }
 
     /** The fused kinds the decode GEMV runs: the MatMul's Adds, and A computed by an elementwise tree or an RMSNormalization in its x loader. */
     private static final Set<String> GEMV_KINDS = Set.of("gemm_bias_act", "eltwise_gemm", GemvTactic.RMSNORM_GEMM);

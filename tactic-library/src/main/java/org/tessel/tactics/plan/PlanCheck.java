@@ -11,7 +11,8 @@ import org.tessel.tactics.TacticCatalog;
 /**
  * Checks a plan against the graph it is to be built for, before any device work: every node of the
  * planned graph has exactly one planned entry with the same op, every tactic is a catalogue id that
- * implements the node at the planned precision and layout, and the device has every planned
+ * implements the node at the planned precision and layout, a variant of a tactic that declares its variants
+ * ({@link Tactic#variants}) is one of them, and the device has every planned
  * precision, and the plan carries a quantization scale, of the node's format, for every activation
  * tensor an INT8 or FP8 node reads or writes. Each failure is a {@link PlanException} naming the node and the reason.
  */
@@ -38,6 +39,8 @@ public final class PlanCheck {
             if (!t.appliesTo(n)) throw new PlanException(n.describe() + ": tactic " + t.id() + " does not implement this op" + kindOf(n));
             String why = t.whyNot(n, p.precision(), p.layout());
             if (why != null) throw new PlanException(n.describe() + ": tactic " + t.id() + " cannot run it at " + p.precision().text() + "/" + p.layout().text() + ": " + why);
+            if (!p.variant().isEmpty() && !t.variants().isEmpty() && !t.variants().contains(p.variant()))
+                throw new PlanException(n.describe() + ": tactic " + t.id() + " has no variant '" + p.variant() + "' (its variants: " + String.join(", ", t.variants()) + ")");
             if (p.precision().quantized() && p.precision() != plan.quantization().format() && !plan.quantization().scales().isEmpty())
                 throw new PlanException(n.describe() + ": runs at " + p.precision().text() + ", but the plan's quantization scales are " + plan.quantization().format().text()
                         + " ones (one quantized format per plan: calibrate for " + p.precision().text() + ")");
