@@ -25,6 +25,7 @@ import org.tessel.runtime.cuda.DeviceBuffer;
 import org.tessel.runtime.gpu.GpuTestSupport;
 import org.tessel.runtime.gpu.engine.GpuEngine;
 import org.tessel.runtime.gpu.engine.GpuEngineException;
+import org.tessel.runtime.gpu.engine.GpuTactics;
 import org.tessel.runtime.llm.quant.LlmQuantization;
 import org.tessel.runtime.llm.quant.QuantizationSpec;
 import org.tessel.search.EnginePlans;
@@ -219,7 +220,7 @@ class GpuDecoderRunnerGpuTest {
                 for (int i = 0; i < prompts.length; i++) assertArrayEquals(want.get(i), got.get(i), weights + " batch 3, row " + i);
             }
             GpuEngine decode = gpu.engines().entrySet().stream().filter(e -> e.getKey().decode()).map(java.util.Map.Entry::getValue).findFirst().orElseThrow();
-            assertTrue(decode.layerPlans().stream().anyMatch(l -> l.tactic().equals("tessel.gemv.weight_only")), "the decode step runs the weight-only GEMV: " + decode.layerPlans());
+            assertTrue(decode.layerPlans().stream().anyMatch(l -> GpuTactics.catalogueId(l.tactic()).equals(GpuTactics.GEMV_WEIGHT_ONLY)), "the decode step runs the weight-only GEMV: " + decode.layerPlans());
             assertTrue(fp.engines().isEmpty(), "the FP16 runner built nothing");
         }
     }

@@ -30,8 +30,9 @@ import org.tessel.tactics.NodeFacts;
  *       the scale cannot be folded into weights already quantized). Its kernel has three forms computing the same sums,
  *       the tactic's variants ({@link #variants}): {@value #GEMV_PLAIN}, {@value #GEMV_STAGED} (one activation row a pass,
  *       x computed once a block into shared memory) and {@value #GEMV_MMA} (tensor cores: f16 activations, 4-bit codes
- *       without zero points, K and the group size multiples of 128, at most 8 rows a pass), as a plan names them
- *       ({@code tessel.gemv.weight_only/mma}). Priced alike: one memory-bound estimate for every form.</li>
+ *       without zero points, K and the group size multiples of 128, at most 8 rows a pass); a plan names one
+ *       ({@code tessel.gemv.weight_only/mma}), else the engine's auto-tuner times those that run the node, else its
+ *       default (the runtime's WeightOnlyGemv.form) runs. Priced alike: one memory-bound estimate for every form.</li>
  *   <li>{@link Kind#WEIGHT_ONLY_GEMM}: prefill: 64x64 output tiles, each K slice of the weight dequantized once into
  *       shared memory and shared by the tile's 64 activation rows; any M, any K the op allows.</li>
  *   <li>{@link Kind#W8A8_GEMM}: SmoothQuant's int8 x int8: A quantized per tensor while a 32x32 tile loads it, exact

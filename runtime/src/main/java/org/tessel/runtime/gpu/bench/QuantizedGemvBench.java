@@ -177,12 +177,12 @@ public final class QuantizedGemvBench {
             for (int i = 0; i < copies; i++) {
                 DeviceBuffer c = i == 0 ? c0 : own(owned, copyOf(c0));
                 // INT4 at one row in its staged form (f32 x in shared memory, codes converted one by one) and its tensor-core
-                // form; at 8 rows in its plain form (each row's sums in registers) and its tensor-core form
+                // form; at 8 rows in its plain form (each row's sums in registers) and its tensor-core form; INT8 in the default form
                 WeightOnlyGemv.Form form = switch (kind) {
                     case 3 -> WeightOnlyGemv.Form.STAGED;
                     case 4, 6 -> WeightOnlyGemv.Form.MMA;
                     case 5 -> WeightOnlyGemv.Form.PLAIN;
-                    default -> null;
+                    default -> WeightOnlyGemv.form(DType.F16, bits, false, GROUP, k, WeightOnlyGemv.rowsPerPass(m));
                 };
                 launches[i] = () -> WeightOnlyGemv.launch(kc, DType.F16, DType.F16, bits, GROUP, m, n, k, null, null, List.of(x), c, sc, null, null, null, null, y, s, form);
             }

@@ -475,12 +475,6 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
     void checkGuards(Binding b, LayerPlan layer) { guard.check(b.arena, this::scaled, layer); }
 
     /**
-     * Checks, without a GPU, that this builder can take the plan: every node of the planned graph is planned, at a
-     * precision the GPU builds where it is floating, with a tactic that has a GPU implementation computing its op; an INT8
-     * node with a tactic whose INT8 kernel takes it ({@link TacticImplementation#int8WhyNot}) and a scale for every
-     * activation it reads and writes. Returns the tactic per node. Throws naming the first node that fails.
-     */
-    /**
      * Why no GPU tactic runs {@code n} at FP8 E4M3 (null: one does): each catalogue tactic that applies to the node is
      * asked through its implementation ({@link TacticImplementation#fp8WhyNot}). A search for a GPU engine leaves FP8 out
      * of such nodes' choices, where the CPU engine would emulate it.
@@ -499,6 +493,13 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
         return reasons.isEmpty() ? "no GPU tactic implements " + n.opName() : String.join("; ", reasons);
     }
 
+    /**
+     * Checks, without a GPU, that this builder can take the plan: every node of the planned graph is planned, at a
+     * precision the GPU builds where it is floating, with a tactic that has a GPU implementation computing its op and a
+     * variant, where it names one, that the implementation runs the node in ({@link TacticImplementation#variantWhyNot}); an INT8
+     * node with a tactic whose INT8 kernel takes it ({@link TacticImplementation#int8WhyNot}) and a scale for every
+     * activation it reads and writes. Returns the tactic per node. Throws naming the first node that fails.
+     */
     public static Map<String, String> checkPlan(Graph planned, org.tessel.tactics.plan.EnginePlan plan, Precision precision) {
         requireSupported(planned);
         Map<String, String> tactics = new java.util.HashMap<>();
@@ -515,6 +516,8 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
                 throw new GpuEngineException("cannot build a GPU engine: the plan runs " + n.describe() + " with '" + t + "', which has no GPU implementation (implemented: " + impls.ids() + ")");
             if (!impl.computes(n))
                 throw new GpuEngineException("cannot build a GPU engine: the plan runs " + n.describe() + " with '" + t + "', whose implementation (" + impl.getClass().getSimpleName() + ") does not compute " + n.opName());
+            String variantWhy = p == null || p.variant().isEmpty() ? null : impl.variantWhyNot(n, t, gpuPrecision(p.precision()));
+            if (variantWhy != null) throw new GpuEngineException("cannot build a GPU engine: the plan runs " + n.describe() + " with '" + t + "': " + variantWhy);
             boolean fp8 = p != null && p.precision() == org.tessel.cost.Precision.FP8;
             if (p != null && (fp8 || p.precision() == org.tessel.cost.Precision.INT8) && !n.output().type().dtype().isInteger()) {
                 String f = fp8 ? "fp8" : "int8";

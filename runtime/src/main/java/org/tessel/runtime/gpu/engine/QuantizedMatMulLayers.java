@@ -1,9 +1,12 @@
 package org.tessel.runtime.gpu.engine;
 
-import java.util.IdentityHashMap;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.BiConsumer;
 import org.tessel.api.DType;
 import org.tessel.api.Layout;
 import org.tessel.api.OpException;
@@ -12,6 +15,7 @@ import org.tessel.cost.Precision;
 import org.tessel.ir.Node;
 import org.tessel.ir.Value;
 import org.tessel.ir.ops.QuantizedMatMulOps;
+import org.tessel.runtime.cuda.CudaStream;
 import org.tessel.runtime.cuda.DeviceBuffer;
 import org.tessel.runtime.gpu.HostTensors;
 import org.tessel.runtime.gpu.kernels.EltwiseCodegen;
@@ -32,6 +36,12 @@ import org.tessel.tactics.gemm.GemvTactic;
  * into the x loader, an rmsnorm_gemm's norm (x read as the norm's input, its scale uploaded in the storage type and
  * multiplied into x as it is loaded), a gemm_bias_act's bias and residual added in the epilogue. Without a plan the rule
  * takes the GEMV wherever the catalogue's GEMV supports the node (the decode step), else the GEMM.
+ *
+ * <p>The GEMV's kernel form ({@link WeightOnlyGemv.Form}) is the tactic's variant: the form a plan names
+ * ({@code tessel.gemv.weight_only/mma}) runs, refused naming the node where it is no form or cannot run it (checked before
+ * any GPU work by {@link #variantWhyNot}); with no variant the auto-tuner times every form that runs the node and keeps
+ * the fastest, or, without one, {@link WeightOnlyGemv#form} is the default. The layer reports the form it runs
+ * ({@code tessel.gemv.weight_only/staged}), so later execution contexts and loaded engines replay it.
  */
 public final class QuantizedMatMulLayers implements TacticImplementation {
     @Override public List<String> tacticIds() { return List.of(GpuTactics.GEMV_WEIGHT_ONLY, GpuTactics.GEMM_WEIGHT_ONLY, GpuTactics.GEMM_W8A8); }
@@ -57,36 +67,98 @@ public final class QuantizedMatMulLayers implements TacticImplementation {
             default -> GemmTactics.W8A8_GEMM;
         }).whyNot(n, Precision.FP32, Layout.ANY);
         if (why != null) throw GpuEngineException.unsupported(n, id + " " + why);
-        return id.equals(GpuTactics.GEMM_W8A8) ? w8a8(c, n) : weightOnly(c, n, id);
+        List<String> parts = GpuTactics.parts(tactic);
+        return id.equals(GpuTactics.GEMM_W8A8) ? w8a8(c, n) : weightOnly(c, n, id, parts.subList(1, parts.size()));
     }
 
-    private static Layer weightOnly(LayerContext c, Node n, String id) {
-        Node mm = n.body() == null ? n : NodeFacts.anchor(n, Set.of(QuantizedMatMulOps.WEIGHT_ONLY));
-        int bits = (int) mm.attrs().getInt("bits", 0), group = (int) mm.attrs().getInt("group_size", 0);
-        Value w = GemvGroup.outer(n, mm.input(1)), s = GemvGroup.outer(n, mm.input(2)), z = mm.input(3) == null ? null : GemvGroup.outer(n, mm.input(3));
-        QuantizedMatMulOps.Dims d;
+    @Override public String variantWhyNot(Node n, String tactic, GpuEngine.Precision p) {
+        List<String> parts = GpuTactics.parts(tactic);
+        if (parts.size() == 1 || !parts.get(0).equals(GpuTactics.GEMV_WEIGHT_ONLY) || !computes(n)) return null;
+        WeightOnly o;
         try {
-            d = QuantizedMatMulOps.WeightOnlyMatMul.check(mm.input(0).type(), w.type(), s.type(), z == null ? null : z.type(), bits, group);
+            o = WeightOnly.of(n);
+        } catch (OpException e) {
+            return null; // the build refuses the node's shapes, whatever the form
+        }
+        return formWhyNot(parts.subList(1, parts.size()), p.storage(), o.bits(), o.z() != null, o.group(), o.d().m(), o.d().k());
+    }
+
+    /**
+     * Why {@code variant} (the parts after the GEMV's id) names no form that runs a GEMV of {@code m} rows and K={@code k}
+     * in activations {@code t} (null: it names one).
+     */
+    private static String formWhyNot(List<String> variant, DType t, int bits, boolean zeroPoints, int group, int m, int k) {
+        WeightOnlyGemv.Form f = variant.size() == 1 ? WeightOnlyGemv.Form.ofVariant(variant.get(0)) : null;
+        if (f == null)
+            return "variant '" + String.join("/", variant) + "' of " + GpuTactics.GEMV_WEIGHT_ONLY + " names no form of its kernel (its forms: "
+                    + String.join(", ", Arrays.stream(WeightOnlyGemv.Form.values()).map(x -> x.variant).toList()) + ")";
+        String why = WeightOnlyGemv.formWhyNot(f, t, bits, zeroPoints, group, k, WeightOnlyGemv.rowsPerPass(m));
+        return why == null ? null : "the " + f.variant + " form cannot run it: " + why;
+    }
+
+    /** A {@code tessel.WeightOnlyMatMul}'s operands: the MatMul (the node, or a fused group's anchor), its constants as the node reads them, bits, group size and dims. */
+    private record WeightOnly(Node mm, Value w, Value s, Value z, int bits, int group, QuantizedMatMulOps.Dims d) {
+        /** The operands of {@code n}; throws where their shapes do not fit the op. */
+        static WeightOnly of(Node n) throws OpException {
+            Node mm = n.body() == null ? n : NodeFacts.anchor(n, Set.of(QuantizedMatMulOps.WEIGHT_ONLY));
+            int bits = (int) mm.attrs().getInt("bits", 0), group = (int) mm.attrs().getInt("group_size", 0);
+            Value w = GemvGroup.outer(n, mm.input(1)), s = GemvGroup.outer(n, mm.input(2)), z = mm.input(3) == null ? null : GemvGroup.outer(n, mm.input(3));
+            return new WeightOnly(mm, w, s, z, bits, group, QuantizedMatMulOps.WeightOnlyMatMul.check(mm.input(0).type(), w.type(), s.type(), z == null ? null : z.type(), bits, group));
+        }
+    }
+
+    /** The weight-only GEMV or GEMM of {@code n}; {@code variant}: the planned tactic's parts after its id (the GEMV's form, or none). */
+    private static Layer weightOnly(LayerContext c, Node n, String id, List<String> variant) {
+        WeightOnly o;
+        try {
+            o = WeightOnly.of(n);
         } catch (OpException e) {
             throw GpuEngineException.unsupported(n, id + ": " + e.getMessage());
         }
+        Value s = o.s();
+        int bits = o.bits(), group = o.group(), m = o.d().m(), cols = o.d().n(), k = o.d().k();
         DType t = c.storage(), scaleType = s.type().dtype();
+        boolean gemv = id.equals(GpuTactics.GEMV_WEIGHT_ONLY);
+        if (gemv && !variant.isEmpty()) {
+            String why = formWhyNot(variant, t, bits, o.z() != null, group, m, k);
+            if (why != null) throw GpuEngineException.unsupported(n, why);
+        }
         DeviceBuffer y = c.activation(n.output());
-        DeviceBuffer codes = bytes(c, w), scales = c.shared(s, "scales:" + scaleType.text(), () -> HostTensors.upload(s.constantValue(), scaleType));
-        DeviceBuffer zeros = z == null ? null : bytes(c, z);
-        int m = d.m(), cols = d.n(), k = d.k();
-        if (id.equals(GpuTactics.GEMM_WEIGHT_ONLY)) {
+        DeviceBuffer codes = bytes(c, o.w()), scales = c.shared(s, "scales:" + scaleType.text(), () -> HostTensors.upload(s.constantValue(), scaleType));
+        DeviceBuffer zeros = o.z() == null ? null : bytes(c, o.z());
+        if (!gemv) {
             DeviceBuffer x = c.activation(n.input(0));
             return Operands.layer(c, n, id, n.output(), st -> WeightOnlyGemm.run(c.kernels(), t, scaleType, bits, group, m, cols, k, x, codes, scales, zeros, y, st));
         }
         // the tactic checked the group's body as tessel.gemv's: a norm or an elementwise tree before the product, Adds after it
-        GemvGroup g = GemvGroup.of(n, mm);
+        GemvGroup g = GemvGroup.of(n, o.mm());
         List<DeviceBuffer> x = g.xs().stream().map(c::activation).toList();
         // the norm's scale multiplies x in the loader: the weights are already quantized
         DeviceBuffer gamma = g.normScale() == null ? null : c.weight(g.normScale(), Layout.ANY);
         DeviceBuffer bb = g.bias() == null ? null : c.weight(g.bias(), Layout.ANY), rb = g.residual() == null ? null : c.activation(g.residual());
-        return Operands.layer(c, n, id, n.output(),
-                st -> WeightOnlyGemv.launch(c.kernels(), t, scaleType, bits, group, m, cols, k, g.prologue(), g.rms(), x, codes, scales, zeros, gamma, bb, rb, y, st));
+        // the form: the plan's, else the fastest the tuner measures of those that run the node, else the default
+        int rows = WeightOnlyGemv.rowsPerPass(m);
+        Autotuner tuner = c.tuner();
+        List<WeightOnlyGemv.Form> forms = !variant.isEmpty() ? List.of(WeightOnlyGemv.Form.ofVariant(variant.get(0)))
+                : tuner == null ? List.of(WeightOnlyGemv.form(t, bits, zeros != null, group, k, rows)) : WeightOnlyGemv.forms(t, bits, zeros != null, group, k, rows);
+        WeightOnlyGemv.Form form = forms.get(0);
+        if (forms.size() > 1) {
+            // each form timed whole on the tuner's rotated copies of x (a prologue's first input); the default first, the one
+            // kept where the tuner times none
+            Map<String, BiConsumer<DeviceBuffer, CudaStream>> calls = new LinkedHashMap<>();
+            for (WeightOnlyGemv.Form f : forms)
+                calls.put(GpuTactics.variant(id, f.variant), (x0, st) -> {
+                    List<DeviceBuffer> xs = new ArrayList<>(x);
+                    xs.set(0, x0);
+                    WeightOnlyGemv.launch(c.kernels(), t, scaleType, bits, group, m, cols, k, g.prologue(), g.rms(), xs, codes, scales, zeros, gamma, bb, rb, y, st, f);
+                });
+            String chosen = tuner.fastestOf(n, n, calls, x.get(0));
+            if (chosen == null) throw GpuEngineException.unsupported(n, "no form of " + id + " ran (tried " + calls.keySet() + ")");
+            form = WeightOnlyGemv.Form.ofVariant(GpuTactics.parts(chosen).get(1));
+        }
+        WeightOnlyGemv.Form run = form;
+        return Operands.layer(c, n, GpuTactics.variant(id, run.variant), n.output(),
+                st -> WeightOnlyGemv.launch(c.kernels(), t, scaleType, bits, group, m, cols, k, g.prologue(), g.rms(), x, codes, scales, zeros, gamma, bb, rb, y, st, run));
     }
 
     private static Layer w8a8(LayerContext c, Node n) {

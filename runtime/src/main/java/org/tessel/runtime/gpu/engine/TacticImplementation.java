@@ -43,6 +43,14 @@ public interface TacticImplementation {
      */
     default String fp8WhyNot(Node n, String id) { return id + " has no FP8 kernel on the GPU"; }
 
+    /**
+     * Why the variant {@code tactic} names after its catalogue id (a tactic of this family) cannot run {@code n} at
+     * precision {@code p}, decided without a GPU before the build ({@link GpuEngine#checkPlan}): it names nothing of the
+     * tactic's, or a form that cannot run the node. Null: it runs, or the family checks it only as it builds (cuDNN's
+     * algorithms, which take the library); by default every family does.
+     */
+    default String variantWhyNot(Node n, String tactic, GpuEngine.Precision p) { return null; }
+
     /** True when a layer reporting id {@code built} carries out a plan that named {@code planned} (by default: the same id). */
     default boolean realizes(String planned, String built) { return planned.equals(built); }
 }

@@ -1,5 +1,6 @@
 package org.tessel.runtime.gpu.kernels;
 
+import java.util.ArrayList;
 import java.util.List;
 import org.tessel.api.DType;
 import org.tessel.runtime.cuda.CudaKernel;
@@ -17,7 +18,8 @@ import org.tessel.tactics.gemm.QuantizedMatMulTactic;
  * lays them out. Fused groups as {@link Gemv} runs them: an elementwise prologue in the x loader, an RMS norm (its scale
  * multiplied into x as it is loaded, since the weights are already quantized), a bias and a residual in the epilogue.
  * Three forms of the kernel compute these sums ({@link Form}): plain, staged (one row a pass) and on tensor cores (2-8
- * rows of f16 activations with 4-bit codes).
+ * rows of f16 activations with 4-bit codes); each is a variant of the tactic ({@code tessel.gemv.weight_only/staged}),
+ * which the plan names or the engine's auto-tuner picks, else {@link #form} is the default.
  */
 public final class WeightOnlyGemv {
     private WeightOnlyGemv() {}
@@ -52,7 +54,8 @@ public final class WeightOnlyGemv {
     public static boolean staged(int rowsPerPass, int k) { return rowsPerPass == 1 && 4L * k <= STAGE_BYTES; }
 
     /**
-     * The kernel's forms, each a compile-time specialization of {@code weight_only_gemv.cu} computing the same sums:
+     * The kernel's forms, each a compile-time specialization of {@code weight_only_gemv.cu} computing the same sums, and
+     * each a variant of tactic {@code tessel.gemv.weight_only} ({@link #variant}):
      * <ul>
      *   <li>{@link #PLAIN}: every row group loads x itself, codes converted to f32 one by one; any activation type, bits,
      *       zero points and up to {@value #MAX_PASS_ROWS} rows a pass.</li>
@@ -63,8 +66,22 @@ public final class WeightOnlyGemv {
      *       multiplied on tensor cores (mma.sync), f32 sums scaled per group; a fraction of the instructions a code of
      *       the others, whose 4-bit decode steps are bound by instruction issue, not by memory.</li>
      * </ul>
+     * {@link #formWhyNot} says where each runs.
      */
-    public enum Form { PLAIN, STAGED, MMA }
+    public enum Form {
+        PLAIN(QuantizedMatMulTactic.GEMV_PLAIN), STAGED(QuantizedMatMulTactic.GEMV_STAGED), MMA(QuantizedMatMulTactic.GEMV_MMA);
+
+        /** The form as the tactic's variant, as plans and engine layers name it ({@code tessel.gemv.weight_only/VARIANT}). */
+        public final String variant;
+
+        Form(String variant) { this.variant = variant; }
+
+        /** The form a variant names, or null when it names none. */
+        public static Form ofVariant(String variant) {
+            for (Form f : values()) if (f.variant.equals(variant)) return f;
+            return null;
+        }
+    }
 
     /** Most bytes of staged f16 activations the tensor-core form keeps in shared memory (above 48 KiB the kernel opts in). */
     public static final int MMA_STAGE_BYTES = 96 * 1024;
@@ -82,17 +99,36 @@ public final class WeightOnlyGemv {
         return null;
     }
 
+    /** Why {@code form} cannot run a GEMV of {@code rowsPerPass} rows a pass (null: it can): the staged form's {@link #staged}, the tensor-core form's {@link #mmaWhyNot}. */
+    public static String formWhyNot(Form form, DType t, int bits, boolean zeroPoints, int group, int k, int rowsPerPass) {
+        return switch (form) {
+            case PLAIN -> null;
+            case STAGED -> rowsPerPass != 1 ? rowsPerPass + " activation rows a pass, not one"
+                    : staged(rowsPerPass, k) ? null : "K=" + k + " f32 activations do not fit " + STAGE_BYTES + " bytes of shared memory";
+            case MMA -> mmaWhyNot(t, bits, zeroPoints, group, k, rowsPerPass);
+        };
+    }
+
     /**
-     * The form that runs a GEMV: the staged form at one row a pass whose f32 x fits {@value #STAGE_BYTES} bytes (a batch-1
-     * decode step), else the tensor-core form where it applies ({@link #mmaWhyNot}: 2 to 8 rows a pass), else the plain
-     * form. Not a tactic choice: the forms compute the same sums and each is the fastest where it applies. On an H100
-     * (2026-12-06, QuantizedGemvBench, weights rotated past L2) the tensor-core form at one row was faster for o_proj
-     * (7.1 against 9.4 us) and the head (21.0 against 24.1) but slower for gate/up and down_proj, and the batch-1 decode
-     * with it 0.935 ms a step against the staged form's 0.81; at 4 and 8 rows it reads the weights once for all of them.
+     * The default form of a GEMV, where neither a plan names a form nor an auto-tuner times them: the staged form at one
+     * row a pass whose f32 x fits {@value #STAGE_BYTES} bytes (a batch-1 decode step), else the tensor-core form where it
+     * applies ({@link #mmaWhyNot}: 2 to 8 rows a pass), else the plain form. Each is the fastest where it applies on the
+     * whole: on an H100 (2026-12-06, QuantizedGemvBench, weights rotated past L2) the tensor-core form at one row was
+     * faster for o_proj (7.1 against 9.4 us) and the head (21.0 against 24.1) but slower for gate/up and down_proj, and the
+     * batch-1 decode with it 0.935 ms a step against the staged form's 0.81; at 4 and 8 rows it reads the weights once for
+     * all of them. An auto-tuner times the forms per node instead, and keeps the fastest it measures.
      */
     public static Form form(DType t, int bits, boolean zeroPoints, int group, int k, int rowsPerPass) {
         if (staged(rowsPerPass, k)) return Form.STAGED;
         return mmaWhyNot(t, bits, zeroPoints, group, k, rowsPerPass) == null ? Form.MMA : Form.PLAIN;
+    }
+
+    /** The forms that can run a GEMV ({@link #formWhyNot}), the default {@link #form} first. */
+    public static List<Form> forms(DType t, int bits, boolean zeroPoints, int group, int k, int rowsPerPass) {
+        Form first = form(t, bits, zeroPoints, group, k, rowsPerPass);
+        List<Form> forms = new ArrayList<>(List.of(first));
+        for (Form f : Form.values()) if (f != first && formWhyNot(f, t, bits, zeroPoints, group, k, rowsPerPass) == null) forms.add(f);
+        return forms;
     }
 
     /** As {@link #source(DType, DType, int, int, Gemv.Prologue, Gemv.RmsNorm, int)} in {@code form}, which must apply (4 chunks a lane in flight). */
@@ -148,32 +184,27 @@ public final class WeightOnlyGemv {
     }
 
     /**
-     * Launches y[m, n] = x[m, k] W^T on {@code stream}: x and y in {@code t}, codes and scales ({@code scaleType}) as
-     * {@code WeightQuantizer} lays them out, {@code zeros} null for symmetric codes; K split as {@link #kSplit} chooses for
-     * the context's SM count (a kernel per split, compiled once). Refuses, before any launch, shapes the 16-byte loads do
-     * not fit and buffers too small for them.
+     * Launches y[m, n] = x[m, k] W^T on {@code stream} in the default {@link #form}: x and y in {@code t}, codes and scales
+     * ({@code scaleType}) as {@code WeightQuantizer} lays them out, {@code zeros} null for symmetric codes; K split as
+     * {@link #kSplit} chooses for the context's SM count (a kernel per split, compiled once). Refuses, before any launch,
+     * shapes the 16-byte loads do not fit and buffers too small for them.
      */
     public static void launch(KernelCompiler kc, DType t, DType scaleType, int bits, int group, int m, int n, int k, DeviceBuffer x,
                               DeviceBuffer codes, DeviceBuffer scales, DeviceBuffer zeros, DeviceBuffer y, CudaStream stream) {
-        launch(kc, t, scaleType, bits, group, m, n, k, null, null, List.of(x), codes, scales, zeros, null, null, null, y, stream);
+        launch(kc, t, scaleType, bits, group, m, n, k, null, null, List.of(x), codes, scales, zeros, null, null, null, y, stream,
+                form(t, bits, zeros != null, group, k, rowsPerPass(m)));
     }
 
     /**
-     * As above, fused: x [M, K] computed by {@code prologue} from {@code xs} (each [M, K], in the prologue's input order)
-     * as each chunk is loaded (no prologue: {@code xs} is x alone); with {@code norm}, x's rows RMS-normalized and
-     * multiplied by {@code gamma} [K] in {@code t}; then {@code bias} [N] and {@code residual} [M, N] (each may be null)
+     * As above in {@code form} (the one a plan names or the auto-tuner picks; refused where it cannot run the GEMV,
+     * {@link #formWhyNot}), fused: x [M, K] computed by {@code prologue} from {@code xs} (each [M, K], in the prologue's
+     * input order) as each chunk is loaded (no prologue: {@code xs} is x alone); with {@code norm}, x's rows RMS-normalized
+     * and multiplied by {@code gamma} [K] in {@code t}; then {@code bias} [N] and {@code residual} [M, N] (each may be null)
      * added before the output's rounding.
      */
     public static void launch(KernelCompiler kc, DType t, DType scaleType, int bits, int group, int m, int n, int k, Gemv.Prologue prologue, Gemv.RmsNorm norm,
                               List<DeviceBuffer> xs, DeviceBuffer codes, DeviceBuffer scales, DeviceBuffer zeros, DeviceBuffer gamma, DeviceBuffer bias,
-                              DeviceBuffer residual, DeviceBuffer y, CudaStream stream) {
-        launch(kc, t, scaleType, bits, group, m, n, k, prologue, norm, xs, codes, scales, zeros, gamma, bias, residual, y, stream, null);
-    }
-
-    /** As above in {@code forced} form (null: {@link #form}'s), for benches timing the forms side by side; refuses a form that cannot run the GEMV. */
-    public static void launch(KernelCompiler kc, DType t, DType scaleType, int bits, int group, int m, int n, int k, Gemv.Prologue prologue, Gemv.RmsNorm norm,
-                              List<DeviceBuffer> xs, DeviceBuffer codes, DeviceBuffer scales, DeviceBuffer zeros, DeviceBuffer gamma, DeviceBuffer bias,
-                              DeviceBuffer residual, DeviceBuffer y, CudaStream stream, Form forced) {
+                              DeviceBuffer residual, DeviceBuffer y, CudaStream stream, Form form) {
         String why = whyNot(k, group, bits);
         if (why != null) throw new IllegalArgumentException("weight-only GEMV: " + why);
         if (m < 1 || m > 65535) throw new IllegalArgumentException("weight-only GEMV: " + m + " activation rows (1 to 65535)");
@@ -194,11 +225,9 @@ public final class WeightOnlyGemv {
         if (bias != null && bias.bytes() < es * n || residual != null && residual.bytes() < es * m * n)
             throw new IllegalArgumentException("weight-only GEMV: a bias of " + (bias == null ? 0 : bias.bytes()) + " or residual of " + (residual == null ? 0 : residual.bytes())
                     + " bytes is too small for N=" + n + ", M=" + m + " in " + t.text());
-        int passes = passes(m), rows = (m + passes - 1) / passes, sms = kc.context().device().smCount();
-        Form form = forced != null ? forced : form(t, bits, zeros != null, group, k, rows);
-        if (form == Form.MMA && mmaWhyNot(t, bits, zeros != null, group, k, rows) != null)
-            throw new IllegalArgumentException("weight-only GEMV: the tensor-core form cannot run it: " + mmaWhyNot(t, bits, zeros != null, group, k, rows));
-        if (form == Form.STAGED && !staged(rows, k)) throw new IllegalArgumentException("weight-only GEMV: the staged form takes one row a pass of K up to " + STAGE_BYTES / 4);
+        int passes = passes(m), rows = rowsPerPass(m), sms = kc.context().device().smCount();
+        String formWhy = formWhyNot(form, t, bits, zeros != null, group, k, rows);
+        if (formWhy != null) throw new IllegalArgumentException("weight-only GEMV: the " + form.variant + " form cannot run it: " + formWhy);
         int split = switch (form) {
             case MMA -> mmaKSplit(n, k, passes, sms);
             // staged, a block computes x once for its rows: with rows enough for every SM (4 row groups an SM), a K split
@@ -256,6 +285,12 @@ public final class WeightOnlyGemv {
 
     /** Passes over the weights for {@code m} activation rows: the fewest of at most {@value #MAX_PASS_ROWS} rows, as even as they divide. */
     public static int passes(int m) { return QuantizedMatMulTactic.gemvPasses(m); }
+
+    /** Activation rows each pass takes for {@code m} rows (the last pass may take fewer): the kernel's compile-time M. */
+    public static int rowsPerPass(int m) {
+        int passes = passes(m);
+        return (m + passes - 1) / passes;
+    }
 
     /**
      * The warps (1, 2 or 4) each group of {@value #ROWS_PER_WARP} output rows splits K over, for {@code n} rows, K={@code k}

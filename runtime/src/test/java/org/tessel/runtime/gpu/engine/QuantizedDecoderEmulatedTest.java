@@ -119,7 +119,9 @@ class QuantizedDecoderEmulatedTest {
         PlanApplier.Applied a = EnginePlans.complete(problem, Searcher.run(problem, "rule", o));
         String quantized = spec.equals("smoothquant") ? GpuTactics.GEMM_W8A8 : step.equals("decode") ? GpuTactics.GEMV_WEIGHT_ONLY : GpuTactics.GEMM_WEIGHT_ONLY;
         try (GpuEngine e = GpuEngine.build(a.graph(), a.plan(), GpuEngine.Precision.FP32, ctx, GpuEngine.Options.FIXED, 1); GpuExecutionContext x = e.createExecutionContext()) {
-            Map<String, Long> tactics = ZooEngineGpuTest.tactics(e);
+            // by catalogue id: the weight-only GEMV's layers name their form as the variant
+            Map<String, Long> tactics = e.layerPlans().stream().collect(java.util.stream.Collectors.groupingBy(l -> GpuTactics.catalogueId(l.tactic()), java.util.TreeMap::new,
+                    java.util.stream.Collectors.counting()));
             // a quantized projection's layer: the node itself, or a fused group around it (a prologue, the residual Add)
             java.util.function.Predicate<org.tessel.ir.Node> q = n -> n.opName().startsWith("tessel.") && n.opName().endsWith("MatMul");
             long nodes = a.graph().nodes().stream().filter(n -> q.test(n) || n.body() != null && n.body().nodes().stream().anyMatch(q)).count();

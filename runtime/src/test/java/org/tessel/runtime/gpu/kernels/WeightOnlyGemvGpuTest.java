@@ -28,7 +28,7 @@ import org.tessel.runtime.gpu.GpuTestSupport;
  * tessel.WeightOnlyMatMul's reference at TinyLlama-1.1B's projection shapes and 1, 4 and 8 activation rows, then
  * the time of each shape at each row count (median of 50 launches after 10) with the bytes it must read, as GB/s: the
  * weights are read once for all rows of a pass, so 4 and 8 rows should take about the time of 1. Each line names the
- * kernel's form (FP16 with INT4 codes: the tensor-core form at every row count).
+ * default form that ran ({@link WeightOnlyGemv#form}: staged at one row; FP16 with INT4 codes, tensor cores at 4 and 8).
  */
 @Tag("gpu")
 class WeightOnlyGemvGpuTest {
