@@ -122,7 +122,7 @@ final class TacticsCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** One tactic in {@code tessel tactics --json}; {@code variants}: those it declares ({@link Tactic#variants}), empty where its builder knows them. */
+    /** One tactic in {@code tessel tactics --json}; {@code variants}: those it declares ({@link Tactic#planVariants}), empty where its builder knows them. */
     record TacticJson(String id, String backend, List<String> precisions, List<String> layouts, List<String> variants, String summary, String provider, boolean gpuImplementation) {}
 
     /** The catalogue as JSON records, in catalogue order; gpuImplementation says whether the GPU engine builds the tactic ({@link GpuTactics}). */
@@ -130,7 +130,7 @@ final class TacticsCommand implements Callable<Integer> {
         List<TacticJson> out = new ArrayList<>();
         for (Tactic t : catalog.all())
             out.add(new TacticJson(t.id(), t.backend().name().toLowerCase(Locale.ROOT), t.precisions().stream().sorted().map(Precision::text).toList(),
-                    t.layouts().stream().map(Layout::text).sorted().toList(), t.variants(), t.summary(), catalog.providerOf(t.id()), GpuTactics.implemented(t.id())));
+                    t.layouts().stream().map(Layout::text).sorted().toList(), t.planVariants(), t.summary(), catalog.providerOf(t.id()), GpuTactics.implemented(t.id())));
         return out;
     }
 

@@ -41,7 +41,7 @@ class GuardedTactic implements Tactic {
         this.summary = String.valueOf(Guard.call(() -> wi + " threw in summary()", t::summary));
         this.precisions = Set.copyOf(Guard.call(() -> wi + " threw in precisions()", t::precisions));
         this.layouts = Set.copyOf(Guard.call(() -> wi + " threw in layouts()", t::layouts));
-        this.variants = List.copyOf(Guard.call(() -> wi + " threw in variants()", t::variants));
+        this.variants = List.copyOf(Guard.call(() -> wi + " threw in planVariants()", t::planVariants));
     }
 
     String plugin() { return plugin; }
@@ -58,7 +58,7 @@ class GuardedTactic implements Tactic {
     @Override public String summary() { return summary; }
     @Override public Set<Precision> precisions() { return precisions; }
     @Override public Set<Layout> layouts() { return layouts; }
-    @Override public List<String> variants() { return variants; }
+    @Override public List<String> planVariants() { return variants; }
 
     @Override public boolean appliesTo(Node n) { return Guard.call(() -> doing("asked whether it implements", n), () -> t.appliesTo(n)); }
 

@@ -54,7 +54,7 @@ public interface Tactic {
      * cuBLASLt heuristic index) and checks them as it builds. {@link org.tessel.tactics.plan.PlanCheck} refuses a variant
      * of a declaring tactic that is not one of these.
      */
-    default List<String> variants() { return List.of(); }
+    default List<String> planVariants() { return List.of(); }
 
     /**
      * The predicted cost of this tactic on this node: the model's estimate of the node's work with

@@ -78,7 +78,7 @@ public final class QuantizedMatMulTactic extends BaseTactic {
     public Kind kind() { return kind; }
 
     /** The GEMV's forms ({@link #GEMV_VARIANTS}); the GEMMs have none. */
-    @Override public List<String> variants() { return kind == Kind.WEIGHT_ONLY_GEMV ? GEMV_VARIANTS : List.of(); }
+    @Override public List<String> planVariants() { return kind == Kind.WEIGHT_ONLY_GEMV ? GEMV_VARIANTS : List.of(); }
 
     /** The fused kinds the decode GEMV runs: the MatMul's Adds, and A computed by an elementwise tree or an RMSNormalization in its x loader. */
     private static final Set<String> GEMV_KINDS = Set.of("gemm_bias_act", "eltwise_gemm", GemvTactic.RMSNORM_GEMM);

@@ -39,8 +39,8 @@ public final class PlanCheck {
             if (!t.appliesTo(n)) throw new PlanException(n.describe() + ": tactic " + t.id() + " does not implement this op" + kindOf(n));
             String why = t.whyNot(n, p.precision(), p.layout());
             if (why != null) throw new PlanException(n.describe() + ": tactic " + t.id() + " cannot run it at " + p.precision().text() + "/" + p.layout().text() + ": " + why);
-            if (!p.variant().isEmpty() && !t.variants().isEmpty() && !t.variants().contains(p.variant()))
-                throw new PlanException(n.describe() + ": tactic " + t.id() + " has no variant '" + p.variant() + "' (its variants: " + String.join(", ", t.variants()) + ")");
+            if (!p.variant().isEmpty() && !t.planVariants().isEmpty() && !t.planVariants().contains(p.variant()))
+                throw new PlanException(n.describe() + ": tactic " + t.id() + " has no variant '" + p.variant() + "' (its variants: " + String.join(", ", t.planVariants()) + ")");
             if (p.precision().quantized() && p.precision() != plan.quantization().format() && !plan.quantization().scales().isEmpty())
                 throw new PlanException(n.describe() + ": runs at " + p.precision().text() + ", but the plan's quantization scales are " + plan.quantization().format().text()
                         + " ones (one quantized format per plan: calibrate for " + p.precision().text() + ")");

@@ -45,10 +45,10 @@ class PlanVariantsTest {
     }
 
     @Test void theWeightOnlyGemvDeclaresItsFormsAndTheGemmsNone() {
-        assertEquals(List.of("plain", "staged", "mma"), GemmTactics.WEIGHT_ONLY_GEMV.variants());
-        assertEquals(QuantizedMatMulTactic.GEMV_VARIANTS, TacticCatalog.global().byId("tessel.gemv.weight_only").variants());
-        assertEquals(List.of(), GemmTactics.WEIGHT_ONLY_GEMM.variants());
-        assertEquals(List.of(), GemmTactics.CUBLASLT_BIAS.variants());
+        assertEquals(List.of("plain", "staged", "mma"), GemmTactics.WEIGHT_ONLY_GEMV.planVariants());
+        assertEquals(QuantizedMatMulTactic.GEMV_VARIANTS, TacticCatalog.global().byId("tessel.gemv.weight_only").planVariants());
+        assertEquals(List.of(), GemmTactics.WEIGHT_ONLY_GEMM.planVariants());
+        assertEquals(List.of(), GemmTactics.CUBLASLT_BIAS.planVariants());
     }
 
     @Test void aVariantTheTacticDoesNotDeclareIsRefusedNamingIt() {
