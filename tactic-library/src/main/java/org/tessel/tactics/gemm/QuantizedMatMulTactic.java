@@ -28,7 +28,7 @@ import org.tessel.tactics.NodeFacts;
  *       elementwise tree computing A evaluated as each chunk of A is loaded) and rmsnorm_gemm (x^2 summed in the same
  *       pass, the norm's scale multiplied into the dequantized chunk, each row's sums scaled by rsqrt(mean x^2 + eps):
  *       the scale cannot be folded into weights already quantized). Its kernel has three forms computing the same sums,
- *       the tactic's variants ({@link #variants}): {@value #GEMV_PLAIN}, {@value #GEMV_STAGED} (one activation row a pass,
+ *       the tactic's variants ({@link #planVariants}): {@value #GEMV_PLAIN}, {@value #GEMV_STAGED} (one activation row a pass,
  *       x computed once a block into shared memory) and {@value #GEMV_MMA} (tensor cores: f16 activations, 4-bit codes
  *       without zero points, K and the group size multiples of 128, at most 8 rows a pass); a plan names one
  *       ({@code tessel.gemv.weight_only/mma}), else the engine's auto-tuner times those that run the node, else its

@@ -12,7 +12,7 @@ import org.tessel.tactics.TacticCatalog;
  * Checks a plan against the graph it is to be built for, before any device work: every node of the
  * planned graph has exactly one planned entry with the same op, every tactic is a catalogue id that
  * implements the node at the planned precision and layout, a variant of a tactic that declares its variants
- * ({@link Tactic#variants}) is one of them, and the device has every planned
+ * ({@link Tactic#planVariants}) is one of them, and the device has every planned
  * precision, and the plan carries a quantization scale, of the node's format, for every activation
  * tensor an INT8 or FP8 node reads or writes. Each failure is a {@link PlanException} naming the node and the reason.
  */

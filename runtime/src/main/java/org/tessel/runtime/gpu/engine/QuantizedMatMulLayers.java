@@ -68,11 +68,20 @@ public final class QuantizedMatMulLayers implements TacticImplementation {
         }).whyNot(n, Precision.FP32, Layout.ANY);
         if (why != null) throw GpuEngineException.unsupported(n, id + " " + why);
         List<String> parts = GpuTactics.parts(tactic);
+        String none = noVariants(parts);
+        if (none != null) throw GpuEngineException.unsupported(n, none);
         return id.equals(GpuTactics.GEMM_W8A8) ? w8a8(c, n) : weightOnly(c, n, id, parts.subList(1, parts.size()));
+    }
+
+    /** Why a planned variant of the tiled GEMMs (which have one kernel each, no variants) cannot be built, or null. */
+    private static String noVariants(List<String> parts) {
+        if (parts.size() == 1 || parts.get(0).equals(GpuTactics.GEMV_WEIGHT_ONLY)) return null;
+        return parts.get(0) + " has one kernel and no variants, so its planned variant '" + String.join("/", parts.subList(1, parts.size())) + "' names nothing it runs";
     }
 
     @Override public String variantWhyNot(Node n, String tactic, GpuEngine.Precision p) {
         List<String> parts = GpuTactics.parts(tactic);
+        if (parts.size() > 1 && noVariants(parts) != null) return noVariants(parts);
         if (parts.size() == 1 || !parts.get(0).equals(GpuTactics.GEMV_WEIGHT_ONLY) || !computes(n)) return null;
         WeightOnly o;
         try {

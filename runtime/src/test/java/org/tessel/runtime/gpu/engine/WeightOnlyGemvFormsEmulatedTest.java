@@ -182,4 +182,16 @@ class WeightOnlyGemvFormsEmulatedTest {
                 () -> GpuEngine.buildForced(g, Map.of("proj", GpuTactics.GEMV_WEIGHT_ONLY + "/mma/x"), GpuEngine.Precision.FP16, ctx, GpuEngine.Options.FIXED).close());
         assertTrue(forced.getMessage().endsWith("variant 'mma/x' of tessel.gemv.weight_only names no form of its kernel (its forms: plain, staged, mma)"), forced.getMessage());
     }
+
+    /** The tiled weight-only GEMM has one kernel: a variant planned for it is refused naming it, not ignored. */
+    @Test void aVariantOfTheTiledGemmIsRefusedNotIgnored() {
+        Graph g = QuantizedMatMulEmulatedTest.weightOnly(40, 256, 40, 4, 128, false, DType.F16, 9);
+        PlanApplier.Applied a = QuantizedMatMulEmulatedTest.planned(g, GpuEngine.Precision.FP16, GpuTactics.GEMM_WEIGHT_ONLY + "/mma");
+        GpuEngineException pre = assertThrows(GpuEngineException.class, () -> GpuEngine.checkPlan(a.graph(), a.plan(), GpuEngine.Precision.FP16));
+        assertTrue(pre.getMessage().contains("node 'proj'") && pre.getMessage().endsWith("tessel.gemm.weight_only has one kernel and no variants, so its planned variant 'mma' names nothing it runs"),
+                pre.getMessage());
+        GpuEngineException forced = assertThrows(GpuEngineException.class,
+                () -> GpuEngine.buildForced(g, Map.of("proj", GpuTactics.GEMM_WEIGHT_ONLY + "/mma"), GpuEngine.Precision.FP16, ctx, GpuEngine.Options.FIXED).close());
+        assertTrue(forced.getMessage().endsWith("names nothing it runs"), forced.getMessage());
+    }
 }
