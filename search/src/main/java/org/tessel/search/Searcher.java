@@ -39,7 +39,7 @@ public final class Searcher {
      */
     public static Graph prepare(Graph g, boolean approximateGelu) {
         Graph c = g.copy();
-        new PassManager().run(c, approximateGelu ? PIPELINE + "," + org.tessel.passes.approx.ApproximateGelu.NAME : PIPELINE);
+        new PassManager().run(c, approximateGelu ? withApproximateGelu(PIPELINE) : PIPELINE);
         return c;
     }
 
