@@ -23,9 +23,9 @@ import org.tessel.runtime.llm.quant.QuantizationSpec;
 
 /**
  * LLM decoding on the GPU (the `llm` stage of scripts/gpu-bench.sh): a zoo decoder (llama-1b, TinyLlama-1.1B's shape,
- * seeded random weights) at FP16 and batch 1 on {@link GpuDecoderRunner} (joint-search plans, tessel.attention.paged
- * over the device KV cache, decode steps replayed as CUDA graphs): a prompt of {@code --prompt} random tokens in one
- * prefill step, then {@code --new} greedy decode steps. Untimed passes ({@code --warmup}, default 4) build the engines
+ * seeded random weights) at FP16 and batch {@code --batch} (default 1) on {@link GpuDecoderRunner} (joint-search plans, tessel.attention.paged
+ * over the device KV cache, decode steps replayed as CUDA graphs): each row a prompt of {@code --prompt} random tokens, all in one
+ * prefill step, then {@code --new} greedy decode steps of every row (tokens/s counts every row's). Untimed passes ({@code --warmup}, default 4) build the engines
  * (the prefill bucket and the decode bucket) and let the JIT compile the host's side of a step; the next pass, on the same cache (the sequence freed, as a server keeps its KV cache and the
  * contexts bound to it), is timed on the host clock around each step (inputs uploaded, the greedy token picked on the
  * device by {@link GpuDecoderRunner#stepGreedy} and downloaded: what a caller sees), and the decode step's CUDA graph alone
@@ -39,7 +39,7 @@ public final class LlmDecodeBench {
 
     public static void main(String[] args) {
         String model = "llama-1b";
-        int prompt = 128, newTokens = 128, blockSize = 16, profileTop = 0, warmups = 4;
+        int prompt = 128, newTokens = 128, blockSize = 16, profileTop = 0, warmups = 4, batch = 1;
         String weights = null;
         for (int i = 0; i + 1 < args.length; i += 2)
             switch (args[i]) {
@@ -50,8 +50,10 @@ public final class LlmDecodeBench {
                 case "--profile" -> profileTop = Integer.parseInt(args[i + 1]);
                 case "--weights" -> weights = args[i + 1];
                 case "--warmup" -> warmups = Integer.parseInt(args[i + 1]);
-                default -> throw new IllegalArgumentException("unknown option " + args[i] + " (--model NAME --prompt N --new N --block-size N --profile TOP --weights int8|int4[:GROUP] --warmup PASSES)");
+                case "--batch" -> batch = Integer.parseInt(args[i + 1]);
+                default -> throw new IllegalArgumentException("unknown option " + args[i] + " (--model NAME --batch ROWS --prompt N --new N --block-size N --profile TOP --weights int8|int4[:GROUP] --warmup PASSES)");
             }
+        if (batch < 1) throw new IllegalArgumentException("--batch takes at least 1 row, got " + batch);
         Backend b = Backend.detect();
         if (!(b instanceof Backend.Gpu gpu)) {
             System.out.println("LlmDecodeBench needs a CUDA GPU: " + b.describe());
@@ -61,12 +63,13 @@ public final class LlmDecodeBench {
         CudaContext ctx = gpu.context();
         DecoderConfig c = Zoo.decoder(model, 0);
         System.out.println("device: " + b.describe());
-        System.out.printf("model: %s (%d layers, width %d, %d heads / %d KV heads, head %d, vocab %d), FP16%s, batch 1, prompt %d, decode %d tokens, KV blocks of %d%n",
-                model, c.layers(), c.hidden(), c.heads(), c.kvHeads(), c.headDim(), c.vocab(), weights == null ? "" : " activations, weights " + weights, prompt, newTokens, blockSize);
-        long[] ids = new long[prompt];
+        System.out.printf("model: %s (%d layers, width %d, %d heads / %d KV heads, head %d, vocab %d), FP16%s, batch %d, prompt %d, decode %d tokens, KV blocks of %d%n",
+                model, c.layers(), c.hidden(), c.heads(), c.kvHeads(), c.headDim(), c.vocab(), weights == null ? "" : " activations, weights " + weights, batch, prompt, newTokens, blockSize);
+        // each row its own random prompt of the same length, so the rows' steps are one bucket
+        long[][] ids = new long[batch][prompt];
         SplittableRandom r = new SplittableRandom(14);
-        for (int i = 0; i < prompt; i++) ids[i] = r.nextInt(c.vocab());
-        int blocks = 2 * ((prompt + newTokens + blockSize - 1) / blockSize);
+        for (long[] row : ids) for (int i = 0; i < prompt; i++) row[i] = r.nextInt(c.vocab());
+        int blocks = 2 * batch * ((prompt + newTokens + blockSize - 1) / blockSize);
         long t0 = System.nanoTime();
         QuantizationSpec spec = QuantizationSpec.parse(weights, false, null);
         try (GpuDecoderRunner fp = new GpuDecoderRunner(model, c, ZooOptions.DEFAULT_SEED, ctx, GpuEngine.Precision.FP16, DecoderModels.pagedPlanner(CostTargets.forBackend(gpu), org.tessel.cost.Precision.FP16), true);
@@ -82,7 +85,7 @@ public final class LlmDecodeBench {
             Pass timed = pass(runner, cache, ids, newTokens);
             aheadPass(runner, cache, ids, newTokens); // untimed: the JIT meets the run-ahead loop
             Ahead aheadRun = aheadPass(runner, cache, ids, newTokens);
-            long[] ahead = aheadRun.tokens();
+            long[][] ahead = aheadRun.tokens();
             double aheadMs = aheadRun.decodeMs();
             // the decode step as the decode ran it: its bound context replaying its last inputs (context up to prompt + new
             // tokens), where attention reads real keys and values, unlike a fresh context's zero-length sequences
@@ -97,36 +100,37 @@ public final class LlmDecodeBench {
             cache.close();
             long gcMs = gcMillis() - gc0;
             double bindMs = (runner.buildNanos() - build0) / 1e6;
-            if (!Arrays.equals(warm.tokens(), timed.tokens())) throw new IllegalStateException("the timed pass generated other tokens than the warm-up pass");
+            if (!Arrays.deepEquals(warm.tokens(), timed.tokens())) throw new IllegalStateException("the timed pass generated other tokens than the warm-up pass");
             GpuEngine decode = runner.engines().entrySet().stream().filter(e -> e.getKey().decode()).map(java.util.Map.Entry::getValue).findFirst().orElseThrow();
             double[] ms = timed.decodeMs().clone();
             Arrays.sort(ms);
             double total = Arrays.stream(ms).sum(), p50 = ms[ms.length / 2], p90 = ms[(int) Math.ceil(0.9 * ms.length) - 1];
-            double tokensPerSecond = newTokens / (total / 1e3);
+            double tokensPerSecond = (double) batch * newTokens / (total / 1e3);
             double gbs = copyBandwidthGbs();
             // every weight is read once per token, except the embedding table, of which one row is gathered
             long embedding = 2L * c.vocab() * c.hidden();
             long weightBytes = decode.weightBytes() - (c.tiedHead() ? 0 : embedding);
             double meanContext = prompt + (newTokens + 1) / 2.0;
-            double kvBytes = 2.0 * c.layers() * c.kvHeads() * c.headDim() * 2 * meanContext;
+            double kvBytes = 2.0 * c.layers() * c.kvHeads() * c.headDim() * 2 * meanContext * batch;
             double boundMs = (weightBytes + kvBytes) / (gbs * 1e9) * 1e3;
-            System.out.printf("prefill of %d tokens: %.2f ms (%.2f ms of it building or binding engines); decode: %.1f tokens/s, per token p50 %.3f ms, p90 %.3f ms, mean %.3f ms; %d decode steps (both passes) replayed CUDA graphs%n",
-                    prompt, timed.prefillMs(), timed.prefillBindMs(), tokensPerSecond, p50, p90, total / newTokens, runner.graphReplays());
-            System.out.printf("HBM bound per token: (%.1f MB weights read + %.2f MB K/V at mean context %.0f) / %.0f GB/s (device-to-device copy) = %.3f ms: %.1f%% of the measured p50%n",
+            System.out.printf("prefill of %d x %d tokens: %.2f ms (%.2f ms of it building or binding engines); decode: %.1f tokens/s, per step p50 %.3f ms, p90 %.3f ms, mean %.3f ms; %d decode steps (both passes) replayed CUDA graphs%n",
+                    batch, prompt, timed.prefillMs(), timed.prefillBindMs(), tokensPerSecond, p50, p90, total / newTokens, runner.graphReplays());
+            System.out.printf("HBM bound per step: (%.1f MB weights read + %.2f MB K/V at mean context %.0f) / %.0f GB/s (device-to-device copy) = %.3f ms: %.1f%% of the measured p50%n",
                     weightBytes / 1e6, kvBytes / 1e6, meanContext, gbs, boundMs, 100 * boundMs / p50);
             // what lifts the mean above the median: slow steps and the JVM's collections during the timed pass
             long slow = Arrays.stream(ms).filter(x -> x > 2 * p50).count();
             System.out.printf("decode steps: slowest %.3f ms, %d of %d over twice the p50 (%.1f ms in them); during the timed pass: JVM collections %d ms, engine builds and bindings to its cache %.1f ms%n",
                     ms[ms.length - 1], slow, ms.length, Arrays.stream(ms).filter(x -> x > 2 * p50).sum(), gcMs, bindMs);
             String mode = spec.isFp32() ? "fp16" : "w" + spec.format().bits() + "g" + spec.format().groupSize();
-            System.out.printf("LLM|tessel|%s|%s|1|%d|%d|%.1f|%.3f|%.3f|%.1f%n", model, mode, prompt, newTokens, tokensPerSecond, p50, boundMs, 100 * boundMs / p50);
+            System.out.printf("LLM|tessel|%s|%s|%d|%d|%d|%.1f|%.3f|%.3f|%.1f%n", model, mode, batch, prompt, newTokens, tokensPerSecond, p50, boundMs, 100 * boundMs / p50);
             // the same decode run ahead of the host: each token fed back on the device, the host reading tokens as they land
-            if (!Arrays.equals(Arrays.copyOfRange(timed.tokens(), 1, newTokens), Arrays.copyOfRange(ahead, 0, newTokens - 1)))
-                throw new IllegalStateException("the decode run ahead of the host generated other tokens than the step-by-step pass");
-            double aheadPerToken = aheadMs / newTokens, aheadTps = newTokens / (aheadMs / 1e3);
-            System.out.printf("decode run ahead of the host (GpuDecoderRunner.decodeGreedy: tokens fed back on the device, the same tokens): %d steps in %.2f ms, %.1f tokens/s, %.3f ms a token: %.1f%% of the HBM bound%n",
+            for (int row = 0; row < batch; row++)
+                if (!Arrays.equals(Arrays.copyOfRange(timed.tokens()[row], 1, newTokens), Arrays.copyOfRange(ahead[row], 0, newTokens - 1)))
+                    throw new IllegalStateException("the decode run ahead of the host generated other tokens than the step-by-step pass (row " + row + ")");
+            double aheadPerToken = aheadMs / newTokens, aheadTps = (double) batch * newTokens / (aheadMs / 1e3);
+            System.out.printf("decode run ahead of the host (GpuDecoderRunner.decodeGreedy: tokens fed back on the device, the same tokens): %d steps in %.2f ms, %.1f tokens/s, %.3f ms a step: %.1f%% of the HBM bound%n",
                     newTokens, aheadMs, aheadTps, aheadPerToken, 100 * boundMs / aheadPerToken);
-            System.out.printf("LLM|tessel-ahead|%s|%s|1|%d|%d|%.1f|%.3f|%.3f|%.1f%n", model, mode, prompt, newTokens, aheadTps, aheadPerToken, boundMs, 100 * boundMs / aheadPerToken);
+            System.out.printf("LLM|tessel-ahead|%s|%s|%d|%d|%d|%.1f|%.3f|%.3f|%.1f%n", model, mode, batch, prompt, newTokens, aheadTps, aheadPerToken, boundMs, 100 * boundMs / aheadPerToken);
             System.out.println("decode plan tactics: " + decode.layerPlans().stream().map(l -> l.tactic()).distinct().sorted().toList());
             // kernels a step launches (views alias buffers and launch nothing), and those of one transformer layer
             List<org.tessel.runtime.engine.LayerPlan> kernels = decode.layerPlans().stream()
@@ -216,49 +220,68 @@ public final class LlmDecodeBench {
     }
 
     /** One generation on a fresh cache: the prefill time, each decode step's time (ms, host clock) and the tokens. */
-    record Pass(double prefillMs, double prefillBindMs, double[] decodeMs, long[] tokens, GpuDecoderRunner.StepPhases decodeFrom, GpuDecoderRunner.StepPhases decodeTo) {}
+    record Pass(double prefillMs, double prefillBindMs, double[] decodeMs, long[][] tokens, GpuDecoderRunner.StepPhases decodeFrom, GpuDecoderRunner.StepPhases decodeTo) {}
 
-    static Pass pass(GpuDecoderRunner runner, GpuPagedKvCache cache, long[] prompt, int newTokens) {
+    /** The rows of a step: row i is sequence bench-i feeding {@code tokens[i]}. */
+    static List<DecoderRunner.Row> rows(long[][] tokens) {
+        List<DecoderRunner.Row> rows = new ArrayList<>();
+        for (int i = 0; i < tokens.length; i++) rows.add(new DecoderRunner.Row("bench-" + i, tokens[i]));
+        return rows;
+    }
+
+    /** Each row's token {@code k} of {@code out}, as a step's one-token feeds. */
+    static long[][] column(long[][] out, int k) {
+        long[][] feed = new long[out.length][];
+        for (int i = 0; i < out.length; i++) feed[i] = new long[] {out[i][k]};
+        return feed;
+    }
+
+    static Pass pass(GpuDecoderRunner runner, GpuPagedKvCache cache, long[][] prompts, int newTokens) {
+        int batch = prompts.length;
         try {
-            long[] out = new long[newTokens];
+            long[][] out = new long[batch][newTokens];
             double[] ms = new double[newTokens];
             long t = System.nanoTime(), built = runner.buildNanos();
-            float[] logits = runner.step(List.of(new DecoderRunner.Row("bench", prompt)), cache).getFirst();
+            List<float[]> logits = runner.step(rows(prompts), cache);
             double prefill = (System.nanoTime() - t) / 1e6, prefillBind = (runner.buildNanos() - built) / 1e6;
             GpuDecoderRunner.StepPhases from = runner.stepPhases(); // the decode steps' phases, the prefill's left out
-            // the prefill's token from its logits on the host; each decode step's greedy token picked on the device
-            out[0] = Sampler.greedy().next(logits);
+            // the prefill's tokens from its logits on the host; each decode step's greedy tokens picked on the device
+            for (int i = 0; i < batch; i++) out[i][0] = Sampler.greedy().next(logits.get(i));
             for (int k = 1; k < newTokens; k++) {
                 t = System.nanoTime();
-                out[k] = runner.stepGreedy(List.of(new DecoderRunner.Row("bench", new long[] {out[k - 1]})), cache)[0];
+                long[] next = runner.stepGreedy(rows(column(out, k - 1)), cache);
                 ms[k - 1] = (System.nanoTime() - t) / 1e6;
+                for (int i = 0; i < batch; i++) out[i][k] = next[i];
             }
             // the prefill gave token 1 and newTokens - 1 decode steps the rest; one more step (for the token after) makes newTokens decode steps timed
             t = System.nanoTime();
-            runner.stepGreedy(List.of(new DecoderRunner.Row("bench", new long[] {out[newTokens - 1]})), cache);
+            runner.stepGreedy(rows(column(out, newTokens - 1)), cache);
             ms[newTokens - 1] = (System.nanoTime() - t) / 1e6;
             return new Pass(prefill, prefillBind, ms, out, from, runner.stepPhases());
         } finally {
-            cache.free("bench"); // the sequence's blocks back to the free list; the cache and the contexts bound to it stay
+            // the sequences' blocks back to the free list; the cache and the contexts bound to it stay
+            for (int i = 0; i < batch; i++) cache.free("bench-" + i);
         }
     }
 
     /** A run-ahead decode's tokens and its time on the host clock (the prefill left out), ms. */
-    record Ahead(long[] tokens, double decodeMs) {}
+    record Ahead(long[][] tokens, double decodeMs) {}
 
     /**
      * The prefill (untimed) and then {@code newTokens} decode steps run ahead of the host ({@link GpuDecoderRunner#decodeGreedy}),
      * whose tokens it returns: the prefill's token is fed first, so they are the step-by-step pass's tokens 1.. and one more.
      */
-    static Ahead aheadPass(GpuDecoderRunner runner, GpuPagedKvCache cache, long[] prompt, int newTokens) {
+    static Ahead aheadPass(GpuDecoderRunner runner, GpuPagedKvCache cache, long[][] prompts, int newTokens) {
+        int batch = prompts.length;
         try {
-            float[] logits = runner.step(List.of(new DecoderRunner.Row("bench", prompt)), cache).getFirst();
-            long first = Sampler.greedy().next(logits);
+            List<float[]> logits = runner.step(rows(prompts), cache);
+            long[][] first = new long[batch][1];
+            for (int i = 0; i < batch; i++) first[i][0] = Sampler.greedy().next(logits.get(i));
             long t0 = System.nanoTime();
-            long[] tokens = runner.decodeGreedy(List.of(new DecoderRunner.Row("bench", new long[] {first})), newTokens, cache)[0];
+            long[][] tokens = runner.decodeGreedy(rows(first), newTokens, cache);
             return new Ahead(tokens, (System.nanoTime() - t0) / 1e6);
         } finally {
-            cache.free("bench");
+            for (int i = 0; i < batch; i++) cache.free("bench-" + i);
         }
     }
 

@@ -128,15 +128,20 @@ final class ServeBenchCommand implements Callable<Integer> {
         // shared CPU favour whichever runs second); each policy's pass of median makespan is reported
         java.util.Map<BatchScheduler.Policy, List<BatchScheduler.Report>> runs = new java.util.EnumMap<>(BatchScheduler.Policy.class);
         for (BatchScheduler.Policy policy : BatchScheduler.Policy.values()) runs.put(policy, new ArrayList<>());
+        // a GPU runner's engine runs by kind during each pass: where a policy's serving time went
+        GpuDecoderRunner gpuRunner = runner instanceof GpuDecoderRunner g ? g : null;
+        java.util.Map<BatchScheduler.Report, GpuDecoderRunner.StepPhases> phases = new java.util.IdentityHashMap<>();
         for (int pass = 0; pass < warmup + repeat; pass++) {
             List<BatchScheduler.Policy> order = new ArrayList<>(List.of(BatchScheduler.Policy.values()));
             if (pass % 2 == 1) java.util.Collections.reverse(order);
             for (BatchScheduler.Policy policy : order) {
                 int stepChunk = policy == BatchScheduler.Policy.IN_FLIGHT ? chunk : p[1];
                 BatchScheduler.Report r;
+                GpuDecoderRunner.StepPhases before = gpuRunner == null ? null : gpuRunner.stepPhases();
                 try (C cache = runner.newCache(blockSize, kvBlocks)) {
                     r = new BatchScheduler(runner, cache, policy, maxBatch, stepChunk).run(workload);
                 }
+                if (gpuRunner != null) phases.put(r, gpuRunner.stepPhases().minus(before));
                 if (pass >= warmup) runs.get(policy).add(r);
             }
         }
@@ -156,6 +161,7 @@ final class ServeBenchCommand implements Callable<Integer> {
                     served.size(), r.generatedTokens(), r.makespanSeconds(), r.tokensPerSecond(), pct(ttft, 50), pct(ttft, 90), pct(ttft, 99),
                     pct(tpot, 50), pct(tpot, 90), pct(tpot, 99), r.steps(), r.preemptions(), 100 * r.meanKvUtilisation());
         }
+        for (BatchScheduler.Report r : reports) if (phases.containsKey(r)) printRuns(r, phases.get(r));
         for (BatchScheduler.Outcome x : reports.getFirst().outcomes()) if (x.refused()) System.out.println("refused: " + x.refusal());
         int differ = 0;
         List<Integer> firstDifference = new java.util.ArrayList<>();
@@ -183,6 +189,23 @@ final class ServeBenchCommand implements Callable<Integer> {
         }
         if (runner != base) compareWithBase(runner, base, workload, plain, reports.getFirst());
         return 0;
+    }
+
+    /**
+     * Where a GPU pass's serving time went: its decode runs (one new token a row) and prefill runs (chunks), each with
+     * the device's share (the host waiting for the run; the engine builds that the serving clock leaves out are not in
+     * it) and the host's (inputs staged, graph launched, outputs read), and the time outside any engine run (the
+     * scheduler, inputs prepared, logits split, sampling).
+     */
+    private static void printRuns(BatchScheduler.Report r, GpuDecoderRunner.StepPhases ph) {
+        var d = ph.decode();
+        var f = ph.prefill();
+        double inRuns = (ph.run().uploadNanos() + ph.run().launchNanos() + ph.run().waitNanos() + ph.run().outputNanos()) / 1e9;
+        System.out.printf(java.util.Locale.ROOT, "%-9s engine runs: %d decode, %.2f s waiting for the device (%.3f ms a run) + %.2f s staging, launching, reading; "
+                        + "%d prefill, %.2f s waiting (%.3f ms a run) + %.2f s; outside the runs %.2f s of %.2f s%n",
+                r.policy() == BatchScheduler.Policy.IN_FLIGHT ? "in-flight" : "static", d.runs(), d.waitNanos() / 1e9, d.runs() == 0 ? 0 : d.waitNanos() / 1e6 / d.runs(),
+                (d.uploadNanos() + d.launchNanos() + d.outputNanos()) / 1e9, f.runs(), f.waitNanos() / 1e9, f.runs() == 0 ? 0 : f.waitNanos() / 1e6 / f.runs(),
+                (f.uploadNanos() + f.launchNanos() + f.outputNanos()) / 1e9, Math.max(0, r.makespanSeconds() - inRuns), r.makespanSeconds());
     }
 
     /** Seeded sessions: turn 0 a prompt of {@code prompt} tokens, later turns {@code turn} new tokens, {@code output} out each, think time {@code think}. */

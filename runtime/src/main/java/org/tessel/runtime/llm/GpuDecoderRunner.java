@@ -76,15 +76,26 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
     /** Host time of the steps so far: preparing inputs, the engine's run by phase, splitting the logits. */
     private long steps, prepNanos, postNanos;
     private GpuExecutionContext.RunPhases runPhases = new GpuExecutionContext.RunPhases(0, 0, 0, 0, 0);
+    /** The part of {@link #runPhases} that steps of one new token a row (decode) ran; the rest ran prefill chunks. */
+    private GpuExecutionContext.RunPhases decodePhases = new GpuExecutionContext.RunPhases(0, 0, 0, 0, 0);
 
     /**
      * Where the steps' host time went, summed: the inputs prepared (block tables, slots, positions), the engine's
-     * {@link GpuExecutionContext#run} by phase (its wait holds the device's work), the logits split per row.
+     * {@link GpuExecutionContext#run} by phase (its wait holds the device's work), the logits split per row; {@code decode}
+     * is the part of {@code run} that decode steps (one new token a row) took, the rest being prefill chunks'. Steps
+     * {@link #decodeGreedy} enqueues ahead of the host are counted in {@code steps} and not in {@code run}.
      */
-    public record StepPhases(long steps, long prepNanos, GpuExecutionContext.RunPhases run, long postNanos) {}
+    public record StepPhases(long steps, long prepNanos, GpuExecutionContext.RunPhases run, long postNanos, GpuExecutionContext.RunPhases decode) {
+        /** What happened between {@code earlier} and this. */
+        public StepPhases minus(StepPhases earlier) {
+            return new StepPhases(steps - earlier.steps, prepNanos - earlier.prepNanos, run.minus(earlier.run), postNanos - earlier.postNanos, decode.minus(earlier.decode));
+        }
+        /** The prefill chunks' part of {@code run}. */
+        public GpuExecutionContext.RunPhases prefill() { return run.minus(decode); }
+    }
 
     /** The steps' host time so far, by phase. */
-    public StepPhases stepPhases() { return new StepPhases(steps, prepNanos, runPhases, postNanos); }
+    public StepPhases stepPhases() { return new StepPhases(steps, prepNanos, runPhases, postNanos, decodePhases); }
 
     /** One bucket's engine and its context, bound to one cache's pools. */
     private static final class Bucket {
@@ -431,7 +442,9 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
         long t1 = System.nanoTime();
         GpuExecutionContext.RunPhases before = ctx.runPhases();
         T result = run.apply(ctx);
-        runPhases = runPhases.plus(ctx.runPhases().minus(before));
+        GpuExecutionContext.RunPhases ran = ctx.runPhases().minus(before);
+        runPhases = runPhases.plus(ran);
+        if (p.tokens() == 1) decodePhases = decodePhases.plus(ran);
         long t2 = System.nanoTime();
         if (cudaGraphs && !ctx.isCaptured()) ctx.captureGraph();
         for (DecoderRunner.Row r : rows) cache.allocator().advance(r.seq(), r.tokens().length);
