@@ -320,7 +320,8 @@ final class BuildCommand implements Callable<Integer> {
 
     /**
      * The GPU profile engine: each profile's engine at opt is built from the search's plan (variants tuned with
-     * --tuning/--timing-cache; profile 0's is the file's layers and PTX), its built plan becomes the profile's plan,
+     * --tuning/--timing-cache; profile 0's is the file's layers and PTX; a variant that cannot run at the profile's min or
+     * max replaced by one that runs over the range, {@link GpuEngine#variantsOverRange}), its built plan becomes the profile's plan,
      * and the engines a run would make at max and min are built from it (every tactic and variant checked there, the
      * arena and workspace at max measured).
      */
@@ -331,7 +332,19 @@ final class BuildCommand implements Callable<Integer> {
         try {
             for (int k = 0; k < solved.size(); k++) {
                 var planned = set.planIn(k, set.profiles().get(k).at(OPT)).planned().applied();
-                GpuEngine e = GpuEngine.build(planned.graph(), planned.plan(), gpuPrecision(planned.plan(), planned.graph()), gpu.context(), options(cache), 1);
+                GpuEngine.Precision precision = gpuPrecision(planned.plan(), planned.graph());
+                GpuEngine e = GpuEngine.build(planned.graph(), planned.plan(), precision, gpu.context(), options(cache), 1);
+                // a variant tuned at opt must run over the whole profile: one that cannot run at min or max gives way to one that can
+                var p = set.profiles().get(k);
+                java.util.List<Graph> ends = new java.util.ArrayList<>();
+                for (var point : java.util.List.of(org.tessel.runtime.engine.profile.OptimizationProfile.Point.MIN, org.tessel.runtime.engine.profile.OptimizationProfile.Point.MAX))
+                    if (!p.at(point).equals(p.at(OPT))) ends.add(set.planIn(k, p.at(point)).planned().applied().graph());
+                int profile = k;
+                var kept = GpuEngine.variantsOverRange(planned.graph(), e.plan(), ends, line -> System.out.println("profile " + profile + ": " + line));
+                if (kept != e.plan()) {
+                    e.close();
+                    e = GpuEngine.build(planned.graph(), kept, precision, gpu.context(), options(cache), 1);
+                }
                 built.add(e.plan());
                 if (k == 0) base = e;
                 else e.close();

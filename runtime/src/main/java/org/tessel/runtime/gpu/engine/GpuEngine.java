@@ -535,6 +535,67 @@ public final class GpuEngine implements AutoCloseable, LayerContext {
     }
 
     /**
+     * The plan an optimization profile keeps: {@code built} (the plan of the engine built at the profile's opt shapes,
+     * {@code opt} its planned graph, variants tuned there) with every variant that cannot run its node in one of
+     * {@code others} (the profile's planned graphs at its other shapes, min and max) replaced by the first of its
+     * catalogue tactic's variants ({@link org.tessel.tactics.Tactic#planVariants}) that runs the node at opt and in each
+     * of them, as TensorRT keeps only tactics that hold over a profile's range: a weight-only GEMV form tuned at one row
+     * (the staged form) gives way to one that runs the profile's several rows too. A node that no variant holds for keeps
+     * its own, for the build's check at min and max to refuse naming the shape. {@code changed} receives one line per
+     * replaced variant. Returns {@code built} itself when nothing changed.
+     */
+    public static org.tessel.tactics.plan.EnginePlan variantsOverRange(Graph opt, org.tessel.tactics.plan.EnginePlan built, List<Graph> others,
+                                                                       java.util.function.Consumer<String> changed) {
+        TacticImplementations impls = TacticImplementations.loaded();
+        Map<String, Node> atOpt = byName(opt);
+        List<Map<String, Node>> at = others.stream().map(GpuEngine::byName).toList();
+        List<org.tessel.tactics.plan.PlannedNode> nodes = new ArrayList<>();
+        boolean any = false;
+        for (var p : built.nodes()) {
+            Node n = atOpt.get(p.node());
+            String id = GpuTactics.catalogueId(p.tactic());
+            TacticImplementation impl = impls.of(id);
+            if (p.variant().isEmpty() || n == null || impl == null || !impl.computes(n) || holds(impl, p, p.variant(), n, at)) {
+                nodes.add(p);
+                continue;
+            }
+            org.tessel.tactics.Tactic t = org.tessel.tactics.TacticCatalog.global().has(id) ? org.tessel.tactics.TacticCatalog.global().byId(id) : null;
+            String keep = null;
+            for (String v : t == null ? List.<String>of() : t.planVariants())
+                if (holds(impl, p, v, n, at)) {
+                    keep = v;
+                    break;
+                }
+            if (keep == null) {
+                nodes.add(p);
+                continue;
+            }
+            changed.accept(n.describe() + ": variant '" + p.variant() + "' of " + id + " (chosen at opt) does not run at every shape of the profile; '" + keep + "' does");
+            nodes.add(new org.tessel.tactics.plan.PlannedNode(p.node(), p.op(), p.tacticId(), keep, p.precision(), p.layout(), p.stream(), p.predictedUs()));
+            any = true;
+        }
+        return any ? built.withNodes(nodes) : built;
+    }
+
+    /** Whether {@code impl} runs {@code n} (at opt) and its namesake in each of {@code others} (where it has one) in {@code variant}. */
+    private static boolean holds(TacticImplementation impl, org.tessel.tactics.plan.PlannedNode p, String variant, Node n, List<Map<String, Node>> others) {
+        String tactic = GpuTactics.variant(GpuTactics.catalogueId(p.tactic()), variant);
+        Precision prec = gpuPrecision(p.precision());
+        if (impl.variantWhyNot(n, tactic, prec) != null) return false;
+        for (Map<String, Node> g : others) {
+            Node m = g.get(p.node());
+            if (m != null && impl.variantWhyNot(m, tactic, prec) != null) return false;
+        }
+        return true;
+    }
+
+    private static Map<String, Node> byName(Graph g) {
+        Map<String, Node> m = new java.util.HashMap<>();
+        for (Node n : g.nodes()) m.put(n.name(), n);
+        return m;
+    }
+
+    /**
      * Builds with some nodes' tactics forced (node name to catalogue id, optionally with a variant, e.g. a stem form),
      * the others' the rule's: a forced tactic that cannot run its node fails the build naming it.
      */

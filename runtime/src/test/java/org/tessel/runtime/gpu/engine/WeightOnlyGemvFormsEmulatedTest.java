@@ -92,6 +92,33 @@ class WeightOnlyGemvFormsEmulatedTest {
         }
     }
 
+    /**
+     * An optimization profile from one row to four: the staged form, tuned at one row, cannot run four rows (the build at
+     * max refused it); {@link GpuEngine#variantsOverRange} replaces it with the first form that runs both (plain), and the
+     * engines at both ends build from the kept plan. A form that holds over the range, or a profile of one shape, is kept.
+     */
+    @Test void aProfileKeepsAFormThatRunsOverItsWholeRange() {
+        Graph one = QuantizedMatMulEmulatedTest.weightOnly(1, 256, 40, 4, 128, false, DType.F16, 5), four = QuantizedMatMulEmulatedTest.weightOnly(4, 256, 40, 4, 128, false, DType.F16, 5);
+        PlanApplier.Applied opt = QuantizedMatMulEmulatedTest.planned(one, GpuEngine.Precision.FP16, gemv(WeightOnlyGemv.Form.STAGED));
+        PlanApplier.Applied max = QuantizedMatMulEmulatedTest.planned(four, GpuEngine.Precision.FP16, GpuTactics.GEMV_WEIGHT_ONLY);
+        GpuEngineException refused = assertThrows(GpuEngineException.class, () -> GpuEngine.build(max.graph(), opt.plan(), GpuEngine.Precision.FP16, ctx, GpuEngine.Options.FIXED, 1).close());
+        assertTrue(refused.getMessage().contains("staged form cannot run it"), refused.getMessage());
+        List<String> lines = new ArrayList<>();
+        var kept = GpuEngine.variantsOverRange(opt.graph(), opt.plan(), List.of(max.graph()), lines::add);
+        assertEquals("plain", kept.byName().get("proj").variant());
+        assertEquals(1, lines.size(), lines.toString());
+        assertTrue(lines.getFirst().contains("'staged'") && lines.getFirst().contains("'plain'"), lines.getFirst());
+        for (Graph g : List.of(opt.graph(), max.graph()))
+            try (GpuEngine e = GpuEngine.build(g, kept, GpuEngine.Precision.FP16, ctx, GpuEngine.Options.FIXED, 1)) {
+                assertEquals(List.of(gemv(WeightOnlyGemv.Form.PLAIN)), e.layerPlans().stream().filter(l -> l.node().equals("proj")).map(l -> l.tactic()).toList());
+            }
+        // a form that runs at both ends stays, and so does every form when the profile has one shape
+        PlanApplier.Applied mma = QuantizedMatMulEmulatedTest.planned(one, GpuEngine.Precision.FP16, gemv(WeightOnlyGemv.Form.MMA));
+        assertTrue(GpuEngine.variantsOverRange(mma.graph(), mma.plan(), List.of(max.graph()), lines::add) == mma.plan());
+        assertTrue(GpuEngine.variantsOverRange(opt.graph(), opt.plan(), List.of(), lines::add) == opt.plan());
+        assertEquals(1, lines.size());
+    }
+
     /** Without a variant and without a tuner the default form runs, and the layer names it. */
     @Test void withoutAVariantOrATunerTheDefaultFormRuns() {
         for (int m : new int[] {1, 4}) {
