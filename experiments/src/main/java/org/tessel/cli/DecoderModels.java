@@ -22,6 +22,7 @@ import org.tessel.search.EnginePlans;
 import org.tessel.search.ForcedChoice;
 import org.tessel.search.PrecisionRule;
 import org.tessel.search.SearchOptions;
+import org.tessel.tactics.attention.PagedAttentionTactic;
 import org.tessel.search.SearchProblem;
 import org.tessel.search.Searcher;
 import org.tessel.runtime.llm.quant.CalibrationText;
@@ -256,7 +257,30 @@ final class DecoderModels {
         String at = p.name().toLowerCase(java.util.Locale.ROOT);
         SearchOptions o = SearchOptions.defaults().withForced(List.of(ForcedChoice.parse("tessel.PagedAttention=tessel.attention.paged:" + at)))
                 .withPrecisionRules(List.of(PrecisionRule.parse("MatMul=" + at)));
-        return jointPlanner(target, p, o);
+        GpuDecoderRunner.StepPlanner joint = jointPlanner(target, p, o);
+        return g -> withTensorCorePrefill(joint.plan(g));
+    }
+
+    /**
+     * The plan with every prefill chunk's paged attention in the tensor-core form ({@code tessel.attention.paged/mma})
+     * where the catalogue's rule lets it run ({@link PagedAttentionTactic#formWhyNot}: FP16, f16 pools, head sizes
+     * multiples of 16 up to 128), else as planned (the tiled form). The cost model prices both forms alike (the same
+     * bytes read), so this planner names the tensor-core form, whose arithmetic runs on tensor cores instead of f32 CUDA
+     * cores; a plan file can still name either.
+     */
+    static org.tessel.tactics.plan.PlanApplier.Applied withTensorCorePrefill(org.tessel.tactics.plan.PlanApplier.Applied a) {
+        java.util.Map<String, org.tessel.ir.Node> byName = new java.util.HashMap<>();
+        for (org.tessel.ir.Node n : a.graph().nodes()) byName.put(n.name(), n);
+        List<org.tessel.tactics.plan.PlannedNode> nodes = new java.util.ArrayList<>();
+        boolean changed = false;
+        for (org.tessel.tactics.plan.PlannedNode pn : a.plan().nodes()) {
+            org.tessel.ir.Node n = byName.get(pn.node());
+            if (n != null && pn.tacticId().equals(PagedAttentionTactic.PAGED.id()) && pn.variant().isEmpty() && PagedAttentionTactic.formWhyNot(n, "mma", pn.precision()) == null) {
+                nodes.add(pn.withTactic(pn.tacticId(), "mma"));
+                changed = true;
+            } else nodes.add(pn);
+        }
+        return changed ? new org.tessel.tactics.plan.PlanApplier.Applied(a.graph(), a.plan().withNodes(nodes)) : a;
     }
 
     /**

@@ -41,13 +41,20 @@ public final class StreamingTactic extends BaseTactic {
     }
 
     private final Config config;
+    private final java.util.List<String> planVariants;
 
-    public StreamingTactic(Config c) {
+    public StreamingTactic(Config c) { this(c, java.util.List.of()); }
+
+    /** A tactic whose kernel has forms a plan names as variants ({@link #planVariants}). */
+    public StreamingTactic(Config c, java.util.List<String> planVariants) {
         super(c.id(), c.summary(), Backend.GPU, c.precisions(), c.layouts());
         this.config = c;
+        this.planVariants = java.util.List.copyOf(planVariants);
     }
 
     public Config config() { return config; }
+
+    @Override public java.util.List<String> planVariants() { return planVariants; }
 
     @Override public boolean appliesTo(Node n) { return config.matches().test(n); }
     @Override protected String appliesToText() { return config.appliesToText(); }

@@ -159,8 +159,8 @@ class GpuDecoderRunnerGpuTest {
                     "the buckets' engines share their weights: " + gpu.sharedMemory().weightUploads() + " uploads, " + gpu.sharedMemory().weightReuses() + " reuses over "
                             + gpu.enginesBuilt() + " engines");
             for (GpuEngine e : gpu.engines().values())
-                assertTrue(e.layerPlans().stream().filter(l -> l.node().endsWith("paged_attention")).allMatch(l -> l.tactic().equals("tessel.attention.paged"))
-                        && e.layerPlans().stream().anyMatch(l -> l.tactic().equals("tessel.attention.paged")), "every attention runs tessel.attention.paged: " + e.layerPlans());
+                assertTrue(e.layerPlans().stream().filter(l -> l.node().endsWith("paged_attention")).allMatch(l -> l.tactic().startsWith("tessel.attention.paged"))
+                        && e.layerPlans().stream().anyMatch(l -> l.tactic().startsWith("tessel.attention.paged")), "every attention runs tessel.attention.paged: " + e.layerPlans());
         }
     }
 

@@ -32,12 +32,31 @@ class PagedPrefillGpuTest {
         GpuTestSupport.Checks checks = new GpuTestSupport.Checks();
         for (DType t : new DType[] {DType.F16, DType.BF16})
             for (int hd : new int[] {64, 128})
-                checks.check("prefill " + t.text() + " D" + hd, () -> oneConfig(kc, t, 8, 2, hd, 16));
-        checks.check("prefill f16 D256", () -> oneConfig(kc, DType.F16, 4, 2, 256, 16));
+                checks.check("prefill " + t.text() + " D" + hd, () -> oneConfig(kc, PagedAttentionKernel.PrefillForm.TILED, t, 8, 2, hd, 16));
+        checks.check("prefill f16 D256", () -> oneConfig(kc, PagedAttentionKernel.PrefillForm.TILED, DType.F16, 4, 2, 256, 16));
         checks.done();
     }
 
-    private static void oneConfig(KernelCompiler kc, DType t, int heads, int kvh, int hd, int bs) {
+    /**
+     * The tensor-core form ({@code tessel.attention.paged/mma}, paged_prefill_mma.cu: query tiles of 64, key tiles of 64
+     * through the block table) against the same host reference and bounds: head sizes 16, 64 (two copy stages) and 128
+     * (one), blocks of 16 and 8; bf16 refused naming why.
+     */
+    @Test void theTensorCoreFormAttendsAsTheHostDoes() {
+        KernelCompiler kc = GpuTestSupport.compiler();
+        GpuTestSupport.Checks checks = new GpuTestSupport.Checks();
+        for (int hd : new int[] {16, 64, 128})
+            checks.check("prefill mma f16 D" + hd, () -> oneConfig(kc, PagedAttentionKernel.PrefillForm.MMA, DType.F16, 8, 2, hd, 16));
+        checks.check("prefill mma f16 D64 blocks of 8", () -> oneConfig(kc, PagedAttentionKernel.PrefillForm.MMA, DType.F16, 4, 4, 64, 8));
+        checks.check("prefill mma bf16 refused", () -> {
+            IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> oneConfig(kc, PagedAttentionKernel.PrefillForm.MMA, DType.BF16, 8, 2, 64, 16));
+            org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("f16"), e.getMessage());
+        });
+        checks.done();
+    }
+
+    private static void oneConfig(KernelCompiler kc, PagedAttentionKernel.PrefillForm form, DType t, int heads, int kvh, int hd, int bs) {
         SplittableRandom r = new SplittableRandom(11 + hd);
         int batch = ROWS.length, n = 0, blocksUsed = 0;
         for (int[] row : ROWS) {
@@ -105,9 +124,9 @@ class PagedPrefillGpuTest {
             dt.copyFrom(packed);
             ds.copyFrom(slots);
             dl.copyFrom(lens);
-            PagedAttentionKernel.prefill(kc, c, batch, n, dq, dk, dv, dt, ds, dl, maxBlocks, out, CudaStream.DEFAULT);
+            PagedAttentionKernel.prefill(kc, c, form, batch, n, dq, dk, dv, 1f, 1f, dt, ds, dl, maxBlocks, out, CudaStream.DEFAULT);
             Shape shape = Shape.of(batch, n, heads, hd);
-            PagedAttentionGpuTest.compare("paged prefill " + t.text() + " H" + heads + "/" + kvh + " D" + hd, t, HostTensors.download(out, t, shape), Tensor.ofFloats(shape, want));
+            PagedAttentionGpuTest.compare("paged prefill " + form.variant + " " + t.text() + " H" + heads + "/" + kvh + " D" + hd, t, HostTensors.download(out, t, shape), Tensor.ofFloats(shape, want));
         }
     }
 }

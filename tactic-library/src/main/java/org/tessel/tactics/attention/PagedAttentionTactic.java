@@ -1,6 +1,7 @@
 package org.tessel.tactics.attention;
 
 import java.util.EnumSet;
+import java.util.List;
 import java.util.Set;
 import org.tessel.cost.Precision;
 import org.tessel.ir.Node;
@@ -32,10 +33,38 @@ public final class PagedAttentionTactic {
     /** Head sizes the kernels take (a row's 16-byte chunks split a warp evenly). */
     public static final Set<Integer> HEAD_DIMS = Set.of(16, 32, 64, 128, 256);
 
+    /**
+     * The prefill kernel's forms, the tactic's plan variants: {@code tiled} (f32 math on CUDA cores; every pool type and
+     * head size) and {@code mma} (tensor cores: f16 pools, head sizes multiples of 16 up to 128). A decode step has one
+     * kernel and takes neither ({@link #formWhyNot}).
+     */
+    public static final List<String> PREFILL_FORMS = List.of("tiled", "mma");
+
     public static final StreamingTactic PAGED = new StreamingTactic(new StreamingTactic.Config(
-            "tessel.attention.paged", "Tessel paged attention: new K/V written to the pools in place by flash-decoding itself (one token) or appended before causal paged attention (a chunk) over the block tables",
+            "tessel.attention.paged", "Tessel paged attention: new K/V written to the pools in place by flash-decoding itself (one token) or appended before causal paged attention (a chunk) over the block tables"
+                    + "; the chunk's kernel form is the plan's variant, tiled (CUDA cores) or mma (tensor cores)",
             OP + " (alone, or fused rope_attention)", PagedAttentionTactic::matches, EnumSet.of(Precision.FP16, Precision.BF16), Set.of(),
-            (n, p, l) -> whyNot(n), 0.2, 0.6, PagedAttentionTactic::launches, false));
+            (n, p, l) -> whyNot(n), 0.2, 0.6, PagedAttentionTactic::launches, false), PREFILL_FORMS);
+
+    /**
+     * Why the prefill form {@code variant} cannot run this node at {@code p} (null: it can): a decode step (one new token a
+     * sequence) runs the decode kernel, which has no forms; {@code mma} needs FP16 with f16 pools (not an FP8 cache) and
+     * a head size that is a multiple of 16 up to 128.
+     */
+    public static String formWhyNot(Node fusedOrNot, String variant, Precision p) {
+        if (!PREFILL_FORMS.contains(variant))
+            return "variant '" + variant + "' of tessel.attention.paged names no prefill form (its forms: " + String.join(", ", PREFILL_FORMS) + ")";
+        Node n = attention(fusedOrNot);
+        var q = n.input(0).type().shape();
+        if (q.rank() == 4 && q.dim(1) == 1)
+            return "variant '" + variant + "' names a prefill kernel form, and " + n.name() + " is a decode step (one new token a sequence), whose kernel has one form";
+        if (variant.equals("tiled")) return null;
+        if (p != Precision.FP16) return "the mma prefill computes at FP16 (mma.sync on f16), the plan runs it at " + p.text();
+        if (n.input(3).type().dtype() == org.tessel.api.DType.F8E4M3) return "the mma prefill reads f16 pools, not an FP8 cache (the tiled form dequantizes it)";
+        int d = q.rank() == 4 ? q.dim(3) : 0;
+        if (d % 16 != 0 || d > 128) return "the mma prefill takes head sizes that are multiples of 16 up to 128, not " + d;
+        return null;
+    }
 
     /** The fused kind whose group is a paged attention with the rotary embeddings of its q and new keys. */
     public static final String ROPE_ATTENTION = "rope_attention";

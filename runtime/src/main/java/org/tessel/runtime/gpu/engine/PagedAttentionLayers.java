@@ -18,7 +18,10 @@ import org.tessel.tactics.attention.PagedAttentionTactic;
  * is one flash-decoding launch that also writes the new keys and values into the pools
  * ({@link PagedAttentionKernel#appendAndDecode}, padding slots -1 skipped; planned for the block tables' reach, its
  * split workspace the context's, whose reduction is the second launch); a chunk appends the new tokens' keys and
- * values ({@link PagedAttentionKernel#append}), then runs the causal prefill kernel ({@link PagedAttentionKernel#prefill}).
+ * values ({@link PagedAttentionKernel#append}), then runs the causal prefill kernel ({@link PagedAttentionKernel#prefill}) in the
+ * form the plan's variant names ({@code tessel.attention.paged/mma}: tensor cores; {@code /tiled}: CUDA cores), tiled
+ * where it names none; the layer reports the form. A variant on a decode step, or a form that cannot run the node, is
+ * refused naming it ({@link PagedAttentionTactic#formWhyNot}).
  *
  * <p>The pools are written in place: each pool output is the buffer the caller bound to it
  * ({@link GpuEngine#createExecutionContext(java.util.Map)}), which for a paged KV cache is the pool input's own
@@ -40,8 +43,22 @@ public final class PagedAttentionLayers implements TacticImplementation {
 
     @Override public String ruleTactic(LayerContext c, Node n) { return computes(n) ? GpuTactics.ATTENTION_PAGED : null; }
 
+    @Override public String variantWhyNot(Node n, String tactic, GpuEngine.Precision p) {
+        List<String> parts = GpuTactics.parts(tactic);
+        if (parts.size() == 1 || !computes(n)) return null;
+        if (parts.size() > 2) return "variant '" + String.join("/", parts.subList(1, parts.size())) + "' of " + GpuTactics.ATTENTION_PAGED + " names no prefill form (its forms: "
+                + String.join(", ", PagedAttentionTactic.PREFILL_FORMS) + ")";
+        return PagedAttentionTactic.formWhyNot(n, parts.get(1), p == GpuEngine.Precision.FP16 ? org.tessel.cost.Precision.FP16
+                : p == GpuEngine.Precision.BF16 ? org.tessel.cost.Precision.BF16 : org.tessel.cost.Precision.FP32);
+    }
+
     @Override public Layer build(LayerContext c, Node n, String tactic) {
         Operands.requireOneOf(n, tactic, GpuTactics.ATTENTION_PAGED);
+        String variantWhy = variantWhyNot(n, tactic, c.precision());
+        if (variantWhy != null) throw GpuEngineException.unsupported(n, variantWhy);
+        List<String> parts = GpuTactics.parts(tactic);
+        // the chunk's kernel form: the plan's, else tiled (the form that runs every pool type and head size)
+        PagedAttentionKernel.PrefillForm form = parts.size() > 1 ? PagedAttentionKernel.PrefillForm.ofVariant(parts.get(1)) : PagedAttentionKernel.PrefillForm.TILED;
         DType t = c.storage();
         if (t != DType.F16 && t != DType.BF16)
             throw GpuEngineException.unsupported(n, GpuTactics.ATTENTION_PAGED + " computes at FP16 or BF16 (the paged KV cache holds f16 or bf16), the plan runs it at " + c.precision());
@@ -87,11 +104,13 @@ public final class PagedAttentionLayers implements TacticImplementation {
                         plan.split() ? workspace.get() : null, s);
             });
         }
-        return Operands.layer(c, n, GpuTactics.ATTENTION_PAGED, outV, s -> {
+        String kernelWhy = PagedAttentionKernel.prefillWhyNot(form, cfg);
+        if (kernelWhy != null) throw GpuEngineException.unsupported(n, kernelWhy);
+        return Operands.layer(c, n, GpuTactics.variant(GpuTactics.ATTENTION_PAGED, form.variant), outV, s -> {
             if (copyK) kOut.copyFromAsync(kPool, s);
             if (copyV) vOut.copyFromAsync(vPool, s);
             PagedAttentionKernel.append(kc, cfg, batch * newTokens, k, row, v, row, slots, kOut, vOut, ks, vs, s);
-            PagedAttentionKernel.prefill(kc, cfg, batch, newTokens, q, kOut, vOut, ks, vs, tables, slots, lens, maxBlocks, out, s);
+            PagedAttentionKernel.prefill(kc, cfg, form, batch, newTokens, q, kOut, vOut, ks, vs, tables, slots, lens, maxBlocks, out, s);
         });
     }
 

@@ -24,7 +24,7 @@ public final class MmaAttention {
     /** The kernel for a key mask (or none), or with {@code perQueryMask} for a per-query mask [B|1,1,Sq,Sk]. */
     public static String source(int headDim, boolean perQueryMask) {
         return KernelCompiler.prelude() + CudaTypes.typedefs("T", DType.F16) + "#define HEAD_DIM " + headDim + "\n"
-                + (perQueryMask ? "#define PER_QUERY_MASK 1\n" : "") + KernelCompiler.resource("attention_mma.cu");
+                + (perQueryMask ? "#define PER_QUERY_MASK 1\n" : "") + KernelCompiler.resource("mma.cuh") + KernelCompiler.resource("attention_mma.cu");
     }
 
     /**

@@ -413,6 +413,39 @@ public final class PagedAttentionKernel {
     }
 
     /**
+     * The prefill kernel's forms, the variants of {@code tessel.attention.paged} a plan names for a prefill chunk
+     * (PagedAttentionTactic.PREFILL_FORMS): {@code tiled}, f32 math on CUDA cores (paged_prefill.cu: f16, bf16 or FP8
+     * pools, every head size), and {@code mma}, tensor cores (paged_prefill_mma.cu: f16 pools, head sizes multiples of 16
+     * up to 128), the same attention within f16 rounding of the probabilities.
+     */
+    public enum PrefillForm {
+        TILED("tiled"), MMA("mma");
+
+        public final String variant;
+        PrefillForm(String variant) { this.variant = variant; }
+
+        /** The form a variant names, or null. */
+        public static PrefillForm ofVariant(String v) {
+            for (PrefillForm f : values()) if (f.variant.equals(v)) return f;
+            return null;
+        }
+    }
+
+    /** Why {@code form} cannot run a prefill of this configuration (null: it can). */
+    public static String prefillWhyNot(PrefillForm form, Config c) {
+        if (form == PrefillForm.TILED) return null;
+        if (c.dtype() != DType.F16 || c.kvDtype() != DType.F16)
+            return "the mma prefill reads f16 queries and pools (mma.sync f16), not " + c.dtype().text() + " with " + c.kvDtype().text() + " pools";
+        if (c.headDim() % 16 != 0 || c.headDim() > MmaAttention.MAX_HEAD_DIM)
+            return "the mma prefill takes head sizes that are multiples of 16 up to " + MmaAttention.MAX_HEAD_DIM + ", not " + c.headDim();
+        return null;
+    }
+
+    public static String prefillMmaSource(int headDim) {
+        return KernelCompiler.prelude() + "#define HEAD_DIM " + headDim + "\n" + KernelCompiler.resource("mma.cuh") + KernelCompiler.resource("paged_prefill_mma.cu");
+    }
+
+    /**
      * {@code tessel.paged_prefill}: causal attention of {@code newTokens} new tokens per sequence (q and out
      * [batch, newTokens, heads, headDim]) over their sequences' blocks, the new tokens' keys and values already in
      * the pools; {@code slots} [batch, newTokens] (-1 marks padding, whose output is 0) and {@code contextLens}
@@ -427,6 +460,14 @@ public final class PagedAttentionKernel {
     /** As the prefill without scales, FP8 pools read at scales {@code kScale}, {@code vScale} (1 and 1 for 16-bit pools). */
     public static void prefill(KernelCompiler kc, Config c, int batch, int newTokens, DeviceBuffer q, DeviceBuffer kPool, DeviceBuffer vPool, float kScale, float vScale,
                                DeviceBuffer blockTables, DeviceBuffer slots, DeviceBuffer contextLens, int maxBlocks, DeviceBuffer out, CudaStream s) {
+        prefill(kc, c, PrefillForm.TILED, batch, newTokens, q, kPool, vPool, kScale, vScale, blockTables, slots, contextLens, maxBlocks, out, s);
+    }
+
+    /** As above, in {@code form} ({@link #prefillWhyNot} refuses a form that cannot run the configuration). */
+    public static void prefill(KernelCompiler kc, Config c, PrefillForm form, int batch, int newTokens, DeviceBuffer q, DeviceBuffer kPool, DeviceBuffer vPool, float kScale,
+                               float vScale, DeviceBuffer blockTables, DeviceBuffer slots, DeviceBuffer contextLens, int maxBlocks, DeviceBuffer out, CudaStream s) {
+        String why = prefillWhyNot(form, c);
+        if (why != null) throw new IllegalArgumentException("tessel.paged_prefill: " + why);
         checkScales(c, kScale, vScale, "tessel.paged_prefill");
         if (batch < 0 || newTokens < 1 || maxBlocks < 1)
             throw new IllegalArgumentException("tessel.paged_prefill: batch " + batch + ", " + newTokens + " new tokens, block tables of " + maxBlocks);
@@ -439,6 +480,13 @@ public final class PagedAttentionKernel {
         Softmax.check(slots, DType.I32, (long) batch * newTokens, "slot");
         Softmax.check(contextLens, DType.I32, batch, "context length");
         if (batch == 0) return;
+        if (form == PrefillForm.MMA) {
+            CudaKernel k = kc.kernel("tessel_paged_prefill_mma_d" + c.headDim() + ".cu", () -> prefillMmaSource(c.headDim()), "tessel_paged_prefill_mma");
+            k.launch((newTokens + MmaAttention.BLOCK_QUERIES - 1) / MmaAttention.BLOCK_QUERIES, c.heads(), batch, 128, 1, 1, 0, s,
+                    CudaKernel.args().ptr(out).ptr(q).ptr(kPool).ptr(vPool).ptr(blockTables).ptr(slots).ptr(contextLens)
+                            .i32(newTokens).i32(c.heads()).i32(c.kvHeads()).i32(c.blockSize()).i32(maxBlocks).f32(c.scale()));
+            return;
+        }
         CudaKernel k = kc.kernel("tessel_paged_prefill_" + c.dtype().text() + (c.fp8() ? "_kvf8e4m3" : "") + "_d" + c.headDim() + ".cu",
                 () -> prefillSource(c.dtype(), c.kvDtype(), c.headDim()), "tessel_paged_prefill");
         int tile = prefillQueryTile(c.headDim());

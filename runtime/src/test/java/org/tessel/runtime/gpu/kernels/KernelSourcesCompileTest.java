@@ -122,6 +122,7 @@ public class KernelSourcesCompileTest {
         m.put("fp8_epilogue_bf16_bias_gelu", Fp8Epilogue.source(true, false, Fp8Epilogue.Activation.GELU_ERF, false, DType.BF16));
         for (int v : new int[] {16, 4, 1}) m.put("im2col_fp8_v" + v, Fp8Im2col.source(v));
         m.put("paged_prefill_f16_d64", PagedAttentionKernel.prefillSource(DType.F16, 64));
+        for (int d : new int[] {16, 64, 128}) m.put("paged_prefill_mma_d" + d, PagedAttentionKernel.prefillMmaSource(d));
         m.put("paged_prefill_bf16_d16", PagedAttentionKernel.prefillSource(DType.BF16, 16));
         m.put("transpose_f16_021", TransformerKernels.transposeSource(DType.F16, new int[] {2, 64, 49}, new int[] {0, 2, 1}));
         // the engine's elementwise kernels of BERT: the i64 mask cast (read as i32) with scalar literals, embeddings adds
