@@ -258,30 +258,11 @@ final class DecoderModels {
         SearchOptions o = SearchOptions.defaults().withForced(List.of(ForcedChoice.parse("tessel.PagedAttention=tessel.attention.paged:" + at)))
                 .withPrecisionRules(List.of(PrecisionRule.parse("MatMul=" + at)));
         GpuDecoderRunner.StepPlanner joint = jointPlanner(target, p, o);
-        return g -> withTensorCorePrefill(joint.plan(g));
+        // prefill chunks in the tensor-core form where it runs (FP16, f16 pools): the cost model prices the forms alike
+        // (the same bytes), and the tensor-core form does the arithmetic on tensor cores instead of f32 CUDA cores
+        return g -> PagedAttentionTactic.withPrefillForm(joint.plan(g), "mma");
     }
 
-    /**
-     * The plan with every prefill chunk's paged attention in the tensor-core form ({@code tessel.attention.paged/mma})
-     * where the catalogue's rule lets it run ({@link PagedAttentionTactic#formWhyNot}: FP16, f16 pools, head sizes
-     * multiples of 16 up to 128), else as planned (the tiled form). The cost model prices both forms alike (the same
-     * bytes read), so this planner names the tensor-core form, whose arithmetic runs on tensor cores instead of f32 CUDA
-     * cores; a plan file can still name either.
-     */
-    static org.tessel.tactics.plan.PlanApplier.Applied withTensorCorePrefill(org.tessel.tactics.plan.PlanApplier.Applied a) {
-        java.util.Map<String, org.tessel.ir.Node> byName = new java.util.HashMap<>();
-        for (org.tessel.ir.Node n : a.graph().nodes()) byName.put(n.name(), n);
-        List<org.tessel.tactics.plan.PlannedNode> nodes = new java.util.ArrayList<>();
-        boolean changed = false;
-        for (org.tessel.tactics.plan.PlannedNode pn : a.plan().nodes()) {
-            org.tessel.ir.Node n = byName.get(pn.node());
-            if (n != null && pn.tacticId().equals(PagedAttentionTactic.PAGED.id()) && pn.variant().isEmpty() && PagedAttentionTactic.formWhyNot(n, "mma", pn.precision()) == null) {
-                nodes.add(pn.withTactic(pn.tacticId(), "mma"));
-                changed = true;
-            } else nodes.add(pn);
-        }
-        return changed ? new org.tessel.tactics.plan.PlanApplier.Applied(a.graph(), a.plan().withNodes(nodes)) : a;
-    }
 
     /**
      * Plans an ONNX decoder's step graph with the joint search at FP32 and {@code p} for {@code target}, its MatMuls

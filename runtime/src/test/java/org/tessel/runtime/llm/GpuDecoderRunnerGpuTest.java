@@ -43,7 +43,7 @@ import org.tessel.search.Searcher;
  * which every pool block is free again. Decode steps replay CUDA graphs. On the emulated device
  * ({@code -Dtessel.test.device=emulated}) the search chooses among Tessel's kernels only (a selector; only they run
  * there: tessel.gemv with its fused norms where a step's rows fit it, else tessel.matmul); on a GPU it chooses among all
- * (cuBLAS allowed). Also one paged step engine against the reference interpreter
+ * (cuBLAS allowed) and prefill chunks run the tensor-core form of the paged prefill ({@code tessel.attention.paged/mma}). Also one paged step engine against the reference interpreter
  * (pools aliased in place, and copied into caller-owned outputs), and the binding of caller-owned buffers: a wrong name,
  * dtype, shape or size is refused naming the value.
  */
@@ -73,7 +73,9 @@ class GpuDecoderRunnerGpuTest {
             // norm and SiLU prologues at the decode steps' rows, tessel.matmul where the GEMV does not fit)
             if (emulated) o = o.withSelectors(List.of(TESSEL_KERNELS));
             SearchProblem pr = Searcher.problem(Searcher.prepare(g), o);
-            return EnginePlans.complete(pr, Searcher.run(pr, "joint", o));
+            var planned = EnginePlans.complete(pr, Searcher.run(pr, "joint", o));
+            // on a GPU, prefill chunks in the tensor-core form as the CLI's planner names it (the emulated device runs no mma)
+            return emulated ? planned : org.tessel.tactics.attention.PagedAttentionTactic.withPrefillForm(planned, "mma");
         };
     }
 
