@@ -1,5 +1,6 @@
 // Tensor-core and asynchronous-copy helpers shared by the mma kernels (attention_mma.cu, paged_prefill_mma.cu):
-// mma.sync m16n8k16 f16 -> f32, f16 packing, shared-memory addresses, cp.async 16-byte copies, ldmatrix.trans.
+// mma.sync m16n8k16 f16 -> f32, f16 packing, shared-memory addresses, cp.async 16-byte copies, ldmatrix.trans, and a
+// flash-attention tile's scores and online softmax + P V on the fragments.
 #ifndef TESSEL_MMA_CUH
 #define TESSEL_MMA_CUH
 __device__ __forceinline__ void tessel_mma_f16(float* c, const unsigned* a, unsigned b0, unsigned b1) {
@@ -26,5 +27,77 @@ __device__ __forceinline__ void tessel_cp_async_wait_all() { asm volatile("cp.as
 __device__ __forceinline__ void tessel_ldmatrix_x4_trans(unsigned* r, unsigned addr) {
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(addr));
+}
+
+// S = Q K^T for a warp's 16 query rows (Q's A fragments qa) against the 8 * ST keys of a shared tile, row-major, LD
+// halves apart: B fragment (k = d, n = key): reg 0 = K[n = g][d = 2t..2t+1], reg 1 = K[g][2t+8..]; g = lane / 4, tg = lane % 4
+template <int QK, int ST, int LD>
+__device__ __forceinline__ void tessel_mma_scores(float (&sc)[ST][4], const unsigned (&qa)[QK][4], const unsigned short* kst, int g, int tg) {
+#pragma unroll
+    for (int n = 0; n < ST; n++) sc[n][0] = sc[n][1] = sc[n][2] = sc[n][3] = 0.0f;
+#pragma unroll
+    for (int s = 0; s < QK; s++) {
+#pragma unroll
+        for (int n = 0; n < ST; n++) {
+            const unsigned short* kp = kst + (n * 8 + g) * LD + s * 16 + 2 * tg;
+            tessel_mma_f16(sc[n], qa[s], *reinterpret_cast<const unsigned*>(kp), *reinterpret_cast<const unsigned*>(kp + 8));
+        }
+    }
+}
+
+// One tile's online softmax and O += P V. sc holds the tile's scores, scaled and masked (-inf where masked), and mx0,
+// mx1 this thread's maxima of its row g and row g + 8 (C fragment: [0], [1] = row g, keys 2t, 2t+1; [2], [3] = row g+8):
+// the quad's maxima, the running max m and sum l (per thread; the quad's sums are added at the end) and the
+// accumulators rescaled; then P, rounded to f16, is the A fragment of O += P V, V's B fragments by ldmatrix.trans of the
+// row-major shared tile (LD halves apart).
+template <int ST, int OT, int LD>
+__device__ __forceinline__ void tessel_mma_softmax_pv(float (&sc)[ST][4], float (&acc)[OT][4], float mx0, float mx1, float& m0, float& m1,
+                                                      float& l0, float& l1, const unsigned short* vst, int lane) {
+    mx0 = fmaxf(mx0, __shfl_xor_sync(TESSEL_FULL_MASK, mx0, 1));
+    mx0 = fmaxf(mx0, __shfl_xor_sync(TESSEL_FULL_MASK, mx0, 2));
+    mx1 = fmaxf(mx1, __shfl_xor_sync(TESSEL_FULL_MASK, mx1, 1));
+    mx1 = fmaxf(mx1, __shfl_xor_sync(TESSEL_FULL_MASK, mx1, 2));
+    float n0 = fmaxf(m0, mx0), n1 = fmaxf(m1, mx1);
+    float u0 = n0 == TESSEL_NEG_INF ? 0.0f : n0, u1 = n1 == TESSEL_NEG_INF ? 0.0f : n1;
+    float c0 = __expf(m0 - u0), c1 = __expf(m1 - u1);
+    m0 = n0;
+    m1 = n1;
+    float p0 = 0.0f, p1 = 0.0f;
+#pragma unroll
+    for (int n = 0; n < ST; n++) {
+#pragma unroll
+        for (int c = 0; c < 2; c++) {
+            sc[n][c] = __expf(sc[n][c] - u0);
+            sc[n][c + 2] = __expf(sc[n][c + 2] - u1);
+            p0 += sc[n][c];
+            p1 += sc[n][c + 2];
+        }
+    }
+    l0 = l0 * c0 + p0; // per-thread partial sums; the quad's are added at the end
+    l1 = l1 * c1 + p1;
+#pragma unroll
+    for (int n = 0; n < OT; n++) {
+        acc[n][0] *= c0; acc[n][1] *= c0;
+        acc[n][2] *= c1; acc[n][3] *= c1;
+    }
+    // O += P V: P's A fragment for keys 16s..16s+15 is the C fragments of score tiles 2s and 2s+1;
+    // V's B fragment (k = key, n = d): reg 0 = V[key = 2t, 2t+1][d = g], reg 1 = keys 2t+8, 2t+9; ldmatrix.trans of
+    // the row-major tile gives it, two d tiles a load: lanes 0-15 address keys 16s..16s+15 at d tile n, lanes 16-31 at n+1
+#pragma unroll
+    for (int s = 0; s < ST / 2; s++) {
+        unsigned pa[4];
+        pa[0] = tessel_pack_f16x2(sc[2 * s][0], sc[2 * s][1]);
+        pa[1] = tessel_pack_f16x2(sc[2 * s][2], sc[2 * s][3]);
+        pa[2] = tessel_pack_f16x2(sc[2 * s + 1][0], sc[2 * s + 1][1]);
+        pa[3] = tessel_pack_f16x2(sc[2 * s + 1][2], sc[2 * s + 1][3]);
+        unsigned vrow = tessel_smem_addr(vst + (s * 16 + (lane & 15)) * LD + 8 * (lane >> 4));
+#pragma unroll
+        for (int n = 0; n < OT; n += 2) {
+            unsigned vb4[4];
+            tessel_ldmatrix_x4_trans(vb4, vrow + n * 16);
+            tessel_mma_f16(acc[n], pa, vb4[0], vb4[1]);
+            tessel_mma_f16(acc[n + 1], pa, vb4[2], vb4[3]);
+        }
+    }
 }
 #endif

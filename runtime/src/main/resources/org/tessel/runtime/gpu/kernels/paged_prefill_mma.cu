@@ -23,7 +23,6 @@
 #define PM_QK (HEAD_DIM / 16)
 #define PM_OT (HEAD_DIM / 8)
 #define PM_ST (PM_BN / 8)
-#define PM_PV (PM_BN / 16)
 #define PM_CH (HEAD_DIM / 8)
 
 // keys [t0, t0 + PM_BN) of KV head g, through the row's block table, into stage buffers ksb, vsb (row-major, PM_LD
@@ -103,18 +102,8 @@ tessel_paged_prefill_mma(unsigned short* __restrict__ out, const unsigned short*
         const unsigned short* kst = ks[st];
         const unsigned short* vst = vs[st];
 
-        // S = Q K^T: B fragment (k = d, n = key): reg 0 = K[n = g][d = 2t..2t+1], reg 1 = K[g][2t+8..]
         float sc[PM_ST][4];
-#pragma unroll
-        for (int n = 0; n < PM_ST; n++) sc[n][0] = sc[n][1] = sc[n][2] = sc[n][3] = 0.0f;
-#pragma unroll
-        for (int s = 0; s < PM_QK; s++) {
-#pragma unroll
-            for (int n = 0; n < PM_ST; n++) {
-                const unsigned short* kp = kst + (n * 8 + gq) * PM_LD + s * 16 + 2 * tg;
-                tessel_mma_f16(sc[n], qa[s], *reinterpret_cast<const unsigned*>(kp), *reinterpret_cast<const unsigned*>(kp + 8));
-            }
-        }
+        tessel_mma_scores<PM_QK, PM_ST, PM_LD>(sc, qa, kst, gq, tg);
         // scale and the causal mask; C fragment: [0], [1] = row g, keys 2t, 2t+1; [2], [3] = row g+8
         float mx0 = TESSEL_NEG_INF, mx1 = TESSEL_NEG_INF;
 #pragma unroll
@@ -130,51 +119,7 @@ tessel_paged_prefill_mma(unsigned short* __restrict__ out, const unsigned short*
                 mx1 = fmaxf(mx1, x1);
             }
         }
-        mx0 = fmaxf(mx0, __shfl_xor_sync(TESSEL_FULL_MASK, mx0, 1));
-        mx0 = fmaxf(mx0, __shfl_xor_sync(TESSEL_FULL_MASK, mx0, 2));
-        mx1 = fmaxf(mx1, __shfl_xor_sync(TESSEL_FULL_MASK, mx1, 1));
-        mx1 = fmaxf(mx1, __shfl_xor_sync(TESSEL_FULL_MASK, mx1, 2));
-        const float n0 = fmaxf(m0, mx0), n1 = fmaxf(m1, mx1);
-        const float u0 = n0 == TESSEL_NEG_INF ? 0.0f : n0, u1 = n1 == TESSEL_NEG_INF ? 0.0f : n1;
-        const float c0 = __expf(m0 - u0), c1 = __expf(m1 - u1);
-        m0 = n0;
-        m1 = n1;
-        float p0 = 0.0f, p1 = 0.0f;
-#pragma unroll
-        for (int n = 0; n < PM_ST; n++) {
-#pragma unroll
-            for (int c = 0; c < 2; c++) {
-                sc[n][c] = __expf(sc[n][c] - u0);
-                sc[n][c + 2] = __expf(sc[n][c + 2] - u1);
-                p0 += sc[n][c];
-                p1 += sc[n][c + 2];
-            }
-        }
-        l0 = l0 * c0 + p0; // per-thread partial sums; the quad's are added at the end
-        l1 = l1 * c1 + p1;
-#pragma unroll
-        for (int n = 0; n < PM_OT; n++) {
-            acc[n][0] *= c0; acc[n][1] *= c0;
-            acc[n][2] *= c1; acc[n][3] *= c1;
-        }
-        // O += P V: P's A fragment for keys 16s..16s+15 is the C fragments of score tiles 2s and 2s+1; V's B fragments
-        // by ldmatrix.trans of the row-major tile, two d tiles a load
-#pragma unroll
-        for (int s = 0; s < PM_PV; s++) {
-            unsigned pa[4];
-            pa[0] = tessel_pack_f16x2(sc[2 * s][0], sc[2 * s][1]);
-            pa[1] = tessel_pack_f16x2(sc[2 * s][2], sc[2 * s][3]);
-            pa[2] = tessel_pack_f16x2(sc[2 * s + 1][0], sc[2 * s + 1][1]);
-            pa[3] = tessel_pack_f16x2(sc[2 * s + 1][2], sc[2 * s + 1][3]);
-            const unsigned vrow = tessel_smem_addr(vst + (s * 16 + (lane & 15)) * PM_LD + 8 * (lane >> 4));
-#pragma unroll
-            for (int n = 0; n < PM_OT; n += 2) {
-                unsigned vb4[4];
-                tessel_ldmatrix_x4_trans(vb4, vrow + n * 16);
-                tessel_mma_f16(acc[n], pa, vb4[0], vb4[1]);
-                tessel_mma_f16(acc[n + 1], pa, vb4[2], vb4[3]);
-            }
-        }
+        tessel_mma_softmax_pv<PM_ST, PM_OT, PM_LD>(sc, acc, mx0, mx1, m0, m1, l0, l1, vst, lane);
         __syncthreads(); // every warp is done with this stage before it is refilled
 #if PM_STAGES == 1
         if (t + 1 < tiles) {
