@@ -164,15 +164,18 @@ final class DecoderModels {
      * ({@code spec}: weight-only INT8/INT4, AWQ, SmoothQuant, calibrated as {@link #runner} does) quantize each step graph
      * before planning; the plan picks their GPU kernels (the weight-only GEMV or GEMM, W8A8).
      */
-    static GpuDecoderRunner gpuRunner(String model, Integer layers, QuantizationSpec spec, boolean bf16) { return gpuRunner(model, layers, spec, bf16, null); }
+    static GpuDecoderRunner gpuRunner(String model, Integer layers, QuantizationSpec spec, boolean bf16) { return gpuRunner(model, layers, spec, bf16, null, null); }
 
     /** As {@link #gpuRunner(String, Integer, QuantizationSpec, boolean)}, its KV cache stored as {@code --kv-cache} says ({@link #kvCache}). */
-    static GpuDecoderRunner gpuRunner(String model, Integer layers, QuantizationSpec spec, boolean bf16, String kvCache) {
+    static GpuDecoderRunner gpuRunner(String model, Integer layers, QuantizationSpec spec, boolean bf16, String kvCache) { return gpuRunner(model, layers, spec, bf16, kvCache, null); }
+
+    /** As above, prefill chunks in {@code prefillForm} ({@code --prefill-form}, checked by {@link #checkPrefillForm}; null: the tiled form). */
+    static GpuDecoderRunner gpuRunner(String model, Integer layers, QuantizationSpec spec, boolean bf16, String kvCache, String prefillForm) {
         org.tessel.runtime.Backend.Gpu g = gpu();
         DecoderRunner cpu = runner(model, layers, spec, null);
         Precision p = bf16 ? Precision.BF16 : Precision.FP16;
         GpuDecoderRunner base = new GpuDecoderRunner(cpu.model(), cpu.config(), ZooOptions.DEFAULT_SEED, cpu.weights(), g.context(), bf16 ? GpuEngine.Precision.BF16 : GpuEngine.Precision.FP16,
-                pagedPlanner(CostTargets.forBackend(g), p), true, kvCache(kvCache, cpu));
+                pagedPlanner(CostTargets.forBackend(g), p, prefillForm), true, kvCache(kvCache, cpu));
         if (spec.isFp32()) return base;
         try (base) {
             return base.withQuantization(cpu.quantization());
@@ -193,8 +196,8 @@ final class DecoderModels {
     }
 
     /** The runner of MODEL for --gpu with --draft: an ONNX file's {@link #onnxGpuDecoder}, else {@link #gpuRunner}; both closeable. */
-    static DecoderSteps<?> gpuSteps(String model, Integer layers, QuantizationSpec spec, boolean bf16, String kvCache) {
-        return onnx(model) ? onnxGpuDecoder(model, layers, bf16) : gpuRunner(model, layers, spec, bf16, kvCache);
+    static DecoderSteps<?> gpuSteps(String model, Integer layers, QuantizationSpec spec, boolean bf16, String kvCache, String prefillForm) {
+        return onnx(model) ? onnxGpuDecoder(model, layers, bf16) : gpuRunner(model, layers, spec, bf16, kvCache, prefillForm);
     }
 
     /** Closes a runner of {@link #gpuSteps} (null: nothing). */
@@ -253,14 +256,49 @@ final class DecoderModels {
      * nodes on tessel.attention.paged at p and its MatMuls held at p: a small model's prefill step with LoRA deltas (FP32
      * only) was priced cheapest at FP32 throughout, a plan the runner, whose KV cache and I/O are at p, refuses.
      */
-    static GpuDecoderRunner.StepPlanner pagedPlanner(String target, Precision p) {
+    static GpuDecoderRunner.StepPlanner pagedPlanner(String target, Precision p) { return pagedPlanner(target, p, null); }
+
+    /**
+     * As above, every prefill chunk's paged attention in {@code prefillForm} (a variant of tessel.attention.paged:
+     * {@code tiled} or {@code mma}; null: none named, the tiled form runs). The cost model prices the forms alike (the
+     * same bytes read), so the form is the caller's: a step whose chunk the form cannot run is refused naming the node and
+     * why ({@link PagedAttentionTactic#formWhyNot}).
+     */
+    static GpuDecoderRunner.StepPlanner pagedPlanner(String target, Precision p, String prefillForm) {
         String at = p.name().toLowerCase(java.util.Locale.ROOT);
         SearchOptions o = SearchOptions.defaults().withForced(List.of(ForcedChoice.parse("tessel.PagedAttention=tessel.attention.paged:" + at)))
                 .withPrecisionRules(List.of(PrecisionRule.parse("MatMul=" + at)));
         GpuDecoderRunner.StepPlanner joint = jointPlanner(target, p, o);
-        // prefill chunks in the tensor-core form where it runs (FP16, f16 pools): the cost model prices the forms alike
-        // (the same bytes), and the tensor-core form does the arithmetic on tensor cores instead of f32 CUDA cores
-        return g -> PagedAttentionTactic.withPrefillForm(joint.plan(g), "mma");
+        if (prefillForm == null) return joint;
+        return g -> {
+            var a = PagedAttentionTactic.withPrefillForm(joint.plan(g), prefillForm);
+            java.util.Map<String, org.tessel.ir.Node> byName = new java.util.HashMap<>();
+            for (org.tessel.ir.Node n : a.graph().nodes()) byName.put(n.name(), n);
+            for (org.tessel.tactics.plan.PlannedNode pn : a.plan().nodes()) {
+                org.tessel.ir.Node n = byName.get(pn.node());
+                if (n == null || !pn.tacticId().equals(PagedAttentionTactic.PAGED.id()) || !pn.variant().isEmpty()) continue;
+                if (PagedAttentionTactic.attention(n).input(0).type().shape().dim(1) == 1) continue; // a decode step: one kernel, no forms
+                throw new IllegalArgumentException("--prefill-form " + prefillForm + ": " + PagedAttentionTactic.formWhyNot(n, prefillForm, pn.precision()));
+            }
+            return a;
+        };
+    }
+
+    /**
+     * {@code --prefill-form}, checked before any GPU work: {@code tiled} or {@code mma}, with --gpu, for a zoo decoder or
+     * checkpoint (an ONNX decoder has no paged attention), and {@code mma} at FP16 over an f16 KV cache (not --bf16, not
+     * an FP8 --kv-cache). Null stays null.
+     */
+    static String checkPrefillForm(String form, String model, boolean gpu, boolean bf16, String kvCache) {
+        if (form == null) return null;
+        if (!PagedAttentionTactic.PREFILL_FORMS.contains(form))
+            throw new IllegalArgumentException("--prefill-form takes " + String.join(" or ", PagedAttentionTactic.PREFILL_FORMS) + ", got '" + form + "'");
+        if (!gpu) throw new IllegalArgumentException("--prefill-form picks the GPU runner's prefill kernel: add --gpu");
+        if (onnx(model)) throw new IllegalArgumentException("--prefill-form picks the paged prefill kernel of zoo decoders and checkpoints; " + model + " is an ONNX decoder, whose step engines attend without a paged cache: drop --prefill-form");
+        if (form.equals("mma") && bf16) throw new IllegalArgumentException("--prefill-form mma attends on f16 tensor cores: drop --bf16, or take --prefill-form tiled");
+        if (form.equals("mma") && kvCache != null && kvCache.startsWith("fp8"))
+            throw new IllegalArgumentException("--prefill-form mma reads f16 KV pools, not --kv-cache " + kvCache + ": take --prefill-form tiled");
+        return form;
     }
 
 

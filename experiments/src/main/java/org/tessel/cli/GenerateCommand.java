@@ -61,6 +61,8 @@ final class GenerateCommand implements Callable<Integer> {
             + "written in place, decode steps replayed as CUDA graphs (refused without a CUDA GPU); with --lora, --draft or --bf16 too. An ONNX decoder's step engines "
             + "run on the GPU with its KV cache in host memory, copied to and from the device each step.") boolean gpu;
     @Option(names = "--bf16", description = "With --gpu: BF16 engines, each step planned at BF16 by the joint search, the KV cache in bf16.") boolean bf16;
+    @Option(names = "--prefill-form", paramLabel = "tiled|mma", description = "With --gpu: the paged prefill kernel's form the plan names for prefill chunks, "
+            + "tiled (f32 on CUDA cores, the default) or mma (f16 tensor cores; FP16 with an f16 KV cache).") String prefillForm;
     @Option(names = "--kv-cache", paramLabel = "native|fp8[:SCALE]", description = "How the KV cache stores keys and values: native (f32 on CPU engines, f16/bf16 with --gpu; "
             + "the default), fp8 (E4M3 codes, per-layer K and V scales amax / 448 calibrated on text windows) or fp8:SCALE (one fixed scale).") String kvCache;
     @Option(names = "--speculate", converter = Ranges.AtLeastOne.class, paramLabel = "K", description = "Tokens the draft proposes per round (default 4); needs --draft.") Integer speculate;
@@ -80,6 +82,7 @@ final class GenerateCommand implements Callable<Integer> {
         if (adapter != null && (lora == null || lora.isEmpty())) throw new IllegalArgumentException("--adapter " + adapter + " names an adapter of --lora NAME=FOLDER: add one");
         if (draft != null && lora != null) throw new IllegalArgumentException("--draft runs the base models; drop --lora or --draft");
         if (bf16 && !gpu) throw new IllegalArgumentException("--bf16 runs the GPU runner at BF16: add --gpu");
+        DecoderModels.checkPrefillForm(prefillForm, model, gpu, bf16, kvCache);
         DecoderModels.checkOnnxFlags(model, spec, lora);
         if (draft != null) DecoderModels.checkOnnxFlags(draft, spec, lora);
         if (draft != null && kvCache != null && DecoderModels.onnx(draft)) throw new IllegalArgumentException("--kv-cache applies to zoo decoders and checkpoints; the draft " + draft + " (an ONNX decoder) keeps its own cache: drop --kv-cache");
@@ -94,7 +97,7 @@ final class GenerateCommand implements Callable<Integer> {
             }
         }
         if (gpu)
-            try (GpuDecoderRunner base = DecoderModels.gpuRunner(model, layers, spec, bf16, kvCache)) {
+            try (GpuDecoderRunner base = DecoderModels.gpuRunner(model, layers, spec, bf16, kvCache, prefillForm)) {
                 GpuDecoderRunner runner = DecoderModels.withLora(base, model, layers, lora);
                 try {
                     return generate(runner, sampler, DecoderModels.describeWeights(runner), DecoderModels.describeKv(runner.kvCache(), runner.config(), 2), " on the device",
@@ -136,8 +139,8 @@ final class GenerateCommand implements Callable<Integer> {
         if (!gpu) return speculative(withKv(DecoderModels.steps(model, layers)), withKv(DecoderModels.steps(draft, draftLayers)), "CPU backend");
         DecoderSteps<?> target = null, draftRunner = null;
         try {
-            target = DecoderModels.gpuSteps(model, layers, spec, bf16, kvCache);
-            draftRunner = DecoderModels.gpuSteps(draft, draftLayers, spec, bf16, kvCache);
+            target = DecoderModels.gpuSteps(model, layers, spec, bf16, kvCache, prefillForm);
+            draftRunner = DecoderModels.gpuSteps(draft, draftLayers, spec, bf16, kvCache, DecoderModels.onnx(draft) ? null : prefillForm);
             return speculative(target, draftRunner, "GPU backend (" + (bf16 ? "BF16" : "FP16") + (target instanceof OnnxDecoder || draftRunner instanceof OnnxDecoder
                     ? "; an ONNX decoder's KV cache in host memory, copied to and from the device each step" : "") + ")");
         } finally {

@@ -40,7 +40,7 @@ public final class LlmDecodeBench {
     public static void main(String[] args) {
         String model = "llama-1b";
         int prompt = 128, newTokens = 128, blockSize = 16, profileTop = 0, warmups = 4, batch = 1;
-        String weights = null;
+        String weights = null, prefillForm = null;
         for (int i = 0; i + 1 < args.length; i += 2)
             switch (args[i]) {
                 case "--model" -> model = args[i + 1];
@@ -51,7 +51,8 @@ public final class LlmDecodeBench {
                 case "--weights" -> weights = args[i + 1];
                 case "--warmup" -> warmups = Integer.parseInt(args[i + 1]);
                 case "--batch" -> batch = Integer.parseInt(args[i + 1]);
-                default -> throw new IllegalArgumentException("unknown option " + args[i] + " (--model NAME --batch ROWS --prompt N --new N --block-size N --profile TOP --weights int8|int4[:GROUP] --warmup PASSES)");
+                case "--prefill-form" -> prefillForm = args[i + 1];
+                default -> throw new IllegalArgumentException("unknown option " + args[i] + " (--model NAME --batch ROWS --prefill-form tiled|mma --prompt N --new N --block-size N --profile TOP --weights int8|int4[:GROUP] --warmup PASSES)");
             }
         if (batch < 1) throw new IllegalArgumentException("--batch takes at least 1 row, got " + batch);
         Backend b = Backend.detect();
@@ -72,7 +73,7 @@ public final class LlmDecodeBench {
         int blocks = 2 * batch * ((prompt + newTokens + blockSize - 1) / blockSize);
         long t0 = System.nanoTime();
         QuantizationSpec spec = QuantizationSpec.parse(weights, false, null);
-        try (GpuDecoderRunner fp = new GpuDecoderRunner(model, c, ZooOptions.DEFAULT_SEED, ctx, GpuEngine.Precision.FP16, DecoderModels.pagedPlanner(CostTargets.forBackend(gpu), org.tessel.cost.Precision.FP16), true);
+        try (GpuDecoderRunner fp = new GpuDecoderRunner(model, c, ZooOptions.DEFAULT_SEED, ctx, GpuEngine.Precision.FP16, DecoderModels.pagedPlanner(CostTargets.forBackend(gpu), org.tessel.cost.Precision.FP16, DecoderModels.checkPrefillForm(prefillForm, model, true, false, null)), true);
              GpuDecoderRunner runner = spec.isFp32() ? fp : fp.withQuantization(LlmQuantization.uncalibrated(spec))) {
             // one KV cache for both passes, as a server keeps its cache: the timed pass finds its engines bound to it
             GpuPagedKvCache cache = runner.newCache(blockSize, blocks);

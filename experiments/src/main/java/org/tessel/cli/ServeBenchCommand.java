@@ -51,6 +51,8 @@ final class ServeBenchCommand implements Callable<Integer> {
     @Option(names = "--gpu", description = "Serve on the GPU: FP16 engines planned by the joint search, the KV cache on the device (refused without a CUDA GPU); with --lora too. "
             + "An ONNX decoder's step engines run on the GPU with its KV cache in host memory, copied to and from the device each step.") boolean gpu;
     @Option(names = "--bf16", description = "With --gpu: BF16 engines, each step planned at BF16 by the joint search, the KV cache in bf16.") boolean bf16;
+    @Option(names = "--prefill-form", paramLabel = "tiled|mma", description = "With --gpu: the paged prefill kernel's form the plan names for prefill chunks, "
+            + "tiled (f32 on CUDA cores, the default) or mma (f16 tensor cores; FP16 with an f16 KV cache).") String prefillForm;
 
     @Option(names = "--kv-cache", paramLabel = "native|fp8[:SCALE]", description = "How the KV cache stores keys and values: native (f32 on CPU engines, f16 with --gpu; "
             + "the default), fp8 (E4M3 codes, per-layer K and V scales amax / 448 calibrated on text windows) or fp8:SCALE (one fixed scale). --kv-blocks counts blocks either way.") String kvCache;
@@ -76,6 +78,7 @@ final class ServeBenchCommand implements Callable<Integer> {
         int[] p = range(promptLen, "--prompt-len"), o = range(outputLen, "--output-len");
         if (loraMix && (lora == null || lora.isEmpty())) throw new IllegalArgumentException("--lora-mix spreads requests over the --lora adapters: add --lora NAME=FOLDER");
         if (bf16 && !gpu) throw new IllegalArgumentException("--bf16 runs the GPU runner at BF16: add --gpu");
+        DecoderModels.checkPrefillForm(prefillForm, model, gpu, bf16, kvCache);
         if (sessions == null && (kvOffload || hostKvMb != null)) throw new IllegalArgumentException((kvOffload ? "--kv-offload" : "--host-kv-mb") + " applies to multi-turn sessions: add --sessions N");
         if (kvOffload && hostKvMb == null) throw new IllegalArgumentException("--kv-offload needs a host memory budget for the offloaded KV blocks: add --host-kv-mb MB");
         if (hostKvMb != null && !kvOffload) throw new IllegalArgumentException("--host-kv-mb sizes the KV offload's host memory: add --kv-offload");
@@ -96,7 +99,7 @@ final class ServeBenchCommand implements Callable<Integer> {
             }
         }
         if (gpu)
-            try (GpuDecoderRunner base = DecoderModels.gpuRunner(model, layers, spec, bf16, kvCache)) {
+            try (GpuDecoderRunner base = DecoderModels.gpuRunner(model, layers, spec, bf16, kvCache, prefillForm)) {
                 if (sessions != null) return serveSessions(null, base, p, tl, o);
                 GpuDecoderRunner runner = DecoderModels.withLora(base, model, layers, lora);
                 try {

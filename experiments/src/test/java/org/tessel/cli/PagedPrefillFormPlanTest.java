@@ -22,8 +22,9 @@ import org.tessel.tactics.plan.PlannedNode;
 
 /**
  * The paged prefill kernel's form is the plan's variant of {@code tessel.attention.paged}: the GPU decoder's planner
- * ({@link DecoderModels#pagedPlanner}) names the tensor-core form ({@code mma}) for every prefill chunk's attention at
- * FP16 and nothing at BF16 (the tiled form runs) or in a decode step (one kernel, no forms); the catalogue declares
+ * ({@link DecoderModels#pagedPlanner}) names the form {@code --prefill-form} gives for every prefill chunk's attention
+ * (none without one: the tiled form runs) and none in a decode step (one kernel, no forms), refusing a form the chunk
+ * cannot run; the flag is checked before any GPU work; the catalogue declares
  * the forms, {@link PagedAttentionTactic#formWhyNot} says where each cannot run, and {@link PlanCheck} refuses a form
  * the tactic does not have.
  */
@@ -34,18 +35,39 @@ class PagedPrefillFormPlanTest {
         return a.plan().nodes().stream().filter(p -> p.tacticId().equals(PagedAttentionTactic.PAGED.id())).toList();
     }
 
-    @Test void thePlannerNamesTheTensorCoreFormForPrefillChunksAtFp16() {
+    @Test void thePlannerNamesTheFormItIsGivenForPrefillChunks() {
         Graph prefill = Zoo.buildPagedDecoder("llama-tiny", C, new PagedDecoderShape(2, 8, 4, 4, 16), 42);
-        List<PlannedNode> fp16 = attentions(DecoderModels.pagedPlanner("h100", Precision.FP16).plan(prefill));
-        assertEquals(C.layers(), fp16.size(), fp16.toString());
-        for (PlannedNode p : fp16) assertEquals("tessel.attention.paged/mma", p.tactic(), p.node());
-        List<PlannedNode> bf16 = attentions(DecoderModels.pagedPlanner("h100", Precision.BF16).plan(Zoo.buildPagedDecoder("llama-tiny", C, new PagedDecoderShape(2, 8, 4, 4, 16), 42)));
-        assertEquals(C.layers(), bf16.size());
-        for (PlannedNode p : bf16) assertEquals("", p.variant(), "BF16 keeps the tiled form: " + p);
+        for (PlannedNode p : attentions(DecoderModels.pagedPlanner("h100", Precision.FP16).plan(prefill)))
+            assertEquals("", p.variant(), "no form given: none named, the tiled form runs: " + p);
+        List<PlannedNode> mma = attentions(DecoderModels.pagedPlanner("h100", Precision.FP16, "mma").plan(Zoo.buildPagedDecoder("llama-tiny", C, new PagedDecoderShape(2, 8, 4, 4, 16), 42)));
+        assertEquals(C.layers(), mma.size(), mma.toString());
+        for (PlannedNode p : mma) assertEquals("tessel.attention.paged/mma", p.tactic(), p.node());
+        for (PlannedNode p : attentions(DecoderModels.pagedPlanner("h100", Precision.BF16, "tiled").plan(Zoo.buildPagedDecoder("llama-tiny", C, new PagedDecoderShape(2, 8, 4, 4, 16), 42))))
+            assertEquals("tessel.attention.paged/tiled", p.tactic(), p.node());
         Graph decode = Zoo.buildPagedDecoder("llama-tiny", C, new PagedDecoderShape(2, 1, 4, 4, 16), 42);
-        List<PlannedNode> steps = attentions(DecoderModels.pagedPlanner("h100", Precision.FP16).plan(decode));
-        assertEquals(C.layers(), steps.size());
-        for (PlannedNode p : steps) assertEquals("", p.variant(), "a decode step has no forms: " + p);
+        for (PlannedNode p : attentions(DecoderModels.pagedPlanner("h100", Precision.FP16, "mma").plan(decode)))
+            assertEquals("", p.variant(), "a decode step has no forms: " + p);
+        // a form the chunk cannot run is refused naming the node and why, not dropped
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> DecoderModels.pagedPlanner("h100", Precision.BF16, "mma").plan(Zoo.buildPagedDecoder("llama-tiny", C, new PagedDecoderShape(2, 8, 4, 4, 16), 42)));
+        assertTrue(e.getMessage().startsWith("--prefill-form mma: the mma prefill computes at FP16"), e.getMessage());
+    }
+
+    @Test void thePrefillFormFlagIsCheckedBeforeAnyGpuWork() {
+        assertEquals("--prefill-form takes tiled or mma, got 'flash'",
+                assertThrows(IllegalArgumentException.class, () -> DecoderModels.checkPrefillForm("flash", "zoo:llama-tiny", true, false, null)).getMessage());
+        assertEquals("--prefill-form picks the GPU runner's prefill kernel: add --gpu",
+                assertThrows(IllegalArgumentException.class, () -> DecoderModels.checkPrefillForm("mma", "zoo:llama-tiny", false, false, null)).getMessage());
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> DecoderModels.checkPrefillForm("mma", "zoo:llama-tiny", true, true, null)).getMessage().contains("drop --bf16"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> DecoderModels.checkPrefillForm("mma", "zoo:llama-tiny", true, false, "fp8")).getMessage().contains("not --kv-cache fp8"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> DecoderModels.checkPrefillForm("tiled", "m.onnx", true, false, null)).getMessage().contains("is an ONNX decoder"));
+        assertEquals("tiled", DecoderModels.checkPrefillForm("tiled", "zoo:llama-tiny", true, true, "fp8"));
+        assertNull(DecoderModels.checkPrefillForm(null, "zoo:llama-tiny", false, false, null));
+        // the command refuses it before looking for a GPU
+        CliRun r = CliRun.of("serve-bench", "zoo:llama-tiny", "--requests", "2", "--prefill-form", "mma");
+        assertEquals("tessel serve-bench: --prefill-form picks the GPU runner's prefill kernel: add --gpu", r.err().strip());
+        CliRun g = CliRun.of("generate", "zoo:llama-tiny", "--prompt-tokens", "1,2", "--max-new-tokens", "2", "--gpu", "--bf16", "--prefill-form", "mma");
+        assertTrue(g.err().strip().startsWith("tessel generate: --prefill-form mma attends on f16 tensor cores: drop --bf16"), g.err());
     }
 
     @Test void theCatalogueSaysWhereEachFormRuns() {
