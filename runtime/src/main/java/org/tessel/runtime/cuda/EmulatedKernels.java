@@ -25,11 +25,12 @@ import java.util.regex.Pattern;
  *
  * <p>Inline PTX cannot run on the CPU. The one-line device functions of the prelude that wrap a
  * single PTX instruction (f16/bf16 conversions) are replaced by host versions, and CUDA's
- * {@code __dp4a} intrinsic has a C version in the shim, as have the f16x2 subtraction and fma and the one
+ * {@code __dp4a} intrinsic has a C version in the shim, as have the f16x2 subtraction and fma and the
  * m16n8k16 {@code mma} (A's rows 8..15 zero) of the weight-only GEMV's tensor-core form, whose lanes exchange their
- * fragments by warp shuffles; a source with any other {@code asm}
- * (tensor-core {@code mma}, {@code cp.async}, {@code ldmatrix}), with {@code wmma}, or with a CUDA
- * header is refused, naming the program and why.
+ * fragments by warp shuffles, and mma.cuh's wrappers for the tensor-core attention kernels (the full m16n8k16
+ * {@code mma}, shared-window addresses as offsets in the block's static shared memory, {@code cp.async} done at once,
+ * {@code ldmatrix.trans} by shuffled row addresses); a source with any other {@code asm}, with {@code wmma}, or with a
+ * CUDA header is refused, naming the program and why.
  *
  * <p>Each kernel is marked cooperative when it, or a function it calls, uses {@code __syncthreads},
  * a warp shuffle, {@code __syncwarp} or shared memory: its threads then run as fibers that meet at
@@ -39,16 +40,24 @@ final class EmulatedKernels {
     private EmulatedKernels() {}
 
     /** The one-line PTX wrappers that have host versions (emulated_shim.h), by function name. */
-    private static final Map<String, String> HOST_VERSIONS = Map.of(
-            "tessel_h2f", "inline float tessel_h2f(unsigned short h) { return tessel_emu_h2f(h); }",
-            "tessel_f2h", "inline unsigned short tessel_f2h(float f) { return tessel_emu_f2h(f); }",
-            "tessel_f2bf", "inline unsigned short tessel_f2bf(float f) { return tessel_emu_f2bf(f); }",
+    private static final Map<String, String> HOST_VERSIONS = Map.ofEntries(
+            Map.entry("tessel_h2f", "inline float tessel_h2f(unsigned short h) { return tessel_emu_h2f(h); }"),
+            Map.entry("tessel_f2h", "inline unsigned short tessel_f2h(float f) { return tessel_emu_f2h(f); }"),
+            Map.entry("tessel_f2bf", "inline unsigned short tessel_f2bf(float f) { return tessel_emu_f2bf(f); }"),
             // programmatic dependent launch: the emulated device runs a stream's kernels one after another
-            "tessel_pdl", "inline void tessel_pdl() {}",
+            Map.entry("tessel_pdl", "inline void tessel_pdl() {}"),
             // the weight-only GEMV's tensor-core form: f16x2 arithmetic and an m16n8k16 mma whose A rows 8..15 are zero
-            "tessel_hsub2", "inline unsigned tessel_hsub2(unsigned a, unsigned b) { return tessel_emu_hsub2(a, b); }",
-            "tessel_hfma2", "inline unsigned tessel_hfma2(unsigned a, unsigned b, unsigned c) { return tessel_emu_hfma2(a, b, c); }",
-            "tessel_mma_f16_r8", "inline void tessel_mma_f16_r8(float (&d)[4], unsigned a0, unsigned a2, unsigned b0, unsigned b1) { tessel_emu_mma_f16_r8(d, a0, a2, b0, b1); }");
+            Map.entry("tessel_hsub2", "inline unsigned tessel_hsub2(unsigned a, unsigned b) { return tessel_emu_hsub2(a, b); }"),
+            Map.entry("tessel_hfma2", "inline unsigned tessel_hfma2(unsigned a, unsigned b, unsigned c) { return tessel_emu_hfma2(a, b, c); }"),
+            Map.entry("tessel_mma_f16_r8", "inline void tessel_mma_f16_r8(float (&d)[4], unsigned a0, unsigned a2, unsigned b0, unsigned b1) { tessel_emu_mma_f16_r8(d, a0, a2, b0, b1); }"),
+            // mma.cuh's tensor-core attention tiles: the full m16n8k16 mma, shared-window addresses, cp.async done at once, ldmatrix.trans
+            Map.entry("tessel_mma_f16", "inline void tessel_mma_f16(float* c, const unsigned* a, unsigned b0, unsigned b1) { tessel_emu_mma_f16(c, a, b0, b1); }"),
+            Map.entry("tessel_smem_addr", "inline unsigned tessel_smem_addr(const void* p) { return tessel_emu_smem_addr(p); }"),
+            Map.entry("tessel_cp_async16", "inline void tessel_cp_async16(unsigned dst, const void* src, int bytes) { tessel_emu_cp_async16(dst, src, bytes); }"),
+            Map.entry("tessel_cp_async_commit", "inline void tessel_cp_async_commit() {}"),
+            Map.entry("tessel_cp_async_wait_all_but_one", "inline void tessel_cp_async_wait_all_but_one() {}"),
+            Map.entry("tessel_cp_async_wait_all", "inline void tessel_cp_async_wait_all() {}"),
+            Map.entry("tessel_ldmatrix_x4_trans", "inline void tessel_ldmatrix_x4_trans(unsigned* r, unsigned addr) { tessel_emu_ldmatrix_x4_trans(r, addr); }"));
 
     /** g++'s options for a kernel and for the shim's precompiled header (which must match, -shared aside). */
     private static final List<String> FLAGS = List.of("-std=c++20", "-O1", "-pthread", "-ffp-contract=off", "-fno-strict-aliasing",

@@ -491,6 +491,53 @@ inline void tessel_emu_mma_f16_r8(float (&d)[4], unsigned a0, unsigned a2, unsig
     d[0] += sum[0];
     d[1] += sum[1];
 }
+// ---- the mma kernels' PTX (mma.cuh) in software ------------------------------------------------
+// mma.sync.m16n8k16.row.col.f32.f16.f16.f32: lane 4 g + t holds A[g][2t, 2t+1] (a[0]), A[g+8][2t, 2t+1] (a[1]),
+// A[g][2t+8, 2t+9] (a[2]), A[g+8][2t+8, 2t+9] (a[3]), B[2t, 2t+1][g] (b0) and B[2t+8, 2t+9][g] (b1), and adds D[g][2t, 2t+1]
+// into c[0], c[1] and D[g+8][2t, 2t+1] into c[2], c[3]; the products are summed in f32; every lane makes the same shuffles
+inline void tessel_emu_mma_f16(float* c, const unsigned* a, unsigned b0, unsigned b1) {
+    const int lane = (int) (threadIdx.x & 31u), g = lane >> 2, t = lane & 3;
+    float sum[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (int kq = 0; kq < 4; kq++) {
+        const unsigned A0 = __shfl_sync(~0u, a[0], 4 * g + kq), A1 = __shfl_sync(~0u, a[1], 4 * g + kq);
+        const unsigned A2 = __shfl_sync(~0u, a[2], 4 * g + kq), A3 = __shfl_sync(~0u, a[3], 4 * g + kq);
+        for (int j = 0; j < 2; j++) {
+            // column 2t + j of B: lane 4 (2t + j) + kq holds its k = 2kq, 2kq+1 (b0) and 2kq+8, 2kq+9 (b1)
+            const unsigned B0 = __shfl_sync(~0u, b0, 4 * (2 * t + j) + kq), B1 = __shfl_sync(~0u, b1, 4 * (2 * t + j) + kq);
+            sum[j] += tessel_emu_lo(A0) * tessel_emu_lo(B0) + tessel_emu_hi(A0) * tessel_emu_hi(B0) + tessel_emu_lo(A2) * tessel_emu_lo(B1) + tessel_emu_hi(A2) * tessel_emu_hi(B1);
+            sum[2 + j] += tessel_emu_lo(A1) * tessel_emu_lo(B0) + tessel_emu_hi(A1) * tessel_emu_hi(B0) + tessel_emu_lo(A3) * tessel_emu_lo(B1) + tessel_emu_hi(A3) * tessel_emu_hi(B1);
+        }
+    }
+    for (int i = 0; i < 4; i++) c[i] += sum[i];
+}
+// shared-window addresses: a __shared__ array is a static thread_local of the kernel's library, so its offset from this
+// anchor (in the same thread's TLS block) stands for the 32-bit address cvta.to.shared gives on a GPU
+inline thread_local unsigned char tessel_emu_smem_anchor;
+inline unsigned tessel_emu_smem_addr(const void* p) {
+    const long long off = (long long) ((const unsigned char*) p - &tessel_emu_smem_anchor);
+    if (off != (long long) (int) off) throw tessel_emu::Failure("tessel_smem_addr: a pointer outside the block's static shared memory");
+    return (unsigned) (int) off;
+}
+inline unsigned char* tessel_emu_smem_ptr(unsigned a) { return &tessel_emu_smem_anchor + (int) a; }
+// cp.async.cg.shared.global 16 bytes, done at once: bytes (0 or 16) copied from src, the rest of the 16 zero-filled;
+// commit and wait have nothing left to wait for
+inline void tessel_emu_cp_async16(unsigned dst, const void* src, int bytes) {
+    unsigned char* d = tessel_emu_smem_ptr(dst);
+    std::memset(d, 0, 16);
+    if (bytes > 0) std::memcpy(d, src, (size_t) (bytes < 16 ? bytes : 16));
+}
+// ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16: lanes 8m..8m+7 give the row addresses of 8x8 b16 matrix m; lane 4 g + t
+// receives in r[m] matrix m's elements (row 2t, column g) and (row 2t + 1, column g)
+inline void tessel_emu_ldmatrix_x4_trans(unsigned* r, unsigned addr) {
+    const int lane = (int) (threadIdx.x & 31u), g = lane >> 2, t = lane & 3;
+    for (int m = 0; m < 4; m++) {
+        const unsigned row0 = __shfl_sync(~0u, addr, 8 * m + 2 * t), row1 = __shfl_sync(~0u, addr, 8 * m + 2 * t + 1);
+        unsigned short lo, hi;
+        std::memcpy(&lo, tessel_emu_smem_ptr(row0) + 2 * g, 2);
+        std::memcpy(&hi, tessel_emu_smem_ptr(row1) + 2 * g, 2);
+        r[m] = (unsigned) lo | ((unsigned) hi << 16);
+    }
+}
 inline unsigned short tessel_emu_f2bf(float f) {
     unsigned u = __float_as_uint(f);
     if (f != f) return 0x7fff;

@@ -56,7 +56,7 @@ class PagedPrefillGpuTest {
         checks.done();
     }
 
-    private static void oneConfig(KernelCompiler kc, PagedAttentionKernel.PrefillForm form, DType t, int heads, int kvh, int hd, int bs) {
+    static void oneConfig(KernelCompiler kc, PagedAttentionKernel.PrefillForm form, DType t, int heads, int kvh, int hd, int bs) {
         SplittableRandom r = new SplittableRandom(11 + hd);
         int batch = ROWS.length, n = 0, blocksUsed = 0;
         for (int[] row : ROWS) {

@@ -60,33 +60,36 @@ class MmaAttentionGpuTest {
             for (DType t : new DType[] {DType.F16, DType.F32}) {
                 String kernel = t == DType.F16 ? "tessel.attention.mma" : "tessel.attention.bshd";
                 String what = kernel + " " + t.text() + " B" + c[0] + " H" + c[1] + " Sq" + c[2] + " Sk" + c[3] + " D" + c[4] + " mask" + c[5];
-                checks.check(what, () -> {
-                    int bsz = c[0], heads = c[1], sq = c[2], sk = c[3], d = c[4], hd = heads * d;
-                    int maskBatch = c[5] == 2 ? 1 : bsz;
-                    float scale = (float) (1 / Math.sqrt(d));
-                    Tensor qv = GpuTestSupport.random(r, t, Shape.of(bsz, sq, hd), -2, 2), kv = GpuTestSupport.random(r, t, Shape.of(bsz, sk, hd), -2, 2),
-                            vv = GpuTestSupport.random(r, t, Shape.of(bsz, sk, hd), -1, 1);
-                    float[] mask = new float[maskBatch * sk];
-                    for (int bi = 0; bi < maskBatch; bi++)
-                        for (int j = 0; j < sk; j++) {
-                            boolean off = c[5] != 0 && (c[5] == 3 && bi == 0 || j >= sk - 1 - (bi * 7) % Math.max(1, sk / 2) || r.nextInt(10) == 0);
-                            mask[bi * sk + j] = off ? -10000f : 0f;
-                        }
-                    Tensor mt = Tensor.ofFloats(Shape.of(maskBatch, 1, 1, sk), mask);
-                    Map<String, Tensor> in = new LinkedHashMap<>();
-                    in.put("q", GpuTestSupport.asF32(qv)); in.put("k", GpuTestSupport.asF32(kv)); in.put("v", GpuTestSupport.asF32(vv)); in.put("mask", mt);
-                    Tensor want = GpuTestSupport.reference(body(bsz, heads, sq, sk, d, scale, maskBatch), in).values().iterator().next();
-                    boolean masked = c[5] != 0;
-                    TransformerKernels.AttentionStrides ld = new TransformerKernels.AttentionStrides(hd, hd, hd, hd, maskBatch == 1 ? 0 : sk);
-                    try (DeviceBuffer dq = HostTensors.upload(qv); DeviceBuffer dk = HostTensors.upload(kv); DeviceBuffer dv = HostTensors.upload(vv);
-                         DeviceBuffer dm = HostTensors.upload(mt, t); DeviceBuffer dout = GpuTestSupport.poisoned(t, want.size())) {
-                        if (t == DType.F16) MmaAttention.run(kc, t, bsz, heads, sq, sk, d, scale, dq, dk, dv, masked ? dm : null, dout, ld, s);
-                        else TransformerKernels.attention(kc, t, bsz, heads, sq, sk, d, scale, dq, dk, dv, masked ? dm : null, dout, ld, s);
-                        assertClose(what, HostTensors.download(dout, t, want.shape()), want, t == DType.F32 ? 1e-3 : 1e-2);
-                    }
-                });
+                checks.check(what, () -> checkCase(kc, s, r, c, t, what));
             }
         checks.done();
+    }
+
+    /** One case {batch, heads, seqQ, seqK, headDim, mask kind} at {@code t}: the tensor-core kernel (f16) or the CUDA-core one against the reference. */
+    static void checkCase(KernelCompiler kc, CudaStream s, SplittableRandom r, int[] c, DType t, String what) {
+        int bsz = c[0], heads = c[1], sq = c[2], sk = c[3], d = c[4], hd = heads * d;
+        int maskBatch = c[5] == 2 ? 1 : bsz;
+        float scale = (float) (1 / Math.sqrt(d));
+        Tensor qv = GpuTestSupport.random(r, t, Shape.of(bsz, sq, hd), -2, 2), kv = GpuTestSupport.random(r, t, Shape.of(bsz, sk, hd), -2, 2),
+                vv = GpuTestSupport.random(r, t, Shape.of(bsz, sk, hd), -1, 1);
+        float[] mask = new float[maskBatch * sk];
+        for (int bi = 0; bi < maskBatch; bi++)
+            for (int j = 0; j < sk; j++) {
+                boolean off = c[5] != 0 && (c[5] == 3 && bi == 0 || j >= sk - 1 - (bi * 7) % Math.max(1, sk / 2) || r.nextInt(10) == 0);
+                mask[bi * sk + j] = off ? -10000f : 0f;
+            }
+        Tensor mt = Tensor.ofFloats(Shape.of(maskBatch, 1, 1, sk), mask);
+        Map<String, Tensor> in = new LinkedHashMap<>();
+        in.put("q", GpuTestSupport.asF32(qv)); in.put("k", GpuTestSupport.asF32(kv)); in.put("v", GpuTestSupport.asF32(vv)); in.put("mask", mt);
+        Tensor want = GpuTestSupport.reference(body(bsz, heads, sq, sk, d, scale, maskBatch), in).values().iterator().next();
+        boolean masked = c[5] != 0;
+        TransformerKernels.AttentionStrides ld = new TransformerKernels.AttentionStrides(hd, hd, hd, hd, maskBatch == 1 ? 0 : sk);
+        try (DeviceBuffer dq = HostTensors.upload(qv); DeviceBuffer dk = HostTensors.upload(kv); DeviceBuffer dv = HostTensors.upload(vv);
+             DeviceBuffer dm = HostTensors.upload(mt, t); DeviceBuffer dout = GpuTestSupport.poisoned(t, want.size())) {
+            if (t == DType.F16) MmaAttention.run(kc, t, bsz, heads, sq, sk, d, scale, dq, dk, dv, masked ? dm : null, dout, ld, s);
+            else TransformerKernels.attention(kc, t, bsz, heads, sq, sk, d, scale, dq, dk, dv, masked ? dm : null, dout, ld, s);
+            assertClose(what, HostTensors.download(dout, t, want.shape()), want, t == DType.F32 ? 1e-3 : 1e-2);
+        }
     }
 
     /**
