@@ -43,7 +43,7 @@ import org.tessel.search.Searcher;
  * which every pool block is free again. Decode steps replay CUDA graphs. On the emulated device
  * ({@code -Dtessel.test.device=emulated}) the search chooses among Tessel's kernels only (a selector; only they run
  * there: tessel.gemv with its fused norms where a step's rows fit it, else tessel.matmul); on a GPU it chooses among all
- * (cuBLAS allowed) and prefill chunks run the tensor-core form of the paged prefill ({@code tessel.attention.paged/mma}). Also one paged step engine against the reference interpreter
+ * (cuBLAS allowed); on both, FP16 prefill chunks run the tensor-core form of the paged prefill ({@code tessel.attention.paged/mma}). Also one paged step engine against the reference interpreter
  * (pools aliased in place, and copied into caller-owned outputs), and the binding of caller-owned buffers: a wrong name,
  * dtype, shape or size is refused naming the value.
  */
@@ -74,8 +74,8 @@ class GpuDecoderRunnerGpuTest {
             if (emulated) o = o.withSelectors(List.of(TESSEL_KERNELS));
             SearchProblem pr = Searcher.problem(Searcher.prepare(g), o);
             var planned = EnginePlans.complete(pr, Searcher.run(pr, "joint", o));
-            // on a GPU, prefill chunks in the tensor-core form as the CLI's planner names it (the emulated device runs no mma)
-            return emulated ? planned : org.tessel.tactics.attention.PagedAttentionTactic.withPrefillForm(planned, "mma");
+            // FP16 prefill chunks in the tensor-core form (--prefill-form mma; BF16 keeps the tiled one)
+            return org.tessel.tactics.attention.PagedAttentionTactic.withPrefillForm(planned, "mma");
         };
     }
 
@@ -160,9 +160,14 @@ class GpuDecoderRunnerGpuTest {
             assertTrue(gpu.enginesBuilt() > 1 && gpu.sharedMemory().weightReuses() > 0,
                     "the buckets' engines share their weights: " + gpu.sharedMemory().weightUploads() + " uploads, " + gpu.sharedMemory().weightReuses() + " reuses over "
                             + gpu.enginesBuilt() + " engines");
-            for (GpuEngine e : gpu.engines().values())
+            for (var entry : gpu.engines().entrySet()) {
+                GpuEngine e = entry.getValue();
                 assertTrue(e.layerPlans().stream().filter(l -> l.node().endsWith("paged_attention")).allMatch(l -> l.tactic().startsWith("tessel.attention.paged"))
                         && e.layerPlans().stream().anyMatch(l -> l.tactic().startsWith("tessel.attention.paged")), "every attention runs tessel.attention.paged: " + e.layerPlans());
+                if (!entry.getKey().decode()) // FP16 prefill chunks in the tensor-core form the planner named
+                    assertTrue(e.layerPlans().stream().filter(l -> l.tactic().startsWith("tessel.attention.paged")).allMatch(l -> l.tactic().equals("tessel.attention.paged/mma")),
+                            entry.getKey() + ": " + e.layerPlans());
+            }
         }
     }
 
