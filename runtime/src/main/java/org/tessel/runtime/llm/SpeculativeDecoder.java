@@ -57,6 +57,19 @@ public final class SpeculativeDecoder {
 
         float[][] step(String seq, long[] tokens) { return runner.stepAllLogits(List.of(new DecoderRunner.Row(seq, tokens)), cache).getFirst(); }
         float[] last(String seq, long[] tokens) { float[][] all = step(seq, tokens); return all[all.length - 1]; }
+
+        /**
+         * {@code count} greedy tokens after feeding {@code tokens}: the first from the fed tokens' last logits (picked on the
+         * device for one fed token, {@link DecoderSteps#stepGreedy}), the others by {@link DecoderSteps#decodeGreedy},
+         * each fed back but the last (a GPU runner runs those steps ahead of the host).
+         */
+        long[] propose(String seq, long[] tokens, int count) {
+            List<DecoderRunner.Row> rows = List.of(new DecoderRunner.Row(seq, tokens));
+            long[] out = new long[count];
+            out[0] = tokens.length == 1 ? runner.stepGreedy(rows, cache)[0] : Sampler.greedy().next(runner.step(rows, cache).getFirst());
+            if (count > 1) System.arraycopy(runner.decodeGreedy(List.of(new DecoderRunner.Row(seq, new long[] {out[0]})), count - 1, cache)[0], 0, out, 1, count - 1);
+            return out;
+        }
         boolean contains(String seq) { return cache.contains(seq); }
         int length(String seq) { return cache.length(seq); }
         void truncate(String seq, int length) { cache.truncate(seq, length); }
@@ -80,16 +93,13 @@ public final class SpeculativeDecoder {
             int n = known.size();
             int room = Math.min(k, max - n); // proposals must leave the target a position to check them at
             if (room < 1) break;
-            // draft proposes room tokens, catching up on any known token its cache lacks first
+            // draft proposes room tokens, catching up on any known token its cache lacks first, then feeding each proposal
+            // but the last back (decodeGreedy: on a GPU, ahead of the host)
+            int have = dc.contains(seq) ? dc.length(seq) : 0;
+            long[] feed = known.subList(have, known.size()).stream().mapToLong(Long::longValue).toArray();
             List<Long> proposals = new ArrayList<>();
-            for (int i = 0; i < room; i++) {
-                List<Long> all = new ArrayList<>(known);
-                all.addAll(proposals);
-                int have = dc.contains(seq) ? dc.length(seq) : 0;
-                long[] feed = all.subList(have, all.size()).stream().mapToLong(Long::longValue).toArray();
-                proposals.add((long) Sampler.greedy().next(dc.last(seq, feed)));
-                draftSteps++;
-            }
+            for (long t : dc.propose(seq, feed, room)) proposals.add(t);
+            draftSteps += room;
             // target checks [last known, proposals...] in one step
             long[] check = new long[room + 1];
             check[0] = known.get(n - 1);
