@@ -42,6 +42,8 @@ final class ServeBenchCommand implements Callable<Integer> {
     @Option(names = "--max-batch", converter = Ranges.AtLeastOne.class, defaultValue = "8", description = "Most sequences in one step (default ${DEFAULT-VALUE}).") int maxBatch;
     @Option(names = "--chunk", converter = Ranges.AtLeastOne.class, defaultValue = "16", description = "Most prompt tokens of one sequence per step, in-flight batching's chunked prefill (default ${DEFAULT-VALUE}; with --gpu "
             + "every chunk run reads all the weights: llama-1b on an H100 served 1.04x static batching at 128, 1.31x at 1024).") int chunk;
+    @Option(names = "--kv-watermark", paramLabel = "FRACTION", defaultValue = "0", description = "In-flight admission keeps this fraction of the KV blocks free for the running "
+            + "requests' growth (default ${DEFAULT-VALUE}: admit whenever the prompt fits), so fewer are preempted and recomputed.") double kvWatermark;
     @Option(names = "--warmup", converter = Ranges.WarmupRuns.class, defaultValue = "1", description = "Untimed passes of the whole workload under both policies first, "
             + "so neither policy's figures carry JIT warm-up or engine building (default ${DEFAULT-VALUE}).") int warmup;
     @Option(names = "--repeat", converter = Ranges.Runs.class, defaultValue = "3", description = "Measured passes under each policy, alternating which goes first; "
@@ -78,6 +80,7 @@ final class ServeBenchCommand implements Callable<Integer> {
         int[] p = range(promptLen, "--prompt-len"), o = range(outputLen, "--output-len");
         if (loraMix && (lora == null || lora.isEmpty())) throw new IllegalArgumentException("--lora-mix spreads requests over the --lora adapters: add --lora NAME=FOLDER");
         if (bf16 && !gpu) throw new IllegalArgumentException("--bf16 runs the GPU runner at BF16: add --gpu");
+        if (!(kvWatermark >= 0 && kvWatermark < 1)) throw new IllegalArgumentException("--kv-watermark is a fraction of the KV blocks in [0, 1), got " + kvWatermark);
         DecoderModels.checkPrefillForm(prefillForm, model, gpu, bf16, kvCache);
         if (sessions == null && (kvOffload || hostKvMb != null)) throw new IllegalArgumentException((kvOffload ? "--kv-offload" : "--host-kv-mb") + " applies to multi-turn sessions: add --sessions N");
         if (kvOffload && hostKvMb == null) throw new IllegalArgumentException("--kv-offload needs a host memory budget for the offloaded KV blocks: add --host-kv-mb MB");
@@ -115,6 +118,9 @@ final class ServeBenchCommand implements Callable<Integer> {
         return serve(runner, base, DecoderModels.describeWeights(runner), DecoderModels.describeKv(base.kvCache(), base.config(), 4), () -> "CPU backend", p, o);
     }
 
+    /** --kv-watermark in blocks of the cache. */
+    private int watermarkBlocks() { return Math.min(kvBlocks - 1, (int) Math.ceil(kvWatermark * kvBlocks)); }
+
     /** Serves on {@code runner} (with the --lora adapters, and then {@code base} alone when they differ), a new cache per pass. */
     private <C extends KvCache> int serve(DecoderSteps<C> runner, DecoderSteps<C> base, String weights, String kv, java.util.function.Supplier<String> backend, int[] p, int[] o) {
         var config = runner.config();
@@ -124,9 +130,9 @@ final class ServeBenchCommand implements Callable<Integer> {
         System.out.println(weights);
         if (runner != base) System.out.println(DecoderModels.describeLora(runner));
         if (kv != null) System.out.println(kv);
-        System.out.printf("workload: %d requests, seed %d, prompts %s tokens, outputs %s tokens, %s; KV cache %d blocks of %d tokens (%d tokens), batch <= %d, prefill chunk %d%n",
+        System.out.printf("workload: %d requests, seed %d, prompts %s tokens, outputs %s tokens, %s; KV cache %d blocks of %d tokens (%d tokens), batch <= %d, prefill chunk %d%s%n",
                 requests, seed, promptLen, outputLen, rate == null ? "all arriving at once" : "Poisson arrivals at " + rate + "/s",
-                kvBlocks, blockSize, kvBlocks * blockSize, maxBatch, chunk);
+                kvBlocks, blockSize, kvBlocks * blockSize, maxBatch, chunk, watermarkBlocks() > 0 ? ", in-flight admission keeping " + watermarkBlocks() + " blocks free" : "");
         // warm-up passes, then measured passes alternating which policy goes first (the JIT and the
         // shared CPU favour whichever runs second); each policy's pass of median makespan is reported
         java.util.Map<BatchScheduler.Policy, List<BatchScheduler.Report>> runs = new java.util.EnumMap<>(BatchScheduler.Policy.class);
@@ -142,7 +148,8 @@ final class ServeBenchCommand implements Callable<Integer> {
                 BatchScheduler.Report r;
                 GpuDecoderRunner.StepPhases before = gpuRunner == null ? null : gpuRunner.stepPhases();
                 try (C cache = runner.newCache(blockSize, kvBlocks)) {
-                    r = new BatchScheduler(runner, cache, policy, maxBatch, stepChunk).run(workload);
+                    BatchScheduler b = new BatchScheduler(runner, cache, policy, maxBatch, stepChunk);
+                    r = (policy == BatchScheduler.Policy.IN_FLIGHT ? b.withWatermark(watermarkBlocks()) : b).run(workload);
                 }
                 if (gpuRunner != null) phases.put(r, gpuRunner.stepPhases().minus(before));
                 if (pass >= warmup) runs.get(policy).add(r);

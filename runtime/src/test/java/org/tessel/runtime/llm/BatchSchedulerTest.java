@@ -3,6 +3,7 @@ package org.tessel.runtime.llm;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
@@ -101,6 +102,21 @@ class BatchSchedulerTest {
                 assertTrue(report.preemptions() > 0, "the small cache forces preemptions, so recomputation is exercised");
         }
         assertEquals(requests.size(), alone.size());
+        if (spec.equals("llama-tiny:greedy")) {
+            // a watermark of 2 of the 12 blocks: admission leaves room to grow, fewer preemptions, the same tokens
+            var plain = new BatchScheduler(runner, runner.newCache(4, 12), BatchScheduler.Policy.IN_FLIGHT, 4, 5).run(workload(14, 5, sampler));
+            var paced = new BatchScheduler(runner, runner.newCache(4, 12), BatchScheduler.Policy.IN_FLIGHT, 4, 5).withWatermark(2).run(workload(14, 5, sampler));
+            for (BatchScheduler.Outcome o : paced.outcomes()) assertArrayEquals(alone.get(o.request().id()), o.output(), "watermark " + o.request().id());
+            assertTrue(paced.preemptions() < plain.preemptions(), "preemptions " + paced.preemptions() + " with the watermark, " + plain.preemptions() + " without");
+        }
+    }
+
+    @Test void aWatermarkIsRefusedWhereItMeansNothing() {
+        DecoderRunner runner = new DecoderRunner("llama-tiny", Zoo.decoder("llama-tiny", 0), SEED);
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> new BatchScheduler(runner, runner.newCache(4, 12), BatchScheduler.Policy.STATIC, 4, 5).withWatermark(1))
+                .getMessage().contains("static batching reserves"));
+        assertEquals("a KV watermark of 12 blocks must lie in [0, 12), the cache's blocks",
+                assertThrows(IllegalArgumentException.class, () -> new BatchScheduler(runner, runner.newCache(4, 12), BatchScheduler.Policy.IN_FLIGHT, 4, 5).withWatermark(12)).getMessage());
     }
 
     @Test
