@@ -20,9 +20,11 @@ for form in tiled mma; do # the same decode with each prefill form, one call
   timeout 90 "${java[@]}" org.tessel.cli.LlmDecodeBench --model llama-1b --batch 32 --prompt 512 --new 64 --warmup 2 --prefill-form $form > "$out/llm-b32-$form.txt" 2>&1
   echo "llm b32 prefill $form exit $? after $(( $(date +%s) - t0 )) s"; grep -E '^(LLM\||prefill of)' "$out/llm-b32-$form.txt" | cut -c1-260; grep -E 'Exception|Error' "$out/llm-b32-$form.txt" | head -3 | cut -c1-300
 done
-sb() { # name kvblocks maxbatch chunk
+sb() { # name kvblocks maxbatch chunk [more serve-bench flags]
   timeout $(( $(left) > 20 ? $(left) : 20 )) "${java[@]}" org.tessel.cli.Tessel serve-bench zoo:llama-1b --gpu --requests 256 --seed 1 \
-    --prompt-len 32-1024 --output-len 16-512 --kv-blocks $2 --max-batch $3 --chunk $4 --prefill-form mma --warmup 0 --repeat 1 > "$out/serve-$1.txt" 2>&1
+    --prompt-len 32-1024 --output-len 16-512 --kv-blocks $2 --max-batch $3 --chunk $4 --prefill-form mma "${@:5}" --warmup 0 --repeat 1 > "$out/serve-$1.txt" 2>&1
   echo "serve-bench $1 (kv $2 blocks, batch <= $3, chunk $4) exit $? after $(( $(date +%s) - t0 )) s"; grep -vE '^(refused|warning)' "$out/serve-$1.txt" | tail -7 | cut -c1-330
 }
 sb kv1024-b64 1024 64 1024
+# and with in-flight admission keeping 3% of the blocks free (fewer preemptions and recomputed prompts)
+sb kv1024-b64-wm3 1024 64 1024 --kv-watermark 0.03
