@@ -65,16 +65,8 @@ tessel_attention_mma(const unsigned short* __restrict__ q, const unsigned short*
     const unsigned short* mrow1 = mrow != 0 ? mrow + (long long) (in1 ? r1 : 0) * mask_q : 0;
 #endif
 
-    // Q's A fragments (m16n8k16, row-major): reg 0 = (g, 2t..2t+1), 1 = (g+8, 2t..), 2 = (g, 2t+8..), 3 = (g+8, 2t+8..)
     unsigned qa[QK_STEPS][4];
-#pragma unroll
-    for (int s = 0; s < QK_STEPS; s++) {
-        int c = s * 16 + 2 * tg;
-        qa[s][0] = in0 ? *reinterpret_cast<const unsigned*>(qb + (long long) r0 * ldq + c) : 0u;
-        qa[s][1] = in1 ? *reinterpret_cast<const unsigned*>(qb + (long long) r1 * ldq + c) : 0u;
-        qa[s][2] = in0 ? *reinterpret_cast<const unsigned*>(qb + (long long) r0 * ldq + c + 8) : 0u;
-        qa[s][3] = in1 ? *reinterpret_cast<const unsigned*>(qb + (long long) r1 * ldq + c + 8) : 0u;
-    }
+    tessel_mma_load_q<QK_STEPS>(qa, qb, ldq, r0, r1, in0, in1, tg);
     float acc[O_TILES][4];
 #pragma unroll
     for (int n = 0; n < O_TILES; n++) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.0f;
@@ -129,10 +121,7 @@ tessel_attention_mma(const unsigned short* __restrict__ q, const unsigned short*
         }
 #endif
     }
-    l0 += __shfl_xor_sync(TESSEL_FULL_MASK, l0, 1);
-    l0 += __shfl_xor_sync(TESSEL_FULL_MASK, l0, 2);
-    l1 += __shfl_xor_sync(TESSEL_FULL_MASK, l1, 1);
-    l1 += __shfl_xor_sync(TESSEL_FULL_MASK, l1, 2);
+    tessel_mma_row_sums(l0, l1);
     float empty = nan_rows ? __int_as_float(0x7fc00000) : 0.0f; // a row whose every score is -inf
     float i0 = l0 > 0.0f ? 1.0f / l0 : empty, i1 = l1 > 0.0f ? 1.0f / l1 : empty;
     unsigned short* ob = o + (long long) b * Sq * ldo + (long long) h * HEAD_DIM;

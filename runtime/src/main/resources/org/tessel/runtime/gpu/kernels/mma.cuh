@@ -90,4 +90,26 @@ __device__ __forceinline__ void tessel_mma_softmax_pv(float (&sc)[ST][4], float 
         }
     }
 }
+
+// Q's A fragments (m16n8k16, row-major) of a warp's rows r0 = g and r1 = g + 8 of a tile, rows ldq halves apart from qb:
+// reg 0 = (g, 2t..2t+1), 1 = (g+8, 2t..), 2 = (g, 2t+8..), 3 = (g+8, 2t+8..); a row not in (in0, in1 false) is zeros
+template <int QK>
+__device__ __forceinline__ void tessel_mma_load_q(unsigned (&qa)[QK][4], const unsigned short* qb, long long ldq, int r0, int r1, bool in0, bool in1, int tg) {
+#pragma unroll
+    for (int s = 0; s < QK; s++) {
+        int c = s * 16 + 2 * tg;
+        qa[s][0] = in0 ? *reinterpret_cast<const unsigned*>(qb + (long long) r0 * ldq + c) : 0u;
+        qa[s][1] = in1 ? *reinterpret_cast<const unsigned*>(qb + (long long) r1 * ldq + c) : 0u;
+        qa[s][2] = in0 ? *reinterpret_cast<const unsigned*>(qb + (long long) r0 * ldq + c + 8) : 0u;
+        qa[s][3] = in1 ? *reinterpret_cast<const unsigned*>(qb + (long long) r1 * ldq + c + 8) : 0u;
+    }
+}
+
+// the softmax denominators of rows g and g + 8: each thread's partial sums added over its quad
+__device__ __forceinline__ void tessel_mma_row_sums(float& l0, float& l1) {
+    l0 += __shfl_xor_sync(TESSEL_FULL_MASK, l0, 1);
+    l0 += __shfl_xor_sync(TESSEL_FULL_MASK, l0, 2);
+    l1 += __shfl_xor_sync(TESSEL_FULL_MASK, l1, 1);
+    l1 += __shfl_xor_sync(TESSEL_FULL_MASK, l1, 2);
+}
 #endif

@@ -70,16 +70,8 @@ tessel_paged_prefill_mma(unsigned short* __restrict__ out, const unsigned short*
     const long long ldq = (long long) heads * HEAD_DIM;
     const unsigned short* qb = q + (long long) b * n_new * ldq + (long long) h * HEAD_DIM;
 
-    // Q's A fragments (m16n8k16, row-major): reg 0 = (g, 2t..2t+1), 1 = (g+8, 2t..), 2 = (g, 2t+8..), 3 = (g+8, 2t+8..)
     unsigned qa[PM_QK][4];
-#pragma unroll
-    for (int s = 0; s < PM_QK; s++) {
-        const int c = s * 16 + 2 * tg;
-        qa[s][0] = in0 ? *reinterpret_cast<const unsigned*>(qb + (long long) r0 * ldq + c) : 0u;
-        qa[s][1] = in1 ? *reinterpret_cast<const unsigned*>(qb + (long long) r1 * ldq + c) : 0u;
-        qa[s][2] = in0 ? *reinterpret_cast<const unsigned*>(qb + (long long) r0 * ldq + c + 8) : 0u;
-        qa[s][3] = in1 ? *reinterpret_cast<const unsigned*>(qb + (long long) r1 * ldq + c + 8) : 0u;
-    }
+    tessel_mma_load_q<PM_QK>(qa, qb, ldq, r0, r1, in0, in1, tg);
     float acc[PM_OT][4];
 #pragma unroll
     for (int n = 0; n < PM_OT; n++) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.0f;
@@ -128,10 +120,7 @@ tessel_paged_prefill_mma(unsigned short* __restrict__ out, const unsigned short*
         }
 #endif
     }
-    l0 += __shfl_xor_sync(TESSEL_FULL_MASK, l0, 1);
-    l0 += __shfl_xor_sync(TESSEL_FULL_MASK, l0, 2);
-    l1 += __shfl_xor_sync(TESSEL_FULL_MASK, l1, 1);
-    l1 += __shfl_xor_sync(TESSEL_FULL_MASK, l1, 2);
+    tessel_mma_row_sums(l0, l1);
     // padding tokens and rows past the chunk's real ones: no score, output 0
     const float inv0 = in0 && l0 > 0.0f ? 1.0f / l0 : 0.0f, inv1 = in1 && l1 > 0.0f ? 1.0f / l1 : 0.0f;
     unsigned short* ob = out + (long long) b * n_new * ldq + (long long) h * HEAD_DIM;
