@@ -74,6 +74,9 @@ final class ServeBenchCommand implements Callable<Integer> {
     @Option(names = "--lora", paramLabel = "NAME=FOLDER", description = "Serve this LoRA adapter (repeatable): a PEFT folder, or NAME=random[:RANK[:SEED]] "
             + "(seeded random over q, k, v, o). Every request runs the first adapter, or with --lora-mix one drawn per request; the workload is then also served "
             + "by the base model alone (in-flight) for the throughput cost of the adapters.") List<String> lora;
+    @Option(names = "--schedule-only", description = "Compute each policy's schedule instead of serving: steps, preemptions, recomputed and prefilled tokens, KV use, "
+            + "on the CPU with a stand-in decoder of the model's positions (one layer of width 16): the requests all arrive at once and run to their output lengths, so these "
+            + "are the schedule a real run takes, on any hardware; no times. For choosing --kv-blocks, --max-batch, --chunk and --kv-watermark before a GPU run.") boolean scheduleOnly;
     @Option(names = "--lora-mix", description = "Spread the requests over the --lora adapters, uniformly (seeded by --seed), so steps batch rows of different adapters.") boolean loraMix;
 
     @Override public Integer call() {
@@ -82,6 +85,7 @@ final class ServeBenchCommand implements Callable<Integer> {
         if (bf16 && !gpu) throw new IllegalArgumentException("--bf16 runs the GPU runner at BF16: add --gpu");
         if (!(kvWatermark >= 0 && kvWatermark < 1)) throw new IllegalArgumentException("--kv-watermark is a fraction of the KV blocks in [0, 1), got " + kvWatermark);
         DecoderModels.checkPrefillForm(prefillForm, model, gpu, bf16, kvCache);
+        if (scheduleOnly) return scheduleOnly(p, o);
         if (sessions == null && (kvOffload || hostKvMb != null)) throw new IllegalArgumentException((kvOffload ? "--kv-offload" : "--host-kv-mb") + " applies to multi-turn sessions: add --sessions N");
         if (kvOffload && hostKvMb == null) throw new IllegalArgumentException("--kv-offload needs a host memory budget for the offloaded KV blocks: add --host-kv-mb MB");
         if (hostKvMb != null && !kvOffload) throw new IllegalArgumentException("--host-kv-mb sizes the KV offload's host memory: add --kv-offload");
@@ -116,6 +120,41 @@ final class ServeBenchCommand implements Callable<Integer> {
         if (sessions != null) return serveSessions(base, null, p, tl, o);
         DecoderRunner runner = DecoderModels.withLora(base, lora);
         return serve(runner, base, DecoderModels.describeWeights(runner), DecoderModels.describeKv(base.kvCache(), base.config(), 4), () -> "CPU backend", p, o);
+    }
+
+    /**
+     * {@code --schedule-only}: both policies' schedules of the workload, computed on a stand-in decoder (one layer, width
+     * 16, 512 token ids, the model's positions) on the CPU, the workload drawn with the model's vocabulary and its ids
+     * taken mod 512: lengths make the schedule, not ids or weights, when every request arrives at once and runs to its
+     * output length. Refused with what would make the schedule depend on the run (arrival times, GPU) or is not served
+     * here (sessions, adapters, quantized weights).
+     */
+    private int scheduleOnly(int[] p, int[] o) {
+        String with = gpu ? "--gpu" : rate != null ? "--arrival-rate" : sessions != null ? "--sessions" : lora != null && !lora.isEmpty() ? "--lora"
+                : weights != null || awq || smoothQuant != null ? "--weights/--awq/--smoothquant" : kvCache != null ? "--kv-cache" : null;
+        if (with != null)
+            throw new IllegalArgumentException("--schedule-only computes the schedule of requests arriving at once on a CPU stand-in of the model: drop " + with);
+        org.tessel.ir.zoo.DecoderConfig real = DecoderModels.config(model, layers);
+        int vocab = 512;
+        List<Request> workload = new ArrayList<>();
+        for (Request r : workload(requests, seed, p, o, null, real.vocab()))
+            workload.add(new Request(r.id(), Arrays.stream(r.prompt()).map(t -> t % vocab).toArray(), r.maxNewTokens(), r.arrivalSeconds(), r.sampler(), r.adapter()));
+        var c = new org.tessel.ir.zoo.DecoderConfig(org.tessel.ir.zoo.DecoderConfig.Family.LLAMA, vocab, real.maxPositions(), 16, 1, 2, 1, 32, 1e-5f, false, 10000.0);
+        DecoderRunner standIn = new DecoderRunner("stand-in", c, seed);
+        System.out.printf("schedule of %s (%d positions) on a CPU stand-in decoder (one layer of width 16): %d requests, seed %d, prompts %s tokens, outputs %s tokens, all arriving at once; "
+                + "KV cache %d blocks of %d tokens, batch <= %d, prefill chunk %d%s; steps and preemptions as a real run takes them, no times%n", model, real.maxPositions(), requests, seed,
+                promptLen, outputLen, kvBlocks, blockSize, maxBatch, chunk, watermarkBlocks() > 0 ? ", in-flight admission keeping " + watermarkBlocks() + " blocks free" : "");
+        long prompts = workload.stream().mapToLong(r -> r.prompt().length).sum();
+        System.out.printf("%-9s %6s %7s %6s %7s %10s %10s %7s%n", "policy", "served", "tokens", "steps", "preempt", "recomputed", "prefilled", "kv_util");
+        for (BatchScheduler.Policy policy : BatchScheduler.Policy.values()) {
+            BatchScheduler b = new BatchScheduler(standIn, standIn.newCache(blockSize, kvBlocks), policy, maxBatch, policy == BatchScheduler.Policy.IN_FLIGHT ? chunk : p[1]);
+            BatchScheduler.Report r = (policy == BatchScheduler.Policy.IN_FLIGHT ? b.withWatermark(watermarkBlocks()) : b).run(workload);
+            long served = r.outcomes().stream().filter(x -> !x.refused()).count();
+            System.out.printf("%-9s %6d %7d %6d %7d %10d %10d %6.1f%%%n", policy == BatchScheduler.Policy.IN_FLIGHT ? "in-flight" : "static", served, r.generatedTokens(), r.steps(),
+                    r.preemptions(), r.reuse().recomputedTokens(), prompts + r.reuse().recomputedTokens(), 100 * r.meanKvUtilisation());
+            if (policy == BatchScheduler.Policy.IN_FLIGHT) for (BatchScheduler.Outcome x : r.outcomes()) if (x.refused()) System.out.println("refused: " + x.refusal());
+        }
+        return 0;
     }
 
     /** --kv-watermark in blocks of the cache. */
