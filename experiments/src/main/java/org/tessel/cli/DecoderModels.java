@@ -270,18 +270,9 @@ final class DecoderModels {
                 .withPrecisionRules(List.of(PrecisionRule.parse("MatMul=" + at)));
         GpuDecoderRunner.StepPlanner joint = jointPlanner(target, p, o);
         if (prefillForm == null) return joint;
-        return g -> {
-            var a = PagedAttentionTactic.withPrefillForm(joint.plan(g), prefillForm);
-            java.util.Map<String, org.tessel.ir.Node> byName = new java.util.HashMap<>();
-            for (org.tessel.ir.Node n : a.graph().nodes()) byName.put(n.name(), n);
-            for (org.tessel.tactics.plan.PlannedNode pn : a.plan().nodes()) {
-                org.tessel.ir.Node n = byName.get(pn.node());
-                if (n == null || !pn.tacticId().equals(PagedAttentionTactic.PAGED.id()) || !pn.variant().isEmpty()) continue;
-                if (PagedAttentionTactic.attention(n).input(0).type().shape().dim(1) == 1) continue; // a decode step: one kernel, no forms
-                throw new IllegalArgumentException("--prefill-form " + prefillForm + ": " + PagedAttentionTactic.formWhyNot(n, prefillForm, pn.precision()));
-            }
-            return a;
-        };
+        return g -> PagedAttentionTactic.withPrefillForm(joint.plan(g), prefillForm, why -> {
+            throw new IllegalArgumentException("--prefill-form " + prefillForm + ": " + why);
+        });
     }
 
     /**

@@ -147,14 +147,19 @@ final class ServeBenchCommand implements Callable<Integer> {
         long prompts = workload.stream().mapToLong(r -> r.prompt().length).sum();
         System.out.printf("%-9s %6s %7s %6s %7s %10s %10s %7s%n", "policy", "served", "tokens", "steps", "preempt", "recomputed", "prefilled", "kv_util");
         for (BatchScheduler.Policy policy : BatchScheduler.Policy.values()) {
-            BatchScheduler b = new BatchScheduler(standIn, standIn.newCache(blockSize, kvBlocks), policy, maxBatch, policy == BatchScheduler.Policy.IN_FLIGHT ? chunk : p[1]);
-            BatchScheduler.Report r = (policy == BatchScheduler.Policy.IN_FLIGHT ? b.withWatermark(watermarkBlocks()) : b).run(workload);
+            BatchScheduler.Report r = scheduler(standIn, standIn.newCache(blockSize, kvBlocks), policy, p).run(workload);
             long served = r.outcomes().stream().filter(x -> !x.refused()).count();
             System.out.printf("%-9s %6d %7d %6d %7d %10d %10d %6.1f%%%n", policy == BatchScheduler.Policy.IN_FLIGHT ? "in-flight" : "static", served, r.generatedTokens(), r.steps(),
                     r.preemptions(), r.reuse().recomputedTokens(), prompts + r.reuse().recomputedTokens(), 100 * r.meanKvUtilisation());
             if (policy == BatchScheduler.Policy.IN_FLIGHT) for (BatchScheduler.Outcome x : r.outcomes()) if (x.refused()) System.out.println("refused: " + x.refusal());
         }
         return 0;
+    }
+
+    /** A scheduler of {@code policy} as the flags say: in-flight with --chunk and --kv-watermark, static with whole prompts ({@code p}: --prompt-len). */
+    private <C extends KvCache> BatchScheduler scheduler(DecoderSteps<C> runner, C cache, BatchScheduler.Policy policy, int[] p) {
+        if (policy == BatchScheduler.Policy.STATIC) return new BatchScheduler(runner, cache, policy, maxBatch, p[1]);
+        return new BatchScheduler(runner, cache, policy, maxBatch, chunk).withWatermark(watermarkBlocks());
     }
 
     /** --kv-watermark in blocks of the cache. */
@@ -183,12 +188,10 @@ final class ServeBenchCommand implements Callable<Integer> {
             List<BatchScheduler.Policy> order = new ArrayList<>(List.of(BatchScheduler.Policy.values()));
             if (pass % 2 == 1) java.util.Collections.reverse(order);
             for (BatchScheduler.Policy policy : order) {
-                int stepChunk = policy == BatchScheduler.Policy.IN_FLIGHT ? chunk : p[1];
                 BatchScheduler.Report r;
                 GpuDecoderRunner.StepPhases before = gpuRunner == null ? null : gpuRunner.stepPhases();
                 try (C cache = runner.newCache(blockSize, kvBlocks)) {
-                    BatchScheduler b = new BatchScheduler(runner, cache, policy, maxBatch, stepChunk);
-                    r = (policy == BatchScheduler.Policy.IN_FLIGHT ? b.withWatermark(watermarkBlocks()) : b).run(workload);
+                    r = scheduler(runner, cache, policy, p).run(workload);
                 }
                 if (gpuRunner != null) phases.put(r, gpuRunner.stepPhases().minus(before));
                 if (pass >= warmup) runs.get(policy).add(r);

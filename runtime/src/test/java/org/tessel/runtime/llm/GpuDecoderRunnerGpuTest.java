@@ -74,8 +74,8 @@ class GpuDecoderRunnerGpuTest {
             if (emulated) o = o.withSelectors(List.of(TESSEL_KERNELS));
             SearchProblem pr = Searcher.problem(Searcher.prepare(g), o);
             var planned = EnginePlans.complete(pr, Searcher.run(pr, "joint", o));
-            // FP16 prefill chunks in the tensor-core form (--prefill-form mma; BF16 keeps the tiled one)
-            return org.tessel.tactics.attention.PagedAttentionTactic.withPrefillForm(planned, "mma");
+            // FP16 prefill chunks in the tensor-core form (--prefill-form mma); BF16 and FP8 pools keep the tiled one
+            return org.tessel.tactics.attention.PagedAttentionTactic.withPrefillForm(planned, "mma", why -> {});
         };
     }
 

@@ -47,22 +47,29 @@ public final class PagedAttentionTactic {
             (n, p, l) -> whyNot(n), 0.2, 0.6, PagedAttentionTactic::launches, false), PREFILL_FORMS);
 
     /**
-     * The plan with every paged attention that the tactic runs without a variant planned in prefill form {@code form}
-     * where {@link #formWhyNot} lets it run (at the node's planned precision), else as it was: how a planner names the
-     * tensor-core form for its prefill chunks ({@code tessel.attention.paged/mma}), which the cost model prices like the
-     * tiled one (the same bytes read). Returns {@code a} itself when nothing changed.
+     * The plan with every prefill chunk's paged attention that the tactic runs without a variant planned in prefill form
+     * {@code form} where {@link #formWhyNot} lets it run (at the node's planned precision), else as it was, and why
+     * passed to {@code cannot} (decode steps, which have no forms, are left out): how a planner names the tensor-core
+     * form for its prefill chunks ({@code tessel.attention.paged/mma}), which the cost model prices like the tiled one
+     * (the same bytes read). Returns {@code a} itself when nothing changed.
      */
-    public static org.tessel.tactics.plan.PlanApplier.Applied withPrefillForm(org.tessel.tactics.plan.PlanApplier.Applied a, String form) {
+    public static org.tessel.tactics.plan.PlanApplier.Applied withPrefillForm(org.tessel.tactics.plan.PlanApplier.Applied a, String form,
+                                                                              java.util.function.Consumer<String> cannot) {
         java.util.Map<String, Node> byName = new java.util.HashMap<>();
         for (Node n : a.graph().nodes()) byName.put(n.name(), n);
         List<org.tessel.tactics.plan.PlannedNode> nodes = new java.util.ArrayList<>();
         boolean changed = false;
         for (org.tessel.tactics.plan.PlannedNode pn : a.plan().nodes()) {
             Node n = byName.get(pn.node());
-            if (n != null && pn.tacticId().equals(PAGED.id()) && pn.variant().isEmpty() && formWhyNot(n, form, pn.precision()) == null) {
+            boolean chunk = n != null && pn.tacticId().equals(PAGED.id()) && pn.variant().isEmpty() && attention(n).input(0).type().shape().dim(1) != 1;
+            String why = chunk ? formWhyNot(n, form, pn.precision()) : null;
+            if (chunk && why == null) {
                 nodes.add(pn.withTactic(pn.tacticId(), form));
                 changed = true;
-            } else nodes.add(pn);
+            } else {
+                if (why != null) cannot.accept(why);
+                nodes.add(pn);
+            }
         }
         return changed ? new org.tessel.tactics.plan.PlanApplier.Applied(a.graph(), a.plan().withNodes(nodes)) : a;
     }
