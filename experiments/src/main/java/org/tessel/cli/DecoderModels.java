@@ -259,24 +259,30 @@ final class DecoderModels {
     static GpuDecoderRunner.StepPlanner pagedPlanner(String target, Precision p) { return pagedPlanner(target, p, null); }
 
     /**
-     * As above, every prefill chunk's paged attention in {@code prefillForm} (a variant of tessel.attention.paged:
-     * {@code tiled} or {@code mma}; null: none named, the tiled form runs). The cost model prices the forms alike (the
-     * same bytes read), so the form is the caller's: a step whose chunk the form cannot run is refused naming the node and
-     * why ({@link PagedAttentionTactic#formWhyNot}).
+     * As above, every prefill chunk's paged attention in {@code prefillForm} (a variant of tessel.attention.paged,
+     * {@code mma} or {@code tiled}, forced on the search: {@code tessel.attention.paged/mma}); null: the search prices the
+     * forms ({@link PagedAttentionTactic#MMA_PEAK_EFFICIENCY}) and names the cheaper that runs the chunk. A step whose chunk
+     * the form cannot run is refused naming the node and why ({@link PagedAttentionTactic#formWhyNot}); decode steps
+     * have one kernel and no form.
      */
     static GpuDecoderRunner.StepPlanner pagedPlanner(String target, Precision p, String prefillForm) {
         String at = p.name().toLowerCase(java.util.Locale.ROOT);
-        SearchOptions o = SearchOptions.defaults().withForced(List.of(ForcedChoice.parse("tessel.PagedAttention=tessel.attention.paged:" + at)))
+        SearchOptions o = SearchOptions.defaults().withForced(List.of(ForcedChoice.parse("tessel.PagedAttention=tessel.attention.paged"
+                        + (prefillForm == null ? "" : "/" + prefillForm) + ":" + at)))
                 .withPrecisionRules(List.of(PrecisionRule.parse("MatMul=" + at)));
         GpuDecoderRunner.StepPlanner joint = jointPlanner(target, p, o);
         if (prefillForm == null) return joint;
-        return g -> PagedAttentionTactic.withPrefillForm(joint.plan(g), prefillForm, why -> {
-            throw new IllegalArgumentException("--prefill-form " + prefillForm + ": " + why);
-        });
+        return g -> {
+            try {
+                return joint.plan(g);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("--prefill-form " + prefillForm + ": " + e.getMessage(), e);
+            }
+        };
     }
 
     /**
-     * {@code --prefill-form}, checked before any GPU work: {@code tiled} or {@code mma}, with --gpu, for a zoo decoder or
+     * {@code --prefill-form}, checked before any GPU work: {@code mma} or {@code tiled}, with --gpu, for a zoo decoder or
      * checkpoint (an ONNX decoder has no paged attention), and {@code mma} at FP16 over an f16 KV cache (not --bf16, not
      * an FP8 --kv-cache). Null stays null.
      */

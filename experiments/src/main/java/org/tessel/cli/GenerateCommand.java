@@ -61,8 +61,8 @@ final class GenerateCommand implements Callable<Integer> {
             + "written in place, decode steps replayed as CUDA graphs (refused without a CUDA GPU); with --lora, --draft or --bf16 too. An ONNX decoder's step engines "
             + "run on the GPU with its KV cache in host memory, copied to and from the device each step.") boolean gpu;
     @Option(names = "--bf16", description = "With --gpu: BF16 engines, each step planned at BF16 by the joint search, the KV cache in bf16.") boolean bf16;
-    @Option(names = "--prefill-form", paramLabel = "tiled|mma", description = "With --gpu: the paged prefill kernel's form the plan names for prefill chunks, "
-            + "tiled (f32 on CUDA cores, the default) or mma (f16 tensor cores; FP16 with an f16 KV cache).") String prefillForm;
+    @Option(names = "--prefill-form", paramLabel = "mma|tiled", description = "With --gpu: force the paged prefill kernel's form on the search for prefill chunks, "
+            + "mma (f16 tensor cores; FP16 with an f16 KV cache) or tiled (f32 on CUDA cores). Default: the search's cheaper form for each chunk (mma where it runs).") String prefillForm;
     @Option(names = "--kv-cache", paramLabel = "native|fp8[:SCALE]", description = "How the KV cache stores keys and values: native (f32 on CPU engines, f16/bf16 with --gpu; "
             + "the default), fp8 (E4M3 codes, per-layer K and V scales amax / 448 calibrated on text windows) or fp8:SCALE (one fixed scale).") String kvCache;
     @Option(names = "--speculate", converter = Ranges.AtLeastOne.class, paramLabel = "K", description = "Tokens the draft proposes per round (default 4); needs --draft.") Integer speculate;

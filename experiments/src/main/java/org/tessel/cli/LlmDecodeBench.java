@@ -52,7 +52,7 @@ public final class LlmDecodeBench {
                 case "--warmup" -> warmups = Integer.parseInt(args[i + 1]);
                 case "--batch" -> batch = Integer.parseInt(args[i + 1]);
                 case "--prefill-form" -> prefillForm = args[i + 1];
-                default -> throw new IllegalArgumentException("unknown option " + args[i] + " (--model NAME --batch ROWS --prefill-form tiled|mma --prompt N --new N --block-size N --profile TOP --weights int8|int4[:GROUP] --warmup PASSES)");
+                default -> throw new IllegalArgumentException("unknown option " + args[i] + " (--model NAME --batch ROWS --prefill-form mma|tiled --prompt N --new N --block-size N --profile TOP --weights int8|int4[:GROUP] --warmup PASSES)");
             }
         if (batch < 1) throw new IllegalArgumentException("--batch takes at least 1 row, got " + batch);
         Backend b = Backend.detect();

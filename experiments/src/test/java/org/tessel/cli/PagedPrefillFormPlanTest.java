@@ -21,12 +21,12 @@ import org.tessel.tactics.plan.PlanException;
 import org.tessel.tactics.plan.PlannedNode;
 
 /**
- * The paged prefill kernel's form is the plan's variant of {@code tessel.attention.paged}: the GPU decoder's planner
- * ({@link DecoderModels#pagedPlanner}) names the form {@code --prefill-form} gives for every prefill chunk's attention
- * (none without one: the tiled form runs) and none in a decode step (one kernel, no forms), refusing a form the chunk
- * cannot run; the flag is checked before any GPU work; the catalogue declares
- * the forms, {@link PagedAttentionTactic#formWhyNot} says where each cannot run, and {@link PlanCheck} refuses a form
- * the tactic does not have.
+ * The paged prefill kernel's form is the plan's variant of {@code tessel.attention.paged}, a choice of the search: it
+ * prices both forms of every prefill chunk's attention and names the cheaper that runs it (the tensor-core form at FP16,
+ * the tiled one at BF16, where mma cannot run), and none in a decode step (one kernel, no forms); {@code --prefill-form}
+ * forces one on the search ({@link DecoderModels#pagedPlanner}), refusing a form the chunk cannot run; the flag is
+ * checked before any GPU work; the catalogue declares the forms, {@link PagedAttentionTactic#formWhyNot} says where each
+ * cannot run, and {@link PlanCheck} refuses a form the tactic does not have.
  */
 class PagedPrefillFormPlanTest {
     static final DecoderConfig C = Zoo.decoder("llama-tiny", 0);
@@ -35,26 +35,35 @@ class PagedPrefillFormPlanTest {
         return a.plan().nodes().stream().filter(p -> p.tacticId().equals(PagedAttentionTactic.PAGED.id())).toList();
     }
 
-    @Test void thePlannerNamesTheFormItIsGivenForPrefillChunks() {
-        Graph prefill = Zoo.buildPagedDecoder("llama-tiny", C, new PagedDecoderShape(2, 8, 4, 4, 16), 42);
-        for (PlannedNode p : attentions(DecoderModels.pagedPlanner("h100", Precision.FP16).plan(prefill)))
-            assertEquals("", p.variant(), "no form given: none named, the tiled form runs: " + p);
-        List<PlannedNode> mma = attentions(DecoderModels.pagedPlanner("h100", Precision.FP16, "mma").plan(Zoo.buildPagedDecoder("llama-tiny", C, new PagedDecoderShape(2, 8, 4, 4, 16), 42)));
-        assertEquals(C.layers(), mma.size(), mma.toString());
-        for (PlannedNode p : mma) assertEquals("tessel.attention.paged/mma", p.tactic(), p.node());
-        for (PlannedNode p : attentions(DecoderModels.pagedPlanner("h100", Precision.BF16, "tiled").plan(Zoo.buildPagedDecoder("llama-tiny", C, new PagedDecoderShape(2, 8, 4, 4, 16), 42))))
-            assertEquals("tessel.attention.paged/tiled", p.tactic(), p.node());
+    @Test void theSearchNamesTheCheaperFormForPrefillChunksAndAFlagForcesOne() {
+        // 4 chunks of 128 tokens, the most llama-tiny takes: the attention's arithmetic outweighs its bytes
+        PagedDecoderShape chunk = new PagedDecoderShape(4, 128, 8, 16, 40);
+        List<PlannedNode> chosen = attentions(DecoderModels.pagedPlanner("h100", Precision.FP16).plan(Zoo.buildPagedDecoder("llama-tiny", C, chunk, 42)));
+        assertEquals(C.layers(), chosen.size(), chosen.toString());
+        for (PlannedNode p : chosen) assertEquals("tessel.attention.paged/mma", p.tactic(), "FP16: the search's cheaper form: " + p);
+        for (PlannedNode p : attentions(DecoderModels.pagedPlanner("h100", Precision.BF16).plan(Zoo.buildPagedDecoder("llama-tiny", C, chunk, 42))))
+            assertEquals("tessel.attention.paged/tiled", p.tactic(), "BF16: the only form that runs it: " + p);
+        // a chunk of 8 tokens over 16: its bytes and launches price it, the forms alike, and the first (mma) is named
+        for (PlannedNode p : attentions(DecoderModels.pagedPlanner("h100", Precision.FP16).plan(Zoo.buildPagedDecoder("llama-tiny", C, new PagedDecoderShape(2, 8, 4, 4, 16), 42))))
+            assertEquals("tessel.attention.paged/mma", p.tactic(), "a tie names the first form: " + p);
+        // forced: the tiled form at FP16, where it is the dearer one; its prediction is its own
+        List<PlannedNode> tiled = attentions(DecoderModels.pagedPlanner("h100", Precision.FP16, "tiled").plan(Zoo.buildPagedDecoder("llama-tiny", C, chunk, 42)));
+        for (int i = 0; i < tiled.size(); i++) {
+            assertEquals("tessel.attention.paged/tiled", tiled.get(i).tactic(), tiled.get(i).node());
+            assertTrue(tiled.get(i).predictedUs() > chosen.get(i).predictedUs(), tiled.get(i) + " against " + chosen.get(i));
+        }
         Graph decode = Zoo.buildPagedDecoder("llama-tiny", C, new PagedDecoderShape(2, 1, 4, 4, 16), 42);
         for (PlannedNode p : attentions(DecoderModels.pagedPlanner("h100", Precision.FP16, "mma").plan(decode)))
             assertEquals("", p.variant(), "a decode step has no forms: " + p);
         // a form the chunk cannot run is refused naming the node and why, not dropped
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> DecoderModels.pagedPlanner("h100", Precision.BF16, "mma").plan(Zoo.buildPagedDecoder("llama-tiny", C, new PagedDecoderShape(2, 8, 4, 4, 16), 42)));
-        assertTrue(e.getMessage().startsWith("--prefill-form mma: the mma prefill computes at FP16"), e.getMessage());
+        assertTrue(e.getMessage().startsWith("--prefill-form mma: node 'model.layers.0.self_attn.paged_attention'"), e.getMessage());
+        assertTrue(e.getMessage().endsWith("cannot be obeyed: the mma prefill computes at FP16 (mma.sync on f16), the plan runs it at bf16"), e.getMessage());
     }
 
     @Test void thePrefillFormFlagIsCheckedBeforeAnyGpuWork() {
-        assertEquals("--prefill-form takes tiled or mma, got 'flash'",
+        assertEquals("--prefill-form takes mma or tiled, got 'flash'",
                 assertThrows(IllegalArgumentException.class, () -> DecoderModels.checkPrefillForm("flash", "zoo:llama-tiny", true, false, null)).getMessage());
         assertEquals("--prefill-form picks the GPU runner's prefill kernel: add --gpu",
                 assertThrows(IllegalArgumentException.class, () -> DecoderModels.checkPrefillForm("mma", "zoo:llama-tiny", false, false, null)).getMessage());
@@ -71,14 +80,14 @@ class PagedPrefillFormPlanTest {
     }
 
     @Test void theCatalogueSaysWhereEachFormRuns() {
-        assertEquals(List.of("tiled", "mma"), PagedAttentionTactic.PAGED.planVariants());
+        assertEquals(List.of("mma", "tiled"), PagedAttentionTactic.PAGED.planVariants());
         Node prefill = attention(Zoo.buildPagedDecoder("llama-tiny", C, new PagedDecoderShape(1, 8, 4, 4, 16), 1));
         Node decode = attention(Zoo.buildPagedDecoder("llama-tiny", C, new PagedDecoderShape(1, 1, 4, 4, 16), 1));
         assertNull(PagedAttentionTactic.formWhyNot(prefill, "mma", Precision.FP16));
         assertNull(PagedAttentionTactic.formWhyNot(prefill, "tiled", Precision.BF16));
         assertTrue(PagedAttentionTactic.formWhyNot(prefill, "mma", Precision.BF16).contains("computes at FP16"));
         assertTrue(PagedAttentionTactic.formWhyNot(decode, "tiled", Precision.FP16).contains("is a decode step"));
-        assertTrue(PagedAttentionTactic.formWhyNot(prefill, "flash", Precision.FP16).contains("names no prefill form (its forms: tiled, mma)"));
+        assertTrue(PagedAttentionTactic.formWhyNot(prefill, "flash", Precision.FP16).contains("names no prefill form (its forms: mma, tiled)"));
     }
 
     @Test void aPlanNamingAFormTheTacticLacksIsRefused() {
@@ -86,7 +95,7 @@ class PagedPrefillFormPlanTest {
         PlanApplier.Applied a = DecoderModels.pagedPlanner("h100", Precision.FP16).plan(g);
         List<PlannedNode> nodes = a.plan().nodes().stream().map(p -> p.tacticId().equals(PagedAttentionTactic.PAGED.id()) ? p.withTactic(p.tacticId(), "flash") : p).toList();
         PlanException e = assertThrows(PlanException.class, () -> PlanCheck.check(a.plan().withNodes(nodes), a.graph(), TacticCatalog.global(), null));
-        assertTrue(e.getMessage().contains("has no variant 'flash' (its variants: tiled, mma)"), e.getMessage());
+        assertTrue(e.getMessage().contains("has no variant 'flash' (its variants: mma, tiled)"), e.getMessage());
     }
 
     static Node attention(Graph g) {

@@ -42,10 +42,14 @@ public final class CatalogCosting implements Costing {
                         out.add(new Choice(index, t.id(), p, l, 0, 0, 0, 0, 0, why));
                         continue;
                     }
-                    // the tactic prices itself: fitted per-family factors, the CPU fallback's host round trip, split-K workspace
-                    Cost c = t.cost(model, n, p, l, cudaGraphs);
-                    out.add(new Choice(index, t.id(), p, l, Costing.ps(c.totalUs()), c.computeUs(), c.memoryUs(), c.launchUs(),
-                            c.workspaceBytes(), null));
+                    // the tactic prices itself: fitted per-family factors, the CPU fallback's host round trip, split-K workspace;
+                    // where it prices its variants apart, one choice per variant that runs the node
+                    List<String> variants = t.pricedVariants(n, p);
+                    for (String v : variants.isEmpty() ? List.of("") : variants) {
+                        Cost c = t.cost(model, n, p, l, cudaGraphs, v);
+                        out.add(new Choice(index, t.id(), p, l, Costing.ps(c.totalUs()), c.computeUs(), c.memoryUs(), c.launchUs(),
+                                c.workspaceBytes(), null).withVariant(v));
+                    }
                 }
             }
         }
@@ -71,8 +75,14 @@ public final class CatalogCosting implements Costing {
         return null;
     }
 
+    @Override public String variantWhyNot(Node n, String tacticId, String variant, Precision p) {
+        if (!catalog.has(tacticId)) return whyNoChoice(null, tacticId);
+        Tactic t = catalog.byId(tacticId);
+        return t.variantWhyNot(n, variant, p);
+    }
+
     @Override public double predictedUs(Node n, Choice c) {
-        return c.supported() ? catalog.byId(c.tacticId()).cost(model, n, c.precision(), c.layout(), cudaGraphs).totalUs() : c.latencyUs();
+        return c.supported() ? catalog.byId(c.tacticId()).cost(model, n, c.precision(), c.layout(), cudaGraphs, c.variant()).totalUs() : c.latencyUs();
     }
 
     /** Nodes that read or write no floating tensor have nothing to compute in another precision. */

@@ -34,6 +34,12 @@ public interface Costing {
         return n == null ? null : "no tactic '" + tacticId + "' is priced for " + n.describe();
     }
 
+    /**
+     * Why no choice of {@code tacticId} for {@code n} at {@code p} runs its variant {@code variant} (null: one does); with
+     * {@code n} null, only whether the tactic declares the variant. Forced choices naming a variant report it.
+     */
+    default String variantWhyNot(Node n, String tacticId, String variant, org.tessel.cost.Precision p) { return null; }
+
     /** The measured time of a choice this costing priced by measurement, microseconds; empty when it was predicted. */
     default java.util.OptionalDouble measuredUs(Node n, Choice c) { return java.util.OptionalDouble.empty(); }
 

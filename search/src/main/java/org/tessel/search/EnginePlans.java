@@ -63,7 +63,7 @@ public final class EnginePlans {
                 if (c.inGroup())
                     throw new PlanException("the " + plan.strategy() + " plan runs node '" + p.node(i).name() + "' (" + p.node(i).op() + ") at " + c.format()
                             + ", where only a fused group's tactic runs it, but fuses no group holding it");
-                nodes.add(new PlannedNode(p.node(i).name(), p.node(i).op(), c.tacticId(), "", c.precision(), c.layout(), 0, c.latencyUs()));
+                nodes.add(new PlannedNode(p.node(i).name(), p.node(i).op(), c.tacticId(), c.variant(), c.precision(), c.layout(), 0, c.latencyUs()));
             } else if (last[g] == i) {
                 SearchProblem.Candidate c = fused.get(g);
                 Format root = a.format(c.root());

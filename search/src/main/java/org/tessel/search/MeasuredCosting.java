@@ -31,7 +31,7 @@ public final class MeasuredCosting implements Costing {
     @Override public List<Choice> choices(Node n, int index, List<Layout> layouts) {
         List<Choice> out = new ArrayList<>();
         for (Choice c : base.choices(n, index, layouts)) {
-            OptionalDouble m = c.supported() ? measured.get(n, c.tacticId(), c.precision(), c.layout()) : OptionalDouble.empty();
+            OptionalDouble m = measuredUs(n, c);
             if (m.isEmpty()) { out.add(c); continue; }
             used.add(new MeasuredCosts.Key(MeasuredCosts.key(n), c.tacticId(), c.precision(), c.layout()));
             overridden++;
@@ -42,8 +42,11 @@ public final class MeasuredCosting implements Costing {
 
     @Override public String whyNoChoice(Node n, String tacticId) { return base.whyNoChoice(n, tacticId); }
 
+    @Override public String variantWhyNot(Node n, String tacticId, String variant, org.tessel.cost.Precision p) { return base.variantWhyNot(n, tacticId, variant, p); }
+
+    /** A choice of a priced variant keeps its prediction: a measurement names the tactic, whose builder runs its own default form. */
     @Override public OptionalDouble measuredUs(Node n, Choice c) {
-        return c.supported() ? measured.get(n, c.tacticId(), c.precision(), c.layout()) : OptionalDouble.empty();
+        return c.supported() && c.variant().isEmpty() ? measured.get(n, c.tacticId(), c.precision(), c.layout()) : OptionalDouble.empty();
     }
 
     @Override public double predictedUs(Node n, Choice c) { return base.predictedUs(n, c); }

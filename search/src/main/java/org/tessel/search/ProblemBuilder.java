@@ -379,6 +379,8 @@ public final class ProblemBuilder {
         for (ForcedChoice f : forced) {
             String unknown = costing.whyNoChoice(null, f.tacticId());
             if (unknown != null) throw new IllegalArgumentException("forced choice '" + f.text() + "': " + unknown);
+            String noVariant = f.variant() == null ? null : costing.variantWhyNot(null, f.tacticId(), f.variant(), null);
+            if (noVariant != null) throw new IllegalArgumentException("forced choice '" + f.text() + "': " + noVariant);
             boolean any = false;
             for (Node n : order) if (f.matches(n)) { out.computeIfAbsent(index.get(n), k -> new ArrayList<>()).add(f); any = true; }
             if (!any) {
@@ -405,7 +407,7 @@ public final class ProblemBuilder {
                 String why = costing.whyNoChoice(n, f.tacticId());
                 throw new IllegalArgumentException(where + ": forced choice '" + f.text() + "' cannot be obeyed: " + (why != null ? why : f.tacticId() + " offers no choice for it"));
             }
-            List<Choice> at = ofTactic.stream().filter(f::admits).toList();
+            List<Choice> at = ofTactic.stream().filter(c -> f.admits(c.tacticId(), c.precision(), c.layout())).toList(); // its variant below
             if (at.isEmpty()) {
                 Set<String> offered = new TreeSet<>();
                 for (Choice c : ofTactic) offered.add(new Format(c.precision(), c.layout()).toString());
@@ -421,6 +423,12 @@ public final class ProblemBuilder {
                 throw new IllegalArgumentException(where + ": forced choice '" + f.text() + "' cannot be obeyed: " + f.tacticId() + " runs it at "
                         + String.join(", ", new TreeSet<>(ok.stream().map(c -> c.precision().text()).toList())) + ", and the allowed precisions are "
                         + precisions.stream().map(org.tessel.cost.Precision::text).toList() + " (allow more, e.g. --fp16 or --precisions)");
+            if (f.variant() != null && ok.stream().noneMatch(f::admits)) {
+                Choice c = ok.stream().filter(x -> precisions.contains(x.precision())).findFirst().orElse(ok.getFirst());
+                String why = costing.variantWhyNot(n, f.tacticId(), f.variant(), c.precision());
+                throw new IllegalArgumentException(where + ": forced choice '" + f.text() + "' cannot be obeyed: " + (why != null ? why
+                        : "its variant " + f.variant() + " is not among those priced for it (" + String.join(", ", new TreeSet<>(ok.stream().map(Choice::variant).toList())) + ")"));
+            }
         }
         throw new IllegalArgumentException(where + ": forced choices " + ForcedChoice.texts(fs) + " contradict each other: no choice satisfies all of them");
     }

@@ -99,7 +99,7 @@ public final class Selectors {
     static Algorithm algorithm(Node n, Choice c, Costing costing) {
         OptionalDouble measured = costing.measuredUs(n, c);
         double predicted = measured.isPresent() ? costing.predictedUs(n, c) : c.latencyUs();
-        return new Algorithm(c.tacticId(), c.precision().text(), c.layout(), predicted, measured, c.workspaceBytes());
+        return new Algorithm(c.variant().isEmpty() ? c.tacticId() : c.tacticId() + "/" + c.variant(), c.precision().text(), c.layout(), predicted, measured, c.workspaceBytes());
     }
 
     /** Tells each selector the plan's choices: one entry per node of the planned graph, in schedule order. */
@@ -114,7 +114,7 @@ public final class Selectors {
             PlannedNode p = planned.get(n.name());
             if (p == null) continue;
             out.add(new ChosenAlgorithm(view(n, members.get(n.name())),
-                    new Algorithm(p.tacticId(), p.precision().text(), p.layout(), p.predictedUs(), OptionalDouble.empty(), 0)));
+                    new Algorithm(p.tactic(), p.precision().text(), p.layout(), p.predictedUs(), OptionalDouble.empty(), 0)));
         }
         List<ChosenAlgorithm> report = List.copyOf(out);
         for (AlgorithmSelector s : selectors) {

@@ -43,7 +43,8 @@ public final class TunedCosting implements Costing {
         List<Choice> priced = base.choices(n, index, layouts);
         // the k best predictions under each (precision, layout) are measured (past any that fail)
         Map<String, List<Choice>> byFormat = new LinkedHashMap<>();
-        for (Choice c : priced) if (c.supported()) byFormat.computeIfAbsent(c.precision() + "/" + c.layout(), k -> new ArrayList<>()).add(c);
+        // a choice of a priced variant keeps its prediction: the tuner times the tactic, whose builder runs its own default form
+        for (Choice c : priced) if (c.supported() && c.variant().isEmpty()) byFormat.computeIfAbsent(c.precision() + "/" + c.layout(), k -> new ArrayList<>()).add(c);
         Map<Choice, Double> times = new HashMap<>();
         String key = MeasuredCosts.key(n);
         for (List<Choice> cs : byFormat.values()) {
@@ -121,6 +122,10 @@ public final class TunedCosting implements Costing {
     private int reformatsTimed;
 
     /** A layout change is measured where the tuner can (once per tensor type), else priced by the base costing. */
+    @Override public String whyNoChoice(Node n, String tacticId) { return base.whyNoChoice(n, tacticId); }
+
+    @Override public String variantWhyNot(Node n, String tacticId, String variant, org.tessel.cost.Precision p) { return base.variantWhyNot(n, tacticId, variant, p); }
+
     @Override public double reformatUs(TensorType t) {
         Double us = reformats.computeIfAbsent(t, k -> {
             OptionalDouble m = tuner.reformatUs(k);

@@ -131,6 +131,10 @@ class ForcedChoiceTest {
         assertEquals("Conv=cpu.reference:*:nchw", open.text());
         assertEquals(open, ForcedChoice.parse(open.text()));
         assertEquals(new ForcedChoice("*", "cpu.reference", null, null), ForcedChoice.parse("*=cpu.reference"));
+        ForcedChoice v = ForcedChoice.parse("tessel.PagedAttention=tessel.attention.paged/mma:fp16");
+        assertEquals(new ForcedChoice("tessel.PagedAttention", "tessel.attention.paged", Precision.FP16, null, "mma"), v);
+        assertEquals("tessel.PagedAttention=tessel.attention.paged/mma:fp16", v.text());
+        assertEquals(v, ForcedChoice.parse(v.text()));
         Map<String, String> bad = new HashMap<>();
         bad.put("conv1", "expected PATTERN=TACTIC");
         bad.put("=cpu.reference", "expected PATTERN=TACTIC");
@@ -138,7 +142,9 @@ class ForcedChoiceTest {
         bad.put("conv1=cpu.reference:fp32:chwn", "unknown layout 'chwn'");
         bad.put("conv1=cpu.reference:fp32:any", "unknown layout 'any'");
         bad.put("conv1=cpu.reference:fp32:nchw:x", "too many ':' parts");
-        bad.put("conv1=tessel.conv.stem/nchw_pad8", "names a variant");
+        bad.put("conv1=tessel.conv.stem/", "is not TACTIC/VARIANT");
+        bad.put("conv1=/mma", "is not TACTIC/VARIANT");
+        bad.put("conv1=a/b/c", "is not TACTIC/VARIANT");
         bad.put("conv1=:fp16", "no tactic");
         bad.forEach((text, msg) -> {
             var e = assertThrows(IllegalArgumentException.class, () -> ForcedChoice.parse(text), text);
@@ -169,6 +175,11 @@ class ForcedChoiceTest {
         assertTrue(m.contains("node 'fc' (Gemm)") && m.contains("cublaslt.gemm.bias_relu implements fused gemm_bias_act, not Gemm"), m);
         m = refusal("cpu", "conv1=cudnn.conv.fused_bias_act");
         assertTrue(m.contains("node 'conv1' (Conv)") && m.contains("GPU tactic") && m.contains("CPU tactics"), m);
+        // a variant the tactic lacks, or one of a tactic whose builder picks its forms, is refused before solving
+        m = refusal("h100", "conv1=cpu.reference/fast");
+        assertTrue(m.contains("forced choice 'conv1=cpu.reference/fast'") && m.contains("cpu.reference has no variant 'fast'"), m);
+        m = refusal("h100", "fc=tessel.gemv.weight_only/staged");
+        assertTrue(m.contains("tessel.gemv.weight_only does not price its variants apart") && m.contains("force the tactic without one"), m);
         m = refusal("h100", "fc=cublaslt.gemm:fp16:nhwc");
         assertTrue(m.contains("node 'fc' (Gemm)") && m.contains("no image tensor"), m);
         // allowed precisions and precision rules are not overridden by a forced choice

@@ -40,16 +40,33 @@ public final class StreamingTactic extends BaseTactic {
         }
     }
 
+    /**
+     * How a tactic's kernel forms differ in price: where each runs, and each one's features given the tactic's own
+     * ({@link #features(Node, Precision, Layout)}). The search prices those that run a node, in the plan variants' order.
+     */
+    public interface VariantPricing {
+        /** Why form {@code variant} (one of the tactic's plan variants) cannot run {@code n} at {@code p}; null: it can. */
+        String whyNot(Node n, Precision p, String variant);
+
+        /** The features of form {@code variant}, from the tactic's own. */
+        TacticFeatures features(Node n, Precision p, String variant, TacticFeatures own);
+    }
+
     private final Config config;
     private final java.util.List<String> planVariants;
+    private final VariantPricing pricing;
 
-    public StreamingTactic(Config c) { this(c, java.util.List.of()); }
+    public StreamingTactic(Config c) { this(c, java.util.List.of(), null); }
 
-    /** A tactic whose kernel has forms a plan names as variants ({@link #planVariants}). */
-    public StreamingTactic(Config c, java.util.List<String> planVariants) {
+    /**
+     * A tactic whose kernel has forms a plan names as variants ({@link #planVariants}); with {@code pricing}, the search
+     * prices them apart and its plan names the cheapest ({@link #pricedVariants}); without (null), the builder picks.
+     */
+    public StreamingTactic(Config c, java.util.List<String> planVariants, VariantPricing pricing) {
         super(c.id(), c.summary(), Backend.GPU, c.precisions(), c.layouts());
         this.config = c;
         this.planVariants = java.util.List.copyOf(planVariants);
+        this.pricing = pricing;
     }
 
     public Config config() { return config; }
@@ -70,5 +87,24 @@ public final class StreamingTactic extends BaseTactic {
         int launches = config.kernelLaunches().applyAsInt(n);
         if (launches == 0) return TacticFeatures.view();
         return TacticFeatures.streaming(config.computeEfficiency(), config.memoryEfficiency(), launches);
+    }
+
+    @Override public java.util.List<String> pricedVariants(Node n, Precision p) {
+        return pricing == null ? java.util.List.of() : planVariants.stream().filter(v -> pricing.whyNot(n, p, v) == null).toList();
+    }
+
+    @Override public boolean pricesVariants() { return pricing != null; }
+
+    @Override public String variantWhyNot(Node n, String variant, Precision p) {
+        String why = super.variantWhyNot(n, variant, p);
+        return why == null || n == null || !pricesVariants() || !planVariants.contains(variant) ? why : pricing.whyNot(n, p, variant);
+    }
+
+    @Override public TacticFeatures features(Node n, Precision p, Layout l, String variant) {
+        TacticFeatures own = features(n, p, l);
+        if (variant.isEmpty()) return own;
+        if (pricing == null || !planVariants.contains(variant))
+            throw new IllegalArgumentException(id() + " prices no variant '" + variant + "'" + (pricing == null ? "" : " (its variants: " + String.join(", ", planVariants) + ")"));
+        return pricing.features(n, p, variant, own);
     }
 }

@@ -57,13 +57,42 @@ public interface Tactic {
     default List<String> planVariants() { return List.of(); }
 
     /**
+     * The variants the search prices for node {@code n} at {@code p}: those of {@link #planVariants} that run it, each
+     * priced by {@link #features(Node, Precision, Layout, String)}; the search's plan names the cheapest (the first on a
+     * tie). Empty (the default) where the tactic's forms are not priced apart: the plan names none, and the builder's
+     * tuner or default picks.
+     */
+    default List<String> pricedVariants(Node n, Precision p) { return List.of(); }
+
+    /** Whether the search prices this tactic's variants apart ({@link #pricedVariants}); false: its builder picks the form. */
+    default boolean pricesVariants() { return false; }
+
+    /**
+     * Why a plan's search cannot give node {@code n} variant {@code variant} at {@code p} (null: it can, one of
+     * {@link #pricedVariants}): the tactic has no such variant, does not price its variants apart, or this one does not
+     * run the node. With {@code n} null, only the first two.
+     */
+    default String variantWhyNot(Node n, String variant, Precision p) {
+        if (!planVariants().contains(variant))
+            return id() + " has no variant '" + variant + "'" + (planVariants().isEmpty() ? "" : " (its variants: " + String.join(", ", planVariants()) + ")");
+        if (!pricesVariants()) return id() + " does not price its variants apart (its builder picks the form): force the tactic without one";
+        return n == null || pricedVariants(n, p).contains(variant) ? null : "variant '" + variant + "' of " + id() + " does not run " + n.name();
+    }
+
+    /** What the cost model needs to know about variant {@code variant} of this tactic on this node ("": the tactic's own features). */
+    default TacticFeatures features(Node n, Precision p, Layout l, String variant) { return features(n, p, l); }
+
+    /**
      * The predicted cost of this tactic on this node: the model's estimate of the node's work with
      * this tactic's features; workspace is the tactic's own plus the split-K partials of the cut
      * the model picked. A CPU tactic inside a GPU engine pays the host round trip
      * ({@link CostModel#hostFallback}). The caller checks {@link #supports} first.
      */
-    default Cost cost(CostModel model, Node n, Precision p, Layout l, boolean cudaGraphs) {
-        TacticFeatures f = features(n, p, l);
+    default Cost cost(CostModel model, Node n, Precision p, Layout l, boolean cudaGraphs) { return cost(model, n, p, l, cudaGraphs, ""); }
+
+    /** As {@link #cost(CostModel, Node, Precision, Layout, boolean)}, of variant {@code variant} ("": the tactic's own features). */
+    default Cost cost(CostModel model, Node n, Precision p, Layout l, boolean cudaGraphs, String variant) {
+        TacticFeatures f = variant.isEmpty() ? features(n, p, l) : features(n, p, l, variant);
         Cost c = backend() == Backend.CPU ? model.hostFallback(id(), Work.of(n, Precision.FP32), f, cudaGraphs)
                 : model.estimate(id(), Work.of(n, p), f, p, cudaGraphs);
         return c.withWorkspace(c.workspaceBytes() + workspaceBytes(n, p));

@@ -9,7 +9,8 @@ import org.tessel.api.Layout;
  * {@code tessel tactics} lists them) at a compute precision and layout, with its predicted time and,
  * when the search prices from a timing cache, its measured time.
  *
- * @param tactic         catalogue id, e.g. {@code cudnn.conv.fused_bias_act}, {@code cpu.reference}
+ * @param tactic         catalogue id, e.g. {@code cudnn.conv.fused_bias_act}, {@code cpu.reference}; followed by {@code /VARIANT}
+ *                       where the tactic prices its variants apart, e.g. {@code tessel.attention.paged/mma}
  * @param precision      compute precision, lower case: {@code fp32}, {@code tf32}, {@code fp16}, {@code bf16}, {@code int8}
  * @param layout         layout of the node's image tensors ({@link Layout#ANY} when it has none)
  * @param predictedUs    the cost model's time for the node with this choice, microseconds

@@ -73,9 +73,8 @@ class GpuDecoderRunnerGpuTest {
             // norm and SiLU prologues at the decode steps' rows, tessel.matmul where the GEMV does not fit)
             if (emulated) o = o.withSelectors(List.of(TESSEL_KERNELS));
             SearchProblem pr = Searcher.problem(Searcher.prepare(g), o);
-            var planned = EnginePlans.complete(pr, Searcher.run(pr, "joint", o));
-            // FP16 prefill chunks in the tensor-core form (--prefill-form mma); BF16 and FP8 pools keep the tiled one
-            return org.tessel.tactics.attention.PagedAttentionTactic.withPrefillForm(planned, "mma", why -> {});
+            // the search prices the prefill forms: FP16 chunks take the tensor-core one (mma), BF16 and FP8 pools the tiled one
+            return EnginePlans.complete(pr, Searcher.run(pr, "joint", o));
         };
     }
 

@@ -4,6 +4,7 @@ import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
 import org.tessel.cost.Precision;
+import org.tessel.cost.TacticFeatures;
 import org.tessel.ir.Node;
 import org.tessel.ir.ops.RotaryEmbeddingOps;
 import org.tessel.tactics.NodeFacts;
@@ -34,45 +35,34 @@ public final class PagedAttentionTactic {
     public static final Set<Integer> HEAD_DIMS = Set.of(16, 32, 64, 128, 256);
 
     /**
-     * The prefill kernel's forms, the tactic's plan variants: {@code tiled} (f32 math on CUDA cores; every pool type and
-     * head size) and {@code mma} (tensor cores: f16 pools, head sizes multiples of 16 up to 128). A decode step has one
-     * kernel and takes neither ({@link #formWhyNot}).
+     * The prefill kernel's forms, the tactic's plan variants, priced apart by the search: {@code mma} (tensor cores: f16
+     * pools, head sizes multiples of 16 up to 128) and {@code tiled} (f32 math on CUDA cores; every pool type and head
+     * size). In this order where the cost model prices them alike (a short chunk, whose bytes and launches price it): the
+     * tensor-core form first, as it measured faster where the arithmetic shows. A decode step has one kernel and takes
+     * neither ({@link #formWhyNot}).
      */
-    public static final List<String> PREFILL_FORMS = List.of("tiled", "mma");
+    public static final List<String> PREFILL_FORMS = List.of("mma", "tiled");
+
+    /**
+     * The mma prefill's share of the FP16 tensor-core peak on the attention's multiply-accumulates (which the cost model
+     * counts over every slot of the block tables, causal masking aside), the tiled form's being its
+     * {@code computeEfficiency} of the CUDA-core peak: fitted to llama-1b's prefill of 32 x 512 tokens on an H200, 155.46 ms
+     * tiled and 66.58 ms mma (the same call, the step's GEMMs the same), so the search prices a prefill chunk's attention
+     * at what each form took.
+     */
+    public static final double MMA_PEAK_EFFICIENCY = 0.09;
 
     public static final StreamingTactic PAGED = new StreamingTactic(new StreamingTactic.Config(
             "tessel.attention.paged", "Tessel paged attention: new K/V written to the pools in place by flash-decoding itself (one token) or appended before causal paged attention (a chunk) over the block tables"
                     + "; the chunk's kernel form is the plan's variant, tiled (CUDA cores) or mma (tensor cores)",
             OP + " (alone, or fused rope_attention)", PagedAttentionTactic::matches, EnumSet.of(Precision.FP16, Precision.BF16), Set.of(),
-            (n, p, l) -> whyNot(n), 0.2, 0.6, PagedAttentionTactic::launches, false), PREFILL_FORMS);
+            (n, p, l) -> whyNot(n), 0.2, 0.6, PagedAttentionTactic::launches, false), PREFILL_FORMS, new StreamingTactic.VariantPricing() {
+                @Override public String whyNot(Node n, Precision p, String variant) { return formWhyNot(n, variant, p); }
 
-    /**
-     * The plan with every prefill chunk's paged attention that the tactic runs without a variant planned in prefill form
-     * {@code form} where {@link #formWhyNot} lets it run (at the node's planned precision), else as it was, and why
-     * passed to {@code cannot} (decode steps, which have no forms, are left out): how a planner names the tensor-core
-     * form for its prefill chunks ({@code tessel.attention.paged/mma}), which the cost model prices like the tiled one
-     * (the same bytes read). Returns {@code a} itself when nothing changed.
-     */
-    public static org.tessel.tactics.plan.PlanApplier.Applied withPrefillForm(org.tessel.tactics.plan.PlanApplier.Applied a, String form,
-                                                                              java.util.function.Consumer<String> cannot) {
-        java.util.Map<String, Node> byName = new java.util.HashMap<>();
-        for (Node n : a.graph().nodes()) byName.put(n.name(), n);
-        List<org.tessel.tactics.plan.PlannedNode> nodes = new java.util.ArrayList<>();
-        boolean changed = false;
-        for (org.tessel.tactics.plan.PlannedNode pn : a.plan().nodes()) {
-            Node n = byName.get(pn.node());
-            boolean chunk = n != null && pn.tacticId().equals(PAGED.id()) && pn.variant().isEmpty() && attention(n).input(0).type().shape().dim(1) != 1;
-            String why = chunk ? formWhyNot(n, form, pn.precision()) : null;
-            if (chunk && why == null) {
-                nodes.add(pn.withTactic(pn.tacticId(), form));
-                changed = true;
-            } else {
-                if (why != null) cannot.accept(why);
-                nodes.add(pn);
-            }
-        }
-        return changed ? new org.tessel.tactics.plan.PlanApplier.Applied(a.graph(), a.plan().withNodes(nodes)) : a;
-    }
+                @Override public TacticFeatures features(Node n, Precision p, String variant, TacticFeatures own) {
+                    return variant.equals("mma") ? own.withTensorCores(true).withPeakEfficiency(MMA_PEAK_EFFICIENCY) : own;
+                }
+            });
 
     /**
      * Why the prefill form {@code variant} cannot run this node at {@code p} (null: it can): a decode step (one new token a
