@@ -11,7 +11,7 @@ import org.junit.jupiter.api.Test;
 /**
  * {@code serve-bench --schedule-only}: each policy's steps, preemptions and KV use computed on a CPU stand-in decoder are
  * those the real model's run takes (llama-tiny served on CPU engines, a cache small enough for the in-flight policy to
- * preempt), with and without {@code --kv-watermark}; what would make the schedule depend on the run is refused.
+ * preempt), with the default {@code --kv-watermark} (3% of the blocks), none and 10%; what would make the schedule depend on the run is refused.
  */
 class ServeBenchScheduleTest {
     static final List<String> WORKLOAD = List.of("serve-bench", "zoo:llama-tiny", "--requests", "14", "--kv-blocks", "12", "--max-batch", "4", "--block-size", "4",
@@ -34,7 +34,7 @@ class ServeBenchScheduleTest {
     }
 
     @Test void theStandInsScheduleIsTheRealRunsWithAndWithoutAWatermark() {
-        for (String[] wm : new String[][] {{}, {"--kv-watermark", "0.1"}}) {
+        for (String[] wm : new String[][] {{}, {"--kv-watermark", "0"}, {"--kv-watermark", "0.1"}}) {
             CliRun schedule = CliRun.of(args(WORKLOAD, concat(wm, "--schedule-only")));
             CliRun real = CliRun.of(args(WORKLOAD, concat(wm, "--warmup", "0", "--repeat", "1")));
             assertEquals(0, schedule.code(), schedule.err());
