@@ -180,8 +180,9 @@ final class GenerateCommand implements Callable<Integer> {
         printText(ids, r.output());
         System.out.printf("acceptance: %d of %d proposed tokens (%.1f%%; %s); target steps %d, draft steps %d%n", r.accepted(), r.proposed(), 100 * r.acceptanceRate(),
                 trained ? "trained weights" : "random weights, so the rate says nothing about a trained draft", r.targetSteps(), r.draftSteps());
-        System.out.printf("time: %.2f ms for %d tokens (%.1f tokens/s); engines: built in %.2f s (not counted), %s%n",
-                r.seconds() * 1e3, r.output().length, r.output().length / r.seconds(), (target.buildNanos() + draftRunner.buildNanos()) / 1e9, backend);
+        System.out.printf("time: %.2f ms for %d tokens (%.1f tokens/s; draft %.2f ms, %.3f ms a step; target %.2f ms, %.3f ms a step); engines: built in %.2f s (not counted), %s%n",
+                r.seconds() * 1e3, r.output().length, r.output().length / r.seconds(), r.draftSeconds() * 1e3, r.draftSeconds() * 1e3 / Math.max(1, r.draftSteps()),
+                r.targetSeconds() * 1e3, r.targetSeconds() * 1e3 / Math.max(1, r.targetSteps()), (target.buildNanos() + draftRunner.buildNanos()) / 1e9, backend);
         System.out.printf("target alone: %.2f ms for %d tokens (%.1f tokens/s), %s; speed-up %.2fx%n", alone.finishSeconds() * 1e3, alone.output().length,
                 alone.output().length / alone.finishSeconds(), java.util.Arrays.equals(alone.output(), r.output()) ? "the same tokens" : "OTHER TOKENS than speculative decoding",
                 alone.finishSeconds() / r.seconds());

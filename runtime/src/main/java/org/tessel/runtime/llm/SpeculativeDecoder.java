@@ -22,8 +22,11 @@ public final class SpeculativeDecoder {
     private final DecoderSteps<?> target, draft;
     private final int k;
 
-    /** Generated tokens, target steps taken, and draft tokens proposed and accepted. */
-    public record Result(long[] output, int targetSteps, int draftSteps, long proposed, long accepted, double seconds) {
+    /**
+     * Generated tokens, target steps taken, and draft tokens proposed and accepted; the time, and of it the draft's
+     * steps (its prompt, catching up, proposing) and the target's (its prompt, checking), engine building left out.
+     */
+    public record Result(long[] output, int targetSteps, int draftSteps, long proposed, long accepted, double seconds, double draftSeconds, double targetSeconds) {
         /** Accepted draft tokens over proposed ones. */
         public double acceptanceRate() { return proposed == 0 ? 0 : (double) accepted / proposed; }
     }
@@ -52,21 +55,34 @@ public final class SpeculativeDecoder {
     }
 
     /** A runner and a cache of its own kind, stepping one sequence. */
-    private record Bound<C extends KvCache>(DecoderSteps<C> runner, C cache) implements AutoCloseable {
-        static <C extends KvCache> Bound<C> of(DecoderSteps<C> runner, int blockSize, int blocks) { return new Bound<>(runner, runner.newCache(blockSize, blocks)); }
+    private record Bound<C extends KvCache>(DecoderSteps<C> runner, C cache, long[] nanos) implements AutoCloseable {
+        static <C extends KvCache> Bound<C> of(DecoderSteps<C> runner, int blockSize, int blocks) { return new Bound<>(runner, runner.newCache(blockSize, blocks), new long[1]); }
 
-        float[][] step(String seq, long[] tokens) { return runner.stepAllLogits(List.of(new DecoderRunner.Row(seq, tokens)), cache).getFirst(); }
+        /** Runs {@code work}, adding its time less any engine building to this runner's time. */
+        <T> T timed(java.util.function.Supplier<T> work) {
+            long t0 = System.nanoTime(), b0 = runner.buildNanos();
+            T out = work.get();
+            nanos[0] += System.nanoTime() - t0 - (runner.buildNanos() - b0);
+            return out;
+        }
+
+        double seconds() { return nanos[0] / 1e9; }
+
+        float[][] step(String seq, long[] tokens) { return timed(() -> runner.stepAllLogits(List.of(new DecoderRunner.Row(seq, tokens)), cache).getFirst()); }
         float[] last(String seq, long[] tokens) { float[][] all = step(seq, tokens); return all[all.length - 1]; }
 
         /**
-         * {@code count} greedy tokens after feeding {@code tokens}: the first from the fed tokens' last logits (picked on the
-         * device for one fed token, {@link DecoderSteps#stepGreedy}), the others by {@link DecoderSteps#decodeGreedy},
-         * each fed back but the last (a GPU runner runs those steps ahead of the host).
+         * {@code count} greedy tokens after feeding {@code tokens}, each fed back but the last: with one token fed, all of them
+         * by {@link DecoderSteps#decodeGreedy} (a GPU runner runs the steps ahead of the host, one round trip for the round);
+         * with more (the draft catching up), the first from their last logits, the others by decodeGreedy.
          */
-        long[] propose(String seq, long[] tokens, int count) {
+        long[] propose(String seq, long[] tokens, int count) { return timed(() -> proposeUntimed(seq, tokens, count)); }
+
+        private long[] proposeUntimed(String seq, long[] tokens, int count) {
             List<DecoderRunner.Row> rows = List.of(new DecoderRunner.Row(seq, tokens));
+            if (tokens.length == 1) return runner.decodeGreedy(rows, count, cache)[0];
             long[] out = new long[count];
-            out[0] = tokens.length == 1 ? runner.stepGreedy(rows, cache)[0] : Sampler.greedy().next(runner.step(rows, cache).getFirst());
+            out[0] = Sampler.greedy().next(runner.step(rows, cache).getFirst());
             if (count > 1) System.arraycopy(runner.decodeGreedy(List.of(new DecoderRunner.Row(seq, new long[] {out[0]})), count - 1, cache)[0], 0, out, 1, count - 1);
             return out;
         }
@@ -118,6 +134,6 @@ public final class SpeculativeDecoder {
         }
         long[] out = known.subList(prompt.length, Math.min(known.size(), prompt.length + maxNew)).stream().mapToLong(Long::longValue).toArray();
         double seconds = (System.nanoTime() - t0 - (target.buildNanos() + draft.buildNanos() - build0)) / 1e9;
-        return new Result(out, targetSteps, draftSteps, proposed, accepted, seconds);
+        return new Result(out, targetSteps, draftSteps, proposed, accepted, seconds, dc.seconds(), tc.seconds());
     }
 }
