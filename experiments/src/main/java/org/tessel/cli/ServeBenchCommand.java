@@ -76,6 +76,7 @@ final class ServeBenchCommand implements Callable<Integer> {
             + "(seeded random over q, k, v, o). Every request runs the first adapter, or with --lora-mix one drawn per request; the workload is then also served "
             + "by the base model alone (in-flight) for the throughput cost of the adapters.") List<String> lora;
     @Option(names = "--schedule-only", description = "Compute each policy's schedule instead of serving: steps, preemptions, recomputed and prefilled tokens, KV use, "
+            + "the engine runs of prompt chunks and the token slots they compute (each row padded to the run's new-token bucket), "
             + "on the CPU with a stand-in decoder of the model's positions (one layer of width 16): the requests all arrive at once and run to their output lengths, so these "
             + "are the schedule a real run takes, on any hardware; no times. For choosing --kv-blocks, --max-batch, --chunk and --kv-watermark before a GPU run.") boolean scheduleOnly;
     @Option(names = "--lora-mix", description = "Spread the requests over the --lora adapters, uniformly (seeded by --seed), so steps batch rows of different adapters.") boolean loraMix;
@@ -141,20 +142,49 @@ final class ServeBenchCommand implements Callable<Integer> {
         for (Request r : workload(requests, seed, p, o, null, real.vocab()))
             workload.add(new Request(r.id(), Arrays.stream(r.prompt()).map(t -> t % vocab).toArray(), r.maxNewTokens(), r.arrivalSeconds(), r.sampler(), r.adapter()));
         var c = new org.tessel.ir.zoo.DecoderConfig(org.tessel.ir.zoo.DecoderConfig.Family.LLAMA, vocab, real.maxPositions(), 16, 1, 2, 1, 32, 1e-5f, false, 10000.0);
-        DecoderRunner standIn = new DecoderRunner("stand-in", c, seed);
+        DecoderRunner runner = new DecoderRunner("stand-in", c, seed);
         System.out.printf("schedule of %s (%d positions) on a CPU stand-in decoder (one layer of width 16): %d requests, seed %d, prompts %s tokens, outputs %s tokens, all arriving at once; "
                 + "KV cache %d blocks of %d tokens, batch <= %d, prefill chunk %d%s; steps and preemptions as a real run takes them, no times%n", model, real.maxPositions(), requests, seed,
                 promptLen, outputLen, kvBlocks, blockSize, maxBatch, chunk, watermarkBlocks() > 0 ? ", in-flight admission keeping " + watermarkBlocks() + " blocks free" : "");
         long prompts = workload.stream().mapToLong(r -> r.prompt().length).sum();
-        System.out.printf("%-9s %6s %7s %6s %7s %10s %10s %7s%n", "policy", "served", "tokens", "steps", "preempt", "recomputed", "prefilled", "kv_util");
+        System.out.printf("%-9s %6s %7s %6s %7s %10s %10s %7s %12s %13s%n", "policy", "served", "tokens", "steps", "preempt", "recomputed", "prefilled", "kv_util",
+                "prefill_runs", "prefill_slots");
         for (BatchScheduler.Policy policy : BatchScheduler.Policy.values()) {
+            PrefillCount standIn = new PrefillCount(runner);
             BatchScheduler.Report r = scheduler(standIn, standIn.newCache(blockSize, kvBlocks), policy, p).run(workload);
             long served = r.outcomes().stream().filter(x -> !x.refused()).count();
-            System.out.printf("%-9s %6d %7d %6d %7d %10d %10d %6.1f%%%n", policy == BatchScheduler.Policy.IN_FLIGHT ? "in-flight" : "static", served, r.generatedTokens(), r.steps(),
-                    r.preemptions(), r.reuse().recomputedTokens(), prompts + r.reuse().recomputedTokens(), 100 * r.meanKvUtilisation());
+            System.out.printf("%-9s %6d %7d %6d %7d %10d %10d %6.1f%% %12d %13d%n", policy == BatchScheduler.Policy.IN_FLIGHT ? "in-flight" : "static", served, r.generatedTokens(), r.steps(),
+                    r.preemptions(), r.reuse().recomputedTokens(), prompts + r.reuse().recomputedTokens(), 100 * r.meanKvUtilisation(), standIn.runs, standIn.slots);
             if (policy == BatchScheduler.Policy.IN_FLIGHT) for (BatchScheduler.Outcome x : r.outcomes()) if (x.refused()) System.out.println("refused: " + x.refusal());
         }
+        System.out.println("prefill_runs: engine runs of prompt chunks; prefill_slots: the token slots they compute, each row padded to the run's "
+                + "new-token bucket (the power of two at or above its longest chunk), against the prefilled tokens");
         return 0;
+    }
+
+    /** The stand-in decoder, counting its runs of prompt chunks (steps of more than one new token a row) and the token slots they compute. */
+    private static final class PrefillCount implements DecoderSteps<PagedKvCache> {
+        private final DecoderRunner runner;
+        long runs, slots;
+
+        PrefillCount(DecoderRunner runner) { this.runner = runner; }
+
+        @Override public List<float[][]> stepAllLogits(List<DecoderRunner.Row> rows, PagedKvCache cache) {
+            int longest = rows.stream().mapToInt(r -> r.tokens().length).max().orElse(1);
+            if (longest > 1) {
+                runs++;
+                slots += (long) rows.size() * DecoderRunner.newTokenBucket(longest, runner.config());
+            }
+            return runner.stepAllLogits(rows, cache);
+        }
+
+        @Override public String model() { return runner.model(); }
+        @Override public org.tessel.ir.zoo.DecoderConfig config() { return runner.config(); }
+        @Override public long buildNanos() { return runner.buildNanos(); }
+        @Override public int enginesBuilt() { return runner.enginesBuilt(); }
+        @Override public List<org.tessel.passes.lora.LoraAdapter> adapters() { return runner.adapters(); }
+        @Override public int adapterId(String adapter) { return runner.adapterId(adapter); }
+        @Override public PagedKvCache newCache(int blockSize, int blocks) { return runner.newCache(blockSize, blocks); }
     }
 
     /** A scheduler of {@code policy} as the flags say: in-flight with --chunk and --kv-watermark, static with whole prompts ({@code p}: --prompt-len). */

@@ -271,8 +271,11 @@ public final class DecoderRunner implements DecoderSteps<PagedKvCache> {
                     + "'s " + config.maxPositions() + " positions");
     }
 
-    /** The step's new-token bucket: 1 for decode, else the power of two at or above {@code maxNew}, at most the positions. */
-    static int newTokenBucket(int maxNew, DecoderConfig config) {
+    /**
+     * The step's new-token bucket: 1 for decode, else the power of two at or above {@code maxNew}, at most the positions.
+     * Every row of a step computes that many token slots (the CPU, GPU and ONNX decoders' step engines alike).
+     */
+    public static int newTokenBucket(int maxNew, DecoderConfig config) {
         return maxNew == 1 ? 1 : Math.min(Integer.highestOneBit(maxNew - 1) << 1, config.maxPositions());
     }
 
