@@ -158,4 +158,24 @@ class TunedCostingTest {
         assertTrue(e.getMessage().contains("a table on ") && e.getMessage().contains("a measured time must be positive and finite, got -1.0 us"), e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> new TunedCosting(model(), t, 0));
     }
+
+    /**
+     * A tactic that prices its variants apart gets a choice per variant from the catalogue, each at its own prediction;
+     * the tuner, which times a tactic as its builder runs it by default, is not asked about them, so a measurement of
+     * one form never prices another.
+     */
+    @Test void choicesOfPricedVariantsKeepTheirPredictions() {
+        Graph g = Searcher.prepare(Zoo.buildPagedDecoder("llama-tiny", Zoo.decoder("llama-tiny", 0), new org.tessel.ir.zoo.PagedDecoderShape(4, 128, 8, 16, 40), 1));
+        Node att = g.nodes().stream().filter(n -> n.opName().equals("tessel.PagedAttention")).findFirst().orElseThrow();
+        List<Choice> priced = model().choices(att, 0, List.of(Layout.NCHW)).stream().filter(c -> c.supported() && c.tacticId().equals("tessel.attention.paged")).toList();
+        java.util.Map<String, Choice> fp16 = new java.util.TreeMap<>();
+        for (Choice c : priced) if (c.precision() == Precision.FP16) fp16.put(c.variant(), c);
+        assertEquals(java.util.Set.of("mma", "tiled"), fp16.keySet(), priced.toString());
+        assertTrue(fp16.get("mma").latencyPs() < fp16.get("tiled").latencyPs(), fp16.toString());
+        assertTrue(priced.stream().filter(c -> c.precision() == Precision.BF16).allMatch(c -> c.variant().equals("tiled")), priced.toString());
+        TableTuner t = new TableTuner(q -> 1.0);
+        List<Choice> tuned = new TunedCosting(model(), t, 8).choices(att, 0, List.of(Layout.NCHW));
+        assertFalse(t.asked.stream().anyMatch(q -> q.contains("tessel.attention.paged")), t.asked.toString());
+        for (Choice c : tuned) if (c.supported() && c.tacticId().equals("tessel.attention.paged")) assertTrue(priced.contains(c), c + " kept its prediction");
+    }
 }
