@@ -86,5 +86,31 @@ class GuardedTactic implements Tactic {
         return c;
     }
 
+    @Override public boolean pricesVariants() { return Guard.call(() -> "plugin " + plugin + ": tactic '" + id + "' threw in pricesVariants()", t::pricesVariants); }
+
+    @Override public List<String> pricedVariants(Node n, Precision p) {
+        List<String> v = Guard.call(() -> doing("listing the variants it prices for", n), () -> t.pricedVariants(n, p));
+        if (v == null || !variants.containsAll(v))
+            throw new PluginException("plugin " + plugin + ": tactic '" + id + "' prices variants " + v + " for " + n.describe() + ", not among its plan variants " + variants);
+        return List.copyOf(v);
+    }
+
+    @Override public TacticFeatures features(Node n, Precision p, Layout l, String variant) {
+        return Guard.call(() -> doing("describing the cost features of variant '" + variant + "' on", n), () -> t.features(n, p, l, variant));
+    }
+
+    @Override public String variantWhyNot(Node n, String variant, Precision p) {
+        return Guard.call(() -> n == null ? "plugin " + plugin + ": tactic '" + id + "' threw in variantWhyNot" : doing("checking variant '" + variant + "' on", n), () -> t.variantWhyNot(n, variant, p));
+    }
+
+    @Override public Cost cost(CostModel model, Node n, Precision p, Layout l, boolean cudaGraphs, String variant) {
+        if (variant.isEmpty()) return cost(model, n, p, l, cudaGraphs);
+        Cost c = Guard.call(() -> doing("pricing variant '" + variant + "' on", n), () -> t.cost(model, n, p, l, cudaGraphs, variant));
+        if (c == null || !(c.totalUs() >= 0) || Double.isInfinite(c.totalUs()))
+            throw new PluginException("plugin " + plugin + ": tactic '" + id + "' priced variant '" + variant + "' of " + n.describe() + " at " + (c == null ? "null" : c.totalUs() + " us")
+                    + "; a price is a finite, non-negative time");
+        return c;
+    }
+
     @Override public String toString() { return id; }
 }

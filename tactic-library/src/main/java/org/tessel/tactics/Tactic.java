@@ -88,11 +88,18 @@ public interface Tactic {
      * the model picked. A CPU tactic inside a GPU engine pays the host round trip
      * ({@link CostModel#hostFallback}). The caller checks {@link #supports} first.
      */
-    default Cost cost(CostModel model, Node n, Precision p, Layout l, boolean cudaGraphs) { return cost(model, n, p, l, cudaGraphs, ""); }
+    default Cost cost(CostModel model, Node n, Precision p, Layout l, boolean cudaGraphs) { return priced(model, n, p, l, cudaGraphs, features(n, p, l)); }
 
-    /** As {@link #cost(CostModel, Node, Precision, Layout, boolean)}, of variant {@code variant} ("": the tactic's own features). */
+    /**
+     * As {@link #cost(CostModel, Node, Precision, Layout, boolean)}, of variant {@code variant} (one of
+     * {@link #pricedVariants}) priced by its own features; "" is the tactic's own cost, whoever overrides it.
+     */
     default Cost cost(CostModel model, Node n, Precision p, Layout l, boolean cudaGraphs, String variant) {
-        TacticFeatures f = variant.isEmpty() ? features(n, p, l) : features(n, p, l, variant);
+        return variant.isEmpty() ? cost(model, n, p, l, cudaGraphs) : priced(model, n, p, l, cudaGraphs, features(n, p, l, variant));
+    }
+
+    /** The model's estimate of the node's work with features {@code f}, the CPU fallback's round trip, the tactic's workspace. */
+    private Cost priced(CostModel model, Node n, Precision p, Layout l, boolean cudaGraphs, TacticFeatures f) {
         Cost c = backend() == Backend.CPU ? model.hostFallback(id(), Work.of(n, Precision.FP32), f, cudaGraphs)
                 : model.estimate(id(), Work.of(n, p), f, p, cudaGraphs);
         return c.withWorkspace(c.workspaceBytes() + workspaceBytes(n, p));
