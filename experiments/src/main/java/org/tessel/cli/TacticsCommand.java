@@ -50,7 +50,7 @@ final class TacticsCommand implements Callable<Integer> {
     @Option(names = "--why-not", description = "Also list the tactics that cannot run a node, with the reason.") boolean whyNot;
     @Option(names = "--calibrate", description = "A CSV of measured kernels (op,tactic,shape,precision,layout,measured_us[,predicted_us]) to fit the model to.") Path calibrate;
     @Option(names = "--write-params", description = "With --calibrate: write the fitted parameters to this file (for --params).") Path writeParams;
-    @Option(names = "--json", description = "Without MODEL: print the catalogue as JSON (id, backend, precisions, layouts, declared variants, summary, provider, and whether the GPU engine implements it).") boolean json;
+    @Option(names = "--json", description = "Without MODEL: print the catalogue as JSON (id, backend, precisions, layouts, declared variants and whether the search prices them, summary, provider, and whether the GPU engine implements it).") boolean json;
     @Option(names = "--params", description = "Cost-model parameters: a file written by --write-params, or 'h200-fitted' (default: the uncalibrated model).") String params;
 
     static final class Targets extends ArrayList<String> { Targets() { super(DeviceSpec.names()); } }
@@ -122,15 +122,19 @@ final class TacticsCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** One tactic in {@code tessel tactics --json}; {@code variants}: those it declares ({@link Tactic#planVariants}), empty where its builder knows them. */
-    record TacticJson(String id, String backend, List<String> precisions, List<String> layouts, List<String> variants, String summary, String provider, boolean gpuImplementation) {}
+    /**
+     * One tactic in {@code tessel tactics --json}; {@code variants}: those it declares ({@link Tactic#planVariants}), empty where its builder knows them;
+     * {@code variantsPriced}: whether the search prices them apart and its plan names one ({@link Tactic#pricesVariants}), else the builder picks.
+     */
+    record TacticJson(String id, String backend, List<String> precisions, List<String> layouts, List<String> variants, boolean variantsPriced, String summary, String provider,
+                      boolean gpuImplementation) {}
 
     /** The catalogue as JSON records, in catalogue order; gpuImplementation says whether the GPU engine builds the tactic ({@link GpuTactics}). */
     static List<TacticJson> catalogueJson(TacticCatalog catalog) {
         List<TacticJson> out = new ArrayList<>();
         for (Tactic t : catalog.all())
             out.add(new TacticJson(t.id(), t.backend().name().toLowerCase(Locale.ROOT), t.precisions().stream().sorted().map(Precision::text).toList(),
-                    t.layouts().stream().map(Layout::text).sorted().toList(), t.planVariants(), t.summary(), catalog.providerOf(t.id()), GpuTactics.implemented(t.id())));
+                    t.layouts().stream().map(Layout::text).sorted().toList(), t.planVariants(), t.pricesVariants(), t.summary(), catalog.providerOf(t.id()), GpuTactics.implemented(t.id())));
         return out;
     }
 

@@ -51,6 +51,9 @@ class TacticsJsonTest {
         // a tactic that declares its variants (the weight-only GEMV's kernel forms) lists them; one that declares none, none
         assertEquals(List.of("plain", "staged", "mma"), texts(find(tactics, GpuTactics.GEMV_WEIGHT_ONLY).get("variants")));
         assertEquals(List.of(), texts(softmax.get("variants")));
+        assertFalse(find(tactics, GpuTactics.GEMV_WEIGHT_ONLY).get("variantsPriced").asBoolean(), "the GEMV's tuner picks its form");
+        assertEquals(List.of("mma", "tiled"), texts(find(tactics, "tessel.attention.paged").get("variants")));
+        assertTrue(find(tactics, "tessel.attention.paged").get("variantsPriced").asBoolean(), "the search prices the prefill forms");
     }
 
     private static JsonNode find(JsonNode tactics, String id) {
