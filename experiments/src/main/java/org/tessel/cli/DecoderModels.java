@@ -169,7 +169,7 @@ final class DecoderModels {
     /** As {@link #gpuRunner(String, Integer, QuantizationSpec, boolean)}, its KV cache stored as {@code --kv-cache} says ({@link #kvCache}). */
     static GpuDecoderRunner gpuRunner(String model, Integer layers, QuantizationSpec spec, boolean bf16, String kvCache) { return gpuRunner(model, layers, spec, bf16, kvCache, null); }
 
-    /** As above, prefill chunks in {@code prefillForm} ({@code --prefill-form}, checked by {@link #checkPrefillForm}; null: the tiled form). */
+    /** As above, prefill chunks in {@code prefillForm} ({@code --prefill-form}, checked by {@link #checkPrefillForm}; null: the search picks each chunk's form, {@link #pagedPlanner}). */
     static GpuDecoderRunner gpuRunner(String model, Integer layers, QuantizationSpec spec, boolean bf16, String kvCache, String prefillForm) {
         org.tessel.runtime.Backend.Gpu g = gpu();
         DecoderRunner cpu = runner(model, layers, spec, null);
