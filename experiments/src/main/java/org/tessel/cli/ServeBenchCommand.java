@@ -57,6 +57,9 @@ final class ServeBenchCommand implements Callable<Integer> {
     @Option(names = "--prefill-form", paramLabel = "mma|tiled", description = "With --gpu: force the paged prefill kernel's form on the search for prefill chunks, "
             + "mma (f16 tensor cores; FP16 with an f16 KV cache) or tiled (f32 on CUDA cores). Default: the search's cheaper form for each chunk (mma where it runs).") String prefillForm;
 
+    @Option(names = "--split-steps", description = "With --gpu: run a step's decode rows and prompt chunks as two engine runs, each chunk padded to the power of two at or above "
+            + "the step's longest (as the CPU runner does), instead of one packed run of all its rows' tokens (the default): for comparison.") boolean splitSteps;
+
     @Option(names = "--kv-cache", paramLabel = "native|fp8[:SCALE]", description = "How the KV cache stores keys and values: native (f32 on CPU engines, f16 with --gpu; "
             + "the default), fp8 (E4M3 codes, per-layer K and V scales amax / 448 calibrated on text windows) or fp8:SCALE (one fixed scale). --kv-blocks counts blocks either way.") String kvCache;
     @Option(names = "--sessions", converter = Ranges.AtLeastOne.class, paramLabel = "N", description = "Serve N multi-turn sessions instead of --requests: "
@@ -87,6 +90,7 @@ final class ServeBenchCommand implements Callable<Integer> {
         if (bf16 && !gpu) throw new IllegalArgumentException("--bf16 runs the GPU runner at BF16: add --gpu");
         if (!(kvWatermark >= 0 && kvWatermark < 1)) throw new IllegalArgumentException("--kv-watermark is a fraction of the KV blocks in [0, 1), got " + kvWatermark);
         DecoderModels.checkPrefillForm(prefillForm, model, gpu, bf16, kvCache);
+        if (splitSteps && !gpu && !scheduleOnly) throw new IllegalArgumentException("--split-steps compares the GPU runner's packed steps with split ones: add --gpu (the CPU runner always splits)");
         if (scheduleOnly) return scheduleOnly(p, o);
         if (sessions == null && (kvOffload || hostKvMb != null)) throw new IllegalArgumentException((kvOffload ? "--kv-offload" : "--host-kv-mb") + " applies to multi-turn sessions: add --sessions N");
         if (kvOffload && hostKvMb == null) throw new IllegalArgumentException("--kv-offload needs a host memory budget for the offloaded KV blocks: add --host-kv-mb MB");
@@ -109,6 +113,7 @@ final class ServeBenchCommand implements Callable<Integer> {
         }
         if (gpu)
             try (GpuDecoderRunner base = DecoderModels.gpuRunner(model, layers, spec, bf16, kvCache, prefillForm)) {
+                base.packSteps(!splitSteps);
                 if (sessions != null) return serveSessions(null, base, p, tl, o);
                 GpuDecoderRunner runner = DecoderModels.withLora(base, model, layers, lora);
                 try {
@@ -150,32 +155,52 @@ final class ServeBenchCommand implements Callable<Integer> {
         System.out.printf("%-9s %6s %7s %6s %7s %10s %10s %7s %12s %13s%n", "policy", "served", "tokens", "steps", "preempt", "recomputed", "prefilled", "kv_util",
                 "prefill_runs", "prefill_slots");
         for (BatchScheduler.Policy policy : BatchScheduler.Policy.values()) {
-            PrefillCount standIn = new PrefillCount(runner);
+            PrefillCount standIn = new PrefillCount(runner, !splitSteps);
             BatchScheduler.Report r = scheduler(standIn, standIn.newCache(blockSize, kvBlocks), policy, p).run(workload);
             long served = r.outcomes().stream().filter(x -> !x.refused()).count();
             System.out.printf("%-9s %6d %7d %6d %7d %10d %10d %6.1f%% %12d %13d%n", policy == BatchScheduler.Policy.IN_FLIGHT ? "in-flight" : "static", served, r.generatedTokens(), r.steps(),
                     r.preemptions(), r.reuse().recomputedTokens(), prompts + r.reuse().recomputedTokens(), 100 * r.meanKvUtilisation(), standIn.runs, standIn.slots);
             if (policy == BatchScheduler.Policy.IN_FLIGHT) for (BatchScheduler.Outcome x : r.outcomes()) if (x.refused()) System.out.println("refused: " + x.refusal());
         }
-        System.out.println("prefill_runs: engine runs of prompt chunks; prefill_slots: the token slots they compute, each row padded to the run's "
-                + "new-token bucket (the power of two at or above its longest chunk), against the prefilled tokens");
+        System.out.println(splitSteps ? "prefill_runs: engine runs of prompt chunks; prefill_slots: the token slots they compute, each row padded to the run's "
+                + "new-token bucket (the power of two at or above its longest chunk), against the prefilled tokens (--split-steps)"
+                : "prefill_runs: packed engine runs with prompt chunks (the GPU runner's default), the step's decode rows in the same run; prefill_slots: the token slots "
+                + "they compute, all rows' tokens packed and padded to the run's token bucket (2, 3, 4, 6, 8, 12, 16, ...), against the prefilled tokens");
         return 0;
     }
 
-    /** The stand-in decoder, counting its runs of prompt chunks (steps of more than one new token a row) and the token slots they compute. */
+    /**
+     * The stand-in decoder, counting its runs with prompt chunks (steps with a row of more than one new token) and the
+     * token slots they compute: packed as the GPU runner packs them (all rows' tokens in one run, the scheduler sending
+     * the step's decode rows along), or split (the chunks alone, each padded to the longest's bucket).
+     */
     private static final class PrefillCount implements DecoderSteps<PagedKvCache> {
         private final DecoderRunner runner;
+        private final boolean packed;
         long runs, slots;
 
-        PrefillCount(DecoderRunner runner) { this.runner = runner; }
+        PrefillCount(DecoderRunner runner, boolean packed) {
+            this.runner = runner;
+            this.packed = packed;
+        }
+
+        @Override public boolean packsSteps() { return packed; }
 
         @Override public List<float[][]> stepAllLogits(List<DecoderRunner.Row> rows, PagedKvCache cache) {
             int longest = rows.stream().mapToInt(r -> r.tokens().length).max().orElse(1);
             if (longest > 1) {
                 runs++;
-                slots += (long) rows.size() * DecoderRunner.newTokenBucket(longest, runner.config());
+                slots += packed ? GpuDecoderRunner.packedTokenBucket(rows.stream().mapToInt(r -> r.tokens().length).sum(), rows.size())
+                        : (long) rows.size() * DecoderRunner.newTokenBucket(longest, runner.config());
             }
-            return runner.stepAllLogits(rows, cache);
+            if (!packed || longest == 1) return runner.stepAllLogits(rows, cache);
+            // the CPU runner takes decode rows and chunks apart (its steps pad rows): the same logits, in row order
+            List<DecoderRunner.Row> single = rows.stream().filter(r -> r.tokens().length == 1).toList(), chunks = rows.stream().filter(r -> r.tokens().length > 1).toList();
+            java.util.Iterator<float[][]> a = single.isEmpty() ? java.util.Collections.emptyIterator() : runner.stepAllLogits(single, cache).iterator();
+            java.util.Iterator<float[][]> b = runner.stepAllLogits(chunks, cache).iterator();
+            List<float[][]> out = new ArrayList<>();
+            for (DecoderRunner.Row r : rows) out.add(r.tokens().length == 1 ? a.next() : b.next());
+            return out;
         }
 
         @Override public String model() { return runner.model(); }
@@ -244,7 +269,7 @@ final class ServeBenchCommand implements Callable<Integer> {
                     served.size(), r.generatedTokens(), r.makespanSeconds(), r.tokensPerSecond(), pct(ttft, 50), pct(ttft, 90), pct(ttft, 99),
                     pct(tpot, 50), pct(tpot, 90), pct(tpot, 99), r.steps(), r.preemptions(), 100 * r.meanKvUtilisation());
         }
-        for (BatchScheduler.Report r : reports) if (phases.containsKey(r)) printRuns(r, phases.get(r));
+        for (BatchScheduler.Report r : reports) if (phases.containsKey(r)) printRuns(r, phases.get(r), gpuRunner.packsSteps());
         for (BatchScheduler.Outcome x : reports.getFirst().outcomes()) if (x.refused()) System.out.println("refused: " + x.refusal());
         int differ = 0;
         List<Integer> firstDifference = new java.util.ArrayList<>();
@@ -280,14 +305,14 @@ final class ServeBenchCommand implements Callable<Integer> {
      * it) and the host's (inputs staged, graph launched, outputs read), and the time outside any engine run (the
      * scheduler, inputs prepared, logits split, sampling).
      */
-    private static void printRuns(BatchScheduler.Report r, GpuDecoderRunner.StepPhases ph) {
+    private static void printRuns(BatchScheduler.Report r, GpuDecoderRunner.StepPhases ph, boolean packed) {
         var d = ph.decode();
         var f = ph.prefill();
         double inRuns = (ph.run().uploadNanos() + ph.run().launchNanos() + ph.run().waitNanos() + ph.run().outputNanos()) / 1e9;
         System.out.printf(java.util.Locale.ROOT, "%-9s engine runs: %d decode, %.2f s waiting for the device (%.3f ms a run) + %.2f s staging, launching, reading; "
-                        + "%d prefill, %.2f s waiting (%.3f ms a run) + %.2f s; outside the runs %.2f s of %.2f s%n",
+                        + "%d %s, %.2f s waiting (%.3f ms a run) + %.2f s; outside the runs %.2f s of %.2f s%n",
                 r.policy() == BatchScheduler.Policy.IN_FLIGHT ? "in-flight" : "static", d.runs(), d.waitNanos() / 1e9, d.runs() == 0 ? 0 : d.waitNanos() / 1e6 / d.runs(),
-                (d.uploadNanos() + d.launchNanos() + d.outputNanos()) / 1e9, f.runs(), f.waitNanos() / 1e9, f.runs() == 0 ? 0 : f.waitNanos() / 1e6 / f.runs(),
+                (d.uploadNanos() + d.launchNanos() + d.outputNanos()) / 1e9, f.runs(), packed ? "packed with prompt chunks" : "prefill", f.waitNanos() / 1e9, f.runs() == 0 ? 0 : f.waitNanos() / 1e6 / f.runs(),
                 (f.uploadNanos() + f.launchNanos() + f.outputNanos()) / 1e9, Math.max(0, r.makespanSeconds() - inRuns), r.makespanSeconds());
     }
 

@@ -47,6 +47,33 @@ class ServeBenchScheduleTest {
         }
     }
 
+    /**
+     * Packed steps (the GPU runner's default) and split ones (--split-steps) take the same schedule, the same engine runs
+     * with prompt chunks, and the packed runs compute fewer token slots (no row padded to another's length; each run's
+     * decode rows come along) but at least the prompt tokens they prefill.
+     */
+    @Test void packedAndSplitStepsTakeTheSameScheduleAndPackedComputesFewerSlots() {
+        CliRun packed = CliRun.of(args(WORKLOAD, "--schedule-only")), split = CliRun.of(args(WORKLOAD, "--schedule-only", "--split-steps"));
+        assertEquals(0, packed.code(), packed.err());
+        assertEquals(0, split.code(), split.err());
+        assertEquals(rows(split.out(), 3, 4, 7), rows(packed.out(), 3, 4, 7));
+        for (String policy : List.of("in-flight", "static")) {
+            long[] p = columns(packed.out(), policy), q = columns(split.out(), policy); // prefilled, prefill_runs, prefill_slots
+            assertEquals(q[1], p[1], policy + ": the same runs with prompt chunks");
+            assertTrue(p[2] < q[2] && p[2] >= p[0], policy + ": packed slots " + p[2] + " below split " + q[2] + " and at least the " + p[0] + " prefilled tokens");
+        }
+        assertTrue(packed.out().contains("packed engine runs with prompt chunks"), packed.out());
+    }
+
+    /** A policy's prefilled tokens, prefill runs and prefill slots from the --schedule-only table. */
+    private static long[] columns(String out, String policy) {
+        for (String line : out.split("\n")) {
+            String[] f = line.trim().split("\\s+");
+            if (f[0].equals(policy) && f.length >= 10) return new long[] {Long.parseLong(f[6]), Long.parseLong(f[8]), Long.parseLong(f[9])};
+        }
+        throw new AssertionError("no " + policy + " row in " + out);
+    }
+
     @Test void whatWouldMakeTheScheduleDependOnTheRunIsRefused() {
         for (String[] extra : new String[][] {{"--arrival-rate", "5"}, {"--gpu"}, {"--weights", "int8"}}) {
             CliRun r = CliRun.of(args(WORKLOAD, concat(extra, "--schedule-only")));

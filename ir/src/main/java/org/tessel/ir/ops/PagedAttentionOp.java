@@ -32,6 +32,13 @@ import org.tessel.api.TensorType;
  * that position's slot in the block table, and it attends to positions 0 to its own (scale 1/sqrt(D)); query head
  * h reads KV head {@code h / (H / KVH)} (grouped-query attention).
  *
+ * <p>Packed form (a ninth input, {@code query_starts} [R + 1], integer): the new tokens of R sequences are packed into
+ * one sequence of T tokens (vLLM's and TensorRT-LLM's packed, "remove padding" mode), so a step mixing decode tokens and
+ * prefill chunks computes no padding: {@code q} is [1, T, H, D], {@code k_new} and {@code v_new} [1, T, KVH, D],
+ * {@code slots} [1, T], {@code block_tables} [R, MB] and {@code context_lens} [R]; sequence r's new tokens are tokens
+ * {@code query_starts[r]} to {@code query_starts[r + 1] - 1} (non-decreasing from 0; a sequence may feed none), and the
+ * tokens from {@code query_starts[R]} on are padding (slot -1, output 0). Each sequence's tokens then attend as above.
+ *
  * <p>FP8 cache: the pools may be {@code f8e4m3} (their elements are E4M3 values) with attributes {@code k_scale} and
  * {@code v_scale} (f32, the layer's per-tensor scales): a new key is stored as {@code e4m3(k / k_scale)} (f32 division,
  * round to nearest even, saturating) and every key read, the step's own included, is {@code code * k_scale} (an f32
@@ -48,19 +55,26 @@ public final class PagedAttentionOp extends BaseOp {
 
     PagedAttentionOp() {
         super(def("PagedAttention", "Causal attention of new tokens over a paged KV cache, writing their keys and values into the pools")
-                .domain(TesselOps.DOMAIN).inputs(8, 8, "q", "k_new", "v_new", "k_pool", "v_pool", "block_tables", "slots", "context_lens").outputs(3, 3)
+                .domain(TesselOps.DOMAIN).inputs(8, 9, "q", "k_new", "v_new", "k_pool", "v_pool", "block_tables", "slots", "context_lens", "query_starts").outputs(3, 3)
                 .floatAttr("k_scale", 1f, "per-tensor scale of f8e4m3 K pools (stored code = e4m3(k / k_scale))")
                 .floatAttr("v_scale", 1f, "per-tensor scale of f8e4m3 V pools"));
     }
 
-    /** The geometry of one use, checked. */
-    public record Dims(int batch, int newTokens, int heads, int kvHeads, int headDim, int numBlocks, int blockSize, int maxBlocks) {
+    /**
+     * The geometry of one use, checked: {@code batch} sequences (the block tables' rows); {@code newTokens} new tokens a
+     * sequence, or with {@code packed} the T tokens of all sequences together.
+     */
+    public record Dims(int batch, int newTokens, int heads, int kvHeads, int headDim, int numBlocks, int blockSize, int maxBlocks, boolean packed) {
         public int group() { return heads / kvHeads; }
+        /** The token positions of q: batch x newTokens, or the packed T. */
+        public long tokens() { return packed ? newTokens : (long) batch * newTokens; }
     }
 
     /** Checks the inputs against each other; every message names the input at fault. */
     public static Dims check(List<TensorType> in) {
-        if (in.size() != 8) throw new OpException("takes 8 inputs (q, k_new, v_new, k_pool, v_pool, block_tables, slots, context_lens), got " + in.size());
+        if (in.size() != 8 && in.size() != 9)
+            throw new OpException("takes 8 inputs (q, k_new, v_new, k_pool, v_pool, block_tables, slots, context_lens), or 9 with query_starts (packed), got " + in.size());
+        boolean packed = in.size() == 9;
         TensorType q = in.get(0), k = in.get(1), v = in.get(2), kp = in.get(3), vp = in.get(4), tables = in.get(5), slots = in.get(6), lens = in.get(7);
         if (!q.dtype().isFloating()) throw new OpException("q must be floating, got " + q.dtype().text());
         String[] floatNames = {"q", "k_new", "v_new", "k_pool", "v_pool"};
@@ -84,11 +98,21 @@ public final class PagedAttentionOp extends BaseOp {
         if (kp.rank() != 4 || kp.shape().dim(1) != kvh || kp.shape().dim(3) != d)
             throw new OpException("k_pool must be [blocks, " + kvh + ", block_size, " + d + "], got " + kp);
         if (!vp.shape().equals(kp.shape())) throw new OpException("v_pool must be " + kp.shape() + " like k_pool, got " + vp.shape());
-        if (tables.rank() != 2 || tables.shape().dim(0) != b) throw new OpException("block_tables must be [" + b + ", max_blocks], got " + tables);
         if (!slots.shape().equals(Shape.of(b, n))) throw new OpException("slots must be [" + b + ", " + n + "], got " + slots.shape());
-        if (!lens.shape().equals(Shape.of(b))) throw new OpException("context_lens must be [" + b + "], got " + lens.shape());
         if (kp.shape().dim(2) < 1 || kp.shape().dim(0) < 1) throw new OpException("the pools need at least one block of one slot, got " + kp.shape());
-        return new Dims(b, n, h, kvh, d, kp.shape().dim(0), kp.shape().dim(2), tables.shape().dim(1));
+        if (packed) {
+            TensorType starts = in.get(8);
+            if (b != 1) throw new OpException("packed (with query_starts): q must be [1, tokens, heads, head_dim], all sequences' new tokens in one, got " + q);
+            if (tables.rank() != 2 || tables.shape().dim(0) < 1) throw new OpException("block_tables must be [sequences, max_blocks], got " + tables);
+            int rows = tables.shape().dim(0);
+            if (starts.dtype() != DType.I32 && starts.dtype() != DType.I64) throw new OpException("query_starts must be i32 or i64, got " + starts.dtype().text());
+            if (!starts.shape().equals(Shape.of(rows + 1))) throw new OpException("query_starts must be [" + (rows + 1) + "] (block_tables' " + rows + " sequences + 1), got " + starts.shape());
+            if (!lens.shape().equals(Shape.of(rows))) throw new OpException("context_lens must be [" + rows + "], got " + lens.shape());
+            return new Dims(rows, n, h, kvh, d, kp.shape().dim(0), kp.shape().dim(2), tables.shape().dim(1), true);
+        }
+        if (tables.rank() != 2 || tables.shape().dim(0) != b) throw new OpException("block_tables must be [" + b + ", max_blocks], got " + tables);
+        if (!lens.shape().equals(Shape.of(b))) throw new OpException("context_lens must be [" + b + "], got " + lens.shape());
+        return new Dims(b, n, h, kvh, d, kp.shape().dim(0), kp.shape().dim(2), tables.shape().dim(1), false);
     }
 
     @Override public List<TensorType> inferTypes(InferenceContext ctx) {
@@ -104,7 +128,7 @@ public final class PagedAttentionOp extends BaseOp {
         for (int i = 0; i < ctx.numInputs(); i++) in.add(ctx.input(i));
         Dims d = check(in);
         // q.k and p.v over at most the block tables' tokens
-        return 2L * d.batch() * d.newTokens() * d.heads() * (long) d.maxBlocks() * d.blockSize() * d.headDim();
+        return 2L * d.tokens() * d.heads() * (long) d.maxBlocks() * d.blockSize() * d.headDim();
     }
 
     /**
@@ -125,7 +149,7 @@ public final class PagedAttentionOp extends BaseOp {
         List<TensorType> in = new java.util.ArrayList<>();
         for (int i = 0; i < ctx.numInputs(); i++) in.add(ctx.input(i));
         Dims d = check(in);
-        return (long) d.batch() * d.newTokens() * d.kvHeads() * d.headDim();
+        return d.tokens() * d.kvHeads() * d.headDim();
     }
 
     /** The K and V scales of pools stored as {@code pool}: the attributes for f8e4m3 (positive, finite), else 1 (and the attributes must say so). */
@@ -159,9 +183,13 @@ public final class PagedAttentionOp extends BaseOp {
         float ks = sc[0], vs = sc[1];
         long[] tables = longs(ctx.input(5)), slots = longs(ctx.input(6)), lens = longs(ctx.input(7));
         long poolSlots = (long) d.numBlocks() * bs;
-        int[] real = new int[b];
+        int[] real = new int[b], first = new int[b]; // each sequence's new tokens: how many, and the index of its first in q
+        if (d.packed()) packedRows(longs(ctx.input(8)), slots, n, real, first);
         for (int r = 0; r < b; r++) {
-            real[r] = realTokens(slots, r, n);
+            if (!d.packed()) {
+                real[r] = realTokens(slots, r, n);
+                first[r] = r * n;
+            }
             long ctxLen = lens[r];
             if (ctxLen < real[r] || ctxLen > (long) mb * bs)
                 throw new OpException("context_lens[" + r + "] = " + ctxLen + " must hold the row's " + real[r] + " new tokens and fit its block table of " + mb + " blocks of " + bs);
@@ -171,12 +199,14 @@ public final class PagedAttentionOp extends BaseOp {
                     throw new OpException("block_tables[" + r + ", " + t / bs + "] = " + blk + " is outside the pools' " + d.numBlocks() + " blocks (sequence " + r + " reads position " + t + ")");
             }
             for (int i = 0; i < real[r]; i++) {
-                long s = slots[r * n + i], pos = ctxLen - real[r] + i;
+                int tok = first[r] + i;
+                String at = d.packed() ? "slots[0, " + tok + "] (token " + i + " of sequence " + r + ")" : "slots[" + r + ", " + i + "]";
+                long s = slots[tok], pos = ctxLen - real[r] + i;
                 long want = tables[(int) (r * mb + pos / bs)] * bs + pos % bs;
-                if (s >= poolSlots) throw new OpException("slots[" + r + ", " + i + "] = " + s + " is outside the pools' " + poolSlots + " slots");
-                if (s != want) throw new OpException("slots[" + r + ", " + i + "] = " + s + ", but position " + pos + " of sequence " + r + " is slot " + want + " by its block table");
+                if (s < 0 || s >= poolSlots) throw new OpException(at + " = " + s + " is outside the pools' " + poolSlots + " slots");
+                if (s != want) throw new OpException(at + " = " + s + ", but position " + pos + " of sequence " + r + " is slot " + want + " by its block table");
                 for (int g = 0; g < kvh; g++) {
-                    int src = ((r * n + i) * kvh + g) * hd, dst = (int) (((s / bs * kvh + g) * bs + s % bs) * hd);
+                    int src = (tok * kvh + g) * hd, dst = (int) (((s / bs * kvh + g) * bs + s % bs) * hd);
                     if (fp8)
                         for (int e = 0; e < hd; e++) {
                             kp[dst + e] = org.tessel.api.Float8E4M3.round(kn[src + e] / ks);
@@ -189,14 +219,14 @@ public final class PagedAttentionOp extends BaseOp {
                 }
             }
         }
-        float[] out = new float[b * n * h * hd];
+        float[] out = new float[Math.toIntExact(d.tokens() * h * hd)];
         double scale = 1 / Math.sqrt(hd);
         for (int r = 0; r < b; r++)
             for (int i = 0; i < real[r]; i++) {
                 int length = (int) (lens[r] - real[r] + i + 1);
                 double[] scores = new double[length];
                 for (int head = 0; head < h; head++) {
-                    int g = head / d.group(), qo = ((r * n + i) * h + head) * hd;
+                    int g = head / d.group(), qo = ((first[r] + i) * h + head) * hd;
                     double max = Double.NEGATIVE_INFINITY;
                     for (int t = 0; t < length; t++) {
                         int base = poolOffset(tables[r * mb + t / bs], g, t % bs, kvh, bs, hd);
@@ -219,6 +249,25 @@ public final class PagedAttentionOp extends BaseOp {
         DType t = ctx.input(0).dtype();
         DType pt = ctx.input(3).dtype();
         return List.of(Tensor.ofFloats(t, ctx.input(0).shape(), out), Tensor.ofFloats(pt, ctx.input(3).shape(), kp), Tensor.ofFloats(pt, ctx.input(4).shape(), vp));
+    }
+
+    /**
+     * A packed step's sequences: how many new tokens each feeds ({@code real}) and where its first sits ({@code first}),
+     * from {@code query_starts}, checked against the T tokens and their slots (the tokens past the last sequence's are
+     * padding, slot -1).
+     */
+    private static void packedRows(long[] starts, long[] slots, int tokens, int[] real, int[] first) {
+        if (starts[0] != 0) throw new OpException("query_starts[0] = " + starts[0] + ": the first sequence's tokens start at token 0");
+        for (int r = 0; r < real.length; r++) {
+            if (starts[r + 1] < starts[r] || starts[r + 1] > tokens)
+                throw new OpException("query_starts[" + (r + 1) + "] = " + starts[r + 1] + " must lie in [query_starts[" + r + "] = " + starts[r] + ", " + tokens + "] (the step's tokens)");
+            first[r] = (int) starts[r];
+            real[r] = (int) (starts[r + 1] - starts[r]);
+        }
+        for (long t = starts[real.length]; t < tokens; t++)
+            if (slots[(int) t] >= 0)
+                throw new OpException("slots[0, " + t + "] = " + slots[(int) t] + ": token " + t + " is past the last sequence's (query_starts[" + real.length + "] = "
+                        + starts[real.length] + "), padding, whose slot is -1");
     }
 
     private static int poolOffset(long block, int head, int slot, int kvh, int bs, int hd) { return (int) (((block * kvh + head) * bs + slot) * hd); }

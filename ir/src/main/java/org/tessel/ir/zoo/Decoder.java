@@ -77,7 +77,7 @@ final class Decoder {
         b.scope(c.family() == DecoderConfig.Family.LLAMA ? "model." : "transformer.");
         Value attnMask = attentionMask(b, mask, past, n);
         b.scope("");
-        List<Value> presents = body(b, c, ids, positions, l -> new Contiguous(past > 0 ? pasts.get(l) : null, attnMask, kv, l));
+        List<Value> presents = body(b, c, ids, positions, l -> new Contiguous(past > 0 ? pasts.get(l) : null, attnMask, kv, l), null);
         for (int i = 0; i < presents.size(); i++) {
             b.graph().renameValue(presents.get(i), "present." + i / 2 + (i % 2 == 0 ? ".key" : ".value"));
             b.output(presents.get(i));
@@ -93,6 +93,13 @@ final class Decoder {
      * {@code kv_pool.N.key} / {@code .value} f32 [blocks, kv_heads, block_size, head_dim]. Outputs: {@code logits}
      * [batch, new, vocab] and the updated pools {@code present_pool.N.key} / {@code .value}. Q, K and V stay
      * [batch, new, heads, head_dim] (rotary embedding applied in that layout), the layout the paged kernels read.
+     *
+     * <p>A {@linkplain PagedDecoderShape#packed() packed} shape packs the sequences' new tokens into one: {@code input_ids},
+     * {@code position_ids} and {@code slots} are [1, tokens], {@code block_tables} [batch, max_blocks] and
+     * {@code context_lens} [batch] as above, and two more inputs, {@code query_starts} i64 [batch + 1] (sequence r's new
+     * tokens are tokens query_starts[r] to query_starts[r + 1] - 1; those past query_starts[batch] are padding, slot -1)
+     * and {@code last_tokens} i64 [batch] (the token whose logits sequence r takes: its last); {@code logits} is
+     * [1, batch, vocab], the hidden states gathered at those tokens before the final norm and the LM head.
      */
     static Graph buildPaged(String name, DecoderConfig c, PagedDecoderShape s, long seed) {
         return buildPaged(name, c, s, seed, null, KvCacheFormat.NATIVE);
@@ -106,22 +113,24 @@ final class Decoder {
     static Graph buildPaged(String name, DecoderConfig c, PagedDecoderShape s, long seed, DecoderWeights weights, KvCacheFormat kv) {
         kv.checkLayers(c.layers(), name);
         DType poolType = kv.quantized() ? kv.dtype() : DType.F32;
-        if (s.newTokens() > c.maxPositions())
+        if (!s.packed() && s.newTokens() > c.maxPositions())
             throw new IllegalArgumentException(name + " takes at most " + c.maxPositions() + " positions, asked for " + s.newTokens() + " new tokens");
-        int batch = s.batch(), n = s.newTokens();
+        int batch = s.batch(), n = s.newTokens(), rows = s.packed() ? 1 : batch;
         NetworkBuilder b = new NetworkBuilder(name, OpRegistry.global(), seed);
         if (weights != null) b.deferredFrom(weights::get);
-        Value ids = b.input("input_ids", DType.I64, batch, n);
-        Value positions = b.input("position_ids", DType.I64, batch, n);
+        Value ids = b.input("input_ids", DType.I64, rows, n);
+        Value positions = b.input("position_ids", DType.I64, rows, n);
         Value tables = b.input("block_tables", DType.I64, batch, s.maxBlocks());
-        Value slots = b.input("slots", DType.I64, batch, n);
+        Value slots = b.input("slots", DType.I64, rows, n);
         Value lens = b.input("context_lens", DType.I64, batch);
+        Value starts = s.packed() ? b.input("query_starts", DType.I64, batch + 1) : null;
+        Value last = s.packed() ? b.input("last_tokens", DType.I64, batch) : null;
         List<Value[]> pools = new ArrayList<>();
         for (int l = 0; l < c.layers(); l++)
             pools.add(new Value[] {
                     b.input("kv_pool." + l + ".key", poolType, s.numBlocks(), c.kvHeads(), s.blockSize(), c.headDim()),
                     b.input("kv_pool." + l + ".value", poolType, s.numBlocks(), c.kvHeads(), s.blockSize(), c.headDim())});
-        List<Value> presents = body(b, c, ids, positions, l -> new Paged(pools.get(l), tables, slots, lens, kv, l));
+        List<Value> presents = body(b, c, ids, positions, l -> new Paged(pools.get(l), tables, slots, lens, starts, kv, l), last);
         for (int i = 0; i < presents.size(); i++) {
             b.graph().renameValue(presents.get(i), "present_pool." + i / 2 + (i % 2 == 0 ? ".key" : ".value"));
             b.output(presents.get(i));
@@ -135,13 +144,15 @@ final class Decoder {
     /** {@code cache}: the layer's past key and value, or null for a prefill; {@code mask}: the additive mask [batch, 1, new, past + new]. */
     private record Contiguous(Value[] cache, Value mask, KvCacheFormat kv, int layer) implements KvForm {}
 
-    private record Paged(Value[] pools, Value tables, Value slots, Value lens, KvCacheFormat kv, int layer) implements KvForm {}
+    /** {@code starts}: the packed form's query_starts (null: rows padded). */
+    private record Paged(Value[] pools, Value tables, Value slots, Value lens, Value starts, KvCacheFormat kv, int layer) implements KvForm {}
 
     /**
      * Embedding, the blocks and the LM head; adds {@code logits} as the first output and returns each layer's
-     * key and value outputs (presents or updated pools) in layer order.
+     * key and value outputs (presents or updated pools) in layer order. {@code lastTokens} (null: every token's logits):
+     * the tokens [n] of the sequence whose logits are computed, gathered before the final norm.
      */
-    private static List<Value> body(NetworkBuilder b, DecoderConfig c, Value ids, Value positions, java.util.function.IntFunction<KvForm> kv) {
+    private static List<Value> body(NetworkBuilder b, DecoderConfig c, Value ids, Value positions, java.util.function.IntFunction<KvForm> kv, Value lastTokens) {
         boolean llama = c.family() == DecoderConfig.Family.LLAMA;
         String root = llama ? "model." : "transformer.";
         boolean paged = kv.apply(0) instanceof Paged;
@@ -175,6 +186,7 @@ final class Decoder {
             }
         }
         b.scope(root);
+        if (lastTokens != null) x = b.name("last_tokens").gather(x, lastTokens, 1);
         x = llama ? rmsNorm(b, x, "norm", c.eps()) : layerNorm(b, x, "ln_f", c.eps());
         b.scope("");
         Value logits;
@@ -259,7 +271,10 @@ final class Decoder {
             }
             var attrs = paged.kv().quantized()
                     ? NetworkBuilder.attrs("k_scale", paged.kv().keyScale(paged.layer()), "v_scale", paged.kv().valueScale(paged.layer())) : null;
-            var node = b.node(PagedAttentionOp.NAME, p + "paged_attention", attrs, 3, q, k, v, paged.pools()[0], paged.pools()[1], paged.tables(), paged.slots(), paged.lens());
+            var node = paged.starts() == null
+                    ? b.node(PagedAttentionOp.NAME, p + "paged_attention", attrs, 3, q, k, v, paged.pools()[0], paged.pools()[1], paged.tables(), paged.slots(), paged.lens())
+                    : b.node(PagedAttentionOp.NAME, p + "paged_attention", attrs, 3, q, k, v, paged.pools()[0], paged.pools()[1], paged.tables(), paged.slots(), paged.lens(),
+                            paged.starts());
             presents.add(node.output(1));
             presents.add(node.output(2));
             ctx = b.name(p + "merge_heads.reshape").reshape(node.output(0), batch, n, heads * hd);

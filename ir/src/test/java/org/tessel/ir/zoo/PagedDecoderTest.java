@@ -130,6 +130,88 @@ class PagedDecoderTest {
         }
     }
 
+    /**
+     * A packed step (the sequences' new tokens packed into one, no padding between them) gives each sequence the logits
+     * and pool contents of the padded steps: after a padded prefill of sequence 0, one packed step feeds it a decode
+     * token beside sequence 1's whole prompt of 3 tokens, a sequence feeding none (a bucket's spare row) and 4 padding
+     * tokens at the end; its logits [1, 3, vocab] are each sequence's last token's.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"gpt2-tiny", "llama-tiny"})
+    void aPackedStepEqualsThePaddedSteps(String model) {
+        DecoderConfig c = Zoo.decoder(model, 0);
+        long[] prompt0 = {17, 3, 400, 99, 250, 8}, prompt1 = {300, 301, 302};
+        int[][] tables = {{5, 0, 7, 2}, {9, 3, 11, 1}, {0, 0, 0, 0}};
+        int hd = c.headDim(), kvh = c.kvHeads();
+        Map<String, Tensor> pools = new LinkedHashMap<>();
+        for (int l = 0; l < c.layers(); l++)
+            for (String kv : List.of("key", "value")) pools.put("kv_pool." + l + "." + kv, Tensor.zeros(DType.F32, Shape.of(BLOCKS, kvh, BS, hd)));
+        ReferenceInterpreter ri = new ReferenceInterpreter();
+        Map<String, Tensor> out = ri.run(Zoo.buildPagedDecoder(model, c, new PagedDecoderShape(1, 6, 4, BS, BLOCKS), SEED),
+                inputs(new long[][] {prompt0}, new int[][] {tables[0]}, new int[] {0}, 6, pools));
+        for (String k : pools.keySet()) pools.put(k, out.get(k.replace("kv_pool", "present_pool")));
+        // the padded way: sequence 0's decode step, sequence 1's prefill
+        Map<String, Tensor> decode = ri.run(Zoo.buildPagedDecoder(model, c, new PagedDecoderShape(1, 1, 4, BS, BLOCKS), SEED),
+                inputs(new long[][] {{42}}, new int[][] {tables[0]}, new int[] {6}, 1, pools));
+        Map<String, Tensor> prefill = ri.run(Zoo.buildPagedDecoder(model, c, new PagedDecoderShape(1, 4, 4, BS, BLOCKS), SEED),
+                inputs(new long[][] {prompt1}, new int[][] {tables[1]}, new int[] {0}, 4, pools));
+        // the packed way: both in one step of 8 token slots
+        long[][] feed = {{42}, prompt1, {}};
+        int[] len = {6, 0, 0};
+        Map<String, Tensor> packed = ri.run(Zoo.buildPagedDecoder(model, c, new PagedDecoderShape(3, 8, 4, BS, BLOCKS, true), SEED), packedInputs(feed, tables, len, 8, pools));
+        assertEquals(Shape.of(1, 3, c.vocab()), packed.get("logits").shape());
+        assertClose(row(decode.get("logits"), 0, 0, 1, 1), row(packed.get("logits"), 0, 0, 1, 3), model + " packed decode token");
+        assertClose(row(prefill.get("logits"), 0, 2, 1, 4), row(packed.get("logits"), 0, 1, 1, 3), model + " packed prefill's last token");
+        for (int l = 0; l < c.layers(); l++)
+            for (String kv : List.of("key", "value")) {
+                Tensor p = packed.get("present_pool." + l + "." + kv);
+                for (int blk : new int[] {2, 9, 3}) // sequence 0's position 6 (block 2), sequence 1's positions 0-3 (block 9)
+                    for (int e = blk * kvh * BS * hd; e < (blk + 1) * kvh * BS * hd; e++) {
+                        Tensor want = blk == 2 ? decode.get("present_pool." + l + "." + kv) : prefill.get("present_pool." + l + "." + kv);
+                        assertEquals(want.getFloat(e), p.getFloat(e), 1e-5, model + " pool " + l + "." + kv + " block " + blk);
+                    }
+            }
+        // a padding token with a slot is refused, naming it
+        Map<String, Tensor> bad = packedInputs(feed, tables, len, 8, pools);
+        long[] slots = new long[8];
+        for (int i = 0; i < 8; i++) slots[i] = bad.get("slots").getLong(i);
+        slots[6] = 40;
+        bad.put("slots", Tensor.ofLongs(DType.I64, Shape.of(1, 8), slots));
+        Exception e = assertThrows(RuntimeException.class, () -> ri.run(Zoo.buildPagedDecoder(model, c, new PagedDecoderShape(3, 8, 4, BS, BLOCKS, true), SEED), bad));
+        assertTrue(message(e).contains("slots[0, 6] = 40: token 6 is past the last sequence's (query_starts[3] = 4), padding, whose slot is -1"), message(e));
+    }
+
+    /** Inputs of a packed step: sequence r feeds {@code feed[r]} after {@code len[r]} cached tokens, all packed into {@code n} token slots. */
+    static Map<String, Tensor> packedInputs(long[][] feed, int[][] tables, int[] len, int n, Map<String, Tensor> pools) {
+        int b = feed.length, mb = tables[0].length;
+        long[] ids = new long[n], pos = new long[n], slots = new long[n], tab = new long[b * mb], lens = new long[b], starts = new long[b + 1], last = new long[b];
+        java.util.Arrays.fill(slots, -1);
+        int t = 0;
+        for (int r = 0; r < b; r++) {
+            for (int j = 0; j < mb; j++) tab[r * mb + j] = tables[r][j];
+            lens[r] = len[r] + feed[r].length;
+            starts[r] = t;
+            for (int i = 0; i < feed[r].length; i++, t++) {
+                int p = len[r] + i;
+                ids[t] = feed[r][i];
+                pos[t] = p;
+                slots[t] = (long) tables[r][p / BS] * BS + p % BS;
+            }
+            last[r] = Math.max(0, t - 1);
+        }
+        starts[b] = t;
+        Map<String, Tensor> in = new LinkedHashMap<>();
+        in.put("input_ids", Tensor.ofLongs(DType.I64, Shape.of(1, n), ids));
+        in.put("position_ids", Tensor.ofLongs(DType.I64, Shape.of(1, n), pos));
+        in.put("block_tables", Tensor.ofLongs(DType.I64, Shape.of(b, mb), tab));
+        in.put("slots", Tensor.ofLongs(DType.I64, Shape.of(1, n), slots));
+        in.put("context_lens", Tensor.ofLongs(DType.I64, Shape.of(b), lens));
+        in.put("query_starts", Tensor.ofLongs(DType.I64, Shape.of(b + 1), starts));
+        in.put("last_tokens", Tensor.ofLongs(DType.I64, Shape.of(b), last));
+        in.putAll(pools);
+        return in;
+    }
+
     @Test void theOpRefusesInconsistentInputsNamingThem() {
         DecoderConfig c = Zoo.decoder("llama-tiny", 0);
         Graph g = Zoo.buildPagedDecoder("llama-tiny", c, new PagedDecoderShape(1, 1, 2, BS, BLOCKS), SEED);

@@ -17,9 +17,10 @@ import java.util.PriorityQueue;
  * <ul>
  *   <li>{@link Policy#IN_FLIGHT} (continuous batching, Orca / vLLM): a request is admitted as soon
  *       as it has arrived, a row is free and the cache holds its prompt; every step mixes prefill
- *       chunks (at most {@code chunk} tokens of a prompt) with the decode tokens of the others (as
- *       two engine calls, decode rows and prefill chunks: static shapes would pad each decode row
- *       to the chunk length), rows of different LoRA adapters alike (each request names its own); the
+ *       chunks (at most {@code chunk} tokens of a prompt) with the decode tokens of the others (one
+ *       packed engine run where the runner packs steps, as the GPU runner does; else two engine
+ *       calls, decode rows and prefill chunks: static shapes would pad each decode row to the chunk
+ *       length), rows of different LoRA adapters alike (each request names its own); the
  *       cache grows block by block, and when it runs out the most recently admitted request is
  *       preempted (its blocks freed, its tokens recomputed later, vLLM's recompute mode); {@link #withWatermark}
  *       keeps some blocks free at admission for that growth.</li>
@@ -333,12 +334,27 @@ public final class BatchScheduler {
     }
 
     /**
-     * Runs one step's rows: the single-token rows (decode) as one engine call and the longer prefill chunks as another,
-     * since static shapes would otherwise pad every decode row to the chunk's length; results in row order. When every one-token row samples
-     * greedily their tokens are picked by {@link DecoderSteps#stepGreedy} (on the device for a GPU runner: one int a row
-     * comes back, not the vocabulary's logits); otherwise each row's logits come back for its sampler.
+     * Runs one step's rows, results in row order. A runner that packs steps ({@link DecoderSteps#packsSteps}) runs them
+     * all as one engine call, decode tokens and prompt chunks together; otherwise the single-token rows (decode) are one
+     * call and the longer prefill chunks another, since static shapes would pad every decode row to the chunk's length.
+     * When every row whose token is taken (a decode row, or a chunk that ends its prompt) samples greedily, the tokens are
+     * picked by {@link DecoderSteps#stepGreedy} (on the device for a GPU runner: one int a row comes back, not the
+     * vocabulary's logits); otherwise each row's logits come back for its sampler.
      */
     private List<Stepped> runStep(List<Live> rows, List<long[]> feeds) {
+        if (runner.packsSteps() && feeds.stream().anyMatch(f -> f.length > 1)) {
+            List<DecoderRunner.Row> all = new ArrayList<>();
+            boolean greedy = true;
+            for (int i = 0; i < rows.size(); i++) {
+                Live s = rows.get(i);
+                all.add(new DecoderRunner.Row(s.id(), feeds.get(i), s.request.adapter()));
+                if (s.fed + feeds.get(i).length >= s.known.size() && !s.request.sampler().isGreedy()) greedy = false;
+            }
+            List<Stepped> out = new ArrayList<>();
+            if (greedy) for (long t : greedyStep.apply(all)) out.add(new Stepped(null, t));
+            else for (float[] l : step.apply(all)) out.add(new Stepped(l, -1));
+            return out;
+        }
         List<DecoderRunner.Row> single = new ArrayList<>(), chunks = new ArrayList<>();
         boolean allGreedy = true;
         for (int i = 0; i < rows.size(); i++) {

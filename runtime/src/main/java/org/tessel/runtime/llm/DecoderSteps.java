@@ -34,6 +34,13 @@ public interface DecoderSteps<C extends KvCache> {
      */
     List<float[][]> stepAllLogits(List<DecoderRunner.Row> rows, C cache);
 
+    /**
+     * Whether {@link #step} and {@link #stepGreedy} run rows of different lengths (decode tokens beside prompt chunks) as
+     * one engine run with no padding between them (a packed step, {@link GpuDecoderRunner#packSteps}); when false a
+     * scheduler runs one-token rows and chunks as two calls, since a padded step would pad every decode row to the chunk.
+     */
+    default boolean packsSteps() { return false; }
+
     /** As {@link #stepAllLogits}, returning each row's logits for its last token only. */
     default List<float[]> step(List<DecoderRunner.Row> rows, C cache) {
         List<float[]> last = new ArrayList<>();

@@ -43,6 +43,12 @@ import org.tessel.tactics.plan.PlanApplier;
  * a step uploads token ids, positions, block tables, slots and context lengths and downloads the logits. A decode
  * bucket's context is captured as a CUDA graph after its first step when {@code cudaGraphs} is set and replayed after.
  *
+ * <p>A step with a prompt chunk runs packed ({@link #packSteps}, on by default): every row's new tokens, decode tokens
+ * and chunks alike, packed into one run of tokens with no padding between them ({@link PagedDecoderShape#packed()}), its
+ * engine's bucket the rows (a power of two), the tokens (the next of 2, 3, 4, 6, 8, 12, 16, ...: at most a third padding)
+ * and the block tables; only each row's last token's logits are computed. So the scheduler's decode rows and prefill
+ * chunks are one engine run, not two, and no chunk is padded to another's length.
+ *
  * <p>A runner made {@link #withAdapters with LoRA adapters} serves them all at once, as {@link DecoderRunner} does: its
  * step graphs go through the lora pass and each step binds its rows' adapter ids, so rows of different adapters share
  * one step; how each {@code tessel.LoraDelta} runs is the plan's decision.
@@ -71,6 +77,8 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
     /** The buckets' engines' weights and kernels: each weight form uploaded once, each kernel compiled once, for every bucket. */
     private final ProfileDeviceMemory shared;
     private final Map<PagedDecoderShape, Bucket> buckets = new HashMap<>();
+    /** Whether steps with a prompt chunk run packed ({@link #packSteps}). */
+    private boolean packed = true;
     private long buildNanos;
     private int replays;
     /** Host time of the steps so far: preparing inputs, the engine's run by phase, splitting the logits. */
@@ -182,6 +190,43 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
     /** How the step graphs' linear layers are quantized (FP32 spec: not at all). */
     public LlmQuantization quantization() { return quantization; }
 
+    /**
+     * Whether a step with a prompt chunk (a row of more than one new token) runs packed (true, the default: one engine
+     * run for all its rows, see the class comment) or padded (each row padded to the longest row's bucket, as
+     * {@link DecoderRunner} runs it; the scheduler then runs decode rows and chunks as two calls). Steps of one token a
+     * row run padded either way, as the decode engines they are, and so does every step of a runner serving LoRA
+     * adapters. Returns this runner.
+     */
+    public GpuDecoderRunner packSteps(boolean on) {
+        this.packed = on;
+        return this;
+    }
+
+    @Override public boolean packsSteps() { return packed && adapters.isEmpty(); }
+
+    /**
+     * A packed step's token bucket for {@code tokens} tokens of {@code rows} rows: the next of 2, 3, 4, 6, 8, 12, 16, 24, ...
+     * at or above the tokens (at most a third of it padding) and the row bucket (a power of two: a spare row's query
+     * tile is empty).
+     */
+    public static int packedTokenBucket(int tokens, int rows) {
+        return Math.max(packedTokenBucket(tokens), rowBucket(rows));
+    }
+
+    /** A packed step's row bucket: the power of two at or above {@code rows}. */
+    static int rowBucket(int rows) { return rows == 1 ? 1 : Integer.highestOneBit(rows - 1) << 1; }
+
+    /** The next of 2, 3, 4, 6, 8, 12, 16, 24, ... at or above {@code tokens} (a packed step has a row of two tokens or more). */
+    static int packedTokenBucket(int tokens) {
+        int b = 2;
+        while (b < tokens) {
+            int mid = b + b / 2;
+            if (mid >= tokens) return mid;
+            b <<= 1;
+        }
+        return b;
+    }
+
     @Override public List<LoraAdapter> adapters() { return adapters; }
 
     @Override public DecoderConfig config() { return config; }
@@ -241,6 +286,11 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
      * reach), checking the cache and the rows first; nothing is reserved or bound.
      */
     private PagedDecoderShape shapeOf(List<DecoderRunner.Row> rows, GpuPagedKvCache cache) {
+        return shapeOf(rows, cache, false);
+    }
+
+    /** As above, the packed bucket when {@code packed}. */
+    private PagedDecoderShape shapeOf(List<DecoderRunner.Row> rows, GpuPagedKvCache cache, boolean packed) {
         if (rows.isEmpty()) throw new IllegalArgumentException("a step needs at least one row");
         if (cache.layers() != config.layers() || cache.config().kvHeads() != config.kvHeads() || cache.config().headDim() != config.headDim()
                 || cache.config().heads() != config.heads() || cache.config().dtype() != precision.storage() || !cache.format().equals(kv))
@@ -257,10 +307,68 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
             maxNew = Math.max(maxNew, r.tokens().length);
             maxTotal = Math.max(maxTotal, past + r.tokens().length);
         }
-        int n = DecoderRunner.newTokenBucket(maxNew, config);
         int reach = (config.maxPositions() + bs - 1) / bs, need = (maxTotal + bs - 1) / bs;
-        int maxBlocks = Math.min(need <= 1 ? 1 : Integer.highestOneBit(need - 1) << 1, reach);
-        return new PagedDecoderShape(rows.size(), n, Math.max(maxBlocks, need), bs, cache.numBlocks());
+        int maxBlocks = Math.max(Math.min(need <= 1 ? 1 : Integer.highestOneBit(need - 1) << 1, reach), need);
+        if (packed) {
+            int tokens = 0;
+            for (DecoderRunner.Row r : rows) tokens += r.tokens().length;
+            return new PagedDecoderShape(rowBucket(rows.size()), packedTokenBucket(tokens, rows.size()), maxBlocks, bs, cache.numBlocks(), true);
+        }
+        return new PagedDecoderShape(rows.size(), DecoderRunner.newTokenBucket(maxNew, config), maxBlocks, bs, cache.numBlocks());
+    }
+
+    /**
+     * Whether these rows run as a packed step: packing is on, a row feeds a prompt chunk and the runner serves no LoRA
+     * adapters (the lora pass's adapter ids are one a row of [rows, tokens] activations, not one a packed token).
+     */
+    private boolean packs(List<DecoderRunner.Row> rows) {
+        if (!packsSteps()) return false;
+        for (DecoderRunner.Row r : rows) if (r.tokens().length > 1) return true;
+        return false;
+    }
+
+    /**
+     * Checks the rows, reserves their tokens' slots and builds a packed step's inputs: token ids, positions and slots
+     * [1, tokens] with each row's tokens after the last row's (padding at the end: slot -1), block tables and context
+     * lengths per row (the bucket's spare rows: no tokens, empty tables), query starts and each row's last token.
+     */
+    private Prepared preparePacked(List<DecoderRunner.Row> rows, GpuPagedKvCache cache) {
+        PagedDecoderShape shape = shapeOf(rows, cache, true);
+        long[] adapterIds = new long[shape.batch()];
+        for (int i = 0; i < rows.size(); i++) adapterIds[i] = DecoderRunner.rowAdapterId(rows.get(i), adapters);
+        for (DecoderRunner.Row r : rows) cache.reserve(r.seq(), r.tokens().length);
+        int n = shape.newTokens(), bs = cache.blockSize(), b = shape.batch(), mb = shape.maxBlocks();
+        Bucket bucket = bucket(shape);
+        GpuExecutionContext ctx = bind(bucket, cache);
+        long[] ids = new long[n], positions = new long[n], slots = new long[n], tables = new long[b * mb], lens = new long[b], starts = new long[b + 1], last = new long[b];
+        java.util.Arrays.fill(slots, -1);
+        int t = 0;
+        for (int r = 0; r < rows.size(); r++) {
+            DecoderRunner.Row row = rows.get(r);
+            int cached = cache.length(row.seq());
+            List<Integer> table = cache.blockTable(row.seq());
+            for (int j = 0; j < table.size(); j++) tables[r * mb + j] = table.get(j);
+            lens[r] = cached + row.tokens().length;
+            starts[r] = t;
+            for (int i = 0; i < row.tokens().length; i++, t++) {
+                int p = cached + i;
+                ids[t] = row.tokens()[i];
+                positions[t] = p;
+                slots[t] = (long) table.get(p / bs) * bs + p % bs;
+            }
+            last[r] = t - 1;
+        }
+        for (int r = rows.size(); r <= b; r++) starts[r] = t;
+        Map<String, Tensor> in = new LinkedHashMap<>();
+        in.put("input_ids", Tensor.ofLongs(DType.I64, Shape.of(1, n), ids));
+        in.put("position_ids", Tensor.ofLongs(DType.I64, Shape.of(1, n), positions));
+        in.put("block_tables", Tensor.ofLongs(DType.I64, Shape.of(b, mb), tables));
+        in.put("slots", Tensor.ofLongs(DType.I64, Shape.of(1, n), slots));
+        in.put("context_lens", Tensor.ofLongs(DType.I64, Shape.of(b), lens));
+        in.put("query_starts", Tensor.ofLongs(DType.I64, Shape.of(b + 1), starts));
+        in.put("last_tokens", Tensor.ofLongs(DType.I64, Shape.of(b), last));
+        if (!adapters.isEmpty()) in.put(ApplyLora.ADAPTER_IDS, Tensor.ofLongs(DType.I64, Shape.of(b), adapterIds));
+        return new Prepared(ctx, in, rows.size(), n);
     }
 
     /** Checks the rows, reserves their tokens' slots in the cache and builds the step's inputs (block tables, slots, positions). */
@@ -322,6 +430,12 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
      */
     @Override public List<float[]> step(List<DecoderRunner.Row> rows, GpuPagedKvCache cache) {
         long t0 = System.nanoTime();
+        if (packs(rows)) {
+            Prepared p = preparePacked(rows, cache);
+            int[] each = new int[rows.size()];
+            for (int r = 0; r < each.length; r++) each[r] = r; // the logits are [1, rows, vocab]: each row's last token's
+            return run(rows, cache, p, t0, ctx -> ctx.runRows(p.inputs(), "logits", each), java.util.Arrays::asList);
+        }
         Prepared p = prepare(rows, cache);
         int n = p.tokens();
         int[] last = new int[rows.size()];
@@ -332,10 +446,14 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
     /**
      * A step whose next tokens are picked greedily on the device ({@link GpuExecutionContext#runArgmax}: the arg-max of
      * each row's last logits, the lowest id on a tie, as {@link Sampler#greedy}): one int a row comes back, not the
-     * vocabulary's logits. Only a step of one new token a row qualifies (a prefill's rows keep their own last token's
-     * logits among the others): longer steps take the logits path.
+     * vocabulary's logits. A step of one new token a row qualifies, and a packed step (its logits are each row's last
+     * token's); a padded step with a prompt chunk (its rows' last tokens' logits among the others) takes the logits path.
      */
     @Override public long[] stepGreedy(List<DecoderRunner.Row> rows, GpuPagedKvCache cache) {
+        if (packs(rows)) {
+            long t0 = System.nanoTime();
+            return greedyStep(rows, cache, preparePacked(rows, cache), t0);
+        }
         if (rows.stream().anyMatch(r -> r.tokens().length != 1)) return DecoderSteps.super.stepGreedy(rows, cache);
         long t0 = System.nanoTime();
         Prepared p = prepare(rows, cache);

@@ -248,15 +248,12 @@ class GpuDecoderRunnerGpuTest {
             for (int i = 0; i < requests.size(); i++)
                 assertArrayEquals(want.outcomes().get(i).output(), got.outcomes().get(i).output(), model + " request " + requests.get(i).id());
             assertEquals(want.steps(), got.steps(), "the same schedule");
+            assertTrue(gpu.engines().keySet().stream().anyMatch(PagedDecoderShape::packed), "steps with a prompt chunk ran packed: " + gpu.engines().keySet());
             assertEquals(cache.numBlocks(), cache.freeBlocks(), "every block is back on the free list");
             assertEquals(0, cache.liveTokens());
         }
     }
 
-    /**
-     * A step's last-token logits (GpuExecutionContext.runRows: only those rows leave the device) equal the last rows of
-     * the same step with every position's logits, for a prefill of rows of different lengths (padding after the shorter).
-     */
     /**
      * A prefill chunk's step is captured as a CUDA graph after its shape's first run, and the next prefill of that shape
      * (other sequences, other tokens, a cache that has moved on) replays it with its own inputs: its logits are the CPU
@@ -269,7 +266,7 @@ class GpuDecoderRunnerGpuTest {
         PagedKvCache cpuCache = cpu.newCache(8, 16);
         List<List<DecoderRunner.Row>> steps = List.of(
                 List.of(new DecoderRunner.Row("a0", new long[] {11, 200, 37, 5, 480, 9}), new DecoderRunner.Row("a1", new long[] {7, 7, 300, 2, 1})),
-                List.of(new DecoderRunner.Row("b0", new long[] {40, 41, 42, 43, 44, 45, 46}), new DecoderRunner.Row("b1", new long[] {3, 1, 4, 1, 5, 9, 2, 6})));
+                List.of(new DecoderRunner.Row("b0", new long[] {40, 41, 42, 43, 44, 45}), new DecoderRunner.Row("b1", new long[] {3, 1, 4, 1, 5}))); // 11 tokens: the same packed bucket (12)
         try (GpuDecoderRunner gpu = gpuRunner(model, ctx); GpuPagedKvCache cache = gpu.newCache(8, 16)) {
             for (int k = 0; k < steps.size(); k++) {
                 int before = gpu.graphReplays();
@@ -284,16 +281,30 @@ class GpuDecoderRunnerGpuTest {
         }
     }
 
+    /**
+     * A padded step's last-token logits are exactly the last rows of every position's logits (the same engine); a packed
+     * step's (its own engine, the rows' tokens packed) are within FP16 rounding of them, and its greedy tokens on the
+     * device are the arg-max of its logits.
+     */
     @Test void lastTokenLogitsEqualTheLastRowsOfEveryPositionsLogits() {
         CudaContext ctx = GpuTestSupport.requireGpu();
         long[][] prompts = {{11, 200, 37, 5, 480}, {7, 7, 300}, {1, 2}};
-        try (GpuDecoderRunner gpu = gpuRunner("llama-tiny", ctx); GpuPagedKvCache a = gpu.newCache(4, 32); GpuPagedKvCache b = gpu.newCache(4, 32)) {
+        try (GpuDecoderRunner gpu = gpuRunner("llama-tiny", ctx); GpuPagedKvCache a = gpu.newCache(4, 32); GpuPagedKvCache b = gpu.newCache(4, 32);
+             GpuPagedKvCache c = gpu.newCache(4, 32); GpuPagedKvCache d = gpu.newCache(4, 32)) {
             List<DecoderRunner.Row> rows = new ArrayList<>();
             for (int i = 0; i < prompts.length; i++) rows.add(new DecoderRunner.Row("s" + i, prompts[i]));
-            List<float[]> last = gpu.step(rows, a);
             List<float[][]> all = gpu.stepAllLogits(rows, b);
-            for (int i = 0; i < prompts.length; i++)
-                assertArrayEquals(all.get(i)[prompts[i].length - 1], last.get(i), "row " + i + "'s last logits");
+            List<float[]> packed = gpu.step(rows, c);
+            long[] greedy = gpu.stepGreedy(rows, d);
+            List<float[]> last = gpu.packSteps(false).step(rows, a);
+            for (int i = 0; i < prompts.length; i++) {
+                float[] want = all.get(i)[prompts[i].length - 1];
+                assertArrayEquals(want, last.get(i), "row " + i + "'s last logits");
+                double dd = 0, nn = 0;
+                for (int v = 0; v < want.length; v++) { dd += Math.pow(want[v] - packed.get(i)[v], 2); nn += Math.pow(want[v], 2); }
+                assertTrue(Math.sqrt(dd / nn) < 1e-3, "row " + i + "'s packed logits: relative L2 " + Math.sqrt(dd / nn));
+                assertEquals(Sampler.greedy().next(packed.get(i)), greedy[i], "row " + i + "'s greedy token on the device");
+            }
         }
     }
 

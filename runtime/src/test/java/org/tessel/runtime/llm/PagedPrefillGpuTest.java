@@ -128,5 +128,38 @@ class PagedPrefillGpuTest {
             Shape shape = Shape.of(batch, n, heads, hd);
             PagedAttentionGpuTest.compare("paged prefill " + form.variant + " " + t.text() + " H" + heads + "/" + kvh + " D" + hd, t, HostTensors.download(out, t, shape), Tensor.ofFloats(shape, want));
         }
+        // the same rows packed (each row's real tokens after the last's, 7 padding tokens at the end, then a row feeding
+        // none): the same outputs at the packed positions, zeros for the padding
+        int real = 0;
+        for (int[] row : ROWS) real += row[1];
+        int tokens = real + 7, rows = batch + 1, row = heads * hd;
+        float[] pq = new float[tokens * row], pwant = new float[tokens * row];
+        int[] pslots = new int[tokens], starts = new int[rows + 1], ptables = new int[rows * maxBlocks], plens = new int[rows];
+        java.util.Arrays.fill(pslots, -1);
+        System.arraycopy(packed, 0, ptables, 0, packed.length);
+        System.arraycopy(lens, 0, plens, 0, batch);
+        for (int b = 0, at = 0; b < batch; b++) {
+            starts[b] = at;
+            for (int i = 0; i < ROWS[b][1]; i++, at++) {
+                System.arraycopy(q, (b * n + i) * row, pq, at * row, row);
+                System.arraycopy(want, (b * n + i) * row, pwant, at * row, row);
+                pslots[at] = slots[b * n + i];
+            }
+            starts[b + 1] = at;
+        }
+        starts[rows] = real;
+        try (DeviceBuffer dk = DeviceBuffer.ofShorts(PagedAttentionGpuTest.bits(t, kPool)); DeviceBuffer dv = DeviceBuffer.ofShorts(PagedAttentionGpuTest.bits(t, vPool));
+             DeviceBuffer dq = DeviceBuffer.ofShorts(PagedAttentionGpuTest.bits(t, pq)); DeviceBuffer dt = DeviceBuffer.allocate(4L * ptables.length);
+             DeviceBuffer ds = DeviceBuffer.allocate(4L * tokens); DeviceBuffer dl = DeviceBuffer.allocate(4L * rows); DeviceBuffer dst = DeviceBuffer.allocate(4L * (rows + 1));
+             DeviceBuffer out = GpuTestSupport.poisoned(t, pq.length)) {
+            dt.copyFrom(ptables);
+            ds.copyFrom(pslots);
+            dl.copyFrom(plens);
+            dst.copyFrom(starts);
+            PagedAttentionKernel.prefillPacked(kc, c, form, rows, tokens, dst, dq, dk, dv, 1f, 1f, dt, ds, dl, maxBlocks, out, CudaStream.DEFAULT);
+            Shape shape = Shape.of(tokens, heads, hd);
+            PagedAttentionGpuTest.compare("packed paged prefill " + form.variant + " " + t.text() + " H" + heads + "/" + kvh + " D" + hd, t, HostTensors.download(out, t, shape),
+                    Tensor.ofFloats(shape, pwant));
+        }
     }
 }

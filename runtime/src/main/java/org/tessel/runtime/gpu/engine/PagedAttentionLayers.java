@@ -93,7 +93,7 @@ public final class PagedAttentionLayers implements TacticImplementation {
         int batch = d.batch(), newTokens = d.newTokens(), maxBlocks = d.maxBlocks();
         long row = (long) d.kvHeads() * d.headDim();
         var kc = c.kernels();
-        if (newTokens == 1) {
+        if (newTokens == 1 && !d.packed()) {
             PagedAttentionKernel.Plan plan = PagedAttentionKernel.plan(cfg, batch, maxBlocks * d.blockSize(), kc.context().device().smCount());
             if (plan.split()) c.needWorkspace(plan.workspaceBytes());
             var workspace = c.workspace();
@@ -106,11 +106,15 @@ public final class PagedAttentionLayers implements TacticImplementation {
         }
         String kernelWhy = PagedAttentionKernel.prefillWhyNot(form, cfg);
         if (kernelWhy != null) throw GpuEngineException.unsupported(n, kernelWhy);
+        DeviceBuffer starts = d.packed() ? Operands.operand(c, outer(n, att.input(8))) : null;
+        int tokens = Math.toIntExact(d.tokens());
         return Operands.layer(c, n, GpuTactics.variant(GpuTactics.ATTENTION_PAGED, form.variant), outV, s -> {
             if (copyK) kOut.copyFromAsync(kPool, s);
             if (copyV) vOut.copyFromAsync(vPool, s);
-            PagedAttentionKernel.append(kc, cfg, batch * newTokens, k, row, v, row, slots, kOut, vOut, ks, vs, s);
-            PagedAttentionKernel.prefill(kc, cfg, form, batch, newTokens, q, kOut, vOut, ks, vs, tables, slots, lens, maxBlocks, out, s);
+            PagedAttentionKernel.append(kc, cfg, tokens, k, row, v, row, slots, kOut, vOut, ks, vs, s);
+            if (starts != null)
+                PagedAttentionKernel.prefillPacked(kc, cfg, form, batch, newTokens, starts, q, kOut, vOut, ks, vs, tables, slots, lens, maxBlocks, out, s);
+            else PagedAttentionKernel.prefill(kc, cfg, form, batch, newTokens, q, kOut, vOut, ks, vs, tables, slots, lens, maxBlocks, out, s);
         });
     }
 

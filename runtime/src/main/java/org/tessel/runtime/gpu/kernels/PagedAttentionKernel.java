@@ -466,32 +466,57 @@ public final class PagedAttentionKernel {
     /** As above, in {@code form} ({@link #prefillWhyNot} refuses a form that cannot run the configuration). */
     public static void prefill(KernelCompiler kc, Config c, PrefillForm form, int batch, int newTokens, DeviceBuffer q, DeviceBuffer kPool, DeviceBuffer vPool, float kScale,
                                float vScale, DeviceBuffer blockTables, DeviceBuffer slots, DeviceBuffer contextLens, int maxBlocks, DeviceBuffer out, CudaStream s) {
+        prefill(kc, c, form, batch, newTokens, null, q, kPool, vPool, kScale, vScale, blockTables, slots, contextLens, maxBlocks, out, s);
+    }
+
+    /**
+     * The packed prefill: the new tokens of {@code batch} sequences packed into one run of {@code tokens} (q and out
+     * [tokens, heads, headDim], {@code slots} [tokens]), sequence b's being tokens {@code queryStarts[b]} to
+     * {@code queryStarts[b + 1] - 1} (an int32 device buffer of batch + 1) and the tokens past {@code queryStarts[batch]}
+     * padding (output 0); no token attends across sequences. The launch covers every tile of any split of the tokens
+     * among the sequences (one grid for the engine's whole bucket, so a captured graph replays any step of it).
+     */
+    public static void prefillPacked(KernelCompiler kc, Config c, PrefillForm form, int batch, int tokens, DeviceBuffer queryStarts, DeviceBuffer q, DeviceBuffer kPool,
+                                     DeviceBuffer vPool, float kScale, float vScale, DeviceBuffer blockTables, DeviceBuffer slots, DeviceBuffer contextLens, int maxBlocks,
+                                     DeviceBuffer out, CudaStream s) {
+        if (queryStarts == null) throw new IllegalArgumentException("tessel.paged_prefill: a packed step needs its query starts");
+        prefill(kc, c, form, batch, tokens, queryStarts, q, kPool, vPool, kScale, vScale, blockTables, slots, contextLens, maxBlocks, out, s);
+    }
+
+    /** The prefill, padded ({@code queryStarts} null: q [batch, newTokens, ..]) or packed (q [newTokens, ..] for all batch sequences). */
+    private static void prefill(KernelCompiler kc, Config c, PrefillForm form, int batch, int newTokens, DeviceBuffer queryStarts, DeviceBuffer q, DeviceBuffer kPool,
+                                DeviceBuffer vPool, float kScale, float vScale, DeviceBuffer blockTables, DeviceBuffer slots, DeviceBuffer contextLens, int maxBlocks,
+                                DeviceBuffer out, CudaStream s) {
         String why = prefillWhyNot(form, c);
         if (why != null) throw new IllegalArgumentException("tessel.paged_prefill: " + why);
         checkScales(c, kScale, vScale, "tessel.paged_prefill");
         if (batch < 0 || newTokens < 1 || maxBlocks < 1)
             throw new IllegalArgumentException("tessel.paged_prefill: batch " + batch + ", " + newTokens + " new tokens, block tables of " + maxBlocks);
-        long rows = (long) batch * newTokens * c.heads() * c.headDim();
+        boolean packed = queryStarts != null;
+        long tokens = packed ? newTokens : (long) batch * newTokens, rows = tokens * c.heads() * c.headDim();
         Softmax.check(q, c.dtype(), rows, "query");
         Softmax.check(out, c.dtype(), rows, "output");
         Softmax.check(kPool, c.kvDtype(), c.poolElements(), "K pool");
         Softmax.check(vPool, c.kvDtype(), c.poolElements(), "V pool");
         Softmax.check(blockTables, DType.I32, (long) batch * maxBlocks, "block table");
-        Softmax.check(slots, DType.I32, (long) batch * newTokens, "slot");
+        Softmax.check(slots, DType.I32, tokens, "slot");
         Softmax.check(contextLens, DType.I32, batch, "context length");
+        if (packed) Softmax.check(queryStarts, DType.I32, batch + 1L, "query start");
         if (batch == 0) return;
+        long starts = packed ? queryStarts.address() : 0L;
         if (form == PrefillForm.MMA) {
             CudaKernel k = kc.kernel("tessel_paged_prefill_mma_d" + c.headDim() + ".cu", () -> prefillMmaSource(c.headDim()), "tessel_paged_prefill_mma");
-            k.launch((newTokens + MmaAttention.BLOCK_QUERIES - 1) / MmaAttention.BLOCK_QUERIES, c.heads(), batch, 128, 1, 1, 0, s,
+            int tiles = (newTokens + MmaAttention.BLOCK_QUERIES - 1) / MmaAttention.BLOCK_QUERIES;
+            k.launch(packed ? tiles + batch + 1 : tiles, c.heads(), packed ? 1 : batch, 128, 1, 1, 0, s,
                     CudaKernel.args().ptr(out).ptr(q).ptr(kPool).ptr(vPool).ptr(blockTables).ptr(slots).ptr(contextLens)
-                            .i32(newTokens).i32(c.heads()).i32(c.kvHeads()).i32(c.blockSize()).i32(maxBlocks).f32(c.scale()));
+                            .i32(newTokens).i32(c.heads()).i32(c.kvHeads()).i32(c.blockSize()).i32(maxBlocks).f32(c.scale()).ptr(starts).i32(batch));
             return;
         }
         CudaKernel k = kc.kernel("tessel_paged_prefill_" + c.dtype().text() + (c.fp8() ? "_kvf8e4m3" : "") + "_d" + c.headDim() + ".cu",
                 () -> prefillSource(c.dtype(), c.kvDtype(), c.headDim()), "tessel_paged_prefill");
-        int tile = prefillQueryTile(c.headDim());
-        k.launch((newTokens + tile - 1) / tile, c.heads(), batch, THREADS, 1, 1, 0, s,
+        int tile = prefillQueryTile(c.headDim()), tiles = (newTokens + tile - 1) / tile;
+        k.launch(packed ? tiles + batch + 1 : tiles, c.heads(), packed ? 1 : batch, THREADS, 1, 1, 0, s,
                 CudaKernel.args().ptr(out).ptr(q).ptr(kPool).ptr(vPool).ptr(blockTables).ptr(slots).ptr(contextLens)
-                        .i32(newTokens).i32(c.heads()).i32(c.kvHeads()).i32(c.blockSize()).i32(maxBlocks).f32(c.scale()).f32(kScale).f32(vScale));
+                        .i32(newTokens).i32(c.heads()).i32(c.kvHeads()).i32(c.blockSize()).i32(maxBlocks).f32(c.scale()).f32(kScale).f32(vScale).ptr(starts).i32(batch));
     }
 }

@@ -7,6 +7,11 @@
 // a padding token's output is 0. Query head h reads KV head h / (heads / kv_heads).
 // Storage f16 (PP_BF16 0) or bf16 (PP_BF16 1), f32 math.
 //
+// Packed steps (query_starts non-null, rows sequences): q and out are [n_new][heads][HEAD_DIM], all sequences' new
+// tokens packed, sequence b's being tokens query_starts[b] .. query_starts[b + 1] - 1 and those from query_starts[rows]
+// on padding; grid (ceil(n_new / PP_QT) + rows + 1, heads, 1): block x takes the x-th PP_QT-token tile of the sequences
+// in order (a tile never spans two), then of the padding, whose output it zeroes; blocks past the last tile return.
+//
 // Flash-style tiles: grid (ceil(n_new / PP_QT), heads, batch), 128 threads. A block takes PP_QT (32; 16 at
 // HEAD_DIM 256) of a row's new tokens for one head, stages their queries in shared memory as f32, and walks
 // the keys they see in tiles of PP_KT (32, 16 or 8), each tile of K and V read once for all its queries
@@ -56,26 +61,49 @@ extern "C" __global__ void __launch_bounds__(128)
 tessel_paged_prefill(unsigned short* __restrict__ out, const unsigned short* __restrict__ q,
                      const pp_kv_t* __restrict__ k_pool, const pp_kv_t* __restrict__ v_pool,
                      const int* __restrict__ block_tables, const int* __restrict__ slots, const int* __restrict__ context_lens,
-                     int n_new, int heads, int kv_heads, int block_size, int max_blocks, float scale, float k_scale, float v_scale) {
+                     int n_new, int heads, int kv_heads, int block_size, int max_blocks, float scale, float k_scale, float v_scale,
+                     const int* __restrict__ query_starts, int rows) {
     __shared__ float qs[PP_QT][HEAD_DIM + 1];
     __shared__ float ks[PP_KT][HEAD_DIM + 1];
     __shared__ float vs[PP_KT][HEAD_DIM];
     __shared__ float ps[PP_QT][PP_KT + 1];
-    const int i0 = blockIdx.x * PP_QT, h = blockIdx.y, b = blockIdx.z, tid = threadIdx.x;
-    int real = 0;
-    while (real < n_new && slots[b * n_new + real] >= 0) real++;
+    const int h = blockIdx.y, tid = threadIdx.x;
+    // the block's sequence b, its first new token i0 and the sequence's tokens n_row (real ones: real), from token base
+    int b, i0, n_row, real;
+    long long base;
+    if (query_starts) {
+        int t = blockIdx.x, r = 0;
+        for (; r < rows; r++) {
+            const int nt = (query_starts[r + 1] - query_starts[r] + PP_QT - 1) / PP_QT;
+            if (t < nt) break;
+            t -= nt;
+        }
+        base = query_starts[r];
+        n_row = (r < rows ? query_starts[r + 1] : n_new) - (int) base;
+        i0 = t * PP_QT;
+        if (i0 >= n_row) return; // past the last tile
+        b = r;
+        real = r < rows ? n_row : 0;
+    } else {
+        b = blockIdx.z;
+        i0 = blockIdx.x * PP_QT;
+        n_row = n_new;
+        base = (long long) b * n_new;
+        real = 0;
+        while (real < n_new && slots[b * n_new + real] >= 0) real++;
+    }
     const int g = h / (heads / kv_heads);
     const int* table = block_tables + (long long) b * max_blocks;
-    const int first = context_lens[b] - real; // position of new token 0
+    const int first = real > 0 ? context_lens[b] - real : 0; // position of new token 0
     const int limit = max_blocks * block_size;
     // the queries of tokens i0 .. i0 + PP_QT - 1 (0 past the row's real tokens)
     for (int e = tid; e < PP_QT * HEAD_DIM; e += 128) {
         const int qi = e / HEAD_DIM, d = e % HEAD_DIM, i = i0 + qi;
-        qs[qi][d] = i < real && i < n_new ? pp_load(q[(((long long) b * n_new + i) * heads + h) * HEAD_DIM + d]) : 0.0f;
+        qs[qi][d] = i < real ? pp_load(q[((base + i) * heads + h) * HEAD_DIM + d]) : 0.0f;
     }
     // this thread's query (PP_TPQ threads a query) and output dimensions d = part + PP_TPQ j
     const int mq = tid / PP_TPQ, part = tid % PP_TPQ, mi = i0 + mq;
-    const bool valid = mi < real && mi < n_new;
+    const bool valid = mi < real;
     int my_len = valid ? first + mi + 1 : 0; // keys 0 .. its position
     if (my_len > limit) my_len = limit;
     float acc[PP_DPT];
@@ -103,7 +131,7 @@ tessel_paged_prefill(unsigned short* __restrict__ out, const unsigned short* __r
         for (int e = tid; e < PP_QT * PP_KT; e += 128) {
             const int qi = e / PP_KT, kj = e % PP_KT, t = t0 + kj, i = i0 + qi;
             float s = TESSEL_NEG_INF;
-            if (i < real && i < n_new && t <= first + i && t < keys) {
+            if (i < real && t <= first + i && t < keys) {
                 float dot = 0.0f;
                 for (int d = 0; d < HEAD_DIM; d++) dot += qs[qi][d] * ks[kj][d];
                 s = dot * scale;
@@ -127,8 +155,8 @@ tessel_paged_prefill(unsigned short* __restrict__ out, const unsigned short* __r
             m = nm;
         }
     }
-    if (mi < n_new) {
-        unsigned short* o = out + (((long long) b * n_new + mi) * heads + h) * HEAD_DIM;
+    if (mi < n_row) {
+        unsigned short* o = out + ((base + mi) * heads + h) * HEAD_DIM;
         const float inv = valid && l > 0.0f ? 1.0f / l : 0.0f;
         for (int j = 0; j < PP_DPT; j++) o[part + PP_TPQ * j] = pp_store(valid ? acc[j] * inv : 0.0f);
     }

@@ -6,6 +6,11 @@
 // i of a row with R real tokens sits at position context_lens[b] - R + i and attends to positions 0 .. its own; a
 // padding token's output is 0. Query head h reads KV head h / (heads / kv_heads).
 //
+// Packed steps (query_starts non-null, rows sequences): q and out are [n_new][heads][HEAD_DIM], all sequences' new
+// tokens packed, sequence b's being tokens query_starts[b] .. query_starts[b + 1] - 1 and those from query_starts[rows]
+// on padding; grid (ceil(n_new / 64) + rows + 1, heads, 1): block x takes the x-th 64-token tile of the sequences in
+// order (a tile never spans two), then of the padding, whose output it zeroes; blocks past the last tile return.
+//
 // Grid (ceil(n_new / 64), heads, batch), 4 warps of 16 new tokens each, as attention_mma.cu's blocks: Q's fragments in
 // registers; per tile of 64 keys, K and V rows copied by cp.async from the blocks the table names (zero-filled past the
 // keys the block's last real token sees), the next tile's copy in flight while this one is computed (two stages at
@@ -42,33 +47,56 @@ extern "C" __global__ void __launch_bounds__(PM_WARPS * 32, HEAD_DIM <= 64 ? 4 :
 tessel_paged_prefill_mma(unsigned short* __restrict__ out, const unsigned short* __restrict__ q,
                          const unsigned short* __restrict__ k_pool, const unsigned short* __restrict__ v_pool,
                          const int* __restrict__ block_tables, const int* __restrict__ slots, const int* __restrict__ context_lens,
-                         int n_new, int heads, int kv_heads, int block_size, int max_blocks, float scale) {
+                         int n_new, int heads, int kv_heads, int block_size, int max_blocks, float scale,
+                         const int* __restrict__ query_starts, int rows) {
     __shared__ __align__(16) unsigned short ks[PM_STAGES][PM_BN * PM_LD];
     __shared__ __align__(16) unsigned short vs[PM_STAGES][PM_BN * PM_LD];
     __shared__ int real_tokens;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, gq = lane >> 2, tg = lane & 3;
-    const int i0 = blockIdx.x * PM_BM, h = blockIdx.y, b = blockIdx.z;
-    // the row's real tokens (slots >= 0 come first, padding after), counted by the block
-    if (threadIdx.x == 0) real_tokens = 0;
-    __syncthreads();
-    int mine = 0;
-    for (int i = threadIdx.x; i < n_new; i += PM_WARPS * 32) mine += slots[(long long) b * n_new + i] >= 0 ? 1 : 0;
-    if (mine) atomicAdd(&real_tokens, mine);
-    __syncthreads();
-    const int real = real_tokens;
+    const int h = blockIdx.y;
+    // the block's sequence b, its first new token i0 and the sequence's tokens n_row (real ones: real), from token base
+    int b, i0, n_row, real;
+    long long base;
+    if (query_starts) {
+        int t = blockIdx.x, r = 0;
+        for (; r < rows; r++) {
+            const int nt = (query_starts[r + 1] - query_starts[r] + PM_BM - 1) / PM_BM;
+            if (t < nt) break;
+            t -= nt;
+        }
+        base = query_starts[r];
+        n_row = (r < rows ? query_starts[r + 1] : n_new) - (int) base;
+        i0 = t * PM_BM;
+        if (i0 >= n_row) return; // past the last tile
+        b = r;
+        real = r < rows ? n_row : 0;
+    } else {
+        b = blockIdx.z;
+        i0 = blockIdx.x * PM_BM;
+        n_row = n_new;
+        base = (long long) b * n_new;
+        // the row's real tokens (slots >= 0 come first, padding after), counted by the block
+        if (threadIdx.x == 0) real_tokens = 0;
+        __syncthreads();
+        int mine = 0;
+        for (int i = threadIdx.x; i < n_new; i += PM_WARPS * 32) mine += slots[(long long) b * n_new + i] >= 0 ? 1 : 0;
+        if (mine) atomicAdd(&real_tokens, mine);
+        __syncthreads();
+        real = real_tokens;
+    }
     const int g = h / (heads / kv_heads);
     const int* table = block_tables + (long long) b * max_blocks;
-    const int first = context_lens[b] - real; // position of new token 0
+    const int first = real > 0 ? context_lens[b] - real : 0; // position of new token 0
     const int limit = max_blocks * block_size;
     const int r0 = i0 + warp * 16 + gq, r1 = r0 + 8; // this thread's two new tokens (rows)
-    const bool in0 = r0 < real && r0 < n_new, in1 = r1 < real && r1 < n_new;
+    const bool in0 = r0 < real, in1 = r1 < real;
     const int see0 = first + r0, see1 = first + r1; // the last key each row sees
     // the keys the block's last real token sees
     const int last = (i0 + PM_BM < real ? i0 + PM_BM : real) - 1;
     int keys = last >= i0 ? first + last + 1 : 0;
     if (keys > limit) keys = limit;
     const long long ldq = (long long) heads * HEAD_DIM;
-    const unsigned short* qb = q + (long long) b * n_new * ldq + (long long) h * HEAD_DIM;
+    const unsigned short* qb = q + base * ldq + (long long) h * HEAD_DIM;
 
     unsigned qa[PM_QK][4];
     tessel_mma_load_q<PM_QK>(qa, qb, ldq, r0, r1, in0, in1, tg);
@@ -123,11 +151,11 @@ tessel_paged_prefill_mma(unsigned short* __restrict__ out, const unsigned short*
     tessel_mma_row_sums(l0, l1);
     // padding tokens and rows past the chunk's real ones: no score, output 0
     const float inv0 = in0 && l0 > 0.0f ? 1.0f / l0 : 0.0f, inv1 = in1 && l1 > 0.0f ? 1.0f / l1 : 0.0f;
-    unsigned short* ob = out + (long long) b * n_new * ldq + (long long) h * HEAD_DIM;
+    unsigned short* ob = out + base * ldq + (long long) h * HEAD_DIM;
 #pragma unroll
     for (int n = 0; n < PM_OT; n++) {
         const int d = n * 8 + 2 * tg;
-        if (r0 < n_new) *reinterpret_cast<unsigned*>(ob + (long long) r0 * ldq + d) = tessel_pack_f16x2(acc[n][0] * inv0, acc[n][1] * inv0);
-        if (r1 < n_new) *reinterpret_cast<unsigned*>(ob + (long long) r1 * ldq + d) = tessel_pack_f16x2(acc[n][2] * inv1, acc[n][3] * inv1);
+        if (r0 < n_row) *reinterpret_cast<unsigned*>(ob + (long long) r0 * ldq + d) = tessel_pack_f16x2(acc[n][0] * inv0, acc[n][1] * inv0);
+        if (r1 < n_row) *reinterpret_cast<unsigned*>(ob + (long long) r1 * ldq + d) = tessel_pack_f16x2(acc[n][2] * inv1, acc[n][3] * inv1);
     }
 }
