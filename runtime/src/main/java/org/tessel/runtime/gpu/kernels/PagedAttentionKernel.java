@@ -409,7 +409,7 @@ public final class PagedAttentionKernel {
     public static String prefillSource(DType t, DType kv, int headDim) {
         boolean fp8 = kv == DType.F8E4M3;
         return KernelCompiler.prelude() + (fp8 ? KernelCompiler.resource("fp8.cuh") : "") + "#define HEAD_DIM " + headDim + "\n#define PP_BF16 " + (t == DType.BF16 ? 1 : 0)
-                + "\n#define PP_FP8 " + (fp8 ? 1 : 0) + "\n" + KernelCompiler.resource("paged_prefill.cu");
+                + "\n#define PP_FP8 " + (fp8 ? 1 : 0) + "\n" + KernelCompiler.resource("paged_rows.cuh") + KernelCompiler.resource("paged_prefill.cu");
     }
 
     /**
@@ -442,7 +442,7 @@ public final class PagedAttentionKernel {
     }
 
     public static String prefillMmaSource(int headDim) {
-        return KernelCompiler.prelude() + "#define HEAD_DIM " + headDim + "\n" + KernelCompiler.resource("mma.cuh") + KernelCompiler.resource("paged_prefill_mma.cu");
+        return KernelCompiler.prelude() + "#define HEAD_DIM " + headDim + "\n" + KernelCompiler.resource("mma.cuh") + KernelCompiler.resource("paged_rows.cuh") + KernelCompiler.resource("paged_prefill_mma.cu");
     }
 
     /**

@@ -68,27 +68,13 @@ tessel_paged_prefill(unsigned short* __restrict__ out, const unsigned short* __r
     __shared__ float vs[PP_KT][HEAD_DIM];
     __shared__ float ps[PP_QT][PP_KT + 1];
     const int h = blockIdx.y, tid = threadIdx.x;
-    // the block's sequence b, its first new token i0 and the sequence's tokens n_row (real ones: real), from token base
-    int b, i0, n_row, real;
-    long long base;
-    if (query_starts) {
-        int t = blockIdx.x, r = 0;
-        for (; r < rows; r++) {
-            const int nt = (query_starts[r + 1] - query_starts[r] + PP_QT - 1) / PP_QT;
-            if (t < nt) break;
-            t -= nt;
-        }
-        base = query_starts[r];
-        n_row = (r < rows ? query_starts[r + 1] : n_new) - (int) base;
-        i0 = t * PP_QT;
-        if (i0 >= n_row) return; // past the last tile
-        b = r;
-        real = r < rows ? n_row : 0;
-    } else {
-        b = blockIdx.z;
-        i0 = blockIdx.x * PP_QT;
-        n_row = n_new;
-        base = (long long) b * n_new;
+    // the block's sequence, tile and tokens (paged_rows.cuh); a padded row's real tokens (slots >= 0 first) counted here
+    tessel_paged_rows pr;
+    if (!tessel_paged_block_rows(pr, query_starts, rows, n_new, PP_QT)) return;
+    const int b = pr.b, i0 = pr.i0, n_row = pr.n_row;
+    const long long base = pr.base;
+    int real = pr.real;
+    if (real < 0) {
         real = 0;
         while (real < n_new && slots[b * n_new + real] >= 0) real++;
     }

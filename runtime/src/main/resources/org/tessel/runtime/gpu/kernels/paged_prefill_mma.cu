@@ -1,6 +1,6 @@
 // tessel.paged_prefill, tensor-core form (variant "mma" of tessel.attention.paged's prefill): the causal attention of
 // paged_prefill.cu (same arguments less the FP8 scales, same results within f16 rounding of the probabilities) on
-// mma.sync m16n8k16, f16 pools and queries, f32 accumulation and softmax; needs mma.cuh before it and HEAD_DIM a
+// mma.sync m16n8k16, f16 pools and queries, f32 accumulation and softmax; needs mma.cuh and paged_rows.cuh before it and HEAD_DIM a
 // multiple of 16 up to 128. Pools [num_blocks][kv_heads][block_size][HEAD_DIM]; q and out [batch][n_new][heads][HEAD_DIM];
 // slots [batch][n_new] (-1: padding, after a row's real tokens); context_lens [batch] = tokens after the step. New token
 // i of a row with R real tokens sits at position context_lens[b] - R + i and attends to positions 0 .. its own; a
@@ -54,36 +54,20 @@ tessel_paged_prefill_mma(unsigned short* __restrict__ out, const unsigned short*
     __shared__ int real_tokens;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, gq = lane >> 2, tg = lane & 3;
     const int h = blockIdx.y;
-    // the block's sequence b, its first new token i0 and the sequence's tokens n_row (real ones: real), from token base
-    int b, i0, n_row, real;
-    long long base;
-    if (query_starts) {
-        int t = blockIdx.x, r = 0;
-        for (; r < rows; r++) {
-            const int nt = (query_starts[r + 1] - query_starts[r] + PM_BM - 1) / PM_BM;
-            if (t < nt) break;
-            t -= nt;
-        }
-        base = query_starts[r];
-        n_row = (r < rows ? query_starts[r + 1] : n_new) - (int) base;
-        i0 = t * PM_BM;
-        if (i0 >= n_row) return; // past the last tile
-        b = r;
-        real = r < rows ? n_row : 0;
-    } else {
-        b = blockIdx.z;
-        i0 = blockIdx.x * PM_BM;
-        n_row = n_new;
-        base = (long long) b * n_new;
-        // the row's real tokens (slots >= 0 come first, padding after), counted by the block
+    // the block's sequence, tile and tokens (paged_rows.cuh); a padded row's real tokens (slots >= 0 first) counted here
+    tessel_paged_rows pr;
+    if (!tessel_paged_block_rows(pr, query_starts, rows, n_new, PM_BM)) return;
+    const int b = pr.b, i0 = pr.i0, n_row = pr.n_row;
+    const long long base = pr.base;
+    if (pr.real < 0) {
         if (threadIdx.x == 0) real_tokens = 0;
         __syncthreads();
         int mine = 0;
         for (int i = threadIdx.x; i < n_new; i += PM_WARPS * 32) mine += slots[(long long) b * n_new + i] >= 0 ? 1 : 0;
         if (mine) atomicAdd(&real_tokens, mine);
         __syncthreads();
-        real = real_tokens;
     }
+    const int real = pr.real < 0 ? real_tokens : pr.real;
     const int g = h / (heads / kv_heads);
     const int* table = block_tables + (long long) b * max_blocks;
     const int first = real > 0 ? context_lens[b] - real : 0; // position of new token 0
