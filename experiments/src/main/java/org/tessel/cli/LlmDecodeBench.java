@@ -114,7 +114,7 @@ public final class LlmDecodeBench {
             double meanContext = prompt + (newTokens + 1) / 2.0;
             double kvBytes = 2.0 * c.layers() * c.kvHeads() * c.headDim() * 2 * meanContext * batch;
             double boundMs = (weightBytes + kvBytes) / (gbs * 1e9) * 1e3;
-            System.out.printf("prefill of %d x %d tokens: %.2f ms (%.2f ms of it building or binding engines); decode: %.1f tokens/s, per step p50 %.3f ms, p90 %.3f ms, mean %.3f ms; %d decode steps (both passes) replayed CUDA graphs%n",
+            System.out.printf("prefill of %d x %d tokens: %.2f ms (%.2f ms of it building, binding or capturing engines); decode: %.1f tokens/s, per step p50 %.3f ms, p90 %.3f ms, mean %.3f ms; %d decode steps (both passes) replayed CUDA graphs%n",
                     batch, prompt, timed.prefillMs(), timed.prefillBindMs(), tokensPerSecond, p50, p90, total / newTokens, runner.graphReplays());
             System.out.printf("HBM bound per step: (%.1f MB weights read + %.2f MB K/V at mean context %.0f) / %.0f GB/s (device-to-device copy) = %.3f ms: %.1f%% of the measured p50%n",
                     weightBytes / 1e6, kvBytes / 1e6, meanContext, gbs, boundMs, 100 * boundMs / p50);

@@ -281,7 +281,7 @@ final class ServeBenchCommand implements Callable<Integer> {
             while (a != null && b != null && at < Math.min(a.length, b.length) && a[at] == b[at]) at++;
             firstDifference.add(at);
         }
-        System.out.printf("times in ms, each policy's median of %d measured pass(es) after %d warm-up pass(es); engines: %d built in %.2f s (left out of the serving clock), %s%n",
+        System.out.printf("times in ms, each policy's median of %d measured pass(es) after %d warm-up pass(es); engines: %d built in %.2f s (with binding and CUDA graph capture, once a step shape: left out of the serving clock), %s%n",
                 repeat, warmup, runner.enginesBuilt(), runner.buildNanos() / 1e9, backend.get());
         System.out.printf("in-flight vs static: %.2fx throughput at equal KV memory; outputs identical for %d of %d requests%n",
                 reports.get(0).tokensPerSecond() / reports.get(1).tokensPerSecond(), workload.size() - differ, workload.size());

@@ -33,7 +33,7 @@ import java.util.PriorityQueue;
  * <p>A request that could never fit (prompt + max new tokens beyond the model's positions or the
  * whole cache, or an adapter the runner does not serve) is refused with a reason naming it; the others run as if it had not come. Times are
  * measured on a clock that leaves out engine building (each step shape's engine is built once, on
- * first use), so the figures are serving times.
+ * first use; on the GPU with its binding to the cache and its CUDA graph's capture), so the figures are serving times.
  *
  * <p>Multi-turn sessions ({@link #runSessions}): each turn is a request whose prompt is the session's whole context so
  * far plus the turn's new tokens, arriving a think time after the previous turn finished; the session keeps one

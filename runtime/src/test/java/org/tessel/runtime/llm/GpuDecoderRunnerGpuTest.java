@@ -270,8 +270,12 @@ class GpuDecoderRunnerGpuTest {
         try (GpuDecoderRunner gpu = gpuRunner(model, ctx); GpuPagedKvCache cache = gpu.newCache(8, 16)) {
             for (int k = 0; k < steps.size(); k++) {
                 int before = gpu.graphReplays();
+                long built = gpu.buildNanos();
                 List<float[]> want = cpu.step(steps.get(k), cpuCache), got = gpu.step(steps.get(k), cache);
                 assertEquals(k == 0 ? before : before + 1, gpu.graphReplays(), k == 0 ? "the first prefill of its shape runs, then is captured" : "the second replays the graph");
+                // building, binding and capturing count as build time (serving clocks leave it out); a replay adds none
+                if (k == 0) assertTrue(gpu.buildNanos() > built, "the first step builds and captures");
+                else assertEquals(built, gpu.buildNanos(), "a replay builds and captures nothing");
                 for (int r = 0; r < want.size(); r++) {
                     double d = 0, n = 0;
                     for (int v = 0; v < want.get(r).length; v++) { d += Math.pow(want.get(r)[v] - got.get(r)[v], 2); n += Math.pow(want.get(r)[v], 2); }
