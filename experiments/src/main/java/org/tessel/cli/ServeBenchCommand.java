@@ -193,14 +193,7 @@ final class ServeBenchCommand implements Callable<Integer> {
                 slots += packed ? GpuDecoderRunner.packedTokenBucket(rows.stream().mapToInt(r -> r.tokens().length).sum(), rows.size())
                         : (long) rows.size() * DecoderRunner.newTokenBucket(longest, runner.config());
             }
-            if (!packed || longest == 1) return runner.stepAllLogits(rows, cache);
-            // the CPU runner takes decode rows and chunks apart (its steps pad rows): the same logits, in row order
-            List<DecoderRunner.Row> single = rows.stream().filter(r -> r.tokens().length == 1).toList(), chunks = rows.stream().filter(r -> r.tokens().length > 1).toList();
-            java.util.Iterator<float[][]> a = single.isEmpty() ? java.util.Collections.emptyIterator() : runner.stepAllLogits(single, cache).iterator();
-            java.util.Iterator<float[][]> b = runner.stepAllLogits(chunks, cache).iterator();
-            List<float[][]> out = new ArrayList<>();
-            for (DecoderRunner.Row r : rows) out.add(r.tokens().length == 1 ? a.next() : b.next());
-            return out;
+            return runner.stepAllLogits(rows, cache);
         }
 
         @Override public String model() { return runner.model(); }

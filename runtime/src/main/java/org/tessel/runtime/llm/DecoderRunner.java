@@ -166,6 +166,13 @@ public final class DecoderRunner implements DecoderSteps<PagedKvCache> {
             maxNew = Math.max(maxNew, r.tokens().length);
             maxPast = Math.max(maxPast, past);
         }
+        if (maxPast + maxNew > config.maxPositions()) {
+            // one row's long past and another's long chunk do not fit one padded shape: two steps, results in row order
+            // (each row fits alone, checked above; the rows do not read each other)
+            List<float[][]> out = new ArrayList<>(stepAllLogits(rows.subList(0, rows.size() / 2), cache));
+            out.addAll(stepAllLogits(rows.subList(rows.size() / 2, rows.size()), cache));
+            return out;
+        }
         long[] adapterIds = new long[rows.size()];
         for (int r = 0; r < rows.size(); r++) adapterIds[r] = rowAdapterId(rows.get(r), adapters);
         for (Row r : rows) cache.reserve(r.seq(), r.tokens().length);

@@ -111,6 +111,32 @@ class BatchSchedulerTest {
         }
     }
 
+    /**
+     * A step whose rows do not fit one padded shape together (one row's past near the model's positions, another's long
+     * prompt) gives each row the logits it gets alone: the runner splits the step (it had indexed past its logits).
+     */
+    @Test void rowsThatDoNotFitOnePaddedShapeTogetherGetTheirLogitsAlone() {
+        DecoderConfig c = Zoo.decoder("llama-tiny", 0);
+        int max = c.maxPositions();
+        long[] longPast = new long[max - 3], prompt = new long[max / 2 + 1];
+        for (int i = 0; i < longPast.length; i++) longPast[i] = (7L * i + 3) % c.vocab();
+        for (int i = 0; i < prompt.length; i++) prompt[i] = (11L * i + 5) % c.vocab();
+        DecoderRunner runner = new DecoderRunner("llama-tiny", c, 3);
+        PagedKvCache together = runner.newCache(16, 64), aloneA = runner.newCache(16, 64), aloneB = runner.newCache(16, 64);
+        runner.step(List.of(new DecoderRunner.Row("a", longPast)), together);
+        runner.step(List.of(new DecoderRunner.Row("a", longPast)), aloneA);
+        List<float[]> both = runner.step(List.of(new DecoderRunner.Row("a", new long[] {42}), new DecoderRunner.Row("b", prompt)), together);
+        float[] a = runner.step(List.of(new DecoderRunner.Row("a", new long[] {42})), aloneA).getFirst();
+        float[] b = runner.step(List.of(new DecoderRunner.Row("b", prompt)), aloneB).getFirst();
+        assertEquals(2, both.size());
+        for (int v = 0; v < a.length; v++) {
+            assertEquals(a[v], both.get(0)[v], 1e-4, "row a, logit " + v);
+            assertEquals(b[v], both.get(1)[v], 1e-4, "row b, logit " + v);
+        }
+        assertEquals(max - 2, together.length("a"));
+        assertEquals(prompt.length, together.length("b"));
+    }
+
     @Test void aWatermarkIsRefusedWhereItMeansNothing() {
         DecoderRunner runner = new DecoderRunner("llama-tiny", Zoo.decoder("llama-tiny", 0), SEED);
         assertTrue(assertThrows(IllegalArgumentException.class, () -> new BatchScheduler(runner, runner.newCache(4, 12), BatchScheduler.Policy.STATIC, 4, 5).withWatermark(1))
