@@ -10,8 +10,9 @@ generations compile and warm up; then the decode rate comes from two timed gener
 1 token (the prefill and first token), decode tokens/s = (new - 1) / (t_new - t_1), each the median of 3.
 If that fails or exceeds --compile-budget seconds, the forward compiled without CUDA graphs (mode "default")
 is tried, then the eager static-cache generation is timed; the mode says which ran. --modes picks the compile modes
-to try: on 2026-12-06 (H100, torch 2.11) the reduce-overhead path crashed the process (segmentation fault) during
-its warm-up generations, so the bench passes --modes default there.
+to try: on 2026-12-06 and 2026-12-07 (H100, torch 2.11) the reduce-overhead path crashed the process (segmentation
+fault) during its warm-up generations, so the GPU script's llm stage runs each mode in a process of its own
+(reduce-overhead, then default, then none) and takes the first that prints its line.
 
 Prints: PEER-LLM|torch|llama-1b|fp16|1|PROMPT|NEW|MODE|tokens_per_s|ms_per_token (or ...|MODE|skipped|reason).
 """
