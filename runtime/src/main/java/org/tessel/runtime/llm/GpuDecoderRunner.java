@@ -327,20 +327,28 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
         return false;
     }
 
+    /** A padded step's inputs ({@link #prepare(List, GpuPagedKvCache, boolean)}). */
+    private Prepared prepare(List<DecoderRunner.Row> rows, GpuPagedKvCache cache) { return prepare(rows, cache, false); }
+
     /**
-     * Checks the rows, reserves their tokens' slots and builds a packed step's inputs: token ids, positions and slots
-     * [1, tokens] with each row's tokens after the last row's (padding at the end: slot -1), block tables and context
-     * lengths per row (the bucket's spare rows: no tokens, empty tables), query starts and each row's last token.
+     * Checks the rows, reserves their tokens' slots in the cache and builds the step's inputs: token ids, positions and
+     * slots, [rows, new tokens] with each row padded to the bucket (padded) or [1, tokens] with each row's tokens after
+     * the last row's and the padding at the end ({@code packed}); padding has slot -1. Block tables and context lengths
+     * per row (a packed bucket's spare rows: no tokens, empty tables), and for a packed step the query starts and each
+     * row's last token.
      */
-    private Prepared preparePacked(List<DecoderRunner.Row> rows, GpuPagedKvCache cache) {
-        PagedDecoderShape shape = shapeOf(rows, cache, true);
-        long[] adapterIds = new long[shape.batch()];
+    private Prepared prepare(List<DecoderRunner.Row> rows, GpuPagedKvCache cache, boolean packed) {
+        PagedDecoderShape shape = shapeOf(rows, cache, packed);
+        int n = shape.newTokens(), bs = cache.blockSize(), b = shape.batch(), mb = shape.maxBlocks();
+        long[] adapterIds = new long[b];
         for (int i = 0; i < rows.size(); i++) adapterIds[i] = DecoderRunner.rowAdapterId(rows.get(i), adapters);
         for (DecoderRunner.Row r : rows) cache.reserve(r.seq(), r.tokens().length);
-        int n = shape.newTokens(), bs = cache.blockSize(), b = shape.batch(), mb = shape.maxBlocks();
         Bucket bucket = bucket(shape);
         GpuExecutionContext ctx = bind(bucket, cache);
-        long[] ids = new long[n], positions = new long[n], slots = new long[n], tables = new long[b * mb], lens = new long[b], starts = new long[b + 1], last = new long[b];
+
+        int tokens = packed ? n : b * n;
+        long[] ids = new long[tokens], positions = new long[tokens], slots = new long[tokens], tables = new long[b * mb], lens = new long[b];
+        long[] starts = new long[b + 1], last = new long[b];
         java.util.Arrays.fill(slots, -1);
         int t = 0;
         for (int r = 0; r < rows.size(); r++) {
@@ -349,6 +357,7 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
             List<Integer> table = cache.blockTable(row.seq());
             for (int j = 0; j < table.size(); j++) tables[r * mb + j] = table.get(j);
             lens[r] = cached + row.tokens().length;
+            if (!packed) t = r * n;
             starts[r] = t;
             for (int i = 0; i < row.tokens().length; i++, t++) {
                 int p = cached + i;
@@ -359,52 +368,19 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
             last[r] = t - 1;
         }
         for (int r = rows.size(); r <= b; r++) starts[r] = t;
+        Shape tokenShape = packed ? Shape.of(1, n) : Shape.of(b, n);
         Map<String, Tensor> in = new LinkedHashMap<>();
-        in.put("input_ids", Tensor.ofLongs(DType.I64, Shape.of(1, n), ids));
-        in.put("position_ids", Tensor.ofLongs(DType.I64, Shape.of(1, n), positions));
+        in.put("input_ids", Tensor.ofLongs(DType.I64, tokenShape, ids));
+        in.put("position_ids", Tensor.ofLongs(DType.I64, tokenShape, positions));
         in.put("block_tables", Tensor.ofLongs(DType.I64, Shape.of(b, mb), tables));
-        in.put("slots", Tensor.ofLongs(DType.I64, Shape.of(1, n), slots));
+        in.put("slots", Tensor.ofLongs(DType.I64, tokenShape, slots));
         in.put("context_lens", Tensor.ofLongs(DType.I64, Shape.of(b), lens));
-        in.put("query_starts", Tensor.ofLongs(DType.I64, Shape.of(b + 1), starts));
-        in.put("last_tokens", Tensor.ofLongs(DType.I64, Shape.of(b), last));
+        if (packed) {
+            in.put("query_starts", Tensor.ofLongs(DType.I64, Shape.of(b + 1), starts));
+            in.put("last_tokens", Tensor.ofLongs(DType.I64, Shape.of(b), last));
+        }
         if (!adapters.isEmpty()) in.put(ApplyLora.ADAPTER_IDS, Tensor.ofLongs(DType.I64, Shape.of(b), adapterIds));
         return new Prepared(ctx, in, rows.size(), n);
-    }
-
-    /** Checks the rows, reserves their tokens' slots in the cache and builds the step's inputs (block tables, slots, positions). */
-    private Prepared prepare(List<DecoderRunner.Row> rows, GpuPagedKvCache cache) {
-        PagedDecoderShape shape = shapeOf(rows, cache);
-        long[] adapterIds = new long[rows.size()];
-        for (int i = 0; i < rows.size(); i++) adapterIds[i] = DecoderRunner.rowAdapterId(rows.get(i), adapters);
-        for (DecoderRunner.Row r : rows) cache.reserve(r.seq(), r.tokens().length);
-        int n = shape.newTokens(), bs = cache.blockSize();
-        Bucket bucket = bucket(shape);
-        GpuExecutionContext ctx = bind(bucket, cache);
-
-        int b = rows.size(), mb = shape.maxBlocks();
-        long[] ids = new long[b * n], positions = new long[b * n], slots = new long[b * n], tables = new long[b * mb], lens = new long[b];
-        for (int r = 0; r < b; r++) {
-            DecoderRunner.Row row = rows.get(r);
-            int cached = cache.length(row.seq());
-            List<Integer> table = cache.blockTable(row.seq());
-            for (int j = 0; j < table.size(); j++) tables[r * mb + j] = table.get(j);
-            lens[r] = cached + row.tokens().length;
-            for (int i = 0; i < n; i++) {
-                boolean real = i < row.tokens().length;
-                int p = cached + i;
-                ids[r * n + i] = real ? row.tokens()[i] : 0;
-                positions[r * n + i] = real ? p : 0;
-                slots[r * n + i] = real ? (long) table.get(p / bs) * bs + p % bs : -1;
-            }
-        }
-        Map<String, Tensor> in = new LinkedHashMap<>();
-        in.put("input_ids", Tensor.ofLongs(DType.I64, Shape.of(b, n), ids));
-        in.put("position_ids", Tensor.ofLongs(DType.I64, Shape.of(b, n), positions));
-        in.put("block_tables", Tensor.ofLongs(DType.I64, Shape.of(b, mb), tables));
-        in.put("slots", Tensor.ofLongs(DType.I64, Shape.of(b, n), slots));
-        in.put("context_lens", Tensor.ofLongs(DType.I64, Shape.of(b), lens));
-        if (!adapters.isEmpty()) in.put(ApplyLora.ADAPTER_IDS, Tensor.ofLongs(DType.I64, Shape.of(b), adapterIds));
-        return new Prepared(ctx, in, b, n);
     }
 
     @Override public List<float[][]> stepAllLogits(List<DecoderRunner.Row> rows, GpuPagedKvCache cache) {
@@ -431,7 +407,7 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
     @Override public List<float[]> step(List<DecoderRunner.Row> rows, GpuPagedKvCache cache) {
         long t0 = System.nanoTime();
         if (packs(rows)) {
-            Prepared p = preparePacked(rows, cache);
+            Prepared p = prepare(rows, cache, true);
             int[] each = new int[rows.size()];
             for (int r = 0; r < each.length; r++) each[r] = r; // the logits are [1, rows, vocab]: each row's last token's
             return run(rows, cache, p, t0, ctx -> ctx.runRows(p.inputs(), "logits", each), java.util.Arrays::asList);
@@ -452,7 +428,7 @@ public final class GpuDecoderRunner implements DecoderSteps<GpuPagedKvCache>, Au
     @Override public long[] stepGreedy(List<DecoderRunner.Row> rows, GpuPagedKvCache cache) {
         if (packs(rows)) {
             long t0 = System.nanoTime();
-            return greedyStep(rows, cache, preparePacked(rows, cache), t0);
+            return greedyStep(rows, cache, prepare(rows, cache, true), t0);
         }
         if (rows.stream().anyMatch(r -> r.tokens().length != 1)) return DecoderSteps.super.stepGreedy(rows, cache);
         long t0 = System.nanoTime();
