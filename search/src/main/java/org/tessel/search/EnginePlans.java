@@ -76,14 +76,14 @@ public final class EnginePlans {
                     // a Split run as views after cuBLASLt needs the wide GEMM's batched form, which writes the parts one after another;
                     // any other wide kernel is viewed only where its output is one row (the parts already lie so)
                     String variant = sp.tacticId().equals(DataMovementTactics.SPLIT_VIEW.id()) && GemmTactics.runsBatched(w.tacticId())
-                            ? GemmTactics.batchedVariant(m.chains().size()) : "";
+                            ? GemmTactics.batchedVariant(m.chains().size()) : w.variant();
                     nodes.add(new PlannedNode(wideName, groups.get(g) != null ? TesselOps.FUSED : m.wideOp(), w.tacticId(), variant, w.precision(), w.layout(), 0, w.latencyUs()));
                     nodes.add(new PlannedNode(m.split(), "Split", sp.tacticId(), "", sp.precision(), sp.layout(), 0, sp.latencyUs()));
                     continue;
                 }
                 FusedChoice fc = plan.assignment().fusedChoice(c, root);
                 if (fc == null) throw new PlanException("fused group '" + groups.get(g).name() + "' (" + c.kind() + ") has no fused tactic at its root's format " + root);
-                nodes.add(new PlannedNode(groups.get(g).name(), TesselOps.FUSED, fc.tacticId(), "", fc.precision(), fc.layout(), 0, fc.latencyUs()));
+                nodes.add(new PlannedNode(groups.get(g).name(), TesselOps.FUSED, fc.tacticId(), fc.variant(), fc.precision(), fc.layout(), 0, fc.latencyUs()));
             }
         }
         return new EnginePlan(p.name(), plan.strategy(), plan.target(), plan.seed(), merges, groups.stream().filter(java.util.Objects::nonNull).toList(),

@@ -177,7 +177,7 @@ public final class ProblemBuilder {
                 Choice cur = bestChoice.get(ch.format());
                 if (cur == null || ch.latencyPs() < cur.latencyPs() || ch.latencyPs() == cur.latencyPs() && preference.compare(ch, cur) < 0) {
                     bestChoice.put(ch.format(), ch);
-                    best.put(ch.format(), new FusedChoice(ch.tacticId(), ch.precision(), ch.layout(), ch.latencyPs(), ch.computeUs(), ch.memoryUs(), ch.launchUs(), ch.workspaceBytes()));
+                    best.put(ch.format(), FusedChoice.of(ch));
                 }
                 // the fixed rule's fused tactic: the fastest of those it knew (a tactic added after it is never its pick)
                 Choice rc = ruleChoice.get(ch.format());
@@ -189,7 +189,7 @@ public final class ProblemBuilder {
             Map<Format, FusedChoice> byRule = new LinkedHashMap<>();
             best.forEach((f, fc) -> {
                 Choice ch = ruleChoice.get(f);
-                byRule.put(f, ch == null ? fc : new FusedChoice(ch.tacticId(), ch.precision(), ch.layout(), ch.latencyPs(), ch.computeUs(), ch.memoryUs(), ch.launchUs(), ch.workspaceBytes()));
+                byRule.put(f, ch == null ? fc : FusedChoice.of(ch));
             });
             cands.add(new SearchProblem.Candidate(cands.size(), c.kind(), members, best, touchesImage(fused), null, byRule));
         }
@@ -318,11 +318,11 @@ public final class ProblemBuilder {
             if (sp == null) continue;
             Format key = new Format(w.precision(), image ? w.format().imageLayout() : Layout.ANY);
             FusedChoice total = new FusedChoice(w.tacticId(), w.precision(), w.layout(), w.latencyPs() + sp.latencyPs(), w.computeUs() + sp.computeUs(),
-                    w.memoryUs() + sp.memoryUs(), w.launchUs() + sp.launchUs(), Math.max(w.workspaceBytes(), sp.workspaceBytes()));
+                    w.memoryUs() + sp.memoryUs(), w.launchUs() + sp.launchUs(), Math.max(w.workspaceBytes(), sp.workspaceBytes()), w.variant());
             FusedChoice cur = best.get(key);
             if (cur == null || total.latencyPs() < cur.latencyPs()) {
                 best.put(key, total);
-                parts.put(key, new SearchProblem.MergeParts(fused(w), fused(sp)));
+                parts.put(key, new SearchProblem.MergeParts(FusedChoice.of(w), FusedChoice.of(sp)));
             }
         }
         if (best.isEmpty()) return null;
@@ -348,9 +348,6 @@ public final class ProblemBuilder {
         return out;
     }
 
-    private static FusedChoice fused(Choice c) {
-        return new FusedChoice(c.tacticId(), c.precision(), c.layout(), c.latencyPs(), c.computeUs(), c.memoryUs(), c.launchUs(), c.workspaceBytes());
-    }
 
     /**
      * The in-group choices of node {@code i}: each format of its own layouts that agrees with a fused tactic's

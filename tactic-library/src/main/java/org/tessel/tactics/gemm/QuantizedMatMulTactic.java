@@ -3,6 +3,7 @@ package org.tessel.tactics.gemm;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
+import org.tessel.api.DType;
 import org.tessel.api.Layout;
 import org.tessel.cost.Precision;
 import org.tessel.cost.TacticFeatures;
@@ -33,8 +34,12 @@ import org.tessel.tactics.NodeFacts;
  *       without zero points, K and the group size multiples of 128, at most 8 rows a pass); a plan names one
  *       ({@code tessel.gemv.weight_only/mma}), else the engine's auto-tuner times those that run the node, else its
  *       default (the runtime's WeightOnlyGemv.form) runs. Priced alike: one memory-bound estimate for every form.</li>
- *   <li>{@link Kind#WEIGHT_ONLY_GEMM}: prefill: 64x64 output tiles, each K slice of the weight dequantized once into
- *       shared memory and shared by the tile's 64 activation rows; any M, any K the op allows.</li>
+ *   <li>{@link Kind#WEIGHT_ONLY_GEMM}: prefill: 64x64 output tiles, each K slice of the weight decoded once into
+ *       shared memory and shared by the tile's 64 activation rows; any M. Two forms, the tactic's variants, priced apart
+ *       by the search ({@link #GEMM_VARIANTS}): {@value #GEMM_MMA} (tensor cores: f16 activations, the slice's code
+ *       differences code - zero exact in f16, each 32-term mma sum scaled once; K and the group size multiples of 32,
+ *       {@link #gemmMmaWhyNot}) and {@value #GEMM_TILED} (f32 on CUDA cores, any K the op allows). A plan names one
+ *       ({@code tessel.gemm.weight_only/mma}); one that names none runs the tiled form.</li>
  *   <li>{@link Kind#W8A8_GEMM}: SmoothQuant's int8 x int8: A quantized per tensor while a 32x32 tile loads it, exact
  *       int32 sums by dp4a (four int8 products an instruction), scaled once per output.</li>
  * </ul>
@@ -65,6 +70,17 @@ public final class QuantizedMatMulTactic extends BaseTactic {
     public static final String GEMV_MMA = "mma";
     /** The decode GEMV's variants, one per form of its kernel. */
     public static final List<String> GEMV_VARIANTS = List.of(GEMV_PLAIN, GEMV_STAGED, GEMV_MMA);
+    /** The prefill GEMM's tensor-core form. */
+    public static final String GEMM_MMA = "mma";
+    /** The prefill GEMM's CUDA-core form, which runs where a plan names no form. */
+    public static final String GEMM_TILED = "tiled";
+    /** The prefill GEMM's variants, in the order the search prefers on a tie. */
+    public static final List<String> GEMM_VARIANTS = List.of(GEMM_MMA, GEMM_TILED);
+    /**
+     * The tensor-core GEMM's share of the FP16 tensor-core peak: a first estimate (64x64 tiles of 4 warps, register
+     * double buffering, a scale multiply a slice), until a GPU run fits it.
+     */
+    public static final double GEMM_MMA_PEAK_EFFICIENCY = 0.35;
     /** Most output tiles along one grid axis (CUDA's y and z extents). */
     static final long MAX_GRID = 65535;
 
@@ -77,8 +93,50 @@ public final class QuantizedMatMulTactic extends BaseTactic {
 
     public Kind kind() { return kind; }
 
-    /** The GEMV's forms ({@link #GEMV_VARIANTS}); the GEMMs have none. */
-    @Override public List<String> planVariants() { return kind == Kind.WEIGHT_ONLY_GEMV ? GEMV_VARIANTS : List.of(); }
+    /** The GEMV's forms ({@link #GEMV_VARIANTS}), the weight-only GEMM's ({@link #GEMM_VARIANTS}); the W8A8 GEMM has none. */
+    @Override public List<String> planVariants() {
+        return switch (kind) {
+            case WEIGHT_ONLY_GEMV -> GEMV_VARIANTS;
+            case WEIGHT_ONLY_GEMM -> GEMM_VARIANTS;
+            case W8A8_GEMM -> List.of();
+        };
+    }
+
+    /** The weight-only GEMM's forms are priced apart (tensor cores or not); the GEMV's builder picks its form. */
+    @Override public boolean pricesVariants() { return kind == Kind.WEIGHT_ONLY_GEMM; }
+
+    @Override public List<String> pricedVariants(Node n, Precision p) {
+        return pricesVariants() ? GEMM_VARIANTS.stream().filter(v -> gemmFormWhyNot(n, p, v) == null).toList() : List.of();
+    }
+
+    @Override public String variantWhyNot(Node n, String variant, Precision p) {
+        if (kind != Kind.WEIGHT_ONLY_GEMM || n == null || !GEMM_VARIANTS.contains(variant)) return super.variantWhyNot(n, variant, p);
+        return gemmFormWhyNot(n, p, variant);
+    }
+
+    @Override public TacticFeatures features(Node n, Precision p, Layout l, String variant) {
+        TacticFeatures own = features(n, p, l);
+        return kind == Kind.WEIGHT_ONLY_GEMM && variant.equals(GEMM_MMA) ? own.withTensorCores(true).withPeakEfficiency(GEMM_MMA_PEAK_EFFICIENCY) : own;
+    }
+
+    /** Why the weight-only GEMM's form {@code variant} cannot run {@code n} at {@code p} (null: it can). */
+    private String gemmFormWhyNot(Node n, Precision p, String variant) {
+        if (variant.equals(GEMM_TILED)) return null;
+        int k = n.input(0).type().shape().dim(-1), group = (int) n.attrs().getInt("group_size", 0);
+        String why = gemmMmaWhyNot(p.storage(), k, group);
+        return why == null ? null : "the mma form of " + id() + " cannot run " + n.name() + ": " + why;
+    }
+
+    /**
+     * Why the weight-only GEMM's tensor-core form cannot run activations {@code t} of K={@code k} with group size
+     * {@code group} (null: it can): it multiplies f16 activations (mma.sync on f16), and its K slices of 32 load whole
+     * 16-byte chunks of one group.
+     */
+    public static String gemmMmaWhyNot(DType t, int k, int group) {
+        if (t != DType.F16) return "it multiplies f16 activations (mma.sync on f16), not " + t.text();
+        if (k % 32 != 0 || group % 32 != 0) return "its K slices of 32 lie in one group: K=" + k + " and group size " + group + " must be multiples of 32";
+        return null;
+    }
 
     /** The fused kinds the decode GEMV runs: the MatMul's Adds, and A computed by an elementwise tree or an RMSNormalization in its x loader. */
     private static final Set<String> GEMV_KINDS = Set.of("gemm_bias_act", "eltwise_gemm", GemvTactic.RMSNORM_GEMM);

@@ -37,6 +37,10 @@ import org.tessel.tactics.gemm.GemvTactic;
  * multiplied into x as it is loaded), a gemm_bias_act's bias and residual added in the epilogue. Without a plan the rule
  * takes the GEMV wherever the catalogue's GEMV supports the node (the decode step), else the GEMM.
  *
+ * <p>The GEMM's form ({@link WeightOnlyGemm.Form}: tiled or mma) is the tactic's variant, priced apart by the search:
+ * the plan's form runs ({@code tessel.gemm.weight_only/mma}), the tiled one where the plan names none; a form that
+ * cannot run the node is refused naming it. The layer reports the form it runs.
+ *
  * <p>The GEMV's kernel form ({@link WeightOnlyGemv.Form}) is the tactic's variant: the form a plan names
  * ({@code tessel.gemv.weight_only/mma}) runs, refused naming the node where it is no form or cannot run it (checked before
  * any GPU work by {@link #variantWhyNot}); with no variant the auto-tuner times every form that runs the node and keeps
@@ -73,23 +77,35 @@ public final class QuantizedMatMulLayers implements TacticImplementation {
         return id.equals(GpuTactics.GEMM_W8A8) ? w8a8(c, n) : weightOnly(c, n, id, parts.subList(1, parts.size()));
     }
 
-    /** Why a planned variant of the tiled GEMMs (which have one kernel each, no variants) cannot be built, or null. */
+    /** Why a planned variant of the W8A8 GEMM (one kernel, no variants) cannot be built, or null. */
     private static String noVariants(List<String> parts) {
-        if (parts.size() == 1 || parts.get(0).equals(GpuTactics.GEMV_WEIGHT_ONLY)) return null;
+        if (parts.size() == 1 || !parts.get(0).equals(GpuTactics.GEMM_W8A8)) return null;
         return parts.get(0) + " has one kernel and no variants, so its planned variant '" + String.join("/", parts.subList(1, parts.size())) + "' names nothing it runs";
     }
 
     @Override public String variantWhyNot(Node n, String tactic, GpuEngine.Precision p) {
         List<String> parts = GpuTactics.parts(tactic);
         if (parts.size() > 1 && noVariants(parts) != null) return noVariants(parts);
-        if (parts.size() == 1 || !parts.get(0).equals(GpuTactics.GEMV_WEIGHT_ONLY) || !computes(n)) return null;
+        if (parts.size() == 1 || !computes(n)) return null;
         WeightOnly o;
         try {
             o = WeightOnly.of(n);
         } catch (OpException e) {
             return null; // the build refuses the node's shapes, whatever the form
         }
-        return formWhyNot(parts.subList(1, parts.size()), p.storage(), o.bits(), o.z() != null, o.group(), o.d().m(), o.d().k());
+        List<String> variant = parts.subList(1, parts.size());
+        if (parts.get(0).equals(GpuTactics.GEMM_WEIGHT_ONLY)) return gemmFormWhyNot(variant, p.storage(), o.group(), o.d().k());
+        return formWhyNot(variant, p.storage(), o.bits(), o.z() != null, o.group(), o.d().m(), o.d().k());
+    }
+
+    /** Why {@code variant} (the parts after the GEMM's id) names no form that runs a GEMM of K={@code k} in activations {@code t} (null: it names one). */
+    private static String gemmFormWhyNot(List<String> variant, DType t, int group, int k) {
+        WeightOnlyGemm.Form f = variant.size() == 1 ? WeightOnlyGemm.Form.ofVariant(variant.get(0)) : null;
+        if (f == null)
+            return "variant '" + String.join("/", variant) + "' of " + GpuTactics.GEMM_WEIGHT_ONLY + " names no form of its kernel (its forms: "
+                    + String.join(", ", Arrays.stream(WeightOnlyGemm.Form.values()).map(x -> x.variant).toList()) + ")";
+        String why = WeightOnlyGemm.formWhyNot(f, t, k, group);
+        return why == null ? null : "the " + f.variant + " form cannot run it: " + why;
     }
 
     /**
@@ -128,8 +144,8 @@ public final class QuantizedMatMulLayers implements TacticImplementation {
         int bits = o.bits(), group = o.group(), m = o.d().m(), cols = o.d().n(), k = o.d().k();
         DType t = c.storage(), scaleType = s.type().dtype();
         boolean gemv = id.equals(GpuTactics.GEMV_WEIGHT_ONLY);
-        if (gemv && !variant.isEmpty()) {
-            String why = formWhyNot(variant, t, bits, o.z() != null, group, m, k);
+        if (!variant.isEmpty()) {
+            String why = gemv ? formWhyNot(variant, t, bits, o.z() != null, group, m, k) : gemmFormWhyNot(variant, t, group, k);
             if (why != null) throw GpuEngineException.unsupported(n, why);
         }
         DeviceBuffer y = c.activation(n.output());
@@ -137,7 +153,9 @@ public final class QuantizedMatMulLayers implements TacticImplementation {
         DeviceBuffer zeros = o.z() == null ? null : bytes(c, o.z());
         if (!gemv) {
             DeviceBuffer x = c.activation(n.input(0));
-            return Operands.layer(c, n, id, n.output(), st -> WeightOnlyGemm.run(c.kernels(), t, scaleType, bits, group, m, cols, k, x, codes, scales, zeros, y, st));
+            WeightOnlyGemm.Form form = variant.isEmpty() ? WeightOnlyGemm.Form.TILED : WeightOnlyGemm.Form.ofVariant(variant.get(0));
+            return Operands.layer(c, n, GpuTactics.variant(id, form.variant), n.output(),
+                    st -> WeightOnlyGemm.run(c.kernels(), t, scaleType, bits, group, m, cols, k, x, codes, scales, zeros, y, st, form));
         }
         // the tactic checked the group's body as tessel.gemv's: a norm or an elementwise tree before the product, Adds after it
         GemvGroup g = GemvGroup.of(n, o.mm());

@@ -5,37 +5,67 @@ import org.tessel.runtime.cuda.CudaKernel;
 import org.tessel.runtime.cuda.CudaStream;
 import org.tessel.runtime.cuda.DeviceBuffer;
 import org.tessel.runtime.gpu.CudaTypes;
+import org.tessel.tactics.gemm.QuantizedMatMulTactic;
 
 /**
- * Tactic {@code tessel.gemm.weight_only}: {@code tessel.WeightOnlyMatMul} for any number of activation rows
- * ({@code weight_only_gemm.cu}): 64x64 output tiles of 16x16 threads, each K slice of the codes dequantized once into
- * shared memory, f32 math in k order. Any K the op allows.
+ * Tactic {@code tessel.gemm.weight_only}: {@code tessel.WeightOnlyMatMul} for any number of activation rows, in two
+ * forms ({@link Form}), the tactic's variants: {@code tiled} ({@code weight_only_gemm.cu}: 64x64 output tiles of 16x16
+ * threads, each K slice of the codes dequantized once into shared memory, f32 math in k order, any K the op allows) and
+ * {@code mma} ({@code weight_only_gemm_mma.cu}: 64x64 tiles of 4 warps on tensor cores, f16 activations, the slices'
+ * code differences exact in f16 and each slice's sums scaled once; {@link QuantizedMatMulTactic#gemmMmaWhyNot}).
  */
 public final class WeightOnlyGemm {
     private WeightOnlyGemm() {}
 
-    /** Output tile side. */
+    /** Output tile side (both forms). */
     public static final int TILE = 64;
 
-    public static String source(DType t, DType scaleType, int bits) {
+    /** The kernel's forms, each the tactic's variant of the same name. */
+    public enum Form {
+        TILED(QuantizedMatMulTactic.GEMM_TILED), MMA(QuantizedMatMulTactic.GEMM_MMA);
+
+        /** The form as the tactic's variant ({@code tessel.gemm.weight_only/VARIANT}). */
+        public final String variant;
+
+        Form(String variant) { this.variant = variant; }
+
+        /** The form a variant names, or null when it names none. */
+        public static Form ofVariant(String variant) {
+            for (Form f : values()) if (f.variant.equals(variant)) return f;
+            return null;
+        }
+    }
+
+    /** Why {@code form} cannot run activations {@code t} of K={@code k} with group size {@code group} (null: it can). */
+    public static String formWhyNot(Form form, DType t, int k, int group) {
+        return form == Form.TILED ? null : QuantizedMatMulTactic.gemmMmaWhyNot(t, k, group);
+    }
+
+    public static String source(DType t, DType scaleType, int bits, Form form) {
         CudaTypes.require(t, "tessel_gemm_wo activations");
         CudaTypes.require(scaleType, "tessel_gemm_wo scales");
         if (bits != 4 && bits != 8) throw new IllegalArgumentException("bits must be 4 or 8, got " + bits);
-        return KernelCompiler.prelude() + CudaTypes.typedefs("T", t) + CudaTypes.typedefs("S", scaleType) + "#define WO_BITS " + bits + "\n"
-                + KernelCompiler.resource("weight_only_gemm.cu");
+        if (form == Form.MMA && t != DType.F16) throw new IllegalArgumentException("the mma tessel_gemm_wo takes f16 activations, got " + t.text());
+        String head = KernelCompiler.prelude() + CudaTypes.typedefs("T", t) + CudaTypes.typedefs("S", scaleType) + "#define WO_BITS " + bits + "\n";
+        return form == Form.TILED ? head + KernelCompiler.resource("weight_only_gemm.cu")
+                : head + KernelCompiler.resource("mma.cuh") + KernelCompiler.resource("weight_only_gemm_mma.cu");
     }
 
-    /** y[m, n] = x[m, k] dequantize(W)^T; operands as {@link WeightOnlyGemv#launch} takes them. */
+    /** y[m, n] = x[m, k] dequantize(W)^T by {@code form} (which must run it: {@link #formWhyNot}); operands as {@link WeightOnlyGemv#launch} takes them. */
     public static void run(KernelCompiler kc, DType t, DType scaleType, int bits, int group, int m, int n, int k, DeviceBuffer x,
-                           DeviceBuffer codes, DeviceBuffer scales, DeviceBuffer zeros, DeviceBuffer y, CudaStream stream) {
+                           DeviceBuffer codes, DeviceBuffer scales, DeviceBuffer zeros, DeviceBuffer y, CudaStream stream, Form form) {
         if (group < 1 || k % group != 0) throw new IllegalArgumentException("weight-only GEMM: group size " + group + " does not divide K=" + k);
+        String why = formWhyNot(form, t, k, group);
+        if (why != null) throw new IllegalArgumentException("weight-only GEMM: the " + form.variant + " form cannot run it: " + why);
         long tilesM = (m + TILE - 1L) / TILE;
         if (m < 1 || tilesM > 65535) throw new IllegalArgumentException("weight-only GEMM: " + m + " activation rows (1 to " + 65535L * TILE + ")");
         checkBuffers(t, scaleType, bits, group, m, n, k, x, codes, scales, zeros, y);
-        String program = "tessel_gemm_wo_w" + bits + "_" + t.text() + "_s" + scaleType.text() + ".cu";
-        var kernel = kc.kernel(program, () -> source(t, scaleType, bits), "tessel_gemm_wo");
+        boolean mma = form == Form.MMA;
+        String program = "tessel_gemm_wo" + (mma ? "_mma" : "") + "_w" + bits + "_" + t.text() + "_s" + scaleType.text() + ".cu";
+        var kernel = kc.kernel(program, () -> source(t, scaleType, bits, form), mma ? "tessel_gemm_wo_mma" : "tessel_gemm_wo");
         var args = CudaKernel.args().ptr(x).ptr(codes).ptr(scales).ptr(zeros == null ? 0L : zeros.address()).ptr(y).i32(m).i32(n).i32(k).i32(group);
-        kernel.launch((n + TILE - 1) / TILE, (int) tilesM, 1, 16, 16, 1, 0, stream, args);
+        if (mma) kernel.launch((n + TILE - 1) / TILE, (int) tilesM, 1, 128, 1, 1, 0, stream, args);
+        else kernel.launch((n + TILE - 1) / TILE, (int) tilesM, 1, 16, 16, 1, 0, stream, args);
     }
 
     /** Fails naming the operand when a buffer is smaller than the shapes need. */

@@ -39,7 +39,8 @@ import org.tessel.tactics.plan.PlannedNode;
  * The quantized MatMul tactics inside GPU engines on the emulated device (a CPU test: kernel logic and launch
  * arguments, never speed), each engine planned with the tactic under test, against the CPU engine's kernels:
  * tessel.gemv.weight_only and tessel.gemm.weight_only over INT8 and INT4, groups 32/64/128, with and without zero
- * points, 1, 3, 5, 8, 13 (two passes of the GEMV over the weights), 17 and 64 activation rows; tessel.gemm.w8a8 over
+ * points, 1, 3, 5, 8, 13 (two passes of the GEMV over the weights), 17 and 64 activation rows (the GEMM in both its
+ * forms, tiled and, at FP16, mma on the emulated tensor cores); tessel.gemm.w8a8 over
  * 1, 3, 17 and 64 rows and a K that is not a multiple of 4.
  *
  * <p>Bounds: at FP32 both compute what the CPU kernels compute up to f32 summation order (tolerance 1e-5). At FP16 and
@@ -174,13 +175,15 @@ class QuantizedMatMulEmulatedTest {
                         SplittableRandom r = new SplittableRandom(m * 31L + group);
                         for (GpuEngine.Precision p : List.of(GpuEngine.Precision.FP32, GpuEngine.Precision.FP16)) {
                             Map<String, Tensor> in = input(r, m, k, p.storage());
-                            for (String tactic : m <= 16 ? List.of(GpuTactics.GEMV_WEIGHT_ONLY, GpuTactics.GEMM_WEIGHT_ONLY) : List.of(GpuTactics.GEMM_WEIGHT_ONLY)) {
+                            List<String> tactics = new ArrayList<>(m <= 16 ? List.of(GpuTactics.GEMV_WEIGHT_ONLY, GpuTactics.GEMM_WEIGHT_ONLY) : List.of(GpuTactics.GEMM_WEIGHT_ONLY));
+                            if (p == GpuEngine.Precision.FP16) tactics.add(GpuTactics.variant(GpuTactics.GEMM_WEIGHT_ONLY, "mma")); // tensor cores: f16 only
+                            for (String tactic : tactics) {
                                 check(tactic + " " + g.name(), g, p, tactic, in);
                                 checked++;
                             }
                         }
                     }
-        assertEquals(2 * 3 * 2 * (5 * 2 + 2) * 2, checked);
+        assertEquals(2 * 3 * 2 * ((5 * 2 + 2) * 2 + 7), checked);
     }
 
     @Test void bf16ActivationsAndF32ScalesMatchToo() {
@@ -218,12 +221,12 @@ class QuantizedMatMulEmulatedTest {
         assertTrue(e.getMessage().contains("at most 16 activation rows (A has 17)"), e.getMessage());
     }
 
-    /** Without a plan the builder's rule takes the GEMV for a decode step and the GEMM beyond 16 rows. */
+    /** Without a plan the builder's rule takes the GEMV for a decode step and the GEMM beyond 16 rows, in its tiled form (the search prices the forms). */
     @Test void theBuildersRulePicksTheGemvForDecodeAndTheGemmForPrefill() {
         for (int m : new int[] {1, 17}) {
             Graph g = weightOnly(m, 128, 24, 4, 32, false, DType.F16, m);
             try (GpuEngine e = GpuEngine.build(g, GpuEngine.Precision.FP32, ctx)) {
-                assertEquals(List.of(m == 1 ? GpuTactics.variant(GpuTactics.GEMV_WEIGHT_ONLY, "staged") : GpuTactics.GEMM_WEIGHT_ONLY), e.layerPlans().stream().map(l -> l.tactic()).toList());
+                assertEquals(List.of(m == 1 ? GpuTactics.variant(GpuTactics.GEMV_WEIGHT_ONLY, "staged") : GpuTactics.variant(GpuTactics.GEMM_WEIGHT_ONLY, "tiled")), e.layerPlans().stream().map(l -> l.tactic()).toList());
             }
         }
     }

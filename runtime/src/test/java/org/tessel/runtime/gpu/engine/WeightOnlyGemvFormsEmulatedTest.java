@@ -20,6 +20,7 @@ import org.tessel.cost.Precision;
 import org.tessel.ir.Graph;
 import org.tessel.runtime.cuda.CudaContext;
 import org.tessel.runtime.engine.Engine;
+import org.tessel.runtime.gpu.kernels.WeightOnlyGemm;
 import org.tessel.runtime.gpu.kernels.WeightOnlyGemv;
 import org.tessel.search.EnginePlans;
 import org.tessel.search.SearchOptions;
@@ -51,7 +52,7 @@ class WeightOnlyGemvFormsEmulatedTest {
 
     @Test void theKernelsFormsAreTheCataloguesVariants() {
         assertEquals(GemmTactics.WEIGHT_ONLY_GEMV.planVariants(), Arrays.stream(WeightOnlyGemv.Form.values()).map(f -> f.variant).toList());
-        assertEquals(List.of(), GemmTactics.WEIGHT_ONLY_GEMM.planVariants());
+        assertEquals(java.util.Set.copyOf(GemmTactics.WEIGHT_ONLY_GEMM.planVariants()), java.util.Set.copyOf(Arrays.stream(WeightOnlyGemm.Form.values()).map(f -> f.variant).toList()));
         assertTrue(GemmTactics.WEIGHT_ONLY_GEMV.summary().contains("variants plain, staged, mma"), GemmTactics.WEIGHT_ONLY_GEMV.summary());
         // where each form runs, the default first: f16 4-bit g128 at one row takes all three, at 3 rows not the staged form
         assertEquals(List.of(WeightOnlyGemv.Form.STAGED, WeightOnlyGemv.Form.PLAIN, WeightOnlyGemv.Form.MMA), WeightOnlyGemv.forms(DType.F16, 4, false, 128, 256, 1));
@@ -210,15 +211,24 @@ class WeightOnlyGemvFormsEmulatedTest {
         assertTrue(forced.getMessage().endsWith("variant 'mma/x' of tessel.gemv.weight_only names no form of its kernel (its forms: plain, staged, mma)"), forced.getMessage());
     }
 
-    /** The tiled weight-only GEMM has one kernel: a variant planned for it is refused naming it, not ignored. */
-    @Test void aVariantOfTheTiledGemmIsRefusedNotIgnored() {
+    /**
+     * The weight-only GEMM's forms: a variant that names none, and the mma form at FP32 or with groups of 16, are refused
+     * before any GPU work naming the node, the variant and why; the plan check names the forms.
+     */
+    @Test void aGemmVariantThatCannotRunIsRefusedNotIgnored() {
         Graph g = QuantizedMatMulEmulatedTest.weightOnly(40, 256, 40, 4, 128, false, DType.F16, 9);
-        PlanApplier.Applied a = QuantizedMatMulEmulatedTest.planned(g, GpuEngine.Precision.FP16, GpuTactics.GEMM_WEIGHT_ONLY + "/mma");
-        GpuEngineException pre = assertThrows(GpuEngineException.class, () -> GpuEngine.checkPlan(a.graph(), a.plan(), GpuEngine.Precision.FP16));
-        assertTrue(pre.getMessage().contains("node 'proj'") && pre.getMessage().endsWith("tessel.gemm.weight_only has one kernel and no variants, so its planned variant 'mma' names nothing it runs"),
+        PlanApplier.Applied fast = QuantizedMatMulEmulatedTest.planned(g, GpuEngine.Precision.FP16, GpuTactics.GEMM_WEIGHT_ONLY + "/fast");
+        PlanException plan = assertThrows(PlanException.class, () -> PlanCheck.check(fast.plan(), fast.graph(), TacticCatalog.global(), DeviceSpec.byName("h100")));
+        assertEquals("node 'proj' (tessel.WeightOnlyMatMul): tactic tessel.gemm.weight_only has no variant 'fast' (its variants: mma, tiled)", plan.getMessage());
+        GpuEngineException pre = assertThrows(GpuEngineException.class, () -> GpuEngine.checkPlan(fast.graph(), fast.plan(), GpuEngine.Precision.FP16));
+        assertTrue(pre.getMessage().contains("node 'proj'") && pre.getMessage().endsWith("variant 'fast' of tessel.gemm.weight_only names no form of its kernel (its forms: tiled, mma)"),
                 pre.getMessage());
+        PlanApplier.Applied fp32 = QuantizedMatMulEmulatedTest.planned(g, GpuEngine.Precision.FP32, GpuTactics.GEMM_WEIGHT_ONLY + "/mma");
+        GpuEngineException f32 = assertThrows(GpuEngineException.class, () -> GpuEngine.checkPlan(fp32.graph(), fp32.plan(), GpuEngine.Precision.FP32));
+        assertTrue(f32.getMessage().endsWith("the mma form cannot run it: it multiplies f16 activations (mma.sync on f16), not f32"), f32.getMessage());
+        Graph g16 = QuantizedMatMulEmulatedTest.weightOnly(40, 256, 40, 4, 16, false, DType.F16, 9);
         GpuEngineException forced = assertThrows(GpuEngineException.class,
-                () -> GpuEngine.buildForced(g, Map.of("proj", GpuTactics.GEMM_WEIGHT_ONLY + "/mma"), GpuEngine.Precision.FP16, ctx, GpuEngine.Options.FIXED).close());
-        assertTrue(forced.getMessage().endsWith("names nothing it runs"), forced.getMessage());
+                () -> GpuEngine.buildForced(g16, Map.of("proj", GpuTactics.GEMM_WEIGHT_ONLY + "/mma"), GpuEngine.Precision.FP16, ctx, GpuEngine.Options.FIXED).close());
+        assertTrue(forced.getMessage().endsWith("K=256 and group size 16 must be multiples of 32"), forced.getMessage());
     }
 }

@@ -27,7 +27,7 @@ class QuantizedMatMulNvccTest {
         for (DType t : List.of(DType.F32, DType.F16, DType.BF16)) {
             for (int bits : new int[] {4, 8}) {
                 loads.put("gemv_w" + bits + "_" + t.text(), WeightOnlyGemv.source(t, DType.F16, bits, 1));
-                gemms.put("gemm_wo_w" + bits + "_" + t.text(), WeightOnlyGemm.source(t, DType.F16, bits));
+                gemms.put("gemm_wo_w" + bits + "_" + t.text(), WeightOnlyGemm.source(t, DType.F16, bits, WeightOnlyGemm.Form.TILED));
             }
             dp4a.put("gemm_w8a8_" + t.text(), W8A8Gemm.source(t));
         }
@@ -44,7 +44,7 @@ class QuantizedMatMulNvccTest {
                     loads.put("gemv_w" + bits + "_" + t.text() + "_staged_silu_mul_ks" + split, WeightOnlyGemv.source(t, DType.F16, bits, 1, KernelSourcesCompileTest.siluMulPrologue(), null, split, WeightOnlyGemv.Form.STAGED));
                     loads.put("gemv_w" + bits + "_" + t.text() + "_staged_rmsnorm_ks" + split, WeightOnlyGemv.source(t, DType.F16, bits, 1, null, new Gemv.RmsNorm(1e-5f), split, WeightOnlyGemv.Form.STAGED));
                 }
-        gemms.put("gemm_wo_w8_bf16_bf16_scales", WeightOnlyGemm.source(DType.BF16, DType.BF16, 8));
+        gemms.put("gemm_wo_w8_bf16_bf16_scales", WeightOnlyGemm.source(DType.BF16, DType.BF16, 8, WeightOnlyGemm.Form.TILED));
         // the tensor-core form (4-bit, f16): 1 to 8 rows a pass, plain, with the SiLU prologue and with the norm, f16 and f32 scales
         Map<String, String> mma = new LinkedHashMap<>();
         for (int m : new int[] {1, 3, 8})
@@ -55,7 +55,11 @@ class QuantizedMatMulNvccTest {
                 mma.put("gemv_mma_m" + m + "_u8_ks" + split, WeightOnlyGemv.source(DType.F16, DType.F16, 4, m, KernelSourcesCompileTest.siluMulPrologue(), null, split, WeightOnlyGemv.Form.MMA, 8));
                 mma.put("gemv_mma_m" + m + "_u1_ks" + split, WeightOnlyGemv.source(DType.F16, DType.F16, 4, m, null, null, split, WeightOnlyGemv.Form.MMA, 1));
             }
+        // the prefill GEMM's tensor-core form: 4 and 8 bits, f16 and f32 scales
+        for (int bits : new int[] {4, 8})
+            for (DType s : List.of(DType.F16, DType.F32)) mma.put("gemm_wo_mma_w" + bits + "_s" + s.text(), WeightOnlyGemm.source(DType.F16, s, bits, WeightOnlyGemm.Form.MMA));
         assertEquals("", KernelSourcesCompileTest.compileAll(dir, mma, ptx -> ptx.contains("mma.sync.aligned.m16n8k16") ? null : "no mma in the PTX"));
+        assertThrows(IllegalArgumentException.class, () -> WeightOnlyGemm.source(DType.BF16, DType.F16, 4, WeightOnlyGemm.Form.MMA));
         assertThrows(IllegalArgumentException.class, () -> WeightOnlyGemv.source(DType.BF16, DType.F16, 4, 1, null, null, 1, WeightOnlyGemv.Form.MMA));
         assertThrows(IllegalArgumentException.class, () -> WeightOnlyGemv.source(DType.F16, DType.F16, 8, 1, null, null, 1, WeightOnlyGemv.Form.MMA));
         assertEquals("", KernelSourcesCompileTest.compileAll(dir, loads, ptx -> ptx.contains("ld.global.nc.v4") || ptx.contains("ld.global.v4") ? null : "no 16-byte loads in the PTX"));

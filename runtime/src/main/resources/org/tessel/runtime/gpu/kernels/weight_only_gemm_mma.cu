@@ -1,0 +1,148 @@
+// tessel.gemm.weight_only/mma: tessel.WeightOnlyMatMul for any number of activation rows (prefill) on tensor cores,
+// y[m, n] = sum_g scale[n, g] * sum_{k in g} x[m, k] * (code[n, k] - zero[n, g]), f16 activations x and y, scales in
+// their stored type S, codes as weight_only_gemm.cu takes them (WO_BITS 4: [N, K/2] u8 two a byte, even k in the low
+// nibble, implicit zero 8 without zero points; WO_BITS 8: [N, K] i8, u8 with zero points).
+// A block of 4 warps computes a 64x64 tile of y, each warp 32x32 (2 x 4 mma.sync m16n8k16 tiles). K goes in slices of
+// 32, each within one group (K and the group size multiples of 32, which the catalogue and the host check): the block
+// stores the slice of x (f16, as loaded) and the slice's code differences code - zero (small integers, exact in f16) in
+// shared memory, rows 40 halves apart so that the fragment reads fall on distinct banks; each warp's mma sums of the
+// slice's 32 products (exact f16 x f16 products, f32 sums) are multiplied by the column's scale once and added to the f32
+// accumulators, so no dequantized weight is ever rounded to f16. The next slice's x, codes and scales are read into
+// registers while the tensor cores work on this one. The one rounding is the store to f16.
+#ifndef WO_BITS
+#define WO_BITS 4
+#endif
+#define WM_BM 64
+#define WM_BN 64
+#define WM_BK 32
+#define WM_LD 40
+
+// byte i of the little-endian words c[0..3]
+__device__ __forceinline__ int tessel_wm_byte(const unsigned* c, int i) { return (int) ((c[i >> 2] >> (8 * (i & 3))) & 0xFFu); }
+
+// 16 code differences code - zero of one weight row's slice part (words c: 8 bytes at 4 bits, 16 at 8), as 8 packed
+// f16 pairs in k order; z < 0: no zero points (4 bits: implicit 8; 8 bits: the codes are signed)
+__device__ __forceinline__ void tessel_wm_codes(uint4& lo, uint4& hi, const unsigned* c, int z) {
+    unsigned p[8];
+#pragma unroll
+    for (int i = 0; i < 8; i++) {
+#if WO_BITS == 4
+        const int b = tessel_wm_byte(c, i), zz = z < 0 ? 8 : z;
+        const int d0 = (b & 15) - zz, d1 = (b >> 4) - zz;
+#else
+        const int b0 = tessel_wm_byte(c, 2 * i), b1 = tessel_wm_byte(c, 2 * i + 1);
+        const int d0 = z < 0 ? (int) (signed char) b0 : b0 - z, d1 = z < 0 ? (int) (signed char) b1 : b1 - z;
+#endif
+        p[i] = tessel_pack_f16x2((float) d0, (float) d1);
+    }
+    lo = make_uint4(p[0], p[1], p[2], p[3]);
+    hi = make_uint4(p[4], p[5], p[6], p[7]);
+}
+
+extern "C" __global__ void __launch_bounds__(128)
+tessel_gemm_wo_mma(const unsigned short* __restrict__ x, const unsigned char* __restrict__ w, const S* __restrict__ scales,
+                   const unsigned char* __restrict__ zeros, unsigned short* __restrict__ y, int m, int n, int k, int group) {
+    __shared__ __align__(16) unsigned short As[WM_BM * WM_LD];
+    __shared__ __align__(16) unsigned short Ws[WM_BN * WM_LD];
+    __shared__ float Ss[WM_BN];
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, tg = lane & 3;
+    const int wm = warp >> 1, wn = warp & 1;
+    const int rowBase = blockIdx.y * WM_BM, colBase = blockIdx.x * WM_BN;
+    const int groups = k / group, rowBytes = WO_BITS == 4 ? k / 2 : k;
+    // this thread's part of a slice: x rows ar0 and ar0 + 32, 8 halves from column ac; weight row wr, codes [16 wh, 16 wh + 16)
+    const int ar0 = tid >> 2, ac = (tid & 3) * 8, wr = tid >> 1, wh = tid & 1, gc = colBase + wr;
+    const bool wIn = gc < n;
+    uint4 xa0, xa1;
+    unsigned codes[4] = {0u, 0u, 0u, 0u};  // the slice part's code bytes (8 at 4 bits, 16 at 8)
+    float scale = 0.0f;
+    int zero = -1;
+    // the slice from k0 into registers: the codes and this thread's column scale (constants), then x
+    auto fetchW = [&](int k0) {
+        const long long gi = (long long) gc * groups + k0 / group;
+#if WO_BITS == 4
+        const uint2 u = wIn ? *reinterpret_cast<const uint2*>(w + (long long) gc * rowBytes + (k0 >> 1) + wh * 8) : make_uint2(0u, 0u);
+        codes[0] = u.x; codes[1] = u.y;
+#else
+        const uint4 u = wIn ? *reinterpret_cast<const uint4*>(w + (long long) gc * rowBytes + k0 + wh * 16) : make_uint4(0u, 0u, 0u, 0u);
+        codes[0] = u.x; codes[1] = u.y; codes[2] = u.z; codes[3] = u.w;
+#endif
+        zero = zeros && wIn ? (int) zeros[gi] : -1;
+        scale = wIn && wh == 0 ? LD_S(scales, gi) : 0.0f;
+    };
+    auto fetchX = [&](int k0) {
+        const int r0 = rowBase + ar0, r1 = r0 + 32;
+        xa0 = r0 < m ? *reinterpret_cast<const uint4*>(x + (long long) r0 * k + k0 + ac) : make_uint4(0u, 0u, 0u, 0u);
+        xa1 = r1 < m ? *reinterpret_cast<const uint4*>(x + (long long) r1 * k + k0 + ac) : make_uint4(0u, 0u, 0u, 0u);
+    };
+    fetchW(0);
+    tessel_pdl();  // waits for the kernel before it (a programmatic launch may start early), then lets the next one launch
+    fetchX(0);
+    float acc[2][4][4];
+#pragma unroll
+    for (int i = 0; i < 2; i++)
+#pragma unroll
+        for (int j = 0; j < 4; j++) acc[i][j][0] = acc[i][j][1] = acc[i][j][2] = acc[i][j][3] = 0.0f;
+    for (int k0 = 0; k0 < k; k0 += WM_BK) {
+        // the registers into shared memory: x as loaded, the codes as f16 differences, the scales
+        *reinterpret_cast<uint4*>(As + ar0 * WM_LD + ac) = xa0;
+        *reinterpret_cast<uint4*>(As + (ar0 + 32) * WM_LD + ac) = xa1;
+        uint4 lo, hi;
+        tessel_wm_codes(lo, hi, codes, zero);
+        *reinterpret_cast<uint4*>(Ws + wr * WM_LD + wh * 16) = lo;
+        *reinterpret_cast<uint4*>(Ws + wr * WM_LD + wh * 16 + 8) = hi;
+        if (wh == 0) Ss[wr] = scale;
+        __syncthreads();
+        if (k0 + WM_BK < k) {
+            fetchW(k0 + WM_BK);
+            fetchX(k0 + WM_BK);
+        }
+        // this slice's sums: A fragments reg 0 = (g, 2t..2t+1), 1 = (g+8, ..), 2 = (g, 2t+8..), 3 = (g+8, 2t+8..);
+        // B fragment reg 0 = W[n = g][k = 2t..2t+1], reg 1 = k + 8 (rows of Ws are columns of y)
+        float part[2][4][4];
+#pragma unroll
+        for (int i = 0; i < 2; i++)
+#pragma unroll
+            for (int j = 0; j < 4; j++) part[i][j][0] = part[i][j][1] = part[i][j][2] = part[i][j][3] = 0.0f;
+#pragma unroll
+        for (int s = 0; s < WM_BK / 16; s++) {
+            unsigned a[2][4];
+#pragma unroll
+            for (int i = 0; i < 2; i++) {
+                const unsigned short* ap = As + (wm * 32 + i * 16 + g) * WM_LD + s * 16 + 2 * tg;
+                a[i][0] = *reinterpret_cast<const unsigned*>(ap);
+                a[i][1] = *reinterpret_cast<const unsigned*>(ap + 8 * WM_LD);
+                a[i][2] = *reinterpret_cast<const unsigned*>(ap + 8);
+                a[i][3] = *reinterpret_cast<const unsigned*>(ap + 8 * WM_LD + 8);
+            }
+#pragma unroll
+            for (int j = 0; j < 4; j++) {
+                const unsigned short* bp = Ws + (wn * 32 + j * 8 + g) * WM_LD + s * 16 + 2 * tg;
+                const unsigned b0 = *reinterpret_cast<const unsigned*>(bp), b1 = *reinterpret_cast<const unsigned*>(bp + 8);
+                tessel_mma_f16(part[0][j], a[0], b0, b1);
+                tessel_mma_f16(part[1][j], a[1], b0, b1);
+            }
+        }
+        // C fragment: [0], [1] = row g, columns 2t, 2t+1; [2], [3] = row g + 8: each column's scale once a slice
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            const float s0 = Ss[wn * 32 + j * 8 + 2 * tg], s1 = Ss[wn * 32 + j * 8 + 2 * tg + 1];
+#pragma unroll
+            for (int i = 0; i < 2; i++) {
+                acc[i][j][0] += part[i][j][0] * s0;
+                acc[i][j][1] += part[i][j][1] * s1;
+                acc[i][j][2] += part[i][j][2] * s0;
+                acc[i][j][3] += part[i][j][3] * s1;
+            }
+        }
+        __syncthreads();
+    }
+#pragma unroll
+    for (int i = 0; i < 2; i++)
+#pragma unroll
+        for (int j = 0; j < 4; j++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                const int row = rowBase + wm * 32 + i * 16 + g + (e >> 1) * 8, col = colBase + wn * 32 + j * 8 + 2 * tg + (e & 1);
+                if (row < m && col < n) y[(long long) row * n + col] = tessel_f2h(acc[i][j][e]);
+            }
+}
