@@ -8,7 +8,10 @@ Hugging Face `tokenizers` (vocabulary --vocab, <|endoftext|> id 0 between files)
 LlamaForCausalLM, a target (~27 M parameters: width 512, 8 layers, 8 heads / 4 KV heads) and a draft (~3.5 M: width 256,
 2 layers, 4 / 2 heads) sharing the tokenizer, trained from seed --seed with AdamW under bf16 autocast on next-token loss
 over random 256-token windows, within a wall-clock budget (--budget seconds in all, tokenizer included; the target gets
-70% of what is left after the tokenizer). Writes OUT/target and OUT/draft (config.json, model.safetensors in f32,
+60% of what is left after the tokenizer). The draft is distilled from the target (KL to its next-token distribution +
+0.25 x the text's loss), half of each batch drawn from --generated of the target's greedy continuations of 32-token text
+windows (sequence-level distillation: the draft learns the text the target writes, which is what it must predict when it
+proposes). Writes OUT/target and OUT/draft (config.json, model.safetensors in f32,
 tokenizer.json) and OUT/golden.json: held-out prompts, their ids from the HF tokenizer, and per model the greedy
 continuation (--new tokens, fp32, full recompute each step, lowest id on ties), each step's top-2 logit margin, and the
 first step's top-5 logits. The target is also exported as a decoder with past, OUT/target/decoder_with_past.onnx
@@ -59,7 +62,22 @@ def train_tokenizer(texts, vocab):
     return tok
 
 
-def train(name, tok, data, seconds, seed, device, teacher=None):
+@torch.no_grad()
+def generated_pool(teacher, data, count, device, seed, prompt=32, batch=128):
+    """Sequence-level distillation data: `count` windows of SEQ tokens, each a random `prompt`-token window of `data`
+    followed by the teacher's greedy continuation (what the draft must predict when it proposes during decoding)."""
+    gen = torch.Generator(device="cpu").manual_seed(seed + 7)
+    out = []
+    for chunk in range(0, count, batch):
+        at = torch.randint(0, len(data) - prompt, (min(batch, count - chunk),), generator=gen)
+        x = torch.stack([data[i:i + prompt] for i in at.tolist()]).to(device)
+        y = teacher.generate(input_ids=x, attention_mask=torch.ones_like(x), max_new_tokens=SEQ - prompt, min_new_tokens=SEQ - prompt,
+                             do_sample=False, pad_token_id=0, eos_token_id=None)
+        out.append(y[:, :SEQ].cpu())
+    return torch.cat(out)
+
+
+def train(name, tok, data, seconds, seed, device, teacher=None, pool=None):
     torch.manual_seed(seed)
     cfg = LlamaConfig(vocab_size=tok.get_vocab_size(), max_position_embeddings=POSITIONS, rms_norm_eps=1e-5, rope_theta=10000.0,
                       tie_word_embeddings=False, bos_token_id=0, eos_token_id=0, **SIZES[name])
@@ -74,7 +92,10 @@ def train(name, tok, data, seconds, seed, device, teacher=None):
         for g in opt.param_groups:
             g["lr"] = base_lr * min(1.0, (step + 1) / 50) * 0.5 * (1 + math.cos(math.pi * frac))
         at = torch.randint(0, len(data) - SEQ, (BATCH,), generator=gen)
-        x = torch.stack([data[i:i + SEQ] for i in at.tolist()]).to(device)
+        x = torch.stack([data[i:i + SEQ] for i in at.tolist()])
+        if pool is not None:  # half of each batch the teacher's own greedy continuations
+            x[BATCH // 2:] = pool[torch.randint(0, len(pool), (BATCH - BATCH // 2,), generator=gen)]
+        x = x.to(device)
         with torch.autocast(device, dtype=torch.bfloat16):
             out = model(input_ids=x, labels=x)  # transformers shifts the labels itself
             loss_t = out.loss
@@ -94,19 +115,25 @@ def train(name, tok, data, seconds, seed, device, teacher=None):
             print(f"{name}: step {step}, loss {loss:.3f}, {time.time() - start:.0f} s", flush=True)
     params = sum(p.numel() for p in model.parameters())
     how = ", distilled from the target (KL to its distribution + 0.25 x the text's loss)" if teacher is not None else ""
+    if pool is not None:
+        how += f", half of each batch from {len(pool)} of its greedy continuations"
     print(f"{name}: {params / 1e6:.2f} M parameters, {step} steps of {BATCH}x{SEQ} tokens in {time.time() - start:.0f} s{how}, last loss {loss:.3f}", flush=True)
     return model.float().eval(), step, params
 
 
 @torch.no_grad()
-def agreement(a, b, data, device, windows=64):
-    """Teacher-forced top-1 agreement of models a and b on held-out token windows (fixed positions), and each one's
-    cross-entropy there: the agreement is what a greedy speculative decoder's acceptance rate follows."""
+def agreement(a, b, data, device, windows=64, fixed=None):
+    """Teacher-forced top-1 agreement of models a and b on held-out token windows (fixed positions; or the rows of
+    `fixed`, [n, SEQ]), and each one's cross-entropy there: the agreement is what a greedy speculative decoder's
+    acceptance rate follows."""
     gen = torch.Generator(device="cpu").manual_seed(1)
-    at = torch.randint(0, len(data) - SEQ, (windows,), generator=gen)
+    if fixed is None:
+        at = torch.randint(0, len(data) - SEQ, (windows,), generator=gen)
+        fixed = torch.stack([data[i:i + SEQ] for i in at.tolist()])
+    windows = len(fixed)
     same, total, losses = 0, 0, [0.0, 0.0]
     for chunk in range(0, windows, 16):
-        x = torch.stack([data[i:i + SEQ] for i in at[chunk:chunk + 16].tolist()]).to(device)
+        x = fixed[chunk:chunk + 16].to(device)
         la, lb = a(input_ids=x, labels=x), b(input_ids=x, labels=x)
         same += int((la.logits.argmax(-1) == lb.logits.argmax(-1)).sum())
         total += x.numel()
@@ -185,6 +212,7 @@ def main():
     ap.add_argument("--prompts", type=int, default=4)
     ap.add_argument("--new", type=int, default=24, help="greedy tokens per prompt in golden.json")
     ap.add_argument("--no-distill", action="store_true", help="train the draft on the text alone, not distilled from the target")
+    ap.add_argument("--generated", type=int, default=1024, help="the target's greedy continuations the draft is distilled on too (0: none)")
     args = ap.parse_args()
     t0 = time.time()
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -208,8 +236,14 @@ def main():
     for name, share in (("target", 0.6), ("draft", 1.0)):
         seconds = max(5.0, share * (args.budget - (time.time() - t0)))
         teacher = trained.get("target") if name == "draft" and not args.no_distill else None
+        pool = None
         try:
-            model, steps, params = train(name, tok, data, seconds, args.seed, device, teacher)
+            if teacher is not None and args.generated > 0:
+                g0 = time.time()
+                pool = generated_pool(teacher, data, args.generated, device, args.seed)
+                print(f"draft: {len(pool)} greedy continuations of the target ({SEQ - 32} tokens after 32 of text) in {time.time() - g0:.0f} s", flush=True)
+                seconds = max(5.0, args.budget - (time.time() - t0))
+            model, steps, params = train(name, tok, data, seconds, args.seed, device, teacher, pool)
         except Exception:
             if teacher is None:
                 raise
@@ -220,7 +254,8 @@ def main():
         model.save_pretrained(out / name, safe_serialization=True)
         tok.save(str(out / name / "tokenizer.json"))
         trained[name] = model
-        golden["models"][name] = {"parameters": params, "steps": steps, "config": SIZES[name], "distilled": teacher is not None}
+        golden["models"][name] = {"parameters": params, "steps": steps, "config": SIZES[name], "distilled": teacher is not None,
+                                  "generated": 0 if pool is None or teacher is None else len(pool)}
     try:  # a measurement only: its failure is printed and leaves the pair and golden.json as they are
         held_ids = []
         for enc in tok.encode_batch(held):
@@ -230,6 +265,11 @@ def main():
         golden["held_out"] = {"tokens": len(held_data), "top1_agreement": agree, "target_loss": ce_t, "draft_loss": ce_d}
         print(f"held out ({len(held_data):,} tokens, 64 windows of {SEQ}): target loss {ce_t:.3f}, draft loss {ce_d:.3f}, "
               f"draft's top-1 equal to the target's at {100 * agree:.1f}% of positions (teacher-forced)", flush=True)
+        # on the target's own continuations of held-out prompts: what a greedy speculative decoder's proposals meet
+        cont = generated_pool(trained["target"], held_data, 64, device, args.seed + 1)
+        agree_g, _, _ = agreement(trained["target"], trained["draft"], None, device, fixed=cont)
+        golden["held_out"]["top1_agreement_generated"] = agree_g
+        print(f"on the target's greedy continuations of held-out prompts: draft's top-1 equal to the target's at {100 * agree_g:.1f}% of positions", flush=True)
     except Exception:
         traceback.print_exc()
 
