@@ -18,6 +18,7 @@ import org.tessel.runtime.gpu.HostTensors;
 import org.tessel.runtime.gpu.kernels.CublasLtGemm;
 import org.tessel.runtime.gpu.kernels.Gemv;
 import org.tessel.runtime.gpu.kernels.KernelCompiler;
+import org.tessel.runtime.gpu.kernels.WeightOnlyGemm;
 import org.tessel.runtime.gpu.kernels.WeightOnlyGemv;
 
 /**
@@ -27,7 +28,8 @@ import org.tessel.runtime.gpu.kernels.WeightOnlyGemv;
  * 50 launches each, CUDA events, after warm-up), the bytes it must read (weight, scales, activation; the output
  * written), achieved GB/s, and that as a percent of a measured device-to-device copy's bandwidth (read + write of
  * 512 MiB). Each run rotates over enough copies of the weight that they do not fit in L2, so the figures are HBM's.
- * Last, one transformer layer's sum (q, k, v, o, gate, up, down) and the head.
+ * Then one transformer layer's sum (q, k, v, o, gate, up, down) and the head. Last, the prefill's GEMMs at 128 and 512
+ * rows: cuBLASLt FP16 against {@code tessel.gemm.weight_only}'s tiled and tensor-core forms on INT4 codes.
  *
  * <p>Run: {@code java -cp <runtime classpath> org.tessel.runtime.gpu.bench.QuantizedGemvBench}.
  */
@@ -104,8 +106,66 @@ public final class QuantizedGemvBench {
                 System.out.printf("whole layer (q, k, v, o, gate, up, down), %-14s: %8.2f us, %6.2f MB, %5.0f GB/s; x22 layers + head: %8.1f us%n", KINDS[kind], layer, layerBytes / 1e6,
                         layerBytes / layer / 1e3, 22 * layer + us[SHAPES.size() - 1][kind]);
             }
+            failed |= prefill(kc, lt, ws, s, r);
         }
         if (failed) System.exit(1);
+    }
+
+    /** The prefill's kinds: cuBLASLt's FP16 GEMM of the f16 weight, and tessel.gemm.weight_only's two forms on its INT4 codes. */
+    static final String[] PREFILL_KINDS = {"fp16 cuBLASLt", "w4 g128 tiled", "w4 g128 mma"};
+
+    /**
+     * The prefill's projections at 128 and 512 activation rows (a prompt chunk): microseconds per launch (median, as
+     * above; no rotation: the GEMMs are bound by arithmetic) and TFLOP/s (2 M N K). True when a kind failed.
+     */
+    static boolean prefill(KernelCompiler kc, CublasLt lt, DeviceBuffer ws, CudaStream s, SplittableRandom r) {
+        boolean failed = false;
+        System.out.printf("%n== llama-1b prefill projections, f16 activations, INT4 group 128: tessel.gemm.weight_only's forms against cuBLASLt FP16 ==%n");
+        System.out.printf("| %-20s | %5s | %-14s | %9s | %8s |%n", "shape (K x N)", "M", "kind", "us", "TFLOP/s");
+        System.out.printf("|%s|%s|%s|%s|%s|%n", "-".repeat(22), "-".repeat(7), "-".repeat(16), "-".repeat(11), "-".repeat(10));
+        for (int m : new int[] {128, 512})
+            for (Map.Entry<String, int[]> e : SHAPES.entrySet()) {
+                int k = e.getValue()[0], n = e.getValue()[1];
+                for (int kind = 0; kind < PREFILL_KINDS.length; kind++) {
+                    double us;
+                    try {
+                        us = timePrefill(kind, kc, lt, ws, s, m, k, n, r);
+                    } catch (RuntimeException ex) {
+                        failed = true;
+                        us = Double.NaN;
+                        System.out.println(e.getKey() + " M=" + m + " " + PREFILL_KINDS[kind] + " failed: " + ex);
+                    }
+                    System.out.printf("| %-20s | %5d | %-14s | %9.2f | %8.1f |%n", e.getKey(), m, PREFILL_KINDS[kind], us, 2.0 * m * n * k / us / 1e6);
+                }
+            }
+        return failed;
+    }
+
+    static double timePrefill(int kind, KernelCompiler kc, CublasLt lt, DeviceBuffer ws, CudaStream s, int m, int k, int n, SplittableRandom r) {
+        List<DeviceBuffer> owned = new ArrayList<>();
+        try {
+            DeviceBuffer x = own(owned, HostTensors.upload(org.tessel.api.Tensor.ofFloats(DType.F16, org.tessel.api.Shape.of(m, k), random(r, m * k, 1)), DType.F16));
+            DeviceBuffer y = own(owned, DeviceBuffer.allocate(2L * m * n));
+            long[] bytes = new long[1];
+            if (kind == 0) {
+                DeviceBuffer w = own(owned, HostTensors.upload(org.tessel.api.Tensor.ofFloats(DType.F16, org.tessel.api.Shape.of(k, n), random(r, k * n, 0.02)), DType.F16));
+                CublasLtGemm g = CublasLtGemm.plan(lt, new CublasLtGemm.Spec(m, n, k, false, CublasLtGemm.Precision.FP16, CublasLt.Epilogue.DEFAULT), null, 1);
+                try {
+                    return measure(new Runnable[] {() -> g.run(x, w, y, ws, s)}, s, bytes, 0);
+                } finally {
+                    g.close();
+                }
+            }
+            WeightQuantizer.Quantized q = WeightQuantizer.quantize(random(r, k * n, 0.02), k, n, new WeightQuantizer.Format(4, GROUP, true), DType.F16);
+            long[] codes = q.codes().longs();
+            byte[] cb = new byte[codes.length];
+            for (int i = 0; i < cb.length; i++) cb[i] = (byte) codes[i];
+            DeviceBuffer c = own(owned, DeviceBuffer.ofBytes(cb)), sc = own(owned, HostTensors.upload(q.scales(), DType.F16));
+            WeightOnlyGemm.Form form = kind == 1 ? WeightOnlyGemm.Form.TILED : WeightOnlyGemm.Form.MMA;
+            return measure(new Runnable[] {() -> WeightOnlyGemm.run(kc, DType.F16, DType.F16, 4, GROUP, m, n, k, x, c, sc, null, y, s, form)}, s, bytes, 0);
+        } finally {
+            for (DeviceBuffer d : owned) d.close();
+        }
     }
 
     /** Bytes per second of a device-to-device copy (read + write), median of 10. */
