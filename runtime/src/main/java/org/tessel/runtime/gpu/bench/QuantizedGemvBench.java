@@ -111,8 +111,11 @@ public final class QuantizedGemvBench {
         if (failed) System.exit(1);
     }
 
-    /** The prefill's kinds: cuBLASLt's FP16 GEMM of the f16 weight, and tessel.gemm.weight_only's two forms on its INT4 codes. */
-    static final String[] PREFILL_KINDS = {"fp16 cuBLASLt", "w4 g128 tiled", "w4 g128 mma"};
+    /**
+     * The prefill's kinds: cuBLASLt's FP16 GEMM of the f16 weight, and tessel.gemm.weight_only's two forms on its INT4
+     * codes, the tensor-core form in K slices of 32 (its default) and of 64.
+     */
+    static final String[] PREFILL_KINDS = {"fp16 cuBLASLt", "w4 g128 tiled", "w4 g128 mma", "w4 g128 mma k64"};
 
     /**
      * The prefill's projections at 128 and 512 activation rows (a prompt chunk): microseconds per launch (median, as
@@ -162,7 +165,8 @@ public final class QuantizedGemvBench {
             for (int i = 0; i < cb.length; i++) cb[i] = (byte) codes[i];
             DeviceBuffer c = own(owned, DeviceBuffer.ofBytes(cb)), sc = own(owned, HostTensors.upload(q.scales(), DType.F16));
             WeightOnlyGemm.Form form = kind == 1 ? WeightOnlyGemm.Form.TILED : WeightOnlyGemm.Form.MMA;
-            return measure(new Runnable[] {() -> WeightOnlyGemm.run(kc, DType.F16, DType.F16, 4, GROUP, m, n, k, x, c, sc, null, y, s, form)}, s, bytes, 0);
+            int slice = kind == 3 ? WeightOnlyGemm.MMA_WIDE_SLICE : WeightOnlyGemm.MMA_SLICE;
+            return measure(new Runnable[] {() -> WeightOnlyGemm.run(kc, DType.F16, DType.F16, 4, GROUP, m, n, k, x, c, sc, null, y, s, form, slice)}, s, bytes, 0);
         } finally {
             for (DeviceBuffer d : owned) d.close();
         }

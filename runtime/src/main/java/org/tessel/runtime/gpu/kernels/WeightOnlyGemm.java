@@ -41,19 +41,34 @@ public final class WeightOnlyGemm {
         return form == Form.TILED ? null : QuantizedMatMulTactic.gemmMmaWhyNot(t, k, group);
     }
 
-    public static String source(DType t, DType scaleType, int bits, Form form) {
+    /** The K slices the tensor-core form can take: 32, or 64 where K and the group size are multiples of 64. */
+    public static final int MMA_SLICE = 32, MMA_WIDE_SLICE = 64;
+
+    public static String source(DType t, DType scaleType, int bits, Form form) { return source(t, scaleType, bits, form, MMA_SLICE); }
+
+    /** As above; {@code slice}: the tensor-core form's K slice (32 or 64; the tiled form's is fixed). */
+    public static String source(DType t, DType scaleType, int bits, Form form, int slice) {
+        if (slice != MMA_SLICE && slice != MMA_WIDE_SLICE) throw new IllegalArgumentException("the mma tessel_gemm_wo takes K slices of 32 or 64, got " + slice);
         CudaTypes.require(t, "tessel_gemm_wo activations");
         CudaTypes.require(scaleType, "tessel_gemm_wo scales");
         if (bits != 4 && bits != 8) throw new IllegalArgumentException("bits must be 4 or 8, got " + bits);
         if (form == Form.MMA && t != DType.F16) throw new IllegalArgumentException("the mma tessel_gemm_wo takes f16 activations, got " + t.text());
         String head = KernelCompiler.prelude() + CudaTypes.typedefs("T", t) + CudaTypes.typedefs("S", scaleType) + "#define WO_BITS " + bits + "\n";
         return form == Form.TILED ? head + KernelCompiler.resource("weight_only_gemm.cu")
-                : head + KernelCompiler.resource("mma.cuh") + KernelCompiler.resource("weight_only_gemm_mma.cu");
+                : head + "#define WM_BK " + slice + "\n" + KernelCompiler.resource("mma.cuh") + KernelCompiler.resource("weight_only_gemm_mma.cu");
     }
 
     /** y[m, n] = x[m, k] dequantize(W)^T by {@code form} (which must run it: {@link #formWhyNot}); operands as {@link WeightOnlyGemv#launch} takes them. */
     public static void run(KernelCompiler kc, DType t, DType scaleType, int bits, int group, int m, int n, int k, DeviceBuffer x,
                            DeviceBuffer codes, DeviceBuffer scales, DeviceBuffer zeros, DeviceBuffer y, CudaStream stream, Form form) {
+        run(kc, t, scaleType, bits, group, m, n, k, x, codes, scales, zeros, y, stream, form, MMA_SLICE);
+    }
+
+    /** As above, the tensor-core form in K slices of {@code slice} (32, or 64 where K and the group size are multiples of 64). */
+    public static void run(KernelCompiler kc, DType t, DType scaleType, int bits, int group, int m, int n, int k, DeviceBuffer x,
+                           DeviceBuffer codes, DeviceBuffer scales, DeviceBuffer zeros, DeviceBuffer y, CudaStream stream, Form form, int slice) {
+        if (form == Form.MMA && (k % slice != 0 || group % slice != 0))
+            throw new IllegalArgumentException("weight-only GEMM: K slices of " + slice + " lie in one group: K=" + k + " and group size " + group + " must be multiples of " + slice);
         if (group < 1 || k % group != 0) throw new IllegalArgumentException("weight-only GEMM: group size " + group + " does not divide K=" + k);
         String why = formWhyNot(form, t, k, group);
         if (why != null) throw new IllegalArgumentException("weight-only GEMM: the " + form.variant + " form cannot run it: " + why);
@@ -61,8 +76,8 @@ public final class WeightOnlyGemm {
         if (m < 1 || tilesM > 65535) throw new IllegalArgumentException("weight-only GEMM: " + m + " activation rows (1 to " + 65535L * TILE + ")");
         checkBuffers(t, scaleType, bits, group, m, n, k, x, codes, scales, zeros, y);
         boolean mma = form == Form.MMA;
-        String program = "tessel_gemm_wo" + (mma ? "_mma" : "") + "_w" + bits + "_" + t.text() + "_s" + scaleType.text() + ".cu";
-        var kernel = kc.kernel(program, () -> source(t, scaleType, bits, form), mma ? "tessel_gemm_wo_mma" : "tessel_gemm_wo");
+        String program = "tessel_gemm_wo" + (mma ? "_mma" + slice : "") + "_w" + bits + "_" + t.text() + "_s" + scaleType.text() + ".cu";
+        var kernel = kc.kernel(program, () -> source(t, scaleType, bits, form, slice), mma ? "tessel_gemm_wo_mma" : "tessel_gemm_wo");
         var args = CudaKernel.args().ptr(x).ptr(codes).ptr(scales).ptr(zeros == null ? 0L : zeros.address()).ptr(y).i32(m).i32(n).i32(k).i32(group);
         if (mma) kernel.launch((n + TILE - 1) / TILE, (int) tilesM, 1, 128, 1, 1, 0, stream, args);
         else kernel.launch((n + TILE - 1) / TILE, (int) tilesM, 1, 16, 16, 1, 0, stream, args);

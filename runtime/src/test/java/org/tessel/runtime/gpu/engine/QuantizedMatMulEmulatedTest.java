@@ -247,4 +247,54 @@ class QuantizedMatMulEmulatedTest {
                 }
             }
     }
+
+    /**
+     * The tensor-core GEMM's kernel in K slices of 32 and of 64 (the latter where K and the group size are multiples of
+     * 64) computes the CPU kernel's outputs within the FP16 bound, 4 and 8 bits, zero points or not, a row count and a
+     * column count that are not multiples of its 64x64 tile; a slice the group does not hold is refused naming both.
+     */
+    @Test void theTensorCoreGemmsKernelMatchesInBothSlices() {
+        int k = 256, n = 75, m = 70;
+        try (org.tessel.runtime.gpu.kernels.KernelCompiler kc = new org.tessel.runtime.gpu.kernels.KernelCompiler(ctx);
+             org.tessel.runtime.cuda.CudaStream st = org.tessel.runtime.cuda.CudaStream.create()) {
+            for (int bits : new int[] {4, 8})
+                for (boolean zeros : new boolean[] {false, true}) {
+                    Graph g = weightOnly(m, k, n, bits, 64, zeros, DType.F16, bits * 10L + (zeros ? 1 : 0));
+                    Map<String, Tensor> in = input(new SplittableRandom(bits), m, k, DType.F16);
+                    Tensor want = runCpu(g, in);
+                    Node node = g.nodes().getFirst();
+                    long[] codes = node.input(1).constantValue().longs();
+                    byte[] cb = new byte[codes.length];
+                    for (int i = 0; i < cb.length; i++) cb[i] = (byte) codes[i];
+                    float[] mag = magnitudes(g, in.get("a"));
+                    for (int slice : new int[] {32, 64})
+                        try (org.tessel.runtime.cuda.DeviceBuffer x = org.tessel.runtime.gpu.HostTensors.upload(in.get("a"), DType.F16);
+                             org.tessel.runtime.cuda.DeviceBuffer c = org.tessel.runtime.cuda.DeviceBuffer.ofBytes(cb);
+                             org.tessel.runtime.cuda.DeviceBuffer sc = org.tessel.runtime.gpu.HostTensors.upload(node.input(2).constantValue(), DType.F16);
+                             org.tessel.runtime.cuda.DeviceBuffer z = zeros ? org.tessel.runtime.cuda.DeviceBuffer.ofBytes(bytesOf(node.input(3).constantValue())) : null;
+                             org.tessel.runtime.cuda.DeviceBuffer y = org.tessel.runtime.cuda.DeviceBuffer.allocate(2L * m * n)) {
+                            org.tessel.runtime.gpu.kernels.WeightOnlyGemm.run(kc, DType.F16, DType.F16, bits, 64, m, n, k, x, c, sc, z, y, st,
+                                    org.tessel.runtime.gpu.kernels.WeightOnlyGemm.Form.MMA, slice);
+                            st.synchronize();
+                            Tensor got = org.tessel.runtime.gpu.HostTensors.download(y, DType.F16, org.tessel.api.Shape.of(m, n));
+                            for (int i = 0; i < want.size(); i++) {
+                                double err = Math.abs(got.getFloat(i) - want.getFloat(i)), bound = 0x1p-10 * Math.abs(want.getFloat(i)) + 1e-5 * mag[i] + 1e-30;
+                                assertTrue(err <= bound, g.name() + " slice " + slice + " element " + i + ": " + got.getFloat(i) + " vs " + want.getFloat(i));
+                            }
+                        }
+                }
+            try (org.tessel.runtime.cuda.DeviceBuffer b = org.tessel.runtime.cuda.DeviceBuffer.allocate(1 << 16)) {
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> org.tessel.runtime.gpu.kernels.WeightOnlyGemm.run(kc, DType.F16, DType.F16, 4, 32, 2, 8, 64,
+                        b, b, b, null, b, st, org.tessel.runtime.gpu.kernels.WeightOnlyGemm.Form.MMA, 64));
+                assertEquals("weight-only GEMM: K slices of 64 lie in one group: K=64 and group size 32 must be multiples of 64", e.getMessage());
+            }
+        }
+    }
+
+    static byte[] bytesOf(Tensor t) {
+        long[] l = t.longs();
+        byte[] b = new byte[l.length];
+        for (int i = 0; i < b.length; i++) b[i] = (byte) l[i];
+        return b;
+    }
 }

@@ -57,7 +57,8 @@ class QuantizedMatMulNvccTest {
             }
         // the prefill GEMM's tensor-core form: 4 and 8 bits, f16 and f32 scales
         for (int bits : new int[] {4, 8})
-            for (DType s : List.of(DType.F16, DType.F32)) mma.put("gemm_wo_mma_w" + bits + "_s" + s.text(), WeightOnlyGemm.source(DType.F16, s, bits, WeightOnlyGemm.Form.MMA));
+            for (DType s : List.of(DType.F16, DType.F32))
+                for (int slice : new int[] {32, 64}) mma.put("gemm_wo_mma" + slice + "_w" + bits + "_s" + s.text(), WeightOnlyGemm.source(DType.F16, s, bits, WeightOnlyGemm.Form.MMA, slice));
         assertEquals("", KernelSourcesCompileTest.compileAll(dir, mma, ptx -> ptx.contains("mma.sync.aligned.m16n8k16") ? null : "no mma in the PTX"));
         assertThrows(IllegalArgumentException.class, () -> WeightOnlyGemm.source(DType.BF16, DType.F16, 4, WeightOnlyGemm.Form.MMA));
         assertThrows(IllegalArgumentException.class, () -> WeightOnlyGemv.source(DType.BF16, DType.F16, 4, 1, null, null, 1, WeightOnlyGemv.Form.MMA));
