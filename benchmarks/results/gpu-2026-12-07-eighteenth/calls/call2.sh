@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
-# Eighteenth session, call 2 (issue 14, speculative decoding): the lmpair stage with the draft now distilled on the
-# target's own greedy continuations too (train_lm_pair.py --generated 1024): training, the golden test, speculative
-# decoding k = 4 and 2 on CPU and GPU with the draft's and target's times per step. OUT=$OUT bash .gpu/next-call.sh
+# Eighteenth session, call 2 (issue 12): the deployment families the sixteenth session's export ran out of time for
+# (ssdlite320's head without NMS, the CRNN, GPT-2 small), then the profiles stage (the dynamic-batch ResNet-50 target,
+# never run on a GPU) with what is left. OUT=$OUT bash .gpu/next-call.sh
 here=$(cd "$(dirname "$0")" && pwd)
 out=${OUT:-/tmp/out}; mkdir -p "$out"
+t0=$(date +%s)
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
-mkdir -p /tmp/lm; STAGES=lmpair OUT=/tmp/lm timeout 560 bash "$here/bench.sh" > "$out/lmpair-stage.txt" 2>&1
-echo "lmpair stage exit $?"; tail -40 "$out/lmpair-stage.txt" | cut -c1-300
-cp /tmp/lm/lmpair-*.txt "$out/" 2>/dev/null; cp /tmp/lm/lm-pair/golden.json "$out/" 2>/dev/null
+mkdir -p /tmp/fam; FAMILY_MODELS=ssdlite320_head,crnn,gpt2 STAGES=families OUT=/tmp/fam timeout 330 bash "$here/bench.sh" > "$out/families-stage.txt" 2>&1
+echo "families stage exit $? after $(( $(date +%s) - t0 )) s"; tail -30 "$out/families-stage.txt" | cut -c1-300
+cp /tmp/fam/*.txt "$out/" 2>/dev/null
+left=$(( 560 - ($(date +%s) - t0) ))
+if (( left > 150 )); then
+  mkdir -p /tmp/prof; STAGES=profiles OUT=/tmp/prof timeout $left bash "$here/bench.sh" > "$out/profiles-stage.txt" 2>&1
+  echo "profiles stage exit $? after $(( $(date +%s) - t0 )) s"; tail -20 "$out/profiles-stage.txt" | cut -c1-300
+fi

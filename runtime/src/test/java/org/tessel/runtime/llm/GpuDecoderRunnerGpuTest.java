@@ -78,8 +78,9 @@ class GpuDecoderRunnerGpuTest {
         };
     }
 
-    /** Keeps Tessel's own kernels (the emulated device runs no cuBLAS or cuDNN). */
-    static final org.tessel.api.select.AlgorithmSelector TESSEL_KERNELS = (node, candidates) -> candidates.stream().filter(a -> a.tactic().startsWith("tessel.")).toList();
+    /** Keeps Tessel's own kernels (the emulated device runs no cuBLAS or cuDNN, nor the tessel.* forms that call them). */
+    static final org.tessel.api.select.AlgorithmSelector TESSEL_KERNELS = (node, candidates) -> candidates.stream()
+            .filter(a -> a.tactic().startsWith("tessel.") && !org.tessel.runtime.gpu.engine.GpuTactics.usesNvidiaLibraries(a.tactic())).toList();
 
     static GpuDecoderRunner gpuRunner(String model, CudaContext ctx) {
         return new GpuDecoderRunner(model, Zoo.decoder(model, 0), SEED, ctx, GpuEngine.Precision.FP16, planner(), true);

@@ -26,7 +26,8 @@ public final class GemmTactics {
      */
     private static final Set<Precision> ENGINE = EnumSet.of(Precision.FP32, Precision.TF32, Precision.FP16, Precision.BF16, Precision.FP8);
     /** cuBLASLt's heuristic scratch (NVIDIA recommends 4 MiB before Hopper; split-K partials come on top, from the cost model). */
-    private static final long LT_WORKSPACE = 4L << 20;
+    /** cuBLASLt's workspace, as the tactics price it. */
+    static final long LT_WORKSPACE = 4L << 20;
 
     public static final GemmTactic CUBLASLT = new GemmTactic(new GemmTactic.Config("cublaslt.gemm",
             "cuBLASLt matmul of a plain Gemm (a C vector as the bias epilogue): tile heuristic, split-K workspace, INT8 IMMA", Epilogue.NONE, ALL, 128, 128, 32, 0.8, 0.75, 0.85, LT_WORKSPACE));

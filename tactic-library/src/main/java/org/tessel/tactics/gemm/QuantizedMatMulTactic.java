@@ -5,6 +5,8 @@ import java.util.List;
 import java.util.Set;
 import org.tessel.api.DType;
 import org.tessel.api.Layout;
+import org.tessel.cost.Cost;
+import org.tessel.cost.CostModel;
 import org.tessel.cost.Precision;
 import org.tessel.cost.TacticFeatures;
 import org.tessel.ir.Node;
@@ -38,7 +40,9 @@ import org.tessel.tactics.NodeFacts;
  *       shared memory and shared by the tile's 64 activation rows; any M. Two forms, the tactic's variants, priced apart
  *       by the search ({@link #GEMM_VARIANTS}): {@value #GEMM_MMA} (tensor cores: f16 activations, the slice's code
  *       differences code - zero exact in f16, each 32-term mma sum scaled once; K and the group size multiples of 32,
- *       {@link #gemmMmaWhyNot}) and {@value #GEMM_TILED} (f32 on CUDA cores, any K the op allows). A plan names one
+ *       {@link #gemmMmaWhyNot}), {@value #GEMM_DEQUANT} (the weight dequantized into the workspace in the activation
+ *       type, then cuBLASLt's GEMM: priced as cuBLASLt's, its memory counting the scratch written and read; K and the
+ *       group size multiples of 8) and {@value #GEMM_TILED} (f32 on CUDA cores, any K the op allows). A plan names one
  *       ({@code tessel.gemm.weight_only/mma}); one that names none runs the tiled form.</li>
  *   <li>{@link Kind#W8A8_GEMM}: SmoothQuant's int8 x int8: A quantized per tensor while a 32x32 tile loads it, exact
  *       int32 sums by dp4a (four int8 products an instruction), scaled once per output.</li>
@@ -72,15 +76,18 @@ public final class QuantizedMatMulTactic extends BaseTactic {
     public static final List<String> GEMV_VARIANTS = List.of(GEMV_PLAIN, GEMV_STAGED, GEMV_MMA);
     /** The prefill GEMM's tensor-core form. */
     public static final String GEMM_MMA = "mma";
+    /** The prefill GEMM's dequantizing form: the weight dequantized into the workspace, then cuBLASLt's GEMM. */
+    public static final String GEMM_DEQUANT = "dequant";
     /** The prefill GEMM's CUDA-core form, which runs where a plan names no form. */
     public static final String GEMM_TILED = "tiled";
     /** The prefill GEMM's variants, in the order the search prefers on a tie. */
-    public static final List<String> GEMM_VARIANTS = List.of(GEMM_MMA, GEMM_TILED);
+    public static final List<String> GEMM_VARIANTS = List.of(GEMM_MMA, GEMM_DEQUANT, GEMM_TILED);
     /**
-     * The tensor-core GEMM's share of the FP16 tensor-core peak: a first estimate (64x64 tiles of 4 warps, register
-     * double buffering, a scale multiply a slice), until a GPU run fits it.
+     * The tensor-core GEMM's share of the FP16 tensor-core peak, fitted to an H100 (2026-12-07, QuantizedGemvBench, INT4
+     * g128): 64x64 tiles of 4 warps reached 91-141 TFLOP/s on llama-1b's projections at 512 rows in K slices of 64
+     * (of 989), 25-129 at 128 rows, where cuBLASLt's FP16 GEMM reached 417-681 and 121-328.
      */
-    public static final double GEMM_MMA_PEAK_EFFICIENCY = 0.35;
+    public static final double GEMM_MMA_PEAK_EFFICIENCY = 0.12;
     /** Most output tiles along one grid axis (CUDA's y and z extents). */
     static final long MAX_GRID = 65535;
 
@@ -116,15 +123,52 @@ public final class QuantizedMatMulTactic extends BaseTactic {
 
     @Override public TacticFeatures features(Node n, Precision p, Layout l, String variant) {
         TacticFeatures own = features(n, p, l);
-        return kind == Kind.WEIGHT_ONLY_GEMM && variant.equals(GEMM_MMA) ? own.withTensorCores(true).withPeakEfficiency(GEMM_MMA_PEAK_EFFICIENCY) : own;
+        if (kind != Kind.WEIGHT_ONLY_GEMM) return own;
+        return switch (variant) {
+            case GEMM_MMA -> own.withTensorCores(true).withPeakEfficiency(GEMM_MMA_PEAK_EFFICIENCY);
+            // cuBLASLt's GEMM, whose memory also writes and reads the dequantized weight (2 x N x K elements at p)
+            case GEMM_DEQUANT -> {
+                TacticFeatures lt = GemmTactics.CUBLASLT.features(n, p, l);
+                double nodeBytes = nodeBytes(n, p), extra = 2.0 * scratchElements(n) * p.storage().bytes();
+                yield new TacticFeatures(lt.peakEfficiency(), lt.tensorCores(), lt.tileM(), lt.tileN(), lt.tileK(), lt.alignmentElements(),
+                        lt.memoryEfficiency() * nodeBytes / (nodeBytes + extra), 2).withStreamK(true);
+            }
+            default -> own;
+        };
+    }
+
+    /** The dequant form's workspace besides the tactic's own: the dequantized N x K weight at p, and cuBLASLt's. */
+    @Override public Cost cost(CostModel model, Node n, Precision p, Layout l, boolean cudaGraphs, String variant) {
+        Cost c = super.cost(model, n, p, l, cudaGraphs, variant);
+        return kind == Kind.WEIGHT_ONLY_GEMM && variant.equals(GEMM_DEQUANT)
+                ? c.withWorkspace(c.workspaceBytes() + scratchElements(n) * p.storage().bytes() + GemmTactics.LT_WORKSPACE) : c;
+    }
+
+    /** Elements of the weight the node multiplies (N x K). */
+    private static long scratchElements(Node n) {
+        long k = n.input(0).type().shape().dim(-1);
+        return k == 0 ? 0 : n.output().type().numElements() / Math.max(1, rows(n)) * k;
+    }
+
+    /** The node's bytes as the cost model counts them: activations at p's storage, the quantized constants as stored. */
+    private static double nodeBytes(Node n, Precision p) {
+        double b = (n.input(0).type().numElements() + n.output().type().numElements()) * (double) p.storage().bytes();
+        for (int i = 1; i < n.numInputs(); i++) if (n.input(i) != null) b += n.input(i).type().bytes();
+        return b;
     }
 
     /** Why the weight-only GEMM's form {@code variant} cannot run {@code n} at {@code p} (null: it can). */
     private String gemmFormWhyNot(Node n, Precision p, String variant) {
         if (variant.equals(GEMM_TILED)) return null;
         int k = n.input(0).type().shape().dim(-1), group = (int) n.attrs().getInt("group_size", 0);
-        String why = gemmMmaWhyNot(p.storage(), k, group);
-        return why == null ? null : "the mma form of " + id() + " cannot run " + n.name() + ": " + why;
+        String why = variant.equals(GEMM_MMA) ? gemmMmaWhyNot(p.storage(), k, group) : gemmDequantWhyNot(k, group);
+        return why == null ? null : "the " + variant + " form of " + id() + " cannot run " + n.name() + ": " + why;
+    }
+
+    /** Why the weight-only GEMM's dequant form cannot run K={@code k} with group size {@code group} (null: it can): its threads dequantize 8 codes of one group. */
+    public static String gemmDequantWhyNot(int k, int group) {
+        if (k % 8 != 0 || group % 8 != 0) return "its threads dequantize 8 codes of one group: K=" + k + " and group size " + group + " must be multiples of 8";
+        return null;
     }
 
     /**

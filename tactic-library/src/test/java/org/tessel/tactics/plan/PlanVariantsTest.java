@@ -47,7 +47,7 @@ class PlanVariantsTest {
     @Test void theWeightOnlyKernelsDeclareTheirFormsAndTheW8a8GemmNone() {
         assertEquals(List.of("plain", "staged", "mma"), GemmTactics.WEIGHT_ONLY_GEMV.planVariants());
         assertEquals(QuantizedMatMulTactic.GEMV_VARIANTS, TacticCatalog.global().byId("tessel.gemv.weight_only").planVariants());
-        assertEquals(List.of("mma", "tiled"), GemmTactics.WEIGHT_ONLY_GEMM.planVariants());
+        assertEquals(List.of("mma", "dequant", "tiled"), GemmTactics.WEIGHT_ONLY_GEMM.planVariants());
         assertEquals(List.of(), GemmTactics.W8A8_GEMM.planVariants());
         assertEquals(List.of(), GemmTactics.CUBLASLT_BIAS.planVariants());
     }
@@ -58,7 +58,7 @@ class PlanVariantsTest {
         PlanException e = assertThrows(PlanException.class, () -> PlanCheck.check(plan("tessel.gemv.weight_only", "tiled"), g, TacticCatalog.global(), null));
         assertEquals("node 'proj' (tessel.WeightOnlyMatMul): tactic tessel.gemv.weight_only has no variant 'tiled' (its variants: plain, staged, mma)", e.getMessage());
         PlanException gemm = assertThrows(PlanException.class, () -> PlanCheck.check(plan("tessel.gemm.weight_only", "fast"), g, TacticCatalog.global(), null));
-        assertEquals("node 'proj' (tessel.WeightOnlyMatMul): tactic tessel.gemm.weight_only has no variant 'fast' (its variants: mma, tiled)", gemm.getMessage());
+        assertEquals("node 'proj' (tessel.WeightOnlyMatMul): tactic tessel.gemm.weight_only has no variant 'fast' (its variants: mma, dequant, tiled)", gemm.getMessage());
         // a tactic that declares no variants leaves them to its builder
         Graph w8 = new Graph("w8");
         Value a = w8.addInput("a", TensorType.of(DType.F32, Shape.of(1, 64)));
@@ -81,26 +81,37 @@ class PlanVariantsTest {
         var t = GemmTactics.WEIGHT_ONLY_GEMM;
         Graph g = weightOnly(512, 256, 128);
         Node n = g.nodes().getFirst();
-        assertEquals(List.of("mma", "tiled"), t.pricedVariants(n, Precision.FP16));
-        assertEquals(List.of("tiled"), t.pricedVariants(n, Precision.FP32));
-        assertEquals(List.of("tiled"), t.pricedVariants(n, Precision.BF16));
+        assertEquals(List.of("mma", "dequant", "tiled"), t.pricedVariants(n, Precision.FP16));
+        assertEquals(List.of("dequant", "tiled"), t.pricedVariants(n, Precision.FP32));
+        assertEquals(List.of("dequant", "tiled"), t.pricedVariants(n, Precision.BF16));
         var model = new org.tessel.cost.CostModel(org.tessel.cost.DeviceSpec.h100Sxm());
         double mma = t.cost(model, n, Precision.FP16, Layout.ANY, false, "mma").totalUs(), tiled = t.cost(model, n, Precision.FP16, Layout.ANY, false, "tiled").totalUs();
         org.junit.jupiter.api.Assertions.assertTrue(mma < tiled, "mma " + mma + " us against tiled " + tiled + " us");
+        // the dequant form writes and reads the dequantized weight, then runs at cuBLASLt's rate: dearer than mma for a few
+        // rows, cheaper for many; its workspace holds the f16 weight
+        for (int[] c : new int[][] {{32, 0}, {4096, 1}}) {
+            Node big = weightOnly(c[0], 2048, 128, 2048).nodes().getFirst();
+            double m = t.cost(model, big, Precision.FP16, Layout.ANY, false, "mma").totalUs(), d = t.cost(model, big, Precision.FP16, Layout.ANY, false, "dequant").totalUs();
+            org.junit.jupiter.api.Assertions.assertTrue(c[1] == 0 ? m < d : d < m, c[0] + " rows: mma " + m + " us, dequant " + d + " us");
+            org.junit.jupiter.api.Assertions.assertTrue(t.cost(model, big, Precision.FP16, Layout.ANY, false, "dequant").workspaceBytes() >= 2L * 2048 * 2048);
+        }
         Node odd = weightOnly(512, 48, 16).nodes().getFirst();
-        assertEquals(List.of("tiled"), t.pricedVariants(odd, Precision.FP16));
+        assertEquals(List.of("dequant", "tiled"), t.pricedVariants(odd, Precision.FP16));
         assertEquals("the mma form of tessel.gemm.weight_only cannot run proj: its K slices of 32 lie in one group: K=48 and group size 16 must be multiples of 32",
                 t.variantWhyNot(odd, "mma", Precision.FP16));
     }
 
     /** As {@link #weightOnly()}: A [m, k] by a 4-bit weight [k, 40] in groups of {@code group}. */
-    static Graph weightOnly(int m, int k, int group) {
-        var q = WeightQuantizer.quantize(new float[k * 40], k, 40, new WeightQuantizer.Format(4, group, true), DType.F16);
+    static Graph weightOnly(int m, int k, int group) { return weightOnly(m, k, group, 40); }
+
+    /** A [m, k] by a 4-bit weight [k, n] in groups of {@code group}. */
+    static Graph weightOnly(int m, int k, int group, int n) {
+        var q = WeightQuantizer.quantize(new float[k * n], k, n, new WeightQuantizer.Format(4, group, true), DType.F16);
         Graph g = new Graph("wo");
         Value a = g.addInput("a", TensorType.of(DType.F32, Shape.of(m, k)));
-        Node n = g.addNode(OpRegistry.global().get(QuantizedMatMulOps.WEIGHT_ONLY), "proj", List.of(a, g.addConstant("w", q.codes()), g.addConstant("s", q.scales())),
+        Node node = g.addNode(OpRegistry.global().get(QuantizedMatMulOps.WEIGHT_ONLY), "proj", List.of(a, g.addConstant("w", q.codes()), g.addConstant("s", q.scales())),
                 Attributes.builder().put("bits", 4L).put("group_size", (long) group).build(), 1);
-        g.setOutputs(List.of(n.output()));
+        g.setOutputs(List.of(node.output()));
         return g;
     }
 }

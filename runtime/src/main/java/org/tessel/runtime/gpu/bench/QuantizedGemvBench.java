@@ -113,9 +113,9 @@ public final class QuantizedGemvBench {
 
     /**
      * The prefill's kinds: cuBLASLt's FP16 GEMM of the f16 weight, and tessel.gemm.weight_only's two forms on its INT4
-     * codes, the tensor-core form in K slices of 32 (its default) and of 64.
+     * codes, the tensor-core form in K slices of 32 and of 64, and the dequant form (the weight dequantized, then cuBLASLt).
      */
-    static final String[] PREFILL_KINDS = {"fp16 cuBLASLt", "w4 g128 tiled", "w4 g128 mma", "w4 g128 mma k64"};
+    static final String[] PREFILL_KINDS = {"fp16 cuBLASLt", "w4 g128 tiled", "w4 g128 mma", "w4 g128 mma k64", "w4 g128 dequant"};
 
     /**
      * The prefill's projections at 128 and 512 activation rows (a prompt chunk): microseconds per launch (median, as
@@ -164,6 +164,15 @@ public final class QuantizedGemvBench {
             byte[] cb = new byte[codes.length];
             for (int i = 0; i < cb.length; i++) cb[i] = (byte) codes[i];
             DeviceBuffer c = own(owned, DeviceBuffer.ofBytes(cb)), sc = own(owned, HostTensors.upload(q.scales(), DType.F16));
+            if (kind == 4) { // dequantized into a scratch, then cuBLASLt's FP16 GEMM of the transposed weight
+                DeviceBuffer scratch = own(owned, DeviceBuffer.allocate(WeightOnlyGemm.dequantWorkspaceBytes(DType.F16, n, k)));
+                CublasLtGemm g = CublasLtGemm.plan(lt, new CublasLtGemm.Spec(m, n, k, true, CublasLtGemm.Precision.FP16, CublasLt.Epilogue.DEFAULT), null, 1);
+                try {
+                    return measure(new Runnable[] {() -> WeightOnlyGemm.dequantThenGemm(kc, g, 0, DType.F16, DType.F16, 4, GROUP, m, n, k, x, c, sc, null, y, scratch, s)}, s, bytes, 0);
+                } finally {
+                    g.close();
+                }
+            }
             WeightOnlyGemm.Form form = kind == 1 ? WeightOnlyGemm.Form.TILED : WeightOnlyGemm.Form.MMA;
             int slice = kind == 3 ? WeightOnlyGemm.MMA_WIDE_SLICE : WeightOnlyGemm.MMA_SLICE;
             return measure(new Runnable[] {() -> WeightOnlyGemm.run(kc, DType.F16, DType.F16, 4, GROUP, m, n, k, x, c, sc, null, y, s, form, slice)}, s, bytes, 0);

@@ -190,6 +190,15 @@ public final class GpuTactics {
     /** A tactic's parts: the catalogue id, then the variant's parts ("id/a/b" is [id, a, b]). */
     public static List<String> parts(String tactic) { return List.of(tactic.split("/", -1)); }
 
+    /**
+     * Whether a tactic (a catalogue id, with its variant where it has one: {@code tessel.gemm.weight_only/dequant}) runs
+     * one of NVIDIA's libraries, cuBLAS(Lt) or cuDNN, which the emulated device does not have: the cublaslt.* and cudnn.*
+     * tactics, and the weight-only GEMM's dequant form (cuBLASLt multiplies the dequantized weight).
+     */
+    public static boolean usesNvidiaLibraries(String tactic) {
+        return tactic.startsWith("cublaslt.") || tactic.startsWith("cudnn.") || tactic.equals(variant(GEMM_WEIGHT_ONLY, org.tessel.tactics.gemm.QuantizedMatMulTactic.GEMM_DEQUANT));
+    }
+
     /** The catalogue id of a reported tactic: the part before the first '/'. */
     public static String catalogueId(String reported) {
         int slash = reported.indexOf('/');

@@ -17,7 +17,10 @@ import org.tessel.ir.Value;
 import org.tessel.ir.ops.QuantizedMatMulOps;
 import org.tessel.runtime.cuda.CudaStream;
 import org.tessel.runtime.cuda.DeviceBuffer;
+import org.tessel.runtime.engine.LayerPlan;
 import org.tessel.runtime.gpu.HostTensors;
+import org.tessel.runtime.cuda.ffm.CublasLt;
+import org.tessel.runtime.gpu.kernels.CublasLtGemm;
 import org.tessel.runtime.gpu.kernels.EltwiseCodegen;
 import org.tessel.runtime.gpu.kernels.Gemv;
 import org.tessel.runtime.gpu.kernels.W8A8Gemm;
@@ -37,7 +40,7 @@ import org.tessel.tactics.gemm.GemvTactic;
  * multiplied into x as it is loaded), a gemm_bias_act's bias and residual added in the epilogue. Without a plan the rule
  * takes the GEMV wherever the catalogue's GEMV supports the node (the decode step), else the GEMM.
  *
- * <p>The GEMM's form ({@link WeightOnlyGemm.Form}: tiled or mma) is the tactic's variant, priced apart by the search:
+ * <p>The GEMM's form ({@link WeightOnlyGemm.Form}: tiled, mma or dequant) is the tactic's variant, priced apart by the search:
  * the plan's form runs ({@code tessel.gemm.weight_only/mma}), the tiled one where the plan names none; a form that
  * cannot run the node is refused naming it. The layer reports the form it runs.
  *
@@ -154,8 +157,10 @@ public final class QuantizedMatMulLayers implements TacticImplementation {
         if (!gemv) {
             DeviceBuffer x = c.activation(n.input(0));
             WeightOnlyGemm.Form form = variant.isEmpty() ? WeightOnlyGemm.Form.TILED : WeightOnlyGemm.Form.ofVariant(variant.get(0));
+            if (form == WeightOnlyGemm.Form.DEQUANT) return dequant(c, n, id, t, scaleType, bits, group, m, cols, k, x, codes, scales, zeros, y);
+            int slice = form == WeightOnlyGemm.Form.MMA ? WeightOnlyGemm.mmaSlice(k, group) : WeightOnlyGemm.MMA_SLICE;
             return Operands.layer(c, n, GpuTactics.variant(id, form.variant), n.output(),
-                    st -> WeightOnlyGemm.run(c.kernels(), t, scaleType, bits, group, m, cols, k, x, codes, scales, zeros, y, st, form));
+                    st -> WeightOnlyGemm.run(c.kernels(), t, scaleType, bits, group, m, cols, k, x, codes, scales, zeros, y, st, form, slice));
         }
         // the tactic checked the group's body as tessel.gemv's: a norm or an elementwise tree before the product, Adds after it
         GemvGroup g = GemvGroup.of(n, o.mm());
@@ -186,6 +191,29 @@ public final class QuantizedMatMulLayers implements TacticImplementation {
         WeightOnlyGemv.Form run = form;
         return Operands.layer(c, n, GpuTactics.variant(id, run.variant), n.output(),
                 st -> WeightOnlyGemv.launch(c.kernels(), t, scaleType, bits, group, m, cols, k, g.prologue(), g.rms(), x, codes, scales, zeros, gamma, bb, rb, y, st, run));
+    }
+
+    /**
+     * The GEMM's dequant form: the weight dequantized into the stream's workspace (raised to hold it and cuBLASLt's), then
+     * cuBLASLt's GEMM at the layer's precision with its heuristic's first algorithm.
+     */
+    private static Layer dequant(LayerContext c, Node n, String id, DType t, DType scaleType, int bits, int group, int m, int cols, int k,
+                                 DeviceBuffer x, DeviceBuffer codes, DeviceBuffer scales, DeviceBuffer zeros, DeviceBuffer y) {
+        c.needWorkspace(WeightOnlyGemm.dequantWorkspaceBytes(t, cols, k));
+        java.util.function.Supplier<DeviceBuffer> workspace = c.workspace();
+        CublasLtGemm g = CublasLtGemm.plan(c.cublasLt(), new CublasLtGemm.Spec(m, cols, k, true, GemmLayers.lp(c.precision()), CublasLt.Epilogue.DEFAULT), null, 1);
+        if (g.algos().isEmpty()) {
+            g.close();
+            throw GpuEngineException.unsupported(n, "cuBLASLt has no algorithm for the dequant form's " + m + "x" + cols + "x" + k + " GEMM at " + c.precision());
+        }
+        String tactic = GpuTactics.variant(id, WeightOnlyGemm.Form.DEQUANT.variant);
+        return new Layer() {
+            @Override public LayerPlan plan() { return c.plan(n, tactic, n.output()); }
+            @Override public void enqueue(CudaStream s) {
+                WeightOnlyGemm.dequantThenGemm(c.kernels(), g, 0, t, scaleType, bits, group, m, cols, k, x, codes, scales, zeros, y, workspace.get(), s);
+            }
+            @Override public void close() { g.close(); }
+        };
     }
 
     private static Layer w8a8(LayerContext c, Node n) {

@@ -35,7 +35,7 @@ final class ProfileEngines {
         @Override public String name() { return "tessel-only"; }
 
         @Override public List<Algorithm> selectAlgorithms(NodeView node, List<Algorithm> candidates) {
-            List<Algorithm> own = candidates.stream().filter(a -> a.tactic().startsWith("tessel.") && !a.tactic().equals("tessel.gemv")).toList();
+            List<Algorithm> own = candidates.stream().filter(a -> a.tactic().startsWith("tessel.") && !a.tactic().equals("tessel.gemv") && !GpuTactics.usesNvidiaLibraries(a.tactic())).toList();
             return own.isEmpty() && node.members().size() <= 1 ? candidates : own;
         }
     };

@@ -61,7 +61,7 @@ class QuantizedDecoderEmulatedTest {
      */
     static final class EmulatedDeviceTactics implements AlgorithmSelector {
         static boolean runs(String tactic) {
-            return !tactic.startsWith("cublaslt.") && !tactic.startsWith("cudnn.") && !tactic.startsWith("tessel.attention.") && !tactic.equals("cpu.reference");
+            return !GpuTactics.usesNvidiaLibraries(tactic) && !tactic.startsWith("tessel.attention.") && !tactic.equals("cpu.reference");
         }
 
         @Override public List<Algorithm> selectAlgorithms(NodeView node, List<Algorithm> candidates) {

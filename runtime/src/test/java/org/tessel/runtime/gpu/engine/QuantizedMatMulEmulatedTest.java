@@ -47,7 +47,8 @@ import org.tessel.tactics.plan.PlannedNode;
  * BF16 the inputs are drawn exactly representable in the storage type (so both sides multiply the same values) and
  * every output must satisfy |gpu - cpu| <= u |cpu| + 1e-5 sum_k |x_k w_k|: u (2^-10 for f16, 2^-7 for bf16) for the
  * output's rounding to the storage type, the second term for the f32 sums' order (W8A8's int sums are exact, so there
- * only the first term applies).
+ * only the first term applies). The GEMM's dequant form (GPU only: its GEMM is cuBLASLt's) rounds each dequantized
+ * weight to the storage type too, which adds u/2 sum_k |x_k w_k|.
  */
 class QuantizedMatMulEmulatedTest {
     static CudaContext ctx;
@@ -154,10 +155,12 @@ class QuantizedMatMulEmulatedTest {
             return;
         }
         double u = p == GpuEngine.Precision.FP16 ? 0x1p-10 : 0x1p-7;
+        // the dequant form rounds each dequantized weight to the storage type before cuBLASLt multiplies it
+        double weights = tactic.endsWith("/" + org.tessel.tactics.gemm.QuantizedMatMulTactic.GEMM_DEQUANT) ? u / 2 : 0;
         float[] mag = magnitudes(g, in.get("a"));
         double worst = 0;
         for (int i = 0; i < want.size(); i++) {
-            double err = Math.abs(got.getFloat(i) - want.getFloat(i)), bound = u * Math.abs(want.getFloat(i)) + 1e-5 * mag[i] + 1e-30;
+            double err = Math.abs(got.getFloat(i) - want.getFloat(i)), bound = u * Math.abs(want.getFloat(i)) + (1e-5 + weights) * mag[i] + 1e-30;
             worst = Math.max(worst, err / bound);
             assertTrue(err <= bound, what + " " + p + " element " + i + ": " + got.getFloat(i) + " vs " + want.getFloat(i) + " (bound " + bound + ")");
         }
@@ -287,6 +290,41 @@ class QuantizedMatMulEmulatedTest {
                 IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> org.tessel.runtime.gpu.kernels.WeightOnlyGemm.run(kc, DType.F16, DType.F16, 4, 32, 2, 8, 64,
                         b, b, b, null, b, st, org.tessel.runtime.gpu.kernels.WeightOnlyGemm.Form.MMA, 64));
                 assertEquals("weight-only GEMM: K slices of 64 lie in one group: K=64 and group size 32 must be multiples of 64", e.getMessage());
+            }
+        }
+    }
+
+    /**
+     * The dequant form's first kernel writes exactly WeightQuantizer's dequantized weight ((code - zero) * scale in f32)
+     * rounded to the storage type, [N, K] row-major: 4 and 8 bits, zero points or not, f16, bf16 and f32; its GEMM is
+     * cuBLASLt's (QuantizedMatMulGpuTest runs the whole form on a GPU).
+     */
+    @Test void theDequantKernelWritesTheDequantizedWeightRoundedToTheStorageType() {
+        int k = 96, n = 21, group = 32;
+        try (org.tessel.runtime.gpu.kernels.KernelCompiler kc = new org.tessel.runtime.gpu.kernels.KernelCompiler(ctx);
+             org.tessel.runtime.cuda.CudaStream st = org.tessel.runtime.cuda.CudaStream.create()) {
+            for (int bits : new int[] {4, 8})
+                for (boolean zeros : new boolean[] {false, true})
+                    for (DType t : List.of(DType.F16, DType.BF16, DType.F32)) {
+                        Graph g = weightOnly(1, k, n, bits, group, zeros, DType.F16, bits + (zeros ? 5 : 0));
+                        Node node = g.nodes().getFirst();
+                        Tensor codes = node.input(1).constantValue(), scales = node.input(2).constantValue(), zp = zeros ? node.input(3).constantValue() : null;
+                        float[] want = WeightQuantizer.dequantize(codes, scales, zp, bits, group, n, k);
+                        try (org.tessel.runtime.cuda.DeviceBuffer c = org.tessel.runtime.cuda.DeviceBuffer.ofBytes(bytesOf(codes));
+                             org.tessel.runtime.cuda.DeviceBuffer sc = org.tessel.runtime.gpu.HostTensors.upload(scales, DType.F16);
+                             org.tessel.runtime.cuda.DeviceBuffer z = zeros ? org.tessel.runtime.cuda.DeviceBuffer.ofBytes(bytesOf(zp)) : null;
+                             org.tessel.runtime.cuda.DeviceBuffer out = org.tessel.runtime.cuda.DeviceBuffer.allocate((long) n * k * t.bytes())) {
+                            org.tessel.runtime.gpu.kernels.WeightOnlyGemm.dequantize(kc, t, DType.F16, bits, group, n, k, c, sc, z, out, st);
+                            st.synchronize();
+                            Tensor got = org.tessel.runtime.gpu.HostTensors.download(out, t, org.tessel.api.Shape.of(n, k));
+                            for (int i = 0; i < want.length; i++)
+                                assertEquals(Tensor.round(t, want[i]), got.getFloat(i), 0f, "w" + bits + (zeros ? " zero points " : " ") + t.text() + " element " + i);
+                        }
+                    }
+            try (org.tessel.runtime.cuda.DeviceBuffer b = org.tessel.runtime.cuda.DeviceBuffer.allocate(1 << 12)) {
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                        () -> org.tessel.runtime.gpu.kernels.WeightOnlyGemm.dequantize(kc, DType.F16, DType.F16, 4, 4, 2, 36, b, b, null, b, st));
+                assertEquals("weight-only dequantize: its threads dequantize 8 codes of one group: K=36 and group size 4 must be multiples of 8", e.getMessage());
             }
         }
     }

@@ -14,8 +14,8 @@ import org.tessel.runtime.gpu.GpuTestSupport;
 /**
  * The quantized MatMul tactics inside GPU engines on a GPU, planned one tactic at a time, against the CPU kernels with
  * QuantizedMatMulEmulatedTest's bounds: tessel.gemv.weight_only and tessel.gemm.weight_only at llama-1b's projection
- * width (K 2048; INT8 and INT4, group 128 and 32, zero points or not; 1, 3, 17 and 64 rows; the GEMM tiled and, at
- * FP16, on tensor cores: tessel.gemm.weight_only/mma), tessel.gemm.w8a8 at K 2048
+ * width (K 2048; INT8 and INT4, group 128 and 32, zero points or not; 1, 3, 17 and 64 rows; the GEMM tiled, dequantized
+ * into the workspace for cuBLASLt (tessel.gemm.weight_only/dequant) and, at FP16, on tensor cores (/mma)), tessel.gemm.w8a8 at K 2048
  * and an odd K, FP32 and FP16 engines.
  */
 @Tag("gpu")
@@ -33,6 +33,7 @@ class QuantizedMatMulGpuTest {
                             Map<String, Tensor> in = QuantizedMatMulEmulatedTest.input(r, m, k, p.storage());
                             List<String> tactics = new java.util.ArrayList<>(m <= 16 ? List.of(GpuTactics.GEMV_WEIGHT_ONLY, GpuTactics.GEMM_WEIGHT_ONLY) : List.of(GpuTactics.GEMM_WEIGHT_ONLY));
                             if (p == GpuEngine.Precision.FP16) tactics.add(GpuTactics.variant(GpuTactics.GEMM_WEIGHT_ONLY, "mma")); // the GEMM on tensor cores
+                            tactics.add(GpuTactics.variant(GpuTactics.GEMM_WEIGHT_ONLY, "dequant")); // dequantized into the workspace, then cuBLASLt
                             for (String tactic : tactics) QuantizedMatMulEmulatedTest.check(ctx, tactic + " " + g.name() + " (GPU)", g, p, tactic, in);
                         }
                     }

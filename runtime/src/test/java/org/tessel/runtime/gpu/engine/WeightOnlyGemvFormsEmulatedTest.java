@@ -219,9 +219,9 @@ class WeightOnlyGemvFormsEmulatedTest {
         Graph g = QuantizedMatMulEmulatedTest.weightOnly(40, 256, 40, 4, 128, false, DType.F16, 9);
         PlanApplier.Applied fast = QuantizedMatMulEmulatedTest.planned(g, GpuEngine.Precision.FP16, GpuTactics.GEMM_WEIGHT_ONLY + "/fast");
         PlanException plan = assertThrows(PlanException.class, () -> PlanCheck.check(fast.plan(), fast.graph(), TacticCatalog.global(), DeviceSpec.byName("h100")));
-        assertEquals("node 'proj' (tessel.WeightOnlyMatMul): tactic tessel.gemm.weight_only has no variant 'fast' (its variants: mma, tiled)", plan.getMessage());
+        assertEquals("node 'proj' (tessel.WeightOnlyMatMul): tactic tessel.gemm.weight_only has no variant 'fast' (its variants: mma, dequant, tiled)", plan.getMessage());
         GpuEngineException pre = assertThrows(GpuEngineException.class, () -> GpuEngine.checkPlan(fast.graph(), fast.plan(), GpuEngine.Precision.FP16));
-        assertTrue(pre.getMessage().contains("node 'proj'") && pre.getMessage().endsWith("variant 'fast' of tessel.gemm.weight_only names no form of its kernel (its forms: tiled, mma)"),
+        assertTrue(pre.getMessage().contains("node 'proj'") && pre.getMessage().endsWith("variant 'fast' of tessel.gemm.weight_only names no form of its kernel (its forms: tiled, mma, dequant)"),
                 pre.getMessage());
         PlanApplier.Applied fp32 = QuantizedMatMulEmulatedTest.planned(g, GpuEngine.Precision.FP32, GpuTactics.GEMM_WEIGHT_ONLY + "/mma");
         GpuEngineException f32 = assertThrows(GpuEngineException.class, () -> GpuEngine.checkPlan(fp32.graph(), fp32.plan(), GpuEngine.Precision.FP32));

@@ -45,6 +45,10 @@ class QuantizedMatMulNvccTest {
                     loads.put("gemv_w" + bits + "_" + t.text() + "_staged_rmsnorm_ks" + split, WeightOnlyGemv.source(t, DType.F16, bits, 1, null, new Gemv.RmsNorm(1e-5f), split, WeightOnlyGemv.Form.STAGED));
                 }
         gemms.put("gemm_wo_w8_bf16_bf16_scales", WeightOnlyGemm.source(DType.BF16, DType.BF16, 8, WeightOnlyGemm.Form.TILED));
+        // the dequant form's kernel, into each activation type: 16-byte stores of 8 dequantized codes (two at f32)
+        Map<String, String> dequant = new LinkedHashMap<>();
+        for (int bits : new int[] {4, 8})
+            for (DType t : List.of(DType.F32, DType.F16, DType.BF16)) dequant.put("wo_dequant_w" + bits + "_" + t.text(), WeightOnlyGemm.source(t, DType.F16, bits, WeightOnlyGemm.Form.DEQUANT));
         // the tensor-core form (4-bit, f16): 1 to 8 rows a pass, plain, with the SiLU prologue and with the norm, f16 and f32 scales
         Map<String, String> mma = new LinkedHashMap<>();
         for (int m : new int[] {1, 3, 8})
@@ -66,6 +70,7 @@ class QuantizedMatMulNvccTest {
         assertEquals("", KernelSourcesCompileTest.compileAll(dir, loads, ptx -> ptx.contains("ld.global.nc.v4") || ptx.contains("ld.global.v4") ? null : "no 16-byte loads in the PTX"));
         assertEquals("", KernelSourcesCompileTest.compileAll(dir, gemms, ptx -> ptx.contains("bar.sync") ? null : "no barrier: the tile is not shared"));
         assertEquals("", KernelSourcesCompileTest.compileAll(dir, dp4a, ptx -> ptx.contains("dp4a.s32.s32") ? null : "no dp4a in the PTX"));
+        assertEquals("", KernelSourcesCompileTest.compileAll(dir, dequant, ptx -> ptx.contains("st.global.v4") ? null : "no 16-byte stores in the PTX"));
     }
 
     @Test void theGemvRefusesShapesItsLoadsDoNotFit() {
