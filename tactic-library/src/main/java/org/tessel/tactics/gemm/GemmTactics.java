@@ -59,7 +59,7 @@ public final class GemmTactics {
 
     /** A weight-only quantized MatMul of any row count (the runtime's WeightOnlyGemm). */
     public static final QuantizedMatMulTactic WEIGHT_ONLY_GEMM = new QuantizedMatMulTactic("tessel.gemm.weight_only",
-            "Tessel weight-only tiled GEMM: 64x64 tiles, each K slice of INT8/INT4 codes decoded once into shared memory; variants mma (tensor cores, f16, each slice's sums scaled once), tiled (f32 on CUDA cores)",
+            "Tessel weight-only tiled GEMM: 64x64 tiles, each K slice of INT8/INT4 codes decoded once into shared memory; variants mma (tensor cores, f16, each slice's sums scaled once), dequant (the weight dequantized into the workspace, then cuBLASLt), tiled (f32 on CUDA cores)",
             QuantizedMatMulTactic.Kind.WEIGHT_ONLY_GEMM);
 
     /** SmoothQuant's W8A8 MatMul (the runtime's W8A8Gemm). */
