@@ -20,7 +20,7 @@ import org.tessel.tactics.gemm.QuantizedMatMulTactic;
 public final class WeightOnlyGemm {
     private WeightOnlyGemm() {}
 
-    /** Output tile side (both forms). */
+    /** Output tile side of the tiled and mma forms. */
     public static final int TILE = 64;
 
     /** The kernel's forms, each the tactic's variant of the same name. */
