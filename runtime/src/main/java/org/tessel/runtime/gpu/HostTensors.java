@@ -33,6 +33,15 @@ public final class HostTensors {
 
     public static DeviceBuffer upload(Tensor t) { return upload(t, t.dtype()); }
 
+    /** An i8 or u8 tensor (quantized codes, zero points) as its bytes, one an element, in a new device buffer. */
+    public static DeviceBuffer uploadBytes(Tensor t) {
+        if (t.dtype() != DType.I8 && t.dtype() != DType.U8) throw new IllegalArgumentException("uploads i8 or u8 tensors as bytes, got " + t.dtype().text());
+        long[] l = t.longs();
+        byte[] b = new byte[l.length];
+        for (int i = 0; i < l.length; i++) b[i] = (byte) l[i];
+        return DeviceBuffer.ofBytes(b);
+    }
+
     /** Copies the tensor's values, as {@code storage} (f32, f16 or bf16), into an existing device buffer of that size. */
     public static void copyInto(DeviceBuffer b, Tensor t, DType storage) {
         float[] v = t.dtype().storage() == DType.Storage.FLOAT ? t.floats() : toFloats(t);

@@ -9,6 +9,7 @@ import org.tessel.cost.Cost;
 import org.tessel.cost.CostModel;
 import org.tessel.cost.Precision;
 import org.tessel.cost.TacticFeatures;
+import org.tessel.cost.Work;
 import org.tessel.ir.Node;
 import org.tessel.ir.Value;
 import org.tessel.tactics.Backend;
@@ -129,7 +130,8 @@ public final class QuantizedMatMulTactic extends BaseTactic {
             // cuBLASLt's GEMM, whose memory also writes and reads the dequantized weight (2 x N x K elements at p)
             case GEMM_DEQUANT -> {
                 TacticFeatures lt = GemmTactics.CUBLASLT.features(n, p, l);
-                double nodeBytes = nodeBytes(n, p), extra = 2.0 * scratchElements(n) * p.storage().bytes();
+                Work w = Work.of(n, p);
+                double nodeBytes = w.bytes(), extra = 2.0 * w.gemmN() * w.gemmK() * p.storage().bytes();
                 yield new TacticFeatures(lt.peakEfficiency(), lt.tensorCores(), lt.tileM(), lt.tileN(), lt.tileK(), lt.alignmentElements(),
                         lt.memoryEfficiency() * nodeBytes / (nodeBytes + extra), 2).withStreamK(true);
             }
@@ -140,21 +142,9 @@ public final class QuantizedMatMulTactic extends BaseTactic {
     /** The dequant form's workspace besides the tactic's own: the dequantized N x K weight at p, and cuBLASLt's. */
     @Override public Cost cost(CostModel model, Node n, Precision p, Layout l, boolean cudaGraphs, String variant) {
         Cost c = super.cost(model, n, p, l, cudaGraphs, variant);
-        return kind == Kind.WEIGHT_ONLY_GEMM && variant.equals(GEMM_DEQUANT)
-                ? c.withWorkspace(c.workspaceBytes() + scratchElements(n) * p.storage().bytes() + GemmTactics.LT_WORKSPACE) : c;
-    }
-
-    /** Elements of the weight the node multiplies (N x K). */
-    private static long scratchElements(Node n) {
-        long k = n.input(0).type().shape().dim(-1);
-        return k == 0 ? 0 : n.output().type().numElements() / Math.max(1, rows(n)) * k;
-    }
-
-    /** The node's bytes as the cost model counts them: activations at p's storage, the quantized constants as stored. */
-    private static double nodeBytes(Node n, Precision p) {
-        double b = (n.input(0).type().numElements() + n.output().type().numElements()) * (double) p.storage().bytes();
-        for (int i = 1; i < n.numInputs(); i++) if (n.input(i) != null) b += n.input(i).type().bytes();
-        return b;
+        if (kind != Kind.WEIGHT_ONLY_GEMM || !variant.equals(GEMM_DEQUANT)) return c;
+        Work w = Work.of(n, p);
+        return c.withWorkspace(c.workspaceBytes() + w.gemmN() * w.gemmK() * p.storage().bytes() + GemmTactics.LT_WORKSPACE);
     }
 
     /** Why the weight-only GEMM's form {@code variant} cannot run {@code n} at {@code p} (null: it can). */

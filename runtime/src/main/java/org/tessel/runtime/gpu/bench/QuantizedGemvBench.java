@@ -160,10 +160,7 @@ public final class QuantizedGemvBench {
                 }
             }
             WeightQuantizer.Quantized q = WeightQuantizer.quantize(random(r, k * n, 0.02), k, n, new WeightQuantizer.Format(4, GROUP, true), DType.F16);
-            long[] codes = q.codes().longs();
-            byte[] cb = new byte[codes.length];
-            for (int i = 0; i < cb.length; i++) cb[i] = (byte) codes[i];
-            DeviceBuffer c = own(owned, DeviceBuffer.ofBytes(cb)), sc = own(owned, HostTensors.upload(q.scales(), DType.F16));
+            DeviceBuffer c = own(owned, HostTensors.uploadBytes(q.codes())), sc = own(owned, HostTensors.upload(q.scales(), DType.F16));
             if (kind == 4) { // dequantized into a scratch, then cuBLASLt's FP16 GEMM of the transposed weight
                 DeviceBuffer scratch = own(owned, DeviceBuffer.allocate(WeightOnlyGemm.dequantWorkspaceBytes(DType.F16, n, k)));
                 CublasLtGemm g = CublasLtGemm.plan(lt, new CublasLtGemm.Spec(m, n, k, true, CublasLtGemm.Precision.FP16, CublasLt.Epilogue.DEFAULT), null, 1);
@@ -240,11 +237,8 @@ public final class QuantizedGemvBench {
             }
             int bits = kind == 2 ? 8 : 4;
             WeightQuantizer.Quantized q = WeightQuantizer.quantize(random(r, k * n, 0.02), k, n, new WeightQuantizer.Format(bits, GROUP, true), DType.F16);
-            long[] codes = q.codes().longs();
-            byte[] cb = new byte[codes.length];
-            for (int i = 0; i < cb.length; i++) cb[i] = (byte) codes[i];
-            DeviceBuffer c0 = own(owned, DeviceBuffer.ofBytes(cb)), sc = own(owned, HostTensors.upload(q.scales(), DType.F16));
-            weightBytes = cb.length + 2L * q.scales().size();
+            DeviceBuffer c0 = own(owned, HostTensors.uploadBytes(q.codes())), sc = own(owned, HostTensors.upload(q.scales(), DType.F16));
+            weightBytes = q.codes().size() + 2L * q.scales().size();
             int copies = copies(weightBytes);
             launches = new Runnable[copies];
             for (int i = 0; i < copies; i++) {

@@ -236,11 +236,7 @@ public final class QuantizedMatMulLayers implements TacticImplementation {
 
     /** An i8 or u8 constant (codes, zero points) uploaded once as its bytes. */
     private static DeviceBuffer bytes(LayerContext c, Value v) {
-        return c.shared(v, "bytes", () -> {
-            long[] l = v.constantValue().longs(); // read only when not uploaded yet: a context bound later never touches the host codes
-            byte[] b = new byte[l.length];
-            for (int i = 0; i < l.length; i++) b[i] = (byte) l[i];
-            return DeviceBuffer.ofBytes(b);
-        });
+        // read only when not uploaded yet: a context bound later never touches the host codes
+        return c.shared(v, "bytes", () -> HostTensors.uploadBytes(v.constantValue()));
     }
 }

@@ -25,8 +25,13 @@ import org.tessel.ir.Value;
 import org.tessel.ir.ops.QuantizedMatMulOps;
 import org.tessel.ir.ops.WeightQuantizer;
 import org.tessel.runtime.cuda.CudaContext;
+import org.tessel.runtime.cuda.CudaStream;
+import org.tessel.runtime.cuda.DeviceBuffer;
 import org.tessel.runtime.engine.Engine;
 import org.tessel.runtime.gpu.GpuTestSupport;
+import org.tessel.runtime.gpu.HostTensors;
+import org.tessel.runtime.gpu.kernels.KernelCompiler;
+import org.tessel.runtime.gpu.kernels.WeightOnlyGemm;
 import org.tessel.search.EnginePlans;
 import org.tessel.search.SearchOptions;
 import org.tessel.search.SearchProblem;
@@ -258,37 +263,34 @@ class QuantizedMatMulEmulatedTest {
      */
     @Test void theTensorCoreGemmsKernelMatchesInBothSlices() {
         int k = 256, n = 75, m = 70;
-        try (org.tessel.runtime.gpu.kernels.KernelCompiler kc = new org.tessel.runtime.gpu.kernels.KernelCompiler(ctx);
-             org.tessel.runtime.cuda.CudaStream st = org.tessel.runtime.cuda.CudaStream.create()) {
+        try (KernelCompiler kc = new KernelCompiler(ctx);
+             CudaStream st = CudaStream.create()) {
             for (int bits : new int[] {4, 8})
                 for (boolean zeros : new boolean[] {false, true}) {
                     Graph g = weightOnly(m, k, n, bits, 64, zeros, DType.F16, bits * 10L + (zeros ? 1 : 0));
                     Map<String, Tensor> in = input(new SplittableRandom(bits), m, k, DType.F16);
                     Tensor want = runCpu(g, in);
                     Node node = g.nodes().getFirst();
-                    long[] codes = node.input(1).constantValue().longs();
-                    byte[] cb = new byte[codes.length];
-                    for (int i = 0; i < cb.length; i++) cb[i] = (byte) codes[i];
                     float[] mag = magnitudes(g, in.get("a"));
                     for (int slice : new int[] {32, 64})
-                        try (org.tessel.runtime.cuda.DeviceBuffer x = org.tessel.runtime.gpu.HostTensors.upload(in.get("a"), DType.F16);
-                             org.tessel.runtime.cuda.DeviceBuffer c = org.tessel.runtime.cuda.DeviceBuffer.ofBytes(cb);
-                             org.tessel.runtime.cuda.DeviceBuffer sc = org.tessel.runtime.gpu.HostTensors.upload(node.input(2).constantValue(), DType.F16);
-                             org.tessel.runtime.cuda.DeviceBuffer z = zeros ? org.tessel.runtime.cuda.DeviceBuffer.ofBytes(bytesOf(node.input(3).constantValue())) : null;
-                             org.tessel.runtime.cuda.DeviceBuffer y = org.tessel.runtime.cuda.DeviceBuffer.allocate(2L * m * n)) {
-                            org.tessel.runtime.gpu.kernels.WeightOnlyGemm.run(kc, DType.F16, DType.F16, bits, 64, m, n, k, x, c, sc, z, y, st,
-                                    org.tessel.runtime.gpu.kernels.WeightOnlyGemm.Form.MMA, slice);
+                        try (DeviceBuffer x = HostTensors.upload(in.get("a"), DType.F16);
+                             DeviceBuffer c = HostTensors.uploadBytes(node.input(1).constantValue());
+                             DeviceBuffer sc = HostTensors.upload(node.input(2).constantValue(), DType.F16);
+                             DeviceBuffer z = zeros ? HostTensors.uploadBytes(node.input(3).constantValue()) : null;
+                             DeviceBuffer y = DeviceBuffer.allocate(2L * m * n)) {
+                            WeightOnlyGemm.run(kc, DType.F16, DType.F16, bits, 64, m, n, k, x, c, sc, z, y, st,
+                                    WeightOnlyGemm.Form.MMA, slice);
                             st.synchronize();
-                            Tensor got = org.tessel.runtime.gpu.HostTensors.download(y, DType.F16, org.tessel.api.Shape.of(m, n));
+                            Tensor got = HostTensors.download(y, DType.F16, org.tessel.api.Shape.of(m, n));
                             for (int i = 0; i < want.size(); i++) {
                                 double err = Math.abs(got.getFloat(i) - want.getFloat(i)), bound = 0x1p-10 * Math.abs(want.getFloat(i)) + 1e-5 * mag[i] + 1e-30;
                                 assertTrue(err <= bound, g.name() + " slice " + slice + " element " + i + ": " + got.getFloat(i) + " vs " + want.getFloat(i));
                             }
                         }
                 }
-            try (org.tessel.runtime.cuda.DeviceBuffer b = org.tessel.runtime.cuda.DeviceBuffer.allocate(1 << 16)) {
-                IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> org.tessel.runtime.gpu.kernels.WeightOnlyGemm.run(kc, DType.F16, DType.F16, 4, 32, 2, 8, 64,
-                        b, b, b, null, b, st, org.tessel.runtime.gpu.kernels.WeightOnlyGemm.Form.MMA, 64));
+            try (DeviceBuffer b = DeviceBuffer.allocate(1 << 16)) {
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> WeightOnlyGemm.run(kc, DType.F16, DType.F16, 4, 32, 2, 8, 64,
+                        b, b, b, null, b, st, WeightOnlyGemm.Form.MMA, 64));
                 assertEquals("weight-only GEMM: K slices of 64 lie in one group: K=64 and group size 32 must be multiples of 64", e.getMessage());
             }
         }
@@ -301,8 +303,8 @@ class QuantizedMatMulEmulatedTest {
      */
     @Test void theDequantKernelWritesTheDequantizedWeightRoundedToTheStorageType() {
         int k = 96, n = 21, group = 32;
-        try (org.tessel.runtime.gpu.kernels.KernelCompiler kc = new org.tessel.runtime.gpu.kernels.KernelCompiler(ctx);
-             org.tessel.runtime.cuda.CudaStream st = org.tessel.runtime.cuda.CudaStream.create()) {
+        try (KernelCompiler kc = new KernelCompiler(ctx);
+             CudaStream st = CudaStream.create()) {
             for (int bits : new int[] {4, 8})
                 for (boolean zeros : new boolean[] {false, true})
                     for (DType t : List.of(DType.F16, DType.BF16, DType.F32)) {
@@ -310,29 +312,22 @@ class QuantizedMatMulEmulatedTest {
                         Node node = g.nodes().getFirst();
                         Tensor codes = node.input(1).constantValue(), scales = node.input(2).constantValue(), zp = zeros ? node.input(3).constantValue() : null;
                         float[] want = WeightQuantizer.dequantize(codes, scales, zp, bits, group, n, k);
-                        try (org.tessel.runtime.cuda.DeviceBuffer c = org.tessel.runtime.cuda.DeviceBuffer.ofBytes(bytesOf(codes));
-                             org.tessel.runtime.cuda.DeviceBuffer sc = org.tessel.runtime.gpu.HostTensors.upload(scales, DType.F16);
-                             org.tessel.runtime.cuda.DeviceBuffer z = zeros ? org.tessel.runtime.cuda.DeviceBuffer.ofBytes(bytesOf(zp)) : null;
-                             org.tessel.runtime.cuda.DeviceBuffer out = org.tessel.runtime.cuda.DeviceBuffer.allocate((long) n * k * t.bytes())) {
-                            org.tessel.runtime.gpu.kernels.WeightOnlyGemm.dequantize(kc, t, DType.F16, bits, group, n, k, c, sc, z, out, st);
+                        try (DeviceBuffer c = HostTensors.uploadBytes(codes);
+                             DeviceBuffer sc = HostTensors.upload(scales, DType.F16);
+                             DeviceBuffer z = zeros ? HostTensors.uploadBytes(zp) : null;
+                             DeviceBuffer out = DeviceBuffer.allocate((long) n * k * t.bytes())) {
+                            WeightOnlyGemm.dequantize(kc, t, DType.F16, bits, group, n, k, c, sc, z, out, st);
                             st.synchronize();
-                            Tensor got = org.tessel.runtime.gpu.HostTensors.download(out, t, org.tessel.api.Shape.of(n, k));
+                            Tensor got = HostTensors.download(out, t, org.tessel.api.Shape.of(n, k));
                             for (int i = 0; i < want.length; i++)
                                 assertEquals(Tensor.round(t, want[i]), got.getFloat(i), 0f, "w" + bits + (zeros ? " zero points " : " ") + t.text() + " element " + i);
                         }
                     }
-            try (org.tessel.runtime.cuda.DeviceBuffer b = org.tessel.runtime.cuda.DeviceBuffer.allocate(1 << 12)) {
+            try (DeviceBuffer b = DeviceBuffer.allocate(1 << 12)) {
                 IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                        () -> org.tessel.runtime.gpu.kernels.WeightOnlyGemm.dequantize(kc, DType.F16, DType.F16, 4, 4, 2, 36, b, b, null, b, st));
+                        () -> WeightOnlyGemm.dequantize(kc, DType.F16, DType.F16, 4, 4, 2, 36, b, b, null, b, st));
                 assertEquals("weight-only dequantize: its threads dequantize 8 codes of one group: K=36 and group size 4 must be multiples of 8", e.getMessage());
             }
         }
-    }
-
-    static byte[] bytesOf(Tensor t) {
-        long[] l = t.longs();
-        byte[] b = new byte[l.length];
-        for (int i = 0; i < b.length; i++) b[i] = (byte) l[i];
-        return b;
     }
 }
