@@ -29,7 +29,9 @@ import org.tessel.runtime.gpu.kernels.WeightOnlyGemv;
  * written), achieved GB/s, and that as a percent of a measured device-to-device copy's bandwidth (read + write of
  * 512 MiB). Each run rotates over enough copies of the weight that they do not fit in L2, so the figures are HBM's.
  * Then one transformer layer's sum (q, k, v, o, gate, up, down) and the head. Last, the prefill's GEMMs at 128 and 512
- * rows: cuBLASLt FP16 against {@code tessel.gemm.weight_only}'s tiled and tensor-core forms on INT4 codes.
+ * rows: cuBLASLt FP16 against {@code tessel.gemm.weight_only}'s tiled and tensor-core forms on INT4 codes. Between them,
+ * down_proj with the SiLU(gate) * up prologue a fused eltwise_gemm evaluates in its x loader, in f32 math and with CUDA's
+ * intrinsics, against none.
  *
  * <p>Run: {@code java -cp <runtime classpath> org.tessel.runtime.gpu.bench.QuantizedGemvBench}.
  */
@@ -106,9 +108,81 @@ public final class QuantizedGemvBench {
                 System.out.printf("whole layer (q, k, v, o, gate, up, down), %-14s: %8.2f us, %6.2f MB, %5.0f GB/s; x22 layers + head: %8.1f us%n", KINDS[kind], layer, layerBytes / 1e6,
                         layerBytes / layer / 1e3, 22 * layer + us[SHAPES.size() - 1][kind]);
             }
+            failed |= prologue(kc, s, r, copyGbs);
             failed |= prefill(kc, lt, ws, s, r);
         }
         if (failed) System.exit(1);
+    }
+
+    /** SiLU(gate) * up, llama's MLP before down_proj, as a GEMV's x loader evaluates it; {@code fast}: with CUDA's intrinsics (as under f16 and bf16). */
+    public static Gemv.Prologue siluMulPrologue(boolean fast) {
+        var reg = org.tessel.api.OpRegistry.global();
+        var g = new org.tessel.ir.Graph("silu_mul");
+        var type = org.tessel.api.TensorType.of(DType.F32, org.tessel.api.Shape.of(1, 64));
+        var gate = g.addInput("gate", type);
+        var up = g.addInput("up", type);
+        var sig = g.addNode(reg.get("Sigmoid"), "sig", List.of(gate), org.tessel.api.Attributes.empty(), 1).output();
+        var act = g.addNode(reg.get("Mul"), "act", List.of(gate, sig), org.tessel.api.Attributes.empty(), 1).output();
+        var prod = g.addNode(reg.get("Mul"), "prod", List.of(act, up), org.tessel.api.Attributes.empty(), 1).output();
+        return new Gemv.Prologue(org.tessel.runtime.gpu.kernels.EltwiseCodegen.inlineOps(g.nodes(), g.inputs(), Map.of(), prod, "const float r", "        ", fast), 2);
+    }
+
+    /**
+     * down_proj (K 5632, N 2048, M 1, f16) in tessel.gemv on the f16 weight and tessel.gemv.weight_only's staged and
+     * tensor-core forms on INT4 codes, each with no prologue (x read as it is) and with SiLU(gate) * up evaluated by its
+     * x loader in f32 math and with CUDA's intrinsics: what the fused prologue costs each form. True when one failed.
+     */
+    static boolean prologue(KernelCompiler kc, CudaStream s, SplittableRandom r, double copyGbs) {
+        boolean failed = false;
+        int k = 5632, n = 2048;
+        System.out.printf("%n== llama-1b down_proj 5632x2048, M = 1, f16: the fused SiLU(gate) * up prologue; median of %d runs of %d launches, weights rotated past L2 ==%n", RUNS, LAUNCHES);
+        System.out.printf("| %-16s | %-22s | %9s | %7s |%n", "kind", "prologue", "us", "% copy");
+        System.out.printf("|%s|%s|%s|%s|%n", "-".repeat(18), "-".repeat(24), "-".repeat(11), "-".repeat(9));
+        String[] kinds = {"fp16 tessel.gemv", "w4 g128 staged", "w4 g128 mma"};
+        String[] prologues = {"none", "silu*up, f32 math", "silu*up, intrinsics"};
+        for (int kind = 0; kind < kinds.length; kind++)
+            for (int pi = 0; pi < prologues.length; pi++) {
+                List<DeviceBuffer> owned = new ArrayList<>();
+                double us;
+                long[] bytes = new long[1];
+                try {
+                    Gemv.Prologue pro = pi == 0 ? null : siluMulPrologue(pi == 2);
+                    List<DeviceBuffer> xs = new ArrayList<>();
+                    for (int i = 0; i < (pro == null ? 1 : 2); i++)
+                        xs.add(own(owned, HostTensors.upload(org.tessel.api.Tensor.ofFloats(DType.F16, org.tessel.api.Shape.of(1, k), random(r, k, 1)), DType.F16)));
+                    DeviceBuffer y = own(owned, DeviceBuffer.allocate(2L * n));
+                    Runnable[] launches;
+                    long weightBytes;
+                    if (kind == 0) {
+                        weightBytes = 2L * k * n;
+                        DeviceBuffer w0 = own(owned, HostTensors.upload(Gemv.packWeights(org.tessel.api.Tensor.ofFloats(DType.F16, org.tessel.api.Shape.of(k, n), random(r, k * n, 0.02))), DType.F16));
+                        launches = new Runnable[copies(weightBytes)];
+                        for (int i = 0; i < launches.length; i++) {
+                            DeviceBuffer w = i == 0 ? w0 : own(owned, copyOf(w0));
+                            launches[i] = () -> Gemv.launch(kc, DType.F16, 1, n, k, pro, null, xs, w, null, null, y, s);
+                        }
+                    } else {
+                        WeightQuantizer.Quantized q = WeightQuantizer.quantize(random(r, k * n, 0.02), k, n, new WeightQuantizer.Format(4, GROUP, true), DType.F16);
+                        DeviceBuffer c0 = own(owned, HostTensors.uploadBytes(q.codes())), sc = own(owned, HostTensors.upload(q.scales(), DType.F16));
+                        weightBytes = q.codes().size() + 2L * q.scales().size();
+                        WeightOnlyGemv.Form form = kind == 1 ? WeightOnlyGemv.Form.STAGED : WeightOnlyGemv.Form.MMA;
+                        launches = new Runnable[copies(weightBytes)];
+                        for (int i = 0; i < launches.length; i++) {
+                            DeviceBuffer c = i == 0 ? c0 : own(owned, copyOf(c0));
+                            launches[i] = () -> WeightOnlyGemv.launch(kc, DType.F16, DType.F16, 4, GROUP, 1, n, k, pro, null, xs, c, sc, null, null, null, null, y, s, form);
+                        }
+                    }
+                    us = measure(launches, s, bytes, weightBytes + 2L * xs.size() * k + 2L * n);
+                } catch (RuntimeException ex) {
+                    failed = true;
+                    us = Double.NaN;
+                    System.out.println(kinds[kind] + " " + prologues[pi] + " failed: " + ex);
+                } finally {
+                    for (DeviceBuffer d : owned) d.close();
+                }
+                System.out.printf("| %-16s | %-22s | %9.2f | %6.1f%% |%n", kinds[kind], prologues[pi], us, 100 * (bytes[0] / us / 1e3) / copyGbs);
+            }
+        return failed;
     }
 
     /**

@@ -26,7 +26,12 @@ record GemvGroup(List<Value> xs, Gemv.RmsNorm rms, Value normScale, Gemv.Prologu
         return o != null ? o : v;
     }
 
-    static GemvGroup of(Node n, Node mm) {
+    /**
+     * The group of the GEMV node {@code n} around its product {@code mm}, activations stored as {@code storage}: under f16
+     * and bf16 the prologue's exponentials and sigmoid divisions are CUDA's intrinsics (the x loader evaluates the tree
+     * once per block, and the result is rounded to the storage type once), in f32 as the elementwise kernels compute them.
+     */
+    static GemvGroup of(Node n, Node mm, org.tessel.api.DType storage) {
         List<Value> xs = List.of(outer(n, mm.input(0)));
         Gemv.RmsNorm rms = null;
         Value scale = null;
@@ -46,7 +51,7 @@ record GemvGroup(List<Value> xs, Gemv.RmsNorm rms, Value normScale, Gemv.Prologu
             for (Node b : prologue)
                 for (Value v : b.inputs())
                     if (v != null && NodeFacts.isConstant(n, v)) literals.put(v, outer(n, v).constantValue());
-            pro = new Gemv.Prologue(EltwiseCodegen.inlineOps(prologue, ins, literals, mm.input(0), "const float r", "        "), ins.size());
+            pro = new Gemv.Prologue(EltwiseCodegen.inlineOps(prologue, ins, literals, mm.input(0), "const float r", "        ", storage != org.tessel.api.DType.F32), ins.size());
             xs = ins.stream().map(v -> outer(n, v)).toList();
         }
         Value bias = null, residual = null;

@@ -46,11 +46,11 @@ public final class GemvLayers implements TacticImplementation {
         String why = GemmTactics.GEMV.whyNot(n, Precision.valueOf(c.precision().name()), Layout.ANY);
         if (why != null) throw GpuEngineException.unsupported(n, GpuTactics.GEMV + " " + why);
         Node mm = n.body() == null ? n : NodeFacts.anchor(n, java.util.Set.of("MatMul"));
-        GemvGroup g = GemvGroup.of(n, mm);
+        DType t = c.storage();
+        GemvGroup g = GemvGroup.of(n, mm, t);
         Value a = g.xs().getFirst(), w = GemvGroup.outer(n, mm.input(1)), scale = g.normScale();
         int k = a.type().shape().dim(-1), cols = w.type().shape().dim(1);
         int m = (int) (a.type().numElements() / k);
-        DType t = c.storage();
         List<DeviceBuffer> x = g.xs().stream().map(c::activation).toList();
         DeviceBuffer y = c.activation(n.output());
         // the folded form is its own upload: the same weights may run unfolded elsewhere, or under another norm's scale

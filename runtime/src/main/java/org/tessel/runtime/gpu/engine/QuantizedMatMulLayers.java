@@ -163,7 +163,7 @@ public final class QuantizedMatMulLayers implements TacticImplementation {
                     st -> WeightOnlyGemm.run(c.kernels(), t, scaleType, bits, group, m, cols, k, x, codes, scales, zeros, y, st, form, slice));
         }
         // the tactic checked the group's body as tessel.gemv's: a norm or an elementwise tree before the product, Adds after it
-        GemvGroup g = GemvGroup.of(n, o.mm());
+        GemvGroup g = GemvGroup.of(n, o.mm(), t);
         List<DeviceBuffer> x = g.xs().stream().map(c::activation).toList();
         // the norm's scale multiplies x in the loader: the weights are already quantized
         DeviceBuffer gamma = g.normScale() == null ? null : c.weight(g.normScale(), Layout.ANY);

@@ -168,7 +168,7 @@ public final class EltwiseCodegen {
             params.append(c).append("* __restrict__ out").append(o);
             outOffsets.add(offset(v.type(), s, outLayout, needCoord, idx));
         }
-        String ops = opsCode(body.nodes(), body.outputs(), paramValues, scalarLiterals, s, engine);
+        String ops = opsCode(body.nodes(), body.outputs(), paramValues, scalarLiterals, s, engine, false);
 
         StringBuilder src = new StringBuilder();
         src.append(KernelCompiler.prelude());
@@ -331,7 +331,7 @@ public final class EltwiseCodegen {
      * The ops of the body as statements over values named x0.. (parameters) and t0.. (results), each
      * declared in its element type's compute type; scalar constants are literals.
      */
-    private static String opsCode(List<Node> nodes, List<Value> outputs, List<Value> paramValues, Map<Value, String> literals, Shape s, boolean engine) {
+    private static String opsCode(List<Node> nodes, List<Value> outputs, List<Value> paramValues, Map<Value, String> literals, Shape s, boolean engine, boolean fast) {
         Map<Value, String> expr = new IdentityHashMap<>(literals);
         for (int p = 0; p < paramValues.size(); p++) expr.put(paramValues.get(p), "x" + p);
         StringBuilder code = new StringBuilder();
@@ -353,7 +353,7 @@ public final class EltwiseCodegen {
                 a.add(e);
             }
             String var = "t" + tmp++;
-            String value = opExpr(node, a);
+            String value = opExpr(node, a, fast);
             code.append("@const ").append(computeC(t)).append(' ').append(var).append(" = ")
                     .append(engine || !t.isFloating() ? value : org.tessel.runtime.gpu.CudaTypes.round(t, value))
                     .append(";   // ").append(node.describe()).append('\n');
@@ -367,13 +367,15 @@ public final class EltwiseCodegen {
      * Elementwise ops (of a fused body, in order, all of one shape) as C statements over f32 values named {@code x0..}
      * (the values of {@code inputs}, in order) that assign {@code result}'s value to {@code target}: a GEMV's x loader
      * evaluates them per element (engine arithmetic: f32, no rounding between ops). Inputs that are one-element constants
-     * ({@code literals}) become literals.
+     * ({@code literals}) become literals. With {@code fast}, exponentials and the divisions of Sigmoid, Swish and the tanh
+     * GELU use CUDA's intrinsics ({@code __expf}, {@code __fdividef}: a few ulp of f32, where a result rounded once to
+     * f16 or bf16 has 2^-11 or 2^-8), for x loaders that evaluate the tree once for each block of a launch.
      */
-    public static String inlineOps(List<Node> nodes, List<Value> inputs, Map<Value, Tensor> literals, Value result, String target, String indent) {
+    public static String inlineOps(List<Node> nodes, List<Value> inputs, Map<Value, Tensor> literals, Value result, String target, String indent, boolean fast) {
         Map<Value, String> lits = new IdentityHashMap<>();
         literals.forEach((v, t) -> lits.put(v, literal(t, v.type().dtype())));
         StringBuilder out = new StringBuilder();
-        for (String line : opsCode(nodes, List.of(result), inputs, lits, result.type().shape(), true).split("\n")) {
+        for (String line : opsCode(nodes, List.of(result), inputs, lits, result.type().shape(), true, fast).split("\n")) {
             if (line.startsWith("@#out0=")) out.append(indent).append(target).append(" = ").append(line.substring(7)).append(";\n");
             else if (line.startsWith("@")) out.append(indent).append(line.substring(1)).append('\n');
         }
@@ -525,7 +527,7 @@ public final class EltwiseCodegen {
     private static final Set<String> INTEGER_FORMS = Set.of("Add", "Sub", "Mul", "Div", "Mod", "Pow", "Max", "Min", "PRelu", "Relu", "Neg", "Abs",
             "Sign", "Clip", "BitShift", "BitwiseAnd", "BitwiseOr", "BitwiseXor", "BitwiseNot");
 
-    private static String opExpr(Node n, List<String> args) {
+    private static String opExpr(Node n, List<String> args, boolean fast) {
         Args o = new Args(n, args);
         DType out = n.output().type().dtype();
         switch (n.opName()) {
@@ -561,7 +563,7 @@ public final class EltwiseCodegen {
             }
         }
         if (out.isInteger() && INTEGER_FORMS.contains(n.opName())) return integerExpr(n, o);
-        String f = floatExpr(n, o);
+        String f = floatExpr(n, o, fast);
         return out.isFloating() ? f : convert(f, DType.F32, out);
     }
 
@@ -612,9 +614,11 @@ public final class EltwiseCodegen {
         };
     }
 
-    /** An op computed in f32 on its operands as floats. */
-    private static String floatExpr(Node n, Args o) {
+    /** An op computed in f32 on its operands as floats; with {@code fast}, exponentials and sigmoid divisions by intrinsics. */
+    private static String floatExpr(Node n, Args o, boolean fast) {
         Attributes at = n.attrs();
+        String exp = fast ? "__expf(" : "expf(";
+        java.util.function.BinaryOperator<String> over = (a, b) -> fast ? "__fdividef(" + a + ", " + b + ")" : "(" + a + " / " + b + ")";
         int arity = n.numInputs();
         return switch (n.opName()) {
             case "Add" -> "(" + o.f(0) + " + " + o.f(1) + ")";
@@ -642,7 +646,7 @@ public final class EltwiseCodegen {
             }
             case "Relu" -> "(" + o.f(0) + " < 0.0f ? 0.0f : " + o.f(0) + ")";
             case "LeakyRelu" -> "(" + o.f(0) + " < 0.0f ? " + literal(at.getFloat("alpha", 0.01f)) + " * " + o.f(0) + " : " + o.f(0) + ")";
-            case "Sigmoid" -> "(1.0f / (1.0f + expf(-" + o.f(0) + ")))";
+            case "Sigmoid" -> over.apply("1.0f", "(1.0f + " + exp + "-" + o.f(0) + "))");
             case "Tanh" -> "tanhf(" + o.f(0) + ")";
             case "Clip" -> {
                 String v = o.f(0);
@@ -655,10 +659,10 @@ public final class EltwiseCodegen {
             case "Erf" -> "erff(" + o.f(0) + ")";
             case "Gelu" -> switch (at.getString("approximate", "none")) {
                 case "none" -> "(0.5f * " + o.f(0) + " * (1.0f + erff(" + o.f(0) + " * 0.70710678118654752f)))";
-                case "tanh" -> "(" + o.f(0) + " / (1.0f + expf(-2.0f * 0.79788456080286536f * (" + o.f(0) + " + 0.044715f * " + o.f(0) + " * " + o.f(0) + " * " + o.f(0) + "))))";
+                case "tanh" -> over.apply(o.f(0), "(1.0f + " + exp + "-2.0f * 0.79788456080286536f * (" + o.f(0) + " + 0.044715f * " + o.f(0) + " * " + o.f(0) + " * " + o.f(0) + ")))");
                 default -> throw new IllegalArgumentException(n.describe() + ": attribute 'approximate' must be \"none\" or \"tanh\"");
             };
-            case "Exp" -> "expf(" + o.f(0) + ")";
+            case "Exp" -> exp + o.f(0) + ")";
             case "Log" -> "logf(" + o.f(0) + ")";
             case "Sqrt" -> "sqrtf(" + o.f(0) + ")";
             case "Neg" -> "(-" + o.f(0) + ")";
@@ -681,7 +685,7 @@ public final class EltwiseCodegen {
                 yield "(fmaxf(0.0f, " + o.f(0) + ") + fminf(0.0f, " + al + " * expm1f(" + o.f(0) + " / " + al + ")))";
             }
             case "ThresholdedRelu" -> "(" + o.f(0) + " > " + literal(at.getFloat("alpha", 1f)) + " ? " + o.f(0) + " : 0.0f)";
-            case "Swish" -> "(" + o.f(0) + " / (1.0f + expf(-" + literal(at.getFloat("alpha", 1f)) + " * " + o.f(0) + ")))";
+            case "Swish" -> over.apply(o.f(0), "(1.0f + " + exp + "-" + literal(at.getFloat("alpha", 1f)) + " * " + o.f(0) + "))");
             case "Shrink" -> {
                 String bias = literal(at.getFloat("bias", 0f)), lambd = literal(at.getFloat("lambd", 0.5f));
                 yield "(" + o.f(0) + " < -" + lambd + " ? " + o.f(0) + " + " + bias + " : " + o.f(0) + " > " + lambd + " ? " + o.f(0) + " - " + bias + " : 0.0f)";

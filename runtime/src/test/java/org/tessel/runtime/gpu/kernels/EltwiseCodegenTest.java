@@ -143,4 +143,17 @@ class EltwiseCodegenTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> EltwiseCodegen.generate(g));
         assertTrue(e.getMessage().contains("one shape"), e.getMessage());
     }
+
+    /**
+     * A GEMV's x loader: SiLU(gate) * up in f32 math as the elementwise kernels compute it, and with CUDA's exponential
+     * and division intrinsics where the loader runs under f16 or bf16 (GemvGroup); the same ops otherwise.
+     */
+    @Test void prologuesUseIntrinsicsOnlyWhenAskedTo() {
+        String exact = org.tessel.runtime.gpu.bench.QuantizedGemvBench.siluMulPrologue(false).ops();
+        String fast = org.tessel.runtime.gpu.bench.QuantizedGemvBench.siluMulPrologue(true).ops();
+        assertTrue(exact.contains("(1.0f / (1.0f + expf(-x0)))"), exact);
+        assertFalse(exact.contains("__"), exact);
+        assertTrue(fast.contains("__fdividef(1.0f, (1.0f + __expf(-x0)))"), fast);
+        assertEquals(exact.replace("(1.0f / (1.0f + expf(-x0)))", "__fdividef(1.0f, (1.0f + __expf(-x0)))"), fast);
+    }
 }

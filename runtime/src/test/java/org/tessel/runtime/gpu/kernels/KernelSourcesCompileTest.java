@@ -78,7 +78,7 @@ public class KernelSourcesCompileTest {
             for (int rows : new int[] {1, 8}) m.put("gemv_" + t.text() + "_m" + rows, Gemv.source(t, rows));
             for (int split : new int[] {1, 2, 4}) {
                 m.put("gemv_" + t.text() + "_m8_ks" + split, Gemv.source(t, 8, null, null, split));
-                m.put("gemv_" + t.text() + "_silu_mul_ks" + split, Gemv.source(t, 3, siluMulPrologue(), null, split));
+                m.put("gemv_" + t.text() + "_silu_mul_ks" + split, Gemv.source(t, 3, siluMulPrologue(t != DType.F32), null, split));
                 m.put("gemv_" + t.text() + "_rmsnorm_ks" + split, Gemv.source(t, 3, null, new Gemv.RmsNorm(1e-5f), split));
             }
             m.put("rope_" + t.text(), Rope.source(t));
@@ -196,16 +196,6 @@ public class KernelSourcesCompileTest {
         }
     }
 
-    /** SiLU(gate) * up as the GEMV's x loader evaluates it (a fused eltwise_gemm's prologue), from the elementwise generator. */
-    static Gemv.Prologue siluMulPrologue() {
-        var reg = org.tessel.api.OpRegistry.global();
-        var g = new org.tessel.ir.Graph("silu_mul");
-        var type = org.tessel.api.TensorType.of(DType.F32, org.tessel.api.Shape.of(1, 64));
-        var gate = g.addInput("gate", type);
-        var up = g.addInput("up", type);
-        var sig = g.addNode(reg.get("Sigmoid"), "sig", java.util.List.of(gate), org.tessel.api.Attributes.empty(), 1).output();
-        var act = g.addNode(reg.get("Mul"), "act", java.util.List.of(gate, sig), org.tessel.api.Attributes.empty(), 1).output();
-        var prod = g.addNode(reg.get("Mul"), "prod", java.util.List.of(act, up), org.tessel.api.Attributes.empty(), 1).output();
-        return new Gemv.Prologue(EltwiseCodegen.inlineOps(g.nodes(), g.inputs(), java.util.Map.of(), prod, "const float r", "        "), 2);
-    }
+    /** SiLU(gate) * up as the GEMV's x loader evaluates it (a fused eltwise_gemm's prologue); {@code fast} as under f16 and bf16 activations. */
+    static Gemv.Prologue siluMulPrologue(boolean fast) { return org.tessel.runtime.gpu.bench.QuantizedGemvBench.siluMulPrologue(fast); }
 }

@@ -37,11 +37,11 @@ class QuantizedMatMulNvccTest {
             for (DType t : List.of(DType.F32, DType.F16))
                 for (int split : new int[] {1, 2, 4}) {
                     loads.put("gemv_w" + bits + "_" + t.text() + "_ks" + split, WeightOnlyGemv.source(t, DType.F16, bits, 8, null, null, split));
-                    loads.put("gemv_w" + bits + "_" + t.text() + "_silu_mul_ks" + split, WeightOnlyGemv.source(t, DType.F16, bits, 4, KernelSourcesCompileTest.siluMulPrologue(), null, split));
+                    loads.put("gemv_w" + bits + "_" + t.text() + "_silu_mul_ks" + split, WeightOnlyGemv.source(t, DType.F16, bits, 4, KernelSourcesCompileTest.siluMulPrologue(t != DType.F32), null, split));
                     loads.put("gemv_w" + bits + "_" + t.text() + "_rmsnorm_ks" + split, WeightOnlyGemv.source(t, DType.F16, bits, 4, null, new Gemv.RmsNorm(1e-5f), split));
                     // the staged form (one row a pass: batch-1 decode), plain, with the SiLU prologue and with the norm
                     loads.put("gemv_w" + bits + "_" + t.text() + "_staged_ks" + split, WeightOnlyGemv.source(t, DType.F16, bits, 1, null, null, split, WeightOnlyGemv.Form.STAGED));
-                    loads.put("gemv_w" + bits + "_" + t.text() + "_staged_silu_mul_ks" + split, WeightOnlyGemv.source(t, DType.F16, bits, 1, KernelSourcesCompileTest.siluMulPrologue(), null, split, WeightOnlyGemv.Form.STAGED));
+                    loads.put("gemv_w" + bits + "_" + t.text() + "_staged_silu_mul_ks" + split, WeightOnlyGemv.source(t, DType.F16, bits, 1, KernelSourcesCompileTest.siluMulPrologue(t != DType.F32), null, split, WeightOnlyGemv.Form.STAGED));
                     loads.put("gemv_w" + bits + "_" + t.text() + "_staged_rmsnorm_ks" + split, WeightOnlyGemv.source(t, DType.F16, bits, 1, null, new Gemv.RmsNorm(1e-5f), split, WeightOnlyGemv.Form.STAGED));
                 }
         gemms.put("gemm_wo_w8_bf16_bf16_scales", WeightOnlyGemm.source(DType.BF16, DType.BF16, 8, WeightOnlyGemm.Form.TILED));
@@ -54,9 +54,9 @@ class QuantizedMatMulNvccTest {
         for (int m : new int[] {1, 3, 8})
             for (int split : new int[] {1, 2, 4}) {
                 mma.put("gemv_mma_m" + m + "_ks" + split, WeightOnlyGemv.source(DType.F16, DType.F16, 4, m, null, null, split, WeightOnlyGemv.Form.MMA));
-                mma.put("gemv_mma_m" + m + "_silu_mul_ks" + split, WeightOnlyGemv.source(DType.F16, DType.F32, 4, m, KernelSourcesCompileTest.siluMulPrologue(), null, split, WeightOnlyGemv.Form.MMA));
+                mma.put("gemv_mma_m" + m + "_silu_mul_ks" + split, WeightOnlyGemv.source(DType.F16, DType.F32, 4, m, KernelSourcesCompileTest.siluMulPrologue(true), null, split, WeightOnlyGemv.Form.MMA));
                 mma.put("gemv_mma_m" + m + "_rmsnorm_ks" + split, WeightOnlyGemv.source(DType.F16, DType.F16, 4, m, null, new Gemv.RmsNorm(1e-5f), split, WeightOnlyGemv.Form.MMA));
-                mma.put("gemv_mma_m" + m + "_u8_ks" + split, WeightOnlyGemv.source(DType.F16, DType.F16, 4, m, KernelSourcesCompileTest.siluMulPrologue(), null, split, WeightOnlyGemv.Form.MMA, 8));
+                mma.put("gemv_mma_m" + m + "_u8_ks" + split, WeightOnlyGemv.source(DType.F16, DType.F16, 4, m, KernelSourcesCompileTest.siluMulPrologue(true), null, split, WeightOnlyGemv.Form.MMA, 8));
                 mma.put("gemv_mma_m" + m + "_u1_ks" + split, WeightOnlyGemv.source(DType.F16, DType.F16, 4, m, null, null, split, WeightOnlyGemv.Form.MMA, 1));
             }
         // the prefill GEMM's tensor-core form: 4 and 8 bits, f16 and f32 scales
@@ -125,7 +125,7 @@ class QuantizedMatMulNvccTest {
                     for (int split : new int[] {1, 4}) {
                         String name = "gemv_w" + bits + "_" + mode + "_m" + m + "_ks" + split;
                         Path cu = dir.resolve(name + ".cu");
-                        Files.writeString(cu, WeightOnlyGemv.source(DType.F16, DType.F16, bits, m, mode.equals("silu_mul") ? KernelSourcesCompileTest.siluMulPrologue() : null,
+                        Files.writeString(cu, WeightOnlyGemv.source(DType.F16, DType.F16, bits, m, mode.equals("silu_mul") ? KernelSourcesCompileTest.siluMulPrologue(true) : null,
                                 mode.equals("rmsnorm") ? new Gemv.RmsNorm(1e-5f) : null, split));
                         Process p = new ProcessBuilder("nvcc", "-cubin", "-arch=sm_90", "-Xptxas", "-v", "-o", dir.resolve(name + ".cubin").toString(), cu.toString())
                                 .redirectErrorStream(true).start();
