@@ -20,6 +20,7 @@ for w in fp16 int4:128; do
   extra=(); [[ $w != fp16 ]] && extra=(--weights $w)
   timeout 100 "${java[@]}" org.tessel.cli.LlmDecodeBench --model llama-1b --prompt 128 --new 128 "${extra[@]}" --profile 12 > "$out/llm-${w%%:*}.txt" 2>&1
   echo "LlmDecodeBench $w exit $? after $(( $(date +%s) - s )) s"; grep -vE "^\s+at " "$out/llm-${w%%:*}.txt" | grep -E "^LLM|prefill|Exception|on the device" | head -8 | cut -c1-300
+  grep -A8 "first decoder layer" "$out/llm-${w%%:*}.txt" | cut -c1-200
 done
 timeout 120 "${java[@]}" org.tessel.runtime.gpu.bench.QuantizedGemvBench > "$out/quant-bench.txt" 2>&1
 echo "QuantizedGemvBench exit $? after $(( $(date +%s) - t0 )) s"; grep -A12 "down_proj 5632x2048, M = 1, f16: the fused" "$out/quant-bench.txt"
