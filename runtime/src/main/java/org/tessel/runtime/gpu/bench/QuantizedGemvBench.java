@@ -128,8 +128,8 @@ public final class QuantizedGemvBench {
     }
 
     /**
-     * down_proj (K 5632, N 2048, M 1, f16) in tessel.gemv on the f16 weight and tessel.gemv.weight_only's staged and
-     * tensor-core forms on INT4 codes, each with no prologue (x read as it is) and with SiLU(gate) * up evaluated by its
+     * down_proj (K 5632, N 2048, M 1, f16) in tessel.gemv on the f16 weight and tessel.gemv.weight_only's staged form
+     * (loading a lane's 8 chunks of a row at once, and 4 a round as before) and tensor-core form on INT4 codes, each with no prologue (x read as it is) and with SiLU(gate) * up evaluated by its
      * x loader in f32 math and with CUDA's intrinsics: what the fused prologue costs each form. True when one failed.
      */
     static boolean prologue(KernelCompiler kc, CudaStream s, SplittableRandom r, double copyGbs) {
@@ -138,7 +138,8 @@ public final class QuantizedGemvBench {
         System.out.printf("%n== llama-1b down_proj 5632x2048, M = 1, f16: the fused SiLU(gate) * up prologue; median of %d runs of %d launches, weights rotated past L2 ==%n", RUNS, LAUNCHES);
         System.out.printf("| %-16s | %-22s | %9s | %7s |%n", "kind", "prologue", "us", "% copy");
         System.out.printf("|%s|%s|%s|%s|%n", "-".repeat(18), "-".repeat(24), "-".repeat(11), "-".repeat(9));
-        String[] kinds = {"fp16 tessel.gemv", "w4 g128 staged", "w4 g128 mma"};
+        // the staged form as it loads codes now (a lane's whole share of the row, 8 chunks) and as before (4 chunks a round)
+        String[] kinds = {"fp16 tessel.gemv", "w4 g128 staged", "w4 staged 4/round", "w4 g128 mma"};
         String[] prologues = {"none", "silu*up, f32 math", "silu*up, intrinsics"};
         for (int kind = 0; kind < kinds.length; kind++)
             for (int pi = 0; pi < prologues.length; pi++) {
@@ -165,11 +166,12 @@ public final class QuantizedGemvBench {
                         WeightQuantizer.Quantized q = WeightQuantizer.quantize(random(r, k * n, 0.02), k, n, new WeightQuantizer.Format(4, GROUP, true), DType.F16);
                         DeviceBuffer c0 = own(owned, HostTensors.uploadBytes(q.codes())), sc = own(owned, HostTensors.upload(q.scales(), DType.F16));
                         weightBytes = q.codes().size() + 2L * q.scales().size();
-                        WeightOnlyGemv.Form form = kind == 1 ? WeightOnlyGemv.Form.STAGED : WeightOnlyGemv.Form.MMA;
+                        WeightOnlyGemv.Form form = kind == 3 ? WeightOnlyGemv.Form.MMA : WeightOnlyGemv.Form.STAGED;
+                        int unroll = kind == 2 ? 4 : 0;
                         launches = new Runnable[copies(weightBytes)];
                         for (int i = 0; i < launches.length; i++) {
                             DeviceBuffer c = i == 0 ? c0 : own(owned, copyOf(c0));
-                            launches[i] = () -> WeightOnlyGemv.launch(kc, DType.F16, DType.F16, 4, GROUP, 1, n, k, pro, null, xs, c, sc, null, null, null, null, y, s, form);
+                            launches[i] = () -> WeightOnlyGemv.launch(kc, DType.F16, DType.F16, 4, GROUP, 1, n, k, pro, null, xs, c, sc, null, null, null, null, y, s, form, unroll);
                         }
                     }
                     us = measure(launches, s, bytes, weightBytes + 2L * xs.size() * k + 2L * n);

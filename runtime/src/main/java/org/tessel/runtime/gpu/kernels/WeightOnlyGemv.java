@@ -205,6 +205,16 @@ public final class WeightOnlyGemv {
     public static void launch(KernelCompiler kc, DType t, DType scaleType, int bits, int group, int m, int n, int k, Gemv.Prologue prologue, Gemv.RmsNorm norm,
                               List<DeviceBuffer> xs, DeviceBuffer codes, DeviceBuffer scales, DeviceBuffer zeros, DeviceBuffer gamma, DeviceBuffer bias,
                               DeviceBuffer residual, DeviceBuffer y, CudaStream stream, Form form) {
+        launch(kc, t, scaleType, bits, group, m, n, k, prologue, norm, xs, codes, scales, zeros, gamma, bias, residual, y, stream, form, 0);
+    }
+
+    /**
+     * As above, each lane loading {@code unroll} (1, 2, 4 or 8) 16-byte chunks of codes a row before it uses any; 0: the
+     * form's own ({@link #mmaUnroll}, {@link #stagedUnroll}, 4 in the plain form).
+     */
+    public static void launch(KernelCompiler kc, DType t, DType scaleType, int bits, int group, int m, int n, int k, Gemv.Prologue prologue, Gemv.RmsNorm norm,
+                              List<DeviceBuffer> xs, DeviceBuffer codes, DeviceBuffer scales, DeviceBuffer zeros, DeviceBuffer gamma, DeviceBuffer bias,
+                              DeviceBuffer residual, DeviceBuffer y, CudaStream stream, Form form, int unrollOrZero) {
         String why = whyNot(k, group, bits);
         if (why != null) throw new IllegalArgumentException("weight-only GEMV: " + why);
         if (m < 1 || m > 65535) throw new IllegalArgumentException("weight-only GEMV: " + m + " activation rows (1 to 65535)");
@@ -235,9 +245,13 @@ public final class WeightOnlyGemv {
             case STAGED -> (long) (n + ROWS_PER_WARP - 1) / ROWS_PER_WARP >= 4L * sms ? 1 : kSplit(n, k, bits, m, sms);
             case PLAIN -> kSplit(n, k, bits, m, sms);
         };
-        int unroll = form == Form.MMA ? mmaUnroll(k, split) : 4;
+        int unroll = unrollOrZero != 0 ? unrollOrZero : switch (form) {
+            case MMA -> mmaUnroll(k, split);
+            case STAGED -> stagedUnroll(k, bits, split);
+            case PLAIN -> 4;
+        };
         String program = "tessel_gemv_w" + bits + "_" + t.text() + "_s" + scaleType.text() + "_m" + rows + "_ks" + split
-                + (form == Form.STAGED ? "_st" : form == Form.MMA ? "_mma_u" + unroll : "")
+                + (form == Form.STAGED ? "_st_u" + unroll : form == Form.MMA ? "_mma_u" + unroll : "")
                 + (prologue == null ? "" : "_p" + prologue.inputs() + "_" + Integer.toHexString(prologue.ops().hashCode()))
                 + (norm == null ? "" : "_rms" + Integer.toHexString(Float.floatToIntBits(norm.epsilon()))) + ".cu";
         var kernel = kc.kernel(program, () -> source(t, scaleType, bits, rows, prologue, norm, split, form, unroll), "tessel_gemv_wo");
@@ -274,6 +288,19 @@ public final class WeightOnlyGemv {
     public static int mmaUnroll(int k, int kSplit) {
         int steps = (k / 128 + kSplit - 1) / kSplit, u = 1;
         while (u < 4 && u < steps) u *= 2;
+        return u;
+    }
+
+    /**
+     * The 16-byte chunks of codes a lane of the staged form loads before it uses any, for K={@code k} in {@code bits}-bit
+     * codes split over {@code kSplit} warps: its share of a row rounded up to a power of two, at least 4 and at most 8. The
+     * first of them are fetched before the block stages x, so with the whole share in one round the staging (a prologue's
+     * tree evaluated for all of K, once a block) overlaps the codes' HBM latency instead of preceding a second round;
+     * down_proj's K of 5632 at 4 bits takes 8 (5.5 a lane), K of 2048 stays at 4.
+     */
+    public static int stagedUnroll(int k, int bits, int kSplit) {
+        int chunks = (bits == 4 ? k / 2 : k) / 16, share = (chunks + 32 * kSplit - 1) / (32 * kSplit), u = 4;
+        while (u < 8 && u < share) u *= 2;
         return u;
     }
 

@@ -60,6 +60,21 @@ class WeightOnlyGemvFormsEmulatedTest {
         assertEquals(List.of(WeightOnlyGemv.Form.PLAIN), WeightOnlyGemv.forms(DType.F32, 8, true, 32, 256, 5));
     }
 
+    /**
+     * The staged form at down_proj's K of 5632, where a lane loads its whole share of a row (6 chunks at 4 bits, 11 at 8:
+     * 8 at once, {@link WeightOnlyGemv#stagedUnroll}) before the block stages x: the CPU's results at both precisions.
+     */
+    @Test void theStagedFormLoadingARowAtOnceComputesTheCpusResults() {
+        assertEquals(8, WeightOnlyGemv.stagedUnroll(5632, 4, 1));
+        for (int bits : new int[] {4, 8}) {
+            Graph g = QuantizedMatMulEmulatedTest.weightOnly(1, 5632, 24, bits, 128, bits == 8, DType.F16, 5632L + bits);
+            SplittableRandom r = new SplittableRandom(bits);
+            for (GpuEngine.Precision p : List.of(GpuEngine.Precision.FP32, GpuEngine.Precision.FP16))
+                QuantizedMatMulEmulatedTest.check(ctx, gemv(WeightOnlyGemv.Form.STAGED) + " K=5632 " + g.name() + " (emulated)", g, p, gemv(WeightOnlyGemv.Form.STAGED),
+                        QuantizedMatMulEmulatedTest.input(r, 1, 5632, p.storage()));
+        }
+    }
+
     /** Every form a plan names, at every row count and precision where it runs: that form is built and computes the CPU's results. */
     @Test void aPlanNamingEachFormBuildsThatForm() {
         int checked = 0;

@@ -109,6 +109,34 @@ class QuantizedMatMulNvccTest {
         assertEquals(4, WeightOnlyGemv.mmaUnroll(5632, 4));
         assertEquals(2, WeightOnlyGemv.mmaUnroll(512, 2));
         assertEquals(1, WeightOnlyGemv.mmaUnroll(256, 2));
+        // the staged form: a lane's share of a row in one round where it is 8 chunks or fewer, at least 4
+        assertEquals(8, WeightOnlyGemv.stagedUnroll(5632, 4, 1));
+        assertEquals(4, WeightOnlyGemv.stagedUnroll(2048, 4, 1));
+        assertEquals(4, WeightOnlyGemv.stagedUnroll(5632, 4, 2));
+        assertEquals(8, WeightOnlyGemv.stagedUnroll(5632, 8, 2));
+        assertEquals(8, WeightOnlyGemv.stagedUnroll(16384, 4, 1));
+    }
+
+    /** ptxas for sm_90: the staged form loading 8 chunks a row before it uses any, plain, with the SiLU prologue and with the norm: no spills. */
+    @Test void stagedFormLoadingEightChunksFitsInRegisters(@TempDir Path dir) throws Exception {
+        assumeTrue(KernelSourcesCompileTest.nvccAvailable(), "nvcc is not on the PATH");
+        StringBuilder spills = new StringBuilder();
+        for (int bits : new int[] {4, 8})
+            for (String mode : List.of("plain", "silu_mul", "rmsnorm")) {
+                String name = "gemv_w" + bits + "_staged_u8_" + mode;
+                Path cu = dir.resolve(name + ".cu");
+                Files.writeString(cu, WeightOnlyGemv.source(DType.F16, DType.F16, bits, 1, mode.equals("silu_mul") ? KernelSourcesCompileTest.siluMulPrologue(true) : null,
+                        mode.equals("rmsnorm") ? new Gemv.RmsNorm(1e-5f) : null, 1, WeightOnlyGemv.Form.STAGED, 8));
+                Process p = new ProcessBuilder("nvcc", "-cubin", "-arch=sm_90", "-Xptxas", "-v", "-o", dir.resolve(name + ".cubin").toString(), cu.toString())
+                        .redirectErrorStream(true).start();
+                String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                assertEquals(0, p.waitFor(), out);
+                Matcher regs = Pattern.compile("Used (\\d+) registers").matcher(out), spill = Pattern.compile("(\\d+) bytes spill stores, (\\d+) bytes spill loads").matcher(out);
+                assertTrue(regs.find() && spill.find(), out);
+                System.out.println("tessel_gemv_wo " + name + ": " + regs.group(1) + " registers, " + spill.group());
+                if (!spill.group(1).equals("0") || !spill.group(2).equals("0")) spills.append(name).append(": ").append(spill.group()).append('\n');
+            }
+        assertEquals("", spills.toString());
     }
 
     /**
