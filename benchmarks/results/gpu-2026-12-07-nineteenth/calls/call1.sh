@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Nineteenth session, call 1 (issue 14): the weight-only GEMM's dequant form (the eighteenth session's call 4, not run),
-# and the GEMV prologues' exponentials and sigmoid divisions by CUDA's intrinsics under f16/bf16: QuantizedMatMulGpuTest,
+# the GEMV prologues by CUDA intrinsics under f16/bf16 and the staged form loading a row at once: QuantizedMatMulGpuTest,
 # WeightOnlyGemvFusedGpuTest and GemvGpuTest (fused prologues against the CPU kernels), llama-1b b1 FP16 and INT4 with a
 # 128-token prompt, QuantizedGemvBench (its new down_proj prologue table; its prefill table has the dequant form).
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,6 +23,6 @@ for w in fp16 int4:128; do
   grep -A8 "first decoder layer" "$out/llm-${w%%:*}.txt" | cut -c1-200
 done
 timeout 120 "${java[@]}" org.tessel.runtime.gpu.bench.QuantizedGemvBench > "$out/quant-bench.txt" 2>&1
-echo "QuantizedGemvBench exit $? after $(( $(date +%s) - t0 )) s"; grep -A12 "down_proj 5632x2048, M = 1, f16: the fused" "$out/quant-bench.txt"
+echo "QuantizedGemvBench exit $? after $(( $(date +%s) - t0 )) s"; grep -A15 "down_proj 5632x2048, M = 1, f16: the fused" "$out/quant-bench.txt"
 grep -E "^\| .*(\| +(128|512) \|)|failed" "$out/quant-bench.txt" | grep -E "cuBLASLt|k64|dequant|failed" | head -40
 echo "call total $(( $(date +%s) - t0 )) s"
