@@ -122,20 +122,10 @@ class QuantizedMatMulNvccTest {
         assumeTrue(KernelSourcesCompileTest.nvccAvailable(), "nvcc is not on the PATH");
         StringBuilder spills = new StringBuilder();
         for (int bits : new int[] {4, 8})
-            for (String mode : List.of("plain", "silu_mul", "rmsnorm")) {
-                String name = "gemv_w" + bits + "_staged_u8_" + mode;
-                Path cu = dir.resolve(name + ".cu");
-                Files.writeString(cu, WeightOnlyGemv.source(DType.F16, DType.F16, bits, 1, mode.equals("silu_mul") ? KernelSourcesCompileTest.siluMulPrologue(true) : null,
-                        mode.equals("rmsnorm") ? new Gemv.RmsNorm(1e-5f) : null, 1, WeightOnlyGemv.Form.STAGED, 8));
-                Process p = new ProcessBuilder("nvcc", "-cubin", "-arch=sm_90", "-Xptxas", "-v", "-o", dir.resolve(name + ".cubin").toString(), cu.toString())
-                        .redirectErrorStream(true).start();
-                String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-                assertEquals(0, p.waitFor(), out);
-                Matcher regs = Pattern.compile("Used (\\d+) registers").matcher(out), spill = Pattern.compile("(\\d+) bytes spill stores, (\\d+) bytes spill loads").matcher(out);
-                assertTrue(regs.find() && spill.find(), out);
-                System.out.println("tessel_gemv_wo " + name + ": " + regs.group(1) + " registers, " + spill.group());
-                if (!spill.group(1).equals("0") || !spill.group(2).equals("0")) spills.append(name).append(": ").append(spill.group()).append('\n');
-            }
+            for (String mode : List.of("plain", "silu_mul", "rmsnorm"))
+                spills.append(ptxasSpills(dir, "gemv_w" + bits + "_staged_u8_" + mode, WeightOnlyGemv.source(DType.F16, DType.F16, bits, 1,
+                        mode.equals("silu_mul") ? KernelSourcesCompileTest.siluMulPrologue(true) : null, mode.equals("rmsnorm") ? new Gemv.RmsNorm(1e-5f) : null, 1,
+                        WeightOnlyGemv.Form.STAGED, 8)));
         assertEquals("", spills.toString());
     }
 
@@ -150,20 +140,23 @@ class QuantizedMatMulNvccTest {
         for (int bits : new int[] {4, 8})
             for (String mode : List.of("plain", "silu_mul", "rmsnorm"))
                 for (int m : new int[] {1, 4, 8})
-                    for (int split : new int[] {1, 4}) {
-                        String name = "gemv_w" + bits + "_" + mode + "_m" + m + "_ks" + split;
-                        Path cu = dir.resolve(name + ".cu");
-                        Files.writeString(cu, WeightOnlyGemv.source(DType.F16, DType.F16, bits, m, mode.equals("silu_mul") ? KernelSourcesCompileTest.siluMulPrologue(true) : null,
-                                mode.equals("rmsnorm") ? new Gemv.RmsNorm(1e-5f) : null, split));
-                        Process p = new ProcessBuilder("nvcc", "-cubin", "-arch=sm_90", "-Xptxas", "-v", "-o", dir.resolve(name + ".cubin").toString(), cu.toString())
-                                .redirectErrorStream(true).start();
-                        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-                        assertEquals(0, p.waitFor(), out);
-                        Matcher regs = Pattern.compile("Used (\\d+) registers").matcher(out), spill = Pattern.compile("(\\d+) bytes spill stores, (\\d+) bytes spill loads").matcher(out);
-                        assertTrue(regs.find() && spill.find(), out);
-                        System.out.println("tessel_gemv_wo " + name + ": " + regs.group(1) + " registers, " + spill.group(1) + " bytes spill stores, " + spill.group(2) + " bytes spill loads");
-                        if (!spill.group(1).equals("0") || !spill.group(2).equals("0")) spills.append(name).append(": ").append(spill.group()).append('\n');
-                    }
+                    for (int split : new int[] {1, 4})
+                        spills.append(ptxasSpills(dir, "gemv_w" + bits + "_" + mode + "_m" + m + "_ks" + split, WeightOnlyGemv.source(DType.F16, DType.F16, bits, m,
+                                mode.equals("silu_mul") ? KernelSourcesCompileTest.siluMulPrologue(true) : null, mode.equals("rmsnorm") ? new Gemv.RmsNorm(1e-5f) : null, split)));
         assertEquals("", spills.toString());
+    }
+
+    /** Compiles {@code source} as {@code name} with ptxas -v for sm_90, prints the registers it takes and returns its spills as a line ("" when none). */
+    static String ptxasSpills(Path dir, String name, String source) throws Exception {
+        Path cu = dir.resolve(name + ".cu");
+        Files.writeString(cu, source);
+        Process p = new ProcessBuilder("nvcc", "-cubin", "-arch=sm_90", "-Xptxas", "-v", "-o", dir.resolve(name + ".cubin").toString(), cu.toString())
+                .redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, p.waitFor(), out);
+        Matcher regs = Pattern.compile("Used (\\d+) registers").matcher(out), spill = Pattern.compile("(\\d+) bytes spill stores, (\\d+) bytes spill loads").matcher(out);
+        assertTrue(regs.find() && spill.find(), out);
+        System.out.println("tessel_gemv_wo " + name + ": " + regs.group(1) + " registers, " + spill.group());
+        return spill.group(1).equals("0") && spill.group(2).equals("0") ? "" : name + ": " + spill.group() + "\n";
     }
 }
