@@ -131,7 +131,7 @@ public final class WeightOnlyGemv {
         return forms;
     }
 
-    /** As {@link #source(DType, DType, int, int, Gemv.Prologue, Gemv.RmsNorm, int)} in {@code form}, which must apply (4 chunks a lane in flight). */
+    /** As {@link #source(DType, DType, int, int, Gemv.Prologue, Gemv.RmsNorm, int)} in {@code form}, which must apply (4 chunks a lane in flight; the launch picks the form's own, {@link #stagedUnroll}, {@link #mmaUnroll}). */
     public static String source(DType t, DType scaleType, int bits, int m, Gemv.Prologue prologue, Gemv.RmsNorm norm, int kSplit, Form form) {
         return source(t, scaleType, bits, m, prologue, norm, kSplit, form, 4);
     }

@@ -222,8 +222,9 @@ tessel_gemv_wo(const T* __restrict__ x WO_XPARAMS, const unsigned char* __restri
 // The staged form (WO_STAGE: one activation row a pass, WO_M 1, K * 4 bytes of shared memory): the block's 128 threads
 // compute x once (the prologue's tree, the norm's x^2 sums and gamma) into shared memory as f32, laid out
 // [WO_CODES / 4][chunks] in float4s so that a warp's lanes, each on its own chunk, read consecutive float4s (no bank
-// conflicts); then each lane loads WO_UNROLL chunks of each of its rows before it uses any (loads in flight hide HBM
-// latency) with their scales and zero points, and dequantizes each code with no integer-to-float conversion: the code's
+// conflicts); each lane loads WO_UNROLL chunks of each of its rows before it uses any (loads in flight hide HBM
+// latency), the first WO_UNROLL before the staging (the host makes that the lane's whole share of a row where it is at
+// most 8 chunks, so the staging overlaps the loads), with their scales and zero points, and dequantizes each code with no integer-to-float conversion: the code's
 // bits under 0x4B000000 are the float 2^23 + code, from which 2^23 + zero is subtracted exactly (8-bit codes without
 // zero points are flipped by 0x80 to 2^23 + code + 128). The rows' sums, the K split's gather, bias and residual as below.
 __device__ __forceinline__ float tessel_wo_dot(uint4 u, float fz, unsigned flip, const float4* __restrict__ x4, int c, int chunks) {
