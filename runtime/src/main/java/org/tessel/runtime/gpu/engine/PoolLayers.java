@@ -8,6 +8,7 @@ import org.tessel.ir.Node;
 import org.tessel.ir.Value;
 import org.tessel.runtime.cuda.DeviceBuffer;
 import org.tessel.runtime.gpu.kernels.CnnKernels;
+import org.tessel.runtime.gpu.kernels.GlobalPool;
 import org.tessel.runtime.gpu.kernels.Pool2d;
 
 /**
@@ -71,7 +72,8 @@ public final class PoolLayers implements TacticImplementation {
             throw GpuEngineException.unsupported(n, "input %" + x.name() + " is " + layout.text() + " and output %" + y.name() + " " + e.layoutOf(y).text() + " (a pool keeps its layout; the plan needs a reformat between)");
         DeviceBuffer xb = e.activation(x), yb = e.activation(y);
         DType t = e.storage();
-        String tactic = global ? GpuTactics.POOL_GLOBAL : mode == Pool2d.Mode.MAX ? GpuTactics.POOL_MAX : GpuTactics.POOL_AVG;
+        if (global) return Operands.layer(e, n, GpuTactics.POOL_GLOBAL, y, s -> GlobalPool.run(e.kernels(), t, layout, d[0], d[1], d[2], d[3], xb, yb, s));
+        String tactic = mode == Pool2d.Mode.MAX ? GpuTactics.POOL_MAX : GpuTactics.POOL_AVG;
         if (mode == Pool2d.Mode.MAX && vectorMaxPool(t, layout, w, xb, yb))
             return Operands.layer(e, n, GpuTactics.variant(GpuTactics.POOL_MAX, "nhwc8"), y, s -> CnnKernels.maxPoolNhwc8(e.kernels(), w, xb, yb, s));
         return Operands.layer(e, n, tactic, y, s -> Pool2d.run(e.kernels(), t, mode, layout, w, xb, yb, s));
@@ -87,9 +89,8 @@ public final class PoolLayers implements TacticImplementation {
         Value x = n.input(0), y = n.output();
         int[] d = x.type().shape().dims();
         Layout layout = e.layoutOf(x);
-        Pool2d.Window w = new Pool2d.Window(d[0], d[1], d[2], d[3], 1, 1, d[2], d[3], 1, 1, 0, 0, 0, 0, 1, 1, false);
         DeviceBuffer xb = e.activation(x), yb = e.activation(y);
         DType t = e.storage();
-        return Operands.layer(e, n, GpuTactics.POOL_GLOBAL, y, s -> Pool2d.run(e.kernels(), t, Pool2d.Mode.AVG, layout, w, xb, yb, s));
+        return Operands.layer(e, n, GpuTactics.POOL_GLOBAL, y, s -> GlobalPool.run(e.kernels(), t, layout, d[0], d[1], d[2], d[3], xb, yb, s));
     }
 }

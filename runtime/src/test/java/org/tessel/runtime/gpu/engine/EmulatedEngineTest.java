@@ -31,6 +31,7 @@ import org.tessel.runtime.gpu.kernels.FusedEltwiseKernel;
 import org.tessel.runtime.gpu.kernels.KernelCompiler;
 import org.tessel.runtime.gpu.kernels.LayerNorm;
 import org.tessel.runtime.gpu.kernels.MoreKernels;
+import org.tessel.runtime.gpu.kernels.GlobalPool;
 import org.tessel.runtime.gpu.kernels.Pool2d;
 import org.tessel.runtime.gpu.kernels.Reformat;
 import org.tessel.runtime.gpu.kernels.Softmax;
@@ -122,6 +123,23 @@ class EmulatedEngineTest {
             Pool2d.Window w = new Pool2d.Window(2, 3, 11, 11, 6, 6, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, false);
             check("tessel.pool max f32", g, Map.of("x", GpuTestSupport.random(r, DType.F32, 2, 3, 11, 11)), DType.F32, 0,
                     (in, y) -> Pool2d.run(kc, DType.F32, Pool2d.Mode.MAX, Layout.NCHW, w, in.get(0), y, S));
+        });
+        // global average pools: planes wider than a block (a thread strides positions), NHWC channels not a multiple of 8
+        checks.check("global pool nchw f32", () -> {
+            NetworkBuilder b = new NetworkBuilder("gap");
+            Graph g = b.output(b.op("GlobalAveragePool", Attributes.empty(), b.input("x", DType.F32, 2, 3, 23, 29))).build();
+            check("tessel.pool.global nchw f32", g, Map.of("x", GpuTestSupport.random(r, DType.F32, 2, 3, 23, 29)), DType.F32, 1e-5,
+                    (in, y) -> GlobalPool.run(kc, DType.F32, Layout.NCHW, 2, 3, 23, 29, in.get(0), y, S));
+        });
+        checks.check("global pool nhwc f16", () -> {
+            NetworkBuilder b = new NetworkBuilder("gap");
+            Graph g = b.output(b.op("GlobalAveragePool", Attributes.empty(), b.input("x", DType.F16, 2, 13, 40, 41))).build();
+            Tensor x = GpuTestSupport.random(r, DType.F16, Shape.of(2, 13, 40, 41), -2, 2);
+            Tensor ref = GpuTestSupport.reference(g, Map.of("x", x)).get(g.outputs().get(0).name());
+            try (DeviceBuffer xb = HostTensors.upload(HostTensors.toChannelsLast(x), DType.F16); DeviceBuffer y = GpuTestSupport.poisoned(DType.F16, 2 * 13)) {
+                GlobalPool.run(kc, DType.F16, Layout.NHWC, 2, 13, 40, 41, xb, y, S);
+                assertClose("tessel.pool.global nhwc f16 (emulated)", HostTensors.download(y, DType.F16, ref.shape()), ref, 2e-3);
+            }
         });
         checks.check("concat f32", () -> {
             NetworkBuilder b = new NetworkBuilder("concat");
