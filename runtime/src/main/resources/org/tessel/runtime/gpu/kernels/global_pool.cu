@@ -1,7 +1,7 @@
 // tessel.pool.global: y[n, c] = the mean of x[n, c] over its H x W plane (GlobalAveragePool, a ReduceMean over the
 // spatial axes). Grid (ceil(C / GP_V), N), GP_THREADS threads: the block's threads stride the plane's positions, so a
-// plane of any size is read by a whole block (one thread per output, as tessel_pool2d runs, summed an EfficientNet
-// squeeze-excitation's 112 x 112 planes position by position in 32 threads). NCHW (GP_V 1): a block per plane, its
+// plane of any size is read by a whole block (tessel_pool2d's one thread per output had 32 threads sum an EfficientNet
+// squeeze-excitation's 112 x 112 planes, each position by position). NCHW (GP_V 1): a block per plane, its
 // threads reading consecutive elements. NHWC (GP_V 8): a block per 8 consecutive channels, a thread reading the 8 of a
 // position (one 16-byte segment at f16). f32 sums, added across the block in a fixed tree order (the result does not
 // depend on timing), divided by H x W and rounded once to T. Needs T, LD_T, ST_T, GP_V and LAYOUT_NHWC or LAYOUT_NCHW.
