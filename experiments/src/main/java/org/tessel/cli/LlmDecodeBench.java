@@ -210,12 +210,12 @@ public final class LlmDecodeBench {
             }
             byTactic.entrySet().stream().sorted((a, b) -> Double.compare(b.getValue()[0], a.getValue()[0]))
                     .forEach(e -> System.out.printf("  tactic %-36s %4.0f layers %8.3f ms%n", e.getKey(), e.getValue()[1], e.getValue()[0]));
-            times.stream().sorted((a, b) -> Double.compare(b.medianMs(), a.medianMs())).limit(top)
-                    .forEach(t -> System.out.printf("  layer %-40s %-18s %-30s %-5s %8.4f ms%n", t.plan().node(), t.op(), t.plan().tactic(), t.plan().precision(), t.medianMs()));
+            java.util.function.Consumer<GpuExecutionContext.LayerTime> line =
+                    t -> System.out.printf("  layer %-40s %-18s %-30s %-5s %8.4f ms%n", t.plan().node(), t.op(), t.plan().tactic(), t.plan().precision(), t.medianMs());
+            times.stream().sorted((a, b) -> Double.compare(b.medianMs(), a.medianMs())).limit(top).forEach(line);
             // the first decoder layer's kernels in step order (views left out): what one layer's step is made of
             System.out.println("decode engine profile, the first decoder layer in step order:");
-            times.stream().filter(t -> t.plan().node().contains("layers.0.") && !t.plan().tactic().endsWith(".view"))
-                    .forEach(t -> System.out.printf("  layer %-40s %-18s %-30s %-5s %8.4f ms%n", t.plan().node(), t.op(), t.plan().tactic(), t.plan().precision(), t.medianMs()));
+            times.stream().filter(t -> t.plan().node().contains("layers.0.") && !t.plan().tactic().endsWith(".view")).forEach(line);
         }
     }
 

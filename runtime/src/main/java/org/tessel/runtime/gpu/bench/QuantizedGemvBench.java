@@ -157,22 +157,14 @@ public final class QuantizedGemvBench {
                     if (kind == 0) {
                         weightBytes = 2L * k * n;
                         DeviceBuffer w0 = own(owned, HostTensors.upload(Gemv.packWeights(org.tessel.api.Tensor.ofFloats(DType.F16, org.tessel.api.Shape.of(k, n), random(r, k * n, 0.02))), DType.F16));
-                        launches = new Runnable[copies(weightBytes)];
-                        for (int i = 0; i < launches.length; i++) {
-                            DeviceBuffer w = i == 0 ? w0 : own(owned, copyOf(w0));
-                            launches[i] = () -> Gemv.launch(kc, DType.F16, 1, n, k, pro, null, xs, w, null, null, y, s);
-                        }
+                        launches = rotated(owned, w0, weightBytes, w -> () -> Gemv.launch(kc, DType.F16, 1, n, k, pro, null, xs, w, null, null, y, s));
                     } else {
                         WeightQuantizer.Quantized q = WeightQuantizer.quantize(random(r, k * n, 0.02), k, n, new WeightQuantizer.Format(4, GROUP, true), DType.F16);
                         DeviceBuffer c0 = own(owned, HostTensors.uploadBytes(q.codes())), sc = own(owned, HostTensors.upload(q.scales(), DType.F16));
                         weightBytes = q.codes().size() + 2L * q.scales().size();
                         WeightOnlyGemv.Form form = kind == 3 ? WeightOnlyGemv.Form.MMA : WeightOnlyGemv.Form.STAGED;
                         int unroll = kind == 2 ? 4 : 0;
-                        launches = new Runnable[copies(weightBytes)];
-                        for (int i = 0; i < launches.length; i++) {
-                            DeviceBuffer c = i == 0 ? c0 : own(owned, copyOf(c0));
-                            launches[i] = () -> WeightOnlyGemv.launch(kc, DType.F16, DType.F16, 4, GROUP, 1, n, k, pro, null, xs, c, sc, null, null, null, null, y, s, form, unroll);
-                        }
+                        launches = rotated(owned, c0, weightBytes, c -> () -> WeightOnlyGemv.launch(kc, DType.F16, DType.F16, 4, GROUP, 1, n, k, pro, null, xs, c, sc, null, null, null, null, y, s, form, unroll));
                     }
                     us = measure(launches, s, bytes, weightBytes + 2L * xs.size() * k + 2L * n);
                 } catch (RuntimeException ex) {
@@ -286,25 +278,15 @@ public final class QuantizedGemvBench {
             long weightBytes;
             if (kind == 1) {
                 weightBytes = 2L * k * n;
-                int copies = copies(weightBytes);
                 DeviceBuffer w0 = own(owned, HostTensors.upload(Gemv.packWeights(org.tessel.api.Tensor.ofFloats(DType.F16, org.tessel.api.Shape.of(k, n), random(r, k * n, 0.02))), DType.F16));
-                launches = new Runnable[copies];
-                for (int i = 0; i < copies; i++) {
-                    DeviceBuffer w = i == 0 ? w0 : own(owned, copyOf(w0));
-                    launches[i] = () -> Gemv.launch(kc, DType.F16, 1, n, k, x, w, y, s);
-                }
+                launches = rotated(owned, w0, weightBytes, w -> () -> Gemv.launch(kc, DType.F16, 1, n, k, x, w, y, s));
                 return measure(launches, s, bytesOut, weightBytes + 2L * k + 2L * n);
             }
             if (kind == 0) {
                 weightBytes = 2L * k * n;
-                int copies = copies(weightBytes);
                 DeviceBuffer w0 = own(owned, HostTensors.upload(org.tessel.api.Tensor.ofFloats(DType.F16, org.tessel.api.Shape.of(k, n), random(r, k * n, 0.02)), DType.F16));
                 CublasLtGemm g = CublasLtGemm.plan(lt, new CublasLtGemm.Spec(1, n, k, false, CublasLtGemm.Precision.FP16, CublasLt.Epilogue.DEFAULT), null, 1);
-                launches = new Runnable[copies];
-                for (int i = 0; i < copies; i++) {
-                    DeviceBuffer w = i == 0 ? w0 : own(owned, copyOf(w0));
-                    launches[i] = () -> g.run(x, w, y, ws, s);
-                }
+                launches = rotated(owned, w0, weightBytes, w -> () -> g.run(x, w, y, ws, s));
                 try {
                     return measure(launches, s, bytesOut, weightBytes + 2L * k + 2L * n);
                 } finally {
@@ -315,20 +297,15 @@ public final class QuantizedGemvBench {
             WeightQuantizer.Quantized q = WeightQuantizer.quantize(random(r, k * n, 0.02), k, n, new WeightQuantizer.Format(bits, GROUP, true), DType.F16);
             DeviceBuffer c0 = own(owned, HostTensors.uploadBytes(q.codes())), sc = own(owned, HostTensors.upload(q.scales(), DType.F16));
             weightBytes = q.codes().size() + 2L * q.scales().size();
-            int copies = copies(weightBytes);
-            launches = new Runnable[copies];
-            for (int i = 0; i < copies; i++) {
-                DeviceBuffer c = i == 0 ? c0 : own(owned, copyOf(c0));
-                // INT4 at one row in its staged form (f32 x in shared memory, codes converted one by one) and its tensor-core
-                // form; at 8 rows in its plain form (each row's sums in registers) and its tensor-core form; INT8 in the default form
-                WeightOnlyGemv.Form form = switch (kind) {
-                    case 3 -> WeightOnlyGemv.Form.STAGED;
-                    case 4, 6 -> WeightOnlyGemv.Form.MMA;
-                    case 5 -> WeightOnlyGemv.Form.PLAIN;
-                    default -> WeightOnlyGemv.form(DType.F16, bits, false, GROUP, k, WeightOnlyGemv.rowsPerPass(m));
-                };
-                launches[i] = () -> WeightOnlyGemv.launch(kc, DType.F16, DType.F16, bits, GROUP, m, n, k, null, null, List.of(x), c, sc, null, null, null, null, y, s, form);
-            }
+            // INT4 at one row in its staged form (f32 x in shared memory, codes converted one by one) and its tensor-core
+            // form; at 8 rows in its plain form (each row's sums in registers) and its tensor-core form; INT8 in the default form
+            WeightOnlyGemv.Form form = switch (kind) {
+                case 3 -> WeightOnlyGemv.Form.STAGED;
+                case 4, 6 -> WeightOnlyGemv.Form.MMA;
+                case 5 -> WeightOnlyGemv.Form.PLAIN;
+                default -> WeightOnlyGemv.form(DType.F16, bits, false, GROUP, k, WeightOnlyGemv.rowsPerPass(m));
+            };
+            launches = rotated(owned, c0, weightBytes, c -> () -> WeightOnlyGemv.launch(kc, DType.F16, DType.F16, bits, GROUP, m, n, k, null, null, List.of(x), c, sc, null, null, null, null, y, s, form));
             return measure(launches, s, bytesOut, weightBytes + 2L * m * k + 2L * m * n);
         } finally {
             for (DeviceBuffer d : owned) d.close();
@@ -352,6 +329,16 @@ public final class QuantizedGemvBench {
         }
         Arrays.sort(us);
         return us[RUNS / 2];
+    }
+
+    /**
+     * One launch per copy of the weight {@code w0} (itself the first; the others copies, owned), enough copies of
+     * {@code weightBytes} each that a run's rotation over them does not fit in L2.
+     */
+    static Runnable[] rotated(List<DeviceBuffer> owned, DeviceBuffer w0, long weightBytes, java.util.function.Function<DeviceBuffer, Runnable> launch) {
+        Runnable[] launches = new Runnable[copies(weightBytes)];
+        for (int i = 0; i < launches.length; i++) launches[i] = launch.apply(i == 0 ? w0 : own(owned, copyOf(w0)));
+        return launches;
     }
 
     static int copies(long weightBytes) { return (int) Math.max(2, Math.min(256, (ROTATE_BYTES + weightBytes - 1) / weightBytes)); }
