@@ -72,7 +72,7 @@ public final class PoolLayers implements TacticImplementation {
             throw GpuEngineException.unsupported(n, "input %" + x.name() + " is " + layout.text() + " and output %" + y.name() + " " + e.layoutOf(y).text() + " (a pool keeps its layout; the plan needs a reformat between)");
         DeviceBuffer xb = e.activation(x), yb = e.activation(y);
         DType t = e.storage();
-        if (global) return Operands.layer(e, n, GpuTactics.POOL_GLOBAL, y, s -> GlobalPool.run(e.kernels(), t, layout, d[0], d[1], d[2], d[3], xb, yb, s));
+        if (global) return globalPool(e, n, y, layout, d, xb, yb);
         String tactic = mode == Pool2d.Mode.MAX ? GpuTactics.POOL_MAX : GpuTactics.POOL_AVG;
         if (mode == Pool2d.Mode.MAX && vectorMaxPool(t, layout, w, xb, yb))
             return Operands.layer(e, n, GpuTactics.variant(GpuTactics.POOL_MAX, "nhwc8"), y, s -> CnnKernels.maxPoolNhwc8(e.kernels(), w, xb, yb, s));
@@ -89,8 +89,15 @@ public final class PoolLayers implements TacticImplementation {
         Value x = n.input(0), y = n.output();
         int[] d = x.type().shape().dims();
         Layout layout = e.layoutOf(x);
-        DeviceBuffer xb = e.activation(x), yb = e.activation(y);
+        return globalPool(e, n, y, layout, d, e.activation(x), e.activation(y));
+    }
+
+    /** tessel.pool.global over x [d0, d1, d2, d3] in {@code layout}, its positions sliced as {@link GlobalPool#plan} says (the slices' sums in the stream's workspace). */
+    private static Layer globalPool(LayerContext e, Node n, Value y, Layout layout, int[] d, DeviceBuffer xb, DeviceBuffer yb) {
         DType t = e.storage();
-        return Operands.layer(e, n, GpuTactics.POOL_GLOBAL, y, s -> GlobalPool.run(e.kernels(), t, layout, d[0], d[1], d[2], d[3], xb, yb, s));
+        GlobalPool.Plan p = GlobalPool.plan(layout, d[0], d[1], d[2], d[3], e.kernels().context().device().smCount());
+        if (p.workspaceBytes() > 0) e.needWorkspace(p.workspaceBytes());
+        java.util.function.Supplier<DeviceBuffer> ws = e.workspace();
+        return Operands.layer(e, n, GpuTactics.POOL_GLOBAL, y, s -> GlobalPool.run(e.kernels(), t, p, xb, yb, p.workspaceBytes() > 0 ? ws.get() : null, s));
     }
 }

@@ -1,44 +1,99 @@
 // tessel.pool.global: y[n, c] = the mean of x[n, c] over its H x W plane (GlobalAveragePool, a ReduceMean over the
-// spatial axes). Grid (ceil(C / GP_V), N), GP_THREADS threads: the block's threads stride the plane's positions, so a
-// plane of any size is read by a whole block (tessel_pool2d's one thread per output had 32 threads sum an EfficientNet
-// squeeze-excitation's 112 x 112 planes, each position by position). NCHW (GP_V 1): a block per plane, its
-// threads reading consecutive elements. NHWC (GP_V 8): a block per 8 consecutive channels, a thread reading the 8 of a
-// position (one 16-byte segment at f16). The position loop is unrolled by 4 so a thread has 4 positions' loads in
-// flight (a block of 8 NHWC channels over a 112 x 112 plane takes 25 positions a thread). f32 sums, added across the block in a fixed tree order (the result does not
-// depend on timing), divided by H x W and rounded once to T. Needs T, LD_T, ST_T, GP_V and LAYOUT_NHWC or LAYOUT_NCHW.
+// spatial axes). Grid (channel blocks, N, S), GP_THREADS threads; block (cb, n, s) sums positions
+// [s * span, min((s + 1) * span, HW)) of its channels. With S = 1 it writes y; else its f32 sums go to
+// part[(n * S + s) * C + c] and tessel_global_pool_finish adds the S slices of each (n, c) in slice order. Splitting the
+// positions is what keeps a large plane of few channels (an EfficientNet squeeze-excitation's 32 channels of 112 x 112)
+// from being summed by a handful of blocks.
+//
+// NCHW (GP_CV 0): a block per plane slice, its threads reading consecutive elements, 4 positions' loads in flight.
+// NHWC (GP_CV > 0): a block per GP_CV vectors of 8 consecutive channels; thread tid reads vector tid % GP_CV of
+// positions tid / GP_CV, tid / GP_CV + GP_THREADS / GP_CV, .. (the block's threads read whole stretches of positions'
+// channel rows), one 16-byte load a vector when GP_VEC (16-bit T, C a multiple of 8), else element by element.
+// Sums in f32: over a warp's lanes of the same channel by shuffles, then over the block's warps in shared memory in warp
+// order, so the result does not depend on timing; divided by H x W and rounded once to T.
+// Needs T, LD_T, ST_T, GP_CV, GP_VEC and GP_THREADS (a multiple of 32, at most 1024).
 #ifndef GP_THREADS
-#define GP_THREADS 512
+#define GP_THREADS 256
 #endif
+#define GP_WARPS (GP_THREADS / 32)
+
 extern "C" __global__ void __launch_bounds__(GP_THREADS)
-tessel_global_pool(const T* __restrict__ x, T* __restrict__ y, int C, int HW) {
-    __shared__ float part[GP_V][GP_THREADS];
-    const int n = blockIdx.y, c0 = blockIdx.x * GP_V, tid = threadIdx.x;
-    float acc[GP_V];
+tessel_global_pool(const T* __restrict__ x, T* __restrict__ y, float* __restrict__ part, int C, int HW, int span) {
+    const int n = blockIdx.y, s = blockIdx.z, S = gridDim.z, tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int p0 = s * span, p1 = min(p0 + span, HW);
+#if GP_CV > 0
+    // NHWC: channel vector v of this thread, 8 channels from c0
+    __shared__ float red[GP_WARPS][GP_CV * 8];
+    const int v = tid % GP_CV, row = tid / GP_CV, c0 = (blockIdx.x * GP_CV + v) * 8;
+    const int lanes = max(0, min(8, C - c0));
+    float acc[8];
 #pragma unroll
-    for (int v = 0; v < GP_V; v++) acc[v] = 0.0f;
-#ifdef LAYOUT_NHWC
-    const int lanes = min(GP_V, C - c0);
+    for (int j = 0; j < 8; j++) acc[j] = 0.0f;
     const T* base = x + (long long) n * HW * C + c0;
+    if (lanes > 0) {
 #pragma unroll 4
-    for (int p = tid; p < HW; p += GP_THREADS) {
-        const T* q = base + (long long) p * C;
+        for (int p = p0 + row; p < p1; p += GP_THREADS / GP_CV) {
+            const T* q = base + (long long) p * C;
+#if GP_VEC
+            const uint4 u = *reinterpret_cast<const uint4*>(q);
+            const unsigned short h[8] = {(unsigned short) (u.x & 0xFFFFu), (unsigned short) (u.x >> 16), (unsigned short) (u.y & 0xFFFFu), (unsigned short) (u.y >> 16),
+                                         (unsigned short) (u.z & 0xFFFFu), (unsigned short) (u.z >> 16), (unsigned short) (u.w & 0xFFFFu), (unsigned short) (u.w >> 16)};
 #pragma unroll
-        for (int v = 0; v < GP_V; v++)
-            if (v < lanes) acc[v] += LD_T(q, v);
+            for (int j = 0; j < 8; j++) acc[j] += LD_T(h, j);
+#else
+#pragma unroll
+            for (int j = 0; j < 8; j++)
+                if (j < lanes) acc[j] += LD_T(q, j);
+#endif
+        }
+    }
+    // lanes lane, lane ^ GP_CV, .. of a warp hold the same channels (GP_CV divides 32)
+#pragma unroll
+    for (int o = GP_CV; o < 32; o <<= 1)
+#pragma unroll
+        for (int j = 0; j < 8; j++) acc[j] += __shfl_xor_sync(TESSEL_FULL_MASK, acc[j], o);
+    if (lane < GP_CV)
+#pragma unroll
+        for (int j = 0; j < 8; j++) red[warp][lane * 8 + j] = acc[j];
+    __syncthreads();
+    if (tid < GP_CV * 8) {
+        const int c = blockIdx.x * GP_CV * 8 + tid;
+        float sum = 0.0f;
+#pragma unroll
+        for (int w = 0; w < GP_WARPS; w++) sum += red[w][tid];
+        if (c < C) {
+            if (S == 1) ST_T(y, (long long) n * C + c, sum / (float) HW);
+            else part[((long long) n * S + s) * C + c] = sum;
+        }
     }
 #else
-    const T* base = x + ((long long) n * C + c0) * HW;
+    // NCHW: plane (n, c), c = blockIdx.x
+    __shared__ float red[GP_WARPS];
+    const int c = blockIdx.x;
+    const T* base = x + ((long long) n * C + c) * HW;
+    float acc = 0.0f;
 #pragma unroll 4
-    for (int p = tid; p < HW; p += GP_THREADS) acc[0] += LD_T(base, p);
-#endif
-#pragma unroll
-    for (int v = 0; v < GP_V; v++) part[v][tid] = acc[v];
+    for (int p = p0 + tid; p < p1; p += GP_THREADS) acc += LD_T(base, p);
+    acc = tessel_warp_sum(acc);
+    if (lane == 0) red[warp] = acc;
     __syncthreads();
-    for (int s = GP_THREADS / 2; s > 0; s >>= 1) {
-        if (tid < s)
+    if (tid == 0) {
+        float sum = 0.0f;
 #pragma unroll
-            for (int v = 0; v < GP_V; v++) part[v][tid] += part[v][tid + s];
-        __syncthreads();
+        for (int w = 0; w < GP_WARPS; w++) sum += red[w];
+        if (S == 1) ST_T(y, (long long) n * C + c, sum / (float) HW);
+        else part[((long long) n * S + s) * C + c] = sum;
     }
-    if (tid < GP_V && c0 + tid < C) ST_T(y, (long long) n * C + c0 + tid, part[tid][0] / (float) HW);
+#endif
+}
+
+// y[i] = sum over s of part[(n * S + s) * C + c] / HW, i = n * C + c, slices added in order: grid ceil(N * C / 256), 256 threads.
+extern "C" __global__ void __launch_bounds__(256)
+tessel_global_pool_finish(const float* __restrict__ part, T* __restrict__ y, int N, int C, int HW, int S) {
+    const long long i = (long long) blockIdx.x * 256 + threadIdx.x;
+    if (i >= (long long) N * C) return;
+    const long long n = i / C, c = i - n * C;
+    float sum = 0.0f;
+    for (int s = 0; s < S; s++) sum += part[(n * S + s) * C + c];
+    ST_T(y, i, sum / (float) HW);
 }

@@ -125,22 +125,36 @@ class EmulatedEngineTest {
                     (in, y) -> Pool2d.run(kc, DType.F32, Pool2d.Mode.MAX, Layout.NCHW, w, in.get(0), y, S));
         });
         // global average pools: planes wider than a block (a thread strides positions), NHWC channels not a multiple of 8
+        // (element loads) and a multiple (16-byte loads), each whole and with its positions cut into slices (the plan for
+        // a GPU of 132 SMs, which slices these few planes; 1 SM: one slice)
         checks.check("global pool nchw f32", () -> {
             NetworkBuilder b = new NetworkBuilder("gap");
-            Graph g = b.output(b.op("GlobalAveragePool", Attributes.empty(), b.input("x", DType.F32, 2, 3, 23, 29))).build();
-            check("tessel.pool.global nchw f32", g, Map.of("x", GpuTestSupport.random(r, DType.F32, 2, 3, 23, 29)), DType.F32, 1e-5,
-                    (in, y) -> GlobalPool.run(kc, DType.F32, Layout.NCHW, 2, 3, 23, 29, in.get(0), y, S));
-        });
-        checks.check("global pool nhwc f16", () -> {
-            NetworkBuilder b = new NetworkBuilder("gap");
-            Graph g = b.output(b.op("GlobalAveragePool", Attributes.empty(), b.input("x", DType.F16, 2, 13, 40, 41))).build();
-            Tensor x = GpuTestSupport.random(r, DType.F16, Shape.of(2, 13, 40, 41), -2, 2);
-            Tensor ref = GpuTestSupport.reference(g, Map.of("x", x)).get(g.outputs().get(0).name());
-            try (DeviceBuffer xb = HostTensors.upload(HostTensors.toChannelsLast(x), DType.F16); DeviceBuffer y = GpuTestSupport.poisoned(DType.F16, 2 * 13)) {
-                GlobalPool.run(kc, DType.F16, Layout.NHWC, 2, 13, 40, 41, xb, y, S);
-                assertClose("tessel.pool.global nhwc f16 (emulated)", HostTensors.download(y, DType.F16, ref.shape()), ref, 2e-3);
+            Graph g = b.output(b.op("GlobalAveragePool", Attributes.empty(), b.input("x", DType.F32, 2, 3, 67, 71))).build();
+            for (int sms : new int[] {1, 132}) {
+                GlobalPool.Plan p = GlobalPool.plan(Layout.NCHW, 2, 3, 67, 71, sms);
+                assertEquals(sms == 1 ? 1 : 2, p.slices(), "slices of 67 x 71 planes for " + sms + " SMs");
+                try (DeviceBuffer ws = DeviceBuffer.allocate(Math.max(4, p.workspaceBytes()))) {
+                    check("tessel.pool.global nchw f32, " + p.slices() + " slices", g, Map.of("x", GpuTestSupport.random(r, DType.F32, 2, 3, 67, 71)), DType.F32, 1e-5,
+                            (in, y) -> GlobalPool.run(kc, DType.F32, p, in.get(0), y, ws, S));
+                }
             }
         });
+        for (int c : new int[] {13, 40})
+            checks.check("global pool nhwc f16 c" + c, () -> {
+                NetworkBuilder b = new NetworkBuilder("gap");
+                Graph g = b.output(b.op("GlobalAveragePool", Attributes.empty(), b.input("x", DType.F16, 2, c, 40, 41))).build();
+                Tensor x = GpuTestSupport.random(r, DType.F16, Shape.of(2, c, 40, 41), -2, 2);
+                Tensor ref = GpuTestSupport.reference(g, Map.of("x", x)).get(g.outputs().get(0).name());
+                for (int sms : new int[] {1, 132}) {
+                    GlobalPool.Plan p = GlobalPool.plan(Layout.NHWC, 2, c, 40, 41, sms);
+                    assertEquals(sms == 1 ? 1 : 3, p.slices(), "slices of " + c + " channels of 40 x 41 for " + sms + " SMs");
+                    try (DeviceBuffer xb = HostTensors.upload(HostTensors.toChannelsLast(x), DType.F16); DeviceBuffer y = GpuTestSupport.poisoned(DType.F16, 2 * c);
+                         DeviceBuffer ws = DeviceBuffer.allocate(Math.max(4, p.workspaceBytes()))) {
+                        GlobalPool.run(kc, DType.F16, p, xb, y, ws, S);
+                        assertClose("tessel.pool.global nhwc f16 c" + c + ", " + p.slices() + " slices (emulated)", HostTensors.download(y, DType.F16, ref.shape()), ref, 2e-3);
+                    }
+                }
+            });
         checks.check("concat f32", () -> {
             NetworkBuilder b = new NetworkBuilder("concat");
             Graph g = b.output(b.concat(1, b.input("a", DType.F32, 2, 3, 5), b.input("c", DType.F32, 2, 4, 5))).build();

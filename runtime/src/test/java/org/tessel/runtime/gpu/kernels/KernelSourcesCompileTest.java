@@ -58,8 +58,9 @@ public class KernelSourcesCompileTest {
         m.put("cast_f32_bf16", Cast.source(DType.F32, DType.BF16));
         m.put("pool_avg_nhwc_f16", Pool2d.source(DType.F16, Pool2d.Mode.AVG, Layout.NHWC));
         m.put("pool_max_nchw_f32", Pool2d.source(DType.F32, Pool2d.Mode.MAX, Layout.NCHW));
-        m.put("global_pool_nhwc_f16", GlobalPool.source(DType.F16, Layout.NHWC));
-        m.put("global_pool_nchw_bf16", GlobalPool.source(DType.BF16, Layout.NCHW));
+        m.put("global_pool_nhwc_f16", GlobalPool.source(DType.F16, Layout.NHWC, true));
+        m.put("global_pool_nhwc_f32", GlobalPool.source(DType.F32, Layout.NHWC, false));
+        m.put("global_pool_nchw_bf16", GlobalPool.source(DType.BF16, Layout.NCHW, false));
         m.put("depthwise_f16", DepthwiseConvNhwc.source(DType.F16));
         m.put("activation_f16", Activation.source(DType.F16));
         for (int w : new int[] {2, 4, 8, 16}) m.put("copy_w" + w, CnnKernels.copySource(w));
