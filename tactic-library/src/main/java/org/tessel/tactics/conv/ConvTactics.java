@@ -45,7 +45,7 @@ public final class ConvTactics {
             Algo.STEM, EnumSet.of(Precision.FP16), EnumSet.of(Layout.NHWC), 128, 128, 32, 0.70, 0.68, 0.8));
 
     public static final DepthwiseConvTactic DEPTHWISE_NHWC = new DepthwiseConvTactic(new DepthwiseConvTactic.Config("tessel.conv.depthwise_nhwc",
-            "Tessel depthwise conv, NHWC: one thread per output, fused bias and Relu/Clip (another activation as a second kernel)", Layout.NHWC, FLOAT, 0.5, 0.8));
+            "Tessel depthwise conv, NHWC: a thread per output pixel and 8 channels (16-byte loads; 1 channel where C is not a multiple of 8 or the storage f32), fused bias and Relu/Clip (another activation as a second kernel)", Layout.NHWC, FLOAT, 0.5, 0.8));
 
     /** ConvTranspose as Tessel's gather kernel (the runtime's DirectDeconv): constant weights and bias, NCHW, up to three spatial axes. */
     public static final org.tessel.tactics.StreamingTactic DECONV_DIRECT = new org.tessel.tactics.StreamingTactic(new org.tessel.tactics.StreamingTactic.Config(

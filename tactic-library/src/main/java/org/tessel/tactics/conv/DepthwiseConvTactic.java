@@ -12,8 +12,8 @@ import org.tessel.tactics.NodeFacts.ConvGeometry;
 
 /**
  * Tactic for depthwise convolution (one filter per channel), Tessel's own memory-bound NHWC kernel
- * (the GPU engine's DepthwiseConvNhwc): one thread per output element, bias and a clamp (Relu,
- * Clip) fused, so a conv_bias_act chain without a residual costs nothing extra.
+ * (the GPU engine's DepthwiseConvNhwc): a thread per output pixel and 8 channels (one where it cannot load 16 bytes),
+ * bias and a clamp (Relu, Clip) fused, so a conv_bias_act chain without a residual costs nothing extra.
  */
 public final class DepthwiseConvTactic extends BaseTactic {
     public record Config(String id, String summary, Layout layout, Set<Precision> precisions, double computeEfficiency, double memoryEfficiency) {}
