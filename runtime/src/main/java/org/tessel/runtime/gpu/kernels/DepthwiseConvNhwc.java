@@ -11,8 +11,7 @@ import org.tessel.runtime.gpu.CudaTypes;
  * Tactic {@code tessel.conv.depthwise_nhwc}: depthwise convolution (group = C, one filter per
  * channel) on channels-last data with optional bias and a clamp that expresses ReLU / ReLU6. A thread computes 8
  * channels of an output pixel with 16-byte loads where the storage is 16-bit, C a multiple of 8 and the tensors 16-byte
- * aligned ({@link #vectorized}), one channel otherwise; filters up to {@value #MAX_UNROLLED_TAPS} x {@value #MAX_UNROLLED_TAPS} get a
- * kernel compiled for their size, whose taps' loads are all in flight at once ({@code depthwise_nhwc.cu}).
+ * aligned ({@link #vectorized}), one channel otherwise ({@code depthwise_nhwc.cu}).
  */
 public final class DepthwiseConvNhwc {
     private DepthwiseConvNhwc() {}
@@ -22,13 +21,9 @@ public final class DepthwiseConvNhwc {
         public long inputElements() { return (long) n * h * w * c; }
     }
 
-    /** Filter sides up to this are compiled into the kernel (its tap loops unrolled); larger ones loop at run time. */
-    public static final int MAX_UNROLLED_TAPS = 7;
-
-    /** The kernel's source computing {@code v} channels a thread (8 or 1), for a kh x kw filter (0 x 0: any size, loops at run time). */
-    public static String source(DType t, int v, int kh, int kw) {
-        return KernelCompiler.prelude() + CudaTypes.typedefs("T", t) + "#define DW_V " + v + "\n" + (kh > 0 ? "#define DW_KH " + kh + "\n#define DW_KW " + kw + "\n" : "")
-                + KernelCompiler.resource("depthwise_nhwc.cu");
+    /** The kernel's source computing {@code v} channels a thread (8 or 1). */
+    public static String source(DType t, int v) {
+        return KernelCompiler.prelude() + CudaTypes.typedefs("T", t) + "#define DW_V " + v + "\n" + KernelCompiler.resource("depthwise_nhwc.cu");
     }
 
     /** Whether a thread takes 8 channels with 16-byte loads: 16-bit storage, C a multiple of 8, 16-byte aligned tensors. */
@@ -60,9 +55,7 @@ public final class DepthwiseConvNhwc {
         long threads = s.outputElements() / v;
         if (threads > Integer.MAX_VALUE)
             throw new IllegalArgumentException("tessel.conv.depthwise_nhwc: an output of " + s.outputElements() + " elements exceeds the kernel's 2^31 - 1 threads of " + v + " channels");
-        boolean unrolled = s.kh() <= MAX_UNROLLED_TAPS && s.kw() <= MAX_UNROLLED_TAPS;
-        int kh = unrolled ? s.kh() : 0, kw = unrolled ? s.kw() : 0;
-        CudaKernel k = kc.kernel("tessel_depthwise_nhwc_v" + v + (unrolled ? "_k" + kh + "x" + kw : "") + "_" + t.text() + ".cu", () -> source(t, v, kh, kw), "tessel_depthwise_nhwc");
+        CudaKernel k = kc.kernel("tessel_depthwise_nhwc_v" + v + "_" + t.text() + ".cu", () -> source(t, v), "tessel_depthwise_nhwc");
         k.launch(Launch.gridFor(threads, 256), 256, 0, stream, CudaKernel.args().ptr(x).ptr(packedW).ptr(bias == null ? 0 : bias.address()).ptr(y)
                 .i32(s.n()).i32(s.h()).i32(s.w()).i32(s.c()).i32(s.oh()).i32(s.ow()).i32(s.kh()).i32(s.kw())
                 .i32(s.sh()).i32(s.sw()).i32(s.ph()).i32(s.pw()).i32(s.dh()).i32(s.dw()).f32(lo).f32(hi));

@@ -4,26 +4,19 @@
 // inputs and 8 weights with one 16-byte load each; DW_V 1 element by element. Weights are [KH][KW][C] (L1-resident);
 // bias [C] may be null; the result is clamped to [lo, hi] (ReLU: 0, inf; ReLU6: 0, 6; none: -inf, inf). f32
 // accumulation over the taps in (kh, kw) order. Index arithmetic in 32 bits: the host refuses N * OH * OW * C / DW_V
-// of 2^31 or more. With DW_KH and DW_KW defined (filters up to 7 x 7) the kernel is compiled for that filter size: its
-// loops are unrolled and a filter row's inputs are loaded (predicated) before any is used, so a thread has a row's loads,
-// and rows' as registers allow, in flight together (a 5 x 5 filter's 25 loads one after another were latency-bound:
-// 8.5 us for EfficientNet-B0's 7 x 7 x 1152 layers); KH and KW must then equal them. Without them the taps loop at run time.
-// Needs T, LD_T, ST_T and DW_V.
+// of 2^31 or more. Needs T, LD_T, ST_T and DW_V.
 #ifndef DW_V
 #define DW_V 1
 #endif
-
 #if DW_V == 8
 // 8 16-bit elements from p (16-byte aligned) as f32
-__device__ __forceinline__ void tessel_dw_tap(const T* p, float* f) {
+__device__ __forceinline__ void tessel_dw_load8(const T* p, float* f) {
     const uint4 u = *reinterpret_cast<const uint4*>(p);
     const unsigned short h[8] = {(unsigned short) (u.x & 0xFFFFu), (unsigned short) (u.x >> 16), (unsigned short) (u.y & 0xFFFFu), (unsigned short) (u.y >> 16),
                                  (unsigned short) (u.z & 0xFFFFu), (unsigned short) (u.z >> 16), (unsigned short) (u.w & 0xFFFFu), (unsigned short) (u.w >> 16)};
 #pragma unroll
     for (int j = 0; j < 8; j++) f[j] = LD_T(h, j);
 }
-#else
-__device__ __forceinline__ void tessel_dw_tap(const T* p, float* f) { f[0] = LD_T(p, 0); }
 #endif
 
 extern "C" __global__ void __launch_bounds__(256)
@@ -41,45 +34,25 @@ tessel_depthwise_nhwc(const T* __restrict__ x, const T* __restrict__ w, const T*
 #pragma unroll
         for (int j = 0; j < DW_V; j++) acc[j] = bias != 0 ? LD_T(bias, c0 + j) : 0.0f;
         const int ih0 = oh * SH - PH, iw0 = ow * SW - PW;
-#ifdef DW_KH
-#pragma unroll
-        for (int kh = 0; kh < DW_KH; kh++) {
-            const int ih = ih0 + kh * DH;
-            const bool rowIn = ih >= 0 && ih < H;
-            const T* row = x + ((long long) n * H + ih) * W * C + c0;
-            float xv[DW_KW][DW_V];
-#pragma unroll
-            for (int kw = 0; kw < DW_KW; kw++) {
-                const int iw = iw0 + kw * DW;
-                if (rowIn && iw >= 0 && iw < W) tessel_dw_tap(row + (long long) iw * C, xv[kw]);
-            }
-#pragma unroll
-            for (int kw = 0; kw < DW_KW; kw++) {
-                const int iw = iw0 + kw * DW;
-                if (rowIn && iw >= 0 && iw < W) {
-                    float wv[DW_V];
-                    tessel_dw_tap(w + (long long) (kh * DW_KW + kw) * C + c0, wv);
-#pragma unroll
-                    for (int j = 0; j < DW_V; j++) acc[j] = fmaf(xv[kw][j], wv[j], acc[j]);
-                }
-            }
-        }
-#else
         for (int kh = 0; kh < KH; kh++) {
             const int ih = ih0 + kh * DH;
             if (ih < 0 || ih >= H) continue;
             const T* row = x + ((long long) n * H + ih) * W * C + c0;
+            const T* wrow = w + (long long) kh * KW * C + c0;
             for (int kw = 0; kw < KW; kw++) {
                 const int iw = iw0 + kw * DW;
                 if (iw < 0 || iw >= W) continue;
-                float xv[DW_V], wv[DW_V];
-                tessel_dw_tap(row + (long long) iw * C, xv);
-                tessel_dw_tap(w + (long long) (kh * KW + kw) * C + c0, wv);
+#if DW_V == 8
+                float xv[8], wv[8];
+                tessel_dw_load8(row + (long long) iw * C, xv);
+                tessel_dw_load8(wrow + kw * C, wv);
 #pragma unroll
-                for (int j = 0; j < DW_V; j++) acc[j] = fmaf(xv[j], wv[j], acc[j]);
+                for (int j = 0; j < 8; j++) acc[j] = fmaf(xv[j], wv[j], acc[j]);
+#else
+                acc[0] = fmaf(LD_T(row, (long long) iw * C), LD_T(wrow, kw * C), acc[0]);
+#endif
             }
         }
-#endif
         T* out = y + (long long) o * DW_V;
 #if DW_V == 8
         unsigned short h[8];

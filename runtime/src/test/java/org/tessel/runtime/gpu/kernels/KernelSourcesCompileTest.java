@@ -61,11 +61,9 @@ public class KernelSourcesCompileTest {
         m.put("global_pool_nhwc_f16", GlobalPool.source(DType.F16, Layout.NHWC, true));
         m.put("global_pool_nhwc_f32", GlobalPool.source(DType.F32, Layout.NHWC, false));
         m.put("global_pool_nchw_bf16", GlobalPool.source(DType.BF16, Layout.NCHW, false));
-        m.put("depthwise_f16_v8_k3x3", DepthwiseConvNhwc.source(DType.F16, 8, 3, 3));
-        m.put("depthwise_f16_v8_k7x7", DepthwiseConvNhwc.source(DType.F16, 8, 7, 7));
-        m.put("depthwise_f16_v8", DepthwiseConvNhwc.source(DType.F16, 8, 0, 0));
-        m.put("depthwise_bf16_v1_k5x5", DepthwiseConvNhwc.source(DType.BF16, 1, 5, 5));
-        m.put("depthwise_f32_v1", DepthwiseConvNhwc.source(DType.F32, 1, 0, 0));
+        m.put("depthwise_f16_v8", DepthwiseConvNhwc.source(DType.F16, 8));
+        m.put("depthwise_bf16_v1", DepthwiseConvNhwc.source(DType.BF16, 1));
+        m.put("depthwise_f32_v1", DepthwiseConvNhwc.source(DType.F32, 1));
         m.put("activation_f16", Activation.source(DType.F16));
         for (int w : new int[] {2, 4, 8, 16}) m.put("copy_w" + w, CnnKernels.copySource(w));
         m.put("lrn_f16", CnnKernels.lrnSource(DType.F16));
