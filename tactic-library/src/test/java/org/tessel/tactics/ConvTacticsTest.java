@@ -98,6 +98,32 @@ class ConvTacticsTest {
         assertTrue(gemm <= cudnn, "cuBLASLt " + gemm + " us vs cuDNN " + cudnn + " us");
     }
 
+    @Test void convolutionsRunAsAnIm2colGatherAndACublasLtMatmul() {
+        Node c = Nodes.conv(1, 512, 7, 512, 3, 1, 1);
+        Node fused = Nodes.convBiasAct(1, 64, 56, 64, 3, 1, 1, "Relu", Attributes.empty());
+        assertNull(ConvTactics.CONV_IM2COL_GEMM.whyNot(c, FP16, NHWC));
+        assertNull(ConvTactics.CONV_IM2COL_GEMM.whyNot(fused, BF16, NHWC));
+        assertNull(ConvTactics.CONV_IM2COL_GEMM.whyNot(Nodes.conv(1, 256, 56, 512, 1, 2, 1), FP16, NHWC), "a strided 1x1 too");
+        assertEquals("needs NHWC layout (got NCHW)", ConvTactics.CONV_IM2COL_GEMM.whyNot(c, FP16, NCHW));
+        assertEquals("supports FP16, BF16 only (got fp32)", ConvTactics.CONV_IM2COL_GEMM.whyNot(c, FP32, NHWC));
+        assertEquals("one group only (got group 2)", ConvTactics.CONV_IM2COL_GEMM.whyNot(Nodes.conv(1, 64, 56, 64, 3, 1, 2), FP16, NHWC));
+        assertEquals("needs input and output channels that are multiples of 8 at fp16 (got 3 -> 64)",
+                ConvTactics.CONV_IM2COL_GEMM.whyNot(Nodes.conv(1, 3, 224, 64, 7, 2, 1), FP16, NHWC));
+        assertEquals("its im2col matrix takes 882 MiB of workspace, more than 256 MiB",
+                ConvTactics.CONV_IM2COL_GEMM.whyNot(Nodes.conv(256, 64, 56, 64, 3, 1, 1), FP16, NHWC));
+        // two launches (three with an activation kernel); the workspace holds the matrix (49 pixels x 4608 columns, f16) and cuBLASLt's
+        assertEquals(2, ConvTactics.CONV_IM2COL_GEMM.features(c, FP16, NHWC).kernelLaunches());
+        assertEquals(3, ConvTactics.CONV_IM2COL_GEMM.features(Nodes.convBiasAct(1, 64, 56, 64, 3, 1, 1, "Sigmoid", Attributes.empty()), FP16, NHWC).kernelLaunches());
+        assertEquals((4L << 20) + 2L * 49 * 4608, ConvTactics.CONV_IM2COL_GEMM.workspaceBytes(c, FP16));
+        // few output pixels: cuDNN's grid of 4 CTAs against a split-K matmul, priced cheaper; many pixels: the gather's
+        // traffic (9x the input) priced dearer than cuDNN's implicit GEMM
+        double small = ConvTactics.CONV_IM2COL_GEMM.cost(H100, c, FP16, NHWC, true).totalUs(), smallCudnn = ConvTactics.FUSED_BIAS_ACT.cost(H100, c, FP16, NHWC, true).totalUs();
+        assertTrue(small < smallCudnn, "7x7x512 3x3 at batch 1: im2col " + small + " us vs cuDNN " + smallCudnn + " us");
+        Node big = Nodes.conv(64, 64, 56, 64, 3, 1, 1);
+        double large = ConvTactics.CONV_IM2COL_GEMM.cost(H100, big, FP16, NHWC, true).totalUs(), largeCudnn = ConvTactics.FUSED_BIAS_ACT.cost(H100, big, FP16, NHWC, true).totalUs();
+        assertTrue(large > largeCudnn, "56x56x64 3x3 at batch 64: im2col " + large + " us vs cuDNN " + largeCudnn + " us");
+    }
+
     @Test void layoutIsCheckedWhereItMatters() {
         Node c = Nodes.conv(1, 64, 56, 64, 1, 1, 1);
         assertEquals("needs NHWC layout (got NCHW)", ConvTactics.DEPTHWISE_NHWC.whyNot(Nodes.conv(1, 32, 56, 32, 3, 1, 32), FP16, NCHW));

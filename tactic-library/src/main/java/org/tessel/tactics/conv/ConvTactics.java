@@ -64,10 +64,13 @@ public final class ConvTactics {
     /** A 1x1 stride-1 unpadded NHWC convolution as cuBLASLt's matmul over its pixels (bias, ReLU, residual in the epilogue). */
     public static final Conv1x1GemmTactic CONV_1X1_GEMM = new Conv1x1GemmTactic();
 
+    /** A 2-D NHWC convolution as Tessel's im2col gather then cuBLASLt's matmul (split-K where cuDNN's small-batch grid is small). */
+    public static final ConvIm2colGemmTactic CONV_IM2COL_GEMM = new ConvIm2colGemmTactic();
+
     /** ConvTranspose as cuDNN's backward-data convolution: 1-D/2-D, NCHW, tensor cores below FP32. */
     public static final CudnnDeconvTactic DECONV_CUDNN = CudnnDeconvTactic.INSTANCE;
 
-    public static List<Tactic> all() { return List.of(FUSED_BIAS_ACT, STEM, DEPTHWISE_NHWC, CONV_1X1_GEMM, INT8_DP4A, DECONV_DIRECT, DECONV_CUDNN); }
+    public static List<Tactic> all() { return List.of(FUSED_BIAS_ACT, STEM, DEPTHWISE_NHWC, CONV_1X1_GEMM, CONV_IM2COL_GEMM, INT8_DP4A, DECONV_DIRECT, DECONV_CUDNN); }
 
     /** The cuDNN algorithms {@code cudnn.conv.fused_bias_act} may run, as cost models of a plain Conv (the tuner's predictions); keyed by the algorithm's id. */
     public static List<ConvTactic> algorithmModels() { return List.of(IMPLICIT_GEMM, IMPLICIT_PRECOMP_GEMM, WINOGRAD); }

@@ -12,6 +12,7 @@ import org.tessel.runtime.cuda.ffm.Cudnn;
 import org.tessel.runtime.gpu.kernels.CublasLtGemm;
 import org.tessel.runtime.gpu.kernels.Int8Conv;
 import org.tessel.runtime.gpu.kernels.Int8Gemm;
+import org.tessel.runtime.gpu.kernels.Im2col;
 import org.tessel.runtime.gpu.kernels.KernelCompiler;
 
 /**
@@ -96,6 +97,19 @@ public final class Int8ConvBench {
                     } else {
                         row.append(" - | - |");
                     }
+                    // FP16 as a GEMM over an im2col matrix (cublaslt.conv.im2col's two launches)
+                    row.append(cell(name, "fp16 im2col + cublaslt gemm", ops, time(s, () -> {
+                        Im2col.Geometry g = new Im2col.Geometry(batch, h, w, c, spec.outH(), spec.outW(), r, r, stride, stride, pad, pad, 1, 1);
+                        DeviceBuffer col = DeviceBuffer.allocate(g.bytes(2));
+                        made.add(col);
+                        CublasLtGemm gm = CublasLtGemm.plan(lt, new CublasLtGemm.Spec(Math.toIntExact(spec.outputRows()), k, g.kpad(), true,
+                                CublasLtGemm.Precision.FP16, CublasLt.Epilogue.DEFAULT), null, 1);
+                        made.add(gm);
+                        return () -> {
+                            Im2col.run(kc, g, 2, x, col, s);
+                            gm.run(col, wt, y, ws, s);
+                        };
+                    })));
                     for (AutoCloseable m : made) {
                         try {
                             m.close();
@@ -107,8 +121,8 @@ public final class Int8ConvBench {
                 rows.add(row.toString());
             }
         }
-        System.out.println("| shape (batch " + batch + ") | fp16 cuDNN best | int8->f32 cuDNN precomp (engine) | int8->f32 cuDNN best | int8->int8 cuDNN best | int8 dp4a | fp16 cuBLASLt GEMM (1x1) | int8 cuBLASLt GEMM (1x1) |");
-        System.out.println("|---|---|---|---|---|---|---|---|");
+        System.out.println("| shape (batch " + batch + ") | fp16 cuDNN best | int8->f32 cuDNN precomp (engine) | int8->f32 cuDNN best | int8->int8 cuDNN best | int8 dp4a | fp16 cuBLASLt GEMM (1x1) | int8 cuBLASLt GEMM (1x1) | fp16 im2col + cuBLASLt GEMM |");
+        System.out.println("|---|---|---|---|---|---|---|---|---|");
         rows.forEach(System.out::println);
     }
 

@@ -17,6 +17,7 @@ import org.tessel.runtime.gpu.kernels.Activation;
 import org.tessel.runtime.gpu.kernels.CublasLtGemm;
 import org.tessel.runtime.gpu.kernels.CudnnConv;
 import org.tessel.runtime.gpu.kernels.DepthwiseConvNhwc;
+import org.tessel.runtime.gpu.kernels.Im2col;
 import org.tessel.runtime.gpu.kernels.Fp8Epilogue;
 
 /**
@@ -40,7 +41,7 @@ import org.tessel.runtime.gpu.kernels.Fp8Epilogue;
  * </ul>
  */
 public final class ConvLayers implements TacticImplementation {
-    @Override public List<String> tacticIds() { return List.of(GpuTactics.CONV_FUSED, GpuTactics.CONV_STEM, GpuTactics.CONV_DEPTHWISE, GpuTactics.CONV_1X1_GEMM, GpuTactics.CONV_INT8_DP4A); }
+    @Override public List<String> tacticIds() { return List.of(GpuTactics.CONV_FUSED, GpuTactics.CONV_STEM, GpuTactics.CONV_DEPTHWISE, GpuTactics.CONV_1X1_GEMM, GpuTactics.CONV_IM2COL_GEMM, GpuTactics.CONV_INT8_DP4A); }
 
     @Override public boolean computes(Node n) {
         return n.opName().equals("Conv") || n.opName().equals("tessel.Fused") && n.attrs().getString("kind", "").equals("conv_bias_act");
@@ -115,7 +116,7 @@ public final class ConvLayers implements TacticImplementation {
         if (o.act() != Act.NONE && o.act() != Act.RELU) return "the FP8 epilogue of a convolution takes ReLU or no activation (got " + o.act().name() + ")";
         if (o.w().constantValue() == null) return "an FP8 convolution takes constant filters (%" + o.w().name() + " is computed)";
         if (o.bias() != null && o.bias().constantValue() == null) return "an FP8 convolution takes a constant bias (%" + o.bias().name() + " is computed)";
-        org.tessel.runtime.gpu.kernels.Fp8Im2col.Geometry g;
+        Im2col.Geometry g;
         try {
             g = Fp8Layers.geometry(o, n.output());
         } catch (IllegalArgumentException e) {
@@ -123,8 +124,8 @@ public final class ConvLayers implements TacticImplementation {
         }
         int cout = o.w().type().shape().dim(0);
         if (cout % 16 != 0) return "cuBLASLt's FP8 kernels need N (output channels) a multiple of 16 (got " + cout + ")";
-        if (!Fp8Layers.direct(g) && g.bytes() > Fp8Layers.MAX_IM2COL_BYTES)
-            return "the FP8 convolution's im2col matrix [" + g.mpad() + ", " + g.kpad() + "] takes " + (g.bytes() >> 20) + " MiB of workspace, more than the "
+        if (!Fp8Layers.direct(g) && g.bytes(1) > Fp8Layers.MAX_IM2COL_BYTES)
+            return "the FP8 convolution's im2col matrix [" + g.mpad() + ", " + g.kpad() + "] takes " + (g.bytes(1) >> 20) + " MiB of workspace, more than the "
                     + (Fp8Layers.MAX_IM2COL_BYTES >> 20) + " MiB an FP8 convolution may use";
         return null;
     }
@@ -304,6 +305,7 @@ public final class ConvLayers implements TacticImplementation {
             }
             case GpuTactics.CONV_FUSED -> { return cudnn(c, o, owner, groups, layout, null, variant); }
             case GpuTactics.CONV_1X1_GEMM -> { return gemm1x1(c, o, owner, groups, layout, strides, pads); }
+            case GpuTactics.CONV_IM2COL_GEMM -> { return gemmIm2col(c, o, owner, groups, layout, strides, pads, dil); }
             default -> throw GpuEngineException.unsupported(owner, "tactic '" + id + "' is not a convolution tactic");
         }
     }
@@ -314,38 +316,82 @@ public final class ConvLayers implements TacticImplementation {
      * the epilogue, the residual as C with beta = 1; refused naming the node for any other geometry or a Clip.
      */
     private static Layer gemm1x1(LayerContext c, Operands o, Node owner, int groups, Layout layout, long[] strides, long[] pads) {
-        Value x = o.x(), w = o.w(), bias = o.bias(), residual = o.residual(), out = owner.output();
+        Value x = o.x(), w = o.w();
         int[] xd = x.type().shape().dims(), wd = w.type().shape().dims();
         String id = GpuTactics.CONV_1X1_GEMM;
         if (layout != Layout.NHWC) throw GpuEngineException.unsupported(owner, id + " reads NHWC tensors (its pixels are the matmul's rows); the plan lays this one out " + layout.text());
         if (wd[2] != 1 || wd[3] != 1 || groups != 1 || java.util.Arrays.stream(strides).anyMatch(v -> v != 1) || java.util.Arrays.stream(pads).anyMatch(v -> v != 0))
             throw GpuEngineException.unsupported(owner, id + " runs 1x1, stride-1, unpadded convolutions of one group; this one has weights " + w.type().shape() + ", group " + groups
                     + ", strides " + java.util.Arrays.toString(strides) + ", pads " + java.util.Arrays.toString(pads));
+        // [K, C, 1, 1] as stored is [K, C]
+        return pixelGemm(c, o, owner, id, null, (long) xd[0] * xd[2] * xd[3], xd[1], wd[0], c.weight(w, Layout.ANY));
+    }
+
+    /**
+     * A 2-D NHWC convolution of one group as {@link Im2col}'s matrix [N*OH*OW, kpad] of x (in the stream's workspace, ahead
+     * of cuBLASLt's) times the filters reordered to [Cout, kpad] ({@link Im2col#filters}), then the epilogue as
+     * {@link #gemm1x1}'s: tactic {@code cublaslt.conv.im2col}.
+     */
+    private static Layer gemmIm2col(LayerContext c, Operands o, Node owner, int groups, Layout layout, long[] strides, long[] pads, long[] dil) {
+        Value x = o.x(), w = o.w(), out = owner.output();
+        int[] xd = x.type().shape().dims(), wd = w.type().shape().dims(), od = out.type().shape().dims();
+        String id = GpuTactics.CONV_IM2COL_GEMM;
+        if (layout != Layout.NHWC) throw GpuEngineException.unsupported(owner, id + " gathers NHWC tensors (its pixels are the matmul's rows); the plan lays this one out " + layout.text());
+        if (groups != 1) throw GpuEngineException.unsupported(owner, id + " runs convolutions of one group; this one has group " + groups);
+        if (c.storage().bytes() != 2) throw GpuEngineException.unsupported(owner, id + " runs 16-bit (f16, bf16) engines; this layer stores " + c.storage().text());
+        if (xd[1] % 8 != 0 || wd[0] % 8 != 0)
+            throw GpuEngineException.unsupported(owner, id + " needs input and output channels that are multiples of 8 (got " + xd[1] + " -> " + wd[0] + ")");
+        Im2col.Geometry g;
+        try {
+            g = new Im2col.Geometry(xd[0], xd[2], xd[3], xd[1], od[2], od[3], wd[2], wd[3], (int) strides[0], (int) strides[1], (int) pads[0], (int) pads[1], (int) dil[0], (int) dil[1]);
+        } catch (IllegalArgumentException e) {
+            throw GpuEngineException.unsupported(owner, e.getMessage());
+        }
+        if (g.bytes(2) > org.tessel.tactics.conv.ConvIm2colGemmTactic.MAX_MATRIX_BYTES)
+            throw GpuEngineException.unsupported(owner, id + "'s im2col matrix [" + g.mpad() + ", " + g.kpad() + "] takes " + (g.bytes(2) >> 20) + " MiB of workspace, more than "
+                    + (org.tessel.tactics.conv.ConvIm2colGemmTactic.MAX_MATRIX_BYTES >> 20) + " MiB");
+        DeviceBuffer wb = c.upload(() -> Im2col.filters(w.constantValue(), g.kpad()), w, "im2col:" + g.kpad());
+        return pixelGemm(c, o, owner, id, g, g.m(), g.kpad(), wd[0], wb);
+    }
+
+    /**
+     * The matmul over the output pixels both tactics run: y [m, nn] = act(A [m, kk] · wb [nn, kk]^T + bias + residual), A
+     * x as stored or, with {@code im2col}, the matrix {@link Im2col} gathers from it first (in the stream's workspace).
+     */
+    private static Layer pixelGemm(LayerContext c, Operands o, Node owner, String id, Im2col.Geometry im2col, long m, int kk, int nn, DeviceBuffer wb) {
+        Value x = o.x(), bias = o.bias(), residual = o.residual(), out = owner.output();
         if (bias != null && bias.constantValue() == null) throw GpuEngineException.unsupported(owner, id + " takes a constant bias (%" + bias.name() + " is computed)");
-        long m = (long) xd[0] * xd[2] * xd[3];
-        int kk = xd[1], nn = wd[0];
         if (m > Integer.MAX_VALUE) throw GpuEngineException.unsupported(owner, "M = " + m + " pixels is too many for one matmul");
         if (out.type().numElements() != m * nn) throw GpuEngineException.unsupported(owner, "output " + out.type().shape() + " is not [" + m + " pixels, " + nn + " channels]");
         CublasLt.Epilogue epi = GemmLayers.epilogue(o.act() == Act.RELU, bias != null);
         DeviceBuffer xb = c.activation(x), yb = c.activation(out);
-        DeviceBuffer wb = c.weight(w, Layout.ANY); // [K, C, 1, 1] as stored is [K, C]
         DeviceBuffer bb = bias == null ? null : c.weight(bias, Layout.ANY);
         if (residual != null && c.layoutOf(residual) != Layout.NHWC)
             throw GpuEngineException.unsupported(owner, id + " adds its residual %" + residual.name() + " as the matmul's C, which must be NHWC like the output (the plan lays it out " + c.layoutOf(residual).text() + ")");
         DeviceBuffer rb = residual == null ? null : c.activation(residual);
         CublasLtGemm.Precision lp = GemmLayers.lp(c.precision());
         CublasLtGemm g = CublasLtGemm.plan(c.cublasLt(), new CublasLtGemm.Spec((int) m, nn, kk, true, lp, epi), bb, 1);
-        if (g.algos().isEmpty()) { g.close(); throw GpuEngineException.unsupported(owner, "cuBLASLt has no algorithm for the " + m + "x" + nn + "x" + kk + " " + lp + " matmul of this 1x1 convolution"); }
+        if (g.algos().isEmpty()) { g.close(); throw GpuEngineException.unsupported(owner, "cuBLASLt has no algorithm for the " + m + "x" + nn + "x" + kk + " " + lp + " matmul of this convolution"); }
         Act act = o.act();
         String tactic = (residual != null ? GpuTactics.variant(id, "residual") : id) + act.variantSuffix();
+        // the im2col matrix lives in the stream's workspace, ahead of cuBLASLt's: needed only while this layer runs, and the
+        // workspace is sized to the largest any layer of the stream declares, so layers share it
+        long colBytes = im2col == null ? 0 : (im2col.bytes(2) + 255) / 256 * 256;
+        if (im2col != null) c.needWorkspace(colBytes + CublasLtGemm.WORKSPACE_BYTES);
         java.util.function.Supplier<DeviceBuffer> ws = c.workspace();
         DType t = c.storage();
         long elems = out.type().numElements();
         return new Layer() {
             @Override public LayerPlan plan() { return c.plan(owner, tactic, out); }
             @Override public void enqueue(CudaStream s) {
-                if (rb != null) g.run(0, xb, wb, 1f, rb, yb, ws.get(), s);
-                else g.run(xb, wb, yb, ws.get(), s);
+                DeviceBuffer w0 = ws.get(), a = xb, lt = w0;
+                if (im2col != null) {
+                    a = w0.slice(0, im2col.bytes(2));
+                    Im2col.run(c.kernels(), im2col, 2, xb, a, s);
+                    lt = w0.slice(colBytes, w0.bytes() - colBytes);
+                }
+                if (rb != null) g.run(0, a, wb, 1f, rb, yb, lt, s);
+                else g.run(a, wb, yb, lt, s);
                 act.apply(c, t, yb, elems, s);
             }
             @Override public void close() { g.close(); }

@@ -10,7 +10,7 @@ import org.tessel.runtime.engine.LayerPlan;
 import org.tessel.runtime.gpu.kernels.CublasLtGemm;
 import org.tessel.runtime.gpu.kernels.Fp8Epilogue;
 import org.tessel.runtime.gpu.kernels.Fp8Gemm;
-import org.tessel.runtime.gpu.kernels.Fp8Im2col;
+import org.tessel.runtime.gpu.kernels.Im2col;
 
 /**
  * GEMMs and 2-D NHWC convolutions of one group a plan runs at FP8 E4M3 (sm_89 and later), as the CPU backend emulates them
@@ -20,7 +20,7 @@ import org.tessel.runtime.gpu.kernels.Fp8Im2col;
  * node), cuBLASLt multiplies with f32 accumulation and both scales applied, and Tessel's epilogue ({@link Fp8Epilogue})
  * adds the f32 bias and the E4M3 residual at its scale, applies the body's activation (ReLU, GELU, Tanh) and writes the
  * output as E4M3 codes at its scale. A convolution is that GEMM over pixels: directly on x when it is 1x1, stride 1,
- * unpadded, else on an im2col matrix of x's codes ({@link Fp8Im2col}; any kernel size, strides, pads, dilations). The
+ * unpadded, else on an im2col matrix of x's codes ({@link Im2col}; any kernel size, strides, pads, dilations). The
  * layer reports the planned tactic with variant {@code fp8}, or {@code fp8/im2col} for the latter.
  */
 final class Fp8Layers {
@@ -50,14 +50,14 @@ final class Fp8Layers {
     /**
      * A 2-D, one-group NHWC convolution at FP8 (ConvLayers.fp8WhyNot says which). A 1x1, stride-1, unpadded one over
      * channels and pixels in multiples of 16 is a GEMM as stored: x's N*H*W pixels are the rows, its channels K, the
-     * filters [Cout, Cin, 1, 1] are [N, K] as stored. Any other is {@link Fp8Im2col}'s matrix of x's codes (rows and
-     * columns padded to 16) times the filters reordered to match ({@link Fp8Im2col#filters}), reported with variant
+     * filters [Cout, Cin, 1, 1] are [N, K] as stored. Any other is {@link Im2col}'s matrix of x's codes (rows and
+     * columns padded to 16) times the filters reordered to match ({@link Im2col#filters}), reported with variant
      * {@code fp8/im2col}. Either way the output's pixels are written channels-last, as the NHWC tensor is laid out.
      */
     static Layer conv(LayerContext c, Node n, String id, ConvLayers.Operands o, Fp8Epilogue.Activation act) {
         Tensor f = o.w().constantValue();
         if (f == null) throw GpuEngineException.unsupported(n, "FP8 filters %" + o.w().name() + " must be a constant");
-        Fp8Im2col.Geometry g;
+        Im2col.Geometry g;
         try {
             g = geometry(o, n.output());
         } catch (IllegalArgumentException e) {
@@ -67,20 +67,20 @@ final class Fp8Layers {
             Tensor nk = Tensor.ofFloats(DType.F32, org.tessel.api.Shape.of(f.shape().dim(0), f.shape().dim(1)), f.floats());
             return layer(c, n, id, o.x(), o.w(), nk, o.bias(), o.residual(), act, null);
         }
-        return layer(c, n, id, o.x(), o.w(), Fp8Im2col.filters(f, g.kpad()), o.bias(), o.residual(), act, g);
+        return layer(c, n, id, o.x(), o.w(), Im2col.filters(f, g.kpad()), o.bias(), o.residual(), act, g);
     }
 
     /** True when the convolution is a GEMM over x as stored: 1x1, stride 1, no padding, M and K (channels) multiples of 16. */
-    static boolean direct(Fp8Im2col.Geometry g) {
+    static boolean direct(Im2col.Geometry g) {
         return g.kh() == 1 && g.kw() == 1 && g.strideH() == 1 && g.strideW() == 1 && g.padTop() == 0 && g.padLeft() == 0 && g.oh() == g.h() && g.ow() == g.w()
-                && g.c() % Fp8Im2col.ALIGN == 0 && g.m() % Fp8Im2col.ALIGN == 0;
+                && g.c() % Im2col.ALIGN == 0 && g.m() % Im2col.ALIGN == 0;
     }
 
     /**
      * The im2col geometry of a 2-D convolution with output {@code y} (shapes NCHW-ordered, as the IR holds them); throws
      * IllegalArgumentException naming what does not fit (rank, auto_pad, an output size the attributes do not give).
      */
-    static Fp8Im2col.Geometry geometry(ConvLayers.Operands o, Value y) {
+    static Im2col.Geometry geometry(ConvLayers.Operands o, Value y) {
         int[] xd = o.x().type().shape().dims(), wd = o.w().type().shape().dims(), yd = y.type().shape().dims();
         if (xd.length != 4 || wd.length != 4 || yd.length != 4)
             throw new IllegalArgumentException("an FP8 convolution on the GPU is 2-D (got input " + o.x().type().shape() + ", weights " + o.w().type().shape() + ")");
@@ -92,7 +92,7 @@ final class Fp8Layers {
         if (s.length != 2 || d.length != 2 || p.length != 4)
             throw new IllegalArgumentException("a 2-D convolution has 2 strides, 2 dilations and 4 pads (got strides " + java.util.Arrays.toString(s) + ", dilations "
                     + java.util.Arrays.toString(d) + ", pads " + java.util.Arrays.toString(p) + ")");
-        Fp8Im2col.Geometry g = new Fp8Im2col.Geometry(xd[0], xd[2], xd[3], xd[1], yd[2], yd[3], wd[2], wd[3], (int) s[0], (int) s[1], (int) p[0], (int) p[1], (int) d[0], (int) d[1]);
+        Im2col.Geometry g = new Im2col.Geometry(xd[0], xd[2], xd[3], xd[1], yd[2], yd[3], wd[2], wd[3], (int) s[0], (int) s[1], (int) p[0], (int) p[1], (int) d[0], (int) d[1]);
         long oh = (xd[2] + p[0] + p[2] - d[0] * (wd[2] - 1) - 1) / s[0] + 1, ow = (xd[3] + p[1] + p[3] - d[1] * (wd[3] - 1) - 1) / s[1] + 1;
         if (oh != yd[2] || ow != yd[3])
             throw new IllegalArgumentException("the output " + y.type().shape() + " is not the " + oh + "x" + ow + " pixels the input, pads, strides and dilations give");
@@ -101,10 +101,10 @@ final class Fp8Layers {
 
     /**
      * The FP8 layer of weights {@code nk} ([N, K] f32, output channels first) keyed in the engine by {@code w}: the GEMM
-     * reads x as stored, or with {@code im2col} the matrix {@link Fp8Im2col} gathers from it first.
+     * reads x as stored, or with {@code im2col} the matrix {@link Im2col} gathers from it first.
      */
     private static Layer layer(LayerContext c, Node n, String id, Value x, Value w, Tensor nk, Value biasValue, Value residualValue, Fp8Epilogue.Activation act,
-                               Fp8Im2col.Geometry im2col) {
+                               Im2col.Geometry im2col) {
         Value y = n.output();
         int kk = nk.shape().dim(1), nn = nk.shape().dim(0);
         long m = im2col == null ? x.type().numElements() / kk : im2col.mpad();
@@ -137,7 +137,7 @@ final class Fp8Layers {
         DeviceBuffer acc = c.keep(DeviceBuffer.allocate(m * nn * (long) ACC.bytes()));
         // the im2col matrix lives in the stream's workspace, ahead of cuBLASLt's: it is needed only while this layer runs,
         // and the workspace is sized to the largest any layer of the stream declares (needWorkspace), so layers share it
-        long colBytes = im2col == null ? 0 : (im2col.bytes() + 255) / 256 * 256;
+        long colBytes = im2col == null ? 0 : (im2col.bytes(1) + 255) / 256 * 256;
         if (im2col != null) c.needWorkspace(colBytes + CublasLtGemm.WORKSPACE_BYTES);
         java.util.function.Supplier<DeviceBuffer> ws = c.workspace();
         String tactic = im2col == null ? GpuTactics.variant(id, VARIANT) : GpuTactics.variant(id, VARIANT, IM2COL);
@@ -149,8 +149,8 @@ final class Fp8Layers {
                 if (im2col == null) {
                     g.run(0, xb, xs, wb, ws8, acc, w0, s);
                 } else {
-                    DeviceBuffer col = w0.slice(0, im2col.bytes());
-                    Fp8Im2col.run(c.kernels(), im2col, xb, col, s);
+                    DeviceBuffer col = w0.slice(0, im2col.bytes(1));
+                    Im2col.run(c.kernels(), im2col, 1, xb, col, s);
                     g.run(0, col, xs, wb, ws8, acc, w0.slice(colBytes, w0.bytes() - colBytes), s);
                 }
                 Fp8Epilogue.run(c.kernels(), acc, ACC, rows, nn, ep, yb, s);

@@ -30,10 +30,10 @@ import org.tessel.tactics.plan.PlanApplier;
  * GEMM over pixels, Tessel's FP8 epilogue with bias, residual and ReLU, E4M3 reformats around them) and run against the
  * CPU engine of the same plan, which emulates FP8 by fake quantization: the same E4M3 operands, sums in another order, so
  * an output code is off by a step here and there (relative L2 under 3e-2). A ResNet bottleneck whose 1x1 convolutions
- * are GEMMs as stored and whose 3x3 runs on an im2col matrix ({@code tessel.im2col_fp8}); and one graph per shape the
+ * are GEMMs as stored and whose 3x3 runs on an im2col matrix ({@code tessel.im2col}); and one graph per shape the
  * im2col serves (3x3 padded, 3x3 stride 2 with asymmetric pads, the 7x7 stride-2 stem over 3 channels, a dilated 3x3),
  * each convolution there with bias, with bias and ReLU, and with bias, residual and ReLU. cuBLASLt does not run on the
- * emulated device, so these skip there, saying so; Fp8Im2colGpuTest runs the im2col kernel there.
+ * emulated device, so these skip there, saying so; Im2colGpuTest runs the im2col kernel there.
  */
 @Tag("gpu")
 class Fp8ConvGpuTest {
@@ -41,7 +41,7 @@ class Fp8ConvGpuTest {
     private static CudaContext fp8Gpu(String what) {
         CudaContext ctx = GpuTestSupport.requireGpu();
         if (GpuTestSupport.emulated()) System.out.println("RESULT|" + what + "|-|-|-|-|cuBLASLt's FP8 GEMM does not run on the emulated device|skip");
-        Assumptions.assumeFalse(GpuTestSupport.emulated(), "cuBLASLt's FP8 GEMM does not run on the emulated device (Fp8Im2colGpuTest runs the im2col kernel there)");
+        Assumptions.assumeFalse(GpuTestSupport.emulated(), "cuBLASLt's FP8 GEMM does not run on the emulated device (Im2colGpuTest runs the im2col kernel there)");
         int sm = ctx.device().computeMajor() * 10 + ctx.device().computeMinor();
         if (sm < 89) System.out.println("RESULT|" + what + "|-|-|-|-|FP8 needs sm_89+, this GPU is sm_" + sm + "|skip");
         Assumptions.assumeTrue(sm >= 89, "FP8 needs sm_89+, this GPU is sm_" + sm);

@@ -125,7 +125,7 @@ public class KernelSourcesCompileTest {
         for (Fp8Epilogue.Activation a : Fp8Epilogue.Activation.values()) m.put("fp8_epilogue_v4_bias_residual_" + a.name().toLowerCase(java.util.Locale.ROOT), Fp8Epilogue.source(true, true, a, true, DType.F32));
         for (Fp8Epilogue.Activation a : Fp8Epilogue.Activation.values()) m.put("fp8_epilogue_bf16_v4_bias_residual_" + a.name().toLowerCase(java.util.Locale.ROOT), Fp8Epilogue.source(true, true, a, true, DType.BF16));
         m.put("fp8_epilogue_bf16_bias_gelu", Fp8Epilogue.source(true, false, Fp8Epilogue.Activation.GELU_ERF, false, DType.BF16));
-        for (int v : new int[] {16, 4, 1}) m.put("im2col_fp8_v" + v, Fp8Im2col.source(v));
+        for (int v : new int[] {16, 4, 1}) m.put("im2col_v" + v, Im2col.source(v));
         m.put("paged_prefill_f16_d64", PagedAttentionKernel.prefillSource(DType.F16, 64));
         for (int d : new int[] {16, 64, 128}) m.put("paged_prefill_mma_d" + d, PagedAttentionKernel.prefillMmaSource(d));
         m.put("paged_prefill_bf16_d16", PagedAttentionKernel.prefillSource(DType.BF16, 16));

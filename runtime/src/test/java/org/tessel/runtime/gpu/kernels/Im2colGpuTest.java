@@ -17,21 +17,21 @@ import org.tessel.runtime.cuda.DeviceBuffer;
 import org.tessel.runtime.gpu.GpuTestSupport;
 
 /**
- * tessel.im2col_fp8 (tagged gpu: on the GPU or the emulated device, {@code -Dtessel.test.device=emulated}; it needs no NVIDIA library):
- * the matrix it writes equals {@link Fp8Im2col#reference} byte for byte, with 16-, 4- and 1-byte copies (channels in
+ * tessel.im2col (tagged gpu: on the GPU or the emulated device, {@code -Dtessel.test.device=emulated}; it needs no NVIDIA library):
+ * the matrix it writes equals {@link Im2col#reference} byte for byte, for E4M3 codes and 16-bit values, with 16-, 4- and 1-byte copies (channels in
  * sixteens, in fours, three; an unaligned input), padding (asymmetric), strides, dilations and the zero columns and rows
  * up to multiples of 16; and (on the host, untagged) the column order is a convolution's: the reference matrix times
- * {@link Fp8Im2col#filters} equals a direct NHWC convolution of the same values, and those filters quantize to the CPU
+ * {@link Im2col#filters} equals a direct NHWC convolution of the same values, and those filters quantize to the CPU
  * engine's FP8 weights at the same per-tensor scale.
  */
-class Fp8Im2colGpuTest {
+class Im2colGpuTest {
     /** x [n, h, w, c], kh x kw, strides, pads top/left/bottom/right, dilations; the output size from them. */
-    static Fp8Im2col.Geometry geometry(int n, int h, int w, int c, int kh, int kw, int sh, int sw, int pt, int pl, int pb, int pr, int dh, int dw) {
+    static Im2col.Geometry geometry(int n, int h, int w, int c, int kh, int kw, int sh, int sw, int pt, int pl, int pb, int pr, int dh, int dw) {
         int oh = (h + pt + pb - dh * (kh - 1) - 1) / sh + 1, ow = (w + pl + pr - dw * (kw - 1) - 1) / sw + 1;
-        return new Fp8Im2col.Geometry(n, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl, dh, dw);
+        return new Im2col.Geometry(n, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl, dh, dw);
     }
 
-    static final Fp8Im2col.Geometry[] CASES = {
+    static final Im2col.Geometry[] CASES = {
             geometry(2, 10, 10, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1),   // 3x3 padded, 16-byte copies, M = 200 padded to 208
             geometry(2, 15, 15, 20, 3, 3, 2, 2, 1, 0, 0, 1, 1, 1),   // stride 2, asymmetric pads, 4-byte copies, K = 180 -> 192
             geometry(2, 32, 32, 3, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1),    // the RGB stem: byte copies, K = 147 -> 160
@@ -45,41 +45,43 @@ class Fp8Im2colGpuTest {
         GpuTestSupport.requireGpu();
         KernelCompiler kc = GpuTestSupport.compiler();
         SplittableRandom r = new SplittableRandom(11);
-        for (Fp8Im2col.Geometry g : CASES) {
-            byte[] x = codes(r, g.n() * g.h() * g.w() * g.c());
-            byte[] want = Fp8Im2col.reference(g, x);
-            // offset 0: the widest copy C allows; offset 1: the input unaligned, so byte copies whatever C is
-            for (int offset : new int[] {0, 1}) {
-                byte[] padded = new byte[x.length + offset];
-                System.arraycopy(x, 0, padded, offset, x.length);
-                try (DeviceBuffer xa = DeviceBuffer.ofBytes(padded); DeviceBuffer col = DeviceBuffer.allocate(g.bytes())) {
-                    DeviceBuffer xb = xa.slice(offset, x.length);
-                    col.fill((byte) 0x5A); // every byte must be written, padding included
-                    Fp8Im2col.run(kc, g, xb, col, CudaStream.DEFAULT);
-                    CudaStream.DEFAULT.synchronize();
-                    byte[] got = new byte[Math.toIntExact(g.bytes())];
-                    col.copyTo(got);
-                    int vec = Fp8Im2col.vector(g, xb, col);
-                    assertEquals(offset == 1 ? 1 : g.c() % 16 == 0 ? 16 : g.c() % 4 == 0 ? 4 : 1, vec, g.toString());
-                    assertArrayEquals(want, got, g + " with " + vec + "-byte copies");
-                    System.out.printf("RESULT|im2col fp8|%dx%d over %d channels, stride %dx%d, dilation %dx%d|[%d, %d]|%d-byte copies|ok%n",
-                            g.kh(), g.kw(), g.c(), g.strideH(), g.strideW(), g.dilationH(), g.dilationW(), g.mpad(), g.kpad(), vec);
+        for (Im2col.Geometry g : CASES)
+            for (int eb : new int[] {1, 2}) {
+                // E4M3 codes, or 16-bit values as their bytes (the kernel moves bytes either way)
+                byte[] x = codes(r, g.n() * g.h() * g.w() * g.c() * eb);
+                byte[] want = Im2col.reference(g, eb, x);
+                // offset 0: the widest copy a pixel's bytes allow; offset 1: the input unaligned, so byte copies whatever C is
+                for (int offset : new int[] {0, 1}) {
+                    byte[] padded = new byte[x.length + offset];
+                    System.arraycopy(x, 0, padded, offset, x.length);
+                    try (DeviceBuffer xa = DeviceBuffer.ofBytes(padded); DeviceBuffer col = DeviceBuffer.allocate(g.bytes(eb))) {
+                        DeviceBuffer xb = xa.slice(offset, x.length);
+                        col.fill((byte) 0x5A); // every byte must be written, padding included
+                        Im2col.run(kc, g, eb, xb, col, CudaStream.DEFAULT);
+                        CudaStream.DEFAULT.synchronize();
+                        byte[] got = new byte[Math.toIntExact(g.bytes(eb))];
+                        col.copyTo(got);
+                        int vec = Im2col.vector(g, eb, xb, col), pixel = g.c() * eb;
+                        assertEquals(offset == 1 ? 1 : pixel % 16 == 0 ? 16 : pixel % 4 == 0 ? 4 : 1, vec, g.toString());
+                        assertArrayEquals(want, got, g + " with " + eb + "-byte elements, " + vec + "-byte copies");
+                        System.out.printf("RESULT|im2col %d-byte elements|%dx%d over %d channels, stride %dx%d, dilation %dx%d|[%d, %d]|%d-byte copies|ok%n",
+                                eb, g.kh(), g.kw(), g.c(), g.strideH(), g.strideW(), g.dilationH(), g.dilationW(), g.mpad(), g.kpad(), vec);
+                    }
                 }
             }
-        }
     }
 
     @Test void theColumnOrderIsTheFiltersOrderSoTheGemmIsTheConvolution() {
         SplittableRandom r = new SplittableRandom(3);
-        for (Fp8Im2col.Geometry g : CASES) {
+        for (Im2col.Geometry g : CASES) {
             int cout = 16;
             byte[] x = codes(r, g.n() * g.h() * g.w() * g.c());
             float[] wv = new float[cout * g.c() * g.kh() * g.kw()];
             for (int i = 0; i < wv.length; i++) wv[i] = (float) r.nextDouble(-1, 1);
-            Tensor f = Fp8Im2col.filters(Tensor.ofFloats(DType.F32, Shape.of(cout, g.c(), g.kh(), g.kw()), wv), g.kpad());
+            Tensor f = Im2col.filters(Tensor.ofFloats(DType.F32, Shape.of(cout, g.c(), g.kh(), g.kw()), wv), g.kpad());
             assertEquals(Shape.of(cout, g.kpad()), f.shape());
             for (int j = g.k(); j < g.kpad(); j++) assertEquals(0f, f.getFloat(j), "padding column " + j);
-            byte[] col = Fp8Im2col.reference(g, x);
+            byte[] col = Im2col.reference(g, 1, x);
             for (long row = g.m(); row < g.mpad(); row++)
                 for (int j = 0; j < g.kpad(); j++) assertEquals(0, col[(int) (row * g.kpad() + j)], "padding row " + row);
             for (int row = 0; row < g.m(); row++) {
@@ -102,11 +104,11 @@ class Fp8Im2colGpuTest {
 
     @Test void reorderedFiltersQuantizeToTheCpuEmulationsWeightsAtTheSameScale() {
         SplittableRandom r = new SplittableRandom(9);
-        Fp8Im2col.Geometry g = CASES[2]; // the stem: 147 columns of filter, 13 of zeros
+        Im2col.Geometry g = CASES[2]; // the stem: 147 columns of filter, 13 of zeros
         float[] wv = new float[16 * g.c() * g.kh() * g.kw()];
         for (int i = 0; i < wv.length; i++) wv[i] = (float) r.nextDouble(-0.3, 0.3);
         Tensor w = Tensor.ofFloats(DType.F32, Shape.of(16, g.c(), g.kh(), g.kw()), wv);
-        Fp8Gemm.Weights q = Fp8Gemm.weights(Fp8Im2col.filters(w, g.kpad()));
+        Fp8Gemm.Weights q = Fp8Gemm.weights(Im2col.filters(w, g.kpad()));
         assertEquals(org.tessel.runtime.engine.PrecisionEmulation.fp8TensorScale(w), q.scale(), "the zero columns leave the per-tensor amax");
         Tensor cpu = org.tessel.runtime.engine.PrecisionEmulation.fakeQuantizeWeight(w, 0, org.tessel.cost.Precision.FP8);
         for (int o = 0; o < 16; o++)
@@ -122,12 +124,12 @@ class Fp8Im2colGpuTest {
     @Test void buffersTooSmallAndBadGeometriesAreRefusedNamingThem() {
         GpuTestSupport.requireGpu();
         KernelCompiler kc = GpuTestSupport.compiler();
-        Fp8Im2col.Geometry g = CASES[2];
-        try (DeviceBuffer x = DeviceBuffer.allocate((long) g.n() * g.h() * g.w() * g.c()); DeviceBuffer col = DeviceBuffer.allocate(g.bytes() - 1)) {
-            var small = assertThrows(IllegalArgumentException.class, () -> Fp8Im2col.run(kc, g, x, col, CudaStream.DEFAULT));
-            assertTrue(small.getMessage().contains("tessel.im2col_fp8 matrix [512, 160] (e4m3)"), small.getMessage());
+        Im2col.Geometry g = CASES[2];
+        try (DeviceBuffer x = DeviceBuffer.allocate((long) g.n() * g.h() * g.w() * g.c()); DeviceBuffer col = DeviceBuffer.allocate(g.bytes(1) - 1)) {
+            var small = assertThrows(IllegalArgumentException.class, () -> Im2col.run(kc, g, 1, x, col, CudaStream.DEFAULT));
+            assertTrue(small.getMessage().contains("tessel.im2col matrix [512, 160] (e4m3)"), small.getMessage());
         }
-        var stride = assertThrows(IllegalArgumentException.class, () -> new Fp8Im2col.Geometry(1, 4, 4, 4, 4, 4, 1, 1, 0, 1, 0, 0, 1, 1));
+        var stride = assertThrows(IllegalArgumentException.class, () -> new Im2col.Geometry(1, 4, 4, 4, 4, 4, 1, 1, 0, 1, 0, 0, 1, 1));
         assertTrue(stride.getMessage().contains("strides and dilations must be positive"), stride.getMessage());
     }
 

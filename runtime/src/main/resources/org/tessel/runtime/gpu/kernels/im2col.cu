@@ -1,9 +1,10 @@
-// tessel.im2col_fp8: the E4M3 codes of an NHWC input x [N, H, W, C] gathered into the row-major matrix col [mpad, kpad]
-// an FP8 GEMM multiplies with the filters [Cout, kpad]: row r = (b * OH + oy) * OW + ox is one output pixel, column
-// j = (ky * KW + kx) * C + ch one filter tap's input channel, reading x[b, oy*sh - pt + ky*dh, ox*sw - pl + kx*dw, ch].
-// Padding positions, the columns from k = KH*KW*C up to kpad and the rows from m up to mpad are code 0x00 (E4M3 +0.0).
-// Each thread moves TESSEL_VEC bytes (16, 4 or 1, a divisor of C, so a chunk never crosses a tap; the host checks the
-// buffers' alignment). Codes are copied, not rescaled: col is at x's scale. Grid-stride loop over mpad * kpad / TESSEL_VEC.
+// tessel.im2col: an NHWC input x [N, H, W, C] gathered into the row-major matrix col [mpad, kpad] a GEMM multiplies
+// with the filters [Cout, kpad]: row r = (b * OH + oy) * OW + ox is one output pixel, column j = (ky * KW + kx) * C + ch
+// one filter tap's input channel, reading x[b, oy*sh - pt + ky*dh, ox*sw - pl + kx*dw, ch]. Padding positions, the
+// columns from k = KH*KW*C up to kpad and the rows from m up to mpad are zero bytes (+0.0 in E4M3, f16 and bf16). The
+// kernel moves bytes: c, k and kpad are given in bytes (elements times their size), so it serves E4M3 codes and 16-bit
+// values alike, copied, not converted. Each thread moves TESSEL_VEC bytes (16, 4 or 1, a divisor of a pixel's bytes, so a
+// chunk never crosses a tap; the host checks the buffers' alignment). Grid-stride loop over mpad * kpad / TESSEL_VEC.
 #if TESSEL_VEC == 16
 typedef uint4 V;
 #elif TESSEL_VEC == 4
@@ -12,7 +13,7 @@ typedef unsigned int V;
 typedef unsigned char V;
 #endif
 
-extern "C" __global__ void tessel_im2col_fp8(const unsigned char* __restrict__ x, unsigned char* __restrict__ col, int h, int w, int c, int oh, int ow,
+extern "C" __global__ void tessel_im2col(const unsigned char* __restrict__ x, unsigned char* __restrict__ col, int h, int w, int c, int oh, int ow,
                                              int kw, int sh, int sw, int pt, int pl, int dh, int dw, int k, int kpad, long long m, long long mpad) {
     long long chunks = kpad / TESSEL_VEC;
     long long total = mpad * chunks;

@@ -1,0 +1,111 @@
+package org.tessel.tactics.conv;
+
+import java.util.EnumSet;
+import java.util.Set;
+import org.tessel.api.Layout;
+import org.tessel.cost.Cost;
+import org.tessel.cost.CostModel;
+import org.tessel.cost.Precision;
+import org.tessel.cost.TacticFeatures;
+import org.tessel.cost.Work;
+import org.tessel.ir.Node;
+import org.tessel.tactics.Backend;
+import org.tessel.tactics.BaseTactic;
+import org.tessel.tactics.NodeFacts;
+import org.tessel.tactics.NodeFacts.ConvGeometry;
+
+/**
+ * A 2-D NHWC convolution of one group as two launches: Tessel's im2col kernel gathers the input into the matrix [N*OH*OW,
+ * K] (K = KH*KW*C, padded to 16 columns; row per output pixel, column per filter tap and input channel) in the stream's
+ * workspace, and cuBLASLt's matmul multiplies it with the filters reordered to [Cout, K], the bias and ReLU in its
+ * epilogue and a residual as C with beta = 1, as {@code cublaslt.conv1x1} does for a 1x1 convolution.
+ *
+ * <p>Why: at small batch cuDNN's fused call runs a convolution with few output pixels on few CTAs (its forward
+ * convolutions do not split K): an H100 ran ResNet-50's 3x3 convolutions at batch 1 in 5.3 (56x56), 6.7, 7.8 and 11.3 us
+ * (7x7x512, M = 49 pixels, K = 4608) in the FP16 engine (2026-12-07), where the weights alone read in 1.6 us. cuBLASLt
+ * splits K over the SMs; the gather costs a second launch and M x K x 2 bytes written and read again. The cost model
+ * prices both, and the measuring tuner times this tactic against cuDNN's.
+ *
+ * <p>Takes: Conv and fused conv_bias_act (Conv, a residual Add, Relu in the epilogue; Clip, Sigmoid, Tanh, HardSigmoid,
+ * HardSwish, LeakyRelu or Gelu as the activation kernel after it), 2-D, any kernel, strides, pads and dilations, one
+ * group, constant filters and bias, NHWC, FP16 and BF16; input and output channels multiples of 8 (the gather's 16-byte
+ * copies, the tensor cores' alignment); an im2col matrix of at most {@value #MAX_MATRIX_BYTES} bytes.
+ */
+public final class ConvIm2colGemmTactic extends BaseTactic {
+    /** The catalogue id. */
+    public static final String ID = "cublaslt.conv.im2col";
+    /** The im2col matrix's columns are padded to a multiple of this (the runtime's Im2col.ALIGN). */
+    public static final int K_ALIGN = 16;
+    /** The largest im2col matrix the tactic takes (bytes of workspace). */
+    public static final long MAX_MATRIX_BYTES = 256L << 20;
+    /** The gather: a copy kernel's share of bandwidth (reads strided by taps, writes contiguous). */
+    static final double GATHER_MEMORY_EFFICIENCY = 0.6;
+
+    private static final Set<String> CONV = Set.of("Conv");
+    private static final Set<String> BODY_OPS = Set.of("Conv", "Add", "Relu");
+
+    public ConvIm2colGemmTactic() {
+        super(ID, "2-D NHWC convolution as Tessel's im2col gather then cuBLASLt's matmul over the pixels (split-K for few pixels; bias and ReLU in the epilogue, a residual as C)",
+                Backend.GPU, EnumSet.of(Precision.FP16, Precision.BF16), EnumSet.of(Layout.NHWC));
+    }
+
+    @Override public boolean appliesTo(Node n) {
+        if (n.body() != null) return NodeFacts.isConvBiasAct(n);
+        return n.opName().equals("Conv");
+    }
+
+    @Override protected String appliesToText() { return "Conv and fused conv_bias_act"; }
+
+    @Override protected String shapeWhyNot(Node n, Precision p, Layout l) {
+        Node conv = NodeFacts.anchor(n, CONV);
+        ConvGeometry g = ConvGeometry.of(conv);
+        if (g.spatialRank() != 2) return "2-D only (got " + g.spatialRank() + "-D)";
+        String autoPad = conv.attrs().getString("auto_pad", "NOTSET");
+        if (!autoPad.equals("NOTSET") && !autoPad.equals("VALID")) return "needs explicit pads (got auto_pad=" + autoPad + ")";
+        if (g.group() != 1) return "one group only (got group " + g.group() + ")";
+        int align = 8;
+        if (g.cin() % align != 0 || g.cout() % align != 0)
+            return "needs input and output channels that are multiples of " + align + " at " + p.text() + " (got " + g.cin() + " -> " + g.cout() + ")";
+        String operands = NodeFacts.nonConstantConvOperands(n, conv);
+        if (operands != null) return operands;
+        if (n.body() != null)
+            for (Node b : n.body().nodes())
+                if (!BODY_OPS.contains(b.opName()) && !NodeFacts.POST_ACTIVATIONS.contains(b.opName()))
+                    return "cuBLASLt's epilogue takes bias, a residual and Relu, and the activation kernel after it Clip, Sigmoid, Tanh, HardSigmoid, HardSwish, LeakyRelu or Gelu (the body holds " + b.opName() + ")";
+        long bytes = matrixBytes(conv);
+        if (bytes > MAX_MATRIX_BYTES) return "its im2col matrix takes " + (bytes >> 20) + " MiB of workspace, more than " + (MAX_MATRIX_BYTES >> 20) + " MiB";
+        return null;
+    }
+
+    /** Bytes of the im2col matrix of convolution {@code conv} (16-bit elements): output pixels x K padded to 16. */
+    static long matrixBytes(Node conv) {
+        long[] g = Work.gemmDims(conv);
+        return 2L * g[0] * paddedK(g[2]);
+    }
+
+    static long paddedK(long k) { return (k + K_ALIGN - 1) / K_ALIGN * K_ALIGN; }
+
+    @Override public long workspaceBytes(Node n, Precision p) { return Conv1x1GemmTactic.WORKSPACE + matrixBytes(NodeFacts.anchor(n, CONV)); }
+
+    @Override public TacticFeatures features(Node n, Precision p, Layout l) {
+        return new TacticFeatures(Conv1x1GemmTactic.TENSOR_EFFICIENCY, true, Conv1x1GemmTactic.TILE_M, Conv1x1GemmTactic.TILE_N, Conv1x1GemmTactic.TILE_K, 8,
+                Conv1x1GemmTactic.MEMORY_EFFICIENCY, NodeFacts.postActivation(n) ? 3 : 2).withStreamK(true);
+    }
+
+    /**
+     * The matmul over the im2col matrix (its A operand M x K padded, read in place of x) plus the gather before it (x read,
+     * the matrix written), each priced by the model; the gather's time adds to the matmul's as a launch of its own does.
+     */
+    @Override public Cost cost(CostModel model, Node n, Precision p, Layout l, boolean cudaGraphs) {
+        Node conv = NodeFacts.anchor(n, CONV);
+        Work node = Work.of(n, p);
+        long[] g = Work.gemmDims(conv);
+        double col = matrixBytes(conv), x = 2.0 * conv.input(0).type().numElements();
+        Work gemm = new Work(node.flops(), Math.max(0, node.bytesRead() - x) + col, node.bytesWritten(), g[0], g[1], paddedK(g[2]));
+        TacticFeatures f = features(n, p, l);
+        Cost matmul = model.estimate(id(), gemm, new TacticFeatures(f.peakEfficiency(), true, f.tileM(), f.tileN(), f.tileK(), f.alignmentElements(), f.memoryEfficiency(),
+                f.kernelLaunches() - 1, f.maxSplitK(), f.streamK()), p, cudaGraphs);
+        Cost gather = model.estimate(id() + "/im2col", new Work(0, x, col, 0, 0, 0), new TacticFeatures(1.0, false, 0, 0, 0, 1, GATHER_MEMORY_EFFICIENCY, 1), p, cudaGraphs);
+        return new Cost(matmul.computeUs(), matmul.memoryUs(), matmul.launchUs() + gather.totalUs(), workspaceBytes(n, p));
+    }
+}
