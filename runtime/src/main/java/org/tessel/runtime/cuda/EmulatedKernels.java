@@ -46,8 +46,6 @@ final class EmulatedKernels {
             Map.entry("tessel_f2bf", "inline unsigned short tessel_f2bf(float f) { return tessel_emu_f2bf(f); }"),
             // programmatic dependent launch: the emulated device runs a stream's kernels one after another
             Map.entry("tessel_pdl", "inline void tessel_pdl() {}"),
-            // an L2 prefetch: the emulated device has no cache to warm
-            Map.entry("tessel_prefetch_l2", "inline void tessel_prefetch_l2(const void*) {}"),
             // the weight-only GEMV's tensor-core form: f16x2 arithmetic and an m16n8k16 mma whose A rows 8..15 are zero
             Map.entry("tessel_hsub2", "inline unsigned tessel_hsub2(unsigned a, unsigned b) { return tessel_emu_hsub2(a, b); }"),
             Map.entry("tessel_hfma2", "inline unsigned tessel_hfma2(unsigned a, unsigned b, unsigned c) { return tessel_emu_hfma2(a, b, c); }"),

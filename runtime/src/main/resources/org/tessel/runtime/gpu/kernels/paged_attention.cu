@@ -157,8 +157,7 @@ tessel_paged_attention(unsigned short* __restrict__ out, float* __restrict__ par
     // and block tables are the step's inputs, and the pool's rows before position len - 1 were written by earlier steps, so
     // the block ids and the warp's first K rows load here, behind the previous kernel's tail. Row len - 1 (the new token's:
     // this launch's fused append, or an append kernel just before) and q load after the wait. (V rows too took 168
-    // registers, and 3 blocks an SM ran batch 64 at 16,384 tokens 9% slower on the H100; K alone keeps 128.) The same
-    // V rows are prefetched into L2 instead (no registers), so pass 2's first loads wait for L2, not HBM.
+    // registers, and 3 blocks an SM ran batch 64 at 16,384 tokens 9% slower on the H100; K alone keeps 128.)
     const int end = min(start + partition_size, len), n = end - start;
     const int b_first = (int) ((unsigned) start / (unsigned) block_size), nb = start < len ? (int) ((unsigned) (end - 1) / (unsigned) block_size) - b_first + 1 : 0;
     for (int i = tid; i < nb; i += PA_THREADS) pa_blocks[i] = block_tables[(long long) seq * max_blocks + b_first + i];
@@ -175,7 +174,6 @@ tessel_paged_attention(unsigned short* __restrict__ out, float* __restrict__ par
             const int b = (int) ((unsigned) t / (unsigned) block_size);
             const long long at = pa_blocks[b - b_first] * block_stride + chunk + (long long) (t - b * block_size) * HEAD_DIM;
             k_pre[u] = *reinterpret_cast<const uint4*>(k_pool + at);
-            tessel_prefetch_l2(v_pool + at); // pass 2's first V rows: in L2 by the time the softmax is done
         }
     }
     tessel_pdl();  // waits for the kernel before it (a programmatic launch may start early), then lets the next one launch

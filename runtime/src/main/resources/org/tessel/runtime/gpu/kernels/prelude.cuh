@@ -22,10 +22,6 @@ __device__ __forceinline__ void tessel_pdl() { asm volatile("griddepcontrol.wait
 __device__ __forceinline__ void tessel_pdl() {}
 #endif
 
-// Asks the L2 cache to fetch the line holding p (no register, no wait): a kernel names rows it will read after its
-// programmatic wait, so that their HBM latency overlaps the kernel before it. A no-op on the emulated device.
-__device__ __forceinline__ void tessel_prefetch_l2(const void* p) { asm volatile("prefetch.global.L2 [%0];" :: "l"(p)); }
-
 __device__ __forceinline__ float tessel_warp_sum(float v) {
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(TESSEL_FULL_MASK, v, o);
     return v;
