@@ -104,6 +104,8 @@ class ConvTacticsTest {
         assertNull(ConvTactics.CONV_IM2COL_GEMM.whyNot(c, FP16, NHWC));
         assertNull(ConvTactics.CONV_IM2COL_GEMM.whyNot(fused, BF16, NHWC));
         assertNull(ConvTactics.CONV_IM2COL_GEMM.whyNot(Nodes.conv(1, 256, 56, 512, 1, 2, 1), FP16, NHWC), "a strided 1x1 too");
+        assertEquals("a 1x1, stride-1, unpadded convolution needs no gather: its input is the matrix (cublaslt.conv1x1 runs it)",
+                ConvTactics.CONV_IM2COL_GEMM.whyNot(Nodes.conv(1, 256, 56, 64, 1, 1, 1), FP16, NHWC));
         assertEquals("needs NHWC layout (got NCHW)", ConvTactics.CONV_IM2COL_GEMM.whyNot(c, FP16, NCHW));
         assertEquals("supports FP16, BF16 only (got fp32)", ConvTactics.CONV_IM2COL_GEMM.whyNot(c, FP32, NHWC));
         assertEquals("one group only (got group 2)", ConvTactics.CONV_IM2COL_GEMM.whyNot(Nodes.conv(1, 64, 56, 64, 3, 1, 2), FP16, NHWC));

@@ -27,8 +27,8 @@ import org.tessel.tactics.NodeFacts.ConvGeometry;
  * prices both, and the measuring tuner times this tactic against cuDNN's.
  *
  * <p>Takes: Conv and fused conv_bias_act (Conv, a residual Add, Relu in the epilogue; Clip, Sigmoid, Tanh, HardSigmoid,
- * HardSwish, LeakyRelu or Gelu as the activation kernel after it), 2-D, any kernel, strides, pads and dilations, one
- * group, constant filters and bias, NHWC, FP16 and BF16; input and output channels multiples of 8 (the gather's 16-byte
+ * HardSwish, LeakyRelu or Gelu as the activation kernel after it), 2-D, any kernel, strides, pads and dilations but
+ * a 1x1, stride-1, unpadded one (its input already is the matrix: {@code cublaslt.conv1x1}), one group, constant filters and bias, NHWC, FP16 and BF16; input and output channels multiples of 8 (the gather's 16-byte
  * copies, the tensor cores' alignment); an im2col matrix of at most {@value #MAX_MATRIX_BYTES} bytes.
  */
 public final class ConvIm2colGemmTactic extends BaseTactic {
@@ -63,6 +63,9 @@ public final class ConvIm2colGemmTactic extends BaseTactic {
         String autoPad = conv.attrs().getString("auto_pad", "NOTSET");
         if (!autoPad.equals("NOTSET") && !autoPad.equals("VALID")) return "needs explicit pads (got auto_pad=" + autoPad + ")";
         if (g.group() != 1) return "one group only (got group " + g.group() + ")";
+        long[] pads = conv.attrs().getInts("pads", new long[0]);
+        if (g.kernelIs(1, 1) && g.unitStride() && java.util.Arrays.stream(pads).allMatch(v -> v == 0))
+            return "a 1x1, stride-1, unpadded convolution needs no gather: its input is the matrix (" + Conv1x1GemmTactic.ID + " runs it)";
         int align = 8;
         if (g.cin() % align != 0 || g.cout() % align != 0)
             return "needs input and output channels that are multiples of " + align + " at " + p.text() + " (got " + g.cin() + " -> " + g.cout() + ")";
