@@ -100,16 +100,14 @@ class TunedCostingTest {
         assertFalse(costing.failures().isEmpty());
         for (String f : costing.failures())
             assertTrue(f.contains("cudnn.conv.fused_bias_act fp16/") && f.contains("failed on a table: wrote NaN"), f);
+        // each convolution falls back: to cuDNN's FP32 form, or to another tactic at FP16 (the im2col matmul)
         int convs = 0;
         for (int i = 0; i < tuned.size(); i++) {
             Choice c = plan.assignment().choices()[i];
-            if (c.tacticId().equals("cudnn.conv.fused_bias_act")) {
-                convs++;
-                assertEquals(Precision.FP32, c.precision(), tuned.node(i).name() + ": the failed FP16 tactic is not chosen");
-            }
             if (c.tacticId().equals("cudnn.conv.fused_bias_act") && c.precision() == Precision.FP16) fail("chose a failed tactic: " + c);
+            if (tuned.node(i).op().equals("Conv") || c.tacticId().startsWith("cudnn.conv") || c.tacticId().startsWith("cublaslt.conv")) convs++;
         }
-        assertTrue(convs > 0, "the convolutions fall back to the tactic's FP32 form");
+        assertTrue(convs > 0, "the convolutions fall back to another choice");
     }
 
     @Test void reformatsAreMeasuredOncePerTypeWhereTheTunerCan() {
