@@ -156,4 +156,27 @@ public final class GpuTestSupport {
 
         private static String firstLine(String s) { return s == null ? "" : s.lines().findFirst().orElse(""); }
     }
+
+    /**
+     * {@code tessel.conv.depthwise_nhwc} on case {n, c, h, w, kernel, stride, pad, dilation} at storage {@code t} (a bias,
+     * ReLU6's clamp) against the reference interpreter; asserts that the 8-channel form runs exactly where it can (16-bit
+     * storage, c a multiple of 8). {@code where} ends the check's name (" (emulated)", "").
+     */
+    public static void checkDepthwise(KernelCompiler kc, SplittableRandom r, DType t, int[] c, org.tessel.runtime.cuda.CudaStream s, String where) {
+        int n = c[0], ch = c[1], h = c[2], w = c[3], k = c[4], st = c[5], p = c[6], dil = c[7];
+        org.tessel.ir.NetworkBuilder b = new org.tessel.ir.NetworkBuilder("dw");
+        org.tessel.ir.Value x = b.input("x", DType.F32, n, ch, h, w), wt = b.input("w", DType.F32, ch, 1, k, k), bias = b.input("b", DType.F32, ch);
+        Graph g = b.output(b.clip(b.conv(x, wt, bias, st, p, dil, ch), 0f, 6f)).build();
+        Tensor xv = random(r, t, Shape.of(n, ch, h, w), -2, 2), wv = random(r, t, Shape.of(ch, 1, k, k), -1, 1), bv = random(r, t, Shape.of(ch), -1, 1);
+        Tensor want = reference(g, Map.of("x", asF32(xv), "w", asF32(wv), "b", asF32(bv))).values().iterator().next();
+        Shape os = want.shape();
+        var shape = new org.tessel.runtime.gpu.kernels.DepthwiseConvNhwc.Shape(n, h, w, ch, os.dim(2), os.dim(3), k, k, st, st, p, p, dil, dil);
+        try (DeviceBuffer dx = HostTensors.upload(HostTensors.toChannelsLast(xv)); DeviceBuffer dw = HostTensors.upload(org.tessel.runtime.gpu.kernels.DepthwiseConvNhwc.packWeights(wv));
+             DeviceBuffer db = HostTensors.upload(bv); DeviceBuffer dy = poisoned(t, os.numElements())) {
+            org.junit.jupiter.api.Assertions.assertEquals(t.bytes() == 2 && ch % 8 == 0, org.tessel.runtime.gpu.kernels.DepthwiseConvNhwc.vectorized(t, shape, dx, dw, dy), "8 channels a thread");
+            org.tessel.runtime.gpu.kernels.DepthwiseConvNhwc.run(kc, t, shape, dx, dw, db, dy, 0f, 6f, s);
+            assertClose("tessel.conv.depthwise_nhwc " + t.text() + " " + java.util.Arrays.toString(c) + where,
+                    HostTensors.fromChannelsLast(HostTensors.download(dy, t, os)), want, t == DType.F32 ? 1e-5 : tolerance(t));
+        }
+    }
 }

@@ -65,6 +65,15 @@ public final class Conv1x1GemmTactic extends BaseTactic {
         if (Arrays.stream(pads).anyMatch(v -> v != 0)) return "needs no padding (got pads " + Arrays.toString(pads) + ")";
         String autoPad = conv.attrs().getString("auto_pad", "NOTSET");
         if (!autoPad.equals("NOTSET") && !autoPad.equals("VALID")) return "needs explicit pads (got auto_pad=" + autoPad + ")";
+        return matmulWhyNot(n, conv, g, p);
+    }
+
+    /**
+     * What cuBLASLt's matmul over a convolution's pixels needs whatever gathers its rows (this tactic and
+     * {@code cublaslt.conv.im2col}): one group, input and output channels multiples of 8, constant filters and bias, and a
+     * body of bias, residual and Relu in the epilogue and an activation the kernel after it runs; null when all hold.
+     */
+    static String matmulWhyNot(Node n, Node conv, ConvGeometry g, Precision p) {
         if (g.group() != 1) return "one group only (got group " + g.group() + ")";
         int align = 8;
         if (g.cin() % align != 0 || g.cout() % align != 0)

@@ -42,7 +42,6 @@ public final class ConvIm2colGemmTactic extends BaseTactic {
     static final double GATHER_MEMORY_EFFICIENCY = 0.6;
 
     private static final Set<String> CONV = Set.of("Conv");
-    private static final Set<String> BODY_OPS = Set.of("Conv", "Add", "Relu");
 
     public ConvIm2colGemmTactic() {
         super(ID, "2-D NHWC convolution as Tessel's im2col gather then cuBLASLt's matmul over the pixels (split-K for few pixels; bias and ReLU in the epilogue, a residual as C)",
@@ -62,19 +61,11 @@ public final class ConvIm2colGemmTactic extends BaseTactic {
         if (g.spatialRank() != 2) return "2-D only (got " + g.spatialRank() + "-D)";
         String autoPad = conv.attrs().getString("auto_pad", "NOTSET");
         if (!autoPad.equals("NOTSET") && !autoPad.equals("VALID")) return "needs explicit pads (got auto_pad=" + autoPad + ")";
-        if (g.group() != 1) return "one group only (got group " + g.group() + ")";
         long[] pads = conv.attrs().getInts("pads", new long[0]);
         if (g.kernelIs(1, 1) && g.unitStride() && java.util.Arrays.stream(pads).allMatch(v -> v == 0))
             return "a 1x1, stride-1, unpadded convolution needs no gather: its input is the matrix (" + Conv1x1GemmTactic.ID + " runs it)";
-        int align = 8;
-        if (g.cin() % align != 0 || g.cout() % align != 0)
-            return "needs input and output channels that are multiples of " + align + " at " + p.text() + " (got " + g.cin() + " -> " + g.cout() + ")";
-        String operands = NodeFacts.nonConstantConvOperands(n, conv);
-        if (operands != null) return operands;
-        if (n.body() != null)
-            for (Node b : n.body().nodes())
-                if (!BODY_OPS.contains(b.opName()) && !NodeFacts.POST_ACTIVATIONS.contains(b.opName()))
-                    return "cuBLASLt's epilogue takes bias, a residual and Relu, and the activation kernel after it Clip, Sigmoid, Tanh, HardSigmoid, HardSwish, LeakyRelu or Gelu (the body holds " + b.opName() + ")";
+        String matmul = Conv1x1GemmTactic.matmulWhyNot(n, conv, g, p);
+        if (matmul != null) return matmul;
         long bytes = matrixBytes(conv);
         if (bytes > MAX_MATRIX_BYTES) return "its im2col matrix takes " + (bytes >> 20) + " MiB of workspace, more than " + (MAX_MATRIX_BYTES >> 20) + " MiB";
         return null;

@@ -78,26 +78,36 @@ class Conv1x1GemmGpuTest {
             for (Precision p : List.of(Precision.FP16, Precision.BF16)) {
                 String what = "cublaslt.conv1x1 n" + n + " c" + c + " " + hw + "x" + hw + " k" + k + (bias ? " bias" : "") + (residual ? " +residual relu" : "") + " " + p.text();
                 checks.check(what, () -> {
-                    double[] us = new double[2];
-                    int i = 0;
-                    for (String tactic : List.of("cublaslt.conv1x1", "cudnn.conv.fused_bias_act")) {
-                        PlanApplier.Applied a = plan(g, p, tactic);
-                        GpuEngine.Precision ep = p == Precision.FP16 ? GpuEngine.Precision.FP16 : GpuEngine.Precision.BF16;
-                        try (GpuEngine e = GpuEngine.build(a.graph(), a.plan(), ep, ctx, GpuEngine.Options.FIXED, 1); GpuExecutionContext x = e.createExecutionContext()) {
-                            assertTrue(e.layerPlans().stream().anyMatch(l -> l.tactic().startsWith(tactic)), tactic + " runs the convolution: " + e.layerPlans());
-                            Map<String, Tensor> got = x.run(inputs);
-                            String out = g.outputs().get(0).name();
-                            if (i == 0) GpuTestSupport.assertClose(what, GpuTestSupport.asF32(got.get(out)), ref.get(out), GpuTestSupport.tolerance(p.storage()));
-                            for (GpuExecutionContext.LayerTime t : x.profileLayers(5, 30))
-                                if (t.plan().tactic().startsWith(tactic)) us[i] += 1000 * t.medianMs();
-                        }
-                        i++;
-                    }
+                    double[] us = againstCudnn(ctx, g, inputs, ref, p, "cublaslt.conv1x1", what);
                     System.out.printf("RESULT|%s timing|-|cuBLASLt %.1f us, cuDNN fused %.1f us|-|-|-|info%n", what, us[0], us[1]);
                 });
             }
         }
         checks.done();
+    }
+
+    /**
+     * Graph {@code g}'s engine at p with its convolutions forced onto {@code tactic}, checked against the reference
+     * outputs {@code ref}, and again forced onto cuDNN's fused call: the two engines' convolution layers' summed median
+     * microseconds.
+     */
+    static double[] againstCudnn(CudaContext ctx, Graph g, Map<String, Tensor> inputs, Map<String, Tensor> ref, Precision p, String tactic, String what) {
+        double[] us = new double[2];
+        int i = 0;
+        for (String t : List.of(tactic, "cudnn.conv.fused_bias_act")) {
+            PlanApplier.Applied a = plan(g, p, t);
+            GpuEngine.Precision ep = p == Precision.FP16 ? GpuEngine.Precision.FP16 : GpuEngine.Precision.BF16;
+            try (GpuEngine e = GpuEngine.build(a.graph(), a.plan(), ep, ctx, GpuEngine.Options.FIXED, 1); GpuExecutionContext x = e.createExecutionContext()) {
+                assertTrue(e.layerPlans().stream().anyMatch(l -> l.tactic().startsWith(t)), t + " runs the convolution: " + e.layerPlans());
+                Map<String, Tensor> got = x.run(inputs);
+                String out = g.outputs().get(0).name();
+                if (i == 0) GpuTestSupport.assertClose(what, GpuTestSupport.asF32(got.get(out)), ref.get(out), GpuTestSupport.tolerance(p.storage()));
+                for (GpuExecutionContext.LayerTime lt : x.profileLayers(5, 30))
+                    if (lt.plan().tactic().startsWith(t)) us[i] += 1000 * lt.medianMs();
+            }
+            i++;
+        }
+        return us;
     }
 
     /** The joint plan at precision p with every node pinned to it and the convolution (fused or not) forced onto {@code tactic} in NHWC. */

@@ -1,7 +1,5 @@
 package org.tessel.runtime.gpu.engine;
 
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -17,7 +15,6 @@ import org.tessel.ir.NetworkBuilder;
 import org.tessel.ir.Value;
 import org.tessel.runtime.cuda.CudaContext;
 import org.tessel.runtime.gpu.GpuTestSupport;
-import org.tessel.tactics.plan.PlanApplier;
 
 /**
  * {@code cublaslt.conv.im2col} on the GPU: convolutions forced onto the im2col gather and cuBLASLt's matmul in NHWC at
@@ -71,21 +68,7 @@ class ConvIm2colGemmGpuTest {
                 String what = "cublaslt.conv.im2col n" + n + " c" + c + " " + hw + "x" + hw + " k" + k + " " + kr + "x" + kr + (st > 1 ? " s" + st : "") + (dil > 1 ? " d" + dil : "")
                         + (bias ? " bias" : "") + (residual ? " +residual relu" : "") + " " + p.text();
                 checks.check(what, () -> {
-                    double[] us = new double[2];
-                    int i = 0;
-                    for (String tactic : List.of("cublaslt.conv.im2col", "cudnn.conv.fused_bias_act")) {
-                        PlanApplier.Applied a = Conv1x1GemmGpuTest.plan(g, p, tactic);
-                        GpuEngine.Precision ep = p == Precision.FP16 ? GpuEngine.Precision.FP16 : GpuEngine.Precision.BF16;
-                        try (GpuEngine e = GpuEngine.build(a.graph(), a.plan(), ep, ctx, GpuEngine.Options.FIXED, 1); GpuExecutionContext x = e.createExecutionContext()) {
-                            assertTrue(e.layerPlans().stream().anyMatch(l -> l.tactic().startsWith(tactic)), tactic + " runs the convolution: " + e.layerPlans());
-                            Map<String, Tensor> got = x.run(inputs);
-                            String out = g.outputs().get(0).name();
-                            if (i == 0) GpuTestSupport.assertClose(what, GpuTestSupport.asF32(got.get(out)), ref.get(out), GpuTestSupport.tolerance(p.storage()));
-                            for (GpuExecutionContext.LayerTime t : x.profileLayers(5, 30))
-                                if (t.plan().tactic().startsWith(tactic)) us[i] += 1000 * t.medianMs();
-                        }
-                        i++;
-                    }
+                    double[] us = Conv1x1GemmGpuTest.againstCudnn(ctx, g, inputs, ref, p, "cublaslt.conv.im2col", what);
                     System.out.printf("RESULT|%s timing|-|im2col + cuBLASLt %.1f us, cuDNN fused %.1f us|-|-|-|info%n", what, us[0], us[1]);
                 });
             }

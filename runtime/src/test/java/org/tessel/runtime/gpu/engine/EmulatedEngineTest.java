@@ -27,7 +27,6 @@ import org.tessel.runtime.cuda.DeviceBuffer;
 import org.tessel.runtime.gpu.GpuTestSupport;
 import org.tessel.runtime.gpu.HostTensors;
 import org.tessel.runtime.gpu.kernels.CnnKernels;
-import org.tessel.runtime.gpu.kernels.DepthwiseConvNhwc;
 import org.tessel.runtime.gpu.kernels.FusedEltwiseKernel;
 import org.tessel.runtime.gpu.kernels.KernelCompiler;
 import org.tessel.runtime.gpu.kernels.LayerNorm;
@@ -161,25 +160,7 @@ class EmulatedEngineTest {
         int[][] dwCases = {{2, 16, 9, 11, 3, 2, 1, 1}, {1, 12, 8, 7, 3, 1, 1, 1}, {1, 8, 10, 10, 5, 1, 4, 2}};
         for (int[] dc : dwCases)
             for (DType t : new DType[] {DType.F16, DType.F32})
-                checks.check("depthwise " + t.text() + " " + java.util.Arrays.toString(dc), () -> {
-                    int n = dc[0], ch = dc[1], h = dc[2], w = dc[3], k = dc[4], st = dc[5], p = dc[6], dil = dc[7];
-                    NetworkBuilder b = new NetworkBuilder("dw");
-                    Value x = b.input("x", DType.F32, n, ch, h, w), wt = b.input("w", DType.F32, ch, 1, k, k), bias = b.input("b", DType.F32, ch);
-                    Graph g = b.output(b.clip(b.conv(x, wt, bias, st, p, dil, ch), 0f, 6f)).build();
-                    Tensor xv = GpuTestSupport.random(r, t, Shape.of(n, ch, h, w), -2, 2), wv = GpuTestSupport.random(r, t, Shape.of(ch, 1, k, k), -1, 1),
-                            bv = GpuTestSupport.random(r, t, Shape.of(ch), -1, 1);
-                    Tensor want = GpuTestSupport.reference(g, Map.of("x", GpuTestSupport.asF32(xv), "w", GpuTestSupport.asF32(wv), "b", GpuTestSupport.asF32(bv)))
-                            .values().iterator().next();
-                    Shape os = want.shape();
-                    var shape = new DepthwiseConvNhwc.Shape(n, h, w, ch, os.dim(2), os.dim(3), k, k, st, st, p, p, dil, dil);
-                    try (DeviceBuffer dx = HostTensors.upload(HostTensors.toChannelsLast(xv)); DeviceBuffer dw = HostTensors.upload(DepthwiseConvNhwc.packWeights(wv));
-                         DeviceBuffer db = HostTensors.upload(bv); DeviceBuffer dy = GpuTestSupport.poisoned(t, os.numElements())) {
-                        assertEquals(t == DType.F16 && ch % 8 == 0, DepthwiseConvNhwc.vectorized(t, shape, dx, dw, dy), "8 channels a thread");
-                        DepthwiseConvNhwc.run(kc, t, shape, dx, dw, db, dy, 0f, 6f, S);
-                        assertClose("tessel.conv.depthwise_nhwc " + t.text() + " " + java.util.Arrays.toString(dc) + " (emulated)",
-                                HostTensors.fromChannelsLast(HostTensors.download(dy, t, os)), want, t == DType.F32 ? 1e-5 : GpuTestSupport.tolerance(t));
-                    }
-                });
+                checks.check("depthwise " + t.text() + " " + java.util.Arrays.toString(dc), () -> GpuTestSupport.checkDepthwise(kc, r, t, dc, S, " (emulated)"));
         checks.check("concat f32", () -> {
             NetworkBuilder b = new NetworkBuilder("concat");
             Graph g = b.output(b.concat(1, b.input("a", DType.F32, 2, 3, 5), b.input("c", DType.F32, 2, 4, 5))).build();

@@ -296,25 +296,7 @@ class TesselKernelsGpuTest {
         for (int[] c : cases)
             for (DType t : new DType[] {DType.F32, DType.F16}) {
                 String what = "tessel.conv.depthwise_nhwc " + t.text() + " " + java.util.Arrays.toString(c);
-                checks.check(what, () -> {
-                    int n = c[0], ch = c[1], h = c[2], w = c[3], k = c[4], s = c[5], p = c[6], dil = c[7];
-                    NetworkBuilder b = new NetworkBuilder("dw");
-                    Value x = b.input("x", DType.F32, n, ch, h, w);
-                    Value wt = b.input("w", DType.F32, ch, 1, k, k);
-                    Value bias = b.input("b", DType.F32, ch);
-                    Graph g = b.output(b.clip(b.conv(x, wt, bias, s, p, dil, ch), 0f, 6f)).build();
-                    Tensor xv = GpuTestSupport.random(r, t, Shape.of(n, ch, h, w), -2, 2), wv = GpuTestSupport.random(r, t, Shape.of(ch, 1, k, k), -1, 1),
-                            bv = GpuTestSupport.random(r, t, Shape.of(ch), -1, 1);
-                    Tensor want = GpuTestSupport.reference(g, Map.of("x", GpuTestSupport.asF32(xv), "w", GpuTestSupport.asF32(wv), "b", GpuTestSupport.asF32(bv)))
-                            .values().iterator().next();
-                    Shape os = want.shape();
-                    var shape = new DepthwiseConvNhwc.Shape(n, h, w, ch, os.dim(2), os.dim(3), k, k, s, s, p, p, dil, dil);
-                    try (DeviceBuffer dx = HostTensors.upload(HostTensors.toChannelsLast(xv)); DeviceBuffer dw = HostTensors.upload(DepthwiseConvNhwc.packWeights(wv));
-                         DeviceBuffer db = HostTensors.upload(bv); DeviceBuffer dy = GpuTestSupport.poisoned(t, os.numElements())) {
-                        DepthwiseConvNhwc.run(kc, t, shape, dx, dw, db, dy, 0f, 6f, S);
-                        assertClose(what, HostTensors.fromChannelsLast(HostTensors.download(dy, t, os)), want, t == DType.F32 ? 1e-5 : GpuTestSupport.tolerance(t));
-                    }
-                });
+                checks.check(what, () -> GpuTestSupport.checkDepthwise(kc, r, t, c, S, ""));
             }
         checks.done();
     }
