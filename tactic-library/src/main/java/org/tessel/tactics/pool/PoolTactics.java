@@ -57,7 +57,7 @@ public final class PoolTactics {
     }
 
     public static final StreamingTactic GLOBAL = new StreamingTactic(new StreamingTactic.Config("tessel.pool.global",
-            "Tessel global average pool: a block per plane (NCHW) or per 8 channels (NHWC) striding the positions (also ReduceMean over H and W)", "GlobalAveragePool, ReduceMean over {2, 3}",
+            "Tessel global average pool: a block per plane (NCHW) or per 32 channels (NHWC) over a slice of the positions, the slices added by a second kernel where the planes alone would leave SMs idle (also ReduceMean over H and W)", "GlobalAveragePool, ReduceMean over {2, 3}",
             n -> op(n, "GlobalAveragePool") || spatialMean(n), FLOAT, BOTH,
             (n, p, l) -> n.input(0).type().rank() == 4 ? null : "2-D pooling only (got a rank-" + n.input(0).type().rank() + " input)", 0.5, 0.8, 1, false));
 

@@ -132,7 +132,7 @@ public final class GpuTactics {
             new Implementation(LRN, "NormLayers", "CnnKernels.lrn"),
             new Implementation(POOL_MAX, "PoolLayers", "Pool2d (MAX) / CnnKernels.maxPoolNhwc8"),
             new Implementation(POOL_AVG, "PoolLayers", "Pool2d (AVG)"),
-            new Implementation(POOL_GLOBAL, "PoolLayers", "GlobalPool (a block a plane or 8 NHWC channels)"),
+            new Implementation(POOL_GLOBAL, "PoolLayers", "GlobalPool (a block a plane or 32 NHWC channels over a slice of the positions; a second kernel adds the slices)"),
             new Implementation(VIEW, "DataMovementLayers", "none (aliased buffer)"),
             new Implementation(COPY, "DataMovementLayers", "DeviceBuffer.copyFromAsync"),
             new Implementation(TRANSPOSE, "DataMovementLayers", "TransformerKernels.transpose"),
