@@ -53,7 +53,8 @@
 # its NMS, the zoo's CRNN, GPT-2 small; random weights) with ONNX Runtime reference outputs and PyTorch eager/compile
 # timings at batch 1 and 32, then per model `tessel build --cpu` and GPU `tessel build`s (batch 1, FP32 and FP16), `tessel run`
 # on the exported input against ONNX Runtime's outputs, `tessel compare` (engine vs reference vs ONNX Runtime), and a
-# table; FAMILY_MODELS=a,b picks models. Then the zoo's own families (FAMILY_ZOO) as GPU engines of the joint plan:
+# table; FAMILY_MODELS=a,b picks models. The CRNN's symbolic width then runs through one optimization profile (widths 64..256)
+# against ONNX Runtime's outputs per width (scripts/ort-shapes.py). Then the zoo's own families (FAMILY_ZOO) as GPU engines of the joint plan:
 # predicted vs measured p50 and the comparison with the reference interpreter.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -485,6 +486,29 @@ PY
         fi
         rm -f "$d"/*.tessel
     done | tee "$out/families-tessel.txt"
+    # the CRNN's symbolic width through one optimization profile: ONNX Runtime references per width (ort-shapes.py), one
+    # engine per precision, each width run on it against its reference, and a width outside the profile refused
+    if [[ -f $fam/crnn/model.onnx ]] && (( $(left 570) > 90 )); then
+        echo "-- the CRNN's dynamic width through one optimization profile (image 1x1x32x64..100..256), against ONNX Runtime per width"
+        widths="1x1x32x64 1x1x32x100 1x1x32x160 1x1x32x256"
+        python3 "$here/peers/ort-shapes.py" refs "$fam/crnn/model.onnx" "$fam/crnn/widths" image $widths > /dev/null
+        for prec in fp32 fp16; do
+            eng="$fam/crnn/profile-$prec.tessel"; pflags=(); [[ $prec == fp16 ]] && pflags=(--fp16)
+            if ! timeout 150 "${java[@]}" org.tessel.cli.Tessel build "$fam/crnn/model.onnx" --min-shapes image:1x1x32x64 --opt-shapes image:1x1x32x100 \
+                    --max-shapes image:1x1x32x256 "${pflags[@]}" --save-engine "$eng" > "$fam/crnn/profile-build.txt" 2>&1; then
+                echo "FAMILY-PROFILE|crnn|$prec|build failed|$(grep -E '^tessel' "$fam/crnn/profile-build.txt" | head -1 | cut -c1-200)"; continue
+            fi
+            for w in $widths; do
+                timeout 60 "${java[@]}" org.tessel.cli.Tessel run "$eng" --shapes image:$w --inputs "$fam/crnn/widths/$w/test_data_set_0" \
+                    --save-outputs "$fam/crnn/widths/$w/tessel" --iterations 50 --warmup 5 > "$fam/crnn/profile-run.txt" 2>&1
+                echo "FAMILY-PROFILE|crnn|$prec|$w|$(grep -oE 'p50_ms=[0-9.]+' "$fam/crnn/profile-run.txt")|rel L2 vs ORT $(python3 "$here/peers/ort-shapes.py" compare "$fam/crnn/widths/$w" | cut -d'|' -f3)"
+                rm -rf "$fam/crnn/widths/$w/tessel"
+            done
+            timeout 60 "${java[@]}" org.tessel.cli.Tessel run "$eng" --shapes image:1x1x32x300 --iterations 5 --warmup 1 > "$fam/crnn/profile-run.txt" 2>&1
+            echo "FAMILY-PROFILE|crnn|$prec|1x1x32x300 (outside)|exit $?|$(grep -E '^tessel' "$fam/crnn/profile-run.txt" | head -1 | cut -c1-160)"
+            rm -f "$eng"
+        done
+    fi
     echo "-- the zoo's families as GPU engines of the joint plan (FP16 where the search can pin it), predicted vs measured"
     for m in ${FAMILY_ZOO:-efficientnet-b0 convnext-tiny unet-bilinear crnn ssdlite}; do
         (( $(left 570) < 60 )) && { echo "FAMILY-ZOO|$m|out of time"; continue; }
