@@ -260,7 +260,9 @@ public final class ConvLayers implements TacticImplementation {
         long[] strides = a.getInts("strides", new long[] {1, 1}), dil = a.getInts("dilations", new long[] {1, 1}), pads = a.getInts("pads", new long[] {0, 0, 0, 0});
         String autoPad = a.getString("auto_pad", "NOTSET");
         if (!autoPad.equals("NOTSET")) throw GpuEngineException.unsupported(owner, "auto_pad=" + autoPad + " (the pipeline makes pads explicit; run the standard pipeline first)");
-        if (pads.length == 4 && (pads[0] != pads[2] || pads[1] != pads[3])) throw GpuEngineException.unsupported(owner, "asymmetric pads " + java.util.Arrays.toString(pads) + " (cuDNN takes symmetric pads)");
+        // the im2col gather takes any pads (top and left given, bottom and right implied by the output size); cuDNN symmetric ones
+        if (!id.equals(GpuTactics.CONV_IM2COL_GEMM) && pads.length == 4 && (pads[0] != pads[2] || pads[1] != pads[3]))
+            throw GpuEngineException.unsupported(owner, "asymmetric pads " + java.util.Arrays.toString(pads) + " (cuDNN takes symmetric pads; " + GpuTactics.CONV_IM2COL_GEMM + " takes these)");
         int groups = (int) a.getInt("group", 1);
         if (w.constantValue() == null) throw GpuEngineException.unsupported(owner, "weights %" + w.name() + " are not a constant");
         Layout layout = c.layoutOf(x);

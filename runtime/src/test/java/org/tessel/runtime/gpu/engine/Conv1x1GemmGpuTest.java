@@ -92,9 +92,15 @@ class Conv1x1GemmGpuTest {
      * microseconds.
      */
     static double[] againstCudnn(CudaContext ctx, Graph g, Map<String, Tensor> inputs, Map<String, Tensor> ref, Precision p, String tactic, String what) {
-        double[] us = new double[2];
+        return timedAgainst(ctx, g, inputs, ref, p, List.of(tactic, "cudnn.conv.fused_bias_act"), what);
+    }
+
+    /** As {@link #againstCudnn}, over the tactics listed (the first checked against the reference); NaN for those not listed. */
+    static double[] timedAgainst(CudaContext ctx, Graph g, Map<String, Tensor> inputs, Map<String, Tensor> ref, Precision p, List<String> tactics, String what) {
+        double[] us = {Double.NaN, Double.NaN};
         int i = 0;
-        for (String t : List.of(tactic, "cudnn.conv.fused_bias_act")) {
+        for (String t : tactics) {
+            us[i] = 0;
             PlanApplier.Applied a = plan(g, p, t);
             GpuEngine.Precision ep = p == Precision.FP16 ? GpuEngine.Precision.FP16 : GpuEngine.Precision.BF16;
             try (GpuEngine e = GpuEngine.build(a.graph(), a.plan(), ep, ctx, GpuEngine.Options.FIXED, 1); GpuExecutionContext x = e.createExecutionContext()) {

@@ -24,7 +24,7 @@ import org.tessel.runtime.gpu.GpuTestSupport;
  */
 @Tag("gpu")
 class ConvIm2colGemmGpuTest {
-    /** n, c, hw, k, kernel, stride, pad, dilation; bias; residual + relu (a pair of stride-1 convolutions). */
+    /** n, c, hw, k, kernel, stride, pad (-1: asymmetric, 0 top and left, 1 bottom and right), dilation; bias; residual + relu (a pair of stride-1 convolutions). */
     static final Object[][] CASES = {
         {1, 512, 7, 512, 3, 1, 1, 1, true, true},
         {1, 256, 14, 256, 3, 1, 1, 1, true, false},
@@ -32,14 +32,16 @@ class ConvIm2colGemmGpuTest {
         {1, 64, 56, 64, 3, 1, 1, 1, true, false},
         {2, 64, 15, 128, 3, 2, 1, 1, false, false},
         {1, 16, 10, 24, 5, 1, 4, 2, true, false},
+        {2, 16, 9, 24, 3, 2, -1, 1, true, false},
     };
 
     /** One convolution c -> k; with {@code residual}: a = relu(conv1(x)), then relu(conv2(a) + a) (k x k, stride 1). */
     static Graph model(int n, int c, int hw, int k, int r, int stride, int pad, int dil, boolean bias, boolean residual) {
         NetworkBuilder b = new NetworkBuilder("im2col");
         Value x = b.input("x", DType.F32, n, c, hw, hw);
+        long[] pads = pad < 0 ? new long[] {0, 0, 1, 1} : new long[] {pad, pad, pad, pad};
         Attributes a1 = Attributes.builder().put("kernel_shape", (long) r, (long) r).put("strides", (long) stride, (long) stride)
-                .put("pads", (long) pad, (long) pad, (long) pad, (long) pad).put("dilations", (long) dil, (long) dil).build();
+                .put("pads", pads).put("dilations", (long) dil, (long) dil).build();
         Value w1 = b.uniformWeights("w1", -0.1f, 0.1f, k, c, r, r);
         Value y = bias ? b.node("Conv", "conv1", a1, 1, x, w1, b.uniformWeights("b1", -0.5f, 0.5f, k)).output() : b.node("Conv", "conv1", a1, 1, x, w1).output();
         if (residual) {
@@ -65,10 +67,12 @@ class ConvIm2colGemmGpuTest {
             for (var in : g.inputs()) inputs.put(in.name(), GpuTestSupport.random(r, DType.F32, in.type().shape(), -1, 1));
             Map<String, Tensor> ref = GpuTestSupport.reference(g, inputs);
             for (Precision p : List.of(Precision.FP16, Precision.BF16)) {
-                String what = "cublaslt.conv.im2col n" + n + " c" + c + " " + hw + "x" + hw + " k" + k + " " + kr + "x" + kr + (st > 1 ? " s" + st : "") + (dil > 1 ? " d" + dil : "")
+                String what = "cublaslt.conv.im2col n" + n + " c" + c + " " + hw + "x" + hw + " k" + k + " " + kr + "x" + kr + (st > 1 ? " s" + st : "") + (pad < 0 ? " pads 0,0,1,1" : "") + (dil > 1 ? " d" + dil : "")
                         + (bias ? " bias" : "") + (residual ? " +residual relu" : "") + " " + p.text();
                 checks.check(what, () -> {
-                    double[] us = Conv1x1GemmGpuTest.againstCudnn(ctx, g, inputs, ref, p, "cublaslt.conv.im2col", what);
+                    // cuDNN takes no asymmetric pads: that case runs the im2col tactic alone
+                    double[] us = Conv1x1GemmGpuTest.timedAgainst(ctx, g, inputs, ref, p,
+                            pad < 0 ? List.of("cublaslt.conv.im2col") : List.of("cublaslt.conv.im2col", "cudnn.conv.fused_bias_act"), what);
                     System.out.printf("RESULT|%s timing|-|im2col + cuBLASLt %.1f us, cuDNN fused %.1f us|-|-|-|info%n", what, us[0], us[1]);
                 });
             }
