@@ -43,6 +43,8 @@ import traceback
 import numpy as np
 import torch
 
+from onnx_tensor import tensor_proto  # scripts/onnx_tensor.py, beside this script
+
 WARMUP, ITERS = 20, 50
 MODELS = ["efficientnet_b0", "convnext_tiny", "lraspp_mobilenet_v3", "ssdlite320", "ssdlite320_head", "crnn", "gpt2"]
 
@@ -179,39 +181,6 @@ def build(name, batch):
         return Gpt2Logits(net), (ids,), ["input_ids"], ["logits"], \
             {"input_ids": {0: "batch", 1: "seq"}, "logits": {0: "batch", 1: "seq"}}, ["--batch", "1", "--seq", "64"]
     raise SystemExit(f"export-families.py: unknown model '{name}' (known: {', '.join(MODELS)})")
-
-
-# ---- ONNX TensorProto without the onnx package (fields: dims 1, data_type 2, name 8, raw_data 9) ---------------------
-def _varint(v):
-    out = bytearray()
-    while True:
-        b = v & 0x7F
-        v >>= 7
-        if v:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def _field(num, wire, payload):
-    return _varint((num << 3) | wire) + payload
-
-
-ONNX_TYPES = {np.dtype("float32"): 1, np.dtype("int64"): 7, np.dtype("int32"): 6, np.dtype("bool"): 9, np.dtype("float16"): 10}
-
-
-def tensor_proto(arr, name):
-    arr = np.asarray(arr)   # (not ascontiguousarray: it makes a scalar 1-D; tobytes() writes C order anyway)
-    if arr.dtype not in ONNX_TYPES:
-        raise ValueError(f"tensor {name}: dtype {arr.dtype} has no ONNX code here")
-    b = b"".join(_field(1, 0, _varint(int(d))) for d in arr.shape)
-    b += _field(2, 0, _varint(ONNX_TYPES[arr.dtype]))
-    nb = name.encode()
-    b += _field(8, 2, _varint(len(nb)) + nb)
-    raw = arr.astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
-    b += _field(9, 2, _varint(len(raw)) + raw)
-    return b
 
 
 def export(module, args, path, input_names, output_names, dynamic_axes):

@@ -67,7 +67,7 @@ mkdir -p "$GPU_DIR/peers"
 cp "$root/benchmarks/peers/torch_peer.py" "$GPU_DIR/peers/"
 cp "$root/benchmarks/peers/llm_peer.py" "$root/benchmarks/peers/attention_peer.py" "$GPU_DIR/peers/"
 cp "$root/benchmarks/peers/train_lm_pair.py" "$GPU_DIR/peers/"
-cp "$root/scripts/export-families.py" "$root/scripts/ort-shapes.py" "$GPU_DIR/peers/"
+cp "$root/scripts/export-families.py" "$root/scripts/ort-shapes.py" "$root/scripts/onnx_tensor.py" "$GPU_DIR/peers/"
 cp "$root/benchmarks/peers/tokenizer_goldens.py" "$root/benchmarks/peers/make_torch_checkpoint.py" "$GPU_DIR/peers/"
 # the torch.save fixture written without torch (46 KB), for the goldens stage's byte-for-byte comparison with real torch
 rm -rf "$GPU_DIR/fixtures"; mkdir -p "$GPU_DIR/fixtures"

@@ -17,33 +17,7 @@ import sys
 
 import numpy as np
 
-ONNX_TYPES = {np.dtype(np.float32): 1, np.dtype(np.float16): 10, np.dtype(np.int64): 7, np.dtype(np.int32): 6}
-
-
-def _varint(v):
-    out = bytearray()
-    while True:
-        b = v & 0x7F
-        v >>= 7
-        out.append(b | (0x80 if v else 0))
-        if not v:
-            return bytes(out)
-
-
-def _field(num, wire, payload):
-    return _varint((num << 3) | wire) + payload
-
-
-def tensor_proto(arr, name):
-    """An ONNX TensorProto (dims, data type, name, raw data) without the onnx package."""
-    arr = np.asarray(arr)
-    b = b"".join(_field(1, 0, _varint(int(d))) for d in arr.shape)
-    b += _field(2, 0, _varint(ONNX_TYPES[arr.dtype]))
-    nb = name.encode()
-    b += _field(8, 2, _varint(len(nb)) + nb)
-    raw = arr.astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
-    b += _field(9, 2, _varint(len(raw)) + raw)
-    return b
+from onnx_tensor import tensor_proto  # scripts/onnx_tensor.py, beside this script
 
 
 def refs(model, out, name, dims_list):
