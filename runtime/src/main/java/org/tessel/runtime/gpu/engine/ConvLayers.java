@@ -376,22 +376,16 @@ public final class ConvLayers implements TacticImplementation {
         if (g.algos().isEmpty()) { g.close(); throw GpuEngineException.unsupported(owner, "cuBLASLt has no algorithm for the " + m + "x" + nn + "x" + kk + " " + lp + " matmul of this convolution"); }
         Act act = o.act();
         String tactic = (residual != null ? GpuTactics.variant(id, "residual") : id) + act.variantSuffix();
-        // the im2col matrix lives in the stream's workspace, ahead of cuBLASLt's: needed only while this layer runs, and the
-        // workspace is sized to the largest any layer of the stream declares, so layers share it
-        long colBytes = im2col == null ? 0 : (im2col.bytes(2) + 255) / 256 * 256;
-        if (im2col != null) c.needWorkspace(colBytes + CublasLtGemm.WORKSPACE_BYTES);
+        if (im2col != null) c.needWorkspace(Im2col.workspaceBytes(im2col, 2, CublasLtGemm.WORKSPACE_BYTES));
         java.util.function.Supplier<DeviceBuffer> ws = c.workspace();
         DType t = c.storage();
         long elems = out.type().numElements();
         return new Layer() {
             @Override public LayerPlan plan() { return c.plan(owner, tactic, out); }
             @Override public void enqueue(CudaStream s) {
-                DeviceBuffer w0 = ws.get(), a = xb, lt = w0;
-                if (im2col != null) {
-                    a = w0.slice(0, im2col.bytes(2));
-                    Im2col.run(c.kernels(), im2col, 2, xb, a, s);
-                    lt = w0.slice(colBytes, w0.bytes() - colBytes);
-                }
+                DeviceBuffer w0 = ws.get();
+                DeviceBuffer a = im2col == null ? xb : Im2col.gatherInto(c.kernels(), im2col, 2, xb, w0, s);
+                DeviceBuffer lt = im2col == null ? w0 : Im2col.afterMatrix(im2col, 2, w0);
                 if (rb != null) g.run(0, a, wb, 1f, rb, yb, lt, s);
                 else g.run(a, wb, yb, lt, s);
                 act.apply(c, t, yb, elems, s);

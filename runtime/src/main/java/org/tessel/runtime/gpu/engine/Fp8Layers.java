@@ -137,8 +137,7 @@ final class Fp8Layers {
         DeviceBuffer acc = c.keep(DeviceBuffer.allocate(m * nn * (long) ACC.bytes()));
         // the im2col matrix lives in the stream's workspace, ahead of cuBLASLt's: it is needed only while this layer runs,
         // and the workspace is sized to the largest any layer of the stream declares (needWorkspace), so layers share it
-        long colBytes = im2col == null ? 0 : (im2col.bytes(1) + 255) / 256 * 256;
-        if (im2col != null) c.needWorkspace(colBytes + CublasLtGemm.WORKSPACE_BYTES);
+        if (im2col != null) c.needWorkspace(Im2col.workspaceBytes(im2col, 1, CublasLtGemm.WORKSPACE_BYTES));
         java.util.function.Supplier<DeviceBuffer> ws = c.workspace();
         String tactic = im2col == null ? GpuTactics.variant(id, VARIANT) : GpuTactics.variant(id, VARIANT, IM2COL);
         long rows = im2col == null ? m : im2col.m();
@@ -149,9 +148,8 @@ final class Fp8Layers {
                 if (im2col == null) {
                     g.run(0, xb, xs, wb, ws8, acc, w0, s);
                 } else {
-                    DeviceBuffer col = w0.slice(0, im2col.bytes(1));
-                    Im2col.run(c.kernels(), im2col, 1, xb, col, s);
-                    g.run(0, col, xs, wb, ws8, acc, w0.slice(colBytes, w0.bytes() - colBytes), s);
+                    DeviceBuffer col = Im2col.gatherInto(c.kernels(), im2col, 1, xb, w0, s);
+                    g.run(0, col, xs, wb, ws8, acc, Im2col.afterMatrix(im2col, 1, w0), s);
                 }
                 Fp8Epilogue.run(c.kernels(), acc, ACC, rows, nn, ep, yb, s);
             }

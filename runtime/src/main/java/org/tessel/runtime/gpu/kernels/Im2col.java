@@ -91,6 +91,27 @@ public final class Im2col {
                 .i64(g.m()).i64(g.mpad()));
     }
 
+    /**
+     * Bytes of a layer's workspace holding the matrix at its front (rounded up to 256, so the part after it stays aligned)
+     * and {@code after} bytes behind it (a GEMM's own workspace): the layer declares this, and layers of a stream share it.
+     */
+    public static long workspaceBytes(Geometry g, int elementBytes, long after) { return front(g, elementBytes) + after; }
+
+    private static long front(Geometry g, int elementBytes) { return (g.bytes(elementBytes) + 255) / 256 * 256; }
+
+    /** Gathers x into the front of workspace {@code ws} (laid out as {@link #workspaceBytes} says) and returns the matrix there. */
+    public static DeviceBuffer gatherInto(KernelCompiler kc, Geometry g, int elementBytes, DeviceBuffer x, DeviceBuffer ws, CudaStream stream) {
+        DeviceBuffer col = ws.slice(0, g.bytes(elementBytes));
+        run(kc, g, elementBytes, x, col, stream);
+        return col;
+    }
+
+    /** The part of workspace {@code ws} behind the matrix (laid out as {@link #workspaceBytes} says): the GEMM's workspace. */
+    public static DeviceBuffer afterMatrix(Geometry g, int elementBytes, DeviceBuffer ws) {
+        long f = front(g, elementBytes);
+        return ws.slice(f, ws.bytes() - f);
+    }
+
     /** The matrix the kernel writes, computed on the host from x [n, h, w, c] of {@code elementBytes}-byte elements. */
     public static byte[] reference(Geometry g, int elementBytes, byte[] x) {
         checkElementBytes(elementBytes);
