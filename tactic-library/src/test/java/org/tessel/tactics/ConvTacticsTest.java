@@ -78,8 +78,7 @@ class ConvTacticsTest {
         assertNull(ConvTactics.CONV_1X1_GEMM.whyNot(c, FP16, NHWC));
         assertNull(ConvTactics.CONV_1X1_GEMM.whyNot(fused, BF16, NHWC));
         assertEquals("needs NHWC layout (got NCHW)", ConvTactics.CONV_1X1_GEMM.whyNot(c, FP16, NCHW));
-        assertEquals("supports FP16, BF16 only (got int8)", ConvTactics.CONV_1X1_GEMM.whyNot(c, INT8, NHWC));
-        assertEquals("supports FP16, BF16 only (got fp32)", ConvTactics.CONV_1X1_GEMM.whyNot(c, FP32, NHWC));
+        assertEquals("supports FP16, BF16, INT8 only (got fp32)", ConvTactics.CONV_1X1_GEMM.whyNot(c, FP32, NHWC));
         assertEquals("needs a 1x1 kernel (got 3x3)", ConvTactics.CONV_1X1_GEMM.whyNot(Nodes.conv(1, 64, 56, 64, 3, 1, 1), FP16, NHWC));
         assertEquals("needs stride 1 (got [2, 2])", ConvTactics.CONV_1X1_GEMM.whyNot(Nodes.conv(1, 256, 56, 512, 1, 2, 1), FP16, NHWC));
         assertEquals("one group only (got group 2)", ConvTactics.CONV_1X1_GEMM.whyNot(Nodes.conv(1, 64, 56, 64, 1, 1, 2), FP16, NHWC));
@@ -107,7 +106,7 @@ class ConvTacticsTest {
         assertEquals("a 1x1, stride-1, unpadded convolution needs no gather: its input is the matrix (cublaslt.conv1x1 runs it)",
                 ConvTactics.CONV_IM2COL_GEMM.whyNot(Nodes.conv(1, 256, 56, 64, 1, 1, 1), FP16, NHWC));
         assertEquals("needs NHWC layout (got NCHW)", ConvTactics.CONV_IM2COL_GEMM.whyNot(c, FP16, NCHW));
-        assertEquals("supports FP16, BF16 only (got fp32)", ConvTactics.CONV_IM2COL_GEMM.whyNot(c, FP32, NHWC));
+        assertEquals("supports FP16, BF16, INT8 only (got fp32)", ConvTactics.CONV_IM2COL_GEMM.whyNot(c, FP32, NHWC));
         assertEquals("one group only (got group 2)", ConvTactics.CONV_IM2COL_GEMM.whyNot(Nodes.conv(1, 64, 56, 64, 3, 1, 2), FP16, NHWC));
         assertEquals("needs input and output channels that are multiples of 8 at fp16 (got 3 -> 64)",
                 ConvTactics.CONV_IM2COL_GEMM.whyNot(Nodes.conv(1, 3, 224, 64, 7, 2, 1), FP16, NHWC));
@@ -124,6 +123,35 @@ class ConvTacticsTest {
         Node big = Nodes.conv(64, 64, 56, 64, 3, 1, 1);
         double large = ConvTactics.CONV_IM2COL_GEMM.cost(H100, big, FP16, NHWC, true).totalUs(), largeCudnn = ConvTactics.FUSED_BIAS_ACT.cost(H100, big, FP16, NHWC, true).totalUs();
         assertTrue(large > largeCudnn, "56x56x64 3x3 at batch 64: im2col " + large + " us vs cuDNN " + largeCudnn + " us");
+    }
+
+    @Test void int8ConvolutionsRunAsCublasLtImmaMatmulsOverPixels() {
+        Node c = Nodes.conv(256, 1024, 14, 256, 1, 1, 1);
+        Node fused = Nodes.convBiasAct(256, 64, 56, 256, 1, 1, 1, "Relu", Attributes.empty());
+        assertNull(ConvTactics.CONV_1X1_GEMM.whyNot(c, INT8, NHWC));
+        assertNull(ConvTactics.CONV_1X1_GEMM.whyNot(fused, INT8, NHWC));
+        // IMMA's alignment is 4 channels; the requantized output leaves room for Relu and Clip only
+        assertNull(ConvTactics.CONV_1X1_GEMM.whyNot(Nodes.conv(1, 12, 56, 64, 1, 1, 1), INT8, NHWC));
+        assertEquals("needs input and output channels that are multiples of 4 at int8 (got 6 -> 64)",
+                ConvTactics.CONV_1X1_GEMM.whyNot(Nodes.conv(1, 6, 56, 64, 1, 1, 1), INT8, NHWC));
+        assertNull(ConvTactics.CONV_1X1_GEMM.whyNot(Nodes.convBiasAct(1, 64, 56, 64, 1, 1, 1, "Clip", Attributes.empty()), INT8, NHWC));
+        assertEquals("at int8 the epilogue takes bias, a residual, Relu and Clip (the body holds Sigmoid)",
+                ConvTactics.CONV_1X1_GEMM.whyNot(Nodes.convBiasAct(1, 64, 56, 64, 1, 1, 1, "Sigmoid", Attributes.empty()), INT8, NHWC));
+        assertEquals("needs NHWC layout (got NCHW)", ConvTactics.CONV_1X1_GEMM.whyNot(c, INT8, NCHW));
+        // the im2col matrix holds int8 codes: a byte an element (49 pixels x 4608 columns at batch 1, 441 MiB at 56x56 batch 256)
+        Node c3 = Nodes.conv(1, 512, 7, 512, 3, 1, 1);
+        assertNull(ConvTactics.CONV_IM2COL_GEMM.whyNot(c3, INT8, NHWC));
+        assertEquals((4L << 20) + 49L * 4608, ConvTactics.CONV_IM2COL_GEMM.workspaceBytes(c3, INT8));
+        assertEquals("its im2col matrix takes 441 MiB of workspace, more than 256 MiB",
+                ConvTactics.CONV_IM2COL_GEMM.whyNot(Nodes.conv(256, 64, 56, 64, 3, 1, 1), INT8, NHWC));
+        // IMMA at twice FP16's tensor rate and half its bytes: priced below the FP16 matmul, and far below cuDNN's INT8
+        // convolution with an f32 output (CUDA cores) and Tessel's dp4a one
+        double int8 = ConvTactics.CONV_1X1_GEMM.cost(H100, c, INT8, NHWC, false).totalUs(), fp16 = ConvTactics.CONV_1X1_GEMM.cost(H100, c, FP16, NHWC, false).totalUs();
+        double dp4a = ConvTactics.INT8_DP4A.cost(H100, c, INT8, NHWC, false).totalUs(), cudnn = ConvTactics.FUSED_BIAS_ACT.cost(H100, c, INT8, NHWC, false).totalUs();
+        assertTrue(int8 < fp16 && int8 < dp4a && int8 < cudnn, "1024 -> 256 1x1 at b256: INT8 matmul " + int8 + " us, FP16 " + fp16 + ", dp4a " + dp4a + ", cuDNN INT8 " + cudnn);
+        Node b256 = Nodes.conv(256, 128, 28, 128, 3, 1, 1);
+        double im2col8 = ConvTactics.CONV_IM2COL_GEMM.cost(H100, b256, INT8, NHWC, true).totalUs(), im2col16 = ConvTactics.CONV_IM2COL_GEMM.cost(H100, b256, FP16, NHWC, true).totalUs();
+        assertTrue(im2col8 < im2col16, "128 -> 128 3x3 at b256: im2col INT8 " + im2col8 + " us vs FP16 " + im2col16 + " us");
     }
 
     @Test void layoutIsCheckedWhereItMatters() {

@@ -28,7 +28,11 @@ import org.tessel.tactics.NodeFacts.ConvGeometry;
  * HardSwish, LeakyRelu or Gelu as the activation kernel after it),
  * 2-D, kernel 1x1, strides 1, no pads, one group, constant filters and bias, NHWC, FP16 and BF16 (the measured lever;
  * FP32 engines keep NCHW, where cuDNN runs on CUDA cores); input and output channels multiples of 8, the tensor cores'
- * alignment.
+ * alignment. And INT8: int8 codes of x and of the filters per output channel through cuBLASLt's IMMA kernels, which
+ * requantize in their epilogue (per-channel alphas, the bias, a residual as C, ReLU, an int8 output) where the body
+ * ends in ReLU or nothing, Tessel's INT8 epilogue after int32 sums where it ends in Clip; channels multiples of 4
+ * (IMMA's), a body of bias, residual, Relu and Clip (an INT8 output is requantized after its activation, so no other
+ * activation follows).
  */
 public final class Conv1x1GemmTactic extends BaseTactic {
     /** The catalogue id. */
@@ -42,10 +46,11 @@ public final class Conv1x1GemmTactic extends BaseTactic {
 
     private static final Set<String> CONV = Set.of("Conv");
     private static final Set<String> BODY_OPS = Set.of("Conv", "Add", "Relu");
+    private static final Set<String> INT8_BODY_OPS = Set.of("Conv", "Add", "Relu", "Clip");
 
     public Conv1x1GemmTactic() {
         super(ID, "1x1 stride-1 unpadded NHWC convolution as cuBLASLt's matmul over its pixels (bias and ReLU in the epilogue, a residual as C)",
-                Backend.GPU, EnumSet.of(Precision.FP16, Precision.BF16), EnumSet.of(Layout.NHWC));
+                Backend.GPU, EnumSet.of(Precision.FP16, Precision.BF16, Precision.INT8), EnumSet.of(Layout.NHWC));
     }
 
     @Override public boolean appliesTo(Node n) {
@@ -70,17 +75,21 @@ public final class Conv1x1GemmTactic extends BaseTactic {
 
     /**
      * What cuBLASLt's matmul over a convolution's pixels needs whatever gathers its rows (this tactic and
-     * {@code cublaslt.conv.im2col}): one group, input and output channels multiples of 8, constant filters and bias, and a
-     * body of bias, residual and Relu in the epilogue and an activation the kernel after it runs; null when all hold.
+     * {@code cublaslt.conv.im2col}): one group, input and output channels multiples of 8 (4 at INT8), constant filters and
+     * bias, and a body of bias, residual and Relu in the epilogue and an activation the kernel after it runs (at INT8 Relu
+     * or Clip, the requantized output's clamp); null when all hold.
      */
     static String matmulWhyNot(Node n, Node conv, ConvGeometry g, Precision p) {
         if (g.group() != 1) return "one group only (got group " + g.group() + ")";
-        int align = 8;
+        int align = p == Precision.INT8 ? 4 : 8;
         if (g.cin() % align != 0 || g.cout() % align != 0)
             return "needs input and output channels that are multiples of " + align + " at " + p.text() + " (got " + g.cin() + " -> " + g.cout() + ")";
         String operands = NodeFacts.nonConstantConvOperands(n, conv);
         if (operands != null) return operands;
-        if (n.body() != null)
+        if (n.body() != null && p == Precision.INT8) {
+            for (Node b : n.body().nodes())
+                if (!INT8_BODY_OPS.contains(b.opName())) return "at int8 the epilogue takes bias, a residual, Relu and Clip (the body holds " + b.opName() + ")";
+        } else if (n.body() != null)
             for (Node b : n.body().nodes())
                 if (!BODY_OPS.contains(b.opName()) && !NodeFacts.POST_ACTIVATIONS.contains(b.opName()))
                     return "cuBLASLt's epilogue takes bias, a residual and Relu, and the activation kernel after it Clip, Sigmoid, Tanh, HardSigmoid, HardSwish, LeakyRelu or Gelu (the body holds " + b.opName() + ")";
@@ -90,6 +99,6 @@ public final class Conv1x1GemmTactic extends BaseTactic {
     @Override public long workspaceBytes(Node n, Precision p) { return WORKSPACE; }
 
     @Override public TacticFeatures features(Node n, Precision p, Layout l) {
-        return new TacticFeatures(TENSOR_EFFICIENCY, true, TILE_M, TILE_N, TILE_K, 8, MEMORY_EFFICIENCY, NodeFacts.postActivation(n) ? 2 : 1).withStreamK(true);
+        return new TacticFeatures(TENSOR_EFFICIENCY, true, TILE_M, TILE_N, TILE_K, p == Precision.INT8 ? 4 : 8, MEMORY_EFFICIENCY, NodeFacts.postActivation(n) ? 2 : 1).withStreamK(true);
     }
 }

@@ -29,7 +29,9 @@ import org.tessel.tactics.NodeFacts.ConvGeometry;
  * <p>Takes: Conv and fused conv_bias_act (Conv, a residual Add, Relu in the epilogue; Clip, Sigmoid, Tanh, HardSigmoid,
  * HardSwish, LeakyRelu or Gelu as the activation kernel after it), 2-D, any kernel, strides, pads and dilations but
  * a 1x1, stride-1, unpadded one (its input already is the matrix: {@code cublaslt.conv1x1}), one group, constant filters and bias, NHWC, FP16 and BF16; input and output channels multiples of 8 (the gather's 16-byte
- * copies, the tensor cores' alignment); an im2col matrix of at most {@value #MAX_MATRIX_BYTES} bytes.
+ * copies, the tensor cores' alignment); an im2col matrix of at most {@value #MAX_MATRIX_BYTES} bytes. And INT8 as
+ * {@code cublaslt.conv1x1} takes it: the matrix holds x's int8 codes (a byte an element; zero, the symmetric
+ * quantization's zero point, in the padding), channels multiples of 4.
  */
 public final class ConvIm2colGemmTactic extends BaseTactic {
     /** The catalogue id. */
@@ -45,7 +47,7 @@ public final class ConvIm2colGemmTactic extends BaseTactic {
 
     public ConvIm2colGemmTactic() {
         super(ID, "2-D NHWC convolution as Tessel's im2col gather then cuBLASLt's matmul over the pixels (split-K for few pixels; bias and ReLU in the epilogue, a residual as C)",
-                Backend.GPU, EnumSet.of(Precision.FP16, Precision.BF16), EnumSet.of(Layout.NHWC));
+                Backend.GPU, EnumSet.of(Precision.FP16, Precision.BF16, Precision.INT8), EnumSet.of(Layout.NHWC));
     }
 
     @Override public boolean appliesTo(Node n) {
@@ -66,23 +68,25 @@ public final class ConvIm2colGemmTactic extends BaseTactic {
             return "a 1x1, stride-1, unpadded convolution needs no gather: its input is the matrix (" + Conv1x1GemmTactic.ID + " runs it)";
         String matmul = Conv1x1GemmTactic.matmulWhyNot(n, conv, g, p);
         if (matmul != null) return matmul;
-        long bytes = matrixBytes(conv);
+        long bytes = matrixBytes(conv, p);
         if (bytes > MAX_MATRIX_BYTES) return "its im2col matrix takes " + (bytes >> 20) + " MiB of workspace, more than " + (MAX_MATRIX_BYTES >> 20) + " MiB";
         return null;
     }
 
-    /** Bytes of the im2col matrix of convolution {@code conv} (16-bit elements): output pixels x K padded to 16. */
-    static long matrixBytes(Node conv) {
+    /** Bytes of the im2col matrix of convolution {@code conv} at {@code p} (a byte an element at INT8, else two): output pixels x K padded to 16. */
+    static long matrixBytes(Node conv, Precision p) {
         long[] g = Work.gemmDims(conv);
-        return 2L * g[0] * paddedK(g[2]);
+        return elementBytes(p) * g[0] * paddedK(g[2]);
     }
+
+    private static long elementBytes(Precision p) { return p == Precision.INT8 ? 1 : 2; }
 
     static long paddedK(long k) { return (k + K_ALIGN - 1) / K_ALIGN * K_ALIGN; }
 
-    @Override public long workspaceBytes(Node n, Precision p) { return Conv1x1GemmTactic.WORKSPACE + matrixBytes(NodeFacts.anchor(n, CONV)); }
+    @Override public long workspaceBytes(Node n, Precision p) { return Conv1x1GemmTactic.WORKSPACE + matrixBytes(NodeFacts.anchor(n, CONV), p); }
 
     @Override public TacticFeatures features(Node n, Precision p, Layout l) {
-        return new TacticFeatures(Conv1x1GemmTactic.TENSOR_EFFICIENCY, true, Conv1x1GemmTactic.TILE_M, Conv1x1GemmTactic.TILE_N, Conv1x1GemmTactic.TILE_K, 8,
+        return new TacticFeatures(Conv1x1GemmTactic.TENSOR_EFFICIENCY, true, Conv1x1GemmTactic.TILE_M, Conv1x1GemmTactic.TILE_N, Conv1x1GemmTactic.TILE_K, p == Precision.INT8 ? 4 : 8,
                 Conv1x1GemmTactic.MEMORY_EFFICIENCY, NodeFacts.postActivation(n) ? 3 : 2).withStreamK(true);
     }
 
@@ -94,7 +98,7 @@ public final class ConvIm2colGemmTactic extends BaseTactic {
         Node conv = NodeFacts.anchor(n, CONV);
         Work node = Work.of(n, p);
         long[] g = Work.gemmDims(conv);
-        double col = matrixBytes(conv), x = 2.0 * conv.input(0).type().numElements();
+        double col = matrixBytes(conv, p), x = (double) elementBytes(p) * conv.input(0).type().numElements();
         Work gemm = new Work(node.flops(), Math.max(0, node.bytesRead() - x) + col, node.bytesWritten(), g[0], g[1], paddedK(g[2]));
         TacticFeatures f = features(n, p, l);
         Cost matmul = model.estimate(id(), gemm, new TacticFeatures(f.peakEfficiency(), true, f.tileM(), f.tileN(), f.tileK(), f.alignmentElements(), f.memoryEfficiency(),

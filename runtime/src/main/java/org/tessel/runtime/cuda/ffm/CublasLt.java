@@ -19,8 +19,8 @@ import java.util.List;
 
 /**
  * cuBLASLt through java.lang.foreign: column-major matmul D = epilogue(alpha * op(A) op(B) + beta * C)
- * with FP32, TF32, FP16 and BF16 (and INT8 operands with exact int32 accumulation and output,
- * CUBLAS_COMPUTE_32I; and FP8 E4M3 operands with per-tensor A and B scales, f32 accumulation and an
+ * with FP32, TF32, FP16 and BF16 (and INT8 operands with exact int32 accumulation, CUBLAS_COMPUTE_32I, writing
+ * the int32 sums or, requantized, int8; and FP8 E4M3 operands with per-tensor A and B scales, f32 accumulation and an
  * f16, bf16 or f32 D on sm_89+), the epilogues DEFAULT, RELU, BIAS, RELU_BIAS, GELU and GELU_BIAS,
  * heuristic algorithm queries and a workspace, and strided-batched matmuls ({@link Batch}). Enum values are those
  * documented in cublasLt.h and cublas_api.h; each constant says which.
@@ -38,6 +38,14 @@ import java.util.List;
  * one f32 each, set with CUBLASLT_MATMUL_DESC_A_SCALE_POINTER (17) and B_SCALE_POINTER (18)
  * (cublasLtMatmulDescAttributes_t), and D = alpha * scaleA * scaleB * op(A) op(B) + beta * C. The FP8
  * path here is compiled and its checks tested without a GPU; no GPU run has exercised it yet.
+ *
+ * <p>Requantizing INT8 (cuBLAS documentation, cublasLtMatmul(), IMMA requirements, and cublasLtPointerMode_t):
+ * CUBLAS_COMPUTE_32I with scale type CUDA_R_32F takes int8 A, B, C and D; with
+ * CUBLASLT_POINTER_MODE_ALPHA_DEVICE_VECTOR_BETA_HOST (4, set as CUBLASLT_MATMUL_DESC_POINTER_MODE = 2) alpha is a
+ * device vector of m floats, one per row of D, and beta one host float, and that mode is documented for an int8 D
+ * only. So D[i, j] = int8(epilogue(alpha[i] * sum + beta * C[i, j] (+ bias[i]))): a per-output-channel requantize, a
+ * residual through C, and the bias, whose elements for these IMMA kernels are the scale type's (f32, set as
+ * CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE = 26), and ReLU, in one call.
  */
 public final class CublasLt implements AutoCloseable {
     public static final List<String> SONAMES = List.of("libcublasLt.so.13", "libcublasLt.so.12", "libcublasLt.so");
@@ -55,7 +63,7 @@ public final class CublasLt implements AutoCloseable {
         C32F_FAST_16BF(75),
         /** CUBLAS_COMPUTE_32F_FAST_TF32 = 77 */
         C32F_FAST_TF32(77),
-        /** CUBLAS_COMPUTE_32I = 72: int8 A and B, int32 accumulation, scale type CUDA_R_32I (IMMA tensor cores) */
+        /** CUBLAS_COMPUTE_32I = 72: int8 A and B, int32 accumulation (IMMA tensor cores); scale type CUDA_R_32I for an int32 D, CUDA_R_32F for an int8 one */
         C32I(72);
 
         final int code;
@@ -86,7 +94,11 @@ public final class CublasLt implements AutoCloseable {
     /** cublasOperation_t: CUBLAS_OP_N = 0, CUBLAS_OP_T = 1 (cublas_api.h). */
     static final int OP_N = 0, OP_T = 1;
     // cublasLtMatmulDescAttributes_t (cublasLt.h)
-    static final int DESC_TRANSA = 3, DESC_TRANSB = 4, DESC_EPILOGUE = 7, DESC_BIAS_POINTER = 8;
+    static final int DESC_POINTER_MODE = 2, DESC_TRANSA = 3, DESC_TRANSB = 4, DESC_EPILOGUE = 7, DESC_BIAS_POINTER = 8;
+    // CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE = 26 (int32_t cudaDataType of the bias vector)
+    static final int DESC_BIAS_DATA_TYPE = 26;
+    // cublasLtPointerMode_t: CUBLASLT_POINTER_MODE_ALPHA_DEVICE_VECTOR_BETA_HOST = 4
+    static final int POINTER_MODE_ALPHA_DEVICE_VECTOR_BETA_HOST = 4;
     // CUBLASLT_MATMUL_DESC_BIAS_BATCH_STRIDE = 10 (int64_t: elements from one batch's bias to the next)
     static final int DESC_BIAS_BATCH_STRIDE = 10;
     // cublasLtMatrixLayoutAttribute_t: CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT = 5 (int32_t), CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET = 6 (int64_t)
@@ -175,10 +187,14 @@ public final class CublasLt implements AutoCloseable {
                 String why = fp8WhyNot(transA, transB, m, n, k, lda, ldb, ldd, dataType, computeType, outType);
                 if (why != null) throw new IllegalArgumentException(why);
             } else if (computeType == ComputeType.C32I) {
-                if (dataType != CudaDataType.R_8I || outType != CudaDataType.R_32I)
-                    throw new IllegalArgumentException("CUBLAS_COMPUTE_32I takes int8 (CUDA_R_8I) A and B and an int32 (CUDA_R_32I) D, got " + dataType + " and " + outType);
-                if (epilogue != Epilogue.DEFAULT)
+                if (dataType != CudaDataType.R_8I || outType != CudaDataType.R_32I && outType != CudaDataType.R_8I)
+                    throw new IllegalArgumentException("CUBLAS_COMPUTE_32I takes int8 (CUDA_R_8I) A and B and an int32 (CUDA_R_32I) or int8 D, got " + dataType + " and " + outType);
+                if (outType == CudaDataType.R_32I && epilogue != Epilogue.DEFAULT)
                     throw new IllegalArgumentException("CUBLAS_COMPUTE_32I with an int32 D takes only the default epilogue, got " + epilogue);
+                if (outType == CudaDataType.R_8I && epilogue != Epilogue.DEFAULT && epilogue != Epilogue.RELU && epilogue != Epilogue.BIAS && epilogue != Epilogue.RELU_BIAS)
+                    throw new IllegalArgumentException("an int8 D (requantized) takes the epilogues DEFAULT, RELU, BIAS and RELU_BIAS here, got " + epilogue);
+                if (!transA || transB)
+                    throw new IllegalArgumentException("cuBLASLt's IMMA kernels take the \"TN\" format: A transposed, B not (got transA=" + transA + ", transB=" + transB + ")");
             } else if (intData) {
                 throw new IllegalArgumentException("integer data (" + dataType + " -> " + outType + ") needs CUBLAS_COMPUTE_32I, got " + computeType);
             } else if (outType != dataType) {
@@ -208,17 +224,20 @@ public final class CublasLt implements AutoCloseable {
         /** True for an FP8 (e4m3 A and B) problem, whose plan needs A and B scale pointers. */
         public boolean fp8() { return dataType == CudaDataType.R_8F_E4M3; }
 
+        /** True for a requantizing INT8 problem (int8 D): alpha is a device vector of m floats, beta a host float, the bias f32. */
+        public boolean alphaVector() { return computeType == ComputeType.C32I && outType == CudaDataType.R_8I; }
+
         /** A problem whose C and D have A's and B's element type (every floating precision). */
         public Problem(boolean transA, boolean transB, int m, int n, int k, long lda, long ldb, long ldd,
                        CudaDataType dataType, ComputeType computeType, Epilogue epilogue) {
             this(transA, transB, m, n, k, lda, ldb, ldd, dataType, computeType, epilogue, dataType);
         }
 
-        /** The scale type (of alpha and beta): f16 for CUBLAS_COMPUTE_16F, int32 for CUBLAS_COMPUTE_32I, f32 otherwise. */
+        /** The scale type (of alpha and beta): f16 for CUBLAS_COMPUTE_16F, int32 for CUBLAS_COMPUTE_32I with an int32 D, f32 otherwise. */
         CudaDataType scaleType() {
             return switch (computeType) {
                 case C16F -> CudaDataType.R_16F;
-                case C32I -> CudaDataType.R_32I;
+                case C32I -> outType == CudaDataType.R_32I ? CudaDataType.R_32I : CudaDataType.R_32F;
                 default -> CudaDataType.R_32F;
             };
         }
@@ -263,6 +282,10 @@ public final class CublasLt implements AutoCloseable {
                 setDescInt(a, DESC_TRANSA, p.transA() ? OP_T : OP_N);
                 setDescInt(a, DESC_TRANSB, p.transB() ? OP_T : OP_N);
                 setDescInt(a, DESC_EPILOGUE, p.epilogue().code);
+                if (p.alphaVector()) {
+                    setDescInt(a, DESC_POINTER_MODE, POINTER_MODE_ALPHA_DEVICE_VECTOR_BETA_HOST);
+                    if (p.epilogue().hasBias()) setDescInt(a, DESC_BIAS_DATA_TYPE, CudaDataType.R_32F.code());
+                }
                 if (p.epilogue().hasBias()) setBias(biasAddress);
                 // stored shapes: A is m x k (k x m when transposed), B is k x n (n x k when transposed)
                 aLayout = layout(a, p.dataType(), p.transA() ? p.k() : p.m(), p.transA() ? p.m() : p.k(), p.lda());
@@ -321,7 +344,7 @@ public final class CublasLt implements AutoCloseable {
             fp8Scaled = true;
         }
 
-        /** Sets the bias vector's device address (length m, D's element type). */
+        /** Sets the bias vector's device address (length m, D's element type; f32 for a requantizing INT8 problem). */
         public void setBias(long biasAddress) {
             if (!problem.epilogue().hasBias()) throw new IllegalStateException("epilogue " + problem.epilogue() + " takes no bias");
             if (biasAddress == 0) throw new IllegalArgumentException("epilogue " + problem.epilogue() + " needs a bias pointer");
@@ -366,6 +389,7 @@ public final class CublasLt implements AutoCloseable {
             if (algo.workspaceBytes() > workspaceBytes)
                 throw new IllegalArgumentException("algorithm " + algo.index() + " needs " + algo.workspaceBytes() + " bytes of workspace, given " + workspaceBytes);
             if (problem.fp8() && !fp8Scaled) throw new IllegalStateException("an FP8 matmul runs with its A and B scales: call setFp8Scales first");
+            if (problem.alphaVector()) throw new IllegalStateException("a requantizing INT8 matmul takes a device vector of alphas: call runAlphaVector");
             try (Arena ar = Arena.ofConfined()) {
                 MemorySegment al, be;
                 if (problem.scaleType() == CudaDataType.R_16F) {
@@ -382,6 +406,21 @@ public final class CublasLt implements AutoCloseable {
                 }
                 check("cublasLtMatmul", callInt(matmul, handle, desc, al, dev(a), aLayout, dev(b), bLayout, be, dev(c), dLayout, dev(d), dLayout,
                         algo.descriptor(), dev(workspace), workspaceBytes, dev(stream)));
+            }
+        }
+
+        /**
+         * A requantizing INT8 matmul ({@link Problem#alphaVector}): D = int8(epilogue(alpha[i] op(A) op(B) + beta C (+ bias[i])))
+         * with {@code alphaVector} the device address of m floats.
+         */
+        public void runAlphaVector(Algo algo, long alphaVector, long a, long b, float beta, long c, long d, long workspace, long workspaceBytes, long stream) {
+            if (!problem.alphaVector()) throw new IllegalStateException("a device vector of alphas belongs to a requantizing INT8 matmul; this one is " + problem);
+            if (alphaVector == 0) throw new IllegalArgumentException("a requantizing INT8 matmul needs its device vector of " + problem.m() + " alphas");
+            if (algo.workspaceBytes() > workspaceBytes)
+                throw new IllegalArgumentException("algorithm " + algo.index() + " needs " + algo.workspaceBytes() + " bytes of workspace, given " + workspaceBytes);
+            try (Arena ar = Arena.ofConfined()) {
+                check("cublasLtMatmul", callInt(matmul, handle, desc, dev(alphaVector), dev(a), aLayout, dev(b), bLayout, ar.allocateFrom(ValueLayout.JAVA_FLOAT, beta),
+                        dev(c), dLayout, dev(d), dLayout, algo.descriptor(), dev(workspace), workspaceBytes, dev(stream)));
             }
         }
 

@@ -36,11 +36,15 @@ import org.tessel.runtime.gpu.kernels.Fp8Epilogue;
  *       ({@link #gemm1x1});</li>
  *   <li>{@code tessel.conv.int8_dp4a}: INT8 only, Tessel's dp4a implicit GEMM with Tessel's INT8 epilogue
  *       ({@link Int8Layers}); at INT8 {@code cudnn.conv.fused_bias_act} is cuDNN's INT8 convolution with the same
- *       epilogue; at FP8 it is cuBLASLt's FP8 GEMM over pixels (on an im2col matrix of the input unless the convolution is
+ *       epilogue, and {@code cublaslt.conv1x1} and {@code cublaslt.conv.im2col} cuBLASLt's INT8 GEMM over the pixels
+ *       (requantized in cuBLASLt's epilogue); at FP8 it is cuBLASLt's FP8 GEMM over pixels (on an im2col matrix of the input unless the convolution is
  *       1x1, stride 1, unpadded) with Tessel's FP8 epilogue ({@link Fp8Layers}).</li>
  * </ul>
  */
 public final class ConvLayers implements TacticImplementation {
+    /** The convolution tactics with an INT8 form on the GPU ({@link Int8Layers}). */
+    static final List<String> INT8 = List.of(GpuTactics.CONV_FUSED, GpuTactics.CONV_INT8_DP4A, GpuTactics.CONV_1X1_GEMM, GpuTactics.CONV_IM2COL_GEMM);
+
     @Override public List<String> tacticIds() { return List.of(GpuTactics.CONV_FUSED, GpuTactics.CONV_STEM, GpuTactics.CONV_DEPTHWISE, GpuTactics.CONV_1X1_GEMM, GpuTactics.CONV_IM2COL_GEMM, GpuTactics.CONV_INT8_DP4A); }
 
     @Override public boolean computes(Node n) {
@@ -79,19 +83,19 @@ public final class ConvLayers implements TacticImplementation {
     }
 
     /**
-     * cuDNN's fused convolution and Tessel's dp4a convolution run INT8 (NHWC, one group, channels multiples of 4; cuDNN
-     * symmetric pads only); the stem and depthwise kernels do not.
+     * cuDNN's fused convolution, Tessel's dp4a convolution and cuBLASLt's GEMMs over pixels ({@code cublaslt.conv1x1},
+     * {@code cublaslt.conv.im2col}) run INT8 (NHWC, one group, channels multiples of 4; cuDNN symmetric pads only); the
+     * stem and depthwise kernels do not.
      */
     @Override public String int8WhyNot(Node n, String id) {
-        if (!id.equals(GpuTactics.CONV_FUSED) && !id.equals(GpuTactics.CONV_INT8_DP4A))
-            return id + " has no INT8 kernel on the GPU (" + GpuTactics.CONV_FUSED + " and " + GpuTactics.CONV_INT8_DP4A + " have)";
+        if (!INT8.contains(id)) return id + " has no INT8 kernel on the GPU (" + String.join(", ", INT8) + " have)";
         Operands o;
         try {
             o = operands(n);
         } catch (GpuEngineException e) {
             return e.getMessage();
         }
-        return Int8Layers.convWhyNot(o, o.x().type().layout() == Layout.NHWC ? Layout.NHWC : Layout.NCHW, id);
+        return Int8Layers.convWhyNot(o, n.output(), o.x().type().layout() == Layout.NHWC ? Layout.NHWC : Layout.NCHW, id);
     }
 
     /**
@@ -118,7 +122,7 @@ public final class ConvLayers implements TacticImplementation {
         if (o.bias() != null && o.bias().constantValue() == null) return "an FP8 convolution takes a constant bias (%" + o.bias().name() + " is computed)";
         Im2col.Geometry g;
         try {
-            g = Fp8Layers.geometry(o, n.output());
+            g = pixelGeometry(o, n.output());
         } catch (IllegalArgumentException e) {
             return e.getMessage();
         }
@@ -128,6 +132,29 @@ public final class ConvLayers implements TacticImplementation {
             return "the FP8 convolution's im2col matrix [" + g.mpad() + ", " + g.kpad() + "] takes " + (g.bytes(1) >> 20) + " MiB of workspace, more than the "
                     + (Fp8Layers.MAX_IM2COL_BYTES >> 20) + " MiB an FP8 convolution may use";
         return null;
+    }
+
+    /**
+     * The im2col geometry of a 2-D convolution run as a GEMM over its output pixels (at FP8 and INT8) with output {@code y} (shapes NCHW-ordered, as the IR holds them); throws
+     * IllegalArgumentException naming what does not fit (rank, auto_pad, an output size the attributes do not give).
+     */
+    static Im2col.Geometry pixelGeometry(ConvLayers.Operands o, Value y) {
+        int[] xd = o.x().type().shape().dims(), wd = o.w().type().shape().dims(), yd = y.type().shape().dims();
+        if (xd.length != 4 || wd.length != 4 || yd.length != 4)
+            throw new IllegalArgumentException("a convolution over its pixels (a GEMM on x or on its im2col matrix) is 2-D (got input " + o.x().type().shape() + ", weights " + o.w().type().shape() + ")");
+        org.tessel.api.Attributes a = o.conv().attrs();
+        String autoPad = a.getString("auto_pad", "NOTSET");
+        if (!autoPad.equals("NOTSET") && !autoPad.equals("VALID"))
+            throw new IllegalArgumentException("auto_pad=" + autoPad + " (the pipeline makes pads explicit; run the standard pipeline first)");
+        long[] s = a.getInts("strides", new long[] {1, 1}), d = a.getInts("dilations", new long[] {1, 1}), p = a.getInts("pads", new long[] {0, 0, 0, 0});
+        if (s.length != 2 || d.length != 2 || p.length != 4)
+            throw new IllegalArgumentException("a 2-D convolution has 2 strides, 2 dilations and 4 pads (got strides " + java.util.Arrays.toString(s) + ", dilations "
+                    + java.util.Arrays.toString(d) + ", pads " + java.util.Arrays.toString(p) + ")");
+        Im2col.Geometry g = new Im2col.Geometry(xd[0], xd[2], xd[3], xd[1], yd[2], yd[3], wd[2], wd[3], (int) s[0], (int) s[1], (int) p[0], (int) p[1], (int) d[0], (int) d[1]);
+        long oh = (xd[2] + p[0] + p[2] - d[0] * (wd[2] - 1) - 1) / s[0] + 1, ow = (xd[3] + p[1] + p[3] - d[1] * (wd[3] - 1) - 1) / s[1] + 1;
+        if (oh != yd[2] || ow != yd[3])
+            throw new IllegalArgumentException("the output " + y.type().shape() + " is not the " + oh + "x" + ow + " pixels the input, pads, strides and dilations give");
+        return g;
     }
 
     /**

@@ -59,7 +59,7 @@ final class Fp8Layers {
         if (f == null) throw GpuEngineException.unsupported(n, "FP8 filters %" + o.w().name() + " must be a constant");
         Im2col.Geometry g;
         try {
-            g = geometry(o, n.output());
+            g = ConvLayers.pixelGeometry(o, n.output());
         } catch (IllegalArgumentException e) {
             throw GpuEngineException.unsupported(n, e.getMessage());
         }
@@ -74,29 +74,6 @@ final class Fp8Layers {
     static boolean direct(Im2col.Geometry g) {
         return g.kh() == 1 && g.kw() == 1 && g.strideH() == 1 && g.strideW() == 1 && g.padTop() == 0 && g.padLeft() == 0 && g.oh() == g.h() && g.ow() == g.w()
                 && g.c() % Im2col.ALIGN == 0 && g.m() % Im2col.ALIGN == 0;
-    }
-
-    /**
-     * The im2col geometry of a 2-D convolution with output {@code y} (shapes NCHW-ordered, as the IR holds them); throws
-     * IllegalArgumentException naming what does not fit (rank, auto_pad, an output size the attributes do not give).
-     */
-    static Im2col.Geometry geometry(ConvLayers.Operands o, Value y) {
-        int[] xd = o.x().type().shape().dims(), wd = o.w().type().shape().dims(), yd = y.type().shape().dims();
-        if (xd.length != 4 || wd.length != 4 || yd.length != 4)
-            throw new IllegalArgumentException("an FP8 convolution on the GPU is 2-D (got input " + o.x().type().shape() + ", weights " + o.w().type().shape() + ")");
-        org.tessel.api.Attributes a = o.conv().attrs();
-        String autoPad = a.getString("auto_pad", "NOTSET");
-        if (!autoPad.equals("NOTSET") && !autoPad.equals("VALID"))
-            throw new IllegalArgumentException("auto_pad=" + autoPad + " (the pipeline makes pads explicit; run the standard pipeline first)");
-        long[] s = a.getInts("strides", new long[] {1, 1}), d = a.getInts("dilations", new long[] {1, 1}), p = a.getInts("pads", new long[] {0, 0, 0, 0});
-        if (s.length != 2 || d.length != 2 || p.length != 4)
-            throw new IllegalArgumentException("a 2-D convolution has 2 strides, 2 dilations and 4 pads (got strides " + java.util.Arrays.toString(s) + ", dilations "
-                    + java.util.Arrays.toString(d) + ", pads " + java.util.Arrays.toString(p) + ")");
-        Im2col.Geometry g = new Im2col.Geometry(xd[0], xd[2], xd[3], xd[1], yd[2], yd[3], wd[2], wd[3], (int) s[0], (int) s[1], (int) p[0], (int) p[1], (int) d[0], (int) d[1]);
-        long oh = (xd[2] + p[0] + p[2] - d[0] * (wd[2] - 1) - 1) / s[0] + 1, ow = (xd[3] + p[1] + p[3] - d[1] * (wd[3] - 1) - 1) / s[1] + 1;
-        if (oh != yd[2] || ow != yd[3])
-            throw new IllegalArgumentException("the output " + y.type().shape() + " is not the " + oh + "x" + ow + " pixels the input, pads, strides and dilations give");
-        return g;
     }
 
     /**

@@ -8,10 +8,13 @@ import org.tessel.ir.Value;
 import org.tessel.runtime.cuda.CudaStream;
 import org.tessel.runtime.cuda.DeviceBuffer;
 import org.tessel.runtime.engine.LayerPlan;
+import org.tessel.runtime.cuda.ffm.CublasException;
+import org.tessel.runtime.gpu.kernels.Im2col;
 import org.tessel.runtime.gpu.kernels.Int8Conv;
 import org.tessel.runtime.gpu.kernels.Int8Epilogue;
 import org.tessel.runtime.gpu.kernels.Int8Gemm;
 import org.tessel.runtime.gpu.kernels.Int8Weights;
+import org.tessel.tactics.conv.ConvIm2colGemmTactic;
 
 /**
  * Convolutions and GEMMs a plan runs at INT8, as the CPU backend emulates them ({@code PrecisionEmulation}): the node
@@ -20,16 +23,28 @@ import org.tessel.runtime.gpu.kernels.Int8Weights;
  * the CPU), the sums are exact int32 (cuBLASLt IMMA, Tessel's dp4a convolution {@code tessel.conv.int8_dp4a}) or
  * cuDNN's INT8 convolution ({@code cudnn.conv.fused_bias_act} at INT8), and Tessel's epilogue applies s_in·s_w[c],
  * the f32 bias, the int8 residual at its scale, ReLU or Clip, and requantizes the output at its scale into the node's
- * int8 storage. The layer reports the planned tactic with variant {@code int8}. Shapes an INT8 kernel cannot take are
+ * int8 storage. The layer reports the planned tactic with variant {@code int8}.
+ *
+ * <p>cuBLASLt's GEMMs (a MatMul or Gemm, and the convolution tactics over pixels: {@code cublaslt.conv1x1} on x as
+ * stored, {@code cublaslt.conv.im2col} on {@link Im2col}'s matrix of x's codes) with no activation or ReLU take the
+ * requantizing form ({@link Int8Gemm#requantizing}): cuBLASLt scales, adds the bias and the residual, applies ReLU and
+ * writes the int8 output in the same call. A Clip, or a GPU whose cuBLASLt has no algorithm for that form, takes the
+ * int32 sums and Tessel's epilogue, reported with variant {@code int8/epilogue}. Shapes an INT8 kernel cannot take are
  * named by {@link #convWhyNot} and {@link #gemmWhyNot}, which the builder asks before any GPU work.
  */
 final class Int8Layers {
     private Int8Layers() {}
 
     static final String VARIANT = "int8";
+    /** The variant part after {@code int8} of a cuBLASLt GEMM whose int32 sums Tessel's epilogue finishes. */
+    static final String EPILOGUE = "epilogue";
 
-    /** Why convolution tactic {@code id} ({@code cudnn.conv.fused_bias_act} or {@code tessel.conv.int8_dp4a}) has no INT8 GPU kernel for this node (null: it has one). */
-    static String convWhyNot(ConvLayers.Operands o, Layout layout, String id) {
+    /**
+     * Why convolution tactic {@code id} ({@code cudnn.conv.fused_bias_act}, {@code tessel.conv.int8_dp4a},
+     * {@code cublaslt.conv1x1} or {@code cublaslt.conv.im2col}) has no INT8 GPU kernel for this node with output {@code y}
+     * (null: it has one).
+     */
+    static String convWhyNot(ConvLayers.Operands o, Value y, Layout layout, String id) {
         boolean cudnn = id.equals(GpuTactics.CONV_FUSED);
         int[] xd = o.x().type().shape().dims(), wd = o.w().type().shape().dims();
         if (xd.length != 4 || wd.length != 4) return "an INT8 convolution is 2-D";
@@ -48,7 +63,26 @@ final class Int8Layers {
         if (cudnn && java.util.Arrays.stream(dil).anyMatch(d -> d != 1))
             return "cuDNN's int8 convolution takes no dilation (CUDNN_STATUS_NOT_SUPPORTED on an H100, cuDNN 9.14; got " + java.util.Arrays.toString(dil) + "; "
                     + GpuTactics.CONV_INT8_DP4A + " takes it)";
+        if (id.equals(GpuTactics.CONV_1X1_GEMM) || id.equals(GpuTactics.CONV_IM2COL_GEMM)) {
+            Im2col.Geometry g;
+            try {
+                g = ConvLayers.pixelGeometry(o, y);
+            } catch (IllegalArgumentException e) {
+                return e.getMessage();
+            }
+            if (id.equals(GpuTactics.CONV_1X1_GEMM) && !unitGemm(g))
+                return id + " runs 1x1, stride-1, unpadded convolutions (its input is the matrix); this one is " + g.kh() + "x" + g.kw() + ", strides " + g.strideH() + "x" + g.strideW()
+                        + ", pads " + java.util.Arrays.toString(pads) + " (" + GpuTactics.CONV_IM2COL_GEMM + " takes it)";
+            if (id.equals(GpuTactics.CONV_IM2COL_GEMM) && g.bytes(1) > ConvIm2colGemmTactic.MAX_MATRIX_BYTES)
+                return id + "'s im2col matrix [" + g.mpad() + ", " + g.kpad() + "] of int8 codes takes " + (g.bytes(1) >> 20) + " MiB of workspace, more than "
+                        + (ConvIm2colGemmTactic.MAX_MATRIX_BYTES >> 20) + " MiB";
+        }
         return null;
+    }
+
+    /** True when the convolution's input as stored is its GEMM's matrix: 1x1, stride 1, unpadded (the output has the input's pixels). */
+    static boolean unitGemm(Im2col.Geometry g) {
+        return g.kh() == 1 && g.kw() == 1 && g.strideH() == 1 && g.strideW() == 1 && g.padTop() == 0 && g.padLeft() == 0 && g.oh() == g.h() && g.ow() == g.w();
     }
 
     /** Why this GEMM has no INT8 GPU kernel (null: it has one): K and N multiples of 4, epilogue bias / residual / ReLU. */
@@ -60,8 +94,9 @@ final class Int8Layers {
 
     static Layer conv(LayerContext c, Node n, ConvLayers.Operands o, String id) {
         Layout layout = c.layoutOf(o.x());
-        String why = convWhyNot(o, layout, id);
+        String why = convWhyNot(o, n.output(), layout, id);
         if (why != null) throw GpuEngineException.unsupported(n, why);
+        if (id.equals(GpuTactics.CONV_1X1_GEMM) || id.equals(GpuTactics.CONV_IM2COL_GEMM)) return pixelConv(c, n, o, id);
         Value x = o.x(), w = o.w(), out = n.output();
         int[] xd = x.type().shape().dims(), wd = w.type().shape().dims();
         Attributes a = o.conv().attrs();
@@ -94,31 +129,95 @@ final class Int8Layers {
 
     /** y[M, N] = x[M, K] · W (+ bias) (+ residual) (ReLU) at INT8; {@code w} [K, N], or [N, K] with {@code transB}. */
     static Layer gemm(LayerContext c, Node n, String id, Value x, Value w, boolean transB, Value biasValue, Value residualValue, boolean relu) {
-        Value y = n.output();
         int[] xd = x.type().shape().dims(), wd = w.type().shape().dims();
         int kk = xd[xd.length - 1], nn = transB ? wd[0] : wd[1];
         String why = gemmWhyNot(kk, nn, null);
         if (why != null) throw GpuEngineException.unsupported(n, why);
         long m = x.type().numElements() / kk;
         if (m > Integer.MAX_VALUE) throw GpuEngineException.unsupported(n, "M = " + m + " rows is too many");
-        float sx = c.scale(x), sy = c.scale(y);
         Int8Weights q = Int8Weights.forGemm(w.constantValue(), transB, c.weightScales(w, nn));
         DeviceBuffer wb = c.shared(w, "int8:nk", () -> DeviceBuffer.ofBytes(q.codes()));
-        DeviceBuffer scales = c.shared(w, "int8:scales@" + Float.floatToIntBits(sx), () -> DeviceBuffer.ofFloats(q.outputScales(sx)));
-        DeviceBuffer bias = biasValue == null ? null : c.shared(biasValue, "f32", () -> DeviceBuffer.ofFloats(floats(biasValue)));
+        return matmul(c, n, id, x, w, q, wb, null, (int) m, nn, kk, biasValue, residualValue, relu ? 0f : Float.NEGATIVE_INFINITY, Float.POSITIVE_INFINITY);
+    }
+
+    /**
+     * A convolution as cuBLASLt's INT8 GEMM over its output pixels: {@code cublaslt.conv1x1} on x's codes as stored
+     * ([N*H*W, C], the KRSC filter codes [K, C]), {@code cublaslt.conv.im2col} on {@link Im2col}'s matrix of x's codes
+     * [N*OH*OW, kpad] (zero codes in the padding: the symmetric quantization's zero) with the KRSC codes padded to kpad
+     * columns ({@link Int8Weights#paddedTo}, the matrix's column order), the matrix in the stream's workspace ahead of
+     * cuBLASLt's.
+     */
+    private static Layer pixelConv(LayerContext c, Node n, ConvLayers.Operands o, String id) {
+        Value x = o.x(), w = o.w(), out = n.output();
+        Im2col.Geometry g = ConvLayers.pixelGeometry(o, out);
+        int nn = w.type().shape().dim(0);
+        boolean direct = id.equals(GpuTactics.CONV_1X1_GEMM);
+        int kk = direct ? g.c() : g.kpad();
+        if (g.m() > Integer.MAX_VALUE) throw GpuEngineException.unsupported(n, "M = " + g.m() + " pixels is too many for one matmul");
+        Int8Weights q = Int8Weights.forConv(w.constantValue(), c.weightScales(w, nn));
+        DeviceBuffer wb = direct ? c.shared(w, "int8:krsc", () -> DeviceBuffer.ofBytes(q.codes()))
+                : c.shared(w, "int8:krsc@" + kk, () -> DeviceBuffer.ofBytes(q.paddedTo(kk)));
+        return matmul(c, n, id, x, w, q, wb, direct ? null : g, (int) g.m(), nn, kk, o.bias(), o.residual(), o.act().lo(), o.act().hi());
+    }
+
+    /**
+     * The INT8 GEMM y [m, nn] = clamp(x' [m, kk] · wb [nn, kk]^T · s_x·s_w[c] + bias (+ residual)) requantized, x' x's
+     * codes as stored or, with {@code im2col}, the matrix gathered from them: the requantizing form where cuBLASLt has one
+     * (no activation or ReLU), else the int32 sums and Tessel's epilogue.
+     */
+    private static Layer matmul(LayerContext c, Node n, String id, Value x, Value w, Int8Weights q, DeviceBuffer wb, Im2col.Geometry im2col, int m, int nn, int kk,
+                                Value biasValue, Value residualValue, float lo, float hi) {
+        Value y = n.output();
+        float sx = c.scale(x), sy = c.scale(y);
         DeviceBuffer residual = residualValue == null ? null : c.activation(residualValue);
         float sr = residualValue == null ? 1f : c.scale(residualValue);
-        Int8Epilogue.Params ep = new Int8Epilogue.Params(scales, bias, residual, sr, relu ? 0f : Float.NEGATIVE_INFINITY, Float.POSITIVE_INFINITY, DType.I8, sy);
-        Int8Gemm g = Int8Gemm.plan(c.cublasLt(), new Int8Gemm.Spec((int) m, nn, kk), 1);
-        if (g.algos().isEmpty()) { g.close(); throw GpuEngineException.unsupported(n, "cuBLASLt has no INT8 algorithm for " + m + "x" + nn + "x" + kk); }
         DeviceBuffer xb = c.activation(x), yb = c.activation(y);
-        DeviceBuffer acc = c.keep(DeviceBuffer.allocate(g.spec().accumulatorBytes()));
+        Int8Gemm.Spec spec = new Int8Gemm.Spec(m, nn, kk);
+        boolean relu = lo == 0f && hi == Float.POSITIVE_INFINITY, none = lo == Float.NEGATIVE_INFINITY && hi == Float.POSITIVE_INFINITY;
+        Int8Gemm g = null;
+        DeviceBuffer alphas = null;
+        if (relu || none) {
+            DeviceBuffer bias = biasValue == null ? null
+                    : c.shared(biasValue, "f32/" + Float.floatToIntBits(sy), () -> DeviceBuffer.ofFloats(Int8Gemm.overScale(floats(biasValue), sy)));
+            try {
+                g = Int8Gemm.requantizing(c.cublasLt(), spec, relu, bias, 1);
+                alphas = c.shared(w, "int8:alphas@" + Float.floatToIntBits(sx) + "/" + Float.floatToIntBits(sy), () -> DeviceBuffer.ofFloats(Int8Gemm.alphas(q.outputScales(sx), sy)));
+            } catch (CublasException e) {
+                g = null; // no requantizing algorithm on this GPU: the int32 form below
+            }
+        }
+        if (im2col != null) c.needWorkspace(Im2col.workspaceBytes(im2col, 1, Int8Gemm.WORKSPACE_BYTES));
         java.util.function.Supplier<DeviceBuffer> ws = c.workspace();
-        String tactic = GpuTactics.variant(id, VARIANT);
+        if (g != null) {
+            Int8Gemm lt = g;
+            DeviceBuffer a = alphas;
+            float beta = sr / sy;
+            String tactic = GpuTactics.variant(id, VARIANT);
+            return new Layer() {
+                @Override public LayerPlan plan() { return c.plan(n, tactic, y); }
+                @Override public void enqueue(CudaStream s) {
+                    DeviceBuffer w0 = ws.get();
+                    DeviceBuffer in = im2col == null ? xb : Im2col.gatherInto(c.kernels(), im2col, 1, xb, w0, s);
+                    lt.runRequantizing(in, wb, a, residual, beta, yb, im2col == null ? w0 : Im2col.afterMatrix(im2col, 1, w0), s);
+                }
+                @Override public void close() { lt.close(); }
+            };
+        }
+        DeviceBuffer scales = c.shared(w, "int8:scales@" + Float.floatToIntBits(sx), () -> DeviceBuffer.ofFloats(q.outputScales(sx)));
+        DeviceBuffer bias = biasValue == null ? null : c.shared(biasValue, "f32", () -> DeviceBuffer.ofFloats(floats(biasValue)));
+        Int8Epilogue.Params ep = new Int8Epilogue.Params(scales, bias, residual, sr, lo, hi, DType.I8, sy);
+        Int8Gemm lt = Int8Gemm.plan(c.cublasLt(), spec, 1);
+        if (lt.algos().isEmpty()) { lt.close(); throw GpuEngineException.unsupported(n, "cuBLASLt has no INT8 algorithm for " + m + "x" + nn + "x" + kk); }
+        DeviceBuffer acc = c.keep(DeviceBuffer.allocate(spec.accumulatorBytes()));
+        String tactic = GpuTactics.variant(id, VARIANT, EPILOGUE);
         return new Layer() {
             @Override public LayerPlan plan() { return c.plan(n, tactic, y); }
-            @Override public void enqueue(CudaStream s) { g.run(c.kernels(), xb, wb, acc, ep, yb, ws.get(), s); }
-            @Override public void close() { g.close(); }
+            @Override public void enqueue(CudaStream s) {
+                DeviceBuffer w0 = ws.get();
+                DeviceBuffer in = im2col == null ? xb : Im2col.gatherInto(c.kernels(), im2col, 1, xb, w0, s);
+                lt.run(c.kernels(), in, wb, acc, ep, yb, im2col == null ? w0 : Im2col.afterMatrix(im2col, 1, w0), s);
+            }
+            @Override public void close() { lt.close(); }
         };
     }
 

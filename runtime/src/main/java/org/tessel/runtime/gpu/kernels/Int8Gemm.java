@@ -22,6 +22,14 @@ import org.tessel.runtime.cuda.ffm.CudaDataType;
  * the one that runs there. The heuristic is asked with cuBLASLt's default preferences, which assume
  * 256-byte aligned operands (every fresh {@link DeviceBuffer} is); a slice aligned to only 4 bytes
  * passes {@link #runInt32}'s check but may be refused by the algorithm cuBLASLt chose.
+ *
+ * <p>The {@linkplain #requantizing requantizing form} has cuBLASLt write the int8 output itself in the same call (scale
+ * type CUDA_R_32F, int8 C and D, a device vector of alphas): y = int8(alpha[c] · acc + beta · residual + bias'[c]) then
+ * ReLU, with alpha[c] = s_x·s_w[c] / s_y, bias'[c] = bias[c] / s_y and beta = s_residual / s_y ({@link #alphas},
+ * {@link #overScale}), so no int32 accumulator tensor goes through memory and no second kernel runs. It differs from
+ * Tessel's epilogue by the order of its f32 operations (a code at a rounding tie may differ by one) and by saturating
+ * to [-128, 127] where Tessel's epilogue and the CPU's emulation clamp to [-127, 127]; a Clip's bounds are not among
+ * its epilogues, so a clamping activation other than ReLU takes the int32 form and Tessel's epilogue.
  */
 public final class Int8Gemm implements AutoCloseable {
     /** M rows of activations, N output channels, K the contraction. */
@@ -44,23 +52,67 @@ public final class Int8Gemm implements AutoCloseable {
 
     private final Spec spec;
     private final CublasLt.Plan plan;
+    private final boolean requantizes;
 
-    private Int8Gemm(CublasLt lt, Spec s, int maxAlgos) {
+    private Int8Gemm(CublasLt lt, Spec s, CublasLt.Epilogue requantizing, long biasAddress, int maxAlgos) {
         this.spec = s;
-        CublasLt.Problem p = new CublasLt.Problem(true, false, s.n(), s.m(), s.k(), s.k(), s.k(), s.n(),
-                CudaDataType.R_8I, CublasLt.ComputeType.C32I, CublasLt.Epilogue.DEFAULT, CudaDataType.R_32I);
-        this.plan = lt.plan(p, 0, maxAlgos, WORKSPACE_BYTES);
+        this.requantizes = requantizing != null;
+        CublasLt.Problem p = new CublasLt.Problem(true, false, s.n(), s.m(), s.k(), s.k(), s.k(), s.n(), CudaDataType.R_8I, CublasLt.ComputeType.C32I,
+                requantizes ? requantizing : CublasLt.Epilogue.DEFAULT, requantizes ? CudaDataType.R_8I : CudaDataType.R_32I);
+        this.plan = lt.plan(p, biasAddress, maxAlgos, WORKSPACE_BYTES);
     }
 
-    /** Plans the GEMM and asks cuBLASLt's heuristic for up to {@code maxAlgos} algorithms. */
-    public static Int8Gemm plan(CublasLt lt, Spec spec, int maxAlgos) { return new Int8Gemm(lt, spec, maxAlgos); }
+    /** Plans the int32 form (exact sums, then {@link Int8Epilogue}) and asks cuBLASLt's heuristic for up to {@code maxAlgos} algorithms. */
+    public static Int8Gemm plan(CublasLt lt, Spec spec, int maxAlgos) { return new Int8Gemm(lt, spec, null, 0, maxAlgos); }
+
+    /**
+     * Plans the requantizing form (cuBLASLt writes int8 y: per-channel alphas, the f32 bias {@code bias} divided by the
+     * output's scale ({@link #overScale}; null: none), ReLU or not, a residual through C); throws
+     * {@link org.tessel.runtime.cuda.ffm.CublasException} when cuBLASLt has no algorithm for it on this GPU.
+     */
+    public static Int8Gemm requantizing(CublasLt lt, Spec spec, boolean relu, DeviceBuffer bias, int maxAlgos) {
+        CublasLt.Epilogue e = bias == null ? (relu ? CublasLt.Epilogue.RELU : CublasLt.Epilogue.DEFAULT) : relu ? CublasLt.Epilogue.RELU_BIAS : CublasLt.Epilogue.BIAS;
+        if (bias != null) check(bias, 4L * spec.n(), "bias [" + spec.n() + "] (f32, divided by the output's scale)");
+        return new Int8Gemm(lt, spec, e, bias == null ? 0 : bias.address(), maxAlgos);
+    }
 
     public Spec spec() { return spec; }
+
+    /** True for the {@linkplain #requantizing requantizing form}. */
+    public boolean requantizes() { return requantizes; }
+
+    /** The requantizing form's alphas: s_x·s_w[c] ({@link Int8Weights#outputScales}) over the output's scale, in f32. */
+    public static float[] alphas(float[] outputScales, float outScale) { return overScale(outputScales, outScale); }
+
+    /** Each value over {@code outScale} in f32 (the requantizing form's bias: cuBLASLt adds it after the alphas scaled the sums). */
+    public static float[] overScale(float[] v, float outScale) {
+        Quantize.checkScale(outScale, "int8 GEMM output");
+        float[] r = new float[v.length];
+        for (int i = 0; i < v.length; i++) r[i] = v[i] / outScale;
+        return r;
+    }
+
+    /**
+     * The requantizing form's run: y [M, N] (int8) = int8(alphas[c] · X W^T + beta · residual + bias'[c]) (ReLU), in one
+     * cuBLASLt call with the heuristic's first algorithm; {@code residual} (int8 [M, N]) may be null (beta is then ignored).
+     */
+    public void runRequantizing(DeviceBuffer x, DeviceBuffer w, DeviceBuffer alphas, DeviceBuffer residual, float beta, DeviceBuffer y, DeviceBuffer workspace,
+                                CudaStream stream) {
+        if (!requantizes) throw new IllegalStateException("this int8 GEMM writes int32 sums; plan it with Int8Gemm.requantizing to have cuBLASLt write int8");
+        check(x, (long) spec.m() * spec.k(), "activations X [" + spec.m() + ", " + spec.k() + "] (int8)");
+        check(w, (long) spec.n() * spec.k(), "weights W [" + spec.n() + ", " + spec.k() + "] (int8, output channels first)");
+        check(alphas, 4L * spec.n(), "alphas [" + spec.n() + "] (f32)");
+        check(y, (long) spec.m() * spec.n(), "output [" + spec.m() + ", " + spec.n() + "] (int8)");
+        if (residual != null) check(residual, (long) spec.m() * spec.n(), "residual [" + spec.m() + ", " + spec.n() + "] (int8)");
+        plan.runAlphaVector(plan.algos().getFirst(), alphas.address(), w.address(), x.address(), residual == null ? 0f : beta, residual == null ? y.address() : residual.address(),
+                y.address(), workspace == null ? 0 : workspace.address(), workspace == null ? 0 : workspace.bytes(), stream.handleAddress());
+    }
 
     public List<CublasLt.Algo> algos() { return plan.algos(); }
 
     /** acc[M, N] (int32) = X[M, K] W[N, K]^T with the heuristic's {@code algoIndex}-th algorithm. */
     public void runInt32(int algoIndex, DeviceBuffer x, DeviceBuffer w, DeviceBuffer acc, DeviceBuffer workspace, CudaStream stream) {
+        if (requantizes) throw new IllegalStateException("this int8 GEMM writes requantized int8 (Int8Gemm.requantizing); runRequantizing runs it");
         if (algoIndex < 0 || algoIndex >= plan.algos().size())
             throw new IllegalArgumentException("int8 GEMM has " + plan.algos().size() + " algorithms, asked for number " + algoIndex);
         check(x, (long) spec.m() * spec.k(), "activations X [" + spec.m() + ", " + spec.k() + "] (int8)");

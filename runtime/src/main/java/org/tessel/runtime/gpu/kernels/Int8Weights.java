@@ -92,6 +92,19 @@ public record Int8Weights(byte[] codes, float[] scales, int channelSize) {
     }
 
     /**
+     * The codes as [channels, {@code columns}] row-major, each channel's codes followed by zeros: a KRSC filter
+     * ({@link #forConv}) as the weights of a GEMM over {@link Im2col}'s matrix, whose columns are padded the same way
+     * (its column (ky * KW + kx) * C + c is KRSC's order).
+     */
+    public byte[] paddedTo(int columns) {
+        if (columns < channelSize) throw new IllegalArgumentException(columns + " columns cannot hold a channel's " + channelSize + " codes");
+        if (columns == channelSize) return codes.clone();
+        byte[] out = new byte[Math.multiplyExact(scales.length, columns)];
+        for (int c = 0; c < scales.length; c++) System.arraycopy(codes, c * channelSize, out, c * columns, channelSize);
+        return out;
+    }
+
+    /**
      * The epilogue's per-channel scales for activations quantized at {@code activationScale}:
      * activationScale * scale[c], one f32 product each (what {@link Int8Epilogue} multiplies the
      * int32 sums by).

@@ -149,7 +149,7 @@ class Fp8PlanRefusalTest {
         assertEquals("the FP8 convolution's im2col matrix [524288, 2304] takes 1152 MiB of workspace, more than the 1024 MiB an FP8 convolution may use",
                 impl.fp8WhyNot(conv(nhwc(32, 256, 128, 128), 256, new int[] {3, 3}, new long[] {1, 1}, new long[] {1, 1, 1, 1}, new long[] {1, 1}, 1), GpuTactics.CONV_FUSED));
         assertTrue(impl.fp8WhyNot(conv(nhwc(1, 32, 8, 8, 8), 32, new int[] {3, 3, 3}, new long[] {1, 1, 1}, new long[] {1, 1, 1, 1, 1, 1}, new long[] {1, 1, 1}, 1), GpuTactics.CONV_FUSED)
-                .startsWith("an FP8 convolution on the GPU is 2-D (got input"));
+                .startsWith("a convolution over its pixels (a GEMM on x or on its im2col matrix) is 2-D (got input"));
         org.tessel.ir.NetworkBuilder b = new org.tessel.ir.NetworkBuilder("computed");
         org.tessel.ir.Value x = b.input("x", nhwc(1, 32, 8, 8)), w = b.input("w", DType.F32, 32, 32, 3, 3);
         Node computed = b.node("Conv", "conv", org.tessel.api.Attributes.builder().put("pads", 1, 1, 1, 1).build(), 1, x, w);

@@ -2,6 +2,7 @@ package org.tessel.runtime.gpu.kernels;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -184,6 +185,38 @@ class Int8KernelsTest {
                 CublasLt.ComputeType.C32F, CublasLt.Epilogue.DEFAULT, CudaDataType.R_32I)).getMessage().contains("needs CUBLAS_COMPUTE_32I"));
         assertEquals(3, CudaDataType.R_8I.code());
         assertEquals(10, CudaDataType.R_32I.code());
+    }
+
+    @Test void cublasLtProblemChecksTheRequantizingConfiguration() {
+        // int8 D: f32 alphas per row of D (a device vector), the bias epilogues and ReLU, the "TN" format only
+        CublasLt.Problem p = new CublasLt.Problem(true, false, 8, 5, 32, 32, 32, 8, CudaDataType.R_8I, CublasLt.ComputeType.C32I,
+                CublasLt.Epilogue.RELU_BIAS, CudaDataType.R_8I);
+        assertTrue(p.alphaVector());
+        assertFalse(new CublasLt.Problem(true, false, 8, 5, 32, 32, 32, 8, CudaDataType.R_8I, CublasLt.ComputeType.C32I, CublasLt.Epilogue.DEFAULT,
+                CudaDataType.R_32I).alphaVector());
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> new CublasLt.Problem(true, false, 8, 5, 32, 32, 32, 8, CudaDataType.R_8I,
+                CublasLt.ComputeType.C32I, CublasLt.Epilogue.GELU_BIAS, CudaDataType.R_8I)).getMessage().contains("DEFAULT, RELU, BIAS and RELU_BIAS"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> new CublasLt.Problem(false, false, 8, 5, 32, 8, 32, 8, CudaDataType.R_8I,
+                CublasLt.ComputeType.C32I, CublasLt.Epilogue.DEFAULT, CudaDataType.R_8I)).getMessage().contains("\"TN\" format"));
+        // the host side of the requantize: alphas s_x·s_w[c] / s_y, the bias over s_y
+        assertArrayEquals(new float[] {0.5f / 4f, 2f / 4f}, Int8Gemm.alphas(new float[] {0.5f, 2f}, 4f));
+        assertArrayEquals(new float[] {-0.25f, 1f}, Int8Gemm.overScale(new float[] {-1f, 4f}, 4f));
+        assertThrows(IllegalArgumentException.class, () -> Int8Gemm.overScale(new float[] {1f}, 0f));
+    }
+
+    @Test void convolutionCodesPadToTheIm2colColumns() {
+        // [2, 3, 1, 2] filters: KRSC codes of 6 per channel, padded to 8 columns with zeros
+        Tensor w = Tensor.ofFloats(DType.F32, org.tessel.api.Shape.of(2, 3, 1, 2), new float[] {1, 2, 3, 4, 5, 6, -6, -5, -4, -3, -2, -1});
+        Int8Weights q = Int8Weights.forConv(w);
+        byte[] padded = q.paddedTo(8);
+        assertEquals(16, padded.length);
+        for (int c = 0; c < 2; c++) {
+            for (int i = 0; i < 6; i++) assertEquals(q.codes()[c * 6 + i], padded[c * 8 + i]);
+            assertEquals(0, padded[c * 8 + 6]);
+            assertEquals(0, padded[c * 8 + 7]);
+        }
+        assertArrayEquals(q.codes(), q.paddedTo(6));
+        assertThrows(IllegalArgumentException.class, () -> q.paddedTo(5));
     }
 
     @Test void epilogueSourcesSpecializeByDefines() {
