@@ -85,7 +85,7 @@ class Int8EngineGpuTest {
      */
     @ParameterizedTest
     @CsvSource(delimiter = ';', value = {"layer1.conv2 3x3;64;56;64;3;1;1", "layer1.conv3 1x1;64;56;256;1;1;0", "layer2.conv2 3x3/2;128;56;128;3;2;1",
-            "layer3.conv2 3x3;256;14;256;3;1;1", "layer3.conv1 1x1;1024;14;256;1;1;0"})
+            "layer3.conv2 3x3;256;14;256;3;1;1", "layer3.conv1 1x1;1024;14;256;1;1;0", "sliced 3x3 (3.5 MiB of matrix an image);16;160;16;3;1;1"})
     void int8TacticsOnResnet50Layers(String layer, int c, int hw, int k, int r, int stride, int pad) {
         CudaContext ctx = GpuTestSupport.requireGpu();
         org.junit.jupiter.api.Assumptions.assumeFalse(GpuTestSupport.emulated(), "cuDNN does not run on the emulated device, and its timings mean nothing");

@@ -29,7 +29,9 @@ import org.tessel.tactics.NodeFacts.ConvGeometry;
  * <p>Takes: Conv and fused conv_bias_act (Conv, a residual Add, Relu in the epilogue; Clip, Sigmoid, Tanh, HardSigmoid,
  * HardSwish, LeakyRelu or Gelu as the activation kernel after it), 2-D, any kernel, strides, pads and dilations but
  * a 1x1, stride-1, unpadded one (its input already is the matrix: {@code cublaslt.conv1x1}), one group, constant filters and bias, NHWC, FP16 and BF16; input and output channels multiples of 8 (the gather's 16-byte
- * copies, the tensor cores' alignment); an im2col matrix of at most {@value #MAX_MATRIX_BYTES} bytes. And INT8 as
+ * copies, the tensor cores' alignment); an im2col matrix of at most {@value #MAX_MATRIX_BYTES} bytes an image (a batch is
+ * gathered and multiplied in slices of whole images of about {@value #SLICE_BYTES} bytes, each slice's matrix in L2).
+ * And INT8 as
  * {@code cublaslt.conv1x1} takes it: the matrix holds x's int8 codes (a byte an element; zero, the symmetric
  * quantization's zero point, in the padding), channels multiples of 4.
  */
@@ -38,8 +40,16 @@ public final class ConvIm2colGemmTactic extends BaseTactic {
     public static final String ID = "cublaslt.conv.im2col";
     /** The im2col matrix's columns are padded to a multiple of this (the runtime's Im2col.ALIGN). */
     public static final int K_ALIGN = 16;
-    /** The largest im2col matrix the tactic takes (bytes of workspace). */
+    /** The largest im2col matrix of one image the tactic takes (bytes of workspace). */
     public static final long MAX_MATRIX_BYTES = 256L << 20;
+    /**
+     * The matrix is gathered and multiplied in slices of whole images of about this many bytes (the runtime's
+     * Im2col.Slicing), well inside the 50 MB L2 of an H100 or H200: the gather's writes and the matmul's reads of a slice
+     * meet in L2, and the slices reuse the same workspace lines.
+     */
+    public static final long SLICE_BYTES = 24L << 20;
+    /** The matrix's traffic (written by the gather, read by the matmul, in L2) priced at this share of the same bytes through memory. */
+    static final double L2_SHARE = 0.4;
     /** The gather: a copy kernel's share of bandwidth (reads strided by taps, writes contiguous). */
     static final double GATHER_MEMORY_EFFICIENCY = 0.6;
 
@@ -68,8 +78,8 @@ public final class ConvIm2colGemmTactic extends BaseTactic {
             return "a 1x1, stride-1, unpadded convolution needs no gather: its input is the matrix (" + Conv1x1GemmTactic.ID + " runs it)";
         String matmul = Conv1x1GemmTactic.matmulWhyNot(n, conv, g, p);
         if (matmul != null) return matmul;
-        long bytes = matrixBytes(conv, p);
-        if (bytes > MAX_MATRIX_BYTES) return "its im2col matrix takes " + (bytes >> 20) + " MiB of workspace, more than " + (MAX_MATRIX_BYTES >> 20) + " MiB";
+        long bytes = matrixBytes(conv, p) / Math.max(1, conv.input(0).type().shape().dim(0));
+        if (bytes > MAX_MATRIX_BYTES) return "its im2col matrix of one image takes " + (bytes >> 20) + " MiB of workspace, more than " + (MAX_MATRIX_BYTES >> 20) + " MiB";
         return null;
     }
 
@@ -83,7 +93,18 @@ public final class ConvIm2colGemmTactic extends BaseTactic {
 
     static long paddedK(long k) { return (k + K_ALIGN - 1) / K_ALIGN * K_ALIGN; }
 
-    @Override public long workspaceBytes(Node n, Precision p) { return Conv1x1GemmTactic.WORKSPACE + matrixBytes(NodeFacts.anchor(n, CONV), p); }
+    /** cuBLASLt's workspace and one slice's matrix: the whole matrix when it is under {@link #SLICE_BYTES}, else about that (at least an image's). */
+    @Override public long workspaceBytes(Node n, Precision p) {
+        Node conv = NodeFacts.anchor(n, CONV);
+        long all = matrixBytes(conv, p), image = all / Math.max(1, conv.input(0).type().shape().dim(0));
+        return Conv1x1GemmTactic.WORKSPACE + Math.min(all, Math.max(image, SLICE_BYTES));
+    }
+
+    /** About how many slices the runtime gathers the matrix in: one per {@link #SLICE_BYTES} of matrix (whole images). */
+    static int slices(Node conv, Precision p) {
+        long all = matrixBytes(conv, p), image = all / Math.max(1, conv.input(0).type().shape().dim(0));
+        return (int) Math.max(1, (all + Math.max(image, SLICE_BYTES) - 1) / Math.max(image, SLICE_BYTES));
+    }
 
     @Override public TacticFeatures features(Node n, Precision p, Layout l) {
         return new TacticFeatures(Conv1x1GemmTactic.TENSOR_EFFICIENCY, true, Conv1x1GemmTactic.TILE_M, Conv1x1GemmTactic.TILE_N, Conv1x1GemmTactic.TILE_K, p == Precision.INT8 ? 4 : 8,
@@ -92,18 +113,20 @@ public final class ConvIm2colGemmTactic extends BaseTactic {
 
     /**
      * The matmul over the im2col matrix (its A operand M x K padded, read in place of x) plus the gather before it (x read,
-     * the matrix written), each priced by the model; the gather's time adds to the matmul's as a launch of its own does.
+     * the matrix written), each priced by the model, the matrix's bytes at {@link #L2_SHARE} (they meet in L2); the
+     * gather's time adds to the matmul's as a launch of its own does, once per slice.
      */
     @Override public Cost cost(CostModel model, Node n, Precision p, Layout l, boolean cudaGraphs) {
         Node conv = NodeFacts.anchor(n, CONV);
         Work node = Work.of(n, p);
         long[] g = Work.gemmDims(conv);
-        double col = matrixBytes(conv, p), x = (double) elementBytes(p) * conv.input(0).type().numElements();
+        double col = L2_SHARE * matrixBytes(conv, p), x = (double) elementBytes(p) * conv.input(0).type().numElements();
         Work gemm = new Work(node.flops(), Math.max(0, node.bytesRead() - x) + col, node.bytesWritten(), g[0], g[1], paddedK(g[2]));
         TacticFeatures f = features(n, p, l);
+        int slices = slices(conv, p);
         Cost matmul = model.estimate(id(), gemm, new TacticFeatures(f.peakEfficiency(), true, f.tileM(), f.tileN(), f.tileK(), f.alignmentElements(), f.memoryEfficiency(),
-                f.kernelLaunches() - 1, f.maxSplitK(), f.streamK()), p, cudaGraphs);
-        Cost gather = model.estimate(id() + "/im2col", new Work(0, x, col, 0, 0, 0), new TacticFeatures(1.0, false, 0, 0, 0, 1, GATHER_MEMORY_EFFICIENCY, 1), p, cudaGraphs);
+                f.kernelLaunches() - 2 + slices, f.maxSplitK(), f.streamK()), p, cudaGraphs);
+        Cost gather = model.estimate(id() + "/im2col", new Work(0, x, col, 0, 0, 0), new TacticFeatures(1.0, false, 0, 0, 0, 1, GATHER_MEMORY_EFFICIENCY, slices), p, cudaGraphs);
         return new Cost(matmul.computeUs(), matmul.memoryUs(), matmul.launchUs() + gather.totalUs(), workspaceBytes(n, p));
     }
 }

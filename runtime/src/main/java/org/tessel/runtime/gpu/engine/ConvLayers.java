@@ -357,9 +357,10 @@ public final class ConvLayers implements TacticImplementation {
     }
 
     /**
-     * A 2-D NHWC convolution of one group as {@link Im2col}'s matrix [N*OH*OW, kpad] of x (in the stream's workspace, ahead
-     * of cuBLASLt's) times the filters reordered to [Cout, kpad] ({@link Im2col#filters}), then the epilogue as
-     * {@link #gemm1x1}'s: tactic {@code cublaslt.conv.im2col}.
+     * A 2-D NHWC convolution of one group as {@link Im2col}'s matrix [N*OH*OW, kpad] of x times the filters reordered to
+     * [Cout, kpad] ({@link Im2col#filters}), then the epilogue as {@link #gemm1x1}'s: tactic {@code cublaslt.conv.im2col}.
+     * The matrix is gathered and multiplied in slices of whole images ({@link Im2col.Slicing}), each in the stream's
+     * workspace ahead of cuBLASLt's.
      */
     private static Layer gemmIm2col(LayerContext c, Operands o, Node owner, int groups, Layout layout, long[] strides, long[] pads, long[] dil) {
         Value x = o.x(), w = o.w(), out = owner.output();
@@ -376,16 +377,17 @@ public final class ConvLayers implements TacticImplementation {
         } catch (IllegalArgumentException e) {
             throw GpuEngineException.unsupported(owner, e.getMessage());
         }
-        if (g.bytes(2) > org.tessel.tactics.conv.ConvIm2colGemmTactic.MAX_MATRIX_BYTES)
-            throw GpuEngineException.unsupported(owner, id + "'s im2col matrix [" + g.mpad() + ", " + g.kpad() + "] takes " + (g.bytes(2) >> 20) + " MiB of workspace, more than "
-                    + (org.tessel.tactics.conv.ConvIm2colGemmTactic.MAX_MATRIX_BYTES >> 20) + " MiB");
+        if (g.withImages(1).bytes(2) > org.tessel.tactics.conv.ConvIm2colGemmTactic.MAX_MATRIX_BYTES)
+            throw GpuEngineException.unsupported(owner, id + "'s im2col matrix of one image [" + g.withImages(1).mpad() + ", " + g.kpad() + "] takes " + (g.withImages(1).bytes(2) >> 20)
+                    + " MiB of workspace, more than " + (org.tessel.tactics.conv.ConvIm2colGemmTactic.MAX_MATRIX_BYTES >> 20) + " MiB");
         DeviceBuffer wb = c.upload(() -> Im2col.filters(w.constantValue(), g.kpad()), w, "im2col:" + g.kpad());
         return pixelGemm(c, o, owner, id, g, g.m(), g.kpad(), wd[0], wb);
     }
 
     /**
      * The matmul over the output pixels both tactics run: y [m, nn] = act(A [m, kk] · wb [nn, kk]^T + bias + residual), A
-     * x as stored or, with {@code im2col}, the matrix {@link Im2col} gathers from it first (in the stream's workspace).
+     * x as stored or, with {@code im2col}, the matrix {@link Im2col} gathers from it first, slice by slice of whole images
+     * ({@link Im2col.Slicing}: one cuBLASLt plan for a full slice's rows, another for the last slice's when they differ).
      */
     private static Layer pixelGemm(LayerContext c, Operands o, Node owner, String id, Im2col.Geometry im2col, long m, int kk, int nn, DeviceBuffer wb) {
         Value x = o.x(), bias = o.bias(), residual = o.residual(), out = owner.output();
@@ -399,26 +401,44 @@ public final class ConvLayers implements TacticImplementation {
             throw GpuEngineException.unsupported(owner, id + " adds its residual %" + residual.name() + " as the matmul's C, which must be NHWC like the output (the plan lays it out " + c.layoutOf(residual).text() + ")");
         DeviceBuffer rb = residual == null ? null : c.activation(residual);
         CublasLtGemm.Precision lp = GemmLayers.lp(c.precision());
-        CublasLtGemm g = CublasLtGemm.plan(c.cublasLt(), new CublasLtGemm.Spec((int) m, nn, kk, true, lp, epi), bb, 1);
-        if (g.algos().isEmpty()) { g.close(); throw GpuEngineException.unsupported(owner, "cuBLASLt has no algorithm for the " + m + "x" + nn + "x" + kk + " " + lp + " matmul of this convolution"); }
+        Im2col.Slicing slices = im2col == null ? null : Im2col.Slicing.of(im2col, 2, (long) nn * c.storage().bytes());
+        long rows = slices == null ? m : slices.slice().m(), lastRows = slices == null ? m : slices.last().m();
+        CublasLtGemm g = gemmPlan(c, owner, (int) rows, nn, kk, lp, epi, bb);
+        CublasLtGemm gl = lastRows == rows ? g : gemmPlan(c, owner, (int) lastRows, nn, kk, lp, epi, bb);
         Act act = o.act();
         String tactic = (residual != null ? GpuTactics.variant(id, "residual") : id) + act.variantSuffix();
-        if (im2col != null) c.needWorkspace(Im2col.workspaceBytes(im2col, 2, CublasLtGemm.WORKSPACE_BYTES));
+        if (slices != null) c.needWorkspace(slices.workspaceBytes(CublasLtGemm.WORKSPACE_BYTES));
         java.util.function.Supplier<DeviceBuffer> ws = c.workspace();
         DType t = c.storage();
-        long elems = out.type().numElements();
+        long elems = out.type().numElements(), rowBytes = (long) nn * t.bytes();
         return new Layer() {
             @Override public LayerPlan plan() { return c.plan(owner, tactic, out); }
             @Override public void enqueue(CudaStream s) {
                 DeviceBuffer w0 = ws.get();
-                DeviceBuffer a = im2col == null ? xb : Im2col.gatherInto(c.kernels(), im2col, 2, xb, w0, s);
-                DeviceBuffer lt = im2col == null ? w0 : Im2col.afterMatrix(im2col, 2, w0);
-                if (rb != null) g.run(0, a, wb, 1f, rb, yb, lt, s);
-                else g.run(a, wb, yb, lt, s);
+                if (slices == null) {
+                    if (rb != null) g.run(0, xb, wb, 1f, rb, yb, w0, s);
+                    else g.run(xb, wb, yb, w0, s);
+                } else {
+                    slices.run(c.kernels(), xb, w0, s, (last, matrix, row0, lt) -> {
+                        long n = last ? lastRows : rows;
+                        DeviceBuffer ys = yb.slice(row0 * rowBytes, n * rowBytes);
+                        if (rb != null) (last ? gl : g).run(0, matrix, wb, 1f, rb.slice(row0 * rowBytes, n * rowBytes), ys, lt, s);
+                        else (last ? gl : g).run(matrix, wb, ys, lt, s);
+                    });
+                }
                 act.apply(c, t, yb, elems, s);
             }
-            @Override public void close() { g.close(); }
+            @Override public void close() {
+                g.close();
+                if (gl != g) gl.close();
+            }
         };
+    }
+
+    private static CublasLtGemm gemmPlan(LayerContext c, Node owner, int m, int nn, int kk, CublasLtGemm.Precision lp, CublasLt.Epilogue epi, DeviceBuffer bias) {
+        CublasLtGemm g = CublasLtGemm.plan(c.cublasLt(), new CublasLtGemm.Spec(m, nn, kk, true, lp, epi), bias, 1);
+        if (g.algos().isEmpty()) { g.close(); throw GpuEngineException.unsupported(owner, "cuBLASLt has no algorithm for the " + m + "x" + nn + "x" + kk + " " + lp + " matmul of this convolution"); }
+        return g;
     }
 
     /** cuDNN's fused convolution, on the padded input when {@code pad} is given; {@code variant}: [ALGO][/ACTIVATION] (clamp, sigmoid, ...). */

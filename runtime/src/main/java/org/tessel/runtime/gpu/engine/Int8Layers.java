@@ -73,9 +73,9 @@ final class Int8Layers {
             if (id.equals(GpuTactics.CONV_1X1_GEMM) && !unitGemm(g))
                 return id + " runs 1x1, stride-1, unpadded convolutions (its input is the matrix); this one is " + g.kh() + "x" + g.kw() + ", strides " + g.strideH() + "x" + g.strideW()
                         + ", pads " + java.util.Arrays.toString(pads) + " (" + GpuTactics.CONV_IM2COL_GEMM + " takes it)";
-            if (id.equals(GpuTactics.CONV_IM2COL_GEMM) && g.bytes(1) > ConvIm2colGemmTactic.MAX_MATRIX_BYTES)
-                return id + "'s im2col matrix [" + g.mpad() + ", " + g.kpad() + "] of int8 codes takes " + (g.bytes(1) >> 20) + " MiB of workspace, more than "
-                        + (ConvIm2colGemmTactic.MAX_MATRIX_BYTES >> 20) + " MiB";
+            if (id.equals(GpuTactics.CONV_IM2COL_GEMM) && g.withImages(1).bytes(1) > ConvIm2colGemmTactic.MAX_MATRIX_BYTES)
+                return id + "'s im2col matrix of one image [" + g.withImages(1).mpad() + ", " + g.kpad() + "] of int8 codes takes " + (g.withImages(1).bytes(1) >> 20)
+                        + " MiB of workspace, more than " + (ConvIm2colGemmTactic.MAX_MATRIX_BYTES >> 20) + " MiB";
         }
         return null;
     }
@@ -162,8 +162,9 @@ final class Int8Layers {
 
     /**
      * The INT8 GEMM y [m, nn] = clamp(x' [m, kk] · wb [nn, kk]^T · s_x·s_w[c] + bias (+ residual)) requantized, x' x's
-     * codes as stored or, with {@code im2col}, the matrix gathered from them: the requantizing form where cuBLASLt has one
-     * (no activation or ReLU), else the int32 sums and Tessel's epilogue.
+     * codes as stored or, with {@code im2col}, the matrix gathered from them slice by slice of whole images
+     * ({@link Im2col.Slicing}): the requantizing form where cuBLASLt has one (no activation or ReLU), else the int32 sums
+     * and Tessel's epilogue.
      */
     private static Layer matmul(LayerContext c, Node n, String id, Value x, Value w, Int8Weights q, DeviceBuffer wb, Im2col.Geometry im2col, int m, int nn, int kk,
                                 Value biasValue, Value residualValue, float lo, float hi) {
@@ -172,53 +173,71 @@ final class Int8Layers {
         DeviceBuffer residual = residualValue == null ? null : c.activation(residualValue);
         float sr = residualValue == null ? 1f : c.scale(residualValue);
         DeviceBuffer xb = c.activation(x), yb = c.activation(y);
-        Int8Gemm.Spec spec = new Int8Gemm.Spec(m, nn, kk);
+        Im2col.Slicing slices = im2col == null ? null : Im2col.Slicing.of(im2col, 1, nn);
+        int rows = slices == null ? m : (int) slices.slice().m(), lastRows = slices == null ? m : (int) slices.last().m();
         boolean relu = lo == 0f && hi == Float.POSITIVE_INFINITY, none = lo == Float.NEGATIVE_INFINITY && hi == Float.POSITIVE_INFINITY;
-        Int8Gemm g = null;
+        Int8Gemm[] plans = null;
         DeviceBuffer alphas = null;
         if (relu || none) {
             DeviceBuffer bias = biasValue == null ? null
                     : c.shared(biasValue, "f32/" + Float.floatToIntBits(sy), () -> DeviceBuffer.ofFloats(Int8Gemm.overScale(floats(biasValue), sy)));
             try {
-                g = Int8Gemm.requantizing(c.cublasLt(), spec, relu, bias, 1);
+                Int8Gemm full = Int8Gemm.requantizing(c.cublasLt(), new Int8Gemm.Spec(rows, nn, kk), relu, bias, 1);
+                try {
+                    plans = new Int8Gemm[] {full, lastRows == rows ? full : Int8Gemm.requantizing(c.cublasLt(), new Int8Gemm.Spec(lastRows, nn, kk), relu, bias, 1)};
+                } catch (CublasException e) {
+                    full.close();
+                    throw e;
+                }
                 alphas = c.shared(w, "int8:alphas@" + Float.floatToIntBits(sx) + "/" + Float.floatToIntBits(sy), () -> DeviceBuffer.ofFloats(Int8Gemm.alphas(q.outputScales(sx), sy)));
             } catch (CublasException e) {
-                g = null; // no requantizing algorithm on this GPU: the int32 form below
+                plans = null; // no requantizing algorithm on this GPU: the int32 form below
             }
         }
-        if (im2col != null) c.needWorkspace(Im2col.workspaceBytes(im2col, 1, Int8Gemm.WORKSPACE_BYTES));
-        java.util.function.Supplier<DeviceBuffer> ws = c.workspace();
-        if (g != null) {
-            Int8Gemm lt = g;
-            DeviceBuffer a = alphas;
-            float beta = sr / sy;
-            String tactic = GpuTactics.variant(id, VARIANT);
-            return new Layer() {
-                @Override public LayerPlan plan() { return c.plan(n, tactic, y); }
-                @Override public void enqueue(CudaStream s) {
-                    DeviceBuffer w0 = ws.get();
-                    DeviceBuffer in = im2col == null ? xb : Im2col.gatherInto(c.kernels(), im2col, 1, xb, w0, s);
-                    lt.runRequantizing(in, wb, a, residual, beta, yb, im2col == null ? w0 : Im2col.afterMatrix(im2col, 1, w0), s);
-                }
-                @Override public void close() { lt.close(); }
-            };
+        Int8Epilogue.Params ep = null;
+        DeviceBuffer acc = null;
+        if (plans == null) {
+            DeviceBuffer scales = c.shared(w, "int8:scales@" + Float.floatToIntBits(sx), () -> DeviceBuffer.ofFloats(q.outputScales(sx)));
+            DeviceBuffer bias = biasValue == null ? null : c.shared(biasValue, "f32", () -> DeviceBuffer.ofFloats(floats(biasValue)));
+            ep = new Int8Epilogue.Params(scales, bias, residual, sr, lo, hi, DType.I8, sy);
+            Int8Gemm full = int32Plan(c, n, rows, nn, kk);
+            plans = new Int8Gemm[] {full, lastRows == rows ? full : int32Plan(c, n, lastRows, nn, kk)};
+            acc = c.keep(DeviceBuffer.allocate(4L * m * nn));
         }
-        DeviceBuffer scales = c.shared(w, "int8:scales@" + Float.floatToIntBits(sx), () -> DeviceBuffer.ofFloats(q.outputScales(sx)));
-        DeviceBuffer bias = biasValue == null ? null : c.shared(biasValue, "f32", () -> DeviceBuffer.ofFloats(floats(biasValue)));
-        Int8Epilogue.Params ep = new Int8Epilogue.Params(scales, bias, residual, sr, lo, hi, DType.I8, sy);
-        Int8Gemm lt = Int8Gemm.plan(c.cublasLt(), spec, 1);
-        if (lt.algos().isEmpty()) { lt.close(); throw GpuEngineException.unsupported(n, "cuBLASLt has no INT8 algorithm for " + m + "x" + nn + "x" + kk); }
-        DeviceBuffer acc = c.keep(DeviceBuffer.allocate(spec.accumulatorBytes()));
-        String tactic = GpuTactics.variant(id, VARIANT, EPILOGUE);
+        if (slices != null) c.needWorkspace(slices.workspaceBytes(Int8Gemm.WORKSPACE_BYTES));
+        java.util.function.Supplier<DeviceBuffer> ws = c.workspace();
+        Int8Gemm full = plans[0], last = plans[1];
+        DeviceBuffer a = alphas, accumulators = acc;
+        Int8Epilogue.Params epilogue = ep;
+        float beta = sr / sy;
+        String tactic = epilogue == null ? GpuTactics.variant(id, VARIANT) : GpuTactics.variant(id, VARIANT, EPILOGUE);
         return new Layer() {
             @Override public LayerPlan plan() { return c.plan(n, tactic, y); }
             @Override public void enqueue(CudaStream s) {
                 DeviceBuffer w0 = ws.get();
-                DeviceBuffer in = im2col == null ? xb : Im2col.gatherInto(c.kernels(), im2col, 1, xb, w0, s);
-                lt.run(c.kernels(), in, wb, acc, ep, yb, im2col == null ? w0 : Im2col.afterMatrix(im2col, 1, w0), s);
+                if (slices == null) slice(full, xb, 0, m, w0, s);
+                else slices.run(c.kernels(), xb, w0, s, (isLast, matrix, row0, lt) -> slice(isLast ? last : full, matrix, row0, isLast ? lastRows : rows, lt, s));
+                if (epilogue != null) Int8Epilogue.run(c.kernels(), Int8Epilogue.Accumulator.INT32, accumulators, m, nn, epilogue, yb, s);
             }
-            @Override public void close() { lt.close(); }
+
+            /** One GEMM over rows [row0, row0 + count) of the output. */
+            private void slice(Int8Gemm g, DeviceBuffer in, long row0, int count, DeviceBuffer lt, CudaStream s) {
+                long off = row0 * nn, len = (long) count * nn;
+                if (epilogue == null) g.runRequantizing(in, wb, a, residual == null ? null : residual.slice(off, len), beta, yb.slice(off, len), lt, s);
+                else g.runInt32(0, in, wb, accumulators.slice(4 * off, 4 * len), lt, s);
+            }
+
+            @Override public void close() {
+                full.close();
+                if (last != full) last.close();
+            }
         };
+    }
+
+    private static Int8Gemm int32Plan(LayerContext c, Node n, int m, int nn, int kk) {
+        Int8Gemm g = Int8Gemm.plan(c.cublasLt(), new Int8Gemm.Spec(m, nn, kk), 1);
+        if (g.algos().isEmpty()) { g.close(); throw GpuEngineException.unsupported(n, "cuBLASLt has no INT8 algorithm for " + m + "x" + nn + "x" + kk); }
+        return g;
     }
 
     private static float[] floats(Value v) {

@@ -53,6 +53,73 @@ public final class Im2col {
 
         /** The matrix's size in bytes at {@code elementBytes} an element. */
         public long bytes(int elementBytes) { return mpad() * kpad() * elementBytes; }
+
+        /** The same convolution over {@code images} of the batch (a slice of whole images). */
+        public Geometry withImages(int images) {
+            return new Geometry(images, h, w, c, oh, ow, kh, kw, strideH, strideW, padTop, padLeft, dilationH, dilationW);
+        }
+    }
+
+    /**
+     * The bytes of matrix a slice aims at ({@code cublaslt.conv.im2col}'s, which prices it): well inside an H100's or
+     * H200's 50 MB L2, so the matrix the gather writes is still there when the GEMM reads it, and the slices reuse the
+     * same workspace lines.
+     */
+    public static final long SLICE_BYTES = org.tessel.tactics.conv.ConvIm2colGemmTactic.SLICE_BYTES;
+
+    /**
+     * A convolution gathered and multiplied in slices of whole images ({@code images} each, the last one the remainder),
+     * each slice's matrix at the workspace's front: the matrix of a large batch never goes through memory whole, only the
+     * slices' turn through L2. One image's matrix larger than {@link #SLICE_BYTES} is a slice of its own.
+     */
+    public record Slicing(Geometry geometry, int elementBytes, int images) {
+        public Slicing {
+            checkElementBytes(elementBytes);
+            if (images < 1 || images > geometry.n()) throw new IllegalArgumentException("tessel.im2col: a slice holds 1 to " + geometry.n() + " images, not " + images);
+        }
+
+        /**
+         * Slices of as many images as fit {@link #SLICE_BYTES} of matrix (at least one), in a multiple of the images that keep
+         * each slice's output rows 256-byte aligned at {@code outRowBytes} a row (the alignment cuBLASLt's heuristic assumed).
+         */
+        public static Slicing of(Geometry g, int elementBytes, long outRowBytes) {
+            long perImage = g.withImages(1).bytes(elementBytes);
+            long step = 256 / gcd(256, (long) g.oh() * g.ow() * outRowBytes);
+            long images = Math.max(step, SLICE_BYTES / perImage / step * step);
+            return new Slicing(g, elementBytes, (int) Math.min(g.n(), images));
+        }
+
+        private static long gcd(long a, long b) { return b == 0 ? a : gcd(b, a % b); }
+
+        /** The number of slices. */
+        public int count() { return (geometry.n() + images - 1) / images; }
+
+        /** A full slice's geometry. */
+        public Geometry slice() { return geometry.withImages(images); }
+
+        /** The last slice's geometry (a full one when the batch divides evenly). */
+        public Geometry last() { int r = geometry.n() % images; return geometry.withImages(r == 0 ? images : r); }
+
+        /** Workspace bytes: a full slice's matrix at the front, then {@code after} (the GEMM's own). */
+        public long workspaceBytes(long after) { return Im2col.workspaceBytes(slice(), elementBytes, after); }
+
+        /** The GEMM over one slice's matrix: output rows from {@code row0}, {@code last} for the last slice. */
+        public interface Gemm {
+            void run(boolean last, DeviceBuffer matrix, long row0, DeviceBuffer gemmWorkspace);
+        }
+
+        /** Gathers each slice of x (NHWC) into the workspace's front and runs {@code gemm} on it, in order on {@code stream}. */
+        public void run(KernelCompiler kc, DeviceBuffer x, DeviceBuffer ws, CudaStream stream, Gemm gemm) {
+            long imageBytes = (long) geometry.h() * geometry.w() * geometry.c() * elementBytes, imageRows = (long) geometry.oh() * geometry.ow();
+            int n = count();
+            for (int i = 0; i < n; i++) {
+                boolean last = i == n - 1;
+                Geometry g = last ? last() : slice();
+                long first = (long) i * images;
+                DeviceBuffer matrix = gatherInto(kc, g, elementBytes, x.slice(first * imageBytes, g.n() * imageBytes), ws, stream);
+                gemm.run(last, matrix, first * imageRows, afterMatrix(g, elementBytes, ws));
+            }
+        }
     }
 
     /** The element sizes the kernel moves: E4M3 codes (1 byte) and f16/bf16 values (2). */

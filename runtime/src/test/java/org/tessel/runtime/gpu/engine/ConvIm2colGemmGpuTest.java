@@ -19,7 +19,7 @@ import org.tessel.runtime.gpu.GpuTestSupport;
 /**
  * {@code cublaslt.conv.im2col} on the GPU: convolutions forced onto the im2col gather and cuBLASLt's matmul in NHWC at
  * FP16 and BF16 (ResNet-50's 3x3 shapes at batch 1, a strided one, a dilated 5x5 with pads, a ResNet-style pair whose
- * second group fuses bias, residual Add and Relu), each against the reference interpreter; then the convolution layers
+ * second group fuses bias, residual Add and Relu; one batch large enough to run in slices of images), each against the reference interpreter; then the convolution layers
  * timed beside the same plan forced onto cuDNN's fused call (a RESULT line: us each).
  */
 @Tag("gpu")
@@ -33,6 +33,8 @@ class ConvIm2colGemmGpuTest {
         {2, 64, 15, 128, 3, 2, 1, 1, false, false},
         {1, 16, 10, 24, 5, 1, 4, 2, true, false},
         {2, 16, 9, 24, 3, 2, -1, 1, true, false},
+        // 7.0 MiB of matrix an image: gathered and multiplied in slices of 3 images, then the last one of 1
+        {4, 16, 160, 16, 3, 1, 1, 1, true, true},
     };
 
     /** One convolution c -> k; with {@code residual}: a = relu(conv1(x)), then relu(conv2(a) + a) (k x k, stride 1). */

@@ -204,6 +204,26 @@ class Int8KernelsTest {
         assertThrows(IllegalArgumentException.class, () -> Int8Gemm.overScale(new float[] {1f}, 0f));
     }
 
+    @Test void im2colSlicesAreWholeImagesOfAboutTheL2Budget() {
+        // ResNet-50's layer1 3x3 at batch 256, int8: 1.7 MiB of matrix an image, 13 images a slice, the last of 9
+        Im2col.Geometry g = new Im2col.Geometry(256, 56, 56, 64, 56, 56, 3, 3, 1, 1, 1, 1, 1, 1);
+        Im2col.Slicing s = Im2col.Slicing.of(g, 1, 64);
+        assertEquals(13, s.images());
+        assertEquals(20, s.count());
+        assertEquals(9, s.last().n());
+        assertTrue(s.slice().bytes(1) <= Im2col.SLICE_BYTES);
+        assertEquals(Im2col.workspaceBytes(s.slice(), 1, 4L << 20), s.workspaceBytes(4L << 20));
+        // 7x7 outputs of 8 int8 channels: an image's output is 392 bytes, 256-byte aligned only every 32 images
+        Im2col.Slicing odd = Im2col.Slicing.of(new Im2col.Geometry(256, 7, 7, 512, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1), 1, 8);
+        assertEquals(0, odd.images() % 32);
+        assertEquals(0, (long) odd.images() * 49 * 8 % 256);
+        // a small batch is one slice; an image larger than the budget is a slice of its own
+        assertEquals(1, Im2col.Slicing.of(new Im2col.Geometry(1, 7, 7, 512, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1), 2, 1024).count());
+        Im2col.Slicing big = Im2col.Slicing.of(new Im2col.Geometry(3, 512, 512, 64, 512, 512, 3, 3, 1, 1, 1, 1, 1, 1), 2, 128);
+        assertEquals(1, big.images());
+        assertEquals(3, big.count());
+    }
+
     @Test void convolutionCodesPadToTheIm2colColumns() {
         // [2, 3, 1, 2] filters: KRSC codes of 6 per channel, padded to 8 columns with zeros
         Tensor w = Tensor.ofFloats(DType.F32, org.tessel.api.Shape.of(2, 3, 1, 2), new float[] {1, 2, 3, 4, 5, 6, -6, -5, -4, -3, -2, -1});
