@@ -31,20 +31,35 @@ class ConvTacticsTest {
                 ConvTactics.IMPLICIT_PRECOMP_GEMM.whyNot(Nodes.conv(1, 3, 224, 64, 7, 2, 1), INT8, NHWC));
     }
 
-    @Test void fp8RunsAnyKernelSizeAsAnIm2colGemmNhwcWithOutputChannelsInSixteens() {
-        // the 7x7 RGB stem: K = 147 is padded to 160 in the im2col matrix, so three input channels are fine at FP8
+    @Test void fp8RunsAnyKernelSizeAsCublasLtE4m3MatmulsOverPixelsNhwcWithOutputChannelsInSixteens() {
+        // cuDNN's legacy API has no FP8 convolution: the catalogue says so, and names the tactics that have one
         Node stem = Nodes.conv(2, 3, 224, 64, 7, 2, 1);
-        assertNull(ConvTactics.FUSED_BIAS_ACT.whyNot(stem, FP8, NHWC));
-        assertEquals("FP8 needs NHWC layout (the GEMM's rows are the pixels)", ConvTactics.FUSED_BIAS_ACT.whyNot(stem, FP8, NCHW));
-        assertEquals("FP8 needs output channels per group that are a multiple of 16 (got 24)", ConvTactics.FUSED_BIAS_ACT.whyNot(Nodes.conv(1, 64, 56, 24, 3, 1, 1), FP8, NHWC));
-        // the im2col matrix is the workspace (rows: 2 x 112 x 112 pixels; columns: 147 -> 160); a 1x1 GEMM over x as stored needs none
-        assertEquals(2L * 112 * 112 * 160, ConvTactics.FUSED_BIAS_ACT.workspaceBytes(stem, FP8));
-        assertEquals(0, ConvTactics.FUSED_BIAS_ACT.workspaceBytes(Nodes.conv(1, 64, 56, 64, 1, 1, 1), FP8));
+        assertEquals("supports FP32, TF32, FP16, BF16, INT8 only (got fp8)", ConvTactics.FUSED_BIAS_ACT.whyNot(stem, FP8, NHWC));
+        // the 7x7 RGB stem: K = 147 is padded to 160 in the im2col matrix, so three input channels are fine at FP8
+        assertNull(ConvTactics.CONV_IM2COL_GEMM.whyNot(stem, FP8, NHWC));
+        assertEquals("needs NHWC layout (got NCHW)", ConvTactics.CONV_IM2COL_GEMM.whyNot(stem, FP8, NCHW));
+        assertEquals("at fp8 needs output channels that are a multiple of 16, cuBLASLt's e4m3 N (got 24)",
+                ConvTactics.CONV_IM2COL_GEMM.whyNot(Nodes.conv(1, 64, 56, 24, 3, 1, 1), FP8, NHWC));
+        assertEquals("at fp8 the epilogue takes bias, a residual and Relu (the body holds Clip)",
+                ConvTactics.CONV_IM2COL_GEMM.whyNot(Nodes.convBiasAct(1, 64, 56, 64, 3, 1, 1, "Clip", Attributes.empty()), FP8, NHWC));
+        // the im2col matrix of e4m3 codes is the workspace (rows: 2 x 112 x 112 pixels; columns: 147 -> 160), beside cuBLASLt's
+        assertEquals((4L << 20) + 2L * 112 * 112 * 160, ConvTactics.CONV_IM2COL_GEMM.workspaceBytes(stem, FP8));
+        // a 1x1 over channels and pixels in sixteens is a GEMM over x as stored; the others are padded in the im2col matrix
+        Node unit = Nodes.conv(1, 64, 56, 64, 1, 1, 1);
+        assertNull(ConvTactics.CONV_1X1_GEMM.whyNot(unit, FP8, NHWC));
+        assertEquals("a 1x1, stride-1, unpadded convolution needs no gather: its input is the matrix (cublaslt.conv1x1 runs it)", ConvTactics.CONV_IM2COL_GEMM.whyNot(unit, FP8, NHWC));
+        Node odd = Nodes.conv(1, 24, 5, 16, 1, 1, 1);
+        assertEquals("at fp8 needs input channels and pixels that are multiples of 16 (got 24 channels, 25 pixels; cublaslt.conv.im2col pads them)",
+                ConvTactics.CONV_1X1_GEMM.whyNot(odd, FP8, NHWC));
+        assertNull(ConvTactics.CONV_IM2COL_GEMM.whyNot(odd, FP8, NHWC));
+        // the e4m3 matmul then Tessel's FP8 epilogue: two launches over x as stored, three after the gather
+        assertEquals(2, ConvTactics.CONV_1X1_GEMM.features(unit, FP8, NHWC).kernelLaunches());
+        assertEquals(3, ConvTactics.CONV_IM2COL_GEMM.features(stem, FP8, NHWC).kernelLaunches());
         // asymmetric pads: cuDNN's fused call refuses them, the FP8 im2col takes them
         org.tessel.ir.NetworkBuilder b = new org.tessel.ir.NetworkBuilder("asym");
         org.tessel.ir.Value x = b.input("x", org.tessel.api.DType.F32, 1, 32, 15, 15);
         Node asym = b.node("Conv", "conv", Attributes.builder().put("strides", 2, 2).put("pads", 0, 0, 1, 1).build(), 1, x, b.randomWeights("w", 32, 32, 3, 3));
-        assertNull(ConvTactics.FUSED_BIAS_ACT.whyNot(asym, FP8, NHWC));
+        assertNull(ConvTactics.CONV_IM2COL_GEMM.whyNot(asym, FP8, NHWC));
         assertEquals("cuDNN takes symmetric pads (got [0, 0, 1, 1])", ConvTactics.FUSED_BIAS_ACT.whyNot(asym, FP16, NHWC));
     }
 
@@ -78,7 +93,7 @@ class ConvTacticsTest {
         assertNull(ConvTactics.CONV_1X1_GEMM.whyNot(c, FP16, NHWC));
         assertNull(ConvTactics.CONV_1X1_GEMM.whyNot(fused, BF16, NHWC));
         assertEquals("needs NHWC layout (got NCHW)", ConvTactics.CONV_1X1_GEMM.whyNot(c, FP16, NCHW));
-        assertEquals("supports FP16, BF16, INT8 only (got fp32)", ConvTactics.CONV_1X1_GEMM.whyNot(c, FP32, NHWC));
+        assertEquals("supports FP16, BF16, INT8, FP8 only (got fp32)", ConvTactics.CONV_1X1_GEMM.whyNot(c, FP32, NHWC));
         assertEquals("needs a 1x1 kernel (got 3x3)", ConvTactics.CONV_1X1_GEMM.whyNot(Nodes.conv(1, 64, 56, 64, 3, 1, 1), FP16, NHWC));
         assertEquals("needs stride 1 (got [2, 2])", ConvTactics.CONV_1X1_GEMM.whyNot(Nodes.conv(1, 256, 56, 512, 1, 2, 1), FP16, NHWC));
         assertEquals("one group only (got group 2)", ConvTactics.CONV_1X1_GEMM.whyNot(Nodes.conv(1, 64, 56, 64, 1, 1, 2), FP16, NHWC));
@@ -106,7 +121,7 @@ class ConvTacticsTest {
         assertEquals("a 1x1, stride-1, unpadded convolution needs no gather: its input is the matrix (cublaslt.conv1x1 runs it)",
                 ConvTactics.CONV_IM2COL_GEMM.whyNot(Nodes.conv(1, 256, 56, 64, 1, 1, 1), FP16, NHWC));
         assertEquals("needs NHWC layout (got NCHW)", ConvTactics.CONV_IM2COL_GEMM.whyNot(c, FP16, NCHW));
-        assertEquals("supports FP16, BF16, INT8 only (got fp32)", ConvTactics.CONV_IM2COL_GEMM.whyNot(c, FP32, NHWC));
+        assertEquals("supports FP16, BF16, INT8, FP8 only (got fp32)", ConvTactics.CONV_IM2COL_GEMM.whyNot(c, FP32, NHWC));
         assertEquals("one group only (got group 2)", ConvTactics.CONV_IM2COL_GEMM.whyNot(Nodes.conv(1, 64, 56, 64, 3, 1, 2), FP16, NHWC));
         assertEquals("needs input and output channels that are multiples of 8 at fp16 (got 3 -> 64)",
                 ConvTactics.CONV_IM2COL_GEMM.whyNot(Nodes.conv(1, 3, 224, 64, 7, 2, 1), FP16, NHWC));

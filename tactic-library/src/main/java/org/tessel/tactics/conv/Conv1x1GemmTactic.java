@@ -6,6 +6,7 @@ import java.util.Set;
 import org.tessel.api.Layout;
 import org.tessel.cost.Precision;
 import org.tessel.cost.TacticFeatures;
+import org.tessel.cost.Work;
 import org.tessel.ir.Node;
 import org.tessel.tactics.Backend;
 import org.tessel.tactics.BaseTactic;
@@ -32,7 +33,10 @@ import org.tessel.tactics.NodeFacts.ConvGeometry;
  * requantize in their epilogue (per-channel alphas, the bias, a residual as C, ReLU, an int8 output) where the body
  * ends in ReLU or nothing, Tessel's INT8 epilogue after int32 sums where it ends in Clip; channels multiples of 4
  * (IMMA's), a body of bias, residual, Relu and Clip (an INT8 output is requantized after its activation, so no other
- * activation follows).
+ * activation follows). And FP8 (E4M3, sm_89 and later; cuDNN's legacy API has none): cuBLASLt's e4m3 matmul with f32
+ * accumulation and Tessel's FP8 epilogue (bias, residual, ReLU, the output's requantize); input channels, output
+ * channels and pixels multiples of 16 (its kernels' alignment; {@code cublaslt.conv.im2col} takes the others, padding
+ * its matrix), a body of bias, residual and Relu.
  */
 public final class Conv1x1GemmTactic extends BaseTactic {
     /** The catalogue id. */
@@ -47,10 +51,11 @@ public final class Conv1x1GemmTactic extends BaseTactic {
     private static final Set<String> CONV = Set.of("Conv");
     private static final Set<String> BODY_OPS = Set.of("Conv", "Add", "Relu");
     private static final Set<String> INT8_BODY_OPS = Set.of("Conv", "Add", "Relu", "Clip");
+    private static final Set<String> FP8_BODY_OPS = Set.of("Conv", "Add", "Relu");
 
     public Conv1x1GemmTactic() {
         super(ID, "1x1 stride-1 unpadded NHWC convolution as cuBLASLt's matmul over its pixels (bias and ReLU in the epilogue, a residual as C)",
-                Backend.GPU, EnumSet.of(Precision.FP16, Precision.BF16, Precision.INT8), EnumSet.of(Layout.NHWC));
+                Backend.GPU, EnumSet.of(Precision.FP16, Precision.BF16, Precision.INT8, Precision.FP8), EnumSet.of(Layout.NHWC));
     }
 
     @Override public boolean appliesTo(Node n) {
@@ -70,25 +75,38 @@ public final class Conv1x1GemmTactic extends BaseTactic {
         if (Arrays.stream(pads).anyMatch(v -> v != 0)) return "needs no padding (got pads " + Arrays.toString(pads) + ")";
         String autoPad = conv.attrs().getString("auto_pad", "NOTSET");
         if (!autoPad.equals("NOTSET") && !autoPad.equals("VALID")) return "needs explicit pads (got auto_pad=" + autoPad + ")";
+        if (p == Precision.FP8 && (g.cin() % 16 != 0 || Work.gemmDims(conv)[0] % 16 != 0))
+            return "at fp8 needs input channels and pixels that are multiples of 16 (got " + g.cin() + " channels, " + Work.gemmDims(conv)[0] + " pixels; "
+                    + ConvIm2colGemmTactic.ID + " pads them)";
         return matmulWhyNot(n, conv, g, p);
+    }
+
+    /** True when this tactic takes the convolution as it is: 1x1, stride 1, unpadded (and at FP8 channels and pixels in multiples of 16). */
+    static boolean takes(Node conv, ConvGeometry g, Precision p) {
+        boolean unit = g.kernelIs(1, 1) && g.unitStride() && Arrays.stream(conv.attrs().getInts("pads", new long[0])).allMatch(v -> v == 0);
+        return unit && (p != Precision.FP8 || g.cin() % 16 == 0 && Work.gemmDims(conv)[0] % 16 == 0);
     }
 
     /**
      * What cuBLASLt's matmul over a convolution's pixels needs whatever gathers its rows (this tactic and
-     * {@code cublaslt.conv.im2col}): one group, input and output channels multiples of 8 (4 at INT8), constant filters and
-     * bias, and a body of bias, residual and Relu in the epilogue and an activation the kernel after it runs (at INT8 Relu
-     * or Clip, the requantized output's clamp); null when all hold.
+     * {@code cublaslt.conv.im2col}): one group, input and output channels multiples of 8 (4 at INT8; output channels 16 at
+     * FP8), constant filters and bias, and a body of bias, residual and Relu in the epilogue and an activation the kernel
+     * after it runs (at INT8 Relu or Clip, the requantized output's clamp; at FP8 Relu); null when all hold.
      */
     static String matmulWhyNot(Node n, Node conv, ConvGeometry g, Precision p) {
         if (g.group() != 1) return "one group only (got group " + g.group() + ")";
+        if (p == Precision.FP8 && g.cout() % 16 != 0) return "at fp8 needs output channels that are a multiple of 16, cuBLASLt's e4m3 N (got " + g.cout() + ")";
         int align = p == Precision.INT8 ? 4 : 8;
-        if (g.cin() % align != 0 || g.cout() % align != 0)
+        if (p != Precision.FP8 && (g.cin() % align != 0 || g.cout() % align != 0))
             return "needs input and output channels that are multiples of " + align + " at " + p.text() + " (got " + g.cin() + " -> " + g.cout() + ")";
         String operands = NodeFacts.nonConstantConvOperands(n, conv);
         if (operands != null) return operands;
         if (n.body() != null && p == Precision.INT8) {
             for (Node b : n.body().nodes())
                 if (!INT8_BODY_OPS.contains(b.opName())) return "at int8 the epilogue takes bias, a residual, Relu and Clip (the body holds " + b.opName() + ")";
+        } else if (n.body() != null && p == Precision.FP8) {
+            for (Node b : n.body().nodes())
+                if (!FP8_BODY_OPS.contains(b.opName())) return "at fp8 the epilogue takes bias, a residual and Relu (the body holds " + b.opName() + ")";
         } else if (n.body() != null)
             for (Node b : n.body().nodes())
                 if (!BODY_OPS.contains(b.opName()) && !NodeFacts.POST_ACTIVATIONS.contains(b.opName()))
@@ -98,7 +116,19 @@ public final class Conv1x1GemmTactic extends BaseTactic {
 
     @Override public long workspaceBytes(Node n, Precision p) { return WORKSPACE; }
 
+    /** Kernels after the matmul: the activation kernel (a post activation), or at FP8 Tessel's epilogue. */
+    static int extraLaunches(Node n, Precision p) { return p == Precision.FP8 || NodeFacts.postActivation(n) ? 1 : 0; }
+
+    /** The matmul's alignment in elements: IMMA's 4 at INT8, the e4m3 kernels' 16 at FP8, the 16-bit tensor cores' 8. */
+    static int alignment(Precision p) {
+        return switch (p) {
+            case INT8 -> 4;
+            case FP8 -> 16;
+            default -> 8;
+        };
+    }
+
     @Override public TacticFeatures features(Node n, Precision p, Layout l) {
-        return new TacticFeatures(TENSOR_EFFICIENCY, true, TILE_M, TILE_N, TILE_K, p == Precision.INT8 ? 4 : 8, MEMORY_EFFICIENCY, NodeFacts.postActivation(n) ? 2 : 1).withStreamK(true);
+        return new TacticFeatures(TENSOR_EFFICIENCY, true, TILE_M, TILE_N, TILE_K, alignment(p), MEMORY_EFFICIENCY, 1 + extraLaunches(n, p)).withStreamK(true);
     }
 }

@@ -33,7 +33,9 @@ import org.tessel.tactics.NodeFacts.ConvGeometry;
  * gathered and multiplied in slices of whole images of about {@value #SLICE_BYTES} bytes, each slice's matrix in L2).
  * And INT8 as
  * {@code cublaslt.conv1x1} takes it: the matrix holds x's int8 codes (a byte an element; zero, the symmetric
- * quantization's zero point, in the padding), channels multiples of 4.
+ * quantization's zero point, in the padding), channels multiples of 4. And FP8 as {@code cublaslt.conv1x1} takes it: the
+ * matrix holds x's e4m3 codes, rows and columns padded to 16, so a 1x1 convolution whose channels or pixels are not
+ * multiples of 16 runs here too.
  */
 public final class ConvIm2colGemmTactic extends BaseTactic {
     /** The catalogue id. */
@@ -57,7 +59,7 @@ public final class ConvIm2colGemmTactic extends BaseTactic {
 
     public ConvIm2colGemmTactic() {
         super(ID, "2-D NHWC convolution as Tessel's im2col gather then cuBLASLt's matmul over the pixels (split-K for few pixels; bias and ReLU in the epilogue, a residual as C)",
-                Backend.GPU, EnumSet.of(Precision.FP16, Precision.BF16, Precision.INT8), EnumSet.of(Layout.NHWC));
+                Backend.GPU, EnumSet.of(Precision.FP16, Precision.BF16, Precision.INT8, Precision.FP8), EnumSet.of(Layout.NHWC));
     }
 
     @Override public boolean appliesTo(Node n) {
@@ -73,8 +75,7 @@ public final class ConvIm2colGemmTactic extends BaseTactic {
         if (g.spatialRank() != 2) return "2-D only (got " + g.spatialRank() + "-D)";
         String autoPad = conv.attrs().getString("auto_pad", "NOTSET");
         if (!autoPad.equals("NOTSET") && !autoPad.equals("VALID")) return "needs explicit pads (got auto_pad=" + autoPad + ")";
-        long[] pads = conv.attrs().getInts("pads", new long[0]);
-        if (g.kernelIs(1, 1) && g.unitStride() && java.util.Arrays.stream(pads).allMatch(v -> v == 0))
+        if (Conv1x1GemmTactic.takes(conv, g, p))
             return "a 1x1, stride-1, unpadded convolution needs no gather: its input is the matrix (" + Conv1x1GemmTactic.ID + " runs it)";
         String matmul = Conv1x1GemmTactic.matmulWhyNot(n, conv, g, p);
         if (matmul != null) return matmul;
@@ -83,13 +84,13 @@ public final class ConvIm2colGemmTactic extends BaseTactic {
         return null;
     }
 
-    /** Bytes of the im2col matrix of convolution {@code conv} at {@code p} (a byte an element at INT8, else two): output pixels x K padded to 16. */
+    /** Bytes of the im2col matrix of convolution {@code conv} at {@code p} (a byte an element at INT8 and FP8, else two): output pixels x K padded to 16. */
     static long matrixBytes(Node conv, Precision p) {
         long[] g = Work.gemmDims(conv);
         return elementBytes(p) * g[0] * paddedK(g[2]);
     }
 
-    private static long elementBytes(Precision p) { return p == Precision.INT8 ? 1 : 2; }
+    private static long elementBytes(Precision p) { return p == Precision.INT8 || p == Precision.FP8 ? 1 : 2; }
 
     static long paddedK(long k) { return (k + K_ALIGN - 1) / K_ALIGN * K_ALIGN; }
 
@@ -107,8 +108,8 @@ public final class ConvIm2colGemmTactic extends BaseTactic {
     }
 
     @Override public TacticFeatures features(Node n, Precision p, Layout l) {
-        return new TacticFeatures(Conv1x1GemmTactic.TENSOR_EFFICIENCY, true, Conv1x1GemmTactic.TILE_M, Conv1x1GemmTactic.TILE_N, Conv1x1GemmTactic.TILE_K, p == Precision.INT8 ? 4 : 8,
-                Conv1x1GemmTactic.MEMORY_EFFICIENCY, NodeFacts.postActivation(n) ? 3 : 2).withStreamK(true);
+        return new TacticFeatures(Conv1x1GemmTactic.TENSOR_EFFICIENCY, true, Conv1x1GemmTactic.TILE_M, Conv1x1GemmTactic.TILE_N, Conv1x1GemmTactic.TILE_K, Conv1x1GemmTactic.alignment(p),
+                Conv1x1GemmTactic.MEMORY_EFFICIENCY, 2 + Conv1x1GemmTactic.extraLaunches(n, p)).withStreamK(true);
     }
 
     /**

@@ -17,10 +17,9 @@ import org.tessel.tactics.NodeFacts.ConvGeometry;
  * call (on a plain Conv too, with a zero bias and the identity), or the few-channel stem form that
  * pads the input first. The cuDNN algorithm the builder's tuner picks (implicit GEMM with or
  * without precomputed indices, Winograd...) is a variant of the fused tactic, not a tactic of its
- * own; {@link ConvTactics#algorithmModels()} price those algorithms for the tuner. At FP8 the fused
- * tactic is cuBLASLt's e4m3 GEMM over pixels (cuDNN's legacy API has no FP8 convolution), on an
- * im2col matrix of the input unless the convolution is 1x1, stride 1 and unpadded: any kernel size
- * and pads, output channels in multiples of 16. The algorithm and its knobs are in {@link Config};
+ * own; {@link ConvTactics#algorithmModels()} price those algorithms for the tuner. cuDNN's legacy
+ * API has no FP8 convolution: {@code cublaslt.conv1x1} and {@code cublaslt.conv.im2col} run FP8 ones.
+ * The algorithm and its knobs are in {@link Config};
  * the named instances are in {@link ConvTactics}.
  */
 public final class ConvTactic extends BaseTactic {
@@ -129,21 +128,19 @@ public final class ConvTactic extends BaseTactic {
     }
 
     /**
-     * What the engine's fused-convolution builder refuses in a node (2-D only, symmetric pads but at FP8, whose im2col
-     * matrix takes any pads, the body's ops); null when fine.
+     * What the engine's fused-convolution builder refuses in a node (2-D only, symmetric pads, the body's ops); null when fine.
      */
     private static String engineWhyNot(Node n, Node conv, ConvGeometry g, Precision p) {
         if (g.spatialRank() != 2) return "the GPU engine runs 2-D convolutions only (got " + g.spatialRank() + "-D)";
         long[] pads = conv.attrs().getInts("pads", new long[] {0, 0, 0, 0});
-        if (p != Precision.FP8 && pads.length == 4 && (pads[0] != pads[2] || pads[1] != pads[3])) return "cuDNN takes symmetric pads (got " + Arrays.toString(pads) + ")";
+        if (pads.length == 4 && (pads[0] != pads[2] || pads[1] != pads[3])) return "cuDNN takes symmetric pads (got " + Arrays.toString(pads) + ")";
         if (n.body() != null)
             for (Node b : n.body().nodes())
                 if (!ENGINE_BODY_OPS.contains(b.opName())) return "the engine's conv_bias_act body holds Conv, Add and Relu, Clip, Sigmoid, Tanh, HardSigmoid, HardSwish, LeakyRelu or Gelu (got " + b.opName() + ")";
         Node act = NodeFacts.activation(n);
         String a = act == null ? null : act.opName();
-        // the quantized epilogues requantize after their activation: INT8's takes ReLU and Clip, FP8's ReLU
+        // the INT8 epilogue requantizes after its activation: ReLU or Clip
         if (p == Precision.INT8 && a != null && !a.equals("Relu") && !a.equals("Clip")) return "INT8 takes Relu, Clip or no activation (got " + a + ")";
-        if (p == Precision.FP8 && a != null && !a.equals("Relu")) return "FP8 takes Relu or no activation (got " + a + ")";
         return null;
     }
 
@@ -158,11 +155,6 @@ public final class ConvTactic extends BaseTactic {
             // cuDNN 9's int8 convolution answers CUDNN_STATUS_NOT_SUPPORTED for dilated filters (H100, 2026-12-06)
             if (!g.unitDilation())
                 return "INT8 takes no dilation (cuDNN's int8 convolution refuses it; tessel.conv.int8_dp4a takes it)";
-        } else if (p == Precision.FP8) {
-            // the GPU engine runs FP8 convolutions as cuBLASLt's e4m3 GEMM over pixels, on an im2col matrix of the input whose
-            // columns it pads to 16 (Fp8Layers): output channels are the GEMM's N, which cuBLASLt's FP8 kernels want in multiples of 16
-            if (l != Layout.NHWC) return "FP8 needs NHWC layout (the GEMM's rows are the pixels)";
-            if (g.cout() / g.group() % 16 != 0) return "FP8 needs output channels per group that are a multiple of 16 (got " + g.cout() / g.group() + ")";
         }
         if (engineAlgo()) {
             String why = engineWhyNot(n, conv(n), g, p);
@@ -193,26 +185,10 @@ public final class ConvTactic extends BaseTactic {
         return null;
     }
 
-    /**
-     * True when the GPU engine runs this FP8 convolution on an im2col matrix of its input (Fp8Layers): all but a 1x1, stride-1,
-     * unpadded one over input channels and output pixels in multiples of 16, which is a GEMM over the input as stored.
-     */
-    static boolean fp8Im2col(Node conv, ConvGeometry g) {
-        boolean unpadded = Arrays.stream(conv.attrs().getInts("pads", new long[0])).allMatch(v -> v == 0);
-        return !(g.kernelIs(1, 1) && g.unitStride() && unpadded && g.cin() % 16 == 0 && Work.gemmDims(conv)[0] % 16 == 0);
-    }
-
-    /** The bytes of the FP8 im2col matrix: output pixels by filter taps times input channels, both rounded up to 16. */
-    static long fp8Im2colBytes(Node conv) {
-        long[] d = Work.gemmDims(conv);
-        return (d[0] + 15) / 16 * 16 * ((d[2] + 15) / 16 * 16);
-    }
-
     @Override public long workspaceBytes(Node n, Precision p) {
         Node c = conv(n);
         if (c == null) return 0;
         int b = p.storage().bytes();
-        if (p == Precision.FP8 && config.algo == Algo.FUSED_BIAS_ACT) return fp8Im2col(c, ConvGeometry.of(c)) ? fp8Im2colBytes(c) : 0;
         return switch (config.algo) {
             case IMPLICIT_GEMM -> 0;
             // im2col offsets for every K index (one int per filter tap per input channel), double-buffered

@@ -18,17 +18,18 @@ import org.tessel.tactics.conv.ConvTactic.Algo;
 public final class ConvTactics {
     private ConvTactics() {}
 
-    private static final Set<Precision> ALL = EnumSet.allOf(Precision.class);
+    /** cuDNN's precisions: all but FP8 (its legacy API has no FP8 convolution; cublaslt.conv1x1 and cublaslt.conv.im2col run FP8). */
+    private static final Set<Precision> CUDNN = EnumSet.complementOf(EnumSet.of(Precision.FP8));
     private static final Set<Precision> FLOAT = EnumSet.of(Precision.FP32, Precision.TF32, Precision.FP16, Precision.BF16);
     private static final Set<Layout> BOTH = EnumSet.of(Layout.NCHW, Layout.NHWC);
 
     // cuDNN forward algorithms: variants of cudnn.conv.fused_bias_act (the tuner's choice, the part after '/'), not catalogue tactics
 
     public static final ConvTactic IMPLICIT_GEMM = new ConvTactic(new ConvTactic.Config("cudnn.conv.implicit_gemm",
-            "cuDNN implicit GEMM: im2col on the fly, no workspace, any geometry", Algo.IMPLICIT_GEMM, ALL, BOTH, 128, 64, 32, 0.55, 0.55, 0.75));
+            "cuDNN implicit GEMM: im2col on the fly, no workspace, any geometry", Algo.IMPLICIT_GEMM, CUDNN, BOTH, 128, 64, 32, 0.55, 0.55, 0.75));
 
     public static final ConvTactic IMPLICIT_PRECOMP_GEMM = new ConvTactic(new ConvTactic.Config("cudnn.conv.implicit_precomp_gemm",
-            "cuDNN implicit GEMM with precomputed im2col offsets (small workspace)", Algo.IMPLICIT_PRECOMP_GEMM, ALL, BOTH, 128, 128, 32, 0.72, 0.70, 0.8));
+            "cuDNN implicit GEMM with precomputed im2col offsets (small workspace)", Algo.IMPLICIT_PRECOMP_GEMM, CUDNN, BOTH, 128, 128, 32, 0.72, 0.70, 0.8));
 
     public static final ConvTactic WINOGRAD = new ConvTactic(new ConvTactic.Config("cudnn.conv.winograd",
             "cuDNN Winograd F(4x4,3x3), non-fused: 3x3 stride-1 ungrouped only, transforms in a workspace",
@@ -38,7 +39,7 @@ public final class ConvTactics {
 
     public static final ConvTactic FUSED_BIAS_ACT = new ConvTactic(new ConvTactic.Config("cudnn.conv.fused_bias_act",
             "cudnnConvolutionBiasActivationForward: conv + bias (+ residual) + Relu in one kernel (a plain Conv with the identity; Clip, Sigmoid, HardSwish, ... add Tessel's activation kernel)",
-            Algo.FUSED_BIAS_ACT, ALL, BOTH, 128, 128, 32, 0.70, 0.68, 0.8));
+            Algo.FUSED_BIAS_ACT, CUDNN, BOTH, 128, 128, 32, 0.70, 0.68, 0.8));
 
     public static final ConvTactic STEM = new ConvTactic(new ConvTactic.Config("tessel.conv.stem",
             "f16 NHWC conv over few input channels (the RGB stem): Tessel pads the input to 4 or 8 channels (from NCHW when it is the network input), then cuDNN's fused call",

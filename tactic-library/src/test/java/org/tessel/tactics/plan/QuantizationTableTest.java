@@ -37,7 +37,7 @@ class QuantizationTableTest {
 
     @Test void fp8TablesRecordTheirFormatAndPlanCheckHoldsNodesToIt() {
         EnginePlan p = new EnginePlan("m", "joint", "h100", 0, List.of(),
-                List.of(new PlannedNode("c", "Conv", "cudnn.conv.fused_bias_act", "", Precision.FP8, Layout.NHWC, 0, 1.5)), List.of(), 1.5, 1.0);
+                List.of(new PlannedNode("c", "Conv", "cublaslt.conv.im2col", "", Precision.FP8, Layout.NHWC, 0, 1.5)), List.of(), 1.5, 1.0);
         QuantizationTable q = new QuantizationTable("minmax", Map.of("x", 0.25f / 448), Map.of(), Precision.FP8);
         String json = EnginePlanJson.write(p.withQuantization(q));
         assertTrue(json.contains("\"format\" : \"fp8\""), json);

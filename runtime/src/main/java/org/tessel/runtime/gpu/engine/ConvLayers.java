@@ -37,8 +37,8 @@ import org.tessel.runtime.gpu.kernels.Fp8Epilogue;
  *   <li>{@code tessel.conv.int8_dp4a}: INT8 only, Tessel's dp4a implicit GEMM with Tessel's INT8 epilogue
  *       ({@link Int8Layers}); at INT8 {@code cudnn.conv.fused_bias_act} is cuDNN's INT8 convolution with the same
  *       epilogue, and {@code cublaslt.conv1x1} and {@code cublaslt.conv.im2col} cuBLASLt's INT8 GEMM over the pixels
- *       (requantized in cuBLASLt's epilogue); at FP8 it is cuBLASLt's FP8 GEMM over pixels (on an im2col matrix of the input unless the convolution is
- *       1x1, stride 1, unpadded) with Tessel's FP8 epilogue ({@link Fp8Layers}).</li>
+ *       (requantized in cuBLASLt's epilogue); at FP8 those two are cuBLASLt's FP8 GEMM over pixels (on x as stored, on
+ *       an im2col matrix of x's codes) with Tessel's FP8 epilogue ({@link Fp8Layers}); cuDNN has no FP8 convolution.</li>
  * </ul>
  */
 public final class ConvLayers implements TacticImplementation {
@@ -75,7 +75,8 @@ public final class ConvLayers implements TacticImplementation {
         if (c.precision() == GpuEngine.Precision.FP8) {
             String why = fp8WhyNot(n, parts.get(0));
             if (why != null) throw GpuEngineException.unsupported(n, why);
-            return Fp8Layers.conv(c, n, parts.get(0), o, o.act() == Act.RELU ? Fp8Epilogue.Activation.RELU : Fp8Epilogue.Activation.NONE);
+            return Fp8Layers.conv(c, n, parts.get(0), o, o.act() == Act.RELU ? Fp8Epilogue.Activation.RELU : Fp8Epilogue.Activation.NONE,
+                    parts.get(0).equals(GpuTactics.CONV_IM2COL_GEMM));
         }
         if (parts.get(0).equals(GpuTactics.CONV_INT8_DP4A))
             throw GpuEngineException.unsupported(n, GpuTactics.CONV_INT8_DP4A + " runs INT8 only (the node is built at " + c.precision().name().toLowerCase(java.util.Locale.ROOT) + ")");
@@ -100,15 +101,16 @@ public final class ConvLayers implements TacticImplementation {
 
     /**
      * cuDNN's fused call has no FP8 form in the legacy API, so an FP8 convolution is cuBLASLt's FP8 GEMM over pixels with
-     * Tessel's FP8 epilogue ({@link Fp8Layers#conv}): on x as stored when it is 1x1, stride 1 and unpadded, else on an
-     * im2col matrix of x's codes, so any kernel size, strides, pads (asymmetric too) and dilations run. It takes 2-D
-     * convolutions of one group in NHWC (pixels are the GEMM's rows), ReLU or no activation, constant filters and bias, and
-     * output channels (the GEMM's N) in multiples of 16; the im2col matrix pads K and M to 16 itself and may take up to
-     * 1 GiB of workspace. A node whose layout the plan has not decided yet (a search's question) is answered for NHWC,
-     * which the catalogue asks of FP8 convolutions.
+     * Tessel's FP8 epilogue ({@link Fp8Layers#conv}): {@code cublaslt.conv1x1} on x as stored (1x1, stride 1, unpadded,
+     * input channels and pixels multiples of 16), {@code cublaslt.conv.im2col} on an im2col matrix of x's codes (any
+     * kernel size, strides, pads, asymmetric too, and dilations; the matrix pads K to 16 and is gathered in slices of
+     * whole images, one image's matrix at most 256 MiB). Either takes 2-D convolutions of one group in NHWC (pixels are the GEMM's rows), ReLU or no
+     * activation, constant filters and bias, and output channels (the GEMM's N) in multiples of 16. A node whose layout
+     * the plan has not decided yet (a search's question) is answered for NHWC, which the catalogue asks of FP8 convolutions.
      */
     @Override public String fp8WhyNot(Node n, String id) {
-        if (!id.equals(GpuTactics.CONV_FUSED)) return id + " has no FP8 kernel on the GPU (" + GpuTactics.CONV_FUSED + " has)";
+        if (!id.equals(GpuTactics.CONV_1X1_GEMM) && !id.equals(GpuTactics.CONV_IM2COL_GEMM))
+            return id + " has no FP8 kernel on the GPU (" + GpuTactics.CONV_1X1_GEMM + " and " + GpuTactics.CONV_IM2COL_GEMM + " have)";
         Operands o;
         try {
             o = operands(n);
@@ -128,9 +130,12 @@ public final class ConvLayers implements TacticImplementation {
         }
         int cout = o.w().type().shape().dim(0);
         if (cout % 16 != 0) return "cuBLASLt's FP8 kernels need N (output channels) a multiple of 16 (got " + cout + ")";
-        if (!Fp8Layers.direct(g) && g.bytes(1) > Fp8Layers.MAX_IM2COL_BYTES)
-            return "the FP8 convolution's im2col matrix [" + g.mpad() + ", " + g.kpad() + "] takes " + (g.bytes(1) >> 20) + " MiB of workspace, more than the "
-                    + (Fp8Layers.MAX_IM2COL_BYTES >> 20) + " MiB an FP8 convolution may use";
+        if (id.equals(GpuTactics.CONV_1X1_GEMM) && !Fp8Layers.direct(g))
+            return id + " at FP8 runs 1x1, stride-1, unpadded convolutions over input channels and pixels in multiples of 16 (got " + g.kh() + "x" + g.kw() + ", strides "
+                    + g.strideH() + "x" + g.strideW() + ", " + g.c() + " channels, " + g.m() + " pixels; " + GpuTactics.CONV_IM2COL_GEMM + " takes it)";
+        if (id.equals(GpuTactics.CONV_IM2COL_GEMM) && g.withImages(1).bytes(1) > org.tessel.tactics.conv.ConvIm2colGemmTactic.MAX_MATRIX_BYTES)
+            return id + "'s im2col matrix of one image [" + g.withImages(1).mpad() + ", " + g.kpad() + "] of e4m3 codes takes " + (g.withImages(1).bytes(1) >> 20)
+                    + " MiB of workspace, more than " + (org.tessel.tactics.conv.ConvIm2colGemmTactic.MAX_MATRIX_BYTES >> 20) + " MiB";
         return null;
     }
 

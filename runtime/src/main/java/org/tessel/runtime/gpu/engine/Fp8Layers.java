@@ -44,8 +44,6 @@ final class Fp8Layers {
         return layer(c, n, id, x, w, outputChannelsFirst(w.constantValue(), transB), biasValue, residualValue, act, null);
     }
 
-    /** The most bytes an im2col matrix may take in the workspace (ConvLayers.fp8WhyNot refuses larger ones, naming the size). */
-    static final long MAX_IM2COL_BYTES = 1L << 30;
 
     /**
      * A 2-D, one-group NHWC convolution at FP8 (ConvLayers.fp8WhyNot says which). A 1x1, stride-1, unpadded one over
@@ -54,7 +52,7 @@ final class Fp8Layers {
      * columns padded to 16) times the filters reordered to match ({@link Im2col#filters}), reported with variant
      * {@code fp8/im2col}. Either way the output's pixels are written channels-last, as the NHWC tensor is laid out.
      */
-    static Layer conv(LayerContext c, Node n, String id, ConvLayers.Operands o, Fp8Epilogue.Activation act) {
+    static Layer conv(LayerContext c, Node n, String id, ConvLayers.Operands o, Fp8Epilogue.Activation act, boolean gather) {
         Tensor f = o.w().constantValue();
         if (f == null) throw GpuEngineException.unsupported(n, "FP8 filters %" + o.w().name() + " must be a constant");
         Im2col.Geometry g;
@@ -63,7 +61,8 @@ final class Fp8Layers {
         } catch (IllegalArgumentException e) {
             throw GpuEngineException.unsupported(n, e.getMessage());
         }
-        if (direct(g)) {
+        if (!gather) {
+            if (!direct(g)) throw GpuEngineException.unsupported(n, id + " at FP8 runs a GEMM over x as stored: 1x1, stride 1, unpadded, channels and pixels multiples of 16");
             Tensor nk = Tensor.ofFloats(DType.F32, org.tessel.api.Shape.of(f.shape().dim(0), f.shape().dim(1)), f.floats());
             return layer(c, n, id, o.x(), o.w(), nk, o.bias(), o.residual(), act, null);
         }
@@ -78,20 +77,18 @@ final class Fp8Layers {
 
     /**
      * The FP8 layer of weights {@code nk} ([N, K] f32, output channels first) keyed in the engine by {@code w}: the GEMM
-     * reads x as stored, or with {@code im2col} the matrix {@link Im2col} gathers from it first.
+     * reads x as stored, or with {@code im2col} the matrix {@link Im2col} gathers from it first, slice by slice of whole
+     * images ({@link Im2col.Slicing}: one cuBLASLt plan for a full slice's rows, another for the last slice's), the
+     * results of every slice in one accumulator tensor that Tessel's epilogue then reads once.
      */
     private static Layer layer(LayerContext c, Node n, String id, Value x, Value w, Tensor nk, Value biasValue, Value residualValue, Fp8Epilogue.Activation act,
                                Im2col.Geometry im2col) {
         Value y = n.output();
         int kk = nk.shape().dim(1), nn = nk.shape().dim(0);
-        long m = im2col == null ? x.type().numElements() / kk : im2col.mpad();
+        long m = im2col == null ? x.type().numElements() / kk : im2col.m();
         if (m > Integer.MAX_VALUE) throw GpuEngineException.unsupported(n, "M = " + m + " rows is too many");
-        Fp8Gemm.Spec spec;
-        try {
-            spec = new Fp8Gemm.Spec((int) m, nn, kk, ACC, false);
-        } catch (IllegalArgumentException e) {
-            throw GpuEngineException.unsupported(n, e.getMessage());
-        }
+        Im2col.Slicing slices = im2col == null ? null : Im2col.Slicing.of(im2col, 1, (long) nn * ACC.bytes());
+        int rows = slices == null ? (int) m : (int) slices.slice().m(), lastRows = slices == null ? (int) m : (int) slices.last().m();
         float sx = c.scale(x), sy = c.scale(y);
         // the plan's scale for the weight (a float8 Q/DQ model's own), as the CPU engine quantizes it; cuBLASLt takes one per operand
         float[] given = c.weightScales(w, nn);
@@ -108,30 +105,42 @@ final class Fp8Layers {
         DeviceBuffer residual = residualValue == null ? null : c.activation(residualValue);
         float sr = residualValue == null ? 1f : c.scale(residualValue);
         Fp8Epilogue.Params ep = new Fp8Epilogue.Params(bias, residual, sr, act, sy);
-        Fp8Gemm g = Fp8Gemm.plan(c.cublasLt(), spec, 0L, 1);
-        if (g.algos().isEmpty()) { g.close(); throw GpuEngineException.unsupported(n, "cuBLASLt has no FP8 algorithm for " + m + "x" + nn + "x" + kk + " on this GPU"); }
+        Fp8Gemm g = plan(c, n, rows, nn, kk);
+        Fp8Gemm gl = lastRows == rows ? g : plan(c, n, lastRows, nn, kk);
         DeviceBuffer xb = c.activation(x), yb = c.activation(y);
         DeviceBuffer acc = c.keep(DeviceBuffer.allocate(m * nn * (long) ACC.bytes()));
-        // the im2col matrix lives in the stream's workspace, ahead of cuBLASLt's: it is needed only while this layer runs,
-        // and the workspace is sized to the largest any layer of the stream declares (needWorkspace), so layers share it
-        if (im2col != null) c.needWorkspace(Im2col.workspaceBytes(im2col, 1, CublasLtGemm.WORKSPACE_BYTES));
+        // the matrix lives in the stream's workspace, ahead of cuBLASLt's: it is needed only while this layer runs, and
+        // the workspace is sized to the largest any layer of the stream declares (needWorkspace), so layers share it
+        if (slices != null) c.needWorkspace(slices.workspaceBytes(CublasLtGemm.WORKSPACE_BYTES));
         java.util.function.Supplier<DeviceBuffer> ws = c.workspace();
         String tactic = im2col == null ? GpuTactics.variant(id, VARIANT) : GpuTactics.variant(id, VARIANT, IM2COL);
-        long rows = im2col == null ? m : im2col.m();
+        long rowBytes = (long) nn * ACC.bytes();
         return new Layer() {
             @Override public LayerPlan plan() { return c.plan(n, tactic, y); }
             @Override public void enqueue(CudaStream s) {
                 DeviceBuffer w0 = ws.get();
-                if (im2col == null) {
-                    g.run(0, xb, xs, wb, ws8, acc, w0, s);
-                } else {
-                    DeviceBuffer col = Im2col.gatherInto(c.kernels(), im2col, 1, xb, w0, s);
-                    g.run(0, col, xs, wb, ws8, acc, Im2col.afterMatrix(im2col, 1, w0), s);
-                }
-                Fp8Epilogue.run(c.kernels(), acc, ACC, rows, nn, ep, yb, s);
+                if (slices == null) g.run(0, xb, xs, wb, ws8, acc, w0, s);
+                else slices.run(c.kernels(), xb, w0, s, (last, matrix, row0, lt) ->
+                        (last ? gl : g).run(0, matrix, xs, wb, ws8, acc.slice(row0 * rowBytes, (last ? lastRows : rows) * rowBytes), lt, s));
+                Fp8Epilogue.run(c.kernels(), acc, ACC, m, nn, ep, yb, s);
             }
-            @Override public void close() { g.close(); }
+            @Override public void close() {
+                g.close();
+                if (gl != g) gl.close();
+            }
         };
+    }
+
+    private static Fp8Gemm plan(LayerContext c, Node n, int m, int nn, int kk) {
+        Fp8Gemm.Spec spec;
+        try {
+            spec = new Fp8Gemm.Spec(m, nn, kk, ACC, false);
+        } catch (IllegalArgumentException e) {
+            throw GpuEngineException.unsupported(n, e.getMessage());
+        }
+        Fp8Gemm g = Fp8Gemm.plan(c.cublasLt(), spec, 0L, 1);
+        if (g.algos().isEmpty()) { g.close(); throw GpuEngineException.unsupported(n, "cuBLASLt has no FP8 algorithm for " + m + "x" + nn + "x" + kk + " on this GPU"); }
+        return g;
     }
 
     /** The weight as f32 [N, K] (output channels first, cuBLASLt's "TN" A operand): [K, N] is transposed, [N, K] (transB) kept. */

@@ -53,8 +53,8 @@ class Fp8ConvGpuTest {
         List<Node> convs = Searcher.prepare(Fp8PlanRefusalTest.bottleneck()).nodes().stream().filter(n -> n.opName().equals("Conv")).toList();
         PlanApplier.Applied a = Fp8PlanRefusalTest.bottleneckPlan(convs.stream().map(Node::name).toArray(String[]::new));
         List<org.tessel.runtime.engine.LayerPlan> layers = check(ctx, "fp8 bottleneck", a, 7);
-        assertEquals(3, layers.stream().filter(l -> l.tactic().startsWith(GpuTactics.CONV_FUSED + "/fp8")).count(), layers.toString());
-        assertEquals(1, layers.stream().filter(l -> l.tactic().equals(GpuTactics.CONV_FUSED + "/fp8/im2col")).count(), "the 3x3 runs on an im2col matrix: " + layers);
+        assertEquals(2, layers.stream().filter(l -> l.tactic().equals(GpuTactics.CONV_1X1_GEMM + "/fp8")).count(), layers.toString());
+        assertEquals(1, layers.stream().filter(l -> l.tactic().equals(GpuTactics.CONV_IM2COL_GEMM + "/fp8/im2col")).count(), "the 3x3 runs on an im2col matrix: " + layers);
     }
 
     /**
@@ -81,7 +81,7 @@ class Fp8ConvGpuTest {
             assertEquals(3, convs.size(), g.name());
             PlanApplier.Applied a = Fp8PlanRefusalTest.fp8Plan(g, convs.toArray(String[]::new));
             List<org.tessel.runtime.engine.LayerPlan> layers = check(ctx, "fp8 " + g.name(), a, 11);
-            assertEquals(3, layers.stream().filter(l -> l.tactic().equals(GpuTactics.CONV_FUSED + "/fp8/im2col")).count(), g.name() + ": " + layers);
+            assertEquals(3, layers.stream().filter(l -> l.tactic().equals(GpuTactics.CONV_IM2COL_GEMM + "/fp8/im2col")).count(), g.name() + ": " + layers);
         }
     }
 

@@ -102,17 +102,19 @@ class Fp8PlanRefusalTest {
     /** The bottleneck planned by the joint search with the convolutions named by {@code fp8} forced to FP8 NHWC, and scales. */
     static PlanApplier.Applied bottleneckPlan(String... fp8) { return fp8Plan(bottleneck(), fp8); }
 
-    /** {@code g} planned by the joint search with the convolutions named by {@code fp8} forced to FP8 NHWC, and scales. */
+    /**
+     * {@code g} planned by the joint search with the convolutions named by {@code fp8} held to FP8 (the search picks
+     * {@code cublaslt.conv1x1} or {@code cublaslt.conv.im2col}, the tactics with an FP8 form, and NHWC, which both read),
+     * and scales.
+     */
     static PlanApplier.Applied fp8Plan(Graph g, String... fp8) {
         Graph prepared = Searcher.prepare(g);
-        List<org.tessel.search.ForcedChoice> forced = new ArrayList<>();
-        for (String pattern : fp8) forced.add(org.tessel.search.ForcedChoice.parse(pattern + "=cudnn.conv.fused_bias_act:fp8:nhwc"));
-        // the other convolutions off FP8, as a GPU build's rules keep them (BuildCommand.gpuFp8Rules)
+        // those convolutions at FP8, the others off it, as a GPU build's rules keep them (BuildCommand.gpuFp8Rules)
         List<org.tessel.search.PrecisionRule> rules = new ArrayList<>();
         for (Node n : prepared.nodes())
-            if (n.opName().equals("Conv") && !List.of(fp8).contains(n.name())) rules.add(new org.tessel.search.PrecisionRule(n.name(), EnumSet.of(Precision.FP32, Precision.FP16)));
-        SearchOptions o = SearchOptions.defaults().withTarget("h200").withPrecisions(EnumSet.of(Precision.FP32, Precision.FP16, Precision.FP8)).withForced(forced)
-                .withPrecisionRules(rules);
+            if (n.opName().equals("Conv"))
+                rules.add(new org.tessel.search.PrecisionRule(n.name(), List.of(fp8).contains(n.name()) ? EnumSet.of(Precision.FP8) : EnumSet.of(Precision.FP32, Precision.FP16)));
+        SearchOptions o = SearchOptions.defaults().withTarget("h200").withPrecisions(EnumSet.of(Precision.FP32, Precision.FP16, Precision.FP8)).withPrecisionRules(rules);
         SearchProblem problem = Searcher.problem(prepared, o);
         PlanApplier.Applied a = EnginePlans.complete(problem, Searcher.run(problem, "joint", o));
         return new PlanApplier.Applied(a.graph(), withScales(a, a.plan()));
@@ -126,42 +128,52 @@ class Fp8PlanRefusalTest {
         for (Node c : convs) assertNull(GpuEngine.fp8WhyNot(c), c.describe());
         // all three at FP8 NHWC (the last with its residual): the builder takes the plan
         PlanApplier.Applied a = bottleneckPlan(convs.get(0).name(), convs.get(1).name(), convs.get(2).name());
-        long atFp8 = a.plan().nodes().stream().filter(n -> n.precision() == Precision.FP8 && n.tacticId().equals(GpuTactics.CONV_FUSED)).count();
+        long atFp8 = a.plan().nodes().stream().filter(n -> n.precision() == Precision.FP8 && n.tacticId().startsWith("cublaslt.conv")).count();
         assertEquals(3, atFp8, a.plan().nodes().toString());
+        // the 1x1s over 128 pixels and 32 or 64 channels are GEMMs over x as stored, the 3x3 gathers
+        assertEquals(1, a.plan().nodes().stream().filter(n -> n.tacticId().equals(GpuTactics.CONV_IM2COL_GEMM)).count(), a.plan().nodes().toString());
         GpuEngine.checkPlan(a.graph(), a.plan(), GpuEngine.Precision.FP16);
         ConvLayers impl = new ConvLayers();
         for (Node n : a.graph().nodes())
-            if (n.opName().equals("tessel.Fused") && a.plan().nodes().stream().anyMatch(p -> p.node().equals(n.name()) && p.precision() == Precision.FP8))
-                assertNull(impl.fp8WhyNot(n, GpuTactics.CONV_FUSED), n.describe());
+            if (impl.computes(n))
+                for (var p : a.plan().nodes())
+                    if (p.node().equals(n.name()) && p.precision() == Precision.FP8) assertNull(impl.fp8WhyNot(n, p.tacticId()), n.describe());
         // shapes the GEMM takes through im2col: strides with asymmetric pads, a 7x7 stem over 3 channels, dilations, M not a multiple of 16
-        assertNull(impl.fp8WhyNot(conv(nhwc(2, 20, 15, 15), 32, new int[] {3, 3}, new long[] {2, 2}, new long[] {1, 0, 0, 1}, new long[] {1, 1}, 1), GpuTactics.CONV_FUSED));
-        assertNull(impl.fp8WhyNot(conv(nhwc(2, 3, 224, 224), 64, new int[] {7, 7}, new long[] {2, 2}, new long[] {3, 3, 3, 3}, new long[] {1, 1}, 1), GpuTactics.CONV_FUSED));
-        assertNull(impl.fp8WhyNot(conv(nhwc(1, 16, 12, 12), 32, new int[] {3, 3}, new long[] {1, 1}, new long[] {2, 2, 2, 2}, new long[] {2, 2}, 1), GpuTactics.CONV_FUSED));
-        assertNull(impl.fp8WhyNot(conv(nhwc(1, 24, 5, 5), 16, new int[] {1, 1}, new long[] {1, 1}, new long[] {0, 0, 0, 0}, new long[] {1, 1}, 1), GpuTactics.CONV_FUSED));
+        assertNull(impl.fp8WhyNot(conv(nhwc(2, 20, 15, 15), 32, new int[] {3, 3}, new long[] {2, 2}, new long[] {1, 0, 0, 1}, new long[] {1, 1}, 1), GpuTactics.CONV_IM2COL_GEMM));
+        assertNull(impl.fp8WhyNot(conv(nhwc(2, 3, 224, 224), 64, new int[] {7, 7}, new long[] {2, 2}, new long[] {3, 3, 3, 3}, new long[] {1, 1}, 1), GpuTactics.CONV_IM2COL_GEMM));
+        assertNull(impl.fp8WhyNot(conv(nhwc(1, 16, 12, 12), 32, new int[] {3, 3}, new long[] {1, 1}, new long[] {2, 2, 2, 2}, new long[] {2, 2}, 1), GpuTactics.CONV_IM2COL_GEMM));
+        assertNull(impl.fp8WhyNot(conv(nhwc(1, 24, 5, 5), 16, new int[] {1, 1}, new long[] {1, 1}, new long[] {0, 0, 0, 0}, new long[] {1, 1}, 1), GpuTactics.CONV_IM2COL_GEMM));
         // what it does not take, each in one sentence naming the sizes
         assertEquals("an FP8 convolution on the GPU has one group (got 2)",
-                impl.fp8WhyNot(conv(nhwc(1, 32, 8, 8), 32, new int[] {3, 3}, new long[] {1, 1}, new long[] {1, 1, 1, 1}, new long[] {1, 1}, 2), GpuTactics.CONV_FUSED));
+                impl.fp8WhyNot(conv(nhwc(1, 32, 8, 8), 32, new int[] {3, 3}, new long[] {1, 1}, new long[] {1, 1, 1, 1}, new long[] {1, 1}, 2), GpuTactics.CONV_IM2COL_GEMM));
         assertEquals("an FP8 convolution on the GPU is NHWC (its pixels are the GEMM's rows), the plan lays it out nchw",
                 impl.fp8WhyNot(conv(new org.tessel.api.TensorType(DType.F32, org.tessel.api.Shape.of(1, 32, 8, 8), org.tessel.api.Layout.NCHW), 32, new int[] {3, 3},
-                        new long[] {1, 1}, new long[] {1, 1, 1, 1}, new long[] {1, 1}, 1), GpuTactics.CONV_FUSED));
+                        new long[] {1, 1}, new long[] {1, 1, 1, 1}, new long[] {1, 1}, 1), GpuTactics.CONV_IM2COL_GEMM));
         assertEquals("cuBLASLt's FP8 kernels need N (output channels) a multiple of 16 (got 24)",
-                impl.fp8WhyNot(conv(nhwc(1, 32, 8, 8), 24, new int[] {3, 3}, new long[] {1, 1}, new long[] {1, 1, 1, 1}, new long[] {1, 1}, 1), GpuTactics.CONV_FUSED));
-        assertEquals("the FP8 convolution's im2col matrix [524288, 2304] takes 1152 MiB of workspace, more than the 1024 MiB an FP8 convolution may use",
-                impl.fp8WhyNot(conv(nhwc(32, 256, 128, 128), 256, new int[] {3, 3}, new long[] {1, 1}, new long[] {1, 1, 1, 1}, new long[] {1, 1}, 1), GpuTactics.CONV_FUSED));
-        assertTrue(impl.fp8WhyNot(conv(nhwc(1, 32, 8, 8, 8), 32, new int[] {3, 3, 3}, new long[] {1, 1, 1}, new long[] {1, 1, 1, 1, 1, 1}, new long[] {1, 1, 1}, 1), GpuTactics.CONV_FUSED)
+                impl.fp8WhyNot(conv(nhwc(1, 32, 8, 8), 24, new int[] {3, 3}, new long[] {1, 1}, new long[] {1, 1, 1, 1}, new long[] {1, 1}, 1), GpuTactics.CONV_IM2COL_GEMM));
+        // a batch is gathered in slices of images; one image's matrix is bounded
+        assertNull(impl.fp8WhyNot(conv(nhwc(32, 256, 128, 128), 256, new int[] {3, 3}, new long[] {1, 1}, new long[] {1, 1, 1, 1}, new long[] {1, 1}, 1), GpuTactics.CONV_IM2COL_GEMM));
+        assertEquals("cublaslt.conv.im2col's im2col matrix of one image [262144, 2304] of e4m3 codes takes 576 MiB of workspace, more than 256 MiB",
+                impl.fp8WhyNot(conv(nhwc(1, 256, 512, 512), 256, new int[] {3, 3}, new long[] {1, 1}, new long[] {1, 1, 1, 1}, new long[] {1, 1}, 1), GpuTactics.CONV_IM2COL_GEMM));
+        assertTrue(impl.fp8WhyNot(conv(nhwc(1, 32, 8, 8, 8), 32, new int[] {3, 3, 3}, new long[] {1, 1, 1}, new long[] {1, 1, 1, 1, 1, 1}, new long[] {1, 1, 1}, 1), GpuTactics.CONV_IM2COL_GEMM)
                 .startsWith("a convolution over its pixels (a GEMM on x or on its im2col matrix) is 2-D (got input"));
         org.tessel.ir.NetworkBuilder b = new org.tessel.ir.NetworkBuilder("computed");
         org.tessel.ir.Value x = b.input("x", nhwc(1, 32, 8, 8)), w = b.input("w", DType.F32, 32, 32, 3, 3);
         Node computed = b.node("Conv", "conv", org.tessel.api.Attributes.builder().put("pads", 1, 1, 1, 1).build(), 1, x, w);
-        assertEquals("an FP8 convolution takes constant filters (%w is computed)", impl.fp8WhyNot(computed, GpuTactics.CONV_FUSED));
-        assertEquals(GpuTactics.CONV_STEM + " has no FP8 kernel on the GPU (" + GpuTactics.CONV_FUSED + " has)", impl.fp8WhyNot(computed, GpuTactics.CONV_STEM));
+        assertEquals("an FP8 convolution takes constant filters (%w is computed)", impl.fp8WhyNot(computed, GpuTactics.CONV_IM2COL_GEMM));
+        assertEquals(GpuTactics.CONV_STEM + " has no FP8 kernel on the GPU (" + GpuTactics.CONV_1X1_GEMM + " and " + GpuTactics.CONV_IM2COL_GEMM + " have)",
+                impl.fp8WhyNot(computed, GpuTactics.CONV_STEM));
+        assertTrue(impl.fp8WhyNot(computed, GpuTactics.CONV_FUSED).startsWith(GpuTactics.CONV_FUSED + " has no FP8 kernel on the GPU"));
+        // a 1x1 whose channels or pixels are not sixteens is the gather's: x as stored is not the e4m3 GEMM's operand
+        assertTrue(impl.fp8WhyNot(conv(nhwc(1, 24, 5, 5), 16, new int[] {1, 1}, new long[] {1, 1}, new long[] {0, 0, 0, 0}, new long[] {1, 1}, 1), GpuTactics.CONV_1X1_GEMM)
+                .startsWith(GpuTactics.CONV_1X1_GEMM + " at FP8 runs 1x1, stride-1, unpadded convolutions over input channels and pixels in multiples of 16"));
     }
 
     @Test void everyIm2colShapeOfTheGpuTestIsPlannedAtFp8AndTakenByTheBuilder() {
         for (Graph g : Fp8ConvGpuTest.im2colCases()) {
             String[] convs = Searcher.prepare(g).nodes().stream().filter(n -> n.opName().equals("Conv")).map(Node::name).toArray(String[]::new);
             PlanApplier.Applied a = fp8Plan(g, convs);
-            long atFp8 = a.plan().nodes().stream().filter(n -> n.precision() == Precision.FP8 && n.tacticId().equals(GpuTactics.CONV_FUSED)).count();
+            long atFp8 = a.plan().nodes().stream().filter(n -> n.precision() == Precision.FP8 && n.tacticId().equals(GpuTactics.CONV_IM2COL_GEMM)).count();
             assertEquals(3, atFp8, g.name() + ": " + a.plan().nodes());
             GpuEngine.checkPlan(a.graph(), a.plan(), GpuEngine.Precision.FP16);
             // and the CPU engine, the GPU test's oracle, builds it too (the catalogue takes the FP8 convolutions)
