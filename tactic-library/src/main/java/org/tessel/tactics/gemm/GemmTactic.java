@@ -150,8 +150,11 @@ public final class GemmTactic extends BaseTactic {
      */
     @Override public org.tessel.cost.Cost cost(org.tessel.cost.CostModel model, Node n, Precision p, Layout l, boolean cudaGraphs) {
         org.tessel.cost.Cost gemm = super.cost(model, n, p, l, cudaGraphs);
-        // at FP8 and INT8 the activation rides in Tessel's epilogue pass, which every such GEMM has
-        if (p == Precision.FP8 || p == Precision.INT8) return plus(gemm, quantizedEpilogue(model, n, p, cudaGraphs));
+        // at FP8 the activation rides in Tessel's epilogue pass, which every such GEMM has; at INT8 (bias, residual, ReLU)
+        // cuBLASLt's requantizing form scales, adds, clamps and writes the int8 output in the matmul's own epilogue
+        // (the runtime's Int8Gemm.requantizing), so no second pass runs
+        if (p == Precision.FP8) return plus(gemm, quantizedEpilogue(model, n, p, cudaGraphs));
+        if (p == Precision.INT8) return gemm;
         boolean post = config.epilogue == Epilogue.BIAS && NodeFacts.activation(n) != null; // the activation kernel after the bias epilogue
         if (config.epilogue != Epilogue.BIAS_GELU_ERF && config.epilogue != Epilogue.BIAS_TANH && !post) return gemm;
         var out = n.output().type();
@@ -172,9 +175,8 @@ public final class GemmTactic extends BaseTactic {
     static final double ERF_FLOPS = 96, TANH_FLOPS = 64;
 
     /**
-     * Tessel's FP8 or INT8 epilogue (Fp8Epilogue, Int8Epilogue) as the second kernel it is: the GEMM's results (bf16 from
-     * an FP8 GEMM, int32 from an INT8 one) read once more, the 1-byte output written, and its per-element work on CUDA
-     * cores. Before it was priced, BERT-base b32's FP8 FFN1 (exact GELU) was predicted at 16.9 us and ran at 80.9 on an
+     * Tessel's FP8 epilogue (Fp8Epilogue) as the second kernel it is: the GEMM's bf16 results read once more, the 1-byte
+     * output written, and its per-element work on CUDA cores. Before it was priced, BERT-base b32's FP8 FFN1 (exact GELU) was predicted at 16.9 us and ran at 80.9 on an
      * H100 (its FP16 form, GEMM and GELU, 56 us), and the joint search chose it; FFN2 (no activation) 21.7 against 26.6.
      */
     private org.tessel.cost.Cost quantizedEpilogue(org.tessel.cost.CostModel model, Node n, Precision p, boolean cudaGraphs) {
@@ -184,7 +186,7 @@ public final class GemmTactic extends BaseTactic {
             case BIAS_GELU, BIAS_TANH -> TANH_FLOPS;
             default -> 0;
         };
-        double read = elements * (p == Precision.FP8 ? 2 : 4), written = elements;
+        double read = elements * 2, written = elements;
         return model.estimate(id(), new org.tessel.cost.Work(elements * flops, read, written, 0, 0, 0),
                 TacticFeatures.streaming(0.5, config.memoryEfficiency, 1), Precision.FP32, cudaGraphs);
     }
