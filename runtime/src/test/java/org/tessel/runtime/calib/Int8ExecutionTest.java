@@ -178,12 +178,16 @@ class Int8ExecutionTest {
     /** The CPU half of Int8EngineGpuTest: the INT8 plans it builds on the GPU pass the GPU builder's checks. */
     @org.junit.jupiter.params.ParameterizedTest
     @org.junit.jupiter.params.provider.CsvSource(delimiter = ';', value = {"resnet50-tiny;layer1*conv*=int8;", "resnet50-tiny;layer*conv*=int8;", "bert-tiny;*output.dense=int8;",
-            "resnet50-tiny;layer*conv*=int8;layer*conv*=tessel.conv.int8_dp4a:int8:nhwc"})
+            "resnet50-tiny;layer*conv*=int8;layer*conv*=tessel.conv.int8_dp4a:int8:nhwc",
+            "resnet50-tiny;layer*conv*=int8;layer*conv1*=cublaslt.conv1x1:int8:nhwc,layer*conv3*=cublaslt.conv1x1:int8:nhwc,layer*conv2*=cublaslt.conv.im2col:int8:nhwc"})
     void theInt8PlansTheGpuTestBuildsPassTheBuildersChecks(String model, String rule, String forced) {
-        Int8Build b = plan(graph(model), new Calibrator.MinMax(), 2, List.of(rule, "*=fp32|int8"), forced == null ? List.of() : List.of(forced));
+        Int8Build b = plan(graph(model), new Calibrator.MinMax(), 2, List.of(rule, "*=fp32|int8"), forced == null ? List.of() : List.of(forced.split(",")));
         var a = b.applied();
         long int8 = a.plan().nodes().stream().filter(n -> n.precision() == Precision.INT8).count();
         assertTrue(int8 > 0, model + " " + rule + ": " + a.plan().precisionMix());
+        if (forced != null && forced.contains("cublaslt.conv"))
+            for (String id : List.of("cublaslt.conv1x1", "cublaslt.conv.im2col"))
+                assertTrue(a.plan().nodes().stream().anyMatch(n -> n.precision() == Precision.INT8 && n.tacticId().equals(id)), id + " at INT8: " + a.plan().nodes());
         org.tessel.runtime.gpu.engine.GpuEngine.checkPlan(a.graph(), a.plan(), org.tessel.runtime.gpu.engine.GpuEngine.precisionFor(a.plan(), a.graph()));
         System.out.println(model + " " + rule + ": " + a.plan().precisionMix());
     }

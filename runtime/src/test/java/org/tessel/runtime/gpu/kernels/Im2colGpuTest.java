@@ -71,6 +71,45 @@ class Im2colGpuTest {
             }
     }
 
+    /**
+     * {@link Im2col.Slicing} hands each slice's matrix to the GEMM with the row its output starts at: the slices' rows, put
+     * together, are the whole batch's matrix (the reference's), each slice gathered from its own images at the
+     * workspace's front, the GEMM's workspace behind it, 256-byte aligned.
+     */
+    @Tag("gpu")
+    @Test void slicesOfImagesTogetherAreTheWholeMatrix() {
+        GpuTestSupport.requireGpu();
+        KernelCompiler kc = GpuTestSupport.compiler();
+        SplittableRandom r = new SplittableRandom(5);
+        for (int eb : new int[] {1, 2}) {
+            Im2col.Geometry g = geometry(5, 9, 9, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1);
+            Im2col.Slicing slicing = new Im2col.Slicing(g, eb, 2); // slices of 2, 2 and 1 images
+            assertEquals(3, slicing.count());
+            byte[] x = codes(r, g.n() * g.h() * g.w() * g.c() * eb);
+            byte[] want = Im2col.reference(g, eb, x);
+            long rowBytes = (long) g.kpad() * eb;
+            byte[] got = new byte[Math.toIntExact(g.m() * rowBytes)];
+            int[] calls = new int[1];
+            try (DeviceBuffer xb = DeviceBuffer.ofBytes(x); DeviceBuffer ws = DeviceBuffer.allocate(slicing.workspaceBytes(4096))) {
+                slicing.run(kc, xb, ws, CudaStream.DEFAULT, (last, matrix, row0, gemmWorkspace) -> {
+                    CudaStream.DEFAULT.synchronize();
+                    Im2col.Geometry sg = last ? slicing.last() : slicing.slice();
+                    assertEquals(calls[0] == 2, last);
+                    assertEquals((long) calls[0] * 2 * g.oh() * g.ow(), row0);
+                    assertEquals(ws.address(), matrix.address());
+                    long front = gemmWorkspace.address() - ws.address();
+                    assertTrue(front >= sg.bytes(eb) && front % 256 == 0 && gemmWorkspace.bytes() >= 4096, "the GEMM's workspace starts at " + front);
+                    byte[] m = new byte[Math.toIntExact(sg.bytes(eb))];
+                    matrix.copyTo(m);
+                    System.arraycopy(m, 0, got, Math.toIntExact(row0 * rowBytes), Math.toIntExact(sg.m() * rowBytes));
+                    calls[0]++;
+                });
+            }
+            assertEquals(3, calls[0]);
+            assertArrayEquals(java.util.Arrays.copyOf(want, got.length), got, "slices of " + eb + "-byte elements");
+        }
+    }
+
     @Test void theColumnOrderIsTheFiltersOrderSoTheGemmIsTheConvolution() {
         SplittableRandom r = new SplittableRandom(3);
         for (Im2col.Geometry g : CASES) {
