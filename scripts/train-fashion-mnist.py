@@ -21,6 +21,9 @@ repetition is not promised, the accuracy is (within a few tenths of a point).
 import argparse, gzip, os, struct, sys, time
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from onnx_tensor import tensor_proto, varint  # scripts/onnx_tensor.py, beside this script
+
 DATA = "/usr/share/datasets/fashion-mnist"
 
 
@@ -141,19 +144,6 @@ def softmax_xent(logits, labels):
 
 
 # ---------------------------------------------------------------- ONNX, written with the protobuf wire format
-def varint(v):
-    v &= (1 << 64) - 1
-    out = bytearray()
-    while True:
-        b = v & 0x7F
-        v >>= 7
-        if v:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
 def field_varint(num, v): return varint(num << 3) + varint(v)
 def field_bytes(num, b): return varint((num << 3) | 2) + varint(len(b)) + b
 def field_str(num, s): return field_bytes(num, s.encode())
@@ -175,9 +165,7 @@ def node(op, inputs, outputs, name, attrs=()):
 
 
 def tensor(name, arr):
-    arr = np.ascontiguousarray(arr, dtype=np.float32)
-    b = b"".join(field_varint(1, d) for d in arr.shape) + field_varint(2, 1) + field_str(8, name)
-    return b + field_bytes(9, arr.tobytes())
+    return tensor_proto(np.asarray(arr, dtype=np.float32), name)
 
 
 def value_info(name, dims):
