@@ -28,6 +28,7 @@ import org.tessel.ir.Graph;
 import org.tessel.ir.IrException;
 import org.tessel.ir.Value;
 import org.tessel.ir.Verifier;
+import org.tessel.ir.ops.EfficientNmsOp;
 import org.tessel.ir.onnx.LegacyForms.PendingNode;
 import org.tessel.ir.onnx.OnnxImportException.Kind;
 import org.tessel.ir.onnx.proto.Onnx.AttributeProto;
@@ -562,13 +563,17 @@ public final class OnnxImporter {
                 return;
             }
             OpSchema op = registry.find(p.domain(), p.opType()).orElse(null);
+            // TensorRT finds plugins by name whatever the domain, and exporters write EfficientNMS_TRT with or without "TRT"
+            if (op == null && p.domain().isEmpty() && p.opType().equals(EfficientNmsOp.NAME)) op = registry.find(EfficientNmsOp.DOMAIN, p.opType()).orElse(null);
             if (op == null && Opsets.onnxDomainWithoutOps(p.domain()) != null)
                 throw new OnnxImportException(Kind.UNKNOWN_OP, p.domain() + "." + p.opType(), where + ": Tessel has no ops of domain " + p.domain() + ", "
                         + Opsets.onnxDomainWithoutOps(p.domain()) + "; a plugin can supply them through the OpProvider SPI");
             if (op == null && p.domain().isEmpty() && DATA_DEPENDENT_SHAPES.contains(p.opType()))
                 throw new OnnxImportException(Kind.UNKNOWN_OP, p.opType(), where + ": unknown op; " + p.opType() + "'s output shape depends on its input's values, "
-                        + "and Tessel's engines have static shapes: export the model without this step (a detector without its NMS, which then runs "
-                        + "on the host), or a plugin can supply a fixed-shape form through the OpProvider SPI (META-INF/services/org.tessel.api.OpProvider)");
+                        + "and Tessel's engines have static shapes: export the model with a fixed-shape form instead (a detector's NMS as TensorRT's "
+                        + "EfficientNMS_TRT, which Tessel implements: count, boxes, scores and classes padded to max_output_boxes), or without this step "
+                        + "(a detector without its NMS, which then runs on the host), or a plugin can supply a fixed-shape form through the OpProvider SPI "
+                        + "(META-INF/services/org.tessel.api.OpProvider)");
             if (op == null) {
                 String what = p.opType().equals(originalOp) ? where + ": unknown op"
                         : where + ": needs op " + p.opType() + " to express this opset's form, and no provider supplies it";

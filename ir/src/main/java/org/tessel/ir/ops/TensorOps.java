@@ -5,7 +5,7 @@ import java.util.List;
 import org.tessel.api.OpProvider;
 import org.tessel.api.OpSchema;
 
-/** Built-in ops: Shape and data-movement ops: concat, split, slice, reshape, transpose, gather, GatherND, expand, tile, where, constants; Range, Trilu, CumSum, CumProd, OneHot, TopK, ScatterElements, ScatterND. Registered through the same OpProvider SPI a plugin uses. */
+/** Built-in ops: Shape and data-movement ops: concat, split, slice, reshape, transpose, gather, GatherND, expand, tile, where, constants; Range, Trilu, CumSum, CumProd, OneHot, TopK, ScatterElements, ScatterND; TensorRT's EfficientNMS_TRT (domain TRT). Registered through the same OpProvider SPI a plugin uses. */
 public final class TensorOps implements OpProvider {
     @Override public String providerName() { return "tessel-builtin"; }
 
@@ -15,6 +15,7 @@ public final class TensorOps implements OpProvider {
         ops.addAll(ViewOps.all());
         ops.addAll(ConstantOps.all());
         ops.addAll(IndexOps.all());
+        ops.add(new EfficientNmsOp());
         return List.copyOf(ops);
     }
 }
