@@ -11,6 +11,7 @@ import org.tessel.api.TensorType;
 import org.tessel.api.Trait;
 import org.tessel.ir.Node;
 import org.tessel.ir.Value;
+import org.tessel.ir.ops.EfficientNmsOp;
 
 /**
  * The work of one node, or of a fused group, at a given precision: FLOPs, bytes read and written,
@@ -178,6 +179,18 @@ public record Work(double flops, double bytesRead, double bytesWritten, long gem
      * norm ~8, RMS norm ~4, pools one per window element, reductions one per input element, everything else
      * one per output element).
      */
+    /**
+     * EfficientNMS_TRT's operations per image: a compare of every score with the threshold, a sort of the K = min(4096,
+     * N x C) candidates (K log2(K)^2 / 2 compare-exchanges), and the greedy walk's IoU test (about 12 operations) of each
+     * of the K candidates against each of the up to M kept ones.
+     */
+    static double efficientNmsFlops(Node n) {
+        org.tessel.api.Shape s = n.input(1).type().shape();
+        double scores = (double) s.dim(1) * s.dim(2), k = Math.min(EfficientNmsOp.MAX_CANDIDATES, scores), m = n.output(2).type().shape().dim(1);
+        double log = Math.max(1, Math.ceil(Math.log(k) / Math.log(2)));
+        return s.dim(0) * (scores + k * log * log / 2 + 12 * k * m);
+    }
+
     public static double flops(Node n) {
         long macs = macs(n);
         if (macs > 0) return 2.0 * macs;
@@ -194,6 +207,7 @@ public record Work(double flops, double bytesRead, double bytesWritten, long gem
             case "LRN" -> in0 * (3 + n.attrs().getInt("size", 5));
             case "MaxPool", "AveragePool" -> out * windowElements(n);
             case "GlobalAveragePool", "GlobalMaxPool", "ArgMax", "ArgMin" -> in0;
+            case EfficientNmsOp.QUALIFIED_NAME -> efficientNmsFlops(n);
             default -> n.opName().startsWith("Reduce") ? in0 : out;
         };
     }

@@ -8,6 +8,7 @@ import org.tessel.tactics.attention.RopeTactic;
 import org.tessel.tactics.conv.ConvTactics;
 import org.tessel.tactics.cpu.CpuReferenceTactic;
 import org.tessel.tactics.data.DataMovementTactics;
+import org.tessel.tactics.data.EfficientNmsTactic;
 import org.tessel.tactics.data.IndexTactics;
 import org.tessel.tactics.eltwise.EltwiseTactics;
 import org.tessel.tactics.gemm.GemmTactics;
@@ -35,6 +36,7 @@ public final class BuiltinTactics implements TacticProvider {
         all.addAll(PoolTactics.all());
         all.addAll(DataMovementTactics.all());
         all.addAll(IndexTactics.all());
+        all.add(EfficientNmsTactic.EFFICIENT);
         all.add(RecurrentTactic.BLOCK_PER_SEQUENCE);
         all.add(LoraTactic.BGMV);
         all.add(CpuReferenceTactic.REFERENCE);

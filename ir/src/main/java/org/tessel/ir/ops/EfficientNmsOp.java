@@ -44,6 +44,8 @@ public final class EfficientNmsOp extends BaseOp {
     /** TensorRT's plugin domain, as exporters write it (torch.onnx: {@code g.op("TRT::EfficientNMS_TRT", ...)}). */
     public static final String DOMAIN = "TRT";
     public static final String NAME = "EfficientNMS_TRT";
+    /** What {@link org.tessel.ir.Node#opName()} says of it. */
+    public static final String QUALIFIED_NAME = DOMAIN + "." + NAME;
     /** The most candidates the greedy walk considers, per image: TensorRT's numSelectedBoxes. */
     public static final int MAX_CANDIDATES = 4096;
 
