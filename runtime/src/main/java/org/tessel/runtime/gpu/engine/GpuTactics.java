@@ -54,6 +54,8 @@ public final class GpuTactics {
     public static final String TOPK = "tessel.topk";
     public static final String SCATTER_ELEMENTS = "tessel.scatter_elements";
     public static final String SCATTER_ND = "tessel.scatter_nd";
+    // detection post-processing
+    public static final String NMS_EFFICIENT = "tessel.nms.efficient";
     // elementwise
     public static final String ELTWISE = "tessel.eltwise";
     public static final String ELTWISE_FUSED = "tessel.eltwise.fused";
@@ -161,7 +163,8 @@ public final class GpuTactics {
             new Implementation(ONEHOT, "IndexLayers", "IndexKernels.oneHot"),
             new Implementation(TOPK, "IndexLayers", "IndexKernels.topK"),
             new Implementation(SCATTER_ELEMENTS, "IndexLayers", "IndexKernels.scatterElements"),
-            new Implementation(SCATTER_ND, "IndexLayers", "IndexKernels.scatterNd"));
+            new Implementation(SCATTER_ND, "IndexLayers", "IndexKernels.scatterNd"),
+            new Implementation(NMS_EFFICIENT, "NmsLayers", "NmsKernels (nms.cu: a block per image)"));
 
     private static final Map<String, Implementation> BY_ID = index();
 

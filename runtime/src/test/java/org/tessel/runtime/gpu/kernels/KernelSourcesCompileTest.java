@@ -89,6 +89,7 @@ public class KernelSourcesCompileTest {
             m.put("rope_" + t.text(), Rope.source(t));
             m.put("index_" + t.text(), IndexKernels.source(t, DType.I32));
             m.put("index_" + t.text() + "_findex", IndexKernels.source(t, t));
+            m.put("nms_" + t.text(), NmsKernels.source(t));
         }
         m.put("lora_bgmv", LoraBgmv.source());
         m.put("index_i32", IndexKernels.source(DType.I32, DType.I32));
