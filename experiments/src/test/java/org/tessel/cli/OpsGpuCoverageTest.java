@@ -46,6 +46,9 @@ class OpsGpuCoverageTest {
         // tessel.PagedAttention exists only in the paged step graph: probed on llama-tiny's paged decode step
         assertEquals("gpu", m.get("tessel.PagedAttention").get("status").asText(), m.get("tessel.PagedAttention").toString());
         assertTrue(m.get("tessel.PagedAttention").get("gpu_tactics").toString().contains("tessel.attention.paged"), m.get("tessel.PagedAttention").toString());
+        // TensorRT's EfficientNMS_TRT: probed on ssdlite-nms-tiny's node
+        assertEquals("gpu", m.get("TRT.EfficientNMS_TRT").get("status").asText(), m.get("TRT.EfficientNMS_TRT").toString());
+        assertTrue(m.get("TRT.EfficientNMS_TRT").get("gpu_tactics").toString().contains("tessel.nms.efficient"), m.get("TRT.EfficientNMS_TRT").toString());
         assertEquals(4, root.get("control_flow").size());
         assertEquals("If", root.get("control_flow").get(0).get("op").asText());
     }

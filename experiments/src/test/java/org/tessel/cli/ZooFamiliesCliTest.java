@@ -73,6 +73,30 @@ class ZooFamiliesCliTest {
     }
 
     /**
+     * ssdlite-nms (the tiny twin): the joint search on h100 runs its EfficientNMS_TRT with tessel.nms.efficient, not the
+     * host reference, and the CPU engine of an FP32 plan gives the reference's detections (count and classes exactly) (ONNX Runtime has no
+     * TRT ops, so there is no comparison with it).
+     */
+    @org.junit.jupiter.api.Test
+    void ssdLiteNmsPlansTheGpuNmsAndItsEngineDetectsAsTheReference() throws Exception {
+        Path plan = dir.resolve("plan.json"), engine = dir.resolve("m.engine");
+        CliRun search = CliRun.of("search", "zoo:ssdlite-nms-tiny", "--target", "h100", "--strategy", "joint", "--precisions", "fp32", "--plan-out", plan.toString());
+        assertEquals(0, search.code(), search.out() + search.err());
+        JsonNode nms = null;
+        for (JsonNode n : new ObjectMapper().readTree(plan.toFile()).get("nodes")) if (n.get("op").asText().equals("TRT.EfficientNMS_TRT")) nms = n;
+        assertTrue(nms != null && nms.get("tactic").asText().equals("tessel.nms.efficient"), String.valueOf(nms));
+        CliRun build = CliRun.of("build", "zoo:ssdlite-nms-tiny", "--cpu", "--plan", plan.toString(), "--save-engine", engine.toString());
+        assertEquals(0, build.code(), build.out() + build.err());
+        Graph g = Zoo.build("ssdlite-nms-tiny", ZooOptions.defaults());
+        List<Tensor> in = SearchPlanExecutionTest.inputs(g, 5);
+        List<Tensor> want = new ReferenceInterpreter().run(g, in), got = Engine.load(engine, EngineHeader.Machine.cpu()).createContext().run(in);
+        assertTrue(want.get(0).getLong(0) > 0, "the tiny detector detects something");
+        // the count and classes exactly; boxes and scores within float rounding (the engine's fused decode is not the reference's float for float)
+        for (int k : new int[] {0, 3}) assertTrue(want.get(k).dataEquals(got.get(k)), g.outputs().get(k).name());
+        for (int k : new int[] {1, 2}) assertNull(Compare.allClose(want.get(k), got.get(k), 1e-5, 1e-6), g.outputs().get(k).name());
+    }
+
+    /**
      * The CPU engine built from the plan runs to the reference interpreter's outputs within the
      * tolerance of the plan's least precise node (the search may pick TF32 or FP16, which the CPU
      * backend emulates by rounding).

@@ -32,7 +32,8 @@ class FamiliesCoverageTest {
             "unet-bilinear-tiny", Set.of(),
             "crnn-tiny", Set.of(),
             "crnn-lstm-tiny", Set.of(), // its bidirectional LSTMs run tessel.recurrent
-            "ssdlite-tiny", Set.of());
+            "ssdlite-tiny", Set.of(),
+            "ssdlite-nms-tiny", Set.of()); // its EfficientNMS_TRT runs tessel.nms.efficient
 
     @Test void everyNodeHasTheCpuReferenceAndOnlyTheKnownGapsLackAGpuTactic() {
         TacticCatalog cat = TacticCatalog.builtin();

@@ -78,12 +78,20 @@ final class Families {
 
         String ssd = "SSDLite-MobileNetV2 (TF ssdlite_mobilenet_v2_coco): MobileNetV2 backbone, 6 feature maps (19x19 expansion tap, "
                 + "10x10 and 4 extra layers), depthwise-separable box and class predictors, 1917 anchors, Sigmoid scores, "
-                + "boxes decoded in the graph (no NonMaxSuppression: not in Tessel's op set)";
+                + "boxes decoded in the graph (NMS follows on the host; ssdlite-nms has it in the graph)";
         Zoo.add("ssdlite", ssd, "image: f32[batch,3,300,300]", "boxes: f32[batch,1917,4], scores: f32[batch,1917,91]",
                 new ModelCard.Reference(4_300_000, OptionalLong.of(800_000_000L), "Sandler et al. 2018, Table 6: SSDLite 4.3 M params, 0.8 B MAdds"),
-                Zoo.Knobs.NONE, (n, o) -> SsdLite.build(n, SsdLite.SSDLITE, o));
+                Zoo.Knobs.NONE, (n, o) -> SsdLite.build(n, SsdLite.SSDLITE, o, false));
         Zoo.add("ssdlite-tiny", "SSDLite structure on MobileNetV2 at width 0.25 (one block per stage), extras at width/4, 64x64 input, 11 classes, 96 anchors",
                 "image: f32[batch,3,64,64]", "boxes: f32[batch,96,4], scores: f32[batch,96,11]", null,
-                Zoo.Knobs.NONE, (n, o) -> SsdLite.build(n, SsdLite.SSDLITE_TINY, o));
+                Zoo.Knobs.NONE, (n, o) -> SsdLite.build(n, SsdLite.SSDLITE_TINY, o, false));
+        String nms = "ending in TensorRT's EfficientNMS_TRT (torchvision ssdlite320's post-processing values: score > 0.001, IoU 0.55, "
+                + "300 detections, background class 0 dropped)";
+        String detections = "num_detections: i32[batch,1], detection_boxes: f32[batch,300,4], detection_scores: f32[batch,300], detection_classes: i32[batch,300]";
+        Zoo.add("ssdlite-nms", "SSDLite-MobileNetV2 as ssdlite, " + nms, "image: f32[batch,3,300,300]", detections,
+                new ModelCard.Reference(4_300_000, OptionalLong.of(800_000_000L), "Sandler et al. 2018, Table 6: SSDLite 4.3 M params, 0.8 B MAdds"),
+                Zoo.Knobs.NONE, (n, o) -> SsdLite.build(n, SsdLite.SSDLITE, o, true));
+        Zoo.add("ssdlite-nms-tiny", "ssdlite-tiny " + nms, "image: f32[batch,3,64,64]", detections, null,
+                Zoo.Knobs.NONE, (n, o) -> SsdLite.build(n, SsdLite.SSDLITE_TINY, o, true));
     }
 }

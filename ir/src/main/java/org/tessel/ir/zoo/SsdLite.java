@@ -2,13 +2,16 @@ package org.tessel.ir.zoo;
 
 import java.util.ArrayList;
 import java.util.List;
+import org.tessel.api.Attributes;
 import org.tessel.api.DType;
 import org.tessel.api.OpRegistry;
 import org.tessel.api.Shape;
 import org.tessel.api.Tensor;
 import org.tessel.ir.Graph;
 import org.tessel.ir.NetworkBuilder;
+import org.tessel.ir.Node;
 import org.tessel.ir.Value;
+import org.tessel.ir.ops.EfficientNmsOp;
 
 /**
  * SSDLite on MobileNetV2 (Sandler et al. 2018, section 6.2; the TensorFlow Object Detection API's
@@ -28,8 +31,15 @@ import org.tessel.ir.Value;
  * generator makes them: scales 0.2 to 0.95, aspect ratios 1, 2, 1/2, 3, 1/3 and one interpolated
  * scale; the lowest layer 0.1 at 1 and 0.2 at 2 and 1/2) with the Faster R-CNN box coder (scale
  * factors 10, 10, 5, 5) into [ymin, xmin, ymax, xmax] boxes relative to the image. Outputs: boxes
- * [N, anchors, 4] and scores [N, anchors, classes]. Non-maximum suppression is not part of the graph:
- * Tessel's op set has no NonMaxSuppression yet.
+ * [N, anchors, 4] and scores [N, anchors, classes].
+ *
+ * <p>With NMS ({@code ssdlite-nms}), the boxes and scores go on into TensorRT's EfficientNMS_TRT ({@link EfficientNmsOp}),
+ * with the parameters of torchvision's {@code ssdlite320_mobilenet_v3_large} post-processing: score threshold 0.001, IoU
+ * threshold 0.55, 300 detections, class 0 (background) never detected. The scores stay the model's Sigmoid (the TF
+ * API's converter; torchvision's model uses a softmax), and NMS is per class over all of them, as EfficientNMS does (the
+ * first 4096 candidates; torchvision keeps the top 300 per class from each feature map first). Outputs:
+ * num_detections [N, 1], detection_boxes [N, 300, 4] ([ymin, xmin, ymax, xmax]), detection_scores [N, 300],
+ * detection_classes [N, 300].
  */
 final class SsdLite {
     private SsdLite() {}
@@ -50,7 +60,12 @@ final class SsdLite {
     private static final double MIN_SCALE = 0.2, MAX_SCALE = 0.95;
     private static final float BN_EPS = MobileNetV2.BN_EPS;
 
-    static Graph build(String name, Config c, ZooOptions o) {
+    /** The NMS of {@code ssdlite-nms}: torchvision's ssdlite320 post-processing values. */
+    static final float NMS_SCORE_THRESHOLD = 0.001f, NMS_IOU_THRESHOLD = 0.55f;
+    static final int NMS_DETECTIONS = 300, BACKGROUND_CLASS = 0;
+
+    /** The detector ending in decoded boxes and scores, or (nms) in EfficientNMS_TRT's four outputs. */
+    static Graph build(String name, Config c, ZooOptions o, boolean nms) {
         NetworkBuilder b = new NetworkBuilder(name, OpRegistry.global(), o.seed());
         Value x = b.input("image", DType.F32, o.batch(), 3, c.imageSize(), c.imageSize());
         List<Value> maps = new ArrayList<>();
@@ -102,7 +117,13 @@ final class SsdLite {
         Value boxes = decode(b, offsets, anchors);
         b.scope("");
         Value scores = b.name("scores").sigmoid(logits);
-        return b.output(boxes, scores).build();
+        if (!nms) return b.output(boxes, scores).build();
+        Attributes a = Attributes.builder().put("score_threshold", NMS_SCORE_THRESHOLD).put("iou_threshold", NMS_IOU_THRESHOLD)
+                .put("max_output_boxes", (long) NMS_DETECTIONS).put("background_class", (long) BACKGROUND_CLASS).build();
+        Node n = b.node(EfficientNmsOp.QUALIFIED_NAME, "nms", a, 4, boxes, scores);
+        List<String> names = List.of("num_detections", "detection_boxes", "detection_scores", "detection_classes");
+        for (int i = 0; i < 4; i++) b.graph().renameValue(n.output(i), names.get(i));
+        return b.output(n.outputs().toArray(Value[]::new)).build();
     }
 
     /** An SSDLite predictor: 3x3 depthwise + BN + ReLU6, biased 1x1 to anchors * values, to [N, H*W*anchors, values]. */

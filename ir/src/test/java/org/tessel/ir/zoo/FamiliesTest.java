@@ -16,7 +16,9 @@ import org.tessel.api.Tensor;
 import org.tessel.ir.Graph;
 import org.tessel.ir.Node;
 import org.tessel.ir.ReferenceInterpreter;
+import org.tessel.ir.Value;
 import org.tessel.ir.Verifier;
+import org.tessel.ir.ops.EfficientNmsOp;
 import org.tessel.ir.onnx.OnnxExporter;
 import org.tessel.ir.onnx.OnnxImporter;
 
@@ -288,6 +290,32 @@ class FamiliesTest {
         for (int i = 0; i < scores.size(); i++) assertTrue(scores.getDouble(i) > 0 && scores.getDouble(i) < 1, "sigmoid score " + scores.getDouble(i));
         // the paper's anchor count at 300x300: 19x19x3 + (10x10 + 5x5 + 3x3 + 2x2 + 1x1) x 6
         assertEquals(Shape.of(1, 1917, 4), Zoo.build("ssdlite").outputs().get(0).type().shape());
+    }
+
+    /** ssdlite-nms is ssdlite (the same weights) with EfficientNMS_TRT over its boxes and scores, and survives an ONNX round trip. */
+    @Test void ssdLiteNmsEndsInEfficientNmsOverTheDecodedBoxes() {
+        Graph g = Zoo.build("ssdlite-nms-tiny");
+        assertEquals(List.of("num_detections", "detection_boxes", "detection_scores", "detection_classes"), g.outputs().stream().map(Value::name).toList());
+        assertEquals(List.of(Shape.of(1, 1), Shape.of(1, 300, 4), Shape.of(1, 300), Shape.of(1, 300)), g.outputs().stream().map(v -> v.type().shape()).toList());
+        assertEquals(org.tessel.api.DType.I32, g.outputs().get(3).type().dtype());
+        assertEquals(Shape.of(1, 300, 4), Zoo.build("ssdlite-nms").outputs().get(1).type().shape());
+        Map<String, Tensor> in = TinyModelRunTest.inputs(g, 4);
+        Map<String, Tensor> out = new ReferenceInterpreter().run(g, in), plain = new ReferenceInterpreter().run(Zoo.build("ssdlite-tiny"), in);
+        Tensor boxes = plain.get("boxes"), scores = plain.get("scores");
+        EfficientNmsOp.Params p = EfficientNmsOp.params(g.nodes().getLast().attrs(), 11);
+        assertEquals(0.001f, p.scoreThreshold());
+        assertEquals(0, p.backgroundClass());
+        int[] kept = EfficientNmsOp.keep(boxes, scores, 0, p);
+        assertEquals(kept.length, out.get("num_detections").getLong(0));
+        assertTrue(kept.length > 0);
+        for (int k = 0; k < kept.length; k++) {
+            assertEquals(kept[k] % 11, out.get("detection_classes").getLong(k));
+            assertTrue(kept[k] % 11 != 0, "the background class is never detected");
+            for (int j = 0; j < 4; j++) assertEquals(boxes.getFloat(kept[k] / 11 * 4 + j), out.get("detection_boxes").getFloat(4 * k + j));
+        }
+        Graph back = OnnxImporter.importModel(OnnxExporter.toBytes(g), "ssdlite-nms-tiny.onnx");
+        Map<String, Tensor> again = new ReferenceInterpreter().run(back, in);
+        for (String k : out.keySet()) assertTrue(out.get(k).dataEquals(again.get(k)), "ONNX round trip: " + k);
     }
 
     @Test void tinyFamiliesAreSeeded() {

@@ -24,7 +24,7 @@ class ZooTest {
         assertEquals(List.of("resnet50", "resnet50-tiny", "mobilenetv2", "mobilenetv2-tiny", "googlenet", "googlenet-tiny",
                 "bert-base", "bert-tiny", "vit", "vit-tiny", "gpt2", "gpt2-tiny", "llama-1b", "llama-tiny",
                 "efficientnet-b0", "efficientnet-b0-tiny", "convnext-tiny", "convnext-tiny-tiny", "unet", "unet-tiny", "unet-bilinear", "unet-bilinear-tiny",
-                "crnn", "crnn-tiny", "crnn-lstm", "crnn-lstm-tiny", "ssdlite", "ssdlite-tiny"), Zoo.names());
+                "crnn", "crnn-tiny", "crnn-lstm", "crnn-lstm-tiny", "ssdlite", "ssdlite-tiny", "ssdlite-nms", "ssdlite-nms-tiny"), Zoo.names());
         for (String n : Zoo.names()) {
             ModelCard c = Zoo.describe(n);
             assertEquals(n, c.name());
