@@ -10,6 +10,12 @@ is a real published architecture with random weights (seed 0, eval mode):
   ssdlite320             torchvision ssdlite320_mobilenet_v3_large with its post-processing (NonMaxSuppression),
                          batch 1 (the detection API takes a list of images)
   ssdlite320_head        the same detector's backbone and head only (boxes and class logits, no NMS), dynamic batch
+  ssdlite320_effnms      the same backbone and head, then torchvision's box decoding (its anchors and box coder, boxes
+                         clipped to the image) and softmax in torch, ending in TensorRT's EfficientNMS_TRT (domain TRT;
+                         torchvision's ssdlite320 values: score > 0.001, IoU 0.55, 300 detections, background class 0);
+                         batch 1. ONNX Runtime has no TRT ops: this model's reference outputs are PyTorch's (the forward
+                         of the NMS function, EfficientNMS's semantics as Tessel's EfficientNmsOp states them), written
+                         where the others have ONNX Runtime's, with reference.txt saying so
   crnn                   a CRNN-style recognizer defined here, the zoo's `crnn` layer for layer (Shi et al.'s conv stack,
                          a pre-LN transformer encoder over the width columns, LogSoftmax), 32 x 100, dynamic batch and width
   gpt2                   transformers GPT2LMHeadModel with GPT-2 small's config (12 layers, 768 wide), no KV cache,
@@ -18,8 +24,9 @@ is a real published architecture with random weights (seed 0, eval mode):
 Per model, under OUT/NAME/:
   model.onnx                      opset 17 (TorchScript exporter; the dynamo exporter at opset 18 if that one is missing or fails)
   test_data_set_0/input_K.pb      the input, an ONNX TensorProto (ONNX's test-data layout, `tessel run --inputs` reads it)
-  test_data_set_0/output_K.pb     ONNX Runtime's (CPU) outputs for it
+  test_data_set_0/output_K.pb     ONNX Runtime's (CPU) outputs for it (PyTorch's for ssdlite320_effnms)
   inputs/NAME.npy, ort/NAME.npy   the same tensors as .npy, by input and output name
+  reference.txt                   only where the reference outputs are not ONNX Runtime's: whose they are, and why
   tessel-flags.txt                the dimension flags Tessel needs for the symbolic dims (--batch 1, --dim width=100, --seq 64)
 
 then PyTorch eager and torch.compile (default mode) on the GPU at batch 1 and 32 (FP32, TF32 off, cudnn.benchmark on;
@@ -46,7 +53,12 @@ import torch
 from onnx_tensor import tensor_proto  # scripts/onnx_tensor.py, beside this script
 
 WARMUP, ITERS = 20, 50
-MODELS = ["efficientnet_b0", "convnext_tiny", "lraspp_mobilenet_v3", "ssdlite320", "ssdlite320_head", "crnn", "gpt2"]
+# models whose PyTorch form is not worth timing: ssdlite320_effnms's NMS is a Python loop written as a reference
+NOT_TIMED = {"ssdlite320_effnms": "not timed: its PyTorch NMS is a reference loop, not a deployment"}
+MODELS = ["efficientnet_b0", "convnext_tiny", "lraspp_mobilenet_v3", "ssdlite320", "ssdlite320_head", "ssdlite320_effnms", "crnn", "gpt2"]
+# EfficientNMS's candidate limit (TensorRT's numSelectedBoxes) and torchvision ssdlite320's post-processing values
+NMS_MAX_CANDIDATES = 4096
+SSDLITE_NMS = dict(score_threshold=0.001, iou_threshold=0.55, max_output_boxes=300, background_class=0)
 
 
 # ---- the CRNN of Tessel's zoo (ir/.../zoo/Crnn.java), in PyTorch ------------------------------------------------
@@ -137,6 +149,93 @@ class DetectorHead(torch.nn.Module):
         return h["bbox_regression"], h["cls_logits"]
 
 
+def efficient_nms(boxes, scores, score_threshold, iou_threshold, max_output_boxes, background_class):
+    """EfficientNMS_TRT with corner boxes [B, N, 4] and scores [B, N, C], no activation, per class: Tessel's EfficientNmsOp
+    semantics. Candidates are (box n, class c), c != background_class, with score > score_threshold, ordered by score
+    descending then flat index n * C + c ascending (a stable sort), the first 4096 considered; walking them, a candidate
+    is kept unless a kept one of its class overlaps it with IoU > iou_threshold, until max_output_boxes are kept. IoU in
+    float32 from corners normalized per axis, one rounding per operation (torch's CPU kernels do not fuse them), 0 when
+    the union is <= 0. Returns num_detections int32 [B, 1], boxes [B, M, 4], scores [B, M], classes int32 [B, M], zeros
+    past the count."""
+    b, n, c = scores.shape
+    m = max_output_boxes
+    dev = scores.device
+    num = torch.zeros(b, 1, dtype=torch.int32, device=dev)
+    out_boxes, out_scores = torch.zeros(b, m, 4, dtype=scores.dtype, device=dev), torch.zeros(b, m, dtype=scores.dtype, device=dev)
+    out_classes = torch.zeros(b, m, dtype=torch.int32, device=dev)
+    zero = torch.zeros((), device=dev)
+    for i in range(b):
+        flat = scores[i].reshape(-1).float()
+        index = torch.arange(n * c, device=dev)
+        cand = index[(flat > score_threshold) & (index % c != background_class)]
+        cand = cand[torch.sort(flat[cand], descending=True, stable=True).indices][:NMS_MAX_CANDIDATES]
+        cls = cand % c
+        box = boxes[i, cand // c].float()
+        lo = torch.minimum(box[:, 0:2], box[:, 2:4])
+        hi = torch.maximum(box[:, 0:2], box[:, 2:4])
+        area = (hi[:, 0] - lo[:, 0]) * (hi[:, 1] - lo[:, 1])
+        alive = torch.ones(len(cand), dtype=torch.bool, device=dev)
+        kept = []
+        for k in range(len(cand)):
+            if not alive[k]:
+                continue
+            kept.append(k)
+            if len(kept) == m:
+                break
+            wh = torch.minimum(hi[k], hi) - torch.maximum(lo[k], lo)
+            inter = torch.where((wh[:, 0] > 0) & (wh[:, 1] > 0), wh[:, 0] * wh[:, 1], zero)
+            union = (area[k] + area) - inter
+            iou = torch.where(union > 0, inter / union, zero)
+            alive &= ~((iou > iou_threshold) & (cls == cls[k]))
+        kept = torch.tensor(kept, dtype=torch.long, device=dev)
+        num[i, 0] = len(kept)
+        if len(kept):
+            out_boxes[i, :len(kept)] = boxes[i, cand[kept] // c]
+            out_scores[i, :len(kept)] = scores[i].reshape(-1)[cand[kept]]
+            out_classes[i, :len(kept)] = cls[kept].int()
+    return num, out_boxes, out_scores, out_classes
+
+
+class EfficientNmsTrt(torch.autograd.Function):
+    """TensorRT's EfficientNMS_TRT: exported as the TRT-domain op (symbolic), computed by efficient_nms (forward)."""
+
+    @staticmethod
+    def forward(ctx, boxes, scores, score_threshold, iou_threshold, max_output_boxes, background_class):
+        return efficient_nms(boxes, scores, score_threshold, iou_threshold, max_output_boxes, background_class)
+
+    @staticmethod
+    def symbolic(g, boxes, scores, score_threshold, iou_threshold, max_output_boxes, background_class):
+        return g.op("TRT::EfficientNMS_TRT", boxes, scores, score_threshold_f=score_threshold, iou_threshold_f=iou_threshold,
+                    max_output_boxes_i=max_output_boxes, background_class_i=background_class, score_activation_i=0,
+                    class_agnostic_i=0, box_coding_i=0, plugin_version_s="1", outputs=4)
+
+
+class DetectorEfficientNms(torch.nn.Module):
+    """ssdlite320 as a fixed-shape detector: backbone and head, torchvision's box decoding against its own anchors
+    (computed once for the 320x320 input, a constant), boxes clipped to the image, softmax scores, then EfficientNMS_TRT.
+    Like ssdlite320_head, the image goes in as it is (no GeneralizedRCNNTransform)."""
+
+    onnx_custom_opsets = {"TRT": 1}   # export(): the TRT domain's version, TorchScript only (dynamo ignores symbolic)
+
+    def __init__(self, net, size):
+        super().__init__()
+        from torchvision.models.detection.image_list import ImageList
+        self.backbone, self.head, self.box_coder, self.size = net.backbone, net.head, net.box_coder, size
+        with torch.no_grad():
+            x = torch.zeros(1, 3, size, size)
+            anchors = net.anchor_generator(ImageList(x, [(size, size)]), list(net.backbone(x).values()))[0]
+        self.register_buffer("anchors", anchors)
+
+    def forward(self, x):
+        h = self.head(list(self.backbone(x).values()))
+        b, a = h["bbox_regression"].shape[:2]
+        boxes = self.box_coder.decode_single(h["bbox_regression"].reshape(-1, 4), self.anchors.repeat(b, 1)).reshape(b, a, 4)
+        boxes = boxes.clamp(min=0, max=self.size)
+        scores = torch.softmax(h["cls_logits"], dim=-1)
+        p = SSDLITE_NMS
+        return EfficientNmsTrt.apply(boxes, scores, p["score_threshold"], p["iou_threshold"], p["max_output_boxes"], p["background_class"])
+
+
 class Gpt2Logits(torch.nn.Module):
     def __init__(self, net):
         super().__init__()
@@ -158,8 +257,12 @@ def build(name, batch):
     if name == "lraspp_mobilenet_v3":
         net = tv.segmentation.lraspp_mobilenet_v3_large(weights=None, weights_backbone=None)
         return FirstOutput(net, "out"), img(512), ["input"], ["out"], {"input": {0: "batch"}, "out": {0: "batch"}}, ["--batch", "1"]
-    if name in ("ssdlite320", "ssdlite320_head"):
+    if name in ("ssdlite320", "ssdlite320_head", "ssdlite320_effnms"):
         net = tv.detection.ssdlite320_mobilenet_v3_large(weights=None, weights_backbone=None)
+        if name == "ssdlite320_effnms":
+            # batch 1, fixed shapes: the NMS outputs are padded to 300, their count is num_detections
+            return DetectorEfficientNms(net, 320), img(320), ["image"], \
+                ["num_detections", "detection_boxes", "detection_scores", "detection_classes"], None, []
         if name == "ssdlite320":
             # batch 1 and fixed shapes: the number of detections is data-dependent, the batch a Python list
             return DetectorWithNms(net), img(320), ["image"], ["boxes", "scores", "labels"], None, []
@@ -184,15 +287,19 @@ def build(name, batch):
 
 
 def export(module, args, path, input_names, output_names, dynamic_axes):
-    """Exports with the TorchScript exporter (opset 17), else the dynamo exporter; returns which one worked."""
+    """Exports with the TorchScript exporter (opset 17), else the dynamo exporter; returns which one worked. A module with
+    onnx_custom_opsets (a custom-domain op written by an autograd.Function's symbolic) goes through TorchScript only."""
     errors = []
-    for dynamo in (False, True):
+    custom = getattr(module, "onnx_custom_opsets", None)
+    for dynamo in ((False,) if custom else (False, True)):
         try:
             # opset 17 for TorchScript; 18 for dynamo, its lowest: asking it for 17 runs onnx's version converter, which left
             # opset-18 attributes (Split's num_outputs) in an opset-17 model that ONNX Runtime then refused (GPT-2, 2026-12-06)
             kw = dict(input_names=input_names, output_names=output_names, opset_version=18 if dynamo else 17, do_constant_folding=True)
             if dynamic_axes:
                 kw["dynamic_axes"] = dynamic_axes
+            if custom:
+                kw["custom_opsets"] = custom
             try:
                 torch.onnx.export(module, args, path, dynamo=dynamo, **kw)
             except TypeError as e:
@@ -249,17 +356,26 @@ def export_one(name, out_dir):
         want = [t.numpy() for t in as_tuple(net(*args))]
     with open(os.path.join(d, "tessel-flags.txt"), "w") as f:
         f.write(" ".join(flags) + "\n")
-    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-    feeds = {i.name: a.numpy() for i, a in zip(sess.get_inputs(), args)}
-    got = sess.run(None, feeds)
+    if getattr(net, "onnx_custom_opsets", None):
+        # ONNX Runtime has no TRT ops: PyTorch's outputs are the reference, written where ONNX Runtime's go
+        feeds, got, out_names = {n: a.numpy() for n, a in zip(ins, args)}, want, outs
+        with open(os.path.join(d, "reference.txt"), "w") as f:
+            f.write("pytorch: ONNX Runtime cannot run the model's TRT-domain ops; test_data_set_0/output_K.pb and ort/NAME.npy "
+                    "hold the PyTorch module's outputs (its EfficientNMS forward implements EfficientNmsOp's semantics)\n")
+        diff = "torch is the reference"
+    else:
+        sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+        feeds = {i.name: a.numpy() for i, a in zip(sess.get_inputs(), args)}
+        got, out_names = sess.run(None, feeds), [o.name for o in sess.get_outputs()]
+        diff = max_abs_diff(want, got)
     for k, (n, a) in enumerate(feeds.items()):
         open(os.path.join(d, "test_data_set_0", f"input_{k}.pb"), "wb").write(tensor_proto(a, n))
         np.save(os.path.join(d, "inputs", f"{n}.npy"), a)
-    for k, (o, a) in enumerate(zip(sess.get_outputs(), got)):
-        open(os.path.join(d, "test_data_set_0", f"output_{k}.pb"), "wb").write(tensor_proto(np.asarray(a), o.name))
-        np.save(os.path.join(d, "ort", f"{o.name}.npy"), np.asarray(a))
+    for k, (o, a) in enumerate(zip(out_names, got)):
+        open(os.path.join(d, "test_data_set_0", f"output_{k}.pb"), "wb").write(tensor_proto(np.asarray(a), o))
+        np.save(os.path.join(d, "ort", f"{o}.npy"), np.asarray(a))
     params = sum(p.numel() for p in net.parameters())
-    return onnx_nodes(path), params, exporter, max_abs_diff(want, got)
+    return onnx_nodes(path), params, exporter, diff
 
 
 def max_abs_diff(want, got):
@@ -341,6 +457,10 @@ def main():
             key_e, key_c = f"eager_b{b}", f"compile_b{b}"
             row[key_e], row[key_c] = "-", "-"
             if not timing:
+                continue
+            if m in NOT_TIMED:
+                if NOT_TIMED[m] not in row["note"]:
+                    row["note"] += " " + NOT_TIMED[m]
                 continue
             try:
                 row[key_e], row[key_c], spent = time_one(m, b, compile_spent < a.compile_budget)
