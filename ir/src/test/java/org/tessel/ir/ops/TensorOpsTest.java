@@ -95,7 +95,7 @@ class TensorOpsTest {
 
     static final List<String> OPS = List.of("Concat", "Split", "Slice", "Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze",
             "Gather", "GatherElements", "GatherND", "Expand", "Tile", "Where", "Constant", "ConstantOfShape", "Shape", "Identity", "Dropout",
-            "Range", "Trilu", "CumSum", "CumProd", "OneHot", "TopK", "ScatterElements", "ScatterND");
+            "Range", "Trilu", "CumSum", "CumProd", "OneHot", "TopK", "ScatterElements", "ScatterND", "TRT.EfficientNMS_TRT");
     static final Set<String> MOVEMENT = Set.of("Concat", "Split", "Slice", "Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze",
             "Gather", "GatherElements", "GatherND", "Expand", "Tile", "Identity", "Trilu", "ScatterElements", "ScatterND");
 
