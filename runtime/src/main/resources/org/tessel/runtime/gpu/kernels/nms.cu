@@ -24,7 +24,7 @@ __device__ __forceinline__ unsigned tessel_nms_key(float f) {
 }
 
 // A sorted item: the key above, the flat index complemented below, so a larger item comes first in the walk.
-__device__ __forceinline__ unsigned long long tessel_nms_item(unsigned key, long long f) {
+__device__ __forceinline__ unsigned long long tessel_nms_item(unsigned key, int f) {
     return ((unsigned long long) key << 32) | (unsigned long long) (0xffffffffu - (unsigned) f);
 }
 
@@ -65,6 +65,10 @@ __device__ __forceinline__ float tessel_nms_iou(const float* a, float area_a, co
     return uni > 0.0f ? __fdiv_rn(inter, uni) : 0.0f;
 }
 
+// The class of flat index f + blockDim.x given f's class: a grid-stride loop over an image's scores keeps the class
+// this way instead of dividing (step = blockDim.x % c).
+__device__ __forceinline__ int tessel_nms_next_class(int cls, int step, int c) { return cls + step >= c ? cls + step - c : cls + step; }
+
 // Block-wide exclusive prefix sum of v (every thread of the block calls it); *total gets the block's sum. red: 32 ints.
 __device__ __forceinline__ int tessel_nms_scan(int v, int* red, int* total) {
     const int lane = threadIdx.x & 31, wid = threadIdx.x >> 5, nw = blockDim.x >> 5;
@@ -100,32 +104,35 @@ extern "C" __global__ void __launch_bounds__(TESSEL_NMS_THREADS) tessel_efficien
     __shared__ unsigned long long s_items[TESSEL_NMS_MAX];
     __shared__ unsigned s_hist[256];
     __shared__ int s_red[32];
-    __shared__ int s_count, s_above, s_need, s_class;
+    __shared__ int s_count, s_above, s_need, s_class, s_best[2];
     __shared__ unsigned s_prefix;
     __shared__ float s_box[4], s_area;
 
-    const long long image = blockIdx.x, total = n * c;
+    // an image's flat indices n * c + class fit an int (EfficientNmsOp checks n * c against INT_MAX)
+    const long long image = blockIdx.x;
+    const int total = (int) (n * c), classes = (int) c, bg = (int) background, step = (int) (blockDim.x % classes);
     const T* __restrict__ sc = scores + image * total;
     const float thr = __int_as_float((int) threshold_bits), iou_thr = __int_as_float((int) iou_bits);
-    const int tid = threadIdx.x, lane = tid & 31, wid = tid >> 5, nw = blockDim.x >> 5;
+    const int tid = threadIdx.x, lane = tid & 31, first_class = tid % classes;
 
     // 1. the candidates
     if (tid == 0) {
         s_count = 0;
         s_above = 0;
+        s_best[0] = s_best[1] = 0x7fffffff;
     }
     __syncthreads();
     int mine = 0;
-    for (long long f = tid; f < total; f += blockDim.x)
-        if (f % c != background && LD_T(sc, f) > thr) mine++;
+    for (int f = tid, cls = first_class; f < total; f += blockDim.x, cls = tessel_nms_next_class(cls, step, classes))
+        if (cls != bg && LD_T(sc, f) > thr) mine++;
     if (mine) atomicAdd(&s_count, mine);
     __syncthreads();
     const int count = s_count, k = count < TESSEL_NMS_MAX ? count : TESSEL_NMS_MAX;
 
     // 2. the first k candidates as items
     if (count <= TESSEL_NMS_MAX) {
-        for (long long f = tid; f < total; f += blockDim.x) {
-            if (f % c == background) continue;
+        for (int f = tid, cls = first_class; f < total; f += blockDim.x, cls = tessel_nms_next_class(cls, step, classes)) {
+            if (cls == bg) continue;
             const float s = LD_T(sc, f);
             if (s > thr) s_items[atomicAdd(&s_above, 1)] = tessel_nms_item(tessel_nms_key(s), f);
         }
@@ -135,8 +142,8 @@ extern "C" __global__ void __launch_bounds__(TESSEL_NMS_THREADS) tessel_efficien
         for (int shift = 24; shift >= 0; shift -= 8) {
             for (int i = tid; i < 256; i += blockDim.x) s_hist[i] = 0;
             __syncthreads();
-            for (long long f = tid; f < total; f += blockDim.x) {
-                if (f % c == background) continue;
+            for (int f = tid, cls = first_class; f < total; f += blockDim.x, cls = tessel_nms_next_class(cls, step, classes)) {
+                if (cls == bg) continue;
                 const float s = LD_T(sc, f);
                 if (!(s > thr)) continue;
                 const unsigned key = tessel_nms_key(s);
@@ -157,11 +164,11 @@ extern "C" __global__ void __launch_bounds__(TESSEL_NMS_THREADS) tessel_efficien
         }
         // prefix is the k-th largest key: the keys above it all, then `need` of the ties with it, lowest indices first
         int taken = 0;
-        for (long long start = 0; start < total; start += blockDim.x) {
-            const long long f = start + tid;
+        for (int start = 0, cls = first_class; start < total; start += blockDim.x, cls = tessel_nms_next_class(cls, step, classes)) {
+            const int f = start + tid;
             unsigned key = 0;
             bool cand = false;
-            if (f < total && f % c != background) {
+            if (f < total && cls != bg) {
                 const float s = LD_T(sc, f);
                 cand = s > thr;
                 if (cand) key = tessel_nms_key(s);
@@ -213,17 +220,19 @@ extern "C" __global__ void __launch_bounds__(TESSEL_NMS_THREADS) tessel_efficien
     const long long out = image * m;
     int kept = 0;
     while (kept < m) {
+        // the first live candidate: a warp minimum, then the warps' into s_best[kept & 1]; the other buffer, read by every
+        // thread before this barrier, is reset for the next kept candidate
         int best = 0x7fffffff;
         for (int r = 0; r < TESSEL_NMS_PER_THREAD; r++)
             if (live[r]) {
-                best = min(best, tid + r * (int) blockDim.x);
+                best = tid + r * (int) blockDim.x;
                 break;
             }
         for (int o = 16; o > 0; o >>= 1) best = min(best, __shfl_xor_sync(TESSEL_FULL_MASK, best, o));
-        if (lane == 0) s_red[wid] = best;
+        if (lane == 0 && best != 0x7fffffff) atomicMin(&s_best[kept & 1], best);
         __syncthreads();
-        best = s_red[0];
-        for (int w = 1; w < nw; w++) best = min(best, s_red[w]);
+        best = s_best[kept & 1];
+        if (tid == 0) s_best[(kept + 1) & 1] = 0x7fffffff;
         if (best == 0x7fffffff) break;
         if (tid == best % (int) blockDim.x) {
             const int r = best / (int) blockDim.x;
