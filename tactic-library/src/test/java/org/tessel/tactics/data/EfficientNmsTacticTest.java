@@ -43,8 +43,20 @@ class EfficientNmsTacticTest {
                 double gpu = EfficientNmsTactic.EFFICIENT.cost(model, n, Precision.FP32, Layout.NCHW, false).totalUs();
                 double cpu = CpuReferenceTactic.REFERENCE.cost(model, n, Precision.FP32, Layout.NCHW, false).totalUs();
                 assertTrue(gpu < cpu, d.name() + " " + n.input(1).type() + ": GPU " + gpu + " us vs host " + cpu + " us");
+                System.out.printf("EfficientNMS %s %s: GPU %.1f us (walk %.1f), host %.1f us%n", d.name(), n.input(1).type(), gpu, EfficientNmsTactic.walkUs(model, n), cpu);
             }
         }
+    }
+
+    /** The walk is one barrier step per kept box: 300 steps on SSDlite320's head, 10 on a detector of 10 detections. */
+    @Test void theWalkCostsAStepPerKeptBox() {
+        CostModel h100 = new CostModel(DeviceSpec.h100Sxm());
+        double big = EfficientNmsTactic.walkUs(h100, nms(DType.F32, 1, 3234, 91, 300)), small = EfficientNmsTactic.walkUs(h100, nms(DType.F32, 1, 100, 2, 10));
+        assertEquals(30, big / small, 1e-9);
+        assertEquals(300 * EfficientNmsTactic.WALK_CYCLES_PER_KEPT / (DeviceSpec.h100Sxm().boostClockGHz() * 1e3), big, 1e-9);
+        assertEquals(big, EfficientNmsTactic.walkUs(h100, nms(DType.F32, 2, 3234, 91, 300)), 1e-9, "two images run side by side");
+        double total = EfficientNmsTactic.EFFICIENT.cost(h100, nms(DType.F32, 1, 3234, 91, 300), Precision.FP16, Layout.NCHW, false).totalUs();
+        assertTrue(total > big, total + " us");
     }
 
     @Test void readsTheScoresSixTimesPastFourThousandCandidates() {
