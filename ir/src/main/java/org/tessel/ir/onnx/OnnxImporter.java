@@ -65,6 +65,9 @@ import org.tessel.ir.onnx.proto.Onnx.ValueInfoProto;
  *   <li>Nodes written for an older opset of the default domain are rewritten into the opset-21
  *       form the IR's ops implement ({@link LegacyForms}). Opsets 1 to 28 are read ({@link Opsets}
  *       says why each is safe); a newer or invalid opset is refused naming it and the range.</li>
+ *   <li>TensorRT's {@code EfficientNMS_TRT} is read from domain "TRT" and, as some exporters write it, from
+ *       the default domain ({@link org.tessel.ir.ops.EfficientNmsOp}); ops whose output shape depends on
+ *       the data (NonZero, NonMaxSuppression, ...) are refused saying so, pointing to that fixed-shape form.</li>
  *   <li>With folding on (the default), every pure node whose inputs are all constants is
  *       evaluated with its op's reference implementation and replaced by the resulting constant;
  *       {@code Shape} and {@code Size} fold whatever their input, since shapes are static. This
