@@ -154,6 +154,42 @@ class NmsLayersGpuTest {
         return b.build();
     }
 
+    /**
+     * The zoo's ssdlite-nms (SSDLite-MobileNetV2, 1917 anchors x 91 classes, ending in the NMS) at batch 2 through each
+     * precision's pipeline as a GPU engine, its decoded boxes and scores added as outputs: the engine's detections equal
+     * the reference NMS of those boxes and scores, and the NMS layer's median time is printed beside its price. A GPU only
+     * (its convolutions need cuDNN, which the emulated device has not).
+     */
+    @Test void theZoosSsdliteNmsDetectsAsTheReferenceOfItsOwnScores() {
+        CudaContext ctx = GpuTestSupport.requireGpu();
+        org.junit.jupiter.api.Assumptions.assumeFalse(GpuTestSupport.emulated(), "ssdlite-nms's convolutions need cuDNN, which the emulated device has not");
+        Graph model = org.tessel.ir.zoo.Zoo.build("ssdlite-nms", org.tessel.ir.zoo.ZooOptions.defaults().withBatch(2));
+        Node nms = model.nodes().stream().filter(n -> n.opName().equals(EfficientNmsOp.QUALIFIED_NAME)).findFirst().orElseThrow();
+        model.addOutput(nms.input(0));
+        model.addOutput(nms.input(1));
+        Map<String, Tensor> in = Map.of("image", GpuTestSupport.random(new SplittableRandom(13), DType.F32, Shape.of(2, 3, 300, 300), -2, 2));
+        Graph reference = nmsGraph("nms", new int[] {2, 1917, 4}, new int[] {2, 1917, 91}, nms.attrs());
+        List<String> failures = new ArrayList<>();
+        for (GpuEngine.Precision p : List.of(GpuEngine.Precision.FP32, GpuEngine.Precision.FP16)) {
+            Graph g = model.copy();
+            new org.tessel.passes.PassManager().run(g, GpuEngine.pipeline(p, g));
+            List<String> outs = g.outputs().stream().map(Value::name).toList();   // count, boxes, scores, classes, then the NMS's inputs
+            try (GpuEngine e = GpuEngine.build(g, p, ctx); GpuExecutionContext x = e.createExecutionContext()) {
+                x.captureGraph();
+                Map<String, Tensor> got = x.run(in);
+                // the NMS reads its inputs in the storage type (rounded there, should a pass have left them f32)
+                Tensor boxes = rounded(GpuTestSupport.asF32(got.get(outs.get(4))), p.storage()), scores = rounded(GpuTestSupport.asF32(got.get(outs.get(5))), p.storage());
+                Map<String, Tensor> want = GpuTestSupport.reference(reference, Map.of("boxes", boxes, "scores", scores));
+                String why = mismatch(got, outs.subList(0, 4), want, nmsOutputs(reference), p.storage());
+                double ms = x.profileLayers(3, 20).stream().filter(t -> t.plan().tactic().startsWith(GpuTactics.NMS_EFFICIENT)).mapToDouble(GpuExecutionContext.LayerTime::medianMs).sum();
+                System.out.printf("RESULT|EfficientNMS ssdlite-nms b2 %s|%d, %d detections, NMS layer %.1f us|%s%n", p, want.get(nmsOutputs(reference).get(0)).getLong(0),
+                        want.get(nmsOutputs(reference).get(0)).getLong(1), ms * 1e3, why == null ? "equal" : why);
+                if (why != null) failures.add(p + ": " + why);
+            }
+        }
+        assertEquals(List.of(), failures);
+    }
+
     @Test void aDetectorEngineEndsInTheNms() {
         CudaContext ctx = GpuTestSupport.requireGpu();
         Graph g = detector();
