@@ -153,21 +153,19 @@ public final class EfficientNmsOp extends BaseOp {
     public static int[] keep(Tensor boxes, Tensor scores, int image, Params p) {
         int n = scores.shape().dim(1), c = scores.shape().dim(2);
         float t = p.keyThreshold();
-        List<int[]> cand = new ArrayList<>();
+        List<Integer> cand = new ArrayList<>();
         int base = image * n * c;
-        for (int f = 0; f < n * c; f++) {
-            if (f % c == p.backgroundClass()) continue;
-            if (scores.getFloat(base + f) > t) cand.add(new int[] {f});
-        }
+        for (int f = 0; f < n * c; f++)
+            if (f % c != p.backgroundClass() && scores.getFloat(base + f) > t) cand.add(f);
         cand.sort((x, y) -> {
-            int k = Float.compare(scores.getFloat(base + y[0]), scores.getFloat(base + x[0]));
-            return k != 0 ? k : Integer.compare(x[0], y[0]);
+            int k = Float.compare(scores.getFloat(base + y), scores.getFloat(base + x));
+            return k != 0 ? k : Integer.compare(x, y);
         });
         int considered = Math.min(cand.size(), MAX_CANDIDATES);
         List<float[]> keptBoxes = new ArrayList<>();
         List<Integer> kept = new ArrayList<>();
         for (int i = 0; i < considered && kept.size() < p.maxOutputBoxes(); i++) {
-            int f = cand.get(i)[0];
+            int f = cand.get(i);
             float[] box = box(boxes, image, f, n, c, p.centerSize());
             boolean suppressed = false;
             for (int k = 0; k < kept.size() && !suppressed; k++)
