@@ -46,10 +46,15 @@ public final class EfficientNmsTactic extends BaseTactic {
 
     @Override protected String appliesToText() { return EfficientNmsOp.QUALIFIED_NAME; }
 
+    /** The most scores (boxes x classes) an image may have (NmsKernels.MAX_SCORES_PER_IMAGE: the kernel's int indices). */
+    public static final long MAX_SCORES_PER_IMAGE = 1L << 30;
+
     @Override protected String shapeWhyNot(Node n, Precision p, Layout l) {
         for (Value v : n.inputs())
             if (v != null && v.type().rank() >= 3 && v.type().layout() == Layout.NHWC) return "reads channels-first tensors only (input %" + v.name() + " is nhwc)";
-        return null;
+        org.tessel.api.Shape s = n.input(1).type().shape();
+        long scores = (long) s.dim(1) * s.dim(2);
+        return scores > MAX_SCORES_PER_IMAGE ? "takes up to " + MAX_SCORES_PER_IMAGE + " scores an image (got " + scores + ")" : null;
     }
 
     @Override public long workspaceBytes(Node n, Precision p) { return 0; }

@@ -24,6 +24,10 @@ public final class NmsLayers implements TacticImplementation {
     static NmsKernels.Config config(Node n) {
         if (!n.opName().equals(EfficientNmsOp.QUALIFIED_NAME)) throw GpuEngineException.unsupported(n, "op " + n.opName() + " is not EfficientNMS_TRT");
         WindowLayers.requireChannelsFirst(n);
+        org.tessel.api.Shape scores = n.input(1).type().shape();
+        if ((long) scores.dim(1) * scores.dim(2) > NmsKernels.MAX_SCORES_PER_IMAGE)
+            throw GpuEngineException.unsupported(n, "EfficientNMS_TRT of " + (long) scores.dim(1) * scores.dim(2) + " scores an image (supported: up to "
+                    + NmsKernels.MAX_SCORES_PER_IMAGE + ")");
         EfficientNmsOp.Params p;
         try {
             p = EfficientNmsOp.params(n.attrs(), n.input(1).type().shape().dim(2));

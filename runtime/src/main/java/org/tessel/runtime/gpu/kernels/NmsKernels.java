@@ -16,6 +16,8 @@ public final class NmsKernels {
 
     /** Threads of the block that runs an image. */
     public static final int THREADS = 1024;
+    /** The most scores (boxes x classes) an image may have: the kernel's int indices step past the last by a block. */
+    public static final long MAX_SCORES_PER_IMAGE = 1L << 30;
 
     /** The attributes the kernel takes, as the layer checked them. */
     public record Config(int maxOutputBoxes, int backgroundClass, boolean scoreActivation, boolean classAgnostic, boolean centerSize,
@@ -41,6 +43,8 @@ public final class NmsKernels {
     public static void run(KernelCompiler kc, DType kind, DeviceBuffer boxes, DeviceBuffer scores, DeviceBuffer num, DeviceBuffer outBoxes, DeviceBuffer outScores,
                            DeviceBuffer outClasses, int batch, int n, int classes, boolean perClassBoxes, Config c, CudaStream s) {
         CudaTypes.require(kind, "EfficientNMS_TRT");
+        if ((long) n * classes > MAX_SCORES_PER_IMAGE)
+            throw new IllegalArgumentException("nms scores: " + (long) n * classes + " an image, at most " + MAX_SCORES_PER_IMAGE);
         int e = kind.bytes();
         long m = c.maxOutputBoxes();
         check(boxes, (long) batch * n * (perClassBoxes ? classes : 1) * 4, e, "nms boxes");

@@ -30,7 +30,7 @@ import org.tessel.tactics.eltwise.EltwiseTactics;
  * The search's tactic catalogue and the GPU engine speak one vocabulary (CPU only, no GPU needed):
  * every catalogue GPU tactic has an implementation in {@link GpuTactics}, every id there is a
  * catalogue GPU tactic, the builders' sources name tactics only through {@link GpuTactics}, and
- * the op lists the catalogue copies from the builders are the builders' own.
+ * the op lists (and EfficientNMS's scores limit) the catalogue copies from the builders are the builders' own.
  */
 class TacticVocabularyLintTest {
     /** What disagrees between a catalogue and an implementation table; empty when they agree. */
@@ -168,6 +168,7 @@ class TacticVocabularyLintTest {
         assertEquals(new TreeSet<>(EltwiseCodegen.SUPPORTED), new TreeSet<>(EltwiseTactics.ENGINE_BODY_OPS));
         assertEquals(new TreeSet<>(EltwiseLayers.OPS), new TreeSet<>(EltwiseTactics.ENGINE_SINGLE_OPS));
         assertEquals(new TreeSet<>(DataMovementLayers.VIEWS), new TreeSet<>(DataMovementTactics.VIEWS));
+        assertEquals(org.tessel.runtime.gpu.kernels.NmsKernels.MAX_SCORES_PER_IMAGE, org.tessel.tactics.data.EfficientNmsTactic.MAX_SCORES_PER_IMAGE);
     }
 
     @Test void renamedIdsPointIntoTheVocabulary() {
