@@ -6,9 +6,10 @@
 //     else a four-pass radix select finds the 4096th key, the keys above it are taken and the ties with it in index
 //     order (a block-wide scan per chunk of the image's scores) until 4096;
 //  3. a bitonic sort of the items in shared memory, descending: larger key first, then lower flat index n * C + c;
-//  4. the greedy walk: a block-wide minimum finds the first live candidate, which is kept; every thread tests its own
-//     candidates (TESSEL_NMS_PER_THREAD of the sorted list, strided) against it and drops those of its class (any class
-//     when agnostic) with IoU above the threshold; until M are kept or none is live;
+//  4. the greedy walk, a tile of the next 32 live candidates at a time: warp 0 resolves the tile in order (a candidate is
+//     kept unless a kept one before it overlaps it, IoU above the threshold, of its class or any class when agnostic) and
+//     writes the kept ones; then every thread drops its own later candidates (TESSEL_NMS_PER_THREAD of the sorted list,
+//     strided) that a kept one of the tile overlaps; until M are kept or none is live;
 //  5. num_detections, and zeros in the slots past it.
 // The IoU is computed with __fsub_rn / __fmul_rn / __fadd_rn / __fdiv_rn so no multiply-add is fused: the reference's
 // floats exactly.
@@ -16,6 +17,7 @@
 #define TESSEL_NMS_THREADS 1024
 #define TESSEL_NMS_MAX 4096
 #define TESSEL_NMS_PER_THREAD (TESSEL_NMS_MAX / TESSEL_NMS_THREADS)
+#define TESSEL_NMS_WORDS (TESSEL_NMS_MAX / 32)
 
 // An order-preserving unsigned key of a non-NaN float: a larger float (Float.compare's order, -0 below +0) has a larger key.
 __device__ __forceinline__ unsigned tessel_nms_key(float f) {
@@ -104,9 +106,13 @@ extern "C" __global__ void __launch_bounds__(TESSEL_NMS_THREADS) tessel_efficien
     __shared__ unsigned long long s_items[TESSEL_NMS_MAX];
     __shared__ unsigned s_hist[256];
     __shared__ int s_red[32];
-    __shared__ int s_count, s_above, s_need, s_class, s_best[2];
+    __shared__ int s_count, s_above, s_need;
     __shared__ unsigned s_prefix;
-    __shared__ float s_box[4], s_area;
+    // the walk: live candidates as bits, a tile's candidates and kept ones, the count kept, where the next tile starts
+    __shared__ unsigned s_live[TESSEL_NMS_WORDS];
+    __shared__ int s_tile[32], s_cand_class[32], s_kept_class[32];
+    __shared__ float s_cand_box[32][4], s_cand_area[32], s_kept_box[32][4], s_kept_area[32];
+    __shared__ int s_tile_count, s_tile_kept, s_kept, s_pos, s_done;
 
     // an image's flat indices n * c + class fit an int (EfficientNmsOp checks n * c against INT_MAX)
     const long long image = blockIdx.x;
@@ -119,7 +125,6 @@ extern "C" __global__ void __launch_bounds__(TESSEL_NMS_THREADS) tessel_efficien
     if (tid == 0) {
         s_count = 0;
         s_above = 0;
-        s_best[0] = s_best[1] = 0x7fffffff;
     }
     __syncthreads();
     int mine = 0;
@@ -201,63 +206,115 @@ extern "C" __global__ void __launch_bounds__(TESSEL_NMS_THREADS) tessel_efficien
             __syncthreads();
         }
 
-    // 4. the greedy walk over this thread's candidates tid, tid + blockDim.x, ...
+    // 4. the greedy walk, a tile of the next 32 live candidates (in order) at a time. Warp 0 resolves the tile: each
+    //    candidate is kept unless a kept one before it in the tile suppresses it (its class, any class when agnostic,
+    //    IoU above the threshold), until M are kept, and writes the kept ones out; then every thread drops its own later
+    //    candidates (TESSEL_NMS_PER_THREAD of the sorted list, strided) that a kept one of the tile suppresses. Two block
+    //    barriers a tile instead of two a kept box. Live candidates are bits of s_live.
     float box[TESSEL_NMS_PER_THREAD][4], area[TESSEL_NMS_PER_THREAD];
     int cls[TESSEL_NMS_PER_THREAD];
-    bool live[TESSEL_NMS_PER_THREAD];
     for (int r = 0; r < TESSEL_NMS_PER_THREAD; r++) {
         const int j = tid + r * blockDim.x;
-        live[r] = j < k;
         cls[r] = 0;
         area[r] = 0.0f;
-        if (!live[r]) continue;
+        if (j >= k) continue;
         const long long f = tessel_nms_index(s_items[j]);
         float corners[4];
         tessel_nms_corners(boxes, per_class_boxes ? (image * total + f) * 4 : (image * n + f / c) * 4, center_size, corners);
         area[r] = tessel_nms_normalize(corners, box[r]);
         cls[r] = (int) (f % c);
     }
-    const long long out = image * m;
-    int kept = 0;
-    while (kept < m) {
-        // the first live candidate: a warp minimum, then the warps' into s_best[kept & 1]; the other buffer, read by every
-        // thread before this barrier, is reset for the next kept candidate
-        int best = 0x7fffffff;
-        for (int r = 0; r < TESSEL_NMS_PER_THREAD; r++)
-            if (live[r]) {
-                best = tid + r * (int) blockDim.x;
-                break;
-            }
-        for (int o = 16; o > 0; o >>= 1) best = min(best, __shfl_xor_sync(TESSEL_FULL_MASK, best, o));
-        if (lane == 0 && best != 0x7fffffff) atomicMin(&s_best[kept & 1], best);
-        __syncthreads();
-        best = s_best[kept & 1];
-        if (tid == 0) s_best[(kept + 1) & 1] = 0x7fffffff;
-        if (best == 0x7fffffff) break;
-        if (tid == best % (int) blockDim.x) {
-            const int r = best / (int) blockDim.x;
-            live[r] = false;
-            for (int q = 0; q < 4; q++) s_box[q] = box[r][q];
-            s_area = area[r];
-            s_class = cls[r];
-        }
-        __syncthreads();
-        const float kept_box[4] = {s_box[0], s_box[1], s_box[2], s_box[3]};
-        const float kept_area = s_area;
-        const int kept_class = s_class;
-        for (int r = 0; r < TESSEL_NMS_PER_THREAD; r++)
-            if (live[r] && (agnostic || cls[r] == kept_class) && tessel_nms_iou(kept_box, kept_area, box[r], area[r]) > iou_thr) live[r] = false;
-        if (tid == 0) {
-            const long long f = tessel_nms_index(s_items[best]);
-            float corners[4];
-            tessel_nms_corners(boxes, per_class_boxes ? (image * total + f) * 4 : (image * n + f / c) * 4, center_size, corners);
-            for (int q = 0; q < 4; q++) ST_T(out_boxes, (out + kept) * 4 + q, corners[q]);
-            const float raw = LD_T(sc, f);
-            ST_T(out_scores, out + kept, activation ? (float) (1.0 / (1.0 + exp(-(double) raw))) : raw);
-            out_classes[out + kept] = kept_class;
-        }
-        kept++;
+    for (int w = tid; w < TESSEL_NMS_WORDS; w += blockDim.x) {
+        const int lo = w * 32;
+        s_live[w] = lo + 32 <= k ? 0xffffffffu : lo >= k ? 0u : (1u << (k - lo)) - 1u;
     }
+    if (tid == 0) {
+        s_kept = 0;
+        s_pos = 0;
+    }
+    __syncthreads();
+    const long long out = image * m;
+    const int most = (int) m;
+    while (true) {
+        if (tid < 32) {
+            if (lane == 0) {
+                // the tile: the first 32 live candidates from s_pos on
+                int t = 0, w = s_pos >> 5;
+                unsigned bits = w < TESSEL_NMS_WORDS ? s_live[w] & (0xffffffffu << (s_pos & 31)) : 0u;
+                while (true) {
+                    for (; bits != 0u && t < 32; bits &= bits - 1u) s_tile[t++] = w * 32 + __ffs((int) bits) - 1;
+                    if (t == 32 || ++w >= TESSEL_NMS_WORDS) break;
+                    bits = s_live[w];
+                }
+                s_tile_count = t;
+            }
+            __syncwarp();
+            const int t = s_tile_count;
+            float corners[4], nb[4], na = 0.0f;
+            int ncls = 0;
+            long long f = 0;
+            if (lane < t) {
+                f = tessel_nms_index(s_items[s_tile[lane]]);
+                tessel_nms_corners(boxes, per_class_boxes ? (image * total + f) * 4 : (image * n + f / c) * 4, center_size, corners);
+                na = tessel_nms_normalize(corners, nb);
+                ncls = (int) (f % c);
+                for (int q = 0; q < 4; q++) s_cand_box[lane][q] = nb[q];
+                s_cand_area[lane] = na;
+                s_cand_class[lane] = ncls;
+            }
+            __syncwarp();
+            // the tile's earlier candidates that would suppress this one, were they kept
+            unsigned by = 0u;
+            if (lane < t)
+                for (int j = 0; j < lane; j++)
+                    if ((agnostic || s_cand_class[j] == ncls) && tessel_nms_iou(s_cand_box[j], s_cand_area[j], nb, na) > iou_thr) by |= 1u << j;
+            // in order: kept when no kept one before it suppresses it, until M are kept
+            unsigned kept_mask = 0u;
+            int room = most - s_kept, last = t - 1;
+            for (int j = 0; j < t; j++) {
+                const unsigned bj = __shfl_sync(TESSEL_FULL_MASK, by, j);
+                if ((bj & kept_mask) == 0u) {
+                    kept_mask |= 1u << j;
+                    if (--room == 0) {
+                        last = j;
+                        break;
+                    }
+                }
+            }
+            if (lane < t && ((kept_mask >> lane) & 1u)) {
+                const int rank = __popc(kept_mask & ((1u << lane) - 1u)), slot = s_kept + rank;
+                for (int q = 0; q < 4; q++) ST_T(out_boxes, (out + slot) * 4 + q, corners[q]);
+                const float raw = LD_T(sc, f);
+                ST_T(out_scores, out + slot, activation ? (float) (1.0 / (1.0 + exp(-(double) raw))) : raw);
+                out_classes[out + slot] = ncls;
+                for (int q = 0; q < 4; q++) s_kept_box[rank][q] = nb[q];
+                s_kept_area[rank] = na;
+                s_kept_class[rank] = ncls;
+            }
+            __syncwarp();
+            if (lane == 0) {
+                s_tile_kept = __popc(kept_mask);
+                s_kept += s_tile_kept;
+                // done when the tile took every live candidate left (fewer than 32) or M are kept
+                s_done = t < 32 || s_kept >= most;
+                s_pos = t > 0 ? s_tile[last] + 1 : 0;
+            }
+        }
+        __syncthreads();
+        if (s_done) break;
+        const int pos = s_pos, tile_kept = s_tile_kept;
+        for (int r = 0; r < TESSEL_NMS_PER_THREAD; r++) {
+            const int j = tid + r * blockDim.x;
+            if (j < pos || j >= k || !((s_live[j >> 5] >> (j & 31)) & 1u)) continue;
+            for (int q = 0; q < tile_kept; q++)
+                if ((agnostic || s_kept_class[q] == cls[r]) && tessel_nms_iou(s_kept_box[q], s_kept_area[q], box[r], area[r]) > iou_thr) {
+                    atomicAnd(&s_live[j >> 5], ~(1u << (j & 31)));
+                    break;
+                }
+        }
+        __syncthreads();
+    }
+    const int kept = s_kept;
 
     // 5. the count, zeros past it
     if (tid == 0) num[image] = kept;
