@@ -28,6 +28,7 @@ grep -E '^RESULT\|EfficientNMS' "$out/nms-tests.log" | cut -c1-300
 OUT="$out/fam" STAGES=families FAMILY_MODELS=ssdlite320,ssdlite320_effnms FAMILY_ZOO=" " FAMILY_COMPILE_BUDGET=30 \
     timeout 200 bash "$here/bench.sh" > "$out/families.txt" 2>&1
 echo "families exit $? after $(( $(date +%s) - t0 )) s"
+pkill -f export-families.py; pkill -f org.tessel.cli.Tessel   # what a timed-out stage left running
 grep -E '^(FAMILY|export exit)' "$out/families.txt" | cut -c1-400
 rm -rf "$out/fam"
 timeout 60 python3 - <<'PY' 2>&1 | tail -12
