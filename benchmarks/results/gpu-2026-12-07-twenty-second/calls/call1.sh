@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepared in the twenty-first session, which got no GPU (every start refused); the twenty-second adds NmsLayersGpuTest
 # (EfficientNMS_TRT's kernel against the reference, and the zoo's ssdlite-nms engines) and call2's families stage for
-# issue 12's detector, first; then the INT8 checks, the tests until 380 s, the engines only while 300 s have not passed.
+# issue 12's detector, first; then the INT8 checks, the tests until 340 s, the engines only while 240 s have not passed.
 # Twenty-first session's changes, call 1: cuBLASLt's requantizing INT8 matmul (int8 D, per-channel alphas, f32 bias, ReLU, a
 # residual through C) as the INT8 form of cublaslt.conv1x1 / cublaslt.conv.im2col and of the INT8 GEMMs. A ctypes probe
 # of the cuBLASLt configuration first (its heuristic and its rounding against torch), then Int8EngineGpuTest (INT8 plans
@@ -75,7 +75,7 @@ for epi in (1, 2, 4, 6): run(256, 4096, 576, epi, 0.7)
 for (m, n, k) in [(64, 802816, 64), (256, 802816, 64), (64, 802816, 576), (128, 200704, 1152), (512, 12544, 4608)]: run(m, n, k, 6, 1.0)
 PY
 echo "probe after $(( $(date +%s) - t0 )) s"
-timeout $(( 380 - ($(date +%s) - t0) )) "${java[@]}" org.junit.platform.console.ConsoleLauncher execute --select-class=org.tessel.runtime.calib.Int8EngineGpuTest \
+timeout $(( 340 - ($(date +%s) - t0) )) "${java[@]}" org.junit.platform.console.ConsoleLauncher execute --select-class=org.tessel.runtime.calib.Int8EngineGpuTest \
     --select-class=org.tessel.runtime.gpu.engine.ConvIm2colGemmGpuTest --select-class=org.tessel.runtime.gpu.engine.Fp8ConvGpuTest \
     --select-class=org.tessel.runtime.gpu.kernels.Im2colGpuTest \
     --include-tag=gpu --details=tree --disable-banner --disable-ansi-colors --reports-dir="$out/junit" > "$out/tests.log" 2>&1
@@ -89,7 +89,7 @@ rm -rf "$out/junit"
 cal="$here/data/int8"
 for cfg in "resnet50 256 fp16" "resnet50 256 int8" "resnet50 256 int8-conv" "resnet50 1 int8" "bert-base 32 int8"; do
   read -r model batch v <<< "$cfg"
-  (( $(date +%s) - t0 > 300 )) && { echo "QUANT|$model|$batch|$v|-|-|out of time"; continue; }
+  (( $(date +%s) - t0 > 240 )) && { echo "QUANT|$model|$batch|$v|-|-|out of time"; continue; }
   eng="$out/q.tessel"; rm -f "$eng"; flags=(); info=()
   [[ $v == int8* ]] && flags=(--int8 --calib-cache "$cal/$model-int8.cache")
   [[ $v == int8-conv ]] && flags+=(--precision 'Conv=int8' --int8-fallback)
