@@ -221,6 +221,7 @@ class DetectorEfficientNms(torch.nn.Module):
         super().__init__()
         from torchvision.models.detection.image_list import ImageList
         self.backbone, self.head, self.box_coder, self.size = net.backbone, net.head, net.box_coder, size
+        net.eval()   # the backbone's BatchNorms in training mode refuse the one 1x1 image the anchors are computed on
         with torch.no_grad():
             x = torch.zeros(1, 3, size, size)
             anchors = net.anchor_generator(ImageList(x, [(size, size)]), list(net.backbone(x).values()))[0]
