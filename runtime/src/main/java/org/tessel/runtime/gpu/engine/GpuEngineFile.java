@@ -37,14 +37,14 @@ public final class GpuEngineFile {
 
     /**
      * The environment a timing cache measured on this GPU records: device name, driver, cuDNN and cuBLASLt versions, and how
-     * the tuner times a node ({@code timing}: a graph of {@link GpuTuner#COPIES} copies), so caches timed another way are not mixed in.
+     * the tuner times a node ({@code timing}: {@link GpuTuner#METHOD}), so caches timed another way are not mixed in.
      */
     public static TimingCache.Environment timingEnvironment(CudaContext context) {
         var m = machine(context);
         Map<String, String> libs = new java.util.TreeMap<>(m.libraries());
         libs.remove("cuda-driver");
         libs.remove("tessel");
-        libs.put("timing", "graph-copies-" + GpuTuner.COPIES);
+        libs.put("timing", GpuTuner.METHOD);
         return new TimingCache.Environment(context.device().name().replace('=', '-'), m.libraries().get("cuda-driver"), libs);
     }
 

@@ -91,4 +91,40 @@ class GpuTunerGraphsTest {
         Tensor out = new ReferenceInterpreter().run(g, Map.of("x", GpuEngineBench.inputs(g, new SplittableRandom(1), -1, 1).get(0))).values().iterator().next();
         assertEquals(120, out.size());
     }
+
+    /**
+     * The RGB stem reading the network's input is timed as an engine runs it: the NCHW input, its reformat to NHWC (which
+     * the stem absorbs), then the convolution; the same values as the node alone. Only that question takes this form.
+     */
+    @org.junit.jupiter.api.Test void theStemOnTheNetworkInputIsTimedOnThatInput() {
+        Graph g = Searcher.prepare(Zoo.build("resnet50-tiny", ZooOptions.defaults().withBatch(2)));
+        Node conv1 = g.nodes().stream().filter(n -> n.opName().equals("Conv") && n.input(0).producer() == null).findFirst().orElseThrow();
+        assertTrue(GpuTuner.stemOnInput(conv1, GpuTactics.CONV_STEM, GpuEngine.Precision.FP16, Layout.NHWC));
+        assertTrue(!GpuTuner.stemOnInput(conv1, GpuTactics.CONV_STEM, GpuEngine.Precision.FP16, Layout.NCHW), "an NCHW stem question is not the absorbed form");
+        assertTrue(!GpuTuner.stemOnInput(conv1, GpuTactics.CONV_STEM, GpuEngine.Precision.FP32, Layout.NHWC), "the stem absorbs the reformat only at f16");
+        assertTrue(!GpuTuner.stemOnInput(conv1, "cudnn.conv.fused_bias_act", GpuEngine.Precision.FP16, Layout.NHWC));
+        Node later = g.nodes().stream().filter(n -> n.opName().equals("Conv") && n.input(0).producer() != null).findFirst().orElseThrow();
+        assertTrue(!GpuTuner.stemOnInput(later, GpuTactics.CONV_STEM, GpuEngine.Precision.FP16, Layout.NHWC), "a convolution of an activation is not on the input");
+
+        Graph stem = GpuTuner.stemAlone(conv1);
+        GpuEngine.requireSupported(stem);
+        assertEquals(2, stem.nodes().size());
+        Node r = stem.nodes().get(0), m = stem.nodes().get(1);
+        assertEquals("tessel.Reformat", r.opName());
+        assertTrue(stem.inputs().contains(r.input(0)), "the reformat reads the graph input");
+        assertEquals(Layout.NCHW, r.input(0).type().layout());
+        assertEquals(conv1.name(), m.name());
+        assertEquals(r.output(), m.input(0));
+        assertEquals(Layout.NHWC, m.output().type().layout());
+        Graph alone = GpuTuner.alone(conv1, Layout.NCHW);
+        Tensor x = GpuEngineBench.inputs(alone, new SplittableRandom(5), -1, 1).get(0);
+        Tensor want = new ReferenceInterpreter().run(alone, Map.of(alone.inputs().get(0).name(), x)).values().iterator().next();
+        Tensor got = new ReferenceInterpreter().run(stem, Map.of(stem.inputs().get(0).name(), x)).values().iterator().next();
+        assertTrue(got.dataEquals(want), "the stem's graph computes the node's values");
+
+        // the reformat the search charges on the input's edge comes off the form's time once, never below a quarter of it
+        assertEquals(45.0, GpuTuner.stemNet(60, java.util.OptionalDouble.of(15)), 1e-9);
+        assertEquals(15.0, GpuTuner.stemNet(60, java.util.OptionalDouble.of(106)), 1e-9);
+        assertEquals(60.0, GpuTuner.stemNet(60, java.util.OptionalDouble.empty()), 1e-9);
+    }
 }

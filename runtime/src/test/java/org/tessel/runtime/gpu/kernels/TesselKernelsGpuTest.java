@@ -201,7 +201,7 @@ class TesselKernelsGpuTest {
         KernelCompiler kc = GpuTestSupport.compiler();
         GpuTestSupport.Checks checks = new GpuTestSupport.Checks();
         SplittableRandom r = new SplittableRandom(23);
-        for (int[] d : new int[][] {{1, 3, 224, 224}, {2, 64, 7, 7}, {4, 33, 5, 17}, {1, 1000, 1, 1}}) {
+        for (int[] d : new int[][] {{1, 3, 224, 224}, {2, 64, 7, 7}, {4, 33, 5, 17}, {1, 1000, 1, 1}, {3, 4, 9, 13}, {2, 8, 3, 3}, {5, 1, 6, 7}, {2, 9, 2, 2}}) {
             for (DType t : new DType[] {DType.F32, DType.F16}) {
                 Shape shape = Shape.of(d);
                 checks.check("tessel.reformat " + t.text() + shape, () -> {
