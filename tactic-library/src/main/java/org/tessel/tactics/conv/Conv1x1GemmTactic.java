@@ -4,6 +4,8 @@ import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.Set;
 import org.tessel.api.Layout;
+import org.tessel.cost.Cost;
+import org.tessel.cost.CostModel;
 import org.tessel.cost.Precision;
 import org.tessel.cost.TacticFeatures;
 import org.tessel.cost.Work;
@@ -115,6 +117,36 @@ public final class Conv1x1GemmTactic extends BaseTactic {
     }
 
     @Override public long workspaceBytes(Node n, Precision p) { return WORKSPACE; }
+
+    /**
+     * How many bytes of HBM traffic one byte of an INT8 output costs through cuBLASLt's IMMA matmul, per form. The
+     * requantizing form (per-channel alphas as a device vector, int8 D; bodies ending in Relu or nothing) writes its output
+     * at about a third of the bandwidth its inputs are read at: an H100 (2026-12-07, {@code int8_probe.py}, one call each)
+     * took 293 us for m = 256 channels, n = 802,816 pixels, K = 64 (205 MB written, 51 MB read; the cost model had 104),
+     * 153 us for 512 x 200,704 x 128, 96 us for 1024 x 50,176 x 256 and 84 us for 64 x 802,816 x 64, which 3.3x the
+     * written bytes fits within 30% (and overprices 64 x 802,816 x 256, 103 us, whose reading dominates, by half); a
+     * scalar alpha without epilogue ran the first in 113 us, so the vector form is what costs. The int32 form (bodies
+     * ending in Clip) writes 4-byte sums, which Tessel's epilogue reads back and writes as int8: 9 bytes a code.
+     */
+    static final double INT8_REQUANTIZED_WRITE = 3.3, INT8_INT32_WRITE = 9.0;
+
+    /** The written-bytes factor of an INT8 matmul over this node's pixels: the int32 form where the body ends in Clip, else the requantizing one. */
+    static double int8WriteFactor(Node n) {
+        boolean clip = n.body() != null && n.body().nodes().stream().anyMatch(b -> b.opName().equals("Clip"));
+        return clip ? INT8_INT32_WRITE : INT8_REQUANTIZED_WRITE;
+    }
+
+    /** At INT8, the node's work with its output bytes weighted by {@link #int8WriteFactor}; else the work as it is. */
+    static Work int8Priced(Work w, Node n, Precision p) {
+        if (p != Precision.INT8) return w;
+        return new Work(w.flops(), w.bytesRead(), w.bytesWritten() * int8WriteFactor(n), w.gemmM(), w.gemmN(), w.gemmK());
+    }
+
+    @Override public Cost cost(CostModel model, Node n, Precision p, Layout l, boolean cudaGraphs) {
+        if (p != Precision.INT8) return super.cost(model, n, p, l, cudaGraphs);
+        Cost c = model.estimate(id(), int8Priced(Work.of(n, p), n, p), features(n, p, l), p, cudaGraphs);
+        return c.withWorkspace(c.workspaceBytes() + workspaceBytes(n, p));
+    }
 
     /** Kernels after the matmul: the activation kernel (a post activation), or at FP8 Tessel's epilogue. */
     static int extraLaunches(Node n, Precision p) { return p == Precision.FP8 || NodeFacts.postActivation(n) ? 1 : 0; }

@@ -115,14 +115,15 @@ public final class ConvIm2colGemmTactic extends BaseTactic {
     /**
      * The matmul over the im2col matrix (its A operand M x K padded, read in place of x) plus the gather before it (x read,
      * the matrix written), each priced by the model, the matrix's bytes at {@link #L2_SHARE} (they meet in L2); the
-     * gather's time adds to the matmul's as a launch of its own does, once per slice.
+     * gather's time adds to the matmul's as a launch of its own does, once per slice. At INT8 the matmul's output is
+     * weighted as {@code cublaslt.conv1x1}'s ({@link Conv1x1GemmTactic#int8WriteFactor}).
      */
     @Override public Cost cost(CostModel model, Node n, Precision p, Layout l, boolean cudaGraphs) {
         Node conv = NodeFacts.anchor(n, CONV);
         Work node = Work.of(n, p);
         long[] g = Work.gemmDims(conv);
         double col = L2_SHARE * matrixBytes(conv, p), x = (double) elementBytes(p) * conv.input(0).type().numElements();
-        Work gemm = new Work(node.flops(), Math.max(0, node.bytesRead() - x) + col, node.bytesWritten(), g[0], g[1], paddedK(g[2]));
+        Work gemm = Conv1x1GemmTactic.int8Priced(new Work(node.flops(), Math.max(0, node.bytesRead() - x) + col, node.bytesWritten(), g[0], g[1], paddedK(g[2])), n, p);
         TacticFeatures f = features(n, p, l);
         int slices = slices(conv, p);
         Cost matmul = model.estimate(id(), gemm, new TacticFeatures(f.peakEfficiency(), true, f.tileM(), f.tileN(), f.tileK(), f.alignmentElements(), f.memoryEfficiency(),
