@@ -45,7 +45,12 @@ final class SearchCommand implements Callable<Integer> {
     @Option(names = "--precision", description = "Precision rule PATTERN=P1|P2 on node names or ops, e.g. Softmax=fp32 (repeatable).") List<String> precision = new ArrayList<>();
     @Option(names = "--memory-budget-mib", converter = Ranges.MiB.class, description = "Activations plus workspace may not exceed this many MiB at any step.") Double budgetMiB;
     @Option(names = "--cuda-graphs", description = "Price kernel launches as under CUDA graphs.") boolean cudaGraphs;
-    @Option(names = {"--timing-cache", "--timingCacheFile"}, description = "Timing cache file: its measured times replace the cost model's prediction where a (node, tactic, precision, layout) was timed.") Path timingCache;
+    @Option(names = {"--timing-cache", "--timingCacheFile"}, description = "Timing cache file: its measured times replace the cost model's prediction where a (node, tactic, precision, layout) was timed; "
+            + "with --tuning, the measured search of a GPU build with that --tuning and cache replayed instead.") Path timingCache;
+    @Option(names = "--tuning", description = "With --timing-cache: replay a GPU build's measured search (`build --tuning top-k|all --timing-cache C`) without a GPU: "
+            + "the same questions (each node's best --top-k tactics per precision and layout, or all), answered from the cache where a build recorded them, the model pricing the rest, "
+            + "so the same cache and options give the build's plan.") String tuning;
+    @Option(names = "--top-k", converter = Ranges.AtLeastOne.class, defaultValue = "3", description = "With --tuning top-k: candidates per node and format, as the build's --top-k (default ${DEFAULT-VALUE}).") int topK;
     @Option(names = "--precisions", split = ",", description = "Precisions nodes may compute in (default fp32,tf32,fp16,bf16; fp32 is always allowed).") List<String> precisions;
     @Option(names = "--plan-out", description = "Write the engine plan (JSON) here: the plan `tessel build --plan` builds.") Path planOut;
     @Option(names = "--show-plan", description = "Print the engine plan: per node the tactic, precision, layout, stream and predicted time.") boolean showPlan;
@@ -93,7 +98,20 @@ final class SearchCommand implements Callable<Integer> {
         }
         long t0 = System.nanoTime();
         SearchProblem p;
-        if (timingCache != null) {
+        if (tuning != null) {
+            if (!tuning.equals("top-k") && !tuning.equals("all"))
+                throw new IllegalArgumentException("--tuning '" + tuning + "': a search replays a measuring build's top-k or all (fixed and cost-model time nothing)");
+            if (timingCache == null) throw new IllegalArgumentException("--tuning " + tuning + " replays a GPU build's measurements: give its --timing-cache (a search has no GPU to time on)");
+            org.tessel.runtime.tuning.TimingCache cache = org.tessel.runtime.tuning.TimingCache.read(timingCache);
+            org.tessel.runtime.gpu.engine.CachedTuner tuner = new org.tessel.runtime.gpu.engine.CachedTuner(cache, timingCache.toString());
+            int k = tuning.equals("all") ? Integer.MAX_VALUE : topK;
+            org.tessel.search.TunedCosting costing = new org.tessel.search.TunedCosting(new org.tessel.search.CatalogCosting(org.tessel.tactics.TacticCatalog.global(),
+                    new org.tessel.cost.CostModel(org.tessel.cost.DeviceSpec.byName(target), o.costParams()), cudaGraphs), tuner, k);
+            p = Searcher.problem(prepared, costing, o);
+            System.out.printf(Locale.ROOT, "timing cache %s (%s, %d entries), a measuring build's search replayed (--tuning %s): %d answers from the cache, %d questions it holds "
+                    + "no answer to (the model prices them); %d choices, %d reformat types and %d casts priced by measurement%n", timingCache, cache.environment().gpu(), cache.size(),
+                    tuning.equals("all") ? "all" : "top-k --top-k " + topK, tuner.answered(), tuner.unanswered(), costing.choicesOverridden(), costing.reformatsTimed(), costing.castsTimed());
+        } else if (timingCache != null) {
             org.tessel.runtime.tuning.TimingCache cache = org.tessel.runtime.tuning.TimingCache.read(timingCache);
             TimingCaches.Loaded loaded = TimingCaches.measured(cache);
             org.tessel.search.MeasuredCosting costing = new org.tessel.search.MeasuredCosting(new org.tessel.search.CatalogCosting(org.tessel.tactics.TacticCatalog.global(),

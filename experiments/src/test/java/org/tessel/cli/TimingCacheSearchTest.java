@@ -99,6 +99,22 @@ class TimingCacheSearchTest {
                 CliRun.of("calibrate", "--timing-cache", cache.toString(), "--no-fit", "--write-params", params.toString()).err().strip());
     }
 
+    /**
+     * `search --timing-cache C --tuning top-k` replays a measuring build's search: it says how many of the build's questions
+     * the cache answered (this H200 fixture predates the tuner's keys, so the model prices most), and refuses a replay
+     * without a cache or of a level that times nothing, naming the flag.
+     */
+    @Test void aSearchReplaysAMeasuringBuildFromItsCache() {
+        CliRun r = CliRun.of("search", "zoo:resnet50-tiny", "--strategy", "exact", "--target", "h200-measured", "--timing-cache", CACHE.toString(), "--tuning", "top-k", "--top-k", "2");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().matches("(?s).*a measuring build's search replayed \\(--tuning top-k --top-k 2\\): \\d+ answers from the cache, \\d+ questions it holds no answer to.*"), r.out());
+        predicted(r);
+        assertEquals("tessel search: --tuning top-k replays a GPU build's measurements: give its --timing-cache (a search has no GPU to time on)",
+                CliRun.of("search", "zoo:resnet50-tiny", "--tuning", "top-k").err().strip());
+        assertEquals("tessel search: --tuning 'fixed': a search replays a measuring build's top-k or all (fixed and cost-model time nothing)",
+                CliRun.of("search", "zoo:resnet50-tiny", "--tuning", "fixed", "--timing-cache", CACHE.toString()).err().strip());
+    }
+
     private static String predicted(CliRun r) {
         assertEquals(0, r.code(), r.err());
         return r.out().lines().filter(l -> l.startsWith("predicted latency:")).findFirst().orElseThrow(() -> new AssertionError(r.out()));

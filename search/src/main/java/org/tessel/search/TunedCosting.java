@@ -99,6 +99,14 @@ public final class TunedCosting implements Costing {
         return out;
     }
 
+    /** A choice priced by a measurement: that time (a priced variant keeps its prediction, as {@link #choices} does). */
+    @Override public OptionalDouble measuredUs(Node n, Choice c) {
+        return c.supported() && c.variant().isEmpty() ? measured.get(n, c.tacticId(), c.precision(), c.layout()) : OptionalDouble.empty();
+    }
+
+    /** The cost model's time, even where a measurement prices the choice. */
+    @Override public double predictedUs(Node n, Choice c) { return base.predictedUs(n, c); }
+
     /** The measurements taken (node key, tactic, precision, layout to microseconds). */
     public MeasuredCosts measured() { return measured; }
 

@@ -87,12 +87,7 @@ public final class GpuTuner implements Tuner {
      * of a {@code tessel.Reformat} to NHWC, timed like a node, kept in the timing cache under the reformat's signature.
      */
     @Override public OptionalDouble reformatUs(TensorType t) {
-        GpuEngine.Precision gp = switch (t.dtype()) {
-            case F32 -> GpuEngine.Precision.FP32;
-            case F16 -> GpuEngine.Precision.FP16;
-            case BF16 -> GpuEngine.Precision.BF16;
-            default -> null;
-        };
+        GpuEngine.Precision gp = reformatPrecision(t);
         if (gp == null || t.rank() < 3) return OptionalDouble.empty();
         long t0 = System.nanoTime();
         try {
@@ -115,7 +110,7 @@ public final class GpuTuner implements Tuner {
     @Override public OptionalDouble castUs(TensorType t, org.tessel.api.DType to) {
         org.tessel.api.DType from = t.dtype();
         if (!org.tessel.runtime.gpu.CudaTypes.supported(from) || !org.tessel.runtime.gpu.CudaTypes.supported(to) || from == to) return OptionalDouble.empty();
-        String signature = "cast|" + from.text() + "->" + to.text() + "|" + t.numElements();
+        String signature = castSignature(t, to);
         if (cache != null) {
             OptionalDouble known = fastestCached(signature, GpuTactics.CAST);
             if (known.isPresent()) { fromCache++; return known; }
@@ -216,6 +211,42 @@ public final class GpuTuner implements Tuner {
     static double stemNet(double formUs, OptionalDouble reformatUs) {
         return reformatUs.isEmpty() ? formUs : Math.max(formUs - reformatUs.getAsDouble(), formUs / 4);
     }
+
+    /**
+     * The timing cache's key of a question this tuner answers by building a graph (null where it answers none, as
+     * {@link #time} does not measure it): the signature of the node as timed (alone, or the stem on its input) at the
+     * question's precision. {@link CachedTuner} asks the cache with it, so a search replays a build's measurements.
+     */
+    static String signature(Node n, String tacticId, Precision p, Layout l) {
+        if (!measures(n, tacticId) || tacticId.equals(GpuTactics.VIEW)) return null;
+        GpuEngine.Precision gp = GpuEngine.gpuPrecision(p);
+        if (gp == null) return null;
+        try {
+            if (stemOnInput(n, tacticId, gp, l)) return TimingCache.signature(stemAlone(n).nodes().get(1), gp.name());
+            return TimingCache.signature(alone(n, l).nodes().get(0), gp.name());
+        } catch (RuntimeException e) {
+            return null; // a node that cannot be copied alone is never timed
+        }
+    }
+
+    /** The timing cache's key of a layout change of a tensor of type {@code t} (null where none is timed), as {@link #reformatUs} records it. */
+    static String reformatSignature(TensorType t) {
+        GpuEngine.Precision gp = reformatPrecision(t);
+        return gp == null || t.rank() < 3 ? null : TimingCache.signature(reformatAlone(t).nodes().get(0), gp.name());
+    }
+
+    /** The storage precision a reformat of {@code t} is timed at (f32, f16, bf16), or null. */
+    static GpuEngine.Precision reformatPrecision(TensorType t) {
+        return switch (t.dtype()) {
+            case F32 -> GpuEngine.Precision.FP32;
+            case F16 -> GpuEngine.Precision.FP16;
+            case BF16 -> GpuEngine.Precision.BF16;
+            default -> null;
+        };
+    }
+
+    /** The timing cache's key of a cast of a tensor of type {@code t} to {@code to}, as {@link #castUs} records it. */
+    static String castSignature(TensorType t, org.tessel.api.DType to) { return "cast|" + t.dtype().text() + "->" + to.text() + "|" + t.numElements(); }
 
     /** A graph of one tessel.Reformat of an f32 tensor shaped as {@code t} from NCHW to NHWC. */
     static Graph reformatAlone(TensorType t) {
@@ -321,7 +352,10 @@ public final class GpuTuner implements Tuner {
     }
 
     /** The fastest cached measurement of this signature under any variant of the catalogue id. */
-    private OptionalDouble fastestCached(String signature, String tacticId) {
+    private OptionalDouble fastestCached(String signature, String tacticId) { return fastestCached(cache, signature, tacticId); }
+
+    /** The fastest measurement {@code cache} holds of this signature under any variant of the catalogue id. */
+    static OptionalDouble fastestCached(TimingCache cache, String signature, String tacticId) {
         double best = Double.NaN;
         for (var e : cache.entries().entrySet())
             if (e.getKey().signature().equals(signature) && GpuTactics.catalogueId(e.getKey().tactic()).equals(tacticId)

@@ -127,4 +127,57 @@ class GpuTunerGraphsTest {
         assertEquals(15.0, GpuTuner.stemNet(60, java.util.OptionalDouble.of(106)), 1e-9);
         assertEquals(60.0, GpuTuner.stemNet(60, java.util.OptionalDouble.empty()), 1e-9);
     }
+
+    /**
+     * A timing cache written under the measuring tuner's keys replays its search: {@link CachedTuner} answers every question
+     * the measuring search asked from the cache (the stem's on its input too, net of the reformat), so the same options give
+     * the same plan at the same price. The measuring side here records made-up times the way {@link GpuTuner} records real ones.
+     */
+    @org.junit.jupiter.api.Test void aCachedTunerReplaysTheMeasuredSearch() {
+        Graph g = Searcher.prepare(Zoo.build("resnet50-tiny", ZooOptions.defaults().withBatch(2)));
+        SearchOptions o = SearchOptions.defaults().withTarget("h100").withPrecisions(EnumSet.of(Precision.FP32, Precision.FP16));
+        org.tessel.runtime.tuning.TimingCache cache = new org.tessel.runtime.tuning.TimingCache(new org.tessel.runtime.tuning.TimingCache.Environment("test GPU", "0", Map.of()));
+        java.util.function.BiFunction<String, String, Double> madeUp = (sig, t) -> 1 + Math.floorMod((sig + t).hashCode(), 1000) / 37.0;
+        int[] stems = new int[1];
+        Tuner measuring = new Tuner() {
+            @Override public Timing time(Node n, String tacticId, Precision p, Layout l) {
+                String sig = GpuTuner.signature(n, tacticId, p, l);
+                if (sig == null) return Timing.NOT_MEASURED;
+                double us = madeUp.apply(sig, tacticId);
+                cache.put(sig, tacticId, new org.tessel.runtime.tuning.Measurement(us, 0, 25));
+                if (GpuTuner.stemOnInput(n, tacticId, GpuEngine.gpuPrecision(p), l)) { stems[0]++; return new Timing.Measured(GpuTuner.stemNet(us, reformatUs(n.input(0).type()))); }
+                return new Timing.Measured(us);
+            }
+            @Override public java.util.OptionalDouble reformatUs(org.tessel.api.TensorType t) {
+                String sig = GpuTuner.reformatSignature(t);
+                if (sig == null) return java.util.OptionalDouble.empty();
+                double us = madeUp.apply(sig, GpuTactics.REFORMAT);
+                cache.put(sig, GpuTactics.REFORMAT, new org.tessel.runtime.tuning.Measurement(us, 0, 25));
+                return java.util.OptionalDouble.of(us);
+            }
+            @Override public java.util.OptionalDouble castUs(org.tessel.api.TensorType t, org.tessel.api.DType to) {
+                double us = madeUp.apply(GpuTuner.castSignature(t, to), GpuTactics.CAST);
+                cache.put(GpuTuner.castSignature(t, to), GpuTactics.CAST, new org.tessel.runtime.tuning.Measurement(us, 0, 25));
+                return java.util.OptionalDouble.of(us);
+            }
+            @Override public String describe() { return "made-up times"; }
+        };
+        CostModel model = new CostModel(DeviceSpec.byName("h100"));
+        TunedCosting measured = new TunedCosting(new CatalogCosting(TacticCatalog.global(), model, false), measuring, 2);
+        org.tessel.search.Plan a = Searcher.run(Searcher.problem(g, measured, o), "exact", o);
+        CachedTuner replay = new CachedTuner(cache, "memory");
+        TunedCosting replayed = new TunedCosting(new CatalogCosting(TacticCatalog.global(), model, false), replay, 2);
+        org.tessel.search.Plan b = Searcher.run(Searcher.problem(g, replayed, o), "exact", o);
+        assertTrue(stems[0] > 0, "the stem on the input was asked");
+        assertEquals(measured.timed(), replay.answered(), "every question answered from the cache");
+        assertEquals(0, replay.unanswered());
+        assertEquals(measured.choicesOverridden(), replayed.choicesOverridden());
+        assertEquals(a.predictedUs(), b.predictedUs(), 1e-9);
+        for (int i = 0; i < a.nodes(); i++) assertEquals(a.assignment().choice(i), b.assignment().choice(i), "node " + i);
+        // the selector hook sees a measured choice's measurement beside the model's prediction
+        var n0 = g.nodes().stream().filter(n -> n.opName().equals("Conv")).findFirst().orElseThrow();
+        var priced = replayed.choices(n0, 0, List.of(Layout.NHWC, Layout.NCHW));
+        var m = priced.stream().filter(c -> replayed.measuredUs(n0, c).isPresent()).findFirst().orElseThrow();
+        assertEquals(m.latencyUs(), replayed.measuredUs(n0, m).getAsDouble(), 1e-6);
+    }
 }
