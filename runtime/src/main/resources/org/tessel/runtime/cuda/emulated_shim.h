@@ -404,6 +404,13 @@ template <class T> inline T __shfl_down_sync(unsigned, T v, unsigned d, int widt
 template <class T> inline T __shfl_up_sync(unsigned, T v, unsigned d, int width = 32) {
     return tessel_emu::shuffle(v, [](int lane, int delta, int) { return lane - delta; }, (int) d, width);
 }
+// the lanes of the warp whose v equals this lane's (every lane of the warp calls it, as the shuffles it is made of need)
+inline unsigned __match_any_sync(unsigned mask, unsigned v) {
+    unsigned peers = 0;
+    for (int j = 0; j < 32; j++)
+        if (__shfl_sync(mask, v, j) == v) peers |= 1u << j;
+    return peers & mask;
+}
 
 // ---- atomics (on host atomics; return the old value as CUDA's do) ------------------------------
 template <class T> inline T atomicAdd(T* p, T v) { return std::atomic_ref<T>(*p).fetch_add(v); }

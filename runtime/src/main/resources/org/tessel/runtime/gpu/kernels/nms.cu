@@ -106,7 +106,7 @@ extern "C" __global__ void __launch_bounds__(TESSEL_NMS_THREADS) tessel_efficien
     __shared__ unsigned long long s_items[TESSEL_NMS_MAX];
     __shared__ unsigned s_hist[256];
     __shared__ int s_red[32];
-    __shared__ int s_count, s_above, s_need;
+    __shared__ int s_count, s_above, s_need, s_ties;
     __shared__ unsigned s_prefix;
     // the walk: live candidates as bits, a tile's candidates and kept ones, the count kept, where the next tile starts
     __shared__ unsigned s_live[TESSEL_NMS_WORDS];
@@ -147,12 +147,20 @@ extern "C" __global__ void __launch_bounds__(TESSEL_NMS_THREADS) tessel_efficien
         for (int shift = 24; shift >= 0; shift -= 8) {
             for (int i = tid; i < 256; i += blockDim.x) s_hist[i] = 0;
             __syncthreads();
-            for (int f = tid, cls = first_class; f < total; f += blockDim.x, cls = tessel_nms_next_class(cls, step, classes)) {
-                if (cls == bg) continue;
-                const float s = LD_T(sc, f);
-                if (!(s > thr)) continue;
-                const unsigned key = tessel_nms_key(s);
-                if ((key & mask) == prefix) atomicAdd(&s_hist[(key >> shift) & 255u], 1u);
+            // every thread runs every round (the match below takes whole warps); lanes whose keys share a digit add once,
+            // so scores clustered in one digit (a detector's many near-equal ones) cost a shared atomic a warp, not a lane
+            for (int start = 0, cls = first_class; start < total; start += blockDim.x, cls = tessel_nms_next_class(cls, step, classes)) {
+                const int f = start + tid;
+                unsigned digit = 256u; // none
+                if (f < total && cls != bg) {
+                    const float s = LD_T(sc, f);
+                    if (s > thr) {
+                        const unsigned key = tessel_nms_key(s);
+                        if ((key & mask) == prefix) digit = (key >> shift) & 255u;
+                    }
+                }
+                const unsigned peers = __match_any_sync(TESSEL_FULL_MASK, digit);
+                if (digit != 256u && lane == __ffs((int) peers) - 1) atomicAdd(&s_hist[digit], (unsigned) __popc(peers));
             }
             __syncthreads();
             if (tid == 0) {
@@ -160,6 +168,7 @@ extern "C" __global__ void __launch_bounds__(TESSEL_NMS_THREADS) tessel_efficien
                 for (; b > 0 && above + (int) s_hist[b] < need; b--) above += (int) s_hist[b];
                 s_prefix = prefix | ((unsigned) b << shift);
                 s_need = need - above;
+                s_ties = (int) s_hist[b]; // after the last digit: the candidates whose key is the k-th largest
             }
             __syncthreads();
             prefix = s_prefix;
@@ -167,9 +176,21 @@ extern "C" __global__ void __launch_bounds__(TESSEL_NMS_THREADS) tessel_efficien
             mask |= 255u << shift;
             __syncthreads();
         }
-        // prefix is the k-th largest key: the keys above it all, then `need` of the ties with it, lowest indices first
+        // prefix is the k-th largest key: the keys above it all, then `need` of the ties with it, lowest indices first.
+        // Where every tie is taken (continuous scores rarely tie) the order in which they land does not matter (the sort
+        // below orders them): one pass, no block-wide scan a round
+        const bool all_ties = need == s_ties;
+        if (all_ties) {
+            for (int f = tid, cls = first_class; f < total; f += blockDim.x, cls = tessel_nms_next_class(cls, step, classes)) {
+                if (cls == bg) continue;
+                const float s = LD_T(sc, f);
+                if (!(s > thr)) continue;
+                const unsigned key = tessel_nms_key(s);
+                if (key >= prefix) s_items[atomicAdd(&s_above, 1)] = tessel_nms_item(key, f);
+            }
+        }
         int taken = 0;
-        for (int start = 0, cls = first_class; start < total; start += blockDim.x, cls = tessel_nms_next_class(cls, step, classes)) {
+        for (int start = 0, cls = first_class; !all_ties && start < total; start += blockDim.x, cls = tessel_nms_next_class(cls, step, classes)) {
             const int f = start + tid;
             unsigned key = 0;
             bool cand = false;
