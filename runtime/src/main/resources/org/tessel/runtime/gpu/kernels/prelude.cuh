@@ -66,8 +66,9 @@ __device__ __forceinline__ float tessel_pickmin(float a, float b) { return (a !=
 __device__ __forceinline__ float tessel_clip_lo(float x, float lo) { return x < lo ? lo : x; }
 __device__ __forceinline__ float tessel_clip_hi(float x, float hi) { return x > hi ? hi : x; }
 __device__ __forceinline__ float tessel_softplus(float x) { return x > 0.0f ? x + log1pf(expf(-x)) : log1pf(expf(x)); }
-// Four consecutive elements as one 16-byte (f32) or 8-byte (f16, bf16) access; i is a multiple of 4
-// and the buffer is aligned, which the caller checks before choosing the vector kernel.
+// Four consecutive elements as one 16-byte (f32) or 8-byte (f16, bf16) access, eight f16 or bf16 as one
+// 16-byte access; i is a multiple of 4 (8) and the buffer is aligned, which the caller checks before
+// choosing the vector kernel. The conversions are the scalar ones, so results match element by element.
 __device__ __forceinline__ void tessel_ld4_f32(const float* p, long long i, float* v) { float4 t = *reinterpret_cast<const float4*>(p + i); v[0] = t.x; v[1] = t.y; v[2] = t.z; v[3] = t.w; }
 __device__ __forceinline__ void tessel_st4_f32(float* p, long long i, const float* v) { *reinterpret_cast<float4*>(p + i) = make_float4(v[0], v[1], v[2], v[3]); }
 __device__ __forceinline__ void tessel_ld4_f16(const unsigned short* p, long long i, float* v) {
@@ -87,4 +88,30 @@ __device__ __forceinline__ void tessel_ld4_bf16(const unsigned short* p, long lo
 __device__ __forceinline__ void tessel_st4_bf16(unsigned short* p, long long i, const float* v) {
     *reinterpret_cast<uint2*>(p + i) = make_uint2((unsigned int) tessel_f2bf(v[0]) | ((unsigned int) tessel_f2bf(v[1]) << 16),
                                                   (unsigned int) tessel_f2bf(v[2]) | ((unsigned int) tessel_f2bf(v[3]) << 16));
+}
+__device__ __forceinline__ void tessel_ld8_f16(const unsigned short* p, long long i, float* v) {
+    uint4 t = *reinterpret_cast<const uint4*>(p + i);
+    v[0] = tessel_h2f((unsigned short) (t.x & 0xffffu)); v[1] = tessel_h2f((unsigned short) (t.x >> 16));
+    v[2] = tessel_h2f((unsigned short) (t.y & 0xffffu)); v[3] = tessel_h2f((unsigned short) (t.y >> 16));
+    v[4] = tessel_h2f((unsigned short) (t.z & 0xffffu)); v[5] = tessel_h2f((unsigned short) (t.z >> 16));
+    v[6] = tessel_h2f((unsigned short) (t.w & 0xffffu)); v[7] = tessel_h2f((unsigned short) (t.w >> 16));
+}
+__device__ __forceinline__ void tessel_st8_f16(unsigned short* p, long long i, const float* v) {
+    *reinterpret_cast<uint4*>(p + i) = make_uint4((unsigned int) tessel_f2h(v[0]) | ((unsigned int) tessel_f2h(v[1]) << 16),
+                                                  (unsigned int) tessel_f2h(v[2]) | ((unsigned int) tessel_f2h(v[3]) << 16),
+                                                  (unsigned int) tessel_f2h(v[4]) | ((unsigned int) tessel_f2h(v[5]) << 16),
+                                                  (unsigned int) tessel_f2h(v[6]) | ((unsigned int) tessel_f2h(v[7]) << 16));
+}
+__device__ __forceinline__ void tessel_ld8_bf16(const unsigned short* p, long long i, float* v) {
+    uint4 t = *reinterpret_cast<const uint4*>(p + i);
+    v[0] = __uint_as_float(t.x << 16); v[1] = __uint_as_float(t.x & 0xffff0000u);
+    v[2] = __uint_as_float(t.y << 16); v[3] = __uint_as_float(t.y & 0xffff0000u);
+    v[4] = __uint_as_float(t.z << 16); v[5] = __uint_as_float(t.z & 0xffff0000u);
+    v[6] = __uint_as_float(t.w << 16); v[7] = __uint_as_float(t.w & 0xffff0000u);
+}
+__device__ __forceinline__ void tessel_st8_bf16(unsigned short* p, long long i, const float* v) {
+    *reinterpret_cast<uint4*>(p + i) = make_uint4((unsigned int) tessel_f2bf(v[0]) | ((unsigned int) tessel_f2bf(v[1]) << 16),
+                                                  (unsigned int) tessel_f2bf(v[2]) | ((unsigned int) tessel_f2bf(v[3]) << 16),
+                                                  (unsigned int) tessel_f2bf(v[4]) | ((unsigned int) tessel_f2bf(v[5]) << 16),
+                                                  (unsigned int) tessel_f2bf(v[6]) | ((unsigned int) tessel_f2bf(v[7]) << 16));
 }

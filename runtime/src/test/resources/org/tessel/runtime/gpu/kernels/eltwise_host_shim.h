@@ -46,3 +46,7 @@ static inline void tessel_ld4_f16(const unsigned short* p, long long i, float* v
 static inline void tessel_st4_f16(unsigned short* p, long long i, const float* v) { for (int k = 0; k < 4; k++) p[i + k] = tessel_f2h(v[k]); }
 static inline void tessel_ld4_bf16(const unsigned short* p, long long i, float* v) { for (int k = 0; k < 4; k++) v[k] = tessel_bf2f(p[i + k]); }
 static inline void tessel_st4_bf16(unsigned short* p, long long i, const float* v) { for (int k = 0; k < 4; k++) p[i + k] = tessel_f2bf(v[k]); }
+static inline void tessel_ld8_f16(const unsigned short* p, long long i, float* v) { for (int k = 0; k < 8; k++) v[k] = tessel_h2f(p[i + k]); }
+static inline void tessel_st8_f16(unsigned short* p, long long i, const float* v) { for (int k = 0; k < 8; k++) p[i + k] = tessel_f2h(v[k]); }
+static inline void tessel_ld8_bf16(const unsigned short* p, long long i, float* v) { for (int k = 0; k < 8; k++) v[k] = tessel_bf2f(p[i + k]); }
+static inline void tessel_st8_bf16(unsigned short* p, long long i, const float* v) { for (int k = 0; k < 8; k++) p[i + k] = tessel_f2bf(v[k]); }
