@@ -163,7 +163,7 @@ public final class GpuMicroBench {
              DeviceBuffer dy = DeviceBuffer.allocate(elems * t.bytes())) {
             List<DeviceBuffer> in = List.of(dx), out = List.of(dy);
             double bytes = 2.0 * elems * t.bytes();
-            add("tessel.eltwise.fused relu(x*s+b[c]) " + t.text() + " (vec4)", "[32,256,56,56]", 10, 50, () -> k.run(in, out, stream),
+            add("tessel.eltwise.fused relu(x*s+b[c]) " + t.text() + " (vec" + k.source().vec() + ")", "[32,256,56,56]", 10, 50, () -> k.run(in, out, stream),
                     ms -> String.format("%.0f GB/s", bytes / ms / 1e6));
             add("tessel.eltwise.fused relu(x*s+b[c]) " + t.text() + " (1 elem/thread)", "[32,256,56,56]", 10, 50, () -> k.runScalar(in, out, stream),
                     ms -> String.format("%.0f GB/s", bytes / ms / 1e6));

@@ -73,11 +73,12 @@ public final class EltwiseLayers implements TacticImplementation {
         for (Value c : src.constantInputs()) args.add(operand(e, c));
         Value out = n.output();
         args.add(e.activation(out));
-        boolean aligned = args.stream().allMatch(b -> b.address() % 16 == 0);
+        // the vector kernel (src.vec() elements per thread) where the buffers it accesses in vector form are aligned for it
+        boolean aligned = src.vectorAligned(args);
         String name = "tessel_eltwise_" + n.name().replaceAll("[^A-Za-z0-9_]", "_") + "_" + t.text() + ".cu";
-        CudaKernel k = e.kernels().kernel(name, src.code(), EltwiseCodegen.KERNEL_NAME + (aligned ? EltwiseCodegen.VEC_SUFFIX : ""));
+        CudaKernel k = e.kernels().kernel(name, src.code(), aligned ? src.vectorKernelName() : EltwiseCodegen.KERNEL_NAME);
         long elems = src.elements();
-        long work = aligned ? Math.max(1, elems / EltwiseCodegen.VEC) : elems;
+        long work = aligned ? src.vectorThreads() : elems;
         int grid = (int) Math.max(1, Math.min((work + BLOCK - 1) / BLOCK, 65536L * 8));
         CudaKernel.Args a = CudaKernel.args();
         for (DeviceBuffer b : args) a.ptr(b);

@@ -36,6 +36,15 @@ import org.tessel.tactics.eltwise.EltwiseTactics;
  * <p>Scalar constants of the body become literals; larger constants become extra kernel inputs
  * that {@link FusedEltwiseKernel} uploads once. The iteration space is the first output's shape
  * and layout; every value must broadcast onto it.
+ *
+ * <p>Each source holds two kernels: {@link #KERNEL_NAME}, one element per thread, and a vector
+ * kernel ({@link Source#vectorKernelName()}) where a thread computes {@link Source#vec()}
+ * consecutive elements with the same per-element code, loading and storing its floating operands
+ * {@code vec} at a time where they are contiguous along the iteration's innermost physical
+ * dimension: values laid out as the iteration, and broadcast values with stride 1 along that
+ * dimension (a bias [C] over [..., C], a per-channel operand over channels-last data) when its
+ * size is a multiple of {@code vec}. The width is 8 (16-byte accesses) when every operand so
+ * accessed is stored in 16 bits, else 4; elements past the last multiple of it run one per thread.
  */
 public final class EltwiseCodegen {
     public static final String KERNEL_NAME = "tessel_eltwise_fused";
@@ -45,12 +54,37 @@ public final class EltwiseCodegen {
     /** Ops the generator handles: the catalogue's list ({@link EltwiseTactics#ENGINE_BODY_OPS}), for messages and applicability checks. */
     public static final Set<String> SUPPORTED = EltwiseTactics.ENGINE_BODY_OPS;
 
-    /** The generated kernel and what its parameters bind to, in order: inputs, extra constants, outputs. */
-    public record Source(String code, List<Value> inputs, List<Value> constantInputs, List<Value> outputs, TensorType iteration) {
+    /**
+     * The generated kernels and what their parameters bind to, in order: inputs, extra constants, outputs. The vector kernel
+     * ({@link #vectorKernelName()}) computes {@code vec} consecutive elements per thread; {@code vectorParameters} are the
+     * positions (in kernel order) of the parameters it loads or stores {@code vec} elements at a time, whose buffers must
+     * then be {@link #VECTOR_ALIGNMENT}-byte aligned ({@link #vectorAligned}).
+     */
+    public record Source(String code, List<Value> inputs, List<Value> constantInputs, List<Value> outputs, TensorType iteration,
+                         int vec, List<Integer> vectorParameters) {
         public long elements() { return iteration.numElements(); }
         /** Parameters in kernel order: body inputs, then uploaded constants, then outputs. */
         public int parameterCount() { return inputs.size() + constantInputs.size() + outputs.size(); }
+        /** The vector kernel's name: {@link #KERNEL_NAME} with {@code _vec4} or {@code _vec8}. */
+        public String vectorKernelName() { return EltwiseCodegen.vectorKernelName(vec); }
+        /** Threads the vector kernel needs for all of its whole vectors (the scalar tail runs on the same threads). */
+        public long vectorThreads() { return Math.max(1, elements() / vec); }
+        /**
+         * Whether the vector kernel may run on these buffers (one per parameter, in kernel order): every buffer it
+         * accesses {@code vec} elements at a time is {@link #VECTOR_ALIGNMENT}-byte aligned (views may not be).
+         */
+        public boolean vectorAligned(List<org.tessel.runtime.cuda.DeviceBuffer> parameters) {
+            if (parameters.size() != parameterCount())
+                throw new IllegalArgumentException("the kernel takes " + parameterCount() + " parameters, got " + parameters.size() + " buffers");
+            for (int p : vectorParameters) if (parameters.get(p).address() % VECTOR_ALIGNMENT != 0) return false;
+            return true;
+        }
     }
+
+    private static String vectorKernelName(int vec) { return KERNEL_NAME + "_vec" + vec; }
+
+    /** The alignment, in bytes, the vector kernel's accesses need (they are at most 16 bytes, at multiples of their size). */
+    public static final int VECTOR_ALIGNMENT = 16;
 
     /** Whether every node of {@code body} is an op the generator supports on types it holds. */
     public static boolean supports(Graph body) {
@@ -132,7 +166,6 @@ public final class EltwiseCodegen {
         int[] perm = perm(outLayout, rank);
         long n = s.numElements();
         String idx = n < Integer.MAX_VALUE / 2 ? "int" : "long long";
-        boolean[] needCoord = new boolean[rank];
 
         // parameters: body inputs, then non-scalar constants (uploaded), then outputs; a value only CastLike's
         // type operand reads is never loaded (it may have any shape), and a constant of that kind is not uploaded
@@ -151,24 +184,37 @@ public final class EltwiseCodegen {
             else if (c.type().numElements() == 1) scalarLiterals.put(c, literal(c.constantValue(), c.type().dtype()));
             else { constantInputs.add(c); paramValues.add(c); }
         }
-        List<String> paramOffsets = new ArrayList<>();
+        List<Offset> paramOffsets = new ArrayList<>();
+        List<DType> paramStorage = new ArrayList<>();
         StringBuilder params = new StringBuilder();
         for (int p = 0; p < paramValues.size(); p++) {
             Value v = paramValues.get(p);
             String c = storageC(st.apply(v), "graph '" + body.name() + "' value %" + v.name());
             if (p > 0) params.append(", ");
             params.append("const ").append(c).append("* __restrict__ in").append(p);
-            paramOffsets.add(typeOnly.contains(v) ? TYPE_ONLY : offset(v.type(), s, outLayout, needCoord, idx));
+            paramOffsets.add(typeOnly.contains(v) ? Offset.typeOnly(rank) : offset(v.type(), s, outLayout));
+            paramStorage.add(st.apply(v));
         }
-        List<String> outOffsets = new ArrayList<>();
+        List<Offset> outOffsets = new ArrayList<>();
+        List<DType> outStorage = new ArrayList<>();
         for (int o = 0; o < body.outputs().size(); o++) {
             Value v = body.outputs().get(o);
             String c = storageC(st.apply(v), "graph '" + body.name() + "' output %" + v.name());
             if (params.length() > 0) params.append(", ");
             params.append(c).append("* __restrict__ out").append(o);
-            outOffsets.add(offset(v.type(), s, outLayout, needCoord, idx));
+            outOffsets.add(offset(v.type(), s, outLayout));
+            outStorage.add(st.apply(v));
         }
         String ops = opsCode(body.nodes(), body.outputs(), paramValues, scalarLiterals, s, engine, false);
+
+        // the vector kernel's width and the parameters and outputs it accesses that many elements at a time
+        int innerSize = rank > 0 ? s.dim(perm[rank - 1]) : 1;
+        int vec = vectorWidth(paramOffsets, paramStorage, outOffsets, outStorage, innerSize);
+        Set<Integer> vecParams = new java.util.TreeSet<>(), vecOuts = new java.util.TreeSet<>();
+        for (int p = 0; p < paramOffsets.size(); p++) if (vectorLoad(paramOffsets.get(p), paramStorage.get(p), vec, innerSize)) vecParams.add(p);
+        for (int o = 0; o < outOffsets.size(); o++) if (vectorStore(outOffsets.get(o), outStorage.get(o))) vecOuts.add(o);
+        List<Integer> vectorParameters = new ArrayList<>(vecParams);
+        for (int o : vecOuts) vectorParameters.add(paramValues.size() + o);
 
         StringBuilder src = new StringBuilder();
         src.append(KernelCompiler.prelude());
@@ -176,42 +222,56 @@ public final class EltwiseCodegen {
         src.append("// tessel.eltwise.fused generated from graph '").append(body.name()).append("': ")
                 .append(body.nodes().size()).append(" ops over ").append(iter).append('\n');
         // scalar kernel: one element per thread, grid-stride
+        String scalarCoords = coords(s, perm, needCoords(paramOffsets, Set.of(), outOffsets, Set.of(), rank), idx, "i", "        ");
         src.append("extern \"C\" __global__ void ").append(KERNEL_NAME).append('(').append(params).append(", long long n) {\n");
         src.append("    const ").append(idx).append(" stride = (").append(idx).append(") gridDim.x * blockDim.x;\n");
         src.append("    for (").append(idx).append(" i = (").append(idx).append(") blockIdx.x * blockDim.x + threadIdx.x; i < (").append(idx)
                 .append(") n; i += stride) {\n");
-        src.append(element(body, st, paramValues, paramOffsets, outOffsets, ops, coords(s, perm, needCoord, idx, "        "), false, "        "));
+        src.append(element(body, paramValues, paramStorage, paramOffsets, outStorage, outOffsets, ops, scalarCoords, Set.of(), Set.of(), "        "));
         src.append("    }\n}\n");
-        // vector kernel: VEC consecutive elements per thread with 16- or 8-byte accesses to
-        // contiguous floating operands (memory-level parallelism); the tail runs element by element
-        src.append("extern \"C\" __global__ void ").append(KERNEL_NAME).append(VEC_SUFFIX).append('(').append(params).append(", long long n) {\n");
+        // vector kernel: vec consecutive elements per thread with 16- or 8-byte accesses to the operands contiguous
+        // along the innermost physical dimension (memory-level parallelism); the tail runs element by element
+        src.append("extern \"C\" __global__ void ").append(vectorKernelName(vec)).append('(').append(params).append(", long long n) {\n");
         src.append("    const ").append(idx).append(" stride = (").append(idx).append(") gridDim.x * blockDim.x;\n");
-        src.append("    const ").append(idx).append(" nvec = (").append(idx).append(") (n / ").append(VEC).append(");\n");
+        src.append("    const ").append(idx).append(" nvec = (").append(idx).append(") (n / ").append(vec).append(");\n");
         src.append("    for (").append(idx).append(" v = (").append(idx).append(") blockIdx.x * blockDim.x + threadIdx.x; v < nvec; v += stride) {\n");
-        src.append("        const ").append(idx).append(" i0 = v * ").append(VEC).append(";\n");
-        for (int p = 0; p < paramValues.size(); p++)
-            if (vectorLoad(paramOffsets.get(p), st.apply(paramValues.get(p))))
-                src.append("        float vin").append(p).append('[').append(VEC).append("]; tessel_ld4_").append(st.apply(paramValues.get(p)).text())
-                        .append("(in").append(p).append(", i0, vin").append(p).append(");\n");
-        for (int o = 0; o < outOffsets.size(); o++)
-            if (vectorLoad(outOffsets.get(o), st.apply(body.outputs().get(o)))) src.append("        float vout").append(o).append('[').append(VEC).append("];\n");
-        src.append("#pragma unroll\n        for (int e = 0; e < ").append(VEC).append("; e++) {\n");
-        src.append("            const ").append(idx).append(" i = i0 + e;\n");
-        src.append(element(body, st, paramValues, paramOffsets, outOffsets, ops, coords(s, perm, needCoord, idx, "            "), true, "            "));
+        src.append("        const ").append(idx).append(" i0 = v * ").append(vec).append(";\n");
+        List<Offset> broadcastLoads = new ArrayList<>();
+        for (int p : vecParams) {
+            src.append("        float vin").append(p).append('[').append(vec).append("];");
+            if (paramOffsets.get(p).linear())
+                src.append(" tessel_ld").append(vec).append('_').append(paramStorage.get(p).text()).append("(in").append(p).append(", i0, vin").append(p).append(");");
+            else broadcastLoads.add(paramOffsets.get(p));
+            src.append('\n');
+        }
+        if (!broadcastLoads.isEmpty()) {
+            // broadcast operands: the thread's elements share every coordinate but the innermost (whose size is a multiple of vec)
+            src.append("        {   // stride 1 along the innermost dimension, whose size is a multiple of ").append(vec)
+                    .append(": the thread's values lie together from element i0's offset\n").append(coords(s, perm, needCoords(broadcastLoads, rank), idx, "i0", "            "));
+            for (int p : vecParams)
+                if (!paramOffsets.get(p).linear())
+                    src.append("            tessel_ld").append(vec).append('_').append(paramStorage.get(p).text()).append("(in").append(p).append(", ")
+                            .append(paramOffsets.get(p).expr()).append(", vin").append(p).append(");\n");
+            src.append("        }\n");
+        }
+        for (int o : vecOuts) src.append("        float vout").append(o).append('[').append(vec).append("];\n");
+        src.append("#pragma unroll\n        for (int e = 0; e < ").append(vec).append("; e++) {\n");
+        boolean indexed = false;   // whether an element-by-element access needs the element's index (nvcc warns of an unused one)
+        for (int p = 0; p < paramOffsets.size(); p++) indexed |= !vecParams.contains(p) && paramOffsets.get(p).indexed();
+        for (int o = 0; o < outOffsets.size(); o++) indexed |= !vecOuts.contains(o) && outOffsets.get(o).indexed();
+        if (indexed) src.append("            const ").append(idx).append(" i = i0 + e;\n");
+        src.append(element(body, paramValues, paramStorage, paramOffsets, outStorage, outOffsets, ops,
+                coords(s, perm, needCoords(paramOffsets, vecParams, outOffsets, vecOuts, rank), idx, "i", "            "), vecParams, vecOuts, "            "));
         src.append("        }\n");
-        for (int o = 0; o < outOffsets.size(); o++)
-            if (vectorLoad(outOffsets.get(o), st.apply(body.outputs().get(o))))
-                src.append("        tessel_st4_").append(st.apply(body.outputs().get(o)).text()).append("(out").append(o).append(", i0, vout").append(o).append(");\n");
+        for (int o : vecOuts)
+            src.append("        tessel_st").append(vec).append('_').append(outStorage.get(o).text()).append("(out").append(o).append(", i0, vout").append(o).append(");\n");
         src.append("    }\n");
-        src.append("    for (").append(idx).append(" i = nvec * ").append(VEC).append(" + (").append(idx).append(") blockIdx.x * blockDim.x + threadIdx.x; i < (")
+        src.append("    for (").append(idx).append(" i = nvec * ").append(vec).append(" + (").append(idx).append(") blockIdx.x * blockDim.x + threadIdx.x; i < (")
                 .append(idx).append(") n; i += stride) {\n");
-        src.append(element(body, st, paramValues, paramOffsets, outOffsets, ops, coords(s, perm, needCoord, idx, "        "), false, "        "));
+        src.append(element(body, paramValues, paramStorage, paramOffsets, outStorage, outOffsets, ops, scalarCoords, Set.of(), Set.of(), "        "));
         src.append("    }\n}\n");
-        return new Source(src.toString(), boundInputs, List.copyOf(constantInputs), List.copyOf(body.outputs()), iter);
+        return new Source(src.toString(), boundInputs, List.copyOf(constantInputs), List.copyOf(body.outputs()), iter, vec, List.copyOf(vectorParameters));
     }
-
-    /** The offset marking a parameter that is never loaded: only CastLike's type operand reads it. */
-    private static final String TYPE_ONLY = "";
 
     /** Body inputs and constants whose every use is as CastLike's type operand (input 1), and that are no output. */
     static Set<Value> typeOnly(Graph body) {
@@ -303,21 +363,56 @@ public final class EltwiseCodegen {
             }
             """;
 
-    /** Whether the vector kernel loads this parameter four at a time (contiguous floating operands). */
-    private static boolean vectorLoad(String offset, DType storage) { return offset.equals("i") && floatStorage(storage); }
+    /**
+     * Whether the vector kernel loads a parameter {@code vec} elements at a time: a floating value laid out as the
+     * iteration, or one with stride 1 along the iteration's innermost physical dimension when that dimension's size
+     * ({@code innerSize}) is a multiple of {@code vec} (a thread's elements then share every other coordinate).
+     */
+    private static boolean vectorLoad(Offset o, DType storage, int vec, int innerSize) {
+        return floatStorage(storage) && (o.linear() || o.unitInner() && innerSize % vec == 0);
+    }
 
-    /** Elements per thread in the vector kernel. */
-    public static final int VEC = 4;
-    public static final String VEC_SUFFIX = "_vec4";
+    /** Whether the vector kernel stores an output {@code vec} elements at a time: a floating value laid out as the iteration. */
+    private static boolean vectorStore(Offset o, DType storage) { return floatStorage(storage) && o.linear(); }
 
-    /** Coordinates the offsets need: the physical linear index decomposed, innermost physical dimension first. */
-    private static String coords(Shape s, int[] perm, boolean[] needCoord, String idx, String indent) {
+    /**
+     * Elements per thread of the vector kernel: 8 (16-byte accesses) when every parameter and output it would access 8 at
+     * a time is stored in 16 bits (f16, bf16), otherwise 4 (16 bytes of f32, 8 of f16 or bf16), as when none is.
+     */
+    private static int vectorWidth(List<Offset> paramOffsets, List<DType> paramStorage, List<Offset> outOffsets, List<DType> outStorage, int innerSize) {
+        int wide = 0;
+        for (int p = 0; p < paramOffsets.size(); p++)
+            if (vectorLoad(paramOffsets.get(p), paramStorage.get(p), 8, innerSize)) { if (paramStorage.get(p).bytes() != 2) return 4; wide++; }
+        for (int o = 0; o < outOffsets.size(); o++)
+            if (vectorStore(outOffsets.get(o), outStorage.get(o))) { if (outStorage.get(o).bytes() != 2) return 4; wide++; }
+        return wide > 0 ? 8 : 4;
+    }
+
+    /** The iteration coordinates the offsets read, less those of the parameters and outputs accessed as vectors. */
+    private static boolean[] needCoords(List<Offset> paramOffsets, Set<Integer> vecParams, List<Offset> outOffsets, Set<Integer> vecOuts, int rank) {
+        List<Offset> read = new ArrayList<>();
+        for (int p = 0; p < paramOffsets.size(); p++) if (!vecParams.contains(p)) read.add(paramOffsets.get(p));
+        for (int o = 0; o < outOffsets.size(); o++) if (!vecOuts.contains(o)) read.add(outOffsets.get(o));
+        return needCoords(read, rank);
+    }
+
+    private static boolean[] needCoords(List<Offset> offsets, int rank) {
+        boolean[] need = new boolean[rank];
+        for (Offset o : offsets) for (int d = 0; d < rank; d++) need[d] |= o.coords()[d];
+        return need;
+    }
+
+    /**
+     * Coordinates the offsets need: the physical linear index (the variable {@code index}) decomposed, innermost physical
+     * dimension first, as {@code c<logical dimension>}.
+     */
+    private static String coords(Shape s, int[] perm, boolean[] needCoord, String idx, String index, String indent) {
         int rank = s.rank();
         int last = -1;
         for (int k = rank - 1; k >= 0; k--) if (needCoord[perm[k]]) last = k;
         if (last < 0) return "";
         StringBuilder c = new StringBuilder();
-        c.append(indent).append(idx).append(" r = i;\n");
+        c.append(indent).append(idx).append(" r = ").append(index).append(";\n");
         for (int k = rank - 1; k >= last; k--) {
             int dim = perm[k];
             int size = s.dim(dim);
@@ -396,15 +491,18 @@ public final class EltwiseCodegen {
         return t == DType.I32 ? value : "(int) " + value;
     }
 
-    /** One element's loads, ops and stores at index i; in the vector kernel contiguous floating operands come from vin/vout arrays. */
-    private static String element(Graph body, java.util.function.Function<Value, DType> st, List<Value> paramValues, List<String> paramOffsets, List<String> outOffsets, String ops,
-                                  String coords, boolean vec, String indent) {
+    /**
+     * One element's loads, ops and stores at index i; in the vector kernel the parameters {@code vecParams} come from the
+     * vin arrays and the outputs {@code vecOuts} go to the vout arrays (element e of the thread's vector).
+     */
+    private static String element(Graph body, List<Value> paramValues, List<DType> paramStorage, List<Offset> paramOffsets, List<DType> outStorage,
+                                  List<Offset> outOffsets, String ops, String coords, Set<Integer> vecParams, Set<Integer> vecOuts, String indent) {
         StringBuilder e = new StringBuilder(coords);
         for (int p = 0; p < paramValues.size(); p++) {
             Value v = paramValues.get(p);
-            if (paramOffsets.get(p).equals(TYPE_ONLY)) continue;
-            DType t = st.apply(v);
-            String load = vec && vectorLoad(paramOffsets.get(p), t) ? "vin" + p + "[e]" : load(v.type().dtype(), t, "in" + p, paramOffsets.get(p));
+            if (paramOffsets.get(p).typeOnly()) continue;
+            DType t = paramStorage.get(p);
+            String load = vecParams.contains(p) ? "vin" + p + "[e]" : load(v.type().dtype(), t, "in" + p, paramOffsets.get(p).expr());
             e.append(indent).append("const ").append(computeC(v.type().dtype())).append(" x").append(p).append(" = ").append(load)
                     .append(";   // %").append(v.name()).append(' ').append(v.type()).append('\n');
         }
@@ -415,9 +513,9 @@ public final class EltwiseCodegen {
                 int o = Integer.parseInt(line.substring(5, eq));
                 String value = line.substring(eq + 1);
                 Value v = body.outputs().get(o);
-                DType storage = st.apply(v);
-                if (vec && vectorLoad(outOffsets.get(o), storage)) e.append(indent).append("vout").append(o).append("[e] = ").append(value).append(";   // %").append(v.name()).append('\n');
-                else e.append(indent).append("out").append(o).append('[').append(outOffsets.get(o)).append("] = ")
+                DType storage = outStorage.get(o);
+                if (vecOuts.contains(o)) e.append(indent).append("vout").append(o).append("[e] = ").append(value).append(";   // %").append(v.name()).append('\n');
+                else e.append(indent).append("out").append(o).append('[').append(outOffsets.get(o).expr()).append("] = ")
                         .append(store(v.type().dtype(), storage, value)).append(";   // %").append(v.name()).append('\n');
             } else e.append(indent).append(line.substring(1)).append('\n');
         }
@@ -445,17 +543,31 @@ public final class EltwiseCodegen {
     }
 
     /**
-     * The element offset of a value (broadcast onto iteration shape s in layout outLayout) at the
-     * current coordinate: "i" when its storage matches the iteration order, "0" for one element,
-     * otherwise a sum of coordinates times strides (marking the coordinates it needs).
+     * Where a value's element lies at the current coordinate: {@code expr}, a C expression ("i" when the value is stored in
+     * the iteration's order, "0" for one element, else a sum of coordinates times strides, or empty for a value never
+     * loaded); {@code coords}, the iteration's logical coordinates it reads; {@code unitInner}, whether it has stride 1
+     * along the iteration's innermost physical dimension (consecutive elements of the iteration there are consecutive
+     * in the value).
      */
-    private static String offset(TensorType t, Shape s, Layout outLayout, boolean[] needCoord, String idx) {
+    private record Offset(String expr, boolean[] coords, boolean unitInner) {
+        /** A parameter that is never loaded: only CastLike's type operand reads it. */
+        static Offset typeOnly(int rank) { return new Offset("", new boolean[rank], false); }
+        boolean typeOnly() { return expr.isEmpty(); }
+        boolean linear() { return expr.equals("i"); }
+        /** Whether the expression reads the element's index (directly or through coordinates). */
+        boolean indexed() { return !typeOnly() && !expr.equals("0"); }
+    }
+
+    /** The offset of a value (broadcast onto iteration shape s in layout outLayout) at the current coordinate. */
+    private static Offset offset(TensorType t, Shape s, Layout outLayout) {
         Shape vs = t.shape();
-        if (vs.numElements() == 1) return "0";
+        boolean[] coords = new boolean[s.rank()];
+        if (vs.numElements() == 1) return new Offset("0", coords, false);
         if (!broadcastsOnto(vs, s)) throw new IllegalArgumentException("value of type " + t + " does not broadcast onto " + s);
         int r = vs.rank(), off = s.rank() - r;
         Layout vl = physical(t.layout(), r);
-        if (vs.equals(s) && vl == outLayout) return "i";
+        if (vs.equals(s) && vl == outLayout) return new Offset("i", coords, true);
+        int inner = perm(outLayout, s.rank())[s.rank() - 1];
         int[] vp = perm(vl, r);
         long[] logicalStride = new long[r];
         long stride = 1;
@@ -464,16 +576,18 @@ public final class EltwiseCodegen {
             stride *= vs.dim(vp[k]);
         }
         StringBuilder e = new StringBuilder();
+        boolean unitInner = false;
         for (int d = 0; d < r; d++) {
             if (vs.dim(d) == 1) continue;
             int sd = d + off;
-            needCoord[sd] = true;
+            coords[sd] = true;
+            if (sd == inner && logicalStride[d] == 1) unitInner = true;
             if (e.length() > 0) e.append(" + ");
             e.append('c').append(sd);
             if (logicalStride[d] != 1) e.append(" * ").append(logicalStride[d]);
         }
-        if (e.length() == 0) return "0";
-        return "(" + e + ")";
+        if (e.length() == 0) return new Offset("0", coords, false);
+        return new Offset("(" + e + ")", coords, unitInner);
     }
 
     /** The literal of a one-element constant of element type {@code t}, in that type's compute type. */

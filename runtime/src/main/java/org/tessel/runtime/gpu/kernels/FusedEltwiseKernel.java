@@ -15,7 +15,9 @@ import org.tessel.runtime.gpu.HostTensors;
 /**
  * Tactic {@code tessel.eltwise.fused}: a compiled {@link EltwiseCodegen} kernel with its non-scalar
  * constants already on the device. {@link #run} binds device buffers to the body's inputs and
- * outputs in order: floats in their own type, integers as i32, bools as bytes.
+ * outputs in order: floats in their own type, integers as i32, bools as bytes. It runs the vector
+ * kernel ({@link EltwiseCodegen.Source#vec()} elements per thread) when the buffers it accesses in
+ * vector form are aligned for it, and the element-per-thread kernel otherwise.
  */
 public final class FusedEltwiseKernel implements AutoCloseable {
     static final int BLOCK = 256;
@@ -27,7 +29,7 @@ public final class FusedEltwiseKernel implements AutoCloseable {
     private FusedEltwiseKernel(KernelCompiler kc, EltwiseCodegen.Source source, String name) {
         this.source = source;
         this.kernel = kc.kernel(name, source.code(), EltwiseCodegen.KERNEL_NAME);
-        this.vectorKernel = kc.kernel(name, source.code(), EltwiseCodegen.KERNEL_NAME + EltwiseCodegen.VEC_SUFFIX);
+        this.vectorKernel = kc.kernel(name, source.code(), source.vectorKernelName());
         for (Value c : source.constantInputs()) constants.add(upload(c));
     }
 
@@ -88,17 +90,30 @@ public final class FusedEltwiseKernel implements AutoCloseable {
             throw new IllegalArgumentException("fused elementwise kernel takes " + source.inputs().size() + " inputs, got " + inputs.size());
         if (outputs.size() != source.outputs().size())
             throw new IllegalArgumentException("fused elementwise kernel writes " + source.outputs().size() + " outputs, got " + outputs.size());
+        List<DeviceBuffer> parameters = parameters(inputs, outputs);
         CudaKernel.Args args = CudaKernel.args();
-        boolean aligned = true;
-        for (int i = 0; i < inputs.size(); i++) { args.ptr(checked(inputs.get(i), source.inputs().get(i), "input")); aligned &= inputs.get(i).address() % 16 == 0; }
-        for (DeviceBuffer c : constants) args.ptr(c);
-        for (int i = 0; i < outputs.size(); i++) { args.ptr(checked(outputs.get(i), source.outputs().get(i), "output")); aligned &= outputs.get(i).address() % 16 == 0; }
+        for (DeviceBuffer b : parameters) args.ptr(b);
         long n = source.elements();
         args.i64(n);
         if (n == 0) return;
-        // the vector kernel reads 4 elements at once, which needs 16-byte aligned buffers (views may not be)
-        if (aligned) vectorKernel.launch(Launch.gridFor(Math.max(1, n / EltwiseCodegen.VEC), BLOCK), BLOCK, 0, stream, args);
+        // the vector kernel accesses vec elements at once (up to 16 bytes), which needs aligned buffers (views may not be):
+        // one thread per whole vector, the same threads then take the tail element by element
+        if (source.vectorAligned(parameters)) vectorKernel.launch(Launch.gridFor(source.vectorThreads(), BLOCK), BLOCK, 0, stream, args);
         else kernel.launch(Launch.gridFor(n, BLOCK), BLOCK, 0, stream, args);
+    }
+
+    /** Whether {@link #run} on these buffers takes the vector kernel: the buffers it accesses in vector form are aligned for it. */
+    public boolean runsVectorKernel(List<DeviceBuffer> inputs, List<DeviceBuffer> outputs) {
+        return source.vectorAligned(parameters(inputs, outputs));
+    }
+
+    /** The kernel's parameters in order: inputs, the uploaded constants, outputs (each checked large enough). */
+    private List<DeviceBuffer> parameters(List<DeviceBuffer> inputs, List<DeviceBuffer> outputs) {
+        List<DeviceBuffer> parameters = new ArrayList<>();
+        for (int i = 0; i < inputs.size(); i++) parameters.add(checked(inputs.get(i), source.inputs().get(i), "input"));
+        parameters.addAll(constants);
+        for (int i = 0; i < outputs.size(); i++) parameters.add(checked(outputs.get(i), source.outputs().get(i), "output"));
+        return parameters;
     }
 
     private static DeviceBuffer checked(DeviceBuffer b, Value v, String what) {

@@ -10,6 +10,7 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.tessel.api.DType;
@@ -106,14 +107,98 @@ class EltwiseCodegenTest {
         Value x = b.input("x", DType.F32, 4);
         Value q = b.op("Div", null, k, b.constant("seven", Tensor.ofLongs(DType.I64, Shape.scalar(), -7)));
         Value mask = b.op("Greater", null, b.cast(q, DType.F32), x);
-        String code = EltwiseCodegen.generate(b.output(mask).build(), Map.of(), DType.F16).code();
+        EltwiseCodegen.Source src = EltwiseCodegen.generate(b.output(mask).build(), Map.of(), DType.F16);
+        String code = src.code();
         assertTrue(code.contains("const int* __restrict__ in0") && code.contains("const long long x0 = (long long) in0[i];"), code);
         assertTrue(code.contains("const unsigned short* __restrict__ in1"), "floats in the engine's storage: " + code);
         assertTrue(code.contains("unsigned char* __restrict__ out0") && code.contains("out0[i] = (unsigned char) t2;"), "bool as a byte: " + code);
         assertTrue(code.contains("tessel_ew_div(((long long) x0), ((long long) ((long long) -7LL)))"), "i64 division truncating toward zero: " + code);
         assertTrue(code.contains("__device__ __forceinline__ long long tessel_ew_div("), "the helpers come with a kernel that calls them");
-        assertFalse(code.contains("tessel_ld4_f16(in0") || code.contains("vout0"), "integer and bool operands are never vector-loaded as floats");
+        assertEquals(List.of(1), src.vectorParameters(), "integer and bool operands are never vector-loaded as floats; the f16 one is");
+        assertFalse(code.contains("(in0, i0") || code.contains("vout0"), code);
         assertFalse(EltwiseCodegen.generate(smallBody()).code().contains("tessel_ew_"), "a float body needs no integer helpers");
+    }
+
+    /**
+     * y = Gelu(x + b): x of type {@code t} and shape {@code xs} in layout {@code l} (y likewise), b of type {@code bt} and
+     * shape {@code bs} (cast to t where the types differ); without b (bs null), y = Gelu(x). The bodies of the vector
+     * kernel's cases: a bias over [..., C], a per-channel operand over channels-last data, mixed types, tails.
+     */
+    static Graph biasGelu(DType t, Layout l, int[] xs, DType bt, int[] bs) {
+        NetworkBuilder b = new NetworkBuilder("bias_gelu");
+        TensorType xt = new TensorType(t, Shape.of(xs), l);
+        Value x = b.input("x", xt);
+        Value sum = x;
+        if (bs != null) {
+            Value bias = b.input("b", bt, bs);
+            sum = b.add(x, bt == t ? bias : b.cast(bias, t));
+        }
+        Value y = b.gelu(sum);
+        y.setType(xt);
+        return b.output(y).build();
+    }
+
+    /** Which width the vector kernel takes and which parameters (kernel order: x, b, y) it accesses in vector form. */
+    @Test void theVectorKernelTakesEightSixteenBitElementsAndLoadsInnermostBroadcastsAsVectors() {
+        int[] bert = {32, 128, 3072};
+        for (DType t : new DType[] {DType.F16, DType.BF16}) {
+            // BERT-base's bias + GELU: x, the bias [3072] (offset i0 % 3072) and y, each as one 16-byte access
+            EltwiseCodegen.Source s = EltwiseCodegen.generate(biasGelu(t, Layout.NCHW, bert, t, new int[] {3072}));
+            assertEquals(8, s.vec());
+            assertEquals(List.of(0, 1, 2), s.vectorParameters());
+            assertEquals("tessel_eltwise_fused_vec8", s.vectorKernelName());
+            String code = s.code();
+            assertTrue(code.contains("void tessel_eltwise_fused_vec8(") && !code.contains("_vec4("), code);
+            assertTrue(code.contains("float vin0[8]; tessel_ld8_" + t.text() + "(in0, i0, vin0);"), code);
+            assertTrue(code.contains("            int r = i0;\n            const int c2 = r % 3072;\n            tessel_ld8_" + t.text() + "(in1, (c2), vin1);"), code);
+            assertTrue(code.contains("tessel_st8_" + t.text() + "(out0, i0, vout0);"), code);
+            assertTrue(code.contains("const float x1 = vin1[e];"), code);
+            // the same body as an engine stores it (f32 ops, f16/bf16 storage)
+            EltwiseCodegen.Source e = EltwiseCodegen.generate(biasGelu(DType.F32, Layout.NCHW, bert, DType.F32, new int[] {3072}), Map.of(), t);
+            assertEquals(8, e.vec());
+            assertEquals(List.of(0, 1, 2), e.vectorParameters());
+            // the same body stored in f32: four elements, the bias as one float4 too
+            EltwiseCodegen.Source f = EltwiseCodegen.generate(biasGelu(DType.F32, Layout.NCHW, bert, DType.F32, new int[] {3072}), Map.of(), DType.F32);
+            assertEquals(4, f.vec());
+            assertEquals(List.of(0, 1, 2), f.vectorParameters());
+            assertTrue(f.code().contains("tessel_ld4_f32(in1, (c2), vin1);") && f.code().contains("void tessel_eltwise_fused_vec4("), f.code());
+        }
+        // an innermost size that is no multiple of 8: the bias element by element, x and y still as vectors of 8
+        EltwiseCodegen.Source twelve = EltwiseCodegen.generate(biasGelu(DType.F16, Layout.NCHW, new int[] {4, 6, 12}, DType.F16, new int[] {12}));
+        assertEquals(8, twelve.vec());
+        assertEquals(List.of(0, 2), twelve.vectorParameters());
+        assertFalse(twelve.code().contains("vin1"), twelve.code());
+        // broadcast along a dimension other than the innermost: element by element
+        EltwiseCodegen.Source outer = EltwiseCodegen.generate(biasGelu(DType.F16, Layout.NCHW, new int[] {2, 16, 40}, DType.F16, new int[] {16, 1}));
+        assertEquals(8, outer.vec());
+        assertEquals(List.of(0, 2), outer.vectorParameters());
+        // an operand over the two innermost dimensions: stride 1 along the innermost, loaded from the offset of i0
+        EltwiseCodegen.Source plane = EltwiseCodegen.generate(biasGelu(DType.F16, Layout.NCHW, new int[] {2, 3, 4, 8}, DType.F16, new int[] {4, 8}));
+        assertEquals(List.of(0, 1, 2), plane.vectorParameters());
+        assertTrue(plane.code().contains("tessel_ld8_f16(in1, (c2 * 8 + c3), vin1);"), plane.code());
+        // channels-last output: a per-channel operand [C,1,1] has stride 1 along the innermost physical dimension (C)
+        EltwiseCodegen.Source nhwc = EltwiseCodegen.generate(biasGelu(DType.BF16, Layout.NHWC, new int[] {2, 16, 5, 6}, DType.BF16, new int[] {16, 1, 1}));
+        assertEquals(8, nhwc.vec());
+        assertEquals(List.of(0, 1, 2), nhwc.vectorParameters());
+        assertTrue(nhwc.code().contains("const int c1 = r % 16;\n            tessel_ld8_bf16(in1, (c1), vin1);"), nhwc.code());
+        assertEquals(List.of(0, 2), EltwiseCodegen.generate(biasGelu(DType.BF16, Layout.NHWC, new int[] {2, 12, 5, 6}, DType.BF16, new int[] {12, 1, 1})).vectorParameters());
+        // ... and over NCHW data it is no innermost broadcast
+        assertEquals(List.of(0, 2), EltwiseCodegen.generate(biasGelu(DType.BF16, Layout.NCHW, new int[] {2, 16, 5, 6}, DType.BF16, new int[] {16, 1, 1})).vectorParameters());
+        // an f32 operand among f16 ones: four elements per thread, each operand in its own width
+        EltwiseCodegen.Source mixed = EltwiseCodegen.generate(biasGelu(DType.F16, Layout.NCHW, new int[] {3, 77}, DType.F32, new int[] {3, 77}));
+        assertEquals(4, mixed.vec());
+        assertEquals(List.of(0, 1, 2), mixed.vectorParameters());
+        assertTrue(mixed.code().contains("tessel_ld4_f16(in0, i0, vin0);") && mixed.code().contains("tessel_ld4_f32(in1, i0, vin1);")
+                && mixed.code().contains("tessel_st4_f16(out0, i0, vout0);"), mixed.code());
+        EltwiseCodegen.Source mixedBias = EltwiseCodegen.generate(biasGelu(DType.F16, Layout.NCHW, new int[] {4, 64}, DType.F32, new int[] {64}));
+        assertEquals(4, mixedBias.vec());
+        assertTrue(mixedBias.code().contains("tessel_ld4_f32(in1, (c1), vin1);"), mixedBias.code());
+        // an f32 bias the 8-wide kernel would load element by element (12 is no multiple of 8) does not narrow it
+        EltwiseCodegen.Source narrowBias = EltwiseCodegen.generate(biasGelu(DType.F16, Layout.NCHW, new int[] {4, 12}, DType.F32, new int[] {12}));
+        assertEquals(8, narrowBias.vec());
+        assertEquals(List.of(0, 2), narrowBias.vectorParameters());
+        // the small f32 body of the golden file keeps four
+        assertEquals(4, EltwiseCodegen.generate(smallBody()).vec());
     }
 
     /** CastLike's second input only gives the type: it may have any shape and is never loaded. */

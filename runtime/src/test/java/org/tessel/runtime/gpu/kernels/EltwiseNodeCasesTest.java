@@ -106,15 +106,15 @@ class EltwiseNodeCasesTest {
 
     // ---- the generated kernels, batched: one nvcc file and one g++ program hold many of them -------------------------
 
-    /** One generated kernel and the parameter types its call takes, in order. */
-    record Kernel(String code, List<String> paramTypes) {}
+    /** One generated kernel, the name of its vector form and the parameter types its call takes, in order. */
+    record Kernel(String code, String vectorName, List<String> paramTypes) {}
 
     static Kernel kernel(EltwiseCodegen.Source s, DType floatStorage) {
         List<String> types = new ArrayList<>();
         for (Value v : s.inputs()) types.add("const " + EltwiseCodegen.storageC(EltwiseCodegen.storage(v.type().dtype(), floatStorage), "") + "*");
         for (Value v : s.constantInputs()) types.add("const " + EltwiseCodegen.storageC(EltwiseCodegen.storage(v.type().dtype(), floatStorage), "") + "*");
         for (Value v : s.outputs()) types.add(EltwiseCodegen.storageC(EltwiseCodegen.storage(v.type().dtype(), floatStorage), "") + "*");
-        return new Kernel(s.code(), types);
+        return new Kernel(s.code(), s.vectorKernelName(), types);
     }
 
     /** Kernel k's source in namespace k{index}, without the prelude and without C linkage (so names may repeat). */
@@ -408,7 +408,7 @@ class EltwiseNodeCasesTest {
             StringBuilder args = new StringBuilder();
             List<String> types = ks.list.get(k).paramTypes();
             for (int i = 0; i < types.size(); i++) args.append('(').append(types.get(i)).append(") p[").append(i).append("], ");
-            cpp.append("        case ").append(k).append(": if (vec) k").append(k).append("::").append(EltwiseCodegen.KERNEL_NAME).append(EltwiseCodegen.VEC_SUFFIX)
+            cpp.append("        case ").append(k).append(": if (vec) k").append(k).append("::").append(ks.list.get(k).vectorName())
                     .append('(').append(args).append("n); else k").append(k).append("::").append(EltwiseCodegen.KERNEL_NAME).append('(').append(args).append("n); break;\n");
         }
         cpp.append("""
