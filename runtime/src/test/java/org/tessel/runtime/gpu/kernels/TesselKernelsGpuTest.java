@@ -1,6 +1,8 @@
 package org.tessel.runtime.gpu.kernels;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.tessel.runtime.gpu.GpuTestSupport.assertClose;
 
@@ -52,7 +54,7 @@ class TesselKernelsGpuTest {
                     Value v = g.outputs().get(i);
                     Tensor got = HostTensors.download(outs.get(i), v.type().dtype(), v.type().shape());
                     if (v.type().layout() == Layout.NHWC) got = HostTensors.fromChannelsLast(got);
-                    assertClose("tessel.eltwise.fused " + what + (vector ? " vec4" : " scalar") + " %" + v.name(), got, ref.get(v.name()), tol);
+                    assertClose("tessel.eltwise.fused " + what + (vector ? " vec" + k.source().vec() : " scalar") + " %" + v.name(), got, ref.get(v.name()), tol);
                 }
             }
         } finally {
@@ -129,6 +131,111 @@ class TesselKernelsGpuTest {
                     ins.forEach(DeviceBuffer::close);
                 }
             }
+        });
+        checks.done();
+    }
+
+    /** The bytes of a device buffer. */
+    static byte[] bytes(DeviceBuffer b) {
+        byte[] a = new byte[Math.toIntExact(b.bytes())];
+        b.copyTo(a);
+        return a;
+    }
+
+    /**
+     * Runs a graph's vector kernel (which must be the one {@link FusedEltwiseKernel#run} takes on these freshly allocated,
+     * aligned buffers, {@code vec} elements per thread, accessing the parameters {@code vectorParameters} in vector form)
+     * and its scalar kernel: their outputs must agree bit for bit, and match the reference interpreter. The input
+     * {@code x} may also be offset by {@code misalign} bytes: then {@link FusedEltwiseKernel#run} must take the
+     * scalar kernel, with the same result.
+     */
+    static void checkVectorEqualsScalar(String what, Graph g, Map<String, Tensor> inputs, int vec, List<Integer> vectorParameters) {
+        KernelCompiler kc = GpuTestSupport.compiler();
+        Map<String, Tensor> ref = GpuTestSupport.reference(g, inputs);
+        List<DeviceBuffer> ins = new ArrayList<>(), outs = new ArrayList<>();
+        try (FusedEltwiseKernel k = FusedEltwiseKernel.compile(kc, g)) {
+            assertEquals(vec, k.source().vec(), what + ": vector width");
+            assertEquals(vectorParameters, k.source().vectorParameters(), what + ": parameters accessed in vector form");
+            for (Value v : g.inputs()) {
+                Tensor t = inputs.get(v.name());
+                ins.add(HostTensors.upload(v.type().layout() == Layout.NHWC ? HostTensors.toChannelsLast(t) : t));
+            }
+            for (Value v : g.outputs()) outs.add(GpuTestSupport.poisoned(v.type().dtype(), v.type().numElements()));
+            assertTrue(k.runsVectorKernel(ins, outs), what + ": run takes the vector kernel on aligned buffers");
+            k.run(ins, outs, S);
+            List<byte[]> vector = new ArrayList<>();
+            for (DeviceBuffer o : outs) vector.add(bytes(o));
+            for (DeviceBuffer o : outs) o.fill((byte) 0xFF);
+            k.runScalar(ins, outs, S);
+            for (int i = 0; i < outs.size(); i++) {
+                Value v = g.outputs().get(i);
+                assertArrayEquals(bytes(outs.get(i)), vector.get(i), what + ": the vector kernel's %" + v.name() + " differs from the scalar kernel's");
+                Tensor got = HostTensors.download(outs.get(i), v.type().dtype(), v.type().shape());
+                if (v.type().layout() == Layout.NHWC) got = HostTensors.fromChannelsLast(got);
+                assertClose("tessel.eltwise.fused " + what + " vec" + vec + " = scalar %" + v.name(), got, ref.get(v.name()), GpuTestSupport.tolerance(v.type().dtype()));
+            }
+            // the first input at an address the vector kernel cannot take (for 16-bit values, aligned to 2 bytes only)
+            Value x = g.inputs().get(0);
+            long elementBytes = x.type().dtype().bytes();
+            try (DeviceBuffer wide = DeviceBuffer.allocate(ins.get(0).bytes() + 16)) {
+                DeviceBuffer shifted = wide.slice(elementBytes, ins.get(0).bytes());
+                shifted.copyFrom(ins.get(0));
+                List<DeviceBuffer> shiftedIns = new ArrayList<>(ins);
+                shiftedIns.set(0, shifted);
+                assertFalse(k.runsVectorKernel(shiftedIns, outs), what + ": a misaligned input takes the scalar kernel");
+                for (DeviceBuffer o : outs) o.fill((byte) 0xFF);
+                k.run(shiftedIns, outs, S);
+                for (int i = 0; i < outs.size(); i++)
+                    assertArrayEquals(vector.get(i), bytes(outs.get(i)), what + ": misaligned input, output %" + g.outputs().get(i).name());
+            }
+        } finally {
+            ins.forEach(DeviceBuffer::close);
+            outs.forEach(DeviceBuffer::close);
+        }
+    }
+
+    /**
+     * The vector kernel against the scalar kernel, bit for bit: 8 elements per thread for f16 and bf16 bodies (a bias over
+     * the innermost dimension loaded as a vector where that dimension is a multiple of 8, element by element otherwise),
+     * tails of fewer than 8 elements, broadcasts along other dimensions, a per-channel operand over channels-last data, an
+     * operand over the two innermost dimensions, and 4 per thread where an f32 operand is accessed in vector form.
+     */
+    @Test void theVectorKernelMatchesTheScalarKernelBitForBit() {
+        GpuTestSupport.requireGpu();
+        GpuTestSupport.Checks checks = new GpuTestSupport.Checks();
+        SplittableRandom r = new SplittableRandom(8);
+        record Case(String what, DType t, Layout l, int[] xs, DType bt, int[] bs, int vec, List<Integer> vectorParameters) {}
+        List<Case> cases = new ArrayList<>();
+        for (DType t : new DType[] {DType.F16, DType.BF16}) {
+            cases.add(new Case("bias[3072] over [2,4,3072]", t, Layout.NCHW, new int[] {2, 4, 3072}, t, new int[] {3072}, 8, List.of(0, 1, 2)));
+            cases.add(new Case("bias[12] over [4,6,12]", t, Layout.NCHW, new int[] {4, 6, 12}, t, new int[] {12}, 8, List.of(0, 2)));
+            cases.add(new Case("bias[999] over [3,999] (tail of 5)", t, Layout.NCHW, new int[] {3, 999}, t, new int[] {999}, 8, List.of(0, 2)));
+            cases.add(new Case("x[1003] alone (tail of 3)", t, Layout.NCHW, new int[] {1003}, t, null, 8, List.of(0, 1)));
+            cases.add(new Case("x[5] alone (tail only)", t, Layout.NCHW, new int[] {5}, t, null, 8, List.of(0, 1)));
+            cases.add(new Case("s[6,1] over [3,6,41] (outer broadcast, tail of 2)", t, Layout.NCHW, new int[] {3, 6, 41}, t, new int[] {6, 1}, 8, List.of(0, 2)));
+            cases.add(new Case("p[4,8] over [2,3,4,8]", t, Layout.NCHW, new int[] {2, 3, 4, 8}, t, new int[] {4, 8}, 8, List.of(0, 1, 2)));
+            cases.add(new Case("c[24,1,1] over [2,24,5,7]{nhwc}", t, Layout.NHWC, new int[] {2, 24, 5, 7}, t, new int[] {24, 1, 1}, 8, List.of(0, 1, 2)));
+            cases.add(new Case("c[12,1,1] over [2,12,5,7]{nhwc}", t, Layout.NHWC, new int[] {2, 12, 5, 7}, t, new int[] {12, 1, 1}, 8, List.of(0, 2)));
+            cases.add(new Case("c[24,1,1] over [2,24,5,7] (nchw)", t, Layout.NCHW, new int[] {2, 24, 5, 7}, t, new int[] {24, 1, 1}, 8, List.of(0, 2)));
+        }
+        cases.add(new Case("f32 y[3,77] into f16 x[3,77] (tail of 3)", DType.F16, Layout.NCHW, new int[] {3, 77}, DType.F32, new int[] {3, 77}, 4, List.of(0, 1, 2)));
+        cases.add(new Case("f32 bias[64] over bf16 [4,3,64]", DType.BF16, Layout.NCHW, new int[] {4, 3, 64}, DType.F32, new int[] {64}, 4, List.of(0, 1, 2)));
+        cases.add(new Case("f32 bias[3072] over f32 [2,3072]", DType.F32, Layout.NCHW, new int[] {2, 3072}, DType.F32, new int[] {3072}, 4, List.of(0, 1, 2)));
+        cases.add(new Case("f32 bias[3071] over f32 [2,3071] (tail of 2)", DType.F32, Layout.NCHW, new int[] {2, 3071}, DType.F32, new int[] {3071}, 4, List.of(0, 2)));
+        for (Case c : cases)
+            checks.check("vec = scalar: " + c.what() + " " + c.t().text(), () -> {
+                Graph g = EltwiseCodegenTest.biasGelu(c.t(), c.l(), c.xs(), c.bt(), c.bs());
+                Map<String, Tensor> in = new LinkedHashMap<>();
+                in.put("x", GpuTestSupport.random(r, c.t(), Shape.of(c.xs()), -4, 4));
+                if (c.bs() != null) in.put("b", GpuTestSupport.random(r, c.bt(), Shape.of(c.bs()), -1, 1));
+                checkVectorEqualsScalar(c.what(), g, in, c.vec(), c.vectorParameters());
+            });
+        checks.check("vec = scalar: an uploaded constant bias[64] over f16 [8,64]", () -> {
+            NetworkBuilder b = new NetworkBuilder("const_bias");
+            Value x = b.input("x", DType.F16, 8, 64);
+            Value bias = b.constant("bias", GpuTestSupport.random(r, DType.F16, Shape.of(64), -1, 1));
+            Graph g = b.output(b.gelu(b.add(x, bias))).build();
+            checkVectorEqualsScalar("constant bias[64] over [8,64]", g, Map.of("x", GpuTestSupport.random(r, DType.F16, Shape.of(8, 64), -4, 4)), 8, List.of(0, 1, 2));
         });
         checks.done();
     }
