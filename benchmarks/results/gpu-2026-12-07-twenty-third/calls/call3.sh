@@ -54,3 +54,5 @@ s=$(date +%s)
 timeout $(( 545 - ($(date +%s) - t0) )) python3 "$here/peers/torch_peer.py" --compile-budget 150 bert-base:32:fp16 resnet50:256:fp16 > "$out/torch.txt" 2> "$out/torch.err"
 echo "torch peer exit $? after $(( $(date +%s) - s )) s"; grep -E "^PEER" "$out/torch.txt"; tail -2 "$out/torch.err" | cut -c1-200
 echo "call total $(( $(date +%s) - t0 )) s"
+# what comes back: stdout.txt and one archive of the logs and layer profiles (the transfer takes few files)
+(cd "$out" && tar czf logs.tgz --exclude=stdout.txt --exclude=logs.tgz -- *.txt *.log *.json.gz 2>/dev/null; find . -maxdepth 1 -type f ! -name logs.tgz ! -name stdout.txt -delete)
