@@ -33,6 +33,9 @@ timeout 70 "${java[@]}" org.tessel.cli.Tessel compare "$out/bert.tessel" --model
 echo "bert compare exit $?: $(grep -E 'engine vs reference' "$out/bert-compare.txt" | head -1 | tr -s ' ' | cut -c1-120) $(tail -1 "$out/bert-compare.txt" | cut -c1-40)"
 rm -f "$out/bert.tessel"
 gzip -f "$out/bert-layers.json"
+s=$(date +%s)
+timeout 120 python3 "$here/peers/torch_peer.py" --compile-budget 80 bert-base:32:fp16 > "$out/torch-bert.txt" 2> "$out/torch-bert.err"
+echo "torch peer (bert) exit $? after $(( $(date +%s) - s )) s"; grep -E "^PEER" "$out/torch-bert.txt"; tail -1 "$out/torch-bert.err" | cut -c1-200
 # ResNet-50 b256: FP16 and INT8 allowed (scales calibrated at bundling), the joint search on the cost model
 cal="$here/data/int8"
 for v in fp16 int8; do
@@ -43,16 +46,17 @@ for v in fp16 int8; do
   echo "resnet50 b256 $v: p50 ${p50:--} ms, $(python3 -c "print(f'{256 / $p50 * 1000:.0f} img/s')" 2>/dev/null) $(grep -oE 'predicted [0-9.]+ ms' "$out/r50-$v-build.txt" | head -1) $(grep -oE 'precision (mixed \{[^}]*\}|[A-Z0-9]+)' "$out/r50-$v-build.txt" | head -1 | cut -c1-100) after $(( $(date +%s) - t0 )) s"
   rm -f "$out/r50.tessel"
 done
+s=$(date +%s)
+timeout $(( 400 - ($(date +%s) - t0) )) python3 "$here/peers/torch_peer.py" --compile-budget 90 resnet50:256:fp16 > "$out/torch.txt" 2> "$out/torch.err"
+echo "torch peer exit $? after $(( $(date +%s) - s )) s"; grep -E "^PEER" "$out/torch.txt"; tail -2 "$out/torch.err" | cut -c1-200
 # MobileNetV2 b1 FP16: the rule plan against the joint search (cost model), the one model whose joint plan ran slower than the rule (2.6%)
 for strat in rule joint; do
+  (( $(date +%s) - t0 > 400 )) && { echo "mobilenetv2 $strat: out of time"; continue; }
   timeout 60 "${java[@]}" org.tessel.cli.Tessel build zoo:mobilenetv2 --batch 1 $( [[ $strat == joint ]] && echo --strategy joint --best || echo --fp16 ) --save-engine "$out/m.tessel" > "$out/mbv2-$strat-build.txt" 2>&1
   timeout 30 "${java[@]}" org.tessel.cli.Tessel run "$out/m.tessel" --iterations 300 --warmup 50 > "$out/run.txt" 2>&1
   echo "mobilenetv2 b1 fp16 $strat: $(grep -oE 'p50_ms=[0-9.]+' "$out/run.txt") $(grep -oE 'predicted [0-9.]+ ms' "$out/mbv2-$strat-build.txt" | head -1)"
   rm -f "$out/m.tessel" "$out/run.txt"
 done
-s=$(date +%s)
-timeout $(( 545 - ($(date +%s) - t0) )) python3 "$here/peers/torch_peer.py" --compile-budget 150 bert-base:32:fp16 resnet50:256:fp16 > "$out/torch.txt" 2> "$out/torch.err"
-echo "torch peer exit $? after $(( $(date +%s) - s )) s"; grep -E "^PEER" "$out/torch.txt"; tail -2 "$out/torch.err" | cut -c1-200
 echo "call total $(( $(date +%s) - t0 )) s"
 # what comes back: stdout.txt and one archive of the logs and layer profiles (the transfer takes few files)
 (cd "$out" && tar czf logs.tgz --exclude=stdout.txt --exclude=logs.tgz -- *.txt *.log *.json.gz 2>/dev/null; find . -maxdepth 1 -type f ! -name logs.tgz ! -name stdout.txt -delete)
