@@ -230,6 +230,24 @@ class ConvTacticsTest {
 
     }
 
+    /**
+     * cuBLASLt's requantizing INT8 matmul writes its int8 output at about a third of the rate it reads (an H100, 2026-12-07,
+     * org.tessel.tactics.gemm.ImmaOutput): where the output is wide it loses to the FP16 matmul, where reading dominates it
+     * wins, and its prices stay within a third of those measurements (us, b256 ResNet-50 1x1 shapes, no epilogue's extra).
+     */
+    @Test void int8MatmulsArePricedAtTheirMeasuredOutputRate() {
+        Node wide = Nodes.conv(256, 64, 56, 256, 1, 1, 1), narrow = Nodes.conv(256, 256, 56, 64, 1, 1, 1);
+        double wide8 = ConvTactics.CONV_1X1_GEMM.cost(H100, wide, INT8, NHWC, true).totalUs(), wide16 = ConvTactics.CONV_1X1_GEMM.cost(H100, wide, FP16, NHWC, true).totalUs();
+        double narrow8 = ConvTactics.CONV_1X1_GEMM.cost(H100, narrow, INT8, NHWC, true).totalUs(), narrow16 = ConvTactics.CONV_1X1_GEMM.cost(H100, narrow, FP16, NHWC, true).totalUs();
+        assertTrue(wide8 > wide16, "64 -> 256 at 56x56 (measured INT8 293 us, FP16 215): INT8 " + wide8 + ", FP16 " + wide16);
+        assertTrue(narrow8 < narrow16, "256 -> 64 at 56x56 (measured INT8 103 us, FP16 197): INT8 " + narrow8 + ", FP16 " + narrow16);
+        double[][] measured = {{64, 56, 256, 293.2}, {64, 56, 64, 84.2}, {128, 28, 512, 152.6}, {256, 14, 1024, 95.6}};
+        for (double[] m : measured) {
+            double us = ConvTactics.CONV_1X1_GEMM.cost(H100, Nodes.conv(256, (int) m[0], (int) m[1], (int) m[2], 1, 1, 1), INT8, NHWC, true).totalUs();
+            assertTrue(us > m[3] * 0.67 && us < m[3] * 1.33, (int) m[0] + " -> " + (int) m[2] + " at " + (int) m[1] + ": priced " + us + " us, measured " + m[3]);
+        }
+    }
+
     @Test void costsRankTheWayGpusDo() {
         Node c3 = Nodes.conv(32, 128, 28, 128, 3, 1, 1);
         // Winograd beats implicit GEMM on FP32 CUDA cores for 3x3 stride 1

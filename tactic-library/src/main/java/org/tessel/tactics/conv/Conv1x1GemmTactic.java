@@ -14,6 +14,7 @@ import org.tessel.tactics.Backend;
 import org.tessel.tactics.BaseTactic;
 import org.tessel.tactics.NodeFacts;
 import org.tessel.tactics.NodeFacts.ConvGeometry;
+import org.tessel.tactics.gemm.ImmaOutput;
 
 /**
  * A 1x1, stride-1, unpadded convolution of one group in NHWC is a matrix product over its pixels: x as stored is
@@ -118,28 +119,14 @@ public final class Conv1x1GemmTactic extends BaseTactic {
 
     @Override public long workspaceBytes(Node n, Precision p) { return WORKSPACE; }
 
-    /**
-     * How many bytes of HBM traffic one byte of an INT8 output costs through cuBLASLt's IMMA matmul, per form. The
-     * requantizing form (per-channel alphas as a device vector, int8 D; bodies ending in Relu or nothing) writes its output
-     * at about a third of the bandwidth its inputs are read at: an H100 (2026-12-07, {@code int8_probe.py}, one call each)
-     * took 293 us for m = 256 channels, n = 802,816 pixels, K = 64 (205 MB written, 51 MB read; the cost model had 104),
-     * 153 us for 512 x 200,704 x 128, 96 us for 1024 x 50,176 x 256 and 84 us for 64 x 802,816 x 64, which 3.3x the
-     * written bytes fits within 30% (and overprices 64 x 802,816 x 256, 103 us, whose reading dominates, by half); a
-     * scalar alpha without epilogue ran the first in 113 us, so the vector form is what costs. The int32 form (bodies
-     * ending in Clip) writes 4-byte sums, which Tessel's epilogue reads back and writes as int8: 9 bytes a code.
-     */
-    static final double INT8_REQUANTIZED_WRITE = 3.3, INT8_INT32_WRITE = 9.0;
-
-    /** The written-bytes factor of an INT8 matmul over this node's pixels: the int32 form where the body ends in Clip, else the requantizing one. */
-    static double int8WriteFactor(Node n) {
-        boolean clip = n.body() != null && n.body().nodes().stream().anyMatch(b -> b.opName().equals("Clip"));
-        return clip ? INT8_INT32_WRITE : INT8_REQUANTIZED_WRITE;
+    /** True where the INT8 matmul over this node's pixels takes the int32 form (the body ends in Clip), else the requantizing one. */
+    static boolean int32Form(Node n) {
+        return n.body() != null && n.body().nodes().stream().anyMatch(b -> b.opName().equals("Clip"));
     }
 
-    /** At INT8, the node's work with its output bytes weighted by {@link #int8WriteFactor}; else the work as it is. */
+    /** At INT8, the node's work with its output bytes weighted as cuBLASLt's IMMA form writes them ({@link ImmaOutput}); else the work as it is. */
     static Work int8Priced(Work w, Node n, Precision p) {
-        if (p != Precision.INT8) return w;
-        return new Work(w.flops(), w.bytesRead(), w.bytesWritten() * int8WriteFactor(n), w.gemmM(), w.gemmN(), w.gemmK());
+        return p == Precision.INT8 ? ImmaOutput.weighted(w, int32Form(n)) : w;
     }
 
     @Override public Cost cost(CostModel model, Node n, Precision p, Layout l, boolean cudaGraphs) {

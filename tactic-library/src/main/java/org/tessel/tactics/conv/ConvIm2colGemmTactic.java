@@ -116,7 +116,7 @@ public final class ConvIm2colGemmTactic extends BaseTactic {
      * The matmul over the im2col matrix (its A operand M x K padded, read in place of x) plus the gather before it (x read,
      * the matrix written), each priced by the model, the matrix's bytes at {@link #L2_SHARE} (they meet in L2); the
      * gather's time adds to the matmul's as a launch of its own does, once per slice. At INT8 the matmul's output is
-     * weighted as {@code cublaslt.conv1x1}'s ({@link Conv1x1GemmTactic#int8WriteFactor}).
+     * weighted as cuBLASLt's IMMA form writes it ({@link org.tessel.tactics.gemm.ImmaOutput}).
      */
     @Override public Cost cost(CostModel model, Node n, Precision p, Layout l, boolean cudaGraphs) {
         Node conv = NodeFacts.anchor(n, CONV);

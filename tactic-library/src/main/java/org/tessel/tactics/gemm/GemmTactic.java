@@ -149,12 +149,15 @@ public final class GemmTactic extends BaseTactic {
      * [4096x768]x[768x3072] with the erf GELU at 75.2 us against 27.8 us for the [4096x768]x[768x2304] with a plain bias.
      */
     @Override public org.tessel.cost.Cost cost(org.tessel.cost.CostModel model, Node n, Precision p, Layout l, boolean cudaGraphs) {
+        // at INT8 (bias, residual, ReLU) cuBLASLt's requantizing form scales, adds, clamps and writes the int8 output in the
+        // matmul's own epilogue (the runtime's Int8Gemm.requantizing), so no second pass runs, at that form's output rate
+        if (p == Precision.INT8) {
+            org.tessel.cost.Cost c = model.estimate(id(), ImmaOutput.weighted(org.tessel.cost.Work.of(n, p), false), features(n, p, l), p, cudaGraphs);
+            return c.withWorkspace(c.workspaceBytes() + workspaceBytes(n, p));
+        }
         org.tessel.cost.Cost gemm = super.cost(model, n, p, l, cudaGraphs);
-        // at FP8 the activation rides in Tessel's epilogue pass, which every such GEMM has; at INT8 (bias, residual, ReLU)
-        // cuBLASLt's requantizing form scales, adds, clamps and writes the int8 output in the matmul's own epilogue
-        // (the runtime's Int8Gemm.requantizing), so no second pass runs
+        // at FP8 the activation rides in Tessel's epilogue pass, which every such GEMM has
         if (p == Precision.FP8) return plus(gemm, quantizedEpilogue(model, n, p, cudaGraphs));
-        if (p == Precision.INT8) return gemm;
         boolean post = config.epilogue == Epilogue.BIAS && NodeFacts.activation(n) != null; // the activation kernel after the bias epilogue
         if (config.epilogue != Epilogue.BIAS_GELU_ERF && config.epilogue != Epilogue.BIAS_TANH && !post) return gemm;
         var out = n.output().type();
