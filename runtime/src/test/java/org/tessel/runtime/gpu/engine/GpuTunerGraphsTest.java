@@ -180,4 +180,17 @@ class GpuTunerGraphsTest {
         var m = priced.stream().filter(c -> replayed.measuredUs(n0, c).isPresent()).findFirst().orElseThrow();
         assertEquals(m.latencyUs(), replayed.measuredUs(n0, m).getAsDouble(), 1e-6);
     }
+
+    /** The tuner's seeded inputs are generated once per graph-input types and are the values a fresh generation gives. */
+    @org.junit.jupiter.api.Test void seededInputsAreKeptByTheirTypes() {
+        Graph a = GpuTuner.reformatAlone(org.tessel.api.TensorType.of(org.tessel.api.DType.F32, 2, 3, 4, 5));
+        Graph b = GpuTuner.reformatAlone(org.tessel.api.TensorType.of(org.tessel.api.DType.F32, 2, 3, 4, 5));
+        Graph c = GpuTuner.reformatAlone(org.tessel.api.TensorType.of(org.tessel.api.DType.F32, 2, 3, 4, 6));
+        GpuTuner.SeededInputs seeded = new GpuTuner.SeededInputs();
+        List<Tensor> first = seeded.of(a);
+        assertTrue(first == seeded.of(b), "the same input types answer the kept tensors");
+        assertTrue(first.get(0).dataEquals(GpuEngineBench.inputs(a, new SplittableRandom(7), -1, 1).get(0)), "the values a fresh seeded generation gives");
+        assertTrue(seeded.of(c) != first);
+        assertEquals(2, seeded.size());
+    }
 }
