@@ -33,8 +33,7 @@ public final class CachedTuner implements Tuner {
         OptionalDouble us = GpuTuner.fastestCached(cache, signature, tacticId);
         if (us.isEmpty()) { unanswered++; return Timing.NOT_MEASURED; }
         answered++;
-        if (GpuTuner.stemOnInput(n, tacticId, GpuEngine.gpuPrecision(p), l)) return new Timing.Measured(GpuTuner.stemNet(us.getAsDouble(), reformatUs(n.input(0).type())));
-        return new Timing.Measured(us.getAsDouble());
+        return new Timing.Measured(GpuTuner.question(n, tacticId, GpuEngine.gpuPrecision(p), l).price(us.getAsDouble(), this));
     }
 
     @Override public OptionalDouble reformatUs(TensorType t) {

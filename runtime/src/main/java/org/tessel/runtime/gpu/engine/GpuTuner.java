@@ -60,23 +60,21 @@ public final class GpuTuner implements Tuner {
         if (gp == null) return Timing.NOT_MEASURED;
         long t0 = System.nanoTime();
         try {
-            Graph mini;
-            boolean stem = stemOnInput(n, tacticId, gp, l);
+            Question q;
             try {
-                mini = stem ? stemAlone(n) : alone(n, l);
+                q = question(n, tacticId, gp, l);
             } catch (RuntimeException e) {
                 refuse(n, tacticId, p, l, "cannot be copied into a graph of its own: " + e.getMessage());
                 return Timing.NOT_MEASURED; // the tuner's limit, not the tactic's: the prediction stands
             }
-            Node m = stem ? mini.nodes().get(1) : mini.nodes().get(0);
+            Node m = q.timed();
             String[] why = new String[1];
-            OptionalDouble us = measure(mini, m, Map.of(m.name(), tacticId), gp, tacticId, true, gp.quantized() ? quantizedPlan(mini, m, tacticId, p, l) : null, reason -> {
+            OptionalDouble us = measure(q.graph(), m, Map.of(m.name(), tacticId), gp, tacticId, true, gp.quantized() ? quantizedPlan(q.graph(), m, tacticId, p, l) : null, reason -> {
                 refused++;
                 why[0] = reason;
                 return OptionalDouble.empty();
             });
-            if (us.isPresent() && stem) return new Timing.Measured(stemNet(us.getAsDouble(), reformatUs(n.input(0).type())));
-            return us.isPresent() ? new Timing.Measured(us.getAsDouble()) : new Timing.Failed(why[0]); // the search reports the failure with the node
+            return us.isPresent() ? new Timing.Measured(q.price(us.getAsDouble(), this)) : new Timing.Failed(why[0]); // the search reports the failure with the node
         } finally {
             nanos += System.nanoTime() - t0;
         }
@@ -204,6 +202,27 @@ public final class GpuTuner implements Tuner {
     }
 
     /**
+     * What is timed for a question: the graph built ({@link #alone}, or {@link #stemAlone} for the stem on the network's
+     * input) and its node the question is about, whose signature keys the timing cache.
+     */
+    record Question(Graph graph, Node timed, TensorType absorbedInput) {
+        /**
+         * The search's price of a time measured (or cached) for this question: for the stem, net of the reformat of the input
+         * it absorbs ({@code absorbedInput}, null otherwise), {@code reformats} timing that reformat.
+         */
+        double price(double us, Tuner reformats) {
+            return absorbedInput == null ? us : stemNet(us, reformats.reformatUs(absorbedInput));
+        }
+    }
+
+    /** The graph timed for node {@code n} asked at this tactic and format; throws where {@code n} cannot be copied alone. */
+    static Question question(Node n, String tacticId, GpuEngine.Precision gp, Layout l) {
+        boolean stem = stemOnInput(n, tacticId, gp, l);
+        Graph g = stem ? stemAlone(n) : alone(n, l);
+        return new Question(g, g.nodes().get(stem ? 1 : 0), stem ? n.input(0).type() : null);
+    }
+
+    /**
      * The stem's price without the input's reformat: the search charges that reformat on the graph input's edge (its
      * measured {@code tessel.reformat} time), and the form timed ran it inside the stem, so it is taken off once; never
      * below a quarter of the form's time (where the reformat alone measured slower than the whole form).
@@ -222,8 +241,7 @@ public final class GpuTuner implements Tuner {
         GpuEngine.Precision gp = GpuEngine.gpuPrecision(p);
         if (gp == null) return null;
         try {
-            if (stemOnInput(n, tacticId, gp, l)) return TimingCache.signature(stemAlone(n).nodes().get(1), gp.name());
-            return TimingCache.signature(alone(n, l).nodes().get(0), gp.name());
+            return TimingCache.signature(question(n, tacticId, gp, l).timed(), gp.name());
         } catch (RuntimeException e) {
             return null; // a node that cannot be copied alone is never timed
         }
