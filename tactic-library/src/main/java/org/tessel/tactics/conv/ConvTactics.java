@@ -68,10 +68,13 @@ public final class ConvTactics {
     /** A 2-D NHWC convolution as Tessel's im2col gather then cuBLASLt's matmul (split-K where cuDNN's small-batch grid is small). */
     public static final ConvIm2colGemmTactic CONV_IM2COL_GEMM = new ConvIm2colGemmTactic();
 
+    /** Tessel's implicit-GEMM NHWC FP16 convolution on tensor cores, K split over the grid for few output pixels. */
+    public static final ConvMmaTactic CONV_MMA = new ConvMmaTactic();
+
     /** ConvTranspose as cuDNN's backward-data convolution: 1-D/2-D, NCHW, tensor cores below FP32. */
     public static final CudnnDeconvTactic DECONV_CUDNN = CudnnDeconvTactic.INSTANCE;
 
-    public static List<Tactic> all() { return List.of(FUSED_BIAS_ACT, STEM, DEPTHWISE_NHWC, CONV_1X1_GEMM, CONV_IM2COL_GEMM, INT8_DP4A, DECONV_DIRECT, DECONV_CUDNN); }
+    public static List<Tactic> all() { return List.of(FUSED_BIAS_ACT, STEM, DEPTHWISE_NHWC, CONV_1X1_GEMM, CONV_IM2COL_GEMM, CONV_MMA, INT8_DP4A, DECONV_DIRECT, DECONV_CUDNN); }
 
     /** The cuDNN algorithms {@code cudnn.conv.fused_bias_act} may run, as cost models of a plain Conv (the tuner's predictions); keyed by the algorithm's id. */
     public static List<ConvTactic> algorithmModels() { return List.of(IMPLICIT_GEMM, IMPLICIT_PRECOMP_GEMM, WINOGRAD); }

@@ -15,6 +15,7 @@ import org.tessel.runtime.cuda.ffm.Cudnn;
 import org.tessel.runtime.engine.LayerPlan;
 import org.tessel.runtime.gpu.kernels.Activation;
 import org.tessel.runtime.gpu.kernels.CublasLtGemm;
+import org.tessel.runtime.gpu.kernels.ConvMma;
 import org.tessel.runtime.gpu.kernels.CudnnConv;
 import org.tessel.runtime.gpu.kernels.DepthwiseConvNhwc;
 import org.tessel.runtime.gpu.kernels.Im2col;
@@ -34,6 +35,8 @@ import org.tessel.runtime.gpu.kernels.Fp8Epilogue;
  *   <li>{@code cublaslt.conv1x1}: a 1x1, stride-1, unpadded NHWC convolution of one group as cuBLASLt's matmul over its
  *       pixels (x [N*H*W, C] as stored by the filters [K, C] as stored), bias and ReLU in the epilogue, a residual as C
  *       ({@link #gemm1x1});</li>
+ *   <li>{@code tessel.conv.mma}: Tessel's implicit-GEMM NHWC f16 convolution on tensor cores, K split over the grid where
+ *       the output tiles leave SMs idle (variant {@code splitS}), bias, residual and ReLU in its epilogue ({@link #mma});</li>
  *   <li>{@code tessel.conv.int8_dp4a}: INT8 only, Tessel's dp4a implicit GEMM with Tessel's INT8 epilogue
  *       ({@link Int8Layers}); at INT8 {@code cudnn.conv.fused_bias_act} is cuDNN's INT8 convolution with the same
  *       epilogue, and {@code cublaslt.conv1x1} and {@code cublaslt.conv.im2col} cuBLASLt's INT8 GEMM over the pixels
@@ -45,7 +48,7 @@ public final class ConvLayers implements TacticImplementation {
     /** The convolution tactics with an INT8 form on the GPU ({@link Int8Layers}). */
     static final List<String> INT8 = List.of(GpuTactics.CONV_FUSED, GpuTactics.CONV_INT8_DP4A, GpuTactics.CONV_1X1_GEMM, GpuTactics.CONV_IM2COL_GEMM);
 
-    @Override public List<String> tacticIds() { return List.of(GpuTactics.CONV_FUSED, GpuTactics.CONV_STEM, GpuTactics.CONV_DEPTHWISE, GpuTactics.CONV_1X1_GEMM, GpuTactics.CONV_IM2COL_GEMM, GpuTactics.CONV_INT8_DP4A); }
+    @Override public List<String> tacticIds() { return List.of(GpuTactics.CONV_FUSED, GpuTactics.CONV_STEM, GpuTactics.CONV_DEPTHWISE, GpuTactics.CONV_1X1_GEMM, GpuTactics.CONV_IM2COL_GEMM, GpuTactics.CONV_MMA, GpuTactics.CONV_INT8_DP4A); }
 
     @Override public boolean computes(Node n) {
         return n.opName().equals("Conv") || n.opName().equals("tessel.Fused") && n.attrs().getString("kind", "").equals("conv_bias_act");
@@ -292,8 +295,8 @@ public final class ConvLayers implements TacticImplementation {
         long[] strides = a.getInts("strides", new long[] {1, 1}), dil = a.getInts("dilations", new long[] {1, 1}), pads = a.getInts("pads", new long[] {0, 0, 0, 0});
         String autoPad = a.getString("auto_pad", "NOTSET");
         if (!autoPad.equals("NOTSET")) throw GpuEngineException.unsupported(owner, "auto_pad=" + autoPad + " (the pipeline makes pads explicit; run the standard pipeline first)");
-        // the im2col gather takes any pads (top and left given, bottom and right implied by the output size); cuDNN symmetric ones
-        if (!id.equals(GpuTactics.CONV_IM2COL_GEMM) && pads.length == 4 && (pads[0] != pads[2] || pads[1] != pads[3]))
+        // the im2col gather and the mma kernel take any pads (top and left given, bottom and right implied by the output size); cuDNN symmetric ones
+        if (!id.equals(GpuTactics.CONV_IM2COL_GEMM) && !id.equals(GpuTactics.CONV_MMA) && pads.length == 4 && (pads[0] != pads[2] || pads[1] != pads[3]))
             throw GpuEngineException.unsupported(owner, "asymmetric pads " + java.util.Arrays.toString(pads) + " (cuDNN takes symmetric pads; " + GpuTactics.CONV_IM2COL_GEMM + " takes these)");
         int groups = (int) a.getInt("group", 1);
         if (w.constantValue() == null) throw GpuEngineException.unsupported(owner, "weights %" + w.name() + " are not a constant");
@@ -340,6 +343,7 @@ public final class ConvLayers implements TacticImplementation {
             case GpuTactics.CONV_FUSED -> { return cudnn(c, o, owner, groups, layout, null, variant); }
             case GpuTactics.CONV_1X1_GEMM -> { return gemm1x1(c, o, owner, groups, layout, strides, pads); }
             case GpuTactics.CONV_IM2COL_GEMM -> { return gemmIm2col(c, o, owner, groups, layout, strides, pads, dil); }
+            case GpuTactics.CONV_MMA -> { return mma(c, o, owner, groups, layout, strides, pads, dil, variant); }
             default -> throw GpuEngineException.unsupported(owner, "tactic '" + id + "' is not a convolution tactic");
         }
     }
@@ -436,6 +440,63 @@ public final class ConvLayers implements TacticImplementation {
             @Override public void close() {
                 g.close();
                 if (gl != g) gl.close();
+            }
+        };
+    }
+
+    /**
+     * Tessel's implicit-GEMM convolution ({@link ConvMma}): NHWC, f16, one group, input channels a multiple of 32, output
+     * channels of 8; ReLU, bias and a residual in its epilogue, another activation as the kernel after it. The split is
+     * the plan's variant {@code splitS}, else {@link org.tessel.tactics.conv.ConvMmaTactic#splits} for this GPU's SMs;
+     * a split run keeps its partial sums in the stream's workspace and its tile counters (zero between runs) in a buffer of its own.
+     */
+    private static Layer mma(LayerContext c, Operands o, Node owner, int groups, Layout layout, long[] strides, long[] pads, long[] dil, List<String> variant) {
+        Value x = o.x(), w = o.w(), bias = o.bias(), residual = o.residual(), out = owner.output();
+        int[] xd = x.type().shape().dims(), wd = w.type().shape().dims(), od = out.type().shape().dims();
+        String id = GpuTactics.CONV_MMA;
+        if (layout != Layout.NHWC) throw GpuEngineException.unsupported(owner, id + " reads NHWC tensors; the plan lays this one out " + layout.text());
+        if (groups != 1) throw GpuEngineException.unsupported(owner, id + " runs convolutions of one group; this one has group " + groups);
+        if (c.storage() != DType.F16) throw GpuEngineException.unsupported(owner, id + " runs f16 engines; this layer stores " + c.storage().text());
+        if (bias != null && bias.constantValue() == null) throw GpuEngineException.unsupported(owner, id + " takes a constant bias (%" + bias.name() + " is computed)");
+        if (residual != null && c.layoutOf(residual) != Layout.NHWC)
+            throw GpuEngineException.unsupported(owner, id + " adds its residual %" + residual.name() + " in NHWC like the output (the plan lays it out " + c.layoutOf(residual).text() + ")");
+        ConvMma.Geometry g;
+        try {
+            g = new ConvMma.Geometry(xd[0], xd[2], xd[3], xd[1], od[2], od[3], wd[2], wd[3], (int) strides[0], (int) strides[1], (int) pads[0], (int) pads[1], (int) dil[0], (int) dil[1], wd[0]);
+        } catch (IllegalArgumentException e) {
+            throw GpuEngineException.unsupported(owner, e.getMessage());
+        }
+        int most = Math.min(org.tessel.tactics.conv.ConvMmaTactic.MAX_SPLITS, g.k() / org.tessel.tactics.conv.ConvMmaTactic.SLICE);
+        int splits = org.tessel.tactics.conv.ConvMmaTactic.splits(g.m(), g.cout(), g.k(), c.kernels().context().device().smCount());
+        String split = variant.isEmpty() ? null : variant.get(0);
+        if (split != null && Activation.Op.ofVariant(split) == null) {
+            String count = split.startsWith(org.tessel.tactics.conv.ConvMmaTactic.SPLIT_VARIANT) ? split.substring(org.tessel.tactics.conv.ConvMmaTactic.SPLIT_VARIANT.length()) : "";
+            if (!count.matches("[0-9]{1,3}") || Integer.parseInt(count) < 1 || Integer.parseInt(count) > most)
+                throw GpuEngineException.unsupported(owner, "variant '" + split + "' of " + id + " names no split: " + org.tessel.tactics.conv.ConvMmaTactic.SPLIT_VARIANT + "1 to "
+                        + org.tessel.tactics.conv.ConvMmaTactic.SPLIT_VARIANT + most + " for K = " + g.k());
+            splits = Integer.parseInt(count);
+        }
+        int s = splits;
+        DeviceBuffer xb = c.activation(x), yb = c.activation(out), wb = c.weight(w, Layout.NHWC);
+        DeviceBuffer bb = bias == null ? null : c.weight(bias, Layout.ANY);
+        DeviceBuffer rb = residual == null ? null : c.activation(residual);
+        DeviceBuffer counters = null;
+        if (s > 1) { // this context's own: the kernel counts the blocks done per tile in them and leaves them zero
+            counters = c.keep(DeviceBuffer.allocate(4L * g.counters()));
+            counters.fill((byte) 0);
+        }
+        DeviceBuffer tiles = counters;
+        if (s > 1) c.needWorkspace(org.tessel.tactics.conv.ConvMmaTactic.partialBytes(g.m(), g.cout(), s));
+        java.util.function.Supplier<DeviceBuffer> ws = c.workspace();
+        Act act = o.act();
+        boolean relu = act == Act.RELU;
+        String tactic = GpuTactics.variant(id, org.tessel.tactics.conv.ConvMmaTactic.SPLIT_VARIANT + s) + act.variantSuffix();
+        long elems = out.type().numElements();
+        return new Layer() {
+            @Override public LayerPlan plan() { return c.plan(owner, tactic, out); }
+            @Override public void enqueue(CudaStream st) {
+                ConvMma.run(c.kernels(), g, xb, wb, bb, rb, yb, s > 1 ? ws.get() : null, tiles, relu, s, st);
+                act.apply(c, DType.F16, yb, elems, st);
             }
         };
     }

@@ -22,6 +22,7 @@ public final class GpuTactics {
     public static final String CONV_INT8_DP4A = "tessel.conv.int8_dp4a";
     public static final String CONV_1X1_GEMM = "cublaslt.conv1x1";
     public static final String CONV_IM2COL_GEMM = "cublaslt.conv.im2col";
+    public static final String CONV_MMA = "tessel.conv.mma";
     public static final String DECONV_DIRECT = "tessel.deconv.direct";
     public static final String DECONV_CUDNN = "cudnn.deconv";
     // recurrent
@@ -104,6 +105,7 @@ public final class GpuTactics {
             new Implementation(CONV_DEPTHWISE, "ConvLayers", "DepthwiseConvNhwc"),
             new Implementation(CONV_1X1_GEMM, "ConvLayers", "CublasLtGemm over the NHWC pixels (RELU_BIAS / BIAS / RELU epilogue, residual as C)"),
             new Implementation(CONV_IM2COL_GEMM, "ConvLayers", "Im2col (im2col.cu) into the workspace + CublasLtGemm over the pixels (epilogue as cublaslt.conv1x1's)"),
+            new Implementation(CONV_MMA, "ConvLayers", "ConvMma (conv_mma.cu: implicit GEMM on mma.sync, K split over the grid, partial sums in the workspace)"),
             new Implementation(CONV_INT8_DP4A, "ConvLayers (Int8Layers)", "Int8Conv.tessel (conv_int8.cu, dp4a) + Int8Epilogue"),
             new Implementation(DECONV_DIRECT, "DeconvLayers", "DirectDeconv"),
             new Implementation(DECONV_CUDNN, "DeconvLayers", "CudnnDeconv"),

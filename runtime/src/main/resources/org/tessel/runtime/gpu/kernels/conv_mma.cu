@@ -1,0 +1,159 @@
+// tessel.conv.mma: a 2-D NHWC f16 convolution of one group as an implicit GEMM on tensor cores, K split over the grid.
+// y[p, o] = act(sum_k A[p, k] W[o, k] + bias[o] (+ residual[p, o])), p an output pixel (n, oy, ox), o an output channel,
+// k = (ky * KW + kx) * C + c a tap and input channel (W as KRSC, the engine's NHWC filters), A[p, k] = x[n, iy, ix, c] or
+// zero in the padding. C is a multiple of CM_BK, so a K slice lies in one tap and reads 16-byte runs of x's channels.
+// A block of 4 warps computes a 64x64 tile of y, each warp 32x32 (2 x 4 mma.sync m16n8k16); the next slice is read into
+// registers while the tensor cores work on this one. Small-batch convolutions have few pixels (ResNet-50's layer4 at batch
+// 1: 49), so grid z splits K into `splits` ranges: each block of a tile writes its f32 partial sums to the workspace, and
+// the tile's last block to finish (a counter per tile) adds the partials in split order (a fixed order: the result does
+// not depend on which block finishes last), applies the epilogue and resets the counter for the next run. One launch.
+#define CM_BM 64
+#define CM_BN 64
+#define CM_BK 32
+#define CM_LD (CM_BK + 8)
+
+struct ConvMmaGeom {
+    int n, h, w, c, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw, cout;
+};
+
+__device__ __forceinline__ float tessel_cm_act(float v, int relu) { return relu ? fmaxf(v, 0.0f) : v; }
+
+extern "C" __global__ void __launch_bounds__(128)
+tessel_conv_mma(const unsigned short* __restrict__ x, const unsigned short* __restrict__ wt, const T* __restrict__ bias,
+                const T* __restrict__ residual, unsigned short* __restrict__ y, float* partials, int* counters,
+                int n, int h, int w, int c, int oh, int ow, int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw, int cout,
+                int relu, int splits) {
+    const ConvMmaGeom g = {n, h, w, c, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw, cout};
+    __shared__ __align__(16) unsigned short As[CM_BM * CM_LD];
+    __shared__ __align__(16) unsigned short Ws[CM_BN * CM_LD];
+    __shared__ int lastBlock;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, gr = lane >> 2, tg = lane & 3;
+    const int wm = warp >> 1, wn = warp & 1;
+    const int m = g.n * g.oh * g.ow, k = g.kh * g.kw * g.c;
+    const int rowBase = blockIdx.y * CM_BM, colBase = blockIdx.x * CM_BN;
+    // this block's K range: slices [s0, s1) of the k / CM_BK
+    const int slices = k / CM_BK, z = blockIdx.z;
+    const int s0 = (int) ((long long) slices * z / splits), s1 = (int) ((long long) slices * (z + 1) / splits);
+    // this thread's two 16-byte chunks of a slice, rows r = tid / 4 and r + 32, 8 halves from 8 (tid % 4); for each row
+    // of A its pixel's image base and its receptive field's corner
+    const int ch = (tid & 3) * 8;
+    int pb[2], py[2], px[2];
+    bool pin[2], win[2];
+    const unsigned short* wrow[2];
+#pragma unroll
+    for (int i = 0; i < 2; i++) {
+        const int r = (tid >> 2) + 32 * i, p = rowBase + r;
+        pin[i] = p < m;
+        const int pp = pin[i] ? p : 0, ox = pp % g.ow, t = pp / g.ow, oy = t % g.oh, b = t / g.oh;
+        pb[i] = b;
+        py[i] = oy * g.sh - g.ph;
+        px[i] = ox * g.sw - g.pw;
+        const int o = colBase + r;
+        win[i] = o < g.cout;
+        wrow[i] = wt + (long long) (win[i] ? o : 0) * k + ch;
+    }
+    uint4 xa[2], wa[2];
+    auto fetchW = [&](int s) {
+#pragma unroll
+        for (int i = 0; i < 2; i++) wa[i] = win[i] ? *reinterpret_cast<const uint4*>(wrow[i] + s * CM_BK) : make_uint4(0u, 0u, 0u, 0u);
+    };
+    auto fetchX = [&](int s) {
+        const int k0 = s * CM_BK, tap = k0 / g.c, c0 = k0 - tap * g.c, ky = tap / g.kw, kx = tap - ky * g.kw;
+#pragma unroll
+        for (int i = 0; i < 2; i++) {
+            const int iy = py[i] + ky * g.dh, ix = px[i] + kx * g.dw;
+            const bool in = pin[i] && iy >= 0 && iy < g.h && ix >= 0 && ix < g.w;
+            xa[i] = in ? *reinterpret_cast<const uint4*>(x + (((long long) pb[i] * g.h + iy) * g.w + ix) * g.c + c0 + ch) : make_uint4(0u, 0u, 0u, 0u);
+        }
+    };
+    if (s0 < s1) fetchW(s0);
+    tessel_pdl();  // waits for the kernel before it (a programmatic launch may start early), then lets the next one launch
+    if (s0 < s1) fetchX(s0);
+    float acc[2][4][4];
+#pragma unroll
+    for (int i = 0; i < 2; i++)
+#pragma unroll
+        for (int j = 0; j < 4; j++) acc[i][j][0] = acc[i][j][1] = acc[i][j][2] = acc[i][j][3] = 0.0f;
+    for (int s = s0; s < s1; s++) {
+#pragma unroll
+        for (int i = 0; i < 2; i++) {
+            const int r = (tid >> 2) + 32 * i;
+            *reinterpret_cast<uint4*>(As + r * CM_LD + ch) = xa[i];
+            *reinterpret_cast<uint4*>(Ws + r * CM_LD + ch) = wa[i];
+        }
+        __syncthreads();
+        if (s + 1 < s1) {
+            fetchW(s + 1);
+            fetchX(s + 1);
+        }
+        // A fragments reg 0 = (g, 2t..2t+1), 1 = (g+8, ..), 2 = (g, 2t+8..), 3 = (g+8, 2t+8..); B fragment reg 0 =
+        // W[o = g][k = 2t..2t+1], reg 1 = k + 8 (rows of Ws are columns of y)
+#pragma unroll
+        for (int q = 0; q < CM_BK / 16; q++) {
+            unsigned a[2][4];
+#pragma unroll
+            for (int i = 0; i < 2; i++) {
+                const unsigned short* ap = As + (wm * 32 + i * 16 + gr) * CM_LD + q * 16 + 2 * tg;
+                a[i][0] = *reinterpret_cast<const unsigned*>(ap);
+                a[i][1] = *reinterpret_cast<const unsigned*>(ap + 8 * CM_LD);
+                a[i][2] = *reinterpret_cast<const unsigned*>(ap + 8);
+                a[i][3] = *reinterpret_cast<const unsigned*>(ap + 8 * CM_LD + 8);
+            }
+#pragma unroll
+            for (int j = 0; j < 4; j++) {
+                const unsigned short* bp = Ws + (wn * 32 + j * 8 + gr) * CM_LD + q * 16 + 2 * tg;
+                const unsigned b0 = *reinterpret_cast<const unsigned*>(bp), b1 = *reinterpret_cast<const unsigned*>(bp + 8);
+                tessel_mma_f16(acc[0][j], a[0], b0, b1);
+                tessel_mma_f16(acc[1][j], a[1], b0, b1);
+            }
+        }
+        __syncthreads();
+    }
+    // C fragment: [0], [1] = row g, columns 2t, 2t+1; [2], [3] = row g + 8
+    if (splits > 1) {
+        float* mine = partials + (long long) z * m * g.cout;
+#pragma unroll
+        for (int i = 0; i < 2; i++)
+#pragma unroll
+            for (int j = 0; j < 4; j++)
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    const int row = rowBase + wm * 32 + i * 16 + gr + (e >> 1) * 8, col = colBase + wn * 32 + j * 8 + 2 * tg + (e & 1);
+                    if (row < m && col < g.cout) mine[(long long) row * g.cout + col] = acc[i][j][e];
+                }
+        __threadfence();
+        __syncthreads();
+        int* counter = counters + blockIdx.y * gridDim.x + blockIdx.x;
+        if (tid == 0) lastBlock = atomicAdd(counter, 1) == splits - 1;
+        __syncthreads();
+        if (!lastBlock) return;
+        __threadfence();
+#pragma unroll
+        for (int i = 0; i < 2; i++)
+#pragma unroll
+            for (int j = 0; j < 4; j++)
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    const int row = rowBase + wm * 32 + i * 16 + gr + (e >> 1) * 8, col = colBase + wn * 32 + j * 8 + 2 * tg + (e & 1);
+                    float v = 0.0f;
+                    if (row < m && col < g.cout)
+                        for (int q = 0; q < splits; q++) v += *reinterpret_cast<volatile const float*>(partials + ((long long) q * m + row) * g.cout + col);
+                    acc[i][j][e] = v;
+                }
+        if (tid == 0) *counter = 0;
+    }
+#pragma unroll
+    for (int i = 0; i < 2; i++)
+#pragma unroll
+        for (int j = 0; j < 4; j++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                const int row = rowBase + wm * 32 + i * 16 + gr + (e >> 1) * 8, col = colBase + wn * 32 + j * 8 + 2 * tg + (e & 1);
+                if (row < m && col < g.cout) {
+                    const long long at = (long long) row * g.cout + col;
+                    float v = acc[i][j][e] + (bias ? LD_T(bias, col) : 0.0f);
+                    if (residual) v += LD_T(residual, at);
+                    y[at] = tessel_f2h(tessel_cm_act(v, relu));
+                }
+            }
+}

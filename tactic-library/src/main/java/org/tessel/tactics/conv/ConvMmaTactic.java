@@ -1,0 +1,109 @@
+package org.tessel.tactics.conv;
+
+import java.util.EnumSet;
+import java.util.Set;
+import org.tessel.api.Layout;
+import org.tessel.cost.Cost;
+import org.tessel.cost.CostModel;
+import org.tessel.cost.Precision;
+import org.tessel.cost.TacticFeatures;
+import org.tessel.cost.Work;
+import org.tessel.ir.Node;
+import org.tessel.tactics.Backend;
+import org.tessel.tactics.BaseTactic;
+import org.tessel.tactics.NodeFacts;
+import org.tessel.tactics.NodeFacts.ConvGeometry;
+
+/**
+ * Tessel's own 2-D NHWC convolution on tensor cores ({@code conv_mma.cu}): an implicit GEMM over the output pixels (no
+ * im2col matrix, one launch), 64 x 64 output tiles of 4 warps on mma.sync, K in slices of 32 (input channels a multiple
+ * of 32, so a slice is one tap's 16-byte runs of channels), the bias, a residual and ReLU in its epilogue, and K split over
+ * the grid where the tiles alone leave SMs idle: each split's block writes f32 partial sums to the stream's workspace, and
+ * the tile's last block adds them in split order and runs the epilogue (a counter per tile; no second launch).
+ *
+ * <p>Why: at small batch a convolution has few output pixels (ResNet-50's layer3 3x3 at batch 1: 196, layer4: 49), and
+ * neither cuDNN's fused call (it does not split K) nor im2col + cuBLASLt (a second launch and the matrix's traffic) fills an
+ * H100: in the FP16 engine at batch 1 (2026-12-07) layer3's 3x3 convolutions took 8.0 us and layer4's 9.2, where their
+ * weights read in 0.4 and 1.4 us.
+ *
+ * <p>Takes: Conv and fused conv_bias_act whose body is bias, a residual Add and Relu; one group, input channels a
+ * multiple of 32 and output channels of 8, constant filters and bias, dilations and strides any, symmetric or not pads;
+ * FP16, NHWC. The split is a variant ({@code tessel.conv.mma/splitS}); without one the runtime takes {@link #splits}.
+ */
+public final class ConvMmaTactic extends BaseTactic {
+    /** The catalogue id. */
+    public static final String ID = "tessel.conv.mma";
+    /** The output tile (pixels x channels) and K slice of a block. */
+    public static final int TILE_M = 64, TILE_N = 64, SLICE = 32;
+    /** The most K splits the kernel takes, and the fewest K slices a split gets. */
+    public static final int MAX_SPLITS = 32, MIN_SLICES_PER_SPLIT = 4;
+    /** The variant part naming a split count: {@code split} followed by the count. */
+    public static final String SPLIT_VARIANT = "split";
+    /** mma.sync from registers loaded through shared memory, no asynchronous copies: well below cuDNN's pipelined kernels at large shapes. */
+    static final double TENSOR_EFFICIENCY = 0.45, MEMORY_EFFICIENCY = 0.7;
+
+    private static final Set<String> CONV = Set.of("Conv");
+    private static final Set<String> BODY_OPS = Set.of("Conv", "Add", "Relu");
+
+    public ConvMmaTactic() {
+        super(ID, "Tessel's 2-D NHWC convolution on tensor cores: implicit GEMM, 64x64 tiles of mma.sync, K split over the grid for few output pixels (partial sums added by each tile's last block), bias, residual and ReLU in its epilogue; one launch",
+                Backend.GPU, EnumSet.of(Precision.FP16), EnumSet.of(Layout.NHWC));
+    }
+
+    @Override public boolean appliesTo(Node n) {
+        if (n.body() != null) return NodeFacts.isConvBiasAct(n);
+        return n.opName().equals("Conv");
+    }
+
+    @Override protected String appliesToText() { return "Conv and fused conv_bias_act"; }
+
+    @Override protected String shapeWhyNot(Node n, Precision p, Layout l) {
+        Node conv = NodeFacts.anchor(n, CONV);
+        ConvGeometry g = ConvGeometry.of(conv);
+        if (g.spatialRank() != 2) return "2-D only (got " + g.spatialRank() + "-D)";
+        String autoPad = conv.attrs().getString("auto_pad", "NOTSET");
+        if (!autoPad.equals("NOTSET") && !autoPad.equals("VALID")) return "needs explicit pads (got auto_pad=" + autoPad + ")";
+        if (g.group() != 1) return "one group only (got group " + g.group() + ")";
+        if (g.cin() % SLICE != 0 || g.cout() % 8 != 0)
+            return "needs input channels that are a multiple of " + SLICE + " and output channels of 8 (got " + g.cin() + " -> " + g.cout() + ")";
+        String operands = NodeFacts.nonConstantConvOperands(n, conv);
+        if (operands != null) return operands;
+        if (n.body() != null)
+            for (Node b : n.body().nodes())
+                if (!BODY_OPS.contains(b.opName())) return "its epilogue takes bias, a residual and Relu (the body holds " + b.opName() + ")";
+        return null;
+    }
+
+    /**
+     * How many ranges the kernel splits K = {@code k} into for {@code m} output pixels and {@code cout} channels on
+     * {@code sms} SMs: enough blocks for about one per SM, each split at least {@value #MIN_SLICES_PER_SPLIT} slices of
+     * {@value #SLICE}, at most {@value #MAX_SPLITS}; 1 when the tiles alone fill the SMs.
+     */
+    public static int splits(long m, int cout, int k, int sms) {
+        long tiles = ((m + TILE_M - 1) / TILE_M) * ((cout + TILE_N - 1) / TILE_N);
+        int slices = k / SLICE;
+        long want = (sms + tiles - 1) / tiles;
+        return (int) Math.max(1, Math.min(Math.min(want, MAX_SPLITS), slices / MIN_SLICES_PER_SPLIT));
+    }
+
+    /** Bytes of the stream's workspace the kernel's partial sums take: f32 a split, pixel and channel where K is split. */
+    public static long partialBytes(long m, int cout, int splits) { return splits > 1 ? 4L * splits * m * cout : 0; }
+
+    @Override public long workspaceBytes(Node n, Precision p) {
+        long[] g = Work.gemmDims(NodeFacts.anchor(n, CONV));
+        return partialBytes(g[0], (int) g[1], splits(g[0], (int) g[1], (int) g[2], 132));
+    }
+
+    /**
+     * Priced by the model as a GEMM over the pixels with 64 x 64 tiles that may split K (the model picks its split as the
+     * kernel does, to fill the SMs), the input read once per tap that overlaps (the model's bytes of the node), no second launch.
+     */
+    @Override public TacticFeatures features(Node n, Precision p, Layout l) {
+        return new TacticFeatures(TENSOR_EFFICIENCY, true, TILE_M, TILE_N, SLICE, 8, MEMORY_EFFICIENCY, 1, MAX_SPLITS, false);
+    }
+
+    @Override public Cost cost(CostModel model, Node n, Precision p, Layout l, boolean cudaGraphs) {
+        Cost c = model.estimate(id(), Work.of(n, p), features(n, p, l), p, cudaGraphs);
+        return c.withWorkspace(Math.max(c.workspaceBytes(), workspaceBytes(n, p)));
+    }
+}
