@@ -38,7 +38,7 @@ rm -f "$out/bert.tessel"
 # (2) GPU tests
 if (( $(left) > 70 )); then
   timeout "$(cap 100)" "${java[@]}" org.junit.platform.console.ConsoleLauncher execute --select-class=org.tessel.runtime.gpu.kernels.TesselKernelsGpuTest \
-      --select-class=org.tessel.runtime.gpu.engine.NmsLayersGpuTest --select-class=org.tessel.runtime.gpu.kernels.ConvMmaGpuTest --include-tag=gpu --details=tree --disable-banner --disable-ansi-colors > "$out/tests.log" 2>&1
+      --select-class=org.tessel.runtime.gpu.engine.NmsLayersGpuTest --select-class=org.tessel.runtime.gpu.kernels.ConvMmaGpuTest --select-class=org.tessel.runtime.gpu.engine.ConvMmaEngineGpuTest --include-tag=gpu --details=tree --disable-banner --disable-ansi-colors > "$out/tests.log" 2>&1
   echo "GPU tests exit $? after $(( $(date +%s) - t0 )) s"
   grep -E '^\[ *[0-9]+ tests (successful|failed|skipped)' "$out/tests.log"
   grep -E '✘|=> ' "$out/tests.log" | grep -v '✔' | cut -c1-300 | head -6

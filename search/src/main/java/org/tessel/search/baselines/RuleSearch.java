@@ -22,9 +22,10 @@ import org.tessel.search.domain.Choice;
 public final class RuleSearch implements SearchStrategy {
     /**
      * Catalogue tactics added after the fixed rule, which the rule strategy never picks, so its plans stay the rule's:
-     * {@code cublaslt.conv1x1} and {@code cublaslt.conv.im2col} (the rule ran every convolution on cuDNN's fused call).
+     * {@code cublaslt.conv1x1}, {@code cublaslt.conv.im2col} and {@code tessel.conv.mma} (the rule ran every convolution on
+     * cuDNN's fused call).
      */
-    public static final java.util.Set<String> AFTER_THE_RULE = java.util.Set.of("cublaslt.conv1x1", "cublaslt.conv.im2col");
+    public static final java.util.Set<String> AFTER_THE_RULE = java.util.Set.of("cublaslt.conv1x1", "cublaslt.conv.im2col", "tessel.conv.mma");
 
     /** Tactics the fixed rule ran, most preferred first. */
     static final List<String> PREFERRED = List.of(
