@@ -435,6 +435,7 @@ template <class T> inline T atomicMin(T* p, T v) {
 
 // ---- memory and intrinsics -------------------------------------------------------------------
 template <class T> inline T __ldg(const T* p) { return *p; }
+template <class T> inline T __ldcg(const T* p) { return *p; }
 inline void* tessel_emu_dynamic_shared() { return tessel_emu::dynamic_shared; }
 template <class A, class B> inline auto min(A a, B b) -> std::common_type_t<A, B> { return b < a ? b : a; }
 template <class A, class B> inline auto max(A a, B b) -> std::common_type_t<A, B> { return a < b ? b : a; }
