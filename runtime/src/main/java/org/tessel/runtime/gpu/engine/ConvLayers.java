@@ -1,6 +1,7 @@
 package org.tessel.runtime.gpu.engine;
 
 import java.util.List;
+import java.util.Map;
 import org.tessel.api.Attributes;
 import org.tessel.api.DType;
 import org.tessel.api.Layout;
@@ -468,28 +469,38 @@ public final class ConvLayers implements TacticImplementation {
         }
         int most = Math.min(org.tessel.tactics.conv.ConvMmaTactic.MAX_SPLITS, g.k() / org.tessel.tactics.conv.ConvMmaTactic.SLICE);
         int splits = org.tessel.tactics.conv.ConvMmaTactic.splits(g.m(), g.cout(), g.k(), c.kernels().context().device().smCount());
-        String split = variant.isEmpty() ? null : variant.get(0);
-        if (split != null && Activation.Op.ofVariant(split) == null) {
+        String split = variant.isEmpty() || Activation.Op.ofVariant(variant.get(0)) != null ? null : variant.get(0); // the planned split, if any
+        if (split != null) {
             String count = split.startsWith(org.tessel.tactics.conv.ConvMmaTactic.SPLIT_VARIANT) ? split.substring(org.tessel.tactics.conv.ConvMmaTactic.SPLIT_VARIANT.length()) : "";
             if (!count.matches("[0-9]{1,3}") || Integer.parseInt(count) < 1 || Integer.parseInt(count) > most)
                 throw GpuEngineException.unsupported(owner, "variant '" + split + "' of " + id + " names no split: " + org.tessel.tactics.conv.ConvMmaTactic.SPLIT_VARIANT + "1 to "
                         + org.tessel.tactics.conv.ConvMmaTactic.SPLIT_VARIANT + most + " for K = " + g.k());
             splits = Integer.parseInt(count);
         }
-        int s = splits;
         DeviceBuffer xb = c.activation(x), yb = c.activation(out), wb = c.weight(w, Layout.NHWC);
         DeviceBuffer bb = bias == null ? null : c.weight(bias, Layout.ANY);
         DeviceBuffer rb = residual == null ? null : c.activation(residual);
-        DeviceBuffer counters = null;
-        if (s > 1) { // this context's own: the kernel counts the blocks done per tile in them and leaves them zero
-            counters = c.keep(DeviceBuffer.allocate(4L * g.counters()));
-            counters.fill((byte) 0);
-        }
-        DeviceBuffer tiles = counters;
-        if (s > 1) c.needWorkspace(org.tessel.tactics.conv.ConvMmaTactic.partialBytes(g.m(), g.cout(), s));
-        java.util.function.Supplier<DeviceBuffer> ws = c.workspace();
         Act act = o.act();
         boolean relu = act == Act.RELU;
+        // this context's own tile counters: the kernel counts the blocks done per tile in them and leaves them zero
+        DeviceBuffer tiles = c.keep(DeviceBuffer.allocate(4L * g.counters()));
+        tiles.fill((byte) 0);
+        if (split == null && c.tuner() != null) {
+            // no split planned: the tuner times the SM-filling split, half and twice it, and none (in that order at COST_MODEL)
+            java.util.LinkedHashSet<Integer> options = new java.util.LinkedHashSet<>(List.of(splits, Math.max(1, splits / 2), Math.min(most, splits * 2), 1));
+            Map<String, java.util.function.BiConsumer<DeviceBuffer, CudaStream>> calls = new java.util.LinkedHashMap<>();
+            for (int option : options) {
+                long bytes = org.tessel.tactics.conv.ConvMmaTactic.partialBytes(g.m(), g.cout(), option);
+                calls.put(GpuTactics.variant(id, org.tessel.tactics.conv.ConvMmaTactic.SPLIT_VARIANT + option), (xin, st) ->
+                        ConvMma.run(c.kernels(), g, xin, wb, bb, rb, yb, option > 1 ? c.tuner().workspace(bytes) : null, tiles, relu, option, st));
+            }
+            String chosen = c.tuner().fastestOf(owner, o.conv(), calls, xb);
+            if (chosen == null) throw GpuEngineException.unsupported(owner, id + " ran with none of the splits " + options);
+            splits = Integer.parseInt(chosen.substring(chosen.lastIndexOf('/') + 1 + org.tessel.tactics.conv.ConvMmaTactic.SPLIT_VARIANT.length()));
+        }
+        int s = splits;
+        if (s > 1) c.needWorkspace(org.tessel.tactics.conv.ConvMmaTactic.partialBytes(g.m(), g.cout(), s));
+        java.util.function.Supplier<DeviceBuffer> ws = c.workspace();
         String tactic = GpuTactics.variant(id, org.tessel.tactics.conv.ConvMmaTactic.SPLIT_VARIANT + s) + act.variantSuffix();
         long elems = out.type().numElements();
         return new Layer() {

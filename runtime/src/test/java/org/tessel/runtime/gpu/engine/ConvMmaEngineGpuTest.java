@@ -4,6 +4,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.tessel.api.DType;
@@ -57,5 +60,29 @@ class ConvMmaEngineGpuTest {
             });
         }
         checks.done();
+    }
+
+    /**
+     * With a tuner and no split planned, the layer times its candidate splits and names the fastest in its tactic: the
+     * engine reports {@code tessel.conv.mma/splitS} for a timed S, records one timing per candidate, and equals the reference.
+     */
+    @Test void aTunedBuildTimesTheSplitsAndNamesTheFastest() {
+        CudaContext ctx = GpuTestSupport.requireGpu();
+        Graph g = ConvIm2colGemmGpuTest.model(1, 64, 7, 64, 3, 1, 1, 1, true, false);
+        SplittableRandom r = new SplittableRandom(5);
+        Map<String, Tensor> inputs = new LinkedHashMap<>();
+        for (var in : g.inputs()) inputs.put(in.name(), GpuTestSupport.random(r, DType.F32, in.type().shape(), -1, 1));
+        Map<String, Tensor> ref = GpuTestSupport.reference(g, inputs);
+        org.tessel.tactics.plan.PlanApplier.Applied a = Conv1x1GemmGpuTest.plan(g, Precision.FP16, "tessel.conv.mma");
+        try (GpuEngine e = GpuEngine.build(a.graph(), a.plan(), GpuEngine.Precision.FP16, ctx, GpuEngine.Options.level(OptimizationLevel.TOP_K, 3, null), 1);
+             GpuExecutionContext x = e.createExecutionContext()) {
+            String tactic = e.layerPlans().stream().map(l -> l.tactic()).filter(t -> t.startsWith("tessel.conv.mma")).findFirst().orElseThrow();
+            // one tile, K = 576 (18 slices): the SM-filling split is capped at 4 (splits of at least 4 slices); half 2, twice 8, none 1
+            assertTrue(tactic.matches("tessel\\.conv\\.mma/split[1248]"), tactic);
+            long timed = e.tuner().records().stream().filter(rec -> rec.tactic().startsWith("tessel.conv.mma/split")).filter(Autotuner.Record::timed).count();
+            assertEquals(4, timed, "four candidate splits timed: " + e.tuner().records());
+            String out = g.outputs().get(0).name();
+            GpuTestSupport.assertClose("tuned tessel.conv.mma (" + tactic + ")", GpuTestSupport.asF32(x.run(inputs).get(out)), ref.get(out), GpuTestSupport.tolerance(DType.F16));
+        }
     }
 }
