@@ -89,9 +89,12 @@ public final class ConvMmaTactic extends BaseTactic {
     /** Bytes of the stream's workspace the kernel's partial sums take: f32 a split, pixel and channel where K is split. */
     public static long partialBytes(long m, int cout, int splits) { return splits > 1 ? 4L * splits * m * cout : 0; }
 
+    /** The SMs the workspace is sized for (an H100's 132; an H200 has as many). */
+    static final int WORKSPACE_SMS = 132;
+
     @Override public long workspaceBytes(Node n, Precision p) {
         long[] g = Work.gemmDims(NodeFacts.anchor(n, CONV));
-        return partialBytes(g[0], (int) g[1], splits(g[0], (int) g[1], (int) g[2], 132));
+        return partialBytes(g[0], (int) g[1], splits(g[0], (int) g[1], (int) g[2], WORKSPACE_SMS));
     }
 
     /**
@@ -102,8 +105,24 @@ public final class ConvMmaTactic extends BaseTactic {
         return new TacticFeatures(TENSOR_EFFICIENCY, true, TILE_M, TILE_N, SLICE, 8, MEMORY_EFFICIENCY, 1, MAX_SPLITS, false);
     }
 
+    /**
+     * The model's GEMM price plus the split's reduction as the kernel runs it: each tile's last block reads every split's
+     * partial tile through one SM, at about {@value #SM_L2_BYTES_PER_US} bytes a microsecond (the tiles' last blocks run
+     * side by side, so one tile's reads are the time), after the writes the model's split-K already prices.
+     */
     @Override public Cost cost(CostModel model, Node n, Precision p, Layout l, boolean cudaGraphs) {
         Cost c = model.estimate(id(), Work.of(n, p), features(n, p, l), p, cudaGraphs);
-        return c.withWorkspace(Math.max(c.workspaceBytes(), workspaceBytes(n, p)));
+        long[] g = Work.gemmDims(NodeFacts.anchor(n, CONV));
+        return new Cost(c.computeUs(), c.memoryUs(), c.launchUs() + reduceUs(g[0], (int) g[1], (int) g[2], model.device().sms()),
+                Math.max(c.workspaceBytes(), workspaceBytes(n, p)));
+    }
+
+    /** One SM's reads from L2 (an H100 SM moves about 64 bytes a clock at 1.7 GHz; the 16-byte loads keep less in flight). */
+    static final double SM_L2_BYTES_PER_US = 80_000;
+
+    /** Microseconds a tile's last block takes to read the partial tiles of the kernel's split on {@code sms} SMs (0 unsplit). */
+    static double reduceUs(long m, int cout, int k, int sms) {
+        int s = splits(m, cout, k, sms);
+        return s == 1 ? 0 : s * (double) Math.min(m, TILE_M) * Math.min(cout, TILE_N) * 4 / SM_L2_BYTES_PER_US;
     }
 }
