@@ -421,10 +421,14 @@ public final class CostModel {
         return w.gemmK() % f.alignmentElements() != 0 || w.gemmN() % f.alignmentElements() != 0 ? params.misalignedPenalty() : 1;
     }
 
-    /** Cost of changing a tensor's layout (NCHW <-> NHWC) on an edge: one transpose kernel, launched on a stream. */
+    /**
+     * Cost of changing a tensor's layout (NCHW <-> NHWC) on an edge: one transpose kernel, launched on a stream; nothing
+     * where both layouts store the tensor in the same order ({@link org.tessel.api.Layout#sameOrderBothWays}: a view).
+     */
     public double reformatUs(TensorType t) { return reformatUs(t, false); }
 
     public double reformatUs(TensorType t, boolean cudaGraphs) {
+        if (org.tessel.api.Layout.sameOrderBothWays(t.shape())) return 0;
         double bytes = 2.0 * t.bytes();
         return bytes / (device.memoryBandwidthGBs() * 1e9 * REFORMAT_MEMORY_EFFICIENCY * params.memoryScale()) * 1e6 + params.kernelLatencyUs() + launchUs(cudaGraphs);
     }

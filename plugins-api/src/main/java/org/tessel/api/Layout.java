@@ -18,6 +18,17 @@ public enum Layout {
 
     public String text() { return name().toLowerCase(Locale.ROOT); }
 
+    /**
+     * True when NCHW and NHWC store a tensor of logical shape {@code s} (N, C, spatial...) in the same order: one channel,
+     * or one spatial position (a global pool's [N, C, 1, 1]). A reformat between them then moves nothing: a view.
+     */
+    public static boolean sameOrderBothWays(Shape s) {
+        if (s.rank() < 3) return false;
+        long spatial = 1;
+        for (int i = 2; i < s.rank(); i++) spatial *= s.dim(i);
+        return s.dim(1) == 1 || spatial == 1;
+    }
+
     public static Optional<Layout> fromText(String s) {
         for (Layout l : values()) if (l.text().equals(s.toLowerCase(Locale.ROOT))) return Optional.of(l);
         return Optional.empty();

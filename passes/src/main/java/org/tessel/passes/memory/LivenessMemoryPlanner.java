@@ -77,7 +77,7 @@ public final class LivenessMemoryPlanner {
                 if (sliced != null) {
                     partAt.put(out, at);
                     at += out.type().bytes();
-                } else if (shared != null && VIEWS.contains(n.opName()) && partAt.containsKey(n.input(0))) partAt.put(out, partAt.get(n.input(0)));
+                } else if (shared != null && isView(n) && partAt.containsKey(n.input(0))) partAt.put(out, partAt.get(n.input(0)));
                 if (shared != null) {
                     reuses++;
                     bufOf.put(out, shared);
@@ -118,9 +118,17 @@ public final class LivenessMemoryPlanner {
         return total == in.type().bytes() ? b : null;
     }
 
+    /**
+     * A node whose output is its input's bytes as they lie: the view ops, and a layout reformat between two layouts that
+     * store the tensor in the same order (one channel, or one pixel: {@link org.tessel.api.Layout#sameOrderBothWays}).
+     */
+    public static boolean isView(Node n) {
+        return VIEWS.contains(n.opName()) || n.opName().equals("tessel.Reformat") && n.input(0) != null && org.tessel.api.Layout.sameOrderBothWays(n.input(0).type().shape());
+    }
+
     /** The buffer of an input this node may overwrite or view, or null. */
     private Buffer reusable(Node n, int step, long bytes, Map<Value, Buffer> bufOf, Map<Value, Long> partAt) {
-        boolean view = VIEWS.contains(n.opName());
+        boolean view = isView(n);
         boolean elementwise = n.op().has(Trait.ELEMENTWISE) && n.body() == null;
         if (!view && !elementwise) return null;
         // a view of a part reads it where it lies, while the buffer lives on for the other parts

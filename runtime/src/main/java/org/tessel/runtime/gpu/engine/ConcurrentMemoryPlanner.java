@@ -10,6 +10,7 @@ import java.util.Set;
 import org.tessel.ir.Graph;
 import org.tessel.ir.Node;
 import org.tessel.ir.Value;
+import org.tessel.passes.memory.LivenessMemoryPlanner;
 import org.tessel.passes.memory.MemoryPlan;
 import org.tessel.passes.streams.StreamAssignment;
 
@@ -28,7 +29,6 @@ final class ConcurrentMemoryPlanner {
     private ConcurrentMemoryPlanner() {}
 
     static final long ALIGNMENT = 256;
-    private static final Set<String> VIEWS = Set.of("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout");
 
     /** Happens-before over the node order under a stream assignment. */
     static final class Order {
@@ -83,7 +83,7 @@ final class ConcurrentMemoryPlanner {
         for (Node n : g.nodes()) {
             for (Value out : n.outputs()) {
                 if (out == null) continue;
-                Value in = VIEWS.contains(n.opName()) && n.numInputs() > 0 ? n.input(0) : null;
+                Value in = LivenessMemoryPlanner.isView(n) && n.numInputs() > 0 ? n.input(0) : null;
                 Group grp = in != null && out == n.output() && groupOf.containsKey(in) && groupOf.get(in).bytes >= out.type().bytes() ? groupOf.get(in) : null;
                 if (grp == null) {
                     grp = new Group(n, out.type().bytes());

@@ -29,7 +29,8 @@ import org.tessel.runtime.gpu.kernels.TransformerKernels;
  *       only unit dims before it (a decode step's one row: its parts lie one after another), each output aliasing
  *       its part where the memory plan sliced the input (else a plain copy of the contiguous part);</li>
  *   <li>{@code tessel.reformat.nchw_nhwc}: tessel.Reformat between NCHW and NHWC (variant {@code to_nhwc} /
- *       {@code to_nchw}), or nothing where the stem reads the network input itself ({@code absorbed_by_stem}).</li>
+ *       {@code to_nchw}), or nothing where the stem reads the network input itself ({@code absorbed_by_stem}) or both
+ *       layouts store the tensor in the same order (one channel or one pixel, placed on its input: {@code view}).</li>
  * </ul>
  */
 public final class DataMovementLayers implements TacticImplementation {
@@ -112,6 +113,14 @@ public final class DataMovementLayers implements TacticImplementation {
             return Operands.layer(e, n, GpuTactics.variant(GpuTactics.REFORMAT, "absorbed_by_stem"), n.output(), s -> {});
         Value x = n.input(0), y = n.output();
         String to = n.attrs().getString("to", "");
+        if (org.tessel.api.Layout.sameOrderBothWays(x.type().shape())) {
+            // one channel or one pixel: both layouts hold the same bytes, and the memory plan placed y on x (as a view's)
+            MemoryPlan.Allocation ax = e.placement(x), ay = e.placement(y);
+            if (ax != null && ay != null && ax.offset() == ay.offset() && !e.isBound(y)) {
+                e.alias(y, e.activation(x));
+                return Operands.layer(e, n, GpuTactics.variant(GpuTactics.REFORMAT, "view"), y, s -> {});
+            }
+        }
         int[] d = x.type().shape().dims();
         if (d.length < 3) throw GpuEngineException.unsupported(n, "reformat of rank " + d.length + " (needs [N, C, spatial...])");
         int batch = d[0], c = d[1];
