@@ -45,12 +45,12 @@ public final class GemvTactic extends BaseTactic {
     }
 
     @Override public boolean appliesTo(Node n) {
-        if (n.body() == null) return n.opName().equals("MatMul");
+        if (n.body() == null) return n.opName().equals("MatMul") || n.opName().equals("Gemm");
         return KINDS.contains(NodeFacts.fusedKind(n)) && NodeFacts.anchor(n, Set.of("MatMul")) != null;
     }
 
     @Override protected String appliesToText() {
-        return "MatMul, a fused gemm_bias_act of a MatMul and Adds (a bias, a residual), a fused eltwise_gemm (the same after an elementwise prologue computing A) "
+        return "MatMul, a plain Gemm (A not transposed, alpha 1, C a bias), a fused gemm_bias_act of a MatMul and Adds (a bias, a residual), a fused eltwise_gemm (the same after an elementwise prologue computing A) "
                 + "and a fused rmsnorm_gemm (the same after an RMSNormalization computing A)";
     }
 
@@ -134,13 +134,6 @@ public final class GemvTactic extends BaseTactic {
         return null;
     }
 
-    /** Activation rows: all of A's dims but the last. */
-    static long rows(Node mm) {
-        var a = mm.input(0).type();
-        int k = a.shape().dim(-1);
-        return k == 0 ? 0 : a.numElements() / k;
-    }
-
     /** Why a fused group's body is not a MatMul followed by a bias Add and/or a residual Add; null when it is. */
     static String bodyWhyNot(Node n, Node mm) {
         Node norm0 = rmsNorm(n);
@@ -175,7 +168,40 @@ public final class GemvTactic extends BaseTactic {
         return null;
     }
 
+    /**
+     * Why a plain Gemm is not one the GEMV runs: A [M, K] not transposed, constant B ([N, K] with transB, read as stored;
+     * else [K, N], repacked), alpha 1, and C absent or a constant bias of N values added with beta 1 (a classifier's
+     * head at batch 1: ResNet-50's fc, 2048 x 1000); null when it is.
+     */
+    static String gemmWhyNot(Node n, Precision p) {
+        Value a = n.input(0), w = n.input(1), c = n.numInputs() > 2 ? n.input(2) : null;
+        if (n.attrs().getInt("transA", 0) != 0) return "takes A not transposed (Gemm '" + n.name() + "' has transA=1)";
+        if (n.attrs().getFloat("alpha", 1f) != 1f) return "takes alpha 1 (Gemm '" + n.name() + "' has alpha=" + n.attrs().getFloat("alpha", 1f) + ")";
+        if (c != null && n.attrs().getFloat("beta", 1f) != 1f) return "adds C with beta 1 (Gemm '" + n.name() + "' has beta=" + n.attrs().getFloat("beta", 1f) + ")";
+        for (Value v : n.inputs())
+            if (v != null && (!v.type().dtype().isFloating() || v.type().dtype() == DType.F64))
+                return "multiplies f32, f16 or bf16 operands (%" + v.name() + " is " + v.type().dtype().text() + ")";
+        if (!NodeFacts.isConstant(n, w) || w.type().rank() != 2)
+            return "multiplies by constant 2-D weights (%" + w.name() + " is " + w.type() + (NodeFacts.isConstant(n, w) ? "" : ", computed") + ")";
+        int cols = n.output().type().shape().dim(-1);
+        if (c != null && (!NodeFacts.isConstant(n, c) || c.type().numElements() != cols))
+            return "adds a constant bias of N = " + cols + " values as C (%" + c.name() + " is " + c.type() + (NodeFacts.isConstant(n, c) ? "" : ", computed") + ")";
+        if (a.type().rank() != 2) return "takes a 2-D A (got " + a.type().shape() + ")";
+        return rowsWhyNot(a, p);
+    }
+
+    /** Why A's rows and K are not the GEMV's: 1 to {@value #MAX_ROWS} rows, K in 16-byte chunks; null when they are. */
+    private static String rowsWhyNot(Value a, Precision p) {
+        int k = a.type().shape().dim(-1);
+        long m = k == 0 ? 0 : a.type().numElements() / k;
+        if (m < 1 || m > MAX_ROWS) return "is a decode GEMV: 1 to " + MAX_ROWS + " activation rows (A " + a.type().shape() + " has " + m + ")";
+        int epc = p == Precision.FP32 ? 4 : 8;
+        if (k % epc != 0) return "reads 16-byte chunks of " + epc + " elements: K=" + k + " is not a multiple of " + epc;
+        return null;
+    }
+
     @Override protected String shapeWhyNot(Node n, Precision p, Layout l) {
+        if (n.body() == null && n.opName().equals("Gemm")) return gemmWhyNot(n, p);
         Node mm = n.body() == null ? n : NodeFacts.anchor(n, Set.of("MatMul"));
         Value a = mm.input(0), w = mm.input(1);
         for (Value v : mm.inputs())
@@ -188,12 +214,7 @@ public final class GemvTactic extends BaseTactic {
             if (body != null) return body;
         }
         if (a.type().rank() < 2) return "takes A of rank 2 or more (got " + a.type().shape() + ")";
-        long m = rows(mm);
-        int k = a.type().shape().dim(-1);
-        if (m < 1 || m > MAX_ROWS) return "is a decode GEMV: 1 to " + MAX_ROWS + " activation rows (A " + a.type().shape() + " has " + m + ")";
-        int epc = p == Precision.FP32 ? 4 : 8;
-        if (k % epc != 0) return "reads 16-byte chunks of " + epc + " elements: K=" + k + " is not a multiple of " + epc;
-        return null;
+        return rowsWhyNot(a, p);
     }
 
     @Override public long workspaceBytes(Node n, Precision p) { return 0; }
