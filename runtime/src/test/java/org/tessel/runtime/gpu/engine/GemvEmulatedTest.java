@@ -167,44 +167,47 @@ class GemvEmulatedTest {
     @Test void aPlainGemmRunsAsTheGemv() {
         for (boolean transB : new boolean[] {true, false})
             for (boolean withC : new boolean[] {true, false})
-                for (GpuEngine.Precision p : List.of(GpuEngine.Precision.FP32, GpuEngine.Precision.FP16)) {
-                    int rows = transB ? 1 : 2, k = 208, n = 37;
-                    SplittableRandom r = new SplittableRandom(k + n + p.ordinal() + (transB ? 1 : 0));
-                    float[] w = new float[k * n], c = new float[n], v = new float[rows * k];
-                    for (int i = 0; i < w.length; i++) w[i] = Tensor.round(p.storage(), (float) (r.nextGaussian() * 0.1));
-                    for (int i = 0; i < c.length; i++) c[i] = Tensor.round(p.storage(), (float) r.nextGaussian());
-                    for (int i = 0; i < v.length; i++) v[i] = Tensor.round(p.storage(), (float) r.nextDouble(-1, 1));
-                    Graph g = new Graph("fc_" + (transB ? "nk" : "kn") + (withC ? "_c" : "") + "_" + p);
-                    Value a = g.addInput("a", TensorType.of(DType.F32, Shape.of(rows, k)));
-                    List<Value> ins = new ArrayList<>(List.of(a, g.addConstant("w", Tensor.ofFloats(DType.F32, transB ? Shape.of(n, k) : Shape.of(k, n), w))));
-                    if (withC) ins.add(g.addConstant("c", Tensor.ofFloats(DType.F32, Shape.of(n), c)));
-                    Node fc = g.addNode(OpRegistry.global().get("Gemm"), "fc", ins, Attributes.builder().put("transB", transB ? 1L : 0L).build(), 1);
-                    g.setOutputs(List.of(fc.output()));
-                    Map<String, Tensor> in = Map.of("a", Tensor.ofFloats(DType.F32, Shape.of(rows, k), v));
-                    Tensor want = Engine.buildCpu(g).createContext().run(in).get(fc.output().name());
-                    PlanApplier.Applied pa = planned(g, p, GpuTactics.GEMV);
-                    List<PlannedNode> ns = new ArrayList<>();
-                    for (PlannedNode pn : pa.plan().nodes()) ns.add(pn.op().equals("Gemm") ? pn.withTactic(GpuTactics.GEMV, "") : pn);
-                    pa = new PlanApplier.Applied(pa.graph(), pa.plan().withNodes(ns));
-                    try (GpuEngine e = GpuEngine.build(pa.graph(), pa.plan(), p, ctx, GpuEngine.Options.FIXED, 1); GpuExecutionContext x = e.createExecutionContext()) {
-                        assertTrue(e.layerPlans().stream().anyMatch(l -> l.tactic().equals(GpuTactics.GEMV)), g.name() + ": " + e.layerPlans());
-                        Tensor got = x.run(in).get(pa.graph().outputs().get(0).name());
-                        double u = p == GpuEngine.Precision.FP32 ? 0 : 0x1p-10;
-                        for (int i = 0; i < want.size(); i++) {
-                            int row = i / n, col = i % n;
-                            double mag = withC ? Math.abs(c[col]) : 0;
-                            for (int j = 0; j < k; j++) mag += Math.abs(v[row * k + j] * w[transB ? col * k + j : j * n + col]);
-                            double err = Math.abs(got.getFloat(i) - want.getFloat(i)), bound = u * Math.abs(want.getFloat(i)) + 1e-5 * mag + 1e-30;
-                            assertTrue(err <= bound, g.name() + " element " + i + ": " + got.getFloat(i) + " vs " + want.getFloat(i) + " (bound " + bound + ")");
-                        }
-                    }
-                }
+                for (GpuEngine.Precision p : List.of(GpuEngine.Precision.FP32, GpuEngine.Precision.FP16))
+                    checkGemm(ctx, transB ? 1 : 2, 208, 37, transB, withC, p);
         Graph g = new Graph("fc_transA");
         Value a = g.addInput("a", TensorType.of(DType.F32, Shape.of(64, 1)));
         Node fc = g.addNode(OpRegistry.global().get("Gemm"), "fc", List.of(a, g.addConstant("w", Tensor.zeros(DType.F32, Shape.of(64, 8)))), Attributes.builder().put("transA", 1L).build(), 1);
         assertTrue(org.tessel.tactics.gemm.GemmTactics.GEMV.whyNot(fc, Precision.FP16, org.tessel.api.Layout.ANY).contains("transA=1"));
         Node scaled = g.addNode(OpRegistry.global().get("Gemm"), "fc2", List.of(fc.output(), g.addConstant("w2", Tensor.zeros(DType.F32, Shape.of(8, 8)))), Attributes.builder().put("alpha", 2f).build(), 1);
         assertTrue(org.tessel.tactics.gemm.GemmTactics.GEMV.whyNot(scaled, Precision.FP16, org.tessel.api.Layout.ANY).contains("alpha=2.0"));
+    }
+
+    /** A Gemm fc of A [rows, k] by constant B (transB: [n, k], else [k, n]) and, {@code withC}, a bias C [n], on the GEMV against the CPU engine. */
+    static void checkGemm(CudaContext ctx, int rows, int k, int n, boolean transB, boolean withC, GpuEngine.Precision p) {
+        SplittableRandom r = new SplittableRandom(k + n + p.ordinal() + (transB ? 1 : 0));
+        float[] w = new float[k * n], c = new float[n], v = new float[rows * k];
+        for (int i = 0; i < w.length; i++) w[i] = Tensor.round(p.storage(), (float) (r.nextGaussian() * 0.1));
+        for (int i = 0; i < c.length; i++) c[i] = Tensor.round(p.storage(), (float) r.nextGaussian());
+        for (int i = 0; i < v.length; i++) v[i] = Tensor.round(p.storage(), (float) r.nextDouble(-1, 1));
+        Graph g = new Graph("fc_" + rows + "x" + k + "x" + n + (transB ? "_nk" : "_kn") + (withC ? "_c" : "") + "_" + p);
+        Value a = g.addInput("a", TensorType.of(DType.F32, Shape.of(rows, k)));
+        List<Value> ins = new ArrayList<>(List.of(a, g.addConstant("w", Tensor.ofFloats(DType.F32, transB ? Shape.of(n, k) : Shape.of(k, n), w))));
+        if (withC) ins.add(g.addConstant("c", Tensor.ofFloats(DType.F32, Shape.of(n), c)));
+        Node fc = g.addNode(OpRegistry.global().get("Gemm"), "fc", ins, Attributes.builder().put("transB", transB ? 1L : 0L).build(), 1);
+        g.setOutputs(List.of(fc.output()));
+        Map<String, Tensor> in = Map.of("a", Tensor.ofFloats(DType.F32, Shape.of(rows, k), v));
+        Tensor want = Engine.buildCpu(g).createContext().run(in).get(fc.output().name());
+        PlanApplier.Applied pa = planned(g, p, GpuTactics.GEMV);
+        List<PlannedNode> ns = new ArrayList<>();
+        for (PlannedNode pn : pa.plan().nodes()) ns.add(pn.op().equals("Gemm") ? pn.withTactic(GpuTactics.GEMV, "") : pn);
+        pa = new PlanApplier.Applied(pa.graph(), pa.plan().withNodes(ns));
+        try (GpuEngine e = GpuEngine.build(pa.graph(), pa.plan(), p, ctx, GpuEngine.Options.FIXED, 1); GpuExecutionContext x = e.createExecutionContext()) {
+            assertTrue(e.layerPlans().stream().anyMatch(l -> l.tactic().equals(GpuTactics.GEMV)), g.name() + ": " + e.layerPlans());
+            Tensor got = x.run(in).get(pa.graph().outputs().get(0).name());
+            double u = p == GpuEngine.Precision.FP32 ? 0 : 0x1p-10;
+            for (int i = 0; i < want.size(); i++) {
+                int row = i / n, col = i % n;
+                double mag = withC ? Math.abs(c[col]) : 0;
+                for (int j = 0; j < k; j++) mag += Math.abs(v[row * k + j] * w[transB ? col * k + j : j * n + col]);
+                double err = Math.abs(got.getFloat(i) - want.getFloat(i)), bound = u * Math.abs(want.getFloat(i)) + 1e-5 * mag + 1e-30;
+                assertTrue(err <= bound, g.name() + " element " + i + ": " + got.getFloat(i) + " vs " + want.getFloat(i) + " (bound " + bound + ")");
+            }
+        }
     }
 
     /** o_proj and down_proj with the residual stream: the fused gemm_bias_act of the MatMul, a bias and a residual Add. */

@@ -43,6 +43,15 @@ class GemvGpuTest {
                 }
     }
 
+    /** ResNet-50's head at batch 1 (a Gemm of 2048 by 1000 with transB and a bias) and GoogLeNet's (1024 by 1000) on the GEMV. */
+    @Test void aClassifiersHeadRunsAsTheGemvOnTheGpu() {
+        CudaContext ctx = GpuTestSupport.requireGpu();
+        for (GpuEngine.Precision p : List.of(GpuEngine.Precision.FP16, GpuEngine.Precision.FP32)) {
+            GemvEmulatedTest.checkGemm(ctx, 1, 2048, 1000, true, true, p);
+            GemvEmulatedTest.checkGemm(ctx, 1, 1024, 1000, true, true, p);
+        }
+    }
+
     @Test void everyKSplitAtLlama1bWidthsMatchesTheCpuEngineOnTheGpu() {
         CudaContext ctx = GpuTestSupport.requireGpu();
         int k = 2048, sms = ctx.device().smCount();
