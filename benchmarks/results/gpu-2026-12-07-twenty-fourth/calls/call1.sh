@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Twenty-fourth session, call 1: the twenty-third session's call 3 (never run: no machine), with tessel.conv.mma's GPU test
-# (Tessel's split-K implicit-GEMM convolution: ResNet-50's convolutions at batch 1 against the host, times per split) in
-# stage (2). Each stage runs only while DEADLINE seconds, default 380, leave it time. (1) The fused elementwise kernel's 16-byte form (8 f16/bf16 elements a
+# Twenty-fourth session's GPU call (no machine was lent that session: run it first in the next one, after bundling
+# again). The twenty-third session's call 3 (never run), with, first: (2) the GPU tests of what the twenty-fourth session
+# built, tessel.conv.mma (Tessel's split-K implicit-GEMM convolution: ResNet-50's convolutions at batch 1 against the host,
+# times per split; forced engines against the reference, timed beside cuDNN; a tuned build timing its splits), the
+# one-pixel reformat as a view, and the GEMV running a classifier's Gemm head; (2b) ResNet-50 b1 FP16, the rule against the
+# joint search, which now plans tessel.conv.mma, tessel.gemv for fc and the view. Each stage runs only while DEADLINE
+# seconds, default 380, leave it time. (1) The fused elementwise kernel's 16-byte form (8 f16/bf16 elements a
 # thread, the bias read as a vector) on BERT-base b32 FP16 with the exact GELU (issue 9's 1.25x target; 1.925 ms, 1.21x
 # in the fourteenth session), its layers, checked against the reference, and PyTorch on the same config. (2) GPU tests:
 # the elementwise kernels and issue 12's NMS (one shared atomic a warp per radix digit). (3) cuBLASLt's requantizing INT8
@@ -19,7 +23,7 @@ nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 # (2) GPU tests
 if (( $(left) > 70 )); then
   timeout "$(cap 150)" "${java[@]}" org.junit.platform.console.ConsoleLauncher execute --select-class=org.tessel.runtime.gpu.kernels.TesselKernelsGpuTest \
-      --select-class=org.tessel.runtime.gpu.engine.NmsLayersGpuTest --select-class=org.tessel.runtime.gpu.kernels.ConvMmaGpuTest --select-class=org.tessel.runtime.gpu.engine.ConvMmaEngineGpuTest --include-tag=gpu --details=tree --disable-banner --disable-ansi-colors > "$out/tests.log" 2>&1
+      --select-class=org.tessel.runtime.gpu.engine.NmsLayersGpuTest --select-class=org.tessel.runtime.gpu.kernels.ConvMmaGpuTest --select-class=org.tessel.runtime.gpu.engine.ConvMmaEngineGpuTest --select-class=org.tessel.runtime.gpu.engine.ReformatViewGpuTest --select-method=org.tessel.runtime.gpu.engine.GemvGpuTest#aClassifiersHeadRunsAsTheGemvOnTheGpu --include-tag=gpu --details=tree --disable-banner --disable-ansi-colors > "$out/tests.log" 2>&1
   echo "GPU tests exit $? after $(( $(date +%s) - t0 )) s"
   grep -E '^\[ *[0-9]+ tests (successful|failed|skipped)' "$out/tests.log"
   grep -E '✘|=> ' "$out/tests.log" | grep -v '✔' | cut -c1-300 | head -6
