@@ -83,29 +83,7 @@ tessel_conv_mma(const unsigned short* __restrict__ x, const unsigned short* __re
         __syncthreads();  // every thread's copies of slice s landed, and every warp is done with the stage reloaded next
         if (s + 2 < s1) load(s + 2, (s - s0 + 2) % CM_STAGES);
         tessel_cp_async_commit();
-        const unsigned short* as = As[st];
-        const unsigned short* ws = Ws[st];
-        // A fragments reg 0 = (g, 2t..2t+1), 1 = (g+8, ..), 2 = (g, 2t+8..), 3 = (g+8, 2t+8..); B fragment reg 0 =
-        // W[o = g][k = 2t..2t+1], reg 1 = k + 8 (rows of Ws are columns of y)
-#pragma unroll
-        for (int q = 0; q < CM_BK / 16; q++) {
-            unsigned a[2][4];
-#pragma unroll
-            for (int i = 0; i < 2; i++) {
-                const unsigned short* ap = as + (wm * 32 + i * 16 + gr) * CM_LD + q * 16 + 2 * tg;
-                a[i][0] = *reinterpret_cast<const unsigned*>(ap);
-                a[i][1] = *reinterpret_cast<const unsigned*>(ap + 8 * CM_LD);
-                a[i][2] = *reinterpret_cast<const unsigned*>(ap + 8);
-                a[i][3] = *reinterpret_cast<const unsigned*>(ap + 8 * CM_LD + 8);
-            }
-#pragma unroll
-            for (int j = 0; j < 4; j++) {
-                const unsigned short* bp = ws + (wn * 32 + j * 8 + gr) * CM_LD + q * 16 + 2 * tg;
-                const unsigned b0 = *reinterpret_cast<const unsigned*>(bp), b1 = *reinterpret_cast<const unsigned*>(bp + 8);
-                tessel_mma_f16(acc[0][j], a[0], b0, b1);
-                tessel_mma_f16(acc[1][j], a[1], b0, b1);
-            }
-        }
+        tessel_mma_warp_32x32<CM_BK / 16, CM_LD>(acc, As[st], Ws[st], wm, wn, gr, tg);  // rows of Ws are columns of y
     }
     tessel_cp_async_wait_all();
     // C fragment: [0], [1] = row g, columns 2t, 2t+1; [2], [3] = row g + 8

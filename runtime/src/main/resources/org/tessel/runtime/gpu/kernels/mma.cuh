@@ -1,4 +1,5 @@
-// Tensor-core and asynchronous-copy helpers shared by the mma kernels (attention_mma.cu, paged_prefill_mma.cu):
+// Tensor-core and asynchronous-copy helpers shared by the mma kernels (attention_mma.cu, paged_prefill_mma.cu,
+// weight_only_gemm_mma.cu, conv_mma.cu):
 // mma.sync m16n8k16 f16 -> f32, f16 packing, shared-memory addresses, cp.async 16-byte copies, ldmatrix.trans, and a
 // flash-attention tile's scores and online softmax + P V on the fragments.
 #ifndef TESSEL_MMA_CUH
@@ -111,5 +112,31 @@ __device__ __forceinline__ void tessel_mma_row_sums(float& l0, float& l1) {
     l0 += __shfl_xor_sync(TESSEL_FULL_MASK, l0, 2);
     l1 += __shfl_xor_sync(TESSEL_FULL_MASK, l1, 1);
     l1 += __shfl_xor_sync(TESSEL_FULL_MASK, l1, 2);
+}
+// A warp's 32 x 32 part of C += A B^T over K = 16 * KS (2 x 4 mma.sync tiles): rows wm * 32.. of A and of B (C's columns
+// wn * 32..), both row-major in shared memory LD halves apart, from column 0. A fragments reg 0 = (g, 2t..2t+1), 1 = (g+8,
+// ..), 2 = (g, 2t+8..), 3 = (g+8, 2t+8..); B fragment reg 0 = B[n = g][k = 2t..2t+1], reg 1 = k + 8. acc[i][j]: C's
+// fragment of rows wm * 32 + 16 i.., columns wn * 32 + 8 j.. ([0], [1] = row g, columns 2t, 2t+1; [2], [3] = row g + 8)
+template <int KS, int LD>
+__device__ __forceinline__ void tessel_mma_warp_32x32(float (&acc)[2][4][4], const unsigned short* as, const unsigned short* bs, int wm, int wn, int g, int tg) {
+#pragma unroll
+    for (int q = 0; q < KS; q++) {
+        unsigned a[2][4];
+#pragma unroll
+        for (int i = 0; i < 2; i++) {
+            const unsigned short* ap = as + (wm * 32 + i * 16 + g) * LD + q * 16 + 2 * tg;
+            a[i][0] = *reinterpret_cast<const unsigned*>(ap);
+            a[i][1] = *reinterpret_cast<const unsigned*>(ap + 8 * LD);
+            a[i][2] = *reinterpret_cast<const unsigned*>(ap + 8);
+            a[i][3] = *reinterpret_cast<const unsigned*>(ap + 8 * LD + 8);
+        }
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            const unsigned short* bp = bs + (wn * 32 + j * 8 + g) * LD + q * 16 + 2 * tg;
+            const unsigned b0 = *reinterpret_cast<const unsigned*>(bp), b1 = *reinterpret_cast<const unsigned*>(bp + 8);
+            tessel_mma_f16(acc[0][j], a[0], b0, b1);
+            tessel_mma_f16(acc[1][j], a[1], b0, b1);
+        }
+    }
 }
 #endif

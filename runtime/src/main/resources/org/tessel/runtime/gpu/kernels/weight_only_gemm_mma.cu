@@ -114,32 +114,13 @@ tessel_gemm_wo_mma(const unsigned short* __restrict__ x, const unsigned char* __
             fetchW(k0 + WM_BK);
             fetchX(k0 + WM_BK);
         }
-        // this slice's sums: A fragments reg 0 = (g, 2t..2t+1), 1 = (g+8, ..), 2 = (g, 2t+8..), 3 = (g+8, 2t+8..);
-        // B fragment reg 0 = W[n = g][k = 2t..2t+1], reg 1 = k + 8 (rows of Ws are columns of y)
+        // this slice's sums (rows of Ws are columns of y)
         float part[2][4][4];
 #pragma unroll
         for (int i = 0; i < 2; i++)
 #pragma unroll
             for (int j = 0; j < 4; j++) part[i][j][0] = part[i][j][1] = part[i][j][2] = part[i][j][3] = 0.0f;
-#pragma unroll
-        for (int s = 0; s < WM_BK / 16; s++) {
-            unsigned a[2][4];
-#pragma unroll
-            for (int i = 0; i < 2; i++) {
-                const unsigned short* ap = As + (wm * 32 + i * 16 + g) * WM_LD + s * 16 + 2 * tg;
-                a[i][0] = *reinterpret_cast<const unsigned*>(ap);
-                a[i][1] = *reinterpret_cast<const unsigned*>(ap + 8 * WM_LD);
-                a[i][2] = *reinterpret_cast<const unsigned*>(ap + 8);
-                a[i][3] = *reinterpret_cast<const unsigned*>(ap + 8 * WM_LD + 8);
-            }
-#pragma unroll
-            for (int j = 0; j < 4; j++) {
-                const unsigned short* bp = Ws + (wn * 32 + j * 8 + g) * WM_LD + s * 16 + 2 * tg;
-                const unsigned b0 = *reinterpret_cast<const unsigned*>(bp), b1 = *reinterpret_cast<const unsigned*>(bp + 8);
-                tessel_mma_f16(part[0][j], a[0], b0, b1);
-                tessel_mma_f16(part[1][j], a[1], b0, b1);
-            }
-        }
+        tessel_mma_warp_32x32<WM_BK / 16, WM_LD>(part, As, Ws, wm, wn, g, tg);
         // C fragment: [0], [1] = row g, columns 2t, 2t+1; [2], [3] = row g + 8: each column's scale once a slice
 #pragma unroll
         for (int j = 0; j < 4; j++) {
