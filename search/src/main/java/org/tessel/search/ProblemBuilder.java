@@ -231,6 +231,9 @@ public final class ProblemBuilder {
                         + String.join(", ", new LinkedHashSet<>(supported.stream().map(c -> c.precision().text()).toList()))
                         + (inGroup.isEmpty() ? "" : "; in a fused group also: " + String.join(", ", new LinkedHashSet<>(inGroup.stream().map(c -> c.precision().text()).toList()))) + ")");
             List<Choice> choices = new ArrayList<>(SearchProblem.undominated(supported, true, preferenceOf.get(i)));
+            // the fixed rule's candidates per format, where a tactic added after it dominates them (the rule strategy picks among these)
+            for (Choice c : SearchProblem.undominated(supported.stream().filter(c -> !RuleSearch.afterTheRule(n.opName(), c)).toList(), true, preferenceOf.get(i)))
+                if (!choices.contains(c)) choices.add(c);
             choices.addAll(inGroup);
             List<Choice> search = new ArrayList<>(SearchProblem.undominated(allowed, memoryBudget.isPresent(), preferenceOf.get(i)));
             search.addAll(allowedInGroup);

@@ -27,6 +27,11 @@ public final class RuleSearch implements SearchStrategy {
      */
     public static final java.util.Set<String> AFTER_THE_RULE = java.util.Set.of("cublaslt.conv1x1", "cublaslt.conv.im2col", "tessel.conv.mma");
 
+    /** A choice the fixed rule never made for an op: a tactic added after it, or the GEMV on a plain Gemm (the rule ran cuBLASLt's there). */
+    public static boolean afterTheRule(String op, Choice c) {
+        return AFTER_THE_RULE.contains(c.tacticId()) || c.tacticId().equals("tessel.gemv") && op.equals("Gemm");
+    }
+
     /** Tactics the fixed rule ran, most preferred first. */
     static final List<String> PREFERRED = List.of(
             "tessel.conv.stem", "tessel.conv.depthwise_nhwc", "cudnn.conv.fused_bias_act", "tessel.conv.int8_dp4a", "tessel.deconv.direct", "tessel.recurrent", "tessel.lora.bgmv", "cublaslt.gemm.bias", "cublaslt.gemm", "tessel.matmul", "tessel.gemv.weight_only", "tessel.gemm.weight_only", "tessel.gemm.w8a8",
@@ -52,7 +57,7 @@ public final class RuleSearch implements SearchStrategy {
             int rank = Integer.MAX_VALUE;
             for (Choice c : n.choices()) {
                 priced++;
-                if (!c.standalone() || c.precision() != precision || c.layout() != want || AFTER_THE_RULE.contains(c.tacticId())) continue;
+                if (!c.standalone() || c.precision() != precision || c.layout() != want || afterTheRule(n.op(), c)) continue;
                 int r = PREFERRED.indexOf(c.tacticId());
                 if (r < 0) r = PREFERRED.size();
                 if (best == null || r < rank || r == rank && c.latencyPs() < best.latencyPs()) { best = c; rank = r; }
@@ -119,6 +124,7 @@ public final class RuleSearch implements SearchStrategy {
     private static Layout layoutFor(SearchProblem.Node n, Layout rule) {
         boolean nchw = false, any = false;
         for (Choice c : n.choices()) {
+            if (afterTheRule(n.op(), c)) continue;
             if (c.layout() == rule) return rule;
             nchw |= c.layout() == Layout.NCHW;
             any |= c.layout() == Layout.ANY;
