@@ -126,7 +126,7 @@ class SearchPlanExecutionTest {
     /**
      * Every strategy's plan for the tiny zoo models whose siblings merge (GoogLeNet's Inception 1x1 branches, BERT's
      * and ViT's Q/K/V projections) runs on the CPU backend like the reference; the joint, exact and Timefold plans
-     * make those merges, each with a tessel.split (BERT's and ViT's: views of the wide GEMM run batched); MobileNetV2's joint plan (Clips in its conv groups) runs too.
+     * make those merges, each with a tessel.split (BERT's and ViT's, and an NCHW Inception merge's: views of the wide output); MobileNetV2's joint plan (Clips in its conv groups) runs too.
      */
     @Test void tinyZooModelsPlansWithMergesRunOnTheCpuBackend() {
         for (String m : List.of("googlenet-tiny", "bert-tiny", "vit-tiny")) {
@@ -135,10 +135,12 @@ class SearchPlanExecutionTest {
                 EnginePlan ep = plans.get(s);
                 assertFalse(ep.merges().isEmpty(), m + " " + s + ": the plan merges siblings\n" + ep.render());
                 for (var merge : ep.merges()) {
-                    // Q/K/V's equal parts are views of the wide GEMM run batched; an Inception merge's Split copies
-                    boolean views = !m.startsWith("googlenet");
+                    // Q/K/V's equal parts are views of the wide GEMM run batched; an Inception merge's Split copies in NHWC, and
+                    // is views where the plan lays the merge out NCHW (one image: each branch's channels lie one after another;
+                    // googlenet-tiny's inception5a runs at one pixel, where its reformats are views too)
+                    boolean views = !m.startsWith("googlenet") || ep.node(merge.split()).layout() == org.tessel.api.Layout.NCHW;
                     assertEquals(views ? "tessel.split.view" : "tessel.split", ep.node(merge.split()).tacticId(), ep.render());
-                    if (views) assertEquals("batched_" + merge.chains().size(), ep.node(merge.merged().size() > 1 ? org.tessel.tactics.plan.FusedGroup.nameOf(merge.merged())
+                    if (!m.startsWith("googlenet")) assertEquals("batched_" + merge.chains().size(), ep.node(merge.merged().size() > 1 ? org.tessel.tactics.plan.FusedGroup.nameOf(merge.merged())
                             : merge.merged().getFirst()).variant(), ep.render());
                 }
             }
