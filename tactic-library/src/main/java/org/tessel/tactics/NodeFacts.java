@@ -102,6 +102,18 @@ public final class NodeFacts {
         return "conv_bias_act".equals(fusedKind(n)) && anchor(n, Set.of("Conv")) != null;
     }
 
+    /** True for a bare Conv or a fused conv_bias_act: what the GPU's GEMM-style convolution tactics take. */
+    public static boolean isConvOrConvBiasAct(Node n) {
+        return n.body() != null ? isConvBiasAct(n) : n.opName().equals("Conv");
+    }
+
+    /** Why convolution {@code conv} of geometry {@code g} is not 2-D with explicit pads (null when it is): the GEMM-style tactics' common limit. */
+    public static String planarWhyNot(Node conv, ConvGeometry g) {
+        if (g.spatialRank() != 2) return "2-D only (got " + g.spatialRank() + "-D)";
+        String autoPad = conv.attrs().getString("auto_pad", "NOTSET");
+        return autoPad.equals("NOTSET") || autoPad.equals("VALID") ? null : "needs explicit pads (got auto_pad=" + autoPad + ")";
+    }
+
     /** The geometry of a Conv node, with ONNX defaults (stride and dilation 1, group 1). */
     public record ConvGeometry(int spatialRank, long cin, long cout, long group, long[] kernel, long[] strides, long[] dilations) {
         public static ConvGeometry of(Node conv) {

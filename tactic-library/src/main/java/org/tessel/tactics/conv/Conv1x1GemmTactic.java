@@ -61,23 +61,19 @@ public final class Conv1x1GemmTactic extends BaseTactic {
                 Backend.GPU, EnumSet.of(Precision.FP16, Precision.BF16, Precision.INT8, Precision.FP8), EnumSet.of(Layout.NHWC));
     }
 
-    @Override public boolean appliesTo(Node n) {
-        if (n.body() != null) return NodeFacts.isConvBiasAct(n);
-        return n.opName().equals("Conv");
-    }
+    @Override public boolean appliesTo(Node n) { return NodeFacts.isConvOrConvBiasAct(n); }
 
     @Override protected String appliesToText() { return "1x1 Conv and fused conv_bias_act"; }
 
     @Override protected String shapeWhyNot(Node n, Precision p, Layout l) {
         Node conv = NodeFacts.anchor(n, CONV);
         ConvGeometry g = ConvGeometry.of(conv);
-        if (g.spatialRank() != 2) return "2-D only (got " + g.spatialRank() + "-D)";
+        String planar = NodeFacts.planarWhyNot(conv, g);
+        if (planar != null) return planar;
         if (!g.kernelIs(1, 1)) return "needs a 1x1 kernel (got " + g.kernelText() + ")";
         if (!g.unitStride()) return "needs stride 1 (got " + Arrays.toString(g.strides()) + ")";
         long[] pads = conv.attrs().getInts("pads", new long[0]);
         if (Arrays.stream(pads).anyMatch(v -> v != 0)) return "needs no padding (got pads " + Arrays.toString(pads) + ")";
-        String autoPad = conv.attrs().getString("auto_pad", "NOTSET");
-        if (!autoPad.equals("NOTSET") && !autoPad.equals("VALID")) return "needs explicit pads (got auto_pad=" + autoPad + ")";
         if (p == Precision.FP8 && (g.cin() % 16 != 0 || Work.gemmDims(conv)[0] % 16 != 0))
             return "at fp8 needs input channels and pixels that are multiples of 16 (got " + g.cin() + " channels, " + Work.gemmDims(conv)[0] + " pixels; "
                     + ConvIm2colGemmTactic.ID + " pads them)";

@@ -62,19 +62,15 @@ public final class ConvIm2colGemmTactic extends BaseTactic {
                 Backend.GPU, EnumSet.of(Precision.FP16, Precision.BF16, Precision.INT8, Precision.FP8), EnumSet.of(Layout.NHWC));
     }
 
-    @Override public boolean appliesTo(Node n) {
-        if (n.body() != null) return NodeFacts.isConvBiasAct(n);
-        return n.opName().equals("Conv");
-    }
+    @Override public boolean appliesTo(Node n) { return NodeFacts.isConvOrConvBiasAct(n); }
 
     @Override protected String appliesToText() { return "Conv and fused conv_bias_act"; }
 
     @Override protected String shapeWhyNot(Node n, Precision p, Layout l) {
         Node conv = NodeFacts.anchor(n, CONV);
         ConvGeometry g = ConvGeometry.of(conv);
-        if (g.spatialRank() != 2) return "2-D only (got " + g.spatialRank() + "-D)";
-        String autoPad = conv.attrs().getString("auto_pad", "NOTSET");
-        if (!autoPad.equals("NOTSET") && !autoPad.equals("VALID")) return "needs explicit pads (got auto_pad=" + autoPad + ")";
+        String planar = NodeFacts.planarWhyNot(conv, g);
+        if (planar != null) return planar;
         if (Conv1x1GemmTactic.takes(conv, g, p))
             return "a 1x1, stride-1, unpadded convolution needs no gather: its input is the matrix (" + Conv1x1GemmTactic.ID + " runs it)";
         String matmul = Conv1x1GemmTactic.matmulWhyNot(n, conv, g, p);

@@ -50,19 +50,15 @@ public final class ConvMmaTactic extends BaseTactic {
                 Backend.GPU, EnumSet.of(Precision.FP16), EnumSet.of(Layout.NHWC));
     }
 
-    @Override public boolean appliesTo(Node n) {
-        if (n.body() != null) return NodeFacts.isConvBiasAct(n);
-        return n.opName().equals("Conv");
-    }
+    @Override public boolean appliesTo(Node n) { return NodeFacts.isConvOrConvBiasAct(n); }
 
     @Override protected String appliesToText() { return "Conv and fused conv_bias_act"; }
 
     @Override protected String shapeWhyNot(Node n, Precision p, Layout l) {
         Node conv = NodeFacts.anchor(n, CONV);
         ConvGeometry g = ConvGeometry.of(conv);
-        if (g.spatialRank() != 2) return "2-D only (got " + g.spatialRank() + "-D)";
-        String autoPad = conv.attrs().getString("auto_pad", "NOTSET");
-        if (!autoPad.equals("NOTSET") && !autoPad.equals("VALID")) return "needs explicit pads (got auto_pad=" + autoPad + ")";
+        String planar = NodeFacts.planarWhyNot(conv, g);
+        if (planar != null) return planar;
         if (g.group() != 1) return "one group only (got group " + g.group() + ")";
         if (g.cin() % SLICE != 0 || g.cout() % 8 != 0)
             return "needs input channels that are a multiple of " + SLICE + " and output channels of 8 (got " + g.cin() + " -> " + g.cout() + ")";

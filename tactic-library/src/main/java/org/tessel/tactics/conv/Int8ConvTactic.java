@@ -48,10 +48,7 @@ public final class Int8ConvTactic extends BaseTactic {
                 + "then Tessel's INT8 epilogue (scale, bias, residual, ReLU/Clip, requantize)", Backend.GPU, EnumSet.of(Precision.INT8), EnumSet.of(Layout.NHWC));
     }
 
-    @Override public boolean appliesTo(Node n) {
-        if (n.body() != null) return NodeFacts.isConvBiasAct(n);
-        return n.opName().equals("Conv");
-    }
+    @Override public boolean appliesTo(Node n) { return NodeFacts.isConvOrConvBiasAct(n); }
 
     @Override protected String appliesToText() { return "Conv and fused conv_bias_act"; }
 
