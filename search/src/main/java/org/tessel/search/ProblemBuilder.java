@@ -181,7 +181,7 @@ public final class ProblemBuilder {
                 }
                 // the fixed rule's fused tactic: the fastest of those it knew (a tactic added after it is never its pick)
                 Choice rc = ruleChoice.get(ch.format());
-                if (!RuleSearch.AFTER_THE_RULE.contains(ch.tacticId())
+                if (!RuleSearch.afterTheRule(fused.opName(), ch)
                         && (rc == null || ch.latencyPs() < rc.latencyPs() || ch.latencyPs() == rc.latencyPs() && preference.compare(ch, rc) < 0)) ruleChoice.put(ch.format(), ch);
             }
             // a candidate no fused tactic can run would only ever be refused: leave it out

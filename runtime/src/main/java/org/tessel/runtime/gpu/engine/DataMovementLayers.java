@@ -79,11 +79,16 @@ public final class DataMovementLayers implements TacticImplementation {
         };
     }
 
+    /** True when the memory plan put {@code out} where {@code in} lies and no caller buffer is bound to it: out may alias in. */
+    private static boolean placedOnInput(LayerContext e, Value in, Value out) {
+        MemoryPlan.Allocation ai = e.placement(in), ao = e.placement(out);
+        return ai != null && ao != null && ai.offset() == ao.offset() && !e.isBound(out);
+    }
+
     private static Layer view(LayerContext e, Node n) {
         Value in = n.input(0), out = n.output();
         DeviceBuffer src = e.activation(in);
-        MemoryPlan.Allocation ai = e.placement(in), ao = e.placement(out);
-        boolean inPlace = ai != null && ao != null && ai.offset() == ao.offset() && !e.isBound(out);
+        boolean inPlace = placedOnInput(e, in, out);
         if (in.type().dtype().isInteger() && !e.isBound(out)) inPlace = true; // integer values (i32 on the device) live outside the arena
         if (inPlace) {
             e.alias(out, src);
@@ -115,8 +120,7 @@ public final class DataMovementLayers implements TacticImplementation {
         String to = n.attrs().getString("to", "");
         if (org.tessel.api.Layout.sameOrderBothWays(x.type().shape())) {
             // one channel or one pixel: both layouts hold the same bytes, and the memory plan placed y on x (as a view's)
-            MemoryPlan.Allocation ax = e.placement(x), ay = e.placement(y);
-            if (ax != null && ay != null && ax.offset() == ay.offset() && !e.isBound(y)) {
+            if (placedOnInput(e, x, y)) {
                 e.alias(y, e.activation(x));
                 return Operands.layer(e, n, GpuTactics.variant(GpuTactics.REFORMAT, "view"), y, s -> {});
             }
