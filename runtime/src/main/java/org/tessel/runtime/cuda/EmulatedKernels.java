@@ -28,7 +28,7 @@ import java.util.regex.Pattern;
  * {@code __dp4a} intrinsic has a C version in the shim, as have the f16x2 subtraction and fma and the
  * m16n8k16 {@code mma} (A's rows 8..15 zero) of the weight-only GEMV's tensor-core form, whose lanes exchange their
  * fragments by warp shuffles, and mma.cuh's wrappers for the tensor-core attention kernels (the full m16n8k16
- * {@code mma}, shared-window addresses as offsets in the block's static shared memory, {@code cp.async} done at once,
+ * {@code mma} and the m16n8k32 s8 one, shared-window addresses as offsets in the block's static shared memory, {@code cp.async} done at once,
  * {@code ldmatrix.trans} by shuffled row addresses); a source with any other {@code asm}, with {@code wmma}, or with a
  * CUDA header is refused, naming the program and why.
  *
@@ -52,6 +52,7 @@ final class EmulatedKernels {
             Map.entry("tessel_mma_f16_r8", "inline void tessel_mma_f16_r8(float (&d)[4], unsigned a0, unsigned a2, unsigned b0, unsigned b1) { tessel_emu_mma_f16_r8(d, a0, a2, b0, b1); }"),
             // mma.cuh's tensor-core attention tiles: the full m16n8k16 mma, shared-window addresses, cp.async done at once, ldmatrix.trans
             Map.entry("tessel_mma_f16", "inline void tessel_mma_f16(float* c, const unsigned* a, unsigned b0, unsigned b1) { tessel_emu_mma_f16(c, a, b0, b1); }"),
+            Map.entry("tessel_mma_s8", "inline void tessel_mma_s8(int* c, const unsigned* a, unsigned b0, unsigned b1) { tessel_emu_mma_s8(c, a, b0, b1); }"),
             Map.entry("tessel_smem_addr", "inline unsigned tessel_smem_addr(const void* p) { return tessel_emu_smem_addr(p); }"),
             Map.entry("tessel_cp_async16", "inline void tessel_cp_async16(unsigned dst, const void* src, int bytes) { tessel_emu_cp_async16(dst, src, bytes); }"),
             Map.entry("tessel_cp_async_commit", "inline void tessel_cp_async_commit() {}"),

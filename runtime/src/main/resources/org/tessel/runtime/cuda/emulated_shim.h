@@ -518,6 +518,28 @@ inline void tessel_emu_mma_f16(float* c, const unsigned* a, unsigned b0, unsigne
     }
     for (int i = 0; i < 4; i++) c[i] += sum[i];
 }
+// mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32: as the f16 form, each register four signed bytes of k (A: lane 4g + kq
+// holds row g's k = 4kq..4kq+3 in a[0] and 16 + 4kq.. in a[2], row g + 8's in a[1], a[3]; B: lane 4n + kq holds column n's
+// k = 4kq.. in b0 and 16 + 4kq.. in b1); exact int32 sums
+inline int tessel_emu_dot4(unsigned a, unsigned b) {
+    int s = 0;
+    for (int i = 0; i < 4; i++) s += (int) (signed char) (a >> (8 * i)) * (int) (signed char) (b >> (8 * i));
+    return s;
+}
+inline void tessel_emu_mma_s8(int* c, const unsigned* a, unsigned b0, unsigned b1) {
+    const int lane = (int) (threadIdx.x & 31u), g = lane >> 2, t = lane & 3;
+    int sum[4] = {0, 0, 0, 0};
+    for (int kq = 0; kq < 4; kq++) {
+        const unsigned A0 = __shfl_sync(~0u, a[0], 4 * g + kq), A1 = __shfl_sync(~0u, a[1], 4 * g + kq);
+        const unsigned A2 = __shfl_sync(~0u, a[2], 4 * g + kq), A3 = __shfl_sync(~0u, a[3], 4 * g + kq);
+        for (int j = 0; j < 2; j++) {
+            const unsigned B0 = __shfl_sync(~0u, b0, 4 * (2 * t + j) + kq), B1 = __shfl_sync(~0u, b1, 4 * (2 * t + j) + kq);
+            sum[j] += tessel_emu_dot4(A0, B0) + tessel_emu_dot4(A2, B1);
+            sum[2 + j] += tessel_emu_dot4(A1, B0) + tessel_emu_dot4(A3, B1);
+        }
+    }
+    for (int i = 0; i < 4; i++) c[i] += sum[i];
+}
 // shared-window addresses: a __shared__ array is a static thread_local of the kernel's library, so its offset from this
 // anchor (in the same thread's TLS block) stands for the 32-bit address cvta.to.shared gives on a GPU
 inline thread_local unsigned char tessel_emu_smem_anchor;

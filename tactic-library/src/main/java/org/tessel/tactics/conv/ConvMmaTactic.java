@@ -16,10 +16,13 @@ import org.tessel.tactics.NodeFacts.ConvGeometry;
 
 /**
  * Tessel's own 2-D NHWC convolution on tensor cores ({@code conv_mma.cu}): an implicit GEMM over the output pixels (no
- * im2col matrix, one launch), 64 x 64 output tiles of 4 warps on mma.sync, K in slices of 32 (input channels a multiple
- * of 32, so a slice is one tap's 16-byte runs of channels), the bias, a residual and ReLU in its epilogue, and K split over
- * the grid where the tiles alone leave SMs idle: each split's block writes f32 partial sums to the stream's workspace, and
- * the tile's last block adds them in split order and runs the epilogue (a counter per tile; no second launch).
+ * im2col matrix, one launch), 64 x 64 output tiles of 4 warps on mma.sync, K in slices of 64 bytes (32 f16 or 64 int8
+ * values; input channels a multiple of a slice, so a slice is one tap's 16-byte runs of channels), the epilogue fused, and
+ * K split over the grid where the tiles alone leave SMs idle: each split's block writes partial sums to the stream's
+ * workspace, and the tile's last block adds them in split order and runs the epilogue (a counter per tile; no second
+ * launch). FP16: f32 sums, bias, a residual and ReLU. INT8: exact int32 sums (m16n8k32), then the INT8 epilogue (s_x *
+ * s_w[c], the f32 bias, the int8 residual at its scale, ReLU or Clip, requantized into int8 codes) in the same kernel, so
+ * the output codes equal the CPU emulation's and no int32 tensor goes through memory.
  *
  * <p>Why: at small batch a convolution has few output pixels (ResNet-50's layer3 3x3 at batch 1: 196, layer4: 49), and
  * neither cuDNN's fused call (it does not split K) nor im2col + cuBLASLt (a second launch and the matrix's traffic) fills an
@@ -28,13 +31,13 @@ import org.tessel.tactics.NodeFacts.ConvGeometry;
  *
  * <p>Takes: Conv and fused conv_bias_act whose body is bias, a residual Add and Relu; one group, input channels a
  * multiple of 32 and output channels of 8, constant filters and bias, dilations and strides any, symmetric or not pads;
- * FP16, NHWC. The split is a variant ({@code tessel.conv.mma/splitS}); without one the runtime takes {@link #splits}.
+ * FP16 (input channels a multiple of 32, output channels of 8) or INT8 (64 and 16; Clip too), NHWC. The split is a variant ({@code tessel.conv.mma/splitS}); without one the runtime takes {@link #splits}.
  */
 public final class ConvMmaTactic extends BaseTactic {
     /** The catalogue id. */
     public static final String ID = "tessel.conv.mma";
-    /** The output tile (pixels x channels) and K slice of a block. */
-    public static final int TILE_M = 64, TILE_N = 64, SLICE = 32;
+    /** The output tile (pixels x channels) of a block, and its K slice in bytes and in f16 values. */
+    public static final int TILE_M = 64, TILE_N = 64, SLICE_BYTES = 64, SLICE = SLICE_BYTES / 2;
     /** The most K splits the kernel takes, and the fewest K slices a split gets. */
     public static final int MAX_SPLITS = 32, MIN_SLICES_PER_SPLIT = 4;
     /** The variant part naming a split count: {@code split} followed by the count. */
@@ -43,11 +46,17 @@ public final class ConvMmaTactic extends BaseTactic {
     static final double TENSOR_EFFICIENCY = 0.45, MEMORY_EFFICIENCY = 0.7;
 
     private static final Set<String> CONV = Set.of("Conv");
-    private static final Set<String> BODY_OPS = Set.of("Conv", "Add", "Relu");
+    private static final Set<String> BODY_OPS = Set.of("Conv", "Add", "Relu"), INT8_BODY_OPS = Set.of("Conv", "Add", "Relu", "Clip");
+
+    /** A K slice's values for elements of {@code bytes} bytes: 32 f16, 64 int8. */
+    public static int slice(int bytes) { return SLICE_BYTES / bytes; }
+
+    /** Output channels a multiple of this: 8 (f16, pairs of columns a thread) or 16 (int8, 16-byte runs of codes). */
+    static int outputMultiple(Precision p) { return p == Precision.INT8 ? 16 : 8; }
 
     public ConvMmaTactic() {
         super(ID, "Tessel's 2-D NHWC convolution on tensor cores: implicit GEMM, 64x64 tiles of mma.sync, K split over the grid for few output pixels (partial sums added by each tile's last block), bias, residual and ReLU in its epilogue; one launch",
-                Backend.GPU, EnumSet.of(Precision.FP16), EnumSet.of(Layout.NHWC));
+                Backend.GPU, EnumSet.of(Precision.FP16, Precision.INT8), EnumSet.of(Layout.NHWC));
     }
 
     @Override public boolean appliesTo(Node n) { return NodeFacts.isConvOrConvBiasAct(n); }
@@ -60,29 +69,36 @@ public final class ConvMmaTactic extends BaseTactic {
         String planar = NodeFacts.planarWhyNot(conv, g);
         if (planar != null) return planar;
         if (g.group() != 1) return "one group only (got group " + g.group() + ")";
-        if (g.cin() % SLICE != 0 || g.cout() % 8 != 0)
-            return "needs input channels that are a multiple of " + SLICE + " and output channels of 8 (got " + g.cin() + " -> " + g.cout() + ")";
+        int slice = slice(p.storage().bytes()), outs = outputMultiple(p);
+        if (g.cin() % slice != 0 || g.cout() % outs != 0)
+            return "needs input channels that are a multiple of " + slice + " and output channels of " + outs + " at " + p.text() + " (got " + g.cin() + " -> " + g.cout() + ")";
         String operands = NodeFacts.nonConstantConvOperands(n, conv);
         if (operands != null) return operands;
+        Set<String> body = p == Precision.INT8 ? INT8_BODY_OPS : BODY_OPS;
         if (n.body() != null)
             for (Node b : n.body().nodes())
-                if (!BODY_OPS.contains(b.opName())) return "its epilogue takes bias, a residual and Relu (the body holds " + b.opName() + ")";
+                if (!body.contains(b.opName()))
+                    return "its epilogue takes bias, a residual and " + (p == Precision.INT8 ? "Relu or Clip" : "Relu") + " at " + p.text() + " (the body holds " + b.opName() + ")";
         return null;
     }
 
+    /** {@link #splits(long, int, int, int, int)} of f16 values. */
+    public static int splits(long m, int cout, int k, int sms) { return splits(m, cout, k, 2, sms); }
+
     /**
-     * How many ranges the kernel splits K = {@code k} into for {@code m} output pixels and {@code cout} channels on
-     * {@code sms} SMs: enough blocks for about one per SM, each split at least {@value #MIN_SLICES_PER_SPLIT} slices of
-     * {@value #SLICE}, at most {@value #MAX_SPLITS}; 1 when the tiles alone fill the SMs.
+     * How many ranges the kernel splits K = {@code k} into for {@code m} output pixels and {@code cout} channels of
+     * {@code bytes}-byte elements on {@code sms} SMs: enough blocks for about one per SM, each split at least
+     * {@value #MIN_SLICES_PER_SPLIT} slices of {@value #SLICE_BYTES} bytes, at most {@value #MAX_SPLITS}; 1 when the
+     * tiles alone fill the SMs.
      */
-    public static int splits(long m, int cout, int k, int sms) {
+    public static int splits(long m, int cout, int k, int bytes, int sms) {
         long tiles = ((m + TILE_M - 1) / TILE_M) * ((cout + TILE_N - 1) / TILE_N);
-        int slices = k / SLICE;
+        int slices = k / slice(bytes);
         long want = (sms + tiles - 1) / tiles;
         return (int) Math.max(1, Math.min(Math.min(want, MAX_SPLITS), slices / MIN_SLICES_PER_SPLIT));
     }
 
-    /** Bytes of the stream's workspace the kernel's partial sums take: f32 a split, pixel and channel where K is split. */
+    /** Bytes of the stream's workspace the kernel's partial sums take: f32 (or int32) a split, pixel and channel where K is split. */
     public static long partialBytes(long m, int cout, int splits) { return splits > 1 ? 4L * splits * m * cout : 0; }
 
     /** The SMs the workspace is sized for (an H100's 132; an H200 has as many). */
@@ -90,7 +106,7 @@ public final class ConvMmaTactic extends BaseTactic {
 
     @Override public long workspaceBytes(Node n, Precision p) {
         long[] g = Work.gemmDims(NodeFacts.anchor(n, CONV));
-        return partialBytes(g[0], (int) g[1], splits(g[0], (int) g[1], (int) g[2], WORKSPACE_SMS));
+        return partialBytes(g[0], (int) g[1], splits(g[0], (int) g[1], (int) g[2], p.storage().bytes(), WORKSPACE_SMS));
     }
 
     /**
@@ -98,7 +114,7 @@ public final class ConvMmaTactic extends BaseTactic {
      * kernel does, to fill the SMs), the input read once per tap that overlaps (the model's bytes of the node), no second launch.
      */
     @Override public TacticFeatures features(Node n, Precision p, Layout l) {
-        return new TacticFeatures(TENSOR_EFFICIENCY, true, TILE_M, TILE_N, SLICE, 8, MEMORY_EFFICIENCY, 1, MAX_SPLITS, false);
+        return new TacticFeatures(TENSOR_EFFICIENCY, true, TILE_M, TILE_N, slice(p.storage().bytes()), outputMultiple(p), MEMORY_EFFICIENCY, 1, MAX_SPLITS, false);
     }
 
     /**
@@ -109,7 +125,7 @@ public final class ConvMmaTactic extends BaseTactic {
     @Override public Cost cost(CostModel model, Node n, Precision p, Layout l, boolean cudaGraphs) {
         Cost c = model.estimate(id(), Work.of(n, p), features(n, p, l), p, cudaGraphs);
         long[] g = Work.gemmDims(NodeFacts.anchor(n, CONV));
-        return new Cost(c.computeUs(), c.memoryUs(), c.launchUs() + reduceUs(g[0], (int) g[1], (int) g[2], model.device().sms()),
+        return new Cost(c.computeUs(), c.memoryUs(), c.launchUs() + reduceUs(g[0], (int) g[1], (int) g[2], p.storage().bytes(), model.device().sms()),
                 Math.max(c.workspaceBytes(), workspaceBytes(n, p)));
     }
 
@@ -117,8 +133,8 @@ public final class ConvMmaTactic extends BaseTactic {
     static final double SM_L2_BYTES_PER_US = 80_000;
 
     /** Microseconds a tile's last block takes to read the partial tiles of the kernel's split on {@code sms} SMs (0 unsplit). */
-    static double reduceUs(long m, int cout, int k, int sms) {
-        int s = splits(m, cout, k, sms);
+    static double reduceUs(long m, int cout, int k, int bytes, int sms) {
+        int s = splits(m, cout, k, bytes, sms);
         return s == 1 ? 0 : s * (double) Math.min(m, TILE_M) * Math.min(cout, TILE_N) * 4 / SM_L2_BYTES_PER_US;
     }
 }

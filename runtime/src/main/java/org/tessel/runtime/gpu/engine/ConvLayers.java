@@ -47,7 +47,7 @@ import org.tessel.runtime.gpu.kernels.Fp8Epilogue;
  */
 public final class ConvLayers implements TacticImplementation {
     /** The convolution tactics with an INT8 form on the GPU ({@link Int8Layers}). */
-    static final List<String> INT8 = List.of(GpuTactics.CONV_FUSED, GpuTactics.CONV_INT8_DP4A, GpuTactics.CONV_1X1_GEMM, GpuTactics.CONV_IM2COL_GEMM);
+    static final List<String> INT8 = List.of(GpuTactics.CONV_FUSED, GpuTactics.CONV_INT8_DP4A, GpuTactics.CONV_1X1_GEMM, GpuTactics.CONV_IM2COL_GEMM, GpuTactics.CONV_MMA);
 
     @Override public List<String> tacticIds() { return List.of(GpuTactics.CONV_FUSED, GpuTactics.CONV_STEM, GpuTactics.CONV_DEPTHWISE, GpuTactics.CONV_1X1_GEMM, GpuTactics.CONV_IM2COL_GEMM, GpuTactics.CONV_MMA, GpuTactics.CONV_INT8_DP4A); }
 
@@ -74,7 +74,7 @@ public final class ConvLayers implements TacticImplementation {
         if (c.precision() == GpuEngine.Precision.INT8) {
             String why = int8WhyNot(n, parts.get(0));
             if (why != null) throw GpuEngineException.unsupported(n, why);
-            return Int8Layers.conv(c, n, o, parts.get(0));
+            return Int8Layers.conv(c, n, o, parts.get(0), parts.subList(1, parts.size()));
         }
         if (c.precision() == GpuEngine.Precision.FP8) {
             String why = fp8WhyNot(n, parts.get(0));
@@ -461,45 +461,16 @@ public final class ConvLayers implements TacticImplementation {
         if (bias != null && bias.constantValue() == null) throw GpuEngineException.unsupported(owner, id + " takes a constant bias (%" + bias.name() + " is computed)");
         if (residual != null && c.layoutOf(residual) != Layout.NHWC)
             throw GpuEngineException.unsupported(owner, id + " adds its residual %" + residual.name() + " in NHWC like the output (the plan lays it out " + c.layoutOf(residual).text() + ")");
-        ConvMma.Geometry g;
-        try {
-            g = new ConvMma.Geometry(xd[0], xd[2], xd[3], xd[1], od[2], od[3], wd[2], wd[3], (int) strides[0], (int) strides[1], (int) pads[0], (int) pads[1], (int) dil[0], (int) dil[1], wd[0]);
-        } catch (IllegalArgumentException e) {
-            throw GpuEngineException.unsupported(owner, e.getMessage());
-        }
-        int most = Math.min(org.tessel.tactics.conv.ConvMmaTactic.MAX_SPLITS, g.k() / org.tessel.tactics.conv.ConvMmaTactic.SLICE);
-        int splits = org.tessel.tactics.conv.ConvMmaTactic.splits(g.m(), g.cout(), g.k(), c.kernels().context().device().smCount());
-        String split = variant.isEmpty() || Activation.Op.ofVariant(variant.get(0)) != null ? null : variant.get(0); // the planned split, if any
-        if (split != null) {
-            String count = split.startsWith(org.tessel.tactics.conv.ConvMmaTactic.SPLIT_VARIANT) ? split.substring(org.tessel.tactics.conv.ConvMmaTactic.SPLIT_VARIANT.length()) : "";
-            if (!count.matches("[0-9]{1,3}") || Integer.parseInt(count) < 1 || Integer.parseInt(count) > most)
-                throw GpuEngineException.unsupported(owner, "variant '" + split + "' of " + id + " names no split: " + org.tessel.tactics.conv.ConvMmaTactic.SPLIT_VARIANT + "1 to "
-                        + org.tessel.tactics.conv.ConvMmaTactic.SPLIT_VARIANT + most + " for K = " + g.k());
-            splits = Integer.parseInt(count);
-        }
+        ConvMma.Geometry g = mmaGeometry(owner, xd, wd, od, strides, pads, dil, DType.F16);
         DeviceBuffer xb = c.activation(x), yb = c.activation(out), wb = c.weight(w, Layout.NHWC);
         DeviceBuffer bb = bias == null ? null : c.weight(bias, Layout.ANY);
         DeviceBuffer rb = residual == null ? null : c.activation(residual);
         Act act = o.act();
         boolean relu = act == Act.RELU;
-        // this context's own tile counters: the kernel counts the blocks done per tile in them and leaves them zero
-        DeviceBuffer tiles = c.keep(DeviceBuffer.allocate(4L * g.counters()));
-        tiles.fill((byte) 0);
-        if (split == null && c.tuner() != null) {
-            // no split planned: the tuner times the SM-filling split, half and twice it, and none (in that order at COST_MODEL)
-            java.util.LinkedHashSet<Integer> options = new java.util.LinkedHashSet<>(List.of(splits, Math.max(1, splits / 2), Math.min(most, splits * 2), 1));
-            Map<String, java.util.function.BiConsumer<DeviceBuffer, CudaStream>> calls = new java.util.LinkedHashMap<>();
-            for (int option : options) {
-                long bytes = org.tessel.tactics.conv.ConvMmaTactic.partialBytes(g.m(), g.cout(), option);
-                calls.put(GpuTactics.variant(id, org.tessel.tactics.conv.ConvMmaTactic.SPLIT_VARIANT + option), (xin, st) ->
-                        ConvMma.run(c.kernels(), g, xin, wb, bb, rb, yb, option > 1 ? c.tuner().workspace(bytes) : null, tiles, relu, option, st));
-            }
-            String chosen = c.tuner().fastestOf(owner, o.conv(), calls, xb);
-            if (chosen == null) throw GpuEngineException.unsupported(owner, id + " ran with none of the splits " + options);
-            splits = Integer.parseInt(chosen.substring(chosen.lastIndexOf('/') + 1 + org.tessel.tactics.conv.ConvMmaTactic.SPLIT_VARIANT.length()));
-        }
+        DeviceBuffer tiles = mmaCounters(c, g);
+        int splits = mmaSplits(c, owner, o.conv(), g, DType.F16, variant.isEmpty() || Activation.Op.ofVariant(variant.get(0)) != null ? null : variant.get(0), xb,
+                (option, partials) -> (xin, st) -> ConvMma.run(c.kernels(), g, xin, wb, bb, rb, yb, partials, tiles, relu, option, st));
         int s = splits;
-        if (s > 1) c.needWorkspace(org.tessel.tactics.conv.ConvMmaTactic.partialBytes(g.m(), g.cout(), s));
         java.util.function.Supplier<DeviceBuffer> ws = c.workspace();
         String tactic = GpuTactics.variant(id, org.tessel.tactics.conv.ConvMmaTactic.SPLIT_VARIANT + s) + act.variantSuffix();
         long elems = out.type().numElements();
@@ -510,6 +481,62 @@ public final class ConvLayers implements TacticImplementation {
                 act.apply(c, DType.F16, yb, elems, st);
             }
         };
+    }
+
+    /** A {@code tessel.conv.mma} geometry at element type {@code t}, refused naming the node where the kernel cannot take it. */
+    static ConvMma.Geometry mmaGeometry(Node owner, int[] xd, int[] wd, int[] od, long[] strides, long[] pads, long[] dil, DType t) {
+        ConvMma.Geometry g;
+        try {
+            g = new ConvMma.Geometry(xd[0], xd[2], xd[3], xd[1], od[2], od[3], wd[2], wd[3], (int) strides[0], (int) strides[1], (int) pads[0], (int) pads[1], (int) dil[0], (int) dil[1], wd[0]);
+        } catch (IllegalArgumentException e) {
+            throw GpuEngineException.unsupported(owner, e.getMessage());
+        }
+        String why = g.whyNot(t);
+        if (why != null) throw GpuEngineException.unsupported(owner, why);
+        return g;
+    }
+
+    /** This context's own tile counters for a {@code tessel.conv.mma} layer: the kernel counts the blocks done per tile in them and leaves them zero. */
+    static DeviceBuffer mmaCounters(LayerContext c, ConvMma.Geometry g) {
+        DeviceBuffer tiles = c.keep(DeviceBuffer.allocate(4L * g.counters()));
+        tiles.fill((byte) 0);
+        return tiles;
+    }
+
+    /** One run of a {@code tessel.conv.mma} layer with a given split and partial-sum buffer (null unsplit), as the tuner times it. */
+    interface MmaCall {
+        java.util.function.BiConsumer<DeviceBuffer, CudaStream> with(int splits, DeviceBuffer partials);
+    }
+
+    /**
+     * The K split a {@code tessel.conv.mma} layer runs at element type {@code t}: the plan's variant {@code split} (splitS)
+     * when given, else, with a tuner, the fastest of the SM-filling split, half and twice it, and none (timed through
+     * {@code call}, named in the tuner's records as {@code tessel.conv.mma/splitS}), else the SM-filling split
+     * ({@link org.tessel.tactics.conv.ConvMmaTactic#splits}). A split run's partial sums take the stream's workspace.
+     */
+    static int mmaSplits(LayerContext c, Node owner, Node conv, ConvMma.Geometry g, DType t, String split, DeviceBuffer xb, MmaCall call) {
+        String id = GpuTactics.CONV_MMA, prefix = org.tessel.tactics.conv.ConvMmaTactic.SPLIT_VARIANT;
+        int most = Math.min(org.tessel.tactics.conv.ConvMmaTactic.MAX_SPLITS, g.k() / org.tessel.tactics.conv.ConvMmaTactic.slice(t.bytes()));
+        int splits = org.tessel.tactics.conv.ConvMmaTactic.splits(g.m(), g.cout(), g.k(), t.bytes(), c.kernels().context().device().smCount());
+        if (split != null) {
+            String count = split.startsWith(prefix) ? split.substring(prefix.length()) : "";
+            if (!count.matches("[0-9]{1,3}") || Integer.parseInt(count) < 1 || Integer.parseInt(count) > most)
+                throw GpuEngineException.unsupported(owner, "variant '" + split + "' of " + id + " names no split: " + prefix + "1 to " + prefix + most + " for K = " + g.k());
+            splits = Integer.parseInt(count);
+        } else if (c.tuner() != null) {
+            // no split planned: the tuner times the SM-filling split, half and twice it, and none (in that order at COST_MODEL)
+            java.util.LinkedHashSet<Integer> options = new java.util.LinkedHashSet<>(List.of(splits, Math.max(1, splits / 2), Math.min(most, splits * 2), 1));
+            Map<String, java.util.function.BiConsumer<DeviceBuffer, CudaStream>> calls = new java.util.LinkedHashMap<>();
+            for (int option : options) {
+                long bytes = org.tessel.tactics.conv.ConvMmaTactic.partialBytes(g.m(), g.cout(), option);
+                calls.put(GpuTactics.variant(id, prefix + option), call.with(option, option > 1 ? c.tuner().workspace(bytes) : null));
+            }
+            String chosen = c.tuner().fastestOf(owner, conv, calls, xb);
+            if (chosen == null) throw GpuEngineException.unsupported(owner, id + " ran with none of the splits " + options);
+            splits = Integer.parseInt(chosen.substring(chosen.lastIndexOf('/') + 1 + prefix.length()));
+        }
+        if (splits > 1) c.needWorkspace(org.tessel.tactics.conv.ConvMmaTactic.partialBytes(g.m(), g.cout(), splits));
+        return splits;
     }
 
     private static CublasLtGemm gemmPlan(LayerContext c, Node owner, int m, int nn, int kk, CublasLtGemm.Precision lp, CublasLt.Epilogue epi, DeviceBuffer bias) {

@@ -1,5 +1,6 @@
 package org.tessel.runtime.gpu.engine;
 
+import java.util.List;
 import org.tessel.api.Attributes;
 import org.tessel.api.DType;
 import org.tessel.api.Layout;
@@ -9,6 +10,7 @@ import org.tessel.runtime.cuda.CudaStream;
 import org.tessel.runtime.cuda.DeviceBuffer;
 import org.tessel.runtime.cuda.ffm.CublasException;
 import org.tessel.runtime.engine.LayerPlan;
+import org.tessel.runtime.gpu.kernels.ConvMma;
 import org.tessel.runtime.gpu.kernels.Im2col;
 import org.tessel.runtime.gpu.kernels.Int8Conv;
 import org.tessel.runtime.gpu.kernels.Int8Epilogue;
@@ -63,6 +65,12 @@ final class Int8Layers {
         if (cudnn && java.util.Arrays.stream(dil).anyMatch(d -> d != 1))
             return "cuDNN's int8 convolution takes no dilation (CUDNN_STATUS_NOT_SUPPORTED on an H100, cuDNN 9.14; got " + java.util.Arrays.toString(dil) + "; "
                     + GpuTactics.CONV_INT8_DP4A + " takes it)";
+        if (id.equals(GpuTactics.CONV_MMA)) {
+            int cin = xd[1], cout = wd[0], slice = org.tessel.tactics.conv.ConvMmaTactic.slice(1);
+            if (cin % slice != 0 || cout % 16 != 0)
+                return id + " at int8 takes input channels that are a multiple of " + slice + " and output channels of 16 (got " + cin + " -> " + cout + ")";
+            return null;
+        }
         if (id.equals(GpuTactics.CONV_1X1_GEMM) || id.equals(GpuTactics.CONV_IM2COL_GEMM)) {
             Im2col.Geometry g;
             try {
@@ -92,11 +100,13 @@ final class Int8Layers {
         return null;
     }
 
-    static Layer conv(LayerContext c, Node n, ConvLayers.Operands o, String id) {
+    /** The convolution of {@code n} at INT8 on tactic {@code id}, {@code variant} the planned tactic's parts after it. */
+    static Layer conv(LayerContext c, Node n, ConvLayers.Operands o, String id, List<String> variant) {
         Layout layout = c.layoutOf(o.x());
         String why = convWhyNot(o, n.output(), layout, id);
         if (why != null) throw GpuEngineException.unsupported(n, why);
         if (id.equals(GpuTactics.CONV_1X1_GEMM) || id.equals(GpuTactics.CONV_IM2COL_GEMM)) return pixelConv(c, n, o, id);
+        if (id.equals(GpuTactics.CONV_MMA)) return mma(c, n, o, variant);
         Value x = o.x(), w = o.w(), out = n.output();
         int[] xd = x.type().shape().dims(), wd = w.type().shape().dims();
         Attributes a = o.conv().attrs();
@@ -124,6 +134,41 @@ final class Int8Layers {
             @Override public LayerPlan plan() { return c.plan(n, tactic, out); }
             @Override public void enqueue(CudaStream s) { k.run(c.kernels(), xb, wb, acc, ep, yb, ws.get(), s); }
             @Override public void close() { k.close(); }
+        };
+    }
+
+    /**
+     * Tessel's implicit-GEMM convolution at INT8 ({@link ConvMma#runInt8}): x's codes and the KRSC filter codes on
+     * m16n8k32 tensor cores, exact int32 sums, and the epilogue (s_x·s_w[c], bias, the residual's codes at their scale,
+     * ReLU or Clip, requantized at the output's scale) in the same kernel; the split as {@link ConvLayers#mmaSplits}
+     * chooses it, reported as {@code tessel.conv.mma/splitS/int8}.
+     */
+    private static Layer mma(LayerContext c, Node n, ConvLayers.Operands o, List<String> variant) {
+        Value x = o.x(), w = o.w(), out = n.output();
+        int[] xd = x.type().shape().dims(), wd = w.type().shape().dims(), od = out.type().shape().dims();
+        Attributes a = o.conv().attrs();
+        long[] strides = a.getInts("strides", new long[] {1, 1}), dil = a.getInts("dilations", new long[] {1, 1}), pads = a.getInts("pads", new long[] {0, 0, 0, 0});
+        if (o.residual() != null && c.layoutOf(o.residual()) != Layout.NHWC)
+            throw GpuEngineException.unsupported(n, GpuTactics.CONV_MMA + " adds its residual %" + o.residual().name() + " in NHWC like the output (the plan lays it out " + c.layoutOf(o.residual()).text() + ")");
+        ConvMma.Geometry g = ConvLayers.mmaGeometry(n, xd, wd, od, strides, pads, dil, DType.I8);
+        float sx = c.scale(x), sy = c.scale(out);
+        Int8Weights q = Int8Weights.forConv(w.constantValue(), c.weightScales(w, wd[0]));
+        DeviceBuffer wb = c.shared(w, "int8:krsc", () -> DeviceBuffer.ofBytes(q.codes()));
+        DeviceBuffer scales = c.shared(w, "int8:scales@" + Float.floatToIntBits(sx), () -> DeviceBuffer.ofFloats(q.outputScales(sx)));
+        DeviceBuffer bias = o.bias() == null ? null : c.shared(o.bias(), "f32", () -> DeviceBuffer.ofFloats(floats(o.bias())));
+        DeviceBuffer residual = o.residual() == null ? null : c.activation(o.residual());
+        float sr = o.residual() == null ? 1f : c.scale(o.residual());
+        Int8Epilogue.Params ep = new Int8Epilogue.Params(scales, bias, residual, sr, o.act().lo(), o.act().hi(), DType.I8, sy);
+        DeviceBuffer xb = c.activation(x), yb = c.activation(out);
+        DeviceBuffer tiles = ConvLayers.mmaCounters(c, g);
+        String split = variant.isEmpty() || !variant.get(0).startsWith(org.tessel.tactics.conv.ConvMmaTactic.SPLIT_VARIANT) ? null : variant.get(0);
+        int s = ConvLayers.mmaSplits(c, n, o.conv(), g, DType.I8, split, xb,
+                (option, partials) -> (xin, st) -> ConvMma.runInt8(c.kernels(), g, xin, wb, ep, yb, partials, tiles, option, st));
+        java.util.function.Supplier<DeviceBuffer> ws = c.workspace();
+        String tactic = GpuTactics.variant(GpuTactics.CONV_MMA, org.tessel.tactics.conv.ConvMmaTactic.SPLIT_VARIANT + s, VARIANT);
+        return new Layer() {
+            @Override public LayerPlan plan() { return c.plan(n, tactic, out); }
+            @Override public void enqueue(CudaStream st) { ConvMma.runInt8(c.kernels(), g, xb, wb, ep, yb, s > 1 ? ws.get() : null, tiles, s, st); }
         };
     }
 

@@ -1,46 +1,48 @@
-// tessel.conv.mma: a 2-D NHWC f16 convolution of one group as an implicit GEMM on tensor cores, K split over the grid.
+// tessel.conv.mma: a 2-D NHWC convolution of one group as an implicit GEMM on tensor cores, K split over the grid; f16
+// (tessel_conv_mma) or int8 codes with a requantizing epilogue (tessel_conv_mma_s8).
 // y[p, o] = act(sum_k A[p, k] W[o, k] + bias[o] (+ residual[p, o])), p an output pixel (n, oy, ox), o an output channel,
 // k = (ky * KW + kx) * C + c a tap and input channel (W as KRSC, the engine's NHWC filters), A[p, k] = x[n, iy, ix, c] or
-// zero in the padding. C is a multiple of CM_BK, so a K slice lies in one tap and reads 16-byte runs of x's channels.
-// A block of 4 warps computes a 64x64 tile of y, each warp 32x32 (2 x 4 mma.sync m16n8k16); slices reach shared memory by
-// cp.async, three deep (two in flight while the tensor cores work on the third). Small-batch convolutions have few pixels
-// (ResNet-50's layer4 at batch 1: 49), so grid z splits K into `splits` ranges: each block of a tile writes its f32 partial sums to the workspace, and
-// the tile's last block to finish (a counter per tile) adds the partials in split order (a fixed order: the result does
-// not depend on which block finishes last), applies the epilogue and resets the counter for the next run. One launch.
+// zero in the padding. A K slice is 64 bytes (32 f16 or 64 int8 values) of one tap, C a multiple of it, so a slice reads
+// 16-byte runs of x's channels. A block of 4 warps computes a 64x64 tile of y, each warp 32x32 (2 x 4 mma.sync m16n8k16 f16
+// or m16n8k32 s8 a step of 32 bytes; the two fragments lie alike in bytes); slices reach shared memory by cp.async, three
+// deep (two in flight while the tensor cores work on the third). Small-batch convolutions have few pixels (ResNet-50's
+// layer4 at batch 1: 49), so grid z splits K into `splits` ranges: each block of a tile writes its partial sums (f32, or
+// exact int32) to the workspace, and the tile's last block to finish (a counter per tile) adds the partials in split
+// order (a fixed order: the result does not depend on which block finishes last), applies the epilogue and resets the
+// counter for the next run. One launch.
 #define CM_BM 64
 #define CM_BN 64
-#define CM_BK 32
-#define CM_LD (CM_BK + 8)
+#define CM_SLICE_BYTES 64
+#define CM_LDB (CM_SLICE_BYTES + 16)
 #define CM_STAGES 3
+#define CM_STAGE_BYTES (CM_BM * CM_LDB)
 
 struct ConvMmaGeom {
     int n, h, w, c, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw, cout;
 };
 
-__device__ __forceinline__ float tessel_cm_act(float v, int relu) { return relu ? fmaxf(v, 0.0f) : v; }
+// The blocks's K range [s0, s1) of slices for grid z of `splits`
+__device__ __forceinline__ void tessel_cm_range(const ConvMmaGeom& g, int splits, int esize, int& s0, int& s1) {
+    const int slices = g.kh * g.kw * g.c * esize / CM_SLICE_BYTES, z = blockIdx.z;
+    s0 = (int) ((long long) slices * z / splits);
+    s1 = (int) ((long long) slices * (z + 1) / splits);
+}
 
-extern "C" __global__ void __launch_bounds__(128)
-tessel_conv_mma(const unsigned short* __restrict__ x, const unsigned short* __restrict__ wt, const T* __restrict__ bias,
-                const T* __restrict__ residual, unsigned short* __restrict__ y, float* partials, int* counters,
-                int n, int h, int w, int c, int oh, int ow, int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw, int cout,
-                int relu, int splits) {
-    const ConvMmaGeom g = {n, h, w, c, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw, cout};
-    __shared__ __align__(16) unsigned short As[CM_STAGES][CM_BM * CM_LD];
-    __shared__ __align__(16) unsigned short Ws[CM_STAGES][CM_BN * CM_LD];
-    __shared__ int lastBlock;
+// The main loop: slices [s0, s1) of the tile at (rowBase, colBase) into acc, elements E (unsigned short f16 or signed char
+// int8), accumulators ACC (float or int); sm holds the stages of A (first CM_STAGES) and of W
+template <typename E, typename ACC>
+__device__ __forceinline__ void tessel_cm_mainloop(ACC (&acc)[2][4][4], const E* __restrict__ x, const E* __restrict__ wt, const ConvMmaGeom& g,
+                                                   int rowBase, int colBase, int s0, int s1, unsigned char* sm) {
+    constexpr int SLICE = CM_SLICE_BYTES / (int) sizeof(E);
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, gr = lane >> 2, tg = lane & 3;
     const int wm = warp >> 1, wn = warp & 1;
     const int m = g.n * g.oh * g.ow, k = g.kh * g.kw * g.c;
-    const int rowBase = blockIdx.y * CM_BM, colBase = blockIdx.x * CM_BN;
-    // this block's K range: slices [s0, s1) of the k / CM_BK
-    const int slices = k / CM_BK, z = blockIdx.z;
-    const int s0 = (int) ((long long) slices * z / splits), s1 = (int) ((long long) slices * (z + 1) / splits);
-    // this thread's two 16-byte chunks of a slice, rows r = tid / 4 and r + 32, 8 halves from 8 (tid % 4); for each row
+    // this thread's two 16-byte chunks of a slice, rows r = tid / 4 and r + 32, from byte 16 (tid % 4); for each row
     // of A its pixel's image base and its receptive field's corner
-    const int ch = (tid & 3) * 8;
+    const int ch = (tid & 3) * (16 / (int) sizeof(E));
     int pb[2], py[2], px[2];
     bool pin[2], win[2];
-    const unsigned short* wrow[2];
+    const E* wrow[2];
 #pragma unroll
     for (int i = 0; i < 2; i++) {
         const int r = (tid >> 2) + 32 * i, p = rowBase + r;
@@ -55,22 +57,23 @@ tessel_conv_mma(const unsigned short* __restrict__ x, const unsigned short* __re
     }
     // slice s into stage st by asynchronous 16-byte copies (zeros where a row is out of range or a tap in the padding)
     auto load = [&](int s, int st) {
-        const int k0 = s * CM_BK, tap = k0 / g.c, c0 = k0 - tap * g.c, ky = tap / g.kw, kx = tap - ky * g.kw;
+        const int k0 = s * SLICE, tap = k0 / g.c, c0 = k0 - tap * g.c, ky = tap / g.kw, kx = tap - ky * g.kw;
+        unsigned char* as = sm + st * CM_STAGE_BYTES;
+        unsigned char* ws = sm + (CM_STAGES + st) * CM_STAGE_BYTES;
 #pragma unroll
         for (int i = 0; i < 2; i++) {
             const int r = (tid >> 2) + 32 * i, iy = py[i] + ky * g.dh, ix = px[i] + kx * g.dw;
             const bool in = pin[i] && iy >= 0 && iy < g.h && ix >= 0 && ix < g.w;
-            const unsigned short* src = in ? x + (((long long) pb[i] * g.h + iy) * g.w + ix) * g.c + c0 + ch : x;
-            tessel_cp_async16(tessel_smem_addr(As[st] + r * CM_LD + ch), (const void*) src, in ? 16 : 0);
-            tessel_cp_async16(tessel_smem_addr(Ws[st] + r * CM_LD + ch), (const void*) (win[i] ? wrow[i] + k0 : wt), win[i] ? 16 : 0);
+            const E* src = in ? x + (((long long) pb[i] * g.h + iy) * g.w + ix) * g.c + c0 + ch : x;
+            tessel_cp_async16(tessel_smem_addr(as + r * CM_LDB + (tid & 3) * 16), (const void*) src, in ? 16 : 0);
+            tessel_cp_async16(tessel_smem_addr(ws + r * CM_LDB + (tid & 3) * 16), (const void*) (win[i] ? wrow[i] + k0 : wt), win[i] ? 16 : 0);
         }
     };
     tessel_pdl();  // waits for the kernel before it (a programmatic launch may start early), then lets the next one launch
-    float acc[2][4][4];
 #pragma unroll
     for (int i = 0; i < 2; i++)
 #pragma unroll
-        for (int j = 0; j < 4; j++) acc[i][j][0] = acc[i][j][1] = acc[i][j][2] = acc[i][j][3] = 0.0f;
+        for (int j = 0; j < 4; j++) acc[i][j][0] = acc[i][j][1] = acc[i][j][2] = acc[i][j][3] = 0;
     // CM_STAGES = 3: two slices in flight while the tensor cores work on a third; a group is committed for every slice
     // (empty past the range), so "all but one pending" always means "this slice's copies are done"
     if (s0 < s1) load(s0, 0);
@@ -83,28 +86,65 @@ tessel_conv_mma(const unsigned short* __restrict__ x, const unsigned short* __re
         __syncthreads();  // every thread's copies of slice s landed, and every warp is done with the stage reloaded next
         if (s + 2 < s1) load(s + 2, (s - s0 + 2) % CM_STAGES);
         tessel_cp_async_commit();
-        tessel_mma_warp_32x32<CM_BK / 16, CM_LD>(acc, As[st], Ws[st], wm, wn, gr, tg);  // rows of Ws are columns of y
+        // rows of W are columns of y
+        tessel_mma_warp_32x32_bytes<CM_SLICE_BYTES / 32, CM_LDB>(acc, sm + st * CM_STAGE_BYTES, sm + (CM_STAGES + st) * CM_STAGE_BYTES, wm, wn, gr, tg);
     }
     tessel_cp_async_wait_all();
-    // C fragment: [0], [1] = row g, columns 2t, 2t+1; [2], [3] = row g + 8
+}
+
+__device__ __forceinline__ void tessel_cm_store2(float* p, float a, float b) { *reinterpret_cast<float2*>(p) = make_float2(a, b); }
+__device__ __forceinline__ void tessel_cm_store2(int* p, int a, int b) { *reinterpret_cast<int2*>(p) = make_int2(a, b); }
+
+// A split block's partial sums to its split's plane of the workspace (C fragment: [0], [1] = row g, columns 2t, 2t+1;
+// [2], [3] = row g + 8; both columns in: channels are a multiple of 8); then whether this block is its tile's last, the
+// counter reset by that block once it has read every partial (tessel_cm_reset)
+template <typename ACC>
+__device__ __forceinline__ bool tessel_cm_partial(const ACC (&acc)[2][4][4], ACC* partials, int* counters, int m, int cout, int rowBase, int colBase, int splits, int* lastBlock) {
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, gr = lane >> 2, tg = lane & 3, wm = warp >> 1, wn = warp & 1;
+    ACC* mine = partials + (long long) blockIdx.z * m * cout;
+#pragma unroll
+    for (int i = 0; i < 2; i++)
+#pragma unroll
+        for (int j = 0; j < 4; j++)
+#pragma unroll
+            for (int h = 0; h < 2; h++) {
+                const int row = rowBase + wm * 32 + i * 16 + gr + h * 8, col = colBase + wn * 32 + j * 8 + 2 * tg;
+                if (row < m && col < cout) tessel_cm_store2(mine + (long long) row * cout + col, acc[i][j][2 * h], acc[i][j][2 * h + 1]);
+            }
+    __threadfence();
+    __syncthreads();
+    int* counter = counters + blockIdx.y * gridDim.x + blockIdx.x;
+    if (tid == 0) *lastBlock = atomicAdd(counter, 1) == splits - 1;
+    __syncthreads();
+    if (!*lastBlock) return false;
+    __threadfence();
+    return true;
+}
+
+__device__ __forceinline__ void tessel_cm_reset(int* counters) {
+    if (threadIdx.x == 0) counters[blockIdx.y * gridDim.x + blockIdx.x] = 0;
+}
+
+__device__ __forceinline__ float tessel_cm_act(float v, int relu) { return relu ? fmaxf(v, 0.0f) : v; }
+
+extern "C" __global__ void __launch_bounds__(128)
+tessel_conv_mma(const unsigned short* __restrict__ x, const unsigned short* __restrict__ wt, const T* __restrict__ bias,
+                const T* __restrict__ residual, unsigned short* __restrict__ y, float* partials, int* counters,
+                int n, int h, int w, int c, int oh, int ow, int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw, int cout,
+                int relu, int splits) {
+    const ConvMmaGeom g = {n, h, w, c, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw, cout};
+    __shared__ __align__(16) unsigned char sm[2 * CM_STAGES * CM_STAGE_BYTES];
+    __shared__ int lastBlock;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, gr = lane >> 2, tg = lane & 3;
+    const int wm = warp >> 1, wn = warp & 1;
+    const int m = g.n * g.oh * g.ow;
+    const int rowBase = blockIdx.y * CM_BM, colBase = blockIdx.x * CM_BN;
+    int s0, s1;
+    tessel_cm_range(g, splits, 2, s0, s1);
+    float acc[2][4][4];
+    tessel_cm_mainloop<unsigned short, float>(acc, x, wt, g, rowBase, colBase, s0, s1, sm);
     if (splits > 1) {
-        float* mine = partials + (long long) z * m * g.cout;
-#pragma unroll
-        for (int i = 0; i < 2; i++)
-#pragma unroll
-            for (int j = 0; j < 4; j++)
-#pragma unroll
-                for (int h = 0; h < 2; h++) {  // rows g and g + 8, columns 2t and 2t + 1 (both in: channels are a multiple of 8)
-                    const int row = rowBase + wm * 32 + i * 16 + gr + h * 8, col = colBase + wn * 32 + j * 8 + 2 * tg;
-                    if (row < m && col < g.cout) *reinterpret_cast<float2*>(mine + (long long) row * g.cout + col) = make_float2(acc[i][j][2 * h], acc[i][j][2 * h + 1]);
-                }
-        __threadfence();
-        __syncthreads();
-        int* counter = counters + blockIdx.y * gridDim.x + blockIdx.x;
-        if (tid == 0) lastBlock = atomicAdd(counter, 1) == splits - 1;
-        __syncthreads();
-        if (!lastBlock) return;
-        __threadfence();
+        if (!tessel_cm_partial<float>(acc, partials, counters, m, g.cout, rowBase, colBase, splits, &lastBlock)) return;
         // the tile's sums, four columns a thread at a time (16-byte loads past L1, two splits in flight), in split order;
         // output channels are a multiple of 8, so four columns from a multiple of 4 are all in or all out
         float sum[CM_BM * CM_BN / 4 / 128][4];
@@ -126,7 +166,7 @@ tessel_conv_mma(const unsigned short* __restrict__ x, const unsigned short* __re
                 sum[u][0] += b[u].x; sum[u][1] += b[u].y; sum[u][2] += b[u].z; sum[u][3] += b[u].w;
             }
         }
-        if (tid == 0) *counter = 0;
+        tessel_cm_reset(counters);
 #pragma unroll
         for (int u = 0; u < CM_BM * CM_BN / 4 / 128; u++) {
             const int e = tid + 128 * u, row = rowBase + e / (CM_BN / 4), col = colBase + (e % (CM_BN / 4)) * 4;
@@ -156,4 +196,103 @@ tessel_conv_mma(const unsigned short* __restrict__ x, const unsigned short* __re
                     y[at] = tessel_f2h(tessel_cm_act(v, relu));
                 }
             }
+}
+
+// The INT8 epilogue of 16 output columns from col of one row: v = sum * scale[o] (+ bias[o]) (+ residual code *
+// res_scale), clamped to [lo, hi], requantized at out_scale (tessel_q8), stored as one 16-byte write; the operations and
+// their order are tessel_int8_epilogue's, so the codes equal the CPU emulation's for the same exact sums
+__device__ __forceinline__ void tessel_cm_s8_store16(const int* sum, const float* __restrict__ scale, const float* __restrict__ bias,
+                                                     const signed char* __restrict__ residual, float res_scale, float lo, float hi,
+                                                     signed char* __restrict__ y, float out_scale, long long at, int col) {
+    int4 res = make_int4(0, 0, 0, 0);
+    if (residual) res = *reinterpret_cast<const int4*>(residual + at);
+    const signed char* rc = reinterpret_cast<const signed char*>(&res);
+    float sc[16], bi[16];
+#pragma unroll
+    for (int v = 0; v < 4; v++) {
+        const float4 s4 = reinterpret_cast<const float4*>(scale + col)[v], b4 = bias ? reinterpret_cast<const float4*>(bias + col)[v] : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        sc[4 * v] = s4.x; sc[4 * v + 1] = s4.y; sc[4 * v + 2] = s4.z; sc[4 * v + 3] = s4.w;
+        bi[4 * v] = b4.x; bi[4 * v + 1] = b4.y; bi[4 * v + 2] = b4.z; bi[4 * v + 3] = b4.w;
+    }
+    int4 out;
+    signed char* oc = reinterpret_cast<signed char*>(&out);
+#pragma unroll
+    for (int c = 0; c < 16; c++) {
+        float v = __fmul_rn((float) sum[c], sc[c]);
+        if (bias) v = __fadd_rn(v, bi[c]);
+        if (residual) v = __fadd_rn(v, __fmul_rn((float) rc[c], res_scale));
+        v = v < lo ? lo : v;
+        v = v > hi ? hi : v;
+        oc[c] = tessel_q8(v, out_scale);
+    }
+    *reinterpret_cast<int4*>(y + at) = out;
+}
+
+// The int8 form: x and the filters int8 codes (x at the activation's scale, filters per output channel), exact int32
+// sums; scale[o] = s_x * s_w[o]; bias f32 (or null); residual int8 codes of the output's shape at res_scale (or null);
+// [lo, hi] ReLU's or Clip's bounds; y int8 codes at out_scale. Output channels are a multiple of 16: a thread finishes
+// 16 columns of a row at a time (the tile's sums staged in shared memory, or the splits' partials read 16 bytes at a
+// time), so the residual is read and y written in 16-byte runs.
+extern "C" __global__ void __launch_bounds__(128)
+tessel_conv_mma_s8(const signed char* __restrict__ x, const signed char* __restrict__ wt, const float* __restrict__ scale, const float* __restrict__ bias,
+                   const signed char* __restrict__ residual, float res_scale, float lo, float hi, signed char* __restrict__ y, float out_scale,
+                   int* partials, int* counters,
+                   int n, int h, int w, int c, int oh, int ow, int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw, int cout, int splits) {
+    const ConvMmaGeom g = {n, h, w, c, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw, cout};
+    __shared__ __align__(16) unsigned char sm[2 * CM_STAGES * CM_STAGE_BYTES];
+    __shared__ int lastBlock;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, gr = lane >> 2, tg = lane & 3;
+    const int wm = warp >> 1, wn = warp & 1;
+    const int m = g.n * g.oh * g.ow;
+    const int rowBase = blockIdx.y * CM_BM, colBase = blockIdx.x * CM_BN;
+    int s0, s1;
+    tessel_cm_range(g, splits, 1, s0, s1);
+    int acc[2][4][4];
+    tessel_cm_mainloop<signed char, int>(acc, x, wt, g, rowBase, colBase, s0, s1, sm);
+    // a thread's two runs of 16 columns: run e = tid + 128 u is row e / 4 of the tile, columns 16 (e % 4)..
+    int sum[2][16];
+    if (splits > 1) {
+        if (!tessel_cm_partial<int>(acc, partials, counters, m, g.cout, rowBase, colBase, splits, &lastBlock)) return;
+#pragma unroll
+        for (int u = 0; u < 2; u++)
+#pragma unroll
+            for (int c = 0; c < 16; c++) sum[u][c] = 0;
+        for (int q = 0; q < splits; q++) {
+#pragma unroll
+            for (int u = 0; u < 2; u++) {
+                const int e = tid + 128 * u, row = rowBase + (e >> 2), col = colBase + (e & 3) * 16;
+                if (row < m && col < g.cout) {
+                    const int4* p = reinterpret_cast<const int4*>(partials + (long long) q * m * g.cout + (long long) row * g.cout + col);
+#pragma unroll
+                    for (int v = 0; v < 4; v++) {
+                        const int4 a = __ldcg(p + v);
+                        sum[u][4 * v] += a.x; sum[u][4 * v + 1] += a.y; sum[u][4 * v + 2] += a.z; sum[u][4 * v + 3] += a.w;
+                    }
+                }
+            }
+        }
+        tessel_cm_reset(counters);
+    } else {
+        // the tile's sums through shared memory (the stages are free once every warp is past the main loop)
+        int* tile = reinterpret_cast<int*>(sm);
+        __syncthreads();
+#pragma unroll
+        for (int i = 0; i < 2; i++)
+#pragma unroll
+            for (int j = 0; j < 4; j++)
+#pragma unroll
+                for (int e = 0; e < 4; e++) tile[(wm * 32 + i * 16 + gr + (e >> 1) * 8) * (CM_BN + 4) + wn * 32 + j * 8 + 2 * tg + (e & 1)] = acc[i][j][e];
+        __syncthreads();
+#pragma unroll
+        for (int u = 0; u < 2; u++) {
+            const int e = tid + 128 * u;
+#pragma unroll
+            for (int c = 0; c < 16; c++) sum[u][c] = tile[(e >> 2) * (CM_BN + 4) + (e & 3) * 16 + c];
+        }
+    }
+#pragma unroll
+    for (int u = 0; u < 2; u++) {
+        const int e = tid + 128 * u, row = rowBase + (e >> 2), col = colBase + (e & 3) * 16;
+        if (row < m && col < g.cout) tessel_cm_s8_store16(sum[u], scale, bias, residual, res_scale, lo, hi, y, out_scale, (long long) row * g.cout + col, col);
+    }
 }

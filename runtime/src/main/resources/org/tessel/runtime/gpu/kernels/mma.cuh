@@ -1,12 +1,19 @@
 // Tensor-core and asynchronous-copy helpers shared by the mma kernels (attention_mma.cu, paged_prefill_mma.cu,
 // weight_only_gemm_mma.cu, conv_mma.cu):
-// mma.sync m16n8k16 f16 -> f32, f16 packing, shared-memory addresses, cp.async 16-byte copies, ldmatrix.trans, and a
+// mma.sync m16n8k16 f16 -> f32 and m16n8k32 s8 -> s32, f16 packing, shared-memory addresses, cp.async 16-byte copies, ldmatrix.trans, and a
 // flash-attention tile's scores and online softmax + P V on the fragments.
 #ifndef TESSEL_MMA_CUH
 #define TESSEL_MMA_CUH
 // Each PTX wrapper is one line: the emulated device replaces such lines by host versions (EmulatedKernels, emulated_shim.h).
 // D += A B, m16n8k16, f16 operands, f32 accumulators (A's fragment a[0..3], B's b0 and b1, D's c[0..3] in PTX's lane layout)
 __device__ __forceinline__ void tessel_mma_f16(float* c, const unsigned* a, unsigned b0, unsigned b1) { asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n" : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3]) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1)); }
+// D += A B, m16n8k32, s8 operands, s32 accumulators: the same lanes and registers as m16n8k16's, each register four int8
+// values of k where m16n8k16's holds two f16 (A reg 0 = (g, k 4t..4t+3), 1 = (g+8, ..), 2 = (g, 4t+16..), 3 = (g+8, 4t+16..);
+// B reg 0 = B[k = 4t..4t+3][n = g], reg 1 = k + 16), so a fragment's bytes lie where the f16 fragment's do
+__device__ __forceinline__ void tessel_mma_s8(int* c, const unsigned* a, unsigned b0, unsigned b1) { asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n" : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3]) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1)); }
+// the tensor-core step for an accumulator type: f32 sums of f16 products, s32 sums of s8 products
+__device__ __forceinline__ void tessel_mma_acc(float* c, const unsigned* a, unsigned b0, unsigned b1) { tessel_mma_f16(c, a, b0, b1); }
+__device__ __forceinline__ void tessel_mma_acc(int* c, const unsigned* a, unsigned b0, unsigned b1) { tessel_mma_s8(c, a, b0, b1); }
 __device__ __forceinline__ unsigned tessel_pack_f16x2(float lo, float hi) {
     return (unsigned) tessel_f2h(lo) | ((unsigned) tessel_f2h(hi) << 16);
 }
@@ -113,30 +120,36 @@ __device__ __forceinline__ void tessel_mma_row_sums(float& l0, float& l1) {
     l1 += __shfl_xor_sync(TESSEL_FULL_MASK, l1, 1);
     l1 += __shfl_xor_sync(TESSEL_FULL_MASK, l1, 2);
 }
-// A warp's 32 x 32 part of C += A B^T over K = 16 * KS (2 x 4 mma.sync tiles): rows wm * 32.. of A and of B (C's columns
-// wn * 32..), both row-major in shared memory LD halves apart, from column 0. A fragments reg 0 = (g, 2t..2t+1), 1 = (g+8,
-// ..), 2 = (g, 2t+8..), 3 = (g+8, 2t+8..); B fragment reg 0 = B[n = g][k = 2t..2t+1], reg 1 = k + 8. acc[i][j]: C's
-// fragment of rows wm * 32 + 16 i.., columns wn * 32 + 8 j.. ([0], [1] = row g, columns 2t, 2t+1; [2], [3] = row g + 8)
-template <int KS, int LD>
-__device__ __forceinline__ void tessel_mma_warp_32x32(float (&acc)[2][4][4], const unsigned short* as, const unsigned short* bs, int wm, int wn, int g, int tg) {
+// A warp's 32 x 32 part of C += A B^T over KS steps of 32 bytes of K (16 f16 or 32 int8 values; 2 x 4 mma.sync tiles
+// a step): rows wm * 32.. of A and of B (C's columns wn * 32..), both row-major in shared memory LDB bytes apart, from
+// byte 0. A fragments reg 0 = (g, bytes 4t..4t+3 of the step), 1 = (g+8, ..), 2 = (g, 4t+16..), 3 = (g+8, 4t+16..); B
+// fragment reg 0 = B[n = g][bytes 4t..], reg 1 = bytes + 16 (tessel_mma_s8's comment: f16 and s8 fragments lie alike).
+// acc[i][j]: C's fragment of rows wm * 32 + 16 i.., columns wn * 32 + 8 j.. ([0], [1] = row g, columns 2t, 2t+1; [2], [3] = row g + 8)
+template <int KS, int LDB, typename ACC>
+__device__ __forceinline__ void tessel_mma_warp_32x32_bytes(ACC (&acc)[2][4][4], const unsigned char* as, const unsigned char* bs, int wm, int wn, int g, int tg) {
 #pragma unroll
     for (int q = 0; q < KS; q++) {
         unsigned a[2][4];
 #pragma unroll
         for (int i = 0; i < 2; i++) {
-            const unsigned short* ap = as + (wm * 32 + i * 16 + g) * LD + q * 16 + 2 * tg;
+            const unsigned char* ap = as + (wm * 32 + i * 16 + g) * LDB + q * 32 + 4 * tg;
             a[i][0] = *reinterpret_cast<const unsigned*>(ap);
-            a[i][1] = *reinterpret_cast<const unsigned*>(ap + 8 * LD);
-            a[i][2] = *reinterpret_cast<const unsigned*>(ap + 8);
-            a[i][3] = *reinterpret_cast<const unsigned*>(ap + 8 * LD + 8);
+            a[i][1] = *reinterpret_cast<const unsigned*>(ap + 8 * LDB);
+            a[i][2] = *reinterpret_cast<const unsigned*>(ap + 16);
+            a[i][3] = *reinterpret_cast<const unsigned*>(ap + 8 * LDB + 16);
         }
 #pragma unroll
         for (int j = 0; j < 4; j++) {
-            const unsigned short* bp = bs + (wn * 32 + j * 8 + g) * LD + q * 16 + 2 * tg;
-            const unsigned b0 = *reinterpret_cast<const unsigned*>(bp), b1 = *reinterpret_cast<const unsigned*>(bp + 8);
-            tessel_mma_f16(acc[0][j], a[0], b0, b1);
-            tessel_mma_f16(acc[1][j], a[1], b0, b1);
+            const unsigned char* bp = bs + (wn * 32 + j * 8 + g) * LDB + q * 32 + 4 * tg;
+            const unsigned b0 = *reinterpret_cast<const unsigned*>(bp), b1 = *reinterpret_cast<const unsigned*>(bp + 16);
+            tessel_mma_acc(acc[0][j], a[0], b0, b1);
+            tessel_mma_acc(acc[1][j], a[1], b0, b1);
         }
     }
+}
+// The f16 form: K = 16 * KS halves, rows LD halves apart
+template <int KS, int LD>
+__device__ __forceinline__ void tessel_mma_warp_32x32(float (&acc)[2][4][4], const unsigned short* as, const unsigned short* bs, int wm, int wn, int g, int tg) {
+    tessel_mma_warp_32x32_bytes<KS, 2 * LD>(acc, reinterpret_cast<const unsigned char*>(as), reinterpret_cast<const unsigned char*>(bs), wm, wn, g, tg);
 }
 #endif

@@ -86,15 +86,86 @@ class ConvMmaEmulatedTest {
     }
 
     @Test void shapesAndBuffersItCannotRunAreRefused() {
-        assertThrows(IllegalArgumentException.class, () -> new ConvMma.Geometry(1, 8, 8, 24, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 64), "24 input channels");
-        assertThrows(IllegalArgumentException.class, () -> new ConvMma.Geometry(1, 8, 8, 32, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 60), "60 output channels");
+        assertThrows(IllegalArgumentException.class, () -> new ConvMma.Geometry(1, 8, 8, 32, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 0), "no output channels");
+        assertTrue(new ConvMma.Geometry(1, 8, 8, 32, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 60).whyNot(DType.F16).contains("(got 32 -> 60)"), "60 output channels");
+        assertTrue(new ConvMma.Geometry(1, 8, 8, 24, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 64).whyNot(DType.F16).contains("multiple of 32 and output channels of 8 (got 24 -> 64)"));
+        // int8: a slice is 64 values and the epilogue writes 16-byte runs of codes
+        assertTrue(new ConvMma.Geometry(1, 8, 8, 32, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 64).whyNot(DType.I8).contains("at i8 takes input channels that are a multiple of 64 and output channels of 16 (got 32 -> 64)"));
+        assertTrue(new ConvMma.Geometry(1, 8, 8, 64, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 40).whyNot(DType.I8).contains("(got 64 -> 40)"));
+        assertEquals(null, new ConvMma.Geometry(1, 8, 8, 64, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 48).whyNot(DType.I8));
         ConvMma.Geometry g = new ConvMma.Geometry(1, 8, 8, 32, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 64);
         try (DeviceBuffer small = DeviceBuffer.allocate(16); DeviceBuffer x = DeviceBuffer.allocate(2L * 64 * 32); DeviceBuffer w = DeviceBuffer.allocate(2L * 64 * 288);
              DeviceBuffer y = DeviceBuffer.allocate(2L * 64 * 64)) {
+            ConvMma.Geometry narrow = new ConvMma.Geometry(1, 8, 8, 24, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 64);
+            assertTrue(assertThrows(IllegalArgumentException.class, () -> ConvMma.run(kc, narrow, x, w, null, null, y, null, null, false, 1, CudaStream.DEFAULT))
+                    .getMessage().contains("(got 24 -> 64)"), "24 input channels");
             assertThrows(IllegalArgumentException.class, () -> ConvMma.run(kc, g, small, w, null, null, y, null, null, false, 1, CudaStream.DEFAULT), "input too small");
             assertThrows(IllegalArgumentException.class, () -> ConvMma.run(kc, g, x, w, null, null, y, null, null, false, 2, CudaStream.DEFAULT), "split without partials");
             assertThrows(IllegalArgumentException.class, () -> ConvMma.run(kc, g, x, w, null, null, y, null, null, false, 10, CudaStream.DEFAULT), "more splits than slices");
         }
+    }
+
+    record Int8Case(ConvMma.Geometry g, boolean bias, boolean residual, float lo, float hi, int splits) {}
+
+    /**
+     * The int8 kernel (m16n8k32 s8 mma, exact int32 sums, the requantizing epilogue in the kernel) equals
+     * {@link ConvMma#referenceInt8} code for code: the sums are exact and the epilogue's f32 operations are the host's, in
+     * the same order. Split and unsplit, partial tiles, strides, dilation, Clip and ReLU, a residual; a second run gives
+     * the same codes with the tile counters back at zero.
+     */
+    @Test void int8ConvolutionsEqualTheHostsCodeForCode() {
+        float inf = Float.POSITIVE_INFINITY;
+        Int8Case[] cases = {
+            // ResNet's layer3 3x3 at batch 1 in small: 9 taps of 64 channels, K split 4 ways and not, ReLU
+            new Int8Case(new ConvMma.Geometry(1, 7, 7, 64, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1, 80), true, false, 0, inf, 1),
+            new Int8Case(new ConvMma.Geometry(1, 7, 7, 64, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1, 80), true, false, 0, inf, 4),
+            // strided over 2 images, 80 pixels (a partial tile), no bias, no clamp
+            new Int8Case(new ConvMma.Geometry(2, 9, 11, 64, 5, 8, 3, 3, 2, 2, 1, 1, 1, 1, 32), false, false, -inf, inf, 3),
+            // dilated, a Clip
+            new Int8Case(new ConvMma.Geometry(1, 10, 10, 64, 6, 8, 3, 3, 1, 1, 0, 1, 2, 2, 16), true, false, -0.5f, 1.5f, 2),
+            // a 1x1 with a residual and ReLU (the bottleneck's conv3), split and not
+            new Int8Case(new ConvMma.Geometry(1, 5, 5, 128, 5, 5, 1, 1, 1, 1, 0, 0, 1, 1, 128), true, true, 0, inf, 2),
+            new Int8Case(new ConvMma.Geometry(1, 9, 9, 128, 9, 9, 1, 1, 1, 1, 0, 0, 1, 1, 128), true, true, 0, inf, 1),
+        };
+        SplittableRandom r = new SplittableRandom(17);
+        for (Int8Case c : cases) {
+            ConvMma.Geometry g = c.g();
+            byte[] x = codes(r, g.n() * g.h() * g.w() * g.c()), w = codes(r, g.cout() * g.k());
+            float[] scale = new float[g.cout()], bias = c.bias() ? new float[g.cout()] : null;
+            for (int o = 0; o < g.cout(); o++) {
+                scale[o] = (float) ((0.5 + r.nextDouble()) / (Math.sqrt(g.k()) * 9000));
+                if (bias != null) bias[o] = (float) r.nextGaussian() * 0.5f;
+            }
+            byte[] res = c.residual() ? codes(r, (int) g.m() * g.cout()) : null;
+            float resScale = 0.01f, outScale = 0.02f;
+            byte[] want = ConvMma.referenceInt8(g, x, w, scale, bias, res, resScale, c.lo(), c.hi(), outScale);
+            int nonzero = 0, saturated = 0;
+            for (byte b : want) { if (b != 0) nonzero++; if (b == 127 || b == -127) saturated++; }
+            assertTrue(nonzero > want.length / 4 && saturated < want.length / 4, c + ": the codes exercise the range (" + nonzero + " nonzero, " + saturated + " saturated of " + want.length + ")");
+            try (DeviceBuffer xb = DeviceBuffer.ofBytes(x); DeviceBuffer wb = DeviceBuffer.ofBytes(w); DeviceBuffer sb = DeviceBuffer.ofFloats(scale);
+                 DeviceBuffer bb = bias == null ? null : DeviceBuffer.ofFloats(bias); DeviceBuffer rb = res == null ? null : DeviceBuffer.ofBytes(res);
+                 DeviceBuffer yb = DeviceBuffer.allocate(g.m() * g.cout());
+                 DeviceBuffer pb = DeviceBuffer.allocate(Math.max(4, ConvMmaTactic.partialBytes(g.m(), g.cout(), c.splits())));
+                 DeviceBuffer cb = DeviceBuffer.allocate(4L * g.counters())) {
+                cb.fill((byte) 0);
+                Int8Epilogue.Params ep = new Int8Epilogue.Params(sb, bb, rb, resScale, c.lo(), c.hi(), DType.I8, outScale);
+                for (int run = 0; run < 2; run++) {
+                    ConvMma.runInt8(kc, g, xb, wb, ep, yb, pb, cb, c.splits(), CudaStream.DEFAULT);
+                    byte[] got = new byte[want.length];
+                    yb.copyTo(got);
+                    assertArrayEquals(want, got, c + " run " + run + ": the kernel's codes equal the host's");
+                    int[] counters = new int[g.counters()];
+                    cb.copyTo(counters);
+                    for (int v : counters) assertEquals(0, v, c + ": the tile counters are back at zero");
+                }
+            }
+        }
+    }
+
+    static byte[] codes(SplittableRandom r, int n) {
+        byte[] b = new byte[n];
+        for (int i = 0; i < n; i++) b[i] = (byte) (r.nextInt(255) - 127);
+        return b;
     }
 
     @Test void theSplitFillsTheSmsOnlyWhereTheTilesDoNot() {
@@ -102,6 +173,9 @@ class ConvMmaEmulatedTest {
         assertEquals(9, ConvMmaTactic.splits(196, 256, 2304, 132), "layer3's 3x3 at batch 1: 16 tiles");
         assertEquals(17, ConvMmaTactic.splits(49, 512, 4608, 132), "layer4's 3x3 at batch 1: 8 tiles");
         assertEquals(1, ConvMmaTactic.splits(3136, 64, 64, 132), "K = 64 has two slices: not split");
+        // int8: slices of 64 values, so K = 4608 has 72 slices (at least 4 a split) and layer4 at batch 1 splits 17 ways as at f16
+        assertEquals(17, ConvMmaTactic.splits(49, 512, 4608, 1, 132), "layer4's 3x3 at batch 1, int8");
+        assertEquals(4, ConvMmaTactic.splits(49, 512, 1024, 1, 132), "K = 1024 at int8: 16 slices, at most 4 splits");
     }
 
     static float[] f16(SplittableRandom r, int n, float scale) {
