@@ -78,7 +78,8 @@ class Int8ConvEmulatedTest {
 
     /**
      * {@code tessel.conv.mma} at INT8 (m16n8k32 tensor cores, the requantizing epilogue in the kernel), planned unsplit
-     * and with K split 3 ways (the split the plan names as the tuner records it, {@code split1}, {@code split3}), on the same bound: within one code of the CPU emulation, at most 1% of codes moved.
+     * and with K split 3 ways, and on the wide tile (the form the plan names as the tuner records it, {@code split1},
+     * {@code split3}, {@code wide}), on the same bound: within one code of the CPU emulation, at most 1% of codes moved.
      */
     @Test void singleConvolutionsOnTheTensorCoreKernelAgreeWithTheCpuEmulationWithinOneCode() {
         List<Case> cases = List.of(
@@ -88,6 +89,7 @@ class Int8ConvEmulatedTest {
                 new Case("mma1x1s1_plain", 128, 6, 5, 48, 1, new long[] {0, 0, 0, 0}, 1, false, "none"));
         agreeWithinOneCode(cases, "=" + GpuTactics.CONV_MMA + ":int8:nhwc", GpuTactics.CONV_MMA + "/split1/int8");
         agreeWithinOneCode(cases.subList(0, 3), "=" + GpuTactics.CONV_MMA + ":int8:nhwc", GpuTactics.CONV_MMA + "/split3/int8");
+        agreeWithinOneCode(cases, "=" + GpuTactics.CONV_MMA + ":int8:nhwc", GpuTactics.CONV_MMA + "/wide/int8");
     }
 
     /**

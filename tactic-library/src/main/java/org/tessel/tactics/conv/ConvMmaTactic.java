@@ -38,12 +38,19 @@ public final class ConvMmaTactic extends BaseTactic {
     public static final String ID = "tessel.conv.mma";
     /** The output tile (pixels x channels) of a block, and its K slice in bytes and in f16 values. */
     public static final int TILE_M = 64, TILE_N = 64, SLICE_BYTES = 64, SLICE = SLICE_BYTES / 2;
+    /**
+     * The wide tile's side: 128 x 128 outputs of 8 warps, each 64 x 32 (int8 only): where there are many pixels, each
+     * slice's shared-memory bytes feed more mma work than the 64 x 64 tile's warps of 32 x 32 do.
+     */
+    public static final int WIDE_TILE = 128;
+    /** The variant naming the wide tile, unsplit. */
+    public static final String WIDE_VARIANT = "wide";
     /** The most K splits the kernel takes, and the fewest K slices a split gets. */
     public static final int MAX_SPLITS = 32, MIN_SLICES_PER_SPLIT = 4;
     /** The variant part naming a split count: {@code split} followed by the count. */
     public static final String SPLIT_VARIANT = "split";
     /** mma.sync from registers loaded through shared memory, no asynchronous copies: well below cuDNN's pipelined kernels at large shapes. */
-    static final double TENSOR_EFFICIENCY = 0.45, MEMORY_EFFICIENCY = 0.7;
+    static final double TENSOR_EFFICIENCY = 0.45, WIDE_TENSOR_EFFICIENCY = 0.55, MEMORY_EFFICIENCY = 0.7;
 
     private static final Set<String> CONV = Set.of("Conv");
     private static final Set<String> BODY_OPS = Set.of("Conv", "Add", "Relu"), INT8_BODY_OPS = Set.of("Conv", "Add", "Relu", "Clip");
@@ -82,6 +89,14 @@ public final class ConvMmaTactic extends BaseTactic {
         return null;
     }
 
+    /**
+     * Whether the kernel takes the wide tile for {@code m} pixels and {@code cout} channels of {@code bytes}-byte elements
+     * on {@code sms} SMs: int8, at least 128 channels, and at least two waves of wide tiles (then no split is needed).
+     */
+    public static boolean wide(long m, int cout, int bytes, int sms) {
+        return bytes == 1 && cout >= WIDE_TILE && ((m + WIDE_TILE - 1) / WIDE_TILE) * ((cout + WIDE_TILE - 1) / WIDE_TILE) >= 2L * sms;
+    }
+
     /** {@link #splits(long, int, int, int, int)} of f16 values. */
     public static int splits(long m, int cout, int k, int sms) { return splits(m, cout, k, 2, sms); }
 
@@ -106,14 +121,20 @@ public final class ConvMmaTactic extends BaseTactic {
 
     @Override public long workspaceBytes(Node n, Precision p) {
         long[] g = Work.gemmDims(NodeFacts.anchor(n, CONV));
+        if (wide(g[0], (int) g[1], p.storage().bytes(), WORKSPACE_SMS)) return 0;
         return partialBytes(g[0], (int) g[1], splits(g[0], (int) g[1], (int) g[2], p.storage().bytes(), WORKSPACE_SMS));
     }
 
     /**
-     * Priced by the model as a GEMM over the pixels with 64 x 64 tiles that may split K (the model picks its split as the
+     * Priced by the model as a GEMM over the pixels with 64 x 64 tiles that may split K (or, where {@link #wide}, 128 x 128
+     * tiles unsplit at {@value #WIDE_TENSOR_EFFICIENCY} of the peak; both efficiencies are estimates of mma.sync fed
+     * from shared memory, not yet fitted to GPU timings) (the model picks its split as the
      * kernel does, to fill the SMs), the input read once per tap that overlaps (the model's bytes of the node), no second launch.
      */
     @Override public TacticFeatures features(Node n, Precision p, Layout l) {
+        long[] g = Work.gemmDims(NodeFacts.anchor(n, CONV));
+        if (wide(g[0], (int) g[1], p.storage().bytes(), WORKSPACE_SMS))
+            return new TacticFeatures(WIDE_TENSOR_EFFICIENCY, true, WIDE_TILE, WIDE_TILE, slice(p.storage().bytes()), outputMultiple(p), MEMORY_EFFICIENCY, 1, 1, false);
         return new TacticFeatures(TENSOR_EFFICIENCY, true, TILE_M, TILE_N, slice(p.storage().bytes()), outputMultiple(p), MEMORY_EFFICIENCY, 1, MAX_SPLITS, false);
     }
 
@@ -134,7 +155,7 @@ public final class ConvMmaTactic extends BaseTactic {
 
     /** Microseconds a tile's last block takes to read the partial tiles of the kernel's split on {@code sms} SMs (0 unsplit). */
     static double reduceUs(long m, int cout, int k, int bytes, int sms) {
-        int s = splits(m, cout, k, bytes, sms);
+        int s = wide(m, cout, bytes, sms) ? 1 : splits(m, cout, k, bytes, sms);
         return s == 1 ? 0 : s * (double) Math.min(m, TILE_M) * Math.min(cout, TILE_N) * 4 / SM_L2_BYTES_PER_US;
     }
 }

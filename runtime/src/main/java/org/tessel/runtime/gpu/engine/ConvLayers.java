@@ -509,6 +509,30 @@ public final class ConvLayers implements TacticImplementation {
     }
 
     /**
+     * The tile a {@code tessel.conv.mma} layer runs at element type {@code t}: the plan's variant when it names one
+     * ({@code wide}: the wide tile; {@code splitS}: the small one), else, with a tuner and where the wide tile applies
+     * ({@link org.tessel.tactics.conv.ConvMmaTactic#wide} on this GPU), the faster of the wide tile and the small one
+     * unsplit (timed through {@code call}), else the rule's. f16 runs the small tile only.
+     */
+    static ConvMma.Tile mmaTile(LayerContext c, Node owner, Node conv, ConvMma.Geometry g, DType t, String planned, DeviceBuffer xb,
+                                java.util.function.Function<ConvMma.Tile, java.util.function.BiConsumer<DeviceBuffer, CudaStream>> call) {
+        String id = GpuTactics.CONV_MMA, wideVariant = org.tessel.tactics.conv.ConvMmaTactic.WIDE_VARIANT;
+        if (planned != null && planned.equals(wideVariant)) {
+            if (t != DType.I8) throw GpuEngineException.unsupported(owner, "variant '" + wideVariant + "' of " + id + " runs int8 convolutions; this one is " + t.text());
+            return ConvMma.Tile.WIDE;
+        }
+        if (planned != null || t != DType.I8) return ConvMma.Tile.SMALL;
+        boolean wide = org.tessel.tactics.conv.ConvMmaTactic.wide(g.m(), g.cout(), t.bytes(), c.kernels().context().device().smCount());
+        if (!wide || c.tuner() == null) return wide ? ConvMma.Tile.WIDE : ConvMma.Tile.SMALL;
+        Map<String, java.util.function.BiConsumer<DeviceBuffer, CudaStream>> calls = new java.util.LinkedHashMap<>();
+        calls.put(GpuTactics.variant(id, wideVariant), call.apply(ConvMma.Tile.WIDE));
+        calls.put(GpuTactics.variant(id, org.tessel.tactics.conv.ConvMmaTactic.SPLIT_VARIANT + 1), call.apply(ConvMma.Tile.SMALL));
+        String chosen = c.tuner().fastestOf(owner, conv, calls, xb);
+        if (chosen == null) throw GpuEngineException.unsupported(owner, id + " ran with neither tile");
+        return chosen.endsWith("/" + wideVariant) ? ConvMma.Tile.WIDE : ConvMma.Tile.SMALL;
+    }
+
+    /**
      * The K split a {@code tessel.conv.mma} layer runs at element type {@code t}: the plan's variant {@code split} (splitS)
      * when given, else, with a tuner, the fastest of the SM-filling split, half and twice it, and none (timed through
      * {@code call}, named in the tuner's records as {@code tessel.conv.mma/splitS}), else the SM-filling split

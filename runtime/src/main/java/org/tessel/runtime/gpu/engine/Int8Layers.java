@@ -140,8 +140,9 @@ final class Int8Layers {
     /**
      * Tessel's implicit-GEMM convolution at INT8 ({@link ConvMma#runInt8}): x's codes and the KRSC filter codes on
      * m16n8k32 tensor cores, exact int32 sums, and the epilogue (s_x·s_w[c], bias, the residual's codes at their scale,
-     * ReLU or Clip, requantized at the output's scale) in the same kernel; the split as {@link ConvLayers#mmaSplits}
-     * chooses it, reported as {@code tessel.conv.mma/splitS/int8}.
+     * ReLU or Clip, requantized at the output's scale) in the same kernel; the tile as {@link ConvLayers#mmaTile} and the
+     * split as {@link ConvLayers#mmaSplits} choose them, reported as {@code tessel.conv.mma/splitS/int8} or
+     * {@code tessel.conv.mma/wide/int8}.
      */
     private static Layer mma(LayerContext c, Node n, ConvLayers.Operands o, List<String> variant) {
         Value x = o.x(), w = o.w(), out = n.output();
@@ -161,14 +162,17 @@ final class Int8Layers {
         Int8Epilogue.Params ep = new Int8Epilogue.Params(scales, bias, residual, sr, o.act().lo(), o.act().hi(), DType.I8, sy);
         DeviceBuffer xb = c.activation(x), yb = c.activation(out);
         DeviceBuffer tiles = ConvLayers.mmaCounters(c, g);
-        String split = variant.isEmpty() || !variant.get(0).startsWith(org.tessel.tactics.conv.ConvMmaTactic.SPLIT_VARIANT) ? null : variant.get(0);
-        int s = ConvLayers.mmaSplits(c, n, o.conv(), g, DType.I8, split, xb,
-                (option, partials) -> (xin, st) -> ConvMma.runInt8(c.kernels(), g, xin, wb, ep, yb, partials, tiles, option, st));
+        String planned = variant.isEmpty() || variant.get(0).equals(VARIANT) ? null : variant.get(0);
+        ConvMma.Tile tile = ConvLayers.mmaTile(c, n, o.conv(), g, DType.I8, planned, xb,
+                t -> (xin, st) -> ConvMma.runInt8(c.kernels(), g, t, xin, wb, ep, yb, null, tiles, 1, st));
+        int s = tile == ConvMma.Tile.WIDE ? 1 : ConvLayers.mmaSplits(c, n, o.conv(), g, DType.I8, planned, xb,
+                (option, partials) -> (xin, st) -> ConvMma.runInt8(c.kernels(), g, ConvMma.Tile.SMALL, xin, wb, ep, yb, partials, tiles, option, st));
         java.util.function.Supplier<DeviceBuffer> ws = c.workspace();
-        String tactic = GpuTactics.variant(GpuTactics.CONV_MMA, org.tessel.tactics.conv.ConvMmaTactic.SPLIT_VARIANT + s, VARIANT);
+        String tactic = GpuTactics.variant(GpuTactics.CONV_MMA, tile == ConvMma.Tile.WIDE ? org.tessel.tactics.conv.ConvMmaTactic.WIDE_VARIANT
+                : org.tessel.tactics.conv.ConvMmaTactic.SPLIT_VARIANT + s, VARIANT);
         return new Layer() {
             @Override public LayerPlan plan() { return c.plan(n, tactic, out); }
-            @Override public void enqueue(CudaStream st) { ConvMma.runInt8(c.kernels(), g, xb, wb, ep, yb, s > 1 ? ws.get() : null, tiles, s, st); }
+            @Override public void enqueue(CudaStream st) { ConvMma.runInt8(c.kernels(), g, tile, xb, wb, ep, yb, s > 1 ? ws.get() : null, tiles, s, st); }
         };
     }
 

@@ -45,15 +45,33 @@ public final class ConvMma {
         /** Taps x input channels: the GEMM's K. */
         public int k() { return kh * kw * c; }
 
-        long tilesM() { return (m() + ConvMmaTactic.TILE_M - 1) / ConvMmaTactic.TILE_M; }
+        long tilesM(Tile t) { return (m() + t.size - 1) / t.size; }
 
-        int tilesN() { return (cout + ConvMmaTactic.TILE_N - 1) / ConvMmaTactic.TILE_N; }
+        int tilesN(Tile t) { return (cout + t.size - 1) / t.size; }
 
-        /** Ints of the counters a split run needs: one per output tile. */
-        public int counters() { return (int) (tilesM() * tilesN()); }
+        /** Ints of the counters a split run needs: one per output tile (of the small tile, so enough for either). */
+        public int counters() { return (int) (tilesM(Tile.SMALL) * tilesN(Tile.SMALL)); }
     }
 
-    /** The program: both kernels, {@code tessel_conv_mma} (f16) and {@code tessel_conv_mma_s8} (int8 codes). */
+    /**
+     * A block's output tile: {@link #SMALL}, 64 x 64 of 4 warps (each 32 x 32), for few pixels and split K; {@link #WIDE},
+     * 128 x 128 of 8 warps (each 64 x 32: a slice's shared-memory bytes feed more mma work), int8 only, for many pixels.
+     */
+    public enum Tile {
+        SMALL(ConvMmaTactic.TILE_M, 128, "tessel_conv_mma_s8", 0), WIDE(ConvMmaTactic.WIDE_TILE, 256, "tessel_conv_mma_s8_wide", ConvMmaTactic.WIDE_TILE * (ConvMmaTactic.WIDE_TILE + 4) * 4);
+
+        final int size, threads, dynamicShared;
+        final String int8Kernel;
+
+        Tile(int size, int threads, String int8Kernel, int dynamicShared) {
+            this.size = size;
+            this.threads = threads;
+            this.int8Kernel = int8Kernel;
+            this.dynamicShared = dynamicShared;
+        }
+    }
+
+    /** The program: the kernels, {@code tessel_conv_mma} (f16), {@code tessel_conv_mma_s8} and {@code tessel_conv_mma_s8_wide} (int8 codes). */
     public static String source() {
         return KernelCompiler.prelude() + CudaTypes.typedefs("T", DType.F16) + KernelCompiler.resource("int8.cuh") + KernelCompiler.resource("mma.cuh")
                 + KernelCompiler.resource("conv_mma.cu");
@@ -69,10 +87,10 @@ public final class ConvMma {
      */
     public static void run(KernelCompiler kc, Geometry g, DeviceBuffer x, DeviceBuffer filters, DeviceBuffer bias, DeviceBuffer residual, DeviceBuffer y,
                            DeviceBuffer partials, DeviceBuffer counters, boolean relu, int splits, CudaStream stream) {
-        check(g, DType.F16, x, filters, residual, y, partials, counters, splits);
+        check(g, DType.F16, Tile.SMALL, x, filters, residual, y, partials, counters, splits);
         if (bias != null) need(bias, 2L * g.cout(), "bias");
         CudaKernel k = kc.kernel(PROGRAM, ConvMma::source, "tessel_conv_mma");
-        k.launch(g.tilesN(), (int) g.tilesM(), splits, 128, 1, 1, 0, stream, geometry(CudaKernel.args().ptr(x).ptr(filters)
+        k.launch(g.tilesN(Tile.SMALL), (int) g.tilesM(Tile.SMALL), splits, 128, 1, 1, 0, stream, geometry(CudaKernel.args().ptr(x).ptr(filters)
                 .ptr(bias == null ? 0L : bias.address()).ptr(residual == null ? 0L : residual.address()).ptr(y)
                 .ptr(splits > 1 ? partials.address() : 0L).ptr(splits > 1 ? counters.address() : 0L), g).i32(relu ? 1 : 0).i32(splits));
     }
@@ -82,16 +100,17 @@ public final class ConvMma {
      * epilogue as {@link Int8Epilogue} applies it (sum * channel scale, + bias, + residual code * its scale, clamped,
      * requantized into y's int8 codes at the output scale), so y's codes equal the CPU emulation's. With {@code splits}
      * > 1, {@code partials} holds {@link ConvMmaTactic#partialBytes} bytes (int32 sums) and {@code counters}
-     * {@link Geometry#counters} ints that are zero (each run leaves them zero).
+     * {@link Geometry#counters} ints that are zero (each run leaves them zero). {@code tile}: the block's output tile.
      */
-    public static void runInt8(KernelCompiler kc, Geometry g, DeviceBuffer x, DeviceBuffer filters, Int8Epilogue.Params ep, DeviceBuffer y,
+    public static void runInt8(KernelCompiler kc, Geometry g, Tile tile, DeviceBuffer x, DeviceBuffer filters, Int8Epilogue.Params ep, DeviceBuffer y,
                                DeviceBuffer partials, DeviceBuffer counters, int splits, CudaStream stream) {
-        check(g, DType.I8, x, filters, ep.residual(), y, partials, counters, splits);
+        check(g, DType.I8, tile, x, filters, ep.residual(), y, partials, counters, splits);
         if (ep.out() != DType.I8) throw new IllegalArgumentException("tessel.conv.mma at int8 writes int8 codes, not " + ep.out().text());
         need(ep.channelScales(), 4L * g.cout(), "channel scales");
         if (ep.bias() != null) need(ep.bias(), 4L * g.cout(), "bias");
-        CudaKernel k = kc.kernel(PROGRAM, ConvMma::source, "tessel_conv_mma_s8");
-        k.launch(g.tilesN(), (int) g.tilesM(), splits, 128, 1, 1, 0, stream, geometry(CudaKernel.args().ptr(x).ptr(filters).ptr(ep.channelScales())
+        CudaKernel k = kc.kernel(PROGRAM, ConvMma::source, tile.int8Kernel);
+        if (tile.dynamicShared > 0) k.setMaxDynamicSharedMemory(tile.dynamicShared);
+        k.launch(g.tilesN(tile), (int) g.tilesM(tile), splits, tile.threads, 1, 1, tile.dynamicShared, stream, geometry(CudaKernel.args().ptr(x).ptr(filters).ptr(ep.channelScales())
                 .ptr(ep.bias() == null ? 0L : ep.bias().address()).ptr(ep.residual() == null ? 0L : ep.residual().address()).f32(ep.residualScale())
                 .f32(ep.lo()).f32(ep.hi()).ptr(y).f32(ep.outScale())
                 .ptr(splits > 1 ? partials.address() : 0L).ptr(splits > 1 ? counters.address() : 0L), g).i32(splits));
@@ -103,14 +122,14 @@ public final class ConvMma {
     }
 
     /** The checks both forms share: channels, splits, launch size, and the buffers' sizes at element type {@code t}. */
-    private static void check(Geometry g, DType t, DeviceBuffer x, DeviceBuffer filters, DeviceBuffer residual, DeviceBuffer y,
+    private static void check(Geometry g, DType t, Tile tile, DeviceBuffer x, DeviceBuffer filters, DeviceBuffer residual, DeviceBuffer y,
                               DeviceBuffer partials, DeviceBuffer counters, int splits) {
         String why = g.whyNot(t);
         if (why != null) throw new IllegalArgumentException(why);
         int slices = g.slices(t), most = Math.min(ConvMmaTactic.MAX_SPLITS, slices);
         if (splits < 1 || splits > most)
             throw new IllegalArgumentException("tessel.conv.mma: " + splits + " K splits of " + slices + " slices (1 to " + most + ")");
-        if (g.tilesM() > 65535 || g.m() > Integer.MAX_VALUE) throw new IllegalArgumentException("tessel.conv.mma: " + g.m() + " output pixels are too many for one launch");
+        if (g.tilesM(tile) > 65535 || g.m() > Integer.MAX_VALUE) throw new IllegalArgumentException("tessel.conv.mma: " + g.m() + " output pixels are too many for one launch");
         long out = g.m() * g.cout(), e = t.bytes();
         need(x, e * g.n() * g.h() * g.w() * g.c(), "input");
         need(filters, e * g.cout() * g.k(), "filters");

@@ -120,36 +120,38 @@ __device__ __forceinline__ void tessel_mma_row_sums(float& l0, float& l1) {
     l1 += __shfl_xor_sync(TESSEL_FULL_MASK, l1, 1);
     l1 += __shfl_xor_sync(TESSEL_FULL_MASK, l1, 2);
 }
-// A warp's 32 x 32 part of C += A B^T over KS steps of 32 bytes of K (16 f16 or 32 int8 values; 2 x 4 mma.sync tiles
-// a step): rows wm * 32.. of A and of B (C's columns wn * 32..), both row-major in shared memory LDB bytes apart, from
-// byte 0. A fragments reg 0 = (g, bytes 4t..4t+3 of the step), 1 = (g+8, ..), 2 = (g, 4t+16..), 3 = (g+8, 4t+16..); B
-// fragment reg 0 = B[n = g][bytes 4t..], reg 1 = bytes + 16 (tessel_mma_s8's comment: f16 and s8 fragments lie alike).
-// acc[i][j]: C's fragment of rows wm * 32 + 16 i.., columns wn * 32 + 8 j.. ([0], [1] = row g, columns 2t, 2t+1; [2], [3] = row g + 8)
-template <int KS, int LDB, typename ACC>
-__device__ __forceinline__ void tessel_mma_warp_32x32_bytes(ACC (&acc)[2][4][4], const unsigned char* as, const unsigned char* bs, int wm, int wn, int g, int tg) {
+// A warp's (16 MI) x (8 NJ) part of C += A B^T over KS steps of 32 bytes of K (16 f16 or 32 int8 values; MI x NJ
+// mma.sync tiles a step): as and bs point at the warp's first row of A and of B (C's first column), both row-major in
+// shared memory LDB bytes apart. A fragments reg 0 = (g, bytes 4t..4t+3 of the step), 1 = (g+8, ..), 2 = (g, 4t+16..),
+// 3 = (g+8, 4t+16..); B fragment reg 0 = B[n = g][bytes 4t..], reg 1 = bytes + 16 (tessel_mma_s8's comment: f16 and s8
+// fragments lie alike). acc[i][j]: C's fragment of rows 16 i.., columns 8 j.. ([0], [1] = row g, columns 2t, 2t+1;
+// [2], [3] = row g + 8)
+template <int MI, int NJ, int KS, int LDB, typename ACC>
+__device__ __forceinline__ void tessel_mma_warp_tile(ACC (&acc)[MI][NJ][4], const unsigned char* as, const unsigned char* bs, int g, int tg) {
 #pragma unroll
     for (int q = 0; q < KS; q++) {
-        unsigned a[2][4];
+        unsigned a[MI][4];
 #pragma unroll
-        for (int i = 0; i < 2; i++) {
-            const unsigned char* ap = as + (wm * 32 + i * 16 + g) * LDB + q * 32 + 4 * tg;
+        for (int i = 0; i < MI; i++) {
+            const unsigned char* ap = as + (i * 16 + g) * LDB + q * 32 + 4 * tg;
             a[i][0] = *reinterpret_cast<const unsigned*>(ap);
             a[i][1] = *reinterpret_cast<const unsigned*>(ap + 8 * LDB);
             a[i][2] = *reinterpret_cast<const unsigned*>(ap + 16);
             a[i][3] = *reinterpret_cast<const unsigned*>(ap + 8 * LDB + 16);
         }
 #pragma unroll
-        for (int j = 0; j < 4; j++) {
-            const unsigned char* bp = bs + (wn * 32 + j * 8 + g) * LDB + q * 32 + 4 * tg;
+        for (int j = 0; j < NJ; j++) {
+            const unsigned char* bp = bs + (j * 8 + g) * LDB + q * 32 + 4 * tg;
             const unsigned b0 = *reinterpret_cast<const unsigned*>(bp), b1 = *reinterpret_cast<const unsigned*>(bp + 16);
-            tessel_mma_acc(acc[0][j], a[0], b0, b1);
-            tessel_mma_acc(acc[1][j], a[1], b0, b1);
+#pragma unroll
+            for (int i = 0; i < MI; i++) tessel_mma_acc(acc[i][j], a[i], b0, b1);
         }
     }
 }
-// The f16 form: K = 16 * KS halves, rows LD halves apart
+// A warp's 32 x 32 part of C += A B^T, f16: K = 16 * KS halves, rows LD halves apart, the warp's rows wm * 32.. of A and
+// of B (C's columns wn * 32..)
 template <int KS, int LD>
 __device__ __forceinline__ void tessel_mma_warp_32x32(float (&acc)[2][4][4], const unsigned short* as, const unsigned short* bs, int wm, int wn, int g, int tg) {
-    tessel_mma_warp_32x32_bytes<KS, 2 * LD>(acc, reinterpret_cast<const unsigned char*>(as), reinterpret_cast<const unsigned char*>(bs), wm, wn, g, tg);
+    tessel_mma_warp_tile<2, 4, KS, 2 * LD>(acc, reinterpret_cast<const unsigned char*>(as + wm * 32 * LD), reinterpret_cast<const unsigned char*>(bs + wn * 32 * LD), g, tg);
 }
 #endif

@@ -105,13 +105,15 @@ class ConvMmaEmulatedTest {
         }
     }
 
-    record Int8Case(ConvMma.Geometry g, boolean bias, boolean residual, float lo, float hi, int splits) {}
+    record Int8Case(ConvMma.Geometry g, boolean bias, boolean residual, float lo, float hi, int splits, ConvMma.Tile tile) {
+        Int8Case(ConvMma.Geometry g, boolean bias, boolean residual, float lo, float hi, int splits) { this(g, bias, residual, lo, hi, splits, ConvMma.Tile.SMALL); }
+    }
 
     /**
      * The int8 kernel (m16n8k32 s8 mma, exact int32 sums, the requantizing epilogue in the kernel) equals
      * {@link ConvMma#referenceInt8} code for code: the sums are exact and the epilogue's f32 operations are the host's, in
-     * the same order. Split and unsplit, partial tiles, strides, dilation, Clip and ReLU, a residual; a second run gives
-     * the same codes with the tile counters back at zero.
+     * the same order. Split and unsplit, partial tiles, strides, dilation, Clip and ReLU, a residual, both tiles; a second
+     * run gives the same codes with the tile counters back at zero.
      */
     @Test void int8ConvolutionsEqualTheHostsCodeForCode() {
         float inf = Float.POSITIVE_INFINITY;
@@ -126,6 +128,11 @@ class ConvMmaEmulatedTest {
             // a 1x1 with a residual and ReLU (the bottleneck's conv3), split and not
             new Int8Case(new ConvMma.Geometry(1, 5, 5, 128, 5, 5, 1, 1, 1, 1, 0, 0, 1, 1, 128), true, true, 0, inf, 2),
             new Int8Case(new ConvMma.Geometry(1, 9, 9, 128, 9, 9, 1, 1, 1, 1, 0, 0, 1, 1, 128), true, true, 0, inf, 1),
+            // the wide tile (128 x 128 of 8 warps): 200 pixels and 144 channels leave partial tiles both ways; a residual
+            // and ReLU; unsplit and split; a 3x3 with a Clip
+            new Int8Case(new ConvMma.Geometry(2, 10, 10, 64, 10, 10, 1, 1, 1, 1, 0, 0, 1, 1, 144), true, false, 0, inf, 1, ConvMma.Tile.WIDE),
+            new Int8Case(new ConvMma.Geometry(1, 12, 12, 128, 12, 12, 1, 1, 1, 1, 0, 0, 1, 1, 128), true, true, 0, inf, 2, ConvMma.Tile.WIDE),
+            new Int8Case(new ConvMma.Geometry(1, 13, 13, 64, 13, 13, 3, 3, 1, 1, 1, 1, 1, 1, 128), false, false, -0.5f, 1.5f, 1, ConvMma.Tile.WIDE),
         };
         SplittableRandom r = new SplittableRandom(17);
         for (Int8Case c : cases) {
@@ -150,7 +157,7 @@ class ConvMmaEmulatedTest {
                 cb.fill((byte) 0);
                 Int8Epilogue.Params ep = new Int8Epilogue.Params(sb, bb, rb, resScale, c.lo(), c.hi(), DType.I8, outScale);
                 for (int run = 0; run < 2; run++) {
-                    ConvMma.runInt8(kc, g, xb, wb, ep, yb, pb, cb, c.splits(), CudaStream.DEFAULT);
+                    ConvMma.runInt8(kc, g, c.tile(), xb, wb, ep, yb, pb, cb, c.splits(), CudaStream.DEFAULT);
                     byte[] got = new byte[want.length];
                     yb.copyTo(got);
                     assertArrayEquals(want, got, c + " run " + run + ": the kernel's codes equal the host's");

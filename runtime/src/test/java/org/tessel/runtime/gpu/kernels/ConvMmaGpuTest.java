@@ -91,8 +91,8 @@ class ConvMmaGpuTest {
 
     /**
      * The int8 kernel on ResNet-50's convolutions: at batch 1 its codes equal {@link ConvMma#referenceInt8} (exact sums, the
-     * same epilogue), then at batch 256 (issue 10's INT8 target) its time unsplit beside the f16 kernel's on the same
-     * shape, printed as RESULT lines with the rate in TOPS.
+     * same epilogue) with either tile, then at batch 256 (issue 10's INT8 target) its time unsplit with either tile beside
+     * the f16 kernel's on the same shape, printed as RESULT lines with the rates in TOPS.
      */
     @Test void int8ConvolutionsAreExactAndTimedBesideF16AtBatch256() {
         CudaContext ctx = GpuTestSupport.requireGpu();
@@ -128,15 +128,18 @@ class ConvMmaGpuTest {
                         cb.fill((byte) 0);
                         Int8Epilogue.Params ep = new Int8Epilogue.Params(sb, bb, rb, 0.01f, 0f, Float.POSITIVE_INFINITY, org.tessel.api.DType.I8, 0.02f);
                         if (n == 1) {
-                            ConvMma.runInt8(kc, g, xb, wb, ep, yb, null, cb, 1, s);
-                            s.synchronize();
-                            byte[] got = new byte[(int) g.m() * cout];
-                            yb.copyTo(got);
-                            org.junit.jupiter.api.Assertions.assertArrayEquals(ConvMma.referenceInt8(g, x, w, scale, bias, res, 0.01f, 0f, Float.POSITIVE_INFINITY, 0.02f), got,
-                                    name + " b1: the int8 kernel's codes equal the host's");
+                            byte[] want = ConvMma.referenceInt8(g, x, w, scale, bias, res, 0.01f, 0f, Float.POSITIVE_INFINITY, 0.02f);
+                            for (ConvMma.Tile tile : ConvMma.Tile.values()) {
+                                ConvMma.runInt8(kc, g, tile, xb, wb, ep, yb, null, cb, 1, s);
+                                s.synchronize();
+                                byte[] got = new byte[(int) g.m() * cout];
+                                yb.copyTo(got);
+                                org.junit.jupiter.api.Assertions.assertArrayEquals(want, got, name + " b1, " + tile + " tile: the int8 kernel's codes equal the host's");
+                            }
                             continue;
                         }
-                        double i8 = medianUs(s, 50, () -> ConvMma.runInt8(kc, g, xb, wb, ep, yb, null, cb, 1, s));
+                        double i8 = medianUs(s, 50, () -> ConvMma.runInt8(kc, g, ConvMma.Tile.SMALL, xb, wb, ep, yb, null, cb, 1, s));
+                        double wide = medianUs(s, 50, () -> ConvMma.runInt8(kc, g, ConvMma.Tile.WIDE, xb, wb, ep, yb, null, cb, 1, s));
                         double f16;
                         try (DeviceBuffer xh = DeviceBuffer.allocate(2L * n * hw * hw * c); DeviceBuffer wh = DeviceBuffer.allocate(2L * cout * g.k());
                              DeviceBuffer bh = DeviceBuffer.allocate(2L * cout); DeviceBuffer rh = residual ? DeviceBuffer.allocate(2 * g.m() * cout) : null;
@@ -146,8 +149,8 @@ class ConvMmaGpuTest {
                             f16 = medianUs(s, 50, () -> ConvMma.run(kc, g, xh, wh, bh, rh, yh, null, cb, true, 1, s));
                         }
                         double ops = 2.0 * g.m() * cout * g.k();
-                        System.out.printf("RESULT|tessel.conv.mma int8 %s b256 (M %d, N %d, K %d)|int8 %.1f us (%.0f TOPS), f16 %.1f us (%.0f TFLOPS), int8 %.2fx f16's speed%n",
-                                name, g.m(), cout, g.k(), i8, ops / i8 / 1e6, f16, ops / f16 / 1e6, f16 / i8);
+                        System.out.printf("RESULT|tessel.conv.mma int8 %s b256 (M %d, N %d, K %d)|int8 64x64 %.1f us (%.0f TOPS), int8 wide %.1f us (%.0f TOPS), f16 64x64 %.1f us (%.0f TFLOPS); int8's best %.2fx f16's speed%n",
+                                name, g.m(), cout, g.k(), i8, ops / i8 / 1e6, wide, ops / wide / 1e6, f16, ops / f16 / 1e6, f16 / Math.min(i8, wide));
                     }
                 }
             }
