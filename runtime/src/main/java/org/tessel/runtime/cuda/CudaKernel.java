@@ -220,8 +220,12 @@ public final class CudaKernel {
         launch(grid, 1, 1, block, 1, 1, sharedBytes, stream, args);
     }
 
-    /** Raises the dynamic shared-memory limit of this kernel (needed above 48 KiB). */
+    /**
+     * Raises the dynamic shared-memory limit of this kernel (needed above 48 KiB); a call that asks for the limit already
+     * set does nothing (so a launcher may call it before every launch, inside a CUDA graph's capture too).
+     */
     public void setMaxDynamicSharedMemory(int bytes) {
+        if (bytes == sharedLimit) return;
         String call = "cuFuncSetAttribute(" + name + ", MAX_DYNAMIC_SHARED_SIZE_BYTES)";
         if (emulatedLauncher != null) {
             if (bytes < 0 || bytes > MAX_SHARED) throw new CudaException(call, CUresult.CUDA_ERROR_INVALID_VALUE, bytes + " bytes exceed sm_90's " + MAX_SHARED);
@@ -229,6 +233,7 @@ public final class CudaKernel {
             return;
         }
         check(call, JCudaDriver.cuFuncSetAttribute(function, CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes));
+        sharedLimit = bytes;
     }
 
     /** Registers per thread, as the driver's JIT allocated them (the emulated device has none to report and refuses). */
