@@ -116,14 +116,9 @@ final class Int8Layers {
         int[] od = out.type().shape().dims();
         if (od.length != 4 || od[1] != wd[0] || od[2] != spec.outH() || od[3] != spec.outW())
             throw GpuEngineException.unsupported(n, "the INT8 convolution computes [" + xd[0] + ", " + wd[0] + ", " + spec.outH() + ", " + spec.outW() + "], the IR says " + out.type().shape());
-        float sx = c.scale(x), sy = c.scale(out);
-        Int8Weights q = Int8Weights.forConv(w.constantValue(), c.weightScales(w, wd[0]));
-        DeviceBuffer wb = c.shared(w, "int8:krsc", () -> DeviceBuffer.ofBytes(q.codes()));
-        DeviceBuffer scales = c.shared(w, "int8:scales@" + Float.floatToIntBits(sx), () -> DeviceBuffer.ofFloats(q.outputScales(sx)));
-        DeviceBuffer bias = o.bias() == null ? null : c.shared(o.bias(), "f32", () -> DeviceBuffer.ofFloats(floats(o.bias())));
-        DeviceBuffer residual = o.residual() == null ? null : c.activation(o.residual());
-        float sr = o.residual() == null ? 1f : c.scale(o.residual());
-        Int8Epilogue.Params ep = new Int8Epilogue.Params(scales, bias, residual, sr, o.act().lo(), o.act().hi(), DType.I8, sy);
+        Quantized qc = quantized(c, o, x, w, out, wd[0]);
+        DeviceBuffer wb = qc.filters();
+        Int8Epilogue.Params ep = qc.epilogue();
         Int8Conv k = id.equals(GpuTactics.CONV_INT8_DP4A) ? Int8Conv.tessel(spec) : Int8Conv.cudnn(c.cudnn(), spec);
         DeviceBuffer xb = c.activation(x), yb = c.activation(out);
         DeviceBuffer acc = c.keep(DeviceBuffer.allocate(k.accumulatorBytes()));
@@ -152,14 +147,9 @@ final class Int8Layers {
         if (o.residual() != null && c.layoutOf(o.residual()) != Layout.NHWC)
             throw GpuEngineException.unsupported(n, GpuTactics.CONV_MMA + " adds its residual %" + o.residual().name() + " in NHWC like the output (the plan lays it out " + c.layoutOf(o.residual()).text() + ")");
         ConvMma.Geometry g = ConvLayers.mmaGeometry(n, xd, wd, od, strides, pads, dil, DType.I8);
-        float sx = c.scale(x), sy = c.scale(out);
-        Int8Weights q = Int8Weights.forConv(w.constantValue(), c.weightScales(w, wd[0]));
-        DeviceBuffer wb = c.shared(w, "int8:krsc", () -> DeviceBuffer.ofBytes(q.codes()));
-        DeviceBuffer scales = c.shared(w, "int8:scales@" + Float.floatToIntBits(sx), () -> DeviceBuffer.ofFloats(q.outputScales(sx)));
-        DeviceBuffer bias = o.bias() == null ? null : c.shared(o.bias(), "f32", () -> DeviceBuffer.ofFloats(floats(o.bias())));
-        DeviceBuffer residual = o.residual() == null ? null : c.activation(o.residual());
-        float sr = o.residual() == null ? 1f : c.scale(o.residual());
-        Int8Epilogue.Params ep = new Int8Epilogue.Params(scales, bias, residual, sr, o.act().lo(), o.act().hi(), DType.I8, sy);
+        Quantized qc = quantized(c, o, x, w, out, wd[0]);
+        DeviceBuffer wb = qc.filters();
+        Int8Epilogue.Params ep = qc.epilogue();
         DeviceBuffer xb = c.activation(x), yb = c.activation(out);
         DeviceBuffer tiles = ConvLayers.mmaCounters(c, g);
         String planned = variant.isEmpty() || variant.get(0).equals(VARIANT) ? null : variant.get(0);
@@ -174,6 +164,25 @@ final class Int8Layers {
             @Override public LayerPlan plan() { return c.plan(n, tactic, out); }
             @Override public void enqueue(CudaStream st) { ConvMma.runInt8(c.kernels(), g, tile, xb, wb, ep, yb, s > 1 ? ws.get() : null, tiles, s, st); }
         };
+    }
+
+    /** A convolution's filter codes on the device (KRSC, per output channel) and its requantizing epilogue. */
+    private record Quantized(DeviceBuffer filters, Int8Epilogue.Params epilogue) {}
+
+    /**
+     * The filters of a convolution with {@code cout} output channels quantized per channel (shared by the layers that
+     * read them) and its epilogue: s_x·s_w[c] for x's scale, the f32 bias, the residual's codes at its scale, the
+     * activation's clamp, the output's codes at its scale.
+     */
+    private static Quantized quantized(LayerContext c, ConvLayers.Operands o, Value x, Value w, Value out, int cout) {
+        float sx = c.scale(x), sy = c.scale(out);
+        Int8Weights q = Int8Weights.forConv(w.constantValue(), c.weightScales(w, cout));
+        DeviceBuffer codes = c.shared(w, "int8:krsc", () -> DeviceBuffer.ofBytes(q.codes()));
+        DeviceBuffer scales = c.shared(w, "int8:scales@" + Float.floatToIntBits(sx), () -> DeviceBuffer.ofFloats(q.outputScales(sx)));
+        DeviceBuffer bias = o.bias() == null ? null : c.shared(o.bias(), "f32", () -> DeviceBuffer.ofFloats(floats(o.bias())));
+        DeviceBuffer residual = o.residual() == null ? null : c.activation(o.residual());
+        float sr = o.residual() == null ? 1f : c.scale(o.residual());
+        return new Quantized(codes, new Int8Epilogue.Params(scales, bias, residual, sr, o.act().lo(), o.act().hi(), DType.I8, sy));
     }
 
     /** y[M, N] = x[M, K] · W (+ bias) (+ residual) (ReLU) at INT8; {@code w} [K, N], or [N, K] with {@code transB}. */
