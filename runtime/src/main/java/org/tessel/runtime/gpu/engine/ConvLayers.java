@@ -468,9 +468,8 @@ public final class ConvLayers implements TacticImplementation {
         Act act = o.act();
         boolean relu = act == Act.RELU;
         DeviceBuffer tiles = mmaCounters(c, g);
-        int splits = mmaSplits(c, owner, o.conv(), g, DType.F16, variant.isEmpty() || Activation.Op.ofVariant(variant.get(0)) != null ? null : variant.get(0), xb,
+        int s = mmaSplits(c, owner, o.conv(), g, DType.F16, variant.isEmpty() || Activation.Op.ofVariant(variant.get(0)) != null ? null : variant.get(0), xb,
                 (option, partials) -> (xin, st) -> ConvMma.run(c.kernels(), g, xin, wb, bb, rb, yb, partials, tiles, relu, option, st));
-        int s = splits;
         java.util.function.Supplier<DeviceBuffer> ws = c.workspace();
         String tactic = GpuTactics.variant(id, org.tessel.tactics.conv.ConvMmaTactic.SPLIT_VARIANT + s) + act.variantSuffix();
         long elems = out.type().numElements();
