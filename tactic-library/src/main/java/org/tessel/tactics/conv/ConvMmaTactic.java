@@ -62,7 +62,7 @@ public final class ConvMmaTactic extends BaseTactic {
     static int outputMultiple(Precision p) { return p == Precision.INT8 ? 16 : 8; }
 
     public ConvMmaTactic() {
-        super(ID, "Tessel's 2-D NHWC convolution on tensor cores: implicit GEMM, 64x64 tiles of mma.sync, K split over the grid for few output pixels (partial sums added by each tile's last block), bias, residual and ReLU in its epilogue; one launch",
+        super(ID, "Tessel's 2-D NHWC convolution on tensor cores: implicit GEMM, 64x64 tiles of mma.sync (128x128 for many pixels at INT8), K split over the grid for few output pixels (partial sums added by each tile's last block), the epilogue fused (FP16: bias, residual, ReLU; INT8: scales, bias, residual, ReLU or Clip, requantized); one launch",
                 Backend.GPU, EnumSet.of(Precision.FP16, Precision.INT8), EnumSet.of(Layout.NHWC));
     }
 
