@@ -29,9 +29,9 @@ import org.tessel.tactics.NodeFacts.ConvGeometry;
  * H100: in the FP16 engine at batch 1 (2026-12-07) layer3's 3x3 convolutions took 8.0 us and layer4's 9.2, where their
  * weights read in 0.4 and 1.4 us.
  *
- * <p>Takes: Conv and fused conv_bias_act whose body is bias, a residual Add and Relu; one group, input channels a
- * multiple of 32 and output channels of 8, constant filters and bias, dilations and strides any, symmetric or not pads;
- * FP16 (input channels a multiple of 32, output channels of 8) or INT8 (64 and 16; Clip too), NHWC. The split is a variant ({@code tessel.conv.mma/splitS}); without one the runtime takes {@link #splits}.
+ * <p>Takes: Conv and fused conv_bias_act whose body is bias, a residual Add and Relu; one group, constant filters and
+ * bias, dilations and strides any, symmetric or not pads; FP16 (input channels a multiple of 32, output channels of 8)
+ * or INT8 (64 and 16; Clip too), NHWC. The split is a variant ({@code tessel.conv.mma/splitS}); without one the runtime takes {@link #splits}.
  */
 public final class ConvMmaTactic extends BaseTactic {
     /** The catalogue id. */
@@ -58,8 +58,19 @@ public final class ConvMmaTactic extends BaseTactic {
     /** A K slice's values for elements of {@code bytes} bytes: 32 f16, 64 int8. */
     public static int slice(int bytes) { return SLICE_BYTES / bytes; }
 
-    /** Output channels a multiple of this: 8 (f16, pairs of columns a thread) or 16 (int8, 16-byte runs of codes). */
-    static int outputMultiple(Precision p) { return p == Precision.INT8 ? 16 : 8; }
+    /** Output channels a multiple of this for elements of {@code bytes} bytes: 8 (f16, pairs of columns a thread) or 16 (int8, 16-byte runs of codes). */
+    static int outputMultiple(int bytes) { return bytes == 1 ? 16 : 8; }
+
+    /**
+     * Why the kernel for elements of {@code bytes} bytes cannot take {@code cin} input and {@code cout} output channels
+     * (null: it can): input channels a multiple of a K slice ({@link #slice}), output channels of {@link #outputMultiple}.
+     * The catalogue, the kernel's launcher and the INT8 builder all ask this.
+     */
+    public static String channelsWhyNot(long cin, long cout, int bytes) {
+        int slice = slice(bytes), outs = outputMultiple(bytes);
+        if (cin % slice == 0 && cout % outs == 0) return null;
+        return "input channels that are a multiple of " + slice + " and output channels of " + outs + " (got " + cin + " -> " + cout + ")";
+    }
 
     public ConvMmaTactic() {
         super(ID, "Tessel's 2-D NHWC convolution on tensor cores: implicit GEMM, 64x64 tiles of mma.sync (128x128 for many pixels at INT8), K split over the grid for few output pixels (partial sums added by each tile's last block), the epilogue fused (FP16: bias, residual, ReLU; INT8: scales, bias, residual, ReLU or Clip, requantized); one launch",
@@ -76,9 +87,8 @@ public final class ConvMmaTactic extends BaseTactic {
         String planar = NodeFacts.planarWhyNot(conv, g);
         if (planar != null) return planar;
         if (g.group() != 1) return "one group only (got group " + g.group() + ")";
-        int slice = slice(p.storage().bytes()), outs = outputMultiple(p);
-        if (g.cin() % slice != 0 || g.cout() % outs != 0)
-            return "needs input channels that are a multiple of " + slice + " and output channels of " + outs + " at " + p.text() + " (got " + g.cin() + " -> " + g.cout() + ")";
+        String channels = channelsWhyNot(g.cin(), g.cout(), p.storage().bytes());
+        if (channels != null) return "at " + p.text() + " needs " + channels;
         String operands = NodeFacts.nonConstantConvOperands(n, conv);
         if (operands != null) return operands;
         Set<String> body = p == Precision.INT8 ? INT8_BODY_OPS : BODY_OPS;
@@ -134,8 +144,8 @@ public final class ConvMmaTactic extends BaseTactic {
     @Override public TacticFeatures features(Node n, Precision p, Layout l) {
         long[] g = Work.gemmDims(NodeFacts.anchor(n, CONV));
         if (wide(g[0], (int) g[1], p.storage().bytes(), WORKSPACE_SMS))
-            return new TacticFeatures(WIDE_TENSOR_EFFICIENCY, true, WIDE_TILE, WIDE_TILE, slice(p.storage().bytes()), outputMultiple(p), MEMORY_EFFICIENCY, 1, 1, false);
-        return new TacticFeatures(TENSOR_EFFICIENCY, true, TILE_M, TILE_N, slice(p.storage().bytes()), outputMultiple(p), MEMORY_EFFICIENCY, 1, MAX_SPLITS, false);
+            return new TacticFeatures(WIDE_TENSOR_EFFICIENCY, true, WIDE_TILE, WIDE_TILE, slice(p.storage().bytes()), outputMultiple(p.storage().bytes()), MEMORY_EFFICIENCY, 1, 1, false);
+        return new TacticFeatures(TENSOR_EFFICIENCY, true, TILE_M, TILE_N, slice(p.storage().bytes()), outputMultiple(p.storage().bytes()), MEMORY_EFFICIENCY, 1, MAX_SPLITS, false);
     }
 
     /**

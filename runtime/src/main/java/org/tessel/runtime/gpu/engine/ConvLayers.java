@@ -539,7 +539,7 @@ public final class ConvLayers implements TacticImplementation {
      */
     static int mmaSplits(LayerContext c, Node owner, Node conv, ConvMma.Geometry g, DType t, String split, DeviceBuffer xb, MmaCall call) {
         String id = GpuTactics.CONV_MMA, prefix = org.tessel.tactics.conv.ConvMmaTactic.SPLIT_VARIANT;
-        int most = Math.min(org.tessel.tactics.conv.ConvMmaTactic.MAX_SPLITS, g.k() / org.tessel.tactics.conv.ConvMmaTactic.slice(t.bytes()));
+        int most = Math.min(org.tessel.tactics.conv.ConvMmaTactic.MAX_SPLITS, g.slices(t));
         int splits = org.tessel.tactics.conv.ConvMmaTactic.splits(g.m(), g.cout(), g.k(), t.bytes(), c.kernels().context().device().smCount());
         if (split != null) {
             String count = split.startsWith(prefix) ? split.substring(prefix.length()) : "";

@@ -66,10 +66,8 @@ final class Int8Layers {
             return "cuDNN's int8 convolution takes no dilation (CUDNN_STATUS_NOT_SUPPORTED on an H100, cuDNN 9.14; got " + java.util.Arrays.toString(dil) + "; "
                     + GpuTactics.CONV_INT8_DP4A + " takes it)";
         if (id.equals(GpuTactics.CONV_MMA)) {
-            int cin = xd[1], cout = wd[0], slice = org.tessel.tactics.conv.ConvMmaTactic.slice(1);
-            if (cin % slice != 0 || cout % 16 != 0)
-                return id + " at int8 takes input channels that are a multiple of " + slice + " and output channels of 16 (got " + cin + " -> " + cout + ")";
-            return null;
+            String channels = org.tessel.tactics.conv.ConvMmaTactic.channelsWhyNot(xd[1], wd[0], 1);
+            return channels == null ? null : id + " at int8 takes " + channels;
         }
         if (id.equals(GpuTactics.CONV_1X1_GEMM) || id.equals(GpuTactics.CONV_IM2COL_GEMM)) {
             Im2col.Geometry g;

@@ -30,14 +30,12 @@ public final class ConvMma {
          */
         public String whyNot(DType t) {
             if (t != DType.F16 && t != DType.I8) return "tessel.conv.mma runs f16 and int8 convolutions, not " + t.text();
-            int slice = ConvMmaTactic.slice(t.bytes()), outs = t == DType.I8 ? 16 : 8;
-            if (c % slice != 0 || cout % outs != 0)
-                return "tessel.conv.mma at " + t.text() + " takes input channels that are a multiple of " + slice + " and output channels of " + outs + " (got " + c + " -> " + cout + ")";
-            return null;
+            String channels = ConvMmaTactic.channelsWhyNot(c, cout, t.bytes());
+            return channels == null ? null : "tessel.conv.mma at " + t.text() + " takes " + channels;
         }
 
         /** K slices of element type {@code t}. */
-        int slices(DType t) { return k() / ConvMmaTactic.slice(t.bytes()); }
+        public int slices(DType t) { return k() / ConvMmaTactic.slice(t.bytes()); }
 
         /** Output pixels: the GEMM's M. */
         public long m() { return (long) n * oh * ow; }
