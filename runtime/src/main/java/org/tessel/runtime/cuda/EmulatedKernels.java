@@ -27,9 +27,9 @@ import java.util.regex.Pattern;
  * single PTX instruction (f16/bf16 conversions) are replaced by host versions, and CUDA's
  * {@code __dp4a} intrinsic has a C version in the shim, as have the f16x2 subtraction and fma and the
  * m16n8k16 {@code mma} (A's rows 8..15 zero) of the weight-only GEMV's tensor-core form, whose lanes exchange their
- * fragments by warp shuffles, and mma.cuh's wrappers for the tensor-core attention kernels (the full m16n8k16
+ * fragments by warp shuffles, and mma.cuh's wrappers for the tensor-core kernels (the full m16n8k16
  * {@code mma} and the m16n8k32 s8 one, shared-window addresses as offsets in the block's static shared memory, {@code cp.async} done at once,
- * {@code ldmatrix.trans} by shuffled row addresses); a source with any other {@code asm}, with {@code wmma}, or with a
+ * {@code ldmatrix} and {@code ldmatrix.trans} by shuffled row addresses, row alignment checked); a source with any other {@code asm}, with {@code wmma}, or with a
  * CUDA header is refused, naming the program and why.
  *
  * <p>Each kernel is marked cooperative when it, or a function it calls, uses {@code __syncthreads},
@@ -50,7 +50,7 @@ final class EmulatedKernels {
             Map.entry("tessel_hsub2", "inline unsigned tessel_hsub2(unsigned a, unsigned b) { return tessel_emu_hsub2(a, b); }"),
             Map.entry("tessel_hfma2", "inline unsigned tessel_hfma2(unsigned a, unsigned b, unsigned c) { return tessel_emu_hfma2(a, b, c); }"),
             Map.entry("tessel_mma_f16_r8", "inline void tessel_mma_f16_r8(float (&d)[4], unsigned a0, unsigned a2, unsigned b0, unsigned b1) { tessel_emu_mma_f16_r8(d, a0, a2, b0, b1); }"),
-            // mma.cuh's tensor-core attention tiles: the full m16n8k16 mma, shared-window addresses, cp.async done at once, ldmatrix.trans
+            // mma.cuh's tensor-core tiles: the full m16n8k16 and m16n8k32 mmas, shared-window addresses, cp.async done at once, ldmatrix (plain and .trans)
             Map.entry("tessel_mma_f16", "inline void tessel_mma_f16(float* c, const unsigned* a, unsigned b0, unsigned b1) { tessel_emu_mma_f16(c, a, b0, b1); }"),
             Map.entry("tessel_mma_s8", "inline void tessel_mma_s8(int* c, const unsigned* a, unsigned b0, unsigned b1) { tessel_emu_mma_s8(c, a, b0, b1); }"),
             Map.entry("tessel_smem_addr", "inline unsigned tessel_smem_addr(const void* p) { return tessel_emu_smem_addr(p); }"),
@@ -58,6 +58,7 @@ final class EmulatedKernels {
             Map.entry("tessel_cp_async_commit", "inline void tessel_cp_async_commit() {}"),
             Map.entry("tessel_cp_async_wait_all_but_one", "inline void tessel_cp_async_wait_all_but_one() {}"),
             Map.entry("tessel_cp_async_wait_all", "inline void tessel_cp_async_wait_all() {}"),
+            Map.entry("tessel_ldmatrix_x4", "inline void tessel_ldmatrix_x4(unsigned* r, unsigned addr) { tessel_emu_ldmatrix_x4(r, addr); }"),
             Map.entry("tessel_ldmatrix_x4_trans", "inline void tessel_ldmatrix_x4_trans(unsigned* r, unsigned addr) { tessel_emu_ldmatrix_x4_trans(r, addr); }"));
 
     /** g++'s options for a kernel and for the shim's precompiled header (which must match, -shared aside). */

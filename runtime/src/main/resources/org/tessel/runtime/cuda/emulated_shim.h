@@ -556,6 +556,17 @@ inline void tessel_emu_cp_async16(unsigned dst, const void* src, int bytes) {
     std::memset(d, 0, 16);
     if (bytes > 0) std::memcpy(d, src, (size_t) (bytes < 16 ? bytes : 16));
 }
+// ldmatrix.sync.aligned.m8n8.x4.shared.b16: lanes 8m..8m+7 give the row addresses of 8x8 b16 matrix m; lane 4 g + t
+// receives in r[m] matrix m's row g, elements 2t and 2t + 1 (bytes 4t..4t+3 of the row). A row address must be 16-byte
+// aligned, as on a GPU
+inline void tessel_emu_ldmatrix_x4(unsigned* r, unsigned addr) {
+    const int lane = (int) (threadIdx.x & 31u), g = lane >> 2, t = lane & 3;
+    if ((uintptr_t) tessel_emu_smem_ptr(addr) & 15u) throw tessel_emu::Failure("ldmatrix: a row address not 16-byte aligned");
+    for (int m = 0; m < 4; m++) {
+        const unsigned row = __shfl_sync(~0u, addr, 8 * m + g);
+        std::memcpy(&r[m], tessel_emu_smem_ptr(row) + 4 * t, 4);
+    }
+}
 // ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16: lanes 8m..8m+7 give the row addresses of 8x8 b16 matrix m; lane 4 g + t
 // receives in r[m] matrix m's elements (row 2t, column g) and (row 2t + 1, column g)
 inline void tessel_emu_ldmatrix_x4_trans(unsigned* r, unsigned addr) {

@@ -39,8 +39,8 @@ public final class ConvMmaTactic extends BaseTactic {
     /** The output tile (pixels x channels) of a block, and its K slice in bytes and in f16 values. */
     public static final int TILE_M = 64, TILE_N = 64, SLICE_BYTES = 64, SLICE = SLICE_BYTES / 2;
     /**
-     * The wide tile's side: 128 x 128 outputs of 8 warps, each 64 x 32 (int8 only): where there are many pixels, each
-     * slice's shared-memory bytes feed more mma work than the 64 x 64 tile's warps of 32 x 32 do.
+     * The wide tile's side: 128 x 128 outputs of 4 warps, each 64 x 64 (int8 only): where there are many pixels, a warp
+     * does twice the mma work per shared-memory byte of the 64 x 64 tile's warps of 32 x 32.
      */
     public static final int WIDE_TILE = 128;
     /** The variant naming the wide tile, unsplit. */
@@ -49,7 +49,11 @@ public final class ConvMmaTactic extends BaseTactic {
     public static final int MAX_SPLITS = 32, MIN_SLICES_PER_SPLIT = 4;
     /** The variant part naming a split count: {@code split} followed by the count. */
     public static final String SPLIT_VARIANT = "split";
-    /** mma.sync from registers loaded through shared memory, no asynchronous copies: well below cuDNN's pipelined kernels at large shapes. */
+    /**
+     * mma.sync fed by ldmatrix from a three-stage cp.async pipeline (estimates, to be fitted from ConvMmaGpuTest's TOPS).
+     * Shared memory gives 128 bytes a clock an SM, about one mma's worth of fragments for a 64 x 64 warp (128 bytes an
+     * mma), half of one for a 32 x 32 warp (256 bytes an mma): the small tile cannot pass half the tensor-core peak.
+     */
     static final double TENSOR_EFFICIENCY = 0.45, WIDE_TENSOR_EFFICIENCY = 0.55, MEMORY_EFFICIENCY = 0.7;
 
     private static final Set<String> CONV = Set.of("Conv");

@@ -53,10 +53,10 @@ public final class ConvMma {
 
     /**
      * A block's output tile: {@link #SMALL}, 64 x 64 of 4 warps (each 32 x 32), for few pixels and split K; {@link #WIDE},
-     * 128 x 128 of 8 warps (each 64 x 32: a slice's shared-memory bytes feed more mma work), int8 only, for many pixels.
+     * 128 x 128 of 4 warps (each 64 x 64: twice the mma work per shared-memory byte of a 32 x 32 warp), int8 only, for many pixels.
      */
     public enum Tile {
-        SMALL(ConvMmaTactic.TILE_M, 128, "tessel_conv_mma_s8", 0), WIDE(ConvMmaTactic.WIDE_TILE, 256, "tessel_conv_mma_s8_wide", ConvMmaTactic.WIDE_TILE * (ConvMmaTactic.WIDE_TILE + 4) * 4);
+        SMALL(ConvMmaTactic.TILE_M, 128, "tessel_conv_mma_s8", 0), WIDE(ConvMmaTactic.WIDE_TILE, 128, "tessel_conv_mma_s8_wide", ConvMmaTactic.WIDE_TILE * (ConvMmaTactic.WIDE_TILE + 4) * 4);
 
         final int size, threads, dynamicShared;
         final String int8Kernel;

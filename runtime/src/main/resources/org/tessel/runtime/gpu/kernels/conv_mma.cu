@@ -29,7 +29,7 @@ struct CmTile {
     static_assert(BM == BN && BM * 4 % THREADS == 0 && BM * BN / 16 % THREADS == 0, "a square tile whose chunks the threads share evenly");
 };
 typedef CmTile<64, 64, 2, 2> CmSmall;   // 128 threads, warps of 32 x 32; 30 KB of static shared memory
-typedef CmTile<128, 128, 2, 4> CmWide;  // 256 threads, warps of 64 x 32; 66 KB of dynamic shared memory
+typedef CmTile<128, 128, 2, 2> CmWide;  // 128 threads, warps of 64 x 64; 66 KB of dynamic shared memory
 
 struct ConvMmaGeom {
     int n, h, w, c, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw, cout;
@@ -48,7 +48,7 @@ template <class TL, typename E, typename ACC>
 __device__ __forceinline__ void tessel_cm_mainloop(ACC (&acc)[TL::MI][TL::NJ][4], const E* __restrict__ x, const E* __restrict__ wt, const ConvMmaGeom& g,
                                                    int rowBase, int colBase, int s0, int s1, unsigned char* sm) {
     constexpr int SLICE = CM_SLICE_BYTES / (int) sizeof(E);
-    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, gr = lane >> 2, tg = lane & 3;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int wm = warp / TL::WARPS_N, wn = warp % TL::WARPS_N;
     const int m = g.n * g.oh * g.ow, k = g.kh * g.kw * g.c;
     // this thread's 16-byte chunks of a slice, rows r = tid / 4 + (THREADS / 4) i, from byte 16 (tid % 4); for each row
@@ -102,7 +102,7 @@ __device__ __forceinline__ void tessel_cm_mainloop(ACC (&acc)[TL::MI][TL::NJ][4]
         tessel_cp_async_commit();
         // rows of W are columns of y
         tessel_mma_warp_tile<TL::MI, TL::NJ, CM_SLICE_BYTES / 32, CM_LDB>(acc, sm + st * TL::STAGE_A + wm * TL::MI * 16 * CM_LDB,
-                                                                           sm + CM_STAGES * TL::STAGE_A + st * TL::STAGE_W + wn * TL::NJ * 8 * CM_LDB, gr, tg);
+                                                                           sm + CM_STAGES * TL::STAGE_A + st * TL::STAGE_W + wn * TL::NJ * 8 * CM_LDB, lane);
     }
     tessel_cp_async_wait_all();
 }
@@ -326,9 +326,9 @@ tessel_conv_mma_s8(const signed char* __restrict__ x, const signed char* __restr
     tessel_cm_s8<CmSmall>(x, wt, scale, bias, residual, res_scale, lo, hi, y, out_scale, partials, counters, g, splits, sm, &lastBlock);
 }
 
-// 128 x 128 tiles of 8 warps, each 64 x 32 (many pixels: each slice's shared bytes feed twice the mma work of the small
-// tile's), CmWide::SMEM bytes of dynamic shared memory
-extern "C" __global__ void __launch_bounds__(256)
+// 128 x 128 tiles of 4 warps, each 64 x 64 (many pixels: a warp's mma work per shared-memory byte twice the small tile's
+// 32 x 32 warps'), CmWide::SMEM bytes of dynamic shared memory
+extern "C" __global__ void __launch_bounds__(128)
 tessel_conv_mma_s8_wide(const signed char* __restrict__ x, const signed char* __restrict__ wt, const float* __restrict__ scale, const float* __restrict__ bias,
                         const signed char* __restrict__ residual, float res_scale, float lo, float hi, signed char* __restrict__ y, float out_scale,
                         int* partials, int* counters,

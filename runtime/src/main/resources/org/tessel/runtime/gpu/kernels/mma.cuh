@@ -1,6 +1,6 @@
 // Tensor-core and asynchronous-copy helpers shared by the mma kernels (attention_mma.cu, paged_prefill_mma.cu,
 // weight_only_gemm_mma.cu, conv_mma.cu):
-// mma.sync m16n8k16 f16 -> f32 and m16n8k32 s8 -> s32, f16 packing, shared-memory addresses, cp.async 16-byte copies, ldmatrix.trans, and a
+// mma.sync m16n8k16 f16 -> f32 and m16n8k32 s8 -> s32, f16 packing, shared-memory addresses, cp.async 16-byte copies, ldmatrix (plain and .trans), and a
 // flash-attention tile's scores and online softmax + P V on the fragments.
 #ifndef TESSEL_MMA_CUH
 #define TESSEL_MMA_CUH
@@ -24,6 +24,9 @@ __device__ __forceinline__ void tessel_cp_async16(unsigned dst, const void* src,
 __device__ __forceinline__ void tessel_cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
 __device__ __forceinline__ void tessel_cp_async_wait_all_but_one() { asm volatile("cp.async.wait_group 1;\n" ::: "memory"); }
 __device__ __forceinline__ void tessel_cp_async_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::: "memory"); }
+// four 8x8 b16 matrices from shared memory: lanes 8m..8m+7 give matrix m's row addresses (16 bytes a row, 16-byte
+// aligned); lane 4 g + t receives in r[m] matrix m's row g, elements 2t and 2t + 1 (its bytes 4t..4t+3)
+__device__ __forceinline__ void tessel_ldmatrix_x4(unsigned* r, unsigned addr) { asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n" : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(addr)); }
 // four 8x8 b16 matrices from shared memory, transposed: lanes 8m..8m+7 give matrix m's row addresses
 __device__ __forceinline__ void tessel_ldmatrix_x4_trans(unsigned* r, unsigned addr) { asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n" : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(addr)); }
 
@@ -122,36 +125,38 @@ __device__ __forceinline__ void tessel_mma_row_sums(float& l0, float& l1) {
 }
 // A warp's (16 MI) x (8 NJ) part of C += A B^T over KS steps of 32 bytes of K (16 f16 or 32 int8 values; MI x NJ
 // mma.sync tiles a step): as and bs point at the warp's first row of A and of B (C's first column), both row-major in
-// shared memory LDB bytes apart. A fragments reg 0 = (g, bytes 4t..4t+3 of the step), 1 = (g+8, ..), 2 = (g, 4t+16..),
-// 3 = (g+8, 4t+16..); B fragment reg 0 = B[n = g][bytes 4t..], reg 1 = bytes + 16 (tessel_mma_s8's comment: f16 and s8
-// fragments lie alike). acc[i][j]: C's fragment of rows 16 i.., columns 8 j.. ([0], [1] = row g, columns 2t, 2t+1;
-// [2], [3] = row g + 8)
+// shared memory LDB bytes apart (a multiple of 16; LDB / 16 odd keeps ldmatrix's eight rows a phase on distinct banks).
+// A fragments reg 0 = (g, bytes 4t..4t+3 of the step), 1 = (g+8, ..), 2 = (g, 4t+16..), 3 = (g+8, 4t+16..): ldmatrix.x4
+// of the 16 x 32-byte block, lanes 0-15 giving rows 0-15 at byte 0 and lanes 16-31 at byte 16. B fragment reg 0 =
+// B[n = g][bytes 4t..], reg 1 = bytes + 16 (tessel_mma_s8's comment: f16 and s8 fragments lie alike): one ldmatrix.x4
+// gives two 8-column tiles' fragments, lanes 0-7 rows 0-7 at byte 0, 8-15 at byte 16, 16-31 rows 8-15 likewise.
+// acc[i][j]: C's fragment of rows 16 i.., columns 8 j.. ([0], [1] = row g, columns 2t, 2t+1; [2], [3] = row g + 8)
 template <int MI, int NJ, int KS, int LDB, typename ACC>
-__device__ __forceinline__ void tessel_mma_warp_tile(ACC (&acc)[MI][NJ][4], const unsigned char* as, const unsigned char* bs, int g, int tg) {
+__device__ __forceinline__ void tessel_mma_warp_tile(ACC (&acc)[MI][NJ][4], const unsigned char* as, const unsigned char* bs, int lane) {
+    static_assert(NJ % 2 == 0 && LDB % 16 == 0, "B tiles in pairs, 16-byte rows");
+    const unsigned aRow = tessel_smem_addr(as + (lane & 15) * LDB + 16 * (lane >> 4));
+    const unsigned bRow = tessel_smem_addr(bs + ((lane & 7) + 8 * (lane >> 4)) * LDB + 16 * ((lane >> 3) & 1));
 #pragma unroll
     for (int q = 0; q < KS; q++) {
         unsigned a[MI][4];
 #pragma unroll
-        for (int i = 0; i < MI; i++) {
-            const unsigned char* ap = as + (i * 16 + g) * LDB + q * 32 + 4 * tg;
-            a[i][0] = *reinterpret_cast<const unsigned*>(ap);
-            a[i][1] = *reinterpret_cast<const unsigned*>(ap + 8 * LDB);
-            a[i][2] = *reinterpret_cast<const unsigned*>(ap + 16);
-            a[i][3] = *reinterpret_cast<const unsigned*>(ap + 8 * LDB + 16);
-        }
+        for (int i = 0; i < MI; i++) tessel_ldmatrix_x4(a[i], aRow + i * 16 * LDB + q * 32);
 #pragma unroll
-        for (int j = 0; j < NJ; j++) {
-            const unsigned char* bp = bs + (j * 8 + g) * LDB + q * 32 + 4 * tg;
-            const unsigned b0 = *reinterpret_cast<const unsigned*>(bp), b1 = *reinterpret_cast<const unsigned*>(bp + 16);
+        for (int j = 0; j < NJ; j += 2) {
+            unsigned b[4];
+            tessel_ldmatrix_x4(b, bRow + j * 8 * LDB + q * 32);
 #pragma unroll
-            for (int i = 0; i < MI; i++) tessel_mma_acc(acc[i][j], a[i], b0, b1);
+            for (int i = 0; i < MI; i++) {
+                tessel_mma_acc(acc[i][j], a[i], b[0], b[1]);
+                tessel_mma_acc(acc[i][j + 1], a[i], b[2], b[3]);
+            }
         }
     }
 }
 // A warp's 32 x 32 part of C += A B^T, f16: K = 16 * KS halves, rows LD halves apart, the warp's rows wm * 32.. of A and
 // of B (C's columns wn * 32..)
 template <int KS, int LD>
-__device__ __forceinline__ void tessel_mma_warp_32x32(float (&acc)[2][4][4], const unsigned short* as, const unsigned short* bs, int wm, int wn, int g, int tg) {
-    tessel_mma_warp_tile<2, 4, KS, 2 * LD>(acc, reinterpret_cast<const unsigned char*>(as + wm * 32 * LD), reinterpret_cast<const unsigned char*>(bs + wn * 32 * LD), g, tg);
+__device__ __forceinline__ void tessel_mma_warp_32x32(float (&acc)[2][4][4], const unsigned short* as, const unsigned short* bs, int wm, int wn, int lane) {
+    tessel_mma_warp_tile<2, 4, KS, 2 * LD>(acc, reinterpret_cast<const unsigned char*>(as + wm * 32 * LD), reinterpret_cast<const unsigned char*>(bs + wn * 32 * LD), lane);
 }
 #endif

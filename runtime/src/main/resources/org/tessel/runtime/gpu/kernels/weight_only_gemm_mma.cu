@@ -120,7 +120,7 @@ tessel_gemm_wo_mma(const unsigned short* __restrict__ x, const unsigned char* __
         for (int i = 0; i < 2; i++)
 #pragma unroll
             for (int j = 0; j < 4; j++) part[i][j][0] = part[i][j][1] = part[i][j][2] = part[i][j][3] = 0.0f;
-        tessel_mma_warp_32x32<WM_BK / 16, WM_LD>(part, As, Ws, wm, wn, g, tg);
+        tessel_mma_warp_32x32<WM_BK / 16, WM_LD>(part, As, Ws, wm, wn, lane);
         // C fragment: [0], [1] = row g, columns 2t, 2t+1; [2], [3] = row g + 8: each column's scale once a slice
 #pragma unroll
         for (int j = 0; j < 4; j++) {

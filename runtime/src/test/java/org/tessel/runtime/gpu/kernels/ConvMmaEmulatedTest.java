@@ -128,7 +128,7 @@ class ConvMmaEmulatedTest {
             // a 1x1 with a residual and ReLU (the bottleneck's conv3), split and not
             new Int8Case(new ConvMma.Geometry(1, 5, 5, 128, 5, 5, 1, 1, 1, 1, 0, 0, 1, 1, 128), true, true, 0, inf, 2),
             new Int8Case(new ConvMma.Geometry(1, 9, 9, 128, 9, 9, 1, 1, 1, 1, 0, 0, 1, 1, 128), true, true, 0, inf, 1),
-            // the wide tile (128 x 128 of 8 warps): 200 pixels and 144 channels leave partial tiles both ways; a residual
+            // the wide tile (128 x 128 of 4 warps): 200 pixels and 144 channels leave partial tiles both ways; a residual
             // and ReLU; unsplit and split; a 3x3 with a Clip
             new Int8Case(new ConvMma.Geometry(2, 10, 10, 64, 10, 10, 1, 1, 1, 1, 0, 0, 1, 1, 144), true, false, 0, inf, 1, ConvMma.Tile.WIDE),
             new Int8Case(new ConvMma.Geometry(1, 12, 12, 128, 12, 12, 1, 1, 1, 1, 0, 0, 1, 1, 128), true, true, 0, inf, 2, ConvMma.Tile.WIDE),
