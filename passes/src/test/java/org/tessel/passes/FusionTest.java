@@ -33,6 +33,35 @@ class FusionTest {
         assertEquals(outName, g.outputs().get(0).name());
     }
 
+    /** Conv, a per-channel bias Add, Relu and MaxPool: one conv_pool candidate; fused, it computes what the chain did. */
+    @Test void aConvItsBiasReluAndMaxPoolAreOneConvPoolCandidate() {
+        NetworkBuilder b = new NetworkBuilder("stem");
+        Value x = b.input("x", DType.F32, 2, 3, 20, 18);
+        Value w = b.randomWeights("w", 16, 3, 7, 7);
+        Value bias = b.randomWeights("bias", 1, 16, 1, 1);
+        Value y = b.maxPool(b.relu(b.add(b.conv(x, w, null, 2, 3), bias)), 3, 2, 1);
+        Graph g = b.output(y).build();
+        List<FusionCandidate> cs = FusionPatterns.enumerate(g).stream().filter(c -> c.kind().equals(FusionPatterns.CONV_POOL)).toList();
+        assertEquals(1, cs.size(), cs.toString());
+        assertEquals(List.of("Conv", "Add", "Relu", "MaxPool"), cs.get(0).nodes().stream().map(n -> n.opName()).toList());
+        Tensor in = b.randomNormal(Shape.of(2, 3, 20, 18), 1f);
+        Tensor before = new ReferenceInterpreter().run(g, List.of(in)).get(0);
+        new PassManager().fullVerify(true).run(g, "fuse{kinds=conv_pool}");
+        assertEquals(1, g.nodes().size());
+        assertEquals(FusionPatterns.CONV_POOL, g.nodes().get(0).attrs().getString("kind", ""));
+        assertTrue(before.dataEquals(new ReferenceInterpreter().run(g, List.of(in)).get(0)));
+        // a pool whose input is also used elsewhere, or a Sigmoid between, makes no candidate
+        NetworkBuilder b2 = new NetworkBuilder("two-users");
+        Value x2 = b2.input("x", DType.F32, 1, 3, 16, 16);
+        Value r = b2.relu(b2.conv(x2, b2.randomWeights("w", 8, 3, 3, 3), null, 1, 1));
+        Graph g2 = b2.output(b2.maxPool(r, 2, 2, 0), b2.sigmoid(r)).build();
+        assertTrue(FusionPatterns.enumerate(g2).stream().noneMatch(c -> c.kind().equals(FusionPatterns.CONV_POOL)));
+        NetworkBuilder b3 = new NetworkBuilder("sigmoid");
+        Value x3 = b3.input("x", DType.F32, 1, 3, 16, 16);
+        Graph g3 = b3.output(b3.maxPool(b3.sigmoid(b3.conv(x3, b3.randomWeights("w", 8, 3, 3, 3), null, 1, 1)), 2, 2, 0)).build();
+        assertTrue(FusionPatterns.enumerate(g3).stream().noneMatch(c -> c.kind().equals(FusionPatterns.CONV_POOL)));
+    }
+
     @Test void chainMustNotFuseAcrossAValueUsedTwice() {
         NetworkBuilder b = new NetworkBuilder("fanout");
         Value x = b.input("x", DType.F32, 2, 3);

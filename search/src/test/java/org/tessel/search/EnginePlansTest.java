@@ -75,6 +75,25 @@ class EnginePlansTest {
             if (!n.op().equals("tessel.Reformat") || !n.node().equals("reformat_input_nhwc")) assertEquals(Precision.FP16, n.precision(), n.node());
     }
 
+    /**
+     * At batch 256 the joint search runs ResNet-50's stem (conv1, its ReLU, the max pool) as one conv_pool group on
+     * {@code tessel.conv.stem_pool}, which never writes the 112 x 112 convolution output (what the fused group computes
+     * is {@code FusionTest}'s question).
+     */
+    @Test
+    void theJointPlanFusesResNetsStemWithItsPool() {
+        SearchOptions o = SearchOptions.defaults().withPrecisions(EnumSet.of(Precision.FP32, Precision.FP16));
+        SearchProblem p = Searcher.problem(Searcher.prepare(Zoo.build("resnet50", ZooOptions.defaults().withBatch(256))), o);
+        EnginePlan e = EnginePlans.complete(p, Searcher.run(p, "exact", o)).plan();
+        FusedGroup stem = e.groups().stream().filter(f -> f.kind().equals("conv_pool")).findFirst()
+                .orElseThrow(() -> new AssertionError("no conv_pool group in " + e.groups()));
+        assertEquals(List.of("conv1", "relu", "maxpool"), stem.members());
+        PlannedNode n = e.nodes().stream().filter(x -> x.node().equals(stem.name())).findFirst().orElseThrow();
+        assertEquals("tessel.conv.stem_pool", n.tacticId());
+        assertEquals(Precision.FP16, n.precision());
+
+    }
+
     @Test
     void defaultSearchDoesNotPickInt8WhichNoEngineBuilds() {
         SearchProblem p = Problems.zoo("resnet50-tiny");

@@ -58,5 +58,5 @@ public final class Fuse implements Pass {
     }
 
     /** The kinds this pass knows, for config validation. */
-    public static Set<String> knownKinds() { return Set.of("attention", "conv_bias_act", "gemm_bias_act", "eltwise", "rope_attention"); }
+    public static Set<String> knownKinds() { return Set.of("attention", "conv_bias_act", "gemm_bias_act", "eltwise", "rope_attention", FusionPatterns.CONV_POOL); }
 }

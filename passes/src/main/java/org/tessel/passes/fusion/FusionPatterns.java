@@ -18,6 +18,9 @@ import org.tessel.ir.Value;
  * <ul>
  * <li>{@code conv_bias_act}: Conv, then any of a per-channel constant Add, a residual Add of the
  * same shape, and one activation, each step the single user of the last;</li>
+ * <li>{@code conv_pool}: Conv, then at most one per-channel constant Add and at most one Relu, then a MaxPool (one
+ * output, no indices), each the single user of the last: a kernel that keeps the convolution's tiles on chip and writes
+ * only the pooled output (a CNN's stem: ResNet's 7x7/2 conv and 3x3/2 max pool);</li>
  * <li>{@code gemm_bias_act}: Gemm or MatMul followed likewise by a bias Add and an activation
  * (GELU included);</li>
  * <li>{@code attention}: MatMul(Q, K) -> scale (Div/Mul by a constant) -> optional mask Add ->
@@ -51,7 +54,10 @@ public final class FusionPatterns {
         List<FusionCandidate> out = new ArrayList<>();
         for (Node n : g.nodes()) {
             switch (n.opName()) {
-                case "Conv" -> biasActChain(g, users, pos, n, "conv_bias_act", FusionPatterns::perChannelConstAdd, out);
+                case "Conv" -> {
+                    biasActChain(g, users, pos, n, "conv_bias_act", FusionPatterns::perChannelConstAdd, out);
+                    convPool(g, users, pos, n, out);
+                }
                 case "Gemm", "MatMul" -> {
                     FusionCandidate att = attention(g, users, pos, n);
                     if (att != null) out.add(att);
@@ -133,6 +139,31 @@ public final class FusionPatterns {
             cur = u.output();
         }
         if (chain.size() > 1 && FusionGroups.isConvex(g, chain, pos)) out.add(new FusionCandidate(kind, chain));
+    }
+
+    /** The kind of a Conv, its bias Add and Relu, and the MaxPool after them. */
+    public static final String CONV_POOL = "conv_pool";
+
+    /** Conv, at most one per-channel constant Add, at most one Relu, then a one-output MaxPool, each the single user of the last. */
+    private static void convPool(Graph g, Map<Value, List<Node>> users, Map<Node, Integer> pos, Node conv, List<FusionCandidate> out) {
+        List<Node> chain = new ArrayList<>(List.of(conv));
+        Value cur = conv.output();
+        boolean bias = false, relu = false;
+        while (true) {
+            Node u = soleUser(g, users, cur);
+            if (u == null) return;
+            if (u.opName().equals("MaxPool") && u.input(0) == cur) {
+                if (u.outputs().size() != 1) return;
+                chain.add(u);
+                break;
+            }
+            if (!bias && !relu && perChannelConstAdd(u, cur)) bias = true;
+            else if (!relu && u.opName().equals("Relu") && u.input(0) == cur) relu = true;
+            else return;
+            chain.add(u);
+            cur = u.output();
+        }
+        if (FusionGroups.isConvex(g, chain, pos)) out.add(new FusionCandidate(CONV_POOL, chain));
     }
 
     /**

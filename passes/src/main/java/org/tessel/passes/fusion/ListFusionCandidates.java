@@ -12,7 +12,8 @@ public final class ListFusionCandidates implements Pass {
             .statistic("gemm_bias_act", "GEMM chain candidates").statistic("eltwise", "Elementwise chain candidates")
             .statistic("eltwise_gemm", "MatMul candidates with an elementwise prologue")
             .statistic("rmsnorm_gemm", "MatMul candidates with an RMSNormalization of A")
-            .statistic("rope_attention", "Paged attention + rotary embedding candidates").build();
+            .statistic("rope_attention", "Paged attention + rotary embedding candidates")
+            .statistic(FusionPatterns.CONV_POOL, "Conv (+ bias, Relu) + MaxPool candidates").build();
 
     @Override public PassInfo info() { return INFO; }
 

@@ -23,9 +23,9 @@ public final class RuleSearch implements SearchStrategy {
     /**
      * Catalogue tactics added after the fixed rule, which the rule strategy never picks, so its plans stay the rule's:
      * {@code cublaslt.conv1x1}, {@code cublaslt.conv.im2col} and {@code tessel.conv.mma} (the rule ran every convolution on
-     * cuDNN's fused call).
+     * cuDNN's fused call), and {@code tessel.conv.stem_pool} (the rule never fused a pool).
      */
-    private static final java.util.Set<String> AFTER_THE_RULE = java.util.Set.of("cublaslt.conv1x1", "cublaslt.conv.im2col", "tessel.conv.mma");
+    private static final java.util.Set<String> AFTER_THE_RULE = java.util.Set.of("cublaslt.conv1x1", "cublaslt.conv.im2col", "tessel.conv.mma", "tessel.conv.stem_pool");
 
     /** A choice the fixed rule never made for an op: a tactic added after it, or the GEMV on a plain Gemm (the rule ran cuBLASLt's there). */
     public static boolean afterTheRule(String op, Choice c) {

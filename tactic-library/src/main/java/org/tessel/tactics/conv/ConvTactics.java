@@ -71,10 +71,13 @@ public final class ConvTactics {
     /** Tessel's implicit-GEMM NHWC FP16 convolution on tensor cores, K split over the grid for few output pixels. */
     public static final ConvMmaTactic CONV_MMA = new ConvMmaTactic();
 
+    /** Conv + bias + ReLU + MaxPool (a fused conv_pool, the RGB stem) as one Tessel kernel that writes only the pooled output. */
+    public static final ConvPoolTactic CONV_POOL = new ConvPoolTactic();
+
     /** ConvTranspose as cuDNN's backward-data convolution: 1-D/2-D, NCHW, tensor cores below FP32. */
     public static final CudnnDeconvTactic DECONV_CUDNN = CudnnDeconvTactic.INSTANCE;
 
-    public static List<Tactic> all() { return List.of(FUSED_BIAS_ACT, STEM, DEPTHWISE_NHWC, CONV_1X1_GEMM, CONV_IM2COL_GEMM, CONV_MMA, INT8_DP4A, DECONV_DIRECT, DECONV_CUDNN); }
+    public static List<Tactic> all() { return List.of(FUSED_BIAS_ACT, STEM, CONV_POOL, DEPTHWISE_NHWC, CONV_1X1_GEMM, CONV_IM2COL_GEMM, CONV_MMA, INT8_DP4A, DECONV_DIRECT, DECONV_CUDNN); }
 
     /** The cuDNN algorithms {@code cudnn.conv.fused_bias_act} may run, as cost models of a plain Conv (the tuner's predictions); keyed by the algorithm's id. */
     public static List<ConvTactic> algorithmModels() { return List.of(IMPLICIT_GEMM, IMPLICIT_PRECOMP_GEMM, WINOGRAD); }

@@ -41,8 +41,8 @@ final class ChannelPad {
     /**
      * True when this nchw-to-nhwc reformat of an f16 engine feeds only convolutions (as their data input) with
      * few channels (the stem) that run as {@code tessel.conv.stem} in a form reading NCHW (the plan's, or the
-     * rule's when there is no plan): then {@link StemConv}'s kernel reads the reformat's NCHW input itself, and
-     * the reformat layer does nothing.
+     * rule's when there is no plan), or conv_pool groups planned on {@code tessel.conv.stem_pool}: then their kernels
+     * read the reformat's NCHW input themselves, and the reformat layer does nothing.
      */
     static boolean absorbs(LayerContext e, Node reformat) {
         if (!reformat.opName().equals("tessel.Reformat") || !reformat.attrs().getString("to", "").equals("nhwc")) return false;
@@ -52,12 +52,14 @@ final class ChannelPad {
         java.util.List<Node> users = e.graph().users(y);
         if (users.isEmpty()) return false;
         for (Node u : users) {
-            if (u.input(0) != y || !stemLike(e, u, y.type().shape().dim(1))) return false;
+            if (u.input(0) != y) return false;
+            boolean pool = ConvPoolLayers.reads(e, u);
+            if (!pool && !stemLike(e, u, y.type().shape().dim(1))) return false;
             // the stem reads the uploaded input as it is stored: with f32 inputs (an FP32 engine's) and a stem at f16 the
             // reformat runs as its own layer and a cast follows
             if (e.storageOf(u.output()) != e.storageOf(reformat.input(0))) return false;
             String planned = e.planned(u);
-            if (planned != null) {
+            if (planned != null && !pool) {
                 java.util.List<String> parts = GpuTactics.parts(planned);
                 if (!parts.get(0).equals(GpuTactics.CONV_STEM) || parts.size() > 1 && parts.get(1).equals(VARIANT)) return false;
             }

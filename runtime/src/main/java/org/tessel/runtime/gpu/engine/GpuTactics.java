@@ -23,6 +23,7 @@ public final class GpuTactics {
     public static final String CONV_1X1_GEMM = "cublaslt.conv1x1";
     public static final String CONV_IM2COL_GEMM = "cublaslt.conv.im2col";
     public static final String CONV_MMA = "tessel.conv.mma";
+    public static final String CONV_POOL = "tessel.conv.stem_pool";
     public static final String DECONV_DIRECT = "tessel.deconv.direct";
     public static final String DECONV_CUDNN = "cudnn.deconv";
     // recurrent
@@ -102,6 +103,7 @@ public final class GpuTactics {
     public static final List<Implementation> ALL = List.of(
             new Implementation(CONV_FUSED, "ConvLayers (Int8Layers at INT8)", "CudnnConv.runBiasActivation (+ Activation for Clip, Sigmoid, HardSwish, ...); at INT8 Int8Conv.cudnn + Int8Epilogue"),
             new Implementation(CONV_STEM, "ConvLayers (StemConv, ChannelPad)", "CnnKernels.stemFromNchw / padChannels + CudnnConv.runBiasActivation"),
+            new Implementation(CONV_POOL, "ConvPoolLayers", "ConvPool (conv_pool.cu: conv tiles on mma.sync kept in shared memory, max-pooled, only the pooled output written)"),
             new Implementation(CONV_DEPTHWISE, "ConvLayers", "DepthwiseConvNhwc"),
             new Implementation(CONV_1X1_GEMM, "ConvLayers", "CublasLtGemm over the NHWC pixels (RELU_BIAS / BIAS / RELU epilogue, residual as C)"),
             new Implementation(CONV_IM2COL_GEMM, "ConvLayers", "Im2col (im2col.cu) into the workspace + CublasLtGemm over the pixels (epilogue as cublaslt.conv1x1's)"),

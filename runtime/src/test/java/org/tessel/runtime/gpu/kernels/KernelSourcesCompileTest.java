@@ -66,6 +66,7 @@ public class KernelSourcesCompileTest {
         m.put("depthwise_f32_v1", DepthwiseConvNhwc.source(DType.F32, 1));
         m.put("activation_f16", Activation.source(DType.F16));
         m.put("conv_mma", ConvMma.source());
+        m.put("conv_pool", ConvPool.source());
         for (int w : new int[] {2, 4, 8, 16}) m.put("copy_w" + w, CnnKernels.copySource(w));
         m.put("lrn_f16", CnnKernels.lrnSource(DType.F16));
         m.put("lrn_f32", CnnKernels.lrnSource(DType.F32));
