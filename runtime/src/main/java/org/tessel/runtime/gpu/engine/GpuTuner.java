@@ -168,10 +168,11 @@ public final class GpuTuner implements Tuner {
      * on a convolution whose activation is a graph input. An engine runs it on that NCHW input, the input's reformat absorbed
      * into the stem's own first kernel ({@link StemConv}); timed alone on an NHWC input it would run another form (the
      * channel-padded NHWC one, {@link ChannelPad}), which an H100 ran in 267 us at ResNet-50 b32 against the engine's
-     * form's few tens: the measured search then priced the rule's stem out of its plan (b32: 1.322 ms against 1.101).
+     * form's few tens: the measured search then priced the rule's stem out of its plan (b32: 1.322 ms against 1.101). The
+     * fused stem and pool ({@code tessel.conv.stem_pool}) reads the network's NCHW input the same way ({@link ConvPoolLayers}).
      */
     static boolean stemOnInput(Node n, String tacticId, GpuEngine.Precision gp, Layout l) {
-        if (!tacticId.equals(GpuTactics.CONV_STEM) || gp != GpuEngine.Precision.FP16 || l != Layout.NHWC || n.inputs().isEmpty()) return false;
+        if (!tacticId.equals(GpuTactics.CONV_STEM) && !tacticId.equals(GpuTactics.CONV_POOL) || gp != GpuEngine.Precision.FP16 || l != Layout.NHWC || n.inputs().isEmpty()) return false;
         Value x = n.input(0);
         return x != null && !x.isConstant() && x.producer() == null && x.type().rank() == 4;
     }

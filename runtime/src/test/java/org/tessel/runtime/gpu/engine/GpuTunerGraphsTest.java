@@ -122,6 +122,16 @@ class GpuTunerGraphsTest {
         Tensor got = new ReferenceInterpreter().run(stem, Map.of(stem.inputs().get(0).name(), x)).values().iterator().next();
         assertTrue(got.dataEquals(want), "the stem's graph computes the node's values");
 
+        // the fused stem and pool (ResNet-50's conv1, relu and maxpool as one conv_pool group) is timed on the input too
+        Graph r50 = Searcher.prepare(Zoo.build("resnet50", ZooOptions.defaults()));
+        var pool = org.tessel.passes.fusion.FusionPatterns.enumerate(r50).stream().filter(c -> c.kind().equals(org.tessel.passes.fusion.FusionPatterns.CONV_POOL)).findFirst().orElseThrow();
+        Node fused = org.tessel.tactics.FusionPreview.of(r50, pool.kind(), pool.nodes());
+        assertTrue(GpuTuner.stemOnInput(fused, GpuTactics.CONV_POOL, GpuEngine.Precision.FP16, Layout.NHWC));
+        Graph pooled = GpuTuner.stemAlone(fused);
+        GpuEngine.requireSupported(pooled);
+        assertEquals("conv_pool", pooled.nodes().get(1).attrs().getString("kind", ""));
+        assertEquals(pooled.nodes().get(0).output(), pooled.nodes().get(1).input(0));
+
         // the reformat the search charges on the input's edge comes off the form's time once, never below a quarter of it
         assertEquals(45.0, GpuTuner.stemNet(60, java.util.OptionalDouble.of(15)), 1e-9);
         assertEquals(15.0, GpuTuner.stemNet(60, java.util.OptionalDouble.of(106)), 1e-9);
