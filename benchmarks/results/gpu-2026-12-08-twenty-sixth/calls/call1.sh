@@ -23,7 +23,7 @@ if (( $(left) > 70 )); then
   echo "GPU tests exit $? after $(( $(date +%s) - t0 )) s"
   grep -E '^\[ *[0-9]+ tests (successful|failed|skipped)' "$out/tests.log"
   grep -E '✘|=> ' "$out/tests.log" | grep -v '✔' | cut -c1-300 | head -6
-  grep -E '^RESULT\|(EfficientNMS (ssdlite|detector engine FP16 graph)|tessel.conv.mma|conv_pool)' "$out/tests.log" | cut -c1-260
+  grep -E '^RESULT\|(EfficientNMS (ssdlite|detector engine FP16 graph)|tessel.conv.mma)|^RESULT conv_pool' "$out/tests.log" | cut -c1-320
 fi
 # (4) ResNet-50 b256: FP16 and INT8 allowed (scales calibrated at bundling), the joint search on the cost model
 cal="$here/data/int8"

@@ -18,7 +18,7 @@ timeout "$(cap $([[ -n $LEAN ]] && echo 80 || echo 110))" "${java[@]}" org.junit
 echo "GPU tests exit $? after $(( $(date +%s) - t0 )) s"
 grep -E '^\[ *[0-9]+ tests (successful|failed|skipped)' "$out/tests.log"
 grep -E '✘|=> ' "$out/tests.log" | grep -v '✔' | cut -c1-300 | head -6
-grep -E '^RESULT\|(tessel.conv.mma|conv_pool)' "$out/tests.log" | cut -c1-300
+grep -E '^RESULT\|(tessel.conv.mma)|^RESULT conv_pool' "$out/tests.log" | cut -c1-300
 summary() {
   python3 - "$1" <<'PY'
 import json, sys, collections

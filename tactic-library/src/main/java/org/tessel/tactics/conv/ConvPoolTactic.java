@@ -14,8 +14,7 @@ import org.tessel.tactics.NodeFacts.ConvGeometry;
 /**
  * {@code tessel.conv.stem_pool}: a fused {@code conv_pool} group (Conv, its bias, ReLU, then MaxPool) as one kernel of
  * Tessel's: each block computes the convolution's outputs a tile of pooled pixels needs (tensor cores, the input patch
- * and the filters in shared memory, channels padded to 4), keeps them in shared memory and writes only the pooled
- * output. A CNN's stem is its use: ResNet-50's 7x7/2 convolution of 3 channels and 3x3/2 max pool, where a separate
+ * and the filters in shared memory), keeps them in shared memory and writes only the pooled output. A CNN's stem is its use: ResNet-50's 7x7/2 convolution of 3 channels and 3x3/2 max pool, where a separate
  * convolution writes 64 channels at 112 x 112 that the pool reads back (at batch 256, 411 MB each way at FP16).
  * FP16, NHWC output; the input read as it is laid out (NCHW when it is the network input).
  */
@@ -25,11 +24,11 @@ public final class ConvPoolTactic extends BaseTactic {
     /** The kernel's limits: input channels, filter side, conv stride, output channels, pool window and stride. */
     public static final int MAX_CHANNELS = 4, MAX_KERNEL = 7, MAX_STRIDE = 2, MAX_COUT = 64, COUT_MULTIPLE = 8, MAX_POOL = 3, MAX_POOL_STRIDE = 2;
     /**
-     * mma.sync fed from shared memory with gathered A fragments, K padded from KH * KW * C to KH * KW * 4 rounded to 16
-     * (7x7x3: 147 -> 208) and the pool's halo recomputed (17 x 17 conv pixels for 8 x 8 pooled ones): an estimate, to be
-     * fitted from {@code ConvPoolGpuTest}'s timing.
+     * mma.sync fed from shared memory, each A register one masked 32-bit load of the input patch, K the filter rows' taps
+     * x channels padded to even and to 16 (7x7x3: 147 -> 160), the pool's halo recomputed (17 x 15 conv pixels for 7 x 8
+     * pooled ones, 1.14x): an estimate, to be fitted from {@code ConvPoolGpuTest}'s timing.
      */
-    static final double TENSOR_EFFICIENCY = 0.25, MEMORY_EFFICIENCY = 0.6;
+    static final double TENSOR_EFFICIENCY = 0.3, MEMORY_EFFICIENCY = 0.6;
 
     private static final Set<String> CONV = Set.of("Conv"), POOL = Set.of("MaxPool"), BODY_OPS = Set.of("Conv", "Add", "Relu", "MaxPool");
 

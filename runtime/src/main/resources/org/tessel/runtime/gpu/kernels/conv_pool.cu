@@ -1,124 +1,285 @@
-// tessel.conv.stem_pool: Conv (at most 4 input channels, filters up to 7x7, strides 1-2, one group) + bias + optional
-// ReLU + MaxPool (windows up to 3x3, strides 1-2) in one kernel, f16 in and out, the pooled output NHWC.
-// A block computes the pooled pixels of 8 x 8 tiles, all output channels, looping over the tiles (persistent: the
-// packed filters are loaded into shared memory once a block). For a tile it loads the input patch the tile's
-// convolution outputs read (channels padded to 4, zeros outside the image; the input addressed by element strides, so
-// NCHW and NHWC alike), computes the CR x CC convolution outputs the tile's pool windows cover as a GEMM on tensor cores
-// (mma.sync m16n8k16, f32 sums: M = the conv pixels, N = the output channels, K = taps x 4 channels padded to 16; an A
-// fragment register is one 32-bit shared load at a precomputed pixel base plus k offset), adds the bias, applies ReLU,
-// rounds to f16 into a shared conv tile (pixels outside the convolution's output are -inf, which the pool skips), then
-// max-pools runs of 8 channels and writes each as one 16-byte store. The convolution's output never leaves the chip.
-#define CP_T 8          /* pooled pixels a tile side */
+// tessel.conv.stem_pool: a network's stem in one launch: a 2-D convolution of few input channels (1 to 4), + bias, optional
+// ReLU, rounded to f16, then a MaxPool, f16 in and out, on tensor cores. Only the pooled output reaches global memory.
+//
+// x: N images of C channels, H x W, f16, addressed by element strides (NCHW and NHWC alike); conv KH x KW (each <= 7),
+// strides SH, SW, top/left pads PH, PW, output OH x OW, COUT channels (a multiple of 8, at most 64); MaxPool PKH x PKW
+// (each <= 3), strides PSH, PSW, top/left pads PPH, PPW, output YH x YW; positions outside the conv output are skipped
+// (ONNX's -inf padding). y: NHWC f16 [N, YH, YW, COUT].
+//
+// A block computes tiles of TPH x TPW pooled pixels of one image, all channels, looping over tiles (a persistent grid:
+// the filters reach shared memory once a block). A tile needs CR x CC conv pixels (CR = (TPH - 1) PSH + PKH) and an
+// input patch of IR x IC pixels (IR = (CR - 1) SH + KH). The conv tile is a GEMM on mma.sync m16n8k16 (f16 products,
+// f32 sums): M = the CR * CC conv pixels (16 a tile, two m-tiles a warp at a time), N = COUT, K = the taps' channels.
+//
+// K order: the patch holds CP channels a pixel (CP = C, or C + 1 where SW * C is odd: a zero channel makes every conv
+// pixel's patch offset even), rows RS halves apart (even); within a filter row ky the k values kx * CP + c are the
+// patch's consecutive halves from the window's corner, so k = ky RK + kx CP + c with RK = KW CP rounded up to even, KP
+// = KH RK rounded up to 16. An A fragment register (k pair 2j, 2j + 1 of one pixel) is then one aligned 32-bit shared
+// load at pixel word + pair word (two tables), ANDed with the pair's mask: 0 for the pairs past KH RK, 0x0000ffff for
+// the pair whose second half is row ky's filler (KW CP odd); the filters are zero there too, and the mask keeps
+// whatever the filler half reads out of the sum (a NaN or Inf included). The filters come packed by the host
+// (ConvPool.packFilters): f16 [COUT][KP] in that k order, each 16 k permuted so that a lane's two B registers (k 2t, 2t+1
+// and 2t+8, 2t+9) are adjacent (one 64-bit load), rows RW words apart (RW = 8 mod 16: conflict-free).
+//
+// Per tile: the next tile's patch is loaded into registers while the tensor cores work on this one, so a block waits
+// for global memory only at its first tile. The epilogue adds the bias, applies ReLU, rounds to f16 and stores the conv
+// tile in shared memory as order keys (an f16's bits with the magnitude bits flipped where the sign is set: signed
+// 16-bit order is then the values' order), so the pool is packed 16-bit integer max (max.s16x2) over 16-byte runs of 8
+// channels, the window clamped to the conv output; the keys turn back into f16 bits at the 16-byte store of y.
 #define CP_THREADS 128
-#define CP_NEG_INF_H 0xFC00u
+#define CP_PF 12                       // patch pixels a thread carries: IR * IC <= CP_THREADS * CP_PF
+#define CP_NEG_INF_KEYS 0x83ff83ffu    // two keys of -inf (f16 0xfc00)
 
-extern "C" __global__ void __launch_bounds__(CP_THREADS)
-tessel_conv_pool(const unsigned short* __restrict__ x, const unsigned short* __restrict__ wt, const float* __restrict__ bias,
-                 unsigned short* __restrict__ y, int n, int c, int h, int w, int cout, int kh, int kw, int sh, int sw, int ph, int pw,
-                 int oh, int ow, int pkh, int pkw, int psh, int psw, int pph, int ppw, int poh, int pow,
-                 long long sn, long long sc, long long sy, long long sx, int relu) {
-    // the tile's conv region (CR x CC conv pixels) and input patch (IR x IC pixels of 4 halves)
-    const int cr = (CP_T - 1) * psh + pkh, cc = (CP_T - 1) * psw + pkw;
-    const int ir = (cr - 1) * sh + kh, ic = (cc - 1) * sw + kw;
-    const int kp = (kh * kw * 4 + 15) / 16 * 16, ldw = kp + 8, pixels = cr * cc, mTiles = (pixels + 15) / 16, mp = mTiles * 16;
-    const int ldc = cout + 8, nTiles = cout / 8, groups = cout / 8;
-    extern __shared__ __align__(16) unsigned char cp_smem[];
-    unsigned short* ws = reinterpret_cast<unsigned short*>(cp_smem);                     // [cout][ldw]
-    unsigned short* patch = ws + cout * ldw;                                              // [ir][ic][4]
-    unsigned short* tile = patch + (ir * ic * 4 + 7) / 8 * 8;                             // [pixels][ldc]
-    int* koff = reinterpret_cast<int*>(tile + pixels * ldc);                              // [kp / 2]
-    int* pbase = koff + kp / 2;                                                           // [mp]
+struct CpGeom {
+    long long xsn;
+    int xsc, xsh, xsw;
+    int n, c, h, w, cout, kh, kw, sh, sw, ph, pw, oh, ow, pkh, pkw, psh, psw, pph, ppw, yh, yw, tph, tpw, relu;
+};
+
+// The block's shared-memory layout (ConvPool.Layout computes the same): filters, bias, k table, pixel table, patch, conv tile
+struct CpLayout {
+    int cp, rk, kp, ks, rw, cr, cc, ir, ic, rs, npix, mt, pairs, ldc;
+    int offBias, offK, offPix, offPatch, offConv, bytes;
+};
+
+__device__ __forceinline__ int tessel_cp_up(int v, int m) { return (v + m - 1) / m * m; }
+
+__device__ __forceinline__ CpLayout tessel_cp_layout(const CpGeom& q) {
+    CpLayout L;
+    L.cp = (q.sw * q.c) % 2 == 0 ? q.c : q.c + 1;
+    L.rk = tessel_cp_up(q.kw * L.cp, 2);
+    L.kp = tessel_cp_up(q.kh * L.rk, 16);
+    L.ks = L.kp / 16;
+    L.rw = L.kp / 2 + ((L.kp / 2) % 16 == 0 ? 8 : 0);
+    L.cr = (q.tph - 1) * q.psh + q.pkh;
+    L.cc = (q.tpw - 1) * q.psw + q.pkw;
+    L.ir = (L.cr - 1) * q.sh + q.kh;
+    L.ic = (L.cc - 1) * q.sw + q.kw;
+    L.rs = tessel_cp_up(L.ic * L.cp, 2);
+    L.npix = L.cr * L.cc;
+    L.mt = (L.npix + 15) / 16;
+    L.pairs = (L.mt + 1) / 2;
+    L.ldc = q.cout + 8;
+    L.offBias = q.cout * L.rw * 4;
+    L.offK = L.offBias + 64 * 4;
+    L.offPix = L.offK + L.ks * 64;
+    L.offPatch = L.offPix + L.pairs * 32 * 4;
+    L.offConv = L.offPatch + tessel_cp_up(L.ir * L.rs * 2 + 16, 16);
+    L.bytes = L.offConv + L.npix * L.ldc * 2;
+    return L;
+}
+
+// two f16 keys <-> two f16 values (an involution): flip the magnitude bits of a half whose sign is set
+__device__ __forceinline__ unsigned tessel_cp_key2(unsigned v) { return v ^ (((v >> 15) & 0x00010001u) * 0x7fffu); }
+
+// the larger of each of two signed 16-bit halves
+__device__ __forceinline__ unsigned tessel_cp_max2(unsigned a, unsigned b) {
+#ifdef __CUDA_ARCH__
+    return __vmaxs2(a, b);
+#else
+    const short al = (short) (a & 0xffffu), ah = (short) (a >> 16), bl = (short) (b & 0xffffu), bh = (short) (b >> 16);
+    return (unsigned) (unsigned short) (al > bl ? al : bl) | ((unsigned) (unsigned short) (ah > bh ? ah : bh) << 16);
+#endif
+}
+
+// acc += A B for MI m-tiles of 16 conv pixels (pixel words pw[i][0] for row g, pw[i][1] for row g + 8) and NT n-tiles
+template <int NT, int MI>
+__device__ __forceinline__ void tessel_cp_mma(float (&acc)[2][NT][4], const unsigned* __restrict__ patch, const int4* __restrict__ ktab,
+                                              const uint2* __restrict__ wrow, const int (&pw)[2][2], int ks, int rw2, int t) {
+    for (int s = 0; s < ks; s++) {
+        const int4 kt = ktab[s * 4 + t];  // words of k pairs 8s + t and 8s + t + 4 from a pixel's corner, and their masks
+        unsigned a[MI][4];
+#pragma unroll
+        for (int i = 0; i < MI; i++) {
+            a[i][0] = patch[pw[i][0] + kt.x] & (unsigned) kt.z;
+            a[i][1] = patch[pw[i][1] + kt.x] & (unsigned) kt.z;
+            a[i][2] = patch[pw[i][0] + kt.y] & (unsigned) kt.w;
+            a[i][3] = patch[pw[i][1] + kt.y] & (unsigned) kt.w;
+        }
+#pragma unroll
+        for (int j = 0; j < NT; j++) {
+            const uint2 b = wrow[j * 8 * rw2 + 4 * s];  // B[k 2t, 2t+1][n = 8j + g] and B[k 2t+8, 2t+9][n]
+#pragma unroll
+            for (int i = 0; i < MI; i++) tessel_mma_f16(acc[i][j], a[i], b.x, b.y);
+        }
+    }
+}
+
+template <int NT>
+__device__ __forceinline__ void tessel_cp_run(const unsigned short* __restrict__ x, const unsigned short* __restrict__ wp, const float* __restrict__ bias,
+                                              unsigned short* __restrict__ y, const CpGeom& q, unsigned char* sm) {
+    const CpLayout L = tessel_cp_layout(q);
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
-    // the filters (packed [cout][kp] by the host), 16 bytes a copy; the k-pair offsets into the patch and each conv
-    // pixel's base offset (halves)
-    for (int i = tid; i < cout * (kp / 8); i += CP_THREADS) {
-        const int o = i / (kp / 8), q = i % (kp / 8);
-        *reinterpret_cast<uint4*>(ws + o * ldw + q * 8) = *reinterpret_cast<const uint4*>(wt + (long long) o * kp + q * 8);
+    float* biasS = reinterpret_cast<float*>(sm + L.offBias);
+    int4* ktab = reinterpret_cast<int4*>(sm + L.offK);
+    int* pix = reinterpret_cast<int*>(sm + L.offPix);
+    unsigned short* patch16 = reinterpret_cast<unsigned short*>(sm + L.offPatch);
+    const unsigned* patch32 = reinterpret_cast<const unsigned*>(sm + L.offPatch);
+    unsigned* conv32 = reinterpret_cast<unsigned*>(sm + L.offConv);
+    const uint4* conv128 = reinterpret_cast<const uint4*>(sm + L.offConv);
+
+    // once a block: the packed filters (rows of KP halves, 16 bytes at a time) into rows RW words apart, the bias, the tables
+    const int rowVec = L.kp / 8;
+    for (int e = tid; e < q.cout * rowVec; e += CP_THREADS) {
+        const int o = e / rowVec, v = e - o * rowVec;
+        *reinterpret_cast<uint4*>(sm + (o * L.rw + v * 4) * 4) = reinterpret_cast<const uint4*>(wp)[e];
     }
-    for (int j = tid; j < kp / 2; j += CP_THREADS) {
-        const int k = 2 * j, tap = k / 4;
-        koff[j] = tap < kh * kw ? ((tap / kw) * ic + tap % kw) * 4 + (k & 3) : 0;
-    }
-    for (int p = tid; p < mp; p += CP_THREADS) pbase[p] = p < pixels ? ((p / cc) * sh * ic + (p % cc) * sw) * 4 : 0;
-    const int tilesY = (poh + CP_T - 1) / CP_T, tilesX = (pow + CP_T - 1) / CP_T;
-    const long long tiles = (long long) n * tilesY * tilesX;
-    for (long long tt = blockIdx.x; tt < tiles; tt += gridDim.x) {
-        const int b = (int) (tt / ((long long) tilesY * tilesX)), r = (int) (tt % ((long long) tilesY * tilesX));
-        const int py0 = (r / tilesX) * CP_T, px0 = (r % tilesX) * CP_T;
-        const int cy0 = py0 * psh - pph, cx0 = px0 * psw - ppw;
-        const int iy0 = cy0 * sh - ph, ix0 = cx0 * sw - pw;
-        __syncthreads();  // the tables are written and the last tile's pool has read the conv tile
-        const unsigned short* xb = x + (long long) b * sn;
-        for (int i = tid; i < ir * ic; i += CP_THREADS) {
-            const int iy = iy0 + i / ic, ix = ix0 + i % ic;
-            const bool in = iy >= 0 && iy < h && ix >= 0 && ix < w;
-            const unsigned short* px = xb + iy * sy + ix * sx;
-            const unsigned v0 = in ? px[0] : 0u, v1 = in && c > 1 ? px[sc] : 0u, v2 = in && c > 2 ? px[2 * sc] : 0u, v3 = in && c > 3 ? px[3 * sc] : 0u;
-            *reinterpret_cast<uint2*>(patch + i * 4) = make_uint2(v0 | (v1 << 16), v2 | (v3 << 16));
-        }
-        __syncthreads();
-        for (int mt = warp; mt < mTiles; mt += CP_THREADS / 32) {
-            float acc[8][4];
+    for (int e = tid; e < 64; e += CP_THREADS) biasS[e] = bias != nullptr && e < q.cout ? bias[e] : 0.0f;
+    for (int e = tid; e < L.ks * 4; e += CP_THREADS) {
+        int word[2], mask[2];
 #pragma unroll
-            for (int j = 0; j < 8; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.0f;
-            const int pb0 = pbase[mt * 16 + g], pb1 = pbase[mt * 16 + g + 8];
-            for (int q = 0; q < kp / 16; q++) {
-                const int k0 = koff[q * 8 + t], k1 = koff[q * 8 + t + 4];
-                unsigned a[4];
-                a[0] = *reinterpret_cast<const unsigned*>(patch + pb0 + k0);
-                a[1] = *reinterpret_cast<const unsigned*>(patch + pb1 + k0);
-                a[2] = *reinterpret_cast<const unsigned*>(patch + pb0 + k1);
-                a[3] = *reinterpret_cast<const unsigned*>(patch + pb1 + k1);
-#pragma unroll
-                for (int j = 0; j < 8; j++) {
-                    if (j < nTiles) {
-                        const unsigned short* bp = ws + (j * 8 + g) * ldw + q * 16 + 2 * t;
-                        tessel_mma_f16(acc[j], a, *reinterpret_cast<const unsigned*>(bp), *reinterpret_cast<const unsigned*>(bp + 8));
-                    }
-                }
-            }
-            // bias, ReLU, f16 into the conv tile; conv pixels outside the convolution's output are -inf
-#pragma unroll
-            for (int j = 0; j < 8; j++) {
-                if (j >= nTiles) continue;
-#pragma unroll
-                for (int e = 0; e < 4; e++) {
-                    const int row = mt * 16 + g + (e >> 1) * 8, col = j * 8 + 2 * t + (e & 1);
-                    if (row >= pixels) continue;
-                    const int cy = cy0 + row / cc, cx = cx0 + row % cc;
-                    unsigned short hv = (unsigned short) CP_NEG_INF_H;
-                    if (cy >= 0 && cy < oh && cx >= 0 && cx < ow) {
-                        float v = acc[j][e] + (bias ? bias[col] : 0.0f);
-                        hv = tessel_f2h(relu ? fmaxf(v, 0.0f) : v);
-                    }
-                    tile[row * ldc + col] = hv;
-                }
+        for (int u = 0; u < 2; u++) {
+            const int k = 2 * ((e >> 2) * 8 + (e & 3) + 4 * u);  // first k of the pair
+            if (k >= q.kh * L.rk) {
+                word[u] = 0;
+                mask[u] = 0;
+            } else {
+                const int ky = k / L.rk, rem = k - ky * L.rk;
+                word[u] = (ky * L.rs + rem) >> 1;
+                mask[u] = rem + 1 >= q.kw * L.cp ? 0x0000ffff : (int) 0xffffffffu;
             }
         }
-        __syncthreads();
-        // the pool: a thread takes a pooled pixel and 8 channels at a time
-        for (int i = tid; i < CP_T * CP_T * groups; i += CP_THREADS) {
-            const int pp = i / groups, cg = i % groups, ty = pp / CP_T, tx = pp % CP_T, py = py0 + ty, px = px0 + tx;
-            if (py >= poh || px >= pow) continue;
-            float m[8];
+        ktab[e] = make_int4(word[0], word[1], mask[0], mask[1]);
+    }
+    for (int m = tid; m < L.pairs * 32; m += CP_THREADS) {
+        const int cr = m / L.cc, cc = m - cr * L.cc;
+        pix[m] = m < L.npix ? (cr * q.sh * L.rs + cc * q.sw * L.cp) >> 1 : 0;
+    }
+
+    const int tilesW = (q.yw + q.tpw - 1) / q.tpw, tilesH = (q.yh + q.tph - 1) / q.tph, perImage = tilesW * tilesH, tiles = q.n * perImage;
+    // this thread's patch pixels: tid + CP_THREADS i, row r and column col of the patch, stepped by (dr, dc)
+    const int dr = CP_THREADS / L.ic, dc = CP_THREADS - dr * L.ic, r0 = tid / L.ic, col0 = tid - r0 * L.ic;
+    uint2 pf[CP_PF];
+    // a tile's patch into pf: C channels a pixel (zeros past C and outside the image)
+    auto fetch = [&](int tile) {
+        const int img = tile / perImage, rest = tile - img * perImage, ty = rest / tilesW, tx = rest - ty * tilesW;
+        const int iy0 = (ty * q.tph * q.psh - q.pph) * q.sh - q.ph, ix0 = (tx * q.tpw * q.psw - q.ppw) * q.sw - q.pw;
+        const unsigned short* xi = x + (long long) img * q.xsn;
+        int r = r0, col = col0;
 #pragma unroll
-            for (int k = 0; k < 8; k++) m[k] = TESSEL_NEG_INF;
-            for (int wy = 0; wy < pkh; wy++)
-                for (int wx = 0; wx < pkw; wx++) {
-                    const uint4 v = *reinterpret_cast<const uint4*>(tile + ((ty * psh + wy) * cc + tx * psw + wx) * ldc + cg * 8);
-                    const unsigned u[4] = {v.x, v.y, v.z, v.w};
+        for (int i = 0; i < CP_PF; i++) {
+            unsigned lo = 0, hi = 0;
+            const int iy = iy0 + r, ix = ix0 + col;
+            if (r < L.ir && (unsigned) iy < (unsigned) q.h && (unsigned) ix < (unsigned) q.w) {
+                const unsigned short* p = xi + (long long) iy * q.xsh + (long long) ix * q.xsw;
+                lo = p[0];
+                if (q.c > 1) lo |= (unsigned) p[q.xsc] << 16;
+                if (q.c > 2) hi = p[2 * q.xsc];
+                if (q.c > 3) hi |= (unsigned) p[3 * q.xsc] << 16;
+            }
+            pf[i] = make_uint2(lo, hi);
+            col += dc;
+            r += dr;
+            if (col >= L.ic) { col -= L.ic; r++; }
+        }
+    };
+    // pf into the patch: CP halves a pixel, rows RS halves apart
+    auto store = [&]() {
+        int r = r0, col = col0;
 #pragma unroll
-                    for (int k = 0; k < 4; k++) {
-                        m[2 * k] = fmaxf(m[2 * k], tessel_h2f((unsigned short) (u[k] & 0xFFFFu)));
-                        m[2 * k + 1] = fmaxf(m[2 * k + 1], tessel_h2f((unsigned short) (u[k] >> 16)));
+        for (int i = 0; i < CP_PF; i++) {
+            if (r < L.ir) {
+                unsigned short* p = patch16 + r * L.rs + col * L.cp;
+                p[0] = (unsigned short) (pf[i].x & 0xffffu);
+                if (L.cp > 1) p[1] = (unsigned short) (pf[i].x >> 16);
+                if (L.cp > 2) p[2] = (unsigned short) (pf[i].y & 0xffffu);
+                if (L.cp > 3) p[3] = (unsigned short) (pf[i].y >> 16);
+            }
+            col += dc;
+            r += dr;
+            if (col >= L.ic) { col -= L.ic; r++; }
+        }
+    };
+
+    int tile = blockIdx.x;
+    if (tile < tiles) {
+        fetch(tile);
+        store();
+    }
+    const uint2* wrow = reinterpret_cast<const uint2*>(sm) + g * (L.rw / 2) + t;
+    for (; tile < tiles; tile += gridDim.x) {
+        __syncthreads();  // this tile's patch (and, the first time, the filters and tables) in place; the last pool done
+        const int next = tile + gridDim.x;
+        if (next < tiles) fetch(next);  // in flight while the tensor cores work
+        for (int mp = warp; mp < L.pairs; mp += CP_THREADS / 32) {
+            const int m0 = mp * 32;
+            const int pw[2][2] = {{pix[m0 + g], pix[m0 + 8 + g]}, {pix[m0 + 16 + g], pix[m0 + 24 + g]}};
+            float acc[2][NT][4];
+#pragma unroll
+            for (int i = 0; i < 2; i++)
+#pragma unroll
+                for (int j = 0; j < NT; j++) acc[i][j][0] = acc[i][j][1] = acc[i][j][2] = acc[i][j][3] = 0.0f;
+            if (2 * mp + 1 < L.mt) tessel_cp_mma<NT, 2>(acc, patch32, ktab, wrow, pw, L.ks, L.rw / 2, t);
+            else tessel_cp_mma<NT, 1>(acc, patch32, ktab, wrow, pw, L.ks, L.rw / 2, t);
+            // epilogue: conv pixel m0 + 16 i + 8 h + g, channels 8j + 2t, + 1: + bias, ReLU, f16, key
+#pragma unroll
+            for (int i = 0; i < 2; i++)
+#pragma unroll
+                for (int h = 0; h < 2; h++) {
+                    const int m = m0 + 16 * i + 8 * h + g;
+                    if (m >= L.npix) continue;
+#pragma unroll
+                    for (int j = 0; j < NT; j++) {
+                        const float2 b = reinterpret_cast<const float2*>(biasS)[4 * j + t];
+                        float v0 = acc[i][j][2 * h] + b.x, v1 = acc[i][j][2 * h + 1] + b.y;
+                        if (q.relu) {
+                            v0 = v0 > 0.0f ? v0 : 0.0f;  // +0 for -0, so the key of a ReLU value is its bits
+                            v1 = v1 > 0.0f ? v1 : 0.0f;
+                        }
+                        const unsigned bits = tessel_pack_f16x2(v0, v1);
+                        conv32[m * (L.ldc / 2) + 4 * j + t] = q.relu ? bits : tessel_cp_key2(bits);
                     }
                 }
-            uint4 o;
-            o.x = tessel_pack_f16x2(m[0], m[1]);
-            o.y = tessel_pack_f16x2(m[2], m[3]);
-            o.z = tessel_pack_f16x2(m[4], m[5]);
-            o.w = tessel_pack_f16x2(m[6], m[7]);
-            *reinterpret_cast<uint4*>(y + (((long long) b * poh + py) * pow + px) * cout + cg * 8) = o;
         }
+        __syncthreads();  // the conv tile in place; every warp done with the patch
+        if (next < tiles) store();
+        // the pool: runs of 8 channels of a pooled pixel, a thread each, the window clamped to the conv output
+        const int img = tile / perImage, rest = tile - img * perImage, ty = rest / tilesW, tx = rest - ty * tilesW;
+        const int py0 = ty * q.tph, px0 = tx * q.tpw;
+        for (int u = tid; u < q.tph * q.tpw * NT; u += CP_THREADS) {
+            const int cg = u % NT, p = u / NT, pr = p / q.tpw, pc = p - pr * q.tpw, py = py0 + pr, px = px0 + pc;
+            if (py >= q.yh || px >= q.yw) continue;
+            const int cy = py * q.psh - q.pph, cx = px * q.psw - q.ppw;
+            const int dy0 = max(0, -cy), dy1 = min(q.pkh, q.oh - cy), dx0 = max(0, -cx), dx1 = min(q.pkw, q.ow - cx);
+            uint4 mx = make_uint4(CP_NEG_INF_KEYS, CP_NEG_INF_KEYS, CP_NEG_INF_KEYS, CP_NEG_INF_KEYS);
+#pragma unroll
+            for (int dy = 0; dy < 3; dy++) {
+                if (dy < dy0 || dy >= dy1) continue;
+#pragma unroll
+                for (int dx = 0; dx < 3; dx++) {
+                    if (dx < dx0 || dx >= dx1) continue;
+                    const uint4 v = conv128[((pr * q.psh + dy) * L.cc + pc * q.psw + dx) * (L.ldc / 8) + cg];
+                    mx.x = tessel_cp_max2(mx.x, v.x);
+                    mx.y = tessel_cp_max2(mx.y, v.y);
+                    mx.z = tessel_cp_max2(mx.z, v.z);
+                    mx.w = tessel_cp_max2(mx.w, v.w);
+                }
+            }
+            mx = make_uint4(tessel_cp_key2(mx.x), tessel_cp_key2(mx.y), tessel_cp_key2(mx.z), tessel_cp_key2(mx.w));
+            *reinterpret_cast<uint4*>(y + (((long long) img * q.yh + py) * q.yw + px) * q.cout + 8 * cg) = mx;
+        }
+    }
+}
+
+// x f16 at element strides xsn (image), xsc (channel), xsh (row), xsw (column); wp the packed filters
+// (ConvPool.packFilters); bias f32 [cout] or null; y f16 NHWC [n, yh, yw, cout]; tph x tpw pooled pixels a tile;
+// ConvPool.Layout's bytes of dynamic shared memory; any grid (blocks loop over the tiles)
+extern "C" __global__ void __launch_bounds__(CP_THREADS, 2)
+tessel_conv_pool(const unsigned short* __restrict__ x, const unsigned short* __restrict__ wp, const float* __restrict__ bias, unsigned short* __restrict__ y,
+                 long long xsn, int xsc, int xsh, int xsw,
+                 int n, int c, int h, int w, int cout, int kh, int kw, int sh, int sw, int ph, int pw, int oh, int ow,
+                 int pkh, int pkw, int psh, int psw, int pph, int ppw, int yh, int yw, int tph, int tpw, int relu) {
+    extern __shared__ __align__(16) unsigned char cp_smem[];
+    const CpGeom q = {xsn, xsc, xsh, xsw, n, c, h, w, cout, kh, kw, sh, sw, ph, pw, oh, ow, pkh, pkw, psh, psw, pph, ppw, yh, yw, tph, tpw, relu};
+    tessel_pdl();
+    switch (cout >> 3) {
+        case 1: tessel_cp_run<1>(x, wp, bias, y, q, cp_smem); break;
+        case 2: tessel_cp_run<2>(x, wp, bias, y, q, cp_smem); break;
+        case 3: tessel_cp_run<3>(x, wp, bias, y, q, cp_smem); break;
+        case 4: tessel_cp_run<4>(x, wp, bias, y, q, cp_smem); break;
+        case 5: tessel_cp_run<5>(x, wp, bias, y, q, cp_smem); break;
+        case 6: tessel_cp_run<6>(x, wp, bias, y, q, cp_smem); break;
+        case 7: tessel_cp_run<7>(x, wp, bias, y, q, cp_smem); break;
+        default: tessel_cp_run<8>(x, wp, bias, y, q, cp_smem); break;
     }
 }
