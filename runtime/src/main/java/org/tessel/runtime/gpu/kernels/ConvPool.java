@@ -20,7 +20,8 @@ import org.tessel.tactics.conv.ConvPoolTactic;
  * K is the taps' channels packed with no padding to 4 where the conv stride lets it (7x7 of 3 channels at stride 2: K =
  * 7 x 22 = 154, 160 with the rounding to 16, not 7 x 7 x 4 = 196 -> 208). Conv values are + bias, ReLU, rounded to f16
  * (as a separate f16 conv layer stores them), then max-pooled over the window's positions inside the conv output
- * (ONNX's -inf padding). See {@link ConvPoolTactic}.
+ * (ONNX's -inf padding). The max is an integer max of order keys, so a NaN in a window (a NaN or Inf input) does not
+ * propagate as the reference's would; every finite value is pooled exactly. See {@link ConvPoolTactic}.
  */
 public final class ConvPool {
     private ConvPool() {}
