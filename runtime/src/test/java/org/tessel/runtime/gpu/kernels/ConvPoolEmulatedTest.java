@@ -10,8 +10,6 @@ import java.util.SplittableRandom;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.tessel.api.DType;
-import org.tessel.api.Tensor;
 import org.tessel.runtime.cuda.CudaContext;
 import org.tessel.runtime.cuda.CudaStream;
 import org.tessel.runtime.cuda.DeviceBuffer;
@@ -169,15 +167,7 @@ class ConvPoolEmulatedTest {
         }
     }
 
-    static float[] f16(SplittableRandom r, int n, float scale) {
-        float[] v = new float[n];
-        for (int i = 0; i < n; i++) v[i] = Tensor.round(DType.F16, (float) r.nextGaussian() * scale);
-        return v;
-    }
+    static float[] f16(SplittableRandom r, int n, float scale) { return ConvMmaEmulatedTest.f16(r, n, scale); }
 
-    static DeviceBuffer upload(float[] v) {
-        short[] h = new short[v.length];
-        for (int i = 0; i < v.length; i++) h[i] = Float.floatToFloat16(v[i]);
-        return DeviceBuffer.ofShorts(h);
-    }
+    static DeviceBuffer upload(float[] v) { return ConvMmaEmulatedTest.upload(v); }
 }
