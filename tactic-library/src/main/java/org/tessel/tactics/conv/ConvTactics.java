@@ -41,9 +41,14 @@ public final class ConvTactics {
             "cudnnConvolutionBiasActivationForward: conv + bias (+ residual) + Relu in one kernel (a plain Conv with the identity; Clip, Sigmoid, HardSwish, ... add Tessel's activation kernel)",
             Algo.FUSED_BIAS_ACT, CUDNN, BOTH, 128, 128, 32, 0.70, 0.68, 0.8));
 
+    /**
+     * The stem's tensor-core efficiency is fitted to an H100's layer profile: ResNet-50's conv1 at b256 took 485 us
+     * (the pad4 form: Tessel's padding kernel, then cuDNN on 4 channels; `gpu-2026-12-06-tenth`), where 0.70 priced it at
+     * 210 us (cuDNN's kernels run a K of 7 x 7 x 4 = 196 at a fraction of their large-K rate).
+     */
     public static final ConvTactic STEM = new ConvTactic(new ConvTactic.Config("tessel.conv.stem",
             "f16 NHWC conv over few input channels (the RGB stem): Tessel pads the input to 4 or 8 channels (from NCHW when it is the network input), then cuDNN's fused call",
-            Algo.STEM, EnumSet.of(Precision.FP16), EnumSet.of(Layout.NHWC), 128, 128, 32, 0.70, 0.68, 0.8));
+            Algo.STEM, EnumSet.of(Precision.FP16), EnumSet.of(Layout.NHWC), 128, 128, 32, 0.30, 0.68, 0.8));
 
     public static final DepthwiseConvTactic DEPTHWISE_NHWC = new DepthwiseConvTactic(new DepthwiseConvTactic.Config("tessel.conv.depthwise_nhwc",
             "Tessel depthwise conv, NHWC: a thread per output pixel and 8 channels (16-byte loads; 1 channel where C is not a multiple of 8 or the storage f32), fused bias and Relu/Clip (another activation as a second kernel)", Layout.NHWC, FLOAT, 0.5, 0.8));
