@@ -66,7 +66,8 @@ public final class HostTensors {
         return Tensor.ofFloats(dtype, shape, v);
     }
 
-    private static float[] toFloats(Tensor t) {
+    /** A tensor's values as floats, whatever its element type. */
+    public static float[] toFloats(Tensor t) {
         float[] v = new float[t.size()];
         for (int i = 0; i < v.length; i++) v[i] = t.getFloat(i);
         return v;

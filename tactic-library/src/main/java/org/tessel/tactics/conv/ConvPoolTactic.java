@@ -55,14 +55,7 @@ public final class ConvPoolTactic extends BaseTactic {
         String planar = NodeFacts.planarWhyNot(conv, g);
         if (planar != null) return planar;
         if (g.group() != 1) return "one group only (got group " + g.group() + ")";
-        if (g.cin() > MAX_CHANNELS) return "at most " + MAX_CHANNELS + " input channels (got " + g.cin() + ")";
-        if (g.cout() > MAX_COUT || g.cout() % COUT_MULTIPLE != 0)
-            return "output channels a multiple of " + COUT_MULTIPLE + " up to " + MAX_COUT + " (got " + g.cout() + ")";
-        for (int i = 0; i < 2; i++) {
-            if (g.kernel()[i] > MAX_KERNEL) return "filters up to " + MAX_KERNEL + "x" + MAX_KERNEL + " (got " + g.kernel()[0] + "x" + g.kernel()[1] + ")";
-            if (g.strides()[i] > MAX_STRIDE) return "conv strides up to " + MAX_STRIDE + " (got " + g.strides()[i] + ")";
-            if (g.dilations()[i] != 1) return "undilated convolutions only (got dilation " + g.dilations()[i] + ")";
-        }
+        for (long d : g.dilations()) if (d != 1) return "undilated convolutions only (got dilation " + d + ")";
         String operands = NodeFacts.nonConstantConvOperands(owner, conv);
         if (operands != null) return operands;
         String autoPad = pool.attrs().getString("auto_pad", "NOTSET");
@@ -70,12 +63,23 @@ public final class ConvPoolTactic extends BaseTactic {
         long[] k = pool.attrs().getInts("kernel_shape", new long[0]), s = pool.attrs().getInts("strides", new long[] {1, 1}),
                 d = pool.attrs().getInts("dilations", new long[] {1, 1}), pads = pool.attrs().getInts("pads", new long[] {0, 0, 0, 0});
         if (k.length != 2) return "a 2-D max pool (got a " + k.length + "-D window)";
-        for (int i = 0; i < 2; i++) {
-            if (k[i] > MAX_POOL) return "pool windows up to " + MAX_POOL + "x" + MAX_POOL + " (got " + k[0] + "x" + k[1] + ")";
-            if (s[i] > MAX_POOL_STRIDE || s[i] > k[i]) return "pool strides up to " + MAX_POOL_STRIDE + " and the window (got " + s[i] + " for a window of " + k[i] + ")";
-            if (d[i] != 1) return "undilated pools only (got dilation " + d[i] + ")";
-            if (pads[i] >= k[i]) return "pool pads below the window (got " + pads[i] + " for a window of " + k[i] + ")";
-        }
+        for (long x : d) if (x != 1) return "undilated pools only (got dilation " + x + ")";
+        return limitsWhyNot(g.cin(), g.cout(), g.kernel()[0], g.kernel()[1], g.strides()[0], g.strides()[1], k[0], k[1], s[0], s[1], pads[0], pads[1]);
+    }
+
+    /**
+     * The kernel's limits on channels, filter, conv strides and the pool's window, strides and top/left pads (null: within
+     * them). The catalogue ({@link #whyNot}) and the kernel's launcher ({@code ConvPool.Geometry}) both ask this.
+     */
+    public static String limitsWhyNot(long cin, long cout, long kh, long kw, long sh, long sw, long pkh, long pkw, long psh, long psw, long pph, long ppw) {
+        if (cin > MAX_CHANNELS) return "at most " + MAX_CHANNELS + " input channels (got " + cin + ")";
+        if (cout > MAX_COUT || cout % COUT_MULTIPLE != 0) return "output channels a multiple of " + COUT_MULTIPLE + " up to " + MAX_COUT + " (got " + cout + ")";
+        if (kh > MAX_KERNEL || kw > MAX_KERNEL) return "filters up to " + MAX_KERNEL + "x" + MAX_KERNEL + " (got " + kh + "x" + kw + ")";
+        if (sh > MAX_STRIDE || sw > MAX_STRIDE) return "conv strides up to " + MAX_STRIDE + " (got " + sh + "x" + sw + ")";
+        if (pkh > MAX_POOL || pkw > MAX_POOL) return "pool windows up to " + MAX_POOL + "x" + MAX_POOL + " (got " + pkh + "x" + pkw + ")";
+        if (psh > Math.min(pkh, MAX_POOL_STRIDE) || psw > Math.min(pkw, MAX_POOL_STRIDE))
+            return "pool strides up to " + MAX_POOL_STRIDE + " and the window (got " + psh + "x" + psw + " for " + pkh + "x" + pkw + ")";
+        if (pph >= pkh || ppw >= pkw) return "pool pads below the window (got " + pph + ", " + ppw + " for " + pkh + "x" + pkw + ")";
         return null;
     }
 

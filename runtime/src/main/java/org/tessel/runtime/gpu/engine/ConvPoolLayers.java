@@ -25,7 +25,9 @@ import org.tessel.tactics.conv.ConvPoolTactic;
 public final class ConvPoolLayers implements TacticImplementation {
     @Override public List<String> tacticIds() { return List.of(GpuTactics.CONV_POOL); }
 
-    @Override public boolean computes(Node n) {
+    @Override public boolean computes(Node n) { return isConvPool(n); }
+
+    private static boolean isConvPool(Node n) {
         return n.opName().equals("tessel.Fused") && n.attrs().getString("kind", "").equals(FusionPatterns.CONV_POOL);
     }
 
@@ -37,7 +39,7 @@ public final class ConvPoolLayers implements TacticImplementation {
      * read the network input in NCHW itself (the stem's reformat absorbed).
      */
     static boolean reads(LayerContext e, Node u) {
-        if (!new ConvPoolLayers().computes(u) || e.storageOf(u.output()) != DType.F16) return false;
+        if (!isConvPool(u) || e.storageOf(u.output()) != DType.F16) return false;
         String planned = e.planned(u);
         return planned != null && GpuTactics.parts(planned).get(0).equals(GpuTactics.CONV_POOL);
     }
@@ -93,7 +95,7 @@ public final class ConvPoolLayers implements TacticImplementation {
         if (c.storageOf(read) != DType.F16) throw GpuEngineException.unsupported(n, id + " reads an f16 input; %" + read.name() + " is stored " + c.storageOf(read).text());
         ConvPool.Geometry g = geometry(n, p, x, w, out);
         DeviceBuffer xb = c.activation(read), yb = c.activation(out);
-        DeviceBuffer wb = c.upload(() -> Tensor.ofFloats(DType.F32, Shape.of(g.cout(), ConvPool.kp(g)), ConvPool.packFilters(g, floats(w.constantValue()))), w, "conv_pool");
+        DeviceBuffer wb = c.upload(() -> Tensor.ofFloats(DType.F32, Shape.of(g.cout(), ConvPool.kp(g)), ConvPool.packFilters(g, org.tessel.runtime.gpu.HostTensors.toFloats(w.constantValue()))), w, "conv_pool");
         float[] bias = bias(g.cout(), convBias, p.addConstant());
         DeviceBuffer bb = bias == null ? null : c.shared(convBias != null ? convBias : p.addConstant(), "conv_pool-bias-f32" + (p.addConstant() == null ? "" : "+" + p.addConstant().name()), () -> {
             DeviceBuffer b = DeviceBuffer.allocate(4L * bias.length);
@@ -125,12 +127,6 @@ public final class ConvPoolLayers implements TacticImplementation {
         String why = g.whyNot();
         if (why != null) throw GpuEngineException.unsupported(n, GpuTactics.CONV_POOL + " " + why);
         return g;
-    }
-
-    private static float[] floats(Tensor t) {
-        float[] f = new float[t.size()];
-        for (int i = 0; i < f.length; i++) f[i] = t.getFloat(i);
-        return f;
     }
 
     /** The Conv's bias plus the body's constant Add, per output channel, or null when there is neither. */

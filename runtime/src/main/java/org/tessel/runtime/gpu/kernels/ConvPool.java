@@ -50,15 +50,8 @@ public final class ConvPool {
 
         /** Why the kernel cannot take these shapes (null: it can), naming the limit broken. */
         public String whyNot() {
-            if (c > ConvPoolTactic.MAX_CHANNELS) return "takes at most " + ConvPoolTactic.MAX_CHANNELS + " input channels (got " + c + ")";
-            if (cout > ConvPoolTactic.MAX_COUT || cout % ConvPoolTactic.COUT_MULTIPLE != 0)
-                return "takes output channels a multiple of " + ConvPoolTactic.COUT_MULTIPLE + " up to " + ConvPoolTactic.MAX_COUT + " (got " + cout + ")";
-            if (kh > ConvPoolTactic.MAX_KERNEL || kw > ConvPoolTactic.MAX_KERNEL) return "takes filters up to 7x7 (got " + kh + "x" + kw + ")";
-            if (sh > ConvPoolTactic.MAX_STRIDE || sw > ConvPoolTactic.MAX_STRIDE) return "takes conv strides up to 2 (got " + sh + "x" + sw + ")";
-            if (pkh > ConvPoolTactic.MAX_POOL || pkw > ConvPoolTactic.MAX_POOL) return "takes pool windows up to 3x3 (got " + pkh + "x" + pkw + ")";
-            if (psh > Math.min(pkh, ConvPoolTactic.MAX_POOL_STRIDE) || psw > Math.min(pkw, ConvPoolTactic.MAX_POOL_STRIDE))
-                return "takes pool strides up to 2 and the window (got " + psh + "x" + psw + " for " + pkh + "x" + pkw + ")";
-            if (pph >= pkh || ppw >= pkw) return "takes pool pads below the window (got " + pph + ", " + ppw + " for " + pkh + "x" + pkw + ")";
+            String limits = ConvPoolTactic.limitsWhyNot(c, cout, kh, kw, sh, sw, pkh, pkw, psh, psw, pph, ppw);
+            if (limits != null) return "takes " + limits;
             if ((long) n * poh * pow > 1 << 30 || (long) h * w * c > Integer.MAX_VALUE)
                 return "takes at most 2^30 pooled pixels a launch and 2^31 - 1 input elements an image (got " + n + " images of " + c + "x" + h + "x" + w + " -> " + poh + "x" + pow + ")";
             return null;
